@@ -1,0 +1,125 @@
+package crypto
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+)
+
+// MasterKey wraps and unwraps visit keys. It holds one or more age hybrid
+// identities; new wraps go to all of their recipients, so a key file may list
+// the current identity and, during a rotation, the next one.
+type MasterKey struct {
+	identities []age.Identity
+	recipients []age.Recipient
+	public     []string
+}
+
+// ErrUnwrap is returned when a wrapped visit key cannot be opened with the
+// master key: wrong master key, or the wrapped bytes were altered.
+var ErrUnwrap = errors.New("crypto: visit key cannot be unwrapped with this master key")
+
+// GenerateMasterKey returns the text of a new master key file: a comment with
+// the creation time and public recipient, then the secret identity.
+func GenerateMasterKey(now time.Time) ([]byte, error) {
+	id, err := age.GenerateHybridIdentity()
+	if err != nil {
+		return nil, fmt.Errorf("crypto: generate master key: %w", err)
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# portal master key, created %s\n", now.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "# public key: %s\n", id.Recipient())
+	fmt.Fprintf(&b, "%s\n", id)
+	return b.Bytes(), nil
+}
+
+// LoadMasterKey reads a master key file. Lines starting with # and blank
+// lines are ignored; every other line must be an age hybrid identity
+// (AGE-SECRET-KEY-PQ-1...). The file must not be readable by group or others.
+func LoadMasterKey(path string) (*MasterKey, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("crypto: master key: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("crypto: master key %s is readable by others (mode %v): run chmod 600 on it", path, fi.Mode().Perm())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("crypto: master key: %w", err)
+	}
+	defer f.Close()
+	return ParseMasterKey(f)
+}
+
+// ParseMasterKey parses master key text as written by GenerateMasterKey.
+func ParseMasterKey(r io.Reader) (*MasterKey, error) {
+	m := &MasterKey{}
+	sc := bufio.NewScanner(r)
+	line := 0
+	for sc.Scan() {
+		line++
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || strings.HasPrefix(s, "#") {
+			continue
+		}
+		id, err := age.ParseHybridIdentity(s)
+		if err != nil {
+			// Never echo the line: it may be a secret with a typo in it.
+			return nil, fmt.Errorf("crypto: master key line %d is not an age post-quantum identity (AGE-SECRET-KEY-PQ-1...)", line)
+		}
+		m.identities = append(m.identities, id)
+		m.recipients = append(m.recipients, id.Recipient())
+		m.public = append(m.public, id.Recipient().String())
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("crypto: master key: %w", err)
+	}
+	if len(m.identities) == 0 {
+		return nil, errors.New("crypto: master key file holds no identity")
+	}
+	return m, nil
+}
+
+// Recipients returns the public recipients that new wraps are encrypted to.
+func (m *MasterKey) Recipients() []string { return append([]string(nil), m.public...) }
+
+// Wrap encrypts a visit key's identity to the master recipients.
+func (m *MasterKey) Wrap(k *VisitKey) ([]byte, error) {
+	var b bytes.Buffer
+	w, err := age.Encrypt(&b, m.recipients...)
+	if err != nil {
+		return nil, fmt.Errorf("crypto: wrap visit key: %w", err)
+	}
+	if _, err := io.WriteString(w, k.identity.String()); err != nil {
+		return nil, fmt.Errorf("crypto: wrap visit key: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("crypto: wrap visit key: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// Unwrap opens a wrapped visit key. Any failure is ErrUnwrap.
+func (m *MasterKey) Unwrap(wrapped []byte) (*VisitKey, error) {
+	r, err := age.Decrypt(bytes.NewReader(wrapped), m.identities...)
+	if err != nil {
+		return nil, ErrUnwrap
+	}
+	s, err := io.ReadAll(io.LimitReader(r, 4096))
+	if err != nil {
+		return nil, ErrUnwrap
+	}
+	id, err := age.ParseHybridIdentity(string(s))
+	if err != nil {
+		return nil, ErrUnwrap
+	}
+	return newVisitKey(id)
+}
