@@ -1,0 +1,175 @@
+// Package blobs is the portal's object store: one bucket per visit, objects
+// that are age files under opaque keys. It speaks S3 through minio-go, so any
+// S3-compatible server works. It never sees plaintext.
+package blobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/ofsted-portal/evidence/crypto"
+)
+
+// Config says where the S3-compatible server is.
+type Config struct {
+	Endpoint  string // host:port
+	AccessKey string
+	SecretKey string
+	Secure    bool // HTTPS
+	Region    string
+}
+
+// Store talks to the object store.
+type Store struct {
+	c      *minio.Client
+	region string
+}
+
+// ErrMissing is returned when an object that metadata says exists is gone.
+var ErrMissing = errors.New("blobs: object missing")
+
+// New connects lazily: it checks nothing until first use (see Ping).
+func New(cfg Config) (*Store, error) {
+	tr, err := minio.DefaultTransport(cfg.Secure)
+	if err != nil {
+		return nil, fmt.Errorf("blobs: transport: %w", err)
+	}
+	// Uploads stream large bodies; keep enough idle connections for
+	// concurrent segments and don't cap per-host connections.
+	tr.MaxIdleConnsPerHost = 64
+	c, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure:    cfg.Secure,
+		Region:    cfg.Region,
+		Transport: tr,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("blobs: client for %s: %w", cfg.Endpoint, err)
+	}
+	return &Store{c: c, region: cfg.Region}, nil
+}
+
+// Client exposes the minio client for tests that inspect raw objects.
+func (s *Store) Client() *minio.Client { return s.c }
+
+// Ping checks that the store answers with these credentials.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := s.c.ListBuckets(ctx); err != nil {
+		return fmt.Errorf("blobs: ping: %w", err)
+	}
+	return nil
+}
+
+// CreateBucket makes a visit's bucket, with object locking (and so
+// versioning) where the server supports it; it reports whether locking is on.
+// An existing bucket of ours is reused, so creation can be retried.
+func (s *Store) CreateBucket(ctx context.Context, name string) (locking bool, err error) {
+	err = s.c.MakeBucket(ctx, name, minio.MakeBucketOptions{Region: s.region, ObjectLocking: true})
+	if err != nil {
+		code := minio.ToErrorResponse(err).Code
+		switch code {
+		case "BucketAlreadyOwnedByYou":
+			err = nil
+		case "NotImplemented", "InvalidRequest", "InvalidBucketState":
+			// No object lock on this server: a plain bucket still works.
+			err = s.c.MakeBucket(ctx, name, minio.MakeBucketOptions{Region: s.region})
+		}
+		if err != nil {
+			return false, fmt.Errorf("blobs: create bucket %s: %w", name, err)
+		}
+	}
+	status, _, _, _, lerr := s.c.GetObjectLockConfig(ctx, name)
+	return lerr == nil && status == "Enabled", nil
+}
+
+// Put stores one object of exactly size bytes in one streaming request.
+func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, size int64) error {
+	_, err := s.c.PutObject(ctx, bucket, key, r, size, minio.PutObjectOptions{
+		ContentType: "application/octet-stream",
+		// One request per segment: the caller sized segments for that.
+		DisableMultipart: true,
+		// age authenticates every chunk; the transport checksum is CRC32C.
+		DisableContentSha256: true,
+	})
+	if err != nil {
+		return fmt.Errorf("blobs: put %s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
+// Get returns the whole object. Read errors are crypto.SourceError, so the
+// decryption layer can tell a failing network from a failed authentication.
+func (s *Store) Get(ctx context.Context, bucket, key string) (io.ReadCloser, error) {
+	return s.get(ctx, bucket, key, minio.GetObjectOptions{})
+}
+
+// GetRange returns length bytes of the object from off, in one request.
+func (s *Store) GetRange(ctx context.Context, bucket, key string, off, length int64) (io.ReadCloser, error) {
+	opts := minio.GetObjectOptions{}
+	if err := opts.SetRange(off, off+length-1); err != nil {
+		return nil, fmt.Errorf("blobs: range: %w", err)
+	}
+	return s.get(ctx, bucket, key, opts)
+}
+
+func (s *Store) get(ctx context.Context, bucket, key string, opts minio.GetObjectOptions) (io.ReadCloser, error) {
+	// GetObjectWithInfo-style: a core GET so that errors show up now, not
+	// on first read, and so one request is one GET.
+	core := minio.Core{Client: s.c}
+	body, _, _, err := core.GetObject(ctx, bucket, key, opts)
+	if err != nil {
+		resp := minio.ToErrorResponse(err)
+		if resp.StatusCode == http.StatusNotFound || resp.Code == "NoSuchKey" {
+			return nil, ErrMissing
+		}
+		return nil, fmt.Errorf("blobs: get %s/%s: %w", bucket, key, err)
+	}
+	return sourceReader{body}, nil
+}
+
+type sourceReader struct{ io.ReadCloser }
+
+func (r sourceReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = &crypto.SourceError{Err: err}
+	}
+	return n, err
+}
+
+// RemovePrefix deletes every version of every object under prefix, so
+// nothing of it can be restored from the bucket.
+func (s *Store) RemovePrefix(ctx context.Context, bucket, prefix string) error {
+	objects := s.c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, WithVersions: true})
+	var firstErr error
+	for obj := range objects {
+		if obj.Err != nil {
+			return fmt.Errorf("blobs: list %s/%s: %w", bucket, prefix, obj.Err)
+		}
+		err := s.c.RemoveObject(ctx, bucket, obj.Key, minio.RemoveObjectOptions{VersionID: obj.VersionID, GovernanceBypass: true})
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("blobs: remove %s/%s: %w", bucket, obj.Key, err)
+		}
+	}
+	return firstErr
+}
+
+// RemoveBucket deletes every object version in a bucket, then the bucket.
+func (s *Store) RemoveBucket(ctx context.Context, bucket string) error {
+	if err := s.RemovePrefix(ctx, bucket, ""); err != nil {
+		return err
+	}
+	if err := s.c.RemoveBucket(ctx, bucket); err != nil && minio.ToErrorResponse(err).Code != "NoSuchBucket" {
+		return fmt.Errorf("blobs: remove bucket %s: %w", bucket, err)
+	}
+	return nil
+}

@@ -1,0 +1,235 @@
+// Package evidence stores and reads a visit's files: plaintext streams in,
+// age segments go to the object store, and back. It holds the upload and
+// download paths, so it is written for throughput and flat memory:
+//
+//   - Upload: the body is read once, hashed, cut into segments of SegmentSize
+//     plaintext bytes, and each segment is age-encrypted straight into one
+//     PutObject of its exact ciphertext size. Nothing is buffered.
+//   - Download: each segment is fetched in one GET, decrypted and fully
+//     authenticated into a buffer before any byte of it is released; the
+//     next segment is decrypted on another goroutine while this one is sent.
+//
+// A file's row is committed only after all its segments are stored. Until
+// then the upload is "pending": invisible, and removed by Sweep if abandoned.
+package evidence
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/portal/blobs"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// Service stores and reads evidence.
+type Service struct {
+	Store       *store.Store
+	Blobs       *blobs.Store
+	SegmentSize int64
+	Now         func() time.Time
+	Log         *slog.Logger
+}
+
+// ErrTooLarge is returned when an upload of unknown size passes MaxSize.
+var ErrTooLarge = errors.New("evidence: file larger than the limit")
+
+// ErrShortBody is returned when the request body ends before its declared
+// length: the client went away or lied about the size.
+var ErrShortBody = errors.New("evidence: body shorter than its declared length")
+
+// Upload is one file to store.
+type Upload struct {
+	Visit      store.Visit
+	Key        *crypto.VisitKey
+	Name       string // already validated
+	Item       string
+	Size       int64 // exact plaintext length, or -1 when unknown (a form post)
+	MaxSize    int64 // with Size -1: refuse beyond this
+	UploadedBy string
+	Body       io.Reader
+}
+
+// ObjectKey is the opaque key of segment i of a file.
+func ObjectKey(fileID string, i int) string { return fileID + "/" + strconv.Itoa(i) }
+
+func filePrefix(fileID string) string { return fileID + "/" }
+
+// NameContext binds a sealed file name to its visit and file.
+func NameContext(visitID, fileID string) string { return "file-name:" + visitID + ":" + fileID }
+
+// Put stores an upload and returns the committed file. On any failure it
+// deletes every object it wrote and leaves no row.
+func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
+	fileID := store.NewID()
+	if err := s.Store.BeginUpload(ctx, fileID, u.Visit.ID, s.Now()); err != nil {
+		return store.File{}, err
+	}
+	defer func() {
+		if err != nil {
+			s.discard(ctx, u.Visit, fileID)
+		}
+	}()
+	h := sha256.New()
+	body := io.TeeReader(u.Body, h)
+	var size int64
+	segments := 0
+	if u.Size >= 0 {
+		size = u.Size
+		for remaining := u.Size; segments == 0 || remaining > 0; segments++ {
+			n := min(s.SegmentSize, remaining)
+			if err := s.putSegment(ctx, u, fileID, segments, &exactReader{r: body, n: n}, n); err != nil {
+				return store.File{}, err
+			}
+			remaining -= n
+		}
+	} else {
+		// Unknown length: each segment is read into memory first, so its
+		// exact size is known before it is sent. Memory stays bounded by
+		// one segment per upload.
+		br := bufio.NewReader(body)
+		buf := getBuf(s.SegmentSize)
+		defer putBuf(buf)
+		for last := false; !last; segments++ {
+			n, err := io.ReadFull(br, *buf)
+			switch {
+			case err == io.EOF || err == io.ErrUnexpectedEOF:
+				last = true
+			case err != nil:
+				return store.File{}, fmt.Errorf("%w: %v", ErrShortBody, err)
+			default:
+				_, perr := br.Peek(1)
+				last = perr == io.EOF
+			}
+			size += int64(n)
+			if u.MaxSize > 0 && size > u.MaxSize {
+				return store.File{}, ErrTooLarge
+			}
+			if err := s.putSegment(ctx, u, fileID, segments, &exactReader{r: bytes.NewReader((*buf)[:n]), n: int64(n)}, int64(n)); err != nil {
+				return store.File{}, err
+			}
+		}
+	}
+	f = store.File{
+		ID:          fileID,
+		VisitID:     u.Visit.ID,
+		NameSealed:  u.Key.Seal([]byte(u.Name), NameContext(u.Visit.ID, fileID)),
+		Item:        u.Item,
+		Size:        size,
+		SHA256:      hex.EncodeToString(h.Sum(nil)),
+		SegmentSize: s.SegmentSize,
+		Segments:    segments,
+		HeaderSize:  u.Key.HeaderSize(),
+		UploadedBy:  u.UploadedBy,
+		UploadedAt:  s.Now(),
+	}
+	if err := s.Store.CommitFile(ctx, f); err != nil {
+		return store.File{}, err
+	}
+	return f, nil
+}
+
+// putSegment encrypts one segment straight into one PutObject of its exact
+// ciphertext size.
+func (s *Service) putSegment(ctx context.Context, u Upload, fileID string, i int, src *exactReader, n int64) error {
+	enc, err := u.Key.EncryptReader(src)
+	if err != nil {
+		return err
+	}
+	if err := s.Blobs.Put(ctx, u.Visit.Bucket, ObjectKey(fileID, i), enc, u.Key.EncryptedSize(n)); err != nil {
+		if src.err != nil {
+			return fmt.Errorf("%w: %v", ErrShortBody, src.err)
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("evidence: upload cancelled: %w", ctx.Err())
+		}
+		return err
+	}
+	if i > 0 {
+		// Keep the pending record fresh so the janitor leaves it alone.
+		return s.Store.TouchUpload(ctx, fileID, s.Now())
+	}
+	return nil
+}
+
+// discard removes what a failed upload wrote. It runs even when the request
+// was cancelled, so it gets a context of its own.
+func (s *Service) discard(ctx context.Context, v store.Visit, fileID string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := s.Blobs.RemovePrefix(ctx, v.Bucket, filePrefix(fileID)); err != nil {
+		// The pending row stays, so Sweep retries later.
+		s.Log.ErrorContext(ctx, "discard failed upload", "visit", v.ID, "file", fileID, "err", err)
+		return
+	}
+	if err := s.Store.EndUpload(ctx, fileID); err != nil {
+		s.Log.ErrorContext(ctx, "forget failed upload", "visit", v.ID, "file", fileID, "err", err)
+	}
+}
+
+// Delete removes a committed file: its row first (so it disappears at
+// once), then its objects.
+func (s *Service) Delete(ctx context.Context, v store.Visit, fileID string) error {
+	if err := s.Store.DeleteFile(ctx, v.ID, fileID, s.Now()); err != nil {
+		return err
+	}
+	s.discard(ctx, v, fileID)
+	return nil
+}
+
+// Sweep removes the objects of uploads abandoned for longer than idle (a
+// crash, a lost connection) and of deletions that did not finish.
+func (s *Service) Sweep(ctx context.Context, idle time.Duration) error {
+	stale, err := s.Store.StaleUploads(ctx, s.Now().Add(-idle))
+	if err != nil {
+		return err
+	}
+	for _, p := range stale {
+		v, err := s.Store.Visit(ctx, p.VisitID)
+		if err != nil {
+			return err
+		}
+		s.discard(ctx, v, p.FileID)
+	}
+	return nil
+}
+
+// exactReader yields exactly n bytes of r, and turns an early end of r into
+// an error, so a short body can never be stored as a short file. It keeps the
+// body's error, so the caller can tell the client's failure from the store's.
+type exactReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.n {
+		p = p[:e.n]
+	}
+	n, err := e.r.Read(p)
+	e.n -= int64(n)
+	if err == io.EOF {
+		if e.n > 0 {
+			err = io.ErrUnexpectedEOF
+		} else {
+			err = nil
+		}
+	}
+	if err != nil {
+		e.err = err
+	}
+	return n, err
+}

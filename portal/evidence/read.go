@@ -1,0 +1,264 @@
+package evidence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/portal/blobs"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// ErrCorrupt is returned when stored content fails authentication or is
+// missing: it is reported, never served.
+var ErrCorrupt = errors.New("evidence: stored content is corrupt")
+
+// Open returns a reader of plaintext bytes [off, off+length) of f. The first
+// segment of the range is fetched and authenticated before Open returns, so
+// a corrupt start is an error here, before any response is written. Later
+// segments are decrypted ahead on another goroutine; a corrupt later segment
+// makes Read fail before any byte of it is returned. Close the reader.
+func (s *Service) Open(ctx context.Context, v store.Visit, key *crypto.VisitKey, f store.File, off, length int64) (io.ReadCloser, error) {
+	if off < 0 || length < 0 || off+length > f.Size {
+		return nil, fmt.Errorf("evidence: range %d+%d outside file of %d bytes", off, length, f.Size)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	r := &segmentReader{ch: make(chan segment), cancel: cancel}
+	go s.produce(ctx, r.ch, v, key, f, off, length)
+	switch err := r.next(); err {
+	case nil:
+	case io.EOF: // an empty range
+		r.err = io.EOF
+	default:
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+type segment struct {
+	data []byte
+	buf  *[]byte // pooled backing store to return, or nil
+	err  error
+}
+
+// produce decrypts the segments of the range in order and hands each over;
+// it stops when the reader is closed (ctx cancelled).
+func (s *Service) produce(ctx context.Context, ch chan<- segment, v store.Visit, key *crypto.VisitKey, f store.File, off, length int64) {
+	defer close(ch)
+	end := off + length
+	for i := off / f.SegmentSize; length > 0 && i*f.SegmentSize < end; i++ {
+		segStart := i * f.SegmentSize
+		segLen := min(f.SegmentSize, f.Size-segStart)
+		a, b := max(off, segStart)-segStart, min(end, segStart+segLen)-segStart
+		var seg segment
+		if a == 0 && b == segLen {
+			seg = s.readWhole(ctx, v, key, f, int(i), segLen)
+		} else {
+			seg = s.readPart(ctx, v, key, f, int(i), segLen, a, b)
+		}
+		select {
+		case ch <- seg:
+		case <-ctx.Done():
+			putBuf(seg.buf)
+			return
+		}
+		if seg.err != nil {
+			return
+		}
+	}
+}
+
+var segmentPool sync.Pool // of *[]byte with cap >= the segment size in use
+
+func getBuf(n int64) *[]byte {
+	if p, ok := segmentPool.Get().(*[]byte); ok && int64(cap(*p)) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+func putBuf(p *[]byte) {
+	// Small buffers are not worth keeping: they come from small files.
+	if p != nil && cap(*p) >= 1<<20 {
+		segmentPool.Put(p)
+	}
+}
+
+func (s *Service) readWhole(ctx context.Context, v store.Visit, key *crypto.VisitKey, f store.File, i int, n int64) segment {
+	body, err := s.Blobs.Get(ctx, v.Bucket, ObjectKey(f.ID, i))
+	if err != nil {
+		return segment{err: storeError(err)}
+	}
+	defer body.Close()
+	buf := getBuf(n)
+	if err := key.DecryptSegment(*buf, body); err != nil {
+		putBuf(buf)
+		return segment{err: storeError(err)}
+	}
+	return segment{data: *buf, buf: buf}
+}
+
+// readPart decrypts plaintext [a, b) of segment i with random access: one
+// GET for the header, one for the final chunk (age authenticates the size
+// with it) and one for the whole span of chunks that hold [a, b).
+func (s *Service) readPart(ctx context.Context, v store.Visit, key *crypto.VisitKey, f store.File, i int, n, a, b int64) segment {
+	ctSize := crypto.EncryptedSize(f.HeaderSize, n)
+	c0, c1 := a/crypto.ChunkSize, (b-1)/crypto.ChunkSize
+	src := &windowReaderAt{
+		ctx: ctx, blobs: s.Blobs, bucket: v.Bucket, key: ObjectKey(f.ID, i), size: ctSize,
+		spanStart: crypto.ChunkOffset(f.HeaderSize, c0),
+		spanEnd:   min(crypto.ChunkOffset(f.HeaderSize, c1+1), ctSize),
+	}
+	plain, _, err := key.DecryptRange(src, ctSize)
+	if err != nil {
+		return segment{err: storeError(err)}
+	}
+	out := make([]byte, b-a)
+	if _, err := plain.ReadAt(out, a); err != nil && !(err == io.EOF && b == n) {
+		return segment{err: storeError(err)}
+	}
+	return segment{data: out}
+}
+
+func storeError(err error) error {
+	switch {
+	case errors.Is(err, crypto.ErrCorrupt), errors.Is(err, blobs.ErrMissing):
+		return ErrCorrupt
+	}
+	return err
+}
+
+// segmentReader hands out the producer's segments in order.
+type segmentReader struct {
+	ch     chan segment
+	cur    segment
+	rest   []byte
+	cancel context.CancelFunc
+	err    error
+}
+
+func (r *segmentReader) next() error {
+	putBuf(r.cur.buf)
+	seg, ok := <-r.ch
+	if !ok {
+		r.cur, r.rest = segment{}, nil
+		return io.EOF
+	}
+	r.cur, r.rest = seg, seg.data
+	return seg.err
+}
+
+func (r *segmentReader) Read(p []byte) (int, error) {
+	for len(r.rest) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		r.err = r.next()
+	}
+	n := copy(p, r.rest)
+	r.rest = r.rest[n:]
+	return n, nil
+}
+
+// WriteTo sends whole segments without an extra copy.
+func (r *segmentReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(r.rest) > 0 {
+			n, err := w.Write(r.rest)
+			total += int64(n)
+			r.rest = r.rest[n:]
+			if err != nil {
+				return total, err
+			}
+		}
+		if r.err != nil {
+			if r.err == io.EOF {
+				return total, nil
+			}
+			return total, r.err
+		}
+		r.err = r.next()
+	}
+}
+
+func (r *segmentReader) Close() error {
+	r.cancel()
+	putBuf(r.cur.buf)
+	r.cur, r.rest = segment{}, nil
+	// Drain so the producer returns its buffer and exits.
+	for seg := range r.ch {
+		putBuf(seg.buf)
+	}
+	return nil
+}
+
+// windowReaderAt serves age's random reads of one object with few GETs: the
+// planned span of chunks is fetched whole on first touch; other reads (the
+// header, the final chunk) fetch a small window around them.
+type windowReaderAt struct {
+	ctx                context.Context
+	blobs              *blobs.Store
+	bucket, key        string
+	size               int64
+	spanStart, spanEnd int64
+
+	mu      sync.Mutex
+	windows []window
+}
+
+type window struct {
+	off  int64
+	data []byte
+}
+
+const smallWindow = 16 << 10
+
+func (w *windowReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off >= w.size {
+		return 0, io.EOF
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	want := min(off+int64(len(p)), w.size)
+	for _, win := range w.windows {
+		if off >= win.off && want <= win.off+int64(len(win.data)) {
+			n := copy(p, win.data[off-win.off:])
+			if n < len(p) {
+				return n, io.EOF
+			}
+			return n, nil
+		}
+	}
+	start, stop := off, max(want, min(off+smallWindow, w.size))
+	if off >= w.spanStart && want <= w.spanEnd {
+		start, stop = w.spanStart, w.spanEnd
+	}
+	body, err := w.blobs.GetRange(w.ctx, w.bucket, w.key, start, stop-start)
+	if errors.Is(err, blobs.ErrMissing) {
+		return 0, crypto.ErrCorrupt
+	}
+	if err != nil {
+		return 0, &crypto.SourceError{Err: err}
+	}
+	defer body.Close()
+	data := make([]byte, stop-start)
+	if _, err := io.ReadFull(body, data); err != nil {
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			return 0, crypto.ErrCorrupt // shorter than its metadata says
+		}
+		return 0, err
+	}
+	w.windows = append(w.windows, window{off: start, data: data})
+	n := copy(p, data[off-start:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}

@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// File is one uploaded file: its name sealed, its content in segments.
+type File struct {
+	ID          string
+	VisitID     string
+	NameSealed  []byte
+	Item        string
+	Size        int64
+	SHA256      string // hex of the whole plaintext
+	SegmentSize int64  // plaintext bytes per segment (the last may be shorter)
+	Segments    int
+	HeaderSize  int64 // age header size of every segment
+	UploadedBy  string
+	UploadedAt  time.Time
+}
+
+// PendingUpload is an upload that has started writing objects but has not
+// been committed. Its objects are invisible; a janitor deletes them when the
+// upload is abandoned.
+type PendingUpload struct {
+	FileID    string
+	VisitID   string
+	StartedAt time.Time
+	TouchedAt time.Time
+}
+
+// BeginUpload records that objects for fileID may be written.
+func (s *Store) BeginUpload(ctx context.Context, fileID, visitID string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, started_at, touched_at) VALUES (?, ?, ?, ?)`,
+		fileID, visitID, formatTime(now), formatTime(now))
+	if err != nil {
+		return fmt.Errorf("store: begin upload: %w", err)
+	}
+	return nil
+}
+
+// TouchUpload marks a pending upload as still alive.
+func (s *Store) TouchUpload(ctx context.Context, fileID string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE pending_uploads SET touched_at = ? WHERE file_id = ?`, formatTime(now), fileID)
+	if err != nil {
+		return fmt.Errorf("store: touch upload: %w", err)
+	}
+	return nil
+}
+
+// EndUpload forgets a pending upload once its objects are deleted.
+func (s *Store) EndUpload(ctx context.Context, fileID string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, fileID); err != nil {
+		return fmt.Errorf("store: end upload: %w", err)
+	}
+	return nil
+}
+
+// StaleUploads lists pending uploads not touched since before.
+func (s *Store) StaleUploads(ctx context.Context, before time.Time) ([]PendingUpload, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT file_id, visit_id, started_at, touched_at FROM pending_uploads WHERE touched_at < ?`, formatTime(before))
+	if err != nil {
+		return nil, fmt.Errorf("store: stale uploads: %w", err)
+	}
+	defer rows.Close()
+	var out []PendingUpload
+	for rows.Next() {
+		var p PendingUpload
+		var started, touched string
+		if err := rows.Scan(&p.FileID, &p.VisitID, &started, &touched); err != nil {
+			return nil, err
+		}
+		p.StartedAt, p.TouchedAt = parseTime(started), parseTime(touched)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// CommitFile makes an upload visible: the file row appears and the pending
+// record goes, in one transaction.
+func (s *Store) CommitFile(ctx context.Context, f File) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO files (id, visit_id, name_sealed, item, size, sha256, segment_size, segments, header_size, uploaded_by, uploaded_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			f.ID, f.VisitID, f.NameSealed, f.Item, f.Size, f.SHA256, f.SegmentSize, f.Segments, f.HeaderSize, f.UploadedBy, formatTime(f.UploadedAt)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, f.ID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: commit file: %w", err)
+	}
+	return nil
+}
+
+const fileColumns = `id, visit_id, name_sealed, item, size, sha256, segment_size, segments, header_size, uploaded_by, uploaded_at`
+
+func scanFile(sc interface{ Scan(...any) error }) (File, error) {
+	var f File
+	var at string
+	if err := sc.Scan(&f.ID, &f.VisitID, &f.NameSealed, &f.Item, &f.Size, &f.SHA256, &f.SegmentSize, &f.Segments, &f.HeaderSize, &f.UploadedBy, &at); err != nil {
+		return File{}, err
+	}
+	f.UploadedAt = parseTime(at)
+	return f, nil
+}
+
+// File returns one file of a visit.
+func (s *Store) File(ctx context.Context, visitID, fileID string) (File, error) {
+	f, err := scanFile(s.db.QueryRowContext(ctx, `SELECT `+fileColumns+` FROM files WHERE visit_id = ? AND id = ?`, visitID, fileID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return File{}, ErrNotFound
+	}
+	if err != nil {
+		return File{}, fmt.Errorf("store: file: %w", err)
+	}
+	return f, nil
+}
+
+// Files lists a visit's files, oldest first.
+func (s *Store) Files(ctx context.Context, visitID string) ([]File, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+fileColumns+` FROM files WHERE visit_id = ? ORDER BY uploaded_at, id`, visitID)
+	if err != nil {
+		return nil, fmt.Errorf("store: files: %w", err)
+	}
+	defer rows.Close()
+	var out []File
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: files: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// DeleteFile removes a file's row and records its objects as pending removal,
+// in one transaction, so a crash before the objects are gone leaves them to
+// the janitor rather than orphaned.
+func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time.Time) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM files WHERE visit_id = ? AND id = ?`, visitID, fileID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		// touched_at in the past: the janitor may take it at once if we fail.
+		_, err = tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, started_at, touched_at) VALUES (?, ?, ?, ?)`,
+			fileID, visitID, formatTime(now), formatTime(time.Time{}))
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("store: delete file: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Member is a person's role on one visit. A member added by email is bound to
+// (issuer, subject) at that person's first sign-in; one added by (issuer,
+// subject) is bound from the start.
+type Member struct {
+	ID         string
+	VisitID    string
+	Role       string
+	Email      string
+	Issuer     string
+	Subject    string
+	UserID     string
+	ValidFrom  time.Time // zero: the role's default
+	ValidUntil time.Time // zero: the role's default
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// IsBound reports whether the member has signed in (or was added by subject).
+func (m Member) IsBound() bool { return m.Subject != "" }
+
+const memberColumns = `id, visit_id, role, COALESCE(email, ''), COALESCE(issuer, ''), COALESCE(subject, ''), COALESCE(user_id, ''), valid_from, valid_until, created_at, updated_at`
+
+func scanMember(sc interface{ Scan(...any) error }) (Member, error) {
+	var m Member
+	var from, until sql.NullString
+	var created, updated string
+	if err := sc.Scan(&m.ID, &m.VisitID, &m.Role, &m.Email, &m.Issuer, &m.Subject, &m.UserID, &from, &until, &created, &updated); err != nil {
+		return Member{}, err
+	}
+	m.ValidFrom, m.ValidUntil = parseNullTime(from), parseNullTime(until)
+	m.CreatedAt, m.UpdatedAt = parseTime(created), parseTime(updated)
+	return m, nil
+}
+
+// PutMember adds a member or changes the role and window of an existing one,
+// found by email or by (issuer, subject). It reports whether a row was created.
+func (s *Store) PutMember(ctx context.Context, m Member, now time.Time) (Member, bool, error) {
+	created := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var row *sql.Row
+		if m.Subject != "" {
+			row = tx.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND issuer = ? AND subject = ?`, m.VisitID, m.Issuer, m.Subject)
+		} else {
+			row = tx.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND email = ?`, m.VisitID, m.Email)
+		}
+		old, err := scanMember(row)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			created = true
+			m.ID, m.CreatedAt, m.UpdatedAt = NewID(), now, now
+			if m.Subject != "" {
+				// Bind at once when the person has already signed in.
+				var uid, email string
+				err := tx.QueryRowContext(ctx, `SELECT id, email FROM users WHERE issuer = ? AND subject = ?`, m.Issuer, m.Subject).Scan(&uid, &email)
+				if err == nil {
+					m.UserID = uid
+					if m.Email == "" {
+						m.Email = email
+					}
+				}
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO members (id, visit_id, role, email, issuer, subject, user_id, valid_from, valid_until, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				m.ID, m.VisitID, m.Role, nullString(m.Email), nullString(m.Issuer), nullString(m.Subject), nullString(m.UserID),
+				nullTime(m.ValidFrom), nullTime(m.ValidUntil), formatTime(now), formatTime(now))
+			if isUnique(err) {
+				return ErrConflict
+			}
+			return err
+		case err != nil:
+			return err
+		default:
+			old.Role, old.ValidFrom, old.ValidUntil, old.UpdatedAt = m.Role, m.ValidFrom, m.ValidUntil, now
+			m = old
+			_, err := tx.ExecContext(ctx, `UPDATE members SET role = ?, valid_from = ?, valid_until = ?, updated_at = ? WHERE id = ?`,
+				m.Role, nullTime(m.ValidFrom), nullTime(m.ValidUntil), formatTime(now), m.ID)
+			return err
+		}
+	})
+	if errors.Is(err, ErrConflict) {
+		return Member{}, false, ErrConflict
+	}
+	if err != nil {
+		return Member{}, false, fmt.Errorf("store: put member: %w", err)
+	}
+	return m, created, nil
+}
+
+// RemoveMember removes a member from a visit.
+func (s *Store) RemoveMember(ctx context.Context, visitID, memberID string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM members WHERE visit_id = ? AND id = ?`, visitID, memberID)
+	if err != nil {
+		return fmt.Errorf("store: remove member: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Members lists a visit's members.
+func (s *Store) Members(ctx context.Context, visitID string) ([]Member, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? ORDER BY role, email`, visitID)
+	if err != nil {
+		return nil, fmt.Errorf("store: members: %w", err)
+	}
+	defer rows.Close()
+	var out []Member
+	for rows.Next() {
+		m, err := scanMember(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: members: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// MembershipOf returns the user's membership of a visit, or ErrNotFound.
+func (s *Store) MembershipOf(ctx context.Context, visitID, userID string) (Member, error) {
+	m, err := scanMember(s.db.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND user_id = ?`, visitID, userID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Member{}, ErrNotFound
+	}
+	if err != nil {
+		return Member{}, fmt.Errorf("store: membership: %w", err)
+	}
+	return m, nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are applied in order, each once; never edit one that has shipped.
+var migrations = []string{
+	`
+CREATE TABLE users (
+	id            TEXT PRIMARY KEY,
+	issuer        TEXT NOT NULL,
+	subject       TEXT NOT NULL,
+	email         TEXT NOT NULL,
+	name          TEXT NOT NULL,
+	created_at    TEXT NOT NULL,
+	last_login_at TEXT,
+	UNIQUE (issuer, subject)
+);
+CREATE TABLE portal_roles (
+	id         TEXT PRIMARY KEY,
+	role       TEXT NOT NULL,
+	issuer     TEXT NOT NULL,
+	email      TEXT NOT NULL COLLATE NOCASE,
+	user_id    TEXT REFERENCES users(id),
+	created_at TEXT NOT NULL,
+	UNIQUE (role, issuer, email)
+);
+CREATE TABLE visits (
+	id                TEXT PRIMARY KEY,
+	reference         TEXT NOT NULL UNIQUE,
+	title_sealed      BLOB NOT NULL,
+	provider          TEXT NOT NULL,
+	notification_date TEXT NOT NULL,
+	fieldwork_start   TEXT NOT NULL,
+	retention_days    INTEGER,
+	state             TEXT NOT NULL,
+	bucket            TEXT NOT NULL UNIQUE,
+	created_at        TEXT NOT NULL,
+	created_by        TEXT NOT NULL
+);
+CREATE TABLE visit_keys (
+	visit_id    TEXT PRIMARY KEY REFERENCES visits(id),
+	wrapped     BLOB NOT NULL,
+	fingerprint TEXT NOT NULL,
+	header_size INTEGER NOT NULL,
+	created_at  TEXT NOT NULL
+);
+CREATE TABLE members (
+	id          TEXT PRIMARY KEY,
+	visit_id    TEXT NOT NULL REFERENCES visits(id),
+	role        TEXT NOT NULL,
+	email       TEXT COLLATE NOCASE,
+	issuer      TEXT,
+	subject     TEXT,
+	user_id     TEXT REFERENCES users(id),
+	valid_from  TEXT,
+	valid_until TEXT,
+	created_at  TEXT NOT NULL,
+	updated_at  TEXT NOT NULL
+);
+CREATE UNIQUE INDEX members_visit_email ON members (visit_id, email) WHERE email IS NOT NULL;
+CREATE UNIQUE INDEX members_visit_subject ON members (visit_id, issuer, subject) WHERE subject IS NOT NULL;
+CREATE TABLE files (
+	id           TEXT PRIMARY KEY,
+	visit_id     TEXT NOT NULL REFERENCES visits(id),
+	name_sealed  BLOB NOT NULL,
+	item         TEXT NOT NULL DEFAULT '',
+	size         INTEGER NOT NULL,
+	sha256       TEXT NOT NULL,
+	segment_size INTEGER NOT NULL,
+	segments     INTEGER NOT NULL,
+	header_size  INTEGER NOT NULL,
+	uploaded_by  TEXT NOT NULL REFERENCES users(id),
+	uploaded_at  TEXT NOT NULL
+);
+CREATE INDEX files_visit ON files (visit_id, uploaded_at);
+CREATE TABLE pending_uploads (
+	file_id    TEXT PRIMARY KEY,
+	visit_id   TEXT NOT NULL REFERENCES visits(id),
+	started_at TEXT NOT NULL,
+	touched_at TEXT NOT NULL
+);
+CREATE TABLE sessions (
+	token  TEXT PRIMARY KEY,
+	data   BLOB NOT NULL,
+	expiry REAL NOT NULL
+);
+CREATE INDEX sessions_expiry ON sessions (expiry);
+`,
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	var v int
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("store: database schema version %d is newer than this portal (%d): upgrade the portal", v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, i+1)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: migrate to version %d: %w", i+1, err)
+		}
+	}
+	return nil
+}

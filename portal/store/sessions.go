@@ -1,0 +1,78 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// SessionStore keeps server-side sessions in the database. It implements
+// scs.Store and scs.CtxStore; tokens are stored as given (scs tokens are
+// random 256-bit values).
+type SessionStore struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+// Sessions returns the session store over this database.
+func (s *Store) Sessions(now func() time.Time) *SessionStore {
+	return &SessionStore{db: s.db, now: now}
+}
+
+func unixFloat(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	var b []byte
+	err := s.db.QueryRowContext(ctx, `SELECT data FROM sessions WHERE token = ? AND expiry > ?`, token, unixFloat(s.now())).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("store: find session: %w", err)
+	}
+	return b, true, nil
+}
+
+func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)
+		ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`, token, b, unixFloat(expiry))
+	if err != nil {
+		return fmt.Errorf("store: commit session: %w", err)
+	}
+	return nil
+}
+
+func (s *SessionStore) DeleteCtx(ctx context.Context, token string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token = ?`, token); err != nil {
+		return fmt.Errorf("store: delete session: %w", err)
+	}
+	return nil
+}
+
+func (s *SessionStore) Find(token string) ([]byte, bool, error) {
+	return s.FindCtx(context.Background(), token)
+}
+
+func (s *SessionStore) Commit(token string, b []byte, expiry time.Time) error {
+	return s.CommitCtx(context.Background(), token, b, expiry)
+}
+
+func (s *SessionStore) Delete(token string) error {
+	return s.DeleteCtx(context.Background(), token)
+}
+
+// DeleteExpired removes expired sessions; the janitor calls it.
+func (s *SessionStore) DeleteExpired(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expiry <= ?`, unixFloat(s.now()))
+	return err
+}
+
+// Count returns the number of live sessions; tests use it to prove that a
+// refused sign-in leaves none.
+func (s *SessionStore) Count(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE expiry > ?`, unixFloat(s.now())).Scan(&n)
+	return n, err
+}

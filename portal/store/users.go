@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// User is a person as one identity provider knows them. Users are keyed by
+// (issuer, subject); the email is only what the provider last told us.
+type User struct {
+	ID          string
+	Issuer      string
+	Subject     string
+	Email       string
+	Name        string
+	CreatedAt   time.Time
+	LastLoginAt time.Time
+}
+
+// RoleAdministrator is the portal-wide role that manages visits and members.
+const RoleAdministrator = "administrator"
+
+// SignIn records a successful sign-in: it creates or updates the user keyed by
+// (issuer, subject), then binds to this user every pending portal role and
+// membership granted by email from this issuer. bindable says which visit
+// roles may be bound from this issuer (a provider's issuer cannot claim an
+// inspector's membership). Bindings are made once: a row already bound to a
+// subject is never taken over by another.
+func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string, bindable []string, now time.Time) (User, error) {
+	var u User
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		row := tx.QueryRowContext(ctx, `SELECT id, created_at FROM users WHERE issuer = ? AND subject = ?`, issuer, subject)
+		var created string
+		switch err := row.Scan(&u.ID, &created); {
+		case errors.Is(err, sql.ErrNoRows):
+			u.ID = NewID()
+			u.CreatedAt = now
+			if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, issuer, subject, email, name, created_at, last_login_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				u.ID, issuer, subject, email, name, formatTime(now), formatTime(now)); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		default:
+			u.CreatedAt = parseTime(created)
+			if _, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, name = ?, last_login_at = ? WHERE id = ?`,
+				email, name, formatTime(now), u.ID); err != nil {
+				return err
+			}
+		}
+		u.Issuer, u.Subject, u.Email, u.Name, u.LastLoginAt = issuer, subject, email, name, now
+		if email == "" {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE portal_roles SET user_id = ? WHERE user_id IS NULL AND issuer = ? AND email = ?`,
+			u.ID, issuer, email); err != nil {
+			return err
+		}
+		for _, role := range bindable {
+			if _, err := tx.ExecContext(ctx, `UPDATE members SET user_id = ?, issuer = ?, subject = ?, updated_at = ?
+				WHERE subject IS NULL AND email = ? AND role = ?
+				AND visit_id NOT IN (SELECT visit_id FROM members WHERE issuer = ? AND subject = ?)`,
+				u.ID, issuer, subject, formatTime(now), email, role, issuer, subject); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("store: sign in: %w", err)
+	}
+	return u, nil
+}
+
+// User returns one user by id.
+func (s *Store) User(ctx context.Context, id string) (User, error) {
+	var u User
+	var created string
+	var last sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT id, issuer, subject, email, name, created_at, last_login_at FROM users WHERE id = ?`, id).
+		Scan(&u.ID, &u.Issuer, &u.Subject, &u.Email, &u.Name, &created, &last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("store: user %s: %w", id, err)
+	}
+	u.CreatedAt, u.LastLoginAt = parseTime(created), parseNullTime(last)
+	return u, nil
+}
+
+// GrantPortalRole grants a portal-wide role to the person who signs in from
+// issuer with email. It is idempotent.
+func (s *Store) GrantPortalRole(ctx context.Context, role, issuer, email string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO portal_roles (id, role, issuer, email, created_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (role, issuer, email) DO NOTHING`, NewID(), role, issuer, email, formatTime(now))
+	if err != nil {
+		return fmt.Errorf("store: grant %s: %w", role, err)
+	}
+	return nil
+}
+
+// HasPortalRole reports whether the user holds a portal-wide role.
+func (s *Store) HasPortalRole(ctx context.Context, userID, role string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM portal_roles WHERE user_id = ? AND role = ?`, userID, role).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: portal role: %w", err)
+	}
+	return n > 0, nil
+}

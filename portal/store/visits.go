@@ -1,0 +1,164 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Visit is one focused visit. Its title is sealed under the visit key.
+type Visit struct {
+	ID               string
+	Reference        string
+	TitleSealed      []byte
+	Provider         string
+	NotificationDate time.Time
+	FieldworkStart   time.Time
+	RetentionDays    int // 0: the portal default
+	State            string
+	Bucket           string
+	CreatedAt        time.Time
+	CreatedBy        string
+}
+
+// VisitKey is a visit's key as stored: wrapped to the master key.
+type VisitKey struct {
+	VisitID     string
+	Wrapped     []byte
+	Fingerprint string
+	HeaderSize  int64
+	CreatedAt   time.Time
+}
+
+const dateFormat = "2006-01-02"
+
+// CreateVisit inserts a visit and its wrapped key together.
+func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var retention any
+		if v.RetentionDays > 0 {
+			retention = v.RetentionDays
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO visits (id, reference, title_sealed, provider, notification_date, fieldwork_start, retention_days, state, bucket, created_at, created_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			v.ID, v.Reference, v.TitleSealed, v.Provider, v.NotificationDate.Format(dateFormat), v.FieldworkStart.Format(dateFormat),
+			retention, v.State, v.Bucket, formatTime(v.CreatedAt), v.CreatedBy); err != nil {
+			if isUnique(err) {
+				return ErrConflict
+			}
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO visit_keys (visit_id, wrapped, fingerprint, header_size, created_at) VALUES (?, ?, ?, ?, ?)`,
+			k.VisitID, k.Wrapped, k.Fingerprint, k.HeaderSize, formatTime(k.CreatedAt))
+		return err
+	})
+	if errors.Is(err, ErrConflict) {
+		return ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("store: create visit: %w", err)
+	}
+	return nil
+}
+
+const visitColumns = `id, reference, title_sealed, provider, notification_date, fieldwork_start, COALESCE(retention_days, 0), state, bucket, created_at, created_by`
+
+func scanVisit(sc interface{ Scan(...any) error }) (Visit, error) {
+	var v Visit
+	var nd, fs, created string
+	if err := sc.Scan(&v.ID, &v.Reference, &v.TitleSealed, &v.Provider, &nd, &fs, &v.RetentionDays, &v.State, &v.Bucket, &created, &v.CreatedBy); err != nil {
+		return Visit{}, err
+	}
+	v.NotificationDate, _ = time.Parse(dateFormat, nd)
+	v.FieldworkStart, _ = time.Parse(dateFormat, fs)
+	v.CreatedAt = parseTime(created)
+	return v, nil
+}
+
+// Visit returns one visit.
+func (s *Store) Visit(ctx context.Context, id string) (Visit, error) {
+	v, err := scanVisit(s.db.QueryRowContext(ctx, `SELECT `+visitColumns+` FROM visits WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Visit{}, ErrNotFound
+	}
+	if err != nil {
+		return Visit{}, fmt.Errorf("store: visit %s: %w", id, err)
+	}
+	return v, nil
+}
+
+// VisitByReference returns the visit with a reference, such as FV-DEMO.
+func (s *Store) VisitByReference(ctx context.Context, ref string) (Visit, error) {
+	v, err := scanVisit(s.db.QueryRowContext(ctx, `SELECT `+visitColumns+` FROM visits WHERE reference = ?`, ref))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Visit{}, ErrNotFound
+	}
+	if err != nil {
+		return Visit{}, fmt.Errorf("store: visit %s: %w", ref, err)
+	}
+	return v, nil
+}
+
+// Visits returns every visit, newest first.
+func (s *Store) Visits(ctx context.Context) ([]Visit, error) {
+	return s.queryVisits(ctx, `SELECT `+visitColumns+` FROM visits ORDER BY notification_date DESC, reference`)
+}
+
+// VisitsOfUser returns the visits the user is a bound member of.
+func (s *Store) VisitsOfUser(ctx context.Context, userID string) ([]Visit, error) {
+	return s.queryVisits(ctx, `SELECT `+visitColumns+` FROM visits WHERE id IN (SELECT visit_id FROM members WHERE user_id = ?)
+		ORDER BY notification_date DESC, reference`, userID)
+}
+
+func (s *Store) queryVisits(ctx context.Context, q string, args ...any) ([]Visit, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: visits: %w", err)
+	}
+	defer rows.Close()
+	var out []Visit
+	for rows.Next() {
+		v, err := scanVisit(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: visits: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// WrappedKey returns a visit's wrapped key. ErrNotFound once it is destroyed.
+func (s *Store) WrappedKey(ctx context.Context, visitID string) (VisitKey, error) {
+	var k VisitKey
+	var created string
+	err := s.db.QueryRowContext(ctx, `SELECT visit_id, wrapped, fingerprint, header_size, created_at FROM visit_keys WHERE visit_id = ?`, visitID).
+		Scan(&k.VisitID, &k.Wrapped, &k.Fingerprint, &k.HeaderSize, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return VisitKey{}, ErrNotFound
+	}
+	if err != nil {
+		return VisitKey{}, fmt.Errorf("store: visit key %s: %w", visitID, err)
+	}
+	k.CreatedAt = parseTime(created)
+	return k, nil
+}
+
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// SetVisitDates changes a visit's notification date and fieldwork start.
+func (s *Store) SetVisitDates(ctx context.Context, id string, notification, fieldwork time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE visits SET notification_date = ?, fieldwork_start = ? WHERE id = ?`,
+		notification.Format(dateFormat), fieldwork.Format(dateFormat), id)
+	if err != nil {
+		return fmt.Errorf("store: set visit dates: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
