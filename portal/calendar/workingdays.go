@@ -1,0 +1,110 @@
+package calendar
+
+import (
+	"slices"
+	"time"
+)
+
+// HolidayOn returns the bank holiday on d's date, if there is one.
+func (c *Calendar) HolidayOn(d time.Time) (Holiday, bool) {
+	d = civil(d)
+	if name, ok := c.added[d]; ok {
+		return Holiday{d, name}, true
+	}
+	if c.removed[d] {
+		return Holiday{}, false
+	}
+	for _, h := range ruleHolidays(d.Year()) {
+		if h.Date.Equal(d) {
+			return h, true
+		}
+	}
+	return Holiday{}, false
+}
+
+// IsHoliday reports whether d's date is a bank holiday.
+func (c *Calendar) IsHoliday(d time.Time) bool {
+	_, ok := c.HolidayOn(d)
+	return ok
+}
+
+// IsWorkingDay reports whether d's date is Monday to Friday and not a bank
+// holiday.
+func (c *Calendar) IsWorkingDay(d time.Time) bool {
+	d = civil(d)
+	return !isWeekend(d) && !c.IsHoliday(d)
+}
+
+// Holidays returns year's bank holidays in date order. A day added by data
+// that is also a rule holiday appears once, with the data's name.
+func (c *Calendar) Holidays(year int) []Holiday {
+	names := map[time.Time]string{}
+	for _, h := range ruleHolidays(year) {
+		if !c.removed[h.Date] {
+			names[h.Date] = h.Name
+		}
+	}
+	for d, name := range c.added {
+		if d.Year() == year {
+			names[d] = name
+		}
+	}
+	out := make([]Holiday, 0, len(names))
+	for d, name := range names {
+		out = append(out, Holiday{d, name})
+	}
+	slices.SortFunc(out, func(a, b Holiday) int { return a.Date.Compare(b.Date) })
+	return out
+}
+
+// AddWorkingDays returns the n-th working day strictly after d's date, or
+// for negative n the |n|-th strictly before it. n = 0 returns d's date itself,
+// working day or not. It takes time proportional to |n|.
+func (c *Calendar) AddWorkingDays(d time.Time, n int) time.Time {
+	d = civil(d)
+	step := 1
+	if n < 0 {
+		step = -1
+	}
+	for ; n != 0; n -= step {
+		d = d.AddDate(0, 0, step)
+		for !c.IsWorkingDay(d) {
+			d = d.AddDate(0, 0, step)
+		}
+	}
+	return d
+}
+
+// NextWorkingDay returns the first working day strictly after d's date.
+func (c *Calendar) NextWorkingDay(d time.Time) time.Time { return c.AddWorkingDays(d, 1) }
+
+// PreviousWorkingDay returns the last working day strictly before d's date.
+func (c *Calendar) PreviousWorkingDay(d time.Time) time.Time { return c.AddWorkingDays(d, -1) }
+
+// WorkingDaysBetween counts the working days in (a, b], by date: so
+// AddWorkingDays(a, WorkingDaysBetween(a, b)) is b when b is a working day
+// after a. When b is before a it is minus the count in (b, a]. It takes time
+// proportional to the number of years spanned, not days.
+func (c *Calendar) WorkingDaysBetween(a, b time.Time) int {
+	a, b = civil(a), civil(b)
+	if b.Before(a) {
+		return -c.WorkingDaysBetween(b, a)
+	}
+	// Weekdays first, whole weeks at a time: the day numbers are exact
+	// because both dates are midnight UTC.
+	days := int((b.Unix() - a.Unix()) / (24 * 60 * 60))
+	n := days / 7 * 5
+	for d := a.AddDate(0, 0, days/7*7+1); !d.After(b); d = d.AddDate(0, 0, 1) {
+		if !isWeekend(d) {
+			n++
+		}
+	}
+	for y := a.Year(); y <= b.Year(); y++ {
+		for _, h := range c.Holidays(y) {
+			if h.Date.After(a) && !h.Date.After(b) && !isWeekend(h.Date) {
+				n--
+			}
+		}
+	}
+	return n
+}
