@@ -1,0 +1,102 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/portal/evidence"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// httpError is an error with what the person should see. Its message is
+// written for people and never carries an internal error's text.
+type httpError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.code + ": " + e.msg }
+
+var (
+	errNotSignedIn = &httpError{http.StatusUnauthorized, "not_signed_in", "Sign in to continue."}
+	errForbidden   = &httpError{http.StatusForbidden, "forbidden", "You do not have permission to do this."}
+	errNotFound    = &httpError{http.StatusNotFound, "not_found", "Page not found. If you typed the address, check it is correct."}
+	errCorrupt     = &httpError{http.StatusInternalServerError, "corrupt", "This file is damaged in storage and cannot be downloaded. The portal team has been told. Ask the provider to upload it again."}
+	errInternal    = &httpError{http.StatusInternalServerError, "internal", "Sorry, there is a problem with the service. Try again later."}
+)
+
+func badRequest(msg string) *httpError {
+	return &httpError{http.StatusBadRequest, "bad_request", msg}
+}
+
+// toHTTPError is the one place errors become statuses.
+func toHTTPError(err error) *httpError {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		return he
+	case errors.Is(err, store.ErrNotFound):
+		return errNotFound
+	case errors.Is(err, store.ErrConflict):
+		return &httpError{http.StatusConflict, "conflict", "This conflicts with something that already exists."}
+	case errors.Is(err, evidence.ErrCorrupt):
+		return errCorrupt
+	case errors.Is(err, evidence.ErrShortBody):
+		return badRequest("The upload ended before all of the file arrived. Nothing was kept: upload it again.")
+	}
+	return errInternal
+}
+
+// fail answers with the error: JSON under /api/, a page elsewhere.
+func (s *Server) fail(c *gin.Context, err error) {
+	he := toHTTPError(err)
+	if he.status >= 500 {
+		s.log.Error("request failed", "request_id", requestID(c), "route", c.FullPath(), "code", he.code, "err", err)
+	}
+	c.Error(err)
+	if c.Writer.Written() {
+		// Headers are gone: the only honest signal left is to cut the
+		// connection, so a partial body is never taken as complete.
+		c.Abort()
+		panic(http.ErrAbortHandler)
+	}
+	if he.status == http.StatusUnauthorized && !isAPI(c) && c.Request.Method == http.MethodGet && he == errNotSignedIn {
+		c.Redirect(http.StatusSeeOther, "/?return_to="+urlQueryEscape(c.Request.URL.RequestURI()))
+		c.Abort()
+		return
+	}
+	if isAPI(c) {
+		c.AbortWithStatusJSON(he.status, gin.H{"error": he.msg, "code": he.code})
+		return
+	}
+	s.renderStatus(c, he.status, "error", errorPage{Title: statusTitle(he.status), Message: he.msg, Code: he.code, RequestID: requestID(c)})
+	c.Abort()
+}
+
+func isAPI(c *gin.Context) bool { return strings.HasPrefix(c.Request.URL.Path, "/api/") }
+
+func statusTitle(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "You need to sign in"
+	case http.StatusForbidden:
+		return "You do not have access to this"
+	case http.StatusNotFound:
+		return "Page not found"
+	case http.StatusGone:
+		return "This has been destroyed"
+	case http.StatusRequestEntityTooLarge:
+		return "The file is too large"
+	case http.StatusLocked:
+		return "This is closed at the moment"
+	case http.StatusBadRequest:
+		return "There is a problem"
+	case http.StatusConflict:
+		return "This conflicts with something that already exists"
+	}
+	return "Sorry, there is a problem with the service"
+}

@@ -1,0 +1,68 @@
+package portal
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// Keyring unwraps visit keys on demand and keeps them in memory. Unwrapping
+// costs an ML-KEM decapsulation, so keys are cached for the life of the
+// process; Forget drops one (destruction must call it).
+type Keyring struct {
+	master *crypto.MasterKey
+	store  *store.Store
+
+	mu   sync.Mutex
+	keys map[string]*crypto.VisitKey
+}
+
+// NewKeyring returns a keyring over the master key and the stored wrapped keys.
+func NewKeyring(master *crypto.MasterKey, st *store.Store) *Keyring {
+	return &Keyring{master: master, store: st, keys: map[string]*crypto.VisitKey{}}
+}
+
+// Key returns the visit's key, unwrapping it if needed.
+func (k *Keyring) Key(ctx context.Context, visitID string) (*crypto.VisitKey, error) {
+	k.mu.Lock()
+	key, ok := k.keys[visitID]
+	k.mu.Unlock()
+	if ok {
+		return key, nil
+	}
+	wrapped, err := k.store.WrappedKey(ctx, visitID)
+	if err != nil {
+		return nil, err
+	}
+	key, err = k.master.Unwrap(wrapped.Wrapped)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: visit %s: %w", visitID, err)
+	}
+	if key.Fingerprint() != wrapped.Fingerprint {
+		return nil, fmt.Errorf("keyring: visit %s: %w", visitID, crypto.ErrUnwrap)
+	}
+	k.mu.Lock()
+	k.keys[visitID] = key
+	k.mu.Unlock()
+	return key, nil
+}
+
+// Add caches a key the portal has just made.
+func (k *Keyring) Add(visitID string, key *crypto.VisitKey) {
+	k.mu.Lock()
+	k.keys[visitID] = key
+	k.mu.Unlock()
+}
+
+// Forget drops a visit's key from memory.
+func (k *Keyring) Forget(visitID string) {
+	k.mu.Lock()
+	delete(k.keys, visitID)
+	k.mu.Unlock()
+}
+
+// Master returns the master key, for wrapping new visit keys.
+func (k *Keyring) Master() *crypto.MasterKey { return k.master }

@@ -1,0 +1,142 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxNameBytes is the longest file name accepted, in bytes of UTF-8.
+const MaxNameBytes = 255
+
+// ParseFileName validates a file name given by an uploader. It refuses what
+// could mislead a reader or a file system: path separators, control
+// characters, bidirectional overrides, and names that are only dots or
+// spaces. The error says what is wrong, in words for the uploader.
+func ParseFileName(s string) (string, error) {
+	switch {
+	case s == "":
+		return "", errors.New("the file name is empty")
+	case !utf8.ValidString(s):
+		return "", errors.New("the file name is not valid UTF-8 text")
+	case len(s) > MaxNameBytes:
+		return "", fmt.Errorf("the file name is longer than %d bytes", MaxNameBytes)
+	case strings.Trim(s, ". ") == "":
+		return "", errors.New("the file name must contain more than dots and spaces")
+	case strings.TrimSpace(s) != s:
+		return "", errors.New("the file name must not start or end with a space")
+	}
+	for _, r := range s {
+		switch {
+		case r == '/' || r == '\\':
+			return "", errors.New("the file name must not contain / or \\")
+		case unicode.IsControl(r):
+			return "", errors.New("the file name must not contain control characters")
+		case isBidiControl(r):
+			return "", errors.New("the file name must not contain text-direction control characters")
+		case r == utf8.RuneError:
+			return "", errors.New("the file name is not valid UTF-8 text")
+		}
+	}
+	return s, nil
+}
+
+// isBidiControl reports the invisible characters that reorder displayed
+// text (U+202E can make "exe.pdf" look like "fdp.exe").
+func isBidiControl(r rune) bool {
+	switch {
+	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069:
+		return true
+	case r == 0x200E, r == 0x200F, r == 0x061C:
+		return true
+	}
+	return false
+}
+
+var itemPattern = regexp.MustCompile(`^[0-9]{1,2}(\.[0-9]{1,3}){0,2}$`)
+
+// ParseItem validates an information-request item number such as "1.03".
+// Empty means "not filed under an item".
+func ParseItem(s string) (string, error) {
+	if s == "" || itemPattern.MatchString(s) {
+		return s, nil
+	}
+	return "", errors.New("the item must be an item number such as 1.03")
+}
+
+var itemPrefix = regexp.MustCompile(`^([0-9]{1,2}\.[0-9]{1,3})[ _\-]`)
+
+// ItemFromName returns the item number a provider put at the start of a file
+// name ("1.03 MI report.xlsx" -> "1.03"), or "".
+func ItemFromName(name string) string {
+	if m := itemPrefix.FindStringSubmatch(name); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// ParseRange parses a Range header for a representation of size bytes. It
+// supports one range (bytes=a-b, bytes=a-, bytes=-n); ok is false when the
+// header should be ignored (absent, several ranges, other units), in which
+// case the whole representation is sent. An unsatisfiable range is an error
+// (416).
+func ParseRange(h string, size int64) (off, length int64, ok bool, err error) {
+	spec, found := strings.CutPrefix(h, "bytes=")
+	if h == "" || !found || strings.Contains(spec, ",") {
+		return 0, 0, false, nil
+	}
+	first, last, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, 0, false, errRange
+	}
+	if first == "" {
+		n, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || n <= 0 || size == 0 {
+			return 0, 0, false, errRange
+		}
+		n = min(n, size)
+		return size - n, n, true, nil
+	}
+	a, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || a < 0 || a >= size {
+		return 0, 0, false, errRange
+	}
+	b := size - 1
+	if last != "" {
+		b, err = strconv.ParseInt(last, 10, 64)
+		if err != nil || b < a {
+			return 0, 0, false, errRange
+		}
+		b = min(b, size-1)
+	}
+	return a, b - a + 1, true, nil
+}
+
+var errRange = errors.New("range not satisfiable")
+
+// contentDisposition builds an attachment header with an ASCII fallback and
+// the exact name in RFC 5987 form (RFC 6266).
+func contentDisposition(name string) string {
+	var ascii strings.Builder
+	for _, r := range name {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' || r == '%' {
+			ascii.WriteByte('_')
+		} else {
+			ascii.WriteRune(r)
+		}
+	}
+	var enc strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c < 0x80 && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0) {
+			enc.WriteByte(c)
+		} else {
+			fmt.Fprintf(&enc, "%%%02X", c)
+		}
+	}
+	return `attachment; filename="` + ascii.String() + `"; filename*=UTF-8''` + enc.String()
+}

@@ -1,0 +1,228 @@
+package portal
+
+import (
+	"errors"
+	"mime/multipart"
+	"net/http"
+	"sort"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/evidence"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// pageData is what every page template receives.
+type pageData struct {
+	Title string
+	User  *store.User
+	Dev   bool
+	Page  any
+}
+
+type errorPage struct {
+	Title, Message, Code, RequestID string
+}
+
+func (s *Server) render(c *gin.Context, name, title string, page any) {
+	s.renderStatus(c, http.StatusOK, name, pageData{Title: title, Page: page})
+}
+
+func (s *Server) renderStatus(c *gin.Context, status int, name string, data any) {
+	pd, ok := data.(pageData)
+	if !ok {
+		ep := data.(errorPage)
+		pd = pageData{Title: ep.Title, Page: ep}
+	}
+	pd.Dev = s.cfg.Dev
+	if a, ok := c.Get(accessKey); ok && a.(*access).user.ID != "" {
+		u := a.(*access).user
+		pd.User = &u
+	}
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Status(status)
+	if err := s.pages.Render(c.Writer, name, pd); err != nil {
+		s.log.Error("render", "page", name, "err", err)
+	}
+}
+
+func (s *Server) startPage(c *gin.Context) {
+	if s.sessions.GetString(c.Request.Context(), sessUserID) != "" {
+		c.Redirect(http.StatusSeeOther, "/visits")
+		return
+	}
+	type idp struct{ Name, DisplayName string }
+	var idps []idp
+	for _, p := range s.cfg.IdPs {
+		idps = append(idps, idp{p.Name, p.DisplayName})
+	}
+	s.render(c, "start", "Sign in", gin.H{"IdPs": idps, "ReturnTo": safeReturnTo(c.Query("return_to"))})
+}
+
+type visitRow struct {
+	ID, Reference, Title, State, NotificationDate, Role string
+}
+
+func (s *Server) visitsPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	acc := accessOf(c)
+	vs, err := s.visibleVisits(ctx, acc)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var rows []visitRow
+	for _, v := range vs {
+		vj := s.visitView(ctx, v, s.roleOn(ctx, v.ID, acc.user.ID))
+		rows = append(rows, visitRow{vj.ID, vj.Reference, vj.Title, vj.State, vj.NotificationDate, vj.Role})
+	}
+	s.render(c, "visits", "Your visits", gin.H{"Visits": rows, "Administrator": acc.admin})
+}
+
+func (s *Server) createVisitForm(c *gin.Context) {
+	var req createVisitRequest
+	if err := c.ShouldBind(&req); err != nil {
+		s.fail(c, badRequest("Fill in every field of the form."))
+		return
+	}
+	v, err := s.newVisit(c.Request.Context(), req, accessOf(c).user)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/visits/"+v.ID+"/members")
+}
+
+func (s *Server) can(acc *access, a policy.Action) bool {
+	res := policy.Resource{VisitID: acc.visit.ID, AcceptsUploads: s.acceptsUploads(acc.visit)}
+	return policy.Decide(policy.Principal{UserID: acc.user.ID, Administrator: acc.admin, Role: acc.member.Role}, a, res).Allow
+}
+
+func (s *Server) visitPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	acc := accessOf(c)
+	page := gin.H{
+		"Visit":     s.visitView(ctx, acc.visit, acc.member.Role),
+		"Role":      acc.member.Role,
+		"CanManage": s.can(acc, policy.MemberManage),
+		"CanUpload": s.can(acc, policy.FileUpload),
+		"CanList":   s.can(acc, policy.FileList),
+	}
+	if page["CanList"].(bool) {
+		files, err := s.visitFiles(ctx, acc.visit)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		page["Files"] = files
+	}
+	s.render(c, "visit", acc.visit.Reference, page)
+}
+
+// uploadForm takes the plain HTML form (no JavaScript). The file part has no
+// length of its own, so it is stored in buffered segments.
+func (s *Server) uploadForm(c *gin.Context) {
+	acc := accessOf(c)
+	mr, err := c.Request.MultipartReader()
+	if err != nil {
+		s.fail(c, badRequest("Choose a file to upload."))
+		return
+	}
+	var item string
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			s.fail(c, badRequest("Choose a file to upload."))
+			return
+		}
+		switch part.FormName() {
+		case "item":
+			b := make([]byte, 16)
+			n, _ := part.Read(b)
+			item = string(b[:n])
+			continue
+		case "file":
+		default:
+			continue
+		}
+		if err := s.uploadPart(c, acc, part, item); err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.Redirect(http.StatusSeeOther, "/visits/"+acc.visit.ID)
+		return
+	}
+}
+
+func (s *Server) uploadPart(c *gin.Context, acc *access, part *multipart.Part, rawItem string) error {
+	if part.FileName() == "" {
+		return badRequest("Choose a file to upload.")
+	}
+	name, item, err := s.checkUpload(part.FileName(), rawItem, 0)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	key, err := s.keys.Key(ctx, acc.visit.ID)
+	if err != nil {
+		return err
+	}
+	f, err := s.evidence.Put(ctx, evidence.Upload{
+		Visit: acc.visit, Key: key, Name: name, Item: item, Size: -1, MaxSize: s.cfg.MaxFileSize, UploadedBy: acc.user.ID, Body: part,
+	})
+	if errors.Is(err, evidence.ErrTooLarge) {
+		_, _, err = s.checkUpload(name, item, s.cfg.MaxFileSize+1)
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("file uploaded", "visit", acc.visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.user.ID)
+	return nil
+}
+
+type memberRow struct {
+	ID, Email, Role string
+	Bound           bool
+}
+
+func (s *Server) membersPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	acc := accessOf(c)
+	ms, err := s.store.Members(ctx, acc.visit.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var rows []memberRow
+	for _, m := range ms {
+		rows = append(rows, memberRow{m.ID, m.Email, m.Role, m.IsBound()})
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Role < rows[j].Role })
+	s.render(c, "members", "Members of "+acc.visit.Reference, gin.H{
+		"Visit": s.visitView(ctx, acc.visit, acc.member.Role), "Members": rows, "Roles": policy.Roles,
+	})
+}
+
+func (s *Server) addMemberForm(c *gin.Context) {
+	var req memberRequest
+	if err := c.ShouldBind(&req); err != nil {
+		s.fail(c, badRequest("Enter an email address and choose a role."))
+		return
+	}
+	if _, _, err := s.saveMember(c.Request.Context(), req, accessOf(c)); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/visits/"+c.Param("id")+"/members")
+}
+
+func (s *Server) removeMemberForm(c *gin.Context) {
+	acc := accessOf(c)
+	if err := s.store.RemoveMember(c.Request.Context(), acc.visit.ID, c.Param("member")); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.log.Info("member removed", "visit", acc.visit.ID, "member", c.Param("member"), "by", acc.user.ID)
+	c.Redirect(http.StatusSeeOther, "/visits/"+acc.visit.ID+"/members")
+}

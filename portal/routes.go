@@ -1,0 +1,81 @@
+package portal
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/web"
+)
+
+// router registers every route. A route is either public (listed with
+// public) or carries the policy action authorize checks (listed with
+// protect); nothing else can be registered.
+func (s *Server) router() http.Handler {
+	e := newEngine()
+	s.actions = map[string]routeRule{}
+	s.public = map[string]bool{}
+	e.Use(s.recovery, s.requestLog, s.securityHeaders, s.crossOrigin, s.authorize)
+	e.NoRoute(func(c *gin.Context) { s.fail(c, errNotFound) })
+	e.NoMethod(func(c *gin.Context) {
+		s.fail(c, &httpError{http.StatusMethodNotAllowed, "method_not_allowed", "This address does not accept that kind of request."})
+	})
+
+	public := func(method, path string, h gin.HandlerFunc) {
+		s.public[method+" "+path] = true
+		e.Handle(method, path, h)
+	}
+	protect := func(method, path string, a policy.Action, h gin.HandlerFunc) {
+		s.actions[method+" "+path] = routeRule{action: a}
+		e.Handle(method, path, h)
+	}
+
+	// Public: health, sign-in and sign-out, the start page, static assets.
+	public("GET", "/healthz", s.healthz)
+	public("GET", "/readyz", s.readyz)
+	public("GET", "/auth/:idp/login", s.login)
+	public("GET", "/auth/:idp/callback", s.callback)
+	public("POST", "/auth/logout", s.logout)
+	public("GET", "/", s.startPage)
+	static := http.StripPrefix("/static/", http.FileServerFS(web.Static()))
+	public("GET", "/static/*path", gin.WrapH(static))
+
+	// JSON API.
+	protect("GET", "/api/v1/me", policy.VisitList, s.me)
+	protect("GET", "/api/v1/visits", policy.VisitList, s.listVisits)
+	protect("POST", "/api/v1/visits", policy.VisitCreate, s.createVisit)
+	protect("GET", "/api/v1/visits/:id", policy.VisitView, s.getVisit)
+	protect("GET", "/api/v1/visits/:id/members", policy.MemberManage, s.listMembers)
+	protect("PUT", "/api/v1/visits/:id/members", policy.MemberManage, s.putMember)
+	protect("DELETE", "/api/v1/visits/:id/members/:member", policy.MemberManage, s.removeMember)
+	protect("GET", "/api/v1/visits/:id/files", policy.FileList, s.listFiles)
+	protect("POST", "/api/v1/visits/:id/files", policy.FileUpload, s.uploadFile)
+	protect("GET", "/api/v1/visits/:id/files/:file/content", policy.FileDownload, s.downloadFile)
+	protect("DELETE", "/api/v1/visits/:id/files/:file", policy.FileDelete, s.deleteFile)
+
+	// Pages.
+	protect("GET", "/visits", policy.VisitList, s.visitsPage)
+	protect("POST", "/visits", policy.VisitCreate, s.createVisitForm)
+	protect("GET", "/visits/:id", policy.VisitView, s.visitPage)
+	protect("POST", "/visits/:id/files", policy.FileUpload, s.uploadForm)
+	protect("GET", "/visits/:id/members", policy.MemberManage, s.membersPage)
+	protect("POST", "/visits/:id/members", policy.MemberManage, s.addMemberForm)
+	protect("POST", "/visits/:id/members/:member/remove", policy.MemberManage, s.removeMemberForm)
+
+	s.mustHaveRules(e)
+	return e
+}
+
+// Routes lists "METHOD /path" of every route with its action ("" for
+// public ones); the route-table authorization test walks it.
+func (s *Server) Routes() map[string]string {
+	out := map[string]string{}
+	for k := range s.public {
+		out[k] = ""
+	}
+	for k, r := range s.actions {
+		out[k] = string(r.action)
+	}
+	return out
+}
