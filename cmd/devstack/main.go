@@ -1,0 +1,69 @@
+// Command devstack runs the whole portal on one machine for development:
+// MinIO, the development identity provider and the portal, with state under
+// ./var. It is what make run starts. Ctrl-C stops everything it started.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ofsted-portal/evidence/deploy/devidp"
+	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		fmt.Println("Usage: devstack (no arguments)\n\nStarts MinIO, the dev identity provider and the portal on 127.0.0.1 with state in ./var.\nPorts: PORTAL_ADDR (127.0.0.1:8080), DEVIDP_ADDR (127.0.0.1:5556), MINIO_ADDR (127.0.0.1:9000).")
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "devstack:", err)
+		os.Exit(1)
+	}
+}
+
+func env(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(ctx context.Context) error {
+	fmt.Println("Starting MinIO, the dev identity provider and the portal...")
+	st, err := devstack.Start(ctx, devstack.Options{
+		Dir:        "var",
+		Relative:   true,
+		PortalAddr: env("PORTAL_ADDR", "127.0.0.1:8080"),
+		IdPAddr:    env("DEVIDP_ADDR", "127.0.0.1:5556"),
+		MinIOAddr:  env("MINIO_ADDR", "127.0.0.1:9000"),
+		Logger:     portal.NewLogger(os.Stderr, env("PORTAL_LOG_LEVEL", "info")),
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Printf(`
+The portal is running: %s
+
+Sign in with one of the demo accounts (password %q):
+`, st.PortalURL, devidp.DemoPassword)
+	for _, m := range portal.DemoMembers {
+		fmt.Printf("  %-8s %-30s %s\n", m.IdP, m.Email, m.Role)
+	}
+	fmt.Printf(`  %-8s %-30s %s
+
+Demo visit: %s. Dev identity provider: %s. S3 (MinIO): http://%s.
+Configuration for other commands: set -a; . ./var/dev.env; set +a
+Press Ctrl-C to stop.
+`, "ofsted", "outsider@ofsted.example", "(on no visit)", portal.DemoReference, st.IdPURL, st.MinIO.Endpoint)
+	<-ctx.Done()
+	fmt.Println("\nStopping...")
+	return nil
+}

@@ -1,0 +1,264 @@
+package devstack
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/deploy/devidp"
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+// Options configure a stack.
+type Options struct {
+	// Dir holds the stack's state: dev.env, master.key, portal.db, minio/.
+	Dir string
+	// Addresses; empty picks a free loopback port (tests). make run passes
+	// the contract's fixed ports.
+	PortalAddr, IdPAddr, MinIOAddr string
+	MinIOBinary                    string
+	// Relative makes dev.env name paths relative to Dir's parent (so that
+	// ". ./var/dev.env" works from the repository root).
+	Relative bool
+	Logger   *slog.Logger
+	// PortalOptions are passed to portal.New (tests inject a clock).
+	PortalOptions []portal.Option
+	MinIOOutput   io.Writer
+}
+
+// Stack is a running development stack.
+type Stack struct {
+	Env       map[string]string // the dev.env contents
+	Config    portal.Config
+	MinIO     *MinIO
+	Portal    *portal.Server
+	PortalURL string
+	IdPURL    string
+
+	idpServer    *http.Server
+	portalCancel context.CancelFunc
+	portalDone   chan error
+}
+
+// Start brings the stack up: MinIO, then the identity provider, then the
+// portal, whose demo visit it seeds. On error it stops what it started.
+func Start(ctx context.Context, o Options) (st *Stack, err error) {
+	st = &Stack{}
+	defer func() {
+		if err != nil {
+			st.Close()
+			st = nil
+		}
+	}()
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return st, err
+	}
+	for _, a := range []*string{&o.PortalAddr, &o.IdPAddr, &o.MinIOAddr} {
+		if *a == "" {
+			if *a, err = FreeAddr(); err != nil {
+				return st, err
+			}
+		}
+	}
+	if st.Env, err = loadOrCreateEnv(o); err != nil {
+		return st, err
+	}
+	if err := ensureMasterKey(filepath.Join(o.Dir, "master.key")); err != nil {
+		return st, err
+	}
+	bin := o.MinIOBinary
+	if bin == "" {
+		if bin, err = FindMinIO(); err != nil {
+			return st, err
+		}
+	}
+	st.MinIO, err = StartMinIO(ctx, MinIOOptions{
+		Binary: bin, DataDir: filepath.Join(o.Dir, "minio"), Addr: o.MinIOAddr,
+		AccessKey: st.Env["PORTAL_S3_ACCESS_KEY"], SecretKey: st.Env["PORTAL_S3_SECRET_KEY"], Output: o.MinIOOutput,
+	})
+	if err != nil {
+		return st, err
+	}
+
+	st.PortalURL = "http://" + o.PortalAddr
+	st.IdPURL = "http://" + o.IdPAddr
+	idp, err := devidp.New(devidp.DemoConfig(st.IdPURL, st.PortalURL))
+	if err != nil {
+		return st, err
+	}
+	ln, err := net.Listen("tcp", o.IdPAddr)
+	if err != nil {
+		return st, fmt.Errorf("dev identity provider: %w", err)
+	}
+	st.idpServer = &http.Server{Handler: idp, ReadHeaderTimeout: 10 * time.Second}
+	go st.idpServer.Serve(ln)
+
+	getenv := func(k string) string {
+		v := st.Env[k]
+		if o.Relative && strings.HasSuffix(k, "_PATH") || o.Relative && strings.HasSuffix(k, "_FILE") {
+			if v != "" && !filepath.IsAbs(v) {
+				v = filepath.Join(filepath.Dir(o.Dir), v)
+			}
+		}
+		return v
+	}
+	if st.Config, err = portal.LoadConfig(getenv); err != nil {
+		return st, err
+	}
+	opts := o.PortalOptions
+	if o.Logger != nil {
+		opts = append([]portal.Option{portal.WithLogger(o.Logger)}, opts...)
+	}
+	if st.Portal, err = portal.New(ctx, st.Config, opts...); err != nil {
+		return st, err
+	}
+	if _, err := st.Portal.SeedDemo(ctx); err != nil {
+		return st, err
+	}
+	pctx, cancel := context.WithCancel(context.Background())
+	st.portalCancel, st.portalDone = cancel, make(chan error, 1)
+	go func() { st.portalDone <- st.Portal.Serve(pctx) }()
+	if err := waitHTTP(ctx, st.PortalURL+"/healthz", 30*time.Second, st.portalDone); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+func waitHTTP(ctx context.Context, url string, limit time.Duration, died <-chan error) error {
+	deadline := time.Now().Add(limit)
+	for !ready(ctx, url) {
+		select {
+		case err := <-died:
+			return fmt.Errorf("portal stopped during start-up: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s", url, limit)
+		}
+	}
+	return nil
+}
+
+// StopPortal stops only the portal (tests of restarts).
+func (st *Stack) StopPortal() {
+	if st.portalCancel != nil {
+		st.portalCancel()
+		<-st.portalDone
+		st.portalCancel = nil
+		st.Portal.Close()
+	}
+}
+
+// Close stops everything the stack started, portal first.
+func (st *Stack) Close() {
+	if st == nil {
+		return
+	}
+	st.StopPortal()
+	if st.Portal != nil && st.portalCancel == nil {
+		st.Portal.Close()
+	}
+	if st.idpServer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st.idpServer.Shutdown(ctx)
+		cancel()
+	}
+	st.MinIO.Stop()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// loadOrCreateEnv keeps the secrets of an earlier run and rewrites the rest,
+// so a second start reuses the same credentials and data.
+func loadOrCreateEnv(o Options) (map[string]string, error) {
+	path := filepath.Join(o.Dir, "dev.env")
+	env := map[string]string{}
+	if f, err := os.Open(path); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+				env[k] = v
+			}
+		}
+		f.Close()
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	dir := o.Dir
+	if o.Relative {
+		dir = filepath.Base(o.Dir)
+	}
+	keep := func(k, v string) {
+		if env[k] == "" {
+			env[k] = v
+		}
+	}
+	keep("PORTAL_S3_ACCESS_KEY", "portal-"+randomHex(6))
+	keep("PORTAL_S3_SECRET_KEY", randomHex(20))
+	set := map[string]string{
+		"PORTAL_ADDR":            o.PortalAddr,
+		"PORTAL_PUBLIC_URL":      "http://" + o.PortalAddr,
+		"PORTAL_DEV":             "true",
+		"PORTAL_DB_PATH":         filepath.Join(dir, "portal.db"),
+		"PORTAL_MASTER_KEY_FILE": filepath.Join(dir, "master.key"),
+		"PORTAL_S3_ENDPOINT":     o.MinIOAddr,
+		"PORTAL_IDPS":            "cafcass,ofsted",
+		"DEVIDP_ADDR":            o.IdPAddr,
+	}
+	for _, idp := range []struct{ name, display, org string }{{"cafcass", "Cafcass", "provider"}, {"ofsted", "Ofsted", "inspectorate"}} {
+		p := "PORTAL_IDP_" + strings.ToUpper(idp.name) + "_"
+		set[p+"ISSUER"] = "http://" + o.IdPAddr + "/" + idp.name
+		set[p+"CLIENT_ID"] = "portal"
+		set[p+"CLIENT_SECRET"] = "dev-portal-secret"
+		set[p+"DISPLAY_NAME"] = idp.display
+		set[p+"ORGANISATION"] = idp.org
+	}
+	for k, v := range set {
+		env[k] = v
+	}
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("# Development stack configuration, written by make run. Development only.\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\n", k, env[k])
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+func ensureMasterKey(path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	key, err := crypto.GenerateMasterKey(time.Now())
+	if err != nil {
+		return err
+	}
+	return portal.WriteNewKeyFile(path, key)
+}
