@@ -30,7 +30,9 @@ build:
 	$(GO) build ./...
 
 run: $(BIN)/minio
-	$(GO) run ./cmd/devstack
+	@echo "Building the portal..."
+	$(GO) build -o $(BIN)/devstack ./cmd/devstack
+	$(BIN)/devstack
 
 test: $(BIN)/minio
 	PORTAL_MINIO_BIN=$(BIN)/minio PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 30m ./...

@@ -61,8 +61,8 @@ func (l *login) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, username := r.PostFormValue("id"), r.PostFormValue("username")
-	if err := l.storage.checkLogin(username, r.PostFormValue("password"), id); err != nil {
-		l.render(w, http.StatusUnauthorized, pageData{ID: id, Username: username, Error: err.Error()})
+	if problem := l.storage.checkLogin(username, r.PostFormValue("password"), id); problem != "" {
+		l.render(w, http.StatusUnauthorized, pageData{ID: id, Username: username, Error: problem})
 		return
 	}
 	http.Redirect(w, r, l.callback(r.Context(), id), http.StatusFound)

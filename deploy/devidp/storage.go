@@ -67,20 +67,21 @@ func newStorage(iss Issuer, issuerURL string, cfg Config) (*storage, error) {
 
 var errNotFound = errors.New("devidp: not found")
 
-// checkLogin marks an auth request done when the credentials are right.
-func (s *storage) checkLogin(username, password, id string) error {
+// checkLogin marks an auth request done when the credentials are right;
+// otherwise it returns what to tell the person.
+func (s *storage) checkLogin(username, password, id string) (problem string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	req, ok := s.authRequests[id]
 	if !ok {
-		return errors.New("This sign-in request has expired. Go back to the service and start again.")
+		return "This sign-in request has expired. Go back to the service and start again."
 	}
 	a, ok := s.accounts[username]
 	if !ok || subtle.ConstantTimeCompare([]byte(a.Password), []byte(password)) != 1 {
-		return errors.New("The username or password is not right.")
+		return "The username or password is not right."
 	}
 	req.subject, req.done, req.authTime = a.Subject, true, time.Now()
-	return nil
+	return ""
 }
 
 func (s *storage) CreateAuthRequest(_ context.Context, r *oidc.AuthRequest, userID string) (op.AuthRequest, error) {
