@@ -249,6 +249,53 @@ func TestEvidenceEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("refused uploads read nothing and store nothing", func(t *testing.T) {
+		objectsBefore := objectCount(t, ts, v.Bucket)
+		u, _ := url.Parse(uploader.base)
+		var cookies []string
+		for _, c := range uploader.c.Jar.Cookies(u) {
+			cookies = append(cookies, c.Name+"="+c.Value)
+		}
+		for _, tc := range []struct {
+			name, query string
+			length     int64
+			status     int
+		}{
+			{"too large, answered before the body", "name=big.bin", 21 << 30, http.StatusRequestEntityTooLarge},
+			{"path separator in the name", "name=" + url.QueryEscape("../etc/passwd"), 10, http.StatusBadRequest},
+			{"bidi override in the name", "name=" + url.QueryEscape("invoice‮fdp.exe"), 10, http.StatusBadRequest},
+			{"bad item", "name=a.pdf&item=drop+table", 10, http.StatusBadRequest},
+		} {
+			conn, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Headers, and a body only when it is small: a refusal of a
+			// large upload must not wait for the body.
+			fmt.Fprintf(conn, "POST /api/v1/visits/%s/files?%s HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\nContent-Length: %d\r\n\r\n",
+				v.ID, tc.query, u.Host, strings.Join(cookies, "; "), tc.length)
+			if tc.length <= 10 {
+				conn.Write(make([]byte, tc.length))
+			}
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			resp.Body.Close()
+			conn.Close()
+			if resp.StatusCode != tc.status {
+				t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.status)
+			}
+		}
+		if n := objectCount(t, ts, v.Bucket); n != objectsBefore {
+			t.Fatalf("%d objects after refusals, want %d", n, objectsBefore)
+		}
+		if n := pendingUploads(t, ts); n != 0 {
+			t.Fatalf("%d pending uploads after refusals", n)
+		}
+	})
+
 	t.Run("an upload cut off mid-way leaves no row and no object", func(t *testing.T) {
 		before := listFileIDs(t, lead, v.ID)
 		objectsBefore := objectCount(t, ts, v.Bucket)
