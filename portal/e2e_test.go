@@ -258,8 +258,8 @@ func TestEvidenceEndToEnd(t *testing.T) {
 		}
 		for _, tc := range []struct {
 			name, query string
-			length     int64
-			status     int
+			length      int64
+			status      int
 		}{
 			{"too large, answered before the body", "name=big.bin", 21 << 30, http.StatusRequestEntityTooLarge},
 			{"path separator in the name", "name=" + url.QueryEscape("../etc/passwd"), 10, http.StatusBadRequest},
