@@ -14,7 +14,7 @@ func (s *Server) healthz(c *gin.Context) {
 }
 
 // readyz checks what serving needs: the database, the object store and the
-// master key. It names which check failed, never why in detail.
+// master key (its wrap and unwrap self-test at start-up). It names which check failed, never why in detail.
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
 	defer cancel()
@@ -28,7 +28,7 @@ func (s *Server) readyz(c *gin.Context) {
 		checks["storage"], ok = "failing", false
 		s.log.Error("readiness: storage", "err", err)
 	}
-	if len(s.keys.Master().Recipients()) == 0 {
+	if s.keyErr != nil {
 		checks["key"], ok = "failing", false
 	}
 	status := http.StatusOK

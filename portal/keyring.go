@@ -64,5 +64,26 @@ func (k *Keyring) Forget(visitID string) {
 	k.mu.Unlock()
 }
 
+// SelfTest wraps and unwraps a throwaway visit key, proving the master key
+// can do both. Readiness reports its result.
+func (k *Keyring) SelfTest() error {
+	key, err := crypto.NewVisitKey()
+	if err != nil {
+		return err
+	}
+	wrapped, err := k.master.Wrap(key)
+	if err != nil {
+		return err
+	}
+	back, err := k.master.Unwrap(wrapped)
+	if err != nil {
+		return err
+	}
+	if back.Fingerprint() != key.Fingerprint() {
+		return crypto.ErrUnwrap
+	}
+	return nil
+}
+
 // Master returns the master key, for wrapping new visit keys.
 func (k *Keyring) Master() *crypto.MasterKey { return k.master }

@@ -42,6 +42,7 @@ type Server struct {
 	pages    *web.Pages
 	cop      *http.CrossOriginProtection
 	handler  http.Handler
+	keyErr   error // the master key's self-test at start-up
 	// actions maps "METHOD /path" of every non-public route to its action;
 	// public lists the routes that need no sign-in.
 	actions map[string]routeRule
@@ -104,6 +105,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 		cal:   cal,
 		pages: pages,
 		idps:  map[string]*identityProvider{},
+	}
+	if s.keyErr = s.keys.SelfTest(); s.keyErr != nil {
+		s.log.Error("master key self-test failed", "err", s.keyErr)
 	}
 	s.evidence = &evidence.Service{Store: st, Blobs: bl, SegmentSize: cfg.SegmentSize, Now: o.now, Log: o.logger}
 	for _, p := range cfg.IdPs {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -25,6 +26,7 @@ type MinIO struct {
 	SecretKey string
 	cmd       *exec.Cmd
 	done      chan error
+	stopOnce  sync.Once
 }
 
 // MinIOOptions configure StartMinIO.
@@ -145,20 +147,20 @@ func ready(ctx context.Context, url string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// Stop ends the server: SIGTERM, then SIGKILL after 10 seconds.
+// Stop ends the server: SIGTERM, then SIGKILL after 10 seconds. It may be
+// called more than once.
 func (m *MinIO) Stop() error {
 	if m == nil || m.cmd.Process == nil {
 		return nil
 	}
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(10 * time.Second):
-		_ = m.cmd.Process.Kill()
-		<-m.done
-	}
+	m.stopOnce.Do(func() {
+		_ = m.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-m.done:
+		case <-time.After(10 * time.Second):
+			_ = m.cmd.Process.Kill()
+			<-m.done
+		}
+	})
 	return nil
 }
-
-// Kill ends the server at once (tests of crashes).
-func (m *MinIO) Kill() { _ = m.cmd.Process.Kill(); <-m.done }
