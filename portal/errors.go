@@ -45,6 +45,8 @@ func toHTTPError(err error) *httpError {
 		return &httpError{http.StatusConflict, "conflict", "This conflicts with something that already exists."}
 	case errors.Is(err, evidence.ErrCorrupt):
 		return errCorrupt
+	case errors.Is(err, evidence.ErrTooLarge):
+		return &httpError{http.StatusRequestEntityTooLarge, "too_large", "The file is larger than the portal's limit."}
 	case errors.Is(err, evidence.ErrShortBody):
 		return badRequest("The upload ended before all of the file arrived. Nothing was kept: upload it again.")
 	}

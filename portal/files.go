@@ -62,14 +62,15 @@ func formatBytes(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// store runs one upload for the signed-in provider.
+// storeUpload runs one upload for the signed-in provider; size -1 means the
+// length is not known in advance (a form post).
 func (s *Server) storeUpload(ctx context.Context, acc *access, name, item string, size int64, body io.Reader) (fileJSON, error) {
 	key, err := s.keys.Key(ctx, acc.visit.ID)
 	if err != nil {
 		return fileJSON{}, err
 	}
 	f, err := s.evidence.Put(ctx, evidence.Upload{
-		Visit: acc.visit, Key: key, Name: name, Item: item, Size: size, UploadedBy: acc.user.ID, Body: body,
+		Visit: acc.visit, Key: key, Name: name, Item: item, Size: size, MaxSize: s.cfg.MaxFileSize, UploadedBy: acc.user.ID, Body: body,
 	})
 	if err != nil {
 		return fileJSON{}, err

@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"errors"
 	"mime/multipart"
 	"net/http"
 	"sort"
@@ -9,7 +8,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ofsted-portal/evidence/policy"
-	"github.com/ofsted-portal/evidence/portal/evidence"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -67,14 +65,13 @@ type visitRow struct {
 func (s *Server) visitsPage(c *gin.Context) {
 	ctx := c.Request.Context()
 	acc := accessOf(c)
-	vs, err := s.visibleVisits(ctx, acc)
+	vs, err := s.myVisits(ctx, acc)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	var rows []visitRow
-	for _, v := range vs {
-		vj := s.visitView(ctx, v, s.roleOn(ctx, v.ID, acc.user.ID))
+	for _, vj := range vs {
 		rows = append(rows, visitRow{vj.ID, vj.Reference, vj.Title, vj.State, vj.NotificationDate, vj.Role})
 	}
 	s.render(c, "visits", "Your visits", gin.H{"Visits": rows, "Administrator": acc.admin})
@@ -163,22 +160,8 @@ func (s *Server) uploadPart(c *gin.Context, acc *access, part *multipart.Part, r
 	if err != nil {
 		return err
 	}
-	ctx := c.Request.Context()
-	key, err := s.keys.Key(ctx, acc.visit.ID)
-	if err != nil {
-		return err
-	}
-	f, err := s.evidence.Put(ctx, evidence.Upload{
-		Visit: acc.visit, Key: key, Name: name, Item: item, Size: -1, MaxSize: s.cfg.MaxFileSize, UploadedBy: acc.user.ID, Body: part,
-	})
-	if errors.Is(err, evidence.ErrTooLarge) {
-		_, _, err = s.checkUpload(name, item, s.cfg.MaxFileSize+1)
-	}
-	if err != nil {
-		return err
-	}
-	s.log.Info("file uploaded", "visit", acc.visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.user.ID)
-	return nil
+	_, err = s.storeUpload(c.Request.Context(), acc, name, item, -1, part)
+	return err
 }
 
 type memberRow struct {

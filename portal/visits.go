@@ -252,17 +252,24 @@ func (s *Server) roleOn(ctx context.Context, visitID, userID string) string {
 	return m.Role
 }
 
-func (s *Server) listVisits(c *gin.Context) {
-	ctx := c.Request.Context()
-	acc := accessOf(c)
+// myVisits is the visits the principal may see, as shown to them.
+func (s *Server) myVisits(ctx context.Context, acc *access) ([]visitJSON, error) {
 	vs, err := s.visibleVisits(ctx, acc)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
 	out := []visitJSON{}
 	for _, v := range vs {
 		out = append(out, s.visitView(ctx, v, s.roleOn(ctx, v.ID, acc.user.ID)))
+	}
+	return out, nil
+}
+
+func (s *Server) listVisits(c *gin.Context) {
+	out, err := s.myVisits(c.Request.Context(), accessOf(c))
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
 	c.JSON(http.StatusOK, gin.H{"visits": out})
 }
