@@ -1,29 +1,48 @@
-// Package policy decides who may do what on the portal. It knows nothing of
-// HTTP, Gin or SQL: callers describe the principal, the action and the
-// resource with plain values, and get a Decision.
+// Package policy decides who may do what on the portal, with Cedar. It knows
+// nothing of HTTP, Gin or SQL: callers describe the principal, the action and
+// the resource with plain values, and get a Decision naming the policies that
+// determined it.
 //
-// Deny by default: an action is allowed only when a rule below allows it.
-// Administrators manage visits and members but never read evidence unless
-// they are also members of that visit (separation of duties).
+// The policy text is fixed, reviewed and embedded (policies.cedar); the data
+// it reads (roles, access windows, item restrictions, visit state) comes from
+// the caller on every request, so a change of membership takes effect on the
+// next request. Deny is the default: an action is allowed only when a permit
+// policy matches and no forbid policy does. Administrators manage visits and
+// members but never read evidence unless they are also members of that visit
+// (separation of duties).
 package policy
 
-import "slices"
+import (
+	_ "embed"
+	"fmt"
+	"slices"
+
+	"github.com/cedar-policy/cedar-go"
+)
 
 // Action is something a principal tries to do.
 type Action string
 
 // The actions the portal authorizes.
 const (
-	VisitList    Action = "visit.list"    // list the visits I may see
-	VisitCreate  Action = "visit.create"  // create a visit
-	VisitView    Action = "visit.view"    // see one visit
-	VisitManage  Action = "visit.manage"  // change a visit's details
-	MemberManage Action = "member.manage" // add, change, remove members
-	FileList     Action = "file.list"
-	FileUpload   Action = "file.upload"
-	FileDownload Action = "file.download"
-	FileDelete   Action = "file.delete"
+	SelfView         Action = "self.view"          // who am I
+	VisitList        Action = "visit.list"         // list the visits I may see
+	VisitCreate      Action = "visit.create"       // create a visit
+	VisitView        Action = "visit.view"         // see one visit
+	VisitManage      Action = "visit.manage"       // change a visit's details and item restrictions
+	MemberManage     Action = "member.manage"      // add, change, remove members
+	VisitRecordEvent Action = "visit.record_event" // letter events
+	LegalHoldSet     Action = "legal_hold.set"
+	AuditView        Action = "audit.view"
+	FileList         Action = "file.list"
+	FileUpload       Action = "file.upload"
+	FileDownload     Action = "file.download"
+	FileDelete       Action = "file.delete"
 )
+
+// Actions lists every action, for tests and the explain page.
+var Actions = []Action{SelfView, VisitList, VisitCreate, VisitView, VisitManage, MemberManage, VisitRecordEvent,
+	LegalHoldSet, AuditView, FileList, FileUpload, FileDownload, FileDelete}
 
 // Visit roles.
 const (
@@ -37,6 +56,10 @@ const (
 
 // Roles lists every visit role.
 var Roles = []string{RoleLeadInspector, RoleInspector, RoleQAManager, RoleAnalyst, RoleProviderCoordinator, RoleProviderUploader}
+
+// ChildLevelDataRoles may see child-level data unless an administrator
+// changes an item's restriction.
+var ChildLevelDataRoles = []string{RoleLeadInspector, RoleQAManager, RoleAnalyst}
 
 // IsRole reports whether s names a visit role.
 func IsRole(s string) bool { return slices.Contains(Roles, s) }
@@ -53,94 +76,159 @@ type Principal struct {
 	Administrator bool
 	// Role on the visit in question; empty when not a member.
 	Role string
+	// InWindow is true when now lies inside the member's access window.
+	InWindow bool
 }
 
-// Resource is what the action is on. Zero values mean "not applicable".
+// Resource is what the action is on: a visit, or a file of a visit.
 type Resource struct {
 	VisitID string
+	// VisitState is the visit's state ("collecting", "destroyed", ...).
+	VisitState string
 	// AcceptsUploads is true while the visit takes evidence.
 	AcceptsUploads bool
-	// FileUploadedBy is the user id of a file's uploader.
-	FileUploadedBy string
+	// File is set for actions on one file.
+	File *File
 }
 
-// Decision is the outcome and the rule that produced it.
+// File is a file as policy sees it.
+type File struct {
+	ID         string
+	UploadedBy string // user id
+	Item       string // item number; "" for none
+	Restricted bool   // the item is restricted...
+	Roles      []string
+}
+
+// Decision is the outcome and why.
 type Decision struct {
 	Allow bool
-	// Rule names the rule that allowed, or the reason for denial.
+	// Policies are the ids of the policies that determined the decision:
+	// the permits that allowed it, or the forbids that denied it (none when
+	// nothing permitted it).
+	Policies []string
+	// Rule is a one-word summary for logs: the first policy, or the reason.
 	Rule string
-	// Visible is false when the principal may not even know the resource
+	// Visible is false when the principal may not even know the visit
 	// exists: callers answer 404 rather than 403.
 	Visible bool
-	// Locked is true when the principal's role would allow the action but
-	// the visit's state forbids it now (uploads closed): callers answer 423.
+	// Locked is true when the action would be allowed if the member's access
+	// window were open and the visit accepted uploads: callers answer 423.
 	Locked bool
+	// Gone is true when the visit is being or has been destroyed: 410.
+	Gone bool
 }
 
-func allow(rule string) Decision  { return Decision{Allow: true, Rule: rule, Visible: true} }
-func locked(rule string) Decision { return Decision{Rule: rule, Visible: true, Locked: true} }
-func deny(rule string, visible bool) Decision {
-	return Decision{Rule: rule, Visible: visible}
+//go:embed policies.cedar
+var policyText []byte
+
+// Engine evaluates the embedded policy set. It is safe for concurrent use.
+type Engine struct {
+	policies *cedar.PolicySet
+}
+
+// New parses the embedded policies; each must carry a unique @id.
+func New() (*Engine, error) {
+	list, err := cedar.NewPolicyListFromBytes("policies.cedar", policyText)
+	if err != nil {
+		return nil, fmt.Errorf("policy: parse: %w", err)
+	}
+	ps := cedar.NewPolicySet()
+	for _, p := range list {
+		id, ok := p.Annotations()["id"]
+		if !ok || id == "" {
+			return nil, fmt.Errorf("policy: a policy at %v has no @id", p.Position())
+		}
+		if !ps.Add(cedar.PolicyID(id), p) {
+			return nil, fmt.Errorf("policy: duplicate @id %q", id)
+		}
+	}
+	return &Engine{policies: ps}, nil
+}
+
+// PolicyIDs lists the ids of the loaded policies.
+func (e *Engine) PolicyIDs() []string {
+	var ids []string
+	for id := range e.policies.All() {
+		ids = append(ids, string(id))
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // Decide returns the decision for p doing a on r.
-func Decide(p Principal, a Action, r Resource) Decision {
+func (e *Engine) Decide(p Principal, a Action, r Resource) Decision {
 	if p.UserID == "" {
-		return deny("not-signed-in", false)
+		return Decision{Rule: "not-signed-in"}
 	}
-	member := p.Role != ""
-	switch a {
-	case VisitList:
-		return allow("signed-in-lists-own-visits")
-	case VisitCreate:
-		if p.Administrator {
-			return allow("administrator-creates-visits")
-		}
-		return deny("administrators-only", true)
-	case VisitView:
-		if member {
-			return allow("member-views-visit")
-		}
-		if p.Administrator {
-			return allow("administrator-views-visit")
-		}
-		return deny("not-a-member", false)
-	case VisitManage, MemberManage:
-		if p.Administrator {
-			return allow("administrator-manages-visit")
-		}
-		return deny("administrators-only", member)
-	}
-	// Evidence: members only. An administrator who is not a member may know
-	// the visit exists, but reads nothing.
-	if !member {
-		return deny("evidence-is-for-members", p.Administrator)
-	}
-	switch a {
-	case FileList, FileDownload:
-		return allow("member-reads-evidence")
-	case FileUpload:
-		if !IsProviderRole(p.Role) {
-			return deny("provider-roles-upload", true)
-		}
-		if !r.AcceptsUploads {
-			return locked("visit-not-accepting-uploads")
-		}
-		return allow("provider-uploads")
-	case FileDelete:
-		var d Decision
-		switch {
-		case p.Role == RoleProviderCoordinator:
-			d = allow("coordinator-deletes-provider-files")
-		case p.Role == RoleProviderUploader && r.FileUploadedBy == p.UserID:
-			d = allow("uploader-deletes-own-files")
-		default:
-			return deny("only-uploader-or-coordinator-deletes", true)
-		}
-		if !r.AcceptsUploads {
-			return locked("visit-not-accepting-uploads")
-		}
+	d := e.evaluate(p, a, r)
+	d.Visible = p.Administrator || p.Role != "" || r.VisitID == ""
+	if d.Allow {
 		return d
 	}
-	return deny("no-rule-allows", false)
+	if slices.Contains(d.Policies, "visit-destroyed") {
+		d.Gone = true
+		return d
+	}
+	if p.Role != "" && (!p.InWindow || !r.AcceptsUploads) {
+		// Would the role allow it with the window open and uploads on?
+		p2, r2 := p, r
+		p2.InWindow, r2.AcceptsUploads = true, true
+		if e.evaluate(p2, a, r2).Allow {
+			d.Locked = true
+			d.Rule = "visit-not-accepting-uploads"
+			if !p.InWindow {
+				d.Rule = "outside-access-window"
+			}
+		}
+	}
+	return d
+}
+
+func (e *Engine) evaluate(p Principal, a Action, r Resource) Decision {
+	user := cedar.NewEntityUID("User", cedar.String(p.UserID))
+	visit := cedar.NewEntityUID("Visit", cedar.String(r.VisitID))
+	entities := cedar.EntityMap{
+		user:  {UID: user, Attributes: cedar.NewRecord(cedar.RecordMap{"administrator": cedar.Boolean(p.Administrator)})},
+		visit: {UID: visit, Attributes: cedar.NewRecord(cedar.RecordMap{"accepts_uploads": cedar.Boolean(r.AcceptsUploads)})},
+	}
+	resource := visit
+	if f := r.File; f != nil {
+		item := cedar.NewEntityUID("Item", cedar.String(r.VisitID+"/"+f.Item))
+		roles := make([]cedar.Value, len(f.Roles))
+		for i, role := range f.Roles {
+			roles[i] = cedar.String(role)
+		}
+		entities[item] = cedar.Entity{UID: item, Parents: cedar.NewEntityUIDSet(visit), Attributes: cedar.NewRecord(cedar.RecordMap{
+			"restricted": cedar.Boolean(f.Restricted), "roles": cedar.NewSet(roles...),
+		})}
+		resource = cedar.NewEntityUID("File", cedar.String(f.ID))
+		entities[resource] = cedar.Entity{UID: resource, Parents: cedar.NewEntityUIDSet(item, visit), Attributes: cedar.NewRecord(cedar.RecordMap{
+			"visit": visit, "item": item, "uploaded_by": cedar.NewEntityUID("User", cedar.String(f.UploadedBy)),
+		})}
+	}
+	ok, diag := cedar.Authorize(e.policies, entities, cedar.Request{
+		Principal: user,
+		Action:    cedar.NewEntityUID("Action", cedar.String(a)),
+		Resource:  resource,
+		Context: cedar.NewRecord(cedar.RecordMap{
+			"role":        cedar.String(p.Role),
+			"in_window":   cedar.Boolean(p.InWindow),
+			"visit_state": cedar.String(r.VisitState),
+		}),
+	})
+	d := Decision{Allow: bool(ok)}
+	for _, reason := range diag.Reasons {
+		d.Policies = append(d.Policies, string(reason.PolicyID))
+	}
+	slices.Sort(d.Policies)
+	switch {
+	case len(d.Policies) > 0:
+		d.Rule = d.Policies[0]
+	case len(diag.Errors) > 0:
+		d.Rule = "policy-error" // never allows: deny by default
+	default:
+		d.Rule = "no-policy-permits"
+	}
+	return d
 }

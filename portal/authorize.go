@@ -20,6 +20,7 @@ type access struct {
 	member   store.Member
 	visit    store.Visit
 	file     store.File
+	window   accessWindow // the member's, when a member
 	decision policy.Decision
 }
 
@@ -51,28 +52,33 @@ func (s *Server) authorize(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	res := policy.Resource{VisitID: acc.visit.ID, FileUploadedBy: acc.file.UploadedBy}
-	if acc.visit.ID != "" {
-		res.AcceptsUploads = s.acceptsUploads(acc.visit)
+	res, err := s.resource(c.Request.Context(), acc, &acc.file)
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
-	principal := policy.Principal{UserID: acc.user.ID, Administrator: acc.admin, Role: acc.member.Role}
-	acc.decision = policy.Decide(principal, rule.action, res)
+	acc.decision = s.policy.Decide(s.principal(acc), rule.action, res)
 	c.Set(accessKey, acc)
 	if !acc.decision.Allow {
 		s.log.Info("denied", "request_id", requestID(c), "user", acc.user.ID, "action", string(rule.action),
-			"visit", acc.visit.ID, "rule", acc.decision.Rule)
-		switch {
+			"visit", acc.visit.ID, "policies", acc.decision.Policies, "rule", acc.decision.Rule)
+		switch d := acc.decision; {
 		case acc.user.ID == "":
 			s.fail(c, errNotSignedIn)
-		case !acc.decision.Visible:
+		case !d.Visible:
 			s.fail(c, errNotFound)
-		case acc.decision.Locked:
+		case d.Gone:
+			s.fail(c, &httpError{http.StatusGone, "destroyed", "This visit's evidence has been destroyed under the retention schedule."})
+		case d.Locked && d.Rule == "outside-access-window":
+			s.fail(c, &httpError{http.StatusLocked, "window_closed", windowMessage(acc.window, s.now())})
+		case d.Locked:
 			s.fail(c, &httpError{http.StatusLocked, "locked", "This visit is not accepting uploads or changes to files at the moment."})
 		default:
 			s.fail(c, errForbidden)
 		}
 		return
 	}
+	s.log.Debug("allowed", "request_id", requestID(c), "user", acc.user.ID, "action", string(rule.action), "policies", acc.decision.Policies)
 	c.Next()
 }
 
@@ -104,6 +110,9 @@ func (s *Server) loadAccess(c *gin.Context) (*access, error) {
 	acc.member, err = s.store.MembershipOf(ctx, visitID, u.ID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
+	}
+	if acc.member.Role != "" {
+		acc.window = s.memberWindow(acc.visit, acc.member)
 	}
 	if fileID := c.Param("file"); fileID != "" {
 		if acc.member.Role == "" {

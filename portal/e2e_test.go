@@ -263,7 +263,7 @@ func TestEvidenceEndToEnd(t *testing.T) {
 		}{
 			{"too large, answered before the body", "name=big.bin", 21 << 30, http.StatusRequestEntityTooLarge},
 			{"path separator in the name", "name=" + url.QueryEscape("../etc/passwd"), 10, http.StatusBadRequest},
-			{"bidi override in the name", "name=" + url.QueryEscape("invoice‮fdp.exe"), 10, http.StatusBadRequest},
+			{"bidi override in the name", "name=" + url.QueryEscape("invoice\u202Efdp.exe"), 10, http.StatusBadRequest},
 			{"bad item", "name=a.pdf&item=drop+table", 10, http.StatusBadRequest},
 		} {
 			conn, err := net.Dial("tcp", u.Host)

@@ -100,7 +100,7 @@ func (s *Server) uploadFile(c *gin.Context) {
 }
 
 func (s *Server) listFiles(c *gin.Context) {
-	out, err := s.visitFiles(c.Request.Context(), accessOf(c).visit)
+	out, err := s.visitFiles(c.Request.Context(), accessOf(c))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -108,7 +108,9 @@ func (s *Server) listFiles(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"files": out})
 }
 
-func (s *Server) visitFiles(ctx context.Context, v store.Visit) ([]fileJSON, error) {
+// visitFiles lists the files of acc's visit that policy lets acc see.
+func (s *Server) visitFiles(ctx context.Context, acc *access) ([]fileJSON, error) {
+	v := acc.visit
 	key, err := s.keys.Key(ctx, v.ID)
 	if err != nil {
 		return nil, err
@@ -118,8 +120,14 @@ func (s *Server) visitFiles(ctx context.Context, v store.Visit) ([]fileJSON, err
 		return nil, err
 	}
 	emails := map[string]string{}
+	visible := s.fileFilter(ctx, acc)
 	out := make([]fileJSON, 0, len(files))
 	for _, f := range files {
+		if ok, err := visible(f); err != nil {
+			return nil, err
+		} else if !ok {
+			continue
+		}
 		if _, ok := emails[f.UploadedBy]; !ok {
 			u, err := s.store.User(ctx, f.UploadedBy)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -59,13 +59,20 @@ func isBidiControl(r rune) bool {
 
 var itemPattern = regexp.MustCompile(`^[0-9]{1,2}(\.[0-9]{1,3}){0,2}$`)
 
-// ParseItem validates an information-request item number such as "1.03".
-// Empty means "not filed under an item".
+// Named items that are not numbered in Annex A.
+const (
+	ItemChildLevelData = "cld"    // child-level data lists (day 3)
+	ItemAuditedCases   = "audits" // the list of recently audited cases (day 3)
+)
+
+// ParseItem validates an information-request item: a number such as "1.03",
+// or one of the named items (cld, audits). Empty means "not filed under an
+// item".
 func ParseItem(s string) (string, error) {
-	if s == "" || itemPattern.MatchString(s) {
+	if s == "" || s == ItemChildLevelData || s == ItemAuditedCases || itemPattern.MatchString(s) {
 		return s, nil
 	}
-	return "", errors.New("the item must be an item number such as 1.03")
+	return "", errors.New("the item must be an item number such as 1.03, or cld (child-level data) or audits")
 }
 
 var itemPrefix = regexp.MustCompile(`^([0-9]{1,2}\.[0-9]{1,3})[ _\-]`)

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"mime/multipart"
 	"net/http"
 	"sort"
@@ -91,9 +92,9 @@ func (s *Server) createVisitForm(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/visits/"+v.ID+"/members")
 }
 
-func (s *Server) can(acc *access, a policy.Action) bool {
-	res := policy.Resource{VisitID: acc.visit.ID, AcceptsUploads: s.acceptsUploads(acc.visit)}
-	return policy.Decide(policy.Principal{UserID: acc.user.ID, Administrator: acc.admin, Role: acc.member.Role}, a, res).Allow
+func (s *Server) can(ctx context.Context, acc *access, a policy.Action) bool {
+	res, err := s.resource(ctx, acc, nil)
+	return err == nil && s.policy.Decide(s.principal(acc), a, res).Allow
 }
 
 func (s *Server) visitPage(c *gin.Context) {
@@ -102,12 +103,12 @@ func (s *Server) visitPage(c *gin.Context) {
 	page := gin.H{
 		"Visit":     s.visitView(ctx, acc.visit, acc.member.Role),
 		"Role":      acc.member.Role,
-		"CanManage": s.can(acc, policy.MemberManage),
-		"CanUpload": s.can(acc, policy.FileUpload),
-		"CanList":   s.can(acc, policy.FileList),
+		"CanManage": s.can(ctx, acc, policy.MemberManage),
+		"CanUpload": s.can(ctx, acc, policy.FileUpload),
+		"CanList":   s.can(ctx, acc, policy.FileList),
 	}
 	if page["CanList"].(bool) {
-		files, err := s.visitFiles(ctx, acc.visit)
+		files, err := s.visitFiles(ctx, acc)
 		if err != nil {
 			s.fail(c, err)
 			return

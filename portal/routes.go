@@ -42,13 +42,15 @@ func (s *Server) router() http.Handler {
 	public("GET", "/static/*path", gin.WrapH(static))
 
 	// JSON API.
-	protect("GET", "/api/v1/me", policy.VisitList, s.me)
+	protect("GET", "/api/v1/me", policy.SelfView, s.me)
 	protect("GET", "/api/v1/visits", policy.VisitList, s.listVisits)
 	protect("POST", "/api/v1/visits", policy.VisitCreate, s.createVisit)
 	protect("GET", "/api/v1/visits/:id", policy.VisitView, s.getVisit)
 	protect("GET", "/api/v1/visits/:id/members", policy.MemberManage, s.listMembers)
 	protect("PUT", "/api/v1/visits/:id/members", policy.MemberManage, s.putMember)
 	protect("DELETE", "/api/v1/visits/:id/members/:member", policy.MemberManage, s.removeMember)
+	protect("GET", "/api/v1/visits/:id/items", policy.VisitView, s.listItems)
+	protect("PUT", "/api/v1/visits/:id/items/:item", policy.VisitManage, s.putItemRestriction)
 	protect("GET", "/api/v1/visits/:id/files", policy.FileList, s.listFiles)
 	protect("POST", "/api/v1/visits/:id/files", policy.FileUpload, s.uploadFile)
 	protect("GET", "/api/v1/visits/:id/files/:file/content", policy.FileDownload, s.downloadFile)

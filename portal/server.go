@@ -20,6 +20,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/blobs"
 	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/evidence"
@@ -37,6 +38,7 @@ type Server struct {
 	keys     *Keyring
 	evidence *evidence.Service
 	cal      *calendar.Calendar
+	policy   *policy.Engine
 	idps     map[string]*identityProvider
 	sessions *scs.SessionManager
 	pages    *web.Pages
@@ -82,6 +84,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	engine, err := policy.New()
+	if err != nil {
+		return nil, err
+	}
 	pages, err := web.Templates()
 	if err != nil {
 		return nil, fmt.Errorf("portal: templates: %w", err)
@@ -96,15 +102,16 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:   cfg,
-		log:   o.logger,
-		now:   o.now,
-		store: st,
-		blobs: bl,
-		keys:  NewKeyring(master, st),
-		cal:   cal,
-		pages: pages,
-		idps:  map[string]*identityProvider{},
+		cfg:    cfg,
+		log:    o.logger,
+		now:    o.now,
+		store:  st,
+		blobs:  bl,
+		keys:   NewKeyring(master, st),
+		cal:    cal,
+		policy: engine,
+		pages:  pages,
+		idps:   map[string]*identityProvider{},
 	}
 	if s.keyErr = s.keys.SelfTest(); s.keyErr != nil {
 		s.log.Error("master key self-test failed", "err", s.keyErr)

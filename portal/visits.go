@@ -199,7 +199,8 @@ func (s *Server) newVisit(ctx context.Context, req createVisitRequest, by store.
 	if err != nil {
 		return store.Visit{}, err
 	}
-	err = s.store.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Fingerprint: key.Fingerprint(), HeaderSize: key.HeaderSize(), CreatedAt: s.now()})
+	err = s.store.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Fingerprint: key.Fingerprint(), HeaderSize: key.HeaderSize(), CreatedAt: s.now()},
+		defaultItems()...)
 	if err != nil {
 		if rerr := s.blobs.RemoveBucket(context.WithoutCancel(ctx), v.Bucket); rerr != nil {
 			s.log.Error("remove bucket of failed visit", "bucket", v.Bucket, "err", rerr)

@@ -90,6 +90,16 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_expiry ON sessions (expiry);
 `,
+	`
+CREATE TABLE items (
+	visit_id   TEXT NOT NULL REFERENCES visits(id),
+	code       TEXT NOT NULL,
+	restricted INTEGER NOT NULL DEFAULT 0,
+	roles      TEXT NOT NULL DEFAULT '',
+	updated_at TEXT NOT NULL,
+	PRIMARY KEY (visit_id, code)
+);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

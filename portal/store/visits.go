@@ -35,8 +35,9 @@ type VisitKey struct {
 
 const dateFormat = "2006-01-02"
 
-// CreateVisit inserts a visit and its wrapped key together.
-func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey) error {
+// CreateVisit inserts a visit, its wrapped key and its initial item
+// restrictions together: a visit never exists without its restrictions.
+func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, items ...Item) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var retention any
 		if v.RetentionDays > 0 {
@@ -51,9 +52,17 @@ func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey) error {
 			}
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO visit_keys (visit_id, wrapped, fingerprint, header_size, created_at) VALUES (?, ?, ?, ?, ?)`,
-			k.VisitID, k.Wrapped, k.Fingerprint, k.HeaderSize, formatTime(k.CreatedAt))
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO visit_keys (visit_id, wrapped, fingerprint, header_size, created_at) VALUES (?, ?, ?, ?, ?)`,
+			k.VisitID, k.Wrapped, k.Fingerprint, k.HeaderSize, formatTime(k.CreatedAt)); err != nil {
+			return err
+		}
+		for _, it := range items {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO items (visit_id, code, restricted, roles, updated_at) VALUES (?, ?, ?, ?, ?)`,
+				v.ID, it.Code, it.Restricted, strings.Join(it.Roles, ","), formatTime(v.CreatedAt)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if errors.Is(err, ErrConflict) {
 		return ErrConflict

@@ -1,0 +1,46 @@
+package policy
+
+import "strings"
+
+// reasons says in words what each policy means, for the explain view.
+var reasons = map[string]string{
+	"signed-in-lists-own-visits":         "anyone signed in may list the visits they can see",
+	"administrator-manages-visits":       "administrators manage visits, members, letter events, legal holds and the audit trail",
+	"member-views-visit":                 "members of the visit may see it while their access window is open",
+	"inspectors-read-evidence":           "the inspection team (lead, inspectors, QAM, analysts) may list and download evidence while their access window is open",
+	"coordinator-reads-provider-files":   "the provider coordinator may list and download every provider file",
+	"uploader-lists-visit":               "provider uploaders may list the visit's files (they see their own)",
+	"uploader-reads-own-files":           "provider uploaders may list and download the files they uploaded",
+	"provider-uploads":                   "provider staff may upload while the visit accepts uploads",
+	"coordinator-deletes-provider-files": "the provider coordinator may delete files while the visit accepts uploads",
+	"uploader-deletes-own-files":         "provider uploaders may delete their own files while the visit accepts uploads",
+	"lead-and-qam-view-audit":            "the lead inspector and the QAM may view the visit's audit trail",
+	"lead-records-letter-events":         "the lead inspector records letter events",
+	"restricted-item":                    "this file's item is restricted to other roles of the inspection team",
+	"visit-destroyed":                    "the visit's evidence has been destroyed",
+}
+
+// Explain says in words why a decision came out as it did.
+func Explain(d Decision) string {
+	var parts []string
+	for _, id := range d.Policies {
+		if r, ok := reasons[id]; ok {
+			parts = append(parts, r)
+		}
+	}
+	switch {
+	case d.Allow:
+		return "Allowed: " + strings.Join(parts, "; ") + "."
+	case d.Gone:
+		return "Denied: the visit's evidence has been destroyed."
+	case d.Locked && d.Rule == "outside-access-window":
+		return "Denied for now: the role allows it, but the person's access window is closed."
+	case d.Locked:
+		return "Denied for now: the role allows it, but the visit is not accepting uploads or changes to files."
+	case len(parts) > 0:
+		return "Denied: " + strings.Join(parts, "; ") + "."
+	case d.Rule == "not-signed-in":
+		return "Denied: not signed in."
+	}
+	return "Denied: no policy allows this role to do this (deny by default)."
+}
