@@ -15,6 +15,7 @@ help:
 	@echo "make test   every test, including integration tests on real MinIO and OIDC"
 	@echo "make lint   gofmt, go vet, staticcheck"
 	@echo "make vuln   govulncheck (needs network access to vuln.go.dev)"
+	@echo "make bench  benchmarks"
 
 # MinIO builds from source through the Go module proxy: the first time takes
 # several minutes, so it prints each package as it compiles.
@@ -36,6 +37,11 @@ run: $(BIN)/minio
 
 test: $(BIN)/minio
 	PORTAL_MINIO_BIN=$(BIN)/minio PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 30m ./...
+
+# Benchmarks (never part of make test). One policy decision must stay well
+# under 50 µs at any number of members and files.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./policy/
 
 $(BIN)/staticcheck:
 	@mkdir -p $(BIN)

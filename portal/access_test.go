@@ -99,6 +99,32 @@ func TestAccessPolicies(t *testing.T) {
 		}
 	})
 
+	t.Run("the administrator's explain view gives the decision and why", func(t *testing.T) {
+		members := decode[struct {
+			Members []struct{ ID, Email string } `json:"members"`
+		}](t, admin.get("/api/v1/visits/"+v.ID+"/members"), http.StatusOK)
+		var hmiID string
+		for _, m := range members.Members {
+			if m.Email == "hmi@ofsted.example" {
+				hmiID = m.ID
+			}
+		}
+		q := "?member=" + hmiID + "&action=file.download&file=" + cld.ID
+		e := decode[struct {
+			Allow    bool     `json:"allow"`
+			Status   int      `json:"status"`
+			Policies []string `json:"policies"`
+			Reason   string   `json:"reason"`
+		}](t, admin.get("/api/v1/visits/"+v.ID+"/explain"+q), http.StatusOK)
+		if e.Allow || e.Status != http.StatusForbidden || strings.Join(e.Policies, ",") != "restricted-item" || !strings.Contains(e.Reason, "restricted") {
+			t.Fatalf("explain = %+v", e)
+		}
+		page := readAll(t, admin.get("/visits/"+v.ID+"/explain"+q))
+		if !strings.Contains(page, "Denied") || !strings.Contains(page, "restricted-item") || strings.Contains(page, "Closed cases list") {
+			t.Fatalf("explain page (must decide, and must not show file names to an administrator):\n%s", page)
+		}
+	})
+
 	t.Run("an administrator's change to a restriction applies to open sessions", func(t *testing.T) {
 		body := map[string]any{"restricted": true, "roles": []string{"lead_inspector", "qa_manager", "analyst", "inspector"}}
 		if s := admin.status("PUT", "/api/v1/visits/"+v.ID+"/items/cld", body); s != http.StatusOK {

@@ -47,7 +47,7 @@ func (s *Server) requestLog(c *gin.Context) {
 	}
 	if a, ok := c.Get(accessKey); ok {
 		acc := a.(*access)
-		attrs = append(attrs, "user", acc.user.ID, "decision", acc.decision.Rule)
+		attrs = append(attrs, "user", acc.user.ID, "allow", acc.decision.Allow, "policies", acc.decision.Policies, "decision", acc.decision.Rule)
 		if acc.visit.ID != "" {
 			attrs = append(attrs, "visit", acc.visit.ID)
 		}

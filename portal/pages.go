@@ -168,6 +168,7 @@ func (s *Server) uploadPart(c *gin.Context, acc *access, part *multipart.Part, r
 type memberRow struct {
 	ID, Email, Role string
 	Bound           bool
+	From, Until     string
 }
 
 func (s *Server) membersPage(c *gin.Context) {
@@ -179,12 +180,23 @@ func (s *Server) membersPage(c *gin.Context) {
 		return
 	}
 	var rows []memberRow
+	const layout = "2 Jan 2006 15:04"
 	for _, m := range ms {
-		rows = append(rows, memberRow{m.ID, m.Email, m.Role, m.IsBound()})
+		w := s.memberWindow(acc.visit, m)
+		until := "until the visit is destroyed or published"
+		if !w.until.IsZero() {
+			until = w.until.In(london).Format(layout)
+		}
+		rows = append(rows, memberRow{m.ID, m.Email, m.Role, m.IsBound(), w.from.In(london).Format(layout), until})
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Role < rows[j].Role })
+	items, err := s.store.Items(ctx, acc.visit.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	s.render(c, "members", "Members of "+acc.visit.Reference, gin.H{
-		"Visit": s.visitView(ctx, acc.visit, acc.member.Role), "Members": rows, "Roles": policy.Roles,
+		"Visit": s.visitView(ctx, acc.visit, acc.member.Role), "Members": rows, "Roles": policy.Roles, "Items": items,
 	})
 }
 
@@ -208,5 +220,29 @@ func (s *Server) removeMemberForm(c *gin.Context) {
 		return
 	}
 	s.log.Info("member removed", "visit", acc.visit.ID, "member", c.Param("member"), "by", acc.user.ID)
+	c.Redirect(http.StatusSeeOther, "/visits/"+acc.visit.ID+"/members")
+}
+
+// restrictItemForm sets an item's restriction from the members page.
+func (s *Server) restrictItemForm(c *gin.Context) {
+	acc := accessOf(c)
+	code, err := ParseItem(c.PostForm("item"))
+	if err != nil || code == "" {
+		s.fail(c, badRequest("Enter an item number such as 1.03, or cld or audits."))
+		return
+	}
+	roles := c.PostFormArray("roles")
+	for _, r := range roles {
+		if !policy.IsRole(r) {
+			s.fail(c, badRequest("Unknown role "+r+"."))
+			return
+		}
+	}
+	it := store.Item{VisitID: acc.visit.ID, Code: code, Restricted: c.PostForm("restricted") == "yes", Roles: roles}
+	if err := s.store.PutItem(c.Request.Context(), it, s.now()); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.log.Info("item restriction changed", "visit", acc.visit.ID, "item", code, "restricted", it.Restricted, "roles", it.Roles, "by", acc.user.ID)
 	c.Redirect(http.StatusSeeOther, "/visits/"+acc.visit.ID+"/members")
 }

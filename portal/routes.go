@@ -51,6 +51,7 @@ func (s *Server) router() http.Handler {
 	protect("DELETE", "/api/v1/visits/:id/members/:member", policy.MemberManage, s.removeMember)
 	protect("GET", "/api/v1/visits/:id/items", policy.VisitView, s.listItems)
 	protect("PUT", "/api/v1/visits/:id/items/:item", policy.VisitManage, s.putItemRestriction)
+	protect("GET", "/api/v1/visits/:id/explain", policy.MemberManage, s.explainAPI)
 	protect("GET", "/api/v1/visits/:id/files", policy.FileList, s.listFiles)
 	protect("POST", "/api/v1/visits/:id/files", policy.FileUpload, s.uploadFile)
 	protect("GET", "/api/v1/visits/:id/files/:file/content", policy.FileDownload, s.downloadFile)
@@ -64,6 +65,8 @@ func (s *Server) router() http.Handler {
 	protect("GET", "/visits/:id/members", policy.MemberManage, s.membersPage)
 	protect("POST", "/visits/:id/members", policy.MemberManage, s.addMemberForm)
 	protect("POST", "/visits/:id/members/:member/remove", policy.MemberManage, s.removeMemberForm)
+	protect("GET", "/visits/:id/explain", policy.MemberManage, s.explainPage)
+	protect("POST", "/visits/:id/items", policy.VisitManage, s.restrictItemForm)
 
 	s.mustHaveRules(e)
 	return e
