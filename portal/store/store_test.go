@@ -1,0 +1,65 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func openTest(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestEmailMembershipBinding(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now()
+	v := Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("x"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
+		State: "active", Bucket: "b1", CreatedAt: now, CreatedBy: "system"}
+	if err := s.CreateVisit(ctx, v, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.PutMember(ctx, Member{VisitID: "v1", Email: "lead@ofsted.example", Role: "lead_inspector"}, now); err != nil {
+		t.Fatal(err)
+	}
+	inspectorRoles := []string{"lead_inspector", "inspector", "qa_manager", "analyst"}
+	providerRoles := []string{"provider_coordinator", "provider_uploader"}
+
+	// From an issuer not allowed for the role: no binding.
+	intruder, err := s.SignIn(ctx, "https://cafcass.example", "sub-x", "lead@ofsted.example", "X", providerRoles, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MembershipOf(ctx, "v1", intruder.ID); err != ErrNotFound {
+		t.Fatalf("a provider issuer claimed an inspector membership: %v", err)
+	}
+	// First sign-in from the right issuer binds (issuer, subject).
+	lead, err := s.SignIn(ctx, "https://ofsted.example", "sub-lead", "lead@ofsted.example", "Lead", inspectorRoles, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.MembershipOf(ctx, "v1", lead.ID)
+	if err != nil || m.Subject != "sub-lead" || m.Issuer != "https://ofsted.example" {
+		t.Fatalf("binding: %+v, %v", m, err)
+	}
+	// Another subject with the same email cannot take the binding over.
+	other, err := s.SignIn(ctx, "https://ofsted.example", "sub-other", "lead@ofsted.example", "Other", inspectorRoles, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MembershipOf(ctx, "v1", other.ID); err != ErrNotFound {
+		t.Fatalf("binding taken over: %v", err)
+	}
+	// The same person signing in again is the same user.
+	again, _ := s.SignIn(ctx, "https://ofsted.example", "sub-lead", "new-address@ofsted.example", "Lead", inspectorRoles, now)
+	if again.ID != lead.ID {
+		t.Fatal("users must be keyed by (issuer, subject), not email")
+	}
+}
