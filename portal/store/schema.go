@@ -100,6 +100,38 @@ CREATE TABLE items (
 	PRIMARY KEY (visit_id, code)
 );
 `,
+	`
+CREATE TABLE visit_events (
+	id          TEXT PRIMARY KEY,
+	visit_id    TEXT NOT NULL REFERENCES visits(id),
+	event       TEXT NOT NULL,
+	date        TEXT NOT NULL,
+	recorded_by TEXT NOT NULL,
+	recorded_at TEXT NOT NULL
+);
+CREATE INDEX visit_events_visit ON visit_events (visit_id, recorded_at);
+ALTER TABLE visits ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE visits ADD COLUMN legal_hold_reason_sealed BLOB;
+ALTER TABLE visits ADD COLUMN legal_hold_at TEXT;
+CREATE TABLE destructions (
+	visit_id          TEXT PRIMARY KEY REFERENCES visits(id),
+	reference         TEXT NOT NULL,
+	key_fingerprint   TEXT NOT NULL,
+	files             TEXT NOT NULL,
+	started_at        TEXT NOT NULL,
+	key_destroyed_at  TEXT,
+	objects_deleted_at TEXT,
+	objects_deleted   INTEGER,
+	bucket_deleted_at TEXT,
+	certificate       BLOB,
+	completed_at      TEXT
+);
+CREATE TABLE leases (
+	name       TEXT PRIMARY KEY,
+	holder     TEXT NOT NULL,
+	expires_at TEXT NOT NULL
+);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -1,0 +1,151 @@
+package retention
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// CertificateType names the format, so a verifier knows what it reads.
+const CertificateType = "evidence-portal destruction certificate v1"
+
+// Certificate records one visit's destruction. It names no person and no
+// file: files appear by id, size and SHA-256 only.
+type Certificate struct {
+	Type           string     `json:"type"`
+	VisitID        string     `json:"visit_id"`
+	Reference      string     `json:"reference"`
+	KeyFingerprint string     `json:"key_fingerprint"`
+	FileCount      int        `json:"file_count"`
+	TotalBytes     int64      `json:"total_bytes"`
+	ObjectsDeleted int        `json:"objects_deleted"`
+	Files          []CertFile `json:"files"`
+	Steps          CertSteps  `json:"steps"`
+	IssuedAt       time.Time  `json:"issued_at"`
+	SignerKey      string     `json:"signer_public_key"` // base64 Ed25519
+}
+
+// CertFile is one destroyed file.
+type CertFile struct {
+	ID     string `json:"id"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// CertSteps are the times of each destruction step.
+type CertSteps struct {
+	Started        time.Time `json:"started"`
+	KeyDestroyed   time.Time `json:"key_destroyed"`
+	ObjectsDeleted time.Time `json:"objects_deleted"`
+	BucketDeleted  time.Time `json:"bucket_deleted"`
+}
+
+// Signed is a certificate with its signature, as stored and served. The
+// signature covers the exact bytes of Certificate.
+type Signed struct {
+	Certificate json.RawMessage `json:"certificate"`
+	Signature   string          `json:"signature"` // base64 Ed25519
+}
+
+// Sign serialises and signs a certificate.
+func Sign(c Certificate, key ed25519.PrivateKey) ([]byte, error) {
+	c.Type = CertificateType
+	c.SignerKey = base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+	body, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(Signed{Certificate: body, Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, body))})
+}
+
+// ErrBadSignature is returned when a certificate does not verify.
+var ErrBadSignature = errors.New("retention: certificate signature does not verify")
+
+// Verify checks a signed certificate against a trusted public key and
+// returns its contents.
+func Verify(signed []byte, trusted ed25519.PublicKey) (Certificate, error) {
+	var s Signed
+	if err := json.Unmarshal(signed, &s); err != nil {
+		return Certificate{}, fmt.Errorf("retention: not a signed certificate: %w", err)
+	}
+	// The signed bytes are compact JSON; compacting again undoes any
+	// pretty-printing the file went through on its way to the verifier.
+	var body bytes.Buffer
+	if err := json.Compact(&body, s.Certificate); err != nil {
+		return Certificate{}, ErrBadSignature
+	}
+	sig, err := base64.StdEncoding.DecodeString(s.Signature)
+	if err != nil || !ed25519.Verify(trusted, body.Bytes(), sig) {
+		return Certificate{}, ErrBadSignature
+	}
+	var c Certificate
+	if err := json.Unmarshal(s.Certificate, &c); err != nil || c.Type != CertificateType {
+		return Certificate{}, fmt.Errorf("retention: signed, but not a destruction certificate")
+	}
+	return c, nil
+}
+
+// GenerateSigningKey returns a new Ed25519 key as PKCS#8 PEM (readable by
+// openssl too).
+func GenerateSigningKey() ([]byte, error) {
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// LoadSigningKey reads a PKCS#8 PEM Ed25519 private key.
+func LoadSigningKey(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("signing key %s is not PEM", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", path, err)
+	}
+	ek, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("signing key %s is not Ed25519", path)
+	}
+	return ek, nil
+}
+
+// PublicKeyPEM is the public half as PKIX PEM, for verifiers.
+func PublicKeyPEM(k ed25519.PrivateKey) []byte {
+	der, _ := x509.MarshalPKIXPublicKey(k.Public())
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+// ParsePublicKeyPEM reads a PKIX PEM Ed25519 public key.
+func ParsePublicKeyPEM(b []byte) (ed25519.PublicKey, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, errors.New("public key is not PEM")
+	}
+	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	pk, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, errors.New("public key is not Ed25519")
+	}
+	return pk, nil
+}

@@ -1,0 +1,200 @@
+package retention
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// Objects deletes a visit's bucket: every object version, then the bucket.
+// It must succeed when the bucket is already gone (a resumed run).
+type Objects interface {
+	RemoveBucket(ctx context.Context, bucket string) (objects int, err error)
+}
+
+// Service runs destruction.
+type Service struct {
+	Store   *store.Store
+	Objects Objects
+	// Forget drops a visit key from every in-memory cache.
+	Forget        func(visitID string)
+	Signer        ed25519.PrivateKey
+	Now           func() time.Time
+	Today         func() time.Time // civil date in London
+	RetentionDays int              // portal default
+	Holder        string           // this process, for the lease
+	Log           *slog.Logger
+	// AfterStep, when set, runs after each recorded step; an error stops
+	// the run there, as a crash would (tests).
+	AfterStep func(step string) error
+}
+
+const sweepLease = "retention-sweep"
+
+// Sweep destroys every visit that is due and finishes any destruction that
+// was interrupted. Only one process sweeps at a time.
+func (s *Service) Sweep(ctx context.Context) (destroyed []string, err error) {
+	ok, err := s.Store.TakeLease(ctx, sweepLease, s.Holder, s.Now(), s.Now().Add(15*time.Minute))
+	if err != nil || !ok {
+		return nil, err
+	}
+	defer s.Store.ReleaseLease(context.WithoutCancel(ctx), sweepLease, s.Holder)
+	visits, err := s.Store.Visits(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range visits {
+		due, err := s.due(ctx, v)
+		if err != nil {
+			return destroyed, err
+		}
+		if !due {
+			continue
+		}
+		if err := s.Destroy(ctx, v); err != nil {
+			return destroyed, fmt.Errorf("retention: destroy %s: %w", v.ID, err)
+		}
+		destroyed = append(destroyed, v.ID)
+	}
+	return destroyed, nil
+}
+
+// Letter replays a visit's recorded events.
+func (s *Service) Letter(ctx context.Context, visitID string) (Letter, error) {
+	evs, err := s.Store.Events(ctx, visitID)
+	if err != nil {
+		return Letter{}, err
+	}
+	out := make([]Event, len(evs))
+	for i, e := range evs {
+		out[i] = Event{Event: e.Event, Date: e.Date}
+	}
+	return Replay(out), nil
+}
+
+// Days is the visit's retention period.
+func (s *Service) Days(v store.Visit) int {
+	if v.RetentionDays > 0 {
+		return v.RetentionDays
+	}
+	return s.RetentionDays
+}
+
+func (s *Service) due(ctx context.Context, v store.Visit) (bool, error) {
+	switch v.State {
+	case "destroyed":
+		return false, nil
+	case "destroying":
+		return true, nil // finish what was started, hold or not
+	}
+	l, err := s.Letter(ctx, v.ID)
+	if err != nil {
+		return false, err
+	}
+	hold, err := s.Store.GetLegalHold(ctx, v.ID)
+	if err != nil {
+		return false, err
+	}
+	return IsDue(l, s.Days(v), hold.On, s.Today()), nil
+}
+
+func (s *Service) step(name string) error {
+	s.Log.Info("destruction step", "step", name)
+	if s.AfterStep != nil {
+		return s.AfterStep(name)
+	}
+	return nil
+}
+
+// Destroy runs whatever steps of v's destruction remain. Each step is
+// recorded before the next starts, so running it again resumes.
+func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
+	d, err := s.Store.GetDestruction(ctx, v.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		// a. write down what is to be destroyed; the visit is destroying.
+		k, err := s.Store.WrappedKey(ctx, v.ID)
+		if err != nil {
+			return err
+		}
+		files, err := s.Store.Files(ctx, v.ID)
+		if err != nil {
+			return err
+		}
+		list := make([]CertFile, len(files))
+		for i, f := range files {
+			list[i] = CertFile{ID: f.ID, SHA256: f.SHA256, Size: f.Size}
+		}
+		js, _ := json.Marshal(list)
+		if err := s.Store.BeginDestruction(ctx, store.Destruction{VisitID: v.ID, Reference: v.Reference, KeyFingerprint: k.Fingerprint, Files: string(js), StartedAt: s.Now()}); err != nil {
+			return err
+		}
+		s.Log.Warn("destruction started", "visit", v.ID, "reference", v.Reference, "files", len(files))
+		if err := s.step("destroying"); err != nil {
+			return err
+		}
+		if d, err = s.Store.GetDestruction(ctx, v.ID); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	if d.KeyDestroyedAt.IsZero() {
+		// b. the key, and with it every copy of the ciphertext and names.
+		if err := s.Store.DestroyKey(ctx, v.ID, s.Now()); err != nil {
+			return err
+		}
+		s.Forget(v.ID)
+		if err := s.step("key_destroyed"); err != nil {
+			return err
+		}
+	} else {
+		s.Forget(v.ID) // a restarted process may have cached it again
+	}
+	if d.ObjectsDeletedAt.IsZero() {
+		// c. every object version, then the bucket.
+		n, err := s.Objects.RemoveBucket(ctx, v.Bucket)
+		if err != nil {
+			return err
+		}
+		if err := s.Store.MarkObjectsDeleted(ctx, v.ID, n, s.Now()); err != nil {
+			return err
+		}
+		if err := s.step("objects_deleted"); err != nil {
+			return err
+		}
+	}
+	if d, err = s.Store.GetDestruction(ctx, v.ID); err != nil {
+		return err
+	}
+	if d.CompletedAt.IsZero() {
+		// d. the signed certificate; e. destroyed.
+		var files []CertFile
+		if err := json.Unmarshal([]byte(d.Files), &files); err != nil {
+			return err
+		}
+		c := Certificate{VisitID: v.ID, Reference: d.Reference, KeyFingerprint: d.KeyFingerprint, FileCount: len(files),
+			ObjectsDeleted: d.ObjectsDeleted, Files: files, IssuedAt: s.Now().UTC(),
+			Steps: CertSteps{Started: d.StartedAt, KeyDestroyed: d.KeyDestroyedAt, ObjectsDeleted: d.ObjectsDeletedAt, BucketDeleted: d.BucketDeletedAt}}
+		for _, f := range files {
+			c.TotalBytes += f.Size
+		}
+		signed, err := Sign(c, s.Signer)
+		if err != nil {
+			return err
+		}
+		if err := s.Store.CompleteDestruction(ctx, v.ID, signed, s.Now()); err != nil {
+			return err
+		}
+		s.Log.Warn("visit destroyed", "visit", v.ID, "reference", d.Reference, "files", len(files), "bytes", c.TotalBytes)
+		if err := s.step("destroyed"); err != nil {
+			return err
+		}
+	}
+	return nil
+}

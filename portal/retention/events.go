@@ -1,0 +1,146 @@
+// Package retention follows a visit from its letter of findings to the
+// destruction of its evidence: letter events and the states they give, the
+// destruction date, legal holds, and the idempotent, leased destruction run
+// that ends with a signed certificate.
+//
+// Invariants: nothing is destroyed before its date, nor while a legal hold is
+// set, nor without a publication event; each destruction step is recorded
+// before the next begins, so a crash resumes where it stopped; the visit key
+// goes before the objects, so from that moment every copy of the ciphertext
+// (replicas, versions, backups) is unreadable.
+package retention
+
+import (
+	"fmt"
+	"time"
+)
+
+// Letter events, in the order they may happen.
+const (
+	DraftSent         = "draft_sent"
+	FinalSent         = "final_sent"
+	ComplaintReceived = "complaint_received"
+	ComplaintResolved = "complaint_resolved"
+	Published         = "published"
+)
+
+// Event is one recorded letter event.
+type Event struct {
+	Event string
+	Date  time.Time // civil date
+}
+
+// ErrOutOfOrder is returned when an event cannot follow the visit's history;
+// its message says why, for the person recording it. Callers answer 409.
+type ErrOutOfOrder struct{ Reason string }
+
+func (e *ErrOutOfOrder) Error() string { return e.Reason }
+
+// IsEvent reports whether s names a letter event.
+func IsEvent(s string) bool {
+	switch s {
+	case DraftSent, FinalSent, ComplaintReceived, ComplaintResolved, Published:
+		return true
+	}
+	return false
+}
+
+// Letter is what a visit's events say about its letter of findings.
+type Letter struct {
+	DraftSent     time.Time
+	FinalSent     time.Time
+	ComplaintOpen bool
+	Published     time.Time
+}
+
+// Replay folds events (in recording order) into the letter's state.
+func Replay(events []Event) Letter {
+	var l Letter
+	for _, e := range events {
+		switch e.Event {
+		case DraftSent:
+			l.DraftSent = e.Date
+		case FinalSent:
+			l.FinalSent = e.Date
+		case ComplaintReceived:
+			l.ComplaintOpen = true
+		case ComplaintResolved:
+			l.ComplaintOpen = false
+		case Published:
+			l.Published = e.Date
+		}
+	}
+	return l
+}
+
+// Check says whether next may follow history, with a reason when not.
+// fieldworkEnd bounds the earliest date of any letter event.
+func Check(history []Event, next Event, fieldworkEnd time.Time) error {
+	if !IsEvent(next.Event) {
+		return fmt.Errorf("unknown event %q", next.Event)
+	}
+	l := Replay(history)
+	var last time.Time
+	if n := len(history); n > 0 {
+		last = history[n-1].Date
+	}
+	out := func(format string, args ...any) error {
+		return &ErrOutOfOrder{Reason: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case !l.Published.IsZero():
+		return out("The letter has already been published; no further letter events can be recorded.")
+	case next.Date.Before(fieldworkEnd):
+		return out("Letter events cannot be dated before the end of fieldwork (%s).", fieldworkEnd.Format(time.DateOnly))
+	case next.Date.Before(last):
+		return out("Events must be recorded in date order: the last one is dated %s.", last.Format(time.DateOnly))
+	}
+	switch next.Event {
+	case DraftSent:
+		if !l.DraftSent.IsZero() {
+			return out("The draft letter has already been recorded as sent.")
+		}
+	case FinalSent:
+		if l.DraftSent.IsZero() {
+			return out("Record the draft letter before the final letter.")
+		}
+		if !l.FinalSent.IsZero() {
+			return out("The final letter has already been recorded as sent.")
+		}
+	case ComplaintReceived:
+		if l.DraftSent.IsZero() {
+			return out("A complaint can only follow the draft letter.")
+		}
+		if l.ComplaintOpen {
+			return out("A complaint is already open.")
+		}
+	case ComplaintResolved:
+		if !l.ComplaintOpen {
+			return out("There is no open complaint to resolve.")
+		}
+	case Published:
+		if l.ComplaintOpen {
+			return out("The letter cannot be published while a complaint is open: record the complaint as resolved first.")
+		}
+		if l.FinalSent.IsZero() {
+			return out("Record the final letter before publication.")
+		}
+	}
+	return nil
+}
+
+// DestroyOn is the date a published visit's evidence is destroyed: the
+// publication date plus the retention period. Zero when not published.
+func DestroyOn(l Letter, retentionDays int) time.Time {
+	if l.Published.IsZero() {
+		return time.Time{}
+	}
+	return l.Published.AddDate(0, 0, retentionDays)
+}
+
+// IsDue reports whether destruction may run on today: published, past its
+// date, and not on legal hold.
+func IsDue(l Letter, retentionDays int, legalHold bool, today time.Time) bool {
+	d := DestroyOn(l, retentionDays)
+	return !d.IsZero() && !legalHold && !today.Before(d)
+}

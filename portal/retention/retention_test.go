@@ -1,0 +1,214 @@
+package retention
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+func day(s string) time.Time { t, _ := time.Parse(time.DateOnly, s); return t }
+
+func TestCheckEvents(t *testing.T) {
+	end := day("2026-11-11")
+	ev := func(e, d string) Event { return Event{Event: e, Date: day(d)} }
+	for _, tc := range []struct {
+		name    string
+		history []Event
+		next    Event
+		ok      bool
+	}{
+		{"draft first", nil, ev(DraftSent, "2026-11-25"), true},
+		{"final before draft", nil, ev(FinalSent, "2026-12-11"), false},
+		{"publish before final", []Event{ev(DraftSent, "2026-11-25")}, ev(Published, "2026-12-23"), false},
+		{"complaint after draft", []Event{ev(DraftSent, "2026-11-25")}, ev(ComplaintReceived, "2026-11-30"), true},
+		{"publish while complaint open", []Event{ev(DraftSent, "2026-11-25"), ev(FinalSent, "2026-12-11"), ev(ComplaintReceived, "2026-12-14")}, ev(Published, "2026-12-23"), false},
+		{"publish after resolution", []Event{ev(DraftSent, "2026-11-25"), ev(FinalSent, "2026-12-11"), ev(ComplaintReceived, "2026-12-14"), ev(ComplaintResolved, "2026-12-18")}, ev(Published, "2026-12-23"), true},
+		{"resolve without complaint", []Event{ev(DraftSent, "2026-11-25")}, ev(ComplaintResolved, "2026-11-30"), false},
+		{"out of date order", []Event{ev(DraftSent, "2026-11-25")}, ev(FinalSent, "2026-11-20"), false},
+		{"before fieldwork ends", nil, ev(DraftSent, "2026-11-10"), false},
+		{"nothing after publication", []Event{ev(DraftSent, "2026-11-25"), ev(FinalSent, "2026-12-11"), ev(Published, "2026-12-23")}, ev(ComplaintReceived, "2026-12-24"), false},
+		{"twice drafted", []Event{ev(DraftSent, "2026-11-25")}, ev(DraftSent, "2026-11-26"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Check(tc.history, tc.next, end)
+			if (err == nil) != tc.ok {
+				t.Fatalf("Check = %v, want ok=%v", err, tc.ok)
+			}
+			var oo *ErrOutOfOrder
+			if err != nil && !errors.As(err, &oo) {
+				t.Fatalf("error %v is not ErrOutOfOrder", err)
+			}
+		})
+	}
+}
+
+type fakeObjects struct {
+	removed map[string]bool
+	fail    bool
+}
+
+func (f *fakeObjects) RemoveBucket(_ context.Context, b string) (int, error) {
+	if f.fail {
+		return 0, errors.New("storage down")
+	}
+	if f.removed[b] {
+		return 0, nil
+	}
+	f.removed[b] = true
+	return 3, nil
+}
+
+type harness struct {
+	st      *store.Store
+	objects *fakeObjects
+	today   time.Time
+	forgot  []string
+	key     ed25519.PrivateKey
+	path    string
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "p.db")
+	st, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	_, key, _ := ed25519.GenerateKey(nil)
+	return &harness{st: st, objects: &fakeObjects{removed: map[string]bool{}}, key: key, path: path}
+}
+
+func (h *harness) service(holder string) *Service {
+	return &Service{Store: h.st, Objects: h.objects, Forget: func(id string) { h.forgot = append(h.forgot, id) }, Signer: h.key,
+		Now: func() time.Time { return h.today.Add(12 * time.Hour) }, Today: func() time.Time { return h.today },
+		RetentionDays: 30, Holder: holder, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+func (h *harness) visit(t *testing.T, id string, wrapped []byte) store.Visit {
+	t.Helper()
+	ctx := context.Background()
+	v := store.Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: day("2026-11-03"),
+		FieldworkStart: day("2026-11-10"), State: "active", Bucket: "bucket-" + id, CreatedAt: time.Now(), CreatedBy: "system"}
+	if err := h.st.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Fingerprint: "fp-" + id, HeaderSize: 1, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := h.st.SignIn(ctx, "https://idp.example", "sub-"+id, "u@example.org", "U", nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.st.BeginUpload(ctx, "f-"+id, id, time.Now())
+	if err := h.st.CommitFile(ctx, store.File{ID: "f-" + id, VisitID: id, NameSealed: []byte("n"), Size: 10, SHA256: "abc", SegmentSize: 1, Segments: 1, HeaderSize: 1, UploadedBy: u.ID, UploadedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []Event{{DraftSent, day("2026-11-25")}, {FinalSent, day("2026-12-11")}, {Published, day("2026-12-23")}} {
+		h.st.AddEvent(ctx, store.Event{VisitID: id, Event: e.Event, Date: e.Date, RecordedBy: "u", RecordedAt: time.Now()})
+	}
+	return v
+}
+
+func TestNothingDestroyedBeforeDateOrOnHold(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.visit(t, "v1", []byte("wrapped"))
+	s := h.service("p1")
+	for _, today := range []string{"2026-12-23", "2027-01-21"} { // publication, and the day before publication + 30
+		h.today = day(today)
+		if got, err := s.Sweep(ctx); err != nil || len(got) != 0 {
+			t.Fatalf("%s: destroyed %v, %v", today, got, err)
+		}
+	}
+	h.today = day("2027-01-22")
+	h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: true, At: time.Now()})
+	if got, _ := s.Sweep(ctx); len(got) != 0 {
+		t.Fatalf("destroyed while on hold: %v", got)
+	}
+	h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: false, At: time.Now()})
+	if got, err := s.Sweep(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("on its date, hold lifted: destroyed %v, %v", got, err)
+	}
+	v, _ := h.st.Visit(ctx, "v1")
+	if v.State != "destroyed" {
+		t.Fatalf("state %s", v.State)
+	}
+	if _, err := h.st.WrappedKey(ctx, "v1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatal("key row survived")
+	}
+	d, _ := h.st.GetDestruction(ctx, "v1")
+	c, err := Verify(d.Certificate, h.key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Reference != "FV-v1" || c.FileCount != 1 || c.Files[0].SHA256 != "abc" || c.KeyFingerprint != "fp-v1" || c.ObjectsDeleted != 3 || c.Steps.KeyDestroyed.IsZero() {
+		t.Fatalf("certificate %+v", c)
+	}
+	_, other, _ := ed25519.GenerateKey(nil)
+	if _, err := Verify(d.Certificate, other.Public().(ed25519.PublicKey)); !errors.Is(err, ErrBadSignature) {
+		t.Fatal("verified with the wrong key")
+	}
+	tampered := bytes.Replace(d.Certificate, []byte("FV-v1"), []byte("FV-v2"), 1)
+	if _, err := Verify(tampered, h.key.Public().(ed25519.PublicKey)); !errors.Is(err, ErrBadSignature) {
+		t.Fatal("tampered certificate verified")
+	}
+}
+
+// TestRestartAtEachStep stops the run after each step, as a crash would,
+// and checks that a new process finishes the job.
+func TestRestartAtEachStep(t *testing.T) {
+	for _, stop := range []string{"destroying", "key_destroyed", "objects_deleted"} {
+		t.Run(stop, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t)
+			h.visit(t, "v1", []byte("wrapped-key-bytes-0123456789"))
+			h.today = day("2027-02-01")
+			s := h.service("p1")
+			s.AfterStep = func(step string) error {
+				if step == stop {
+					return errors.New("crash")
+				}
+				return nil
+			}
+			if _, err := s.Sweep(ctx); err == nil {
+				t.Fatal("no crash")
+			}
+			v, _ := h.st.Visit(ctx, "v1")
+			if v.State != "destroying" {
+				t.Fatalf("after crash at %s: state %s, want destroying", stop, v.State)
+			}
+			// A second process: the first one's lease must not block it
+			// for ever, but it is still held, so wait it out.
+			h.today = h.today.AddDate(0, 0, 1)
+			s2 := h.service("p2")
+			if got, err := s2.Sweep(ctx); err != nil || len(got) != 1 {
+				t.Fatalf("resume: %v, %v", got, err)
+			}
+			v, _ = h.st.Visit(ctx, "v1")
+			d, _ := h.st.GetDestruction(ctx, "v1")
+			if v.State != "destroyed" || d.Certificate == nil || !h.objects.removed["bucket-v1"] {
+				t.Fatalf("not finished: %s %v", v.State, h.objects.removed)
+			}
+		})
+	}
+}
+
+func TestLeaseExcludesASecondSweeper(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.today = day("2027-02-01")
+	now := h.today
+	if ok, _ := h.st.TakeLease(ctx, sweepLease, "p1", now, now.Add(24*time.Hour)); !ok {
+		t.Fatal("first lease refused")
+	}
+	h.visit(t, "v1", []byte("w"))
+	if got, err := h.service("p2").Sweep(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("second sweeper ran while the lease was held: %v %v", got, err)
+	}
+}
