@@ -5,7 +5,7 @@ import "strings"
 // reasons says in words what each policy means, for the explain view.
 var reasons = map[string]string{
 	"signed-in-lists-own-visits":         "anyone signed in may list the visits they can see",
-	"administrator-manages-visits":       "administrators manage visits, members, letter events, legal holds and the audit trail",
+	"administrator-manages-visits":       "administrators manage visits, members, letter events, legal holds, the audit trail and destruction certificates",
 	"member-views-visit":                 "members of the visit may see it while their access window is open",
 	"inspectors-read-evidence":           "the inspection team (lead, inspectors, QAM, analysts) may list and download evidence while their access window is open",
 	"coordinator-reads-provider-files":   "the provider coordinator may list and download every provider file",

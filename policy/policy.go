@@ -34,6 +34,7 @@ const (
 	VisitRecordEvent Action = "visit.record_event" // letter events
 	LegalHoldSet     Action = "legal_hold.set"
 	AuditView        Action = "audit.view"
+	CertificateView  Action = "certificate.view" // a destroyed visit's certificate
 	FileList         Action = "file.list"
 	FileUpload       Action = "file.upload"
 	FileDownload     Action = "file.download"
@@ -42,7 +43,7 @@ const (
 
 // Actions lists every action, for tests and the explain page.
 var Actions = []Action{SelfView, VisitList, VisitCreate, VisitView, VisitManage, MemberManage, VisitRecordEvent,
-	LegalHoldSet, AuditView, FileList, FileUpload, FileDownload, FileDelete}
+	LegalHoldSet, AuditView, CertificateView, FileList, FileUpload, FileDownload, FileDelete}
 
 // Visit roles.
 const (

@@ -37,17 +37,30 @@ func startOfDay(d time.Time) time.Time {
 // fifth working day after fieldwork; inspectors and analysts at publication;
 // the lead inspector and the QAM keep it until destruction. Publication and
 // destruction close access through the visit's state, not a date here.
-func (s *Server) memberWindow(v store.Visit, m store.Member) accessWindow {
+func (s *Server) memberWindow(v store.Visit, m store.Member, published time.Time) accessWindow {
 	w := accessWindow{from: m.ValidFrom, until: m.ValidUntil}
 	if w.from.IsZero() {
 		w.from = startOfDay(v.NotificationDate)
 	}
-	if w.until.IsZero() && policy.IsProviderRole(m.Role) {
+	switch {
+	case !w.until.IsZero():
+	case policy.IsProviderRole(m.Role):
 		if tl, err := s.timeline(v); err == nil {
 			w.until = startOfDay(s.cal.AddWorkingDays(tl.FieldworkEnd, 5).AddDate(0, 0, 1))
 		}
+	case (m.Role == policy.RoleInspector || m.Role == policy.RoleAnalyst) && !published.IsZero():
+		w.until = startOfDay(published.AddDate(0, 0, 1)) // the end of publication day
 	}
 	return w
+}
+
+// windowOf is memberWindow with the visit's publication date looked up.
+func (s *Server) windowOf(ctx context.Context, v store.Visit, m store.Member) (accessWindow, error) {
+	st, err := s.visitStatus(ctx, v)
+	if err != nil {
+		return accessWindow{}, err
+	}
+	return s.memberWindow(v, m, st.Letter.Published), nil
 }
 
 // windowMessage tells a member when their access opened or closed.
@@ -73,7 +86,11 @@ func (s *Server) resource(ctx context.Context, acc *access, f *store.File) (poli
 	if acc.visit.ID == "" {
 		return policy.Resource{}, nil
 	}
-	r := policy.Resource{VisitID: acc.visit.ID, VisitState: s.visitState(acc.visit), AcceptsUploads: s.acceptsUploads(acc.visit)}
+	st, err := s.visitStatus(ctx, acc.visit)
+	if err != nil {
+		return policy.Resource{}, err
+	}
+	r := policy.Resource{VisitID: acc.visit.ID, VisitState: st.State, AcceptsUploads: st.AcceptsUploads}
 	if f != nil && f.ID != "" {
 		it, err := s.store.Item(ctx, acc.visit.ID, f.Item)
 		if err != nil {

@@ -112,11 +112,13 @@ func (s *Server) loadAccess(c *gin.Context) (*access, error) {
 		return nil, err
 	}
 	if acc.member.Role != "" {
-		acc.window = s.memberWindow(acc.visit, acc.member)
+		if acc.window, err = s.windowOf(ctx, acc.visit, acc.member); err != nil {
+			return nil, err
+		}
 	}
 	if fileID := c.Param("file"); fileID != "" {
-		if acc.member.Role == "" {
-			// Not a member: whether the file exists is none of their business.
+		if acc.member.Role == "" || acc.visit.State == stateDestroying || acc.visit.State == stateDestroyed {
+			// Not a member, or nothing left: policy answers (404 or 410).
 			return acc, nil
 		}
 		if acc.file, err = s.store.File(ctx, visitID, fileID); err != nil {

@@ -18,6 +18,7 @@ type Config struct {
 	Dev         bool   // development mode: cookies without Secure, dev banner
 	DBPath      string
 	MasterKey   string // path of the master key file
+	SigningKey  string // path of the Ed25519 signing key (certificates)
 	LogLevel    string
 	S3Endpoint  string
 	S3AccessKey string
@@ -31,6 +32,7 @@ type Config struct {
 	SessionIdle     time.Duration
 	SessionLifetime time.Duration
 	RetentionDays   int
+	RetentionEvery  time.Duration
 	CalendarFile    string // extra bank holidays (optional)
 	IdPs            []IdPConfig
 }
@@ -63,6 +65,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		Dev:             e.bool("PORTAL_DEV", false),
 		DBPath:          e.str("PORTAL_DB_PATH", "var/portal.db"),
 		MasterKey:       e.str("PORTAL_MASTER_KEY_FILE", ""),
+		SigningKey:      e.str("PORTAL_SIGNING_KEY_FILE", ""),
 		LogLevel:        e.str("PORTAL_LOG_LEVEL", "info"),
 		S3Endpoint:      e.str("PORTAL_S3_ENDPOINT", "127.0.0.1:9000"),
 		S3AccessKey:     e.secret("PORTAL_S3_ACCESS_KEY"),
@@ -75,6 +78,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SessionIdle:     e.duration("PORTAL_SESSION_IDLE_TIMEOUT", 30*time.Minute),
 		SessionLifetime: e.duration("PORTAL_SESSION_LIFETIME", 12*time.Hour),
 		RetentionDays:   e.int("PORTAL_RETENTION_DAYS", 30),
+		RetentionEvery:  e.duration("PORTAL_RETENTION_INTERVAL", 5*time.Minute),
 		CalendarFile:    e.str("PORTAL_CALENDAR_FILE", ""),
 	}
 	c.PublicURL = strings.TrimRight(e.str("PORTAL_PUBLIC_URL", "http://"+c.Addr), "/")
@@ -101,6 +105,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 func (c *Config) validate(e *envReader) {
 	if c.MasterKey == "" {
 		e.fail("PORTAL_MASTER_KEY_FILE is required: the path of the master key (make one with: portal keygen > master.key)")
+	}
+	if c.SigningKey == "" {
+		e.fail("PORTAL_SIGNING_KEY_FILE is required: the Ed25519 key that signs destruction certificates (make one with: portal keygen --signing -o signing.key)")
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		e.fail("PORTAL_PUBLIC_URL must be an absolute http(s) URL, got %q", c.PublicURL)

@@ -10,6 +10,7 @@ import (
 func devEnv(extra map[string]string) func(string) string {
 	env := map[string]string{
 		"PORTAL_MASTER_KEY_FILE":          "/tmp/master.key",
+		"PORTAL_SIGNING_KEY_FILE":         "/tmp/signing.key",
 		"PORTAL_PUBLIC_URL":               "https://portal.example",
 		"PORTAL_S3_ACCESS_KEY":            "ak",
 		"PORTAL_S3_SECRET_KEY":            "sk",

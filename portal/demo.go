@@ -54,7 +54,7 @@ func (s *Server) SeedDemo(ctx context.Context) (store.Visit, error) {
 		}
 	case err != nil:
 		return store.Visit{}, err
-	case !s.acceptsUploads(v):
+	case !s.acceptsUploadsNow(ctx, v):
 		if err := s.store.SetVisitDates(ctx, v.ID, notification, fieldwork); err != nil {
 			return store.Visit{}, err
 		}

@@ -40,7 +40,11 @@ func (s *Server) explain(ctx context.Context, acc *access, memberID, action, fil
 	if !isAction(action) {
 		return explanation{}, badRequest("Choose an action.")
 	}
-	as := &access{visit: acc.visit, member: m, window: s.memberWindow(acc.visit, m)}
+	w, err := s.windowOf(ctx, acc.visit, m)
+	if err != nil {
+		return explanation{}, err
+	}
+	as := &access{visit: acc.visit, member: m, window: w}
 	as.user.ID = m.UserID
 	if as.user.ID == "" {
 		as.user.ID = "unbound:" + m.ID // not signed in yet: decide as they would be

@@ -182,7 +182,11 @@ func (s *Server) membersPage(c *gin.Context) {
 	var rows []memberRow
 	const layout = "2 Jan 2006 15:04"
 	for _, m := range ms {
-		w := s.memberWindow(acc.visit, m)
+		w, err := s.windowOf(ctx, acc.visit, m)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
 		until := "until the visit is destroyed or published"
 		if !w.until.IsZero() {
 			until = w.until.In(london).Format(layout)

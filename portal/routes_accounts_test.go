@@ -35,6 +35,9 @@ func TestRouteTableByAccount(t *testing.T) {
 		"DELETE /api/v1/visits/:id/members/:member":  "admin",
 		"GET /api/v1/visits/:id/items":               "admin " + members,
 		"PUT /api/v1/visits/:id/items/:item":         "admin",
+		"POST /api/v1/visits/:id/events":             "admin lead",
+		"PUT /api/v1/visits/:id/legal-hold":          "admin",
+		"GET /api/v1/visits/:id/certificate":         "admin",
 		"GET /api/v1/visits/:id/explain":             "admin",
 		"GET /api/v1/visits/:id/files":               members,
 		"POST /api/v1/visits/:id/files":              "coordinator uploader",
@@ -50,6 +53,9 @@ func TestRouteTableByAccount(t *testing.T) {
 		"GET /visits/:id/explain":                    "admin",
 		"POST /visits/:id/items":                     "admin",
 	}
+	// Statuses that still mean "past authorization" for an allowed account:
+	// a live visit has no destruction certificate yet.
+	answered := map[string]int{"GET /api/v1/visits/:id/certificate": 404}
 	st := ts.Portal.Store()
 	ctx := context.Background()
 	tempMember := func() string {
@@ -78,8 +84,8 @@ func TestRouteTableByAccount(t *testing.T) {
 			fileID := accounts["uploader"].uploadItem(v.ID, "route-check.pdf", "", []byte("x")).ID
 			url := strings.NewReplacer(":id", v.ID, ":file", fileID, ":member", tempMember(), ":item", "cld").Replace(path)
 			status := b.status(method, url, nil)
-			passed := !slices.Contains([]int{401, 403, 404, 410, 423}, status)
 			want := slices.Contains(allowed, user)
+			passed := !slices.Contains([]int{401, 403, 404, 410, 423}, status) || want && answered[route] == status
 			switch {
 			case want && !passed:
 				t.Errorf("%s as %s: %d, want past authorization", route, user, status)

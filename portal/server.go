@@ -24,27 +24,29 @@ import (
 	"github.com/ofsted-portal/evidence/portal/blobs"
 	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/evidence"
+	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 	"github.com/ofsted-portal/evidence/web"
 )
 
 // Server is the portal: its dependencies and its HTTP handler.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	now      func() time.Time
-	store    *store.Store
-	blobs    *blobs.Store
-	keys     *Keyring
-	evidence *evidence.Service
-	cal      *calendar.Calendar
-	policy   *policy.Engine
-	idps     map[string]*identityProvider
-	sessions *scs.SessionManager
-	pages    *web.Pages
-	cop      *http.CrossOriginProtection
-	handler  http.Handler
-	keyErr   error // the master key's self-test at start-up
+	cfg       Config
+	log       *slog.Logger
+	now       func() time.Time
+	store     *store.Store
+	blobs     *blobs.Store
+	keys      *Keyring
+	evidence  *evidence.Service
+	cal       *calendar.Calendar
+	policy    *policy.Engine
+	retention *retention.Service
+	idps      map[string]*identityProvider
+	sessions  *scs.SessionManager
+	pages     *web.Pages
+	cop       *http.CrossOriginProtection
+	handler   http.Handler
+	keyErr    error // the master key's self-test at start-up
 	// actions maps "METHOD /path" of every non-public route to its action;
 	// public lists the routes that need no sign-in.
 	actions map[string]routeRule
@@ -84,6 +86,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	signer, err := retention.LoadSigningKey(cfg.SigningKey)
+	if err != nil {
+		return nil, err
+	}
 	engine, err := policy.New()
 	if err != nil {
 		return nil, err
@@ -116,6 +122,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 	if s.keyErr = s.keys.SelfTest(); s.keyErr != nil {
 		s.log.Error("master key self-test failed", "err", s.keyErr)
 	}
+	host, _ := os.Hostname()
+	s.retention = &retention.Service{Store: st, Objects: bl, Forget: s.keys.Forget, Signer: signer, Now: o.now, Today: s.today,
+		RetentionDays: cfg.RetentionDays, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8]), Log: o.logger}
 	s.evidence = &evidence.Service{Store: st, Blobs: bl, SegmentSize: cfg.SegmentSize, Now: o.now, Log: o.logger}
 	for _, p := range cfg.IdPs {
 		s.idps[p.Name] = newIdentityProvider(p, cfg.PublicURL, o.httpClient, o.now)
@@ -171,12 +180,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	return nil
 }
 
-// runJanitor cleans up abandoned uploads and expired sessions.
+// runJanitor cleans up abandoned uploads and expired sessions, and runs the
+// retention sweep that destroys visits past their date.
 func (s *Server) runJanitor(ctx context.Context) {
-	t := time.NewTicker(5 * time.Minute)
+	t := time.NewTicker(s.cfg.RetentionEvery)
 	defer t.Stop()
 	for {
 		s.sweep(ctx)
+		s.RunRetention(ctx)
 		select {
 		case <-ctx.Done():
 			return

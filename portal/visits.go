@@ -30,10 +30,6 @@ func loadCalendar(path string) (*calendar.Calendar, error) {
 	return cal, nil
 }
 
-// Stored visit states. While a visit is "active" its displayed state comes
-// from its timeline (preparing, collecting, fieldwork, reporting).
-const stateActive = "active"
-
 func (s *Server) today() time.Time {
 	y, m, d := s.now().In(london).Date()
 	return calendar.Date(y, m, d)
@@ -51,40 +47,26 @@ func (s *Server) timeline(v store.Visit) (timeline.Timeline, error) {
 	return timeline.Compute(s.cal, v.NotificationDate, v.FieldworkStart)
 }
 
-// visitState is the state shown to people and returned by the API.
-func (s *Server) visitState(v store.Visit) string {
-	if v.State != stateActive {
-		return v.State
-	}
-	tl, err := s.timeline(v)
-	if err != nil {
-		return "unknown"
-	}
-	return tl.Phase(s.today())
-}
-
-// acceptsUploads: the provider uploads from the notification call until the
-// end of fieldwork (case files for named children arrive during fieldwork).
-func (s *Server) acceptsUploads(v store.Visit) bool {
-	st := s.visitState(v)
-	return st == "collecting" || st == "fieldwork"
-}
-
 type visitJSON struct {
-	ID               string             `json:"id"`
-	Reference        string             `json:"reference"`
-	Title            string             `json:"title"`
-	Provider         string             `json:"provider"`
-	NotificationDate string             `json:"notification_date"`
-	FieldworkStart   string             `json:"fieldwork_start"`
-	State            string             `json:"state"`
-	AcceptsUploads   bool               `json:"accepts_uploads"`
-	Bucket           string             `json:"bucket"`
-	RetentionDays    int                `json:"retention_days"`
-	DestroyOn        *string            `json:"destroy_on"`
-	Role             string             `json:"role,omitempty"`
-	Timeline         *timeline.Timeline `json:"timeline,omitempty"`
-	CreatedAt        time.Time          `json:"created_at"`
+	ID               string  `json:"id"`
+	Reference        string  `json:"reference"`
+	Title            string  `json:"title"`
+	Provider         string  `json:"provider"`
+	NotificationDate string  `json:"notification_date"`
+	FieldworkStart   string  `json:"fieldwork_start"`
+	State            string  `json:"state"`
+	AcceptsUploads   bool    `json:"accepts_uploads"`
+	Bucket           string  `json:"bucket"`
+	RetentionDays    int     `json:"retention_days"`
+	DestroyOn        *string `json:"destroy_on"`
+	// DaysUntilDestruction counts down to DestroyOn (negative: overdue,
+	// e.g. held).
+	DaysUntilDestruction *int               `json:"days_until_destruction"`
+	LegalHold            bool               `json:"legal_hold"`
+	Events               []eventJSON        `json:"events"`
+	Role                 string             `json:"role,omitempty"`
+	Timeline             *timeline.Timeline `json:"timeline,omitempty"`
+	CreatedAt            time.Time          `json:"created_at"`
 }
 
 func (s *Server) visitView(ctx context.Context, v store.Visit, role string) visitJSON {
@@ -92,11 +74,16 @@ func (s *Server) visitView(ctx context.Context, v store.Visit, role string) visi
 		ID: v.ID, Reference: v.Reference, Provider: v.Provider,
 		NotificationDate: v.NotificationDate.Format(time.DateOnly),
 		FieldworkStart:   v.FieldworkStart.Format(time.DateOnly),
-		State:            s.visitState(v), AcceptsUploads: s.acceptsUploads(v),
-		Bucket: v.Bucket, RetentionDays: v.RetentionDays, Role: role, CreatedAt: v.CreatedAt,
+		Bucket:           v.Bucket, RetentionDays: s.retention.Days(v), Role: role, CreatedAt: v.CreatedAt,
 	}
-	if out.RetentionDays == 0 {
-		out.RetentionDays = s.cfg.RetentionDays
+	if st, err := s.visitStatus(ctx, v); err == nil {
+		out.State, out.AcceptsUploads, out.LegalHold = st.State, st.AcceptsUploads, st.LegalHold
+		out.Events = st.Events
+		if !st.DestroyOn.IsZero() {
+			d := st.DestroyOn.Format(time.DateOnly)
+			days := int(st.DestroyOn.Sub(s.today()).Hours() / 24)
+			out.DestroyOn, out.DaysUntilDestruction = &d, &days
+		}
 	}
 	if tl, err := s.timeline(v); err == nil {
 		out.Timeline = &tl
@@ -202,7 +189,7 @@ func (s *Server) newVisit(ctx context.Context, req createVisitRequest, by store.
 	err = s.store.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Fingerprint: key.Fingerprint(), HeaderSize: key.HeaderSize(), CreatedAt: s.now()},
 		defaultItems()...)
 	if err != nil {
-		if rerr := s.blobs.RemoveBucket(context.WithoutCancel(ctx), v.Bucket); rerr != nil {
+		if _, rerr := s.blobs.RemoveBucket(context.WithoutCancel(ctx), v.Bucket); rerr != nil {
 			s.log.Error("remove bucket of failed visit", "bucket", v.Bucket, "err", rerr)
 		}
 		if errors.Is(err, store.ErrConflict) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -19,9 +20,12 @@ const usage = `Usage: portal <command> [flags]
 
 Commands:
   serve          run the portal (configuration from the environment; see README)
-  keygen         print a new master key (save it to the file PORTAL_MASTER_KEY_FILE names)
+  keygen         print a new master key, or with --signing a certificate signing key
   admin grant    grant a portal-wide role to the person who signs in with an email
                  from an issuer: portal admin grant --issuer URL --email E --role administrator
+  retention run  run one destruction sweep now
+  certificate    verify a destruction certificate offline, or print the signing public key
+  key rotate     re-wrap every visit key to a new master key: portal key rotate --new-key FILE
 
 Run "portal <command> --help" for a command's flags.
 `
@@ -36,6 +40,18 @@ func run(ctx context.Context, args []string) error {
 		return serve(ctx, args[1:])
 	case "keygen":
 		return keygen(args[1:], os.Stdout)
+	case "retention":
+		if len(args) < 2 || args[1] != "run" {
+			return errors.New("usage: portal retention run")
+		}
+		return retentionRun(ctx, args[2:])
+	case "certificate":
+		return certificateCmd(args[1:])
+	case "key":
+		if len(args) < 2 || args[1] != "rotate" {
+			return errors.New("usage: portal key rotate --new-key FILE")
+		}
+		return keyRotate(ctx, args[2:])
 	case "admin":
 		if len(args) < 2 || args[1] != "grant" {
 			return errors.New("usage: portal admin grant --issuer URL --email E --role administrator")
@@ -68,6 +84,7 @@ func serve(ctx context.Context, args []string) error {
 func keygen(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
 	file := fs.String("o", "", "write the key to this file (mode 0600, must not exist) instead of standard output")
+	signing := fs.Bool("signing", false, "make an Ed25519 certificate signing key (PKCS#8 PEM) instead of a master key")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: portal keygen [-o FILE]\n\nMakes a new post-quantum master key (age ML-KEM-768 + X25519).")
 		fs.PrintDefaults()
@@ -76,6 +93,9 @@ func keygen(args []string, out io.Writer) error {
 		return flagErr(err)
 	}
 	key, err := crypto.GenerateMasterKey(time.Now())
+	if *signing {
+		key, err = retention.GenerateSigningKey()
+	}
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/deploy/devidp"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/retention"
 )
 
 // Options configure a stack.
@@ -76,7 +77,10 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if st.Env, err = loadOrCreateEnv(o); err != nil {
 		return st, err
 	}
-	if err := ensureMasterKey(filepath.Join(o.Dir, "master.key")); err != nil {
+	if err := ensureKey(filepath.Join(o.Dir, "master.key"), func() ([]byte, error) { return crypto.GenerateMasterKey(time.Now()) }); err != nil {
+		return st, err
+	}
+	if err := ensureKey(filepath.Join(o.Dir, "signing.key"), retention.GenerateSigningKey); err != nil {
 		return st, err
 	}
 	bin := o.MinIOBinary
@@ -216,14 +220,15 @@ func loadOrCreateEnv(o Options) (map[string]string, error) {
 	keep("PORTAL_S3_ACCESS_KEY", "portal-"+randomHex(6))
 	keep("PORTAL_S3_SECRET_KEY", randomHex(20))
 	set := map[string]string{
-		"PORTAL_ADDR":            o.PortalAddr,
-		"PORTAL_PUBLIC_URL":      "http://" + o.PortalAddr,
-		"PORTAL_DEV":             "true",
-		"PORTAL_DB_PATH":         filepath.Join(dir, "portal.db"),
-		"PORTAL_MASTER_KEY_FILE": filepath.Join(dir, "master.key"),
-		"PORTAL_S3_ENDPOINT":     o.MinIOAddr,
-		"PORTAL_IDPS":            "cafcass,ofsted",
-		"DEVIDP_ADDR":            o.IdPAddr,
+		"PORTAL_ADDR":             o.PortalAddr,
+		"PORTAL_PUBLIC_URL":       "http://" + o.PortalAddr,
+		"PORTAL_DEV":              "true",
+		"PORTAL_DB_PATH":          filepath.Join(dir, "portal.db"),
+		"PORTAL_MASTER_KEY_FILE":  filepath.Join(dir, "master.key"),
+		"PORTAL_SIGNING_KEY_FILE": filepath.Join(dir, "signing.key"),
+		"PORTAL_S3_ENDPOINT":      o.MinIOAddr,
+		"PORTAL_IDPS":             "cafcass,ofsted",
+		"DEVIDP_ADDR":             o.IdPAddr,
 	}
 	for _, idp := range []struct{ name, display, org string }{{"cafcass", "Cafcass", "provider"}, {"ofsted", "Ofsted", "inspectorate"}} {
 		p := "PORTAL_IDP_" + strings.ToUpper(idp.name) + "_"
@@ -252,11 +257,12 @@ func loadOrCreateEnv(o Options) (map[string]string, error) {
 	return env, nil
 }
 
-func ensureMasterKey(path string) error {
+// ensureKey makes a key file on first start and keeps it after.
+func ensureKey(path string, generate func() ([]byte, error)) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
-	key, err := crypto.GenerateMasterKey(time.Now())
+	key, err := generate()
 	if err != nil {
 		return err
 	}

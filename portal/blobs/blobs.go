@@ -13,6 +13,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/lifecycle"
 
 	"github.com/ofsted-portal/evidence/crypto"
 )
@@ -149,27 +150,114 @@ func (r sourceReader) Read(p []byte) (int, error) {
 // RemovePrefix deletes every version of every object under prefix, so
 // nothing of it can be restored from the bucket.
 func (s *Store) RemovePrefix(ctx context.Context, bucket, prefix string) error {
+	_, err := s.removeVersions(ctx, bucket, prefix)
+	return err
+}
+
+func (s *Store) removeVersions(ctx context.Context, bucket, prefix string) (int, error) {
 	objects := s.c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, WithVersions: true})
 	var firstErr error
+	n := 0
 	for obj := range objects {
 		if obj.Err != nil {
-			return fmt.Errorf("blobs: list %s/%s: %w", bucket, prefix, obj.Err)
+			if minio.ToErrorResponse(obj.Err).Code == "NoSuchBucket" {
+				return n, nil
+			}
+			return n, fmt.Errorf("blobs: list %s/%s: %w", bucket, prefix, obj.Err)
 		}
 		err := s.c.RemoveObject(ctx, bucket, obj.Key, minio.RemoveObjectOptions{VersionID: obj.VersionID, GovernanceBypass: true})
 		if err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("blobs: remove %s/%s: %w", bucket, obj.Key, err)
 		}
+		if err == nil {
+			n++
+		}
 	}
-	return firstErr
+	return n, firstErr
 }
 
-// RemoveBucket deletes every object version in a bucket, then the bucket.
-func (s *Store) RemoveBucket(ctx context.Context, bucket string) error {
-	if err := s.RemovePrefix(ctx, bucket, ""); err != nil {
-		return err
+// SetLegalHold puts an S3 legal hold on (or off) every object version in the
+// bucket. It does nothing where the bucket has no object lock.
+func (s *Store) SetLegalHold(ctx context.Context, bucket string, on bool) error {
+	if status, _, _, _, err := s.c.GetObjectLockConfig(ctx, bucket); err != nil || status != "Enabled" {
+		return nil
 	}
-	if err := s.c.RemoveBucket(ctx, bucket); err != nil && minio.ToErrorResponse(err).Code != "NoSuchBucket" {
-		return fmt.Errorf("blobs: remove bucket %s: %w", bucket, err)
+	st := minio.LegalHoldDisabled
+	if on {
+		st = minio.LegalHoldEnabled
+	}
+	for obj := range s.c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true, WithVersions: true}) {
+		if obj.Err != nil {
+			return fmt.Errorf("blobs: list %s: %w", bucket, obj.Err)
+		}
+		if obj.IsDeleteMarker {
+			continue
+		}
+		if err := s.c.PutObjectLegalHold(ctx, bucket, obj.Key, minio.PutObjectLegalHoldOptions{VersionID: obj.VersionID, Status: &st}); err != nil {
+			return fmt.Errorf("blobs: legal hold %s/%s: %w", bucket, obj.Key, err)
+		}
 	}
 	return nil
+}
+
+// RemoveBucket deletes every object version in a bucket, then the bucket,
+// and says how many versions it deleted. A bucket already gone is success.
+func (s *Store) RemoveBucket(ctx context.Context, bucket string) (int, error) {
+	n, err := s.removeVersions(ctx, bucket, "")
+	if err != nil {
+		return n, err
+	}
+	if err := s.c.RemoveBucket(ctx, bucket); err != nil && minio.ToErrorResponse(err).Code != "NoSuchBucket" {
+		return n, fmt.Errorf("blobs: remove bucket %s: %w", bucket, err)
+	}
+	return n, nil
+}
+
+// BucketExists reports whether the bucket is there (tests of destruction).
+func (s *Store) BucketExists(ctx context.Context, bucket string) (bool, error) {
+	return s.c.BucketExists(ctx, bucket)
+}
+
+// SetExpiry gives the bucket a lifecycle rule that expires every object (and
+// every older version a day later) on date, as a backstop should the portal
+// be down when destruction is due; a zero date removes the rule. Servers
+// without lifecycle support are left alone: the portal's own destruction
+// does not depend on it.
+func (s *Store) SetExpiry(ctx context.Context, bucket string, date time.Time) error {
+	cfg := lifecycle.NewConfiguration()
+	if !date.IsZero() {
+		y, m, d := date.Date()
+		cfg.Rules = []lifecycle.Rule{{
+			ID:                          "portal-retention-backstop",
+			Status:                      "Enabled",
+			RuleFilter:                  lifecycle.Filter{Prefix: ""},
+			Expiration:                  lifecycle.Expiration{Date: lifecycle.ExpirationDate{Time: time.Date(y, m, d, 0, 0, 0, 0, time.UTC)}},
+			NoncurrentVersionExpiration: lifecycle.NoncurrentVersionExpiration{NoncurrentDays: 1},
+		}}
+	}
+	err := s.c.SetBucketLifecycle(ctx, bucket, cfg)
+	if err != nil && minio.ToErrorResponse(err).Code == "NotImplemented" {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("blobs: lifecycle %s: %w", bucket, err)
+	}
+	return nil
+}
+
+// Expiry returns the backstop date, or zero when there is none.
+func (s *Store) Expiry(ctx context.Context, bucket string) (time.Time, error) {
+	cfg, err := s.c.GetBucketLifecycle(ctx, bucket)
+	if err != nil {
+		if minio.ToErrorResponse(err).Code == "NoSuchLifecycleConfiguration" {
+			return time.Time{}, nil
+		}
+		return time.Time{}, err
+	}
+	for _, r := range cfg.Rules {
+		if r.ID == "portal-retention-backstop" {
+			return r.Expiration.Date.Time, nil
+		}
+	}
+	return time.Time{}, nil
 }

@@ -171,3 +171,44 @@ func (s *Store) SetVisitDates(ctx context.Context, id string, notification, fiel
 	}
 	return nil
 }
+
+// RewrapKeys replaces every live wrapped visit key with rewrap(old), in one
+// transaction: either every key moves to the new master key or none does.
+func (s *Store) RewrapKeys(ctx context.Context, rewrap func(visitID string, wrapped []byte) ([]byte, error)) (int, error) {
+	n := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT visit_id, wrapped FROM visit_keys`)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			id      string
+			wrapped []byte
+		}
+		var all []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.wrapped); err != nil {
+				rows.Close()
+				return err
+			}
+			all = append(all, r)
+		}
+		rows.Close()
+		for _, r := range all {
+			nw, err := rewrap(r.id, r.wrapped)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE visit_keys SET wrapped = ? WHERE visit_id = ?`, nw, r.id); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: rewrap keys: %w", err)
+	}
+	return n, nil
+}
