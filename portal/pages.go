@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"sort"
@@ -61,6 +62,20 @@ func (s *Server) startPage(c *gin.Context) {
 
 type visitRow struct {
 	ID, Reference, Title, State, NotificationDate, Role string
+	DestroyOn                                           string
+	DaysLeft                                            int
+}
+
+// destructionWarning is the banner administrators see in the 7 days before
+// a visit is destroyed.
+func destructionWarning(vj visitJSON) string {
+	if vj.DestroyOn == nil || *vj.DaysUntilDestruction > 7 || *vj.DaysUntilDestruction < 0 {
+		return ""
+	}
+	if vj.LegalHold {
+		return fmt.Sprintf("%s was due for destruction on %s but a legal hold stops it.", vj.Reference, *vj.DestroyOn)
+	}
+	return fmt.Sprintf("%s will be destroyed on %s, in %d days. Set a legal hold now if it must be kept.", vj.Reference, *vj.DestroyOn, *vj.DaysUntilDestruction)
 }
 
 func (s *Server) visitsPage(c *gin.Context) {
@@ -72,10 +87,18 @@ func (s *Server) visitsPage(c *gin.Context) {
 		return
 	}
 	var rows []visitRow
+	var warnings []string
 	for _, vj := range vs {
-		rows = append(rows, visitRow{vj.ID, vj.Reference, vj.Title, vj.State, vj.NotificationDate, vj.Role})
+		r := visitRow{ID: vj.ID, Reference: vj.Reference, Title: vj.Title, State: vj.State, NotificationDate: vj.NotificationDate, Role: vj.Role}
+		if vj.DestroyOn != nil {
+			r.DestroyOn, r.DaysLeft = *vj.DestroyOn, *vj.DaysUntilDestruction
+		}
+		rows = append(rows, r)
+		if w := destructionWarning(vj); acc.admin && w != "" {
+			warnings = append(warnings, w)
+		}
 	}
-	s.render(c, "visits", "Your visits", gin.H{"Visits": rows, "Administrator": acc.admin})
+	s.render(c, "visits", "Your visits", gin.H{"Visits": rows, "Administrator": acc.admin, "Warnings": warnings})
 }
 
 func (s *Server) createVisitForm(c *gin.Context) {
@@ -100,8 +123,14 @@ func (s *Server) can(ctx context.Context, acc *access, a policy.Action) bool {
 func (s *Server) visitPage(c *gin.Context) {
 	ctx := c.Request.Context()
 	acc := accessOf(c)
+	vj := s.visitView(ctx, acc.visit, acc.member.Role)
+	warning := ""
+	if acc.admin {
+		warning = destructionWarning(vj)
+	}
 	page := gin.H{
-		"Visit":     s.visitView(ctx, acc.visit, acc.member.Role),
+		"Visit":     vj,
+		"Warning":   warning,
 		"Role":      acc.member.Role,
 		"CanManage": s.can(ctx, acc, policy.MemberManage),
 		"CanUpload": s.can(ctx, acc, policy.FileUpload),

@@ -66,6 +66,17 @@ func TestRetentionEndToEnd(t *testing.T) {
 		t.Fatalf("state after publication: %s", got.State)
 	}
 
+	// Three days before destruction, administrators are warned.
+	y, m, d := time.Now().In(london).Date()
+	destroyOn := end.AddDate(0, 0, 5+30)
+	ts.offset.Store(int64(destroyOn.Sub(calendar.Date(y, m, d)) - 3*24*time.Hour))
+	if page := readAll(t, admin.get("/visits")); !strings.Contains(page, "FV-RET-1 will be destroyed on "+destroyOn.Format(time.DateOnly)+", in 3 days") {
+		t.Fatalf("no warning for administrators:\n%s", page)
+	}
+	if page := readAll(t, lead.get("/visits")); strings.Contains(page, "will be destroyed on") {
+		t.Fatal("the destruction warning is for administrators")
+	}
+
 	// Legal hold: nothing is destroyed, objects carry an S3 legal hold.
 	hold := admin.sendJSON("PUT", "/api/v1/visits/"+v.ID+"/legal-hold", map[string]any{"on": true, "reason": "Complaint escalated"})
 	decode[visitResp](t, hold, http.StatusOK)

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/portal/retention"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+func writeKey(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestKeyRotate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	oldText, _ := crypto.GenerateMasterKey(time.Now())
+	newText, _ := crypto.GenerateMasterKey(time.Now())
+	oldPath, newPath := writeKey(t, dir, "old.key", oldText), writeKey(t, dir, "new.key", newText)
+	oldMaster, _ := crypto.LoadMasterKey(oldPath)
+	newMaster, _ := crypto.LoadMasterKey(newPath)
+	db := filepath.Join(dir, "p.db")
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk, _ := crypto.NewVisitKey()
+	wrapped, _ := oldMaster.Wrap(vk)
+	now := time.Now()
+	if err := st.CreateVisit(ctx, store.Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
+		State: "active", Bucket: "b", CreatedAt: now, CreatedBy: "system"}, store.VisitKey{VisitID: "v1", Wrapped: wrapped, Fingerprint: vk.Fingerprint(), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	t.Setenv("PORTAL_MASTER_KEY_FILE", oldPath)
+	t.Setenv("PORTAL_DB_PATH", db)
+	if err := keyRotate(ctx, []string{"--new-key", newPath}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = store.Open(ctx, db)
+	defer st.Close()
+	k, _ := st.WrappedKey(ctx, "v1")
+	got, err := newMaster.Unwrap(k.Wrapped)
+	if err != nil || got.Fingerprint() != vk.Fingerprint() {
+		t.Fatalf("new master cannot unwrap: %v", err)
+	}
+	if _, err := oldMaster.Unwrap(k.Wrapped); err == nil {
+		t.Fatal("the old master still unwraps the rotated key")
+	}
+	// Rotating with the wrong current key changes nothing.
+	t.Setenv("PORTAL_MASTER_KEY_FILE", oldPath)
+	if err := keyRotate(ctx, []string{"--new-key", newPath}); err == nil {
+		t.Fatal("rotation with a master key that cannot unwrap succeeded")
+	}
+	k2, _ := st.WrappedKey(ctx, "v1")
+	if !bytes.Equal(k2.Wrapped, k.Wrapped) {
+		t.Fatal("a failed rotation changed a key")
+	}
+}
+
+func TestCertificateVerify(t *testing.T) {
+	dir := t.TempDir()
+	pemKey, _ := retention.GenerateSigningKey()
+	keyPath := writeKey(t, dir, "signing.key", pemKey)
+	key, _ := retention.LoadSigningKey(keyPath)
+	pubPath := writeKey(t, dir, "signing.pub", retention.PublicKeyPEM(key))
+	signed, _ := retention.Sign(retention.Certificate{VisitID: "v1", Reference: "FV-1", Files: []retention.CertFile{{ID: "f", SHA256: "ab", Size: 2}}}, key)
+	good := writeKey(t, dir, "good.json", signed)
+	bad := writeKey(t, dir, "bad.json", bytes.Replace(signed, []byte("FV-1"), []byte("FV-2"), 1))
+	if err := certificateCmd([]string{"verify", "--public-key", pubPath, good}); err != nil {
+		t.Fatalf("good certificate: %v", err)
+	}
+	if err := certificateCmd([]string{"verify", "--public-key", pubPath, bad}); err == nil {
+		t.Fatal("tampered certificate verified")
+	}
+}
