@@ -76,6 +76,12 @@ func (s *Server) storeUpload(ctx context.Context, acc *access, name, item string
 		return fileJSON{}, err
 	}
 	s.log.Info("file uploaded", "visit", acc.visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.user.ID)
+	// A visit under legal hold holds new objects too.
+	if h, err := s.store.GetLegalHold(ctx, acc.visit.ID); err == nil && h.On {
+		if err := s.blobs.SetLegalHold(ctx, acc.visit.Bucket, true); err != nil {
+			return fileJSON{}, err
+		}
+	}
 	return s.fileView(key, f, acc.user.Email)
 }
 

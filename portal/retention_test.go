@@ -100,8 +100,21 @@ func TestRetentionEndToEnd(t *testing.T) {
 	if exp, _ := ts.Portal.Blobs().Expiry(ctx, v.Bucket); exp.Format(time.DateOnly) != end.AddDate(0, 0, 5+30+14).Format(time.DateOnly) {
 		t.Fatalf("backstop expiry %s, want publication + 30 + 14 days", exp)
 	}
+	// The first sweep dies after destroying the key, before the objects.
+	ts.crashAt.Store("key_destroyed")
+	if _, err := ts.Portal.RunRetention(ctx); err == nil || !strings.Contains(err.Error(), "simulated crash") {
+		t.Fatalf("sweep did not stop at the crash: %v", err)
+	}
+	if ok, _ := ts.Portal.Blobs().BucketExists(ctx, v.Bucket); !ok {
+		t.Fatal("objects went before the crash point")
+	}
+	if s := lead.status("GET", "/api/v1/visits/"+v.ID+"/files/"+a.ID+"/content", nil); s != http.StatusGone {
+		t.Fatalf("download between key destruction and object deletion: %d, want 410", s)
+	}
+	// The next sweep resumes and finishes.
+	ts.crashAt.Store("")
 	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 1 {
-		t.Fatalf("sweep: %v %v", ids, err)
+		t.Fatalf("resumed sweep: %v %v", ids, err)
 	}
 
 	if ok, _ := ts.Portal.Blobs().BucketExists(ctx, v.Bucket); ok {

@@ -57,6 +57,7 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
+	afterStep  func(step string) error
 	now        func() time.Time
 	httpClient *http.Client
 	logger     *slog.Logger
@@ -64,6 +65,12 @@ type options struct {
 
 // WithClock replaces the wall clock (sign-in token expiry, timelines).
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithRetentionHook runs after each recorded destruction step; an error
+// stops the run there, as a crash would (tests of resumption).
+func WithRetentionHook(f func(step string) error) Option {
+	return func(o *options) { o.afterStep = f }
+}
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
@@ -124,7 +131,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 	}
 	host, _ := os.Hostname()
 	s.retention = &retention.Service{Store: st, Objects: bl, Forget: s.keys.Forget, Signer: signer, Now: o.now, Today: s.today,
-		RetentionDays: cfg.RetentionDays, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8]), Log: o.logger}
+		RetentionDays: cfg.RetentionDays, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8]), Log: o.logger,
+		AfterStep: o.afterStep}
 	s.evidence = &evidence.Service{Store: st, Blobs: bl, SegmentSize: cfg.SegmentSize, Now: o.now, Log: o.logger}
 	for _, p := range cfg.IdPs {
 		s.idps[p.Name] = newIdentityProvider(p, cfg.PublicURL, o.httpClient, o.now)

@@ -27,6 +27,8 @@ import (
 // portal over HTTP) with a clock the test can move and a log it can read.
 type testStack struct {
 	*devstack.Stack
+	crashAt atomic.Value // string: the destruction step after which to "crash"
+
 	offset atomic.Int64 // nanoseconds added to the wall clock
 	log    *syncBuffer
 }
@@ -65,10 +67,15 @@ func startStack(t *testing.T) *testStack {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	st, err := devstack.Start(ctx, devstack.Options{
-		Dir:           t.TempDir(),
-		MinIOBinary:   bin,
-		Logger:        portal.NewLogger(ts.log, "debug"),
-		PortalOptions: []portal.Option{portal.WithClock(clock)},
+		Dir:         t.TempDir(),
+		MinIOBinary: bin,
+		Logger:      portal.NewLogger(ts.log, "debug"),
+		PortalOptions: []portal.Option{portal.WithClock(clock), portal.WithRetentionHook(func(step string) error {
+			if at, _ := ts.crashAt.Load().(string); at == step {
+				return fmt.Errorf("simulated crash after %s", step)
+			}
+			return nil
+		})},
 	})
 	if err != nil {
 		t.Fatalf("start stack: %v", err)
