@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"net/http"
 	"slices"
 
@@ -37,15 +38,29 @@ func (s *Server) listItems(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"items": out})
 }
 
-// putItemRestriction sets which roles see an item's files. Policy reads it on
-// the next request, so open sessions are affected at once.
-func (s *Server) putItemRestriction(c *gin.Context) {
-	acc := accessOf(c)
-	code, err := ParseItem(c.Param("item"))
+// saveItemRestriction validates and stores which roles see an item's
+// files. Policy reads it on the next request, so open sessions are affected
+// at once.
+func (s *Server) saveItemRestriction(ctx context.Context, acc *access, rawCode string, restricted bool, roles []string) (store.Item, error) {
+	code, err := ParseItem(rawCode)
 	if err != nil || code == "" {
-		s.fail(c, badRequest("The item must be an item number such as 1.03, or cld or audits."))
-		return
+		return store.Item{}, badRequest("The item must be an item number such as 1.03, or cld or audits.")
 	}
+	for _, r := range roles {
+		if !policy.IsRole(r) {
+			return store.Item{}, badRequest("Unknown role " + r + ".")
+		}
+	}
+	roles = slices.Compact(slices.Sorted(slices.Values(roles)))
+	it := store.Item{VisitID: acc.visit.ID, Code: code, Restricted: restricted, Roles: roles}
+	if err := s.store.PutItem(ctx, it, s.now()); err != nil {
+		return store.Item{}, err
+	}
+	s.log.Info("item restriction changed", "visit", acc.visit.ID, "item", code, "restricted", restricted, "roles", roles, "by", acc.user.ID)
+	return it, nil
+}
+
+func (s *Server) putItemRestriction(c *gin.Context) {
 	var req struct {
 		Restricted *bool    `json:"restricted"`
 		Roles      []string `json:"roles"`
@@ -54,18 +69,10 @@ func (s *Server) putItemRestriction(c *gin.Context) {
 		s.fail(c, badRequest(`Send {"restricted": true|false, "roles": [...]}.`))
 		return
 	}
-	for _, r := range req.Roles {
-		if !policy.IsRole(r) {
-			s.fail(c, badRequest("Unknown role "+r+"."))
-			return
-		}
-	}
-	slices.Sort(req.Roles)
-	it := store.Item{VisitID: acc.visit.ID, Code: code, Restricted: *req.Restricted, Roles: slices.Compact(req.Roles)}
-	if err := s.store.PutItem(c.Request.Context(), it, s.now()); err != nil {
+	it, err := s.saveItemRestriction(c.Request.Context(), accessOf(c), c.Param("item"), *req.Restricted, req.Roles)
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.log.Info("item restriction changed", "visit", acc.visit.ID, "item", code, "restricted", it.Restricted, "roles", it.Roles, "by", acc.user.ID)
 	c.JSON(http.StatusOK, itemView(it))
 }

@@ -259,23 +259,9 @@ func (s *Server) removeMemberForm(c *gin.Context) {
 // restrictItemForm sets an item's restriction from the members page.
 func (s *Server) restrictItemForm(c *gin.Context) {
 	acc := accessOf(c)
-	code, err := ParseItem(c.PostForm("item"))
-	if err != nil || code == "" {
-		s.fail(c, badRequest("Enter an item number such as 1.03, or cld or audits."))
-		return
-	}
-	roles := c.PostFormArray("roles")
-	for _, r := range roles {
-		if !policy.IsRole(r) {
-			s.fail(c, badRequest("Unknown role "+r+"."))
-			return
-		}
-	}
-	it := store.Item{VisitID: acc.visit.ID, Code: code, Restricted: c.PostForm("restricted") == "yes", Roles: roles}
-	if err := s.store.PutItem(c.Request.Context(), it, s.now()); err != nil {
+	if _, err := s.saveItemRestriction(c.Request.Context(), acc, c.PostForm("item"), c.PostForm("restricted") == "yes", c.PostFormArray("roles")); err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.log.Info("item restriction changed", "visit", acc.visit.ID, "item", code, "restricted", it.Restricted, "roles", it.Roles, "by", acc.user.ID)
 	c.Redirect(http.StatusSeeOther, "/visits/"+acc.visit.ID+"/members")
 }

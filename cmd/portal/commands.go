@@ -62,10 +62,15 @@ func run(ctx context.Context, args []string) error {
 }
 
 func serve(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal serve\n\nRuns the portal. All configuration comes from PORTAL_* environment variables (see README).")
-	}
+	return withPortal(ctx, "serve", "Usage: portal serve\n\nRuns the portal. All configuration comes from PORTAL_* environment variables (see README).",
+		args, func(srv *portal.Server) error { return srv.Serve(ctx) })
+}
+
+// withPortal parses a command without flags of its own, builds the portal
+// from the environment and runs fn with it.
+func withPortal(ctx context.Context, name, usage string, args []string, fn func(*portal.Server) error) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), usage) }
 	if err := fs.Parse(args); err != nil {
 		return flagErr(err)
 	}
@@ -78,7 +83,7 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer srv.Close()
-	return srv.Serve(ctx)
+	return fn(srv)
 }
 
 func keygen(args []string, out io.Writer) error {

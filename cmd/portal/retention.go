@@ -14,30 +14,17 @@ import (
 )
 
 func retentionRun(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("retention run", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal retention run\n\nRuns one destruction sweep now: destroys every published visit past its retention date\nand not on legal hold, and finishes any destruction that was interrupted. Uses the\nsame PORTAL_* configuration as serve.")
-	}
-	if err := fs.Parse(args); err != nil {
-		return flagErr(err)
-	}
-	cfg, err := portal.LoadConfig(os.Getenv)
-	if err != nil {
+	const usage = "Usage: portal retention run\n\nRuns one destruction sweep now: destroys every published visit past its retention date\nand not on legal hold, and finishes any destruction that was interrupted. Uses the\nsame PORTAL_* configuration as serve."
+	return withPortal(ctx, "retention run", usage, args, func(srv *portal.Server) error {
+		ids, err := srv.RunRetention(ctx)
+		for _, id := range ids {
+			fmt.Println("destroyed", id)
+		}
+		if err == nil && len(ids) == 0 {
+			fmt.Println("nothing due")
+		}
 		return err
-	}
-	srv, err := portal.New(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	ids, err := srv.RunRetention(ctx)
-	for _, id := range ids {
-		fmt.Println("destroyed", id)
-	}
-	if err == nil && len(ids) == 0 {
-		fmt.Println("nothing due")
-	}
-	return err
+	})
 }
 
 func certificateCmd(args []string) error {
