@@ -139,7 +139,18 @@ func (s *Server) callback(c *gin.Context) {
 	user, returnTo, err := s.finishSignIn(c)
 	if err != nil {
 		_ = s.sessions.Destroy(ctx)
+		reason := "error"
 		var se signInError
+		if errors.As(err, &se) {
+			reason = se.reason
+		}
+		rec := s.auditRec(c, "signin", "", "failure", map[string]any{"idp": c.Param("idp"), "reason": reason})
+		if p, ok := s.idps[c.Param("idp")]; ok {
+			rec.ActorIssuer = p.cfg.Issuer
+		}
+		if aerr := s.store.Audit(ctx, rec); aerr != nil {
+			s.log.Error("audit sign-in failure", "err", aerr)
+		}
 		if !errors.As(err, &se) {
 			s.log.Error("sign-in failed", "request_id", requestID(c), "idp", c.Param("idp"), "err", err)
 		} else {
@@ -225,7 +236,9 @@ func (s *Server) finishSignIn(c *gin.Context) (signedIn, string, error) {
 	if display == "" {
 		display = email
 	}
-	u, err := s.store.SignIn(ctx, idt.Issuer, idt.Subject, strings.ToLower(email), display, p.bindableRoles(), s.now())
+	rec := s.auditRec(c, "signin", "", "success", map[string]any{"idp": name})
+	rec.ActorIssuer, rec.ActorSubject, rec.ActorEmail = idt.Issuer, idt.Subject, strings.ToLower(email)
+	u, err := s.store.SignIn(ctx, idt.Issuer, idt.Subject, strings.ToLower(email), display, p.bindableRoles(), s.now(), rec)
 	if err != nil {
 		return signedIn{}, "", err
 	}
@@ -239,6 +252,16 @@ func (s *Server) logout(c *gin.Context) {
 	idpName := s.sessions.GetString(ctx, sessIdP)
 	rawID := s.sessions.GetString(ctx, sessIDToken)
 	uid := s.sessions.GetString(ctx, sessUserID)
+	if uid != "" {
+		if u, err := s.store.User(ctx, uid); err == nil {
+			rec := s.auditRec(c, "signout", "", "success", nil)
+			rec.ActorIssuer, rec.ActorSubject, rec.ActorEmail = u.Issuer, u.Subject, u.Email
+			if err := s.store.Audit(ctx, rec); err != nil {
+				s.fail(c, err)
+				return
+			}
+		}
+	}
 	if err := s.sessions.Destroy(ctx); err != nil {
 		s.fail(c, err)
 		return

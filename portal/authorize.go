@@ -60,6 +60,15 @@ func (s *Server) authorize(c *gin.Context) {
 	acc.decision = s.policy.Decide(s.principal(acc), rule.action, res)
 	c.Set(accessKey, acc)
 	if !acc.decision.Allow {
+		if acc.user.ID != "" {
+			// A refusal is recorded; if it cannot be, the refusal still stands.
+			rec := s.auditRec(c, "request.denied", c.Param("file"), "denied", map[string]any{
+				"action": string(rule.action), "policies": acc.decision.Policies, "rule": acc.decision.Rule, "route": c.FullPath()})
+			if err := s.store.Audit(c.Request.Context(), rec); err != nil {
+				s.fail(c, err)
+				return
+			}
+		}
 		s.log.Info("denied", "request_id", requestID(c), "user", acc.user.ID, "action", string(rule.action),
 			"visit", acc.visit.ID, "policies", acc.decision.Policies, "rule", acc.decision.Rule)
 		switch d := acc.decision; {

@@ -33,7 +33,8 @@ type Config struct {
 	SessionLifetime time.Duration
 	RetentionDays   int
 	RetentionEvery  time.Duration
-	CalendarFile    string // extra bank holidays (optional)
+	CalendarFile    string   // extra bank holidays (optional)
+	TrustedProxies  []string // addresses/CIDRs whose X-Forwarded-For is believed
 	IdPs            []IdPConfig
 }
 
@@ -80,6 +81,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		RetentionDays:   e.int("PORTAL_RETENTION_DAYS", 30),
 		RetentionEvery:  e.duration("PORTAL_RETENTION_INTERVAL", 5*time.Minute),
 		CalendarFile:    e.str("PORTAL_CALENDAR_FILE", ""),
+		TrustedProxies:  splitList(e.str("PORTAL_TRUSTED_PROXIES", "")),
 	}
 	c.PublicURL = strings.TrimRight(e.str("PORTAL_PUBLIC_URL", "http://"+c.Addr), "/")
 	for _, name := range splitList(e.str("PORTAL_IDPS", "")) {

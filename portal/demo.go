@@ -48,7 +48,7 @@ func (s *Server) SeedDemo(ctx context.Context) (store.Visit, error) {
 		v, err = s.newVisit(ctx, createVisitRequest{
 			Reference: DemoReference, Title: "Demo focused visit (development data only)", Provider: "Cafcass",
 			NotificationDate: notification.Format(time.DateOnly), FieldworkStart: fieldwork.Format(time.DateOnly),
-		}, store.User{ID: "system"})
+		}, store.User{ID: "system"}, s.systemRec("", "visit.created", "", nil))
 		if err != nil {
 			return store.Visit{}, fmt.Errorf("seed demo visit: %w", err)
 		}

@@ -3,6 +3,7 @@ package portal
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,10 +44,18 @@ func (s *Server) downloadFile(c *gin.Context) {
 	}
 	r, err := s.evidence.Open(ctx, acc.visit, key, f, off, length)
 	if err != nil {
+		if errors.Is(err, evidence.ErrCorrupt) {
+			_ = s.store.Audit(ctx, s.auditRec(c, "file.download", f.ID, "corrupt", map[string]any{"from": off, "bytes": length}))
+		}
 		s.fail(c, err)
 		return
 	}
 	defer r.Close()
+	// No download without its record.
+	if err := s.store.Audit(ctx, s.auditRec(c, "file.download", f.ID, "success", map[string]any{"from": off, "bytes": length, "range": partial})); err != nil {
+		s.fail(c, err)
+		return
+	}
 
 	sum, _ := hex.DecodeString(f.SHA256)
 	h := c.Writer.Header()

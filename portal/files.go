@@ -64,13 +64,17 @@ func formatBytes(n int64) string {
 
 // storeUpload runs one upload for the signed-in provider; size -1 means the
 // length is not known in advance (a form post).
-func (s *Server) storeUpload(ctx context.Context, acc *access, name, item string, size int64, body io.Reader) (fileJSON, error) {
+func (s *Server) storeUpload(c *gin.Context, acc *access, name, item string, size int64, body io.Reader) (fileJSON, error) {
+	ctx := c.Request.Context()
 	key, err := s.keys.Key(ctx, acc.visit.ID)
 	if err != nil {
 		return fileJSON{}, err
 	}
 	f, err := s.evidence.Put(ctx, evidence.Upload{
 		Visit: acc.visit, Key: key, Name: name, Item: item, Size: size, MaxSize: s.cfg.MaxFileSize, UploadedBy: acc.user.ID, Body: body,
+		Record: func(action, outcome, fileID string, detail map[string]any) store.AuditRecord {
+			return s.auditRec(c, action, fileID, outcome, detail)
+		},
 	})
 	if err != nil {
 		return fileJSON{}, err
@@ -97,7 +101,7 @@ func (s *Server) uploadFile(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out, err := s.storeUpload(c.Request.Context(), accessOf(c), name, item, size, c.Request.Body)
+	out, err := s.storeUpload(c, accessOf(c), name, item, size, c.Request.Body)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -152,7 +156,7 @@ func (s *Server) visitFiles(ctx context.Context, acc *access) ([]fileJSON, error
 
 func (s *Server) deleteFile(c *gin.Context) {
 	acc := accessOf(c)
-	if err := s.evidence.Delete(c.Request.Context(), acc.visit, acc.file.ID); err != nil {
+	if err := s.evidence.Delete(c.Request.Context(), acc.visit, acc.file.ID, s.auditRec(c, "file.deleted", acc.file.ID, "success", map[string]any{"sha256": acc.file.SHA256})); err != nil {
 		s.fail(c, err)
 		return
 	}

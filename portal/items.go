@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"context"
 	"net/http"
 	"slices"
 
@@ -41,7 +40,7 @@ func (s *Server) listItems(c *gin.Context) {
 // saveItemRestriction validates and stores which roles see an item's
 // files. Policy reads it on the next request, so open sessions are affected
 // at once.
-func (s *Server) saveItemRestriction(ctx context.Context, acc *access, rawCode string, restricted bool, roles []string) (store.Item, error) {
+func (s *Server) saveItemRestriction(c *gin.Context, acc *access, rawCode string, restricted bool, roles []string) (store.Item, error) {
 	code, err := ParseItem(rawCode)
 	if err != nil || code == "" {
 		return store.Item{}, badRequest("The item must be an item number such as 1.03, or cld or audits.")
@@ -53,7 +52,8 @@ func (s *Server) saveItemRestriction(ctx context.Context, acc *access, rawCode s
 	}
 	roles = slices.Compact(slices.Sorted(slices.Values(roles)))
 	it := store.Item{VisitID: acc.visit.ID, Code: code, Restricted: restricted, Roles: roles}
-	if err := s.store.PutItem(ctx, it, s.now()); err != nil {
+	rec := s.auditRec(c, "item.restriction_changed", code, "success", map[string]any{"restricted": restricted, "roles": roles})
+	if err := s.store.PutItem(c.Request.Context(), it, s.now(), rec); err != nil {
 		return store.Item{}, err
 	}
 	s.log.Info("item restriction changed", "visit", acc.visit.ID, "item", code, "restricted", restricted, "roles", roles, "by", acc.user.ID)
@@ -69,7 +69,7 @@ func (s *Server) putItemRestriction(c *gin.Context) {
 		s.fail(c, badRequest(`Send {"restricted": true|false, "roles": [...]}.`))
 		return
 	}
-	it, err := s.saveItemRestriction(c.Request.Context(), accessOf(c), c.Param("item"), *req.Restricted, req.Roles)
+	it, err := s.saveItemRestriction(c, accessOf(c), c.Param("item"), *req.Restricted, req.Roles)
 	if err != nil {
 		s.fail(c, err)
 		return

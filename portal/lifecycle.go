@@ -131,7 +131,8 @@ func (s *Server) recordEvent(c *gin.Context) {
 		s.fail(c, badRequest("Unknown event."))
 		return
 	}
-	if err := s.store.AddEvent(ctx, store.Event{VisitID: acc.visit.ID, Event: req.Event, Date: date, RecordedBy: acc.user.ID, RecordedAt: s.now()}); err != nil {
+	rec := s.auditRec(c, "letter."+req.Event, "", "success", map[string]any{"date": req.Date})
+	if err := s.store.AddEvent(ctx, store.Event{VisitID: acc.visit.ID, Event: req.Event, Date: date, RecordedBy: acc.user.ID, RecordedAt: s.now()}, rec); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -164,7 +165,12 @@ func (s *Server) setLegalHold(c *gin.Context) {
 		return
 	}
 	h := store.LegalHold{On: *req.On, ReasonSealed: key.Seal([]byte(req.Reason), "legal-hold:"+acc.visit.ID), At: s.now()}
-	if err := s.store.SetLegalHold(ctx, acc.visit.ID, h); err != nil {
+	action := "legal_hold.lifted"
+	if h.On {
+		action = "legal_hold.set"
+	}
+	// The reason is free text: it is sealed in the visit, not copied here.
+	if err := s.store.SetLegalHold(ctx, acc.visit.ID, h, s.auditRec(c, action, "", "success", nil)); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"context"
 	"net/http"
 	"net/mail"
 	"strings"
@@ -102,12 +101,15 @@ func (s *Server) knownIssuer(iss string) bool {
 	return false
 }
 
-func (s *Server) saveMember(ctx context.Context, req memberRequest, acc *access) (store.Member, bool, error) {
+func (s *Server) saveMember(c *gin.Context, req memberRequest, acc *access) (store.Member, bool, error) {
 	m, err := s.parseMember(req, acc.visit.ID)
 	if err != nil {
 		return m, false, err
 	}
-	m, created, err := s.store.PutMember(ctx, m, s.now())
+	// The store names the record member.added or member.changed.
+	rec := s.auditRec(c, "", "", "success", map[string]any{"email": m.Email, "issuer": m.Issuer, "subject": m.Subject, "role": m.Role,
+		"valid_from": req.ValidFrom, "valid_until": req.ValidUntil})
+	m, created, err := s.store.PutMember(c.Request.Context(), m, s.now(), rec)
 	if err != nil {
 		return m, false, err
 	}
@@ -121,7 +123,7 @@ func (s *Server) putMember(c *gin.Context) {
 		s.fail(c, badRequest("The request body must be a JSON object with email (or issuer and subject) and role."))
 		return
 	}
-	m, created, err := s.saveMember(c.Request.Context(), req, accessOf(c))
+	m, created, err := s.saveMember(c, req, accessOf(c))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -148,7 +150,7 @@ func (s *Server) listMembers(c *gin.Context) {
 
 func (s *Server) removeMember(c *gin.Context) {
 	acc := accessOf(c)
-	if err := s.store.RemoveMember(c.Request.Context(), acc.visit.ID, c.Param("member")); err != nil {
+	if err := s.store.RemoveMember(c.Request.Context(), acc.visit.ID, c.Param("member"), s.auditRec(c, "member.removed", c.Param("member"), "success", nil)); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -107,7 +107,7 @@ func (s *Server) createVisitForm(c *gin.Context) {
 		s.fail(c, badRequest("Fill in every field of the form."))
 		return
 	}
-	v, err := s.newVisit(c.Request.Context(), req, accessOf(c).user)
+	v, err := s.newVisit(c.Request.Context(), req, accessOf(c).user, s.auditRec(c, "visit.created", "", "success", nil))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -190,7 +190,7 @@ func (s *Server) uploadPart(c *gin.Context, acc *access, part *multipart.Part, r
 	if err != nil {
 		return err
 	}
-	_, err = s.storeUpload(c.Request.Context(), acc, name, item, -1, part)
+	_, err = s.storeUpload(c, acc, name, item, -1, part)
 	return err
 }
 
@@ -239,7 +239,7 @@ func (s *Server) addMemberForm(c *gin.Context) {
 		s.fail(c, badRequest("Enter an email address and choose a role."))
 		return
 	}
-	if _, _, err := s.saveMember(c.Request.Context(), req, accessOf(c)); err != nil {
+	if _, _, err := s.saveMember(c, req, accessOf(c)); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -248,7 +248,7 @@ func (s *Server) addMemberForm(c *gin.Context) {
 
 func (s *Server) removeMemberForm(c *gin.Context) {
 	acc := accessOf(c)
-	if err := s.store.RemoveMember(c.Request.Context(), acc.visit.ID, c.Param("member")); err != nil {
+	if err := s.store.RemoveMember(c.Request.Context(), acc.visit.ID, c.Param("member"), s.auditRec(c, "member.removed", c.Param("member"), "success", nil)); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -259,7 +259,7 @@ func (s *Server) removeMemberForm(c *gin.Context) {
 // restrictItemForm sets an item's restriction from the members page.
 func (s *Server) restrictItemForm(c *gin.Context) {
 	acc := accessOf(c)
-	if _, err := s.saveItemRestriction(c.Request.Context(), acc, c.PostForm("item"), c.PostForm("restricted") == "yes", c.PostFormArray("roles")); err != nil {
+	if _, err := s.saveItemRestriction(c, acc, c.PostForm("item"), c.PostForm("restricted") == "yes", c.PostFormArray("roles")); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -14,6 +15,11 @@ import (
 // protect); nothing else can be registered.
 func (s *Server) router() http.Handler {
 	e := newEngine()
+	// Client IPs in the audit trail: only the configured proxies may speak
+	// for the client; with none, the connection's address is the client.
+	if err := e.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
+		panic(fmt.Sprintf("portal: PORTAL_TRUSTED_PROXIES: %v", err))
+	}
 	s.actions = map[string]routeRule{}
 	s.public = map[string]bool{}
 	e.Use(s.recovery, s.requestLog, s.securityHeaders, s.crossOrigin, s.authorize)
@@ -43,6 +49,7 @@ func (s *Server) router() http.Handler {
 
 	// JSON API.
 	protect("GET", "/api/v1/me", policy.SelfView, s.me)
+	protect("GET", "/api/v1/me/activity", policy.SelfView, s.myActivity)
 	protect("GET", "/api/v1/visits", policy.VisitList, s.listVisits)
 	protect("POST", "/api/v1/visits", policy.VisitCreate, s.createVisit)
 	protect("GET", "/api/v1/visits/:id", policy.VisitView, s.getVisit)
@@ -52,6 +59,7 @@ func (s *Server) router() http.Handler {
 	protect("GET", "/api/v1/visits/:id/items", policy.VisitView, s.listItems)
 	protect("PUT", "/api/v1/visits/:id/items/:item", policy.VisitManage, s.putItemRestriction)
 	protect("GET", "/api/v1/visits/:id/explain", policy.MemberManage, s.explainAPI)
+	protect("GET", "/api/v1/visits/:id/audit", policy.AuditView, s.visitAudit)
 	protect("POST", "/api/v1/visits/:id/events", policy.VisitRecordEvent, s.recordEvent)
 	protect("PUT", "/api/v1/visits/:id/legal-hold", policy.LegalHoldSet, s.setLegalHold)
 	protect("GET", "/api/v1/visits/:id/certificate", policy.CertificateView, s.certificate)

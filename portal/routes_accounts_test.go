@@ -26,6 +26,8 @@ func TestRouteTableByAccount(t *testing.T) {
 	members := "lead hmi qam sao coordinator uploader"
 	everyone := "admin outsider " + members
 	expect := map[string]string{
+		"GET /api/v1/me/activity":                    everyone,
+		"GET /api/v1/visits/:id/audit":               "admin lead qam",
 		"GET /api/v1/me":                             everyone,
 		"GET /api/v1/visits":                         everyone,
 		"POST /api/v1/visits":                        "admin",

@@ -9,6 +9,7 @@ package portal
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,7 @@ type Server struct {
 	cal       *calendar.Calendar
 	policy    *policy.Engine
 	retention *retention.Service
+	signer    ed25519.PrivateKey
 	idps      map[string]*identityProvider
 	sessions  *scs.SessionManager
 	pages     *web.Pages
@@ -122,6 +124,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 		blobs:  bl,
 		keys:   NewKeyring(master, st),
 		cal:    cal,
+		signer: signer,
 		policy: engine,
 		pages:  pages,
 		idps:   map[string]*identityProvider{},
@@ -132,7 +135,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 	host, _ := os.Hostname()
 	s.retention = &retention.Service{Store: st, Objects: bl, Forget: s.keys.Forget, Signer: signer, Now: o.now, Today: s.today,
 		RetentionDays: cfg.RetentionDays, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8]), Log: o.logger,
-		AfterStep: o.afterStep}
+		AfterStep: o.afterStep, Record: s.systemRec}
 	s.evidence = &evidence.Service{Store: st, Blobs: bl, SegmentSize: cfg.SegmentSize, Now: o.now, Log: o.logger}
 	for _, p := range cfg.IdPs {
 		s.idps[p.Name] = newIdentityProvider(p, cfg.PublicURL, o.httpClient, o.now)
@@ -145,6 +148,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("portal: trusted origin: %w", err)
 	}
 	s.handler = s.sessions.LoadAndSave(s.router())
+	if err := s.auditStartup(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -185,7 +192,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	return nil
+	// Sign the head on the way out, so the last records are covered.
+	return s.checkpoint(shutdown, true)
 }
 
 // runJanitor cleans up abandoned uploads and expired sessions, and runs the
@@ -196,6 +204,9 @@ func (s *Server) runJanitor(ctx context.Context) {
 	for {
 		s.sweep(ctx)
 		s.RunRetention(ctx)
+		if err := s.checkpoint(ctx, false); err != nil {
+			s.log.Error("audit checkpoint", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -136,7 +136,7 @@ func validText(field, s string, max int) error {
 
 // newVisit validates a request and creates the visit: its key, its bucket,
 // then its rows. A failure after the bucket exists removes the bucket.
-func (s *Server) newVisit(ctx context.Context, req createVisitRequest, by store.User) (store.Visit, error) {
+func (s *Server) newVisit(ctx context.Context, req createVisitRequest, by store.User, rec store.AuditRecord) (store.Visit, error) {
 	req.Reference = strings.TrimSpace(req.Reference)
 	if !referencePattern.MatchString(req.Reference) {
 		return store.Visit{}, badRequest("The reference must be 2 to 40 letters, digits, dots, dashes or underscores, for example FV-2026-014.")
@@ -187,7 +187,8 @@ func (s *Server) newVisit(ctx context.Context, req createVisitRequest, by store.
 		return store.Visit{}, err
 	}
 	err = s.store.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Fingerprint: key.Fingerprint(), HeaderSize: key.HeaderSize(), CreatedAt: s.now()},
-		defaultItems()...)
+		defaultItems(), auditVisit(rec, id, map[string]any{"reference": v.Reference, "provider": v.Provider,
+			"notification_date": req.NotificationDate, "fieldwork_start": req.FieldworkStart, "bucket": v.Bucket, "key_fingerprint": key.Fingerprint()}))
 	if err != nil {
 		if _, rerr := s.blobs.RemoveBucket(context.WithoutCancel(ctx), v.Bucket); rerr != nil {
 			s.log.Error("remove bucket of failed visit", "bucket", v.Bucket, "err", rerr)
@@ -216,7 +217,7 @@ func (s *Server) createVisit(c *gin.Context) {
 		return
 	}
 	acc := accessOf(c)
-	v, err := s.newVisit(c.Request.Context(), req, acc.user)
+	v, err := s.newVisit(c.Request.Context(), req, acc.user, s.auditRec(c, "visit.created", "", "success", nil))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -288,4 +289,10 @@ func (s *Server) me(c *gin.Context) {
 		"id": acc.user.ID, "issuer": acc.user.Issuer, "subject": acc.user.Subject,
 		"email": acc.user.Email, "name": acc.user.Name, "administrator": acc.admin, "visits": visits,
 	})
+}
+
+// auditVisit completes a "visit.created" record once the visit has an id.
+func auditVisit(rec store.AuditRecord, visitID string, detail map[string]any) store.AuditRecord {
+	rec.VisitID, rec.Object, rec.Detail = visitID, visitID, detailJSON(detail)
+	return rec
 }

@@ -25,6 +25,7 @@ Commands:
                  from an issuer: portal admin grant --issuer URL --email E --role administrator
   retention run  run one destruction sweep now
   certificate    verify a destruction certificate offline, or print the signing public key
+  audit verify   check the audit trail's hash chain and signed checkpoints
   key rotate     re-wrap every visit key to a new master key: portal key rotate --new-key FILE
 
 Run "portal <command> --help" for a command's flags.
@@ -47,6 +48,11 @@ func run(ctx context.Context, args []string) error {
 		return retentionRun(ctx, args[2:])
 	case "certificate":
 		return certificateCmd(args[1:])
+	case "audit":
+		if len(args) < 2 || args[1] != "verify" {
+			return errors.New("usage: portal audit verify [--public-key FILE]")
+		}
+		return auditVerify(ctx, args[2:])
 	case "key":
 		if len(args) < 2 || args[1] != "rotate" {
 			return errors.New("usage: portal key rotate --new-key FILE")

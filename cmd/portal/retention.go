@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/portal"
@@ -116,13 +117,16 @@ func keyRotate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
+	user := os.Getenv("USER")
+	rec := store.AuditRecord{Time: time.Now(), ActorSubject: "operator:" + user, Role: "operator", Action: "master_key.rotated", Outcome: "success",
+		Detail: fmt.Sprintf(`{"from":%q,"to":%q}`, oldMaster.Recipients()[0], newMaster.Recipients()[0])}
 	n, err := st.RewrapKeys(ctx, func(visitID string, wrapped []byte) ([]byte, error) {
 		k, err := oldMaster.Unwrap(wrapped)
 		if err != nil {
 			return nil, fmt.Errorf("visit %s: %w", visitID, err)
 		}
 		return newMaster.Wrap(k)
-	})
+	}, rec)
 	if err != nil {
 		return err
 	}

@@ -57,6 +57,16 @@ type Upload struct {
 	MaxSize    int64 // with Size -1: refuse beyond this
 	UploadedBy string
 	Body       io.Reader
+	// Record describes an act of this upload for the audit trail (started,
+	// completed, failed); the record is written with the act.
+	Record func(action, outcome, fileID string, detail map[string]any) store.AuditRecord
+}
+
+func (u Upload) audit(action, outcome, fileID string, detail map[string]any) []store.AuditRecord {
+	if u.Record == nil {
+		return nil
+	}
+	return []store.AuditRecord{u.Record(action, outcome, fileID, detail)}
 }
 
 // ObjectKey is the opaque key of segment i of a file.
@@ -71,11 +81,23 @@ func NameContext(visitID, fileID string) string { return "file-name:" + visitID 
 // deletes every object it wrote and leaves no row.
 func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 	fileID := store.NewID()
-	if err := s.Store.BeginUpload(ctx, fileID, u.Visit.ID, s.Now()); err != nil {
+	if err := s.Store.BeginUpload(ctx, fileID, u.Visit.ID, s.Now(), u.audit("upload.started", "started", fileID, map[string]any{"declared_size": u.Size})...); err != nil {
 		return store.File{}, err
 	}
 	defer func() {
 		if err != nil {
+			reason := "storage"
+			switch {
+			case errors.Is(err, ErrShortBody):
+				reason = "client stopped sending"
+			case errors.Is(err, ErrTooLarge):
+				reason = "too large"
+			case ctx.Err() != nil:
+				reason = "cancelled"
+			}
+			if aerr := s.Store.Audit(context.WithoutCancel(ctx), u.audit("upload.failed", "failure", fileID, map[string]any{"reason": reason})...); aerr != nil {
+				s.Log.ErrorContext(ctx, "audit failed upload", "file", fileID, "err", aerr)
+			}
 			s.discard(ctx, u.Visit, fileID)
 		}
 	}()
@@ -132,7 +154,8 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 		UploadedBy:  u.UploadedBy,
 		UploadedAt:  s.Now(),
 	}
-	if err := s.Store.CommitFile(ctx, f); err != nil {
+	if err := s.Store.CommitFile(ctx, f, u.audit("upload.completed", "success", fileID, map[string]any{
+		"size": f.Size, "sha256": f.SHA256, "segments": f.Segments, "item": f.Item})...); err != nil {
 		return store.File{}, err
 	}
 	return f, nil
@@ -178,8 +201,8 @@ func (s *Service) discard(ctx context.Context, v store.Visit, fileID string) {
 
 // Delete removes a committed file: its row first (so it disappears at
 // once), then its objects.
-func (s *Service) Delete(ctx context.Context, v store.Visit, fileID string) error {
-	if err := s.Store.DeleteFile(ctx, v.ID, fileID, s.Now()); err != nil {
+func (s *Service) Delete(ctx context.Context, v store.Visit, fileID string, audit ...store.AuditRecord) error {
+	if err := s.Store.DeleteFile(ctx, v.ID, fileID, s.Now(), audit...); err != nil {
 		return err
 	}
 	s.discard(ctx, v, fileID)

@@ -30,6 +30,9 @@ type Service struct {
 	RetentionDays int              // portal default
 	Holder        string           // this process, for the lease
 	Log           *slog.Logger
+	// Record describes a destruction step for the audit trail; it is written
+	// in the step's own transaction.
+	Record func(visitID, action, object string, detail map[string]any) store.AuditRecord
 	// AfterStep, when set, runs after each recorded step; an error stops
 	// the run there, as a crash would (tests).
 	AfterStep func(step string) error
@@ -104,6 +107,13 @@ func (s *Service) due(ctx context.Context, v store.Visit) (bool, error) {
 	return IsDue(l, s.Days(v), hold.On, s.Today()), nil
 }
 
+func (s *Service) audit(visitID, action, object string, detail map[string]any) []store.AuditRecord {
+	if s.Record == nil {
+		return nil
+	}
+	return []store.AuditRecord{s.Record(visitID, action, object, detail)}
+}
+
 func (s *Service) step(name string) error {
 	s.Log.Info("destruction step", "step", name)
 	if s.AfterStep != nil {
@@ -131,7 +141,8 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 			list[i] = CertFile{ID: f.ID, SHA256: f.SHA256, Size: f.Size}
 		}
 		js, _ := json.Marshal(list)
-		if err := s.Store.BeginDestruction(ctx, store.Destruction{VisitID: v.ID, Reference: v.Reference, KeyFingerprint: k.Fingerprint, Files: string(js), StartedAt: s.Now()}); err != nil {
+		if err := s.Store.BeginDestruction(ctx, store.Destruction{VisitID: v.ID, Reference: v.Reference, KeyFingerprint: k.Fingerprint, Files: string(js), StartedAt: s.Now()},
+			s.audit(v.ID, "destruction.started", v.ID, map[string]any{"files": len(files)})...); err != nil {
 			return err
 		}
 		s.Log.Warn("destruction started", "visit", v.ID, "reference", v.Reference, "files", len(files))
@@ -146,7 +157,7 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 	}
 	if d.KeyDestroyedAt.IsZero() {
 		// b. the key, and with it every copy of the ciphertext and names.
-		if err := s.Store.DestroyKey(ctx, v.ID, s.Now()); err != nil {
+		if err := s.Store.DestroyKey(ctx, v.ID, s.Now(), s.audit(v.ID, "destruction.key_destroyed", d.KeyFingerprint, nil)...); err != nil {
 			return err
 		}
 		s.Forget(v.ID)
@@ -162,7 +173,7 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 		if err != nil {
 			return err
 		}
-		if err := s.Store.MarkObjectsDeleted(ctx, v.ID, n, s.Now()); err != nil {
+		if err := s.Store.MarkObjectsDeleted(ctx, v.ID, n, s.Now(), s.audit(v.ID, "destruction.objects_deleted", v.Bucket, map[string]any{"object_versions": n})...); err != nil {
 			return err
 		}
 		if err := s.step("objects_deleted"); err != nil {
@@ -188,7 +199,9 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 		if err != nil {
 			return err
 		}
-		if err := s.Store.CompleteDestruction(ctx, v.ID, signed, s.Now()); err != nil {
+		recs := append(s.audit(v.ID, "destruction.certificate_issued", v.ID, map[string]any{"files": len(files), "bytes": c.TotalBytes}),
+			s.audit(v.ID, "visit.destroyed", v.ID, nil)...)
+		if err := s.Store.CompleteDestruction(ctx, v.ID, signed, s.Now(), recs...); err != nil {
 			return err
 		}
 		s.Log.Warn("visit destroyed", "visit", v.ID, "reference", d.Reference, "files", len(files), "bytes", c.TotalBytes)

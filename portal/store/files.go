@@ -34,8 +34,8 @@ type PendingUpload struct {
 }
 
 // BeginUpload records that objects for fileID may be written.
-func (s *Store) BeginUpload(ctx context.Context, fileID, visitID string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, started_at, touched_at) VALUES (?, ?, ?, ?)`,
+func (s *Store) BeginUpload(ctx context.Context, fileID, visitID string, now time.Time, audit ...AuditRecord) error {
+	err := s.exec(ctx, audit, `INSERT INTO pending_uploads (file_id, visit_id, started_at, touched_at) VALUES (?, ?, ?, ?)`,
 		fileID, visitID, formatTime(now), formatTime(now))
 	if err != nil {
 		return fmt.Errorf("store: begin upload: %w", err)
@@ -82,7 +82,7 @@ func (s *Store) StaleUploads(ctx context.Context, before time.Time) ([]PendingUp
 
 // CommitFile makes an upload visible: the file row appears and the pending
 // record goes, in one transaction.
-func (s *Store) CommitFile(ctx context.Context, f File) error {
+func (s *Store) CommitFile(ctx context.Context, f File, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO files (id, visit_id, name_sealed, item, size, sha256, segment_size, segments, header_size, uploaded_by, uploaded_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -91,7 +91,7 @@ func (s *Store) CommitFile(ctx context.Context, f File) error {
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, f.ID)
 		return err
-	})
+	}, audit...)
 	if err != nil {
 		return fmt.Errorf("store: commit file: %w", err)
 	}
@@ -143,7 +143,7 @@ func (s *Store) Files(ctx context.Context, visitID string) ([]File, error) {
 // DeleteFile removes a file's row and records its objects as pending removal,
 // in one transaction, so a crash before the objects are gone leaves them to
 // the janitor rather than orphaned.
-func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time.Time) error {
+func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM files WHERE visit_id = ? AND id = ?`, visitID, fileID)
 		if err != nil {
@@ -156,7 +156,7 @@ func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time
 		_, err = tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, started_at, touched_at) VALUES (?, ?, ?, ?)`,
 			fileID, visitID, formatTime(now), formatTime(time.Time{}))
 		return err
-	})
+	}, audit...)
 	if errors.Is(err, ErrNotFound) {
 		return ErrNotFound
 	}

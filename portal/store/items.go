@@ -20,8 +20,8 @@ type Item struct {
 }
 
 // PutItem creates or replaces an item's restriction.
-func (s *Store) PutItem(ctx context.Context, it Item, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO items (visit_id, code, restricted, roles, updated_at) VALUES (?, ?, ?, ?, ?)
+func (s *Store) PutItem(ctx context.Context, it Item, now time.Time, audit ...AuditRecord) error {
+	err := s.exec(ctx, audit, `INSERT INTO items (visit_id, code, restricted, roles, updated_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (visit_id, code) DO UPDATE SET restricted = excluded.restricted, roles = excluded.roles, updated_at = excluded.updated_at`,
 		it.VisitID, it.Code, it.Restricted, strings.Join(it.Roles, ","), formatTime(now))
 	if err != nil {

@@ -44,7 +44,7 @@ func scanMember(sc interface{ Scan(...any) error }) (Member, error) {
 
 // PutMember adds a member or changes the role and window of an existing one,
 // found by email or by (issuer, subject). It reports whether a row was created.
-func (s *Store) PutMember(ctx context.Context, m Member, now time.Time) (Member, bool, error) {
+func (s *Store) PutMember(ctx context.Context, m Member, now time.Time, audit ...AuditRecord) (Member, bool, error) {
 	created := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var row *sql.Row
@@ -54,6 +54,16 @@ func (s *Store) PutMember(ctx context.Context, m Member, now time.Time) (Member,
 			row = tx.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND email = ?`, m.VisitID, m.Email)
 		}
 		old, err := scanMember(row)
+		// An unnamed audit record says which it was.
+		name := "member.changed"
+		if errors.Is(err, sql.ErrNoRows) {
+			name = "member.added"
+		}
+		for i := range audit {
+			if audit[i].Action == "" {
+				audit[i].Action = name
+			}
+		}
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			created = true
@@ -86,7 +96,7 @@ func (s *Store) PutMember(ctx context.Context, m Member, now time.Time) (Member,
 				m.Role, nullTime(m.ValidFrom), nullTime(m.ValidUntil), formatTime(now), m.ID)
 			return err
 		}
-	})
+	}, audit...)
 	if errors.Is(err, ErrConflict) {
 		return Member{}, false, ErrConflict
 	}
@@ -97,13 +107,22 @@ func (s *Store) PutMember(ctx context.Context, m Member, now time.Time) (Member,
 }
 
 // RemoveMember removes a member from a visit.
-func (s *Store) RemoveMember(ctx context.Context, visitID, memberID string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM members WHERE visit_id = ? AND id = ?`, visitID, memberID)
+func (s *Store) RemoveMember(ctx context.Context, visitID, memberID string, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM members WHERE visit_id = ? AND id = ?`, visitID, memberID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	}, audit...)
+	if errors.Is(err, ErrNotFound) {
+		return ErrNotFound
+	}
 	if err != nil {
 		return fmt.Errorf("store: remove member: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
 	}
 	return nil
 }

@@ -19,8 +19,8 @@ type Event struct {
 }
 
 // AddEvent records a letter event.
-func (s *Store) AddEvent(ctx context.Context, e Event) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO visit_events (id, visit_id, event, date, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?)`,
+func (s *Store) AddEvent(ctx context.Context, e Event, audit ...AuditRecord) error {
+	err := s.exec(ctx, audit, `INSERT INTO visit_events (id, visit_id, event, date, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		NewID(), e.VisitID, e.Event, e.Date.Format(dateFormat), e.RecordedBy, formatTime(e.RecordedAt))
 	if err != nil {
 		return fmt.Errorf("store: add event: %w", err)
@@ -57,8 +57,8 @@ type LegalHold struct {
 }
 
 // SetLegalHold sets or lifts a visit's legal hold.
-func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?, legal_hold_at = ? WHERE id = ?`,
+func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, audit ...AuditRecord) error {
+	err := s.exec(ctx, audit, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?, legal_hold_at = ? WHERE id = ?`,
 		h.On, h.ReasonSealed, formatTime(h.At), visitID)
 	if err != nil {
 		return fmt.Errorf("store: legal hold: %w", err)
@@ -104,7 +104,7 @@ type Destruction struct {
 // BeginDestruction records step a: the visit is marked destroying and what
 // is about to be destroyed is written down, in one transaction. It is a
 // no-op when the record exists already.
-func (s *Store) BeginDestruction(ctx context.Context, d Destruction) error {
+func (s *Store) BeginDestruction(ctx context.Context, d Destruction, audit ...AuditRecord) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO destructions (visit_id, reference, key_fingerprint, files, started_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (visit_id) DO NOTHING`, d.VisitID, d.Reference, d.KeyFingerprint, d.Files, formatTime(d.StartedAt)); err != nil {
@@ -112,7 +112,7 @@ func (s *Store) BeginDestruction(ctx context.Context, d Destruction) error {
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE visits SET state = 'destroying' WHERE id = ? AND state != 'destroyed'`, d.VisitID)
 		return err
-	})
+	}, audit...)
 }
 
 // GetDestruction returns the destruction record, or ErrNotFound.
@@ -137,14 +137,14 @@ func (s *Store) GetDestruction(ctx context.Context, visitID string) (Destruction
 // DestroyKey is step b: the wrapped key row goes, and the record says when,
 // in one transaction; then the WAL is checkpointed so the key's bytes leave
 // the log file too (secure_delete has already zeroed its page).
-func (s *Store) DestroyKey(ctx context.Context, visitID string, now time.Time) error {
+func (s *Store) DestroyKey(ctx context.Context, visitID string, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM visit_keys WHERE visit_id = ?`, visitID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE destructions SET key_destroyed_at = COALESCE(key_destroyed_at, ?) WHERE visit_id = ?`, formatTime(now), visitID)
 		return err
-	})
+	}, audit...)
 	if err != nil {
 		return fmt.Errorf("store: destroy key: %w", err)
 	}
@@ -155,16 +155,15 @@ func (s *Store) DestroyKey(ctx context.Context, visitID string, now time.Time) e
 }
 
 // MarkObjectsDeleted is step c (objects and bucket gone).
-func (s *Store) MarkObjectsDeleted(ctx context.Context, visitID string, n int, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE destructions SET objects_deleted_at = ?, objects_deleted = ?, bucket_deleted_at = ? WHERE visit_id = ?`,
+func (s *Store) MarkObjectsDeleted(ctx context.Context, visitID string, n int, now time.Time, audit ...AuditRecord) error {
+	return s.exec(ctx, audit, `UPDATE destructions SET objects_deleted_at = ?, objects_deleted = ?, bucket_deleted_at = ? WHERE visit_id = ?`,
 		formatTime(now), n, formatTime(now), visitID)
-	return err
 }
 
 // CompleteDestruction is steps d and e: the signed certificate is stored,
 // the file rows (sealed names, now unreadable) go, and the visit is marked
 // destroyed, in one transaction.
-func (s *Store) CompleteDestruction(ctx context.Context, visitID string, certificate []byte, now time.Time) error {
+func (s *Store) CompleteDestruction(ctx context.Context, visitID string, certificate []byte, now time.Time, audit ...AuditRecord) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE destructions SET certificate = ?, completed_at = ? WHERE visit_id = ?`, certificate, formatTime(now), visitID); err != nil {
 			return err
@@ -175,7 +174,7 @@ func (s *Store) CompleteDestruction(ctx context.Context, visitID string, certifi
 			}
 		}
 		return nil
-	})
+	}, audit...)
 }
 
 // TakeLease takes or renews a named lease for holder until expires; it

@@ -132,6 +132,37 @@ CREATE TABLE leases (
 	expires_at TEXT NOT NULL
 );
 `,
+	`
+CREATE TABLE audit (
+	seq           INTEGER PRIMARY KEY,
+	time          TEXT NOT NULL,
+	actor_issuer  TEXT NOT NULL,
+	actor_subject TEXT NOT NULL,
+	actor_email   TEXT NOT NULL,
+	role          TEXT NOT NULL,
+	visit_id      TEXT NOT NULL,
+	action        TEXT NOT NULL,
+	object        TEXT NOT NULL,
+	outcome       TEXT NOT NULL,
+	detail        TEXT NOT NULL,
+	client_ip     TEXT NOT NULL,
+	user_agent    TEXT NOT NULL,
+	request_id    TEXT NOT NULL,
+	prev_hash     TEXT NOT NULL,
+	hash          TEXT NOT NULL
+);
+CREATE INDEX audit_visit ON audit (visit_id, seq);
+CREATE INDEX audit_actor ON audit (actor_issuer, actor_subject, seq);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+CREATE TABLE audit_checkpoints (
+	seq        INTEGER PRIMARY KEY,
+	hash       TEXT NOT NULL,
+	signed_at  TEXT NOT NULL,
+	public_key TEXT NOT NULL,
+	signature  TEXT NOT NULL
+);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

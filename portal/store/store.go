@@ -96,8 +96,10 @@ func parseNullTime(s sql.NullString) time.Time {
 	return parseTime(s.String)
 }
 
-// inTx runs fn in a write transaction.
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+// inTx runs fn in a write transaction, and appends the audit records of
+// the act in the same transaction: the act and its record commit together
+// or not at all.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error, audit ...AuditRecord) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -106,5 +108,17 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
+	if err := appendAudit(ctx, tx, audit); err != nil {
+		tx.Rollback()
+		return err
+	}
 	return tx.Commit()
+}
+
+// exec runs one statement with its audit records in one transaction.
+func (s *Store) exec(ctx context.Context, audit []AuditRecord, q string, args ...any) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	}, audit...)
 }

@@ -29,7 +29,7 @@ const RoleAdministrator = "administrator"
 // roles may be bound from this issuer (a provider's issuer cannot claim an
 // inspector's membership). Bindings are made once: a row already bound to a
 // subject is never taken over by another.
-func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string, bindable []string, now time.Time) (User, error) {
+func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string, bindable []string, now time.Time, audit ...AuditRecord) (User, error) {
 	var u User
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		row := tx.QueryRowContext(ctx, `SELECT id, created_at FROM users WHERE issuer = ? AND subject = ?`, issuer, subject)
@@ -68,7 +68,7 @@ func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string,
 			}
 		}
 		return nil
-	})
+	}, audit...)
 	if err != nil {
 		return User{}, fmt.Errorf("store: sign in: %w", err)
 	}

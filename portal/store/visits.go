@@ -37,7 +37,7 @@ const dateFormat = "2006-01-02"
 
 // CreateVisit inserts a visit, its wrapped key and its initial item
 // restrictions together: a visit never exists without its restrictions.
-func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, items ...Item) error {
+func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, items []Item, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var retention any
 		if v.RetentionDays > 0 {
@@ -63,7 +63,7 @@ func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, items ...I
 			}
 		}
 		return nil
-	})
+	}, audit...)
 	if errors.Is(err, ErrConflict) {
 		return ErrConflict
 	}
@@ -174,7 +174,7 @@ func (s *Store) SetVisitDates(ctx context.Context, id string, notification, fiel
 
 // RewrapKeys replaces every live wrapped visit key with rewrap(old), in one
 // transaction: either every key moves to the new master key or none does.
-func (s *Store) RewrapKeys(ctx context.Context, rewrap func(visitID string, wrapped []byte) ([]byte, error)) (int, error) {
+func (s *Store) RewrapKeys(ctx context.Context, rewrap func(visitID string, wrapped []byte) ([]byte, error), audit ...AuditRecord) (int, error) {
 	n := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT visit_id, wrapped FROM visit_keys`)
@@ -206,7 +206,7 @@ func (s *Store) RewrapKeys(ctx context.Context, rewrap func(visitID string, wrap
 			n++
 		}
 		return nil
-	})
+	}, audit...)
 	if err != nil {
 		return 0, fmt.Errorf("store: rewrap keys: %w", err)
 	}

@@ -1,0 +1,270 @@
+package store
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// AuditRecord is one entry of the tamper-evident audit trail. Records are
+// chained: Hash = SHA-256(PrevHash ‖ canonical record), where the canonical
+// record is the JSON of every field but Hash (Hash empty), in this order, with
+// Time in UTC. Object is an id (a file id), never a name.
+type AuditRecord struct {
+	Seq          int64     `json:"seq"`
+	Time         time.Time `json:"time"`
+	ActorIssuer  string    `json:"actor_issuer"`
+	ActorSubject string    `json:"actor_subject"`
+	ActorEmail   string    `json:"actor_email"`
+	Role         string    `json:"role"`
+	VisitID      string    `json:"visit_id"`
+	Action       string    `json:"action"`
+	Object       string    `json:"object"`
+	Outcome      string    `json:"outcome"`
+	Detail       string    `json:"detail"` // JSON object: policies, byte range, reason...
+	ClientIP     string    `json:"client_ip"`
+	UserAgent    string    `json:"user_agent"`
+	RequestID    string    `json:"request_id"`
+	PrevHash     string    `json:"prev_hash"`
+	Hash         string    `json:"hash"`
+}
+
+// GenesisHash is the PrevHash of the first record.
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// ChainHash computes a record's hash from its fields and PrevHash.
+func ChainHash(r AuditRecord) string {
+	r.Hash = ""
+	r.Time = r.Time.UTC()
+	canon, _ := json.Marshal(r)
+	prev, _ := hex.DecodeString(r.PrevHash)
+	h := sha256.New()
+	h.Write(prev)
+	h.Write(canon)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// appendAudit adds records to the chain inside tx. SQLite serialises write
+// transactions (BEGIN IMMEDIATE), so the head read here cannot move.
+func appendAudit(ctx context.Context, tx *sql.Tx, recs []AuditRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	var seq int64
+	prev := GenesisHash
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: audit head: %w", err)
+	}
+	for _, r := range recs {
+		seq++
+		r.Seq, r.PrevHash = seq, prev
+		r.Time = r.Time.UTC().Truncate(time.Microsecond)
+		if r.Detail == "" {
+			r.Detail = "{}"
+		}
+		r.Hash = ChainHash(r)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit (seq, time, actor_issuer, actor_subject, actor_email, role, visit_id, action, object, outcome, detail, client_ip, user_agent, request_id, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Seq, r.Time.Format(timeFormat), r.ActorIssuer, r.ActorSubject, r.ActorEmail, r.Role, r.VisitID, r.Action, r.Object, r.Outcome, r.Detail,
+			r.ClientIP, r.UserAgent, r.RequestID, r.PrevHash, r.Hash); err != nil {
+			return fmt.Errorf("store: append audit: %w", err)
+		}
+		prev = r.Hash
+	}
+	return nil
+}
+
+// Audit appends records in a transaction of their own, for acts that are
+// not database writes (a download, a refused request). An error means the
+// act must not go ahead.
+func (s *Store) Audit(ctx context.Context, recs ...AuditRecord) error {
+	return s.inTx(ctx, func(*sql.Tx) error { return nil }, recs...)
+}
+
+// AuditFilter selects records.
+type AuditFilter struct {
+	VisitID    string
+	ActorEmail string
+	Action     string // exact, or a prefix ending in "."
+	From, To   time.Time
+	AfterSeq   int64 // records with seq > AfterSeq (all when 0)
+	Limit      int
+	Issuer     string // with Subject: one person's records
+	Subject    string
+	Actions    []string // any of these
+}
+
+// AuditRecords returns records matching f in sequence order.
+func (s *Store) AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord, error) {
+	var where []string
+	var args []any
+	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
+	if f.VisitID != "" {
+		add("visit_id = ?", f.VisitID)
+	}
+	if f.ActorEmail != "" {
+		add("actor_email = ?", f.ActorEmail)
+	}
+	if f.Issuer != "" {
+		add("actor_issuer = ? AND actor_subject = ?", f.Issuer, f.Subject)
+	}
+	if strings.HasSuffix(f.Action, ".") {
+		add("action LIKE ?", strings.ReplaceAll(f.Action, "%", "")+"%")
+	} else if f.Action != "" {
+		add("action = ?", f.Action)
+	}
+	if len(f.Actions) > 0 {
+		add("action IN ("+strings.TrimSuffix(strings.Repeat("?,", len(f.Actions)), ",")+")", anySlice(f.Actions)...)
+	}
+	if !f.From.IsZero() {
+		add("time >= ?", formatTime(f.From))
+	}
+	if !f.To.IsZero() {
+		add("time < ?", formatTime(f.To))
+	}
+	if f.AfterSeq > 0 {
+		add("seq > ?", f.AfterSeq)
+	}
+	q := `SELECT seq, time, actor_issuer, actor_subject, actor_email, role, visit_id, action, object, outcome, detail, client_ip, user_agent, request_id, prev_hash, hash FROM audit`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY seq"
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: audit records: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditRecord
+	for rows.Next() {
+		var r AuditRecord
+		var at string
+		if err := rows.Scan(&r.Seq, &at, &r.ActorIssuer, &r.ActorSubject, &r.ActorEmail, &r.Role, &r.VisitID, &r.Action, &r.Object, &r.Outcome,
+			&r.Detail, &r.ClientIP, &r.UserAgent, &r.RequestID, &r.PrevHash, &r.Hash); err != nil {
+			return nil, err
+		}
+		r.Time = parseTime(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func anySlice(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+// Checkpoint is a signed statement of the chain head at Seq.
+type Checkpoint struct {
+	Seq       int64     `json:"seq"`
+	Hash      string    `json:"hash"`
+	SignedAt  time.Time `json:"signed_at"`
+	PublicKey string    `json:"public_key"` // base64 Ed25519
+	Signature string    `json:"signature"`  // base64, over "seq:hash"
+}
+
+// AddCheckpoint stores a checkpoint.
+func (s *Store) AddCheckpoint(ctx context.Context, c Checkpoint) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_checkpoints (seq, hash, signed_at, public_key, signature) VALUES (?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING`,
+		c.Seq, c.Hash, formatTime(c.SignedAt), c.PublicKey, c.Signature)
+	return err
+}
+
+// Checkpoints lists checkpoints in order.
+func (s *Store) Checkpoints(ctx context.Context) ([]Checkpoint, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, hash, signed_at, public_key, signature FROM audit_checkpoints ORDER BY seq`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Checkpoint
+	for rows.Next() {
+		var c Checkpoint
+		var at string
+		if err := rows.Scan(&c.Seq, &c.Hash, &at, &c.PublicKey, &c.Signature); err != nil {
+			return nil, err
+		}
+		c.SignedAt = parseTime(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// AuditHead returns the last record's seq and hash (0, GenesisHash when empty).
+func (s *Store) AuditHead(ctx context.Context) (int64, string, error) {
+	var seq int64
+	h := GenesisHash
+	err := s.db.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, GenesisHash, nil
+	}
+	return seq, h, err
+}
+
+// SignCheckpoint signs the chain head.
+func SignCheckpoint(seq int64, hash string, now time.Time, key ed25519.PrivateKey) Checkpoint {
+	msg := fmt.Sprintf("%d:%s", seq, hash)
+	return Checkpoint{Seq: seq, Hash: hash, SignedAt: now, PublicKey: base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)),
+		Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, []byte(msg)))}
+}
+
+// ChainError says where the chain first breaks.
+type ChainError struct {
+	Seq    int64
+	Reason string
+}
+
+func (e *ChainError) Error() string {
+	return fmt.Sprintf("audit chain broken at record %d: %s", e.Seq, e.Reason)
+}
+
+// VerifyAudit walks the whole chain and every checkpoint. It returns the
+// number of records checked, or a *ChainError at the first broken link: an
+// edited, deleted, inserted or reordered record, or a checkpoint that does
+// not match the chain or is not signed by trusted.
+func VerifyAudit(records []AuditRecord, checkpoints []Checkpoint, trusted ed25519.PublicKey) error {
+	prev := GenesisHash
+	bySeq := map[int64]string{}
+	for i, r := range records {
+		want := int64(i + 1)
+		switch {
+		case r.Seq != want:
+			return &ChainError{want, fmt.Sprintf("record %d is missing or out of order (found %d)", want, r.Seq)}
+		case r.PrevHash != prev:
+			return &ChainError{r.Seq, "does not follow the record before it"}
+		case ChainHash(r) != r.Hash:
+			return &ChainError{r.Seq, "its contents do not match its hash (edited)"}
+		}
+		prev = r.Hash
+		bySeq[r.Seq] = r.Hash
+	}
+	for _, c := range checkpoints {
+		sig, err := base64.StdEncoding.DecodeString(c.Signature)
+		if err != nil || !ed25519.Verify(trusted, []byte(fmt.Sprintf("%d:%s", c.Seq, c.Hash)), sig) {
+			return &ChainError{c.Seq, "checkpoint signature does not verify with the trusted key"}
+		}
+		h, ok := bySeq[c.Seq]
+		if !ok {
+			return &ChainError{c.Seq, "a signed checkpoint covers a record that is gone (records deleted from the end)"}
+		}
+		if h != c.Hash {
+			return &ChainError{c.Seq, "the chain differs from the signed checkpoint"}
+		}
+	}
+	return nil
+}
