@@ -105,44 +105,80 @@ type auditJSON struct {
 	Verify     string              `json:"verify"`
 }
 
-// visitAudit serves a visit's trail, filtered and paginated, as JSON or CSV.
-// Each record carries its prev_hash and hash, and the JSON the latest signed
-// checkpoint, which is what an auditor needs to check it.
-func (s *Server) visitAudit(c *gin.Context) {
-	ctx := c.Request.Context()
-	acc := accessOf(c)
-	f := store.AuditFilter{VisitID: acc.visit.ID, ActorEmail: c.Query("actor"), Action: c.Query("action"), Limit: 200}
+// auditFilter reads the trail's filters from the query.
+func auditFilter(c *gin.Context, visitID string) (store.AuditFilter, error) {
+	f := store.AuditFilter{VisitID: visitID, ActorEmail: c.Query("actor"), Action: c.Query("action"), Limit: 200}
 	if v := c.Query("from"); v != "" {
 		d, err := calendar.ParseDate(v)
 		if err != nil {
-			s.fail(c, badRequest("from must be a date in the form YYYY-MM-DD."))
-			return
+			return f, badRequest("from must be a date in the form YYYY-MM-DD.")
 		}
 		f.From = startOfDay(d)
 	}
 	if v := c.Query("to"); v != "" {
 		d, err := calendar.ParseDate(v)
 		if err != nil {
-			s.fail(c, badRequest("to must be a date in the form YYYY-MM-DD."))
-			return
+			return f, badRequest("to must be a date in the form YYYY-MM-DD.")
 		}
 		f.To = startOfDay(d.AddDate(0, 0, 1))
 	}
 	if v := c.Query("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			s.fail(c, badRequest("after must be a record number."))
-			return
+			return f, badRequest("after must be a record number.")
 		}
 		f.AfterSeq = n
 	}
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 5000 {
-			s.fail(c, badRequest("limit must be between 1 and 5000."))
-			return
+			return f, badRequest("limit must be between 1 and 5000.")
 		}
 		f.Limit = n
+	}
+	return f, nil
+}
+
+// auditPage is the trail for people, with the same filters as the API.
+func (s *Server) auditPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	acc := accessOf(c)
+	f, err := auditFilter(c, acc.visit.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	recs, err := s.store.AuditRecords(ctx, f)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	q := c.Request.URL.Query()
+	q.Del("after")
+	api := "/api/v1/visits/" + acc.visit.ID + "/audit?"
+	csvQ := q
+	page := gin.H{"Visit": s.visitView(ctx, acc.visit, acc.member.Role), "Records": recs, "Actor": f.ActorEmail, "Action": f.Action,
+		"From": c.Query("from"), "To": c.Query("to"), "JSON": api + q.Encode()}
+	csvQ.Set("format", "csv")
+	page["CSV"] = api + csvQ.Encode()
+	csvQ.Del("format")
+	if len(recs) == f.Limit {
+		csvQ.Set("after", strconv.FormatInt(recs[len(recs)-1].Seq, 10))
+		page["Next"] = "/visits/" + acc.visit.ID + "/audit?" + csvQ.Encode()
+	}
+	s.render(c, "audit", "Audit trail", page)
+}
+
+// visitAudit serves a visit's trail, filtered and paginated, as JSON or CSV.
+// Each record carries its prev_hash and hash, and the JSON the latest signed
+// checkpoint, which is what an auditor needs to check it.
+func (s *Server) visitAudit(c *gin.Context) {
+	ctx := c.Request.Context()
+	acc := accessOf(c)
+	f, err := auditFilter(c, acc.visit.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
 	recs, err := s.store.AuditRecords(ctx, f)
 	if err != nil {

@@ -67,9 +67,11 @@ func (s *Server) SeedDemo(ctx context.Context) (store.Visit, error) {
 			return store.Visit{}, fmt.Errorf("seed demo: no identity provider %q configured", m.IdP)
 		}
 		if m.Role == store.RoleAdministrator {
-			err = s.store.GrantPortalRole(ctx, m.Role, p.cfg.Issuer, m.Email, s.now())
+			err = s.store.GrantPortalRole(ctx, m.Role, p.cfg.Issuer, m.Email, s.now(),
+				s.systemRec("", "portal_role.granted", "", map[string]any{"role": m.Role, "issuer": p.cfg.Issuer, "email": m.Email}))
 		} else {
-			_, _, err = s.store.PutMember(ctx, store.Member{VisitID: v.ID, Email: m.Email, Role: m.Role}, s.now())
+			_, _, err = s.store.PutMember(ctx, store.Member{VisitID: v.ID, Email: m.Email, Role: m.Role}, s.now(),
+				s.systemRec(v.ID, "", "", map[string]any{"email": m.Email, "role": m.Role}))
 		}
 		if err != nil {
 			return store.Visit{}, fmt.Errorf("seed demo member %s: %w", m.Email, err)

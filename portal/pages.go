@@ -135,6 +135,7 @@ func (s *Server) visitPage(c *gin.Context) {
 		"CanManage": s.can(ctx, acc, policy.MemberManage),
 		"CanUpload": s.can(ctx, acc, policy.FileUpload),
 		"CanList":   s.can(ctx, acc, policy.FileList),
+		"CanAudit":  s.can(ctx, acc, policy.AuditView),
 	}
 	if page["CanList"].(bool) {
 		files, err := s.visitFiles(ctx, acc)

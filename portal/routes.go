@@ -77,6 +77,7 @@ func (s *Server) router() http.Handler {
 	protect("POST", "/visits/:id/members", policy.MemberManage, s.addMemberForm)
 	protect("POST", "/visits/:id/members/:member/remove", policy.MemberManage, s.removeMemberForm)
 	protect("GET", "/visits/:id/explain", policy.MemberManage, s.explainPage)
+	protect("GET", "/visits/:id/audit", policy.AuditView, s.auditPage)
 	protect("POST", "/visits/:id/items", policy.VisitManage, s.restrictItemForm)
 
 	s.mustHaveRules(e)

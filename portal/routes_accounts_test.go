@@ -28,6 +28,7 @@ func TestRouteTableByAccount(t *testing.T) {
 	expect := map[string]string{
 		"GET /api/v1/me/activity":                    everyone,
 		"GET /api/v1/visits/:id/audit":               "admin lead qam",
+		"GET /visits/:id/audit":                      "admin lead qam",
 		"GET /api/v1/me":                             everyone,
 		"GET /api/v1/visits":                         everyone,
 		"POST /api/v1/visits":                        "admin",

@@ -144,7 +144,9 @@ func adminGrant(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	if err := st.GrantPortalRole(ctx, *role, *issuer, strings.ToLower(*email), time.Now()); err != nil {
+	rec := store.AuditRecord{Time: time.Now(), ActorSubject: "operator:" + os.Getenv("USER"), Role: "operator", Action: "portal_role.granted", Outcome: "success",
+		Detail: fmt.Sprintf(`{"role":%q,"issuer":%q,"email":%q}`, *role, *issuer, strings.ToLower(*email))}
+	if err := st.GrantPortalRole(ctx, *role, *issuer, strings.ToLower(*email), time.Now(), rec); err != nil {
 		return err
 	}
 	fmt.Printf("granted %s to %s at %s (binds at their next sign-in)\n", *role, *email, *issuer)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,5 +85,38 @@ func TestCertificateVerify(t *testing.T) {
 	}
 	if err := certificateCmd([]string{"verify", "--public-key", pubPath, bad}); err == nil {
 		t.Fatal("tampered certificate verified")
+	}
+}
+
+func TestAuditVerifyCommand(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	pemKey, _ := retention.GenerateSigningKey()
+	keyPath := writeKey(t, dir, "signing.key", pemKey)
+	key, _ := retention.LoadSigningKey(keyPath)
+	db := filepath.Join(dir, "p.db")
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		st.Audit(ctx, store.AuditRecord{Time: time.Now(), Action: "signin", Outcome: "success"})
+	}
+	seq, hash, _ := st.AuditHead(ctx)
+	st.AddCheckpoint(ctx, store.SignCheckpoint(seq, hash, time.Now(), key))
+	t.Setenv("PORTAL_DB_PATH", db)
+	t.Setenv("PORTAL_SIGNING_KEY_FILE", keyPath)
+	if err := auditVerify(ctx, nil); err != nil {
+		t.Fatalf("intact trail: %v", err)
+	}
+	for _, q := range []string{`DROP TRIGGER audit_no_update`, `UPDATE audit SET outcome = 'failure' WHERE seq = 2`} {
+		if _, err := st.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	err = auditVerify(ctx, nil)
+	if err == nil || !strings.Contains(err.Error(), "BROKEN at record 2") {
+		t.Fatalf("edited trail: %v", err)
 	}
 }

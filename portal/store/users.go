@@ -94,8 +94,8 @@ func (s *Store) User(ctx context.Context, id string) (User, error) {
 
 // GrantPortalRole grants a portal-wide role to the person who signs in from
 // issuer with email. It is idempotent.
-func (s *Store) GrantPortalRole(ctx context.Context, role, issuer, email string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO portal_roles (id, role, issuer, email, created_at) VALUES (?, ?, ?, ?, ?)
+func (s *Store) GrantPortalRole(ctx context.Context, role, issuer, email string, now time.Time, audit ...AuditRecord) error {
+	err := s.exec(ctx, audit, `INSERT INTO portal_roles (id, role, issuer, email, created_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (role, issuer, email) DO NOTHING`, NewID(), role, issuer, email, formatTime(now))
 	if err != nil {
 		return fmt.Errorf("store: grant %s: %w", role, err)
