@@ -148,3 +148,23 @@ func TestNoDownloadWithoutItsRecord(t *testing.T) {
 		t.Fatalf("download without its audit record: %d %q", resp.StatusCode, body)
 	}
 }
+
+func TestSessionExpiryIsRecorded(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	ts.signIn(t, "ofsted", "lead@ofsted.example")
+	start, _, _ := ts.Portal.Store().AuditHead(ctx)
+	if _, err := ts.Portal.Store().DB().Exec(`UPDATE sessions SET expiry = 0`); err != nil {
+		t.Fatal(err)
+	}
+	ts.Portal.Sweep(ctx)
+	recs, _ := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: start})
+	if len(recs) != 1 || recs[0].Action != "session.expired" || recs[0].ActorEmail != "lead@ofsted.example" {
+		t.Fatalf("records after expiry: %+v", recs)
+	}
+	var n int
+	ts.Portal.Store().DB().QueryRow(`SELECT COUNT(*) FROM sessions`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d sessions left", n)
+	}
+}

@@ -202,7 +202,7 @@ func (s *Server) runJanitor(ctx context.Context) {
 	t := time.NewTicker(s.cfg.RetentionEvery)
 	defer t.Stop()
 	for {
-		s.sweep(ctx)
+		s.Sweep(ctx)
 		s.RunRetention(ctx)
 		if err := s.checkpoint(ctx, false); err != nil {
 			s.log.Error("audit checkpoint", "err", err)
@@ -219,11 +219,12 @@ func (s *Server) runJanitor(ctx context.Context) {
 // objects are removed. A live upload touches it after every segment.
 const abandonAfter = time.Hour
 
-func (s *Server) sweep(ctx context.Context) {
+// Sweep runs the janitor once: abandoned uploads and expired sessions.
+func (s *Server) Sweep(ctx context.Context) {
 	if err := s.evidence.Sweep(ctx, abandonAfter); err != nil {
 		s.log.Error("sweep abandoned uploads", "err", err)
 	}
-	if err := s.store.Sessions(time.Now).DeleteExpired(ctx); err != nil {
+	if err := s.store.Sessions(time.Now).DeleteExpired(ctx, s.expiryRecords); err != nil {
 		s.log.Error("sweep expired sessions", "err", err)
 	}
 }

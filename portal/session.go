@@ -40,6 +40,26 @@ func newSessionManager(cfg Config, st *store.SessionStore) *scs.SessionManager {
 	return m
 }
 
+// expiryRecords describes an expired session for the audit trail: one
+// record when somebody was signed in to it, none for a pre-sign-in session.
+func (s *Server) expiryRecords(data []byte) []store.AuditRecord {
+	_, values, err := scs.GobCodec{}.Decode(data)
+	if err != nil {
+		return nil
+	}
+	uid, _ := values[sessUserID].(string)
+	if uid == "" {
+		return nil
+	}
+	u, err := s.store.User(context.Background(), uid)
+	if err != nil {
+		return nil
+	}
+	r := s.systemRec("", "session.expired", "", nil)
+	r.ActorIssuer, r.ActorSubject, r.ActorEmail, r.Role = u.Issuer, u.Subject, u.Email, ""
+	return []store.AuditRecord{r}
+}
+
 // pendingLogin is one sign-in in flight, kept in the (pre-sign-in) session
 // until its callback consumes it.
 type pendingLogin struct {

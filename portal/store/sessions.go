@@ -63,10 +63,36 @@ func (s *SessionStore) Delete(token string) error {
 	return s.DeleteCtx(context.Background(), token)
 }
 
-// DeleteExpired removes expired sessions; the janitor calls it.
-func (s *SessionStore) DeleteExpired(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expiry <= ?`, unixFloat(s.now()))
-	return err
+// DeleteExpired removes expired sessions, handing each one's data to
+// audit first so that the expiry of a signed-in session is recorded with the
+// deletion; the janitor calls it.
+func (s *SessionStore) DeleteExpired(ctx context.Context, audit func(data []byte) []AuditRecord) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT token, data FROM sessions WHERE expiry <= ?`, unixFloat(s.now()))
+	if err != nil {
+		return err
+	}
+	type expired struct {
+		token string
+		data  []byte
+	}
+	var all []expired
+	for rows.Next() {
+		var e expired
+		if err := rows.Scan(&e.token, &e.data); err != nil {
+			rows.Close()
+			return err
+		}
+		all = append(all, e)
+	}
+	rows.Close()
+	for _, e := range all {
+		st := &Store{db: s.db}
+		err := st.exec(ctx, audit(e.data), `DELETE FROM sessions WHERE token = ?`, e.token)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Count returns the number of live sessions; tests use it to prove that a
