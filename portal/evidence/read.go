@@ -45,28 +45,54 @@ type segment struct {
 	err  error
 }
 
-// produce decrypts the segments of the range in order and hands each over;
-// it stops when the reader is closed (ctx cancelled).
+// readAhead is how many segments are fetched and decrypted at once: one
+// per core on the machines we size for, so the GET of the next segment and
+// the decryption of this one overlap. Each costs one segment buffer.
+const readAhead = 2
+
+// produce decrypts the segments of the range and hands them over in order;
+// it stops when the reader is closed (ctx cancelled) or a segment fails.
 func (s *Service) produce(ctx context.Context, ch chan<- segment, v store.Visit, key *crypto.VisitKey, f store.File, off, length int64) {
 	defer close(ch)
 	end := off + length
+	var pending []chan segment
+	// deliver hands over the oldest pending segment; false means stop.
+	deliver := func() bool {
+		seg := <-pending[0]
+		pending = pending[1:]
+		select {
+		case ch <- seg:
+			return seg.err == nil
+		case <-ctx.Done():
+			putBuf(seg.buf)
+			return false
+		}
+	}
+	defer func() {
+		// On a stop, let the segments still in flight finish and free them.
+		for _, p := range pending {
+			putBuf((<-p).buf)
+		}
+	}()
 	for i := off / f.SegmentSize; length > 0 && i*f.SegmentSize < end; i++ {
 		segStart := i * f.SegmentSize
 		segLen := min(f.SegmentSize, f.Size-segStart)
 		a, b := max(off, segStart)-segStart, min(end, segStart+segLen)-segStart
-		var seg segment
-		if a == 0 && b == segLen {
-			seg = s.readWhole(ctx, v, key, f, int(i), segLen)
-		} else {
-			seg = s.readPart(ctx, v, key, f, int(i), segLen, a, b)
-		}
-		select {
-		case ch <- seg:
-		case <-ctx.Done():
-			putBuf(seg.buf)
+		p := make(chan segment, 1)
+		pending = append(pending, p)
+		go func(i int) {
+			if a == 0 && b == segLen {
+				p <- s.readWhole(ctx, v, key, f, i, segLen)
+			} else {
+				p <- s.readPart(ctx, v, key, f, i, segLen, a, b)
+			}
+		}(int(i))
+		if len(pending) == readAhead && !deliver() {
 			return
 		}
-		if seg.err != nil {
+	}
+	for len(pending) > 0 {
+		if !deliver() {
 			return
 		}
 	}

@@ -1,0 +1,411 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/ofsted-portal/evidence/deploy/devidp"
+	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/calendar"
+)
+
+// cycle yields n bytes cycling over a random buffer: fast enough that the
+// client is never what is measured.
+type cycle struct {
+	buf []byte
+	off int
+	n   int64
+}
+
+var pattern = func() []byte { b := make([]byte, 4<<20); rand.Read(b); return b }()
+
+func newCycle(n int64) *cycle { return &cycle{buf: pattern, n: n} }
+
+func (c *cycle) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	k := copy(p, c.buf[c.off:])
+	c.off = (c.off + k) % len(c.buf)
+	c.n -= int64(k)
+	return k, nil
+}
+
+type row struct {
+	name, unit       string
+	baseline, portal float64 // medians; baseline 0 when none
+	ratio            float64
+	target           string
+	pass             *bool // nil: not measured
+	note             string
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+type bench struct {
+	st              *benchStack
+	pairs           int
+	size            int64
+	uploader, lead  *http.Client
+	visitID, rawBkt string
+	listVisit       string
+	lastFile        string
+}
+
+func run(ctx context.Context) (bool, error) {
+	b := &bench{pairs: envInt("BENCH_PAIRS", 3), size: int64(envInt("BENCH_SIZE_MIB", 1024)) << 20}
+	fmt.Println("Starting MinIO, the dev identity provider and the portal (as its own process)...")
+	st, err := startStack(ctx)
+	if st != nil {
+		defer st.close()
+	}
+	if err != nil {
+		return false, err
+	}
+	b.st = st
+	if err := b.setUp(ctx); err != nil {
+		return false, err
+	}
+	var rows []row
+	for _, c := range []func(context.Context) (row, error){b.upload, b.memorySingle, b.memoryConcurrent, b.download, b.smallFiles, b.listing, b.decision, b.tus} {
+		r, err := c(ctx)
+		if err != nil {
+			return false, err
+		}
+		rows = append(rows, r)
+		fmt.Println(format([]row{r}, false))
+	}
+	report := format(rows, true)
+	fmt.Println("\n" + report)
+	os.MkdirAll("bench", 0o755)
+	host, _ := os.Hostname()
+	out := fmt.Sprintf("# Benchmark results\n\n%s, %s; %d pairs (A B alternating), medians; data %d MiB.\n\n%s\n",
+		time.Now().UTC().Format(time.RFC3339), host, b.pairs, b.size>>20, report)
+	if err := os.WriteFile(filepath.Join("bench", "results.md"), []byte(out), 0o644); err != nil {
+		return false, err
+	}
+	failed := false
+	for _, r := range rows {
+		if r.pass != nil && !*r.pass {
+			failed = true
+		}
+	}
+	return failed, nil
+}
+
+func envInt(k string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(k)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+func format(rows []row, header bool) string {
+	var s strings.Builder
+	if header {
+		s.WriteString("| case | baseline (raw S3) | portal | ratio | target | result |\n|---|---|---|---|---|---|\n")
+	}
+	for _, r := range rows {
+		res := "n/a"
+		if r.pass != nil {
+			res = map[bool]string{true: "PASS", false: "FAIL"}[*r.pass]
+		}
+		base, ratio := "–", "–"
+		if r.baseline > 0 {
+			base, ratio = fmt.Sprintf("%.1f %s", r.baseline, r.unit), fmt.Sprintf("%.2f", r.ratio)
+		}
+		portal := fmt.Sprintf("%.1f %s", r.portal, r.unit)
+		if r.note != "" && r.pass == nil {
+			portal = r.note
+		}
+		fmt.Fprintf(&s, "| %s | %s | %s | %s | %s | %s |\n", r.name, base, portal, ratio, r.target, res)
+	}
+	return strings.TrimRight(s.String(), "\n")
+}
+
+func ptr(b bool) *bool { return &b }
+
+func (b *bench) setUp(ctx context.Context) error {
+	admin, err := devstack.SignIn(ctx, b.st.portalURL, "ofsted", "admin@ofsted.example", devidp.DemoPassword)
+	if err != nil {
+		return err
+	}
+	cal, _ := calendar.New()
+	y, m, d := time.Now().Date()
+	nd := calendar.Date(y, m, d)
+	if !cal.IsWorkingDay(nd) {
+		nd = cal.PreviousWorkingDay(nd)
+	}
+	for i, ref := range []string{"BENCH-1", "BENCH-LIST"} {
+		var v struct{ ID string }
+		body := fmt.Sprintf(`{"reference":%q,"title":"Benchmark","provider":"Cafcass","notification_date":%q,"fieldwork_start":%q}`,
+			ref, nd.Format(time.DateOnly), cal.AddWorkingDays(nd, 5).Format(time.DateOnly))
+		if err := call(admin, "POST", b.st.portalURL+"/api/v1/visits", body, 201, &v); err != nil {
+			return err
+		}
+		for email, role := range map[string]string{"uploader@cafcass.example": "provider_uploader", "lead@ofsted.example": "lead_inspector"} {
+			if err := call(admin, "PUT", b.st.portalURL+"/api/v1/visits/"+v.ID+"/members", fmt.Sprintf(`{"email":%q,"role":%q}`, email, role), 201, nil); err != nil {
+				return err
+			}
+		}
+		if i == 0 {
+			b.visitID = v.ID
+		} else {
+			b.listVisit = v.ID
+		}
+	}
+	if b.uploader, err = devstack.SignIn(ctx, b.st.portalURL, "cafcass", "uploader@cafcass.example", devidp.DemoPassword); err != nil {
+		return err
+	}
+	if b.lead, err = devstack.SignIn(ctx, b.st.portalURL, "ofsted", "lead@ofsted.example", devidp.DemoPassword); err != nil {
+		return err
+	}
+	b.rawBkt = "bench-raw"
+	return b.st.raw.MakeBucket(ctx, b.rawBkt, minio.MakeBucketOptions{ObjectLocking: true})
+}
+
+func call(c *http.Client, method, u, body string, want int, out any) error {
+	req, _ := http.NewRequest(method, u, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %d %s", method, u, resp.StatusCode, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func (b *bench) portalUpload(visitID, name string, size int64) (string, error) {
+	req, _ := http.NewRequest("POST", b.st.portalURL+"/api/v1/visits/"+visitID+"/files?name="+url.QueryEscape(name), newCycle(size))
+	req.ContentLength = size
+	resp, err := b.uploader.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var f struct{ ID string }
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 201 {
+		return "", fmt.Errorf("upload: %d %s", resp.StatusCode, body)
+	}
+	json.Unmarshal(body, &f)
+	return f.ID, nil
+}
+
+func mbps(n int64, d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
+
+// ab runs baseline and portal alternately and returns their medians.
+func (b *bench) ab(base, port func(i int) (float64, error)) (float64, float64, error) {
+	var xs, ys []float64
+	for i := 0; i < b.pairs; i++ {
+		x, err := base(i)
+		if err != nil {
+			return 0, 0, err
+		}
+		y, err := port(i)
+		if err != nil {
+			return 0, 0, err
+		}
+		xs, ys = append(xs, x), append(ys, y)
+	}
+	return median(xs), median(ys), nil
+}
+
+func (b *bench) upload(ctx context.Context) (row, error) {
+	x, y, err := b.ab(func(i int) (float64, error) {
+		t := time.Now()
+		_, err := b.st.raw.PutObject(ctx, b.rawBkt, "up-"+strconv.Itoa(i), newCycle(b.size), b.size, minio.PutObjectOptions{})
+		return mbps(b.size, time.Since(t)), err
+	}, func(i int) (float64, error) {
+		t := time.Now()
+		id, err := b.portalUpload(b.visitID, fmt.Sprintf("big-%d.bin", i), b.size)
+		b.lastFile = id
+		return mbps(b.size, time.Since(t)), err
+	})
+	return row{name: fmt.Sprintf("upload %d MiB", b.size>>20), unit: "MB/s", baseline: x, portal: y, ratio: y / x, target: "≥ 0.90 × raw", pass: ptr(y/x >= 0.90)}, err
+}
+
+func (b *bench) download(ctx context.Context) (row, error) {
+	x, y, err := b.ab(func(i int) (float64, error) {
+		t := time.Now()
+		o, err := b.st.raw.GetObject(ctx, b.rawBkt, "up-0", minio.GetObjectOptions{})
+		if err != nil {
+			return 0, err
+		}
+		n, err := io.Copy(io.Discard, o)
+		o.Close()
+		return mbps(n, time.Since(t)), err
+	}, func(i int) (float64, error) {
+		t := time.Now()
+		resp, err := b.lead.Get(b.st.portalURL + "/api/v1/visits/" + b.visitID + "/files/" + b.lastFile + "/content")
+		if err != nil {
+			return 0, err
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if n != b.size {
+			return 0, fmt.Errorf("download: %d bytes of %d (status %d)", n, b.size, resp.StatusCode)
+		}
+		return mbps(n, time.Since(t)), err
+	})
+	return row{name: fmt.Sprintf("download %d MiB", b.size>>20), unit: "MB/s", baseline: x, portal: y, ratio: y / x, target: "≥ 0.90 × raw", pass: ptr(y/x >= 0.90)}, err
+}
+
+func (b *bench) memorySingle(ctx context.Context) (row, error) {
+	if err := b.st.resetPeakRSS(); err != nil {
+		return row{}, err
+	}
+	if _, err := b.portalUpload(b.visitID, "4g.bin", 4<<30); err != nil {
+		return row{}, err
+	}
+	peak, err := b.st.peakRSS()
+	mib := float64(peak) / (1 << 20)
+	return row{name: "portal peak RSS, one 4 GiB upload", unit: "MiB", portal: mib, target: "≤ 128 MiB", pass: ptr(mib <= 128)}, err
+}
+
+func (b *bench) memoryConcurrent(ctx context.Context) (row, error) {
+	if err := b.st.resetPeakRSS(); err != nil {
+		return row{}, err
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := b.portalUpload(b.visitID, fmt.Sprintf("c%d.bin", i), 256<<20); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return row{}, err
+	}
+	peak, err := b.st.peakRSS()
+	mib := float64(peak) / (1 << 20)
+	return row{name: "portal peak RSS, 16 concurrent 256 MiB uploads", unit: "MiB", portal: mib, target: "≤ 512 MiB", pass: ptr(mib <= 512)}, err
+}
+
+// parallel runs n jobs on 8 workers and returns jobs per second.
+func parallel(n int, job func(i int) error) (float64, error) {
+	var next atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	t := time.Now()
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := job(i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, err
+	}
+	return float64(n) / time.Since(t).Seconds(), nil
+}
+
+func (b *bench) smallFiles(ctx context.Context) (row, error) {
+	const n, size = 5000, 64 << 10
+	x, y, err := b.ab(func(i int) (float64, error) {
+		return parallel(n, func(j int) error {
+			_, err := b.st.raw.PutObject(ctx, b.rawBkt, fmt.Sprintf("small/%d/%d", i, j), newCycle(size), size, minio.PutObjectOptions{})
+			return err
+		})
+	}, func(i int) (float64, error) {
+		return parallel(n, func(j int) error {
+			_, err := b.portalUpload(b.visitID, fmt.Sprintf("small-%d-%d.bin", i, j), size)
+			return err
+		})
+	})
+	return row{name: "5,000 files of 64 KiB, 8 clients", unit: "files/s", baseline: x, portal: y, ratio: y / x, target: "≥ 0.50 × raw", pass: ptr(y/x >= 0.5)}, err
+}
+
+func (b *bench) listing(ctx context.Context) (row, error) {
+	if _, err := parallel(10000, func(j int) error {
+		_, err := b.portalUpload(b.listVisit, fmt.Sprintf("1.0%d list file %05d.pdf", j%5+1, j), 1024)
+		return err
+	}); err != nil {
+		return row{}, err
+	}
+	var ms []float64
+	for i := 0; i < 21; i++ {
+		t := time.Now()
+		resp, err := b.lead.Get(b.st.portalURL + "/api/v1/visits/" + b.listVisit + "/files")
+		if err != nil {
+			return row{}, err
+		}
+		var l struct{ Files []json.RawMessage }
+		err = json.NewDecoder(resp.Body).Decode(&l)
+		resp.Body.Close()
+		if err != nil || len(l.Files) != 10000 {
+			return row{}, fmt.Errorf("listing: %d files, %v", len(l.Files), err)
+		}
+		ms = append(ms, float64(time.Since(t).Microseconds())/1000)
+	}
+	p50 := median(ms)
+	return row{name: "list a visit of 10,000 files (names decrypted), p50", unit: "ms", portal: p50, target: "< 150 ms", pass: ptr(p50 < 150)}, nil
+}
+
+func (b *bench) decision(context.Context) (row, error) {
+	e, err := policy.New()
+	if err != nil {
+		return row{}, err
+	}
+	p := policy.Principal{UserID: "u1", Role: policy.RoleInspector, InWindow: true}
+	r := policy.Resource{VisitID: "v1", VisitState: "fieldwork", File: &policy.File{ID: "f1", UploadedBy: "u2", Item: "1.03", Roles: policy.ChildLevelDataRoles}}
+	res := testing.Benchmark(func(tb *testing.B) {
+		for tb.Loop() {
+			e.Decide(p, policy.FileDownload, r)
+		}
+	})
+	us := float64(res.NsPerOp()) / 1000
+	return row{name: "one policy decision (any number of members and files)", unit: "µs", portal: us, target: "< 50 µs", pass: ptr(us < 50)}, nil
+}
+
+func (b *bench) tus(context.Context) (row, error) {
+	return row{name: "resumable (tus) 1 GiB in 32 MiB PATCHes vs plain", target: "≥ 0.85 ×", note: "not measured: resumable uploads are not built yet"}, nil
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/deploy/devidp"
+	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/retention"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// benchStack is MinIO, the dev identity provider and the portal as its own
+// process (so its memory can be measured alone).
+type benchStack struct {
+	dir       string
+	minio     *devstack.MinIO
+	raw       *minio.Client
+	idp       *http.Server
+	portal    *exec.Cmd
+	portalURL string
+	env       []string
+}
+
+func startStack(ctx context.Context) (*benchStack, error) {
+	b := &benchStack{}
+	var err error
+	if b.dir, err = os.MkdirTemp("", "portal-bench-"); err != nil {
+		return nil, err
+	}
+	bin, err := devstack.FindMinIO()
+	if err != nil {
+		return nil, err
+	}
+	access, secret := "bench"+store.NewID()[:8], store.NewID()
+	if b.minio, err = devstack.StartMinIO(ctx, devstack.MinIOOptions{Binary: bin, DataDir: filepath.Join(b.dir, "minio"), AccessKey: access, SecretKey: secret}); err != nil {
+		return nil, err
+	}
+	if b.raw, err = minio.New(b.minio.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(access, secret, "")}); err != nil {
+		return nil, err
+	}
+	idpAddr, _ := devstack.FreeAddr()
+	portalAddr, _ := devstack.FreeAddr()
+	b.portalURL = "http://" + portalAddr
+	h, err := devidp.New(devidp.DemoConfig("http://"+idpAddr, b.portalURL))
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", idpAddr)
+	if err != nil {
+		return nil, err
+	}
+	b.idp = &http.Server{Handler: h}
+	go b.idp.Serve(ln)
+
+	master, _ := crypto.GenerateMasterKey(time.Now())
+	signing, _ := retention.GenerateSigningKey()
+	for name, k := range map[string][]byte{"master.key": master, "signing.key": signing} {
+		if err := portal.WriteNewKeyFile(filepath.Join(b.dir, name), k); err != nil {
+			return nil, err
+		}
+	}
+	b.env = []string{
+		"PORTAL_ADDR=" + portalAddr, "PORTAL_PUBLIC_URL=" + b.portalURL, "PORTAL_DEV=true", "PORTAL_LOG_LEVEL=warn",
+		"PORTAL_DB_PATH=" + filepath.Join(b.dir, "portal.db"), "PORTAL_MASTER_KEY_FILE=" + filepath.Join(b.dir, "master.key"),
+		"PORTAL_SIGNING_KEY_FILE=" + filepath.Join(b.dir, "signing.key"),
+		"PORTAL_S3_ENDPOINT=" + b.minio.Endpoint, "PORTAL_S3_ACCESS_KEY=" + access, "PORTAL_S3_SECRET_KEY=" + secret,
+		"PORTAL_IDPS=cafcass,ofsted",
+	}
+	for _, p := range []struct{ name, org string }{{"cafcass", "provider"}, {"ofsted", "inspectorate"}} {
+		pre := "PORTAL_IDP_" + strings.ToUpper(p.name) + "_"
+		b.env = append(b.env, pre+"ISSUER=http://"+idpAddr+"/"+p.name, pre+"CLIENT_ID=portal", pre+"CLIENT_SECRET=dev-portal-secret", pre+"ORGANISATION="+p.org)
+	}
+	// The administrator, before the portal starts.
+	st, err := store.Open(ctx, filepath.Join(b.dir, "portal.db"))
+	if err != nil {
+		return nil, err
+	}
+	err = st.GrantPortalRole(ctx, store.RoleAdministrator, "http://"+idpAddr+"/ofsted", "admin@ofsted.example", time.Now())
+	st.Close()
+	if err != nil {
+		return nil, err
+	}
+	return b, b.startPortal(ctx)
+}
+
+func (b *benchStack) startPortal(ctx context.Context) error {
+	bin, err := findTool("portal")
+	if err != nil {
+		return err
+	}
+	b.portal = exec.Command(bin, "serve")
+	b.portal.Env = append(os.Environ(), b.env...)
+	b.portal.Stderr = os.Stderr
+	if err := b.portal.Start(); err != nil {
+		return err
+	}
+	for i := 0; i < 300; i++ {
+		resp, err := http.Get(b.portalURL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("portal did not start")
+}
+
+func (b *benchStack) close() {
+	if b.portal != nil && b.portal.Process != nil {
+		b.portal.Process.Signal(syscall.SIGTERM)
+		b.portal.Wait()
+	}
+	if b.idp != nil {
+		b.idp.Close()
+	}
+	b.minio.Stop()
+	os.RemoveAll(b.dir)
+}
+
+// resetPeakRSS clears the portal's high-water mark (Linux clear_refs 5).
+func (b *benchStack) resetPeakRSS() error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", b.portal.Process.Pid), []byte("5"), 0)
+}
+
+// peakRSS is the portal's VmHWM in bytes.
+func (b *benchStack) peakRSS() (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", b.portal.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM")
+}
+
+// findTool finds bin/<name> in the module root.
+func findTool(name string) (string, error) {
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			p := filepath.Join(dir, "bin", name)
+			if _, err := os.Stat(p); err != nil {
+				return "", fmt.Errorf("no %s: run make bench", p)
+			}
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
