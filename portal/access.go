@@ -86,9 +86,13 @@ func (s *Server) resource(ctx context.Context, acc *access, f *store.File) (poli
 	if acc.visit.ID == "" {
 		return policy.Resource{}, nil
 	}
-	st, err := s.visitStatus(ctx, acc.visit)
-	if err != nil {
-		return policy.Resource{}, err
+	st := acc.status
+	if st.State == "" {
+		var err error
+		if st, err = s.visitStatus(ctx, acc.visit); err != nil {
+			return policy.Resource{}, err
+		}
+		acc.status = st
 	}
 	r := policy.Resource{VisitID: acc.visit.ID, VisitState: st.State, AcceptsUploads: st.AcceptsUploads}
 	if f != nil && f.ID != "" {

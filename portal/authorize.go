@@ -21,6 +21,7 @@ type access struct {
 	visit    store.Visit
 	file     store.File
 	window   accessWindow // the member's, when a member
+	status   visitStatus  // the visit's, computed once per request
 	decision policy.Decision
 }
 
@@ -116,14 +117,15 @@ func (s *Server) loadAccess(c *gin.Context) (*access, error) {
 	if acc.visit, err = s.store.Visit(ctx, visitID); err != nil {
 		return nil, err // not found is 404 for everyone
 	}
+	if acc.status, err = s.visitStatus(ctx, acc.visit); err != nil {
+		return nil, err
+	}
 	acc.member, err = s.store.MembershipOf(ctx, visitID, u.ID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
 	if acc.member.Role != "" {
-		if acc.window, err = s.windowOf(ctx, acc.visit, acc.member); err != nil {
-			return nil, err
-		}
+		acc.window = s.memberWindow(acc.visit, acc.member, acc.status.Letter.Published)
 	}
 	if fileID := c.Param("file"); fileID != "" {
 		if acc.member.Role == "" || acc.visit.State == stateDestroying || acc.visit.State == stateDestroyed {

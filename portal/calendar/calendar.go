@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -31,6 +32,7 @@ type Holiday struct {
 type Calendar struct {
 	added   map[time.Time]string // holidays by data, with their names
 	removed map[time.Time]bool   // rule holidays that data cancelled
+	rules   sync.Map             // year -> map[time.Time]Holiday: the rules, computed once a year
 }
 
 // New returns the calendar from the rules, the built-in exceptions and then

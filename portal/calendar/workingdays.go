@@ -14,12 +14,22 @@ func (c *Calendar) HolidayOn(d time.Time) (Holiday, bool) {
 	if c.removed[d] {
 		return Holiday{}, false
 	}
-	for _, h := range ruleHolidays(d.Year()) {
-		if h.Date.Equal(d) {
-			return h, true
-		}
+	h, ok := c.ruleDays(d.Year())[d]
+	return h, ok
+}
+
+// ruleDays is the year's rule holidays by date, computed once: working-day
+// arithmetic asks for them on every day it steps over.
+func (c *Calendar) ruleDays(year int) map[time.Time]Holiday {
+	if m, ok := c.rules.Load(year); ok {
+		return m.(map[time.Time]Holiday)
 	}
-	return Holiday{}, false
+	m := map[time.Time]Holiday{}
+	for _, h := range ruleHolidays(year) {
+		m[h.Date] = h
+	}
+	c.rules.Store(year, m)
+	return m
 }
 
 // IsHoliday reports whether d's date is a bank holiday.
