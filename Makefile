@@ -8,7 +8,7 @@ STATICCHECK_VERSION := v0.8.2
 GOVULNCHECK_VERSION := v1.9.0
 BIN := $(CURDIR)/bin
 
-.PHONY: run test lint vuln bench minio build clean help
+.PHONY: run test lint vuln bench minio build clean help web browser-deps
 
 help:
 	@echo "make run    start MinIO, the dev identity provider and the portal (state in ./var)"
@@ -27,20 +27,41 @@ $(BIN)/minio:
 
 minio: $(BIN)/minio
 
+# Front-end: GOV.UK Frontend, MoJ Frontend and tus-js-client, pinned in
+# web/package-lock.json, copied into web/static/vendor (git-ignored), which
+# the binary embeds. Without it pages still render, unstyled.
+WEB_STAMP := web/static/vendor/VERSIONS
+$(WEB_STAMP): web/package.json web/package-lock.json web/build.mjs
+	@echo "Installing the front-end packages (npm ci, pinned by web/package-lock.json)..."
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	cd web && node build.mjs
+
+web: $(WEB_STAMP)
+
+# Browser tests drive Debian's Chromium with playwright-core (from npm, in
+# web/node_modules). Installed once, as root or with sudo.
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the browser tests (first run only)..."
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium
+
+browser-deps: $(CHROMIUM) $(WEB_STAMP)
+
 build:
 	$(GO) build ./...
 
-run: $(BIN)/minio
+run: $(BIN)/minio $(WEB_STAMP)
 	@echo "Building the portal..."
 	$(GO) build -o $(BIN)/devstack ./cmd/devstack
 	$(BIN)/devstack
 
-test: $(BIN)/minio
-	PORTAL_MINIO_BIN=$(BIN)/minio PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 30m ./...
+test: $(BIN)/minio browser-deps
+	PORTAL_MINIO_BIN=$(BIN)/minio PORTAL_CHROMIUM=$(CHROMIUM) PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 30m ./...
 
 # Benchmarks (never part of make test): the portal against raw S3 in the same
 # run, with targets; results in bench/results.md. Exits non-zero on a miss.
-bench: $(BIN)/minio
+bench: $(BIN)/minio $(WEB_STAMP)
 	$(GO) build -o $(BIN)/portal ./cmd/portal
 	$(GO) run ./cmd/bench
 
@@ -61,4 +82,4 @@ vuln: $(BIN)/govulncheck
 	$(BIN)/govulncheck ./...
 
 clean:
-	rm -rf $(BIN) var
+	rm -rf $(BIN) var web/node_modules web/static/vendor

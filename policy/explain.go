@@ -16,6 +16,7 @@ var reasons = map[string]string{
 	"uploader-deletes-own-files":         "provider uploaders may delete their own files while the visit accepts uploads",
 	"lead-and-qam-view-audit":            "the lead inspector and the QAM may view the visit's audit trail",
 	"lead-records-letter-events":         "the lead inspector records letter events",
+	"lead-manages-information-request":   "the lead inspector edits the information request",
 	"restricted-item":                    "this file's item is restricted to other roles of the inspection team",
 	"visit-destroyed":                    "the visit's evidence has been destroyed",
 }

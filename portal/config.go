@@ -29,6 +29,7 @@ type Config struct {
 	BucketPrefix    string
 	MaxFileSize     int64
 	SegmentSize     int64
+	UploadExpiry    time.Duration // an unfinished resumable upload is removed after this
 	SessionIdle     time.Duration
 	SessionLifetime time.Duration
 	RetentionDays   int
@@ -76,6 +77,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		BucketPrefix:    e.str("PORTAL_BUCKET_PREFIX", "portal-visit-"),
 		MaxFileSize:     e.size("PORTAL_MAX_FILE_SIZE", 20<<30),
 		SegmentSize:     e.size("PORTAL_SEGMENT_SIZE", 32<<20),
+		UploadExpiry:    e.duration("PORTAL_UPLOAD_EXPIRY", 24*time.Hour),
 		SessionIdle:     e.duration("PORTAL_SESSION_IDLE_TIMEOUT", 30*time.Minute),
 		SessionLifetime: e.duration("PORTAL_SESSION_LIFETIME", 12*time.Hour),
 		RetentionDays:   e.int("PORTAL_RETENTION_DAYS", 30),
@@ -124,6 +126,9 @@ func (c *Config) validate(e *envReader) {
 	}
 	if c.SegmentSize < 1<<20 || c.SegmentSize > 1<<30 || c.SegmentSize%(64<<10) != 0 {
 		e.fail("PORTAL_SEGMENT_SIZE must be a multiple of 64 KiB between 1 MiB and 1 GiB")
+	}
+	if c.UploadExpiry < time.Minute {
+		e.fail("PORTAL_UPLOAD_EXPIRY must be at least 1m")
 	}
 	if !validBucketPrefix(c.BucketPrefix) {
 		e.fail("PORTAL_BUCKET_PREFIX must be 3 to 30 characters of a-z, 0-9 and '-', starting with a letter")

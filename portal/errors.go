@@ -75,11 +75,36 @@ func (s *Server) fail(c *gin.Context, err error) {
 		c.AbortWithStatusJSON(he.status, gin.H{"error": he.msg, "code": he.code})
 		return
 	}
-	s.renderStatus(c, he.status, "error", errorPage{Title: statusTitle(he.status), Message: he.msg, Code: he.code, RequestID: requestID(c)})
+	ep := errorPage{Title: statusTitle(he.status), Message: he.msg, Code: he.code, Advice: statusAdvice(he.status), RequestID: requestID(c)}
+	if id := c.Param("id"); id != "" && he.status != http.StatusNotFound && he.status != http.StatusGone {
+		ep.Back = "/visits/" + id
+	}
+	s.renderStatus(c, he.status, "error", ep)
 	c.Abort()
 }
 
 func isAPI(c *gin.Context) bool { return strings.HasPrefix(c.Request.URL.Path, "/api/") }
+
+// statusAdvice tells people what they can do next, by status.
+func statusAdvice(status int) []string {
+	switch status {
+	case http.StatusUnauthorized:
+		return []string{"For your security, you are signed out after 30 minutes without activity and after 12 hours in any case."}
+	case http.StatusForbidden:
+		return []string{"If you think you should have access, ask the visit’s lead inspector or the portal administrator."}
+	case http.StatusNotFound:
+		return []string{"If you followed a link from a visit, the file or visit may have been removed, or you may not be a member of that visit."}
+	case http.StatusGone:
+		return []string{"Evidence is destroyed after the letter of findings is published and the retention period has passed. It cannot be recovered."}
+	case http.StatusRequestEntityTooLarge:
+		return []string{"Split the file into smaller parts, or ask the portal team about the limit."}
+	case http.StatusLocked:
+		return []string{"Access to a visit opens and closes on dates set for each role. Ask the lead inspector if you need more time."}
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable:
+		return []string{"Try again later. Nothing you sent has been stored unless the page says so."}
+	}
+	return nil
+}
 
 func statusTitle(status int) string {
 	switch status {

@@ -80,13 +80,25 @@ func (s *Server) storeUpload(c *gin.Context, acc *access, name, item string, siz
 		return fileJSON{}, err
 	}
 	s.log.Info("file uploaded", "visit", acc.visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.user.ID)
-	// A visit under legal hold holds new objects too.
-	if h, err := s.store.GetLegalHold(ctx, acc.visit.ID); err == nil && h.On {
-		if err := s.blobs.SetLegalHold(ctx, acc.visit.Bucket, true); err != nil {
-			return fileJSON{}, err
-		}
+	if err := s.holdNewObjects(c, acc); err != nil {
+		return fileJSON{}, err
 	}
 	return s.fileView(key, f, acc.user.Email)
+}
+
+// holdNewObjects puts objects stored while the visit is under legal hold
+// under hold too.
+func (s *Server) holdNewObjects(c *gin.Context, acc *access) error {
+	ctx := c.Request.Context()
+	if h, err := s.store.GetLegalHold(ctx, acc.visit.ID); err == nil && h.On {
+		return s.blobs.SetLegalHold(ctx, acc.visit.Bucket, true)
+	}
+	return nil
+}
+
+func newResumable(acc *access, key *crypto.VisitKey, name, item string, length int64, expires time.Time,
+	record func(action, outcome, fileID string, detail map[string]any) store.AuditRecord) evidence.NewResumable {
+	return evidence.NewResumable{Visit: acc.visit, Key: key, Name: name, Item: item, Length: length, CreatedBy: acc.user.ID, Expires: expires, Record: record}
 }
 
 // uploadFile streams the raw request body into the visit.

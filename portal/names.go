@@ -57,7 +57,7 @@ func isBidiControl(r rune) bool {
 	return false
 }
 
-var itemPattern = regexp.MustCompile(`^[0-9]{1,2}(\.[0-9]{1,3}){0,2}$`)
+var itemPattern = regexp.MustCompile(`^([0-9]{1,2}(\.[0-9]{1,3}){0,2}|case-[0-9]{1,3})$`)
 
 // Named items that are not numbered in Annex A.
 const (
@@ -72,10 +72,10 @@ func ParseItem(s string) (string, error) {
 	if s == "" || s == ItemChildLevelData || s == ItemAuditedCases || itemPattern.MatchString(s) {
 		return s, nil
 	}
-	return "", errors.New("the item must be an item number such as 1.03, or cld (child-level data) or audits")
+	return "", errors.New("the item must be an item number such as 1.03, a case file request such as case-1, or cld (child-level data) or audits")
 }
 
-var itemPrefix = regexp.MustCompile(`^([0-9]{1,2}\.[0-9]{1,3})[ _\-]`)
+var itemPrefix = regexp.MustCompile(`^([0-9]{1,2}\.[0-9]{1,3}|case-[0-9]{1,3})[ _\-]`)
 
 // ItemFromName returns the item number a provider put at the start of a file
 // name ("1.03 MI report.xlsx" -> "1.03"), or "".

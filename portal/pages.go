@@ -3,9 +3,13 @@ package portal
 import (
 	"context"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"sort"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -18,22 +22,30 @@ type pageData struct {
 	Title string
 	User  *store.User
 	Dev   bool
+	Nav   string // the active navigation item
+	Error bool   // the page reports an error (the title says so)
 	Page  any
 }
 
 type errorPage struct {
 	Title, Message, Code, RequestID string
+	Advice                          []string
+	Back                            string
 }
 
 func (s *Server) render(c *gin.Context, name, title string, page any) {
 	s.renderStatus(c, http.StatusOK, name, pageData{Title: title, Page: page})
 }
 
+func (s *Server) renderNav(c *gin.Context, name, title, nav string, page any) {
+	s.renderStatus(c, http.StatusOK, name, pageData{Title: title, Nav: nav, Page: page})
+}
+
 func (s *Server) renderStatus(c *gin.Context, status int, name string, data any) {
 	pd, ok := data.(pageData)
 	if !ok {
 		ep := data.(errorPage)
-		pd = pageData{Title: ep.Title, Page: ep}
+		pd = pageData{Title: ep.Title, Page: ep, Error: true}
 	}
 	pd.Dev = s.cfg.Dev
 	if a, ok := c.Get(accessKey); ok && a.(*access).user.ID != "" {
@@ -62,8 +74,32 @@ func (s *Server) startPage(c *gin.Context) {
 
 type visitRow struct {
 	ID, Reference, Title, State, NotificationDate, Role string
+	NextDue, NextDueDate                                string
 	DestroyOn                                           string
 	DaysLeft                                            int
+}
+
+// nextDue is the next date on the visit's timeline from today, and what is
+// due then.
+func (s *Server) nextDue(vj visitJSON) (what, when string) {
+	tl := vj.Timeline
+	if tl == nil {
+		return "", ""
+	}
+	today := s.today()
+	for _, d := range []struct {
+		what string
+		on   time.Time
+	}{
+		{"Child-level data lists", tl.DataListsDue}, {"Annex A information", tl.AnnexADue}, {"Cases named", tl.CasesNamed},
+		{"Fieldwork", tl.FieldworkStart}, {"Draft letter", tl.DraftLetterDue}, {"Final letter", tl.FinalLetterDue},
+		{"Publication", tl.PublicationExpected},
+	} {
+		if !d.on.Before(today) {
+			return d.what, d.on.Format("Mon 2 Jan 2006")
+		}
+	}
+	return "", ""
 }
 
 // destructionWarning is the banner administrators see in the 7 days before
@@ -90,6 +126,9 @@ func (s *Server) visitsPage(c *gin.Context) {
 	var warnings []string
 	for _, vj := range vs {
 		r := visitRow{ID: vj.ID, Reference: vj.Reference, Title: vj.Title, State: vj.State, NotificationDate: vj.NotificationDate, Role: vj.Role}
+		if vj.State != "published" {
+			r.NextDue, r.NextDueDate = s.nextDue(vj)
+		}
 		if vj.DestroyOn != nil {
 			r.DestroyOn, r.DaysLeft = *vj.DestroyOn, *vj.DaysUntilDestruction
 		}
@@ -98,7 +137,7 @@ func (s *Server) visitsPage(c *gin.Context) {
 			warnings = append(warnings, w)
 		}
 	}
-	s.render(c, "visits", "Your visits", gin.H{"Visits": rows, "Administrator": acc.admin, "Warnings": warnings})
+	s.renderNav(c, "visits", "Your visits", "visits", gin.H{"Visits": rows, "Administrator": acc.admin, "Warnings": warnings})
 }
 
 func (s *Server) createVisitForm(c *gin.Context) {
@@ -120,6 +159,11 @@ func (s *Server) can(ctx context.Context, acc *access, a policy.Action) bool {
 	return err == nil && s.policy.Decide(s.principal(acc), a, res).Allow
 }
 
+type fileGroup struct {
+	Code, Title string
+	Files       []fileJSON
+}
+
 func (s *Server) visitPage(c *gin.Context) {
 	ctx := c.Request.Context()
 	acc := accessOf(c)
@@ -129,23 +173,124 @@ func (s *Server) visitPage(c *gin.Context) {
 		warning = destructionWarning(vj)
 	}
 	page := gin.H{
-		"Visit":     vj,
-		"Warning":   warning,
-		"Role":      acc.member.Role,
-		"CanManage": s.can(ctx, acc, policy.MemberManage),
-		"CanUpload": s.can(ctx, acc, policy.FileUpload),
-		"CanList":   s.can(ctx, acc, policy.FileList),
-		"CanAudit":  s.can(ctx, acc, policy.AuditView),
+		"Visit":          vj,
+		"Warning":        warning,
+		"Role":           acc.member.Role,
+		"CanManage":      s.can(ctx, acc, policy.MemberManage),
+		"CanUpload":      s.can(ctx, acc, policy.FileUpload),
+		"CanList":        s.can(ctx, acc, policy.FileList),
+		"CanDownload":    s.can(ctx, acc, policy.FileDownload),
+		"CanAudit":       s.can(ctx, acc, policy.AuditView),
+		"CanEditRequest": s.can(ctx, acc, policy.ChecklistManage),
 	}
+	if n, err := strconv.Atoi(c.Query("uploaded")); err == nil && n > 0 {
+		page["Notice"] = fmt.Sprintf("%d file%s uploaded.", n, map[bool]string{true: "", false: "s"}[n == 1])
+	}
+	// Members and administrators see the information request; only members
+	// can read files.
+	request, err := s.informationRequest(ctx, acc.visit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	page["Request"] = request
 	if page["CanList"].(bool) {
 		files, err := s.visitFiles(ctx, acc)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		page["Files"] = files
+		page["Groups"] = groupFiles(files, request)
 	}
-	s.render(c, "visit", acc.visit.Reference, page)
+	s.renderNav(c, "visit", acc.visit.Reference, "visits", page)
+}
+
+// groupFiles puts files under their items, in the information request's
+// order; items not in the request follow, then unfiled files.
+func groupFiles(files []fileJSON, request []requestItemJSON) []fileGroup {
+	by := map[string][]fileJSON{}
+	for _, f := range files {
+		by[f.Item] = append(by[f.Item], f)
+	}
+	var out []fileGroup
+	seen := map[string]bool{}
+	for _, it := range request {
+		if fs := by[it.Code]; len(fs) > 0 {
+			out = append(out, fileGroup{it.Code, it.Title, fs})
+		}
+		seen[it.Code] = true
+	}
+	var rest []string
+	for code := range by {
+		if !seen[code] && code != "" {
+			rest = append(rest, code)
+		}
+	}
+	sort.Strings(rest)
+	for _, code := range rest {
+		out = append(out, fileGroup{code, "Not in the information request", by[code]})
+	}
+	if fs := by[""]; len(fs) > 0 {
+		out = append(out, fileGroup{"", "Not filed under an item", fs})
+	}
+	return out
+}
+
+// uploadPage is the upload form: plain HTML that works without JavaScript,
+// which portal.mjs turns into a resumable, many-file uploader.
+func (s *Server) uploadPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	acc := accessOf(c)
+	request, err := s.informationRequest(ctx, acc.visit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.renderNav(c, "upload", "Upload files", "visits", gin.H{
+		"Visit": s.visitView(ctx, acc.visit, acc.member.Role), "Items": request,
+		"MaxSize": s.cfg.MaxFileSize, "SegmentSize": s.cfg.SegmentSize,
+	})
+}
+
+func (s *Server) requestPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	acc := accessOf(c)
+	request, err := s.informationRequest(ctx, acc.visit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.renderNav(c, "request", "Information request", "visits", gin.H{"Visit": s.visitView(ctx, acc.visit, acc.member.Role), "Request": request})
+}
+
+func (s *Server) requestForm(c *gin.Context) {
+	in := requestItemInput{Kind: c.PostForm("kind"), Code: strings.TrimSpace(c.PostForm("code")), Title: c.PostForm("title"), Due: c.PostForm("due")}
+	existing := false
+	if in.Kind == kindAnnexA {
+		items, err := s.store.RequestItems(c.Request.Context(), accessOf(c).visit.ID)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		for _, it := range items {
+			existing = existing || it.Code == in.Code
+		}
+	}
+	if _, err := s.saveRequestItem(c, in, existing); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/visits/"+accessOf(c).visit.ID+"/request")
+}
+
+func (s *Server) removeRequestForm(c *gin.Context) {
+	acc := accessOf(c)
+	code := c.Param("item")
+	if err := s.store.DeleteRequestItem(c.Request.Context(), acc.visit.ID, code, s.auditRec(c, "request.item_removed", code, "success", nil)); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/visits/"+acc.visit.ID+"/request")
 }
 
 // uploadForm takes the plain HTML form (no JavaScript). The file part has no
@@ -158,29 +303,40 @@ func (s *Server) uploadForm(c *gin.Context) {
 		return
 	}
 	var item string
+	stored := 0
 	for {
 		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
 		if err != nil {
-			s.fail(c, badRequest("Choose a file to upload."))
+			s.fail(c, badRequest("The upload was interrupted. Files already listed on the visit were stored; send the rest again."))
 			return
 		}
 		switch part.FormName() {
 		case "item":
 			b := make([]byte, 16)
-			n, _ := part.Read(b)
-			item = string(b[:n])
+			n, _ := io.ReadFull(part, b)
+			item = strings.TrimSpace(string(b[:n]))
 			continue
 		case "file":
 		default:
 			continue
 		}
+		if part.FileName() == "" {
+			continue // an empty file input
+		}
 		if err := s.uploadPart(c, acc, part, item); err != nil {
 			s.fail(c, err)
 			return
 		}
-		c.Redirect(http.StatusSeeOther, "/visits/"+acc.visit.ID)
+		stored++
+	}
+	if stored == 0 {
+		s.fail(c, badRequest("Choose a file to upload."))
 		return
 	}
+	c.Redirect(http.StatusSeeOther, "/visits/"+acc.visit.ID+"?uploaded="+strconv.Itoa(stored)+"#files")
 }
 
 func (s *Server) uploadPart(c *gin.Context, acc *access, part *multipart.Part, rawItem string) error {

@@ -55,10 +55,27 @@ func TestRouteTableByAccount(t *testing.T) {
 		"POST /visits/:id/members/:member/remove":    "admin",
 		"GET /visits/:id/explain":                    "admin",
 		"POST /visits/:id/items":                     "admin",
+		"GET /api/v1/visits/:id/request":             "admin " + members,
+		"POST /api/v1/visits/:id/request":            "admin lead",
+		"PUT /api/v1/visits/:id/request/:item":       "admin lead",
+		"DELETE /api/v1/visits/:id/request/:item":    "admin lead",
+		"GET /visits/:id/request":                    "admin lead",
+		"POST /visits/:id/request":                   "admin lead",
+		"POST /visits/:id/request/:item/remove":      "admin lead",
+		"GET /visits/:id/upload":                     "coordinator uploader",
+		"GET /api/v1/visits/:id/archive":             "lead hmi qam sao coordinator",
+		"OPTIONS /api/v1/visits/:id/uploads":         "coordinator uploader",
+		"POST /api/v1/visits/:id/uploads":            "coordinator uploader",
+		"HEAD /api/v1/visits/:id/uploads/:upload":    "coordinator uploader",
+		"PATCH /api/v1/visits/:id/uploads/:upload":   "coordinator uploader",
+		"DELETE /api/v1/visits/:id/uploads/:upload":  "coordinator uploader",
 	}
 	// Statuses that still mean "past authorization" for an allowed account:
 	// a live visit has no destruction certificate yet.
-	answered := map[string]int{"GET /api/v1/visits/:id/certificate": 404}
+	// Removing a request item twice: the second allowed account finds it
+	// gone.
+	answered := map[string]int{"GET /api/v1/visits/:id/certificate": 404,
+		"DELETE /api/v1/visits/:id/request/:item": 404, "POST /visits/:id/request/:item/remove": 404}
 	st := ts.Portal.Store()
 	ctx := context.Background()
 	tempMember := func() string {

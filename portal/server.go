@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -53,6 +55,19 @@ type Server struct {
 	// public lists the routes that need no sign-in.
 	actions map[string]routeRule
 	public  map[string]bool
+	// sending holds the resumable uploads a request is writing to, so two
+	// requests never write the same upload at once.
+	sending sync.Map
+	// httpServer is the running server, for Kill.
+	httpServer atomic.Pointer[http.Server]
+}
+
+// Kill closes every connection at once, as a crash would: requests in
+// flight end without an answer. Tests of recovery use it.
+func (s *Server) Kill() {
+	if srv := s.httpServer.Load(); srv != nil {
+		srv.Close()
+	}
 }
 
 // Option changes how New builds the server; tests use them.
@@ -179,6 +194,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.log.Info("portal listening", "addr", s.cfg.Addr, "url", s.cfg.PublicURL)
+	s.httpServer.Store(srv)
 	go s.runJanitor(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
@@ -190,6 +206,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		// Requests still running after the grace period are cut.
+		srv.Close()
 		return err
 	}
 	// Sign the head on the way out, so the last records are covered.
@@ -223,6 +241,9 @@ const abandonAfter = time.Hour
 func (s *Server) Sweep(ctx context.Context) {
 	if err := s.evidence.Sweep(ctx, abandonAfter); err != nil {
 		s.log.Error("sweep abandoned uploads", "err", err)
+	}
+	if err := s.evidence.SweepResumables(ctx, s.expiredUploadRecord); err != nil {
+		s.log.Error("sweep expired resumable uploads", "err", err)
 	}
 	if err := s.store.Sessions(time.Now).DeleteExpired(ctx, s.expiryRecords); err != nil {
 		s.log.Error("sweep expired sessions", "err", err)

@@ -187,7 +187,7 @@ func (s *Server) newVisit(ctx context.Context, req createVisitRequest, by store.
 		return store.Visit{}, err
 	}
 	err = s.store.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Fingerprint: key.Fingerprint(), HeaderSize: key.HeaderSize(), CreatedAt: s.now()},
-		defaultItems(), auditVisit(rec, id, map[string]any{"reference": v.Reference, "provider": v.Provider,
+		defaultItems(), defaultRequestItems(key, id, by.ID), auditVisit(rec, id, map[string]any{"reference": v.Reference, "provider": v.Provider,
 			"notification_date": req.NotificationDate, "fieldwork_start": req.FieldworkStart, "bucket": v.Bucket, "key_fingerprint": key.Fingerprint()}))
 	if err != nil {
 		if _, rerr := s.blobs.RemoveBucket(context.WithoutCancel(ctx), v.Bucket); rerr != nil {

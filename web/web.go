@@ -48,6 +48,37 @@ var funcs = template.FuncMap{
 		return t.Format("2 January 2006 15:04 MST")
 	},
 	"bytes": humanBytes,
+	"longDate": func(d string) string {
+		t, err := time.Parse(time.DateOnly, d)
+		if err != nil {
+			return d
+		}
+		return t.Format("Monday 2 January 2006")
+	},
+	"stateName": func(s string) string {
+		if n, ok := stateNames[s]; ok {
+			return n
+		}
+		return s
+	},
+	"stateTag": func(s string) string {
+		switch s {
+		case "collecting", "fieldwork":
+			return "govuk-tag--blue"
+		case "reporting", "preparing":
+			return "govuk-tag--grey"
+		case "complaint":
+			return "govuk-tag--orange"
+		case "published":
+			return "govuk-tag--green"
+		case "destroying", "destroyed":
+			return "govuk-tag--red"
+		}
+		return ""
+	},
+	"eventName": func(e string) string {
+		return strings.ToUpper(e[:1]) + strings.ReplaceAll(e[1:], "_", " ")
+	},
 	"roleName": func(r string) string {
 		switch r {
 		case "lead_inspector":
@@ -65,6 +96,11 @@ var funcs = template.FuncMap{
 		}
 		return strings.ReplaceAll(r, "_", " ")
 	},
+}
+
+var stateNames = map[string]string{
+	"preparing": "Preparing", "collecting": "Collecting evidence", "fieldwork": "Fieldwork", "reporting": "Reporting",
+	"complaint": "Complaint open", "published": "Published", "destroying": "Being destroyed", "destroyed": "Destroyed",
 }
 
 // Templates parses every page with the layout.

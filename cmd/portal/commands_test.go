@@ -40,7 +40,7 @@ func TestKeyRotate(t *testing.T) {
 	wrapped, _ := oldMaster.Wrap(vk)
 	now := time.Now()
 	if err := st.CreateVisit(ctx, store.Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
-		State: "active", Bucket: "b", CreatedAt: now, CreatedBy: "system"}, store.VisitKey{VisitID: "v1", Wrapped: wrapped, Fingerprint: vk.Fingerprint(), CreatedAt: now}, nil); err != nil {
+		State: "active", Bucket: "b", CreatedAt: now, CreatedBy: "system"}, store.VisitKey{VisitID: "v1", Wrapped: wrapped, Fingerprint: vk.Fingerprint(), CreatedAt: now}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

@@ -50,6 +50,7 @@ type Stack struct {
 	IdPURL    string
 
 	idpServer    *http.Server
+	portalOpts   []portal.Option
 	portalCancel context.CancelFunc
 	portalDone   chan error
 }
@@ -129,16 +130,37 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if st.Portal, err = portal.New(ctx, st.Config, opts...); err != nil {
 		return st, err
 	}
+	st.portalOpts = opts
 	if _, err := st.Portal.SeedDemo(ctx); err != nil {
 		return st, err
 	}
+	return st, st.servePortal(ctx)
+}
+
+func (st *Stack) servePortal(ctx context.Context) error {
 	pctx, cancel := context.WithCancel(context.Background())
 	st.portalCancel, st.portalDone = cancel, make(chan error, 1)
 	go func() { st.portalDone <- st.Portal.Serve(pctx) }()
-	if err := waitHTTP(ctx, st.PortalURL+"/healthz", 30*time.Second, st.portalDone); err != nil {
-		return st, err
+	return waitHTTP(ctx, st.PortalURL+"/healthz", 30*time.Second, st.portalDone)
+}
+
+// RestartPortal stops the portal and starts a new one on the same address,
+// database and store, as a restart of the process would (tests of uploads
+// that survive a restart).
+//
+// With crash, requests in flight are cut at once instead of being let
+// finish.
+func (st *Stack) RestartPortal(ctx context.Context, crash bool) error {
+	if crash && st.Portal != nil {
+		st.Portal.Kill()
 	}
-	return st, nil
+	st.StopPortal()
+	p, err := portal.New(ctx, st.Config, st.portalOpts...)
+	if err != nil {
+		return err
+	}
+	st.Portal = p
+	return st.servePortal(ctx)
 }
 
 func waitHTTP(ctx context.Context, url string, limit time.Duration, died <-chan error) error {

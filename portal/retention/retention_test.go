@@ -98,7 +98,7 @@ func (h *harness) visit(t *testing.T, id string, wrapped []byte) store.Visit {
 	ctx := context.Background()
 	v := store.Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: day("2026-11-03"),
 		FieldworkStart: day("2026-11-10"), State: "active", Bucket: "bucket-" + id, CreatedAt: time.Now(), CreatedBy: "system"}
-	if err := h.st.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Fingerprint: "fp-" + id, HeaderSize: 1, CreatedAt: time.Now()}, nil); err != nil {
+	if err := h.st.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Fingerprint: "fp-" + id, HeaderSize: 1, CreatedAt: time.Now()}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	u, err := h.st.SignIn(ctx, "https://idp.example", "sub-"+id, "u@example.org", "U", nil, time.Now())

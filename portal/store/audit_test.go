@@ -108,7 +108,7 @@ func TestFailedAuditWriteFailsTheAct(t *testing.T) {
 	now := time.Now()
 	v := Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("x"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
 		State: "active", Bucket: "b1", CreatedAt: now, CreatedBy: "system"}
-	if err := s.CreateVisit(ctx, v, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil); err != nil {
+	if err := s.CreateVisit(ctx, v, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.db.Exec(`ALTER TABLE audit RENAME TO audit_gone`); err != nil {

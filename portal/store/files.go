@@ -60,9 +60,11 @@ func (s *Store) EndUpload(ctx context.Context, fileID string) error {
 	return nil
 }
 
-// StaleUploads lists pending uploads not touched since before.
+// StaleUploads lists pending uploads not touched since before. Resumable
+// uploads are left to their own expiry (ExpiredResumables).
 func (s *Store) StaleUploads(ctx context.Context, before time.Time) ([]PendingUpload, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT file_id, visit_id, started_at, touched_at FROM pending_uploads WHERE touched_at < ?`, formatTime(before))
+	rows, err := s.db.QueryContext(ctx, `SELECT file_id, visit_id, started_at, touched_at FROM pending_uploads
+		WHERE touched_at < ? AND file_id NOT IN (SELECT file_id FROM resumable_uploads WHERE completed_at IS NULL)`, formatTime(before))
 	if err != nil {
 		return nil, fmt.Errorf("store: stale uploads: %w", err)
 	}

@@ -163,6 +163,35 @@ CREATE TABLE audit_checkpoints (
 	signature  TEXT NOT NULL
 );
 `,
+	`
+CREATE TABLE resumable_uploads (
+	id            TEXT PRIMARY KEY,
+	visit_id      TEXT NOT NULL REFERENCES visits(id),
+	file_id       TEXT NOT NULL UNIQUE,
+	created_by    TEXT NOT NULL REFERENCES users(id),
+	name_sealed   BLOB NOT NULL,
+	item          TEXT NOT NULL DEFAULT '',
+	length        INTEGER NOT NULL,
+	segment_size  INTEGER NOT NULL,
+	segments_done INTEGER NOT NULL DEFAULT 0,
+	hash_state    BLOB NOT NULL,
+	created_at    TEXT NOT NULL,
+	expires_at    TEXT NOT NULL,
+	completed_at  TEXT
+);
+CREATE INDEX resumable_uploads_expiry ON resumable_uploads (expires_at);
+CREATE TABLE checklist (
+	visit_id     TEXT NOT NULL REFERENCES visits(id),
+	code         TEXT NOT NULL,
+	kind         TEXT NOT NULL,
+	title_sealed BLOB NOT NULL,
+	due          TEXT NOT NULL,
+	position     INTEGER NOT NULL,
+	added_by     TEXT NOT NULL,
+	added_at     TEXT NOT NULL,
+	PRIMARY KEY (visit_id, code)
+);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -23,7 +23,7 @@ func TestEmailMembershipBinding(t *testing.T) {
 	now := time.Now()
 	v := Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("x"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
 		State: "active", Bucket: "b1", CreatedAt: now, CreatedBy: "system"}
-	if err := s.CreateVisit(ctx, v, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil); err != nil {
+	if err := s.CreateVisit(ctx, v, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.PutMember(ctx, Member{VisitID: "v1", Email: "lead@ofsted.example", Role: "lead_inspector"}, now); err != nil {

@@ -37,7 +37,7 @@ const dateFormat = "2006-01-02"
 
 // CreateVisit inserts a visit, its wrapped key and its initial item
 // restrictions together: a visit never exists without its restrictions.
-func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, items []Item, audit ...AuditRecord) error {
+func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, items []Item, request []RequestItem, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var retention any
 		if v.RetentionDays > 0 {
@@ -59,6 +59,12 @@ func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, items []It
 		for _, it := range items {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO items (visit_id, code, restricted, roles, updated_at) VALUES (?, ?, ?, ?, ?)`,
 				v.ID, it.Code, it.Restricted, strings.Join(it.Roles, ","), formatTime(v.CreatedAt)); err != nil {
+				return err
+			}
+		}
+		for _, it := range request {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO checklist (`+requestColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				v.ID, it.Code, it.Kind, it.TitleSealed, it.Due, it.Position, it.AddedBy, formatTime(v.CreatedAt)); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,165 @@
+package evidence
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// A resumable upload (tus) is the same segmented file as Put writes, sent
+// in pieces: each segment is encrypted straight into its own object as its
+// bytes arrive, and committed (with the SHA-256 state after it) once stored.
+// A dropped connection or a restart loses at most the segment in flight; the
+// client resumes from the last committed segment. The file row appears only
+// when the last segment is committed.
+
+// NewResumable describes a resumable upload to create.
+type NewResumable struct {
+	Visit     store.Visit
+	Key       *crypto.VisitKey
+	Name      string // already validated
+	Item      string
+	Length    int64
+	CreatedBy string
+	Expires   time.Time
+	Record    func(action, outcome, fileID string, detail map[string]any) store.AuditRecord
+}
+
+// CreateResumable records a resumable upload; nothing is stored in S3 yet.
+func (s *Service) CreateResumable(ctx context.Context, n NewResumable) (store.Resumable, error) {
+	state, err := hashState(sha256.New())
+	if err != nil {
+		return store.Resumable{}, err
+	}
+	fileID := store.NewID()
+	r := store.Resumable{
+		ID: store.NewID(), VisitID: n.Visit.ID, FileID: fileID, CreatedBy: n.CreatedBy,
+		NameSealed: n.Key.Seal([]byte(n.Name), NameContext(n.Visit.ID, fileID)),
+		Item:       n.Item, Length: n.Length, SegmentSize: s.SegmentSize, HashState: state,
+		CreatedAt: s.Now(), ExpiresAt: n.Expires,
+	}
+	var audit []store.AuditRecord
+	if n.Record != nil {
+		audit = append(audit, n.Record("upload.started", "started", fileID, map[string]any{"declared_size": n.Length, "resumable": true}))
+	}
+	if err := s.Store.CreateResumable(ctx, r, audit...); err != nil {
+		return store.Resumable{}, err
+	}
+	return r, nil
+}
+
+// Append reads body (the bytes from r's offset on) and stores every segment
+// it completes, committing each one. It returns the upload as committed,
+// and the file when the last segment was stored. When body ends inside a
+// segment, that segment's bytes are dropped and the returned offset is the
+// last committed one; err then says why.
+func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visit, r store.Resumable, body io.Reader,
+	record func(action, outcome, fileID string, detail map[string]any) store.AuditRecord) (store.Resumable, *store.File, error) {
+	for r.SegmentsDone < r.Segments() {
+		h, err := restoreHash(r.HashState)
+		if err != nil {
+			return r, nil, err
+		}
+		n := min(r.SegmentSize, r.Length-r.Offset())
+		src := &exactReader{r: io.TeeReader(body, h), n: n}
+		u := Upload{Visit: v, Key: key}
+		if err := s.putSegment(ctx, u, r.FileID, r.SegmentsDone, src, n); err != nil {
+			return r, nil, err
+		}
+		state, err := hashState(h)
+		if err != nil {
+			return r, nil, err
+		}
+		if err := s.Store.CommitSegment(ctx, r.ID, r.SegmentsDone+1, state, s.Now()); err != nil {
+			return r, nil, err
+		}
+		r.SegmentsDone++
+		r.HashState = state
+		if r.SegmentsDone == r.Segments() {
+			f := store.File{
+				ID: r.FileID, VisitID: r.VisitID, NameSealed: r.NameSealed, Item: r.Item, Size: r.Length,
+				SHA256: hex.EncodeToString(h.Sum(nil)), SegmentSize: r.SegmentSize, Segments: r.SegmentsDone,
+				HeaderSize: key.HeaderSize(), UploadedBy: r.CreatedBy, UploadedAt: s.Now(),
+			}
+			var audit []store.AuditRecord
+			if record != nil {
+				audit = append(audit, record("upload.completed", "success", f.ID, map[string]any{
+					"size": f.Size, "sha256": f.SHA256, "segments": f.Segments, "item": f.Item, "resumable": true}))
+			}
+			if err := s.Store.CompleteResumable(ctx, r.ID, f, s.Now(), audit...); err != nil {
+				return r, nil, err
+			}
+			r.CompletedAt = s.Now()
+			return r, &f, nil
+		}
+		// Stop at a segment boundary when the body is done; an early end
+		// inside the next segment is the client's choice, not an error.
+		if p, ok := body.(interface{ Peek(int) ([]byte, error) }); ok {
+			if _, err := p.Peek(1); errors.Is(err, io.EOF) {
+				return r, nil, nil
+			}
+		}
+	}
+	return r, nil, nil
+}
+
+// Abandon removes what an unfinished resumable upload stored and forgets it,
+// with its audit records (terminated by the client, or expired).
+func (s *Service) Abandon(ctx context.Context, v store.Visit, r store.Resumable, audit ...store.AuditRecord) error {
+	if r.CompletedAt.IsZero() {
+		if err := s.Blobs.RemovePrefix(ctx, v.Bucket, filePrefix(r.FileID)); err != nil {
+			return err
+		}
+	}
+	return s.Store.DeleteResumable(ctx, r.ID, audit...)
+}
+
+// SweepResumables abandons resumable uploads past their expiry, and forgets
+// finished ones past theirs. record gives the audit record of an expiry.
+func (s *Service) SweepResumables(ctx context.Context, record func(r store.Resumable) store.AuditRecord) error {
+	expired, err := s.Store.ExpiredResumables(ctx, s.Now())
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range expired {
+		v, err := s.Store.Visit(ctx, r.VisitID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var audit []store.AuditRecord
+		if r.CompletedAt.IsZero() && record != nil {
+			audit = append(audit, record(r))
+		}
+		if err := s.Abandon(ctx, v, r, audit...); err != nil && !errors.Is(err, store.ErrNotFound) {
+			errs = append(errs, fmt.Errorf("upload %s: %w", r.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func hashState(h hash.Hash) ([]byte, error) {
+	m, ok := h.(encoding.BinaryMarshaler)
+	if !ok {
+		return nil, errors.New("evidence: hash state cannot be saved")
+	}
+	return m.MarshalBinary()
+}
+
+func restoreHash(state []byte) (hash.Hash, error) {
+	h := sha256.New()
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+		return nil, fmt.Errorf("evidence: resumable upload hash state: %w", err)
+	}
+	return h, nil
+}

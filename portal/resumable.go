@@ -1,0 +1,278 @@
+package portal
+
+import (
+	"bufio"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// Resumable uploads: tus 1.0.0 (core, creation, termination, expiration) at
+// /api/v1/visits/{id}/uploads. The offset a client may resume from is always
+// a segment boundary: the server stores and commits whole segments, so bytes
+// of a segment still in flight when a connection drops are sent again.
+//
+// Chosen where tus leaves room: a PATCH must end at a segment boundary or at
+// the end of the upload (Evidence-Segment-Size says where they are), so that
+// no plaintext is ever held between requests; an upload is visible only to
+// the person who created it (404 to anyone else); a completed upload
+// answers with the new file's id in Evidence-File-Id.
+
+const (
+	tusVersion    = "1.0.0"
+	tusExtensions = "creation,termination,expiration"
+	tusOctets     = "application/offset+octet-stream"
+)
+
+func (s *Server) tusHeaders(c *gin.Context) {
+	c.Header("Tus-Resumable", tusVersion)
+	c.Header("Cache-Control", "no-store")
+}
+
+// tusCheckVersion refuses a request for another protocol version (412).
+func (s *Server) tusCheckVersion(c *gin.Context) bool {
+	if v := c.GetHeader("Tus-Resumable"); v != tusVersion {
+		c.Header("Tus-Version", tusVersion)
+		s.fail(c, &httpError{http.StatusPreconditionFailed, "tus_version", "Send Tus-Resumable: 1.0.0; this server speaks tus 1.0.0 only."})
+		return false
+	}
+	return true
+}
+
+// tusOptions describes the server (no Tus-Resumable needed).
+func (s *Server) tusOptions(c *gin.Context) {
+	s.tusHeaders(c)
+	c.Header("Tus-Version", tusVersion)
+	c.Header("Tus-Extension", tusExtensions)
+	c.Header("Tus-Max-Size", strconv.FormatInt(s.cfg.MaxFileSize, 10))
+	c.Header("Evidence-Segment-Size", strconv.FormatInt(s.cfg.SegmentSize, 10))
+	c.Status(http.StatusNoContent)
+}
+
+// parseTusMetadata reads Upload-Metadata: comma-separated "key base64".
+func parseTusMetadata(h string) (map[string]string, error) {
+	out := map[string]string{}
+	if strings.TrimSpace(h) == "" {
+		return out, nil
+	}
+	for _, pair := range strings.Split(h, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(pair), " ")
+		if k == "" {
+			return nil, errors.New("empty key")
+		}
+		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+		if err != nil {
+			return nil, fmt.Errorf("value of %s is not base64", k)
+		}
+		out[k] = string(b)
+	}
+	return out, nil
+}
+
+func (s *Server) tusCreate(c *gin.Context) {
+	s.tusHeaders(c)
+	if !s.tusCheckVersion(c) {
+		return
+	}
+	if c.GetHeader("Upload-Defer-Length") != "" {
+		s.fail(c, badRequest("Send Upload-Length: uploads of unknown length are not supported."))
+		return
+	}
+	length, err := strconv.ParseInt(c.GetHeader("Upload-Length"), 10, 64)
+	if err != nil || length < 0 {
+		s.fail(c, badRequest("Send Upload-Length: the size of the file in bytes."))
+		return
+	}
+	meta, err := parseTusMetadata(c.GetHeader("Upload-Metadata"))
+	if err != nil {
+		s.fail(c, badRequest("Upload-Metadata is not valid: "+err.Error()+"."))
+		return
+	}
+	rawName := meta["filename"]
+	if rawName == "" {
+		rawName = meta["name"]
+	}
+	name, item, err := s.checkUpload(rawName, meta["item"], length)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	acc := accessOf(c)
+	ctx := c.Request.Context()
+	key, err := s.keys.Key(ctx, acc.visit.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	r, err := s.evidence.CreateResumable(ctx, newResumable(acc, key, name, item, length, s.now().Add(s.cfg.UploadExpiry),
+		func(action, outcome, fileID string, detail map[string]any) store.AuditRecord {
+			return s.auditRec(c, action, fileID, outcome, detail)
+		}))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.log.Info("resumable upload created", "visit", acc.visit.ID, "upload", r.ID, "length", length, "user", acc.user.ID)
+	c.Header("Location", "/api/v1/visits/"+acc.visit.ID+"/uploads/"+r.ID)
+	c.Header("Upload-Expires", r.ExpiresAt.UTC().Format(http.TimeFormat))
+	c.Header("Evidence-Segment-Size", strconv.FormatInt(r.SegmentSize, 10))
+	c.Header("Evidence-Item", item)
+	c.Status(http.StatusCreated)
+}
+
+// tusUpload loads the upload named in the path; only its creator may see it.
+func (s *Server) tusUpload(c *gin.Context) (store.Resumable, bool) {
+	acc := accessOf(c)
+	r, err := s.store.Resumable(c.Request.Context(), acc.visit.ID, c.Param("upload"))
+	if err == nil && (r.CreatedBy != acc.user.ID || !r.ExpiresAt.After(s.now())) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = &httpError{http.StatusNotFound, "not_found", "This upload does not exist or has expired. Start the upload again."}
+		}
+		s.fail(c, err)
+		return store.Resumable{}, false
+	}
+	return r, true
+}
+
+func (s *Server) tusOffsetHeaders(c *gin.Context, r store.Resumable) {
+	c.Header("Upload-Offset", strconv.FormatInt(r.Offset(), 10))
+	c.Header("Upload-Length", strconv.FormatInt(r.Length, 10))
+	c.Header("Upload-Expires", r.ExpiresAt.UTC().Format(http.TimeFormat))
+	if !r.CompletedAt.IsZero() {
+		c.Header("Evidence-File-Id", r.FileID)
+		c.Header("Evidence-Item", r.Item)
+	}
+}
+
+func (s *Server) tusHead(c *gin.Context) {
+	s.tusHeaders(c)
+	if !s.tusCheckVersion(c) {
+		return
+	}
+	r, ok := s.tusUpload(c)
+	if !ok {
+		return
+	}
+	s.tusOffsetHeaders(c, r)
+	c.Status(http.StatusOK)
+}
+
+func (s *Server) tusPatch(c *gin.Context) {
+	s.tusHeaders(c)
+	if !s.tusCheckVersion(c) {
+		return
+	}
+	if ct := c.GetHeader("Content-Type"); ct != tusOctets {
+		s.fail(c, &httpError{http.StatusUnsupportedMediaType, "content_type", "Send the bytes with Content-Type: " + tusOctets + "."})
+		return
+	}
+	r, ok := s.tusUpload(c)
+	if !ok {
+		return
+	}
+	offset, err := strconv.ParseInt(c.GetHeader("Upload-Offset"), 10, 64)
+	if err != nil || offset < 0 {
+		s.fail(c, badRequest("Send Upload-Offset: where these bytes start."))
+		return
+	}
+	if offset != r.Offset() {
+		s.tusOffsetHeaders(c, r)
+		s.fail(c, &httpError{http.StatusConflict, "offset_mismatch",
+			fmt.Sprintf("This upload continues from byte %d, not %d: ask for the offset (HEAD) and send from there.", r.Offset(), offset)})
+		return
+	}
+	if n := c.Request.ContentLength; n >= 0 {
+		end := offset + n
+		switch {
+		case end > r.Length:
+			s.fail(c, &httpError{http.StatusRequestEntityTooLarge, "past_length",
+				fmt.Sprintf("These bytes go past the declared length of the upload (%d bytes).", r.Length)})
+			return
+		case end < r.Length && end%r.SegmentSize != 0:
+			s.fail(c, badRequest(fmt.Sprintf("Each PATCH must end at a multiple of %d bytes (Evidence-Segment-Size) or at the end of the upload.", r.SegmentSize)))
+			return
+		}
+	}
+	// One request at a time writes an upload: a client retrying while its
+	// previous request is still being read waits for it to end.
+	if _, busy := s.sending.LoadOrStore(r.ID, struct{}{}); busy {
+		s.fail(c, &httpError{http.StatusConflict, "busy", "This upload is still receiving an earlier request. Try again in a moment."})
+		return
+	}
+	defer s.sending.Delete(r.ID)
+	acc := accessOf(c)
+	ctx := c.Request.Context()
+	key, err := s.keys.Key(ctx, acc.visit.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	r, f, err := s.evidence.Append(ctx, key, acc.visit, r, bufio.NewReaderSize(c.Request.Body, 64<<10),
+		func(action, outcome, fileID string, detail map[string]any) store.AuditRecord {
+			return s.auditRec(c, action, fileID, outcome, detail)
+		})
+	if err != nil {
+		s.log.Warn("resumable upload stopped", "visit", acc.visit.ID, "upload", r.ID, "offset", r.Offset(), "err", err)
+		if errors.Is(err, store.ErrConflict) {
+			err = &httpError{http.StatusConflict, "offset_mismatch", "This upload moved on while these bytes were sent: ask for the offset (HEAD) and send from there."}
+		}
+		s.tusOffsetHeaders(c, r)
+		s.fail(c, err)
+		return
+	}
+	if f != nil {
+		s.log.Info("file uploaded", "visit", acc.visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.user.ID, "resumable", true)
+		if err := s.holdNewObjects(c, acc); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	s.tusOffsetHeaders(c, r)
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) tusDelete(c *gin.Context) {
+	s.tusHeaders(c)
+	if !s.tusCheckVersion(c) {
+		return
+	}
+	r, ok := s.tusUpload(c)
+	if !ok {
+		return
+	}
+	if !r.CompletedAt.IsZero() {
+		s.fail(c, &httpError{http.StatusConflict, "complete", "This upload is complete. To remove the file, delete the file."})
+		return
+	}
+	if _, busy := s.sending.LoadOrStore(r.ID, struct{}{}); busy {
+		s.fail(c, &httpError{http.StatusConflict, "busy", "This upload is still receiving a request. Try again in a moment."})
+		return
+	}
+	defer s.sending.Delete(r.ID)
+	acc := accessOf(c)
+	rec := s.auditRec(c, "upload.failed", r.FileID, "failure", map[string]any{"reason": "cancelled by the uploader", "resumable": true, "offset": r.Offset()})
+	if err := s.evidence.Abandon(c.Request.Context(), acc.visit, r, rec); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.log.Info("resumable upload cancelled", "visit", acc.visit.ID, "upload", r.ID, "user", acc.user.ID)
+	c.Status(http.StatusNoContent)
+}
+
+// expiredUploadRecord is the audit record of an unfinished upload removed
+// at its expiry.
+func (s *Server) expiredUploadRecord(r store.Resumable) store.AuditRecord {
+	rec := s.systemRec(r.VisitID, "upload.failed", r.FileID, map[string]any{"reason": "expired", "resumable": true, "offset": r.Offset()})
+	rec.Outcome = "failure"
+	return rec
+}

@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// RequestItem is one line of a visit's information request: a child-level
+// data list, the audited cases list, an Annex A item or a case file asked
+// for by the lead inspector. Its title is sealed under the visit key (case
+// file requests name children). Due is a timeline anchor
+// ("data_lists_due", "annex_a_due", "fieldwork_start") or a date
+// (YYYY-MM-DD).
+type RequestItem struct {
+	VisitID     string
+	Code        string
+	Kind        string
+	TitleSealed []byte
+	Due         string
+	Position    int
+	AddedBy     string
+	AddedAt     time.Time
+}
+
+const requestColumns = `visit_id, code, kind, title_sealed, due, position, added_by, added_at`
+
+// RequestItems lists a visit's information request in order.
+func (s *Store) RequestItems(ctx context.Context, visitID string) ([]RequestItem, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+requestColumns+` FROM checklist WHERE visit_id = ? ORDER BY position, code`, visitID)
+	if err != nil {
+		return nil, fmt.Errorf("store: information request: %w", err)
+	}
+	defer rows.Close()
+	var out []RequestItem
+	for rows.Next() {
+		var it RequestItem
+		var added string
+		if err := rows.Scan(&it.VisitID, &it.Code, &it.Kind, &it.TitleSealed, &it.Due, &it.Position, &it.AddedBy, &added); err != nil {
+			return nil, err
+		}
+		it.AddedAt = parseTime(added)
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// PutRequestItems adds or replaces items of a visit's information request,
+// with their audit records, in one transaction.
+func (s *Store) PutRequestItems(ctx context.Context, items []RequestItem, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, it := range items {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO checklist (`+requestColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (visit_id, code) DO UPDATE SET title_sealed = excluded.title_sealed, due = excluded.due`,
+				it.VisitID, it.Code, it.Kind, it.TitleSealed, it.Due, it.Position, it.AddedBy, formatTime(it.AddedAt)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, audit...)
+	if err != nil {
+		return fmt.Errorf("store: put information request: %w", err)
+	}
+	return nil
+}
+
+// DeleteRequestItem removes one item from the information request. Files
+// filed under it keep their item.
+func (s *Store) DeleteRequestItem(ctx context.Context, visitID, code string, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM checklist WHERE visit_id = ? AND code = ?`, visitID, code)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	}, audit...)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: delete request item: %w", err)
+	}
+	return err
+}
+
+// ItemFileCounts counts a visit's committed files by item.
+func (s *Store) ItemFileCounts(ctx context.Context, visitID string) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT item, COUNT(*) FROM files WHERE visit_id = ? GROUP BY item`, visitID)
+	if err != nil {
+		return nil, fmt.Errorf("store: item counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var item string
+		var n int
+		if err := rows.Scan(&item, &n); err != nil {
+			return nil, err
+		}
+		out[item] = n
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Resumable is an upload sent in pieces (tus). Its segments are committed
+// one by one: SegmentsDone segments of SegmentSize plaintext bytes are
+// stored, and HashState is the SHA-256 state after them, so the upload can
+// resume from there after a dropped connection or a restart.
+type Resumable struct {
+	ID           string
+	VisitID      string
+	FileID       string // the file it becomes; its objects are named after it
+	CreatedBy    string
+	NameSealed   []byte
+	Item         string
+	Length       int64
+	SegmentSize  int64
+	SegmentsDone int
+	HashState    []byte
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	CompletedAt  time.Time // zero until the file is committed
+}
+
+// Offset is how many plaintext bytes are committed.
+func (r Resumable) Offset() int64 { return min(int64(r.SegmentsDone)*r.SegmentSize, r.Length) }
+
+// Segments is how many segments the finished file has.
+func (r Resumable) Segments() int {
+	if r.Length == 0 {
+		return 1
+	}
+	return int((r.Length + r.SegmentSize - 1) / r.SegmentSize)
+}
+
+const resumableColumns = `id, visit_id, file_id, created_by, name_sealed, item, length, segment_size, segments_done, hash_state, created_at, expires_at, completed_at`
+
+func scanResumable(sc interface{ Scan(...any) error }) (Resumable, error) {
+	var r Resumable
+	var created, expires string
+	var completed sql.NullString
+	if err := sc.Scan(&r.ID, &r.VisitID, &r.FileID, &r.CreatedBy, &r.NameSealed, &r.Item, &r.Length, &r.SegmentSize,
+		&r.SegmentsDone, &r.HashState, &created, &expires, &completed); err != nil {
+		return Resumable{}, err
+	}
+	r.CreatedAt, r.ExpiresAt, r.CompletedAt = parseTime(created), parseTime(expires), parseNullTime(completed)
+	return r, nil
+}
+
+// CreateResumable records a new resumable upload, with its pending record
+// (so its objects are cleaned up if it is abandoned) and audit records.
+func (s *Store) CreateResumable(ctx context.Context, r Resumable, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO resumable_uploads (`+resumableColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+			r.ID, r.VisitID, r.FileID, r.CreatedBy, r.NameSealed, r.Item, r.Length, r.SegmentSize, r.SegmentsDone, r.HashState,
+			formatTime(r.CreatedAt), formatTime(r.ExpiresAt)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, started_at, touched_at) VALUES (?, ?, ?, ?)`,
+			r.FileID, r.VisitID, formatTime(r.CreatedAt), formatTime(r.CreatedAt))
+		return err
+	}, audit...)
+	if err != nil {
+		return fmt.Errorf("store: create resumable upload: %w", err)
+	}
+	return nil
+}
+
+// Resumable returns one resumable upload of a visit.
+func (s *Store) Resumable(ctx context.Context, visitID, id string) (Resumable, error) {
+	r, err := scanResumable(s.db.QueryRowContext(ctx, `SELECT `+resumableColumns+` FROM resumable_uploads WHERE visit_id = ? AND id = ?`, visitID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Resumable{}, ErrNotFound
+	}
+	if err != nil {
+		return Resumable{}, fmt.Errorf("store: resumable upload: %w", err)
+	}
+	return r, nil
+}
+
+// CommitSegment records that segment done-1 is stored and the hash state
+// after it. It fails with ErrConflict unless the upload was at done-1
+// (another request committed that segment first).
+func (s *Store) CommitSegment(ctx context.Context, id string, done int, hashState []byte, now time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE resumable_uploads SET segments_done = ?, hash_state = ? WHERE id = ? AND segments_done = ? AND completed_at IS NULL`,
+			done, hashState, id, done-1)
+		if err != nil {
+			return fmt.Errorf("store: commit segment: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrConflict
+		}
+		var fileID string
+		if err := tx.QueryRowContext(ctx, `SELECT file_id FROM resumable_uploads WHERE id = ?`, id).Scan(&fileID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE pending_uploads SET touched_at = ? WHERE file_id = ?`, formatTime(now), fileID)
+		return err
+	})
+}
+
+// CompleteResumable commits the file a resumable upload became and marks
+// the upload complete, in one transaction with its audit records.
+func (s *Store) CompleteResumable(ctx context.Context, id string, f File, now time.Time, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE resumable_uploads SET completed_at = ? WHERE id = ? AND completed_at IS NULL`, formatTime(now), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrConflict
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			f.ID, f.VisitID, f.NameSealed, f.Item, f.Size, f.SHA256, f.SegmentSize, f.Segments, f.HeaderSize, f.UploadedBy, formatTime(f.UploadedAt)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, f.ID)
+		return err
+	}, audit...)
+	if err != nil {
+		if errors.Is(err, ErrConflict) {
+			return err
+		}
+		return fmt.Errorf("store: complete resumable upload: %w", err)
+	}
+	return nil
+}
+
+// DeleteResumable forgets a resumable upload (terminated, expired, or
+// complete and past its expiry). The caller removes any objects first.
+func (s *Store) DeleteResumable(ctx context.Context, id string, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var fileID string
+		var completed sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT file_id, completed_at FROM resumable_uploads WHERE id = ?`, id).Scan(&fileID, &completed)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM resumable_uploads WHERE id = ?`, id); err != nil {
+			return err
+		}
+		if !completed.Valid {
+			_, err = tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, fileID)
+		}
+		return err
+	}, audit...)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: delete resumable upload: %w", err)
+	}
+	return err
+}
+
+// ExpiredResumables lists resumable uploads whose expiry has passed.
+func (s *Store) ExpiredResumables(ctx context.Context, now time.Time) ([]Resumable, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+resumableColumns+` FROM resumable_uploads WHERE expires_at <= ?`, formatTime(now))
+	if err != nil {
+		return nil, fmt.Errorf("store: expired resumable uploads: %w", err)
+	}
+	defer rows.Close()
+	var out []Resumable
+	for rows.Next() {
+		r, err := scanResumable(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,288 @@
+// Progressive enhancement. Every page works without this file: it adds the
+// GOV.UK Frontend behaviours and turns the upload form into a resumable
+// (tus) uploader with drag and drop, progress, pause and retry.
+document.body.classList.add('js-enabled', 'govuk-frontend-supported')
+
+try {
+  const govuk = await import('/static/vendor/govuk-frontend.min.js')
+  govuk.initAll()
+} catch {
+  // The design system was not built in: the pages stay plain HTML.
+}
+
+const form = document.getElementById('upload-form')
+if (form) {
+  try {
+    await loadScript('/static/vendor/tus.min.js')
+    enhanceUpload(form)
+  } catch {
+    // Without tus-js-client the plain form still uploads.
+  }
+}
+
+function loadScript (src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement('script')
+    s.src = src
+    s.onload = resolve
+    s.onerror = reject
+    document.head.appendChild(s)
+  })
+}
+
+function el (tag, attrs = {}, ...children) {
+  const e = document.createElement(tag)
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') e.className = v
+    else if (k === 'text') e.textContent = v
+    else e.setAttribute(k, v)
+  }
+  for (const c of children) e.append(c)
+  return e
+}
+
+// hide removes an element from view and from the accessibility tree (the
+// design system's buttons override the hidden attribute's display).
+function hide (e) {
+  e.hidden = true
+  e.classList.add('govuk-!-display-none')
+}
+
+function formatBytes (n) {
+  const units = ['bytes', 'KB', 'MB', 'GB', 'TB']
+  let i = 0
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++ }
+  return (i === 0 ? n : n.toFixed(1)) + ' ' + units[i]
+}
+
+const itemPrefix = /^([0-9]{1,2}\.[0-9]{1,3}|case-[0-9]{1,3})[ _-]/
+
+// checkName mirrors the server's rules so obvious refusals are shown at
+// once; the server checks again.
+function checkName (name) {
+  if (!name || name === '.' || name === '..') return 'The file has no name.'
+  if (/[/\\]/.test(name)) return 'The name contains a slash.'
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'The name contains a control character.'
+  if (/[\u202a-\u202e\u2066-\u2069\u200e\u200f]/.test(name)) return 'The name contains text-direction characters: rename the file.'
+  if (new TextEncoder().encode(name).length > 255) return 'The name is longer than 255 bytes: shorten it.'
+  return ''
+}
+
+function enhanceUpload (form) {
+  const tus = window.tus
+  const visit = form.dataset.visit
+  const maxSize = Number(form.dataset.maxSize)
+  const chunkSize = Number(form.dataset.segmentSize)
+  const input = form.querySelector('#file')
+  const itemSelect = form.querySelector('#item')
+  const submit = form.querySelector('#upload-submit')
+  const folderInput = el('input', { type: 'file', id: 'folder', webkitdirectory: '', multiple: '', class: 'govuk-visually-hidden', tabindex: '-1', 'aria-hidden': 'true' })
+
+  const chooseFiles = el('button', { type: 'button', class: 'govuk-button govuk-button--secondary', text: 'Choose files' })
+  const chooseFolder = el('button', { type: 'button', class: 'govuk-button govuk-button--secondary', text: 'Choose a folder' })
+  const drop = el('div', { class: 'portal-drop', id: 'drop-zone' },
+    el('p', { class: 'govuk-body', text: 'Drag files or folders here, or' }),
+    el('div', { class: 'govuk-button-group' }, chooseFiles, chooseFolder), folderInput)
+  input.classList.add('govuk-visually-hidden')
+  input.setAttribute('tabindex', '-1')
+  input.closest('.govuk-form-group').querySelector('label').classList.add('govuk-visually-hidden')
+  input.before(drop)
+  hide(submit)
+
+  const overallBar = el('progress', { max: '100', value: '0', 'aria-labelledby': 'overall-label' })
+  const overallText = el('p', { class: 'govuk-body', id: 'overall-label', text: 'No files chosen yet.' })
+  const pauseAll = el('button', { type: 'button', class: 'govuk-button govuk-button--secondary', id: 'pause-all', text: 'Pause all' })
+  const resumeAll = el('button', { type: 'button', class: 'govuk-button govuk-button--secondary', id: 'resume-all', text: 'Resume all' })
+  const live = el('div', { class: 'govuk-visually-hidden', 'aria-live': 'polite', id: 'upload-live' })
+  const list = el('ul', { class: 'portal-queue', id: 'upload-queue', 'aria-label': 'Files being uploaded' })
+  const summary = el('div', { class: 'portal-overall', id: 'upload-summary', hidden: '' },
+    el('h2', { class: 'govuk-heading-m', text: 'Uploads' }), overallText, overallBar,
+    el('div', { class: 'govuk-button-group' }, pauseAll, resumeAll), list,
+    el('p', { class: 'govuk-body' }, el('a', { class: 'govuk-link', href: '/visits/' + visit + '#request', text: 'Go to the visit to see the information request' })))
+  form.after(summary, live)
+
+  const entries = []
+  const parallel = 3
+  let lastAnnounce = 0
+
+  function announce (text, force) {
+    const now = Date.now()
+    if (force || now - lastAnnounce > 5000) {
+      live.textContent = text
+      lastAnnounce = now
+    }
+  }
+
+  function updateOverall (force) {
+    let total = 0; let sent = 0; let done = 0; let failed = 0
+    for (const e of entries) {
+      if (e.state === 'refused' || e.state === 'failed') { failed++; continue }
+      total += e.file.size
+      sent += e.sent
+      if (e.state === 'done') done++
+    }
+    const pct = total ? Math.floor(sent * 100 / total) : 100
+    overallBar.value = pct
+    const active = entries.length - failed
+    let text = `${done} of ${active} file${active === 1 ? '' : 's'} uploaded (${formatBytes(sent)} of ${formatBytes(total)}).`
+    if (failed) text += ` ${failed} could not be uploaded: see below.`
+    overallText.textContent = text
+    announce(text, force)
+  }
+
+  function setStatus (e, text, error) {
+    e.status.textContent = text
+    e.status.classList.toggle('portal-queue__status--error', !!error)
+  }
+
+  function refuse (e, text) {
+    e.state = 'refused'
+    hide(e.pause)
+    setStatus(e, 'Not uploaded: ' + text, true)
+    updateOverall(true)
+  }
+
+  function add (file) {
+    summary.hidden = false
+    const id = 'upload-' + entries.length
+    const bar = el('progress', { max: '100', value: '0', 'aria-label': 'Progress of ' + file.name })
+    const status = el('span', { class: 'govuk-body-s portal-queue__status', id: id + '-status', text: 'Waiting' })
+    const pause = el('button', { type: 'button', class: 'govuk-button govuk-button--secondary govuk-!-margin-bottom-0', text: 'Pause' })
+    const li = el('li', { class: 'portal-queue__item', id },
+      el('span', { class: 'govuk-body portal-queue__name', text: file.name }), el('span', { class: 'govuk-body-s', text: ' · ' + formatBytes(file.size) }),
+      bar, status, pause)
+    list.append(li)
+    const e = { file, bar, status, pause, state: 'waiting', sent: 0, upload: null, item: itemPrefix.exec(file.name)?.[1] || itemSelect.value }
+    pause.setAttribute('aria-label', 'Pause ' + file.name)
+    pause.addEventListener('click', () => {
+      if (e.state === 'uploading') pauseOne(e)
+      else if (e.state === 'paused') { e.state = 'waiting'; setStatus(e, 'Waiting'); pause.textContent = 'Pause'; next() }
+    })
+    entries.push(e)
+    const bad = file.size > maxSize ? `the file is larger than the ${formatBytes(maxSize)} limit.` : checkName(file.name)
+    if (bad) refuse(e, bad)
+    updateOverall(true)
+    next()
+  }
+
+  function pauseOne (e) {
+    e.state = 'paused'
+    e.upload?.abort()
+    setStatus(e, `Paused at ${Math.floor(e.sent * 100 / (e.file.size || 1))}%. Uploaded parts are kept for 24 hours.`)
+    e.pause.textContent = 'Resume'
+    e.pause.setAttribute('aria-label', 'Resume ' + e.file.name)
+    next()
+  }
+
+  function next () {
+    let running = entries.filter((e) => e.state === 'uploading').length
+    for (const e of entries) {
+      if (running >= parallel) break
+      if (e.state === 'waiting') { start(e); running++ }
+    }
+  }
+
+  function start (e) {
+    e.state = 'uploading'
+    e.pause.textContent = 'Pause'
+    e.pause.setAttribute('aria-label', 'Pause ' + e.file.name)
+    setStatus(e, 'Uploading')
+    const upload = new tus.Upload(e.file, {
+      endpoint: `/api/v1/visits/${visit}/uploads`,
+      chunkSize,
+      retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000],
+      metadata: { filename: e.file.name, item: e.item },
+      removeFingerprintOnSuccess: true,
+      onShouldRetry (err) {
+        const status = err.originalResponse ? err.originalResponse.getStatus() : 0
+        if (status === 0 || status >= 500 || status === 409) {
+          setStatus(e, 'Connection lost: trying again…')
+          return true
+        }
+        return false
+      },
+      onProgress (sent, total) {
+        e.sent = sent
+        const pct = total ? Math.floor(sent * 100 / total) : 100
+        e.bar.value = pct
+        setStatus(e, `Uploading: ${pct}%`)
+        updateOverall(false)
+      },
+      onSuccess (payload) {
+        e.state = 'done'
+        e.sent = e.file.size
+        e.bar.value = 100
+        const res = payload && payload.lastResponse
+        const item = (res && res.getHeader('Evidence-Item')) || e.item
+        setStatus(e, item ? `Uploaded. Filed under item ${item}.` : 'Uploaded. Not filed under an item.')
+        hide(e.pause)
+        updateOverall(true)
+        next()
+      },
+      onError (err) {
+        e.state = 'failed'
+        hide(e.pause)
+        let msg = 'the upload failed. Try again later.'
+        const res = err.originalResponse
+        if (res) {
+          try { msg = JSON.parse(res.getBody()).error || msg } catch {}
+          if (res.getStatus() === 423) msg = 'uploads are closed for you on this visit. ' + msg
+        }
+        setStatus(e, 'Not uploaded: ' + msg, true)
+        updateOverall(true)
+        next()
+      }
+    })
+    e.upload = upload
+    upload.findPreviousUploads().then((previous) => {
+      if (previous.length) {
+        upload.resumeFromPreviousUpload(previous[0])
+        setStatus(e, 'Resuming an earlier upload')
+      }
+      if (e.state === 'uploading') upload.start()
+    })
+  }
+
+  pauseAll.addEventListener('click', () => { for (const e of entries) if (e.state === 'uploading' || e.state === 'waiting') pauseOne(e) })
+  resumeAll.addEventListener('click', () => {
+    for (const e of entries) if (e.state === 'paused') { e.state = 'waiting'; setStatus(e, 'Waiting') }
+    next()
+  })
+  chooseFiles.addEventListener('click', () => input.click())
+  chooseFolder.addEventListener('click', () => folderInput.click())
+  input.addEventListener('change', () => { for (const f of input.files) add(f); input.value = '' })
+  folderInput.addEventListener('change', () => { for (const f of folderInput.files) add(f); folderInput.value = '' })
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); for (const f of input.files) add(f); input.value = '' })
+
+  drop.addEventListener('dragover', (ev) => { ev.preventDefault(); drop.classList.add('portal-drop--over') })
+  drop.addEventListener('dragleave', () => drop.classList.remove('portal-drop--over'))
+  drop.addEventListener('drop', async (ev) => {
+    ev.preventDefault()
+    drop.classList.remove('portal-drop--over')
+    const items = [...(ev.dataTransfer.items || [])]
+    const roots = items.map((i) => i.webkitGetAsEntry && i.webkitGetAsEntry()).filter(Boolean)
+    if (!roots.length) {
+      for (const f of ev.dataTransfer.files) add(f)
+      return
+    }
+    for (const root of roots) await walk(root, add)
+  })
+
+  window.addEventListener('beforeunload', (ev) => {
+    if (entries.some((e) => e.state === 'uploading' || e.state === 'waiting')) ev.preventDefault()
+  })
+}
+
+// walk adds every file under a dropped entry (folders included).
+async function walk (entry, add) {
+  if (entry.isFile) {
+    add(await new Promise((resolve, reject) => entry.file(resolve, reject)))
+    return
+  }
+  const reader = entry.createReader()
+  for (;;) {
+    const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject))
+    if (!batch.length) return
+    for (const e of batch) await walk(e, add)
+  }
+}

@@ -1,0 +1,202 @@
+// The browser journey, run by portal/browser_test.go against a real stack
+// (MinIO, the dev identity provider, the portal) in Debian's Chromium.
+// Every page is checked with axe-core (WCAG 2.2 AA, zero violations) and
+// saved as a screenshot in $ARTIFACTS.
+import { chromium } from 'playwright-core'
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { createRequire } from 'node:module'
+
+const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} is not set`); return v }
+const base = env('PORTAL_URL')
+const control = env('CONTROL_URL')
+const artifacts = env('ARTIFACTS')
+const visit = env('VISIT_ID')
+const bigFile = env('BIG_FILE')
+const bigSize = Number(env('BIG_SIZE'))
+const segment = Number(env('SEGMENT_SIZE'))
+const password = env('DEMO_PASSWORD')
+mkdirSync(artifacts, { recursive: true })
+const require = createRequire(import.meta.url)
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
+
+const failures = []
+const check = (ok, what) => { if (!ok) { failures.push(what); console.error('FAIL: ' + what) } else console.log('ok: ' + what) }
+let shot = 0
+
+async function audit (page, name) {
+  await page.waitForLoadState('load')
+  await page.addScriptTag({ content: axeSource })
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }))
+  })
+  const file = `${String(++shot).padStart(2, '0')}-${name}.png`
+  await page.screenshot({ path: join(artifacts, file), fullPage: true })
+  check(result.length === 0, `axe: ${name} (${page.url().replace(base, '')}) has no WCAG 2.2 AA violations` +
+    (result.length ? ': ' + JSON.stringify(result) : ''))
+  console.log(`   ${name}: screenshot ${file}`)
+}
+
+async function signIn (context, org, user) {
+  const page = await context.newPage()
+  page.on('dialog', (d) => d.accept())
+  await page.goto(base + '/')
+  if (org === 'cafcass') {
+    await audit(page, 'start')
+    const font = await page.evaluate(() => getComputedStyle(document.querySelector('h1')).fontFamily)
+    check(font.includes('GDS Transport'), `the GOV.UK Design System styles the pages (h1 font: ${font})`)
+  }
+  await page.getByRole('button', { name: new RegExp(`Sign in with your ${org === 'cafcass' ? 'Cafcass' : 'Ofsted'}`, 'i') }).click()
+  await page.fill('#username', user)
+  await page.fill('#password', password)
+  await page.click('button[type=submit]')
+  await page.waitForURL(base + '/visits')
+  return page
+}
+
+// bypassCSP lets the test inject axe-core; the pages themselves run under
+// the portal's CSP (no inline scripts).
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync']
+})
+
+try {
+  // --- The provider's uploader ------------------------------------------
+  const up = await browser.newContext({ acceptDownloads: true, bypassCSP: true })
+  const page = await signIn(up, 'cafcass', 'uploader@cafcass.example')
+  await audit(page, 'visits-uploader')
+  await page.click(`a[href="/visits/${visit}"]`)
+  await audit(page, 'visit-uploader-before')
+  check(await page.locator('[id="item-1.01-status"]').innerText() !== 'Received', 'item 1.01 is not received before the upload')
+  await page.click(`a[href="/visits/${visit}/upload"]`)
+  await audit(page, 'upload')
+
+  // Drag three files, one named with an item number, onto the drop zone.
+  const small = [
+    { name: '1.01 Structure.pdf', body: '%PDF-1.4 organisational structure\n'.repeat(4000) },
+    { name: 'Practice review notes.docx', body: 'notes '.repeat(20000) },
+    { name: 'Audit summary.xlsx', body: 'audit,row\n'.repeat(50000) }
+  ]
+  const dt = await page.evaluateHandle((files) => {
+    const d = new DataTransfer()
+    for (const f of files) d.items.add(new File([f.body], f.name, { type: 'application/octet-stream' }))
+    return d
+  }, small)
+  await page.dispatchEvent('#drop-zone', 'dragover', { dataTransfer: dt })
+  await page.dispatchEvent('#drop-zone', 'drop', { dataTransfer: dt })
+  await page.waitForSelector('#upload-queue li:nth-child(3)')
+  check(await page.locator('#upload-queue progress').count() === 3, 'each dropped file has a progress bar')
+  await page.waitForFunction(() => document.getElementById('overall-label').textContent.startsWith('3 of 3 files uploaded'), null, { timeout: 60000 })
+  check(await page.locator('#upload-summary progress').first().evaluate((p) => p.value) === 100, 'the overall progress bar reaches 100%')
+  check((await page.locator('#upload-0-status').innerText()).includes('Filed under item 1.01'), '1.01 Structure.pdf is filed under item 1.01')
+  await audit(page, 'upload-done')
+  await page.click(`a[href="/visits/${visit}#request"]`)
+  await page.waitForURL(new RegExp(`/visits/${visit}`))
+  check(await page.locator('[id="item-1.01-status"]').innerText() === 'Received', 'item 1.01 is ticked as received')
+  await audit(page, 'visit-uploader-after')
+
+  // --- A 200 MiB upload, interrupted by a reload, then by a restart ------
+  const patches = [] // { offset, status, phase }
+  let phase = 'first'
+  const watch = (p) => {
+    p.on('request', (r) => { if (r.method() === 'PATCH') patches.push({ offset: Number(r.headers()['upload-offset']), phase, status: 0, r }) })
+    p.on('requestfinished', async (r) => {
+      if (r.method() !== 'PATCH') return
+      const e = patches.find((x) => x.r === r)
+      const res = await r.response()
+      if (e && res) { e.status = res.status(); e.ack = Number(res.headers()['upload-offset']) }
+    })
+  }
+  watch(page)
+  await page.goto(`${base}/visits/${visit}/upload`)
+  await page.setInputFiles('#file', bigFile)
+  const acked = (ph) => Math.max(0, ...patches.filter((x) => x.phase === ph && x.status === 204).map((x) => x.ack))
+  await page.waitForFunction(() => document.querySelectorAll('#upload-queue progress').length === 1)
+  // Reload as soon as two segments are committed: the third is in flight.
+  await waitFor(() => acked('first') >= 2 * segment, 60000, 'two segments committed before the reload')
+  const beforeReload = acked('first')
+  phase = 'after-reload'
+  await page.reload()
+  await page.setInputFiles('#file', bigFile)
+  await waitFor(() => patches.some((x) => x.phase === 'after-reload'), 30000, 'the upload resumes after the reload')
+  const resumed = patches.find((x) => x.phase === 'after-reload')
+  check(resumed.offset >= beforeReload && resumed.offset % segment === 0,
+    `after the reload the upload resumes at byte ${resumed.offset}, not before the ${beforeReload} bytes already committed`)
+
+  await waitFor(() => acked('after-reload') >= resumed.offset + segment, 60000, 'a segment committed after the reload')
+  const beforeRestart = acked('after-reload')
+  phase = 'after-restart'
+  const res = await fetch(control + '/restart', { method: 'POST' })
+  check(res.ok, 'the portal restarted mid-upload')
+  await audit(page, 'upload-in-progress')
+  await page.waitForFunction(() => /Uploaded/.test(document.getElementById('upload-0-status').textContent), null, { timeout: 120000 })
+  await waitFor(() => acked('after-restart') === bigSize, 10000, 'the last PATCH answered with the full length')
+  const afterRestart = patches.filter((x) => x.phase === 'after-restart' && x.status === 204)
+  check(!(await page.locator('#upload-0 button').isVisible()), 'a finished upload offers no pause button')
+  check(afterRestart.length > 0 && afterRestart[0].offset >= beforeRestart,
+    `after the restart the upload resumes at byte ${afterRestart[0]?.offset}, not before the ${beforeRestart} bytes already committed`)
+  check(afterRestart.length > 0 && afterRestart.at(-1).ack === bigSize, 'the 200 MiB upload completes')
+  await audit(page, 'upload-big-done')
+  await up.close()
+
+  // --- The lead inspector downloads a zip -------------------------------
+  const lead = await browser.newContext({ acceptDownloads: true, bypassCSP: true })
+  const lp = await signIn(lead, 'ofsted', 'lead@ofsted.example')
+  await audit(lp, 'visits-lead')
+  await lp.click(`a[href="/visits/${visit}"]`)
+  await audit(lp, 'visit-lead')
+  const boxes = lp.locator('input[name=file][type=checkbox]')
+  const n = await boxes.count()
+  check(n >= 4, `the lead sees the uploaded files (${n})`)
+  for (let i = 0; i < n; i++) await boxes.nth(i).check()
+  const [download] = await Promise.all([lp.waitForEvent('download'), lp.getByRole('button', { name: 'Download selected files as a zip' }).click()])
+  await download.saveAs(join(artifacts, 'evidence.zip'))
+  check(download.suggestedFilename().endsWith('.zip'), 'the download is a zip')
+  await lp.goto(`${base}/visits/${visit}/request`)
+  await audit(lp, 'request-edit')
+  await lp.fill('#case-title', 'Case 4471 (named child)')
+  await lp.click('text=Add case file request')
+  check((await lp.content()).includes('Case 4471 (named child)'), 'the lead adds a case file request')
+  await lp.goto(`${base}/visits/${visit}/audit`)
+  await audit(lp, 'audit')
+  await lp.goto(`${base}/visits/${visit}/files/no-such-file`)
+  await audit(lp, 'error-404')
+  await lead.close()
+
+  // --- The administrator's pages ----------------------------------------
+  const admin = await browser.newContext({ bypassCSP: true })
+  const ap = await signIn(admin, 'ofsted', 'admin@ofsted.example')
+  await audit(ap, 'visits-admin')
+  await ap.goto(`${base}/visits/${visit}/members`)
+  await audit(ap, 'members')
+  await ap.goto(`${base}/visits/${visit}/explain?member=&action=file.download`)
+  await audit(ap, 'explain')
+  await ap.goto(`${base}/visits/${visit}/upload`)
+  await audit(ap, 'error-403')
+  await admin.close()
+} catch (err) {
+  failures.push(String(err && err.stack || err))
+  console.error(err)
+} finally {
+  await browser.close()
+}
+
+async function waitFor (cond, ms, what) {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting for: ' + what)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+writeFileSync(join(artifacts, 'result.json'), JSON.stringify({ failures }, null, 2))
+if (failures.length) {
+  console.error(`${failures.length} check(s) failed`)
+  process.exit(1)
+}
+console.log('browser journey passed')
