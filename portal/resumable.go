@@ -2,9 +2,14 @@ package portal
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,20 +19,22 @@ import (
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
-// Resumable uploads: tus 1.0.0 (core, creation, termination, expiration) at
+// Resumable uploads: tus 1.0.0 (core, creation, termination, expiration,
+// checksum) at
 // /api/v1/visits/{id}/uploads. The offset a client may resume from is always
 // a segment boundary: the server stores and commits whole segments, so bytes
 // of a segment still in flight when a connection drops are sent again.
 //
 // Chosen where tus leaves room: a PATCH must end at a segment boundary or at
 // the end of the upload (Evidence-Segment-Size says where they are), so that
-// no plaintext is ever held between requests; an upload is visible only to
+// no plaintext is ever held between requests; a PATCH with Upload-Checksum
+// carries exactly one segment, so a mismatch (460) discards only it; an upload is visible only to
 // the person who created it (404 to anyone else); a completed upload
 // answers with the new file's id in Evidence-File-Id.
 
 const (
 	tusVersion    = "1.0.0"
-	tusExtensions = "creation,termination,expiration"
+	tusExtensions = "creation,termination,expiration,checksum"
 	tusOctets     = "application/offset+octet-stream"
 )
 
@@ -51,6 +58,7 @@ func (s *Server) tusOptions(c *gin.Context) {
 	s.tusHeaders(c)
 	c.Header("Tus-Version", tusVersion)
 	c.Header("Tus-Extension", tusExtensions)
+	c.Header("Tus-Checksum-Algorithm", "sha256,sha1")
 	c.Header("Tus-Max-Size", strconv.FormatInt(s.cfg.MaxFileSize, 10))
 	c.Header("Evidence-Segment-Size", strconv.FormatInt(s.cfg.SegmentSize, 10))
 	c.Status(http.StatusNoContent)
@@ -203,6 +211,26 @@ func (s *Server) tusPatch(c *gin.Context) {
 			return
 		}
 	}
+	body := io.Reader(c.Request.Body)
+	var beforeCommit func() error
+	if h := c.GetHeader("Upload-Checksum"); h != "" {
+		sum, want, err := parseUploadChecksum(h)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if end := offset + c.Request.ContentLength; c.Request.ContentLength < 0 || end != min(offset+r.SegmentSize, r.Length) {
+			s.fail(c, badRequest(fmt.Sprintf("With Upload-Checksum, send exactly one segment per PATCH: %d bytes from this offset.", min(r.SegmentSize, r.Length-offset))))
+			return
+		}
+		body = io.TeeReader(body, sum)
+		beforeCommit = func() error {
+			if !bytes.Equal(sum.Sum(nil), want) {
+				return &httpError{460, "checksum_mismatch", "The checksum of these bytes does not match Upload-Checksum: send them again."}
+			}
+			return nil
+		}
+	}
 	// One request at a time writes an upload: a client retrying while its
 	// previous request is still being read waits for it to end.
 	if _, busy := s.sending.LoadOrStore(r.ID, struct{}{}); busy {
@@ -217,7 +245,7 @@ func (s *Server) tusPatch(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	r, f, err := s.evidence.Append(ctx, key, acc.visit, r, bufio.NewReaderSize(c.Request.Body, 64<<10),
+	r, f, err := s.evidence.Append(ctx, key, acc.visit, r, bufio.NewReaderSize(body, 64<<10), beforeCommit,
 		func(action, outcome, fileID string, detail map[string]any) store.AuditRecord {
 			return s.auditRec(c, action, fileID, outcome, detail)
 		})
@@ -267,6 +295,25 @@ func (s *Server) tusDelete(c *gin.Context) {
 	}
 	s.log.Info("resumable upload cancelled", "visit", acc.visit.ID, "upload", r.ID, "user", acc.user.ID)
 	c.Status(http.StatusNoContent)
+}
+
+// parseUploadChecksum reads "Upload-Checksum: <algorithm> <base64 digest>".
+func parseUploadChecksum(h string) (hash.Hash, []byte, error) {
+	alg, b64, _ := strings.Cut(strings.TrimSpace(h), " ")
+	want, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+	var sum hash.Hash
+	switch alg {
+	case "sha256":
+		sum = sha256.New()
+	case "sha1":
+		sum = sha1.New()
+	default:
+		return nil, nil, badRequest("Upload-Checksum: the algorithm must be sha256 or sha1.")
+	}
+	if err != nil || len(want) != sum.Size() {
+		return nil, nil, badRequest("Upload-Checksum: the digest must be base64 of the " + alg + " of the bytes.")
+	}
+	return sum, want, nil
 }
 
 // expiredUploadRecord is the audit record of an unfinished upload removed

@@ -105,6 +105,7 @@ func TestResumableUpload(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Tus-Version") != "1.0.0" ||
 			!strings.Contains(resp.Header.Get("Tus-Extension"), "creation") || !strings.Contains(resp.Header.Get("Tus-Extension"), "termination") ||
+			!strings.Contains(resp.Header.Get("Tus-Extension"), "checksum") || !strings.Contains(resp.Header.Get("Tus-Checksum-Algorithm"), "sha256") ||
 			resp.Header.Get("Tus-Max-Size") == "" || resp.Header.Get("Evidence-Segment-Size") != strconv.Itoa(seg) {
 			t.Fatalf("OPTIONS: %d %v", resp.StatusCode, resp.Header)
 		}
@@ -162,7 +163,21 @@ func TestResumableUpload(t *testing.T) {
 				t.Errorf("HEAD by another account: %d", resp.StatusCode)
 			}
 		}
-		resp = uploader.tus("PATCH", loc, bytes.NewReader(data), 10, map[string]string{"Upload-Offset": "0"})
+		// Checksum extension: a mismatch stores nothing and moves nothing.
+		other := sha256.Sum256([]byte("something else"))
+		right := sha256.Sum256(data)
+		resp = uploader.tus("PATCH", loc, bytes.NewReader(data), 10, map[string]string{"Upload-Offset": "0", "Upload-Checksum": "sha256 " + base64.StdEncoding.EncodeToString(other[:])})
+		if body := readAll(t, resp); resp.StatusCode != 460 {
+			t.Fatalf("checksum mismatch: %d %s", resp.StatusCode, body)
+		}
+		resp = uploader.tus("PATCH", loc, bytes.NewReader(data), 10, map[string]string{"Upload-Offset": "0", "Upload-Checksum": "crc32 AAAA"})
+		if body := readAll(t, resp); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("unknown checksum algorithm: %d %s", resp.StatusCode, body)
+		}
+		if got := uploader.tusOffset(loc); got != 0 {
+			t.Fatalf("a refused checksum moved the offset to %d", got)
+		}
+		resp = uploader.tus("PATCH", loc, bytes.NewReader(data), 10, map[string]string{"Upload-Offset": "0", "Upload-Checksum": "sha256 " + base64.StdEncoding.EncodeToString(right[:])})
 		readAll(t, resp)
 		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Upload-Offset") != "10" || resp.Header.Get("Evidence-File-Id") == "" {
 			t.Fatalf("PATCH: %d %v", resp.StatusCode, resp.Header)

@@ -62,7 +62,12 @@ func (s *Service) CreateResumable(ctx context.Context, n NewResumable) (store.Re
 // and the file when the last segment was stored. When body ends inside a
 // segment, that segment's bytes are dropped and the returned offset is the
 // last committed one; err then says why.
+//
+// beforeCommit, when set, runs after each segment is stored and before it
+// is committed; an error from it leaves the segment uncommitted (a checksum
+// that does not match).
 func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visit, r store.Resumable, body io.Reader,
+	beforeCommit func() error,
 	record func(action, outcome, fileID string, detail map[string]any) store.AuditRecord) (store.Resumable, *store.File, error) {
 	for r.SegmentsDone < r.Segments() {
 		h, err := restoreHash(r.HashState)
@@ -74,6 +79,11 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 		u := Upload{Visit: v, Key: key}
 		if err := s.putSegment(ctx, u, r.FileID, r.SegmentsDone, src, n); err != nil {
 			return r, nil, err
+		}
+		if beforeCommit != nil {
+			if err := beforeCommit(); err != nil {
+				return r, nil, err
+			}
 		}
 		state, err := hashState(h)
 		if err != nil {

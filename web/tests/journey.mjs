@@ -80,7 +80,8 @@ try {
   const small = [
     { name: '1.01 Structure.pdf', body: '%PDF-1.4 organisational structure\n'.repeat(4000) },
     { name: 'Practice review notes.docx', body: 'notes '.repeat(20000) },
-    { name: 'Audit summary.xlsx', body: 'audit,row\n'.repeat(50000) }
+    { name: 'Audit summary.xlsx', body: 'audit,row\n'.repeat(50000) },
+    { name: 'report\u202Efdp.exe', body: 'a name that hides its real extension' }
   ]
   const dt = await page.evaluateHandle((files) => {
     const d = new DataTransfer()
@@ -89,8 +90,10 @@ try {
   }, small)
   await page.dispatchEvent('#drop-zone', 'dragover', { dataTransfer: dt })
   await page.dispatchEvent('#drop-zone', 'drop', { dataTransfer: dt })
-  await page.waitForSelector('#upload-queue li:nth-child(3)')
-  check(await page.locator('#upload-queue progress').count() === 3, 'each dropped file has a progress bar')
+  await page.waitForSelector('#upload-queue li:nth-child(4)')
+  check(await page.locator('#upload-queue progress').count() === 4, 'each dropped file has a progress bar')
+  check((await page.locator('#upload-3-status').innerText()).includes('Not uploaded: The name contains text-direction characters'),
+    'a file with a misleading name is refused with a clear message')
   await page.waitForFunction(() => document.getElementById('overall-label').textContent.startsWith('3 of 3 files uploaded'), null, { timeout: 60000 })
   check(await page.locator('#upload-summary progress').first().evaluate((p) => p.value) === 100, 'the overall progress bar reaches 100%')
   check((await page.locator('#upload-0-status').innerText()).includes('Filed under item 1.01'), '1.01 Structure.pdf is filed under item 1.01')
