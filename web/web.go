@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"strings"
 	"time"
+	_ "time/tzdata" // Europe/London without relying on the host
 )
 
 //go:embed templates/*.html
@@ -45,7 +46,7 @@ var funcs = template.FuncMap{
 		if t.IsZero() {
 			return ""
 		}
-		return t.Format("2 January 2006 15:04 MST")
+		return t.In(london).Format("2 January 2006 15:04 MST")
 	},
 	"bytes": humanBytes,
 	"longDate": func(d string) string {
@@ -97,6 +98,15 @@ var funcs = template.FuncMap{
 		return strings.ReplaceAll(r, "_", " ")
 	},
 }
+
+// london is the time zone every date and time is shown in.
+var london = func() *time.Location {
+	l, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		return time.UTC
+	}
+	return l
+}()
 
 var stateNames = map[string]string{
 	"preparing": "Preparing", "collecting": "Collecting evidence", "fieldwork": "Fieldwork", "reporting": "Reporting",
