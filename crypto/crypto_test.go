@@ -224,3 +224,44 @@ func ExampleVisitKey_EncryptedSize() {
 	fmt.Println(overhead == 16+512*16)
 	// Output: true
 }
+
+// TestDecryptSegmentInPlace: the plaintext written over its own ciphertext
+// is the original, for sizes around chunk boundaries; every corruption is
+// ErrCorrupt.
+func TestDecryptSegmentInPlace(t *testing.T) {
+	k, _ := NewVisitKey()
+	other, _ := NewVisitKey()
+	for _, n := range []int64{0, 1, ChunkSize - 1, ChunkSize, ChunkSize + 1, 3*ChunkSize + 7, 1 << 20} {
+		p := make([]byte, n)
+		rand.Read(p)
+		r, _ := k.EncryptReader(bytes.NewReader(p))
+		ct, _ := io.ReadAll(r)
+		got, err := k.DecryptSegmentInPlace(bytes.Clone(ct))
+		if err != nil || !bytes.Equal(got, p) {
+			t.Fatalf("n=%d: err %v, equal %v", n, err, bytes.Equal(got, p))
+		}
+	}
+	p := make([]byte, 200_000)
+	rand.Read(p)
+	r, _ := k.EncryptReader(bytes.NewReader(p))
+	ct, _ := io.ReadAll(r)
+	flip := func(i int64) []byte { c := bytes.Clone(ct); c[i] ^= 1; return c }
+	for name, tc := range map[string]struct {
+		k  *VisitKey
+		ct []byte
+	}{
+		"flipped_first_chunk":  {k, flip(ChunkOffset(k.HeaderSize(), 0) + 10)},
+		"flipped_middle_chunk": {k, flip(ChunkOffset(k.HeaderSize(), 1) + 10)},
+		"flipped_last_chunk":   {k, flip(int64(len(ct)) - 3)},
+		"flipped_header":       {k, flip(40)},
+		"truncated":            {k, bytes.Clone(ct[:len(ct)-EncryptedChunkSize/2])},
+		"truncated_at_chunk":   {k, bytes.Clone(ct[:ChunkOffset(k.HeaderSize(), 2)])},
+		"other_key":            {other, bytes.Clone(ct)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := tc.k.DecryptSegmentInPlace(tc.ct); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("err = %v, want ErrCorrupt", err)
+			}
+		})
+	}
+}

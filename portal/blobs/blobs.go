@@ -126,7 +126,7 @@ func (s *Store) get(ctx context.Context, bucket, key string, opts minio.GetObjec
 	// GetObjectWithInfo-style: a core GET so that errors show up now, not
 	// on first read, and so one request is one GET.
 	core := minio.Core{Client: s.c}
-	body, _, _, err := core.GetObject(ctx, bucket, key, opts)
+	body, info, _, err := core.GetObject(ctx, bucket, key, opts)
 	if err != nil {
 		resp := minio.ToErrorResponse(err)
 		if resp.StatusCode == http.StatusNotFound || resp.Code == "NoSuchKey" {
@@ -134,10 +134,18 @@ func (s *Store) get(ctx context.Context, bucket, key string, opts minio.GetObjec
 		}
 		return nil, fmt.Errorf("blobs: get %s/%s: %w", bucket, key, err)
 	}
-	return sourceReader{body}, nil
+	return sourceReader{body, info.Size}, nil
 }
 
-type sourceReader struct{ io.ReadCloser }
+// sourceReader marks the store's read errors as the source's (not
+// corruption), and knows how long the body is (Size).
+type sourceReader struct {
+	io.ReadCloser
+	size int64
+}
+
+// Size is the length of the body the store announced.
+func (r sourceReader) Size() int64 { return r.size }
 
 func (r sourceReader) Read(p []byte) (int, error) {
 	n, err := r.ReadCloser.Read(p)

@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -14,11 +16,25 @@ import (
 type SessionStore struct {
 	db  *sql.DB
 	now func() time.Time
+	// written remembers what this process last wrote for each token, so
+	// that a request that only moves the idle deadline forward by less than
+	// touchEvery does not write (scs commits every request when an idle
+	// timeout is set).
+	written *sync.Map // token -> committed
 }
+
+type committed struct {
+	sum    [32]byte
+	expiry time.Time
+}
+
+// touchEvery is how far the idle deadline must move before an unchanged
+// session is written again: the idle timeout is exact to within this.
+const touchEvery = time.Minute
 
 // Sessions returns the session store over this database.
 func (s *Store) Sessions(now func() time.Time) *SessionStore {
-	return &SessionStore{db: s.db, now: now}
+	return &SessionStore{db: s.db, now: now, written: &s.sessionWrites}
 }
 
 func unixFloat(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
@@ -36,15 +52,24 @@ func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 }
 
 func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	sum := sha256.Sum256(b)
+	if v, ok := s.written.Load(token); ok {
+		if c := v.(committed); c.sum == sum && !expiry.Before(c.expiry) && expiry.Sub(c.expiry) < touchEvery {
+			return nil // the same data; the stored deadline is less than a minute behind
+		}
+	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)
 		ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`, token, b, unixFloat(expiry))
 	if err != nil {
+		s.written.Delete(token)
 		return fmt.Errorf("store: commit session: %w", err)
 	}
+	s.written.Store(token, committed{sum, expiry})
 	return nil
 }
 
 func (s *SessionStore) DeleteCtx(ctx context.Context, token string) error {
+	s.written.Delete(token)
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token = ?`, token); err != nil {
 		return fmt.Errorf("store: delete session: %w", err)
 	}
@@ -86,6 +111,7 @@ func (s *SessionStore) DeleteExpired(ctx context.Context, audit func(data []byte
 	}
 	rows.Close()
 	for _, e := range all {
+		s.written.Delete(e.token)
 		st := &Store{db: s.db}
 		err := st.exec(ctx, audit(e.data), `DELETE FROM sessions WHERE token = ?`, e.token)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
@@ -26,6 +27,8 @@ var ErrConflict = errors.New("store: conflict")
 // Store is the metadata database.
 type Store struct {
 	db *sql.DB
+	// sessionWrites is the session store's memory of its own writes.
+	sessionWrites sync.Map
 }
 
 // Open opens (creating if needed) the database at path and brings its schema

@@ -63,3 +63,44 @@ func TestEmailMembershipBinding(t *testing.T) {
 		t.Fatal("users must be keyed by (issuer, subject), not email")
 	}
 }
+
+// TestSessionTouchIsBatched: an unchanged session whose idle deadline moves
+// by less than a minute is not written again; a change of data, a deadline
+// a minute later, or a deletion are.
+func TestSessionTouchIsBatched(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir()+"/p.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ss := s.Sessions(time.Now)
+	stored := func() float64 {
+		var e float64
+		if err := s.DB().QueryRow(`SELECT expiry FROM sessions WHERE token = 't'`).Scan(&e); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	t0 := time.Now().Add(30 * time.Minute)
+	if err := ss.CommitCtx(ctx, "t", []byte("a"), t0); err != nil {
+		t.Fatal(err)
+	}
+	ss.CommitCtx(ctx, "t", []byte("a"), t0.Add(30*time.Second))
+	if got := stored(); got != unixFloat(t0) {
+		t.Fatalf("a touch 30s later was written: %v", got)
+	}
+	ss.CommitCtx(ctx, "t", []byte("a"), t0.Add(61*time.Second))
+	if got := stored(); got != unixFloat(t0.Add(61*time.Second)) {
+		t.Fatalf("a touch 61s later was not written: %v", got)
+	}
+	ss.CommitCtx(ctx, "t", []byte("b"), t0.Add(62*time.Second))
+	if b, ok, _ := ss.FindCtx(ctx, "t"); !ok || string(b) != "b" {
+		t.Fatalf("changed data not written: %q", b)
+	}
+	ss.DeleteCtx(ctx, "t")
+	ss.CommitCtx(ctx, "t", []byte("b"), t0.Add(62*time.Second))
+	if _, ok, _ := ss.FindCtx(ctx, "t"); !ok {
+		t.Fatal("a session committed after its deletion was not written")
+	}
+}
