@@ -105,9 +105,10 @@ func (s *Server) resource(ctx context.Context, acc *access, f *store.File) (poli
 	return r, nil
 }
 
-// fileFilter decides, for a listing, which files the principal may see. It
-// asks policy once per distinct (item, own file or not), not once per file.
-func (s *Server) fileFilter(ctx context.Context, acc *access) func(store.File) (bool, error) {
+// fileFilter decides which files the principal may act on (list them,
+// download them into an archive). It asks policy once per distinct (item,
+// own file or not), not once per file.
+func (s *Server) fileFilter(ctx context.Context, acc *access, action policy.Action) func(store.File) (bool, error) {
 	type key struct {
 		item string
 		own  bool
@@ -127,7 +128,7 @@ func (s *Server) fileFilter(ctx context.Context, acc *access) func(store.File) (
 		if err != nil {
 			return false, err
 		}
-		ok := s.policy.Decide(p, policy.FileList, r).Allow
+		ok := s.policy.Decide(p, action, r).Allow
 		cache[k] = ok
 		return ok, nil
 	}

@@ -43,7 +43,7 @@ func (s *Server) downloadArchive(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	may := s.downloadFilter(ctx, acc)
+	may := s.fileFilter(ctx, acc, policy.FileDownload)
 	var chosen []store.File
 	found := map[string]bool{}
 	for _, f := range files {
@@ -175,32 +175,4 @@ func archivePath(item, name string, used map[string]bool) string {
 	}
 	used[p] = true
 	return p
-}
-
-// downloadFilter says whether acc may download a file, asking policy once
-// per (item, own) pair, as fileFilter does for listing.
-func (s *Server) downloadFilter(ctx context.Context, acc *access) func(store.File) (bool, error) {
-	type key struct {
-		item string
-		own  bool
-	}
-	cache := map[key]bool{}
-	p := s.principal(acc)
-	return func(f store.File) (bool, error) {
-		k := key{f.Item, f.UploadedBy == acc.user.ID}
-		if ok, seen := cache[k]; seen {
-			return ok, nil
-		}
-		rep := f
-		if !k.own {
-			rep.UploadedBy = ""
-		}
-		r, err := s.resource(ctx, acc, &rep)
-		if err != nil {
-			return false, err
-		}
-		d := s.policy.Decide(p, policy.FileDownload, r)
-		cache[k] = d.Allow
-		return d.Allow, nil
-	}
 }

@@ -3,6 +3,7 @@ package portal
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -36,6 +37,7 @@ type Config struct {
 	RetentionEvery  time.Duration
 	CalendarFile    string   // extra bank holidays (optional)
 	TrustedProxies  []string // addresses/CIDRs whose X-Forwarded-For is believed
+	PprofAddr       string   // loopback address for Go's profiler (diagnostics); empty: off
 	IdPs            []IdPConfig
 }
 
@@ -84,6 +86,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		RetentionEvery:  e.duration("PORTAL_RETENTION_INTERVAL", 5*time.Minute),
 		CalendarFile:    e.str("PORTAL_CALENDAR_FILE", ""),
 		TrustedProxies:  splitList(e.str("PORTAL_TRUSTED_PROXIES", "")),
+		PprofAddr:       e.str("PORTAL_PPROF_ADDR", ""),
 	}
 	c.PublicURL = strings.TrimRight(e.str("PORTAL_PUBLIC_URL", "http://"+c.Addr), "/")
 	for _, name := range splitList(e.str("PORTAL_IDPS", "")) {
@@ -126,6 +129,12 @@ func (c *Config) validate(e *envReader) {
 	}
 	if c.SegmentSize < 1<<20 || c.SegmentSize > 1<<30 || c.SegmentSize%(64<<10) != 0 {
 		e.fail("PORTAL_SEGMENT_SIZE must be a multiple of 64 KiB between 1 MiB and 1 GiB")
+	}
+	if c.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			e.fail("PORTAL_PPROF_ADDR must be a loopback address such as 127.0.0.1:6060 (the profiler must not be reachable from the network)")
+		}
 	}
 	if c.UploadExpiry < time.Minute {
 		e.fail("PORTAL_UPLOAD_EXPIRY must be at least 1m")

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/evidence"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -142,7 +143,7 @@ func (s *Server) visitFiles(ctx context.Context, acc *access) ([]fileJSON, error
 		return nil, err
 	}
 	emails := map[string]string{}
-	visible := s.fileFilter(ctx, acc)
+	visible := s.fileFilter(ctx, acc, policy.FileList)
 	out := make([]fileJSON, 0, len(files))
 	for _, f := range files {
 		if ok, err := visible(f); err != nil {

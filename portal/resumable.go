@@ -231,10 +231,7 @@ func (s *Server) tusPatch(c *gin.Context) {
 			return nil
 		}
 	}
-	// One request at a time writes an upload: a client retrying while its
-	// previous request is still being read waits for it to end.
-	if _, busy := s.sending.LoadOrStore(r.ID, struct{}{}); busy {
-		s.fail(c, &httpError{http.StatusConflict, "busy", "This upload is still receiving an earlier request. Try again in a moment."})
+	if !s.lockUpload(c, r.ID) {
 		return
 	}
 	defer s.sending.Delete(r.ID)
@@ -282,8 +279,7 @@ func (s *Server) tusDelete(c *gin.Context) {
 		s.fail(c, &httpError{http.StatusConflict, "complete", "This upload is complete. To remove the file, delete the file."})
 		return
 	}
-	if _, busy := s.sending.LoadOrStore(r.ID, struct{}{}); busy {
-		s.fail(c, &httpError{http.StatusConflict, "busy", "This upload is still receiving a request. Try again in a moment."})
+	if !s.lockUpload(c, r.ID) {
 		return
 	}
 	defer s.sending.Delete(r.ID)
@@ -295,6 +291,17 @@ func (s *Server) tusDelete(c *gin.Context) {
 	}
 	s.log.Info("resumable upload cancelled", "visit", acc.visit.ID, "upload", r.ID, "user", acc.user.ID)
 	c.Status(http.StatusNoContent)
+}
+
+// lockUpload lets one request at a time write an upload: a client retrying
+// while its previous request is still being read gets 409 and tries again.
+// The caller releases it with s.sending.Delete(id).
+func (s *Server) lockUpload(c *gin.Context, id string) bool {
+	if _, busy := s.sending.LoadOrStore(id, struct{}{}); busy {
+		s.fail(c, &httpError{http.StatusConflict, "busy", "This upload is still receiving an earlier request. Try again in a moment."})
+		return false
+	}
+	return true
 }
 
 // parseUploadChecksum reads "Upload-Checksum: <algorithm> <base64 digest>".

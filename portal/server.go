@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -60,6 +61,24 @@ type Server struct {
 	sending sync.Map
 	// httpServer is the running server, for Kill.
 	httpServer atomic.Pointer[http.Server]
+}
+
+// servePprof serves Go's profiler on the configured loopback address, for
+// diagnosing performance (make bench uses it). It never shares the portal's
+// listener or middleware.
+func (s *Server) servePprof() (stop func()) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: s.cfg.PprofAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.log.Warn("profiler listening (diagnostics only)", "addr", s.cfg.PprofAddr)
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("profiler", "err", err)
+		}
+	}()
+	return func() { srv.Close() }
 }
 
 // Kill closes every connection at once, as a crash would: requests in
@@ -196,6 +215,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.log.Info("portal listening", "addr", s.cfg.Addr, "url", s.cfg.PublicURL)
 	s.httpServer.Store(srv)
 	go s.runJanitor(ctx)
+	if s.cfg.PprofAddr != "" {
+		stop := s.servePprof()
+		defer stop()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	select {

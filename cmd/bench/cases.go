@@ -75,6 +75,37 @@ type bench struct {
 	visitID, rawBkt string
 	listVisit       string
 	lastFile        string
+	// profile names the case whose first portal run is CPU-profiled into
+	// bench/<profile>.pprof (BENCH_PROFILE=1).
+	profile string
+}
+
+// captureProfile fetches a CPU profile of the portal for d while a portal
+// run goes on; the returned function waits for it and saves it.
+func (b *bench) captureProfile(name string, d time.Duration) func() {
+	if b.st.pprofAddr == "" || name == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.st.pprofAddr, int(d.Seconds())))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "profile:", err)
+			return
+		}
+		defer resp.Body.Close()
+		os.MkdirAll("bench", 0o755)
+		f, err := os.Create(filepath.Join("bench", name+".pprof"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "profile:", err)
+			return
+		}
+		io.Copy(f, resp.Body)
+		f.Close()
+		fmt.Printf("   CPU profile of the portal: bench/%s.pprof (go tool pprof -top bin/portal bench/%s.pprof)\n", name, name)
+	}()
+	return func() { <-done }
 }
 
 func run(ctx context.Context) (bool, error) {
@@ -234,7 +265,12 @@ func (b *bench) ab(base, port func(i int) (float64, error)) (float64, float64, e
 		if err != nil {
 			return 0, 0, err
 		}
+		wait := func() {}
+		if i == 0 {
+			wait = b.captureProfile(b.profile, 2*time.Second)
+		}
 		y, err := port(i)
+		wait()
 		if err != nil {
 			return 0, 0, err
 		}
@@ -258,6 +294,8 @@ func (b *bench) upload(ctx context.Context) (row, error) {
 }
 
 func (b *bench) download(ctx context.Context) (row, error) {
+	b.profile = "download"
+	defer func() { b.profile = "" }()
 	x, y, err := b.ab(func(i int) (float64, error) {
 		t := time.Now()
 		o, err := b.st.raw.GetObject(ctx, b.rawBkt, "up-0", minio.GetObjectOptions{})
@@ -351,6 +389,8 @@ func parallel(n int, job func(i int) error) (float64, error) {
 
 func (b *bench) smallFiles(ctx context.Context) (row, error) {
 	const n, size = 5000, 64 << 10
+	b.profile = "small-files"
+	defer func() { b.profile = "" }()
 	x, y, err := b.ab(func(i int) (float64, error) {
 		return parallel(n, func(j int) error {
 			_, err := b.st.raw.PutObject(ctx, b.rawBkt, fmt.Sprintf("small/%d/%d", i, j), newCycle(size), size, minio.PutObjectOptions{})

@@ -35,6 +35,7 @@ type benchStack struct {
 	portal    *exec.Cmd
 	portalURL string
 	env       []string
+	pprofAddr string // with BENCH_PROFILE: the portal's profiler
 }
 
 func startStack(ctx context.Context) (*benchStack, error) {
@@ -81,6 +82,12 @@ func startStack(ctx context.Context) (*benchStack, error) {
 		"PORTAL_SIGNING_KEY_FILE=" + filepath.Join(b.dir, "signing.key"),
 		"PORTAL_S3_ENDPOINT=" + b.minio.Endpoint, "PORTAL_S3_ACCESS_KEY=" + access, "PORTAL_S3_SECRET_KEY=" + secret,
 		"PORTAL_IDPS=cafcass,ofsted",
+	}
+	if os.Getenv("BENCH_PROFILE") != "" {
+		if b.pprofAddr, err = devstack.FreeAddr(); err != nil {
+			return nil, err
+		}
+		b.env = append(b.env, "PORTAL_PPROF_ADDR="+b.pprofAddr)
 	}
 	for _, p := range []struct{ name, org string }{{"cafcass", "provider"}, {"ofsted", "inspectorate"}} {
 		pre := "PORTAL_IDP_" + strings.ToUpper(p.name) + "_"

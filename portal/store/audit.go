@@ -54,7 +54,7 @@ func ChainHash(r AuditRecord) string {
 
 // appendAudit adds records to the chain inside tx. SQLite serialises write
 // transactions (BEGIN IMMEDIATE), so the head read here cannot move.
-func appendAudit(ctx context.Context, tx *sql.Tx, recs []AuditRecord) error {
+func appendAudit(ctx context.Context, tx *Tx, recs []AuditRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -87,7 +87,7 @@ func appendAudit(ctx context.Context, tx *sql.Tx, recs []AuditRecord) error {
 // not database writes (a download, a refused request). An error means the
 // act must not go ahead.
 func (s *Store) Audit(ctx context.Context, recs ...AuditRecord) error {
-	return s.inTx(ctx, func(*sql.Tx) error { return nil }, recs...)
+	return s.inTx(ctx, func(*Tx) error { return nil }, recs...)
 }
 
 // AuditFilter selects records.
@@ -140,7 +140,8 @@ func (s *Store) AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord,
 	}
 	q += " ORDER BY seq"
 	if f.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
 	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -50,7 +49,7 @@ func (s *Store) RequestItems(ctx context.Context, visitID string) ([]RequestItem
 // PutRequestItems adds or replaces items of a visit's information request,
 // with their audit records, in one transaction.
 func (s *Store) PutRequestItems(ctx context.Context, items []RequestItem, audit ...AuditRecord) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		for _, it := range items {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO checklist (`+requestColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (visit_id, code) DO UPDATE SET title_sealed = excluded.title_sealed, due = excluded.due`,
@@ -69,7 +68,7 @@ func (s *Store) PutRequestItems(ctx context.Context, items []RequestItem, audit 
 // DeleteRequestItem removes one item from the information request. Files
 // filed under it keep their item.
 func (s *Store) DeleteRequestItem(ctx context.Context, visitID, code string, audit ...AuditRecord) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM checklist WHERE visit_id = ? AND code = ?`, visitID, code)
 		if err != nil {
 			return err

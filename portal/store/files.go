@@ -85,7 +85,7 @@ func (s *Store) StaleUploads(ctx context.Context, before time.Time) ([]PendingUp
 // CommitFile makes an upload visible: the file row appears and the pending
 // record goes, in one transaction.
 func (s *Store) CommitFile(ctx context.Context, f File, audit ...AuditRecord) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO files (id, visit_id, name_sealed, item, size, sha256, segment_size, segments, header_size, uploaded_by, uploaded_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			f.ID, f.VisitID, f.NameSealed, f.Item, f.Size, f.SHA256, f.SegmentSize, f.Segments, f.HeaderSize, f.UploadedBy, formatTime(f.UploadedAt)); err != nil {
@@ -146,7 +146,7 @@ func (s *Store) Files(ctx context.Context, visitID string) ([]File, error) {
 // in one transaction, so a crash before the objects are gone leaves them to
 // the janitor rather than orphaned.
 func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time.Time, audit ...AuditRecord) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM files WHERE visit_id = ? AND id = ?`, visitID, fileID)
 		if err != nil {
 			return err

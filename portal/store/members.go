@@ -46,7 +46,7 @@ func scanMember(sc interface{ Scan(...any) error }) (Member, error) {
 // found by email or by (issuer, subject). It reports whether a row was created.
 func (s *Store) PutMember(ctx context.Context, m Member, now time.Time, audit ...AuditRecord) (Member, bool, error) {
 	created := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		var row *sql.Row
 		if m.Subject != "" {
 			row = tx.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND issuer = ? AND subject = ?`, m.VisitID, m.Issuer, m.Subject)
@@ -108,7 +108,7 @@ func (s *Store) PutMember(ctx context.Context, m Member, now time.Time, audit ..
 
 // RemoveMember removes a member from a visit.
 func (s *Store) RemoveMember(ctx context.Context, visitID, memberID string, audit ...AuditRecord) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM members WHERE visit_id = ? AND id = ?`, visitID, memberID)
 		if err != nil {
 			return err

@@ -56,7 +56,7 @@ func scanResumable(sc interface{ Scan(...any) error }) (Resumable, error) {
 // CreateResumable records a new resumable upload, with its pending record
 // (so its objects are cleaned up if it is abandoned) and audit records.
 func (s *Store) CreateResumable(ctx context.Context, r Resumable, audit ...AuditRecord) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO resumable_uploads (`+resumableColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
 			r.ID, r.VisitID, r.FileID, r.CreatedBy, r.NameSealed, r.Item, r.Length, r.SegmentSize, r.SegmentsDone, r.HashState,
 			formatTime(r.CreatedAt), formatTime(r.ExpiresAt)); err != nil {
@@ -88,7 +88,7 @@ func (s *Store) Resumable(ctx context.Context, visitID, id string) (Resumable, e
 // after it. It fails with ErrConflict unless the upload was at done-1
 // (another request committed that segment first).
 func (s *Store) CommitSegment(ctx context.Context, id string, done int, hashState []byte, now time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE resumable_uploads SET segments_done = ?, hash_state = ? WHERE id = ? AND segments_done = ? AND completed_at IS NULL`,
 			done, hashState, id, done-1)
 		if err != nil {
@@ -109,7 +109,7 @@ func (s *Store) CommitSegment(ctx context.Context, id string, done int, hashStat
 // CompleteResumable commits the file a resumable upload became and marks
 // the upload complete, in one transaction with its audit records.
 func (s *Store) CompleteResumable(ctx context.Context, id string, f File, now time.Time, audit ...AuditRecord) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE resumable_uploads SET completed_at = ? WHERE id = ? AND completed_at IS NULL`, formatTime(now), id)
 		if err != nil {
 			return err
@@ -136,7 +136,7 @@ func (s *Store) CompleteResumable(ctx context.Context, id string, f File, now ti
 // DeleteResumable forgets a resumable upload (terminated, expired, or
 // complete and past its expiry). The caller removes any objects first.
 func (s *Store) DeleteResumable(ctx context.Context, id string, audit ...AuditRecord) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		var fileID string
 		var completed sql.NullString
 		err := tx.QueryRowContext(ctx, `SELECT file_id, completed_at FROM resumable_uploads WHERE id = ?`, id).Scan(&fileID, &completed)

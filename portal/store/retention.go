@@ -105,7 +105,7 @@ type Destruction struct {
 // is about to be destroyed is written down, in one transaction. It is a
 // no-op when the record exists already.
 func (s *Store) BeginDestruction(ctx context.Context, d Destruction, audit ...AuditRecord) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO destructions (visit_id, reference, key_fingerprint, files, started_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (visit_id) DO NOTHING`, d.VisitID, d.Reference, d.KeyFingerprint, d.Files, formatTime(d.StartedAt)); err != nil {
 			return err
@@ -138,7 +138,7 @@ func (s *Store) GetDestruction(ctx context.Context, visitID string) (Destruction
 // in one transaction; then the WAL is checkpointed so the key's bytes leave
 // the log file too (secure_delete has already zeroed its page).
 func (s *Store) DestroyKey(ctx context.Context, visitID string, now time.Time, audit ...AuditRecord) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM visit_keys WHERE visit_id = ?`, visitID); err != nil {
 			return err
 		}
@@ -164,7 +164,7 @@ func (s *Store) MarkObjectsDeleted(ctx context.Context, visitID string, n int, n
 // the file rows (sealed names, now unreadable) go, and the visit is marked
 // destroyed, in one transaction.
 func (s *Store) CompleteDestruction(ctx context.Context, visitID string, certificate []byte, now time.Time, audit ...AuditRecord) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE destructions SET certificate = ?, completed_at = ? WHERE visit_id = ?`, certificate, formatTime(now), visitID); err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 )
 
@@ -206,8 +205,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("store: database schema version %d is newer than this portal (%d): upgrade the portal", v, len(migrations))
 	}
 	for i := v; i < len(migrations); i++ {
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+		err := s.inTx(ctx, func(tx *Tx) error {
+			// Several statements in one string: run as is, not prepared.
+			if _, err := tx.Tx.ExecContext(ctx, migrations[i]); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, i+1)

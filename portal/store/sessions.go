@@ -14,7 +14,7 @@ import (
 // scs.Store and scs.CtxStore; tokens are stored as given (scs tokens are
 // random 256-bit values).
 type SessionStore struct {
-	db  *sql.DB
+	db  *handle
 	now func() time.Time
 	// written remembers what this process last wrote for each token, so
 	// that a request that only moves the idle deadline forward by less than

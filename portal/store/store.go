@@ -26,7 +26,7 @@ var ErrConflict = errors.New("store: conflict")
 
 // Store is the metadata database.
 type Store struct {
-	db *sql.DB
+	db *handle
 	// sessionWrites is the session store's memory of its own writes.
 	sessionWrites sync.Map
 }
@@ -47,7 +47,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: &handle{DB: db}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -65,7 +65,7 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // DB exposes the handle for the session store and tests.
-func (s *Store) DB() *sql.DB { return s.db }
+func (s *Store) DB() *sql.DB { return s.db.DB }
 
 // NewID returns a random opaque identifier: 128 bits, lower-case hex.
 func NewID() string {
@@ -102,7 +102,7 @@ func parseNullTime(s sql.NullString) time.Time {
 // inTx runs fn in a write transaction, and appends the audit records of
 // the act in the same transaction: the act and its record commit together
 // or not at all.
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error, audit ...AuditRecord) error {
+func (s *Store) inTx(ctx context.Context, fn func(*Tx) error, audit ...AuditRecord) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -120,7 +120,7 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error, audit ...Audit
 
 // exec runs one statement with its audit records in one transaction.
 func (s *Store) exec(ctx context.Context, audit []AuditRecord, q string, args ...any) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *Tx) error {
 		_, err := tx.ExecContext(ctx, q, args...)
 		return err
 	}, audit...)

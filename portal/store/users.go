@@ -31,7 +31,7 @@ const RoleAdministrator = "administrator"
 // subject is never taken over by another.
 func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string, bindable []string, now time.Time, audit ...AuditRecord) (User, error) {
 	var u User
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		row := tx.QueryRowContext(ctx, `SELECT id, created_at FROM users WHERE issuer = ? AND subject = ?`, issuer, subject)
 		var created string
 		switch err := row.Scan(&u.ID, &created); {

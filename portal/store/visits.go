@@ -38,7 +38,7 @@ const dateFormat = "2006-01-02"
 // CreateVisit inserts a visit, its wrapped key and its initial item
 // restrictions together: a visit never exists without its restrictions.
 func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, items []Item, request []RequestItem, audit ...AuditRecord) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		var retention any
 		if v.RetentionDays > 0 {
 			retention = v.RetentionDays
@@ -182,7 +182,7 @@ func (s *Store) SetVisitDates(ctx context.Context, id string, notification, fiel
 // transaction: either every key moves to the new master key or none does.
 func (s *Store) RewrapKeys(ctx context.Context, rewrap func(visitID string, wrapped []byte) ([]byte, error), audit ...AuditRecord) (int, error) {
 	n := 0
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT visit_id, wrapped FROM visit_keys`)
 		if err != nil {
 			return err

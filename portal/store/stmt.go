@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"sync/atomic"
+)
+
+// handle is the database with a cache of prepared statements. SQLite spends
+// much of a small request parsing SQL; every query here is a constant
+// string, so each is prepared once per connection and reused (database/sql
+// re-prepares it on a new connection, and inside transactions through
+// Tx.StmtContext).
+type handle struct {
+	*sql.DB
+	stmts sync.Map // query -> *sql.Stmt
+	count atomic.Int32
+}
+
+// maxCached bounds the cache: the store's queries are a fixed set, so this
+// is never reached unless something builds SQL from data.
+const maxCached = 256
+
+func (h *handle) stmt(ctx context.Context, q string) (*sql.Stmt, bool) {
+	if v, ok := h.stmts.Load(q); ok {
+		return v.(*sql.Stmt), true
+	}
+	if h.count.Load() >= maxCached {
+		return nil, false
+	}
+	st, err := h.DB.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, false // let the plain call report the error
+	}
+	if v, loaded := h.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt), true
+	}
+	h.count.Add(1)
+	return st, true
+}
+
+func (h *handle) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st, ok := h.stmt(ctx, q); ok {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return h.DB.QueryRowContext(ctx, q, args...)
+}
+
+func (h *handle) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st, ok := h.stmt(ctx, q); ok {
+		return st.QueryContext(ctx, args...)
+	}
+	return h.DB.QueryContext(ctx, q, args...)
+}
+
+func (h *handle) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st, ok := h.stmt(ctx, q); ok {
+		return st.ExecContext(ctx, args...)
+	}
+	return h.DB.ExecContext(ctx, q, args...)
+}
+
+func (h *handle) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
+	tx, err := h.DB.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{Tx: tx, h: h}, nil
+}
+
+// Close closes the cached statements and the database.
+func (h *handle) Close() error {
+	h.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	return h.DB.Close()
+}
+
+// Tx is a transaction that uses the cached statements.
+type Tx struct {
+	*sql.Tx
+	h *handle
+}
+
+func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st, ok := t.h.stmt(ctx, q); ok {
+		return t.Tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, q, args...)
+}
+
+func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st, ok := t.h.stmt(ctx, q); ok {
+		return t.Tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return t.Tx.QueryContext(ctx, q, args...)
+}
+
+func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st, ok := t.h.stmt(ctx, q); ok {
+		return t.Tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.Tx.ExecContext(ctx, q, args...)
+}
