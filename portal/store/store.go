@@ -47,6 +47,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	// Keep connections (and the statements prepared on them) rather than
+	// closing all but two after a burst: database/sql's default would
+	// reopen and re-prepare under concurrent load.
+	db.SetMaxIdleConns(32)
+	db.SetConnMaxIdleTime(10 * time.Minute)
 	s := &Store{db: &handle{DB: db}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
