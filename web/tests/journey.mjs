@@ -46,7 +46,9 @@ async function signIn (context, org, user, quiet) {
   if (org === 'cafcass' && !quiet) {
     await audit(page, 'start')
     const font = await page.evaluate(() => getComputedStyle(document.querySelector('h1')).fontFamily)
-    check(font.includes('GDS Transport'), `the GOV.UK Design System styles the pages (h1 font: ${font})`)
+    // GOV.UK Frontend set to Arial (the portal is not on GOV.UK, so not
+    // GDS Transport); an unstyled page would be in the browser's serif.
+    check(/^arial/i.test(font), `the GOV.UK Design System styles the pages, in Arial (h1 font: ${font})`)
   }
   await page.getByRole('button', { name: new RegExp(`Sign in with your ${org === 'cafcass' ? 'Cafcass' : 'Ofsted'}`, 'i') }).click()
   await page.fill('#username', user)
