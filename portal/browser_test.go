@@ -22,8 +22,9 @@ import (
 
 // TestBrowserJourney runs web/tests/journey.mjs in Debian's Chromium
 // (playwright-core) against a real stack: the uploader drags three files in
-// and sees progress and item 1.01 received; a 200 MiB upload survives a page
-// reload and a restart of the portal without re-sending committed segments;
+// and a folder, and sees progress and item 1.01 received; a 200 MiB upload
+// is paused and resumed, and survives a page reload and a restart of the
+// portal, without re-sending committed segments;
 // the lead inspector downloads a zip whose manifest matches its files; axe
 // finds no WCAG 2.2 AA violation on any page. Screenshots go to
 // test-artifacts/browser.
@@ -63,6 +64,17 @@ func TestBrowserJourney(t *testing.T) {
 	}
 	f.Close()
 
+	// A folder with a sub-folder, chosen whole in the browser.
+	folder := filepath.Join(dir, "Annex A part 3")
+	if err := os.MkdirAll(filepath.Join(folder, "Team plans"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"3.01 Practice guidance.pdf": "guidance", "Team plans/3.02 Team plan.pdf": "plan"} {
+		if err := os.WriteFile(filepath.Join(folder, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// The journey asks for the portal to be restarted (killed mid-upload).
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -95,7 +107,7 @@ func TestBrowserJourney(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"PORTAL_URL="+ts.PortalURL, "CONTROL_URL=http://"+ln.Addr().String(), "ARTIFACTS="+artifacts,
 		"VISIT_ID="+v.ID, "BIG_FILE="+big, "BIG_SIZE="+strconv.Itoa(bigSize), "SEGMENT_SIZE="+strconv.FormatInt(ts.Config.SegmentSize, 10),
-		"DEMO_PASSWORD="+devidp.DemoPassword, "CHROMIUM="+chromium)
+		"DEMO_PASSWORD="+devidp.DemoPassword, "CHROMIUM="+chromium, "FOLDER="+folder)
 	out, err := cmd.CombinedOutput()
 	t.Logf("journey output:\n%s", out)
 	if err != nil {

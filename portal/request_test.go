@@ -120,7 +120,7 @@ func TestInformationRequest(t *testing.T) {
 
 	// Past the Annex A due date, items without files are overdue.
 	annex, _ := time.Parse(time.DateOnly, tl.AnnexADue)
-	ts.offset.Add(int64(annex.Sub(time.Now()) + 3*24*time.Hour))
+	ts.offset.Add(int64(time.Until(annex) + 3*24*time.Hour))
 	req = lead.request(v.ID)
 	ts.offset.Store(0)
 	if req["1.01"].Status != "overdue" || req["1.03"].Status != "received" {

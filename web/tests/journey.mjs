@@ -16,6 +16,7 @@ const bigFile = env('BIG_FILE')
 const bigSize = Number(env('BIG_SIZE'))
 const segment = Number(env('SEGMENT_SIZE'))
 const password = env('DEMO_PASSWORD')
+const folder = env('FOLDER')
 mkdirSync(artifacts, { recursive: true })
 const require = createRequire(import.meta.url)
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
@@ -99,6 +100,12 @@ try {
   await page.waitForFunction(() => document.getElementById('overall-label').textContent.startsWith('3 of 3 files uploaded'), null, { timeout: 60000 })
   check(await page.locator('#upload-summary progress').first().evaluate((p) => p.value) === 100, 'the overall progress bar reaches 100%')
   check((await page.locator('#upload-0-status').innerText()).includes('Filed under item 1.01'), '1.01 Structure.pdf is filed under item 1.01')
+  // A folder (with a sub-folder) chosen at once: every file in it is sent.
+  await page.setInputFiles('#folder', folder)
+  await page.waitForFunction(() => document.getElementById('overall-label').textContent.startsWith('5 of 5 files uploaded'), null, { timeout: 60000 })
+  const folderStatuses = [await page.locator('#upload-4-status').innerText(), await page.locator('#upload-5-status').innerText()].join(' ')
+  check(folderStatuses.includes('Filed under item 3.01') && folderStatuses.includes('Filed under item 3.02'),
+    `both files of a chosen folder are uploaded and filed (${folderStatuses})`)
   await audit(page, 'upload-done')
   await page.click(`a[href="/visits/${visit}#request"]`)
   await page.waitForURL(new RegExp(`/visits/${visit}`))
@@ -122,9 +129,23 @@ try {
   await page.setInputFiles('#file', bigFile)
   const acked = (ph) => Math.max(0, ...patches.filter((x) => x.phase === ph && x.status === 204).map((x) => x.ack))
   await page.waitForFunction(() => document.querySelectorAll('#upload-queue progress').length === 1)
-  // Reload as soon as two segments are committed: the third is in flight.
-  await waitFor(() => acked('first') >= 2 * segment, 60000, 'two segments committed before the reload')
-  const beforeReload = acked('first')
+  // Pause after the first segment, then resume: it goes on from there.
+  await waitFor(() => acked('first') >= segment, 60000, 'a segment committed before the pause')
+  await page.click('#upload-0 button')
+  phase = 'paused'
+  await page.waitForFunction(() => /Paused at/.test(document.getElementById('upload-0-status').textContent))
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const pausedAt = acked('first')
+  check(patches.filter((x) => x.phase === 'paused').length === 0, 'a paused upload sends nothing')
+  phase = 'after-pause'
+  await page.click('#upload-0 button')
+  await waitFor(() => patches.some((x) => x.phase === 'after-pause'), 30000, 'the upload resumes after the pause')
+  const afterPause = patches.find((x) => x.phase === 'after-pause')
+  check(afterPause.offset >= pausedAt, `after the pause the upload resumes at byte ${afterPause.offset}, not before the ${pausedAt} bytes already committed`)
+
+  // Reload as soon as another segment is committed: the next is in flight.
+  await waitFor(() => acked('after-pause') >= afterPause.offset + segment, 60000, 'a segment committed before the reload')
+  const beforeReload = acked('after-pause')
   phase = 'after-reload'
   await page.reload()
   await page.setInputFiles('#file', bigFile)
