@@ -82,6 +82,13 @@ func TestBrowserJourney(t *testing.T) {
 	}
 	restarts := 0
 	ctl := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/clock" {
+			// Move the portal's clock (days from now), to close a window.
+			days, _ := strconv.Atoi(r.URL.Query().Get("days"))
+			ts.offset.Store(int64(time.Duration(days) * 24 * time.Hour))
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		if r.Method != http.MethodPost || r.URL.Path != "/restart" {
 			http.NotFound(w, r)
 			return

@@ -107,6 +107,15 @@ try {
   check(folderStatuses.includes('Filed under item 3.01') && folderStatuses.includes('Filed under item 3.02'),
     `both files of a chosen folder are uploaded and filed (${folderStatuses})`)
   await audit(page, 'upload-done')
+
+  // When the uploader's window has closed, a new file is refused with the
+  // server's words.
+  await fetch(control + '/clock?days=40', { method: 'POST' })
+  await page.setInputFiles('#file', { name: '1.04 Late feedback.pdf', mimeType: 'application/pdf', buffer: Buffer.from('late') })
+  await page.waitForFunction(() => /Not uploaded/.test(document.getElementById('upload-6-status').textContent), null, { timeout: 30000 })
+  const late = await page.locator('#upload-6-status').innerText()
+  check(/uploads are closed for you on this visit/.test(late) && /clos/i.test(late.split('visit.')[1] || ''), `a file sent after the window closed is refused with a reason (${late})`)
+  await fetch(control + '/clock?days=0', { method: 'POST' })
   await page.click(`a[href="/visits/${visit}#request"]`)
   await page.waitForURL(new RegExp(`/visits/${visit}`))
   check(await page.locator('[id="item-1.01-status"]').innerText() === 'Received', 'item 1.01 is ticked as received')
