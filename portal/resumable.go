@@ -128,6 +128,23 @@ func (s *Server) tusCreate(c *gin.Context) {
 		return
 	}
 	s.log.Info("resumable upload created", "visit", acc.visit.ID, "upload", r.ID, "length", length, "user", acc.user.ID)
+	if length == 0 {
+		// Nothing will follow (tus clients send no PATCH for an empty file):
+		// store the empty file now.
+		var f *store.File
+		r, f, err = s.evidence.Append(ctx, key, acc.visit, r, bufio.NewReader(strings.NewReader("")), nil,
+			func(action, outcome, fileID string, detail map[string]any) store.AuditRecord {
+				return s.auditRec(c, action, fileID, outcome, detail)
+			})
+		if err == nil && f != nil {
+			err = s.holdNewObjects(c, acc)
+		}
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		s.tusOffsetHeaders(c, r)
+	}
 	c.Header("Location", "/api/v1/visits/"+acc.visit.ID+"/uploads/"+r.ID)
 	c.Header("Upload-Expires", r.ExpiresAt.UTC().Format(http.TimeFormat))
 	c.Header("Evidence-Segment-Size", strconv.FormatInt(r.SegmentSize, 10))

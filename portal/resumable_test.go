@@ -132,6 +132,21 @@ func TestResumableUpload(t *testing.T) {
 			t.Fatalf("refused creations left %d rows", c)
 		}
 
+		// An empty file is complete on creation (clients send no PATCH).
+		empty := uploader.tusCreate(v.ID, "2.00 Empty.txt", 0)
+		if got := uploader.tusOffset(empty); got != 0 {
+			t.Fatalf("empty upload offset %d", got)
+		}
+		found := false
+		for _, f := range decode[struct {
+			Files []fileResp `json:"files"`
+		}](t, uploader.get("/api/v1/visits/"+v.ID+"/files"), http.StatusOK).Files {
+			found = found || f.Name == "2.00 Empty.txt" && f.Size == 0 && f.SHA256 == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+		}
+		if !found {
+			t.Fatal("an empty resumable upload did not become an empty file")
+		}
+
 		loc := uploader.tusCreate(v.ID, "2.01 Notes.pdf", 10)
 		data := []byte("0123456789")
 		for _, c := range []struct {
@@ -216,6 +231,7 @@ func TestResumableUpload(t *testing.T) {
 		const name = "1.02 Allocation policy.pdf"
 		all := evidenceBytes(4, size)
 		loc := uploader.tusCreate(v.ID, name, size)
+		filesBefore := len(listFileIDs(t, lead, v.ID))
 
 		// The connection drops 20 MiB into the second segment: the first is
 		// committed, the second is not.
@@ -252,7 +268,7 @@ func TestResumableUpload(t *testing.T) {
 		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Upload-Offset") != strconv.Itoa(2*seg) {
 			t.Fatalf("after restart: %d %v", resp.StatusCode, resp.Header)
 		}
-		if len(listFileIDs(t, lead, v.ID)) != 1 {
+		if len(listFileIDs(t, lead, v.ID)) != filesBefore {
 			t.Fatal("an unfinished upload is visible")
 		}
 		resp = uploader.tus("PATCH", loc, bytes.NewReader(all[2*seg:]), size-2*seg, map[string]string{"Upload-Offset": strconv.Itoa(2 * seg)})
