@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/evidence"
 	"github.com/ofsted-portal/evidence/portal/store"
@@ -108,7 +109,7 @@ func (s *Server) downloadArchive(c *gin.Context) {
 	zw := zip.NewWriter(c.Writer)
 	var manifest strings.Builder
 	for i, f := range chosen {
-		if err := s.archiveFile(ctx, zw, acc, f, paths[i]); err != nil {
+		if err := s.archiveFile(ctx, zw, acc, key, f, paths[i]); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -134,11 +135,7 @@ func (s *Server) downloadArchive(c *gin.Context) {
 	s.log.Info("archive downloaded", "visit", acc.visit.ID, "files", len(chosen), "bytes", total, "user", acc.user.ID)
 }
 
-func (s *Server) archiveFile(ctx context.Context, zw *zip.Writer, acc *access, f store.File, path string) error {
-	key, err := s.keys.Key(ctx, acc.visit.ID)
-	if err != nil {
-		return err
-	}
+func (s *Server) archiveFile(ctx context.Context, zw *zip.Writer, acc *access, key *crypto.VisitKey, f store.File, path string) error {
 	r, err := s.evidence.Open(ctx, acc.visit, key, f, 0, f.Size)
 	if err != nil {
 		return err

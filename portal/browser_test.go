@@ -4,8 +4,6 @@ import (
 	"archive/zip"
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"net"
 	"net/http"
@@ -131,29 +129,7 @@ func TestBrowserJourney(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer zr.Close()
-	sums := map[string]string{}
-	var manifest string
-	for _, zf := range zr.File {
-		rc, err := zf.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := sha256.New()
-		var m strings.Builder
-		w := io.Writer(h)
-		if zf.Name == "manifest-sha256.txt" {
-			w = &m
-		}
-		if _, err := io.Copy(w, rc); err != nil {
-			t.Fatalf("%s: %v", zf.Name, err)
-		}
-		rc.Close()
-		if zf.Name == "manifest-sha256.txt" {
-			manifest = m.String()
-		} else {
-			sums[zf.Name] = hex.EncodeToString(h.Sum(nil))
-		}
-	}
+	sums, manifest := readArchive(t, zr.File)
 	n := 0
 	for sc := bufio.NewScanner(strings.NewReader(manifest)); sc.Scan(); n++ {
 		sum, name, _ := strings.Cut(sc.Text(), "  ")

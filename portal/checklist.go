@@ -137,9 +137,19 @@ type requestItemInput struct {
 	Due   string `json:"due" form:"due"`
 }
 
+// How saveRequestItem treats an item that exists: the API adds (409 if it
+// exists) or changes (404 if it does not); the form adds or changes.
+type saveMode int
+
+const (
+	addItem saveMode = iota
+	changeItem
+	addOrChangeItem
+)
+
 // saveRequestItem adds (code "" for a case file: the next case-N) or
 // changes an item of the information request.
-func (s *Server) saveRequestItem(c *gin.Context, in requestItemInput, existing bool) (store.RequestItem, error) {
+func (s *Server) saveRequestItem(c *gin.Context, in requestItemInput, mode saveMode) (store.RequestItem, error) {
 	acc := accessOf(c)
 	ctx := c.Request.Context()
 	in.Title = strings.TrimSpace(in.Title)
@@ -156,11 +166,11 @@ func (s *Server) saveRequestItem(c *gin.Context, in requestItemInput, existing b
 			it = &items[i]
 		}
 	}
-	if existing {
-		if it == nil {
-			return store.RequestItem{}, errNotFound
-		}
-	} else {
+	if mode == changeItem && it == nil {
+		return store.RequestItem{}, errNotFound
+	}
+	existing := mode == changeItem || mode == addOrChangeItem && it != nil
+	if !existing {
 		switch in.Kind {
 		case kindAnnexA:
 			if !itemPattern.MatchString(in.Code) || strings.HasPrefix(in.Code, "case-") {
@@ -219,7 +229,7 @@ func (s *Server) addRequestItem(c *gin.Context) {
 		s.fail(c, badRequest(`Send {"kind": "annex_a"|"case_file", "code": "1.06", "title": "...", "due": "YYYY-MM-DD"}.`))
 		return
 	}
-	s.respondRequestItem(c, in, false, http.StatusCreated)
+	s.respondRequestItem(c, in, addItem, http.StatusCreated)
 }
 
 func (s *Server) changeRequestItem(c *gin.Context) {
@@ -229,11 +239,11 @@ func (s *Server) changeRequestItem(c *gin.Context) {
 		return
 	}
 	in.Code = c.Param("item")
-	s.respondRequestItem(c, in, true, http.StatusOK)
+	s.respondRequestItem(c, in, changeItem, http.StatusOK)
 }
 
-func (s *Server) respondRequestItem(c *gin.Context, in requestItemInput, existing bool, status int) {
-	it, err := s.saveRequestItem(c, in, existing)
+func (s *Server) respondRequestItem(c *gin.Context, in requestItemInput, mode saveMode, status int) {
+	it, err := s.saveRequestItem(c, in, mode)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -253,12 +263,16 @@ func (s *Server) respondRequestItem(c *gin.Context, in requestItemInput, existin
 }
 
 func (s *Server) removeRequestItem(c *gin.Context) {
-	acc := accessOf(c)
-	code := c.Param("item")
-	rec := s.auditRec(c, "request.item_removed", code, "success", nil)
-	if err := s.store.DeleteRequestItem(c.Request.Context(), acc.visit.ID, code, rec); err != nil {
+	if err := s.deleteRequestItem(c); err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// deleteRequestItem removes the item named in the path, with its record.
+func (s *Server) deleteRequestItem(c *gin.Context) error {
+	acc := accessOf(c)
+	code := c.Param("item")
+	return s.store.DeleteRequestItem(c.Request.Context(), acc.visit.ID, code, s.auditRec(c, "request.item_removed", code, "success", nil))
 }

@@ -73,9 +73,7 @@ func (s *Server) storeUpload(c *gin.Context, acc *access, name, item string, siz
 	}
 	f, err := s.evidence.Put(ctx, evidence.Upload{
 		Visit: acc.visit, Key: key, Name: name, Item: item, Size: size, MaxSize: s.cfg.MaxFileSize, UploadedBy: acc.user.ID, Body: body,
-		Record: func(action, outcome, fileID string, detail map[string]any) store.AuditRecord {
-			return s.auditRec(c, action, fileID, outcome, detail)
-		},
+		Record: s.uploadRecorder(c),
 	})
 	if err != nil {
 		return fileJSON{}, err
@@ -87,6 +85,14 @@ func (s *Server) storeUpload(c *gin.Context, acc *access, name, item string, siz
 	return s.fileView(key, f, acc.user.Email)
 }
 
+// uploadRecorder describes the acts of an upload (started, completed,
+// failed) for the audit trail, as done by this request's principal.
+func (s *Server) uploadRecorder(c *gin.Context) func(action, outcome, fileID string, detail map[string]any) store.AuditRecord {
+	return func(action, outcome, fileID string, detail map[string]any) store.AuditRecord {
+		return s.auditRec(c, action, fileID, outcome, detail)
+	}
+}
+
 // holdNewObjects puts objects stored while the visit is under legal hold
 // under hold too.
 func (s *Server) holdNewObjects(c *gin.Context, acc *access) error {
@@ -95,11 +101,6 @@ func (s *Server) holdNewObjects(c *gin.Context, acc *access) error {
 		return s.blobs.SetLegalHold(ctx, acc.visit.Bucket, true)
 	}
 	return nil
-}
-
-func newResumable(acc *access, key *crypto.VisitKey, name, item string, length int64, expires time.Time,
-	record func(action, outcome, fileID string, detail map[string]any) store.AuditRecord) evidence.NewResumable {
-	return evidence.NewResumable{Visit: acc.visit, Key: key, Name: name, Item: item, Length: length, CreatedBy: acc.user.ID, Expires: expires, Record: record}
 }
 
 // uploadFile streams the raw request body into the visit.

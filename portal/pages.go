@@ -265,18 +265,11 @@ func (s *Server) requestPage(c *gin.Context) {
 
 func (s *Server) requestForm(c *gin.Context) {
 	in := requestItemInput{Kind: c.PostForm("kind"), Code: strings.TrimSpace(c.PostForm("code")), Title: c.PostForm("title"), Due: c.PostForm("due")}
-	existing := false
+	mode := addItem
 	if in.Kind == kindAnnexA {
-		items, err := s.store.RequestItems(c.Request.Context(), accessOf(c).visit.ID)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		for _, it := range items {
-			existing = existing || it.Code == in.Code
-		}
+		mode = addOrChangeItem // the form says: an existing number changes that item
 	}
-	if _, err := s.saveRequestItem(c, in, existing); err != nil {
+	if _, err := s.saveRequestItem(c, in, mode); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -284,13 +277,11 @@ func (s *Server) requestForm(c *gin.Context) {
 }
 
 func (s *Server) removeRequestForm(c *gin.Context) {
-	acc := accessOf(c)
-	code := c.Param("item")
-	if err := s.store.DeleteRequestItem(c.Request.Context(), acc.visit.ID, code, s.auditRec(c, "request.item_removed", code, "success", nil)); err != nil {
+	if err := s.deleteRequestItem(c); err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/visits/"+acc.visit.ID+"/request")
+	c.Redirect(http.StatusSeeOther, "/visits/"+accessOf(c).visit.ID+"/request")
 }
 
 // uploadForm takes the plain HTML form (no JavaScript). The file part has no

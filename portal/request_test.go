@@ -151,6 +151,36 @@ func TestInformationRequest(t *testing.T) {
 	}
 }
 
+// readArchive returns the SHA-256 of every file in a zip but the manifest,
+// and the manifest's text.
+func readArchive(t *testing.T, files []*zip.File) (sums map[string]string, manifest string) {
+	t.Helper()
+	sums = map[string]string{}
+	for _, f := range files {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		var m strings.Builder
+		w := io.Writer(h)
+		if f.Name == "manifest-sha256.txt" {
+			w = &m
+		}
+		_, err = io.Copy(w, rc)
+		rc.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		if f.Name == "manifest-sha256.txt" {
+			manifest = m.String()
+		} else {
+			sums[f.Name] = hex.EncodeToString(h.Sum(nil))
+		}
+	}
+	return sums, manifest
+}
+
 // TestArchiveDownload: a zip streamed with every file's SHA-256 in a
 // manifest that matches the content; policy applies per file.
 func TestArchiveDownload(t *testing.T) {
@@ -182,25 +212,7 @@ func TestArchiveDownload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	content := map[string]string{}
-	var manifest string
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", f.Name, err)
-		}
-		if f.Name == "manifest-sha256.txt" {
-			manifest = string(data)
-			continue
-		}
-		sum := sha256.Sum256(data)
-		content[f.Name] = hex.EncodeToString(sum[:])
-	}
+	content, manifest := readArchive(t, zr.File)
 	want := map[string]string{"1.01/1.01 Structure.pdf": a.SHA256, "1.01/1.01 Structure (2).pdf": b.SHA256, "1.03/1.03 MI.xlsx": c.SHA256, "cld/Closed cases.csv": cld.SHA256}
 	if len(content) != len(want) {
 		t.Fatalf("archive holds %v", content)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/ofsted-portal/evidence/portal/evidence"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -119,10 +120,8 @@ func (s *Server) tusCreate(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	r, err := s.evidence.CreateResumable(ctx, newResumable(acc, key, name, item, length, s.now().Add(s.cfg.UploadExpiry),
-		func(action, outcome, fileID string, detail map[string]any) store.AuditRecord {
-			return s.auditRec(c, action, fileID, outcome, detail)
-		}))
+	r, err := s.evidence.CreateResumable(ctx, evidence.NewResumable{Visit: acc.visit, Key: key, Name: name, Item: item, Length: length,
+		CreatedBy: acc.user.ID, Expires: s.now().Add(s.cfg.UploadExpiry), Record: s.uploadRecorder(c)})
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -132,10 +131,7 @@ func (s *Server) tusCreate(c *gin.Context) {
 		// Nothing will follow (tus clients send no PATCH for an empty file):
 		// store the empty file now.
 		var f *store.File
-		r, f, err = s.evidence.Append(ctx, key, acc.visit, r, bufio.NewReader(strings.NewReader("")), nil,
-			func(action, outcome, fileID string, detail map[string]any) store.AuditRecord {
-				return s.auditRec(c, action, fileID, outcome, detail)
-			})
+		r, f, err = s.evidence.Append(ctx, key, acc.visit, r, bufio.NewReader(strings.NewReader("")), nil, s.uploadRecorder(c))
 		if err == nil && f != nil {
 			err = s.holdNewObjects(c, acc)
 		}
@@ -152,8 +148,14 @@ func (s *Server) tusCreate(c *gin.Context) {
 	c.Status(http.StatusCreated)
 }
 
-// tusUpload loads the upload named in the path; only its creator may see it.
+// tusUpload starts a request on one upload (HEAD, PATCH, DELETE): protocol
+// headers and version, then the upload named in the path, which only its
+// creator may see.
 func (s *Server) tusUpload(c *gin.Context) (store.Resumable, bool) {
+	s.tusHeaders(c)
+	if !s.tusCheckVersion(c) {
+		return store.Resumable{}, false
+	}
 	acc := accessOf(c)
 	r, err := s.store.Resumable(c.Request.Context(), acc.visit.ID, c.Param("upload"))
 	if err == nil && (r.CreatedBy != acc.user.ID || !r.ExpiresAt.After(s.now())) {
@@ -180,10 +182,6 @@ func (s *Server) tusOffsetHeaders(c *gin.Context, r store.Resumable) {
 }
 
 func (s *Server) tusHead(c *gin.Context) {
-	s.tusHeaders(c)
-	if !s.tusCheckVersion(c) {
-		return
-	}
 	r, ok := s.tusUpload(c)
 	if !ok {
 		return
@@ -193,16 +191,12 @@ func (s *Server) tusHead(c *gin.Context) {
 }
 
 func (s *Server) tusPatch(c *gin.Context) {
-	s.tusHeaders(c)
-	if !s.tusCheckVersion(c) {
+	r, ok := s.tusUpload(c)
+	if !ok {
 		return
 	}
 	if ct := c.GetHeader("Content-Type"); ct != tusOctets {
 		s.fail(c, &httpError{http.StatusUnsupportedMediaType, "content_type", "Send the bytes with Content-Type: " + tusOctets + "."})
-		return
-	}
-	r, ok := s.tusUpload(c)
-	if !ok {
 		return
 	}
 	offset, err := strconv.ParseInt(c.GetHeader("Upload-Offset"), 10, 64)
@@ -259,10 +253,7 @@ func (s *Server) tusPatch(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	r, f, err := s.evidence.Append(ctx, key, acc.visit, r, bufio.NewReaderSize(body, 64<<10), beforeCommit,
-		func(action, outcome, fileID string, detail map[string]any) store.AuditRecord {
-			return s.auditRec(c, action, fileID, outcome, detail)
-		})
+	r, f, err := s.evidence.Append(ctx, key, acc.visit, r, bufio.NewReaderSize(body, 64<<10), beforeCommit, s.uploadRecorder(c))
 	if err != nil {
 		s.log.Warn("resumable upload stopped", "visit", acc.visit.ID, "upload", r.ID, "offset", r.Offset(), "err", err)
 		if errors.Is(err, store.ErrConflict) {
@@ -284,10 +275,6 @@ func (s *Server) tusPatch(c *gin.Context) {
 }
 
 func (s *Server) tusDelete(c *gin.Context) {
-	s.tusHeaders(c)
-	if !s.tusCheckVersion(c) {
-		return
-	}
 	r, ok := s.tusUpload(c)
 	if !ok {
 		return

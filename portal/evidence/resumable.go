@@ -89,7 +89,7 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 		if err != nil {
 			return r, nil, err
 		}
-		if err := s.Store.CommitSegment(ctx, r.ID, r.SegmentsDone+1, state, s.Now()); err != nil {
+		if err := s.Store.CommitSegment(ctx, r.ID, r.SegmentsDone+1, state); err != nil {
 			return r, nil, err
 		}
 		r.SegmentsDone++

@@ -86,24 +86,18 @@ func (s *Store) Resumable(ctx context.Context, visitID, id string) (Resumable, e
 
 // CommitSegment records that segment done-1 is stored and the hash state
 // after it. It fails with ErrConflict unless the upload was at done-1
-// (another request committed that segment first).
-func (s *Store) CommitSegment(ctx context.Context, id string, done int, hashState []byte, now time.Time) error {
-	return s.inTx(ctx, func(tx *Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE resumable_uploads SET segments_done = ?, hash_state = ? WHERE id = ? AND segments_done = ? AND completed_at IS NULL`,
-			done, hashState, id, done-1)
-		if err != nil {
-			return fmt.Errorf("store: commit segment: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return ErrConflict
-		}
-		var fileID string
-		if err := tx.QueryRowContext(ctx, `SELECT file_id FROM resumable_uploads WHERE id = ?`, id).Scan(&fileID); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE pending_uploads SET touched_at = ? WHERE file_id = ?`, formatTime(now), fileID)
-		return err
-	})
+// (another request committed that segment first). The pending record needs
+// no touch: an unfinished resumable upload is left to its own expiry.
+func (s *Store) CommitSegment(ctx context.Context, id string, done int, hashState []byte) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE resumable_uploads SET segments_done = ?, hash_state = ? WHERE id = ? AND segments_done = ? AND completed_at IS NULL`,
+		done, hashState, id, done-1)
+	if err != nil {
+		return fmt.Errorf("store: commit segment: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrConflict
+	}
+	return nil
 }
 
 // CompleteResumable commits the file a resumable upload became and marks
