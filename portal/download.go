@@ -73,7 +73,7 @@ func (s *Server) downloadFile(c *gin.Context) {
 	}
 	c.Status(status)
 	c.Writer.WriteHeaderNow()
-	// io.Copy hands whole decrypted segments to the writer (WriteTo).
+	// io.Copy hands decrypted segments and blocks to the writer (WriteTo).
 	if _, err := io.Copy(c.Writer, r); err != nil {
 		if ctx.Err() != nil {
 			return // the client went away

@@ -20,6 +20,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/portal/calendar"
 )
 
@@ -246,6 +247,55 @@ func TestEvidenceEndToEnd(t *testing.T) {
 		e := decode[apiError](t, resp, http.StatusInternalServerError)
 		if e.Code != "corrupt" {
 			t.Fatalf("code %q, want corrupt", e.Code)
+		}
+	})
+
+	t.Run("a corrupt later segment cuts the download before any byte of it", func(t *testing.T) {
+		const n = 70 << 20 // segments of 32, 32 and 6 MiB
+		plain := evidenceBytes(3, n)
+		g := decode[fileResp](t, uploader.upload(v.ID, "1.05 Later.pdf", bytes.NewReader(plain), n), http.StatusCreated)
+		mc := ts.Portal.Blobs().Client()
+		ctx := context.Background()
+		for _, tc := range []struct {
+			name   string
+			spoil  func(ct []byte) []byte
+			before int64 // plaintext offset of the first byte that must not arrive
+		}{
+			// Segment 1 holds plaintext [32 MiB, 64 MiB); flip a byte in its
+			// chunk 200 (the header is what is left of the size).
+			{"flipped in a middle chunk", func(ct []byte) []byte {
+				h := int64(len(ct)) - 16 - 32<<20 - 512*16
+				ct[h+16+200*crypto.EncryptedChunkSize+7] ^= 1
+				return ct
+			}, 32<<20 + 200*crypto.ChunkSize},
+			{"cut short by a chunk", func(ct []byte) []byte { return ct[:len(ct)-crypto.EncryptedChunkSize] }, 32 << 20},
+		} {
+			key := g.ID + "/1"
+			o, err := mc.GetObject(ctx, v.Bucket, key, minio.GetObjectOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			good, _ := io.ReadAll(o)
+			bad := tc.spoil(bytes.Clone(good))
+			if _, err := mc.PutObject(ctx, v.Bucket, key, bytes.NewReader(bad), int64(len(bad)), minio.PutObjectOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			resp := lead.get("/api/v1/visits/" + v.ID + "/files/" + g.ID + "/content")
+			got, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || err == nil {
+				t.Fatalf("%s: status %d, read error %v: want 200 and a connection cut short", tc.name, resp.StatusCode, err)
+			}
+			if int64(len(got)) > tc.before || !bytes.Equal(got, plain[:len(got)]) {
+				t.Fatalf("%s: %d bytes arrived, want at most the %d before the damage, all as uploaded", tc.name, len(got), tc.before)
+			}
+			if _, err := mc.PutObject(ctx, v.Bucket, key, bytes.NewReader(good), int64(len(good)), minio.PutObjectOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		resp := lead.get("/api/v1/visits/" + v.ID + "/files/" + g.ID + "/content")
+		if got := readAll(t, resp); resp.StatusCode != http.StatusOK || got != string(plain) {
+			t.Fatalf("restored: status %d, %d bytes, equal %v", resp.StatusCode, len(got), got == string(plain))
 		}
 	})
 
