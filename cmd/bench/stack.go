@@ -180,3 +180,44 @@ func findTool(name string) (string, error) {
 		dir = parent
 	}
 }
+
+// cpuTime is the CPU time (user + system) a process has used so far.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name (which may hold spaces) in ")":
+	// state is field 3, utime 14 and stime 15 (clock ticks of 1/100 s).
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	return time.Duration(u+s) * 10 * time.Millisecond, nil
+}
+
+// cpuUse is the CPU time MinIO, the portal and this process (the client)
+// use between two calls.
+type cpuUse struct{ minio, portal, client time.Duration }
+
+func (b *benchStack) cpuNow() cpuUse {
+	var u cpuUse
+	u.minio, _ = cpuTime(b.minio.Pid())
+	u.portal, _ = cpuTime(b.portal.Process.Pid)
+	u.client, _ = cpuTime(os.Getpid())
+	return u
+}
+
+func (u cpuUse) sub(v cpuUse) cpuUse {
+	return cpuUse{u.minio - v.minio, u.portal - v.portal, u.client - v.client}
+}
+
+func (u cpuUse) add(v cpuUse) cpuUse {
+	return cpuUse{u.minio + v.minio, u.portal + v.portal, u.client + v.client}
+}

@@ -149,6 +149,9 @@ func ready(ctx context.Context, url string) bool {
 
 // Stop ends the server: SIGTERM, then SIGKILL after 10 seconds. It may be
 // called more than once.
+// Pid is the MinIO server's process id (for measuring what it costs).
+func (m *MinIO) Pid() int { return m.cmd.Process.Pid }
+
 func (m *MinIO) Stop() error {
 	if m == nil || m.cmd.Process == nil {
 		return nil
