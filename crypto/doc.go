@@ -16,6 +16,11 @@
 //   - Evidence is stored in segments; each segment is a complete age file whose
 //     size is known before it is written, so a store can take it in one
 //     streaming request.
+//   - Nothing unauthenticated is returned: age itself reads headers and whole
+//     segments; PayloadReader, which decrypts age's payload block by block for
+//     downloads, authenticates each chunk before returning any of it and knows
+//     the final chunk from the recorded size, so truncation, extension and
+//     reordering fail like any other change.
 //
 // Threat model: an attacker who obtains the object store (every copy, version
 // and replica) learns only segment sizes and counts. An attacker who obtains a
