@@ -105,27 +105,6 @@ func (k *VisitKey) DecryptSegment(dst []byte, src io.Reader) error {
 	return nil
 }
 
-// DecryptSegmentInPlace decrypts the whole age file held in buf and returns
-// its plaintext, which is buf[:plaintextSize]: every chunk is authenticated,
-// and the plaintext is written over the ciphertext it came from (plaintext
-// chunk i never reaches ciphertext chunk i+1, which lies further on). One
-// buffer per segment, no allocation per chunk, one copy fewer than the
-// streaming reader. On an error buf holds nothing usable.
-func (k *VisitKey) DecryptSegmentInPlace(buf []byte) ([]byte, error) {
-	r, n, err := age.DecryptReaderAt(bytes.NewReader(buf), int64(len(buf)), k.identity)
-	if err != nil {
-		return nil, ErrCorrupt
-	}
-	if n == 0 {
-		return buf[:0], nil
-	}
-	got, err := r.ReadAt(buf[:n], 0)
-	if int64(got) != n || err != nil && err != io.EOF {
-		return nil, ErrCorrupt
-	}
-	return buf[:n], nil
-}
-
 // DecryptRange returns a ReaderAt of the plaintext of the age file src of
 // size encryptedSize, authenticating each chunk as it is read. Read errors
 // that are not the source's own become ErrCorrupt.

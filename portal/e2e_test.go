@@ -250,27 +250,35 @@ func TestEvidenceEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("a corrupt later segment cuts the download before any byte of it", func(t *testing.T) {
+	t.Run("corruption past the first 4 MiB cuts the download before any byte of it", func(t *testing.T) {
 		const n = 70 << 20 // segments of 32, 32 and 6 MiB
 		plain := evidenceBytes(3, n)
 		g := decode[fileResp](t, uploader.upload(v.ID, "1.05 Later.pdf", bytes.NewReader(plain), n), http.StatusCreated)
 		mc := ts.Portal.Blobs().Client()
 		ctx := context.Background()
-		for _, tc := range []struct {
-			name   string
-			spoil  func(ct []byte) []byte
-			before int64 // plaintext offset of the first byte that must not arrive
-		}{
-			// Segment 1 holds plaintext [32 MiB, 64 MiB); flip a byte in its
-			// chunk 200 (the header is what is left of the size).
-			{"flipped in a middle chunk", func(ct []byte) []byte {
+		// flipChunk flips a byte in chunk c of a 32 MiB segment (its header
+		// is what is left of the size).
+		flipChunk := func(c int64) func([]byte) []byte {
+			return func(ct []byte) []byte {
 				h := int64(len(ct)) - 16 - 32<<20 - 512*16
-				ct[h+16+200*crypto.EncryptedChunkSize+7] ^= 1
+				ct[h+16+c*crypto.EncryptedChunkSize+7] ^= 1
 				return ct
-			}, 32<<20 + 200*crypto.ChunkSize},
-			{"cut short by a chunk", func(ct []byte) []byte { return ct[:len(ct)-crypto.EncryptedChunkSize] }, 32 << 20},
+			}
+		}
+		for _, tc := range []struct {
+			name    string
+			segment int
+			spoil   func(ct []byte) []byte
+			// the plaintext offset of the first byte that must not arrive;
+			// 0: the download is refused before its response starts
+			before int64
+		}{
+			{"flipped in the first 4 MiB: refused", 0, flipChunk(10), 0},
+			{"flipped later in the first segment", 0, flipChunk(200), 200 * crypto.ChunkSize},
+			{"flipped in a middle chunk of segment 1", 1, flipChunk(200), 32<<20 + 200*crypto.ChunkSize},
+			{"segment 1 a chunk short", 1, func(ct []byte) []byte { return ct[:len(ct)-crypto.EncryptedChunkSize] }, 32 << 20},
 		} {
-			key := g.ID + "/1"
+			key := fmt.Sprintf("%s/%d", g.ID, tc.segment)
 			o, err := mc.GetObject(ctx, v.Bucket, key, minio.GetObjectOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -281,13 +289,19 @@ func TestEvidenceEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp := lead.get("/api/v1/visits/" + v.ID + "/files/" + g.ID + "/content")
-			got, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK || err == nil {
-				t.Fatalf("%s: status %d, read error %v: want 200 and a connection cut short", tc.name, resp.StatusCode, err)
-			}
-			if int64(len(got)) > tc.before || !bytes.Equal(got, plain[:len(got)]) {
-				t.Fatalf("%s: %d bytes arrived, want at most the %d before the damage, all as uploaded", tc.name, len(got), tc.before)
+			if tc.before == 0 {
+				if e := decode[apiError](t, resp, http.StatusInternalServerError); e.Code != "corrupt" {
+					t.Fatalf("%s: code %q, want corrupt", tc.name, e.Code)
+				}
+			} else {
+				got, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || err == nil {
+					t.Fatalf("%s: status %d, read error %v: want 200 and a connection cut short", tc.name, resp.StatusCode, err)
+				}
+				if int64(len(got)) > tc.before || !bytes.Equal(got, plain[:len(got)]) {
+					t.Fatalf("%s: %d bytes arrived, want at most the %d before the damage, all as uploaded", tc.name, len(got), tc.before)
+				}
 			}
 			if _, err := mc.PutObject(ctx, v.Bucket, key, bytes.NewReader(good), int64(len(good)), minio.PutObjectOptions{}); err != nil {
 				t.Fatal(err)

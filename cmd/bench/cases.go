@@ -130,12 +130,12 @@ func run(ctx context.Context) (bool, error) {
 		run  func(context.Context) (row, error)
 	}{
 		{"upload", b.upload}, {"memory", b.memorySingle}, {"memory", b.memoryTus}, {"memory", b.memoryConcurrent},
-		{"download", b.download}, {"small", b.smallFiles}, {"listing", b.listing}, {"policy", b.decision}, {"tus", b.tus},
+		{"download", b.download}, {"memory", b.memoryDownloads}, {"small", b.smallFiles}, {"listing", b.listing}, {"policy", b.decision}, {"tus", b.tus},
 	}
 	only := strings.Fields(strings.ReplaceAll(os.Getenv("BENCH_CASES"), ",", " "))
 	for _, c := range cases {
 		// BENCH_CASES picks cases by name; download needs an upload first.
-		if len(only) > 0 && !slices.Contains(only, c.name) && !(c.name == "upload" && slices.Contains(only, "download")) {
+		if len(only) > 0 && !slices.Contains(only, c.name) && !(c.name == "upload" && (slices.Contains(only, "download") || slices.Contains(only, "memory"))) {
 			continue
 		}
 		r, err := c.run(ctx)
@@ -343,6 +343,32 @@ func (b *bench) download(ctx context.Context) (row, error) {
 		rawCPU.minio.Seconds()/gib, rawCPU.client.Seconds()/gib, portalCPU.minio.Seconds()/gib, portalCPU.portal.Seconds()/gib, portalCPU.client.Seconds()/gib))
 	fmt.Println("   " + b.notes[len(b.notes)-1])
 	return row{name: fmt.Sprintf("download %d MiB", b.size>>20), unit: "MB/s", baseline: x, portal: y, ratio: y / x, target: "≥ 0.90 × raw", pass: ptr(y/x >= 0.90)}, err
+}
+
+// memoryDownloads: eight inspectors downloading the 1 GiB file at once. The
+// issue sets no target; a download's buffers must not grow with the file.
+func (b *bench) memoryDownloads(ctx context.Context) (row, error) {
+	if err := b.st.resetPeakRSS(); err != nil {
+		return row{}, err
+	}
+	const n = 8
+	_, err := parallel(n, func(int) error {
+		resp, err := b.lead.Get(b.st.portalURL + "/api/v1/visits/" + b.visitID + "/files/" + b.lastFile + "/content")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if got, err := io.Copy(io.Discard, resp.Body); err != nil || got != b.size {
+			return fmt.Errorf("download: %d bytes of %d (status %d, %v)", got, b.size, resp.StatusCode, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return row{}, err
+	}
+	peak, err := b.st.peakRSS()
+	mib := float64(peak) / (1 << 20)
+	return row{name: fmt.Sprintf("portal peak RSS, %d concurrent %d MiB downloads", n, b.size>>20), unit: "MiB", portal: mib, target: "none (flat in file size)", note: fmt.Sprintf("%.1f MiB", mib)}, err
 }
 
 func (b *bench) memorySingle(ctx context.Context) (row, error) {
