@@ -7,12 +7,18 @@ import (
 	"testing"
 )
 
-func BenchmarkDecryptSegment(b *testing.B) {
+// segmentFixture is a visit key, a random 32 MiB segment and its age file.
+func segmentFixture() (*VisitKey, []byte, []byte) {
 	k, _ := NewVisitKey()
 	p := make([]byte, 32<<20)
 	rand.Read(p)
 	r, _ := k.EncryptReader(bytes.NewReader(p))
 	ct, _ := io.ReadAll(r)
+	return k, p, ct
+}
+
+func BenchmarkDecryptSegment(b *testing.B) {
+	k, p, ct := segmentFixture()
 	dst := make([]byte, len(p))
 	b.SetBytes(int64(len(p)))
 	for b.Loop() {
@@ -25,11 +31,7 @@ func BenchmarkDecryptSegment(b *testing.B) {
 // BenchmarkPayloadReader is a segment read the way downloads read it: from
 // a stream, 16 chunks at a time, each block decrypted over itself.
 func BenchmarkPayloadReader(b *testing.B) {
-	k, _ := NewVisitKey()
-	p := make([]byte, 32<<20)
-	rand.Read(p)
-	r, _ := k.EncryptReader(bytes.NewReader(p))
-	ct, _ := io.ReadAll(r)
+	k, p, ct := segmentFixture()
 	buf := make([]byte, 16*EncryptedChunkSize)
 	b.SetBytes(int64(len(p)))
 	for b.Loop() {

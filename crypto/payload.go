@@ -90,7 +90,7 @@ func (r *PayloadReader) ReadBlock(buf []byte) ([]byte, error) {
 		return nil, r.err
 	}
 	k := min(int64(len(buf)/EncryptedChunkSize), r.chunks-r.next)
-	ctLen := r.cipherEnd(r.next+k) - r.cipherEnd(r.next)
+	ctLen := r.chunkStart(r.next+k) - r.chunkStart(r.next)
 	if _, err := io.ReadFull(r.src, buf[:ctLen]); err != nil {
 		r.err = readError(err)
 		return nil, r.err
@@ -112,9 +112,9 @@ func (r *PayloadReader) ReadBlock(buf []byte) ([]byte, error) {
 	return buf[:pt], nil
 }
 
-// cipherEnd is where the ciphertext of chunk i starts in the payload (the
-// payload size for i == chunks).
-func (r *PayloadReader) cipherEnd(i int64) int64 {
+// chunkStart is where the ciphertext of chunk i starts in the payload (the
+// payload's size for i == chunks).
+func (r *PayloadReader) chunkStart(i int64) int64 {
 	if i == r.chunks {
 		return r.size + chunkOverhead*r.chunks
 	}
