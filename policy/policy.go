@@ -32,7 +32,7 @@ const (
 	VisitManage      Action = "visit.manage"       // change a visit's details and item restrictions
 	MemberManage     Action = "member.manage"      // add, change, remove members
 	VisitRecordEvent Action = "visit.record_event" // letter events
-	ChecklistManage  Action = "checklist.manage"   // edit the information request
+	RequestManage    Action = "request.manage"     // edit the information request
 	LegalHoldSet     Action = "legal_hold.set"
 	AuditView        Action = "audit.view"
 	CertificateView  Action = "certificate.view" // a destroyed visit's certificate
@@ -43,7 +43,7 @@ const (
 )
 
 // Actions lists every action, for tests and the explain page.
-var Actions = []Action{SelfView, VisitList, VisitCreate, VisitView, VisitManage, MemberManage, VisitRecordEvent, ChecklistManage,
+var Actions = []Action{SelfView, VisitList, VisitCreate, VisitView, VisitManage, MemberManage, VisitRecordEvent, RequestManage,
 	LegalHoldSet, AuditView, CertificateView, FileList, FileUpload, FileDownload, FileDelete}
 
 // Visit roles.

@@ -23,7 +23,7 @@ func expected(role string, admin bool, a Action, inWindow, restricted, own, acce
 		return (a == AuditView || a == CertificateView) && admin
 	}
 	adminAllowed := map[Action]bool{VisitCreate: true, VisitView: true, VisitManage: true, MemberManage: true,
-		VisitRecordEvent: true, LegalHoldSet: true, AuditView: true, CertificateView: true, ChecklistManage: true}
+		VisitRecordEvent: true, LegalHoldSet: true, AuditView: true, CertificateView: true, RequestManage: true}
 	if a == VisitList || a == SelfView || admin && adminAllowed[a] {
 		return true
 	}
@@ -53,7 +53,7 @@ func expected(role string, admin bool, a Action, inWindow, restricted, own, acce
 		return role == RoleProviderCoordinator || role == RoleProviderUploader && own
 	case AuditView:
 		return role == RoleLeadInspector || role == RoleQAManager
-	case VisitRecordEvent, ChecklistManage:
+	case VisitRecordEvent, RequestManage:
 		return role == RoleLeadInspector
 	}
 	return false

@@ -2,121 +2,205 @@ package portal
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
-// defaultItems are the restrictions every new visit starts with: child-level
-// data names every child in the sample, so only the lead inspector, the QAM
-// and the analysts see it until an administrator decides otherwise.
-func defaultItems() []store.Item {
-	return []store.Item{{Code: ItemChildLevelData, Restricted: true, Roles: policy.ChildLevelDataRoles}}
+// Access is one actor's standing on one visit (and file) right now: the
+// visit, its status computed once, the actor's membership and window, and
+// the decisions made so far. Operations on a visit are methods of Access;
+// each asks policy for its own action before it acts.
+type Access struct {
+	svc      *Service
+	Actor    Actor
+	Visit    store.Visit
+	Status   Status
+	Member   store.Member
+	Window   Window          // the member's, when a member
+	File     store.File      // the file named, when one was
+	Decision policy.Decision // the decision Authorize made
+
+	decided map[decisionKey]policy.Decision
 }
 
-// accessWindow is when a member may act on a visit: [from, until). A zero
-// until means open-ended.
-type accessWindow struct {
-	from, until time.Time
+type decisionKey struct {
+	action policy.Action
+	file   string // file id; "" for the visit itself
 }
 
-func (w accessWindow) contains(t time.Time) bool {
-	return !t.Before(w.from) && (w.until.IsZero() || t.Before(w.until))
-}
-
-// startOfDay is midnight in London at the start of a civil date.
-func startOfDay(d time.Time) time.Time {
-	y, m, day := d.Date()
-	return time.Date(y, m, day, 0, 0, 0, 0, london)
-}
-
-// memberWindow applies the defaults to a member's stored window: access
-// opens on the notification date; provider staff lose it at the end of the
-// fifth working day after fieldwork; inspectors and analysts at publication;
-// the lead inspector and the QAM keep it until destruction. Publication and
-// destruction close access through the visit's state, not a date here.
-func (s *Server) memberWindow(v store.Visit, m store.Member, published time.Time) accessWindow {
-	w := accessWindow{from: m.ValidFrom, until: m.ValidUntil}
-	if w.from.IsZero() {
-		w.from = startOfDay(v.NotificationDate)
-	}
-	switch {
-	case !w.until.IsZero():
-	case policy.IsProviderRole(m.Role):
-		if tl, err := s.timeline(v); err == nil {
-			w.until = startOfDay(s.cal.AddWorkingDays(tl.FieldworkEnd, 5).AddDate(0, 0, 1))
+// Authorize establishes who is acting on which visit and file, and decides
+// action for them. A refusal is recorded in the audit trail (when someone
+// is signed in) and returned as an *Error: not signed in, not found (also
+// for a visit that is not theirs to know of), gone, locked (with the reason
+// and when it opens) or forbidden. The Access is returned even on refusal,
+// for the door's logs.
+func (s *Service) Authorize(ctx context.Context, a Actor, action policy.Action, visitID, fileID string) (*Access, error) {
+	acc := &Access{svc: s, Actor: a, decided: map[decisionKey]policy.Decision{}}
+	if a.SignedIn() && visitID != "" {
+		if err := s.load(ctx, acc, visitID, fileID); err != nil {
+			return acc, err
 		}
-	case (m.Role == policy.RoleInspector || m.Role == policy.RoleAnalyst) && !published.IsZero():
-		w.until = startOfDay(published.AddDate(0, 0, 1)) // the end of publication day
 	}
-	return w
-}
-
-// windowOf is memberWindow with the visit's publication date looked up.
-func (s *Server) windowOf(ctx context.Context, v store.Visit, m store.Member) (accessWindow, error) {
-	st, err := s.visitStatus(ctx, v)
+	var file *store.File
+	if acc.File.ID != "" {
+		file = &acc.File
+	}
+	d, err := acc.decide(ctx, action, file)
 	if err != nil {
-		return accessWindow{}, err
+		return acc, err
 	}
-	return s.memberWindow(v, m, st.Letter.Published), nil
+	acc.Decision = d
+	if !d.Allow {
+		return acc, acc.refuse(ctx, action, fileID, d)
+	}
+	s.log.Debug("allowed", "request_id", a.RequestID, "user", a.UserID, "action", string(action), "policies", d.Policies)
+	return acc, nil
 }
 
-// windowMessage tells a member when their access opened or closed.
-func windowMessage(w accessWindow, now time.Time) string {
-	const layout = "Monday 2 January 2006 at 15:04"
-	if now.Before(w.from) {
-		return fmt.Sprintf("Your access to this visit opens on %s.", w.from.In(london).Format(layout))
+// load fills in the visit as it stands now, the actor's membership and
+// window, and the file named.
+func (s *Service) load(ctx context.Context, acc *Access, visitID, fileID string) error {
+	var err error
+	if acc.Visit, err = s.store.Visit(ctx, visitID); err != nil {
+		return err // not found is 404 for everyone
 	}
-	return fmt.Sprintf("Your access to this visit closed on %s. Ask the portal administrator if you still need it.", w.until.In(london).Format(layout))
+	if acc.Status, err = s.status(ctx, acc.Visit); err != nil {
+		return err
+	}
+	acc.Member, err = s.store.MembershipOf(ctx, visitID, acc.Actor.UserID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if acc.Member.Role != "" {
+		acc.Window = s.memberWindow(acc.Visit, acc.Status, acc.Member)
+	}
+	if fileID != "" {
+		if acc.Member.Role == "" || acc.Visit.State == StateDestroying || acc.Visit.State == StateDestroyed {
+			// Not a member, or nothing left: policy answers (404 or 410).
+			return nil
+		}
+		if acc.File, err = s.store.File(ctx, visitID, fileID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// principal describes acc for policy.
-func (s *Server) principal(acc *access) policy.Principal {
-	p := policy.Principal{UserID: acc.user.ID, Administrator: acc.admin, Role: acc.member.Role}
+// principal describes the actor for policy.
+func (acc *Access) principal() policy.Principal {
+	p := policy.Principal{UserID: acc.Actor.UserID, Administrator: acc.Actor.Administrator, Role: acc.Member.Role}
 	if p.Role != "" {
-		p.InWindow = acc.window.contains(s.now())
+		p.InWindow = acc.Window.Contains(acc.svc.now())
 	}
 	return p
 }
 
-// resource describes the visit (and file, if any) of acc for policy.
-func (s *Server) resource(ctx context.Context, acc *access, f *store.File) (policy.Resource, error) {
-	if acc.visit.ID == "" {
+// resource describes the visit (and file, if any) for policy.
+func (acc *Access) resource(ctx context.Context, f *store.File) (policy.Resource, error) {
+	if acc.Visit.ID == "" {
 		return policy.Resource{}, nil
 	}
-	st := acc.status
-	if st.State == "" {
-		var err error
-		if st, err = s.visitStatus(ctx, acc.visit); err != nil {
-			return policy.Resource{}, err
-		}
-		acc.status = st
-	}
-	r := policy.Resource{VisitID: acc.visit.ID, VisitState: st.State, AcceptsUploads: st.AcceptsUploads}
+	r := policy.Resource{VisitID: acc.Visit.ID, VisitState: acc.Status.State, AcceptsUploads: acc.Status.AcceptsUploads}
 	if f != nil && f.ID != "" {
-		it, err := s.store.Item(ctx, acc.visit.ID, f.Item)
+		rs, err := acc.svc.store.Restriction(ctx, acc.Visit.ID, f.Item)
 		if err != nil {
 			return r, err
 		}
-		r.File = &policy.File{ID: f.ID, UploadedBy: f.UploadedBy, Item: f.Item, Restricted: it.Restricted, Roles: it.Roles}
+		r.File = &policy.File{ID: f.ID, UploadedBy: f.UploadedBy, Item: f.Item, Restricted: rs.Restricted, Roles: rs.Roles}
 	}
 	return r, nil
 }
 
-// fileFilter decides which files the principal may act on (list them,
-// download them into an archive). It asks policy once per distinct (item,
-// own file or not), not once per file.
-func (s *Server) fileFilter(ctx context.Context, acc *access, action policy.Action) func(store.File) (bool, error) {
+// decide asks policy once per action and file.
+func (acc *Access) decide(ctx context.Context, action policy.Action, f *store.File) (policy.Decision, error) {
+	k := decisionKey{action: action}
+	if f != nil {
+		k.file = f.ID
+	}
+	if d, ok := acc.decided[k]; ok {
+		return d, nil
+	}
+	res, err := acc.resource(ctx, f)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	d := acc.svc.policy.Decide(acc.principal(), action, res)
+	acc.decided[k] = d
+	return d, nil
+}
+
+// Can reports whether the actor may do action on the visit, without
+// recording anything (pages use it to offer only what works). An error
+// while deciding is a no.
+func (acc *Access) Can(ctx context.Context, action policy.Action) bool {
+	d, err := acc.decide(ctx, action, nil)
+	return err == nil && d.Allow
+}
+
+// require decides action (on f, when given) and refuses as Authorize does.
+func (acc *Access) require(ctx context.Context, action policy.Action, f *store.File) error {
+	d, err := acc.decide(ctx, action, f)
+	if err != nil {
+		return err
+	}
+	if d.Allow {
+		return nil
+	}
+	object := ""
+	if f != nil {
+		object = f.ID
+	}
+	return acc.refuse(ctx, action, object, d)
+}
+
+// refuse records a refusal and turns the decision into the error the
+// actor sees.
+func (acc *Access) refuse(ctx context.Context, action policy.Action, object string, d policy.Decision) error {
+	s, a := acc.svc, acc.Actor
+	if a.SignedIn() {
+		// A refusal is recorded; if it cannot be, the refusal still stands.
+		rec := acc.rec("request.denied", object, "denied", map[string]any{
+			"action": string(action), "policies": d.Policies, "rule": d.Rule, "route": a.Via})
+		if err := s.store.Audit(ctx, rec); err != nil {
+			return err
+		}
+	}
+	s.log.Info("denied", "request_id", a.RequestID, "user", a.UserID, "action", string(action),
+		"visit", acc.Visit.ID, "policies", d.Policies, "rule", d.Rule)
+	switch {
+	case !a.SignedIn():
+		return errNotSignedIn
+	case !d.Visible:
+		return errNotFound
+	case d.Gone:
+		return errGone
+	case d.Locked && d.Rule == "outside-access-window":
+		opens := acc.Window.From
+		if !s.now().Before(opens) {
+			opens = time.Time{}
+		}
+		return locked("window_closed", windowMessage(acc.Window, s.now()), opens)
+	case d.Locked:
+		return locked("locked", "This visit is not accepting uploads or changes to files at the moment.", time.Time{})
+	}
+	return errForbidden
+}
+
+// fileFilter decides which files the actor may act on (list them, put them
+// in an archive). It asks policy once per distinct (item, own file or not),
+// not once per file.
+func (acc *Access) fileFilter(ctx context.Context, action policy.Action) func(store.File) (bool, error) {
 	type key struct {
 		item string
 		own  bool
 	}
 	cache := map[key]bool{}
-	p := s.principal(acc)
+	p := acc.principal()
 	return func(f store.File) (bool, error) {
-		k := key{f.Item, f.UploadedBy == acc.user.ID}
+		k := key{f.Item, f.UploadedBy == acc.Actor.UserID}
 		if ok, seen := cache[k]; seen {
 			return ok, nil
 		}
@@ -124,12 +208,20 @@ func (s *Server) fileFilter(ctx context.Context, acc *access, action policy.Acti
 		if !k.own {
 			rep.UploadedBy = "" // any other uploader
 		}
-		r, err := s.resource(ctx, acc, &rep)
+		r, err := acc.resource(ctx, &rep)
 		if err != nil {
 			return false, err
 		}
-		ok := s.policy.Decide(p, action, r).Allow
+		ok := acc.svc.policy.Decide(p, action, r).Allow
 		cache[k] = ok
 		return ok, nil
 	}
+}
+
+// Role is the actor's role on the visit as the audit trail names it.
+func (acc *Access) Role() string {
+	if acc.Member.Role == "" && acc.Actor.Administrator {
+		return "administrator"
+	}
+	return acc.Member.Role
 }

@@ -7,12 +7,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/policy"
@@ -20,123 +17,126 @@ import (
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
-// manifestName is the file inside every archive that lists the SHA-256 of
+// ManifestName is the file inside every archive that lists the SHA-256 of
 // each file as recorded at upload, in sha256sum's format, so that
 // "sha256sum -c manifest-sha256.txt" checks the unpacked files.
-const manifestName = "manifest-sha256.txt"
+const ManifestName = "manifest-sha256.txt"
 
-// downloadArchive streams the chosen files (?file=ID, repeated, and/or
-// ?item=CODE, repeated) as one zip, with no temporary file. Files are stored
-// uncompressed (evidence is mostly compressed already, and the CPU goes to
-// decryption). Every file is checked against its recorded SHA-256 as it is
-// sent; a mismatch or a corrupt segment cuts the connection, so a broken
-// archive never looks complete.
-func (s *Server) downloadArchive(c *gin.Context) {
-	ctx := c.Request.Context()
-	acc := accessOf(c)
-	wantFiles, wantItems := c.QueryArray("file"), c.QueryArray("item")
-	if len(wantFiles) == 0 && len(wantItems) == 0 {
-		s.fail(c, badRequest("Choose at least one file or item to download."))
-		return
+// Archive is a chosen set of files, authorised and recorded, ready to be
+// written as one zip.
+type Archive struct {
+	acc   *Access
+	key   *crypto.VisitKey
+	files []store.File
+	paths []string
+	Bytes int64 // total plaintext size
+}
+
+// Files is how many files the archive holds.
+func (a *Archive) Files() int { return len(a.files) }
+
+// PrepareArchive chooses the files named (fileIDs) and those filed under
+// the items named (codes; "unfiled" for files under none) that the actor
+// may download, and records one download per file, all or none, before any
+// byte is sent. A named file the actor may not download is not found, like
+// one that does not exist.
+func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) (*Archive, error) {
+	if err := acc.require(ctx, policy.FileDownload, nil); err != nil {
+		return nil, err
 	}
-	files, err := s.store.Files(ctx, acc.visit.ID)
+	if len(fileIDs) == 0 && len(codes) == 0 {
+		return nil, invalid("file", "Choose at least one file or item to download.")
+	}
+	s := acc.svc
+	files, err := s.store.Files(ctx, acc.Visit.ID)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
-	may := s.fileFilter(ctx, acc, policy.FileDownload)
-	var chosen []store.File
+	may := acc.fileFilter(ctx, policy.FileDownload)
+	a := &Archive{acc: acc}
 	found := map[string]bool{}
 	for _, f := range files {
-		byID, byItem := slices.Contains(wantFiles, f.ID), slices.Contains(wantItems, f.Item) || f.Item == "" && slices.Contains(wantItems, "unfiled")
+		byID, byItem := slices.Contains(fileIDs, f.ID), slices.Contains(codes, f.Item) || f.Item == "" && slices.Contains(codes, "unfiled")
 		if !byID && !byItem {
 			continue
 		}
 		ok, err := may(f)
 		if err != nil {
-			s.fail(c, err)
-			return
+			return nil, err
 		}
 		if !ok {
 			continue // the same answer as for a file that does not exist
 		}
 		found[f.ID] = true
-		chosen = append(chosen, f)
+		a.files = append(a.files, f)
 	}
-	for _, id := range wantFiles {
+	for _, id := range fileIDs {
 		if !found[id] {
-			s.fail(c, &httpError{http.StatusNotFound, "not_found", "One of the chosen files does not exist or is not yours to download."})
-			return
+			return nil, notFound("One of the chosen files does not exist or is not yours to download.")
 		}
 	}
-	if len(chosen) == 0 {
-		s.fail(c, &httpError{http.StatusNotFound, "not_found", "There are no files you may download in the chosen items."})
-		return
+	if len(a.files) == 0 {
+		return nil, notFound("There are no files you may download in the chosen items.")
 	}
-	key, err := s.keys.Key(ctx, acc.visit.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
+	if a.key, err = s.keys.Key(ctx, acc.Visit.ID); err != nil {
+		return nil, err
 	}
-	paths := make([]string, len(chosen))
+	a.paths = make([]string, len(a.files))
 	used := map[string]bool{}
-	var total int64
-	for i, f := range chosen {
-		name, err := key.Open(f.NameSealed, evidence.NameContext(f.VisitID, f.ID))
+	for i, f := range a.files {
+		name, err := openName(a.key, f)
 		if err != nil {
-			s.log.Error("file name does not open", "visit", acc.visit.ID, "file", f.ID)
-			s.fail(c, errCorrupt)
-			return
+			s.log.Error("file name does not open", "visit", acc.Visit.ID, "file", f.ID)
+			return nil, errCorrupt
 		}
-		paths[i] = archivePath(f.Item, string(name), used)
-		total += f.Size
+		a.paths[i] = archivePath(f.Item, name, used)
+		a.Bytes += f.Size
 	}
 	// No download without its record: one per file, all or none.
-	recs := make([]store.AuditRecord, len(chosen))
-	for i, f := range chosen {
-		recs[i] = s.auditRec(c, "file.download", f.ID, "success", map[string]any{"from": 0, "bytes": f.Size, "archive": true})
+	recs := make([]store.AuditRecord, len(a.files))
+	for i, f := range a.files {
+		recs[i] = acc.rec("file.download", f.ID, "success", map[string]any{"from": 0, "bytes": f.Size, "archive": true})
 	}
 	if err := s.store.Audit(ctx, recs...); err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
+	return a, nil
+}
 
-	h := c.Writer.Header()
-	h.Set("Content-Type", "application/zip")
-	h.Set("Content-Disposition", contentDisposition(acc.visit.Reference+" evidence.zip"))
-	c.Status(http.StatusOK)
-	c.Writer.WriteHeaderNow()
-	zw := zip.NewWriter(c.Writer)
+// WriteTo streams the archive as a zip with no temporary file. Files are
+// stored uncompressed (evidence is mostly compressed already, and the CPU
+// goes to decryption). Every file is checked against its recorded SHA-256
+// as it is written; a mismatch or a corrupt segment stops the archive with
+// an error, so the caller can cut the connection and a broken archive never
+// looks complete.
+func (a *Archive) WriteTo(ctx context.Context, w io.Writer) error {
+	s := a.acc.svc
+	zw := zip.NewWriter(w)
 	var manifest strings.Builder
-	for i, f := range chosen {
-		if err := s.archiveFile(ctx, zw, acc, key, f, paths[i]); err != nil {
-			if ctx.Err() != nil {
-				return
+	for i, f := range a.files {
+		if err := a.writeFile(ctx, zw, f, a.paths[i]); err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("archive stopped", "visit", a.acc.Visit.ID, "file", f.ID, "err", err)
 			}
-			s.log.Error("archive stopped", "visit", acc.visit.ID, "file", f.ID, "err", err)
-			s.fail(c, err) // headers are sent: this cuts the connection
-			return
+			return err
 		}
-		fmt.Fprintf(&manifest, "%s  %s\n", f.SHA256, paths[i])
+		fmt.Fprintf(&manifest, "%s  %s\n", f.SHA256, a.paths[i])
 	}
-	w, err := zw.CreateHeader(&zip.FileHeader{Name: manifestName, Method: zip.Deflate, Modified: s.now()})
+	mw, err := zw.CreateHeader(&zip.FileHeader{Name: ManifestName, Method: zip.Deflate, Modified: s.now()})
 	if err == nil {
-		_, err = io.WriteString(w, manifest.String())
+		_, err = io.WriteString(mw, manifest.String())
 	}
 	if err == nil {
 		err = zw.Close()
 	}
-	if err != nil {
-		if ctx.Err() == nil {
-			s.fail(c, err)
-		}
-		return
+	if err == nil {
+		s.log.Info("archive downloaded", "visit", a.acc.Visit.ID, "files", len(a.files), "bytes", a.Bytes, "user", a.acc.Actor.UserID)
 	}
-	s.log.Info("archive downloaded", "visit", acc.visit.ID, "files", len(chosen), "bytes", total, "user", acc.user.ID)
+	return err
 }
 
-func (s *Server) archiveFile(ctx context.Context, zw *zip.Writer, acc *access, key *crypto.VisitKey, f store.File, path string) error {
-	r, err := s.evidence.Open(ctx, acc.visit, key, f, 0, f.Size)
+func (a *Archive) writeFile(ctx context.Context, zw *zip.Writer, f store.File, path string) error {
+	r, err := a.acc.svc.evidence.Open(ctx, a.acc.Visit, a.key, f, 0, f.Size)
 	if err != nil {
 		return err
 	}

@@ -4,14 +4,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
-	"encoding/csv"
 	"encoding/json"
-	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
+	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -25,27 +22,49 @@ func detailJSON(d map[string]any) string {
 	return string(b)
 }
 
-// auditRec describes an act by the request's principal. Object is an id,
-// never a name.
-func (s *Server) auditRec(c *gin.Context, action, object, outcome string, detail map[string]any) store.AuditRecord {
+// actorRec describes an act by a, now, on no visit.
+func (s *Service) actorRec(a Actor, action, object, outcome string, detail map[string]any) store.AuditRecord {
+	return newRec(s.now(), a, action, object, outcome, detail)
+}
+
+// newRec describes an act by a at t. Object is an id, never a name.
+func newRec(t time.Time, a Actor, action, object, outcome string, detail map[string]any) store.AuditRecord {
 	r := store.AuditRecord{
-		Time: s.now(), Action: action, Object: object, Outcome: outcome, Detail: detailJSON(detail),
-		ClientIP: c.ClientIP(), UserAgent: truncate(c.Request.UserAgent(), 300), RequestID: requestID(c),
+		Time: t, Action: action, Object: object, Outcome: outcome, Detail: detailJSON(detail),
+		ActorIssuer: a.Issuer, ActorSubject: a.Subject, ActorEmail: a.Email,
+		ClientIP: a.ClientIP, UserAgent: truncate(a.UserAgent, 300), RequestID: a.RequestID,
 	}
-	if a, ok := c.Get(accessKey); ok {
-		acc := a.(*access)
-		r.ActorIssuer, r.ActorSubject, r.ActorEmail = acc.user.Issuer, acc.user.Subject, acc.user.Email
-		r.VisitID = acc.visit.ID
-		r.Role = acc.member.Role
-		if r.Role == "" && acc.admin {
-			r.Role = "administrator"
-		}
+	switch {
+	case a.System:
+		r.Role = "system"
+	case a.Operator != "":
+		r.Role = "operator"
+	case a.Administrator:
+		r.Role = "administrator"
 	}
 	return r
 }
 
+// rec describes an act by the actor on acc's visit.
+func (acc *Access) rec(action, object, outcome string, detail map[string]any) store.AuditRecord {
+	r := acc.svc.actorRec(acc.Actor, action, object, outcome, detail)
+	r.VisitID = acc.Visit.ID
+	if role := acc.Role(); role != "" {
+		r.Role = role
+	}
+	return r
+}
+
+// recorder describes the acts of an upload (started, completed, failed) as
+// done by the actor.
+func (acc *Access) recorder() func(action, outcome, fileID string, detail map[string]any) store.AuditRecord {
+	return func(action, outcome, fileID string, detail map[string]any) store.AuditRecord {
+		return acc.rec(action, fileID, outcome, detail)
+	}
+}
+
 // systemRec describes an act of the portal itself.
-func (s *Server) systemRec(visitID, action, object string, detail map[string]any) store.AuditRecord {
+func (s *Service) systemRec(visitID, action, object string, detail map[string]any) store.AuditRecord {
 	return store.AuditRecord{Time: s.now(), ActorSubject: "portal", Role: "system", VisitID: visitID, Action: action, Object: object,
 		Outcome: "success", Detail: detailJSON(detail)}
 }
@@ -57,9 +76,9 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// auditStartup records the configuration the portal started with, without
-// secrets.
-func (s *Server) auditStartup(ctx context.Context) error {
+// RecordStart records that the portal started serving, with its
+// configuration (no secrets).
+func (s *Service) RecordStart(ctx context.Context) error {
 	var idps []string
 	for _, p := range s.cfg.IdPs {
 		idps = append(idps, p.Name+"="+p.Issuer+" ("+p.Organisation+")")
@@ -73,14 +92,16 @@ func (s *Server) auditStartup(ctx context.Context) error {
 	}))
 }
 
-// checkpoint signs the chain head when enough has happened since the last
-// checkpoint: every checkpointEvery records or checkpointAfter.
+// Checkpoint signs the chain head when enough has happened since the last
+// checkpoint: every checkpointEvery records or checkpointAfter; force signs
+// any new head (at shutdown).
 const (
 	checkpointEvery = 100
 	checkpointAfter = 10 * time.Minute
 )
 
-func (s *Server) checkpoint(ctx context.Context, force bool) error {
+// Checkpoint signs the audit chain's head (see checkpointEvery).
+func (s *Service) Checkpoint(ctx context.Context, force bool) error {
 	seq, hash, err := s.store.AuditHead(ctx)
 	if err != nil || seq == 0 {
 		return err
@@ -98,141 +119,111 @@ func (s *Server) checkpoint(ctx context.Context, force bool) error {
 	return s.store.AddCheckpoint(ctx, store.SignCheckpoint(seq, hash, s.now(), s.signer))
 }
 
-type auditJSON struct {
+// AuditQuery selects records of a visit's trail. Values are as a person
+// typed them: dates YYYY-MM-DD, After a record number, Limit 1 to 5000
+// (default 200). Action matches exactly, or as a prefix when it ends in ".".
+type AuditQuery struct {
+	Actor, Action, From, To, After, Limit string
+}
+
+// AuditTrail is a page of a visit's trail with what an auditor needs to
+// check it.
+type AuditTrail struct {
 	Records    []store.AuditRecord `json:"records"`
 	NextAfter  int64               `json:"next_after,omitempty"`
 	Checkpoint *store.Checkpoint   `json:"checkpoint,omitempty"`
 	Verify     string              `json:"verify"`
+	Filter     store.AuditFilter   `json:"-"`
 }
 
-// auditFilter reads the trail's filters from the query.
-func auditFilter(c *gin.Context, visitID string) (store.AuditFilter, error) {
-	f := store.AuditFilter{VisitID: visitID, ActorEmail: c.Query("actor"), Action: c.Query("action"), Limit: 200}
-	if v := c.Query("from"); v != "" {
-		d, err := calendar.ParseDate(v)
+func parseAuditQuery(q AuditQuery, visitID string) (store.AuditFilter, error) {
+	f := store.AuditFilter{VisitID: visitID, ActorEmail: q.Actor, Action: q.Action, Limit: 200}
+	if q.From != "" {
+		d, err := calendar.ParseDate(q.From)
 		if err != nil {
-			return f, badRequest("from must be a date in the form YYYY-MM-DD.")
+			return f, invalid("from", "from must be a date in the form YYYY-MM-DD.")
 		}
-		f.From = startOfDay(d)
+		f.From = calendar.StartOfDay(d)
 	}
-	if v := c.Query("to"); v != "" {
-		d, err := calendar.ParseDate(v)
+	if q.To != "" {
+		d, err := calendar.ParseDate(q.To)
 		if err != nil {
-			return f, badRequest("to must be a date in the form YYYY-MM-DD.")
+			return f, invalid("to", "to must be a date in the form YYYY-MM-DD.")
 		}
-		f.To = startOfDay(d.AddDate(0, 0, 1))
+		f.To = calendar.StartOfDay(d.AddDate(0, 0, 1))
 	}
-	if v := c.Query("after"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
+	if q.After != "" {
+		n, err := strconv.ParseInt(q.After, 10, 64)
 		if err != nil || n < 0 {
-			return f, badRequest("after must be a record number.")
+			return f, invalid("after", "after must be a record number.")
 		}
 		f.AfterSeq = n
 	}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
+	if q.Limit != "" {
+		n, err := strconv.Atoi(q.Limit)
 		if err != nil || n < 1 || n > 5000 {
-			return f, badRequest("limit must be between 1 and 5000.")
+			return f, invalid("limit", "limit must be between 1 and 5000.")
 		}
 		f.Limit = n
 	}
 	return f, nil
 }
 
-// auditPage is the trail for people, with the same filters as the API.
-func (s *Server) auditPage(c *gin.Context) {
-	ctx := c.Request.Context()
-	acc := accessOf(c)
-	f, err := auditFilter(c, acc.visit.ID)
+// AuditTrail returns the visit's trail, filtered and paginated. Each record
+// carries its prev_hash and hash, and the trail the latest signed
+// checkpoint.
+func (acc *Access) AuditTrail(ctx context.Context, q AuditQuery) (AuditTrail, error) {
+	if err := acc.require(ctx, policy.AuditView, nil); err != nil {
+		return AuditTrail{}, err
+	}
+	f, err := parseAuditQuery(q, acc.Visit.ID)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return AuditTrail{}, err
 	}
-	recs, err := s.store.AuditRecords(ctx, f)
+	recs, err := acc.svc.store.AuditRecords(ctx, f)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return AuditTrail{}, err
 	}
-	q := c.Request.URL.Query()
-	q.Del("after")
-	api := "/api/v1/visits/" + acc.visit.ID + "/audit?"
-	csvQ := q
-	page := gin.H{"Visit": s.visitView(ctx, acc.visit, acc.member.Role), "Records": recs, "Actor": f.ActorEmail, "Action": f.Action,
-		"From": c.Query("from"), "To": c.Query("to"), "JSON": api + q.Encode()}
-	csvQ.Set("format", "csv")
-	page["CSV"] = api + csvQ.Encode()
-	csvQ.Del("format")
-	if len(recs) == f.Limit {
-		csvQ.Set("after", strconv.FormatInt(recs[len(recs)-1].Seq, 10))
-		page["Next"] = "/visits/" + acc.visit.ID + "/audit?" + csvQ.Encode()
-	}
-	s.render(c, "audit", "Audit trail", page)
-}
-
-// visitAudit serves a visit's trail, filtered and paginated, as JSON or CSV.
-// Each record carries its prev_hash and hash, and the JSON the latest signed
-// checkpoint, which is what an auditor needs to check it.
-func (s *Server) visitAudit(c *gin.Context) {
-	ctx := c.Request.Context()
-	acc := accessOf(c)
-	f, err := auditFilter(c, acc.visit.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	recs, err := s.store.AuditRecords(ctx, f)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if c.Query("format") == "csv" {
-		c.Header("Content-Type", "text/csv; charset=utf-8")
-		c.Header("Content-Disposition", `attachment; filename="audit-`+acc.visit.Reference+`.csv"`)
-		w := csv.NewWriter(c.Writer)
-		w.Write([]string{"seq", "time", "actor_issuer", "actor_subject", "actor_email", "role", "visit_id", "action", "object", "outcome", "detail", "client_ip", "user_agent", "request_id", "prev_hash", "hash"})
-		for _, r := range recs {
-			w.Write([]string{strconv.FormatInt(r.Seq, 10), r.Time.UTC().Format(time.RFC3339Nano), r.ActorIssuer, r.ActorSubject, r.ActorEmail, r.Role, r.VisitID,
-				r.Action, r.Object, r.Outcome, r.Detail, r.ClientIP, r.UserAgent, r.RequestID, r.PrevHash, r.Hash})
-		}
-		w.Flush()
-		return
-	}
-	out := auditJSON{Records: recs, Verify: "hash = SHA-256(prev_hash bytes ‖ JSON of the record with hash empty and time in UTC); checkpoints sign \"seq:hash\" with Ed25519"}
+	out := AuditTrail{Records: recs, Filter: f,
+		Verify: "hash = SHA-256(prev_hash bytes ‖ JSON of the record with hash empty and time in UTC); checkpoints sign \"seq:hash\" with Ed25519"}
 	if out.Records == nil {
 		out.Records = []store.AuditRecord{}
 	}
 	if len(recs) == f.Limit {
 		out.NextAfter = recs[len(recs)-1].Seq
 	}
-	if cps, err := s.store.Checkpoints(ctx); err == nil && len(cps) > 0 {
+	if cps, err := acc.svc.store.Checkpoints(ctx); err == nil && len(cps) > 0 {
 		out.Checkpoint = &cps[len(cps)-1]
 	}
-	c.JSON(http.StatusOK, out)
+	return out, nil
 }
 
-// myActivity shows people their own recent sign-ins and downloads.
-func (s *Server) myActivity(c *gin.Context) {
-	acc := accessOf(c)
-	recs, err := s.store.AuditRecords(c.Request.Context(), store.AuditFilter{Issuer: acc.user.Issuer, Subject: acc.user.Subject,
+// ActivityItem is one of a person's own recent acts.
+type ActivityItem struct {
+	Time    time.Time `json:"time"`
+	Action  string    `json:"action"`
+	VisitID string    `json:"visit_id,omitempty"`
+	Object  string    `json:"object,omitempty"`
+	IP      string    `json:"client_ip"`
+}
+
+// Activity is the actor's own recent sign-ins and downloads, newest first.
+func (s *Service) Activity(ctx context.Context, a Actor) ([]ActivityItem, error) {
+	if _, err := s.Authorize(ctx, a, policy.SelfView, "", ""); err != nil {
+		return nil, err
+	}
+	recs, err := s.store.AuditRecords(ctx, store.AuditFilter{Issuer: a.Issuer, Subject: a.Subject,
 		Actions: []string{"signin", "signout", "file.download"}})
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
 	if len(recs) > 50 {
 		recs = recs[len(recs)-50:]
 	}
-	type item struct {
-		Time    time.Time `json:"time"`
-		Action  string    `json:"action"`
-		VisitID string    `json:"visit_id,omitempty"`
-		Object  string    `json:"object,omitempty"`
-		IP      string    `json:"client_ip"`
-	}
-	out := []item{}
+	out := []ActivityItem{}
 	for i := len(recs) - 1; i >= 0; i-- {
 		r := recs[i]
-		out = append(out, item{r.Time, r.Action, r.VisitID, r.Object, r.ClientIP})
+		out = append(out, ActivityItem{r.Time, r.Action, r.VisitID, r.Object, r.ClientIP})
 	}
-	c.JSON(http.StatusOK, gin.H{"activity": out})
+	return out, nil
 }

@@ -67,7 +67,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c := Config{
 		Addr:            e.str("PORTAL_ADDR", "127.0.0.1:8080"),
 		Dev:             e.bool("PORTAL_DEV", false),
-		DBPath:          e.str("PORTAL_DB_PATH", "var/portal.db"),
+		DBPath:          e.str("PORTAL_DB_PATH", DefaultDBPath),
 		MasterKey:       e.str("PORTAL_MASTER_KEY_FILE", ""),
 		SigningKey:      e.str("PORTAL_SIGNING_KEY_FILE", ""),
 		LogLevel:        e.str("PORTAL_LOG_LEVEL", "info"),

@@ -36,8 +36,8 @@ var DemoMembers = []DemoMember{
 // every demo account in its role. It is for development stacks only. A demo
 // visit from an earlier run is kept (with its files) and re-dated when it no
 // longer accepts uploads.
-func (s *Server) SeedDemo(ctx context.Context) (store.Visit, error) {
-	notification := s.today()
+func (s *Service) SeedDemo(ctx context.Context) (store.Visit, error) {
+	notification := s.Today()
 	if !s.cal.IsWorkingDay(notification) {
 		notification = s.cal.PreviousWorkingDay(notification)
 	}
@@ -45,16 +45,16 @@ func (s *Server) SeedDemo(ctx context.Context) (store.Visit, error) {
 	v, err := s.store.VisitByReference(ctx, DemoReference)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		v, err = s.newVisit(ctx, createVisitRequest{
+		v, err = s.createVisit(ctx, "system", NewVisit{
 			Reference: DemoReference, Title: "Demo focused visit (development data only)", Provider: "Cafcass",
 			NotificationDate: notification.Format(time.DateOnly), FieldworkStart: fieldwork.Format(time.DateOnly),
-		}, store.User{ID: "system"}, s.systemRec("", "visit.created", "", nil))
+		}, s.systemRec("", "visit.created", "", nil))
 		if err != nil {
 			return store.Visit{}, fmt.Errorf("seed demo visit: %w", err)
 		}
 	case err != nil:
 		return store.Visit{}, err
-	case !s.acceptsUploadsNow(ctx, v):
+	case !s.acceptsUploads(ctx, v):
 		if err := s.store.SetVisitDates(ctx, v.ID, notification, fieldwork); err != nil {
 			return store.Visit{}, err
 		}
@@ -62,13 +62,13 @@ func (s *Server) SeedDemo(ctx context.Context) (store.Visit, error) {
 		s.log.Info("demo visit re-dated so that it accepts uploads today", "visit", v.ID)
 	}
 	for _, m := range DemoMembers {
-		p, ok := s.idps[m.IdP]
+		p, ok := s.idp(m.IdP)
 		if !ok {
 			return store.Visit{}, fmt.Errorf("seed demo: no identity provider %q configured", m.IdP)
 		}
 		if m.Role == store.RoleAdministrator {
-			err = s.store.GrantPortalRole(ctx, m.Role, p.cfg.Issuer, m.Email, s.now(),
-				s.systemRec("", "portal_role.granted", "", map[string]any{"role": m.Role, "issuer": p.cfg.Issuer, "email": m.Email}))
+			err = s.store.GrantPortalRole(ctx, m.Role, p.Issuer, m.Email, s.now(),
+				s.systemRec("", "portal_role.granted", "", map[string]any{"role": m.Role, "issuer": p.Issuer, "email": m.Email}))
 		} else {
 			_, _, err = s.store.PutMember(ctx, store.Member{VisitID: v.ID, Email: m.Email, Role: m.Role}, s.now(),
 				s.systemRec(v.ID, "", "", map[string]any{"email": m.Email, "role": m.Role}))
@@ -78,4 +78,10 @@ func (s *Server) SeedDemo(ctx context.Context) (store.Visit, error) {
 		}
 	}
 	return v, nil
+}
+
+// acceptsUploads reports whether v takes evidence today.
+func (s *Service) acceptsUploads(ctx context.Context, v store.Visit) bool {
+	st, err := s.status(ctx, v)
+	return err == nil && st.AcceptsUploads
 }

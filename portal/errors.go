@@ -2,128 +2,86 @@ package portal
 
 import (
 	"errors"
-	"net/http"
-	"strings"
-
-	"github.com/gin-gonic/gin"
-
-	"github.com/ofsted-portal/evidence/portal/evidence"
-	"github.com/ofsted-portal/evidence/portal/store"
+	"fmt"
+	"time"
 )
 
-// httpError is an error with what the person should see. Its message is
-// written for people and never carries an internal error's text.
-type httpError struct {
-	status int
-	code   string
-	msg    string
+// Kind is what went wrong, in terms a caller can act on. The doors turn a
+// kind into their own answer (an HTTP status, an exit code) in one place.
+type Kind int
+
+// The kinds of refusal and failure the domain reports.
+const (
+	KindInvalid     Kind = iota + 1 // the request is malformed or a value is wrong
+	KindNotSignedIn                 // nobody is signed in
+	KindForbidden                   // signed in, not allowed
+	KindNotFound                    // unknown, or not theirs to know of
+	KindConflict                    // clashes with what exists
+	KindGone                        // destroyed under the retention schedule
+	KindLocked                      // closed for now: a window, a legal hold, uploads closed
+	KindTooLarge                    // over a size limit
+	KindCorrupt                     // stored evidence failed authentication
+	KindUnavailable                 // a part the act needs is down
+)
+
+// Error is a refusal or failure of a domain operation. Msg is a sentence for
+// a person and never carries an internal error's text; Code is stable for
+// programs (the API's "code").
+type Error struct {
+	Kind  Kind
+	Code  string
+	Msg   string
+	Field string    // KindInvalid: the value at fault, when there is one
+	Opens time.Time // KindLocked: when it opens (zero: not known)
 }
 
-func (e *httpError) Error() string { return e.code + ": " + e.msg }
+func (e *Error) Error() string { return e.Code + ": " + e.Msg }
+
+// Is makes errors.Is(err, ErrNotFound) and the like match any error of the
+// same kind.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == "" && t.Kind == e.Kind
+}
+
+// Sentinels for errors.Is: they match any *Error of their kind.
+var (
+	ErrNotFound    = &Error{Kind: KindNotFound}
+	ErrForbidden   = &Error{Kind: KindForbidden}
+	ErrNotSignedIn = &Error{Kind: KindNotSignedIn}
+	ErrGone        = &Error{Kind: KindGone}
+	ErrLocked      = &Error{Kind: KindLocked}
+	ErrConflict    = &Error{Kind: KindConflict}
+	ErrInvalid     = &Error{Kind: KindInvalid}
+)
 
 var (
-	errNotSignedIn = &httpError{http.StatusUnauthorized, "not_signed_in", "Sign in to continue."}
-	errForbidden   = &httpError{http.StatusForbidden, "forbidden", "You do not have permission to do this."}
-	errNotFound    = &httpError{http.StatusNotFound, "not_found", "Page not found. If you typed the address, check it is correct."}
-	errCorrupt     = &httpError{http.StatusInternalServerError, "corrupt", "This file is damaged in storage and cannot be downloaded. The portal team has been told. Ask the provider to upload it again."}
-	errInternal    = &httpError{http.StatusInternalServerError, "internal", "Sorry, there is a problem with the service. Try again later."}
+	errNotSignedIn = &Error{Kind: KindNotSignedIn, Code: "not_signed_in", Msg: "Sign in to continue."}
+	errForbidden   = &Error{Kind: KindForbidden, Code: "forbidden", Msg: "You do not have permission to do this."}
+	errNotFound    = &Error{Kind: KindNotFound, Code: "not_found", Msg: "Page not found. If you typed the address, check it is correct."}
+	errGone        = &Error{Kind: KindGone, Code: "destroyed", Msg: "This visit's evidence has been destroyed under the retention schedule."}
+	errCorrupt     = &Error{Kind: KindCorrupt, Code: "corrupt", Msg: "This file is damaged in storage and cannot be downloaded. The portal team has been told. Ask the provider to upload it again."}
 )
 
-func badRequest(msg string) *httpError {
-	return &httpError{http.StatusBadRequest, "bad_request", msg}
+func invalid(field, msg string) *Error {
+	return &Error{Kind: KindInvalid, Code: "bad_request", Field: field, Msg: msg}
 }
 
-// toHTTPError is the one place errors become statuses.
-func toHTTPError(err error) *httpError {
-	var he *httpError
-	switch {
-	case errors.As(err, &he):
-		return he
-	case errors.Is(err, store.ErrNotFound):
-		return errNotFound
-	case errors.Is(err, store.ErrConflict):
-		return &httpError{http.StatusConflict, "conflict", "This conflicts with something that already exists."}
-	case errors.Is(err, evidence.ErrCorrupt):
-		return errCorrupt
-	case errors.Is(err, evidence.ErrTooLarge):
-		return &httpError{http.StatusRequestEntityTooLarge, "too_large", "The file is larger than the portal's limit."}
-	case errors.Is(err, evidence.ErrShortBody):
-		return badRequest("The upload ended before all of the file arrived. Nothing was kept: upload it again.")
-	}
-	return errInternal
+func invalidf(field, format string, args ...any) *Error {
+	return invalid(field, fmt.Sprintf(format, args...))
 }
 
-// fail answers with the error: JSON under /api/, a page elsewhere.
-func (s *Server) fail(c *gin.Context, err error) {
-	he := toHTTPError(err)
-	if he.status >= 500 {
-		s.log.Error("request failed", "request_id", requestID(c), "route", c.FullPath(), "code", he.code, "err", err)
-	}
-	c.Error(err)
-	if c.Writer.Written() {
-		// Headers are gone: the only honest signal left is to cut the
-		// connection, so a partial body is never taken as complete.
-		c.Abort()
-		panic(http.ErrAbortHandler)
-	}
-	if he.status == http.StatusUnauthorized && !isAPI(c) && c.Request.Method == http.MethodGet && he == errNotSignedIn {
-		c.Redirect(http.StatusSeeOther, "/?return_to="+urlQueryEscape(c.Request.URL.RequestURI()))
-		c.Abort()
-		return
-	}
-	if isAPI(c) {
-		c.AbortWithStatusJSON(he.status, gin.H{"error": he.msg, "code": he.code})
-		return
-	}
-	ep := errorPage{Title: statusTitle(he.status), Message: he.msg, Code: he.code, Advice: statusAdvice(he.status), RequestID: requestID(c)}
-	if id := c.Param("id"); id != "" && he.status != http.StatusNotFound && he.status != http.StatusGone {
-		ep.Back = "/visits/" + id
-	}
-	s.renderStatus(c, he.status, "error", ep)
-	c.Abort()
+func conflict(msg string) *Error { return &Error{Kind: KindConflict, Code: "conflict", Msg: msg} }
+
+func notFound(msg string) *Error { return &Error{Kind: KindNotFound, Code: "not_found", Msg: msg} }
+
+func locked(code, msg string, opens time.Time) *Error {
+	return &Error{Kind: KindLocked, Code: code, Msg: msg, Opens: opens}
 }
 
-func isAPI(c *gin.Context) bool { return strings.HasPrefix(c.Request.URL.Path, "/api/") }
-
-// statusAdvice tells people what they can do next, by status.
-func statusAdvice(status int) []string {
-	switch status {
-	case http.StatusUnauthorized:
-		return []string{"For your security, you are signed out after 30 minutes without activity and after 12 hours in any case."}
-	case http.StatusForbidden:
-		return []string{"If you think you should have access, ask the visit’s lead inspector or the portal administrator."}
-	case http.StatusNotFound:
-		return []string{"If you followed a link from a visit, the file or visit may have been removed, or you may not be a member of that visit."}
-	case http.StatusGone:
-		return []string{"Evidence is destroyed after the letter of findings is published and the retention period has passed. It cannot be recovered."}
-	case http.StatusRequestEntityTooLarge:
-		return []string{"Split the file into smaller parts, or ask the portal team about the limit."}
-	case http.StatusLocked:
-		return []string{"Access to a visit opens and closes on dates set for each role. Ask the lead inspector if you need more time."}
-	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable:
-		return []string{"Try again later. Nothing you sent has been stored unless the page says so."}
-	}
-	return nil
-}
-
-func statusTitle(status int) string {
-	switch status {
-	case http.StatusUnauthorized:
-		return "You need to sign in"
-	case http.StatusForbidden:
-		return "You do not have access to this"
-	case http.StatusNotFound:
-		return "Page not found"
-	case http.StatusGone:
-		return "This has been destroyed"
-	case http.StatusRequestEntityTooLarge:
-		return "The file is too large"
-	case http.StatusLocked:
-		return "This is closed at the moment"
-	case http.StatusBadRequest:
-		return "There is a problem"
-	case http.StatusConflict:
-		return "This conflicts with something that already exists"
-	}
-	return "Sorry, there is a problem with the service"
+// AsError returns err as an *Error when it is one.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
 }

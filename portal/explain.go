@@ -2,31 +2,37 @@ package portal
 
 import (
 	"context"
-	"net/http"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
-type explanation struct {
-	Member   memberJSON `json:"member"`
+// Explanation says whether a member may do something, and why.
+type Explanation struct {
+	Member   MemberView `json:"member"`
 	Action   string     `json:"action"`
 	File     string     `json:"file,omitempty"`
 	Allow    bool       `json:"allow"`
-	Status   int        `json:"status"`
+	Status   int        `json:"status"` // what the web door would answer; set by it
 	Policies []string   `json:"policies"`
 	Reason   string     `json:"reason"`
 	InWindow bool       `json:"in_window"`
+	// Refusal is the kind of refusal the member would get (0 when allowed).
+	Refusal Kind `json:"-"`
 }
 
-// explain answers "may this member do this (to this file), and why?" for an
-// administrator, with the same decision path a request of theirs would take.
-func (s *Server) explain(ctx context.Context, acc *access, memberID, action, fileID string) (explanation, error) {
-	ms, err := s.store.Members(ctx, acc.visit.ID)
+// Explain answers "may this member do this (to this file), and why?" for an
+// administrator, with the same decision path a request of theirs would
+// take.
+func (acc *Access) Explain(ctx context.Context, memberID, action, fileID string) (Explanation, error) {
+	if err := acc.require(ctx, policy.MemberManage, nil); err != nil {
+		return Explanation{}, err
+	}
+	s := acc.svc
+	ms, err := s.store.Members(ctx, acc.Visit.ID)
 	if err != nil {
-		return explanation{}, err
+		return Explanation{}, err
 	}
 	var m store.Member
 	for _, x := range ms {
@@ -35,55 +41,50 @@ func (s *Server) explain(ctx context.Context, acc *access, memberID, action, fil
 		}
 	}
 	if m.ID == "" {
-		return explanation{}, badRequest("Choose a member of this visit.")
+		return Explanation{}, invalid("member", "Choose a member of this visit.")
 	}
 	if !isAction(action) {
-		return explanation{}, badRequest("Choose an action.")
+		return Explanation{}, invalid("action", "Choose an action.")
 	}
-	w, err := s.windowOf(ctx, acc.visit, m)
-	if err != nil {
-		return explanation{}, err
+	as := &Access{svc: s, Visit: acc.Visit, Status: acc.Status, Member: m, Window: s.memberWindow(acc.Visit, acc.Status, m),
+		decided: map[decisionKey]policy.Decision{}}
+	as.Actor.UserID = m.UserID
+	if as.Actor.UserID == "" {
+		as.Actor.UserID = "unbound:" + m.ID // not signed in yet: decide as they would be
 	}
-	as := &access{visit: acc.visit, member: m, window: w}
-	as.user.ID = m.UserID
-	if as.user.ID == "" {
-		as.user.ID = "unbound:" + m.ID // not signed in yet: decide as they would be
-	}
-	if as.admin, err = s.store.HasPortalRole(ctx, m.UserID, store.RoleAdministrator); err != nil {
-		return explanation{}, err
+	if as.Actor.Administrator, err = s.store.HasPortalRole(ctx, m.UserID, store.RoleAdministrator); err != nil {
+		return Explanation{}, err
 	}
 	var f *store.File
 	if fileID != "" {
-		file, err := s.store.File(ctx, acc.visit.ID, fileID)
+		file, err := s.store.File(ctx, acc.Visit.ID, fileID)
 		if err != nil {
-			return explanation{}, err
+			return Explanation{}, err
 		}
 		f = &file
 	}
-	res, err := s.resource(ctx, as, f)
+	d, err := as.decide(ctx, policy.Action(action), f)
 	if err != nil {
-		return explanation{}, err
+		return Explanation{}, err
 	}
-	p := s.principal(as)
-	d := s.policy.Decide(p, policy.Action(action), res)
-	status := http.StatusOK
+	var refusal Kind
 	switch {
 	case d.Allow:
 	case d.Gone:
-		status = http.StatusGone
+		refusal = KindGone
 	case d.Locked:
-		status = http.StatusLocked
+		refusal = KindLocked
 	case !d.Visible:
-		status = http.StatusNotFound
+		refusal = KindNotFound
 	default:
-		status = http.StatusForbidden
+		refusal = KindForbidden
 	}
 	pol := d.Policies
 	if pol == nil {
 		pol = []string{}
 	}
-	return explanation{Member: memberView(m), Action: action, File: fileID, Allow: d.Allow, Status: status,
-		Policies: pol, Reason: policy.Explain(d), InWindow: p.InWindow}, nil
+	return Explanation{Member: memberView(m), Action: action, File: fileID, Allow: d.Allow, Refusal: refusal,
+		Policies: pol, Reason: policy.Explain(d), InWindow: as.principal().InWindow}, nil
 }
 
 func isAction(a string) bool {
@@ -95,51 +96,33 @@ func isAction(a string) bool {
 	return false
 }
 
-func (s *Server) explainAPI(c *gin.Context) {
-	e, err := s.explain(c.Request.Context(), accessOf(c), c.Query("member"), c.Query("action"), c.Query("file"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, e)
-}
+// Choice is one option of a list a person picks from.
+type Choice struct{ Value, Label string }
 
-func (s *Server) explainPage(c *gin.Context) {
-	ctx := c.Request.Context()
-	acc := accessOf(c)
-	ms, err := s.store.Members(ctx, acc.visit.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
+// ExplainChoices are the members and files an administrator may ask about.
+// File names can name children: an administrator who is not a member picks
+// a file by item, time and id, never by name.
+func (acc *Access) ExplainChoices(ctx context.Context) (members, files []Choice, err error) {
+	if err := acc.require(ctx, policy.MemberManage, nil); err != nil {
+		return nil, nil, err
 	}
-	files, err := s.store.Files(ctx, acc.visit.ID)
+	ms, err := acc.svc.store.Members(ctx, acc.Visit.ID)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, nil, err
 	}
-	type option struct{ Value, Label string }
-	var members, fileOpts []option
+	fs, err := acc.svc.store.Files(ctx, acc.Visit.ID)
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, m := range ms {
-		members = append(members, option{m.ID, m.Email + " (" + m.Role + ")"})
+		members = append(members, Choice{m.ID, m.Email + " (" + m.Role + ")"})
 	}
-	for _, f := range files {
-		// File names can name children: an administrator who is not a
-		// member picks a file by item, time and id, never by name.
+	for _, f := range fs {
 		item := f.Item
 		if item == "" {
 			item = "no item"
 		}
-		fileOpts = append(fileOpts, option{f.ID, item + " · uploaded " + f.UploadedAt.In(london).Format("2 Jan 15:04") + " · " + f.ID[:8]})
+		files = append(files, Choice{f.ID, item + " · uploaded " + f.UploadedAt.In(calendar.London).Format("2 Jan 15:04") + " · " + f.ID[:8]})
 	}
-	page := gin.H{"Visit": s.visitView(ctx, acc.visit, acc.member.Role), "Members": members, "Files": fileOpts,
-		"Actions": policy.Actions, "Member": c.Query("member"), "Action": c.Query("action"), "File": c.Query("file")}
-	if c.Query("member") != "" {
-		e, err := s.explain(ctx, acc, c.Query("member"), c.Query("action"), c.Query("file"))
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		page["Result"] = e
-	}
-	s.render(c, "explain", "Explain a decision", page)
+	return members, files, nil
 }

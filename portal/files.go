@@ -5,18 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/evidence"
 	"github.com/ofsted-portal/evidence/portal/store"
+	"time"
 )
 
-type fileJSON struct {
+// FileView is a file as listed.
+type FileView struct {
 	ID         string    `json:"id"`
 	Name       string    `json:"name"`
 	Size       int64     `json:"size"`
@@ -26,26 +24,34 @@ type fileJSON struct {
 	UploadedAt time.Time `json:"uploaded_at"`
 }
 
-func (s *Server) fileView(key *crypto.VisitKey, f store.File, uploader string) (fileJSON, error) {
+func fileView(key *crypto.VisitKey, f store.File, uploader string) (FileView, error) {
+	name, err := openName(key, f)
+	if err != nil {
+		return FileView{}, err
+	}
+	return FileView{ID: f.ID, Name: name, Size: f.Size, SHA256: f.SHA256, Item: f.Item, UploadedBy: uploader, UploadedAt: f.UploadedAt}, nil
+}
+
+// openName unseals a file's name.
+func openName(key *crypto.VisitKey, f store.File) (string, error) {
 	name, err := key.Open(f.NameSealed, evidence.NameContext(f.VisitID, f.ID))
 	if err != nil {
-		return fileJSON{}, fmt.Errorf("file %s: name does not open: %w", f.ID, err)
+		return "", fmt.Errorf("file %s: name does not open: %w", f.ID, err)
 	}
-	return fileJSON{ID: f.ID, Name: string(name), Size: f.Size, SHA256: f.SHA256, Item: f.Item, UploadedBy: uploader, UploadedAt: f.UploadedAt}, nil
+	return string(name), nil
 }
 
 // checkUpload validates what is known before the body is read: name, item
 // and size. Refusals here read nothing and store nothing.
-func (s *Server) checkUpload(rawName, rawItem string, size int64) (name, item string, err error) {
+func (s *Service) checkUpload(rawName, rawItem string, size int64) (name, item string, err error) {
 	if size > s.cfg.MaxFileSize {
-		return "", "", &httpError{http.StatusRequestEntityTooLarge, "too_large",
-			fmt.Sprintf("The file is larger than the %s limit.", formatBytes(s.cfg.MaxFileSize))}
+		return "", "", &Error{Kind: KindTooLarge, Code: "too_large", Msg: fmt.Sprintf("The file is larger than the %s limit.", formatBytes(s.cfg.MaxFileSize))}
 	}
 	if name, err = ParseFileName(rawName); err != nil {
-		return "", "", badRequest(capitalise(err.Error()) + ".")
+		return "", "", invalid("name", capitalise(err.Error())+".")
 	}
 	if item, err = ParseItem(rawItem); err != nil {
-		return "", "", badRequest(capitalise(err.Error()) + ".")
+		return "", "", invalid("item", capitalise(err.Error())+".")
 	}
 	if item == "" {
 		item = ItemFromName(name)
@@ -63,78 +69,61 @@ func formatBytes(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// storeUpload runs one upload for the signed-in provider; size -1 means the
-// length is not known in advance (a form post).
-func (s *Server) storeUpload(c *gin.Context, acc *access, name, item string, size int64, body io.Reader) (fileJSON, error) {
-	ctx := c.Request.Context()
-	key, err := s.keys.Key(ctx, acc.visit.ID)
-	if err != nil {
-		return fileJSON{}, err
+// CheckUpload validates an upload's name, item and size before its body is
+// read (the plain form reads each file's name from its part first).
+func (acc *Access) CheckUpload(ctx context.Context, rawName, rawItem string, size int64) error {
+	if err := acc.require(ctx, policy.FileUpload, nil); err != nil {
+		return err
 	}
-	f, err := s.evidence.Put(ctx, evidence.Upload{
-		Visit: acc.visit, Key: key, Name: name, Item: item, Size: size, MaxSize: s.cfg.MaxFileSize, UploadedBy: acc.user.ID, Body: body,
-		Record: s.uploadRecorder(c),
-	})
-	if err != nil {
-		return fileJSON{}, err
-	}
-	s.log.Info("file uploaded", "visit", acc.visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.user.ID)
-	if err := s.holdNewObjects(c, acc); err != nil {
-		return fileJSON{}, err
-	}
-	return s.fileView(key, f, acc.user.Email)
+	_, _, err := acc.svc.checkUpload(rawName, rawItem, size)
+	return err
 }
 
-// uploadRecorder describes the acts of an upload (started, completed,
-// failed) for the audit trail, as done by this request's principal.
-func (s *Server) uploadRecorder(c *gin.Context) func(action, outcome, fileID string, detail map[string]any) store.AuditRecord {
-	return func(action, outcome, fileID string, detail map[string]any) store.AuditRecord {
-		return s.auditRec(c, action, fileID, outcome, detail)
+// Upload stores one file from body for the actor; size -1 means the length
+// is not known in advance (a form post). The item is the one given, else
+// the one the name starts with.
+func (acc *Access) Upload(ctx context.Context, rawName, rawItem string, size int64, body io.Reader) (FileView, error) {
+	if err := acc.require(ctx, policy.FileUpload, nil); err != nil {
+		return FileView{}, err
 	}
+	s := acc.svc
+	name, item, err := s.checkUpload(rawName, rawItem, max(size, 0))
+	if err != nil {
+		return FileView{}, err
+	}
+	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	if err != nil {
+		return FileView{}, err
+	}
+	f, err := s.evidence.Put(ctx, evidence.Upload{
+		Visit: acc.Visit, Key: key, Name: name, Item: item, Size: size, MaxSize: s.cfg.MaxFileSize, UploadedBy: acc.Actor.UserID, Body: body,
+		Record: acc.recorder(),
+	})
+	if err != nil {
+		return FileView{}, err
+	}
+	s.log.Info("file uploaded", "visit", acc.Visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.Actor.UserID)
+	if err := acc.holdNewObjects(ctx); err != nil {
+		return FileView{}, err
+	}
+	return fileView(key, f, acc.Actor.Email)
 }
 
 // holdNewObjects puts objects stored while the visit is under legal hold
 // under hold too.
-func (s *Server) holdNewObjects(c *gin.Context, acc *access) error {
-	ctx := c.Request.Context()
-	if h, err := s.store.GetLegalHold(ctx, acc.visit.ID); err == nil && h.On {
-		return s.blobs.SetLegalHold(ctx, acc.visit.Bucket, true)
+func (acc *Access) holdNewObjects(ctx context.Context) error {
+	if h, err := acc.svc.store.GetLegalHold(ctx, acc.Visit.ID); err == nil && h.On {
+		return acc.svc.blobs.SetLegalHold(ctx, acc.Visit.Bucket, true)
 	}
 	return nil
 }
 
-// uploadFile streams the raw request body into the visit.
-func (s *Server) uploadFile(c *gin.Context) {
-	size := c.Request.ContentLength
-	if size < 0 {
-		s.fail(c, &httpError{http.StatusLengthRequired, "length_required", "Send the file with a Content-Length header."})
-		return
+// Files lists the files of the visit that policy lets the actor see.
+func (acc *Access) Files(ctx context.Context) ([]FileView, error) {
+	if err := acc.require(ctx, policy.FileList, nil); err != nil {
+		return nil, err
 	}
-	name, item, err := s.checkUpload(c.Query("name"), c.Query("item"), size)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	out, err := s.storeUpload(c, accessOf(c), name, item, size, c.Request.Body)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, out)
-}
-
-func (s *Server) listFiles(c *gin.Context) {
-	out, err := s.visitFiles(c.Request.Context(), accessOf(c))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"files": out})
-}
-
-// visitFiles lists the files of acc's visit that policy lets acc see.
-func (s *Server) visitFiles(ctx context.Context, acc *access) ([]fileJSON, error) {
-	v := acc.visit
+	s, v := acc.svc, acc.Visit
 	key, err := s.keys.Key(ctx, v.ID)
 	if err != nil {
 		return nil, err
@@ -144,8 +133,8 @@ func (s *Server) visitFiles(ctx context.Context, acc *access) ([]fileJSON, error
 		return nil, err
 	}
 	emails := map[string]string{}
-	visible := s.fileFilter(ctx, acc, policy.FileList)
-	out := make([]fileJSON, 0, len(files))
+	visible := acc.fileFilter(ctx, policy.FileList)
+	out := make([]FileView, 0, len(files))
 	for _, f := range files {
 		if ok, err := visible(f); err != nil {
 			return nil, err
@@ -159,21 +148,24 @@ func (s *Server) visitFiles(ctx context.Context, acc *access) ([]fileJSON, error
 			}
 			emails[f.UploadedBy] = u.Email
 		}
-		fj, err := s.fileView(key, f, emails[f.UploadedBy])
+		fv, err := fileView(key, f, emails[f.UploadedBy])
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, fj)
+		out = append(out, fv)
 	}
 	return out, nil
 }
 
-func (s *Server) deleteFile(c *gin.Context) {
-	acc := accessOf(c)
-	if err := s.evidence.Delete(c.Request.Context(), acc.visit, acc.file.ID, s.auditRec(c, "file.deleted", acc.file.ID, "success", map[string]any{"sha256": acc.file.SHA256})); err != nil {
-		s.fail(c, err)
-		return
+// DeleteFile removes the file Authorize named.
+func (acc *Access) DeleteFile(ctx context.Context) error {
+	if err := acc.require(ctx, policy.FileDelete, &acc.File); err != nil {
+		return err
 	}
-	s.log.Info("file deleted", "visit", acc.visit.ID, "file", acc.file.ID, "user", acc.user.ID)
-	c.Status(http.StatusNoContent)
+	f := acc.File
+	if err := acc.svc.evidence.Delete(ctx, acc.Visit, f.ID, acc.rec("file.deleted", f.ID, "success", map[string]any{"sha256": f.SHA256})); err != nil {
+		return err
+	}
+	acc.svc.log.Info("file deleted", "visit", acc.Visit.ID, "file", f.ID, "user", acc.Actor.UserID)
+	return nil
 }

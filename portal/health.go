@@ -2,38 +2,32 @@ package portal
 
 import (
 	"context"
-	"net/http"
 	"time"
-
-	"github.com/gin-gonic/gin"
 )
 
-// healthz says the process is alive.
-func (s *Server) healthz(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+// Readiness is what serving needs: the database, the object store and the
+// master key (its wrap and unwrap self-test at start-up). Each check is
+// "ok" or "failing"; it names which failed, never why in detail.
+type Readiness struct {
+	Ready  bool              `json:"ready"`
+	Checks map[string]string `json:"checks"`
 }
 
-// readyz checks what serving needs: the database, the object store and the
-// master key (its wrap and unwrap self-test at start-up). It names which check failed, never why in detail.
-func (s *Server) readyz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
+// Ready checks the database, the object store and the master key.
+func (s *Service) Ready(ctx context.Context) Readiness {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	checks := gin.H{"database": "ok", "storage": "ok", "key": "ok"}
-	ok := true
+	r := Readiness{Ready: true, Checks: map[string]string{"database": "ok", "storage": "ok", "key": "ok"}}
 	if err := s.store.Ping(ctx); err != nil {
-		checks["database"], ok = "failing", false
+		r.Checks["database"], r.Ready = "failing", false
 		s.log.Error("readiness: database", "err", err)
 	}
 	if err := s.blobs.Ping(ctx); err != nil {
-		checks["storage"], ok = "failing", false
+		r.Checks["storage"], r.Ready = "failing", false
 		s.log.Error("readiness: storage", "err", err)
 	}
 	if s.keyErr != nil {
-		checks["key"], ok = "failing", false
+		r.Checks["key"], r.Ready = "failing", false
 	}
-	status := http.StatusOK
-	if !ok {
-		status = http.StatusServiceUnavailable
-	}
-	c.JSON(status, gin.H{"ready": ok, "checks": checks})
+	return r
 }

@@ -1,19 +1,20 @@
 package portal
 
 import (
-	"net/http"
+	"context"
 	"net/mail"
+	"sort"
 	"strings"
 	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
-type memberRequest struct {
+// MemberRequest adds a member or changes one: by email, or by issuer and
+// subject; a role; optionally the access window (dates or RFC 3339 times).
+type MemberRequest struct {
 	Email      string `json:"email" form:"email"`
 	Issuer     string `json:"issuer" form:"issuer"`
 	Subject    string `json:"subject" form:"subject"`
@@ -22,7 +23,8 @@ type memberRequest struct {
 	ValidUntil string `json:"valid_until" form:"valid_until"`
 }
 
-type memberJSON struct {
+// MemberView is a member as shown to administrators.
+type MemberView struct {
 	ID         string     `json:"id"`
 	Role       string     `json:"role"`
 	Email      string     `json:"email,omitempty"`
@@ -33,8 +35,8 @@ type memberJSON struct {
 	ValidUntil *time.Time `json:"valid_until,omitempty"`
 }
 
-func memberView(m store.Member) memberJSON {
-	out := memberJSON{ID: m.ID, Role: m.Role, Email: m.Email, Issuer: m.Issuer, Subject: m.Subject, Bound: m.IsBound()}
+func memberView(m store.Member) MemberView {
+	out := MemberView{ID: m.ID, Role: m.Role, Email: m.Email, Issuer: m.Issuer, Subject: m.Subject, Bound: m.IsBound()}
 	if !m.ValidFrom.IsZero() {
 		out.ValidFrom = &m.ValidFrom
 	}
@@ -56,43 +58,43 @@ func parseWhen(s string) (time.Time, error) {
 }
 
 // parseMember validates a member request into a store.Member.
-func (s *Server) parseMember(req memberRequest, visitID string) (store.Member, error) {
+func (s *Service) parseMember(req MemberRequest, visitID string) (store.Member, error) {
 	m := store.Member{VisitID: visitID, Role: req.Role}
 	if !policy.IsRole(req.Role) {
-		return m, badRequest("The role must be one of: " + strings.Join(policy.Roles, ", ") + ".")
+		return m, invalid("role", "The role must be one of: "+strings.Join(policy.Roles, ", ")+".")
 	}
 	switch {
 	case req.Subject != "" || req.Issuer != "":
 		if req.Subject == "" || req.Issuer == "" {
-			return m, badRequest("Give both issuer and subject, or an email address.")
+			return m, invalid("subject", "Give both issuer and subject, or an email address.")
 		}
 		if !s.knownIssuer(req.Issuer) {
-			return m, badRequest("The issuer is not one of the portal's identity providers.")
+			return m, invalid("issuer", "The issuer is not one of the portal's identity providers.")
 		}
 		m.Issuer, m.Subject = req.Issuer, req.Subject
 	case req.Email != "":
 		addr, err := mail.ParseAddress(req.Email)
 		if err != nil || addr.Address != strings.TrimSpace(req.Email) {
-			return m, badRequest("Enter an email address in the correct format, like name@example.org.")
+			return m, invalid("email", "Enter an email address in the correct format, like name@example.org.")
 		}
 		m.Email = strings.ToLower(addr.Address)
 	default:
-		return m, badRequest("Give an email address, or an issuer and subject.")
+		return m, invalid("email", "Give an email address, or an issuer and subject.")
 	}
 	var err error
 	if m.ValidFrom, err = parseWhen(req.ValidFrom); err != nil {
-		return m, badRequest("valid_from must be a date (YYYY-MM-DD) or an RFC 3339 time.")
+		return m, invalid("valid_from", "valid_from must be a date (YYYY-MM-DD) or an RFC 3339 time.")
 	}
 	if m.ValidUntil, err = parseWhen(req.ValidUntil); err != nil {
-		return m, badRequest("valid_until must be a date (YYYY-MM-DD) or an RFC 3339 time.")
+		return m, invalid("valid_until", "valid_until must be a date (YYYY-MM-DD) or an RFC 3339 time.")
 	}
 	if !m.ValidFrom.IsZero() && !m.ValidUntil.IsZero() && !m.ValidUntil.After(m.ValidFrom) {
-		return m, badRequest("valid_until must be after valid_from.")
+		return m, invalid("valid_until", "valid_until must be after valid_from.")
 	}
 	return m, nil
 }
 
-func (s *Server) knownIssuer(iss string) bool {
+func (s *Service) knownIssuer(iss string) bool {
 	for _, p := range s.cfg.IdPs {
 		if p.Issuer == iss {
 			return true
@@ -101,59 +103,74 @@ func (s *Server) knownIssuer(iss string) bool {
 	return false
 }
 
-func (s *Server) saveMember(c *gin.Context, req memberRequest, acc *access) (store.Member, bool, error) {
-	m, err := s.parseMember(req, acc.visit.ID)
+// PutMember adds a member or changes one; created says which.
+func (acc *Access) PutMember(ctx context.Context, req MemberRequest) (m MemberView, created bool, err error) {
+	if err := acc.require(ctx, policy.MemberManage, nil); err != nil {
+		return MemberView{}, false, err
+	}
+	s := acc.svc
+	sm, err := s.parseMember(req, acc.Visit.ID)
 	if err != nil {
-		return m, false, err
+		return MemberView{}, false, err
 	}
 	// The store names the record member.added or member.changed.
-	rec := s.auditRec(c, "", "", "success", map[string]any{"email": m.Email, "issuer": m.Issuer, "subject": m.Subject, "role": m.Role,
+	rec := acc.rec("", "", "success", map[string]any{"email": sm.Email, "issuer": sm.Issuer, "subject": sm.Subject, "role": sm.Role,
 		"valid_from": req.ValidFrom, "valid_until": req.ValidUntil})
-	m, created, err := s.store.PutMember(c.Request.Context(), m, s.now(), rec)
+	sm, created, err = s.store.PutMember(ctx, sm, s.now(), rec)
 	if err != nil {
-		return m, false, err
+		return MemberView{}, false, err
 	}
-	s.log.Info("member saved", "visit", acc.visit.ID, "member", m.ID, "role", m.Role, "by", acc.user.ID, "created", created)
-	return m, created, nil
+	s.log.Info("member saved", "visit", acc.Visit.ID, "member", sm.ID, "role", sm.Role, "by", acc.Actor.UserID, "created", created)
+	return memberView(sm), created, nil
 }
 
-func (s *Server) putMember(c *gin.Context) {
-	var req memberRequest
-	if err := c.ShouldBindJSON(&req); err != nil {
-		s.fail(c, badRequest("The request body must be a JSON object with email (or issuer and subject) and role."))
-		return
+// RemoveMember removes a member from the visit.
+func (acc *Access) RemoveMember(ctx context.Context, memberID string) error {
+	if err := acc.require(ctx, policy.MemberManage, nil); err != nil {
+		return err
 	}
-	m, created, err := s.saveMember(c, req, accessOf(c))
-	if err != nil {
-		s.fail(c, err)
-		return
+	if err := acc.svc.store.RemoveMember(ctx, acc.Visit.ID, memberID, acc.rec("member.removed", memberID, "success", nil)); err != nil {
+		return err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	c.JSON(status, memberView(m))
+	acc.svc.log.Info("member removed", "visit", acc.Visit.ID, "member", memberID, "by", acc.Actor.UserID)
+	return nil
 }
 
-func (s *Server) listMembers(c *gin.Context) {
-	ms, err := s.store.Members(c.Request.Context(), accessOf(c).visit.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
+// Members lists the visit's members.
+func (acc *Access) Members(ctx context.Context) ([]MemberView, error) {
+	if err := acc.require(ctx, policy.MemberManage, nil); err != nil {
+		return nil, err
 	}
-	out := []memberJSON{}
+	ms, err := acc.svc.store.Members(ctx, acc.Visit.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := []MemberView{}
 	for _, m := range ms {
 		out = append(out, memberView(m))
 	}
-	c.JSON(http.StatusOK, gin.H{"members": out})
+	return out, nil
 }
 
-func (s *Server) removeMember(c *gin.Context) {
-	acc := accessOf(c)
-	if err := s.store.RemoveMember(c.Request.Context(), acc.visit.ID, c.Param("member"), s.auditRec(c, "member.removed", c.Param("member"), "success", nil)); err != nil {
-		s.fail(c, err)
-		return
+// MemberWindow is a member with the access window that applies to them.
+type MemberWindow struct {
+	MemberView
+	Window Window
+}
+
+// MemberWindows lists the members with their effective windows, by role.
+func (acc *Access) MemberWindows(ctx context.Context) ([]MemberWindow, error) {
+	if err := acc.require(ctx, policy.MemberManage, nil); err != nil {
+		return nil, err
 	}
-	s.log.Info("member removed", "visit", acc.visit.ID, "member", c.Param("member"), "by", acc.user.ID)
-	c.Status(http.StatusNoContent)
+	ms, err := acc.svc.store.Members(ctx, acc.Visit.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MemberWindow, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, MemberWindow{memberView(m), acc.svc.memberWindow(acc.Visit, acc.Status, m)})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Role < out[j].Role })
+	return out, nil
 }

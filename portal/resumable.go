@@ -2,335 +2,155 @@ package portal
 
 import (
 	"bufio"
-	"bytes"
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/base64"
+	"context"
 	"errors"
-	"fmt"
-	"hash"
 	"io"
-	"net/http"
-	"strconv"
 	"strings"
 
-	"github.com/gin-gonic/gin"
-
+	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/evidence"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
-// Resumable uploads: tus 1.0.0 (core, creation, termination, expiration,
-// checksum) at
-// /api/v1/visits/{id}/uploads. The offset a client may resume from is always
-// a segment boundary: the server stores and commits whole segments, so bytes
-// of a segment still in flight when a connection drops are sent again.
-//
-// Chosen where tus leaves room: a PATCH must end at a segment boundary or at
-// the end of the upload (Evidence-Segment-Size says where they are), so that
-// no plaintext is ever held between requests; a PATCH with Upload-Checksum
-// carries exactly one segment, so a mismatch (460) discards only it; an upload is visible only to
-// the person who created it (404 to anyone else); a completed upload
-// answers with the new file's id in Evidence-File-Id.
+// Resumable uploads: a file sent in pieces, each whole segment encrypted
+// into its own object as it arrives and committed with the SHA-256 state
+// after it, so the offset a client resumes from is always a segment
+// boundary and survives a dropped connection or a restart. No plaintext is
+// kept between requests. An upload is visible only to the person who
+// created it.
 
-const (
-	tusVersion    = "1.0.0"
-	tusExtensions = "creation,termination,expiration,checksum"
-	tusOctets     = "application/offset+octet-stream"
-)
-
-func (s *Server) tusHeaders(c *gin.Context) {
-	c.Header("Tus-Resumable", tusVersion)
-	c.Header("Cache-Control", "no-store")
-}
-
-// tusCheckVersion refuses a request for another protocol version (412).
-func (s *Server) tusCheckVersion(c *gin.Context) bool {
-	if v := c.GetHeader("Tus-Resumable"); v != tusVersion {
-		c.Header("Tus-Version", tusVersion)
-		s.fail(c, &httpError{http.StatusPreconditionFailed, "tus_version", "Send Tus-Resumable: 1.0.0; this server speaks tus 1.0.0 only."})
-		return false
+// CreateResumable starts a resumable upload of length bytes. An empty file
+// is stored at once (clients send nothing more for it).
+func (acc *Access) CreateResumable(ctx context.Context, rawName, rawItem string, length int64) (store.Resumable, error) {
+	if err := acc.require(ctx, policy.FileUpload, nil); err != nil {
+		return store.Resumable{}, err
 	}
-	return true
-}
-
-// tusOptions describes the server (no Tus-Resumable needed).
-func (s *Server) tusOptions(c *gin.Context) {
-	s.tusHeaders(c)
-	c.Header("Tus-Version", tusVersion)
-	c.Header("Tus-Extension", tusExtensions)
-	c.Header("Tus-Checksum-Algorithm", "sha256,sha1")
-	c.Header("Tus-Max-Size", strconv.FormatInt(s.cfg.MaxFileSize, 10))
-	c.Header("Evidence-Segment-Size", strconv.FormatInt(s.cfg.SegmentSize, 10))
-	c.Status(http.StatusNoContent)
-}
-
-// parseTusMetadata reads Upload-Metadata: comma-separated "key base64".
-func parseTusMetadata(h string) (map[string]string, error) {
-	out := map[string]string{}
-	if strings.TrimSpace(h) == "" {
-		return out, nil
-	}
-	for _, pair := range strings.Split(h, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(pair), " ")
-		if k == "" {
-			return nil, errors.New("empty key")
-		}
-		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
-		if err != nil {
-			return nil, fmt.Errorf("value of %s is not base64", k)
-		}
-		out[k] = string(b)
-	}
-	return out, nil
-}
-
-func (s *Server) tusCreate(c *gin.Context) {
-	s.tusHeaders(c)
-	if !s.tusCheckVersion(c) {
-		return
-	}
-	if c.GetHeader("Upload-Defer-Length") != "" {
-		s.fail(c, badRequest("Send Upload-Length: uploads of unknown length are not supported."))
-		return
-	}
-	length, err := strconv.ParseInt(c.GetHeader("Upload-Length"), 10, 64)
-	if err != nil || length < 0 {
-		s.fail(c, badRequest("Send Upload-Length: the size of the file in bytes."))
-		return
-	}
-	meta, err := parseTusMetadata(c.GetHeader("Upload-Metadata"))
+	s := acc.svc
+	name, item, err := s.checkUpload(rawName, rawItem, length)
 	if err != nil {
-		s.fail(c, badRequest("Upload-Metadata is not valid: "+err.Error()+"."))
-		return
+		return store.Resumable{}, err
 	}
-	rawName := meta["filename"]
-	if rawName == "" {
-		rawName = meta["name"]
-	}
-	name, item, err := s.checkUpload(rawName, meta["item"], length)
+	key, err := s.keys.Key(ctx, acc.Visit.ID)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return store.Resumable{}, err
 	}
-	acc := accessOf(c)
-	ctx := c.Request.Context()
-	key, err := s.keys.Key(ctx, acc.visit.ID)
+	r, err := s.evidence.CreateResumable(ctx, evidence.NewResumable{Visit: acc.Visit, Key: key, Name: name, Item: item, Length: length,
+		CreatedBy: acc.Actor.UserID, Expires: s.now().Add(s.cfg.UploadExpiry), Record: acc.recorder()})
 	if err != nil {
-		s.fail(c, err)
-		return
+		return store.Resumable{}, err
 	}
-	r, err := s.evidence.CreateResumable(ctx, evidence.NewResumable{Visit: acc.visit, Key: key, Name: name, Item: item, Length: length,
-		CreatedBy: acc.user.ID, Expires: s.now().Add(s.cfg.UploadExpiry), Record: s.uploadRecorder(c)})
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.log.Info("resumable upload created", "visit", acc.visit.ID, "upload", r.ID, "length", length, "user", acc.user.ID)
+	s.log.Info("resumable upload created", "visit", acc.Visit.ID, "upload", r.ID, "length", length, "user", acc.Actor.UserID)
 	if length == 0 {
-		// Nothing will follow (tus clients send no PATCH for an empty file):
-		// store the empty file now.
 		var f *store.File
-		r, f, err = s.evidence.Append(ctx, key, acc.visit, r, bufio.NewReader(strings.NewReader("")), nil, s.uploadRecorder(c))
+		r, f, err = s.evidence.Append(ctx, key, acc.Visit, r, bufio.NewReader(strings.NewReader("")), nil, acc.recorder())
 		if err == nil && f != nil {
-			err = s.holdNewObjects(c, acc)
+			err = acc.holdNewObjects(ctx)
 		}
 		if err != nil {
-			s.fail(c, err)
-			return
+			return r, err
 		}
-		s.tusOffsetHeaders(c, r)
 	}
-	c.Header("Location", "/api/v1/visits/"+acc.visit.ID+"/uploads/"+r.ID)
-	c.Header("Upload-Expires", r.ExpiresAt.UTC().Format(http.TimeFormat))
-	c.Header("Evidence-Segment-Size", strconv.FormatInt(r.SegmentSize, 10))
-	c.Header("Evidence-Item", item)
-	c.Status(http.StatusCreated)
+	return r, nil
 }
 
-// tusUpload starts a request on one upload (HEAD, PATCH, DELETE): protocol
-// headers and version, then the upload named in the path, which only its
-// creator may see.
-func (s *Server) tusUpload(c *gin.Context) (store.Resumable, bool) {
-	s.tusHeaders(c)
-	if !s.tusCheckVersion(c) {
-		return store.Resumable{}, false
+var errNoUpload = notFound("This upload does not exist or has expired. Start the upload again.")
+
+// Resumable returns one of the actor's own unexpired uploads.
+func (acc *Access) Resumable(ctx context.Context, id string) (store.Resumable, error) {
+	if err := acc.require(ctx, policy.FileUpload, nil); err != nil {
+		return store.Resumable{}, err
 	}
-	acc := accessOf(c)
-	r, err := s.store.Resumable(c.Request.Context(), acc.visit.ID, c.Param("upload"))
-	if err == nil && (r.CreatedBy != acc.user.ID || !r.ExpiresAt.After(s.now())) {
-		err = store.ErrNotFound
+	r, err := acc.svc.store.Resumable(ctx, acc.Visit.ID, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && (r.CreatedBy != acc.Actor.UserID || !r.ExpiresAt.After(acc.svc.now())) {
+		return store.Resumable{}, errNoUpload
 	}
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			err = &httpError{http.StatusNotFound, "not_found", "This upload does not exist or has expired. Start the upload again."}
-		}
-		s.fail(c, err)
-		return store.Resumable{}, false
-	}
-	return r, true
+	return r, err
 }
 
-func (s *Server) tusOffsetHeaders(c *gin.Context, r store.Resumable) {
-	c.Header("Upload-Offset", strconv.FormatInt(r.Offset(), 10))
-	c.Header("Upload-Length", strconv.FormatInt(r.Length, 10))
-	c.Header("Upload-Expires", r.ExpiresAt.UTC().Format(http.TimeFormat))
-	if !r.CompletedAt.IsZero() {
-		c.Header("Evidence-File-Id", r.FileID)
-		c.Header("Evidence-Item", r.Item)
-	}
-}
-
-func (s *Server) tusHead(c *gin.Context) {
-	r, ok := s.tusUpload(c)
-	if !ok {
-		return
-	}
-	s.tusOffsetHeaders(c, r)
-	c.Status(http.StatusOK)
-}
-
-func (s *Server) tusPatch(c *gin.Context) {
-	r, ok := s.tusUpload(c)
-	if !ok {
-		return
-	}
-	if ct := c.GetHeader("Content-Type"); ct != tusOctets {
-		s.fail(c, &httpError{http.StatusUnsupportedMediaType, "content_type", "Send the bytes with Content-Type: " + tusOctets + "."})
-		return
-	}
-	offset, err := strconv.ParseInt(c.GetHeader("Upload-Offset"), 10, 64)
-	if err != nil || offset < 0 {
-		s.fail(c, badRequest("Send Upload-Offset: where these bytes start."))
-		return
-	}
-	if offset != r.Offset() {
-		s.tusOffsetHeaders(c, r)
-		s.fail(c, &httpError{http.StatusConflict, "offset_mismatch",
-			fmt.Sprintf("This upload continues from byte %d, not %d: ask for the offset (HEAD) and send from there.", r.Offset(), offset)})
-		return
-	}
-	if n := c.Request.ContentLength; n >= 0 {
-		end := offset + n
-		switch {
-		case end > r.Length:
-			s.fail(c, &httpError{http.StatusRequestEntityTooLarge, "past_length",
-				fmt.Sprintf("These bytes go past the declared length of the upload (%d bytes).", r.Length)})
-			return
-		case end < r.Length && end%r.SegmentSize != 0:
-			s.fail(c, badRequest(fmt.Sprintf("Each PATCH must end at a multiple of %d bytes (Evidence-Segment-Size) or at the end of the upload.", r.SegmentSize)))
-			return
-		}
-	}
-	body := io.Reader(c.Request.Body)
-	var beforeCommit func() error
-	if h := c.GetHeader("Upload-Checksum"); h != "" {
-		sum, want, err := parseUploadChecksum(h)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		if end := offset + c.Request.ContentLength; c.Request.ContentLength < 0 || end != min(offset+r.SegmentSize, r.Length) {
-			s.fail(c, badRequest(fmt.Sprintf("With Upload-Checksum, send exactly one segment per PATCH: %d bytes from this offset.", min(r.SegmentSize, r.Length-offset))))
-			return
-		}
-		body = io.TeeReader(body, sum)
-		beforeCommit = func() error {
-			if !bytes.Equal(sum.Sum(nil), want) {
-				return &httpError{460, "checksum_mismatch", "The checksum of these bytes does not match Upload-Checksum: send them again."}
-			}
-			return nil
-		}
-	}
-	if !s.lockUpload(c, r.ID) {
-		return
-	}
-	defer s.sending.Delete(r.ID)
-	acc := accessOf(c)
-	ctx := c.Request.Context()
-	key, err := s.keys.Key(ctx, acc.visit.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	r, f, err := s.evidence.Append(ctx, key, acc.visit, r, bufio.NewReaderSize(body, 64<<10), beforeCommit, s.uploadRecorder(c))
-	if err != nil {
-		s.log.Warn("resumable upload stopped", "visit", acc.visit.ID, "upload", r.ID, "offset", r.Offset(), "err", err)
-		if errors.Is(err, store.ErrConflict) {
-			err = &httpError{http.StatusConflict, "offset_mismatch", "This upload moved on while these bytes were sent: ask for the offset (HEAD) and send from there."}
-		}
-		s.tusOffsetHeaders(c, r)
-		s.fail(c, err)
-		return
-	}
-	if f != nil {
-		s.log.Info("file uploaded", "visit", acc.visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.user.ID, "resumable", true)
-		if err := s.holdNewObjects(c, acc); err != nil {
-			s.fail(c, err)
-			return
-		}
-	}
-	s.tusOffsetHeaders(c, r)
-	c.Status(http.StatusNoContent)
-}
-
-func (s *Server) tusDelete(c *gin.Context) {
-	r, ok := s.tusUpload(c)
-	if !ok {
-		return
-	}
-	if !r.CompletedAt.IsZero() {
-		s.fail(c, &httpError{http.StatusConflict, "complete", "This upload is complete. To remove the file, delete the file."})
-		return
-	}
-	if !s.lockUpload(c, r.ID) {
-		return
-	}
-	defer s.sending.Delete(r.ID)
-	acc := accessOf(c)
-	rec := s.auditRec(c, "upload.failed", r.FileID, "failure", map[string]any{"reason": "cancelled by the uploader", "resumable": true, "offset": r.Offset()})
-	if err := s.evidence.Abandon(c.Request.Context(), acc.visit, r, rec); err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.log.Info("resumable upload cancelled", "visit", acc.visit.ID, "upload", r.ID, "user", acc.user.ID)
-	c.Status(http.StatusNoContent)
-}
+// errBusy answers a second request for an upload still receiving one.
+var errBusy = &Error{Kind: KindConflict, Code: "busy", Msg: "This upload is still receiving an earlier request. Try again in a moment."}
 
 // lockUpload lets one request at a time write an upload: a client retrying
-// while its previous request is still being read gets 409 and tries again.
-// The caller releases it with s.sending.Delete(id).
-func (s *Server) lockUpload(c *gin.Context, id string) bool {
+// while its previous request is still being read gets a conflict and tries
+// again. unlock releases it.
+func (s *Service) lockUpload(id string) (unlock func(), err error) {
 	if _, busy := s.sending.LoadOrStore(id, struct{}{}); busy {
-		s.fail(c, &httpError{http.StatusConflict, "busy", "This upload is still receiving an earlier request. Try again in a moment."})
-		return false
+		return nil, errBusy
 	}
-	return true
+	return func() { s.sending.Delete(id) }, nil
 }
 
-// parseUploadChecksum reads "Upload-Checksum: <algorithm> <base64 digest>".
-func parseUploadChecksum(h string) (hash.Hash, []byte, error) {
-	alg, b64, _ := strings.Cut(strings.TrimSpace(h), " ")
-	want, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
-	var sum hash.Hash
-	switch alg {
-	case "sha256":
-		sum = sha256.New()
-	case "sha1":
-		sum = sha1.New()
-	default:
-		return nil, nil, badRequest("Upload-Checksum: the algorithm must be sha256 or sha1.")
+// ErrMovedOn is returned by Append when another request committed the
+// segment first.
+var ErrMovedOn = &Error{Kind: KindConflict, Code: "offset_mismatch", Msg: "This upload moved on while these bytes were sent: ask for the offset (HEAD) and send from there."}
+
+// Append stores the segments body completes from r's offset, committing
+// each, and returns the upload as committed and, after the last segment,
+// the file. beforeCommit (optional) runs after each segment is stored and
+// before it is committed; its error leaves the segment uncommitted.
+func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader, beforeCommit func() error) (store.Resumable, *store.File, error) {
+	if err := acc.require(ctx, policy.FileUpload, nil); err != nil {
+		return r, nil, err
 	}
-	if err != nil || len(want) != sum.Size() {
-		return nil, nil, badRequest("Upload-Checksum: the digest must be base64 of the " + alg + " of the bytes.")
+	s := acc.svc
+	unlock, err := s.lockUpload(r.ID)
+	if err != nil {
+		return r, nil, err
 	}
-	return sum, want, nil
+	defer unlock()
+	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	if err != nil {
+		return r, nil, err
+	}
+	r, f, err := s.evidence.Append(ctx, key, acc.Visit, r, bufio.NewReaderSize(body, 64<<10), beforeCommit, acc.recorder())
+	if err != nil {
+		s.log.Warn("resumable upload stopped", "visit", acc.Visit.ID, "upload", r.ID, "offset", r.Offset(), "err", err)
+		if errors.Is(err, store.ErrConflict) {
+			err = ErrMovedOn
+		}
+		return r, nil, err
+	}
+	if f != nil {
+		s.log.Info("file uploaded", "visit", acc.Visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.Actor.UserID, "resumable", true)
+		if err := acc.holdNewObjects(ctx); err != nil {
+			return r, f, err
+		}
+	}
+	return r, f, nil
+}
+
+// CancelResumable removes an unfinished upload and what it stored.
+func (acc *Access) CancelResumable(ctx context.Context, r store.Resumable) error {
+	if err := acc.require(ctx, policy.FileUpload, nil); err != nil {
+		return err
+	}
+	if !r.CompletedAt.IsZero() {
+		return &Error{Kind: KindConflict, Code: "complete", Msg: "This upload is complete. To remove the file, delete the file."}
+	}
+	s := acc.svc
+	unlock, err := s.lockUpload(r.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	rec := acc.rec("upload.failed", r.FileID, "failure", map[string]any{"reason": "cancelled by the uploader", "resumable": true, "offset": r.Offset()})
+	if err := s.evidence.Abandon(ctx, acc.Visit, r, rec); err != nil {
+		return err
+	}
+	s.log.Info("resumable upload cancelled", "visit", acc.Visit.ID, "upload", r.ID, "user", acc.Actor.UserID)
+	return nil
 }
 
 // expiredUploadRecord is the audit record of an unfinished upload removed
 // at its expiry.
-func (s *Server) expiredUploadRecord(r store.Resumable) store.AuditRecord {
+func (s *Service) expiredUploadRecord(r store.Resumable) store.AuditRecord {
 	rec := s.systemRec(r.VisitID, "upload.failed", r.FileID, map[string]any{"reason": "expired", "resumable": true, "offset": r.Offset()})
 	rec.Outcome = "failure"
 	return rec
 }
+
+// SegmentSize is the plaintext size of every stored segment but the last.
+func (s *Service) SegmentSize() int64 { return s.cfg.SegmentSize }
+
+// MaxFileSize is the largest file the portal takes.
+func (s *Service) MaxFileSize() int64 { return s.cfg.MaxFileSize }

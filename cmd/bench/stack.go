@@ -107,7 +107,7 @@ func startStack(ctx context.Context) (*benchStack, error) {
 }
 
 func (b *benchStack) startPortal(ctx context.Context) error {
-	bin, err := findTool("portal")
+	bin, err := devstack.FindTool("portal", "")
 	if err != nil {
 		return err
 	}
@@ -160,25 +160,6 @@ func (b *benchStack) peakRSS() (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmHWM")
-}
-
-// findTool finds bin/<name> in the module root.
-func findTool(name string) (string, error) {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "bin", name)
-			if _, err := os.Stat(p); err != nil {
-				return "", fmt.Errorf("no %s: run make bench", p)
-			}
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // cpuTime is the CPU time (user + system) a process has used so far.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -40,33 +41,19 @@ func auditVerify(ctx context.Context, args []string) error {
 		}
 		pub = k.Public().(ed25519.PublicKey)
 	}
-	path := os.Getenv("PORTAL_DB_PATH")
-	if path == "" {
-		path = "var/portal.db"
-	}
-	if _, err := os.Stat(path); err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, path)
+	st, err := portal.OpenStore(ctx, os.Getenv, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	recs, err := st.AuditRecords(ctx, store.AuditFilter{})
+	sum, err := portal.VerifyAudit(ctx, st, pub)
 	if err != nil {
-		return err
-	}
-	cps, err := st.Checkpoints(ctx)
-	if err != nil {
-		return err
-	}
-	if err := store.VerifyAudit(recs, cps, pub); err != nil {
 		var ce *store.ChainError
 		if errors.As(err, &ce) {
 			return fmt.Errorf("BROKEN at record %d: %s", ce.Seq, ce.Reason)
 		}
 		return err
 	}
-	fmt.Printf("intact: %d records, %d signed checkpoints\n", len(recs), len(cps))
+	fmt.Printf("intact: %d records, %d signed checkpoints\n", sum.Records, sum.Checkpoints)
 	return nil
 }

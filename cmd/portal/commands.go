@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
-	"github.com/ofsted-portal/evidence/portal/store"
+	"github.com/ofsted-portal/evidence/web"
 )
 
 const usage = `Usage: portal <command> [flags]
@@ -30,6 +29,9 @@ Commands:
 
 Run "portal <command> --help" for a command's flags.
 `
+
+// The operator's door: each command builds only what it needs (the
+// database, the keys, the domain) and acts as the operator on the server.
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
@@ -67,14 +69,26 @@ func run(ctx context.Context, args []string) error {
 	return fmt.Errorf("unknown command %q\n\n%s", args[0], usage)
 }
 
-func serve(ctx context.Context, args []string) error {
-	return withPortal(ctx, "serve", "Usage: portal serve\n\nRuns the portal. All configuration comes from PORTAL_* environment variables (see README).",
-		args, func(srv *portal.Server) error { return srv.Serve(ctx) })
+// operator is the person running a command, for the audit trail.
+func operator(command string) portal.Actor {
+	return portal.OperatorActor(os.Getenv("USER"), command)
 }
 
-// withPortal parses a command without flags of its own, builds the portal
-// from the environment and runs fn with it.
-func withPortal(ctx context.Context, name, usage string, args []string, fn func(*portal.Server) error) error {
+func serve(ctx context.Context, args []string) error {
+	return withDomain(ctx, "serve", "Usage: portal serve\n\nRuns the portal. All configuration comes from PORTAL_* environment variables (see README).",
+		args, func(svc *portal.Service) error {
+			srv, err := web.New(svc)
+			if err != nil {
+				return err
+			}
+			return srv.Serve(ctx)
+		})
+}
+
+// withDomain parses a command without flags of its own, builds the domain
+// from the environment and runs fn with it; it closes the domain (and
+// waits for its background work) afterwards.
+func withDomain(ctx context.Context, name, usage string, args []string, fn func(*portal.Service) error) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), usage) }
 	if err := fs.Parse(args); err != nil {
@@ -84,12 +98,12 @@ func withPortal(ctx context.Context, name, usage string, args []string, fn func(
 	if err != nil {
 		return err
 	}
-	srv, err := portal.New(ctx, cfg)
+	svc, err := portal.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
-	return fn(srv)
+	defer svc.Close()
+	return fn(svc)
 }
 
 func keygen(args []string, out io.Writer) error {
@@ -121,7 +135,7 @@ func adminGrant(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("admin grant", flag.ContinueOnError)
 	issuer := fs.String("issuer", "", "issuer URL of the identity provider the person signs in with")
 	email := fs.String("email", "", "the person's email address at that provider")
-	role := fs.String("role", store.RoleAdministrator, "portal-wide role (only: administrator)")
+	role := fs.String("role", "administrator", "portal-wide role (only: administrator)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: portal admin grant --issuer URL --email E --role administrator\n\nThe role binds to that person at their next sign-in. Uses PORTAL_DB_PATH.")
 		fs.PrintDefaults()
@@ -132,21 +146,12 @@ func adminGrant(ctx context.Context, args []string) error {
 	if *issuer == "" || *email == "" {
 		return errors.New("--issuer and --email are required")
 	}
-	if *role != store.RoleAdministrator {
-		return fmt.Errorf("unknown role %q: the only portal-wide role is administrator", *role)
-	}
-	path := os.Getenv("PORTAL_DB_PATH")
-	if path == "" {
-		path = "var/portal.db"
-	}
-	st, err := store.Open(ctx, path)
+	st, err := portal.OpenStore(ctx, os.Getenv, true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	rec := store.AuditRecord{Time: time.Now(), ActorSubject: "operator:" + os.Getenv("USER"), Role: "operator", Action: "portal_role.granted", Outcome: "success",
-		Detail: fmt.Sprintf(`{"role":%q,"issuer":%q,"email":%q}`, *role, *issuer, strings.ToLower(*email))}
-	if err := st.GrantPortalRole(ctx, *role, *issuer, strings.ToLower(*email), time.Now(), rec); err != nil {
+	if err := portal.GrantRole(ctx, st, operator("admin grant"), *role, *issuer, *email); err != nil {
 		return err
 	}
 	fmt.Printf("granted %s to %s at %s (binds at their next sign-in)\n", *role, *email, *issuer)

@@ -3,13 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -118,5 +123,73 @@ func TestAuditVerifyCommand(t *testing.T) {
 	err = auditVerify(ctx, nil)
 	if err == nil || !strings.Contains(err.Error(), "BROKEN at record 2") {
 		t.Fatalf("edited trail: %v", err)
+	}
+}
+
+// TestRetentionRunRecordsOnlyDestruction: a one-off sweep from the command
+// line builds the domain without serving it, so the trail gains exactly the
+// destruction's records (no "portal.started").
+func TestRetentionRunRecordsOnlyDestruction(t *testing.T) {
+	bin, err := devstack.FindMinIO()
+	if err != nil {
+		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	st, err := devstack.Start(ctx, devstack.Options{Dir: t.TempDir(), MinIOBinary: bin, DomainOnly: true, Logger: portal.NewLogger(io.Discard, "error")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := st.Portal
+	admin, err := svc.SignIn(ctx, portal.Actor{}, portal.Identity{IdP: "ofsted", Issuer: st.Config.IdPs[1].Issuer, Subject: "a", Email: "admin@ofsted.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := svc.Calendar()
+	notified := cal.AddWorkingDays(svc.Today(), -80)
+	v, err := svc.CreateVisit(ctx, admin, portal.NewVisit{Reference: "FV-OLD", Title: "Old", Provider: "Cafcass",
+		NotificationDate: notified.Format(time.DateOnly), FieldworkStart: cal.AddWorkingDays(notified, 5).Format(time.DateOnly)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := svc.Authorize(ctx, admin, policy.VisitRecordEvent, v.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ev := range []string{"draft_sent", "final_sent", "published"} {
+		if _, err := acc.RecordEvent(ctx, ev, cal.AddWorkingDays(notified, 10+i).Format(time.DateOnly)); err != nil {
+			t.Fatalf("%s: %v", ev, err)
+		}
+	}
+	head, _, err := svc.Store().AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Close()
+	for k, val := range st.Env {
+		t.Setenv(k, val)
+	}
+	if err := retentionRun(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(ctx, st.Config.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	recs, err := db.AuditRecords(ctx, store.AuditFilter{AfterSeq: head})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Action)
+	}
+	want := []string{"destruction.started", "destruction.key_destroyed", "destruction.objects_deleted", "destruction.certificate_issued", "visit.destroyed"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("portal retention run recorded %v, want exactly %v", got, want)
 	}
 }

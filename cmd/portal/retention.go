@@ -6,18 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
-	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 func retentionRun(ctx context.Context, args []string) error {
 	const usage = "Usage: portal retention run\n\nRuns one destruction sweep now: destroys every published visit past its retention date\nand not on legal hold, and finishes any destruction that was interrupted. Uses the\nsame PORTAL_* configuration as serve."
-	return withPortal(ctx, "retention run", usage, args, func(srv *portal.Server) error {
-		ids, err := srv.RunRetention(ctx)
+	return withDomain(ctx, "retention run", usage, args, func(svc *portal.Service) error {
+		ids, err := svc.RunRetention(ctx)
 		for _, id := range ids {
 			fmt.Println("destroyed", id)
 		}
@@ -108,25 +106,12 @@ func keyRotate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	path := os.Getenv("PORTAL_DB_PATH")
-	if path == "" {
-		path = "var/portal.db"
-	}
-	st, err := store.Open(ctx, path)
+	st, err := portal.OpenStore(ctx, os.Getenv, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	user := os.Getenv("USER")
-	rec := store.AuditRecord{Time: time.Now(), ActorSubject: "operator:" + user, Role: "operator", Action: "master_key.rotated", Outcome: "success",
-		Detail: fmt.Sprintf(`{"from":%q,"to":%q}`, oldMaster.Recipients()[0], newMaster.Recipients()[0])}
-	n, err := st.RewrapKeys(ctx, func(visitID string, wrapped []byte) ([]byte, error) {
-		k, err := oldMaster.Unwrap(wrapped)
-		if err != nil {
-			return nil, fmt.Errorf("visit %s: %w", visitID, err)
-		}
-		return newMaster.Wrap(k)
-	}, rec)
+	n, err := portal.RotateMasterKey(ctx, st, operator("key rotate"), oldMaster, newMaster)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ package devstack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -41,9 +40,14 @@ type MinIOOptions struct {
 }
 
 // FindMinIO returns the MinIO binary: $PORTAL_MINIO_BIN, else bin/minio in
-// the module root (found by walking up from the working directory).
-func FindMinIO() (string, error) {
-	if p := os.Getenv("PORTAL_MINIO_BIN"); p != "" {
+// the module root.
+func FindMinIO() (string, error) { return FindTool("minio", "PORTAL_MINIO_BIN") }
+
+// FindTool returns a program the make targets install: $env when it is set,
+// else bin/<name> in the module root (found by walking up from the working
+// directory).
+func FindTool(name, env string) (string, error) {
+	if p := os.Getenv(env); env != "" && p != "" {
 		return p, nil
 	}
 	dir, err := os.Getwd()
@@ -52,15 +56,15 @@ func FindMinIO() (string, error) {
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "bin", "minio")
+			p := filepath.Join(dir, "bin", name)
 			if _, err := os.Stat(p); err != nil {
-				return "", fmt.Errorf("no MinIO server at %s: run make minio (or make run / make test, which install it)", p)
+				return "", fmt.Errorf("no %s at %s: run make (make run, make test or make bench install it)", name, p)
 			}
 			return p, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("no go.mod above the working directory: set PORTAL_MINIO_BIN")
+			return "", fmt.Errorf("no go.mod above the working directory: set %s", env)
 		}
 		dir = parent
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/ofsted-portal/evidence/deploy/devidp"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
+	"github.com/ofsted-portal/evidence/web"
 )
 
 // Options configure a stack.
@@ -38,6 +39,10 @@ type Options struct {
 	// PortalOptions are passed to portal.New (tests inject a clock).
 	PortalOptions []portal.Option
 	MinIOOutput   io.Writer
+	// DomainOnly starts MinIO and builds the domain (with its demo visit)
+	// but no identity provider, HTTP door or background work: tests of the
+	// domain's rules and of commands.
+	DomainOnly bool
 }
 
 // Stack is a running development stack.
@@ -45,7 +50,8 @@ type Stack struct {
 	Env       map[string]string // the dev.env contents
 	Config    portal.Config
 	MinIO     *MinIO
-	Portal    *portal.Server
+	Portal    *portal.Service // the domain
+	Web       *web.Server     // its HTTP door
 	PortalURL string
 	IdPURL    string
 
@@ -100,16 +106,18 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 
 	st.PortalURL = "http://" + o.PortalAddr
 	st.IdPURL = "http://" + o.IdPAddr
-	idp, err := devidp.New(devidp.DemoConfig(st.IdPURL, st.PortalURL))
-	if err != nil {
-		return st, err
+	if !o.DomainOnly {
+		idp, err := devidp.New(devidp.DemoConfig(st.IdPURL, st.PortalURL))
+		if err != nil {
+			return st, err
+		}
+		ln, err := net.Listen("tcp", o.IdPAddr)
+		if err != nil {
+			return st, fmt.Errorf("dev identity provider: %w", err)
+		}
+		st.idpServer = &http.Server{Handler: idp, ReadHeaderTimeout: 10 * time.Second}
+		go st.idpServer.Serve(ln)
 	}
-	ln, err := net.Listen("tcp", o.IdPAddr)
-	if err != nil {
-		return st, fmt.Errorf("dev identity provider: %w", err)
-	}
-	st.idpServer = &http.Server{Handler: idp, ReadHeaderTimeout: 10 * time.Second}
-	go st.idpServer.Serve(ln)
 
 	getenv := func(k string) string {
 		v := st.Env[k]
@@ -127,10 +135,17 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if o.Logger != nil {
 		opts = append([]portal.Option{portal.WithLogger(o.Logger)}, opts...)
 	}
-	if st.Portal, err = portal.New(ctx, st.Config, opts...); err != nil {
+	st.portalOpts = opts
+	if o.DomainOnly {
+		if st.Portal, err = portal.New(ctx, st.Config, opts...); err != nil {
+			return st, err
+		}
+		_, err = st.Portal.SeedDemo(ctx)
 		return st, err
 	}
-	st.portalOpts = opts
+	if err := st.newPortal(ctx); err != nil {
+		return st, err
+	}
 	if _, err := st.Portal.SeedDemo(ctx); err != nil {
 		return st, err
 	}
@@ -140,7 +155,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 func (st *Stack) servePortal(ctx context.Context) error {
 	pctx, cancel := context.WithCancel(context.Background())
 	st.portalCancel, st.portalDone = cancel, make(chan error, 1)
-	go func() { st.portalDone <- st.Portal.Serve(pctx) }()
+	go func() { st.portalDone <- st.Web.Serve(pctx) }()
 	return waitHTTP(ctx, st.PortalURL+"/healthz", 30*time.Second, st.portalDone)
 }
 
@@ -151,16 +166,29 @@ func (st *Stack) servePortal(ctx context.Context) error {
 // With crash, requests in flight are cut at once instead of being let
 // finish.
 func (st *Stack) RestartPortal(ctx context.Context, crash bool) error {
-	if crash && st.Portal != nil {
-		st.Portal.Kill()
+	if crash && st.Web != nil {
+		st.Web.Kill()
 	}
 	st.StopPortal()
+	if err := st.newPortal(ctx); err != nil {
+		return err
+	}
+	return st.servePortal(ctx)
+}
+
+// newPortal builds the domain and its HTTP door.
+func (st *Stack) newPortal(ctx context.Context) error {
 	p, err := portal.New(ctx, st.Config, st.portalOpts...)
 	if err != nil {
 		return err
 	}
-	st.Portal = p
-	return st.servePortal(ctx)
+	w, err := web.New(p)
+	if err != nil {
+		p.Close()
+		return err
+	}
+	st.Portal, st.Web = p, w
+	return nil
 }
 
 func waitHTTP(ctx context.Context, url string, limit time.Duration, died <-chan error) error {

@@ -3,6 +3,7 @@ package calendar
 import (
 	"fmt"
 	"time"
+	_ "time/tzdata" // Europe/London without relying on the host
 )
 
 // Date returns the civil date y-m-d as midnight UTC. Out-of-range values
@@ -25,4 +26,23 @@ func ParseDate(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("calendar: %q is not a real date in the form YYYY-MM-DD", s)
 	}
 	return t, nil
+}
+
+// London is the time zone of the visits' working days: every date the portal
+// computes and every time it shows is London's.
+var London = func() *time.Location {
+	l, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		return time.UTC
+	}
+	return l
+}()
+
+// Today is the civil date in London at the instant now.
+func Today(now time.Time) time.Time { return Date(now.In(London).Date()) }
+
+// StartOfDay is midnight in London at the start of the civil date d.
+func StartOfDay(d time.Time) time.Time {
+	y, m, day := d.Date()
+	return time.Date(y, m, day, 0, 0, 0, 0, London)
 }

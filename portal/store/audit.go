@@ -143,23 +143,20 @@ func (s *Store) AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord,
 		q += " LIMIT ?"
 		args = append(args, f.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	out, err := queryAll(ctx, s.db, scanAuditRecord, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit records: %w", err)
 	}
-	defer rows.Close()
-	var out []AuditRecord
-	for rows.Next() {
-		var r AuditRecord
-		var at string
-		if err := rows.Scan(&r.Seq, &at, &r.ActorIssuer, &r.ActorSubject, &r.ActorEmail, &r.Role, &r.VisitID, &r.Action, &r.Object, &r.Outcome,
-			&r.Detail, &r.ClientIP, &r.UserAgent, &r.RequestID, &r.PrevHash, &r.Hash); err != nil {
-			return nil, err
-		}
-		r.Time = parseTime(at)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
+}
+
+func scanAuditRecord(sc scanner) (AuditRecord, error) {
+	var r AuditRecord
+	var at string
+	err := sc.Scan(&r.Seq, &at, &r.ActorIssuer, &r.ActorSubject, &r.ActorEmail, &r.Role, &r.VisitID, &r.Action, &r.Object, &r.Outcome,
+		&r.Detail, &r.ClientIP, &r.UserAgent, &r.RequestID, &r.PrevHash, &r.Hash)
+	r.Time = parseTime(at)
+	return r, err
 }
 
 func anySlice(s []string) []any {
@@ -188,22 +185,13 @@ func (s *Store) AddCheckpoint(ctx context.Context, c Checkpoint) error {
 
 // Checkpoints lists checkpoints in order.
 func (s *Store) Checkpoints(ctx context.Context) ([]Checkpoint, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, hash, signed_at, public_key, signature FROM audit_checkpoints ORDER BY seq`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Checkpoint
-	for rows.Next() {
+	return queryAll(ctx, s.db, func(sc scanner) (Checkpoint, error) {
 		var c Checkpoint
 		var at string
-		if err := rows.Scan(&c.Seq, &c.Hash, &at, &c.PublicKey, &c.Signature); err != nil {
-			return nil, err
-		}
+		err := sc.Scan(&c.Seq, &c.Hash, &at, &c.PublicKey, &c.Signature)
 		c.SignedAt = parseTime(at)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, err
+	}, `SELECT seq, hash, signed_at, public_key, signature FROM audit_checkpoints ORDER BY seq`)
 }
 
 // AuditHead returns the last record's seq and hash (0, GenesisHash when empty).

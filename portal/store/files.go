@@ -63,23 +63,18 @@ func (s *Store) EndUpload(ctx context.Context, fileID string) error {
 // StaleUploads lists pending uploads not touched since before. Resumable
 // uploads are left to their own expiry (ExpiredResumables).
 func (s *Store) StaleUploads(ctx context.Context, before time.Time) ([]PendingUpload, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT file_id, visit_id, started_at, touched_at FROM pending_uploads
+	out, err := queryAll(ctx, s.db, func(sc scanner) (PendingUpload, error) {
+		var p PendingUpload
+		var started, touched string
+		err := sc.Scan(&p.FileID, &p.VisitID, &started, &touched)
+		p.StartedAt, p.TouchedAt = parseTime(started), parseTime(touched)
+		return p, err
+	}, `SELECT file_id, visit_id, started_at, touched_at FROM pending_uploads
 		WHERE touched_at < ? AND file_id NOT IN (SELECT file_id FROM resumable_uploads WHERE completed_at IS NULL)`, formatTime(before))
 	if err != nil {
 		return nil, fmt.Errorf("store: stale uploads: %w", err)
 	}
-	defer rows.Close()
-	var out []PendingUpload
-	for rows.Next() {
-		var p PendingUpload
-		var started, touched string
-		if err := rows.Scan(&p.FileID, &p.VisitID, &started, &touched); err != nil {
-			return nil, err
-		}
-		p.StartedAt, p.TouchedAt = parseTime(started), parseTime(touched)
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CommitFile makes an upload visible: the file row appears and the pending
@@ -102,7 +97,7 @@ func (s *Store) CommitFile(ctx context.Context, f File, audit ...AuditRecord) er
 
 const fileColumns = `id, visit_id, name_sealed, item, size, sha256, segment_size, segments, header_size, uploaded_by, uploaded_at`
 
-func scanFile(sc interface{ Scan(...any) error }) (File, error) {
+func scanFile(sc scanner) (File, error) {
 	var f File
 	var at string
 	if err := sc.Scan(&f.ID, &f.VisitID, &f.NameSealed, &f.Item, &f.Size, &f.SHA256, &f.SegmentSize, &f.Segments, &f.HeaderSize, &f.UploadedBy, &at); err != nil {
@@ -126,20 +121,11 @@ func (s *Store) File(ctx context.Context, visitID, fileID string) (File, error) 
 
 // Files lists a visit's files, oldest first.
 func (s *Store) Files(ctx context.Context, visitID string) ([]File, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+fileColumns+` FROM files WHERE visit_id = ? ORDER BY uploaded_at, id`, visitID)
+	out, err := queryAll(ctx, s.db, scanFile, `SELECT `+fileColumns+` FROM files WHERE visit_id = ? ORDER BY uploaded_at, id`, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("store: files: %w", err)
 	}
-	defer rows.Close()
-	var out []File
-	for rows.Next() {
-		f, err := scanFile(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: files: %w", err)
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // DeleteFile removes a file's row and records its objects as pending removal,
@@ -147,15 +133,11 @@ func (s *Store) Files(ctx context.Context, visitID string) ([]File, error) {
 // the janitor rather than orphaned.
 func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM files WHERE visit_id = ? AND id = ?`, visitID, fileID)
-		if err != nil {
+		if err := execOne(ctx, tx, `DELETE FROM files WHERE visit_id = ? AND id = ?`, visitID, fileID); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
 		// touched_at in the past: the janitor may take it at once if we fail.
-		_, err = tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, started_at, touched_at) VALUES (?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, started_at, touched_at) VALUES (?, ?, ?, ?)`,
 			fileID, visitID, formatTime(now), formatTime(time.Time{}))
 		return err
 	}, audit...)

@@ -30,7 +30,7 @@ func (m Member) IsBound() bool { return m.Subject != "" }
 
 const memberColumns = `id, visit_id, role, COALESCE(email, ''), COALESCE(issuer, ''), COALESCE(subject, ''), COALESCE(user_id, ''), valid_from, valid_until, created_at, updated_at`
 
-func scanMember(sc interface{ Scan(...any) error }) (Member, error) {
+func scanMember(sc scanner) (Member, error) {
 	var m Member
 	var from, until sql.NullString
 	var created, updated string
@@ -109,14 +109,7 @@ func (s *Store) PutMember(ctx context.Context, m Member, now time.Time, audit ..
 // RemoveMember removes a member from a visit.
 func (s *Store) RemoveMember(ctx context.Context, visitID, memberID string, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM members WHERE visit_id = ? AND id = ?`, visitID, memberID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
+		return execOne(ctx, tx, `DELETE FROM members WHERE visit_id = ? AND id = ?`, visitID, memberID)
 	}, audit...)
 	if errors.Is(err, ErrNotFound) {
 		return ErrNotFound
@@ -129,20 +122,11 @@ func (s *Store) RemoveMember(ctx context.Context, visitID, memberID string, audi
 
 // Members lists a visit's members.
 func (s *Store) Members(ctx context.Context, visitID string) ([]Member, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? ORDER BY role, email`, visitID)
+	out, err := queryAll(ctx, s.db, scanMember, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? ORDER BY role, email`, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("store: members: %w", err)
 	}
-	defer rows.Close()
-	var out []Member
-	for rows.Next() {
-		m, err := scanMember(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: members: %w", err)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // MembershipOf returns the user's membership of a visit, or ErrNotFound.

@@ -41,7 +41,7 @@ func (r Resumable) Segments() int {
 
 const resumableColumns = `id, visit_id, file_id, created_by, name_sealed, item, length, segment_size, segments_done, hash_state, created_at, expires_at, completed_at`
 
-func scanResumable(sc interface{ Scan(...any) error }) (Resumable, error) {
+func scanResumable(sc scanner) (Resumable, error) {
 	var r Resumable
 	var created, expires string
 	var completed sql.NullString
@@ -156,18 +156,9 @@ func (s *Store) DeleteResumable(ctx context.Context, id string, audit ...AuditRe
 
 // ExpiredResumables lists resumable uploads whose expiry has passed.
 func (s *Store) ExpiredResumables(ctx context.Context, now time.Time) ([]Resumable, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+resumableColumns+` FROM resumable_uploads WHERE expires_at <= ?`, formatTime(now))
+	out, err := queryAll(ctx, s.db, scanResumable, `SELECT `+resumableColumns+` FROM resumable_uploads WHERE expires_at <= ?`, formatTime(now))
 	if err != nil {
 		return nil, fmt.Errorf("store: expired resumable uploads: %w", err)
 	}
-	defer rows.Close()
-	var out []Resumable
-	for rows.Next() {
-		r, err := scanResumable(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
 }

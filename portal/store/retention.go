@@ -30,23 +30,18 @@ func (s *Store) AddEvent(ctx context.Context, e Event, audit ...AuditRecord) err
 
 // Events lists a visit's letter events in the order recorded.
 func (s *Store) Events(ctx context.Context, visitID string) ([]Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, visit_id, event, date, recorded_by, recorded_at FROM visit_events WHERE visit_id = ? ORDER BY recorded_at, id`, visitID)
+	out, err := queryAll(ctx, s.db, func(sc scanner) (Event, error) {
+		var e Event
+		var d, at string
+		err := sc.Scan(&e.ID, &e.VisitID, &e.Event, &d, &e.RecordedBy, &at)
+		e.Date, _ = time.Parse(dateFormat, d)
+		e.RecordedAt = parseTime(at)
+		return e, err
+	}, `SELECT id, visit_id, event, date, recorded_by, recorded_at FROM visit_events WHERE visit_id = ? ORDER BY recorded_at, id`, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
 	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		var e Event
-		var d, at string
-		if err := rows.Scan(&e.ID, &e.VisitID, &e.Event, &d, &e.RecordedBy, &at); err != nil {
-			return nil, err
-		}
-		e.Date, _ = time.Parse(dateFormat, d)
-		e.RecordedAt = parseTime(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // LegalHold is a visit's hold on destruction.
@@ -168,7 +163,7 @@ func (s *Store) CompleteDestruction(ctx context.Context, visitID string, certifi
 		if _, err := tx.ExecContext(ctx, `UPDATE destructions SET certificate = ?, completed_at = ? WHERE visit_id = ?`, certificate, formatTime(now), visitID); err != nil {
 			return err
 		}
-		for _, q := range []string{`DELETE FROM files WHERE visit_id = ?`, `DELETE FROM pending_uploads WHERE visit_id = ?`, `DELETE FROM resumable_uploads WHERE visit_id = ?`, `DELETE FROM checklist WHERE visit_id = ?`, `UPDATE visits SET state = 'destroyed', title_sealed = x'' WHERE id = ?`} {
+		for _, q := range []string{`DELETE FROM files WHERE visit_id = ?`, `DELETE FROM pending_uploads WHERE visit_id = ?`, `DELETE FROM resumable_uploads WHERE visit_id = ?`, `DELETE FROM request_items WHERE visit_id = ?`, `UPDATE visits SET state = 'destroyed', title_sealed = x'' WHERE id = ?`} {
 			if _, err := tx.ExecContext(ctx, q, visitID); err != nil {
 				return err
 			}

@@ -191,6 +191,10 @@ CREATE TABLE checklist (
 	PRIMARY KEY (visit_id, code)
 );
 `,
+	`
+ALTER TABLE items RENAME TO restrictions;
+ALTER TABLE checklist RENAME TO request_items;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

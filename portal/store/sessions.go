@@ -92,24 +92,17 @@ func (s *SessionStore) Delete(token string) error {
 // audit first so that the expiry of a signed-in session is recorded with the
 // deletion; the janitor calls it.
 func (s *SessionStore) DeleteExpired(ctx context.Context, audit func(data []byte) []AuditRecord) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT token, data FROM sessions WHERE expiry <= ?`, unixFloat(s.now()))
-	if err != nil {
-		return err
-	}
 	type expired struct {
 		token string
 		data  []byte
 	}
-	var all []expired
-	for rows.Next() {
+	all, err := queryAll(ctx, s.db, func(sc scanner) (expired, error) {
 		var e expired
-		if err := rows.Scan(&e.token, &e.data); err != nil {
-			rows.Close()
-			return err
-		}
-		all = append(all, e)
+		return e, sc.Scan(&e.token, &e.data)
+	}, `SELECT token, data FROM sessions WHERE expiry <= ?`, unixFloat(s.now()))
+	if err != nil {
+		return err
 	}
-	rows.Close()
 	for _, e := range all {
 		s.written.Delete(e.token)
 		st := &Store{db: s.db}

@@ -37,7 +37,7 @@ const dateFormat = "2006-01-02"
 
 // CreateVisit inserts a visit, its wrapped key and its initial item
 // restrictions together: a visit never exists without its restrictions.
-func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, items []Item, request []RequestItem, audit ...AuditRecord) error {
+func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, restrictions []Restriction, request []RequestItem, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		var retention any
 		if v.RetentionDays > 0 {
@@ -56,14 +56,14 @@ func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, items []It
 			k.VisitID, k.Wrapped, k.Fingerprint, k.HeaderSize, formatTime(k.CreatedAt)); err != nil {
 			return err
 		}
-		for _, it := range items {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO items (visit_id, code, restricted, roles, updated_at) VALUES (?, ?, ?, ?, ?)`,
+		for _, it := range restrictions {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO restrictions (visit_id, code, restricted, roles, updated_at) VALUES (?, ?, ?, ?, ?)`,
 				v.ID, it.Code, it.Restricted, strings.Join(it.Roles, ","), formatTime(v.CreatedAt)); err != nil {
 				return err
 			}
 		}
 		for _, it := range request {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO checklist (`+requestColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			if _, err := tx.ExecContext(ctx, `INSERT INTO request_items (`+requestColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 				v.ID, it.Code, it.Kind, it.TitleSealed, it.Due, it.Position, it.AddedBy, formatTime(v.CreatedAt)); err != nil {
 				return err
 			}
@@ -81,7 +81,7 @@ func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, items []It
 
 const visitColumns = `id, reference, title_sealed, provider, notification_date, fieldwork_start, COALESCE(retention_days, 0), state, bucket, created_at, created_by`
 
-func scanVisit(sc interface{ Scan(...any) error }) (Visit, error) {
+func scanVisit(sc scanner) (Visit, error) {
 	var v Visit
 	var nd, fs, created string
 	if err := sc.Scan(&v.ID, &v.Reference, &v.TitleSealed, &v.Provider, &nd, &fs, &v.RetentionDays, &v.State, &v.Bucket, &created, &v.CreatedBy); err != nil {
@@ -129,20 +129,11 @@ func (s *Store) VisitsOfUser(ctx context.Context, userID string) ([]Visit, error
 }
 
 func (s *Store) queryVisits(ctx context.Context, q string, args ...any) ([]Visit, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	out, err := queryAll(ctx, s.db, scanVisit, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: visits: %w", err)
 	}
-	defer rows.Close()
-	var out []Visit
-	for rows.Next() {
-		v, err := scanVisit(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: visits: %w", err)
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // WrappedKey returns a visit's wrapped key. ErrNotFound once it is destroyed.
@@ -183,24 +174,17 @@ func (s *Store) SetVisitDates(ctx context.Context, id string, notification, fiel
 func (s *Store) RewrapKeys(ctx context.Context, rewrap func(visitID string, wrapped []byte) ([]byte, error), audit ...AuditRecord) (int, error) {
 	n := 0
 	err := s.inTx(ctx, func(tx *Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT visit_id, wrapped FROM visit_keys`)
-		if err != nil {
-			return err
-		}
 		type row struct {
 			id      string
 			wrapped []byte
 		}
-		var all []row
-		for rows.Next() {
+		all, err := queryAll(ctx, tx, func(sc scanner) (row, error) {
 			var r row
-			if err := rows.Scan(&r.id, &r.wrapped); err != nil {
-				rows.Close()
-				return err
-			}
-			all = append(all, r)
+			return r, sc.Scan(&r.id, &r.wrapped)
+		}, `SELECT visit_id, wrapped FROM visit_keys`)
+		if err != nil {
+			return err
 		}
-		rows.Close()
 		for _, r := range all {
 			nw, err := rewrap(r.id, r.wrapped)
 			if err != nil {

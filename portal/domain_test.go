@@ -1,0 +1,304 @@
+package portal_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// domain is the portal's domain on a real database and object store, with
+// no HTTP: the rules are exercised by calling it as the web and the command
+// line do.
+type domain struct {
+	*devstack.Stack
+	svc    *portal.Service
+	offset atomic.Int64 // added to the wall clock
+	t      *testing.T
+}
+
+func startDomain(t *testing.T) *domain {
+	t.Helper()
+	bin, err := devstack.FindMinIO()
+	if err != nil {
+		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
+			t.Fatalf("domain tests need MinIO: %v", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	d := &domain{t: t}
+	clock := func() time.Time { return time.Now().Add(time.Duration(d.offset.Load())) }
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := devstack.Start(ctx, devstack.Options{Dir: t.TempDir(), MinIOBinary: bin, DomainOnly: true,
+		Logger: portal.NewLogger(&bytes.Buffer{}, "error"), PortalOptions: []portal.Option{portal.WithClock(clock)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	d.Stack, d.svc = st, st.Portal
+	return d
+}
+
+// at moves the domain's clock to noon (London) on the civil date day.
+func (d *domain) at(day time.Time) {
+	y, m, dd := day.Date()
+	noon := time.Date(y, m, dd, 12, 0, 0, 0, calendar.London)
+	d.offset.Store(int64(time.Until(noon)))
+}
+
+// person signs a demo account in (the web door does this after OpenID
+// Connect), binding their memberships, and returns them as an actor.
+func (d *domain) person(idp, email string) portal.Actor {
+	d.t.Helper()
+	var issuer string
+	for _, p := range d.Config.IdPs {
+		if p.Name == idp {
+			issuer = p.Issuer
+		}
+	}
+	a, err := d.svc.SignIn(context.Background(), portal.Actor{Via: "test"}, portal.Identity{IdP: idp, Issuer: issuer, Subject: "sub-" + email, Email: email})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	a.Via = "test"
+	return a
+}
+
+func (d *domain) demo() store.Visit {
+	d.t.Helper()
+	v, err := d.svc.Store().VisitByReference(context.Background(), portal.DemoReference)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return v
+}
+
+func (d *domain) access(a portal.Actor, action policy.Action, fileID string) (*portal.Access, error) {
+	return d.svc.Authorize(context.Background(), a, action, d.demo().ID, fileID)
+}
+
+func (d *domain) mustAccess(a portal.Actor, action policy.Action) *portal.Access {
+	d.t.Helper()
+	acc, err := d.access(a, action, "")
+	if err != nil {
+		d.t.Fatalf("%s %s: %v", a.Email, action, err)
+	}
+	return acc
+}
+
+func kindOf(err error) portal.Kind {
+	if e, ok := portal.AsError(err); ok {
+		return e.Kind
+	}
+	return 0
+}
+
+// TestDomainAccessWindows: access opens on the notification date, provider
+// staff lose it five working days after fieldwork, inspectors at
+// publication; the lead inspector keeps it. Closed windows are "locked"
+// with the reason and, before opening, the time it opens.
+func TestDomainAccessWindows(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+
+	d.at(tl.Notification.AddDate(0, 0, -3))
+	_, err = d.access(uploader, policy.FileUpload, "")
+	var pe *portal.Error
+	if !errors.As(err, &pe) || pe.Kind != portal.KindLocked || pe.Code != "window_closed" || !pe.Opens.Equal(calendar.StartOfDay(tl.Notification)) {
+		t.Fatalf("uploader before notification: %v (%+v)", err, pe)
+	}
+
+	d.at(tl.Notification)
+	up := d.mustAccess(uploader, policy.FileUpload)
+	if _, err := up.Upload(ctx, "1.01 Structure.pdf", "", 5, strings.NewReader("hello")); err != nil {
+		t.Fatalf("upload in window: %v", err)
+	}
+
+	closes := d.svc.Calendar().AddWorkingDays(tl.FieldworkEnd, 5)
+	d.at(closes)
+	d.mustAccess(uploader, policy.VisitView)
+	d.at(closes.AddDate(0, 0, 1))
+	if _, err := d.access(uploader, policy.VisitView, ""); kindOf(err) != portal.KindLocked {
+		t.Fatalf("uploader after the fifth working day after fieldwork: %v", err)
+	}
+	d.mustAccess(hmi, policy.FileList)
+
+	// Publication closes the inspectors' window, not the lead's.
+	day := tl.FieldworkEnd
+	for _, ev := range []string{"draft_sent", "final_sent", "published"} {
+		day = day.AddDate(0, 0, 1)
+		d.at(day)
+		if _, err := d.mustAccess(lead, policy.VisitRecordEvent).RecordEvent(ctx, ev, day.Format(time.DateOnly)); err != nil {
+			t.Fatalf("%s: %v", ev, err)
+		}
+	}
+	d.at(day.AddDate(0, 0, 1))
+	if _, err := d.access(hmi, policy.FileList, ""); kindOf(err) != portal.KindLocked {
+		t.Fatalf("inspector after publication: %v", err)
+	}
+	d.mustAccess(lead, policy.FileList)
+}
+
+// timelineOf is the visit's timeline, as an administrator sees it.
+func timelineOf(d *domain, v store.Visit) (*timelineView, error) {
+	admin := d.person("ofsted", "admin@ofsted.example")
+	a, err := d.svc.Authorize(context.Background(), admin, policy.VisitView, v.ID, "")
+	if err != nil {
+		return nil, err
+	}
+	tl := a.Status.Timeline
+	return &timelineView{Notification: tl.Notification, FieldworkEnd: tl.FieldworkEnd}, nil
+}
+
+type timelineView struct{ Notification, FieldworkEnd time.Time }
+
+// TestDomainRestrictions: child-level data is for the lead, the QAM and the
+// analysts; an administrator's change applies to the next decision.
+func TestDomainRestrictions(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	sao := d.person("ofsted", "sao@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if _, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, "children.xlsx", portal.ItemChildLevelData, 4, strings.NewReader("kids")); err != nil {
+		t.Fatal(err)
+	}
+	names := func(a portal.Actor) []string {
+		fs, err := d.mustAccess(a, policy.FileList).Files(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, f := range fs {
+			out = append(out, f.Name)
+		}
+		return out
+	}
+	if got := names(hmi); slices.Contains(got, "children.xlsx") {
+		t.Fatalf("inspector sees child-level data: %v", got)
+	}
+	if got := names(sao); !slices.Contains(got, "children.xlsx") {
+		t.Fatalf("analyst does not see child-level data: %v", got)
+	}
+	if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(ctx, portal.ItemChildLevelData, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(hmi); !slices.Contains(got, "children.xlsx") {
+		t.Fatalf("inspector does not see the unrestricted item: %v", got)
+	}
+	// The administrator manages but reads nothing.
+	if _, err := d.access(admin, policy.FileList, ""); kindOf(err) != portal.KindForbidden {
+		t.Fatalf("administrator listing files: %v", err)
+	}
+}
+
+// TestDomainLetterEvents: events in order, dated no later than today and
+// not before fieldwork ends; a complaint stops publication; refusals are
+// conflicts with a sentence, and are recorded with the actor's route.
+func TestDomainLetterEvents(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead := d.person("ofsted", "lead@ofsted.example")
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	day := tl.FieldworkEnd.AddDate(0, 0, 3)
+	d.at(day.AddDate(0, 0, 10))
+	acc := d.mustAccess(lead, policy.VisitRecordEvent)
+	date := func(n int) string { return day.AddDate(0, 0, n).Format(time.DateOnly) }
+	for _, tc := range []struct {
+		event, date string
+		kind        portal.Kind
+	}{
+		{"final_sent", date(0), portal.KindConflict},
+		{"published", date(0), portal.KindConflict},
+		{"draft_sent", date(30), portal.KindInvalid},
+		{"drafted", date(0), portal.KindInvalid},
+		{"draft_sent", tl.FieldworkEnd.AddDate(0, 0, -1).Format(time.DateOnly), portal.KindConflict},
+		{"draft_sent", date(0), 0},
+		{"complaint_received", date(1), 0},
+		{"final_sent", date(2), 0},
+		{"published", date(3), portal.KindConflict},
+		{"complaint_resolved", date(4), 0},
+		{"published", date(5), 0},
+		{"draft_sent", date(6), portal.KindConflict},
+	} {
+		_, err := acc.RecordEvent(ctx, tc.event, tc.date)
+		if kindOf(err) != tc.kind || tc.kind == 0 && err != nil {
+			t.Fatalf("%s on %s: %v, want kind %d", tc.event, tc.date, err, tc.kind)
+		}
+	}
+	view := acc.View(ctx)
+	if view.State != portal.StatePublished || view.DestroyOn == nil || *view.DestroyOn != day.AddDate(0, 0, 5+d.Config.RetentionDays).Format(time.DateOnly) {
+		t.Fatalf("after publication: %+v", view)
+	}
+	// An inspector may not record events: refused and recorded.
+	if _, err := d.access(hmi, policy.VisitRecordEvent, ""); kindOf(err) != portal.KindLocked && kindOf(err) != portal.KindForbidden {
+		t.Fatalf("inspector recording an event: %v", err)
+	}
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{Action: "request.denied", VisitID: v.ID})
+	if err != nil || len(recs) == 0 || !strings.Contains(recs[len(recs)-1].Detail, `"route":"test"`) || recs[len(recs)-1].ActorEmail != "hmi@ofsted.example" {
+		t.Fatalf("refusal records: %v %+v", err, recs)
+	}
+}
+
+// TestDomainRetention: a published visit past its retention is destroyed
+// by the sweep: members get "gone", administrators the certificate.
+func TestDomainRetention(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	day := tl.FieldworkEnd
+	for _, ev := range []string{"draft_sent", "final_sent", "published"} {
+		day = day.AddDate(0, 0, 1)
+		d.at(day)
+		if _, err := d.mustAccess(lead, policy.VisitRecordEvent).RecordEvent(ctx, ev, day.Format(time.DateOnly)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.at(day.AddDate(0, 0, d.Config.RetentionDays-1))
+	if ids, err := d.svc.RunRetention(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("a day early: %v %v", ids, err)
+	}
+	d.at(day.AddDate(0, 0, d.Config.RetentionDays))
+	if ids, err := d.svc.RunRetention(ctx); err != nil || len(ids) != 1 || ids[0] != v.ID {
+		t.Fatalf("on the date: %v %v", ids, err)
+	}
+	if _, err := d.access(lead, policy.VisitView, ""); kindOf(err) != portal.KindGone {
+		t.Fatalf("lead after destruction: %v", err)
+	}
+	cert, err := d.mustAccess(admin, policy.CertificateView).Certificate(ctx)
+	if err != nil || cert.Reference != portal.DemoReference || len(cert.Signed) == 0 {
+		t.Fatalf("certificate: %v %+v", err, cert)
+	}
+}

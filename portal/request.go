@@ -1,0 +1,241 @@
+package portal
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/store"
+	"github.com/ofsted-portal/evidence/portal/timeline"
+)
+
+// The information request: what the inspectors asked the provider for, with
+// due dates from the timeline. A new visit starts with the Annex A
+// template; the lead inspector or an administrator edits it and adds the
+// case files of the children named for fieldwork.
+
+// Kinds of request item.
+const (
+	KindDataList = "data_list" // day 3: child-level data lists, audited cases list
+	KindAnnexA   = "annex_a"   // day 5: numbered Annex A items
+	KindCaseFile = "case_file" // fieldwork: a named child's case file
+)
+
+// Due anchors on the timeline.
+const (
+	dueDataLists = "data_lists_due"
+	dueAnnexA    = "annex_a_due"
+	dueFieldwork = "fieldwork_start"
+)
+
+type requestTemplate struct{ code, kind, title, due string }
+
+// annexA is the Annex A template (domain.md): the day-3 lists and the known
+// numbered items.
+var annexA = []requestTemplate{
+	{ItemChildLevelData, KindDataList, "Child-level data: every case closed in the 2 weeks before the visit (state the date range)", dueDataLists},
+	{ItemAuditedCases, KindDataList, "List of recently audited cases", dueDataLists},
+	{"1.01", KindAnnexA, "Organisational structure (lines of reporting and accountability)", dueAnnexA},
+	{"1.02", KindAnnexA, "Case allocation and transfer policy, workflow documents and flowcharts (public and private law)", dueAnnexA},
+	{"1.03", KindAnnexA, "Management information reports (latest national and regional monthly or quarterly reports, improvement plans)", dueAnnexA},
+	{"1.04", KindAnnexA, "Feedback from children and families, complaints, serious incident notifications, and what was done in response", dueAnnexA},
+	{"1.05", KindAnnexA, "Latest national and regional self-evaluations of practice; peer or external evaluations in the last 12 months", dueAnnexA},
+}
+
+func requestTitleContext(visitID, code string) string { return "request-item:" + visitID + ":" + code }
+
+func defaultRequest(key *crypto.VisitKey, visitID, by string) []store.RequestItem {
+	out := make([]store.RequestItem, len(annexA))
+	for i, t := range annexA {
+		out[i] = store.RequestItem{VisitID: visitID, Code: t.code, Kind: t.kind, Due: t.due, Position: i,
+			TitleSealed: key.Seal([]byte(t.title), requestTitleContext(visitID, t.code)), AddedBy: by}
+	}
+	return out
+}
+
+// RequestItemView is one item of the information request as shown.
+type RequestItemView struct {
+	Code   string `json:"code"`
+	Kind   string `json:"kind"`
+	Title  string `json:"title"`
+	Due    string `json:"due"`    // YYYY-MM-DD, end of that working day
+	Status string `json:"status"` // received, due, overdue
+	Files  int    `json:"files"`  // files filed under the item, whoever may see them
+}
+
+func dueDate(due string, tl timeline.Timeline) time.Time {
+	switch due {
+	case dueDataLists:
+		return tl.DataListsDue
+	case dueAnnexA:
+		return tl.AnnexADue
+	case dueFieldwork:
+		return tl.FieldworkStart
+	}
+	d, _ := calendar.ParseDate(due)
+	return d
+}
+
+// InformationRequest is the visit's information request with each item's
+// state today. The provider and the inspection team see the same list;
+// counts are of files, not their names.
+func (acc *Access) InformationRequest(ctx context.Context) ([]RequestItemView, error) {
+	if err := acc.require(ctx, policy.VisitView, nil); err != nil {
+		return nil, err
+	}
+	s, v := acc.svc, acc.Visit
+	key, err := s.keys.Key(ctx, v.ID)
+	if err != nil {
+		return nil, err
+	}
+	items, err := s.store.RequestItems(ctx, v.ID)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := s.store.ItemFileCounts(ctx, v.ID)
+	if err != nil {
+		return nil, err
+	}
+	if acc.Status.Timeline == nil {
+		return nil, fmt.Errorf("portal: visit %s has no timeline", v.ID)
+	}
+	tl := *acc.Status.Timeline
+	today := s.Today()
+	out := make([]RequestItemView, 0, len(items))
+	for _, it := range items {
+		title, err := key.Open(it.TitleSealed, requestTitleContext(v.ID, it.Code))
+		if err != nil {
+			return nil, fmt.Errorf("request item %s: title does not open: %w", it.Code, err)
+		}
+		due := dueDate(it.Due, tl)
+		st := "due"
+		switch {
+		case counts[it.Code] > 0:
+			st = "received"
+		case today.After(due):
+			st = "overdue"
+		}
+		out = append(out, RequestItemView{Code: it.Code, Kind: it.Kind, Title: string(title), Due: due.Format(time.DateOnly), Status: st, Files: counts[it.Code]})
+	}
+	return out, nil
+}
+
+// RequestItemInput adds or changes an item of the information request.
+type RequestItemInput struct {
+	Kind  string `json:"kind" form:"kind"`
+	Code  string `json:"code" form:"code"`
+	Title string `json:"title" form:"title"`
+	Due   string `json:"due" form:"due"`
+}
+
+// SaveMode says how SaveRequestItem treats an item that exists.
+type SaveMode int
+
+// The API adds (conflict if it exists) or changes (not found if it does
+// not); the page's form adds or changes.
+const (
+	AddItem SaveMode = iota
+	ChangeItem
+	AddOrChangeItem
+)
+
+// SaveRequestItem adds (code "" for a case file: the next case-N) or
+// changes an item of the information request, and returns it as shown.
+func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mode SaveMode) (RequestItemView, error) {
+	if err := acc.require(ctx, policy.RequestManage, nil); err != nil {
+		return RequestItemView{}, err
+	}
+	s := acc.svc
+	in.Title = strings.TrimSpace(in.Title)
+	if err := validText("title", in.Title, 300); err != nil || in.Title == "" {
+		return RequestItemView{}, invalid("title", "Enter what is requested, in up to 300 characters.")
+	}
+	items, err := s.store.RequestItems(ctx, acc.Visit.ID)
+	if err != nil {
+		return RequestItemView{}, err
+	}
+	var it *store.RequestItem
+	for i := range items {
+		if items[i].Code == in.Code {
+			it = &items[i]
+		}
+	}
+	if mode == ChangeItem && it == nil {
+		return RequestItemView{}, errNotFound
+	}
+	existing := mode == ChangeItem || mode == AddOrChangeItem && it != nil
+	if !existing {
+		switch in.Kind {
+		case KindAnnexA:
+			if !itemPattern.MatchString(in.Code) || strings.HasPrefix(in.Code, "case-") {
+				return RequestItemView{}, invalid("code", "Give the Annex A item number, for example 1.06.")
+			}
+		case KindCaseFile:
+			n := 0
+			for _, x := range items {
+				if k, ok := strings.CutPrefix(x.Code, "case-"); ok {
+					if i, _ := strconv.Atoi(k); i > n {
+						n = i
+					}
+				}
+			}
+			in.Code = "case-" + strconv.Itoa(n+1)
+		case KindDataList:
+			if in.Code != ItemChildLevelData && in.Code != ItemAuditedCases {
+				return RequestItemView{}, invalid("code", "A data list item is cld or audits.")
+			}
+		default:
+			return RequestItemView{}, invalid("kind", "The kind must be annex_a or case_file.")
+		}
+		if it != nil {
+			return RequestItemView{}, conflict("Item " + in.Code + " is already in the information request.")
+		}
+		due := map[string]string{KindAnnexA: dueAnnexA, KindCaseFile: dueFieldwork, KindDataList: dueDataLists}[in.Kind]
+		it = &store.RequestItem{VisitID: acc.Visit.ID, Code: in.Code, Kind: in.Kind, Due: due, Position: len(items), AddedBy: acc.Actor.UserID, AddedAt: s.now()}
+	}
+	if in.Due != "" {
+		d, err := calendar.ParseDate(in.Due)
+		if err != nil || !s.cal.IsWorkingDay(d) {
+			return RequestItemView{}, invalid("due", "The due date must be a working day in the form YYYY-MM-DD.")
+		}
+		it.Due = d.Format(time.DateOnly)
+	}
+	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	if err != nil {
+		return RequestItemView{}, err
+	}
+	it.TitleSealed = key.Seal([]byte(in.Title), requestTitleContext(acc.Visit.ID, it.Code))
+	action := "request.item_added"
+	if existing {
+		action = "request.item_changed"
+	}
+	// The title may name a child: the trail has the code and kind only.
+	rec := acc.rec(action, it.Code, "success", map[string]any{"kind": it.Kind, "due": it.Due})
+	if err := s.store.PutRequestItems(ctx, []store.RequestItem{*it}, rec); err != nil {
+		return RequestItemView{}, err
+	}
+	all, err := acc.InformationRequest(ctx)
+	if err != nil {
+		return RequestItemView{}, err
+	}
+	for _, x := range all {
+		if x.Code == it.Code {
+			return x, nil
+		}
+	}
+	return RequestItemView{}, errNotFound
+}
+
+// RemoveRequestItem removes an item from the information request. Files
+// filed under it keep their item.
+func (acc *Access) RemoveRequestItem(ctx context.Context, code string) error {
+	if err := acc.require(ctx, policy.RequestManage, nil); err != nil {
+		return err
+	}
+	return acc.svc.store.DeleteRequestItem(ctx, acc.Visit.ID, code, acc.rec("request.item_removed", code, "success", nil))
+}

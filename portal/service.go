@@ -1,0 +1,179 @@
+// Package portal is the evidence portal's domain: visits, members, the
+// information request, evidence (upload, download, archive, resumable
+// uploads), letter events, legal hold, retention and destruction, and the
+// audit trail. It knows nothing of HTTP: the web door (package web) and the
+// operator's door (cmd/portal) call it with an Actor and plain values, and
+// get domain values and typed errors (*Error) back.
+//
+// Invariants:
+//   - Every operation on a visit asks package policy for its actor and the
+//     resource it acts on, and records a refusal, whichever door it came
+//     through. Deny is the default; an error while deciding refuses.
+//   - Nothing names a person or a file in plaintext outside the database's
+//     sealed columns: names, titles and reasons are sealed under the visit
+//     key, so destroying the key destroys them with the evidence.
+//   - Every security-relevant act is written to the audit trail in the same
+//     transaction as the act, or before an act that is not a database write
+//     (a download), which does not happen without its record.
+package portal
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/blobs"
+	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/evidence"
+	"github.com/ofsted-portal/evidence/portal/retention"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// Service is the portal's domain: its dependencies and its rules.
+type Service struct {
+	cfg       Config
+	log       *slog.Logger
+	now       func() time.Time
+	store     *store.Store
+	blobs     *blobs.Store
+	keys      *Keyring
+	evidence  *evidence.Service
+	cal       *calendar.Calendar
+	policy    *policy.Engine
+	retention *retention.Service
+	signer    ed25519.PrivateKey
+	keyErr    error // the master key's self-test at start-up
+
+	// sending holds the resumable uploads a request is writing to, so two
+	// requests never write the same upload at once.
+	sending sync.Map
+
+	// background is the running janitor (Start), stopped by Stop.
+	bgMu   sync.Mutex
+	bgStop context.CancelFunc
+	bgDone chan struct{}
+}
+
+// Option changes how New builds the service; tests use them.
+type Option func(*options)
+
+type options struct {
+	afterStep func(step string) error
+	now       func() time.Time
+	logger    *slog.Logger
+}
+
+// WithClock replaces the wall clock (timelines, windows, retention).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithRetentionHook runs after each recorded destruction step; an error
+// stops the run there, as a crash would (tests of resumption).
+func WithRetentionHook(f func(step string) error) Option {
+	return func(o *options) { o.afterStep = f }
+}
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// New builds the domain from its configuration: it opens the database,
+// loads the master and signing keys, and prepares the object store. It
+// writes nothing to the audit trail: a one-off command is not a start of the
+// portal (RecordStart is, for the server).
+func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = NewLogger(os.Stderr, cfg.LogLevel)
+	}
+	master, err := crypto.LoadMasterKey(cfg.MasterKey)
+	if err != nil {
+		return nil, err
+	}
+	cal, err := loadCalendar(cfg.CalendarFile)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := retention.LoadSigningKey(cfg.SigningKey)
+	if err != nil {
+		return nil, err
+	}
+	engine, err := policy.New()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.DBPath)
+	if err != nil {
+		return nil, err
+	}
+	bl, err := blobs.New(blobs.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Secure: cfg.S3Secure, Region: cfg.S3Region})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &Service{
+		cfg:    cfg,
+		log:    o.logger,
+		now:    o.now,
+		store:  st,
+		blobs:  bl,
+		keys:   NewKeyring(master, st),
+		cal:    cal,
+		signer: signer,
+		policy: engine,
+	}
+	if s.keyErr = s.keys.SelfTest(); s.keyErr != nil {
+		s.log.Error("master key self-test failed", "err", s.keyErr)
+	}
+	host, _ := os.Hostname()
+	s.retention = &retention.Service{Store: st, Objects: bl, Forget: s.keys.Forget, Signer: signer, Now: o.now, Today: s.Today,
+		RetentionDays: cfg.RetentionDays, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8]), Log: o.logger,
+		AfterStep: o.afterStep, Record: s.systemRec}
+	s.evidence = &evidence.Service{Store: st, Blobs: bl, SegmentSize: cfg.SegmentSize, Now: o.now, Log: o.logger}
+	return s, nil
+}
+
+func loadCalendar(path string) (*calendar.Calendar, error) {
+	if path == "" {
+		return calendar.New()
+	}
+	cal, err := calendar.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("PORTAL_CALENDAR_FILE: %w", err)
+	}
+	return cal, nil
+}
+
+// Config is the configuration the service was built with.
+func (s *Service) Config() Config { return s.cfg }
+
+// Log is the service's logger.
+func (s *Service) Log() *slog.Logger { return s.log }
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now() }
+
+// Today is the civil date in London.
+func (s *Service) Today() time.Time { return calendar.Today(s.now()) }
+
+// Calendar is the working-day calendar.
+func (s *Service) Calendar() *calendar.Calendar { return s.cal }
+
+// Store exposes the metadata store (commands and tests).
+func (s *Service) Store() *store.Store { return s.store }
+
+// Blobs exposes the object store (tests inspect raw objects).
+func (s *Service) Blobs() *blobs.Store { return s.blobs }
+
+// Close stops the background work, waits for it, then closes the database.
+func (s *Service) Close() error {
+	s.Stop()
+	return s.store.Close()
+}

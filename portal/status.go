@@ -1,0 +1,139 @@
+package portal
+
+import (
+	"context"
+	"time"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/retention"
+	"github.com/ofsted-portal/evidence/portal/store"
+	"github.com/ofsted-portal/evidence/portal/timeline"
+)
+
+// Stored visit states. While a visit is active its displayed state comes
+// from its timeline and letter events (Status.State).
+const (
+	StateActive     = "active"
+	StateDestroying = "destroying"
+	StateDestroyed  = "destroyed"
+)
+
+// Displayed states of an active visit beyond the timeline's phases.
+const (
+	StatePublished = "published"
+	StateComplaint = "complaint"
+	StateUnknown   = "unknown"
+)
+
+// EventView is a recorded letter event as shown.
+type EventView struct {
+	Event string `json:"event"`
+	Date  string `json:"date"`
+}
+
+// Status is where a visit stands now: computed once per request (Authorize)
+// and read by everything else.
+type Status struct {
+	State          string // preparing, collecting, fieldwork, reporting, complaint, published, destroying, destroyed
+	AcceptsUploads bool
+	Letter         retention.Letter
+	DestroyOn      time.Time
+	LegalHold      bool
+	Events         []EventView
+	Timeline       *timeline.Timeline // nil when the dates do not make one
+}
+
+// status computes where v stands today: its letter events, legal hold and
+// timeline.
+func (s *Service) status(ctx context.Context, v store.Visit) (Status, error) {
+	var st Status
+	if tl, err := s.timeline(v); err == nil {
+		st.Timeline = &tl
+	}
+	if v.State == StateDestroying || v.State == StateDestroyed {
+		st.State = v.State
+		return st, nil
+	}
+	evs, err := s.store.Events(ctx, v.ID)
+	if err != nil {
+		return st, err
+	}
+	replay := make([]retention.Event, len(evs))
+	st.Events = make([]EventView, len(evs))
+	for i, e := range evs {
+		replay[i] = retention.Event{Event: e.Event, Date: e.Date}
+		st.Events[i] = EventView{e.Event, e.Date.Format(time.DateOnly)}
+	}
+	st.Letter = retention.Replay(replay)
+	st.DestroyOn = retention.DestroyOn(st.Letter, s.retention.Days(v))
+	hold, err := s.store.GetLegalHold(ctx, v.ID)
+	if err != nil {
+		return st, err
+	}
+	st.LegalHold = hold.On
+	switch {
+	case !st.Letter.Published.IsZero():
+		st.State = StatePublished
+	case st.Letter.ComplaintOpen:
+		st.State = StateComplaint
+	case st.Timeline == nil:
+		st.State = StateUnknown
+		return st, nil
+	default:
+		st.State = st.Timeline.Phase(s.Today())
+	}
+	// The provider uploads from the notification call until the end of
+	// fieldwork (case files for named children arrive during fieldwork).
+	st.AcceptsUploads = st.State == timeline.Collecting || st.State == timeline.Fieldwork
+	return st, nil
+}
+
+func (s *Service) timeline(v store.Visit) (timeline.Timeline, error) {
+	return timeline.Compute(s.cal, v.NotificationDate, v.FieldworkStart)
+}
+
+// DaysUntil counts whole days from today to d (negative: past).
+func (s *Service) daysUntil(d time.Time) int { return int(d.Sub(s.Today()).Hours() / 24) }
+
+// Window is when a member may act on a visit: [From, Until). A zero Until
+// means open-ended.
+type Window struct {
+	From, Until time.Time
+}
+
+// Contains reports whether t lies inside the window.
+func (w Window) Contains(t time.Time) bool {
+	return !t.Before(w.From) && (w.Until.IsZero() || t.Before(w.Until))
+}
+
+// memberWindow applies the defaults to a member's stored window: access
+// opens on the notification date; provider staff lose it at the end of the
+// fifth working day after fieldwork; inspectors and analysts at publication;
+// the lead inspector and the QAM keep it until destruction. Publication and
+// destruction close access through the visit's state, not a date here.
+func (s *Service) memberWindow(v store.Visit, st Status, m store.Member) Window {
+	w := Window{From: m.ValidFrom, Until: m.ValidUntil}
+	if w.From.IsZero() {
+		w.From = calendar.StartOfDay(v.NotificationDate)
+	}
+	switch {
+	case !w.Until.IsZero():
+	case policy.IsProviderRole(m.Role):
+		if st.Timeline != nil {
+			w.Until = calendar.StartOfDay(s.cal.AddWorkingDays(st.Timeline.FieldworkEnd, 5).AddDate(0, 0, 1))
+		}
+	case (m.Role == policy.RoleInspector || m.Role == policy.RoleAnalyst) && !st.Letter.Published.IsZero():
+		w.Until = calendar.StartOfDay(st.Letter.Published.AddDate(0, 0, 1)) // the end of publication day
+	}
+	return w
+}
+
+// windowMessage tells a member when their access opened or closed.
+func windowMessage(w Window, now time.Time) string {
+	const layout = "Monday 2 January 2006 at 15:04"
+	if now.Before(w.From) {
+		return "Your access to this visit opens on " + w.From.In(calendar.London).Format(layout) + "."
+	}
+	return "Your access to this visit closed on " + w.Until.In(calendar.London).Format(layout) + ". Ask the portal administrator if you still need it."
+}

@@ -1,0 +1,114 @@
+package web
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+)
+
+// uploadFile streams the raw request body into the visit.
+func (s *Server) uploadFile(c *gin.Context) {
+	size := c.Request.ContentLength
+	if size < 0 {
+		s.fail(c, &httpError{http.StatusLengthRequired, "length_required", "Send the file with a Content-Length header."})
+		return
+	}
+	out, err := accessOf(c).Upload(c.Request.Context(), c.Query("name"), c.Query("item"), size, c.Request.Body)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, out)
+}
+
+func (s *Server) listFiles(c *gin.Context) {
+	out, err := accessOf(c).Files(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"files": out})
+}
+
+func (s *Server) deleteFile(c *gin.Context) {
+	if err := accessOf(c).DeleteFile(c.Request.Context()); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// downloadFile sends a file's plaintext, decrypted on the fly. The first
+// part is authenticated before the status line is written, so a corrupt
+// file is a 500 "corrupt", not a broken download; later damage cuts the
+// connection before any byte of it is sent.
+func (s *Server) downloadFile(c *gin.Context) {
+	ctx := c.Request.Context()
+	acc := accessOf(c)
+	f := acc.File
+	off, length, partial, err := ParseRange(c.GetHeader("Range"), f.Size)
+	if err != nil {
+		c.Header("Content-Range", fmt.Sprintf("bytes */%d", f.Size))
+		s.fail(c, &httpError{http.StatusRequestedRangeNotSatisfiable, "range_not_satisfiable", "The requested range is outside the file."})
+		return
+	}
+	if !partial {
+		off, length = 0, f.Size
+	}
+	d, err := acc.OpenDownload(ctx, off, length, partial)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	defer d.Close()
+	sum, _ := hex.DecodeString(f.SHA256)
+	h := c.Writer.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Disposition", contentDisposition(d.Name))
+	h.Set("Content-Length", strconv.FormatInt(length, 10))
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("ETag", `"`+f.SHA256+`"`)
+	h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum)+":")
+	h.Set("Digest", "sha-256="+base64.StdEncoding.EncodeToString(sum))
+	status := http.StatusOK
+	if partial {
+		status = http.StatusPartialContent
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+length-1, f.Size))
+	}
+	c.Status(status)
+	c.Writer.WriteHeaderNow()
+	// io.Copy hands decrypted segments and blocks to the writer (WriteTo).
+	if _, err := io.Copy(c.Writer, d); err != nil {
+		if ctx.Err() != nil {
+			return // the client went away
+		}
+		s.fail(c, err)
+		return
+	}
+	s.log.Info("file downloaded", "visit", acc.Visit.ID, "file", f.ID, "user", acc.Actor.UserID, "from", off, "bytes", length)
+}
+
+// downloadArchive streams the chosen files (?file=ID, repeated, and/or
+// ?item=CODE, repeated) as one zip, with no temporary file.
+func (s *Server) downloadArchive(c *gin.Context) {
+	ctx := c.Request.Context()
+	acc := accessOf(c)
+	a, err := acc.PrepareArchive(ctx, c.QueryArray("file"), c.QueryArray("item"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Type", "application/zip")
+	h.Set("Content-Disposition", contentDisposition(acc.Visit.Reference+" evidence.zip"))
+	c.Status(http.StatusOK)
+	c.Writer.WriteHeaderNow()
+	if err := a.WriteTo(ctx, c.Writer); err != nil && ctx.Err() == nil {
+		s.fail(c, err) // headers are sent: this cuts the connection
+	}
+}

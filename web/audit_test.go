@@ -1,0 +1,170 @@
+package web_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/csv"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/retention"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestAuditJourney does the whole journey and checks the exact sequence of
+// audit actions, then that the chain verifies and the exports carry it.
+func TestAuditJourney(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	st := ts.Portal.Store()
+	start, _, _ := st.AuditHead(ctx)
+
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	v := setUpVisit(t, ts, admin, "FV-AUD-1")
+	decode[map[string]any](t, admin.sendJSON("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"email": "hmi@ofsted.example", "role": "inspector"}), http.StatusCreated)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+	f := uploader.uploadItem(v.ID, "1.01 Structure.pdf", "", []byte("structure"))
+	cld := uploader.uploadItem(v.ID, "Closed cases.xlsx", "cld", []byte("child-level data"))
+	req, _ := http.NewRequest("GET", lead.base+"/api/v1/visits/"+v.ID+"/files/"+f.ID+"/content", nil)
+	req.Header.Set("Range", "bytes=2-5")
+	readAll(t, lead.do(req))
+	if s := hmi.status("GET", "/api/v1/visits/"+v.ID+"/files/"+cld.ID+"/content", nil); s != http.StatusForbidden {
+		t.Fatalf("inspector downloading child-level data: %d", s)
+	}
+	members := decode[struct {
+		Members []struct{ ID, Email string } `json:"members"`
+	}](t, admin.get("/api/v1/visits/"+v.ID+"/members"), http.StatusOK)
+	for _, m := range members.Members {
+		if m.Email == "hmi@ofsted.example" {
+			admin.status("DELETE", "/api/v1/visits/"+v.ID+"/members/"+m.ID, nil)
+		}
+	}
+	tl := decode[struct {
+		Timeline struct {
+			FieldworkEnd string `json:"fieldwork_end"`
+		} `json:"timeline"`
+	}](t, admin.get("/api/v1/visits/"+v.ID), http.StatusOK)
+	end, _ := calendar.ParseDate(tl.Timeline.FieldworkEnd)
+	ts.offset.Store(int64(30 * 24 * time.Hour))
+	for i, ev := range []string{"draft_sent", "final_sent", "published"} {
+		decode[visitResp](t, lead.sendJSON("POST", "/api/v1/visits/"+v.ID+"/events", map[string]string{"event": ev, "date": end.AddDate(0, 0, i+1).Format(time.DateOnly)}), http.StatusOK)
+	}
+	ts.offset.Store(int64(90 * 24 * time.Hour))
+	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 1 {
+		t.Fatalf("sweep: %v %v", ids, err)
+	}
+	lead.status("POST", "/auth/logout", nil)
+
+	recs, err := st.AuditRecords(ctx, store.AuditFilter{AfterSeq: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Action+":"+r.Outcome)
+	}
+	want := []string{
+		"signin:success", "visit.created:success", "member.added:success", "member.added:success", "member.added:success",
+		"signin:success", "signin:success", "signin:success",
+		"upload.started:started", "upload.completed:success", "upload.started:started", "upload.completed:success",
+		"file.download:success", "request.denied:denied", "member.removed:success",
+		"letter.draft_sent:success", "letter.final_sent:success", "letter.published:success",
+		"destruction.started:success", "destruction.key_destroyed:success", "destruction.objects_deleted:success",
+		"destruction.certificate_issued:success", "visit.destroyed:success",
+		"signout:success",
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("audit actions:\n got  %v\n want %v", got, want)
+	}
+	for _, r := range recs {
+		if strings.Contains(r.Detail, "Structure") || strings.Contains(r.Detail, "Closed cases") {
+			t.Fatalf("record %d names a file: %s", r.Seq, r.Detail)
+		}
+		if r.Action == "file.download" && (r.Object != f.ID || !strings.Contains(r.Detail, `"from":2`) || !strings.Contains(r.Detail, `"bytes":4`) || r.ActorEmail != "lead@ofsted.example" || r.Role != "lead_inspector" || r.RequestID == "" || r.ClientIP != "127.0.0.1") {
+			t.Fatalf("download record %+v", r)
+		}
+		if r.Action == "request.denied" && !strings.Contains(r.Detail, "restricted-item") {
+			t.Fatalf("denied record without its policy: %+v", r)
+		}
+	}
+
+	// The chain and a fresh checkpoint verify with the portal's key.
+	key, _ := retention.LoadSigningKey(ts.Config.SigningKey)
+	all, _ := st.AuditRecords(ctx, store.AuditFilter{})
+	seq, hash, _ := st.AuditHead(ctx)
+	st.AddCheckpoint(ctx, store.SignCheckpoint(seq, hash, time.Now(), key))
+	cps, _ := st.Checkpoints(ctx)
+	if err := store.VerifyAudit(all, cps, key.Public().(ed25519.PublicKey)); err != nil {
+		t.Fatal(err)
+	}
+
+	// The visit's trail survives destruction, for administrators.
+	trail := decode[struct {
+		Records    []store.AuditRecord `json:"records"`
+		Checkpoint *store.Checkpoint   `json:"checkpoint"`
+	}](t, admin.get("/api/v1/visits/"+v.ID+"/audit?action=destruction."), http.StatusOK)
+	if len(trail.Records) != 4 || trail.Checkpoint == nil {
+		t.Fatalf("filtered trail: %d records, checkpoint %v", len(trail.Records), trail.Checkpoint)
+	}
+	resp := admin.get("/api/v1/visits/" + v.ID + "/audit?format=csv")
+	rows, err := csv.NewReader(strings.NewReader(readAll(t, resp))).ReadAll()
+	if err != nil || len(rows) < 10 || !slices.Contains(rows[0], "prev_hash") || !slices.Contains(rows[0], "hash") {
+		t.Fatalf("csv export: %d rows, %v", len(rows), err)
+	}
+
+	if page := readAll(t, admin.get("/visits/"+v.ID+"/audit?actor=lead@ofsted.example")); !strings.Contains(page, "file.download") || strings.Contains(page, "upload.started") {
+		t.Fatal("audit page filtered by person does not show the lead's records only")
+	}
+
+	// People see their own sign-ins and downloads.
+	mine := decode[struct {
+		Activity []struct{ Action string } `json:"activity"`
+	}](t, uploader.get("/api/v1/me/activity"), http.StatusOK)
+	if len(mine.Activity) == 0 || mine.Activity[0].Action != "signin" {
+		t.Fatalf("uploader's activity: %+v", mine.Activity)
+	}
+}
+
+// TestNoDownloadWithoutItsRecord: when the audit record cannot be written,
+// the download is refused and no byte is sent.
+func TestNoDownloadWithoutItsRecord(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	f := uploader.uploadItem(v.ID, "a.pdf", "", []byte("secret-bytes"))
+	if _, err := ts.Portal.Store().DB().Exec(`ALTER TABLE audit RENAME TO audit_unavailable`); err != nil {
+		t.Fatal(err)
+	}
+	resp := lead.get("/api/v1/visits/" + v.ID + "/files/" + f.ID + "/content")
+	body := readAll(t, resp)
+	if resp.StatusCode != http.StatusInternalServerError || strings.Contains(body, "secret-bytes") {
+		t.Fatalf("download without its audit record: %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestSessionExpiryIsRecorded(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	ts.signIn(t, "ofsted", "lead@ofsted.example")
+	start, _, _ := ts.Portal.Store().AuditHead(ctx)
+	if _, err := ts.Portal.Store().DB().Exec(`UPDATE sessions SET expiry = 0`); err != nil {
+		t.Fatal(err)
+	}
+	ts.Portal.Sweep(ctx)
+	recs, _ := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: start})
+	if len(recs) != 1 || recs[0].Action != "session.expired" || recs[0].ActorEmail != "lead@ofsted.example" {
+		t.Fatalf("records after expiry: %+v", recs)
+	}
+	var n int
+	ts.Portal.Store().DB().QueryRow(`SELECT COUNT(*) FROM sessions`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d sessions left", n)
+	}
+}

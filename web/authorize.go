@@ -1,0 +1,46 @@
+package web
+
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+const accessKey = "access"
+
+// accessOf is what authorize established for the request.
+func accessOf(c *gin.Context) *portal.Access { return c.MustGet(accessKey).(*portal.Access) }
+
+// actorOf is who is asking: the signed-in person (if any) and where the
+// request comes from.
+func (s *Server) actorOf(c *gin.Context) (portal.Actor, error) {
+	return s.svc.User(c.Request.Context(), s.sessions.GetString(c.Request.Context(), portal.SessionUserKey), s.requestActor(c))
+}
+
+// authorize is the one authorization middleware. It says who is asking and
+// which visit and file the path names, and asks the domain to decide the
+// route's action; the request stops unless it is allowed. Deny is the
+// default: routes without a rule never reach their handler.
+func (s *Server) authorize(c *gin.Context) {
+	if s.public[c.Request.Method+" "+c.FullPath()] {
+		c.Next()
+		return
+	}
+	rule, ok := s.actions[c.Request.Method+" "+c.FullPath()]
+	if !ok {
+		s.fail(c, errNotFound)
+		return
+	}
+	actor, err := s.actorOf(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	acc, err := s.svc.Authorize(c.Request.Context(), actor, rule.action, c.Param("id"), c.Param("file"))
+	c.Set(accessKey, acc)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Next()
+}

@@ -1,0 +1,149 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/evidence"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// httpError is an error with what the person should see. Its message is
+// written for people and never carries an internal error's text.
+type httpError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.code + ": " + e.msg }
+
+var (
+	errNotSignedIn = &httpError{http.StatusUnauthorized, "not_signed_in", "Sign in to continue."}
+	errNotFound    = &httpError{http.StatusNotFound, "not_found", "Page not found. If you typed the address, check it is correct."}
+	errInternal    = &httpError{http.StatusInternalServerError, "internal", "Sorry, there is a problem with the service. Try again later."}
+)
+
+func badRequest(msg string) *httpError {
+	return &httpError{http.StatusBadRequest, "bad_request", msg}
+}
+
+// kindStatus is the status of each kind of domain error.
+var kindStatus = map[portal.Kind]int{
+	portal.KindInvalid:     http.StatusBadRequest,
+	portal.KindNotSignedIn: http.StatusUnauthorized,
+	portal.KindForbidden:   http.StatusForbidden,
+	portal.KindNotFound:    http.StatusNotFound,
+	portal.KindConflict:    http.StatusConflict,
+	portal.KindGone:        http.StatusGone,
+	portal.KindLocked:      http.StatusLocked,
+	portal.KindTooLarge:    http.StatusRequestEntityTooLarge,
+	portal.KindCorrupt:     http.StatusInternalServerError,
+	portal.KindUnavailable: http.StatusServiceUnavailable,
+}
+
+// toHTTPError is the one place errors become statuses.
+func toHTTPError(err error) *httpError {
+	var he *httpError
+	if errors.As(err, &he) {
+		return he
+	}
+	if e, ok := portal.AsError(err); ok {
+		if e.Kind == portal.KindNotSignedIn {
+			return errNotSignedIn
+		}
+		return &httpError{kindStatus[e.Kind], e.Code, e.Msg}
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errNotFound
+	case errors.Is(err, store.ErrConflict):
+		return &httpError{http.StatusConflict, "conflict", "This conflicts with something that already exists."}
+	case errors.Is(err, evidence.ErrCorrupt):
+		return &httpError{http.StatusInternalServerError, "corrupt", "This file is damaged in storage and cannot be downloaded. The portal team has been told. Ask the provider to upload it again."}
+	case errors.Is(err, evidence.ErrTooLarge):
+		return &httpError{http.StatusRequestEntityTooLarge, "too_large", "The file is larger than the portal's limit."}
+	case errors.Is(err, evidence.ErrShortBody):
+		return badRequest("The upload ended before all of the file arrived. Nothing was kept: upload it again.")
+	}
+	return errInternal
+}
+
+// fail answers with the error: JSON under /api/, a page elsewhere.
+func (s *Server) fail(c *gin.Context, err error) {
+	he := toHTTPError(err)
+	if he.status >= 500 {
+		s.log.Error("request failed", "request_id", requestID(c), "route", c.FullPath(), "code", he.code, "err", err)
+	}
+	c.Error(err)
+	if c.Writer.Written() {
+		// Headers are gone: the only honest signal left is to cut the
+		// connection, so a partial body is never taken as complete.
+		c.Abort()
+		panic(http.ErrAbortHandler)
+	}
+	if he == errNotSignedIn && !isAPI(c) && c.Request.Method == http.MethodGet {
+		c.Redirect(http.StatusSeeOther, "/?return_to="+urlQueryEscape(c.Request.URL.RequestURI()))
+		c.Abort()
+		return
+	}
+	if isAPI(c) {
+		c.AbortWithStatusJSON(he.status, gin.H{"error": he.msg, "code": he.code})
+		return
+	}
+	ep := errorPage{Title: statusTitle(he.status), Message: he.msg, Code: he.code, Advice: statusAdvice(he.status), RequestID: requestID(c)}
+	if id := c.Param("id"); id != "" && he.status != http.StatusNotFound && he.status != http.StatusGone {
+		ep.Back = "/visits/" + id
+	}
+	s.renderStatus(c, he.status, "error", ep)
+	c.Abort()
+}
+
+func isAPI(c *gin.Context) bool { return strings.HasPrefix(c.Request.URL.Path, "/api/") }
+
+// statusAdvice tells people what they can do next, by status.
+func statusAdvice(status int) []string {
+	switch status {
+	case http.StatusUnauthorized:
+		return []string{"For your security, you are signed out after 30 minutes without activity and after 12 hours in any case."}
+	case http.StatusForbidden:
+		return []string{"If you think you should have access, ask the visit’s lead inspector or the portal administrator."}
+	case http.StatusNotFound:
+		return []string{"If you followed a link from a visit, the file or visit may have been removed, or you may not be a member of that visit."}
+	case http.StatusGone:
+		return []string{"Evidence is destroyed after the letter of findings is published and the retention period has passed. It cannot be recovered."}
+	case http.StatusRequestEntityTooLarge:
+		return []string{"Split the file into smaller parts, or ask the portal team about the limit."}
+	case http.StatusLocked:
+		return []string{"Access to a visit opens and closes on dates set for each role. Ask the lead inspector if you need more time."}
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable:
+		return []string{"Try again later. Nothing you sent has been stored unless the page says so."}
+	}
+	return nil
+}
+
+func statusTitle(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "You need to sign in"
+	case http.StatusForbidden:
+		return "You do not have access to this"
+	case http.StatusNotFound:
+		return "Page not found"
+	case http.StatusGone:
+		return "This has been destroyed"
+	case http.StatusRequestEntityTooLarge:
+		return "The file is too large"
+	case http.StatusLocked:
+		return "This is closed at the moment"
+	case http.StatusBadRequest:
+		return "There is a problem"
+	case http.StatusConflict:
+		return "This conflicts with something that already exists"
+	}
+	return "Sorry, there is a problem with the service"
+}

@@ -1,0 +1,108 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+// recovery turns a panic into a 500 without leaking its text. A deliberate
+// http.ErrAbortHandler (a download that cannot finish) is passed on so the
+// server cuts the connection.
+func (s *Server) recovery(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			s.log.Error("panic", "request_id", requestID(c), "route", c.FullPath(), "panic", r)
+			if !c.Writer.Written() {
+				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": errInternal.msg, "code": errInternal.code})
+			}
+		}
+	}()
+	c.Next()
+}
+
+// securityHeaders sets the headers every response carries.
+func (s *Server) securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	formAction := []string{"'self'"}
+	for _, p := range s.cfg.IdPs {
+		// Sign-out posts here and is redirected to the provider.
+		if u, err := url.Parse(p.Issuer); err == nil {
+			formAction = append(formAction, u.Scheme+"://"+u.Host)
+		}
+	}
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action "+strings.Join(formAction, " "))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if strings.HasPrefix(s.cfg.PublicURL, "https://") {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+	if !strings.HasPrefix(c.Request.URL.Path, "/static/") {
+		h.Set("Cache-Control", "no-store")
+	}
+	c.Next()
+}
+
+// crossOrigin refuses cross-site state-changing requests (CSRF), using the
+// browser's Sec-Fetch-Site and Origin headers.
+func (s *Server) crossOrigin(c *gin.Context) {
+	if err := s.cop.Check(c.Request); err != nil {
+		s.fail(c, &httpError{http.StatusForbidden, "cross_origin", "This request came from another site and was refused."})
+		return
+	}
+	c.Next()
+}
+
+const requestIDKey = "request_id"
+
+// requestLog gives every request an id (echoed as X-Request-Id) and logs one
+// line when it ends. It logs the route pattern, never the raw path or query:
+// query strings carry file names and OAuth codes.
+func (s *Server) requestLog(c *gin.Context) {
+	var b [12]byte
+	rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	c.Set(requestIDKey, id)
+	c.Header("X-Request-Id", id)
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "(no route)"
+	}
+	attrs := []any{
+		"request_id", id,
+		"method", c.Request.Method,
+		"route", route,
+		"status", c.Writer.Status(),
+		"bytes", c.Writer.Size(),
+		"duration_ms", time.Since(start).Milliseconds(),
+	}
+	if a, ok := c.Get(accessKey); ok && a.(*portal.Access) != nil {
+		acc := a.(*portal.Access)
+		attrs = append(attrs, "user", acc.Actor.UserID, "allow", acc.Decision.Allow, "policies", acc.Decision.Policies, "decision", acc.Decision.Rule)
+		if acc.Visit.ID != "" {
+			attrs = append(attrs, "visit", acc.Visit.ID)
+		}
+	}
+	if len(c.Errors) > 0 {
+		attrs = append(attrs, "err", strings.Join(c.Errors.Errors(), "; "))
+	}
+	s.log.InfoContext(c.Request.Context(), "request", attrs...)
+}
+
+func requestID(c *gin.Context) string { return c.GetString(requestIDKey) }
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }

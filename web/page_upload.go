@@ -1,0 +1,62 @@
+package web
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// uploadPage is the upload form: plain HTML that works without JavaScript,
+// which portal.mjs turns into a resumable, many-file uploader.
+func (s *Server) uploadPage(c *gin.Context) {
+	s.renderWithRequest(c, "upload", "Upload files", "Items", gin.H{"MaxSize": s.cfg.MaxFileSize, "SegmentSize": s.cfg.SegmentSize})
+}
+
+// uploadForm takes the plain HTML form (no JavaScript). The file part has no
+// length of its own, so it is stored in buffered segments.
+func (s *Server) uploadForm(c *gin.Context) {
+	acc := accessOf(c)
+	mr, err := c.Request.MultipartReader()
+	if err != nil {
+		s.fail(c, badRequest("Choose a file to upload."))
+		return
+	}
+	var item string
+	stored := 0
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			s.fail(c, badRequest("The upload was interrupted. Files already listed on the visit were stored; send the rest again."))
+			return
+		}
+		switch part.FormName() {
+		case "item":
+			b := make([]byte, 16)
+			n, _ := io.ReadFull(part, b)
+			item = strings.TrimSpace(string(b[:n]))
+			continue
+		case "file":
+		default:
+			continue
+		}
+		if part.FileName() == "" {
+			continue // an empty file input
+		}
+		if _, err := acc.Upload(c.Request.Context(), part.FileName(), item, -1, part); err != nil {
+			s.fail(c, err)
+			return
+		}
+		stored++
+	}
+	if stored == 0 {
+		s.fail(c, badRequest("Choose a file to upload."))
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/visits/"+acc.Visit.ID+"?uploaded="+strconv.Itoa(stored)+"#files")
+}

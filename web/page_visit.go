@@ -1,0 +1,89 @@
+package web
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+type fileGroup struct {
+	Code, Title string
+	Files       []portal.FileView
+}
+
+func (s *Server) visitPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	acc := accessOf(c)
+	vj := acc.View(ctx)
+	warning := ""
+	if acc.Actor.Administrator {
+		warning = destructionWarning(vj)
+	}
+	page := gin.H{
+		"Visit":          vj,
+		"Warning":        warning,
+		"Role":           acc.Member.Role,
+		"CanManage":      acc.Can(ctx, policy.MemberManage),
+		"CanUpload":      acc.Can(ctx, policy.FileUpload),
+		"CanList":        acc.Can(ctx, policy.FileList),
+		"CanDownload":    acc.Can(ctx, policy.FileDownload),
+		"CanAudit":       acc.Can(ctx, policy.AuditView),
+		"CanEditRequest": acc.Can(ctx, policy.RequestManage),
+	}
+	if n, err := strconv.Atoi(c.Query("uploaded")); err == nil && n > 0 {
+		page["Notice"] = fmt.Sprintf("%d file%s uploaded.", n, map[bool]string{true: "", false: "s"}[n == 1])
+	}
+	// Members and administrators see the information request; only members
+	// can read files.
+	request, err := acc.InformationRequest(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	page["Request"] = request
+	if page["CanList"].(bool) {
+		files, err := acc.Files(ctx)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		page["Groups"] = groupFiles(files, request)
+	}
+	s.renderNav(c, "visit", acc.Visit.Reference, "visits", page)
+}
+
+// groupFiles puts files under their items, in the information request's
+// order; items not in the request follow, then unfiled files.
+func groupFiles(files []portal.FileView, request []portal.RequestItemView) []fileGroup {
+	by := map[string][]portal.FileView{}
+	for _, f := range files {
+		by[f.Item] = append(by[f.Item], f)
+	}
+	var out []fileGroup
+	seen := map[string]bool{}
+	for _, it := range request {
+		if fs := by[it.Code]; len(fs) > 0 {
+			out = append(out, fileGroup{it.Code, it.Title, fs})
+		}
+		seen[it.Code] = true
+	}
+	var rest []string
+	for code := range by {
+		if !seen[code] && code != "" {
+			rest = append(rest, code)
+		}
+	}
+	sort.Strings(rest)
+	for _, code := range rest {
+		out = append(out, fileGroup{code, "Not in the information request", by[code]})
+	}
+	if fs := by[""]; len(fs) > 0 {
+		out = append(out, fileGroup{"", "Not filed under an item", fs})
+	}
+	return out
+}

@@ -1,0 +1,92 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+type visitRow struct {
+	ID, Reference, Title, State, NotificationDate, Role string
+	NextDue, NextDueDate                                string
+	DestroyOn                                           string
+	DaysLeft                                            int
+}
+
+// nextDue is the next date on the visit's timeline from today, and what is
+// due then.
+func nextDue(vj portal.VisitView, today time.Time) (what, when string) {
+	tl := vj.Timeline
+	if tl == nil {
+		return "", ""
+	}
+	for _, d := range []struct {
+		what string
+		on   time.Time
+	}{
+		{"Child-level data lists", tl.DataListsDue}, {"Annex A information", tl.AnnexADue}, {"Cases named", tl.CasesNamed},
+		{"Fieldwork", tl.FieldworkStart}, {"Draft letter", tl.DraftLetterDue}, {"Final letter", tl.FinalLetterDue},
+		{"Publication", tl.PublicationExpected},
+	} {
+		if !d.on.Before(today) {
+			return d.what, d.on.Format("Mon 2 Jan 2006")
+		}
+	}
+	return "", ""
+}
+
+// destructionWarning is the banner administrators see in the 7 days before
+// a visit is destroyed.
+func destructionWarning(vj portal.VisitView) string {
+	if vj.DestroyOn == nil || *vj.DaysUntilDestruction > 7 || *vj.DaysUntilDestruction < 0 {
+		return ""
+	}
+	if vj.LegalHold {
+		return fmt.Sprintf("%s was due for destruction on %s but a legal hold stops it.", vj.Reference, *vj.DestroyOn)
+	}
+	return fmt.Sprintf("%s will be destroyed on %s, in %d days. Set a legal hold now if it must be kept.", vj.Reference, *vj.DestroyOn, *vj.DaysUntilDestruction)
+}
+
+func (s *Server) visitsPage(c *gin.Context) {
+	acc := accessOf(c)
+	vs, err := s.svc.Visits(c.Request.Context(), acc.Actor)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var rows []visitRow
+	var warnings []string
+	today := s.svc.Today()
+	for _, vj := range vs {
+		r := visitRow{ID: vj.ID, Reference: vj.Reference, Title: vj.Title, State: vj.State, NotificationDate: vj.NotificationDate, Role: vj.Role}
+		if vj.State != portal.StatePublished {
+			r.NextDue, r.NextDueDate = nextDue(vj, today)
+		}
+		if vj.DestroyOn != nil {
+			r.DestroyOn, r.DaysLeft = *vj.DestroyOn, *vj.DaysUntilDestruction
+		}
+		rows = append(rows, r)
+		if w := destructionWarning(vj); acc.Actor.Administrator && w != "" {
+			warnings = append(warnings, w)
+		}
+	}
+	s.renderNav(c, "visits", "Your visits", "visits", gin.H{"Visits": rows, "Administrator": acc.Actor.Administrator, "Warnings": warnings})
+}
+
+func (s *Server) createVisitForm(c *gin.Context) {
+	var req portal.NewVisit
+	if err := c.ShouldBind(&req); err != nil {
+		s.fail(c, badRequest("Fill in every field of the form."))
+		return
+	}
+	v, err := s.svc.CreateVisit(c.Request.Context(), accessOf(c).Actor, req)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/visits/"+v.ID+"/members")
+}

@@ -1,0 +1,66 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+// pageData is what every page template receives.
+type pageData struct {
+	Title string
+	User  *portal.Actor
+	Dev   bool
+	Nav   string // the active navigation item
+	Error bool   // the page reports an error (the title says so)
+	Page  any
+}
+
+type errorPage struct {
+	Title, Message, Code, RequestID string
+	Advice                          []string
+	Back                            string
+}
+
+func (s *Server) render(c *gin.Context, name, title string, page any) {
+	s.renderStatus(c, http.StatusOK, name, pageData{Title: title, Page: page})
+}
+
+func (s *Server) renderNav(c *gin.Context, name, title, nav string, page any) {
+	s.renderStatus(c, http.StatusOK, name, pageData{Title: title, Nav: nav, Page: page})
+}
+
+func (s *Server) renderStatus(c *gin.Context, status int, name string, data any) {
+	pd, ok := data.(pageData)
+	if !ok {
+		ep := data.(errorPage)
+		pd = pageData{Title: ep.Title, Page: ep, Error: true}
+	}
+	pd.Dev = s.cfg.Dev
+	if a, ok := c.Get(accessKey); ok {
+		if acc := a.(*portal.Access); acc != nil && acc.Actor.SignedIn() {
+			u := acc.Actor
+			pd.User = &u
+		}
+	}
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Status(status)
+	if err := s.pages.Render(c.Writer, name, pd); err != nil {
+		s.log.Error("render", "page", name, "err", err)
+	}
+}
+
+func (s *Server) startPage(c *gin.Context) {
+	if s.sessions.GetString(c.Request.Context(), portal.SessionUserKey) != "" {
+		c.Redirect(http.StatusSeeOther, "/visits")
+		return
+	}
+	type idp struct{ Name, DisplayName string }
+	var idps []idp
+	for _, p := range s.cfg.IdPs {
+		idps = append(idps, idp{p.Name, p.DisplayName})
+	}
+	s.render(c, "start", "Sign in", gin.H{"IdPs": idps, "ReturnTo": safeReturnTo(c.Query("return_to"))})
+}

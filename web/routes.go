@@ -1,0 +1,133 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/policy"
+)
+
+// routeRule is the authorization requirement of one route.
+type routeRule struct {
+	action policy.Action
+}
+
+// router registers every route. A route is either public (listed with
+// public) or carries the policy action authorize asks the domain to decide
+// (listed with protect); nothing else can be registered.
+func (s *Server) router() (http.Handler, error) {
+	e := newEngine()
+	// Client IPs in the audit trail: only the configured proxies may speak
+	// for the client; with none, the connection's address is the client.
+	if err := e.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("web: PORTAL_TRUSTED_PROXIES: %w", err)
+	}
+	s.actions = map[string]routeRule{}
+	s.public = map[string]bool{}
+	e.Use(s.recovery, s.requestLog, s.securityHeaders, s.crossOrigin, s.authorize)
+	e.NoRoute(func(c *gin.Context) { s.fail(c, errNotFound) })
+	e.NoMethod(func(c *gin.Context) {
+		s.fail(c, &httpError{http.StatusMethodNotAllowed, "method_not_allowed", "This address does not accept that kind of request."})
+	})
+
+	public := func(method, path string, h gin.HandlerFunc) {
+		s.public[method+" "+path] = true
+		e.Handle(method, path, h)
+	}
+	protect := func(method, path string, a policy.Action, h gin.HandlerFunc) {
+		s.actions[method+" "+path] = routeRule{action: a}
+		e.Handle(method, path, h)
+	}
+
+	// Public: health, sign-in and sign-out, the start page, static assets.
+	public("GET", "/healthz", s.healthz)
+	public("GET", "/readyz", s.readyz)
+	public("GET", "/auth/:idp/login", s.login)
+	public("GET", "/auth/:idp/callback", s.callback)
+	public("POST", "/auth/logout", s.logout)
+	public("GET", "/", s.startPage)
+	static := http.StripPrefix("/static/", http.FileServerFS(Static()))
+	public("GET", "/static/*path", gin.WrapH(static))
+
+	// JSON API.
+	protect("GET", "/api/v1/me", policy.SelfView, s.me)
+	protect("GET", "/api/v1/me/activity", policy.SelfView, s.myActivity)
+	protect("GET", "/api/v1/visits", policy.VisitList, s.listVisits)
+	protect("POST", "/api/v1/visits", policy.VisitCreate, s.createVisit)
+	protect("GET", "/api/v1/visits/:id", policy.VisitView, s.getVisit)
+	protect("GET", "/api/v1/visits/:id/members", policy.MemberManage, s.listMembers)
+	protect("PUT", "/api/v1/visits/:id/members", policy.MemberManage, s.putMember)
+	protect("DELETE", "/api/v1/visits/:id/members/:member", policy.MemberManage, s.removeMember)
+	protect("GET", "/api/v1/visits/:id/items", policy.VisitView, s.listRestrictions)
+	protect("PUT", "/api/v1/visits/:id/items/:item", policy.VisitManage, s.putRestriction)
+	protect("GET", "/api/v1/visits/:id/request", policy.VisitView, s.getRequest)
+	protect("POST", "/api/v1/visits/:id/request", policy.RequestManage, s.addRequestItem)
+	protect("PUT", "/api/v1/visits/:id/request/:item", policy.RequestManage, s.changeRequestItem)
+	protect("DELETE", "/api/v1/visits/:id/request/:item", policy.RequestManage, s.removeRequestItem)
+	protect("GET", "/api/v1/visits/:id/explain", policy.MemberManage, s.explainAPI)
+	protect("GET", "/api/v1/visits/:id/audit", policy.AuditView, s.visitAudit)
+	protect("POST", "/api/v1/visits/:id/events", policy.VisitRecordEvent, s.recordEvent)
+	protect("PUT", "/api/v1/visits/:id/legal-hold", policy.LegalHoldSet, s.setLegalHold)
+	protect("GET", "/api/v1/visits/:id/certificate", policy.CertificateView, s.certificate)
+	protect("GET", "/api/v1/visits/:id/files", policy.FileList, s.listFiles)
+	protect("POST", "/api/v1/visits/:id/files", policy.FileUpload, s.uploadFile)
+	protect("GET", "/api/v1/visits/:id/files/:file/content", policy.FileDownload, s.downloadFile)
+	protect("GET", "/api/v1/visits/:id/archive", policy.FileDownload, s.downloadArchive)
+	protect("OPTIONS", "/api/v1/visits/:id/uploads", policy.FileUpload, s.tusOptions)
+	protect("POST", "/api/v1/visits/:id/uploads", policy.FileUpload, s.tusCreate)
+	protect("HEAD", "/api/v1/visits/:id/uploads/:upload", policy.FileUpload, s.tusHead)
+	protect("PATCH", "/api/v1/visits/:id/uploads/:upload", policy.FileUpload, s.tusPatch)
+	protect("DELETE", "/api/v1/visits/:id/uploads/:upload", policy.FileUpload, s.tusDelete)
+	protect("DELETE", "/api/v1/visits/:id/files/:file", policy.FileDelete, s.deleteFile)
+
+	// Pages.
+	protect("GET", "/visits", policy.VisitList, s.visitsPage)
+	protect("POST", "/visits", policy.VisitCreate, s.createVisitForm)
+	protect("GET", "/visits/:id", policy.VisitView, s.visitPage)
+	protect("GET", "/visits/:id/upload", policy.FileUpload, s.uploadPage)
+	protect("POST", "/visits/:id/files", policy.FileUpload, s.uploadForm)
+	protect("GET", "/visits/:id/request", policy.RequestManage, s.requestPage)
+	protect("POST", "/visits/:id/request", policy.RequestManage, s.requestForm)
+	protect("POST", "/visits/:id/request/:item/remove", policy.RequestManage, s.removeRequestForm)
+	protect("GET", "/visits/:id/members", policy.MemberManage, s.membersPage)
+	protect("POST", "/visits/:id/members", policy.MemberManage, s.addMemberForm)
+	protect("POST", "/visits/:id/members/:member/remove", policy.MemberManage, s.removeMemberForm)
+	protect("GET", "/visits/:id/explain", policy.MemberManage, s.explainPage)
+	protect("GET", "/visits/:id/audit", policy.AuditView, s.auditPage)
+	protect("POST", "/visits/:id/items", policy.VisitManage, s.restrictForm)
+
+	if err := s.mustHaveRules(e); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Routes lists "METHOD /path" of every route with its action ("" for
+// public ones); the route-table authorization test walks it.
+func (s *Server) Routes() map[string]string {
+	out := map[string]string{}
+	for k := range s.public {
+		out[k] = ""
+	}
+	for k, r := range s.actions {
+		out[k] = string(r.action)
+	}
+	return out
+}
+
+// mustHaveRules refuses to start if a registered route has neither a public
+// entry nor a policy rule: such a route would always answer 404, which is
+// safe but surely a mistake.
+func (s *Server) mustHaveRules(e *gin.Engine) error {
+	for _, r := range e.Routes() {
+		k := r.Method + " " + r.Path
+		if !s.public[k] {
+			if _, ok := s.actions[k]; !ok {
+				return fmt.Errorf("web: route %s has no authorization rule", k)
+			}
+		}
+	}
+	return nil
+}

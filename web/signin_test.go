@@ -1,0 +1,229 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+type meResp struct {
+	ID            string `json:"id"`
+	Issuer        string `json:"issuer"`
+	Subject       string `json:"subject"`
+	Email         string `json:"email"`
+	Administrator bool   `json:"administrator"`
+	Visits        []struct {
+		Reference string `json:"reference"`
+		Role      string `json:"role"`
+	} `json:"visits"`
+}
+
+func TestSignInEachDemoAccount(t *testing.T) {
+	ts := startStack(t)
+	for _, tc := range []struct {
+		idp, user, role string
+		admin           bool
+	}{
+		{"ofsted", "admin@ofsted.example", "", true},
+		{"ofsted", "lead@ofsted.example", "lead_inspector", false},
+		{"ofsted", "hmi@ofsted.example", "inspector", false},
+		{"ofsted", "qam@ofsted.example", "qa_manager", false},
+		{"ofsted", "sao@ofsted.example", "analyst", false},
+		{"ofsted", "outsider@ofsted.example", "", false},
+		{"cafcass", "coordinator@cafcass.example", "provider_coordinator", false},
+		{"cafcass", "uploader@cafcass.example", "provider_uploader", false},
+	} {
+		t.Run(tc.user, func(t *testing.T) {
+			b := ts.signIn(t, tc.idp, tc.user)
+			me := decode[meResp](t, b.get("/api/v1/me"), http.StatusOK)
+			if me.Email != tc.user || me.Administrator != tc.admin || me.Issuer != ts.IdPURL+"/"+tc.idp {
+				t.Fatalf("me = %+v", me)
+			}
+			if me.Subject == "" || me.Subject == tc.user {
+				t.Fatalf("users must be keyed by an opaque subject, got %q", me.Subject)
+			}
+			var roles []string
+			for _, v := range me.Visits {
+				roles = append(roles, v.Reference+":"+v.Role)
+			}
+			want := ""
+			if tc.role != "" {
+				want = "FV-DEMO:" + tc.role
+			}
+			if strings.Join(roles, ",") != want {
+				t.Fatalf("visits %v, want %q", roles, want)
+			}
+			// Sign out ends the session here and at the provider.
+			resp := b.get("/")
+			resp.Body.Close()
+			req, _ := http.NewRequest("POST", b.base+"/auth/logout", nil)
+			resp = b.do(req)
+			resp.Body.Close()
+			if resp.Request.URL.Path != "/" || !strings.HasPrefix(resp.Request.URL.String(), ts.PortalURL) {
+				t.Fatalf("after sign-out ended at %s", resp.Request.URL)
+			}
+			if r := b.get("/api/v1/me"); r.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("after sign-out /me answered %d", r.StatusCode)
+			}
+		})
+	}
+}
+
+// TestSignInRefusals: each bad callback is refused with a page that says so,
+// and leaves no session behind.
+func TestSignInRefusals(t *testing.T) {
+	ts := startStack(t)
+	sessions := func() int {
+		var n int
+		if err := ts.Portal.Store().DB().QueryRow(`SELECT COUNT(*) FROM sessions`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// startLogin goes as far as the provider's login form, returning the
+	// browser (not following the final redirect back to the portal).
+	var lastState string
+	startLogin := func(t *testing.T, mutate func(*url.URL)) (*browser, *url.URL, string) {
+		b := ts.newBrowser(t)
+		b.c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if strings.HasPrefix(req.URL.String(), ts.PortalURL+"/auth/") && strings.Contains(req.URL.Path, "/callback") {
+				return http.ErrUseLastResponse
+			}
+			if strings.HasPrefix(req.URL.String(), ts.IdPURL) && req.URL.Query().Get("nonce") != "" {
+				lastState = req.URL.Query().Get("state")
+				if mutate != nil {
+					mutate(req.URL)
+				}
+			}
+			return nil
+		}
+		resp := b.get("/auth/ofsted/login")
+		page := readAll(t, resp)
+		return b, resp.Request.URL, page
+	}
+	// finishAtIdP posts the credentials and returns the callback URL the
+	// provider sends the browser to.
+	finishAtIdP := func(t *testing.T, b *browser, pageURL *url.URL, page string) string {
+		resp := b.submitLogin(pageURL, page, "lead@ofsted.example", "demo-password")
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if !strings.Contains(loc, "/callback?") {
+			t.Fatalf("provider did not redirect to the callback: %d %q", resp.StatusCode, loc)
+		}
+		return loc
+	}
+	callback := func(t *testing.T, b *browser, u string) *http.Response {
+		req, _ := http.NewRequest("GET", u, nil)
+		return b.do(req)
+	}
+	expectRefused := func(t *testing.T, resp *http.Response) {
+		t.Helper()
+		body := readAll(t, resp)
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "could not sign you in") {
+			t.Fatalf("status %d, body %q", resp.StatusCode, body)
+		}
+	}
+
+	t.Run("wrong state", func(t *testing.T) {
+		before := sessions()
+		b, pu, page := startLogin(t, nil)
+		cb := finishAtIdP(t, b, pu, page)
+		u, _ := url.Parse(cb)
+		q := u.Query()
+		q.Set("state", "forged-state")
+		u.RawQuery = q.Encode()
+		expectRefused(t, callback(t, b, u.String()))
+		if n := sessions(); n != before {
+			t.Fatalf("sessions %d -> %d", before, n)
+		}
+	})
+
+	t.Run("replayed code", func(t *testing.T) {
+		b, pu, page := startLogin(t, nil)
+		cb := finishAtIdP(t, b, pu, page)
+		resp := callback(t, b, cb)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/visits" {
+			t.Fatalf("first use of the code ended at %s with %d", resp.Request.URL, resp.StatusCode)
+		}
+		before := sessions()
+		// The same callback again, from the signed-in browser and from a
+		// fresh one: both refused.
+		expectRefused(t, callback(t, b, cb))
+		other := ts.newBrowser(t)
+		other.c.CheckRedirect = b.c.CheckRedirect
+		expectRefused(t, callback(t, other, cb))
+		if n := sessions(); n != before-1 {
+			t.Fatalf("sessions %d -> %d: the refused replay must end the session it arrived with", before, n)
+		}
+		// A new sign-in's own state with the old code: the provider refuses
+		// the code.
+		b2, _, _ := startLogin(t, nil)
+		u, _ := url.Parse(cb)
+		q := u.Query()
+		q.Set("state", lastState)
+		u.RawQuery = q.Encode()
+		expectRefused(t, callback(t, b2, u.String()))
+		if !strings.Contains(ts.log.String(), "code exchange refused") {
+			t.Fatal("replayed code not refused by the provider")
+		}
+	})
+
+	t.Run("wrong nonce", func(t *testing.T) {
+		before := sessions()
+		b, pu, page := startLogin(t, func(u *url.URL) {
+			q := u.Query()
+			q.Set("nonce", "attacker-nonce")
+			u.RawQuery = q.Encode()
+		})
+		cb := finishAtIdP(t, b, pu, page)
+		expectRefused(t, callback(t, b, cb))
+		if n := sessions(); n != before {
+			t.Fatalf("sessions %d -> %d", before, n)
+		}
+		if !strings.Contains(ts.log.String(), "nonce mismatch") {
+			t.Fatal("refusal not logged as a nonce mismatch")
+		}
+	})
+
+	t.Run("expired token", func(t *testing.T) {
+		// The portal's clock is an hour ahead of the provider's tokens.
+		ts.offset.Store(int64(time.Hour))
+		defer ts.offset.Store(0)
+		before := sessions()
+		b, pu, page := startLogin(t, nil)
+		cb := finishAtIdP(t, b, pu, page)
+		expectRefused(t, callback(t, b, cb))
+		if n := sessions(); n != before {
+			t.Fatalf("sessions %d -> %d", before, n)
+		}
+		if !strings.Contains(ts.log.String(), "id_token expired") {
+			t.Fatal("refusal not logged as an expired token")
+		}
+	})
+
+	t.Run("session id changes at sign-in", func(t *testing.T) {
+		b, pu, page := startLogin(t, nil)
+		portalURL, _ := url.Parse(ts.PortalURL)
+		pre := b.c.Jar.Cookies(portalURL)
+		cb := finishAtIdP(t, b, pu, page)
+		resp := callback(t, b, cb)
+		resp.Body.Close()
+		post := b.c.Jar.Cookies(portalURL)
+		if len(pre) != 1 || len(post) != 1 || pre[0].Value == post[0].Value {
+			t.Fatalf("session cookie before %v, after %v: must be renewed", pre, post)
+		}
+		var n int
+		ts.Portal.Store().DB().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM sessions WHERE token = ?`, pre[0].Value).Scan(&n)
+		if n != 0 {
+			t.Fatal("the pre-sign-in session still exists")
+		}
+		sc := resp.Header.Values("Set-Cookie")
+		if len(sc) == 0 || !strings.Contains(sc[0], "HttpOnly") || !strings.Contains(sc[0], "SameSite=Lax") {
+			t.Fatalf("session cookie attributes: %v", sc)
+		}
+	})
+}

@@ -1,0 +1,262 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+
+	"github.com/ofsted-portal/evidence/deploy/devidp"
+	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+// testStack is a real stack (MinIO, the dev identity provider over HTTP, the
+// portal over HTTP) with a clock the test can move and a log it can read.
+type testStack struct {
+	*devstack.Stack
+	crashAt atomic.Value // string: the destruction step after which to "crash"
+
+	offset atomic.Int64 // nanoseconds added to the wall clock
+	log    *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startStack starts a stack for one test, or skips when MinIO is not
+// installed and the run does not require integration tests (make test
+// requires them).
+func startStack(t *testing.T) *testStack {
+	t.Helper()
+	bin, err := devstack.FindMinIO()
+	if err != nil {
+		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
+			t.Fatalf("integration tests need MinIO: %v", err)
+		}
+		t.Skipf("skipping integration test: %v", err)
+	}
+	ts := &testStack{log: &syncBuffer{}}
+	clock := func() time.Time { return time.Now().Add(time.Duration(ts.offset.Load())) }
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := devstack.Start(ctx, devstack.Options{
+		Dir:         t.TempDir(),
+		MinIOBinary: bin,
+		Logger:      portal.NewLogger(ts.log, "debug"),
+		PortalOptions: []portal.Option{portal.WithClock(clock), portal.WithRetentionHook(func(step string) error {
+			if at, _ := ts.crashAt.Load().(string); at == step {
+				return fmt.Errorf("simulated crash after %s", step)
+			}
+			return nil
+		})},
+	})
+	if err != nil {
+		t.Fatalf("start stack: %v", err)
+	}
+	ts.Stack = st
+	t.Cleanup(func() {
+		st.Close()
+		if t.Failed() {
+			t.Logf("portal log:\n%s", ts.log.String())
+		}
+	})
+	return ts
+}
+
+// browser is an HTTP client that behaves like a browser: a cookie jar and
+// redirects followed.
+type browser struct {
+	t    *testing.T
+	c    *http.Client
+	base string
+}
+
+func (ts *testStack) newBrowser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, c: &http.Client{Jar: jar, Timeout: 5 * time.Minute}, base: ts.PortalURL}
+}
+
+// signIn goes through the real sign-in: portal -> identity provider login
+// form -> portal callback.
+func (ts *testStack) signIn(t *testing.T, idp, username string) *browser {
+	t.Helper()
+	b := ts.newBrowser(t)
+	resp := b.get("/auth/" + idp + "/login")
+	body := readAll(t, resp)
+	resp = b.submitLogin(resp.Request.URL, body, username, devidp.DemoPassword)
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/visits" {
+		t.Fatalf("sign-in as %s ended at %s with %d: %s", username, resp.Request.URL, resp.StatusCode, readAll(t, resp))
+	}
+	resp.Body.Close()
+	return b
+}
+
+// submitLogin fills in the identity provider's form found in page.
+func (b *browser) submitLogin(pageURL *url.URL, page, username, password string) *http.Response {
+	b.t.Helper()
+	action, fields := parseForm(b.t, page)
+	fields.Set("username", username)
+	fields.Set("password", password)
+	target, err := pageURL.Parse(action)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	resp, err := b.c.PostForm(target.String(), fields)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return resp
+}
+
+func parseForm(t *testing.T, page string) (string, url.Values) {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var action string
+	found := false
+	fields := url.Values{}
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			attr := map[string]string{}
+			for _, a := range n.Attr {
+				attr[a.Key] = a.Val
+			}
+			switch n.Data {
+			case "form":
+				if !found {
+					action, found = attr["action"], true
+				}
+			case "input":
+				if attr["type"] == "hidden" {
+					fields.Set(attr["name"], attr["value"])
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	if !found {
+		t.Fatalf("no form in page:\n%s", page)
+	}
+	return action, fields
+}
+
+func (b *browser) do(req *http.Request) *http.Response {
+	b.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	return resp
+}
+
+func (b *browser) get(path string) *http.Response {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.base+path, nil)
+	return b.do(req)
+}
+
+func (b *browser) sendJSON(method, path string, body any) *http.Response {
+	b.t.Helper()
+	j, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, b.base+path, bytes.NewReader(j))
+	req.Header.Set("Content-Type", "application/json")
+	return b.do(req)
+}
+
+// decode reads a JSON response, failing unless it has the wanted status.
+func decode[T any](t *testing.T, resp *http.Response, want int) T {
+	t.Helper()
+	defer resp.Body.Close()
+	var v T
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: status %d, want %d: %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, want, body)
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("decode %s: %v: %s", resp.Request.URL.Path, err, body)
+	}
+	return v
+}
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+type apiError struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+type visitResp struct {
+	ID        string `json:"id"`
+	Reference string `json:"reference"`
+	State     string `json:"state"`
+	Bucket    string `json:"bucket"`
+	Title     string `json:"title"`
+}
+
+type fileResp struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	Item   string `json:"item"`
+}
+
+func (ts *testStack) demoVisit(t *testing.T) visitResp {
+	t.Helper()
+	v, err := ts.Portal.Store().VisitByReference(context.Background(), portal.DemoReference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return visitResp{ID: v.ID, Reference: v.Reference, Bucket: v.Bucket}
+}
+
+// upload sends body as a raw upload of size bytes.
+func (b *browser) upload(visitID, name string, body io.Reader, size int64) *http.Response {
+	b.t.Helper()
+	q := url.Values{"name": {name}}
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/visits/%s/files?%s", b.base, visitID, q.Encode()), body)
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	return b.do(req)
+}

@@ -1,0 +1,158 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/timeline"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Static is the tree served under /static/.
+func Static() fs.FS {
+	sub, _ := fs.Sub(staticFS, "static")
+	return sub
+}
+
+// Pages renders named pages inside the layout.
+type Pages struct {
+	pages map[string]*template.Template
+}
+
+var funcs = template.FuncMap{
+	"date": func(t interface {
+		IsZero() bool
+		Format(string) string
+	}) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format("Monday 2 January 2006")
+	},
+	"datetime": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(calendar.London).Format("2 January 2006 15:04 MST")
+	},
+	"bytes": humanBytes,
+	"longDate": func(d string) string {
+		t, err := time.Parse(time.DateOnly, d)
+		if err != nil {
+			return d
+		}
+		return t.Format("Monday 2 January 2006")
+	},
+	"stateName": func(s string) string {
+		if n, ok := stateNames[s]; ok {
+			return n
+		}
+		return s
+	},
+	"stateTag": func(s string) string {
+		switch s {
+		case timeline.Collecting, timeline.Fieldwork:
+			return "govuk-tag--blue"
+		case timeline.Reporting, timeline.Preparing:
+			return "govuk-tag--grey"
+		case portal.StateComplaint:
+			return "govuk-tag--orange"
+		case portal.StatePublished:
+			return "govuk-tag--green"
+		case portal.StateDestroying, portal.StateDestroyed:
+			return "govuk-tag--red"
+		}
+		return ""
+	},
+	"eventName": func(e string) string {
+		return strings.ToUpper(e[:1]) + strings.ReplaceAll(e[1:], "_", " ")
+	},
+	"roleName": func(r string) string {
+		switch r {
+		case policy.RoleLeadInspector:
+			return "Lead inspector"
+		case policy.RoleInspector:
+			return "Inspector"
+		case policy.RoleQAManager:
+			return "Quality assurance manager"
+		case policy.RoleAnalyst:
+			return "Analyst (SAO)"
+		case policy.RoleProviderCoordinator:
+			return "Provider coordinator"
+		case policy.RoleProviderUploader:
+			return "Provider uploader"
+		}
+		return strings.ReplaceAll(r, "_", " ")
+	},
+}
+
+var stateNames = map[string]string{
+	timeline.Preparing: "Preparing", timeline.Collecting: "Collecting evidence", timeline.Fieldwork: "Fieldwork", timeline.Reporting: "Reporting",
+	portal.StateComplaint: "Complaint open", portal.StatePublished: "Published", portal.StateDestroying: "Being destroyed", portal.StateDestroyed: "Destroyed",
+}
+
+// Templates are embedded and parsed once at start-up: a broken template
+// stops the portal from starting rather than failing a request later.
+
+// Templates parses every page with the layout.
+func Templates() (*Pages, error) {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	p := &Pages{pages: map[string]*template.Template{}}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("web: parse %s: %w", n, err)
+		}
+		p.pages[base] = t
+	}
+	return p, nil
+}
+
+// Render writes a page. It renders into a buffer first so that a template
+// error never sends half a page.
+func (p *Pages) Render(w io.Writer, name string, data any) error {
+	t, ok := p.pages[name]
+	if !ok {
+		return fmt.Errorf("web: no page %q", name)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return fmt.Errorf("web: render %s: %w", name, err)
+	}
+	_, err := b.WriteTo(w)
+	return err
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
