@@ -6,9 +6,10 @@ GO ?= go
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 STATICCHECK_VERSION := v0.8.2
 GOVULNCHECK_VERSION := v1.9.0
+MAILPIT_VERSION := v1.33.1
 BIN := $(CURDIR)/bin
 
-.PHONY: run test lint vuln bench minio build clean help web browser-deps
+.PHONY: run test lint vuln bench minio build clean help web browser-deps postgres mailpit clamd
 
 help:
 	@echo "make run    start MinIO, the dev identity provider and the portal (state in ./var)"
@@ -48,16 +49,51 @@ $(CHROMIUM):
 
 browser-deps: $(CHROMIUM) $(WEB_STAMP)
 
+# Debian packages the tests start as child processes of their own, each in a
+# temporary folder (deploy/devstack). Installed once, as root or with sudo;
+# the packages' own services are not used. APT_INSTALL installs its
+# arguments.
+APT_INSTALL = if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends
+
+# PostgreSQL: whichever major version Debian ships, found under
+# /usr/lib/postgresql/<version>/bin (devstack.FindPostgres picks the newest).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "Installing Debian's postgresql (first run only)..."; \
+	  $(APT_INSTALL) postgresql; \
+	fi
+
+# ClamAV's scanning daemon. No signatures are downloaded (no freshclam): the
+# tests generate their own database (devstack.StartClamd).
+CLAMD ?= /usr/sbin/clamd
+$(CLAMD):
+	@echo "Installing Debian's clamav-daemon (first run only)..."
+	@$(APT_INSTALL) clamav-daemon
+
+clamd: $(CLAMD)
+
+# mailpit, the development mail catcher (SMTP in, HTTP API and web page out).
+$(BIN)/mailpit:
+	@mkdir -p $(BIN)
+	@echo "Installing mailpit $(MAILPIT_VERSION) into bin/ (first run only: about 4 minutes; packages print as they build)..."
+	GOBIN=$(BIN) $(GO) install -v github.com/axllent/mailpit@$(MAILPIT_VERSION)
+	@echo "mailpit installed."
+
+mailpit: $(BIN)/mailpit
+
 build:
 	$(GO) build ./...
 
-run: $(BIN)/minio $(WEB_STAMP)
+# make run DB=postgres also installs PostgreSQL.
+run: $(BIN)/minio $(WEB_STAMP) $(BIN)/mailpit $(CLAMD) $(if $(filter postgres,$(DB)),postgres)
 	@echo "Building the portal..."
 	$(GO) build -o $(BIN)/devstack ./cmd/devstack
 	$(BIN)/devstack
 
-test: $(BIN)/minio browser-deps
-	PORTAL_MINIO_BIN=$(BIN)/minio PORTAL_CHROMIUM=$(CHROMIUM) PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 30m ./...
+test: $(BIN)/minio browser-deps postgres $(BIN)/mailpit $(CLAMD)
+	PORTAL_MINIO_BIN=$(BIN)/minio PORTAL_CHROMIUM=$(CHROMIUM) PORTAL_MAILPIT_BIN=$(BIN)/mailpit PORTAL_CLAMD_BIN=$(CLAMD) \
+	  PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 30m ./...
 
 # Benchmarks (never part of make test): the portal against raw S3 in the same
 # run, with targets; results in bench/results.md. Exits non-zero on a miss.
