@@ -1,7 +1,9 @@
 // Package devstack starts the parts of a development or test stack: a real
 // MinIO server as a child process, the development identity provider and the
 // portal, all on loopback. make run and the integration tests use it; no part
-// is faked.
+// is faked. PostgreSQL, mailpit and clamd are started the same way, each a
+// child process in its own process group with its state in a folder of its
+// own, listening only on 127.0.0.1, and stopped by its pid.
 package devstack
 
 import (
