@@ -1,0 +1,185 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// EICARSignature is the name clamd reports for the EICAR test string with
+// the database StartClamd generates: "stream: Portal.Test.EICAR.UNOFFICIAL
+// FOUND" (clamd marks every signature outside its official databases
+// UNOFFICIAL).
+const EICARSignature = "Portal.Test.EICAR.UNOFFICIAL"
+
+// EICAR returns the industry's standard anti-virus test string (68 bytes),
+// which every scanner detects and which does nothing. It is assembled here
+// so that this source file is not itself detected.
+func EICAR() []byte {
+	return []byte(`X5O!P%@AP[4\PZX54(P^)7CC)7}$` + "EICAR-STANDARD-" + "ANTIVIRUS-TEST-FILE!$H+H*")
+}
+
+// Clamd is ClamAV's scanning daemon as a child process, listening on TCP
+// with a signature database of one signature: the EICAR test string, found
+// anywhere in a stream or in a file inside an archive. No real signatures
+// are loaded (they cannot be downloaded here), so it proves the scanning
+// path, not the detection of real malware.
+type Clamd struct {
+	Addr string // 127.0.0.1:port, clamd's protocol (PING, zINSTREAM, ...)
+
+	cmd      *exec.Cmd
+	done     chan error
+	stopOnce sync.Once
+}
+
+// ClamdOptions configure StartClamd.
+type ClamdOptions struct {
+	Dir         string    // holds clamd.conf, the database (db/) and scan temporaries (tmp/)
+	Addr        string    // "127.0.0.1:port"; empty or port 0 picks a free port
+	Output      io.Writer // clamd's log (nil: discarded)
+	Binary      string    // empty: FindClamd
+	StartupWait time.Duration
+}
+
+// FindClamd returns the clamd binary: $PORTAL_CLAMD_BIN, else Debian's
+// /usr/sbin/clamd (make test installs clamav-daemon).
+func FindClamd() (string, error) {
+	if p := os.Getenv("PORTAL_CLAMD_BIN"); p != "" {
+		return p, nil
+	}
+	const debian = "/usr/sbin/clamd"
+	if _, err := os.Stat(debian); err != nil {
+		return "", fmt.Errorf("no clamd at %s: run make clamd (make test installs it)", debian)
+	}
+	return debian, nil
+}
+
+// StartClamd writes the configuration and signature database into Dir,
+// starts clamd in the foreground and waits until it answers PING. It runs as
+// whoever we are: the configuration names no User to switch to, and no
+// system configuration or local socket is used.
+func StartClamd(ctx context.Context, o ClamdOptions) (*Clamd, error) {
+	var err error
+	if o.Binary == "" {
+		if o.Binary, err = FindClamd(); err != nil {
+			return nil, err
+		}
+	}
+	if o.Addr == "" || strings.HasSuffix(o.Addr, ":0") {
+		if o.Addr, err = FreeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	host, port, err := net.SplitHostPort(o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("clamd: address %q: %w", o.Addr, err)
+	}
+	if o.StartupWait == 0 {
+		o.StartupWait = 60 * time.Second
+	}
+	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
+		return nil, err
+	}
+	db, tmp := filepath.Join(o.Dir, "db"), filepath.Join(o.Dir, "tmp")
+	for _, d := range []string{db, tmp} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	// A body signature (.ndb: name, any file type, any offset, hex) rather
+	// than a hash (.hdb): it matches the string inside a larger stream too.
+	sig := strings.TrimSuffix(EICARSignature, ".UNOFFICIAL") + ":0:*:" + hex.EncodeToString(EICAR()) + "\n"
+	if err := os.WriteFile(filepath.Join(db, "portal-test.ndb"), []byte(sig), 0o600); err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(o.Dir, "clamd.conf")
+	if err := os.WriteFile(conf, []byte(strings.Join([]string{
+		"Foreground yes",
+		"DatabaseDirectory " + db,
+		"TemporaryDirectory " + tmp,
+		"TCPAddr " + host,
+		"TCPSocket " + port,
+		"LogTime yes",
+		// One database in memory at a time: the database never changes.
+		"ConcurrentDatabaseReload no",
+		"SelfCheck 0",
+		"",
+	}, "\n")), 0o600); err != nil {
+		return nil, err
+	}
+
+	cmd := exec.Command(o.Binary, "--config-file="+conf)
+	if o.Output == nil {
+		o.Output = io.Discard
+	}
+	cmd.Stdout, cmd.Stderr = o.Output, o.Output
+	// Own process group: Ctrl-C in a terminal reaches us, and we stop it
+	// ourselves, in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start clamd: %w", err)
+	}
+	c := &Clamd{Addr: o.Addr, cmd: cmd, done: make(chan error, 1)}
+	go func() { c.done <- cmd.Wait() }()
+	if err := waitChild(ctx, "clamd", o.StartupWait, c.done, c.ping); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+// ping sends zPING and expects PONG.
+func (c *Clamd) ping(ctx context.Context) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(deadline)
+	}
+	if _, err := conn.Write([]byte("zPING\x00")); err != nil {
+		return err
+	}
+	reply, err := io.ReadAll(conn)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(reply, []byte("PONG\x00")) {
+		return errors.New("clamd: PING answered " + string(reply))
+	}
+	return nil
+}
+
+// Pid is clamd's process id.
+func (c *Clamd) Pid() int { return c.cmd.Process.Pid }
+
+// Stop ends clamd: SIGTERM, then SIGKILL after 10 seconds. It may be called
+// more than once.
+func (c *Clamd) Stop() error {
+	if c == nil || c.cmd.Process == nil {
+		return nil
+	}
+	c.stopOnce.Do(func() {
+		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-c.done:
+		case <-time.After(10 * time.Second):
+			_ = c.cmd.Process.Kill()
+			<-c.done
+		}
+	})
+	return nil
+}
