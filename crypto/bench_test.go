@@ -35,7 +35,7 @@ func BenchmarkPayloadReader(b *testing.B) {
 	buf := make([]byte, 16*EncryptedChunkSize)
 	b.SetBytes(int64(len(p)))
 	for b.Loop() {
-		pr, err := k.NewPayloadReader(bytes.NewReader(ct), int64(len(p)))
+		pr, err := k.NewPayloadReader(bytes.NewReader(ct), int64(len(p)), nil)
 		if err != nil {
 			b.Fatal(err)
 		}

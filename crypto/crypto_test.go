@@ -179,7 +179,7 @@ func TestDecryptRange(t *testing.T) {
 	rand.Read(p)
 	r, _ := k.EncryptReader(bytes.NewReader(p))
 	ct, _ := io.ReadAll(r)
-	ra, n, err := k.DecryptRange(bytes.NewReader(ct), int64(len(ct)))
+	ra, n, err := k.DecryptRange(bytes.NewReader(ct), int64(len(ct)), nil)
 	if err != nil || n != int64(len(p)) {
 		t.Fatalf("n=%d err=%v", n, err)
 	}
@@ -192,7 +192,7 @@ func TestDecryptRange(t *testing.T) {
 	}
 	bad := bytes.Clone(ct)
 	bad[ChunkOffset(k.HeaderSize(), 2)+5] ^= 1
-	ra, _, err = k.DecryptRange(bytes.NewReader(bad), int64(len(bad)))
+	ra, _, err = k.DecryptRange(bytes.NewReader(bad), int64(len(bad)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,8 +107,21 @@ func (k *VisitKey) DecryptSegment(dst []byte, src io.Reader) error {
 
 // DecryptRange returns a ReaderAt of the plaintext of the age file src of
 // size encryptedSize, authenticating each chunk as it is read. Read errors
-// that are not the source's own become ErrCorrupt.
-func (k *VisitKey) DecryptRange(src io.ReaderAt, encryptedSize int64) (io.ReaderAt, int64, error) {
+// that are not the source's own become ErrCorrupt. When mac is not nil the
+// header's MAC must be it (see NewPayloadReader).
+func (k *VisitKey) DecryptRange(src io.ReaderAt, encryptedSize int64, mac []byte) (io.ReaderAt, int64, error) {
+	if mac != nil {
+		hdr := make([]byte, k.headerSize)
+		if _, err := src.ReadAt(hdr, 0); err != nil {
+			if isSourceError(err) {
+				return nil, 0, err
+			}
+			return nil, 0, ErrCorrupt
+		}
+		if err := checkMAC(hdr, mac); err != nil {
+			return nil, 0, err
+		}
+	}
 	r, n, err := age.DecryptReaderAt(src, encryptedSize, k.identity)
 	if err != nil {
 		if isSourceError(err) {

@@ -38,14 +38,18 @@ type PayloadReader struct {
 // NewPayloadReader reads the header and payload nonce of an age file of
 // plaintextSize bytes from src and returns a reader of its payload. src
 // must hold exactly the age file: EncryptedSize(k.HeaderSize(),
-// plaintextSize) bytes.
-func (k *VisitKey) NewPayloadReader(src io.Reader, plaintextSize int64) (*PayloadReader, error) {
+// plaintextSize) bytes. When mac is not nil the header's MAC must be it
+// (the segment is the one recorded at upload), or the segment is corrupt.
+func (k *VisitKey) NewPayloadReader(src io.Reader, plaintextSize int64, mac []byte) (*PayloadReader, error) {
 	if plaintextSize < 0 {
 		return nil, errors.New("crypto: negative plaintext size")
 	}
 	hdr := make([]byte, k.headerSize+nonceSize)
 	if _, err := io.ReadFull(src, hdr); err != nil {
 		return nil, readError(err)
+	}
+	if err := checkMAC(hdr[:k.headerSize], mac); err != nil {
+		return nil, err
 	}
 	fileKey, err := age.DecryptHeader(hdr[:k.headerSize], k.identity)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 // readPayload decrypts ct, said to hold size bytes, with a PayloadReader
 // reading blocks of the given number of chunks.
 func readPayload(k *VisitKey, src io.Reader, size int64, chunks int) ([]byte, error) {
-	r, err := k.NewPayloadReader(src, size)
+	r, err := k.NewPayloadReader(src, size, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -138,10 +138,10 @@ func TestPayloadReaderSourceError(t *testing.T) {
 	if !errors.As(err, &se) || !errors.Is(err, boom) || errors.Is(err, ErrCorrupt) {
 		t.Fatalf("err = %v, want a SourceError wrapping the source's error", err)
 	}
-	if _, err := k.NewPayloadReader(bytes.NewReader(ct), 3*ChunkSize); err != nil {
+	if _, err := k.NewPayloadReader(bytes.NewReader(ct), 3*ChunkSize, nil); err != nil {
 		t.Fatal(err)
 	}
-	r, _ := k.NewPayloadReader(bytes.NewReader(ct), 3*ChunkSize)
+	r, _ := k.NewPayloadReader(bytes.NewReader(ct), 3*ChunkSize, nil)
 	if _, err := r.ReadBlock(make([]byte, EncryptedChunkSize-1)); err == nil {
 		t.Fatal("a buffer smaller than a chunk was accepted")
 	}
@@ -179,4 +179,52 @@ func FuzzPayloadReader(f *testing.F) {
 			t.Fatal("the reader returned bytes that are not the original's")
 		}
 	})
+}
+
+// TestSegmentBinding: the MAC recorded as a segment is encrypted is the
+// MAC read back from its header; another segment of the same key (a swap
+// within or between files) is refused before a byte of it is returned,
+// by the streaming reader and by random access alike.
+func TestSegmentBinding(t *testing.T) {
+	k, _ := NewVisitKey()
+	seal := func(p []byte) ([]byte, []byte) {
+		r, mac, err := k.EncryptSegment(bytes.NewReader(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := mac()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ct, m
+	}
+	a, macA := seal(bytes.Repeat([]byte("a"), 70_000))
+	b, macB := seal(bytes.Repeat([]byte("b"), 70_000))
+	if bytes.Equal(macA, macB) || len(macA) != MACSize {
+		t.Fatalf("MACs %x %x", macA, macB)
+	}
+	if got, _ := HeaderMAC(a[:k.HeaderSize()]); !bytes.Equal(got, macA) {
+		t.Fatal("HeaderMAC differs from the MAC recorded at encryption")
+	}
+	if _, err := k.NewPayloadReader(bytes.NewReader(a), 70_000, macA); err != nil {
+		t.Fatalf("own segment: %v", err)
+	}
+	if _, err := k.NewPayloadReader(bytes.NewReader(b), 70_000, macA); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("swapped segment, streaming: %v", err)
+	}
+	if _, _, err := k.DecryptRange(bytes.NewReader(b), int64(len(b)), macA); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("swapped segment, random access: %v", err)
+	}
+	if _, _, err := k.DecryptRange(bytes.NewReader(a), int64(len(a)), macA); err != nil {
+		t.Fatalf("own segment, random access: %v", err)
+	}
+	for _, bad := range [][]byte{nil, []byte("age-encryption.org/v1\n"), []byte("--- x\n")} {
+		if _, err := HeaderMAC(bad); err == nil {
+			t.Errorf("HeaderMAC(%q) accepted", bad)
+		}
+	}
 }

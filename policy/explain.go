@@ -18,6 +18,11 @@ var reasons = map[string]string{
 	"lead-records-letter-events":         "the lead inspector records letter events",
 	"lead-manages-information-request":   "the lead inspector edits the information request",
 	"restricted-item":                    "this file's item is restricted to other roles of the inspection team",
+	"coordinator-files-provider-files":   "the provider coordinator may file provider files under items while the visit accepts uploads",
+	"lead-files-evidence":                "the lead inspector may file files under items",
+	"unfiled-until-filed":                "files not filed under an item are seen only by provider staff, the lead inspector and the QAM until someone files them",
+	"legal-hold-freezes-evidence":        "a legal hold freezes the evidence: no file is deleted or re-filed",
+	"destruction-approved-from-outside":  "a destruction is approved by an administrator who is not a member of the visit",
 	"visit-destroyed":                    "the visit's evidence has been destroyed",
 }
 
@@ -34,6 +39,8 @@ func Explain(d Decision) string {
 		return "Allowed: " + strings.Join(parts, "; ") + "."
 	case d.Gone:
 		return "Denied: the visit's evidence has been destroyed."
+	case d.Locked && d.Rule == "legal-hold":
+		return "Denied for now: a legal hold freezes the evidence until it is lifted."
 	case d.Locked && d.Rule == "outside-access-window":
 		return "Denied for now: the role allows it, but the person's access window is closed."
 	case d.Locked:

@@ -25,26 +25,28 @@ type Action string
 
 // The actions the portal authorizes.
 const (
-	SelfView         Action = "self.view"          // who am I
-	VisitList        Action = "visit.list"         // list the visits I may see
-	VisitCreate      Action = "visit.create"       // create a visit
-	VisitView        Action = "visit.view"         // see one visit
-	VisitManage      Action = "visit.manage"       // change a visit's details and item restrictions
-	MemberManage     Action = "member.manage"      // add, change, remove members
-	VisitRecordEvent Action = "visit.record_event" // letter events
-	RequestManage    Action = "request.manage"     // edit the information request
-	LegalHoldSet     Action = "legal_hold.set"
-	AuditView        Action = "audit.view"
-	CertificateView  Action = "certificate.view" // a destroyed visit's certificate
-	FileList         Action = "file.list"
-	FileUpload       Action = "file.upload"
-	FileDownload     Action = "file.download"
-	FileDelete       Action = "file.delete"
+	SelfView           Action = "self.view"          // who am I
+	VisitList          Action = "visit.list"         // list the visits I may see
+	VisitCreate        Action = "visit.create"       // create a visit
+	VisitView          Action = "visit.view"         // see one visit
+	VisitManage        Action = "visit.manage"       // change a visit's details and item restrictions
+	MemberManage       Action = "member.manage"      // add, change, remove members
+	VisitRecordEvent   Action = "visit.record_event" // letter events
+	RequestManage      Action = "request.manage"     // edit the information request
+	LegalHoldSet       Action = "legal_hold.set"
+	AuditView          Action = "audit.view"
+	CertificateView    Action = "certificate.view" // a destroyed visit's certificate
+	FileList           Action = "file.list"
+	FileUpload         Action = "file.upload"
+	FileDownload       Action = "file.download"
+	FileDelete         Action = "file.delete"
+	FileRefile         Action = "file.refile"         // file a file under another item
+	DestructionApprove Action = "destruction.approve" // confirm a visit due for destruction
 )
 
 // Actions lists every action, for tests and the explain page.
 var Actions = []Action{SelfView, VisitList, VisitCreate, VisitView, VisitManage, MemberManage, VisitRecordEvent, RequestManage,
-	LegalHoldSet, AuditView, CertificateView, FileList, FileUpload, FileDownload, FileDelete}
+	LegalHoldSet, AuditView, CertificateView, FileList, FileUpload, FileDownload, FileDelete, FileRefile, DestructionApprove}
 
 // Visit roles.
 const (
@@ -89,6 +91,8 @@ type Resource struct {
 	VisitState string
 	// AcceptsUploads is true while the visit takes evidence.
 	AcceptsUploads bool
+	// LegalHold is true while a legal hold freezes the visit's evidence.
+	LegalHold bool
 	// File is set for actions on one file.
 	File *File
 }
@@ -97,7 +101,7 @@ type Resource struct {
 type File struct {
 	ID         string
 	UploadedBy string // user id
-	Item       string // item number; "" for none
+	Item       string // item code; "" for none (not filed)
 	Restricted bool   // the item is restricted...
 	Roles      []string
 }
@@ -115,7 +119,8 @@ type Decision struct {
 	// exists: callers answer 404 rather than 403.
 	Visible bool
 	// Locked is true when the action would be allowed if the member's access
-	// window were open and the visit accepted uploads: callers answer 423.
+	// window were open and the visit accepted uploads, or but for a legal
+	// hold (Rule "legal-hold"): callers answer 423.
 	Locked bool
 	// Gone is true when the visit is being or has been destroyed: 410.
 	Gone bool
@@ -172,6 +177,10 @@ func (e *Engine) Decide(p Principal, a Action, r Resource) Decision {
 		d.Gone = true
 		return d
 	}
+	if slices.Contains(d.Policies, "legal-hold-freezes-evidence") {
+		d.Locked, d.Rule = true, "legal-hold"
+		return d
+	}
 	if p.Role != "" && (!p.InWindow || !r.AcceptsUploads) {
 		// Would the role allow it with the window open and uploads on?
 		p2, r2 := p, r
@@ -192,7 +201,7 @@ func (e *Engine) evaluate(p Principal, a Action, r Resource) Decision {
 	visit := cedar.NewEntityUID("Visit", cedar.String(r.VisitID))
 	entities := cedar.EntityMap{
 		user:  {UID: user, Attributes: cedar.NewRecord(cedar.RecordMap{"administrator": cedar.Boolean(p.Administrator)})},
-		visit: {UID: visit, Attributes: cedar.NewRecord(cedar.RecordMap{"accepts_uploads": cedar.Boolean(r.AcceptsUploads)})},
+		visit: {UID: visit, Attributes: cedar.NewRecord(cedar.RecordMap{"accepts_uploads": cedar.Boolean(r.AcceptsUploads), "legal_hold": cedar.Boolean(r.LegalHold)})},
 	}
 	resource := visit
 	if f := r.File; f != nil {
@@ -202,7 +211,7 @@ func (e *Engine) evaluate(p Principal, a Action, r Resource) Decision {
 			roles[i] = cedar.String(role)
 		}
 		entities[item] = cedar.Entity{UID: item, Parents: cedar.NewEntityUIDSet(visit), Attributes: cedar.NewRecord(cedar.RecordMap{
-			"restricted": cedar.Boolean(f.Restricted), "roles": cedar.NewSet(roles...),
+			"restricted": cedar.Boolean(f.Restricted), "roles": cedar.NewSet(roles...), "unfiled": cedar.Boolean(f.Item == ""),
 		})}
 		resource = cedar.NewEntityUID("File", cedar.String(f.ID))
 		entities[resource] = cedar.Entity{UID: resource, Parents: cedar.NewEntityUIDSet(item, visit), Attributes: cedar.NewRecord(cedar.RecordMap{

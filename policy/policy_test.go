@@ -18,7 +18,7 @@ func engine(t testing.TB) *Engine {
 
 // expected states the rules directly, independently of the Cedar
 // text: the matrix test holds the policies to it.
-func expected(role string, admin bool, a Action, inWindow, restricted, own, accepts bool, state string, onFile bool) bool {
+func expected(role string, admin bool, a Action, inWindow, restricted, unfiled, held, own, accepts bool, state string, onFile bool) bool {
 	if state == "destroyed" || state == "destroying" {
 		return (a == AuditView || a == CertificateView) && admin
 	}
@@ -27,17 +27,29 @@ func expected(role string, admin bool, a Action, inWindow, restricted, own, acce
 	if a == VisitList || a == SelfView || admin && adminAllowed[a] {
 		return true
 	}
+	// Approving a destruction is for administrators with no part in the
+	// visit.
+	if a == DestructionApprove {
+		return admin && role == ""
+	}
 	if role == "" || !inWindow {
 		return false
 	}
 	seesRestricted := slices.Contains(ChildLevelDataRoles, role) || IsProviderRole(role)
+	seesUnfiled := role == RoleLeadInspector || role == RoleQAManager || IsProviderRole(role)
+	fileAct := a == FileList || a == FileDownload || a == FileDelete || a == FileRefile
+	if fileAct && onFile && (restricted && !seesRestricted || unfiled && !seesUnfiled) {
+		return false
+	}
+	if onFile && held && (a == FileDelete || a == FileRefile) {
+		return false
+	}
 	switch a {
 	case VisitView:
 		return true
+	case FileRefile:
+		return onFile && (role == RoleLeadInspector || role == RoleProviderCoordinator && accepts)
 	case FileList, FileDownload:
-		if onFile && restricted && !seesRestricted {
-			return false
-		}
 		switch role {
 		case RoleLeadInspector, RoleQAManager, RoleAnalyst, RoleInspector, RoleProviderCoordinator:
 			return true
@@ -47,7 +59,7 @@ func expected(role string, admin bool, a Action, inWindow, restricted, own, acce
 	case FileUpload:
 		return !onFile && IsProviderRole(role) && accepts
 	case FileDelete:
-		if !onFile || !accepts || restricted && !seesRestricted {
+		if !onFile || !accepts {
 			return false
 		}
 		return role == RoleProviderCoordinator || role == RoleProviderUploader && own
@@ -74,33 +86,38 @@ func TestMatrix(t *testing.T) {
 		people = append(people, who{r, false})
 	}
 	states := []struct {
-		name    string
-		accepts bool
-	}{{"collecting", true}, {"reporting", false}, {"destroyed", false}}
+		name          string
+		accepts, held bool
+	}{{"collecting", true, false}, {"collecting", true, true}, {"reporting", false, false}, {"reporting", false, true}, {"destroyed", false, false}}
 	n := 0
 	for _, w := range people {
 		for _, a := range Actions {
 			for _, inWindow := range []bool{true, false} {
 				for _, st := range states {
-					for _, target := range []string{"visit", "file", "own-file", "restricted-file", "own-restricted-file"} {
+					for _, target := range []string{"visit", "file", "own-file", "restricted-file", "own-restricted-file", "unfiled-file", "own-unfiled-file"} {
 						onFile := target != "visit"
 						own := strings.HasPrefix(target, "own")
 						restricted := strings.Contains(target, "restricted")
-						res := Resource{VisitID: "v1", VisitState: st.name, AcceptsUploads: st.accepts}
+						unfiled := strings.Contains(target, "unfiled")
+						res := Resource{VisitID: "v1", VisitState: st.name, AcceptsUploads: st.accepts, LegalHold: st.held}
 						if onFile {
 							by := other
 							if own {
 								by = me
 							}
-							res.File = &File{ID: "f1", UploadedBy: by, Item: "1.01", Restricted: restricted, Roles: ChildLevelDataRoles}
+							item := "1.01"
+							if unfiled {
+								item = ""
+							}
+							res.File = &File{ID: "f1", UploadedBy: by, Item: item, Restricted: restricted, Roles: ChildLevelDataRoles}
 						}
 						p := Principal{UserID: me, Administrator: w.admin, Role: w.role, InWindow: inWindow}
-						want := expected(w.role, w.admin, a, inWindow, restricted, own, st.accepts, st.name, onFile)
+						want := expected(w.role, w.admin, a, inWindow, restricted, unfiled, st.held, own, st.accepts, st.name, onFile)
 						got := e.Decide(p, a, res)
 						n++
 						if got.Allow != want {
-							t.Errorf("role=%q admin=%v %s window=%v state=%s on %s: allow=%v (%v), want %v",
-								w.role, w.admin, a, inWindow, st.name, target, got.Allow, got.Policies, want)
+							t.Errorf("role=%q admin=%v %s window=%v state=%s held=%v on %s: allow=%v (%v), want %v",
+								w.role, w.admin, a, inWindow, st.name, st.held, target, got.Allow, got.Policies, want)
 						}
 						if got.Allow && len(got.Policies) == 0 {
 							t.Errorf("%s allowed without naming a policy", a)
@@ -136,6 +153,12 @@ func TestDecisionStatuses(t *testing.T) {
 		{"destroyed is gone", Principal{UserID: "u", Role: RoleLeadInspector, InWindow: true}, FileList, Resource{VisitID: "v", VisitState: "destroyed"}, true, false, true, "visit-destroyed"},
 		{"restricted names its policy", Principal{UserID: "u", Role: RoleInspector, InWindow: true}, FileDownload,
 			Resource{VisitID: "v", VisitState: "collecting", File: &File{ID: "f", Item: "cld", Restricted: true, Roles: ChildLevelDataRoles}}, true, false, false, "restricted-item"},
+		{"unfiled names its policy", Principal{UserID: "u", Role: RoleAnalyst, InWindow: true}, FileList,
+			Resource{VisitID: "v", VisitState: "collecting", File: &File{ID: "f", Item: ""}}, true, false, false, "unfiled-until-filed"},
+		{"a legal hold locks a delete", Principal{UserID: "u", Role: RoleProviderCoordinator, InWindow: true}, FileDelete,
+			Resource{VisitID: "v", VisitState: "collecting", AcceptsUploads: true, LegalHold: true, File: &File{ID: "f", Item: "1.01"}}, true, true, false, "legal-hold"},
+		{"a member may not approve a destruction", Principal{UserID: "u", Administrator: true, Role: RoleLeadInspector, InWindow: true}, DestructionApprove,
+			Resource{VisitID: "v", VisitState: "published"}, true, false, false, "destruction-approved-from-outside"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := e.Decide(tc.p, tc.a, tc.r)

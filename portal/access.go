@@ -39,7 +39,7 @@ type decisionKey struct {
 // for the door's logs.
 func (s *Service) Authorize(ctx context.Context, a Actor, action policy.Action, visitID, fileID string) (*Access, error) {
 	acc := &Access{svc: s, Actor: a, decided: map[decisionKey]policy.Decision{}}
-	if a.SignedIn() && visitID != "" {
+	if a.known() && visitID != "" {
 		if err := s.load(ctx, acc, visitID, fileID); err != nil {
 			return acc, err
 		}
@@ -70,9 +70,16 @@ func (s *Service) load(ctx context.Context, acc *Access, visitID, fileID string)
 	if acc.Status, err = s.status(ctx, acc.Visit); err != nil {
 		return err
 	}
-	acc.Member, err = s.store.MembershipOf(ctx, visitID, acc.Actor.UserID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
+	if acc.Actor.UserID != "" {
+		acc.Member, err = s.store.MembershipOf(ctx, visitID, acc.Actor.UserID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if acc.Member.Role != "" && s.unannounced(acc.Visit, acc.Member) {
+		// Before the notification call the visit does not exist for the
+		// provider's staff: not even its reference.
+		acc.Member = store.Member{}
 	}
 	if acc.Member.Role != "" {
 		acc.Window = s.memberWindow(acc.Visit, acc.Status, acc.Member)
@@ -91,7 +98,7 @@ func (s *Service) load(ctx context.Context, acc *Access, visitID, fileID string)
 
 // principal describes the actor for policy.
 func (acc *Access) principal() policy.Principal {
-	p := policy.Principal{UserID: acc.Actor.UserID, Administrator: acc.Actor.Administrator, Role: acc.Member.Role}
+	p := policy.Principal{UserID: acc.Actor.principalID(), Administrator: acc.Actor.Administrator, Role: acc.Member.Role}
 	if p.Role != "" {
 		p.InWindow = acc.Window.Contains(acc.svc.now())
 	}
@@ -103,7 +110,7 @@ func (acc *Access) resource(ctx context.Context, f *store.File) (policy.Resource
 	if acc.Visit.ID == "" {
 		return policy.Resource{}, nil
 	}
-	r := policy.Resource{VisitID: acc.Visit.ID, VisitState: acc.Status.State, AcceptsUploads: acc.Status.AcceptsUploads}
+	r := policy.Resource{VisitID: acc.Visit.ID, VisitState: acc.Status.State, AcceptsUploads: acc.Status.AcceptsUploads, LegalHold: acc.Status.LegalHold}
 	if f != nil && f.ID != "" {
 		rs, err := acc.svc.store.Restriction(ctx, acc.Visit.ID, f.Item)
 		if err != nil {
@@ -160,7 +167,7 @@ func (acc *Access) require(ctx context.Context, action policy.Action, f *store.F
 // actor sees.
 func (acc *Access) refuse(ctx context.Context, action policy.Action, object string, d policy.Decision) error {
 	s, a := acc.svc, acc.Actor
-	if a.SignedIn() {
+	if a.known() {
 		// A refusal is recorded; if it cannot be, the refusal still stands.
 		rec := acc.rec("request.denied", object, "denied", map[string]any{
 			"action": string(action), "policies": d.Policies, "rule": d.Rule, "route": a.Via})
@@ -171,12 +178,14 @@ func (acc *Access) refuse(ctx context.Context, action policy.Action, object stri
 	s.log.Info("denied", "request_id", a.RequestID, "user", a.UserID, "action", string(action),
 		"visit", acc.Visit.ID, "policies", d.Policies, "rule", d.Rule)
 	switch {
-	case !a.SignedIn():
+	case !a.known():
 		return errNotSignedIn
 	case !d.Visible:
 		return errNotFound
 	case d.Gone:
 		return errGone
+	case d.Locked && d.Rule == "legal-hold":
+		return errHeld
 	case d.Locked && d.Rule == "outside-access-window":
 		opens := acc.Window.From
 		if !s.now().Before(opens) {
@@ -184,10 +193,14 @@ func (acc *Access) refuse(ctx context.Context, action policy.Action, object stri
 		}
 		return locked("window_closed", windowMessage(acc.Window, s.now()), opens)
 	case d.Locked:
-		return locked("locked", "This visit is not accepting uploads or changes to files at the moment.", time.Time{})
+		return locked("locked", "This visit is not accepting uploads or changes to files at the moment. If you still need to send or change a file, contact the lead inspector.", time.Time{})
 	}
 	return errForbidden
 }
+
+// errHeld refuses a change to the evidence of a visit under legal hold.
+var errHeld = &Error{Kind: KindLocked, Code: "legal_hold",
+	Msg: "This visit is under a legal hold: its files cannot be deleted, replaced or re-filed until an administrator lifts the hold."}
 
 // fileFilter decides which files the actor may act on (list them, put them
 // in an archive). It asks policy once per distinct (item, own file or not),

@@ -34,15 +34,29 @@ type Actor struct {
 // SignedIn reports whether the actor is a signed-in person.
 func (a Actor) SignedIn() bool { return a.UserID != "" }
 
+// known reports whether the actor is someone policy can decide for: a
+// signed-in person or an operator on the server.
+func (a Actor) known() bool { return a.UserID != "" || a.Operator != "" }
+
+// principalID names the actor to policy.
+func (a Actor) principalID() string {
+	if a.UserID == "" && a.Operator != "" {
+		return "operator:" + a.Operator
+	}
+	return a.UserID
+}
+
 // SystemActor is the portal acting on its own (sweeps, demo seeding).
 func SystemActor() Actor { return Actor{System: true, Subject: "portal"} }
 
-// OperatorActor is a person running a command on the server.
+// OperatorActor is a person running a command on the server. Policy treats
+// an operator as an administrator who is a member of no visit: the server's
+// own shell is where administrators are made.
 func OperatorActor(name, command string) Actor {
 	if name == "" {
 		name = "unknown"
 	}
-	return Actor{Operator: name, Subject: "operator:" + name, Via: command}
+	return Actor{Operator: name, Subject: "operator:" + name, Administrator: true, Via: command}
 }
 
 // User returns the person signed in as userID, with their portal role, and

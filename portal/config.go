@@ -35,10 +35,13 @@ type Config struct {
 	SessionLifetime time.Duration
 	RetentionDays   int
 	RetentionEvery  time.Duration
-	CalendarFile    string   // extra bank holidays (optional)
-	TrustedProxies  []string // addresses/CIDRs whose X-Forwarded-For is believed
-	PprofAddr       string   // loopback address for Go's profiler (diagnostics); empty: off
-	IdPs            []IdPConfig
+	// DestructionNotice is how long administrators are warned before a
+	// destruction none of them approved.
+	DestructionNotice time.Duration
+	CalendarFile      string   // extra bank holidays (optional)
+	TrustedProxies    []string // addresses/CIDRs whose X-Forwarded-For is believed
+	PprofAddr         string   // loopback address for Go's profiler (diagnostics); empty: off
+	IdPs              []IdPConfig
 }
 
 // IdPConfig is one OpenID Provider users may sign in with.
@@ -65,28 +68,29 @@ const (
 func LoadConfig(getenv func(string) string) (Config, error) {
 	e := envReader{get: getenv}
 	c := Config{
-		Addr:            e.str("PORTAL_ADDR", "127.0.0.1:8080"),
-		Dev:             e.bool("PORTAL_DEV", false),
-		DBPath:          e.str("PORTAL_DB_PATH", DefaultDBPath),
-		MasterKey:       e.str("PORTAL_MASTER_KEY_FILE", ""),
-		SigningKey:      e.str("PORTAL_SIGNING_KEY_FILE", ""),
-		LogLevel:        e.str("PORTAL_LOG_LEVEL", "info"),
-		S3Endpoint:      e.str("PORTAL_S3_ENDPOINT", "127.0.0.1:9000"),
-		S3AccessKey:     e.secret("PORTAL_S3_ACCESS_KEY"),
-		S3SecretKey:     e.secret("PORTAL_S3_SECRET_KEY"),
-		S3Secure:        e.bool("PORTAL_S3_SECURE", false),
-		S3Region:        e.str("PORTAL_S3_REGION", "us-east-1"),
-		BucketPrefix:    e.str("PORTAL_BUCKET_PREFIX", "portal-visit-"),
-		MaxFileSize:     e.size("PORTAL_MAX_FILE_SIZE", 20<<30),
-		SegmentSize:     e.size("PORTAL_SEGMENT_SIZE", 32<<20),
-		UploadExpiry:    e.duration("PORTAL_UPLOAD_EXPIRY", 24*time.Hour),
-		SessionIdle:     e.duration("PORTAL_SESSION_IDLE_TIMEOUT", 30*time.Minute),
-		SessionLifetime: e.duration("PORTAL_SESSION_LIFETIME", 12*time.Hour),
-		RetentionDays:   e.int("PORTAL_RETENTION_DAYS", 30),
-		RetentionEvery:  e.duration("PORTAL_RETENTION_INTERVAL", 5*time.Minute),
-		CalendarFile:    e.str("PORTAL_CALENDAR_FILE", ""),
-		TrustedProxies:  splitList(e.str("PORTAL_TRUSTED_PROXIES", "")),
-		PprofAddr:       e.str("PORTAL_PPROF_ADDR", ""),
+		Addr:              e.str("PORTAL_ADDR", "127.0.0.1:8080"),
+		Dev:               e.bool("PORTAL_DEV", false),
+		DBPath:            e.str("PORTAL_DB_PATH", DefaultDBPath),
+		MasterKey:         e.str("PORTAL_MASTER_KEY_FILE", ""),
+		SigningKey:        e.str("PORTAL_SIGNING_KEY_FILE", ""),
+		LogLevel:          e.str("PORTAL_LOG_LEVEL", "info"),
+		S3Endpoint:        e.str("PORTAL_S3_ENDPOINT", "127.0.0.1:9000"),
+		S3AccessKey:       e.secret("PORTAL_S3_ACCESS_KEY"),
+		S3SecretKey:       e.secret("PORTAL_S3_SECRET_KEY"),
+		S3Secure:          e.bool("PORTAL_S3_SECURE", false),
+		S3Region:          e.str("PORTAL_S3_REGION", "us-east-1"),
+		BucketPrefix:      e.str("PORTAL_BUCKET_PREFIX", "portal-visit-"),
+		MaxFileSize:       e.size("PORTAL_MAX_FILE_SIZE", 20<<30),
+		SegmentSize:       e.size("PORTAL_SEGMENT_SIZE", 32<<20),
+		UploadExpiry:      e.duration("PORTAL_UPLOAD_EXPIRY", 24*time.Hour),
+		SessionIdle:       e.duration("PORTAL_SESSION_IDLE_TIMEOUT", 30*time.Minute),
+		SessionLifetime:   e.duration("PORTAL_SESSION_LIFETIME", 12*time.Hour),
+		RetentionDays:     e.int("PORTAL_RETENTION_DAYS", 30),
+		RetentionEvery:    e.duration("PORTAL_RETENTION_INTERVAL", 5*time.Minute),
+		DestructionNotice: e.days("PORTAL_DESTRUCTION_NOTICE", 7*24*time.Hour),
+		CalendarFile:      e.str("PORTAL_CALENDAR_FILE", ""),
+		TrustedProxies:    splitList(e.str("PORTAL_TRUSTED_PROXIES", "")),
+		PprofAddr:         e.str("PORTAL_PPROF_ADDR", ""),
 	}
 	c.PublicURL = strings.TrimRight(e.str("PORTAL_PUBLIC_URL", "http://"+c.Addr), "/")
 	for _, name := range splitList(e.str("PORTAL_IDPS", "")) {
@@ -268,6 +272,24 @@ func (e *envReader) duration(key string, def time.Duration) time.Duration {
 		e.fail("%s must be a positive duration such as 30m or 12h, got %q", key, v)
 	}
 	return d
+}
+
+// days parses a duration that may be given in days ("7d") as well as Go's
+// units ("168h"); zero is allowed (no notice period).
+func (e *envReader) days(key string, def time.Duration) time.Duration {
+	v := e.get(key)
+	if v == "" {
+		return def
+	}
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		if d, err := strconv.Atoi(n); err == nil && d >= 0 && d <= 3650 {
+			return time.Duration(d) * 24 * time.Hour
+		}
+	} else if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return d
+	}
+	e.fail("%s must be a number of days such as 7d, or a duration such as 168h, got %q", key, v)
+	return def
 }
 
 // size parses a byte count with an optional KiB/MiB/GiB/TiB suffix.

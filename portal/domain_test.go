@@ -105,10 +105,12 @@ func kindOf(err error) portal.Kind {
 	return 0
 }
 
-// TestDomainAccessWindows: access opens on the notification date, provider
-// staff lose it five working days after fieldwork, inspectors at
-// publication; the lead inspector keeps it. Closed windows are "locked"
-// with the reason and, before opening, the time it opens.
+// TestDomainAccessWindows: access opens on the notification date (for the
+// lead inspector, on the day the visit was set up; for provider staff the
+// visit does not exist before it), provider staff lose it five working days
+// after fieldwork, inspectors at publication; the lead inspector keeps it.
+// Closed windows are "locked" with the reason and, before opening, the time
+// it opens.
 func TestDomainAccessWindows(t *testing.T) {
 	d := startDomain(t)
 	ctx := context.Background()
@@ -122,15 +124,30 @@ func TestDomainAccessWindows(t *testing.T) {
 	lead := d.person("ofsted", "lead@ofsted.example")
 
 	d.at(tl.Notification.AddDate(0, 0, -3))
-	_, err = d.access(uploader, policy.FileUpload, "")
+	if _, err = d.access(uploader, policy.VisitView, ""); kindOf(err) != portal.KindNotFound {
+		t.Fatalf("uploader before notification: %v, want not found (the visit is unannounced)", err)
+	}
+	if vs, err := d.svc.Visits(ctx, uploader); err != nil || len(vs) != 0 {
+		t.Fatalf("uploader's visits before notification: %v %v", vs, err)
+	}
+	// An inspector whose window opens later is told when.
+	admin := d.person("ofsted", "admin@ofsted.example")
+	later := tl.Notification.AddDate(0, 0, 1)
+	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "hmi@ofsted.example", Role: policy.RoleInspector, ValidFrom: later.Format(time.DateOnly)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.access(hmi, policy.FileList, "")
 	var pe *portal.Error
-	if !errors.As(err, &pe) || pe.Kind != portal.KindLocked || pe.Code != "window_closed" || !pe.Opens.Equal(calendar.StartOfDay(tl.Notification)) {
-		t.Fatalf("uploader before notification: %v (%+v)", err, pe)
+	if !errors.As(err, &pe) || pe.Kind != portal.KindLocked || pe.Code != "window_closed" || !pe.Opens.Equal(later) || !strings.Contains(pe.Msg, "opens on") {
+		t.Fatalf("inspector before their window: %v (%+v)", err, pe)
+	}
+	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "hmi@ofsted.example", Role: policy.RoleInspector}); err != nil {
+		t.Fatal(err)
 	}
 
 	d.at(tl.Notification)
 	up := d.mustAccess(uploader, policy.FileUpload)
-	if _, err := up.Upload(ctx, "1.01 Structure.pdf", "", 5, strings.NewReader("hello")); err != nil {
+	if _, err := up.Upload(ctx, portal.NewFile{Name: "1.01 Structure.pdf", Size: 5}, strings.NewReader("hello")); err != nil {
 		t.Fatalf("upload in window: %v", err)
 	}
 
@@ -181,7 +198,7 @@ func TestDomainRestrictions(t *testing.T) {
 	hmi := d.person("ofsted", "hmi@ofsted.example")
 	sao := d.person("ofsted", "sao@ofsted.example")
 	admin := d.person("ofsted", "admin@ofsted.example")
-	if _, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, "children.xlsx", portal.ItemChildLevelData, 4, strings.NewReader("kids")); err != nil {
+	if _, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "children.xlsx", Item: portal.ItemChildLevelData, Size: 4}, strings.NewReader("kids")); err != nil {
 		t.Fatal(err)
 	}
 	names := func(a portal.Actor) []string {
@@ -291,8 +308,18 @@ func TestDomainRetention(t *testing.T) {
 		t.Fatalf("a day early: %v %v", ids, err)
 	}
 	d.at(day.AddDate(0, 0, d.Config.RetentionDays))
+	// Not before the notice has run, or an administrator approved.
+	if ids, err := d.svc.RunRetention(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("on the date, notice given just now: %v %v", ids, err)
+	}
+	if _, err := d.mustAccess(lead, policy.VisitView).ApproveDestruction(ctx); kindOf(err) != portal.KindForbidden {
+		t.Fatalf("a lead inspector approving: %v", err)
+	}
+	if _, err := d.mustAccess(admin, policy.DestructionApprove).ApproveDestruction(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if ids, err := d.svc.RunRetention(ctx); err != nil || len(ids) != 1 || ids[0] != v.ID {
-		t.Fatalf("on the date: %v %v", ids, err)
+		t.Fatalf("approved: %v %v", ids, err)
 	}
 	if _, err := d.access(lead, policy.VisitView, ""); kindOf(err) != portal.KindGone {
 		t.Fatalf("lead after destruction: %v", err)

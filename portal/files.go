@@ -10,6 +10,7 @@ import (
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/evidence"
 	"github.com/ofsted-portal/evidence/portal/store"
+	"strings"
 	"time"
 )
 
@@ -22,6 +23,8 @@ type FileView struct {
 	Item       string    `json:"item"`
 	UploadedBy string    `json:"uploaded_by"`
 	UploadedAt time.Time `json:"uploaded_at"`
+	// Refilable says the actor may file it under another item.
+	Refilable bool `json:"-"`
 }
 
 func fileView(key *crypto.VisitKey, f store.File, uploader string) (FileView, error) {
@@ -41,20 +44,39 @@ func openName(key *crypto.VisitKey, f store.File) (string, error) {
 	return string(name), nil
 }
 
+// NewFile describes a file to store.
+type NewFile struct {
+	Name string // as the uploader gave it
+	// Item is the item chosen for the file. A choice (the API's item)
+	// wins over the name; a default (the upload page's choice, Default
+	// set) is used only when the name names no item.
+	Item    string
+	Default bool
+	Size    int64 // exact length, or -1 when unknown (a form post)
+}
+
 // checkUpload validates what is known before the body is read: name, item
-// and size. Refusals here read nothing and store nothing.
-func (s *Service) checkUpload(rawName, rawItem string, size int64) (name, item string, err error) {
-	if size > s.cfg.MaxFileSize {
+// and size, and files it (ItemFromName with the visit's request). Refusals
+// here read nothing and store nothing.
+func (acc *Access) checkUpload(ctx context.Context, in NewFile) (name, item string, err error) {
+	s := acc.svc
+	if in.Size > s.cfg.MaxFileSize {
 		return "", "", &Error{Kind: KindTooLarge, Code: "too_large", Msg: fmt.Sprintf("The file is larger than the %s limit.", formatBytes(s.cfg.MaxFileSize))}
 	}
-	if name, err = ParseFileName(rawName); err != nil {
+	if name, err = ParseFileName(in.Name); err != nil {
 		return "", "", invalid("name", capitalise(err.Error())+".")
 	}
-	if item, err = ParseItem(rawItem); err != nil {
+	if item, err = ParseItem(in.Item); err != nil {
 		return "", "", invalid("item", capitalise(err.Error())+".")
 	}
-	if item == "" {
-		item = ItemFromName(name)
+	if item == "" || in.Default {
+		codes, err := s.store.RequestCodes(ctx, acc.Visit.ID)
+		if err != nil {
+			return "", "", err
+		}
+		if named := ItemFromName(name, codes); named != "" {
+			item = named
+		}
 	}
 	return name, item, nil
 }
@@ -69,25 +91,15 @@ func formatBytes(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// CheckUpload validates an upload's name, item and size before its body is
-// read (the plain form reads each file's name from its part first).
-func (acc *Access) CheckUpload(ctx context.Context, rawName, rawItem string, size int64) error {
-	if err := acc.require(ctx, policy.FileUpload, nil); err != nil {
-		return err
-	}
-	_, _, err := acc.svc.checkUpload(rawName, rawItem, size)
-	return err
-}
-
-// Upload stores one file from body for the actor; size -1 means the length
-// is not known in advance (a form post). The item is the one given, else
-// the one the name starts with.
-func (acc *Access) Upload(ctx context.Context, rawName, rawItem string, size int64, body io.Reader) (FileView, error) {
+// Upload stores one file from body for the actor.
+func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (FileView, error) {
 	if err := acc.require(ctx, policy.FileUpload, nil); err != nil {
 		return FileView{}, err
 	}
 	s := acc.svc
-	name, item, err := s.checkUpload(rawName, rawItem, max(size, 0))
+	size := in.Size
+	in.Size = max(in.Size, 0)
+	name, item, err := acc.checkUpload(ctx, in)
 	if err != nil {
 		return FileView{}, err
 	}
@@ -110,9 +122,14 @@ func (acc *Access) Upload(ctx context.Context, rawName, rawItem string, size int
 }
 
 // holdNewObjects puts objects stored while the visit is under legal hold
-// under hold too.
+// under hold too. The hold is read again (it may have been set while the
+// upload ran); a failure to read it is a failure, never "no hold".
 func (acc *Access) holdNewObjects(ctx context.Context) error {
-	if h, err := acc.svc.store.GetLegalHold(ctx, acc.Visit.ID); err == nil && h.On {
+	h, err := acc.svc.store.GetLegalHold(ctx, acc.Visit.ID)
+	if err != nil {
+		return err
+	}
+	if h.On {
 		return acc.svc.blobs.SetLegalHold(ctx, acc.Visit.Bucket, true)
 	}
 	return nil
@@ -134,6 +151,7 @@ func (acc *Access) Files(ctx context.Context) ([]FileView, error) {
 	}
 	emails := map[string]string{}
 	visible := acc.fileFilter(ctx, policy.FileList)
+	refilable := acc.fileFilter(ctx, policy.FileRefile)
 	out := make([]FileView, 0, len(files))
 	for _, f := range files {
 		if ok, err := visible(f); err != nil {
@@ -152,6 +170,9 @@ func (acc *Access) Files(ctx context.Context) ([]FileView, error) {
 		if err != nil {
 			return nil, err
 		}
+		if fv.Refilable, err = refilable(f); err != nil {
+			return nil, err
+		}
 		out = append(out, fv)
 	}
 	return out, nil
@@ -168,4 +189,51 @@ func (acc *Access) DeleteFile(ctx context.Context) error {
 	}
 	acc.svc.log.Info("file deleted", "visit", acc.Visit.ID, "file", f.ID, "user", acc.Actor.UserID)
 	return nil
+}
+
+// Refile files the file Authorize named under another item of the
+// information request (or any Annex A item number). Who may see it follows
+// at once: the restriction of the new item applies to the next decision.
+func (acc *Access) Refile(ctx context.Context, rawItem string) (FileView, error) {
+	if err := acc.require(ctx, policy.FileRefile, &acc.File); err != nil {
+		return FileView{}, err
+	}
+	s, f := acc.svc, acc.File
+	item, err := ParseItem(strings.TrimSpace(rawItem))
+	if err != nil || item == "" {
+		return FileView{}, invalid("item", "Choose the item to file it under, such as 1.03, cld or case-2.")
+	}
+	if item != f.Item {
+		rec := acc.rec("file.refiled", f.ID, "success", map[string]any{"from": f.Item, "to": item})
+		if err := s.store.RefileFile(ctx, acc.Visit.ID, f.ID, item, rec); err != nil {
+			return FileView{}, err
+		}
+		s.log.Info("file refiled", "visit", acc.Visit.ID, "file", f.ID, "from", f.Item, "to", item, "user", acc.Actor.UserID)
+		f.Item = item
+		acc.File = f
+	}
+	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	if err != nil {
+		return FileView{}, err
+	}
+	return fileView(key, f, "")
+}
+
+// HiddenUnfiled counts the files waiting to be filed that the actor may not
+// see: the inspection team learns that they exist, never what they are.
+func (acc *Access) HiddenUnfiled(ctx context.Context) (int, error) {
+	if err := acc.require(ctx, policy.FileList, nil); err != nil {
+		return 0, err
+	}
+	counts, err := acc.svc.store.ItemFileCounts(ctx, acc.Visit.ID)
+	if err != nil || counts[""] == 0 {
+		return 0, err
+	}
+	// Whether the actor sees unfiled files depends on the role alone (and
+	// on whose file it is for uploaders, who see only their own anyway).
+	d, err := acc.decide(ctx, policy.FileList, &store.File{ID: "unfiled", Item: ""})
+	if err != nil || d.Allow || acc.Member.Role == policy.RoleProviderUploader {
+		return 0, err
+	}
+	return counts[""], nil
 }

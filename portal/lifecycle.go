@@ -34,23 +34,24 @@ func (acc *Access) RecordEvent(ctx context.Context, event, date string) (VisitVi
 	if acc.Status.Timeline == nil {
 		return VisitView{}, fmt.Errorf("portal: visit %s has no timeline", acc.Visit.ID)
 	}
-	evs, err := s.store.Events(ctx, acc.Visit.ID)
-	if err != nil {
-		return VisitView{}, err
-	}
-	history := make([]retention.Event, len(evs))
-	for i, e := range evs {
-		history[i] = retention.Event{Event: e.Event, Date: e.Date}
-	}
-	if err := retention.Check(history, retention.Event{Event: event, Date: d}, acc.Status.Timeline.FieldworkEnd); err != nil {
+	fieldworkEnd := acc.Status.Timeline.FieldworkEnd
+	check := func(evs []store.Event) error {
+		history := make([]retention.Event, len(evs))
+		for i, e := range evs {
+			history[i] = retention.Event{Event: e.Event, Date: e.Date}
+		}
+		err := retention.Check(history, retention.Event{Event: event, Date: d}, fieldworkEnd)
 		var oo *retention.ErrOutOfOrder
 		if errors.As(err, &oo) {
-			return VisitView{}, conflict(oo.Reason)
+			return conflict(oo.Reason)
 		}
-		return VisitView{}, invalid("event", "Unknown event.")
+		if err != nil {
+			return invalid("event", "Unknown event.")
+		}
+		return nil
 	}
 	rec := acc.rec("letter."+event, "", "success", map[string]any{"date": date})
-	if err := s.store.AddEvent(ctx, store.Event{VisitID: acc.Visit.ID, Event: event, Date: d, RecordedBy: acc.Actor.UserID, RecordedAt: s.now()}, rec); err != nil {
+	if err := s.store.AddEvent(ctx, store.Event{VisitID: acc.Visit.ID, Event: event, Date: d, RecordedBy: acc.Actor.UserID, RecordedAt: s.now()}, check, rec); err != nil {
 		return VisitView{}, err
 	}
 	s.log.Info("letter event recorded", "visit", acc.Visit.ID, "event", event, "date", date, "by", acc.Actor.UserID)

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"net/mail"
 	"sort"
 	"strings"
@@ -68,8 +69,14 @@ func (s *Service) parseMember(req MemberRequest, visitID string) (store.Member, 
 		if req.Subject == "" || req.Issuer == "" {
 			return m, invalid("subject", "Give both issuer and subject, or an email address.")
 		}
-		if !s.knownIssuer(req.Issuer) {
+		p, ok := s.issuer(req.Issuer)
+		if !ok {
 			return m, invalid("issuer", "The issuer is not one of the portal's identity providers.")
+		}
+		// The same rule as for members added by email, who bind only to a
+		// role their organisation's provider may claim.
+		if policy.IsProviderRole(req.Role) != (p.Organisation == OrgProvider) {
+			return m, invalid("role", "People who sign in with "+p.DisplayName+" cannot have the role "+req.Role+".")
 		}
 		m.Issuer, m.Subject = req.Issuer, req.Subject
 	case req.Email != "":
@@ -94,13 +101,33 @@ func (s *Service) parseMember(req MemberRequest, visitID string) (store.Member, 
 	return m, nil
 }
 
-func (s *Service) knownIssuer(iss string) bool {
+// issuer returns the identity provider with this issuer URL.
+func (s *Service) issuer(iss string) (IdPConfig, bool) {
 	for _, p := range s.cfg.IdPs {
 		if p.Issuer == iss {
-			return true
+			return p, true
 		}
 	}
-	return false
+	return IdPConfig{}, false
+}
+
+// errOwnMembership refuses an administrator's change to their own access.
+var errOwnMembership = &Error{Kind: KindForbidden, Code: "own_membership",
+	Msg: "You cannot give yourself a role on a visit or change your own membership. Ask another administrator, or the operator of the portal (portal admin member)."}
+
+// isSelf reports whether the member row is the actor: bound to them, or
+// naming their issuer and subject or their email.
+func (acc *Access) isSelf(m store.Member) bool {
+	a := acc.Actor
+	switch {
+	case a.UserID == "":
+		return false // an operator on the server
+	case m.UserID != "" && m.UserID == a.UserID:
+		return true
+	case m.Subject != "" && m.Issuer == a.Issuer && m.Subject == a.Subject:
+		return true
+	}
+	return m.Email != "" && a.Email != "" && strings.EqualFold(m.Email, a.Email)
 }
 
 // PutMember adds a member or changes one; created says which.
@@ -111,6 +138,14 @@ func (acc *Access) PutMember(ctx context.Context, req MemberRequest) (m MemberVi
 	s := acc.svc
 	sm, err := s.parseMember(req, acc.Visit.ID)
 	if err != nil {
+		return MemberView{}, false, err
+	}
+	if acc.isSelf(sm) {
+		return MemberView{}, false, acc.refuseOwn(ctx, "")
+	}
+	if old, err := s.store.MemberByIdentity(ctx, sm); err == nil && acc.isSelf(old) {
+		return MemberView{}, false, acc.refuseOwn(ctx, old.ID)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return MemberView{}, false, err
 	}
 	// The store names the record member.added or member.changed.
@@ -127,6 +162,11 @@ func (acc *Access) PutMember(ctx context.Context, req MemberRequest) (m MemberVi
 // RemoveMember removes a member from the visit.
 func (acc *Access) RemoveMember(ctx context.Context, memberID string) error {
 	if err := acc.require(ctx, policy.MemberManage, nil); err != nil {
+		return err
+	}
+	if m, err := acc.svc.store.Member(ctx, acc.Visit.ID, memberID); err == nil && acc.isSelf(m) {
+		return acc.refuseOwn(ctx, memberID)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	if err := acc.svc.store.RemoveMember(ctx, acc.Visit.ID, memberID, acc.rec("member.removed", memberID, "success", nil)); err != nil {
@@ -173,4 +213,14 @@ func (acc *Access) MemberWindows(ctx context.Context) ([]MemberWindow, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Role < out[j].Role })
 	return out, nil
+}
+
+// refuseOwn records and refuses an administrator's change to their own
+// membership.
+func (acc *Access) refuseOwn(ctx context.Context, memberID string) error {
+	rec := acc.rec("request.denied", memberID, "denied", map[string]any{"action": string(policy.MemberManage), "rule": "own-membership", "route": acc.Actor.Via})
+	if err := acc.svc.store.Audit(ctx, rec); err != nil {
+		return err
+	}
+	return errOwnMembership
 }

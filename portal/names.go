@@ -76,9 +76,24 @@ func ParseItem(s string) (string, error) {
 
 var itemPrefix = regexp.MustCompile(`^([0-9]{1,2}\.[0-9]{1,3}|case-[0-9]{1,3})[ _\-]`)
 
-// ItemFromName returns the item number a provider put at the start of a file
-// name ("1.03 MI report.xlsx" -> "1.03"), or "".
-func ItemFromName(name string) string {
+// ItemFromName returns the item a provider named at the start of a file
+// name, or "". codes are the items of the visit's information request: a
+// name that starts with one of them, in any case, followed by a space, "-",
+// "_" or "." is filed under it ("CLD - cases closed.xlsx" -> "cld",
+// "audits_list.docx" -> "audits", "case-3 chronology.pdf" -> "case-3").
+// Otherwise an Annex A item number or case file request followed by a
+// space, "-" or "_" ("1.03 MI report.xlsx" -> "1.03") is taken as it is,
+// whether or not it is on the request. Nothing else is guessed.
+func ItemFromName(name string, codes []string) string {
+	best := ""
+	for _, c := range codes {
+		if len(c) > len(best) && len(name) > len(c) && strings.EqualFold(name[:len(c)], c) && strings.IndexByte(" -_.", name[len(c)]) >= 0 {
+			best = c
+		}
+	}
+	if best != "" {
+		return best
+	}
 	if m := itemPrefix.FindStringSubmatch(name); m != nil {
 		return m[1]
 	}

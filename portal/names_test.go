@@ -70,7 +70,38 @@ func TestItemFromName(t *testing.T) {
 		"Structure 1.01.pdf":  "",
 		"2024.12 report":      "",
 	} {
-		if got := ItemFromName(in); got != want {
+		if got := ItemFromName(in, nil); got != want {
+			t.Errorf("ItemFromName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestItemFromNameUsesTheRequest: every code on the visit's information
+// request is recognised at the start of a name, in any case, with a space,
+// "-", "_" or "." after it; nothing fuzzier.
+func TestItemFromNameUsesTheRequest(t *testing.T) {
+	codes := []string{"cld", "audits", "1.01", "1.03", "case-1", "case-3", "case-12"}
+	for in, want := range map[string]string{
+		"CLD - cases closed.xlsx": "cld",
+		"cld.xlsx":                "cld",
+		"Cld_list.csv":            "cld",
+		"audits_list.docx":        "audits",
+		"AUDITS list.docx":        "audits",
+		"case-3 chronology.pdf":   "case-3",
+		"CASE-12_assessment.pdf":  "case-12",
+		"case-1.pdf":              "case-1",
+		"1.03 MI report.xlsx":     "1.03",
+		"1.03.xlsx":               "1.03",
+		"2.01 Case records.zip":   "2.01", // an item number, even off the request
+		"cldlist.xlsx":            "",
+		"child level data.xlsx":   "",
+		"audit list.docx":         "",
+		"Closed cases list.xlsx":  "",
+		"case-123 x.pdf":          "case-123",
+		" cld list.xlsx":          "",
+		"cases closed CLD.xlsx":   "",
+	} {
+		if got := ItemFromName(in, codes); got != want {
 			t.Errorf("ItemFromName(%q) = %q, want %q", in, got, want)
 		}
 	}

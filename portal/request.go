@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -155,80 +156,114 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 	if err := validText("title", in.Title, 300); err != nil || in.Title == "" {
 		return RequestItemView{}, invalid("title", "Enter what is requested, in up to 300 characters.")
 	}
-	items, err := s.store.RequestItems(ctx, acc.Visit.ID)
-	if err != nil {
-		return RequestItemView{}, err
-	}
-	var it *store.RequestItem
-	for i := range items {
-		if items[i].Code == in.Code {
-			it = &items[i]
-		}
-	}
-	if mode == ChangeItem && it == nil {
-		return RequestItemView{}, errNotFound
-	}
-	existing := mode == ChangeItem || mode == AddOrChangeItem && it != nil
-	if !existing {
-		switch in.Kind {
-		case KindAnnexA:
-			if !itemPattern.MatchString(in.Code) || strings.HasPrefix(in.Code, "case-") {
-				return RequestItemView{}, invalid("code", "Give the Annex A item number, for example 1.06.")
-			}
-		case KindCaseFile:
-			n := 0
-			for _, x := range items {
-				if k, ok := strings.CutPrefix(x.Code, "case-"); ok {
-					if i, _ := strconv.Atoi(k); i > n {
-						n = i
-					}
-				}
-			}
-			in.Code = "case-" + strconv.Itoa(n+1)
-		case KindDataList:
-			if in.Code != ItemChildLevelData && in.Code != ItemAuditedCases {
-				return RequestItemView{}, invalid("code", "A data list item is cld or audits.")
-			}
-		default:
-			return RequestItemView{}, invalid("kind", "The kind must be annex_a or case_file.")
-		}
-		if it != nil {
-			return RequestItemView{}, conflict("Item " + in.Code + " is already in the information request.")
-		}
-		due := map[string]string{KindAnnexA: dueAnnexA, KindCaseFile: dueFieldwork, KindDataList: dueDataLists}[in.Kind]
-		it = &store.RequestItem{VisitID: acc.Visit.ID, Code: in.Code, Kind: in.Kind, Due: due, Position: len(items), AddedBy: acc.Actor.UserID, AddedAt: s.now()}
-	}
+	due := ""
 	if in.Due != "" {
 		d, err := calendar.ParseDate(in.Due)
 		if err != nil || !s.cal.IsWorkingDay(d) {
 			return RequestItemView{}, invalid("due", "The due date must be a working day in the form YYYY-MM-DD.")
 		}
-		it.Due = d.Format(time.DateOnly)
+		due = d.Format(time.DateOnly)
 	}
 	key, err := s.keys.Key(ctx, acc.Visit.ID)
 	if err != nil {
 		return RequestItemView{}, err
 	}
-	it.TitleSealed = key.Seal([]byte(in.Title), requestTitleContext(acc.Visit.ID, it.Code))
-	action := "request.item_added"
-	if existing {
-		action = "request.item_changed"
-	}
-	// The title may name a child: the trail has the code and kind only.
-	rec := acc.rec(action, it.Code, "success", map[string]any{"kind": it.Kind, "due": it.Due})
-	if err := s.store.PutRequestItems(ctx, []store.RequestItem{*it}, rec); err != nil {
-		return RequestItemView{}, err
+	// A case file takes the next free number; the primary key decides a
+	// race, and the loser takes the number after.
+	code := ""
+	for attempt := 0; ; attempt++ {
+		items, err := s.store.RequestItems(ctx, acc.Visit.ID)
+		if err != nil {
+			return RequestItemView{}, err
+		}
+		var existing *store.RequestItem
+		for i := range items {
+			if items[i].Code == in.Code {
+				existing = &items[i]
+			}
+		}
+		if mode == ChangeItem && existing == nil {
+			return RequestItemView{}, errNotFound
+		}
+		if mode == ChangeItem || mode == AddOrChangeItem && existing != nil {
+			it := *existing
+			if due != "" {
+				it.Due = due
+			}
+			it.TitleSealed = key.Seal([]byte(in.Title), requestTitleContext(acc.Visit.ID, it.Code))
+			// The title may name a child: the trail has the code and kind only.
+			rec := acc.rec("request.item_changed", it.Code, "success", map[string]any{"kind": it.Kind, "due": it.Due})
+			if err := s.store.ChangeRequestItem(ctx, it, rec); err != nil {
+				return RequestItemView{}, err
+			}
+			code = it.Code
+			break
+		}
+		it, err := acc.newRequestItem(in, items)
+		if err != nil {
+			return RequestItemView{}, err
+		}
+		if due != "" {
+			it.Due = due
+		}
+		it.TitleSealed = key.Seal([]byte(in.Title), requestTitleContext(acc.Visit.ID, it.Code))
+		rec := acc.rec("request.item_added", it.Code, "success", map[string]any{"kind": it.Kind, "due": it.Due})
+		err = s.store.AddRequestItem(ctx, it, rec)
+		if errors.Is(err, store.ErrConflict) && in.Kind == KindCaseFile && attempt < 100 {
+			continue
+		}
+		if errors.Is(err, store.ErrConflict) {
+			return RequestItemView{}, conflict("Item " + it.Code + " is already in the information request.")
+		}
+		if err != nil {
+			return RequestItemView{}, err
+		}
+		code = it.Code
+		break
 	}
 	all, err := acc.InformationRequest(ctx)
 	if err != nil {
 		return RequestItemView{}, err
 	}
 	for _, x := range all {
-		if x.Code == it.Code {
+		if x.Code == code {
 			return x, nil
 		}
 	}
 	return RequestItemView{}, errNotFound
+}
+
+// newRequestItem validates a new item against the request as it stands.
+func (acc *Access) newRequestItem(in RequestItemInput, items []store.RequestItem) (store.RequestItem, error) {
+	switch in.Kind {
+	case KindAnnexA:
+		if !itemPattern.MatchString(in.Code) || strings.HasPrefix(in.Code, "case-") {
+			return store.RequestItem{}, invalid("code", "Give the Annex A item number, for example 1.06.")
+		}
+	case KindCaseFile:
+		n := 0
+		for _, x := range items {
+			if k, ok := strings.CutPrefix(x.Code, "case-"); ok {
+				if i, _ := strconv.Atoi(k); i > n {
+					n = i
+				}
+			}
+		}
+		in.Code = "case-" + strconv.Itoa(n+1)
+	case KindDataList:
+		if in.Code != ItemChildLevelData && in.Code != ItemAuditedCases {
+			return store.RequestItem{}, invalid("code", "A data list item is cld or audits.")
+		}
+	default:
+		return store.RequestItem{}, invalid("kind", "The kind must be annex_a or case_file.")
+	}
+	for _, x := range items {
+		if x.Code == in.Code {
+			return store.RequestItem{}, conflict("Item " + in.Code + " is already in the information request.")
+		}
+	}
+	due := map[string]string{KindAnnexA: dueAnnexA, KindCaseFile: dueFieldwork, KindDataList: dueDataLists}[in.Kind]
+	return store.RequestItem{VisitID: acc.Visit.ID, Code: in.Code, Kind: in.Kind, Due: due, Position: len(items), AddedBy: acc.Actor.UserID, AddedAt: acc.svc.now()}, nil
 }
 
 // RemoveRequestItem removes an item from the information request. Files

@@ -21,12 +21,13 @@ import (
 
 // CreateResumable starts a resumable upload of length bytes. An empty file
 // is stored at once (clients send nothing more for it).
-func (acc *Access) CreateResumable(ctx context.Context, rawName, rawItem string, length int64) (store.Resumable, error) {
+func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resumable, error) {
 	if err := acc.require(ctx, policy.FileUpload, nil); err != nil {
 		return store.Resumable{}, err
 	}
 	s := acc.svc
-	name, item, err := s.checkUpload(rawName, rawItem, length)
+	length := in.Size
+	name, item, err := acc.checkUpload(ctx, in)
 	if err != nil {
 		return store.Resumable{}, err
 	}

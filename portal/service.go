@@ -134,7 +134,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	}
 	host, _ := os.Hostname()
 	s.retention = &retention.Service{Store: st, Objects: bl, Forget: s.keys.Forget, Signer: signer, Now: o.now, Today: s.Today,
-		RetentionDays: cfg.RetentionDays, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8]), Log: o.logger,
+		RetentionDays: cfg.RetentionDays, NoticePeriod: cfg.DestructionNotice, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8]), Log: o.logger,
 		AfterStep: o.afterStep, Record: s.systemRec}
 	s.evidence = &evidence.Service{Store: st, Blobs: bl, SegmentSize: cfg.SegmentSize, Now: o.now, Log: o.logger}
 	return s, nil

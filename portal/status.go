@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
@@ -39,6 +40,7 @@ type Status struct {
 	AcceptsUploads bool
 	Letter         retention.Letter
 	DestroyOn      time.Time
+	Notice         *store.Notice // the destruction notice, once given
 	LegalHold      bool
 	Events         []EventView
 	Timeline       *timeline.Timeline // nil when the dates do not make one
@@ -72,6 +74,15 @@ func (s *Service) status(ctx context.Context, v store.Visit) (Status, error) {
 		return st, err
 	}
 	st.LegalHold = hold.On
+	if !st.DestroyOn.IsZero() {
+		n, err := s.store.GetNotice(ctx, v.ID)
+		switch {
+		case err == nil:
+			st.Notice = &n
+		case !errors.Is(err, store.ErrNotFound):
+			return st, err
+		}
+	}
 	switch {
 	case !st.Letter.Published.IsZero():
 		st.State = StatePublished
@@ -116,6 +127,10 @@ func (s *Service) memberWindow(v store.Visit, st Status, m store.Member) Window 
 	w := Window{From: m.ValidFrom, Until: m.ValidUntil}
 	if w.From.IsZero() {
 		w.From = calendar.StartOfDay(v.NotificationDate)
+		if created := calendar.StartOfDay(calendar.Today(v.CreatedAt)); m.Role == policy.RoleLeadInspector && created.Before(w.From) {
+			// The lead prepares off site from the day the visit is set up.
+			w.From = created
+		}
 	}
 	switch {
 	case !w.Until.IsZero():
@@ -129,11 +144,44 @@ func (s *Service) memberWindow(v store.Visit, st Status, m store.Member) Window 
 	return w
 }
 
-// windowMessage tells a member when their access opened or closed.
+// unannounced reports whether v is still unannounced to m: provider staff
+// learn of a visit at the notification call, not a day before.
+func (s *Service) unannounced(v store.Visit, m store.Member) bool {
+	return policy.IsProviderRole(m.Role) && s.now().Before(calendar.StartOfDay(v.NotificationDate))
+}
+
+const longTime = "Monday 2 January 2006 at 15:04"
+
+// windowMessage tells a member when their access opened or closed, and
+// the one thing to do about it.
 func windowMessage(w Window, now time.Time) string {
-	const layout = "Monday 2 January 2006 at 15:04"
 	if now.Before(w.From) {
-		return "Your access to this visit opens on " + w.From.In(calendar.London).Format(layout) + "."
+		return "Your access to this visit opens on " + w.From.In(calendar.London).Format(longTime) + ". Sign in again then."
 	}
-	return "Your access to this visit closed on " + w.Until.In(calendar.London).Format(layout) + ". Ask the portal administrator if you still need it."
+	return "Your access to this visit closed on " + w.Until.In(calendar.London).Format(longTime) + ". If you still need it, ask the portal administrator."
+}
+
+// AccessEnd is when the actor's access to the visit ends, and why, in
+// words ("" when they are not a member).
+func (acc *Access) AccessEnd() string {
+	m, w := acc.Member, acc.Window
+	if m.Role == "" {
+		return ""
+	}
+	when := ""
+	if !w.Until.IsZero() {
+		when = "Your access ends on " + w.Until.In(calendar.London).Format(longTime) + ": "
+	}
+	switch {
+	case !m.ValidUntil.IsZero():
+		return when + "the date the portal administrator set for you."
+	case policy.IsProviderRole(m.Role):
+		return when + "provider staff have access until the end of the fifth working day after fieldwork."
+	case m.Role == policy.RoleInspector || m.Role == policy.RoleAnalyst:
+		if when != "" {
+			return when + "inspectors and analysts have access until the day the letter of findings is published."
+		}
+		return "Your access ends on the day the letter of findings is published."
+	}
+	return "Your access lasts until the evidence is destroyed under the retention schedule."
 }

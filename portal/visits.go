@@ -11,6 +11,7 @@ import (
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 	"github.com/ofsted-portal/evidence/portal/timeline"
 )
@@ -32,6 +33,7 @@ type VisitView struct {
 	// e.g. held).
 	DaysUntilDestruction *int               `json:"days_until_destruction"`
 	LegalHold            bool               `json:"legal_hold"`
+	Destruction          *DestructionView   `json:"destruction,omitempty"`
 	Events               []EventView        `json:"events"`
 	Role                 string             `json:"role,omitempty"`
 	Timeline             *timeline.Timeline `json:"timeline,omitempty"`
@@ -51,6 +53,12 @@ func (s *Service) view(ctx context.Context, v store.Visit, st Status, role strin
 		d := st.DestroyOn.Format(time.DateOnly)
 		days := s.daysUntil(st.DestroyOn)
 		out.DestroyOn, out.DaysUntilDestruction = &d, &days
+	}
+	if n := st.Notice; n != nil {
+		out.Destruction = &DestructionView{NoticeGivenAt: n.GivenAt, NotBefore: retention.Earliest(st.DestroyOn, *n, s.cfg.DestructionNotice)}
+		if !n.ApprovedAt.IsZero() {
+			out.Destruction.ApprovedAt, out.Destruction.ApprovedBy = &n.ApprovedAt, n.ApprovedBy.Email
+		}
 	}
 	out.Title = s.openTitle(ctx, v)
 	return out
@@ -218,21 +226,30 @@ func (s *Service) Visits(ctx context.Context, a Actor) ([]VisitView, error) {
 	}
 	out := []VisitView{}
 	for _, v := range vs {
+		role, err := s.roleOn(ctx, v, a.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if role == "" && !a.Administrator {
+			continue
+		}
 		st, err := s.status(ctx, v)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, s.view(ctx, v, st, s.roleOn(ctx, v.ID, a.UserID)))
+		out = append(out, s.view(ctx, v, st, role))
 	}
 	return out, nil
 }
 
-func (s *Service) roleOn(ctx context.Context, visitID, userID string) string {
-	m, err := s.store.MembershipOf(ctx, visitID, userID)
-	if err != nil {
-		return ""
+// roleOn is the user's role on v, "" for none, and for provider staff
+// before the visit is announced.
+func (s *Service) roleOn(ctx context.Context, v store.Visit, userID string) (string, error) {
+	m, err := s.store.MembershipOf(ctx, v.ID, userID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && s.unannounced(v, m) {
+		return "", nil
 	}
-	return m.Role
+	return m.Role, err
 }
 
 // Me is who the actor is and which visits they are on.
@@ -264,7 +281,13 @@ func (s *Service) Me(ctx context.Context, a Actor) (Me, error) {
 	}
 	out := Me{ID: a.UserID, Issuer: a.Issuer, Subject: a.Subject, Email: a.Email, Name: a.Name, Administrator: a.Administrator, Visits: []VisitRole{}}
 	for _, v := range vs {
-		out.Visits = append(out.Visits, VisitRole{v.ID, v.Reference, s.roleOn(ctx, v.ID, a.UserID)})
+		role, err := s.roleOn(ctx, v, a.UserID)
+		if err != nil {
+			return Me{}, err
+		}
+		if role != "" {
+			out.Visits = append(out.Visits, VisitRole{v.ID, v.Reference, role})
+		}
 	}
 	return out, nil
 }

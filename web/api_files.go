@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/portal"
 )
 
 // uploadFile streams the raw request body into the visit.
@@ -18,7 +21,7 @@ func (s *Server) uploadFile(c *gin.Context) {
 		s.fail(c, &httpError{http.StatusLengthRequired, "length_required", "Send the file with a Content-Length header."})
 		return
 	}
-	out, err := accessOf(c).Upload(c.Request.Context(), c.Query("name"), c.Query("item"), size, c.Request.Body)
+	out, err := accessOf(c).Upload(c.Request.Context(), portal.NewFile{Name: c.Query("name"), Item: c.Query("item"), Size: size}, c.Request.Body)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -33,6 +36,34 @@ func (s *Server) listFiles(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"files": out})
+}
+
+// refileFile files a file under another item: {"item": "1.03"}.
+func (s *Server) refileFile(c *gin.Context) {
+	var req struct {
+		Item string `json:"item"`
+	}
+	if err := c.ShouldBindJSON(&req); err != nil {
+		s.fail(c, badRequest(`Send {"item": "1.03"}: the item to file the file under.`))
+		return
+	}
+	f, err := accessOf(c).Refile(c.Request.Context(), req.Item)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, f)
+}
+
+// refileForm is the visit page's control for the same.
+func (s *Server) refileForm(c *gin.Context) {
+	acc := accessOf(c)
+	f, err := acc.Refile(c.Request.Context(), c.PostForm("item"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/visits/"+acc.Visit.ID+"?filed="+url.QueryEscape(f.Item)+"#files")
 }
 
 func (s *Server) deleteFile(c *gin.Context) {

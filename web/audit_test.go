@@ -56,6 +56,12 @@ func TestAuditJourney(t *testing.T) {
 		decode[visitResp](t, lead.sendJSON("POST", "/api/v1/visits/"+v.ID+"/events", map[string]string{"event": ev, "date": end.AddDate(0, 0, i+1).Format(time.DateOnly)}), http.StatusOK)
 	}
 	ts.offset.Store(int64(90 * 24 * time.Hour))
+	// The first sweep gives notice; an administrator approves; the next
+	// destroys.
+	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("first sweep: %v %v", ids, err)
+	}
+	decode[visitResp](t, admin.sendJSON("POST", "/api/v1/visits/"+v.ID+"/destruction/approve", nil), http.StatusOK)
 	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 1 {
 		t.Fatalf("sweep: %v %v", ids, err)
 	}
@@ -75,7 +81,7 @@ func TestAuditJourney(t *testing.T) {
 		"upload.started:started", "upload.completed:success", "upload.started:started", "upload.completed:success",
 		"file.download:success", "request.denied:denied", "member.removed:success",
 		"letter.draft_sent:success", "letter.final_sent:success", "letter.published:success",
-		"destruction.started:success", "destruction.key_destroyed:success", "destruction.objects_deleted:success",
+		"destruction.notice:success", "destruction.approved:success", "destruction.started:success", "destruction.key_destroyed:success", "destruction.objects_deleted:success",
 		"destruction.certificate_issued:success", "visit.destroyed:success",
 		"signout:success",
 	}
@@ -109,7 +115,7 @@ func TestAuditJourney(t *testing.T) {
 		Records    []store.AuditRecord `json:"records"`
 		Checkpoint *store.Checkpoint   `json:"checkpoint"`
 	}](t, admin.get("/api/v1/visits/"+v.ID+"/audit?action=destruction."), http.StatusOK)
-	if len(trail.Records) != 4 || trail.Checkpoint == nil {
+	if len(trail.Records) != 6 || trail.Checkpoint == nil { // notice, approved, started, key, objects, certificate
 		t.Fatalf("filtered trail: %d records, checkpoint %v", len(trail.Records), trail.Checkpoint)
 	}
 	resp := admin.get("/api/v1/visits/" + v.ID + "/audit?format=csv")

@@ -119,7 +119,7 @@ func statusAdvice(status int) []string {
 	case http.StatusRequestEntityTooLarge:
 		return []string{"Split the file into smaller parts, or ask the portal team about the limit."}
 	case http.StatusLocked:
-		return []string{"Access to a visit opens and closes on dates set for each role. Ask the lead inspector if you need more time."}
+		return []string{"Access to a visit opens and closes on dates set for each role."}
 	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable:
 		return []string{"Try again later. Nothing you sent has been stored unless the page says so."}
 	}

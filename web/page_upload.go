@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/portal"
 )
 
 // uploadPage is the upload form: plain HTML that works without JavaScript,
@@ -48,7 +50,7 @@ func (s *Server) uploadForm(c *gin.Context) {
 		if part.FileName() == "" {
 			continue // an empty file input
 		}
-		if _, err := acc.Upload(c.Request.Context(), part.FileName(), item, -1, part); err != nil {
+		if _, err := acc.Upload(c.Request.Context(), portal.NewFile{Name: part.FileName(), Item: item, Default: true, Size: -1}, part); err != nil {
 			s.fail(c, err)
 			return
 		}

@@ -22,12 +22,13 @@ func (s *Server) visitPage(c *gin.Context) {
 	vj := acc.View(ctx)
 	warning := ""
 	if acc.Actor.Administrator {
-		warning = destructionWarning(vj)
+		warning = destructionWarning(vj, s.cfg.DestructionNotice)
 	}
 	page := gin.H{
 		"Visit":          vj,
 		"Warning":        warning,
 		"Role":           acc.Member.Role,
+		"AccessEnd":      acc.AccessEnd(),
 		"CanManage":      acc.Can(ctx, policy.MemberManage),
 		"CanUpload":      acc.Can(ctx, policy.FileUpload),
 		"CanList":        acc.Can(ctx, policy.FileList),
@@ -37,6 +38,11 @@ func (s *Server) visitPage(c *gin.Context) {
 	}
 	if n, err := strconv.Atoi(c.Query("uploaded")); err == nil && n > 0 {
 		page["Notice"] = fmt.Sprintf("%d file%s uploaded.", n, map[bool]string{true: "", false: "s"}[n == 1])
+	}
+	if item := c.Query("filed"); item != "" {
+		if _, err := portal.ParseItem(item); err == nil {
+			page["Notice"] = "The file is now filed under item " + item + "."
+		}
 	}
 	// Members and administrators see the information request; only members
 	// can read files.
@@ -53,6 +59,15 @@ func (s *Server) visitPage(c *gin.Context) {
 			return
 		}
 		page["Groups"] = groupFiles(files, request)
+		refile := false
+		for _, f := range files {
+			refile = refile || f.Refilable
+		}
+		page["CanRefile"] = refile
+		if page["Waiting"], err = acc.HiddenUnfiled(ctx); err != nil {
+			s.fail(c, err)
+			return
+		}
 	}
 	s.renderNav(c, "visit", acc.Visit.Reference, "visits", page)
 }

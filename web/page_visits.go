@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/calendar"
 )
 
 type visitRow struct {
@@ -39,16 +40,38 @@ func nextDue(vj portal.VisitView, today time.Time) (what, when string) {
 	return "", ""
 }
 
-// destructionWarning is the banner administrators see in the 7 days before
-// a visit is destroyed.
-func destructionWarning(vj portal.VisitView) string {
-	if vj.DestroyOn == nil || *vj.DaysUntilDestruction > 7 || *vj.DaysUntilDestruction < 0 {
+// destructionWarning is the banner administrators see from the notice of a
+// visit's destruction (the notice period before its date, or at once when
+// the date has come) until it is destroyed.
+func destructionWarning(vj portal.VisitView, notice time.Duration) string {
+	if vj.DestroyOn == nil || vj.Destruction == nil && time.Duration(*vj.DaysUntilDestruction)*24*time.Hour > notice {
 		return ""
 	}
 	if vj.LegalHold {
 		return fmt.Sprintf("%s was due for destruction on %s but a legal hold stops it.", vj.Reference, *vj.DestroyOn)
 	}
-	return fmt.Sprintf("%s will be destroyed on %s, in %d days. Set a legal hold now if it must be kept.", vj.Reference, *vj.DestroyOn, *vj.DaysUntilDestruction)
+	review := " Review it on the destruction review page."
+	if d := vj.Destruction; d != nil && d.ApprovedAt != nil {
+		review = " " + d.ApprovedBy + " approved it."
+	}
+	if days := *vj.DaysUntilDestruction; days >= 0 {
+		return fmt.Sprintf("%s will be destroyed on %s, in %s. Set a legal hold now if it must be kept.%s", vj.Reference, *vj.DestroyOn, plural(days, "day"), review)
+	}
+	when := "as soon as an administrator approves it, or when its notice has run"
+	if d := vj.Destruction; d != nil {
+		when = "from " + d.NotBefore.In(calendar.London).Format("2 January 2006 15:04") + " unless an administrator approves it sooner"
+		if d.ApprovedAt != nil {
+			when = "at the next destruction sweep"
+		}
+	}
+	return fmt.Sprintf("%s was due for destruction on %s and will be destroyed %s. Set a legal hold now if it must be kept.%s", vj.Reference, *vj.DestroyOn, when, review)
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 func (s *Server) visitsPage(c *gin.Context) {
@@ -70,7 +93,7 @@ func (s *Server) visitsPage(c *gin.Context) {
 			r.DestroyOn, r.DaysLeft = *vj.DestroyOn, *vj.DaysUntilDestruction
 		}
 		rows = append(rows, r)
-		if w := destructionWarning(vj); acc.Actor.Administrator && w != "" {
+		if w := destructionWarning(vj, s.cfg.DestructionNotice); acc.Actor.Administrator && w != "" {
 			warnings = append(warnings, w)
 		}
 	}

@@ -100,7 +100,14 @@ func TestRetentionEndToEnd(t *testing.T) {
 	if exp, _ := ts.Portal.Blobs().Expiry(ctx, v.Bucket); exp.Format(time.DateOnly) != end.AddDate(0, 0, 5+30+14).Format(time.DateOnly) {
 		t.Fatalf("backstop expiry %s, want publication + 30 + 14 days", exp)
 	}
-	// The first sweep dies after destroying the key, before the objects.
+	// The sweep gives notice and waits for the notice period, or for an
+	// administrator's approval.
+	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("destroyed without notice: %v %v", ids, err)
+	}
+	decode[visitResp](t, admin.sendJSON("POST", "/api/v1/visits/"+v.ID+"/destruction/approve", nil), http.StatusOK)
+	// The first sweep after that dies after destroying the key, before the
+	// objects.
 	ts.crashAt.Store("key_destroyed")
 	if _, err := ts.Portal.RunRetention(ctx); err == nil || !strings.Contains(err.Error(), "simulated crash") {
 		t.Fatalf("sweep did not stop at the crash: %v", err)

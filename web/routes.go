@@ -71,6 +71,8 @@ func (s *Server) router() (http.Handler, error) {
 	protect("POST", "/api/v1/visits/:id/events", policy.VisitRecordEvent, s.recordEvent)
 	protect("PUT", "/api/v1/visits/:id/legal-hold", policy.LegalHoldSet, s.setLegalHold)
 	protect("GET", "/api/v1/visits/:id/certificate", policy.CertificateView, s.certificate)
+	protect("GET", "/api/v1/destruction-review", policy.DestructionApprove, s.destructionReview)
+	protect("POST", "/api/v1/visits/:id/destruction/approve", policy.DestructionApprove, s.approveDestruction)
 	protect("GET", "/api/v1/visits/:id/files", policy.FileList, s.listFiles)
 	protect("POST", "/api/v1/visits/:id/files", policy.FileUpload, s.uploadFile)
 	protect("GET", "/api/v1/visits/:id/files/:file/content", policy.FileDownload, s.downloadFile)
@@ -81,6 +83,7 @@ func (s *Server) router() (http.Handler, error) {
 	protect("PATCH", "/api/v1/visits/:id/uploads/:upload", policy.FileUpload, s.tusPatch)
 	protect("DELETE", "/api/v1/visits/:id/uploads/:upload", policy.FileUpload, s.tusDelete)
 	protect("DELETE", "/api/v1/visits/:id/files/:file", policy.FileDelete, s.deleteFile)
+	protect("PATCH", "/api/v1/visits/:id/files/:file", policy.FileRefile, s.refileFile)
 
 	// Pages.
 	protect("GET", "/visits", policy.VisitList, s.visitsPage)
@@ -88,6 +91,7 @@ func (s *Server) router() (http.Handler, error) {
 	protect("GET", "/visits/:id", policy.VisitView, s.visitPage)
 	protect("GET", "/visits/:id/upload", policy.FileUpload, s.uploadPage)
 	protect("POST", "/visits/:id/files", policy.FileUpload, s.uploadForm)
+	protect("POST", "/visits/:id/files/:file/item", policy.FileRefile, s.refileForm)
 	protect("GET", "/visits/:id/request", policy.RequestManage, s.requestPage)
 	protect("POST", "/visits/:id/request", policy.RequestManage, s.requestForm)
 	protect("POST", "/visits/:id/request/:item/remove", policy.RequestManage, s.removeRequestForm)
@@ -97,6 +101,8 @@ func (s *Server) router() (http.Handler, error) {
 	protect("GET", "/visits/:id/explain", policy.MemberManage, s.explainPage)
 	protect("GET", "/visits/:id/audit", policy.AuditView, s.auditPage)
 	protect("POST", "/visits/:id/items", policy.VisitManage, s.restrictForm)
+	protect("GET", "/destruction", policy.DestructionApprove, s.destructionPage)
+	protect("POST", "/visits/:id/destruction/approve", policy.DestructionApprove, s.approveDestructionForm)
 
 	if err := s.mustHaveRules(e); err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -107,7 +108,7 @@ func (s *Server) tusCreate(c *gin.Context) {
 		rawName = meta["name"]
 	}
 	acc := accessOf(c)
-	r, err := acc.CreateResumable(c.Request.Context(), rawName, meta["item"], length)
+	r, err := acc.CreateResumable(c.Request.Context(), portal.NewFile{Name: rawName, Item: meta["item"], Size: length})
 	if err != nil {
 		s.fail(c, err)
 		return

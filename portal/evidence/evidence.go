@@ -104,14 +104,17 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 	h := sha256.New()
 	body := io.TeeReader(u.Body, h)
 	var size int64
+	var macs []byte
 	segments := 0
 	if u.Size >= 0 {
 		size = u.Size
 		for remaining := u.Size; segments == 0 || remaining > 0; segments++ {
 			n := min(s.SegmentSize, remaining)
-			if err := s.putSegment(ctx, u, fileID, segments, &exactReader{r: body, n: n}, n); err != nil {
+			mac, err := s.putSegment(ctx, u, fileID, segments, &exactReader{r: body, n: n}, n)
+			if err != nil {
 				return store.File{}, err
 			}
+			macs = append(macs, mac...)
 			remaining -= n
 		}
 	} else {
@@ -136,9 +139,11 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 			if u.MaxSize > 0 && size > u.MaxSize {
 				return store.File{}, ErrTooLarge
 			}
-			if err := s.putSegment(ctx, u, fileID, segments, &exactReader{r: bytes.NewReader((*buf)[:n]), n: int64(n)}, int64(n)); err != nil {
+			mac, err := s.putSegment(ctx, u, fileID, segments, &exactReader{r: bytes.NewReader((*buf)[:n]), n: int64(n)}, int64(n))
+			if err != nil {
 				return store.File{}, err
 			}
+			macs = append(macs, mac...)
 		}
 	}
 	f = store.File{
@@ -151,6 +156,7 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 		SegmentSize: s.SegmentSize,
 		Segments:    segments,
 		HeaderSize:  u.Key.HeaderSize(),
+		SegmentMACs: macs,
 		UploadedBy:  u.UploadedBy,
 		UploadedAt:  s.Now(),
 	}
@@ -162,26 +168,29 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 }
 
 // putSegment encrypts one segment straight into one PutObject of its exact
-// ciphertext size.
-func (s *Service) putSegment(ctx context.Context, u Upload, fileID string, i int, src *exactReader, n int64) error {
-	enc, err := u.Key.EncryptReader(src)
+// ciphertext size, and returns the segment's header MAC (which binds it to
+// its file and place).
+func (s *Service) putSegment(ctx context.Context, u Upload, fileID string, i int, src *exactReader, n int64) ([]byte, error) {
+	enc, mac, err := u.Key.EncryptSegment(src)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.Blobs.Put(ctx, u.Visit.Bucket, ObjectKey(fileID, i), enc, u.Key.EncryptedSize(n)); err != nil {
 		if src.err != nil {
-			return fmt.Errorf("%w: %v", ErrShortBody, src.err)
+			return nil, fmt.Errorf("%w: %v", ErrShortBody, src.err)
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("evidence: upload cancelled: %w", ctx.Err())
+			return nil, fmt.Errorf("evidence: upload cancelled: %w", ctx.Err())
 		}
-		return err
+		return nil, err
 	}
 	if i > 0 {
 		// Keep the pending record fresh so the janitor leaves it alone.
-		return s.Store.TouchUpload(ctx, fileID, s.Now())
+		if err := s.Store.TouchUpload(ctx, fileID, s.Now()); err != nil {
+			return nil, err
+		}
 	}
-	return nil
+	return mac()
 }
 
 // discard removes what a failed upload wrote. It runs even when the request

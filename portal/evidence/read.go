@@ -158,7 +158,7 @@ func (s *Service) stream(ctx context.Context, out chan<- segment, v store.Visit,
 		fail(ErrCorrupt) // the object is not the length it was stored at
 		return
 	}
-	pr, err := key.NewPayloadReader(&announced{r: body, left: ctLen}, n)
+	pr, err := key.NewPayloadReader(&announced{r: body, left: ctLen}, n, f.SegmentMAC(i))
 	if err != nil {
 		fail(err)
 		return
@@ -233,7 +233,7 @@ func (s *Service) readPart(ctx context.Context, v store.Visit, key *crypto.Visit
 		spanStart: crypto.ChunkOffset(f.HeaderSize, c0),
 		spanEnd:   min(crypto.ChunkOffset(f.HeaderSize, c1+1), ctSize),
 	}
-	plain, _, err := key.DecryptRange(src, ctSize)
+	plain, _, err := key.DecryptRange(src, ctSize, f.SegmentMAC(i))
 	if err != nil {
 		return segment{err: storeError(err)}
 	}

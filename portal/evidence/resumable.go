@@ -77,7 +77,8 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 		n := min(r.SegmentSize, r.Length-r.Offset())
 		src := &exactReader{r: io.TeeReader(body, h), n: n}
 		u := Upload{Visit: v, Key: key}
-		if err := s.putSegment(ctx, u, r.FileID, r.SegmentsDone, src, n); err != nil {
+		mac, err := s.putSegment(ctx, u, r.FileID, r.SegmentsDone, src, n)
+		if err != nil {
 			return r, nil, err
 		}
 		if beforeCommit != nil {
@@ -89,16 +90,17 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 		if err != nil {
 			return r, nil, err
 		}
-		if err := s.Store.CommitSegment(ctx, r.ID, r.SegmentsDone+1, state); err != nil {
+		macs := append(append([]byte(nil), r.SegmentMACs...), mac...)
+		if err := s.Store.CommitSegment(ctx, r.ID, r.SegmentsDone+1, state, macs); err != nil {
 			return r, nil, err
 		}
 		r.SegmentsDone++
-		r.HashState = state
+		r.HashState, r.SegmentMACs = state, macs
 		if r.SegmentsDone == r.Segments() {
 			f := store.File{
 				ID: r.FileID, VisitID: r.VisitID, NameSealed: r.NameSealed, Item: r.Item, Size: r.Length,
 				SHA256: hex.EncodeToString(h.Sum(nil)), SegmentSize: r.SegmentSize, Segments: r.SegmentsDone,
-				HeaderSize: key.HeaderSize(), UploadedBy: r.CreatedBy, UploadedAt: s.Now(),
+				HeaderSize: key.HeaderSize(), SegmentMACs: r.SegmentMACs, UploadedBy: r.CreatedBy, UploadedAt: s.Now(),
 			}
 			var audit []store.AuditRecord
 			if record != nil {

@@ -13,8 +13,14 @@ import (
 	"time"
 )
 
-// CertificateType names the format, so a verifier knows what it reads.
-const CertificateType = "evidence-portal destruction certificate v1"
+// Certificate formats. A verifier reads both: v2 adds how the destruction
+// was authorised (the notice and, when given, the approval).
+const (
+	CertificateTypeV1 = "evidence-portal destruction certificate v1"
+	CertificateTypeV2 = "evidence-portal destruction certificate v2"
+	// CertificateType is what Sign writes.
+	CertificateType = CertificateTypeV2
+)
 
 // Certificate records one visit's destruction. It names no person and no
 // file: files appear by id, size and SHA-256 only.
@@ -30,6 +36,24 @@ type Certificate struct {
 	Steps          CertSteps  `json:"steps"`
 	IssuedAt       time.Time  `json:"issued_at"`
 	SignerKey      string     `json:"signer_public_key"` // base64 Ed25519
+	// v2: the notice given to administrators, and the approval of one
+	// of them when the destruction did not wait for the notice to run.
+	Notice   *CertNotice   `json:"notice,omitempty"`
+	Approval *CertApproval `json:"approval,omitempty"`
+}
+
+// CertNotice is the notice of destruction administrators were given.
+type CertNotice struct {
+	GivenAt time.Time `json:"given_at"`
+	Period  string    `json:"period"`
+}
+
+// CertApproval is the administrator who approved the destruction.
+type CertApproval struct {
+	Issuer  string    `json:"issuer"`
+	Subject string    `json:"subject"`
+	Email   string    `json:"email"`
+	At      time.Time `json:"at"`
 }
 
 // CertFile is one destroyed file.
@@ -54,9 +78,13 @@ type Signed struct {
 	Signature   string          `json:"signature"` // base64 Ed25519
 }
 
-// Sign serialises and signs a certificate.
+// Sign serialises and signs a certificate in the current format.
 func Sign(c Certificate, key ed25519.PrivateKey) ([]byte, error) {
-	c.Type = CertificateType
+	return sign(c, key, CertificateType)
+}
+
+func sign(c Certificate, key ed25519.PrivateKey, typ string) ([]byte, error) {
+	c.Type = typ
 	c.SignerKey = base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
 	body, err := json.Marshal(c)
 	if err != nil {
@@ -86,7 +114,7 @@ func Verify(signed []byte, trusted ed25519.PublicKey) (Certificate, error) {
 		return Certificate{}, ErrBadSignature
 	}
 	var c Certificate
-	if err := json.Unmarshal(s.Certificate, &c); err != nil || c.Type != CertificateType {
+	if err := json.Unmarshal(s.Certificate, &c); err != nil || c.Type != CertificateTypeV1 && c.Type != CertificateTypeV2 {
 		return Certificate{}, fmt.Errorf("retention: signed, but not a destruction certificate")
 	}
 	return c, nil

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -28,8 +29,11 @@ type Service struct {
 	Now           func() time.Time
 	Today         func() time.Time // civil date in London
 	RetentionDays int              // portal default
-	Holder        string           // this process, for the lease
-	Log           *slog.Logger
+	// NoticePeriod is how long administrators are warned before a
+	// destruction that none of them has approved (PORTAL_DESTRUCTION_NOTICE).
+	NoticePeriod time.Duration
+	Holder       string // this process, for the lease
+	Log          *slog.Logger
 	// Record describes a destruction step for the audit trail; it is written
 	// in the step's own transaction.
 	Record func(visitID, action, object string, detail map[string]any) store.AuditRecord
@@ -89,6 +93,11 @@ func (s *Service) Days(v store.Visit) int {
 	return s.RetentionDays
 }
 
+// due decides whether v is destroyed now. Destruction cannot be brought
+// forward by one person: the date must have passed (IsDue) and either an
+// administrator approved it or the notice period ran since the notice was
+// given. The notice is given (once, recorded) as soon as the date comes
+// within the notice period, whenever the events that set it were recorded.
 func (s *Service) due(ctx context.Context, v store.Visit) (bool, error) {
 	switch v.State {
 	case "destroyed":
@@ -104,7 +113,53 @@ func (s *Service) due(ctx context.Context, v store.Visit) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return IsDue(l, s.Days(v), hold.On, s.Today()), nil
+	on := DestroyOn(l, s.Days(v))
+	if on.IsZero() || hold.On || s.Now().Before(NoticeFrom(on, s.NoticePeriod)) {
+		return false, nil
+	}
+	n, err := s.notice(ctx, v, on)
+	if err != nil {
+		return false, err
+	}
+	return IsDue(l, s.Days(v), hold.On, s.Today()) && !s.Now().Before(Earliest(on, n, s.NoticePeriod)), nil
+}
+
+// NoticeFrom is when the notice of a destruction on date on is given: the
+// notice period before the start of that day (London).
+func NoticeFrom(on time.Time, period time.Duration) time.Time {
+	return calendar.StartOfDay(on).Add(-period)
+}
+
+// Earliest is the first moment a destruction on date on may run: the start
+// of that day once an administrator approved it, else also no sooner than
+// the notice period after the notice was given.
+func Earliest(on time.Time, n store.Notice, period time.Duration) time.Time {
+	t := calendar.StartOfDay(on)
+	if n.ApprovedAt.IsZero() && n.GivenAt.Add(period).After(t) {
+		t = n.GivenAt.Add(period)
+	}
+	return t
+}
+
+// notice returns v's destruction notice, giving it (with its record) if it
+// has not been given.
+func (s *Service) notice(ctx context.Context, v store.Visit, on time.Time) (store.Notice, error) {
+	n, err := s.Store.GetNotice(ctx, v.ID)
+	if !errors.Is(err, store.ErrNotFound) {
+		return n, err
+	}
+	now := s.Now()
+	given, err := s.Store.GiveNotice(ctx, v.ID, on, now, s.audit(v.ID, "destruction.notice", v.ID, map[string]any{
+		"destroy_on": on.Format(time.DateOnly), "notice_period": s.NoticePeriod.String(),
+		"destroy_after": Earliest(on, store.Notice{GivenAt: now}, s.NoticePeriod).UTC().Format(time.RFC3339)})...)
+	if err != nil {
+		return n, err
+	}
+	if given {
+		s.Log.Warn("destruction notice given", "visit", v.ID, "reference", v.Reference, "destroy_on", on.Format(time.DateOnly),
+			"destroy_after", Earliest(on, store.Notice{GivenAt: now}, s.NoticePeriod))
+	}
+	return s.Store.GetNotice(ctx, v.ID)
 }
 
 func (s *Service) audit(visitID, action, object string, detail map[string]any) []store.AuditRecord {
@@ -192,6 +247,14 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 		c := Certificate{VisitID: v.ID, Reference: d.Reference, KeyFingerprint: d.KeyFingerprint, FileCount: len(files),
 			ObjectsDeleted: d.ObjectsDeleted, Files: files, IssuedAt: s.Now().UTC(),
 			Steps: CertSteps{Started: d.StartedAt, KeyDestroyed: d.KeyDestroyedAt, ObjectsDeleted: d.ObjectsDeletedAt, BucketDeleted: d.BucketDeletedAt}}
+		if n, err := s.Store.GetNotice(ctx, v.ID); err == nil {
+			c.Notice = &CertNotice{GivenAt: n.GivenAt.UTC(), Period: s.NoticePeriod.String()}
+			if !n.ApprovedAt.IsZero() {
+				c.Approval = &CertApproval{Issuer: n.ApprovedBy.Issuer, Subject: n.ApprovedBy.Subject, Email: n.ApprovedBy.Email, At: n.ApprovedAt.UTC()}
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 		for _, f := range files {
 			c.TotalBytes += f.Size
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -70,6 +71,7 @@ type harness struct {
 	st      *store.Store
 	objects *fakeObjects
 	today   time.Time
+	hour    int // of the clock on today; 12 when unset
 	forgot  []string
 	key     ed25519.PrivateKey
 	path    string
@@ -89,7 +91,14 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) service(holder string) *Service {
 	return &Service{Store: h.st, Objects: h.objects, Forget: func(id string) { h.forgot = append(h.forgot, id) }, Signer: h.key,
-		Now: func() time.Time { return h.today.Add(12 * time.Hour) }, Today: func() time.Time { return h.today },
+		Now: func() time.Time {
+			hour := h.hour
+			if hour == 0 {
+				hour = 12
+			}
+			y, m, d := h.today.Date()
+			return time.Date(y, m, d, hour, 0, 0, 0, calendar.London)
+		}, Today: func() time.Time { return h.today },
 		RetentionDays: 30, Holder: holder, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
@@ -110,7 +119,7 @@ func (h *harness) visit(t *testing.T, id string, wrapped []byte) store.Visit {
 		t.Fatal(err)
 	}
 	for _, e := range []Event{{DraftSent, day("2026-11-25")}, {FinalSent, day("2026-12-11")}, {Published, day("2026-12-23")}} {
-		h.st.AddEvent(ctx, store.Event{VisitID: id, Event: e.Event, Date: e.Date, RecordedBy: "u", RecordedAt: time.Now()})
+		h.st.AddEvent(ctx, store.Event{VisitID: id, Event: e.Event, Date: e.Date, RecordedBy: "u", RecordedAt: time.Now()}, func([]store.Event) error { return nil })
 	}
 	return v
 }
@@ -211,4 +220,78 @@ func TestLeaseExcludesASecondSweeper(t *testing.T) {
 	if got, err := h.service("p2").Sweep(ctx); err != nil || len(got) != 0 {
 		t.Fatalf("second sweeper ran while the lease was held: %v %v", got, err)
 	}
+}
+
+// TestDestructionWaitsForNoticeOrApproval: nothing is destroyed before the
+// notice period has run since the notice was given, however late the
+// events that set the date were recorded, unless an administrator approves;
+// the notice is given once and both go on the certificate.
+func TestDestructionWaitsForNoticeOrApproval(t *testing.T) {
+	ctx := context.Background()
+	at := func(h *harness, d string, hour int) { h.today = day(d); h.hour = hour }
+	notices := func(h *harness) int {
+		var n int
+		h.st.DB().QueryRow(`SELECT COUNT(*) FROM audit WHERE action = 'destruction.notice'`).Scan(&n)
+		return n
+	}
+	t.Run("notice period", func(t *testing.T) {
+		h := newHarness(t)
+		h.visit(t, "v1", []byte("w"))
+		s := h.service("p1")
+		s.NoticePeriod = 7 * 24 * time.Hour
+		s.Record = func(visitID, action, object string, detail map[string]any) store.AuditRecord {
+			return store.AuditRecord{Time: s.Now(), ActorSubject: "portal", VisitID: visitID, Action: action, Object: object, Outcome: "success"}
+		}
+		for _, step := range []struct {
+			day     string
+			hour    int
+			notices int
+			gone    bool
+		}{
+			{"2027-01-10", 12, 0, false}, // date 2027-01-22: not yet within the period
+			{"2027-01-16", 12, 1, false}, // notice given now
+			{"2027-01-22", 12, 1, false}, // the date, but the notice has run 6 days
+			{"2027-01-23", 11, 1, false},
+			{"2027-01-23", 13, 1, true},
+		} {
+			at(h, step.day, step.hour)
+			got, err := s.Sweep(ctx)
+			if err != nil || (len(got) == 1) != step.gone || notices(h) != step.notices {
+				t.Fatalf("%s %02d:00: destroyed %v (%v), %d notices; want destroyed=%v, %d notices", step.day, step.hour, got, err, notices(h), step.gone, step.notices)
+			}
+		}
+		d, _ := h.st.GetDestruction(ctx, "v1")
+		c, err := Verify(d.Certificate, h.key.Public().(ed25519.PublicKey))
+		if err != nil || c.Type != CertificateTypeV2 || c.Notice == nil || c.Notice.Period != "168h0m0s" || c.Approval != nil {
+			t.Fatalf("certificate %+v %v", c, err)
+		}
+	})
+	t.Run("back-dated publication waits, or is approved", func(t *testing.T) {
+		h := newHarness(t)
+		h.visit(t, "v1", []byte("w"))
+		s := h.service("p1")
+		s.NoticePeriod = 7 * 24 * time.Hour
+		at(h, "2027-06-01", 9) // months past the date
+		if got, _ := s.Sweep(ctx); len(got) != 0 {
+			t.Fatalf("destroyed at once: %v", got)
+		}
+		if _, err := h.st.GetNotice(ctx, "v1"); err != nil {
+			t.Fatalf("no notice given: %v", err)
+		}
+		at(h, "2027-06-02", 9)
+		if got, _ := s.Sweep(ctx); len(got) != 0 {
+			t.Fatalf("destroyed before the notice ran: %v", got)
+		}
+		if err := h.st.ApproveDestruction(ctx, "v1", "https://idp.example", "admin-2", "admin2@example.org", s.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Sweep(ctx); err != nil || len(got) != 1 {
+			t.Fatalf("approved: destroyed %v, %v", got, err)
+		}
+		d, _ := h.st.GetDestruction(ctx, "v1")
+		c, err := Verify(d.Certificate, h.key.Public().(ed25519.PublicKey))
+		if err != nil || c.Approval == nil || c.Approval.Email != "admin2@example.org" || c.Approval.At.IsZero() {
+			t.Fatalf("certificate %+v %v", c, err)
+		}
+	})
 }

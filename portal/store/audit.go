@@ -15,9 +15,9 @@ import (
 )
 
 // AuditRecord is one entry of the tamper-evident audit trail. Records are
-// chained: Hash = SHA-256(PrevHash ‖ canonical record), where the canonical
-// record is the JSON of every field but Hash (Hash empty), in this order, with
-// Time in UTC. Object is an id (a file id), never a name.
+// chained: Hash = SHA-256(PrevHash ‖ canonical record) in the canonical form
+// of the record's Format (see canonicalV1). Object is an id (a file id),
+// never a name.
 type AuditRecord struct {
 	Seq          int64     `json:"seq"`
 	Time         time.Time `json:"time"`
@@ -35,16 +35,52 @@ type AuditRecord struct {
 	RequestID    string    `json:"request_id"`
 	PrevHash     string    `json:"prev_hash"`
 	Hash         string    `json:"hash"`
+	// Format is the canonical form the record is chained with (1). A new
+	// form adds a version; records keep the one they were written with.
+	Format int `json:"format"`
+}
+
+// AuditFormat is the canonical form new records are written with.
+const AuditFormat = 1
+
+// auditV1 is canonical form 1: these fields, in this order, as JSON, with
+// Hash empty and Time in UTC. It is a type of its own so that a field added
+// to AuditRecord does not change the hash of a single record already
+// written; testdata/audit-v1.json pins it.
+type auditV1 struct {
+	Seq          int64     `json:"seq"`
+	Time         time.Time `json:"time"`
+	ActorIssuer  string    `json:"actor_issuer"`
+	ActorSubject string    `json:"actor_subject"`
+	ActorEmail   string    `json:"actor_email"`
+	Role         string    `json:"role"`
+	VisitID      string    `json:"visit_id"`
+	Action       string    `json:"action"`
+	Object       string    `json:"object"`
+	Outcome      string    `json:"outcome"`
+	Detail       string    `json:"detail"`
+	ClientIP     string    `json:"client_ip"`
+	UserAgent    string    `json:"user_agent"`
+	RequestID    string    `json:"request_id"`
+	PrevHash     string    `json:"prev_hash"`
+	Hash         string    `json:"hash"`
 }
 
 // GenesisHash is the PrevHash of the first record.
 const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
-// ChainHash computes a record's hash from its fields and PrevHash.
+// ChainHash computes a record's hash from its fields and PrevHash, in the
+// record's canonical form; "" for a form this build does not know (which
+// verification reports as broken rather than guess).
 func ChainHash(r AuditRecord) string {
-	r.Hash = ""
-	r.Time = r.Time.UTC()
-	canon, _ := json.Marshal(r)
+	var canon []byte
+	switch r.Format {
+	case 0, 1: // 0: read before the format was stored
+		canon, _ = json.Marshal(auditV1{r.Seq, r.Time.UTC(), r.ActorIssuer, r.ActorSubject, r.ActorEmail, r.Role, r.VisitID, r.Action,
+			r.Object, r.Outcome, r.Detail, r.ClientIP, r.UserAgent, r.RequestID, r.PrevHash, ""})
+	default:
+		return ""
+	}
 	prev, _ := hex.DecodeString(r.PrevHash)
 	h := sha256.New()
 	h.Write(prev)
@@ -66,16 +102,16 @@ func appendAudit(ctx context.Context, tx *Tx, recs []AuditRecord) error {
 	}
 	for _, r := range recs {
 		seq++
-		r.Seq, r.PrevHash = seq, prev
+		r.Seq, r.PrevHash, r.Format = seq, prev, AuditFormat
 		r.Time = r.Time.UTC().Truncate(time.Microsecond)
 		if r.Detail == "" {
 			r.Detail = "{}"
 		}
 		r.Hash = ChainHash(r)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit (seq, time, actor_issuer, actor_subject, actor_email, role, visit_id, action, object, outcome, detail, client_ip, user_agent, request_id, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit (seq, time, actor_issuer, actor_subject, actor_email, role, visit_id, action, object, outcome, detail, client_ip, user_agent, request_id, prev_hash, hash, format)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.Seq, r.Time.Format(timeFormat), r.ActorIssuer, r.ActorSubject, r.ActorEmail, r.Role, r.VisitID, r.Action, r.Object, r.Outcome, r.Detail,
-			r.ClientIP, r.UserAgent, r.RequestID, r.PrevHash, r.Hash); err != nil {
+			r.ClientIP, r.UserAgent, r.RequestID, r.PrevHash, r.Hash, r.Format); err != nil {
 			return fmt.Errorf("store: append audit: %w", err)
 		}
 		prev = r.Hash
@@ -134,7 +170,7 @@ func (s *Store) AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord,
 	if f.AfterSeq > 0 {
 		add("seq > ?", f.AfterSeq)
 	}
-	q := `SELECT seq, time, actor_issuer, actor_subject, actor_email, role, visit_id, action, object, outcome, detail, client_ip, user_agent, request_id, prev_hash, hash FROM audit`
+	q := `SELECT seq, time, actor_issuer, actor_subject, actor_email, role, visit_id, action, object, outcome, detail, client_ip, user_agent, request_id, prev_hash, hash, format FROM audit`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -153,10 +189,13 @@ func (s *Store) AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord,
 func scanAuditRecord(sc scanner) (AuditRecord, error) {
 	var r AuditRecord
 	var at string
-	err := sc.Scan(&r.Seq, &at, &r.ActorIssuer, &r.ActorSubject, &r.ActorEmail, &r.Role, &r.VisitID, &r.Action, &r.Object, &r.Outcome,
-		&r.Detail, &r.ClientIP, &r.UserAgent, &r.RequestID, &r.PrevHash, &r.Hash)
-	r.Time = parseTime(at)
-	return r, err
+	if err := sc.Scan(&r.Seq, &at, &r.ActorIssuer, &r.ActorSubject, &r.ActorEmail, &r.Role, &r.VisitID, &r.Action, &r.Object, &r.Outcome,
+		&r.Detail, &r.ClientIP, &r.UserAgent, &r.RequestID, &r.PrevHash, &r.Hash, &r.Format); err != nil {
+		return r, err
+	}
+	var d dates
+	r.Time = d.time(at)
+	return r, d.err
 }
 
 func anySlice(s []string) []any {
@@ -173,13 +212,28 @@ type Checkpoint struct {
 	Hash      string    `json:"hash"`
 	SignedAt  time.Time `json:"signed_at"`
 	PublicKey string    `json:"public_key"` // base64 Ed25519
-	Signature string    `json:"signature"`  // base64, over "seq:hash"
+	Signature string    `json:"signature"`  // base64, over the message of its Format
+	// Format is what is signed: 1, "seq:hash" (decimal seq, hex hash).
+	Format int `json:"format"`
+}
+
+// CheckpointFormat is what new checkpoints sign.
+const CheckpointFormat = 1
+
+// checkpointMessage is what a checkpoint of its format signs; nil for a
+// format this build does not know.
+func checkpointMessage(c Checkpoint) []byte {
+	switch c.Format {
+	case 0, 1:
+		return []byte(fmt.Sprintf("%d:%s", c.Seq, c.Hash))
+	}
+	return nil
 }
 
 // AddCheckpoint stores a checkpoint.
 func (s *Store) AddCheckpoint(ctx context.Context, c Checkpoint) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_checkpoints (seq, hash, signed_at, public_key, signature) VALUES (?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING`,
-		c.Seq, c.Hash, formatTime(c.SignedAt), c.PublicKey, c.Signature)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_checkpoints (seq, hash, signed_at, public_key, signature, format) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING`,
+		c.Seq, c.Hash, formatTime(c.SignedAt), c.PublicKey, c.Signature, c.Format)
 	return err
 }
 
@@ -188,10 +242,13 @@ func (s *Store) Checkpoints(ctx context.Context) ([]Checkpoint, error) {
 	return queryAll(ctx, s.db, func(sc scanner) (Checkpoint, error) {
 		var c Checkpoint
 		var at string
-		err := sc.Scan(&c.Seq, &c.Hash, &at, &c.PublicKey, &c.Signature)
-		c.SignedAt = parseTime(at)
-		return c, err
-	}, `SELECT seq, hash, signed_at, public_key, signature FROM audit_checkpoints ORDER BY seq`)
+		if err := sc.Scan(&c.Seq, &c.Hash, &at, &c.PublicKey, &c.Signature, &c.Format); err != nil {
+			return c, err
+		}
+		var d dates
+		c.SignedAt = d.time(at)
+		return c, d.err
+	}, `SELECT seq, hash, signed_at, public_key, signature, format FROM audit_checkpoints ORDER BY seq`)
 }
 
 // AuditHead returns the last record's seq and hash (0, GenesisHash when empty).
@@ -207,9 +264,9 @@ func (s *Store) AuditHead(ctx context.Context) (int64, string, error) {
 
 // SignCheckpoint signs the chain head.
 func SignCheckpoint(seq int64, hash string, now time.Time, key ed25519.PrivateKey) Checkpoint {
-	msg := fmt.Sprintf("%d:%s", seq, hash)
-	return Checkpoint{Seq: seq, Hash: hash, SignedAt: now, PublicKey: base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)),
-		Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, []byte(msg)))}
+	c := Checkpoint{Seq: seq, Hash: hash, SignedAt: now, PublicKey: base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)), Format: CheckpointFormat}
+	c.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, checkpointMessage(c)))
+	return c
 }
 
 // ChainError says where the chain first breaks.
@@ -244,7 +301,7 @@ func VerifyAudit(records []AuditRecord, checkpoints []Checkpoint, trusted ed2551
 	}
 	for _, c := range checkpoints {
 		sig, err := base64.StdEncoding.DecodeString(c.Signature)
-		if err != nil || !ed25519.Verify(trusted, []byte(fmt.Sprintf("%d:%s", c.Seq, c.Hash)), sig) {
+		if msg := checkpointMessage(c); err != nil || msg == nil || !ed25519.Verify(trusted, msg, sig) {
 			return &ChainError{c.Seq, "checkpoint signature does not verify with the trusted key"}
 		}
 		h, ok := bySeq[c.Seq]

@@ -19,6 +19,10 @@ type File struct {
 	SegmentSize int64  // plaintext bytes per segment (the last may be shorter)
 	Segments    int
 	HeaderSize  int64 // age header size of every segment
+	// SegmentMACs are the age header MACs of the segments, in order
+	// (crypto.MACSize bytes each), recorded at upload: a segment read back
+	// must carry its own. Nil for files stored before they were recorded.
+	SegmentMACs []byte
 	UploadedBy  string
 	UploadedAt  time.Time
 }
@@ -66,9 +70,12 @@ func (s *Store) StaleUploads(ctx context.Context, before time.Time) ([]PendingUp
 	out, err := queryAll(ctx, s.db, func(sc scanner) (PendingUpload, error) {
 		var p PendingUpload
 		var started, touched string
-		err := sc.Scan(&p.FileID, &p.VisitID, &started, &touched)
-		p.StartedAt, p.TouchedAt = parseTime(started), parseTime(touched)
-		return p, err
+		if err := sc.Scan(&p.FileID, &p.VisitID, &started, &touched); err != nil {
+			return p, err
+		}
+		var d dates
+		p.StartedAt, p.TouchedAt = d.time(started), d.time(touched)
+		return p, d.err
 	}, `SELECT file_id, visit_id, started_at, touched_at FROM pending_uploads
 		WHERE touched_at < ? AND file_id NOT IN (SELECT file_id FROM resumable_uploads WHERE completed_at IS NULL)`, formatTime(before))
 	if err != nil {
@@ -81,9 +88,7 @@ func (s *Store) StaleUploads(ctx context.Context, before time.Time) ([]PendingUp
 // record goes, in one transaction.
 func (s *Store) CommitFile(ctx context.Context, f File, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO files (id, visit_id, name_sealed, item, size, sha256, segment_size, segments, header_size, uploaded_by, uploaded_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			f.ID, f.VisitID, f.NameSealed, f.Item, f.Size, f.SHA256, f.SegmentSize, f.Segments, f.HeaderSize, f.UploadedBy, formatTime(f.UploadedAt)); err != nil {
+		if err := insertFile(ctx, tx, f); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, f.ID)
@@ -95,16 +100,37 @@ func (s *Store) CommitFile(ctx context.Context, f File, audit ...AuditRecord) er
 	return nil
 }
 
-const fileColumns = `id, visit_id, name_sealed, item, size, sha256, segment_size, segments, header_size, uploaded_by, uploaded_at`
+const fileColumns = `id, visit_id, name_sealed, item, size, sha256, segment_size, segments, header_size, uploaded_by, uploaded_at, segment_macs`
+
+func insertFile(ctx context.Context, tx *Tx, f File) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.VisitID, f.NameSealed, f.Item, f.Size, f.SHA256, f.SegmentSize, f.Segments, f.HeaderSize, f.UploadedBy, formatTime(f.UploadedAt), f.SegmentMACs)
+	return err
+}
+
+// SegmentMAC is the recorded header MAC of segment i; nil for a file
+// stored before MACs were recorded. A list too short for the file fails
+// closed: it yields a MAC no segment has.
+func (f File) SegmentMAC(i int) []byte {
+	const size = 32 // crypto.MACSize
+	switch {
+	case f.SegmentMACs == nil:
+		return nil
+	case len(f.SegmentMACs) < (i+1)*size:
+		return make([]byte, size)
+	}
+	return f.SegmentMACs[i*size : (i+1)*size]
+}
 
 func scanFile(sc scanner) (File, error) {
 	var f File
 	var at string
-	if err := sc.Scan(&f.ID, &f.VisitID, &f.NameSealed, &f.Item, &f.Size, &f.SHA256, &f.SegmentSize, &f.Segments, &f.HeaderSize, &f.UploadedBy, &at); err != nil {
+	if err := sc.Scan(&f.ID, &f.VisitID, &f.NameSealed, &f.Item, &f.Size, &f.SHA256, &f.SegmentSize, &f.Segments, &f.HeaderSize, &f.UploadedBy, &at, &f.SegmentMACs); err != nil {
 		return File{}, err
 	}
-	f.UploadedAt = parseTime(at)
-	return f, nil
+	var d dates
+	f.UploadedAt = d.time(at)
+	return f, d.err
 }
 
 // File returns one file of a visit.
@@ -148,4 +174,15 @@ func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time
 		return fmt.Errorf("store: delete file: %w", err)
 	}
 	return nil
+}
+
+// RefileFile files a committed file under another item.
+func (s *Store) RefileFile(ctx context.Context, visitID, fileID, item string, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		return execOne(ctx, tx, `UPDATE files SET item = ? WHERE visit_id = ? AND id = ?`, item, visitID, fileID)
+	}, audit...)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: refile: %w", err)
+	}
+	return err
 }

@@ -37,9 +37,10 @@ func scanMember(sc scanner) (Member, error) {
 	if err := sc.Scan(&m.ID, &m.VisitID, &m.Role, &m.Email, &m.Issuer, &m.Subject, &m.UserID, &from, &until, &created, &updated); err != nil {
 		return Member{}, err
 	}
-	m.ValidFrom, m.ValidUntil = parseNullTime(from), parseNullTime(until)
-	m.CreatedAt, m.UpdatedAt = parseTime(created), parseTime(updated)
-	return m, nil
+	var d dates
+	m.ValidFrom, m.ValidUntil = d.null(from), d.null(until)
+	m.CreatedAt, m.UpdatedAt = d.time(created), d.time(updated)
+	return m, d.err
 }
 
 // PutMember adds a member or changes the role and window of an existing one,
@@ -131,14 +132,7 @@ func (s *Store) Members(ctx context.Context, visitID string) ([]Member, error) {
 
 // MembershipOf returns the user's membership of a visit, or ErrNotFound.
 func (s *Store) MembershipOf(ctx context.Context, visitID, userID string) (Member, error) {
-	m, err := scanMember(s.db.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND user_id = ?`, visitID, userID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Member{}, ErrNotFound
-	}
-	if err != nil {
-		return Member{}, fmt.Errorf("store: membership: %w", err)
-	}
-	return m, nil
+	return s.member(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND user_id = ?`, visitID, userID)
 }
 
 func nullString(s string) any {
@@ -146,4 +140,29 @@ func nullString(s string) any {
 		return nil
 	}
 	return s
+}
+
+// Member returns one member of a visit by id.
+func (s *Store) Member(ctx context.Context, visitID, memberID string) (Member, error) {
+	return s.member(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND id = ?`, visitID, memberID)
+}
+
+// MemberByIdentity returns the member of m's visit with m's issuer and
+// subject, or else m's email: the row PutMember would change.
+func (s *Store) MemberByIdentity(ctx context.Context, m Member) (Member, error) {
+	if m.Subject != "" {
+		return s.member(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND issuer = ? AND subject = ?`, m.VisitID, m.Issuer, m.Subject)
+	}
+	return s.member(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND email = ?`, m.VisitID, m.Email)
+}
+
+func (s *Store) member(ctx context.Context, q string, args ...any) (Member, error) {
+	m, err := scanMember(s.db.QueryRowContext(ctx, q, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Member{}, ErrNotFound
+	}
+	if err != nil {
+		return Member{}, fmt.Errorf("store: member: %w", err)
+	}
+	return m, nil
 }

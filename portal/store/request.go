@@ -31,9 +31,12 @@ func (s *Store) RequestItems(ctx context.Context, visitID string) ([]RequestItem
 	out, err := queryAll(ctx, s.db, func(sc scanner) (RequestItem, error) {
 		var it RequestItem
 		var added string
-		err := sc.Scan(&it.VisitID, &it.Code, &it.Kind, &it.TitleSealed, &it.Due, &it.Position, &it.AddedBy, &added)
-		it.AddedAt = parseTime(added)
-		return it, err
+		if err := sc.Scan(&it.VisitID, &it.Code, &it.Kind, &it.TitleSealed, &it.Due, &it.Position, &it.AddedBy, &added); err != nil {
+			return it, err
+		}
+		var d dates
+		it.AddedAt = d.time(added)
+		return it, d.err
 	}, `SELECT `+requestColumns+` FROM request_items WHERE visit_id = ? ORDER BY position, code`, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("store: information request: %w", err)
@@ -41,23 +44,35 @@ func (s *Store) RequestItems(ctx context.Context, visitID string) ([]RequestItem
 	return out, nil
 }
 
-// PutRequestItems adds or replaces items of a visit's information request,
-// with their audit records, in one transaction.
-func (s *Store) PutRequestItems(ctx context.Context, items []RequestItem, audit ...AuditRecord) error {
+// AddRequestItem adds an item to a visit's information request, with its
+// audit records. An item with the same code is a conflict (ErrConflict):
+// the primary key, not the caller's earlier read, decides, so two people
+// adding at once never overwrite each other.
+func (s *Store) AddRequestItem(ctx context.Context, it RequestItem, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		for _, it := range items {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO request_items (`+requestColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (visit_id, code) DO UPDATE SET title_sealed = excluded.title_sealed, due = excluded.due`,
-				it.VisitID, it.Code, it.Kind, it.TitleSealed, it.Due, it.Position, it.AddedBy, formatTime(it.AddedAt)); err != nil {
-				return err
-			}
+		_, err := tx.ExecContext(ctx, `INSERT INTO request_items (`+requestColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			it.VisitID, it.Code, it.Kind, it.TitleSealed, it.Due, it.Position, it.AddedBy, formatTime(it.AddedAt))
+		if isUnique(err) {
+			return ErrConflict
 		}
-		return nil
+		return err
 	}, audit...)
-	if err != nil {
-		return fmt.Errorf("store: put information request: %w", err)
+	if err != nil && !errors.Is(err, ErrConflict) {
+		return fmt.Errorf("store: add request item: %w", err)
 	}
-	return nil
+	return err
+}
+
+// ChangeRequestItem changes an item's title and due date.
+func (s *Store) ChangeRequestItem(ctx context.Context, it RequestItem, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		return execOne(ctx, tx, `UPDATE request_items SET title_sealed = ?, due = ? WHERE visit_id = ? AND code = ?`,
+			it.TitleSealed, it.Due, it.VisitID, it.Code)
+	}, audit...)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: change request item: %w", err)
+	}
+	return err
 }
 
 // DeleteRequestItem removes one item from the information request. Files
@@ -88,6 +103,18 @@ func (s *Store) ItemFileCounts(ctx context.Context, visitID string) (map[string]
 	out := map[string]int{}
 	for _, c := range counts {
 		out[c.item] = c.n
+	}
+	return out, nil
+}
+
+// RequestCodes lists the codes of a visit's information request.
+func (s *Store) RequestCodes(ctx context.Context, visitID string) ([]string, error) {
+	out, err := queryAll(ctx, s.db, func(sc scanner) (string, error) {
+		var c string
+		return c, sc.Scan(&c)
+	}, `SELECT code FROM request_items WHERE visit_id = ?`, visitID)
+	if err != nil {
+		return nil, fmt.Errorf("store: request codes: %w", err)
 	}
 	return out, nil
 }

@@ -39,8 +39,9 @@ func scanRestriction(sc scanner) (Restriction, error) {
 	if roles != "" {
 		it.Roles = strings.Split(roles, ",")
 	}
-	it.UpdatedAt = parseTime(updated)
-	return it, nil
+	var d dates
+	it.UpdatedAt = d.time(updated)
+	return it, d.err
 }
 
 // Restriction returns one item's restriction; an item never configured is

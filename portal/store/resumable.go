@@ -23,6 +23,7 @@ type Resumable struct {
 	SegmentSize  int64
 	SegmentsDone int
 	HashState    []byte
+	SegmentMACs  []byte // of the committed segments, in order
 	CreatedAt    time.Time
 	ExpiresAt    time.Time
 	CompletedAt  time.Time // zero until the file is committed
@@ -39,27 +40,28 @@ func (r Resumable) Segments() int {
 	return int((r.Length + r.SegmentSize - 1) / r.SegmentSize)
 }
 
-const resumableColumns = `id, visit_id, file_id, created_by, name_sealed, item, length, segment_size, segments_done, hash_state, created_at, expires_at, completed_at`
+const resumableColumns = `id, visit_id, file_id, created_by, name_sealed, item, length, segment_size, segments_done, hash_state, created_at, expires_at, completed_at, segment_macs`
 
 func scanResumable(sc scanner) (Resumable, error) {
 	var r Resumable
 	var created, expires string
 	var completed sql.NullString
 	if err := sc.Scan(&r.ID, &r.VisitID, &r.FileID, &r.CreatedBy, &r.NameSealed, &r.Item, &r.Length, &r.SegmentSize,
-		&r.SegmentsDone, &r.HashState, &created, &expires, &completed); err != nil {
+		&r.SegmentsDone, &r.HashState, &created, &expires, &completed, &r.SegmentMACs); err != nil {
 		return Resumable{}, err
 	}
-	r.CreatedAt, r.ExpiresAt, r.CompletedAt = parseTime(created), parseTime(expires), parseNullTime(completed)
-	return r, nil
+	var d dates
+	r.CreatedAt, r.ExpiresAt, r.CompletedAt = d.time(created), d.time(expires), d.null(completed)
+	return r, d.err
 }
 
 // CreateResumable records a new resumable upload, with its pending record
 // (so its objects are cleaned up if it is abandoned) and audit records.
 func (s *Store) CreateResumable(ctx context.Context, r Resumable, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO resumable_uploads (`+resumableColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO resumable_uploads (`+resumableColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
 			r.ID, r.VisitID, r.FileID, r.CreatedBy, r.NameSealed, r.Item, r.Length, r.SegmentSize, r.SegmentsDone, r.HashState,
-			formatTime(r.CreatedAt), formatTime(r.ExpiresAt)); err != nil {
+			formatTime(r.CreatedAt), formatTime(r.ExpiresAt), []byte{}); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, started_at, touched_at) VALUES (?, ?, ?, ?)`,
@@ -84,13 +86,14 @@ func (s *Store) Resumable(ctx context.Context, visitID, id string) (Resumable, e
 	return r, nil
 }
 
-// CommitSegment records that segment done-1 is stored and the hash state
-// after it. It fails with ErrConflict unless the upload was at done-1
-// (another request committed that segment first). The pending record needs
-// no touch: an unfinished resumable upload is left to its own expiry.
-func (s *Store) CommitSegment(ctx context.Context, id string, done int, hashState []byte) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE resumable_uploads SET segments_done = ?, hash_state = ? WHERE id = ? AND segments_done = ? AND completed_at IS NULL`,
-		done, hashState, id, done-1)
+// CommitSegment records that segment done-1 is stored, with the header MACs
+// of the segments so far and the hash state after it. It fails with ErrConflict unless the upload
+// was at done-1 (another request committed that segment first). The
+// pending record needs no touch: an unfinished resumable upload is left to
+// its own expiry.
+func (s *Store) CommitSegment(ctx context.Context, id string, done int, hashState, macs []byte) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE resumable_uploads SET segments_done = ?, hash_state = ?, segment_macs = ? WHERE id = ? AND segments_done = ? AND completed_at IS NULL`,
+		done, hashState, macs, id, done-1)
 	if err != nil {
 		return fmt.Errorf("store: commit segment: %w", err)
 	}
@@ -111,8 +114,7 @@ func (s *Store) CompleteResumable(ctx context.Context, id string, f File, now ti
 		if n, _ := res.RowsAffected(); n != 1 {
 			return ErrConflict
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			f.ID, f.VisitID, f.NameSealed, f.Item, f.Size, f.SHA256, f.SegmentSize, f.Segments, f.HeaderSize, f.UploadedBy, formatTime(f.UploadedAt)); err != nil {
+		if err := insertFile(ctx, tx, f); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, f.ID)

@@ -18,10 +18,31 @@ type Event struct {
 	RecordedAt time.Time
 }
 
-// AddEvent records a letter event.
-func (s *Store) AddEvent(ctx context.Context, e Event, audit ...AuditRecord) error {
-	err := s.exec(ctx, audit, `INSERT INTO visit_events (id, visit_id, event, date, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		NewID(), e.VisitID, e.Event, e.Date.Format(dateFormat), e.RecordedBy, formatTime(e.RecordedAt))
+// AddEvent records a letter event if check accepts it after the visit's
+// events so far. The history is read and the event written in one
+// transaction holding the visit, so two events recorded at once are checked
+// one after the other, never both against the same history. An error from
+// check is returned as it is.
+func (s *Store) AddEvent(ctx context.Context, e Event, check func(history []Event) error, audit ...AuditRecord) error {
+	var checkErr error
+	err := s.inTx(ctx, func(tx *Tx) error {
+		if err := lockVisit(ctx, tx, e.VisitID); err != nil {
+			return err
+		}
+		history, err := events(ctx, tx, e.VisitID)
+		if err != nil {
+			return err
+		}
+		if checkErr = check(history); checkErr != nil {
+			return checkErr
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO visit_events (id, visit_id, event, date, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			NewID(), e.VisitID, e.Event, e.Date.Format(dateFormat), e.RecordedBy, formatTime(e.RecordedAt))
+		return err
+	}, audit...)
+	if checkErr != nil {
+		return checkErr
+	}
 	if err != nil {
 		return fmt.Errorf("store: add event: %w", err)
 	}
@@ -30,13 +51,19 @@ func (s *Store) AddEvent(ctx context.Context, e Event, audit ...AuditRecord) err
 
 // Events lists a visit's letter events in the order recorded.
 func (s *Store) Events(ctx context.Context, visitID string) ([]Event, error) {
-	out, err := queryAll(ctx, s.db, func(sc scanner) (Event, error) {
+	return events(ctx, s.db, visitID)
+}
+
+func events(ctx context.Context, db querier, visitID string) ([]Event, error) {
+	out, err := queryAll(ctx, db, func(sc scanner) (Event, error) {
 		var e Event
-		var d, at string
-		err := sc.Scan(&e.ID, &e.VisitID, &e.Event, &d, &e.RecordedBy, &at)
-		e.Date, _ = time.Parse(dateFormat, d)
-		e.RecordedAt = parseTime(at)
-		return e, err
+		var day, at string
+		if err := sc.Scan(&e.ID, &e.VisitID, &e.Event, &day, &e.RecordedBy, &at); err != nil {
+			return e, err
+		}
+		var d dates
+		e.Date, e.RecordedAt = d.date(day), d.time(at)
+		return e, d.err
 	}, `SELECT id, visit_id, event, date, recorded_by, recorded_at FROM visit_events WHERE visit_id = ? ORDER BY recorded_at, id`, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
@@ -69,8 +96,12 @@ func (s *Store) GetLegalHold(ctx context.Context, visitID string) (LegalHold, er
 	if errors.Is(err, sql.ErrNoRows) {
 		return h, ErrNotFound
 	}
-	h.At = parseNullTime(at)
-	return h, err
+	if err != nil {
+		return h, fmt.Errorf("store: legal hold: %w", err)
+	}
+	var d dates
+	h.At = d.null(at)
+	return h, d.err
 }
 
 // SetVisitState changes a visit's stored lifecycle state.
@@ -124,9 +155,10 @@ func (s *Store) GetDestruction(ctx context.Context, visitID string) (Destruction
 	if err != nil {
 		return d, fmt.Errorf("store: destruction: %w", err)
 	}
-	d.StartedAt, d.KeyDestroyedAt, d.ObjectsDeletedAt = parseTime(started), parseNullTime(key), parseNullTime(objs)
-	d.BucketDeletedAt, d.CompletedAt, d.ObjectsDeleted = parseNullTime(bucket), parseNullTime(done), int(n.Int64)
-	return d, nil
+	var p dates
+	d.StartedAt, d.KeyDestroyedAt, d.ObjectsDeletedAt = p.time(started), p.null(key), p.null(objs)
+	d.BucketDeletedAt, d.CompletedAt, d.ObjectsDeleted = p.null(bucket), p.null(done), int(n.Int64)
+	return d, p.err
 }
 
 // DestroyKey is step b: the wrapped key row goes, and the record says when,

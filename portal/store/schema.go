@@ -195,6 +195,21 @@ CREATE TABLE checklist (
 ALTER TABLE items RENAME TO restrictions;
 ALTER TABLE checklist RENAME TO request_items;
 `,
+	`
+CREATE TABLE destruction_notices (
+	visit_id            TEXT PRIMARY KEY REFERENCES visits(id),
+	destroy_on          TEXT NOT NULL,
+	given_at            TEXT NOT NULL,
+	approved_by_issuer  TEXT,
+	approved_by_subject TEXT,
+	approved_by_email   TEXT,
+	approved_at         TEXT
+);
+ALTER TABLE files ADD COLUMN segment_macs BLOB;
+ALTER TABLE audit ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE audit_checkpoints ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE resumable_uploads ADD COLUMN segment_macs BLOB NOT NULL DEFAULT x'';
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

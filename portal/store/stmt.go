@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"sync"
 	"sync/atomic"
 )
@@ -138,6 +139,22 @@ func execOne(ctx context.Context, tx *Tx, q string, args ...any) error {
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNotFound
+	}
+	return nil
+}
+
+// lockVisit holds a visit's row for the rest of a write transaction, so
+// that an act which reads before it writes (letter events, case-file
+// numbers) is serialised with any other on the same visit. SQLite's write
+// transactions (BEGIN IMMEDIATE) already hold the whole database; the read
+// also fails the act when the visit is gone.
+func lockVisit(ctx context.Context, tx *Tx, visitID string) error {
+	var id string
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM visits WHERE id = ?`, visitID).Scan(&id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		return err
 	}
 	return nil
 }

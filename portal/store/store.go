@@ -85,8 +85,37 @@ const timeFormat = time.RFC3339Nano
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
-func parseTime(s string) time.Time {
-	t, _ := time.Parse(timeFormat, s)
+// dates parses the times and dates of one row and keeps the first failure:
+// a stored value that does not parse fails the read, rather than becoming a
+// zero time that would read as "no end" (an open window, a live session).
+type dates struct{ err error }
+
+func (d *dates) fail(s string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("store: stored time %q does not parse", s)
+	}
+}
+
+func (d *dates) time(s string) time.Time {
+	t, err := time.Parse(timeFormat, s)
+	if err != nil {
+		d.fail(s)
+	}
+	return t
+}
+
+func (d *dates) null(s sql.NullString) time.Time {
+	if !s.Valid {
+		return time.Time{}
+	}
+	return d.time(s.String)
+}
+
+func (d *dates) date(s string) time.Time {
+	t, err := time.Parse(dateFormat, s)
+	if err != nil {
+		d.fail(s)
+	}
 	return t
 }
 
@@ -95,13 +124,6 @@ func nullTime(t time.Time) any {
 		return nil
 	}
 	return formatTime(t)
-}
-
-func parseNullTime(s sql.NullString) time.Time {
-	if !s.Valid {
-		return time.Time{}
-	}
-	return parseTime(s.String)
 }
 
 // inTx runs fn in a write transaction, and appends the audit records of

@@ -45,7 +45,10 @@ func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string,
 		case err != nil:
 			return err
 		default:
-			u.CreatedAt = parseTime(created)
+			var d dates
+			if u.CreatedAt = d.time(created); d.err != nil {
+				return d.err
+			}
 			if _, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, name = ?, last_login_at = ? WHERE id = ?`,
 				email, name, formatTime(now), u.ID); err != nil {
 				return err
@@ -88,8 +91,9 @@ func (s *Store) User(ctx context.Context, id string) (User, error) {
 	if err != nil {
 		return User{}, fmt.Errorf("store: user %s: %w", id, err)
 	}
-	u.CreatedAt, u.LastLoginAt = parseTime(created), parseNullTime(last)
-	return u, nil
+	var d dates
+	u.CreatedAt, u.LastLoginAt = d.time(created), d.null(last)
+	return u, d.err
 }
 
 // GrantPortalRole grants a portal-wide role to the person who signs in from

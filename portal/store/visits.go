@@ -87,10 +87,9 @@ func scanVisit(sc scanner) (Visit, error) {
 	if err := sc.Scan(&v.ID, &v.Reference, &v.TitleSealed, &v.Provider, &nd, &fs, &v.RetentionDays, &v.State, &v.Bucket, &created, &v.CreatedBy); err != nil {
 		return Visit{}, err
 	}
-	v.NotificationDate, _ = time.Parse(dateFormat, nd)
-	v.FieldworkStart, _ = time.Parse(dateFormat, fs)
-	v.CreatedAt = parseTime(created)
-	return v, nil
+	var d dates
+	v.NotificationDate, v.FieldworkStart, v.CreatedAt = d.date(nd), d.date(fs), d.time(created)
+	return v, d.err
 }
 
 // Visit returns one visit.
@@ -148,8 +147,9 @@ func (s *Store) WrappedKey(ctx context.Context, visitID string) (VisitKey, error
 	if err != nil {
 		return VisitKey{}, fmt.Errorf("store: visit key %s: %w", visitID, err)
 	}
-	k.CreatedAt = parseTime(created)
-	return k, nil
+	var d dates
+	k.CreatedAt = d.time(created)
+	return k, d.err
 }
 
 func isUnique(err error) bool {

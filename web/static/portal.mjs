@@ -57,6 +57,17 @@ function formatBytes (n) {
 
 const itemPrefix = /^([0-9]{1,2}\.[0-9]{1,3}|case-[0-9]{1,3})[ _-]/
 
+// itemFromName mirrors the server's filing by name: a code of the
+// information request (the choices of the item list) at the start of the
+// name, in any case, then a space, "-", "_" or "."; else an item number.
+function itemFromName (name, codes) {
+  let best = ''
+  for (const c of codes) {
+    if (c.length > best.length && name.length > c.length && name.slice(0, c.length).toLowerCase() === c.toLowerCase() && ' -_.'.includes(name[c.length])) best = c
+  }
+  return best || itemPrefix.exec(name)?.[1] || ''
+}
+
 // checkName mirrors the server's rules so obvious refusals are shown at
 // once; the server checks again.
 function checkName (name) {
@@ -75,6 +86,7 @@ function enhanceUpload (form) {
   const chunkSize = Number(form.dataset.segmentSize)
   const input = form.querySelector('#file')
   const itemSelect = form.querySelector('#item')
+  const codes = [...itemSelect.options].map((o) => o.value).filter(Boolean)
   const submit = form.querySelector('#upload-submit')
   const folderInput = el('input', { type: 'file', id: 'folder', webkitdirectory: '', multiple: '', class: 'govuk-visually-hidden', tabindex: '-1', 'aria-hidden': 'true' })
 
@@ -152,7 +164,7 @@ function enhanceUpload (form) {
       el('span', { class: 'govuk-body portal-queue__name', text: file.name }), el('span', { class: 'govuk-body-s', text: ' · ' + formatBytes(file.size) }),
       bar, status, pause)
     list.append(li)
-    const e = { file, bar, status, pause, state: 'waiting', sent: 0, upload: null, item: itemPrefix.exec(file.name)?.[1] || itemSelect.value }
+    const e = { file, bar, status, pause, state: 'waiting', sent: 0, upload: null, item: itemFromName(file.name, codes) || itemSelect.value }
     pause.setAttribute('aria-label', 'Pause ' + file.name)
     pause.addEventListener('click', () => {
       if (e.state === 'uploading') pauseOne(e)

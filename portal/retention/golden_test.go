@@ -1,0 +1,72 @@
+package retention
+
+import (
+	"crypto/ed25519"
+	"flag"
+	"os"
+	"testing"
+	"time"
+)
+
+// Golden vectors of destruction certificates, written once by
+// `go test ./portal/retention -run Golden -update` and verified by every
+// later build: a certificate issued today must verify in ten years.
+var update = flag.Bool("update", false, "write the golden vectors in testdata")
+
+func TestGoldenCertificates(t *testing.T) {
+	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	base := Certificate{VisitID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", Reference: "FV-2026-014", KeyFingerprint: "3b7c" + "00000000000000000000000000000000000000000000000000000000000a",
+		FileCount: 2, TotalBytes: 71000, ObjectsDeleted: 3, IssuedAt: at,
+		Files: []CertFile{{ID: "aa11bb22cc33dd44ee55ff6600778899", SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Size: 70000},
+			{ID: "bb22cc33dd44ee55ff6600778899aa11", SHA256: "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752", Size: 1000}},
+		Steps: CertSteps{Started: at.Add(-4 * time.Minute), KeyDestroyed: at.Add(-3 * time.Minute), ObjectsDeleted: at.Add(-time.Minute), BucketDeleted: at.Add(-time.Minute)}}
+	v2 := base
+	v2.Notice = &CertNotice{GivenAt: at.Add(-7 * 24 * time.Hour), Period: "168h0m0s"}
+	v2.Approval = &CertApproval{Issuer: "https://login.example/ofsted", Subject: "s-admin-2", Email: "admin2@ofsted.example", At: at.Add(-2 * time.Hour)}
+	if *update {
+		_, key, _ := ed25519.GenerateKey(nil)
+		os.WriteFile("testdata/signing.pub", PublicKeyPEM(key), 0o644)
+		for name, c := range map[string]struct {
+			c   Certificate
+			typ string
+		}{"certificate-v1.json": {base, CertificateTypeV1}, "certificate-v2.json": {v2, CertificateTypeV2}} {
+			b, err := sign(c.c, key, c.typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile("testdata/"+name, b, 0o644)
+		}
+	}
+	pemPub, err := os.ReadFile("testdata/signing.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ParsePublicKeyPEM(pemPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]struct {
+		typ      string
+		approval bool
+	}{"certificate-v1.json": {CertificateTypeV1, false}, "certificate-v2.json": {CertificateTypeV2, true}} {
+		b, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Verify(b, pub)
+		if err != nil {
+			t.Fatalf("%s no longer verifies: %v", name, err)
+		}
+		if c.Type != want.typ || c.Reference != "FV-2026-014" || c.FileCount != 2 || c.Files[1].Size != 1000 || !c.Steps.KeyDestroyed.Equal(at.Add(-3*time.Minute)) ||
+			(c.Approval != nil) != want.approval {
+			t.Errorf("%s reads as %+v", name, c)
+		}
+		if want.approval && (c.Approval.Email != "admin2@ofsted.example" || c.Notice.Period != "168h0m0s") {
+			t.Errorf("%s: approval %+v notice %+v", name, c.Approval, c.Notice)
+		}
+		_, other, _ := ed25519.GenerateKey(nil)
+		if _, err := Verify(b, other.Public().(ed25519.PublicKey)); err == nil {
+			t.Errorf("%s verifies with another key", name)
+		}
+	}
+}

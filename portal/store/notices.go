@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Notice is the notice of a visit's coming destruction: when it was given
+// (the notice period counts from then) and, once an administrator has
+// reviewed it, who approved the destruction and when.
+type Notice struct {
+	VisitID    string
+	DestroyOn  time.Time // the destruction date the notice was given for
+	GivenAt    time.Time
+	ApprovedBy struct{ Issuer, Subject, Email string }
+	ApprovedAt time.Time // zero: not approved
+}
+
+const noticeColumns = `visit_id, destroy_on, given_at, COALESCE(approved_by_issuer, ''), COALESCE(approved_by_subject, ''), COALESCE(approved_by_email, ''), approved_at`
+
+func scanNotice(sc scanner) (Notice, error) {
+	var n Notice
+	var on, given string
+	var approved sql.NullString
+	if err := sc.Scan(&n.VisitID, &on, &given, &n.ApprovedBy.Issuer, &n.ApprovedBy.Subject, &n.ApprovedBy.Email, &approved); err != nil {
+		return n, err
+	}
+	var d dates
+	n.DestroyOn, n.GivenAt, n.ApprovedAt = d.date(on), d.time(given), d.null(approved)
+	return n, d.err
+}
+
+// GiveNotice records, once, that a visit's destruction on destroyOn has
+// been announced; the audit records are written only by the call that
+// gives it. It reports whether this call gave it.
+func (s *Store) GiveNotice(ctx context.Context, visitID string, destroyOn, now time.Time, audit ...AuditRecord) (bool, error) {
+	given := false
+	err := s.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO destruction_notices (visit_id, destroy_on, given_at) VALUES (?, ?, ?) ON CONFLICT (visit_id) DO NOTHING`,
+			visitID, destroyOn.Format(dateFormat), formatTime(now))
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		if given = n == 1; !given {
+			return errNoChange
+		}
+		return nil
+	}, audit...)
+	if errors.Is(err, errNoChange) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: give notice: %w", err)
+	}
+	return given, nil
+}
+
+// errNoChange rolls back a transaction that found nothing to do (and so
+// must not write its audit records).
+var errNoChange = errors.New("store: no change")
+
+// GetNotice returns a visit's destruction notice, or ErrNotFound.
+func (s *Store) GetNotice(ctx context.Context, visitID string) (Notice, error) {
+	n, err := scanNotice(s.db.QueryRowContext(ctx, `SELECT `+noticeColumns+` FROM destruction_notices WHERE visit_id = ?`, visitID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Notice{}, ErrNotFound
+	}
+	if err != nil {
+		return Notice{}, fmt.Errorf("store: notice: %w", err)
+	}
+	return n, nil
+}
+
+// Notices lists every destruction notice, oldest first.
+func (s *Store) Notices(ctx context.Context) ([]Notice, error) {
+	out, err := queryAll(ctx, s.db, scanNotice, `SELECT `+noticeColumns+` FROM destruction_notices ORDER BY given_at, visit_id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: notices: %w", err)
+	}
+	return out, nil
+}
+
+// ApproveDestruction records an administrator's approval of a noticed
+// destruction. ErrNotFound when no notice has been given.
+func (s *Store) ApproveDestruction(ctx context.Context, visitID, issuer, subject, email string, now time.Time, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		return execOne(ctx, tx, `UPDATE destruction_notices SET approved_by_issuer = ?, approved_by_subject = ?, approved_by_email = ?, approved_at = ?
+			WHERE visit_id = ? AND approved_at IS NULL`, issuer, subject, email, formatTime(now), visitID)
+	}, audit...)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: approve destruction: %w", err)
+	}
+	return err
+}

@@ -1,0 +1,442 @@
+package web_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/calendar"
+)
+
+// memberOf adds a member as the administrator.
+func memberOf(t *testing.T, admin *browser, visitID, email, role string) {
+	t.Helper()
+	resp := admin.sendJSON("PUT", "/api/v1/visits/"+visitID+"/members", map[string]string{"email": email, "role": role})
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		t.Fatalf("add %s: %d %s", email, resp.StatusCode, readAll(t, resp))
+	}
+	resp.Body.Close()
+}
+
+// TestUnfiledFiles: a child-level data list uploaded without an item
+// prefix is seen, until someone files it, only by provider staff, the lead
+// inspector and the QAM; others learn only that files wait to be filed.
+// Names starting with any code of the request are filed by themselves.
+func TestUnfiledFiles(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	coordinator := ts.signIn(t, "cafcass", "coordinator@cafcass.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	qam := ts.signIn(t, "ofsted", "qam@ofsted.example")
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+	sao := ts.signIn(t, "ofsted", "sao@ofsted.example")
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+
+	slip := uploader.uploadItem(v.ID, "Cases closed 3-14 November.xlsx", "", []byte("child,case\nA,1\n"))
+	if slip.Item != "" {
+		t.Fatalf("filed as %q", slip.Item)
+	}
+	for name, b := range map[string]*browser{"uploader": uploader, "coordinator": coordinator, "lead": lead, "qam": qam} {
+		if !slices.Contains(b.fileNames(v.ID), slip.Name) {
+			t.Errorf("%s does not see the unfiled file", name)
+		}
+	}
+	content := "/api/v1/visits/" + v.ID + "/files/" + slip.ID + "/content"
+	for name, b := range map[string]*browser{"inspector": hmi, "analyst": sao} {
+		if slices.Contains(b.fileNames(v.ID), slip.Name) {
+			t.Errorf("%s lists the unfiled file", name)
+		}
+		if s := b.status("GET", content, nil); s != http.StatusForbidden {
+			t.Errorf("%s downloads the unfiled file: %d", name, s)
+		}
+		if s := b.status("GET", "/api/v1/visits/"+v.ID+"/archive?item=unfiled", nil); s != http.StatusNotFound {
+			t.Errorf("%s zips the unfiled files: %d", name, s)
+		}
+		if s := b.status("GET", "/api/v1/visits/"+v.ID+"/archive?file="+slip.ID, nil); s != http.StatusNotFound {
+			t.Errorf("%s zips the unfiled file by id: %d", name, s)
+		}
+		page := readAll(t, b.get("/visits/"+v.ID))
+		if strings.Contains(page, slip.Name) || !strings.Contains(page, "1 file is waiting to be filed") {
+			t.Errorf("%s's visit page: shows the name or not the count", name)
+		}
+	}
+	ex := decode[struct {
+		Allow    bool     `json:"allow"`
+		Policies []string `json:"policies"`
+	}](t, admin.get("/api/v1/visits/"+v.ID+"/explain?member="+memberID(t, admin, v.ID, "hmi@ofsted.example")+"&action=file.download&file="+slip.ID), http.StatusOK)
+	if ex.Allow || !slices.Contains(ex.Policies, "unfiled-until-filed") {
+		t.Fatalf("explain: %+v", ex)
+	}
+
+	// Names that start with a code of the request file themselves.
+	for name, want := range map[string]string{"CLD - cases closed.xlsx": "cld", "audits_list.docx": "audits", "1.03.Q2 MI.xlsx": "1.03"} {
+		if got := uploader.uploadItem(v.ID, name, "", []byte(name)); got.Item != want {
+			t.Errorf("%q filed under %q, want %q", name, got.Item, want)
+		}
+	}
+
+	// The coordinator files the slip under child-level data: access follows
+	// at once, and the act is recorded.
+	if s := hmi.status("PATCH", "/api/v1/visits/"+v.ID+"/files/"+slip.ID, map[string]string{"item": "cld"}); s != http.StatusForbidden {
+		t.Fatalf("an inspector filing: %d", s)
+	}
+	f := decode[fileResp](t, coordinator.sendJSON("PATCH", "/api/v1/visits/"+v.ID+"/files/"+slip.ID, map[string]string{"item": "cld"}), http.StatusOK)
+	if f.Item != "cld" {
+		t.Fatalf("refiled as %q", f.Item)
+	}
+	if !slices.Contains(sao.fileNames(v.ID), slip.Name) || slices.Contains(hmi.fileNames(v.ID), slip.Name) {
+		t.Fatal("after filing under cld: the analyst must see it, the inspector not")
+	}
+	// The lead files it back through the page's control.
+	resp := lead.postForm("/visits/"+v.ID+"/files/"+slip.ID+"/item", map[string]string{"item": "1.01"})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(readAll(t, resp), "now filed under item 1.01") {
+		t.Fatalf("the page's filing control: %d", resp.StatusCode)
+	}
+	if !slices.Contains(hmi.fileNames(v.ID), slip.Name) {
+		t.Fatal("the inspector does not see the file filed under 1.01")
+	}
+	var n int
+	ts.Portal.Store().DB().QueryRow(`SELECT COUNT(*) FROM audit WHERE action = 'file.refiled' AND object = ?`, slip.ID).Scan(&n)
+	if n != 2 {
+		t.Fatalf("%d refiling records, want 2", n)
+	}
+}
+
+// memberID is a member's id by email, as the administrator sees it.
+func memberID(t *testing.T, admin *browser, visitID, email string) string {
+	t.Helper()
+	ms := decode[struct {
+		Members []struct{ ID, Email string } `json:"members"`
+	}](t, admin.get("/api/v1/visits/"+visitID+"/members"), http.StatusOK)
+	for _, m := range ms.Members {
+		if m.Email == email {
+			return m.ID
+		}
+	}
+	t.Fatalf("no member %s", email)
+	return ""
+}
+
+// postForm posts a form as a browser on the portal's page would.
+func (b *browser) postForm(path string, fields map[string]string) *http.Response {
+	b.t.Helper()
+	var body strings.Builder
+	for k, v := range fields {
+		if body.Len() > 0 {
+			body.WriteByte('&')
+		}
+		fmt.Fprintf(&body, "%s=%s", k, v)
+	}
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(body.String()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", b.base)
+	return b.do(req)
+}
+
+// TestLegalHoldFreezesEvidence: under a legal hold no file is deleted or
+// re-filed, by anyone, and nothing is lost by trying.
+func TestLegalHoldFreezesEvidence(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	coordinator := ts.signIn(t, "cafcass", "coordinator@cafcass.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	f := uploader.uploadItem(v.ID, "1.02 Allocation.pdf", "", []byte("allocation policy"))
+	decode[visitResp](t, admin.sendJSON("PUT", "/api/v1/visits/"+v.ID+"/legal-hold", map[string]any{"on": true, "reason": "Judicial review"}), http.StatusOK)
+	for name, b := range map[string]*browser{"uploader": uploader, "coordinator": coordinator} {
+		e := decode[apiError](t, b.sendJSON("DELETE", "/api/v1/visits/"+v.ID+"/files/"+f.ID, nil), http.StatusLocked)
+		if e.Code != "legal_hold" || !strings.Contains(e.Error, "legal hold") {
+			t.Fatalf("%s deleting under hold: %+v", name, e)
+		}
+	}
+	for name, b := range map[string]*browser{"coordinator": coordinator, "lead": lead} {
+		e := decode[apiError](t, b.sendJSON("PATCH", "/api/v1/visits/"+v.ID+"/files/"+f.ID, map[string]string{"item": "1.03"}), http.StatusLocked)
+		if e.Code != "legal_hold" {
+			t.Fatalf("%s refiling under hold: %+v", name, e)
+		}
+	}
+	if !slices.Contains(lead.fileNames(v.ID), f.Name) || objectCount(t, ts, v.Bucket) == 0 {
+		t.Fatal("the held file is gone")
+	}
+	if s := lead.status("GET", "/api/v1/visits/"+v.ID+"/files/"+f.ID+"/content", nil); s != http.StatusOK {
+		t.Fatalf("download of the held file: %d", s)
+	}
+	decode[visitResp](t, admin.sendJSON("PUT", "/api/v1/visits/"+v.ID+"/legal-hold", map[string]any{"on": false, "reason": "Review ended"}), http.StatusOK)
+	if s := uploader.status("DELETE", "/api/v1/visits/"+v.ID+"/files/"+f.ID, nil); s != http.StatusNoContent {
+		t.Fatalf("delete after the hold is lifted: %d", s)
+	}
+}
+
+// TestBackdatedPublication: back-dated letter events do not let one person
+// bring a destruction forward: the sweep gives notice, and destroys only
+// once an administrator with no part in the visit approves (or the notice
+// has run).
+func TestBackdatedPublication(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	v := setUpVisit(t, ts, admin, "FV-BACK-1")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	tl := decode[struct {
+		Timeline struct {
+			FieldworkEnd string `json:"fieldwork_end"`
+		} `json:"timeline"`
+	}](t, admin.get("/api/v1/visits/"+v.ID), http.StatusOK)
+	end, _ := calendar.ParseDate(tl.Timeline.FieldworkEnd)
+	ts.offset.Store(int64(200 * 24 * time.Hour)) // months later
+	for i, ev := range []string{"draft_sent", "final_sent", "published"} {
+		decode[visitResp](t, lead.sendJSON("POST", "/api/v1/visits/"+v.ID+"/events", map[string]string{"event": ev, "date": end.AddDate(0, 0, i+1).Format(time.DateOnly)}), http.StatusOK)
+	}
+	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("destroyed at once after back-dated events: %v %v", ids, err)
+	}
+	var notices int
+	ts.Portal.Store().DB().QueryRow(`SELECT COUNT(*) FROM audit WHERE action = 'destruction.notice' AND visit_id = ?`, v.ID).Scan(&notices)
+	if notices != 1 {
+		t.Fatalf("%d notice records", notices)
+	}
+	if page := readAll(t, admin.get("/visits")); !strings.Contains(page, "FV-BACK-1 was due for destruction on") {
+		t.Fatal("administrators are not warned")
+	}
+	if page := readAll(t, admin.get("/destruction")); !strings.Contains(page, "FV-BACK-1") || !strings.Contains(page, "Approve destruction") {
+		t.Fatal("the destruction review page does not offer the visit")
+	}
+	// A second sweep gives no second notice, and still destroys nothing.
+	if ids, _ := ts.Portal.RunRetention(ctx); len(ids) != 0 {
+		t.Fatal("destroyed before approval or notice")
+	}
+	// An administrator who is a member of the visit cannot approve.
+	acc, err := ts.Portal.Authorize(ctx, portal.OperatorActor("test", "test"), policy.MemberManage, v.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := decode[struct{ Issuer, Subject string }](t, admin.get("/api/v1/me"), http.StatusOK)
+	if _, _, err := acc.PutMember(ctx, portal.MemberRequest{Issuer: me.Issuer, Subject: me.Subject, Role: policy.RoleQAManager}); err != nil {
+		t.Fatal(err)
+	}
+	if s := admin.status("POST", "/api/v1/visits/"+v.ID+"/destruction/approve", nil); s != http.StatusForbidden {
+		t.Fatalf("a member approving: %d", s)
+	}
+	ts.Portal.Store().DB().Exec(`DELETE FROM members WHERE visit_id = ? AND subject = ?`, v.ID, me.Subject)
+	decode[visitResp](t, admin.sendJSON("POST", "/api/v1/visits/"+v.ID+"/destruction/approve", nil), http.StatusOK)
+	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 1 {
+		t.Fatalf("approved: %v %v", ids, err)
+	}
+	cert := readAll(t, admin.get("/api/v1/visits/"+v.ID+"/certificate"))
+	if !strings.Contains(cert, `"approval":{"issuer"`) || !strings.Contains(cert, "admin@ofsted.example") || !strings.Contains(cert, "certificate v2") {
+		t.Fatalf("certificate without the approval: %s", cert)
+	}
+}
+
+// TestSwappedSegment: a segment copied from another file of the same visit
+// (same key, same size) is refused as corrupt before any byte of it is
+// served, whole, by range and in a zip.
+func TestSwappedSegment(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	a := uploader.uploadItem(v.ID, "1.01 Structure.pdf", "", bytes.Repeat([]byte("A"), 100_000))
+	b := uploader.uploadItem(v.ID, "1.02 Allocation.pdf", "", bytes.Repeat([]byte("B"), 100_000))
+	mc := ts.Portal.Blobs().Client()
+	if _, err := mc.CopyObject(ctx, minio.CopyDestOptions{Bucket: v.Bucket, Object: a.ID + "/0"}, minio.CopySrcOptions{Bucket: v.Bucket, Object: b.ID + "/0"}); err != nil {
+		t.Fatal(err)
+	}
+	resp := lead.get("/api/v1/visits/" + v.ID + "/files/" + a.ID + "/content")
+	body := readAll(t, resp)
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(body, "corrupt") || strings.Contains(body, "BBBB") {
+		t.Fatalf("whole download of a swapped segment: %d %.80s", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest("GET", lead.base+"/api/v1/visits/"+v.ID+"/files/"+a.ID+"/content", nil)
+	req.Header.Set("Range", "bytes=70000-70100")
+	resp = lead.do(req)
+	body = readAll(t, resp)
+	if resp.StatusCode != http.StatusInternalServerError || strings.Contains(body, "BBBB") {
+		t.Fatalf("range of a swapped segment: %d %.80s", resp.StatusCode, body)
+	}
+	resp, err := lead.c.Get(lead.base + "/api/v1/visits/" + v.ID + "/archive?file=" + a.ID)
+	if err == nil {
+		zb, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if rerr == nil {
+			if zr, err := zip.NewReader(bytes.NewReader(zb), int64(len(zb))); err == nil {
+				t.Fatalf("a zip with the swapped segment completed (%d entries)", len(zr.File))
+			}
+		}
+		if bytes.Contains(zb, []byte("BBBB")) {
+			t.Fatal("the zip carries the other file's bytes")
+		}
+	}
+	// The untouched file is still whole.
+	if got := readAll(t, lead.get("/api/v1/visits/"+v.ID+"/files/"+b.ID+"/content")); got != strings.Repeat("B", 100_000) {
+		t.Fatal("the other file changed")
+	}
+}
+
+// TestConcurrentCaseFiles: twenty "add a case file" requests at once give
+// twenty distinct case-N items, all present.
+func TestConcurrentCaseFiles(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	var wg sync.WaitGroup
+	codes := make(chan string, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			resp := lead.sendJSON("POST", "/api/v1/visits/"+v.ID+"/request", map[string]string{"kind": "case_file", "title": fmt.Sprintf("Case file of child %d", i)})
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var it struct{ Code string }
+			if err := json.Unmarshal(body, &it); err != nil || resp.StatusCode != http.StatusCreated {
+				t.Errorf("add %d: %d %s", i, resp.StatusCode, body)
+			}
+			codes <- it.Code
+		}(i)
+	}
+	wg.Wait()
+	close(codes)
+	seen := map[string]bool{}
+	for c := range codes {
+		seen[c] = true
+	}
+	present := lead.request(v.ID)
+	for i := 1; i <= 20; i++ {
+		code := fmt.Sprintf("case-%d", i)
+		if !seen[code] {
+			t.Errorf("no request answered with %s", code)
+		}
+		if _, ok := present[code]; !ok {
+			t.Errorf("%s is not in the information request", code)
+		}
+	}
+}
+
+// TestAnnouncementAndWindows: provider staff see nothing of a visit before
+// its notification date; the lead inspector has access from the day the
+// visit is set up; each member sees when their access ends and why.
+func TestAnnouncementAndWindows(t *testing.T) {
+	ts := startStack(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	cal, _ := calendar.New()
+	today := calendar.Today(time.Now())
+	nd := cal.AddWorkingDays(today, 2)
+	v := decode[visitResp](t, admin.sendJSON("POST", "/api/v1/visits", map[string]any{
+		"reference": "FV-SOON-1", "title": "Unannounced visit", "provider": "Cafcass",
+		"notification_date": nd.Format(time.DateOnly), "fieldwork_start": cal.AddWorkingDays(nd, 5).Format(time.DateOnly),
+	}), http.StatusCreated)
+	memberOf(t, admin, v.ID, "uploader@cafcass.example", "provider_uploader")
+	memberOf(t, admin, v.ID, "lead@ofsted.example", "lead_inspector")
+	memberOf(t, admin, v.ID, "hmi@ofsted.example", "inspector")
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+
+	for path, want := range map[string]int{"/api/v1/visits/" + v.ID: 404, "/api/v1/visits/" + v.ID + "/request": 404, "/visits/" + v.ID: 404} {
+		if s := uploader.status("GET", path, nil); s != want {
+			t.Errorf("uploader before the notification: GET %s = %d, want %d", path, s, want)
+		}
+	}
+	for _, path := range []string{"/api/v1/visits", "/api/v1/me", "/visits"} {
+		if body := readAll(t, uploader.get(path)); strings.Contains(body, "FV-SOON-1") || strings.Contains(body, "Unannounced") {
+			t.Errorf("uploader before the notification: %s shows the visit", path)
+		}
+	}
+	if s := lead.status("GET", "/api/v1/visits/"+v.ID+"/request", nil); s != http.StatusOK {
+		t.Fatalf("lead inspector on the day the visit is set up: %d", s)
+	}
+	e := decode[apiError](t, hmi.get("/api/v1/visits/"+v.ID+"/request"), http.StatusLocked)
+	if e.Code != "window_closed" || !strings.Contains(e.Error, "opens on") || !strings.Contains(e.Error, "Sign in again then") {
+		t.Fatalf("inspector before the notification: %+v", e)
+	}
+	// On the notification date the provider sees it, and when access ends.
+	ts.offset.Store(int64(calendar.StartOfDay(nd).Add(10 * time.Hour).Sub(time.Now())))
+	page := readAll(t, uploader.get("/visits/"+v.ID))
+	if !strings.Contains(page, "FV-SOON-1") || !strings.Contains(page, "fifth working day after fieldwork") {
+		t.Fatal("the visit page does not say when the provider's access ends and why")
+	}
+	if page := readAll(t, lead.get("/visits/"+v.ID)); !strings.Contains(page, "until the evidence is destroyed") {
+		t.Fatal("the lead's visit page does not say how long access lasts")
+	}
+}
+
+// TestSeparationOfDuties: administrators cannot give themselves a role or
+// change their own membership; a member added by issuer and subject is held
+// to that issuer's organisation like one added by email.
+func TestSeparationOfDuties(t *testing.T) {
+	ts := startStack(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	v := setUpVisit(t, ts, admin, "FV-DUTY-1")
+	e := decode[apiError](t, admin.sendJSON("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"email": "Admin@Ofsted.example", "role": "lead_inspector"}), http.StatusForbidden)
+	if e.Code != "own_membership" {
+		t.Fatalf("an administrator adding themselves: %+v", e)
+	}
+	me := decode[struct{ Issuer, Subject string }](t, admin.get("/api/v1/me"), http.StatusOK)
+	decode[apiError](t, admin.sendJSON("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"issuer": me.Issuer, "subject": me.Subject, "role": "qa_manager"}), http.StatusForbidden)
+	// Made a member by the operator, they cannot change or remove it.
+	acc, err := ts.Portal.Authorize(context.Background(), portal.OperatorActor("test", "test"), policy.MemberManage, v.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := acc.PutMember(context.Background(), portal.MemberRequest{Email: "admin@ofsted.example", Role: policy.RoleQAManager}); err != nil {
+		t.Fatal(err)
+	}
+	admin = ts.signIn(t, "ofsted", "admin@ofsted.example")
+	decode[apiError](t, admin.sendJSON("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"email": "admin@ofsted.example", "role": "lead_inspector"}), http.StatusForbidden)
+	if s := admin.status("DELETE", "/api/v1/visits/"+v.ID+"/members/"+memberID(t, admin, v.ID, "admin@ofsted.example"), nil); s != http.StatusForbidden {
+		t.Fatalf("an administrator removing themselves: %d", s)
+	}
+	// Someone from the provider's issuer cannot be made an inspector by
+	// subject, any more than by email.
+	var cafcass string
+	for _, p := range ts.Config.IdPs {
+		if p.Name == "cafcass" {
+			cafcass = p.Issuer
+		}
+	}
+	decode[apiError](t, admin.sendJSON("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"issuer": cafcass, "subject": "someone", "role": "inspector"}), http.StatusBadRequest)
+	decode[map[string]any](t, admin.sendJSON("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"issuer": cafcass, "subject": "someone", "role": "provider_uploader"}), http.StatusCreated)
+}
+
+// TestFailClosed: a stored window or hold that cannot be read refuses the
+// act; it is never taken as "no end" or "no hold".
+func TestFailClosed(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+	f := uploader.uploadItem(v.ID, "1.01 Structure.pdf", "", []byte("structure"))
+	db := ts.Portal.Store().DB()
+	if _, err := db.Exec(`UPDATE members SET valid_until = 'next Tuesday' WHERE visit_id = ? AND email = 'hmi@ofsted.example'`, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	if s := hmi.status("GET", "/api/v1/visits/"+v.ID+"/files/"+f.ID+"/content", nil); s != http.StatusInternalServerError {
+		t.Fatalf("an unreadable window: %d, want 500 (refused)", s)
+	}
+	if _, err := db.Exec(`UPDATE visits SET legal_hold_at = 'yesterday' WHERE id = ?`, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	if s := uploader.status("DELETE", "/api/v1/visits/"+v.ID+"/files/"+f.ID, nil); s != http.StatusInternalServerError {
+		t.Fatalf("delete with an unreadable legal hold: %d, want 500 (refused)", s)
+	}
+	if objectCount(t, ts, v.Bucket) == 0 {
+		t.Fatal("the file's objects went")
+	}
+}

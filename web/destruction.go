@@ -1,0 +1,52 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+func (s *Server) destructionReview(c *gin.Context) {
+	out, err := s.svc.DestructionReview(c.Request.Context(), accessOf(c).Actor)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"visits": out})
+}
+
+func (s *Server) approveDestruction(c *gin.Context) {
+	v, err := accessOf(c).ApproveDestruction(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) destructionPage(c *gin.Context) {
+	reviews, err := s.svc.DestructionReview(c.Request.Context(), accessOf(c).Actor)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	can := map[string]bool{}
+	for _, r := range reviews {
+		can[r.Visit.ID] = r.CanApprove
+	}
+	notice := s.cfg.DestructionNotice.String()
+	if d := s.cfg.DestructionNotice; d%(24*time.Hour) == 0 {
+		notice = plural(int(d/(24*time.Hour)), "day")
+	}
+	s.renderNav(c, "destruction", "Destruction review", "destruction", gin.H{"Reviews": reviews, "CanApprove": can, "Notice": notice, "Approved": c.Query("approved")})
+}
+
+func (s *Server) approveDestructionForm(c *gin.Context) {
+	acc := accessOf(c)
+	if _, err := acc.ApproveDestruction(c.Request.Context()); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/destruction?approved="+urlQueryEscape(acc.Visit.Reference))
+}
