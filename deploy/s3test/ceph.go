@@ -57,7 +57,8 @@ type cephCluster struct {
 // ceph-osd --mkfs), the RADOS gateway on a free loopback port, and an S3
 // user with Options' keys (radosgw-admin user create). As root, the daemons
 // drop to Debian's ceph user when it can reach the folder (an empty Dir
-// makes one under the system's temporary folder, which it can).
+// makes one under the system's temporary folder, which it can). A Dir
+// given must be empty: the cluster is made afresh each time.
 func StartCeph(ctx context.Context, o Options) (*Server, error) {
 	made, err := o.defaults("ceph", 3*time.Minute)
 	if err != nil {
@@ -70,6 +71,11 @@ func StartCeph(ctx context.Context, o Options) (*Server, error) {
 	}
 	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
 		return nil, cleanup(made, o.Dir, err)
+	}
+	if ents, err := os.ReadDir(o.Dir); err != nil {
+		return nil, cleanup(made, o.Dir, err)
+	} else if len(ents) > 0 {
+		return nil, cleanup(made, o.Dir, fmt.Errorf("s3test: ceph needs an empty folder: %s is not", o.Dir))
 	}
 	c := &cephCluster{dir: o.Dir, bin: filepath.Dir(o.Binary), conf: filepath.Join(o.Dir, cephName+".conf"), o: o, user: lookupCephUser(o.Dir)}
 	stop := func() error {

@@ -87,3 +87,17 @@ func TestFailedStartCleansUp(t *testing.T) {
 		})
 	}
 }
+
+func TestCephWantsAnEmptyFolder(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/old", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := StartCeph(context.Background(), Options{Binary: "/nonexistent/radosgw", Dir: dir})
+	if err == nil || !strings.Contains(err.Error(), "empty folder") {
+		t.Fatalf("err = %v, want one about an empty folder", err)
+	}
+	if _, err := os.Stat(dir + "/old"); err != nil {
+		t.Fatalf("the caller's folder was touched: %v", err)
+	}
+}
