@@ -4,16 +4,18 @@
 SHELL := /bin/bash
 GO ?= go
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
+VERSITYGW_VERSION := v1.8.0
 STATICCHECK_VERSION := v0.8.2
 GOVULNCHECK_VERSION := v1.9.0
 MAILPIT_VERSION := v1.33.1
 BIN := $(CURDIR)/bin
 
-.PHONY: run test lint vuln bench minio hydra build clean help web browser-deps postgres mailpit clamd
+.PHONY: run test test-ceph lint vuln bench minio hydra build clean help web browser-deps postgres mailpit clamd ceph-deps
 
 help:
 	@echo "make run    start MinIO, the dev identity provider and the portal (state in ./var)"
 	@echo "make test   every test, including integration tests on real MinIO and OIDC"
+	@echo "make test-ceph  the S3 capability tests against a one-node Ceph RGW (installs Debian's Ceph)"
 	@echo "make lint   gofmt, go vet, staticcheck"
 	@echo "make vuln   govulncheck (needs network access to vuln.go.dev)"
 	@echo "make bench  benchmarks"
@@ -42,6 +44,14 @@ $(BIN)/hydra: tools/hydra/go.mod tools/hydra/go.sum
 	@echo "Hydra built."
 
 hydra: $(BIN)/hydra
+
+# VersityGW, a second S3 server for the storage tests (deploy/s3test), builds
+# from source through the Go module proxy: about 6 minutes the first time.
+$(BIN)/versitygw:
+	@mkdir -p $(BIN)
+	@echo "Installing VersityGW $(VERSITYGW_VERSION) into bin/ (first run only: about 6 minutes; packages print as they build)..."
+	GOBIN=$(BIN) $(GO) install -v github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+	@echo "VersityGW installed."
 
 # Front-end: GOV.UK Frontend, MoJ Frontend and tus-js-client, pinned in
 # web/package-lock.json, copied into web/static/vendor (git-ignored), which
@@ -97,6 +107,16 @@ $(BIN)/mailpit:
 
 mailpit: $(BIN)/mailpit
 
+# Ceph, for make test-ceph only: Debian's monitor, OSD and RADOS gateway
+# (ceph-base and ceph-common come with them: ceph-authtool, monmaptool, ceph,
+# radosgw-admin). The tests build a one-node cluster in a temporary folder.
+CEPH_BINS := /usr/bin/ceph-mon /usr/bin/ceph-osd /usr/bin/radosgw
+$(CEPH_BINS) &:
+	@echo "Installing Debian's Ceph (ceph-mon, ceph-osd, radosgw) for make test-ceph (first run only: 62 packages, a 69 MB download, 270 MB installed)..."
+	@$(APT_INSTALL) ceph-mon ceph-osd radosgw
+
+ceph-deps: $(CEPH_BINS)
+
 build:
 	$(GO) build ./...
 
@@ -106,9 +126,17 @@ run: $(BIN)/minio $(WEB_STAMP) $(BIN)/mailpit $(CLAMD) $(if $(filter postgres,$(
 	$(GO) build -o $(BIN)/devstack ./cmd/devstack
 	$(BIN)/devstack
 
-test: $(BIN)/minio $(BIN)/hydra browser-deps postgres $(BIN)/mailpit $(CLAMD)
-	PORTAL_MINIO_BIN=$(BIN)/minio PORTAL_HYDRA_BIN=$(BIN)/hydra PORTAL_CHROMIUM=$(CHROMIUM) PORTAL_MAILPIT_BIN=$(BIN)/mailpit PORTAL_CLAMD_BIN=$(CLAMD) \
-	  PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 30m ./...
+test: $(BIN)/minio $(BIN)/versitygw $(BIN)/hydra browser-deps postgres $(BIN)/mailpit $(CLAMD)
+	PORTAL_MINIO_BIN=$(BIN)/minio PORTAL_VERSITYGW_BIN=$(BIN)/versitygw PORTAL_HYDRA_BIN=$(BIN)/hydra PORTAL_CHROMIUM=$(CHROMIUM) \
+	  PORTAL_MAILPIT_BIN=$(BIN)/mailpit PORTAL_CLAMD_BIN=$(CLAMD) PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 30m ./...
+
+# The S3 tests against a one-node Ceph cluster (monitor, OSD on memstore,
+# RADOS gateway) built in a temporary folder: the "ceph" subtests of
+# s3test.Each in CEPH_TEST_PKGS. Not part of make test: Debian's Ceph is
+# 270 MB installed.
+CEPH_TEST_PKGS ?= ./deploy/s3test/
+test-ceph: ceph-deps
+	PORTAL_TEST_CEPH=1 PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 15m -run '/ceph$$' -v $(CEPH_TEST_PKGS)
 
 # Benchmarks (never part of make test): the portal against raw S3 in the same
 # run, with targets; results in bench/results.md. Exits non-zero on a miss.
