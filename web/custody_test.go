@@ -367,7 +367,7 @@ func TestAnnouncementAndWindows(t *testing.T) {
 		t.Fatalf("inspector before the notification: %+v", e)
 	}
 	// On the notification date the provider sees it, and when access ends.
-	ts.offset.Store(int64(calendar.StartOfDay(nd).Add(10 * time.Hour).Sub(time.Now())))
+	ts.offset.Store(int64(time.Until(calendar.StartOfDay(nd).Add(10 * time.Hour))))
 	page := readAll(t, uploader.get("/visits/"+v.ID))
 	if !strings.Contains(page, "FV-SOON-1") || !strings.Contains(page, "fifth working day after fieldwork") {
 		t.Fatal("the visit page does not say when the provider's access ends and why")
