@@ -11,13 +11,17 @@ import (
 type Readiness struct {
 	Ready  bool              `json:"ready"`
 	Checks map[string]string `json:"checks"`
+	// Degraded names what is wrong but optional (an identity provider
+	// down, a store without object lock), each with a sentence for the
+	// operator; it does not make the portal unready.
+	Degraded map[string]string `json:"degraded,omitempty"`
 }
 
 // Ready checks the database, the object store and the master key.
 func (s *Service) Ready(ctx context.Context) Readiness {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	r := Readiness{Ready: true, Checks: map[string]string{"database": "ok", "storage": "ok", "key": "ok"}}
+	r := Readiness{Ready: true, Checks: map[string]string{"database": "ok", "storage": "ok", "key": "ok"}, Degraded: map[string]string{}}
 	if err := s.store.Ping(ctx); err != nil {
 		r.Checks["database"], r.Ready = "failing", false
 		s.log.Error("readiness: database", "err", err)
