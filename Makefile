@@ -132,11 +132,11 @@ test: $(BIN)/minio $(BIN)/versitygw $(BIN)/hydra browser-deps postgres $(BIN)/ma
 
 # The S3 tests against a one-node Ceph cluster (monitor, OSD on memstore,
 # RADOS gateway) built in a temporary folder: the "ceph" subtests of
-# s3test.Each in CEPH_TEST_PKGS. Not part of make test: Debian's Ceph is
-# 270 MB installed.
-CEPH_TEST_PKGS ?= ./deploy/s3test/
+# s3test.Each (the capabilities, and the portal's storage and retention).
+# Not part of make test: Debian's Ceph is 270 MB installed.
+CEPH_TEST_PKGS ?= ./deploy/s3test/ ./portal/
 test-ceph: ceph-deps
-	PORTAL_TEST_CEPH=1 PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 15m -run '/ceph$$' -v $(CEPH_TEST_PKGS)
+	PORTAL_TEST_CEPH=1 PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 15m -run '^(TestCapabilities|TestStorageOnEveryServer)$$/^ceph$$' -v $(CEPH_TEST_PKGS)
 
 # Benchmarks (never part of make test): the portal against raw S3 in the same
 # run, with targets; results in bench/results.md. Exits non-zero on a miss.

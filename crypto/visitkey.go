@@ -20,6 +20,7 @@ type VisitKey struct {
 	recipient  *age.HybridRecipient
 	headerSize int64
 	seal       sealer // the current sealing format (v2)
+	fp         string
 	sealV1     sealer // reads values sealed before the format carried its version
 }
 
@@ -38,6 +39,8 @@ func NewVisitKey() (*VisitKey, error) {
 
 func newVisitKey(id *age.HybridIdentity) (*VisitKey, error) {
 	k := &VisitKey{identity: id, recipient: id.Recipient()}
+	sum := sha256.Sum256([]byte(k.recipient.String()))
+	k.fp = hex.EncodeToString(sum[:])
 	var err error
 	if k.seal, err = newSealer(id, sealV2); err != nil {
 		return nil, err
@@ -55,10 +58,7 @@ func newVisitKey(id *age.HybridIdentity) (*VisitKey, error) {
 
 // Fingerprint identifies the key without revealing it: the hex SHA-256 of
 // its public recipient. Destruction certificates name keys by it.
-func (k *VisitKey) Fingerprint() string {
-	sum := sha256.Sum256([]byte(k.recipient.String()))
-	return hex.EncodeToString(sum[:])
-}
+func (k *VisitKey) Fingerprint() string { return k.fp }
 
 // Recipient is the public age recipient evidence is encrypted to.
 func (k *VisitKey) Recipient() age.Recipient { return k.recipient }

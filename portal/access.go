@@ -39,6 +39,9 @@ type decisionKey struct {
 // for the door's logs.
 func (s *Service) Authorize(ctx context.Context, a Actor, action policy.Action, visitID, fileID string) (*Access, error) {
 	acc := &Access{svc: s, Actor: a, decided: map[decisionKey]policy.Decision{}}
+	if visitID != "" && !IsID(visitID) || fileID != "" && !IsID(fileID) {
+		return acc, errNotFound // not an id the portal could have made
+	}
 	if a.known() && visitID != "" {
 		if err := s.load(ctx, acc, visitID, fileID); err != nil {
 			return acc, err
@@ -237,4 +240,26 @@ func (acc *Access) Role() string {
 		return "administrator"
 	}
 	return acc.Member.Role
+}
+
+// IsID reports whether s is an id the portal makes (store.NewID: 32
+// lower-case hex digits). Anything else names nothing.
+func IsID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// needFile refuses an act on a file when the request named none.
+func (acc *Access) needFile() error {
+	if acc.File.ID == "" {
+		return errNotFound
+	}
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -100,23 +102,64 @@ const (
 	checkpointAfter = 10 * time.Minute
 )
 
-// Checkpoint signs the audit chain's head (see checkpointEvery).
+// Checkpoint signs the audit chain's head (see checkpointEvery) and
+// anchors the latest checkpoint outside the database.
 func (s *Service) Checkpoint(ctx context.Context, force bool) error {
 	seq, hash, err := s.store.AuditHead(ctx)
 	if err != nil || seq == 0 {
 		return err
 	}
-	cps, err := s.store.Checkpoints(ctx)
-	if err != nil {
+	last, err := s.store.LastCheckpoint(ctx)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if n := len(cps); n > 0 {
-		last := cps[n-1]
-		if last.Seq == seq || !force && seq-last.Seq < checkpointEvery && s.now().Sub(last.SignedAt) < checkpointAfter {
-			return nil
+	if err != nil || last.Seq != seq && (force || seq-last.Seq >= checkpointEvery || s.now().Sub(last.SignedAt) >= checkpointAfter) {
+		last = store.SignCheckpoint(seq, hash, s.now(), s.signer)
+		if err := s.store.AddCheckpoint(ctx, last); err != nil {
+			return err
 		}
 	}
-	return s.store.AddCheckpoint(ctx, store.SignCheckpoint(seq, hash, s.now(), s.signer))
+	return s.anchor(ctx, last)
+}
+
+// anchor writes a checkpoint outside the database, once.
+func (s *Service) anchor(ctx context.Context, c store.Checkpoint) error {
+	s.anchorMu.Lock()
+	defer s.anchorMu.Unlock()
+	if c.Seq <= s.anchored {
+		return nil
+	}
+	if s.anchors == nil {
+		a, err := OpenAnchors(ctx, s.cfg, s.blobs)
+		if err != nil {
+			return fmt.Errorf("audit anchors: %w", err)
+		}
+		s.anchors = a
+		s.log.Info("audit checkpoints are anchored outside the database", "where", a.Where())
+	}
+	if err := s.anchors.Put(ctx, c); err != nil {
+		return fmt.Errorf("audit anchor %d: %w", c.Seq, err)
+	}
+	s.anchored = c.Seq
+	return nil
+}
+
+// checkpoints signs (and anchors) the head every checkpointEvery records,
+// told by the store after each commit, or checkpointAfter.
+func (s *Service) checkpoints(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if err := s.Checkpoint(ctx, false); err != nil && ctx.Err() == nil {
+			s.log.Error("audit checkpoint", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.appended:
+		case <-t.C:
+		}
+	}
 }
 
 // AuditQuery selects records of a visit's trail. Values are as a person

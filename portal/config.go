@@ -38,10 +38,19 @@ type Config struct {
 	// DestructionNotice is how long administrators are warned before a
 	// destruction none of them approved.
 	DestructionNotice time.Duration
-	CalendarFile      string   // extra bank holidays (optional)
-	TrustedProxies    []string // addresses/CIDRs whose X-Forwarded-For is believed
-	PprofAddr         string   // loopback address for Go's profiler (diagnostics); empty: off
-	IdPs              []IdPConfig
+	// RetentionLease is how long a sweep's lease lasts unless renewed: a
+	// sweep that dies blocks the next for no longer.
+	RetentionLease time.Duration
+	// Where signed audit checkpoints are anchored outside the database: a
+	// bucket under object lock (compliance mode, for AnchorRetention), or
+	// a folder of write-once files (AnchorDir).
+	AnchorBucket    string
+	AnchorRetention time.Duration
+	AnchorDir       string
+	CalendarFile    string   // extra bank holidays (optional)
+	TrustedProxies  []string // addresses/CIDRs whose X-Forwarded-For is believed
+	PprofAddr       string   // loopback address for Go's profiler (diagnostics); empty: off
+	IdPs            []IdPConfig
 }
 
 // IdPConfig is one OpenID Provider users may sign in with.
@@ -67,6 +76,22 @@ const (
 // and validates all of it, reporting every problem at once.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	e := envReader{get: getenv}
+	c := readConfig(&e)
+	c.validate(&e)
+	if len(e.errs) > 0 {
+		return Config{}, fmt.Errorf("configuration:\n  %s", strings.Join(e.errs, "\n  "))
+	}
+	return c, nil
+}
+
+// PartialConfig reads the configuration without requiring what an
+// operator's command does not need (keys, identity providers): values
+// that are missing or wrong keep their defaults.
+func PartialConfig(getenv func(string) string) Config {
+	return readConfig(&envReader{get: getenv})
+}
+
+func readConfig(e *envReader) Config {
 	c := Config{
 		Addr:              e.str("PORTAL_ADDR", "127.0.0.1:8080"),
 		Dev:               e.bool("PORTAL_DEV", false),
@@ -88,6 +113,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		RetentionDays:     e.int("PORTAL_RETENTION_DAYS", 30),
 		RetentionEvery:    e.duration("PORTAL_RETENTION_INTERVAL", 5*time.Minute),
 		DestructionNotice: e.days("PORTAL_DESTRUCTION_NOTICE", 7*24*time.Hour),
+		RetentionLease:    e.duration("PORTAL_RETENTION_LEASE", 30*time.Second),
+		AnchorBucket:      e.str("PORTAL_AUDIT_ANCHOR_BUCKET", "portal-audit-anchors"),
+		AnchorRetention:   e.days("PORTAL_AUDIT_ANCHOR_RETENTION", 2190*24*time.Hour),
+		AnchorDir:         e.str("PORTAL_AUDIT_ANCHOR_DIR", ""),
 		CalendarFile:      e.str("PORTAL_CALENDAR_FILE", ""),
 		TrustedProxies:    splitList(e.str("PORTAL_TRUSTED_PROXIES", "")),
 		PprofAddr:         e.str("PORTAL_PPROF_ADDR", ""),
@@ -106,11 +135,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		c.IdPs = append(c.IdPs, idp)
 	}
-	c.validate(&e)
-	if len(e.errs) > 0 {
-		return Config{}, fmt.Errorf("configuration:\n  %s", strings.Join(e.errs, "\n  "))
-	}
-	return c, nil
+	return c
 }
 
 func (c *Config) validate(e *envReader) {
@@ -142,6 +167,12 @@ func (c *Config) validate(e *envReader) {
 	}
 	if c.UploadExpiry < time.Minute {
 		e.fail("PORTAL_UPLOAD_EXPIRY must be at least 1m")
+	}
+	if !validBucketPrefix(c.AnchorBucket) {
+		e.fail("PORTAL_AUDIT_ANCHOR_BUCKET must be 3 to 30 characters of a-z, 0-9 and '-', starting with a letter")
+	}
+	if c.AnchorRetention < 24*time.Hour {
+		e.fail("PORTAL_AUDIT_ANCHOR_RETENTION must be at least 1d")
 	}
 	if !validBucketPrefix(c.BucketPrefix) {
 		e.fail("PORTAL_BUCKET_PREFIX must be 3 to 30 characters of a-z, 0-9 and '-', starting with a letter")

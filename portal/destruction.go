@@ -21,6 +21,11 @@ type DestructionView struct {
 	NotBefore     time.Time  `json:"not_before"` // the earliest the sweep may destroy it
 	ApprovedAt    *time.Time `json:"approved_at,omitempty"`
 	ApprovedBy    string     `json:"approved_by,omitempty"`
+	// A failed attempt, until one succeeds: when, why, and the next try.
+	FailedAt *time.Time `json:"failed_at,omitempty"`
+	Failure  string     `json:"failure,omitempty"`
+	Attempts int        `json:"attempts,omitempty"`
+	RetryAt  *time.Time `json:"retry_at,omitempty"`
 }
 
 // Review is one visit in the destruction review.

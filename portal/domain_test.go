@@ -30,18 +30,28 @@ type domain struct {
 
 func startDomain(t *testing.T) *domain {
 	t.Helper()
-	bin, err := devstack.FindMinIO()
-	if err != nil {
-		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
-			t.Fatalf("domain tests need MinIO: %v", err)
+	return startDomainOn(t, nil, nil)
+}
+
+// startDomainOn starts the domain on an S3 server of the test's (nil: a
+// MinIO of its own), with extra configuration.
+func startDomainOn(t *testing.T, s3 *devstack.S3Endpoint, env map[string]string) *domain {
+	t.Helper()
+	var bin string
+	if s3 == nil {
+		var err error
+		if bin, err = devstack.FindMinIO(); err != nil {
+			if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
+				t.Fatalf("domain tests need MinIO: %v", err)
+			}
+			t.Skipf("skipping: %v", err)
 		}
-		t.Skipf("skipping: %v", err)
 	}
 	d := &domain{t: t}
 	clock := func() time.Time { return time.Now().Add(time.Duration(d.offset.Load())) }
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := devstack.Start(ctx, devstack.Options{Dir: t.TempDir(), MinIOBinary: bin, DomainOnly: true,
+	st, err := devstack.Start(ctx, devstack.Options{Dir: t.TempDir(), MinIOBinary: bin, DomainOnly: true, S3: s3, Env: env,
 		Logger: portal.NewLogger(&bytes.Buffer{}, "error"), PortalOptions: []portal.Option{portal.WithClock(clock)}})
 	if err != nil {
 		t.Fatal(err)
@@ -189,6 +199,25 @@ func timelineOf(d *domain, v store.Visit) (*timelineView, error) {
 
 type timelineView struct{ Notification, FieldworkEnd time.Time }
 
+// publish has lead record the letter events on the days after fieldwork
+// ended, moving the clock to each; it returns the publication day.
+func (d *domain) publish(lead portal.Actor, v store.Visit) time.Time {
+	d.t.Helper()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	day := tl.FieldworkEnd
+	for _, ev := range []string{"draft_sent", "final_sent", "published"} {
+		day = day.AddDate(0, 0, 1)
+		d.at(day)
+		if _, err := d.mustAccess(lead, policy.VisitRecordEvent).RecordEvent(context.Background(), ev, day.Format(time.DateOnly)); err != nil {
+			d.t.Fatalf("%s: %v", ev, err)
+		}
+	}
+	return day
+}
+
 // TestDomainRestrictions: child-level data is for the lead, the QAM and the
 // analysts; an administrator's change applies to the next decision.
 func TestDomainRestrictions(t *testing.T) {
@@ -289,20 +318,9 @@ func TestDomainRetention(t *testing.T) {
 	d := startDomain(t)
 	ctx := context.Background()
 	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
 	lead := d.person("ofsted", "lead@ofsted.example")
 	admin := d.person("ofsted", "admin@ofsted.example")
-	day := tl.FieldworkEnd
-	for _, ev := range []string{"draft_sent", "final_sent", "published"} {
-		day = day.AddDate(0, 0, 1)
-		d.at(day)
-		if _, err := d.mustAccess(lead, policy.VisitRecordEvent).RecordEvent(ctx, ev, day.Format(time.DateOnly)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	day := d.publish(lead, v)
 	d.at(day.AddDate(0, 0, d.Config.RetentionDays-1))
 	if ids, err := d.svc.RunRetention(ctx); err != nil || len(ids) != 0 {
 		t.Fatalf("a day early: %v %v", ids, err)

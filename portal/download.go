@@ -25,6 +25,9 @@ type Download struct {
 // of the file is authenticated before this returns, so damage there is an
 // error (KindCorrupt) rather than a broken download.
 func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial bool) (*Download, error) {
+	if err := acc.needFile(); err != nil {
+		return nil, err
+	}
 	if err := acc.require(ctx, policy.FileDownload, &acc.File); err != nil {
 		return nil, err
 	}
@@ -50,4 +53,23 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 		return nil, err
 	}
 	return &Download{File: f, Name: name, Offset: off, Length: length, ReadCloser: r}, nil
+}
+
+// DownloadCut records that a download ended before its end (the
+// connection went), with the bytes actually sent. The download's own
+// record, written before its first byte, says what was asked for.
+func (acc *Access) DownloadCut(ctx context.Context, d *Download, sent int64) {
+	rec := acc.rec("file.download", d.File.ID, "interrupted", map[string]any{"from": d.Offset, "bytes": d.Length, "sent": sent})
+	if err := acc.svc.store.Audit(context.WithoutCancel(ctx), rec); err != nil {
+		acc.svc.log.Error("record a cut download", "visit", acc.Visit.ID, "file", d.File.ID, "err", err)
+	}
+}
+
+// ArchiveCut records that an archive download ended before its end, with
+// the bytes actually sent.
+func (acc *Access) ArchiveCut(ctx context.Context, a *Archive, sent int64) {
+	rec := acc.rec("archive.download", "", "interrupted", map[string]any{"files": a.Files(), "bytes": a.Bytes, "sent": sent})
+	if err := acc.svc.store.Audit(context.WithoutCancel(ctx), rec); err != nil {
+		acc.svc.log.Error("record a cut archive", "visit", acc.Visit.ID, "err", err)
+	}
 }

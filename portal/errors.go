@@ -22,6 +22,7 @@ const (
 	KindTooLarge                    // over a size limit
 	KindCorrupt                     // stored evidence failed authentication
 	KindUnavailable                 // a part the act needs is down
+	KindStorageFull                 // the database's or the object store's disk is full
 )
 
 // Error is a refusal or failure of a domain operation. Msg is a sentence for

@@ -180,6 +180,9 @@ func (acc *Access) Files(ctx context.Context) ([]FileView, error) {
 
 // DeleteFile removes the file Authorize named.
 func (acc *Access) DeleteFile(ctx context.Context) error {
+	if err := acc.needFile(); err != nil {
+		return err
+	}
 	if err := acc.require(ctx, policy.FileDelete, &acc.File); err != nil {
 		return err
 	}
@@ -195,6 +198,9 @@ func (acc *Access) DeleteFile(ctx context.Context) error {
 // information request (or any Annex A item number). Who may see it follows
 // at once: the restriction of the new item applies to the next decision.
 func (acc *Access) Refile(ctx context.Context, rawItem string) (FileView, error) {
+	if err := acc.needFile(); err != nil {
+		return FileView{}, err
+	}
 	if err := acc.require(ctx, policy.FileRefile, &acc.File); err != nil {
 		return FileView{}, err
 	}

@@ -2,7 +2,10 @@ package portal
 
 import (
 	"context"
+	"sync"
 	"time"
+
+	"github.com/ofsted-portal/evidence/portal/blobs"
 )
 
 // Readiness is what serving needs: the database, the object store and the
@@ -15,23 +18,171 @@ type Readiness struct {
 	// down, a store without object lock), each with a sentence for the
 	// operator; it does not make the portal unready.
 	Degraded map[string]string `json:"degraded,omitempty"`
+	At       time.Time         `json:"checked_at"`
 }
 
-// Ready checks the database, the object store and the master key.
+// health holds the latest results of the checks that run in the
+// background, so that readiness answers at once whatever is down.
+type health struct {
+	mu       sync.Mutex
+	last     Readiness
+	features *blobs.Features // nil until a self-test has run
+	selfErr  error           // the last self-test's failure
+	selfAt   time.Time
+	running  chan struct{} // closed when the check in progress ends
+}
+
+// fresh is how old results may be and still be served as they are; older
+// ones are refreshed first, for at most refreshWait.
+const (
+	fresh       = 2 * time.Second
+	refreshWait = 800 * time.Millisecond
+	selfTestAge = 10 * time.Minute
+)
+
+// Ready returns the latest readiness, refreshing it when it is older than a
+// couple of seconds. It answers within a second whatever is down: a check
+// that has not answered by then is failing.
 func (s *Service) Ready(ctx context.Context) Readiness {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
+	h := &s.health
+	h.mu.Lock()
+	last := h.last
+	if time.Since(last.At) < fresh {
+		h.mu.Unlock()
+		return copyReadiness(last)
+	}
+	done := s.startCheck(ctx)
+	h.mu.Unlock()
+	select {
+	case <-done:
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return copyReadiness(h.last)
+	case <-time.After(refreshWait):
+	case <-ctx.Done():
+	}
+	// Something is too slow to answer: fail closed.
+	r := copyReadiness(last)
+	r.Ready = false
+	r.Checks["answer"] = "failing"
+	return r
+}
+
+// refresh runs the checks now and waits for them (the background loop).
+func (s *Service) refresh(ctx context.Context) {
+	h := &s.health
+	h.mu.Lock()
+	done := s.startCheck(ctx)
+	h.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// startCheck starts the checks unless they are running, and returns what
+// is closed when they end; h.mu is held.
+func (s *Service) startCheck(ctx context.Context) chan struct{} {
+	h := &s.health
+	if h.running == nil {
+		h.running = make(chan struct{})
+		go s.check(context.WithoutCancel(ctx), h.running)
+	}
+	return h.running
+}
+
+func copyReadiness(r Readiness) Readiness {
+	out := r
+	out.Checks, out.Degraded = map[string]string{}, map[string]string{}
+	for k, v := range r.Checks {
+		out.Checks[k] = v
+	}
+	for k, v := range r.Degraded {
+		out.Degraded[k] = v
+	}
+	return out
+}
+
+// check runs every check and stores the results; done is closed after.
+func (s *Service) check(ctx context.Context, done chan struct{}) {
 	r := Readiness{Ready: true, Checks: map[string]string{"database": "ok", "storage": "ok", "key": "ok"}, Degraded: map[string]string{}}
-	if err := s.store.Ping(ctx); err != nil {
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.store.Ping(pctx); err != nil {
 		r.Checks["database"], r.Ready = "failing", false
 		s.log.Error("readiness: database", "err", err)
 	}
-	if err := s.blobs.Ping(ctx); err != nil {
+	if err := s.blobs.Ping(pctx); err != nil {
 		r.Checks["storage"], r.Ready = "failing", false
 		s.log.Error("readiness: storage", "err", err)
 	}
 	if s.keyErr != nil {
 		r.Checks["key"], r.Ready = "failing", false
 	}
-	return r
+	h := &s.health
+	h.mu.Lock()
+	runSelfTest := r.Checks["storage"] == "ok" && time.Since(h.selfAt) > selfTestAge
+	h.mu.Unlock()
+	if runSelfTest {
+		s.selfTest(ctx)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, v := range s.storeDegraded() {
+		r.Degraded[k] = v
+	}
+	r.At = time.Now()
+	h.last, h.running = r, nil
+	close(done)
+}
+
+// selfTest creates and removes a bucket, as visit creation does, and finds
+// what the store offers. Its findings are reported at start-up and as
+// degraded readiness until the next one.
+func (s *Service) selfTest(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	f, err := s.blobs.SelfTest(ctx, s.cfg.BucketPrefix)
+	h := &s.health
+	h.mu.Lock()
+	first := h.selfAt.IsZero()
+	h.selfAt, h.selfErr = time.Now(), err
+	if err == nil {
+		h.features = &f
+	}
+	h.mu.Unlock()
+	switch {
+	case err != nil:
+		s.log.Error("object store self-test: a bucket could not be created, so visits cannot be", "region", s.cfg.S3Region, "err", err)
+	case first && (!f.ObjectLock || !f.Lifecycle):
+		s.log.Warn("object store: features missing; the portal relies on its own destruction sweep",
+			"object_lock", f.ObjectLock, "lifecycle", f.Lifecycle)
+	}
+}
+
+// storeDegraded is what the last self-test found wrong; h.mu is held.
+func (s *Service) storeDegraded() map[string]string {
+	h := &s.health
+	out := map[string]string{}
+	if h.selfErr != nil {
+		out["storage:create_bucket"] = "A test bucket could not be created in region " + s.cfg.S3Region +
+			": visits cannot be created. Check PORTAL_S3_REGION and that the credentials may create buckets."
+	}
+	if f := h.features; f != nil {
+		if !f.ObjectLock {
+			out["storage:object_lock"] = "The object store has no object lock on versioned buckets: legal holds are kept by the portal only, not by S3."
+		}
+		if !f.Lifecycle {
+			out["storage:lifecycle"] = "The object store has no bucket lifecycle rules: there is no backstop expiry, and destruction relies on the portal's own sweep alone."
+		}
+	}
+	return out
+}
+
+// Degraded is what the last checks found wrong but optional, without
+// running them again (pages for administrators show it).
+func (s *Service) Degraded() map[string]string {
+	s.health.mu.Lock()
+	defer s.health.mu.Unlock()
+	return copyReadiness(s.health.last).Degraded
 }

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -9,10 +10,13 @@ import (
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
-// Background work: the janitor (abandoned and expired uploads, expired
-// sessions), the retention sweep and audit checkpoints, every
-// PORTAL_RETENTION_INTERVAL. Start runs it; Stop (and Close) end it and
-// wait, so the database is never closed under it.
+// Background work, each in a loop of its own: readiness checks (every 10
+// s), the janitor (every minute: uploads whose process is gone, failed
+// uploads, expired resumable uploads and sessions) with the heartbeat of
+// the uploads this process receives (every 30 s), the retention sweep
+// (every PORTAL_RETENTION_INTERVAL) and audit checkpoints (every 100
+// records, or 10 minutes). Start runs it; Stop (and Close) end it and wait,
+// so the database is never closed under it.
 
 // Start runs the background work until Stop. Starting twice is a no-op.
 func (s *Service) Start(ctx context.Context) {
@@ -22,23 +26,37 @@ func (s *Service) Start(ctx context.Context) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.bgStop, s.bgDone = cancel, make(chan struct{})
+	var wg sync.WaitGroup
+	loop := func(every time.Duration, fn func(ctx context.Context)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				fn(ctx)
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+	loop(10*time.Second, s.refresh)
+	loop(heartbeatEvery, s.heartbeat)
+	loop(janitorEvery, s.Sweep)
+	loop(s.cfg.RetentionEvery, func(ctx context.Context) { s.RunRetention(ctx) })
+	wg.Add(1)
 	go func() {
-		defer close(s.bgDone)
-		t := time.NewTicker(s.cfg.RetentionEvery)
-		defer t.Stop()
-		for {
-			s.Sweep(ctx)
-			s.RunRetention(ctx)
-			if err := s.Checkpoint(ctx, false); err != nil && ctx.Err() == nil {
-				s.log.Error("audit checkpoint", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
+		defer wg.Done()
+		s.checkpoints(ctx)
+	}()
+	done := make(chan struct{})
+	s.bgStop, s.bgDone = cancel, done
+	go func() {
+		wg.Wait()
+		close(done)
 	}()
 }
 
@@ -52,11 +70,34 @@ func (s *Service) Stop() {
 		stop()
 		<-done
 	}
+	s.evidence.Wait()
 }
 
-// abandonAfter is how long a pending upload may go untouched before its
-// objects are removed. A live upload touches it after every segment.
-const abandonAfter = time.Hour
+const (
+	// heartbeatEvery is how often the pending records of the uploads this
+	// process receives are touched; abandonAfter is how long one may go
+	// untouched before the janitor takes it as cut off by a crash.
+	heartbeatEvery = 30 * time.Second
+	abandonAfter   = 2 * time.Minute
+	janitorEvery   = time.Minute
+)
+
+// heartbeat keeps the uploads this process is receiving alive.
+func (s *Service) heartbeat(ctx context.Context) {
+	if ids := s.evidence.InFlight(); len(ids) > 0 {
+		if err := s.store.TouchUploads(ctx, ids, s.now()); err != nil && ctx.Err() == nil {
+			s.log.Error("upload heartbeat", "err", err)
+		}
+	}
+}
+
+// interruptedUpload is the audit record of a plain upload cut off by a
+// crash, written when the janitor has removed what it stored.
+func (s *Service) interruptedUpload(p store.PendingUpload) store.AuditRecord {
+	rec := s.systemRec(p.VisitID, "upload.failed", p.FileID, map[string]any{"reason": "interrupted"})
+	rec.Outcome = "failure"
+	return rec
+}
 
 // Sweep runs the janitor once: abandoned uploads and expired sessions.
 func (s *Service) Sweep(ctx context.Context) {

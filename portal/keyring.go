@@ -10,8 +10,11 @@ import (
 )
 
 // Keyring unwraps visit keys on demand and keeps them in memory. Unwrapping
-// costs an ML-KEM decapsulation, so keys are cached for the life of the
-// process; Forget drops one (destruction must call it).
+// costs an ML-KEM decapsulation, so keys are cached; but every use first
+// asks the database whether the key is still stored (one indexed read of
+// its fingerprint), so a key destroyed by any process (a sweep in another
+// instance, portal retention run) is not used by this one a moment
+// longer. Forget drops one at once.
 type Keyring struct {
 	master *crypto.MasterKey
 	store  *store.Store
@@ -27,10 +30,15 @@ func NewKeyring(master *crypto.MasterKey, st *store.Store) *Keyring {
 
 // Key returns the visit's key, unwrapping it if needed.
 func (k *Keyring) Key(ctx context.Context, visitID string) (*crypto.VisitKey, error) {
+	fp, err := k.store.KeyFingerprint(ctx, visitID)
+	if err != nil {
+		k.Forget(visitID)
+		return nil, err
+	}
 	k.mu.Lock()
 	key, ok := k.keys[visitID]
 	k.mu.Unlock()
-	if ok {
+	if ok && key.Fingerprint() == fp {
 		return key, nil
 	}
 	wrapped, err := k.store.WrappedKey(ctx, visitID)

@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/portal/blobs"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -77,12 +79,14 @@ func RotateMasterKey(ctx context.Context, st *store.Store, a Actor, from, to *cr
 
 // AuditSummary is what a verification of the whole trail found.
 type AuditSummary struct {
-	Records, Checkpoints int
+	Records, Checkpoints, Anchors int
+	LastAnchored                  int64
 }
 
-// VerifyAudit walks the whole audit chain and its signed checkpoints; a
-// broken link is a *store.ChainError naming the record.
-func VerifyAudit(ctx context.Context, st *store.Store, pub ed25519.PublicKey) (AuditSummary, error) {
+// VerifyAudit walks the whole audit chain and its signed checkpoints, and
+// checks it against the checkpoints anchored outside the database (anchors
+// may be nil); a broken link is a *store.ChainError naming the record.
+func VerifyAudit(ctx context.Context, st *store.Store, pub ed25519.PublicKey, anchors Anchors) (AuditSummary, error) {
 	recs, err := st.AuditRecords(ctx, store.AuditFilter{})
 	if err != nil {
 		return AuditSummary{}, err
@@ -91,7 +95,46 @@ func VerifyAudit(ctx context.Context, st *store.Store, pub ed25519.PublicKey) (A
 	if err != nil {
 		return AuditSummary{}, err
 	}
-	return AuditSummary{len(recs), len(cps)}, store.VerifyAudit(recs, cps, pub)
+	sum := AuditSummary{Records: len(recs), Checkpoints: len(cps)}
+	var anchored []store.Checkpoint
+	if anchors != nil {
+		if anchored, err = anchors.List(ctx); err != nil {
+			return sum, fmt.Errorf("audit anchors (%s): %w", anchors.Where(), err)
+		}
+		sum.Anchors = len(anchored)
+		if n := len(anchored); n > 0 {
+			sum.LastAnchored = anchored[n-1].Seq
+		}
+	}
+	if err := store.VerifyAnchors(recs, anchored, pub); err != nil {
+		return sum, err
+	}
+	return sum, store.VerifyAudit(recs, cps, pub)
+}
+
+// FindAnchors returns where the trail's checkpoints are anchored, without
+// creating anything: the configured folder, the anchor bucket when it
+// exists, else the folder beside the database. Nil when there are none.
+func FindAnchors(ctx context.Context, cfg Config) (Anchors, error) {
+	if cfg.AnchorDir != "" {
+		return dirAnchors{cfg.AnchorDir}, nil
+	}
+	if cfg.S3AccessKey != "" {
+		b, err := blobs.New(blobs.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Secure: cfg.S3Secure, Region: cfg.S3Region})
+		if err != nil {
+			return nil, err
+		}
+		if ok, err := b.BucketExists(ctx, cfg.AnchorBucket); err != nil {
+			return nil, err
+		} else if ok {
+			return bucketAnchors{blobs: b, bucket: cfg.AnchorBucket}, nil
+		}
+	}
+	dir := filepath.Join(filepath.Dir(cfg.DBPath), "audit-anchors")
+	if _, err := os.Stat(dir); err == nil {
+		return dirAnchors{dir}, nil
+	}
+	return nil, nil
 }
 
 // FileCheck is the result of checking one stored file end to end.

@@ -2,7 +2,10 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/ofsted-portal/evidence/portal/retention"
 )
 
 // RunRetention runs one destruction sweep now (portal retention run, and
@@ -10,7 +13,11 @@ import (
 // hold, and finishes any destruction that was interrupted.
 func (s *Service) RunRetention(ctx context.Context) ([]string, error) {
 	ids, err := s.retention.Sweep(ctx)
-	if err != nil {
+	var held *retention.LeaseHeldError
+	switch {
+	case errors.As(err, &held):
+		s.log.Info("retention sweep skipped: another process is sweeping", "holder", held.Holder, "until", held.Until)
+	case err != nil:
 		s.log.Error("retention sweep", "err", err)
 	}
 	s.warnUpcoming(ctx)

@@ -49,6 +49,14 @@ type Service struct {
 	retention *retention.Service
 	signer    ed25519.PrivateKey
 	keyErr    error // the master key's self-test at start-up
+	health    health
+
+	// appended is signalled after commits that appended audit records;
+	// the checkpointer listens.
+	appended chan struct{}
+	anchorMu sync.Mutex
+	anchors  Anchors
+	anchored int64 // the last checkpoint anchored by this process
 
 	// sending holds the resumable uploads a request is writing to, so two
 	// requests never write the same upload at once.
@@ -129,14 +137,31 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		signer: signer,
 		policy: engine,
 	}
+	s.appended = make(chan struct{}, 1)
+	var last int64
+	var lastMu sync.Mutex
+	st.OnAppend(func(seq int64) {
+		lastMu.Lock()
+		due := seq-last >= checkpointEvery
+		if due {
+			last = seq
+		}
+		lastMu.Unlock()
+		if due {
+			select {
+			case s.appended <- struct{}{}:
+			default:
+			}
+		}
+	})
 	if s.keyErr = s.keys.SelfTest(); s.keyErr != nil {
 		s.log.Error("master key self-test failed", "err", s.keyErr)
 	}
 	host, _ := os.Hostname()
 	s.retention = &retention.Service{Store: st, Objects: bl, Forget: s.keys.Forget, Signer: signer, Now: o.now, Today: s.Today,
-		RetentionDays: cfg.RetentionDays, NoticePeriod: cfg.DestructionNotice, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8]), Log: o.logger,
+		RetentionDays: cfg.RetentionDays, NoticePeriod: cfg.DestructionNotice, LeaseTTL: cfg.RetentionLease, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8]), Log: o.logger,
 		AfterStep: o.afterStep, Record: s.systemRec}
-	s.evidence = &evidence.Service{Store: st, Blobs: bl, SegmentSize: cfg.SegmentSize, Now: o.now, Log: o.logger}
+	s.evidence = &evidence.Service{Store: st, Blobs: bl, SegmentSize: cfg.SegmentSize, Now: o.now, Log: o.logger, Interrupted: s.interruptedUpload}
 	return s, nil
 }
 

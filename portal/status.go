@@ -40,7 +40,8 @@ type Status struct {
 	AcceptsUploads bool
 	Letter         retention.Letter
 	DestroyOn      time.Time
-	Notice         *store.Notice // the destruction notice, once given
+	Notice         *store.Notice  // the destruction notice, once given
+	Failure        *store.Failure // the last failed attempt at destruction, until it succeeds
 	LegalHold      bool
 	Events         []EventView
 	Timeline       *timeline.Timeline // nil when the dates do not make one
@@ -55,7 +56,7 @@ func (s *Service) status(ctx context.Context, v store.Visit) (Status, error) {
 	}
 	if v.State == StateDestroying || v.State == StateDestroyed {
 		st.State = v.State
-		return st, nil
+		return st, s.destructionFailure(ctx, v, &st)
 	}
 	evs, err := s.store.Events(ctx, v.ID)
 	if err != nil {
@@ -80,6 +81,9 @@ func (s *Service) status(ctx context.Context, v store.Visit) (Status, error) {
 		case err == nil:
 			st.Notice = &n
 		case !errors.Is(err, store.ErrNotFound):
+			return st, err
+		}
+		if err := s.destructionFailure(ctx, v, &st); err != nil {
 			return st, err
 		}
 	}
@@ -184,4 +188,16 @@ func (acc *Access) AccessEnd() string {
 		return "Your access ends on the day the letter of findings is published."
 	}
 	return "Your access lasts until the evidence is destroyed under the retention schedule."
+}
+
+// destructionFailure adds the visit's failed destruction, if any.
+func (s *Service) destructionFailure(ctx context.Context, v store.Visit, st *Status) error {
+	f, err := s.store.GetFailure(ctx, v.ID)
+	switch {
+	case err == nil:
+		st.Failure = &f
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	return nil
 }

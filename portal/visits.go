@@ -60,6 +60,12 @@ func (s *Service) view(ctx context.Context, v store.Visit, st Status, role strin
 			out.Destruction.ApprovedAt, out.Destruction.ApprovedBy = &n.ApprovedAt, n.ApprovedBy.Email
 		}
 	}
+	if f := st.Failure; f != nil {
+		if out.Destruction == nil {
+			out.Destruction = &DestructionView{}
+		}
+		out.Destruction.FailedAt, out.Destruction.Failure, out.Destruction.Attempts, out.Destruction.RetryAt = &f.LastFailedAt, f.Reason, f.Attempts, &f.NextAttemptAt
+	}
 	out.Title = s.openTitle(ctx, v)
 	return out
 }

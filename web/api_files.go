@@ -114,7 +114,8 @@ func (s *Server) downloadFile(c *gin.Context) {
 	c.Status(status)
 	c.Writer.WriteHeaderNow()
 	// io.Copy hands decrypted segments and blocks to the writer (WriteTo).
-	if _, err := io.Copy(c.Writer, d); err != nil {
+	if sent, err := io.Copy(c.Writer, d); err != nil {
+		acc.DownloadCut(ctx, d, sent)
 		if ctx.Err() != nil {
 			return // the client went away
 		}
@@ -139,7 +140,23 @@ func (s *Server) downloadArchive(c *gin.Context) {
 	h.Set("Content-Disposition", contentDisposition(acc.Visit.Reference+" evidence.zip"))
 	c.Status(http.StatusOK)
 	c.Writer.WriteHeaderNow()
-	if err := a.WriteTo(ctx, c.Writer); err != nil && ctx.Err() == nil {
-		s.fail(c, err) // headers are sent: this cuts the connection
+	w := &countingWriter{w: c.Writer}
+	if err := a.WriteTo(ctx, w); err != nil {
+		acc.ArchiveCut(ctx, a, w.n)
+		if ctx.Err() == nil {
+			s.fail(c, err) // headers are sent: this cuts the connection
+		}
 	}
+}
+
+// countingWriter counts what reached the client.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -45,16 +44,7 @@ func TestAuditJourney(t *testing.T) {
 			admin.status("DELETE", "/api/v1/visits/"+v.ID+"/members/"+m.ID, nil)
 		}
 	}
-	tl := decode[struct {
-		Timeline struct {
-			FieldworkEnd string `json:"fieldwork_end"`
-		} `json:"timeline"`
-	}](t, admin.get("/api/v1/visits/"+v.ID), http.StatusOK)
-	end, _ := calendar.ParseDate(tl.Timeline.FieldworkEnd)
-	ts.offset.Store(int64(30 * 24 * time.Hour))
-	for i, ev := range []string{"draft_sent", "final_sent", "published"} {
-		decode[visitResp](t, lead.sendJSON("POST", "/api/v1/visits/"+v.ID+"/events", map[string]string{"event": ev, "date": end.AddDate(0, 0, i+1).Format(time.DateOnly)}), http.StatusOK)
-	}
+	publish(t, ts, lead, v, 30)
 	ts.offset.Store(int64(90 * 24 * time.Hour))
 	// The first sweep gives notice; an administrator approves; the next
 	// destroys.

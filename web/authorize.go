@@ -1,6 +1,8 @@
 package web
 
 import (
+	"strings"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/ofsted-portal/evidence/portal"
@@ -30,6 +32,14 @@ func (s *Server) authorize(c *gin.Context) {
 	if !ok {
 		s.fail(c, errNotFound)
 		return
+	}
+	for _, p := range []string{"id", "file"} {
+		// A path that names a visit or file by something that is not an
+		// id names nothing (never "damaged in storage").
+		if strings.Contains(c.FullPath(), ":"+p) && !portal.IsID(c.Param(p)) {
+			s.fail(c, errNotFound)
+			return
+		}
 	}
 	actor, err := s.actorOf(c)
 	if err != nil {

@@ -192,16 +192,7 @@ func TestBackdatedPublication(t *testing.T) {
 	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
 	v := setUpVisit(t, ts, admin, "FV-BACK-1")
 	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
-	tl := decode[struct {
-		Timeline struct {
-			FieldworkEnd string `json:"fieldwork_end"`
-		} `json:"timeline"`
-	}](t, admin.get("/api/v1/visits/"+v.ID), http.StatusOK)
-	end, _ := calendar.ParseDate(tl.Timeline.FieldworkEnd)
-	ts.offset.Store(int64(200 * 24 * time.Hour)) // months later
-	for i, ev := range []string{"draft_sent", "final_sent", "published"} {
-		decode[visitResp](t, lead.sendJSON("POST", "/api/v1/visits/"+v.ID+"/events", map[string]string{"event": ev, "date": end.AddDate(0, 0, i+1).Format(time.DateOnly)}), http.StatusOK)
-	}
+	publish(t, ts, lead, v, 200) // months later
 	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 0 {
 		t.Fatalf("destroyed at once after back-dated events: %v %v", ids, err)
 	}

@@ -92,6 +92,33 @@ func setUpVisit(t *testing.T, ts *testStack, admin *browser, ref string) visitRe
 	return v
 }
 
+// fieldworkEnd is the visit's last day of fieldwork, as its timeline says.
+func fieldworkEnd(t *testing.T, who *browser, v visitResp) time.Time {
+	t.Helper()
+	tl := decode[struct {
+		Timeline struct {
+			FieldworkEnd string `json:"fieldwork_end"`
+		} `json:"timeline"`
+	}](t, who.get("/api/v1/visits/"+v.ID), http.StatusOK)
+	end, err := calendar.ParseDate(tl.Timeline.FieldworkEnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return end
+}
+
+// publish moves the clock on by days and has the lead inspector record the
+// letter events, the days after fieldwork ended; it returns that end.
+func publish(t *testing.T, ts *testStack, lead *browser, v visitResp, days int) time.Time {
+	t.Helper()
+	end := fieldworkEnd(t, lead, v)
+	ts.offset.Store(int64(time.Duration(days) * 24 * time.Hour))
+	for i, ev := range []string{"draft_sent", "final_sent", "published"} {
+		decode[visitResp](t, lead.sendJSON("POST", "/api/v1/visits/"+v.ID+"/events", map[string]string{"event": ev, "date": end.AddDate(0, 0, i+1).Format(time.DateOnly)}), http.StatusOK)
+	}
+	return end
+}
+
 func TestEvidenceEndToEnd(t *testing.T) {
 	ts := startStack(t)
 	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"syscall"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/blobs"
 	"github.com/ofsted-portal/evidence/portal/evidence"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -44,7 +46,12 @@ var kindStatus = map[portal.Kind]int{
 	portal.KindTooLarge:    http.StatusRequestEntityTooLarge,
 	portal.KindCorrupt:     http.StatusInternalServerError,
 	portal.KindUnavailable: http.StatusServiceUnavailable,
+	portal.KindStorageFull: http.StatusInsufficientStorage,
 }
+
+// errStorageFull answers an act that found no room to store what it must.
+var errStorageFull = &httpError{http.StatusInsufficientStorage, "storage_full",
+	"The portal's storage is full, so nothing you sent was kept. The portal's operators have been told: try again later."}
 
 // toHTTPError is the one place errors become statuses.
 func toHTTPError(err error) *httpError {
@@ -59,6 +66,8 @@ func toHTTPError(err error) *httpError {
 		return &httpError{kindStatus[e.Kind], e.Code, e.Msg}
 	}
 	switch {
+	case errors.Is(err, blobs.ErrFull), store.IsFull(err), errors.Is(err, syscall.ENOSPC):
+		return errStorageFull
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFound
 	case errors.Is(err, store.ErrConflict):
@@ -78,6 +87,11 @@ func (s *Server) fail(c *gin.Context, err error) {
 	he := toHTTPError(err)
 	if he.status >= 500 {
 		s.log.Error("request failed", "request_id", requestID(c), "route", c.FullPath(), "code", he.code, "err", err)
+	}
+	if c.Request.Body != nil && c.Request.ContentLength != 0 && he.status >= 400 {
+		// The body may not have been read to its end: say the connection
+		// ends here, so the client reads this answer rather than a reset.
+		c.Header("Connection", "close")
 	}
 	c.Error(err)
 	if c.Writer.Written() {

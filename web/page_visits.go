@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -44,6 +45,10 @@ func nextDue(vj portal.VisitView, today time.Time) (what, when string) {
 // visit's destruction (the notice period before its date, or at once when
 // the date has come) until it is destroyed.
 func destructionWarning(vj portal.VisitView, notice time.Duration) string {
+	if d := vj.Destruction; d != nil && d.FailedAt != nil {
+		return fmt.Sprintf("The destruction of %s failed on %s (attempt %d): %s. It is tried again from %s; the portal's operators have the details in the log.",
+			vj.Reference, d.FailedAt.In(calendar.London).Format("2 January 2006 15:04"), d.Attempts, d.Failure, d.RetryAt.In(calendar.London).Format("2 January 2006 15:04"))
+	}
 	if vj.DestroyOn == nil || vj.Destruction == nil && time.Duration(*vj.DaysUntilDestruction)*24*time.Hour > notice {
 		return ""
 	}
@@ -95,6 +100,18 @@ func (s *Server) visitsPage(c *gin.Context) {
 		rows = append(rows, r)
 		if w := destructionWarning(vj, s.cfg.DestructionNotice); acc.Actor.Administrator && w != "" {
 			warnings = append(warnings, w)
+		}
+	}
+	if acc.Actor.Administrator {
+		// What is wrong but optional, as /readyz reports it.
+		degraded := s.svc.Degraded()
+		keys := make([]string, 0, len(degraded))
+		for k := range degraded {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			warnings = append(warnings, degraded[k])
 		}
 	}
 	s.renderNav(c, "visits", "Your visits", "visits", gin.H{"Visits": rows, "Administrator": acc.Actor.Administrator, "Warnings": warnings})

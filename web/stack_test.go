@@ -55,6 +55,13 @@ func (s *syncBuffer) String() string {
 // requires them).
 func startStack(t *testing.T) *testStack {
 	t.Helper()
+	return startStackWith(t, nil)
+}
+
+// startStackWith is startStack with options changed first (its state
+// directory, its configuration).
+func startStackWith(t *testing.T, change func(*devstack.Options)) *testStack {
+	t.Helper()
 	bin, err := devstack.FindMinIO()
 	if err != nil {
 		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
@@ -66,7 +73,7 @@ func startStack(t *testing.T) *testStack {
 	clock := func() time.Time { return time.Now().Add(time.Duration(ts.offset.Load())) }
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := devstack.Start(ctx, devstack.Options{
+	o := devstack.Options{
 		Dir:         t.TempDir(),
 		MinIOBinary: bin,
 		Logger:      portal.NewLogger(ts.log, "debug"),
@@ -76,7 +83,11 @@ func startStack(t *testing.T) *testStack {
 			}
 			return nil
 		})},
-	})
+	}
+	if change != nil {
+		change(&o)
+	}
+	st, err := devstack.Start(ctx, o)
 	if err != nil {
 		t.Fatalf("start stack: %v", err)
 	}

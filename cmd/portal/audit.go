@@ -19,7 +19,7 @@ func auditVerify(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	pubPath := fs.String("public-key", "", "the signing public key (PEM); default: the public half of PORTAL_SIGNING_KEY_FILE")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal audit verify [--public-key FILE]\n\nChecks every audit record's hash link and every signed checkpoint (PORTAL_DB_PATH).\nExit status 0: intact; 1: the first broken link is reported.")
+		fmt.Fprintln(fs.Output(), "Usage: portal audit verify [--public-key FILE]\n\nChecks every audit record's hash link and every signed checkpoint (PORTAL_DB_PATH), and the\ntrail against the checkpoints anchored outside the database (PORTAL_AUDIT_ANCHOR_DIR, or the\nbucket PORTAL_AUDIT_ANCHOR_BUCKET on the PORTAL_S3_* store). Exit status 0: intact; 1: the\nfirst broken link is reported, naming the last anchored record when the trail was cut short.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -46,7 +46,11 @@ func auditVerify(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	sum, err := portal.VerifyAudit(ctx, st, pub)
+	anchors, err := portal.FindAnchors(ctx, portal.PartialConfig(os.Getenv))
+	if err != nil {
+		return fmt.Errorf("audit anchors: %w", err)
+	}
+	sum, err := portal.VerifyAudit(ctx, st, pub, anchors)
 	if err != nil {
 		var ce *store.ChainError
 		if errors.As(err, &ce) {
@@ -54,6 +58,10 @@ func auditVerify(ctx context.Context, args []string) error {
 		}
 		return err
 	}
-	fmt.Printf("intact: %d records, %d signed checkpoints\n", sum.Records, sum.Checkpoints)
+	where := "no anchors outside the database"
+	if anchors != nil {
+		where = fmt.Sprintf("%d anchored outside the database (%s), the last at record %d", sum.Anchors, anchors.Where(), sum.LastAnchored)
+	}
+	fmt.Printf("intact: %d records, %d signed checkpoints, %s\n", sum.Records, sum.Checkpoints, where)
 	return nil
 }

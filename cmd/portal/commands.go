@@ -98,6 +98,10 @@ func serve(ctx context.Context, args []string) error {
 		})
 }
 
+// domainOptions are passed to portal.New by withDomain (tests of commands
+// that crash use them).
+var domainOptions []portal.Option
+
 // withDomain parses a command without flags of its own, builds the domain
 // from the environment and runs fn with it; it closes the domain (and
 // waits for its background work) afterwards.
@@ -111,7 +115,7 @@ func withDomain(ctx context.Context, name, usage string, args []string, fn func(
 	if err != nil {
 		return err
 	}
-	svc, err := portal.New(ctx, cfg)
+	svc, err := portal.New(ctx, cfg, domainOptions...)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,9 +11,6 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
-	"github.com/ofsted-portal/evidence/deploy/devstack"
-	"github.com/ofsted-portal/evidence/policy"
-	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -130,40 +126,10 @@ func TestAuditVerifyCommand(t *testing.T) {
 // line builds the domain without serving it, so the trail gains exactly the
 // destruction's records (no "portal.started").
 func TestRetentionRunRecordsOnlyDestruction(t *testing.T) {
-	bin, err := devstack.FindMinIO()
-	if err != nil {
-		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
 	ctx := context.Background()
-	st, err := devstack.Start(ctx, devstack.Options{Dir: t.TempDir(), MinIOBinary: bin, DomainOnly: true, Logger: portal.NewLogger(io.Discard, "error")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := domainStack(t)
 	svc := st.Portal
-	admin, err := svc.SignIn(ctx, portal.Actor{}, portal.Identity{IdP: "ofsted", Issuer: st.Config.IdPs[1].Issuer, Subject: "a", Email: "admin@ofsted.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cal := svc.Calendar()
-	notified := cal.AddWorkingDays(svc.Today(), -80)
-	v, err := svc.CreateVisit(ctx, admin, portal.NewVisit{Reference: "FV-OLD", Title: "Old", Provider: "Cafcass",
-		NotificationDate: notified.Format(time.DateOnly), FieldworkStart: cal.AddWorkingDays(notified, 5).Format(time.DateOnly)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc, err := svc.Authorize(ctx, admin, policy.VisitRecordEvent, v.ID, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, ev := range []string{"draft_sent", "final_sent", "published"} {
-		if _, err := acc.RecordEvent(ctx, ev, cal.AddWorkingDays(notified, 10+i).Format(time.DateOnly)); err != nil {
-			t.Fatalf("%s: %v", ev, err)
-		}
-	}
+	id := oldVisit(t, svc, st, "FV-OLD")
 	head, _, err := svc.Store().AuditHead(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -189,6 +155,9 @@ func TestRetentionRunRecordsOnlyDestruction(t *testing.T) {
 	}
 	var got []string
 	for _, r := range recs {
+		if r.VisitID != id {
+			t.Errorf("record %d (%s) is not of the destroyed visit", r.Seq, r.Action)
+		}
 		got = append(got, r.Action)
 	}
 	want := []string{"destruction.notice", "destruction.started", "destruction.key_destroyed", "destruction.objects_deleted", "destruction.certificate_issued", "visit.destroyed"}

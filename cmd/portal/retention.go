@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/portal"
@@ -13,16 +14,36 @@ import (
 )
 
 func retentionRun(ctx context.Context, args []string) error {
-	const usage = "Usage: portal retention run\n\nRuns one destruction sweep now: destroys every published visit past its retention date\nand not on legal hold, and finishes any destruction that was interrupted. Uses the\nsame PORTAL_* configuration as serve."
-	return withDomain(ctx, "retention run", usage, args, func(svc *portal.Service) error {
-		ids, err := svc.RunRetention(ctx)
-		for _, id := range ids {
-			fmt.Println("destroyed", id)
+	fs := flag.NewFlagSet("retention run", flag.ContinueOnError)
+	wait := fs.Bool("wait", false, "when another process is sweeping, wait for it to finish instead of failing")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: portal retention run [--wait]\n\nRuns one destruction sweep now: destroys every published visit past its retention date, noticed\nand not on legal hold, and finishes any destruction that was interrupted. Uses the same PORTAL_*\nconfiguration as serve. Exit status 1 when a destruction failed, or another process holds the\nsweep's lease (it says who, and until when).")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagErr(err)
+	}
+	return withDomain(ctx, "retention run", "", nil, func(svc *portal.Service) error {
+		for {
+			ids, err := svc.RunRetention(ctx)
+			for _, id := range ids {
+				fmt.Println("destroyed", id)
+			}
+			var held *retention.LeaseHeldError
+			if errors.As(err, &held) && *wait {
+				fmt.Printf("waiting: %v\n", err)
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(2 * time.Second):
+				}
+				continue
+			}
+			if err == nil && len(ids) == 0 {
+				fmt.Println("nothing due")
+			}
+			return err
 		}
-		if err == nil && len(ids) == 0 {
-			fmt.Println("nothing due")
-		}
-		return err
 	})
 }
 

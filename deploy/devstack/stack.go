@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,10 +40,21 @@ type Options struct {
 	// PortalOptions are passed to portal.New (tests inject a clock).
 	PortalOptions []portal.Option
 	MinIOOutput   io.Writer
+	// S3, when set, is an S3 server to use instead of starting MinIO (the
+	// storage tests run against several).
+	S3 *S3Endpoint
+	// Env adds to or overrides the stack's configuration (dev.env).
+	Env map[string]string
 	// DomainOnly starts MinIO and builds the domain (with its demo visit)
 	// but no identity provider, HTTP door or background work: tests of the
 	// domain's rules and of commands.
 	DomainOnly bool
+}
+
+// S3Endpoint is an S3 server the stack uses instead of its own MinIO.
+type S3Endpoint struct {
+	Endpoint, AccessKey, SecretKey, Region string
+	Secure                                 bool
 }
 
 // Stack is a running development stack.
@@ -84,24 +96,33 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if st.Env, err = loadOrCreateEnv(o); err != nil {
 		return st, err
 	}
+	if s := o.S3; s != nil {
+		st.Env["PORTAL_S3_ENDPOINT"], st.Env["PORTAL_S3_ACCESS_KEY"], st.Env["PORTAL_S3_SECRET_KEY"] = s.Endpoint, s.AccessKey, s.SecretKey
+		st.Env["PORTAL_S3_REGION"], st.Env["PORTAL_S3_SECURE"] = s.Region, strconv.FormatBool(s.Secure)
+	}
+	for k, v := range o.Env {
+		st.Env[k] = v
+	}
 	if err := ensureKey(filepath.Join(o.Dir, "master.key"), func() ([]byte, error) { return crypto.GenerateMasterKey(time.Now()) }); err != nil {
 		return st, err
 	}
 	if err := ensureKey(filepath.Join(o.Dir, "signing.key"), retention.GenerateSigningKey); err != nil {
 		return st, err
 	}
-	bin := o.MinIOBinary
-	if bin == "" {
-		if bin, err = FindMinIO(); err != nil {
+	if o.S3 == nil {
+		bin := o.MinIOBinary
+		if bin == "" {
+			if bin, err = FindMinIO(); err != nil {
+				return st, err
+			}
+		}
+		st.MinIO, err = StartMinIO(ctx, MinIOOptions{
+			Binary: bin, DataDir: filepath.Join(o.Dir, "minio"), Addr: o.MinIOAddr,
+			AccessKey: st.Env["PORTAL_S3_ACCESS_KEY"], SecretKey: st.Env["PORTAL_S3_SECRET_KEY"], Output: o.MinIOOutput,
+		})
+		if err != nil {
 			return st, err
 		}
-	}
-	st.MinIO, err = StartMinIO(ctx, MinIOOptions{
-		Binary: bin, DataDir: filepath.Join(o.Dir, "minio"), Addr: o.MinIOAddr,
-		AccessKey: st.Env["PORTAL_S3_ACCESS_KEY"], SecretKey: st.Env["PORTAL_S3_SECRET_KEY"], Output: o.MinIOOutput,
-	})
-	if err != nil {
-		return st, err
 	}
 
 	st.PortalURL = "http://" + o.PortalAddr
@@ -232,7 +253,9 @@ func (st *Stack) Close() {
 		st.idpServer.Shutdown(ctx)
 		cancel()
 	}
-	st.MinIO.Stop()
+	if st.MinIO != nil {
+		st.MinIO.Stop()
+	}
 }
 
 func randomHex(n int) string {
@@ -278,7 +301,10 @@ func loadOrCreateEnv(o Options) (map[string]string, error) {
 		"PORTAL_SIGNING_KEY_FILE": filepath.Join(dir, "signing.key"),
 		"PORTAL_S3_ENDPOINT":      o.MinIOAddr,
 		"PORTAL_IDPS":             "cafcass,ofsted",
-		"DEVIDP_ADDR":             o.IdPAddr,
+		// Anchored checkpoints are kept (undeletable) for a day in
+		// development, not six years.
+		"PORTAL_AUDIT_ANCHOR_RETENTION": "1d",
+		"DEVIDP_ADDR":                   o.IdPAddr,
 	}
 	for _, idp := range []struct{ name, display, org string }{{"cafcass", "Cafcass", "provider"}, {"ofsted", "Ofsted", "inspectorate"}} {
 		p := "PORTAL_IDP_" + strings.ToUpper(idp.name) + "_"

@@ -23,6 +23,7 @@ var starts = []struct {
 }{
 	{"minio", StartMinIO, devstack.FindMinIO, ""},
 	{"versitygw", StartVersityGW, FindVersityGW, ""},
+	{"versitygw-unversioned", StartVersityGWUnversioned, FindVersityGW, ""},
 	{"ceph", StartCeph, FindCeph, "PORTAL_TEST_CEPH"},
 }
 

@@ -21,7 +21,18 @@ func FindVersityGW() (string, error) { return devstack.FindTool("versitygw", "PO
 // which must lie outside the bucket root), metadata in extended attributes,
 // no IAM service (single account: the root credentials).
 func StartVersityGW(ctx context.Context, o Options) (*Server, error) {
-	made, err := o.defaults("versitygw", time.Minute)
+	return startVersityGW(ctx, o, "versitygw", true)
+}
+
+// StartVersityGWUnversioned starts VersityGW's posix backend without a
+// versioning folder: it lists every object with version id "null", and
+// reports object lock on buckets whose versioning is off.
+func StartVersityGWUnversioned(ctx context.Context, o Options) (*Server, error) {
+	return startVersityGW(ctx, o, "versitygw-unversioned", false)
+}
+
+func startVersityGW(ctx context.Context, o Options, name string, versioned bool) (*Server, error) {
+	made, err := o.defaults(name, time.Minute)
 	if err != nil {
 		return nil, err
 	}
@@ -43,10 +54,12 @@ func StartVersityGW(ctx context.Context, o Options) (*Server, error) {
 	began := time.Now()
 	// Global options come before the backend's subcommand; the keys go in
 	// the environment, where ps does not show them.
+	args := []string{"--port", addr, "--region", o.Region, "--health", "/health", "--quiet", "posix", "--versioning-dir", versions, root}
+	if !versioned {
+		args = append(args[:len(args)-3], root)
+	}
 	p, err := startProc("versitygw", o.Output,
-		append(os.Environ(), "ROOT_ACCESS_KEY="+o.AccessKey, "ROOT_SECRET_KEY="+o.SecretKey),
-		o.Binary, "--port", addr, "--region", o.Region, "--health", "/health", "--quiet",
-		"posix", "--versioning-dir", versions, root)
+		append(os.Environ(), "ROOT_ACCESS_KEY="+o.AccessKey, "ROOT_SECRET_KEY="+o.SecretKey), append([]string{o.Binary}, args...)...)
 	if err != nil {
 		return nil, cleanup(made, o.Dir, err)
 	}
@@ -59,7 +72,7 @@ func StartVersityGW(ctx context.Context, o Options) (*Server, error) {
 		return nil, errors.Join(err, stop())
 	}
 	return &Server{
-		Name: "versitygw", Endpoint: addr, AccessKey: o.AccessKey, SecretKey: o.SecretKey,
+		Name: name, Endpoint: addr, AccessKey: o.AccessKey, SecretKey: o.SecretKey,
 		Region: o.Region, Dir: o.Dir, StartupTime: time.Since(began), stop: stop,
 	}, nil
 }

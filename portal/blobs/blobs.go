@@ -4,11 +4,15 @@
 package blobs
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -36,6 +40,24 @@ type Store struct {
 // ErrMissing is returned when an object that metadata says exists is gone.
 var ErrMissing = errors.New("blobs: object missing")
 
+// ErrFull is returned when the object store has no room: nothing was
+// stored, and writing will fail until an operator makes room.
+var ErrFull = errors.New("blobs: the object store is full")
+
+// full classifies a store's "no room" answers (HTTP 507; MinIO's
+// XMinioStorageFull; a server's disk full).
+func full(err error) error {
+	resp := minio.ToErrorResponse(err)
+	switch {
+	case err == nil:
+		return nil
+	case resp.StatusCode == http.StatusInsufficientStorage, resp.Code == "XMinioStorageFull", resp.Code == "StorageFull",
+		strings.Contains(resp.Message, "minimum free drive threshold"), strings.Contains(err.Error(), "no space left on device"):
+		return fmt.Errorf("%w: %v", ErrFull, err)
+	}
+	return err
+}
+
 // New connects lazily: it checks nothing until first use (see Ping).
 func New(cfg Config) (*Store, error) {
 	tr, err := minio.DefaultTransport(cfg.Secure)
@@ -50,6 +72,10 @@ func New(cfg Config) (*Store, error) {
 		Secure:    cfg.Secure,
 		Region:    cfg.Region,
 		Transport: tr,
+		// A CRC32C trailer on every unsigned-payload PUT: a server then
+		// knows a body cut short is incomplete (VersityGW otherwise keeps
+		// an aborted PUT as a short object).
+		TrailingHeaders: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("blobs: client for %s: %w", cfg.Endpoint, err)
@@ -88,8 +114,19 @@ func (s *Store) CreateBucket(ctx context.Context, name string) (locking bool, er
 			return false, fmt.Errorf("blobs: create bucket %s: %w", name, err)
 		}
 	}
-	status, _, _, _, lerr := s.c.GetObjectLockConfig(ctx, name)
-	return lerr == nil && status == "Enabled", nil
+	return s.lockOn(ctx, name), nil
+}
+
+// lockOn reports whether object lock really works in a bucket: its
+// configuration says so and versioning, which it rests on, is on (a
+// server may report object lock on a bucket whose versioning is off).
+func (s *Store) lockOn(ctx context.Context, bucket string) bool {
+	status, _, _, _, err := s.c.GetObjectLockConfig(ctx, bucket)
+	if err != nil || status != "Enabled" {
+		return false
+	}
+	v, err := s.c.GetBucketVersioning(ctx, bucket)
+	return err == nil && v.Enabled()
 }
 
 // Put stores one object of exactly size bytes in one streaming request.
@@ -102,7 +139,7 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, size i
 		DisableContentSha256: true,
 	})
 	if err != nil {
-		return fmt.Errorf("blobs: put %s/%s: %w", bucket, key, err)
+		return fmt.Errorf("blobs: put %s/%s: %w", bucket, key, full(err))
 	}
 	return nil
 }
@@ -155,39 +192,107 @@ func (r sourceReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Version is one object version, or delete marker, as listed.
+type Version struct {
+	Key, VersionID string
+	DeleteMarker   bool
+}
+
+// versionID normalises a listed version id: some servers (VersityGW, and
+// any for an unversioned bucket) list "null", which means no version and
+// must not be sent back as one.
+func versionID(id string) string {
+	if id == "null" {
+		return ""
+	}
+	return id
+}
+
+// Versions lists every object version and delete marker under prefix
+// ("" for the whole bucket). A bucket that is gone has none.
+func (s *Store) Versions(ctx context.Context, bucket, prefix string) ([]Version, error) {
+	var out []Version
+	for obj := range s.c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, WithVersions: true}) {
+		if obj.Err != nil {
+			if minio.ToErrorResponse(obj.Err).Code == "NoSuchBucket" {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("blobs: list %s/%s: %w", bucket, prefix, obj.Err)
+		}
+		out = append(out, Version{Key: obj.Key, VersionID: versionID(obj.VersionID), DeleteMarker: obj.IsDeleteMarker})
+	}
+	return out, nil
+}
+
 // RemovePrefix deletes every version of every object under prefix, so
 // nothing of it can be restored from the bucket.
 func (s *Store) RemovePrefix(ctx context.Context, bucket, prefix string) error {
-	_, err := s.removeVersions(ctx, bucket, prefix)
+	_, err := s.removeAll(ctx, bucket, prefix)
 	return err
 }
 
-func (s *Store) removeVersions(ctx context.Context, bucket, prefix string) (int, error) {
-	objects := s.c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, WithVersions: true})
-	var firstErr error
+// removeRounds bounds how often a listing is emptied and taken again: a
+// server's lifecycle can add delete markers while we delete, but a bucket
+// that will not empty (a hold the portal did not set) must end in an
+// error, not a loop.
+const removeRounds = 8
+
+// removeAll deletes every version and delete marker under prefix until a
+// listing finds none, and says how many it deleted.
+func (s *Store) removeAll(ctx context.Context, bucket, prefix string) (int, error) {
 	n := 0
-	for obj := range objects {
-		if obj.Err != nil {
-			if minio.ToErrorResponse(obj.Err).Code == "NoSuchBucket" {
-				return n, nil
+	for round := 0; round < removeRounds; round++ {
+		vs, err := s.Versions(ctx, bucket, prefix)
+		if err != nil {
+			return n, err
+		}
+		if len(vs) == 0 {
+			return n, nil
+		}
+		var firstErr error
+		for _, v := range vs {
+			err := s.c.RemoveObject(ctx, bucket, v.Key, minio.RemoveObjectOptions{VersionID: v.VersionID, GovernanceBypass: true})
+			switch {
+			case err == nil:
+				n++
+			case minio.ToErrorResponse(err).Code == "NoSuchKey" || minio.ToErrorResponse(err).Code == "NoSuchVersion":
+			case firstErr == nil:
+				firstErr = fmt.Errorf("blobs: remove %s/%s: %w", bucket, v.Key, err)
 			}
-			return n, fmt.Errorf("blobs: list %s/%s: %w", bucket, prefix, obj.Err)
 		}
-		err := s.c.RemoveObject(ctx, bucket, obj.Key, minio.RemoveObjectOptions{VersionID: obj.VersionID, GovernanceBypass: true})
-		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("blobs: remove %s/%s: %w", bucket, obj.Key, err)
-		}
-		if err == nil {
-			n++
+		if firstErr != nil && round >= 2 {
+			return n, firstErr
 		}
 	}
-	return n, firstErr
+	return n, fmt.Errorf("blobs: %s/%s still holds objects after %d rounds of deletion", bucket, prefix, removeRounds)
+}
+
+// RemoveKeys deletes every version of each of these exact keys (the
+// objects a failed upload wrote, whatever a listing of its prefix showed
+// at the time).
+func (s *Store) RemoveKeys(ctx context.Context, bucket string, keys []string) error {
+	for _, k := range keys {
+		vs, err := s.Versions(ctx, bucket, k)
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
+			if v.Key != k {
+				continue
+			}
+			err := s.c.RemoveObject(ctx, bucket, k, minio.RemoveObjectOptions{VersionID: v.VersionID, GovernanceBypass: true})
+			if err != nil && minio.ToErrorResponse(err).Code != "NoSuchKey" && minio.ToErrorResponse(err).Code != "NoSuchVersion" {
+				return fmt.Errorf("blobs: remove %s/%s: %w", bucket, k, err)
+			}
+		}
+	}
+	return nil
 }
 
 // SetLegalHold puts an S3 legal hold on (or off) every object version in the
 // bucket. It does nothing where the bucket has no object lock.
 func (s *Store) SetLegalHold(ctx context.Context, bucket string, on bool) error {
-	if status, _, _, _, err := s.c.GetObjectLockConfig(ctx, bucket); err != nil || status != "Enabled" {
+	if !s.lockOn(ctx, bucket) {
 		return nil
 	}
 	st := minio.LegalHoldDisabled
@@ -201,24 +306,35 @@ func (s *Store) SetLegalHold(ctx context.Context, bucket string, on bool) error 
 		if obj.IsDeleteMarker {
 			continue
 		}
-		if err := s.c.PutObjectLegalHold(ctx, bucket, obj.Key, minio.PutObjectLegalHoldOptions{VersionID: obj.VersionID, Status: &st}); err != nil {
+		if err := s.c.PutObjectLegalHold(ctx, bucket, obj.Key, minio.PutObjectLegalHoldOptions{VersionID: versionID(obj.VersionID), Status: &st}); err != nil {
 			return fmt.Errorf("blobs: legal hold %s/%s: %w", bucket, obj.Key, err)
 		}
 	}
 	return nil
 }
 
-// RemoveBucket deletes every object version in a bucket, then the bucket,
-// and says how many versions it deleted. A bucket already gone is success.
+// RemoveBucket deletes every object version and delete marker in a
+// bucket, listing again until it is empty, then the bucket, and says how
+// many it deleted. A bucket already gone is success.
 func (s *Store) RemoveBucket(ctx context.Context, bucket string) (int, error) {
-	n, err := s.removeVersions(ctx, bucket, "")
-	if err != nil {
-		return n, err
+	n := 0
+	for round := 0; round < removeRounds; round++ {
+		m, err := s.removeAll(ctx, bucket, "")
+		n += m
+		if err != nil {
+			return n, err
+		}
+		err = s.c.RemoveBucket(ctx, bucket)
+		switch code := minio.ToErrorResponse(err).Code; {
+		case err == nil, code == "NoSuchBucket":
+			return n, nil
+		case code == "BucketNotEmpty":
+			continue // something landed after the listing: list again
+		default:
+			return n, fmt.Errorf("blobs: remove bucket %s: %w", bucket, err)
+		}
 	}
-	if err := s.c.RemoveBucket(ctx, bucket); err != nil && minio.ToErrorResponse(err).Code != "NoSuchBucket" {
-		return n, fmt.Errorf("blobs: remove bucket %s: %w", bucket, err)
-	}
-	return n, nil
+	return n, fmt.Errorf("blobs: bucket %s did not stay empty after %d rounds", bucket, removeRounds)
 }
 
 // BucketExists reports whether the bucket is there (tests of destruction).
@@ -268,4 +384,85 @@ func (s *Store) Expiry(ctx context.Context, bucket string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, nil
+}
+
+// Features are what the object store offers that the portal relies on or
+// uses when it can.
+type Features struct {
+	ObjectLock bool // object lock on versioned buckets: S3 legal holds
+	Lifecycle  bool // bucket lifecycle rules: the destruction backstop
+}
+
+// SelfTest creates a bucket (named from prefix) in the configured region,
+// as visit creation does, finds what the store offers on it, and removes
+// it. An error says visits cannot be created: a wrong region, or
+// credentials that may not create buckets.
+func (s *Store) SelfTest(ctx context.Context, prefix string) (Features, error) {
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	name := prefix + "selftest-" + hex.EncodeToString(rnd[:])
+	var f Features
+	locking, err := s.CreateBucket(ctx, name)
+	if err != nil {
+		return f, err
+	}
+	defer s.c.RemoveBucket(context.WithoutCancel(ctx), name)
+	f.ObjectLock = locking
+	when := time.Now().AddDate(1, 0, 0)
+	if err := s.SetExpiry(ctx, name, when); err == nil {
+		if got, err := s.Expiry(ctx, name); err == nil && !got.IsZero() {
+			f.Lifecycle = true
+		}
+	}
+	return f, nil
+}
+
+// EnsureLockedBucket creates a bucket with object lock if it is not there,
+// and reports whether object lock works in it.
+func (s *Store) EnsureLockedBucket(ctx context.Context, name string) (bool, error) {
+	ok, err := s.c.BucketExists(ctx, name)
+	if err != nil {
+		return false, fmt.Errorf("blobs: bucket %s: %w", name, err)
+	}
+	if !ok {
+		return s.CreateBucket(ctx, name)
+	}
+	return s.lockOn(ctx, name), nil
+}
+
+// PutRetained stores a small object that nobody, not even the account that
+// wrote it, can delete or overwrite until retainUntil (object lock in
+// compliance mode).
+func (s *Store) PutRetained(ctx context.Context, bucket, key string, data []byte, retainUntil time.Time) error {
+	_, err := s.c.PutObject(ctx, bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{
+		ContentType: "application/json", Mode: minio.Compliance, RetainUntilDate: retainUntil, DisableMultipart: true,
+	})
+	if err != nil {
+		return fmt.Errorf("blobs: put %s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
+// ReadAll returns every object under prefix (current versions), by key.
+func (s *Store) ReadAll(ctx context.Context, bucket, prefix string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for obj := range s.c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if obj.Err != nil {
+			if minio.ToErrorResponse(obj.Err).Code == "NoSuchBucket" {
+				return out, nil
+			}
+			return nil, fmt.Errorf("blobs: list %s/%s: %w", bucket, prefix, obj.Err)
+		}
+		r, err := s.c.GetObject(ctx, bucket, obj.Key, minio.GetObjectOptions{})
+		if err != nil {
+			return nil, err
+		}
+		b, err := io.ReadAll(io.LimitReader(r, 1<<20))
+		r.Close()
+		if err != nil {
+			return nil, fmt.Errorf("blobs: get %s/%s: %w", bucket, obj.Key, err)
+		}
+		out[obj.Key] = b
+	}
+	return out, nil
 }

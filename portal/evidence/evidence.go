@@ -24,6 +24,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
@@ -38,6 +39,16 @@ type Service struct {
 	SegmentSize int64
 	Now         func() time.Time
 	Log         *slog.Logger
+	// Interrupted describes, for the audit trail, a plain upload that a
+	// crash cut off (the janitor finds it and cleans it up).
+	Interrupted func(p store.PendingUpload) store.AuditRecord
+
+	// inflight holds the plain uploads this process is receiving; the
+	// heartbeat keeps their pending records fresh, so the janitor knows
+	// an upload untouched for long has no process behind it.
+	inflight sync.Map
+	// rechecks are the delayed second looks at failed uploads' objects.
+	rechecks sync.WaitGroup
 }
 
 // ErrTooLarge is returned when an upload of unknown size passes MaxSize.
@@ -84,6 +95,9 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 	if err := s.Store.BeginUpload(ctx, fileID, u.Visit.ID, s.Now(), u.audit("upload.started", "started", fileID, map[string]any{"declared_size": u.Size})...); err != nil {
 		return store.File{}, err
 	}
+	s.inflight.Store(fileID, struct{}{})
+	defer s.inflight.Delete(fileID)
+	var written []string // the object keys this upload wrote or began to write
 	defer func() {
 		if err != nil {
 			reason := "storage"
@@ -95,10 +109,10 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 			case ctx.Err() != nil:
 				reason = "cancelled"
 			}
-			if aerr := s.Store.Audit(context.WithoutCancel(ctx), u.audit("upload.failed", "failure", fileID, map[string]any{"reason": reason})...); aerr != nil {
+			if aerr := s.Store.FailUpload(context.WithoutCancel(ctx), fileID, u.audit("upload.failed", "failure", fileID, map[string]any{"reason": reason})...); aerr != nil {
 				s.Log.ErrorContext(ctx, "audit failed upload", "file", fileID, "err", aerr)
 			}
-			s.discard(ctx, u.Visit, fileID)
+			s.discard(ctx, u.Visit, fileID, written)
 		}
 	}()
 	h := sha256.New()
@@ -110,6 +124,7 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 		size = u.Size
 		for remaining := u.Size; segments == 0 || remaining > 0; segments++ {
 			n := min(s.SegmentSize, remaining)
+			written = append(written, ObjectKey(fileID, segments))
 			mac, err := s.putSegment(ctx, u, fileID, segments, &exactReader{r: body, n: n}, n)
 			if err != nil {
 				return store.File{}, err
@@ -139,6 +154,7 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 			if u.MaxSize > 0 && size > u.MaxSize {
 				return store.File{}, ErrTooLarge
 			}
+			written = append(written, ObjectKey(fileID, segments))
 			mac, err := s.putSegment(ctx, u, fileID, segments, &exactReader{r: bytes.NewReader((*buf)[:n]), n: int64(n)}, int64(n))
 			if err != nil {
 				return store.File{}, err
@@ -193,19 +209,58 @@ func (s *Service) putSegment(ctx context.Context, u Upload, fileID string, i int
 	return mac()
 }
 
-// discard removes what a failed upload wrote. It runs even when the request
-// was cancelled, so it gets a context of its own.
-func (s *Service) discard(ctx context.Context, v store.Visit, fileID string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	defer cancel()
-	if err := s.Blobs.RemovePrefix(ctx, v.Bucket, filePrefix(fileID)); err != nil {
-		// The pending row stays, so Sweep retries later.
+// recheckAfter is how long after removing a failed upload's objects they
+// are looked for again: a server may store a cut-off PUT after the client
+// has gone (VersityGW does, for a body without a checksum trailer).
+const recheckAfter = 2 * time.Second
+
+// discard removes what a failed upload wrote: the keys it wrote and
+// anything under its prefix. It runs even when the request was cancelled,
+// so it gets a context of its own. The pending record stays until a
+// second look, a moment later, finds nothing left; if something is, the
+// janitor tries again.
+func (s *Service) discard(ctx context.Context, v store.Visit, fileID string, keys []string) {
+	ctx = context.WithoutCancel(ctx)
+	if err := s.remove(ctx, v, fileID, keys); err != nil {
 		s.Log.ErrorContext(ctx, "discard failed upload", "visit", v.ID, "file", fileID, "err", err)
-		return
+		return // the pending row stays: the janitor retries
 	}
-	if err := s.Store.EndUpload(ctx, fileID); err != nil {
-		s.Log.ErrorContext(ctx, "forget failed upload", "visit", v.ID, "file", fileID, "err", err)
+	s.rechecks.Add(1)
+	go func() {
+		defer s.rechecks.Done()
+		time.Sleep(recheckAfter)
+		if err := s.remove(ctx, v, fileID, keys); err != nil {
+			s.Log.ErrorContext(ctx, "discard failed upload", "visit", v.ID, "file", fileID, "err", err)
+			return
+		}
+		if left, err := s.Blobs.Versions(ctx, v.Bucket, filePrefix(fileID)); err != nil || len(left) > 0 {
+			s.Log.WarnContext(ctx, "objects of a failed upload are still there: the janitor will try again", "visit", v.ID, "file", fileID, "left", len(left), "err", err)
+			return
+		}
+		if err := s.Store.EndUpload(ctx, fileID); err != nil {
+			s.Log.ErrorContext(ctx, "forget failed upload", "visit", v.ID, "file", fileID, "err", err)
+		}
+	}()
+}
+
+// remove deletes a failed upload's objects by key and by prefix.
+func (s *Service) remove(ctx context.Context, v store.Visit, fileID string, keys []string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := s.Blobs.RemoveKeys(ctx, v.Bucket, keys); err != nil {
+		return err
 	}
+	return s.Blobs.RemovePrefix(ctx, v.Bucket, filePrefix(fileID))
+}
+
+// Wait waits for the second looks at failed uploads still pending.
+func (s *Service) Wait() { s.rechecks.Wait() }
+
+// InFlight lists the plain uploads this process is receiving.
+func (s *Service) InFlight() []string {
+	var ids []string
+	s.inflight.Range(func(k, _ any) bool { ids = append(ids, k.(string)); return true })
+	return ids
 }
 
 // Delete removes a committed file: its row first (so it disappears at
@@ -214,25 +269,44 @@ func (s *Service) Delete(ctx context.Context, v store.Visit, fileID string, audi
 	if err := s.Store.DeleteFile(ctx, v.ID, fileID, s.Now(), audit...); err != nil {
 		return err
 	}
-	s.discard(ctx, v, fileID)
+	s.discard(ctx, v, fileID, nil)
 	return nil
 }
 
-// Sweep removes the objects of uploads abandoned for longer than idle (a
-// crash, a lost connection) and of deletions that did not finish.
+// Sweep removes the objects of uploads whose process is gone (a crash, no
+// heartbeat for longer than idle), of failed uploads and of deletions that
+// did not finish; the pending record goes only when nothing is left. An
+// upload a crash cut off gets its upload.failed record then.
 func (s *Service) Sweep(ctx context.Context, idle time.Duration) error {
 	stale, err := s.Store.StaleUploads(ctx, s.Now().Add(-idle))
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, p := range stale {
 		v, err := s.Store.Visit(ctx, p.VisitID)
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
-		s.discard(ctx, v, p.FileID)
+		if err := s.remove(ctx, v, p.FileID, nil); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if left, err := s.Blobs.Versions(ctx, v.Bucket, filePrefix(p.FileID)); err != nil || len(left) > 0 {
+			errs = append(errs, errors.Join(err, fmt.Errorf("evidence: %d objects of %s still there", len(left), p.FileID)))
+			s.Store.TouchUpload(ctx, p.FileID, s.Now()) // look again next time
+			continue
+		}
+		var audit []store.AuditRecord
+		if p.Kind == store.PendingReceiving && s.Interrupted != nil {
+			audit = append(audit, s.Interrupted(p))
+		}
+		if err := s.Store.EndUpload(ctx, p.FileID, audit...); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // exactReader yields exactly n bytes of r, and turns an early end of r into

@@ -25,17 +25,21 @@ const (
 // Certificate records one visit's destruction. It names no person and no
 // file: files appear by id, size and SHA-256 only.
 type Certificate struct {
-	Type           string     `json:"type"`
-	VisitID        string     `json:"visit_id"`
-	Reference      string     `json:"reference"`
-	KeyFingerprint string     `json:"key_fingerprint"`
-	FileCount      int        `json:"file_count"`
-	TotalBytes     int64      `json:"total_bytes"`
-	ObjectsDeleted int        `json:"objects_deleted"`
-	Files          []CertFile `json:"files"`
-	Steps          CertSteps  `json:"steps"`
-	IssuedAt       time.Time  `json:"issued_at"`
-	SignerKey      string     `json:"signer_public_key"` // base64 Ed25519
+	Type           string `json:"type"`
+	VisitID        string `json:"visit_id"`
+	Reference      string `json:"reference"`
+	KeyFingerprint string `json:"key_fingerprint"`
+	FileCount      int    `json:"file_count"`
+	TotalBytes     int64  `json:"total_bytes"`
+	ObjectsDeleted int    `json:"objects_deleted"` // object versions in the bucket when destruction began, all gone
+	// v2: the segments the files had, and how many were gone before
+	// destruction began (expired by the store's lifecycle backstop).
+	SegmentsExpected   int        `json:"segments_expected,omitempty"`
+	SegmentsGoneBefore int        `json:"segments_gone_before,omitempty"`
+	Files              []CertFile `json:"files"`
+	Steps              CertSteps  `json:"steps"`
+	IssuedAt           time.Time  `json:"issued_at"`
+	SignerKey          string     `json:"signer_public_key"` // base64 Ed25519
 	// v2: the notice given to administrators, and the approval of one
 	// of them when the destruction did not wait for the notice to run.
 	Notice   *CertNotice   `json:"notice,omitempty"`

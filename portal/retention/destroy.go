@@ -5,17 +5,21 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
+	"github.com/ofsted-portal/evidence/portal/blobs"
 	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
-// Objects deletes a visit's bucket: every object version, then the bucket.
-// It must succeed when the bucket is already gone (a resumed run).
+// Objects is the visit's bucket as destruction sees it: an inventory of
+// every object version, and its removal (every version and delete marker,
+// until empty, then the bucket), which must succeed when the bucket is
+// already gone (a resumed run).
 type Objects interface {
+	Versions(ctx context.Context, bucket, prefix string) ([]blobs.Version, error)
 	RemoveBucket(ctx context.Context, bucket string) (objects int, err error)
 }
 
@@ -23,7 +27,8 @@ type Objects interface {
 type Service struct {
 	Store   *store.Store
 	Objects Objects
-	// Forget drops a visit key from every in-memory cache.
+	// Forget drops a visit key from this process's memory (every process
+	// also checks the key is still stored each time it uses it).
 	Forget        func(visitID string)
 	Signer        ed25519.PrivateKey
 	Now           func() time.Time
@@ -33,43 +38,20 @@ type Service struct {
 	// destruction that none of them has approved (PORTAL_DESTRUCTION_NOTICE).
 	NoticePeriod time.Duration
 	Holder       string // this process, for the lease
-	Log          *slog.Logger
+	// LeaseTTL is how long the sweep's lease lasts without renewal (30 s
+	// when zero): a sweep that dies holds it no longer than this.
+	LeaseTTL time.Duration
+	// KeyWait is how long key destruction waits for readers that hold the
+	// database's log before it gives up for this round (1 minute when
+	// zero).
+	KeyWait time.Duration
+	Log     *slog.Logger
 	// Record describes a destruction step for the audit trail; it is written
 	// in the step's own transaction.
 	Record func(visitID, action, object string, detail map[string]any) store.AuditRecord
 	// AfterStep, when set, runs after each recorded step; an error stops
 	// the run there, as a crash would (tests).
 	AfterStep func(step string) error
-}
-
-const sweepLease = "retention-sweep"
-
-// Sweep destroys every visit that is due and finishes any destruction that
-// was interrupted. Only one process sweeps at a time.
-func (s *Service) Sweep(ctx context.Context) (destroyed []string, err error) {
-	ok, err := s.Store.TakeLease(ctx, sweepLease, s.Holder, s.Now(), s.Now().Add(15*time.Minute))
-	if err != nil || !ok {
-		return nil, err
-	}
-	defer s.Store.ReleaseLease(context.WithoutCancel(ctx), sweepLease, s.Holder)
-	visits, err := s.Store.Visits(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, v := range visits {
-		due, err := s.due(ctx, v)
-		if err != nil {
-			return destroyed, err
-		}
-		if !due {
-			continue
-		}
-		if err := s.Destroy(ctx, v); err != nil {
-			return destroyed, fmt.Errorf("retention: destroy %s: %w", v.ID, err)
-		}
-		destroyed = append(destroyed, v.ID)
-	}
-	return destroyed, nil
 }
 
 // Letter replays a visit's recorded events.
@@ -169,14 +151,6 @@ func (s *Service) audit(visitID, action, object string, detail map[string]any) [
 	return []store.AuditRecord{s.Record(visitID, action, object, detail)}
 }
 
-func (s *Service) step(name string) error {
-	s.Log.Info("destruction step", "step", name)
-	if s.AfterStep != nil {
-		return s.AfterStep(name)
-	}
-	return nil
-}
-
 // Destroy runs whatever steps of v's destruction remain. Each step is
 // recorded before the next starts, so running it again resumes.
 func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
@@ -196,8 +170,13 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 			list[i] = CertFile{ID: f.ID, SHA256: f.SHA256, Size: f.Size}
 		}
 		js, _ := json.Marshal(list)
-		if err := s.Store.BeginDestruction(ctx, store.Destruction{VisitID: v.ID, Reference: v.Reference, KeyFingerprint: k.Fingerprint, Files: string(js), StartedAt: s.Now()},
-			s.audit(v.ID, "destruction.started", v.ID, map[string]any{"files": len(files)})...); err != nil {
+		inv, err := s.inventory(ctx, v, files)
+		if err != nil {
+			return err
+		}
+		inv.VisitID, inv.Reference, inv.KeyFingerprint, inv.Files, inv.StartedAt = v.ID, v.Reference, k.Fingerprint, string(js), s.Now()
+		if err := s.Store.BeginDestruction(ctx, inv, s.audit(v.ID, "destruction.started", v.ID, map[string]any{
+			"files": len(files), "object_versions": inv.ObjectsAtStart, "segments_expected": inv.SegmentsExpected, "segments_missing": inv.SegmentsMissing})...); err != nil {
 			return err
 		}
 		s.Log.Warn("destruction started", "visit", v.ID, "reference", v.Reference, "files", len(files))
@@ -211,11 +190,22 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 		return err
 	}
 	if d.KeyDestroyedAt.IsZero() {
-		// b. the key, and with it every copy of the ciphertext and names.
-		if err := s.Store.DestroyKey(ctx, v.ID, s.Now(), s.audit(v.ID, "destruction.key_destroyed", d.KeyFingerprint, nil)...); err != nil {
+		// b. the key, and with it every copy of the ciphertext and names:
+		// recorded only once no byte of it is left in the database files.
+		if err := s.Store.DeleteKey(ctx, v.ID); err != nil {
 			return err
 		}
 		s.Forget(v.ID)
+		if err := s.step("key_deleted"); err != nil {
+			return err
+		}
+		wait := s.KeyWait
+		if wait == 0 {
+			wait = time.Minute
+		}
+		if err := s.Store.VerifyKeyGone(ctx, v.ID, wait, s.Now(), s.audit(v.ID, "destruction.key_destroyed", d.KeyFingerprint, nil)...); err != nil {
+			return err
+		}
 		if err := s.step("key_destroyed"); err != nil {
 			return err
 		}
@@ -245,7 +235,8 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 			return err
 		}
 		c := Certificate{VisitID: v.ID, Reference: d.Reference, KeyFingerprint: d.KeyFingerprint, FileCount: len(files),
-			ObjectsDeleted: d.ObjectsDeleted, Files: files, IssuedAt: s.Now().UTC(),
+			ObjectsDeleted: d.ObjectsAtStart, SegmentsExpected: d.SegmentsExpected, SegmentsGoneBefore: d.SegmentsMissing,
+			Files: files, IssuedAt: s.Now().UTC(),
 			Steps: CertSteps{Started: d.StartedAt, KeyDestroyed: d.KeyDestroyedAt, ObjectsDeleted: d.ObjectsDeletedAt, BucketDeleted: d.BucketDeletedAt}}
 		if n, err := s.Store.GetNotice(ctx, v.ID); err == nil {
 			c.Notice = &CertNotice{GivenAt: n.GivenAt.UTC(), Period: s.NoticePeriod.String()}
@@ -267,10 +258,37 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 		if err := s.Store.CompleteDestruction(ctx, v.ID, signed, s.Now(), recs...); err != nil {
 			return err
 		}
-		s.Log.Warn("visit destroyed", "visit", v.ID, "reference", d.Reference, "files", len(files), "bytes", c.TotalBytes)
+		s.Log.Warn("visit destroyed", "visit", v.ID, "reference", d.Reference, "files", len(files), "bytes", c.TotalBytes, "object_versions", c.ObjectsDeleted)
 		if err := s.step("destroyed"); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// inventory counts, before anything is destroyed, every object version in
+// the visit's bucket and which of the files' segments are there: the
+// certificate's counts come from it, whatever later runs or the store's
+// lifecycle backstop remove.
+func (s *Service) inventory(ctx context.Context, v store.Visit, files []store.File) (store.Destruction, error) {
+	vs, err := s.Objects.Versions(ctx, v.Bucket, "")
+	if err != nil {
+		return store.Destruction{}, err
+	}
+	present := map[string]bool{}
+	for _, o := range vs {
+		if !o.DeleteMarker {
+			present[o.Key] = true
+		}
+	}
+	d := store.Destruction{ObjectsAtStart: len(vs)}
+	for _, f := range files {
+		for i := 0; i < f.Segments; i++ {
+			d.SegmentsExpected++
+			if !present[f.ID+"/"+strconv.Itoa(i)] {
+				d.SegmentsMissing++
+			}
+		}
+	}
+	return d, nil
 }

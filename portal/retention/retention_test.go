@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ofsted-portal/evidence/portal/blobs"
 	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -53,18 +57,25 @@ func TestCheckEvents(t *testing.T) {
 
 type fakeObjects struct {
 	removed map[string]bool
-	fail    bool
+	fail    map[string]bool // buckets that cannot be removed
+	objects map[string][]blobs.Version
+}
+
+func (f *fakeObjects) Versions(_ context.Context, b, _ string) ([]blobs.Version, error) {
+	return f.objects[b], nil
 }
 
 func (f *fakeObjects) RemoveBucket(_ context.Context, b string) (int, error) {
-	if f.fail {
+	if f.fail[b] {
 		return 0, errors.New("storage down")
 	}
 	if f.removed[b] {
 		return 0, nil
 	}
 	f.removed[b] = true
-	return 3, nil
+	n := len(f.objects[b])
+	delete(f.objects, b)
+	return n, nil
 }
 
 type harness struct {
@@ -86,7 +97,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	t.Cleanup(func() { st.Close() })
 	_, key, _ := ed25519.GenerateKey(nil)
-	return &harness{st: st, objects: &fakeObjects{removed: map[string]bool{}}, key: key, path: path}
+	return &harness{st: st, objects: &fakeObjects{removed: map[string]bool{}, fail: map[string]bool{}, objects: map[string][]blobs.Version{}}, key: key, path: path}
 }
 
 func (h *harness) service(holder string) *Service {
@@ -118,6 +129,8 @@ func (h *harness) visit(t *testing.T, id string, wrapped []byte) store.Visit {
 	if err := h.st.CommitFile(ctx, store.File{ID: "f-" + id, VisitID: id, NameSealed: []byte("n"), Size: 10, SHA256: "abc", SegmentSize: 1, Segments: 1, HeaderSize: 1, UploadedBy: u.ID, UploadedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	// Its one segment, in two versions, and a stray object.
+	h.objects.objects[v.Bucket] = []blobs.Version{{Key: "f-" + id + "/0", VersionID: "1"}, {Key: "f-" + id + "/0", VersionID: "2"}, {Key: "stray", VersionID: "3"}}
 	for _, e := range []Event{{DraftSent, day("2026-11-25")}, {FinalSent, day("2026-12-11")}, {Published, day("2026-12-23")}} {
 		h.st.AddEvent(ctx, store.Event{VisitID: id, Event: e.Event, Date: e.Date, RecordedBy: "u", RecordedAt: time.Now()}, func([]store.Event) error { return nil })
 	}
@@ -127,7 +140,7 @@ func (h *harness) visit(t *testing.T, id string, wrapped []byte) store.Visit {
 func TestNothingDestroyedBeforeDateOrOnHold(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t)
-	h.visit(t, "v1", []byte("wrapped"))
+	h.visit(t, "v1", wrappedKey())
 	s := h.service("p1")
 	for _, today := range []string{"2026-12-23", "2027-01-21"} { // publication, and the day before publication + 30
 		h.today = day(today)
@@ -172,11 +185,11 @@ func TestNothingDestroyedBeforeDateOrOnHold(t *testing.T) {
 // TestRestartAtEachStep stops the run after each step, as a crash would,
 // and checks that a new process finishes the job.
 func TestRestartAtEachStep(t *testing.T) {
-	for _, stop := range []string{"destroying", "key_destroyed", "objects_deleted"} {
+	for _, stop := range []string{"destroying", "key_deleted", "key_destroyed", "objects_deleted"} {
 		t.Run(stop, func(t *testing.T) {
 			ctx := context.Background()
 			h := newHarness(t)
-			h.visit(t, "v1", []byte("wrapped-key-bytes-0123456789"))
+			h.visit(t, "v1", wrappedKey())
 			h.today = day("2027-02-01")
 			s := h.service("p1")
 			s.AfterStep = func(step string) error {
@@ -216,9 +229,11 @@ func TestLeaseExcludesASecondSweeper(t *testing.T) {
 	if ok, _ := h.st.TakeLease(ctx, sweepLease, "p1", now, now.Add(24*time.Hour)); !ok {
 		t.Fatal("first lease refused")
 	}
-	h.visit(t, "v1", []byte("w"))
-	if got, err := h.service("p2").Sweep(ctx); err != nil || len(got) != 0 {
-		t.Fatalf("second sweeper ran while the lease was held: %v %v", got, err)
+	h.visit(t, "v1", wrappedKey())
+	got, err := h.service("p2").Sweep(ctx)
+	var held *LeaseHeldError
+	if len(got) != 0 || !errors.As(err, &held) || held.Holder != "p1" || !held.Until.Equal(now.Add(24*time.Hour)) {
+		t.Fatalf("second sweeper while the lease was held: %v %v", got, err)
 	}
 }
 
@@ -236,7 +251,7 @@ func TestDestructionWaitsForNoticeOrApproval(t *testing.T) {
 	}
 	t.Run("notice period", func(t *testing.T) {
 		h := newHarness(t)
-		h.visit(t, "v1", []byte("w"))
+		h.visit(t, "v1", wrappedKey())
 		s := h.service("p1")
 		s.NoticePeriod = 7 * 24 * time.Hour
 		s.Record = func(visitID, action, object string, detail map[string]any) store.AuditRecord {
@@ -268,7 +283,7 @@ func TestDestructionWaitsForNoticeOrApproval(t *testing.T) {
 	})
 	t.Run("back-dated publication waits, or is approved", func(t *testing.T) {
 		h := newHarness(t)
-		h.visit(t, "v1", []byte("w"))
+		h.visit(t, "v1", wrappedKey())
 		s := h.service("p1")
 		s.NoticePeriod = 7 * 24 * time.Hour
 		at(h, "2027-06-01", 9) // months past the date
@@ -294,4 +309,129 @@ func TestDestructionWaitsForNoticeOrApproval(t *testing.T) {
 			t.Fatalf("certificate %+v %v", c, err)
 		}
 	})
+}
+
+// wrappedKey stands in for a wrapped visit key: random bytes of about the
+// size of a real one.
+func wrappedKey() []byte {
+	b := make([]byte, 1600)
+	rand.Read(b)
+	return b
+}
+
+// TestOneFailureDoesNotStopTheOthers: a visit whose bucket cannot be
+// removed is recorded (for administrators and the trail), retried with
+// backoff, and the other visits due are destroyed meanwhile.
+func TestOneFailureDoesNotStopTheOthers(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.visit(t, "v1", wrappedKey())
+	h.visit(t, "v2", wrappedKey())
+	h.objects.fail["bucket-v1"] = true
+	s := h.service("p1")
+	s.Record = func(visitID, action, object string, detail map[string]any) store.AuditRecord {
+		return store.AuditRecord{Time: s.Now(), ActorSubject: "portal", VisitID: visitID, Action: action, Object: object, Outcome: "success"}
+	}
+	h.today = day("2027-02-01")
+	got, err := s.Sweep(ctx)
+	if len(got) != 1 || got[0] != "v2" || err == nil || !strings.Contains(err.Error(), "storage down") {
+		t.Fatalf("first sweep: destroyed %v, %v", got, err)
+	}
+	f, err := h.st.GetFailure(ctx, "v1")
+	if err != nil || f.Attempts != 1 || !strings.Contains(f.Reason, "storage down") || !f.NextAttemptAt.After(s.Now()) {
+		t.Fatalf("failure record %+v %v", f, err)
+	}
+	var recorded int
+	h.st.DB().QueryRow(`SELECT COUNT(*) FROM audit WHERE action = 'destruction.failed'`).Scan(&recorded)
+	// Within the backoff, nothing is tried.
+	if got, err := s.Sweep(ctx); len(got) != 0 || err != nil {
+		t.Fatalf("within the backoff: %v %v", got, err)
+	}
+	h.objects.fail["bucket-v1"] = false
+	h.hour = 14 // two hours later
+	if got, err := s.Sweep(ctx); len(got) != 1 || got[0] != "v1" || err != nil {
+		t.Fatalf("after the backoff: %v %v", got, err)
+	}
+	if _, err := h.st.GetFailure(ctx, "v1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("failure kept after success: %v", err)
+	}
+	if recorded != 1 {
+		t.Fatalf("%d destruction.failed records, want 1", recorded)
+	}
+}
+
+// TestCertificateCountsTheStart: the certificate counts every object
+// version there was when destruction began, and the segments already gone
+// (a lifecycle backstop), whatever a resumed run removed.
+func TestCertificateCountsTheStart(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	v := h.visit(t, "v1", wrappedKey())
+	// The backstop expired the file's segment: a delete marker and one
+	// older version left, plus an object of an abandoned upload.
+	h.objects.objects[v.Bucket] = []blobs.Version{{Key: "f-v1/0", VersionID: "dm", DeleteMarker: true}, {Key: "pending/0", VersionID: "p"}}
+	h.today = day("2027-02-01")
+	s := h.service("p1")
+	s.AfterStep = func(step string) error {
+		if step == "objects_deleted" {
+			return errors.New("crash")
+		}
+		return nil
+	}
+	s.Sweep(ctx)
+	h.today = day("2027-02-02")
+	if got, err := h.service("p2").Sweep(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("resume: %v %v", got, err)
+	}
+	d, _ := h.st.GetDestruction(ctx, "v1")
+	c, err := Verify(d.Certificate, h.key.Public().(ed25519.PublicKey))
+	if err != nil || c.ObjectsDeleted != 2 || c.SegmentsExpected != 1 || c.SegmentsGoneBefore != 1 {
+		t.Fatalf("certificate counts: objects %d, segments %d, gone before %d (%v)", c.ObjectsDeleted, c.SegmentsExpected, c.SegmentsGoneBefore, err)
+	}
+}
+
+// TestKeyDestroyedOnlyWhenGone: while a reader holds the database's log,
+// the key's page cannot be checkpointed away: the step is not recorded and
+// no certificate is signed until the key's bytes are verifiably gone from
+// the database files.
+func TestKeyDestroyedOnlyWhenGone(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	wrapped := wrappedKey()
+	h.visit(t, "v1", wrapped)
+	h.today = day("2027-02-01")
+	conn, err := h.st.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM visit_keys`).Scan(&n) // holds a snapshot
+	s := h.service("p1")
+	s.KeyWait = 500 * time.Millisecond
+	got, err := s.Sweep(ctx)
+	if len(got) != 0 || !errors.Is(err, store.ErrKeyNotGone) {
+		t.Fatalf("with a reader holding the log: destroyed %v, %v", got, err)
+	}
+	d, _ := h.st.GetDestruction(ctx, "v1")
+	if !d.KeyDestroyedAt.IsZero() || d.Certificate != nil {
+		t.Fatalf("key recorded destroyed (%v) or certificate signed while its bytes may remain", d.KeyDestroyedAt)
+	}
+	if _, err := h.st.WrappedKey(ctx, "v1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatal("the key row is still readable")
+	}
+	conn.ExecContext(ctx, `ROLLBACK`)
+	conn.Close()
+	h.hour = 14 // past the backoff
+	if got, err := s.Sweep(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("reader gone: %v %v", got, err)
+	}
+	for _, f := range []string{h.path, h.path + "-wal"} {
+		b, _ := os.ReadFile(f)
+		if bytes.Contains(b, wrapped[len(wrapped)-200:]) {
+			t.Fatalf("the wrapped key is still in %s", f)
+		}
+	}
 }

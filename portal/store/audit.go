@@ -90,15 +90,15 @@ func ChainHash(r AuditRecord) string {
 
 // appendAudit adds records to the chain inside tx. SQLite serialises write
 // transactions (BEGIN IMMEDIATE), so the head read here cannot move.
-func appendAudit(ctx context.Context, tx *Tx, recs []AuditRecord) error {
+func appendAudit(ctx context.Context, tx *Tx, recs []AuditRecord) (int64, error) {
 	if len(recs) == 0 {
-		return nil
+		return 0, nil
 	}
 	var seq int64
 	prev := GenesisHash
 	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("store: audit head: %w", err)
+		return 0, fmt.Errorf("store: audit head: %w", err)
 	}
 	for _, r := range recs {
 		seq++
@@ -112,11 +112,11 @@ func appendAudit(ctx context.Context, tx *Tx, recs []AuditRecord) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.Seq, r.Time.Format(timeFormat), r.ActorIssuer, r.ActorSubject, r.ActorEmail, r.Role, r.VisitID, r.Action, r.Object, r.Outcome, r.Detail,
 			r.ClientIP, r.UserAgent, r.RequestID, r.PrevHash, r.Hash, r.Format); err != nil {
-			return fmt.Errorf("store: append audit: %w", err)
+			return 0, fmt.Errorf("store: append audit: %w", err)
 		}
 		prev = r.Hash
 	}
-	return nil
+	return seq, nil
 }
 
 // Audit appends records in a transaction of their own, for acts that are
@@ -239,16 +239,18 @@ func (s *Store) AddCheckpoint(ctx context.Context, c Checkpoint) error {
 
 // Checkpoints lists checkpoints in order.
 func (s *Store) Checkpoints(ctx context.Context) ([]Checkpoint, error) {
-	return queryAll(ctx, s.db, func(sc scanner) (Checkpoint, error) {
-		var c Checkpoint
-		var at string
-		if err := sc.Scan(&c.Seq, &c.Hash, &at, &c.PublicKey, &c.Signature, &c.Format); err != nil {
-			return c, err
-		}
-		var d dates
-		c.SignedAt = d.time(at)
-		return c, d.err
-	}, `SELECT seq, hash, signed_at, public_key, signature, format FROM audit_checkpoints ORDER BY seq`)
+	return queryAll(ctx, s.db, scanCheckpoint, `SELECT seq, hash, signed_at, public_key, signature, format FROM audit_checkpoints ORDER BY seq`)
+}
+
+func scanCheckpoint(sc scanner) (Checkpoint, error) {
+	var c Checkpoint
+	var at string
+	if err := sc.Scan(&c.Seq, &c.Hash, &at, &c.PublicKey, &c.Signature, &c.Format); err != nil {
+		return c, err
+	}
+	var d dates
+	c.SignedAt = d.time(at)
+	return c, d.err
 }
 
 // AuditHead returns the last record's seq and hash (0, GenesisHash when empty).
@@ -310,6 +312,58 @@ func VerifyAudit(records []AuditRecord, checkpoints []Checkpoint, trusted ed2551
 		}
 		if h != c.Hash {
 			return &ChainError{c.Seq, "the chain differs from the signed checkpoint"}
+		}
+	}
+	return nil
+}
+
+// LastCheckpoint returns the latest checkpoint, or ErrNotFound.
+func (s *Store) LastCheckpoint(ctx context.Context) (Checkpoint, error) {
+	cps, err := queryAll(ctx, s.db, scanCheckpoint, `SELECT seq, hash, signed_at, public_key, signature, format FROM audit_checkpoints ORDER BY seq DESC LIMIT 1`)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("store: last checkpoint: %w", err)
+	}
+	if len(cps) == 0 {
+		return Checkpoint{}, ErrNotFound
+	}
+	return cps[0], nil
+}
+
+// VerifyAnchors checks the trail against checkpoints kept outside the
+// database (write-once anchors): every anchored record must still be there
+// with its hash, and each anchor's signature must verify. A trail
+// shortened, truncated or emptied after an anchor was written is broken,
+// and the error names the last anchored record.
+func VerifyAnchors(records []AuditRecord, anchors []Checkpoint, trusted ed25519.PublicKey) error {
+	if len(anchors) == 0 {
+		return nil
+	}
+	bySeq := make(map[int64]string, len(records))
+	var head int64
+	for _, r := range records {
+		bySeq[r.Seq] = r.Hash
+		head = max(head, r.Seq)
+	}
+	last := anchors[0]
+	for _, a := range anchors {
+		if a.Seq > last.Seq {
+			last = a
+		}
+	}
+	for _, a := range anchors {
+		sig, err := base64.StdEncoding.DecodeString(a.Signature)
+		if msg := checkpointMessage(a); err != nil || msg == nil || !ed25519.Verify(trusted, msg, sig) {
+			return &ChainError{a.Seq, "an anchored checkpoint's signature does not verify with the trusted key"}
+		}
+		h, ok := bySeq[a.Seq]
+		switch {
+		case !ok && head < a.Seq:
+			return &ChainError{head + 1, fmt.Sprintf("the trail ends at record %d but record %d was anchored outside the database: records %d to %d (at least) are gone; the last anchored record is %d",
+				head, a.Seq, head+1, a.Seq, last.Seq)}
+		case !ok:
+			return &ChainError{a.Seq, fmt.Sprintf("anchored record %d is missing; the last anchored record is %d", a.Seq, last.Seq)}
+		case h != a.Hash:
+			return &ChainError{a.Seq, fmt.Sprintf("record %d differs from its anchor outside the database; the last anchored record is %d", a.Seq, last.Seq)}
 		}
 	}
 	return nil

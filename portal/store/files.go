@@ -33,9 +33,17 @@ type File struct {
 type PendingUpload struct {
 	FileID    string
 	VisitID   string
+	Kind      string // PendingReceiving, PendingFailed or PendingDeleted
 	StartedAt time.Time
 	TouchedAt time.Time
 }
+
+// Kinds of pending record.
+const (
+	PendingReceiving = "upload"  // being received (or cut off by a crash: no record yet)
+	PendingFailed    = "failed"  // failed, recorded; objects being removed
+	PendingDeleted   = "deleted" // a deleted file's objects being removed
+)
 
 // BeginUpload records that objects for fileID may be written.
 func (s *Store) BeginUpload(ctx context.Context, fileID, visitID string, now time.Time, audit ...AuditRecord) error {
@@ -56,12 +64,35 @@ func (s *Store) TouchUpload(ctx context.Context, fileID string, now time.Time) e
 	return nil
 }
 
-// EndUpload forgets a pending upload once its objects are deleted.
-func (s *Store) EndUpload(ctx context.Context, fileID string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, fileID); err != nil {
+// EndUpload forgets a pending upload once its objects are deleted, with
+// its audit records.
+func (s *Store) EndUpload(ctx context.Context, fileID string, audit ...AuditRecord) error {
+	if err := s.exec(ctx, audit, `DELETE FROM pending_uploads WHERE file_id = ?`, fileID); err != nil {
 		return fmt.Errorf("store: end upload: %w", err)
 	}
 	return nil
+}
+
+// FailUpload records that an upload failed (its record written with it):
+// its objects are being removed.
+func (s *Store) FailUpload(ctx context.Context, fileID string, audit ...AuditRecord) error {
+	if err := s.exec(ctx, audit, `UPDATE pending_uploads SET kind = 'failed' WHERE file_id = ?`, fileID); err != nil {
+		return fmt.Errorf("store: fail upload: %w", err)
+	}
+	return nil
+}
+
+// TouchUploads marks pending uploads as still alive (the heartbeat of
+// the process receiving them).
+func (s *Store) TouchUploads(ctx context.Context, fileIDs []string, now time.Time) error {
+	return s.inTx(ctx, func(tx *Tx) error {
+		for _, id := range fileIDs {
+			if _, err := tx.ExecContext(ctx, `UPDATE pending_uploads SET touched_at = ? WHERE file_id = ?`, formatTime(now), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // StaleUploads lists pending uploads not touched since before. Resumable
@@ -70,13 +101,13 @@ func (s *Store) StaleUploads(ctx context.Context, before time.Time) ([]PendingUp
 	out, err := queryAll(ctx, s.db, func(sc scanner) (PendingUpload, error) {
 		var p PendingUpload
 		var started, touched string
-		if err := sc.Scan(&p.FileID, &p.VisitID, &started, &touched); err != nil {
+		if err := sc.Scan(&p.FileID, &p.VisitID, &p.Kind, &started, &touched); err != nil {
 			return p, err
 		}
 		var d dates
 		p.StartedAt, p.TouchedAt = d.time(started), d.time(touched)
 		return p, d.err
-	}, `SELECT file_id, visit_id, started_at, touched_at FROM pending_uploads
+	}, `SELECT file_id, visit_id, kind, started_at, touched_at FROM pending_uploads
 		WHERE touched_at < ? AND file_id NOT IN (SELECT file_id FROM resumable_uploads WHERE completed_at IS NULL)`, formatTime(before))
 	if err != nil {
 		return nil, fmt.Errorf("store: stale uploads: %w", err)
@@ -163,7 +194,7 @@ func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time
 			return err
 		}
 		// touched_at in the past: the janitor may take it at once if we fail.
-		_, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, started_at, touched_at) VALUES (?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, kind, started_at, touched_at) VALUES (?, ?, 'deleted', ?, ?)`,
 			fileID, visitID, formatTime(now), formatTime(time.Time{}))
 		return err
 	}, audit...)

@@ -1,10 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"time"
 )
 
@@ -121,8 +124,14 @@ type Destruction struct {
 	StartedAt        time.Time
 	KeyDestroyedAt   time.Time
 	ObjectsDeletedAt time.Time
-	ObjectsDeleted   int
+	ObjectsDeleted   int // what step c removed in its last run (for logs)
 	BucketDeletedAt  time.Time
+	// The inventory taken at step a, before anything was destroyed: every
+	// object version in the bucket, the segments the files should have,
+	// and how many of those were already gone (a lifecycle backstop).
+	ObjectsAtStart   int
+	SegmentsExpected int
+	SegmentsMissing  int
 	Certificate      []byte
 	CompletedAt      time.Time
 }
@@ -132,8 +141,10 @@ type Destruction struct {
 // no-op when the record exists already.
 func (s *Store) BeginDestruction(ctx context.Context, d Destruction, audit ...AuditRecord) error {
 	return s.inTx(ctx, func(tx *Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO destructions (visit_id, reference, key_fingerprint, files, started_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (visit_id) DO NOTHING`, d.VisitID, d.Reference, d.KeyFingerprint, d.Files, formatTime(d.StartedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO destructions (visit_id, reference, key_fingerprint, files, started_at, objects_at_start, segments_expected, segments_missing)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (visit_id) DO NOTHING`, d.VisitID, d.Reference, d.KeyFingerprint, d.Files, formatTime(d.StartedAt),
+			d.ObjectsAtStart, d.SegmentsExpected, d.SegmentsMissing); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE visits SET state = 'destroying' WHERE id = ? AND state != 'destroyed'`, d.VisitID)
@@ -146,9 +157,11 @@ func (s *Store) GetDestruction(ctx context.Context, visitID string) (Destruction
 	var d Destruction
 	var started string
 	var key, objs, bucket, done sql.NullString
-	var n sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT visit_id, reference, key_fingerprint, files, started_at, key_destroyed_at, objects_deleted_at, objects_deleted, bucket_deleted_at, certificate, completed_at
-		FROM destructions WHERE visit_id = ?`, visitID).Scan(&d.VisitID, &d.Reference, &d.KeyFingerprint, &d.Files, &started, &key, &objs, &n, &bucket, &d.Certificate, &done)
+	var n, atStart, expected, missing sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT visit_id, reference, key_fingerprint, files, started_at, key_destroyed_at, objects_deleted_at, objects_deleted,
+		bucket_deleted_at, certificate, completed_at, objects_at_start, segments_expected, segments_missing
+		FROM destructions WHERE visit_id = ?`, visitID).Scan(&d.VisitID, &d.Reference, &d.KeyFingerprint, &d.Files, &started, &key, &objs, &n, &bucket,
+		&d.Certificate, &done, &atStart, &expected, &missing)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, ErrNotFound
 	}
@@ -158,27 +171,159 @@ func (s *Store) GetDestruction(ctx context.Context, visitID string) (Destruction
 	var p dates
 	d.StartedAt, d.KeyDestroyedAt, d.ObjectsDeletedAt = p.time(started), p.null(key), p.null(objs)
 	d.BucketDeletedAt, d.CompletedAt, d.ObjectsDeleted = p.null(bucket), p.null(done), int(n.Int64)
+	d.ObjectsAtStart, d.SegmentsExpected, d.SegmentsMissing = int(atStart.Int64), int(expected.Int64), int(missing.Int64)
 	return d, p.err
 }
 
-// DestroyKey is step b: the wrapped key row goes, and the record says when,
-// in one transaction; then the WAL is checkpointed so the key's bytes leave
-// the log file too (secure_delete has already zeroed its page).
-func (s *Store) DestroyKey(ctx context.Context, visitID string, now time.Time, audit ...AuditRecord) error {
+// DeleteKey is the first half of step b: the wrapped key row goes, and a
+// probe of its bytes is kept (inverted, so that the probe itself is not
+// what is searched for) to prove later that no copy is left in the
+// database files. The step is not recorded until VerifyKeyGone has proved
+// it. It is a no-op when the row is already gone.
+func (s *Store) DeleteKey(ctx context.Context, visitID string) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM visit_keys WHERE visit_id = ?`, visitID); err != nil {
+		var wrapped []byte
+		err := tx.QueryRowContext(ctx, `SELECT wrapped FROM visit_keys WHERE visit_id = ?`, visitID).Scan(&wrapped)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE destructions SET key_destroyed_at = COALESCE(key_destroyed_at, ?) WHERE visit_id = ?`, formatTime(now), visitID)
+		if _, err := tx.ExecContext(ctx, `UPDATE destructions SET key_probe = ? WHERE visit_id = ?`, keyProbe(wrapped), visitID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM visit_keys WHERE visit_id = ?`, visitID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete key: %w", err)
+	}
+	return nil
+}
+
+// probeSize is how many bytes of a wrapped key are searched for.
+const probeSize = 32
+
+// keyProbe is probeSize bytes from the end of the wrapped key's age
+// payload, inverted.
+func keyProbe(wrapped []byte) []byte {
+	start := max(0, len(wrapped)-probeSize-16)
+	p := append([]byte(nil), wrapped[start:min(len(wrapped), start+probeSize)]...)
+	for i := range p {
+		p[i] = ^p[i]
+	}
+	return p
+}
+
+// ErrKeyNotGone is returned while a destroyed key's bytes can still be
+// found in the database's files (a reader kept the log from being
+// checkpointed): the step is not recorded, and is retried.
+var ErrKeyNotGone = errors.New("store: the destroyed key's bytes may still be in the database files")
+
+// VerifyKeyGone is the second half of step b: it checkpoints the log (and
+// waits, up to wait, for readers that hold it), then proves the key's
+// bytes are in none of the database's files, and only then records the
+// step with its audit records and forgets the probe.
+func (s *Store) VerifyKeyGone(ctx context.Context, visitID string, wait time.Duration, now time.Time, audit ...AuditRecord) error {
+	var probe []byte
+	err := s.db.QueryRowContext(ctx, `SELECT key_probe FROM destructions WHERE visit_id = ?`, visitID).Scan(&probe)
+	if err != nil {
+		return fmt.Errorf("store: key probe: %w", err)
+	}
+	if err := s.checkpointLog(ctx, wait); err != nil {
+		return err
+	}
+	if len(probe) > 0 {
+		want := make([]byte, len(probe))
+		for i := range probe {
+			want[i] = ^probe[i]
+		}
+		for _, f := range []string{s.path, s.path + "-wal"} {
+			found, err := fileContains(f, want)
+			if err != nil {
+				return fmt.Errorf("store: search %s: %w", f, err)
+			}
+			if found {
+				return fmt.Errorf("%w (found in %s)", ErrKeyNotGone, f)
+			}
+		}
+	}
+	err = s.inTx(ctx, func(tx *Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE destructions SET key_destroyed_at = COALESCE(key_destroyed_at, ?), key_probe = NULL WHERE visit_id = ?`, formatTime(now), visitID)
 		return err
 	}, audit...)
 	if err != nil {
-		return fmt.Errorf("store: destroy key: %w", err)
-	}
-	if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		return fmt.Errorf("store: checkpoint after key destruction: %w", err)
+		return fmt.Errorf("store: record key destroyed: %w", err)
 	}
 	return nil
+}
+
+// checkpointLog moves the write-ahead log into the database file and
+// truncates it. A reader holding an old snapshot keeps the log from being
+// checkpointed ("busy"): wait and retry, up to wait.
+func (s *Store) checkpointLog(ctx context.Context, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		var busy, logFrames, done int
+		if err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
+			return fmt.Errorf("store: checkpoint: %w", err)
+		}
+		if busy == 0 && logFrames == done {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: the log could not be checkpointed (a reader holds it)", ErrKeyNotGone)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// fileContains reports whether the file holds want; a missing file holds
+// nothing.
+func fileContains(path string, want []byte) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20+len(want))
+	keep := 0
+	for {
+		n, err := io.ReadFull(f, buf[keep:])
+		if bytes.Contains(buf[:keep+n], want) {
+			return true, nil
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		keep = copy(buf, buf[keep+n-(len(want)-1):keep+n])
+	}
+}
+
+// KeyFingerprint is the fingerprint of a visit's live wrapped key, or
+// ErrNotFound once it is destroyed: the cheap check that lets every
+// process stop using a destroyed key at once.
+func (s *Store) KeyFingerprint(ctx context.Context, visitID string) (string, error) {
+	var fp string
+	err := s.db.QueryRowContext(ctx, `SELECT fingerprint FROM visit_keys WHERE visit_id = ?`, visitID).Scan(&fp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: key fingerprint: %w", err)
+	}
+	return fp, nil
 }
 
 // MarkObjectsDeleted is step c (objects and bucket gone).
@@ -221,5 +366,76 @@ func (s *Store) TakeLease(ctx context.Context, name, holder string, now, expires
 // ReleaseLease gives a lease up.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder)
+	return err
+}
+
+// LeaseHolder says who holds a lease and until when (ErrNotFound: nobody).
+func (s *Store) LeaseHolder(ctx context.Context, name string) (string, time.Time, error) {
+	var holder, until string
+	err := s.db.QueryRowContext(ctx, `SELECT holder, expires_at FROM leases WHERE name = ?`, name).Scan(&holder, &until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", time.Time{}, ErrNotFound
+	}
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("store: lease: %w", err)
+	}
+	var d dates
+	return holder, d.time(until), d.err
+}
+
+// Failure is a destruction that could not finish, and when it is tried
+// again.
+type Failure struct {
+	VisitID       string
+	Attempts      int
+	FirstFailedAt time.Time
+	LastFailedAt  time.Time
+	NextAttemptAt time.Time
+	Reason        string
+}
+
+// RecordFailure records (another) failed attempt at a visit's destruction
+// and when to try again, with its audit records; it returns the attempts
+// so far.
+func (s *Store) RecordFailure(ctx context.Context, visitID, reason string, now time.Time, next func(attempts int) time.Time, audit ...AuditRecord) (int, error) {
+	attempts := 0
+	err := s.inTx(ctx, func(tx *Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT attempts FROM retention_failures WHERE visit_id = ?`, visitID).Scan(&attempts)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		attempts++
+		_, err = tx.ExecContext(ctx, `INSERT INTO retention_failures (visit_id, attempts, first_failed_at, last_failed_at, next_attempt_at, reason) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (visit_id) DO UPDATE SET attempts = excluded.attempts, last_failed_at = excluded.last_failed_at,
+			next_attempt_at = excluded.next_attempt_at, reason = excluded.reason`,
+			visitID, attempts, formatTime(now), formatTime(now), formatTime(next(attempts)), reason)
+		return err
+	}, audit...)
+	if err != nil {
+		return 0, fmt.Errorf("store: record destruction failure: %w", err)
+	}
+	return attempts, nil
+}
+
+// GetFailure returns a visit's destruction failure, or ErrNotFound.
+func (s *Store) GetFailure(ctx context.Context, visitID string) (Failure, error) {
+	var f Failure
+	var first, last, next string
+	err := s.db.QueryRowContext(ctx, `SELECT visit_id, attempts, first_failed_at, last_failed_at, next_attempt_at, reason FROM retention_failures WHERE visit_id = ?`, visitID).
+		Scan(&f.VisitID, &f.Attempts, &first, &last, &next, &f.Reason)
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, ErrNotFound
+	}
+	if err != nil {
+		return f, fmt.Errorf("store: destruction failure: %w", err)
+	}
+	var d dates
+	f.FirstFailedAt, f.LastFailedAt, f.NextAttemptAt = d.time(first), d.time(last), d.time(next)
+	return f, d.err
+}
+
+// ClearFailure forgets a visit's failures once its destruction finished.
+func (s *Store) ClearFailure(ctx context.Context, visitID string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM retention_failures WHERE visit_id = ?`, visitID)
 	return err
 }

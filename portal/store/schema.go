@@ -210,6 +210,21 @@ ALTER TABLE audit ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE audit_checkpoints ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE resumable_uploads ADD COLUMN segment_macs BLOB NOT NULL DEFAULT x'';
 `,
+	`
+ALTER TABLE destructions ADD COLUMN objects_at_start INTEGER;
+ALTER TABLE destructions ADD COLUMN segments_expected INTEGER;
+ALTER TABLE destructions ADD COLUMN segments_missing INTEGER;
+ALTER TABLE destructions ADD COLUMN key_probe BLOB;
+ALTER TABLE pending_uploads ADD COLUMN kind TEXT NOT NULL DEFAULT 'upload';
+CREATE TABLE retention_failures (
+	visit_id        TEXT PRIMARY KEY REFERENCES visits(id),
+	attempts        INTEGER NOT NULL,
+	first_failed_at TEXT NOT NULL,
+	last_failed_at  TEXT NOT NULL,
+	next_attempt_at TEXT NOT NULL,
+	reason          TEXT NOT NULL
+);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

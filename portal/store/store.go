@@ -12,9 +12,11 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+	"modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // ErrNotFound is returned when a row does not exist. Handlers map it to 404.
@@ -26,7 +28,11 @@ var ErrConflict = errors.New("store: conflict")
 
 // Store is the metadata database.
 type Store struct {
-	db *handle
+	db   *handle
+	path string // the database file
+	// onAppend, when set, is told the sequence number of the last audit
+	// record each committed transaction appended (checkpoints follow it).
+	onAppend atomic.Pointer[func(seq int64)]
 	// sessionWrites is the session store's memory of its own writes.
 	sessionWrites sync.Map
 }
@@ -52,7 +58,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// reopen and re-prepare under concurrent load.
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(10 * time.Minute)
-	s := &Store{db: &handle{DB: db}}
+	s := &Store{db: &handle{DB: db}, path: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -138,12 +144,23 @@ func (s *Store) inTx(ctx context.Context, fn func(*Tx) error, audit ...AuditReco
 		tx.Rollback()
 		return err
 	}
-	if err := appendAudit(ctx, tx, audit); err != nil {
+	seq, err := appendAudit(ctx, tx, audit)
+	if err != nil {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if f := s.onAppend.Load(); f != nil && seq > 0 {
+		(*f)(seq)
+	}
+	return nil
 }
+
+// OnAppend sets what is told, after each commit that appended audit
+// records, the last record's sequence number.
+func (s *Store) OnAppend(f func(seq int64)) { s.onAppend.Store(&f) }
 
 // exec runs one statement with its audit records in one transaction.
 func (s *Store) exec(ctx context.Context, audit []AuditRecord, q string, args ...any) error {
@@ -151,4 +168,12 @@ func (s *Store) exec(ctx context.Context, audit []AuditRecord, q string, args ..
 		_, err := tx.ExecContext(ctx, q, args...)
 		return err
 	}, audit...)
+}
+
+// IsFull reports whether err is the database's disk being full (SQLite's
+// SQLITE_FULL): nothing was written, and writing more will fail until an
+// operator makes room.
+func IsFull(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL
 }

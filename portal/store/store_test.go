@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -102,5 +106,40 @@ func TestSessionTouchIsBatched(t *testing.T) {
 	ss.CommitCtx(ctx, "t", []byte("b"), t0.Add(62*time.Second))
 	if _, ok, _ := ss.FindCtx(ctx, "t"); !ok {
 		t.Fatal("a session committed after its deletion was not written")
+	}
+}
+
+// TestFullDiskIsReported: a database whose disk fills reports it as
+// full (the web door answers 507), and what was written before stays.
+func TestFullDiskIsReported(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=2m"); err != nil {
+		if os.Geteuid() != 0 {
+			t.Skipf("a small disk needs a tmpfs mount, which needs root: %v", err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(dir, "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	detail := `{"reason":"` + strings.Repeat("x", 16<<10) + `"}`
+	var full error
+	n := 0
+	for ; n < 1000 && full == nil; n++ {
+		full = s.Audit(ctx, AuditRecord{Time: time.Now(), Action: "test.fill", Outcome: "success", Detail: detail})
+	}
+	if full == nil || !IsFull(full) {
+		t.Fatalf("after %d records: %v, want the disk reported full", n, full)
+	}
+	recs, err := s.AuditRecords(ctx, AuditFilter{Action: "test.fill"})
+	if err != nil || len(recs) != n-1 {
+		t.Fatalf("records kept: %d of %d (%v)", len(recs), n-1, err)
+	}
+	if IsFull(errors.New("disk full")) {
+		t.Error("any error taken for a full disk")
 	}
 }

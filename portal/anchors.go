@@ -1,0 +1,137 @@
+package portal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal/blobs"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// Anchors: every signed checkpoint of the audit trail is also written
+// outside the database, write-once, so that a trail cut short in the
+// database (its last rows deleted, both tables emptied) is reported broken
+// by `portal audit verify`, naming the last anchored record. With object
+// lock, anchors are objects in PORTAL_AUDIT_ANCHOR_BUCKET under compliance
+// retention (PORTAL_AUDIT_ANCHOR_RETENTION), which no one can delete or
+// overwrite until it runs out; otherwise (PORTAL_AUDIT_ANCHOR_DIR, or a
+// store without object lock) files created once and made read-only.
+
+// Anchors keeps checkpoints outside the database.
+type Anchors interface {
+	Put(ctx context.Context, c store.Checkpoint) error
+	List(ctx context.Context) ([]store.Checkpoint, error)
+	Where() string
+}
+
+func anchorName(seq int64) string { return fmt.Sprintf("checkpoint-%020d.json", seq) }
+
+// bucketAnchors are objects under compliance-mode retention.
+type bucketAnchors struct {
+	blobs  *blobs.Store
+	bucket string
+	retain time.Duration
+}
+
+func (a bucketAnchors) Put(ctx context.Context, c store.Checkpoint) error {
+	b, _ := json.Marshal(c)
+	return a.blobs.PutRetained(ctx, a.bucket, "checkpoints/"+anchorName(c.Seq), b, time.Now().Add(a.retain))
+}
+
+func (a bucketAnchors) List(ctx context.Context) ([]store.Checkpoint, error) {
+	objs, err := a.blobs.ReadAll(ctx, a.bucket, "checkpoints/")
+	if err != nil {
+		return nil, err
+	}
+	return decodeAnchors(objs)
+}
+
+func (a bucketAnchors) Where() string { return "bucket " + a.bucket }
+
+// dirAnchors are files created once and made read-only.
+type dirAnchors struct{ dir string }
+
+func (a dirAnchors) Put(_ context.Context, c store.Checkpoint) error {
+	if err := os.MkdirAll(a.dir, 0o700); err != nil {
+		return err
+	}
+	path := filepath.Join(a.dir, anchorName(c.Seq))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
+	if errors.Is(err, os.ErrExist) {
+		return nil // written once already
+	}
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(c)
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func (a dirAnchors) List(context.Context) ([]store.Checkpoint, error) {
+	ents, err := os.ReadDir(a.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	objs := map[string][]byte{}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "checkpoint-") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(a.dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		objs[e.Name()] = b
+	}
+	return decodeAnchors(objs)
+}
+
+func (a dirAnchors) Where() string { return "folder " + a.dir }
+
+func decodeAnchors(objs map[string][]byte) ([]store.Checkpoint, error) {
+	out := make([]store.Checkpoint, 0, len(objs))
+	for name, b := range objs {
+		var c store.Checkpoint
+		if err := json.Unmarshal(b, &c); err != nil {
+			return nil, fmt.Errorf("anchor %s: %w", name, err)
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out, nil
+}
+
+// OpenAnchors chooses where checkpoints are anchored: the configured
+// folder, else a bucket with object lock, else (a store without it) a
+// folder beside the database.
+func OpenAnchors(ctx context.Context, cfg Config, b *blobs.Store) (Anchors, error) {
+	if cfg.AnchorDir != "" {
+		return dirAnchors{cfg.AnchorDir}, nil
+	}
+	locking, err := b.EnsureLockedBucket(ctx, cfg.AnchorBucket)
+	if err != nil {
+		return nil, err
+	}
+	if locking {
+		return bucketAnchors{b, cfg.AnchorBucket, cfg.AnchorRetention}, nil
+	}
+	return dirAnchors{filepath.Join(filepath.Dir(cfg.DBPath), "audit-anchors")}, nil
+}

@@ -1,0 +1,165 @@
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+const sweepLease = "retention-sweep"
+
+// LeaseHeldError says another process is sweeping: who, and until when
+// its lease runs unless it renews it.
+type LeaseHeldError struct {
+	Holder string
+	Until  time.Time
+}
+
+func (e *LeaseHeldError) Error() string {
+	return fmt.Sprintf("another destruction sweep holds the lease: %s, until %s unless it renews it", e.Holder, e.Until.UTC().Format(time.RFC3339))
+}
+
+// crash marks an error of the AfterStep hook: a simulated crash stops the
+// sweep where it is, as a real one would, lease and all.
+type crash struct{ error }
+
+func (c crash) Unwrap() error { return c.error }
+
+func (s *Service) step(name string) error {
+	s.Log.Info("destruction step", "step", name)
+	if s.AfterStep != nil {
+		if err := s.AfterStep(name); err != nil {
+			return crash{err}
+		}
+	}
+	return nil
+}
+
+// hold takes the sweep's lease and renews it while the work runs. The
+// returned context ends if the lease is lost (the work then stops before
+// its next step); release gives the lease up.
+func (s *Service) hold(ctx context.Context) (context.Context, func(), error) {
+	ttl := s.LeaseTTL
+	if ttl == 0 {
+		ttl = 30 * time.Second
+	}
+	ok, err := s.Store.TakeLease(ctx, sweepLease, s.Holder, s.Now(), s.Now().Add(ttl))
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
+		holder, until, err := s.Store.LeaseHolder(ctx, sweepLease)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, &LeaseHeldError{Holder: holder, Until: until}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if ok, err := s.Store.TakeLease(ctx, sweepLease, s.Holder, s.Now(), s.Now().Add(ttl)); err != nil || !ok {
+					s.Log.Error("retention lease lost: stopping the sweep", "err", err)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		cancel()
+		s.Store.ReleaseLease(context.WithoutCancel(ctx), sweepLease, s.Holder)
+	}, nil
+}
+
+// Sweep destroys every visit that is due and finishes, first, any
+// destruction that was interrupted. Only one process sweeps at a time
+// (LeaseHeldError otherwise). A visit whose destruction fails is recorded,
+// retried with backoff, and does not stop the others: the error returned
+// joins every failure.
+func (s *Service) Sweep(ctx context.Context) (destroyed []string, err error) {
+	ctx, release, err := s.hold(ctx)
+	if err != nil {
+		return nil, err
+	}
+	crashed := false
+	defer func() {
+		if !crashed {
+			release()
+		}
+	}()
+	visits, err := s.Store.Visits(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(visits, func(i, j int) bool { return visits[i].State == "destroying" && visits[j].State != "destroying" })
+	var errs []error
+	for _, v := range visits {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("retention: sweep stopped: %w", ctx.Err()))
+			break
+		}
+		due, err := s.due(ctx, v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("retention: %s: %w", v.ID, err))
+			continue
+		}
+		if !due {
+			continue
+		}
+		if f, err := s.Store.GetFailure(ctx, v.ID); err == nil && s.Now().Before(f.NextAttemptAt) {
+			continue // backing off after a failure
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			errs = append(errs, err)
+			continue
+		}
+		if err := s.Destroy(ctx, v); err != nil {
+			var c crash
+			if errors.As(err, &c) {
+				crashed = true
+				return destroyed, fmt.Errorf("retention: destroy %s: %w", v.ID, err)
+			}
+			errs = append(errs, s.failed(ctx, v, err))
+			continue
+		}
+		if err := s.Store.ClearFailure(ctx, v.ID); err != nil {
+			errs = append(errs, err)
+		}
+		destroyed = append(destroyed, v.ID)
+	}
+	return destroyed, errors.Join(errs...)
+}
+
+// backoff is how long after its nth failure a destruction is tried again.
+func backoff(n int) time.Duration {
+	d := time.Minute << min(n-1, 6)
+	return min(d, time.Hour)
+}
+
+// failed records a failed destruction for administrators (the visit page,
+// the trail, the log at error level) and when it is tried again.
+func (s *Service) failed(ctx context.Context, v store.Visit, cause error) error {
+	reason := cause.Error()
+	if len(reason) > 300 {
+		reason = reason[:300]
+	}
+	now := s.Now()
+	attempts, err := s.Store.RecordFailure(context.WithoutCancel(ctx), v.ID, reason, now, func(n int) time.Time { return now.Add(backoff(n)) },
+		s.audit(v.ID, "destruction.failed", v.ID, map[string]any{"reason": reason})...)
+	s.Log.Error("destruction failed", "visit", v.ID, "reference", v.Reference, "attempts", attempts, "retry_in", backoff(max(attempts, 1)).String(), "err", cause)
+	if err != nil {
+		return errors.Join(cause, err)
+	}
+	return fmt.Errorf("retention: destroy %s (attempt %d): %w", v.ID, attempts, cause)
+}

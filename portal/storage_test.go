@@ -1,0 +1,207 @@
+package portal_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/deploy/s3test"
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/retention"
+)
+
+// failingReader yields n bytes of x, then fails: a client that stopped;
+// or, with die, kills its process (a crash: nothing runs after it).
+type failingReader struct {
+	n   int
+	die bool
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if r.n <= 0 && r.die {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		time.Sleep(time.Minute)
+	}
+	if r.n <= 0 {
+		return 0, errors.New("client went away")
+	}
+	k := min(len(p), r.n)
+	for i := range p[:k] {
+		p[i] = 'x'
+	}
+	r.n -= k
+	return k, nil
+}
+
+// TestStorageOnEveryServer runs what the portal asks of an S3 server (make
+// test: MinIO and VersityGW; make test-ceph: Ceph RGW; and any server in
+// PORTAL_TEST_S3_*): multi-segment upload and download, deletion of every
+// version, a failed upload cleaned up, legal holds, the store's features
+// reported, and a destruction that empties the bucket whatever versions
+// and delete markers it holds, with exact counts on the certificate.
+func TestStorageOnEveryServer(t *testing.T) {
+	s3test.Each(t, func(t *testing.T, srv *s3test.Server) {
+		ctx := context.Background()
+		d := startDomainOn(t, &devstack.S3Endpoint{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region, Secure: srv.Secure},
+			map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB", "PORTAL_DESTRUCTION_NOTICE": "0d", "PORTAL_BUCKET_PREFIX": "st-" + srv.Name + "-"})
+		svc := d.svc
+		mc, err := srv.Client()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := d.demo()
+
+		// What the store offers is found and what it lacks reported.
+		f, ferr := svc.Blobs().SelfTest(ctx, "st-"+srv.Name+"-")
+		if ferr != nil {
+			t.Fatalf("self-test: %v", ferr)
+		}
+		r := svc.Ready(ctx)
+		if !r.Ready {
+			t.Fatalf("not ready: %+v", r)
+		}
+		time.Sleep(100 * time.Millisecond)
+		r = svc.Ready(ctx)
+		if _, reported := r.Degraded["storage:lifecycle"]; reported != !f.Lifecycle {
+			t.Errorf("lifecycle %v, degraded %v", f.Lifecycle, r.Degraded)
+		}
+		if _, reported := r.Degraded["storage:object_lock"]; reported != !f.ObjectLock {
+			t.Errorf("object lock %v, degraded %v", f.ObjectLock, r.Degraded)
+		}
+		t.Logf("%s: object lock %v, lifecycle %v; degraded: %v", srv.Name, f.ObjectLock, f.Lifecycle, r.Degraded)
+
+		uploader := d.person("cafcass", "uploader@cafcass.example")
+		lead := d.person("ofsted", "lead@ofsted.example")
+		up := d.mustAccess(uploader, policy.FileUpload)
+		sizes := map[string]int{"1.01 empty.txt": 0, "1.02 small.pdf": 100_000, "1.03 three segments.zip": 2<<20 + 12345}
+		ids := map[string]string{}
+		for name, n := range sizes {
+			body := bytes.Repeat([]byte(name[:4]), n/4+1)[:n]
+			fv, err := up.Upload(ctx, portal.NewFile{Name: name, Size: int64(n)}, bytes.NewReader(body))
+			if err != nil {
+				t.Fatalf("upload %s: %v", name, err)
+			}
+			sum := sha256.Sum256(body)
+			if fv.SHA256 != hex.EncodeToString(sum[:]) {
+				t.Fatalf("%s: sha %s", name, fv.SHA256)
+			}
+			ids[name] = fv.ID
+			acc, err := d.access(lead, policy.FileDownload, fv.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dl, err := acc.OpenDownload(ctx, 0, int64(n), false)
+			if err != nil {
+				t.Fatalf("download %s: %v", name, err)
+			}
+			got, err := io.ReadAll(dl)
+			dl.Close()
+			if err != nil || !bytes.Equal(got, body) {
+				t.Fatalf("download %s: %d bytes, %v", name, len(got), err)
+			}
+		}
+
+		// A failed upload leaves nothing behind (its pending record goes once
+		// a second look finds nothing).
+		if _, err := up.Upload(ctx, portal.NewFile{Name: "1.04 cut.bin", Size: 3 << 20}, &failingReader{n: 1500_000}); err == nil {
+			t.Fatal("a cut upload succeeded")
+		}
+		waitFor(t, 10*time.Second, "the failed upload's pending record to go", func() bool {
+			var n int
+			svc.Store().DB().QueryRow(`SELECT COUNT(*) FROM pending_uploads WHERE visit_id = ?`, v.ID).Scan(&n)
+			return n == 0
+		})
+
+		// Deleting a file removes every version of every segment.
+		del, err := d.access(uploader, policy.FileDelete, ids["1.03 three segments.zip"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := del.DeleteFile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the deleted file's objects to go", func() bool {
+			vs, err := svc.Blobs().Versions(ctx, v.Bucket, ids["1.03 three segments.zip"]+"/")
+			return err == nil && len(vs) == 0
+		})
+
+		// Legal hold on and off, with objects in the bucket.
+		admin := d.person("ofsted", "admin@ofsted.example")
+		hold := d.mustAccess(admin, policy.LegalHoldSet)
+		if _, err := hold.SetLegalHold(ctx, true, "Judicial review"); err != nil {
+			t.Fatalf("legal hold: %v", err)
+		}
+		if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, false, "Review ended"); err != nil {
+			t.Fatalf("lift legal hold: %v", err)
+		}
+
+		// Versions and delete markers, as a store's lifecycle leaves them:
+		// the destruction empties the bucket all the same.
+		small := ids["1.02 small.pdf"] + "/0"
+		if err := mc.RemoveObject(ctx, v.Bucket, small, minio.RemoveObjectOptions{}); err != nil { // a delete marker where versioned
+			t.Fatal(err)
+		}
+		if _, err := mc.PutObject(ctx, v.Bucket, "stray/0", strings.NewReader("x"), 1, minio.PutObjectOptions{DisableMultipart: true}); err != nil {
+			t.Fatal(err)
+		}
+		before, err := svc.Blobs().Versions(ctx, v.Bucket, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.at(d.publish(lead, v).AddDate(0, 0, 40))
+		if ids, err := svc.RunRetention(ctx); err != nil || len(ids) != 1 {
+			t.Fatalf("destruction: %v %v", ids, err)
+		}
+		if ok, err := mc.BucketExists(ctx, v.Bucket); err != nil || ok {
+			t.Fatalf("bucket left: %v %v", ok, err)
+		}
+		key, err := retention.LoadSigningKey(d.Config.SigningKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dest, _ := svc.Store().GetDestruction(ctx, v.ID)
+		c, err := retention.Verify(dest.Certificate, key.Public().(ed25519.PublicKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		present := map[string]bool{}
+		for _, o := range before {
+			present[o.Key] = present[o.Key] || !o.DeleteMarker
+		}
+		gone := 0
+		for _, k := range []string{ids["1.01 empty.txt"] + "/0", small} {
+			if !present[k] {
+				gone++
+			}
+		}
+		if c.ObjectsDeleted != len(before) || c.SegmentsExpected != 2 || c.SegmentsGoneBefore != gone {
+			t.Fatalf("certificate: %d object versions (there were %d), %d segments expected, %d gone before (want %d)",
+				c.ObjectsDeleted, len(before), c.SegmentsExpected, c.SegmentsGoneBefore, gone)
+		}
+	})
+}
+
+// waitFor polls cond until it holds or the time runs out.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", limit, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
