@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -82,10 +81,25 @@ func constantTimeEqual(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// safeReturnTo keeps redirects after sign-in on this site.
+// maxReturnTo bounds return_to: it travels in the sign-in cookie.
+const maxReturnTo = 512
+
+// safeReturnTo keeps redirects after sign-in on this site. Browsers parse a
+// Location by the WHATWG URL Standard, which drops TAB, LF and CR, trims
+// controls and spaces, and reads "\" as "/": so "/\t/evil.example" becomes
+// "//evil.example", another site. Only a path of printable ASCII without
+// "\" that starts with exactly one "/" is taken; whatever a browser does
+// with it, it stays a path on this origin (tests check it against the
+// standard as Node and Chromium implement it).
 func safeReturnTo(s string) string {
-	if s == "" || !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") || strings.ContainsAny(s, "\r\n") {
-		return "/visits"
+	const fallback = "/visits"
+	if s == "" || len(s) > maxReturnTo || s[0] != '/' || len(s) > 1 && s[1] == '/' {
+		return fallback
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return fallback
+		}
 	}
 	return s
 }

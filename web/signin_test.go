@@ -227,3 +227,52 @@ func TestSignInRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestSignInReturnTo: after sign-in the person goes back where they were
+// going on the portal, and nowhere else, whatever return_to says.
+func TestSignInReturnTo(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	for raw, want := range map[string]string{
+		"/visits/" + v.ID:        "/visits/" + v.ID,
+		"/\t/evil.example/":      "/visits",
+		"/\\evil.example":        "/visits",
+		"//evil.example/":        "/visits",
+		"https://evil.example/x": "/visits",
+	} {
+		b := ts.newBrowser(t)
+		b.c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if !strings.HasPrefix(req.URL.String(), ts.PortalURL) && !strings.HasPrefix(req.URL.String(), ts.IdPURL) {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}
+		resp := b.get("/auth/ofsted/login?return_to=" + url.QueryEscape(raw))
+		page := readAll(t, resp)
+		resp, err := b.c.PostForm(loginAction(t, resp.Request.URL, page), loginFields(t, page, "lead@ofsted.example"))
+		if err != nil {
+			t.Fatalf("return_to %q: %v", raw, err)
+		}
+		resp.Body.Close()
+		if resp.Request.URL.String() != ts.PortalURL+want || resp.StatusCode != http.StatusOK {
+			t.Errorf("return_to %q: ended at %s (%d), want %s", raw, resp.Request.URL, resp.StatusCode, want)
+		}
+	}
+}
+
+// loginAction and loginFields fill in the identity provider's form.
+func loginAction(t *testing.T, pageURL *url.URL, page string) string {
+	action, _ := parseForm(t, page)
+	u, err := pageURL.Parse(action)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.String()
+}
+
+func loginFields(t *testing.T, page, username string) url.Values {
+	_, fields := parseForm(t, page)
+	fields.Set("username", username)
+	fields.Set("password", "demo-password")
+	return fields
+}
