@@ -118,7 +118,7 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	if err := acc.holdNewObjects(ctx); err != nil {
 		return FileView{}, err
 	}
-	return fileView(key, f, acc.Actor.Email)
+	return fileView(key, f, acc.Actor.Display())
 }
 
 // holdNewObjects puts objects stored while the visit is under legal hold
@@ -164,7 +164,7 @@ func (acc *Access) Files(ctx context.Context) ([]FileView, error) {
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, err
 			}
-			emails[f.UploadedBy] = u.Email
+			emails[f.UploadedBy] = PersonName(u.Email, u.Name, u.Subject, u.Issuer)
 		}
 		fv, err := fileView(key, f, emails[f.UploadedBy])
 		if err != nil {

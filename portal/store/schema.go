@@ -210,6 +210,31 @@ ALTER TABLE audit ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE audit_checkpoints ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE resumable_uploads ADD COLUMN segment_macs BLOB NOT NULL DEFAULT x'';
 `,
+	// Sign-in:
+	//   - sessions are stored under the hash of their token: the sessions
+	//     of earlier versions, under the token itself, end (everyone signs
+	//     in again once);
+	//   - a portal-wide role can be granted to (issuer, subject) as well as
+	//     (issuer, email), for people whose provider gives no email.
+	`
+DELETE FROM sessions;
+CREATE TABLE portal_roles_v2 (
+	id         TEXT PRIMARY KEY,
+	role       TEXT NOT NULL,
+	issuer     TEXT NOT NULL,
+	email      TEXT COLLATE NOCASE,
+	subject    TEXT,
+	user_id    TEXT REFERENCES users(id),
+	created_at TEXT NOT NULL,
+	CHECK ((email IS NULL) != (subject IS NULL))
+);
+INSERT INTO portal_roles_v2 (id, role, issuer, email, subject, user_id, created_at)
+	SELECT id, role, issuer, email, NULL, user_id, created_at FROM portal_roles;
+DROP TABLE portal_roles;
+ALTER TABLE portal_roles_v2 RENAME TO portal_roles;
+CREATE UNIQUE INDEX portal_roles_email ON portal_roles (role, issuer, email) WHERE email IS NOT NULL;
+CREATE UNIQUE INDEX portal_roles_subject ON portal_roles (role, issuer, subject) WHERE subject IS NOT NULL;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -104,3 +104,48 @@ func TestSessionTouchIsBatched(t *testing.T) {
 		t.Fatal("a session committed after its deletion was not written")
 	}
 }
+
+// TestMigrationKeepsGrants: the migration that lets roles be granted by
+// subject keeps every grant made by email, bound or not, and ends the
+// sessions stored under their plain tokens.
+func TestMigrationKeepsGrants(t *testing.T) {
+	ctx := context.Background()
+	path := t.TempDir() + "/p.db"
+	all := migrations
+	defer func() { migrations = all }()
+	migrations = all[:len(all)-1]
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	// The earlier schema's rows, as the earlier code wrote them.
+	for _, q := range []string{
+		`INSERT INTO users (id, issuer, subject, email, name, created_at) VALUES ('u-a', 'https://ofsted.example', 'sub-a', 'a@ofsted.example', 'A', '2026-01-01T00:00:00Z')`,
+		`INSERT INTO portal_roles (id, role, issuer, email, user_id, created_at) VALUES ('r-a', 'administrator', 'https://ofsted.example', 'a@ofsted.example', 'u-a', '2026-01-01T00:00:00Z')`,
+		`INSERT INTO portal_roles (id, role, issuer, email, created_at) VALUES ('r-b', 'administrator', 'https://ofsted.example', 'b@ofsted.example', '2026-01-01T00:00:00Z')`,
+		`INSERT INTO sessions (token, data, expiry) VALUES ('plain-token', x'00', 9e9)`,
+	} {
+		if _, err := s.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bound := User{ID: "u-a"}
+	s.Close()
+
+	migrations = all
+	if s, err = Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if ok, _ := s.HasPortalRole(ctx, bound.ID, RoleAdministrator); !ok {
+		t.Fatal("a bound grant was lost")
+	}
+	b, _ := s.SignIn(ctx, "https://ofsted.example", "sub-b", "b@ofsted.example", "B", nil, now)
+	if ok, _ := s.HasPortalRole(ctx, b.ID, RoleAdministrator); !ok {
+		t.Fatal("a pending grant by email no longer binds")
+	}
+	if n, _ := s.Sessions(time.Now).Count(ctx); n != 0 {
+		t.Fatalf("%d sessions under plain tokens survived", n)
+	}
+}
