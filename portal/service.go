@@ -151,6 +151,11 @@ func loadCalendar(path string) (*calendar.Calendar, error) {
 	return cal, nil
 }
 
+// Box seals the portal's own short-lived secrets of one purpose (the web
+// door's sign-in cookie and the ID token kept for sign-out) under a key
+// derived from the master key.
+func (s *Service) Box(purpose string) (*crypto.Box, error) { return s.keys.box(purpose) }
+
 // Config is the configuration the service was built with.
 func (s *Service) Config() Config { return s.cfg }
 

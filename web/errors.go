@@ -144,6 +144,8 @@ func statusTitle(status int) string {
 		return "There is a problem"
 	case http.StatusConflict:
 		return "This conflicts with something that already exists"
+	case http.StatusTooManyRequests:
+		return "Too many attempts"
 	}
 	return "Sorry, there is a problem with the service"
 }

@@ -55,6 +55,19 @@ func (s *syncBuffer) String() string {
 // requires them).
 func startStack(t *testing.T) *testStack {
 	t.Helper()
+	return startStackWith(t, nil)
+}
+
+// startStackWith starts a stack with env set over its configuration.
+func startStackWith(t *testing.T, env map[string]string) *testStack {
+	t.Helper()
+	return startStackSetup(t, func(o *devstack.Options) { o.Env = env })
+}
+
+// startStackSetup starts a stack with options setup changes (fixed
+// addresses, more identity providers).
+func startStackSetup(t *testing.T, setup func(*devstack.Options)) *testStack {
+	t.Helper()
 	bin, err := devstack.FindMinIO()
 	if err != nil {
 		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
@@ -66,7 +79,7 @@ func startStack(t *testing.T) *testStack {
 	clock := func() time.Time { return time.Now().Add(time.Duration(ts.offset.Load())) }
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := devstack.Start(ctx, devstack.Options{
+	o := devstack.Options{
 		Dir:         t.TempDir(),
 		MinIOBinary: bin,
 		Logger:      portal.NewLogger(ts.log, "debug"),
@@ -76,7 +89,11 @@ func startStack(t *testing.T) *testStack {
 			}
 			return nil
 		})},
-	})
+	}
+	if setup != nil {
+		setup(&o)
+	}
+	st, err := devstack.Start(ctx, o)
 	if err != nil {
 		t.Fatalf("start stack: %v", err)
 	}

@@ -43,6 +43,9 @@ type Options struct {
 	// but no identity provider, HTTP door or background work: tests of the
 	// domain's rules and of commands.
 	DomainOnly bool
+	// Env is set over the stack's own configuration (in dev.env too):
+	// tests add identity providers or change limits with it.
+	Env map[string]string
 }
 
 // Stack is a running development stack.
@@ -279,6 +282,13 @@ func loadOrCreateEnv(o Options) (map[string]string, error) {
 		"PORTAL_S3_ENDPOINT":      o.MinIOAddr,
 		"PORTAL_IDPS":             "cafcass,ofsted",
 		"DEVIDP_ADDR":             o.IdPAddr,
+		// Ofsted's demo accounts sign in with a second factor, and the
+		// portal insists (password-only@ofsted.example is refused).
+		"PORTAL_IDP_OFSTED_REQUIRE_AMR": "mfa",
+		// Everything here comes from one loopback address: the per-address
+		// sign-in limits are set high enough for tests and scripts.
+		"PORTAL_SIGNIN_RATE":         "5000/1m",
+		"PORTAL_SIGNIN_FAILURE_RATE": "1000/1m",
 	}
 	for _, idp := range []struct{ name, display, org string }{{"cafcass", "Cafcass", "provider"}, {"ofsted", "Ofsted", "inspectorate"}} {
 		p := "PORTAL_IDP_" + strings.ToUpper(idp.name) + "_"
@@ -289,6 +299,9 @@ func loadOrCreateEnv(o Options) (map[string]string, error) {
 		set[p+"ORGANISATION"] = idp.org
 	}
 	for k, v := range set {
+		env[k] = v
+	}
+	for k, v := range o.Env {
 		env[k] = v
 	}
 	keys := make([]string, 0, len(env))

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -65,8 +66,8 @@ func TestEmailMembershipBinding(t *testing.T) {
 }
 
 // TestSessionTouchIsBatched: an unchanged session whose idle deadline moves
-// by less than a minute is not written again; a change of data, a deadline
-// a minute later, or a deletion are.
+// by less than a minute is not written again; a change of data or a
+// deadline a minute later are. A deleted session is never written again.
 func TestSessionTouchIsBatched(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, t.TempDir()+"/p.db")
@@ -83,7 +84,7 @@ func TestSessionTouchIsBatched(t *testing.T) {
 		return e
 	}
 	t0 := time.Now().Add(30 * time.Minute)
-	if err := ss.CommitCtx(ctx, "t", []byte("a"), t0); err != nil {
+	if err := ss.CommitCtx(NewSession(ctx), "t", []byte("a"), t0); err != nil {
 		t.Fatal(err)
 	}
 	ss.CommitCtx(ctx, "t", []byte("a"), t0.Add(30*time.Second))
@@ -99,9 +100,15 @@ func TestSessionTouchIsBatched(t *testing.T) {
 		t.Fatalf("changed data not written: %q", b)
 	}
 	ss.DeleteCtx(ctx, "t")
-	ss.CommitCtx(ctx, "t", []byte("b"), t0.Add(62*time.Second))
-	if _, ok, _ := ss.FindCtx(ctx, "t"); !ok {
-		t.Fatal("a session committed after its deletion was not written")
+	if err := ss.CommitCtx(ctx, "t", []byte("b"), t0.Add(62*time.Second)); !errors.Is(err, ErrSessionEnded) {
+		t.Fatalf("a commit after the deletion: %v, want ErrSessionEnded", err)
+	}
+	if _, ok, _ := ss.FindCtx(ctx, "t"); ok {
+		t.Fatal("a session committed after its deletion was written again")
+	}
+	// Only a commit marked as creating a session inserts one.
+	if err := ss.CommitCtx(ctx, "u", []byte("a"), t0); !errors.Is(err, ErrSessionEnded) {
+		t.Fatalf("an unmarked commit of an unknown token: %v", err)
 	}
 }
 
