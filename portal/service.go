@@ -53,6 +53,9 @@ type Service struct {
 	// sending holds the resumable uploads a request is writing to, so two
 	// requests never write the same upload at once.
 	sending sync.Map
+	// namesIndexed holds the visits whose earlier files' names are
+	// indexed (filenames.go).
+	namesIndexed sync.Map
 
 	// background is the running janitor (Start), stopped by Stop.
 	bgMu   sync.Mutex

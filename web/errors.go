@@ -76,6 +76,11 @@ func toHTTPError(err error) *httpError {
 // fail answers with the error: JSON under /api/, a page elsewhere.
 func (s *Server) fail(c *gin.Context, err error) {
 	he := toHTTPError(err)
+	if bodyFailed(c) && he.status >= 500 {
+		// Whatever broke (often the upload to storage, cancelled when the
+		// client went), the cause was the client's body.
+		he = toHTTPError(errBodyFailed)
+	}
 	if he.status >= 500 {
 		s.log.Error("request failed", "request_id", requestID(c), "route", c.FullPath(), "code", he.code, "err", err)
 	}
