@@ -16,7 +16,9 @@ import (
 // give.
 
 // identityFrom reads the person from the ID token's claims. An email the
-// provider says is unverified binds nothing.
+// provider says is unverified binds nothing: email_verified false, or (Entra
+// ID, which sends no email_verified) the optional claim xms_edov false, which
+// says the email's domain is not verified by its tenant.
 func identityFrom(cfg portal.IdPConfig, issuer, subject string, claims map[string]any) portal.Identity {
 	id := portal.Identity{IdP: cfg.Name, Issuer: issuer, Subject: subject}
 	id.Email, id.Name = emailAndName(cfg, claims)
@@ -25,8 +27,10 @@ func identityFrom(cfg portal.IdPConfig, issuer, subject string, claims map[strin
 
 func emailAndName(cfg portal.IdPConfig, claims map[string]any) (email, name string) {
 	email, _ = claims[cfg.EmailClaim].(string)
-	if verified, ok := claimBool(claims["email_verified"]); ok && !verified {
-		email = ""
+	for _, c := range []string{"email_verified", "xms_edov"} {
+		if verified, ok := claimBool(claims[c]); ok && !verified {
+			email = ""
+		}
 	}
 	name, _ = claims["name"].(string)
 	return strings.TrimSpace(email), strings.TrimSpace(name)

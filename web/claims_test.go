@@ -18,6 +18,10 @@ func TestMergeUserinfo(t *testing.T) {
 	if err := mergeUserinfo(cfg, &id, map[string]any{"sub": "s-1", "email": "a@x.example", "email_verified": "false", "name": "A"}); err != nil || id.Email != "" || id.Name != "A" {
 		t.Fatalf("an unverified email (as a string) bound: %v %+v", err, id)
 	}
+	id.Name = ""
+	if err := mergeUserinfo(cfg, &id, map[string]any{"sub": "s-1", "email": "a@x.example", "xms_edov": false}); err != nil || id.Email != "" {
+		t.Fatalf("an email whose domain Entra ID has not verified bound: %v %+v", err, id)
+	}
 	cfg.EmailClaim = "upn"
 	if err := mergeUserinfo(cfg, &id, map[string]any{"sub": "s-1", "upn": "a@x.example", "email": "b@x.example"}); err != nil || id.Email != "a@x.example" {
 		t.Fatalf("the configured email claim was not used: %v %+v", err, id)
