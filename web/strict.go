@@ -38,6 +38,7 @@ type strictBody struct {
 	r      io.ReadCloser
 	rc     *http.ResponseController
 	idle   time.Duration
+	left   int64 // bytes of the declared length still to come; -1: unknown
 	failed error
 }
 
@@ -46,7 +47,7 @@ const bodyKey = "strict_body"
 // strictBodies wraps every request body.
 func (s *Server) strictBodies(c *gin.Context) {
 	if c.Request.Body != nil && c.Request.Body != http.NoBody {
-		b := &strictBody{r: c.Request.Body, rc: http.NewResponseController(c.Writer), idle: s.cfg.ReadIdleTimeout}
+		b := &strictBody{r: c.Request.Body, rc: http.NewResponseController(c.Writer), idle: s.cfg.ReadIdleTimeout, left: c.Request.ContentLength}
 		c.Request.Body = b
 		c.Set(bodyKey, b)
 	}
@@ -61,7 +62,16 @@ func (b *strictBody) Read(p []byte) (int, error) {
 	// body is read as it is.
 	_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
 	n, err := b.r.Read(p)
-	if err != nil && err != io.EOF {
+	if b.left >= 0 {
+		b.left -= int64(n)
+	}
+	switch {
+	case err == io.EOF || err == nil && b.left == 0:
+		// The body is all here: the connection's reads are the server's
+		// again (it watches for the client going away while the handler
+		// works, and a deadline left set would cancel the request).
+		_ = b.rc.SetReadDeadline(time.Time{})
+	case err != nil:
 		b.failed = fmt.Errorf("%w: %v", errBodyFailed, err)
 		return n, b.failed
 	}
