@@ -21,11 +21,12 @@ import (
 // is fetched at start-up and then on a schedule (Server.discoverProviders);
 // each fetch builds a new immutable discovered value that sign-ins read with
 // one atomic load. No lock is held while the network is waited on: a
-// sign-in that finds the provider not yet discovered tries once itself, or,
-// when a discovery is already in flight, waits for it at most
-// inFlightWait (right after start-up, the first discovery is usually a
-// few milliseconds from done) and is then told the provider is
-// unavailable.
+// sign-in that finds the provider not yet discovered waits at most
+// inFlightWait for a discovery in flight (right after start-up the first one
+// is usually milliseconds from done), or, when none has been tried for
+// retryAfter, tries one itself for at most onDemandTimeout (a provider that
+// came back is usable at once, not at the next scheduled try); otherwise it
+// is told at once that the provider is unavailable.
 type identityProvider struct {
 	cfg       portal.IdPConfig
 	publicURL string
@@ -36,6 +37,7 @@ type identityProvider struct {
 	current  atomic.Pointer[discovered]
 	problem  atomic.Pointer[string]        // why the last discovery failed; nil: it worked
 	inFlight atomic.Pointer[chan struct{}] // closed when the discovery in flight ends
+	lastTry  atomic.Int64                  // when the last discovery ended (Unix nanoseconds)
 	// lastErr keeps the log quiet: a failure is logged as an error when it
 	// first happens (or changes) and at debug level while it lasts.
 	mu      sync.Mutex
@@ -55,6 +57,8 @@ type discovered struct {
 const (
 	discoveryTimeout = 10 * time.Second
 	inFlightWait     = time.Second
+	onDemandTimeout  = 2 * time.Second
+	retryAfter       = 10 * time.Second
 )
 
 func newIdentityProvider(cfg portal.IdPConfig, publicURL string, client *http.Client, now func() time.Time, log *slog.Logger) *identityProvider {
@@ -84,7 +88,9 @@ func (p *identityProvider) ready(ctx context.Context) (*discovered, error) {
 		case <-time.After(inFlightWait):
 		case <-ctx.Done():
 		}
-	} else if err := p.discover(ctx); err != nil {
+	} else if time.Since(time.Unix(0, p.lastTry.Load())) < retryAfter {
+		return nil, errNotDiscovered
+	} else if err := p.discover(ctx, onDemandTimeout); err != nil {
 		return nil, err
 	}
 	if d := p.current.Load(); d != nil {
@@ -95,16 +101,17 @@ func (p *identityProvider) ready(ctx context.Context) (*discovered, error) {
 
 // discover fetches the discovery document and, if it is right, makes it
 // current. It returns at once when another discovery is in flight.
-func (p *identityProvider) discover(ctx context.Context) error {
+func (p *identityProvider) discover(ctx context.Context, timeout time.Duration) error {
 	done := make(chan struct{})
 	if !p.inFlight.CompareAndSwap(nil, &done) {
 		return errNotDiscovered
 	}
 	defer func() {
+		p.lastTry.Store(time.Now().UnixNano())
 		p.inFlight.Store(nil)
 		close(done)
 	}()
-	ctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	d, err := p.fetch(ctx)
 	if err != nil {
@@ -187,7 +194,7 @@ func (s *Server) discoverProviders(ctx context.Context) (wait func()) {
 			retry := 5 * time.Second
 			for {
 				next := s.cfg.IdPDiscoveryInterval
-				if err := p.discover(ctx); err != nil {
+				if err := p.discover(ctx, discoveryTimeout); err != nil {
 					next = min(next, retry)
 					retry = min(2*retry, 5*time.Minute)
 				} else {
