@@ -75,8 +75,11 @@ func (s *Server) login(c *gin.Context) {
 	d, err := p.ready(c.Request.Context())
 	if err != nil {
 		s.log.Warn("identity provider unavailable", "request_id", requestID(c), "idp", p.cfg.Name, "problem", p.Problem())
-		s.fail(c, &httpError{status: http.StatusServiceUnavailable, code: "idp_unavailable",
-			msg: "Sign-in with " + p.cfg.DisplayName + " is not available at the moment. Try again later, or contact the portal team if it goes on."})
+		msg := "Sign-in with " + p.cfg.DisplayName + " is not available at the moment. Try again later, or contact the portal team if it goes on."
+		if p.misconfigured.Load() {
+			msg = "Sign-in with " + p.cfg.DisplayName + " cannot be used: the portal’s settings for it are wrong. Contact the portal team: waiting will not help."
+		}
+		s.fail(c, &httpError{status: http.StatusServiceUnavailable, code: "idp_unavailable", msg: msg})
 		return
 	}
 	pl := pendingLogin{

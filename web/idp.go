@@ -38,6 +38,9 @@ type identityProvider struct {
 	problem  atomic.Pointer[string]        // why the last discovery failed; nil: it worked
 	inFlight atomic.Pointer[chan struct{}] // closed when the discovery in flight ends
 	lastTry  atomic.Int64                  // when the last discovery ended (Unix nanoseconds)
+	// misconfigured says the last discovery found a configuration error
+	// (the issuer), which no retry mends.
+	misconfigured atomic.Bool
 	// lastErr keeps the log quiet: a failure is logged as an error when it
 	// first happens (or changes) and at debug level while it lasts.
 	mu      sync.Mutex
@@ -114,6 +117,8 @@ func (p *identityProvider) discover(ctx context.Context, timeout time.Duration) 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	d, err := p.fetch(ctx)
+	var mismatch *oidc.IssuerMismatchError
+	p.misconfigured.Store(errors.As(err, &mismatch))
 	if err != nil {
 		msg := err.Error()
 		p.problem.Store(&msg)
@@ -146,8 +151,8 @@ func (p *identityProvider) fetch(ctx context.Context) (*discovered, error) {
 	var mismatch *oidc.IssuerMismatchError
 	switch {
 	case errors.As(err, &mismatch):
-		return nil, fmt.Errorf("configuration error: PORTAL_IDP_%s_ISSUER is %q but the provider's discovery document states the issuer %q; set it to exactly that",
-			strings.ToUpper(p.cfg.Name), mismatch.Provided, mismatch.Discovered)
+		return nil, fmt.Errorf("configuration error: PORTAL_IDP_%s_ISSUER is %q but the provider's discovery document states the issuer %q; set it to exactly that: %w",
+			strings.ToUpper(p.cfg.Name), mismatch.Provided, mismatch.Discovered, err)
 	case err != nil:
 		return nil, fmt.Errorf("discovery at %s/.well-known/openid-configuration failed: %v", strings.TrimSuffix(p.cfg.Issuer, "/"), err)
 	}

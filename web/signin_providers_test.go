@@ -192,6 +192,11 @@ func TestIdPDiscovery(t *testing.T) {
 		t.Error("the issuer mismatch was not logged naming the provider")
 	}
 
+	// The mismatched provider's page says its settings are wrong.
+	resp := ts.newBrowser(t).get("/auth/slash/login")
+	if body := readAll(t, resp); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "settings for it are wrong") {
+		t.Fatalf("sign-in at a misconfigured provider: %d %s", resp.StatusCode, body)
+	}
 	// The mismatched provider's sign-in says it is not available, at once;
 	// the hanging one too, even while a discovery of it is in flight; the
 	// others sign in meanwhile.

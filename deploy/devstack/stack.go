@@ -21,6 +21,7 @@ import (
 	"github.com/ofsted-portal/evidence/deploy/devidp"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
+	"github.com/ofsted-portal/evidence/portal/store"
 	"github.com/ofsted-portal/evidence/web"
 )
 
@@ -74,7 +75,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 			st = nil
 		}
 	}()
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+	if err := store.MkdirPrivate(o.Dir); err != nil {
 		return st, err
 	}
 	for _, a := range []*string{&o.PortalAddr, &o.IdPAddr, &o.MinIOAddr} {
