@@ -22,6 +22,7 @@ type VisitKey struct {
 	seal       sealer // the current sealing format (v2)
 	fp         string
 	sealV1     sealer // reads values sealed before the format carried its version
+	nameKey    []byte // keys NameIndex
 }
 
 // ErrSealed is returned when sealed bytes cannot be opened: wrong visit, wrong
@@ -46,6 +47,9 @@ func newVisitKey(id *age.HybridIdentity) (*VisitKey, error) {
 		return nil, err
 	}
 	if k.sealV1, err = newSealer(id, sealV1); err != nil {
+		return nil, err
+	}
+	if k.nameKey, err = deriveNameKey(id); err != nil {
 		return nil, err
 	}
 	hs, err := measureHeader(k.recipient)

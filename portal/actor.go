@@ -31,6 +31,28 @@ type Actor struct {
 	Via       string // the route or command, for refusal records
 }
 
+// PersonName is how a person is shown: their email, else their name, else
+// "subject @ issuer" (providers need not give either).
+func PersonName(email, name, subject, issuer string) string {
+	switch {
+	case email != "":
+		return email
+	case name != "":
+		return name
+	case subject != "":
+		return subject + " @ " + issuer
+	}
+	return "unknown person"
+}
+
+// Display is how pages show the actor (PersonName).
+func (a Actor) Display() string {
+	if a.Operator != "" && a.UserID == "" {
+		return "operator " + a.Operator
+	}
+	return PersonName(a.Email, a.Name, a.Subject, a.Issuer)
+}
+
 // SignedIn reports whether the actor is a signed-in person.
 func (a Actor) SignedIn() bool { return a.UserID != "" }
 

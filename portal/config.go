@@ -1,12 +1,10 @@
 package portal
 
 import (
-	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -20,7 +18,7 @@ type Config struct {
 	DBPath      string
 	MasterKey   string // path of the master key file
 	SigningKey  string // path of the Ed25519 signing key (certificates)
-	LogLevel    string
+	LogLevel    string // debug, info, warn or error
 	S3Endpoint  string
 	S3AccessKey string
 	S3SecretKey string
@@ -50,27 +48,29 @@ type Config struct {
 	CalendarFile    string   // extra bank holidays (optional)
 	TrustedProxies  []string // addresses/CIDRs whose X-Forwarded-For is believed
 	PprofAddr       string   // loopback address for Go's profiler (diagnostics); empty: off
-	IdPs            []IdPConfig
+	// ReadIdleTimeout is the longest a request body may stall: a body that
+	// sends nothing for this long is refused.
+	ReadIdleTimeout time.Duration
+	// SignInRate limits the sign-ins started, and SignInFailureRate the
+	// failed sign-ins, per client address.
+	SignInRate        Rate
+	SignInFailureRate Rate
+	// IdPDiscoveryInterval is how often each provider's discovery document
+	// is fetched again after start-up.
+	IdPDiscoveryInterval time.Duration
+	IdPs                 []IdPConfig
 }
 
-// IdPConfig is one OpenID Provider users may sign in with.
-type IdPConfig struct {
-	Name         string // path segment: /auth/{Name}/login
-	DisplayName  string
-	Issuer       string
-	ClientID     string
-	ClientSecret string
-	EmailClaim   string
-	// Organisation is "provider" (the inspected body's staff) or
-	// "inspectorate": it decides which visit roles an email may bind to.
-	Organisation string
+// Rate is N events per period.
+type Rate struct {
+	N   int
+	Per time.Duration
 }
 
-// Organisations an identity provider can serve.
-const (
-	OrgProvider     = "provider"
-	OrgInspectorate = "inspectorate"
-)
+func (r Rate) String() string { return fmt.Sprintf("%d/%s", r.N, r.Per) }
+
+// LogLevels are the accepted values of PORTAL_LOG_LEVEL.
+var LogLevels = []string{"debug", "info", "warn", "error"}
 
 // LoadConfig reads the configuration from getenv (os.Getenv in production)
 // and validates all of it, reporting every problem at once.
@@ -93,47 +93,41 @@ func PartialConfig(getenv func(string) string) Config {
 
 func readConfig(e *envReader) Config {
 	c := Config{
-		Addr:              e.str("PORTAL_ADDR", "127.0.0.1:8080"),
-		Dev:               e.bool("PORTAL_DEV", false),
-		DBPath:            e.str("PORTAL_DB_PATH", DefaultDBPath),
-		MasterKey:         e.str("PORTAL_MASTER_KEY_FILE", ""),
-		SigningKey:        e.str("PORTAL_SIGNING_KEY_FILE", ""),
-		LogLevel:          e.str("PORTAL_LOG_LEVEL", "info"),
-		S3Endpoint:        e.str("PORTAL_S3_ENDPOINT", "127.0.0.1:9000"),
-		S3AccessKey:       e.secret("PORTAL_S3_ACCESS_KEY"),
-		S3SecretKey:       e.secret("PORTAL_S3_SECRET_KEY"),
-		S3Secure:          e.bool("PORTAL_S3_SECURE", false),
-		S3Region:          e.str("PORTAL_S3_REGION", "us-east-1"),
-		BucketPrefix:      e.str("PORTAL_BUCKET_PREFIX", "portal-visit-"),
-		MaxFileSize:       e.size("PORTAL_MAX_FILE_SIZE", 20<<30),
-		SegmentSize:       e.size("PORTAL_SEGMENT_SIZE", 32<<20),
-		UploadExpiry:      e.duration("PORTAL_UPLOAD_EXPIRY", 24*time.Hour),
-		SessionIdle:       e.duration("PORTAL_SESSION_IDLE_TIMEOUT", 30*time.Minute),
-		SessionLifetime:   e.duration("PORTAL_SESSION_LIFETIME", 12*time.Hour),
-		RetentionDays:     e.int("PORTAL_RETENTION_DAYS", 30),
-		RetentionEvery:    e.duration("PORTAL_RETENTION_INTERVAL", 5*time.Minute),
-		DestructionNotice: e.days("PORTAL_DESTRUCTION_NOTICE", 7*24*time.Hour),
-		RetentionLease:    e.duration("PORTAL_RETENTION_LEASE", 30*time.Second),
-		AnchorBucket:      e.str("PORTAL_AUDIT_ANCHOR_BUCKET", "portal-audit-anchors"),
-		AnchorRetention:   e.days("PORTAL_AUDIT_ANCHOR_RETENTION", 2190*24*time.Hour),
-		AnchorDir:         e.str("PORTAL_AUDIT_ANCHOR_DIR", ""),
-		CalendarFile:      e.str("PORTAL_CALENDAR_FILE", ""),
-		TrustedProxies:    splitList(e.str("PORTAL_TRUSTED_PROXIES", "")),
-		PprofAddr:         e.str("PORTAL_PPROF_ADDR", ""),
+		Addr:                 e.str("PORTAL_ADDR", "127.0.0.1:8080"),
+		Dev:                  e.bool("PORTAL_DEV", false),
+		DBPath:               e.str("PORTAL_DB_PATH", DefaultDBPath),
+		MasterKey:            e.str("PORTAL_MASTER_KEY_FILE", ""),
+		SigningKey:           e.str("PORTAL_SIGNING_KEY_FILE", ""),
+		LogLevel:             strings.ToLower(e.str("PORTAL_LOG_LEVEL", "info")),
+		S3Endpoint:           e.str("PORTAL_S3_ENDPOINT", "127.0.0.1:9000"),
+		S3AccessKey:          e.secret("PORTAL_S3_ACCESS_KEY"),
+		S3SecretKey:          e.secret("PORTAL_S3_SECRET_KEY"),
+		S3Secure:             e.bool("PORTAL_S3_SECURE", false),
+		S3Region:             e.str("PORTAL_S3_REGION", "us-east-1"),
+		BucketPrefix:         e.str("PORTAL_BUCKET_PREFIX", "portal-visit-"),
+		MaxFileSize:          e.size("PORTAL_MAX_FILE_SIZE", 20<<30),
+		SegmentSize:          e.size("PORTAL_SEGMENT_SIZE", 32<<20),
+		UploadExpiry:         e.duration("PORTAL_UPLOAD_EXPIRY", 24*time.Hour),
+		SessionIdle:          e.duration("PORTAL_SESSION_IDLE_TIMEOUT", 30*time.Minute),
+		SessionLifetime:      e.duration("PORTAL_SESSION_LIFETIME", 12*time.Hour),
+		RetentionDays:        e.int("PORTAL_RETENTION_DAYS", 30),
+		RetentionEvery:       e.duration("PORTAL_RETENTION_INTERVAL", 5*time.Minute),
+		DestructionNotice:    e.days("PORTAL_DESTRUCTION_NOTICE", 7*24*time.Hour),
+		RetentionLease:       e.duration("PORTAL_RETENTION_LEASE", 30*time.Second),
+		AnchorBucket:         e.str("PORTAL_AUDIT_ANCHOR_BUCKET", "portal-audit-anchors"),
+		AnchorRetention:      e.days("PORTAL_AUDIT_ANCHOR_RETENTION", 2190*24*time.Hour),
+		AnchorDir:            e.str("PORTAL_AUDIT_ANCHOR_DIR", ""),
+		CalendarFile:         e.str("PORTAL_CALENDAR_FILE", ""),
+		TrustedProxies:       splitList(e.str("PORTAL_TRUSTED_PROXIES", "")),
+		PprofAddr:            e.str("PORTAL_PPROF_ADDR", ""),
+		ReadIdleTimeout:      e.duration("PORTAL_READ_IDLE_TIMEOUT", 2*time.Minute),
+		SignInRate:           e.rate("PORTAL_SIGNIN_RATE", Rate{20, time.Minute}),
+		SignInFailureRate:    e.rate("PORTAL_SIGNIN_FAILURE_RATE", Rate{10, 15 * time.Minute}),
+		IdPDiscoveryInterval: e.duration("PORTAL_IDP_DISCOVERY_INTERVAL", time.Hour),
 	}
 	c.PublicURL = strings.TrimRight(e.str("PORTAL_PUBLIC_URL", "http://"+c.Addr), "/")
 	for _, name := range splitList(e.str("PORTAL_IDPS", "")) {
-		p := "PORTAL_IDP_" + strings.ToUpper(name) + "_"
-		idp := IdPConfig{
-			Name:         name,
-			DisplayName:  e.str(p+"DISPLAY_NAME", name),
-			Issuer:       e.str(p+"ISSUER", ""),
-			ClientID:     e.str(p+"CLIENT_ID", ""),
-			ClientSecret: e.secret(p + "CLIENT_SECRET"),
-			EmailClaim:   e.str(p+"EMAIL_CLAIM", "email"),
-			Organisation: e.str(p+"ORGANISATION", ""),
-		}
-		c.IdPs = append(c.IdPs, idp)
+		c.IdPs = append(c.IdPs, loadIdP(e, name))
 	}
 	return c
 }
@@ -145,10 +139,19 @@ func (c *Config) validate(e *envReader) {
 	if c.SigningKey == "" {
 		e.fail("PORTAL_SIGNING_KEY_FILE is required: the Ed25519 key that signs destruction certificates (make one with: portal keygen --signing -o signing.key)")
 	}
-	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		e.fail("PORTAL_ADDR must be host:port, such as 127.0.0.1:8080 or :8080, got %q", c.Addr)
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		e.fail("PORTAL_PUBLIC_URL must be an absolute http(s) URL, got %q", c.PublicURL)
 	} else if u.Scheme != "https" && !c.Dev {
 		e.fail("PORTAL_PUBLIC_URL must be https outside development (set PORTAL_DEV=true for a local stack)")
+	}
+	if !validLevel(c.LogLevel) {
+		e.fail("PORTAL_LOG_LEVEL must be one of %s, got %q", strings.Join(LogLevels, ", "), c.LogLevel)
+	}
+	if _, _, err := net.SplitHostPort(c.S3Endpoint); err != nil || strings.Contains(c.S3Endpoint, "/") {
+		e.fail("PORTAL_S3_ENDPOINT must be host:port without a scheme (PORTAL_S3_SECURE chooses https), got %q", c.S3Endpoint)
 	}
 	if c.S3AccessKey == "" || c.S3SecretKey == "" {
 		e.fail("PORTAL_S3_ACCESS_KEY and PORTAL_S3_SECRET_KEY (or their _FILE variants) are required")
@@ -159,10 +162,18 @@ func (c *Config) validate(e *envReader) {
 	if c.SegmentSize < 1<<20 || c.SegmentSize > 1<<30 || c.SegmentSize%(64<<10) != 0 {
 		e.fail("PORTAL_SEGMENT_SIZE must be a multiple of 64 KiB between 1 MiB and 1 GiB")
 	}
+	if c.SessionIdle > c.SessionLifetime {
+		e.fail("PORTAL_SESSION_IDLE_TIMEOUT (%s) must not be longer than PORTAL_SESSION_LIFETIME (%s)", c.SessionIdle, c.SessionLifetime)
+	}
 	if c.PprofAddr != "" {
 		host, _, err := net.SplitHostPort(c.PprofAddr)
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 			e.fail("PORTAL_PPROF_ADDR must be a loopback address such as 127.0.0.1:6060 (the profiler must not be reachable from the network)")
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if !validProxy(p) {
+			e.fail("PORTAL_TRUSTED_PROXIES must be comma-separated IP addresses or CIDR ranges (such as 10.0.0.5 or 10.0.0.0/24), got %q", p)
 		}
 	}
 	if c.UploadExpiry < time.Minute {
@@ -185,173 +196,29 @@ func (c *Config) validate(e *envReader) {
 	}
 	seen := map[string]bool{}
 	for _, p := range c.IdPs {
-		pre := "PORTAL_IDP_" + strings.ToUpper(p.Name) + "_"
-		if !validName(p.Name) {
-			e.fail("identity provider name %q must be lower-case letters, digits and '-'", p.Name)
-		}
 		if seen[p.Name] {
 			e.fail("identity provider %q is listed twice in PORTAL_IDPS", p.Name)
 		}
 		seen[p.Name] = true
-		if u, err := url.Parse(p.Issuer); err != nil || u.Scheme == "" || u.Host == "" {
-			e.fail("%sISSUER must be the provider's issuer URL", pre)
-		}
-		if p.ClientID == "" {
-			e.fail("%sCLIENT_ID is required", pre)
-		}
-		if p.ClientSecret == "" {
-			e.fail("%sCLIENT_SECRET (or %sCLIENT_SECRET_FILE) is required", pre, pre)
-		}
-		if p.Organisation != OrgProvider && p.Organisation != OrgInspectorate {
-			e.fail("%sORGANISATION must be %q or %q", pre, OrgProvider, OrgInspectorate)
+		p.validate(e, c.Dev)
+	}
+}
+
+func validLevel(s string) bool {
+	for _, l := range LogLevels {
+		if s == l {
+			return true
 		}
 	}
+	return false
 }
 
-func validName(s string) bool {
-	if s == "" || len(s) > 32 {
-		return false
+// validProxy accepts what the router's trusted proxies take: an address
+// or a CIDR range.
+func validProxy(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
 	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func validBucketPrefix(s string) bool {
-	return len(s) >= 3 && len(s) <= 30 && s[0] >= 'a' && s[0] <= 'z' && validName(s)
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-type envReader struct {
-	get  func(string) string
-	errs []string
-}
-
-func (e *envReader) fail(format string, args ...any) {
-	e.errs = append(e.errs, fmt.Sprintf(format, args...))
-}
-
-func (e *envReader) str(key, def string) string {
-	if v := strings.TrimSpace(e.get(key)); v != "" {
-		return v
-	}
-	return def
-}
-
-// secret reads KEY, or the contents of the file named by KEY_FILE. Setting
-// both is an error: which one wins would be a guess.
-func (e *envReader) secret(key string) string {
-	v, f := e.get(key), e.get(key+"_FILE")
-	if v != "" && f != "" {
-		e.fail("set %s or %s_FILE, not both", key, key)
-		return ""
-	}
-	if f == "" {
-		return v
-	}
-	b, err := os.ReadFile(f)
-	if err != nil {
-		e.fail("%s_FILE: %v", key, errors.Unwrap(err))
-		return ""
-	}
-	return strings.TrimSpace(string(b))
-}
-
-func (e *envReader) bool(key string, def bool) bool {
-	v := e.get(key)
-	if v == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		e.fail("%s must be true or false, got %q", key, v)
-	}
-	return b
-}
-
-func (e *envReader) int(key string, def int) int {
-	v := e.get(key)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		e.fail("%s must be a whole number, got %q", key, v)
-	}
-	return n
-}
-
-func (e *envReader) duration(key string, def time.Duration) time.Duration {
-	v := e.get(key)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		e.fail("%s must be a positive duration such as 30m or 12h, got %q", key, v)
-	}
-	return d
-}
-
-// days parses a duration that may be given in days ("7d") as well as Go's
-// units ("168h"); zero is allowed (no notice period).
-func (e *envReader) days(key string, def time.Duration) time.Duration {
-	v := e.get(key)
-	if v == "" {
-		return def
-	}
-	if n, ok := strings.CutSuffix(v, "d"); ok {
-		if d, err := strconv.Atoi(n); err == nil && d >= 0 && d <= 3650 {
-			return time.Duration(d) * 24 * time.Hour
-		}
-	} else if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-		return d
-	}
-	e.fail("%s must be a number of days such as 7d, or a duration such as 168h, got %q", key, v)
-	return def
-}
-
-// size parses a byte count with an optional KiB/MiB/GiB/TiB suffix.
-func (e *envReader) size(key string, def int64) int64 {
-	v := e.get(key)
-	if v == "" {
-		return def
-	}
-	n, err := ParseSize(v)
-	if err != nil {
-		e.fail("%s: %v", key, err)
-	}
-	return n
-}
-
-// ParseSize parses "20GiB", "512MiB", "1048576" into bytes.
-func ParseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("size must be a whole number of bytes, optionally with KiB, MiB, GiB or TiB")
-	}
-	return n * mult, nil
+	_, err := netip.ParsePrefix(s)
+	return err == nil
 }

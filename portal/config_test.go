@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func devEnv(extra map[string]string) func(string) string {
@@ -34,8 +35,32 @@ func TestLoadConfig(t *testing.T) {
 	if c.MaxFileSize != 20<<30 || c.SegmentSize != 32<<20 || c.SessionIdle.Minutes() != 30 || c.SessionLifetime.Hours() != 12 || c.RetentionDays != 30 {
 		t.Fatalf("defaults: %+v", c)
 	}
-	if c.IdPs[0].EmailClaim != "email" || c.IdPs[0].ClientSecret != "s3cret" {
+	if c.IdPs[0].EmailClaim != "email" || c.IdPs[0].ClientSecret != "s3cret" || c.IdPs[0].Logout != LogoutRPInitiated {
 		t.Fatalf("idp: %+v", c.IdPs[0])
+	}
+	if c.SignInRate != (Rate{N: 20, Per: time.Minute}) || c.SignInFailureRate != (Rate{N: 10, Per: 15 * time.Minute}) ||
+		c.ReadIdleTimeout != 2*time.Minute || c.IdPDiscoveryInterval != time.Hour || c.LogLevel != "info" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestLoadConfigSignIn(t *testing.T) {
+	c, err := LoadConfig(devEnv(map[string]string{
+		"PORTAL_TRUSTED_PROXIES":        "10.0.0.1, 192.168.0.0/16,::1",
+		"PORTAL_LOG_LEVEL":              "WARN",
+		"PORTAL_SIGNIN_RATE":            "1000/1m",
+		"PORTAL_SIGNIN_FAILURE_RATE":    "3/1h",
+		"PORTAL_IDP_OFSTED_LOGOUT":      "local",
+		"PORTAL_IDP_OFSTED_REQUIRE_ACR": "urn:a  urn:b",
+		"PORTAL_IDP_OFSTED_REQUIRE_AMR": "mfa",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.IdPs[0]
+	if len(c.TrustedProxies) != 3 || c.LogLevel != "warn" || c.SignInRate.N != 1000 || c.SignInFailureRate != (Rate{3, time.Hour}) ||
+		p.Logout != LogoutLocal || strings.Join(p.RequireACR, ",") != "urn:a,urn:b" || p.RequireAMR != "mfa" {
+		t.Fatalf("config: %+v %+v", c, p)
 	}
 }
 
@@ -65,6 +90,20 @@ func TestLoadConfigRejects(t *testing.T) {
 		"bad segment size":  {map[string]string{"PORTAL_SEGMENT_SIZE": "1000"}, "PORTAL_SEGMENT_SIZE"},
 		"bad bucket prefix": {map[string]string{"PORTAL_BUCKET_PREFIX": "Bad_Prefix"}, "PORTAL_BUCKET_PREFIX"},
 		"no providers":      {map[string]string{"PORTAL_IDPS": ""}, "PORTAL_IDPS"},
+		"bad proxy list":    {map[string]string{"PORTAL_TRUSTED_PROXIES": "10.0.0.1, proxy.internal"}, "PORTAL_TRUSTED_PROXIES"},
+		"bad proxy cidr":    {map[string]string{"PORTAL_TRUSTED_PROXIES": "10.0.0.0/33"}, "PORTAL_TRUSTED_PROXIES"},
+		"bad log level":     {map[string]string{"PORTAL_LOG_LEVEL": "verbose"}, "PORTAL_LOG_LEVEL"},
+		"bad listen addr":   {map[string]string{"PORTAL_ADDR": "8080"}, "PORTAL_ADDR"},
+		"s3 endpoint url":   {map[string]string{"PORTAL_S3_ENDPOINT": "http://minio:9000"}, "PORTAL_S3_ENDPOINT"},
+		"idle past life":    {map[string]string{"PORTAL_SESSION_IDLE_TIMEOUT": "13h"}, "PORTAL_SESSION_IDLE_TIMEOUT"},
+		"http issuer":       {map[string]string{"PORTAL_IDP_OFSTED_ISSUER": "http://login.example/ofsted"}, "PORTAL_IDP_OFSTED_ISSUER"},
+		"issuer with query": {map[string]string{"PORTAL_IDP_OFSTED_ISSUER": "https://login.example/?tenant=x"}, "PORTAL_IDP_OFSTED_ISSUER"},
+		"bad logout":        {map[string]string{"PORTAL_IDP_OFSTED_LOGOUT": "sometimes"}, "PORTAL_IDP_OFSTED_LOGOUT"},
+		"two amr values":    {map[string]string{"PORTAL_IDP_OFSTED_REQUIRE_AMR": "mfa otp"}, "PORTAL_IDP_OFSTED_REQUIRE_AMR"},
+		"bad sign-in rate":  {map[string]string{"PORTAL_SIGNIN_RATE": "lots"}, "PORTAL_SIGNIN_RATE"},
+		"zero failure rate": {map[string]string{"PORTAL_SIGNIN_FAILURE_RATE": "0/1m"}, "PORTAL_SIGNIN_FAILURE_RATE"},
+		"bad read timeout":  {map[string]string{"PORTAL_READ_IDLE_TIMEOUT": "0s"}, "PORTAL_READ_IDLE_TIMEOUT"},
+		"bad discovery":     {map[string]string{"PORTAL_IDP_DISCOVERY_INTERVAL": "hourly"}, "PORTAL_IDP_DISCOVERY_INTERVAL"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := LoadConfig(devEnv(tc.env))

@@ -76,7 +76,7 @@ func (acc *Access) ApproveDestruction(ctx context.Context) (VisitView, error) {
 	case n == nil:
 		return VisitView{}, errNotNoticed
 	case !n.ApprovedAt.IsZero():
-		return VisitView{}, conflict("This destruction has already been approved by " + n.ApprovedBy.Email + ".")
+		return VisitView{}, conflict("This destruction has already been approved by " + PersonName(n.ApprovedBy.Email, "", n.ApprovedBy.Subject, n.ApprovedBy.Issuer) + ".")
 	case acc.Status.LegalHold:
 		return VisitView{}, errHeld
 	}

@@ -115,7 +115,7 @@ func (acc *Access) ExplainChoices(ctx context.Context) (members, files []Choice,
 		return nil, nil, err
 	}
 	for _, m := range ms {
-		members = append(members, Choice{m.ID, m.Email + " (" + m.Role + ")"})
+		members = append(members, Choice{m.ID, PersonName(m.Email, m.Name, m.Subject, m.Issuer) + " (" + m.Role + ")"})
 	}
 	for _, f := range fs {
 		item := f.Item

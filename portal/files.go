@@ -53,6 +53,9 @@ type NewFile struct {
 	Item    string
 	Default bool
 	Size    int64 // exact length, or -1 when unknown (a form post)
+	// OnConflict is "" (a name taken in the item is refused) or
+	// OnConflictRename (keep both: store it as "name (n).ext").
+	OnConflict string
 }
 
 // checkUpload validates what is known before the body is read: name, item
@@ -68,6 +71,9 @@ func (acc *Access) checkUpload(ctx context.Context, in NewFile) (name, item stri
 	}
 	if item, err = ParseItem(in.Item); err != nil {
 		return "", "", invalid("item", capitalise(err.Error())+".")
+	}
+	if _, err := parseOnConflict(in.OnConflict); err != nil {
+		return "", "", err
 	}
 	if item == "" || in.Default {
 		codes, err := s.store.RequestCodes(ctx, acc.Visit.ID)
@@ -107,18 +113,23 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	if err != nil {
 		return FileView{}, err
 	}
+	fileID, name, err := acc.reserveName(ctx, key, item, name, in.OnConflict == OnConflictRename)
+	if err != nil {
+		return FileView{}, err
+	}
 	f, err := s.evidence.Put(ctx, evidence.Upload{
-		Visit: acc.Visit, Key: key, Name: name, Item: item, Size: size, MaxSize: s.cfg.MaxFileSize, UploadedBy: acc.Actor.UserID, Body: body,
+		Visit: acc.Visit, Key: key, FileID: fileID, Name: name, Item: item, Size: size, MaxSize: s.cfg.MaxFileSize, UploadedBy: acc.Actor.UserID, Body: body,
 		Record: acc.recorder(),
 	})
 	if err != nil {
+		s.releaseName(ctx, fileID)
 		return FileView{}, err
 	}
 	s.log.Info("file uploaded", "visit", acc.Visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.Actor.UserID)
 	if err := acc.holdNewObjects(ctx); err != nil {
 		return FileView{}, err
 	}
-	return fileView(key, f, acc.Actor.Email)
+	return fileView(key, f, acc.Actor.Display())
 }
 
 // holdNewObjects puts objects stored while the visit is under legal hold
@@ -164,7 +175,7 @@ func (acc *Access) Files(ctx context.Context) ([]FileView, error) {
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, err
 			}
-			emails[f.UploadedBy] = u.Email
+			emails[f.UploadedBy] = PersonName(u.Email, u.Name, u.Subject, u.Issuer)
 		}
 		fv, err := fileView(key, f, emails[f.UploadedBy])
 		if err != nil {
@@ -209,18 +220,24 @@ func (acc *Access) Refile(ctx context.Context, rawItem string) (FileView, error)
 	if err != nil || item == "" {
 		return FileView{}, invalid("item", "Choose the item to file it under, such as 1.03, cld or case-2.")
 	}
+	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	if err != nil {
+		return FileView{}, err
+	}
 	if item != f.Item {
+		if err := s.indexNames(ctx, acc.Visit.ID, key); err != nil {
+			return FileView{}, err
+		}
 		rec := acc.rec("file.refiled", f.ID, "success", map[string]any{"from": f.Item, "to": item})
-		if err := s.store.RefileFile(ctx, acc.Visit.ID, f.ID, item, rec); err != nil {
+		if err := s.store.RefileFile(ctx, acc.Visit.ID, f.ID, item, rec); errors.Is(err, store.ErrNameTaken) {
+			name, _ := openName(key, f)
+			return FileView{}, errNameExists(name, item)
+		} else if err != nil {
 			return FileView{}, err
 		}
 		s.log.Info("file refiled", "visit", acc.Visit.ID, "file", f.ID, "from", f.Item, "to", item, "user", acc.Actor.UserID)
 		f.Item = item
 		acc.File = f
-	}
-	key, err := s.keys.Key(ctx, acc.Visit.ID)
-	if err != nil {
-		return FileView{}, err
 	}
 	return fileView(key, f, "")
 }

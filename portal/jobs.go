@@ -110,6 +110,9 @@ func (s *Service) Sweep(ctx context.Context) {
 	if err := s.store.Sessions(time.Now).DeleteExpired(ctx, s.expiryRecords); err != nil {
 		s.log.Error("sweep expired sessions", "err", err)
 	}
+	if err := s.store.SweepNames(ctx, s.now().Add(-abandonAfter)); err != nil {
+		s.log.Error("sweep reserved file names", "err", err)
+	}
 }
 
 // SessionUserKey is the session value that holds the signed-in user's id.

@@ -65,6 +65,9 @@ func (k *Keyring) Add(visitID string, key *crypto.VisitKey) {
 	k.mu.Unlock()
 }
 
+// box returns a box for the portal's own secrets of one purpose.
+func (k *Keyring) box(purpose string) (*crypto.Box, error) { return k.master.Box(purpose) }
+
 // Forget drops a visit's key from memory.
 func (k *Keyring) Forget(visitID string) {
 	k.mu.Lock()

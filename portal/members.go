@@ -31,13 +31,16 @@ type MemberView struct {
 	Email      string     `json:"email,omitempty"`
 	Issuer     string     `json:"issuer,omitempty"`
 	Subject    string     `json:"subject,omitempty"`
+	Name       string     `json:"name,omitempty"`
+	Display    string     `json:"display"` // how pages show the person (PersonName)
 	Bound      bool       `json:"bound"`
 	ValidFrom  *time.Time `json:"valid_from,omitempty"`
 	ValidUntil *time.Time `json:"valid_until,omitempty"`
 }
 
 func memberView(m store.Member) MemberView {
-	out := MemberView{ID: m.ID, Role: m.Role, Email: m.Email, Issuer: m.Issuer, Subject: m.Subject, Bound: m.IsBound()}
+	out := MemberView{ID: m.ID, Role: m.Role, Email: m.Email, Issuer: m.Issuer, Subject: m.Subject, Name: m.Name,
+		Display: PersonName(m.Email, m.Name, m.Subject, m.Issuer), Bound: m.IsBound()}
 	if !m.ValidFrom.IsZero() {
 		out.ValidFrom = &m.ValidFrom
 	}

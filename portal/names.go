@@ -7,16 +7,24 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // MaxNameBytes is the longest file name accepted, in bytes of UTF-8.
 const MaxNameBytes = 255
 
-// ParseFileName validates a file name given by an uploader. It refuses what
-// could mislead a reader or a file system: path separators, control
-// characters, bidirectional overrides, and names that are only dots or
-// spaces. The error says what is wrong, in words for the uploader.
+// ParseFileName validates a file name given by an uploader and returns it in
+// Unicode NFC (a Mac sends NFD: the same name must be one name). It refuses
+// what could mislead a reader or a file system: path separators, control
+// characters, bidirectional overrides, zero-width characters and byte-order
+// marks, and names that are only dots or spaces. The error says what is
+// wrong, in words for the uploader.
 func ParseFileName(s string) (string, error) {
+	if utf8.ValidString(s) {
+		s = norm.NFC.String(s)
+	}
 	switch {
 	case s == "":
 		return "", errors.New("the file name is empty")
@@ -37,6 +45,8 @@ func ParseFileName(s string) (string, error) {
 			return "", errors.New("the file name must not contain control characters")
 		case isBidiControl(r):
 			return "", errors.New("the file name must not contain text-direction control characters")
+		case isZeroWidth(r):
+			return "", errors.New("the file name must not contain zero-width characters or a byte-order mark: rename the file")
 		case r == utf8.RuneError:
 			return "", errors.New("the file name is not valid UTF-8 text")
 		}
@@ -54,6 +64,36 @@ func isBidiControl(r rune) bool {
 		return true
 	}
 	return false
+}
+
+// isZeroWidth reports the invisible characters that make two names look
+// alike (U+200B..U+200D, the word joiner and invisible operators, the
+// Mongolian vowel separator) and the byte-order mark.
+func isZeroWidth(r rune) bool {
+	return r >= 0x200B && r <= 0x200D || r >= 0x2060 && r <= 0x2064 || r == 0x180E || r == 0xFEFF
+}
+
+// NameKey is the form in which two names of one item collide: NFC, case
+// folded (full folding: "Straße" and "STRASSE" are one name), NFC again.
+// Only its keyed hash is stored (crypto NameIndex).
+func NameKey(name string) string {
+	return norm.NFC.String(cases.Fold().String(norm.NFC.String(name)))
+}
+
+// renamed is name with " (n)" before its extension, shortened (by whole
+// characters of the stem) to fit MaxNameBytes: the name a file kept beside
+// another of its name is stored as.
+func renamed(name string, n int) string {
+	stem, ext := name, ""
+	if i := strings.LastIndexByte(name, '.'); i > 0 {
+		stem, ext = name[:i], name[i:]
+	}
+	suffix := fmt.Sprintf(" (%d)", n)
+	for len(stem)+len(suffix)+len(ext) > MaxNameBytes && stem != "" {
+		_, size := utf8.DecodeLastRuneInString(stem)
+		stem = stem[:len(stem)-size]
+	}
+	return stem + suffix + ext
 }
 
 var itemPattern = regexp.MustCompile(`^([0-9]{1,2}(\.[0-9]{1,3}){0,2}|case-[0-9]{1,3})$`)

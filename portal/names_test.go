@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 func TestParseFileName(t *testing.T) {
@@ -31,6 +33,12 @@ func TestParseFileName(t *testing.T) {
 		{"fail_rlm", "a\u200Fb", false},
 		{"fail_invalid_utf8", "a\xffb", false},
 		{"fail_leading_space", " a.pdf", false},
+		{"fail_zero_width_space", "re\u200Bport.pdf", false},
+		{"fail_zero_width_joiner", "re\u200Dport.pdf", false},
+		{"fail_zero_width_non_joiner", "re\u200Cport.pdf", false},
+		{"fail_word_joiner", "re\u2060port.pdf", false},
+		{"fail_bom", "\uFEFFreport.pdf", false},
+		{"fail_bom_inside", "report\uFEFF.pdf", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseFileName(tc.in)
@@ -50,11 +58,11 @@ func FuzzParseFileName(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if name != s || len(name) > MaxNameBytes || !utf8.ValidString(name) || strings.ContainsAny(name, "/\\\x00\n\r") {
+		if name != norm.NFC.String(s) || len(name) > MaxNameBytes || !utf8.ValidString(name) || strings.ContainsAny(name, "/\\\x00\n\r") {
 			t.Fatalf("accepted %q", s)
 		}
 		for _, r := range name {
-			if isBidiControl(r) || r < 0x20 {
+			if isBidiControl(r) || isZeroWidth(r) || r < 0x20 {
 				t.Fatalf("accepted %q with %U", s, r)
 			}
 		}
@@ -103,6 +111,56 @@ func TestItemFromNameUsesTheRequest(t *testing.T) {
 	} {
 		if got := ItemFromName(in, codes); got != want {
 			t.Errorf("ItemFromName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestFileNamesNormalised: names are stored in NFC, so a name typed on a
+// Mac (NFD) and the same name typed elsewhere are one name.
+func TestFileNamesNormalised(t *testing.T) {
+	got, err := ParseFileName("Cafe\u0301 re\u0301sume\u0301.pdf")
+	if err != nil || got != "Caf\u00e9 r\u00e9sum\u00e9.pdf" {
+		t.Fatalf("ParseFileName(NFD) = %q, %v", got, err)
+	}
+}
+
+// TestNameKey: names that collide in an item are those equal once
+// normalised and case-folded.
+func TestNameKey(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"Report.pdf", "report.PDF", true},
+		{"Caf\u00e9.pdf", "Cafe\u0301.pdf", true},
+		{"CAF\u00c9.pdf", "caf\u00e9.pdf", true},
+		{"Stra\u00dfe.pdf", "STRASSE.pdf", true},
+		{"\ufb01le.pdf", "file.pdf", true},
+		{"report.pdf", "report .pdf", false},
+		{"report.pdf", "report.pdfx", false},
+		{"1.01 a.pdf", "1.02 a.pdf", false},
+	} {
+		if same := NameKey(tc.a) == NameKey(tc.b); same != tc.same {
+			t.Errorf("NameKey(%q) == NameKey(%q): %v, want %v", tc.a, tc.b, same, tc.same)
+		}
+	}
+}
+
+func TestRenamed(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"report.PDF", 2, "report (2).PDF"},
+		{"archive.tar.gz", 3, "archive.tar (3).gz"},
+		{"README", 2, "README (2)"},
+		{".env", 2, ".env (2)"},
+		{strings.Repeat("\u00e9", 125) + ".pdf", 2, strings.Repeat("\u00e9", 123) + " (2).pdf"},
+	} {
+		got := renamed(tc.in, tc.n)
+		if got != tc.want || len(got) > MaxNameBytes || !utf8.ValidString(got) {
+			t.Errorf("renamed(%q, %d) = %q (%d bytes), want %q", tc.in, tc.n, got, len(got), tc.want)
 		}
 	}
 }

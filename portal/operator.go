@@ -50,18 +50,29 @@ func operatorRec(a Actor, action string, detail map[string]any) store.AuditRecor
 	return newRec(time.Now(), a, action, "", "success", detail)
 }
 
-// GrantRole grants a portal-wide role to the person who signs in from
-// issuer with email; it binds at their next sign-in.
-func GrantRole(ctx context.Context, st *store.Store, a Actor, role, issuer, email string) error {
-	if role != store.RoleAdministrator {
-		return fmt.Errorf("unknown role %q: the only portal-wide role is administrator", role)
+// RoleGrant names a portal-wide role and who gets it: the person who signs
+// in from Issuer with Email, or with Subject (one of the two).
+type RoleGrant struct {
+	Role, Issuer, Email, Subject string
+}
+
+// GrantRole grants a portal-wide role. A grant by email binds at the
+// person's next sign-in; one by subject binds at once if they have signed in
+// before.
+func GrantRole(ctx context.Context, st *store.Store, a Actor, g RoleGrant) error {
+	if g.Role != store.RoleAdministrator {
+		return fmt.Errorf("unknown role %q: the only portal-wide role is administrator", g.Role)
 	}
-	if issuer == "" || email == "" {
-		return errors.New("the issuer and the email are required")
+	if g.Issuer == "" || (g.Email == "") == (g.Subject == "") {
+		return errors.New("give the issuer, and either the email or the subject")
 	}
-	email = strings.ToLower(email)
-	rec := operatorRec(a, "portal_role.granted", map[string]any{"role": role, "issuer": issuer, "email": email})
-	return st.GrantPortalRole(ctx, role, issuer, email, rec.Time, rec)
+	if g.Subject != "" {
+		rec := operatorRec(a, "portal_role.granted", map[string]any{"role": g.Role, "issuer": g.Issuer, "subject": g.Subject})
+		return st.GrantPortalRoleToSubject(ctx, g.Role, g.Issuer, g.Subject, rec.Time, rec)
+	}
+	email := strings.ToLower(g.Email)
+	rec := operatorRec(a, "portal_role.granted", map[string]any{"role": g.Role, "issuer": g.Issuer, "email": email})
+	return st.GrantPortalRole(ctx, g.Role, g.Issuer, email, rec.Time, rec)
 }
 
 // RotateMasterKey re-wraps every live visit key from one master key to

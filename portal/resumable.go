@@ -35,9 +35,16 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 	if err != nil {
 		return store.Resumable{}, err
 	}
-	r, err := s.evidence.CreateResumable(ctx, evidence.NewResumable{Visit: acc.Visit, Key: key, Name: name, Item: item, Length: length,
+	// The name is the upload's from now on: another file of that name in
+	// the item is refused while it runs.
+	fileID, name, err := acc.reserveName(ctx, key, item, name, in.OnConflict == OnConflictRename)
+	if err != nil {
+		return store.Resumable{}, err
+	}
+	r, err := s.evidence.CreateResumable(ctx, evidence.NewResumable{Visit: acc.Visit, Key: key, FileID: fileID, Name: name, Item: item, Length: length,
 		CreatedBy: acc.Actor.UserID, Expires: s.now().Add(s.cfg.UploadExpiry), Record: acc.recorder()})
 	if err != nil {
+		s.releaseName(ctx, fileID)
 		return store.Resumable{}, err
 	}
 	s.log.Info("resumable upload created", "visit", acc.Visit.ID, "upload", r.ID, "length", length, "user", acc.Actor.UserID)

@@ -61,6 +61,9 @@ type Service struct {
 	// sending holds the resumable uploads a request is writing to, so two
 	// requests never write the same upload at once.
 	sending sync.Map
+	// namesIndexed holds the visits whose earlier files' names are
+	// indexed (filenames.go).
+	namesIndexed sync.Map
 
 	// background is the running janitor (Start), stopped by Stop.
 	bgMu   sync.Mutex
@@ -175,6 +178,11 @@ func loadCalendar(path string) (*calendar.Calendar, error) {
 	}
 	return cal, nil
 }
+
+// Box seals the portal's own short-lived secrets of one purpose (the web
+// door's sign-in cookie and the ID token kept for sign-out) under a key
+// derived from the master key.
+func (s *Service) Box(purpose string) (*crypto.Box, error) { return s.keys.box(purpose) }
 
 // Config is the configuration the service was built with.
 func (s *Service) Config() Config { return s.cfg }

@@ -57,7 +57,7 @@ func (s *Service) view(ctx context.Context, v store.Visit, st Status, role strin
 	if n := st.Notice; n != nil {
 		out.Destruction = &DestructionView{NoticeGivenAt: n.GivenAt, NotBefore: retention.Earliest(st.DestroyOn, *n, s.cfg.DestructionNotice)}
 		if !n.ApprovedAt.IsZero() {
-			out.Destruction.ApprovedAt, out.Destruction.ApprovedBy = &n.ApprovedAt, n.ApprovedBy.Email
+			out.Destruction.ApprovedAt, out.Destruction.ApprovedBy = &n.ApprovedAt, PersonName(n.ApprovedBy.Email, "", n.ApprovedBy.Subject, n.ApprovedBy.Issuer)
 		}
 	}
 	if f := st.Failure; f != nil {

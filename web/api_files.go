@@ -21,7 +21,7 @@ func (s *Server) uploadFile(c *gin.Context) {
 		s.fail(c, &httpError{http.StatusLengthRequired, "length_required", "Send the file with a Content-Length header."})
 		return
 	}
-	out, err := accessOf(c).Upload(c.Request.Context(), portal.NewFile{Name: c.Query("name"), Item: c.Query("item"), Size: size}, c.Request.Body)
+	out, err := accessOf(c).Upload(c.Request.Context(), portal.NewFile{Name: c.Query("name"), Item: c.Query("item"), Size: size, OnConflict: c.Query("on_conflict")}, c.Request.Body)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -43,8 +43,7 @@ func (s *Server) refileFile(c *gin.Context) {
 	var req struct {
 		Item string `json:"item"`
 	}
-	if err := c.ShouldBindJSON(&req); err != nil {
-		s.fail(c, badRequest(`Send {"item": "1.03"}: the item to file the file under.`))
+	if !s.bindJSON(c, &req, `Send {"item": "1.03"}: the item to file the file under.`) {
 		return
 	}
 	f, err := accessOf(c).Refile(c.Request.Context(), req.Item)

@@ -10,8 +10,7 @@ import (
 
 func (s *Server) putMember(c *gin.Context) {
 	var req portal.MemberRequest
-	if err := c.ShouldBindJSON(&req); err != nil {
-		s.fail(c, badRequest("The request body must be a JSON object with email (or issuer and subject) and role."))
+	if !s.bindJSON(c, &req, "The request body must be a JSON object with email (or issuer and subject) and role.") {
 		return
 	}
 	m, created, err := accessOf(c).PutMember(c.Request.Context(), req)
@@ -57,8 +56,12 @@ func (s *Server) putRestriction(c *gin.Context) {
 		Restricted *bool    `json:"restricted"`
 		Roles      []string `json:"roles"`
 	}
-	if err := c.ShouldBindJSON(&req); err != nil || req.Restricted == nil {
-		s.fail(c, badRequest(`Send {"restricted": true|false, "roles": [...]}.`))
+	const hint = `Send {"restricted": true|false, "roles": [...]}.`
+	if !s.bindJSON(c, &req, hint) {
+		return
+	}
+	if req.Restricted == nil {
+		s.fail(c, badRequest(hint))
 		return
 	}
 	r, err := accessOf(c).SetRestriction(c.Request.Context(), c.Param("item"), *req.Restricted, req.Roles)

@@ -19,8 +19,7 @@ func (s *Server) getRequest(c *gin.Context) {
 
 func (s *Server) addRequestItem(c *gin.Context) {
 	var in portal.RequestItemInput
-	if err := c.ShouldBindJSON(&in); err != nil {
-		s.fail(c, badRequest(`Send {"kind": "annex_a"|"case_file", "code": "1.06", "title": "...", "due": "YYYY-MM-DD"}.`))
+	if !s.bindJSON(c, &in, `Send {"kind": "annex_a"|"case_file", "code": "1.06", "title": "...", "due": "YYYY-MM-DD"}.`) {
 		return
 	}
 	s.saveRequestItem(c, in, portal.AddItem, http.StatusCreated)
@@ -28,8 +27,7 @@ func (s *Server) addRequestItem(c *gin.Context) {
 
 func (s *Server) changeRequestItem(c *gin.Context) {
 	var in portal.RequestItemInput
-	if err := c.ShouldBindJSON(&in); err != nil {
-		s.fail(c, badRequest(`Send {"title": "...", "due": "YYYY-MM-DD"}.`))
+	if !s.bindJSON(c, &in, `Send {"title": "...", "due": "YYYY-MM-DD"}.`) {
 		return
 	}
 	in.Code = c.Param("item")

@@ -10,8 +10,7 @@ import (
 
 func (s *Server) createVisit(c *gin.Context) {
 	var req portal.NewVisit
-	if err := c.ShouldBindJSON(&req); err != nil {
-		s.fail(c, badRequest("The request body must be a JSON object with reference, title, provider, notification_date and fieldwork_start."))
+	if !s.bindJSON(c, &req, "The request body must be a JSON object with reference, title, provider, notification_date and fieldwork_start.") {
 		return
 	}
 	v, err := s.svc.CreateVisit(c.Request.Context(), accessOf(c).Actor, req)
@@ -60,8 +59,7 @@ func (s *Server) recordEvent(c *gin.Context) {
 		Event string `json:"event"`
 		Date  string `json:"date"`
 	}
-	if err := c.ShouldBindJSON(&req); err != nil {
-		s.fail(c, badRequest("Send {\"event\": one of draft_sent, final_sent, complaint_received, complaint_resolved, published, \"date\": \"YYYY-MM-DD\"}."))
+	if !s.bindJSON(c, &req, "Send {\"event\": one of draft_sent, final_sent, complaint_received, complaint_resolved, published, \"date\": \"YYYY-MM-DD\"}.") {
 		return
 	}
 	v, err := accessOf(c).RecordEvent(c.Request.Context(), req.Event, req.Date)
@@ -78,8 +76,12 @@ func (s *Server) setLegalHold(c *gin.Context) {
 		On     *bool  `json:"on"`
 		Reason string `json:"reason"`
 	}
-	if err := c.ShouldBindJSON(&req); err != nil || req.On == nil {
-		s.fail(c, badRequest(`Send {"on": true|false, "reason": "..."}.`))
+	const hint = `Send {"on": true|false, "reason": "..."}.`
+	if !s.bindJSON(c, &req, hint) {
+		return
+	}
+	if req.On == nil {
+		s.fail(c, badRequest(hint))
 		return
 	}
 	v, err := accessOf(c).SetLegalHold(c.Request.Context(), *req.On, req.Reason)

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -58,8 +59,22 @@ func (s *Server) visitAudit(c *gin.Context) {
 	w := csv.NewWriter(c.Writer)
 	w.Write([]string{"seq", "time", "actor_issuer", "actor_subject", "actor_email", "role", "visit_id", "action", "object", "outcome", "detail", "client_ip", "user_agent", "request_id", "prev_hash", "hash"})
 	for _, r := range trail.Records {
-		w.Write([]string{strconv.FormatInt(r.Seq, 10), r.Time.UTC().Format(time.RFC3339Nano), r.ActorIssuer, r.ActorSubject, r.ActorEmail, r.Role, r.VisitID,
-			r.Action, r.Object, r.Outcome, r.Detail, r.ClientIP, r.UserAgent, r.RequestID, r.PrevHash, r.Hash})
+		w.Write(inertCells(strconv.FormatInt(r.Seq, 10), r.Time.UTC().Format(time.RFC3339Nano), r.ActorIssuer, r.ActorSubject, r.ActorEmail, r.Role, r.VisitID,
+			r.Action, r.Object, r.Outcome, r.Detail, r.ClientIP, r.UserAgent, r.RequestID, r.PrevHash, r.Hash))
 	}
 	w.Flush()
+}
+
+// inertCells neutralises cells a spreadsheet would run as a formula (CSV
+// injection): a cell starting with =, +, -, @, TAB or CR gets a leading
+// apostrophe, as OWASP recommends. The trail itself keeps the value as it
+// came (the JSON export and the hash chain are exact); only the export a
+// person opens in a spreadsheet is changed.
+func inertCells(cells ...string) []string {
+	for i, c := range cells {
+		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+			cells[i] = "'" + c
+		}
+	}
+	return cells
 }

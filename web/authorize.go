@@ -24,6 +24,12 @@ func (s *Server) actorOf(c *gin.Context) (portal.Actor, error) {
 // route's action; the request stops unless it is allowed. Deny is the
 // default: routes without a rule never reach their handler.
 func (s *Server) authorize(c *gin.Context) {
+	// No route, or not with this method: the router's own handlers answer
+	// 404, or 405 with Allow; they do nothing else.
+	if c.FullPath() == "" {
+		c.Next()
+		return
+	}
 	if s.public[c.Request.Method+" "+c.FullPath()] {
 		c.Next()
 		return

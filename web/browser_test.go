@@ -18,21 +18,16 @@ import (
 	"github.com/ofsted-portal/evidence/deploy/devidp"
 )
 
-// TestBrowserJourney runs web/tests/journey.mjs in Debian's Chromium
-// (playwright-core) against a real stack: the uploader drags three files in
-// and a folder, and sees progress and item 1.01 received; a 200 MiB upload
-// is paused and resumed, and survives a page reload and a restart of the
-// portal, without re-sending committed segments;
-// the lead inspector downloads a zip whose manifest matches its files; axe
-// finds no WCAG 2.2 AA violation on any page. Screenshots go to
-// test-artifacts/browser.
-func TestBrowserJourney(t *testing.T) {
-	chromium := os.Getenv("PORTAL_CHROMIUM")
+// browserTools returns the repository root and Chromium, or skips the test
+// when node, Chromium or the built front end is missing (fails instead under
+// PORTAL_REQUIRE_INTEGRATION).
+func browserTools(t *testing.T) (root, chromium string) {
+	t.Helper()
+	chromium = os.Getenv("PORTAL_CHROMIUM")
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
 	}
-	root, _ := filepath.Abs("..")
-	script := filepath.Join(root, "web", "tests", "journey.mjs")
+	root, _ = filepath.Abs("..")
 	_, errNode := exec.LookPath("node")
 	_, errChrome := os.Stat(chromium)
 	_, errPW := os.Stat(filepath.Join(root, "web", "node_modules", "playwright-core"))
@@ -45,6 +40,20 @@ func TestBrowserJourney(t *testing.T) {
 			t.Skipf("skipping browser test: %v", err)
 		}
 	}
+	return root, chromium
+}
+
+// TestBrowserJourney runs web/tests/journey.mjs in Debian's Chromium
+// (playwright-core) against a real stack: the uploader drags three files in
+// and a folder, and sees progress and item 1.01 received; a 200 MiB upload
+// is paused and resumed, and survives a page reload and a restart of the
+// portal, without re-sending committed segments;
+// the lead inspector downloads a zip whose manifest matches its files; axe
+// finds no WCAG 2.2 AA violation on any page. Screenshots go to
+// test-artifacts/browser.
+func TestBrowserJourney(t *testing.T) {
+	root, chromium := browserTools(t)
+	script := filepath.Join(root, "web", "tests", "journey.mjs")
 	ts := startStack(t)
 	v := ts.demoVisit(t)
 

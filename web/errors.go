@@ -85,6 +85,11 @@ func toHTTPError(err error) *httpError {
 // fail answers with the error: JSON under /api/, a page elsewhere.
 func (s *Server) fail(c *gin.Context, err error) {
 	he := toHTTPError(err)
+	if bodyFailed(c) && he.status >= 500 {
+		// Whatever broke (often the upload to storage, cancelled when the
+		// client went), the cause was the client's body.
+		he = toHTTPError(errBodyFailed)
+	}
 	if he.status >= 500 {
 		s.log.Error("request failed", "request_id", requestID(c), "route", c.FullPath(), "code", he.code, "err", err)
 	}
@@ -158,6 +163,8 @@ func statusTitle(status int) string {
 		return "There is a problem"
 	case http.StatusConflict:
 		return "This conflicts with something that already exists"
+	case http.StatusTooManyRequests:
+		return "Too many attempts"
 	}
 	return "Sorry, there is a problem with the service"
 }

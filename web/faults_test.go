@@ -100,7 +100,7 @@ func TestMalformedIDs(t *testing.T) {
 // TestCutDownloadRecorded: a download the client abandons part-way is
 // recorded as interrupted, with the bytes actually sent.
 func TestCutDownloadRecorded(t *testing.T) {
-	ts := startStackWith(t, func(o *devstack.Options) { o.Env = map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB"} })
+	ts := startStackWith(t, map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB"})
 	v := ts.demoVisit(t)
 	const size = 64 << 20
 	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
@@ -158,7 +158,7 @@ func TestStorageFull(t *testing.T) {
 		t.Fatalf("mount a small disk: %v", err)
 	}
 	t.Cleanup(func() { syscall.Unmount(data, syscall.MNT_DETACH) })
-	ts := startStackWith(t, func(o *devstack.Options) {
+	ts := startStackSetup(t, func(o *devstack.Options) {
 		o.Dir = dir
 		o.Env = map[string]string{"PORTAL_SEGMENT_SIZE": "4MiB"}
 	})

@@ -11,10 +11,14 @@ import (
 )
 
 type memberRow struct {
-	ID, Email, Role string
-	Bound           bool
-	From, Until     string
+	ID, Person, Role string
+	Bound            bool
+	From, Until      string
 }
+
+// issuerChoice is an identity provider a member can be added from by
+// subject.
+type issuerChoice struct{ Issuer, DisplayName string }
 
 func (s *Server) membersPage(c *gin.Context) {
 	ctx := c.Request.Context()
@@ -31,22 +35,26 @@ func (s *Server) membersPage(c *gin.Context) {
 		if !m.Window.Until.IsZero() {
 			until = m.Window.Until.In(calendar.London).Format(layout)
 		}
-		rows = append(rows, memberRow{m.ID, m.Email, m.Role, m.Bound, m.Window.From.In(calendar.London).Format(layout), until})
+		rows = append(rows, memberRow{m.ID, m.Display, m.Role, m.Bound, m.Window.From.In(calendar.London).Format(layout), until})
 	}
 	rs, err := acc.Restrictions(ctx)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	var issuers []issuerChoice
+	for _, p := range s.cfg.IdPs {
+		issuers = append(issuers, issuerChoice{p.Issuer, p.DisplayName})
+	}
 	s.render(c, "members", "Members of "+acc.Visit.Reference, gin.H{
-		"Visit": acc.View(ctx), "Members": rows, "Roles": policy.Roles, "Items": rs,
+		"Visit": acc.View(ctx), "Members": rows, "Roles": policy.Roles, "Items": rs, "Issuers": issuers,
 	})
 }
 
 func (s *Server) addMemberForm(c *gin.Context) {
 	var req portal.MemberRequest
 	if err := c.ShouldBind(&req); err != nil {
-		s.fail(c, badRequest("Enter an email address and choose a role."))
+		s.fail(c, badRequest("Enter an email address, or choose an identity provider and enter a subject, and choose a role."))
 		return
 	}
 	if _, _, err := accessOf(c).PutMember(c.Request.Context(), req); err != nil {

@@ -26,7 +26,7 @@ func (s *Server) uploadForm(c *gin.Context) {
 		s.fail(c, badRequest("Choose a file to upload."))
 		return
 	}
-	var item string
+	var item, onConflict string
 	stored := 0
 	for {
 		part, err := mr.NextPart()
@@ -38,10 +38,14 @@ func (s *Server) uploadForm(c *gin.Context) {
 			return
 		}
 		switch part.FormName() {
-		case "item":
+		case "item", "on_conflict":
 			b := make([]byte, 16)
 			n, _ := io.ReadFull(part, b)
-			item = strings.TrimSpace(string(b[:n]))
+			if part.FormName() == "item" {
+				item = strings.TrimSpace(string(b[:n]))
+			} else {
+				onConflict = strings.TrimSpace(string(b[:n]))
+			}
 			continue
 		case "file":
 		default:
@@ -50,7 +54,7 @@ func (s *Server) uploadForm(c *gin.Context) {
 		if part.FileName() == "" {
 			continue // an empty file input
 		}
-		if _, err := acc.Upload(c.Request.Context(), portal.NewFile{Name: part.FileName(), Item: item, Default: true, Size: -1}, part); err != nil {
+		if _, err := acc.Upload(c.Request.Context(), portal.NewFile{Name: part.FileName(), Item: item, Default: true, Size: -1, OnConflict: onConflict}, truncatedPart{part}); err != nil {
 			s.fail(c, err)
 			return
 		}

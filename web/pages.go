@@ -62,5 +62,14 @@ func (s *Server) startPage(c *gin.Context) {
 	for _, p := range s.cfg.IdPs {
 		idps = append(idps, idp{p.Name, p.DisplayName})
 	}
-	s.render(c, "start", "Sign in", gin.H{"IdPs": idps, "ReturnTo": safeReturnTo(c.Query("return_to"))})
+	page := gin.H{"IdPs": idps}
+	if rt := c.Query("return_to"); rt != "" {
+		page["ReturnTo"] = safeReturnTo(rt)
+	}
+	// After a sign-out that did not reach the provider, say that the
+	// provider's own session goes on.
+	if p, ok := s.idps[c.Query("signed_out")]; ok {
+		page["SignedOutOf"] = p.cfg.DisplayName
+	}
+	s.render(c, "start", "Sign in", page)
 }

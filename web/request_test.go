@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -194,7 +195,13 @@ func TestArchiveDownload(t *testing.T) {
 
 	big := evidenceBytes(7, 40<<20) // two segments
 	a := decode[fileResp](t, uploader.upload(v.ID, "1.01 Structure.pdf", bytes.NewReader(big), int64(len(big))), http.StatusCreated)
-	b := uploader.uploadItem(v.ID, "1.01 Structure.pdf", "", []byte("a second file with the same name"))
+	// A second file of the same name in the item is kept beside the first
+	// only when the upload asks for it.
+	var b fileResp
+	status, sent := uploader.uploadTo(v.ID, url.Values{"name": {"1.01 Structure.pdf"}, "on_conflict": {"rename"}}, []byte("a second file with the same name"))
+	if decodeString(t, sent, &b); status != http.StatusCreated || b.Name != "1.01 Structure (2).pdf" {
+		t.Fatalf("a second file of the name: %d %s", status, sent)
+	}
 	c := uploader.uploadItem(v.ID, "1.03 MI.xlsx", "", []byte("mi"))
 	cld := uploader.uploadItem(v.ID, "Closed cases.csv", "cld", []byte("child-level data"))
 

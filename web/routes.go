@@ -2,7 +2,9 @@ package web
 
 import (
 	"fmt"
+	"io/fs"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -26,7 +28,7 @@ func (s *Server) router() (http.Handler, error) {
 	}
 	s.actions = map[string]routeRule{}
 	s.public = map[string]bool{}
-	e.Use(s.recovery, s.requestLog, s.securityHeaders, s.crossOrigin, s.authorize)
+	e.Use(s.recovery, s.requestLog, s.strictBodies, s.securityHeaders, s.crossOrigin, s.authorize)
 	e.NoRoute(func(c *gin.Context) { s.fail(c, errNotFound) })
 	e.NoMethod(func(c *gin.Context) {
 		s.fail(c, &httpError{http.StatusMethodNotAllowed, "method_not_allowed", "This address does not accept that kind of request."})
@@ -48,8 +50,7 @@ func (s *Server) router() (http.Handler, error) {
 	public("GET", "/auth/:idp/callback", s.callback)
 	public("POST", "/auth/logout", s.logout)
 	public("GET", "/", s.startPage)
-	static := http.StripPrefix("/static/", http.FileServerFS(Static()))
-	public("GET", "/static/*path", gin.WrapH(static))
+	public("GET", "/static/*path", s.static)
 
 	// JSON API.
 	protect("GET", "/api/v1/me", policy.SelfView, s.me)
@@ -108,6 +109,19 @@ func (s *Server) router() (http.Handler, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// static serves the embedded assets: files only, never a folder's listing.
+func (s *Server) static(c *gin.Context) {
+	fsys := noListing{Static()}
+	name := strings.TrimPrefix(c.Param("path"), "/")
+	f, err := fsys.Open(name)
+	if !fs.ValidPath(name) || err != nil {
+		s.fail(c, errNotFound)
+		return
+	}
+	f.Close()
+	http.ServeFileFS(c.Writer, c.Request, fsys, name)
 }
 
 // Routes lists "METHOD /path" of every route with its action ("" for

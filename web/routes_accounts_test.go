@@ -110,7 +110,7 @@ func TestRouteTableByAccount(t *testing.T) {
 		for user, b := range accounts {
 			// Filed under an item: files not yet filed are the lead's and the
 			// QAM's only (see TestUnfiledFiles).
-			fileID := accounts["uploader"].uploadItem(v.ID, "1.01 route-check.pdf", "", []byte("x")).ID
+			fileID := accounts["uploader"].uploadItem(v.ID, "1.01 route-check "+store.NewID()[:8]+".pdf", "", []byte("x")).ID
 			url := strings.NewReplacer(":id", v.ID, ":file", fileID, ":member", tempMember(), ":item", "cld").Replace(path)
 			status := b.status(method, url, nil)
 			want := slices.Contains(allowed, user)

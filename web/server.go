@@ -24,6 +24,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/gin-gonic/gin"
 
+	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/portal"
 )
 
@@ -34,9 +35,15 @@ type Server struct {
 	log      *slog.Logger
 	idps     map[string]*identityProvider
 	sessions *scs.SessionManager
-	pages    *Pages
-	cop      *http.CrossOriginProtection
-	handler  http.Handler
+	// signInBox seals the sign-in cookie, idTokenBox the ID token kept in
+	// the session (keys derived from the master key).
+	signInBox, idTokenBox *crypto.Box
+	// signInStarts limits sign-ins started, signInFailures failed ones,
+	// per client address.
+	signInStarts, signInFailures *limiter
+	pages                        *Pages
+	cop                          *http.CrossOriginProtection
+	handler                      http.Handler
 	// actions maps "METHOD /path" of every non-public route to its action;
 	// public lists the routes that need no sign-in.
 	actions map[string]routeRule
@@ -66,9 +73,16 @@ func New(svc *portal.Service, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
-	s := &Server{svc: svc, cfg: cfg, log: svc.Log(), pages: pages, idps: map[string]*identityProvider{}}
+	s := &Server{svc: svc, cfg: cfg, log: svc.Log(), pages: pages, idps: map[string]*identityProvider{},
+		signInStarts: newLimiter(cfg.SignInRate), signInFailures: newLimiter(cfg.SignInFailureRate)}
 	for _, p := range cfg.IdPs {
-		s.idps[p.Name] = newIdentityProvider(p, cfg.PublicURL, o.httpClient, svc.Now)
+		s.idps[p.Name] = newIdentityProvider(p, cfg.PublicURL, o.httpClient, svc.Now, s.log)
+	}
+	if s.signInBox, err = svc.Box("signin-cookie"); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	if s.idTokenBox, err = svc.Box("session-id-token"); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
 	}
 	// scs stamps expiry with the wall clock, so the store compares with it too.
 	s.sessions = newSessionManager(cfg, svc.Store().Sessions(time.Now))
@@ -80,7 +94,7 @@ func New(svc *portal.Service, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.handler = s.sessions.LoadAndSave(r)
+	s.handler = s.loadSession(r)
 	return s, nil
 }
 
@@ -106,6 +120,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.log.Info("portal listening", "addr", s.cfg.Addr, "url", s.cfg.PublicURL)
 	s.httpServer.Store(srv)
 	s.svc.Start(ctx)
+	// Identity providers are discovered now and on a schedule, in the
+	// background: one that is down or misconfigured stops nobody else.
+	discovery, stopDiscovery := context.WithCancel(ctx)
+	discovered := s.discoverProviders(discovery)
+	defer func() {
+		stopDiscovery()
+		discovered()
+	}()
 	if s.cfg.PprofAddr != "" {
 		stop := s.servePprof()
 		defer stop()

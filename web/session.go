@@ -2,28 +2,44 @@ package web
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/gin-gonic/gin"
 
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
-// Session keys. Sessions live server-side; the cookie carries only a random
-// token. The ID token is kept for RP-initiated logout (id_token_hint).
+// Sessions live server-side; the cookie carries only a random token, and
+// the database only its hash. A session exists only once someone has signed
+// in (a sign-in in flight rides in its own cookie: signin_cookie.go).
+//
+// Saving: scs's own middleware saves after the handler, and when that fails
+// once the response has started it writes "Internal Server Error" into the
+// body. Here the session is saved when the response starts, before the
+// status line: the handlers that change a session (sign-in) save it
+// themselves first and fail properly; what is left for the response start is
+// the idle deadline, and a failure to move it is logged, never sent. A
+// session that has ended (signed out, expired) is never saved again: the
+// store refuses (store.ErrSessionEnded) and the cookie is cleared.
+
+// Session keys.
 const (
 	sessIdP      = "idp"
-	sessIDToken  = "id_token"
+	sessIDToken  = "id_token_sealed" // the ID token, sealed (for id_token_hint at sign-out)
 	sessSignedIn = "signed_in_at"
-	sessLogins   = "pending_logins"
 )
+
+// idTokenContext binds a sealed ID token to its use.
+const idTokenContext = "session id_token_hint"
 
 func newSessionManager(cfg portal.Config, st *store.SessionStore) *scs.SessionManager {
 	m := scs.New()
 	m.Store = st
+	m.HashTokenInStore = true
 	m.IdleTimeout = cfg.SessionIdle
 	m.Lifetime = cfg.SessionLifetime
 	m.Cookie.HttpOnly = true
@@ -40,57 +56,123 @@ func newSessionManager(cfg portal.Config, st *store.SessionStore) *scs.SessionMa
 	return m
 }
 
-// pendingLogin is one sign-in in flight, kept in the (pre-sign-in) session
-// until its callback consumes it.
-type pendingLogin struct {
-	State    string    `json:"state"`
-	Nonce    string    `json:"nonce"`
-	Verifier string    `json:"verifier"`
-	IdP      string    `json:"idp"`
-	ReturnTo string    `json:"return_to"`
-	Started  time.Time `json:"started"`
+// sessionWriter saves the session when the response starts.
+type sessionWriter struct {
+	http.ResponseWriter
+	s      *Server
+	ctx    context.Context
+	saved  bool
+	create bool // the commit creates the session (sign-in)
 }
 
-// loginTTL bounds how long a user may take at the identity provider.
-const loginTTL = 10 * time.Minute
+type sessionWriterKey struct{}
 
-// maxPendingLogins bounds the list (several tabs may start sign-ins).
-const maxPendingLogins = 5
-
-func (s *Server) pendingLogins(ctx context.Context) []pendingLogin {
-	var list []pendingLogin
-	if b := s.sessions.GetBytes(ctx, sessLogins); len(b) > 0 {
-		_ = json.Unmarshal(b, &list)
-	}
-	fresh := list[:0]
-	for _, p := range list {
-		if s.svc.Now().Sub(p.Started) < loginTTL {
-			fresh = append(fresh, p)
+// loadSession loads the request's session, and saves it when the response
+// starts (sessionWriter).
+func (s *Server) loadSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Cookie")
+		var token string
+		if c, err := r.Cookie(s.sessions.Cookie.Name); err == nil {
+			token = c.Value
 		}
-	}
-	return fresh
-}
-
-func (s *Server) addPendingLogin(ctx context.Context, p pendingLogin) {
-	list := append(s.pendingLogins(ctx), p)
-	if len(list) > maxPendingLogins {
-		list = list[len(list)-maxPendingLogins:]
-	}
-	b, _ := json.Marshal(list)
-	s.sessions.Put(ctx, sessLogins, b)
-}
-
-// takePendingLogin removes and returns the login with this state: a state is
-// good for one callback only.
-func (s *Server) takePendingLogin(ctx context.Context, state string) (pendingLogin, bool) {
-	list := s.pendingLogins(ctx)
-	for i, p := range list {
-		if state != "" && constantTimeEqual(p.State, state) {
-			list = append(list[:i], list[i+1:]...)
-			b, _ := json.Marshal(list)
-			s.sessions.Put(ctx, sessLogins, b)
-			return p, true
+		ctx, err := s.sessions.Load(r.Context(), token)
+		if err != nil {
+			s.log.Error("load session", "err", err)
+			http.Error(w, errInternal.msg, http.StatusInternalServerError)
+			return
 		}
+		sw := &sessionWriter{ResponseWriter: w, s: s}
+		sw.ctx = context.WithValue(ctx, sessionWriterKey{}, sw)
+		next.ServeHTTP(sw, r.WithContext(sw.ctx))
+		if !sw.saved {
+			sw.save()
+		}
+	})
+}
+
+func (w *sessionWriter) WriteHeader(code int) {
+	w.save()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *sessionWriter) Write(b []byte) (int, error) {
+	w.save()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *sessionWriter) Flush() {
+	w.save()
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
 	}
-	return pendingLogin{}, false
+}
+
+// Unwrap lets http.ResponseController reach the connection (read
+// deadlines).
+func (w *sessionWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// save is the save at the response start: it never fails the response.
+func (w *sessionWriter) save() {
+	if err := w.commit(); err != nil && !errors.Is(err, store.ErrSessionEnded) {
+		w.s.log.Error("save session", "err", err)
+	}
+}
+
+// commit saves the session (once) and sets or clears its cookie.
+func (w *sessionWriter) commit() error {
+	if w.saved {
+		return nil
+	}
+	w.saved = true
+	m := w.s.sessions
+	switch m.Status(w.ctx) {
+	case scs.Modified:
+		ctx := w.ctx
+		if w.create {
+			ctx = store.NewSession(ctx)
+		}
+		token, expiry, err := m.Commit(ctx)
+		if errors.Is(err, store.ErrSessionEnded) {
+			m.WriteSessionCookie(ctx, w.ResponseWriter, "", time.Time{})
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		m.WriteSessionCookie(ctx, w.ResponseWriter, token, expiry)
+	case scs.Destroyed:
+		m.WriteSessionCookie(w.ctx, w.ResponseWriter, "", time.Time{})
+	}
+	return nil
+}
+
+// saveNewSession saves the session a sign-in has just made, before the
+// response: a sign-in whose session cannot be saved fails.
+func (s *Server) saveNewSession(c *gin.Context) error {
+	sw, ok := c.Request.Context().Value(sessionWriterKey{}).(*sessionWriter)
+	if !ok {
+		return errors.New("web: no session writer")
+	}
+	sw.create = true
+	return sw.commit()
+}
+
+// sealIDToken and openIDToken keep the ID token unreadable at rest; an ID
+// token that no longer opens (the master key was rotated) is simply not
+// sent at sign-out.
+func (s *Server) sealIDToken(raw string) []byte {
+	return s.idTokenBox.Seal([]byte(raw), idTokenContext)
+}
+
+func (s *Server) openIDToken(ctx context.Context) string {
+	sealed := s.sessions.GetBytes(ctx, sessIDToken)
+	if len(sealed) == 0 {
+		return ""
+	}
+	raw, err := s.idTokenBox.Open(sealed, idTokenContext)
+	if err != nil {
+		return ""
+	}
+	return string(raw)
 }

@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -206,24 +205,96 @@ func TestSignInRefusals(t *testing.T) {
 	})
 
 	t.Run("session id changes at sign-in", func(t *testing.T) {
-		b, pu, page := startLogin(t, nil)
+		// A session token planted in the browser before sign-in (session
+		// fixation) is never the one the signed-in session gets.
+		before := sessions()
 		portalURL, _ := url.Parse(ts.PortalURL)
-		pre := b.c.Jar.Cookies(portalURL)
-		cb := finishAtIdP(t, b, pu, page)
-		resp := callback(t, b, cb)
+		b := ts.newBrowser(t)
+		planted := &http.Cookie{Name: "portal_session", Value: "planted-by-an-attacker-0123456789abcdefghijk", Path: "/"}
+		b.c.Jar.SetCookies(portalURL, []*http.Cookie{planted})
+		b.c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if strings.HasPrefix(req.URL.String(), ts.PortalURL+"/auth/") && strings.Contains(req.URL.Path, "/callback") {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}
+		resp := b.get("/auth/ofsted/login")
+		page := readAll(t, resp)
+		if n := sessions(); n != before {
+			t.Fatalf("starting a sign-in made a session: %d -> %d", before, n)
+		}
+		cb := finishAtIdP(t, b, resp.Request.URL, page)
+		resp = callback(t, b, cb)
 		resp.Body.Close()
-		post := b.c.Jar.Cookies(portalURL)
-		if len(pre) != 1 || len(post) != 1 || pre[0].Value == post[0].Value {
-			t.Fatalf("session cookie before %v, after %v: must be renewed", pre, post)
+		var session *http.Cookie
+		for _, c := range b.c.Jar.Cookies(portalURL) {
+			if c.Name == "portal_session" {
+				session = c
+			}
 		}
-		var n int
-		ts.Portal.Store().DB().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM sessions WHERE token = ?`, pre[0].Value).Scan(&n)
-		if n != 0 {
-			t.Fatal("the pre-sign-in session still exists")
+		if session == nil || session.Value == planted.Value {
+			t.Fatalf("session cookie after sign-in %v: must be a new token", session)
 		}
-		sc := resp.Header.Values("Set-Cookie")
-		if len(sc) == 0 || !strings.Contains(sc[0], "HttpOnly") || !strings.Contains(sc[0], "SameSite=Lax") {
-			t.Fatalf("session cookie attributes: %v", sc)
+		if n := sessions(); n != before+1 {
+			t.Fatalf("sessions %d -> %d after one sign-in", before, n)
+		}
+		var sc string
+		for _, v := range resp.Header.Values("Set-Cookie") {
+			if strings.HasPrefix(v, "portal_session=") {
+				sc = v
+			}
+		}
+		if !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Lax") {
+			t.Fatalf("session cookie attributes: %v", resp.Header.Values("Set-Cookie"))
 		}
 	})
+}
+
+// TestSignInReturnTo: after sign-in the person goes back where they were
+// going on the portal, and nowhere else, whatever return_to says.
+func TestSignInReturnTo(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	for raw, want := range map[string]string{
+		"/visits/" + v.ID:        "/visits/" + v.ID,
+		"/\t/evil.example/":      "/visits",
+		"/\\evil.example":        "/visits",
+		"//evil.example/":        "/visits",
+		"https://evil.example/x": "/visits",
+	} {
+		b := ts.newBrowser(t)
+		b.c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if !strings.HasPrefix(req.URL.String(), ts.PortalURL) && !strings.HasPrefix(req.URL.String(), ts.IdPURL) {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}
+		resp := b.get("/auth/ofsted/login?return_to=" + url.QueryEscape(raw))
+		page := readAll(t, resp)
+		resp, err := b.c.PostForm(loginAction(t, resp.Request.URL, page), loginFields(t, page, "lead@ofsted.example"))
+		if err != nil {
+			t.Fatalf("return_to %q: %v", raw, err)
+		}
+		resp.Body.Close()
+		if resp.Request.URL.String() != ts.PortalURL+want || resp.StatusCode != http.StatusOK {
+			t.Errorf("return_to %q: ended at %s (%d), want %s", raw, resp.Request.URL, resp.StatusCode, want)
+		}
+	}
+}
+
+// loginAction and loginFields fill in the identity provider's form.
+func loginAction(t *testing.T, pageURL *url.URL, page string) string {
+	action, _ := parseForm(t, page)
+	u, err := pageURL.Parse(action)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.String()
+}
+
+func loginFields(t *testing.T, page, username string) url.Values {
+	_, fields := parseForm(t, page)
+	fields.Set("username", username)
+	fields.Set("password", "demo-password")
+	return fields
 }

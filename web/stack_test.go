@@ -58,9 +58,15 @@ func startStack(t *testing.T) *testStack {
 	return startStackWith(t, nil)
 }
 
-// startStackWith is startStack with options changed first (its state
-// directory, its configuration).
-func startStackWith(t *testing.T, change func(*devstack.Options)) *testStack {
+// startStackWith starts a stack with env set over its configuration.
+func startStackWith(t *testing.T, env map[string]string) *testStack {
+	t.Helper()
+	return startStackSetup(t, func(o *devstack.Options) { o.Env = env })
+}
+
+// startStackSetup starts a stack with options setup changes (fixed
+// addresses, more identity providers).
+func startStackSetup(t *testing.T, setup func(*devstack.Options)) *testStack {
 	t.Helper()
 	bin, err := devstack.FindMinIO()
 	if err != nil {
@@ -84,8 +90,8 @@ func startStackWith(t *testing.T, change func(*devstack.Options)) *testStack {
 			return nil
 		})},
 	}
-	if change != nil {
-		change(&o)
+	if setup != nil {
+		setup(&o)
 	}
 	st, err := devstack.Start(ctx, o)
 	if err != nil {

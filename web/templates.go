@@ -49,7 +49,8 @@ var funcs = template.FuncMap{
 		}
 		return t.In(calendar.London).Format("2 January 2006 15:04 MST")
 	},
-	"bytes": humanBytes,
+	"bytes":  humanBytes,
+	"person": portal.PersonName,
 	"longDate": func(d string) string {
 		t, err := time.Parse(time.DateOnly, d)
 		if err != nil {

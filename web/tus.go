@@ -108,7 +108,7 @@ func (s *Server) tusCreate(c *gin.Context) {
 		rawName = meta["name"]
 	}
 	acc := accessOf(c)
-	r, err := acc.CreateResumable(c.Request.Context(), portal.NewFile{Name: rawName, Item: meta["item"], Size: length})
+	r, err := acc.CreateResumable(c.Request.Context(), portal.NewFile{Name: rawName, Item: meta["item"], Size: length, OnConflict: meta["on_conflict"]})
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -58,11 +58,15 @@ Sign in with one of the demo accounts (password %q):
 		fmt.Printf("  %-8s %-30s %s\n", m.IdP, m.Email, m.Role)
 	}
 	fmt.Printf(`  %-8s %-30s %s
+  %-8s %-30s %s
 
+Ofsted's accounts sign in with a second factor, which the portal requires of
+that issuer; %s has none and is refused.
 Demo visit: %s. Dev identity provider: %s. S3 (MinIO): http://%s.
 Configuration for other commands: set -a; . ./var/dev.env; set +a
 Press Ctrl-C to stop.
-`, "ofsted", "outsider@ofsted.example", "(on no visit)", portal.DemoReference, st.IdPURL, st.MinIO.Endpoint)
+`, "ofsted", "outsider@ofsted.example", "(on no visit)", "ofsted", devidp.PasswordOnlyUser, "(no second factor: refused)",
+		devidp.PasswordOnlyUser, portal.DemoReference, st.IdPURL, st.MinIO.Endpoint)
 	<-ctx.Done()
 	fmt.Println("\nStopping...")
 	return nil

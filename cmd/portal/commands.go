@@ -22,8 +22,8 @@ const usage = `Usage: portal <command> [flags]
 Commands:
   serve          run the portal (configuration from the environment; see README)
   keygen         print a new master key, or with --signing a certificate signing key
-  admin grant    grant a portal-wide role to the person who signs in with an email
-                 from an issuer: portal admin grant --issuer URL --email E --role administrator
+  admin grant    grant a portal-wide role to the person who signs in from an issuer with
+                 an email or a subject: portal admin grant --issuer URL (--email E | --subject S)
   admin member   add a member to a visit, or change one, as the operator (for example an
                  administrator who is to be a member): portal admin member --visit REF --email E --role R
   retention run  run one destruction sweep now
@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string) error {
 		case len(args) >= 2 && args[1] == "member":
 			return adminMember(ctx, args[2:])
 		}
-		return errors.New("usage: portal admin grant --issuer URL --email E --role administrator | portal admin member --visit REF --email E --role R")
+		return errors.New("usage: portal admin grant --issuer URL (--email E | --subject S) --role administrator | portal admin member --visit REF (--email E | --issuer URL --subject S) --role R")
 	}
 	return fmt.Errorf("unknown command %q\n\n%s", args[0], usage)
 }
@@ -150,28 +150,34 @@ func keygen(args []string, out io.Writer) error {
 
 func adminGrant(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("admin grant", flag.ContinueOnError)
-	issuer := fs.String("issuer", "", "issuer URL of the identity provider the person signs in with")
-	email := fs.String("email", "", "the person's email address at that provider")
-	role := fs.String("role", "administrator", "portal-wide role (only: administrator)")
+	var g portal.RoleGrant
+	fs.StringVar(&g.Issuer, "issuer", "", "issuer URL of the identity provider the person signs in with")
+	fs.StringVar(&g.Email, "email", "", "the person's email address at that provider")
+	fs.StringVar(&g.Subject, "subject", "", "instead of --email: the person's subject (sub claim) at that provider")
+	fs.StringVar(&g.Role, "role", "administrator", "portal-wide role (only: administrator)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal admin grant --issuer URL --email E --role administrator\n\nThe role binds to that person at their next sign-in. Uses PORTAL_DB_PATH.")
+		fmt.Fprintln(fs.Output(), "Usage: portal admin grant --issuer URL (--email E | --subject S) --role administrator\n\nThe role binds to that person at their next sign-in (at once, by subject, if they have signed in before). Uses PORTAL_DB_PATH.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return flagErr(err)
 	}
-	if *issuer == "" || *email == "" {
-		return errors.New("--issuer and --email are required")
+	if g.Issuer == "" || (g.Email == "") == (g.Subject == "") {
+		return errors.New("--issuer and one of --email or --subject are required")
 	}
 	st, err := portal.OpenStore(ctx, os.Getenv, true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := portal.GrantRole(ctx, st, operator("admin grant"), *role, *issuer, *email); err != nil {
+	if err := portal.GrantRole(ctx, st, operator("admin grant"), g); err != nil {
 		return err
 	}
-	fmt.Printf("granted %s to %s at %s (binds at their next sign-in)\n", *role, *email, *issuer)
+	who := g.Email
+	if who == "" {
+		who = "subject " + g.Subject
+	}
+	fmt.Printf("granted %s to %s at %s\n", g.Role, who, g.Issuer)
 	return nil
 }
 

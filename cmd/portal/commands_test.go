@@ -165,3 +165,30 @@ func TestRetentionRunRecordsOnlyDestruction(t *testing.T) {
 		t.Fatalf("portal retention run recorded %v, want exactly %v", got, want)
 	}
 }
+
+// TestAdminGrantBySubject: the first administrator can be someone whose
+// provider gives no email, named by issuer and subject.
+func TestAdminGrantBySubject(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "p.db")
+	t.Setenv("PORTAL_DB_PATH", db)
+	const iss = "https://login.example/tenant/v2.0"
+	if err := adminGrant(ctx, []string{"--issuer", iss, "--subject", "AAAA-sub", "--role", "administrator"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := adminGrant(ctx, []string{"--issuer", iss, "--subject", "s", "--email", "a@x.example"}); err == nil {
+		t.Fatal("both --subject and --email accepted")
+	}
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, err := st.SignIn(ctx, iss, "AAAA-sub", "", "", nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := st.HasPortalRole(ctx, u.ID, store.RoleAdministrator); !ok {
+		t.Fatal("granted by subject, not an administrator after sign-in")
+	}
+}

@@ -27,6 +27,11 @@ type Account struct {
 	Subject  string // stable "sub" claim
 	Email    string
 	Name     string
+	// ACR and AMR are the acr and amr claims of the account's ID tokens
+	// (AMR empty: ["pwd"]), so that a relying party's multi-factor check
+	// can be shown working.
+	ACR string
+	AMR []string
 }
 
 // Client is a registered relying party.
@@ -35,6 +40,9 @@ type Client struct {
 	Secret                 string
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
+	// ClaimsOnlyFromUserinfo keeps email and name out of the ID token, as
+	// many providers do: the relying party must read them from userinfo.
+	ClaimsOnlyFromUserinfo bool
 }
 
 // Issuer is one provider served under BaseURL/<Name>.

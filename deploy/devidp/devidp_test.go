@@ -166,3 +166,60 @@ func TestWrongPasswordGivesNoCode(t *testing.T) {
 		t.Fatal("an ofsted account signed in at the cafcass issuer")
 	}
 }
+
+// TestClaimsPerAccountAndClient: an account's acr and amr reach its ID
+// token, and a client that takes claims from userinfo only gets none of
+// email and name in the ID token but all of them from userinfo.
+func TestClaimsPerAccountAndClient(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	cfg := DemoConfig(base, portalURL)
+	cfg.Issuers[1].Clients = append(cfg.Issuers[1].Clients, Client{ID: "quiet", Secret: "quiet-secret",
+		RedirectURIs: []string{portalURL + "/auth/ofsted/callback"}, ClaimsOnlyFromUserinfo: true})
+	h, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = h
+	srv.Start()
+	t.Cleanup(srv.Close)
+	p := provider(t, srv, "ofsted")
+	ctx := context.Background()
+	for _, tc := range []struct {
+		client, user string
+		amr          []string
+		acr          string
+		emailInToken bool
+	}{
+		{"portal", "lead@ofsted.example", []string{"pwd", "otp", "mfa"}, "urn:portal:dev:mfa", true},
+		{"portal", PasswordOnlyUser, []string{"pwd"}, "", true},
+		{"quiet", "lead@ofsted.example", []string{"pwd", "otp", "mfa"}, "urn:portal:dev:mfa", false},
+	} {
+		secret := map[string]string{"portal": "dev-portal-secret", "quiet": "quiet-secret"}[tc.client]
+		cfg := &oauth2.Config{ClientID: tc.client, ClientSecret: secret, Endpoint: p.Endpoint(),
+			RedirectURL: portalURL + "/auth/ofsted/callback", Scopes: []string{oidc.ScopeOpenID, "email", "profile"}}
+		verifier := oauth2.GenerateVerifier()
+		tok, err := cfg.Exchange(ctx, codeFor(t, srv, cfg, tc.user, DemoPassword, verifier), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		idt, err := p.Verifier(&oidc.Config{ClientID: tc.client}).Verify(ctx, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c struct {
+			Email string   `json:"email"`
+			ACR   string   `json:"acr"`
+			AMR   []string `json:"amr"`
+		}
+		idt.Claims(&c)
+		if strings.Join(c.AMR, " ") != strings.Join(tc.amr, " ") || c.ACR != tc.acr || (c.Email != "") != tc.emailInToken {
+			t.Errorf("%s as %s: ID token claims %+v", tc.client, tc.user, c)
+		}
+		ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		if err != nil || ui.Email != tc.user || ui.Subject != idt.Subject {
+			t.Errorf("%s as %s: userinfo %+v, %v", tc.client, tc.user, ui, err)
+		}
+	}
+}

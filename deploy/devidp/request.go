@@ -22,11 +22,13 @@ type authRequest struct {
 	subject      string
 	done         bool
 	authTime     time.Time
+	acr          string
+	amr          []string
 }
 
 func (a *authRequest) GetID() string                         { return a.id }
-func (a *authRequest) GetACR() string                        { return "" }
-func (a *authRequest) GetAMR() []string                      { return []string{"pwd"} }
+func (a *authRequest) GetACR() string                        { return a.acr }
+func (a *authRequest) GetAMR() []string                      { return a.amr }
 func (a *authRequest) GetAudience() []string                 { return []string{a.clientID} }
 func (a *authRequest) GetAuthTime() time.Time                { return a.authTime }
 func (a *authRequest) GetClientID() string                   { return a.clientID }
@@ -72,6 +74,7 @@ func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 }
 func (c *client) IsScopeAllowed(string) bool { return false }
 
-// IDTokenUserinfoClaimsAssertion puts email and name in the ID token itself.
-func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
+// IDTokenUserinfoClaimsAssertion puts email and name in the ID token itself,
+// unless the client wants them from userinfo only.
+func (c *client) IDTokenUserinfoClaimsAssertion() bool { return !c.ClaimsOnlyFromUserinfo }
 func (c *client) ClockSkew() time.Duration             { return 0 }

@@ -81,6 +81,10 @@ func (s *storage) checkLogin(username, password, id string) (problem string) {
 		return "The username or password is not right."
 	}
 	req.subject, req.done, req.authTime = a.Subject, true, time.Now()
+	req.acr, req.amr = a.ACR, a.AMR
+	if len(req.amr) == 0 {
+		req.amr = []string{"pwd"}
+	}
 	return ""
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/ofsted-portal/evidence/deploy/devidp"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
+	"github.com/ofsted-portal/evidence/portal/store"
 	"github.com/ofsted-portal/evidence/web"
 )
 
@@ -43,12 +44,13 @@ type Options struct {
 	// S3, when set, is an S3 server to use instead of starting MinIO (the
 	// storage tests run against several).
 	S3 *S3Endpoint
-	// Env adds to or overrides the stack's configuration (dev.env).
-	Env map[string]string
 	// DomainOnly starts MinIO and builds the domain (with its demo visit)
 	// but no identity provider, HTTP door or background work: tests of the
 	// domain's rules and of commands.
 	DomainOnly bool
+	// Env is set over the stack's own configuration (in dev.env too):
+	// tests add identity providers or change limits with it.
+	Env map[string]string
 }
 
 // S3Endpoint is an S3 server the stack uses instead of its own MinIO.
@@ -83,7 +85,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 			st = nil
 		}
 	}()
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+	if err := store.MkdirPrivate(o.Dir); err != nil {
 		return st, err
 	}
 	for _, a := range []*string{&o.PortalAddr, &o.IdPAddr, &o.MinIOAddr} {
@@ -99,9 +101,6 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if s := o.S3; s != nil {
 		st.Env["PORTAL_S3_ENDPOINT"], st.Env["PORTAL_S3_ACCESS_KEY"], st.Env["PORTAL_S3_SECRET_KEY"] = s.Endpoint, s.AccessKey, s.SecretKey
 		st.Env["PORTAL_S3_REGION"], st.Env["PORTAL_S3_SECURE"] = s.Region, strconv.FormatBool(s.Secure)
-	}
-	for k, v := range o.Env {
-		st.Env[k] = v
 	}
 	if err := ensureKey(filepath.Join(o.Dir, "master.key"), func() ([]byte, error) { return crypto.GenerateMasterKey(time.Now()) }); err != nil {
 		return st, err
@@ -305,6 +304,13 @@ func loadOrCreateEnv(o Options) (map[string]string, error) {
 		// development, not six years.
 		"PORTAL_AUDIT_ANCHOR_RETENTION": "1d",
 		"DEVIDP_ADDR":                   o.IdPAddr,
+		// Ofsted's demo accounts sign in with a second factor, and the
+		// portal insists (password-only@ofsted.example is refused).
+		"PORTAL_IDP_OFSTED_REQUIRE_AMR": "mfa",
+		// Everything here comes from one loopback address: the per-address
+		// sign-in limits are set high enough for tests and scripts.
+		"PORTAL_SIGNIN_RATE":         "5000/1m",
+		"PORTAL_SIGNIN_FAILURE_RATE": "1000/1m",
 	}
 	for _, idp := range []struct{ name, display, org string }{{"cafcass", "Cafcass", "provider"}, {"ofsted", "Ofsted", "inspectorate"}} {
 		p := "PORTAL_IDP_" + strings.ToUpper(idp.name) + "_"
@@ -315,6 +321,9 @@ func loadOrCreateEnv(o Options) (map[string]string, error) {
 		set[p+"ORGANISATION"] = idp.org
 	}
 	for k, v := range set {
+		env[k] = v
+	}
+	for k, v := range o.Env {
 		env[k] = v
 	}
 	keys := make([]string, 0, len(env))

@@ -68,6 +68,9 @@ type Upload struct {
 	MaxSize    int64 // with Size -1: refuse beyond this
 	UploadedBy string
 	Body       io.Reader
+	// FileID is the new file's id, when the caller chose it (to reserve
+	// its name first); empty: a new one.
+	FileID string
 	// Record describes an act of this upload for the audit trail (started,
 	// completed, failed); the record is written with the act.
 	Record func(action, outcome, fileID string, detail map[string]any) store.AuditRecord
@@ -91,7 +94,10 @@ func NameContext(visitID, fileID string) string { return "file-name:" + visitID 
 // Put stores an upload and returns the committed file. On any failure it
 // deletes every object it wrote and leaves no row.
 func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
-	fileID := store.NewID()
+	fileID := u.FileID
+	if fileID == "" {
+		fileID = store.NewID()
+	}
 	if err := s.Store.BeginUpload(ctx, fileID, u.Visit.ID, s.Now(), u.audit("upload.started", "started", fileID, map[string]any{"declared_size": u.Size})...); err != nil {
 		return store.File{}, err
 	}

@@ -30,6 +30,7 @@ type NewResumable struct {
 	Item      string
 	Length    int64
 	CreatedBy string
+	FileID    string // the file's id, when the caller chose it; empty: a new one
 	Expires   time.Time
 	Record    func(action, outcome, fileID string, detail map[string]any) store.AuditRecord
 }
@@ -40,7 +41,10 @@ func (s *Service) CreateResumable(ctx context.Context, n NewResumable) (store.Re
 	if err != nil {
 		return store.Resumable{}, err
 	}
-	fileID := store.NewID()
+	fileID := n.FileID
+	if fileID == "" {
+		fileID = store.NewID()
+	}
 	r := store.Resumable{
 		ID: store.NewID(), VisitID: n.Visit.ID, FileID: fileID, CreatedBy: n.CreatedBy,
 		NameSealed: n.Key.Seal([]byte(n.Name), NameContext(n.Visit.ID, fileID)),

@@ -212,6 +212,9 @@ func (s *Store) RefileFile(ctx context.Context, visitID, fileID, item string, au
 	err := s.inTx(ctx, func(tx *Tx) error {
 		return execOne(ctx, tx, `UPDATE files SET item = ? WHERE visit_id = ? AND id = ?`, item, visitID, fileID)
 	}, audit...)
+	if isUnique(err) {
+		return ErrNameTaken // the item has a file of this name
+	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: refile: %w", err)
 	}

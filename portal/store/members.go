@@ -19,6 +19,7 @@ type Member struct {
 	Issuer     string
 	Subject    string
 	UserID     string
+	Name       string    // the bound user's name, as their provider last gave it
 	ValidFrom  time.Time // zero: the role's default
 	ValidUntil time.Time // zero: the role's default
 	CreatedAt  time.Time
@@ -28,13 +29,14 @@ type Member struct {
 // IsBound reports whether the member has signed in (or was added by subject).
 func (m Member) IsBound() bool { return m.Subject != "" }
 
-const memberColumns = `id, visit_id, role, COALESCE(email, ''), COALESCE(issuer, ''), COALESCE(subject, ''), COALESCE(user_id, ''), valid_from, valid_until, created_at, updated_at`
+const memberColumns = `id, visit_id, role, COALESCE(email, ''), COALESCE(issuer, ''), COALESCE(subject, ''), COALESCE(user_id, ''),
+	COALESCE((SELECT name FROM users WHERE users.id = members.user_id), ''), valid_from, valid_until, created_at, updated_at`
 
 func scanMember(sc scanner) (Member, error) {
 	var m Member
 	var from, until sql.NullString
 	var created, updated string
-	if err := sc.Scan(&m.ID, &m.VisitID, &m.Role, &m.Email, &m.Issuer, &m.Subject, &m.UserID, &from, &until, &created, &updated); err != nil {
+	if err := sc.Scan(&m.ID, &m.VisitID, &m.Role, &m.Email, &m.Issuer, &m.Subject, &m.UserID, &m.Name, &from, &until, &created, &updated); err != nil {
 		return Member{}, err
 	}
 	var d dates

@@ -225,6 +225,61 @@ CREATE TABLE retention_failures (
 	reason          TEXT NOT NULL
 );
 `,
+	// Sign-in:
+	//   - sessions are stored under the hash of their token: the sessions
+	//     of earlier versions, under the token itself, end (everyone signs
+	//     in again once);
+	//   - a portal-wide role can be granted to (issuer, subject) as well as
+	//     (issuer, email), for people whose provider gives no email.
+	`
+DELETE FROM sessions;
+CREATE TABLE portal_roles_v2 (
+	id         TEXT PRIMARY KEY,
+	role       TEXT NOT NULL,
+	issuer     TEXT NOT NULL,
+	email      TEXT COLLATE NOCASE,
+	subject    TEXT,
+	user_id    TEXT REFERENCES users(id),
+	created_at TEXT NOT NULL,
+	CHECK ((email IS NULL) != (subject IS NULL))
+);
+INSERT INTO portal_roles_v2 (id, role, issuer, email, subject, user_id, created_at)
+	SELECT id, role, issuer, email, NULL, user_id, created_at FROM portal_roles;
+DROP TABLE portal_roles;
+ALTER TABLE portal_roles_v2 RENAME TO portal_roles;
+CREATE UNIQUE INDEX portal_roles_email ON portal_roles (role, issuer, email) WHERE email IS NOT NULL;
+CREATE UNIQUE INDEX portal_roles_subject ON portal_roles (role, issuer, subject) WHERE subject IS NOT NULL;
+`,
+	// file_names holds a keyed hash (crypto NameIndex) of each live file's
+	// normalised name, unique per visit and item, so that two files of one
+	// name cannot be made in an item, even by a race. An upload reserves
+	// its name before it stores anything (a resumable upload at its
+	// creation); the row goes with the file, the failed upload or the
+	// abandoned resumable upload (triggers), and moves with a refiled file
+	// (which fails on a collision). Files stored earlier are indexed when
+	// their visit next reserves a name (Store.IndexNames).
+	`
+CREATE TABLE file_names (
+	file_id    TEXT PRIMARY KEY,
+	visit_id   TEXT NOT NULL REFERENCES visits(id),
+	item       TEXT NOT NULL,
+	name_index BLOB NOT NULL,
+	created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX file_names_per_item ON file_names (visit_id, item, name_index);
+CREATE TRIGGER file_names_file_deleted AFTER DELETE ON files BEGIN
+	DELETE FROM file_names WHERE file_id = OLD.id;
+END;
+CREATE TRIGGER file_names_file_refiled AFTER UPDATE OF item ON files BEGIN
+	UPDATE file_names SET item = NEW.item WHERE file_id = NEW.id;
+END;
+CREATE TRIGGER file_names_upload_failed AFTER DELETE ON pending_uploads BEGIN
+	DELETE FROM file_names WHERE file_id = OLD.file_id AND file_id NOT IN (SELECT id FROM files);
+END;
+CREATE TRIGGER file_names_resumable_dropped AFTER DELETE ON resumable_uploads WHEN OLD.completed_at IS NULL BEGIN
+	DELETE FROM file_names WHERE file_id = OLD.file_id AND file_id NOT IN (SELECT id FROM files);
+END;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

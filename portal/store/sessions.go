@@ -11,8 +11,15 @@ import (
 )
 
 // SessionStore keeps server-side sessions in the database. It implements
-// scs.Store and scs.CtxStore; tokens are stored as given (scs tokens are
-// random 256-bit values).
+// scs.Store and scs.CtxStore. It is given the hash of each session token (the
+// session manager hashes them), so the database holds nothing a browser
+// could present.
+//
+// A session is created once, by a commit whose context carries NewSession
+// (sign-in); every other commit only updates a session that still exists. So
+// a session that was destroyed (sign-out) or has expired is never brought
+// back by a request that loaded it earlier and saves it late: that commit
+// fails with ErrSessionEnded.
 type SessionStore struct {
 	db  *handle
 	now func() time.Time
@@ -39,6 +46,23 @@ func (s *Store) Sessions(now func() time.Time) *SessionStore {
 
 func unixFloat(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
+// ErrSessionEnded is returned by a commit of a session that no longer exists
+// (destroyed or expired): it is not re-created.
+var ErrSessionEnded = errors.New("store: the session has ended")
+
+type newSessionKey struct{}
+
+// NewSession marks a context whose commit creates the session: only such a
+// commit inserts a row.
+func NewSession(ctx context.Context) context.Context {
+	return context.WithValue(ctx, newSessionKey{}, true)
+}
+
+func isNewSession(ctx context.Context) bool {
+	v, _ := ctx.Value(newSessionKey{}).(bool)
+	return v
+}
+
 func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	var b []byte
 	err := s.db.QueryRowContext(ctx, `SELECT data FROM sessions WHERE token = ? AND expiry > ?`, token, unixFloat(s.now())).Scan(&b)
@@ -58,14 +82,31 @@ func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, ex
 			return nil // the same data; the stored deadline is less than a minute behind
 		}
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)
-		ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`, token, b, unixFloat(expiry))
+	var err error
+	if isNewSession(ctx) {
+		// A new token is random: it never meets an existing row.
+		_, err = s.db.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)`, token, b, unixFloat(expiry))
+	} else {
+		var res sql.Result
+		res, err = s.db.ExecContext(ctx, `UPDATE sessions SET data = ?, expiry = ? WHERE token = ? AND expiry > ?`, b, unixFloat(expiry), token, unixFloat(s.now()))
+		if n, _ := rowsAffected(res); err == nil && n != 1 {
+			s.written.Delete(token)
+			return ErrSessionEnded
+		}
+	}
 	if err != nil {
 		s.written.Delete(token)
 		return fmt.Errorf("store: commit session: %w", err)
 	}
 	s.written.Store(token, committed{sum, expiry})
 	return nil
+}
+
+func rowsAffected(res sql.Result) (int64, error) {
+	if res == nil {
+		return 0, nil
+	}
+	return res.RowsAffected()
 }
 
 func (s *SessionStore) DeleteCtx(ctx context.Context, token string) error {

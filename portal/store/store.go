@@ -38,8 +38,11 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the database at path and brings its schema
-// up to date.
+// up to date. The file is made readable by its owner only (private.go).
 func Open(ctx context.Context, path string) (*Store, error) {
+	if err := preparePrivate(path); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(10000)")

@@ -69,8 +69,8 @@ func TestEmailMembershipBinding(t *testing.T) {
 }
 
 // TestSessionTouchIsBatched: an unchanged session whose idle deadline moves
-// by less than a minute is not written again; a change of data, a deadline
-// a minute later, or a deletion are.
+// by less than a minute is not written again; a change of data or a
+// deadline a minute later are. A deleted session is never written again.
 func TestSessionTouchIsBatched(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, t.TempDir()+"/p.db")
@@ -87,7 +87,7 @@ func TestSessionTouchIsBatched(t *testing.T) {
 		return e
 	}
 	t0 := time.Now().Add(30 * time.Minute)
-	if err := ss.CommitCtx(ctx, "t", []byte("a"), t0); err != nil {
+	if err := ss.CommitCtx(NewSession(ctx), "t", []byte("a"), t0); err != nil {
 		t.Fatal(err)
 	}
 	ss.CommitCtx(ctx, "t", []byte("a"), t0.Add(30*time.Second))
@@ -103,9 +103,64 @@ func TestSessionTouchIsBatched(t *testing.T) {
 		t.Fatalf("changed data not written: %q", b)
 	}
 	ss.DeleteCtx(ctx, "t")
-	ss.CommitCtx(ctx, "t", []byte("b"), t0.Add(62*time.Second))
-	if _, ok, _ := ss.FindCtx(ctx, "t"); !ok {
-		t.Fatal("a session committed after its deletion was not written")
+	if err := ss.CommitCtx(ctx, "t", []byte("b"), t0.Add(62*time.Second)); !errors.Is(err, ErrSessionEnded) {
+		t.Fatalf("a commit after the deletion: %v, want ErrSessionEnded", err)
+	}
+	if _, ok, _ := ss.FindCtx(ctx, "t"); ok {
+		t.Fatal("a session committed after its deletion was written again")
+	}
+	// Only a commit marked as creating a session inserts one.
+	if err := ss.CommitCtx(ctx, "u", []byte("a"), t0); !errors.Is(err, ErrSessionEnded) {
+		t.Fatalf("an unmarked commit of an unknown token: %v", err)
+	}
+}
+
+// TestMigrationKeepsGrants: the migration that lets roles be granted by
+// subject keeps every grant made by email, bound or not, and ends the
+// sessions stored under their plain tokens.
+func TestMigrationKeepsGrants(t *testing.T) {
+	ctx := context.Background()
+	path := t.TempDir() + "/p.db"
+	all := migrations
+	defer func() { migrations = all }()
+	for i, m := range all {
+		if strings.Contains(m, "portal_roles_v2") {
+			migrations = all[:i] // the schema before it
+		}
+	}
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	// The earlier schema's rows, as the earlier code wrote them.
+	for _, q := range []string{
+		`INSERT INTO users (id, issuer, subject, email, name, created_at) VALUES ('u-a', 'https://ofsted.example', 'sub-a', 'a@ofsted.example', 'A', '2026-01-01T00:00:00Z')`,
+		`INSERT INTO portal_roles (id, role, issuer, email, user_id, created_at) VALUES ('r-a', 'administrator', 'https://ofsted.example', 'a@ofsted.example', 'u-a', '2026-01-01T00:00:00Z')`,
+		`INSERT INTO portal_roles (id, role, issuer, email, created_at) VALUES ('r-b', 'administrator', 'https://ofsted.example', 'b@ofsted.example', '2026-01-01T00:00:00Z')`,
+		`INSERT INTO sessions (token, data, expiry) VALUES ('plain-token', x'00', 9e9)`,
+	} {
+		if _, err := s.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bound := User{ID: "u-a"}
+	s.Close()
+
+	migrations = all
+	if s, err = Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if ok, _ := s.HasPortalRole(ctx, bound.ID, RoleAdministrator); !ok {
+		t.Fatal("a bound grant was lost")
+	}
+	b, _ := s.SignIn(ctx, "https://ofsted.example", "sub-b", "b@ofsted.example", "B", nil, now)
+	if ok, _ := s.HasPortalRole(ctx, b.ID, RoleAdministrator); !ok {
+		t.Fatal("a pending grant by email no longer binds")
+	}
+	if n, _ := s.Sessions(time.Now).Count(ctx); n != 0 {
+		t.Fatalf("%d sessions under plain tokens survived", n)
 	}
 }
 

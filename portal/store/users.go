@@ -25,7 +25,7 @@ const RoleAdministrator = "administrator"
 
 // SignIn records a successful sign-in: it creates or updates the user keyed by
 // (issuer, subject), then binds to this user every pending portal role and
-// membership granted by email from this issuer. bindable says which visit
+// membership granted to that (issuer, subject), or by email from this issuer. bindable says which visit
 // roles may be bound from this issuer (a provider's issuer cannot claim an
 // inspector's membership). Bindings are made once: a row already bound to a
 // subject is never taken over by another.
@@ -55,6 +55,15 @@ func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string,
 			}
 		}
 		u.Issuer, u.Subject, u.Email, u.Name, u.LastLoginAt = issuer, subject, email, name, now
+		// Roles and memberships granted to this (issuer, subject) bind now.
+		if _, err := tx.ExecContext(ctx, `UPDATE portal_roles SET user_id = ? WHERE user_id IS NULL AND issuer = ? AND subject = ?`,
+			u.ID, issuer, subject); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE members SET user_id = ?, updated_at = ? WHERE user_id IS NULL AND issuer = ? AND subject = ?`,
+			u.ID, formatTime(now), issuer, subject); err != nil {
+			return err
+		}
 		if email == "" {
 			return nil
 		}
@@ -100,7 +109,27 @@ func (s *Store) User(ctx context.Context, id string) (User, error) {
 // issuer with email. It is idempotent.
 func (s *Store) GrantPortalRole(ctx context.Context, role, issuer, email string, now time.Time, audit ...AuditRecord) error {
 	err := s.exec(ctx, audit, `INSERT INTO portal_roles (id, role, issuer, email, created_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (role, issuer, email) DO NOTHING`, NewID(), role, issuer, email, formatTime(now))
+		ON CONFLICT (role, issuer, email) WHERE email IS NOT NULL DO NOTHING`, NewID(), role, issuer, email, formatTime(now))
+	if err != nil {
+		return fmt.Errorf("store: grant %s: %w", role, err)
+	}
+	return nil
+}
+
+// GrantPortalRoleToSubject grants a portal-wide role to the person with this
+// subject at issuer (for providers that give no email). It binds at once when
+// they have signed in before, else at their next sign-in. It is idempotent.
+func (s *Store) GrantPortalRoleToSubject(ctx context.Context, role, issuer, subject string, now time.Time, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		var uid sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE issuer = ? AND subject = ?`, issuer, subject).Scan(&uid)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO portal_roles (id, role, issuer, subject, user_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (role, issuer, subject) WHERE subject IS NOT NULL DO NOTHING`, NewID(), role, issuer, subject, uid, formatTime(now))
+		return err
+	}, audit...)
 	if err != nil {
 		return fmt.Errorf("store: grant %s: %w", role, err)
 	}

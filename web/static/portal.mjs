@@ -70,11 +70,17 @@ function itemFromName (name, codes) {
 
 // checkName mirrors the server's rules so obvious refusals are shown at
 // once; the server checks again.
+// responseCode is the "code" of a JSON error response, if any.
+function responseCode (res) {
+  try { return JSON.parse(res.getBody()).code || '' } catch { return '' }
+}
+
 function checkName (name) {
   if (!name || name === '.' || name === '..') return 'The file has no name.'
   if (/[/\\]/.test(name)) return 'The name contains a slash.'
   if (/[\u0000-\u001f\u007f]/.test(name)) return 'The name contains a control character.'
   if (/[\u202a-\u202e\u2066-\u2069\u200e\u200f]/.test(name)) return 'The name contains text-direction characters: rename the file.'
+  if (/[\u200b-\u200d\u2060-\u2064\u180e\ufeff]/.test(name)) return 'The name contains zero-width characters: rename the file.'
   if (new TextEncoder().encode(name).length > 255) return 'The name is longer than 255 bytes: shorten it.'
   return ''
 }
@@ -88,6 +94,7 @@ function enhanceUpload (form) {
   const itemSelect = form.querySelector('#item')
   const codes = [...itemSelect.options].map((o) => o.value).filter(Boolean)
   const submit = form.querySelector('#upload-submit')
+  const keepBoth = form.querySelector('#on_conflict')
   const folderInput = el('input', { type: 'file', id: 'folder', webkitdirectory: '', multiple: '', class: 'govuk-visually-hidden', tabindex: '-1', 'aria-hidden': 'true' })
 
   const chooseFiles = el('button', { type: 'button', class: 'govuk-button govuk-button--secondary', text: 'Choose files' })
@@ -164,7 +171,7 @@ function enhanceUpload (form) {
       el('span', { class: 'govuk-body portal-queue__name', text: file.name }), el('span', { class: 'govuk-body-s', text: ' · ' + formatBytes(file.size) }),
       bar, status, pause)
     list.append(li)
-    const e = { file, bar, status, pause, state: 'waiting', sent: 0, upload: null, item: itemFromName(file.name, codes) || itemSelect.value }
+    const e = { file, bar, status, pause, li, state: 'waiting', sent: 0, upload: null, item: itemFromName(file.name, codes) || itemSelect.value, rename: keepBoth && keepBoth.checked }
     pause.setAttribute('aria-label', 'Pause ' + file.name)
     pause.addEventListener('click', () => {
       if (e.state === 'uploading') pauseOne(e)
@@ -203,10 +210,11 @@ function enhanceUpload (form) {
       endpoint: `/api/v1/visits/${visit}/uploads`,
       chunkSize,
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000],
-      metadata: { filename: e.file.name, item: e.item },
+      metadata: Object.assign({ filename: e.file.name, item: e.item }, e.rename ? { on_conflict: 'rename' } : {}),
       removeFingerprintOnSuccess: true,
       onShouldRetry (err) {
         const status = err.originalResponse ? err.originalResponse.getStatus() : 0
+        if (status === 409 && responseCode(err.originalResponse) === 'name_exists') return false
         if (status === 0 || status >= 500 || status === 409) {
           setStatus(e, 'Connection lost: trying again…')
           return true
@@ -241,6 +249,7 @@ function enhanceUpload (form) {
           if (res.getStatus() === 423) msg = 'uploads are closed for you on this visit. ' + msg
         }
         setStatus(e, 'Not uploaded: ' + msg, true)
+        if (res && res.getStatus() === 409 && responseCode(res) === 'name_exists') offerKeepBoth(e)
         updateOverall(true)
         next()
       }
@@ -253,6 +262,24 @@ function enhanceUpload (form) {
       }
       if (e.state === 'uploading') upload.start()
     })
+  }
+
+  // offerKeepBoth lets the person upload a file whose name is taken in its
+  // item beside the other one (the portal numbers it).
+  function offerKeepBoth (e) {
+    const button = el('button', { type: 'button', class: 'govuk-button govuk-button--secondary govuk-!-margin-bottom-0', text: 'Keep both' })
+    button.setAttribute('aria-label', 'Keep both files called ' + e.file.name)
+    button.addEventListener('click', () => {
+      button.remove()
+      e.rename = true
+      e.state = 'waiting'
+      e.pause.hidden = false
+      e.pause.classList.remove('govuk-!-display-none')
+      setStatus(e, 'Waiting')
+      updateOverall(true)
+      next()
+    })
+    e.li.append(button)
   }
 
   pauseAll.addEventListener('click', () => { for (const e of entries) if (e.state === 'uploading' || e.state === 'waiting') pauseOne(e) })

@@ -1,0 +1,104 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/portal/evidence"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// One name per item: a file's name is taken in its item, whatever its case
+// or Unicode normalisation (NameKey), by a file or by an upload in progress.
+// The database holds only a keyed hash of the name (crypto NameIndex under
+// the visit key) with a unique index, so a race cannot make two, and the
+// names stay sealed. An upload reserves its name before it stores anything;
+// with on_conflict=rename, it takes the first free "name (n).ext" instead of
+// being refused.
+
+// OnConflictRename keeps both files: the new one is stored under a free
+// "name (n).ext".
+const OnConflictRename = "rename"
+
+// maxRenames bounds the search for a free "name (n).ext".
+const maxRenames = 100
+
+func parseOnConflict(s string) (rename bool, err error) {
+	switch s {
+	case "":
+		return false, nil
+	case OnConflictRename:
+		return true, nil
+	}
+	return false, invalid("on_conflict", "on_conflict must be rename (keep both files), or left out (refuse a name that is taken).")
+}
+
+// errNameExists says the name is taken in the item, and how to keep both.
+func errNameExists(name, item string) *Error {
+	where := "filed under item " + item
+	if item == "" {
+		where = "waiting to be filed"
+	}
+	return &Error{Kind: KindConflict, Code: "name_exists", Msg: fmt.Sprintf(
+		"A file called “%s” is already %s. Rename your file, or keep both (on the upload page, or with on_conflict=rename): yours is then stored as “%s”.",
+		name, where, renamed(name, 2))}
+}
+
+// reserveName takes name (or, with rename, the first free "name (n).ext")
+// in the item for a new file, and returns the file's id and its name.
+func (acc *Access) reserveName(ctx context.Context, key *crypto.VisitKey, item, name string, rename bool) (fileID, stored string, err error) {
+	s := acc.svc
+	if err := s.indexNames(ctx, acc.Visit.ID, key); err != nil {
+		return "", "", err
+	}
+	fileID = store.NewID()
+	for n := 1; n <= maxRenames; n++ {
+		stored = name
+		if n > 1 {
+			stored = renamed(name, n)
+		}
+		err := s.store.ReserveName(ctx, acc.Visit.ID, item, fileID, key.NameIndex(NameKey(stored)), s.now())
+		switch {
+		case err == nil:
+			return fileID, stored, nil
+		case !errors.Is(err, store.ErrNameTaken):
+			return "", "", err
+		case !rename:
+			return "", "", errNameExists(name, item)
+		}
+	}
+	return "", "", errNameExists(name, item)
+}
+
+// releaseName gives back the name of an upload that stored no file; it
+// runs even when the request was cancelled.
+func (s *Service) releaseName(ctx context.Context, fileID string) {
+	if err := s.store.ReleaseName(context.WithoutCancel(ctx), fileID); err != nil {
+		s.log.Error("release file name", "file", fileID, "err", err)
+	}
+}
+
+// indexNames indexes the names of a visit's files stored before names were
+// indexed, once per visit and process.
+func (s *Service) indexNames(ctx context.Context, visitID string, key *crypto.VisitKey) error {
+	if _, done := s.namesIndexed.Load(visitID); done {
+		return nil
+	}
+	todo, err := s.store.UnindexedNames(ctx, visitID)
+	if err != nil {
+		return err
+	}
+	for _, u := range todo {
+		name, err := key.Open(u.NameSealed, evidence.NameContext(visitID, u.FileID))
+		if err != nil {
+			return fmt.Errorf("file %s: name does not open: %w", u.FileID, err)
+		}
+		if err := s.store.IndexName(ctx, visitID, u.Item, u.FileID, key.NameIndex(NameKey(string(name))), s.now()); err != nil {
+			return err
+		}
+	}
+	s.namesIndexed.Store(visitID, true)
+	return nil
+}

@@ -1,0 +1,82 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrNameTaken is returned when a file name (its index) is already taken in
+// the item: by a file, an upload in progress or a resumable upload.
+var ErrNameTaken = errors.New("store: the name is taken in this item")
+
+// ReserveName takes a name index in an item for a file about to be
+// stored. It fails with ErrNameTaken when the item has the name already.
+func (s *Store) ReserveName(ctx context.Context, visitID, item, fileID string, index []byte, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?)`,
+		fileID, visitID, item, index, formatTime(now))
+	if isUnique(err) {
+		return ErrNameTaken
+	}
+	if err != nil {
+		return fmt.Errorf("store: reserve name: %w", err)
+	}
+	return nil
+}
+
+// ReleaseName gives back the name of an upload that stored no file.
+func (s *Store) ReleaseName(ctx context.Context, fileID string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ? AND file_id NOT IN (SELECT id FROM files)`, fileID); err != nil {
+		return fmt.Errorf("store: release name: %w", err)
+	}
+	return nil
+}
+
+// SweepNames releases the names reserved before before by uploads that
+// never began (a crash between the reservation and the upload's start).
+func (s *Store) SweepNames(ctx context.Context, before time.Time) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM file_names WHERE created_at < ?
+		AND file_id NOT IN (SELECT id FROM files)
+		AND file_id NOT IN (SELECT file_id FROM pending_uploads)
+		AND file_id NOT IN (SELECT file_id FROM resumable_uploads WHERE completed_at IS NULL)`, formatTime(before))
+	if err != nil {
+		return fmt.Errorf("store: sweep names: %w", err)
+	}
+	return nil
+}
+
+// Unindexed is a file or unfinished resumable upload whose name has no
+// index yet (stored before names were indexed).
+type Unindexed struct {
+	FileID, Item string
+	NameSealed   []byte
+}
+
+// UnindexedNames lists a visit's files and unfinished resumable uploads
+// without a name index.
+func (s *Store) UnindexedNames(ctx context.Context, visitID string) ([]Unindexed, error) {
+	out, err := queryAll(ctx, s.db, func(sc scanner) (Unindexed, error) {
+		var u Unindexed
+		return u, sc.Scan(&u.FileID, &u.Item, &u.NameSealed)
+	}, `SELECT id, item, name_sealed FROM files WHERE visit_id = ? AND id NOT IN (SELECT file_id FROM file_names)
+		UNION ALL
+		SELECT file_id, item, name_sealed FROM resumable_uploads WHERE visit_id = ? AND completed_at IS NULL AND file_id NOT IN (SELECT file_id FROM file_names)`,
+		visitID, visitID)
+	if err != nil {
+		return nil, fmt.Errorf("store: unindexed names: %w", err)
+	}
+	return out, nil
+}
+
+// IndexName records the index of a name stored before names were indexed.
+// Of two such files of one name, the first keeps it and the other stays
+// unindexed (both stay as they are; a new upload collides with the first).
+func (s *Store) IndexName(ctx context.Context, visitID, item, fileID string, index []byte, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?)`,
+		fileID, visitID, item, index, formatTime(now))
+	if err != nil {
+		return fmt.Errorf("store: index name: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestNameReservations: a name is taken once per visit and item, and is
+// given back with the file, the failed upload or the abandoned resumable
+// upload; refiling moves it and cannot make two.
+func TestNameReservations(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now()
+	if err := s.CreateVisit(ctx, Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
+		State: "active", Bucket: "b", CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := s.SignIn(ctx, "https://i", "sub", "a@x.example", "A", nil, now)
+	idx := func(s string) []byte { return []byte(s + "-index") }
+	reserve := func(item, file, name string) error { return s.ReserveName(ctx, "v1", item, file, idx(name), now) }
+	commit := func(id, item string) {
+		t.Helper()
+		if err := s.BeginUpload(ctx, id, "v1", now); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CommitFile(ctx, File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Item: item, SHA256: "x", SegmentSize: 1, Segments: 1, UploadedBy: u.ID, UploadedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := reserve("1.01", "f1", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := reserve("1.01", "f2", "a"); !errors.Is(err, ErrNameTaken) {
+		t.Fatalf("a second reservation of the name: %v", err)
+	}
+	if err := reserve("1.02", "f3", "a"); err != nil {
+		t.Fatalf("the name in another item: %v", err)
+	}
+	commit("f1", "1.01")
+	commit("f3", "1.02")
+	if err := s.RefileFile(ctx, "v1", "f3", "1.01"); !errors.Is(err, ErrNameTaken) {
+		t.Fatalf("refiling onto a taken name: %v", err)
+	}
+	// Deleting the file gives the name back; refiling moves it.
+	if err := s.DeleteFile(ctx, "v1", "f1", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RefileFile(ctx, "v1", "f3", "1.01"); err != nil {
+		t.Fatalf("refiling onto a freed name: %v", err)
+	}
+	if err := reserve("1.02", "f4", "a"); err != nil {
+		t.Fatalf("the name refiled away is still taken in its old item: %v", err)
+	}
+	// A failed upload (its pending record ends without a file) gives it back.
+	if err := s.BeginUpload(ctx, "f4", "v1", now); err != nil {
+		t.Fatal(err)
+	}
+	s.EndUpload(ctx, "f4")
+	if err := reserve("1.02", "f5", "a"); err != nil {
+		t.Fatalf("the name of a failed upload is still taken: %v", err)
+	}
+	// So does an abandoned resumable upload.
+	if err := reserve("1.03", "f6", "r"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateResumable(ctx, Resumable{ID: "r1", VisitID: "v1", FileID: "f6", CreatedBy: u.ID, NameSealed: []byte("n"), Item: "1.03", Length: 10, SegmentSize: 10,
+		HashState: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteResumable(ctx, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := reserve("1.03", "f7", "r"); err != nil {
+		t.Fatalf("the name of an abandoned resumable upload is still taken: %v", err)
+	}
+	// A reservation whose upload never began is swept after a while.
+	if err := s.SweepNames(ctx, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := reserve("1.03", "f8", "r"); err != nil {
+		t.Fatalf("a reservation left by a crash is never swept: %v", err)
+	}
+}

@@ -1,0 +1,158 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"html"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/deploy/hydra"
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// startHydra runs Ory Hydra for the test, or skips when bin/hydra is
+// missing (fails instead under PORTAL_REQUIRE_INTEGRATION).
+func startHydra(t *testing.T) *hydra.Hydra {
+	t.Helper()
+	bin, err := hydra.Find()
+	if err != nil {
+		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
+			t.Fatalf("integration tests need Hydra: %v", err)
+		}
+		t.Skipf("skipping integration test: %v", err)
+	}
+	log := &syncBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h, err := hydra.Start(ctx, hydra.Options{Binary: bin, Dir: t.TempDir(), Output: log})
+	if err != nil {
+		t.Fatalf("start hydra: %v\n%s", err, log.String())
+	}
+	t.Cleanup(func() {
+		h.Stop()
+		if t.Failed() {
+			t.Logf("hydra log:\n%s", log.String())
+		}
+	})
+	return h
+}
+
+// TestSignInThroughHydra signs in to the real portal through Ory Hydra, a
+// production OpenID Provider, configured as a third provider: its client's
+// ID token carries no email (userinfo does), the provider must give amr mfa,
+// and its issuer ends in a slash, as Hydra states it. A person whose email
+// is in userinfo only is bound to their membership; one with neither email
+// nor name is shown as "subject @ issuer"; a refused consent and a sign-in
+// without mfa are refused; sign-out goes through Hydra's end-session and
+// back.
+func TestSignInThroughHydra(t *testing.T) {
+	h := startHydra(t)
+	ctx := context.Background()
+	portalAddr := freeAddr(t)
+	portalURL := "http://" + portalAddr
+	if err := h.CreateClient(ctx, hydra.Client{ID: "evidence-portal", Secret: "hydra-portal-secret",
+		RedirectURIs: []string{portalURL + "/auth/hydra/callback"}, PostLogoutRedirectURIs: []string{portalURL + "/"},
+		Scopes: []string{"openid", "email", "profile"}, NoEmailInIDToken: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []hydra.User{
+		{Username: "alice", Password: "alice-password", Subject: "hydra-alice", Email: "alice@cafcass.example", Name: "Alice Example", AMR: []string{"pwd", "mfa"}},
+		{Username: "bob", Password: "bob-password", Subject: "hydra-bob", Email: "bob@cafcass.example", AMR: []string{"pwd", "mfa"}},
+		{Username: "carol", Password: "carol-password", Subject: "hydra-carol", Email: "carol@cafcass.example", AMR: []string{"pwd"}},
+		{Username: "dave", Password: "dave-password", Subject: "hydra-dave", AMR: []string{"pwd", "mfa"}},
+	} {
+		h.AddUser(u)
+	}
+	h.RefuseConsent("bob")
+	env := map[string]string{
+		"PORTAL_IDPS":                "cafcass,ofsted,hydra",
+		"PORTAL_IDP_HYDRA_ISSUER":    h.Issuer(),
+		"PORTAL_IDP_HYDRA_CLIENT_ID": "evidence-portal", "PORTAL_IDP_HYDRA_CLIENT_SECRET": "hydra-portal-secret",
+		"PORTAL_IDP_HYDRA_DISPLAY_NAME": "Hydra", "PORTAL_IDP_HYDRA_ORGANISATION": portal.OrgProvider,
+		"PORTAL_IDP_HYDRA_REQUIRE_AMR": "mfa",
+	}
+	ts := startStackSetup(t, func(o *devstack.Options) { o.PortalAddr, o.Env = portalAddr, env })
+	v := ts.demoVisit(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	for _, m := range []map[string]string{
+		{"email": "alice@cafcass.example", "role": policy.RoleProviderUploader},
+		{"issuer": h.Issuer(), "subject": "hydra-dave", "role": policy.RoleProviderCoordinator},
+	} {
+		if code := admin.status("PUT", "/api/v1/visits/"+v.ID+"/members", m); code != http.StatusCreated {
+			t.Fatalf("add member %v: %d", m, code)
+		}
+	}
+	start, _, _ := ts.Portal.Store().AuditHead(ctx)
+	signIn := func(user, password string) (*browser, *http.Response, string) {
+		t.Helper()
+		b := ts.newBrowser(t)
+		resp := b.get("/auth/hydra/login")
+		page := readAll(t, resp)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("no Hydra login page: %d %s", resp.StatusCode, page)
+		}
+		resp = b.submitLogin(resp.Request.URL, page, user, password)
+		return b, resp, readAll(t, resp)
+	}
+
+	// Alice: her email is in userinfo only, and binds her membership.
+	alice, resp, body := signIn("alice", "alice-password")
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != portalURL+"/visits" {
+		t.Fatalf("Alice's sign-in ended at %s with %d: %s", resp.Request.URL, resp.StatusCode, body)
+	}
+	me := decode[meResp](t, alice.get("/api/v1/me"), http.StatusOK)
+	if me.Email != "alice@cafcass.example" || me.Issuer != h.Issuer() || me.Subject != "hydra-alice" || len(me.Visits) != 1 || me.Visits[0].Role != policy.RoleProviderUploader {
+		t.Fatalf("Alice: %+v", me)
+	}
+
+	// Bob refuses consent: Hydra sends error=access_denied back.
+	_, resp, body = signIn("bob", "bob-password")
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "could not sign you in") {
+		t.Fatalf("refused consent: %d %s", resp.StatusCode, body)
+	}
+
+	// Carol signs in without a second factor.
+	_, resp, body = signIn("carol", "carol-password")
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "second factor") {
+		t.Fatalf("sign-in without mfa: %d %s", resp.StatusCode, body)
+	}
+
+	// Dave has neither email nor name: bound by subject, shown by it.
+	dave, resp, body := signIn("dave", "dave-password")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(html.UnescapeString(body), "hydra-dave @ "+h.Issuer()) {
+		t.Fatalf("Dave's sign-in: %d %s", resp.StatusCode, body)
+	}
+	me = decode[meResp](t, dave.get("/api/v1/me"), http.StatusOK)
+	if me.Email != "" || len(me.Visits) != 1 || me.Visits[0].Role != policy.RoleProviderCoordinator {
+		t.Fatalf("Dave: %+v", me)
+	}
+
+	// The refusals are in the trail with their reasons.
+	recs, _ := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: start, Action: "signin"})
+	var trail bytes.Buffer
+	for _, r := range recs {
+		trail.WriteString(r.Outcome + " " + r.Detail + "\n")
+	}
+	for _, want := range []string{"provider returned error access_denied", "lacks mfa"} {
+		if !strings.Contains(trail.String(), want) {
+			t.Errorf("no refusal %q in the trail:\n%s", want, trail.String())
+		}
+	}
+
+	// Sign-out goes through Hydra's end-session, and back to the portal.
+	resp = alice.signOut()
+	resp.Body.Close()
+	if resp.Request.URL.String() != portalURL+"/" {
+		t.Fatalf("sign-out through Hydra ended at %s", resp.Request.URL)
+	}
+	if r := alice.get("/api/v1/me"); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("after sign-out /me answered %d", r.StatusCode)
+	}
+}

@@ -1,0 +1,217 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+// identityProvider is one configured OpenID Provider. Its discovery document
+// is fetched at start-up and then on a schedule (Server.discoverProviders);
+// each fetch builds a new immutable discovered value that sign-ins read with
+// one atomic load. No lock is held while the network is waited on: a
+// sign-in that finds the provider not yet discovered waits at most
+// inFlightWait for a discovery in flight (right after start-up the first one
+// is usually milliseconds from done), or, when none has been tried for
+// retryAfter, tries one itself for at most onDemandTimeout (a provider that
+// came back is usable at once, not at the next scheduled try); otherwise it
+// is told at once that the provider is unavailable.
+type identityProvider struct {
+	cfg       portal.IdPConfig
+	publicURL string
+	client    *http.Client
+	now       func() time.Time
+	log       *slog.Logger
+
+	current  atomic.Pointer[discovered]
+	problem  atomic.Pointer[string]        // why the last discovery failed; nil: it worked
+	inFlight atomic.Pointer[chan struct{}] // closed when the discovery in flight ends
+	lastTry  atomic.Int64                  // when the last discovery ended (Unix nanoseconds)
+	// misconfigured says the last discovery found a configuration error
+	// (the issuer), which no retry mends.
+	misconfigured atomic.Bool
+	// lastErr keeps the log quiet: a failure is logged as an error when it
+	// first happens (or changes) and at debug level while it lasts.
+	mu      sync.Mutex
+	lastErr string
+}
+
+// discovered is what a provider's discovery document said.
+type discovered struct {
+	provider   *oidc.Provider
+	oauth      *oauth2.Config
+	verifier   *oidc.IDTokenVerifier
+	endSession string
+}
+
+// discoveryTimeout bounds one fetch of a discovery document, and
+// inFlightWait how long a sign-in waits for someone else's.
+const (
+	discoveryTimeout = 10 * time.Second
+	inFlightWait     = time.Second
+	onDemandTimeout  = 2 * time.Second
+	retryAfter       = 10 * time.Second
+)
+
+func newIdentityProvider(cfg portal.IdPConfig, publicURL string, client *http.Client, now func() time.Time, log *slog.Logger) *identityProvider {
+	p := &identityProvider{cfg: cfg, publicURL: publicURL, client: client, now: now, log: log}
+	pending := "discovery has not completed yet"
+	p.problem.Store(&pending)
+	return p
+}
+
+// context gives go-oidc the provider's HTTP client.
+func (p *identityProvider) context(ctx context.Context) context.Context {
+	return oidc.ClientContext(ctx, p.client)
+}
+
+// errNotDiscovered is returned while a provider has no discovery document.
+var errNotDiscovered = errors.New("identity provider not discovered")
+
+// ready returns the provider's current metadata. Without any, it discovers
+// once unless a discovery is already running.
+func (p *identityProvider) ready(ctx context.Context) (*discovered, error) {
+	if d := p.current.Load(); d != nil {
+		return d, nil
+	}
+	if done := p.inFlight.Load(); done != nil {
+		select {
+		case <-*done:
+		case <-time.After(inFlightWait):
+		case <-ctx.Done():
+		}
+	} else if time.Since(time.Unix(0, p.lastTry.Load())) < retryAfter {
+		return nil, errNotDiscovered
+	} else if err := p.discover(ctx, onDemandTimeout); err != nil {
+		return nil, err
+	}
+	if d := p.current.Load(); d != nil {
+		return d, nil
+	}
+	return nil, errNotDiscovered
+}
+
+// discover fetches the discovery document and, if it is right, makes it
+// current. It returns at once when another discovery is in flight.
+func (p *identityProvider) discover(ctx context.Context, timeout time.Duration) error {
+	done := make(chan struct{})
+	if !p.inFlight.CompareAndSwap(nil, &done) {
+		return errNotDiscovered
+	}
+	defer func() {
+		p.lastTry.Store(time.Now().UnixNano())
+		p.inFlight.Store(nil)
+		close(done)
+	}()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	d, err := p.fetch(ctx)
+	var mismatch *oidc.IssuerMismatchError
+	p.misconfigured.Store(errors.As(err, &mismatch))
+	if err != nil {
+		msg := err.Error()
+		p.problem.Store(&msg)
+		p.mu.Lock()
+		changed := msg != p.lastErr
+		p.lastErr = msg
+		p.mu.Unlock()
+		level := slog.LevelDebug
+		if changed {
+			level = slog.LevelError
+		}
+		p.log.Log(ctx, level, "identity provider discovery failed", "idp", p.cfg.Name, "issuer", p.cfg.Issuer, "problem", msg)
+		return err
+	}
+	p.current.Store(d)
+	p.problem.Store(nil)
+	p.mu.Lock()
+	if p.lastErr != "" {
+		p.log.Info("identity provider discovered", "idp", p.cfg.Name, "issuer", p.cfg.Issuer)
+	}
+	p.lastErr = ""
+	p.mu.Unlock()
+	return nil
+}
+
+// fetch reads and checks the discovery document. Its error is a sentence for
+// the operator (it is shown on /readyz).
+func (p *identityProvider) fetch(ctx context.Context) (*discovered, error) {
+	prov, err := oidc.NewProvider(p.context(ctx), p.cfg.Issuer)
+	var mismatch *oidc.IssuerMismatchError
+	switch {
+	case errors.As(err, &mismatch):
+		return nil, fmt.Errorf("configuration error: PORTAL_IDP_%s_ISSUER is %q but the provider's discovery document states the issuer %q; set it to exactly that: %w",
+			strings.ToUpper(p.cfg.Name), mismatch.Provided, mismatch.Discovered, err)
+	case err != nil:
+		return nil, fmt.Errorf("discovery at %s/.well-known/openid-configuration failed: %v", strings.TrimSuffix(p.cfg.Issuer, "/"), err)
+	}
+	var extra struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	_ = prov.Claims(&extra)
+	scopes := []string{oidc.ScopeOpenID, "email", "profile"}
+	return &discovered{
+		provider:   prov,
+		endSession: extra.EndSession,
+		oauth: &oauth2.Config{
+			ClientID:     p.cfg.ClientID,
+			ClientSecret: p.cfg.ClientSecret,
+			Endpoint:     prov.Endpoint(),
+			RedirectURL:  p.publicURL + "/auth/" + p.cfg.Name + "/callback",
+			Scopes:       scopes,
+		},
+		verifier: prov.Verifier(&oidc.Config{ClientID: p.cfg.ClientID, Now: p.now}),
+	}, nil
+}
+
+// Problem is why the provider cannot be used now ("" when it can).
+func (p *identityProvider) Problem() string {
+	if msg := p.problem.Load(); msg != nil && p.current.Load() == nil {
+		return *msg
+	}
+	if msg := p.problem.Load(); msg != nil {
+		return "the last refresh of its discovery document failed (the earlier one is in use): " + *msg
+	}
+	return ""
+}
+
+// discoverProviders discovers every provider now and then again every
+// interval (sooner, backing off from 5 seconds, while one fails) until ctx
+// ends. Providers are discovered independently: one that is down or slow
+// delays none of the others.
+func (s *Server) discoverProviders(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	for _, p := range s.idps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			retry := 5 * time.Second
+			for {
+				next := s.cfg.IdPDiscoveryInterval
+				if err := p.discover(ctx, discoveryTimeout); err != nil {
+					next = min(next, retry)
+					retry = min(2*retry, 5*time.Minute)
+				} else {
+					retry = 5 * time.Second
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(next):
+				}
+			}
+		}()
+	}
+	return wg.Wait
+}

@@ -1,0 +1,299 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sessionCookie is the browser's session cookie for the portal.
+func (b *browser) sessionCookie() *http.Cookie {
+	u, _ := url.Parse(b.base)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if strings.HasSuffix(c.Name, "portal_session") {
+			return c
+		}
+	}
+	return nil
+}
+
+func (b *browser) signOut() *http.Response {
+	req, _ := http.NewRequest(http.MethodPost, b.base+"/auth/logout", nil)
+	return b.do(req)
+}
+
+// TestSignOutIsFinal: a request that started before sign-out (an upload
+// still running) cannot sign the person in again when it ends, on the API
+// and on the pages.
+func TestSignOutIsFinal(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	for _, route := range []string{"api", "form"} {
+		t.Run(route, func(t *testing.T) {
+			b := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+			pr, pw := io.Pipe()
+			var req *http.Request
+			const size = 1 << 20
+			if route == "api" {
+				req, _ = http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/visits/%s/files?name=late-%s.pdf", b.base, v.ID, route), pr)
+				req.ContentLength = size
+				req.Header.Set("Content-Type", "application/octet-stream")
+			} else {
+				req, _ = http.NewRequest(http.MethodPost, fmt.Sprintf("%s/visits/%s/files", b.base, v.ID), pr)
+				req.Header.Set("Origin", b.base)
+			}
+			mw := multipart.NewWriter(pw)
+			if route == "form" {
+				req.Header.Set("Content-Type", mw.FormDataContentType())
+			}
+			done := make(chan *http.Response, 1)
+			go func() {
+				resp, err := http.DefaultTransport.RoundTrip(withCookies(b, req))
+				if err != nil {
+					t.Error(err)
+				}
+				done <- resp
+			}()
+			// Half the body, then sign out while the upload waits.
+			var body io.Writer = pw
+			if route == "form" {
+				body, _ = mw.CreateFormFile("file", "late-form.pdf")
+			}
+			body.Write(bytes.Repeat([]byte("x"), size/2))
+			time.Sleep(200 * time.Millisecond)
+			if resp := b.signOut(); resp.Request.URL.Path != "/" {
+				t.Fatalf("sign-out ended at %s", resp.Request.URL)
+			}
+			if r := b.get("/api/v1/me"); r.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("just after sign-out /me answered %d", r.StatusCode)
+			}
+			body.Write(bytes.Repeat([]byte("x"), size/2))
+			if route == "form" {
+				mw.Close()
+			}
+			pw.Close()
+			resp := <-done
+			if resp == nil {
+				return
+			}
+			resp.Body.Close()
+			u, _ := url.Parse(b.base)
+			b.c.Jar.SetCookies(u, resp.Cookies())
+			for _, c := range resp.Cookies() {
+				if strings.HasSuffix(c.Name, "portal_session") && c.MaxAge >= 0 {
+					t.Errorf("the late response sets the session cookie again: %v", c)
+				}
+			}
+			if r := b.get("/api/v1/me"); r.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("after the late %s upload ended, /me answered %d: the session was re-created", route, r.StatusCode)
+			}
+			var n int
+			ts.Portal.Store().DB().QueryRow(`SELECT COUNT(*) FROM sessions`).Scan(&n)
+			if n != 0 {
+				t.Fatalf("%d sessions in the database after sign-out", n)
+			}
+		})
+	}
+}
+
+// withCookies adds the jar's cookies to a request sent below the client.
+func withCookies(b *browser, req *http.Request) *http.Request {
+	for _, c := range b.c.Jar.Cookies(req.URL) {
+		req.AddCookie(c)
+	}
+	return req
+}
+
+// TestSessionSaveFailureKeepsResponse: when the session cannot be saved,
+// the response is still the page or the JSON, whole, never an "Internal
+// Server Error" glued to it.
+func TestSessionSaveFailureKeepsResponse(t *testing.T) {
+	ts := startStack(t)
+	b := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	// A restarted portal has not written this session yet, so the next
+	// request saves it (its idle deadline moves).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := ts.RestartPortal(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	db := ts.Portal.Store().DB()
+	if _, err := db.Exec(`CREATE TRIGGER sessions_frozen BEFORE UPDATE ON sessions BEGIN SELECT RAISE(ABORT, 'sessions frozen by the test'); END`); err != nil {
+		t.Fatal(err)
+	}
+	page := b.get("/visits")
+	body := readAll(t, page)
+	if page.StatusCode != http.StatusOK || strings.Contains(body, "Internal Server Error") || !strings.HasSuffix(strings.TrimSpace(body), "</html>") {
+		t.Fatalf("page with an unsaveable session: %d\n%s", page.StatusCode, body)
+	}
+	me := decode[meResp](t, b.get("/api/v1/me"), http.StatusOK)
+	if me.Email != "lead@ofsted.example" {
+		t.Fatalf("me: %+v", me)
+	}
+	if !strings.Contains(ts.log.String(), "sessions frozen by the test") {
+		t.Fatal("the failed save was not logged")
+	}
+}
+
+// TestSessionsAtRest: the database holds a hash of the session token, never
+// the token, and the ID token kept for sign-out only sealed.
+func TestSessionsAtRest(t *testing.T) {
+	ts := startStack(t)
+	b := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	c := b.sessionCookie()
+	if c == nil {
+		t.Fatal("no session cookie")
+	}
+	db := ts.Portal.Store().DB()
+	var n int
+	db.QueryRow(`SELECT COUNT(*) FROM sessions WHERE token = ?`, c.Value).Scan(&n)
+	if n != 0 {
+		t.Fatal("the session token is stored as it is")
+	}
+	sum := sha256.Sum256([]byte(c.Value))
+	var data []byte
+	if err := db.QueryRow(`SELECT data FROM sessions WHERE token = ?`, base64.RawURLEncoding.EncodeToString(sum[:])).Scan(&data); err != nil {
+		t.Fatalf("no session stored under the token's hash: %v", err)
+	}
+	// A JWT's header starts with eyJ ({"...) in base64url.
+	if bytes.Contains(data, []byte("eyJ")) {
+		t.Fatal("the session data holds a token in the clear")
+	}
+	// Sign-out still gives the provider the ID token as id_token_hint.
+	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp := b.signOut()
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if loc == nil || !strings.HasPrefix(loc.Query().Get("id_token_hint"), "eyJ") || loc.Query().Get("post_logout_redirect_uri") != ts.PortalURL+"/" {
+		t.Fatalf("sign-out went to %q", resp.Header.Get("Location"))
+	}
+}
+
+// tableRows counts the rows of every table.
+func tableRows(t *testing.T, ts *testStack) map[string]int {
+	t.Helper()
+	db := ts.Portal.Store().DB()
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		names = append(names, n)
+	}
+	rows.Close()
+	out := map[string]int{}
+	for _, name := range names {
+		var n int
+		if err := db.QueryRow(`SELECT COUNT(*) FROM "` + name + `"`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		out[name] = n
+	}
+	return out
+}
+
+// TestAnonymousSignInStartsCostNothing: starting a sign-in writes nothing
+// to the database; what it needs rides in a short-lived cookie.
+func TestAnonymousSignInStartsCostNothing(t *testing.T) {
+	ts := startStack(t)
+	before := tableRows(t, ts)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for i := range 1000 {
+		idp := []string{"ofsted", "cafcass"}[i%2]
+		resp, err := noFollow.Get(ts.PortalURL + "/auth/" + idp + "/login?return_to=/visits")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), ts.IdPURL) {
+			t.Fatalf("start %d: %d %s", i, resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if i == 0 {
+			var found bool
+			for _, c := range resp.Cookies() {
+				found = found || c.Name == "portal_signin" && c.HttpOnly && c.MaxAge > 0 && c.MaxAge <= 600 && c.SameSite == http.SameSiteLaxMode
+				if strings.HasSuffix(c.Name, "portal_session") {
+					t.Fatalf("a sign-in start set a session cookie: %v", c)
+				}
+			}
+			if !found {
+				t.Fatalf("no short-lived sign-in cookie: %v", resp.Header.Values("Set-Cookie"))
+			}
+		}
+	}
+	after := tableRows(t, ts)
+	for k, n := range after {
+		if before[k] != n {
+			t.Errorf("table %s: %d rows before, %d after 1,000 sign-in starts", k, before[k], n)
+		}
+	}
+	// And a sign-in still works.
+	ts.signIn(t, "ofsted", "lead@ofsted.example")
+}
+
+// TestSignInRateLimits: sign-in starts and failed sign-ins are limited per
+// client address, with a page that says what happened and when to retry.
+func TestSignInRateLimits(t *testing.T) {
+	ts := startStackWith(t, map[string]string{"PORTAL_SIGNIN_RATE": "5/1m", "PORTAL_SIGNIN_FAILURE_RATE": "3/10m"})
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string) (*http.Response, string) {
+		resp, err := noFollow.Get(ts.PortalURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	expect429 := func(resp *http.Response, body string) {
+		t.Helper()
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "Too many sign-in attempts") {
+			t.Fatalf("want a 429 page with Retry-After, got %d %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+	for i := range 5 {
+		if resp, _ := get("/auth/ofsted/login"); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("start %d: %d", i, resp.StatusCode)
+		}
+	}
+	expect429(get("/auth/ofsted/login"))
+
+	// Failures: a limit of their own, which then also stops new starts.
+	ts2 := startStackWith(t, map[string]string{"PORTAL_SIGNIN_RATE": "100/1m", "PORTAL_SIGNIN_FAILURE_RATE": "3/10m"})
+	for i := range 3 {
+		resp, err := noFollow.Get(ts2.PortalURL + "/auth/ofsted/callback?state=forged&code=x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i, resp.StatusCode)
+		}
+	}
+	resp, err := noFollow.Get(ts2.PortalURL + "/auth/ofsted/callback?state=forged&code=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	expect429(resp, string(b))
+	resp, err = noFollow.Get(ts2.PortalURL + "/auth/cafcass/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	expect429(resp, string(b))
+}
