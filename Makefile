@@ -57,9 +57,12 @@ $(BIN)/versitygw:
 # web/package-lock.json, copied into web/static/vendor (git-ignored), which
 # the binary embeds. Without it pages still render, unstyled.
 WEB_STAMP := web/static/vendor/VERSIONS
-$(WEB_STAMP): web/package.json web/package-lock.json web/build.mjs
+NODE_STAMP := web/node_modules/.package-lock.json
+$(NODE_STAMP): web/package.json web/package-lock.json
 	@echo "Installing the front-end packages (npm ci, pinned by web/package-lock.json)..."
 	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+$(WEB_STAMP): $(NODE_STAMP) web/build.mjs
 	cd web && node build.mjs
 
 web: $(WEB_STAMP)
