@@ -30,7 +30,7 @@ func (s *Service) Open(ctx context.Context, v store.Visit, key *crypto.VisitKey,
 		return nil, fmt.Errorf("evidence: range %d+%d outside file of %d bytes", off, length, f.Size)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	r := &segmentReader{ch: make(chan segment), cancel: cancel}
+	r := &segmentReader{ch: make(chan segment), cancel: cancel, ctx: ctx, left: length}
 	go s.produce(ctx, r.ch, v, key, f, off, length)
 	for held := int64(0); held < min(length, verifiedPrefix); {
 		seg, ok := <-r.ch
@@ -258,7 +258,9 @@ type segmentReader struct {
 	held   []segment // taken by Open before it returned, not yet read
 	cur    segment
 	rest   []byte
+	ctx    context.Context
 	cancel context.CancelFunc
+	left   int64 // bytes of the range not yet handed out
 	err    error
 }
 
@@ -271,10 +273,16 @@ func (r *segmentReader) next() error {
 		var ok bool
 		if seg, ok = <-r.ch; !ok {
 			r.cur, r.rest = segment{}, nil
+			if r.left > 0 {
+				// The producer stopped early: the download was called
+				// off (the client went), never a complete file.
+				return errors.Join(io.ErrUnexpectedEOF, r.ctx.Err())
+			}
 			return io.EOF
 		}
 	}
 	r.cur, r.rest = seg, seg.data
+	r.left -= int64(len(seg.data))
 	return seg.err
 }
 
