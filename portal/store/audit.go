@@ -88,11 +88,17 @@ func ChainHash(r AuditRecord) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// appendAudit adds records to the chain inside tx. SQLite serialises write
-// transactions (BEGIN IMMEDIATE), so the head read here cannot move.
+// appendAudit adds records to the chain inside tx. The head read here
+// cannot move before the transaction ends: SQLite serialises write
+// transactions (BEGIN IMMEDIATE), and on PostgreSQL the append holds an
+// advisory lock to the end of the transaction (lockAudit). The sequence
+// number is the primary key besides, so a fork could never be stored.
 func appendAudit(ctx context.Context, tx *Tx, recs []AuditRecord) (int64, error) {
 	if len(recs) == 0 {
 		return 0, nil
+	}
+	if err := lockAudit(ctx, tx); err != nil {
+		return 0, fmt.Errorf("store: audit lock: %w", err)
 	}
 	var seq int64
 	prev := GenesisHash

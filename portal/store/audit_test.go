@@ -30,8 +30,12 @@ func chainOf(t *testing.T, n int) (*Store, ed25519.PrivateKey) {
 // append-only triggers dropped.
 func tamper(t *testing.T, s *Store, q string) {
 	t.Helper()
-	for _, stmt := range []string{`DROP TRIGGER audit_no_update`, `DROP TRIGGER audit_no_delete`, q} {
-		if _, err := s.db.Exec(stmt); err != nil {
+	drop := []string{`DROP TRIGGER audit_no_update`, `DROP TRIGGER audit_no_delete`}
+	if s.Postgres() {
+		drop = []string{`DROP TRIGGER audit_no_update ON audit`, `DROP TRIGGER audit_no_delete ON audit`}
+	}
+	for _, stmt := range append(drop, q) {
+		if _, err := s.DB().Exec(stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
@@ -92,10 +96,10 @@ func TestCheckpointMustBeSignedByTrustedKey(t *testing.T) {
 
 func TestAuditIsAppendOnly(t *testing.T) {
 	s, _ := chainOf(t, 2)
-	if _, err := s.db.Exec(`UPDATE audit SET outcome = 'x'`); err == nil {
+	if _, err := s.DB().Exec(`UPDATE audit SET outcome = 'x'`); err == nil {
 		t.Fatal("update allowed")
 	}
-	if _, err := s.db.Exec(`DELETE FROM audit`); err == nil {
+	if _, err := s.DB().Exec(`DELETE FROM audit`); err == nil {
 		t.Fatal("delete allowed")
 	}
 }
@@ -111,7 +115,7 @@ func TestFailedAuditWriteFailsTheAct(t *testing.T) {
 	if err := s.CreateVisit(ctx, v, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.db.Exec(`ALTER TABLE audit RENAME TO audit_gone`); err != nil {
+	if _, err := s.DB().Exec(`ALTER TABLE audit RENAME TO audit_gone`); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := s.PutMember(ctx, Member{VisitID: "v1", Email: "x@ofsted.example", Role: "inspector"}, now, AuditRecord{Time: now})

@@ -11,6 +11,7 @@ import (
 // TestDatabaseFilesPrivate: the database, its WAL and shared-memory files
 // are 0600 and a folder the store makes is 0700, whatever the umask.
 func TestDatabaseFilesPrivate(t *testing.T) {
+	sqliteOnly(t)
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
 	dir := filepath.Join(t.TempDir(), "var", "db")

@@ -73,7 +73,7 @@ func (s *Store) UnindexedNames(ctx context.Context, visitID string) ([]Unindexed
 // Of two such files of one name, the first keeps it and the other stays
 // unindexed (both stay as they are; a new upload collides with the first).
 func (s *Store) IndexName(ctx context.Context, visitID, item, fileID string, index []byte, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		fileID, visitID, item, index, formatTime(now))
 	if err != nil {
 		return fmt.Errorf("store: index name: %w", err)

@@ -23,7 +23,7 @@ type Restriction struct {
 func (s *Store) PutRestriction(ctx context.Context, it Restriction, now time.Time, audit ...AuditRecord) error {
 	err := s.exec(ctx, audit, `INSERT INTO restrictions (visit_id, code, restricted, roles, updated_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (visit_id, code) DO UPDATE SET restricted = excluded.restricted, roles = excluded.roles, updated_at = excluded.updated_at`,
-		it.VisitID, it.Code, it.Restricted, strings.Join(it.Roles, ","), formatTime(now))
+		it.VisitID, it.Code, boolInt(it.Restricted), strings.Join(it.Roles, ","), formatTime(now))
 	if err != nil {
 		return fmt.Errorf("store: put restriction: %w", err)
 	}

@@ -84,7 +84,7 @@ type LegalHold struct {
 // SetLegalHold sets or lifts a visit's legal hold.
 func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, audit ...AuditRecord) error {
 	err := s.exec(ctx, audit, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?, legal_hold_at = ? WHERE id = ?`,
-		h.On, h.ReasonSealed, formatTime(h.At), visitID)
+		boolInt(h.On), h.ReasonSealed, formatTime(h.At), visitID)
 	if err != nil {
 		return fmt.Errorf("store: legal hold: %w", err)
 	}
@@ -231,10 +231,14 @@ func (s *Store) VerifyKeyGone(ctx context.Context, visitID string, wait time.Dur
 	if err != nil {
 		return fmt.Errorf("store: key probe: %w", err)
 	}
-	if err := s.checkpointLog(ctx, wait); err != nil {
+	if s.db.pg {
+		if err := s.keyGoneFromTable(ctx, visitID); err != nil {
+			return err
+		}
+	} else if err := s.checkpointLog(ctx, wait); err != nil {
 		return err
 	}
-	if len(probe) > 0 {
+	if len(probe) > 0 && !s.db.pg {
 		want := make([]byte, len(probe))
 		for i := range probe {
 			want[i] = ^probe[i]
@@ -255,6 +259,24 @@ func (s *Store) VerifyKeyGone(ctx context.Context, visitID string, wait time.Dur
 	}, audit...)
 	if err != nil {
 		return fmt.Errorf("store: record key destroyed: %w", err)
+	}
+	return nil
+}
+
+// keyGoneFromTable is PostgreSQL's proof: the row is gone from the table
+// (as every instance sees it) and its dead version has been vacuumed from
+// the table's pages. What PostgreSQL keeps elsewhere (its write-ahead log,
+// archives, base backups, replicas) is for the operator: README.
+func (s *Store) keyGoneFromTable(ctx context.Context, visitID string) error {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM visit_keys WHERE visit_id = ?`, visitID).Scan(&n); err != nil {
+		return fmt.Errorf("store: key gone: %w", err)
+	}
+	if n != 0 {
+		return fmt.Errorf("%w (the row is still in visit_keys)", ErrKeyNotGone)
+	}
+	if err := s.vacuumKeys(ctx); err != nil {
+		return fmt.Errorf("%w: vacuum visit_keys: %v", ErrKeyNotGone, err)
 	}
 	return nil
 }
@@ -340,12 +362,13 @@ func (s *Store) CompleteDestruction(ctx context.Context, visitID string, certifi
 		if _, err := tx.ExecContext(ctx, `UPDATE destructions SET certificate = ?, completed_at = ? WHERE visit_id = ?`, certificate, formatTime(now), visitID); err != nil {
 			return err
 		}
-		for _, q := range []string{`DELETE FROM files WHERE visit_id = ?`, `DELETE FROM pending_uploads WHERE visit_id = ?`, `DELETE FROM resumable_uploads WHERE visit_id = ?`, `DELETE FROM request_items WHERE visit_id = ?`, `UPDATE visits SET state = 'destroyed', title_sealed = x'' WHERE id = ?`} {
+		for _, q := range []string{`DELETE FROM files WHERE visit_id = ?`, `DELETE FROM pending_uploads WHERE visit_id = ?`, `DELETE FROM resumable_uploads WHERE visit_id = ?`, `DELETE FROM request_items WHERE visit_id = ?`} {
 			if _, err := tx.ExecContext(ctx, q, visitID); err != nil {
 				return err
 			}
 		}
-		return nil
+		_, err := tx.ExecContext(ctx, `UPDATE visits SET state = 'destroyed', title_sealed = ? WHERE id = ?`, []byte{}, visitID)
+		return err
 	}, audit...)
 }
 
@@ -400,15 +423,15 @@ type Failure struct {
 func (s *Store) RecordFailure(ctx context.Context, visitID, reason string, now time.Time, next func(attempts int) time.Time, audit ...AuditRecord) (int, error) {
 	attempts := 0
 	err := s.inTx(ctx, func(tx *Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT attempts FROM retention_failures WHERE visit_id = ?`, visitID).Scan(&attempts)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		// The count goes up in the row itself (no read first to race with).
+		err := tx.QueryRowContext(ctx, `INSERT INTO retention_failures (visit_id, attempts, first_failed_at, last_failed_at, next_attempt_at, reason) VALUES (?, 1, ?, ?, ?, ?)
+			ON CONFLICT (visit_id) DO UPDATE SET attempts = retention_failures.attempts + 1, last_failed_at = excluded.last_failed_at, reason = excluded.reason
+			RETURNING attempts`,
+			visitID, formatTime(now), formatTime(now), formatTime(now), reason).Scan(&attempts)
+		if err != nil {
 			return err
 		}
-		attempts++
-		_, err = tx.ExecContext(ctx, `INSERT INTO retention_failures (visit_id, attempts, first_failed_at, last_failed_at, next_attempt_at, reason) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (visit_id) DO UPDATE SET attempts = excluded.attempts, last_failed_at = excluded.last_failed_at,
-			next_attempt_at = excluded.next_attempt_at, reason = excluded.reason`,
-			visitID, attempts, formatTime(now), formatTime(now), formatTime(next(attempts)), reason)
+		_, err = tx.ExecContext(ctx, `UPDATE retention_failures SET next_attempt_at = ? WHERE visit_id = ?`, formatTime(next(attempts)), visitID)
 		return err
 	}, audit...)
 	if err != nil {

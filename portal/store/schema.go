@@ -282,7 +282,18 @@ END;
 `,
 }
 
+// latestVersion is the schema version this binary brings a database to.
+func latestVersion() int { return len(migrations) }
+
+// migrate brings the schema up to date, each migration in a transaction
+// with its version number. A database newer than the binary is refused. On
+// PostgreSQL one instance migrates at a time (an advisory lock); the others
+// wait and then find nothing to do.
 func (s *Store) migrate(ctx context.Context) error {
+	return s.withMigrateLock(ctx, func() error { return s.migrateLocked(ctx) })
+}
+
+func (s *Store) migrateLocked(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
@@ -290,21 +301,40 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	if v > len(migrations) {
-		return fmt.Errorf("store: database schema version %d is newer than this portal (%d): upgrade the portal", v, len(migrations))
+	if v > latestVersion() {
+		return fmt.Errorf("store: the database's schema is version %d, newer than this portal's (%d): run the newer portal, or restore a backup taken before the upgrade", v, latestVersion())
 	}
-	for i := v; i < len(migrations); i++ {
+	for v < latestVersion() {
+		next, ddl := v+1, ""
+		switch {
+		case !s.db.pg:
+			ddl = migrations[v]
+		case v == 0:
+			next, ddl = pgFirstVersion, postgresMigrations[0]
+		case v < pgFirstVersion:
+			return fmt.Errorf("store: PostgreSQL schema version %d predates PostgreSQL support (%d)", v, pgFirstVersion)
+		default:
+			ddl = postgresMigrations[v-pgFirstVersion+1]
+		}
 		err := s.inTx(ctx, func(tx *Tx) error {
 			// Several statements in one string: run as is, not prepared.
-			if _, err := tx.Tx.ExecContext(ctx, migrations[i]); err != nil {
+			if _, err := tx.Tx.ExecContext(ctx, ddl); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, i+1)
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, next)
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("store: migrate to version %d: %w", i+1, err)
+			return fmt.Errorf("store: migrate to version %d: %w", next, err)
 		}
+		v = next
 	}
 	return nil
+}
+
+// SchemaVersion is the database's schema version.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v)
+	return v, err
 }

@@ -15,6 +15,7 @@ import (
 // Tx.StmtContext).
 type handle struct {
 	*sql.DB
+	pg    bool     // PostgreSQL: placeholders are numbered (bind)
 	stmts sync.Map // query -> *sql.Stmt
 	count atomic.Int32
 }
@@ -30,7 +31,7 @@ func (h *handle) stmt(ctx context.Context, q string) (*sql.Stmt, bool) {
 	if h.count.Load() >= maxCached {
 		return nil, false
 	}
-	st, err := h.DB.PrepareContext(ctx, q)
+	st, err := h.DB.PrepareContext(ctx, h.bind(q))
 	if err != nil {
 		return nil, false // let the plain call report the error
 	}
@@ -46,21 +47,21 @@ func (h *handle) QueryRowContext(ctx context.Context, q string, args ...any) *sq
 	if st, ok := h.stmt(ctx, q); ok {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return h.DB.QueryRowContext(ctx, q, args...)
+	return h.DB.QueryRowContext(ctx, h.bind(q), args...)
 }
 
 func (h *handle) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	if st, ok := h.stmt(ctx, q); ok {
 		return st.QueryContext(ctx, args...)
 	}
-	return h.DB.QueryContext(ctx, q, args...)
+	return h.DB.QueryContext(ctx, h.bind(q), args...)
 }
 
 func (h *handle) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	if st, ok := h.stmt(ctx, q); ok {
 		return st.ExecContext(ctx, args...)
 	}
-	return h.DB.ExecContext(ctx, q, args...)
+	return h.DB.ExecContext(ctx, h.bind(q), args...)
 }
 
 func (h *handle) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
@@ -87,21 +88,21 @@ func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Ro
 	if st, ok := t.h.stmt(ctx, q); ok {
 		return t.Tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
-	return t.Tx.QueryRowContext(ctx, q, args...)
+	return t.Tx.QueryRowContext(ctx, t.h.bind(q), args...)
 }
 
 func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	if st, ok := t.h.stmt(ctx, q); ok {
 		return t.Tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
-	return t.Tx.QueryContext(ctx, q, args...)
+	return t.Tx.QueryContext(ctx, t.h.bind(q), args...)
 }
 
 func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	if st, ok := t.h.stmt(ctx, q); ok {
 		return t.Tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
-	return t.Tx.ExecContext(ctx, q, args...)
+	return t.Tx.ExecContext(ctx, t.h.bind(q), args...)
 }
 
 // scanner is a row to scan: *sql.Row or *sql.Rows.
@@ -144,13 +145,13 @@ func execOne(ctx context.Context, tx *Tx, q string, args ...any) error {
 }
 
 // lockVisit holds a visit's row for the rest of a write transaction, so
-// that an act which reads before it writes (letter events, case-file
-// numbers) is serialised with any other on the same visit. SQLite's write
-// transactions (BEGIN IMMEDIATE) already hold the whole database; the read
-// also fails the act when the visit is gone.
+// that an act which reads before it writes (letter events) is serialised
+// with any other on the same visit: SQLite's write transactions (BEGIN
+// IMMEDIATE) already hold the whole database, PostgreSQL takes the row
+// (FOR UPDATE). The read also fails the act when the visit is gone.
 func lockVisit(ctx context.Context, tx *Tx, visitID string) error {
 	var id string
-	if err := tx.QueryRowContext(ctx, `SELECT id FROM visits WHERE id = ?`, visitID).Scan(&id); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&id); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}

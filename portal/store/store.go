@@ -78,8 +78,28 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
-// DB exposes the handle for the session store and tests.
-func (s *Store) DB() *sql.DB { return s.db.DB }
+// DB is raw access to the database for tests and operator diagnostics:
+// queries are written with ? placeholders, as the store's are.
+type DB struct{ h *handle }
+
+// DB gives raw access to the database (tests).
+func (s *Store) DB() DB { return DB{s.db} }
+
+func (d DB) Exec(q string, args ...any) (sql.Result, error) {
+	return d.h.DB.Exec(d.h.bind(q), args...)
+}
+
+func (d DB) Query(q string, args ...any) (*sql.Rows, error) {
+	return d.h.DB.Query(d.h.bind(q), args...)
+}
+
+func (d DB) QueryRow(q string, args ...any) *sql.Row {
+	return d.h.DB.QueryRow(d.h.bind(q), args...)
+}
+
+// Conn is one connection of the pool, for a test that holds a
+// transaction open; its queries are the database's own dialect.
+func (d DB) Conn(ctx context.Context) (*sql.Conn, error) { return d.h.DB.Conn(ctx) }
 
 // NewID returns a random opaque identifier: 128 bits, lower-case hex.
 func NewID() string {
@@ -90,7 +110,11 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
-const timeFormat = time.RFC3339Nano
+// timeFormat is how times are stored, as text in both databases: UTC and
+// fixed width, so that text order is time order and the same queries
+// compare them everywhere. (Rows written before it used RFC 3339 with
+// trailing zeros dropped; both parse.)
+const timeFormat = "2006-01-02T15:04:05.000000000Z"
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
@@ -106,7 +130,7 @@ func (d *dates) fail(s string) {
 }
 
 func (d *dates) time(s string) time.Time {
-	t, err := time.Parse(timeFormat, s)
+	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		d.fail(s)
 	}
@@ -126,6 +150,14 @@ func (d *dates) date(s string) time.Time {
 		d.fail(s)
 	}
 	return t
+}
+
+// boolInt stores a flag as 0 or 1 (an INTEGER column in both databases).
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func nullTime(t time.Time) any {
@@ -174,9 +206,9 @@ func (s *Store) exec(ctx context.Context, audit []AuditRecord, q string, args ..
 }
 
 // IsFull reports whether err is the database's disk being full (SQLite's
-// SQLITE_FULL): nothing was written, and writing more will fail until an
-// operator makes room.
+// SQLITE_FULL, PostgreSQL's disk_full): nothing was written, and writing
+// more will fail until an operator makes room.
 func IsFull(err error) bool {
 	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL || pgCode(err) == "53100"
 }

@@ -9,17 +9,41 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/pgserver"
 )
 
+// openTest opens a new database for one test: SQLite in a temporary folder,
+// or a new database on the test cluster when PORTAL_TEST_DATABASE=postgres.
 func openTest(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	ctx := context.Background()
+	var s *Store
+	var err error
+	if pgserver.TestDatabaseWanted() {
+		url, uerr := pgserver.NewTestDatabase(ctx)
+		if uerr != nil {
+			t.Fatal(uerr)
+		}
+		s, err = OpenPostgres(ctx, url, PostgresOptions{})
+	} else {
+		s, err = Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// sqliteOnly skips a test of SQLite's files on a PostgreSQL run.
+func sqliteOnly(t *testing.T) {
+	if pgserver.TestDatabaseWanted() {
+		t.Skip("a test of SQLite's database file")
+	}
+}
+
+func TestMain(m *testing.M) { os.Exit(pgserver.RunTests(m)) }
 
 func TestEmailMembershipBinding(t *testing.T) {
 	ctx := context.Background()
@@ -73,11 +97,7 @@ func TestEmailMembershipBinding(t *testing.T) {
 // deadline a minute later are. A deleted session is never written again.
 func TestSessionTouchIsBatched(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir()+"/p.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTest(t)
 	ss := s.Sessions(time.Now)
 	stored := func() float64 {
 		var e float64
@@ -119,6 +139,7 @@ func TestSessionTouchIsBatched(t *testing.T) {
 // subject keeps every grant made by email, bound or not, and ends the
 // sessions stored under their plain tokens.
 func TestMigrationKeepsGrants(t *testing.T) {
+	sqliteOnly(t)
 	ctx := context.Background()
 	path := t.TempDir() + "/p.db"
 	all := migrations
@@ -167,6 +188,7 @@ func TestMigrationKeepsGrants(t *testing.T) {
 // TestFullDiskIsReported: a database whose disk fills reports it as
 // full (the web door answers 507), and what was written before stays.
 func TestFullDiskIsReported(t *testing.T) {
+	sqliteOnly(t)
 	dir := t.TempDir()
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=2m"); err != nil {
 		if os.Geteuid() != 0 {

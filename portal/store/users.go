@@ -32,23 +32,11 @@ const RoleAdministrator = "administrator"
 func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string, bindable []string, now time.Time, audit ...AuditRecord) (User, error) {
 	var u User
 	err := s.inTx(ctx, func(tx *Tx) error {
-		row := tx.QueryRowContext(ctx, `SELECT id, created_at FROM users WHERE issuer = ? AND subject = ?`, issuer, subject)
-		var created string
-		switch err := row.Scan(&u.ID, &created); {
-		case errors.Is(err, sql.ErrNoRows):
-			u.ID = NewID()
-			u.CreatedAt = now
-			if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, issuer, subject, email, name, created_at, last_login_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				u.ID, issuer, subject, email, name, formatTime(now), formatTime(now)); err != nil {
-				return err
-			}
-		case err != nil:
+		inserted, err := insertUser(ctx, tx, &u, issuer, subject, email, name, now)
+		if err != nil {
 			return err
-		default:
-			var d dates
-			if u.CreatedAt = d.time(created); d.err != nil {
-				return d.err
-			}
+		}
+		if !inserted {
 			if _, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, name = ?, last_login_at = ? WHERE id = ?`,
 				email, name, formatTime(now), u.ID); err != nil {
 				return err
@@ -85,6 +73,36 @@ func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string,
 		return User{}, fmt.Errorf("store: sign in: %w", err)
 	}
 	return u, nil
+}
+
+// insertUser finds the user (issuer, subject) into u, or creates it and
+// reports true. Two first sign-ins at once for one person (two tabs) meet
+// at the unique key: the second finds the first's row.
+func insertUser(ctx context.Context, tx *Tx, u *User, issuer, subject, email, name string, now time.Time) (bool, error) {
+	find := func() error {
+		var created string
+		if err := tx.QueryRowContext(ctx, `SELECT id, created_at FROM users WHERE issuer = ? AND subject = ?`, issuer, subject).Scan(&u.ID, &created); err != nil {
+			return err
+		}
+		var d dates
+		u.CreatedAt = d.time(created)
+		return d.err
+	}
+	err := find()
+	if !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+	id := NewID()
+	res, err := tx.ExecContext(ctx, `INSERT INTO users (id, issuer, subject, email, name, created_at, last_login_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (issuer, subject) DO NOTHING`, id, issuer, subject, email, name, formatTime(now), formatTime(now))
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, find()
+	}
+	u.ID, u.CreatedAt = id, now
+	return true, nil
 }
 
 // User returns one user by id.

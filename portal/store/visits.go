@@ -58,7 +58,7 @@ func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, restrictio
 		}
 		for _, it := range restrictions {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO restrictions (visit_id, code, restricted, roles, updated_at) VALUES (?, ?, ?, ?, ?)`,
-				v.ID, it.Code, it.Restricted, strings.Join(it.Roles, ","), formatTime(v.CreatedAt)); err != nil {
+				v.ID, it.Code, boolInt(it.Restricted), strings.Join(it.Roles, ","), formatTime(v.CreatedAt)); err != nil {
 				return err
 			}
 		}
@@ -152,8 +152,9 @@ func (s *Store) WrappedKey(ctx context.Context, visitID string) (VisitKey, error
 	return k, d.err
 }
 
+// isUnique reports whether err is a uniqueness rule refusing a write.
 func isUnique(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+	return err != nil && (strings.Contains(err.Error(), "UNIQUE constraint failed") || pgCode(err) == "23505")
 }
 
 // SetVisitDates changes a visit's notification date and fieldwork start.

@@ -1,4 +1,4 @@
-package devstack_test
+package pgserver_test
 
 import (
 	"context"
@@ -11,16 +11,16 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/deploy/pgserver"
 )
 
 func TestPostgres(t *testing.T) {
-	bin := need(t, devstack.FindPostgres)
+	bin := need(t, pgserver.Find)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := filepath.Join(t.TempDir(), "pg")
 	start := time.Now()
-	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{Dir: dir, Binaries: bin, Fast: true, Output: logWriter{t}})
+	pg, err := pgserver.Start(ctx, pgserver.Options{Dir: dir, Binaries: bin, Fast: true, Output: logWriter{t}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,12 +85,12 @@ func TestPostgres(t *testing.T) {
 
 // TestPostgresKeep restarts a kept cluster: the dev stack's data survives.
 func TestPostgresKeep(t *testing.T) {
-	bin := need(t, devstack.FindPostgres)
+	bin := need(t, pgserver.Find)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	o := devstack.PostgresOptions{Dir: dir, Binaries: bin, Keep: true, Output: logWriter{t}}
-	pg, err := devstack.StartPostgres(ctx, o)
+	o := pgserver.Options{Dir: dir, Binaries: bin, Keep: true, Output: logWriter{t}}
+	pg, err := pgserver.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestPostgresKeep(t *testing.T) {
 	pg.Stop()
 
 	start := time.Now()
-	pg, err = devstack.StartPostgres(ctx, o)
+	pg, err = pgserver.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,4 +120,28 @@ func TestPostgresKeep(t *testing.T) {
 	if err := db.QueryRowContext(ctx, "SELECT v FROM kept").Scan(&v); err != nil || v != "still here" {
 		t.Fatalf("after restart: %q, %v", v, err)
 	}
+}
+
+// need returns what find finds, or skips the test when the part is not
+// installed and the run does not require integration tests (make test
+// requires them).
+func need(t *testing.T, find func() (string, error)) string {
+	t.Helper()
+	p, err := find()
+	if err != nil {
+		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
+			t.Fatalf("integration tests need it: %v", err)
+		}
+		t.Skipf("skipping integration test: %v", err)
+	}
+	return p
+}
+
+// logWriter sends a child process's output to the test log.
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Logf("%s", p)
+	return len(p), nil
 }

@@ -1,4 +1,4 @@
-package devstack
+package pgserver
 
 import (
 	"context"
@@ -22,11 +22,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Postgres is a PostgreSQL server child process with its own cluster in a
+// Server is a PostgreSQL server child process with its own cluster in a
 // folder: the superuser "postgres" and the role "portal", which owns the
 // database "portal" and every database CreateDatabase makes. Both roles sign
 // in over TCP with a password (SCRAM); the unix socket lives in the folder.
-type Postgres struct {
+type Server struct {
 	URL  string // the role portal on the database portal
 	Addr string // 127.0.0.1:port
 
@@ -38,8 +38,8 @@ type Postgres struct {
 	stopErr                     error
 }
 
-// PostgresOptions configure StartPostgres.
-type PostgresOptions struct {
+// Options configure Start.
+type Options struct {
 	// Dir holds the cluster (data/), the socket, and the two passwords.
 	// A cluster already there is started as it is (the dev stack's state).
 	Dir string
@@ -48,7 +48,7 @@ type PostgresOptions struct {
 	// Output receives the server's log (nil: discarded).
 	Output io.Writer
 	// Binaries is the folder holding initdb and postgres (empty:
-	// FindPostgres).
+	// Find).
 	Binaries string
 	// Fast turns off fsync, synchronous commit and full page writes (and
 	// initdb's final sync): a crash of the machine may then lose or corrupt
@@ -61,10 +61,10 @@ type PostgresOptions struct {
 	StartupWait time.Duration
 }
 
-// FindPostgres returns the folder holding initdb and postgres:
+// Find returns the folder holding initdb and postgres:
 // $PORTAL_POSTGRES_BIN when set, else the newest of Debian's
 // /usr/lib/postgresql/<version>/bin (make test installs the package).
-func FindPostgres() (string, error) {
+func Find() (string, error) {
 	if d := os.Getenv("PORTAL_POSTGRES_BIN"); d != "" {
 		return d, nil
 	}
@@ -80,7 +80,7 @@ func FindPostgres() (string, error) {
 	return filepath.Dir(found[0]), nil
 }
 
-// StartPostgres starts the server, first creating the cluster, its roles and
+// Start starts the server, first creating the cluster, its roles and
 // database when Dir has none, and waits until the role portal can sign in.
 // On error it stops what it started.
 //
@@ -91,14 +91,14 @@ func FindPostgres() (string, error) {
 // runuser, so that the pid held is the postmaster's own: runuser would stand
 // between, and forwards only SIGTERM (a "smart" shutdown that waits for
 // every client) before SIGKILL.
-func StartPostgres(ctx context.Context, o PostgresOptions) (pg *Postgres, err error) {
+func Start(ctx context.Context, o Options) (pg *Server, err error) {
 	if o.Binaries == "" {
-		if o.Binaries, err = FindPostgres(); err != nil {
+		if o.Binaries, err = Find(); err != nil {
 			return nil, err
 		}
 	}
 	if o.Addr == "" || strings.HasSuffix(o.Addr, ":0") {
-		if o.Addr, err = FreeAddr(); err != nil {
+		if o.Addr, err = freeAddr(); err != nil {
 			return nil, err
 		}
 	}
@@ -119,7 +119,7 @@ func StartPostgres(ctx context.Context, o PostgresOptions) (pg *Postgres, err er
 	if err != nil {
 		return nil, err
 	}
-	pg = &Postgres{Addr: o.Addr, dir: o.Dir, keep: o.Keep, done: make(chan error, 1)}
+	pg = &Server{Addr: o.Addr, dir: o.Dir, keep: o.Keep, done: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			pg.Stop()
@@ -186,7 +186,7 @@ func StartPostgres(ctx context.Context, o PostgresOptions) (pg *Postgres, err er
 
 // CreateDatabase creates a database owned by the role portal (one per test,
 // say) and returns its URL for that role.
-func (pg *Postgres) CreateDatabase(ctx context.Context, name string) (string, error) {
+func (pg *Server) CreateDatabase(ctx context.Context, name string) (string, error) {
 	if err := pg.admin(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" OWNER portal"); err != nil {
 		return "", err
 	}
@@ -194,13 +194,13 @@ func (pg *Postgres) CreateDatabase(ctx context.Context, name string) (string, er
 }
 
 // Pid is the postmaster's process id.
-func (pg *Postgres) Pid() int { return pg.cmd.Process.Pid }
+func (pg *Server) Pid() int { return pg.cmd.Process.Pid }
 
 // Stop ends the server with a fast shutdown (SIGINT: clients are cut off,
 // the cluster is left consistent), waits for it, SIGKILL after 30 seconds,
 // and removes the folder unless Keep was set. It may be called more than
 // once.
-func (pg *Postgres) Stop() error {
+func (pg *Server) Stop() error {
 	if pg == nil {
 		return nil
 	}
@@ -223,7 +223,7 @@ func (pg *Postgres) Stop() error {
 
 // admin runs statements as the superuser, each on its own (CREATE DATABASE
 // cannot run in a transaction).
-func (pg *Postgres) admin(ctx context.Context, statements ...string) error {
+func (pg *Server) admin(ctx context.Context, statements ...string) error {
 	conn, err := pgx.Connect(ctx, pg.superURL)
 	if err != nil {
 		return fmt.Errorf("postgres: connect as superuser: %w", err)

@@ -1,0 +1,159 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// PostgreSQL is the production database; SQLite the embedded default. The
+// store speaks to both with the same queries, written with ? placeholders
+// (numbered for PostgreSQL when prepared, bind) and the SQL both accept
+// (ON CONFLICT, RETURNING, partial indexes). What differs is here and in
+// schema.go: the schema's types, how an act that reads before it writes is
+// serialised (SQLite's BEGIN IMMEDIATE holds the whole database; on
+// PostgreSQL, at READ COMMITTED, a row lock or an advisory lock), errors,
+// and how a destroyed key is shown gone.
+
+// PostgresOptions tune the pool (PORTAL_DB_MAX_CONNS,
+// PORTAL_DB_STATEMENT_TIMEOUT). TLS is the URL's sslmode.
+type PostgresOptions struct {
+	MaxConns         int           // 0: 10
+	StatementTimeout time.Duration // 0: 30 s; a statement running longer is cancelled
+}
+
+// OpenPostgres connects to the database at url (postgres://…) and brings
+// its schema up to date, one instance at a time (an advisory lock).
+func OpenPostgres(ctx context.Context, url string, o PostgresOptions) (*Store, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store: PostgreSQL URL: %w", err)
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = 10
+	}
+	if o.StatementTimeout <= 0 {
+		o.StatementTimeout = 30 * time.Second
+	}
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
+	cfg.RuntimeParams["application_name"] = "portal"
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(o.MaxConns)
+	db.SetMaxIdleConns(o.MaxConns)
+	db.SetConnMaxIdleTime(10 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connect to PostgreSQL at %s: %w", redact(cfg), err)
+	}
+	s := &Store{db: &handle{DB: db, pg: true}}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// redact names a database without its password.
+func redact(cfg *pgx.ConnConfig) string {
+	return fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
+}
+
+// Postgres reports whether the store is on PostgreSQL.
+func (s *Store) Postgres() bool { return s.db.pg }
+
+// bind numbers the ? placeholders of q for PostgreSQL ($1, $2, …). The
+// store's queries hold no ? in literals.
+func (h *handle) bind(q string) string {
+	if !h.pg || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// auditLock is the advisory lock that serialises appends to the audit
+// chain on PostgreSQL (held to the end of the transaction): two
+// transactions never read the same head. SQLite's write transactions
+// already exclude each other.
+const auditLock = 0x706f7274616c // "portal"
+
+func lockAudit(ctx context.Context, tx *Tx) error {
+	if !tx.h.pg {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(auditLock))
+	return err
+}
+
+// forUpdate is appended to a SELECT that must hold its row for the rest
+// of the transaction.
+func (h *handle) forUpdate() string {
+	if h.pg {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// pgCode is a PostgreSQL error's SQLSTATE, or "".
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// migrateLock is the session-level advisory lock held while one instance
+// migrates the schema; the others wait for it.
+const migrateLock = 0x706f7274616d
+
+// withMigrateLock runs fn holding the migration lock on PostgreSQL.
+func (s *Store) withMigrateLock(ctx context.Context, fn func() error) error {
+	if !s.db.pg {
+		return fn()
+	}
+	conn, err := s.db.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(migrateLock)); err != nil {
+		return fmt.Errorf("store: wait for the migration lock: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrateLock))
+	return fn()
+}
+
+// vacuumKeys asks PostgreSQL to prune the dead versions of visit_keys rows
+// now, rather than at autovacuum's convenience, so a destroyed key leaves
+// the table's live pages soon (what else keeps it: README).
+func (s *Store) vacuumKeys(ctx context.Context) error {
+	if !s.db.pg {
+		return nil
+	}
+	_, err := s.db.DB.ExecContext(ctx, `VACUUM visit_keys`)
+	return err
+}

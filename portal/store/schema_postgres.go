@@ -1,0 +1,258 @@
+package store
+
+// PostgreSQL's migrations. PostgreSQL support begins at schema version
+// pgFirstVersion: its first migration creates the schema as SQLite's
+// migrations leave it at that version, and each later migration is written
+// for both databases (postgresMigrations[i] brings a database to version
+// pgFirstVersion+i, as migrations[pgFirstVersion+i-1] does SQLite's).
+// TestSchemasInStep holds the two to the same tables, columns, keys and
+// indexes.
+//
+// The types differ where the databases do: BLOB is BYTEA; INTEGER is
+// BIGINT (sizes pass 2^31); REAL is DOUBLE PRECISION; times stay TEXT in
+// the store's fixed-width UTC form (timeFormat), so the same queries
+// compare them; SQLite's COLLATE NOCASE is an ICU collation that ignores
+// case (emails); triggers are PL/pgSQL functions.
+const pgFirstVersion = 10
+
+var postgresMigrations = []string{
+	`
+CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+
+CREATE TABLE users (
+	id            TEXT PRIMARY KEY,
+	issuer        TEXT NOT NULL,
+	subject       TEXT NOT NULL,
+	email         TEXT NOT NULL,
+	name          TEXT NOT NULL,
+	created_at    TEXT NOT NULL,
+	last_login_at TEXT,
+	UNIQUE (issuer, subject)
+);
+CREATE TABLE portal_roles (
+	id         TEXT PRIMARY KEY,
+	role       TEXT NOT NULL,
+	issuer     TEXT NOT NULL,
+	email      TEXT COLLATE nocase,
+	subject    TEXT,
+	user_id    TEXT REFERENCES users(id),
+	created_at TEXT NOT NULL,
+	CHECK ((email IS NULL) != (subject IS NULL))
+);
+CREATE UNIQUE INDEX portal_roles_email ON portal_roles (role, issuer, email) WHERE email IS NOT NULL;
+CREATE UNIQUE INDEX portal_roles_subject ON portal_roles (role, issuer, subject) WHERE subject IS NOT NULL;
+CREATE TABLE visits (
+	id                TEXT PRIMARY KEY,
+	reference         TEXT NOT NULL UNIQUE,
+	title_sealed      BYTEA NOT NULL,
+	provider          TEXT NOT NULL,
+	notification_date TEXT NOT NULL,
+	fieldwork_start   TEXT NOT NULL,
+	retention_days    BIGINT,
+	state             TEXT NOT NULL,
+	bucket            TEXT NOT NULL UNIQUE,
+	created_at        TEXT NOT NULL,
+	created_by        TEXT NOT NULL,
+	legal_hold        BIGINT NOT NULL DEFAULT 0,
+	legal_hold_reason_sealed BYTEA,
+	legal_hold_at     TEXT
+);
+CREATE TABLE visit_keys (
+	visit_id    TEXT PRIMARY KEY REFERENCES visits(id),
+	wrapped     BYTEA NOT NULL,
+	fingerprint TEXT NOT NULL,
+	header_size BIGINT NOT NULL,
+	created_at  TEXT NOT NULL
+);
+CREATE TABLE members (
+	id          TEXT PRIMARY KEY,
+	visit_id    TEXT NOT NULL REFERENCES visits(id),
+	role        TEXT NOT NULL,
+	email       TEXT COLLATE nocase,
+	issuer      TEXT,
+	subject     TEXT,
+	user_id     TEXT REFERENCES users(id),
+	valid_from  TEXT,
+	valid_until TEXT,
+	created_at  TEXT NOT NULL,
+	updated_at  TEXT NOT NULL
+);
+CREATE UNIQUE INDEX members_visit_email ON members (visit_id, email) WHERE email IS NOT NULL;
+CREATE UNIQUE INDEX members_visit_subject ON members (visit_id, issuer, subject) WHERE subject IS NOT NULL;
+CREATE TABLE files (
+	id           TEXT PRIMARY KEY,
+	visit_id     TEXT NOT NULL REFERENCES visits(id),
+	name_sealed  BYTEA NOT NULL,
+	item         TEXT NOT NULL DEFAULT '',
+	size         BIGINT NOT NULL,
+	sha256       TEXT NOT NULL,
+	segment_size BIGINT NOT NULL,
+	segments     BIGINT NOT NULL,
+	header_size  BIGINT NOT NULL,
+	uploaded_by  TEXT NOT NULL REFERENCES users(id),
+	uploaded_at  TEXT NOT NULL,
+	segment_macs BYTEA
+);
+CREATE INDEX files_visit ON files (visit_id, uploaded_at);
+CREATE TABLE pending_uploads (
+	file_id    TEXT PRIMARY KEY,
+	visit_id   TEXT NOT NULL REFERENCES visits(id),
+	started_at TEXT NOT NULL,
+	touched_at TEXT NOT NULL,
+	kind       TEXT NOT NULL DEFAULT 'upload'
+);
+CREATE TABLE sessions (
+	token  TEXT PRIMARY KEY,
+	data   BYTEA NOT NULL,
+	expiry DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX sessions_expiry ON sessions (expiry);
+CREATE TABLE restrictions (
+	visit_id   TEXT NOT NULL REFERENCES visits(id),
+	code       TEXT NOT NULL,
+	restricted BIGINT NOT NULL DEFAULT 0,
+	roles      TEXT NOT NULL DEFAULT '',
+	updated_at TEXT NOT NULL,
+	PRIMARY KEY (visit_id, code)
+);
+CREATE TABLE visit_events (
+	id          TEXT PRIMARY KEY,
+	visit_id    TEXT NOT NULL REFERENCES visits(id),
+	event       TEXT NOT NULL,
+	date        TEXT NOT NULL,
+	recorded_by TEXT NOT NULL,
+	recorded_at TEXT NOT NULL
+);
+CREATE INDEX visit_events_visit ON visit_events (visit_id, recorded_at);
+CREATE TABLE destructions (
+	visit_id           TEXT PRIMARY KEY REFERENCES visits(id),
+	reference          TEXT NOT NULL,
+	key_fingerprint    TEXT NOT NULL,
+	files              TEXT NOT NULL,
+	started_at         TEXT NOT NULL,
+	key_destroyed_at   TEXT,
+	objects_deleted_at TEXT,
+	objects_deleted    BIGINT,
+	bucket_deleted_at  TEXT,
+	certificate        BYTEA,
+	completed_at       TEXT,
+	objects_at_start   BIGINT,
+	segments_expected  BIGINT,
+	segments_missing   BIGINT,
+	key_probe          BYTEA
+);
+CREATE TABLE leases (
+	name       TEXT PRIMARY KEY,
+	holder     TEXT NOT NULL,
+	expires_at TEXT NOT NULL
+);
+CREATE TABLE audit (
+	seq           BIGINT PRIMARY KEY,
+	time          TEXT NOT NULL,
+	actor_issuer  TEXT NOT NULL,
+	actor_subject TEXT NOT NULL,
+	actor_email   TEXT NOT NULL,
+	role          TEXT NOT NULL,
+	visit_id      TEXT NOT NULL,
+	action        TEXT NOT NULL,
+	object        TEXT NOT NULL,
+	outcome       TEXT NOT NULL,
+	detail        TEXT NOT NULL,
+	client_ip     TEXT NOT NULL,
+	user_agent    TEXT NOT NULL,
+	request_id    TEXT NOT NULL,
+	prev_hash     TEXT NOT NULL,
+	hash          TEXT NOT NULL,
+	format        BIGINT NOT NULL DEFAULT 1
+);
+CREATE INDEX audit_visit ON audit (visit_id, seq);
+CREATE INDEX audit_actor ON audit (actor_issuer, actor_subject, seq);
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'audit records are append-only';
+END $$;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+CREATE TABLE audit_checkpoints (
+	seq        BIGINT PRIMARY KEY,
+	hash       TEXT NOT NULL,
+	signed_at  TEXT NOT NULL,
+	public_key TEXT NOT NULL,
+	signature  TEXT NOT NULL,
+	format     BIGINT NOT NULL DEFAULT 1
+);
+CREATE TABLE resumable_uploads (
+	id            TEXT PRIMARY KEY,
+	visit_id      TEXT NOT NULL REFERENCES visits(id),
+	file_id       TEXT NOT NULL UNIQUE,
+	created_by    TEXT NOT NULL REFERENCES users(id),
+	name_sealed   BYTEA NOT NULL,
+	item          TEXT NOT NULL DEFAULT '',
+	length        BIGINT NOT NULL,
+	segment_size  BIGINT NOT NULL,
+	segments_done BIGINT NOT NULL DEFAULT 0,
+	hash_state    BYTEA NOT NULL,
+	created_at    TEXT NOT NULL,
+	expires_at    TEXT NOT NULL,
+	completed_at  TEXT,
+	segment_macs  BYTEA NOT NULL DEFAULT ''::bytea
+);
+CREATE INDEX resumable_uploads_expiry ON resumable_uploads (expires_at);
+CREATE TABLE request_items (
+	visit_id     TEXT NOT NULL REFERENCES visits(id),
+	code         TEXT NOT NULL,
+	kind         TEXT NOT NULL,
+	title_sealed BYTEA NOT NULL,
+	due          TEXT NOT NULL,
+	position     BIGINT NOT NULL,
+	added_by     TEXT NOT NULL,
+	added_at     TEXT NOT NULL,
+	PRIMARY KEY (visit_id, code)
+);
+CREATE TABLE destruction_notices (
+	visit_id            TEXT PRIMARY KEY REFERENCES visits(id),
+	destroy_on          TEXT NOT NULL,
+	given_at            TEXT NOT NULL,
+	approved_by_issuer  TEXT,
+	approved_by_subject TEXT,
+	approved_by_email   TEXT,
+	approved_at         TEXT
+);
+CREATE TABLE retention_failures (
+	visit_id        TEXT PRIMARY KEY REFERENCES visits(id),
+	attempts        BIGINT NOT NULL,
+	first_failed_at TEXT NOT NULL,
+	last_failed_at  TEXT NOT NULL,
+	next_attempt_at TEXT NOT NULL,
+	reason          TEXT NOT NULL
+);
+CREATE TABLE file_names (
+	file_id    TEXT PRIMARY KEY,
+	visit_id   TEXT NOT NULL REFERENCES visits(id),
+	item       TEXT NOT NULL,
+	name_index BYTEA NOT NULL,
+	created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX file_names_per_item ON file_names (visit_id, item, name_index);
+CREATE FUNCTION file_names_file_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	DELETE FROM file_names WHERE file_id = OLD.id;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER file_names_file_deleted AFTER DELETE ON files FOR EACH ROW EXECUTE FUNCTION file_names_file_deleted();
+CREATE FUNCTION file_names_file_refiled() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE file_names SET item = NEW.item WHERE file_id = NEW.id;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER file_names_file_refiled AFTER UPDATE OF item ON files FOR EACH ROW EXECUTE FUNCTION file_names_file_refiled();
+CREATE FUNCTION file_names_upload_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	DELETE FROM file_names WHERE file_id = OLD.file_id AND file_id NOT IN (SELECT id FROM files);
+	RETURN NULL;
+END $$;
+CREATE TRIGGER file_names_upload_failed AFTER DELETE ON pending_uploads FOR EACH ROW EXECUTE FUNCTION file_names_upload_gone();
+CREATE TRIGGER file_names_resumable_dropped AFTER DELETE ON resumable_uploads FOR EACH ROW WHEN (OLD.completed_at IS NULL) EXECUTE FUNCTION file_names_upload_gone();
+`,
+}
