@@ -50,7 +50,13 @@ type Config struct {
 	CalendarFile    string   // extra bank holidays (optional)
 	TrustedProxies  []string // addresses/CIDRs whose X-Forwarded-For is believed
 	PprofAddr       string   // loopback address for Go's profiler (diagnostics); empty: off
-	IdPs            []IdPConfig
+	// MetricsAddr is where Prometheus metrics are served, on a listener of
+	// their own (empty: off); a loopback address unless
+	// MetricsAllowRemote (a scraper on another host, such as a
+	// Kubernetes pod's).
+	MetricsAddr        string
+	MetricsAllowRemote bool
+	IdPs               []IdPConfig
 }
 
 // IdPConfig is one OpenID Provider users may sign in with.
@@ -121,6 +127,8 @@ func readConfig(e *envReader) Config {
 		TrustedProxies:    splitList(e.str("PORTAL_TRUSTED_PROXIES", "")),
 		PprofAddr:         e.str("PORTAL_PPROF_ADDR", ""),
 	}
+	c.MetricsAddr = e.str("PORTAL_METRICS_ADDR", "")
+	c.MetricsAllowRemote = e.bool("PORTAL_METRICS_ALLOW_REMOTE", false)
 	c.PublicURL = strings.TrimRight(e.str("PORTAL_PUBLIC_URL", "http://"+c.Addr), "/")
 	for _, name := range splitList(e.str("PORTAL_IDPS", "")) {
 		p := "PORTAL_IDP_" + strings.ToUpper(name) + "_"
@@ -163,6 +171,18 @@ func (c *Config) validate(e *envReader) {
 		host, _, err := net.SplitHostPort(c.PprofAddr)
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 			e.fail("PORTAL_PPROF_ADDR must be a loopback address such as 127.0.0.1:6060 (the profiler must not be reachable from the network)")
+		}
+	}
+	if c.MetricsAddr != "" {
+		host, port, err := net.SplitHostPort(c.MetricsAddr)
+		ip := net.ParseIP(host)
+		switch {
+		case err != nil || port == "":
+			e.fail("PORTAL_METRICS_ADDR must be host:port, such as 127.0.0.1:9464, got %q", c.MetricsAddr)
+		case port == addrPort(c.Addr) && (host == "" || host == addrHost(c.Addr)):
+			e.fail("PORTAL_METRICS_ADDR must not be the portal's own address: metrics have a listener of their own")
+		case !c.MetricsAllowRemote && (ip == nil || !ip.IsLoopback()):
+			e.fail("PORTAL_METRICS_ADDR must be a loopback address such as 127.0.0.1:9464, or set PORTAL_METRICS_ALLOW_REMOTE=true for a scraper on another host (then restrict who reaches the port)")
 		}
 	}
 	if c.UploadExpiry < time.Minute {
@@ -354,4 +374,14 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("size must be a whole number of bytes, optionally with KiB, MiB, GiB or TiB")
 	}
 	return n * mult, nil
+}
+
+func addrHost(addr string) string {
+	h, _, _ := net.SplitHostPort(addr)
+	return h
+}
+
+func addrPort(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
 }

@@ -65,6 +65,9 @@ func TestLoadConfigRejects(t *testing.T) {
 		"bad segment size":  {map[string]string{"PORTAL_SEGMENT_SIZE": "1000"}, "PORTAL_SEGMENT_SIZE"},
 		"bad bucket prefix": {map[string]string{"PORTAL_BUCKET_PREFIX": "Bad_Prefix"}, "PORTAL_BUCKET_PREFIX"},
 		"no providers":      {map[string]string{"PORTAL_IDPS": ""}, "PORTAL_IDPS"},
+		"remote metrics":    {map[string]string{"PORTAL_METRICS_ADDR": ":9464"}, "PORTAL_METRICS_ALLOW_REMOTE"},
+		"metrics no port":   {map[string]string{"PORTAL_METRICS_ADDR": "127.0.0.1"}, "PORTAL_METRICS_ADDR must be host:port"},
+		"metrics on portal": {map[string]string{"PORTAL_METRICS_ADDR": "127.0.0.1:8080"}, "own address"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := LoadConfig(devEnv(tc.env))
@@ -73,6 +76,29 @@ func TestLoadConfigRejects(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "s3cret") {
 				t.Fatal("error echoes a secret")
+			}
+		})
+	}
+}
+
+func TestLoadConfigMetrics(t *testing.T) {
+	for name, tc := range map[string]struct {
+		env    map[string]string
+		addr   string
+		remote bool
+	}{
+		"off by default":  {nil, "", false},
+		"loopback":        {map[string]string{"PORTAL_METRICS_ADDR": "127.0.0.1:9464"}, "127.0.0.1:9464", false},
+		"remote, allowed": {map[string]string{"PORTAL_METRICS_ADDR": ":9464", "PORTAL_METRICS_ALLOW_REMOTE": "true"}, ":9464", true},
+		"ipv6 loopback":   {map[string]string{"PORTAL_METRICS_ADDR": "[::1]:9464"}, "[::1]:9464", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := LoadConfig(devEnv(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.MetricsAddr != tc.addr || c.MetricsAllowRemote != tc.remote {
+				t.Fatalf("metrics %q remote %v, want %q %v", c.MetricsAddr, c.MetricsAllowRemote, tc.addr, tc.remote)
 			}
 		})
 	}
