@@ -14,7 +14,6 @@ import (
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
-	"github.com/ofsted-portal/evidence/web"
 )
 
 const usage = `Usage: portal <command> [flags]
@@ -85,17 +84,6 @@ func run(ctx context.Context, args []string) error {
 // operator is the person running a command, for the audit trail.
 func operator(command string) portal.Actor {
 	return portal.OperatorActor(os.Getenv("USER"), command)
-}
-
-func serve(ctx context.Context, args []string) error {
-	return withDomain(ctx, "serve", "Usage: portal serve\n\nRuns the portal. All configuration comes from PORTAL_* environment variables (see README).",
-		args, func(svc *portal.Service) error {
-			srv, err := web.New(svc)
-			if err != nil {
-				return err
-			}
-			return srv.Serve(ctx)
-		})
 }
 
 // domainOptions are passed to portal.New by withDomain (tests of commands
