@@ -30,6 +30,7 @@ Commands:
   audit verify   check the audit trail's hash chain and signed checkpoints
   evidence verify  read every stored file back, authenticate it and check its SHA-256
   key rotate     re-wrap every visit key to a new master key: portal key rotate --new-key FILE
+  health         ask the portal on PORTAL_ADDR whether it is ready (container health checks)
 
 Run "portal <command> --help" for a command's flags.
 `
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string) error {
 		return serve(ctx, args[1:])
 	case "keygen":
 		return keygen(args[1:], os.Stdout)
+	case "health":
+		return health(ctx, args[1:])
 	case "retention":
 		if len(args) < 2 || args[1] != "run" {
 			return errors.New("usage: portal retention run")

@@ -126,6 +126,10 @@ func TestImageUnderPodman(t *testing.T) {
 	if err := alive(); err != nil {
 		t.Fatal(err)
 	}
+	// The health check a compose file runs: the binary itself, no shell.
+	if got, err := exec.Command(podman, "exec", name, "/portal", "health").CombinedOutput(); err != nil {
+		t.Errorf("podman exec /portal health: %v: %s", err, got)
+	}
 	if got, _ := exec.Command(podman, "exec", name, "/bin/sh", "-c", "true").CombinedOutput(); !strings.Contains(string(got), "no such file") {
 		t.Errorf("a shell in the running container? podman exec /bin/sh: %s", got)
 	}
