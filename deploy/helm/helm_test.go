@@ -169,4 +169,3 @@ func diff(want, got string) string {
 	}
 	return ""
 }
-
