@@ -8,9 +8,10 @@ VERSITYGW_VERSION := v1.8.0
 STATICCHECK_VERSION := v0.8.2
 GOVULNCHECK_VERSION := v1.9.0
 MAILPIT_VERSION := v1.33.1
+HELM_VERSION := v3.22.0
 BIN := $(CURDIR)/bin
 
-.PHONY: run test test-ceph lint vuln bench minio hydra build clean help web browser-deps postgres mailpit clamd ceph-deps
+.PHONY: run test test-ceph lint vuln bench minio hydra build clean help web browser-deps postgres mailpit clamd ceph-deps image helm podman
 
 help:
 	@echo "make run    start MinIO, the dev identity provider and the portal (state in ./var)"
@@ -19,6 +20,7 @@ help:
 	@echo "make lint   gofmt, go vet, staticcheck"
 	@echo "make vuln   govulncheck (needs network access to vuln.go.dev)"
 	@echo "make bench  benchmarks"
+	@echo "make image  the container image, as an OCI layout and a docker-archive in bin/image/ (no Docker needed)"
 
 # MinIO builds from source through the Go module proxy: the first time takes
 # several minutes, so it prints each package as it compiles.
@@ -120,8 +122,54 @@ $(CEPH_BINS) &:
 
 ceph-deps: $(CEPH_BINS)
 
+# Helm, for the chart's checks in make test (helm lint, helm template against
+# golden manifests in deploy/helm/testdata). Its module has no replace
+# directives, so a plain go install pins it.
+$(BIN)/helm:
+	@mkdir -p $(BIN)
+	@echo "Installing Helm $(HELM_VERSION) into bin/ (first run only: about 4 minutes; packages print as they build)..."
+	GOBIN=$(BIN) $(GO) install -v -ldflags "-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	@echo "Helm installed."
+
+helm: $(BIN)/helm
+
+# Debian's podman, to start the image built by make image against a test
+# stack (tools/image). It needs no daemon. runc too: crun, podman's default
+# runtime, refuses hosts whose cgroup v2 hierarchy is mounted beside v1
+# with a controller ("hybrid mode"), which runc accepts.
+PODMAN ?= /usr/bin/podman
+PODMAN_BINS := $(PODMAN) /usr/sbin/runc
+$(PODMAN_BINS) &:
+	@echo "Installing Debian's podman and runc (first run only: about 40 packages)..."
+	@$(APT_INSTALL) podman runc
+
+podman: $(PODMAN_BINS)
+
 build:
 	$(GO) build ./...
+
+# The container image (tools/image, on go-containerregistry): no Docker
+# daemon, no base image. Reproducible: every time in it is
+# SOURCE_DATE_EPOCH (default: the last commit's time), and the binary is
+# built with -trimpath and without VCS stamping, so the same commit gives
+# the same digest. Written to bin/image/oci (OCI layout) and
+# bin/image/portal.tar (docker-archive: podman load, docker load).
+CA_CERTS := /etc/ssl/certs/ca-certificates.crt
+$(CA_CERTS):
+	@echo "Installing Debian's ca-certificates (the image's CA bundle)..."
+	@$(APT_INSTALL) ca-certificates
+
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGE_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGE_REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+IMAGE_SOURCE ?= https://github.com/ofsted-portal/evidence
+IMAGE_DIR := $(BIN)/image
+
+image: $(CA_CERTS)
+	@mkdir -p $(IMAGE_DIR)
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags "-s -w" -o $(IMAGE_DIR)/portal ./cmd/portal
+	cd tools/image && $(GO) run . -binary $(IMAGE_DIR)/portal -ca $(CA_CERTS) -out $(IMAGE_DIR) -epoch $(SOURCE_DATE_EPOCH) \
+	  -version $(IMAGE_VERSION) -revision "$(IMAGE_REVISION)" -source $(IMAGE_SOURCE)
 
 # make run DB=postgres also installs PostgreSQL.
 run: $(BIN)/minio $(WEB_STAMP) $(BIN)/mailpit $(CLAMD) $(if $(filter postgres,$(DB)),postgres)
@@ -129,9 +177,18 @@ run: $(BIN)/minio $(WEB_STAMP) $(BIN)/mailpit $(CLAMD) $(if $(filter postgres,$(
 	$(GO) build -o $(BIN)/devstack ./cmd/devstack
 	$(BIN)/devstack
 
-test: $(BIN)/minio $(BIN)/versitygw $(BIN)/hydra browser-deps postgres $(BIN)/mailpit $(CLAMD)
+# Modules of their own under tools/ whose tests make test runs too: their
+# dependencies (go-containerregistry, Prometheus) stay out of the portal's
+# go.mod. tools/hydra only builds bin/hydra.
+TOOL_MODULES := tools/image tools/alerts
+
+test: $(BIN)/minio $(BIN)/versitygw $(BIN)/hydra browser-deps postgres $(BIN)/mailpit $(CLAMD) $(BIN)/helm $(PODMAN_BINS) $(CA_CERTS)
 	PORTAL_MINIO_BIN=$(BIN)/minio PORTAL_VERSITYGW_BIN=$(BIN)/versitygw PORTAL_HYDRA_BIN=$(BIN)/hydra PORTAL_CHROMIUM=$(CHROMIUM) \
-	  PORTAL_MAILPIT_BIN=$(BIN)/mailpit PORTAL_CLAMD_BIN=$(CLAMD) PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 30m ./...
+	  PORTAL_MAILPIT_BIN=$(BIN)/mailpit PORTAL_CLAMD_BIN=$(CLAMD) PORTAL_HELM_BIN=$(BIN)/helm PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 30m ./...
+	@for m in $(TOOL_MODULES); do \
+	  echo "cd $$m && go test ./..."; \
+	  (cd $$m && PORTAL_MINIO_BIN=$(BIN)/minio PORTAL_PODMAN_BIN=$(PODMAN) PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 10m ./...) || exit 1; \
+	done
 
 # The S3 tests against a one-node Ceph cluster (monitor, OSD on memstore,
 # RADOS gateway) built in a temporary folder: the "ceph" subtests of
@@ -155,6 +212,7 @@ lint: $(BIN)/staticcheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
+	@for m in $(TOOL_MODULES); do (cd $$m && $(GO) vet ./... && $(BIN)/staticcheck ./...) || exit 1; done
 
 $(BIN)/govulncheck:
 	@mkdir -p $(BIN)

@@ -42,14 +42,15 @@ func GenerateMasterKey(now time.Time) ([]byte, error) {
 
 // LoadMasterKey reads a master key file. Lines starting with # and blank
 // lines are ignored; every other line must be an age hybrid identity
-// (AGE-SECRET-KEY-PQ-1...). The file must not be readable by group or others.
+// (AGE-SECRET-KEY-PQ-1...). The file must not be readable by others, nor
+// by its group unless that group is the process's own (see keyFileMode).
 func LoadMasterKey(path string) (*MasterKey, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("crypto: master key: %w", err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("crypto: master key %s is readable by others (mode %v): run chmod 600 on it", path, fi.Mode().Perm())
+	if !keyFileMode(fi) {
+		return nil, fmt.Errorf("crypto: master key %s is open to others (mode %v, or readable by a group not the portal's): run chmod 600 on it", path, fi.Mode().Perm())
 	}
 	f, err := os.Open(path)
 	if err != nil {

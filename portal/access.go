@@ -139,6 +139,11 @@ func (acc *Access) decide(ctx context.Context, action policy.Action, f *store.Fi
 	}
 	d := acc.svc.policy.Decide(acc.principal(), action, res)
 	acc.decided[k] = d
+	first := ""
+	if len(d.Policies) > 0 {
+		first = d.Policies[0]
+	}
+	acc.svc.metrics.Decision(d.Allow, first)
 	return d, nil
 }
 
@@ -175,7 +180,7 @@ func (acc *Access) refuse(ctx context.Context, action policy.Action, object stri
 		rec := acc.rec("request.denied", object, "denied", map[string]any{
 			"action": string(action), "policies": d.Policies, "rule": d.Rule, "route": a.Via})
 		if err := s.store.Audit(ctx, rec); err != nil {
-			return err
+			return s.dbErr(ctx, "audit", err)
 		}
 	}
 	s.log.Info("denied", "request_id", a.RequestID, "user", a.UserID, "action", string(action),

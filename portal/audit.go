@@ -107,19 +107,28 @@ const (
 func (s *Service) Checkpoint(ctx context.Context, force bool) error {
 	seq, hash, err := s.store.AuditHead(ctx)
 	if err != nil || seq == 0 {
-		return err
+		return s.dbErr(ctx, "checkpoint", err)
 	}
 	last, err := s.store.LastCheckpoint(ctx)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
+		return s.dbErr(ctx, "checkpoint", err)
 	}
 	if err != nil || last.Seq != seq && (force || seq-last.Seq >= checkpointEvery || s.now().Sub(last.SignedAt) >= checkpointAfter) {
 		last = store.SignCheckpoint(seq, hash, s.now(), s.signer)
 		if err := s.store.AddCheckpoint(ctx, last); err != nil {
-			return err
+			return s.dbErr(ctx, "checkpoint", err)
 		}
 	}
 	return s.anchor(ctx, last)
+}
+
+// dbErr counts err, when there is one and the work was not called off, as
+// a database error seen at op.
+func (s *Service) dbErr(ctx context.Context, op string, err error) error {
+	if err != nil && ctx.Err() == nil {
+		s.metrics.DatabaseError(op)
+	}
+	return err
 }
 
 // anchor writes a checkpoint outside the database, once.
@@ -149,10 +158,13 @@ func (s *Service) anchor(ctx context.Context, c store.Checkpoint) error {
 func (s *Service) checkpoints(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	var uncovered time.Time
 	for {
-		if err := s.Checkpoint(ctx, false); err != nil && ctx.Err() == nil {
+		err := s.Checkpoint(ctx, false)
+		if err != nil && ctx.Err() == nil {
 			s.log.Error("audit checkpoint", "err", err)
 		}
+		uncovered = s.coverage(ctx, err, uncovered)
 		select {
 		case <-ctx.Done():
 			return
@@ -160,6 +172,28 @@ func (s *Service) checkpoints(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// coverage reports since when the trail has held records that no anchored
+// checkpoint covers: a checkpoint is signed only every checkpointEvery
+// records or checkpointAfter, so a few minutes uncovered is normal, and
+// hours mean checkpoints are failing. It returns the new "since".
+func (s *Service) coverage(ctx context.Context, checkpointErr error, since time.Time) time.Time {
+	covered := false
+	if checkpointErr == nil {
+		seq, _, err := s.store.AuditHead(ctx)
+		s.anchorMu.Lock()
+		covered = err == nil && seq <= s.anchored
+		s.anchorMu.Unlock()
+	}
+	switch {
+	case covered:
+		since = time.Time{}
+	case since.IsZero():
+		since = time.Now()
+	}
+	s.metrics.AuditUncovered(since)
+	return since
 }
 
 // AuditQuery selects records of a visit's trail. Values are as a person

@@ -58,7 +58,13 @@ type Config struct {
 	// IdPDiscoveryInterval is how often each provider's discovery document
 	// is fetched again after start-up.
 	IdPDiscoveryInterval time.Duration
-	IdPs                 []IdPConfig
+	// MetricsAddr is where Prometheus metrics are served, on a listener of
+	// their own (empty: off); a loopback address unless
+	// MetricsAllowRemote (a scraper on another host, such as a
+	// Kubernetes pod's).
+	MetricsAddr        string
+	MetricsAllowRemote bool
+	IdPs               []IdPConfig
 }
 
 // Rate is N events per period.
@@ -125,6 +131,8 @@ func readConfig(e *envReader) Config {
 		SignInFailureRate:    e.rate("PORTAL_SIGNIN_FAILURE_RATE", Rate{10, 15 * time.Minute}),
 		IdPDiscoveryInterval: e.duration("PORTAL_IDP_DISCOVERY_INTERVAL", time.Hour),
 	}
+	c.MetricsAddr = e.str("PORTAL_METRICS_ADDR", "")
+	c.MetricsAllowRemote = e.bool("PORTAL_METRICS_ALLOW_REMOTE", false)
 	c.PublicURL = strings.TrimRight(e.str("PORTAL_PUBLIC_URL", "http://"+c.Addr), "/")
 	for _, name := range splitList(e.str("PORTAL_IDPS", "")) {
 		c.IdPs = append(c.IdPs, loadIdP(e, name))
@@ -176,6 +184,18 @@ func (c *Config) validate(e *envReader) {
 			e.fail("PORTAL_TRUSTED_PROXIES must be comma-separated IP addresses or CIDR ranges (such as 10.0.0.5 or 10.0.0.0/24), got %q", p)
 		}
 	}
+	if c.MetricsAddr != "" {
+		host, port, err := net.SplitHostPort(c.MetricsAddr)
+		ip := net.ParseIP(host)
+		switch {
+		case err != nil || port == "":
+			e.fail("PORTAL_METRICS_ADDR must be host:port, such as 127.0.0.1:9464, got %q", c.MetricsAddr)
+		case port == addrPort(c.Addr) && (host == "" || host == addrHost(c.Addr)):
+			e.fail("PORTAL_METRICS_ADDR must not be the portal's own address: metrics have a listener of their own")
+		case !c.MetricsAllowRemote && (ip == nil || !ip.IsLoopback()):
+			e.fail("PORTAL_METRICS_ADDR must be a loopback address such as 127.0.0.1:9464, or set PORTAL_METRICS_ALLOW_REMOTE=true for a scraper on another host (then restrict who reaches the port)")
+		}
+	}
 	if c.UploadExpiry < time.Minute {
 		e.fail("PORTAL_UPLOAD_EXPIRY must be at least 1m")
 	}
@@ -221,4 +241,14 @@ func validProxy(s string) bool {
 	}
 	_, err := netip.ParsePrefix(s)
 	return err == nil
+}
+
+func addrHost(addr string) string {
+	h, _, _ := net.SplitHostPort(addr)
+	return h
+}
+
+func addrPort(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
 }

@@ -104,6 +104,9 @@ func TestLoadConfigRejects(t *testing.T) {
 		"zero failure rate": {map[string]string{"PORTAL_SIGNIN_FAILURE_RATE": "0/1m"}, "PORTAL_SIGNIN_FAILURE_RATE"},
 		"bad read timeout":  {map[string]string{"PORTAL_READ_IDLE_TIMEOUT": "0s"}, "PORTAL_READ_IDLE_TIMEOUT"},
 		"bad discovery":     {map[string]string{"PORTAL_IDP_DISCOVERY_INTERVAL": "hourly"}, "PORTAL_IDP_DISCOVERY_INTERVAL"},
+		"remote metrics":    {map[string]string{"PORTAL_METRICS_ADDR": ":9464"}, "PORTAL_METRICS_ALLOW_REMOTE"},
+		"metrics no port":   {map[string]string{"PORTAL_METRICS_ADDR": "127.0.0.1"}, "PORTAL_METRICS_ADDR must be host:port"},
+		"metrics on portal": {map[string]string{"PORTAL_METRICS_ADDR": "127.0.0.1:8080"}, "own address"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := LoadConfig(devEnv(tc.env))
@@ -112,6 +115,29 @@ func TestLoadConfigRejects(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "s3cret") {
 				t.Fatal("error echoes a secret")
+			}
+		})
+	}
+}
+
+func TestLoadConfigMetrics(t *testing.T) {
+	for name, tc := range map[string]struct {
+		env    map[string]string
+		addr   string
+		remote bool
+	}{
+		"off by default":  {nil, "", false},
+		"loopback":        {map[string]string{"PORTAL_METRICS_ADDR": "127.0.0.1:9464"}, "127.0.0.1:9464", false},
+		"remote, allowed": {map[string]string{"PORTAL_METRICS_ADDR": ":9464", "PORTAL_METRICS_ALLOW_REMOTE": "true"}, ":9464", true},
+		"ipv6 loopback":   {map[string]string{"PORTAL_METRICS_ADDR": "[::1]:9464"}, "[::1]:9464", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := LoadConfig(devEnv(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.MetricsAddr != tc.addr || c.MetricsAllowRemote != tc.remote {
+				t.Fatalf("metrics %q remote %v, want %q %v", c.MetricsAddr, c.MetricsAllowRemote, tc.addr, tc.remote)
 			}
 		})
 	}

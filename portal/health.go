@@ -110,6 +110,7 @@ func (s *Service) check(ctx context.Context, done chan struct{}) {
 	defer cancel()
 	if err := s.store.Ping(pctx); err != nil {
 		r.Checks["database"], r.Ready = "failing", false
+		s.metrics.DatabaseError("ping")
 		s.log.Error("readiness: database", "err", err)
 	}
 	if err := s.blobs.Ping(pctx); err != nil {
@@ -133,6 +134,7 @@ func (s *Service) check(ctx context.Context, done chan struct{}) {
 	}
 	r.At = time.Now()
 	h.last, h.running = r, nil
+	s.metrics.Ready(r.Ready)
 	close(done)
 }
 

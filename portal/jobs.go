@@ -85,7 +85,7 @@ const (
 // heartbeat keeps the uploads this process is receiving alive.
 func (s *Service) heartbeat(ctx context.Context) {
 	if ids := s.evidence.InFlight(); len(ids) > 0 {
-		if err := s.store.TouchUploads(ctx, ids, s.now()); err != nil && ctx.Err() == nil {
+		if err := s.dbErr(ctx, "janitor", s.store.TouchUploads(ctx, ids, s.now())); err != nil && ctx.Err() == nil {
 			s.log.Error("upload heartbeat", "err", err)
 		}
 	}
@@ -107,7 +107,7 @@ func (s *Service) Sweep(ctx context.Context) {
 	if err := s.evidence.SweepResumables(ctx, s.expiredUploadRecord); err != nil {
 		s.log.Error("sweep expired resumable uploads", "err", err)
 	}
-	if err := s.store.Sessions(time.Now).DeleteExpired(ctx, s.expiryRecords); err != nil {
+	if err := s.dbErr(ctx, "janitor", s.store.Sessions(time.Now).DeleteExpired(ctx, s.expiryRecords)); err != nil {
 		s.log.Error("sweep expired sessions", "err", err)
 	}
 	if err := s.store.SweepNames(ctx, s.now().Add(-abandonAfter)); err != nil {

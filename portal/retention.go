@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/portal/retention"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // RunRetention runs one destruction sweep now (portal retention run, and
@@ -20,23 +21,53 @@ func (s *Service) RunRetention(ctx context.Context) ([]string, error) {
 	case err != nil:
 		s.log.Error("retention sweep", "err", err)
 	}
-	s.warnUpcoming(ctx)
+	s.reviewRetention(ctx)
 	return ids, err
 }
 
-// warnUpcoming logs the visits due for destruction within 7 days.
-func (s *Service) warnUpcoming(ctx context.Context) {
+// retentionRec describes a destruction step for the audit trail. A failed
+// attempt is also counted here: the sweep records every failure through
+// this one function, so the count and the trail agree.
+func (s *Service) retentionRec(visitID, action, object string, detail map[string]any) store.AuditRecord {
+	if action == "destruction.failed" {
+		s.metrics.DestructionFailed()
+	}
+	return s.systemRec(visitID, action, object, detail)
+}
+
+// reviewRetention logs the visits due for destruction within 7 days and
+// counts visits by where their destruction stands, after each sweep: the
+// walk over every visit happens here, once per sweep, never per scrape.
+func (s *Service) reviewRetention(ctx context.Context) {
 	vs, err := s.store.Visits(ctx)
 	if err != nil {
+		s.dbErr(ctx, "retention", err)
 		return
 	}
+	var n RetentionCounts
+	today := s.Today()
 	for _, v := range vs {
 		st, err := s.status(ctx, v)
-		if err != nil || st.DestroyOn.IsZero() {
+		if err != nil {
+			continue
+		}
+		switch {
+		case v.State == StateDestroyed:
+			n.Destroyed++
+		case st.LegalHold:
+			n.OnHold++
+		case v.State == StateDestroying, !st.DestroyOn.IsZero() && !today.Before(st.DestroyOn):
+			n.Due++
+		}
+		if st.Failure != nil {
+			n.Failed++
+		}
+		if st.DestroyOn.IsZero() {
 			continue
 		}
 		if days := s.daysUntil(st.DestroyOn); days >= 0 && days <= 7 {
 			s.log.Warn("visit due for destruction soon", "visit", v.ID, "reference", v.Reference, "destroy_on", st.DestroyOn.Format(time.DateOnly), "legal_hold", st.LegalHold)
 		}
 	}
+	s.metrics.Retention(n)
 }

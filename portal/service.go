@@ -50,6 +50,7 @@ type Service struct {
 	signer    ed25519.PrivateKey
 	keyErr    error // the master key's self-test at start-up
 	health    health
+	metrics   Metrics
 
 	// appended is signalled after commits that appended audit records;
 	// the checkpointer listens.
@@ -78,6 +79,7 @@ type options struct {
 	afterStep func(step string) error
 	now       func() time.Time
 	logger    *slog.Logger
+	metrics   Metrics
 }
 
 // WithClock replaces the wall clock (timelines, windows, retention).
@@ -97,7 +99,7 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // writes nothing to the audit trail: a one-off command is not a start of the
 // portal (RecordStart is, for the server).
 func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
-	o := options{now: time.Now}
+	o := options{now: time.Now, metrics: noMetrics{}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -124,7 +126,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	bl, err := blobs.New(blobs.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Secure: cfg.S3Secure, Region: cfg.S3Region})
+	bl, err := blobs.New(blobs.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Secure: cfg.S3Secure, Region: cfg.S3Region,
+		OnError: o.metrics.S3Error})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -140,10 +143,12 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		signer: signer,
 		policy: engine,
 	}
+	s.metrics = o.metrics
 	s.appended = make(chan struct{}, 1)
 	var last int64
 	var lastMu sync.Mutex
 	st.OnAppend(func(seq int64) {
+		s.metrics.AuditAppended()
 		lastMu.Lock()
 		due := seq-last >= checkpointEvery
 		if due {
@@ -163,7 +168,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	host, _ := os.Hostname()
 	s.retention = &retention.Service{Store: st, Objects: bl, Forget: s.keys.Forget, Signer: signer, Now: o.now, Today: s.Today,
 		RetentionDays: cfg.RetentionDays, NoticePeriod: cfg.DestructionNotice, LeaseTTL: cfg.RetentionLease, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8]), Log: o.logger,
-		AfterStep: o.afterStep, Record: s.systemRec}
+		AfterStep: o.afterStep, Record: s.retentionRec}
 	s.evidence = &evidence.Service{Store: st, Blobs: bl, SegmentSize: cfg.SegmentSize, Now: o.now, Log: o.logger, Interrupted: s.interruptedUpload}
 	return s, nil
 }

@@ -28,6 +28,9 @@ func (s *Server) router() (http.Handler, error) {
 	}
 	s.actions = map[string]routeRule{}
 	s.public = map[string]bool{}
+	if s.metrics != nil {
+		e.Use(s.countRequests)
+	}
 	e.Use(s.recovery, s.requestLog, s.strictBodies, s.securityHeaders, s.crossOrigin, s.authorize)
 	e.NoRoute(func(c *gin.Context) { s.fail(c, errNotFound) })
 	e.NoMethod(func(c *gin.Context) {
@@ -107,6 +110,11 @@ func (s *Server) router() (http.Handler, error) {
 
 	if err := s.mustHaveRules(e); err != nil {
 		return nil, err
+	}
+	for route := range transfers {
+		if _, ok := s.actions[route]; !ok {
+			return nil, fmt.Errorf("web: transfer route %s is not registered: its bytes would go uncounted", route)
+		}
 	}
 	return e, nil
 }

@@ -44,6 +44,7 @@ type Server struct {
 	pages                        *Pages
 	cop                          *http.CrossOriginProtection
 	handler                      http.Handler
+	metrics                      Metrics // nil: nothing is counted
 	// actions maps "METHOD /path" of every non-public route to its action;
 	// public lists the routes that need no sign-in.
 	actions map[string]routeRule
@@ -57,6 +58,7 @@ type Option func(*options)
 
 type options struct {
 	httpClient *http.Client
+	metrics    Metrics
 }
 
 // WithHTTPClient sets the client used to talk to identity providers.
@@ -73,7 +75,7 @@ func New(svc *portal.Service, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
-	s := &Server{svc: svc, cfg: cfg, log: svc.Log(), pages: pages, idps: map[string]*identityProvider{},
+	s := &Server{svc: svc, cfg: cfg, log: svc.Log(), pages: pages, idps: map[string]*identityProvider{}, metrics: o.metrics,
 		signInStarts: newLimiter(cfg.SignInRate), signInFailures: newLimiter(cfg.SignInFailureRate)}
 	for _, p := range cfg.IdPs {
 		s.idps[p.Name] = newIdentityProvider(p, cfg.PublicURL, o.httpClient, svc.Now, s.log)

@@ -17,7 +17,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 {
-		fmt.Println("Usage: devstack (no arguments)\n\nStarts MinIO, the dev identity provider and the portal on 127.0.0.1 with state in ./var.\nPorts: PORTAL_ADDR (127.0.0.1:8080), DEVIDP_ADDR (127.0.0.1:5556), MINIO_ADDR (127.0.0.1:9000).")
+		fmt.Println("Usage: devstack (no arguments)\n\nStarts MinIO, the dev identity provider and the portal on 127.0.0.1 with state in ./var.\nPorts: PORTAL_ADDR (127.0.0.1:8080), DEVIDP_ADDR (127.0.0.1:5556), MINIO_ADDR (127.0.0.1:9000),\nPORTAL_METRICS_ADDR (a free loopback port unless set).")
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -43,7 +43,9 @@ func run(ctx context.Context) error {
 		PortalAddr: env("PORTAL_ADDR", "127.0.0.1:8080"),
 		IdPAddr:    env("DEVIDP_ADDR", "127.0.0.1:5556"),
 		MinIOAddr:  env("MINIO_ADDR", "127.0.0.1:9000"),
-		Logger:     portal.NewLogger(os.Stderr, env("PORTAL_LOG_LEVEL", "info")),
+		// Any free port unless given: make run needs no fourth fixed one.
+		MetricsAddr: os.Getenv("PORTAL_METRICS_ADDR"),
+		Logger:      portal.NewLogger(os.Stderr, env("PORTAL_LOG_LEVEL", "info")),
 	})
 	if err != nil {
 		return err
@@ -63,10 +65,11 @@ Sign in with one of the demo accounts (password %q):
 Ofsted's accounts sign in with a second factor, which the portal requires of
 that issuer; %s has none and is refused.
 Demo visit: %s. Dev identity provider: %s. S3 (MinIO): http://%s.
+Metrics (Prometheus): %s
 Configuration for other commands: set -a; . ./var/dev.env; set +a
 Press Ctrl-C to stop.
 `, "ofsted", "outsider@ofsted.example", "(on no visit)", "ofsted", devidp.PasswordOnlyUser, "(no second factor: refused)",
-		devidp.PasswordOnlyUser, portal.DemoReference, st.IdPURL, st.MinIO.Endpoint)
+		devidp.PasswordOnlyUser, portal.DemoReference, st.IdPURL, st.MinIO.Endpoint, st.MetricsURL)
 	<-ctx.Done()
 	fmt.Println("\nStopping...")
 	return nil

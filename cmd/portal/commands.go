@@ -14,7 +14,6 @@ import (
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
-	"github.com/ofsted-portal/evidence/web"
 )
 
 const usage = `Usage: portal <command> [flags]
@@ -31,6 +30,7 @@ Commands:
   audit verify   check the audit trail's hash chain and signed checkpoints
   evidence verify  read every stored file back, authenticate it and check its SHA-256
   key rotate     re-wrap every visit key to a new master key: portal key rotate --new-key FILE
+  health         ask the portal on PORTAL_ADDR whether it is ready (container health checks)
 
 Run "portal <command> --help" for a command's flags.
 `
@@ -48,6 +48,8 @@ func run(ctx context.Context, args []string) error {
 		return serve(ctx, args[1:])
 	case "keygen":
 		return keygen(args[1:], os.Stdout)
+	case "health":
+		return health(ctx, args[1:])
 	case "retention":
 		if len(args) < 2 || args[1] != "run" {
 			return errors.New("usage: portal retention run")
@@ -85,17 +87,6 @@ func run(ctx context.Context, args []string) error {
 // operator is the person running a command, for the audit trail.
 func operator(command string) portal.Actor {
 	return portal.OperatorActor(os.Getenv("USER"), command)
-}
-
-func serve(ctx context.Context, args []string) error {
-	return withDomain(ctx, "serve", "Usage: portal serve\n\nRuns the portal. All configuration comes from PORTAL_* environment variables (see README).",
-		args, func(svc *portal.Service) error {
-			srv, err := web.New(svc)
-			if err != nil {
-				return err
-			}
-			return srv.Serve(ctx)
-		})
 }
 
 // domainOptions are passed to portal.New by withDomain (tests of commands

@@ -7,6 +7,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// The container image has no /usr/share/zoneinfo: the portal's dates
+	// are London's wherever it runs.
+	_ "time/tzdata"
 )
 
 func main() {

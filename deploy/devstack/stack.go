@@ -20,7 +20,9 @@ import (
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/deploy/devidp"
+	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/metrics"
 	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 	"github.com/ofsted-portal/evidence/web"
@@ -31,9 +33,10 @@ type Options struct {
 	// Dir holds the stack's state: dev.env, master.key, portal.db, minio/.
 	Dir string
 	// Addresses; empty picks a free loopback port (tests). make run passes
-	// the contract's fixed ports.
-	PortalAddr, IdPAddr, MinIOAddr string
-	MinIOBinary                    string
+	// the contract's fixed ports. MetricsAddr is where the portal's
+	// Prometheus metrics are served (PORTAL_METRICS_ADDR).
+	PortalAddr, IdPAddr, MinIOAddr, MetricsAddr string
+	MinIOBinary                                 string
 	// Relative makes dev.env name paths relative to Dir's parent (so that
 	// ". ./var/dev.env" works from the repository root).
 	Relative bool
@@ -68,11 +71,16 @@ type Stack struct {
 	Web       *web.Server     // its HTTP door
 	PortalURL string
 	IdPURL    string
+	// Metrics is what the portal counts, kept across restarts of the
+	// portal; MetricsURL serves it (GET MetricsURL).
+	Metrics    *metrics.Registry
+	MetricsURL string
 
 	idpServer    *http.Server
 	portalOpts   []portal.Option
 	portalCancel context.CancelFunc
 	portalDone   chan error
+	metricsStop  func()
 }
 
 // Start brings the stack up: MinIO, then the identity provider, then the
@@ -88,7 +96,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if err := store.MkdirPrivate(o.Dir); err != nil {
 		return st, err
 	}
-	for _, a := range []*string{&o.PortalAddr, &o.IdPAddr, &o.MinIOAddr} {
+	for _, a := range []*string{&o.PortalAddr, &o.IdPAddr, &o.MinIOAddr, &o.MetricsAddr} {
 		if *a == "" {
 			if *a, err = FreeAddr(); err != nil {
 				return st, err
@@ -151,7 +159,12 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if st.Config, err = portal.LoadConfig(getenv); err != nil {
 		return st, err
 	}
-	opts := o.PortalOptions
+	engine, err := policy.New()
+	if err != nil {
+		return st, err
+	}
+	st.Metrics = metrics.New(engine.PolicyIDs())
+	opts := append([]portal.Option{portal.WithMetrics(st.Metrics)}, o.PortalOptions...)
 	if o.Logger != nil {
 		opts = append([]portal.Option{portal.WithLogger(o.Logger)}, opts...)
 	}
@@ -166,6 +179,10 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if err := st.newPortal(ctx); err != nil {
 		return st, err
 	}
+	if st.metricsStop, err = st.Metrics.Serve(st.Config.MetricsAddr, st.Portal.Log()); err != nil {
+		return st, err
+	}
+	st.MetricsURL = "http://" + st.Config.MetricsAddr + "/metrics"
 	if _, err := st.Portal.SeedDemo(ctx); err != nil {
 		return st, err
 	}
@@ -202,7 +219,7 @@ func (st *Stack) newPortal(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := web.New(p)
+	w, err := web.New(p, web.WithMetrics(st.Metrics))
 	if err != nil {
 		p.Close()
 		return err
@@ -246,6 +263,9 @@ func (st *Stack) Close() {
 	st.StopPortal()
 	if st.Portal != nil && st.portalCancel == nil {
 		st.Portal.Close()
+	}
+	if st.metricsStop != nil {
+		st.metricsStop()
 	}
 	if st.idpServer != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -299,6 +319,7 @@ func loadOrCreateEnv(o Options) (map[string]string, error) {
 		"PORTAL_MASTER_KEY_FILE":  filepath.Join(dir, "master.key"),
 		"PORTAL_SIGNING_KEY_FILE": filepath.Join(dir, "signing.key"),
 		"PORTAL_S3_ENDPOINT":      o.MinIOAddr,
+		"PORTAL_METRICS_ADDR":     o.MetricsAddr,
 		"PORTAL_IDPS":             "cafcass,ofsted",
 		// Anchored checkpoints are kept (undeletable) for a day in
 		// development, not six years.

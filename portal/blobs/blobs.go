@@ -29,6 +29,9 @@ type Config struct {
 	SecretKey string
 	Secure    bool // HTTPS
 	Region    string
+	// OnError, when set, is told of every exchange with the server that
+	// failed, by operation (OpGet, OpPut, ...): for monitoring.
+	OnError func(op string)
 }
 
 // Store talks to the object store.
@@ -67,11 +70,15 @@ func New(cfg Config) (*Store, error) {
 	// Uploads stream large bodies; keep enough idle connections for
 	// concurrent segments and don't cap per-host connections.
 	tr.MaxIdleConnsPerHost = 64
+	var rt http.RoundTripper = tr
+	if cfg.OnError != nil {
+		rt = observed{next: tr, host: cfg.Endpoint, onError: cfg.OnError}
+	}
 	c, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure:    cfg.Secure,
 		Region:    cfg.Region,
-		Transport: tr,
+		Transport: rt,
 		// A CRC32C trailer on every unsigned-payload PUT: a server then
 		// knows a body cut short is incomplete (VersityGW otherwise keeps
 		// an aborted PUT as a short object).

@@ -1,0 +1,129 @@
+package deploy
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ofsted-portal/evidence/deploy/devstack"
+)
+
+// composeFile is the part of the compose specification the checks read.
+type composeFile struct {
+	Services map[string]struct {
+		Image       string            `yaml:"image"`
+		Restart     string            `yaml:"restart"`
+		ReadOnly    bool              `yaml:"read_only"`
+		User        string            `yaml:"user"`
+		CapDrop     []string          `yaml:"cap_drop"`
+		Environment map[string]string `yaml:"environment"`
+		Secrets     []string          `yaml:"secrets"`
+		Ports       []string          `yaml:"ports"`
+		Networks    []string          `yaml:"networks"`
+		Healthcheck struct {
+			Test []string `yaml:"test"`
+		} `yaml:"healthcheck"`
+	} `yaml:"services"`
+	Networks map[string]struct {
+		Internal bool `yaml:"internal"`
+	} `yaml:"networks"`
+	Secrets map[string]struct {
+		File string `yaml:"file"`
+	} `yaml:"secrets"`
+}
+
+// pending are variables the compose file sets that the portal's
+// configuration reads once PostgreSQL support lands (being added
+// alongside).
+var pending = map[string]bool{"PORTAL_DATABASE_URL": true, "PORTAL_DATABASE_URL_FILE": true}
+
+// secretName looks like a credential: such a variable must be a _FILE.
+var secretName = regexp.MustCompile(`PASSWORD|SECRET|_KEY$|ACCESS_KEY|DATABASE_URL|ROOT_USER`)
+
+// TestCompose checks deploy/compose.yaml: the portal's environment names
+// only variables the portal reads, every secret of every service comes
+// from a file, every service has a health check and a restart policy, and
+// neither the database nor MinIO is published.
+func TestCompose(t *testing.T) {
+	b, err := os.ReadFile("compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c composeFile
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(false)
+	if err := dec.Decode(&c); err != nil {
+		t.Fatalf("compose.yaml: %v", err)
+	}
+	for _, name := range []string{"portal", "postgres", "minio"} {
+		if _, ok := c.Services[name]; !ok {
+			t.Fatalf("no %s service", name)
+		}
+	}
+	for name, s := range c.Services {
+		if len(s.Healthcheck.Test) < 2 || s.Healthcheck.Test[0] != "CMD" {
+			t.Errorf("%s: no health check (an exec-form test)", name)
+		}
+		if s.Restart == "" || s.Restart == "no" {
+			t.Errorf("%s: no restart policy", name)
+		}
+		for k, v := range s.Environment {
+			if secretName.MatchString(k) && !strings.HasSuffix(k, "_FILE") {
+				t.Errorf("%s: %s is a secret given as a value: give %s_FILE", name, k, k)
+			}
+			if strings.HasSuffix(k, "_FILE") {
+				secret, ok := strings.CutPrefix(v, "/run/secrets/")
+				if !ok || !slices.Contains(s.Secrets, secret) || c.Secrets[secret].File == "" {
+					t.Errorf("%s: %s=%s is not a secret mounted from a file", name, k, v)
+				}
+			}
+		}
+		if name != "portal" && len(s.Ports) > 0 {
+			t.Errorf("%s publishes %v: only the portal is reached from outside", name, s.Ports)
+		}
+	}
+	checkPortal(t, c)
+	if !c.Networks["backend"].Internal || slices.Contains(c.Services["postgres"].Networks, "frontend") || slices.Contains(c.Services["minio"].Networks, "frontend") {
+		t.Error("the database and MinIO must be on the internal network only")
+	}
+}
+
+func checkPortal(t *testing.T, c composeFile) {
+	t.Helper()
+	p := c.Services["portal"]
+	known := devstack.ConfigVariables(strings.Split(p.Environment["PORTAL_IDPS"], ",")...)
+	secrets := devstack.SecretVariables(known)
+	for k := range p.Environment {
+		if !known[k] && !pending[k] {
+			t.Errorf("portal: %s is not a variable the portal reads", k)
+		}
+		if secrets[k] {
+			t.Errorf("portal: %s is a secret given as a value: give %s_FILE", k, k)
+		}
+	}
+	for s := range secrets {
+		if p.Environment[s+"_FILE"] == "" {
+			t.Errorf("portal: %s_FILE is not set", s)
+		}
+	}
+	for _, k := range []string{"PORTAL_MASTER_KEY_FILE", "PORTAL_SIGNING_KEY_FILE", "PORTAL_DATABASE_URL_FILE"} {
+		if p.Environment[k] == "" {
+			t.Errorf("portal: %s is not set", k)
+		}
+	}
+	if !p.ReadOnly || p.User != "10001:10001" || !slices.Equal(p.CapDrop, []string{"ALL"}) {
+		t.Errorf("portal: read_only %v, user %q, cap_drop %v: want a read-only root, the image's user, no capabilities", p.ReadOnly, p.User, p.CapDrop)
+	}
+	if !slices.Equal(p.Healthcheck.Test, []string{"CMD", "/portal", "health"}) {
+		t.Errorf("portal: health check %v, want the binary's own (the image has no shell)", p.Healthcheck.Test)
+	}
+	for _, port := range p.Ports {
+		if !strings.HasPrefix(port, "127.0.0.1:") {
+			t.Errorf("portal: port %s is published beyond loopback (the TLS proxy on the host reaches it there)", port)
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package helm
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ofsted-portal/evidence/deploy/devstack"
+)
+
+// checkObjects asserts what the chart promises, on the rendered objects,
+// so that a golden file rewritten in haste cannot lose it.
+func checkObjects(t *testing.T, objs map[string]object) {
+	t.Helper()
+	for _, kind := range []string{"Deployment", "Service", "Ingress", "PodDisruptionBudget", "NetworkPolicy", "ServiceAccount"} {
+		if objs[kind] == nil {
+			t.Errorf("no %s", kind)
+		}
+	}
+	for kind := range objs {
+		if kind == "CronJob" || kind == "Job" {
+			t.Errorf("a %s: retention and the janitor run in the replicas, under the lease", kind)
+		}
+	}
+	d := objs["Deployment"]
+	if get(d, "spec", "replicas") != 2 {
+		t.Errorf("replicas %v, want 2", get(d, "spec", "replicas"))
+	}
+	pod := get(d, "spec", "template", "spec")
+	c := get(pod, "containers", 0)
+	for path, want := range map[string]any{
+		"livenessProbe.httpGet.path":                      "/healthz",
+		"readinessProbe.httpGet.path":                     "/readyz",
+		"securityContext.readOnlyRootFilesystem":          true,
+		"securityContext.allowPrivilegeEscalation":        false,
+		"securityContext.capabilities.drop.0":             "ALL",
+		"resources.requests.memory":                       "256Mi",
+		"resources.limits.memory":                         "1Gi",
+		"@securityContext.runAsNonRoot":                   true,
+		"@securityContext.runAsUser":                      10001,
+		"@securityContext.seccompProfile.type":            "RuntimeDefault",
+		"@automountServiceAccountToken":                   false,
+		"@volumes.0.secret.defaultMode":                   0o440,
+		"@topologySpreadConstraints.0.topologyKey":        "kubernetes.io/hostname",
+		"@containers.0.volumeMounts.0.readOnly":           true,
+		"@containers.0.volumeMounts.0.mountPath":          "/run/secrets/portal",
+		"@containers.0.ports.1.containerPort":             9464,
+		"@containers.0.securityContext.privileged":        false,
+		"@containers.0.livenessProbe.httpGet.port":        "http",
+		"@containers.0.readinessProbe.httpGet.port":       "http",
+		"@containers.0.startupProbe.httpGet.path":         "/healthz",
+		"@containers.0.imagePullPolicy":                   "IfNotPresent",
+		"@containers.0.image":                             "registry.example.org/evidence-portal@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"@securityContext.fsGroup":                        10001,
+		"@enableServiceLinks":                             false,
+		"@containers.0.securityContext.capabilities.drop": []any{"ALL"},
+	} {
+		base := c
+		if strings.HasPrefix(path, "@") {
+			base, path = pod, path[1:]
+		}
+		var keys []any
+		for _, k := range strings.Split(path, ".") {
+			if n := atoi(k); n >= 0 {
+				keys = append(keys, n)
+			} else {
+				keys = append(keys, k)
+			}
+		}
+		if got := get(base, keys...); !equal(got, want) {
+			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+	}
+	for _, v := range get(pod, "volumes").([]any) {
+		if get(v, "emptyDir") != nil {
+			t.Errorf("an emptyDir: nothing is written outside the database and the store")
+		}
+	}
+	checkEnv(t, c, get(pod, "volumes", 0, "secret", "items").([]any))
+	np := objs["NetworkPolicy"]
+	if types := get(np, "spec", "policyTypes"); !equal(types, []any{"Ingress", "Egress"}) {
+		t.Errorf("network policy types %v", types)
+	}
+	if n := len(get(np, "spec", "egress").([]any)); n != 5 {
+		t.Errorf("%d egress rules, want DNS, database, S3, identity providers, SMTP", n)
+	}
+	if get(objs["Ingress"], "spec", "tls", 0, "secretName") == nil {
+		t.Error("the Ingress has no TLS")
+	}
+	if get(objs["PodDisruptionBudget"], "spec", "minAvailable") != 1 {
+		t.Error("the disruption budget does not keep a replica")
+	}
+}
+
+// checkEnv: every variable is one the portal reads; every secret is a
+// _FILE naming a file of the mounted Secret, never a value.
+func checkEnv(t *testing.T, c any, items []any) {
+	t.Helper()
+	known := devstack.ConfigVariables("ofsted", "cafcass")
+	secrets := devstack.SecretVariables(known)
+	files := map[string]bool{}
+	for _, it := range items {
+		files["/run/secrets/portal/"+get(it, "path").(string)] = true
+	}
+	var names []string
+	for _, e := range get(c, "env").([]any) {
+		name, value := get(e, "name").(string), get(e, "value")
+		names = append(names, name)
+		switch {
+		case !known[name] && !pending[name]:
+			t.Errorf("%s is not a variable the portal reads", name)
+		case secrets[name] || pending[name] && !strings.HasSuffix(name, "_FILE"):
+			t.Errorf("%s is a secret passed as a value: pass %s_FILE", name, name)
+		}
+		if get(e, "valueFrom") != nil {
+			t.Errorf("%s comes from valueFrom: secrets are files", name)
+		}
+		if strings.HasSuffix(name, "_FILE") && !files[value.(string)] {
+			t.Errorf("%s=%v is not a file of the mounted Secret", name, value)
+		}
+	}
+	for s := range secrets {
+		if !slices.Contains(names, s+"_FILE") {
+			t.Errorf("%s_FILE is not set", s)
+		}
+	}
+	for _, want := range []string{"PORTAL_MASTER_KEY_FILE", "PORTAL_SIGNING_KEY_FILE", "PORTAL_DATABASE_URL_FILE", "PORTAL_METRICS_ADDR"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("%s is not set", want)
+		}
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return -1
+		}
+		n = n*10 + int(r-'0')
+	}
+	return n
+}
+
+func equal(a, b any) bool {
+	la, ok1 := a.([]any)
+	lb, ok2 := b.([]any)
+	if ok1 && ok2 {
+		return slices.EqualFunc(la, lb, equal)
+	}
+	return a == b
+}

@@ -1,0 +1,78 @@
+{{/* Names and labels. */}}
+{{- define "portal.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "portal.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "portal.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{ include "portal.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "portal.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Where the Secret's keys are mounted, one file each. */}}
+{{- define "portal.secretDir" -}}/run/secrets/portal{{- end -}}
+
+{{/*
+portal.validate fails the render with a sentence for the operator when a
+required value is missing or a setting would defeat the chart's design.
+*/}}
+{{- define "portal.validate" -}}
+{{- $url := required "publicURL is required: how browsers reach the portal (https://...)" .Values.publicURL -}}
+{{- if not (hasPrefix "https://" $url) -}}
+{{- fail "publicURL must be https: the portal refuses plain http outside development" -}}
+{{- end -}}
+{{- $_ := required "secrets.existingSecret is required: the Secret holding master.key, signing.key, the S3 keys, database-url and each identity provider's client secret" .Values.secrets.existingSecret -}}
+{{- $_ := required "s3.endpoint is required (host:port)" .Values.s3.endpoint -}}
+{{- if not .Values.identityProviders -}}
+{{- fail "identityProviders must name at least one OpenID Provider" -}}
+{{- end -}}
+{{- range .Values.identityProviders -}}
+{{- if not (regexMatch "^[a-z0-9-]{1,32}$" (default "" .name)) -}}
+{{- fail (printf "identity provider name %q must be 1 to 32 of a-z, 0-9 and -" (default "" .name)) -}}
+{{- end -}}
+{{- if not (and .issuer .clientId (has .organisation (list "provider" "inspectorate"))) -}}
+{{- fail (printf "identity provider %s needs issuer, clientId and organisation (provider or inspectorate)" .name) -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.ingress.enabled -}}
+{{- $_ := required "ingress.host is required" .Values.ingress.host -}}
+{{- $_ := required "ingress.tlsSecretName is required: the portal is served over TLS only" .Values.ingress.tlsSecretName -}}
+{{- end -}}
+{{- if .Values.networkPolicy.enabled -}}
+{{- if not .Values.networkPolicy.egress.database.to -}}
+{{- fail "networkPolicy.egress.database.to must name the database (an ipBlock or selectors): an empty list would allow every destination" -}}
+{{- end -}}
+{{- if not .Values.networkPolicy.egress.s3.to -}}
+{{- fail "networkPolicy.egress.s3.to must name the object store (an ipBlock or selectors): an empty list would allow every destination" -}}
+{{- end -}}
+{{- end -}}
+{{- range $k, $v := .Values.config -}}
+{{- if not (hasPrefix "PORTAL_" $k) -}}
+{{- fail (printf "config.%s: only PORTAL_* settings belong here" $k) -}}
+{{- end -}}
+{{- if or (has $k (list "PORTAL_S3_ACCESS_KEY" "PORTAL_S3_SECRET_KEY" "PORTAL_DATABASE_URL")) (hasSuffix "_CLIENT_SECRET" $k) -}}
+{{- fail (printf "config.%s is a secret: put it in the Secret (secrets.existingSecret), which is mounted as a file" $k) -}}
+{{- end -}}
+{{- if or (hasSuffix "_FILE" $k) (has $k (list "PORTAL_ADDR" "PORTAL_PUBLIC_URL" "PORTAL_IDPS" "PORTAL_S3_ENDPOINT" "PORTAL_S3_SECURE" "PORTAL_S3_REGION" "PORTAL_METRICS_ADDR" "PORTAL_METRICS_ALLOW_REMOTE" "PORTAL_TRUSTED_PROXIES" "PORTAL_AUDIT_ANCHOR_DIR" "PORTAL_DEV")) (hasPrefix "PORTAL_IDP_" $k) -}}
+{{- fail (printf "config.%s is set by the chart from its own values" $k) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,65 @@
+package portal
+
+import "time"
+
+// Metrics receives what the domain counts, for monitoring. The domain calls
+// it from its acts and its background checks; the operator's wiring
+// (cmd/portal serve) passes an implementation that exports them, and the
+// domain itself knows nothing of how.
+//
+// Every argument is a count, a time or a value from a fixed set (outcomes,
+// policy ids, operations): never an id, a name or an email, so nothing
+// counted can identify a visit or a person. Methods must be cheap and safe
+// for concurrent use: some run on every request.
+type Metrics interface {
+	// Decision is one policy decision on an act: allowed or not, and the
+	// first policy that decided it ("" when none did: denied by default).
+	Decision(allow bool, policy string)
+	// AuditAppended is one commit that appended audit records.
+	AuditAppended()
+	// AuditUncovered is since when the audit trail has held records that
+	// no anchored checkpoint covers; zero when every record is covered.
+	AuditUncovered(since time.Time)
+	// Ready is the latest readiness (the background check, every 10 s).
+	Ready(ready bool)
+	// Retention is the latest count of visits by where their destruction
+	// stands, refreshed after each retention sweep.
+	Retention(RetentionCounts)
+	// DestructionFailed is one failed attempt at destroying a visit.
+	DestructionFailed()
+	// S3Error is one failed exchange with the object store, by operation
+	// (see blobs.Config.OnError).
+	S3Error(op string)
+	// DatabaseError is one failure of the database, by where the domain
+	// saw it: "ping" (readiness), "audit" (a refusal's record),
+	// "checkpoint" (signing the trail's head), "janitor" (upload heartbeats,
+	// expired sessions), "retention" (the review after a sweep).
+	DatabaseError(op string)
+	// MailFailed is one notification that could not be delivered.
+	MailFailed()
+}
+
+// RetentionCounts counts visits by where their destruction stands.
+type RetentionCounts struct {
+	Due       int // past their destruction date, or being destroyed, and not on hold
+	Destroyed int
+	Failed    int // the last attempt at destroying them failed
+	OnHold    int // under a legal hold
+}
+
+// WithMetrics sets what the domain reports its counts to (by default,
+// nothing).
+func WithMetrics(m Metrics) Option { return func(o *options) { o.metrics = m } }
+
+// noMetrics counts nothing.
+type noMetrics struct{}
+
+func (noMetrics) Decision(bool, string)     {}
+func (noMetrics) AuditAppended()            {}
+func (noMetrics) AuditUncovered(time.Time)  {}
+func (noMetrics) Ready(bool)                {}
+func (noMetrics) Retention(RetentionCounts) {}
+func (noMetrics) DestructionFailed()        {}
+func (noMetrics) S3Error(string)            {}
+func (noMetrics) DatabaseError(string)      {}
+func (noMetrics) MailFailed()               {}
