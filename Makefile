@@ -175,16 +175,22 @@ image: $(CA_CERTS)
 run: $(BIN)/minio $(WEB_STAMP) $(BIN)/mailpit $(CLAMD) $(if $(filter postgres,$(DB)),postgres)
 	@echo "Building the portal..."
 	$(GO) build -o $(BIN)/devstack ./cmd/devstack
-	$(BIN)/devstack
+	PORTAL_DEV_DATABASE=$(DB) $(BIN)/devstack
 
 # Modules of their own under tools/ whose tests make test runs too: their
 # dependencies (go-containerregistry, Prometheus) stay out of the portal's
 # go.mod. tools/hydra only builds bin/hydra.
 TOOL_MODULES := tools/image tools/alerts
 
+TEST_ENV = PORTAL_MINIO_BIN=$(BIN)/minio PORTAL_VERSITYGW_BIN=$(BIN)/versitygw PORTAL_HYDRA_BIN=$(BIN)/hydra PORTAL_CHROMIUM=$(CHROMIUM) \
+	  PORTAL_MAILPIT_BIN=$(BIN)/mailpit PORTAL_CLAMD_BIN=$(CLAMD) PORTAL_HELM_BIN=$(BIN)/helm PORTAL_REQUIRE_INTEGRATION=1
+# The packages that use the database run a second time on PostgreSQL.
+DB_TEST_PKGS := ./portal/... ./web/... ./cmd/portal/...
+
 test: $(BIN)/minio $(BIN)/versitygw $(BIN)/hydra browser-deps postgres $(BIN)/mailpit $(CLAMD) $(BIN)/helm $(PODMAN_BINS) $(CA_CERTS)
-	PORTAL_MINIO_BIN=$(BIN)/minio PORTAL_VERSITYGW_BIN=$(BIN)/versitygw PORTAL_HYDRA_BIN=$(BIN)/hydra PORTAL_CHROMIUM=$(CHROMIUM) \
-	  PORTAL_MAILPIT_BIN=$(BIN)/mailpit PORTAL_CLAMD_BIN=$(CLAMD) PORTAL_HELM_BIN=$(BIN)/helm PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 30m ./...
+	$(TEST_ENV) $(GO) test -count=1 -timeout 30m ./...
+	@echo "The same again on PostgreSQL:"
+	$(TEST_ENV) PORTAL_TEST_DATABASE=postgres $(GO) test -count=1 -timeout 30m $(DB_TEST_PKGS)
 	@for m in $(TOOL_MODULES); do \
 	  echo "cd $$m && go test ./..."; \
 	  (cd $$m && PORTAL_MINIO_BIN=$(BIN)/minio PORTAL_PODMAN_BIN=$(PODMAN) PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 10m ./...) || exit 1; \

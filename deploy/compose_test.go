@@ -36,11 +36,6 @@ type composeFile struct {
 	} `yaml:"secrets"`
 }
 
-// pending are variables the compose file sets that the portal's
-// configuration reads once PostgreSQL support lands (being added
-// alongside).
-var pending = map[string]bool{"PORTAL_DATABASE_URL": true, "PORTAL_DATABASE_URL_FILE": true}
-
 // secretName looks like a credential: such a variable must be a _FILE.
 var secretName = regexp.MustCompile(`PASSWORD|SECRET|_KEY$|ACCESS_KEY|DATABASE_URL|ROOT_USER`)
 
@@ -98,7 +93,7 @@ func checkPortal(t *testing.T, c composeFile) {
 	known := devstack.ConfigVariables(strings.Split(p.Environment["PORTAL_IDPS"], ",")...)
 	secrets := devstack.SecretVariables(known)
 	for k := range p.Environment {
-		if !known[k] && !pending[k] {
+		if !known[k] {
 			t.Errorf("portal: %s is not a variable the portal reads", k)
 		}
 		if secrets[k] {

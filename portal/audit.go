@@ -86,7 +86,7 @@ func (s *Service) RecordStart(ctx context.Context) error {
 		idps = append(idps, p.Name+"="+p.Issuer+" ("+p.Organisation+")")
 	}
 	return s.store.Audit(ctx, s.systemRec("", "portal.started", "", map[string]any{
-		"public_url": s.cfg.PublicURL, "dev": s.cfg.Dev, "identity_providers": idps, "s3_endpoint": s.cfg.S3Endpoint,
+		"public_url": s.cfg.PublicURL, "dev": s.cfg.Dev, "database": DatabaseName(s.cfg), "identity_providers": idps, "s3_endpoint": s.cfg.S3Endpoint,
 		"bucket_prefix": s.cfg.BucketPrefix, "max_file_size": s.cfg.MaxFileSize, "segment_size": s.cfg.SegmentSize,
 		"session_idle": s.cfg.SessionIdle.String(), "session_lifetime": s.cfg.SessionLifetime.String(),
 		"retention_days": s.cfg.RetentionDays, "master_recipients": s.keys.Master().Recipients(),
@@ -119,6 +119,7 @@ func (s *Service) Checkpoint(ctx context.Context, force bool) error {
 			return s.dbErr(ctx, "checkpoint", err)
 		}
 	}
+	s.checkpointed.Store(last.Seq)
 	return s.anchor(ctx, last)
 }
 

@@ -12,18 +12,24 @@ import (
 // Config is the whole configuration of the portal, read from the
 // environment (see README: Configuration). Every secret has a _FILE variant.
 type Config struct {
-	Addr        string // listen address
-	PublicURL   string // how browsers reach the portal, no trailing slash
-	Dev         bool   // development mode: cookies without Secure, dev banner
-	DBPath      string
-	MasterKey   string // path of the master key file
-	SigningKey  string // path of the Ed25519 signing key (certificates)
-	LogLevel    string // debug, info, warn or error
-	S3Endpoint  string
-	S3AccessKey string
-	S3SecretKey string
-	S3Secure    bool
-	S3Region    string
+	Addr      string // listen address
+	PublicURL string // how browsers reach the portal, no trailing slash
+	Dev       bool   // development mode: cookies without Secure, dev banner
+	DBPath    string
+	// DatabaseURL selects PostgreSQL (postgres://…, TLS by its sslmode)
+	// instead of SQLite at DBPath; DBMaxConns and DBStatementTimeout tune
+	// its pool.
+	DatabaseURL        string
+	DBMaxConns         int
+	DBStatementTimeout time.Duration
+	MasterKey          string // path of the master key file
+	SigningKey         string // path of the Ed25519 signing key (certificates)
+	LogLevel           string // debug, info, warn or error
+	S3Endpoint         string
+	S3AccessKey        string
+	S3SecretKey        string
+	S3Secure           bool
+	S3Region           string
 
 	BucketPrefix    string
 	MaxFileSize     int64
@@ -102,6 +108,9 @@ func readConfig(e *envReader) Config {
 		Addr:                 e.str("PORTAL_ADDR", "127.0.0.1:8080"),
 		Dev:                  e.bool("PORTAL_DEV", false),
 		DBPath:               e.str("PORTAL_DB_PATH", DefaultDBPath),
+		DatabaseURL:          e.secret("PORTAL_DATABASE_URL"),
+		DBMaxConns:           e.int("PORTAL_DB_MAX_CONNS", 10),
+		DBStatementTimeout:   e.duration("PORTAL_DB_STATEMENT_TIMEOUT", 30*time.Second),
 		MasterKey:            e.str("PORTAL_MASTER_KEY_FILE", ""),
 		SigningKey:           e.str("PORTAL_SIGNING_KEY_FILE", ""),
 		LogLevel:             strings.ToLower(e.str("PORTAL_LOG_LEVEL", "info")),
@@ -195,6 +204,17 @@ func (c *Config) validate(e *envReader) {
 		case !c.MetricsAllowRemote && (ip == nil || !ip.IsLoopback()):
 			e.fail("PORTAL_METRICS_ADDR must be a loopback address such as 127.0.0.1:9464, or set PORTAL_METRICS_ALLOW_REMOTE=true for a scraper on another host (then restrict who reaches the port)")
 		}
+	}
+	if c.DatabaseURL != "" {
+		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			e.fail("PORTAL_DATABASE_URL must be a PostgreSQL URL such as postgres://portal@db.internal:5432/portal?sslmode=verify-full")
+		}
+	}
+	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
+		e.fail("PORTAL_DB_MAX_CONNS must be between 1 and 1000")
+	}
+	if c.DBStatementTimeout < time.Second {
+		e.fail("PORTAL_DB_STATEMENT_TIMEOUT must be at least 1s")
 	}
 	if c.UploadExpiry < time.Minute {
 		e.fail("PORTAL_UPLOAD_EXPIRY must be at least 1m")

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ofsted-portal/evidence/deploy/pgserver"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/store"
@@ -27,7 +28,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0) // not reached: the upload kills the process
 	}
-	os.Exit(m.Run())
+	os.Exit(pgserver.RunTests(m))
 }
 
 // uploadThenDie uploads a file as the demo uploader and kills its own

@@ -60,7 +60,9 @@ func (s *Service) Start(ctx context.Context) {
 	}()
 }
 
-// Stop ends the background work and waits for the round in progress.
+// Stop ends the background work and waits for the round in progress, then
+// signs and anchors a last checkpoint, so that the trail a stopped portal
+// leaves is covered to its last record.
 func (s *Service) Stop() {
 	s.bgMu.Lock()
 	stop, done := s.bgStop, s.bgDone
@@ -71,6 +73,13 @@ func (s *Service) Stop() {
 		<-done
 	}
 	s.evidence.Wait()
+	if stop != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.Checkpoint(ctx, true); err != nil {
+			s.log.Error("audit checkpoint at shutdown", "err", err)
+		}
+		cancel()
+	}
 }
 
 const (

@@ -33,10 +33,13 @@ func DBPath(getenv func(string) string) string {
 	return DefaultDBPath
 }
 
-// OpenStore opens the database the environment names. It must exist
-// already unless create is set: an operator's typo must not make an empty
-// database.
+// OpenStore opens the database the environment names (PORTAL_DATABASE_URL
+// or PORTAL_DB_PATH). A SQLite file must exist already unless create is
+// set: an operator's typo must not make an empty database.
 func OpenStore(ctx context.Context, getenv func(string) string, create bool) (*store.Store, error) {
+	if cfg := PartialConfig(getenv); cfg.DatabaseURL != "" {
+		return OpenDatabase(ctx, cfg)
+	}
 	path := DBPath(getenv)
 	if !create {
 		if _, err := os.Stat(path); err != nil {

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
@@ -55,9 +56,12 @@ type Service struct {
 	// appended is signalled after commits that appended audit records;
 	// the checkpointer listens.
 	appended chan struct{}
-	anchorMu sync.Mutex
-	anchors  Anchors
-	anchored int64 // the last checkpoint anchored by this process
+	// checkpointed is the sequence number of the last signed checkpoint
+	// this process knows of.
+	checkpointed atomic.Int64
+	anchorMu     sync.Mutex
+	anchors      Anchors
+	anchored     int64 // the last checkpoint anchored by this process
 
 	// sending holds the resumable uploads a request is writing to, so two
 	// requests never write the same upload at once.
@@ -122,7 +126,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, cfg.DBPath)
+	st, err := OpenDatabase(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -145,17 +149,12 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	}
 	s.metrics = o.metrics
 	s.appended = make(chan struct{}, 1)
-	var last int64
-	var lastMu sync.Mutex
 	st.OnAppend(func(seq int64) {
 		s.metrics.AuditAppended()
-		lastMu.Lock()
-		due := seq-last >= checkpointEvery
-		if due {
-			last = seq
-		}
-		lastMu.Unlock()
-		if due {
+		// Due from the last checkpoint actually signed: every append past
+		// the mark asks again, so a checkpoint that ran a little early
+		// (before the head reached the mark) is followed by another.
+		if seq-s.checkpointed.Load() >= checkpointEvery {
 			select {
 			case s.appended <- struct{}{}:
 			default:

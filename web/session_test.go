@@ -127,8 +127,17 @@ func TestSessionSaveFailureKeepsResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := ts.Portal.Store().DB()
-	if _, err := db.Exec(`CREATE TRIGGER sessions_frozen BEFORE UPDATE ON sessions BEGIN SELECT RAISE(ABORT, 'sessions frozen by the test'); END`); err != nil {
-		t.Fatal(err)
+	freeze := []string{`CREATE TRIGGER sessions_frozen BEFORE UPDATE ON sessions BEGIN SELECT RAISE(ABORT, 'sessions frozen by the test'); END`}
+	if db.Postgres() {
+		freeze = []string{
+			`CREATE FUNCTION sessions_frozen() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'sessions frozen by the test'; END $$`,
+			`CREATE TRIGGER sessions_frozen BEFORE UPDATE ON sessions FOR EACH ROW EXECUTE FUNCTION sessions_frozen()`,
+		}
+	}
+	for _, q := range freeze {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	page := b.get("/visits")
 	body := readAll(t, page)
@@ -182,17 +191,10 @@ func TestSessionsAtRest(t *testing.T) {
 func tableRows(t *testing.T, ts *testStack) map[string]int {
 	t.Helper()
 	db := ts.Portal.Store().DB()
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+	names, err := db.Tables()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		names = append(names, n)
-	}
-	rows.Close()
 	out := map[string]int{}
 	for _, name := range names {
 		var n int

@@ -75,6 +75,7 @@ type bench struct {
 	uploader, lead  *http.Client
 	visitID, rawBkt string
 	listVisit       string
+	visitIDs        map[string]string // by reference
 	lastFile        string
 	notes           []string // written under the table
 	// profile names the case whose first portal run is CPU-profiled into
@@ -113,7 +114,7 @@ func (b *bench) captureProfile(name string, d time.Duration) func() {
 func run(ctx context.Context) (bool, error) {
 	b := &bench{pairs: envInt("BENCH_PAIRS", 3), size: int64(envInt("BENCH_SIZE_MIB", 1024)) << 20}
 	fmt.Println("Starting MinIO, the dev identity provider and the portal (as its own process)...")
-	st, err := startStack(ctx)
+	st, err := startStack(ctx, "")
 	if st != nil {
 		defer st.close()
 	}
@@ -146,6 +147,13 @@ func run(ctx context.Context) (bool, error) {
 		fmt.Println(format([]row{r}, false))
 	}
 	report := format(rows, true)
+	if len(only) == 0 || slices.Contains(only, "databases") {
+		table, err := b.databases(ctx)
+		if err != nil {
+			return false, err
+		}
+		report += "\n\n" + table
+	}
 	fmt.Println("\n" + report)
 	os.MkdirAll("bench", 0o755)
 	host, _ := os.Hostname()
@@ -198,7 +206,9 @@ func format(rows []row, header bool) string {
 
 func ptr(b bool) *bool { return &b }
 
-func (b *bench) setUp(ctx context.Context) error {
+// createVisits creates visits (by reference, into b.visitIDs) with the
+// uploader and the lead inspector as members.
+func (b *bench) createVisits(ctx context.Context, refs ...string) error {
 	admin, err := devstack.SignIn(ctx, b.st.portalURL, "ofsted", "admin@ofsted.example", devidp.DemoPassword)
 	if err != nil {
 		return err
@@ -209,7 +219,10 @@ func (b *bench) setUp(ctx context.Context) error {
 	if !cal.IsWorkingDay(nd) {
 		nd = cal.PreviousWorkingDay(nd)
 	}
-	for i, ref := range []string{"BENCH-1", "BENCH-LIST"} {
+	if b.visitIDs == nil {
+		b.visitIDs = map[string]string{}
+	}
+	for _, ref := range refs {
 		var v struct{ ID string }
 		body := fmt.Sprintf(`{"reference":%q,"title":"Benchmark","provider":"Cafcass","notification_date":%q,"fieldwork_start":%q}`,
 			ref, nd.Format(time.DateOnly), cal.AddWorkingDays(nd, 5).Format(time.DateOnly))
@@ -221,12 +234,17 @@ func (b *bench) setUp(ctx context.Context) error {
 				return err
 			}
 		}
-		if i == 0 {
-			b.visitID = v.ID
-		} else {
-			b.listVisit = v.ID
-		}
+		b.visitIDs[ref] = v.ID
 	}
+	return nil
+}
+
+func (b *bench) setUp(ctx context.Context) error {
+	if err := b.createVisits(ctx, "BENCH-1", "BENCH-LIST"); err != nil {
+		return err
+	}
+	b.visitID, b.listVisit = b.visitIDs["BENCH-1"], b.visitIDs["BENCH-LIST"]
+	var err error
 	if b.uploader, err = devstack.SignIn(ctx, b.st.portalURL, "cafcass", "uploader@cafcass.example", devidp.DemoPassword); err != nil {
 		return err
 	}

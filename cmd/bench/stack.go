@@ -38,7 +38,9 @@ type benchStack struct {
 	pprofAddr string // with BENCH_PROFILE: the portal's profiler
 }
 
-func startStack(ctx context.Context) (*benchStack, error) {
+// startStack starts a stack whose portal keeps its metadata in SQLite, or
+// on PostgreSQL at dbURL when given.
+func startStack(ctx context.Context, dbURL string) (*benchStack, error) {
 	b := &benchStack{}
 	var err error
 	if b.dir, err = os.MkdirTemp("", "portal-bench-"); err != nil {
@@ -86,6 +88,9 @@ func startStack(ctx context.Context) (*benchStack, error) {
 		// per-address sign-in limits are set above what it needs.
 		"PORTAL_SIGNIN_RATE=5000/1m", "PORTAL_SIGNIN_FAILURE_RATE=1000/1m",
 	}
+	if dbURL != "" {
+		b.env = append(b.env, "PORTAL_DATABASE_URL="+dbURL)
+	}
 	if os.Getenv("BENCH_PROFILE") != "" {
 		if b.pprofAddr, err = devstack.FreeAddr(); err != nil {
 			return nil, err
@@ -97,7 +102,12 @@ func startStack(ctx context.Context) (*benchStack, error) {
 		b.env = append(b.env, pre+"ISSUER=http://"+idpAddr+"/"+p.name, pre+"CLIENT_ID=portal", pre+"CLIENT_SECRET=dev-portal-secret", pre+"ORGANISATION="+p.org)
 	}
 	// The administrator, before the portal starts.
-	st, err := store.Open(ctx, filepath.Join(b.dir, "portal.db"))
+	var st *store.Store
+	if dbURL != "" {
+		st, err = store.OpenPostgres(ctx, dbURL, store.PostgresOptions{})
+	} else {
+		st, err = store.Open(ctx, filepath.Join(b.dir, "portal.db"))
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -6,12 +6,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/ofsted-portal/evidence/deploy/devidp"
 	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/deploy/pgserver"
 	"github.com/ofsted-portal/evidence/portal"
 )
 
@@ -35,14 +37,41 @@ func env(k, def string) string {
 	return def
 }
 
+// startPostgres starts the dev stack's own PostgreSQL (make run
+// DB=postgres): its cluster in var/postgres, kept between runs, on
+// 127.0.0.1:5432 unless that port is taken (then any free one).
+func startPostgres(ctx context.Context) (*pgserver.Server, error) {
+	addr := env("PORTAL_POSTGRES_ADDR", "127.0.0.1:5432")
+	if l, err := net.Listen("tcp", addr); err != nil {
+		fmt.Printf("%s is taken: PostgreSQL gets a free port.\n", addr)
+		addr = "127.0.0.1:0"
+	} else {
+		l.Close()
+	}
+	fmt.Println("Starting PostgreSQL (var/postgres)...")
+	return pgserver.Start(ctx, pgserver.Options{Dir: "var/postgres", Addr: addr, Keep: true})
+}
+
 func run(ctx context.Context) error {
+	var dbURL, dbName string
+	if os.Getenv("PORTAL_DEV_DATABASE") == "postgres" {
+		pg, err := startPostgres(ctx)
+		if err != nil {
+			return err
+		}
+		defer pg.Stop()
+		dbURL, dbName = pg.URL, "PostgreSQL on "+pg.Addr+" (database portal)"
+	} else {
+		dbName = "SQLite (var/portal.db)"
+	}
 	fmt.Println("Starting MinIO, the dev identity provider and the portal...")
 	st, err := devstack.Start(ctx, devstack.Options{
-		Dir:        "var",
-		Relative:   true,
-		PortalAddr: env("PORTAL_ADDR", "127.0.0.1:8080"),
-		IdPAddr:    env("DEVIDP_ADDR", "127.0.0.1:5556"),
-		MinIOAddr:  env("MINIO_ADDR", "127.0.0.1:9000"),
+		DatabaseURL: dbURL,
+		Dir:         "var",
+		Relative:    true,
+		PortalAddr:  env("PORTAL_ADDR", "127.0.0.1:8080"),
+		IdPAddr:     env("DEVIDP_ADDR", "127.0.0.1:5556"),
+		MinIOAddr:   env("MINIO_ADDR", "127.0.0.1:9000"),
 		// Any free port unless given: make run needs no fourth fixed one.
 		MetricsAddr: os.Getenv("PORTAL_METRICS_ADDR"),
 		Logger:      portal.NewLogger(os.Stderr, env("PORTAL_LOG_LEVEL", "info")),
@@ -65,11 +94,12 @@ Sign in with one of the demo accounts (password %q):
 Ofsted's accounts sign in with a second factor, which the portal requires of
 that issuer; %s has none and is refused.
 Demo visit: %s. Dev identity provider: %s. S3 (MinIO): http://%s.
+Database: %s.
 Metrics (Prometheus): %s
 Configuration for other commands: set -a; . ./var/dev.env; set +a
 Press Ctrl-C to stop.
 `, "ofsted", "outsider@ofsted.example", "(on no visit)", "ofsted", devidp.PasswordOnlyUser, "(no second factor: refused)",
-		devidp.PasswordOnlyUser, portal.DemoReference, st.IdPURL, st.MinIO.Endpoint, st.MetricsURL)
+		devidp.PasswordOnlyUser, portal.DemoReference, st.IdPURL, st.MinIO.Endpoint, dbName, st.MetricsURL)
 	<-ctx.Done()
 	fmt.Println("\nStopping...")
 	return nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -32,11 +33,8 @@ func TestKeyRotate(t *testing.T) {
 	oldPath, newPath := writeKey(t, dir, "old.key", oldText), writeKey(t, dir, "new.key", newText)
 	oldMaster, _ := crypto.LoadMasterKey(oldPath)
 	newMaster, _ := crypto.LoadMasterKey(newPath)
-	db := filepath.Join(dir, "p.db")
-	st, err := store.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	open := testDatabase(t)
+	st := open()
 	vk, _ := crypto.NewVisitKey()
 	wrapped, _ := oldMaster.Wrap(vk)
 	now := time.Now()
@@ -47,11 +45,10 @@ func TestKeyRotate(t *testing.T) {
 	st.Close()
 
 	t.Setenv("PORTAL_MASTER_KEY_FILE", oldPath)
-	t.Setenv("PORTAL_DB_PATH", db)
 	if err := keyRotate(ctx, []string{"--new-key", newPath}); err != nil {
 		t.Fatal(err)
 	}
-	st, _ = store.Open(ctx, db)
+	st = open()
 	defer st.Close()
 	k, _ := st.WrappedKey(ctx, "v1")
 	got, err := newMaster.Unwrap(k.Wrapped)
@@ -95,28 +92,23 @@ func TestAuditVerifyCommand(t *testing.T) {
 	pemKey, _ := retention.GenerateSigningKey()
 	keyPath := writeKey(t, dir, "signing.key", pemKey)
 	key, _ := retention.LoadSigningKey(keyPath)
-	db := filepath.Join(dir, "p.db")
-	st, err := store.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testDatabase(t)()
 	for i := 0; i < 3; i++ {
 		st.Audit(ctx, store.AuditRecord{Time: time.Now(), Action: "signin", Outcome: "success"})
 	}
 	seq, hash, _ := st.AuditHead(ctx)
 	st.AddCheckpoint(ctx, store.SignCheckpoint(seq, hash, time.Now(), key))
-	t.Setenv("PORTAL_DB_PATH", db)
 	t.Setenv("PORTAL_SIGNING_KEY_FILE", keyPath)
 	if err := auditVerify(ctx, nil); err != nil {
 		t.Fatalf("intact trail: %v", err)
 	}
-	for _, q := range []string{`DROP TRIGGER audit_no_update`, `UPDATE audit SET outcome = 'failure' WHERE seq = 2`} {
+	for _, q := range append(dropAuditTriggers(st), `UPDATE audit SET outcome = 'failure' WHERE seq = 2`) {
 		if _, err := st.DB().Exec(q); err != nil {
 			t.Fatal(err)
 		}
 	}
 	st.Close()
-	err = auditVerify(ctx, nil)
+	err := auditVerify(ctx, nil)
 	if err == nil || !strings.Contains(err.Error(), "BROKEN at record 2") {
 		t.Fatalf("edited trail: %v", err)
 	}
@@ -144,7 +136,7 @@ func TestRetentionRunRecordsOnlyDestruction(t *testing.T) {
 	if err := retentionRun(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(ctx, st.Config.DBPath)
+	db, err := portal.OpenDatabase(ctx, st.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +162,7 @@ func TestRetentionRunRecordsOnlyDestruction(t *testing.T) {
 // provider gives no email, named by issuer and subject.
 func TestAdminGrantBySubject(t *testing.T) {
 	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "p.db")
-	t.Setenv("PORTAL_DB_PATH", db)
+	open := testDatabase(t)
 	const iss = "https://login.example/tenant/v2.0"
 	if err := adminGrant(ctx, []string{"--issuer", iss, "--subject", "AAAA-sub", "--role", "administrator"}); err != nil {
 		t.Fatal(err)
@@ -179,10 +170,7 @@ func TestAdminGrantBySubject(t *testing.T) {
 	if err := adminGrant(ctx, []string{"--issuer", iss, "--subject", "s", "--email", "a@x.example"}); err == nil {
 		t.Fatal("both --subject and --email accepted")
 	}
-	st, err := store.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := open()
 	defer st.Close()
 	u, err := st.SignIn(ctx, iss, "AAAA-sub", "", "", nil, time.Now())
 	if err != nil {

@@ -6,12 +6,14 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/deploy/pgserver"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
@@ -35,7 +37,47 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(pgserver.RunTests(m))
+}
+
+// dropAuditTriggers are the statements that remove the trail's append-only
+// triggers, as an attacker with the database would.
+func dropAuditTriggers(s *store.Store) []string {
+	if s.Postgres() {
+		return []string{`DROP TRIGGER IF EXISTS audit_no_update ON audit`, `DROP TRIGGER IF EXISTS audit_no_delete ON audit`}
+	}
+	return []string{`DROP TRIGGER IF EXISTS audit_no_update`, `DROP TRIGGER IF EXISTS audit_no_delete`}
+}
+
+// testDatabase makes an empty database for a command's test and points
+// the environment at it: SQLite in a temporary folder, or a PostgreSQL
+// database on the PostgreSQL run. open opens it.
+func testDatabase(t *testing.T) (open func() *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	if pgserver.TestDatabaseWanted() {
+		url, err := pgserver.NewTestDatabase(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("PORTAL_DATABASE_URL", url)
+		return func() *store.Store {
+			s, err := store.OpenPostgres(ctx, url, store.PostgresOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+	}
+	db := filepath.Join(t.TempDir(), "p.db")
+	t.Setenv("PORTAL_DB_PATH", db)
+	return func() *store.Store {
+		s, err := store.Open(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
 }
 
 // domainStack starts MinIO and the domain (no HTTP door, no background
@@ -128,7 +170,7 @@ func TestKilledSweepDoesNotBlockTheNext(t *testing.T) {
 			t.Fatalf("after the lease ran out (killed at %s): %v", step, err)
 		}
 	}
-	db, err := store.Open(ctx, st.Config.DBPath)
+	db, err := portal.OpenDatabase(ctx, st.Config)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/deploy/devidp"
+	"github.com/ofsted-portal/evidence/deploy/pgserver"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/metrics"
@@ -47,6 +48,11 @@ type Options struct {
 	// S3, when set, is an S3 server to use instead of starting MinIO (the
 	// storage tests run against several).
 	S3 *S3Endpoint
+	// DatabaseURL puts the portal's metadata on PostgreSQL (make run
+	// DB=postgres). Empty: SQLite in Dir, or, when tests ask for
+	// PostgreSQL (PORTAL_TEST_DATABASE=postgres), a new database on the
+	// test process's cluster.
+	DatabaseURL string
 	// DomainOnly starts MinIO and builds the domain (with its demo visit)
 	// but no identity provider, HTTP door or background work: tests of the
 	// domain's rules and of commands.
@@ -101,6 +107,11 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 			if *a, err = FreeAddr(); err != nil {
 				return st, err
 			}
+		}
+	}
+	if o.DatabaseURL == "" && pgserver.TestDatabaseWanted() {
+		if o.DatabaseURL, err = pgserver.NewTestDatabase(ctx); err != nil {
+			return st, err
 		}
 	}
 	if st.Env, err = loadOrCreateEnv(o); err != nil {
@@ -343,6 +354,10 @@ func loadOrCreateEnv(o Options) (map[string]string, error) {
 	}
 	for k, v := range set {
 		env[k] = v
+	}
+	delete(env, "PORTAL_DATABASE_URL")
+	if o.DatabaseURL != "" {
+		env["PORTAL_DATABASE_URL"] = o.DatabaseURL
 	}
 	for k, v := range o.Env {
 		env[k] = v

@@ -24,10 +24,6 @@ const (
 	kubeVersion = "1.31.0" // helm built from source defaults to 1.20, below the chart's minimum
 )
 
-// pending are variables the chart sets that the portal's configuration
-// reads once PostgreSQL support lands (being added alongside).
-var pending = map[string]bool{"PORTAL_DATABASE_URL": true, "PORTAL_DATABASE_URL_FILE": true}
-
 func helm(t *testing.T) string {
 	t.Helper()
 	bin, err := devstack.FindTool("helm", "PORTAL_HELM_BIN")

@@ -126,3 +126,41 @@ func TestFailedAuditWriteFailsTheAct(t *testing.T) {
 		t.Fatalf("the act happened anyway: %v", ms)
 	}
 }
+
+// TestConcurrentAppendsFormOneChain: appends from many connections at once
+// (as from several requests, or several portal instances on one
+// PostgreSQL) form one linear chain, every record once.
+func TestConcurrentAppendsFormOneChain(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	const writers, each = 8, 40
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		go func(w int) {
+			var err error
+			for i := 0; i < each && err == nil; i++ {
+				err = s.Audit(ctx, AuditRecord{Time: time.Now(), Action: "test.append", Object: fmt.Sprintf("w%d-%d", w, i), Outcome: "success"})
+			}
+			errs <- err
+		}(w)
+	}
+	for w := 0; w < writers; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := s.AuditRecords(ctx, AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		seen[r.Object] = true
+	}
+	if len(recs) != writers*each || len(seen) != writers*each {
+		t.Fatalf("%d records, %d distinct, want %d", len(recs), len(seen), writers*each)
+	}
+	if err := VerifyAudit(recs, nil, nil); err != nil {
+		t.Fatalf("the chain forked or broke: %v", err)
+	}
+}

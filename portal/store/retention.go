@@ -232,7 +232,7 @@ func (s *Store) VerifyKeyGone(ctx context.Context, visitID string, wait time.Dur
 		return fmt.Errorf("store: key probe: %w", err)
 	}
 	if s.db.pg {
-		if err := s.keyGoneFromTable(ctx, visitID); err != nil {
+		if err := s.keyGoneFromTable(ctx, visitID, wait); err != nil {
 			return err
 		}
 	} else if err := s.checkpointLog(ctx, wait); err != nil {
@@ -264,10 +264,13 @@ func (s *Store) VerifyKeyGone(ctx context.Context, visitID string, wait time.Dur
 }
 
 // keyGoneFromTable is PostgreSQL's proof: the row is gone from the table
-// (as every instance sees it) and its dead version has been vacuumed from
-// the table's pages. What PostgreSQL keeps elsewhere (its write-ahead log,
-// archives, base backups, replicas) is for the operator: README.
-func (s *Store) keyGoneFromTable(ctx context.Context, visitID string) error {
+// as every instance sees it, and a vacuum has removed its dead version
+// (the table reports no dead row versions left). A transaction that holds
+// an older snapshot keeps the dead version (as a SQLite reader keeps the
+// log): wait and retry, up to wait. What PostgreSQL keeps elsewhere (its
+// write-ahead log, archives, base backups, replicas) is for the operator:
+// README.
+func (s *Store) keyGoneFromTable(ctx context.Context, visitID string, wait time.Duration) error {
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM visit_keys WHERE visit_id = ?`, visitID).Scan(&n); err != nil {
 		return fmt.Errorf("store: key gone: %w", err)
@@ -275,10 +278,27 @@ func (s *Store) keyGoneFromTable(ctx context.Context, visitID string) error {
 	if n != 0 {
 		return fmt.Errorf("%w (the row is still in visit_keys)", ErrKeyNotGone)
 	}
-	if err := s.vacuumKeys(ctx); err != nil {
-		return fmt.Errorf("%w: vacuum visit_keys: %v", ErrKeyNotGone, err)
+	deadline := time.Now().Add(wait)
+	for {
+		if err := s.vacuumKeys(ctx); err != nil {
+			return fmt.Errorf("%w: vacuum visit_keys: %v", ErrKeyNotGone, err)
+		}
+		var dead int64
+		if err := s.db.QueryRowContext(ctx, `SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'visit_keys'`).Scan(&dead); err != nil {
+			return fmt.Errorf("store: key gone: %w", err)
+		}
+		if dead == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: %d dead row versions of visit_keys could not be vacuumed (a transaction holds an older snapshot)", ErrKeyNotGone, dead)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	return nil
 }
 
 // checkpointLog moves the write-ahead log into the database file and

@@ -97,6 +97,32 @@ func (d DB) QueryRow(q string, args ...any) *sql.Row {
 	return d.h.DB.QueryRow(d.h.bind(q), args...)
 }
 
+// Postgres reports whether the database is PostgreSQL (tests write their
+// few dialect-specific statements with it).
+func (d DB) Postgres() bool { return d.h.pg }
+
+// Tables lists the portal's tables.
+func (d DB) Tables() ([]string, error) {
+	q := `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`
+	if d.h.pg {
+		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`
+	}
+	rows, err := d.h.DB.Query(q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
 // Conn is one connection of the pool, for a test that holds a
 // transaction open; its queries are the database's own dialect.
 func (d DB) Conn(ctx context.Context) (*sql.Conn, error) { return d.h.DB.Conn(ctx) }

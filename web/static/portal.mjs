@@ -310,6 +310,7 @@ function enhanceUpload (form) {
   window.addEventListener('beforeunload', (ev) => {
     if (entries.some((e) => e.state === 'uploading' || e.state === 'waiting')) ev.preventDefault()
   })
+  form.dataset.ready = 'true' // the page takes files from here on (tests wait for it)
 }
 
 // walk adds every file under a dropped entry (folders included).

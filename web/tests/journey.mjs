@@ -77,6 +77,7 @@ try {
   await audit(page, 'visit-uploader-before')
   check(await page.locator('[id="item-1.01-status"]').innerText() !== 'Received', 'item 1.01 is not received before the upload')
   await page.click(`a[href="/visits/${visit}/upload"]`)
+  await page.waitForSelector('#upload-form[data-ready]')
   await audit(page, 'upload')
 
   // Drag three files, one named with an item number, onto the drop zone.
@@ -97,12 +98,12 @@ try {
   check(await page.locator('#upload-queue progress').count() === 4, 'each dropped file has a progress bar')
   check((await page.locator('#upload-3-status').innerText()).includes('Not uploaded: The name contains text-direction characters'),
     'a file with a misleading name is refused with a clear message')
-  await page.waitForFunction(() => document.getElementById('overall-label').textContent.startsWith('3 of 3 files uploaded'), null, { timeout: 60000 })
+  await page.waitForFunction(() => (document.getElementById('overall-label')?.textContent ?? '').startsWith('3 of 3 files uploaded'), null, { timeout: 60000 })
   check(await page.locator('#upload-summary progress').first().evaluate((p) => p.value) === 100, 'the overall progress bar reaches 100%')
   check((await page.locator('#upload-0-status').innerText()).includes('Filed under item 1.01'), '1.01 Structure.pdf is filed under item 1.01')
   // A folder (with a sub-folder) chosen at once: every file in it is sent.
   await page.setInputFiles('#folder', folder)
-  await page.waitForFunction(() => document.getElementById('overall-label').textContent.startsWith('5 of 5 files uploaded'), null, { timeout: 60000 })
+  await page.waitForFunction(() => (document.getElementById('overall-label')?.textContent ?? '').startsWith('5 of 5 files uploaded'), null, { timeout: 60000 })
   const folderStatuses = [await page.locator('#upload-4-status').innerText(), await page.locator('#upload-5-status').innerText()].join(' ')
   check(folderStatuses.includes('Filed under item 3.01') && folderStatuses.includes('Filed under item 3.02'),
     `both files of a chosen folder are uploaded and filed (${folderStatuses})`)
@@ -112,7 +113,7 @@ try {
   // server's words.
   await fetch(control + '/clock?days=40', { method: 'POST' })
   await page.setInputFiles('#file', { name: '1.04 Late feedback.pdf', mimeType: 'application/pdf', buffer: Buffer.from('late') })
-  await page.waitForFunction(() => /Not uploaded/.test(document.getElementById('upload-6-status').textContent), null, { timeout: 30000 })
+  await page.waitForFunction(() => /Not uploaded/.test((document.getElementById('upload-6-status')?.textContent ?? '')), null, { timeout: 30000 })
   const late = await page.locator('#upload-6-status').innerText()
   check(/uploads are closed for you on this visit/.test(late) && /clos/i.test(late.split('visit.')[1] || ''), `a file sent after the window closed is refused with a reason (${late})`)
   await fetch(control + '/clock?days=0', { method: 'POST' })
@@ -135,6 +136,7 @@ try {
   }
   watch(page)
   await page.goto(`${base}/visits/${visit}/upload`)
+  await page.waitForSelector('#upload-form[data-ready]')
   await page.setInputFiles('#file', bigFile)
   const acked = (ph) => Math.max(0, ...patches.filter((x) => x.phase === ph && x.status === 204).map((x) => x.ack))
   await page.waitForFunction(() => document.querySelectorAll('#upload-queue progress').length === 1)
@@ -142,7 +144,7 @@ try {
   await waitFor(() => acked('first') >= segment, 60000, 'a segment committed before the pause')
   await page.click('#upload-0 button')
   phase = 'paused'
-  await page.waitForFunction(() => /Paused at/.test(document.getElementById('upload-0-status').textContent))
+  await page.waitForFunction(() => /Paused at/.test((document.getElementById('upload-0-status')?.textContent ?? '')))
   await new Promise((resolve) => setTimeout(resolve, 300))
   const pausedAt = acked('first')
   check(patches.filter((x) => x.phase === 'paused').length === 0, 'a paused upload sends nothing')
@@ -157,6 +159,7 @@ try {
   const beforeReload = acked('after-pause')
   phase = 'after-reload'
   await page.reload()
+  await page.waitForSelector('#upload-form[data-ready]')
   await page.setInputFiles('#file', bigFile)
   await waitFor(() => patches.some((x) => x.phase === 'after-reload'), 30000, 'the upload resumes after the reload')
   const resumed = patches.find((x) => x.phase === 'after-reload')
@@ -169,7 +172,7 @@ try {
   const res = await fetch(control + '/restart', { method: 'POST' })
   check(res.ok, 'the portal restarted mid-upload')
   await audit(page, 'upload-in-progress')
-  await page.waitForFunction(() => /Uploaded/.test(document.getElementById('upload-0-status').textContent), null, { timeout: 120000 })
+  await page.waitForFunction(() => /Uploaded/.test((document.getElementById('upload-0-status')?.textContent ?? '')), null, { timeout: 120000 })
   await waitFor(() => acked('after-restart') === bigSize, 10000, 'the last PATCH answered with the full length')
   const afterRestart = patches.filter((x) => x.phase === 'after-restart' && x.status === 204)
   check(!(await page.locator('#upload-0 button').isVisible()), 'a finished upload offers no pause button')
