@@ -11,12 +11,13 @@ MAILPIT_VERSION := v1.33.1
 HELM_VERSION := v3.22.0
 BIN := $(CURDIR)/bin
 
-.PHONY: run test test-ceph lint vuln bench minio hydra build clean help web browser-deps postgres mailpit clamd ceph-deps image helm podman
+.PHONY: run test test-ceph soak lint vuln bench minio hydra build clean help web browser-deps postgres mailpit clamd ceph-deps image helm podman
 
 help:
 	@echo "make run    start MinIO, the dev identity provider and the portal (state in ./var)"
 	@echo "make test   every test, including integration tests on real MinIO and OIDC"
 	@echo "make test-ceph  the S3 capability tests against a one-node Ceph RGW (installs Debian's Ceph)"
+	@echo "make soak   two portal instances on PostgreSQL under load for SOAK (default 10m)"
 	@echo "make lint   gofmt, go vet, staticcheck"
 	@echo "make vuln   govulncheck (needs network access to vuln.go.dev)"
 	@echo "make bench  benchmarks"
@@ -203,6 +204,13 @@ test: $(BIN)/minio $(BIN)/versitygw $(BIN)/hydra browser-deps postgres $(BIN)/ma
 CEPH_TEST_PKGS ?= ./deploy/s3test/ ./portal/
 test-ceph: ceph-deps
 	PORTAL_TEST_CEPH=1 PORTAL_REQUIRE_INTEGRATION=1 $(GO) test -count=1 -timeout 15m -run '^(TestCapabilities|TestStorageOnEveryServer)$$/^ceph$$' -v $(CEPH_TEST_PKGS)
+
+# Two instances behind a balancer on PostgreSQL, 8 clients for SOAK (make
+# test runs the same test for 15 s): then the audit chain must verify with
+# exactly one record per act.
+SOAK ?= 10m
+soak: $(BIN)/minio postgres
+	$(TEST_ENV) PORTAL_TEST_DATABASE=postgres PORTAL_SOAK=$(SOAK) $(GO) test -count=1 -timeout 3h -run '^TestTwoInstances$$' -v ./web
 
 # Benchmarks (never part of make test): the portal against raw S3 in the same
 # run, with targets; results in bench/results.md. Exits non-zero on a miss.

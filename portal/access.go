@@ -24,6 +24,27 @@ type Access struct {
 	Decision policy.Decision // the decision Authorize made
 
 	decided map[decisionKey]policy.Decision
+	// restrictions are the visit's item restrictions, loaded once (one
+	// statement) the first time a file is decided on.
+	restrictions map[string]store.Restriction
+}
+
+// restriction is the restriction of one item of the visit.
+func (acc *Access) restriction(ctx context.Context, item string) (store.Restriction, error) {
+	if acc.restrictions == nil {
+		rs, err := acc.svc.store.Restrictions(ctx, acc.Visit.ID)
+		if err != nil {
+			return store.Restriction{}, err
+		}
+		acc.restrictions = make(map[string]store.Restriction, len(rs))
+		for _, r := range rs {
+			acc.restrictions[r.Code] = r
+		}
+	}
+	if r, ok := acc.restrictions[item]; ok {
+		return r, nil
+	}
+	return store.Restriction{VisitID: acc.Visit.ID, Code: item}, nil
 }
 
 type decisionKey struct {
@@ -61,6 +82,17 @@ func (s *Service) Authorize(ctx context.Context, a Actor, action policy.Action, 
 	}
 	s.log.Debug("allowed", "request_id", a.RequestID, "user", a.UserID, "action", string(action), "policies", d.Policies)
 	return acc, nil
+}
+
+// accessOf is the actor's access to a visit loaded with a page of them
+// (store.VisitRow): the same as Authorize's, without a statement more.
+func (s *Service) accessOf(a Actor, r store.VisitRow) *Access {
+	acc := &Access{svc: s, Actor: a, decided: map[decisionKey]policy.Decision{}, Visit: r.Visit, Status: s.statusOf(r)}
+	if r.Member != nil && !s.unannounced(r.Visit, *r.Member) {
+		acc.Member = *r.Member
+		acc.Window = s.memberWindow(acc.Visit, acc.Status, acc.Member)
+	}
+	return acc
 }
 
 // load fills in the visit as it stands now, the actor's membership and
@@ -115,7 +147,7 @@ func (acc *Access) resource(ctx context.Context, f *store.File) (policy.Resource
 	}
 	r := policy.Resource{VisitID: acc.Visit.ID, VisitState: acc.Status.State, AcceptsUploads: acc.Status.AcceptsUploads, LegalHold: acc.Status.LegalHold}
 	if f != nil && f.ID != "" {
-		rs, err := acc.svc.store.Restriction(ctx, acc.Visit.ID, f.Item)
+		rs, err := acc.restriction(ctx, f.Item)
 		if err != nil {
 			return r, err
 		}

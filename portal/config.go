@@ -51,9 +51,15 @@ type Config struct {
 	AnchorBucket    string
 	AnchorRetention time.Duration
 	AnchorDir       string
-	CalendarFile    string   // extra bank holidays (optional)
-	TrustedProxies  []string // addresses/CIDRs whose X-Forwarded-For is believed
-	PprofAddr       string   // loopback address for Go's profiler (diagnostics); empty: off
+	// KeyBucket holds the key epochs' keys (wrapped to the master key),
+	// outside the database and its backups; an epoch's key is destroyed
+	// KeyEpochRetain after the epoch was superseded, which must be longer
+	// than the database's backups and point-in-time recovery are kept.
+	KeyBucket      string
+	KeyEpochRetain time.Duration
+	CalendarFile   string   // extra bank holidays (optional)
+	TrustedProxies []string // addresses/CIDRs whose X-Forwarded-For is believed
+	PprofAddr      string   // loopback address for Go's profiler (diagnostics); empty: off
 	// ReadIdleTimeout is the longest a request body may stall: a body that
 	// sends nothing for this long is refused.
 	ReadIdleTimeout time.Duration
@@ -132,6 +138,8 @@ func readConfig(e *envReader) Config {
 		AnchorBucket:         e.str("PORTAL_AUDIT_ANCHOR_BUCKET", "portal-audit-anchors"),
 		AnchorRetention:      e.days("PORTAL_AUDIT_ANCHOR_RETENTION", 2190*24*time.Hour),
 		AnchorDir:            e.str("PORTAL_AUDIT_ANCHOR_DIR", ""),
+		KeyBucket:            e.str("PORTAL_KEY_BUCKET", "portal-key-epochs"),
+		KeyEpochRetain:       e.days("PORTAL_KEY_EPOCH_RETAIN", 35*24*time.Hour),
 		CalendarFile:         e.str("PORTAL_CALENDAR_FILE", ""),
 		TrustedProxies:       splitList(e.str("PORTAL_TRUSTED_PROXIES", "")),
 		PprofAddr:            e.str("PORTAL_PPROF_ADDR", ""),
@@ -221,6 +229,9 @@ func (c *Config) validate(e *envReader) {
 	}
 	if !validBucketPrefix(c.AnchorBucket) {
 		e.fail("PORTAL_AUDIT_ANCHOR_BUCKET must be 3 to 30 characters of a-z, 0-9 and '-', starting with a letter")
+	}
+	if !validBucketPrefix(c.KeyBucket) || strings.HasPrefix(c.KeyBucket, c.BucketPrefix) || c.KeyBucket == c.AnchorBucket {
+		e.fail("PORTAL_KEY_BUCKET must be 3 to 30 characters of a-z, 0-9 and '-', starting with a letter, and not a visit's or the anchors' bucket")
 	}
 	if c.AnchorRetention < 24*time.Hour {
 		e.fail("PORTAL_AUDIT_ANCHOR_RETENTION must be at least 1d")

@@ -40,24 +40,33 @@ func (s *Service) DestructionReview(ctx context.Context, a Actor) ([]Review, err
 	if _, err := s.Authorize(ctx, a, policy.DestructionApprove, "", ""); err != nil {
 		return nil, err
 	}
-	ns, err := s.store.Notices(ctx)
+	rows, err := s.store.NoticedVisits(ctx, a.UserID)
 	if err != nil {
 		return nil, err
 	}
 	out := []Review{}
-	for _, n := range ns {
-		v, err := s.store.Visit(ctx, n.VisitID)
-		if err != nil {
-			return nil, err
-		}
-		if v.State != StateActive {
-			continue // destroyed, or being destroyed: nothing left to review
-		}
-		acc, err := s.Authorize(ctx, a, policy.VisitView, n.VisitID, "")
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, Review{Visit: acc.View(ctx), CanApprove: acc.Can(ctx, policy.DestructionApprove)})
+	for _, r := range rows {
+		acc := s.accessOf(a, r)
+		out = append(out, Review{Visit: s.viewWithKey(ctx, r.Visit, acc.Status, acc.Member.Role, r.KeyFingerprint), CanApprove: acc.Can(ctx, policy.DestructionApprove)})
+	}
+	return out, nil
+}
+
+// DestructionWarnings are the visits administrators are warned of on their
+// list of visits, whichever page they look at: those under a destruction
+// notice, and those whose destruction failed.
+func (s *Service) DestructionWarnings(ctx context.Context, a Actor) ([]VisitView, error) {
+	if _, err := s.Authorize(ctx, a, policy.DestructionApprove, "", ""); err != nil {
+		return nil, err
+	}
+	rows, err := s.store.WarnedVisits(ctx, a.UserID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]VisitView, 0, len(rows))
+	for _, r := range rows {
+		acc := s.accessOf(a, r)
+		out = append(out, s.viewWithKey(ctx, r.Visit, acc.Status, acc.Member.Role, r.KeyFingerprint))
 	}
 	return out, nil
 }

@@ -137,7 +137,7 @@ func TestDomainAccessWindows(t *testing.T) {
 	if _, err = d.access(uploader, policy.VisitView, ""); kindOf(err) != portal.KindNotFound {
 		t.Fatalf("uploader before notification: %v, want not found (the visit is unannounced)", err)
 	}
-	if vs, err := d.svc.Visits(ctx, uploader); err != nil || len(vs) != 0 {
+	if vs, err := d.svc.Visits(ctx, uploader, ""); err != nil || len(vs.Visits) != 0 {
 		t.Fatalf("uploader's visits before notification: %v %v", vs, err)
 	}
 	// An inspector whose window opens later is told when.

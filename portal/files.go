@@ -160,6 +160,10 @@ func (acc *Access) Files(ctx context.Context) ([]FileView, error) {
 	if err != nil {
 		return nil, err
 	}
+	uploaders, err := s.store.Uploaders(ctx, v.ID)
+	if err != nil {
+		return nil, err
+	}
 	emails := map[string]string{}
 	visible := acc.fileFilter(ctx, policy.FileList)
 	refilable := acc.fileFilter(ctx, policy.FileRefile)
@@ -171,10 +175,7 @@ func (acc *Access) Files(ctx context.Context) ([]FileView, error) {
 			continue
 		}
 		if _, ok := emails[f.UploadedBy]; !ok {
-			u, err := s.store.User(ctx, f.UploadedBy)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return nil, err
-			}
+			u := uploaders[f.UploadedBy]
 			emails[f.UploadedBy] = PersonName(u.Email, u.Name, u.Subject, u.Issuer)
 		}
 		fv, err := fileView(key, f, emails[f.UploadedBy])

@@ -108,8 +108,22 @@ func (s *Service) interruptedUpload(p store.PendingUpload) store.AuditRecord {
 	return rec
 }
 
-// Sweep runs the janitor once: abandoned uploads and expired sessions.
+// janitorLease is how long one instance's janitor round may hold the
+// janitor's lease: with several instances, one round runs at a time.
+const janitorLease = 5 * time.Minute
+
+// Sweep runs the janitor once: abandoned uploads and expired sessions. With
+// several instances only the one holding the janitor's lease sweeps; the
+// others skip the round.
 func (s *Service) Sweep(ctx context.Context) {
+	now := time.Now()
+	if ok, err := s.store.TakeLease(ctx, "janitor", s.instance, now, now.Add(janitorLease)); err != nil || !ok {
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("janitor lease", "err", err)
+		}
+		return
+	}
+	defer s.store.ReleaseLease(context.WithoutCancel(ctx), "janitor", s.instance)
 	if err := s.evidence.Sweep(ctx, abandonAfter); err != nil {
 		s.log.Error("sweep abandoned uploads", "err", err)
 	}
@@ -121,6 +135,23 @@ func (s *Service) Sweep(ctx context.Context) {
 	}
 	if err := s.store.SweepNames(ctx, s.now().Add(-abandonAfter)); err != nil {
 		s.log.Error("sweep reserved file names", "err", err)
+	}
+	s.keyEpochs(ctx)
+}
+
+// keyEpochs starts the first key epoch (moving keys made by earlier
+// versions into it), retires the epochs whose retention has run out, and
+// forgets epoch keys other instances retired.
+func (s *Service) keyEpochs(ctx context.Context) {
+	if err := s.EnsureKeyEpoch(ctx); err != nil {
+		s.log.Error("key epoch", "err", err)
+		return
+	}
+	if _, err := s.RetireKeyEpochs(ctx); err != nil {
+		s.log.Error("retire key epochs", "err", err)
+	}
+	if err := s.keys.pruneEpochs(ctx); err != nil {
+		s.log.Error("key epochs", "err", err)
 	}
 }
 

@@ -15,17 +15,23 @@ import (
 // its fingerprint), so a key destroyed by any process (a sweep in another
 // instance, portal retention run) is not used by this one a moment
 // longer. Forget drops one at once.
+//
+// Visit keys are wrapped to key epochs (epochs.go): the epoch keys come
+// from the vault, opened with the master key, and are cached too; a
+// retired epoch is never opened again.
 type Keyring struct {
 	master *crypto.MasterKey
 	store  *store.Store
+	vault  *epochVault // nil: keys are wrapped to the master key (no epochs)
 
-	mu   sync.Mutex
-	keys map[string]*crypto.VisitKey
+	mu     sync.Mutex
+	keys   map[string]*crypto.VisitKey
+	epochs map[string]*crypto.MasterKey
 }
 
 // NewKeyring returns a keyring over the master key and the stored wrapped keys.
-func NewKeyring(master *crypto.MasterKey, st *store.Store) *Keyring {
-	return &Keyring{master: master, store: st, keys: map[string]*crypto.VisitKey{}}
+func NewKeyring(master *crypto.MasterKey, st *store.Store, vault *epochVault) *Keyring {
+	return &Keyring{master: master, store: st, vault: vault, keys: map[string]*crypto.VisitKey{}, epochs: map[string]*crypto.MasterKey{}}
 }
 
 // Key returns the visit's key, unwrapping it if needed.
@@ -34,6 +40,17 @@ func (k *Keyring) Key(ctx context.Context, visitID string) (*crypto.VisitKey, er
 	if err != nil {
 		k.Forget(visitID)
 		return nil, err
+	}
+	return k.KeyWithFingerprint(ctx, visitID, fp)
+}
+
+// KeyWithFingerprint is Key when the stored key's fingerprint was read just
+// now with other data ("" when the key is gone): a page of visits checks
+// every key in the statement that loads the page.
+func (k *Keyring) KeyWithFingerprint(ctx context.Context, visitID, fp string) (*crypto.VisitKey, error) {
+	if fp == "" {
+		k.Forget(visitID)
+		return nil, store.ErrNotFound
 	}
 	k.mu.Lock()
 	key, ok := k.keys[visitID]
@@ -45,7 +62,11 @@ func (k *Keyring) Key(ctx context.Context, visitID string) (*crypto.VisitKey, er
 	if err != nil {
 		return nil, err
 	}
-	key, err = k.master.Unwrap(wrapped.Wrapped)
+	wrapper, err := k.epoch(ctx, wrapped.Epoch)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: visit %s: %w", visitID, err)
+	}
+	key, err = wrapper.Unwrap(wrapped.Wrapped)
 	if err != nil {
 		return nil, fmt.Errorf("keyring: visit %s: %w", visitID, err)
 	}

@@ -78,17 +78,49 @@ func GrantRole(ctx context.Context, st *store.Store, a Actor, g RoleGrant) error
 	return st.GrantPortalRole(ctx, g.Role, g.Issuer, email, rec.Time, rec)
 }
 
-// RotateMasterKey re-wraps every live visit key from one master key to
-// another, in one transaction: either every key moves or none does.
-func RotateMasterKey(ctx context.Context, st *store.Store, a Actor, from, to *crypto.MasterKey) (int, error) {
-	rec := operatorRec(a, "master_key.rotated", map[string]any{"from": from.Recipients()[0], "to": to.Recipients()[0]})
-	return st.RewrapKeys(ctx, func(visitID string, wrapped []byte) ([]byte, error) {
+// RotateMasterKey moves everything wrapped to the service's master key to
+// another: the key epochs' keys in the key bucket (each object re-written;
+// one already moved is skipped, so an interrupted rotation can be run
+// again), then, in one transaction with its record, every live visit key
+// still wrapped to the master key directly (made before key epochs). It
+// returns how many epoch keys and visit keys moved.
+func (s *Service) RotateMasterKey(ctx context.Context, a Actor, to *crypto.MasterKey) (epochs, keys int, err error) {
+	from := s.keys.master
+	all, err := s.store.Epochs(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range all {
+		if !e.RetiredAt.IsZero() {
+			continue
+		}
+		wrapped, err := s.keys.vault.get(ctx, e.ID)
+		if err != nil {
+			return epochs, 0, fmt.Errorf("key epoch %s: %w", e.ID, err)
+		}
+		moved, err := from.RewrapEpoch(wrapped, to)
+		if errors.Is(err, crypto.ErrUnwrap) {
+			if k, terr := to.UnwrapEpoch(wrapped); terr == nil && k.Recipient() == e.Recipient {
+				continue // moved by an earlier run
+			}
+		}
+		if err != nil {
+			return epochs, 0, fmt.Errorf("key epoch %s: %w", e.ID, err)
+		}
+		if err := s.keys.vault.put(ctx, e.ID, moved); err != nil {
+			return epochs, 0, err
+		}
+		epochs++
+	}
+	rec := operatorRec(a, "master_key.rotated", map[string]any{"from": from.Recipients()[0], "to": to.Recipients()[0], "epoch_keys": epochs})
+	keys, err = s.store.RewrapKeys(ctx, func(visitID string, wrapped []byte) ([]byte, error) {
 		k, err := from.Unwrap(wrapped)
 		if err != nil {
 			return nil, fmt.Errorf("visit %s: %w", visitID, err)
 		}
 		return to.Wrap(k)
 	}, rec)
+	return epochs, keys, err
 }
 
 // AuditSummary is what a verification of the whole trail found.

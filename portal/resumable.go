@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/evidence"
@@ -78,14 +79,50 @@ func (acc *Access) Resumable(ctx context.Context, id string) (store.Resumable, e
 // errBusy answers a second request for an upload still receiving one.
 var errBusy = &Error{Kind: KindConflict, Code: "busy", Msg: "This upload is still receiving an earlier request. Try again in a moment."}
 
-// lockUpload lets one request at a time write an upload: a client retrying
-// while its previous request is still being read gets a conflict and tries
-// again. unlock releases it.
-func (s *Service) lockUpload(id string) (unlock func(), err error) {
-	if _, busy := s.sending.LoadOrStore(id, struct{}{}); busy {
-		return nil, errBusy
+// uploadLease is how long a request's hold on an upload lasts unless
+// renewed (every third of it while the request runs): an instance that
+// dies holding it blocks the upload for no longer.
+const uploadLease = 15 * time.Second
+
+// lockUpload lets one request at a time write an upload, across instances
+// (a lease on the upload's row): a second request, or a client retrying
+// while its previous request is still being read, gets a conflict and
+// tries again. The returned context ends if the lease is lost; unlock
+// releases it.
+func (s *Service) lockUpload(ctx context.Context, id string) (context.Context, func(), error) {
+	holder := s.instance + "/" + store.NewID()[:12]
+	ok, err := s.store.LockResumable(ctx, id, holder, s.now(), s.now().Add(uploadLease))
+	if err != nil {
+		return ctx, nil, err
 	}
-	return func() { s.sending.Delete(id) }, nil
+	if !ok {
+		return ctx, nil, errBusy
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(uploadLease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if ok, err := s.store.LockResumable(ctx, id, holder, s.now(), s.now().Add(uploadLease)); err != nil || !ok {
+					s.log.Warn("resumable upload: lease lost, the request stops", "upload", id, "err", err)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		cancel()
+		if err := s.store.UnlockResumable(context.WithoutCancel(ctx), id, holder); err != nil {
+			s.log.Warn("resumable upload: release lease", "upload", id, "err", err)
+		}
+	}, nil
 }
 
 // ErrMovedOn is returned by Append when another request committed the
@@ -101,7 +138,7 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 		return r, nil, err
 	}
 	s := acc.svc
-	unlock, err := s.lockUpload(r.ID)
+	ctx, unlock, err := s.lockUpload(ctx, r.ID)
 	if err != nil {
 		return r, nil, err
 	}
@@ -136,7 +173,7 @@ func (acc *Access) CancelResumable(ctx context.Context, r store.Resumable) error
 		return &Error{Kind: KindConflict, Code: "complete", Msg: "This upload is complete. To remove the file, delete the file."}
 	}
 	s := acc.svc
-	unlock, err := s.lockUpload(r.ID)
+	ctx, unlock, err := s.lockUpload(ctx, r.ID)
 	if err != nil {
 		return err
 	}

@@ -63,9 +63,8 @@ type Service struct {
 	anchors      Anchors
 	anchored     int64 // the last checkpoint anchored by this process
 
-	// sending holds the resumable uploads a request is writing to, so two
-	// requests never write the same upload at once.
-	sending sync.Map
+	// instance names this service in leases (host, pid, a random part).
+	instance string
 	// namesIndexed holds the visits whose earlier files' names are
 	// indexed (filenames.go).
 	namesIndexed sync.Map
@@ -142,7 +141,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		now:    o.now,
 		store:  st,
 		blobs:  bl,
-		keys:   NewKeyring(master, st),
+		keys:   NewKeyring(master, st, &epochVault{blobs: bl, bucket: cfg.KeyBucket}),
 		cal:    cal,
 		signer: signer,
 		policy: engine,
@@ -165,9 +164,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		s.log.Error("master key self-test failed", "err", s.keyErr)
 	}
 	host, _ := os.Hostname()
+	s.instance = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8])
 	s.retention = &retention.Service{Store: st, Objects: bl, Forget: s.keys.Forget, Signer: signer, Now: o.now, Today: s.Today,
-		RetentionDays: cfg.RetentionDays, NoticePeriod: cfg.DestructionNotice, LeaseTTL: cfg.RetentionLease, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8]), Log: o.logger,
-		AfterStep: o.afterStep, Record: s.retentionRec}
+		RetentionDays: cfg.RetentionDays, NoticePeriod: cfg.DestructionNotice, LeaseTTL: cfg.RetentionLease, Holder: s.instance, Log: o.logger,
+		AfterStep: o.afterStep, Record: s.retentionRec, Epochs: epochSuperseder{s}}
 	s.evidence = &evidence.Service{Store: st, Blobs: bl, SegmentSize: cfg.SegmentSize, Now: o.now, Log: o.logger, Interrupted: s.interruptedUpload}
 	return s, nil
 }
@@ -214,3 +214,7 @@ func (s *Service) Close() error {
 	s.Stop()
 	return s.store.Close()
 }
+
+// SigningPublicKey is the public half of the key that signs destruction
+// certificates and audit checkpoints.
+func (s *Service) SigningPublicKey() ed25519.PublicKey { return s.signer.Public().(ed25519.PublicKey) }

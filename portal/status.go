@@ -48,44 +48,69 @@ type Status struct {
 }
 
 // status computes where v stands today: its letter events, legal hold and
-// timeline.
+// timeline (statusOf), loading what it needs.
 func (s *Service) status(ctx context.Context, v store.Visit) (Status, error) {
+	r := store.VisitRow{Visit: v}
+	destroyed := v.State == StateDestroying || v.State == StateDestroyed
+	var err error
+	if !destroyed {
+		if r.Events, err = s.store.Events(ctx, v.ID); err != nil {
+			return Status{}, err
+		}
+		if r.Hold, err = s.store.GetLegalHold(ctx, v.ID); err != nil {
+			return Status{}, err
+		}
+	}
+	if destroyed || !retention.DestroyOn(letterOf(r.Events), s.retention.Days(v)).IsZero() {
+		if !destroyed {
+			n, err := s.store.GetNotice(ctx, v.ID)
+			switch {
+			case err == nil:
+				r.Notice = &n
+			case !errors.Is(err, store.ErrNotFound):
+				return Status{}, err
+			}
+		}
+		f, err := s.store.GetFailure(ctx, v.ID)
+		switch {
+		case err == nil:
+			r.Failure = &f
+		case !errors.Is(err, store.ErrNotFound):
+			return Status{}, err
+		}
+	}
+	return s.statusOf(r), nil
+}
+
+func letterOf(evs []store.Event) retention.Letter {
+	replay := make([]retention.Event, len(evs))
+	for i, e := range evs {
+		replay[i] = retention.Event{Event: e.Event, Date: e.Date}
+	}
+	return retention.Replay(replay)
+}
+
+// statusOf is where a visit stands today, from what was loaded with it
+// (one visit, or a page of them at once).
+func (s *Service) statusOf(r store.VisitRow) Status {
 	var st Status
+	v := r.Visit
 	if tl, err := s.timeline(v); err == nil {
 		st.Timeline = &tl
 	}
 	if v.State == StateDestroying || v.State == StateDestroyed {
-		st.State = v.State
-		return st, s.destructionFailure(ctx, v, &st)
+		st.State, st.Failure = v.State, r.Failure
+		return st
 	}
-	evs, err := s.store.Events(ctx, v.ID)
-	if err != nil {
-		return st, err
-	}
-	replay := make([]retention.Event, len(evs))
-	st.Events = make([]EventView, len(evs))
-	for i, e := range evs {
-		replay[i] = retention.Event{Event: e.Event, Date: e.Date}
+	st.Events = make([]EventView, len(r.Events))
+	for i, e := range r.Events {
 		st.Events[i] = EventView{e.Event, e.Date.Format(time.DateOnly)}
 	}
-	st.Letter = retention.Replay(replay)
+	st.Letter = letterOf(r.Events)
 	st.DestroyOn = retention.DestroyOn(st.Letter, s.retention.Days(v))
-	hold, err := s.store.GetLegalHold(ctx, v.ID)
-	if err != nil {
-		return st, err
-	}
-	st.LegalHold = hold.On
+	st.LegalHold = r.Hold.On
 	if !st.DestroyOn.IsZero() {
-		n, err := s.store.GetNotice(ctx, v.ID)
-		switch {
-		case err == nil:
-			st.Notice = &n
-		case !errors.Is(err, store.ErrNotFound):
-			return st, err
-		}
-		if err := s.destructionFailure(ctx, v, &st); err != nil {
-			return st, err
-		}
+		st.Notice, st.Failure = r.Notice, r.Failure
 	}
 	switch {
 	case !st.Letter.Published.IsZero():
@@ -94,14 +119,14 @@ func (s *Service) status(ctx context.Context, v store.Visit) (Status, error) {
 		st.State = StateComplaint
 	case st.Timeline == nil:
 		st.State = StateUnknown
-		return st, nil
+		return st
 	default:
 		st.State = st.Timeline.Phase(s.Today())
 	}
 	// The provider uploads from the notification call until the end of
 	// fieldwork (case files for named children arrive during fieldwork).
 	st.AcceptsUploads = st.State == timeline.Collecting || st.State == timeline.Fieldwork
-	return st, nil
+	return st
 }
 
 func (s *Service) timeline(v store.Visit) (timeline.Timeline, error) {
@@ -188,16 +213,4 @@ func (acc *Access) AccessEnd() string {
 		return "Your access ends on the day the letter of findings is published."
 	}
 	return "Your access lasts until the evidence is destroyed under the retention schedule."
-}
-
-// destructionFailure adds the visit's failed destruction, if any.
-func (s *Service) destructionFailure(ctx context.Context, v store.Visit, st *Status) error {
-	f, err := s.store.GetFailure(ctx, v.ID)
-	switch {
-	case err == nil:
-		st.Failure = &f
-	case !errors.Is(err, store.ErrNotFound):
-		return err
-	}
-	return nil
 }

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"regexp"
 	"strings"
@@ -42,6 +43,20 @@ type VisitView struct {
 
 // view shows v with its status to someone in role.
 func (s *Service) view(ctx context.Context, v store.Visit, st Status, role string) VisitView {
+	out := s.viewFields(v, st, role)
+	out.Title = s.openTitle(ctx, v)
+	return out
+}
+
+// viewWithKey is view for a list that loaded the key's fingerprint with
+// the visit: no statement to check it again.
+func (s *Service) viewWithKey(ctx context.Context, v store.Visit, st Status, role, fingerprint string) VisitView {
+	out := s.viewFields(v, st, role)
+	out.Title = s.openTitleWith(ctx, v, func() (*crypto.VisitKey, error) { return s.keys.KeyWithFingerprint(ctx, v.ID, fingerprint) })
+	return out
+}
+
+func (s *Service) viewFields(v store.Visit, st Status, role string) VisitView {
 	out := VisitView{
 		ID: v.ID, Reference: v.Reference, Provider: v.Provider,
 		NotificationDate: v.NotificationDate.Format(time.DateOnly),
@@ -66,7 +81,6 @@ func (s *Service) view(ctx context.Context, v store.Visit, st Status, role strin
 		}
 		out.Destruction.FailedAt, out.Destruction.Failure, out.Destruction.Attempts, out.Destruction.RetryAt = &f.LastFailedAt, f.Reason, f.Attempts, &f.NextAttemptAt
 	}
-	out.Title = s.openTitle(ctx, v)
 	return out
 }
 
@@ -77,7 +91,11 @@ func (acc *Access) View(ctx context.Context) VisitView {
 
 // openTitle unseals a visit's title; once the key is gone the title is too.
 func (s *Service) openTitle(ctx context.Context, v store.Visit) string {
-	key, err := s.keys.Key(ctx, v.ID)
+	return s.openTitleWith(ctx, v, func() (*crypto.VisitKey, error) { return s.keys.Key(ctx, v.ID) })
+}
+
+func (s *Service) openTitleWith(ctx context.Context, v store.Visit, keyOf func() (*crypto.VisitKey, error)) string {
+	key, err := keyOf()
 	if err != nil {
 		return "(title destroyed)"
 	}
@@ -175,7 +193,7 @@ func (s *Service) createVisit(ctx context.Context, by string, req NewVisit, rec 
 	if err != nil {
 		return store.Visit{}, err
 	}
-	wrapped, err := s.keys.Master().Wrap(key)
+	wrapped, epoch, err := s.wrapVisitKey(ctx, key)
 	if err != nil {
 		return store.Visit{}, err
 	}
@@ -191,7 +209,7 @@ func (s *Service) createVisit(ctx context.Context, by string, req NewVisit, rec 
 	}
 	rec.VisitID, rec.Object, rec.Detail = id, id, detailJSON(map[string]any{"reference": v.Reference, "provider": v.Provider,
 		"notification_date": req.NotificationDate, "fieldwork_start": req.FieldworkStart, "bucket": v.Bucket, "key_fingerprint": key.Fingerprint()})
-	err = s.store.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Fingerprint: key.Fingerprint(), HeaderSize: key.HeaderSize(), CreatedAt: s.now()},
+	err = s.store.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Epoch: epoch, Fingerprint: key.Fingerprint(), HeaderSize: key.HeaderSize(), CreatedAt: s.now()},
 		defaultRestrictions(), defaultRequest(key, id, by), rec)
 	if err != nil {
 		if _, rerr := s.blobs.RemoveBucket(context.WithoutCancel(ctx), v.Bucket); rerr != nil {
@@ -214,48 +232,66 @@ func capitalise(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// Visits are the visits the actor may see, as shown to them:
-// administrators see every visit, others their own.
-func (s *Service) Visits(ctx context.Context, a Actor) ([]VisitView, error) {
+// VisitPageSize is how many visits a page of the list shows.
+const VisitPageSize = 50
+
+// VisitList is one page of the visits a person sees, newest notification
+// first; Next is the cursor of the next page ("" on the last).
+type VisitList struct {
+	Visits []VisitView `json:"visits"`
+	Next   string      `json:"next,omitempty"`
+}
+
+// Visits returns a page of the visits the actor may see, after the cursor
+// a previous page gave ("" for the first): for administrators every
+// visit, for others those they are a member of (provider staff see a visit
+// from its notification date). Its cost does not grow with the number of
+// visits: one page is loaded with a fixed number of statements.
+func (s *Service) Visits(ctx context.Context, a Actor, after string) (VisitList, error) {
 	if _, err := s.Authorize(ctx, a, policy.VisitList, "", ""); err != nil {
-		return nil, err
+		return VisitList{}, err
 	}
-	var vs []store.Visit
-	var err error
-	if a.Administrator {
-		vs, err = s.store.Visits(ctx)
-	} else {
-		vs, err = s.store.VisitsOfUser(ctx, a.UserID)
-	}
+	cur, err := parseVisitCursor(after)
 	if err != nil {
-		return nil, err
+		return VisitList{}, err
 	}
-	out := []VisitView{}
-	for _, v := range vs {
-		role, err := s.roleOn(ctx, v, a.UserID)
-		if err != nil {
-			return nil, err
+	rows, err := s.store.VisitPage(ctx, a.UserID, a.Administrator, cur, VisitPageSize)
+	if err != nil {
+		return VisitList{}, err
+	}
+	out := VisitList{Visits: []VisitView{}}
+	for _, r := range rows {
+		role := ""
+		if r.Member != nil && !s.unannounced(r.Visit, *r.Member) {
+			role = r.Member.Role
 		}
 		if role == "" && !a.Administrator {
 			continue
 		}
-		st, err := s.status(ctx, v)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s.view(ctx, v, st, role))
+		out.Visits = append(out.Visits, s.viewWithKey(ctx, r.Visit, s.statusOf(r), role, r.KeyFingerprint))
+	}
+	if len(rows) == VisitPageSize {
+		last := rows[len(rows)-1]
+		out.Next = visitCursor(last.NotificationDate, last.Reference)
 	}
 	return out, nil
 }
 
-// roleOn is the user's role on v, "" for none, and for provider staff
-// before the visit is announced.
-func (s *Service) roleOn(ctx context.Context, v store.Visit, userID string) (string, error) {
-	m, err := s.store.MembershipOf(ctx, v.ID, userID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && s.unannounced(v, m) {
-		return "", nil
+func visitCursor(date time.Time, reference string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(date.Format(time.DateOnly) + "\n" + reference))
+}
+
+func parseVisitCursor(c string) (store.VisitCursor, error) {
+	if c == "" {
+		return store.VisitCursor{}, nil
 	}
-	return m.Role, err
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	date, ref, ok := strings.Cut(string(b), "\n")
+	d, derr := time.Parse(time.DateOnly, date)
+	if err != nil || !ok || derr != nil {
+		return store.VisitCursor{}, invalid("after", "This page of visits does not exist: go back to the first page.")
+	}
+	return store.VisitCursor{NotificationDate: d, Reference: ref}, nil
 }
 
 // Me is who the actor is and which visits they are on.
@@ -281,19 +317,16 @@ func (s *Service) Me(ctx context.Context, a Actor) (Me, error) {
 	if _, err := s.Authorize(ctx, a, policy.SelfView, "", ""); err != nil {
 		return Me{}, err
 	}
-	vs, err := s.store.VisitsOfUser(ctx, a.UserID)
+	vs, err := s.store.UserVisits(ctx, a.UserID)
 	if err != nil {
 		return Me{}, err
 	}
 	out := Me{ID: a.UserID, Issuer: a.Issuer, Subject: a.Subject, Email: a.Email, Name: a.Name, Administrator: a.Administrator, Visits: []VisitRole{}}
 	for _, v := range vs {
-		role, err := s.roleOn(ctx, v, a.UserID)
-		if err != nil {
-			return Me{}, err
+		if s.unannounced(store.Visit{NotificationDate: v.NotificationDate}, store.Member{Role: v.Role}) {
+			continue
 		}
-		if role != "" {
-			out.Visits = append(out.Visits, VisitRole{v.ID, v.Reference, role})
-		}
+		out.Visits = append(out.Visits, VisitRole{v.VisitID, v.Reference, v.Role})
 	}
 	return out, nil
 }

@@ -22,12 +22,12 @@ func (s *Server) createVisit(c *gin.Context) {
 }
 
 func (s *Server) listVisits(c *gin.Context) {
-	out, err := s.svc.Visits(c.Request.Context(), accessOf(c).Actor)
+	out, err := s.svc.Visits(c.Request.Context(), accessOf(c).Actor, c.Query("after"))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"visits": out})
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) getVisit(c *gin.Context) {

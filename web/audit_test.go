@@ -74,7 +74,8 @@ func TestAuditJourney(t *testing.T) {
 		"upload.started:started", "upload.completed:success", "upload.started:started", "upload.completed:success",
 		"file.download:success", "request.denied:denied", "member.removed:success",
 		"letter.draft_sent:success", "letter.final_sent:success", "letter.published:success",
-		"destruction.notice:success", "destruction.approved:success", "destruction.started:success", "destruction.key_destroyed:success", "destruction.objects_deleted:success",
+		"destruction.notice:success", "destruction.approved:success", "destruction.started:success", "destruction.key_destroyed:success", "key.epoch_started:success",
+		"destruction.key_epoch_superseded:success", "destruction.objects_deleted:success",
 		"destruction.certificate_issued:success", "visit.destroyed:success",
 		"signout:success",
 	}
@@ -108,7 +109,7 @@ func TestAuditJourney(t *testing.T) {
 		Records    []store.AuditRecord `json:"records"`
 		Checkpoint *store.Checkpoint   `json:"checkpoint"`
 	}](t, admin.get("/api/v1/visits/"+v.ID+"/audit?action=destruction."), http.StatusOK)
-	if len(trail.Records) != 6 || trail.Checkpoint == nil { // notice, approved, started, key, objects, certificate
+	if len(trail.Records) != 7 || trail.Checkpoint == nil { // notice, approved, started, key, key epoch superseded, objects, certificate
 		t.Fatalf("filtered trail: %d records, checkpoint %v", len(trail.Records), trail.Checkpoint)
 	}
 	resp := admin.get("/api/v1/visits/" + v.ID + "/audit?format=csv")

@@ -81,11 +81,12 @@ func plural(n int, unit string) string {
 
 func (s *Server) visitsPage(c *gin.Context) {
 	acc := accessOf(c)
-	vs, err := s.svc.Visits(c.Request.Context(), acc.Actor)
+	list, err := s.svc.Visits(c.Request.Context(), acc.Actor, c.Query("after"))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	vs := list.Visits
 	var rows []visitRow
 	var warnings []string
 	today := s.svc.Today()
@@ -98,11 +99,18 @@ func (s *Server) visitsPage(c *gin.Context) {
 			r.DestroyOn, r.DaysLeft = *vj.DestroyOn, *vj.DaysUntilDestruction
 		}
 		rows = append(rows, r)
-		if w := destructionWarning(vj, s.cfg.DestructionNotice); acc.Actor.Administrator && w != "" {
-			warnings = append(warnings, w)
-		}
 	}
 	if acc.Actor.Administrator {
+		warned, err := s.svc.DestructionWarnings(c.Request.Context(), acc.Actor)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		for _, vj := range warned {
+			if w := destructionWarning(vj, s.cfg.DestructionNotice); w != "" {
+				warnings = append(warnings, w)
+			}
+		}
 		// What is wrong but optional, as /readyz reports it.
 		degraded := s.svc.Degraded()
 		keys := make([]string, 0, len(degraded))
@@ -114,7 +122,7 @@ func (s *Server) visitsPage(c *gin.Context) {
 			warnings = append(warnings, degraded[k])
 		}
 	}
-	s.renderNav(c, "visits", "Your visits", "visits", gin.H{"Visits": rows, "Administrator": acc.Actor.Administrator, "Warnings": warnings})
+	s.renderNav(c, "visits", "Your visits", "visits", gin.H{"Visits": rows, "Administrator": acc.Actor.Administrator, "Warnings": warnings, "Next": list.Next, "First": c.Query("after") != ""})
 }
 
 func (s *Server) createVisitForm(c *gin.Context) {

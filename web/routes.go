@@ -31,6 +31,9 @@ func (s *Server) router() (http.Handler, error) {
 	if s.metrics != nil {
 		e.Use(s.countRequests)
 	}
+	if s.countRoutes {
+		e.Use(s.recordRoute)
+	}
 	e.Use(s.recovery, s.requestLog, s.strictBodies, s.securityHeaders, s.crossOrigin, s.authorize)
 	e.NoRoute(func(c *gin.Context) { s.fail(c, errNotFound) })
 	e.NoMethod(func(c *gin.Context) {

@@ -30,11 +30,13 @@ import (
 
 // Server is the portal's HTTP side over the domain.
 type Server struct {
-	svc      *portal.Service
-	cfg      portal.Config
-	log      *slog.Logger
-	idps     map[string]*identityProvider
-	sessions *scs.SessionManager
+	svc  *portal.Service
+	cfg  portal.Config
+	log  *slog.Logger
+	idps map[string]*identityProvider
+	// countRoutes: a statement counter wants each request's route.
+	countRoutes bool
+	sessions    *scs.SessionManager
 	// signInBox seals the sign-in cookie, idTokenBox the ID token kept in
 	// the session (keys derived from the master key).
 	signInBox, idTokenBox *crypto.Box
@@ -59,6 +61,7 @@ type Option func(*options)
 type options struct {
 	httpClient *http.Client
 	metrics    Metrics
+	statements func(r *http.Request, route string, statements []string)
 }
 
 // WithHTTPClient sets the client used to talk to identity providers.
@@ -75,7 +78,7 @@ func New(svc *portal.Service, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
-	s := &Server{svc: svc, cfg: cfg, log: svc.Log(), pages: pages, idps: map[string]*identityProvider{}, metrics: o.metrics,
+	s := &Server{svc: svc, cfg: cfg, log: svc.Log(), pages: pages, idps: map[string]*identityProvider{}, metrics: o.metrics, countRoutes: o.statements != nil,
 		signInStarts: newLimiter(cfg.SignInRate), signInFailures: newLimiter(cfg.SignInFailureRate)}
 	for _, p := range cfg.IdPs {
 		s.idps[p.Name] = newIdentityProvider(p, cfg.PublicURL, o.httpClient, svc.Now, s.log)
@@ -97,6 +100,9 @@ func New(svc *portal.Service, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s.handler = s.loadSession(r)
+	if o.statements != nil {
+		s.handler = countStatements(s.handler, o.statements)
+	}
 	return s, nil
 }
 

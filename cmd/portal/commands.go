@@ -29,7 +29,9 @@ Commands:
   certificate    verify a destruction certificate offline, or print the signing public key
   audit verify   check the audit trail's hash chain and signed checkpoints
   evidence verify  read every stored file back, authenticate it and check its SHA-256
-  key rotate     re-wrap every visit key to a new master key: portal key rotate --new-key FILE
+  key rotate     re-wrap the key epochs (and any visit key made before them) to a new master key: portal key rotate --new-key FILE
+  key epochs     list the key epochs: when each was superseded and when its key is, or was, destroyed
+  key new-epoch  start a new key epoch now, re-wrapping every live visit key to it
   health         ask the portal on PORTAL_ADDR whether it is ready (container health checks)
 
 Run "portal <command> --help" for a command's flags.
@@ -68,10 +70,15 @@ func run(ctx context.Context, args []string) error {
 		}
 		return evidenceVerify(ctx, args[2:])
 	case "key":
-		if len(args) < 2 || args[1] != "rotate" {
-			return errors.New("usage: portal key rotate --new-key FILE")
+		switch {
+		case len(args) >= 2 && args[1] == "rotate":
+			return keyRotate(ctx, args[2:])
+		case len(args) >= 2 && args[1] == "epochs":
+			return keyEpochs(ctx, args[2:], os.Stdout)
+		case len(args) >= 2 && args[1] == "new-epoch":
+			return keyNewEpoch(ctx, args[2:], os.Stdout)
 		}
-		return keyRotate(ctx, args[2:])
+		return errors.New("usage: portal key rotate --new-key FILE | portal key epochs | portal key new-epoch")
 	case "admin":
 		switch {
 		case len(args) >= 2 && args[1] == "grant":

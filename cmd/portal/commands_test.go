@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,45 +26,76 @@ func writeKey(t *testing.T, dir, name string, b []byte) string {
 	return p
 }
 
+// TestKeyRotate: rotation moves the key epochs' keys (in the key bucket)
+// and any visit key made before epochs to the new master key; afterwards
+// only the new master key opens them, and a rotation from a master key that
+// opens nothing fails without changing a key.
 func TestKeyRotate(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	oldText, _ := crypto.GenerateMasterKey(time.Now())
+	st := domainStack(t)
+	svc := st.Portal
+	epochVisit := oldVisit(t, svc, st, "FV-EPOCH")
+	oldPath := st.Env["PORTAL_MASTER_KEY_FILE"]
+	oldMaster, err := crypto.LoadMasterKey(oldPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	newText, _ := crypto.GenerateMasterKey(time.Now())
-	oldPath, newPath := writeKey(t, dir, "old.key", oldText), writeKey(t, dir, "new.key", newText)
-	oldMaster, _ := crypto.LoadMasterKey(oldPath)
+	newPath := writeKey(t, t.TempDir(), "new.key", newText)
 	newMaster, _ := crypto.LoadMasterKey(newPath)
-	open := testDatabase(t)
-	st := open()
+	// A visit key from before key epochs: wrapped to the master key itself.
 	vk, _ := crypto.NewVisitKey()
 	wrapped, _ := oldMaster.Wrap(vk)
 	now := time.Now()
-	if err := st.CreateVisit(ctx, store.Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
+	if err := svc.Store().CreateVisit(ctx, store.Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
 		State: "active", Bucket: "b", CreatedAt: now, CreatedBy: "system"}, store.VisitKey{VisitID: "v1", Wrapped: wrapped, Fingerprint: vk.Fingerprint(), CreatedAt: now}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
-
-	t.Setenv("PORTAL_MASTER_KEY_FILE", oldPath)
+	svc.Close()
+	for k, val := range st.Env {
+		t.Setenv(k, val)
+	}
 	if err := keyRotate(ctx, []string{"--new-key", newPath}); err != nil {
 		t.Fatal(err)
 	}
-	st = open()
-	defer st.Close()
-	k, _ := st.WrappedKey(ctx, "v1")
-	got, err := newMaster.Unwrap(k.Wrapped)
-	if err != nil || got.Fingerprint() != vk.Fingerprint() {
-		t.Fatalf("new master cannot unwrap: %v", err)
+	domain := func(keyFile string) *portal.Service {
+		t.Setenv("PORTAL_MASTER_KEY_FILE", keyFile)
+		cfg, err := portal.LoadConfig(os.Getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := portal.New(ctx, cfg, portal.WithLogger(portal.NewLogger(io.Discard, "error")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
-	if _, err := oldMaster.Unwrap(k.Wrapped); err == nil {
-		t.Fatal("the old master still unwraps the rotated key")
+	withNew := domain(newPath)
+	for _, id := range []string{epochVisit, "v1"} {
+		if err := withNew.CheckVisitKey(ctx, id); err != nil {
+			t.Errorf("the new master key cannot open visit %s: %v", id, err)
+		}
 	}
-	// Rotating with the wrong current key changes nothing.
+	k, _ := withNew.Store().WrappedKey(ctx, "v1")
+	if got, err := newMaster.Unwrap(k.Wrapped); err != nil || got.Fingerprint() != vk.Fingerprint() {
+		t.Fatalf("new master cannot unwrap the key made before epochs: %v", err)
+	}
+	withNew.Close()
+	withOld := domain(oldPath)
+	for _, id := range []string{epochVisit, "v1"} {
+		if err := withOld.CheckVisitKey(ctx, id); err == nil {
+			t.Errorf("the old master key still opens visit %s", id)
+		}
+	}
+	withOld.Close()
+	// Rotating from a master key that opens nothing changes nothing.
 	t.Setenv("PORTAL_MASTER_KEY_FILE", oldPath)
 	if err := keyRotate(ctx, []string{"--new-key", newPath}); err == nil {
 		t.Fatal("rotation with a master key that cannot unwrap succeeded")
 	}
-	k2, _ := st.WrappedKey(ctx, "v1")
+	check := domain(newPath)
+	defer check.Close()
+	k2, _ := check.Store().WrappedKey(ctx, "v1")
 	if !bytes.Equal(k2.Wrapped, k.Wrapped) {
 		t.Fatal("a failed rotation changed a key")
 	}
@@ -152,7 +184,8 @@ func TestRetentionRunRecordsOnlyDestruction(t *testing.T) {
 		}
 		got = append(got, r.Action)
 	}
-	want := []string{"destruction.notice", "destruction.started", "destruction.key_destroyed", "destruction.objects_deleted", "destruction.certificate_issued", "visit.destroyed"}
+	want := []string{"destruction.notice", "destruction.started", "destruction.key_destroyed", "key.epoch_started", "destruction.key_epoch_superseded",
+		"destruction.objects_deleted", "destruction.certificate_issued", "visit.destroyed"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("portal retention run recorded %v, want exactly %v", got, want)
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"text/tabwriter"
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
@@ -110,7 +112,7 @@ func keyRotate(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("key rotate", flag.ContinueOnError)
 	newKey := fs.String("new-key", "", "the new master key file (from: portal keygen -o FILE)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal key rotate --new-key FILE\n\nRe-wraps every visit key from the master key in PORTAL_MASTER_KEY_FILE to the new one,\nin one transaction. Then point PORTAL_MASTER_KEY_FILE at the new file and destroy the old.")
+		fmt.Fprintln(fs.Output(), "Usage: portal key rotate --new-key FILE\n\nRe-wraps the key epochs' keys in PORTAL_KEY_BUCKET, and any visit key made before key epochs,\nfrom the master key in PORTAL_MASTER_KEY_FILE to the new one (run it again if it is interrupted).\nThen point PORTAL_MASTER_KEY_FILE at the new file, restart every instance, and destroy the old.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -119,23 +121,56 @@ func keyRotate(ctx context.Context, args []string) error {
 	if *newKey == "" {
 		return errors.New("--new-key is required")
 	}
-	oldMaster, err := crypto.LoadMasterKey(os.Getenv("PORTAL_MASTER_KEY_FILE"))
-	if err != nil {
-		return err
-	}
 	newMaster, err := crypto.LoadMasterKey(*newKey)
 	if err != nil {
 		return err
 	}
-	st, err := portal.OpenStore(ctx, os.Getenv, false)
-	if err != nil {
-		return err
+	return withDomain(ctx, "key rotate", "", nil, func(svc *portal.Service) error {
+		epochs, keys, err := svc.RotateMasterKey(ctx, operator("key rotate"), newMaster)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("re-wrapped %d key epochs and %d visit keys to %s; now set PORTAL_MASTER_KEY_FILE=%s, restart, and destroy the old key file\n", epochs, keys, newMaster.Recipients()[0], *newKey)
+		return nil
+	})
+}
+
+// keyEpochs lists the key epochs.
+func keyEpochs(ctx context.Context, args []string, out io.Writer) error {
+	return withDomain(ctx, "key epochs", "Usage: portal key epochs\n\nLists the key epochs, oldest first.", args, func(svc *portal.Service) error {
+		es, err := svc.KeyEpochs(ctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "EPOCH\tCREATED\tSUPERSEDED\tKEY DESTROYED FROM\tKEY DESTROYED\tVISIT KEYS")
+		for _, e := range es {
+			n, err := svc.KeysInEpoch(ctx, e.ID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\n", e.ID, stamp(e.CreatedAt), stamp(e.SupersededAt), stamp(e.RetireAfter), stamp(e.RetiredAt), n)
+		}
+		return w.Flush()
+	})
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
 	}
-	defer st.Close()
-	n, err := portal.RotateMasterKey(ctx, st, operator("key rotate"), oldMaster, newMaster)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("re-wrapped %d visit keys to %s; now set PORTAL_MASTER_KEY_FILE=%s, restart, and destroy the old key file\n", n, newMaster.Recipients()[0], *newKey)
-	return nil
+	return t.UTC().Format(time.RFC3339)
+}
+
+// keyNewEpoch starts a new key epoch (after a suspected compromise of an
+// epoch key, say).
+func keyNewEpoch(ctx context.Context, args []string, out io.Writer) error {
+	return withDomain(ctx, "key new-epoch", "Usage: portal key new-epoch\n\nStarts a new key epoch now and re-wraps every live visit key to it.", args, func(svc *portal.Service) error {
+		e, n, err := svc.RotateKeyEpoch(ctx, "operator")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "key epoch %s started; %d visit keys re-wrapped to it\n", e.ID, n)
+		return nil
+	})
 }

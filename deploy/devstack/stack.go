@@ -42,8 +42,10 @@ type Options struct {
 	// ". ./var/dev.env" works from the repository root).
 	Relative bool
 	Logger   *slog.Logger
-	// PortalOptions are passed to portal.New (tests inject a clock).
+	// PortalOptions are passed to portal.New (tests inject a clock), and
+	// WebOptions to web.New (tests count statements).
 	PortalOptions []portal.Option
+	WebOptions    []web.Option
 	MinIOOutput   io.Writer
 	// S3, when set, is an S3 server to use instead of starting MinIO (the
 	// storage tests run against several).
@@ -60,6 +62,11 @@ type Options struct {
 	// Env is set over the stack's own configuration (in dev.env too):
 	// tests add identity providers or change limits with it.
 	Env map[string]string
+	// PublicAddr, when set, is where people reach the portal (a load
+	// balancer in front of several instances, which the caller runs): the
+	// public URL and the identity provider's redirects name it, while the
+	// first instance listens on PortalAddr (StartInstance adds more).
+	PublicAddr string
 }
 
 // S3Endpoint is an S3 server the stack uses instead of its own MinIO.
@@ -76,7 +83,10 @@ type Stack struct {
 	Portal    *portal.Service // the domain
 	Web       *web.Server     // its HTTP door
 	PortalURL string
-	IdPURL    string
+	// InstanceURL is where the first instance listens: PortalURL unless
+	// Options.PublicAddr put a load balancer in front.
+	InstanceURL string
+	IdPURL      string
 	// Metrics is what the portal counts, kept across restarts of the
 	// portal; MetricsURL serves it (GET MetricsURL).
 	Metrics    *metrics.Registry
@@ -84,6 +94,7 @@ type Stack struct {
 
 	idpServer    *http.Server
 	portalOpts   []portal.Option
+	webOpts      []web.Option
 	portalCancel context.CancelFunc
 	portalDone   chan error
 	metricsStop  func()
@@ -102,7 +113,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if err := store.MkdirPrivate(o.Dir); err != nil {
 		return st, err
 	}
-	for _, a := range []*string{&o.PortalAddr, &o.IdPAddr, &o.MinIOAddr, &o.MetricsAddr} {
+	for _, a := range []*string{&o.PortalAddr, &o.IdPAddr, &o.MinIOAddr, &o.MetricsAddr} { // PublicAddr stays empty unless asked for
 		if *a == "" {
 			if *a, err = FreeAddr(); err != nil {
 				return st, err
@@ -144,6 +155,10 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	}
 
 	st.PortalURL = "http://" + o.PortalAddr
+	st.InstanceURL = st.PortalURL
+	if o.PublicAddr != "" {
+		st.PortalURL = "http://" + o.PublicAddr
+	}
 	st.IdPURL = "http://" + o.IdPAddr
 	if !o.DomainOnly {
 		idp, err := devidp.New(devidp.DemoConfig(st.IdPURL, st.PortalURL))
@@ -180,6 +195,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 		opts = append([]portal.Option{portal.WithLogger(o.Logger)}, opts...)
 	}
 	st.portalOpts = opts
+	st.webOpts = append([]web.Option{web.WithMetrics(st.Metrics)}, o.WebOptions...)
 	if o.DomainOnly {
 		if st.Portal, err = portal.New(ctx, st.Config, opts...); err != nil {
 			return st, err
@@ -204,7 +220,64 @@ func (st *Stack) servePortal(ctx context.Context) error {
 	pctx, cancel := context.WithCancel(context.Background())
 	st.portalCancel, st.portalDone = cancel, make(chan error, 1)
 	go func() { st.portalDone <- st.Web.Serve(pctx) }()
-	return waitHTTP(ctx, st.PortalURL+"/healthz", 30*time.Second, st.portalDone)
+	return waitHTTP(ctx, st.InstanceURL+"/healthz", 30*time.Second, st.portalDone)
+}
+
+// Instance is one more portal process on the stack's database and store
+// (tests of several instances behind a load balancer).
+type Instance struct {
+	URL    string
+	Portal *portal.Service
+	Web    *web.Server
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// StartInstance starts another instance of the portal, with the stack's
+// configuration, on a free loopback port.
+func (st *Stack) StartInstance(ctx context.Context) (*Instance, error) {
+	addr, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cfg := st.Config
+	cfg.Addr = addr
+	cfg.MetricsAddr = ""
+	p, err := portal.New(ctx, cfg, st.portalOpts...)
+	if err != nil {
+		return nil, err
+	}
+	w, err := web.New(p, st.webOpts...)
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	pctx, cancel := context.WithCancel(context.Background())
+	in := &Instance{URL: "http://" + addr, Portal: p, Web: w, cancel: cancel, done: make(chan error, 1)}
+	go func() { in.done <- w.Serve(pctx) }()
+	if err := waitHTTP(ctx, in.URL+"/healthz", 30*time.Second, in.done); err != nil {
+		in.Stop()
+		return nil, err
+	}
+	return in, nil
+}
+
+// Kill cuts the instance's connections at once, as a crash would, and
+// stops it.
+func (in *Instance) Kill() {
+	in.Web.Kill()
+	in.Stop()
+}
+
+// Stop stops the instance (idempotent).
+func (in *Instance) Stop() {
+	if in.cancel == nil {
+		return
+	}
+	in.cancel()
+	<-in.done
+	in.cancel = nil
+	in.Portal.Close()
 }
 
 // RestartPortal stops the portal and starts a new one on the same address,
@@ -230,7 +303,7 @@ func (st *Stack) newPortal(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := web.New(p, web.WithMetrics(st.Metrics))
+	w, err := web.New(p, st.webOpts...)
 	if err != nil {
 		p.Close()
 		return err
@@ -358,6 +431,9 @@ func loadOrCreateEnv(o Options) (map[string]string, error) {
 	delete(env, "PORTAL_DATABASE_URL")
 	if o.DatabaseURL != "" {
 		env["PORTAL_DATABASE_URL"] = o.DatabaseURL
+	}
+	if o.PublicAddr != "" {
+		env["PORTAL_PUBLIC_URL"] = "http://" + o.PublicAddr
 	}
 	for k, v := range o.Env {
 		env[k] = v

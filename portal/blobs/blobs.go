@@ -473,3 +473,45 @@ func (s *Store) ReadAll(ctx context.Context, bucket, prefix string) (map[string]
 	}
 	return out, nil
 }
+
+// EnsurePlainBucket creates a bucket without object lock if it is not there
+// (keys kept in it must be deletable at once, every version of them).
+func (s *Store) EnsurePlainBucket(ctx context.Context, name string) error {
+	err := s.c.MakeBucket(ctx, name, minio.MakeBucketOptions{Region: s.region})
+	if err != nil && minio.ToErrorResponse(err).Code != "BucketAlreadyOwnedByYou" {
+		return fmt.Errorf("blobs: create bucket %s: %w", name, err)
+	}
+	return nil
+}
+
+// PutSmall stores a small object in one request.
+func (s *Store) PutSmall(ctx context.Context, bucket, key string, data []byte) error {
+	_, err := s.c.PutObject(ctx, bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{
+		ContentType: "application/octet-stream", DisableMultipart: true,
+	})
+	if err != nil {
+		return fmt.Errorf("blobs: put %s/%s: %w", bucket, key, full(err))
+	}
+	return nil
+}
+
+// ErrNoObject says an object does not exist.
+var ErrNoObject = errors.New("blobs: no such object")
+
+// GetSmall returns a small object (at most 1 MiB) whole; ErrNoObject when
+// it does not exist.
+func (s *Store) GetSmall(ctx context.Context, bucket, key string) ([]byte, error) {
+	r, err := s.c.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("blobs: get %s/%s: %w", bucket, key, err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		if c := minio.ToErrorResponse(err).Code; c == "NoSuchKey" || c == "NoSuchBucket" {
+			return nil, ErrNoObject
+		}
+		return nil, fmt.Errorf("blobs: get %s/%s: %w", bucket, key, err)
+	}
+	return b, nil
+}

@@ -13,13 +13,16 @@ import (
 	"time"
 )
 
-// Certificate formats. A verifier reads both: v2 adds how the destruction
-// was authorised (the notice and, when given, the approval).
+// Certificate formats. A verifier reads every one: v2 adds how the
+// destruction was authorised (the notice and, when given, the approval);
+// v3 adds the key epoch, and so when the visit key became unrecoverable
+// from backups of the database too.
 const (
 	CertificateTypeV1 = "evidence-portal destruction certificate v1"
 	CertificateTypeV2 = "evidence-portal destruction certificate v2"
+	CertificateTypeV3 = "evidence-portal destruction certificate v3"
 	// CertificateType is what Sign writes.
-	CertificateType = CertificateTypeV2
+	CertificateType = CertificateTypeV3
 )
 
 // Certificate records one visit's destruction. It names no person and no
@@ -44,6 +47,21 @@ type Certificate struct {
 	// of them when the destruction did not wait for the notice to run.
 	Notice   *CertNotice   `json:"notice,omitempty"`
 	Approval *CertApproval `json:"approval,omitempty"`
+	// v3: the key epoch the visit key was wrapped to (absent for a key
+	// wrapped to the master key directly, by an earlier version).
+	KeyEpoch *CertKeyEpoch `json:"key_epoch,omitempty"`
+}
+
+// CertKeyEpoch says when a destroyed visit key stopped being recoverable
+// from copies of the database (backups, archived logs, replicas): those
+// copies hold it wrapped to the epoch's key, which is kept outside the
+// database and destroyed at UnrecoverableFromBackupsAfter, once every live
+// key had moved off the epoch (SupersededAt) and the backups taken before
+// that had expired.
+type CertKeyEpoch struct {
+	ID                            string    `json:"id"`
+	SupersededAt                  time.Time `json:"superseded_at"`
+	UnrecoverableFromBackupsAfter time.Time `json:"unrecoverable_from_backups_after"`
 }
 
 // CertNotice is the notice of destruction administrators were given.
@@ -118,7 +136,7 @@ func Verify(signed []byte, trusted ed25519.PublicKey) (Certificate, error) {
 		return Certificate{}, ErrBadSignature
 	}
 	var c Certificate
-	if err := json.Unmarshal(s.Certificate, &c); err != nil || c.Type != CertificateTypeV1 && c.Type != CertificateTypeV2 {
+	if err := json.Unmarshal(s.Certificate, &c); err != nil || c.Type != CertificateTypeV1 && c.Type != CertificateTypeV2 && c.Type != CertificateTypeV3 {
 		return Certificate{}, fmt.Errorf("retention: signed, but not a destruction certificate")
 	}
 	return c, nil

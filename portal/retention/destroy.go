@@ -52,6 +52,17 @@ type Service struct {
 	// AfterStep, when set, runs after each recorded step; an error stops
 	// the run there, as a crash would (tests).
 	AfterStep func(step string) error
+	// Epochs moves every live visit key off the key epoch a destroyed key
+	// was wrapped to (nil: no epochs, as in unit tests).
+	Epochs Epochs
+}
+
+// Epochs supersedes key epochs: Supersede makes sure no live visit key is
+// wrapped to the epoch any more (starting a new epoch, recorded as part of
+// the visit's destruction, if it is the current one) and says when that
+// happened and from when the epoch's key may be destroyed.
+type Epochs interface {
+	Supersede(ctx context.Context, epoch, visitID string) (supersededAt, retireAfter time.Time, err error)
 }
 
 // Letter replays a visit's recorded events.
@@ -175,6 +186,7 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 			return err
 		}
 		inv.VisitID, inv.Reference, inv.KeyFingerprint, inv.Files, inv.StartedAt = v.ID, v.Reference, k.Fingerprint, string(js), s.Now()
+		inv.KeyEpoch = k.Epoch
 		if err := s.Store.BeginDestruction(ctx, inv, s.audit(v.ID, "destruction.started", v.ID, map[string]any{
 			"files": len(files), "object_versions": inv.ObjectsAtStart, "segments_expected": inv.SegmentsExpected, "segments_missing": inv.SegmentsMissing})...); err != nil {
 			return err
@@ -212,6 +224,22 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 	} else {
 		s.Forget(v.ID) // a restarted process may have cached it again
 	}
+	if d.KeyEpoch != "" && d.EpochSupersededAt.IsZero() && s.Epochs != nil {
+		// b'. every live key moves to a new epoch, so that the old epoch's
+		// key, and with it every backup's copy of this visit's key, can be
+		// destroyed once those backups have expired.
+		at, retire, err := s.Epochs.Supersede(ctx, d.KeyEpoch, v.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.Store.MarkEpochSuperseded(ctx, v.ID, at, retire, s.audit(v.ID, "destruction.key_epoch_superseded", d.KeyEpoch, map[string]any{
+			"superseded_at": at.UTC().Format(time.RFC3339), "unrecoverable_from_backups_after": retire.UTC().Format(time.RFC3339)})...); err != nil {
+			return err
+		}
+		if err := s.step("key_epoch_superseded"); err != nil {
+			return err
+		}
+	}
 	if d.ObjectsDeletedAt.IsZero() {
 		// c. every object version, then the bucket.
 		n, err := s.Objects.RemoveBucket(ctx, v.Bucket)
@@ -245,6 +273,9 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
+		}
+		if d.KeyEpoch != "" && !d.EpochSupersededAt.IsZero() {
+			c.KeyEpoch = &CertKeyEpoch{ID: d.KeyEpoch, SupersededAt: d.EpochSupersededAt.UTC(), UnrecoverableFromBackupsAfter: d.EpochRetireAfter.UTC()}
 		}
 		for _, f := range files {
 			c.TotalBytes += f.Size

@@ -23,7 +23,20 @@ func TestGoldenCertificates(t *testing.T) {
 	v2 := base
 	v2.Notice = &CertNotice{GivenAt: at.Add(-7 * 24 * time.Hour), Period: "168h0m0s"}
 	v2.Approval = &CertApproval{Issuer: "https://login.example/ofsted", Subject: "s-admin-2", Email: "admin2@ofsted.example", At: at.Add(-2 * time.Hour)}
+	v3 := v2
+	v3.KeyEpoch = &CertKeyEpoch{ID: "5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b", SupersededAt: at.Add(-2 * time.Minute), UnrecoverableFromBackupsAfter: at.Add(35*24*time.Hour - 2*time.Minute)}
 	if *update {
+		// v3 came later, signed by a key of its own: the vectors written
+		// before it stay as they were.
+		_, key3, _ := ed25519.GenerateKey(nil)
+		b, err := sign(v3, key3, CertificateTypeV3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile("testdata/certificate-v3.json", b, 0o644)
+		os.WriteFile("testdata/signing-v3.pub", PublicKeyPEM(key3), 0o644)
+	}
+	if *update && os.Getenv("UPDATE_ALL_CERTIFICATES") != "" {
 		_, key, _ := ed25519.GenerateKey(nil)
 		os.WriteFile("testdata/signing.pub", PublicKeyPEM(key), 0o644)
 		for name, c := range map[string]struct {
@@ -68,5 +81,28 @@ func TestGoldenCertificates(t *testing.T) {
 		if _, err := Verify(b, other.Public().(ed25519.PublicKey)); err == nil {
 			t.Errorf("%s verifies with another key", name)
 		}
+	}
+	pem3, err := os.ReadFile("testdata/signing-v3.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub3, err := ParsePublicKeyPEM(pem3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("testdata/certificate-v3.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Verify(b, pub3)
+	if err != nil {
+		t.Fatalf("certificate-v3.json no longer verifies: %v", err)
+	}
+	if c.Type != CertificateTypeV3 || c.KeyEpoch == nil || c.KeyEpoch.ID != v3.KeyEpoch.ID || !c.KeyEpoch.SupersededAt.Equal(v3.KeyEpoch.SupersededAt) ||
+		!c.KeyEpoch.UnrecoverableFromBackupsAfter.Equal(v3.KeyEpoch.UnrecoverableFromBackupsAfter) || c.Approval == nil || c.FileCount != 2 {
+		t.Errorf("certificate-v3.json reads as %+v", c)
+	}
+	if _, err := Verify(b, pub); err == nil {
+		t.Error("certificate-v3.json verifies with the v1/v2 vectors' key")
 	}
 }

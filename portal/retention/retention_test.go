@@ -291,7 +291,7 @@ func TestDestructionWaitsForNoticeOrApproval(t *testing.T) {
 		}
 		d, _ := h.st.GetDestruction(ctx, "v1")
 		c, err := Verify(d.Certificate, h.key.Public().(ed25519.PublicKey))
-		if err != nil || c.Type != CertificateTypeV2 || c.Notice == nil || c.Notice.Period != "168h0m0s" || c.Approval != nil {
+		if err != nil || c.Type != CertificateType || c.Notice == nil || c.Notice.Period != "168h0m0s" || c.Approval != nil {
 			t.Fatalf("certificate %+v %v", c, err)
 		}
 	})

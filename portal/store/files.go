@@ -220,3 +220,16 @@ func (s *Store) RefileFile(ctx context.Context, visitID, fileID, item string, au
 	}
 	return err
 }
+
+// InsertFiles writes file rows in one transaction (volume seeding: see
+// portal.SeedFiles).
+func (s *Store) InsertFiles(ctx context.Context, fs []File) error {
+	return s.inTx(ctx, func(tx *Tx) error {
+		for _, f := range fs {
+			if err := insertFile(ctx, tx, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -164,3 +164,23 @@ func (s *Store) ExpiredResumables(ctx context.Context, now time.Time) ([]Resumab
 	}
 	return out, nil
 }
+
+// LockResumable takes (or, for the same holder, renews) the lease that lets
+// one request at a time write an upload, whichever instance it reached, until
+// until; it reports false when another holder's lease has not run out.
+func (s *Store) LockResumable(ctx context.Context, id, holder string, now, until time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE resumable_uploads SET lock_holder = ?, lock_until = ?
+		WHERE id = ? AND (lock_holder IS NULL OR lock_holder = ? OR lock_until < ?)`,
+		holder, formatTime(until), id, holder, formatTime(now))
+	if err != nil {
+		return false, fmt.Errorf("store: lock upload: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// UnlockResumable gives the lease up (only its holder can).
+func (s *Store) UnlockResumable(ctx context.Context, id, holder string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE resumable_uploads SET lock_holder = NULL, lock_until = NULL WHERE id = ? AND lock_holder = ?`, id, holder)
+	return err
+}

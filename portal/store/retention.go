@@ -57,17 +57,19 @@ func (s *Store) Events(ctx context.Context, visitID string) ([]Event, error) {
 	return events(ctx, s.db, visitID)
 }
 
+func scanEvent(sc scanner) (Event, error) {
+	var e Event
+	var day, at string
+	if err := sc.Scan(&e.ID, &e.VisitID, &e.Event, &day, &e.RecordedBy, &at); err != nil {
+		return e, err
+	}
+	var d dates
+	e.Date, e.RecordedAt = d.date(day), d.time(at)
+	return e, d.err
+}
+
 func events(ctx context.Context, db querier, visitID string) ([]Event, error) {
-	out, err := queryAll(ctx, db, func(sc scanner) (Event, error) {
-		var e Event
-		var day, at string
-		if err := sc.Scan(&e.ID, &e.VisitID, &e.Event, &day, &e.RecordedBy, &at); err != nil {
-			return e, err
-		}
-		var d dates
-		e.Date, e.RecordedAt = d.date(day), d.time(at)
-		return e, d.err
-	}, `SELECT id, visit_id, event, date, recorded_by, recorded_at FROM visit_events WHERE visit_id = ? ORDER BY recorded_at, id`, visitID)
+	out, err := queryAll(ctx, db, scanEvent, `SELECT id, visit_id, event, date, recorded_by, recorded_at FROM visit_events WHERE visit_id = ? ORDER BY recorded_at, id`, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
 	}
@@ -134,6 +136,13 @@ type Destruction struct {
 	SegmentsMissing  int
 	Certificate      []byte
 	CompletedAt      time.Time
+	// The key epoch the visit key was wrapped to when the destruction
+	// began ("" for a key wrapped to the master key directly), when that
+	// epoch was superseded (every live key moved off it) and from when its
+	// key may be destroyed: after that no backup opens the visit key.
+	KeyEpoch          string
+	EpochSupersededAt time.Time
+	EpochRetireAfter  time.Time
 }
 
 // BeginDestruction records step a: the visit is marked destroying and what
@@ -141,10 +150,10 @@ type Destruction struct {
 // no-op when the record exists already.
 func (s *Store) BeginDestruction(ctx context.Context, d Destruction, audit ...AuditRecord) error {
 	return s.inTx(ctx, func(tx *Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO destructions (visit_id, reference, key_fingerprint, files, started_at, objects_at_start, segments_expected, segments_missing)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO destructions (visit_id, reference, key_fingerprint, files, started_at, objects_at_start, segments_expected, segments_missing, key_epoch)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (visit_id) DO NOTHING`, d.VisitID, d.Reference, d.KeyFingerprint, d.Files, formatTime(d.StartedAt),
-			d.ObjectsAtStart, d.SegmentsExpected, d.SegmentsMissing); err != nil {
+			d.ObjectsAtStart, d.SegmentsExpected, d.SegmentsMissing, nullString(d.KeyEpoch)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE visits SET state = 'destroying' WHERE id = ? AND state != 'destroyed'`, d.VisitID)
@@ -156,12 +165,12 @@ func (s *Store) BeginDestruction(ctx context.Context, d Destruction, audit ...Au
 func (s *Store) GetDestruction(ctx context.Context, visitID string) (Destruction, error) {
 	var d Destruction
 	var started string
-	var key, objs, bucket, done sql.NullString
+	var key, objs, bucket, done, epoch, superseded, retire sql.NullString
 	var n, atStart, expected, missing sql.NullInt64
 	err := s.db.QueryRowContext(ctx, `SELECT visit_id, reference, key_fingerprint, files, started_at, key_destroyed_at, objects_deleted_at, objects_deleted,
-		bucket_deleted_at, certificate, completed_at, objects_at_start, segments_expected, segments_missing
+		bucket_deleted_at, certificate, completed_at, objects_at_start, segments_expected, segments_missing, key_epoch, epoch_superseded_at, epoch_retire_after
 		FROM destructions WHERE visit_id = ?`, visitID).Scan(&d.VisitID, &d.Reference, &d.KeyFingerprint, &d.Files, &started, &key, &objs, &n, &bucket,
-		&d.Certificate, &done, &atStart, &expected, &missing)
+		&d.Certificate, &done, &atStart, &expected, &missing, &epoch, &superseded, &retire)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, ErrNotFound
 	}
@@ -172,7 +181,16 @@ func (s *Store) GetDestruction(ctx context.Context, visitID string) (Destruction
 	d.StartedAt, d.KeyDestroyedAt, d.ObjectsDeletedAt = p.time(started), p.null(key), p.null(objs)
 	d.BucketDeletedAt, d.CompletedAt, d.ObjectsDeleted = p.null(bucket), p.null(done), int(n.Int64)
 	d.ObjectsAtStart, d.SegmentsExpected, d.SegmentsMissing = int(atStart.Int64), int(expected.Int64), int(missing.Int64)
+	d.KeyEpoch, d.EpochSupersededAt, d.EpochRetireAfter = epoch.String, p.null(superseded), p.null(retire)
 	return d, p.err
+}
+
+// MarkEpochSuperseded records on a destruction that the key epoch its key
+// was wrapped to has been superseded, and from when that epoch's key may
+// be destroyed.
+func (s *Store) MarkEpochSuperseded(ctx context.Context, visitID string, at, retireAfter time.Time, audit ...AuditRecord) error {
+	return s.exec(ctx, audit, `UPDATE destructions SET epoch_superseded_at = ?, epoch_retire_after = ? WHERE visit_id = ?`,
+		formatTime(at), formatTime(retireAfter), visitID)
 }
 
 // DeleteKey is the first half of step b: the wrapped key row goes, and a
@@ -462,15 +480,21 @@ func (s *Store) RecordFailure(ctx context.Context, visitID, reason string, now t
 
 // GetFailure returns a visit's destruction failure, or ErrNotFound.
 func (s *Store) GetFailure(ctx context.Context, visitID string) (Failure, error) {
-	var f Failure
-	var first, last, next string
-	err := s.db.QueryRowContext(ctx, `SELECT visit_id, attempts, first_failed_at, last_failed_at, next_attempt_at, reason FROM retention_failures WHERE visit_id = ?`, visitID).
-		Scan(&f.VisitID, &f.Attempts, &first, &last, &next, &f.Reason)
+	f, err := scanFailure(s.db.QueryRowContext(ctx, `SELECT visit_id, attempts, first_failed_at, last_failed_at, next_attempt_at, reason FROM retention_failures WHERE visit_id = ?`, visitID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return f, ErrNotFound
 	}
 	if err != nil {
 		return f, fmt.Errorf("store: destruction failure: %w", err)
+	}
+	return f, nil
+}
+
+func scanFailure(sc scanner) (Failure, error) {
+	var f Failure
+	var first, last, next string
+	if err := sc.Scan(&f.VisitID, &f.Attempts, &first, &last, &next, &f.Reason); err != nil {
+		return f, err
 	}
 	var d dates
 	f.FirstFailedAt, f.LastFailedAt, f.NextAttemptAt = d.time(first), d.time(last), d.time(next)

@@ -280,6 +280,30 @@ CREATE TRIGGER file_names_resumable_dropped AFTER DELETE ON resumable_uploads WH
 	DELETE FROM file_names WHERE file_id = OLD.file_id AND file_id NOT IN (SELECT id FROM files);
 END;
 `,
+	// Several instances and key epochs:
+	//   - a resumable upload is written by one request at a time across
+	//     instances: a lease on its row (lock_holder until lock_until);
+	//   - visit keys are wrapped to a key epoch (key_epochs; the epoch keys
+	//     themselves live outside the database), NULL for keys wrapped to
+	//     the master key directly by earlier versions;
+	//   - a destruction records the epoch its key was wrapped to and when
+	//     that epoch was superseded, for the certificate.
+	`
+ALTER TABLE resumable_uploads ADD COLUMN lock_holder TEXT;
+ALTER TABLE resumable_uploads ADD COLUMN lock_until TEXT;
+CREATE TABLE key_epochs (
+	id            TEXT PRIMARY KEY,
+	recipient     TEXT NOT NULL,
+	created_at    TEXT NOT NULL,
+	superseded_at TEXT,
+	retire_after  TEXT,
+	retired_at    TEXT
+);
+ALTER TABLE visit_keys ADD COLUMN epoch TEXT REFERENCES key_epochs(id);
+ALTER TABLE destructions ADD COLUMN key_epoch TEXT;
+ALTER TABLE destructions ADD COLUMN epoch_superseded_at TEXT;
+ALTER TABLE destructions ADD COLUMN epoch_retire_after TEXT;
+`,
 }
 
 // latestVersion is the schema version this binary brings a database to.

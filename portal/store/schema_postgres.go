@@ -255,4 +255,20 @@ END $$;
 CREATE TRIGGER file_names_upload_failed AFTER DELETE ON pending_uploads FOR EACH ROW EXECUTE FUNCTION file_names_upload_gone();
 CREATE TRIGGER file_names_resumable_dropped AFTER DELETE ON resumable_uploads FOR EACH ROW WHEN (OLD.completed_at IS NULL) EXECUTE FUNCTION file_names_upload_gone();
 `,
+	`
+ALTER TABLE resumable_uploads ADD COLUMN lock_holder TEXT;
+ALTER TABLE resumable_uploads ADD COLUMN lock_until TEXT;
+CREATE TABLE key_epochs (
+	id            TEXT PRIMARY KEY,
+	recipient     TEXT NOT NULL,
+	created_at    TEXT NOT NULL,
+	superseded_at TEXT,
+	retire_after  TEXT,
+	retired_at    TEXT
+);
+ALTER TABLE visit_keys ADD COLUMN epoch TEXT REFERENCES key_epochs(id);
+ALTER TABLE destructions ADD COLUMN key_epoch TEXT;
+ALTER TABLE destructions ADD COLUMN epoch_superseded_at TEXT;
+ALTER TABLE destructions ADD COLUMN epoch_retire_after TEXT;
+`,
 }

@@ -130,8 +130,10 @@ func (s *SessionStore) Delete(token string) error {
 }
 
 // DeleteExpired removes expired sessions, handing each one's data to
-// audit first so that the expiry of a signed-in session is recorded with the
-// deletion; the janitor calls it.
+// audit so that the expiry of a signed-in session is recorded with the
+// deletion; the janitor calls it. With several instances sweeping at once,
+// only the one whose delete takes the row records it: one record per
+// expired session.
 func (s *SessionStore) DeleteExpired(ctx context.Context, audit func(data []byte) []AuditRecord) error {
 	type expired struct {
 		token string
@@ -144,10 +146,19 @@ func (s *SessionStore) DeleteExpired(ctx context.Context, audit func(data []byte
 	if err != nil {
 		return err
 	}
+	st := &Store{db: s.db}
 	for _, e := range all {
 		s.written.Delete(e.token)
-		st := &Store{db: s.db}
-		err := st.exec(ctx, audit(e.data), `DELETE FROM sessions WHERE token = ?`, e.token)
+		err := st.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
+			res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token = ? AND expiry <= ?`, e.token, unixFloat(s.now()))
+			if err != nil {
+				return nil, err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return nil, nil // another instance took it, or it was renewed
+			}
+			return audit(e.data), nil
+		})
 		if err != nil {
 			return err
 		}

@@ -44,6 +44,7 @@ func (h *handle) stmt(ctx context.Context, q string) (*sql.Stmt, bool) {
 }
 
 func (h *handle) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	count(ctx, q)
 	if st, ok := h.stmt(ctx, q); ok {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -51,6 +52,7 @@ func (h *handle) QueryRowContext(ctx context.Context, q string, args ...any) *sq
 }
 
 func (h *handle) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	count(ctx, q)
 	if st, ok := h.stmt(ctx, q); ok {
 		return st.QueryContext(ctx, args...)
 	}
@@ -58,6 +60,7 @@ func (h *handle) QueryContext(ctx context.Context, q string, args ...any) (*sql.
 }
 
 func (h *handle) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	count(ctx, q)
 	if st, ok := h.stmt(ctx, q); ok {
 		return st.ExecContext(ctx, args...)
 	}
@@ -65,11 +68,12 @@ func (h *handle) ExecContext(ctx context.Context, q string, args ...any) (sql.Re
 }
 
 func (h *handle) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
+	count(ctx, "BEGIN")
 	tx, err := h.DB.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{Tx: tx, h: h}, nil
+	return &Tx{Tx: tx, h: h, ctx: ctx}, nil
 }
 
 // Close closes the cached statements and the database.
@@ -81,10 +85,18 @@ func (h *handle) Close() error {
 // Tx is a transaction that uses the cached statements.
 type Tx struct {
 	*sql.Tx
-	h *handle
+	h   *handle
+	ctx context.Context // the context it began in: its commit is counted there
+}
+
+// Commit ends the transaction (one more statement).
+func (t *Tx) Commit() error {
+	count(t.ctx, "COMMIT")
+	return t.Tx.Commit()
 }
 
 func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	count(ctx, q)
 	if st, ok := t.h.stmt(ctx, q); ok {
 		return t.Tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
@@ -92,6 +104,7 @@ func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Ro
 }
 
 func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	count(ctx, q)
 	if st, ok := t.h.stmt(ctx, q); ok {
 		return t.Tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
@@ -99,6 +112,7 @@ func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows
 }
 
 func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	count(ctx, q)
 	if st, ok := t.h.stmt(ctx, q); ok {
 		return t.Tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}

@@ -197,11 +197,18 @@ func nullTime(t time.Time) any {
 // the act in the same transaction: the act and its record commit together
 // or not at all.
 func (s *Store) inTx(ctx context.Context, fn func(*Tx) error, audit ...AuditRecord) error {
+	return s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) { return audit, fn(tx) })
+}
+
+// inTxAudit is inTx for an act whose records depend on what it found (an
+// expiry recorded only by the process whose delete took the row).
+func (s *Store) inTxAudit(ctx context.Context, fn func(*Tx) ([]AuditRecord, error)) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	audit, err := fn(tx)
+	if err != nil {
 		tx.Rollback()
 		return err
 	}

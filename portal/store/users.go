@@ -107,20 +107,41 @@ func insertUser(ctx context.Context, tx *Tx, u *User, issuer, subject, email, na
 
 // User returns one user by id.
 func (s *Store) User(ctx context.Context, id string) (User, error) {
-	var u User
-	var created string
-	var last sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT id, issuer, subject, email, name, created_at, last_login_at FROM users WHERE id = ?`, id).
-		Scan(&u.ID, &u.Issuer, &u.Subject, &u.Email, &u.Name, &created, &last)
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT id, issuer, subject, email, name, created_at, last_login_at FROM users WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("store: user %s: %w", id, err)
 	}
+	return u, nil
+}
+
+func scanUser(sc scanner) (User, error) {
+	var u User
+	var created string
+	var last sql.NullString
+	if err := sc.Scan(&u.ID, &u.Issuer, &u.Subject, &u.Email, &u.Name, &created, &last); err != nil {
+		return u, err
+	}
 	var d dates
 	u.CreatedAt, u.LastLoginAt = d.time(created), d.null(last)
 	return u, d.err
+}
+
+// Uploaders returns, by id, everyone who uploaded a file of the visit:
+// one statement for a list of files, however many.
+func (s *Store) Uploaders(ctx context.Context, visitID string) (map[string]User, error) {
+	us, err := queryAll(ctx, s.db, scanUser, `SELECT id, issuer, subject, email, name, created_at, last_login_at FROM users
+		WHERE id IN (SELECT uploaded_by FROM files WHERE visit_id = ?)`, visitID)
+	if err != nil {
+		return nil, fmt.Errorf("store: uploaders: %w", err)
+	}
+	out := make(map[string]User, len(us))
+	for _, u := range us {
+		out[u.ID] = u
+	}
+	return out, nil
 }
 
 // GrantPortalRole grants a portal-wide role to the person who signs in from

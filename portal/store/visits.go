@@ -24,10 +24,12 @@ type Visit struct {
 	CreatedBy        string
 }
 
-// VisitKey is a visit's key as stored: wrapped to the master key.
+// VisitKey is a visit's key as stored: wrapped to a key epoch (Epoch), or,
+// for keys made before epochs, to the master key (Epoch "").
 type VisitKey struct {
 	VisitID     string
 	Wrapped     []byte
+	Epoch       string
 	Fingerprint string
 	HeaderSize  int64
 	CreatedAt   time.Time
@@ -52,8 +54,8 @@ func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, restrictio
 			}
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO visit_keys (visit_id, wrapped, fingerprint, header_size, created_at) VALUES (?, ?, ?, ?, ?)`,
-			k.VisitID, k.Wrapped, k.Fingerprint, k.HeaderSize, formatTime(k.CreatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO visit_keys (visit_id, wrapped, epoch, fingerprint, header_size, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			k.VisitID, k.Wrapped, nullString(k.Epoch), k.Fingerprint, k.HeaderSize, formatTime(k.CreatedAt)); err != nil {
 			return err
 		}
 		for _, it := range restrictions {
@@ -139,8 +141,10 @@ func (s *Store) queryVisits(ctx context.Context, q string, args ...any) ([]Visit
 func (s *Store) WrappedKey(ctx context.Context, visitID string) (VisitKey, error) {
 	var k VisitKey
 	var created string
-	err := s.db.QueryRowContext(ctx, `SELECT visit_id, wrapped, fingerprint, header_size, created_at FROM visit_keys WHERE visit_id = ?`, visitID).
-		Scan(&k.VisitID, &k.Wrapped, &k.Fingerprint, &k.HeaderSize, &created)
+	var epoch sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT visit_id, wrapped, epoch, fingerprint, header_size, created_at FROM visit_keys WHERE visit_id = ?`, visitID).
+		Scan(&k.VisitID, &k.Wrapped, &epoch, &k.Fingerprint, &k.HeaderSize, &created)
+	k.Epoch = epoch.String
 	if errors.Is(err, sql.ErrNoRows) {
 		return VisitKey{}, ErrNotFound
 	}
@@ -170,28 +174,23 @@ func (s *Store) SetVisitDates(ctx context.Context, id string, notification, fiel
 	return nil
 }
 
-// RewrapKeys replaces every live wrapped visit key with rewrap(old), in one
-// transaction: either every key moves to the new master key or none does.
+// RewrapKeys replaces, in one transaction, every live visit key wrapped to
+// the master key directly (made before key epochs) with rewrap(old): either
+// every such key moves to the new master key or none does. Keys wrapped to
+// an epoch are not touched (the epoch keys are re-wrapped instead).
 func (s *Store) RewrapKeys(ctx context.Context, rewrap func(visitID string, wrapped []byte) ([]byte, error), audit ...AuditRecord) (int, error) {
 	n := 0
 	err := s.inTx(ctx, func(tx *Tx) error {
-		type row struct {
-			id      string
-			wrapped []byte
-		}
-		all, err := queryAll(ctx, tx, func(sc scanner) (row, error) {
-			var r row
-			return r, sc.Scan(&r.id, &r.wrapped)
-		}, `SELECT visit_id, wrapped FROM visit_keys`)
+		all, err := keysWhere(ctx, tx, `epoch IS NULL`)
 		if err != nil {
 			return err
 		}
 		for _, r := range all {
-			nw, err := rewrap(r.id, r.wrapped)
+			nw, err := rewrap(r.VisitID, r.Wrapped)
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE visit_keys SET wrapped = ? WHERE visit_id = ?`, nw, r.id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE visit_keys SET wrapped = ? WHERE visit_id = ?`, nw, r.VisitID); err != nil {
 				return err
 			}
 			n++
@@ -202,4 +201,15 @@ func (s *Store) RewrapKeys(ctx context.Context, rewrap func(visitID string, wrap
 		return 0, fmt.Errorf("store: rewrap keys: %w", err)
 	}
 	return n, nil
+}
+
+// keysWhere lists the live wrapped keys matching cond (a fixed condition).
+func keysWhere(ctx context.Context, tx *Tx, cond string, args ...any) ([]VisitKey, error) {
+	return queryAll(ctx, tx, func(sc scanner) (VisitKey, error) {
+		var k VisitKey
+		var epoch sql.NullString
+		err := sc.Scan(&k.VisitID, &k.Wrapped, &epoch)
+		k.Epoch = epoch.String
+		return k, err
+	}, `SELECT visit_id, wrapped, epoch FROM visit_keys WHERE `+cond+` ORDER BY visit_id`, args...)
 }

@@ -1,0 +1,343 @@
+package portal
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/portal/blobs"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// Key epochs: the key hierarchy is master key → epoch key → visit key.
+//
+// Every visit key is wrapped to the current epoch's key; the epoch keys are
+// kept, wrapped to the master key, in the key bucket (PORTAL_KEY_BUCKET),
+// never in the database. Right after a visit's key is destroyed the portal
+// starts a new epoch, re-wrapping every live visit key to it in one
+// transaction; the old epoch's key is destroyed (every version of its
+// object, then recorded) PORTAL_KEY_EPOCH_RETAIN later, once the backups
+// taken before the move have expired. A copy of the database from before
+// the destruction (a backup, an archived log, a replica) holds the visit
+// key wrapped to that old epoch only: from then on, the master key and
+// everything the portal still holds cannot open it.
+//
+// Invariants: an epoch's key object is written before any visit key is
+// wrapped to it; an epoch is retired only when no live key is wrapped to
+// it (stragglers, a visit created while the epoch moved, are moved first);
+// epochs start and retire one process at a time (the key-epoch lease).
+
+// epochVault is the key bucket: one object per epoch. The bucket has no
+// object lock, so an epoch key can be destroyed at once, every version.
+type epochVault struct {
+	blobs  *blobs.Store
+	bucket string
+}
+
+func epochObject(id string) string { return "epochs/" + id + ".age" }
+
+func (v *epochVault) put(ctx context.Context, id string, wrapped []byte) error {
+	return v.blobs.PutSmall(ctx, v.bucket, epochObject(id), wrapped)
+}
+
+func (v *epochVault) get(ctx context.Context, id string) ([]byte, error) {
+	return v.blobs.GetSmall(ctx, v.bucket, epochObject(id))
+}
+
+// destroy removes every version of the epoch's object and checks that a
+// listing finds none.
+func (v *epochVault) destroy(ctx context.Context, id string) error {
+	if err := v.blobs.RemovePrefix(ctx, v.bucket, epochObject(id)); err != nil {
+		return err
+	}
+	left, err := v.blobs.Versions(ctx, v.bucket, epochObject(id))
+	if err != nil {
+		return err
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("key epoch %s: %d versions of its key are still stored", id, len(left))
+	}
+	return nil
+}
+
+// ErrEpochRetired says a visit key is wrapped to an epoch whose key has been
+// destroyed.
+var ErrEpochRetired = errors.New("the key epoch this key is wrapped to has been retired")
+
+// epoch returns the key that wraps keys of epoch id ("": the master key).
+func (k *Keyring) epoch(ctx context.Context, id string) (*crypto.MasterKey, error) {
+	if id == "" {
+		return k.master, nil
+	}
+	k.mu.Lock()
+	e, ok := k.epochs[id]
+	k.mu.Unlock()
+	if ok {
+		return e, nil
+	}
+	if k.vault == nil {
+		return nil, fmt.Errorf("key epoch %s: no key bucket configured", id)
+	}
+	row, err := k.store.GetEpoch(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("key epoch %s: %w", id, err)
+	}
+	if !row.RetiredAt.IsZero() {
+		return nil, ErrEpochRetired
+	}
+	wrapped, err := k.vault.get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("key epoch %s: %w", id, err)
+	}
+	e, err = k.master.UnwrapEpoch(wrapped)
+	if err != nil || e.Recipient() != row.Recipient {
+		return nil, fmt.Errorf("key epoch %s: %w", id, crypto.ErrUnwrap)
+	}
+	k.mu.Lock()
+	k.epochs[id] = e
+	k.mu.Unlock()
+	return e, nil
+}
+
+// pruneEpochs forgets the epoch keys another process has retired.
+func (k *Keyring) pruneEpochs(ctx context.Context) error {
+	all, err := k.store.Epochs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range all {
+		if !e.RetiredAt.IsZero() {
+			k.dropEpoch(e.ID)
+		}
+	}
+	return nil
+}
+
+// dropEpoch forgets an epoch's key (retired).
+func (k *Keyring) dropEpoch(id string) {
+	k.mu.Lock()
+	delete(k.epochs, id)
+	k.mu.Unlock()
+}
+
+// rewrap moves a stored key to the epoch to, checking that it opens.
+func (k *Keyring) rewrap(ctx context.Context, vk store.VisitKey, to *crypto.MasterKey) ([]byte, error) {
+	from, err := k.epoch(ctx, vk.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	key, err := from.Unwrap(vk.Wrapped)
+	if err != nil {
+		return nil, err
+	}
+	return to.Wrap(key)
+}
+
+const epochLease = "key-epoch"
+
+// withEpochLease runs fn holding the key-epoch lease, waiting up to a
+// minute for another process to finish with it.
+func (s *Service) withEpochLease(ctx context.Context, fn func() error) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		now := time.Now()
+		ok, err := s.store.TakeLease(ctx, epochLease, s.instance, now, now.Add(5*time.Minute))
+		if err != nil {
+			return err
+		}
+		if ok {
+			break
+		}
+		if now.After(deadline) {
+			return errors.New("key epoch: another process holds the key-epoch lease")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	defer s.store.ReleaseLease(context.WithoutCancel(ctx), epochLease, s.instance)
+	return fn()
+}
+
+// startEpoch makes a new epoch current and moves every live key to it; the
+// caller holds the lease. A new epoch caused by a visit's destruction is
+// recorded as part of that visit's destruction (visitID).
+func (s *Service) startEpoch(ctx context.Context, reason, visitID string) (store.Epoch, int, error) {
+	if s.keys.vault == nil {
+		return store.Epoch{}, 0, errors.New("key epoch: no key bucket configured")
+	}
+	now := s.now()
+	text, err := crypto.GenerateEpochKey(now)
+	if err != nil {
+		return store.Epoch{}, 0, err
+	}
+	key, err := crypto.ParseMasterKey(bytes.NewReader(text))
+	if err != nil {
+		return store.Epoch{}, 0, err
+	}
+	wrapped, err := s.keys.master.WrapEpoch(text)
+	if err != nil {
+		return store.Epoch{}, 0, err
+	}
+	e := store.Epoch{ID: store.NewID(), Recipient: key.Recipient(), CreatedAt: now}
+	if err := s.blobs.EnsurePlainBucket(ctx, s.keys.vault.bucket); err != nil {
+		return store.Epoch{}, 0, err
+	}
+	if err := s.keys.vault.put(ctx, e.ID, wrapped); err != nil {
+		return store.Epoch{}, 0, err
+	}
+	s.keys.mu.Lock()
+	s.keys.epochs[e.ID] = key
+	s.keys.mu.Unlock()
+	retireAfter := now.Add(s.cfg.KeyEpochRetain)
+	n, err := s.store.StartEpoch(ctx, e, retireAfter, func(vk store.VisitKey) ([]byte, error) { return s.keys.rewrap(ctx, vk, key) },
+		s.systemRec(visitID, "key.epoch_started", e.ID, map[string]any{"reason": reason, "recipient": e.Recipient, "retire_previous_after": retireAfter.UTC().Format(time.RFC3339)}))
+	if err != nil {
+		return store.Epoch{}, 0, err
+	}
+	s.log.Info("key epoch started", "epoch", e.ID, "reason", reason, "keys_moved", n)
+	return e, n, nil
+}
+
+// EnsureKeyEpoch starts the first epoch if there is none (moving keys
+// wrapped to the master key by earlier versions into it).
+func (s *Service) EnsureKeyEpoch(ctx context.Context) error {
+	if _, err := s.store.CurrentEpoch(ctx); !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return s.withEpochLease(ctx, func() error {
+		if _, err := s.store.CurrentEpoch(ctx); !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		_, _, err := s.startEpoch(ctx, "first", "")
+		return err
+	})
+}
+
+// RotateKeyEpoch starts a new epoch now (`portal key epoch rotate`).
+func (s *Service) RotateKeyEpoch(ctx context.Context, reason string) (e store.Epoch, moved int, err error) {
+	err = s.withEpochLease(ctx, func() error {
+		e, moved, err = s.startEpoch(ctx, reason, "")
+		return err
+	})
+	return e, moved, err
+}
+
+// wrapVisitKey wraps a new visit key to the current epoch.
+func (s *Service) wrapVisitKey(ctx context.Context, key *crypto.VisitKey) ([]byte, string, error) {
+	if s.keys.vault == nil {
+		w, err := s.keys.master.Wrap(key)
+		return w, "", err
+	}
+	cur, err := s.store.CurrentEpoch(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		if err := s.EnsureKeyEpoch(ctx); err != nil {
+			return nil, "", err
+		}
+		cur, err = s.store.CurrentEpoch(ctx)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	e, err := s.keys.epoch(ctx, cur.ID)
+	if err != nil {
+		return nil, "", err
+	}
+	w, err := e.Wrap(key)
+	return w, cur.ID, err
+}
+
+// epochSuperseder lets destruction supersede the epoch of a destroyed key.
+type epochSuperseder struct{ s *Service }
+
+// Supersede starts a new epoch if id is still current (recorded as part of
+// the destruction of visitID); either way it returns when id was
+// superseded and from when its key may be destroyed.
+func (p epochSuperseder) Supersede(ctx context.Context, id, visitID string) (time.Time, time.Time, error) {
+	s := p.s
+	var e store.Epoch
+	err := s.withEpochLease(ctx, func() error {
+		var err error
+		if e, err = s.store.GetEpoch(ctx, id); err != nil {
+			return err
+		}
+		if !e.SupersededAt.IsZero() {
+			return nil
+		}
+		if _, _, err := s.startEpoch(ctx, "destruction", visitID); err != nil {
+			return err
+		}
+		e, err = s.store.GetEpoch(ctx, id)
+		return err
+	})
+	if err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("supersede key epoch %s: %w", id, err)
+	}
+	return e.SupersededAt, e.RetireAfter, nil
+}
+
+// RetireKeyEpochs destroys the keys of superseded epochs whose retention
+// has run out: any live key still wrapped to one is moved to the current
+// epoch first, then every version of the epoch's key object is removed and
+// checked gone, then the retirement is recorded. It returns how many it
+// retired.
+func (s *Service) RetireKeyEpochs(ctx context.Context) (int, error) {
+	if s.keys.vault == nil {
+		return 0, nil
+	}
+	due, err := s.store.EpochsDue(ctx, s.now())
+	if err != nil || len(due) == 0 {
+		return 0, err
+	}
+	n := 0
+	err = s.withEpochLease(ctx, func() error {
+		cur, err := s.store.CurrentEpoch(ctx)
+		if err != nil {
+			return err
+		}
+		to, err := s.keys.epoch(ctx, cur.ID)
+		if err != nil {
+			return err
+		}
+		for _, e := range due {
+			moved, err := s.store.MoveEpochKeys(ctx, e.ID, cur.ID, func(vk store.VisitKey) ([]byte, error) { return s.keys.rewrap(ctx, vk, to) })
+			if err != nil {
+				return err
+			}
+			if err := s.keys.vault.destroy(ctx, e.ID); err != nil {
+				return err
+			}
+			s.keys.dropEpoch(e.ID)
+			if err := s.store.RetireEpoch(ctx, e.ID, s.now(), s.systemRec("", "key.epoch_retired", e.ID, map[string]any{
+				"superseded_at": e.SupersededAt.UTC().Format(time.RFC3339), "stragglers_moved": moved})); err != nil {
+				return err
+			}
+			s.log.Info("key epoch retired", "epoch", e.ID, "superseded_at", e.SupersededAt, "stragglers_moved", moved)
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// KeyEpochs lists the key epochs, oldest first (`portal key epochs`).
+func (s *Service) KeyEpochs(ctx context.Context) ([]store.Epoch, error) { return s.store.Epochs(ctx) }
+
+// KeysInEpoch counts the live visit keys wrapped to an epoch.
+func (s *Service) KeysInEpoch(ctx context.Context, id string) (int, error) {
+	return s.store.KeysInEpoch(ctx, id)
+}
+
+// CheckVisitKey opens a visit's stored key through its epoch (or the master
+// key) and checks its fingerprint: an operator's check after a rotation.
+func (s *Service) CheckVisitKey(ctx context.Context, visitID string) error {
+	s.keys.Forget(visitID)
+	_, err := s.keys.Key(ctx, visitID)
+	s.keys.Forget(visitID)
+	return err
+}

@@ -1,0 +1,135 @@
+package portal_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/retention"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestDestroyedKeyUnrecoverableFromBackups: a copy of the database taken
+// before a destruction holds the visit key wrapped to a key epoch. Right
+// after the destruction every live key moves to a new epoch; once the old
+// epoch is retired (PORTAL_KEY_EPOCH_RETAIN later), that copy together
+// with every key the portal still holds (the master key, every epoch key
+// in the key bucket) cannot yield the visit key, while live visits keep
+// working. The certificate states when that happens.
+func TestDestroyedKeyUnrecoverableFromBackups(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	st, bl := d.svc.Store(), d.svc.Blobs()
+	v := d.demo()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	live, err := d.svc.CreateVisit(ctx, admin, portal.NewVisit{Reference: "FV-LIVE", Title: "Live", Provider: "Cafcass",
+		NotificationDate: d.svc.Today().Format(time.DateOnly), FieldworkStart: d.svc.Calendar().AddWorkingDays(d.svc.Today(), 5).Format(time.DateOnly)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, err := crypto.LoadMasterKey(d.Config.MasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The "backup": the visit's key row as the database held it.
+	backup, err := st.WrappedKey(ctx, v.ID)
+	if err != nil || backup.Epoch == "" {
+		t.Fatalf("the demo visit's key is not wrapped to an epoch: %+v %v", backup, err)
+	}
+	if _, err := master.Unwrap(backup.Wrapped); !errors.Is(err, crypto.ErrUnwrap) {
+		t.Fatalf("the master key alone opens a key wrapped to an epoch: %v", err)
+	}
+	// opens tries every key the portal holds against the backup's row.
+	opens := func() (bool, int) {
+		objs, err := bl.ReadAll(ctx, d.Config.KeyBucket, "epochs/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		versions, err := bl.Versions(ctx, d.Config.KeyBucket, "")
+		if err != nil || len(versions) != len(objs) {
+			t.Fatalf("key bucket: %d versions for %d objects: %v", len(versions), len(objs), err)
+		}
+		for _, w := range objs {
+			e, err := master.UnwrapEpoch(w)
+			if err != nil {
+				t.Fatalf("an epoch key the master key cannot open: %v", err)
+			}
+			if k, err := e.Unwrap(backup.Wrapped); err == nil && k.Fingerprint() == backup.Fingerprint {
+				return true, len(objs)
+			}
+		}
+		return false, len(objs)
+	}
+	if ok, _ := opens(); !ok {
+		t.Fatal("before the destruction the backup's key does not open: the test proves nothing")
+	}
+
+	day := d.publish(lead, v)
+	d.at(day.AddDate(0, 0, d.Config.RetentionDays))
+	d.svc.RunRetention(ctx) // gives the notice
+	if _, err := d.mustAccess(admin, policy.DestructionApprove).ApproveDestruction(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := d.svc.RunRetention(ctx); err != nil || len(ids) != 1 {
+		t.Fatalf("destruction: %v %v", ids, err)
+	}
+	des, err := st.GetDestruction(ctx, v.ID)
+	if err != nil || des.KeyEpoch != backup.Epoch || des.EpochSupersededAt.IsZero() {
+		t.Fatalf("destruction record: %+v %v", des, err)
+	}
+	if want := des.EpochSupersededAt.Add(d.Config.KeyEpochRetain); !des.EpochRetireAfter.Equal(want) {
+		t.Fatalf("epoch key destroyed from %s, want %s", des.EpochRetireAfter, want)
+	}
+	c, err := retention.Verify(des.Certificate, d.svc.SigningPublicKey())
+	if err != nil || c.Type != retention.CertificateTypeV3 || c.KeyEpoch == nil || c.KeyEpoch.ID != backup.Epoch ||
+		!c.KeyEpoch.UnrecoverableFromBackupsAfter.Equal(des.EpochRetireAfter.UTC()) {
+		t.Fatalf("certificate: %+v %v", c.KeyEpoch, err)
+	}
+	old, err := st.GetEpoch(ctx, backup.Epoch)
+	if err != nil || old.SupersededAt.IsZero() || !old.RetiredAt.IsZero() {
+		t.Fatalf("old epoch after the destruction: %+v %v", old, err)
+	}
+	if n, _ := st.KeysInEpoch(ctx, backup.Epoch); n != 0 {
+		t.Fatalf("%d live keys still wrapped to the superseded epoch", n)
+	}
+	// Until the epoch is retired, backups still yield the key: that is the
+	// bound the certificate states, honestly.
+	if ok, _ := opens(); !ok {
+		t.Fatal("the superseded epoch's key is gone before its time")
+	}
+	d.svc.Sweep(ctx)
+	if e, _ := st.GetEpoch(ctx, backup.Epoch); !e.RetiredAt.IsZero() {
+		t.Fatal("an epoch retired before PORTAL_KEY_EPOCH_RETAIN ran")
+	}
+
+	d.offset.Add(int64(d.Config.KeyEpochRetain + time.Hour))
+	d.svc.Sweep(ctx)
+	old, err = st.GetEpoch(ctx, backup.Epoch)
+	if err != nil || old.RetiredAt.IsZero() {
+		t.Fatalf("the superseded epoch was not retired: %+v %v", old, err)
+	}
+	if ok, n := opens(); ok || n == 0 {
+		t.Fatalf("after retirement the backup's key opens with the portal's keys (%d epoch keys held)", n)
+	}
+	if err := d.svc.CheckVisitKey(ctx, live.ID); err != nil {
+		t.Fatalf("a live visit's key after the retirement: %v", err)
+	}
+	recs, err := st.AuditRecords(ctx, store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	retired := 0
+	for _, r := range recs {
+		if r.Action == "key.epoch_retired" && r.Object == backup.Epoch {
+			retired++
+		}
+	}
+	if retired != 1 {
+		t.Fatalf("%d key.epoch_retired records for the epoch", retired)
+	}
+}

@@ -1,0 +1,48 @@
+package store
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// Counter counts the statements sent to the database on behalf of one
+// context (a request): queries, executions and transactions' begin and
+// end. The cost of a request is the number of round trips it makes, so
+// tests use it to prove that no request's cost grows with how much the
+// portal holds.
+type Counter struct {
+	n  atomic.Int64
+	mu sync.Mutex
+	qs []string
+}
+
+// Statements are the counted statements' texts, in order (a test's
+// message, when a count changes).
+func (c *Counter) Statements() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.qs...)
+}
+
+type counterKey struct{}
+
+// WithCounter returns a context whose statements are counted by c.
+func WithCounter(ctx context.Context) (context.Context, *Counter) {
+	c := &Counter{}
+	return context.WithValue(ctx, counterKey{}, c), c
+}
+
+// N is how many statements were counted.
+func (c *Counter) N() int64 { return c.n.Load() }
+
+func count(ctx context.Context, q string) {
+	if c, ok := ctx.Value(counterKey{}).(*Counter); ok {
+		c.n.Add(1)
+		c.mu.Lock()
+		if len(c.qs) < 1000 {
+			c.qs = append(c.qs, q)
+		}
+		c.mu.Unlock()
+	}
+}

@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Epoch is a key epoch: the period during which new and re-wrapped visit
+// keys are wrapped to one epoch key. The key itself is kept outside the
+// database (the portal's key bucket); its row says when it was superseded
+// by the next epoch, when it may be destroyed (RetireAfter: once backups
+// taken before it was superseded have expired) and when it was.
+type Epoch struct {
+	ID           string
+	Recipient    string
+	CreatedAt    time.Time
+	SupersededAt time.Time
+	RetireAfter  time.Time
+	RetiredAt    time.Time
+}
+
+const epochColumns = `id, recipient, created_at, superseded_at, retire_after, retired_at`
+
+func scanEpoch(sc scanner) (Epoch, error) {
+	var e Epoch
+	var created string
+	var superseded, retire, retired sql.NullString
+	if err := sc.Scan(&e.ID, &e.Recipient, &created, &superseded, &retire, &retired); err != nil {
+		return e, err
+	}
+	var d dates
+	e.CreatedAt, e.SupersededAt, e.RetireAfter, e.RetiredAt = d.time(created), d.null(superseded), d.null(retire), d.null(retired)
+	return e, d.err
+}
+
+// CurrentEpoch is the epoch new keys are wrapped to (ErrNotFound: none yet).
+func (s *Store) CurrentEpoch(ctx context.Context) (Epoch, error) {
+	e, err := scanEpoch(s.db.QueryRowContext(ctx, `SELECT `+epochColumns+` FROM key_epochs WHERE superseded_at IS NULL ORDER BY created_at DESC, id LIMIT 1`))
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, ErrNotFound
+	}
+	if err != nil {
+		return e, fmt.Errorf("store: current epoch: %w", err)
+	}
+	return e, nil
+}
+
+// GetEpoch returns one epoch.
+func (s *Store) GetEpoch(ctx context.Context, id string) (Epoch, error) {
+	e, err := scanEpoch(s.db.QueryRowContext(ctx, `SELECT `+epochColumns+` FROM key_epochs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, ErrNotFound
+	}
+	if err != nil {
+		return e, fmt.Errorf("store: epoch: %w", err)
+	}
+	return e, nil
+}
+
+// Epochs lists every epoch, oldest first.
+func (s *Store) Epochs(ctx context.Context) ([]Epoch, error) {
+	out, err := queryAll(ctx, s.db, scanEpoch, `SELECT `+epochColumns+` FROM key_epochs ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: epochs: %w", err)
+	}
+	return out, nil
+}
+
+// StartEpoch makes e the current epoch, in one transaction: every live visit
+// key not already in e is re-wrapped to it (rewrap gets the key as stored),
+// and every earlier epoch still current is superseded now and may be
+// destroyed from retireAfter. It returns how many keys moved.
+func (s *Store) StartEpoch(ctx context.Context, e Epoch, retireAfter time.Time, rewrap func(k VisitKey) ([]byte, error), audit ...AuditRecord) (int, error) {
+	n := 0
+	err := s.inTx(ctx, func(tx *Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO key_epochs (id, recipient, created_at) VALUES (?, ?, ?)`, e.ID, e.Recipient, formatTime(e.CreatedAt)); err != nil {
+			return err
+		}
+		keys, err := keysWhere(ctx, tx, `epoch IS NULL OR epoch != ?`, e.ID)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			nw, err := rewrap(k)
+			if err != nil {
+				return fmt.Errorf("visit %s: %w", k.VisitID, err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE visit_keys SET wrapped = ?, epoch = ? WHERE visit_id = ?`, nw, e.ID, k.VisitID); err != nil {
+				return err
+			}
+			n++
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE key_epochs SET superseded_at = ?, retire_after = ? WHERE id != ? AND superseded_at IS NULL`,
+			formatTime(e.CreatedAt), formatTime(retireAfter), e.ID)
+		return err
+	}, audit...)
+	if err != nil {
+		return 0, fmt.Errorf("store: start key epoch: %w", err)
+	}
+	return n, nil
+}
+
+// KeysInEpoch counts the live visit keys wrapped to an epoch.
+func (s *Store) KeysInEpoch(ctx context.Context, id string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM visit_keys WHERE epoch = ?`, id).Scan(&n)
+	return n, err
+}
+
+// RetireEpoch records that an epoch's key has been destroyed.
+func (s *Store) RetireEpoch(ctx context.Context, id string, now time.Time, audit ...AuditRecord) error {
+	return s.exec(ctx, audit, `UPDATE key_epochs SET retired_at = ? WHERE id = ? AND retired_at IS NULL`, formatTime(now), id)
+}
+
+// EpochsDue lists the superseded, unretired epochs whose key may now be
+// destroyed.
+func (s *Store) EpochsDue(ctx context.Context, now time.Time) ([]Epoch, error) {
+	out, err := queryAll(ctx, s.db, scanEpoch, `SELECT `+epochColumns+` FROM key_epochs
+		WHERE superseded_at IS NOT NULL AND retired_at IS NULL AND retire_after <= ? ORDER BY created_at, id`, formatTime(now))
+	if err != nil {
+		return nil, fmt.Errorf("store: epochs due: %w", err)
+	}
+	return out, nil
+}
+
+// MoveEpochKeys re-wraps, in one transaction, every live key still wrapped
+// to epoch from (a visit created while the epoch moved) to epoch to.
+func (s *Store) MoveEpochKeys(ctx context.Context, from, to string, rewrap func(k VisitKey) ([]byte, error)) (int, error) {
+	n := 0
+	err := s.inTx(ctx, func(tx *Tx) error {
+		keys, err := keysWhere(ctx, tx, `epoch = ?`, from)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			nw, err := rewrap(k)
+			if err != nil {
+				return fmt.Errorf("visit %s: %w", k.VisitID, err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE visit_keys SET wrapped = ?, epoch = ? WHERE visit_id = ? AND epoch = ?`, nw, to, k.VisitID, from); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: move keys off epoch %s: %w", from, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,184 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// VisitRow is a visit as a list of visits shows it, with everything its
+// status needs, loaded for a whole page at once: a page of visits costs
+// the same few statements whether the portal holds ten visits or ten
+// thousand.
+type VisitRow struct {
+	Visit
+	Member         *Member // the user's membership, nil for none
+	Hold           LegalHold
+	Events         []Event
+	Notice         *Notice
+	Failure        *Failure
+	KeyFingerprint string // "" once the key is destroyed
+}
+
+// VisitCursor is where a page of visits starts: after the visit with this
+// notification date and reference (the list's order). The zero cursor is
+// the first page.
+type VisitCursor struct {
+	NotificationDate time.Time
+	Reference        string
+}
+
+// The page of visits, in list order (newest notification first), after a
+// cursor; ? are: the user (member lists only), the cursor's date twice and
+// reference, and the page size. Every query of the page repeats it, so
+// that each is one statement of fixed text.
+const (
+	visitPageAll = `SELECT id FROM visits WHERE (notification_date < ? OR notification_date = ? AND reference > ?)
+		ORDER BY notification_date DESC, reference LIMIT ?`
+	visitPageMember = `SELECT id FROM visits WHERE id IN (SELECT visit_id FROM members WHERE user_id = ?)
+		AND (notification_date < ? OR notification_date = ? AND reference > ?) ORDER BY notification_date DESC, reference LIMIT ?`
+)
+
+// VisitPage returns up to limit visits after the cursor, every visit (all)
+// or those userID is a member of, with userID's membership of each.
+func (s *Store) VisitPage(ctx context.Context, userID string, all bool, after VisitCursor, limit int) ([]VisitRow, error) {
+	page, args := visitPageMember, []any{userID}
+	if all {
+		page, args = visitPageAll, nil
+	}
+	date := "9999-12-31"
+	if !after.NotificationDate.IsZero() {
+		date = after.NotificationDate.Format(dateFormat)
+	}
+	args = append(args, date, date, after.Reference, limit)
+	return s.visitRows(ctx, userID, page, args)
+}
+
+// The active visits under a destruction notice (for review).
+const noticedVisits = `SELECT visit_id FROM destruction_notices WHERE visit_id IN (SELECT id FROM visits WHERE state = 'active')`
+
+// NoticedVisits returns the active visits under a destruction notice, with
+// userID's membership of each.
+func (s *Store) NoticedVisits(ctx context.Context, userID string) ([]VisitRow, error) {
+	return s.visitRows(ctx, userID, noticedVisits, nil)
+}
+
+// The visits administrators are warned of: under notice and still active,
+// or whose destruction failed (until it succeeds).
+const warnedVisits = `SELECT visit_id FROM destruction_notices WHERE visit_id IN (SELECT id FROM visits WHERE state = 'active')
+	UNION SELECT visit_id FROM retention_failures`
+
+// WarnedVisits returns the visits under a destruction notice or whose
+// destruction failed, with userID's membership of each.
+func (s *Store) WarnedVisits(ctx context.Context, userID string) ([]VisitRow, error) {
+	return s.visitRows(ctx, userID, warnedVisits, nil)
+}
+
+// visitRows loads the visits that the query page (of fixed text, with its
+// args) selects, and what their status needs, a few statements in all.
+func (s *Store) visitRows(ctx context.Context, userID, page string, args []any) ([]VisitRow, error) {
+	fail := func(err error) ([]VisitRow, error) { return nil, fmt.Errorf("store: page of visits: %w", err) }
+
+	type extra struct {
+		hold       bool
+		holdSealed []byte
+		holdAt     sql.NullString
+		fp         sql.NullString
+	}
+	var extras []extra
+	vs, err := queryAll(ctx, s.db, func(sc scanner) (Visit, error) {
+		var v Visit
+		var e extra
+		var nd, fs, created string
+		if err := sc.Scan(&v.ID, &v.Reference, &v.TitleSealed, &v.Provider, &nd, &fs, &v.RetentionDays, &v.State, &v.Bucket, &created, &v.CreatedBy,
+			&e.hold, &e.holdSealed, &e.holdAt, &e.fp); err != nil {
+			return v, err
+		}
+		var d dates
+		v.NotificationDate, v.FieldworkStart, v.CreatedAt = d.date(nd), d.date(fs), d.time(created)
+		extras = append(extras, e)
+		return v, d.err
+	}, `SELECT `+visitColumns+`, legal_hold, legal_hold_reason_sealed, legal_hold_at, (SELECT fingerprint FROM visit_keys WHERE visit_id = visits.id)
+		FROM visits WHERE id IN (`+page+`) ORDER BY notification_date DESC, reference`, args...)
+	if err != nil {
+		return fail(err)
+	}
+	rows := make([]VisitRow, len(vs))
+	at := map[string]*VisitRow{}
+	for i, v := range vs {
+		var d dates
+		rows[i] = VisitRow{Visit: v, Hold: LegalHold{On: extras[i].hold, ReasonSealed: extras[i].holdSealed, At: d.null(extras[i].holdAt)}, KeyFingerprint: extras[i].fp.String}
+		if d.err != nil {
+			return fail(d.err)
+		}
+		at[v.ID] = &rows[i]
+	}
+	if len(rows) == 0 {
+		return rows, nil
+	}
+	if userID != "" {
+		ms, err := queryAll(ctx, s.db, scanMember, `SELECT `+memberColumns+` FROM members WHERE user_id = ? AND visit_id IN (`+page+`)`, append([]any{userID}, args...)...)
+		if err != nil {
+			return fail(err)
+		}
+		for _, m := range ms {
+			if r := at[m.VisitID]; r != nil {
+				m := m
+				r.Member = &m
+			}
+		}
+	}
+	evs, err := queryAll(ctx, s.db, scanEvent, `SELECT id, visit_id, event, date, recorded_by, recorded_at FROM visit_events
+		WHERE visit_id IN (`+page+`) ORDER BY recorded_at, id`, args...)
+	if err != nil {
+		return fail(err)
+	}
+	for _, e := range evs {
+		at[e.VisitID].Events = append(at[e.VisitID].Events, e)
+	}
+	ns, err := queryAll(ctx, s.db, scanNotice, `SELECT `+noticeColumns+` FROM destruction_notices WHERE visit_id IN (`+page+`)`, args...)
+	if err != nil {
+		return fail(err)
+	}
+	for _, n := range ns {
+		n := n
+		at[n.VisitID].Notice = &n
+	}
+	fs, err := queryAll(ctx, s.db, scanFailure, `SELECT visit_id, attempts, first_failed_at, last_failed_at, next_attempt_at, reason FROM retention_failures
+		WHERE visit_id IN (`+page+`)`, args...)
+	if err != nil {
+		return fail(err)
+	}
+	for _, f := range fs {
+		f := f
+		at[f.VisitID].Failure = &f
+	}
+	return rows, nil
+}
+
+// UserVisit is one visit a user is a member of, with the role.
+type UserVisit struct {
+	VisitID, Reference, Role string
+	NotificationDate         time.Time
+}
+
+// UserVisits lists, in one statement, the visits userID is a bound member
+// of, newest notification first.
+func (s *Store) UserVisits(ctx context.Context, userID string) ([]UserVisit, error) {
+	out, err := queryAll(ctx, s.db, func(sc scanner) (UserVisit, error) {
+		var u UserVisit
+		var nd string
+		if err := sc.Scan(&u.VisitID, &u.Reference, &u.Role, &nd); err != nil {
+			return u, err
+		}
+		var d dates
+		u.NotificationDate = d.date(nd)
+		return u, d.err
+	}, `SELECT v.id, v.reference, m.role, v.notification_date FROM members m JOIN visits v ON v.id = m.visit_id
+		WHERE m.user_id = ? ORDER BY v.notification_date DESC, v.reference`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("store: visits of user: %w", err)
+	}
+	return out, nil
+}

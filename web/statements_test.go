@@ -1,0 +1,147 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/web"
+)
+
+// statements records how many statements each request sent, by the
+// request's path and query.
+type statements struct {
+	mu   sync.Mutex
+	seen map[string][]string
+}
+
+func (s *statements) report(r *http.Request, route string, qs []string) {
+	// The session's own writes (its expiry is moved on at most once a
+	// minute) depend on time, not on how much the portal holds.
+	var kept []string
+	for _, q := range qs {
+		if !strings.HasPrefix(q, "UPDATE sessions ") {
+			kept = append(kept, q)
+		}
+	}
+	s.mu.Lock()
+	s.seen[r.Method+" "+r.URL.RequestURI()] = kept
+	s.mu.Unlock()
+}
+
+// get requests path as b and returns its statement count, once the
+// server has reported it (after the response was written).
+func (s *statements) get(t *testing.T, b *browser, path string) []string {
+	t.Helper()
+	key := "GET " + path
+	s.mu.Lock()
+	delete(s.seen, key)
+	s.mu.Unlock()
+	req, _ := http.NewRequest("GET", b.base+path, nil)
+	c := *b.c
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	if resp.StatusCode >= 400 && resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("%s: %d", path, resp.StatusCode)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		s.mu.Lock()
+		n, ok := s.seen[key]
+		s.mu.Unlock()
+		if ok {
+			return n
+		}
+	}
+	t.Fatalf("%s: no statement count reported", path)
+	return nil
+}
+
+// countRoutes requests every page and API route that reads, as each
+// person, twice (the second, warm, count is kept: the first may load keys
+// into memory), and returns the counts.
+func countRoutes(t *testing.T, st *statements, who map[string]*browser, visitID, fileID, memberID string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for name, b := range who {
+		for _, path := range []string{
+			"/api/v1/me", "/api/v1/me/activity", "/api/v1/visits", "/api/v1/visits/" + visitID,
+			"/api/v1/visits/" + visitID + "/members", "/api/v1/visits/" + visitID + "/items", "/api/v1/visits/" + visitID + "/request",
+			"/api/v1/visits/" + visitID + "/explain?member=" + memberID + "&action=file.download", "/api/v1/visits/" + visitID + "/audit", "/api/v1/visits/" + visitID + "/audit?format=csv",
+			"/api/v1/destruction-review", "/api/v1/visits/" + visitID + "/files", "/api/v1/visits/" + visitID + "/files/" + fileID + "/content",
+			"/visits", "/visits/" + visitID, "/visits/" + visitID + "/upload", "/visits/" + visitID + "/request", "/visits/" + visitID + "/members",
+			"/visits/" + visitID + "/explain", "/visits/" + visitID + "/audit", "/destruction",
+		} {
+			st.get(t, b, path)
+			out[name+" GET "+path] = st.get(t, b, path)
+		}
+	}
+	return out
+}
+
+// TestStatementsDoNotGrow: no page or API route sends more statements to
+// the database when the portal holds more: 10 visits and 100 files in the
+// visit, then 1,000 visits and 20,000 files (rows only: seeded, without
+// objects). Every read route is requested as an administrator, the lead
+// inspector and the provider's uploader; the count of the second of two
+// requests is compared (the first may unwrap keys into memory).
+func TestStatementsDoNotGrow(t *testing.T) {
+	ctx := context.Background()
+	st := &statements{seen: map[string][]string{}}
+	ts := startStackSetup(t, func(o *devstack.Options) {
+		o.WebOptions = []web.Option{web.WithStatementCount(st.report)}
+	})
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	v := setUpVisit(t, ts, admin, "FV-COUNT")
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	f := decode[fileResp](t, uploader.upload(v.ID, "1.01 a.pdf", strings.NewReader("x"), 1), http.StatusCreated)
+	var leadID, uploaderID string
+	db := ts.Portal.Store().DB()
+	if err := db.QueryRow(`SELECT id FROM users WHERE email = ?`, "lead@ofsted.example").Scan(&leadID); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT id FROM users WHERE email = ?`, "uploader@cafcass.example").Scan(&uploaderID); err != nil {
+		t.Fatal(err)
+	}
+	members := decode[struct {
+		Members []struct {
+			ID string `json:"id"`
+		} `json:"members"`
+	}](t, admin.get("/api/v1/visits/"+v.ID+"/members"), http.StatusOK)
+	who := map[string]*browser{"administrator": admin, "lead": lead, "uploader": uploader}
+	seed := func(visits, files int) {
+		t.Helper()
+		start := time.Now()
+		if _, err := ts.Portal.SeedVisits(ctx, visits, fmt.Sprintf("FV-SEED-%d", visits), leadID); err != nil {
+			t.Fatal(err)
+		}
+		if err := ts.Portal.SeedFiles(ctx, v.ID, uploaderID, files); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("seeded %d visits and %d files in %s", visits, files, time.Since(start).Round(time.Millisecond))
+	}
+	seed(8, 99)
+	small := countRoutes(t, st, who, v.ID, f.ID, members.Members[0].ID)
+	seed(990, 19_900)
+	large := countRoutes(t, st, who, v.ID, f.ID, members.Members[0].ID)
+	var keys []string
+	for k := range small {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if len(small[k]) != len(large[k]) {
+			t.Errorf("%s: %d statements with 10 visits and 100 files, %d with 1,000 and 20,000:\n   %q\n   %q", k, len(small[k]), len(large[k]), small[k], large[k])
+		}
+	}
+}
