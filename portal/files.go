@@ -146,46 +146,99 @@ func (acc *Access) holdNewObjects(ctx context.Context) error {
 	return nil
 }
 
-// Files lists the files of the visit that policy lets the actor see.
+// FileQuery asks for a page of a visit's files: those whose name contains
+// Search (case aside), after the file After (the last of the previous
+// page; "" for the first), at most Limit (FilePageSize when 0).
+type FileQuery struct {
+	After  string
+	Search string
+	Limit  int
+}
+
+// FilePageSize is the default number of files a page lists; MaxFilePage
+// the most one may ask for.
+const (
+	FilePageSize = 100
+	MaxFilePage  = 1000
+)
+
+// FilePage is a page of files in natural order of their names; Next is the
+// After of the next page ("" on the last); Total counts every file that
+// matches, on all pages.
+type FilePage struct {
+	Files []FileView `json:"files"`
+	Next  string     `json:"next,omitempty"`
+	Total int        `json:"total"`
+}
+
+// Files lists every file of the visit that policy lets the actor see, in
+// natural order of their names.
 func (acc *Access) Files(ctx context.Context) ([]FileView, error) {
+	p, err := acc.FilePage(ctx, FileQuery{Limit: -1})
+	return p.Files, err
+}
+
+// FilePage lists a page of the files of the visit that policy lets the
+// actor see. Its cost does not grow with the visit's files: the names come
+// from the in-memory index (fileindex.go), checked with one small read.
+func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) {
 	if err := acc.require(ctx, policy.FileList, nil); err != nil {
-		return nil, err
+		return FilePage{}, err
+	}
+	if q.Limit == 0 {
+		q.Limit = FilePageSize
+	}
+	if q.Limit > MaxFilePage || q.After != "" && !IsID(q.After) || len(q.Search) > 255 {
+		return FilePage{}, invalid("after", "This page of files does not exist: go back to the first page.")
 	}
 	s, v := acc.svc, acc.Visit
 	key, err := s.keys.Key(ctx, v.ID)
 	if err != nil {
-		return nil, err
+		return FilePage{}, err
 	}
-	files, err := s.store.Files(ctx, v.ID)
+	vf, err := s.keys.indexedFiles(ctx, v.ID, key)
 	if err != nil {
-		return nil, err
+		return FilePage{}, err
 	}
-	uploaders, err := s.store.Uploaders(ctx, v.ID)
-	if err != nil {
-		return nil, err
+	from := 0
+	if q.After != "" {
+		i, ok := vf.pos[q.After]
+		if !ok {
+			return FilePage{}, invalid("after", "The list of files changed: go back to the first page.")
+		}
+		from = i + 1
 	}
-	emails := map[string]string{}
+	search := strings.ToLower(strings.TrimSpace(q.Search))
 	visible := acc.fileFilter(ctx, policy.FileList)
 	refilable := acc.fileFilter(ctx, policy.FileRefile)
-	out := make([]FileView, 0, len(files))
-	for _, f := range files {
-		if ok, err := visible(f); err != nil {
-			return nil, err
+	out := FilePage{Files: []FileView{}}
+	var page []indexedFile
+	for i, f := range vf.files {
+		if search != "" && !strings.Contains(f.lower, search) {
+			continue
+		}
+		if ok, err := visible(f.File); err != nil {
+			return FilePage{}, err
 		} else if !ok {
 			continue
 		}
-		if _, ok := emails[f.UploadedBy]; !ok {
-			u := uploaders[f.UploadedBy]
-			emails[f.UploadedBy] = PersonName(u.Email, u.Name, u.Subject, u.Issuer)
+		out.Total++
+		if i < from {
+			continue
 		}
-		fv, err := fileView(key, f, emails[f.UploadedBy])
-		if err != nil {
-			return nil, err
+		if q.Limit < 0 || len(page) < q.Limit {
+			page = append(page, f)
+		} else if out.Next == "" {
+			out.Next = page[len(page)-1].ID
 		}
-		if fv.Refilable, err = refilable(f); err != nil {
-			return nil, err
+	}
+	for _, f := range page {
+		u := vf.uploaders[f.UploadedBy]
+		fv := FileView{ID: f.ID, Name: f.name, Size: f.Size, SHA256: f.SHA256, Item: f.Item, UploadedBy: PersonName(u.Email, u.Name, u.Subject, u.Issuer), UploadedAt: f.UploadedAt}
+		if fv.Refilable, err = refilable(f.File); err != nil {
+			return FilePage{}, err
 		}
-		out = append(out, fv)
+		out.Files = append(out.Files, fv)
 	}
 	return out, nil
 }

@@ -27,11 +27,13 @@ type Keyring struct {
 	mu     sync.Mutex
 	keys   map[string]*crypto.VisitKey
 	epochs map[string]*crypto.MasterKey
+	index  fileIndex // decrypted names, beside the keys (fileindex.go)
 }
 
 // NewKeyring returns a keyring over the master key and the stored wrapped keys.
 func NewKeyring(master *crypto.MasterKey, st *store.Store, vault *epochVault) *Keyring {
-	return &Keyring{master: master, store: st, vault: vault, keys: map[string]*crypto.VisitKey{}, epochs: map[string]*crypto.MasterKey{}}
+	return &Keyring{master: master, store: st, vault: vault, keys: map[string]*crypto.VisitKey{}, epochs: map[string]*crypto.MasterKey{},
+		index: fileIndex{visits: map[string]*visitFiles{}}}
 }
 
 // Key returns the visit's key, unwrapping it if needed.
@@ -89,10 +91,11 @@ func (k *Keyring) Add(visitID string, key *crypto.VisitKey) {
 // box returns a box for the portal's own secrets of one purpose.
 func (k *Keyring) box(purpose string) (*crypto.Box, error) { return k.master.Box(purpose) }
 
-// Forget drops a visit's key from memory.
+// Forget drops a visit's key from memory, and its decrypted names.
 func (k *Keyring) Forget(visitID string) {
 	k.mu.Lock()
 	delete(k.keys, visitID)
+	k.dropIndex(visitID)
 	k.mu.Unlock()
 }
 

@@ -277,6 +277,9 @@ func (s *Service) Visits(ctx context.Context, a Actor, after string) (VisitList,
 	return out, nil
 }
 
+// VisitCursorFor is the cursor of the page of visits that follows v.
+func VisitCursorFor(v store.Visit) string { return visitCursor(v.NotificationDate, v.Reference) }
+
 func visitCursor(date time.Time, reference string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(date.Format(time.DateOnly) + "\n" + reference))
 }

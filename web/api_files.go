@@ -29,13 +29,24 @@ func (s *Server) uploadFile(c *gin.Context) {
 	c.JSON(http.StatusCreated, out)
 }
 
+// listFiles is a page of the visit's files: ?limit= (100 unless given, at
+// most 1,000), ?after= the previous page's next, ?q= part of the name.
 func (s *Server) listFiles(c *gin.Context) {
-	out, err := accessOf(c).Files(c.Request.Context())
+	q := portal.FileQuery{After: c.Query("after"), Search: c.Query("q")}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			s.fail(c, badRequest("limit must be a number of files from 1 to 1000."))
+			return
+		}
+		q.Limit = n
+	}
+	out, err := accessOf(c).FilePage(c.Request.Context(), q)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"files": out})
+	c.JSON(http.StatusOK, out)
 }
 
 // refileFile files a file under another item: {"item": "1.03"}.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -60,12 +61,14 @@ func (s *Server) visitPage(c *gin.Context) {
 	}
 	page["Request"] = request
 	if page["CanList"].(bool) {
-		files, err := acc.Files(ctx)
+		fp, err := acc.FilePage(ctx, portal.FileQuery{After: c.Query("after"), Search: c.Query("q")})
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
+		files := fp.Files
 		page["Groups"] = groupFiles(files, request)
+		page["FileTotal"], page["FilesNext"], page["FilesAfter"], page["Search"] = fp.Total, fp.Next, c.Query("after"), strings.TrimSpace(c.Query("q"))
 		refile := false
 		for _, f := range files {
 			refile = refile || f.Refilable

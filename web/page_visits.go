@@ -101,12 +101,20 @@ func (s *Server) visitsPage(c *gin.Context) {
 		rows = append(rows, r)
 	}
 	if acc.Actor.Administrator {
+		// The visits on this page, and, whatever the page, every visit under
+		// a destruction notice or whose destruction failed (the sweep gives
+		// the notice as soon as the date comes within the notice period).
 		warned, err := s.svc.DestructionWarnings(c.Request.Context(), acc.Actor)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		for _, vj := range warned {
+		seen := map[string]bool{}
+		for _, vj := range append(vs, warned...) {
+			if seen[vj.ID] {
+				continue
+			}
+			seen[vj.ID] = true
 			if w := destructionWarning(vj, s.cfg.DestructionNotice); w != "" {
 				warnings = append(warnings, w)
 			}

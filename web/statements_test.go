@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/web"
 )
 
@@ -69,7 +70,7 @@ func (s *statements) get(t *testing.T, b *browser, path string) []string {
 // countRoutes requests every page and API route that reads, as each
 // person, twice (the second, warm, count is kept: the first may load keys
 // into memory), and returns the counts.
-func countRoutes(t *testing.T, st *statements, who map[string]*browser, visitID, fileID, memberID string) map[string][]string {
+func countRoutes(t *testing.T, st *statements, who map[string]*browser, visitID, fileID, memberID, visitCursor string) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for name, b := range who {
@@ -80,6 +81,8 @@ func countRoutes(t *testing.T, st *statements, who map[string]*browser, visitID,
 			"/api/v1/destruction-review", "/api/v1/visits/" + visitID + "/files", "/api/v1/visits/" + visitID + "/files/" + fileID + "/content",
 			"/visits", "/visits/" + visitID, "/visits/" + visitID + "/upload", "/visits/" + visitID + "/request", "/visits/" + visitID + "/members",
 			"/visits/" + visitID + "/explain", "/visits/" + visitID + "/audit", "/destruction",
+			"/api/v1/visits/" + visitID + "/files?after=" + fileID, "/api/v1/visits/" + visitID + "/files?q=seeded+1", "/visits/" + visitID + "?after=" + fileID,
+			"/visits/" + visitID + "?q=seeded+1", "/visits?after=" + visitCursor,
 		} {
 			st.get(t, b, path)
 			out[name+" GET "+path] = st.get(t, b, path)
@@ -131,9 +134,20 @@ func TestStatementsDoNotGrow(t *testing.T) {
 		t.Logf("seeded %d visits and %d files in %s", visits, files, time.Since(start).Round(time.Millisecond))
 	}
 	seed(8, 99)
-	small := countRoutes(t, st, who, v.ID, f.ID, members.Members[0].ID)
+	// A cursor into the list of visits (a page after the first visit).
+	first := decode[struct {
+		Visits []struct {
+			ID string `json:"id"`
+		} `json:"visits"`
+	}](t, admin.get("/api/v1/visits"), http.StatusOK)
+	firstVisit, err := ts.Portal.Store().Visit(ctx, first.Visits[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cursor := portal.VisitCursorFor(firstVisit)
+	small := countRoutes(t, st, who, v.ID, f.ID, members.Members[0].ID, cursor)
 	seed(990, 19_900)
-	large := countRoutes(t, st, who, v.ID, f.ID, members.Members[0].ID)
+	large := countRoutes(t, st, who, v.ID, f.ID, members.Members[0].ID, cursor)
 	var keys []string
 	for k := range small {
 		keys = append(keys, k)

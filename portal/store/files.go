@@ -233,3 +233,15 @@ func (s *Store) InsertFiles(ctx context.Context, fs []File) error {
 		return nil
 	})
 }
+
+// FilesVersion is a number that changes whenever any file of the visit is
+// added, changed or removed (triggers keep it): one small read tells a
+// cache of the visit's files whether it is still current.
+func (s *Store) FilesVersion(ctx context.Context, visitID string) (int64, error) {
+	var v int64
+	err := s.db.QueryRowContext(ctx, `SELECT files_version FROM visits WHERE id = ?`, visitID).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("store: files version: %w", err)
+	}
+	return v, nil
+}

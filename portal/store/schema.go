@@ -304,6 +304,21 @@ ALTER TABLE destructions ADD COLUMN key_epoch TEXT;
 ALTER TABLE destructions ADD COLUMN epoch_superseded_at TEXT;
 ALTER TABLE destructions ADD COLUMN epoch_retire_after TEXT;
 `,
+	// A visit's files_version moves on with every change to its files, so
+	// that the in-memory index of its decrypted names (portal/fileindex.go)
+	// is checked with one small read, however many files it holds.
+	`
+ALTER TABLE visits ADD COLUMN files_version INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER files_version_insert AFTER INSERT ON files BEGIN
+	UPDATE visits SET files_version = files_version + 1 WHERE id = NEW.visit_id;
+END;
+CREATE TRIGGER files_version_update AFTER UPDATE ON files BEGIN
+	UPDATE visits SET files_version = files_version + 1 WHERE id = NEW.visit_id;
+END;
+CREATE TRIGGER files_version_delete AFTER DELETE ON files BEGIN
+	UPDATE visits SET files_version = files_version + 1 WHERE id = OLD.visit_id;
+END;
+`,
 }
 
 // latestVersion is the schema version this binary brings a database to.

@@ -271,4 +271,19 @@ ALTER TABLE destructions ADD COLUMN key_epoch TEXT;
 ALTER TABLE destructions ADD COLUMN epoch_superseded_at TEXT;
 ALTER TABLE destructions ADD COLUMN epoch_retire_after TEXT;
 `,
+	`
+ALTER TABLE visits ADD COLUMN files_version BIGINT NOT NULL DEFAULT 0;
+CREATE FUNCTION files_version_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP = 'DELETE' THEN
+		UPDATE visits SET files_version = files_version + 1 WHERE id = OLD.visit_id;
+	ELSE
+		UPDATE visits SET files_version = files_version + 1 WHERE id = NEW.visit_id;
+	END IF;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER files_version_insert AFTER INSERT ON files FOR EACH ROW EXECUTE FUNCTION files_version_bump();
+CREATE TRIGGER files_version_update AFTER UPDATE ON files FOR EACH ROW EXECUTE FUNCTION files_version_bump();
+CREATE TRIGGER files_version_delete AFTER DELETE ON files FOR EACH ROW EXECUTE FUNCTION files_version_bump();
+`,
 }

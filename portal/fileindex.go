@@ -1,0 +1,157 @@
+package portal
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// The file index: a visit's files with their names decrypted, in natural
+// order ("case-2" before "case-19"), kept in memory so that a page of a
+// list of 20,000 files, or a search of their names, costs one small read
+// (the visit's files_version, which triggers move on with every change)
+// and no decryption. Names are sealed at rest, so neither the database
+// nor any index in it can sort or search them; this index lives only in
+// the memory of the process, beside the visit's key, and goes when the
+// key is forgotten (destroyed, or no longer stored: every use checks).
+// It is bounded: past maxIndexedFiles files over all visits, the visits
+// used least recently are dropped.
+
+const maxIndexedFiles = 200_000
+
+type indexedFile struct {
+	store.File
+	name  string
+	lower string // for search
+}
+
+type visitFiles struct {
+	version   int64
+	files     []indexedFile // natural order of names, then id
+	pos       map[string]int
+	uploaders map[string]store.User // read with the files
+	used      uint64
+}
+
+type fileIndex struct {
+	visits map[string]*visitFiles
+	total  int
+	tick   uint64
+}
+
+// indexedFiles returns the visit's files in natural order of their names,
+// from memory when nothing changed since they were read. The caller has
+// just checked the key (Key), so the visit's key is still stored.
+func (k *Keyring) indexedFiles(ctx context.Context, visitID string, key *crypto.VisitKey) (*visitFiles, error) {
+	version, err := k.store.FilesVersion(ctx, visitID)
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	vf := k.index.visits[visitID]
+	if vf != nil && vf.version == version {
+		k.index.tick++
+		vf.used = k.index.tick
+		k.mu.Unlock()
+		return vf, nil
+	}
+	k.mu.Unlock()
+	files, err := k.store.Files(ctx, visitID)
+	if err != nil {
+		return nil, err
+	}
+	uploaders, err := k.store.Uploaders(ctx, visitID)
+	if err != nil {
+		return nil, err
+	}
+	vf = &visitFiles{version: version, files: make([]indexedFile, len(files)), pos: make(map[string]int, len(files)), uploaders: uploaders}
+	for i, f := range files {
+		name, err := openName(key, f)
+		if err != nil {
+			return nil, err
+		}
+		vf.files[i] = indexedFile{File: f, name: name, lower: strings.ToLower(name)}
+	}
+	sortNatural(vf.files)
+	for i, f := range vf.files {
+		vf.pos[f.ID] = i
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if old := k.index.visits[visitID]; old != nil {
+		k.index.total -= len(old.files)
+	}
+	k.index.tick++
+	vf.used = k.index.tick
+	k.index.visits[visitID] = vf
+	k.index.total += len(vf.files)
+	for k.index.total > maxIndexedFiles && len(k.index.visits) > 1 {
+		var oldest string
+		for id, v := range k.index.visits {
+			if id != visitID && (oldest == "" || v.used < k.index.visits[oldest].used) {
+				oldest = id
+			}
+		}
+		k.index.total -= len(k.index.visits[oldest].files)
+		delete(k.index.visits, oldest)
+	}
+	return vf, nil
+}
+
+// dropIndex forgets a visit's decrypted names (with its key).
+func (k *Keyring) dropIndex(visitID string) {
+	if vf := k.index.visits[visitID]; vf != nil {
+		k.index.total -= len(vf.files)
+		delete(k.index.visits, visitID)
+	}
+}
+
+func sortNatural(fs []indexedFile) {
+	slices.SortFunc(fs, func(a, b indexedFile) int {
+		if c := compareNatural(a.name, b.name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// compareNatural orders names as people do: case aside, and runs of digits
+// by their value ("case-2" before "case-19", "1.9" before "1.10").
+func compareNatural(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	i, j := 0, 0
+	for i < len(ra) && j < len(rb) {
+		if unicode.IsDigit(ra[i]) && unicode.IsDigit(rb[j]) {
+			si, sj := i, j
+			for i < len(ra) && unicode.IsDigit(ra[i]) {
+				i++
+			}
+			for j < len(rb) && unicode.IsDigit(rb[j]) {
+				j++
+			}
+			da := strings.TrimLeft(string(ra[si:i]), "0")
+			db := strings.TrimLeft(string(rb[sj:j]), "0")
+			if len(da) != len(db) {
+				return len(da) - len(db)
+			}
+			if c := strings.Compare(da, db); c != 0 {
+				return c
+			}
+			continue
+		}
+		ca, cb := unicode.ToLower(ra[i]), unicode.ToLower(rb[j])
+		if ca != cb {
+			if ca < cb {
+				return -1
+			}
+			return 1
+		}
+		i++
+		j++
+	}
+	return (len(ra) - i) - (len(rb) - j)
+}
