@@ -60,6 +60,12 @@ type Options struct {
 	// Env is set over the stack's own configuration (in dev.env too):
 	// tests add identity providers or change limits with it.
 	Env map[string]string
+	// Mailpit starts the mail catcher and points the portal's
+	// notifications at it (PORTAL_SMTP_URL): SMTP on MailpitSMTPAddr, the
+	// web page and API on MailpitWebAddr (empty: free ports).
+	Mailpit                         bool
+	MailpitSMTPAddr, MailpitWebAddr string
+	MailpitBinary                   string
 }
 
 // S3Endpoint is an S3 server the stack uses instead of its own MinIO.
@@ -73,6 +79,7 @@ type Stack struct {
 	Env       map[string]string // the dev.env contents
 	Config    portal.Config
 	MinIO     *MinIO
+	Mailpit   *Mailpit        // with Options.Mailpit
 	Portal    *portal.Service // the domain
 	Web       *web.Server     // its HTTP door
 	PortalURL string
@@ -83,6 +90,7 @@ type Stack struct {
 	MetricsURL string
 
 	idpServer    *http.Server
+	mailpitOpts  MailpitOptions
 	portalOpts   []portal.Option
 	portalCancel context.CancelFunc
 	portalDone   chan error
@@ -111,6 +119,11 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	}
 	if o.DatabaseURL == "" && pgserver.TestDatabaseWanted() {
 		if o.DatabaseURL, err = pgserver.NewTestDatabase(ctx); err != nil {
+			return st, err
+		}
+	}
+	if o.Mailpit {
+		if err := st.startMailpit(ctx, &o); err != nil {
 			return st, err
 		}
 	}
@@ -285,6 +298,9 @@ func (st *Stack) Close() {
 	}
 	if st.MinIO != nil {
 		st.MinIO.Stop()
+	}
+	if st.Mailpit != nil {
+		st.Mailpit.Stop()
 	}
 }
 
