@@ -105,4 +105,3 @@ func (s *Service) itemsDue(ctx context.Context, v store.Visit, st Status) (due, 
 	}
 	return due, overdue, nil
 }
-
