@@ -155,12 +155,8 @@ func (s *Service) message(ctx context.Context, n store.Notification, v store.Vis
 		if !w.Until.IsZero() {
 			m.Until = lastDay(w.Until).Format(mailDate)
 		}
-	case NoteCasesNamed, NoteProviderDigest:
-		m.Link = visit + "/request"
-		if n.Kind == NoteProviderDigest {
-			m.Link = visit
-			m.Due, m.Overdue = atoi(n.Data["due"]), atoi(n.Data["overdue"])
-		}
+	case NoteProviderDigest:
+		m.Due, m.Overdue = atoi(n.Data["due"]), atoi(n.Data["overdue"])
 	case NoteDestructionNotice, NoteDestructionReview:
 		m.Link = base + "/destruction"
 	case NoteDestructionDone:

@@ -13,7 +13,7 @@ func TestRenderEveryKind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Subject != "FV-1: 2 due Tuesday 8 September 2026, 1 overdue" || !strings.Contains(r.Text, "- 2 items are due by the end of Tuesday 8 September 2026\n- 1 item has become overdue") ||
+	if r.Subject != "FV-1: 2 items due by Tuesday 8 September 2026, 1 overdue" || !strings.Contains(r.Text, "- 2 items are due by the end of Tuesday 8 September 2026\n- 1 item has become overdue") ||
 		!strings.Contains(r.HTML, `<a href="https://p/notifications"`) {
 		t.Fatalf("%+v", r)
 	}
