@@ -21,6 +21,10 @@ func (s *Service) ScheduleNotifications(ctx context.Context) error {
 		return s.dbErr(ctx, "mail", err)
 	}
 	var errs []error
+	// Sent and skipped rows are kept for a while for diagnosis, then go.
+	if err := s.store.PurgeNotifications(ctx, s.now().Add(-noteKeep)); err != nil {
+		errs = append(errs, err)
+	}
 	for _, v := range vs {
 		if v.State == StateDestroyed || v.State == StateDestroying {
 			continue
@@ -41,11 +45,16 @@ func (s *Service) ScheduleNotifications(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// noteKeep is how long a sent or skipped notification stays in the outbox.
+const noteKeep = 30 * 24 * time.Hour
+
 func (s *Service) scheduled(ctx context.Context, v store.Visit, st Status) ([]store.Outgoing, error) {
 	today := s.Today()
 	day := today.Format(time.DateOnly)
 	var outs []store.Outgoing
-	if st.AcceptsUploads && st.Timeline != nil {
+	// The digest goes out on working days: Friday's tells of Monday's
+	// items, Monday's of those that became overdue on Friday.
+	if st.AcceptsUploads && st.Timeline != nil && s.cal.IsWorkingDay(today) {
 		due, overdue, err := s.itemsDue(ctx, v, st)
 		if err != nil {
 			return nil, err

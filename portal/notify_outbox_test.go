@@ -77,6 +77,15 @@ func TestNotificationsSurviveRestarts(t *testing.T) {
 	if failed, err := d.svc.FailedDeliveries(ctx, admin); err != nil || len(failed) != 0 {
 		t.Fatalf("failed deliveries once sent: %v %+v", err, failed)
 	}
+	// Sent rows are kept 30 days, then purged.
+	if sent, err := d.svc.Store().Notifications(ctx, store.NoteSent, 100); err != nil || len(sent) != 7 {
+		t.Fatalf("sent rows: %d, %v", len(sent), err)
+	}
+	d.later(31 * 24 * time.Hour)
+	d.svc.ScheduleNotifications(ctx)
+	if sent, err := d.svc.Store().Notifications(ctx, store.NoteSent, 100); err != nil || len(sent) != 0 {
+		t.Fatalf("sent rows after 31 days: %d, %v", len(sent), err)
+	}
 }
 
 // TestNotificationsOnceWithTwoWorkers: two instances send the same outbox

@@ -58,6 +58,12 @@ func (s *Service) DeliverNotifications(ctx context.Context) (int, error) {
 	sent := 0
 	var errs []error
 	for _, n := range notes {
+		if ctx.Err() != nil {
+			break // the lease frees the rest for the next round
+		}
+		if mine, err := s.store.RenewClaim(ctx, n.ID, s.noteHolder, s.now().Add(noteLease)); err != nil || !mine {
+			continue
+		}
 		state, next, attempted, why := s.deliver(ctx, n)
 		if state == store.NotePending && attempted {
 			if n.Attempts+1 >= noteAttempts {

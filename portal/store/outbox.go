@@ -213,6 +213,29 @@ func (s *Store) ClaimNotifications(ctx context.Context, holder string, now, unti
 	return out, nil
 }
 
+// RenewClaim extends holder's lease on a notification just before it is
+// sent, and reports whether holder still has it: a lease that ran out while
+// earlier rows were sent may have been taken over, and then the row is not
+// sent twice.
+func (s *Store) RenewClaim(ctx context.Context, id, holder string, until time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE notifications SET claimed_until = ? WHERE id = ? AND claimed_by = ? AND state = 'pending'`,
+		formatTime(until), id, holder)
+	if err != nil {
+		return false, fmt.Errorf("store: renew notification claim: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// PurgeNotifications deletes sent and skipped notifications created before
+// before.
+func (s *Store) PurgeNotifications(ctx context.Context, before time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM notifications WHERE state IN ('sent', 'skipped') AND created_at < ?`, formatTime(before)); err != nil {
+		return fmt.Errorf("store: purge notifications: %w", err)
+	}
+	return nil
+}
+
 // FinishNotification records the outcome of holder's attempt: state sent,
 // skipped or failed is final; pending tries again at next. attempted says
 // whether the attempt counts (a notification held back does not).
