@@ -70,6 +70,7 @@ func (s *Service) DeliverNotifications(ctx context.Context) (int, error) {
 				state = store.NoteFailed
 			}
 			next = s.now().Add(noteBackoff(n.Attempts + 1))
+			s.metrics.MailFailed()
 			errs = append(errs, fmt.Errorf("notification %s (%s): %s", n.ID, n.Kind, why))
 		}
 		if state == store.NoteSent {
