@@ -226,7 +226,13 @@ func (s *Service) setUpMail() error {
 
 // startMail runs the scheduled notifications (every minute) and, when an
 // SMTP server is configured, the sending of the outbox (Start).
-func (s *Service) startMail(loop func(time.Duration, func(context.Context))) {
+func (s *Service) startMail(ctx context.Context, loop func(time.Duration, func(context.Context))) {
+	// The first round runs before Start returns, so what is due today is
+	// in the outbox once the portal serves; later rounds add only what
+	// becomes due.
+	if err := s.ScheduleNotifications(ctx); err != nil {
+		s.log.Error("scheduled notifications", "err", err)
+	}
 	loop(time.Minute, func(ctx context.Context) {
 		if err := s.ScheduleNotifications(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("scheduled notifications", "err", err)
