@@ -77,6 +77,7 @@ type Config struct {
 	MetricsAddr        string
 	MetricsAllowRemote bool
 	IdPs               []IdPConfig
+	Mail               MailConfig
 }
 
 // Rate is N events per period.
@@ -150,6 +151,7 @@ func readConfig(e *envReader) Config {
 	}
 	c.MetricsAddr = e.str("PORTAL_METRICS_ADDR", "")
 	c.MetricsAllowRemote = e.bool("PORTAL_METRICS_ALLOW_REMOTE", false)
+	c.Mail = readMail(e)
 	c.PublicURL = strings.TrimRight(e.str("PORTAL_PUBLIC_URL", "http://"+c.Addr), "/")
 	for _, name := range splitList(e.str("PORTAL_IDPS", "")) {
 		c.IdPs = append(c.IdPs, loadIdP(e, name))
@@ -242,6 +244,7 @@ func (c *Config) validate(e *envReader) {
 	if c.RetentionDays < 0 {
 		e.fail("PORTAL_RETENTION_DAYS must not be negative")
 	}
+	c.validateMail(e)
 	if len(c.IdPs) == 0 {
 		e.fail("PORTAL_IDPS must name at least one identity provider (comma-separated), each configured by PORTAL_IDP_<NAME>_*")
 	}

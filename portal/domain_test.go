@@ -37,6 +37,15 @@ func startDomain(t *testing.T) *domain {
 // MinIO of its own), with extra configuration.
 func startDomainOn(t *testing.T, s3 *devstack.S3Endpoint, env map[string]string) *domain {
 	t.Helper()
+	return startDomainWith(t, func(o *devstack.Options) { o.S3, o.Env = s3, env })
+}
+
+// startDomainWith starts the domain with options changed by opt.
+func startDomainWith(t *testing.T, opt func(*devstack.Options)) *domain {
+	t.Helper()
+	o := devstack.Options{Dir: t.TempDir(), DomainOnly: true}
+	opt(&o)
+	s3 := o.S3
 	var bin string
 	if s3 == nil {
 		var err error
@@ -51,8 +60,8 @@ func startDomainOn(t *testing.T, s3 *devstack.S3Endpoint, env map[string]string)
 	clock := func() time.Time { return time.Now().Add(time.Duration(d.offset.Load())) }
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := devstack.Start(ctx, devstack.Options{Dir: t.TempDir(), MinIOBinary: bin, DomainOnly: true, S3: s3, Env: env,
-		Logger: portal.NewLogger(&bytes.Buffer{}, "error"), PortalOptions: []portal.Option{portal.WithClock(clock)}})
+	o.MinIOBinary, o.Logger, o.PortalOptions = bin, portal.NewLogger(&bytes.Buffer{}, "error"), []portal.Option{portal.WithClock(clock)}
+	st, err := devstack.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}

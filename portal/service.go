@@ -32,6 +32,7 @@ import (
 	"github.com/ofsted-portal/evidence/portal/blobs"
 	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/evidence"
+	"github.com/ofsted-portal/evidence/portal/mail"
 	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -52,6 +53,10 @@ type Service struct {
 	keyErr    error // the master key's self-test at start-up
 	health    health
 	metrics   Metrics
+	// mailer sends the outbox's notifications (nil: PORTAL_SMTP_URL is
+	// not set); noteHolder names this instance on the rows it claims.
+	mailer     *mail.Sender
+	noteHolder string
 
 	// appended is signalled after commits that appended audit records;
 	// the checkpointer listens.
@@ -160,6 +165,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 			}
 		}
 	})
+	if err := s.setUpMail(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if s.keyErr = s.keys.SelfTest(); s.keyErr != nil {
 		s.log.Error("master key self-test failed", "err", s.keyErr)
 	}

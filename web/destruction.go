@@ -39,7 +39,14 @@ func (s *Server) destructionPage(c *gin.Context) {
 	if d := s.cfg.DestructionNotice; d%(24*time.Hour) == 0 {
 		notice = plural(int(d/(24*time.Hour)), "day")
 	}
-	s.renderNav(c, "destruction", "Destruction review", "destruction", gin.H{"Reviews": reviews, "CanApprove": can, "Notice": notice, "Approved": c.Query("approved")})
+	// Mail that could not be delivered is an administrator's concern too.
+	failed, err := s.svc.FailedDeliveries(c.Request.Context(), accessOf(c).Actor)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.renderNav(c, "destruction", "Destruction review", "destruction", gin.H{"Reviews": reviews, "CanApprove": can, "Notice": notice, "Approved": c.Query("approved"),
+		"Failed": failed})
 }
 
 func (s *Server) approveDestructionForm(c *gin.Context) {

@@ -61,6 +61,8 @@ func (s *Server) router() (http.Handler, error) {
 	// JSON API.
 	protect("GET", "/api/v1/me", policy.SelfView, s.me)
 	protect("GET", "/api/v1/me/activity", policy.SelfView, s.myActivity)
+	protect("GET", "/api/v1/me/notifications", policy.SelfView, s.myNotifications)
+	protect("PUT", "/api/v1/me/notifications", policy.SelfView, s.putMyNotifications)
 	protect("GET", "/api/v1/visits", policy.VisitList, s.listVisits)
 	protect("POST", "/api/v1/visits", policy.VisitCreate, s.createVisit)
 	protect("GET", "/api/v1/visits/:id", policy.VisitView, s.getVisit)
@@ -109,6 +111,8 @@ func (s *Server) router() (http.Handler, error) {
 	protect("GET", "/visits/:id/audit", policy.AuditView, s.auditPage)
 	protect("POST", "/visits/:id/items", policy.VisitManage, s.restrictForm)
 	protect("GET", "/destruction", policy.DestructionApprove, s.destructionPage)
+	protect("GET", "/notifications", policy.SelfView, s.notificationsPage)
+	protect("POST", "/notifications", policy.SelfView, s.saveNotificationsForm)
 	protect("POST", "/visits/:id/destruction/approve", policy.DestructionApprove, s.approveDestructionForm)
 
 	if err := s.mustHaveRules(e); err != nil {

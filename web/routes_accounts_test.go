@@ -27,6 +27,10 @@ func TestRouteTableByAccount(t *testing.T) {
 	everyone := "admin outsider " + members
 	expect := map[string]string{
 		"GET /api/v1/me/activity":                     everyone,
+		"GET /api/v1/me/notifications":                everyone,
+		"PUT /api/v1/me/notifications":                everyone,
+		"GET /notifications":                          everyone,
+		"POST /notifications":                         everyone,
 		"GET /api/v1/visits/:id/audit":                "admin lead qam",
 		"GET /visits/:id/audit":                       "admin lead qam",
 		"GET /api/v1/me":                              everyone,

@@ -7,9 +7,11 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/ofsted-portal/evidence/deploy/devidp"
 	"github.com/ofsted-portal/evidence/deploy/devstack"
@@ -19,7 +21,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 {
-		fmt.Println("Usage: devstack (no arguments)\n\nStarts MinIO, the dev identity provider and the portal on 127.0.0.1 with state in ./var.\nPorts: PORTAL_ADDR (127.0.0.1:8080), DEVIDP_ADDR (127.0.0.1:5556), MINIO_ADDR (127.0.0.1:9000),\nPORTAL_METRICS_ADDR (a free loopback port unless set).")
+		fmt.Println("Usage: devstack (no arguments)\n\nStarts MinIO, the dev identity provider and the portal on 127.0.0.1 with state in ./var.\nPorts: PORTAL_ADDR (127.0.0.1:8080), DEVIDP_ADDR (127.0.0.1:5556), MINIO_ADDR (127.0.0.1:9000),\nPORTAL_METRICS_ADDR (a free loopback port unless set),\nMAILPIT_SMTP_ADDR (127.0.0.1:1025), MAILPIT_WEB_ADDR (127.0.0.1:8025), MAIL_VIEW_ADDR (127.0.0.1:8026).")
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -52,6 +54,17 @@ func startPostgres(ctx context.Context) (*pgserver.Server, error) {
 	return pgserver.Start(ctx, pgserver.Options{Dir: "var/postgres", Addr: addr, Keep: true})
 }
 
+// freeOr is addr when it is free, else "" (a free port is picked).
+func freeOr(addr string) string {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Printf("%s is taken: a free port is used instead.\n", addr)
+		return ""
+	}
+	l.Close()
+	return addr
+}
+
 func run(ctx context.Context) error {
 	var dbURL, dbName string
 	if os.Getenv("PORTAL_DEV_DATABASE") == "postgres" {
@@ -64,7 +77,7 @@ func run(ctx context.Context) error {
 	} else {
 		dbName = "SQLite (var/portal.db)"
 	}
-	fmt.Println("Starting MinIO, the dev identity provider and the portal...")
+	fmt.Println("Starting MinIO, mailpit, the dev identity provider and the portal...")
 	st, err := devstack.Start(ctx, devstack.Options{
 		DatabaseURL: dbURL,
 		Dir:         "var",
@@ -75,11 +88,27 @@ func run(ctx context.Context) error {
 		// Any free port unless given: make run needs no fourth fixed one.
 		MetricsAddr: os.Getenv("PORTAL_METRICS_ADDR"),
 		Logger:      portal.NewLogger(os.Stderr, env("PORTAL_LOG_LEVEL", "info")),
+		// The mail catcher: every message the demo sends is read on its
+		// web page.
+		Mailpit:         true,
+		MailpitSMTPAddr: freeOr(env("MAILPIT_SMTP_ADDR", "127.0.0.1:1025")),
+		MailpitWebAddr:  freeOr(env("MAILPIT_WEB_ADDR", "127.0.0.1:8025")),
 	})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	viewAddr := freeOr(env("MAIL_VIEW_ADDR", "127.0.0.1:8026"))
+	if viewAddr == "" {
+		viewAddr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", viewAddr)
+	if err != nil {
+		return fmt.Errorf("mail viewer: %w", err)
+	}
+	viewer := &http.Server{Handler: devstack.MailViewer(st.Mailpit), ReadHeaderTimeout: 10 * time.Second}
+	go viewer.Serve(ln)
+	defer viewer.Close()
 	fmt.Printf(`
 The portal is running: %s
 
@@ -96,10 +125,11 @@ that issuer; %s has none and is refused.
 Demo visit: %s. Dev identity provider: %s. S3 (MinIO): http://%s.
 Database: %s.
 Metrics (Prometheus): %s
+Mail the portal sends: http://%s (caught by mailpit: SMTP %s, API %s/api/v1/messages)
 Configuration for other commands: set -a; . ./var/dev.env; set +a
 Press Ctrl-C to stop.
 `, "ofsted", "outsider@ofsted.example", "(on no visit)", "ofsted", devidp.PasswordOnlyUser, "(no second factor: refused)",
-		devidp.PasswordOnlyUser, portal.DemoReference, st.IdPURL, st.MinIO.Endpoint, dbName, st.MetricsURL)
+		devidp.PasswordOnlyUser, portal.DemoReference, st.IdPURL, st.MinIO.Endpoint, dbName, st.MetricsURL, ln.Addr(), st.Mailpit.SMTPAddr, st.Mailpit.WebURL)
 	<-ctx.Done()
 	fmt.Println("\nStopping...")
 	return nil

@@ -106,10 +106,11 @@ func (m *Mailpit) Stop() error {
 
 // MailSummary is a message as mailpit lists it.
 type MailSummary struct {
-	ID      string
-	From    mail.Address
-	To      []mail.Address
-	Subject string
+	ID        string
+	MessageID string // the Message-ID header, without angle brackets
+	From      mail.Address
+	To        []mail.Address
+	Subject   string
 }
 
 // Mail is a whole message: its summary and its bodies.

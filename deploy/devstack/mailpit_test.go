@@ -2,6 +2,9 @@ package devstack_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/smtp"
 	"strings"
 	"testing"
@@ -62,6 +65,21 @@ func TestMailpit(t *testing.T) {
 	}
 	if strings.TrimSpace(full.Text) != "Item 1.03 has 2 files." || !strings.Contains(full.HTML, "<b>1.03</b>") || full.Subject != m.Subject {
 		t.Fatalf("bodies: text %q, html %q", full.Text, full.HTML)
+	}
+
+	// The viewer make run serves lists the message and shows its bodies.
+	view := httptest.NewServer(devstack.MailViewer(mp))
+	defer view.Close()
+	for path, want := range map[string]string{"/": `<a href="/m/` + m.ID + `">Evidence received for FV-TEST</a>`, "/m/" + m.ID: "Item 1.03 has 2 files."} {
+		resp, err := http.Get(view.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
+			t.Fatalf("viewer %s: %s %s", path, resp.Status, b)
+		}
 	}
 
 	if err := mp.DeleteAll(ctx); err != nil {

@@ -67,6 +67,12 @@ type Options struct {
 	// public URL and the identity provider's redirects name it, while the
 	// first instance listens on PortalAddr (StartInstance adds more).
 	PublicAddr string
+	// Mailpit starts the mail catcher and points the portal's
+	// notifications at it (PORTAL_SMTP_URL): SMTP on MailpitSMTPAddr, the
+	// web page and API on MailpitWebAddr (empty: free ports).
+	Mailpit                         bool
+	MailpitSMTPAddr, MailpitWebAddr string
+	MailpitBinary                   string
 }
 
 // S3Endpoint is an S3 server the stack uses instead of its own MinIO.
@@ -80,6 +86,7 @@ type Stack struct {
 	Env       map[string]string // the dev.env contents
 	Config    portal.Config
 	MinIO     *MinIO
+	Mailpit   *Mailpit        // with Options.Mailpit
 	Portal    *portal.Service // the domain
 	Web       *web.Server     // its HTTP door
 	PortalURL string
@@ -93,6 +100,7 @@ type Stack struct {
 	MetricsURL string
 
 	idpServer    *http.Server
+	mailpitOpts  MailpitOptions
 	portalOpts   []portal.Option
 	webOpts      []web.Option
 	portalCancel context.CancelFunc
@@ -122,6 +130,11 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	}
 	if o.DatabaseURL == "" && pgserver.TestDatabaseWanted() {
 		if o.DatabaseURL, err = pgserver.NewTestDatabase(ctx); err != nil {
+			return st, err
+		}
+	}
+	if o.Mailpit {
+		if err := st.startMailpit(ctx, &o); err != nil {
 			return st, err
 		}
 	}
@@ -358,6 +371,9 @@ func (st *Stack) Close() {
 	}
 	if st.MinIO != nil {
 		st.MinIO.Stop()
+	}
+	if st.Mailpit != nil {
+		st.Mailpit.Stop()
 	}
 }
 

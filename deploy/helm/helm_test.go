@@ -93,6 +93,8 @@ func TestChartRefuses(t *testing.T) {
 		"plain http":          {[]string{"-f", values, "--set", "publicURL=http://evidence.example.org"}, "publicURL must be https"},
 		"a secret in config":  {[]string{"-f", values, "--set", "config.PORTAL_S3_SECRET_KEY=x"}, "config.PORTAL_S3_SECRET_KEY is a secret"},
 		"a chart setting":     {[]string{"-f", values, "--set", "config.PORTAL_ADDR=:80"}, "set by the chart"},
+		"mail without sender": {[]string{"-f", values, "--set", "mail.from="}, "mail.from is required"},
+		"SMTP password":       {[]string{"-f", values, "--set", "config.PORTAL_SMTP_PASSWORD=x"}, "config.PORTAL_SMTP_PASSWORD is a secret"},
 		"database unfiltered": {[]string{"-f", values, "--set", "networkPolicy.egress.database.to=null"}, "networkPolicy.egress.database.to must name the database"},
 		"no TLS":              {[]string{"-f", values, "--set", "ingress.tlsSecretName="}, "ingress.tlsSecretName is required"},
 		"bad provider name":   {[]string{"-f", values, "--set", "identityProviders[0].name=Ofsted_Staff"}, "must be 1 to 32 of a-z"},

@@ -71,6 +71,11 @@ func (s *Store) PutMember(ctx context.Context, m Member, now time.Time, audit ..
 		case errors.Is(err, sql.ErrNoRows):
 			created = true
 			m.ID, m.CreatedAt, m.UpdatedAt = NewID(), now, now
+			for i := range audit {
+				if audit[i].Object == "" {
+					audit[i].Object = m.ID // the notification finds the member by it
+				}
+			}
 			if m.Subject != "" {
 				// Bind at once when the person has already signed in.
 				var uid, email string

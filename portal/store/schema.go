@@ -319,6 +319,40 @@ CREATE TRIGGER files_version_delete AFTER DELETE ON files BEGIN
 	UPDATE visits SET files_version = files_version + 1 WHERE id = OLD.visit_id;
 END;
 `,
+	// notifications is the outbox of mail: a row is written in the same
+	// transaction as the act it tells of, and a background worker sends it
+	// (claimed_by/claimed_until: a lease, so one instance sends each row).
+	// dedupe_key is unique: a digest is one row per (kind, visit,
+	// recipient, period), so two instances cannot make two. data holds
+	// only dates and counts, never names or free text.
+	// notification_prefs records the digests a person has switched off.
+	`
+CREATE TABLE notifications (
+	id              TEXT PRIMARY KEY,
+	kind            TEXT NOT NULL,
+	visit_id        TEXT NOT NULL,
+	recipient       TEXT NOT NULL,
+	dedupe_key      TEXT NOT NULL,
+	data            TEXT NOT NULL,
+	count           INTEGER NOT NULL,
+	created_at      TEXT NOT NULL,
+	state           TEXT NOT NULL,
+	attempts        INTEGER NOT NULL,
+	next_attempt_at TEXT NOT NULL,
+	claimed_by      TEXT,
+	claimed_until   TEXT,
+	last_error      TEXT,
+	sent_at         TEXT
+);
+CREATE UNIQUE INDEX notifications_dedupe ON notifications (dedupe_key);
+CREATE INDEX notifications_due ON notifications (state, next_attempt_at);
+CREATE TABLE notification_prefs (
+	user_id TEXT NOT NULL REFERENCES users(id),
+	kind    TEXT NOT NULL,
+	off     INTEGER NOT NULL,
+	PRIMARY KEY (user_id, kind)
+);
+`,
 }
 
 // latestVersion is the schema version this binary brings a database to.

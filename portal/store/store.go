@@ -35,6 +35,9 @@ type Store struct {
 	onAppend atomic.Pointer[func(seq int64)]
 	// sessionWrites is the session store's memory of its own writes.
 	sessionWrites sync.Map
+	// onAudit says which notifications an act's audit records call for
+	// (outbox.go).
+	onAudit atomic.Pointer[func(AuditRecord) []Outgoing]
 }
 
 // Open opens (creating if needed) the database at path and brings its schema
@@ -213,6 +216,9 @@ func (s *Store) inTxAudit(ctx context.Context, fn func(*Tx) ([]AuditRecord, erro
 		return err
 	}
 	seq, err := appendAudit(ctx, tx, audit)
+	if err == nil {
+		err = s.notifyFor(ctx, tx, audit)
+	}
 	if err != nil {
 		tx.Rollback()
 		return err

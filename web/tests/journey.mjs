@@ -219,6 +219,18 @@ try {
   await audit(lp, 'audit')
   await lp.goto(`${base}/visits/${visit}/files/no-such-file`)
   await audit(lp, 'error-404')
+  // "Your notifications": the lead switches the hourly "Files received"
+  // summary off.
+  await lp.goto(`${base}/visits`)
+  check(await lp.locator('nav a[href="/notifications"]').count() === 1, 'the menu links to "Your notifications"')
+  await lp.goto(`${base}/notifications`)
+  await audit(lp, 'notifications')
+  check(await lp.isChecked('#on-files_arrived'), 'summaries are on until switched off')
+  await lp.uncheck('#on-files_arrived')
+  await lp.getByRole('button', { name: 'Save your notifications' }).click()
+  await audit(lp, 'notifications-saved')
+  check((await lp.content()).includes('Your notifications are saved'), 'the notifications page confirms the change')
+  check(!(await lp.isChecked('#on-files_arrived')) && await lp.isChecked('#on-cases_named'), 'only the summary unticked is off')
   await lead.close()
 
   // --- The administrator's pages ----------------------------------------

@@ -68,10 +68,10 @@ required value is missing or a setting would defeat the chart's design.
 {{- if not (hasPrefix "PORTAL_" $k) -}}
 {{- fail (printf "config.%s: only PORTAL_* settings belong here" $k) -}}
 {{- end -}}
-{{- if or (has $k (list "PORTAL_S3_ACCESS_KEY" "PORTAL_S3_SECRET_KEY" "PORTAL_DATABASE_URL")) (hasSuffix "_CLIENT_SECRET" $k) -}}
+{{- if or (has $k (list "PORTAL_S3_ACCESS_KEY" "PORTAL_S3_SECRET_KEY" "PORTAL_DATABASE_URL" "PORTAL_SMTP_PASSWORD")) (hasSuffix "_CLIENT_SECRET" $k) -}}
 {{- fail (printf "config.%s is a secret: put it in the Secret (secrets.existingSecret), which is mounted as a file" $k) -}}
 {{- end -}}
-{{- if or (hasSuffix "_FILE" $k) (has $k (list "PORTAL_ADDR" "PORTAL_PUBLIC_URL" "PORTAL_IDPS" "PORTAL_S3_ENDPOINT" "PORTAL_S3_SECURE" "PORTAL_S3_REGION" "PORTAL_METRICS_ADDR" "PORTAL_METRICS_ALLOW_REMOTE" "PORTAL_TRUSTED_PROXIES" "PORTAL_AUDIT_ANCHOR_DIR" "PORTAL_DEV")) (hasPrefix "PORTAL_IDP_" $k) -}}
+{{- if or (hasSuffix "_FILE" $k) (has $k (list "PORTAL_ADDR" "PORTAL_PUBLIC_URL" "PORTAL_IDPS" "PORTAL_S3_ENDPOINT" "PORTAL_S3_SECURE" "PORTAL_S3_REGION" "PORTAL_METRICS_ADDR" "PORTAL_METRICS_ALLOW_REMOTE" "PORTAL_TRUSTED_PROXIES" "PORTAL_AUDIT_ANCHOR_DIR" "PORTAL_DEV" "PORTAL_SMTP_URL" "PORTAL_MAIL_FROM")) (hasPrefix "PORTAL_IDP_" $k) -}}
 {{- fail (printf "config.%s is set by the chart from its own values" $k) -}}
 {{- end -}}
 {{- end -}}

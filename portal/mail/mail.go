@@ -1,0 +1,134 @@
+// Package mail sends the portal's notifications over SMTP.
+//
+// Invariant: a message is made only from a Message, which holds the visit
+// reference, a role, counts, dates and links, and nothing else. Mail leaves
+// the service, and the evidence is OFFICIAL-SENSITIVE: file names,
+// children's names, titles and free text never reach a template, because
+// no field could carry them.
+package mail
+
+import (
+	"context"
+	"fmt"
+	"net"
+	netmail "net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// Endpoint is a parsed PORTAL_SMTP_URL.
+type Endpoint struct {
+	Host     string
+	Port     int
+	Username string
+	// TLS: "implicit" (smtps://), "starttls" (smtp://, required) or
+	// "none" (smtp://…?tls=none, loopback only: a development mail
+	// catcher).
+	TLS string
+}
+
+// ParseURL parses smtp://[user@]host[:port][?tls=none] (STARTTLS required,
+// port 587) or smtps://[user@]host[:port] (TLS from the start, port 465).
+// A password in the URL is refused: it comes from PORTAL_SMTP_PASSWORD or
+// its _FILE.
+func ParseURL(raw string) (Endpoint, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "smtp" && u.Scheme != "smtps") || (u.Path != "" && u.Path != "/") || u.Fragment != "" {
+		return Endpoint{}, fmt.Errorf("must be smtp://[user@]host[:port] (STARTTLS) or smtps://[user@]host[:port] (TLS)")
+	}
+	e := Endpoint{Host: u.Hostname(), TLS: "starttls", Port: 587}
+	if u.Scheme == "smtps" {
+		e.TLS, e.Port = "implicit", 465
+	}
+	if p := u.Port(); p != "" {
+		if e.Port, err = strconv.Atoi(p); err != nil || e.Port < 1 || e.Port > 65535 {
+			return Endpoint{}, fmt.Errorf("has a bad port %q", p)
+		}
+	}
+	if u.User != nil {
+		if _, set := u.User.Password(); set {
+			return Endpoint{}, fmt.Errorf("must not hold a password: set PORTAL_SMTP_PASSWORD_FILE")
+		}
+		e.Username = u.User.Username()
+	}
+	for k, v := range u.Query() {
+		switch {
+		case k == "tls" && len(v) == 1 && v[0] == "none" && u.Scheme == "smtp":
+			if ip := net.ParseIP(e.Host); e.Host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+				return Endpoint{}, fmt.Errorf("may use tls=none only for a loopback host (a development mail catcher)")
+			}
+			e.TLS = "none"
+		default:
+			return Endpoint{}, fmt.Errorf("has an unknown parameter %q (only tls=none, for a loopback host)", k)
+		}
+	}
+	return e, nil
+}
+
+// Sender sends messages through one SMTP server.
+type Sender struct {
+	ep       Endpoint
+	password string
+	from     string
+	domain   string // of From: the right side of every Message-ID
+}
+
+// NewSender checks its arguments; it connects only when it sends.
+func NewSender(ep Endpoint, password, from string) (*Sender, error) {
+	a, err := netmail.ParseAddress(from)
+	if err != nil {
+		return nil, fmt.Errorf("PORTAL_MAIL_FROM: %w", err)
+	}
+	_, domain, _ := strings.Cut(a.Address, "@")
+	return &Sender{ep: ep, password: password, from: from, domain: domain}, nil
+}
+
+// Outgoing is one rendered message to one address.
+type Outgoing struct {
+	To        string
+	MessageID string // unique per outbox row: a resend after a crash is recognisable
+	Date      time.Time
+	Rendered
+}
+
+// Send delivers one message; an error leaves it for a later attempt.
+func (s *Sender) Send(ctx context.Context, o Outgoing) error {
+	m := gomail.NewMsg()
+	if err := m.From(s.from); err != nil {
+		return err
+	}
+	if err := m.To(o.To); err != nil {
+		return fmt.Errorf("mail: recipient: %w", err)
+	}
+	m.Subject(o.Subject)
+	m.SetMessageIDWithValue(o.MessageID + "@" + s.domain)
+	m.SetDateWithValue(o.Date)
+	m.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-generated")
+	m.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")
+	m.SetBodyString(gomail.TypeTextPlain, o.Text)
+	m.AddAlternativeString(gomail.TypeTextHTML, o.HTML)
+	opts := []gomail.Option{gomail.WithPort(s.ep.Port), gomail.WithTimeout(30 * time.Second)}
+	switch s.ep.TLS {
+	case "implicit":
+		opts = append(opts, gomail.WithSSL())
+	case "starttls":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	default:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	}
+	if s.ep.Username != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover), gomail.WithUsername(s.ep.Username), gomail.WithPassword(s.password))
+	}
+	c, err := gomail.NewClient(s.ep.Host, opts...)
+	if err != nil {
+		return fmt.Errorf("mail: client: %w", err)
+	}
+	if err := c.DialAndSendWithContext(ctx, m); err != nil {
+		return fmt.Errorf("mail: send: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+package portal
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// Notifications by mail: who is told what (README: Notifications). The
+// acts' own audit records say what happened; notesFor turns them into
+// outbox rows written in the act's transaction (store.OnAudit), so a
+// notification exists exactly when its act does. Nothing is copied from a
+// record's detail but dates: mail carries the visit reference, counts,
+// dates and links, never a name, a title or free text.
+
+// The kinds of notification; DigestKinds are those a person may switch off.
+const (
+	NoteMemberAdded       = "member_added"
+	NoteCasesNamed        = "cases_named"
+	NoteProviderDigest    = "provider_digest"
+	NoteFilesArrived      = "files_arrived"
+	NoteAccessClosing     = "access_closing"
+	NoteDestructionNotice = "destruction_notice"
+	NoteDestructionReview = "destruction_review"
+	NoteDestructionFailed = "destruction_failed"
+	NoteDestructionDone   = "destruction_done"
+	NoteLegalHoldSet      = "legal_hold_set"
+	NoteLegalHoldLifted   = "legal_hold_lifted"
+)
+
+// DigestKinds are the summaries each person may switch off on "Your
+// notifications"; messages about their own access or a destruction are
+// always sent.
+var DigestKinds = []string{NoteCasesNamed, NoteProviderDigest, NoteFilesArrived}
+
+// IsDigest reports whether kind may be switched off.
+func IsDigest(kind string) bool {
+	for _, k := range DigestKinds {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	providerStaff = []string{policy.RoleProviderCoordinator, policy.RoleProviderUploader}
+	leadOnly      = []string{policy.RoleLeadInspector}
+)
+
+const (
+	// filesDigestEvery is how often at most the lead inspector hears of
+	// files arriving; casesBatch gathers cases named together into one
+	// message.
+	filesDigestEvery = time.Hour
+	casesBatch       = 10 * time.Minute
+)
+
+// notesFor is what one audit record calls for.
+func (s *Service) notesFor(r store.AuditRecord) []store.Outgoing {
+	if r.Outcome != "success" || r.VisitID == "" {
+		return nil
+	}
+	day := calendar.Today(r.Time).Format(time.DateOnly)
+	one := func(kind string, to store.Audience, data map[string]string) []store.Outgoing {
+		return []store.Outgoing{{Kind: kind, VisitID: r.VisitID, To: to, Data: data}}
+	}
+	switch r.Action {
+	case "member.added":
+		if r.Object == "" {
+			return nil
+		}
+		return one(NoteMemberAdded, store.Audience{MemberID: r.Object}, nil)
+	case "request.item_added":
+		if detailString(r.Detail, "kind") != "case_file" {
+			return nil
+		}
+		return []store.Outgoing{batched(NoteCasesNamed, r, providerStaff, casesBatch)}
+	case "upload.completed":
+		return []store.Outgoing{batched(NoteFilesArrived, r, leadOnly, filesDigestEvery)}
+	case "legal_hold.set", "legal_hold.lifted":
+		kind := NoteLegalHoldSet
+		if r.Action == "legal_hold.lifted" {
+			kind = NoteLegalHoldLifted
+		}
+		return one(kind, store.Audience{Roles: leadOnly, Admins: true}, map[string]string{"date": day})
+	case "destruction.notice":
+		return one(NoteDestructionNotice, store.Audience{Admins: true}, map[string]string{"date": detailString(r.Detail, "destroy_on")})
+	case "destruction.failed":
+		// The sweep retries with backoff: administrators hear once a day.
+		return []store.Outgoing{{Kind: NoteDestructionFailed, VisitID: r.VisitID, To: store.Audience{Admins: true}, Period: day,
+			Data: map[string]string{"date": day}}}
+	case "destruction.certificate_issued":
+		return one(NoteDestructionDone, store.Audience{Admins: true}, map[string]string{"date": day})
+	}
+	return nil
+}
+
+// batched is a digest row of the period of length every that r falls in,
+// sent when the period ends; each act adds one to its count.
+func batched(kind string, r store.AuditRecord, roles []string, every time.Duration) store.Outgoing {
+	start := r.Time.Truncate(every)
+	return store.Outgoing{Kind: kind, VisitID: r.VisitID, To: store.Audience{Roles: roles}, Period: start.UTC().Format(time.RFC3339),
+		Accumulate: true, Count: 1, Due: start.Add(every), Data: map[string]string{"date": start.Add(every).Format(time.RFC3339)}}
+}
+
+// detailString reads one string field of a record's detail.
+func detailString(detail, key string) string {
+	var m map[string]any
+	if json.Unmarshal([]byte(detail), &m) != nil {
+		return ""
+	}
+	v, _ := m[key].(string)
+	return v
+}

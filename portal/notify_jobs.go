@@ -1,0 +1,116 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// ScheduleNotifications writes the notifications that follow from the
+// calendar rather than an act: the provider's daily digest of items due
+// on the next working day or newly overdue, a member's access closing in
+// 2 working days, and a destruction not yet approved on the working day
+// before its date. Each is keyed by its day, so running this again, or on
+// several instances at once, writes it once.
+func (s *Service) ScheduleNotifications(ctx context.Context) error {
+	vs, err := s.store.Visits(ctx)
+	if err != nil {
+		return s.dbErr(ctx, "mail", err)
+	}
+	var errs []error
+	// Sent and skipped rows are kept for a while for diagnosis, then go.
+	if err := s.store.PurgeNotifications(ctx, s.now().Add(-noteKeep)); err != nil {
+		errs = append(errs, err)
+	}
+	for _, v := range vs {
+		if v.State == StateDestroyed || v.State == StateDestroying {
+			continue
+		}
+		st, err := s.status(ctx, v)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		outs, err := s.scheduled(ctx, v, st)
+		if err == nil {
+			err = s.store.Enqueue(ctx, s.now(), outs...)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// noteKeep is how long a sent or skipped notification stays in the outbox.
+const noteKeep = 30 * 24 * time.Hour
+
+func (s *Service) scheduled(ctx context.Context, v store.Visit, st Status) ([]store.Outgoing, error) {
+	today := s.Today()
+	day := today.Format(time.DateOnly)
+	var outs []store.Outgoing
+	// The digest goes out on working days: Friday's tells of Monday's
+	// items, Monday's of those that became overdue on Friday.
+	if st.AcceptsUploads && st.Timeline != nil && s.cal.IsWorkingDay(today) {
+		due, overdue, err := s.itemsDue(ctx, v, st)
+		if err != nil {
+			return nil, err
+		}
+		if due+overdue > 0 {
+			outs = append(outs, store.Outgoing{Kind: NoteProviderDigest, VisitID: v.ID, To: store.Audience{Roles: providerStaff}, Period: day,
+				Data: map[string]string{"due": strconv.Itoa(due), "overdue": strconv.Itoa(overdue), "date": s.cal.NextWorkingDay(today).Format(time.DateOnly)}})
+		}
+	}
+	ms, err := s.store.Members(ctx, v.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		w := s.memberWindow(v, st, m)
+		if w.Until.IsZero() || !w.Contains(s.now()) {
+			continue
+		}
+		last := lastDay(w.Until)
+		if !today.Before(s.cal.AddWorkingDays(last, -2)) {
+			outs = append(outs, store.Outgoing{Kind: NoteAccessClosing, VisitID: v.ID, To: store.Audience{MemberID: m.ID},
+				Period: last.Format(time.DateOnly)})
+		}
+	}
+	if n := st.Notice; n != nil && n.ApprovedAt.IsZero() && !st.LegalHold && !today.Before(s.cal.PreviousWorkingDay(st.DestroyOn)) {
+		outs = append(outs, store.Outgoing{Kind: NoteDestructionReview, VisitID: v.ID, To: store.Audience{Admins: true},
+			Period: st.DestroyOn.Format(time.DateOnly), Data: map[string]string{"date": st.DestroyOn.Format(time.DateOnly)}})
+	}
+	return outs, nil
+}
+
+// itemsDue counts the items of the information request not yet received
+// that are due on the next working day, and those that became overdue
+// since the last working day (an item is due by the end of its day).
+func (s *Service) itemsDue(ctx context.Context, v store.Visit, st Status) (due, overdue int, err error) {
+	items, err := s.store.RequestItems(ctx, v.ID)
+	if err != nil {
+		return 0, 0, err
+	}
+	counts, err := s.store.ItemFileCounts(ctx, v.ID)
+	if err != nil {
+		return 0, 0, err
+	}
+	today := s.Today()
+	next, prev := s.cal.NextWorkingDay(today), s.cal.PreviousWorkingDay(today)
+	for _, it := range items {
+		if counts[it.Code] > 0 {
+			continue
+		}
+		d := dueDate(it.Due, *st.Timeline)
+		switch {
+		case d.Equal(next):
+			due++
+		case !d.Before(prev) && d.Before(today):
+			overdue++
+		}
+	}
+	return due, overdue, nil
+}
