@@ -47,6 +47,7 @@ func (s *Service) Start(ctx context.Context) {
 	loop(heartbeatEvery, s.heartbeat)
 	loop(janitorEvery, s.Sweep)
 	loop(s.cfg.RetentionEvery, func(ctx context.Context) { s.RunRetention(ctx) })
+	loop(s.cfg.ScanRetry, s.ScanWaiting)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

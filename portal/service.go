@@ -52,6 +52,7 @@ type Service struct {
 	keyErr    error // the master key's self-test at start-up
 	health    health
 	metrics   Metrics
+	scanning  *scanner
 
 	// appended is signalled after commits that appended audit records;
 	// the checkpointer listens.
@@ -84,6 +85,8 @@ type options struct {
 	now       func() time.Time
 	logger    *slog.Logger
 	metrics   Metrics
+
+	scanNotifier ScanNotifier
 }
 
 // WithClock replaces the wall clock (timelines, windows, retention).
@@ -169,6 +172,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		RetentionDays: cfg.RetentionDays, NoticePeriod: cfg.DestructionNotice, LeaseTTL: cfg.RetentionLease, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8]), Log: o.logger,
 		AfterStep: o.afterStep, Record: s.retentionRec}
 	s.evidence = &evidence.Service{Store: st, Blobs: bl, SegmentSize: cfg.SegmentSize, Now: o.now, Log: o.logger, Interrupted: s.interruptedUpload}
+	s.newScanner(o.scanNotifier)
 	return s, nil
 }
 

@@ -52,6 +52,22 @@ func startPostgres(ctx context.Context) (*pgserver.Server, error) {
 	return pgserver.Start(ctx, pgserver.Options{Dir: "var/postgres", Addr: addr, Keep: true})
 }
 
+// scanEnv passes PORTAL_SCAN=off on (make run PORTAL_SCAN=off).
+func scanEnv() map[string]string {
+	if v := os.Getenv("PORTAL_SCAN"); v != "" {
+		return map[string]string{"PORTAL_SCAN": v}
+	}
+	return nil
+}
+
+// scanner says where uploads are scanned.
+func scanner(st *devstack.Stack) string {
+	if st.Clamd == nil {
+		return "off (PORTAL_SCAN=off): files are stored unscanned"
+	}
+	return "clamd on " + st.Clamd.Addr + ", with one test signature (the EICAR test string; make run downloads none)"
+}
+
 func run(ctx context.Context) error {
 	var dbURL, dbName string
 	if os.Getenv("PORTAL_DEV_DATABASE") == "postgres" {
@@ -72,6 +88,8 @@ func run(ctx context.Context) error {
 		PortalAddr:  env("PORTAL_ADDR", "127.0.0.1:8080"),
 		IdPAddr:     env("DEVIDP_ADDR", "127.0.0.1:5556"),
 		MinIOAddr:   env("MINIO_ADDR", "127.0.0.1:9000"),
+		ClamdAddr:   os.Getenv("CLAMD_ADDR"),
+		Env:         scanEnv(),
 		// Any free port unless given: make run needs no fourth fixed one.
 		MetricsAddr: os.Getenv("PORTAL_METRICS_ADDR"),
 		Logger:      portal.NewLogger(os.Stderr, env("PORTAL_LOG_LEVEL", "info")),
@@ -96,10 +114,11 @@ that issuer; %s has none and is refused.
 Demo visit: %s. Dev identity provider: %s. S3 (MinIO): http://%s.
 Database: %s.
 Metrics (Prometheus): %s
+Malware scanner: %s
 Configuration for other commands: set -a; . ./var/dev.env; set +a
 Press Ctrl-C to stop.
 `, "ofsted", "outsider@ofsted.example", "(on no visit)", "ofsted", devidp.PasswordOnlyUser, "(no second factor: refused)",
-		devidp.PasswordOnlyUser, portal.DemoReference, st.IdPURL, st.MinIO.Endpoint, dbName, st.MetricsURL)
+		devidp.PasswordOnlyUser, portal.DemoReference, st.IdPURL, st.MinIO.Endpoint, dbName, st.MetricsURL, scanner(st))
 	<-ctx.Done()
 	fmt.Println("\nStopping...")
 	return nil

@@ -38,6 +38,8 @@ type Options struct {
 	// Prometheus metrics are served (PORTAL_METRICS_ADDR).
 	PortalAddr, IdPAddr, MinIOAddr, MetricsAddr string
 	MinIOBinary                                 string
+	// The malware scanner (clamd.go); none with Env PORTAL_SCAN=off.
+	ClamdAddr, ClamdBinary string
 	// Relative makes dev.env name paths relative to Dir's parent (so that
 	// ". ./var/dev.env" works from the repository root).
 	Relative bool
@@ -73,6 +75,7 @@ type Stack struct {
 	Env       map[string]string // the dev.env contents
 	Config    portal.Config
 	MinIO     *MinIO
+	Clamd     *Clamd          // nil when scanning is off
 	Portal    *portal.Service // the domain
 	Web       *web.Server     // its HTTP door
 	PortalURL string
@@ -102,7 +105,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if err := store.MkdirPrivate(o.Dir); err != nil {
 		return st, err
 	}
-	for _, a := range []*string{&o.PortalAddr, &o.IdPAddr, &o.MinIOAddr, &o.MetricsAddr} {
+	for _, a := range []*string{&o.PortalAddr, &o.IdPAddr, &o.MinIOAddr, &o.MetricsAddr, &o.ClamdAddr} {
 		if *a == "" {
 			if *a, err = FreeAddr(); err != nil {
 				return st, err
@@ -113,6 +116,9 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 		if o.DatabaseURL, err = pgserver.NewTestDatabase(ctx); err != nil {
 			return st, err
 		}
+	}
+	if err := findScanner(&o); err != nil {
+		return st, err
 	}
 	if st.Env, err = loadOrCreateEnv(o); err != nil {
 		return st, err
@@ -139,6 +145,12 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 			AccessKey: st.Env["PORTAL_S3_ACCESS_KEY"], SecretKey: st.Env["PORTAL_S3_SECRET_KEY"], Output: o.MinIOOutput,
 		})
 		if err != nil {
+			return st, err
+		}
+	}
+
+	if st.Env["PORTAL_SCAN"] != portal.ScanOff {
+		if st.Clamd, err = startClamd(ctx, o); err != nil {
 			return st, err
 		}
 	}
@@ -286,6 +298,7 @@ func (st *Stack) Close() {
 	if st.MinIO != nil {
 		st.MinIO.Stop()
 	}
+	st.Clamd.Close()
 }
 
 func randomHex(n int) string {
@@ -331,6 +344,8 @@ func loadOrCreateEnv(o Options) (map[string]string, error) {
 		"PORTAL_SIGNING_KEY_FILE": filepath.Join(dir, "signing.key"),
 		"PORTAL_S3_ENDPOINT":      o.MinIOAddr,
 		"PORTAL_METRICS_ADDR":     o.MetricsAddr,
+		"PORTAL_CLAMD_ADDR":       o.ClamdAddr,
+		"PORTAL_SCAN":             portal.ScanRequired,
 		"PORTAL_IDPS":             "cafcass,ofsted",
 		// Anchored checkpoints are kept (undeletable) for a day in
 		// development, not six years.

@@ -280,6 +280,15 @@ CREATE TRIGGER file_names_resumable_dropped AFTER DELETE ON resumable_uploads WH
 	DELETE FROM file_names WHERE file_id = OLD.file_id AND file_id NOT IN (SELECT id FROM files);
 END;
 `,
+	// Malware scanning: each file is scanning, clean, infected or
+	// unscanned (stored while scanning was off, or before it existed: the
+	// files already here). The scanner's worker looks for files by status.
+	`
+ALTER TABLE files ADD COLUMN scan_status TEXT NOT NULL DEFAULT 'unscanned';
+ALTER TABLE files ADD COLUMN scan_signature TEXT NOT NULL DEFAULT '';
+ALTER TABLE files ADD COLUMN scanned_at TEXT;
+CREATE INDEX files_scan_status ON files (scan_status);
+`,
 }
 
 // latestVersion is the schema version this binary brings a database to.

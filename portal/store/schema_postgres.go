@@ -255,4 +255,13 @@ END $$;
 CREATE TRIGGER file_names_upload_failed AFTER DELETE ON pending_uploads FOR EACH ROW EXECUTE FUNCTION file_names_upload_gone();
 CREATE TRIGGER file_names_resumable_dropped AFTER DELETE ON resumable_uploads FOR EACH ROW WHEN (OLD.completed_at IS NULL) EXECUTE FUNCTION file_names_upload_gone();
 `,
+	// Malware scanning: each file is scanning, clean, infected or
+	// unscanned (stored while scanning was off, or before it existed: the
+	// files already here). The scanner's worker looks for files by status.
+	`
+ALTER TABLE files ADD COLUMN scan_status TEXT NOT NULL DEFAULT 'unscanned';
+ALTER TABLE files ADD COLUMN scan_signature TEXT NOT NULL DEFAULT '';
+ALTER TABLE files ADD COLUMN scanned_at TEXT;
+CREATE INDEX files_scan_status ON files (scan_status);
+`,
 }
