@@ -21,9 +21,14 @@ func (s *Server) scanWarnings(c *gin.Context) []string {
 			map[bool]string{true: "its", false: "their"}[sum.Infected == 1], map[bool]string{true: "it", false: "them"}[sum.Infected == 1],
 			map[bool]string{true: "it", false: "them"}[sum.Infected == 1]))
 	}
-	if sum.Waiting > 0 && sum.ScannerDown {
-		out = append(out, fmt.Sprintf("%d file%s waiting for the malware scanner, which does not answer: the inspection team cannot see %s until it is scanned.",
-			sum.Waiting, map[bool]string{true: " is", false: "s are"}[sum.Waiting == 1], map[bool]string{true: "it", false: "them"}[sum.Waiting == 1]))
+	if sum.Waiting > 0 {
+		why := ""
+		if sum.ScannerDown {
+			why = ", which does not answer"
+		}
+		out = append(out, fmt.Sprintf("%d file%s waiting for the malware scanner%s: the inspection team cannot see %s until %s scanned clean (files over 2047 MiB cannot be scanned and wait for an administrator).",
+			sum.Waiting, map[bool]string{true: " is", false: "s are"}[sum.Waiting == 1], why,
+			map[bool]string{true: "it", false: "them"}[sum.Waiting == 1], map[bool]string{true: "it is", false: "they are"}[sum.Waiting == 1]))
 	}
 	if !sum.Required {
 		out = append(out, "Malware scanning is off (PORTAL_SCAN=off): uploads are served without being scanned.")

@@ -49,10 +49,11 @@ type Clamd struct {
 // ClamdOptions configure StartClamd.
 type ClamdOptions struct {
 	Dir string // holds clamd.conf, the database (db/) and scan temporaries (tmp/)
-	// TempDir, when set, is where clamd spools each stream before it
-	// scans it, instead of Dir/tmp: a memory-backed folder (/dev/shm)
-	// keeps the plaintext of uploads off the disk.
-	TempDir     string
+	// InMemory has clamd spool each stream (it writes a stream to a file
+	// before it scans it) in a folder of its own under /dev/shm, where
+	// there is one, instead of Dir/tmp: the plaintext of uploads stays
+	// off the disk. Close removes the folder.
+	InMemory    bool
 	Addr        string    // "127.0.0.1:port"; empty or port 0 picks a free port
 	Output      io.Writer // clamd's log (nil: discarded)
 	Binary      string    // empty: FindClamd
@@ -76,8 +77,7 @@ func FindClamd() (string, error) {
 // starts clamd in the foreground and waits until it answers PING. It runs as
 // whoever we are: the configuration names no User to switch to, and no
 // system configuration or local socket is used.
-func StartClamd(ctx context.Context, o ClamdOptions) (*Clamd, error) {
-	var err error
+func StartClamd(ctx context.Context, o ClamdOptions) (_ *Clamd, err error) {
 	if o.Binary == "" {
 		if o.Binary, err = FindClamd(); err != nil {
 			return nil, err
@@ -99,8 +99,17 @@ func StartClamd(ctx context.Context, o ClamdOptions) (*Clamd, error) {
 		return nil, err
 	}
 	db, tmp := filepath.Join(o.Dir, "db"), filepath.Join(o.Dir, "tmp")
-	if o.TempDir != "" {
-		tmp = o.TempDir
+	memTmp := ""
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() && o.InMemory {
+		if memTmp, err = os.MkdirTemp("/dev/shm", "portal-clamd-"); err != nil {
+			return nil, err
+		}
+		tmp = memTmp
+		defer func() {
+			if err != nil {
+				os.RemoveAll(memTmp)
+			}
+		}()
 	}
 	for _, d := range []string{db, tmp} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -165,7 +174,7 @@ func StartClamd(ctx context.Context, o ClamdOptions) (*Clamd, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start clamd: %w", err)
 	}
-	c := &Clamd{Addr: o.Addr, cmd: cmd, done: make(chan error, 1)}
+	c := &Clamd{Addr: o.Addr, cmd: cmd, done: make(chan error, 1), tempDir: memTmp}
 	go func() { c.done <- cmd.Wait() }()
 	if err := waitChild(ctx, "clamd", o.StartupWait, c.done, c.ping); err != nil {
 		c.Stop()
@@ -201,26 +210,9 @@ func findScanner(o *Options) error {
 	return nil
 }
 
-// startClamd starts the stack's clamd in Dir/clamd, spooling streams in a
-// folder of its own under /dev/shm (memory) where there is one.
+// startClamd starts the stack's clamd in Dir/clamd, spooling in memory.
 func startClamd(ctx context.Context, o Options) (*Clamd, error) {
-	co := ClamdOptions{Dir: filepath.Join(o.Dir, "clamd"), Addr: o.ClamdAddr, Binary: o.ClamdBinary, Output: o.MinIOOutput}
-	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		tmp, err := os.MkdirTemp("/dev/shm", "portal-clamd-")
-		if err != nil {
-			return nil, err
-		}
-		co.TempDir = tmp
-	}
-	c, err := StartClamd(ctx, co)
-	if err != nil {
-		if co.TempDir != "" {
-			os.RemoveAll(co.TempDir)
-		}
-		return nil, err
-	}
-	c.tempDir = co.TempDir
-	return c, nil
+	return StartClamd(ctx, ClamdOptions{Dir: filepath.Join(o.Dir, "clamd"), Addr: o.ClamdAddr, Binary: o.ClamdBinary, Output: o.MinIOOutput, InMemory: true})
 }
 
 // Restart starts clamd again on the same address, with the same

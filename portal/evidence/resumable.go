@@ -110,7 +110,7 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 			var audit []store.AuditRecord
 			if record != nil {
 				audit = append(audit, record("upload.completed", "success", f.ID, map[string]any{
-					"size": f.Size, "sha256": f.SHA256, "segments": f.Segments, "item": f.Item, "resumable": true}))
+					"size": f.Size, "sha256": f.SHA256, "segments": f.Segments, "item": f.Item, "resumable": true, "scan": f.Scan}))
 			}
 			if err := s.Store.CompleteResumable(ctx, r.ID, f, s.Now(), audit...); err != nil {
 				return r, nil, err
