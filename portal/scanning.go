@@ -82,6 +82,7 @@ func (s *Service) scannerState(ctx context.Context, err error) {
 		sc.downAt = s.now()
 	}
 	sc.mu.Unlock()
+	s.metrics.Scanner(err == nil)
 	switch {
 	case err != nil && was == nil:
 		s.log.Error("malware scanner unreachable: uploads wait as scanning until it answers", "addr", s.cfg.ClamdAddr, "err", err)
@@ -114,10 +115,12 @@ func (s *Service) scannerDegraded(ctx context.Context, degraded map[string]strin
 func (s *Service) recordVerdict(ctx context.Context, f *store.File, v evidence.Verdict) {
 	if v.Status != store.ScanClean && v.Status != store.ScanInfected {
 		if v.Err != nil {
+			s.metrics.Scanned("failed")
 			s.log.Warn("file still waiting for a scan", "visit", f.VisitID, "file", f.ID, "err", v.Err)
 		}
 		return
 	}
+	s.metrics.Scanned(v.Status)
 	detail := map[string]any{"scan": v.Status}
 	action := "file.scanned"
 	if v.Status == store.ScanInfected {
@@ -146,6 +149,16 @@ func (s *Service) afterVerdict(ctx context.Context, f store.File) {
 	}
 	s.log.Warn("infected file kept: never served", "visit", f.VisitID, "file", f.ID, "signature", f.ScanSignature)
 	s.scanning.notifier.ScanEvent(ctx, ScanEvent{Kind: "infected", VisitID: f.VisitID, FileID: f.ID, Signature: f.ScanSignature, At: s.now()})
+}
+
+// countUpload counts the scanner's outcome on a plain upload.
+func (s *Service) countUpload(f store.File) {
+	switch f.Scan {
+	case store.ScanClean, store.ScanInfected:
+		s.metrics.Scanned(f.Scan)
+	case store.ScanScanning:
+		s.metrics.Scanned("failed")
+	}
 }
 
 // scanStored scans a committed file from the store (a resumable upload
