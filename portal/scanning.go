@@ -199,14 +199,15 @@ func (s *Service) ScanWaiting(ctx context.Context) {
 		return
 	}
 	s.scannerState(ctx, nil)
-	files, err := s.store.FilesToScan(ctx, []string{store.ScanScanning, store.ScanUnscanned}, 100)
+	// Files too large for the scanner wait for an administrator.
+	files, err := s.store.FilesToScan(ctx, []string{store.ScanScanning, store.ScanUnscanned}, scan.MaxSize, 100)
 	if err != nil {
 		s.log.Error("files waiting for a scan", "err", err)
 		return
 	}
 	for _, f := range files {
-		if ctx.Err() != nil || f.Size > scan.MaxSize {
-			continue // too large for the scanner: waits for an administrator
+		if ctx.Err() != nil {
+			return
 		}
 		v, err := s.store.Visit(ctx, f.VisitID)
 		if err != nil || v.State == StateDestroying || v.State == StateDestroyed {

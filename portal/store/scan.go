@@ -45,8 +45,8 @@ func (s *Store) ReleaseUnscanned(ctx context.Context) (int64, error) {
 }
 
 // FilesToScan lists up to limit files, of any visit, with one of the given
-// statuses, oldest first.
-func (s *Store) FilesToScan(ctx context.Context, statuses []string, limit int) ([]File, error) {
+// statuses and at most maxSize bytes, oldest first.
+func (s *Store) FilesToScan(ctx context.Context, statuses []string, maxSize int64, limit int) ([]File, error) {
 	if len(statuses) == 0 {
 		return nil, nil
 	}
@@ -56,8 +56,8 @@ func (s *Store) FilesToScan(ctx context.Context, statuses []string, limit int) (
 		q += `, ?`
 		args = append(args, st)
 	}
-	q += `) ORDER BY uploaded_at, id LIMIT ?`
-	out, err := queryAll(ctx, s.db, scanFile, q, append(args, limit)...)
+	q += `) AND size <= ? ORDER BY uploaded_at, id LIMIT ?`
+	out, err := queryAll(ctx, s.db, scanFile, q, append(args, maxSize, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: files to scan: %w", err)
 	}

@@ -38,7 +38,7 @@ func TestScanResult(t *testing.T) {
 	if f, err := s.File(ctx, "v1", "f-old"); err != nil || f.Scan != ScanUnscanned {
 		t.Fatalf("a file committed without a status: %+v %v", f, err)
 	}
-	waiting, err := s.FilesToScan(ctx, []string{ScanScanning}, 10)
+	waiting, err := s.FilesToScan(ctx, []string{ScanScanning}, 1<<30, 10)
 	if err != nil || len(waiting) != 2 {
 		t.Fatalf("files to scan: %d %v", len(waiting), err)
 	}
