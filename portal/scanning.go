@@ -195,7 +195,9 @@ func (s *Service) ScanWaiting(ctx context.Context) {
 		return
 	}
 	if err := s.evidence.Scanner.Ping(ctx); err != nil {
-		s.scannerState(ctx, err)
+		if ctx.Err() == nil { // not the portal stopping
+			s.scannerState(ctx, err)
+		}
 		return
 	}
 	s.scannerState(ctx, nil)
@@ -218,6 +220,9 @@ func (s *Service) ScanWaiting(ctx context.Context) {
 			continue
 		}
 		verdict := s.evidence.Rescan(ctx, v, key, f)
+		if ctx.Err() != nil {
+			return // the portal is stopping: the file waits for the next round
+		}
 		if verdict.Err != nil && s.evidence.Scanner.Ping(ctx) != nil {
 			s.scannerState(ctx, verdict.Err)
 			return
