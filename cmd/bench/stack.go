@@ -39,8 +39,9 @@ type benchStack struct {
 }
 
 // startStack starts a stack whose portal keeps its metadata in SQLite, or
-// on PostgreSQL at dbURL when given.
-func startStack(ctx context.Context, dbURL string) (*benchStack, error) {
+// on PostgreSQL at dbURL when given; extra is configuration over the
+// stack's own (KEY=value).
+func startStack(ctx context.Context, dbURL string, extra ...string) (*benchStack, error) {
 	b := &benchStack{}
 	var err error
 	if b.dir, err = os.MkdirTemp("", "portal-bench-"); err != nil {
@@ -94,6 +95,7 @@ func startStack(ctx context.Context, dbURL string) (*benchStack, error) {
 	if dbURL != "" {
 		b.env = append(b.env, "PORTAL_DATABASE_URL="+dbURL)
 	}
+	b.env = append(b.env, extra...)
 	if os.Getenv("BENCH_PROFILE") != "" {
 		if b.pprofAddr, err = devstack.FreeAddr(); err != nil {
 			return nil, err
