@@ -214,9 +214,9 @@ soak: $(BIN)/minio postgres
 
 # Benchmarks (never part of make test): the portal against raw S3 in the same
 # run, with targets; results in bench/results.md. Exits non-zero on a miss.
-bench: $(BIN)/minio $(WEB_STAMP)
+bench: $(BIN)/minio $(WEB_STAMP) $(CLAMD)
 	$(GO) build -o $(BIN)/portal ./cmd/portal
-	$(GO) run ./cmd/bench
+	PORTAL_CLAMD_BIN=$(CLAMD) $(GO) run ./cmd/bench
 
 $(BIN)/staticcheck:
 	@mkdir -p $(BIN)

@@ -104,6 +104,10 @@ type File struct {
 	Item       string // item code; "" for none (not filed)
 	Restricted bool   // the item is restricted...
 	Roles      []string
+	// Scan is the scanner's verdict: "clean", "scanning", "infected" or
+	// "unscanned" (stored with scanning off). Empty is clean: a file as
+	// tests and representatives describe it.
+	Scan string
 }
 
 // Decision is the outcome and why.
@@ -215,7 +219,7 @@ func (e *Engine) evaluate(p Principal, a Action, r Resource) Decision {
 		})}
 		resource = cedar.NewEntityUID("File", cedar.String(f.ID))
 		entities[resource] = cedar.Entity{UID: resource, Parents: cedar.NewEntityUIDSet(item, visit), Attributes: cedar.NewRecord(cedar.RecordMap{
-			"visit": visit, "item": item, "uploaded_by": cedar.NewEntityUID("User", cedar.String(f.UploadedBy)),
+			"visit": visit, "item": item, "uploaded_by": cedar.NewEntityUID("User", cedar.String(f.UploadedBy)), "scan": cedar.String(f.Scan),
 		})}
 	}
 	ok, diag := cedar.Authorize(e.policies, entities, cedar.Request{

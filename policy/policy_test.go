@@ -210,3 +210,45 @@ func BenchmarkDecide(b *testing.B) {
 		}
 	}
 }
+
+// TestScanStatus holds the malware-scanning rules against the decision for
+// a clean file: a file being checked or infected is listed (and re-filed)
+// only by the provider's staff, downloaded by nobody, and an infected one
+// is deleted by nobody; "unscanned" (scanning off) is served as clean.
+func TestScanStatus(t *testing.T) {
+	e := engine(t)
+	const me = "u-me"
+	for _, role := range append([]string{""}, Roles...) {
+		for _, admin := range []bool{false, true} {
+			for _, a := range []Action{FileList, FileDownload, FileDelete, FileRefile} {
+				for _, own := range []bool{false, true} {
+					uploader := "u-other"
+					if own {
+						uploader = me
+					}
+					p := Principal{UserID: me, Administrator: admin, Role: role, InWindow: role != ""}
+					res := func(scan string) Resource {
+						return Resource{VisitID: "v1", VisitState: "collecting", AcceptsUploads: true,
+							File: &File{ID: "f1", UploadedBy: uploader, Item: "1.03", Scan: scan}}
+					}
+					clean := e.Decide(p, a, res("clean")).Allow
+					for _, scan := range []string{"", "unscanned", "scanning", "infected"} {
+						want := clean
+						switch {
+						case scan == "" || scan == "unscanned":
+						case a == FileDownload:
+							want = false
+						case a == FileDelete:
+							want = clean && scan == "scanning"
+						default: // list, refile
+							want = clean && IsProviderRole(role)
+						}
+						if got := e.Decide(p, a, res(scan)); got.Allow != want {
+							t.Errorf("role %q admin %v %s own %v scan %q: allow %v, want %v (%v)", role, admin, a, own, scan, got.Allow, want, got.Policies)
+						}
+					}
+				}
+			}
+		}
+	}
+}

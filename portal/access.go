@@ -151,7 +151,7 @@ func (acc *Access) resource(ctx context.Context, f *store.File) (policy.Resource
 		if err != nil {
 			return r, err
 		}
-		r.File = &policy.File{ID: f.ID, UploadedBy: f.UploadedBy, Item: f.Item, Restricted: rs.Restricted, Roles: rs.Roles}
+		r.File = &policy.File{ID: f.ID, UploadedBy: f.UploadedBy, Item: f.Item, Restricted: rs.Restricted, Roles: rs.Roles, Scan: f.Scan}
 	}
 	return r, nil
 }
@@ -235,6 +235,9 @@ func (acc *Access) refuse(ctx context.Context, action policy.Action, object stri
 	case d.Locked:
 		return locked("locked", "This visit is not accepting uploads or changes to files at the moment. If you still need to send or change a file, contact the lead inspector.", time.Time{})
 	}
+	if e := acc.scanRefusal(d); e != nil {
+		return e
+	}
 	return errForbidden
 }
 
@@ -249,11 +252,12 @@ func (acc *Access) fileFilter(ctx context.Context, action policy.Action) func(st
 	type key struct {
 		item string
 		own  bool
+		scan string
 	}
 	cache := map[key]bool{}
 	p := acc.principal()
 	return func(f store.File) (bool, error) {
-		k := key{f.Item, f.UploadedBy == acc.Actor.UserID}
+		k := key{f.Item, f.UploadedBy == acc.Actor.UserID, f.Scan}
 		if ok, seen := cache[k]; seen {
 			return ok, nil
 		}

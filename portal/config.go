@@ -76,9 +76,23 @@ type Config struct {
 	// Kubernetes pod's).
 	MetricsAddr        string
 	MetricsAllowRemote bool
-	IdPs               []IdPConfig
-	Mail               MailConfig
+	// Scan is ScanRequired (every upload goes through the malware scanner
+	// at ClamdAddr before the inspection team sees it) or ScanOff;
+	// ScanTimeout bounds each exchange with the scanner, and ScanRetry is
+	// how often files still waiting for a verdict are scanned again.
+	Scan        string
+	ClamdAddr   string
+	ScanTimeout time.Duration
+	ScanRetry   time.Duration
+	IdPs        []IdPConfig
+	Mail        MailConfig
 }
+
+// The values of PORTAL_SCAN.
+const (
+	ScanRequired = "required"
+	ScanOff      = "off"
+)
 
 // Rate is N events per period.
 type Rate struct {
@@ -152,6 +166,10 @@ func readConfig(e *envReader) Config {
 	c.MetricsAddr = e.str("PORTAL_METRICS_ADDR", "")
 	c.MetricsAllowRemote = e.bool("PORTAL_METRICS_ALLOW_REMOTE", false)
 	c.Mail = readMail(e)
+	c.Scan = strings.ToLower(e.str("PORTAL_SCAN", ScanRequired))
+	c.ClamdAddr = e.str("PORTAL_CLAMD_ADDR", "127.0.0.1:3310")
+	c.ScanTimeout = e.duration("PORTAL_SCAN_TIMEOUT", time.Minute)
+	c.ScanRetry = e.duration("PORTAL_SCAN_RETRY", 30*time.Second)
 	c.PublicURL = strings.TrimRight(e.str("PORTAL_PUBLIC_URL", "http://"+c.Addr), "/")
 	for _, name := range splitList(e.str("PORTAL_IDPS", "")) {
 		c.IdPs = append(c.IdPs, loadIdP(e, name))
@@ -214,6 +232,15 @@ func (c *Config) validate(e *envReader) {
 		case !c.MetricsAllowRemote && (ip == nil || !ip.IsLoopback()):
 			e.fail("PORTAL_METRICS_ADDR must be a loopback address such as 127.0.0.1:9464, or set PORTAL_METRICS_ALLOW_REMOTE=true for a scraper on another host (then restrict who reaches the port)")
 		}
+	}
+	if c.Scan != ScanRequired && c.Scan != ScanOff {
+		e.fail("PORTAL_SCAN must be required or off, got %q", c.Scan)
+	}
+	if _, _, err := net.SplitHostPort(c.ClamdAddr); err != nil && !strings.HasPrefix(c.ClamdAddr, "/") && !strings.HasPrefix(c.ClamdAddr, "unix:") {
+		e.fail("PORTAL_CLAMD_ADDR must be host:port (clamd's TCPSocket) or the path of its LocalSocket, got %q", c.ClamdAddr)
+	}
+	if c.ScanTimeout < time.Second || c.ScanRetry < time.Second {
+		e.fail("PORTAL_SCAN_TIMEOUT and PORTAL_SCAN_RETRY must be at least 1s")
 	}
 	if c.DatabaseURL != "" {
 		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {

@@ -23,6 +23,11 @@ type FileView struct {
 	Item       string    `json:"item"`
 	UploadedBy string    `json:"uploaded_by"`
 	UploadedAt time.Time `json:"uploaded_at"`
+	// Scan is the malware scanner's verdict: "clean", "scanning" (being
+	// checked), "infected" (never served) or "unscanned" (stored while
+	// scanning was off); ScanSignature names what was found.
+	Scan          string `json:"scan"`
+	ScanSignature string `json:"scan_signature,omitempty"`
 	// Refilable says the actor may file it under another item.
 	Refilable bool `json:"-"`
 }
@@ -32,7 +37,8 @@ func fileView(key *crypto.VisitKey, f store.File, uploader string) (FileView, er
 	if err != nil {
 		return FileView{}, err
 	}
-	return FileView{ID: f.ID, Name: name, Size: f.Size, SHA256: f.SHA256, Item: f.Item, UploadedBy: uploader, UploadedAt: f.UploadedAt}, nil
+	return FileView{ID: f.ID, Name: name, Size: f.Size, SHA256: f.SHA256, Item: f.Item, UploadedBy: uploader, UploadedAt: f.UploadedAt,
+		Scan: f.Scan, ScanSignature: f.ScanSignature}, nil
 }
 
 // openName unseals a file's name.
@@ -125,7 +131,9 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 		s.releaseName(ctx, fileID)
 		return FileView{}, err
 	}
-	s.log.Info("file uploaded", "visit", acc.Visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.Actor.UserID)
+	s.log.Info("file uploaded", "visit", acc.Visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.Actor.UserID, "scan", f.Scan)
+	s.countUpload(f)
+	s.afterVerdict(ctx, f)
 	if err := acc.holdNewObjects(ctx); err != nil {
 		return FileView{}, err
 	}
@@ -234,7 +242,8 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 	}
 	for _, f := range page {
 		u := vf.uploaders[f.UploadedBy]
-		fv := FileView{ID: f.ID, Name: f.name, Size: f.Size, SHA256: f.SHA256, Item: f.Item, UploadedBy: PersonName(u.Email, u.Name, u.Subject, u.Issuer), UploadedAt: f.UploadedAt}
+		fv := FileView{ID: f.ID, Name: f.name, Size: f.Size, SHA256: f.SHA256, Item: f.Item, UploadedBy: PersonName(u.Email, u.Name, u.Subject, u.Issuer), UploadedAt: f.UploadedAt,
+			Scan: f.Scan, ScanSignature: f.ScanSignature}
 		if fv.Refilable, err = refilable(f.File); err != nil {
 			return FilePage{}, err
 		}

@@ -120,6 +120,7 @@ func (s *Service) check(ctx context.Context, done chan struct{}) {
 	if s.keyErr != nil {
 		r.Checks["key"], r.Ready = "failing", false
 	}
+	s.scannerDegraded(pctx, r.Degraded)
 	h := &s.health
 	h.mu.Lock()
 	runSelfTest := r.Checks["storage"] == "ok" && time.Since(h.selfAt) > selfTestAge

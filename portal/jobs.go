@@ -48,6 +48,7 @@ func (s *Service) Start(ctx context.Context) {
 	loop(janitorEvery, s.Sweep)
 	loop(s.cfg.RetentionEvery, func(ctx context.Context) { s.RunRetention(ctx) })
 	s.startMail(ctx, loop)
+	loop(s.cfg.ScanRetry, s.ScanWaiting)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

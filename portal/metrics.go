@@ -37,6 +37,11 @@ type Metrics interface {
 	DatabaseError(op string)
 	// MailFailed is one notification that could not be delivered.
 	MailFailed()
+	// Scanned is one outcome of the malware scanner on a file: "clean",
+	// "infected", or "failed" (no verdict: the file waits for the worker).
+	Scanned(verdict string)
+	// Scanner is whether the malware scanner answered its latest check.
+	Scanner(up bool)
 }
 
 // RetentionCounts counts visits by where their destruction stands.
@@ -63,3 +68,5 @@ func (noMetrics) DestructionFailed()        {}
 func (noMetrics) S3Error(string)            {}
 func (noMetrics) DatabaseError(string)      {}
 func (noMetrics) MailFailed()               {}
+func (noMetrics) Scanned(string)            {}
+func (noMetrics) Scanner(bool)              {}

@@ -57,6 +57,7 @@ type Service struct {
 	// not set); noteHolder names this instance on the rows it claims.
 	mailer     *mail.Sender
 	noteHolder string
+	scanning   *scanner
 
 	// appended is signalled after commits that appended audit records;
 	// the checkpointer listens.
@@ -88,6 +89,8 @@ type options struct {
 	now       func() time.Time
 	logger    *slog.Logger
 	metrics   Metrics
+
+	scanNotifier ScanNotifier
 }
 
 // WithClock replaces the wall clock (timelines, windows, retention).
@@ -178,6 +181,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		RetentionDays: cfg.RetentionDays, NoticePeriod: cfg.DestructionNotice, LeaseTTL: cfg.RetentionLease, Holder: s.instance, Log: o.logger,
 		AfterStep: o.afterStep, Record: s.retentionRec, Epochs: epochSuperseder{s}}
 	s.evidence = &evidence.Service{Store: st, Blobs: bl, SegmentSize: cfg.SegmentSize, Now: o.now, Log: o.logger, Interrupted: s.interruptedUpload}
+	s.newScanner(o.scanNotifier)
 	return s, nil
 }
 

@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// TestUploadMemoryIsFlat uploads 1 GiB and checks that the heap stays within
-// 64 MiB of its idle level: memory must not grow with file size. The portal,
+// TestUploadMemoryIsFlat uploads 1 GiB, teed to the malware scanner as it
+// arrives, and checks that the heap stays within 64 MiB of its idle level:
+// memory must not grow with file size. The portal,
 // its client and the sampler share this process, so the bound covers all of
 // them.
 func TestUploadMemoryIsFlat(t *testing.T) {
@@ -50,6 +51,10 @@ func TestUploadMemoryIsFlat(t *testing.T) {
 	wg.Wait()
 	if f.SHA256 != src.sum() || f.Size != size {
 		t.Fatalf("uploaded %+v", f)
+	}
+	// The stack scans uploads: the 1 GiB went through clamd as it came.
+	if ts.Clamd != nil && f.Scan != "clean" {
+		t.Fatalf("the 1 GiB upload was not scanned clean: %+v", f)
 	}
 	grew := int64(peak) - int64(idle)
 	t.Logf("heap idle %d MiB, peak %d MiB during a 1 GiB upload", idle>>20, peak>>20)

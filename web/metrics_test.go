@@ -71,7 +71,7 @@ func TestMetricsCarryNoIdentifiers(t *testing.T) {
 	for _, name := range []string{"portal_http_requests_total", "portal_http_request_duration_seconds", "portal_transfer_bytes_total",
 		"portal_transfer_duration_seconds", "portal_policy_decisions_total", "portal_audit_appends_total", "portal_audit_checkpoint_age_seconds",
 		"portal_ready", "portal_retention_visits", "portal_destruction_failures_total", "portal_s3_errors_total", "portal_database_errors_total",
-		"portal_mail_failures_total"} {
+		"portal_mail_failures_total", "portal_scan_verdicts_total", "portal_scanner_up"} {
 		if fams[name] == nil {
 			t.Errorf("family %s missing", name)
 		}
@@ -86,10 +86,15 @@ func TestMetricsCarryNoIdentifiers(t *testing.T) {
 		{"portal_retention_visits", "state", "failed", 0, 0},
 		{"portal_destruction_failures_total", "", "", 1, 1},
 		{"portal_audit_appends_total", "", "", 10, 1e9},
+		{"portal_scanner_up", "", "", 1, 1},
 	} {
 		if got := value(fams[c.family], c.label, c.value); got < c.min || got > c.max {
 			t.Errorf("%s{%s=%q} = %v, want %v to %v", c.family, c.label, c.value, got, c.min, c.max)
 		}
+	}
+	// The upload went through the stack's clamd: one clean verdict.
+	if ts.Clamd != nil && (value(fams["portal_scan_verdicts_total"], "verdict", "clean") != 1 || value(fams["portal_scan_verdicts_total"], "verdict", "infected") != 0) {
+		t.Errorf("scan verdicts: %v clean, %v infected; want 1 and 0", value(fams["portal_scan_verdicts_total"], "verdict", "clean"), value(fams["portal_scan_verdicts_total"], "verdict", "infected"))
 	}
 	if value(fams["portal_policy_decisions_total"], "outcome", "deny") < 2 || value(fams["portal_policy_decisions_total"], "outcome", "allow") < 5 {
 		t.Error("policy decisions: too few allowed or denied")

@@ -36,6 +36,7 @@ func (s *Server) visitPage(c *gin.Context) {
 		"CanDownload":    acc.Can(ctx, policy.FileDownload),
 		"CanAudit":       acc.Can(ctx, policy.AuditView),
 		"CanEditRequest": acc.Can(ctx, policy.RequestManage),
+		"ScanOff":        !s.svc.ScanRequired(),
 	}
 	if n, err := strconv.Atoi(c.Query("uploaded")); err == nil && n > 0 {
 		page["Notice"] = fmt.Sprintf("%d file%s uploaded.", n, map[bool]string{true: "", false: "s"}[n == 1])

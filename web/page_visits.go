@@ -129,6 +129,7 @@ func (s *Server) visitsPage(c *gin.Context) {
 		for _, k := range keys {
 			warnings = append(warnings, degraded[k])
 		}
+		warnings = append(warnings, s.scanWarnings(c)...)
 	}
 	s.renderNav(c, "visits", "Your visits", "visits", gin.H{"Visits": rows, "Administrator": acc.Actor.Administrator, "Warnings": warnings, "Next": list.Next, "First": c.Query("after") != ""})
 }

@@ -257,6 +257,9 @@ type fileResp struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
 	Item   string `json:"item"`
+	// The malware scanner's verdict and what it found.
+	Scan          string `json:"scan"`
+	ScanSignature string `json:"scan_signature"`
 }
 
 func (ts *testStack) demoVisit(t *testing.T) visitResp {

@@ -210,13 +210,17 @@ func (s *Server) tusPatch(c *gin.Context) {
 			return nil
 		}
 	}
-	r, _, err = accessOf(c).Append(c.Request.Context(), r, body, beforeCommit)
+	r, f, err := accessOf(c).Append(c.Request.Context(), r, body, beforeCommit)
 	if err != nil {
 		s.tusOffsetHeaders(c, r)
 		s.fail(c, err)
 		return
 	}
 	s.tusOffsetHeaders(c, r)
+	if f != nil {
+		// The malware scanner's verdict: clean, scanning, infected or unscanned.
+		c.Header("Evidence-Scan", f.Scan)
+	}
 	c.Status(http.StatusNoContent)
 }
 

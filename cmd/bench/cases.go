@@ -132,6 +132,7 @@ func run(ctx context.Context) (bool, error) {
 	}{
 		{"upload", b.upload}, {"memory", b.memorySingle}, {"memory", b.memoryTus}, {"memory", b.memoryConcurrent},
 		{"download", b.download}, {"memory", b.memoryDownloads}, {"small", b.smallFiles}, {"listing", b.listing}, {"policy", b.decision}, {"tus", b.tus},
+		{"scan", b.scanning},
 	}
 	only := strings.Fields(strings.ReplaceAll(os.Getenv("BENCH_CASES"), ",", " "))
 	for _, c := range cases {

@@ -39,8 +39,9 @@ type benchStack struct {
 }
 
 // startStack starts a stack whose portal keeps its metadata in SQLite, or
-// on PostgreSQL at dbURL when given.
-func startStack(ctx context.Context, dbURL string) (*benchStack, error) {
+// on PostgreSQL at dbURL when given; extra is configuration over the
+// stack's own (KEY=value).
+func startStack(ctx context.Context, dbURL string, extra ...string) (*benchStack, error) {
 	b := &benchStack{}
 	var err error
 	if b.dir, err = os.MkdirTemp("", "portal-bench-"); err != nil {
@@ -87,10 +88,14 @@ func startStack(ctx context.Context, dbURL string) (*benchStack, error) {
 		// Every client of the bench is on one loopback address: the
 		// per-address sign-in limits are set above what it needs.
 		"PORTAL_SIGNIN_RATE=5000/1m", "PORTAL_SIGNIN_FAILURE_RATE=1000/1m",
+		// The cases measure the portal without the malware scanner; the
+		// scan case turns it on (scan.go).
+		"PORTAL_SCAN=off",
 	}
 	if dbURL != "" {
 		b.env = append(b.env, "PORTAL_DATABASE_URL="+dbURL)
 	}
+	b.env = append(b.env, extra...)
 	if os.Getenv("BENCH_PROFILE") != "" {
 		if b.pprofAddr, err = devstack.FreeAddr(); err != nil {
 			return nil, err

@@ -65,6 +65,22 @@ func freeOr(addr string) string {
 	return addr
 }
 
+// scanEnv passes PORTAL_SCAN=off on (make run PORTAL_SCAN=off).
+func scanEnv() map[string]string {
+	if v := os.Getenv("PORTAL_SCAN"); v != "" {
+		return map[string]string{"PORTAL_SCAN": v}
+	}
+	return nil
+}
+
+// scanner says where uploads are scanned.
+func scanner(st *devstack.Stack) string {
+	if st.Clamd == nil {
+		return "off (PORTAL_SCAN=off): files are stored unscanned"
+	}
+	return "clamd on " + st.Clamd.Addr + ", with one test signature (the EICAR test string; make run downloads none)"
+}
+
 func run(ctx context.Context) error {
 	var dbURL, dbName string
 	if os.Getenv("PORTAL_DEV_DATABASE") == "postgres" {
@@ -85,6 +101,8 @@ func run(ctx context.Context) error {
 		PortalAddr:  env("PORTAL_ADDR", "127.0.0.1:8080"),
 		IdPAddr:     env("DEVIDP_ADDR", "127.0.0.1:5556"),
 		MinIOAddr:   env("MINIO_ADDR", "127.0.0.1:9000"),
+		ClamdAddr:   os.Getenv("CLAMD_ADDR"),
+		Env:         scanEnv(),
 		// Any free port unless given: make run needs no fourth fixed one.
 		MetricsAddr: os.Getenv("PORTAL_METRICS_ADDR"),
 		Logger:      portal.NewLogger(os.Stderr, env("PORTAL_LOG_LEVEL", "info")),
@@ -125,11 +143,12 @@ that issuer; %s has none and is refused.
 Demo visit: %s. Dev identity provider: %s. S3 (MinIO): http://%s.
 Database: %s.
 Metrics (Prometheus): %s
+Malware scanner: %s
 Mail the portal sends: http://%s (caught by mailpit: SMTP %s, API %s/api/v1/messages)
 Configuration for other commands: set -a; . ./var/dev.env; set +a
 Press Ctrl-C to stop.
 `, "ofsted", "outsider@ofsted.example", "(on no visit)", "ofsted", devidp.PasswordOnlyUser, "(no second factor: refused)",
-		devidp.PasswordOnlyUser, portal.DemoReference, st.IdPURL, st.MinIO.Endpoint, dbName, st.MetricsURL, ln.Addr(), st.Mailpit.SMTPAddr, st.Mailpit.WebURL)
+		devidp.PasswordOnlyUser, portal.DemoReference, st.IdPURL, st.MinIO.Endpoint, dbName, st.MetricsURL, scanner(st), ln.Addr(), st.Mailpit.SMTPAddr, st.Mailpit.WebURL)
 	<-ctx.Done()
 	fmt.Println("\nStopping...")
 	return nil

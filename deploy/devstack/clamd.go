@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ofsted-portal/evidence/portal"
 )
 
 // EICARSignature is the name clamd reports for the EICAR test string with
@@ -41,11 +43,17 @@ type Clamd struct {
 	cmd      *exec.Cmd
 	done     chan error
 	stopOnce sync.Once
+	tempDir  string // removed by Close
 }
 
 // ClamdOptions configure StartClamd.
 type ClamdOptions struct {
-	Dir         string    // holds clamd.conf, the database (db/) and scan temporaries (tmp/)
+	Dir string // holds clamd.conf, the database (db/) and scan temporaries (tmp/)
+	// InMemory has clamd spool each stream (it writes a stream to a file
+	// before it scans it) in a folder of its own under /dev/shm, where
+	// there is one, instead of Dir/tmp: the plaintext of uploads stays
+	// off the disk. Close removes the folder.
+	InMemory    bool
 	Addr        string    // "127.0.0.1:port"; empty or port 0 picks a free port
 	Output      io.Writer // clamd's log (nil: discarded)
 	Binary      string    // empty: FindClamd
@@ -69,8 +77,7 @@ func FindClamd() (string, error) {
 // starts clamd in the foreground and waits until it answers PING. It runs as
 // whoever we are: the configuration names no User to switch to, and no
 // system configuration or local socket is used.
-func StartClamd(ctx context.Context, o ClamdOptions) (*Clamd, error) {
-	var err error
+func StartClamd(ctx context.Context, o ClamdOptions) (_ *Clamd, err error) {
 	if o.Binary == "" {
 		if o.Binary, err = FindClamd(); err != nil {
 			return nil, err
@@ -92,6 +99,18 @@ func StartClamd(ctx context.Context, o ClamdOptions) (*Clamd, error) {
 		return nil, err
 	}
 	db, tmp := filepath.Join(o.Dir, "db"), filepath.Join(o.Dir, "tmp")
+	memTmp := ""
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() && o.InMemory {
+		if memTmp, err = os.MkdirTemp("/dev/shm", "portal-clamd-"); err != nil {
+			return nil, err
+		}
+		tmp = memTmp
+		defer func() {
+			if err != nil {
+				os.RemoveAll(memTmp)
+			}
+		}()
+	}
 	for _, d := range []string{db, tmp} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
@@ -111,6 +130,31 @@ func StartClamd(ctx context.Context, o ClamdOptions) (*Clamd, error) {
 		"TCPAddr " + host,
 		"TCPSocket " + port,
 		"LogTime yes",
+		// Streams as large as the portal sends (scan.MaxSize: ClamAV
+		// scans nothing larger than 2 GiB), and time to scan them.
+		"StreamMaxLength 2047M",
+		"MaxScanSize 4000M",
+		"MaxFileSize 2047M",
+		"MaxScanTime 600000",
+		"ReadTimeout 300",
+		"CommandReadTimeout 30",
+		// The test database has one body signature: parsers it cannot
+		// use are off, which halves the time a scan of random bytes
+		// takes. Archives stay on (the signature is found inside a zip).
+		"ScanArchive yes",
+		"HeuristicAlerts no",
+		"ScanPE no",
+		"ScanELF no",
+		"ScanOLE2 no",
+		"ScanPDF no",
+		"ScanSWF no",
+		"ScanHTML no",
+		"ScanMail no",
+		"ScanHWP3 no",
+		"ScanOneNote no",
+		"ScanImage no",
+		"ScanImageFuzzyHash no",
+		"Bytecode no",
 		// One database in memory at a time: the database never changes.
 		"ConcurrentDatabaseReload no",
 		"SelfCheck 0",
@@ -130,13 +174,67 @@ func StartClamd(ctx context.Context, o ClamdOptions) (*Clamd, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start clamd: %w", err)
 	}
-	c := &Clamd{Addr: o.Addr, cmd: cmd, done: make(chan error, 1)}
+	c := &Clamd{Addr: o.Addr, cmd: cmd, done: make(chan error, 1), tempDir: memTmp}
 	go func() { c.done <- cmd.Wait() }()
 	if err := waitChild(ctx, "clamd", o.StartupWait, c.done, c.ping); err != nil {
 		c.Stop()
 		return nil, err
 	}
 	return c, nil
+}
+
+// findScanner finds clamd for a stack that scans. Without clamd, a stack
+// scans nothing (PORTAL_SCAN=off, said in the log) unless the run
+// requires every integration (PORTAL_REQUIRE_INTEGRATION, as make test
+// does): then it is an error.
+func findScanner(o *Options) error {
+	if o.Env["PORTAL_SCAN"] == portal.ScanOff || o.ClamdBinary != "" {
+		return nil
+	}
+	bin, err := FindClamd()
+	if err != nil {
+		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
+			return err
+		}
+		if o.Logger != nil {
+			o.Logger.Warn("no clamd: the stack stores files unscanned (PORTAL_SCAN=off)", "err", err)
+		}
+		env := map[string]string{"PORTAL_SCAN": portal.ScanOff}
+		for k, v := range o.Env {
+			env[k] = v
+		}
+		o.Env = env
+		return nil
+	}
+	o.ClamdBinary = bin
+	return nil
+}
+
+// startClamd starts the stack's clamd in Dir/clamd, spooling in memory.
+func startClamd(ctx context.Context, o Options) (*Clamd, error) {
+	return StartClamd(ctx, ClamdOptions{Dir: filepath.Join(o.Dir, "clamd"), Addr: o.ClamdAddr, Binary: o.ClamdBinary, Output: o.MinIOOutput, InMemory: true})
+}
+
+// Restart starts clamd again on the same address, with the same
+// configuration, after Stop (tests of a scanner that comes back).
+func (c *Clamd) Restart(ctx context.Context) error {
+	cmd := exec.Command(c.cmd.Path, c.cmd.Args[1:]...)
+	cmd.Stdout, cmd.Stderr = c.cmd.Stdout, c.cmd.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("restart clamd: %w", err)
+	}
+	c.cmd, c.done, c.stopOnce = cmd, make(chan error, 1), sync.Once{}
+	go func() { c.done <- cmd.Wait() }()
+	return waitChild(ctx, "clamd", time.Minute, c.done, c.ping)
+}
+
+// Kill ends clamd at once (SIGKILL), as a crash would.
+func (c *Clamd) Kill() {
+	c.stopOnce.Do(func() {
+		_ = c.cmd.Process.Kill()
+		<-c.done
+	})
 }
 
 // ping sends zPING and expects PONG.
@@ -182,4 +280,22 @@ func (c *Clamd) Stop() error {
 		}
 	})
 	return nil
+}
+
+// Close stops clamd and removes its spool folder in memory, if it has one.
+func (c *Clamd) Close() {
+	if c == nil {
+		return
+	}
+	c.Stop()
+	if c.tempDir != "" {
+		os.RemoveAll(c.tempDir)
+	}
+}
+
+// StopClamd stops the stack's clamd (tests of a scanner that goes down).
+func (st *Stack) StopClamd() {
+	if st.Clamd != nil {
+		st.Clamd.Stop()
+	}
 }

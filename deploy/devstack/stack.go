@@ -38,6 +38,8 @@ type Options struct {
 	// Prometheus metrics are served (PORTAL_METRICS_ADDR).
 	PortalAddr, IdPAddr, MinIOAddr, MetricsAddr string
 	MinIOBinary                                 string
+	// The malware scanner (clamd.go); none with Env PORTAL_SCAN=off.
+	ClamdAddr, ClamdBinary string
 	// Relative makes dev.env name paths relative to Dir's parent (so that
 	// ". ./var/dev.env" works from the repository root).
 	Relative bool
@@ -87,6 +89,7 @@ type Stack struct {
 	Config    portal.Config
 	MinIO     *MinIO
 	Mailpit   *Mailpit        // with Options.Mailpit
+	Clamd     *Clamd          // nil when scanning is off
 	Portal    *portal.Service // the domain
 	Web       *web.Server     // its HTTP door
 	PortalURL string
@@ -121,7 +124,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if err := store.MkdirPrivate(o.Dir); err != nil {
 		return st, err
 	}
-	for _, a := range []*string{&o.PortalAddr, &o.IdPAddr, &o.MinIOAddr, &o.MetricsAddr} { // PublicAddr stays empty unless asked for
+	for _, a := range []*string{&o.PortalAddr, &o.IdPAddr, &o.MinIOAddr, &o.MetricsAddr, &o.ClamdAddr} { // PublicAddr stays empty unless asked for
 		if *a == "" {
 			if *a, err = FreeAddr(); err != nil {
 				return st, err
@@ -137,6 +140,9 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 		if err := st.startMailpit(ctx, &o); err != nil {
 			return st, err
 		}
+	}
+	if err := findScanner(&o); err != nil {
+		return st, err
 	}
 	if st.Env, err = loadOrCreateEnv(o); err != nil {
 		return st, err
@@ -163,6 +169,12 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 			AccessKey: st.Env["PORTAL_S3_ACCESS_KEY"], SecretKey: st.Env["PORTAL_S3_SECRET_KEY"], Output: o.MinIOOutput,
 		})
 		if err != nil {
+			return st, err
+		}
+	}
+
+	if st.Env["PORTAL_SCAN"] != portal.ScanOff {
+		if st.Clamd, err = startClamd(ctx, o); err != nil {
 			return st, err
 		}
 	}
@@ -375,6 +387,7 @@ func (st *Stack) Close() {
 	if st.Mailpit != nil {
 		st.Mailpit.Stop()
 	}
+	st.Clamd.Close()
 }
 
 func randomHex(n int) string {
@@ -420,6 +433,8 @@ func loadOrCreateEnv(o Options) (map[string]string, error) {
 		"PORTAL_SIGNING_KEY_FILE": filepath.Join(dir, "signing.key"),
 		"PORTAL_S3_ENDPOINT":      o.MinIOAddr,
 		"PORTAL_METRICS_ADDR":     o.MetricsAddr,
+		"PORTAL_CLAMD_ADDR":       o.ClamdAddr,
+		"PORTAL_SCAN":             portal.ScanRequired,
 		"PORTAL_IDPS":             "cafcass,ofsted",
 		// Anchored checkpoints are kept (undeletable) for a day in
 		// development, not six years.

@@ -29,6 +29,7 @@ import (
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/portal/blobs"
+	"github.com/ofsted-portal/evidence/portal/scan"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -39,6 +40,9 @@ type Service struct {
 	SegmentSize int64
 	Now         func() time.Time
 	Log         *slog.Logger
+	// Scanner is the malware scanner uploads are fed to; nil: scanning is
+	// off and files are stored as unscanned.
+	Scanner *scan.Client
 	// Interrupted describes, for the audit trail, a plain upload that a
 	// crash cut off (the janitor finds it and cleans it up).
 	Interrupted func(p store.PendingUpload) store.AuditRecord
@@ -123,6 +127,11 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 	}()
 	h := sha256.New()
 	body := io.TeeReader(u.Body, h)
+	sc := s.beginScan(ctx, fileID, u.Size)
+	if sc != nil {
+		defer sc.Close()
+		body = io.TeeReader(body, scanTee{sc})
+	}
 	var size int64
 	var macs []byte
 	segments := 0
@@ -182,8 +191,17 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 		UploadedBy:  u.UploadedBy,
 		UploadedAt:  s.Now(),
 	}
-	if err := s.Store.CommitFile(ctx, f, u.audit("upload.completed", "success", fileID, map[string]any{
-		"size": f.Size, "sha256": f.SHA256, "segments": f.Segments, "item": f.Item})...); err != nil {
+	verdict := s.finishScan(sc, size)
+	s.applyVerdict(&f, verdict)
+	audit := u.audit("upload.completed", "success", fileID, map[string]any{
+		"size": f.Size, "sha256": f.SHA256, "segments": f.Segments, "item": f.Item, "scan": f.Scan})
+	if f.Scan == store.ScanInfected {
+		audit = append(audit, u.audit("file.infected", "infected", fileID, map[string]any{"signature": f.ScanSignature})...)
+	}
+	if verdict.Err != nil {
+		s.Log.WarnContext(ctx, "no scanner verdict: the file waits for the scanner", "visit", u.Visit.ID, "file", fileID, "err", verdict.Err)
+	}
+	if err := s.Store.CommitFile(ctx, f, audit...); err != nil {
 		return store.File{}, err
 	}
 	return f, nil

@@ -105,11 +105,12 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 				ID: r.FileID, VisitID: r.VisitID, NameSealed: r.NameSealed, Item: r.Item, Size: r.Length,
 				SHA256: hex.EncodeToString(h.Sum(nil)), SegmentSize: r.SegmentSize, Segments: r.SegmentsDone,
 				HeaderSize: key.HeaderSize(), SegmentMACs: r.SegmentMACs, UploadedBy: r.CreatedBy, UploadedAt: s.Now(),
+				Scan: s.waiting(), // scanned from the store once committed (scan.go)
 			}
 			var audit []store.AuditRecord
 			if record != nil {
 				audit = append(audit, record("upload.completed", "success", f.ID, map[string]any{
-					"size": f.Size, "sha256": f.SHA256, "segments": f.Segments, "item": f.Item, "resumable": true}))
+					"size": f.Size, "sha256": f.SHA256, "segments": f.Segments, "item": f.Item, "resumable": true, "scan": f.Scan}))
 			}
 			if err := s.Store.CompleteResumable(ctx, r.ID, f, s.Now(), audit...); err != nil {
 				return r, nil, err

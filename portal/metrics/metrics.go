@@ -47,6 +47,8 @@ type Registry struct {
 	s3Errors     *prometheus.CounterVec
 	dbErrors     *prometheus.CounterVec
 	mailFailures prometheus.Counter
+	scans        *prometheus.CounterVec
+	scannerUp    prometheus.Gauge
 
 	now func() time.Time
 }
@@ -60,6 +62,7 @@ var (
 	s3Ops     = map[string]bool{blobs.OpGet: true, blobs.OpPut: true, blobs.OpDelete: true, blobs.OpHead: true, blobs.OpList: true, blobs.OpBucket: true, blobs.OpObject: true}
 	dbOps     = map[string]bool{"ping": true, "audit": true, "checkpoint": true, "janitor": true, "retention": true}
 	retStates = []string{"due", "destroyed", "failed", "on_hold"}
+	verdicts  = map[string]bool{"clean": true, "infected": true, "failed": true}
 )
 
 func init() {
@@ -93,6 +96,12 @@ func New(policies []string) *Registry {
 	r.s3Errors = f.counterVec("portal_s3_errors_total", "Failed exchanges with the object store, by operation: no answer, 5xx (not 501), 401 or 403.", "operation")
 	r.dbErrors = f.counterVec("portal_database_errors_total", "Database failures, by where they were seen.", "operation")
 	r.mailFailures = f.counter("portal_mail_failures_total", "Notifications that could not be delivered.")
+	r.scans = f.counterVec("portal_scan_verdicts_total", "Outcomes of the malware scanner on uploaded files: clean, infected, or failed (no verdict: the file waits and is scanned again).", "verdict")
+	r.scannerUp = f.gauge("portal_scanner_up", "1 when the malware scanner (clamd) answered its latest check, or scanning is off; 0 when it does not answer.")
+	r.scannerUp.Set(1)
+	for v := range verdicts {
+		r.scans.WithLabelValues(v)
+	}
 	// Every series an alert reads exists from the start, at 0: a rate over
 	// a series that appears only with its first error would miss it.
 	for _, s := range retStates {
@@ -198,6 +207,18 @@ func (r *Registry) DatabaseError(op string) { r.dbErrors.WithLabelValues(known(d
 
 // MailFailed counts a notification that could not be delivered.
 func (r *Registry) MailFailed() { r.mailFailures.Inc() }
+
+// Scanned counts an outcome of the malware scanner.
+func (r *Registry) Scanned(verdict string) { r.scans.WithLabelValues(known(verdicts, verdict)).Inc() }
+
+// Scanner sets portal_scanner_up.
+func (r *Registry) Scanner(up bool) {
+	if up {
+		r.scannerUp.Set(1)
+		return
+	}
+	r.scannerUp.Set(0)
+}
 
 func known(set map[string]bool, v string) string {
 	if set[v] {

@@ -25,6 +25,11 @@ type File struct {
 	SegmentMACs []byte
 	UploadedBy  string
 	UploadedAt  time.Time
+	// Scan is the malware scanner's verdict (ScanScanning, ScanClean,
+	// ScanInfected or ScanUnscanned); ScanSignature names what was found.
+	Scan          string
+	ScanSignature string
+	ScannedAt     time.Time
 }
 
 // PendingUpload is an upload that has started writing objects but has not
@@ -131,11 +136,15 @@ func (s *Store) CommitFile(ctx context.Context, f File, audit ...AuditRecord) er
 	return nil
 }
 
-const fileColumns = `id, visit_id, name_sealed, item, size, sha256, segment_size, segments, header_size, uploaded_by, uploaded_at, segment_macs`
+const fileColumns = `id, visit_id, name_sealed, item, size, sha256, segment_size, segments, header_size, uploaded_by, uploaded_at, segment_macs, scan_status, scan_signature, scanned_at`
 
 func insertFile(ctx context.Context, tx *Tx, f File) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		f.ID, f.VisitID, f.NameSealed, f.Item, f.Size, f.SHA256, f.SegmentSize, f.Segments, f.HeaderSize, f.UploadedBy, formatTime(f.UploadedAt), f.SegmentMACs)
+	if f.Scan == "" {
+		f.Scan = ScanUnscanned
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.VisitID, f.NameSealed, f.Item, f.Size, f.SHA256, f.SegmentSize, f.Segments, f.HeaderSize, f.UploadedBy, formatTime(f.UploadedAt), f.SegmentMACs,
+		f.Scan, f.ScanSignature, nullTime(f.ScannedAt))
 	return err
 }
 
@@ -156,11 +165,14 @@ func (f File) SegmentMAC(i int) []byte {
 func scanFile(sc scanner) (File, error) {
 	var f File
 	var at string
-	if err := sc.Scan(&f.ID, &f.VisitID, &f.NameSealed, &f.Item, &f.Size, &f.SHA256, &f.SegmentSize, &f.Segments, &f.HeaderSize, &f.UploadedBy, &at, &f.SegmentMACs); err != nil {
+	var scanned sql.NullString
+	if err := sc.Scan(&f.ID, &f.VisitID, &f.NameSealed, &f.Item, &f.Size, &f.SHA256, &f.SegmentSize, &f.Segments, &f.HeaderSize, &f.UploadedBy, &at, &f.SegmentMACs,
+		&f.Scan, &f.ScanSignature, &scanned); err != nil {
 		return File{}, err
 	}
 	var d dates
 	f.UploadedAt = d.time(at)
+	f.ScannedAt = d.null(scanned)
 	return f, d.err
 }
 

@@ -353,6 +353,15 @@ CREATE TABLE notification_prefs (
 	PRIMARY KEY (user_id, kind)
 );
 `,
+	// Malware scanning: each file is scanning, clean, infected or
+	// unscanned (stored while scanning was off, or before it existed: the
+	// files already here). The scanner's worker looks for files by status.
+	`
+ALTER TABLE files ADD COLUMN scan_status TEXT NOT NULL DEFAULT 'unscanned';
+ALTER TABLE files ADD COLUMN scan_signature TEXT NOT NULL DEFAULT '';
+ALTER TABLE files ADD COLUMN scanned_at TEXT;
+CREATE INDEX files_scan_status ON files (scan_status);
+`,
 }
 
 // latestVersion is the schema version this binary brings a database to.

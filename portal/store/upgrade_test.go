@@ -46,6 +46,11 @@ func TestUpgradeFromShippedSchema(t *testing.T) {
 	if err != nil || f.Size != 5<<30 || f.Segments != 160 || f.Item != "1.01" || f.SegmentMAC(0) != nil {
 		t.Fatalf("file: %+v %v", f, err)
 	}
+	// Stored before scanning: unscanned, served as before and scanned by
+	// the worker when scanning is required.
+	if f.Scan != ScanUnscanned || f.ScanSignature != "" || !f.ScannedAt.IsZero() {
+		t.Fatalf("file's scan status after the upgrade: %q %q %v", f.Scan, f.ScanSignature, f.ScannedAt)
+	}
 	ms, err := s.Members(ctx, v.ID)
 	if err != nil || len(ms) != 2 {
 		t.Fatalf("members: %+v %v", ms, err)

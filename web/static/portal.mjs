@@ -234,7 +234,13 @@ function enhanceUpload (form) {
         e.bar.value = 100
         const res = payload && payload.lastResponse
         const item = (res && res.getHeader('Evidence-Item')) || e.item
-        setStatus(e, item ? `Uploaded. Filed under item ${item}.` : 'Uploaded. Not filed under an item.')
+        let text = item ? `Uploaded. Filed under item ${item}.` : 'Uploaded. Not filed under an item.'
+        // The malware scanner's verdict (Evidence-Scan): an infected file is
+        // kept but never served; one being checked waits for the scanner.
+        const scan = res && res.getHeader('Evidence-Scan')
+        if (scan === 'infected') text += ' Malware was found in this file: nobody can download it and the inspection team will not see it. Check the original on your own systems.'
+        if (scan === 'scanning') text += ' It is being checked for malware: the inspection team will see it once it is found clean.'
+        setStatus(e, text, scan === 'infected')
         hide(e.pause)
         updateOverall(true)
         next()

@@ -1,0 +1,172 @@
+package scan_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/portal/scan"
+)
+
+func TestParseReply(t *testing.T) {
+	for _, tc := range []struct {
+		reply string
+		want  scan.Result
+		err   bool
+	}{
+		{"stream: OK\x00", scan.Result{}, false},
+		{"stream: OK\n", scan.Result{}, false},
+		{"stream: Win.Test.EICAR_HDB-1 FOUND\x00", scan.Result{Infected: true, Signature: "Win.Test.EICAR_HDB-1"}, false},
+		{"INSTREAM size limit exceeded. ERROR\x00", scan.Result{}, true},
+		{"stream: FOUND\x00", scan.Result{}, true},
+		{"stream: two words FOUND\x00", scan.Result{}, true},
+		{"stream: lstat() failed: No such file. ERROR", scan.Result{}, true},
+		{"", scan.Result{}, true},
+		{"OK", scan.Result{}, true},
+	} {
+		got, err := scan.ParseReply(tc.reply)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("ParseReply(%q) = %+v, %v; want %+v, error %v", tc.reply, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// FuzzParseReply: no reply is ever taken as clean unless it says exactly
+// "stream: OK", and a verdict of infected always names a signature.
+func FuzzParseReply(f *testing.F) {
+	for _, s := range []string{"stream: OK\x00", "stream: Eicar FOUND\x00", "ERROR", "stream:  OK", "stream: OK FOUND"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := scan.ParseReply(s)
+		if err != nil {
+			return
+		}
+		line := strings.TrimSpace(strings.TrimSuffix(s, "\x00"))
+		if !r.Infected && line != "stream: OK" {
+			t.Fatalf("%q taken as clean", s)
+		}
+		if r.Infected && (r.Signature == "" || !strings.Contains(s, r.Signature)) {
+			t.Fatalf("%q: infected without its signature: %+v", s, r)
+		}
+	})
+}
+
+func startClamd(t *testing.T) *devstack.Clamd {
+	t.Helper()
+	bin, err := devstack.FindClamd()
+	if err != nil {
+		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := devstack.StartClamd(ctx, devstack.ClamdOptions{Dir: t.TempDir(), Binary: bin, InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// TestStream sends streams to a real clamd in writes of every size, the
+// test signature across a chunk boundary among them.
+func TestStream(t *testing.T) {
+	c := startClamd(t)
+	cl := &scan.Client{Addr: c.Addr, Timeout: 10 * time.Second}
+	ctx := context.Background()
+	if err := cl.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("case notes, nothing to see. "), 40000) // ~1.1 MB
+	eicar := devstack.EICAR()
+	straddle := append(append(bytes.Clone(big[:256<<10-30]), eicar...), big[:1000]...)
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		write int
+		want  scan.Result
+	}{
+		{"empty", nil, 1, scan.Result{}},
+		{"clean, small writes", big, 777, scan.Result{}},
+		{"clean, one write", big, len(big), scan.Result{}},
+		{"EICAR across a chunk boundary", straddle, len(straddle), scan.Result{Infected: true, Signature: devstack.EICARSignature}},
+		{"EICAR byte by byte", eicar, 1, scan.Result{Infected: true, Signature: devstack.EICARSignature}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := cl.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for d := tc.data; len(d) > 0; {
+				n := min(tc.write, len(d))
+				if _, err := s.Write(d[:n]); err != nil {
+					t.Fatal(err)
+				}
+				d = d[n:]
+			}
+			got, err := s.Finish()
+			if err != nil || got != tc.want {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+			if got, err := cl.Scan(ctx, bytes.NewReader(tc.data)); err != nil || got != tc.want {
+				t.Fatalf("Scan: got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestScannerGone: clamd killed in the middle of a stream, and a scanner
+// that accepts but never answers, are errors, never clean, and come within
+// the timeout.
+func TestScannerGone(t *testing.T) {
+	c := startClamd(t)
+	cl := &scan.Client{Addr: c.Addr, Timeout: 2 * time.Second}
+	s, err := cl.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Write(make([]byte, 1<<20))
+	c.Kill()
+	var werr error
+	for i := 0; i < 64 && werr == nil; i++ {
+		_, werr = s.Write(make([]byte, 1<<20))
+	}
+	if _, err := s.Finish(); err == nil {
+		t.Fatal("a killed scanner gave a verdict")
+	}
+	if err := cl.Ping(context.Background()); err == nil {
+		t.Fatal("a killed scanner answers PING")
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close() // read nothing, answer nothing
+		}
+	}()
+	mute := &scan.Client{Addr: ln.Addr().String(), Timeout: 500 * time.Millisecond}
+	start := time.Now()
+	_, err = mute.Scan(context.Background(), bytes.NewReader(make([]byte, 8<<20)))
+	if err == nil || time.Since(start) > 10*time.Second {
+		t.Fatalf("a mute scanner: %v after %s", err, time.Since(start))
+	}
+	if err := mute.Ping(context.Background()); err == nil {
+		t.Fatal("a mute scanner answers PING")
+	}
+}

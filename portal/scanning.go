@@ -1,0 +1,269 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/evidence"
+	"github.com/ofsted-portal/evidence/portal/scan"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// Malware scanning. Every upload is scanned on its plaintext stream (a
+// plain upload as it arrives, a resumable one from the store through the
+// decrypting reader after its last segment); the verdict is the file's scan
+// status, and policy decides from it who sees and downloads the file
+// (policies.cedar: withheld-until-scanned, served-only-when-scanned,
+// infected-kept). A scanner that is down fails no upload: the file waits as
+// "scanning", the worker scans it again every PORTAL_SCAN_RETRY, /readyz
+// reports the scanner as degraded and the administrators are told.
+
+// ScanEvent is something the administrators are told about: a file found
+// infected, or the scanner going down or coming back.
+type ScanEvent struct {
+	Kind      string // "infected", "scanner_down" or "scanner_back"
+	VisitID   string
+	FileID    string
+	Signature string
+	Err       string // scanner_down: why
+	At        time.Time
+}
+
+// ScanNotifier is told of scan events (mail to the administrators, for
+// instance). It must not block for long; errors are its own to log.
+type ScanNotifier interface {
+	ScanEvent(ctx context.Context, e ScanEvent)
+}
+
+type noScanNotifier struct{}
+
+func (noScanNotifier) ScanEvent(context.Context, ScanEvent) {}
+
+// WithScanNotifier sets who is told of scan events (default: nobody
+// beyond the log, /readyz and the administrators' pages).
+func WithScanNotifier(n ScanNotifier) Option { return func(o *options) { o.scanNotifier = n } }
+
+// scanner is the scanning state of the service.
+type scanner struct {
+	notifier ScanNotifier
+	mu       sync.Mutex
+	down     error     // the scanner's last failure, nil when it answered
+	downAt   time.Time // since when
+	round    sync.Mutex
+}
+
+// newScanner wires the scanner into the evidence service per the
+// configuration.
+func (s *Service) newScanner(n ScanNotifier) {
+	if n == nil {
+		n = noScanNotifier{}
+	}
+	s.scanning = &scanner{notifier: n}
+	if s.cfg.Scan == ScanRequired {
+		s.evidence.Scanner = &scan.Client{Addr: s.cfg.ClamdAddr, Timeout: s.cfg.ScanTimeout}
+	}
+}
+
+// ScanRequired reports whether uploads are scanned.
+func (s *Service) ScanRequired() bool { return s.evidence.Scanner != nil }
+
+// scannerState records whether the scanner answered, and tells the
+// administrators when that changes.
+func (s *Service) scannerState(ctx context.Context, err error) {
+	sc := s.scanning
+	sc.mu.Lock()
+	was := sc.down
+	sc.down = err
+	if err != nil && was == nil {
+		sc.downAt = s.now()
+	}
+	sc.mu.Unlock()
+	s.metrics.Scanner(err == nil)
+	switch {
+	case err != nil && was == nil:
+		s.log.Error("malware scanner unreachable: uploads wait as scanning until it answers", "addr", s.cfg.ClamdAddr, "err", err)
+		sc.notifier.ScanEvent(ctx, ScanEvent{Kind: "scanner_down", Err: err.Error(), At: s.now()})
+	case err == nil && was != nil:
+		s.log.Info("malware scanner answers again", "addr", s.cfg.ClamdAddr)
+		sc.notifier.ScanEvent(ctx, ScanEvent{Kind: "scanner_back", At: s.now()})
+	}
+}
+
+// scannerDegraded adds the scanner to readiness's degraded detail when
+// scanning is required and it does not answer.
+func (s *Service) scannerDegraded(ctx context.Context, degraded map[string]string) {
+	if !s.ScanRequired() {
+		return
+	}
+	// Briefly: readiness answers within a second whatever is down.
+	pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	err := s.evidence.Scanner.Ping(pctx)
+	s.scannerState(ctx, err)
+	if err != nil {
+		degraded["scanner:clamd"] = "The malware scanner (clamd at " + s.cfg.ClamdAddr + ") does not answer: uploads are kept as waiting for a scan, unseen by the inspection team, and are scanned when it answers again."
+	}
+}
+
+// recordVerdict stores the verdict on a stored file (scanned again from
+// the store), with its audit record, and tells the administrators of an
+// infection. A file that already has a verdict is left as it is.
+func (s *Service) recordVerdict(ctx context.Context, f *store.File, v evidence.Verdict) {
+	if v.Status != store.ScanClean && v.Status != store.ScanInfected {
+		if v.Err != nil {
+			s.metrics.Scanned("failed")
+			s.log.Warn("file still waiting for a scan", "visit", f.VisitID, "file", f.ID, "err", v.Err)
+		}
+		return
+	}
+	s.metrics.Scanned(v.Status)
+	detail := map[string]any{"scan": v.Status}
+	action := "file.scanned"
+	if v.Status == store.ScanInfected {
+		action, detail["signature"] = "file.infected", v.Signature
+	}
+	rec := s.systemRec(f.VisitID, action, f.ID, detail)
+	if v.Status == store.ScanInfected {
+		rec.Outcome = "infected"
+	}
+	err := s.store.SetScanResult(ctx, f.VisitID, f.ID, v.Status, v.Signature, s.now(), rec)
+	if errors.Is(err, store.ErrNotFound) {
+		return // deleted, or another instance recorded it first
+	}
+	if err != nil {
+		s.log.Error("record scan verdict", "visit", f.VisitID, "file", f.ID, "err", err)
+		return
+	}
+	f.Scan, f.ScanSignature = v.Status, v.Signature
+	s.afterVerdict(ctx, *f)
+}
+
+// afterVerdict logs a verdict and tells the administrators of an infection.
+func (s *Service) afterVerdict(ctx context.Context, f store.File) {
+	if f.Scan != store.ScanInfected {
+		return
+	}
+	s.log.Warn("infected file kept: never served", "visit", f.VisitID, "file", f.ID, "signature", f.ScanSignature)
+	s.scanning.notifier.ScanEvent(ctx, ScanEvent{Kind: "infected", VisitID: f.VisitID, FileID: f.ID, Signature: f.ScanSignature, At: s.now()})
+}
+
+// countUpload counts the scanner's outcome on a plain upload.
+func (s *Service) countUpload(f store.File) {
+	switch f.Scan {
+	case store.ScanClean, store.ScanInfected:
+		s.metrics.Scanned(f.Scan)
+	case store.ScanScanning:
+		s.metrics.Scanned("failed")
+	}
+}
+
+// scanStored scans a committed file from the store (a resumable upload
+// after its last segment) and records the verdict; without one the file
+// waits for the worker.
+func (s *Service) scanStored(ctx context.Context, v store.Visit, f *store.File) {
+	if !s.ScanRequired() || f.Scan != store.ScanScanning {
+		return
+	}
+	key, err := s.keys.Key(ctx, v.ID)
+	if err != nil {
+		s.log.Error("scan stored file: visit key", "visit", v.ID, "file", f.ID, "err", err)
+		return
+	}
+	s.recordVerdict(ctx, f, s.evidence.Rescan(ctx, v, key, *f))
+}
+
+// ScanWaiting runs one round of the worker: with scanning off, files left
+// waiting are released as unscanned; otherwise every file waiting for a
+// verdict, and every file stored unscanned, is scanned from the store. A
+// round stops at the first sign that the scanner is down.
+func (s *Service) ScanWaiting(ctx context.Context) {
+	sc := s.scanning
+	if !sc.round.TryLock() {
+		return
+	}
+	defer sc.round.Unlock()
+	if !s.ScanRequired() {
+		if n, err := s.store.ReleaseUnscanned(ctx); err != nil {
+			s.log.Error("release files waiting for a scan", "err", err)
+		} else if n > 0 {
+			s.log.Warn("scanning is off: files that were waiting for a scan are served unscanned", "files", n)
+		}
+		return
+	}
+	if err := s.evidence.Scanner.Ping(ctx); err != nil {
+		if ctx.Err() == nil { // not the portal stopping
+			s.scannerState(ctx, err)
+		}
+		return
+	}
+	s.scannerState(ctx, nil)
+	// Files too large for the scanner wait for an administrator.
+	files, err := s.store.FilesToScan(ctx, []string{store.ScanScanning, store.ScanUnscanned}, scan.MaxSize, 100)
+	if err != nil {
+		s.log.Error("files waiting for a scan", "err", err)
+		return
+	}
+	for _, f := range files {
+		if ctx.Err() != nil {
+			return
+		}
+		v, err := s.store.Visit(ctx, f.VisitID)
+		if err != nil || v.State == StateDestroying || v.State == StateDestroyed {
+			continue
+		}
+		key, err := s.keys.Key(ctx, v.ID)
+		if err != nil {
+			continue
+		}
+		verdict := s.evidence.Rescan(ctx, v, key, f)
+		if ctx.Err() != nil {
+			return // the portal is stopping: the file waits for the next round
+		}
+		if verdict.Err != nil && s.evidence.Scanner.Ping(ctx) != nil {
+			s.scannerState(ctx, verdict.Err)
+			return
+		}
+		s.recordVerdict(ctx, &f, verdict)
+	}
+}
+
+// ScanSummary is what the administrators are shown about scanning.
+type ScanSummary struct {
+	Required    bool
+	ScannerDown bool
+	DownSince   time.Time
+	Waiting     int // files waiting for a verdict
+	Infected    int // infected files kept
+}
+
+// ScanSummary counts the files by verdict, for the administrators' pages.
+func (s *Service) ScanSummary(ctx context.Context) (ScanSummary, error) {
+	counts, err := s.store.ScanCounts(ctx)
+	if err != nil {
+		return ScanSummary{}, err
+	}
+	sc := s.scanning
+	sc.mu.Lock()
+	out := ScanSummary{Required: s.ScanRequired(), ScannerDown: sc.down != nil, DownSince: sc.downAt,
+		Waiting: counts[store.ScanScanning], Infected: counts[store.ScanInfected]}
+	sc.mu.Unlock()
+	return out, nil
+}
+
+// scanRefusal is the refusal of a download the scan status forbids, for
+// the provider's staff who see the file: they are told why. Everyone else
+// gets the ordinary refusal.
+func (acc *Access) scanRefusal(d policy.Decision) *Error {
+	if !slices.Contains(d.Policies, "served-only-when-scanned") || !policy.IsProviderRole(acc.Member.Role) {
+		return nil
+	}
+	if acc.File.Scan == store.ScanInfected {
+		return &Error{Kind: KindForbidden, Code: "infected",
+			Msg: "This file contains malware (" + acc.File.ScanSignature + ") and will never be downloaded. It is kept for the portal's administrators. Check the original on your own systems."}
+	}
+	return locked("scanning", "This file is being checked for malware. It can be downloaded, and the inspection team can see it, once the check has found it clean.", time.Time{})
+}

@@ -1,0 +1,86 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// A file's scan status. A file is stored as ScanScanning when scanning is
+// required and its verdict is not in yet (the scanner was down or slow),
+// and moves once, to ScanClean or ScanInfected. ScanUnscanned is a file
+// stored while scanning was off, or before the portal scanned at all.
+const (
+	ScanScanning  = "scanning"
+	ScanClean     = "clean"
+	ScanInfected  = "infected"
+	ScanUnscanned = "unscanned"
+)
+
+// SetScanResult records the scanner's verdict on a file that is still
+// waiting for one (scanning or unscanned), with its audit records, in one
+// transaction. It returns ErrNotFound when the file is gone or already has
+// a verdict (another instance got there first): nothing is recorded then.
+func (s *Store) SetScanResult(ctx context.Context, visitID, fileID, status, signature string, at time.Time, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		return execOne(ctx, tx, `UPDATE files SET scan_status = ?, scan_signature = ?, scanned_at = ?
+			WHERE visit_id = ? AND id = ? AND scan_status IN ('scanning', 'unscanned')`, status, signature, formatTime(at), visitID, fileID)
+	}, audit...)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: set scan result: %w", err)
+	}
+	return err
+}
+
+// ReleaseUnscanned marks the files waiting for the scanner as unscanned,
+// for when scanning is turned off: they are then served as files stored
+// without scanning are.
+func (s *Store) ReleaseUnscanned(ctx context.Context) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE files SET scan_status = 'unscanned' WHERE scan_status = 'scanning'`)
+	if err != nil {
+		return 0, fmt.Errorf("store: release unscanned: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// FilesToScan lists up to limit files, of any visit, with one of the given
+// statuses and at most maxSize bytes, oldest first.
+func (s *Store) FilesToScan(ctx context.Context, statuses []string, maxSize int64, limit int) ([]File, error) {
+	if len(statuses) == 0 {
+		return nil, nil
+	}
+	q := `SELECT ` + fileColumns + ` FROM files WHERE scan_status IN (?`
+	args := []any{statuses[0]}
+	for _, st := range statuses[1:] {
+		q += `, ?`
+		args = append(args, st)
+	}
+	q += `) AND size <= ? ORDER BY uploaded_at, id LIMIT ?`
+	out, err := queryAll(ctx, s.db, scanFile, q, append(args, maxSize, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: files to scan: %w", err)
+	}
+	return out, nil
+}
+
+// ScanCounts counts the files of every visit by scan status.
+func (s *Store) ScanCounts(ctx context.Context) (map[string]int, error) {
+	type row struct {
+		status string
+		n      int
+	}
+	rows, err := queryAll(ctx, s.db, func(sc scanner) (row, error) {
+		var r row
+		err := sc.Scan(&r.status, &r.n)
+		return r, err
+	}, `SELECT scan_status, COUNT(*) FROM files GROUP BY scan_status`)
+	if err != nil {
+		return nil, fmt.Errorf("store: scan counts: %w", err)
+	}
+	out := map[string]int{}
+	for _, r := range rows {
+		out[r.status] = r.n
+	}
+	return out, nil
+}

@@ -1,0 +1,72 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestScanResult: a verdict is recorded once, with its audit record, and
+// only on a file still waiting for one; the worker finds waiting files of
+// every visit; turning scanning off releases them as unscanned.
+func TestScanResult(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now()
+	for _, id := range []string{"v1", "v2"} {
+		if err := s.CreateVisit(ctx, Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
+			State: "active", Bucket: "b" + id, CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: id, Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, _ := s.SignIn(ctx, "https://i", "sub", "a@x.example", "A", nil, now)
+	commit := func(visit, id, scan string) {
+		t.Helper()
+		if err := s.BeginUpload(ctx, id, visit, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CommitFile(ctx, File{ID: id, VisitID: visit, NameSealed: []byte("n"), Item: "1.01", SHA256: "x", SegmentSize: 1, Segments: 1, UploadedBy: u.ID, UploadedAt: now, Scan: scan}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit("v1", "f-wait", ScanScanning)
+	commit("v2", "f-wait2", ScanScanning)
+	commit("v1", "f-clean", ScanClean)
+	commit("v1", "f-old", "") // stored without a status: unscanned
+
+	if f, err := s.File(ctx, "v1", "f-old"); err != nil || f.Scan != ScanUnscanned {
+		t.Fatalf("a file committed without a status: %+v %v", f, err)
+	}
+	waiting, err := s.FilesToScan(ctx, []string{ScanScanning}, 1<<30, 10)
+	if err != nil || len(waiting) != 2 {
+		t.Fatalf("files to scan: %d %v", len(waiting), err)
+	}
+	if counts, err := s.ScanCounts(ctx); err != nil || counts[ScanScanning] != 2 || counts[ScanClean] != 1 || counts[ScanUnscanned] != 1 {
+		t.Fatalf("counts: %v %v", counts, err)
+	}
+	before, _, _ := s.AuditHead(ctx)
+	rec := AuditRecord{Time: now, ActorSubject: "portal", Role: "system", VisitID: "v1", Action: "file.infected", Object: "f-wait", Outcome: "infected", Detail: `{"signature":"Eicar"}`}
+	if err := s.SetScanResult(ctx, "v1", "f-wait", ScanInfected, "Eicar", now, rec); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := s.File(ctx, "v1", "f-wait"); f.Scan != ScanInfected || f.ScanSignature != "Eicar" || f.ScannedAt.IsZero() {
+		t.Fatalf("after the verdict: %+v", f)
+	}
+	// A second verdict (another instance) changes nothing and records nothing.
+	if err := s.SetScanResult(ctx, "v1", "f-wait", ScanClean, "", now, rec); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a second verdict: %v", err)
+	}
+	if err := s.SetScanResult(ctx, "v1", "f-clean", ScanInfected, "X", now, rec); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a verdict on a clean file: %v", err)
+	}
+	if after, _, _ := s.AuditHead(ctx); after != before+1 {
+		t.Fatalf("audit records: %d before, %d after; want one more", before, after)
+	}
+	if n, err := s.ReleaseUnscanned(ctx); err != nil || n != 1 {
+		t.Fatalf("release: %d %v", n, err)
+	}
+	if f, _ := s.File(ctx, "v2", "f-wait2"); f.Scan != ScanUnscanned {
+		t.Fatalf("released: %+v", f)
+	}
+}

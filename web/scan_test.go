@@ -1,0 +1,321 @@
+package web_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/devstack"
+)
+
+// listScans is the visit's files as the browser's user sees them: id to
+// scan status.
+func (b *browser) listScans(visitID string) map[string]fileResp {
+	b.t.Helper()
+	l := decode[struct {
+		Files []fileResp `json:"files"`
+	}](b.t, b.get("/api/v1/visits/"+visitID+"/files"), http.StatusOK)
+	out := map[string]fileResp{}
+	for _, f := range l.Files {
+		out[f.ID] = f
+	}
+	return out
+}
+
+func (b *browser) download(visitID, fileID string) (int, string, []byte) {
+	b.t.Helper()
+	resp := b.get("/api/v1/visits/" + visitID + "/files/" + fileID + "/content")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var e apiError
+	json.Unmarshal(body, &e)
+	return resp.StatusCode, e.Code, body
+}
+
+func needScanner(t *testing.T, ts *testStack) {
+	t.Helper()
+	if ts.Clamd == nil {
+		t.Skip("no clamd: run make clamd (make test requires it)")
+	}
+}
+
+func zipWith(t *testing.T, files map[string][]byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	z := zip.NewWriter(&b)
+	for name, data := range files {
+		w, err := z.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// tusWhole sends data as one resumable upload and returns the file id and
+// the scanner's verdict from the last PATCH.
+func (b *browser) tusWhole(visitID, name string, data []byte) (string, string) {
+	b.t.Helper()
+	loc := b.tusCreate(visitID, name, int64(len(data)))
+	resp := b.tus("PATCH", loc, bytes.NewReader(data), int64(len(data)), map[string]string{"Upload-Offset": "0"})
+	body := readAll(b.t, resp)
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Evidence-File-Id") == "" {
+		b.t.Fatalf("PATCH: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	return resp.Header.Get("Evidence-File-Id"), resp.Header.Get("Evidence-Scan")
+}
+
+// TestMalwareScanning runs uploads through a real clamd with the test
+// signature: a clean file reaches the inspection team; the EICAR test
+// string in a plain upload, a resumable upload and a zip is found, shown to
+// its uploader with the signature, audited, and served to nobody.
+func TestMalwareScanning(t *testing.T) {
+	ts := startStack(t)
+	needScanner(t, ts)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	coordinator := ts.signIn(t, "cafcass", "coordinator@cafcass.example")
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	eicar := devstack.EICAR()
+
+	clean := evidenceBytes(3, 3<<20)
+	ok := uploader.uploadItem(v.ID, "1.01 Structure.pdf", "", clean)
+	if ok.Scan != "clean" {
+		t.Fatalf("clean upload: %+v", ok)
+	}
+	if code, _, body := hmi.download(v.ID, ok.ID); code != http.StatusOK || !bytes.Equal(body, clean) {
+		t.Fatalf("inspector downloads a clean file: %d", code)
+	}
+
+	infected := map[string]string{} // file id -> how it came
+	plain := uploader.uploadItem(v.ID, "1.03 MI report.txt", "", append(append([]byte("monthly figures\n"), eicar...), "\nend\n"...))
+	infected[plain.ID] = "plain upload"
+	zipped := uploader.uploadItem(v.ID, "1.03 returns.zip", "", zipWith(t, map[string][]byte{"notes.txt": []byte("fine"), "deep/eicar.com": eicar}))
+	infected[zipped.ID] = "zip"
+	for _, f := range []fileResp{plain, zipped} {
+		if f.Scan != "infected" || f.ScanSignature != devstack.EICARSignature {
+			t.Fatalf("%s: %+v", infected[f.ID], f)
+		}
+	}
+	tusID, verdict := uploader.tusWhole(v.ID, "1.03 chronology.txt", append([]byte("case chronology "), eicar...))
+	infected[tusID] = "resumable upload"
+	if verdict != "infected" {
+		t.Fatalf("resumable upload: Evidence-Scan %q", verdict)
+	}
+	tusClean, verdict := uploader.tusWhole(v.ID, "1.03 figures.csv", evidenceBytes(4, 1<<20))
+	if verdict != "clean" {
+		t.Fatalf("clean resumable upload: Evidence-Scan %q", verdict)
+	}
+
+	// The uploader and the coordinator see the infected files, with the
+	// signature; nobody downloads them; the inspection team never sees them.
+	for _, who := range []*browser{uploader, coordinator} {
+		files := who.listScans(v.ID)
+		for id, how := range infected {
+			if f := files[id]; f.Scan != "infected" || f.ScanSignature != devstack.EICARSignature {
+				t.Fatalf("%s as the provider sees it: %+v", how, f)
+			}
+			if code, ecode, _ := who.download(v.ID, id); code != http.StatusForbidden || ecode != "infected" {
+				t.Fatalf("provider downloads the %s: %d %s", how, code, ecode)
+			}
+		}
+	}
+	page := readAll(t, uploader.get("/visits/"+v.ID))
+	if !strings.Contains(page, "This file contains malware ("+devstack.EICARSignature+")") {
+		t.Fatalf("the uploader's page does not say the file is infected")
+	}
+	for _, who := range []*browser{hmi, lead, admin} {
+		for id, how := range infected {
+			if code, _, _ := who.download(v.ID, id); code == http.StatusOK || code >= 500 {
+				t.Fatalf("the %s was served: %d", how, code)
+			}
+		}
+	}
+	for _, who := range []*browser{hmi, lead} {
+		files := who.listScans(v.ID)
+		for id, how := range infected {
+			if _, seen := files[id]; seen {
+				t.Fatalf("the inspection team sees the %s", how)
+			}
+		}
+		if files[ok.ID].Scan != "clean" || files[tusClean].Scan != "clean" {
+			t.Fatalf("the inspection team does not see the clean files: %+v", files)
+		}
+		// A zip of the item holds the clean file only.
+		resp := who.get("/api/v1/visits/" + v.ID + "/archive?item=1.03")
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
+		if resp.StatusCode != http.StatusOK || err != nil {
+			t.Fatalf("archive: %d %v", resp.StatusCode, err)
+		}
+		var names []string
+		for _, f := range zr.File {
+			names = append(names, f.Name)
+		}
+		slices.Sort(names)
+		if want := []string{"1.03/1.03 figures.csv", "manifest-sha256.txt"}; !slices.Equal(names, want) {
+			t.Fatalf("archive holds %v; want %v", names, want)
+		}
+		for id := range infected {
+			if code := who.status("GET", "/api/v1/visits/"+v.ID+"/archive?file="+id, nil); code != http.StatusNotFound {
+				t.Fatalf("archive naming an infected file: %d", code)
+			}
+		}
+	}
+	// Infected files are kept: the provider cannot delete them.
+	if code := uploader.status("DELETE", "/api/v1/visits/"+v.ID+"/files/"+plain.ID, nil); code != http.StatusForbidden {
+		t.Fatalf("uploader deletes an infected file: %d", code)
+	}
+	// Each is audited with its signature.
+	audit := readAll(t, lead.get("/api/v1/visits/"+v.ID+"/audit?format=csv"))
+	for id, how := range infected {
+		found := false
+		for _, line := range strings.Split(audit, "\n") {
+			found = found || strings.Contains(line, "file.infected") && strings.Contains(line, id) && strings.Contains(line, devstack.EICARSignature)
+		}
+		if !found {
+			t.Fatalf("no file.infected record for the %s", how)
+		}
+	}
+	// The administrators are told.
+	if page := readAll(t, admin.get("/visits")); !strings.Contains(page, "The malware scanner found 3 infected files") {
+		t.Fatalf("the administrators' page does not tell of the infected files")
+	}
+}
+
+// TestScannerDown kills clamd in the middle of an upload: the upload still
+// succeeds, the file waits as being checked (unseen by the inspection
+// team), /readyz says the scanner is degraded, and once clamd is back the
+// worker scans what waited, from the store.
+func TestScannerDown(t *testing.T) {
+	ts := startStackWith(t, map[string]string{"PORTAL_SCAN_RETRY": "1s"})
+	needScanner(t, ts)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+
+	// Kill clamd once 8 MiB of a 48 MiB upload have gone through.
+	const size = 48 << 20
+	data := evidenceBytes(5, size)
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write(data[:8<<20])
+		ts.Clamd.Kill()
+		pw.Write(data[8<<20:])
+		pw.Close()
+	}()
+	waiting := decode[fileResp](t, uploader.upload(v.ID, "1.02 Allocation.pdf", pr, size), http.StatusCreated)
+	if waiting.Scan != "scanning" || waiting.SHA256 != fmt.Sprintf("%x", sha256.Sum256(data)) {
+		t.Fatalf("upload while the scanner died: %+v", waiting)
+	}
+	// Another while it is down, infected.
+	bad := uploader.uploadItem(v.ID, "1.02 Flowchart.txt", "", devstack.EICAR())
+	if bad.Scan != "scanning" {
+		t.Fatalf("upload while the scanner is down: %+v", bad)
+	}
+	if _, seen := hmi.listScans(v.ID)[waiting.ID]; seen {
+		t.Fatal("the inspection team sees a file being checked")
+	}
+	if code, ecode, _ := uploader.download(v.ID, waiting.ID); code != http.StatusLocked || ecode != "scanning" {
+		t.Fatalf("download of a file being checked: %d %s", code, ecode)
+	}
+	if page := readAll(t, uploader.get("/visits/"+v.ID)); !strings.Contains(page, "This file is being checked for malware") {
+		t.Fatal("the uploader's page does not say the file is being checked")
+	}
+	ready := waitReady(t, ts, func(r readiness) bool { return r.Degraded["scanner:clamd"] != "" })
+	if !ready.Ready {
+		t.Fatalf("readiness with the scanner down: %+v", ready)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := ts.Clamd.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		files := uploader.listScans(v.ID)
+		if files[waiting.ID].Scan == "clean" && files[bad.ID].Scan == "infected" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("files not scanned after the scanner came back: %+v", files)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code, _, body := hmi.download(v.ID, waiting.ID); code != http.StatusOK || !bytes.Equal(body, data) {
+		t.Fatalf("the inspector downloads the file scanned late: %d", code)
+	}
+	if _, seen := hmi.listScans(v.ID)[bad.ID]; seen {
+		t.Fatal("the inspection team sees the infected file")
+	}
+	waitReady(t, ts, func(r readiness) bool { return r.Degraded["scanner:clamd"] == "" })
+}
+
+// TestScanningOff stores files unscanned, and every file page says so.
+func TestScanningOff(t *testing.T) {
+	ts := startStackWith(t, map[string]string{"PORTAL_SCAN": "off"})
+	if ts.Clamd != nil {
+		t.Fatal("a clamd was started with scanning off")
+	}
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	f := uploader.uploadItem(v.ID, "1.01 Structure.pdf", "", []byte("structure"))
+	if f.Scan != "unscanned" {
+		t.Fatalf("upload with scanning off: %+v", f)
+	}
+	page := readAll(t, uploader.get("/visits/"+v.ID))
+	if !strings.Contains(page, "not scanned for malware: scanning is turned off") || !strings.Contains(page, "This file was not scanned for malware.") {
+		t.Fatal("the page does not say the files are not scanned")
+	}
+	if code, _, _ := uploader.download(v.ID, f.ID); code != http.StatusOK {
+		t.Fatalf("download with scanning off: %d", code)
+	}
+	r := waitReady(t, ts, func(readiness) bool { return true })
+	if _, ok := r.Degraded["scanner:clamd"]; ok {
+		t.Fatalf("readiness names the scanner with scanning off: %+v", r)
+	}
+}
+
+type readiness struct {
+	Ready    bool              `json:"ready"`
+	Degraded map[string]string `json:"degraded"`
+}
+
+// waitReady polls /readyz (always 200 here) until ok holds.
+func waitReady(t *testing.T, ts *testStack, ok func(readiness) bool) readiness {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(ts.PortalURL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r readiness
+		json.NewDecoder(resp.Body).Decode(&r)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && ok(r) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz: %d %+v", resp.StatusCode, r)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
