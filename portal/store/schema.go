@@ -280,6 +280,21 @@ CREATE TRIGGER file_names_resumable_dropped AFTER DELETE ON resumable_uploads WH
 	DELETE FROM file_names WHERE file_id = OLD.file_id AND file_id NOT IN (SELECT id FROM files);
 END;
 `,
+	// A database brought back from a backup (portal restore) has a row
+	// here from the moment it is put in place until every destruction
+	// recorded outside it since the backup has been applied again; serve
+	// finishes that work before it serves (store/restore.go).
+	`
+CREATE TABLE restores (
+	id                TEXT PRIMARY KEY,
+	backup_created_at TEXT NOT NULL,
+	backup_seq        INTEGER NOT NULL,
+	backup_hash       TEXT NOT NULL,
+	started_at        TEXT NOT NULL,
+	mark_seq          INTEGER,
+	finished_at       TEXT
+);
+`,
 }
 
 // latestVersion is the schema version this binary brings a database to.

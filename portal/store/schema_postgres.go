@@ -255,4 +255,16 @@ END $$;
 CREATE TRIGGER file_names_upload_failed AFTER DELETE ON pending_uploads FOR EACH ROW EXECUTE FUNCTION file_names_upload_gone();
 CREATE TRIGGER file_names_resumable_dropped AFTER DELETE ON resumable_uploads FOR EACH ROW WHEN (OLD.completed_at IS NULL) EXECUTE FUNCTION file_names_upload_gone();
 `,
+	// As SQLite's: restores (store/restore.go).
+	`
+CREATE TABLE restores (
+	id                TEXT PRIMARY KEY,
+	backup_created_at TEXT NOT NULL,
+	backup_seq        BIGINT NOT NULL,
+	backup_hash       TEXT NOT NULL,
+	started_at        TEXT NOT NULL,
+	mark_seq          BIGINT,
+	finished_at       TEXT
+);
+`,
 }
