@@ -167,7 +167,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	host, _ := os.Hostname()
 	s.retention = &retention.Service{Store: st, Objects: bl, Forget: s.keys.Forget, Signer: signer, Now: o.now, Today: s.Today,
 		RetentionDays: cfg.RetentionDays, NoticePeriod: cfg.DestructionNotice, LeaseTTL: cfg.RetentionLease, Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8]), Log: o.logger,
-		AfterStep: o.afterStep, Record: s.retentionRec}
+		AfterStep: o.afterStep, Record: s.retentionRec, Outside: s.putOutside}
 	s.evidence = &evidence.Service{Store: st, Blobs: bl, SegmentSize: cfg.SegmentSize, Now: o.now, Log: o.logger, Interrupted: s.interruptedUpload}
 	return s, nil
 }

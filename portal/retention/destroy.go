@@ -52,6 +52,10 @@ type Service struct {
 	// AfterStep, when set, runs after each recorded step; an error stops
 	// the run there, as a crash would (tests).
 	AfterStep func(step string) error
+	// Outside, when set, writes a signed record outside the database,
+	// once under its name (outside.go); a destruction does not go on
+	// until it has.
+	Outside func(ctx context.Context, name string, body []byte) error
 }
 
 // Letter replays a visit's recorded events.
@@ -192,6 +196,10 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 	if d.KeyDestroyedAt.IsZero() {
 		// b. the key, and with it every copy of the ciphertext and names:
 		// recorded only once no byte of it is left in the database files.
+		// First the note outside the database that a restore reads.
+		if err := s.noteStarted(ctx, v, d); err != nil {
+			return err
+		}
 		if err := s.Store.DeleteKey(ctx, v.ID); err != nil {
 			return err
 		}
@@ -252,6 +260,11 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 		signed, err := Sign(c, s.Signer)
 		if err != nil {
 			return err
+		}
+		if s.Outside != nil {
+			if err := s.Outside(ctx, CertificateName(v.ID), signed); err != nil {
+				return err
+			}
 		}
 		recs := append(s.audit(v.ID, "destruction.certificate_issued", v.ID, map[string]any{"files": len(files), "bytes": c.TotalBytes}),
 			s.audit(v.ID, "visit.destroyed", v.ID, nil)...)
