@@ -30,6 +30,9 @@ Commands:
   audit verify   check the audit trail's hash chain and signed checkpoints
   evidence verify  read every stored file back, authenticate it and check its SHA-256
   key rotate     re-wrap every visit key to a new master key: portal key rotate --new-key FILE
+  backup         write a consistent copy of the database and its manifest: portal backup DIR
+  restore        bring a backup into an empty deployment, destroying again what was destroyed
+                 since: portal restore [--force] DIR | portal restore --resume
   health         ask the portal on PORTAL_ADDR whether it is ready (container health checks)
 
 Run "portal <command> --help" for a command's flags.
@@ -67,6 +70,10 @@ func run(ctx context.Context, args []string) error {
 			return errors.New("usage: portal evidence verify [--visit REF]")
 		}
 		return evidenceVerify(ctx, args[2:])
+	case "backup":
+		return backupCmd(ctx, args[1:], os.Stdout)
+	case "restore":
+		return restoreCmd(ctx, args[1:], os.Stdout)
 	case "key":
 		if len(args) < 2 || args[1] != "rotate" {
 			return errors.New("usage: portal key rotate --new-key FILE")
