@@ -257,17 +257,21 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return RestoreReport{}, err
 	}
-	head, _, err := s.store.AuditHead(ctx)
-	if err != nil {
-		return RestoreReport{}, err
-	}
+	// The anchors first, then the head: other replicas go on appending
+	// and anchoring, and an anchor is written only after the records it
+	// covers, so every anchor listed here is at or below the head read
+	// after it unless records were lost.
 	anchors, err := s.anchorList(ctx)
 	if err != nil {
 		s.log.Error("restore check: the audit anchors cannot be read; starting without the check", "err", err)
 		return RestoreReport{}, nil
 	}
+	head, _, err := s.store.AuditHead(ctx)
+	if err != nil {
+		return RestoreReport{}, err
+	}
 	if n := len(anchors); n > 0 && anchors[n-1].Seq > head {
-		return RestoreReport{}, fmt.Errorf("%w: the audit trail ends at record %d but record %d was anchored: it was restored without portal restore, or records were removed. Run portal restore --resume (README: Backups and restore)", ErrBehindAnchors, head, anchors[n-1].Seq)
+		return RestoreReport{}, fmt.Errorf("%w: the audit trail ends at record %d but record %d was anchored: it was restored without portal restore, or records were removed. Run portal restore --resume (docs/operating.md: Backups and restore)", ErrBehindAnchors, head, anchors[n-1].Seq)
 	}
 	todo, _, err := s.destroyedOutside(ctx)
 	if err != nil {
@@ -276,7 +280,7 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 	}
 	for _, t := range todo {
 		if t.visit.State == StateActive {
-			return RestoreReport{}, fmt.Errorf("%w: visit %s is live here but %s. Run portal restore --resume (README: Backups and restore)", ErrBehindAnchors, t.visit.Reference, t.reason)
+			return RestoreReport{}, fmt.Errorf("%w: visit %s is live here but %s. Run portal restore --resume (docs/operating.md: Backups and restore)", ErrBehindAnchors, t.visit.Reference, t.reason)
 		}
 	}
 	return RestoreReport{}, nil

@@ -284,11 +284,13 @@ func TestRestoreDrill(t *testing.T) {
 	if err := os.WriteFile(d.cfg.DBPath, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d.open()
-	if _, err := d.svc.CheckRestored(ctx); !errors.Is(err, portal.ErrBehindAnchors) {
-		t.Fatalf("serve's check of a database copied back by hand: %v", err)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = serve(sctx, nil)
+	cancel()
+	if !errors.Is(err, portal.ErrBehindAnchors) {
+		t.Fatalf("portal serve on a database copied back by hand: %v, want a refusal", err)
 	}
-	d.svc.Close()
+	t.Logf("serve refused: %v", err)
 	out.Reset()
 	if err := restoreCmd(ctx, []string{"--resume"}, &out); err != nil || !strings.Contains(out.String(), "destroyed again, key first: FV-GONE") {
 		t.Fatalf("restore --resume: %v\n%s", err, out.String())
