@@ -34,6 +34,9 @@ type Anchors interface {
 	// returns those under a prefix, by name.
 	PutRecord(ctx context.Context, name string, body []byte) error
 	Records(ctx context.Context, prefix string) (map[string][]byte, error)
+	// Last returns the latest checkpoint alone (false when there is
+	// none), reading one object rather than all of them.
+	Last(ctx context.Context) (store.Checkpoint, bool, error)
 }
 
 func anchorName(seq int64) string { return fmt.Sprintf("checkpoint-%020d.json", seq) }
@@ -62,6 +65,26 @@ func (a bucketAnchors) Where() string { return "bucket " + a.bucket }
 
 func (a bucketAnchors) PutRecord(ctx context.Context, name string, body []byte) error {
 	return a.blobs.PutRetained(ctx, a.bucket, name, body, time.Now().Add(a.retain))
+}
+
+func (a bucketAnchors) Last(ctx context.Context) (store.Checkpoint, bool, error) {
+	last, err := a.blobs.LastKey(ctx, a.bucket, "checkpoints/checkpoint-") // names sort as their numbers (anchorName)
+	if err != nil || last == "" {
+		return store.Checkpoint{}, false, err
+	}
+	objs, err := a.blobs.ReadAll(ctx, a.bucket, last)
+	if err != nil {
+		return store.Checkpoint{}, false, err
+	}
+	return lastDecoded(objs)
+}
+
+func lastDecoded(objs map[string][]byte) (store.Checkpoint, bool, error) {
+	cps, err := decodeAnchors(objs)
+	if err != nil || len(cps) == 0 {
+		return store.Checkpoint{}, false, err
+	}
+	return cps[len(cps)-1], true, nil
 }
 
 func (a bucketAnchors) Records(ctx context.Context, prefix string) (map[string][]byte, error) {
@@ -122,6 +145,30 @@ func (a dirAnchors) List(context.Context) ([]store.Checkpoint, error) {
 }
 
 func (a dirAnchors) Where() string { return "folder " + a.dir }
+
+func (a dirAnchors) Last(context.Context) (store.Checkpoint, bool, error) {
+	ents, err := os.ReadDir(a.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return store.Checkpoint{}, false, nil
+	}
+	if err != nil {
+		return store.Checkpoint{}, false, err
+	}
+	last := ""
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "checkpoint-") {
+			last = max(last, e.Name())
+		}
+	}
+	if last == "" {
+		return store.Checkpoint{}, false, nil
+	}
+	b, err := os.ReadFile(filepath.Join(a.dir, last))
+	if err != nil {
+		return store.Checkpoint{}, false, err
+	}
+	return lastDecoded(map[string][]byte{last: b})
+}
 
 func (a dirAnchors) Records(_ context.Context, prefix string) (map[string][]byte, error) {
 	out := map[string][]byte{}

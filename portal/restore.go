@@ -261,7 +261,14 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 	// and anchoring, and an anchor is written only after the records it
 	// covers, so every anchor listed here is at or below the head read
 	// after it unless records were lost.
-	anchors, err := s.anchorList(ctx)
+	s.anchorMu.Lock()
+	a, err := s.openAnchors(ctx)
+	s.anchorMu.Unlock()
+	var last store.Checkpoint
+	var anchored bool
+	if err == nil {
+		last, anchored, err = a.Last(ctx)
+	}
 	if err != nil {
 		s.log.Error("restore check: the audit anchors cannot be read; starting without the check", "err", err)
 		return RestoreReport{}, nil
@@ -270,8 +277,8 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 	if err != nil {
 		return RestoreReport{}, err
 	}
-	if n := len(anchors); n > 0 && anchors[n-1].Seq > head {
-		return RestoreReport{}, fmt.Errorf("%w: the audit trail ends at record %d but record %d was anchored: it was restored without portal restore, or records were removed. Run portal restore --resume (docs/operating.md: Backups and restore)", ErrBehindAnchors, head, anchors[n-1].Seq)
+	if anchored && last.Seq > head {
+		return RestoreReport{}, fmt.Errorf("%w: the audit trail ends at record %d but record %d was anchored: it was restored without portal restore, or records were removed. Run portal restore --resume (docs/operating.md: Backups and restore)", ErrBehindAnchors, head, last.Seq)
 	}
 	todo, _, err := s.destroyedOutside(ctx)
 	if err != nil {
