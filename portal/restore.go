@@ -6,11 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
-	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -56,7 +53,12 @@ func BeginRestore(ctx context.Context, st *store.Store, created time.Time) error
 // when not): it marks the trail, then destroys again every visit whose
 // destruction is recorded outside the database, and only then lets the
 // portal serve. Run again after a crash, it carries on where it stopped.
-func (s *Service) FinishRestore(ctx context.Context, a Actor) (RestoreReport, error) {
+//
+// The signed records outside the database are checked against the
+// portal's signing key and the earlier keys in trusted (a signing key
+// replaced since they were written).
+func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519.PublicKey) (RestoreReport, error) {
+	keys := s.trustedKeys(trusted)
 	var rep RestoreReport
 	r, err := s.store.PendingRestore(ctx)
 	if errors.Is(err, store.ErrNotFound) {
@@ -67,7 +69,7 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor) (RestoreReport, er
 	}
 	rep.RestoredSeq, rep.MarkSeq = r.BackupSeq, r.MarkSeq
 	if r.MarkSeq == 0 {
-		if rep.AnchoredSeq, rep.MarkSeq, err = s.markRestore(ctx, r); err != nil {
+		if rep.AnchoredSeq, rep.MarkSeq, err = s.markRestore(ctx, r, keys); err != nil {
 			return rep, fmt.Errorf("restore: mark the audit trail: %w", err)
 		}
 	} else {
@@ -78,7 +80,7 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor) (RestoreReport, er
 	if err := s.Checkpoint(ctx, true); err != nil {
 		return rep, fmt.Errorf("restore: anchor the mark: %w", err)
 	}
-	todo, unknown, err := s.destroyedOutside(ctx)
+	todo, unknown, err := s.destroyedOutside(ctx, keys)
 	if err != nil {
 		return rep, err
 	}
@@ -111,7 +113,7 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor) (RestoreReport, er
 // record anchored outside the database (or the restored head, if no
 // anchor goes beyond it). The anchors the backup covers must match it: a
 // backup of another deployment's trail is refused.
-func (s *Service) markRestore(ctx context.Context, r store.Restore) (anchored, mark int64, err error) {
+func (s *Service) markRestore(ctx context.Context, r store.Restore, keys trustedKeys) (anchored, mark int64, err error) {
 	seq, hash, err := s.store.AuditHead(ctx)
 	if err != nil {
 		return 0, 0, err
@@ -120,20 +122,15 @@ func (s *Service) markRestore(ctx context.Context, r store.Restore) (anchored, m
 	if err != nil {
 		return 0, 0, err
 	}
-	pub := s.signer.Public().(ed25519.PublicKey)
 	st := store.RestoreStatement{RestoredSeq: seq, RestoredHash: hash, AnchoredSeq: seq, AnchoredHash: hash, BackupCreatedAt: r.BackupCreatedAt}
-	var covered []store.Checkpoint
+	covered := map[string][]store.Checkpoint{} // by the key that signed them
 	for _, c := range anchors {
+		if _, ok := keys.anchor(c); !ok {
+			return 0, 0, fmt.Errorf("the anchor of record %d outside the database is not signed by a trusted key (if the signing key was replaced since, give the earlier public key with --trust-key)", c.Seq)
+		}
 		if c.Seq <= seq {
-			covered = append(covered, c)
-			continue
-		}
-		// The trail goes on from the last anchor whose signature is ours.
-		if err := store.VerifyAnchors([]store.AuditRecord{{Seq: c.Seq, Hash: c.Hash}}, []store.Checkpoint{c}, pub); err != nil {
-			s.log.Error("restore: an anchor outside the database does not verify; ignored", "seq", c.Seq, "err", err)
-			continue
-		}
-		if c.Seq > st.AnchoredSeq {
+			covered[c.PublicKey] = append(covered[c.PublicKey], c)
+		} else if c.Seq > st.AnchoredSeq {
 			st.AnchoredSeq, st.AnchoredHash = c.Seq, c.Hash
 		}
 	}
@@ -141,8 +138,11 @@ func (s *Service) markRestore(ctx context.Context, r store.Restore) (anchored, m
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := store.VerifyAnchors(recs, covered, pub); err != nil {
-		return 0, 0, fmt.Errorf("the backup's trail does not match the anchors outside the database: %w", err)
+	for _, cs := range covered {
+		key, _ := keys.anchor(cs[0])
+		if err := store.VerifyAnchors(recs, cs, key); err != nil {
+			return 0, 0, fmt.Errorf("the backup's trail does not match the anchors outside the database: %w", err)
+		}
 	}
 	st = store.SignRestore(st, s.signer)
 	detail, _ := json.Marshal(st)
@@ -161,88 +161,6 @@ func (s *Service) anchorList(ctx context.Context) ([]store.Checkpoint, error) {
 		return nil, err
 	}
 	return a.List(ctx)
-}
-
-type destroyAgain struct {
-	visit  store.Visit
-	reason string
-}
-
-// destroyedOutside returns the visits of this database that are to be
-// destroyed (again): each with a signed note or certificate outside the
-// database, or whose bucket is gone, or that was being destroyed; and the
-// ids of destroyed visits this database never held.
-func (s *Service) destroyedOutside(ctx context.Context) ([]destroyAgain, []string, error) {
-	s.anchorMu.Lock()
-	a, err := s.openAnchors(ctx)
-	s.anchorMu.Unlock()
-	if err != nil {
-		return nil, nil, err
-	}
-	objs, err := a.Records(ctx, "destructions/")
-	if err != nil {
-		return nil, nil, fmt.Errorf("restore: destructions outside the database (%s): %w", a.Where(), err)
-	}
-	pub := s.signer.Public().(ed25519.PublicKey)
-	recorded := map[string]string{}
-	names := make([]string, 0, len(objs))
-	for name := range objs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		b := objs[name]
-		switch {
-		case strings.HasSuffix(name, "/started.json"):
-			t, err := retention.VerifyTombstone(b, pub)
-			if err != nil {
-				s.log.Error("restore: a destruction note outside the database does not verify; ignored", "name", name, "err", err)
-				continue
-			}
-			recorded[t.VisitID] = "destruction recorded outside the database"
-		case strings.HasSuffix(name, "/certificate.json"):
-			c, err := retention.Verify(b, pub)
-			if err != nil {
-				s.log.Error("restore: a certificate outside the database does not verify; ignored", "name", name, "err", err)
-				continue
-			}
-			recorded[c.VisitID] = "destruction certificate outside the database"
-		}
-	}
-	visits, err := s.store.Visits(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	var out []destroyAgain
-	held := map[string]bool{}
-	for _, v := range visits {
-		held[v.ID] = true
-		if v.State == StateDestroyed {
-			continue
-		}
-		reason, ok := recorded[v.ID]
-		if !ok && v.State == StateDestroying {
-			reason, ok = "being destroyed when the backup was taken", true
-		}
-		if !ok {
-			exists, err := s.blobs.BucketExists(ctx, v.Bucket)
-			if err != nil {
-				return nil, nil, fmt.Errorf("restore: bucket of visit %s: %w", v.ID, err)
-			}
-			reason, ok = "its bucket no longer exists", !exists
-		}
-		if ok {
-			out = append(out, destroyAgain{v, reason})
-		}
-	}
-	var unknown []string
-	for id := range recorded {
-		if !held[id] {
-			unknown = append(unknown, id)
-		}
-	}
-	sort.Strings(unknown)
-	return out, unknown, nil
 }
 
 // CheckRestored is what serve asks before it serves: a pending restore is
@@ -280,7 +198,10 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 	if anchored && last.Seq > head {
 		return RestoreReport{}, fmt.Errorf("%w: the audit trail ends at record %d but record %d was anchored: it was restored without portal restore, or records were removed. Run portal restore --resume (docs/operating.md: Backups and restore)", ErrBehindAnchors, head, last.Seq)
 	}
-	todo, _, err := s.destroyedOutside(ctx)
+	todo, _, err := s.destroyedOutside(ctx, s.trustedKeys(nil))
+	if errors.Is(err, errUnverified) {
+		return RestoreReport{}, fmt.Errorf("%w: %v", ErrBehindAnchors, err)
+	}
 	if err != nil {
 		s.log.Error("restore check: destructions outside the database cannot be read; starting without the check", "err", err)
 		return RestoreReport{}, nil

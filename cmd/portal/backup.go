@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -58,8 +60,20 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	force := fs.Bool("force", false, "replace a database that is not empty")
 	resume := fs.Bool("resume", false, "no backup: finish a restore that stopped part-way, or take in a database restored by other means (pg_restore, point-in-time recovery)")
+	var trusted []ed25519.PublicKey
+	fs.Func("trust-key", "an earlier signing public key (PEM) whose destruction records and anchors are trusted too; repeatable", func(path string) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		k, err := retention.ParsePublicKeyPEM(b)
+		if err == nil {
+			trusted = append(trusted, k)
+		}
+		return err
+	})
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal restore [--force] DIR | portal restore --resume\n\nChecks the backup in DIR against its manifest, puts it in place as the database the PORTAL_*\nconfiguration names (which must be empty unless --force), ends every session, marks the audit\ntrail with the records the restore lost, and destroys again, key first, every visit destroyed\nsince the backup (its destruction recorded outside the database, or its bucket gone). Until\nthat is done, portal serve will not serve the database.")
+		fmt.Fprintln(fs.Output(), "Usage: portal restore [--force] [--trust-key FILE] DIR | portal restore --resume [--trust-key FILE]\n\nChecks the backup in DIR against its manifest, puts it in place as the database the PORTAL_*\nconfiguration names (which must be empty unless --force), ends every session, marks the audit\ntrail with the records the restore lost, and destroys again, key first, every visit destroyed\nsince the backup (its destruction recorded outside the database, or its bucket gone). Until\nthat is done, portal serve will not serve the database.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -98,7 +112,7 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
-	rep, err := svc.FinishRestore(ctx, operator("restore"))
+	rep, err := svc.FinishRestore(ctx, operator("restore"), trusted...)
 	for _, r := range rep.Reapplied {
 		if r.Err != nil {
 			fmt.Fprintf(out, "FAILED to destroy again %s (%s): %s: %v\n", r.Reference, r.VisitID, r.Reason, r.Err)
