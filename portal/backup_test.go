@@ -63,3 +63,16 @@ func TestBackupManifest(t *testing.T) {
 		t.Fatalf("a damaged copy: %v", err)
 	}
 }
+
+// TestGoldenBackupManifest: a manifest of format 1, as an earlier build
+// wrote it, is read by every later one (a backup outlives releases).
+func TestGoldenBackupManifest(t *testing.T) {
+	m, err := portal.ReadManifest("testdata/backup-v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Format != 1 || m.Database != "sqlite" || m.File != "portal.db" || m.AuditSeq != 412 || m.SchemaVersion != 11 ||
+		m.LastCheckpoint == nil || m.LastCheckpoint.Seq != 400 || !m.CreatedAt.Equal(time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)) {
+		t.Fatalf("manifest-v1 reads as %+v", m)
+	}
+}

@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"os"
 	"testing"
 	"time"
 )
@@ -95,5 +97,41 @@ func TestRestoredTrail(t *testing.T) {
 	anchors[1] = SignCheckpoint(30, GenesisHash, time.Now(), key)
 	if _, err := checkRestored(s, anchors, pub); !errors.As(err, &ce) || ce.Seq != 31 {
 		t.Fatalf("a mark that does not follow the anchor: %v", err)
+	}
+}
+
+// TestGoldenRestoreMark: a restore's mark (its statement, format 1), as
+// written once (-update) and read by every later build: a trail restored
+// today must verify as restored, not broken, in later releases.
+func TestGoldenRestoreMark(t *testing.T) {
+	const path = "testdata/restore-mark-v1.json"
+	var g struct {
+		PublicKey string      `json:"public_key"`
+		Record    AuditRecord `json:"record"`
+	}
+	if *update {
+		_, key, _ := ed25519.GenerateKey(nil)
+		st := SignRestore(RestoreStatement{RestoredSeq: 412, RestoredHash: "5d41402abc4b2a76b9719d911017c592" + "5d41402abc4b2a76b9719d911017c592",
+			AnchoredSeq: 530, AnchoredHash: "7d793037a0760186574b0282f2f435e7" + "7d793037a0760186574b0282f2f435e7",
+			BackupCreatedAt: time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC)}, key)
+		detail, _ := json.Marshal(st)
+		r := AuditRecord{Seq: 531, Time: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC), ActorSubject: "portal", Role: "system", Action: ActionRestored,
+			Outcome: "success", Detail: string(detail), PrevHash: st.AnchoredHash, Format: 1}
+		r.Hash = ChainHash(r)
+		g.PublicKey, g.Record = base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)), r
+		b, _ := json.MarshalIndent(g, "", "  ")
+		os.WriteFile(path, b, 0o644)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := base64.StdEncoding.DecodeString(g.PublicKey)
+	gaps, err := RestoreMarks([]AuditRecord{g.Record}, pub)
+	if err != nil || len(gaps) != 1 || gaps[0].Restored != 412 || gaps[0].Anchored != 530 || gaps[0].Mark != 531 || ChainHash(g.Record) != g.Record.Hash {
+		t.Fatalf("%s reads as %+v (%v)", path, gaps, err)
 	}
 }
