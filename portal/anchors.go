@@ -29,6 +29,14 @@ type Anchors interface {
 	Put(ctx context.Context, c store.Checkpoint) error
 	List(ctx context.Context) ([]store.Checkpoint, error)
 	Where() string
+	// PutRecord keeps a small signed record (a destruction's note or
+	// certificate) under name, write-once like the checkpoints; Records
+	// returns those under a prefix, by name.
+	PutRecord(ctx context.Context, name string, body []byte) error
+	Records(ctx context.Context, prefix string) (map[string][]byte, error)
+	// Last returns the latest checkpoint alone (false when there is
+	// none), reading one object rather than all of them.
+	Last(ctx context.Context) (store.Checkpoint, bool, error)
 }
 
 func anchorName(seq int64) string { return fmt.Sprintf("checkpoint-%020d.json", seq) }
@@ -55,14 +63,47 @@ func (a bucketAnchors) List(ctx context.Context) ([]store.Checkpoint, error) {
 
 func (a bucketAnchors) Where() string { return "bucket " + a.bucket }
 
+func (a bucketAnchors) PutRecord(ctx context.Context, name string, body []byte) error {
+	return a.blobs.PutRetained(ctx, a.bucket, name, body, time.Now().Add(a.retain))
+}
+
+func (a bucketAnchors) Last(ctx context.Context) (store.Checkpoint, bool, error) {
+	last, err := a.blobs.LastKey(ctx, a.bucket, "checkpoints/checkpoint-") // names sort as their numbers (anchorName)
+	if err != nil || last == "" {
+		return store.Checkpoint{}, false, err
+	}
+	objs, err := a.blobs.ReadAll(ctx, a.bucket, last)
+	if err != nil {
+		return store.Checkpoint{}, false, err
+	}
+	return lastDecoded(objs)
+}
+
+func lastDecoded(objs map[string][]byte) (store.Checkpoint, bool, error) {
+	cps, err := decodeAnchors(objs)
+	if err != nil || len(cps) == 0 {
+		return store.Checkpoint{}, false, err
+	}
+	return cps[len(cps)-1], true, nil
+}
+
+func (a bucketAnchors) Records(ctx context.Context, prefix string) (map[string][]byte, error) {
+	return a.blobs.ReadAll(ctx, a.bucket, prefix)
+}
+
 // dirAnchors are files created once and made read-only.
 type dirAnchors struct{ dir string }
 
-func (a dirAnchors) Put(_ context.Context, c store.Checkpoint) error {
-	if err := os.MkdirAll(a.dir, 0o700); err != nil {
+func (a dirAnchors) Put(ctx context.Context, c store.Checkpoint) error {
+	b, _ := json.Marshal(c)
+	return a.PutRecord(ctx, anchorName(c.Seq), b)
+}
+
+func (a dirAnchors) PutRecord(_ context.Context, name string, b []byte) error {
+	path := filepath.Join(a.dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	path := filepath.Join(a.dir, anchorName(c.Seq))
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
 	if errors.Is(err, os.ErrExist) {
 		return nil // written once already
@@ -70,7 +111,6 @@ func (a dirAnchors) Put(_ context.Context, c store.Checkpoint) error {
 	if err != nil {
 		return err
 	}
-	b, _ := json.Marshal(c)
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return err
@@ -105,6 +145,48 @@ func (a dirAnchors) List(context.Context) ([]store.Checkpoint, error) {
 }
 
 func (a dirAnchors) Where() string { return "folder " + a.dir }
+
+func (a dirAnchors) Last(context.Context) (store.Checkpoint, bool, error) {
+	ents, err := os.ReadDir(a.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return store.Checkpoint{}, false, nil
+	}
+	if err != nil {
+		return store.Checkpoint{}, false, err
+	}
+	last := ""
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "checkpoint-") {
+			last = max(last, e.Name())
+		}
+	}
+	if last == "" {
+		return store.Checkpoint{}, false, nil
+	}
+	b, err := os.ReadFile(filepath.Join(a.dir, last))
+	if err != nil {
+		return store.Checkpoint{}, false, err
+	}
+	return lastDecoded(map[string][]byte{last: b})
+}
+
+func (a dirAnchors) Records(_ context.Context, prefix string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	err := filepath.WalkDir(a.dir, func(path string, e os.DirEntry, err error) error {
+		if errors.Is(err, os.ErrNotExist) {
+			return filepath.SkipAll
+		}
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(a.dir, path)
+		if name := filepath.ToSlash(rel); err == nil && strings.HasPrefix(name, prefix) {
+			out[name], err = os.ReadFile(path)
+		}
+		return err
+	})
+	return out, err
+}
 
 func decodeAnchors(objs map[string][]byte) ([]store.Checkpoint, error) {
 	out := make([]store.Checkpoint, 0, len(objs))

@@ -139,18 +139,41 @@ func (s *Service) anchor(ctx context.Context, c store.Checkpoint) error {
 	if c.Seq <= s.anchored {
 		return nil
 	}
+	a, err := s.openAnchors(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.Put(ctx, c); err != nil {
+		return fmt.Errorf("audit anchor %d: %w", c.Seq, err)
+	}
+	s.anchored = c.Seq
+	return nil
+}
+
+// openAnchors opens the anchor store once; the caller holds anchorMu.
+func (s *Service) openAnchors(ctx context.Context) (Anchors, error) {
 	if s.anchors == nil {
 		a, err := OpenAnchors(ctx, s.cfg, s.blobs)
 		if err != nil {
-			return fmt.Errorf("audit anchors: %w", err)
+			return nil, fmt.Errorf("audit anchors: %w", err)
 		}
 		s.anchors = a
 		s.log.Info("audit checkpoints are anchored outside the database", "where", a.Where())
 	}
-	if err := s.anchors.Put(ctx, c); err != nil {
-		return fmt.Errorf("audit anchor %d: %w", c.Seq, err)
+	return s.anchors, nil
+}
+
+// putOutside keeps a destruction's signed record in the anchor store.
+func (s *Service) putOutside(ctx context.Context, name string, body []byte) error {
+	s.anchorMu.Lock()
+	defer s.anchorMu.Unlock()
+	a, err := s.openAnchors(ctx)
+	if err != nil {
+		return err
 	}
-	s.anchored = c.Seq
+	if err := a.PutRecord(ctx, name, body); err != nil {
+		return fmt.Errorf("outside the database: %s: %w", name, err)
+	}
 	return nil
 }
 

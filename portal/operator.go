@@ -127,6 +127,9 @@ func (s *Service) RotateMasterKey(ctx context.Context, a Actor, to *crypto.Maste
 type AuditSummary struct {
 	Records, Checkpoints, Anchors int
 	LastAnchored                  int64
+	// Restores are the restores the trail records, each with the
+	// records it lost: a restored trail is neither intact nor broken.
+	Restores []store.Gap
 }
 
 // VerifyAudit walks the whole audit chain and its signed checkpoints, and
@@ -155,7 +158,11 @@ func VerifyAudit(ctx context.Context, st *store.Store, pub ed25519.PublicKey, an
 	if err := store.VerifyAnchors(recs, anchored, pub); err != nil {
 		return sum, err
 	}
-	return sum, store.VerifyAudit(recs, cps, pub)
+	if err := store.VerifyAudit(recs, cps, pub); err != nil {
+		return sum, err
+	}
+	sum.Restores, err = store.RestoreMarks(recs, pub)
+	return sum, err
 }
 
 // FindAnchors returns where the trail's checkpoints are anchored, without

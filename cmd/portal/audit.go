@@ -6,7 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"time"
 
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
@@ -16,6 +18,10 @@ import (
 // auditVerify walks the whole audit chain and its checkpoints; a broken
 // link is reported with its record number and exit status 1.
 func auditVerify(ctx context.Context, args []string) error {
+	return auditVerifyTo(ctx, args, os.Stdout)
+}
+
+func auditVerifyTo(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	pubPath := fs.String("public-key", "", "the signing public key (PEM); default: the public half of PORTAL_SIGNING_KEY_FILE")
 	fs.Usage = func() {
@@ -62,6 +68,15 @@ func auditVerify(ctx context.Context, args []string) error {
 	if anchors != nil {
 		where = fmt.Sprintf("%d anchored outside the database (%s), the last at record %d", sum.Anchors, anchors.Where(), sum.LastAnchored)
 	}
-	fmt.Printf("intact: %d records, %d signed checkpoints, %s\n", sum.Records, sum.Checkpoints, where)
+	state := "intact"
+	for _, g := range sum.Restores {
+		state = "restored"
+		lost := fmt.Sprintf("records %d..%d lost, anchored up to %d", g.Restored+1, g.Anchored, g.Anchored)
+		if g.Anchored == g.Restored {
+			lost = fmt.Sprintf("no anchored record lost (any records after %d that were never anchored are)", g.Restored)
+		}
+		fmt.Fprintf(out, "restored at record %d; %s (restored %s, marked at record %d)\n", g.Restored, lost, g.At.UTC().Format(time.RFC3339), g.Mark)
+	}
+	fmt.Fprintf(out, "%s: %d records, %d signed checkpoints, %s\n", state, sum.Records, sum.Checkpoints, where)
 	return nil
 }

@@ -32,6 +32,9 @@ Commands:
   key rotate     re-wrap the key epochs (and any visit key made before them) to a new master key: portal key rotate --new-key FILE
   key epochs     list the key epochs: when each was superseded and when its key is, or was, destroyed
   key new-epoch  start a new key epoch now, re-wrapping every live visit key to it
+  backup         write a consistent copy of the database and its manifest: portal backup DIR
+  restore        bring a backup into an empty deployment, destroying again what was destroyed
+                 since: portal restore [--force] DIR | portal restore --resume
   health         ask the portal on PORTAL_ADDR whether it is ready (container health checks)
 
 Run "portal <command> --help" for a command's flags.
@@ -69,6 +72,10 @@ func run(ctx context.Context, args []string) error {
 			return errors.New("usage: portal evidence verify [--visit REF]")
 		}
 		return evidenceVerify(ctx, args[2:])
+	case "backup":
+		return backupCmd(ctx, args[1:], os.Stdout)
+	case "restore":
+		return restoreCmd(ctx, args[1:], os.Stdout)
 	case "key":
 		switch {
 		case len(args) >= 2 && args[1] == "rotate":

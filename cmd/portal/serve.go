@@ -36,6 +36,13 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer svc.Close()
+	// A restore left part-way is finished before anything is served; a
+	// database restored by other means is refused.
+	if rep, err := svc.CheckRestored(ctx); err != nil {
+		return err
+	} else if rep.MarkSeq > 0 {
+		svc.Log().Warn("restore finished before serving", "restored_seq", rep.RestoredSeq, "anchored_seq", rep.AnchoredSeq, "destroyed_again", len(rep.Reapplied))
+	}
 	srv, err := web.New(svc, web.WithMetrics(m))
 	if err != nil {
 		return err

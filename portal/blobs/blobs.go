@@ -450,6 +450,22 @@ func (s *Store) PutRetained(ctx context.Context, bucket, key string, data []byte
 	return nil
 }
 
+// LastKey returns the greatest key under prefix ("" when there is none),
+// listing names only: for keys that sort as what they number.
+func (s *Store) LastKey(ctx context.Context, bucket, prefix string) (string, error) {
+	last := ""
+	for obj := range s.c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if obj.Err != nil {
+			if minio.ToErrorResponse(obj.Err).Code == "NoSuchBucket" {
+				return "", nil
+			}
+			return "", fmt.Errorf("blobs: list %s/%s: %w", bucket, prefix, obj.Err)
+		}
+		last = max(last, obj.Key)
+	}
+	return last, nil
+}
+
 // ReadAll returns every object under prefix (current versions), by key.
 func (s *Store) ReadAll(ctx context.Context, bucket, prefix string) (map[string][]byte, error) {
 	out := map[string][]byte{}

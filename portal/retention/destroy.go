@@ -55,6 +55,10 @@ type Service struct {
 	// Epochs moves every live visit key off the key epoch a destroyed key
 	// was wrapped to (nil: no epochs, as in unit tests).
 	Epochs Epochs
+	// Outside, when set, writes a signed record outside the database,
+	// once under its name (outside.go); a destruction does not go on
+	// until it has.
+	Outside func(ctx context.Context, name string, body []byte) error
 }
 
 // Epochs supersedes key epochs: Supersede makes sure no live visit key is
@@ -204,6 +208,10 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 	if d.KeyDestroyedAt.IsZero() {
 		// b. the key, and with it every copy of the ciphertext and names:
 		// recorded only once no byte of it is left in the database files.
+		// First the note outside the database that a restore reads.
+		if err := s.noteStarted(ctx, v, d); err != nil {
+			return err
+		}
 		if err := s.Store.DeleteKey(ctx, v.ID); err != nil {
 			return err
 		}
@@ -283,6 +291,11 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 		signed, err := Sign(c, s.Signer)
 		if err != nil {
 			return err
+		}
+		if s.Outside != nil {
+			if err := s.Outside(ctx, CertificateName(v.ID), signed); err != nil {
+				return err
+			}
 		}
 		recs := append(s.audit(v.ID, "destruction.certificate_issued", v.ID, map[string]any{"files": len(files), "bytes": c.TotalBytes}),
 			s.audit(v.ID, "visit.destroyed", v.ID, nil)...)

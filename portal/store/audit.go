@@ -291,21 +291,30 @@ func (e *ChainError) Error() string {
 // number of records checked, or a *ChainError at the first broken link: an
 // edited, deleted, inserted or reordered record, or a checkpoint that does
 // not match the chain or is not signed by trusted.
+//
+// The one gap allowed is a restore's, vouched for by its signed mark
+// (auditrestore.go).
 func VerifyAudit(records []AuditRecord, checkpoints []Checkpoint, trusted ed25519.PublicKey) error {
+	gaps, err := RestoreMarks(records, trusted)
+	if err != nil {
+		return err
+	}
 	prev := GenesisHash
 	bySeq := map[int64]string{}
-	for i, r := range records {
-		want := int64(i + 1)
+	want := int64(1)
+	for _, r := range records {
+		resumed := r.Seq != want && resumes(gaps, r, want-1, prev)
 		switch {
-		case r.Seq != want:
+		case r.Seq != want && !resumed:
 			return &ChainError{want, fmt.Sprintf("record %d is missing or out of order (found %d)", want, r.Seq)}
-		case r.PrevHash != prev:
+		case !resumed && r.PrevHash != prev:
 			return &ChainError{r.Seq, "does not follow the record before it"}
 		case ChainHash(r) != r.Hash:
 			return &ChainError{r.Seq, "its contents do not match its hash (edited)"}
 		}
 		prev = r.Hash
 		bySeq[r.Seq] = r.Hash
+		want = r.Seq + 1
 	}
 	for _, c := range checkpoints {
 		sig, err := base64.StdEncoding.DecodeString(c.Signature)
@@ -344,6 +353,10 @@ func VerifyAnchors(records []AuditRecord, anchors []Checkpoint, trusted ed25519.
 	if len(anchors) == 0 {
 		return nil
 	}
+	gaps, err := RestoreMarks(records, trusted)
+	if err != nil {
+		return err
+	}
 	bySeq := make(map[int64]string, len(records))
 	var head int64
 	for _, r := range records {
@@ -362,6 +375,13 @@ func VerifyAnchors(records []AuditRecord, anchors []Checkpoint, trusted ed25519.
 			return &ChainError{a.Seq, "an anchored checkpoint's signature does not verify with the trusted key"}
 		}
 		h, ok := bySeq[a.Seq]
+		if g, gone := lostIn(gaps, a.Seq); !ok && gone {
+			// lost by a restore; the last of them is what its mark follows
+			if a.Seq == g.Anchored && a.Hash != g.AnchoredHash {
+				return &ChainError{g.Mark, fmt.Sprintf("the restore mark does not follow anchored record %d", a.Seq)}
+			}
+			continue
+		}
 		switch {
 		case !ok && head < a.Seq:
 			return &ChainError{head + 1, fmt.Sprintf("the trail ends at record %d but record %d was anchored outside the database: records %d to %d (at least) are gone; the last anchored record is %d",

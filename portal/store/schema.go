@@ -362,6 +362,21 @@ ALTER TABLE files ADD COLUMN scan_signature TEXT NOT NULL DEFAULT '';
 ALTER TABLE files ADD COLUMN scanned_at TEXT;
 CREATE INDEX files_scan_status ON files (scan_status);
 `,
+	// A database brought back from a backup (portal restore) has a row
+	// here from the moment it is put in place until every destruction
+	// recorded outside it since the backup has been applied again; serve
+	// finishes that work before it serves (store/restore.go).
+	`
+CREATE TABLE restores (
+	id                TEXT PRIMARY KEY,
+	backup_created_at TEXT NOT NULL,
+	backup_seq        INTEGER NOT NULL,
+	backup_hash       TEXT NOT NULL,
+	started_at        TEXT NOT NULL,
+	mark_seq          INTEGER,
+	finished_at       TEXT
+);
+`,
 }
 
 // latestVersion is the schema version this binary brings a database to.

@@ -329,4 +329,16 @@ ALTER TABLE files ADD COLUMN scan_signature TEXT NOT NULL DEFAULT '';
 ALTER TABLE files ADD COLUMN scanned_at TEXT;
 CREATE INDEX files_scan_status ON files (scan_status);
 `,
+	// As SQLite's: restores (store/restore.go).
+	`
+CREATE TABLE restores (
+	id                TEXT PRIMARY KEY,
+	backup_created_at TEXT NOT NULL,
+	backup_seq        BIGINT NOT NULL,
+	backup_hash       TEXT NOT NULL,
+	started_at        TEXT NOT NULL,
+	mark_seq          BIGINT,
+	finished_at       TEXT
+);
+`,
 }

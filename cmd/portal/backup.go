@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/retention"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// backupCmd writes a consistent copy of the database and its manifest
+// into a new folder: SQLite with VACUUM INTO, PostgreSQL with pg_dump from
+// an exported snapshot.
+func backupCmd(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: portal backup DIR\n\nWrites a consistent copy of the database (SQLite: VACUUM INTO, while the portal runs;\nPostgreSQL: pg_dump of one snapshot, found in PORTAL_POSTGRES_BIN or Debian's folders) and\nmanifest.json (time, schema version, audit head, last checkpoint, SHA-256) into DIR, which\nmust be empty or absent. Sessions are left out. Keep backups no longer than the retention\nperiod, and never restore one except with portal restore.")
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagErr(err)
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("the backup folder is required")
+	}
+	dir := fs.Arg(0)
+	st, err := portal.OpenStore(ctx, os.Getenv, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var m portal.Manifest
+	if st.Postgres() {
+		bin, err := portal.PostgresTools(os.Getenv)
+		if err != nil {
+			return err
+		}
+		m, err = portal.BackupPostgres(ctx, st, portal.PartialConfig(os.Getenv).DatabaseURL, bin, dir)
+		if err != nil {
+			return err
+		}
+	} else if m, err = portal.BackupSQLite(ctx, st, dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "backup %s: %s %s, %d bytes, sha256 %s; audit records 1..%d, schema version %d\n",
+		dir, m.Database, m.File, m.Size, m.SHA256, m.AuditSeq, m.SchemaVersion)
+	return nil
+}
+
+// restoreCmd brings a backup into an empty deployment and, before anything
+// serves it, destroys again every visit destroyed since the backup.
+func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	force := fs.Bool("force", false, "replace a database that is not empty")
+	resume := fs.Bool("resume", false, "no backup: finish a restore that stopped part-way, or take in a database restored by other means (pg_restore, point-in-time recovery)")
+	var trusted []ed25519.PublicKey
+	fs.Func("trust-key", "an earlier signing public key (PEM) whose destruction records and anchors are trusted too; repeatable", func(path string) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		k, err := retention.ParsePublicKeyPEM(b)
+		if err == nil {
+			trusted = append(trusted, k)
+		}
+		return err
+	})
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: portal restore [--force] [--trust-key FILE] DIR | portal restore --resume [--trust-key FILE]\n\nChecks the backup in DIR against its manifest, puts it in place as the database the PORTAL_*\nconfiguration names (which must be empty unless --force), ends every session, marks the audit\ntrail with the records the restore lost, and destroys again, key first, every visit destroyed\nsince the backup (its destruction recorded outside the database, or its bucket gone). Until\nthat is done, portal serve will not serve the database.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagErr(err)
+	}
+	if *resume == (fs.NArg() == 1) || fs.NArg() > 1 {
+		fs.Usage()
+		return errors.New("give a backup folder, or --resume")
+	}
+	cfg, err := portal.LoadConfig(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if !*resume {
+		dir := fs.Arg(0)
+		m, err := portal.ReadManifest(dir)
+		if err != nil {
+			return err
+		}
+		if err := putInPlace(ctx, cfg, dir, m, *force); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "restored the backup of %s (%s, audit records 1..%d) into %s\n", m.CreatedAt.Format(time.RFC3339), m.Database, m.AuditSeq, portal.DatabaseName(cfg))
+	}
+	svc, err := portal.New(ctx, cfg, domainOptions...)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	if *resume {
+		if _, err := svc.Store().PendingRestore(ctx); errors.Is(err, store.ErrNotFound) {
+			if err := portal.BeginRestore(ctx, svc.Store(), time.Time{}); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+	}
+	rep, err := svc.FinishRestore(ctx, operator("restore"), trusted...)
+	for _, r := range rep.Reapplied {
+		if r.Err != nil {
+			fmt.Fprintf(out, "FAILED to destroy again %s (%s): %s: %v\n", r.Reference, r.VisitID, r.Reason, r.Err)
+		} else {
+			fmt.Fprintf(out, "destroyed again, key first: %s (%s): %s\n", r.Reference, r.VisitID, r.Reason)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for _, id := range rep.Unknown {
+		fmt.Fprintf(out, "destroyed after the backup and not in it (nothing to do): visit %s\n", id)
+	}
+	if rep.AnchoredSeq > rep.RestoredSeq {
+		fmt.Fprintf(out, "audit trail: restored at record %d; records %d..%d lost, anchored up to %d; it goes on at record %d\n",
+			rep.RestoredSeq, rep.RestoredSeq+1, rep.AnchoredSeq, rep.AnchoredSeq, rep.MarkSeq)
+	} else {
+		fmt.Fprintf(out, "audit trail: restored at record %d; no anchored record lost; it goes on at record %d\n", rep.RestoredSeq, rep.MarkSeq)
+	}
+	fmt.Fprintln(out, "sessions: none (everyone signs in again); the portal may serve")
+	return nil
+}
+
+// putInPlace loads the backup's copy as the configured database, with its
+// restore pending.
+func putInPlace(ctx context.Context, cfg portal.Config, dir string, m portal.Manifest, force bool) error {
+	switch {
+	case m.Database == "sqlite" && cfg.DatabaseURL == "":
+		return portal.RestoreSQLite(ctx, dir, m, cfg.DBPath, force)
+	case m.Database == "postgres" && cfg.DatabaseURL != "":
+		bin, err := portal.PostgresTools(os.Getenv)
+		if err != nil {
+			return err
+		}
+		return portal.RestorePostgres(ctx, dir, m, cfg.DatabaseURL, bin, force, func() (*store.Store, error) { return portal.OpenDatabase(ctx, cfg) })
+	}
+	return fmt.Errorf("the backup is of %s, but the configuration names %s", m.Database, portal.DatabaseName(cfg))
+}

@@ -1,0 +1,333 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/retention"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// drill is the portal of a restore drill: the domain on the test stack,
+// with a clock that can be set back (to upload to a visit in its window
+// long ago).
+type drill struct {
+	t      *testing.T
+	svc    *portal.Service
+	cfg    portal.Config
+	offset atomic.Int64
+}
+
+func (d *drill) open() {
+	d.t.Helper()
+	svc, err := portal.New(context.Background(), d.cfg, portal.WithLogger(portal.NewLogger(io.Discard, "error")),
+		portal.WithClock(func() time.Time { return time.Now().Add(time.Duration(d.offset.Load())) }))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.svc = svc
+}
+
+func (d *drill) person(idp, email string) portal.Actor {
+	d.t.Helper()
+	for _, p := range d.cfg.IdPs {
+		if p.Name == idp {
+			a, err := d.svc.SignIn(context.Background(), portal.Actor{}, portal.Identity{IdP: idp, Issuer: p.Issuer, Subject: email, Email: email})
+			if err != nil {
+				d.t.Fatal(err)
+			}
+			return a
+		}
+	}
+	d.t.Fatalf("no identity provider %s", idp)
+	return portal.Actor{}
+}
+
+// upload stores content as name in the visit and returns its SHA-256.
+func (d *drill) upload(visitID, name, content string) string {
+	d.t.Helper()
+	ctx := context.Background()
+	acc, err := d.svc.Authorize(ctx, d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload, visitID, "")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if _, err := acc.Upload(ctx, portal.NewFile{Name: name, Size: int64(len(content))}, strings.NewReader(content)); err != nil {
+		d.t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(content))
+	return hex.EncodeToString(sum[:])
+}
+
+// TestRestoreDrill: use the portal (files in two visits, a session), back
+// up, destroy one visit, use it more, wipe the database, restore. The
+// destroyed visit is destroyed again, key first; the audit trail reports
+// the restore with the records it lost; the live visit's files download
+// with their SHA-256; no session survives. Then the same backup put in
+// place by hand is refused by serve's check until portal restore --resume.
+func TestRestoreDrill(t *testing.T) {
+	ctx := context.Background()
+	st := domainStack(t)
+	st.Portal.Close()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	d := &drill{t: t, cfg: st.Config}
+	d.cfg.DestructionNotice = 0
+	d.open()
+	defer func() { d.svc.Close() }()
+
+	// A visit of long ago, with a file uploaded in its window, now past
+	// its retention period; and the demo visit, live, with a file.
+	d.offset.Store(int64(-200 * 24 * time.Hour))
+	admin := d.person("ofsted", "admin@ofsted.example")
+	cal := d.svc.Calendar()
+	notified := d.svc.Today()
+	v, err := d.svc.CreateVisit(ctx, admin, portal.NewVisit{Reference: "FV-GONE", Title: "Gone", Provider: "Cafcass",
+		NotificationDate: notified.Format(time.DateOnly), FieldworkStart: cal.AddWorkingDays(notified, 5).Format(time.DateOnly)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := v.ID
+	acc, err := d.svc.Authorize(ctx, admin, policy.MemberManage, gone, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := acc.PutMember(ctx, portal.MemberRequest{Email: "uploader@cafcass.example", Role: policy.RoleProviderUploader}); err != nil {
+		t.Fatal(err)
+	}
+	d.upload(gone, "1.01 Structure.pdf", "evidence to be destroyed")
+	d.offset.Store(0)
+	if acc, err = d.svc.Authorize(ctx, admin, policy.VisitRecordEvent, gone, ""); err != nil {
+		t.Fatal(err)
+	}
+	for i, ev := range []string{"draft_sent", "final_sent", "published"} {
+		if _, err := acc.RecordEvent(ctx, ev, cal.AddWorkingDays(notified, 20+i).Format(time.DateOnly)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	demo, err := d.svc.Store().VisitByReference(ctx, portal.DemoReference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := d.upload(demo.ID, "1.02 Kept.xlsx", "evidence that is kept")
+	if err := d.svc.Store().Sessions(time.Now).CommitCtx(store.NewSession(ctx), "a-session", []byte("signed in"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	// Back up while the portal runs.
+	dir := filepath.Join(t.TempDir(), "backup")
+	var out bytes.Buffer
+	if err := backupCmd(ctx, []string{dir}, &out); err != nil {
+		t.Fatal(err)
+	}
+	m, err := portal.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head, hash, _ := d.svc.Store().AuditHead(ctx); m.AuditSeq != head || m.AuditHash != hash || m.SHA256 == "" || m.SchemaVersion == 0 {
+		t.Fatalf("manifest %+v, head %d %s", m, head, hash)
+	}
+	t.Logf("%s", out.String())
+
+	// Destroy the old visit, then use the portal more: a file, records,
+	// and a checkpoint anchored well beyond the backup.
+	ids, err := d.svc.RunRetention(ctx)
+	if err != nil || len(ids) != 1 || ids[0] != gone {
+		t.Fatalf("retention: %v %v", ids, err)
+	}
+	anchors, err := portal.FindAnchors(ctx, d.cfg)
+	if err != nil || anchors == nil {
+		t.Fatalf("anchors: %v", err)
+	}
+	outside, err := anchors.Records(ctx, "destructions/"+gone+"/")
+	if err != nil || outside[retention.TombstoneName(gone)] == nil || outside[retention.CertificateName(gone)] == nil {
+		t.Fatalf("the destruction outside the database (%s): %v %v", anchors.Where(), len(outside), err)
+	}
+	d.upload(demo.ID, "1.03 After the backup.pdf", "lost with the database")
+	for i := 0; i < 150; i++ {
+		if err := d.svc.Store().Audit(ctx, store.AuditRecord{Time: time.Now(), ActorSubject: "portal", Action: "test.act", Outcome: "success"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	anchored, anchoredHash, _ := d.svc.Store().AuditHead(ctx)
+	d.svc.Close()
+
+	wipe(t, d.cfg)
+	out.Reset()
+	if err := restoreCmd(ctx, []string{dir}, &out); err != nil {
+		t.Fatalf("restore: %v\n%s", err, out.String())
+	}
+	t.Logf("%s", out.String())
+	if !strings.Contains(out.String(), "destroyed again, key first: FV-GONE") {
+		t.Fatalf("restore output:\n%s", out.String())
+	}
+	d.open()
+
+	// The destroyed visit: destroyed again, the key before anything else.
+	db := d.svc.Store()
+	if v, err := db.Visit(ctx, gone); err != nil || v.State != "destroyed" {
+		t.Fatalf("visit destroyed after the backup: %s %v", v.State, err)
+	}
+	if _, err := db.KeyFingerprint(ctx, gone); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("its key: %v", err)
+	}
+	if ok, _ := d.svc.Blobs().BucketExists(ctx, v.Bucket); ok {
+		t.Fatal("its bucket is back")
+	}
+	recs, err := db.AuditRecords(ctx, store.AuditFilter{VisitID: gone, AfterSeq: anchored})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	for _, r := range recs {
+		steps = append(steps, r.Action)
+	}
+	want := []string{"destruction.started", "destruction.key_destroyed", "destruction.objects_deleted", "destruction.certificate_issued", "visit.destroyed"}
+	if strings.Join(steps, " ") != strings.Join(want, " ") || !strings.Contains(recs[0].Detail, "reapplied") {
+		t.Fatalf("destroyed again with %v, want %v (%s)", steps, want, recs[0].Detail)
+	}
+	if recs[0].Seq != anchored+2 {
+		t.Fatalf("the first act after the restore is record %d, want %d (after the mark at %d)", recs[0].Seq, anchored+2, anchored+1)
+	}
+
+	// The trail: restored, with the lost records named.
+	out.Reset()
+	if err := auditVerifyTo(ctx, nil, &out); err != nil {
+		t.Fatalf("audit verify: %v", err)
+	}
+	wantLine := fmt.Sprintf("restored at record %d; records %d..%d lost, anchored up to %d", m.AuditSeq, m.AuditSeq+1, anchored, anchored)
+	if !strings.Contains(out.String(), wantLine) || strings.Contains(out.String(), "intact") {
+		t.Fatalf("audit verify says:\n%s\nwant %q", out.String(), wantLine)
+	}
+	t.Logf("%s", out.String())
+	mark, err := db.AuditRecords(ctx, store.AuditFilter{Action: store.ActionRestored})
+	if err != nil || len(mark) != 1 || mark[0].Seq != anchored+1 || mark[0].PrevHash != anchoredHash {
+		t.Fatalf("restore mark: %+v %v", mark, err)
+	}
+
+	// The live visit's file downloads with its SHA-256; the one uploaded
+	// after the backup is not there; no session is.
+	files, err := db.Files(ctx, demo.ID)
+	if err != nil || len(files) != 1 || files[0].SHA256 != kept {
+		t.Fatalf("live visit's files: %+v %v", files, err)
+	}
+	lead := d.person("ofsted", "lead@ofsted.example")
+	dl, err := d.svc.Authorize(ctx, lead, policy.FileDownload, demo.ID, files[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := dl.OpenDownload(ctx, 0, files[0].Size, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, r)
+	r.Close()
+	if got := hex.EncodeToString(h.Sum(nil)); err != nil || got != kept {
+		t.Fatalf("download: %s %v, want %s", got, err, kept)
+	}
+	if n, err := db.Sessions(time.Now).Count(ctx); err != nil || n != 0 {
+		t.Fatalf("%d sessions after the restore (%v)", n, err)
+	}
+	if rep, err := d.svc.CheckRestored(ctx); err != nil || rep.MarkSeq != 0 {
+		t.Fatalf("serve's check after a finished restore: %+v %v", rep, err)
+	}
+	d.svc.Close()
+
+	// A restore that stopped once the database was in place (a crash) is
+	// finished by serve's check before anything is served.
+	wipe(t, d.cfg)
+	if err := putInPlace(ctx, d.cfg, dir, m, false); err != nil {
+		t.Fatal(err)
+	}
+	d.open()
+	rep, err := d.svc.CheckRestored(ctx)
+	if err != nil || len(rep.Reapplied) != 1 || rep.Reapplied[0].VisitID != gone || rep.MarkSeq == 0 {
+		t.Fatalf("serve's check of a pending restore: %+v %v", rep, err)
+	}
+	if _, err := d.svc.Store().KeyFingerprint(ctx, gone); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("key after serve's check: %v", err)
+	}
+	if err := putInPlace(ctx, d.cfg, dir, m, false); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("a restore over a database in use: %v", err)
+	}
+	d.svc.Close()
+
+	// The backup put in place by hand is refused by serve's check, then
+	// taken in by portal restore --resume.
+	if d.cfg.DatabaseURL != "" {
+		t.Log("PostgreSQL: a restore by hand is pg_restore, which portal restore runs itself; not repeated")
+		d.open()
+		return
+	}
+	wipe(t, d.cfg)
+	b, err := os.ReadFile(filepath.Join(dir, m.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d.cfg.DBPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = serve(sctx, nil)
+	cancel()
+	if !errors.Is(err, portal.ErrBehindAnchors) {
+		t.Fatalf("portal serve on a database copied back by hand: %v, want a refusal", err)
+	}
+	t.Logf("serve refused: %v", err)
+	out.Reset()
+	if err := restoreCmd(ctx, []string{"--resume"}, &out); err != nil || !strings.Contains(out.String(), "destroyed again, key first: FV-GONE") {
+		t.Fatalf("restore --resume: %v\n%s", err, out.String())
+	}
+	d.open()
+	if _, err := d.svc.CheckRestored(ctx); err != nil {
+		t.Fatalf("serve's check after --resume: %v", err)
+	}
+	if _, err := d.svc.Store().KeyFingerprint(ctx, gone); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("key after --resume: %v", err)
+	}
+	out.Reset()
+	if err := auditVerifyTo(ctx, nil, &out); err != nil || !strings.Contains(out.String(), fmt.Sprintf("restored at record %d;", m.AuditSeq)) {
+		t.Fatalf("audit verify after --resume: %v\n%s", err, out.String())
+	}
+}
+
+// wipe removes the database: the SQLite file, or every table of the
+// PostgreSQL database.
+func wipe(t *testing.T, cfg portal.Config) {
+	t.Helper()
+	if cfg.DatabaseURL == "" {
+		for _, p := range []string{cfg.DBPath, cfg.DBPath + "-wal", cfg.DBPath + "-shm"} {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	s, err := portal.OpenDatabase(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, q := range []string{`DROP SCHEMA public CASCADE`, `CREATE SCHEMA public`} {
+		if _, err := s.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

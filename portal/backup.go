@@ -1,0 +1,239 @@
+package portal
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// A backup is a folder: the database copy and manifest.json. It holds the
+// wrapped visit keys (useless without the master key) and no session.
+// The object store needs no copy of its own: the evidence in it is
+// readable only with keys the database holds.
+
+// BackupManifestName is the manifest's file name in a backup folder.
+const BackupManifestName = "manifest.json"
+
+// ManifestFormat is the manifest's format version.
+const ManifestFormat = 1
+
+// Manifest describes a backup: when, of what, and what it must hash to.
+type Manifest struct {
+	Format        int       `json:"format"`
+	CreatedAt     time.Time `json:"created_at"`
+	PortalVersion string    `json:"portal_version"`
+	Database      string    `json:"database"` // "sqlite" or "postgres"
+	File          string    `json:"file"`     // in the folder
+	Size          int64     `json:"size"`
+	SHA256        string    `json:"sha256"`
+	SchemaVersion int       `json:"schema_version"`
+	// The audit trail's head in the copy, and its last signed checkpoint.
+	AuditSeq       int64             `json:"audit_seq"`
+	AuditHash      string            `json:"audit_hash"`
+	LastCheckpoint *store.Checkpoint `json:"last_checkpoint,omitempty"`
+}
+
+// Version is the portal's build: its module version and, when the build
+// recorded it, the commit.
+func Version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			v += " " + s.Value
+		}
+	}
+	return v
+}
+
+// DescribeCopy fills the manifest's audit head, checkpoint and schema
+// version from st, the copy itself (or the snapshot it was dumped from).
+func DescribeCopy(ctx context.Context, st *store.Store, m *Manifest) error {
+	var err error
+	if m.AuditSeq, m.AuditHash, err = st.AuditHead(ctx); err != nil {
+		return err
+	}
+	if m.SchemaVersion, err = st.SchemaVersion(ctx); err != nil {
+		return err
+	}
+	c, err := st.LastCheckpoint(ctx)
+	if err == nil {
+		m.LastCheckpoint = &c
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// BackupSQLite writes a consistent copy of the SQLite database st into
+// dir (created; it must be empty or absent), with its manifest.
+func BackupSQLite(ctx context.Context, st *store.Store, dir string) (Manifest, error) {
+	m := Manifest{Format: ManifestFormat, CreatedAt: time.Now().UTC(), PortalVersion: Version(), Database: "sqlite", File: "portal.db"}
+	if err := emptyDir(dir); err != nil {
+		return m, err
+	}
+	path := filepath.Join(dir, m.File)
+	if err := st.BackupTo(ctx, path); err != nil {
+		return m, err
+	}
+	cp, err := store.Open(ctx, path)
+	if err != nil {
+		return m, err
+	}
+	err = DescribeCopy(ctx, cp, &m)
+	if cerr := cp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return m, err
+	}
+	return m, WriteManifest(dir, &m)
+}
+
+// WriteManifest hashes the copy m names and writes the manifest beside it.
+func WriteManifest(dir string, m *Manifest) error {
+	sum, size, err := hashFile(filepath.Join(dir, m.File))
+	if err != nil {
+		return err
+	}
+	m.SHA256, m.Size = sum, size
+	b, _ := json.MarshalIndent(m, "", "  ")
+	return os.WriteFile(filepath.Join(dir, BackupManifestName), append(b, '\n'), 0o600)
+}
+
+// ReadManifest reads a backup's manifest and checks the copy against it.
+func ReadManifest(dir string) (Manifest, error) {
+	var m Manifest
+	b, err := os.ReadFile(filepath.Join(dir, BackupManifestName))
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("%s: %w", BackupManifestName, err)
+	}
+	if m.Format != ManifestFormat || m.File == "" || filepath.Base(m.File) != m.File {
+		return m, fmt.Errorf("%s: not a backup manifest this portal reads (format %d)", BackupManifestName, m.Format)
+	}
+	sum, size, err := hashFile(filepath.Join(dir, m.File))
+	if err != nil {
+		return m, err
+	}
+	if sum != m.SHA256 || size != m.Size {
+		return m, fmt.Errorf("backup %s: the copy does not match its manifest (SHA-256 %s, %d bytes; manifest %s, %d bytes)", dir, sum, size, m.SHA256, m.Size)
+	}
+	return m, nil
+}
+
+func hashFile(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	return hex.EncodeToString(h.Sum(nil)), n, err
+}
+
+// emptyDir makes dir, or accepts it if it exists and is empty, so that a
+// backup never mixes with another.
+func emptyDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	if len(ents) > 0 {
+		return fmt.Errorf("backup folder %s is not empty", dir)
+	}
+	return nil
+}
+
+// RestoreSQLite puts the copy of a backup in place as the SQLite database
+// at path, with its restore pending (so that nothing serves it before
+// FinishRestore): it is copied beside path, opened (its schema brought up
+// to date), marked, and only then renamed over path. A database at path
+// is refused unless it is empty, or force.
+func RestoreSQLite(ctx context.Context, dir string, m Manifest, path string, force bool) error {
+	if _, err := os.Stat(path); err == nil && !force {
+		st, err := store.Open(ctx, path)
+		if err != nil {
+			return err
+		}
+		empty, err := st.Empty(ctx)
+		st.Close()
+		if err != nil {
+			return err
+		}
+		if !empty {
+			return fmt.Errorf("the database %s is not empty: restore into an empty deployment, or give --force to replace it", path)
+		}
+	}
+	tmp := path + ".restoring"
+	for _, p := range []string{tmp, tmp + "-wal", tmp + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if err := copyFile(filepath.Join(dir, m.File), tmp); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, tmp)
+	if err != nil {
+		return err
+	}
+	err = BeginRestore(ctx, st, m.CreatedAt)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	// Closed, the copy holds all of it: a log left beside it would not
+	// move with the rename.
+	if fi, err := os.Stat(tmp + "-wal"); err == nil && fi.Size() > 0 {
+		return fmt.Errorf("restore: %s-wal was not checkpointed on close", tmp)
+	}
+	for _, p := range []string{path + "-wal", path + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return os.Rename(tmp, path)
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

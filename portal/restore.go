@@ -1,0 +1,215 @@
+package portal
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// A restore must never bring back evidence destroyed after its backup was
+// taken. Every destruction leaves signed records outside the database (a
+// note before its key is deleted, then its certificate: retention/outside.go)
+// and removes the visit's bucket; the audit anchors say how far the trail
+// had gone. FinishRestore reads all of them and, before the portal serves,
+// destroys again (key first) every visit the restored database still
+// holds that one of them says is destroyed, and marks the trail with a
+// signed statement of the records the restore lost.
+
+// Reapplied is one visit destroyed again by a restore.
+type Reapplied struct {
+	VisitID, Reference, Reason string
+	Err                        error
+}
+
+// RestoreReport is what a restore found and did.
+type RestoreReport struct {
+	RestoredSeq, AnchoredSeq, MarkSeq int64
+	Reapplied                         []Reapplied
+	Unknown                           []string // destroyed visits the backup never held
+}
+
+// ErrBehindAnchors is returned by CheckRestored for a database that holds
+// less than what was recorded outside it, without a restore that explains
+// it: restored by hand (pg_restore, a file copy), or cut short.
+var ErrBehindAnchors = errors.New("the database is behind what was recorded outside it")
+
+// BeginRestore records, in a database just brought back from a backup, a
+// pending restore of the backup taken at created (ending every session):
+// from then on the portal does not serve it until FinishRestore is done.
+func BeginRestore(ctx context.Context, st *store.Store, created time.Time) error {
+	seq, hash, err := st.AuditHead(ctx)
+	if err != nil {
+		return err
+	}
+	return st.BeginRestore(ctx, store.Restore{ID: store.NewID(), BackupCreatedAt: created, BackupSeq: seq, BackupHash: hash, StartedAt: time.Now()})
+}
+
+// FinishRestore finishes a pending restore, if there is one (a zero report
+// when not): it marks the trail, then destroys again every visit whose
+// destruction is recorded outside the database, and only then lets the
+// portal serve. Run again after a crash, it carries on where it stopped.
+//
+// The signed records outside the database are checked against the
+// portal's signing key and the earlier keys in trusted (a signing key
+// replaced since they were written).
+func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519.PublicKey) (RestoreReport, error) {
+	keys := s.trustedKeys(trusted)
+	var rep RestoreReport
+	r, err := s.store.PendingRestore(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return rep, nil
+	}
+	if err != nil {
+		return rep, err
+	}
+	rep.RestoredSeq, rep.MarkSeq = r.BackupSeq, r.MarkSeq
+	if r.MarkSeq == 0 {
+		if rep.AnchoredSeq, rep.MarkSeq, err = s.markRestore(ctx, r, keys); err != nil {
+			return rep, fmt.Errorf("restore: mark the audit trail: %w", err)
+		}
+	} else {
+		rep.AnchoredSeq = r.MarkSeq - 1
+	}
+	// The mark is anchored before anything else is written, so the trail
+	// outside the database goes on from it.
+	if err := s.Checkpoint(ctx, true); err != nil {
+		return rep, fmt.Errorf("restore: anchor the mark: %w", err)
+	}
+	todo, unknown, err := s.destroyedOutside(ctx, keys)
+	if err != nil {
+		return rep, err
+	}
+	rep.Unknown = unknown
+	failed := 0
+	for _, t := range todo {
+		err := s.retention.Reapply(ctx, t.visit, t.reason)
+		if err != nil {
+			failed++
+			s.log.Error("restore: destroy again", "visit", t.visit.ID, "reference", t.visit.Reference, "err", err)
+		}
+		rep.Reapplied = append(rep.Reapplied, Reapplied{VisitID: t.visit.ID, Reference: t.visit.Reference, Reason: t.reason, Err: err})
+	}
+	if failed > 0 {
+		return rep, fmt.Errorf("restore: %d visits could not be destroyed again; the restore stays pending and the portal will not serve until it finishes", failed)
+	}
+	ids := make([]string, len(rep.Reapplied))
+	for i, x := range rep.Reapplied {
+		ids[i] = x.VisitID
+	}
+	rec := operatorRec(a, "restore.finished", map[string]any{"restored_seq": r.BackupSeq, "backup_created_at": r.BackupCreatedAt.UTC().Format(time.RFC3339),
+		"destroyed_again": ids})
+	if err := s.store.FinishRestore(ctx, r.ID, s.now(), rec); err != nil {
+		return rep, err
+	}
+	return rep, s.Checkpoint(ctx, true)
+}
+
+// markRestore appends the signed audit.restored record after the last
+// record anchored outside the database (or the restored head, if no
+// anchor goes beyond it). The anchors the backup covers must match it: a
+// backup of another deployment's trail is refused.
+func (s *Service) markRestore(ctx context.Context, r store.Restore, keys trustedKeys) (anchored, mark int64, err error) {
+	seq, hash, err := s.store.AuditHead(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	anchors, err := s.anchorList(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	st := store.RestoreStatement{RestoredSeq: seq, RestoredHash: hash, AnchoredSeq: seq, AnchoredHash: hash, BackupCreatedAt: r.BackupCreatedAt}
+	covered := map[string][]store.Checkpoint{} // by the key that signed them
+	for _, c := range anchors {
+		if _, ok := keys.anchor(c); !ok {
+			return 0, 0, fmt.Errorf("the anchor of record %d outside the database is not signed by a trusted key (if the signing key was replaced since, give the earlier public key with --trust-key)", c.Seq)
+		}
+		if c.Seq <= seq {
+			covered[c.PublicKey] = append(covered[c.PublicKey], c)
+		} else if c.Seq > st.AnchoredSeq {
+			st.AnchoredSeq, st.AnchoredHash = c.Seq, c.Hash
+		}
+	}
+	recs, err := s.store.AuditRecords(ctx, store.AuditFilter{})
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, cs := range covered {
+		key, _ := keys.anchor(cs[0])
+		if err := store.VerifyAnchors(recs, cs, key); err != nil {
+			return 0, 0, fmt.Errorf("the backup's trail does not match the anchors outside the database: %w", err)
+		}
+	}
+	st = store.SignRestore(st, s.signer)
+	detail, _ := json.Marshal(st)
+	rec := s.systemRec("", store.ActionRestored, "", nil)
+	rec.Detail = string(detail)
+	mark, err = s.store.AppendRestoreMark(ctx, r.ID, st.AnchoredSeq, st.AnchoredHash, rec)
+	return st.AnchoredSeq, mark, err
+}
+
+// anchorList lists the anchored checkpoints whose signatures verify.
+func (s *Service) anchorList(ctx context.Context) ([]store.Checkpoint, error) {
+	s.anchorMu.Lock()
+	a, err := s.openAnchors(ctx)
+	s.anchorMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return a.List(ctx)
+}
+
+// CheckRestored is what serve asks before it serves: a pending restore is
+// finished first; a database behind its anchors, or holding a visit whose
+// destruction is recorded outside it, without a restore that explains it,
+// is ErrBehindAnchors (run portal restore --resume). When the anchor store
+// cannot be read the check is logged and skipped: a restore made with
+// portal restore is covered by its pending record whatever happens.
+func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
+	if _, err := s.store.PendingRestore(ctx); err == nil {
+		return s.FinishRestore(ctx, OperatorActor("portal", "serve"))
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return RestoreReport{}, err
+	}
+	// The anchors first, then the head: other replicas go on appending
+	// and anchoring, and an anchor is written only after the records it
+	// covers, so every anchor listed here is at or below the head read
+	// after it unless records were lost.
+	s.anchorMu.Lock()
+	a, err := s.openAnchors(ctx)
+	s.anchorMu.Unlock()
+	var last store.Checkpoint
+	var anchored bool
+	if err == nil {
+		last, anchored, err = a.Last(ctx)
+	}
+	if err != nil {
+		s.log.Error("restore check: the audit anchors cannot be read; starting without the check", "err", err)
+		return RestoreReport{}, nil
+	}
+	head, _, err := s.store.AuditHead(ctx)
+	if err != nil {
+		return RestoreReport{}, err
+	}
+	if anchored && last.Seq > head {
+		return RestoreReport{}, fmt.Errorf("%w: the audit trail ends at record %d but record %d was anchored: it was restored without portal restore, or records were removed. Run portal restore --resume (docs/operating.md: Backups and restore)", ErrBehindAnchors, head, last.Seq)
+	}
+	todo, _, err := s.destroyedOutside(ctx, s.trustedKeys(nil))
+	if errors.Is(err, errUnverified) {
+		return RestoreReport{}, fmt.Errorf("%w: %v", ErrBehindAnchors, err)
+	}
+	if err != nil {
+		s.log.Error("restore check: destructions outside the database cannot be read; starting without the check", "err", err)
+		return RestoreReport{}, nil
+	}
+	for _, t := range todo {
+		if t.visit.State == StateActive {
+			return RestoreReport{}, fmt.Errorf("%w: visit %s is live here but %s. Run portal restore --resume (docs/operating.md: Backups and restore)", ErrBehindAnchors, t.visit.Reference, t.reason)
+		}
+	}
+	return RestoreReport{}, nil
+}

@@ -1,0 +1,166 @@
+package portal
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/ofsted-portal/evidence/portal/retention"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// What a restore reads outside the database, and the keys it trusts.
+
+// trustedKeys are the signing public keys a restore accepts: the portal's
+// own first, then earlier ones the operator names.
+type trustedKeys []ed25519.PublicKey
+
+func (s *Service) trustedKeys(extra []ed25519.PublicKey) trustedKeys {
+	return append(trustedKeys{s.signer.Public().(ed25519.PublicKey)}, extra...)
+}
+
+func (k trustedKeys) tombstone(b []byte) (retention.Tombstone, error) {
+	err := retention.ErrBadSignature
+	for _, key := range k {
+		var t retention.Tombstone
+		if t, err = retention.VerifyTombstone(b, key); err == nil {
+			return t, nil
+		}
+	}
+	return retention.Tombstone{}, err
+}
+
+func (k trustedKeys) certificate(b []byte) (retention.Certificate, error) {
+	err := retention.ErrBadSignature
+	for _, key := range k {
+		var c retention.Certificate
+		if c, err = retention.Verify(b, key); err == nil {
+			return c, nil
+		}
+	}
+	return retention.Certificate{}, err
+}
+
+// anchor returns the trusted key an anchored checkpoint names, if its
+// signature verifies with it.
+func (k trustedKeys) anchor(c store.Checkpoint) (ed25519.PublicKey, bool) {
+	for _, key := range k {
+		if base64.StdEncoding.EncodeToString(key) != c.PublicKey {
+			continue
+		}
+		err := store.VerifyAnchors([]store.AuditRecord{{Seq: c.Seq, Hash: c.Hash}}, []store.Checkpoint{c}, key)
+		return key, err == nil
+	}
+	return nil, false
+}
+
+// claimedVisit is the visit a record outside the database names, before
+// its signature is checked (to say which visit an unverified one is for).
+func claimedVisit(b []byte) string {
+	var signed retention.Signed
+	var body struct {
+		VisitID string `json:"visit_id"`
+	}
+	if json.Unmarshal(b, &signed) != nil || json.Unmarshal(signed.Certificate, &body) != nil {
+		return ""
+	}
+	return body.VisitID
+}
+
+// errUnverified is a record outside the database that does not verify, for
+// a visit live in the database.
+var errUnverified = errors.New("a destruction record outside the database does not verify with a trusted key")
+
+type destroyAgain struct {
+	visit  store.Visit
+	reason string
+}
+
+// destroyedOutside returns the visits of this database that are to be
+// destroyed (again): each with a signed note or certificate outside the
+// database, or whose bucket is gone, or that was being destroyed; and the
+// ids of destroyed visits this database never held.
+//
+// A note or certificate that does not verify is not acted on: evidence is
+// destroyed on signed records only. But when its visit is live here and
+// nothing else says it is destroyed, the restore cannot go on
+// (errUnverified): it may be a destruction signed with a key replaced
+// since.
+func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) ([]destroyAgain, []string, error) {
+	s.anchorMu.Lock()
+	a, err := s.openAnchors(ctx)
+	s.anchorMu.Unlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	objs, err := a.Records(ctx, "destructions/")
+	if err != nil {
+		return nil, nil, fmt.Errorf("restore: destructions outside the database (%s): %w", a.Where(), err)
+	}
+	recorded, unverified := map[string]string{}, map[string]string{}
+	names := make([]string, 0, len(objs))
+	for name := range objs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		b := objs[name]
+		switch {
+		case strings.HasSuffix(name, "/started.json"):
+			t, err := keys.tombstone(b)
+			if err != nil {
+				unverified[claimedVisit(b)] = name
+				continue
+			}
+			recorded[t.VisitID] = "destruction recorded outside the database"
+		case strings.HasSuffix(name, "/certificate.json"):
+			c, err := keys.certificate(b)
+			if err != nil {
+				unverified[claimedVisit(b)] = name
+				continue
+			}
+			recorded[c.VisitID] = "destruction certificate outside the database"
+		}
+	}
+	visits, err := s.store.Visits(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []destroyAgain
+	held := map[string]bool{}
+	for _, v := range visits {
+		held[v.ID] = true
+		if v.State == StateDestroyed {
+			continue
+		}
+		reason, ok := recorded[v.ID]
+		if !ok && v.State == StateDestroying {
+			reason, ok = "being destroyed when the backup was taken", true
+		}
+		if !ok {
+			exists, err := s.blobs.BucketExists(ctx, v.Bucket)
+			if err != nil {
+				return nil, nil, fmt.Errorf("restore: bucket of visit %s: %w", v.ID, err)
+			}
+			reason, ok = "its bucket no longer exists", !exists
+		}
+		if ok {
+			out = append(out, destroyAgain{v, reason})
+		} else if name, bad := unverified[v.ID]; bad {
+			return nil, nil, fmt.Errorf("%w: %s, for visit %s which is live in this database (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, name, v.Reference)
+		}
+	}
+	var unknown []string
+	for id := range recorded {
+		if !held[id] {
+			unknown = append(unknown, id)
+		}
+	}
+	sort.Strings(unknown)
+	return out, unknown, nil
+}

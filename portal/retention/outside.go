@@ -1,0 +1,111 @@
+package retention
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// What a destruction writes outside the database (Service.Outside: the
+// audit anchor store, write-once), so that a database restored from a
+// backup taken before it can be told: a signed note that the visit is
+// being destroyed, written before its key is deleted, and the signed
+// certificate, written before the destruction is marked complete. A
+// restore applies every one of them again (Reapply).
+
+// TombstoneType is the type of the note written before a key is deleted.
+const TombstoneType = "evidence-portal destruction started v1"
+
+// Tombstone says that a visit's destruction began: from then on, whatever
+// a restored database says, the visit is to be destroyed.
+type Tombstone struct {
+	Type           string    `json:"type"`
+	VisitID        string    `json:"visit_id"`
+	Reference      string    `json:"reference"`
+	Bucket         string    `json:"bucket"`
+	KeyFingerprint string    `json:"key_fingerprint"`
+	StartedAt      time.Time `json:"started_at"`
+}
+
+// TombstoneName is where a visit's tombstone is kept outside the database.
+func TombstoneName(visitID string) string { return "destructions/" + visitID + "/started.json" }
+
+// CertificateName is where a visit's certificate is kept outside the
+// database.
+func CertificateName(visitID string) string { return "destructions/" + visitID + "/certificate.json" }
+
+// VerifyTombstone checks a signed tombstone against the trusted key.
+func VerifyTombstone(signed []byte, trusted ed25519.PublicKey) (Tombstone, error) {
+	var s Signed
+	if err := json.Unmarshal(signed, &s); err != nil {
+		return Tombstone{}, ErrBadSignature
+	}
+	sig, err := base64.StdEncoding.DecodeString(s.Signature)
+	if err != nil || !ed25519.Verify(trusted, s.Certificate, sig) {
+		return Tombstone{}, ErrBadSignature
+	}
+	var t Tombstone
+	if err := json.Unmarshal(s.Certificate, &t); err != nil || t.Type != TombstoneType || t.VisitID == "" {
+		return Tombstone{}, errors.New("retention: signed, but not a destruction note")
+	}
+	return t, nil
+}
+
+// noteStarted writes the visit's tombstone outside the database, before
+// its key goes.
+func (s *Service) noteStarted(ctx context.Context, v store.Visit, d store.Destruction) error {
+	if s.Outside == nil {
+		return nil
+	}
+	body, _ := json.Marshal(Tombstone{Type: TombstoneType, VisitID: v.ID, Reference: d.Reference, Bucket: v.Bucket,
+		KeyFingerprint: d.KeyFingerprint, StartedAt: d.StartedAt.UTC()})
+	signed, _ := json.Marshal(Signed{Certificate: body, Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(s.Signer, body))})
+	return s.Outside(ctx, TombstoneName(v.ID), signed)
+}
+
+// Reapply destroys again, at once, a visit that a restored database still
+// holds although its destruction was recorded outside the database (or
+// its bucket is gone, or it was being destroyed when the backup was
+// taken). Neither date, notice nor hold stops it: the destruction was
+// decided, and done, already. Nothing is read from the object store before
+// the key is gone, and the key goes through the store's own deletion.
+func (s *Service) Reapply(ctx context.Context, v store.Visit, reason string) error {
+	if v.State == "destroyed" {
+		return nil
+	}
+	_, err := s.Store.GetDestruction(ctx, v.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		fp := ""
+		switch k, err := s.Store.WrappedKey(ctx, v.ID); {
+		case err == nil:
+			fp = k.Fingerprint
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		files, err := s.Store.Files(ctx, v.ID)
+		if err != nil {
+			return err
+		}
+		list := make([]CertFile, len(files))
+		d := store.Destruction{VisitID: v.ID, Reference: v.Reference, KeyFingerprint: fp, StartedAt: s.Now()}
+		for i, f := range files {
+			list[i] = CertFile{ID: f.ID, SHA256: f.SHA256, Size: f.Size}
+			d.SegmentsExpected += f.Segments
+		}
+		js, _ := json.Marshal(list)
+		d.Files = string(js)
+		if err := s.Store.BeginDestruction(ctx, d, s.audit(v.ID, "destruction.started", v.ID, map[string]any{
+			"files": len(files), "reapplied": reason})...); err != nil {
+			return err
+		}
+		s.Log.Warn("destruction applied again after a restore", "visit", v.ID, "reference", v.Reference, "reason", reason)
+	} else if err != nil {
+		return err
+	}
+	return s.Destroy(ctx, v)
+}

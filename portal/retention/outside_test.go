@@ -1,0 +1,53 @@
+package retention
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestGoldenTombstone: the note a destruction writes outside the database
+// before its key goes, as written once (-update) and read by every later
+// build: a restore years from now must still trust it, and nothing else.
+func TestGoldenTombstone(t *testing.T) {
+	want := Tombstone{Type: TombstoneType, VisitID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", Reference: "FV-2026-014", Bucket: "portal-visit-0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+		KeyFingerprint: "3b7c" + "00000000000000000000000000000000000000000000000000000000000a", StartedAt: time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)}
+	if *update {
+		_, key, _ := ed25519.GenerateKey(nil)
+		body, _ := json.Marshal(want)
+		signed, _ := json.Marshal(Signed{Certificate: body, Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, body))})
+		os.WriteFile("testdata/tombstone-v1.json", signed, 0o644)
+		os.WriteFile("testdata/tombstone-signing.pub", PublicKeyPEM(key), 0o644)
+	}
+	pemPub, err := os.ReadFile("testdata/tombstone-signing.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ParsePublicKeyPEM(pemPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("testdata/tombstone-v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := VerifyTombstone(b, pub)
+	if err != nil || got != want {
+		t.Fatalf("tombstone-v1.json reads as %+v (%v)", got, err)
+	}
+	_, other, _ := ed25519.GenerateKey(nil)
+	if _, err := VerifyTombstone(b, other.Public().(ed25519.PublicKey)); err == nil {
+		t.Fatal("the tombstone verifies with another key")
+	}
+	// A certificate is not a tombstone, even signed by the same key.
+	cert, _ := os.ReadFile("testdata/certificate-v2.json")
+	certPub, _ := os.ReadFile("testdata/signing.pub")
+	if k, err := ParsePublicKeyPEM(certPub); err == nil {
+		if _, err := VerifyTombstone(cert, k); err == nil {
+			t.Fatal("a certificate read as a tombstone")
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"testing"
+	"time"
+)
+
+// restoredTrail makes the trail of a restore: records 1..10 were backed
+// up, 11..30 were written and anchored (at 20 and 30) and then lost with
+// the database; the restore's mark, signed with signer, goes on at 31
+// after the anchored hash of 30.
+func restoredTrail(t *testing.T, key, signer ed25519.PrivateKey) (*Store, []Checkpoint, RestoreStatement) {
+	t.Helper()
+	ctx := context.Background()
+	lost, _ := chainOf(t, 30)
+	recs, _ := lost.AuditRecords(ctx, AuditFilter{})
+	anchors := []Checkpoint{SignCheckpoint(20, recs[19].Hash, time.Now(), key), SignCheckpoint(30, recs[29].Hash, time.Now(), key)}
+
+	s := openTest(t)
+	for _, r := range recs[:10] {
+		if _, err := s.DB().Exec(`INSERT INTO audit (seq, time, actor_issuer, actor_subject, actor_email, role, visit_id, action, object, outcome, detail, client_ip, user_agent, request_id, prev_hash, hash, format)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.Seq, r.Time.Format(timeFormat), r.ActorIssuer, r.ActorSubject, r.ActorEmail, r.Role, r.VisitID,
+			r.Action, r.Object, r.Outcome, r.Detail, r.ClientIP, r.UserAgent, r.RequestID, r.PrevHash, r.Hash, r.Format); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.BeginRestore(ctx, Restore{ID: "r1", BackupCreatedAt: time.Now(), BackupSeq: 10, BackupHash: recs[9].Hash, StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	st := SignRestore(RestoreStatement{RestoredSeq: 10, RestoredHash: recs[9].Hash, AnchoredSeq: 30, AnchoredHash: recs[29].Hash}, signer)
+	detail, _ := json.Marshal(st)
+	if _, err := s.AppendRestoreMark(ctx, "r1", 30, recs[29].Hash, AuditRecord{Time: time.Now(), ActorSubject: "portal", Action: ActionRestored, Detail: string(detail)}); err != nil {
+		t.Fatal(err)
+	}
+	// The trail goes on after the mark.
+	if err := s.Audit(ctx, AuditRecord{Time: time.Now(), ActorSubject: "portal", Action: "test.after", Outcome: "success"}); err != nil {
+		t.Fatal(err)
+	}
+	return s, anchors, st
+}
+
+func checkRestored(s *Store, anchors []Checkpoint, pub ed25519.PublicKey) ([]Gap, error) {
+	ctx := context.Background()
+	recs, _ := s.AuditRecords(ctx, AuditFilter{})
+	cps, _ := s.Checkpoints(ctx)
+	if err := VerifyAnchors(recs, anchors, pub); err != nil {
+		return nil, err
+	}
+	if err := VerifyAudit(recs, cps, pub); err != nil {
+		return nil, err
+	}
+	return RestoreMarks(recs, pub)
+}
+
+// TestRestoredTrail: a trail resumed by a restore's signed mark verifies,
+// and reports the records lost; a mark signed by another key, a gap
+// without a mark, or a mark naming other records is a break.
+func TestRestoredTrail(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(nil)
+	pub := key.Public().(ed25519.PublicKey)
+	s, anchors, _ := restoredTrail(t, key, key)
+	gaps, err := checkRestored(s, anchors, pub)
+	if err != nil || len(gaps) != 1 || gaps[0].Restored != 10 || gaps[0].Anchored != 30 || gaps[0].Mark != 31 {
+		t.Fatalf("restored trail: %+v %v", gaps, err)
+	}
+	if head, _, _ := s.AuditHead(context.Background()); head != 32 {
+		t.Fatalf("head %d, want 32", head)
+	}
+
+	_, other, _ := ed25519.GenerateKey(nil)
+	forged, anchors, _ := restoredTrail(t, key, other)
+	var ce *ChainError
+	if _, err := checkRestored(forged, anchors, pub); !errors.As(err, &ce) || ce.Seq != 31 {
+		t.Fatalf("a mark signed by another key: %v", err)
+	}
+
+	s, anchors, _ = restoredTrail(t, key, key)
+	tamper(t, s, `DELETE FROM audit WHERE seq = 5`)
+	if _, err := checkRestored(s, anchors, pub); !errors.As(err, &ce) || ce.Seq != 5 {
+		t.Fatalf("a gap without a mark: %v", err)
+	}
+
+	s, anchors, _ = restoredTrail(t, key, key)
+	tamper(t, s, `DELETE FROM audit WHERE seq = 10`)
+	if _, err := checkRestored(s, anchors, pub); !errors.As(err, &ce) {
+		t.Fatalf("records removed before a mark: %v", err)
+	}
+
+	// An anchor at the lost end that is not what the mark follows.
+	s, anchors, _ = restoredTrail(t, key, key)
+	anchors[1] = SignCheckpoint(30, GenesisHash, time.Now(), key)
+	if _, err := checkRestored(s, anchors, pub); !errors.As(err, &ce) || ce.Seq != 31 {
+		t.Fatalf("a mark that does not follow the anchor: %v", err)
+	}
+}
+
+// TestGoldenRestoreMark: a restore's mark (its statement, format 1), as
+// written once (-update) and read by every later build: a trail restored
+// today must verify as restored, not broken, in later releases.
+func TestGoldenRestoreMark(t *testing.T) {
+	const path = "testdata/restore-mark-v1.json"
+	var g struct {
+		PublicKey string      `json:"public_key"`
+		Record    AuditRecord `json:"record"`
+	}
+	if *update {
+		_, key, _ := ed25519.GenerateKey(nil)
+		st := SignRestore(RestoreStatement{RestoredSeq: 412, RestoredHash: "5d41402abc4b2a76b9719d911017c592" + "5d41402abc4b2a76b9719d911017c592",
+			AnchoredSeq: 530, AnchoredHash: "7d793037a0760186574b0282f2f435e7" + "7d793037a0760186574b0282f2f435e7",
+			BackupCreatedAt: time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC)}, key)
+		detail, _ := json.Marshal(st)
+		r := AuditRecord{Seq: 531, Time: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC), ActorSubject: "portal", Role: "system", Action: ActionRestored,
+			Outcome: "success", Detail: string(detail), PrevHash: st.AnchoredHash, Format: 1}
+		r.Hash = ChainHash(r)
+		g.PublicKey, g.Record = base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)), r
+		b, _ := json.MarshalIndent(g, "", "  ")
+		os.WriteFile(path, b, 0o644)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := base64.StdEncoding.DecodeString(g.PublicKey)
+	gaps, err := RestoreMarks([]AuditRecord{g.Record}, pub)
+	if err != nil || len(gaps) != 1 || gaps[0].Restored != 412 || gaps[0].Anchored != 530 || gaps[0].Mark != 531 || ChainHash(g.Record) != g.Record.Hash {
+		t.Fatalf("%s reads as %+v (%v)", path, gaps, err)
+	}
+}
