@@ -20,7 +20,13 @@ type goldenEpoch struct {
 }
 
 func TestGoldenEpoch(t *testing.T) {
-	master, err := LoadMasterKey("testdata/master.key")
+	// Read as text: git does not keep the file's 0600 mode, which
+	// LoadMasterKey insists on.
+	mt, err := os.ReadFile("testdata/master.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, err := ParseMasterKey(bytes.NewReader(mt))
 	if err != nil {
 		t.Fatal(err)
 	}
