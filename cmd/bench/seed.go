@@ -74,6 +74,7 @@ type seeder struct {
 	target string                  // the measured visit, created through the portal
 	have   volumePlan
 	keys   map[string]*crypto.VisitKey
+	steps  []string // how long each part of the last grow took
 	cal    *calendar.Calendar
 	now    time.Time
 }
@@ -124,6 +125,12 @@ func (s *seeder) grow(ctx context.Context, to volumePlan) error {
 			return err
 		}
 	}
+	s.steps = nil
+	t := time.Now()
+	lap := func(what string) {
+		s.steps = append(s.steps, fmt.Sprintf("%s %s", what, time.Since(t).Round(100*time.Millisecond)))
+		t = time.Now()
+	}
 	var users []store.User
 	for p := s.have.people; p < to.people; p++ {
 		users = append(users, s.person(p))
@@ -143,20 +150,25 @@ func (s *seeder) grow(ctx context.Context, to volumePlan) error {
 			destroyed = append(destroyed, s.visitID(i))
 		}
 	}
+	lap("visits (keys, rows)")
 	if err := s.st.SeedMembers(ctx, members); err != nil {
 		return err
 	}
+	lap("members")
 	var files []store.SeededFile
 	for i := max(2, s.have.visits+s.have.visits%2); i < to.visits; i += 2 {
 		files = append(files, s.files(i, 0, otherFiles(i/2-1))...)
 	}
 	files = append(files, s.files(0, max(s.have.bigFiles, 0), to.bigFiles)...)
+	lap("files (names sealed)")
 	if err := s.st.SeedFiles(ctx, files); err != nil {
 		return err
 	}
+	lap("files (rows)")
 	if err := s.st.SeedDestroyed(ctx, destroyed, s.now.AddDate(0, -1, 0)); err != nil {
 		return err
 	}
+	lap("destroyed visits")
 	s.have.visits, s.have.bigFiles = max(s.have.visits, to.visits), max(s.have.bigFiles, to.bigFiles)
 	for from := s.have.audit; from < to.audit; from += 100000 {
 		if _, _, err := s.st.SeedAudit(ctx, s.auditRecords(from, min(to.audit, from+100000), to)); err != nil {
@@ -164,6 +176,7 @@ func (s *seeder) grow(ctx context.Context, to volumePlan) error {
 		}
 	}
 	s.have.audit = max(s.have.audit, to.audit)
+	lap("audit records (chained)")
 	return nil
 }
 

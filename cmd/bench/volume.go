@@ -167,7 +167,7 @@ func (v *volumeRun) grow(ctx context.Context, phase string, plan volumePlan) err
 	if err != nil {
 		return fmt.Errorf("seed %s: %w", phase, err)
 	}
-	line := fmt.Sprintf("%s: %s; seeded in %s", phase, plan, time.Since(t).Round(100*time.Millisecond))
+	line := fmt.Sprintf("%s: %s; seeded in %s (%s)", phase, plan, time.Since(t).Round(100*time.Millisecond), strings.Join(v.seed.steps, ", "))
 	v.seedTimes = append(v.seedTimes, line)
 	fmt.Println("   " + line)
 	return v.st.startPortal(ctx)
