@@ -38,7 +38,7 @@ func (b *bench) volume(ctx context.Context) (string, []growthRow, bool, error) {
 	fmt.Fprintf(&s, "Latency at volume (%s), against the same requests with the measured visit alone (%s); p50 / p99 in ms, ratio of the p50s; targets p50 < 50 ms, p99 < 200 ms, ratio ≤ 1.5:\n\n",
 		phases[2].plan, phases[0].plan)
 	s.WriteString("| request | SQLite empty | SQLite volume | ratio | PostgreSQL empty | PostgreSQL volume | ratio | result |\n|---|---|---|---|---|---|---|---|\n")
-	failed := false
+	failed := lv.missed || pv.missed
 	for i, r := range volumeRoutes {
 		le, lvol, pe, pvol := lite["empty"][i], lite["volume"][i], post["empty"][i], post["volume"][i]
 		if le.na || lvol.na {
