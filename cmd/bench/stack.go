@@ -36,13 +36,24 @@ type benchStack struct {
 	portalURL string
 	env       []string
 	pprofAddr string // with BENCH_PROFILE: the portal's profiler
+	dbURL     string // PostgreSQL's, or empty for SQLite
+	idpURL    string // the dev identity provider
+}
+
+// openStore opens the portal's database from this process (the volume
+// seed writes it while the portal is stopped).
+func (b *benchStack) openStore(ctx context.Context) (*store.Store, error) {
+	if b.dbURL != "" {
+		return store.OpenPostgres(ctx, b.dbURL, store.PostgresOptions{})
+	}
+	return store.Open(ctx, filepath.Join(b.dir, "portal.db"))
 }
 
 // startStack starts a stack whose portal keeps its metadata in SQLite, or
 // on PostgreSQL at dbURL when given; extra is configuration over the
 // stack's own (KEY=value).
 func startStack(ctx context.Context, dbURL string, extra ...string) (*benchStack, error) {
-	b := &benchStack{}
+	b := &benchStack{dbURL: dbURL}
 	var err error
 	if b.dir, err = os.MkdirTemp("", "portal-bench-"); err != nil {
 		return nil, err
@@ -60,7 +71,7 @@ func startStack(ctx context.Context, dbURL string, extra ...string) (*benchStack
 	}
 	idpAddr, _ := devstack.FreeAddr()
 	portalAddr, _ := devstack.FreeAddr()
-	b.portalURL = "http://" + portalAddr
+	b.portalURL, b.idpURL = "http://"+portalAddr, "http://"+idpAddr
 	h, err := devidp.New(devidp.DemoConfig("http://"+idpAddr, b.portalURL))
 	if err != nil {
 		return nil, err
@@ -107,12 +118,7 @@ func startStack(ctx context.Context, dbURL string, extra ...string) (*benchStack
 		b.env = append(b.env, pre+"ISSUER=http://"+idpAddr+"/"+p.name, pre+"CLIENT_ID=portal", pre+"CLIENT_SECRET=dev-portal-secret", pre+"ORGANISATION="+p.org)
 	}
 	// The administrator, before the portal starts.
-	var st *store.Store
-	if dbURL != "" {
-		st, err = store.OpenPostgres(ctx, dbURL, store.PostgresOptions{})
-	} else {
-		st, err = store.Open(ctx, filepath.Join(b.dir, "portal.db"))
-	}
+	st, err := b.openStore(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -146,11 +152,18 @@ func (b *benchStack) startPortal(ctx context.Context) error {
 	return fmt.Errorf("portal did not start")
 }
 
-func (b *benchStack) close() {
+// stopPortal stops the portal process (it signs the audit chain's head
+// as it goes).
+func (b *benchStack) stopPortal() {
 	if b.portal != nil && b.portal.Process != nil {
 		b.portal.Process.Signal(syscall.SIGTERM)
 		b.portal.Wait()
+		b.portal = nil
 	}
+}
+
+func (b *benchStack) close() {
+	b.stopPortal()
 	if b.idp != nil {
 		b.idp.Close()
 	}

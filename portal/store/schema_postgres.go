@@ -341,4 +341,7 @@ CREATE TABLE restores (
 	finished_at       TEXT
 );
 `,
+	`
+CREATE INDEX members_email ON members (email);
+`,
 }
