@@ -72,6 +72,9 @@ type seeder struct {
 	seed   uint64
 	issuer func(idp string) string // the dev identity provider's issuer for idp
 	target string                  // the measured visit, created through the portal
+	// epochKey reads a key epoch's wrapped key from the portal's key
+	// bucket: the measured visit's key is wrapped to one.
+	epochKey func(ctx context.Context, id string) ([]byte, error)
 	have   volumePlan
 	keys   map[string]*crypto.VisitKey
 	steps  []string // how long each part of the last grow took
@@ -121,7 +124,17 @@ func (s *seeder) grow(ctx context.Context, to volumePlan) error {
 		if err != nil {
 			return err
 		}
-		if s.keys[s.target], err = s.master.Unwrap(wk.Wrapped); err != nil {
+		wrapper := s.master
+		if wk.Epoch != "" {
+			w, err := s.epochKey(ctx, wk.Epoch)
+			if err != nil {
+				return err
+			}
+			if wrapper, err = s.master.UnwrapEpoch(w); err != nil {
+				return err
+			}
+		}
+		if s.keys[s.target], err = wrapper.Unwrap(wk.Wrapped); err != nil {
 			return err
 		}
 	}

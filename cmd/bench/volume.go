@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/minio/minio-go/v7"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -122,7 +123,15 @@ func volumeOn(ctx context.Context, dbURL string) (map[string][]latency, *volumeR
 		return nil, nil, err
 	}
 	v.seed = &seeder{master: master, seed: uint64(envInt("BENCH_SEED", 2026)), target: v.target, now: time.Now().UTC(),
-		issuer: func(idp string) string { return st.idpURL + "/" + idp }}
+		issuer: func(idp string) string { return st.idpURL + "/" + idp },
+		epochKey: func(ctx context.Context, id string) ([]byte, error) {
+			obj, err := st.raw.GetObject(ctx, "portal-key-epochs", "epochs/"+id+".age", minio.GetObjectOptions{})
+			if err != nil {
+				return nil, err
+			}
+			defer obj.Close()
+			return io.ReadAll(obj)
+		}}
 	out := map[string][]latency{}
 	for _, ph := range volumePhases() {
 		if err := v.grow(ctx, ph.name, ph.plan); err != nil {
