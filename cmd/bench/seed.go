@@ -75,11 +75,15 @@ type seeder struct {
 	// epochKey reads a key epoch's wrapped key from the portal's key
 	// bucket: the measured visit's key is wrapped to one.
 	epochKey func(ctx context.Context, id string) ([]byte, error)
-	have   volumePlan
-	keys   map[string]*crypto.VisitKey
-	steps  []string // how long each part of the last grow took
-	cal    *calendar.Calendar
-	now    time.Time
+	// makeBucket creates a live visit's bucket (nil: none, in tests): the
+	// portal refuses to serve a live visit whose bucket is gone, as a
+	// restore that missed a destruction would leave it.
+	makeBucket func(ctx context.Context, name string) error
+	have       volumePlan
+	keys       map[string]*crypto.VisitKey
+	steps      []string // how long each part of the last grow took
+	cal        *calendar.Calendar
+	now        time.Time
 }
 
 func (s *seeder) rng(kind string, i int) *rand.Rand {
@@ -161,6 +165,10 @@ func (s *seeder) grow(ctx context.Context, to volumePlan) error {
 		members = append(members, s.members(i)...)
 		if i%2 == 1 {
 			destroyed = append(destroyed, s.visitID(i))
+		} else if s.makeBucket != nil {
+			if err := s.makeBucket(ctx, "portal-visit-"+s.visitID(i)); err != nil {
+				return err
+			}
 		}
 	}
 	lap("visits (keys, rows)")

@@ -131,6 +131,9 @@ func volumeOn(ctx context.Context, dbURL string) (map[string][]latency, *volumeR
 			}
 			defer obj.Close()
 			return io.ReadAll(obj)
+		},
+		makeBucket: func(ctx context.Context, name string) error {
+			return st.raw.MakeBucket(ctx, name, minio.MakeBucketOptions{})
 		}}
 	out := map[string][]latency{}
 	for _, ph := range volumePhases() {
