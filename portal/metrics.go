@@ -37,6 +37,9 @@ type Metrics interface {
 	DatabaseError(op string)
 	// MailFailed is one notification that could not be delivered.
 	MailFailed()
+	// MailQueue is how many notifications wait to be sent, after each
+	// round of the mail worker.
+	MailQueue(n int)
 	// Scanned is one outcome of the malware scanner on a file: "clean",
 	// "infected", or "failed" (no verdict: the file waits for the worker).
 	Scanned(verdict string)
@@ -68,5 +71,6 @@ func (noMetrics) DestructionFailed()        {}
 func (noMetrics) S3Error(string)            {}
 func (noMetrics) DatabaseError(string)      {}
 func (noMetrics) MailFailed()               {}
+func (noMetrics) MailQueue(int)             {}
 func (noMetrics) Scanned(string)            {}
 func (noMetrics) Scanner(bool)              {}

@@ -83,6 +83,9 @@ func (s *Service) DeliverNotifications(ctx context.Context) (int, error) {
 	if len(errs) > 0 {
 		s.log.Warn("notifications not sent", "sent", sent, "err", errors.Join(errs...))
 	}
+	if n, err := s.store.PendingNotifications(context.WithoutCancel(ctx)); err == nil {
+		s.metrics.MailQueue(n)
+	}
 	return sent, errors.Join(errs...)
 }
 

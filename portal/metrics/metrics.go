@@ -47,6 +47,7 @@ type Registry struct {
 	s3Errors     *prometheus.CounterVec
 	dbErrors     *prometheus.CounterVec
 	mailFailures prometheus.Counter
+	mailQueue    prometheus.Gauge
 	scans        *prometheus.CounterVec
 	scannerUp    prometheus.Gauge
 
@@ -96,6 +97,7 @@ func New(policies []string) *Registry {
 	r.s3Errors = f.counterVec("portal_s3_errors_total", "Failed exchanges with the object store, by operation: no answer, 5xx (not 501), 401 or 403.", "operation")
 	r.dbErrors = f.counterVec("portal_database_errors_total", "Database failures, by where they were seen.", "operation")
 	r.mailFailures = f.counter("portal_mail_failures_total", "Notifications that could not be delivered.")
+	r.mailQueue = f.gauge("portal_mail_queue", "Notifications waiting to be sent (the outbox), after the mail worker's latest round.")
 	r.scans = f.counterVec("portal_scan_verdicts_total", "Outcomes of the malware scanner on uploaded files: clean, infected, or failed (no verdict: the file waits and is scanned again).", "verdict")
 	r.scannerUp = f.gauge("portal_scanner_up", "1 when the malware scanner (clamd) answered its latest check, or scanning is off; 0 when it does not answer.")
 	r.scannerUp.Set(1)
@@ -207,6 +209,9 @@ func (r *Registry) DatabaseError(op string) { r.dbErrors.WithLabelValues(known(d
 
 // MailFailed counts a notification that could not be delivered.
 func (r *Registry) MailFailed() { r.mailFailures.Inc() }
+
+// MailQueue sets how many notifications wait to be sent.
+func (r *Registry) MailQueue(n int) { r.mailQueue.Set(float64(n)) }
 
 // Scanned counts an outcome of the malware scanner.
 func (r *Registry) Scanned(verdict string) { r.scans.WithLabelValues(known(verdicts, verdict)).Inc() }

@@ -339,3 +339,13 @@ func (s *Store) SetNotificationsOff(ctx context.Context, userID string, kinds []
 	}
 	return nil
 }
+
+// PendingNotifications counts the notifications waiting to be sent.
+func (s *Store) PendingNotifications(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE state = 'pending'`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: pending notifications: %w", err)
+	}
+	return n, nil
+}
