@@ -131,6 +131,20 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 			}
 		}
 	}
+	// The identity provider's port is held from now on: a free port picked
+	// and left closed while MinIO and the rest start can be taken by
+	// another process (a test's stack, a scanner) in the meantime.
+	var idpListener net.Listener
+	if !o.DomainOnly {
+		if idpListener, err = net.Listen("tcp", o.IdPAddr); err != nil {
+			return st, fmt.Errorf("dev identity provider: %w", err)
+		}
+		defer func() {
+			if idpListener != nil {
+				idpListener.Close()
+			}
+		}()
+	}
 	if o.DatabaseURL == "" && pgserver.TestDatabaseWanted() {
 		if o.DatabaseURL, err = pgserver.NewTestDatabase(ctx); err != nil {
 			return st, err
@@ -190,10 +204,8 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 		if err != nil {
 			return st, err
 		}
-		ln, err := net.Listen("tcp", o.IdPAddr)
-		if err != nil {
-			return st, fmt.Errorf("dev identity provider: %w", err)
-		}
+		ln := idpListener
+		idpListener = nil
 		st.idpServer = &http.Server{Handler: idp, ReadHeaderTimeout: 10 * time.Second}
 		go st.idpServer.Serve(ln)
 	}
