@@ -52,8 +52,7 @@ func browserTools(t *testing.T) (root, chromium string) {
 // finds no WCAG 2.2 AA violation on any page. Screenshots go to
 // test-artifacts/browser.
 func TestBrowserJourney(t *testing.T) {
-	root, chromium := browserTools(t)
-	script := filepath.Join(root, "web", "tests", "journey.mjs")
+	browserTools(t)
 	ts := startStack(t)
 	v := ts.demoVisit(t)
 
@@ -112,21 +111,15 @@ func TestBrowserJourney(t *testing.T) {
 	go ctl.Serve(ln)
 	defer ctl.Close()
 
-	artifacts := filepath.Join(root, "test-artifacts", "browser")
-	os.RemoveAll(artifacts)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", script)
-	cmd.Dir = filepath.Join(root, "web")
-	cmd.Env = append(os.Environ(),
-		"PORTAL_URL="+ts.PortalURL, "CONTROL_URL=http://"+ln.Addr().String(), "ARTIFACTS="+artifacts,
-		"VISIT_ID="+v.ID, "BIG_FILE="+big, "BIG_SIZE="+strconv.Itoa(bigSize), "SEGMENT_SIZE="+strconv.FormatInt(ts.Config.SegmentSize, 10),
-		"DEMO_PASSWORD="+devidp.DemoPassword, "CHROMIUM="+chromium, "FOLDER="+folder)
-	out, err := cmd.CombinedOutput()
+	out, err := runBrowserScript(t, ts, "journey.mjs", "browser", 10*time.Minute,
+		"CONTROL_URL=http://"+ln.Addr().String(), "VISIT_ID="+v.ID, "BIG_FILE="+big, "BIG_SIZE="+strconv.Itoa(bigSize),
+		"SEGMENT_SIZE="+strconv.FormatInt(ts.Config.SegmentSize, 10), "FOLDER="+folder)
 	t.Logf("journey output:\n%s", out)
 	if err != nil {
 		t.Fatalf("browser journey failed: %v", err)
 	}
+	root, _ := browserTools(t)
+	artifacts := filepath.Join(root, "test-artifacts", "browser")
 	if restarts != 1 {
 		t.Fatalf("the portal was restarted %d times, want 1", restarts)
 	}
@@ -156,4 +149,22 @@ func TestBrowserJourney(t *testing.T) {
 	if !found {
 		t.Fatalf("the 200 MiB upload is not in the zip with its original SHA-256 %s: %v", src.sum(), sums)
 	}
+}
+
+// runBrowserScript runs web/tests/<script> in Chromium against the stack ts,
+// with the portal's address, the demo password and Chromium in its
+// environment besides env, and screenshots in test-artifacts/<artifacts>
+// (emptied first). It returns the script's output.
+func runBrowserScript(t *testing.T, ts *testStack, script, artifacts string, timeout time.Duration, env ...string) ([]byte, error) {
+	t.Helper()
+	root, chromium := browserTools(t)
+	dir := filepath.Join(root, "test-artifacts", artifacts)
+	os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "web", "tests", script))
+	cmd.Dir = filepath.Join(root, "web")
+	cmd.Env = append(os.Environ(), append([]string{"PORTAL_URL=" + ts.PortalURL, "ARTIFACTS=" + dir,
+		"DEMO_PASSWORD=" + devidp.DemoPassword, "CHROMIUM=" + chromium}, env...)...)
+	return cmd.CombinedOutput()
 }

@@ -2,71 +2,32 @@
 // (MinIO, the dev identity provider, the portal) in Debian's Chromium.
 // Every page is checked with axe-core (WCAG 2.2 AA, zero violations) and
 // saved as a screenshot in $ARTIFACTS.
-import { chromium } from 'playwright-core'
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { createRequire } from 'node:module'
+import { env, base, artifacts, failures, check, audit, screenshot, signIn as signInAs, launch, waitFor, finish } from './lib.mjs'
 
-const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} is not set`); return v }
-const base = env('PORTAL_URL')
 const control = env('CONTROL_URL')
-const artifacts = env('ARTIFACTS')
 const visit = env('VISIT_ID')
 const bigFile = env('BIG_FILE')
 const bigSize = Number(env('BIG_SIZE'))
 const segment = Number(env('SEGMENT_SIZE'))
-const password = env('DEMO_PASSWORD')
 const folder = env('FOLDER')
-mkdirSync(artifacts, { recursive: true })
-const require = createRequire(import.meta.url)
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
 
-const failures = []
-const check = (ok, what) => { if (!ok) { failures.push(what); console.error('FAIL: ' + what) } else console.log('ok: ' + what) }
-let shot = 0
-
-async function audit (page, name) {
-  await page.waitForLoadState('load')
-  await page.addScriptTag({ content: axeSource })
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }))
-  })
-  const file = `${String(++shot).padStart(2, '0')}-${name}.png`
-  await page.screenshot({ path: join(artifacts, file), fullPage: true })
-  check(result.length === 0, `axe: ${name} (${page.url().replace(base, '')}) has no WCAG 2.2 AA violations` +
-    (result.length ? ': ' + JSON.stringify(result) : ''))
-  console.log(`   ${name}: screenshot ${file}`)
-}
-
+// signIn checks the start page on the first, Cafcass, sign-in.
 async function signIn (context, org, user, quiet) {
-  const page = await context.newPage()
-  page.on('dialog', (d) => d.accept())
-  await page.goto(base + '/')
   if (org === 'cafcass' && !quiet) {
+    const page = await context.newPage()
+    await page.goto(base + '/')
     await audit(page, 'start')
     const font = await page.evaluate(() => getComputedStyle(document.querySelector('h1')).fontFamily)
     // GOV.UK Frontend set to Arial (the portal is not on GOV.UK, so not
     // GDS Transport); an unstyled page would be in the browser's serif.
     check(/^arial/i.test(font), `the GOV.UK Design System styles the pages, in Arial (h1 font: ${font})`)
+    await page.close()
   }
-  await page.getByRole('button', { name: new RegExp(`Sign in with your ${org === 'cafcass' ? 'Cafcass' : 'Ofsted'}`, 'i') }).click()
-  await page.fill('#username', user)
-  await page.fill('#password', password)
-  await page.click('button[type=submit]')
-  await page.waitForURL(base + '/visits')
-  return page
+  return signInAs(context, org, user)
 }
 
-// bypassCSP lets the test inject axe-core; the pages themselves run under
-// the portal's CSP (no inline scripts).
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync']
-})
+const browser = await launch()
 
 try {
   // --- The provider's uploader ------------------------------------------
@@ -194,7 +155,7 @@ try {
   check((await pp.content()).includes('2 files uploaded.'), 'without JavaScript, the plain form uploads two files')
   check(await pp.locator('[id="item-1.05-status"]').innerText() === 'Received', 'the plain form files 1.05 Self-evaluation.pdf under item 1.05')
   // (axe needs JavaScript; this page's markup is checked with it on above.)
-  await pp.screenshot({ path: join(artifacts, `${String(++shot).padStart(2, '0')}-visit-after-plain-upload.png`), fullPage: true })
+  await screenshot(pp, 'visit-after-plain-upload')
   await plain.close()
 
   // --- The lead inspector downloads a zip -------------------------------
@@ -251,17 +212,4 @@ try {
   await browser.close()
 }
 
-async function waitFor (cond, ms, what) {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting for: ' + what)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-
-writeFileSync(join(artifacts, 'result.json'), JSON.stringify({ failures }, null, 2))
-if (failures.length) {
-  console.error(`${failures.length} check(s) failed`)
-  process.exit(1)
-}
-console.log('browser journey passed')
+finish('browser journey')

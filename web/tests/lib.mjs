@@ -1,0 +1,87 @@
+// Shared by the browser scripts in this folder (each run by a Go test in
+// web/browser*_test.go against a real stack): the environment, checks that
+// collect failures rather than stop, axe-core (WCAG 2.2 A and AA) with a
+// screenshot of every page checked, sign-in through the dev identity
+// provider, and the exit status.
+import { chromium } from 'playwright-core'
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { createRequire } from 'node:module'
+
+export const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} is not set`); return v }
+export const base = env('PORTAL_URL')
+export const artifacts = env('ARTIFACTS')
+export const password = env('DEMO_PASSWORD')
+mkdirSync(artifacts, { recursive: true })
+const require = createRequire(import.meta.url)
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
+
+export const failures = []
+export const check = (ok, what) => { if (!ok) { failures.push(what); console.error('FAIL: ' + what) } else console.log('ok: ' + what) }
+let shot = 0
+
+// screenshot saves the page, numbered in the order taken.
+export async function screenshot (page, name) {
+  const file = `${String(++shot).padStart(2, '0')}-${name}.png`
+  await page.screenshot({ path: join(artifacts, file), fullPage: true })
+  return file
+}
+
+// audit runs axe-core on the page and saves a screenshot of it.
+export async function audit (page, name) {
+  await page.waitForLoadState('load')
+  await page.addScriptTag({ content: axeSource })
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }))
+  })
+  const file = await screenshot(page, name)
+  check(result.length === 0, `axe: ${name} (${page.url().replace(base, '')}) has no WCAG 2.2 AA violations` +
+    (result.length ? ': ' + JSON.stringify(result) : ''))
+  console.log(`   ${name}: screenshot ${file}`)
+}
+
+// signIn signs a demo account in (org is 'cafcass' or 'ofsted') in a new
+// page of context, and returns the page on the visit list.
+export async function signIn (context, org, user) {
+  const page = await context.newPage()
+  page.on('dialog', (d) => d.accept())
+  await page.goto(base + '/')
+  await page.getByRole('button', { name: new RegExp(`Sign in with your ${org === 'cafcass' ? 'Cafcass' : 'Ofsted'}`, 'i') }).click()
+  await page.fill('#username', user)
+  await page.fill('#password', password)
+  await page.click('button[type=submit]')
+  await page.waitForURL(base + '/visits')
+  return page
+}
+
+// launch starts Debian's Chromium. Contexts are made with bypassCSP so the
+// test can inject axe-core; the pages themselves run under the portal's CSP.
+export async function launch () {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync']
+  })
+}
+
+// waitFor polls cond every 50 ms until it holds or ms pass.
+export async function waitFor (cond, ms, what) {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting for: ' + what)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+// finish writes result.json and exits non-zero when any check failed.
+export function finish (name) {
+  writeFileSync(join(artifacts, 'result.json'), JSON.stringify({ failures }, null, 2))
+  if (failures.length) {
+    console.error(`${failures.length} check(s) failed`)
+    process.exit(1)
+  }
+  console.log(`${name} passed`)
+}
