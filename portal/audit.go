@@ -293,8 +293,8 @@ func (acc *Access) AuditTrail(ctx context.Context, q AuditQuery) (AuditTrail, er
 	if len(recs) == f.Limit {
 		out.NextAfter = recs[len(recs)-1].Seq
 	}
-	if cps, err := acc.svc.store.Checkpoints(ctx); err == nil && len(cps) > 0 {
-		out.Checkpoint = &cps[len(cps)-1]
+	if c, err := acc.svc.store.LastCheckpoint(ctx); err == nil {
+		out.Checkpoint = &c
 	}
 	return out, nil
 }

@@ -136,17 +136,10 @@ type AuditSummary struct {
 // checks it against the checkpoints anchored outside the database (anchors
 // may be nil); a broken link is a *store.ChainError naming the record.
 func VerifyAudit(ctx context.Context, st *store.Store, pub ed25519.PublicKey, anchors Anchors) (AuditSummary, error) {
-	recs, err := st.AuditRecords(ctx, store.AuditFilter{})
-	if err != nil {
-		return AuditSummary{}, err
-	}
-	cps, err := st.Checkpoints(ctx)
-	if err != nil {
-		return AuditSummary{}, err
-	}
-	sum := AuditSummary{Records: len(recs), Checkpoints: len(cps)}
+	var sum AuditSummary
 	var anchored []store.Checkpoint
 	if anchors != nil {
+		var err error
 		if anchored, err = anchors.List(ctx); err != nil {
 			return sum, fmt.Errorf("audit anchors (%s): %w", anchors.Where(), err)
 		}
@@ -155,13 +148,8 @@ func VerifyAudit(ctx context.Context, st *store.Store, pub ed25519.PublicKey, an
 			sum.LastAnchored = anchored[n-1].Seq
 		}
 	}
-	if err := store.VerifyAnchors(recs, anchored, pub); err != nil {
-		return sum, err
-	}
-	if err := store.VerifyAudit(recs, cps, pub); err != nil {
-		return sum, err
-	}
-	sum.Restores, err = store.RestoreMarks(recs, pub)
+	check, err := st.VerifyTrail(ctx, anchored, pub)
+	sum.Records, sum.Checkpoints, sum.Restores = check.Records, check.Checkpoints, check.Restores
 	return sum, err
 }
 

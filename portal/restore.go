@@ -134,13 +134,9 @@ func (s *Service) markRestore(ctx context.Context, r store.Restore, keys trusted
 			st.AnchoredSeq, st.AnchoredHash = c.Seq, c.Hash
 		}
 	}
-	recs, err := s.store.AuditRecords(ctx, store.AuditFilter{})
-	if err != nil {
-		return 0, 0, err
-	}
 	for _, cs := range covered {
 		key, _ := keys.anchor(cs[0])
-		if err := store.VerifyAnchors(recs, cs, key); err != nil {
+		if err := s.store.CheckAnchors(ctx, cs, key); err != nil {
 			return 0, 0, fmt.Errorf("the backup's trail does not match the anchors outside the database: %w", err)
 		}
 	}

@@ -200,8 +200,8 @@ func (s *seeder) checkpoint(ctx context.Context, signingKey string) error {
 }
 
 // verifyAudit runs the operator's check over the seeded trail. It reads
-// the whole trail in one statement: when that outlasts PostgreSQL's
-// statement timeout (PORTAL_DB_STATEMENT_TIMEOUT, 30 s by default) the
+// the trail in pages of 5,000 records; should one statement outlast
+// PostgreSQL's statement timeout (PORTAL_DB_STATEMENT_TIMEOUT, 30 s by default) the
 // failure is reported as a miss and the check is run again with ten
 // minutes, to tell a broken chain from a slow read.
 func (v *volumeRun) verifyAudit(ctx context.Context) error {

@@ -299,37 +299,14 @@ func VerifyAudit(records []AuditRecord, checkpoints []Checkpoint, trusted ed2551
 	if err != nil {
 		return err
 	}
-	prev := GenesisHash
-	bySeq := map[int64]string{}
-	want := int64(1)
+	w := newChainWalk(gaps, checkpoints)
 	for _, r := range records {
-		resumed := r.Seq != want && resumes(gaps, r, want-1, prev)
-		switch {
-		case r.Seq != want && !resumed:
-			return &ChainError{want, fmt.Sprintf("record %d is missing or out of order (found %d)", want, r.Seq)}
-		case !resumed && r.PrevHash != prev:
-			return &ChainError{r.Seq, "does not follow the record before it"}
-		case ChainHash(r) != r.Hash:
-			return &ChainError{r.Seq, "its contents do not match its hash (edited)"}
-		}
-		prev = r.Hash
-		bySeq[r.Seq] = r.Hash
-		want = r.Seq + 1
+		w.add(r)
 	}
-	for _, c := range checkpoints {
-		sig, err := base64.StdEncoding.DecodeString(c.Signature)
-		if msg := checkpointMessage(c); err != nil || msg == nil || !ed25519.Verify(trusted, msg, sig) {
-			return &ChainError{c.Seq, "checkpoint signature does not verify with the trusted key"}
-		}
-		h, ok := bySeq[c.Seq]
-		if !ok {
-			return &ChainError{c.Seq, "a signed checkpoint covers a record that is gone (records deleted from the end)"}
-		}
-		if h != c.Hash {
-			return &ChainError{c.Seq, "the chain differs from the signed checkpoint"}
-		}
+	if w.broken != nil {
+		return w.broken
 	}
-	return nil
+	return w.checkpoints(checkpoints, trusted)
 }
 
 // LastCheckpoint returns the latest checkpoint, or ErrNotFound.
@@ -357,40 +334,9 @@ func VerifyAnchors(records []AuditRecord, anchors []Checkpoint, trusted ed25519.
 	if err != nil {
 		return err
 	}
-	bySeq := make(map[int64]string, len(records))
-	var head int64
+	w := newChainWalk(gaps, anchors)
 	for _, r := range records {
-		bySeq[r.Seq] = r.Hash
-		head = max(head, r.Seq)
+		w.add(r)
 	}
-	last := anchors[0]
-	for _, a := range anchors {
-		if a.Seq > last.Seq {
-			last = a
-		}
-	}
-	for _, a := range anchors {
-		sig, err := base64.StdEncoding.DecodeString(a.Signature)
-		if msg := checkpointMessage(a); err != nil || msg == nil || !ed25519.Verify(trusted, msg, sig) {
-			return &ChainError{a.Seq, "an anchored checkpoint's signature does not verify with the trusted key"}
-		}
-		h, ok := bySeq[a.Seq]
-		if g, gone := lostIn(gaps, a.Seq); !ok && gone {
-			// lost by a restore; the last of them is what its mark follows
-			if a.Seq == g.Anchored && a.Hash != g.AnchoredHash {
-				return &ChainError{g.Mark, fmt.Sprintf("the restore mark does not follow anchored record %d", a.Seq)}
-			}
-			continue
-		}
-		switch {
-		case !ok && head < a.Seq:
-			return &ChainError{head + 1, fmt.Sprintf("the trail ends at record %d but record %d was anchored outside the database: records %d to %d (at least) are gone; the last anchored record is %d",
-				head, a.Seq, head+1, a.Seq, last.Seq)}
-		case !ok:
-			return &ChainError{a.Seq, fmt.Sprintf("anchored record %d is missing; the last anchored record is %d", a.Seq, last.Seq)}
-		case h != a.Hash:
-			return &ChainError{a.Seq, fmt.Sprintf("record %d differs from its anchor outside the database; the last anchored record is %d", a.Seq, last.Seq)}
-		}
-	}
-	return nil
+	return w.anchors(anchors, trusted)
 }
