@@ -99,9 +99,14 @@ func isAction(a string) bool {
 // Choice is one option of a list a person picks from.
 type Choice struct{ Value, Label string }
 
-// ExplainChoices are the members and files an administrator may ask about.
-// File names can name children: an administrator who is not a member picks
-// a file by item, time and id, never by name.
+// ExplainFileChoices is how many of a visit's latest files the explain form
+// offers; any other file is given by its reference (its id, as the audit
+// trail shows it), so the form costs the same for 10 files or 20,000.
+const ExplainFileChoices = 100
+
+// ExplainChoices are the members and the latest files an administrator may
+// ask about. File names can name children: an administrator who is not a
+// member picks a file by item, time and id, never by name.
 func (acc *Access) ExplainChoices(ctx context.Context) (members, files []Choice, err error) {
 	if err := acc.require(ctx, policy.MemberManage, nil); err != nil {
 		return nil, nil, err
@@ -110,7 +115,7 @@ func (acc *Access) ExplainChoices(ctx context.Context) (members, files []Choice,
 	if err != nil {
 		return nil, nil, err
 	}
-	fs, err := acc.svc.store.Files(ctx, acc.Visit.ID)
+	fs, err := acc.svc.store.RecentFiles(ctx, acc.Visit.ID, ExplainFileChoices)
 	if err != nil {
 		return nil, nil, err
 	}

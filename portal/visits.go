@@ -306,7 +306,14 @@ type Me struct {
 	Name          string      `json:"name"`
 	Administrator bool        `json:"administrator"`
 	Visits        []VisitRole `json:"visits"`
+	// MoreVisits says the person is a member of more visits than Visits
+	// lists (the MeVisits newest); GET /api/v1/visits pages through all.
+	MoreVisits bool `json:"more_visits,omitempty"`
 }
+
+// MeVisits is how many of a person's visits "who am I" lists, so that its
+// cost does not grow with a year of memberships.
+const MeVisits = 100
 
 // VisitRole is one visit the actor is a member of.
 type VisitRole struct {
@@ -320,11 +327,14 @@ func (s *Service) Me(ctx context.Context, a Actor) (Me, error) {
 	if _, err := s.Authorize(ctx, a, policy.SelfView, "", ""); err != nil {
 		return Me{}, err
 	}
-	vs, err := s.store.UserVisits(ctx, a.UserID)
+	vs, err := s.store.UserVisits(ctx, a.UserID, MeVisits+1)
 	if err != nil {
 		return Me{}, err
 	}
 	out := Me{ID: a.UserID, Issuer: a.Issuer, Subject: a.Subject, Email: a.Email, Name: a.Name, Administrator: a.Administrator, Visits: []VisitRole{}}
+	if len(vs) > MeVisits {
+		vs, out.MoreVisits = vs[:MeVisits], true
+	}
 	for _, v := range vs {
 		if s.unannounced(store.Visit{NotificationDate: v.NotificationDate}, store.Member{Role: v.Role}) {
 			continue

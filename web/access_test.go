@@ -123,6 +123,11 @@ func TestAccessPolicies(t *testing.T) {
 		if !strings.Contains(page, "Denied") || !strings.Contains(page, "restricted-item") || strings.Contains(page, "Closed cases list") {
 			t.Fatalf("explain page (must decide, and must not show file names to an administrator):\n%s", page)
 		}
+		// A file beyond the latest listed is given by its reference.
+		byRef := readAll(t, admin.get("/visits/"+v.ID+"/explain?member="+hmiID+"&action=file.download&file_ref=+"+cld.ID+"+"))
+		if !strings.Contains(byRef, "Denied") || !strings.Contains(byRef, "restricted-item") {
+			t.Fatalf("explain page, file by reference:\n%s", byRef)
+		}
 	})
 
 	t.Run("an administrator's change to a restriction applies to open sessions", func(t *testing.T) {

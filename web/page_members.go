@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -91,10 +92,15 @@ func (s *Server) explainPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	page := gin.H{"Visit": acc.View(ctx), "Members": members, "Files": files,
-		"Actions": policy.Actions, "Member": c.Query("member"), "Action": c.Query("action"), "File": c.Query("file")}
+	// A file beyond the latest few is given by its reference.
+	file, ref := c.Query("file"), strings.TrimSpace(c.Query("file_ref"))
+	if ref != "" {
+		file = ref
+	}
+	page := gin.H{"Visit": acc.View(ctx), "Members": members, "Files": files, "FileRef": ref, "Latest": portal.ExplainFileChoices,
+		"Actions": policy.Actions, "Member": c.Query("member"), "Action": c.Query("action"), "File": file}
 	if c.Query("member") != "" {
-		e, err := acc.Explain(ctx, c.Query("member"), c.Query("action"), c.Query("file"))
+		e, err := acc.Explain(ctx, c.Query("member"), c.Query("action"), file)
 		if err != nil {
 			s.fail(c, err)
 			return

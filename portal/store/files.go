@@ -197,6 +197,16 @@ func (s *Store) Files(ctx context.Context, visitID string) ([]File, error) {
 	return out, nil
 }
 
+// RecentFiles returns a visit's latest n files, newest first (the
+// files_visit index: the cost does not grow with the visit's files).
+func (s *Store) RecentFiles(ctx context.Context, visitID string, n int) ([]File, error) {
+	out, err := queryAll(ctx, s.db, scanFile, `SELECT `+fileColumns+` FROM files WHERE visit_id = ? ORDER BY uploaded_at DESC, id DESC LIMIT ?`, visitID, n)
+	if err != nil {
+		return nil, fmt.Errorf("store: recent files: %w", err)
+	}
+	return out, nil
+}
+
 // DeleteFile removes a file's row and records its objects as pending removal,
 // in one transaction, so a crash before the objects are gone leaves them to
 // the janitor rather than orphaned.

@@ -163,9 +163,9 @@ type UserVisit struct {
 	NotificationDate         time.Time
 }
 
-// UserVisits lists, in one statement, the visits userID is a bound member
-// of, newest notification first.
-func (s *Store) UserVisits(ctx context.Context, userID string) ([]UserVisit, error) {
+// UserVisits lists, in one statement, the first limit visits userID is a
+// bound member of, newest notification first.
+func (s *Store) UserVisits(ctx context.Context, userID string, limit int) ([]UserVisit, error) {
 	out, err := queryAll(ctx, s.db, func(sc scanner) (UserVisit, error) {
 		var u UserVisit
 		var nd string
@@ -176,7 +176,7 @@ func (s *Store) UserVisits(ctx context.Context, userID string) ([]UserVisit, err
 		u.NotificationDate = d.date(nd)
 		return u, d.err
 	}, `SELECT v.id, v.reference, m.role, v.notification_date FROM members m JOIN visits v ON v.id = m.visit_id
-		WHERE m.user_id = ? ORDER BY v.notification_date DESC, v.reference`, userID)
+		WHERE m.user_id = ? ORDER BY v.notification_date DESC, v.reference LIMIT ?`, userID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: visits of user: %w", err)
 	}
