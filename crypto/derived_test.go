@@ -26,14 +26,7 @@ type goldenDerived struct {
 
 func goldenMasterAndVisit(t *testing.T) (*MasterKey, *VisitKey) {
 	t.Helper()
-	mt, err := os.ReadFile("testdata/master.key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	master, err := ParseMasterKey(bytes.NewReader(mt))
-	if err != nil {
-		t.Fatal(err)
-	}
+	master := goldenMaster(t)
 	b, _ := os.ReadFile("testdata/keys-v1.json")
 	var g goldenKeys
 	if err := json.Unmarshal(b, &g); err != nil {

@@ -20,16 +20,7 @@ type goldenEpoch struct {
 }
 
 func TestGoldenEpoch(t *testing.T) {
-	// Read as text: git does not keep the file's 0600 mode, which
-	// LoadMasterKey insists on.
-	mt, err := os.ReadFile("testdata/master.key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	master, err := ParseMasterKey(bytes.NewReader(mt))
-	if err != nil {
-		t.Fatal(err)
-	}
+	master := goldenMaster(t)
 	if *update {
 		text, _ := GenerateEpochKey(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC))
 		wrapped, err := master.WrapEpoch(text)

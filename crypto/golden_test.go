@@ -105,16 +105,7 @@ func TestGoldenVectors(t *testing.T) {
 	if *update {
 		writeGolden(t)
 	}
-	// Read as text: git does not keep the file's 0600 mode, which
-	// LoadMasterKey insists on.
-	mt, err := os.ReadFile("testdata/master.key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	master, err := ParseMasterKey(bytes.NewReader(mt))
-	if err != nil {
-		t.Fatal(err)
-	}
+	master := goldenMaster(t)
 	b, err := os.ReadFile("testdata/keys-v1.json")
 	if err != nil {
 		t.Fatal(err)
@@ -185,4 +176,19 @@ func TestGoldenVectors(t *testing.T) {
 			t.Errorf("%s: plaintext differs", sv.File)
 		}
 	}
+}
+
+// goldenMaster reads testdata/master.key as text: git does not keep the
+// file's 0600 mode, which LoadMasterKey insists on.
+func goldenMaster(t *testing.T) *MasterKey {
+	t.Helper()
+	mt, err := os.ReadFile("testdata/master.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, err := ParseMasterKey(bytes.NewReader(mt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return master
 }

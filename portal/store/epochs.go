@@ -79,19 +79,9 @@ func (s *Store) StartEpoch(ctx context.Context, e Epoch, retireAfter time.Time, 
 		if _, err := tx.ExecContext(ctx, `INSERT INTO key_epochs (id, recipient, created_at) VALUES (?, ?, ?)`, e.ID, e.Recipient, formatTime(e.CreatedAt)); err != nil {
 			return err
 		}
-		keys, err := keysWhere(ctx, tx, `epoch IS NULL OR epoch != ?`, e.ID)
-		if err != nil {
+		var err error
+		if n, err = rewrapKeys(ctx, tx, e.ID, rewrap, `epoch IS NULL OR epoch != ?`, e.ID); err != nil {
 			return err
-		}
-		for _, k := range keys {
-			nw, err := rewrap(k)
-			if err != nil {
-				return fmt.Errorf("visit %s: %w", k.VisitID, err)
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE visit_keys SET wrapped = ?, epoch = ? WHERE visit_id = ?`, nw, e.ID, k.VisitID); err != nil {
-				return err
-			}
-			n++
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE key_epochs SET superseded_at = ?, retire_after = ? WHERE id != ? AND superseded_at IS NULL`,
 			formatTime(e.CreatedAt), formatTime(retireAfter), e.ID)
@@ -131,24 +121,31 @@ func (s *Store) EpochsDue(ctx context.Context, now time.Time) ([]Epoch, error) {
 func (s *Store) MoveEpochKeys(ctx context.Context, from, to string, rewrap func(k VisitKey) ([]byte, error)) (int, error) {
 	n := 0
 	err := s.inTx(ctx, func(tx *Tx) error {
-		keys, err := keysWhere(ctx, tx, `epoch = ?`, from)
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			nw, err := rewrap(k)
-			if err != nil {
-				return fmt.Errorf("visit %s: %w", k.VisitID, err)
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE visit_keys SET wrapped = ?, epoch = ? WHERE visit_id = ? AND epoch = ?`, nw, to, k.VisitID, from); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
+		var err error
+		n, err = rewrapKeys(ctx, tx, to, rewrap, `epoch = ?`, from)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: move keys off epoch %s: %w", from, err)
 	}
 	return n, nil
+}
+
+// rewrapKeys re-wraps, in tx, the live keys that where (with args) selects
+// to epoch to, each only if it is still wrapped as it was read.
+func rewrapKeys(ctx context.Context, tx *Tx, to string, rewrap func(k VisitKey) ([]byte, error), where string, args ...any) (int, error) {
+	keys, err := keysWhere(ctx, tx, where, args...)
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range keys {
+		nw, err := rewrap(k)
+		if err != nil {
+			return 0, fmt.Errorf("visit %s: %w", k.VisitID, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE visit_keys SET wrapped = ?, epoch = ? WHERE visit_id = ? AND wrapped = ?`, nw, to, k.VisitID, k.Wrapped); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
 }
