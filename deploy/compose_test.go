@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -41,8 +43,9 @@ var secretName = regexp.MustCompile(`PASSWORD|SECRET|_KEY$|ACCESS_KEY|DATABASE_U
 
 // TestCompose checks deploy/compose.yaml: the portal's environment names
 // only variables the portal reads, every secret of every service comes
-// from a file, every service has a health check and a restart policy, and
-// neither the database nor MinIO is published.
+// from a file, every service has a health check and a restart policy,
+// uploads are scanned by the clamd service, and neither the database, MinIO
+// nor clamd is published.
 func TestCompose(t *testing.T) {
 	b, err := os.ReadFile("compose.yaml")
 	if err != nil {
@@ -54,7 +57,7 @@ func TestCompose(t *testing.T) {
 	if err := dec.Decode(&c); err != nil {
 		t.Fatalf("compose.yaml: %v", err)
 	}
-	for _, name := range []string{"portal", "postgres", "minio"} {
+	for _, name := range []string{"portal", "postgres", "minio", "clamd"} {
 		if _, ok := c.Services[name]; !ok {
 			t.Fatalf("no %s service", name)
 		}
@@ -82,6 +85,12 @@ func TestCompose(t *testing.T) {
 		}
 	}
 	checkPortal(t, c)
+	// Scanning is on and the portal reaches clamd on the internal network.
+	if p := c.Services["portal"].Environment; p["PORTAL_SCAN"] != "required" || p["PORTAL_CLAMD_ADDR"] != "clamd:3310" ||
+		!slices.Contains(c.Services["clamd"].Networks, "backend") {
+		t.Errorf("portal: PORTAL_SCAN=%q PORTAL_CLAMD_ADDR=%q, clamd on %v: want every upload scanned by the clamd service",
+			p["PORTAL_SCAN"], p["PORTAL_CLAMD_ADDR"], c.Services["clamd"].Networks)
+	}
 	if !c.Networks["backend"].Internal || slices.Contains(c.Services["postgres"].Networks, "frontend") || slices.Contains(c.Services["minio"].Networks, "frontend") {
 		t.Error("the database and MinIO must be on the internal network only")
 	}
@@ -119,6 +128,37 @@ func checkPortal(t *testing.T, c composeFile) {
 	for _, port := range p.Ports {
 		if !strings.HasPrefix(port, "127.0.0.1:") {
 			t.Errorf("portal: port %s is published beyond loopback (the TLS proxy on the host reaches it there)", port)
+		}
+	}
+}
+
+// TestClamdConf: the clamd configuration compose mounts parses (ClamAV's
+// clamconf reads it), and sets the limits large uploads need: a stream of
+// up to 2047 MiB accepted and scanned whole, written to the tmpfs.
+func TestClamdConf(t *testing.T) {
+	bin, err := exec.LookPath("clamconf")
+	if err != nil {
+		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
+			t.Fatalf("checking clamd.conf needs ClamAV's clamconf (make clamd): %v", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	dir := t.TempDir()
+	b, err := os.ReadFile("clamd.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "clamd.conf"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "-n", "-c", dir).CombinedOutput()
+	if err != nil || strings.Contains(string(out), "ERROR") {
+		t.Fatalf("clamconf: %v\n%s", err, out)
+	}
+	for _, want := range []string{`StreamMaxLength = "2146435072"`, `MaxFileSize = "2146435072"`, `MaxScanSize = "4194304000"`,
+		`TemporaryDirectory = "/scratch"`, `TCPSocket = "3310"`, `Foreground = "yes"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("clamd.conf: want %s; clamconf says:\n%s", want, out)
 		}
 	}
 }

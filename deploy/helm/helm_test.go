@@ -98,6 +98,10 @@ func TestChartRefuses(t *testing.T) {
 		"database unfiltered": {[]string{"-f", values, "--set", "networkPolicy.egress.database.to=null"}, "networkPolicy.egress.database.to must name the database"},
 		"no TLS":              {[]string{"-f", values, "--set", "ingress.tlsSecretName="}, "ingress.tlsSecretName is required"},
 		"bad provider name":   {[]string{"-f", values, "--set", "identityProviders[0].name=Ofsted_Staff"}, "must be 1 to 32 of a-z"},
+		"no scanner":          {[]string{"-f", values, "--set", "scanning.clamdAddr="}, "scanning.clamdAddr is required"},
+		"scanner unreachable": {[]string{"-f", values, "--set", "networkPolicy.egress.clamd.to=null"}, "networkPolicy.egress.clamd.to must name clamd"},
+		"scanning misspelt":   {[]string{"-f", values, "--set", "scanning.mode=optional"}, "scanning.mode must be required or off"},
+		"scan set in config":  {[]string{"-f", values, "--set", "config.PORTAL_SCAN=off"}, "set by the chart"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := render(t, bin, tc.args...)

@@ -81,8 +81,8 @@ func checkObjects(t *testing.T, objs map[string]object) {
 	if types := get(np, "spec", "policyTypes"); !equal(types, []any{"Ingress", "Egress"}) {
 		t.Errorf("network policy types %v", types)
 	}
-	if n := len(get(np, "spec", "egress").([]any)); n != 5 {
-		t.Errorf("%d egress rules, want DNS, database, S3, identity providers, SMTP", n)
+	if n := len(get(np, "spec", "egress").([]any)); n != 6 {
+		t.Errorf("%d egress rules, want DNS, database, S3, identity providers, SMTP, clamd", n)
 	}
 	if get(objs["Ingress"], "spec", "tls", 0, "secretName") == nil {
 		t.Error("the Ingress has no TLS")
@@ -124,7 +124,8 @@ func checkEnv(t *testing.T, c any, items []any) {
 			t.Errorf("%s_FILE is not set", s)
 		}
 	}
-	for _, want := range []string{"PORTAL_MASTER_KEY_FILE", "PORTAL_SIGNING_KEY_FILE", "PORTAL_DATABASE_URL_FILE", "PORTAL_METRICS_ADDR"} {
+	for _, want := range []string{"PORTAL_MASTER_KEY_FILE", "PORTAL_SIGNING_KEY_FILE", "PORTAL_DATABASE_URL_FILE", "PORTAL_METRICS_ADDR",
+		"PORTAL_SCAN", "PORTAL_CLAMD_ADDR"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("%s is not set", want)
 		}

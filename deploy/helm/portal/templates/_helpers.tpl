@@ -56,6 +56,18 @@ required value is missing or a setting would defeat the chart's design.
 {{- $_ := required "ingress.host is required" .Values.ingress.host -}}
 {{- $_ := required "ingress.tlsSecretName is required: the portal is served over TLS only" .Values.ingress.tlsSecretName -}}
 {{- end -}}
+{{- if not (has .Values.scanning.mode (list "required" "off")) -}}
+{{- fail (printf "scanning.mode must be required or off, not %q" .Values.scanning.mode) -}}
+{{- end -}}
+{{- if eq .Values.scanning.mode "required" -}}
+{{- $addr := required "scanning.clamdAddr is required: the host:port of the clamd that scans every upload (or scanning.mode: off, only behind another scanner)" .Values.scanning.clamdAddr -}}
+{{- if not (regexMatch "^[A-Za-z0-9.-]+:[0-9]{1,5}$" $addr) -}}
+{{- fail (printf "scanning.clamdAddr must be host:port (clamd's TCPSocket), not %q" $addr) -}}
+{{- end -}}
+{{- if and .Values.networkPolicy.enabled (not .Values.networkPolicy.egress.clamd.to) -}}
+{{- fail "networkPolicy.egress.clamd.to must name clamd (selectors or an ipBlock): without it the pods cannot reach the scanner, and an empty list would allow every destination" -}}
+{{- end -}}
+{{- end -}}
 {{- if .Values.networkPolicy.enabled -}}
 {{- if not .Values.networkPolicy.egress.database.to -}}
 {{- fail "networkPolicy.egress.database.to must name the database (an ipBlock or selectors): an empty list would allow every destination" -}}
@@ -71,7 +83,7 @@ required value is missing or a setting would defeat the chart's design.
 {{- if or (has $k (list "PORTAL_S3_ACCESS_KEY" "PORTAL_S3_SECRET_KEY" "PORTAL_DATABASE_URL" "PORTAL_SMTP_PASSWORD")) (hasSuffix "_CLIENT_SECRET" $k) -}}
 {{- fail (printf "config.%s is a secret: put it in the Secret (secrets.existingSecret), which is mounted as a file" $k) -}}
 {{- end -}}
-{{- if or (hasSuffix "_FILE" $k) (has $k (list "PORTAL_ADDR" "PORTAL_PUBLIC_URL" "PORTAL_IDPS" "PORTAL_S3_ENDPOINT" "PORTAL_S3_SECURE" "PORTAL_S3_REGION" "PORTAL_METRICS_ADDR" "PORTAL_METRICS_ALLOW_REMOTE" "PORTAL_TRUSTED_PROXIES" "PORTAL_AUDIT_ANCHOR_DIR" "PORTAL_DEV" "PORTAL_SMTP_URL" "PORTAL_MAIL_FROM")) (hasPrefix "PORTAL_IDP_" $k) -}}
+{{- if or (hasSuffix "_FILE" $k) (has $k (list "PORTAL_ADDR" "PORTAL_PUBLIC_URL" "PORTAL_IDPS" "PORTAL_S3_ENDPOINT" "PORTAL_S3_SECURE" "PORTAL_S3_REGION" "PORTAL_METRICS_ADDR" "PORTAL_METRICS_ALLOW_REMOTE" "PORTAL_TRUSTED_PROXIES" "PORTAL_AUDIT_ANCHOR_DIR" "PORTAL_DEV" "PORTAL_SMTP_URL" "PORTAL_MAIL_FROM" "PORTAL_SCAN" "PORTAL_CLAMD_ADDR" "PORTAL_SCAN_TIMEOUT")) (hasPrefix "PORTAL_IDP_" $k) -}}
 {{- fail (printf "config.%s is set by the chart from its own values" $k) -}}
 {{- end -}}
 {{- end -}}
