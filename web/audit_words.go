@@ -85,7 +85,7 @@ func actionInWords(code string) string {
 
 // detailLabels name the details the portal records.
 var detailLabels = map[string]string{
-	"date": "Date", "from": "From item", "to": "To item", "sha256": "SHA-256", "size": "Size", "item": "Item",
+	"date": "Date", "from": "From", "to": "To", "sha256": "SHA-256", "size": "Size", "item": "Item",
 	"action": "Asked to", "policies": "Policies", "rule": "Rule", "route": "Address", "role": "Role",
 	"destroy_on": "Destruction date", "error": "Error", "signature": "Malware found", "files": "Files",
 	"restricted": "Restricted", "roles": "Roles", "valid_from": "Access from", "valid_until": "Access until",
@@ -109,6 +109,14 @@ func detailText(detail string) []string {
 	sort.Strings(keys)
 	out := make([]string, 0, len(keys))
 	for _, k := range keys {
+		if v, ok := m[k].(string); ok && v == "" || m[k] == nil {
+			continue // nothing to say
+		}
+		if k == "role" {
+			if r, ok := m[k].(string); ok {
+				m[k] = roleName(r)
+			}
+		}
 		label := detailLabels[k]
 		if label == "" {
 			label = strings.ToUpper(k[:1]) + strings.ReplaceAll(k[1:], "_", " ")
@@ -161,6 +169,17 @@ func auditRows(recs []store.AuditRecord, names map[string]string) []auditRow {
 		if n, ok := names[r.Object]; ok {
 			row.Object, row.Named = n, true
 		}
+		if r.Object == r.VisitID {
+			row.Object = "" // the visit itself: the page is about it
+		}
+		if strings.HasPrefix(r.Action, "member.") {
+			// The member's id means nothing to people: name the person as
+			// the record's details do.
+			var d struct{ Email, Subject, Issuer, Role string }
+			if json.Unmarshal([]byte(r.Detail), &d) == nil && (d.Email != "" || d.Subject != "") {
+				row.Object, row.Named = portal.PersonName(d.Email, "", d.Subject, d.Issuer), true
+			}
+		}
 		switch r.Outcome {
 		case "success", "":
 			row.Outcome = "Done"
@@ -169,7 +188,7 @@ func auditRows(recs []store.AuditRecord, names map[string]string) []auditRow {
 		case "failure", "failed", "error":
 			row.Outcome, row.NotDone = "Failed", true
 		default:
-			row.Outcome = r.Outcome
+			row.Outcome = strings.ToUpper(r.Outcome[:1]) + strings.ReplaceAll(r.Outcome[1:], "_", " ")
 		}
 		out = append(out, row)
 	}

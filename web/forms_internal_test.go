@@ -58,8 +58,11 @@ func TestAuditInWords(t *testing.T) {
 		}
 	}
 	if got := detailText(`{"to":"1.02","from":"1.01","policies":["a","b"],"resumable":true,"offset":1024}`); !reflect.DeepEqual(got,
-		[]string{"From item: 1.01", "Offset: 1024", "Policies: a, b", "Resumable: yes", "To item: 1.02"}) {
+		[]string{"From: 1.01", "Offset: 1024", "Policies: a, b", "Resumable: yes", "To: 1.02"}) {
 		t.Errorf("details: %q", got)
+	}
+	if got := detailText(`{"issuer":"","role":"lead_inspector"}`); !reflect.DeepEqual(got, []string{"Role: Lead inspector"}) {
+		t.Errorf("empty details are left out, roles in words: %q", got)
 	}
 	if got := detailText("{}"); got != nil {
 		t.Errorf("no details: %q", got)

@@ -1,7 +1,9 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -59,6 +61,23 @@ func TestVisitLifePages(t *testing.T) {
 	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
 	f := uploader.uploadItem(v.ID, "1.01 Structure chart.pdf", "", []byte("structure"))
 	readAll(t, lead.get("/api/v1/visits/"+v.ID+"/files/"+f.ID+"/content"))
+	// The plain upload form: a refused file is shown in place, the item kept.
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("item", "1.02")
+	fw, _ := mw.CreateFormFile("file", "x.pdf")
+	fw.Write([]byte("hello"))
+	mw.Close()
+	raw := bytes.Replace(body.Bytes(), []byte(`filename="x.pdf"`), []byte("filename=\"a\u202Efdp.exe\""), 1)
+	req, _ := http.NewRequest("POST", uploader.base+"/visits/"+v.ID+"/files", bytes.NewReader(raw))
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp := uploader.do(req)
+	page := readAll(t, resp)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a refused upload: %d", resp.StatusCode)
+	}
+	mustContain(t, "upload form", page, "govuk-error-summary", `href="#file"`, `id="file-error"`, "text-direction", `value="1.02" selected`)
+
 	end := fieldworkEnd(t, lead, v)
 	ts.offset.Store(int64(30 * 24 * time.Hour))
 	visit := "/visits/" + v.ID
@@ -141,8 +160,23 @@ func TestVisitLifePages(t *testing.T) {
 	}
 	mustContain(t, "members form", page, `href="#email"`, `id="email-error"`, `value="not an email"`, `value="inspector" selected`, `name="valid_from-day" type="text" inputmode="numeric" value="`+end.Format("2")+`"`)
 
+	// The information request, the visit's creation and the plain upload
+	// form: errors in place, values kept.
+	s, page = lead.submitForm(visit+"/request", with(url.Values{"kind": {"annex_a"}, "code": {"one"}, "title": {"Staff survey"}}, dateParts("annex_due", end)))
+	if s != http.StatusBadRequest {
+		t.Fatalf("a bad item number: %d", s)
+	}
+	mustContain(t, "request form", page, `href="#annex-code"`, `id="annex-code-error"`, `value="one"`, `value="Staff survey"`, `id="annex_due-day" name="annex_due-day" type="text" inputmode="numeric" value="`+end.Format("2")+`"`)
+	if strings.Contains(page, `id="case-title" name="title" type="text" maxlength="300" autocomplete="off" value="Staff survey"`) {
+		t.Fatal("the Annex A form's title shows in the case file form too")
+	}
+	s, page = admin.submitForm("/visits", url.Values{"reference": {"FV LIFE"}, "title": {"A visit"}, "provider": {"Cafcass"}, "notification_date-day": {"3"}})
+	if s != http.StatusBadRequest {
+		t.Fatalf("a visit with a date missing its month: %d", s)
+	}
+	mustContain(t, "create visit", page, "The notification date must include a month", "Enter the fieldwork start", `value="A visit"`, `href="#notification_date-month"`)
 	// "Download selected" with nothing chosen.
-	resp := lead.get(visit + "/download")
+	resp = lead.get(visit + "/download")
 	page = readAll(t, resp)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "Select at least one file to download") || strings.Contains(page, `"code"`) {
 		t.Fatalf("download with nothing chosen: %d\n%s", resp.StatusCode, page)
