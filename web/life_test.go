@@ -61,6 +61,9 @@ func TestVisitLifePages(t *testing.T) {
 	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
 	f := uploader.uploadItem(v.ID, "1.01 Structure chart.pdf", "", []byte("structure"))
 	readAll(t, lead.get("/api/v1/visits/"+v.ID+"/files/"+f.ID+"/content"))
+	// A file the lead may not see: item 1.03 restricted to analysts.
+	decode[map[string]any](t, admin.sendJSON("PUT", "/api/v1/visits/"+v.ID+"/items/1.03", map[string]any{"restricted": true, "roles": []string{"analyst"}}), http.StatusOK)
+	hidden := uploader.uploadItem(v.ID, "1.03 Restricted report.pdf", "", []byte("restricted"))
 	// The plain upload form: a refused file is shown in place, the item kept.
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
@@ -191,6 +194,11 @@ func TestVisitLifePages(t *testing.T) {
 	// administrator, who may not see the file, its id.
 	page = readAll(t, lead.get(visit+"/audit?actor=lead@ofsted.example"))
 	mustContain(t, "lead's audit page", page, "lead@ofsted.example (Lead inspector) downloaded <strong>1.01 Structure chart.pdf</strong>", "recorded: letter published", "Date: ")
+	page = readAll(t, lead.get(visit+"/audit"))
+	mustContain(t, "lead's whole trail", page, `uploaded <span class="portal-hash">`+hidden.ID, "uploaded <strong>1.01 Structure chart.pdf</strong>")
+	if strings.Contains(page, "Restricted report") {
+		t.Fatal("the lead sees the name of a file restricted to analysts in the audit trail")
+	}
 	page = readAll(t, admin.get(visit+"/audit"))
 	mustContain(t, "admin's audit page", page, "set a legal hold", "lifted the legal hold", "downloaded <span class=\"portal-hash\">"+f.ID)
 	if strings.Contains(page, "Structure chart") {
@@ -224,7 +232,7 @@ func TestVisitLifePages(t *testing.T) {
 		t.Fatalf("record page: %d", resp.StatusCode)
 	}
 	mustContain(t, "record page", page, "FV-LIFE-1: record of a destroyed visit", "Letter published on", "lead@ofsted.example", "Lead inspector",
-		"/api/v1/visits/"+v.ID+"/certificate", "portal certificate verify --public-key", "Files destroyed", "1 (9 bytes)", "/visits/"+v.ID+"/audit")
+		"/api/v1/visits/"+v.ID+"/certificate", "portal certificate verify --public-key", "Files destroyed", "2 (19 bytes)", "/visits/"+v.ID+"/audit")
 	if strings.Contains(page, "Structure chart") {
 		t.Fatal("the record page names a file")
 	}
