@@ -102,7 +102,9 @@ func TestVisitLifePages(t *testing.T) {
 	mustContain(t, "bad date", page, "<title>Error: ", "govuk-error-summary", `href="#event_date-day"`, "The date of the event must be a real date",
 		`id="event_date-error"`, `value="31"`, `value="draft_sent" checked`)
 	// No event chosen, and a date in the future: the rule the API enforces.
-	s, page = lead.submitForm(visit+"/events", dateParts("event_date", time.Now().AddDate(0, 0, 60)))
+	if s, page = lead.submitForm(visit+"/events", dateParts("event_date", time.Now().AddDate(0, 0, 60))); s != http.StatusBadRequest {
+		t.Fatalf("no event chosen: %d", s)
+	}
 	mustContain(t, "no event", page, "Choose the letter event to record", `href="#event"`)
 	s, page = lead.submitForm(visit+"/events", with(url.Values{"event": {"draft_sent"}}, dateParts("event_date", time.Now().AddDate(0, 0, 60))))
 	if s != http.StatusBadRequest {
@@ -146,7 +148,9 @@ func TestVisitLifePages(t *testing.T) {
 		t.Fatalf("a hold without a reason: %d", s)
 	}
 	mustContain(t, "no reason", page, `href="#hold_reason"`, "Give the reason for setting or lifting the legal hold.")
-	s, page = admin.submitForm(visit+"/legal-hold", url.Values{"on": {"yes"}, "hold_reason": {"Complaint escalated"}})
+	if s, page = admin.submitForm(visit+"/legal-hold", url.Values{"on": {"yes"}, "hold_reason": {"Complaint escalated"}}); s != http.StatusOK {
+		t.Fatalf("a hold with its reason: %d", s)
+	}
 	mustContain(t, "hold set", page, "The legal hold is set", "Lift the legal hold")
 	if vj := decode[struct {
 		LegalHold bool `json:"legal_hold"`
