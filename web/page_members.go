@@ -118,7 +118,9 @@ func (s *Server) explainPage(c *gin.Context) {
 	if c.Query("member") != "" {
 		e, err := acc.Explain(ctx, c.Query("member"), c.Query("action"), c.Query("file"))
 		if err != nil {
-			s.fail(c, err)
+			s.refuse(c, &form{}, err, map[string]string{"member": "member", "action": "action", "file": "file"}, "member", func(c *gin.Context) {
+				s.render(c, "explain", "Explain a decision", page)
+			})
 			return
 		}
 		page["Result"] = explained(e)
