@@ -75,6 +75,14 @@ try {
   await narrowPart(lp, '#event-form', 'the letter event form with an error')
   await narrowPart(lp, '#error-summary', 'the error summary')
 
+  // "Download selected" with nothing chosen explains itself on the page.
+  await lp.goto(`${base}/visits/${visit}#files`)
+  await lp.getByRole('button', { name: 'Download selected files as a zip' }).click()
+  await lp.waitForLoadState('load')
+  const nothing = await summary(lp)
+  check(nothing.includes('Select at least one file to download') && !(await lp.content()).includes('"code"'), 'downloading nothing chosen is explained on the page, not in JSON')
+  await audit(lp, 'life-download-nothing')
+
   await recordEvent(lp, 'draft_sent', after(1))
   check((await banner(lp)).includes('Draft letter sent to the provider: recorded on ' + longDate(after(1))), 'the draft letter is recorded, and the page says so')
   await recordEvent(lp, 'final_sent', after(2))
