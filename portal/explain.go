@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/calendar"
@@ -58,7 +59,9 @@ func (acc *Access) Explain(ctx context.Context, memberID, action, fileID string)
 	var f *store.File
 	if fileID != "" {
 		file, err := s.store.File(ctx, acc.Visit.ID, fileID)
-		if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Explanation{}, invalid("file", "No file of this visit has that reference: copy it from the audit trail.")
+		} else if err != nil {
 			return Explanation{}, err
 		}
 		f = &file

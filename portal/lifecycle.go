@@ -2,8 +2,10 @@ package portal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -136,4 +138,57 @@ func (acc *Access) Certificate(ctx context.Context) (Certificate, error) {
 		return Certificate{}, notFound("This visit has no destruction certificate: it has not been destroyed.")
 	}
 	return Certificate{Reference: d.Reference, Signed: d.Certificate}, nil
+}
+
+// Record is what is kept of a destroyed visit for those who may see it:
+// its team and its certificate (verified with the portal's own key, so a
+// page never shows a certificate the portal did not sign).
+type Record struct {
+	Team        []MemberView
+	Events      []EventView // the letter events, in order
+	DestroyOn   string      // the date the schedule set (YYYY-MM-DD)
+	Certificate retention.Certificate
+	Destroyed   time.Time // when the destruction completed
+}
+
+// DestroyedRecord returns the record of the visit, once destroyed. Those
+// who may see its certificate (policy.CertificateView) may see its record.
+func (acc *Access) DestroyedRecord(ctx context.Context) (Record, error) {
+	cert, err := acc.Certificate(ctx)
+	if err != nil {
+		return Record{}, err
+	}
+	c, err := retention.Verify(cert.Signed, acc.svc.SigningPublicKey())
+	if err != nil {
+		// Signed by a key since replaced: the fields still tell the story;
+		// verifying it offline is the reader's check.
+		var s retention.Signed
+		if json.Unmarshal(cert.Signed, &s) != nil || json.Unmarshal(s.Certificate, &c) != nil {
+			return Record{}, fmt.Errorf("portal: certificate of %s does not parse", acc.Visit.ID)
+		}
+	}
+	d, err := acc.svc.store.GetDestruction(ctx, acc.Visit.ID)
+	if err != nil {
+		return Record{}, err
+	}
+	ms, err := acc.svc.store.Members(ctx, acc.Visit.ID)
+	if err != nil {
+		return Record{}, err
+	}
+	evs, err := acc.svc.store.Events(ctx, acc.Visit.ID)
+	if err != nil {
+		return Record{}, err
+	}
+	out := Record{Certificate: c, Destroyed: d.CompletedAt, Team: make([]MemberView, 0, len(ms)), Events: make([]EventView, len(evs))}
+	for i, e := range evs {
+		out.Events[i] = EventView{e.Event, e.Date.Format(time.DateOnly)}
+	}
+	if on := retention.DestroyOn(letterOf(evs), acc.svc.retention.Days(acc.Visit)); !on.IsZero() {
+		out.DestroyOn = on.Format(time.DateOnly)
+	}
+	for _, m := range ms {
+		out.Team = append(out.Team, memberView(m))
+	}
+	sort.SliceStable(out.Team, func(i, j int) bool { return out.Team[i].Role < out.Team[j].Role })
+	return out, nil
 }

@@ -128,6 +128,12 @@ func TestAccessPolicies(t *testing.T) {
 		if !strings.Contains(byRef, "Denied") || !strings.Contains(byRef, "restricted-item") {
 			t.Fatalf("explain page, file by reference:\n%s", byRef)
 		}
+		// A reference to no file of the visit is said by the field, with what was typed.
+		r := admin.get("/visits/" + v.ID + "/explain?member=" + hmiID + "&action=file.download&file_ref=nosuchfile")
+		if body := readAll(t, r); r.StatusCode != http.StatusBadRequest && r.StatusCode != http.StatusUnprocessableEntity ||
+			!strings.Contains(body, `id="file_ref-error"`) || !strings.Contains(body, `value="nosuchfile"`) {
+			t.Fatalf("explain page, an unknown reference: %d\n%s", r.StatusCode, body)
+		}
 	})
 
 	t.Run("an administrator's change to a restriction applies to open sessions", func(t *testing.T) {

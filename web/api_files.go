@@ -70,7 +70,7 @@ func (s *Server) refileForm(c *gin.Context) {
 	acc := accessOf(c)
 	f, err := acc.Refile(c.Request.Context(), c.PostForm("item"))
 	if err != nil {
-		s.fail(c, err)
+		s.refuse(c, &form{}, err, nil, "refile-item-"+acc.File.ID, s.visitPage)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/visits/"+acc.Visit.ID+"?filed="+url.QueryEscape(f.Item)+"#files")

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/csv"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -17,27 +18,81 @@ func auditQuery(c *gin.Context) portal.AuditQuery {
 		After: c.Query("after"), Limit: c.Query("limit")}
 }
 
-// auditPage is the trail for people, with the same filters as the API.
+// auditPage is the trail for people, in words, with the same filters as
+// the API (dates in GOV.UK date inputs) and paged as the API is: it reads
+// one page of records, never the whole trail.
 func (s *Server) auditPage(c *gin.Context) {
 	ctx := c.Request.Context()
 	acc := accessOf(c)
-	trail, err := acc.AuditTrail(ctx, auditQuery(c))
+	f := &form{}
+	f.Set("actor", strings.TrimSpace(c.Query("actor")))
+	f.Set("action", c.Query("action"))
+	q := auditQuery(c)
+	q.Actor = f.Value("actor")
+	from, okFrom := f.dateField(c.Query, "from", "The date to show acts from", false)
+	to, okTo := f.dateField(c.Query, "to", "The date to show acts to", false)
+	if from == "" && okFrom {
+		from = c.Query("from") // a link from the API's own filter
+		f.setDate("from", from)
+	}
+	if to == "" && okTo {
+		to = c.Query("to")
+		f.setDate("to", to)
+	}
+	q.From, q.To = from, to
+	page := gin.H{"Visit": acc.View(ctx), "Kinds": auditKinds, "Kind": f.Value("action")}
+	known := false
+	for _, k := range auditKinds {
+		known = known || k.Code == q.Action
+	}
+	if !known {
+		page["Kinds"] = append(append([]auditKind{}, auditKinds...), auditKind{q.Action, "Acts recorded as " + q.Action})
+	}
+	if !okFrom || !okTo {
+		c.Set(formKey, f)
+		c.Set(formStatusKey, http.StatusBadRequest)
+		s.render(c, "audit", "Audit trail", page)
+		return
+	}
+	c.Set(formKey, f)
+	trail, err := acc.AuditTrail(ctx, q)
+	if err != nil {
+		s.refuse(c, f, err, map[string]string{"from": "from-day", "to": "to-day", "after": "actor", "limit": "actor"}, "actor", func(c *gin.Context) {
+			s.render(c, "audit", "Audit trail", page)
+		})
+		return
+	}
+	var ids []string
+	for _, r := range trail.Records {
+		if r.Object != "" {
+			ids = append(ids, r.Object)
+		}
+	}
+	names, err := acc.FileNames(ctx, ids)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	q := c.Request.URL.Query()
-	q.Del("after")
+	page["Records"] = auditRows(trail.Records, names)
+	// The exports and the next page keep the filter, with codes and
+	// YYYY-MM-DD dates.
+	filter := url.Values{}
+	for k, v := range map[string]string{"actor": q.Actor, "action": q.Action, "from": from, "to": to} {
+		if v != "" {
+			filter.Set(k, v)
+		}
+	}
 	api := "/api/v1/visits/" + acc.Visit.ID + "/audit?"
-	csvQ := q
-	page := gin.H{"Visit": acc.View(ctx), "Records": trail.Records, "Actor": trail.Filter.ActorEmail, "Action": trail.Filter.Action,
-		"From": c.Query("from"), "To": c.Query("to"), "JSON": api + q.Encode()}
-	csvQ.Set("format", "csv")
+	page["JSON"] = api + filter.Encode()
+	csvQ := url.Values{"format": {"csv"}}
+	for k, v := range filter {
+		csvQ[k] = v
+	}
 	page["CSV"] = api + csvQ.Encode()
-	csvQ.Del("format")
+	page["Filtered"] = len(filter) > 0
 	if trail.NextAfter > 0 {
-		csvQ.Set("after", strconv.FormatInt(trail.NextAfter, 10))
-		page["Next"] = "/visits/" + acc.Visit.ID + "/audit?" + csvQ.Encode()
+		filter.Set("after", strconv.FormatInt(trail.NextAfter, 10))
+		page["Next"] = "/visits/" + acc.Visit.ID + "/audit?" + filter.Encode()
 	}
 	s.render(c, "audit", "Audit trail", page)
 }

@@ -118,7 +118,7 @@ func TestAuditJourney(t *testing.T) {
 		t.Fatalf("csv export: %d rows, %v", len(rows), err)
 	}
 
-	if page := readAll(t, admin.get("/visits/"+v.ID+"/audit?actor=lead@ofsted.example")); !strings.Contains(page, "file.download") || strings.Contains(page, "upload.started") {
+	if page := readAll(t, admin.get("/visits/"+v.ID+"/audit?actor=lead@ofsted.example")); !strings.Contains(page, "lead@ofsted.example (Lead inspector) downloaded") || strings.Contains(page, "started to upload") || strings.Contains(page, "uploaded") {
 		t.Fatal("audit page filtered by person does not show the lead's records only")
 	}
 

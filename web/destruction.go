@@ -45,15 +45,15 @@ func (s *Server) destructionPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.renderNav(c, "destruction", "Destruction review", "destruction", gin.H{"Reviews": reviews, "CanApprove": can, "Notice": notice, "Approved": c.Query("approved"),
-		"Failed": failed})
+	s.renderNav(c, "destruction", "Destruction review", "destruction", gin.H{"Reviews": reviews, "CanApprove": can, "Notice": notice, "Failed": failed})
 }
 
 func (s *Server) approveDestructionForm(c *gin.Context) {
 	acc := accessOf(c)
 	if _, err := acc.ApproveDestruction(c.Request.Context()); err != nil {
-		s.fail(c, err)
+		s.refuse(c, &form{}, err, nil, "approve-"+acc.Visit.ID, s.destructionPage)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/destruction?approved="+urlQueryEscape(acc.Visit.Reference))
+	s.flash(c, "The destruction of "+acc.Visit.Reference+" is approved: the next destruction sweep destroys it.")
+	c.Redirect(http.StatusSeeOther, "/destruction")
 }

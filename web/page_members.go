@@ -53,34 +53,55 @@ func (s *Server) membersPage(c *gin.Context) {
 }
 
 func (s *Server) addMemberForm(c *gin.Context) {
-	var req portal.MemberRequest
-	if err := c.ShouldBind(&req); err != nil {
-		s.fail(c, badRequest("Enter an email address, or choose an identity provider and enter a subject, and choose a role."))
+	f := postedForm(c, "email", "issuer", "subject", "role")
+	from, okFrom := f.dateField(c.PostForm, "valid_from", "The date access starts", false)
+	until, okUntil := f.dateField(c.PostForm, "valid_until", "The date access ends", false)
+	if okFrom && okUntil && from != "" && until != "" && until <= from {
+		f.Add("valid_until-day", "The date access ends must be after the date access starts")
+	}
+	if len(f.Errors) > 0 {
+		s.showForm(c, f, http.StatusBadRequest, s.membersPage)
 		return
 	}
-	if _, _, err := accessOf(c).PutMember(c.Request.Context(), req); err != nil {
-		s.fail(c, err)
+	req := portal.MemberRequest{Email: strings.TrimSpace(f.Value("email")), Issuer: f.Value("issuer"), Subject: strings.TrimSpace(f.Value("subject")),
+		Role: f.Value("role"), ValidFrom: from, ValidUntil: until}
+	m, created, err := accessOf(c).PutMember(c.Request.Context(), req)
+	if err != nil {
+		s.refuse(c, f, err, map[string]string{"email": "email", "issuer": "issuer", "subject": "subject", "role": "role",
+			"valid_from": "valid_from-day", "valid_until": "valid_until-day"}, "email", s.membersPage)
 		return
 	}
+	verb := "is now"
+	if created {
+		verb = "is added as"
+	}
+	s.flash(c, m.Display+" "+verb+" "+lowerFirst(roleName(m.Role))+".")
 	c.Redirect(http.StatusSeeOther, "/visits/"+c.Param("id")+"/members")
 }
 
 func (s *Server) removeMemberForm(c *gin.Context) {
 	acc := accessOf(c)
 	if err := acc.RemoveMember(c.Request.Context(), c.Param("member")); err != nil {
-		s.fail(c, err)
+		s.refuse(c, &form{}, err, nil, "members", s.membersPage)
 		return
 	}
+	s.flash(c, "The member is removed from the visit.")
 	c.Redirect(http.StatusSeeOther, "/visits/"+acc.Visit.ID+"/members")
 }
 
 // restrictForm sets an item's restriction from the members page.
 func (s *Server) restrictForm(c *gin.Context) {
 	acc := accessOf(c)
-	if _, err := acc.SetRestriction(c.Request.Context(), c.PostForm("item"), c.PostForm("restricted") == "yes", c.PostFormArray("roles")); err != nil {
-		s.fail(c, err)
+	f := postedForm(c, "item", "restricted")
+	roles := c.PostFormArray("roles")
+	for _, r := range roles {
+		f.Set("roles:"+r, "yes")
+	}
+	if _, err := acc.SetRestriction(c.Request.Context(), strings.TrimSpace(f.Value("item")), f.Value("restricted") == "yes", roles); err != nil {
+		s.refuse(c, f, err, map[string]string{"item": "item", "roles": "roles", "restricted": "restricted-yes"}, "item", s.membersPage)
 		return
 	}
+	s.flash(c, "The restriction of item "+strings.TrimSpace(f.Value("item"))+" is saved.")
 	c.Redirect(http.StatusSeeOther, "/visits/"+acc.Visit.ID+"/members")
 }
 
@@ -102,7 +123,13 @@ func (s *Server) explainPage(c *gin.Context) {
 	if c.Query("member") != "" {
 		e, err := acc.Explain(ctx, c.Query("member"), c.Query("action"), file)
 		if err != nil {
-			s.fail(c, err)
+			fileField := "file"
+			if ref != "" {
+				fileField = "file_ref"
+			}
+			s.refuse(c, &form{}, err, map[string]string{"member": "member", "action": "action", "file": fileField}, "member", func(c *gin.Context) {
+				s.render(c, "explain", "Explain a decision", page)
+			})
 			return
 		}
 		page["Result"] = explained(e)

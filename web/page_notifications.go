@@ -14,20 +14,29 @@ func (s *Server) notificationsPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.renderNav(c, "notifications", "Your notifications", "notifications", gin.H{"Settings": settings, "Saved": c.Query("saved") != "", "MailOff": s.cfg.Mail.SMTPURL == ""})
+	if f := formOf(c); len(f.Errors) > 0 {
+		// Refused: the boxes as they were ticked.
+		for i := range settings {
+			settings[i].On = f.Value("on:"+settings[i].Kind) != ""
+		}
+	}
+	s.renderNav(c, "notifications", "Your notifications", "notifications", gin.H{"Settings": settings, "MailOff": s.cfg.Mail.SMTPURL == ""})
 }
 
 // saveNotificationsForm saves the checkboxes: a summary not ticked is off.
 func (s *Server) saveNotificationsForm(c *gin.Context) {
 	on := map[string]bool{}
+	f := &form{}
 	for _, k := range c.PostFormArray("on") {
 		on[k] = true
+		f.Set("on:"+k, "yes")
 	}
 	if err := s.svc.SaveNotificationSettings(c.Request.Context(), accessOf(c).Actor, on); err != nil {
-		s.fail(c, err)
+		s.refuse(c, f, err, nil, "summaries", s.notificationsPage)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/notifications?saved=1")
+	s.flash(c, "Your notifications are saved.")
+	c.Redirect(http.StatusSeeOther, "/notifications")
 }
 
 // myNotifications is the same as JSON; PUT takes {"on": ["kind", …]}.

@@ -28,24 +28,38 @@ func (s *Server) renderWithRequest(c *gin.Context, name, title, key string, page
 }
 
 func (s *Server) requestForm(c *gin.Context) {
-	in := portal.RequestItemInput{Kind: c.PostForm("kind"), Code: strings.TrimSpace(c.PostForm("code")), Title: c.PostForm("title"), Due: c.PostForm("due")}
+	f := postedForm(c, "kind", "code", "title")
+	// Two forms post here: the case file's fields start case, Annex A's annex.
+	prefix := "case"
+	if f.Value("kind") == portal.KindAnnexA {
+		prefix = "annex"
+	}
+	due, ok := f.dateField(c.PostForm, prefix+"_due", "The due date", false)
+	if !ok {
+		s.showForm(c, f, http.StatusBadRequest, s.requestPage)
+		return
+	}
+	in := portal.RequestItemInput{Kind: f.Value("kind"), Code: strings.TrimSpace(f.Value("code")), Title: f.Value("title"), Due: due}
 	mode := portal.AddItem
 	if in.Kind == portal.KindAnnexA {
 		mode = portal.AddOrChangeItem // the form says: an existing number changes that item
 	}
 	acc := accessOf(c)
-	if _, err := acc.SaveRequestItem(c.Request.Context(), in, mode); err != nil {
-		s.fail(c, err)
+	it, err := acc.SaveRequestItem(c.Request.Context(), in, mode)
+	if err != nil {
+		s.refuse(c, f, err, map[string]string{"title": prefix + "-title", "due": prefix + "_due-day", "code": "annex-code", "kind": prefix + "-title"}, prefix+"-title", s.requestPage)
 		return
 	}
+	s.flash(c, "Item "+it.Code+" is saved in the information request.")
 	c.Redirect(http.StatusSeeOther, "/visits/"+acc.Visit.ID+"/request")
 }
 
 func (s *Server) removeRequestForm(c *gin.Context) {
 	acc := accessOf(c)
 	if err := acc.RemoveRequestItem(c.Request.Context(), c.Param("item")); err != nil {
-		s.fail(c, err)
+		s.refuse(c, &form{}, err, nil, "request-items", s.requestPage)
 		return
 	}
+	s.flash(c, "Item "+c.Param("item")+" is removed from the information request.")
 	c.Redirect(http.StatusSeeOther, "/visits/"+acc.Visit.ID+"/request")
 }

@@ -21,20 +21,28 @@ func (s *Server) uploadPage(c *gin.Context) {
 // length of its own, so it is stored in buffered segments.
 func (s *Server) uploadForm(c *gin.Context) {
 	acc := accessOf(c)
+	f := &form{}
 	mr, err := c.Request.MultipartReader()
 	if err != nil {
-		s.fail(c, badRequest("Choose a file to upload."))
+		f.Add("file", "Choose a file to upload")
+		s.showForm(c, f, http.StatusBadRequest, s.uploadPage)
 		return
 	}
 	var item, onConflict string
 	stored := 0
+	refuse := func(err error) {
+		if stored > 0 {
+			s.flash(c, plural(stored, "file")+" uploaded before the problem below.")
+		}
+		s.refuse(c, f, err, map[string]string{"name": "file", "item": "item", "on_conflict": "on_conflict"}, "file", s.uploadPage)
+	}
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			s.fail(c, badRequest("The upload was interrupted. Files already listed on the visit were stored; send the rest again."))
+			refuse(badRequest("The upload was interrupted. Files already listed on the visit were stored; send the rest again."))
 			return
 		}
 		switch part.FormName() {
@@ -46,6 +54,8 @@ func (s *Server) uploadForm(c *gin.Context) {
 			} else {
 				onConflict = strings.TrimSpace(string(b[:n]))
 			}
+			f.Set("item", item)
+			f.Set("on_conflict", onConflict)
 			continue
 		case "file":
 		default:
@@ -55,13 +65,14 @@ func (s *Server) uploadForm(c *gin.Context) {
 			continue // an empty file input
 		}
 		if _, err := acc.Upload(c.Request.Context(), portal.NewFile{Name: part.FileName(), Item: item, Default: true, Size: -1, OnConflict: onConflict}, truncatedPart{part}); err != nil {
-			s.fail(c, err)
+			refuse(err)
 			return
 		}
 		stored++
 	}
 	if stored == 0 {
-		s.fail(c, badRequest("Choose a file to upload."))
+		f.Add("file", "Choose a file to upload")
+		s.showForm(c, f, http.StatusBadRequest, s.uploadPage)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/visits/"+acc.Visit.ID+"?uploaded="+strconv.Itoa(stored)+"#files")

@@ -49,10 +49,10 @@ func (s *Server) visitPage(c *gin.Context) {
 	if vj.State == portal.StateDestroying || vj.State == portal.StateDestroyed {
 		// Its key is gone with its evidence: administrators see its record
 		// (state, destruction, audit trail, certificate) and nothing sealed.
-		page["CanCertificate"] = acc.Can(ctx, policy.CertificateView)
-		s.renderNav(c, "visit", acc.Visit.Reference, "visits", page)
+		s.recordPage(c, acc, vj, page)
 		return
 	}
+	page["Life"] = visitLife(c, acc)
 	// Members and administrators see the information request; only members
 	// can read files.
 	request, err := acc.InformationRequest(ctx)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -135,15 +136,20 @@ func (s *Server) visitsPage(c *gin.Context) {
 }
 
 func (s *Server) createVisitForm(c *gin.Context) {
-	var req portal.NewVisit
-	if err := c.ShouldBind(&req); err != nil {
-		s.fail(c, badRequest("Fill in every field of the form."))
+	f := postedForm(c, "reference", "title", "provider")
+	nd, _ := f.dateField(c.PostForm, "notification_date", "The notification date", true)
+	fs, _ := f.dateField(c.PostForm, "fieldwork_start", "The fieldwork start", true)
+	if len(f.Errors) > 0 {
+		s.showForm(c, f, http.StatusBadRequest, s.visitsPage)
 		return
 	}
+	req := portal.NewVisit{Reference: strings.TrimSpace(f.Value("reference")), Title: f.Value("title"), Provider: f.Value("provider"), NotificationDate: nd, FieldworkStart: fs}
 	v, err := s.svc.CreateVisit(c.Request.Context(), accessOf(c).Actor, req)
 	if err != nil {
-		s.fail(c, err)
+		s.refuse(c, f, err, map[string]string{"reference": "reference", "title": "title", "provider": "provider",
+			"notification_date": "notification_date-day", "fieldwork_start": "fieldwork_start-day"}, "reference", s.visitsPage)
 		return
 	}
+	s.flash(c, v.Reference+" is created. Add its members.")
 	c.Redirect(http.StatusSeeOther, "/visits/"+v.ID+"/members")
 }

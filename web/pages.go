@@ -16,6 +16,8 @@ type pageData struct {
 	Nav   string // the active navigation item
 	Error bool   // the page reports an error (the title says so)
 	Page  any
+	Form  *form  // the form shown again with what is wrong (never nil)
+	Flash string // the success to confirm (post/redirect/get)
 }
 
 type errorPage struct {
@@ -39,6 +41,14 @@ func (s *Server) renderStatus(c *gin.Context, status int, name string, data any)
 		pd = pageData{Title: ep.Title, Page: ep, Error: true}
 	}
 	pd.Dev = s.cfg.Dev
+	pd.Form = formOf(c)
+	if st, ok := c.Get(formStatusKey); ok && status == http.StatusOK {
+		// A refused form: its own page again, with the refusal's status.
+		status, pd.Error = st.(int), len(pd.Form.Errors) > 0
+	}
+	if s.sessions != nil {
+		pd.Flash = s.sessions.PopString(c.Request.Context(), flashKey)
+	}
 	if a, ok := c.Get(accessKey); ok {
 		if acc := a.(*portal.Access); acc != nil && acc.Actor.SignedIn() {
 			u := acc.Actor

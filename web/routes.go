@@ -115,6 +115,12 @@ func (s *Server) router() (http.Handler, error) {
 	protect("POST", "/notifications", policy.SelfView, s.saveNotificationsForm)
 	protect("POST", "/visits/:id/destruction/approve", policy.DestructionApprove, s.approveDestructionForm)
 
+	// Pages: the visit's life (letter events, legal hold) and choosing
+	// files to download.
+	protect("POST", "/visits/:id/events", policy.VisitRecordEvent, s.recordEventForm)
+	protect("POST", "/visits/:id/legal-hold", policy.LegalHoldSet, s.legalHoldForm)
+	protect("GET", "/visits/:id/download", policy.FileDownload, s.downloadSelected)
+
 	if err := s.mustHaveRules(e); err != nil {
 		return nil, err
 	}

@@ -79,6 +79,9 @@ func TestRouteTableByAccount(t *testing.T) {
 		"POST /api/v1/visits/:id/destruction/approve": "admin",
 		"GET /destruction":                            "admin",
 		"POST /visits/:id/destruction/approve":        "admin",
+		"POST /visits/:id/events":                     "admin lead",
+		"POST /visits/:id/legal-hold":                 "admin",
+		"GET /visits/:id/download":                    "lead hmi qam sao coordinator",
 	}
 	// Statuses that still mean "past authorization" for an allowed account:
 	// a live visit has no destruction certificate yet.

@@ -49,8 +49,11 @@ var funcs = template.FuncMap{
 		}
 		return t.In(calendar.London).Format("2 January 2006 15:04 MST")
 	},
-	"bytes":  humanBytes,
-	"person": portal.PersonName,
+	"bytes":      humanBytes,
+	"dict":       dict,
+	"list":       func(v ...string) []string { return v },
+	"eventLabel": eventLabel,
+	"person":     portal.PersonName,
 	"longDate": func(d string) string {
 		t, err := time.Parse(time.DateOnly, d)
 		if err != nil {
@@ -82,23 +85,7 @@ var funcs = template.FuncMap{
 	"eventName": func(e string) string {
 		return strings.ToUpper(e[:1]) + strings.ReplaceAll(e[1:], "_", " ")
 	},
-	"roleName": func(r string) string {
-		switch r {
-		case policy.RoleLeadInspector:
-			return "Lead inspector"
-		case policy.RoleInspector:
-			return "Inspector"
-		case policy.RoleQAManager:
-			return "Quality assurance manager"
-		case policy.RoleAnalyst:
-			return "Analyst (SAO)"
-		case policy.RoleProviderCoordinator:
-			return "Provider coordinator"
-		case policy.RoleProviderUploader:
-			return "Provider uploader"
-		}
-		return strings.ReplaceAll(r, "_", " ")
-	},
+	"roleName": roleName,
 }
 
 var stateNames = map[string]string{
@@ -118,10 +105,15 @@ func Templates() (*Pages, error) {
 	p := &Pages{pages: map[string]*template.Template{}}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" {
-			continue
+		if base == "layout" || base == "forms" || strings.Contains(base, "_") {
+			continue // shared, or a part of a page (page_part.html)
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		files := []string{"templates/layout.html", "templates/forms.html", n}
+		parts, err := fs.Glob(templateFS, "templates/"+base+"_*.html")
+		if err != nil {
+			return nil, err
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, append(files, parts...)...)
 		if err != nil {
 			return nil, fmt.Errorf("web: parse %s: %w", n, err)
 		}
@@ -156,4 +148,29 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// roleName is a role in words.
+func roleName(r string) string {
+	switch r {
+	case policy.RoleLeadInspector:
+		return "Lead inspector"
+	case policy.RoleInspector:
+		return "Inspector"
+	case policy.RoleQAManager:
+		return "Quality assurance manager"
+	case policy.RoleAnalyst:
+		return "Analyst (SAO)"
+	case policy.RoleProviderCoordinator:
+		return "Provider coordinator"
+	case policy.RoleProviderUploader:
+		return "Provider uploader"
+	case "administrator":
+		return "Administrator"
+	case "system":
+		return "the portal itself"
+	case "operator":
+		return "Operator"
+	}
+	return strings.ReplaceAll(r, "_", " ")
 }

@@ -1,0 +1,80 @@
+package web
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestDateField: the GOV.UK date input's rules, in its words.
+func TestDateField(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		day, month, year string
+		required         bool
+		want, err        string
+	}{
+		{"empty and optional", "", "", "", false, "", ""},
+		{"empty and required", "", "", "", true, "", "Enter the date of the event"},
+		{"a real date", "7", "3", "2026", true, "2026-03-07", ""},
+		{"leading zeros and spaces", " 07", "03 ", "2026", true, "2026-03-07", ""},
+		{"no month", "7", "", "2026", true, "", "The date of the event must include a month"},
+		{"no year", "7", "3", "", false, "", "The date of the event must include a year"},
+		{"30 February", "30", "2", "2026", true, "", "The date of the event must be a real date"},
+		{"29 February in a leap year", "29", "2", "2028", true, "2028-02-29", ""},
+		{"month 13", "1", "13", "2026", true, "", "The date of the event must be a real date"},
+		{"words", "seven", "3", "2026", true, "", "The date of the event must be a real date"},
+		{"two-digit year", "7", "3", "26", true, "", "The date of the event must be a real date"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := map[string]string{"d-day": tc.day, "d-month": tc.month, "d-year": tc.year}
+			f := &form{}
+			got, ok := f.dateField(func(k string) string { return in[k] }, "d", "The date of the event", tc.required)
+			msg := ""
+			if len(f.Errors) > 0 {
+				msg = f.Errors[0].Msg
+			}
+			if got != tc.want || msg != tc.err || ok != (tc.err == "") {
+				t.Fatalf("got %q %v %q, want %q %q", got, ok, msg, tc.want, tc.err)
+			}
+			if f.Value("d-day") != tc.day && f.Value("d-day") != strings.TrimSpace(tc.day) {
+				t.Fatalf("what was typed is not kept: %q", f.Value("d-day"))
+			}
+			if tc.err != "" && f.Err("d") == "" {
+				t.Fatal("the error is not by the field")
+			}
+		})
+	}
+}
+
+// TestAuditInWords: acts and details as text; unknown codes as they are.
+func TestAuditInWords(t *testing.T) {
+	for code, want := range map[string]string{
+		"file.download": "downloaded", "member.changed": "changed the role of", "letter.published": "recorded: letter published",
+		"letter.complaint_received": "recorded: complaint received", "something.new": "something.new",
+	} {
+		if got := actionInWords(code); got != want {
+			t.Errorf("%s: %q, want %q", code, got, want)
+		}
+	}
+	if got := detailText(`{"to":"1.02","from":"1.01","policies":["a","b"],"resumable":true,"offset":1024}`); !reflect.DeepEqual(got,
+		[]string{"From: 1.01", "Offset: 1024", "Policies: a, b", "Resumable: yes", "To: 1.02"}) {
+		t.Errorf("details: %q", got)
+	}
+	if got := detailText(`{"issuer":"","role":"lead_inspector"}`); !reflect.DeepEqual(got, []string{"Role: Lead inspector"}) {
+		t.Errorf("empty details are left out, roles in words: %q", got)
+	}
+	if got := detailText("{}"); got != nil {
+		t.Errorf("no details: %q", got)
+	}
+	if got := detailText("not json"); !reflect.DeepEqual(got, []string{"not json"}) {
+		t.Errorf("text: %q", got)
+	}
+	// The same field name must not catch another field's error.
+	f := &form{}
+	f.Add("roles", "x")
+	f.Add("event_date-day", "y")
+	if f.Err("role") != "" || f.Err("event") != "" || f.Err("event_date") != "y" {
+		t.Errorf("errors matched to the wrong fields: %+v", f.Errors)
+	}
+}
