@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
@@ -34,41 +35,67 @@ type Review struct {
 	CanApprove bool      `json:"can_approve"` // the viewer is an administrator with no part in it
 }
 
-// DestructionReview lists the visits whose destruction has been noticed and
-// not yet carried out, for administrators.
-func (s *Service) DestructionReview(ctx context.Context, a Actor) ([]Review, error) {
+// ReviewPage is a page of the destruction review.
+type ReviewPage struct {
+	Visits []Review `json:"visits"`
+	Next   string   `json:"next,omitempty"` // the cursor of the next page; "" on the last
+}
+
+// ReviewPageSize is how many visits a page of the destruction review lists.
+const ReviewPageSize = 50
+
+// DestructionReview lists, a page at a time after the cursor after ("" for
+// the first), the visits whose destruction has been noticed and not yet
+// carried out, soonest first, for administrators.
+func (s *Service) DestructionReview(ctx context.Context, a Actor, after string) (ReviewPage, error) {
 	if _, err := s.Authorize(ctx, a, policy.DestructionApprove, "", ""); err != nil {
-		return nil, err
+		return ReviewPage{}, err
 	}
-	rows, err := s.store.NoticedVisits(ctx, a.UserID)
+	var cur store.NoticeCursor
+	if after != "" {
+		on, id, _ := strings.Cut(after, ".")
+		if _, err := time.Parse(time.DateOnly, on); err != nil || !IsID(id) {
+			return ReviewPage{}, invalid("after", "This page of the destruction review does not exist: go back to the first page.")
+		}
+		cur = store.NoticeCursor{DestroyOn: on, VisitID: id}
+	}
+	rows, err := s.store.NoticedVisits(ctx, a.UserID, cur, ReviewPageSize)
 	if err != nil {
-		return nil, err
+		return ReviewPage{}, err
 	}
-	out := []Review{}
+	out := ReviewPage{Visits: []Review{}}
 	for _, r := range rows {
 		acc := s.accessOf(a, r)
-		out = append(out, Review{Visit: s.viewWithKey(ctx, r.Visit, acc.Status, acc.Member.Role, r.KeyFingerprint), CanApprove: acc.Can(ctx, policy.DestructionApprove)})
+		out.Visits = append(out.Visits, Review{Visit: s.viewWithKey(ctx, r.Visit, acc.Status, acc.Member.Role, r.KeyFingerprint), CanApprove: acc.Can(ctx, policy.DestructionApprove)})
+	}
+	if n := len(rows); n == ReviewPageSize && rows[n-1].Notice != nil {
+		out.Next = rows[n-1].Notice.DestroyOn.Format(time.DateOnly) + "." + rows[n-1].ID
 	}
 	return out, nil
 }
 
+// WarningsShown is how many visits the warnings on the list of visits name;
+// the rest are counted, and listed on the destruction review page.
+const WarningsShown = 10
+
 // DestructionWarnings are the visits administrators are warned of on their
-// list of visits, whichever page they look at: those under a destruction
-// notice, and those whose destruction failed.
-func (s *Service) DestructionWarnings(ctx context.Context, a Actor) ([]VisitView, error) {
+// list of visits, whichever page they look at: those whose destruction
+// failed, then those under a destruction notice, soonest first; at most
+// WarningsShown of them, and how many there are in all.
+func (s *Service) DestructionWarnings(ctx context.Context, a Actor) ([]VisitView, int, error) {
 	if _, err := s.Authorize(ctx, a, policy.DestructionApprove, "", ""); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	rows, err := s.store.WarnedVisits(ctx, a.UserID)
+	rows, total, err := s.store.WarnedVisits(ctx, a.UserID, WarningsShown)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	out := make([]VisitView, 0, len(rows))
 	for _, r := range rows {
 		acc := s.accessOf(a, r)
 		out = append(out, s.viewWithKey(ctx, r.Visit, acc.Status, acc.Member.Role, r.KeyFingerprint))
 	}
-	return out, nil
+	return out, total, nil
 }
 
 var errNotNoticed = conflict("This visit's destruction is not due for review: it has no destruction notice yet.")

@@ -8,12 +8,12 @@ import (
 )
 
 func (s *Server) destructionReview(c *gin.Context) {
-	out, err := s.svc.DestructionReview(c.Request.Context(), accessOf(c).Actor)
+	out, err := s.svc.DestructionReview(c.Request.Context(), accessOf(c).Actor, c.Query("after"))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"visits": out})
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) approveDestruction(c *gin.Context) {
@@ -26,11 +26,12 @@ func (s *Server) approveDestruction(c *gin.Context) {
 }
 
 func (s *Server) destructionPage(c *gin.Context) {
-	reviews, err := s.svc.DestructionReview(c.Request.Context(), accessOf(c).Actor)
+	page, err := s.svc.DestructionReview(c.Request.Context(), accessOf(c).Actor, c.Query("after"))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	reviews := page.Visits
 	can := map[string]bool{}
 	for _, r := range reviews {
 		can[r.Visit.ID] = r.CanApprove
@@ -45,7 +46,7 @@ func (s *Server) destructionPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.renderNav(c, "destruction", "Destruction review", "destruction", gin.H{"Reviews": reviews, "CanApprove": can, "Notice": notice, "Failed": failed})
+	s.renderNav(c, "destruction", "Destruction review", "destruction", gin.H{"Reviews": reviews, "Next": page.Next, "First": c.Query("after") != "", "CanApprove": can, "Notice": notice, "Failed": failed})
 }
 
 func (s *Server) approveDestructionForm(c *gin.Context) {

@@ -105,7 +105,7 @@ func (s *Server) visitsPage(c *gin.Context) {
 		// The visits on this page, and, whatever the page, every visit under
 		// a destruction notice or whose destruction failed (the sweep gives
 		// the notice as soon as the date comes within the notice period).
-		warned, err := s.svc.DestructionWarnings(c.Request.Context(), acc.Actor)
+		warned, total, err := s.svc.DestructionWarnings(c.Request.Context(), acc.Actor)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -119,6 +119,9 @@ func (s *Server) visitsPage(c *gin.Context) {
 			if w := destructionWarning(vj, s.cfg.DestructionNotice); w != "" {
 				warnings = append(warnings, w)
 			}
+		}
+		if more := total - len(warned); more > 0 {
+			warnings = append(warnings, fmt.Sprintf("%s more under a destruction notice or whose destruction failed: see the destruction review page.", plural(more, "visit")))
 		}
 		// What is wrong but optional, as /readyz reports it.
 		degraded := s.svc.Degraded()

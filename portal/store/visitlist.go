@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -55,24 +56,60 @@ func (s *Store) VisitPage(ctx context.Context, userID string, all bool, after Vi
 	return s.visitRows(ctx, userID, page, args)
 }
 
-// The active visits under a destruction notice (for review).
-const noticedVisits = `SELECT visit_id FROM destruction_notices WHERE visit_id IN (SELECT id FROM visits WHERE state = 'active')`
+// A page of the active visits under a destruction notice (for review),
+// soonest first, after the cursor's destruction date and visit; ? are the
+// date twice, the visit and the page size.
+const noticedVisits = `SELECT visit_id FROM destruction_notices WHERE visit_id IN (SELECT id FROM visits WHERE state = 'active')
+	AND (destroy_on > ? OR destroy_on = ? AND visit_id > ?) ORDER BY destroy_on, visit_id LIMIT ?`
 
-// NoticedVisits returns the active visits under a destruction notice, with
-// userID's membership of each.
-func (s *Store) NoticedVisits(ctx context.Context, userID string) ([]VisitRow, error) {
-	return s.visitRows(ctx, userID, noticedVisits, nil)
+// NoticeCursor is where a page of noticed visits starts: after this visit,
+// whose destruction date is DestroyOn (the zero cursor: the first page).
+type NoticeCursor struct {
+	DestroyOn string // YYYY-MM-DD
+	VisitID   string
 }
 
-// The visits administrators are warned of: under notice and still active,
-// or whose destruction failed (until it succeeds).
-const warnedVisits = `SELECT visit_id FROM destruction_notices WHERE visit_id IN (SELECT id FROM visits WHERE state = 'active')
-	UNION SELECT visit_id FROM retention_failures`
+// NoticedVisits returns up to limit active visits under a destruction
+// notice after the cursor, soonest destruction first, with userID's
+// membership of each.
+func (s *Store) NoticedVisits(ctx context.Context, userID string, after NoticeCursor, limit int) ([]VisitRow, error) {
+	rows, err := s.visitRows(ctx, userID, noticedVisits, []any{after.DestroyOn, after.DestroyOn, after.VisitID, limit})
+	on := func(r VisitRow) time.Time {
+		if r.Notice == nil {
+			return time.Time{}
+		}
+		return r.Notice.DestroyOn
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := on(rows[i]), on(rows[j])
+		return a.Before(b) || a.Equal(b) && rows[i].ID < rows[j].ID
+	})
+	return rows, err
+}
 
-// WarnedVisits returns the visits under a destruction notice or whose
-// destruction failed, with userID's membership of each.
-func (s *Store) WarnedVisits(ctx context.Context, userID string) ([]VisitRow, error) {
-	return s.visitRows(ctx, userID, warnedVisits, nil)
+// The visits administrators are warned of: those whose destruction failed
+// first, then those under notice and still active, soonest first; ? is
+// how many.
+const warnedVisits = `SELECT visit_id FROM (
+	SELECT visit_id, 0 AS k, '' AS d FROM retention_failures
+	UNION ALL SELECT visit_id, 1 AS k, destroy_on AS d FROM destruction_notices
+		WHERE visit_id IN (SELECT id FROM visits WHERE state = 'active') AND visit_id NOT IN (SELECT visit_id FROM retention_failures)
+	) w ORDER BY k, d, visit_id LIMIT ?`
+
+// WarnedVisits returns the first limit visits whose destruction failed or
+// is under notice, with userID's membership of each, and how many there
+// are in all.
+func (s *Store) WarnedVisits(ctx context.Context, userID string, limit int) ([]VisitRow, int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM retention_failures) + (SELECT COUNT(*) FROM destruction_notices
+		WHERE visit_id IN (SELECT id FROM visits WHERE state = 'active') AND visit_id NOT IN (SELECT visit_id FROM retention_failures))`).Scan(&n); err != nil {
+		return nil, 0, fmt.Errorf("store: warned visits: %w", err)
+	}
+	if n == 0 {
+		return nil, 0, nil
+	}
+	rows, err := s.visitRows(ctx, userID, warnedVisits, []any{limit})
+	return rows, n, err
 }
 
 // visitRows loads the visits that the query page (of fixed text, with its
