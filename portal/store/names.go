@@ -61,7 +61,7 @@ func (s *Store) UnindexedNames(ctx context.Context, visitID string) ([]Unindexed
 	out, err := queryAll(ctx, s.db, func(sc scanner) (Unindexed, error) {
 		var u Unindexed
 		return u, sc.Scan(&u.FileID, &u.Item, &u.NameSealed)
-	}, `SELECT id, item, name_sealed FROM files WHERE visit_id = ? AND id NOT IN (SELECT file_id FROM file_names)
+	}, `SELECT id, item, name_sealed FROM files WHERE visit_id = ? AND withdrawn_at IS NULL AND superseded_by IS NULL AND id NOT IN (SELECT file_id FROM file_names)
 		UNION ALL
 		SELECT file_id, item, name_sealed FROM resumable_uploads WHERE visit_id = ? AND completed_at IS NULL AND file_id NOT IN (SELECT file_id FROM file_names)`,
 		visitID, visitID)

@@ -117,6 +117,9 @@ func (s *Store) CompleteResumable(ctx context.Context, id string, f File, now ti
 		if err := insertFile(ctx, tx, f); err != nil {
 			return err
 		}
+		if err := supersede(ctx, tx, f); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, f.ID)
 		return err
 	}, audit...)
