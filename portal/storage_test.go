@@ -130,7 +130,7 @@ func TestStorageOnEveryServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := del.DeleteFile(ctx); err != nil {
+		if _, err := del.DeleteFile(ctx); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, 10*time.Second, "the deleted file's objects to go", func() bool {

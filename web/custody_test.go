@@ -229,7 +229,7 @@ func TestBackdatedPublication(t *testing.T) {
 		t.Fatalf("approved: %v %v", ids, err)
 	}
 	cert := readAll(t, admin.get("/api/v1/visits/"+v.ID+"/certificate"))
-	if !strings.Contains(cert, `"approval":{"issuer"`) || !strings.Contains(cert, "admin@ofsted.example") || !strings.Contains(cert, "certificate v3") {
+	if !strings.Contains(cert, `"approval":{"issuer"`) || !strings.Contains(cert, "admin@ofsted.example") || !strings.Contains(cert, "certificate v4") {
 		t.Fatalf("certificate without the approval: %s", cert)
 	}
 }
