@@ -60,11 +60,21 @@ func TestCorrections(t *testing.T) {
 	}
 	// A new version: the name moves at once, the old is superseded at the
 	// new one's commit.
-	if err := s.ReserveReplacement(ctx, "v1", "f2", "f3", now); err != nil {
+	if err := s.ReserveReplacement(ctx, "v1", "f2", "fx", now); err != nil {
 		t.Fatal(err)
 	}
 	if f, _ := s.File(ctx, "v1", "f2"); !f.Live() {
 		t.Fatal("superseded before the new version is committed")
+	}
+	// A new version that fails gives the name back to the file.
+	if err := s.ReleaseName(ctx, "fx"); err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := s.NameHolder(ctx, "v1", "1.03", []byte("report")); id != "f2" {
+		t.Fatalf("the name after a failed new version: %q", id)
+	}
+	if err := s.ReserveReplacement(ctx, "v1", "f2", "f3", now); err != nil {
+		t.Fatal(err)
 	}
 	commit("f3", "report")
 	if f, _ := s.File(ctx, "v1", "f2"); f.SupersededBy != "f3" || f.SupersededAt.IsZero() {

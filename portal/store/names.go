@@ -25,9 +25,21 @@ func (s *Store) ReserveName(ctx context.Context, visitID, item, fileID string, i
 	return nil
 }
 
-// ReleaseName gives back the name of an upload that stored no file.
+// ReleaseName gives back the name of an upload that stored no file: to the
+// file it was to replace (ReserveReplacement), or to the item.
 func (s *Store) ReleaseName(ctx context.Context, fileID string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ? AND file_id NOT IN (SELECT id FROM files)`, fileID); err != nil {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE file_names SET file_id = (SELECT old_file_id FROM file_replacements WHERE new_file_id = ?)
+			WHERE file_id = ? AND file_id NOT IN (SELECT id FROM files) AND EXISTS (SELECT 1 FROM file_replacements WHERE new_file_id = ?)`, fileID, fileID, fileID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM file_replacements WHERE new_file_id = ? AND new_file_id NOT IN (SELECT id FROM files)`, fileID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ? AND file_id NOT IN (SELECT id FROM files)`, fileID)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("store: release name: %w", err)
 	}
 	return nil
