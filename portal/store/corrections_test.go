@@ -73,6 +73,20 @@ func TestCorrections(t *testing.T) {
 	if id, _ := s.NameHolder(ctx, "v1", "1.03", []byte("report")); id != "f2" {
 		t.Fatalf("the name after a failed new version: %q", id)
 	}
+	// So does an abandoned resumable upload of a new version.
+	if err := s.ReserveReplacement(ctx, "v1", "f2", "fr", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateResumable(ctx, Resumable{ID: "r1", VisitID: "v1", FileID: "fr", CreatedBy: u.ID, NameSealed: []byte("n"), Item: "1.03", Length: 9,
+		SegmentSize: 4, HashState: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteResumable(ctx, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := s.NameHolder(ctx, "v1", "1.03", []byte("report")); id != "f2" {
+		t.Fatalf("the name after an abandoned new version: %q", id)
+	}
 	if err := s.ReserveReplacement(ctx, "v1", "f2", "f3", now); err != nil {
 		t.Fatal(err)
 	}

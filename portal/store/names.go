@@ -29,11 +29,7 @@ func (s *Store) ReserveName(ctx context.Context, visitID, item, fileID string, i
 // file it was to replace (ReserveReplacement), or to the item.
 func (s *Store) ReleaseName(ctx context.Context, fileID string) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE file_names SET file_id = (SELECT old_file_id FROM file_replacements WHERE new_file_id = ?)
-			WHERE file_id = ? AND file_id NOT IN (SELECT id FROM files) AND EXISTS (SELECT 1 FROM file_replacements WHERE new_file_id = ?)`, fileID, fileID, fileID); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM file_replacements WHERE new_file_id = ? AND new_file_id NOT IN (SELECT id FROM files)`, fileID); err != nil {
+		if err := giveBackName(ctx, tx, fileID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ? AND file_id NOT IN (SELECT id FROM files)`, fileID)
@@ -93,4 +89,15 @@ func (s *Store) IndexName(ctx context.Context, visitID, item, fileID string, ind
 		return fmt.Errorf("store: index name: %w", err)
 	}
 	return nil
+}
+
+// giveBackName hands the name a new version that stored no file reserved
+// back to the file it was to replace (ReserveReplacement).
+func giveBackName(ctx context.Context, tx *Tx, fileID string) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE file_names SET file_id = (SELECT old_file_id FROM file_replacements WHERE new_file_id = ?)
+		WHERE file_id = ? AND file_id NOT IN (SELECT id FROM files) AND EXISTS (SELECT 1 FROM file_replacements WHERE new_file_id = ?)`, fileID, fileID, fileID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM file_replacements WHERE new_file_id = ? AND new_file_id NOT IN (SELECT id FROM files)`, fileID)
+	return err
 }

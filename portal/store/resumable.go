@@ -145,6 +145,12 @@ func (s *Store) DeleteResumable(ctx context.Context, id string, audit ...AuditRe
 		if err != nil {
 			return err
 		}
+		if !completed.Valid {
+			// A new version abandoned: its name goes back to the file.
+			if err := giveBackName(ctx, tx, fileID); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM resumable_uploads WHERE id = ?`, id); err != nil {
 			return err
 		}
