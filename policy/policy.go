@@ -41,12 +41,15 @@ const (
 	FileDownload       Action = "file.download"
 	FileDelete         Action = "file.delete"
 	FileRefile         Action = "file.refile"         // file a file under another item
+	FileReplace        Action = "file.replace"        // upload a new version of a file
+	FilePurge          Action = "file.purge"          // remove a misdirected upload for good
+	ItemComplete       Action = "item.complete"       // say an item of the request is all sent
 	DestructionApprove Action = "destruction.approve" // confirm a visit due for destruction
 )
 
 // Actions lists every action, for tests and the explain page.
 var Actions = []Action{SelfView, VisitList, VisitCreate, VisitView, VisitManage, MemberManage, VisitRecordEvent, RequestManage,
-	LegalHoldSet, AuditView, CertificateView, FileList, FileUpload, FileDownload, FileDelete, FileRefile, DestructionApprove}
+	LegalHoldSet, AuditView, CertificateView, FileList, FileUpload, FileDownload, FileDelete, FileRefile, FileReplace, FilePurge, ItemComplete, DestructionApprove}
 
 // Visit roles.
 const (

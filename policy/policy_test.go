@@ -32,16 +32,21 @@ func expected(role string, admin bool, a Action, inWindow, restricted, unfiled, 
 	if a == DestructionApprove {
 		return admin && role == ""
 	}
+	// Purging a misdirected upload likewise, once the provider can no
+	// longer delete it, and never under a legal hold.
+	if a == FilePurge {
+		return admin && role == "" && onFile && !accepts && !held
+	}
 	if role == "" || !inWindow {
 		return false
 	}
 	seesRestricted := slices.Contains(ChildLevelDataRoles, role) || IsProviderRole(role)
 	seesUnfiled := role == RoleLeadInspector || role == RoleQAManager || IsProviderRole(role)
-	fileAct := a == FileList || a == FileDownload || a == FileDelete || a == FileRefile
+	fileAct := a == FileList || a == FileDownload || a == FileDelete || a == FileRefile || a == FileReplace
 	if fileAct && onFile && (restricted && !seesRestricted || unfiled && !seesUnfiled) {
 		return false
 	}
-	if onFile && held && (a == FileDelete || a == FileRefile) {
+	if onFile && held && (a == FileDelete || a == FileRefile || a == FileReplace) {
 		return false
 	}
 	switch a {
@@ -58,7 +63,9 @@ func expected(role string, admin bool, a Action, inWindow, restricted, unfiled, 
 		}
 	case FileUpload:
 		return !onFile && IsProviderRole(role) && accepts
-	case FileDelete:
+	case ItemComplete:
+		return !onFile && role == RoleProviderCoordinator && accepts
+	case FileDelete, FileReplace:
 		if !onFile || !accepts {
 			return false
 		}

@@ -56,7 +56,9 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 	a := &Archive{acc: acc}
 	found := map[string]bool{}
 	for _, f := range files {
-		byID, byItem := slices.Contains(fileIDs, f.ID), slices.Contains(codes, f.Item) || f.Item == "" && slices.Contains(codes, "unfiled")
+		// An item's zip holds the files that stand; a withdrawn file or an
+		// earlier version only when chosen by itself.
+		byID, byItem := slices.Contains(fileIDs, f.ID), f.Live() && (slices.Contains(codes, f.Item) || f.Item == "" && slices.Contains(codes, "unfiled"))
 		if !byID && !byItem {
 			continue
 		}
@@ -98,6 +100,9 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 		recs[i] = acc.rec("file.download", f.ID, "success", map[string]any{"from": 0, "bytes": f.Size, "archive": true})
 	}
 	if err := s.store.Audit(ctx, recs...); err != nil {
+		return nil, err
+	}
+	if err := acc.markTeamDownload(ctx, a.files...); err != nil {
 		return nil, err
 	}
 	return a, nil

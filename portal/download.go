@@ -52,6 +52,10 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 		r.Close()
 		return nil, err
 	}
+	if err := acc.markTeamDownload(ctx, f); err != nil {
+		r.Close()
+		return nil, err
+	}
 	return &Download{File: f, Name: name, Offset: off, Length: length, ReadCloser: r}, nil
 }
 

@@ -22,17 +22,21 @@ import (
 // "name (n).ext".
 const OnConflictRename = "rename"
 
+// OnConflictReplace stores the new file as a new version of the file of
+// that name: the earlier is kept, superseded (corrections.go).
+const OnConflictReplace = "replace"
+
 // maxRenames bounds the search for a free "name (n).ext".
 const maxRenames = 100
 
 func parseOnConflict(s string) (rename bool, err error) {
 	switch s {
-	case "":
+	case "", OnConflictReplace:
 		return false, nil
 	case OnConflictRename:
 		return true, nil
 	}
-	return false, invalid("on_conflict", "on_conflict must be rename (keep both files), or left out (refuse a name that is taken).")
+	return false, invalid("on_conflict", "on_conflict must be rename (keep both files), replace (a new version of the file), or left out (refuse a name that is taken).")
 }
 
 // errNameExists says the name is taken in the item, and how to keep both.
@@ -42,13 +46,14 @@ func errNameExists(name, item string) *Error {
 		where = "waiting to be filed"
 	}
 	return &Error{Kind: KindConflict, Code: "name_exists", Msg: fmt.Sprintf(
-		"A file called “%s” is already %s. Rename your file, or keep both (on the upload page, or with on_conflict=rename): yours is then stored as “%s”.",
+		"A file called “%s” is already %s. Rename your file, replace it (on_conflict=replace: the earlier is kept as a superseded version), or keep both (on the upload page, or with on_conflict=rename): yours is then stored as “%s”.",
 		name, where, renamed(name, 2))}
 }
 
 // reserveName takes name (or, with rename, the first free "name (n).ext")
 // in the item for a new file, and returns the file's id and its name.
-func (acc *Access) reserveName(ctx context.Context, key *crypto.VisitKey, item, name string, rename bool) (fileID, stored string, err error) {
+func (acc *Access) reserveName(ctx context.Context, key *crypto.VisitKey, item, name, onConflict string) (fileID, stored string, err error) {
+	rename := onConflict == OnConflictRename
 	s := acc.svc
 	if err := s.indexNames(ctx, acc.Visit.ID, key); err != nil {
 		return "", "", err
@@ -65,6 +70,8 @@ func (acc *Access) reserveName(ctx context.Context, key *crypto.VisitKey, item, 
 			return fileID, stored, nil
 		case !errors.Is(err, store.ErrNameTaken):
 			return "", "", err
+		case onConflict == OnConflictReplace:
+			return fileID, stored, acc.reserveReplacement(ctx, key, item, stored, fileID)
 		case !rename:
 			return "", "", errNameExists(name, item)
 		}

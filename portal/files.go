@@ -30,6 +30,14 @@ type FileView struct {
 	ScanSignature string `json:"scan_signature,omitempty"`
 	// Refilable says the actor may file it under another item.
 	Refilable bool `json:"-"`
+	// A withdrawn file is kept, marked, for the team that downloaded it;
+	// a superseded one is an earlier version of the file SupersededBy.
+	WithdrawnAt  *time.Time `json:"withdrawn_at,omitempty"`
+	WithdrawnBy  string     `json:"withdrawn_by,omitempty"`
+	SupersededBy string     `json:"superseded_by,omitempty"`
+	SupersededAt *time.Time `json:"superseded_at,omitempty"`
+	// Correctable says the actor may delete or replace it.
+	Correctable bool `json:"-"`
 }
 
 func fileView(key *crypto.VisitKey, f store.File, uploader string) (FileView, error) {
@@ -59,8 +67,9 @@ type NewFile struct {
 	Item    string
 	Default bool
 	Size    int64 // exact length, or -1 when unknown (a form post)
-	// OnConflict is "" (a name taken in the item is refused) or
-	// OnConflictRename (keep both: store it as "name (n).ext").
+	// OnConflict is "" (a name taken in the item is refused),
+	// OnConflictRename (keep both: store it as "name (n).ext") or
+	// OnConflictReplace (a new version of the file of that name).
 	OnConflict string
 }
 
@@ -119,7 +128,7 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	if err != nil {
 		return FileView{}, err
 	}
-	fileID, name, err := acc.reserveName(ctx, key, item, name, in.OnConflict == OnConflictRename)
+	fileID, name, err := acc.reserveName(ctx, key, item, name, in.OnConflict)
 	if err != nil {
 		return FileView{}, err
 	}
@@ -161,6 +170,9 @@ type FileQuery struct {
 	After  string
 	Search string
 	Limit  int
+	// Versions lists superseded versions too (otherwise only the files
+	// that stand, and the withdrawn).
+	Versions bool
 }
 
 // FilePageSize is the default number of files a page lists; MaxFilePage
@@ -219,10 +231,11 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 	search := strings.ToLower(strings.TrimSpace(q.Search))
 	visible := acc.fileFilter(ctx, policy.FileList)
 	refilable := acc.fileFilter(ctx, policy.FileRefile)
+	correctable := acc.fileFilter(ctx, policy.FileDelete)
 	out := FilePage{Files: []FileView{}}
 	var page []indexedFile
 	for i, f := range vf.files {
-		if search != "" && !strings.Contains(f.lower, search) {
+		if search != "" && !strings.Contains(f.lower, search) || f.SupersededBy != "" && !q.Versions {
 			continue
 		}
 		if ok, err := visible(f.File); err != nil {
@@ -247,25 +260,43 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 		if fv.Refilable, err = refilable(f.File); err != nil {
 			return FilePage{}, err
 		}
+		if fv.Correctable, err = correctable(f.File); err != nil {
+			return FilePage{}, err
+		}
+		fv.Refilable = fv.Refilable && f.Live()
+		fv.Correctable = fv.Correctable && f.Live()
+		markCorrections(&fv, f.File, vf.uploaders)
 		out.Files = append(out.Files, fv)
 	}
 	return out, nil
 }
 
-// DeleteFile removes the file Authorize named.
-func (acc *Access) DeleteFile(ctx context.Context) error {
+// DeleteFile removes the file Authorize named: for good while no one of
+// the inspection team has downloaded it, otherwise it is withdrawn (kept,
+// marked; see corrections.go). Withdrawn reports which.
+func (acc *Access) DeleteFile(ctx context.Context) (withdrawn bool, err error) {
 	if err := acc.needFile(); err != nil {
-		return err
+		return false, err
 	}
 	if err := acc.require(ctx, policy.FileDelete, &acc.File); err != nil {
-		return err
+		return false, err
 	}
 	f := acc.File
-	if err := acc.svc.evidence.Delete(ctx, acc.Visit, f.ID, acc.rec("file.deleted", f.ID, "success", map[string]any{"sha256": f.SHA256})); err != nil {
-		return err
+	if !f.Live() {
+		return false, errNotLive
 	}
-	acc.svc.log.Info("file deleted", "visit", acc.Visit.ID, "file", f.ID, "user", acc.Actor.UserID)
-	return nil
+	if f.TeamDownloadedAt.IsZero() {
+		err := acc.svc.evidence.Delete(ctx, acc.Visit, f.ID, acc.rec("file.deleted", f.ID, "success", map[string]any{"sha256": f.SHA256}))
+		if err == nil {
+			acc.svc.log.Info("file deleted", "visit", acc.Visit.ID, "file", f.ID, "user", acc.Actor.UserID)
+			return false, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return false, err
+		}
+		// A download by the team came first: withdraw it instead.
+	}
+	return true, acc.withdraw(ctx)
 }
 
 // Refile files the file Authorize named under another item of the
@@ -279,6 +310,9 @@ func (acc *Access) Refile(ctx context.Context, rawItem string) (FileView, error)
 		return FileView{}, err
 	}
 	s, f := acc.svc, acc.File
+	if !f.Live() {
+		return FileView{}, errNotLive
+	}
 	item, err := ParseItem(strings.TrimSpace(rawItem))
 	if err != nil || item == "" {
 		return FileView{}, invalid("item", "Choose the item to file it under, such as 1.03, cld or case-2.")

@@ -29,6 +29,7 @@ const (
 	NoteDestructionDone   = "destruction_done"
 	NoteLegalHoldSet      = "legal_hold_set"
 	NoteLegalHoldLifted   = "legal_hold_lifted"
+	NoteFilePurged        = "file_purged"
 )
 
 // DigestKinds are the summaries each person may switch off on "Your
@@ -87,6 +88,15 @@ func (s *Service) notesFor(r store.AuditRecord) []store.Outgoing {
 			kind = NoteLegalHoldLifted
 		}
 		return one(kind, store.Audience{Roles: leadOnly, Admins: true}, map[string]string{"date": day})
+	case "file.purged":
+		// The lead inspector and the uploader: the visit, the date and
+		// nothing of the file (its name is evidence).
+		data := map[string]string{"date": day}
+		out := one(NoteFilePurged, store.Audience{Roles: leadOnly}, data)
+		if m := detailString(r.Detail, "uploader_member"); m != "" {
+			out = append(out, one(NoteFilePurged, store.Audience{MemberID: m}, data)...)
+		}
+		return out
 	case "destruction.notice":
 		return one(NoteDestructionNotice, store.Audience{Admins: true}, map[string]string{"date": detailString(r.Detail, "destroy_on")})
 	case "destruction.failed":

@@ -65,8 +65,11 @@ type RequestItemView struct {
 	Kind   string `json:"kind"`
 	Title  string `json:"title"`
 	Due    string `json:"due"`    // YYYY-MM-DD, end of that working day
-	Status string `json:"status"` // received, due, overdue
+	Status string `json:"status"` // complete, received (not yet complete), due, overdue
 	Files  int    `json:"files"`  // files filed under the item, whoever may see them
+	// CompletedAt is when the provider coordinator marked the item
+	// complete.
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
 }
 
 func dueDate(due string, tl timeline.Timeline) time.Time {
@@ -115,13 +118,16 @@ func (acc *Access) InformationRequest(ctx context.Context) ([]RequestItemView, e
 		}
 		due := dueDate(it.Due, tl)
 		st := "due"
+		var completed *time.Time
 		switch {
+		case !it.CompletedAt.IsZero():
+			st, completed = "complete", &it.CompletedAt
 		case counts[it.Code] > 0:
 			st = "received"
 		case today.After(due):
 			st = "overdue"
 		}
-		out = append(out, RequestItemView{Code: it.Code, Kind: it.Kind, Title: string(title), Due: due.Format(time.DateOnly), Status: st, Files: counts[it.Code]})
+		out = append(out, RequestItemView{Code: it.Code, Kind: it.Kind, Title: string(title), Due: due.Format(time.DateOnly), Status: st, Files: counts[it.Code], CompletedAt: completed})
 	}
 	return out, nil
 }

@@ -125,16 +125,23 @@ func TestStorageOnEveryServer(t *testing.T) {
 			return n == 0
 		})
 
-		// Deleting a file removes every version of every segment.
-		del, err := d.access(uploader, policy.FileDelete, ids["1.03 three segments.zip"])
+		// Deleting a file no one of the team has downloaded removes every
+		// version of every segment (the files above were downloaded by the
+		// lead: deleting them would withdraw them).
+		body := bytes.Repeat([]byte("del "), (2<<20+12345)/4+1)[:2<<20+12345]
+		fv, err := up.Upload(ctx, portal.NewFile{Name: "1.05 to delete.zip", Size: int64(len(body))}, bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := del.DeleteFile(ctx); err != nil {
+		del, err := d.access(uploader, policy.FileDelete, fv.ID)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if withdrawn, err := del.DeleteFile(ctx); err != nil || withdrawn {
+			t.Fatalf("delete: withdrawn %v, %v", withdrawn, err)
+		}
 		waitFor(t, 10*time.Second, "the deleted file's objects to go", func() bool {
-			vs, err := svc.Blobs().Versions(ctx, v.Bucket, ids["1.03 three segments.zip"]+"/")
+			vs, err := svc.Blobs().Versions(ctx, v.Bucket, fv.ID+"/")
 			return err == nil && len(vs) == 0
 		})
 
@@ -187,7 +194,8 @@ func TestStorageOnEveryServer(t *testing.T) {
 				gone++
 			}
 		}
-		if c.ObjectsDeleted != len(before) || c.SegmentsExpected != 2 || c.SegmentsGoneBefore != gone {
+		// Segments of the files left: 1.01 (1), 1.02 (1), 1.03 (3).
+		if c.ObjectsDeleted != len(before) || c.SegmentsExpected != 5 || c.SegmentsGoneBefore != gone {
 			t.Fatalf("certificate: %d object versions (there were %d), %d segments expected, %d gone before (want %d)",
 				c.ObjectsDeleted, len(before), c.SegmentsExpected, c.SegmentsGoneBefore, gone)
 		}

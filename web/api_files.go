@@ -30,9 +30,10 @@ func (s *Server) uploadFile(c *gin.Context) {
 }
 
 // listFiles is a page of the visit's files: ?limit= (100 unless given, at
-// most 1,000), ?after= the previous page's next, ?q= part of the name.
+// most 1,000), ?after= the previous page's next, ?q= part of the name,
+// ?versions=1 with earlier (superseded) versions.
 func (s *Server) listFiles(c *gin.Context) {
-	q := portal.FileQuery{After: c.Query("after"), Search: c.Query("q")}
+	q := portal.FileQuery{After: c.Query("after"), Search: c.Query("q"), Versions: c.Query("versions") == "1"}
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 {
@@ -76,9 +77,16 @@ func (s *Server) refileForm(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/visits/"+acc.Visit.ID+"?filed="+url.QueryEscape(f.Item)+"#files")
 }
 
+// deleteFile deletes a file (204), or withdraws it once the inspection
+// team has downloaded it (200, {"status": "withdrawn"}).
 func (s *Server) deleteFile(c *gin.Context) {
-	if err := accessOf(c).DeleteFile(c.Request.Context()); err != nil {
+	withdrawn, err := accessOf(c).DeleteFile(c.Request.Context())
+	if err != nil {
 		s.fail(c, err)
+		return
+	}
+	if withdrawn {
+		c.JSON(http.StatusOK, gin.H{"status": "withdrawn"})
 		return
 	}
 	c.Status(http.StatusNoContent)

@@ -46,6 +46,7 @@ func (s *Server) visitPage(c *gin.Context) {
 			page["Notice"] = "The file is now filed under item " + item + "."
 		}
 	}
+	s.correctionsPage(c, acc, page)
 	if vj.State == portal.StateDestroying || vj.State == portal.StateDestroyed {
 		// Its key is gone with its evidence: administrators see its record
 		// (state, destruction, audit trail, certificate) and nothing sealed.
@@ -62,7 +63,7 @@ func (s *Server) visitPage(c *gin.Context) {
 	}
 	page["Request"] = request
 	if page["CanList"].(bool) {
-		fp, err := acc.FilePage(ctx, portal.FileQuery{After: c.Query("after"), Search: c.Query("q")})
+		fp, err := acc.FilePage(ctx, portal.FileQuery{After: c.Query("after"), Search: c.Query("q"), Versions: c.Query("versions") == "1"})
 		if err != nil {
 			s.fail(c, err)
 			return

@@ -94,6 +94,15 @@ func (s *Server) router() (http.Handler, error) {
 	protect("DELETE", "/api/v1/visits/:id/files/:file", policy.FileDelete, s.deleteFile)
 	protect("PATCH", "/api/v1/visits/:id/files/:file", policy.FileRefile, s.refileFile)
 
+	// Correcting mistakes and purging misdirected uploads (api_corrections.go).
+	protect("POST", "/api/v1/visits/:id/files/:file/versions", policy.FileReplace, s.replaceFile)
+	protect("POST", "/api/v1/visits/:id/files/:file/purge", policy.FilePurge, s.purgeFile)
+	protect("GET", "/api/v1/visits/:id/purged", policy.VisitManage, s.listPurged)
+	protect("PUT", "/api/v1/visits/:id/request/:item/complete", policy.ItemComplete, s.completeItem)
+	protect("POST", "/visits/:id/files/:file/delete", policy.FileDelete, s.deleteFileForm)
+	protect("POST", "/visits/:id/files/:file/replace", policy.FileReplace, s.replaceFileForm)
+	protect("POST", "/visits/:id/request/:item/complete", policy.ItemComplete, s.completeItemForm)
+
 	// Pages.
 	protect("GET", "/visits", policy.VisitList, s.visitsPage)
 	protect("POST", "/visits", policy.VisitCreate, s.createVisitForm)

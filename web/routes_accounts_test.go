@@ -82,14 +82,24 @@ func TestRouteTableByAccount(t *testing.T) {
 		"POST /visits/:id/events":                     "admin lead",
 		"POST /visits/:id/legal-hold":                 "admin",
 		"GET /visits/:id/download":                    "lead hmi qam sao coordinator",
+		// Corrections: a purge only once the visit no longer accepts
+		// uploads (TestPurgeMisdirectedUpload), so nobody here.
+		"POST /api/v1/visits/:id/files/:file/versions":  "coordinator uploader",
+		"POST /api/v1/visits/:id/files/:file/purge":     "",
+		"GET /api/v1/visits/:id/purged":                 "admin",
+		"PUT /api/v1/visits/:id/request/:item/complete": "coordinator",
+		"POST /visits/:id/files/:file/delete":           "coordinator uploader",
+		"POST /visits/:id/files/:file/replace":          "coordinator uploader",
+		"POST /visits/:id/request/:item/complete":       "coordinator",
 	}
 	// Statuses that still mean "past authorization" for an allowed account:
 	// a live visit has no destruction certificate yet.
 	// Removing a request item twice: the second allowed account finds it
-	// gone.
+	// gone (and completing it, after).
 	// A visit not yet due for destruction cannot be approved (409).
 	answered := map[string]int{"GET /api/v1/visits/:id/certificate": 404,
-		"DELETE /api/v1/visits/:id/request/:item": 404, "POST /visits/:id/request/:item/remove": 404}
+		"DELETE /api/v1/visits/:id/request/:item": 404, "POST /visits/:id/request/:item/remove": 404,
+		"POST /visits/:id/request/:item/complete": 404}
 	st := ts.Portal.Store()
 	ctx := context.Background()
 	tempMember := func() string {

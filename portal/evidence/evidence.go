@@ -363,3 +363,14 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// Purge removes a file for good: its row moves to the purged record
+// (store.PurgeFile) with its audit records, then its objects are deleted
+// (the janitor finishes what a failure leaves).
+func (s *Service) Purge(ctx context.Context, v store.Visit, p store.PurgedFile, audit ...store.AuditRecord) error {
+	if err := s.Store.PurgeFile(ctx, p, audit...); err != nil {
+		return err
+	}
+	s.discard(ctx, v, p.FileID, nil)
+	return nil
+}

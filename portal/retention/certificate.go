@@ -10,19 +10,22 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 )
 
 // Certificate formats. A verifier reads every one: v2 adds how the
 // destruction was authorised (the notice and, when given, the approval);
 // v3 adds the key epoch, and so when the visit key became unrecoverable
-// from backups of the database too.
+// from backups of the database too; v4 lists apart the files purged before
+// destruction (misdirected uploads), by id, size, SHA-256 and when.
 const (
 	CertificateTypeV1 = "evidence-portal destruction certificate v1"
 	CertificateTypeV2 = "evidence-portal destruction certificate v2"
 	CertificateTypeV3 = "evidence-portal destruction certificate v3"
+	CertificateTypeV4 = "evidence-portal destruction certificate v4"
 	// CertificateType is what Sign writes.
-	CertificateType = CertificateTypeV3
+	CertificateType = CertificateTypeV4
 )
 
 // Certificate records one visit's destruction. It names no person and no
@@ -50,6 +53,17 @@ type Certificate struct {
 	// v3: the key epoch the visit key was wrapped to (absent for a key
 	// wrapped to the master key directly, by an earlier version).
 	KeyEpoch *CertKeyEpoch `json:"key_epoch,omitempty"`
+	// v4: the files an administrator purged before destruction (their
+	// objects deleted then); never in Files. Empty, not absent, in v4.
+	Purged []CertPurged `json:"purged,omitempty"`
+}
+
+// CertPurged is one file purged before the visit's destruction.
+type CertPurged struct {
+	ID       string    `json:"id"`
+	SHA256   string    `json:"sha256"`
+	Size     int64     `json:"size"`
+	PurgedAt time.Time `json:"purged_at"`
 }
 
 // CertKeyEpoch says when a destroyed visit key stopped being recoverable
@@ -136,7 +150,7 @@ func Verify(signed []byte, trusted ed25519.PublicKey) (Certificate, error) {
 		return Certificate{}, ErrBadSignature
 	}
 	var c Certificate
-	if err := json.Unmarshal(s.Certificate, &c); err != nil || c.Type != CertificateTypeV1 && c.Type != CertificateTypeV2 && c.Type != CertificateTypeV3 {
+	if err := json.Unmarshal(s.Certificate, &c); err != nil || !slices.Contains([]string{CertificateTypeV1, CertificateTypeV2, CertificateTypeV3, CertificateTypeV4}, c.Type) {
 		return Certificate{}, fmt.Errorf("retention: signed, but not a destruction certificate")
 	}
 	return c, nil

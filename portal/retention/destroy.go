@@ -288,6 +288,13 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 		for _, f := range files {
 			c.TotalBytes += f.Size
 		}
+		purged, err := s.Store.PurgedFiles(ctx, v.ID)
+		if err != nil {
+			return err
+		}
+		for _, p := range purged {
+			c.Purged = append(c.Purged, CertPurged{ID: p.FileID, SHA256: p.SHA256, Size: p.Size, PurgedAt: p.PurgedAt.UTC()})
+		}
 		signed, err := Sign(c, s.Signer)
 		if err != nil {
 			return err

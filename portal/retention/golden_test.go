@@ -25,7 +25,20 @@ func TestGoldenCertificates(t *testing.T) {
 	v2.Approval = &CertApproval{Issuer: "https://login.example/ofsted", Subject: "s-admin-2", Email: "admin2@ofsted.example", At: at.Add(-2 * time.Hour)}
 	v3 := v2
 	v3.KeyEpoch = &CertKeyEpoch{ID: "5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b", SupersededAt: at.Add(-2 * time.Minute), UnrecoverableFromBackupsAfter: at.Add(35*24*time.Hour - 2*time.Minute)}
-	if *update {
+	v4 := v3
+	v4.Purged = []CertPurged{{ID: "cc33dd44ee55ff6600778899aa11bb22", SHA256: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae", Size: 3, PurgedAt: at.Add(-30 * 24 * time.Hour)}}
+	if *update && os.Getenv("UPDATE_V4_CERTIFICATE") != "" {
+		// v4 came later, signed by a key of its own: the vectors written
+		// before it stay as they were.
+		_, key4, _ := ed25519.GenerateKey(nil)
+		b, err := sign(v4, key4, CertificateTypeV4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile("testdata/certificate-v4.json", b, 0o644)
+		os.WriteFile("testdata/signing-v4.pub", PublicKeyPEM(key4), 0o644)
+	}
+	if *update && os.Getenv("UPDATE_V3_CERTIFICATE") != "" {
 		// v3 came later, signed by a key of its own: the vectors written
 		// before it stay as they were.
 		_, key3, _ := ed25519.GenerateKey(nil)
@@ -104,5 +117,28 @@ func TestGoldenCertificates(t *testing.T) {
 	}
 	if _, err := Verify(b, pub); err == nil {
 		t.Error("certificate-v3.json verifies with the v1/v2 vectors' key")
+	}
+	pem4, err := os.ReadFile("testdata/signing-v4.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub4, err := ParsePublicKeyPEM(pem4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b4, err := os.ReadFile("testdata/certificate-v4.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c4, err := Verify(b4, pub4)
+	if err != nil {
+		t.Fatalf("certificate-v4.json no longer verifies: %v", err)
+	}
+	if c4.Type != CertificateTypeV4 || len(c4.Purged) != 1 || !c4.Purged[0].PurgedAt.Equal(v4.Purged[0].PurgedAt) ||
+		c4.Purged[0].SHA256 != v4.Purged[0].SHA256 || c4.Purged[0].Size != 3 || c4.FileCount != 2 || c4.KeyEpoch == nil {
+		t.Errorf("certificate-v4.json reads as %+v", c4)
+	}
+	if _, err := Verify(b4, pub3); err == nil {
+		t.Error("certificate-v4.json verifies with the v3 vector's key")
 	}
 }

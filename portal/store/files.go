@@ -30,7 +30,21 @@ type File struct {
 	Scan          string
 	ScanSignature string
 	ScannedAt     time.Time
+	// TeamDownloadedAt is when someone of the inspection team first
+	// downloaded the file (zero: no one yet): from then on deleting it
+	// withdraws it.
+	TeamDownloadedAt time.Time
+	// A withdrawn file is kept, marked, when and by whom; a superseded
+	// one is kept as an earlier version of the file SupersededBy.
+	WithdrawnAt  time.Time
+	WithdrawnBy  string
+	SupersededBy string
+	SupersededAt time.Time
 }
+
+// Live reports whether the file is neither withdrawn nor superseded: the
+// provider may still correct it.
+func (f File) Live() bool { return f.WithdrawnAt.IsZero() && f.SupersededBy == "" }
 
 // PendingUpload is an upload that has started writing objects but has not
 // been committed. Its objects are invisible; a janitor deletes them when the
@@ -127,6 +141,9 @@ func (s *Store) CommitFile(ctx context.Context, f File, audit ...AuditRecord) er
 		if err := insertFile(ctx, tx, f); err != nil {
 			return err
 		}
+		if err := supersede(ctx, tx, f); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, f.ID)
 		return err
 	}, audit...)
@@ -136,13 +153,18 @@ func (s *Store) CommitFile(ctx context.Context, f File, audit ...AuditRecord) er
 	return nil
 }
 
-const fileColumns = `id, visit_id, name_sealed, item, size, sha256, segment_size, segments, header_size, uploaded_by, uploaded_at, segment_macs, scan_status, scan_signature, scanned_at`
+// fileInsertColumns are written when a file is stored; fileColumns are
+// read (the corrections' columns are set later).
+const (
+	fileInsertColumns = `id, visit_id, name_sealed, item, size, sha256, segment_size, segments, header_size, uploaded_by, uploaded_at, segment_macs, scan_status, scan_signature, scanned_at`
+	fileColumns       = fileInsertColumns + `, team_downloaded_at, withdrawn_at, COALESCE(withdrawn_by, ''), COALESCE(superseded_by, ''), superseded_at`
+)
 
 func insertFile(ctx context.Context, tx *Tx, f File) error {
 	if f.Scan == "" {
 		f.Scan = ScanUnscanned
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := tx.ExecContext(ctx, `INSERT INTO files (`+fileInsertColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.VisitID, f.NameSealed, f.Item, f.Size, f.SHA256, f.SegmentSize, f.Segments, f.HeaderSize, f.UploadedBy, formatTime(f.UploadedAt), f.SegmentMACs,
 		f.Scan, f.ScanSignature, nullTime(f.ScannedAt))
 	return err
@@ -165,14 +187,15 @@ func (f File) SegmentMAC(i int) []byte {
 func scanFile(sc scanner) (File, error) {
 	var f File
 	var at string
-	var scanned sql.NullString
+	var scanned, downloaded, withdrawn, superseded sql.NullString
 	if err := sc.Scan(&f.ID, &f.VisitID, &f.NameSealed, &f.Item, &f.Size, &f.SHA256, &f.SegmentSize, &f.Segments, &f.HeaderSize, &f.UploadedBy, &at, &f.SegmentMACs,
-		&f.Scan, &f.ScanSignature, &scanned); err != nil {
+		&f.Scan, &f.ScanSignature, &scanned, &downloaded, &withdrawn, &f.WithdrawnBy, &f.SupersededBy, &superseded); err != nil {
 		return File{}, err
 	}
 	var d dates
 	f.UploadedAt = d.time(at)
 	f.ScannedAt = d.null(scanned)
+	f.TeamDownloadedAt, f.WithdrawnAt, f.SupersededAt = d.null(downloaded), d.null(withdrawn), d.null(superseded)
 	return f, d.err
 }
 
@@ -209,10 +232,13 @@ func (s *Store) RecentFiles(ctx context.Context, visitID string, n int) ([]File,
 
 // DeleteFile removes a file's row and records its objects as pending removal,
 // in one transaction, so a crash before the objects are gone leaves them to
-// the janitor rather than orphaned.
+// the janitor rather than orphaned. Only a live file the inspection team has
+// not downloaded is deleted (ErrNotFound otherwise): a download that won a
+// race with the deletion makes it a withdrawal instead.
 func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if err := execOne(ctx, tx, `DELETE FROM files WHERE visit_id = ? AND id = ?`, visitID, fileID); err != nil {
+		if err := execOne(ctx, tx, `DELETE FROM files WHERE visit_id = ? AND id = ?
+			AND team_downloaded_at IS NULL AND withdrawn_at IS NULL AND superseded_by IS NULL`, visitID, fileID); err != nil {
 			return err
 		}
 		// touched_at in the past: the janitor may take it at once if we fail.

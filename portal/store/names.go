@@ -25,9 +25,17 @@ func (s *Store) ReserveName(ctx context.Context, visitID, item, fileID string, i
 	return nil
 }
 
-// ReleaseName gives back the name of an upload that stored no file.
+// ReleaseName gives back the name of an upload that stored no file: to the
+// file it was to replace (ReserveReplacement), or to the item.
 func (s *Store) ReleaseName(ctx context.Context, fileID string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ? AND file_id NOT IN (SELECT id FROM files)`, fileID); err != nil {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		if err := giveBackName(ctx, tx, fileID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ? AND file_id NOT IN (SELECT id FROM files)`, fileID)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("store: release name: %w", err)
 	}
 	return nil
@@ -61,7 +69,7 @@ func (s *Store) UnindexedNames(ctx context.Context, visitID string) ([]Unindexed
 	out, err := queryAll(ctx, s.db, func(sc scanner) (Unindexed, error) {
 		var u Unindexed
 		return u, sc.Scan(&u.FileID, &u.Item, &u.NameSealed)
-	}, `SELECT id, item, name_sealed FROM files WHERE visit_id = ? AND id NOT IN (SELECT file_id FROM file_names)
+	}, `SELECT id, item, name_sealed FROM files WHERE visit_id = ? AND withdrawn_at IS NULL AND superseded_by IS NULL AND id NOT IN (SELECT file_id FROM file_names)
 		UNION ALL
 		SELECT file_id, item, name_sealed FROM resumable_uploads WHERE visit_id = ? AND completed_at IS NULL AND file_id NOT IN (SELECT file_id FROM file_names)`,
 		visitID, visitID)
@@ -81,4 +89,15 @@ func (s *Store) IndexName(ctx context.Context, visitID, item, fileID string, ind
 		return fmt.Errorf("store: index name: %w", err)
 	}
 	return nil
+}
+
+// giveBackName hands the name a new version that stored no file reserved
+// back to the file it was to replace (ReserveReplacement).
+func giveBackName(ctx context.Context, tx *Tx, fileID string) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE file_names SET file_id = (SELECT old_file_id FROM file_replacements WHERE new_file_id = ?)
+		WHERE file_id = ? AND file_id NOT IN (SELECT id FROM files) AND EXISTS (SELECT 1 FROM file_replacements WHERE new_file_id = ?)`, fileID, fileID, fileID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM file_replacements WHERE new_file_id = ? AND new_file_id NOT IN (SELECT id FROM files)`, fileID)
+	return err
 }

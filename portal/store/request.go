@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -22,6 +23,10 @@ type RequestItem struct {
 	Position    int
 	AddedBy     string
 	AddedAt     time.Time
+	// CompletedAt is when the provider coordinator said everything for
+	// the item is here (zero: not said); CompletedBy is who.
+	CompletedAt time.Time
+	CompletedBy string
 }
 
 const requestColumns = `visit_id, code, kind, title_sealed, due, position, added_by, added_at`
@@ -31,13 +36,15 @@ func (s *Store) RequestItems(ctx context.Context, visitID string) ([]RequestItem
 	out, err := queryAll(ctx, s.db, func(sc scanner) (RequestItem, error) {
 		var it RequestItem
 		var added string
-		if err := sc.Scan(&it.VisitID, &it.Code, &it.Kind, &it.TitleSealed, &it.Due, &it.Position, &it.AddedBy, &added); err != nil {
+		var completed sql.NullString
+		if err := sc.Scan(&it.VisitID, &it.Code, &it.Kind, &it.TitleSealed, &it.Due, &it.Position, &it.AddedBy, &added, &completed, &it.CompletedBy); err != nil {
 			return it, err
 		}
 		var d dates
 		it.AddedAt = d.time(added)
+		it.CompletedAt = d.null(completed)
 		return it, d.err
-	}, `SELECT `+requestColumns+` FROM request_items WHERE visit_id = ? ORDER BY position, code`, visitID)
+	}, `SELECT `+requestColumns+`, completed_at, COALESCE(completed_by, '') FROM request_items WHERE visit_id = ? ORDER BY position, code`, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("store: information request: %w", err)
 	}
@@ -87,7 +94,8 @@ func (s *Store) DeleteRequestItem(ctx context.Context, visitID, code string, aud
 	return err
 }
 
-// ItemFileCounts counts a visit's committed files by item.
+// ItemFileCounts counts a visit's committed files by item: those that
+// stand, not the withdrawn or superseded.
 func (s *Store) ItemFileCounts(ctx context.Context, visitID string) (map[string]int, error) {
 	type count struct {
 		item string
@@ -96,7 +104,7 @@ func (s *Store) ItemFileCounts(ctx context.Context, visitID string) (map[string]
 	counts, err := queryAll(ctx, s.db, func(sc scanner) (count, error) {
 		var c count
 		return c, sc.Scan(&c.item, &c.n)
-	}, `SELECT item, COUNT(*) FROM files WHERE visit_id = ? GROUP BY item`, visitID)
+	}, `SELECT item, COUNT(*) FROM files WHERE visit_id = ? AND withdrawn_at IS NULL AND superseded_by IS NULL GROUP BY item`, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("store: item counts: %w", err)
 	}

@@ -117,6 +117,9 @@ func (s *Store) CompleteResumable(ctx context.Context, id string, f File, now ti
 		if err := insertFile(ctx, tx, f); err != nil {
 			return err
 		}
+		if err := supersede(ctx, tx, f); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, f.ID)
 		return err
 	}, audit...)
@@ -141,6 +144,12 @@ func (s *Store) DeleteResumable(ctx context.Context, id string, audit ...AuditRe
 		}
 		if err != nil {
 			return err
+		}
+		if !completed.Valid {
+			// A new version abandoned: its name goes back to the file.
+			if err := giveBackName(ctx, tx, fileID); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM resumable_uploads WHERE id = ?`, id); err != nil {
 			return err

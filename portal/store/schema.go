@@ -382,6 +382,43 @@ CREATE TABLE restores (
 	`
 CREATE INDEX members_email ON members (email);
 `,
+	// Correcting mistakes and purging misdirected uploads (issue 20):
+	//   - a file the inspection team has downloaded is withdrawn, not
+	//     deleted (withdrawn_at, withdrawn_by); team_downloaded_at is set by
+	//     the team's first download;
+	//   - a replaced file is kept, superseded by its new version; a new
+	//     version names the file it replaces in file_replacements from its
+	//     name's reservation until it is committed;
+	//   - the coordinator marks request items complete;
+	//   - a purged file's row moves to purged_files: its objects are gone,
+	//     its digest, size and who, when and why (sealed) stay.
+	`
+ALTER TABLE files ADD COLUMN team_downloaded_at TEXT;
+ALTER TABLE files ADD COLUMN withdrawn_at TEXT;
+ALTER TABLE files ADD COLUMN withdrawn_by TEXT;
+ALTER TABLE files ADD COLUMN superseded_by TEXT;
+ALTER TABLE files ADD COLUMN superseded_at TEXT;
+CREATE TABLE file_replacements (
+	new_file_id TEXT PRIMARY KEY,
+	old_file_id TEXT NOT NULL,
+	visit_id    TEXT NOT NULL REFERENCES visits(id)
+);
+ALTER TABLE request_items ADD COLUMN completed_at TEXT;
+ALTER TABLE request_items ADD COLUMN completed_by TEXT;
+CREATE TABLE purged_files (
+	file_id       TEXT PRIMARY KEY,
+	visit_id      TEXT NOT NULL REFERENCES visits(id),
+	item          TEXT NOT NULL,
+	size          INTEGER NOT NULL,
+	sha256        TEXT NOT NULL,
+	uploaded_by   TEXT NOT NULL,
+	uploaded_at   TEXT NOT NULL,
+	purged_by     TEXT NOT NULL,
+	purged_at     TEXT NOT NULL,
+	reason_sealed BLOB NOT NULL
+);
+CREATE INDEX purged_files_visit ON purged_files (visit_id, purged_at);
+`,
 }
 
 // latestVersion is the schema version this binary brings a database to.

@@ -344,4 +344,32 @@ CREATE TABLE restores (
 	`
 CREATE INDEX members_email ON members (email);
 `,
+	// As SQLite's: correcting mistakes, purged files.
+	`
+ALTER TABLE files ADD COLUMN team_downloaded_at TEXT;
+ALTER TABLE files ADD COLUMN withdrawn_at TEXT;
+ALTER TABLE files ADD COLUMN withdrawn_by TEXT;
+ALTER TABLE files ADD COLUMN superseded_by TEXT;
+ALTER TABLE files ADD COLUMN superseded_at TEXT;
+CREATE TABLE file_replacements (
+	new_file_id TEXT PRIMARY KEY,
+	old_file_id TEXT NOT NULL,
+	visit_id    TEXT NOT NULL REFERENCES visits(id)
+);
+ALTER TABLE request_items ADD COLUMN completed_at TEXT;
+ALTER TABLE request_items ADD COLUMN completed_by TEXT;
+CREATE TABLE purged_files (
+	file_id       TEXT PRIMARY KEY,
+	visit_id      TEXT NOT NULL REFERENCES visits(id),
+	item          TEXT NOT NULL,
+	size          BIGINT NOT NULL,
+	sha256        TEXT NOT NULL,
+	uploaded_by   TEXT NOT NULL,
+	uploaded_at   TEXT NOT NULL,
+	purged_by     TEXT NOT NULL,
+	purged_at     TEXT NOT NULL,
+	reason_sealed BYTEA NOT NULL
+);
+CREATE INDEX purged_files_visit ON purged_files (visit_id, purged_at);
+`,
 }

@@ -91,7 +91,7 @@ func (s *Store) SeedFiles(ctx context.Context, files []SeededFile) error {
 			f.Scan, f.ScanSignature, nullTime(f.ScannedAt)}
 		names[i] = []any{f.ID, f.VisitID, f.Item, f.NameIndex, formatTime(f.UploadedAt)}
 	}
-	if err := s.bulkInsert(ctx, "files", strings.Split(fileColumns, ", "), rows); err != nil {
+	if err := s.bulkInsert(ctx, "files", strings.Split(fileInsertColumns, ", "), rows); err != nil {
 		return err
 	}
 	return s.bulkInsert(ctx, "file_names", []string{"file_id", "visit_id", "item", "name_index", "created_at"}, names)

@@ -133,7 +133,7 @@ func scanUser(sc scanner) (User, error) {
 // one statement for a list of files, however many.
 func (s *Store) Uploaders(ctx context.Context, visitID string) (map[string]User, error) {
 	us, err := queryAll(ctx, s.db, scanUser, `SELECT id, issuer, subject, email, name, created_at, last_login_at FROM users
-		WHERE id IN (SELECT uploaded_by FROM files WHERE visit_id = ?)`, visitID)
+		WHERE id IN (SELECT uploaded_by FROM files WHERE visit_id = ?) OR id IN (SELECT withdrawn_by FROM files WHERE visit_id = ?)`, visitID, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("store: uploaders: %w", err)
 	}

@@ -85,6 +85,18 @@ function checkName (name) {
   return ''
 }
 
+// isSystemFile names the files an operating system leaves in folders
+// (thumbnails, folder settings, Office lock files): never evidence.
+function isSystemFile (name) {
+  const lower = name.toLowerCase()
+  return lower === 'thumbs.db' || lower === '.ds_store' || lower === 'desktop.ini' || name.startsWith('~$')
+}
+
+// sameName is how the portal compares names in an item (case aside).
+function sameName (a, b) {
+  return a.normalize('NFC').toLowerCase() === b.normalize('NFC').toLowerCase()
+}
+
 function enhanceUpload (form) {
   const tus = window.tus
   const visit = form.dataset.visit
@@ -135,6 +147,7 @@ function enhanceUpload (form) {
   function updateOverall (force) {
     let total = 0; let sent = 0; let done = 0; let failed = 0
     for (const e of entries) {
+      if (e.state === 'skipped') continue
       if (e.state === 'refused' || e.state === 'failed') { failed++; continue }
       total += e.file.size
       sent += e.sent
@@ -171,7 +184,7 @@ function enhanceUpload (form) {
       el('span', { class: 'govuk-body portal-queue__name', text: file.name }), el('span', { class: 'govuk-body-s', text: ' · ' + formatBytes(file.size) }),
       bar, status, pause)
     list.append(li)
-    const e = { file, bar, status, pause, li, state: 'waiting', sent: 0, upload: null, item: itemFromName(file.name, codes) || itemSelect.value, rename: keepBoth && keepBoth.checked }
+    const e = { file, bar, status, pause, li, state: 'waiting', sent: 0, upload: null, item: itemFromName(file.name, codes) || itemSelect.value, rename: keepBoth && keepBoth.checked, replace: false }
     pause.setAttribute('aria-label', 'Pause ' + file.name)
     pause.addEventListener('click', () => {
       if (e.state === 'uploading') pauseOne(e)
@@ -180,8 +193,61 @@ function enhanceUpload (form) {
     entries.push(e)
     const bad = file.size > maxSize ? `the file is larger than the ${formatBytes(maxSize)} limit.` : checkName(file.name)
     if (bad) refuse(e, bad)
+    else if (isSystemFile(file.name)) {
+      // Before sending: a system file is skipped with a note.
+      e.state = 'skipped'
+      hide(e.pause)
+      bar.remove()
+      setStatus(e, 'Skipped: this is a file your computer makes for itself, not evidence.')
+    } else if (file.size === 0) {
+      hold(e, 'This file is empty (0 bytes). Check you chose the right file.', [['Upload it anyway', () => checkExisting(e)]])
+    } else checkExisting(e)
     updateOverall(true)
     next()
+  }
+
+  // hold stops an entry before it is sent until the person chooses.
+  function hold (e, text, choices) {
+    e.state = 'held'
+    hide(e.pause)
+    setStatus(e, text, false)
+    e.status.classList.add('portal-queue__status--warning')
+    const group = el('span', { class: 'portal-queue__choices' })
+    const go = (fn) => () => { group.remove(); e.status.classList.remove('portal-queue__status--warning'); fn() }
+    for (const [label, fn] of [...choices, ['Do not upload it', () => { e.state = 'skipped'; e.bar.remove(); setStatus(e, 'Not uploaded: you chose not to.'); updateOverall(true) }]]) {
+      const b = el('button', { type: 'button', class: 'govuk-button govuk-button--secondary govuk-!-margin-bottom-0', text: label })
+      b.setAttribute('aria-label', label + ': ' + e.file.name)
+      b.addEventListener('click', go(fn))
+      group.append(b)
+    }
+    e.li.append(group)
+    announce(e.file.name + ': ' + text, true)
+  }
+
+  function release (e) {
+    e.state = 'waiting'
+    e.pause.hidden = false
+    e.pause.classList.remove('govuk-!-display-none')
+    setStatus(e, 'Waiting')
+    updateOverall(true)
+    next()
+  }
+
+  // checkExisting asks, before sending, whether the item already has a
+  // file of this name the person may see: keep both, or replace it.
+  async function checkExisting (e) {
+    e.state = 'checking'
+    setStatus(e, 'Checking the item…')
+    let taken = false
+    try {
+      const res = await fetch(`/api/v1/visits/${visit}/files?limit=1000&q=${encodeURIComponent(e.file.name)}`, { headers: { Accept: 'application/json' } })
+      if (res.ok) taken = (await res.json()).files.some((f) => f.item === e.item && sameName(f.name, e.file.name) && !f.withdrawn_at)
+    } catch {}
+    if (!taken || e.rename) { release(e); return }
+    hold(e, `A file called “${e.file.name}” is already ${e.item ? 'filed under item ' + e.item : 'waiting to be filed'}.`, [
+      ['Keep both', () => { e.rename = true; release(e) }],
+      ['Replace it', () => { e.replace = true; release(e) }]
+    ])
   }
 
   function pauseOne (e) {
@@ -210,7 +276,7 @@ function enhanceUpload (form) {
       endpoint: `/api/v1/visits/${visit}/uploads`,
       chunkSize,
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000],
-      metadata: Object.assign({ filename: e.file.name, item: e.item }, e.rename ? { on_conflict: 'rename' } : {}),
+      metadata: Object.assign({ filename: e.file.name, item: e.item }, e.rename ? { on_conflict: 'rename' } : e.replace ? { on_conflict: 'replace' } : {}),
       removeFingerprintOnSuccess: true,
       onShouldRetry (err) {
         const status = err.originalResponse ? err.originalResponse.getStatus() : 0
@@ -235,6 +301,7 @@ function enhanceUpload (form) {
         const res = payload && payload.lastResponse
         const item = (res && res.getHeader('Evidence-Item')) || e.item
         let text = item ? `Uploaded. Filed under item ${item}.` : 'Uploaded. Not filed under an item.'
+        if (e.replace) text += ' It replaces the earlier version, which is kept.'
         // The malware scanner's verdict (Evidence-Scan): an infected file is
         // kept but never served; one being checked waits for the scanner.
         const scan = res && res.getHeader('Evidence-Scan')
@@ -314,7 +381,7 @@ function enhanceUpload (form) {
   })
 
   window.addEventListener('beforeunload', (ev) => {
-    if (entries.some((e) => e.state === 'uploading' || e.state === 'waiting')) ev.preventDefault()
+    if (entries.some((e) => e.state === 'uploading' || e.state === 'waiting' || e.state === 'checking')) ev.preventDefault()
   })
   form.dataset.ready = 'true' // the page takes files from here on (tests wait for it)
 }

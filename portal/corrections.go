@@ -1,0 +1,143 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// Correcting mistakes. Until fieldwork ends the provider's staff delete,
+// re-file or replace the files they supplied (policy: file.delete,
+// file.refile, file.replace; never under a legal hold). Nothing the
+// inspection team has seen silently disappears: a file someone of the team
+// has downloaded is withdrawn rather than deleted (kept, marked, who and
+// when), and a replaced file stays as a superseded version. A withdrawn or
+// superseded file is no longer corrected: it is the record of what was
+// sent. Every change is audited.
+
+// errNotLive refuses to correct a file that is withdrawn or superseded.
+var errNotLive = &Error{Kind: KindConflict, Code: "not_current",
+	Msg: "This file was withdrawn or replaced by a newer version: only the current version can be changed."}
+
+// markTeamDownload records the first download of files by the inspection
+// team (the provider's own downloads do not count).
+func (acc *Access) markTeamDownload(ctx context.Context, files ...store.File) error {
+	if policy.IsProviderRole(acc.Member.Role) {
+		return nil
+	}
+	var ids []string
+	for _, f := range files {
+		if f.TeamDownloadedAt.IsZero() {
+			ids = append(ids, f.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return acc.svc.store.MarkTeamDownloaded(ctx, acc.Visit.ID, ids, acc.svc.now())
+}
+
+// withdraw marks the file Authorize named withdrawn.
+func (acc *Access) withdraw(ctx context.Context) error {
+	s, f := acc.svc, acc.File
+	rec := acc.rec("file.withdrawn", f.ID, "success", map[string]any{"sha256": f.SHA256, "item": f.Item})
+	if err := s.store.WithdrawFile(ctx, acc.Visit.ID, f.ID, acc.Actor.UserID, s.now(), rec); errors.Is(err, store.ErrNotFound) {
+		return errNotLive
+	} else if err != nil {
+		return err
+	}
+	s.log.Info("file withdrawn", "visit", acc.Visit.ID, "file", f.ID, "user", acc.Actor.UserID)
+	return nil
+}
+
+// reserveReplacement takes the name of the file holding it in the item for
+// a new version fileID, once policy lets the actor replace that file.
+func (acc *Access) reserveReplacement(ctx context.Context, key *crypto.VisitKey, item, name, fileID string) error {
+	s := acc.svc
+	oldID, err := s.store.NameHolder(ctx, acc.Visit.ID, item, key.NameIndex(NameKey(name)))
+	if err != nil {
+		return err
+	}
+	if oldID == "" {
+		// An upload of that name is in progress: nothing to replace yet.
+		return &Error{Kind: KindConflict, Code: "name_exists", Msg: "A file of this name is being uploaded to this item now. Wait for it to finish, then replace it."}
+	}
+	old, err := s.store.File(ctx, acc.Visit.ID, oldID)
+	if err != nil {
+		return err
+	}
+	if err := acc.require(ctx, policy.FileReplace, &old); err != nil {
+		return err
+	}
+	rec := acc.rec("file.replaced", oldID, "success", map[string]any{"by": fileID, "sha256": old.SHA256, "item": item})
+	if err := s.store.ReserveReplacement(ctx, acc.Visit.ID, oldID, fileID, s.now(), rec); errors.Is(err, store.ErrNotFound) {
+		return errNotLive
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// ReplaceFile stores body (size bytes, -1 when unknown) as a new version
+// of the file Authorize named, under its name and item; the file is kept,
+// superseded.
+func (acc *Access) ReplaceFile(ctx context.Context, size int64, body io.Reader) (FileView, error) {
+	if err := acc.needFile(); err != nil {
+		return FileView{}, err
+	}
+	if err := acc.require(ctx, policy.FileReplace, &acc.File); err != nil {
+		return FileView{}, err
+	}
+	f := acc.File
+	if !f.Live() {
+		return FileView{}, errNotLive
+	}
+	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
+	if err != nil {
+		return FileView{}, err
+	}
+	name, err := openName(key, f)
+	if err != nil {
+		return FileView{}, errCorrupt
+	}
+	return acc.Upload(ctx, NewFile{Name: name, Item: f.Item, Size: size, OnConflict: OnConflictReplace}, body)
+}
+
+// markCorrections fills in how a file was corrected, as listed.
+func markCorrections(fv *FileView, f store.File, people map[string]store.User) {
+	if !f.WithdrawnAt.IsZero() {
+		at := f.WithdrawnAt
+		fv.WithdrawnAt = &at
+		u := people[f.WithdrawnBy]
+		fv.WithdrawnBy = PersonName(u.Email, u.Name, u.Subject, u.Issuer)
+	}
+	if f.SupersededBy != "" {
+		at := f.SupersededAt
+		fv.SupersededBy, fv.SupersededAt = f.SupersededBy, &at
+	}
+}
+
+// CompleteItem marks an item of the information request complete ("all we
+// will send for it is here"), or not complete again.
+func (acc *Access) CompleteItem(ctx context.Context, code string, complete bool) error {
+	if err := acc.require(ctx, policy.ItemComplete, nil); err != nil {
+		return err
+	}
+	s := acc.svc
+	at, action := s.now(), "request.item_completed"
+	if !complete {
+		at, action = time.Time{}, "request.item_reopened"
+	}
+	code = strings.TrimSpace(code)
+	err := s.store.CompleteItem(ctx, acc.Visit.ID, code, acc.Actor.UserID, at, acc.rec(action, code, "success", nil))
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("This item is not in the information request.")
+	}
+	return err
+}

@@ -1,0 +1,104 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// Purging a misdirected upload: a file uploaded to the wrong visit or about
+// the wrong child, found once the provider can no longer delete it. An
+// administrator with no part in the visit purges it (policy file.purge,
+// never under a legal hold): its objects are deleted, and what stays is its
+// digest and size, who purged it, when and why (the reason sealed under
+// the visit key, like every free text). The uploader and the lead inspector
+// are told, by a mail that carries no evidence text; the destruction
+// certificate lists purged files apart.
+
+// MaxPurgeReason bounds a purge's reason, in characters.
+const MaxPurgeReason = 1000
+
+func purgeReasonContext(visitID, fileID string) string {
+	return "purge-reason:" + visitID + ":" + fileID
+}
+
+// Purge removes the file Authorize named for good, with the reason given.
+func (acc *Access) Purge(ctx context.Context, reason string) error {
+	if err := acc.needFile(); err != nil {
+		return err
+	}
+	if err := acc.require(ctx, policy.FilePurge, &acc.File); err != nil {
+		return err
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" || utf8.RuneCountInString(reason) > MaxPurgeReason || !utf8.ValidString(reason) {
+		return invalidf("reason", "Say why the file is purged (at most %d characters), such as “uploaded to the wrong visit”.", MaxPurgeReason)
+	}
+	s, f := acc.svc, acc.File
+	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	if err != nil {
+		return err
+	}
+	detail := map[string]any{"sha256": f.SHA256, "size": f.Size, "item": f.Item}
+	if m, err := s.store.MembershipOf(ctx, acc.Visit.ID, f.UploadedBy); err == nil {
+		detail["uploader_member"] = m.ID // told by mail (notesFor)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	p := store.PurgedFile{FileID: f.ID, VisitID: acc.Visit.ID, Item: f.Item, Size: f.Size, SHA256: f.SHA256, UploadedBy: f.UploadedBy, UploadedAt: f.UploadedAt,
+		PurgedBy: acc.Actor.UserID, PurgedAt: s.now(), ReasonSealed: key.Seal([]byte(reason), purgeReasonContext(acc.Visit.ID, f.ID))}
+	if err := s.evidence.Purge(ctx, acc.Visit, p, acc.rec("file.purged", f.ID, "success", detail)); errors.Is(err, store.ErrNotFound) {
+		return errNotFound
+	} else if err != nil {
+		return err
+	}
+	s.log.Info("file purged", "visit", acc.Visit.ID, "file", f.ID, "user", acc.Actor.UserID)
+	return nil
+}
+
+// PurgedView is what stays of a purged file, as its visit's administrators
+// see it.
+type PurgedView struct {
+	ID       string    `json:"id"`
+	Item     string    `json:"item"`
+	Size     int64     `json:"size"`
+	SHA256   string    `json:"sha256"`
+	PurgedBy string    `json:"purged_by"`
+	PurgedAt time.Time `json:"purged_at"`
+	Reason   string    `json:"reason"`
+}
+
+// PurgedFiles lists the visit's purged files, with why, for those who
+// manage the visit.
+func (acc *Access) PurgedFiles(ctx context.Context) ([]PurgedView, error) {
+	if err := acc.require(ctx, policy.VisitManage, nil); err != nil {
+		return nil, err
+	}
+	s := acc.svc
+	ps, err := s.store.PurgedFiles(ctx, acc.Visit.ID)
+	if err != nil || len(ps) == 0 {
+		return []PurgedView{}, err
+	}
+	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PurgedView, 0, len(ps))
+	for _, p := range ps {
+		reason, err := key.Open(p.ReasonSealed, purgeReasonContext(p.VisitID, p.FileID))
+		if err != nil {
+			return nil, errCorrupt
+		}
+		by := p.PurgedBy
+		if u, err := s.store.User(ctx, p.PurgedBy); err == nil {
+			by = PersonName(u.Email, u.Name, u.Subject, u.Issuer)
+		}
+		out = append(out, PurgedView{ID: p.FileID, Item: p.Item, Size: p.Size, SHA256: p.SHA256, PurgedBy: by, PurgedAt: p.PurgedAt, Reason: string(reason)})
+	}
+	return out, nil
+}

@@ -1,0 +1,177 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Corrections to evidence: withdrawn files, new versions, complete items
+// and purged files. Nothing the inspection team has downloaded disappears:
+// a withdrawn or superseded file keeps its row and its objects; only a
+// purge (an administrator from outside the visit) removes a file the team
+// may have seen, and its row then keeps its digest and size.
+
+// MarkTeamDownloaded records the first download of each file by the
+// inspection team.
+func (s *Store) MarkTeamDownloaded(ctx context.Context, visitID string, fileIDs []string, now time.Time) error {
+	return s.inTx(ctx, func(tx *Tx) error {
+		for _, id := range fileIDs {
+			if _, err := tx.ExecContext(ctx, `UPDATE files SET team_downloaded_at = ? WHERE visit_id = ? AND id = ? AND team_downloaded_at IS NULL`,
+				formatTime(now), visitID, id); err != nil {
+				return fmt.Errorf("store: mark downloaded: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// WithdrawFile marks a live file withdrawn and frees its name in its item
+// (a corrected file may take it), with its audit records. ErrNotFound when
+// the file is gone or no longer live.
+func (s *Store) WithdrawFile(ctx context.Context, visitID, fileID, by string, now time.Time, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		if err := execOne(ctx, tx, `UPDATE files SET withdrawn_at = ?, withdrawn_by = ? WHERE visit_id = ? AND id = ?
+			AND withdrawn_at IS NULL AND superseded_by IS NULL`, formatTime(now), by, visitID, fileID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ?`, fileID)
+		return err
+	}, audit...)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: withdraw file: %w", err)
+	}
+	return err
+}
+
+// ReserveReplacement takes over the name of the live file oldID for a new
+// version newID, and records that newID replaces it: when newID is
+// committed, oldID becomes superseded (supersede). ErrNotFound when oldID
+// is not live; the audit records go with the reservation.
+func (s *Store) ReserveReplacement(ctx context.Context, visitID, oldID, newID string, now time.Time, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		var item string
+		var index []byte
+		err := tx.QueryRowContext(ctx, `SELECT n.item, n.name_index FROM file_names n JOIN files f ON f.id = n.file_id
+			WHERE n.visit_id = ? AND n.file_id = ? AND f.withdrawn_at IS NULL AND f.superseded_by IS NULL`, visitID, oldID).Scan(&item, &index)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ?`, oldID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?)`,
+			newID, visitID, item, index, formatTime(now)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO file_replacements (new_file_id, old_file_id, visit_id) VALUES (?, ?, ?)`, newID, oldID, visitID)
+		return err
+	}, audit...)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: reserve replacement: %w", err)
+	}
+	return err
+}
+
+// NameHolder is the file holding a name index in an item ("" when none
+// does, or an upload in progress does).
+func (s *Store) NameHolder(ctx context.Context, visitID, item string, index []byte) (string, error) {
+	var id string
+	err := s.db.QueryRowContext(ctx, `SELECT n.file_id FROM file_names n JOIN files f ON f.id = n.file_id
+		WHERE n.visit_id = ? AND n.item = ? AND n.name_index = ?`, visitID, item, index).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: name holder: %w", err)
+	}
+	return id, nil
+}
+
+// supersede marks the file a newly committed version replaces, in the
+// commit's transaction.
+func supersede(ctx context.Context, tx *Tx, f File) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE files SET superseded_by = ?, superseded_at = ?
+		WHERE id IN (SELECT old_file_id FROM file_replacements WHERE new_file_id = ?) AND superseded_by IS NULL`,
+		f.ID, formatTime(f.UploadedAt), f.ID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM file_replacements WHERE new_file_id = ?`, f.ID)
+	return err
+}
+
+// CompleteItem marks an item of the information request complete (or, with
+// a zero at, not complete), with its audit records.
+func (s *Store) CompleteItem(ctx context.Context, visitID, code, by string, at time.Time, audit ...AuditRecord) error {
+	var who any
+	if !at.IsZero() {
+		who = by
+	}
+	err := s.inTx(ctx, func(tx *Tx) error {
+		return execOne(ctx, tx, `UPDATE request_items SET completed_at = ?, completed_by = ? WHERE visit_id = ? AND code = ?`,
+			nullTime(at), who, visitID, code)
+	}, audit...)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: complete item: %w", err)
+	}
+	return err
+}
+
+// PurgedFile is what stays of a purged file: never its name or content.
+type PurgedFile struct {
+	FileID, VisitID, Item string
+	Size                  int64
+	SHA256                string
+	UploadedBy            string
+	UploadedAt            time.Time
+	PurgedBy              string
+	PurgedAt              time.Time
+	ReasonSealed          []byte // under the visit key
+}
+
+// PurgeFile moves a file's row to purged_files and records its objects as
+// pending removal, in one transaction with its audit records (and so the
+// notifications they call for). ErrNotFound when the file is gone.
+func (s *Store) PurgeFile(ctx context.Context, p PurgedFile, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		if err := execOne(ctx, tx, `DELETE FROM files WHERE visit_id = ? AND id = ?`, p.VisitID, p.FileID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO purged_files (file_id, visit_id, item, size, sha256, uploaded_by, uploaded_at, purged_by, purged_at, reason_sealed)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.FileID, p.VisitID, p.Item, p.Size, p.SHA256, p.UploadedBy, formatTime(p.UploadedAt), p.PurgedBy,
+			formatTime(p.PurgedAt), p.ReasonSealed); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, kind, started_at, touched_at) VALUES (?, ?, 'deleted', ?, ?)`,
+			p.FileID, p.VisitID, formatTime(p.PurgedAt), formatTime(time.Time{}))
+		return err
+	}, audit...)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: purge file: %w", err)
+	}
+	return err
+}
+
+// PurgedFiles lists a visit's purged files, in the order they were purged.
+func (s *Store) PurgedFiles(ctx context.Context, visitID string) ([]PurgedFile, error) {
+	out, err := queryAll(ctx, s.db, func(sc scanner) (PurgedFile, error) {
+		var p PurgedFile
+		var up, at string
+		if err := sc.Scan(&p.FileID, &p.VisitID, &p.Item, &p.Size, &p.SHA256, &p.UploadedBy, &up, &p.PurgedBy, &at, &p.ReasonSealed); err != nil {
+			return p, err
+		}
+		var d dates
+		p.UploadedAt, p.PurgedAt = d.time(up), d.time(at)
+		return p, d.err
+	}, `SELECT file_id, visit_id, item, size, sha256, uploaded_by, uploaded_at, purged_by, purged_at, reason_sealed
+		FROM purged_files WHERE visit_id = ? ORDER BY purged_at, file_id`, visitID)
+	if err != nil {
+		return nil, fmt.Errorf("store: purged files: %w", err)
+	}
+	return out, nil
+}

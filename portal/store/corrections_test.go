@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestCorrections: a file the team has downloaded is withdrawn, never
+// deleted; a new version takes the name and supersedes the file when it is
+// committed; a purged file's row moves to purged_files with its pending
+// removal; items are marked complete. On SQLite and PostgreSQL alike.
+func TestCorrections(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	if err := s.CreateVisit(ctx, Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
+		State: "active", Bucket: "b", CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := s.SignIn(ctx, "https://i", "sub", "a@x.example", "A", nil, now)
+	commit := func(id, name string) {
+		t.Helper()
+		if err := s.ReserveName(ctx, "v1", "1.03", id, []byte(name), now); err != nil && !errors.Is(err, ErrNameTaken) {
+			t.Fatal(err)
+		}
+		if err := s.BeginUpload(ctx, id, "v1", now); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CommitFile(ctx, File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "sum-" + id, Size: 7, SegmentSize: 1, Segments: 1,
+			UploadedBy: u.ID, UploadedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit("f1", "report")
+	if err := s.MarkTeamDownloaded(ctx, "v1", []string{"f1"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteFile(ctx, "v1", "f1", now); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleting a file the team downloaded: %v", err)
+	}
+	if err := s.WithdrawFile(ctx, "v1", "f1", u.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.File(ctx, "v1", "f1")
+	if err != nil || f.WithdrawnAt.IsZero() || f.WithdrawnBy != u.ID || f.TeamDownloadedAt.IsZero() || f.Live() {
+		t.Fatalf("withdrawn: %+v %v", f, err)
+	}
+	if err := s.WithdrawFile(ctx, "v1", "f1", u.ID, now); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("withdrawing twice: %v", err)
+	}
+	// Its name is free: a corrected file takes it.
+	if err := s.ReserveName(ctx, "v1", "1.03", "f2", []byte("report"), now); err != nil {
+		t.Fatalf("the withdrawn file's name: %v", err)
+	}
+	commit("f2", "report")
+	if id, err := s.NameHolder(ctx, "v1", "1.03", []byte("report")); err != nil || id != "f2" {
+		t.Fatalf("name holder: %q %v", id, err)
+	}
+	// A new version: the name moves at once, the old is superseded at the
+	// new one's commit.
+	if err := s.ReserveReplacement(ctx, "v1", "f2", "fx", now); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := s.File(ctx, "v1", "f2"); !f.Live() {
+		t.Fatal("superseded before the new version is committed")
+	}
+	// A new version that fails gives the name back to the file.
+	if err := s.ReleaseName(ctx, "fx"); err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := s.NameHolder(ctx, "v1", "1.03", []byte("report")); id != "f2" {
+		t.Fatalf("the name after a failed new version: %q", id)
+	}
+	// So does an abandoned resumable upload of a new version.
+	if err := s.ReserveReplacement(ctx, "v1", "f2", "fr", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateResumable(ctx, Resumable{ID: "r1", VisitID: "v1", FileID: "fr", CreatedBy: u.ID, NameSealed: []byte("n"), Item: "1.03", Length: 9,
+		SegmentSize: 4, HashState: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteResumable(ctx, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := s.NameHolder(ctx, "v1", "1.03", []byte("report")); id != "f2" {
+		t.Fatalf("the name after an abandoned new version: %q", id)
+	}
+	if err := s.ReserveReplacement(ctx, "v1", "f2", "f3", now); err != nil {
+		t.Fatal(err)
+	}
+	commit("f3", "report")
+	if f, _ := s.File(ctx, "v1", "f2"); f.SupersededBy != "f3" || f.SupersededAt.IsZero() {
+		t.Fatalf("not superseded: %+v", f)
+	}
+	if err := s.ReserveReplacement(ctx, "v1", "f2", "f4", now); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("replacing a superseded version: %v", err)
+	}
+	if c, _ := s.ItemFileCounts(ctx, "v1"); c["1.03"] != 1 {
+		t.Fatalf("counts %v: only the current version counts", c)
+	}
+	// Purged: the row moves, its objects are pending removal.
+	if err := s.PurgeFile(ctx, PurgedFile{FileID: "f3", VisitID: "v1", Item: "1.03", Size: 7, SHA256: "sum-f3", UploadedBy: u.ID, UploadedAt: now,
+		PurgedBy: "admin", PurgedAt: now, ReasonSealed: []byte("sealed")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.File(ctx, "v1", "f3"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("purged file still there: %v", err)
+	}
+	ps, err := s.PurgedFiles(ctx, "v1")
+	if err != nil || len(ps) != 1 || ps[0].SHA256 != "sum-f3" || ps[0].Size != 7 || ps[0].PurgedBy != "admin" || !ps[0].PurgedAt.Equal(now) || string(ps[0].ReasonSealed) != "sealed" {
+		t.Fatalf("purged: %+v %v", ps, err)
+	}
+	if stale, _ := s.StaleUploads(ctx, now.Add(time.Hour)); len(stale) != 1 || stale[0].FileID != "f3" || stale[0].Kind != PendingDeleted {
+		t.Fatalf("the purged file's objects are not pending removal: %+v", stale)
+	}
+	// Items: complete, and not again.
+	if err := s.AddRequestItem(ctx, RequestItem{VisitID: "v1", Code: "1.03", Kind: "annex_a", TitleSealed: []byte("t"), Due: "annex_a_due", AddedBy: "system", AddedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CompleteItem(ctx, "v1", "1.03", u.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	items, _ := s.RequestItems(ctx, "v1")
+	if len(items) != 1 || !items[0].CompletedAt.Equal(now) || items[0].CompletedBy != u.ID {
+		t.Fatalf("completed: %+v", items)
+	}
+	if err := s.CompleteItem(ctx, "v1", "1.03", u.ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if items, _ := s.RequestItems(ctx, "v1"); !items[0].CompletedAt.IsZero() || items[0].CompletedBy != "" {
+		t.Fatalf("reopened: %+v", items)
+	}
+	if err := s.CompleteItem(ctx, "v1", "9.99", u.ID, now); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("completing an item not requested: %v", err)
+	}
+}
