@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"path"
 	"strings"
 	"time"
 
@@ -49,8 +50,9 @@ var funcs = template.FuncMap{
 		}
 		return t.In(calendar.London).Format("2 January 2006 15:04 MST")
 	},
-	"bytes":  humanBytes,
-	"person": portal.PersonName,
+	"bytes":    humanBytes,
+	"viewable": viewable,
+	"person":   portal.PersonName,
 	"longDate": func(d string) string {
 		t, err := time.Parse(time.DateOnly, d)
 		if err != nil {
@@ -115,13 +117,22 @@ func Templates() (*Pages, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A file whose name holds "_" (visit_find.html, layout_footer.html) is
+	// a part: it defines templates that pages include, and is parsed into
+	// every page rather than being one.
+	var parts []string
+	for _, n := range names {
+		if strings.Contains(path.Base(n), "_") {
+			parts = append(parts, n)
+		}
+	}
 	p := &Pages{pages: map[string]*template.Template{}}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" {
+		if base == "layout" || strings.Contains(base, "_") {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, append([]string{"templates/layout.html", n}, parts...)...)
 		if err != nil {
 			return nil, fmt.Errorf("web: parse %s: %w", n, err)
 		}
