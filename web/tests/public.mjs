@@ -3,7 +3,7 @@
 // stack holding 300 seeded files (and a second stack with a short idle
 // timeout for the warning). Every page is checked with axe-core and for
 // reflow at 320 px (lib.mjs audit), with a screenshot.
-import { env, base, check, audit, signIn, launch, waitFor, finish } from './lib.mjs'
+import { env, base, check, audit, signIn, launch, finish } from './lib.mjs'
 
 const visit = env('VISIT_ID')
 const pdf = env('PDF_ID')
@@ -48,6 +48,10 @@ try {
   check(first.length === 50 && first[0] === '1.01 Chart.png' && first.indexOf('1.01 Seeded 5.pdf') < first.indexOf('1.01 Seeded 10.pdf'),
     `names sort naturally (${first.slice(0, 4).join(', ')})`)
   await audit(lp, 'visit-300-files')
+  await lp.setViewportSize({ width: 320, height: 800 })
+  await lp.locator('#file-count').scrollIntoViewIfNeeded()
+  await lp.screenshot({ path: `${env('ARTIFACTS')}/visit-files-at-320px.png` })
+  await lp.setViewportSize({ width: 1280, height: 720 })
   await lp.getByRole('link', { name: 'Next page of files' }).click()
   check(await countText(lp) === `Showing 51 to 100 of ${total} files`, `the second page (${await countText(lp)})`)
   await audit(lp, 'visit-files-page-2')
