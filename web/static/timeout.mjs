@@ -8,7 +8,7 @@
 // portal to extend the session (POST /session/extend) without leaving the
 // page, so a half-typed form is kept. Focus moves into the dialog and back
 // to where it was when it closes; Escape stays signed in. At the end the
-// page signs out. Requests the page makes itself (uploads) count as use.
+// page signs out.
 const idle = Number(document.body.dataset.idleTimeout)
 if (idle > 0 && typeof HTMLDialogElement === 'function') start(idle)
 
@@ -65,18 +65,6 @@ function start (idle) {
   function signOut () {
     clearInterval(tick)
     dialog.querySelector('form').submit()
-  }
-  // The page's own requests to the portal (an upload running while the
-  // person is away) keep the session, so they start this clock again too.
-  if (typeof PerformanceObserver === 'function') {
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) {
-        if (!dialog.open && e.name.startsWith(window.location.origin + '/api/')) {
-          deadline = Math.max(deadline, performance.timeOrigin + e.responseEnd + idle * 1000)
-          schedule()
-        }
-      }
-    }).observe({ type: 'resource' })
   }
   dialog.querySelector('#timeout-stay').addEventListener('click', stay)
   dialog.addEventListener('cancel', (e) => { e.preventDefault(); stay() })
