@@ -86,6 +86,7 @@ type Config struct {
 	ScanRetry   time.Duration
 	IdPs        []IdPConfig
 	Mail        MailConfig
+	Service     ServiceInfo // who runs the portal: its public pages
 }
 
 // The values of PORTAL_SCAN.
@@ -166,6 +167,7 @@ func readConfig(e *envReader) Config {
 	c.MetricsAddr = e.str("PORTAL_METRICS_ADDR", "")
 	c.MetricsAllowRemote = e.bool("PORTAL_METRICS_ALLOW_REMOTE", false)
 	c.Mail = readMail(e)
+	c.Service = readService(e)
 	c.Scan = strings.ToLower(e.str("PORTAL_SCAN", ScanRequired))
 	c.ClamdAddr = e.str("PORTAL_CLAMD_ADDR", "127.0.0.1:3310")
 	c.ScanTimeout = e.duration("PORTAL_SCAN_TIMEOUT", time.Minute)
@@ -272,6 +274,7 @@ func (c *Config) validate(e *envReader) {
 		e.fail("PORTAL_RETENTION_DAYS must not be negative")
 	}
 	c.validateMail(e)
+	c.validateService(e)
 	if len(c.IdPs) == 0 {
 		e.fail("PORTAL_IDPS must name at least one identity provider (comma-separated), each configured by PORTAL_IDP_<NAME>_*")
 	}

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"iter"
 	"slices"
 	"strings"
 	"unicode"
@@ -31,8 +32,10 @@ type indexedFile struct {
 
 type visitFiles struct {
 	version   int64
-	files     []indexedFile // natural order of names, then id
-	pos       map[string]int
+	files     []indexedFile         // natural order of names, then id
+	byName    []int                 // 0..n-1: the order of files
+	byTime    []int                 // indexes of files, oldest upload first (then id)
+	pos       map[string]int        // index of each file by id
 	uploaders map[string]store.User // read with the files
 	used      uint64
 }
@@ -68,7 +71,7 @@ func (k *Keyring) indexedFiles(ctx context.Context, visitID string, key *crypto.
 	if err != nil {
 		return nil, err
 	}
-	vf = &visitFiles{version: version, files: make([]indexedFile, len(files)), pos: make(map[string]int, len(files)), uploaders: uploaders}
+	vf = &visitFiles{version: version, files: make([]indexedFile, len(files)), uploaders: uploaders}
 	for i, f := range files {
 		name, err := openName(key, f)
 		if err != nil {
@@ -77,9 +80,16 @@ func (k *Keyring) indexedFiles(ctx context.Context, visitID string, key *crypto.
 		vf.files[i] = indexedFile{File: f, name: name, lower: strings.ToLower(name)}
 	}
 	sortNatural(vf.files)
+	vf.byName, vf.byTime, vf.pos = make([]int, len(files)), make([]int, len(files)), make(map[string]int, len(files))
 	for i, f := range vf.files {
-		vf.pos[f.ID] = i
+		vf.byName[i], vf.byTime[i], vf.pos[f.ID] = i, i, i
 	}
+	slices.SortFunc(vf.byTime, func(a, b int) int {
+		if c := vf.files[a].UploadedAt.Compare(vf.files[b].UploadedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(vf.files[a].ID, vf.files[b].ID)
+	})
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if old := k.index.visits[visitID]; old != nil {
@@ -100,6 +110,30 @@ func (k *Keyring) indexedFiles(ctx context.Context, visitID string, key *crypto.
 		delete(k.index.visits, oldest)
 	}
 	return vf, nil
+}
+
+// order yields the indexes of the files in the order sort names (a
+// FileQuery's Sort), without copying or sorting anything.
+func (vf *visitFiles) order(sort string) iter.Seq[int] {
+	idx, reverse := vf.byName, false
+	switch sort {
+	case SortNameDesc:
+		reverse = true
+	case SortNewest:
+		idx, reverse = vf.byTime, true
+	case SortOldest:
+		idx = vf.byTime
+	}
+	return func(yield func(int) bool) {
+		for k := range idx {
+			if reverse {
+				k = len(idx) - 1 - k
+			}
+			if !yield(idx[k]) {
+				return
+			}
+		}
+	}
 }
 
 // dropIndex forgets a visit's decrypted names (with its key).

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/calendar"
 )
 
 // TestFilePages: a visit's files page in natural order of their names, by
@@ -76,5 +78,111 @@ func TestFilePages(t *testing.T) {
 	}
 	if p, err := d.mustAccess(lead, policy.FileList).FilePage(ctx, portal.FileQuery{}); err != nil || p.Total != n+1 {
 		t.Fatalf("after one more file: %d, %v", p.Total, err)
+	}
+}
+
+// TestFilePageFilters: filters by item, uploader and day combine with the
+// search; every order pages forward and back with the position of the
+// page ("51 to 100 of 300"); a cursor from another order still finds its
+// place; the filter choices name only what the actor sees.
+func TestFilePageFilters(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	const n = 300
+	if err := d.svc.SeedFiles(ctx, v.ID, lead.UserID, n); err != nil {
+		t.Fatal(err)
+	}
+	acc := d.mustAccess(lead, policy.FileList)
+	page := func(q portal.FileQuery) portal.FilePage {
+		t.Helper()
+		p, err := acc.FilePage(ctx, q)
+		if err != nil {
+			t.Fatalf("%+v: %v", q, err)
+		}
+		return p
+	}
+	for _, sort := range portal.FileSorts {
+		q := portal.FileQuery{Sort: sort, Limit: 50}
+		var seen []string
+		var cursors []string
+		for {
+			p := page(q)
+			if p.Total != n || p.Start != len(seen)+1 {
+				t.Fatalf("%s: total %d, start %d after %d files", sort, p.Total, p.Start, len(seen))
+			}
+			if (len(seen) > 0) != p.HasPrev {
+				t.Fatalf("%s: has_prev %v after %d files", sort, p.HasPrev, len(seen))
+			}
+			if p.HasPrev && p.Prev != cursors[len(cursors)-1] {
+				t.Fatalf("%s: the previous page's cursor is %q, want %q", sort, p.Prev, cursors[len(cursors)-1])
+			}
+			cursors = append(cursors, q.After)
+			for _, f := range p.Files {
+				seen = append(seen, f.Name)
+			}
+			if p.Next == "" {
+				break
+			}
+			q.After = p.Next
+		}
+		if len(seen) != n {
+			t.Fatalf("%s: %d files over the pages", sort, len(seen))
+		}
+		switch sort {
+		case portal.SortNameDesc:
+			if seen[0] != "1.05 Seeded 299.pdf" {
+				t.Fatalf("name-desc starts with %q", seen[0])
+			}
+		case portal.SortNewest:
+			if seen[0] != "1.05 Seeded 299.pdf" || seen[n-1] != "1.01 Seeded 0.pdf" {
+				t.Fatalf("newest: %q ... %q", seen[0], seen[n-1])
+			}
+		case portal.SortOldest:
+			if seen[0] != "1.01 Seeded 0.pdf" || seen[1] != "1.02 Seeded 1.pdf" {
+				t.Fatalf("oldest: %q", seen[:2])
+			}
+		}
+	}
+	if p := page(portal.FileQuery{Item: "1.03", Limit: 50}); p.Total != n/5 || len(p.Files) != 50 || p.Files[0].Item != "1.03" {
+		t.Fatalf("item 1.03: %d of %d", len(p.Files), p.Total)
+	}
+	want := 0
+	for i := 2; i < n; i += 5 { // item 1.03's files
+		if strings.HasPrefix(fmt.Sprint(i), "2") {
+			want++
+		}
+	}
+	if p := page(portal.FileQuery{Item: "1.03", Search: "seeded 2", Sort: portal.SortNewest}); p.Total != want || p.Files[0].Name != "1.03 Seeded 297.pdf" {
+		t.Fatalf("item and search: %d, want %d; first %q", p.Total, want, p.Files[0].Name)
+	}
+	if p := page(portal.FileQuery{Item: portal.FileItemUnfiled}); p.Total != 0 {
+		t.Fatalf("unfiled: %d", p.Total)
+	}
+	if p := page(portal.FileQuery{Uploader: lead.UserID}); p.Total != n || len(p.Uploaders) != 1 || p.Uploaders[0].ID != lead.UserID ||
+		p.Uploaders[0].Name != "lead@ofsted.example" || strings.Join(p.Items, ",") != "1.01,1.02,1.03,1.04,1.05" {
+		t.Fatalf("uploader: %d, %+v, %q", p.Total, p.Uploaders, p.Items)
+	}
+	if p := page(portal.FileQuery{Uploader: "someone-else"}); p.Total != 0 {
+		t.Fatalf("another uploader: %d", p.Total)
+	}
+	today := calendar.Today(time.Now())
+	if p := page(portal.FileQuery{From: today.AddDate(0, 0, -1), To: today}); p.Total != n {
+		t.Fatalf("uploaded from yesterday to today: %d", p.Total)
+	}
+	if p := page(portal.FileQuery{From: today.AddDate(0, 0, 1)}); p.Total != 0 {
+		t.Fatalf("uploaded from tomorrow: %d", p.Total)
+	}
+	if _, err := acc.FilePage(ctx, portal.FileQuery{From: today, To: today.AddDate(0, 0, -1)}); err == nil {
+		t.Fatal("a range ending before it starts was accepted")
+	}
+	if _, err := acc.FilePage(ctx, portal.FileQuery{Sort: "size"}); err == nil {
+		t.Fatal("an unknown order was accepted")
+	}
+	// A cursor is a file: it finds its place in any order and filter.
+	first := page(portal.FileQuery{Limit: 1})
+	if p := page(portal.FileQuery{After: first.Files[0].ID, Sort: portal.SortNewest}); p.Total != n || len(p.Files) != 0 || !p.HasPrev {
+		t.Fatalf("after the oldest, newest first: start %d, %d files", p.Start, len(p.Files))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -32,8 +33,16 @@ func (s *Server) uploadFile(c *gin.Context) {
 // listFiles is a page of the visit's files: ?limit= (100 unless given, at
 // most 1,000), ?after= the previous page's next, ?q= part of the name,
 // ?versions=1 with earlier (superseded) versions.
+// ?item= (a code, or unfiled), ?uploader= (a user id), ?from= and ?to=
+// (days uploaded, YYYY-MM-DD), ?sort= (name, name-desc, newest, oldest).
 func (s *Server) listFiles(c *gin.Context) {
-	q := portal.FileQuery{After: c.Query("after"), Search: c.Query("q"), Versions: c.Query("versions") == "1"}
+	q, errs := parseFileQuery(c)
+	for _, field := range []string{"from", "to", "sort", "uploader"} {
+		if msg, ok := errs[field]; ok {
+			s.fail(c, badRequest(field+": "+msg+"."))
+			return
+		}
+	}
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 {
@@ -100,7 +109,19 @@ func (s *Server) downloadFile(c *gin.Context) {
 	ctx := c.Request.Context()
 	acc := accessOf(c)
 	f := acc.File
-	off, length, partial, err := ParseRange(c.GetHeader("Range"), f.Size)
+	// ?disposition=inline asks to view the file in the browser; it is
+	// honoured only for the types inline.go lists, and the whole file is
+	// sent (no ranges), so that its first bytes can be checked.
+	inline := c.Query("disposition") == "inline"
+	if d := c.Query("disposition"); d != "" && d != "inline" && d != "attachment" {
+		s.fail(c, badRequest("disposition must be inline or attachment."))
+		return
+	}
+	rangeHeader := c.GetHeader("Range")
+	if inline {
+		rangeHeader = ""
+	}
+	off, length, partial, err := ParseRange(rangeHeader, f.Size)
 	if err != nil {
 		c.Header("Content-Range", fmt.Sprintf("bytes */%d", f.Size))
 		s.fail(c, &httpError{http.StatusRequestedRangeNotSatisfiable, "range_not_satisfiable", "The requested range is outside the file."})
@@ -115,12 +136,28 @@ func (s *Server) downloadFile(c *gin.Context) {
 		return
 	}
 	defer d.Close()
+	var body io.Reader = d
+	var kind *inlineKind
+	if inline {
+		if body, kind, err = sniffInline(d.Name, d); err != nil {
+			acc.DownloadCut(ctx, d, 0)
+			s.fail(c, err)
+			return
+		}
+	}
 	sum, _ := hex.DecodeString(f.SHA256)
 	h := c.Writer.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Disposition", contentDisposition(d.Name))
+	if kind != nil {
+		h.Set("Content-Type", kind.contentType)
+		h.Set("Content-Disposition", "inline"+strings.TrimPrefix(contentDisposition(d.Name), "attachment"))
+		h.Set("Content-Security-Policy", kind.csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+	} else {
+		h.Set("Accept-Ranges", "bytes")
+	}
 	h.Set("Content-Length", strconv.FormatInt(length, 10))
-	h.Set("Accept-Ranges", "bytes")
 	h.Set("ETag", `"`+f.SHA256+`"`)
 	h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum)+":")
 	h.Set("Digest", "sha-256="+base64.StdEncoding.EncodeToString(sum))
@@ -132,7 +169,7 @@ func (s *Server) downloadFile(c *gin.Context) {
 	c.Status(status)
 	c.Writer.WriteHeaderNow()
 	// io.Copy hands decrypted segments and blocks to the writer (WriteTo).
-	if sent, err := io.Copy(c.Writer, d); err != nil {
+	if sent, err := io.Copy(c.Writer, body); err != nil {
 		acc.DownloadCut(ctx, d, sent)
 		if ctx.Err() != nil {
 			return // the client went away

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -63,14 +62,13 @@ func (s *Server) visitPage(c *gin.Context) {
 	}
 	page["Request"] = request
 	if page["CanList"].(bool) {
-		fp, err := acc.FilePage(ctx, portal.FileQuery{After: c.Query("after"), Search: c.Query("q"), Versions: c.Query("versions") == "1"})
+		fp, err := s.findFiles(c, acc, page)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
 		files := fp.Files
 		page["Groups"] = groupFiles(files, request)
-		page["FileTotal"], page["FilesNext"], page["FilesAfter"], page["Search"] = fp.Total, fp.Next, c.Query("after"), strings.TrimSpace(c.Query("q"))
 		refile := false
 		for _, f := range files {
 			refile = refile || f.Refilable

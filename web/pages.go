@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -15,9 +16,12 @@ type pageData struct {
 	Dev   bool
 	Nav   string // the active navigation item
 	Error bool   // the page reports an error (the title says so)
-	Page  any
-	Form  *form  // the form shown again with what is wrong (never nil)
-	Flash string // the success to confirm (post/redirect/get)
+	// IdleSeconds is the session's idle timeout, for the warning before it
+	// ends (static/timeout.mjs).
+	IdleSeconds int
+	Page        any
+	Form        *form  // the form shown again with what is wrong (never nil)
+	Flash       string // the success to confirm (post/redirect/get)
 }
 
 type errorPage struct {
@@ -53,6 +57,7 @@ func (s *Server) renderStatus(c *gin.Context, status int, name string, data any)
 		if acc := a.(*portal.Access); acc != nil && acc.Actor.SignedIn() {
 			u := acc.Actor
 			pd.User = &u
+			pd.IdleSeconds = int(s.cfg.SessionIdle / time.Second)
 		}
 	}
 	c.Header("Content-Type", "text/html; charset=utf-8")

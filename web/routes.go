@@ -57,12 +57,19 @@ func (s *Server) router() (http.Handler, error) {
 	public("POST", "/auth/logout", s.logout)
 	public("GET", "/", s.startPage)
 	public("GET", "/static/*path", s.static)
+	// Public: the pages every public service has (the footer's links).
+	public("GET", "/help", s.publicPage("help", "Help", "help"))
+	public("GET", "/contact", s.publicPage("contact", "Contact", "contact"))
+	public("GET", "/accessibility", s.publicPage("accessibility", "Accessibility statement", "accessibility"))
+	public("GET", "/privacy", s.publicPage("privacy", "Privacy notice", "privacy"))
+	public("GET", "/cookies", s.publicPage("cookies", "Cookies", "cookies"))
 
 	// JSON API.
 	protect("GET", "/api/v1/me", policy.SelfView, s.me)
 	protect("GET", "/api/v1/me/activity", policy.SelfView, s.myActivity)
 	protect("GET", "/api/v1/me/notifications", policy.SelfView, s.myNotifications)
 	protect("PUT", "/api/v1/me/notifications", policy.SelfView, s.putMyNotifications)
+	protect("POST", "/session/extend", policy.SelfView, s.extendSession)
 	protect("GET", "/api/v1/visits", policy.VisitList, s.listVisits)
 	protect("POST", "/api/v1/visits", policy.VisitCreate, s.createVisit)
 	protect("GET", "/api/v1/visits/:id", policy.VisitView, s.getVisit)

@@ -88,6 +88,10 @@ func countRoutes(t *testing.T, st *statements, who map[string]*browser, visitID,
 			"/visits/" + visitID + "/explain", "/visits/" + visitID + "/audit", "/destruction",
 			"/api/v1/visits/" + visitID + "/files?after=" + fileID, "/api/v1/visits/" + visitID + "/files?q=seeded", "/visits/" + visitID + "?after=" + fileID,
 			"/visits/" + visitID + "?q=seeded", "/visits?after=" + visitCursor,
+			"/api/v1/visits/" + visitID + "/files?item=1.03&sort=newest&from=2020-01-01&to=2099-12-31&limit=50",
+			"/visits/" + visitID + "?q=seeded&item=1.02&sort=name-desc&after=" + fileID,
+			"/visits/" + visitID + "?item=unfiled&sort=oldest&from=2020-01-01",
+			"/api/v1/visits/" + visitID + "/files/" + fileID + "/content?disposition=inline",
 		} {
 			st.get(t, b, path)
 			out[name+" GET "+path] = st.get(t, b, path)

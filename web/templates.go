@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"path"
 	"strings"
 	"time"
 
@@ -53,6 +54,7 @@ var funcs = template.FuncMap{
 	"dict":       dict,
 	"list":       func(v ...string) []string { return v },
 	"eventLabel": eventLabel,
+	"viewable":   viewable,
 	"person":     portal.PersonName,
 	"longDate": func(d string) string {
 		t, err := time.Parse(time.DateOnly, d)
@@ -102,18 +104,22 @@ func Templates() (*Pages, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A file whose name holds "_" (visit_find.html, layout_footer.html) is
+	// a part: it defines templates that pages include, and is parsed into
+	// every page rather than being one.
+	var parts []string
+	for _, n := range names {
+		if strings.Contains(path.Base(n), "_") {
+			parts = append(parts, n)
+		}
+	}
 	p := &Pages{pages: map[string]*template.Template{}}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
 		if base == "layout" || base == "forms" || strings.Contains(base, "_") {
-			continue // shared, or a part of a page (page_part.html)
+			continue // shared, or a part
 		}
-		files := []string{"templates/layout.html", "templates/forms.html", n}
-		parts, err := fs.Glob(templateFS, "templates/"+base+"_*.html")
-		if err != nil {
-			return nil, err
-		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, append(files, parts...)...)
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, append([]string{"templates/layout.html", "templates/forms.html", n}, parts...)...)
 		if err != nil {
 			return nil, fmt.Errorf("web: parse %s: %w", n, err)
 		}

@@ -436,6 +436,12 @@ func loadOrCreateEnv(o Options) (map[string]string, error) {
 	}
 	keep("PORTAL_S3_ACCESS_KEY", "portal-"+randomHex(6))
 	keep("PORTAL_S3_SECRET_KEY", randomHex(20))
+	// Demo values for the privacy notice and the contact page.
+	keep("PORTAL_PRIVACY_CONTROLLER", "Ofsted (demo)")
+	keep("PORTAL_PRIVACY_CONTACT", "dpo@ofsted.example")
+	keep("PORTAL_PRIVACY_RETENTION", "Accounts and the audit trail are kept for 6 years after the visit's evidence is destroyed.")
+	keep("PORTAL_CONTACT_EMAIL", "evidence-portal-help@ofsted.example")
+	keep("PORTAL_CONTACT_PHONE", "0300 123 1231")
 	set := map[string]string{
 		"PORTAL_ADDR":             o.PortalAddr,
 		"PORTAL_PUBLIC_URL":       "http://" + o.PortalAddr,

@@ -10,6 +10,9 @@ try {
   // The design system was not built in: the pages stay plain HTML.
 }
 
+// The warning before an idle session ends, on pages of a signed-in person.
+if (document.body.dataset.idleTimeout) import('/static/timeout.mjs').catch(() => {})
+
 const form = document.getElementById('upload-form')
 if (form) {
   try {

@@ -36,23 +36,44 @@ export async function audit (page, name) {
     const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })
     return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }))
   })
+  await reflow(page, name)
   const file = await screenshot(page, name)
   check(result.length === 0, `axe: ${name} (${page.url().replace(base, '')}) has no WCAG 2.2 AA violations` +
     (result.length ? ': ' + JSON.stringify(result) : ''))
   console.log(`   ${name}: screenshot ${file}`)
 }
 
+// reflow checks WCAG 1.4.10 on the page: at 320 and at 1280 CSS px wide
+// the document is no wider than the viewport (nothing scrolls sideways).
+// A failure names the widest elements. The viewport is put back after.
+// record is the script's check (this file's unless given).
+export async function reflow (page, name, record = check) {
+  const before = page.viewportSize()
+  for (const width of [320, 1280]) {
+    await page.setViewportSize({ width, height: 800 })
+    const r = await page.evaluate(() => {
+      const vw = window.innerWidth
+      const wide = [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > vw + 0.5 && e.getClientRects().length)
+        .slice(-5).map((e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (typeof e.className === 'string' && e.className ? '.' + e.className.trim().split(/\s+/)[0] : ''))
+      return { doc: document.documentElement.scrollWidth, vw, wide }
+    })
+    record(r.doc <= r.vw, `reflow: ${name} at ${width} px is no wider than the viewport (document ${r.doc} px)` + (r.doc > r.vw ? '; too wide: ' + r.wide.join(', ') : ''))
+  }
+  await page.setViewportSize(before || { width: 1280, height: 720 })
+}
+
 // signIn signs a demo account in (org is 'cafcass' or 'ofsted') in a new
-// page of context, and returns the page on the visit list.
-export async function signIn (context, org, user) {
+// page of context, and returns the page on the visit list; at is the
+// portal's address (the stack's unless given).
+export async function signIn (context, org, user, at = base) {
   const page = await context.newPage()
   page.on('dialog', (d) => d.accept())
-  await page.goto(base + '/')
+  await page.goto(at + '/')
   await page.getByRole('button', { name: new RegExp(`Sign in with your ${org === 'cafcass' ? 'Cafcass' : 'Ofsted'}`, 'i') }).click()
   await page.fill('#username', user)
   await page.fill('#password', password)
   await page.click('button[type=submit]')
-  await page.waitForURL(base + '/visits')
+  await page.waitForURL(at + '/visits')
   return page
 }
 

@@ -8,6 +8,7 @@ import { chromium } from 'playwright-core'
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
+import { reflow } from './lib.mjs'
 
 const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} is not set`); return v }
 const base = env('PORTAL_URL')
@@ -33,6 +34,7 @@ async function audit (page, name) {
     const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })
     return r.violations.map((v) => ({ id: v.id, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }))
   })
+  await reflow(page, name, check)
   const file = `${String(++shot).padStart(2, '0')}-${name}.png`
   await page.screenshot({ path: join(artifacts, file), fullPage: true })
   check(violations.length === 0, `axe: ${name} has no WCAG 2.2 AA violations` + (violations.length ? ': ' + JSON.stringify(violations) : ''))

@@ -1,0 +1,223 @@
+package portal
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/calendar"
+)
+
+// FileQuery asks for a page of a visit's files: those whose name contains
+// Search (case aside), filed under Item (FileItemUnfiled for none),
+// uploaded by the user Uploader, on or after the day From and on or before
+// the day To (London days), in the order Sort, after the file After (the
+// last of the previous page; "" for the first), at most Limit
+// (FilePageSize when 0; -1 for all). Empty fields do not filter.
+type FileQuery struct {
+	After    string
+	Search   string
+	Item     string
+	Uploader string
+	From, To time.Time
+	Sort     string
+	Limit    int
+	// Versions lists superseded versions too (otherwise only the files
+	// that stand, and the withdrawn).
+	Versions bool
+}
+
+// FileItemUnfiled is the Item of a FileQuery for the files not filed under
+// an item.
+const FileItemUnfiled = "unfiled"
+
+// The orders of a list of files (FileQuery.Sort); "" is SortName.
+const (
+	SortName     = "name"      // natural order of names, A to Z
+	SortNameDesc = "name-desc" // Z to A
+	SortNewest   = "newest"    // most recently uploaded first
+	SortOldest   = "oldest"
+)
+
+// FileSorts lists the orders, in the order a page offers them.
+var FileSorts = []string{SortName, SortNameDesc, SortNewest, SortOldest}
+
+// FilePageSize is the default number of files a page lists; MaxFilePage
+// the most one may ask for.
+const (
+	FilePageSize = 100
+	MaxFilePage  = 1000
+)
+
+// FilePage is a page of files in the order asked for; Next is the After of
+// the next page ("" on the last), Prev the After of the previous page (""
+// for the first: HasPrev says whether there is one); Total counts every
+// file that matches, on all pages, and Start is the position (from 1) of
+// the page's first file among them (0 for an empty page). Items and
+// Uploaders are what the actor's visible files hold, to filter by.
+type FilePage struct {
+	Files     []FileView `json:"files"`
+	Next      string     `json:"next,omitempty"`
+	Prev      string     `json:"prev,omitempty"`
+	HasPrev   bool       `json:"has_prev,omitempty"`
+	Total     int        `json:"total"`
+	Start     int        `json:"start"`
+	Items     []string   `json:"items"`
+	Uploaders []Uploader `json:"uploaders"`
+}
+
+// Uploader is a person who uploaded files, to filter by.
+type Uploader struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Files lists every file of the visit that policy lets the actor see, in
+// natural order of their names.
+func (acc *Access) Files(ctx context.Context) ([]FileView, error) {
+	p, err := acc.FilePage(ctx, FileQuery{Limit: -1})
+	return p.Files, err
+}
+
+// FilePage lists a page of the files of the visit that policy lets the
+// actor see. Its cost in statements does not grow with the visit's files:
+// the names come from the in-memory index (fileindex.go), checked with one
+// small read, and filters and orders work on that index.
+func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) {
+	if err := acc.require(ctx, policy.FileList, nil); err != nil {
+		return FilePage{}, err
+	}
+	if q.Limit == 0 {
+		q.Limit = FilePageSize
+	}
+	if q.Limit > MaxFilePage || q.After != "" && !IsID(q.After) || len(q.Search) > 255 {
+		return FilePage{}, invalid("after", "This page of files does not exist: go back to the first page.")
+	}
+	if q.Sort != "" && !slices.Contains(FileSorts, q.Sort) {
+		return FilePage{}, invalid("sort", "Choose an order: name, name-desc, newest or oldest.")
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
+		return FilePage{}, invalid("to", "The last day must be the same as or after the first day.")
+	}
+	s, v := acc.svc, acc.Visit
+	key, err := s.keys.Key(ctx, v.ID)
+	if err != nil {
+		return FilePage{}, err
+	}
+	vf, err := s.keys.indexedFiles(ctx, v.ID, key)
+	if err != nil {
+		return FilePage{}, err
+	}
+	visible := acc.fileFilter(ctx, policy.FileList)
+	refilable := acc.fileFilter(ctx, policy.FileRefile)
+	correctable := acc.fileFilter(ctx, policy.FileDelete)
+	out := FilePage{Files: []FileView{}, Items: []string{}, Uploaders: []Uploader{}}
+	items, uploaders := map[string]bool{}, map[string]bool{}
+	// matched holds the ids of the matching files before the page, to name
+	// the previous page's cursor.
+	var matched []string
+	var page []indexedFile
+	found := q.After == ""
+	for i := range vf.order(q.Sort) {
+		f := vf.files[i]
+		if f.SupersededBy != "" && !q.Versions {
+			if f.ID == q.After {
+				found = true
+			}
+			continue
+		}
+		if ok, err := visible(f.File); err != nil {
+			return FilePage{}, err
+		} else if !ok {
+			if f.ID == q.After {
+				found = true
+			}
+			continue
+		}
+		items[f.Item], uploaders[f.UploadedBy] = true, true
+		if q.matches(f) {
+			out.Total++
+			switch {
+			case !found:
+				matched = append(matched, f.ID)
+			case q.Limit < 0 || len(page) < q.Limit:
+				page = append(page, f)
+			case out.Next == "":
+				out.Next = page[len(page)-1].ID
+			}
+		}
+		if f.ID == q.After {
+			found = true
+		}
+	}
+	if !found {
+		return FilePage{}, invalid("after", "The list of files changed: go back to the first page.")
+	}
+	if len(page) > 0 {
+		out.Start = len(matched) + 1
+	}
+	if len(matched) > 0 && q.Limit > 0 {
+		out.HasPrev = true
+		if p := len(matched) - q.Limit; p > 0 {
+			out.Prev = matched[p-1]
+		}
+	}
+	for _, f := range page {
+		u := vf.uploaders[f.UploadedBy]
+		fv := FileView{ID: f.ID, Name: f.name, Size: f.Size, SHA256: f.SHA256, Item: f.Item, UploadedBy: PersonName(u.Email, u.Name, u.Subject, u.Issuer), UploadedAt: f.UploadedAt,
+			Scan: f.Scan, ScanSignature: f.ScanSignature}
+		if fv.Refilable, err = refilable(f.File); err != nil {
+			return FilePage{}, err
+		}
+		if fv.Correctable, err = correctable(f.File); err != nil {
+			return FilePage{}, err
+		}
+		fv.Refilable = fv.Refilable && f.Live()
+		fv.Correctable = fv.Correctable && f.Live()
+		markCorrections(&fv, f.File, vf.uploaders)
+		out.Files = append(out.Files, fv)
+	}
+	for it := range items {
+		if it != "" {
+			out.Items = append(out.Items, it)
+		}
+	}
+	slices.SortFunc(out.Items, compareNatural)
+	if items[""] {
+		out.Items = append(out.Items, FileItemUnfiled)
+	}
+	for id := range uploaders {
+		u := vf.uploaders[id]
+		out.Uploaders = append(out.Uploaders, Uploader{ID: id, Name: PersonName(u.Email, u.Name, u.Subject, u.Issuer)})
+	}
+	slices.SortFunc(out.Uploaders, func(a, b Uploader) int { return compareNatural(a.Name, b.Name) })
+	return out, nil
+}
+
+// matches says whether f passes the query's filters.
+func (q *FileQuery) matches(f indexedFile) bool {
+	if s := strings.ToLower(strings.TrimSpace(q.Search)); s != "" && !strings.Contains(f.lower, s) {
+		return false
+	}
+	switch q.Item {
+	case "":
+	case FileItemUnfiled:
+		if f.Item != "" {
+			return false
+		}
+	default:
+		if !strings.EqualFold(f.Item, q.Item) {
+			return false
+		}
+	}
+	if q.Uploader != "" && f.UploadedBy != q.Uploader {
+		return false
+	}
+	day := calendar.Today(f.UploadedAt)
+	if !q.From.IsZero() && day.Before(q.From) || !q.To.IsZero() && day.After(q.To) {
+		return false
+	}
+	return true
+}
