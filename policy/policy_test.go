@@ -37,7 +37,7 @@ func expected(role string, admin bool, a Action, inWindow, restricted, unfiled, 
 	}
 	seesRestricted := slices.Contains(ChildLevelDataRoles, role) || IsProviderRole(role)
 	seesUnfiled := role == RoleLeadInspector || role == RoleQAManager || IsProviderRole(role)
-	fileAct := a == FileList || a == FileDownload || a == FileDelete || a == FileRefile
+	fileAct := a == FileList || a == FileDownload || a == FileDelete || a == FileRefile || a == QuestionView || a == QuestionPost
 	if fileAct && onFile && (restricted && !seesRestricted || unfiled && !seesUnfiled) {
 		return false
 	}
@@ -63,6 +63,10 @@ func expected(role string, admin bool, a Action, inWindow, restricted, unfiled, 
 			return false
 		}
 		return role == RoleProviderCoordinator || role == RoleProviderUploader && own
+	case QuestionView, QuestionPost:
+		return !onFile || role != RoleProviderUploader || own
+	case ReceiptView, ReceiptIssue:
+		return !onFile && IsProviderRole(role)
 	case AuditView:
 		return role == RoleLeadInspector || role == RoleQAManager
 	case VisitRecordEvent, RequestManage:
