@@ -29,6 +29,7 @@ const (
 	NoteDestructionDone   = "destruction_done"
 	NoteLegalHoldSet      = "legal_hold_set"
 	NoteLegalHoldLifted   = "legal_hold_lifted"
+	NoteQuestions         = "questions"
 )
 
 // DigestKinds are the summaries each person may switch off on "Your
@@ -81,6 +82,15 @@ func (s *Service) notesFor(r store.AuditRecord) []store.Outgoing {
 		return []store.Outgoing{batched(NoteCasesNamed, r, providerStaff, casesBatch)}
 	case "upload.completed":
 		return []store.Outgoing{batched(NoteFilesArrived, r, leadOnly, filesDigestEvery)}
+	case "question.asked", "question.replied":
+		// The other side is told, in batches, with the count only: the
+		// provider's questions reach the lead inspector, the team's the
+		// provider coordinator (both see every item and file).
+		to := []string{policy.RoleProviderCoordinator}
+		if detailString(r.Detail, "side") == store.SideProvider {
+			to = leadOnly
+		}
+		return []store.Outgoing{batched(NoteQuestions, r, to, casesBatch)}
 	case "legal_hold.set", "legal_hold.lifted":
 		kind := NoteLegalHoldSet
 		if r.Action == "legal_hold.lifted" {
