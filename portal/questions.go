@@ -40,8 +40,9 @@ type QuestionView struct {
 	Posts    []PostView `json:"posts"`
 	// Awaits says the thread is open and was asked by the other side: it
 	// waits for the actor's side.
-	Awaits  bool `json:"awaits_my_side"`
-	CanPost bool `json:"-"`
+	Awaits  bool   `json:"awaits_my_side"`
+	CanPost bool   `json:"-"`
+	VisitID string `json:"-"`
 }
 
 // PostView is one question or answer.
@@ -323,7 +324,7 @@ func (acc *Access) views(ctx context.Context, qs []store.Question) ([]QuestionVi
 	}
 	side := acc.Side()
 	for _, q := range qs {
-		v := QuestionView{ID: q.ID, Item: q.Item, FileID: q.FileID, Side: q.Side, AskedBy: name(q.AskedBy), AskedAt: q.AskedAt, Open: q.AnsweredAt.IsZero(), Posts: []PostView{}}
+		v := QuestionView{VisitID: q.VisitID, ID: q.ID, Item: q.Item, FileID: q.FileID, Side: q.Side, AskedBy: name(q.AskedBy), AskedAt: q.AskedAt, Open: q.AnsweredAt.IsZero(), Posts: []PostView{}}
 		if !v.Open {
 			at := q.AnsweredAt
 			v.Answered = &at
@@ -359,4 +360,45 @@ func (acc *Access) threadFile(ctx context.Context, key *crypto.VisitKey, fileID 
 	}
 	name, err = openName(key, f)
 	return name, f.Item, err
+}
+
+// QuestionSubject names what a page of questions is on ("item 1.03", or
+// the file's name), once the actor may see its questions: not found
+// otherwise. Neither item nor file: the whole visit ("").
+func (acc *Access) QuestionSubject(ctx context.Context, item, fileID string) (string, error) {
+	if err := acc.require(ctx, policy.QuestionView, nil); err != nil {
+		return "", err
+	}
+	switch {
+	case item == "" && fileID == "":
+		return "", nil
+	case item != "" && fileID != "" || fileID != "" && !IsID(fileID):
+		return "", errNotFound
+	}
+	if item != "" {
+		codes, err := acc.svc.store.RequestCodes(ctx, acc.Visit.ID)
+		if err != nil {
+			return "", err
+		}
+		if !contains(codes, item) {
+			return "", errNotFound
+		}
+	}
+	d, _, err := acc.decideThread(ctx, policy.QuestionView, item, fileID)
+	if err != nil {
+		return "", err
+	}
+	if !d.Allow {
+		d.Visible = false
+		return "", acc.refuse(ctx, policy.QuestionView, fileID, d)
+	}
+	if item != "" {
+		return "item " + item, nil
+	}
+	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
+	if err != nil {
+		return "", err
+	}
+	name, _, err := acc.threadFile(ctx, key, fileID)
+	return name, err
 }

@@ -149,20 +149,27 @@ func (acc *Access) Receipt(ctx context.Context, id string) (ReceiptView, error) 
 	return acc.svc.openReceipt(key, row)
 }
 
-// FileReceipt is the receipt of the upload of the file named in the
-// request (Authorize's file).
-func (acc *Access) FileReceipt(ctx context.Context) (ReceiptView, error) {
-	if err := acc.needFile(); err != nil {
+// FileReceipt is the receipt of the upload of one file, for the
+// coordinator or its uploader.
+func (acc *Access) FileReceipt(ctx context.Context, fileID string) (ReceiptView, error) {
+	if err := acc.require(ctx, policy.ReceiptView, nil); err != nil {
 		return ReceiptView{}, err
 	}
-	if err := acc.requireReceipt(ctx, "", acc.File.UploadedBy); err != nil {
+	if !IsID(fileID) {
+		return ReceiptView{}, errNotFound
+	}
+	f, err := acc.svc.store.File(ctx, acc.Visit.ID, fileID)
+	if err != nil {
+		return ReceiptView{}, err
+	}
+	if err := acc.requireReceipt(ctx, "", f.UploadedBy); err != nil {
 		return ReceiptView{}, err
 	}
 	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
 	if err != nil {
 		return ReceiptView{}, err
 	}
-	return acc.svc.receiptOfUpload(ctx, acc.Visit, key, acc.File)
+	return acc.svc.receiptOfUpload(ctx, acc.Visit, key, f)
 }
 
 // Receipts lists the visit's receipts the actor may read, the latest

@@ -54,7 +54,7 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 		r, f, err = s.evidence.Append(ctx, key, acc.Visit, r, bufio.NewReader(strings.NewReader("")), nil, acc.recorder())
 		if err == nil && f != nil {
 			s.scanStored(ctx, acc.Visit, f)
-		s.afterUpload(ctx, acc.Visit, *f)
+			s.afterUpload(ctx, acc.Visit, *f)
 			err = acc.holdNewObjects(ctx)
 		}
 		if err != nil {

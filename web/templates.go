@@ -118,10 +118,17 @@ func Templates() (*Pages, error) {
 	p := &Pages{pages: map[string]*template.Template{}}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" {
-			continue
+		if base == "layout" || strings.Contains(base, "_") {
+			continue // the layout, and parts of pages (page_part.html)
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		// A page's parts (visit_questions.html for visit.html) are parsed
+		// with it: each defines a template the page includes.
+		files := []string{"templates/layout.html", n}
+		parts, err := fs.Glob(templateFS, "templates/"+base+"_*.html")
+		if err != nil {
+			return nil, err
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, append(files, parts...)...)
 		if err != nil {
 			return nil, fmt.Errorf("web: parse %s: %w", n, err)
 		}

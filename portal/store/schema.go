@@ -381,7 +381,8 @@ CREATE TABLE restores (
 	// the cost does not grow with every visit's members.
 	`
 CREATE INDEX members_email ON members (email);
-`,	// Signed submission receipts and the questions and answers on items and
+`,
+	// Signed submission receipts and the questions and answers on items and
 	// files (issue 20). A receipt is kept as signed, sealed under the visit
 	// key (it names files and a person), so a download gives the same bytes
 	// every time; upload_of makes one receipt per completed upload. A

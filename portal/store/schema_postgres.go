@@ -343,7 +343,8 @@ CREATE TABLE restores (
 `,
 	`
 CREATE INDEX members_email ON members (email);
-`,	// As SQLite's: receipts and questions (store/receipts.go, questions.go).
+`,
+	// As SQLite's: receipts and questions (store/receipts.go, questions.go).
 	`
 CREATE TABLE receipts (
 	id            TEXT PRIMARY KEY,

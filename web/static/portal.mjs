@@ -1,6 +1,8 @@
 // Progressive enhancement. Every page works without this file: it adds the
 // GOV.UK Frontend behaviours and turns the upload form into a resumable
 // (tus) uploader with drag and drop, progress, pause and retry.
+import { batchReceipts } from './receipts.mjs'
+
 document.body.classList.add('js-enabled', 'govuk-frontend-supported')
 
 try {
@@ -119,6 +121,7 @@ function enhanceUpload (form) {
     el('div', { class: 'govuk-button-group' }, pauseAll, resumeAll), list,
     el('p', { class: 'govuk-body' }, el('a', { class: 'govuk-link', href: '/visits/' + visit + '#request', text: 'Go to the visit to see the information request' })))
   form.after(summary, live)
+  const receipts = batchReceipts(visit, summary)
 
   const entries = []
   const parallel = 3
@@ -147,6 +150,7 @@ function enhanceUpload (form) {
     if (failed) text += ` ${failed} could not be uploaded: see below.`
     overallText.textContent = text
     announce(text, force)
+    if (force) receipts.check(entries)
   }
 
   function setStatus (e, text, error) {
@@ -234,6 +238,7 @@ function enhanceUpload (form) {
         e.bar.value = 100
         const res = payload && payload.lastResponse
         const item = (res && res.getHeader('Evidence-Item')) || e.item
+        receipts.uploaded(res && res.getHeader('Evidence-File-Id'))
         let text = item ? `Uploaded. Filed under item ${item}.` : 'Uploaded. Not filed under an item.'
         // The malware scanner's verdict (Evidence-Scan): an infected file is
         // kept but never served; one being checked waits for the scanner.
