@@ -173,36 +173,41 @@ func (acc *Access) FileReceipt(ctx context.Context, fileID string) (ReceiptView,
 }
 
 // Receipts lists the visit's receipts the actor may read, the latest
-// first.
-func (acc *Access) Receipts(ctx context.Context) ([]ReceiptView, error) {
+// first: at most limit of them (all when limit is 0), and how many there
+// are in all.
+func (acc *Access) Receipts(ctx context.Context, limit int) ([]ReceiptView, int, error) {
 	if err := acc.require(ctx, policy.ReceiptView, nil); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	rows, err := acc.svc.store.Receipts(ctx, acc.Visit.ID)
 	if err != nil || len(rows) == 0 {
-		return nil, err
+		return nil, 0, err
 	}
 	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	res, err := acc.resource(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var out []ReceiptView
+	total := 0
 	for _, row := range rows {
 		res.Receipt = &policy.Receipt{ID: row.ID, IssuedTo: row.IssuedTo}
 		if !acc.svc.policy.Decide(acc.principal(), policy.ReceiptView, res).Allow {
 			continue
 		}
+		if total++; limit > 0 && len(out) >= limit {
+			continue // counted, not opened
+		}
 		v, err := acc.svc.openReceipt(key, row)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		out = append(out, v)
 	}
-	return out, nil
+	return out, total, nil
 }
 
 // IssueBatchReceipt signs one receipt listing a batch of the actor's own

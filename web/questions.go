@@ -134,6 +134,10 @@ func (s *Server) answeredForm(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, backToThreads(acc.Visit.ID, q))
 }
 
+// visitReceipts is how many receipts the visit page lists, the latest; the
+// API lists every one.
+const visitReceipts = 20
+
 // visitQuestions adds the visit page's part: the open questions of the
 // person's side, and the provider's receipts.
 func (s *Server) visitQuestions(c *gin.Context, acc *portal.Access, page gin.H) error {
@@ -155,11 +159,11 @@ func (s *Server) visitQuestions(c *gin.Context, acc *portal.Access, page gin.H) 
 		page["CanAsk"] = acc.Can(ctx, policy.QuestionPost)
 	}
 	if acc.Can(ctx, policy.ReceiptView) {
-		rs, err := acc.Receipts(ctx)
+		rs, total, err := acc.Receipts(ctx, visitReceipts)
 		if err != nil {
 			return err
 		}
-		page["ReceiptsShown"], page["Receipts"] = true, rs
+		page["ReceiptsShown"], page["Receipts"], page["ReceiptsTotal"] = true, rs, total
 	}
 	return nil
 }

@@ -82,6 +82,17 @@ func TestQuestions(t *testing.T) {
 		if open := coordinator.threads(v.ID, "?open=true"); len(open) != 0 {
 			t.Errorf("answered question still open: %+v", open)
 		}
+		// A further question from the side that asked opens it again; an
+		// answer from the other side does not.
+		decode[threadResp](t, coordinator.sendJSON("POST", api+"/"+q.ID+"/posts", map[string]string{"text": "Glad to help."}), http.StatusCreated)
+		if open := coordinator.threads(v.ID, "?open=true"); len(open) != 0 {
+			t.Errorf("the answering side's post reopened the question: %+v", open)
+		}
+		again := decode[threadResp](t, hmi.sendJSON("POST", api+"/"+q.ID+"/posts", map[string]string{"text": "And for the South West?"}), http.StatusCreated)
+		if !again.Open {
+			t.Error("a further question from the asking side leaves the thread answered")
+		}
+		decode[threadResp](t, hmi.sendJSON("PUT", api+"/"+q.ID+"/answered", nil), http.StatusOK)
 	})
 
 	t.Run("a restricted item's questions only to those who may see the item", func(t *testing.T) {
@@ -164,7 +175,7 @@ func TestQuestions(t *testing.T) {
 			}
 		}
 		rows.Close()
-		if n < 6 {
+		if n < 8 {
 			t.Errorf("%d posts stored", n)
 		}
 		recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Actions: []string{"question.asked", "question.replied", "question.answered"}})

@@ -65,7 +65,7 @@ func (s *Server) listReceipts(c *gin.Context) {
 		serveReceipt(c, r)
 		return
 	}
-	rs, err := acc.Receipts(c.Request.Context())
+	rs, _, err := acc.Receipts(c.Request.Context(), 0)
 	if err != nil {
 		s.fail(c, err)
 		return
