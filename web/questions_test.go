@@ -212,6 +212,9 @@ func TestQuestions(t *testing.T) {
 			t.Error("the inspector's visit page does not show the provider's open question")
 		}
 		page = readAll(t, coordinator.get("/visits/"+v.ID))
+		if !strings.Contains(page, `id="questions-file"`) {
+			t.Error("the visit page offers no way to a file's questions")
+		}
 		if !strings.Contains(page, `id="questions-asked"`) {
 			t.Error("the coordinator's visit page does not show the question they asked")
 		}
