@@ -402,3 +402,10 @@ func (acc *Access) QuestionSubject(ctx context.Context, item, fileID string) (st
 	name, _, err := acc.threadFile(ctx, key, fileID)
 	return name, err
 }
+
+// CanAskOn reports whether the actor may post on an item's questions,
+// without recording anything (pages offer only the items that work).
+func (acc *Access) CanAskOn(ctx context.Context, item string) bool {
+	d, _, err := acc.decideThread(ctx, policy.QuestionPost, item, "")
+	return err == nil && d.Allow
+}

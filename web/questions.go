@@ -83,7 +83,13 @@ func (s *Server) questionsPage(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
-		page["Request"] = request
+		var askable []portal.RequestItemView
+		for _, it := range request {
+			if acc.CanAskOn(ctx, it.Code) {
+				askable = append(askable, it)
+			}
+		}
+		page["Request"] = askable
 	}
 	title := "Questions and answers"
 	if subject != "" {

@@ -111,6 +111,12 @@ func TestQuestions(t *testing.T) {
 		if s := hmi.status("POST", api, map[string]string{"item": "cld", "text": "may I?"}); s != http.StatusNotFound {
 			t.Errorf("inspector asking on child-level data: %d", s)
 		}
+		if page := readAll(t, hmi.get("/visits/"+v.ID+"/questions")); strings.Contains(page, `<option value="cld">`) || !strings.Contains(page, `<option value="1.01">`) {
+			t.Error("the inspector is offered child-level data to ask about, or not the open items")
+		}
+		if page := readAll(t, sao.get("/visits/"+v.ID+"/questions")); !strings.Contains(page, `<option value="cld">`) {
+			t.Error("the analyst is not offered child-level data to ask about")
+		}
 		if !has(sao.threads(v.ID, ""), cld.ID) || !has(coordinator.threads(v.ID, ""), cld.ID) || !has(uploader.threads(v.ID, ""), cld.ID) {
 			t.Error("the analyst or the provider's staff do not see it")
 		}
