@@ -29,6 +29,13 @@ var reasons = map[string]string{
 	"legal-hold-freezes-evidence":              "a legal hold freezes the evidence: no file is deleted or re-filed",
 	"destruction-approved-from-outside":        "a destruction is approved by an administrator who is not a member of the visit",
 	"visit-destroyed":                          "the visit's evidence has been destroyed",
+	"restricted-item-questions":                "this item is restricted to other roles of the inspection team, and so are its questions",
+	"members-discuss-items":                    "members may read and post questions and answers on the visit's items while their access window is open",
+	"team-and-coordinator-discuss-files":       "the inspection team and the provider coordinator may read and post questions on the files they may see",
+	"uploader-discusses-own-files":             "provider uploaders may read and post questions on the files they uploaded",
+	"provider-asks-for-receipts":               "provider staff may ask for signed receipts of what they supplied",
+	"coordinator-reads-receipts":               "the provider coordinator may download every submission receipt of the visit",
+	"uploader-reads-own-receipts":              "provider uploaders may download the receipts issued to them",
 }
 
 // Explain says in words why a decision came out as it did.

@@ -45,11 +45,16 @@ const (
 	FilePurge          Action = "file.purge"          // remove a misdirected upload for good
 	ItemComplete       Action = "item.complete"       // say an item of the request is all sent
 	DestructionApprove Action = "destruction.approve" // confirm a visit due for destruction
+	QuestionView       Action = "question.view"       // read the questions on an item or file
+	QuestionPost       Action = "question.post"       // ask, answer, mark a question answered
+	ReceiptView        Action = "receipt.view"        // download a signed submission receipt
+	ReceiptIssue       Action = "receipt.issue"       // have a batch of one's uploads receipted
 )
 
 // Actions lists every action, for tests and the explain page.
 var Actions = []Action{SelfView, VisitList, VisitCreate, VisitView, VisitManage, MemberManage, VisitRecordEvent, RequestManage,
-	LegalHoldSet, AuditView, CertificateView, FileList, FileUpload, FileDownload, FileDelete, FileRefile, FileReplace, FilePurge, ItemComplete, DestructionApprove}
+	LegalHoldSet, AuditView, CertificateView, FileList, FileUpload, FileDownload, FileDelete, FileRefile, FileReplace, FilePurge, ItemComplete, DestructionApprove,
+	QuestionView, QuestionPost, ReceiptView, ReceiptIssue}
 
 // Visit roles.
 const (
@@ -98,6 +103,25 @@ type Resource struct {
 	LegalHold bool
 	// File is set for actions on one file.
 	File *File
+	// Item is set for actions on an item of the information request as a
+	// whole (its questions); Receipt for actions on one submission receipt.
+	// At most one of File, Item and Receipt is set.
+	Item    *Item
+	Receipt *Receipt
+}
+
+// Item is an item of the information request as policy sees it.
+type Item struct {
+	Code       string
+	Restricted bool
+	Roles      []string
+}
+
+// Receipt is a signed submission receipt as policy sees it: the person it
+// was issued to (user id).
+type Receipt struct {
+	ID       string
+	IssuedTo string
 }
 
 // File is a file as policy sees it.
@@ -203,6 +227,14 @@ func (e *Engine) Decide(p Principal, a Action, r Resource) Decision {
 	return d
 }
 
+func stringSet(ss []string) cedar.Set {
+	vs := make([]cedar.Value, len(ss))
+	for i, v := range ss {
+		vs[i] = cedar.String(v)
+	}
+	return cedar.NewSet(vs...)
+}
+
 func (e *Engine) evaluate(p Principal, a Action, r Resource) Decision {
 	user := cedar.NewEntityUID("User", cedar.String(p.UserID))
 	visit := cedar.NewEntityUID("Visit", cedar.String(r.VisitID))
@@ -211,6 +243,18 @@ func (e *Engine) evaluate(p Principal, a Action, r Resource) Decision {
 		visit: {UID: visit, Attributes: cedar.NewRecord(cedar.RecordMap{"accepts_uploads": cedar.Boolean(r.AcceptsUploads), "legal_hold": cedar.Boolean(r.LegalHold)})},
 	}
 	resource := visit
+	switch {
+	case r.Item != nil:
+		resource = cedar.NewEntityUID("Item", cedar.String(r.VisitID+"/"+r.Item.Code))
+		entities[resource] = cedar.Entity{UID: resource, Parents: cedar.NewEntityUIDSet(visit), Attributes: cedar.NewRecord(cedar.RecordMap{
+			"restricted": cedar.Boolean(r.Item.Restricted), "roles": stringSet(r.Item.Roles), "unfiled": cedar.Boolean(r.Item.Code == ""),
+		})}
+	case r.Receipt != nil:
+		resource = cedar.NewEntityUID("Receipt", cedar.String(r.Receipt.ID))
+		entities[resource] = cedar.Entity{UID: resource, Parents: cedar.NewEntityUIDSet(visit), Attributes: cedar.NewRecord(cedar.RecordMap{
+			"visit": visit, "issued_to": cedar.NewEntityUID("User", cedar.String(r.Receipt.IssuedTo)),
+		})}
+	}
 	if f := r.File; f != nil {
 		item := cedar.NewEntityUID("Item", cedar.String(r.VisitID+"/"+f.Item))
 		roles := make([]cedar.Value, len(f.Roles))

@@ -42,7 +42,7 @@ func expected(role string, admin bool, a Action, inWindow, restricted, unfiled, 
 	}
 	seesRestricted := slices.Contains(ChildLevelDataRoles, role) || IsProviderRole(role)
 	seesUnfiled := role == RoleLeadInspector || role == RoleQAManager || IsProviderRole(role)
-	fileAct := a == FileList || a == FileDownload || a == FileDelete || a == FileRefile || a == FileReplace
+	fileAct := a == FileList || a == FileDownload || a == FileDelete || a == FileRefile || a == FileReplace || a == QuestionView || a == QuestionPost
 	if fileAct && onFile && (restricted && !seesRestricted || unfiled && !seesUnfiled) {
 		return false
 	}
@@ -70,6 +70,10 @@ func expected(role string, admin bool, a Action, inWindow, restricted, unfiled, 
 			return false
 		}
 		return role == RoleProviderCoordinator || role == RoleProviderUploader && own
+	case QuestionView, QuestionPost:
+		return !onFile || role != RoleProviderUploader || own
+	case ReceiptView, ReceiptIssue:
+		return !onFile && IsProviderRole(role)
 	case AuditView:
 		return role == RoleLeadInspector || role == RoleQAManager
 	case VisitRecordEvent, RequestManage:

@@ -143,6 +143,7 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	s.log.Info("file uploaded", "visit", acc.Visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.Actor.UserID, "scan", f.Scan)
 	s.countUpload(f)
 	s.afterVerdict(ctx, f)
+	s.afterUpload(ctx, acc.Visit, f)
 	if err := acc.holdNewObjects(ctx); err != nil {
 		return FileView{}, err
 	}

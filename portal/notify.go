@@ -30,6 +30,7 @@ const (
 	NoteLegalHoldSet      = "legal_hold_set"
 	NoteLegalHoldLifted   = "legal_hold_lifted"
 	NoteFilePurged        = "file_purged"
+	NoteQuestions         = "questions"
 )
 
 // DigestKinds are the summaries each person may switch off on "Your
@@ -82,6 +83,15 @@ func (s *Service) notesFor(r store.AuditRecord) []store.Outgoing {
 		return []store.Outgoing{batched(NoteCasesNamed, r, providerStaff, casesBatch)}
 	case "upload.completed":
 		return []store.Outgoing{batched(NoteFilesArrived, r, leadOnly, filesDigestEvery)}
+	case "question.asked", "question.replied":
+		// The other side is told, in batches, with the count only: the
+		// provider's questions reach the lead inspector, the team's the
+		// provider coordinator (both see every item and file).
+		to := []string{policy.RoleProviderCoordinator}
+		if detailString(r.Detail, "side") == store.SideProvider {
+			to = leadOnly
+		}
+		return []store.Outgoing{batched(NoteQuestions, r, to, casesBatch)}
 	case "legal_hold.set", "legal_hold.lifted":
 		kind := NoteLegalHoldSet
 		if r.Action == "legal_hold.lifted" {

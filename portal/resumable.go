@@ -54,6 +54,7 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 		r, f, err = s.evidence.Append(ctx, key, acc.Visit, r, bufio.NewReader(strings.NewReader("")), nil, acc.recorder())
 		if err == nil && f != nil {
 			s.scanStored(ctx, acc.Visit, f)
+			s.afterUpload(ctx, acc.Visit, *f)
 			err = acc.holdNewObjects(ctx)
 		}
 		if err != nil {
@@ -159,6 +160,7 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 	if f != nil {
 		s.log.Info("file uploaded", "visit", acc.Visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.Actor.UserID, "resumable", true)
 		s.scanStored(ctx, acc.Visit, f)
+		s.afterUpload(ctx, acc.Visit, *f)
 		if err := acc.holdNewObjects(ctx); err != nil {
 			return r, f, err
 		}

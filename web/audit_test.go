@@ -71,7 +71,7 @@ func TestAuditJourney(t *testing.T) {
 	want := []string{
 		"signin:success", "visit.created:success", "member.added:success", "member.added:success", "member.added:success",
 		"signin:success", "signin:success", "signin:success",
-		"upload.started:started", "upload.completed:success", "upload.started:started", "upload.completed:success",
+		"upload.started:started", "upload.completed:success", "receipt.issued:success", "upload.started:started", "upload.completed:success", "receipt.issued:success",
 		"file.download:success", "request.denied:denied", "member.removed:success",
 		"letter.draft_sent:success", "letter.final_sent:success", "letter.published:success",
 		"destruction.notice:success", "destruction.approved:success", "destruction.started:success", "destruction.key_destroyed:success", "key.epoch_started:success",

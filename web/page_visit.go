@@ -79,6 +79,10 @@ func (s *Server) visitPage(c *gin.Context) {
 			return
 		}
 	}
+	if err := s.visitQuestions(c, acc, page); err != nil {
+		s.fail(c, err)
+		return
+	}
 	s.renderNav(c, "visit", acc.Visit.Reference, "visits", page)
 }
 

@@ -136,6 +136,20 @@ func (s *Server) router() (http.Handler, error) {
 	protect("POST", "/visits/:id/events", policy.VisitRecordEvent, s.recordEventForm)
 	protect("POST", "/visits/:id/legal-hold", policy.LegalHoldSet, s.legalHoldForm)
 	protect("GET", "/visits/:id/download", policy.FileDownload, s.downloadSelected)
+	// Signed submission receipts, and questions and answers on items and
+	// files (the domain decides each receipt and thread in turn).
+	protect("POST", "/api/v1/visits/:id/receipts", policy.ReceiptIssue, s.issueReceipt)
+	protect("GET", "/api/v1/visits/:id/receipts", policy.ReceiptView, s.listReceipts)
+	protect("GET", "/api/v1/visits/:id/receipts/:receipt", policy.ReceiptView, s.downloadReceipt)
+	protect("GET", "/visits/:id/receipts/:receipt", policy.ReceiptView, s.receiptPage)
+	protect("GET", "/api/v1/visits/:id/questions", policy.QuestionView, s.listQuestions)
+	protect("POST", "/api/v1/visits/:id/questions", policy.QuestionPost, s.askQuestion)
+	protect("POST", "/api/v1/visits/:id/questions/:question/posts", policy.QuestionPost, s.replyQuestion)
+	protect("PUT", "/api/v1/visits/:id/questions/:question/answered", policy.QuestionPost, s.answeredQuestion)
+	protect("GET", "/visits/:id/questions", policy.QuestionView, s.questionsPage)
+	protect("POST", "/visits/:id/questions", policy.QuestionPost, s.askForm)
+	protect("POST", "/visits/:id/questions/:question/posts", policy.QuestionPost, s.replyForm)
+	protect("POST", "/visits/:id/questions/:question/answered", policy.QuestionPost, s.answeredForm)
 
 	if err := s.mustHaveRules(e); err != nil {
 		return nil, err

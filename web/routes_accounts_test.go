@@ -91,15 +91,32 @@ func TestRouteTableByAccount(t *testing.T) {
 		"POST /visits/:id/files/:file/delete":           "coordinator uploader",
 		"POST /visits/:id/files/:file/replace":          "coordinator uploader",
 		"POST /visits/:id/request/:item/complete":       "coordinator",
+		// Receipts are the provider's; questions are every member's.
+		"POST /api/v1/visits/:id/receipts":                    "coordinator uploader",
+		"GET /api/v1/visits/:id/receipts":                     "coordinator uploader",
+		"GET /api/v1/visits/:id/receipts/:receipt":            "coordinator uploader",
+		"GET /visits/:id/receipts/:receipt":                   "coordinator uploader",
+		"GET /api/v1/visits/:id/questions":                    members,
+		"POST /api/v1/visits/:id/questions":                   members,
+		"POST /api/v1/visits/:id/questions/:question/posts":   members,
+		"PUT /api/v1/visits/:id/questions/:question/answered": members,
+		"GET /visits/:id/questions":                           members,
+		"POST /visits/:id/questions":                          members,
+		"POST /visits/:id/questions/:question/posts":          members,
+		"POST /visits/:id/questions/:question/answered":       members,
 	}
 	// Statuses that still mean "past authorization" for an allowed account:
 	// a live visit has no destruction certificate yet.
 	// Removing a request item twice: the second allowed account finds it
 	// gone (and completing it, after).
 	// A visit not yet due for destruction cannot be approved (409).
+	// A receipt or a question that does not exist is not found (404).
 	answered := map[string]int{"GET /api/v1/visits/:id/certificate": 404,
 		"DELETE /api/v1/visits/:id/request/:item": 404, "POST /visits/:id/request/:item/remove": 404,
-		"POST /visits/:id/request/:item/complete": 404}
+		"POST /visits/:id/request/:item/complete":  404,
+		"GET /api/v1/visits/:id/receipts/:receipt": 404, "GET /visits/:id/receipts/:receipt": 404,
+		"PUT /api/v1/visits/:id/questions/:question/answered": 404, "POST /visits/:id/questions/:question/posts": 404,
+		"POST /visits/:id/questions/:question/answered": 404}
 	st := ts.Portal.Store()
 	ctx := context.Background()
 	tempMember := func() string {

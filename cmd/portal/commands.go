@@ -27,6 +27,7 @@ Commands:
                  administrator who is to be a member): portal admin member --visit REF --email E --role R
   retention run  run one destruction sweep now
   certificate    verify a destruction certificate offline, or print the signing public key
+  receipt verify verify a signed submission receipt offline: portal receipt verify --public-key FILE RECEIPT.json
   audit verify   check the audit trail's hash chain and signed checkpoints
   evidence verify  read every stored file back, authenticate it and check its SHA-256
   key rotate     re-wrap the key epochs (and any visit key made before them) to a new master key: portal key rotate --new-key FILE
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string) error {
 		return retentionRun(ctx, args[2:])
 	case "certificate":
 		return certificateCmd(args[1:])
+	case "receipt":
+		return receiptCmd(args[1:], os.Stdout)
 	case "audit":
 		if len(args) < 2 || args[1] != "verify" {
 			return errors.New("usage: portal audit verify [--public-key FILE]")

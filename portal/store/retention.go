@@ -406,6 +406,9 @@ func (s *Store) CompleteDestruction(ctx context.Context, visitID string, certifi
 				return err
 			}
 		}
+		if err := deleteDiscussion(ctx, tx, visitID); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `UPDATE visits SET state = 'destroyed', title_sealed = ? WHERE id = ?`, []byte{}, visitID)
 		return err
 	}, audit...)

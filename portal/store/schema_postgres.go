@@ -372,4 +372,39 @@ CREATE TABLE purged_files (
 );
 CREATE INDEX purged_files_visit ON purged_files (visit_id, purged_at);
 `,
+	// As SQLite's: receipts and questions (store/receipts.go, questions.go).
+	`
+CREATE TABLE receipts (
+	id            TEXT PRIMARY KEY,
+	visit_id      TEXT NOT NULL REFERENCES visits(id),
+	kind          TEXT NOT NULL,
+	upload_of     TEXT UNIQUE,
+	issued_to     TEXT NOT NULL,
+	issued_at     TEXT NOT NULL,
+	signed_sealed BYTEA NOT NULL
+);
+CREATE INDEX receipts_visit ON receipts (visit_id, issued_at);
+CREATE TABLE questions (
+	id          TEXT PRIMARY KEY,
+	visit_id    TEXT NOT NULL REFERENCES visits(id),
+	item        TEXT NOT NULL,
+	file_id     TEXT NOT NULL,
+	side        TEXT NOT NULL,
+	asked_by    TEXT NOT NULL,
+	asked_at    TEXT NOT NULL,
+	answered_by TEXT,
+	answered_at TEXT
+);
+CREATE INDEX questions_visit ON questions (visit_id, asked_at);
+CREATE TABLE question_posts (
+	id          TEXT PRIMARY KEY,
+	question_id TEXT NOT NULL REFERENCES questions(id),
+	visit_id    TEXT NOT NULL REFERENCES visits(id),
+	side        TEXT NOT NULL,
+	posted_by   TEXT NOT NULL,
+	posted_at   TEXT NOT NULL,
+	text_sealed BYTEA NOT NULL
+);
+CREATE INDEX question_posts_question ON question_posts (question_id, posted_at);
+`,
 }

@@ -1,6 +1,8 @@
 // Progressive enhancement. Every page works without this file: it adds the
 // GOV.UK Frontend behaviours and turns the upload form into a resumable
 // (tus) uploader with drag and drop, progress, pause and retry.
+import { batchReceipts } from './receipts.mjs'
+
 document.body.classList.add('js-enabled', 'govuk-frontend-supported')
 
 try {
@@ -134,6 +136,7 @@ function enhanceUpload (form) {
     el('div', { class: 'govuk-button-group' }, pauseAll, resumeAll), list,
     el('p', { class: 'govuk-body' }, el('a', { class: 'govuk-link', href: '/visits/' + visit + '#request', text: 'Go to the visit to see the information request' })))
   form.after(summary, live)
+  const receipts = batchReceipts(visit, summary)
 
   const entries = []
   const parallel = 3
@@ -163,6 +166,7 @@ function enhanceUpload (form) {
     if (failed) text += ` ${failed} could not be uploaded: see below.`
     overallText.textContent = text
     announce(text, force)
+    if (force) receipts.check(entries)
   }
 
   function setStatus (e, text, error) {
@@ -303,6 +307,7 @@ function enhanceUpload (form) {
         e.bar.value = 100
         const res = payload && payload.lastResponse
         const item = (res && res.getHeader('Evidence-Item')) || e.item
+        receipts.uploaded(res && res.getHeader('Evidence-File-Id'))
         let text = item ? `Uploaded. Filed under item ${item}.` : 'Uploaded. Not filed under an item.'
         if (e.replace) text += ' It replaces the earlier version, which is kept.'
         // The malware scanner's verdict (Evidence-Scan): an infected file is

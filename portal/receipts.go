@@ -1,0 +1,250 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/receipt"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// Signed submission receipts (package receipt): the provider's proof of
+// what it supplied and when. Each completed upload gets one as it
+// completes, and each batch sent from the upload page one more, listing
+// its files.
+//
+// Receipts are stored, not re-derived. Ed25519 is deterministic, so
+// signing the same facts again would give the same bytes, but the facts
+// do not stay the same: a file is re-filed, replaced or deleted, an
+// account's email changes, the signing key is rotated. A receipt says
+// what was true when it was issued, so it is signed once and kept as
+// signed (sealed under the visit key: it names files and a person), and
+// every download serves those bytes.
+
+// MaxBatch is the most files one batch receipt lists.
+const MaxBatch = 1000
+
+// ReceiptView is a receipt as shown: what it says and the signed bytes.
+type ReceiptView struct {
+	receipt.Receipt
+	Signed []byte
+}
+
+func receiptContext(visitID, id string) string { return "receipt:" + visitID + ":" + id }
+
+// issueReceipt signs and keeps a receipt of files, issued to the person
+// who uploaded them.
+func (s *Service) issueReceipt(ctx context.Context, v store.Visit, key *crypto.VisitKey, kind, to string, files []store.File, rec func(id string) store.AuditRecord) (ReceiptView, error) {
+	u, err := s.store.User(ctx, to)
+	if err != nil {
+		return ReceiptView{}, err
+	}
+	r := receipt.Receipt{ID: store.NewID(), Kind: kind, VisitID: v.ID, Reference: v.Reference, IssuedAt: s.now().UTC().Truncate(time.Second),
+		Uploader: receipt.Uploader{Issuer: u.Issuer, Subject: u.Subject, Email: u.Email}}
+	for _, f := range files {
+		name, err := openName(key, f)
+		if err != nil {
+			return ReceiptView{}, err
+		}
+		r.Files = append(r.Files, receipt.File{ID: f.ID, Item: f.Item, Name: name, Size: f.Size, SHA256: f.SHA256, UploadedAt: f.UploadedAt})
+	}
+	signed, err := receipt.Sign(r, s.signer)
+	if err != nil {
+		return ReceiptView{}, err
+	}
+	row := store.Receipt{ID: r.ID, VisitID: v.ID, Kind: kind, IssuedTo: to, IssuedAt: r.IssuedAt, SignedSealed: key.Seal(signed, receiptContext(v.ID, r.ID))}
+	if kind == receipt.KindUpload {
+		row.UploadOf = files[0].ID
+	}
+	if err := s.store.AddReceipt(ctx, row, rec(r.ID)); err != nil {
+		return ReceiptView{}, err
+	}
+	return s.openReceipt(key, row)
+}
+
+// receiptOfUpload is the receipt of one completed upload, issued now if it
+// was not when the upload completed (that is only logged when it fails:
+// the file is stored either way).
+func (s *Service) receiptOfUpload(ctx context.Context, v store.Visit, key *crypto.VisitKey, f store.File) (ReceiptView, error) {
+	row, err := s.store.UploadReceipt(ctx, v.ID, f.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		var view ReceiptView
+		view, err = s.issueReceipt(ctx, v, key, receipt.KindUpload, f.UploadedBy, []store.File{f}, func(id string) store.AuditRecord {
+			return s.systemRec(v.ID, "receipt.issued", id, map[string]any{"kind": receipt.KindUpload, "file": f.ID})
+		})
+		if !errors.Is(err, store.ErrConflict) {
+			return view, err
+		}
+		row, err = s.store.UploadReceipt(ctx, v.ID, f.ID) // issued at the same moment elsewhere
+	}
+	if err != nil {
+		return ReceiptView{}, err
+	}
+	return s.openReceipt(key, row)
+}
+
+// afterUpload issues a completed upload's receipt.
+func (s *Service) afterUpload(ctx context.Context, v store.Visit, f store.File) {
+	key, err := s.keys.Key(ctx, v.ID)
+	if err == nil {
+		_, err = s.receiptOfUpload(ctx, v, key, f)
+	}
+	if err != nil {
+		s.log.Error("upload receipt not issued: it will be when asked for", "visit", v.ID, "file", f.ID, "err", err)
+	}
+}
+
+func (s *Service) openReceipt(key *crypto.VisitKey, row store.Receipt) (ReceiptView, error) {
+	signed, err := key.Open(row.SignedSealed, receiptContext(row.VisitID, row.ID))
+	if err != nil {
+		return ReceiptView{}, err
+	}
+	// Sealed under the visit key, it is as it was issued; it may have been
+	// signed with a key since rotated, so it is read, not verified here.
+	r, err := receipt.Parse(signed)
+	if err != nil {
+		return ReceiptView{}, err
+	}
+	return ReceiptView{Receipt: r, Signed: signed}, nil
+}
+
+// requireReceipt decides receipt.view on one receipt.
+func (acc *Access) requireReceipt(ctx context.Context, id, issuedTo string) error {
+	res, err := acc.resource(ctx, nil)
+	if err != nil {
+		return err
+	}
+	res.Receipt = &policy.Receipt{ID: id, IssuedTo: issuedTo}
+	d := acc.svc.policy.Decide(acc.principal(), policy.ReceiptView, res)
+	if !d.Allow {
+		return acc.refuse(ctx, policy.ReceiptView, id, d)
+	}
+	return nil
+}
+
+// Receipt is one receipt of the visit, for the coordinator or the person
+// it was issued to.
+func (acc *Access) Receipt(ctx context.Context, id string) (ReceiptView, error) {
+	if err := acc.require(ctx, policy.ReceiptView, nil); err != nil {
+		return ReceiptView{}, err
+	}
+	if !IsID(id) {
+		return ReceiptView{}, errNotFound
+	}
+	row, err := acc.svc.store.Receipt(ctx, acc.Visit.ID, id)
+	if err != nil {
+		return ReceiptView{}, err
+	}
+	if err := acc.requireReceipt(ctx, id, row.IssuedTo); err != nil {
+		return ReceiptView{}, err
+	}
+	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
+	if err != nil {
+		return ReceiptView{}, err
+	}
+	return acc.svc.openReceipt(key, row)
+}
+
+// FileReceipt is the receipt of the upload of one file, for the
+// coordinator or its uploader.
+func (acc *Access) FileReceipt(ctx context.Context, fileID string) (ReceiptView, error) {
+	if err := acc.require(ctx, policy.ReceiptView, nil); err != nil {
+		return ReceiptView{}, err
+	}
+	if !IsID(fileID) {
+		return ReceiptView{}, errNotFound
+	}
+	f, err := acc.svc.store.File(ctx, acc.Visit.ID, fileID)
+	if err != nil {
+		return ReceiptView{}, err
+	}
+	if err := acc.requireReceipt(ctx, "", f.UploadedBy); err != nil {
+		return ReceiptView{}, err
+	}
+	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
+	if err != nil {
+		return ReceiptView{}, err
+	}
+	return acc.svc.receiptOfUpload(ctx, acc.Visit, key, f)
+}
+
+// Receipts lists the visit's receipts the actor may read, the latest
+// first: at most limit of them (all when limit is 0), and how many there
+// are in all.
+func (acc *Access) Receipts(ctx context.Context, limit int) ([]ReceiptView, int, error) {
+	if err := acc.require(ctx, policy.ReceiptView, nil); err != nil {
+		return nil, 0, err
+	}
+	rows, err := acc.svc.store.Receipts(ctx, acc.Visit.ID)
+	if err != nil || len(rows) == 0 {
+		return nil, 0, err
+	}
+	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
+	if err != nil {
+		return nil, 0, err
+	}
+	res, err := acc.resource(ctx, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []ReceiptView
+	total := 0
+	for _, row := range rows {
+		res.Receipt = &policy.Receipt{ID: row.ID, IssuedTo: row.IssuedTo}
+		if !acc.svc.policy.Decide(acc.principal(), policy.ReceiptView, res).Allow {
+			continue
+		}
+		if total++; limit > 0 && len(out) >= limit {
+			continue // counted, not opened
+		}
+		v, err := acc.svc.openReceipt(key, row)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, v)
+	}
+	return out, total, nil
+}
+
+// IssueBatchReceipt signs one receipt listing a batch of the actor's own
+// completed uploads (the files sent together from the upload page).
+func (acc *Access) IssueBatchReceipt(ctx context.Context, fileIDs []string) (ReceiptView, error) {
+	if err := acc.require(ctx, policy.ReceiptIssue, nil); err != nil {
+		return ReceiptView{}, err
+	}
+	if len(fileIDs) == 0 || len(fileIDs) > MaxBatch {
+		return ReceiptView{}, invalidf("files", "A receipt lists between 1 and %d files.", MaxBatch)
+	}
+	var files []store.File
+	seen := map[string]bool{}
+	for _, id := range fileIDs {
+		if !IsID(id) {
+			return ReceiptView{}, invalid("files", "A file in the batch does not exist.")
+		}
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		f, err := acc.svc.store.File(ctx, acc.Visit.ID, id)
+		if errors.Is(err, store.ErrNotFound) || err == nil && f.UploadedBy != acc.Actor.UserID {
+			// Only what one sent oneself is receipted to one.
+			return ReceiptView{}, invalid("files", "A receipt lists only files you uploaded to this visit.")
+		}
+		if err != nil {
+			return ReceiptView{}, err
+		}
+		files = append(files, f)
+	}
+	slices.SortFunc(files, func(a, b store.File) int { return a.UploadedAt.Compare(b.UploadedAt) })
+	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
+	if err != nil {
+		return ReceiptView{}, err
+	}
+	return acc.svc.issueReceipt(ctx, acc.Visit, key, receipt.KindBatch, acc.Actor.UserID, files, func(id string) store.AuditRecord {
+		return acc.rec("receipt.issued", id, "success", map[string]any{"kind": receipt.KindBatch, "files": len(files)})
+	})
+}

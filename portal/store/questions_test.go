@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestReceiptsAndQuestionsGoWithTheVisit: one receipt per upload, a thread
+// answered once, and every row of both gone when the visit's destruction
+// completes.
+func TestReceiptsAndQuestionsGoWithTheVisit(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now()
+	if err := s.CreateVisit(ctx, Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
+		State: "active", Bucket: "b", CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := Receipt{ID: "r1", VisitID: "v1", Kind: "upload", UploadOf: "f1", IssuedTo: "u1", IssuedAt: now, SignedSealed: []byte("sealed")}
+	if err := s.AddReceipt(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	r.ID = "r2"
+	if err := s.AddReceipt(ctx, r); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a second receipt of one upload: %v", err)
+	}
+	if err := s.AddReceipt(ctx, Receipt{ID: "r3", VisitID: "v1", Kind: "batch", IssuedTo: "u1", IssuedAt: now, SignedSealed: []byte("s")}); err != nil {
+		t.Fatalf("a batch receipt: %v", err)
+	}
+	if got, err := s.UploadReceipt(ctx, "v1", "f1"); err != nil || got.ID != "r1" || got.IssuedAt.IsZero() {
+		t.Fatalf("upload receipt: %+v %v", got, err)
+	}
+	q := Question{ID: "q1", VisitID: "v1", Item: "1.01", Side: SideInspectorate, AskedBy: "u2", AskedAt: now}
+	if err := s.AddQuestion(ctx, q, Post{ID: "p1", QuestionID: "q1", VisitID: "v1", Side: SideInspectorate, PostedBy: "u2", PostedAt: now, TextSealed: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddPost(ctx, Post{ID: "p2", QuestionID: "q1", VisitID: "v1", Side: SideProvider, PostedBy: "u1", PostedAt: now, TextSealed: []byte("y")}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkAnswered(ctx, "v1", "q1", "u2", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkAnswered(ctx, "v1", "q1", "u1", now); !errors.Is(err, ErrConflict) {
+		t.Fatalf("answered twice: %v", err)
+	}
+	if err := s.MarkAnswered(ctx, "v1", "q9", "u1", now); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("no such thread: %v", err)
+	}
+	if got, err := s.Question(ctx, "v1", "q1"); err != nil || got.AnsweredBy != "u2" || got.AnsweredAt.IsZero() {
+		t.Fatalf("question: %+v %v", got, err)
+	}
+	if err := s.CompleteDestruction(ctx, "v1", []byte("certificate"), now); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"receipts", "questions", "question_posts"} {
+		var n int
+		if err := s.DB().QueryRow(`SELECT COUNT(*) FROM `+table+` WHERE visit_id = ?`, "v1").Scan(&n); err != nil || n != 0 {
+			t.Errorf("%s: %d rows left after destruction (%v)", table, n, err)
+		}
+	}
+}

@@ -1,0 +1,175 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+// Questions and answers on items and files: the JSON API, the page of one
+// item's or file's threads, its forms, and the visit page's part.
+
+func (s *Server) listQuestions(c *gin.Context) {
+	out, err := accessOf(c).Questions(c.Request.Context(), portal.QuestionQuery{Item: c.Query("item"), FileID: c.Query("file"), Open: c.Query("open") == "true"})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"questions": out})
+}
+
+func (s *Server) askQuestion(c *gin.Context) {
+	var in portal.QuestionInput
+	if !s.bindJSON(c, &in, `Send {"item": "1.03", "text": "…"} or {"file": "…", "text": "…"}.`) {
+		return
+	}
+	q, err := accessOf(c).Ask(c.Request.Context(), in)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, q)
+}
+
+func (s *Server) replyQuestion(c *gin.Context) {
+	var in struct {
+		Text string `json:"text"`
+	}
+	if !s.bindJSON(c, &in, `Send {"text": "…"}: the answer.`) {
+		return
+	}
+	q, err := accessOf(c).Reply(c.Request.Context(), c.Param("question"), in.Text)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, q)
+}
+
+func (s *Server) answeredQuestion(c *gin.Context) {
+	q, err := accessOf(c).MarkAnswered(c.Request.Context(), c.Param("question"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, q)
+}
+
+// questionsPage shows the threads on an item (?item=) or a file (?file=),
+// or every thread the person may see, with the forms to ask and answer.
+func (s *Server) questionsPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	acc := accessOf(c)
+	item, file := c.Query("item"), c.Query("file")
+	subject, err := acc.QuestionSubject(ctx, item, file)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	threads, err := acc.Questions(ctx, portal.QuestionQuery{Item: item, FileID: file})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	page := gin.H{"Visit": acc.View(ctx), "Subject": subject, "Item": item, "File": file, "Threads": threads,
+		"CanAsk": acc.Can(ctx, policy.QuestionPost), "Side": acc.Side(), "Max": portal.MaxQuestionText}
+	if subject == "" {
+		request, err := acc.InformationRequest(ctx)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		var askable []portal.RequestItemView
+		for _, it := range request {
+			if acc.CanAskOn(ctx, it.Code) {
+				askable = append(askable, it)
+			}
+		}
+		page["Request"] = askable
+	}
+	title := "Questions and answers"
+	if subject != "" {
+		title = "Questions on " + subject
+	}
+	s.renderNav(c, "questions", title, "visits", page)
+}
+
+// backToThreads is where a form returns: the page of the thread's item or
+// file.
+func backToThreads(visitID string, q portal.QuestionView) string {
+	v := url.Values{}
+	if q.FileID != "" {
+		v.Set("file", q.FileID)
+	} else {
+		v.Set("item", q.Item)
+	}
+	return "/visits/" + visitID + "/questions?" + v.Encode() + "#q-" + q.ID
+}
+
+func (s *Server) askForm(c *gin.Context) {
+	acc := accessOf(c)
+	q, err := acc.Ask(c.Request.Context(), portal.QuestionInput{Item: c.PostForm("item"), FileID: c.PostForm("file"), Text: c.PostForm("text")})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, backToThreads(acc.Visit.ID, q))
+}
+
+func (s *Server) replyForm(c *gin.Context) {
+	acc := accessOf(c)
+	q, err := acc.Reply(c.Request.Context(), c.Param("question"), c.PostForm("text"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, backToThreads(acc.Visit.ID, q))
+}
+
+func (s *Server) answeredForm(c *gin.Context) {
+	acc := accessOf(c)
+	q, err := acc.MarkAnswered(c.Request.Context(), c.Param("question"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, backToThreads(acc.Visit.ID, q))
+}
+
+// visitReceipts is how many receipts the visit page lists, the latest; the
+// API lists every one.
+const visitReceipts = 20
+
+// visitQuestions adds the visit page's part: the open questions of the
+// person's side, and the provider's receipts.
+func (s *Server) visitQuestions(c *gin.Context, acc *portal.Access, page gin.H) error {
+	ctx := c.Request.Context()
+	if acc.Can(ctx, policy.QuestionView) {
+		open, err := acc.Questions(ctx, portal.QuestionQuery{Open: true})
+		if err != nil {
+			return err
+		}
+		var awaiting, asked []portal.QuestionView
+		for _, q := range open {
+			if q.Awaits {
+				awaiting = append(awaiting, q)
+			} else {
+				asked = append(asked, q)
+			}
+		}
+		page["QuestionsShown"], page["QuestionsAwaiting"], page["QuestionsAsked"] = true, awaiting, asked
+		page["CanAsk"] = acc.Can(ctx, policy.QuestionPost)
+	}
+	if acc.Can(ctx, policy.ReceiptView) {
+		rs, total, err := acc.Receipts(ctx, visitReceipts)
+		if err != nil {
+			return err
+		}
+		page["ReceiptsShown"], page["Receipts"], page["ReceiptsTotal"] = true, rs, total
+	}
+	return nil
+}
