@@ -28,6 +28,7 @@ func TestRouteTableByAccount(t *testing.T) {
 	expect := map[string]string{
 		"GET /api/v1/me/activity":                     everyone,
 		"GET /api/v1/me/notifications":                everyone,
+		"POST /session/extend":                        everyone,
 		"PUT /api/v1/me/notifications":                everyone,
 		"GET /notifications":                          everyone,
 		"POST /notifications":                         everyone,
