@@ -20,6 +20,7 @@ type fileFind struct {
 	Search, Item, Uploader, From, To, Sort string
 	Filtered                               bool // any filter or search is set
 	Errors                                 map[string]string
+	Dates                                  *form // the day, month and year of From and To
 	Items                                  []string
 	Uploaders                              []portal.Uploader
 	Sorts                                  []sortChoice
@@ -43,6 +44,16 @@ func parseFileQuery(c *gin.Context) (portal.FileQuery, map[string]string) {
 	errs := map[string]string{}
 	day := func(field, what string) time.Time {
 		v := strings.TrimSpace(c.Query(field))
+		if v == "" && c.Query(field+"-day")+c.Query(field+"-month")+c.Query(field+"-year") != "" {
+			// The page's GOV.UK date input: day, month and year apart.
+			f := &form{}
+			d, ok := f.dateField(c.Query, field, "The "+what, false)
+			if !ok {
+				errs[field] = f.Errors[0].Msg
+				return time.Time{}
+			}
+			v = d
+		}
 		if v == "" {
 			return time.Time{}
 		}
@@ -84,6 +95,19 @@ func (s *Server) findFiles(c *gin.Context, acc *portal.Access, page gin.H) (port
 	}
 	if !q.To.IsZero() {
 		f.To = q.To.Format(time.DateOnly)
+	}
+	f.Dates = &form{}
+	for field, v := range map[string]string{"from": f.From, "to": f.To} {
+		if v != "" {
+			f.Dates.setDate(field, v)
+		} else {
+			for _, p := range []string{"day", "month", "year"} {
+				f.Dates.Set(field+"-"+p, strings.TrimSpace(c.Query(field+"-"+p)))
+			}
+		}
+		if msg, ok := errs[field]; ok {
+			f.Dates.Add(field, msg)
+		}
 	}
 	f.Filtered = f.Search != "" || f.Item != "" || f.Uploader != "" || f.From != "" || f.To != ""
 	if fp.Start > 0 {
