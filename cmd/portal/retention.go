@@ -66,28 +66,8 @@ func certificateCmd(args []string) error {
 		os.Stdout.Write(retention.PublicKeyPEM(k))
 		return nil
 	case "verify":
-		fs := flag.NewFlagSet("certificate verify", flag.ContinueOnError)
-		pub := fs.String("public-key", "", "the portal's signing public key (PEM, from: portal certificate public-key)")
-		fs.Usage = func() {
-			fmt.Fprintln(fs.Output(), "Usage: portal certificate verify --public-key FILE CERT.json\n\nChecks a destruction certificate offline. Exit status 0: valid; 1: not valid.")
-			fs.PrintDefaults()
-		}
-		if err := fs.Parse(args[1:]); err != nil {
-			return flagErr(err)
-		}
-		if *pub == "" || fs.NArg() != 1 {
-			fs.Usage()
-			return errors.New("--public-key and one certificate file are required")
-		}
-		pemBytes, err := os.ReadFile(*pub)
-		if err != nil {
-			return err
-		}
-		pk, err := retention.ParsePublicKeyPEM(pemBytes)
-		if err != nil {
-			return err
-		}
-		b, err := os.ReadFile(fs.Arg(0))
+		pk, b, err := signedArgs("certificate verify", args[1:], "CERT.json", "certificate",
+			"Checks a destruction certificate offline. Exit status 0: valid; 1: not valid.")
 		if err != nil {
 			return err
 		}
