@@ -42,7 +42,9 @@ func TestScanResult(t *testing.T) {
 	if err != nil || len(waiting) != 2 {
 		t.Fatalf("files to scan: %d %v", len(waiting), err)
 	}
-	if counts, err := s.ScanCounts(ctx); err != nil || counts[ScanScanning] != 2 || counts[ScanClean] != 1 || counts[ScanUnscanned] != 1 {
+	// Only what needs an administrator's eye is counted (reading every
+	// clean file's row would grow with the files held).
+	if counts, err := s.ScanCounts(ctx); err != nil || counts[ScanScanning] != 2 || len(counts) != 1 {
 		t.Fatalf("counts: %v %v", counts, err)
 	}
 	before, _, _ := s.AuditHead(ctx)
@@ -52,6 +54,9 @@ func TestScanResult(t *testing.T) {
 	}
 	if f, _ := s.File(ctx, "v1", "f-wait"); f.Scan != ScanInfected || f.ScanSignature != "Eicar" || f.ScannedAt.IsZero() {
 		t.Fatalf("after the verdict: %+v", f)
+	}
+	if counts, err := s.ScanCounts(ctx); err != nil || counts[ScanScanning] != 1 || counts[ScanInfected] != 1 {
+		t.Fatalf("counts after the verdict: %v %v", counts, err)
 	}
 	// A second verdict (another instance) changes nothing and records nothing.
 	if err := s.SetScanResult(ctx, "v1", "f-wait", ScanClean, "", now, rec); !errors.Is(err, ErrNotFound) {
