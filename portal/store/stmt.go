@@ -12,7 +12,11 @@ import (
 // much of a small request parsing SQL; every query here is a constant
 // string, so each is prepared once per connection and reused (database/sql
 // re-prepares it on a new connection, and inside transactions through
-// Tx.StmtContext).
+// Tx.StmtContext). A transaction never prepares into the cache itself:
+// that takes a second connection from the pool while it holds one, and
+// with every connection held by such a transaction nothing moves. It runs
+// a query not yet cached as it is, and the cache takes it once the
+// transaction is over.
 type handle struct {
 	*sql.DB
 	pg    bool     // PostgreSQL: placeholders are numbered (bind)
@@ -25,8 +29,8 @@ type handle struct {
 const maxCached = 256
 
 func (h *handle) stmt(ctx context.Context, q string) (*sql.Stmt, bool) {
-	if v, ok := h.stmts.Load(q); ok {
-		return v.(*sql.Stmt), true
+	if st, ok := h.cached(q); ok {
+		return st, true
 	}
 	if h.count.Load() >= maxCached {
 		return nil, false
@@ -41,6 +45,14 @@ func (h *handle) stmt(ctx context.Context, q string) (*sql.Stmt, bool) {
 	}
 	h.count.Add(1)
 	return st, true
+}
+
+// cached is q's statement if it is prepared already.
+func (h *handle) cached(q string) (*sql.Stmt, bool) {
+	if v, ok := h.stmts.Load(q); ok {
+		return v.(*sql.Stmt), true
+	}
+	return nil, false
 }
 
 func (h *handle) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
@@ -85,36 +97,67 @@ func (h *handle) Close() error {
 // Tx is a transaction that uses the cached statements.
 type Tx struct {
 	*sql.Tx
-	h   *handle
-	ctx context.Context // the context it began in: its commit is counted there
+	h      *handle
+	ctx    context.Context // the context it began in: its commit is counted there
+	missed []string        // queries it ran that were not cached
 }
 
 // Commit ends the transaction (one more statement).
 func (t *Tx) Commit() error {
 	count(t.ctx, "COMMIT")
-	return t.Tx.Commit()
+	err := t.Tx.Commit()
+	t.prepareMissed()
+	return err
+}
+
+// Rollback ends the transaction without its writes.
+func (t *Tx) Rollback() error {
+	err := t.Tx.Rollback()
+	t.prepareMissed()
+	return err
+}
+
+// prepareMissed caches the queries the transaction ran as they were, now
+// that it holds no connection.
+func (t *Tx) prepareMissed() {
+	for _, q := range t.missed {
+		t.h.stmt(t.ctx, q)
+	}
+	t.missed = nil
+}
+
+// stmt is q's cached statement bound to the transaction, or nil (q is
+// then run as it is, and cached after the transaction).
+func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if st, ok := t.h.cached(q); ok {
+		return t.Tx.StmtContext(ctx, st)
+	}
+	if t.h.count.Load() < maxCached {
+		t.missed = append(t.missed, q)
+	}
+	return nil
 }
 
 func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	count(ctx, q)
-	if st, ok := t.h.stmt(ctx, q); ok {
-		return t.Tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
 	return t.Tx.QueryRowContext(ctx, t.h.bind(q), args...)
 }
 
 func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	count(ctx, q)
-	if st, ok := t.h.stmt(ctx, q); ok {
-		return t.Tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
 	return t.Tx.QueryContext(ctx, t.h.bind(q), args...)
 }
 
 func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	count(ctx, q)
-	if st, ok := t.h.stmt(ctx, q); ok {
-		return t.Tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
 	}
 	return t.Tx.ExecContext(ctx, t.h.bind(q), args...)
 }
