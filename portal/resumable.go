@@ -100,27 +100,13 @@ func (s *Service) lockUpload(ctx context.Context, id string) (context.Context, f
 	if !ok {
 		return ctx, nil, errBusy
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(uploadLease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if ok, err := s.store.LockResumable(ctx, id, holder, s.now(), s.now().Add(uploadLease)); err != nil || !ok {
-					s.log.Warn("resumable upload: lease lost, the request stops", "upload", id, "err", err)
-					cancel()
-					return
-				}
-			}
-		}
-	}()
+	ctx, stop := store.KeepLease(ctx, uploadLease/3, func(ctx context.Context) (bool, error) {
+		return s.store.LockResumable(ctx, id, holder, s.now(), s.now().Add(uploadLease))
+	}, func(err error) {
+		s.log.Warn("resumable upload: lease lost, the request stops", "upload", id, "err", err)
+	})
 	return ctx, func() {
-		close(done)
-		cancel()
+		stop()
 		if err := s.store.UnlockResumable(context.WithoutCancel(ctx), id, holder); err != nil {
 			s.log.Warn("resumable upload: release lease", "upload", id, "err", err)
 		}

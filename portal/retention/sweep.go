@@ -58,27 +58,11 @@ func (s *Service) hold(ctx context.Context) (context.Context, func(), error) {
 		}
 		return nil, nil, &LeaseHeldError{Holder: holder, Until: until}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(ttl / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if ok, err := s.Store.TakeLease(ctx, sweepLease, s.Holder, s.Now(), s.Now().Add(ttl)); err != nil || !ok {
-					s.Log.Error("retention lease lost: stopping the sweep", "err", err)
-					cancel()
-					return
-				}
-			}
-		}
-	}()
+	ctx, stop := store.KeepLease(ctx, ttl/3, func(ctx context.Context) (bool, error) {
+		return s.Store.TakeLease(ctx, sweepLease, s.Holder, s.Now(), s.Now().Add(ttl))
+	}, func(err error) { s.Log.Error("retention lease lost: stopping the sweep", "err", err) })
 	return ctx, func() {
-		close(done)
-		cancel()
+		stop()
 		s.Store.ReleaseLease(context.WithoutCancel(ctx), sweepLease, s.Holder)
 	}, nil
 }
