@@ -9,6 +9,7 @@ import (
 // warnings, replacing a file from the visit page and marking an item
 // complete, in Chromium, with axe-core on every page.
 func TestBrowserCorrections(t *testing.T) {
+	onceAcrossDatabases(t)
 	browserTools(t)
 	ts := startStack(t)
 	v := ts.demoVisit(t)

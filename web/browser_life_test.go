@@ -19,6 +19,7 @@ import (
 // pages, none scrolls sideways at 320 CSS pixels, and each is saved as a
 // screenshot in test-artifacts/browser-life.
 func TestBrowserVisitLife(t *testing.T) {
+	onceAcrossDatabases(t)
 	browserTools(t)
 	ts := startStack(t)
 	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")

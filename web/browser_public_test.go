@@ -21,6 +21,7 @@ import (
 // Every page is checked by axe-core and at 320 and 1280 px wide.
 // Screenshots go to test-artifacts/browser-public.
 func TestBrowserFindingFiles(t *testing.T) {
+	onceAcrossDatabases(t)
 	browserTools(t)
 	ctx := context.Background()
 	ts := startStack(t)

@@ -16,6 +16,7 @@ import (
 // answers and marks answered. Screenshots go to
 // test-artifacts/browser-receipts.
 func TestBrowserReceiptsAndQuestions(t *testing.T) {
+	onceAcrossDatabases(t)
 	root, _ := browserTools(t)
 	ts := startStack(t)
 	v := ts.demoVisit(t)

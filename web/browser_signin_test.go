@@ -24,6 +24,7 @@ import (
 // page that says so; a file whose name is taken is offered "Keep both".
 // Screenshots go to test-artifacts/browser-signin.
 func TestBrowserSignIn(t *testing.T) {
+	onceAcrossDatabases(t)
 	root, chromium := browserTools(t)
 	ts := startStack(t)
 	v := ts.demoVisit(t)

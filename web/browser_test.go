@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/deploy/devidp"
+	"github.com/ofsted-portal/evidence/deploy/pgserver"
 )
 
 // browserTools returns the repository root and Chromium, or skips the test
@@ -41,6 +42,18 @@ func browserTools(t *testing.T) (root, chromium string) {
 		}
 	}
 	return root, chromium
+}
+
+// onceAcrossDatabases skips a browser journey on the PostgreSQL pass of
+// make test. What a journey drives above the store is the same on both
+// databases; the store's part is in the store and HTTP suites, which run on
+// both, and the whole visit (TestBrowserJourney) runs on both as well.
+// The other journeys run once, keeping make test near 20 minutes.
+func onceAcrossDatabases(t *testing.T) {
+	t.Helper()
+	if pgserver.TestDatabaseWanted() {
+		t.Skip("runs on the SQLite pass; the whole-visit journey covers the browser on PostgreSQL")
+	}
 }
 
 // TestBrowserJourney runs web/tests/journey.mjs in Debian's Chromium
