@@ -407,4 +407,11 @@ CREATE TABLE question_posts (
 );
 CREATE INDEX question_posts_question ON question_posts (question_id, posted_at);
 `,
+	// 19: the files that stand (neither withdrawn nor superseded) by
+	// item, so the information request and the visit page count a
+	// visit's files from this index alone, not from every file's row
+	// (the two always-null columns make it covering for SQLite's planner).
+	`
+CREATE INDEX files_item_standing ON files (visit_id, item, withdrawn_at, superseded_by) WHERE withdrawn_at IS NULL AND superseded_by IS NULL;
+`,
 }
