@@ -238,8 +238,8 @@ func (acc *Access) HiddenUnfiled(ctx context.Context) (int, error) {
 	if err := acc.require(ctx, policy.FileList, nil); err != nil {
 		return 0, err
 	}
-	counts, err := acc.svc.store.ItemFileCounts(ctx, acc.Visit.ID)
-	if err != nil || counts[""] == 0 {
+	n, err := acc.svc.store.UnfiledCount(ctx, acc.Visit.ID)
+	if err != nil || n == 0 {
 		return 0, err
 	}
 	// Whether the actor sees unfiled files depends on the role alone (and
@@ -248,5 +248,5 @@ func (acc *Access) HiddenUnfiled(ctx context.Context) (int, error) {
 	if err != nil || d.Allow || acc.Member.Role == policy.RoleProviderUploader {
 		return 0, err
 	}
-	return counts[""], nil
+	return n, nil
 }
