@@ -132,9 +132,10 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	if err != nil {
 		return FileView{}, err
 	}
+	issued := false
 	f, err := s.evidence.Put(ctx, evidence.Upload{
 		Visit: acc.Visit, Key: key, FileID: fileID, Name: name, Item: item, Size: size, MaxSize: s.cfg.MaxFileSize, UploadedBy: acc.Actor.UserID, Body: body,
-		Record: acc.recorder(),
+		Record: acc.recorder(), Receipt: acc.commitReceipt(key, &issued),
 	})
 	if err != nil {
 		s.releaseName(ctx, fileID)
@@ -143,7 +144,9 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	s.log.Info("file uploaded", "visit", acc.Visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.Actor.UserID, "scan", f.Scan)
 	s.countUpload(f)
 	s.afterVerdict(ctx, f)
-	s.afterUpload(ctx, acc.Visit, f)
+	if !issued {
+		s.afterUpload(ctx, acc.Visit, f)
+	}
 	if err := acc.holdNewObjects(ctx); err != nil {
 		return FileView{}, err
 	}

@@ -43,27 +43,53 @@ func (s *Service) issueReceipt(ctx context.Context, v store.Visit, key *crypto.V
 	if err != nil {
 		return ReceiptView{}, err
 	}
+	row, err := s.newReceipt(v, key, kind, u, files)
+	if err != nil {
+		return ReceiptView{}, err
+	}
+	if err := s.store.AddReceipt(ctx, row, rec(row.ID)); err != nil {
+		return ReceiptView{}, err
+	}
+	return s.openReceipt(key, row)
+}
+
+// newReceipt signs a receipt of files issued to u, sealed to be kept.
+func (s *Service) newReceipt(v store.Visit, key *crypto.VisitKey, kind string, u store.User, files []store.File) (store.Receipt, error) {
 	r := receipt.Receipt{ID: store.NewID(), Kind: kind, VisitID: v.ID, Reference: v.Reference, IssuedAt: s.now().UTC().Truncate(time.Second),
 		Uploader: receipt.Uploader{Issuer: u.Issuer, Subject: u.Subject, Email: u.Email}}
 	for _, f := range files {
 		name, err := openName(key, f)
 		if err != nil {
-			return ReceiptView{}, err
+			return store.Receipt{}, err
 		}
 		r.Files = append(r.Files, receipt.File{ID: f.ID, Item: f.Item, Name: name, Size: f.Size, SHA256: f.SHA256, UploadedAt: f.UploadedAt})
 	}
 	signed, err := receipt.Sign(r, s.signer)
 	if err != nil {
-		return ReceiptView{}, err
+		return store.Receipt{}, err
 	}
-	row := store.Receipt{ID: r.ID, VisitID: v.ID, Kind: kind, IssuedTo: to, IssuedAt: r.IssuedAt, SignedSealed: key.Seal(signed, receiptContext(v.ID, r.ID))}
+	row := store.Receipt{ID: r.ID, VisitID: v.ID, Kind: kind, IssuedTo: u.ID, IssuedAt: r.IssuedAt, SignedSealed: key.Seal(signed, receiptContext(v.ID, r.ID))}
 	if kind == receipt.KindUpload {
 		row.UploadOf = files[0].ID
 	}
-	if err := s.store.AddReceipt(ctx, row, rec(r.ID)); err != nil {
-		return ReceiptView{}, err
+	return row, nil
+}
+
+// commitReceipt is an upload's receipt made to be kept with the file as
+// it commits; issued records whether it was made. A receipt that cannot
+// be made does not stop the upload: it is issued when asked for.
+func (acc *Access) commitReceipt(key *crypto.VisitKey, issued *bool) func(f store.File) (*store.Receipt, []store.AuditRecord) {
+	s, v := acc.svc, acc.Visit
+	u := store.User{ID: acc.Actor.UserID, Issuer: acc.Actor.Issuer, Subject: acc.Actor.Subject, Email: acc.Actor.Email}
+	return func(f store.File) (*store.Receipt, []store.AuditRecord) {
+		row, err := s.newReceipt(v, key, receipt.KindUpload, u, []store.File{f})
+		if err != nil {
+			s.log.Error("upload receipt not made with the file: it will be issued after", "visit", v.ID, "file", f.ID, "err", err)
+			return nil, nil
+		}
+		*issued = true
+		return &row, []store.AuditRecord{s.systemRec(v.ID, "receipt.issued", row.ID, map[string]any{"kind": receipt.KindUpload, "file": f.ID})}
 	}
-	return s.openReceipt(key, row)
 }
 
 // receiptOfUpload is the receipt of one completed upload, issued now if it

@@ -78,6 +78,10 @@ type Upload struct {
 	// Record describes an act of this upload for the audit trail (started,
 	// completed, failed); the record is written with the act.
 	Record func(action, outcome, fileID string, detail map[string]any) store.AuditRecord
+	// Receipt, when set, makes the file's receipt and its audit records,
+	// kept in the transaction that commits the file; nil when it could not
+	// be made (it is then issued later).
+	Receipt func(f store.File) (*store.Receipt, []store.AuditRecord)
 }
 
 func (u Upload) audit(action, outcome, fileID string, detail map[string]any) []store.AuditRecord {
@@ -201,7 +205,13 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 	if verdict.Err != nil {
 		s.Log.WarnContext(ctx, "no scanner verdict: the file waits for the scanner", "visit", u.Visit.ID, "file", fileID, "err", verdict.Err)
 	}
-	if err := s.Store.CommitFile(ctx, f, audit...); err != nil {
+	var rc *store.Receipt
+	if u.Receipt != nil {
+		var recs []store.AuditRecord
+		rc, recs = u.Receipt(f)
+		audit = append(audit, recs...)
+	}
+	if err := s.Store.CommitFileWith(ctx, f, rc, audit...); err != nil {
 		return store.File{}, err
 	}
 	return f, nil

@@ -137,6 +137,12 @@ func (s *Store) StaleUploads(ctx context.Context, before time.Time) ([]PendingUp
 // CommitFile makes an upload visible: the file row appears and the pending
 // record goes, in one transaction.
 func (s *Store) CommitFile(ctx context.Context, f File, audit ...AuditRecord) error {
+	return s.CommitFileWith(ctx, f, nil, audit...)
+}
+
+// CommitFileWith is CommitFile that also keeps the upload's receipt (when r
+// is not nil) in the same transaction: one write, not two, for each file.
+func (s *Store) CommitFileWith(ctx context.Context, f File, r *Receipt, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		if err := insertFile(ctx, tx, f); err != nil {
 			return err
@@ -144,8 +150,13 @@ func (s *Store) CommitFile(ctx context.Context, f File, audit ...AuditRecord) er
 		if err := supersede(ctx, tx, f); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, f.ID)
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, f.ID); err != nil {
+			return err
+		}
+		if r != nil {
+			return insertReceipt(ctx, tx, *r)
+		}
+		return nil
 	}, audit...)
 	if err != nil {
 		return fmt.Errorf("store: commit file: %w", err)

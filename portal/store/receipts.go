@@ -39,20 +39,22 @@ func scanReceipt(sc scanner) (Receipt, error) {
 // AddReceipt keeps a receipt with its audit records. A second receipt of
 // the same upload is a conflict (ErrConflict): the first one stands.
 func (s *Store) AddReceipt(ctx context.Context, r Receipt, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *Tx) error { return insertReceipt(ctx, tx, r) }, audit...)
+	if err != nil && !errors.Is(err, ErrConflict) {
+		return fmt.Errorf("store: add receipt: %w", err)
+	}
+	return err
+}
+
+func insertReceipt(ctx context.Context, tx *Tx, r Receipt) error {
 	var of any
 	if r.UploadOf != "" {
 		of = r.UploadOf
 	}
-	err := s.inTx(ctx, func(tx *Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO receipts (`+receiptColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			r.ID, r.VisitID, r.Kind, of, r.IssuedTo, formatTime(r.IssuedAt), r.SignedSealed)
-		if isUnique(err) {
-			return ErrConflict
-		}
-		return err
-	}, audit...)
-	if err != nil && !errors.Is(err, ErrConflict) {
-		return fmt.Errorf("store: add receipt: %w", err)
+	_, err := tx.ExecContext(ctx, `INSERT INTO receipts (`+receiptColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.VisitID, r.Kind, of, r.IssuedTo, formatTime(r.IssuedAt), r.SignedSealed)
+	if isUnique(err) {
+		return ErrConflict
 	}
 	return err
 }

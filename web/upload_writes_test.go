@@ -1,0 +1,70 @@
+package web_test
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/web"
+)
+
+// TestUploadWritesOnce: a small upload is bound by its writes to the
+// database, so each costs as few as custody allows. Its receipt is kept
+// in the transaction that commits the file (it was a third transaction
+// of its own, with its own audit append); the pending record before the
+// objects are written stays a transaction of its own, so a crash leaves
+// nothing the janitor cannot find.
+func TestUploadWritesOnce(t *testing.T) {
+	var mu sync.Mutex
+	var upload []string
+	ts := startStackSetup(t, func(o *devstack.Options) {
+		o.WebOptions = []web.Option{web.WithStatementCount(func(r *http.Request, route string, qs []string) {
+			if r.Method == http.MethodPost && strings.HasSuffix(route, "/files") {
+				mu.Lock()
+				upload = qs
+				mu.Unlock()
+			}
+		})}
+	})
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	f := decode[fileResp](t, uploader.upload(v.ID, "1.01 Structure.pdf", strings.NewReader("%PDF-1.7 structure"), 18), http.StatusCreated)
+	// The statements are reported once the response is written.
+	var begins, receipts int
+	for range 100 {
+		mu.Lock()
+		qs := upload
+		mu.Unlock()
+		if qs != nil {
+			for _, q := range qs {
+				begins += strings.Count(q, "BEGIN")
+				if strings.HasPrefix(q, "INSERT INTO receipts") {
+					receipts++
+				}
+			}
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if begins != 2 || receipts != 1 {
+		t.Errorf("an upload ran %d transactions and kept %d receipts, want 2 and 1", begins, receipts)
+	}
+	signed := decode[struct {
+		Receipt struct {
+			Uploader struct {
+				Email string `json:"email"`
+			} `json:"uploader"`
+			Files []struct {
+				ID     string `json:"id"`
+				SHA256 string `json:"sha256"`
+			} `json:"files"`
+		} `json:"receipt"`
+	}](t, uploader.get("/api/v1/visits/"+v.ID+"/receipts?file="+f.ID), http.StatusOK)
+	r := signed.Receipt
+	if r.Uploader.Email != "uploader@cafcass.example" || len(r.Files) != 1 || r.Files[0].ID != f.ID || r.Files[0].SHA256 != f.SHA256 {
+		t.Errorf("the upload's receipt: %+v", r)
+	}
+}
