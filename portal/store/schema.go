@@ -468,6 +468,11 @@ CREATE INDEX question_posts_question ON question_posts (question_id, posted_at);
 	`
 CREATE INDEX files_item_standing ON files (visit_id, item, withdrawn_at, superseded_by) WHERE withdrawn_at IS NULL AND superseded_by IS NULL;
 `,
+	// 20: a person's memberships, for their list of visits (which read
+	// every membership of every visit to find theirs).
+	`
+CREATE INDEX members_user ON members (user_id, visit_id);
+`,
 }
 
 // latestVersion is the schema version this binary brings a database to.
