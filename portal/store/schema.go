@@ -473,6 +473,11 @@ CREATE INDEX files_item_standing ON files (visit_id, item, withdrawn_at, superse
 	`
 CREATE INDEX members_user ON members (user_id, visit_id);
 `,
+	// 21: visits in the lists' order (newest notification first), so a
+	// page of the administrators' list reads a page, not every visit.
+	`
+CREATE INDEX visits_list ON visits (notification_date DESC, reference);
+`,
 }
 
 // latestVersion is the schema version this binary brings a database to.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,4 +79,19 @@ func queryPlan(t *testing.T, s *Store, q string) []string {
 		plan = append(plan, detail)
 	}
 	return plan
+}
+
+// TestVisitListFromAnIndex: the administrators' page of visits reads the
+// visits in the list's order from an index and stops at the page's end;
+// it sorted every visit the portal holds for each statement of the page.
+func TestVisitListFromAnIndex(t *testing.T) {
+	sqliteOnly(t)
+	s := openTest(t)
+	plan := queryPlan(t, s, strings.NewReplacer("?", "'x'").Replace(visitPageAll))
+	if !slices.ContainsFunc(plan, func(step string) bool {
+		return strings.Contains(step, "USING INDEX visits_list") || strings.Contains(step, "USING COVERING INDEX visits_list")
+	}) ||
+		slices.ContainsFunc(plan, func(step string) bool { return strings.Contains(step, "TEMP B-TREE") }) {
+		t.Fatalf("the page of visits is sorted, not read in order: %q", plan)
+	}
 }
