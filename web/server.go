@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"sync/atomic"
@@ -112,7 +113,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Serve records the start, runs the domain's background work and listens
 // on the configured address until ctx ends; then it shuts down gracefully,
 // stops the background work and signs the audit chain's head.
-func (s *Server) Serve(ctx context.Context) error {
+func (s *Server) Serve(ctx context.Context) error { return s.ServeOn(ctx, nil) }
+
+// ServeOn is Serve on a listener the caller opened (nil: listen on the
+// configured address). A caller that holds its port from the start, as
+// the dev stack does, cannot lose it to another process meanwhile.
+func (s *Server) ServeOn(ctx context.Context, ln net.Listener) error {
 	if err := s.svc.RecordStart(ctx); err != nil {
 		return err
 	}
@@ -141,7 +147,13 @@ func (s *Server) Serve(ctx context.Context) error {
 		defer stop()
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() {
+		if ln != nil {
+			errc <- srv.Serve(ln)
+			return
+		}
+		errc <- srv.ListenAndServe()
+	}()
 	select {
 	case err := <-errc:
 		s.svc.Stop()

@@ -107,7 +107,9 @@ type Stack struct {
 	portalOpts   []portal.Option
 	webOpts      []web.Option
 	portalCancel context.CancelFunc
-	portalDone   chan error
+	portalDone   chan struct{} // closed when the portal has stopped
+	portalErr    error         // why, once portalDone is closed
+	portalLn     net.Listener  // the portal's port, held until it serves
 	metricsStop  func()
 }
 
@@ -138,6 +140,10 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if !o.DomainOnly {
 		if idpListener, err = net.Listen("tcp", o.IdPAddr); err != nil {
 			return st, fmt.Errorf("dev identity provider: %w", err)
+		}
+		// The portal's port likewise, until the portal serves on it.
+		if st.portalLn, err = net.Listen("tcp", o.PortalAddr); err != nil {
+			return st, fmt.Errorf("portal: %w", err)
 		}
 		defer func() {
 			if idpListener != nil {
@@ -255,9 +261,15 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 
 func (st *Stack) servePortal(ctx context.Context) error {
 	pctx, cancel := context.WithCancel(context.Background())
-	st.portalCancel, st.portalDone = cancel, make(chan error, 1)
-	go func() { st.portalDone <- st.Web.Serve(pctx) }()
-	return waitHTTP(ctx, st.InstanceURL+"/healthz", 30*time.Second, st.portalDone)
+	done := make(chan struct{})
+	st.portalCancel, st.portalDone, st.portalErr = cancel, done, nil
+	ln := st.portalLn // the first start serves on the port held since Start; a restart listens again
+	st.portalLn = nil
+	go func() {
+		st.portalErr = st.Web.ServeOn(pctx, ln)
+		close(done)
+	}()
+	return waitHTTP(ctx, st.InstanceURL+"/healthz", 30*time.Second, done, func() error { return st.portalErr })
 }
 
 // Instance is one more portal process on the stack's database and store
@@ -267,32 +279,39 @@ type Instance struct {
 	Portal *portal.Service
 	Web    *web.Server
 	cancel context.CancelFunc
-	done   chan error
+	done   chan struct{} // closed when the instance has stopped
+	err    error         // why, once done is closed
 }
 
 // StartInstance starts another instance of the portal, with the stack's
 // configuration, on a free loopback port.
 func (st *Stack) StartInstance(ctx context.Context) (*Instance, error) {
-	addr, err := FreeAddr()
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // held, so no one takes the port before it serves
 	if err != nil {
 		return nil, err
 	}
+	addr := ln.Addr().String()
 	cfg := st.Config
 	cfg.Addr = addr
 	cfg.MetricsAddr = ""
 	p, err := portal.New(ctx, cfg, st.portalOpts...)
 	if err != nil {
+		ln.Close()
 		return nil, err
 	}
 	w, err := web.New(p, st.webOpts...)
 	if err != nil {
+		ln.Close()
 		p.Close()
 		return nil, err
 	}
 	pctx, cancel := context.WithCancel(context.Background())
-	in := &Instance{URL: "http://" + addr, Portal: p, Web: w, cancel: cancel, done: make(chan error, 1)}
-	go func() { in.done <- w.Serve(pctx) }()
-	if err := waitHTTP(ctx, in.URL+"/healthz", 30*time.Second, in.done); err != nil {
+	in := &Instance{URL: "http://" + addr, Portal: p, Web: w, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		in.err = w.ServeOn(pctx, ln)
+		close(in.done)
+	}()
+	if err := waitHTTP(ctx, in.URL+"/healthz", 30*time.Second, in.done, func() error { return in.err }); err != nil {
 		in.Stop()
 		return nil, err
 	}
@@ -349,12 +368,14 @@ func (st *Stack) newPortal(ctx context.Context) error {
 	return nil
 }
 
-func waitHTTP(ctx context.Context, url string, limit time.Duration, died <-chan error) error {
+// waitHTTP waits until url answers, or the server behind it stops (died is
+// closed; why() says why).
+func waitHTTP(ctx context.Context, url string, limit time.Duration, died <-chan struct{}, why func() error) error {
 	deadline := time.Now().Add(limit)
 	for !ready(ctx, url) {
 		select {
-		case err := <-died:
-			return fmt.Errorf("portal stopped during start-up: %v", err)
+		case <-died:
+			return fmt.Errorf("portal stopped during start-up: %w", why())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
@@ -384,6 +405,9 @@ func (st *Stack) Close() {
 	st.StopPortal()
 	if st.Portal != nil && st.portalCancel == nil {
 		st.Portal.Close()
+	}
+	if st.portalLn != nil {
+		st.portalLn.Close()
 	}
 	if st.metricsStop != nil {
 		st.metricsStop()
