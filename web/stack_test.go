@@ -93,7 +93,18 @@ func startStackSetup(t *testing.T, setup func(*devstack.Options)) *testStack {
 	if setup != nil {
 		setup(&o)
 	}
-	st, err := devstack.Start(ctx, o)
+	var st *devstack.Stack
+	for attempt := 1; ; attempt++ {
+		st, err = devstack.Start(ctx, o)
+		// A port picked free can be taken by another process (another
+		// test binary's client) before the server that is to listen on it
+		// does: start again, on other ports.
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+		t.Logf("start stack: %v; starting again on other ports", err)
+		o.Dir = t.TempDir()
+	}
 	if err != nil {
 		t.Fatalf("start stack: %v", err)
 	}
