@@ -120,6 +120,9 @@ func (s *Server) Serve(ctx context.Context) error { return s.ServeOn(ctx, nil) }
 // the dev stack does, cannot lose it to another process meanwhile.
 func (s *Server) ServeOn(ctx context.Context, ln net.Listener) error {
 	if err := s.svc.RecordStart(ctx); err != nil {
+		if ln != nil {
+			ln.Close()
+		}
 		return err
 	}
 	srv := &http.Server{

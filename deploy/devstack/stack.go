@@ -102,15 +102,13 @@ type Stack struct {
 	Metrics    *metrics.Registry
 	MetricsURL string
 
-	idpServer    *http.Server
-	mailpitOpts  MailpitOptions
-	portalOpts   []portal.Option
-	webOpts      []web.Option
-	portalCancel context.CancelFunc
-	portalDone   chan struct{} // closed when the portal has stopped
-	portalErr    error         // why, once portalDone is closed
-	portalLn     net.Listener  // the portal's port, held until it serves
-	metricsStop  func()
+	idpServer   *http.Server
+	mailpitOpts MailpitOptions
+	portalOpts  []portal.Option
+	webOpts     []web.Option
+	serving     *serving     // the portal serving, nil when it is stopped
+	portalLn    net.Listener // the portal's port, held until it serves
+	metricsStop func()
 }
 
 // Start brings the stack up: MinIO, then the identity provider, then the
@@ -260,27 +258,61 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 }
 
 func (st *Stack) servePortal(ctx context.Context) error {
-	pctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	st.portalCancel, st.portalDone, st.portalErr = cancel, done, nil
 	ln := st.portalLn // the first start serves on the port held since Start; a restart listens again
 	st.portalLn = nil
+	st.serving = serve(st.Web, ln)
+	return st.serving.ready(ctx, st.InstanceURL)
+}
+
+// serving is a portal's HTTP door serving in the background until stopped.
+type serving struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when it has stopped
+	err    error         // why, once done is closed
+}
+
+// serve serves w on ln (nil: on its configured address).
+func serve(w *web.Server, ln net.Listener) *serving {
+	ctx, cancel := context.WithCancel(context.Background())
+	sv := &serving{cancel: cancel, done: make(chan struct{})}
 	go func() {
-		st.portalErr = st.Web.ServeOn(pctx, ln)
-		close(done)
+		sv.err = w.ServeOn(ctx, ln)
+		close(sv.done)
 	}()
-	return waitHTTP(ctx, st.InstanceURL+"/healthz", 30*time.Second, done, func() error { return st.portalErr })
+	return sv
+}
+
+// ready waits until url answers health checks, or the server stops.
+func (sv *serving) ready(ctx context.Context, url string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for !ready(ctx, url+"/healthz") {
+		select {
+		case <-sv.done:
+			return fmt.Errorf("portal stopped during start-up: %w", sv.err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s/healthz not ready after 30s", url)
+		}
+	}
+	return nil
+}
+
+// stop stops it and waits until it has (any number of times).
+func (sv *serving) stop() {
+	sv.cancel()
+	<-sv.done
 }
 
 // Instance is one more portal process on the stack's database and store
 // (tests of several instances behind a load balancer).
 type Instance struct {
-	URL    string
-	Portal *portal.Service
-	Web    *web.Server
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the instance has stopped
-	err    error         // why, once done is closed
+	URL     string
+	Portal  *portal.Service
+	Web     *web.Server
+	serving *serving // nil once stopped
 }
 
 // StartInstance starts another instance of the portal, with the stack's
@@ -305,13 +337,8 @@ func (st *Stack) StartInstance(ctx context.Context) (*Instance, error) {
 		p.Close()
 		return nil, err
 	}
-	pctx, cancel := context.WithCancel(context.Background())
-	in := &Instance{URL: "http://" + addr, Portal: p, Web: w, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		in.err = w.ServeOn(pctx, ln)
-		close(in.done)
-	}()
-	if err := waitHTTP(ctx, in.URL+"/healthz", 30*time.Second, in.done, func() error { return in.err }); err != nil {
+	in := &Instance{URL: "http://" + addr, Portal: p, Web: w, serving: serve(w, ln)}
+	if err := in.serving.ready(ctx, in.URL); err != nil {
 		in.Stop()
 		return nil, err
 	}
@@ -327,12 +354,11 @@ func (in *Instance) Kill() {
 
 // Stop stops the instance (idempotent).
 func (in *Instance) Stop() {
-	if in.cancel == nil {
+	if in.serving == nil {
 		return
 	}
-	in.cancel()
-	<-in.done
-	in.cancel = nil
+	in.serving.stop()
+	in.serving = nil
 	in.Portal.Close()
 }
 
@@ -368,31 +394,11 @@ func (st *Stack) newPortal(ctx context.Context) error {
 	return nil
 }
 
-// waitHTTP waits until url answers, or the server behind it stops (died is
-// closed; why() says why).
-func waitHTTP(ctx context.Context, url string, limit time.Duration, died <-chan struct{}, why func() error) error {
-	deadline := time.Now().Add(limit)
-	for !ready(ctx, url) {
-		select {
-		case <-died:
-			return fmt.Errorf("portal stopped during start-up: %w", why())
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s", url, limit)
-		}
-	}
-	return nil
-}
-
 // StopPortal stops only the portal (tests of restarts).
 func (st *Stack) StopPortal() {
-	if st.portalCancel != nil {
-		st.portalCancel()
-		<-st.portalDone
-		st.portalCancel = nil
+	if st.serving != nil {
+		st.serving.stop()
+		st.serving = nil
 		st.Portal.Close()
 	}
 }
@@ -403,7 +409,7 @@ func (st *Stack) Close() {
 		return
 	}
 	st.StopPortal()
-	if st.Portal != nil && st.portalCancel == nil {
+	if st.Portal != nil && st.serving == nil {
 		st.Portal.Close()
 	}
 	if st.portalLn != nil {

@@ -132,9 +132,7 @@ func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 	if st, ok := t.h.cached(q); ok {
 		return t.Tx.StmtContext(ctx, st)
 	}
-	if t.h.count.Load() < maxCached {
-		t.missed = append(t.missed, q)
-	}
+	t.missed = append(t.missed, q)
 	return nil
 }
 
