@@ -33,6 +33,7 @@ type Calendar struct {
 	added   map[time.Time]string // holidays by data, with their names
 	removed map[time.Time]bool   // rule holidays that data cancelled
 	rules   sync.Map             // year -> map[time.Time]Holiday: the rules, computed once a year
+	working sync.Map             // year -> []bool: working days by day of the year
 }
 
 // New returns the calendar from the rules, the built-in exceptions and then

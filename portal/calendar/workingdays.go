@@ -42,7 +42,22 @@ func (c *Calendar) IsHoliday(d time.Time) bool {
 // holiday.
 func (c *Calendar) IsWorkingDay(d time.Time) bool {
 	d = civil(d)
-	return !isWeekend(d) && !c.IsHoliday(d)
+	return c.workingDays(d.Year())[d.YearDay()-1]
+}
+
+// workingDays is the year's days by day of the year (from 0), true for a
+// working day, computed once a year: every visit on a page computes its
+// timeline, and each timeline steps over hundreds of days.
+func (c *Calendar) workingDays(year int) []bool {
+	if w, ok := c.working.Load(year); ok {
+		return w.([]bool)
+	}
+	var w []bool
+	for d := Date(year, time.January, 1); d.Year() == year; d = d.AddDate(0, 0, 1) {
+		w = append(w, !isWeekend(d) && !c.IsHoliday(d))
+	}
+	c.working.Store(year, w)
+	return w
 }
 
 // Holidays returns year's bank holidays in date order. A day added by data
@@ -76,10 +91,18 @@ func (c *Calendar) AddWorkingDays(d time.Time, n int) time.Time {
 	if n < 0 {
 		step = -1
 	}
-	for ; n != 0; n -= step {
-		d = d.AddDate(0, 0, step)
-		for !c.IsWorkingDay(d) {
-			d = d.AddDate(0, 0, step)
+	// Civil dates are midnight UTC, so a day is exactly 24 hours.
+	day := time.Duration(step) * 24 * time.Hour
+	year, i := d.Year(), d.YearDay()-1
+	w := c.workingDays(year)
+	for n != 0 {
+		d, i = d.Add(day), i+step
+		if i < 0 || i >= len(w) {
+			year, i = d.Year(), d.YearDay()-1
+			w = c.workingDays(year)
+		}
+		if w[i] {
+			n -= step
 		}
 	}
 	return d

@@ -1,6 +1,7 @@
 package calendar
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -147,5 +148,58 @@ func TestTimeOfDayAndZoneIgnored(t *testing.T) {
 	}
 	if got := c.WorkingDaysBetween(late, time.Date(2026, time.December, 29, 1, 0, 0, 0, ny)); got != 1 {
 		t.Fatalf("WorkingDaysBetween = %d, want 1", got)
+	}
+}
+
+// TestWorkingDayTableAgreesWithTheRules: the per-year table that working-day
+// arithmetic reads gives the same answers as the holidays themselves, day
+// by day from 2017 to 2037 (over every year boundary, leap years, and days
+// an operator file added or removed), forwards and backwards.
+func TestWorkingDayTableAgreesWithTheRules(t *testing.T) {
+	c, err := New(strings.NewReader("2031-06-13 add Example extra holiday\n2031-05-26 remove Spring bank holiday\n2036-12-31 add Example year end\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	working := func(d time.Time) bool {
+		_, holiday := c.HolidayOn(d)
+		return !isWeekend(d) && !holiday
+	}
+	var days []time.Time // the working days, in order
+	for d := Date(2017, 1, 1); d.Year() < 2038; d = d.AddDate(0, 0, 1) {
+		if c.IsWorkingDay(d) != working(d) {
+			t.Fatalf("IsWorkingDay(%s) = %v, want %v", d.Format(time.DateOnly), !working(d), working(d))
+		}
+		if working(d) {
+			days = append(days, d)
+		}
+	}
+	for i := 0; i+300 < len(days); i += 7 {
+		for _, n := range []int{1, 5, 65, 300} {
+			if got := c.AddWorkingDays(days[i], n); !got.Equal(days[i+n]) {
+				t.Fatalf("AddWorkingDays(%s, %d) = %s, want %s", days[i].Format(time.DateOnly), n, got.Format(time.DateOnly), days[i+n].Format(time.DateOnly))
+			}
+			if got := c.AddWorkingDays(days[i+n], -n); !got.Equal(days[i]) {
+				t.Fatalf("AddWorkingDays(%s, %d) = %s, want %s", days[i+n].Format(time.DateOnly), -n, got.Format(time.DateOnly), days[i].Format(time.DateOnly))
+			}
+		}
+		// From a day that need not be a working day: the one before
+		// the next working day.
+		from, want := days[i+1].AddDate(0, 0, -1), days[i+1]
+		if got := c.AddWorkingDays(from, 1); !got.Equal(want) {
+			t.Fatalf("AddWorkingDays(%s, 1) = %s, want %s", from.Format(time.DateOnly), got.Format(time.DateOnly), want.Format(time.DateOnly))
+		}
+	}
+}
+
+// BenchmarkAddWorkingDays is one deadline of a visit's timeline: 65
+// working days on.
+func BenchmarkAddWorkingDays(b *testing.B) {
+	c, err := New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := Date(2026, 11, 30)
+	for b.Loop() {
+		c.AddWorkingDays(d, 65)
 	}
 }
