@@ -5,9 +5,11 @@ import (
 	"iter"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -27,12 +29,24 @@ const maxIndexedFiles = 200_000
 type indexedFile struct {
 	store.File
 	name  string
-	lower string // for search
+	lower string    // for search
+	day   time.Time // of upload, in London
+	class int       // in visitFiles.classes
+}
+
+// fileClass is the files of one item, uploader and scan result: what
+// policy decides a file's listing by (Access.fileFilter), and what a
+// page's filters of item and uploader look at.
+type fileClass struct {
+	rep           store.File // the first of them, to ask policy with
+	standing, all int        // how many are not superseded; how many in all
 }
 
 type visitFiles struct {
 	version   int64
-	files     []indexedFile         // natural order of names, then id
+	files     []indexedFile // natural order of names, then id
+	classes   []fileClass
+	live      map[string]int        // files neither withdrawn nor superseded, by item
 	byName    []int                 // 0..n-1: the order of files
 	byTime    []int                 // indexes of files, oldest upload first (then id)
 	pos       map[string]int        // index of each file by id
@@ -77,7 +91,28 @@ func (k *Keyring) indexedFiles(ctx context.Context, visitID string, key *crypto.
 		if err != nil {
 			return nil, err
 		}
-		vf.files[i] = indexedFile{File: f, name: name, lower: strings.ToLower(name)}
+		vf.files[i] = indexedFile{File: f, name: name, lower: strings.ToLower(name), day: calendar.Today(f.UploadedAt)}
+	}
+	vf.live = map[string]int{}
+	type classKey struct{ item, uploader, scan string }
+	classes := map[classKey]int{}
+	for i := range vf.files {
+		f := &vf.files[i]
+		k := classKey{f.Item, f.UploadedBy, f.Scan}
+		c, ok := classes[k]
+		if !ok {
+			c = len(vf.classes)
+			classes[k] = c
+			vf.classes = append(vf.classes, fileClass{rep: f.File})
+		}
+		f.class = c
+		vf.classes[c].all++
+		if f.Live() {
+			vf.live[f.Item]++
+		}
+		if f.SupersededBy == "" {
+			vf.classes[c].standing++
+		}
 	}
 	sortNatural(vf.files)
 	vf.byName, vf.byTime, vf.pos = make([]int, len(files)), make([]int, len(files)), make(map[string]int, len(files))

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
-	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // FileQuery asks for a page of a visit's files: those whose name contains
@@ -115,53 +115,86 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 	correctable := acc.fileFilter(ctx, policy.FileDelete)
 	out := FilePage{Files: []FileView{}, Items: []string{}, Uploaders: []Uploader{}}
 	items, uploaders := map[string]bool{}, map[string]bool{}
-	// matched holds the ids of the matching files before the page, to name
-	// the previous page's cursor.
-	var matched []string
-	var page []indexedFile
-	found := q.After == ""
-	for i := range vf.order(q.Sort) {
-		f := vf.files[i]
-		if f.SupersededBy != "" && !q.Versions {
-			if f.ID == q.After {
-				found = true
-			}
-			continue
+	// Policy, and the item and uploader filters, are decided once per
+	// class of files (item, uploader, scan), not once per file; so are
+	// the items and uploaders to filter by, and, when no filter looks
+	// at a file's own name or day, the total. The walk below is then
+	// cheap, and stops at the page's end unless the total needs it all.
+	shown := make([]bool, len(vf.classes)) // visible and matching the class filters
+	for c, cl := range vf.classes {
+		n := cl.standing
+		if q.Versions {
+			n = cl.all
 		}
-		if ok, err := visible(f.File); err != nil {
+		ok, err := visible(cl.rep)
+		if err != nil {
 			return FilePage{}, err
-		} else if !ok {
-			if f.ID == q.After {
-				found = true
-			}
+		}
+		if !ok || n == 0 {
 			continue
 		}
-		items[f.Item], uploaders[f.UploadedBy] = true, true
-		if q.matches(f) {
-			out.Total++
+		items[cl.rep.Item], uploaders[cl.rep.UploadedBy] = true, true
+		shown[c] = q.matchesClass(cl.rep)
+		if shown[c] {
+			out.Total += n
+		}
+	}
+	search := strings.ToLower(strings.TrimSpace(q.Search))
+	perFile := search != "" || !q.From.IsZero() || !q.To.IsZero()
+	if perFile {
+		out.Total = 0
+	}
+	after := -1
+	if q.After != "" {
+		i, ok := vf.pos[q.After]
+		if !ok {
+			return FilePage{}, invalid("after", "The list of files changed: go back to the first page.")
+		}
+		after = i
+	}
+	// before counts the matching files before the page; ring keeps the
+	// last q.Limit+1 of them, to name the previous page's cursor.
+	before := 0
+	var ring []int
+	if q.Limit > 0 {
+		ring = make([]int, q.Limit+1)
+	}
+	var page []indexedFile
+	found := after < 0
+	for i := range vf.order(q.Sort) {
+		f := &vf.files[i]
+		match := (q.Versions || f.SupersededBy == "") && shown[f.class] &&
+			(!perFile || f.matches(search, q.From, q.To))
+		if match {
+			if perFile {
+				out.Total++
+			}
 			switch {
 			case !found:
-				matched = append(matched, f.ID)
+				if ring != nil {
+					ring[before%len(ring)] = i
+				}
+				before++
 			case q.Limit < 0 || len(page) < q.Limit:
-				page = append(page, f)
+				page = append(page, *f)
 			case out.Next == "":
 				out.Next = page[len(page)-1].ID
 			}
 		}
-		if f.ID == q.After {
+		if i == after {
 			found = true
 		}
-	}
-	if !found {
-		return FilePage{}, invalid("after", "The list of files changed: go back to the first page.")
+		if found && out.Next != "" && !perFile {
+			break
+		}
 	}
 	if len(page) > 0 {
-		out.Start = len(matched) + 1
+		out.Start = before + 1
 	}
-	if len(matched) > 0 && q.Limit > 0 {
+	if before > 0 && q.Limit > 0 {
 		out.HasPrev = true
-		if p := len(matched) - q.Limit; p > 0 {
-			out.Prev = matched[p-1]
+		if before > q.Limit {
+			out.Prev = vf.files[ring[(before-q.Limit-1)%len(ring)]].ID
 		}
 	}
 	for _, f := range page {
@@ -196,11 +229,9 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 	return out, nil
 }
 
-// matches says whether f passes the query's filters.
-func (q *FileQuery) matches(f indexedFile) bool {
-	if s := strings.ToLower(strings.TrimSpace(q.Search)); s != "" && !strings.Contains(f.lower, s) {
-		return false
-	}
+// matchesClass says whether files of f's item and uploader pass the
+// query's filters of item and uploader.
+func (q *FileQuery) matchesClass(f store.File) bool {
 	switch q.Item {
 	case "":
 	case FileItemUnfiled:
@@ -212,12 +243,14 @@ func (q *FileQuery) matches(f indexedFile) bool {
 			return false
 		}
 	}
-	if q.Uploader != "" && f.UploadedBy != q.Uploader {
+	return q.Uploader == "" || f.UploadedBy == q.Uploader
+}
+
+// matches says whether f's name contains search (lower case) and its day
+// of upload is within from and to (zero for no bound).
+func (f *indexedFile) matches(search string, from, to time.Time) bool {
+	if search != "" && !strings.Contains(f.lower, search) {
 		return false
 	}
-	day := calendar.Today(f.UploadedAt)
-	if !q.From.IsZero() && day.Before(q.From) || !q.To.IsZero() && day.After(q.To) {
-		return false
-	}
-	return true
+	return (from.IsZero() || !f.day.Before(from)) && (to.IsZero() || !f.day.After(to))
 }

@@ -101,10 +101,13 @@ func (acc *Access) InformationRequest(ctx context.Context) ([]RequestItemView, e
 	if err != nil {
 		return nil, err
 	}
-	counts, err := s.store.ItemFileCounts(ctx, v.ID)
+	// The counts come from the file index: one small read when nothing
+	// changed, where counting in the database reads every file's entry.
+	vf, err := s.keys.indexedFiles(ctx, v.ID, key)
 	if err != nil {
 		return nil, err
 	}
+	counts := vf.live
 	if acc.Status.Timeline == nil {
 		return nil, fmt.Errorf("portal: visit %s has no timeline", v.ID)
 	}
