@@ -97,7 +97,10 @@ func volumePhases() []struct {
 		name string
 		plan volumePlan
 	}{
-		{"empty", volumePlan{visits: 1, people: 20, bigFiles: 250}},
+		// The measured visit alone, with the trail its 250 files would
+		// have left (uploads, downloads, its members added): a page of
+		// its audit trail is then a full page, as it is at volume.
+		{"empty", volumePlan{visits: 1, people: 20, bigFiles: 250, audit: 500}},
 		{"tenth", fullPlan.scaled(scale / 10)},
 		{"volume", fullPlan.scaled(scale)},
 	}
@@ -149,6 +152,9 @@ func volumeOn(ctx context.Context, dbURL string) (map[string][]latency, *volumeR
 				return nil, nil, fmt.Errorf("%s (%s): %w", r.name, ph.name, err)
 			}
 			out[ph.name] = append(out[ph.name], l)
+			if ph.name == "volume" && !l.na && !r.signIn {
+				v.profileRoute(ctx, r, dbURL == "")
+			}
 			if l.na {
 				fmt.Printf("   %s, %s: n/a (not in this build)\n", ph.name, r.name)
 			} else {
@@ -381,4 +387,33 @@ func timedCallback(ctx context.Context, portalURL string) (float64, error) {
 		return 0, fmt.Errorf("callback: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	return float64(time.Since(t).Microseconds()) / 1000, nil
+}
+
+// profileRoute, with BENCH_PROFILE=1, takes a CPU profile of the portal
+// while it answers r again and again for three seconds, into
+// bench/volume-<database>-<route>.pprof.
+func (v *volumeRun) profileRoute(ctx context.Context, r route, sqlite bool) {
+	if v.st.pprofAddr == "" {
+		return
+	}
+	db := "postgres"
+	if sqlite {
+		db = "sqlite"
+	}
+	name := "volume-" + db + "-" + strings.Trim(regexp.MustCompile(`[^a-z]+`).ReplaceAllString(r.name, "-"), "-")
+	b := &bench{st: v.st}
+	wait := b.captureProfile(name, 3*time.Second)
+	c := v.lead
+	if r.admin {
+		c = v.admin
+	}
+	for end := time.Now().Add(3500 * time.Millisecond); time.Now().Before(end); {
+		resp, err := c.Get(v.st.portalURL + r.path(v))
+		if err != nil {
+			break
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	wait()
 }
