@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
@@ -154,8 +155,20 @@ func (s *Store) visitRows(ctx context.Context, userID, page string, args []any) 
 	if len(rows) == 0 {
 		return rows, nil
 	}
+	// The rest of the page's rows are read by the page's ids, a JSON
+	// array in one argument: finding the page again in each statement
+	// would sort a member's visits once per statement.
+	ids := make([]string, len(vs))
+	for i, v := range vs {
+		ids[i] = v.ID
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return fail(err)
+	}
+	in, arg := s.idList(), string(list)
 	if userID != "" {
-		ms, err := queryAll(ctx, s.db, scanMember, `SELECT `+memberColumns+` FROM members WHERE user_id = ? AND visit_id IN (`+page+`)`, append([]any{userID}, args...)...)
+		ms, err := queryAll(ctx, s.db, scanMember, `SELECT `+memberColumns+` FROM members WHERE user_id = ? AND visit_id IN `+in, userID, arg)
 		if err != nil {
 			return fail(err)
 		}
@@ -167,14 +180,14 @@ func (s *Store) visitRows(ctx context.Context, userID, page string, args []any) 
 		}
 	}
 	evs, err := queryAll(ctx, s.db, scanEvent, `SELECT id, visit_id, event, date, recorded_by, recorded_at FROM visit_events
-		WHERE visit_id IN (`+page+`) ORDER BY recorded_at, id`, args...)
+		WHERE visit_id IN `+in+` ORDER BY recorded_at, id`, arg)
 	if err != nil {
 		return fail(err)
 	}
 	for _, e := range evs {
 		at[e.VisitID].Events = append(at[e.VisitID].Events, e)
 	}
-	ns, err := queryAll(ctx, s.db, scanNotice, `SELECT `+noticeColumns+` FROM destruction_notices WHERE visit_id IN (`+page+`)`, args...)
+	ns, err := queryAll(ctx, s.db, scanNotice, `SELECT `+noticeColumns+` FROM destruction_notices WHERE visit_id IN `+in, arg)
 	if err != nil {
 		return fail(err)
 	}
@@ -183,7 +196,7 @@ func (s *Store) visitRows(ctx context.Context, userID, page string, args []any) 
 		at[n.VisitID].Notice = &n
 	}
 	fs, err := queryAll(ctx, s.db, scanFailure, `SELECT visit_id, attempts, first_failed_at, last_failed_at, next_attempt_at, reason FROM retention_failures
-		WHERE visit_id IN (`+page+`)`, args...)
+		WHERE visit_id IN `+in, arg)
 	if err != nil {
 		return fail(err)
 	}
@@ -218,4 +231,13 @@ func (s *Store) UserVisits(ctx context.Context, userID string, limit int) ([]Use
 		return nil, fmt.Errorf("store: visits of user: %w", err)
 	}
 	return out, nil
+}
+
+// idList is a subquery of the ids in its one argument, a JSON array of
+// strings, in the database's dialect.
+func (s *Store) idList() string {
+	if s.db.pg {
+		return `(SELECT json_array_elements_text(CAST(? AS json)))`
+	}
+	return `(SELECT value FROM json_each(?))`
 }
