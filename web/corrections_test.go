@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,27 @@ func TestCorrections(t *testing.T) {
 	}
 	if auditCount(t, ts, v.ID, "file.refiled", misfiled.ID) != 1 {
 		t.Fatal("no file.refiled record")
+	}
+	// The visit page's menu to re-file it offers every item of the
+	// request, with the one it is under now selected.
+	page := readAll(t, coordinator.get("/visits/"+v.ID+"?q=chart"))
+	menu := regexp.MustCompile(`(?s)<select[^>]*id="refile-item-` + misfiled.ID + `"[^>]*>(.*?)</select>`).FindStringSubmatch(page)
+	if menu == nil {
+		t.Fatalf("no menu to re-file the file on the visit page")
+	}
+	options := regexp.MustCompile(`<option value="([^"]+)"( selected)?>([^<]+)</option>`).FindAllStringSubmatch(menu[1], -1)
+	var selected []string
+	for _, o := range options {
+		if o[1] != o[3] {
+			t.Fatalf("option %q is labelled %q", o[1], o[3])
+		}
+		if len(o[2]) > 0 {
+			selected = append(selected, o[1])
+		}
+	}
+	items := decode[struct{ Items []struct{ Code string } }](t, coordinator.get("/api/v1/visits/"+v.ID+"/request"), http.StatusOK).Items
+	if len(options) != len(items) || len(selected) != 1 || selected[0] != "1.02" {
+		t.Fatalf("re-file menu: %d options for %d items, selected %q", len(options), len(items), selected)
 	}
 
 	// Replaced: the new version takes the name, the earlier is kept,

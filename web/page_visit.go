@@ -2,8 +2,11 @@ package web
 
 import (
 	"fmt"
+	"html"
+	"html/template"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -74,6 +77,7 @@ func (s *Server) visitPage(c *gin.Context) {
 			refile = refile || f.Refilable
 		}
 		page["CanRefile"] = refile
+		page["RefileOptions"] = refileOptions(files, request)
 		if page["Waiting"], err = acc.HiddenUnfiled(ctx); err != nil {
 			s.fail(c, err)
 			return
@@ -113,6 +117,30 @@ func groupFiles(files []portal.FileView, request []portal.RequestItemView) []fil
 	}
 	if fs := by[""]; len(fs) > 0 {
 		out = append(out, fileGroup{"", "Not filed under an item", fs})
+	}
+	return out
+}
+
+// refileOptions is each re-file menu's options, by the item its file is
+// under (that item selected), built once per item on the page rather
+// than once per file: a page of a hundred files under forty items would
+// otherwise escape four thousand options.
+func refileOptions(files []portal.FileView, request []portal.RequestItemView) map[string]template.HTML {
+	out := map[string]template.HTML{}
+	for _, f := range files {
+		if _, done := out[f.Item]; done || !f.Refilable {
+			continue
+		}
+		var b strings.Builder
+		for _, it := range request {
+			code := html.EscapeString(it.Code)
+			b.WriteString(`<option value="` + code + `"`)
+			if it.Code == f.Item {
+				b.WriteString(" selected")
+			}
+			b.WriteString(">" + code + "</option>")
+		}
+		out[f.Item] = template.HTML(b.String())
 	}
 	return out
 }
