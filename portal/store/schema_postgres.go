@@ -424,4 +424,14 @@ CREATE INDEX members_user ON members (user_id, visit_id);
 	`
 CREATE INDEX visits_list ON visits (notification_date DESC, reference);
 `,
+	// 22: a visit's members in the lists' order (the unique indexes
+	// on them are partial, so they served no plain search by visit and
+	// every list of members read every membership); a person's portal
+	// roles, read on every request; the outbox newest first, as its
+	// page reads it.
+	`
+CREATE INDEX members_visit ON members (visit_id, role, email);
+CREATE INDEX portal_roles_user ON portal_roles (user_id, role);
+CREATE INDEX notifications_recent ON notifications (created_at DESC, id);
+`,
 }

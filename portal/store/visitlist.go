@@ -60,7 +60,7 @@ func (s *Store) VisitPage(ctx context.Context, userID string, all bool, after Vi
 // A page of the active visits under a destruction notice (for review),
 // soonest first, after the cursor's destruction date and visit; ? are the
 // date twice, the visit and the page size.
-const noticedVisits = `SELECT visit_id FROM destruction_notices WHERE visit_id IN (SELECT id FROM visits WHERE state = 'active')
+const noticedVisits = `SELECT visit_id FROM destruction_notices WHERE EXISTS (SELECT 1 FROM visits WHERE visits.id = destruction_notices.visit_id AND visits.state = 'active')
 	AND (destroy_on > ? OR destroy_on = ? AND visit_id > ?) ORDER BY destroy_on, visit_id LIMIT ?`
 
 // NoticeCursor is where a page of noticed visits starts: after this visit,
@@ -94,7 +94,7 @@ func (s *Store) NoticedVisits(ctx context.Context, userID string, after NoticeCu
 const warnedVisits = `SELECT visit_id FROM (
 	SELECT visit_id, 0 AS k, '' AS d FROM retention_failures
 	UNION ALL SELECT visit_id, 1 AS k, destroy_on AS d FROM destruction_notices
-		WHERE visit_id IN (SELECT id FROM visits WHERE state = 'active') AND visit_id NOT IN (SELECT visit_id FROM retention_failures)
+		WHERE EXISTS (SELECT 1 FROM visits WHERE visits.id = destruction_notices.visit_id AND visits.state = 'active') AND visit_id NOT IN (SELECT visit_id FROM retention_failures)
 	) w ORDER BY k, d, visit_id LIMIT ?`
 
 // WarnedVisits returns the first limit visits whose destruction failed or
@@ -103,7 +103,7 @@ const warnedVisits = `SELECT visit_id FROM (
 func (s *Store) WarnedVisits(ctx context.Context, userID string, limit int) ([]VisitRow, int, error) {
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM retention_failures) + (SELECT COUNT(*) FROM destruction_notices
-		WHERE visit_id IN (SELECT id FROM visits WHERE state = 'active') AND visit_id NOT IN (SELECT visit_id FROM retention_failures))`).Scan(&n); err != nil {
+		WHERE EXISTS (SELECT 1 FROM visits WHERE visits.id = destruction_notices.visit_id AND visits.state = 'active') AND visit_id NOT IN (SELECT visit_id FROM retention_failures))`).Scan(&n); err != nil {
 		return nil, 0, fmt.Errorf("store: warned visits: %w", err)
 	}
 	if n == 0 {
