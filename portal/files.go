@@ -128,17 +128,28 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	if err != nil {
 		return FileView{}, err
 	}
-	fileID, name, err := acc.reserveName(ctx, key, item, name, in.OnConflict)
-	if err != nil {
+	if err := s.indexNames(ctx, acc.Visit.ID, key); err != nil {
 		return FileView{}, err
 	}
 	issued := false
-	f, err := s.evidence.Put(ctx, evidence.Upload{
-		Visit: acc.Visit, Key: key, FileID: fileID, Name: name, Item: item, Size: size, MaxSize: s.cfg.MaxFileSize, UploadedBy: acc.Actor.UserID, Body: body,
+	u := evidence.Upload{
+		Visit: acc.Visit, Key: key, Name: name, Item: item, Size: size, MaxSize: s.cfg.MaxFileSize, UploadedBy: acc.Actor.UserID, Body: body,
 		Record: acc.recorder(), Receipt: acc.commitReceipt(key, &issued),
-	})
+	}
+	// Most names are free: the name is taken in the transaction that
+	// begins the upload. When it is not free, nothing was read or
+	// written, and the name is reserved as on_conflict says first.
+	u.FileID, u.NameIndex = store.NewID(), key.NameIndex(NameKey(name))
+	f, err := s.evidence.Put(ctx, u)
+	if errors.Is(err, store.ErrNameTaken) {
+		if u.FileID, u.Name, err = acc.reserveName(ctx, key, item, name, in.OnConflict); err != nil {
+			return FileView{}, err
+		}
+		u.NameIndex = nil
+		f, err = s.evidence.Put(ctx, u)
+	}
 	if err != nil {
-		s.releaseName(ctx, fileID)
+		s.releaseName(ctx, u.FileID)
 		return FileView{}, err
 	}
 	s.log.Info("file uploaded", "visit", acc.Visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.Actor.UserID, "scan", f.Scan)

@@ -75,6 +75,10 @@ type Upload struct {
 	// FileID is the new file's id, when the caller chose it (to reserve
 	// its name first); empty: a new one.
 	FileID string
+	// NameIndex, when set, reserves the name (its keyed index in Item)
+	// in the transaction that records the upload as begun: Put returns
+	// store.ErrNameTaken, having read nothing, when the name is taken.
+	NameIndex []byte
 	// Record describes an act of this upload for the audit trail (started,
 	// completed, failed); the record is written with the act.
 	Record func(action, outcome, fileID string, detail map[string]any) store.AuditRecord
@@ -106,7 +110,13 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 	if fileID == "" {
 		fileID = store.NewID()
 	}
-	if err := s.Store.BeginUpload(ctx, fileID, u.Visit.ID, s.Now(), u.audit("upload.started", "started", fileID, map[string]any{"declared_size": u.Size})...); err != nil {
+	started := u.audit("upload.started", "started", fileID, map[string]any{"declared_size": u.Size})
+	if u.NameIndex != nil {
+		err = s.Store.BeginNamedUpload(ctx, fileID, u.Visit.ID, u.Item, u.NameIndex, s.Now(), started...)
+	} else {
+		err = s.Store.BeginUpload(ctx, fileID, u.Visit.ID, s.Now(), started...)
+	}
+	if err != nil {
 		return store.File{}, err
 	}
 	s.inflight.Store(fileID, struct{}{})

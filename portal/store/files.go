@@ -74,6 +74,32 @@ func (s *Store) BeginUpload(ctx context.Context, fileID, visitID string, now tim
 	return nil
 }
 
+// BeginNamedUpload is ReserveName and BeginUpload in one transaction, the
+// common case of an upload whose name is free: ErrNameTaken when it is
+// not, and then nothing is written.
+func (s *Store) BeginNamedUpload(ctx context.Context, fileID, visitID, item string, index []byte, now time.Time, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?)`,
+			fileID, visitID, item, index, formatTime(now))
+		if isUnique(err) {
+			return ErrNameTaken
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, started_at, touched_at) VALUES (?, ?, ?, ?)`,
+			fileID, visitID, formatTime(now), formatTime(now))
+		return err
+	}, audit...)
+	if errors.Is(err, ErrNameTaken) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("store: begin upload: %w", err)
+	}
+	return nil
+}
+
 // TouchUpload marks a pending upload as still alive.
 func (s *Store) TouchUpload(ctx context.Context, fileID string, now time.Time) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE pending_uploads SET touched_at = ? WHERE file_id = ?`, formatTime(now), fileID)
