@@ -49,9 +49,11 @@ type visitFiles struct {
 	live      map[string]int        // files neither withdrawn nor superseded, by item
 	byName    []int                 // 0..n-1: the order of files
 	byTime    []int                 // indexes of files, oldest upload first (then id)
+	timeRank  []int32               // each file's position in byTime
 	pos       map[string]int        // index of each file by id
 	uploaders map[string]store.User // read with the files
 	used      uint64
+	grams     gramIndex // for searches: built at the first (filesearch.go)
 }
 
 type fileIndex struct {
@@ -125,6 +127,10 @@ func (k *Keyring) indexedFiles(ctx context.Context, visitID string, key *crypto.
 		}
 		return strings.Compare(vf.files[a].ID, vf.files[b].ID)
 	})
+	vf.timeRank = make([]int32, len(files))
+	for r, i := range vf.byTime {
+		vf.timeRank[i] = int32(r)
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if old := k.index.visits[visitID]; old != nil {

@@ -161,7 +161,19 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 	}
 	var page []indexedFile
 	found := after < 0
-	for i := range vf.order(q.Sort) {
+	files := vf.order(q.Sort)
+	if len(search) >= 3 {
+		// Only the files whose names may hold the text, and the
+		// cursor's file, to find the page's place.
+		c := vf.candidates(search)
+		if after >= 0 {
+			if k, ok := slices.BinarySearch(c, after); !ok {
+				c = slices.Insert(c, k, after)
+			}
+		}
+		files = vf.orderOf(c, q.Sort)
+	}
+	for i := range files {
 		f := &vf.files[i]
 		match := (q.Versions || f.SupersededBy == "") && shown[f.class] &&
 			(!perFile || f.matches(search, q.From, q.To))

@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,5 +185,61 @@ func TestFilePageFilters(t *testing.T) {
 	first := page(portal.FileQuery{Limit: 1})
 	if p := page(portal.FileQuery{After: first.Files[0].ID, Sort: portal.SortNewest}); p.Total != n || len(p.Files) != 0 || !p.HasPrev {
 		t.Fatalf("after the oldest, newest first: start %d, %d files", p.Start, len(p.Files))
+	}
+}
+
+// TestSearchFindsWhatAScanFinds: a search through the index of names
+// finds, in every order and over every page, exactly the files a scan of
+// every name finds.
+func TestSearchFindsWhatAScanFinds(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	const n = 300
+	if err := d.svc.SeedFiles(ctx, v.ID, lead.UserID, n); err != nil {
+		t.Fatal(err)
+	}
+	acc := d.mustAccess(lead, policy.FileList)
+	all, err := acc.Files(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"seeded 1", "SEEDED 12", "ed 2", "1.03 seeded 2", "d 29", ".pdf", "seeded 300", "no such name", "1.0", "ee"} {
+		var want []string
+		for _, f := range all {
+			if strings.Contains(strings.ToLower(f.Name), strings.ToLower(q)) {
+				want = append(want, f.ID)
+			}
+		}
+		for _, sort := range portal.FileSorts {
+			var got []string
+			after := ""
+			for {
+				p, err := acc.FilePage(ctx, portal.FileQuery{Search: q, Sort: sort, Limit: 7, After: after})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Total != len(want) || len(p.Files) > 0 && p.Start != len(got)+1 {
+					t.Fatalf("%q, %s: total %d, start %d after %d; want total %d", q, sort, p.Total, p.Start, len(got), len(want))
+				}
+				for _, f := range p.Files {
+					got = append(got, f.ID)
+				}
+				if p.Next == "" {
+					break
+				}
+				after = p.Next
+			}
+			if sort == portal.SortName && strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Fatalf("%q: found %d files, a scan %d, or in another order", q, len(got), len(want))
+			}
+			slices.Sort(got)
+			w := slices.Clone(want)
+			slices.Sort(w)
+			if !slices.Equal(got, w) {
+				t.Fatalf("%q, %s: found %d files, a scan %d", q, sort, len(got), len(want))
+			}
+		}
 	}
 }
