@@ -20,6 +20,16 @@ type Download struct {
 	io.ReadCloser
 }
 
+// WriteTo hands the decrypted blocks to w as they are, when the reader
+// can (evidence's segment reader does): io.Copy would otherwise copy
+// every byte once more through a buffer of its own.
+func (d *Download) WriteTo(w io.Writer) (int64, error) {
+	if wt, ok := d.ReadCloser.(io.WriterTo); ok {
+		return wt.WriteTo(w)
+	}
+	return io.Copy(w, struct{ io.Reader }{d.ReadCloser})
+}
+
 // OpenDownload opens the file Authorize named, from off for length bytes,
 // and records the download: no download without its record. The first part
 // of the file is authenticated before this returns, so damage there is an
