@@ -11,21 +11,29 @@ import (
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
+
+// seededVisit is the demo visit with n seeded files, and the lead
+// inspector's access to list them.
+func seededVisit(t *testing.T, n int) (*domain, store.Visit, portal.Actor, *portal.Access) {
+	t.Helper()
+	d := startDomain(t)
+	v := d.demo()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	if err := d.svc.SeedFiles(context.Background(), v.ID, lead.UserID, n); err != nil {
+		t.Fatal(err)
+	}
+	return d, v, lead, d.mustAccess(lead, policy.FileList)
+}
 
 // TestFilePages: a visit's files page in natural order of their names, by
 // a cursor, with a total; a search finds names containing the text, case
 // aside; a new file shows at once (the index follows files_version).
 func TestFilePages(t *testing.T) {
-	d := startDomain(t)
-	ctx := context.Background()
-	v := d.demo()
-	lead := d.person("ofsted", "lead@ofsted.example")
 	const n = 250
-	if err := d.svc.SeedFiles(ctx, v.ID, lead.UserID, n); err != nil {
-		t.Fatal(err)
-	}
-	acc := d.mustAccess(lead, policy.FileList)
+	d, v, lead, acc := seededVisit(t, n)
+	ctx := context.Background()
 	var names []string
 	after := ""
 	for page := 0; ; page++ {
@@ -87,15 +95,9 @@ func TestFilePages(t *testing.T) {
 // page ("51 to 100 of 300"); a cursor from another order still finds its
 // place; the filter choices name only what the actor sees.
 func TestFilePageFilters(t *testing.T) {
-	d := startDomain(t)
-	ctx := context.Background()
-	v := d.demo()
-	lead := d.person("ofsted", "lead@ofsted.example")
 	const n = 300
-	if err := d.svc.SeedFiles(ctx, v.ID, lead.UserID, n); err != nil {
-		t.Fatal(err)
-	}
-	acc := d.mustAccess(lead, policy.FileList)
+	_, _, lead, acc := seededVisit(t, n)
+	ctx := context.Background()
 	page := func(q portal.FileQuery) portal.FilePage {
 		t.Helper()
 		p, err := acc.FilePage(ctx, q)
@@ -192,15 +194,9 @@ func TestFilePageFilters(t *testing.T) {
 // finds, in every order and over every page, exactly the files a scan of
 // every name finds.
 func TestSearchFindsWhatAScanFinds(t *testing.T) {
-	d := startDomain(t)
-	ctx := context.Background()
-	v := d.demo()
-	lead := d.person("ofsted", "lead@ofsted.example")
 	const n = 300
-	if err := d.svc.SeedFiles(ctx, v.ID, lead.UserID, n); err != nil {
-		t.Fatal(err)
-	}
-	acc := d.mustAccess(lead, policy.FileList)
+	_, _, _, acc := seededVisit(t, n)
+	ctx := context.Background()
 	all, err := acc.Files(ctx)
 	if err != nil {
 		t.Fatal(err)
