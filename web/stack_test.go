@@ -21,6 +21,8 @@ import (
 	"github.com/ofsted-portal/evidence/deploy/devidp"
 	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
+	"github.com/ofsted-portal/evidence/web"
 )
 
 // testStack is a real stack (MinIO, the dev identity provider over HTTP, the
@@ -93,6 +95,10 @@ func startStackSetup(t *testing.T, setup func(*devstack.Options)) *testStack {
 	if setup != nil {
 		setup(&o)
 	}
+	// Every statement a request sends is kept, to check its plan when
+	// the stack closes.
+	sent := &sentStatements{seen: map[string]string{}}
+	o.WebOptions = append(o.WebOptions, web.WithStatementCount(sent.report))
 	var st *devstack.Stack
 	for attempt := 1; ; attempt++ {
 		st, err = devstack.Start(ctx, o)
@@ -110,6 +116,9 @@ func startStackSetup(t *testing.T, setup func(*devstack.Options)) *testStack {
 	}
 	ts.Stack = st
 	t.Cleanup(func() {
+		if st.Portal != nil {
+			sent.check(t, st.Portal.Store().DB())
+		}
 		st.Close()
 		if t.Failed() {
 			t.Logf("portal log:\n%s", ts.log.String())
@@ -290,4 +299,50 @@ func (b *browser) upload(visitID, name string, body io.Reader, size int64) *http
 	req.ContentLength = size
 	req.Header.Set("Content-Type", "application/octet-stream")
 	return b.do(req)
+}
+
+// sentStatements are the statements requests sent, each with the first
+// route that sent it.
+type sentStatements struct {
+	mu   sync.Mutex
+	seen map[string]string
+}
+
+func (s *sentStatements) report(r *http.Request, route string, qs []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, q := range qs {
+		if _, ok := s.seen[q]; !ok {
+			s.seen[q] = r.Method + " " + route
+		}
+	}
+}
+
+// check fails the test when a statement a request sent reads a growing
+// table from end to end (SQLite's plans; see boundedScan).
+func (s *sentStatements) check(t *testing.T, db store.DB) {
+	t.Helper()
+	if db.Postgres() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for q, route := range s.seen {
+		if strings.HasPrefix(q, "BEGIN") || strings.HasPrefix(q, "COMMIT") || strings.HasPrefix(q, "ROLLBACK") {
+			continue
+		}
+		steps, err := planScans(db, q)
+		if err != nil {
+			if strings.Contains(err.Error(), "database is closed") || strings.Contains(err.Error(), "no such table") {
+				return // the test stopped the portal for good, or replaced its database
+			}
+			t.Errorf("plan of %s: %v", q, err)
+			continue
+		}
+		for _, step := range steps {
+			if !boundedScan(step, q) {
+				t.Errorf("%s reads a whole table: %s, in %s", route, step, q)
+			}
+		}
+	}
 }

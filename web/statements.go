@@ -12,9 +12,20 @@ import (
 // WithStatementCount reports, after each request, how many statements it
 // sent to the database (session load and save included) and its route
 // pattern: the test that proves no request's cost grows with the portal's
-// volume uses it.
+// volume uses it, and every test stack checks the plans of what its
+// requests sent.
 func WithStatementCount(report func(r *http.Request, route string, statements []string)) Option {
-	return func(o *options) { o.statements = report }
+	return func(o *options) {
+		// Given twice, both are told.
+		if prev := o.statements; prev != nil {
+			o.statements = func(r *http.Request, route string, statements []string) {
+				prev(r, route, statements)
+				report(r, route, statements)
+			}
+			return
+		}
+		o.statements = report
+	}
 }
 
 type routeKey struct{}

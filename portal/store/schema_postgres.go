@@ -426,12 +426,16 @@ CREATE INDEX visits_list ON visits (notification_date DESC, reference);
 `,
 	// 22: a visit's members in the lists' order (the unique indexes
 	// on them are partial, so they served no plain search by visit and
-	// every list of members read every membership); a person's portal
-	// roles, read on every request; the outbox newest first, as its
-	// page reads it.
+	// every list of members read every membership); a person's
+	// memberships by identity, which sign-in reads to bind those
+	// waiting for them; a person's portal roles, read on every request;
+	// the outbox newest first, as its page reads it; a visit's question
+	// posts in order.
 	`
 CREATE INDEX members_visit ON members (visit_id, role, email);
+CREATE INDEX members_identity ON members (issuer, subject, visit_id);
 CREATE INDEX portal_roles_user ON portal_roles (user_id, role);
 CREATE INDEX notifications_recent ON notifications (created_at DESC, id);
+CREATE INDEX question_posts_visit ON question_posts (visit_id, posted_at, id);
 `,
 }
