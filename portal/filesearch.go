@@ -2,7 +2,6 @@ package portal
 
 import (
 	"slices"
-	"sort"
 	"sync"
 )
 
@@ -56,8 +55,7 @@ func (vf *visitFiles) candidates(search string) []int {
 	for _, i := range lists[0] {
 		in := true
 		for _, l := range lists[1:] {
-			k := sort.Search(len(l), func(k int) bool { return l[k] >= i })
-			if k == len(l) || l[k] != i {
+			if _, ok := slices.BinarySearch(l, i); !ok {
 				in = false
 				break
 			}

@@ -346,3 +346,51 @@ func (s *sentStatements) check(t *testing.T, db store.DB) {
 		}
 	}
 }
+
+// planScans returns the steps of SQLite's plan for q that read a whole
+// table (or a whole index) rather than searching it.
+func planScans(db store.DB, q string) ([]string, error) {
+	args := make([]any, strings.Count(q, "?"))
+	rows, err := db.Query(`EXPLAIN QUERY PLAN `+q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(detail, "SCAN ") {
+			out = append(out, detail)
+		}
+	}
+	return out, rows.Err()
+}
+
+// boundedScan says whether a step of a plan that reads a table from one
+// end costs no more at volume: it stops after a row or a page, or the
+// table holds only the visits whose destruction is near or failed, the
+// resumable uploads not yet expired, the master key's epochs or the
+// portal's administrators.
+func boundedScan(step, q string) bool {
+	switch {
+	case step == "SCAN CONSTANT ROW", strings.HasPrefix(step, "SCAN json_each VIRTUAL TABLE"): // a page's ids
+		return true
+	case step == "SCAN audit" || step == "SCAN audit_checkpoints": // the head of the chain, by its rowid
+		return strings.Contains(q, "ORDER BY seq DESC LIMIT 1")
+	case strings.Contains(step, "USING INDEX visits_list"), strings.Contains(step, "USING INDEX notifications_recent"): // in order, a page
+		return strings.Contains(q, "LIMIT ?")
+	case strings.HasPrefix(step, "SCAN destruction_notices"), strings.HasPrefix(step, "SCAN retention_failures"), step == "SCAN w":
+		return true
+	case step == "SCAN resumable_uploads": // in progress or recent: the janitor deletes them once expired
+		return true
+	case step == "SCAN key_epochs": // one for each rotation of the master key
+		return true
+	case strings.HasPrefix(step, "SCAN portal_roles") && strings.Contains(q, "WHERE role = ?"): // the administrators, to tell them
+		return true
+	}
+	return false
+}
