@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/loopback"
 )
 
 // MinIO is a MinIO server child process.
@@ -72,15 +73,9 @@ func FindTool(name, env string) (string, error) {
 	}
 }
 
-// FreeAddr returns a free loopback address.
-func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
+// FreeAddr returns a free loopback address, never one it has returned
+// before in this process (see loopback.FreeAddr).
+func FreeAddr() (string, error) { return loopback.FreeAddr() }
 
 // StartMinIO starts the server and waits until it is ready.
 func StartMinIO(ctx context.Context, o MinIOOptions) (*MinIO, error) {

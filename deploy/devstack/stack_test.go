@@ -77,3 +77,22 @@ func TestPortalThatCannotRestart(t *testing.T) {
 		t.Fatal("Close hung on a portal that had stopped during start-up")
 	}
 }
+
+// TestFreeAddrNeverRepeats: the ports of one stack are picked one after
+// another and bound later, so an address handed out twice puts two
+// servers on one port (CI once started a portal whose metrics had its
+// own address). The kernel repeats a just-closed port within a few dozen
+// picks; FreeAddr must not.
+func TestFreeAddrNeverRepeats(t *testing.T) {
+	seen := map[string]int{}
+	for i := range 2000 {
+		a, err := devstack.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j, ok := seen[a]; ok {
+			t.Fatalf("pick %d returned %s, as pick %d did", i, a, j)
+		}
+		seen[a] = i
+	}
+}

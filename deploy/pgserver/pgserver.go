@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ofsted-portal/evidence/deploy/loopback"
 )
 
 // Server is a PostgreSQL server child process with its own cluster in a
@@ -98,7 +100,7 @@ func Start(ctx context.Context, o Options) (pg *Server, err error) {
 		}
 	}
 	if o.Addr == "" || strings.HasSuffix(o.Addr, ":0") {
-		if o.Addr, err = freeAddr(); err != nil {
+		if o.Addr, err = loopback.FreeAddr(); err != nil {
 			return nil, err
 		}
 	}

@@ -3,19 +3,8 @@ package pgserver
 import (
 	"context"
 	"fmt"
-	"net"
 	"time"
 )
-
-// freeAddr returns a free loopback address.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
 
 // waitChild polls check until it succeeds, the child process exits (its
 // Wait result arrives on done), ctx ends, or limit passes. An exit is put

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,14 +22,26 @@ import (
 // identity provider (cmd/devidp). This module cannot import the portal's
 // deploy/devstack, so it starts them as child processes itself.
 
+// givenAddrs holds every address freeAddr has handed out: its port is
+// closed again on return, and the kernel picks a just-closed port again
+// within a few dozen picks, so two servers could be handed one port.
+var givenAddrs sync.Map
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := l.Addr().String()
+		l.Close()
+		if _, taken := givenAddrs.LoadOrStore(a, true); !taken {
+			return a
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free loopback port that was not handed out already")
+	return ""
 }
 
 // child starts a program and stops it (by its pid) when the test ends.
