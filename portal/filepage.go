@@ -233,11 +233,11 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 	if items[""] {
 		out.Items = append(out.Items, FileItemUnfiled)
 	}
-	for id := range uploaders {
-		u := vf.uploaders[id]
-		out.Uploaders = append(out.Uploaders, Uploader{ID: id, Name: PersonName(u.Email, u.Name, u.Subject, u.Issuer)})
+	for _, u := range vf.uploaderOrder {
+		if uploaders[u.ID] {
+			out.Uploaders = append(out.Uploaders, u)
+		}
 	}
-	slices.SortFunc(out.Uploaders, func(a, b Uploader) int { return compareNatural(a.Name, b.Name) })
 	return out, nil
 }
 

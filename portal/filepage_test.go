@@ -239,3 +239,33 @@ func TestSearchFindsWhatAScanFinds(t *testing.T) {
 		}
 	}
 }
+
+// TestFilePageUploaders: the uploaders to filter by are those whose files
+// the page could show, by name in natural order ("analyst-2" before
+// "analyst-10"), each once.
+func TestFilePageUploaders(t *testing.T) {
+	d, v, lead, acc := seededVisit(t, 5)
+	ctx := context.Background()
+	for _, email := range []string{"analyst-10@ofsted.example", "Analyst-9@ofsted.example", "analyst-2@ofsted.example"} {
+		if err := d.svc.SeedFiles(ctx, v.ID, d.person("ofsted", email).UserID, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var names []string
+	for range 2 { // the index as built, then as read again
+		p, err := acc.FilePage(ctx, portal.FileQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = names[:0]
+		for _, u := range p.Uploaders {
+			names = append(names, u.Name)
+		}
+		if want := "analyst-2@ofsted.example,analyst-9@ofsted.example,analyst-10@ofsted.example,lead@ofsted.example"; strings.Join(names, ",") != want {
+			t.Fatalf("uploaders %q, want %s", names, want)
+		}
+	}
+	if p, err := acc.FilePage(ctx, portal.FileQuery{Uploader: lead.UserID}); err != nil || len(p.Uploaders) != 4 || p.Total != 5 {
+		t.Fatalf("filtered by the lead: %d uploaders, %d files, %v", len(p.Uploaders), p.Total, err)
+	}
+}
