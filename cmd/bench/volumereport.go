@@ -55,6 +55,21 @@ func (b *bench) volume(ctx context.Context) (string, []growthRow, bool, error) {
 		failed = failed || !ok
 		fmt.Fprintf(&s, "| %s | %s | %s | %.2f | %s | %s | %.2f | %s |\n", r.name, cell(le), cell(lvol), lr, cell(pe), cell(pvol), pr, map[bool]string{true: "PASS", false: "FAIL"}[ok])
 	}
+	// The host's speed in each phase: a ratio is the portal's only when
+	// the machine ran the same in both phases.
+	s.WriteString("\nMachine check (ms of fixed CPU work, around each phase's timings: empty, tenth, volume):\n\n")
+	for _, db := range []struct {
+		name string
+		v    *volumeRun
+	}{{"SQLite", lv}, {"PostgreSQL", pv}} {
+		c := db.v.checks
+		fmt.Fprintf(&s, "- %s: %.0f, %.0f, %.0f", db.name, c[0], c[1], c[2])
+		speed := map[bool]string{true: "slower", false: "faster"}[c[2] > c[0]]
+		if f := max(c[2]/c[0], c[0]/c[2]); f > 1.2 {
+			fmt.Fprintf(&s, " (the machine ran %.1f× %s in the volume phase than in the empty one: this database's ratios measure the host as much as the portal; run again)", f, speed)
+		}
+		s.WriteString("\n")
+	}
 	s.WriteString("\nSeeding (SQLite):\n\n")
 	for _, l := range lv.seedTimes {
 		s.WriteString("- " + l + "\n")
