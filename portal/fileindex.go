@@ -65,11 +65,27 @@ type fileIndex struct {
 	visits map[string]*visitFiles
 	total  int
 	tick   uint64
+	// reading is the read of a visit's files in progress, by visit:
+	// requests that find the index behind the same version wait for it
+	// rather than each reading every file again (a 20,000-file visit
+	// takes a quarter of a second of CPU to read, and every upload moves
+	// its version on while the team is browsing it).
+	reading map[string]*indexRead
+}
+
+// indexRead is one read of a visit's files, for the requests waiting on
+// it: done closes when vf or err is set.
+type indexRead struct {
+	version int64
+	done    chan struct{}
+	vf      *visitFiles
+	err     error
 }
 
 // indexedFiles returns the visit's files in natural order of their names,
 // from memory when nothing changed since they were read. The caller has
-// just checked the key (Key), so the visit's key is still stored.
+// just checked the key (Key), so the visit's key is still stored. One
+// read of a version is shared by the requests that need it at once.
 func (k *Keyring) indexedFiles(ctx context.Context, visitID string, key *crypto.VisitKey) (*visitFiles, error) {
 	version, err := k.store.FilesVersion(ctx, visitID)
 	if err != nil {
@@ -83,7 +99,41 @@ func (k *Keyring) indexedFiles(ctx context.Context, visitID string, key *crypto.
 		k.mu.Unlock()
 		return vf, nil
 	}
+	if r := k.index.reading[visitID]; r != nil && r.version == version {
+		k.mu.Unlock()
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if r.err == nil {
+			return r.vf, nil
+		}
+		// That read failed (its request may have been cancelled): this
+		// request reads for itself.
+		return k.readIndex(ctx, visitID, key, version)
+	}
+	r := &indexRead{version: version, done: make(chan struct{})}
+	if k.index.reading == nil {
+		k.index.reading = map[string]*indexRead{}
+	}
+	k.index.reading[visitID] = r
 	k.mu.Unlock()
+	defer func() {
+		k.mu.Lock()
+		if k.index.reading[visitID] == r {
+			delete(k.index.reading, visitID)
+		}
+		k.mu.Unlock()
+		close(r.done)
+	}()
+	r.vf, r.err = k.readIndex(ctx, visitID, key, version)
+	return r.vf, r.err
+}
+
+// readIndex reads, decrypts and orders a visit's files at version, and
+// keeps them in the index.
+func (k *Keyring) readIndex(ctx context.Context, visitID string, key *crypto.VisitKey, version int64) (*visitFiles, error) {
 	files, err := k.store.Files(ctx, visitID)
 	if err != nil {
 		return nil, err
@@ -92,7 +142,7 @@ func (k *Keyring) indexedFiles(ctx context.Context, visitID string, key *crypto.
 	if err != nil {
 		return nil, err
 	}
-	vf = &visitFiles{version: version, files: make([]indexedFile, len(files)), uploaders: uploaders}
+	vf := &visitFiles{version: version, files: make([]indexedFile, len(files)), uploaders: uploaders}
 	for i, f := range files {
 		name, err := openName(key, f)
 		if err != nil {

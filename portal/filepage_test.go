@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -267,5 +268,51 @@ func TestFilePageUploaders(t *testing.T) {
 	}
 	if p, err := acc.FilePage(ctx, portal.FileQuery{Uploader: lead.UserID}); err != nil || len(p.Uploaders) != 4 || p.Total != 5 {
 		t.Fatalf("filtered by the lead: %d uploaders, %d files, %v", len(p.Uploaders), p.Total, err)
+	}
+}
+
+// TestOneReadOfAChangedVisit: requests that find a visit's file index
+// behind the database at the same moment share one read of its files;
+// they each read every file again, and a visit of 20,000 files changes
+// with every upload while the team is browsing it.
+func TestOneReadOfAChangedVisit(t *testing.T) {
+	const n, readers = 3000, 8
+	d, v, lead, acc := seededVisit(t, n)
+	ctx := context.Background()
+	if _, err := acc.FilePage(ctx, portal.FileQuery{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.SeedFiles(ctx, v.ID, lead.UserID, 1); err != nil { // the index is now behind
+		t.Fatal(err)
+	}
+	counters := make([]*store.Counter, readers)
+	totals := make([]int, readers)
+	errs := make([]error, readers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range readers {
+		var rctx context.Context
+		rctx, counters[i] = store.WithCounter(ctx)
+		wg.Go(func() {
+			<-start
+			p, err := acc.FilePage(rctx, portal.FileQuery{})
+			totals[i], errs[i] = p.Total, err
+		})
+	}
+	close(start)
+	wg.Wait()
+	reads := 0
+	for i, c := range counters {
+		if errs[i] != nil || totals[i] != n+1 {
+			t.Fatalf("reader %d: %d files, %v", i, totals[i], errs[i])
+		}
+		for _, q := range c.Statements() {
+			if strings.Contains(q, "FROM files WHERE visit_id = ? ORDER BY uploaded_at, id") {
+				reads++
+			}
+		}
+	}
+	if reads != 1 {
+		t.Fatalf("%d requests at once read the visit's files %d times, want once", readers, reads)
 	}
 }
