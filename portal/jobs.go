@@ -5,8 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alexedwards/scs/v2"
-
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -164,7 +162,7 @@ const SessionUserKey = "user_id"
 // expiryRecords describes an expired session for the audit trail: one
 // record when somebody was signed in to it, none for a pre-sign-in session.
 func (s *Service) expiryRecords(data []byte) []store.AuditRecord {
-	_, values, err := scs.GobCodec{}.Decode(data)
+	_, values, err := SessionCodec{}.Decode(data)
 	if err != nil {
 		return nil
 	}

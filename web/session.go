@@ -39,7 +39,7 @@ const idTokenContext = "session id_token_hint"
 func newSessionManager(cfg portal.Config, st *store.SessionStore) *scs.SessionManager {
 	m := scs.New()
 	m.Store = st
-	m.Codec = sessionCodec{}
+	m.Codec = portal.SessionCodec{}
 	m.HashTokenInStore = true
 	m.IdleTimeout = cfg.SessionIdle
 	m.Lifetime = cfg.SessionLifetime

@@ -1,4 +1,4 @@
-package web
+package portal
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ func goldenSession() (time.Time, map[string]any) {
 // own codec wrote (before an upgrade) is still read, not signed out.
 func TestSessionCodec(t *testing.T) {
 	deadline, values := goldenSession()
-	c := sessionCodec{}
+	c := SessionCodec{}
 	first, err := c.Encode(deadline, values)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +53,7 @@ func TestSessionCodec(t *testing.T) {
 	check("scs's codec's", old)
 	// Sessions outlive a release: one this build wrote, and one scs's
 	// codec wrote (the builds before this codec), are read by every later
-	// build (go test ./web -run TestSessionCodec -update writes them).
+	// build (go test ./portal -run TestSessionCodec -update writes them).
 	if *update {
 		os.WriteFile("testdata/session-v1.gob", first, 0o644)
 		os.WriteFile("testdata/session-scs.gob", old, 0o644)

@@ -1,4 +1,4 @@
-package web
+package portal
 
 import (
 	"bytes"
@@ -9,8 +9,9 @@ import (
 	"github.com/alexedwards/scs/v2"
 )
 
-// sessionCodec encodes a session with its values in the order of their
-// keys. scs's own codec encodes its map in Go's random map order, so an
+// SessionCodec encodes a session with its values in the order of their
+// keys. The web door's sessions use it, and the janitor reads an expired
+// session with it to record who it was. scs's own codec encodes its map in Go's random map order, so an
 // unchanged session of several values encoded differently from request
 // to request, and the store (which skips writing a session whose bytes
 // and deadline have not moved: store.SessionStore.CommitCtx) rewrote it
@@ -19,7 +20,7 @@ import (
 // Its field names are not those of scs's codec: a session it did not
 // write (one scs's codec wrote before an upgrade) matches none of them,
 // fails to decode here, and is read by scs's codec instead.
-type sessionCodec struct{}
+type SessionCodec struct{}
 
 type sessionRecord struct {
 	Expires time.Time // the session's absolute deadline
@@ -31,7 +32,8 @@ type sessionEntry struct {
 	Value any
 }
 
-func (sessionCodec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
+// Encode is scs.Codec's.
+func (SessionCodec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
 	r := sessionRecord{Expires: deadline, Entries: make([]sessionEntry, 0, len(values))}
 	for k, v := range values {
 		r.Entries = append(r.Entries, sessionEntry{k, v})
@@ -52,7 +54,8 @@ func (sessionCodec) Encode(deadline time.Time, values map[string]any) ([]byte, e
 	return b.Bytes(), nil
 }
 
-func (sessionCodec) Decode(b []byte) (time.Time, map[string]any, error) {
+// Decode is scs.Codec's; it reads sessions scs's own codec wrote too.
+func (SessionCodec) Decode(b []byte) (time.Time, map[string]any, error) {
 	var r sessionRecord
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&r); err != nil {
 		return scs.GobCodec{}.Decode(b)
