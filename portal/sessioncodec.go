@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/gob"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -11,11 +12,11 @@ import (
 
 // SessionCodec encodes a session with its values in the order of their
 // keys. The web door's sessions use it, and the janitor reads an expired
-// session with it to record who it was. scs's own codec encodes its map in Go's random map order, so an
-// unchanged session of several values encoded differently from request
-// to request, and the store (which skips writing a session whose bytes
-// and deadline have not moved: store.SessionStore.CommitCtx) rewrote it
-// on most requests.
+// session with it to record who it was. scs's own codec encodes its map
+// in Go's random map order, so an unchanged session of several values
+// encoded differently from request to request, and the store (which
+// skips writing a session whose bytes and deadline have not moved:
+// store.SessionStore.CommitCtx) rewrote it on most requests.
 //
 // Its field names are not those of scs's codec: a session it did not
 // write (one scs's codec wrote before an upgrade) matches none of them,
@@ -38,15 +39,7 @@ func (SessionCodec) Encode(deadline time.Time, values map[string]any) ([]byte, e
 	for k, v := range values {
 		r.Entries = append(r.Entries, sessionEntry{k, v})
 	}
-	slices.SortFunc(r.Entries, func(a, b sessionEntry) int {
-		switch {
-		case a.Key < b.Key:
-			return -1
-		case a.Key > b.Key:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(r.Entries, func(a, b sessionEntry) int { return strings.Compare(a.Key, b.Key) })
 	var b bytes.Buffer
 	if err := gob.NewEncoder(&b).Encode(r); err != nil {
 		return nil, err
