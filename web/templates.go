@@ -63,31 +63,37 @@ var funcs = template.FuncMap{
 		}
 		return t.Format("Monday 2 January 2006")
 	},
-	"stateName": func(s string) string {
-		if n, ok := stateNames[s]; ok {
-			return n
-		}
-		return s
-	},
-	"stateTag": func(s string) string {
-		switch s {
-		case timeline.Collecting, timeline.Fieldwork:
-			return "govuk-tag--blue"
-		case timeline.Reporting, timeline.Preparing:
-			return "govuk-tag--grey"
-		case portal.StateComplaint:
-			return "govuk-tag--orange"
-		case portal.StatePublished:
-			return "govuk-tag--green"
-		case portal.StateDestroying, portal.StateDestroyed:
-			return "govuk-tag--red"
-		}
-		return ""
-	},
+	"stateName": stateName,
+	"stateTag":  stateTag,
 	"eventName": func(e string) string {
 		return strings.ToUpper(e[:1]) + strings.ReplaceAll(e[1:], "_", " ")
 	},
 	"roleName": roleName,
+}
+
+// stateName is a visit's state in words.
+func stateName(s string) string {
+	if n, ok := stateNames[s]; ok {
+		return n
+	}
+	return s
+}
+
+// stateTag is the GOV.UK tag colour of a visit's state.
+func stateTag(s string) string {
+	switch s {
+	case timeline.Collecting, timeline.Fieldwork:
+		return "govuk-tag--blue"
+	case timeline.Reporting, timeline.Preparing:
+		return "govuk-tag--grey"
+	case portal.StateComplaint:
+		return "govuk-tag--orange"
+	case portal.StatePublished:
+		return "govuk-tag--green"
+	case portal.StateDestroying, portal.StateDestroyed:
+		return "govuk-tag--red"
+	}
+	return ""
 }
 
 var stateNames = map[string]string{
