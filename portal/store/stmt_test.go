@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -93,5 +95,80 @@ func TestVisitListFromAnIndex(t *testing.T) {
 	}) ||
 		slices.ContainsFunc(plan, func(step string) bool { return strings.Contains(step, "TEMP B-TREE") }) {
 		t.Fatalf("the page of visits is sorted, not read in order: %q", plan)
+	}
+}
+
+// TestPageIDsReadOnce: the statements that read the rest of a page of
+// visits by the page's ids (a JSON array) read the array once. On
+// PostgreSQL, written as IN (SELECT json_array_elements_text(...)), the
+// planner joined a member's memberships to the array in a nested loop and
+// parsed the JSON again for each of them: 101 times for a member of 100
+// visits, a millisecond and a half of the page's four.
+func TestPageIDsReadOnce(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	u, err := s.SignIn(ctx, "https://i", "sub", "lead@x.example", "Lead", nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members []Member
+	var page []string
+	for i := range 101 {
+		id := fmt.Sprintf("v%03d", i)
+		if err := s.CreateVisit(ctx, Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
+			State: "active", Bucket: "b" + id, CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: id, Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		members = append(members, Member{ID: "m" + id, VisitID: id, Role: "lead_inspector", UserID: u.ID, CreatedAt: now, UpdatedAt: now})
+		if i%2 == 0 {
+			page = append(page, id)
+		}
+	}
+	if err := s.SeedMembers(ctx, members); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := json.Marshal(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := s.inIDs("visit_id")
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`SELECT ` + memberColumns + ` FROM members WHERE user_id = ? AND ` + in, []any{u.ID, string(ids)}},
+		{`SELECT id FROM visit_events WHERE ` + in, []any{string(ids)}},
+		{`SELECT visit_id FROM destruction_notices WHERE ` + in, []any{string(ids)}},
+		{`SELECT visit_id FROM retention_failures WHERE ` + in, []any{string(ids)}},
+	} {
+		n, err := queryAll(ctx, s.db, func(sc scanner) (int, error) { return 0, nil }, q.sql, q.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(q.sql, "SELECT "+memberColumns) && len(n) != len(page) {
+			t.Errorf("%d memberships on the page, want %d", len(n), len(page))
+		}
+		if !s.db.pg {
+			continue
+		}
+		rows, err := s.db.DB.QueryContext(ctx, s.db.bind(`EXPLAIN ANALYZE `+q.sql), q.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, line)
+		}
+		rows.Close()
+		for i, line := range plan {
+			if strings.Contains(line, "ProjectSet") && !strings.Contains(line, "loops=1)") {
+				t.Errorf("the page's ids are read more than once:\n%s", strings.Join(plan[max(0, i-4):], "\n"))
+			}
+		}
 	}
 }
