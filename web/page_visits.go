@@ -135,7 +135,7 @@ func (s *Server) visitsPage(c *gin.Context) {
 		}
 		warnings = append(warnings, s.scanWarnings(c)...)
 	}
-	s.renderNav(c, "visits", "Your visits", "visits", gin.H{"Visits": len(rows) > 0, "Rows": visitRowsHTML(rows), "Administrator": acc.Actor.Administrator, "Warnings": warnings, "Next": list.Next, "First": c.Query("after") != ""})
+	s.renderNav(c, "visits", "Your visits", "visits", gin.H{"Rows": visitRowsHTML(rows), "Administrator": acc.Actor.Administrator, "Warnings": warnings, "Next": list.Next, "First": c.Query("after") != ""})
 }
 
 func (s *Server) createVisitForm(c *gin.Context) {
