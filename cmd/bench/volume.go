@@ -127,24 +127,94 @@ func volumePhases() []struct {
 	}
 }
 
-// volumeOn measures every route in every phase on a new stack whose
-// metadata is in SQLite (dbURL "") or on PostgreSQL.
-func volumeOn(ctx context.Context, dbURL string) (map[string][]latency, *volumeRun, error) {
-	st, err := startStack(ctx, dbURL)
-	if st != nil {
-		defer st.close()
+// volumeOn measures every route on two stacks whose metadata is in SQLite
+// (the URLs "") or on PostgreSQL (two databases of one server): one
+// holding the measured visit alone, the baseline, and one grown to a
+// tenth of the volume and then to the volume. Each route's requests
+// alternate between the two stacks, so that a moment when this shared
+// host runs slow (or the database flushes what a seed wrote) weighs on
+// both sides of a ratio alike: timed one phase after the other, minutes
+// apart, the same request moved by half its time between runs.
+func volumeOn(ctx context.Context, baseURL, dbURL string) (map[string][]latency, *volumeRun, error) {
+	phases := volumePhases()
+	base, err := newVolumeRun(ctx, baseURL)
+	if base != nil {
+		defer base.st.close()
 	}
 	if err != nil {
 		return nil, nil, err
 	}
+	v, err := newVolumeRun(ctx, dbURL)
+	if v != nil {
+		defer v.st.close()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := base.grow(ctx, phases[0].name, phases[0].plan); err != nil {
+		return nil, nil, err
+	}
+	if err := base.signIn(ctx); err != nil {
+		return nil, nil, err
+	}
+	out := map[string][]latency{}
+	for _, ph := range phases[1:] {
+		if err := v.grow(ctx, ph.name, ph.plan); err != nil {
+			return nil, nil, err
+		}
+		if err := v.signIn(ctx); err != nil {
+			return nil, nil, err
+		}
+		// The baseline is the one timed beside this phase: the volume's
+		// ratios are against the last.
+		out[phases[0].name] = nil
+		before := machineCheck()
+		for _, r := range volumeRoutes {
+			e, l, err := measurePair(ctx, r, base, v)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s (%s): %w", r.name, ph.name, err)
+			}
+			out[phases[0].name] = append(out[phases[0].name], e)
+			out[ph.name] = append(out[ph.name], l)
+			if ph.name == "volume" && !l.na && !r.signIn {
+				v.profileRoute(ctx, r, dbURL == "")
+			}
+			if l.na {
+				fmt.Printf("   %s, %s: n/a (not in this build)\n", ph.name, r.name)
+			} else {
+				fmt.Printf("   %s, %s: p50 %.1f ms, p99 %.1f ms, peak RSS %.0f MiB (beside the visit alone: p50 %.1f ms, p99 %.1f ms)\n",
+					ph.name, r.name, l.p50, l.p99, l.peakRSS, e.p50, e.p99)
+			}
+		}
+		v.checks = append(v.checks, max(before, machineCheck()))
+		fmt.Printf("   %s: machine check %.0f ms\n", ph.name, v.checks[len(v.checks)-1])
+	}
+	v.seedTimes = append(base.seedTimes, v.seedTimes...)
+	v.st.stopPortal() // it signs the head on the way out
+	if err := v.verifyAudit(ctx); err != nil {
+		return nil, nil, err
+	}
+	return out, v, nil
+}
+
+// newVolumeRun starts a stack on dbURL (SQLite when "") with the measured
+// visit, and the seeder that grows it.
+func newVolumeRun(ctx context.Context, dbURL string) (*volumeRun, error) {
+	st, err := startStack(ctx, dbURL)
+	if err != nil {
+		if st != nil {
+			st.close()
+		}
+		return nil, err
+	}
 	b := &bench{st: st}
 	if err := b.createVisits(ctx, "VOLUME-1"); err != nil {
-		return nil, nil, err
+		return &volumeRun{st: st}, err
 	}
 	v := &volumeRun{st: st, target: b.visitIDs["VOLUME-1"]}
 	master, err := crypto.LoadMasterKey(filepath.Join(st.dir, "master.key"))
 	if err != nil {
-		return nil, nil, err
+		return v, err
 	}
 	v.seed = &seeder{master: master, seed: uint64(envInt("BENCH_SEED", 2026)), target: v.target, now: time.Now().UTC(),
 		issuer: func(idp string) string { return st.idpURL + "/" + idp },
@@ -159,38 +229,7 @@ func volumeOn(ctx context.Context, dbURL string) (map[string][]latency, *volumeR
 		makeBucket: func(ctx context.Context, name string) error {
 			return st.raw.MakeBucket(ctx, name, minio.MakeBucketOptions{})
 		}}
-	out := map[string][]latency{}
-	for _, ph := range volumePhases() {
-		if err := v.grow(ctx, ph.name, ph.plan); err != nil {
-			return nil, nil, err
-		}
-		if err := v.signIn(ctx); err != nil {
-			return nil, nil, err
-		}
-		before := machineCheck()
-		for _, r := range volumeRoutes {
-			l, err := v.measure(ctx, r)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s (%s): %w", r.name, ph.name, err)
-			}
-			out[ph.name] = append(out[ph.name], l)
-			if ph.name == "volume" && !l.na && !r.signIn {
-				v.profileRoute(ctx, r, dbURL == "")
-			}
-			if l.na {
-				fmt.Printf("   %s, %s: n/a (not in this build)\n", ph.name, r.name)
-			} else {
-				fmt.Printf("   %s, %s: p50 %.1f ms, p99 %.1f ms, peak RSS %.0f MiB\n", ph.name, r.name, l.p50, l.p99, l.peakRSS)
-			}
-		}
-		v.checks = append(v.checks, max(before, machineCheck()))
-		fmt.Printf("   %s: machine check %.0f ms\n", ph.name, v.checks[len(v.checks)-1])
-	}
-	st.stopPortal() // it signs the head on the way out
-	if err := v.verifyAudit(ctx); err != nil {
-		return nil, nil, err
-	}
-	return out, v, nil
+	return v, nil
 }
 
 // grow stops the portal, seeds the database up to plan and starts it again.
@@ -293,23 +332,27 @@ func (v *volumeRun) signIn(ctx context.Context) error {
 	return nil
 }
 
-// measure times n requests of a route after ten to warm up; a route that
-// takes over a second is timed five times. The requests take a few
-// milliseconds, so one busy moment of the machine moves a p50 of fifty
+// measurePair times n requests of a route on each of two stacks, after
+// ten each to warm up, alternating between them and which goes first; a
+// route that takes over a second is timed five times. The requests take a
+// few milliseconds, so one busy moment of the machine moves a p50 of fifty
 // by as much as the ratio's whole margin: two hundred hold it steady, and
 // give the p99 two samples above it rather than none.
-func (v *volumeRun) measure(ctx context.Context, r route) (latency, error) {
-	path := r.path(v)
-	if path == "" {
-		return latency{na: true}, nil
+func measurePair(ctx context.Context, r route, a, b *volumeRun) (latency, latency, error) {
+	pa, pb := r.path(a), r.path(b)
+	if pa == "" || pb == "" {
+		return latency{na: true}, latency{na: true}, nil
 	}
-	c := v.lead
-	if r.admin {
-		c = v.admin
-	}
-	one := func() (float64, error) {
+	runs := [2]*volumeRun{a, b}
+	paths := [2]string{pa, pb}
+	one := func(i int) (float64, error) {
+		v, path := runs[i], paths[i]
 		if r.signIn {
 			return timedCallback(ctx, v.st.portalURL)
+		}
+		c := v.lead
+		if r.admin {
+			c = v.admin
 		}
 		t := time.Now()
 		resp, err := c.Get(v.st.portalURL + path)
@@ -332,10 +375,10 @@ func (v *volumeRun) measure(ctx context.Context, r route) (latency, error) {
 		return float64(time.Since(t).Microseconds()) / 1000, nil
 	}
 	slow := false
-	for range 10 {
-		ms, err := one()
+	for k := range 20 {
+		ms, err := one(k % 2)
 		if err != nil {
-			return latency{}, err
+			return latency{}, latency{}, err
 		}
 		slow = slow || ms > 1000
 	}
@@ -346,20 +389,31 @@ func (v *volumeRun) measure(ctx context.Context, r route) (latency, error) {
 	if slow {
 		n = 5
 	}
-	if err := v.st.resetPeakRSS(); err != nil {
-		return latency{}, err
-	}
-	var ms []float64
-	for range n {
-		x, err := one()
-		if err != nil {
-			return latency{}, err
+	for _, v := range runs {
+		if err := v.st.resetPeakRSS(); err != nil {
+			return latency{}, latency{}, err
 		}
-		ms = append(ms, x)
 	}
-	peak, err := v.st.peakRSS()
-	slices.Sort(ms)
-	return latency{p50: ms[len(ms)/2], p99: ms[min(len(ms)-1, len(ms)*99/100)], peakRSS: float64(peak) / (1 << 20)}, err
+	var ms [2][]float64
+	for k := range n {
+		for _, i := range [2][2]int{{0, 1}, {1, 0}}[k%2] {
+			x, err := one(i)
+			if err != nil {
+				return latency{}, latency{}, err
+			}
+			ms[i] = append(ms[i], x)
+		}
+	}
+	var out [2]latency
+	for i, v := range runs {
+		peak, err := v.st.peakRSS()
+		if err != nil {
+			return latency{}, latency{}, err
+		}
+		slices.Sort(ms[i])
+		out[i] = latency{p50: ms[i][len(ms[i])/2], p99: ms[i][min(len(ms[i])-1, len(ms[i])*99/100)], peakRSS: float64(peak) / (1 << 20)}
+	}
+	return out[0], out[1], nil
 }
 
 var (
