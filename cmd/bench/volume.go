@@ -394,15 +394,9 @@ func measurePair(ctx context.Context, r route, a, b *volumeRun) (latency, latenc
 			return latency{}, latency{}, err
 		}
 	}
-	var ms [2][]float64
-	for k := range n {
-		for _, i := range [2][2]int{{0, 1}, {1, 0}}[k%2] {
-			x, err := one(i)
-			if err != nil {
-				return latency{}, latency{}, err
-			}
-			ms[i] = append(ms[i], x)
-		}
+	ms, err := alternate(n, one)
+	if err != nil {
+		return latency{}, latency{}, err
 	}
 	var out [2]latency
 	for i, v := range runs {
@@ -414,6 +408,24 @@ func measurePair(ctx context.Context, r route, a, b *volumeRun) (latency, latenc
 		out[i] = latency{p50: ms[i][len(ms[i])/2], p99: ms[i][min(len(ms[i])-1, len(ms[i])*99/100)], peakRSS: float64(peak) / (1 << 20)}
 	}
 	return out[0], out[1], nil
+}
+
+// alternate takes n timings from each of two sides, one of each in turn,
+// the first side going first in one round and second in the next, so that
+// neither always follows the other (and finds its caches as the other left
+// them).
+func alternate(n int, one func(side int) (float64, error)) ([2][]float64, error) {
+	var ms [2][]float64
+	for k := range n {
+		for _, i := range [2][2]int{{0, 1}, {1, 0}}[k%2] {
+			x, err := one(i)
+			if err != nil {
+				return ms, err
+			}
+			ms[i] = append(ms[i], x)
+		}
+	}
+	return ms, nil
 }
 
 var (
