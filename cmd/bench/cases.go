@@ -25,6 +25,7 @@ import (
 	"github.com/ofsted-portal/evidence/deploy/devidp"
 	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/calendar"
 )
 
@@ -538,20 +539,39 @@ func (b *bench) listing(ctx context.Context) (row, error) {
 	var ms []float64
 	for i := 0; i < 21; i++ {
 		t := time.Now()
-		resp, err := b.lead.Get(b.st.portalURL + "/api/v1/visits/" + b.listVisit + "/files")
-		if err != nil {
-			return row{}, err
-		}
-		var l struct{ Files []json.RawMessage }
-		err = json.NewDecoder(resp.Body).Decode(&l)
-		resp.Body.Close()
-		if err != nil || len(l.Files) != 10000 {
-			return row{}, fmt.Errorf("listing: %d files, %v", len(l.Files), err)
+		n, err := listAll(b.lead, b.st.portalURL+"/api/v1/visits/"+b.listVisit+"/files")
+		if err != nil || n != 10000 {
+			return row{}, fmt.Errorf("listing: %d files, %v", n, err)
 		}
 		ms = append(ms, float64(time.Since(t).Microseconds())/1000)
 	}
 	p50 := median(ms)
 	return row{name: "list a visit of 10,000 files (names decrypted), p50", unit: "ms", portal: p50, target: "< 150 ms", pass: ptr(p50 < 150)}, nil
+}
+
+// listAll lists every file of the visit whose file list is at u, in the
+// largest pages the list gives (following each page's cursor), and
+// returns how many there are.
+func listAll(c *http.Client, u string) (int, error) {
+	n, after := 0, ""
+	for {
+		q := fmt.Sprintf("%s?limit=%d", u, portal.MaxFilePage)
+		if after != "" {
+			q += "&after=" + url.QueryEscape(after)
+		}
+		var l struct {
+			Files []json.RawMessage `json:"files"`
+			Next  *string           `json:"next"`
+		}
+		if err := call(c, "GET", q, "", http.StatusOK, &l); err != nil {
+			return n, err
+		}
+		n += len(l.Files)
+		if l.Next == nil || *l.Next == "" {
+			return n, nil
+		}
+		after = *l.Next
+	}
 }
 
 func (b *bench) decision(context.Context) (row, error) {
