@@ -55,7 +55,7 @@ func BenchmarkEncryptSegment(b *testing.B) {
 	rand.Read(p)
 	b.SetBytes(int64(len(p)))
 	for b.Loop() {
-		r, _ := k.EncryptReader(bytes.NewReader(p))
+		r, _, _ := k.EncryptSegment(bytes.NewReader(p), int64(len(p)))
 		io.Copy(io.Discard, r)
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
-	"io"
 )
 
 // Binding a segment to its file and place. Every segment of a visit is an
@@ -46,34 +44,4 @@ func checkMAC(header, want []byte) error {
 		return ErrCorrupt
 	}
 	return nil
-}
-
-// EncryptSegment is EncryptReader that also reports the header MAC of the
-// age file it produced, once the header has been read out of it.
-func (k *VisitKey) EncryptSegment(src io.Reader) (io.Reader, func() ([]byte, error), error) {
-	r, err := k.EncryptReader(src)
-	if err != nil {
-		return nil, nil, err
-	}
-	t := &headerTap{r: r, header: make([]byte, 0, k.headerSize)}
-	return t, func() ([]byte, error) {
-		if int64(len(t.header)) < k.headerSize {
-			return nil, errors.New("crypto: segment header not read yet")
-		}
-		return HeaderMAC(t.header)
-	}, nil
-}
-
-// headerTap keeps a copy of the first cap(header) bytes read through it.
-type headerTap struct {
-	r      io.Reader
-	header []byte
-}
-
-func (t *headerTap) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if room := cap(t.header) - len(t.header); room > 0 {
-		t.header = append(t.header, p[:min(n, room)]...)
-	}
-	return n, err
 }

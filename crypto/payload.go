@@ -103,7 +103,7 @@ func (r *PayloadReader) ReadBlock(buf []byte) ([]byte, error) {
 	for ct := int64(0); ct < ctLen; r.next++ {
 		n := min(EncryptedChunkSize, ctLen-ct)
 		chunk := buf[ct : ct+n]
-		r.setNonce()
+		setStreamNonce(&r.nonce, r.next, r.chunks)
 		if _, err := r.aead.Open(chunk[:0], r.nonce[:], chunk, nil); err != nil {
 			r.err = ErrCorrupt
 			return nil, r.err
@@ -125,17 +125,18 @@ func (r *PayloadReader) chunkStart(i int64) int64 {
 	return i * EncryptedChunkSize
 }
 
-// setNonce sets the nonce of chunk r.next: its index, big-endian in the
-// first 11 bytes, and the final-chunk flag in the last.
-func (r *PayloadReader) setNonce() {
-	n := uint64(r.next)
-	for i := len(r.nonce) - 2; i >= 0; i-- {
-		r.nonce[i] = byte(n)
+// setStreamNonce sets nonce to that of chunk i of a payload of chunks
+// chunks: i big-endian in the first 11 bytes, and the final-chunk flag in
+// the last.
+func setStreamNonce(nonce *[chacha20poly1305.NonceSize]byte, i, chunks int64) {
+	n := uint64(i)
+	for j := len(nonce) - 2; j >= 0; j-- {
+		nonce[j] = byte(n)
 		n >>= 8
 	}
-	r.nonce[len(r.nonce)-1] = 0
-	if r.next == r.chunks-1 {
-		r.nonce[len(r.nonce)-1] = 1
+	nonce[len(nonce)-1] = 0
+	if i == chunks-1 {
+		nonce[len(nonce)-1] = 1
 	}
 }
 

@@ -231,7 +231,7 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 // ciphertext size, and returns the segment's header MAC (which binds it to
 // its file and place).
 func (s *Service) putSegment(ctx context.Context, u Upload, fileID string, i int, src *exactReader, n int64) ([]byte, error) {
-	enc, mac, err := u.Key.EncryptSegment(src)
+	enc, mac, err := u.Key.EncryptSegment(src, n)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +250,7 @@ func (s *Service) putSegment(ctx context.Context, u Upload, fileID string, i int
 			return nil, err
 		}
 	}
-	return mac()
+	return mac, nil
 }
 
 // recheckAfter is how long after removing a failed upload's objects they
