@@ -36,7 +36,7 @@ func TestUploadWritesOnce(t *testing.T) {
 	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
 	f := decode[fileResp](t, uploader.upload(v.ID, "1.01 Structure.pdf", strings.NewReader("%PDF-1.7 structure"), 18), http.StatusCreated)
 	// The statements are reported once the response is written.
-	var begins, receipts int
+	var begins, receipts, replacements int
 	for range 100 {
 		mu.Lock()
 		qs := upload
@@ -57,6 +57,9 @@ func TestUploadWritesOnce(t *testing.T) {
 				if strings.HasPrefix(q, "INSERT INTO receipts") {
 					receipts++
 				}
+				if strings.Contains(q, "file_replacements") {
+					replacements++
+				}
 			}
 			break
 		}
@@ -64,6 +67,11 @@ func TestUploadWritesOnce(t *testing.T) {
 	}
 	if begins != 2 || receipts != 1 {
 		t.Errorf("an upload ran %d transactions and kept %d receipts, want 2 and 1", begins, receipts)
+	}
+	// Its name was free, taken as the upload began: it replaces no file,
+	// so its commit looks for no replaced version.
+	if replacements != 0 {
+		t.Errorf("an upload under a free name ran %d statements on file_replacements, want none", replacements)
 	}
 	signed := decode[struct {
 		Receipt struct {

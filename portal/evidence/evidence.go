@@ -221,7 +221,8 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 		rc, recs = u.Receipt(f)
 		audit = append(audit, recs...)
 	}
-	if err := s.Store.CommitFileWith(ctx, f, rc, audit...); err != nil {
+	// A name taken as the upload began was free: the file replaces none.
+	if err := s.Store.CommitFileWith(ctx, f, rc, u.NameIndex == nil, audit...); err != nil {
 		return store.File{}, err
 	}
 	return f, nil

@@ -93,12 +93,19 @@ func (s *Store) NameHolder(ctx context.Context, visitID, item string, index []by
 	return id, nil
 }
 
+// supersedeFile marks the file that the new version (? three times: the
+// new file, the time, the new file again) replaces. The replaced file is
+// found by key (= one row of the replacements, at most), so no planner
+// can choose to read every file for it: written as IN (SELECT ...),
+// PostgreSQL planned a scan of all files when its statistics were those of
+// a young table, and kept the plan while the table grew.
+const supersedeFile = `UPDATE files SET superseded_by = ?, superseded_at = ?
+	WHERE id = (SELECT old_file_id FROM file_replacements WHERE new_file_id = ?) AND superseded_by IS NULL`
+
 // supersede marks the file a newly committed version replaces, in the
 // commit's transaction.
 func supersede(ctx context.Context, tx *Tx, f File) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE files SET superseded_by = ?, superseded_at = ?
-		WHERE id IN (SELECT old_file_id FROM file_replacements WHERE new_file_id = ?) AND superseded_by IS NULL`,
-		f.ID, formatTime(f.UploadedAt), f.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, supersedeFile, f.ID, formatTime(f.UploadedAt), f.ID); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `DELETE FROM file_replacements WHERE new_file_id = ?`, f.ID)

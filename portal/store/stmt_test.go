@@ -172,3 +172,39 @@ func TestPageIDsReadOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestSupersedeFindsTheFileByKey: committing a new version finds the file
+// it replaces by key, on both databases, whatever the statistics say. On
+// PostgreSQL, with the statistics of a young table, the statement
+// written with IN (SELECT ...) was planned as a scan of every file, which
+// a cached plan kept as the table grew.
+func TestSupersedeFindsTheFileByKey(t *testing.T) {
+	s := openTest(t)
+	if !s.db.pg {
+		plan := queryPlan(t, s, strings.NewReplacer("?", "'x'").Replace(supersedeFile))
+		for _, line := range plan {
+			if strings.HasPrefix(line, "SCAN files") {
+				t.Fatalf("the replaced file is found by reading every file: %q", plan)
+			}
+		}
+		return
+	}
+	rows, err := s.db.DB.Query(s.db.bind(`EXPLAIN `+supersedeFile), "new", "2026-12-01T00:00:00Z", "new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	for _, line := range plan {
+		if strings.Contains(line, "Seq Scan on files") {
+			t.Fatalf("the replaced file is found by reading every file:\n%s", strings.Join(plan, "\n"))
+		}
+	}
+}
