@@ -32,7 +32,7 @@ func (s *Store) ReleaseName(ctx context.Context, fileID string) error {
 		if err := giveBackName(ctx, tx, fileID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ? AND file_id NOT IN (SELECT id FROM files)`, fileID)
+		_, err := tx.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ? AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = file_names.file_id)`, fileID)
 		return err
 	})
 	if err != nil {
@@ -69,9 +69,11 @@ func (s *Store) UnindexedNames(ctx context.Context, visitID string) ([]Unindexed
 	out, err := queryAll(ctx, s.db, func(sc scanner) (Unindexed, error) {
 		var u Unindexed
 		return u, sc.Scan(&u.FileID, &u.Item, &u.NameSealed)
-	}, `SELECT id, item, name_sealed FROM files WHERE visit_id = ? AND withdrawn_at IS NULL AND superseded_by IS NULL AND id NOT IN (SELECT file_id FROM file_names)
+	}, `SELECT id, item, name_sealed FROM files WHERE visit_id = ? AND withdrawn_at IS NULL AND superseded_by IS NULL
+			AND NOT EXISTS (SELECT 1 FROM file_names WHERE file_names.file_id = files.id)
 		UNION ALL
-		SELECT file_id, item, name_sealed FROM resumable_uploads WHERE visit_id = ? AND completed_at IS NULL AND file_id NOT IN (SELECT file_id FROM file_names)`,
+		SELECT file_id, item, name_sealed FROM resumable_uploads WHERE visit_id = ? AND completed_at IS NULL
+			AND NOT EXISTS (SELECT 1 FROM file_names WHERE file_names.file_id = resumable_uploads.file_id)`,
 		visitID, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("store: unindexed names: %w", err)
@@ -95,9 +97,9 @@ func (s *Store) IndexName(ctx context.Context, visitID, item, fileID string, ind
 // back to the file it was to replace (ReserveReplacement).
 func giveBackName(ctx context.Context, tx *Tx, fileID string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE file_names SET file_id = (SELECT old_file_id FROM file_replacements WHERE new_file_id = ?)
-		WHERE file_id = ? AND file_id NOT IN (SELECT id FROM files) AND EXISTS (SELECT 1 FROM file_replacements WHERE new_file_id = ?)`, fileID, fileID, fileID); err != nil {
+		WHERE file_id = ? AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = file_names.file_id) AND EXISTS (SELECT 1 FROM file_replacements WHERE new_file_id = ?)`, fileID, fileID, fileID); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `DELETE FROM file_replacements WHERE new_file_id = ? AND new_file_id NOT IN (SELECT id FROM files)`, fileID)
+	_, err := tx.ExecContext(ctx, `DELETE FROM file_replacements WHERE new_file_id = ? AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = file_replacements.new_file_id)`, fileID)
 	return err
 }

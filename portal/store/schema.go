@@ -492,6 +492,20 @@ CREATE INDEX portal_roles_user ON portal_roles (user_id, role);
 CREATE INDEX notifications_recent ON notifications (created_at DESC, id);
 CREATE INDEX question_posts_visit ON question_posts (visit_id, posted_at, id);
 `,
+	// 23: the triggers that free a name when an upload ends without a
+	// file ask whether the file exists by key (NOT EXISTS), not with NOT
+	// IN over every file's id, which PostgreSQL cannot plan as a lookup
+	// and ran on every upload's commit (TestTriggersFindRowsByKey).
+	`
+DROP TRIGGER file_names_upload_failed;
+DROP TRIGGER file_names_resumable_dropped;
+CREATE TRIGGER file_names_upload_failed AFTER DELETE ON pending_uploads BEGIN
+	DELETE FROM file_names WHERE file_id = OLD.file_id AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = OLD.file_id);
+END;
+CREATE TRIGGER file_names_resumable_dropped AFTER DELETE ON resumable_uploads WHEN OLD.completed_at IS NULL BEGIN
+	DELETE FROM file_names WHERE file_id = OLD.file_id AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = OLD.file_id);
+END;
+`,
 }
 
 // latestVersion is the schema version this binary brings a database to.

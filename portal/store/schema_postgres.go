@@ -438,4 +438,15 @@ CREATE INDEX portal_roles_user ON portal_roles (user_id, role);
 CREATE INDEX notifications_recent ON notifications (created_at DESC, id);
 CREATE INDEX question_posts_visit ON question_posts (visit_id, posted_at, id);
 `,
+	// 23: the function that frees a name when an upload ends without a
+	// file asks whether the file exists by key (NOT EXISTS): NOT IN over
+	// every file's id is never an anti-join here, and it read every
+	// file's id on every upload's commit (TestTriggersFindRowsByKey).
+	`
+CREATE OR REPLACE FUNCTION file_names_upload_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	DELETE FROM file_names WHERE file_id = OLD.file_id AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = OLD.file_id);
+	RETURN NULL;
+END $$;
+`,
 }

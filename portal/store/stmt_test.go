@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -206,5 +207,87 @@ func TestSupersedeFindsTheFileByKey(t *testing.T) {
 		if strings.Contains(line, "Seq Scan on files") {
 			t.Fatalf("the replaced file is found by reading every file:\n%s", strings.Join(plan, "\n"))
 		}
+	}
+}
+
+// TestTriggersFindRowsByKey: what the triggers run on every upload,
+// delete and refile reads the rows it needs by key, never a whole table
+// that grows with the portal. On PostgreSQL, "x NOT IN (SELECT id FROM
+// files)" is never an anti-join: it read every file's id, on every
+// upload's commit (the trigger on its pending record), which made small
+// uploads on PostgreSQL slower the more files the portal held.
+func TestTriggersFindRowsByKey(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	var bodies []string
+	q := `SELECT sql FROM sqlite_master WHERE type = 'trigger'`
+	if s.db.pg {
+		q = `SELECT p.prosrc FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid WHERE NOT t.tgisinternal`
+	}
+	rows, err := s.db.DB.QueryContext(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, b)
+	}
+	rows.Close()
+	slices.Sort(bodies)
+	bodies = slices.Compact(bodies) // triggers may share a function
+	if len(bodies) < 3 {
+		t.Fatalf("found %d triggers", len(bodies))
+	}
+	// OLD.col and NEW.col become a value; each statement of a body is
+	// planned as the trigger runs it for one row.
+	row := regexp.MustCompile(`\b(OLD|NEW)\.[a-z_]+`)
+	growing := regexp.MustCompile(`(Seq Scan on|^SCAN) (files|file_names|audit|members|visits|pending_uploads)\b`)
+	checked := 0
+	for _, b := range bodies {
+		if i := strings.Index(b, "BEGIN"); i >= 0 {
+			b = b[i+len("BEGIN"):]
+		}
+		for _, stmt := range strings.Split(b, ";") {
+			stmt = strings.TrimSpace(row.ReplaceAllString(stmt, "'x'"))
+			if !strings.HasPrefix(stmt, "INSERT") && !strings.HasPrefix(stmt, "UPDATE") && !strings.HasPrefix(stmt, "DELETE") {
+				continue
+			}
+			checked++
+			explain := `EXPLAIN `
+			if !s.db.pg {
+				explain = `EXPLAIN QUERY PLAN `
+			}
+			prows, err := s.db.DB.QueryContext(ctx, explain+stmt)
+			if err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+			var plan []string
+			for prows.Next() {
+				var line string
+				if s.db.pg {
+					err = prows.Scan(&line)
+				} else {
+					var id, parent, unused int
+					err = prows.Scan(&id, &parent, &unused, &line)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(line), "->")))
+			}
+			prows.Close()
+			for _, line := range plan {
+				if growing.MatchString(strings.TrimSpace(line)) {
+					t.Errorf("a trigger reads a whole table:\n%s\n%s", stmt, strings.Join(plan, "\n"))
+					break
+				}
+			}
+		}
+	}
+	if checked < 3 {
+		t.Fatalf("checked %d statements of triggers", checked)
 	}
 }
