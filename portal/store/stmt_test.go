@@ -153,19 +153,7 @@ func TestPageIDsReadOnce(t *testing.T) {
 		if !s.db.pg {
 			continue
 		}
-		rows, err := s.db.DB.QueryContext(ctx, s.db.bind(`EXPLAIN ANALYZE `+q.sql), q.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, line)
-		}
-		rows.Close()
+		plan := pgPlan(t, s, `EXPLAIN ANALYZE `+q.sql, q.args...)
 		for i, line := range plan {
 			if strings.Contains(line, "ProjectSet") && !strings.Contains(line, "loops=1)") {
 				t.Errorf("the page's ids are read more than once:\n%s", strings.Join(plan[max(0, i-4):], "\n"))
@@ -190,19 +178,7 @@ func TestSupersedeFindsTheFileByKey(t *testing.T) {
 		}
 		return
 	}
-	rows, err := s.db.DB.Query(s.db.bind(`EXPLAIN `+supersedeFile), "new", "2026-12-01T00:00:00Z", "new")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, line)
-	}
+	plan := pgPlan(t, s, `EXPLAIN `+supersedeFile, "new", "2026-12-01T00:00:00Z", "new")
 	for _, line := range plan {
 		if strings.Contains(line, "Seq Scan on files") {
 			t.Fatalf("the replaced file is found by reading every file:\n%s", strings.Join(plan, "\n"))
@@ -256,31 +232,14 @@ func TestTriggersFindRowsByKey(t *testing.T) {
 				continue
 			}
 			checked++
-			explain := `EXPLAIN `
-			if !s.db.pg {
-				explain = `EXPLAIN QUERY PLAN `
-			}
-			prows, err := s.db.DB.QueryContext(ctx, explain+stmt)
-			if err != nil {
-				t.Fatalf("%s: %v", stmt, err)
-			}
 			var plan []string
-			for prows.Next() {
-				var line string
-				if s.db.pg {
-					err = prows.Scan(&line)
-				} else {
-					var id, parent, unused int
-					err = prows.Scan(&id, &parent, &unused, &line)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(line), "->")))
+			if s.db.pg {
+				plan = pgPlan(t, s, `EXPLAIN `+stmt)
+			} else {
+				plan = queryPlan(t, s, stmt)
 			}
-			prows.Close()
 			for _, line := range plan {
-				if growing.MatchString(strings.TrimSpace(line)) {
+				if growing.MatchString(strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(line), "->"))) {
 					t.Errorf("a trigger reads a whole table:\n%s\n%s", stmt, strings.Join(plan, "\n"))
 					break
 				}
@@ -290,4 +249,24 @@ func TestTriggersFindRowsByKey(t *testing.T) {
 	if checked < 3 {
 		t.Fatalf("checked %d statements of triggers", checked)
 	}
+}
+
+// pgPlan is PostgreSQL's plan for an EXPLAIN statement (? bound), one
+// line per row.
+func pgPlan(t *testing.T, s *Store, explain string, args ...any) []string {
+	t.Helper()
+	rows, err := s.db.DB.Query(s.db.bind(explain), args...)
+	if err != nil {
+		t.Fatalf("%s: %v", explain, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	return plan
 }
