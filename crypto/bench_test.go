@@ -12,7 +12,7 @@ func segmentFixture() (*VisitKey, []byte, []byte) {
 	k, _ := NewVisitKey()
 	p := make([]byte, 32<<20)
 	rand.Read(p)
-	r, _ := k.EncryptReader(bytes.NewReader(p))
+	r, _ := ageEncrypt(k, bytes.NewReader(p))
 	ct, _ := io.ReadAll(r)
 	return k, p, ct
 }

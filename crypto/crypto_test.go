@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"filippo.io/age"
 )
 
 func newTestMaster(t *testing.T) *MasterKey {
@@ -126,7 +128,7 @@ func TestEncryptedSizeIsExact(t *testing.T) {
 	for _, n := range []int64{0, 1, ChunkSize - 1, ChunkSize, ChunkSize + 1, 3*ChunkSize + 7, 1 << 20} {
 		p := make([]byte, n)
 		rand.Read(p)
-		r, err := k.EncryptReader(bytes.NewReader(p))
+		r, err := ageEncrypt(k, bytes.NewReader(p))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,7 +151,7 @@ func TestDecryptSegmentCorrupt(t *testing.T) {
 	other, _ := NewVisitKey()
 	p := make([]byte, 200_000)
 	rand.Read(p)
-	r, _ := k.EncryptReader(bytes.NewReader(p))
+	r, _ := ageEncrypt(k, bytes.NewReader(p))
 	ct, _ := io.ReadAll(r)
 	flip := func(i int64) []byte { c := bytes.Clone(ct); c[i] ^= 1; return c }
 	for name, tc := range map[string]struct {
@@ -177,7 +179,7 @@ func TestDecryptRange(t *testing.T) {
 	k, _ := NewVisitKey()
 	p := make([]byte, 5*ChunkSize+123)
 	rand.Read(p)
-	r, _ := k.EncryptReader(bytes.NewReader(p))
+	r, _ := ageEncrypt(k, bytes.NewReader(p))
 	ct, _ := io.ReadAll(r)
 	ra, n, err := k.DecryptRange(bytes.NewReader(ct), int64(len(ct)), nil)
 	if err != nil || n != int64(len(p)) {
@@ -203,7 +205,7 @@ func TestDecryptRange(t *testing.T) {
 
 func TestSourceErrorIsNotCorruption(t *testing.T) {
 	k, _ := NewVisitKey()
-	r, _ := k.EncryptReader(bytes.NewReader(make([]byte, 3*ChunkSize)))
+	r, _ := ageEncrypt(k, bytes.NewReader(make([]byte, 3*ChunkSize)))
 	ct, _ := io.ReadAll(r)
 	boom := errors.New("connection reset")
 	src := io.MultiReader(bytes.NewReader(ct[:len(ct)/2]), errReader{&SourceError{boom}})
@@ -223,4 +225,10 @@ func ExampleVisitKey_EncryptedSize() {
 	overhead := k.EncryptedSize(32<<20) - 32<<20 - k.HeaderSize()
 	fmt.Println(overhead == 16+512*16)
 	// Output: true
+}
+
+// ageEncrypt is age's own encryption of src to the visit: the reference
+// the portal's readers and EncryptSegment are checked against.
+func ageEncrypt(k *VisitKey, src io.Reader) (io.Reader, error) {
+	return age.EncryptReader(src, k.recipient)
 }

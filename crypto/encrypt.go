@@ -3,8 +3,6 @@ package crypto
 import (
 	"bytes"
 	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -47,17 +45,12 @@ func (k *VisitKey) EncryptSegment(src io.Reader, n int64) (io.Reader, []byte, er
 	if err != nil {
 		return nil, nil, fmt.Errorf("crypto: encrypt: %w", err)
 	}
-	key, err := hkdf.Key(sha256.New, tap.fileKey, hdr[k.headerSize:], "payload", chacha20poly1305.KeySize)
+	aead, err := payloadAEAD(tap.fileKey, hdr[k.headerSize:])
 	clear(tap.fileKey)
 	if err != nil {
 		return nil, nil, fmt.Errorf("crypto: encrypt: %w", err)
 	}
-	aead, err := chacha20poly1305.New(key)
-	clear(key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("crypto: encrypt: %w", err)
-	}
-	return &segmentEncrypter{src: src, aead: aead, out: hdr, chunks: max(1, (n+ChunkSize-1)/ChunkSize), size: n}, mac, nil
+	return &segmentEncrypter{src: src, aead: aead, out: hdr, chunks: chunkCount(n), size: n}, mac, nil
 }
 
 // fileKeyTap is the visit's recipient, keeping the file key age wraps to
@@ -81,9 +74,8 @@ func (t *fileKeyTap) WrapWithLabels(fileKey []byte) ([]*age.Stanza, []string, er
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, EncryptedChunkSize); return &b }}
 
 // segmentEncrypter is age's STREAM over a payload of known size: 64 KiB
-// chunks of ChaCha20-Poly1305, the nonce an 11-byte big-endian counter and
-// a final-chunk flag, under HKDF-SHA-256(file key, payload nonce,
-// "payload").
+// chunks under payloadAEAD, the nonce an 11-byte big-endian counter and a
+// final-chunk flag (setStreamNonce).
 type segmentEncrypter struct {
 	src    io.Reader
 	aead   cipher.AEAD

@@ -53,9 +53,12 @@ func (k *VisitKey) EncryptedSize(n int64) int64 {
 // EncryptedSize is the age file size for a header of headerSize bytes and n
 // bytes of plaintext.
 func EncryptedSize(headerSize, n int64) int64 {
-	chunks := max(1, (n+ChunkSize-1)/ChunkSize)
-	return headerSize + nonceSize + n + chunkOverhead*chunks
+	return headerSize + nonceSize + n + chunkOverhead*chunkCount(n)
 }
+
+// chunkCount is how many chunks hold n bytes of plaintext: at least one
+// (an empty payload is one empty final chunk).
+func chunkCount(n int64) int64 { return max(1, (n+ChunkSize-1)/ChunkSize) }
 
 // ChunkOffset is where chunk i of a segment starts in its age file.
 func ChunkOffset(headerSize, i int64) int64 {
@@ -64,17 +67,6 @@ func ChunkOffset(headerSize, i int64) int64 {
 
 // PayloadOffset is where the first chunk of a segment starts.
 func PayloadOffset(headerSize int64) int64 { return headerSize + nonceSize }
-
-// EncryptReader returns a reader of the age file of src, encrypted to the
-// visit. src must yield exactly the number of bytes the caller sized the
-// object for; see EncryptedSize.
-func (k *VisitKey) EncryptReader(src io.Reader) (io.Reader, error) {
-	r, err := age.EncryptReader(src, k.recipient)
-	if err != nil {
-		return nil, fmt.Errorf("crypto: encrypt: %w", err)
-	}
-	return r, nil
-}
 
 // DecryptSegment reads the whole age file src (of plaintext size n) into
 // dst[:n] and authenticates it. On any failure it returns ErrCorrupt, or the

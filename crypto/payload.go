@@ -55,15 +55,22 @@ func (k *VisitKey) NewPayloadReader(src io.Reader, plaintextSize int64, mac []by
 	if err != nil {
 		return nil, ErrCorrupt
 	}
-	key, err := hkdf.Key(sha256.New, fileKey, hdr[k.headerSize:], "payload", chacha20poly1305.KeySize)
+	aead, err := payloadAEAD(fileKey, hdr[k.headerSize:])
 	if err != nil {
 		return nil, ErrCorrupt
 	}
-	aead, err := chacha20poly1305.New(key)
+	return &PayloadReader{src: src, aead: aead, chunks: chunkCount(plaintextSize), size: plaintextSize}, nil
+}
+
+// payloadAEAD is the cipher of an age payload: ChaCha20-Poly1305 under
+// HKDF-SHA-256(file key, payload nonce, "payload").
+func payloadAEAD(fileKey, nonce []byte) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, fileKey, nonce, "payload", chacha20poly1305.KeySize)
 	if err != nil {
-		return nil, ErrCorrupt
+		return nil, err
 	}
-	return &PayloadReader{src: src, aead: aead, chunks: max(1, (plaintextSize+ChunkSize-1)/ChunkSize), size: plaintextSize}, nil
+	defer clear(key)
+	return chacha20poly1305.New(key)
 }
 
 // ReadBlock reads as many whole chunks as fit in buf (at least one must:

@@ -33,7 +33,7 @@ func readPayload(k *VisitKey, src io.Reader, size int64, chunks int) ([]byte, er
 
 func encrypt(t testing.TB, k *VisitKey, p []byte) []byte {
 	t.Helper()
-	r, err := k.EncryptReader(bytes.NewReader(p))
+	r, err := ageEncrypt(k, bytes.NewReader(p))
 	if err != nil {
 		t.Fatal(err)
 	}
