@@ -22,6 +22,18 @@ type handle struct {
 	pg    bool     // PostgreSQL: placeholders are numbered (bind)
 	stmts sync.Map // query -> *sql.Stmt
 	count atomic.Int32
+	// w, on SQLite, is the one connection every write goes through
+	// (transactions and writes of their own), with its own statements;
+	// reads stay on the pool (see Open).
+	w *handle
+}
+
+// writes is the handle writes and transactions go through.
+func (h *handle) writes() *handle {
+	if h.w != nil {
+		return h.w
+	}
+	return h
 }
 
 // maxCached bounds the cache: the store's queries are a fixed set, so this
@@ -72,6 +84,9 @@ func (h *handle) QueryContext(ctx context.Context, q string, args ...any) (*sql.
 }
 
 func (h *handle) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if h.w != nil {
+		return h.w.ExecContext(ctx, q, args...)
+	}
 	count(ctx, q)
 	if st, ok := h.stmt(ctx, q); ok {
 		return st.ExecContext(ctx, args...)
@@ -80,6 +95,9 @@ func (h *handle) ExecContext(ctx context.Context, q string, args ...any) (sql.Re
 }
 
 func (h *handle) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
+	if h.w != nil {
+		return h.w.BeginTx(ctx, opts)
+	}
 	count(ctx, "BEGIN")
 	tx, err := h.DB.BeginTx(ctx, opts)
 	if err != nil {
@@ -91,7 +109,11 @@ func (h *handle) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 // Close closes the cached statements and the database.
 func (h *handle) Close() error {
 	h.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
-	return h.DB.Close()
+	err := h.DB.Close()
+	if h.w != nil {
+		err = errors.Join(err, h.w.Close())
+	}
+	return err
 }
 
 // Tx is a transaction that uses the cached statements.

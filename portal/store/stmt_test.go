@@ -19,6 +19,7 @@ import (
 func TestTransactionNeedsOneConnection(t *testing.T) {
 	s := openTest(t)
 	s.db.SetMaxOpenConns(1)
+	s.db.writes().SetMaxOpenConns(1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	const q = `SELECT COUNT(*) FROM visits WHERE id <> ? AND state <> 'a query no one else runs'`
@@ -34,7 +35,7 @@ func TestTransactionNeedsOneConnection(t *testing.T) {
 	}
 	run()
 	// Once the transaction is over, the query is prepared for the next.
-	if _, ok := s.db.stmts.Load(q); !ok {
+	if _, ok := s.db.writes().stmts.Load(q); !ok {
 		t.Error("the query was not prepared after the transaction")
 	}
 	run()
@@ -269,4 +270,71 @@ func pgPlan(t *testing.T, s *Store, explain string, args ...any) []string {
 		plan = append(plan, line)
 	}
 	return plan
+}
+
+// TestWritesShareOneConnection: on SQLite every write of the process goes
+// through one connection, so concurrent writers queue for it in the
+// process and its page cache is never dropped. PRAGMA data_version, read
+// twice on one connection, differs when another connection has committed
+// between: before, writes went through whichever connection of the pool
+// was free, so every connection's cache was dropped by the next write of
+// another (and each waiting writer slept in SQLite's busy handler).
+func TestWritesShareOneConnection(t *testing.T) {
+	sqliteOnly(t)
+	s := openTest(t)
+	ctx := context.Background()
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE written (n INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	w := s.db.writes()
+	version := func() int {
+		t.Helper()
+		var v int
+		if err := w.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before := version()
+	const writers, each = 8, 20
+	errs := make(chan error, writers)
+	for g := range writers {
+		go func() {
+			var err error
+			for i := range each {
+				if i%2 == 0 {
+					err = s.inTx(ctx, func(tx *Tx) error {
+						_, err := tx.ExecContext(ctx, `INSERT INTO written (n) VALUES (?)`, g*each+i)
+						return err
+					})
+				} else {
+					_, err = s.db.ExecContext(ctx, `INSERT INTO written (n) VALUES (?)`, g*each+i)
+				}
+				if err == nil {
+					// A read between writes, on the pool.
+					var n int
+					err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM written`).Scan(&n)
+				}
+				if err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM written`).Scan(&n); err != nil || n != writers*each {
+		t.Fatalf("%d rows written (%v), want %d", n, err, writers*each)
+	}
+	if after := version(); after != before {
+		t.Errorf("the writing connection's data_version moved from %d to %d: another connection of the process wrote", before, after)
+	}
+	if st := w.Stats(); st.MaxOpenConnections != 1 {
+		t.Errorf("writes go through a pool of %d connections, want 1", st.MaxOpenConnections)
+	}
 }

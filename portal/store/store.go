@@ -59,12 +59,27 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	// SQLite writes one transaction at a time. Every write of this process
+	// goes through one connection, so writers queue here, each taking the
+	// connection the moment the last lets it go, rather than each on a
+	// connection of its own, sleeping in SQLite's busy handler and trying
+	// again; and that connection's page cache stays warm, since no other
+	// connection of the process changes the file (a connection drops its
+	// whole cache whenever another has written). Reads stay on the pool:
+	// in WAL mode they never wait for a writer.
+	w, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(10 * time.Minute)
 	// Keep connections (and the statements prepared on them) rather than
 	// closing all but two after a burst: database/sql's default would
 	// reopen and re-prepare under concurrent load.
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(10 * time.Minute)
-	s := &Store{db: &handle{DB: db}, path: path}
+	s := &Store{db: &handle{DB: db, w: &handle{DB: w}}, path: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
