@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -24,6 +25,11 @@ type Access struct {
 	Decision policy.Decision // the decision Authorize made
 
 	decided map[decisionKey]policy.Decision
+	// keyFingerprint is the visit's live key's, read with the visit
+	// ("" once destroyed), when keyRead: its key is then found without a
+	// statement more (key).
+	keyFingerprint string
+	keyRead        bool
 	// restrictions are the visit's item restrictions, loaded once (one
 	// statement) the first time a file is decided on.
 	restrictions map[string]store.Restriction
@@ -84,10 +90,20 @@ func (s *Service) Authorize(ctx context.Context, a Actor, action policy.Action, 
 	return acc, nil
 }
 
+// key is the visit's key, checked against the fingerprint read with the
+// visit when it was (Keyring.KeyWithFingerprint), else read now.
+func (acc *Access) key(ctx context.Context) (*crypto.VisitKey, error) {
+	if acc.keyRead {
+		return acc.svc.keys.KeyWithFingerprint(ctx, acc.Visit.ID, acc.keyFingerprint)
+	}
+	return acc.svc.keys.Key(ctx, acc.Visit.ID)
+}
+
 // accessOf is the actor's access to a visit loaded with a page of them
 // (store.VisitRow): the same as Authorize's, without a statement more.
 func (s *Service) accessOf(a Actor, r store.VisitRow) *Access {
-	acc := &Access{svc: s, Actor: a, decided: map[decisionKey]policy.Decision{}, Visit: r.Visit, Status: s.statusOf(r)}
+	acc := &Access{svc: s, Actor: a, decided: map[decisionKey]policy.Decision{}, Visit: r.Visit, Status: s.statusOf(r),
+		keyFingerprint: r.KeyFingerprint, keyRead: true}
 	if r.Member != nil && !s.unannounced(r.Visit, *r.Member) {
 		acc.Member = *r.Member
 		acc.Window = s.memberWindow(acc.Visit, acc.Status, acc.Member)
@@ -98,11 +114,12 @@ func (s *Service) accessOf(a Actor, r store.VisitRow) *Access {
 // load fills in the visit as it stands now, the actor's membership and
 // window, and the file named.
 func (s *Service) load(ctx context.Context, acc *Access, visitID, fileID string, purge bool) error {
-	var err error
-	if acc.Visit, err = s.store.Visit(ctx, visitID); err != nil {
+	r, err := s.store.VisitWithHold(ctx, visitID)
+	if err != nil {
 		return err // not found is 404 for everyone
 	}
-	if acc.Status, err = s.status(ctx, acc.Visit); err != nil {
+	acc.Visit, acc.keyFingerprint, acc.keyRead = r.Visit, r.KeyFingerprint, true
+	if acc.Status, err = s.statusWithHold(ctx, r); err != nil {
 		return err
 	}
 	if acc.Actor.UserID != "" {

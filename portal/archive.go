@@ -80,7 +80,7 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 	if len(a.files) == 0 {
 		return nil, notFound("There are no files you may download in the chosen items.")
 	}
-	if a.key, err = s.keys.Key(ctx, acc.Visit.ID); err != nil {
+	if a.key, err = acc.key(ctx); err != nil {
 		return nil, err
 	}
 	a.paths = make([]string, len(a.files))

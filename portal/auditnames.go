@@ -16,7 +16,7 @@ func (acc *Access) FileNames(ctx context.Context, ids []string) (map[string]stri
 	if len(ids) == 0 || acc.Visit.State == StateDestroying || acc.Visit.State == StateDestroyed || !acc.Can(ctx, policy.FileList) {
 		return out, nil
 	}
-	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return nil, err
 	}

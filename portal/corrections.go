@@ -98,7 +98,7 @@ func (acc *Access) ReplaceFile(ctx context.Context, size int64, body io.Reader) 
 	if !f.Live() {
 		return FileView{}, errNotLive
 	}
-	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return FileView{}, err
 	}

@@ -42,7 +42,7 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 		return nil, err
 	}
 	s, f := acc.svc, acc.File
-	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return nil, err
 	}

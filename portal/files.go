@@ -124,7 +124,7 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	if err != nil {
 		return FileView{}, err
 	}
-	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return FileView{}, err
 	}
@@ -224,7 +224,7 @@ func (acc *Access) Refile(ctx context.Context, rawItem string) (FileView, error)
 	if err != nil || item == "" {
 		return FileView{}, invalid("item", "Choose the item to file it under, such as 1.03, cld or case-2.")
 	}
-	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return FileView{}, err
 	}

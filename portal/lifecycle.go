@@ -84,7 +84,7 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 	if err := validText("reason", reason, 2000); err != nil {
 		return VisitView{}, invalid("reason", "Give the reason for setting or lifting the legal hold.")
 	}
-	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return VisitView{}, err
 	}

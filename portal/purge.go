@@ -40,7 +40,7 @@ func (acc *Access) Purge(ctx context.Context, reason string) error {
 		return invalidf("reason", "Say why the file is purged (at most %d characters), such as “uploaded to the wrong visit”.", MaxPurgeReason)
 	}
 	s, f := acc.svc, acc.File
-	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func (acc *Access) PurgedFiles(ctx context.Context) ([]PurgedView, error) {
 	if err != nil || len(ps) == 0 {
 		return []PurgedView{}, err
 	}
-	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -174,7 +174,7 @@ func (acc *Access) Ask(ctx context.Context, in QuestionInput) (QuestionView, err
 		d.Visible = false // a file or restricted item one may not see is not there
 		return QuestionView{}, acc.refuse(ctx, policy.QuestionPost, q.FileID, d)
 	}
-	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return QuestionView{}, err
 	}
@@ -221,7 +221,7 @@ func (acc *Access) Reply(ctx context.Context, id, text string) (QuestionView, er
 	if text, err = parseText(text); err != nil {
 		return QuestionView{}, err
 	}
-	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return QuestionView{}, err
 	}

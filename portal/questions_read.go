@@ -56,7 +56,7 @@ func (acc *Access) views(ctx context.Context, qs []store.Question) ([]QuestionVi
 		return out, nil
 	}
 	s := acc.svc
-	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ func (acc *Access) QuestionSubject(ctx context.Context, item, fileID string) (st
 	if item != "" {
 		return "item " + item, nil
 	}
-	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return "", err
 	}

@@ -168,7 +168,7 @@ func (acc *Access) Receipt(ctx context.Context, id string) (ReceiptView, error) 
 	if err := acc.requireReceipt(ctx, id, row.IssuedTo); err != nil {
 		return ReceiptView{}, err
 	}
-	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return ReceiptView{}, err
 	}
@@ -191,7 +191,7 @@ func (acc *Access) FileReceipt(ctx context.Context, fileID string) (ReceiptView,
 	if err := acc.requireReceipt(ctx, "", f.UploadedBy); err != nil {
 		return ReceiptView{}, err
 	}
-	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return ReceiptView{}, err
 	}
@@ -209,7 +209,7 @@ func (acc *Access) Receipts(ctx context.Context, limit int) ([]ReceiptView, int,
 	if err != nil || len(rows) == 0 {
 		return nil, 0, err
 	}
-	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -266,7 +266,7 @@ func (acc *Access) IssueBatchReceipt(ctx context.Context, fileIDs []string) (Rec
 		files = append(files, f)
 	}
 	slices.SortFunc(files, func(a, b store.File) int { return a.UploadedAt.Compare(b.UploadedAt) })
-	key, err := acc.svc.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return ReceiptView{}, err
 	}

@@ -173,7 +173,7 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 		}
 		due = d.Format(time.DateOnly)
 	}
-	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return RequestItemView{}, err
 	}

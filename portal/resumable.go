@@ -32,7 +32,7 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 	if err != nil {
 		return store.Resumable{}, err
 	}
-	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return store.Resumable{}, err
 	}
@@ -131,7 +131,7 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 		return r, nil, err
 	}
 	defer unlock()
-	key, err := s.keys.Key(ctx, acc.Visit.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return r, nil, err
 	}

@@ -51,13 +51,23 @@ type Status struct {
 // timeline (statusOf), loading what it needs.
 func (s *Service) status(ctx context.Context, v store.Visit) (Status, error) {
 	r := store.VisitRow{Visit: v}
+	if v.State != StateDestroying && v.State != StateDestroyed {
+		var err error
+		if r.Hold, err = s.store.GetLegalHold(ctx, v.ID); err != nil {
+			return Status{}, err
+		}
+	}
+	return s.statusWithHold(ctx, r)
+}
+
+// statusWithHold is status for a visit read with its legal hold
+// (store.VisitWithHold), loading the rest.
+func (s *Service) statusWithHold(ctx context.Context, r store.VisitRow) (Status, error) {
+	v := r.Visit
 	destroyed := v.State == StateDestroying || v.State == StateDestroyed
 	var err error
 	if !destroyed {
 		if r.Events, err = s.store.Events(ctx, v.ID); err != nil {
-			return Status{}, err
-		}
-		if r.Hold, err = s.store.GetLegalHold(ctx, v.ID); err != nil {
 			return Status{}, err
 		}
 	}

@@ -86,7 +86,9 @@ func (s *Service) viewFields(v store.Visit, st Status, role string) VisitView {
 
 // View is the visit as the actor sees it.
 func (acc *Access) View(ctx context.Context) VisitView {
-	return acc.svc.view(ctx, acc.Visit, acc.Status, acc.Member.Role)
+	out := acc.svc.viewFields(acc.Visit, acc.Status, acc.Member.Role)
+	out.Title = acc.svc.openTitleWith(ctx, acc.Visit, func() (*crypto.VisitKey, error) { return acc.key(ctx) })
+	return out
 }
 
 // openTitle unseals a visit's title; once the key is gone the title is too.

@@ -89,3 +89,73 @@ func TestUploadWritesOnce(t *testing.T) {
 		t.Errorf("the upload's receipt: %+v", r)
 	}
 }
+
+// TestVisitReadOnce: a request on a visit reads the visit with its legal
+// hold and its key's fingerprint in one statement. Each was a statement of
+// its own (the visit, then its hold for its status, then the fingerprint
+// before the key was used): two more round trips on every upload and
+// download, and on every page that shows a name.
+func TestVisitReadOnce(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string][]string{}
+	ts := startStackSetup(t, func(o *devstack.Options) {
+		o.WebOptions = []web.Option{web.WithStatementCount(func(r *http.Request, route string, qs []string) {
+			mu.Lock()
+			seen[r.Method+" "+route] = qs
+			mu.Unlock()
+		})}
+	})
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	f := decode[fileResp](t, uploader.upload(v.ID, "1.01 Structure.pdf", strings.NewReader("%PDF-1.7 structure"), 18), http.StatusCreated)
+	if code, _, body := uploader.download(v.ID, f.ID); code != http.StatusOK || string(body) != "%PDF-1.7 structure" {
+		t.Fatalf("download: %d %q", code, body)
+	}
+	files := "/api/v1/visits/:id/files"
+	for _, route := range []string{"POST " + files, "GET " + files + "/:file/content", "GET /api/v1/visits/:id"} {
+		if route == "GET /api/v1/visits/:id" {
+			decode[map[string]any](t, uploader.get("/api/v1/visits/"+v.ID), http.StatusOK)
+		}
+		var qs []string
+		for range 100 { // the statements are reported once the response is written
+			mu.Lock()
+			qs = seen[route]
+			mu.Unlock()
+			if qs != nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if qs == nil {
+			t.Fatalf("%s: no statements reported (routes seen: %v)", route, keys(seen, &mu))
+		}
+		visits, holds, fingerprints := 0, 0, 0
+		for _, q := range qs {
+			if strings.HasPrefix(q, "BEGIN") {
+				break // what the act writes, and reads again as it ends, is its own
+			}
+			switch {
+			case strings.Contains(q, "FROM visits WHERE id = ?") && strings.HasPrefix(q, "SELECT id, reference"):
+				visits++
+			case strings.HasPrefix(q, "SELECT legal_hold"):
+				holds++
+			case strings.HasPrefix(q, "SELECT fingerprint FROM visit_keys"):
+				fingerprints++
+			}
+		}
+		if visits != 1 || holds != 0 || fingerprints != 0 {
+			t.Errorf("%s read the visit %d times, its hold %d and its key's fingerprint %d more, want once and none:\n%s",
+				route, visits, holds, fingerprints, strings.Join(qs, "\n"))
+		}
+	}
+}
+
+func keys(m map[string][]string, mu *sync.Mutex) []string {
+	mu.Lock()
+	defer mu.Unlock()
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -21,6 +22,41 @@ type VisitRow struct {
 	Notice         *Notice
 	Failure        *Failure
 	KeyFingerprint string // "" once the key is destroyed
+}
+
+// visitRowColumns are a visit's columns (visitColumns), its legal hold,
+// and its live key's fingerprint (NULL once the key is destroyed).
+const visitRowColumns = visitColumns + `, legal_hold, legal_hold_reason_sealed, legal_hold_at, (SELECT fingerprint FROM visit_keys WHERE visit_id = visits.id)`
+
+func scanVisitRow(sc scanner) (VisitRow, error) {
+	var r VisitRow
+	v := &r.Visit
+	var nd, fs, created string
+	var holdAt, fp sql.NullString
+	if err := sc.Scan(&v.ID, &v.Reference, &v.TitleSealed, &v.Provider, &nd, &fs, &v.RetentionDays, &v.State, &v.Bucket, &created, &v.CreatedBy,
+		&r.Hold.On, &r.Hold.ReasonSealed, &holdAt, &fp); err != nil {
+		return r, err
+	}
+	var d dates
+	v.NotificationDate, v.FieldworkStart, v.CreatedAt = d.date(nd), d.date(fs), d.time(created)
+	r.Hold.At = d.null(holdAt)
+	r.KeyFingerprint = fp.String
+	return r, d.err
+}
+
+// VisitWithHold returns one visit with its legal hold and its live key's
+// fingerprint, in one statement: what every request on a visit reads
+// first (its status needs the hold, and most then need the key). The
+// row's other parts are left empty.
+func (s *Store) VisitWithHold(ctx context.Context, id string) (VisitRow, error) {
+	r, err := scanVisitRow(s.db.QueryRowContext(ctx, `SELECT `+visitRowColumns+` FROM visits WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return VisitRow{}, ErrNotFound
+	}
+	if err != nil {
+		return VisitRow{}, fmt.Errorf("store: visit %s: %w", id, err)
+	}
+	return r, nil
 }
 
 // VisitCursor is where a page of visits starts: after the visit with this
@@ -94,7 +130,7 @@ func (s *Store) NoticedVisits(ctx context.Context, userID string, after NoticeCu
 const warnedVisits = `SELECT visit_id FROM (
 	SELECT visit_id, 0 AS k, '' AS d FROM retention_failures
 	UNION ALL SELECT visit_id, 1 AS k, destroy_on AS d FROM destruction_notices
-		WHERE EXISTS (SELECT 1 FROM visits WHERE visits.id = destruction_notices.visit_id AND visits.state = 'active') AND visit_id NOT IN (SELECT visit_id FROM retention_failures)
+		WHERE EXISTS (SELECT 1 FROM visits WHERE visits.id = destruction_notices.visit_id AND visits.state = 'active') AND NOT EXISTS (SELECT 1 FROM retention_failures WHERE retention_failures.visit_id = destruction_notices.visit_id)
 	) w ORDER BY k, d, visit_id LIMIT ?`
 
 // WarnedVisits returns the first limit visits whose destruction failed or
@@ -103,7 +139,7 @@ const warnedVisits = `SELECT visit_id FROM (
 func (s *Store) WarnedVisits(ctx context.Context, userID string, limit int) ([]VisitRow, int, error) {
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM retention_failures) + (SELECT COUNT(*) FROM destruction_notices
-		WHERE EXISTS (SELECT 1 FROM visits WHERE visits.id = destruction_notices.visit_id AND visits.state = 'active') AND visit_id NOT IN (SELECT visit_id FROM retention_failures))`).Scan(&n); err != nil {
+		WHERE EXISTS (SELECT 1 FROM visits WHERE visits.id = destruction_notices.visit_id AND visits.state = 'active') AND NOT EXISTS (SELECT 1 FROM retention_failures WHERE retention_failures.visit_id = destruction_notices.visit_id))`).Scan(&n); err != nil {
 		return nil, 0, fmt.Errorf("store: warned visits: %w", err)
 	}
 	if n == 0 {
@@ -118,49 +154,23 @@ func (s *Store) WarnedVisits(ctx context.Context, userID string, limit int) ([]V
 func (s *Store) visitRows(ctx context.Context, userID, page string, args []any) ([]VisitRow, error) {
 	fail := func(err error) ([]VisitRow, error) { return nil, fmt.Errorf("store: page of visits: %w", err) }
 
-	type extra struct {
-		hold       bool
-		holdSealed []byte
-		holdAt     sql.NullString
-		fp         sql.NullString
-	}
-	var extras []extra
-	vs, err := queryAll(ctx, s.db, func(sc scanner) (Visit, error) {
-		var v Visit
-		var e extra
-		var nd, fs, created string
-		if err := sc.Scan(&v.ID, &v.Reference, &v.TitleSealed, &v.Provider, &nd, &fs, &v.RetentionDays, &v.State, &v.Bucket, &created, &v.CreatedBy,
-			&e.hold, &e.holdSealed, &e.holdAt, &e.fp); err != nil {
-			return v, err
-		}
-		var d dates
-		v.NotificationDate, v.FieldworkStart, v.CreatedAt = d.date(nd), d.date(fs), d.time(created)
-		extras = append(extras, e)
-		return v, d.err
-	}, `SELECT `+visitColumns+`, legal_hold, legal_hold_reason_sealed, legal_hold_at, (SELECT fingerprint FROM visit_keys WHERE visit_id = visits.id)
-		FROM visits WHERE id IN (`+page+`) ORDER BY notification_date DESC, reference`, args...)
+	rows, err := queryAll(ctx, s.db, scanVisitRow, `SELECT `+visitRowColumns+` FROM visits WHERE id IN (`+page+`) ORDER BY notification_date DESC, reference`, args...)
 	if err != nil {
 		return fail(err)
 	}
-	rows := make([]VisitRow, len(vs))
-	at := map[string]*VisitRow{}
-	for i, v := range vs {
-		var d dates
-		rows[i] = VisitRow{Visit: v, Hold: LegalHold{On: extras[i].hold, ReasonSealed: extras[i].holdSealed, At: d.null(extras[i].holdAt)}, KeyFingerprint: extras[i].fp.String}
-		if d.err != nil {
-			return fail(d.err)
-		}
-		at[v.ID] = &rows[i]
+	at := make(map[string]*VisitRow, len(rows))
+	for i := range rows {
+		at[rows[i].ID] = &rows[i]
 	}
 	if len(rows) == 0 {
-		return rows, nil
+		return []VisitRow{}, nil
 	}
 	// The rest of the page's rows are read by the page's ids, a JSON
 	// array in one argument: finding the page again in each statement
 	// would sort a member's visits once per statement.
-	ids := make([]string, len(vs))
-	for i, v := range vs {
-		ids[i] = v.ID
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
 	}
 	list, err := json.Marshal(ids)
 	if err != nil {
