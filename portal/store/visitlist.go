@@ -30,15 +30,11 @@ const visitRowColumns = visitColumns + `, legal_hold, legal_hold_reason_sealed, 
 
 func scanVisitRow(sc scanner) (VisitRow, error) {
 	var r VisitRow
-	v := &r.Visit
-	var nd, fs, created string
 	var holdAt, fp sql.NullString
-	if err := sc.Scan(&v.ID, &v.Reference, &v.TitleSealed, &v.Provider, &nd, &fs, &v.RetentionDays, &v.State, &v.Bucket, &created, &v.CreatedBy,
-		&r.Hold.On, &r.Hold.ReasonSealed, &holdAt, &fp); err != nil {
+	if err := scanVisitInto(sc, &r.Visit, &r.Hold.On, &r.Hold.ReasonSealed, &holdAt, &fp); err != nil {
 		return r, err
 	}
 	var d dates
-	v.NotificationDate, v.FieldworkStart, v.CreatedAt = d.date(nd), d.date(fs), d.time(created)
 	r.Hold.At = d.null(holdAt)
 	r.KeyFingerprint = fp.String
 	return r, d.err

@@ -85,13 +85,23 @@ const visitColumns = `id, reference, title_sealed, provider, notification_date, 
 
 func scanVisit(sc scanner) (Visit, error) {
 	var v Visit
-	var nd, fs, created string
-	if err := sc.Scan(&v.ID, &v.Reference, &v.TitleSealed, &v.Provider, &nd, &fs, &v.RetentionDays, &v.State, &v.Bucket, &created, &v.CreatedBy); err != nil {
+	if err := scanVisitInto(sc, &v); err != nil {
 		return Visit{}, err
+	}
+	return v, nil
+}
+
+// scanVisitInto scans visitColumns into v, and the columns after them
+// into more.
+func scanVisitInto(sc scanner, v *Visit, more ...any) error {
+	var nd, fs, created string
+	dest := append([]any{&v.ID, &v.Reference, &v.TitleSealed, &v.Provider, &nd, &fs, &v.RetentionDays, &v.State, &v.Bucket, &created, &v.CreatedBy}, more...)
+	if err := sc.Scan(dest...); err != nil {
+		return err
 	}
 	var d dates
 	v.NotificationDate, v.FieldworkStart, v.CreatedAt = d.date(nd), d.date(fs), d.time(created)
-	return v, d.err
+	return d.err
 }
 
 // Visit returns one visit.
