@@ -102,7 +102,7 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 		return FilePage{}, invalid("to", "The last day must be the same as or after the first day.")
 	}
 	s, v := acc.svc, acc.Visit
-	key, err := s.keys.Key(ctx, v.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return FilePage{}, err
 	}

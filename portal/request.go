@@ -93,7 +93,7 @@ func (acc *Access) InformationRequest(ctx context.Context) ([]RequestItemView, e
 		return nil, err
 	}
 	s, v := acc.svc, acc.Visit
-	key, err := s.keys.Key(ctx, v.ID)
+	key, err := acc.key(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -94,7 +95,8 @@ func TestUploadWritesOnce(t *testing.T) {
 // hold and its key's fingerprint in one statement. Each was a statement of
 // its own (the visit, then its hold for its status, then the fingerprint
 // before the key was used): two more round trips on every upload and
-// download, and on every page that shows a name.
+// download, and on every page that shows a name (the file list and its
+// search, the information request).
 func TestVisitReadOnce(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string][]string{}
@@ -112,9 +114,19 @@ func TestVisitReadOnce(t *testing.T) {
 		t.Fatalf("download: %d %q", code, body)
 	}
 	files := "/api/v1/visits/:id/files"
-	for _, route := range []string{"POST " + files, "GET " + files + "/:file/content", "GET /api/v1/visits/:id"} {
-		if route == "GET /api/v1/visits/:id" {
-			decode[map[string]any](t, uploader.get("/api/v1/visits/"+v.ID), http.StatusOK)
+	gets := map[string]string{ // routes still to be asked for, and how
+		"GET /api/v1/visits/:id":         "/api/v1/visits/" + v.ID,
+		"GET " + files:                   "/api/v1/visits/" + v.ID + "/files?q=structure",
+		"GET /api/v1/visits/:id/request": "/api/v1/visits/" + v.ID + "/request",
+	}
+	for _, route := range []string{"POST " + files, "GET " + files + "/:file/content", "GET /api/v1/visits/:id", "GET " + files, "GET /api/v1/visits/:id/request"} {
+		if path, ok := gets[route]; ok {
+			resp := uploader.get(path)
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %d", path, resp.StatusCode)
+			}
 		}
 		var qs []string
 		for range 100 { // the statements are reported once the response is written
