@@ -182,3 +182,32 @@ func TestNewerDatabaseRefused(t *testing.T) {
 		t.Fatalf("a newer database: %v", err)
 	}
 }
+
+// TestRefusedDatabaseLeftClosed: a database Open refuses is left with no
+// file of it open in the process. The writing connection, which the
+// refused migration had used, was left open.
+func TestRefusedDatabaseLeftClosed(t *testing.T) {
+	sqliteOnly(t)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "t.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().Exec(`INSERT INTO schema_version (version) VALUES (?)`, latestVersion()+1); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := Open(ctx, path); err == nil || !strings.Contains(err.Error(), "newer than this portal") {
+		t.Fatalf("a newer database: %v", err)
+	}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd:", err)
+	}
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(target, path) {
+			t.Errorf("%s is still open after Open refused it", target)
+		}
+	}
+}

@@ -28,14 +28,6 @@ type handle struct {
 	w *handle
 }
 
-// writes is the handle writes and transactions go through.
-func (h *handle) writes() *handle {
-	if h.w != nil {
-		return h.w
-	}
-	return h
-}
-
 // maxCached bounds the cache: the store's queries are a fixed set, so this
 // is never reached unless something builds SQL from data.
 const maxCached = 256

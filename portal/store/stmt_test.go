@@ -11,6 +11,15 @@ import (
 	"time"
 )
 
+// writes is the handle writes and transactions go through: SQLite's
+// writing connection, or the pool itself on PostgreSQL.
+func (h *handle) writes() *handle {
+	if h.w != nil {
+		return h.w
+	}
+	return h
+}
+
 // TestTransactionNeedsOneConnection: a transaction runs on the connection
 // it holds. A query it is the first to use must not wait for a second
 // connection from the pool to prepare it: with every connection held by a

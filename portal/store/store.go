@@ -81,7 +81,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetConnMaxIdleTime(10 * time.Minute)
 	s := &Store{db: &handle{DB: db, w: &handle{DB: w}}, path: path}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		s.db.Close() // the pool and the writing connection
 		return nil, err
 	}
 	return s, nil
