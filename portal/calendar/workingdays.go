@@ -91,21 +91,23 @@ func (c *Calendar) AddWorkingDays(d time.Time, n int) time.Time {
 	if n < 0 {
 		step = -1
 	}
-	// Civil dates are midnight UTC, so a day is exactly 24 hours.
-	day := time.Duration(step) * 24 * time.Hour
+	// It steps over the year's day numbers and makes the date once at the
+	// end: a page of visits computes hundreds of these.
 	year, i := d.Year(), d.YearDay()-1
 	w := c.workingDays(year)
+	moved := 0
 	for n != 0 {
-		d, i = d.Add(day), i+step
+		i, moved = i+step, moved+step
 		if i < 0 || i >= len(w) {
-			year, i = d.Year(), d.YearDay()-1
+			at := d.AddDate(0, 0, moved)
+			year, i = at.Year(), at.YearDay()-1
 			w = c.workingDays(year)
 		}
 		if w[i] {
 			n -= step
 		}
 	}
-	return d
+	return d.AddDate(0, 0, moved)
 }
 
 // NextWorkingDay returns the first working day strictly after d's date.

@@ -56,6 +56,8 @@ func TestAddWorkingDays(t *testing.T) {
 		{"over a Saturday Christmas", "2027-12-24", 1, "2027-12-29"},
 		{"backwards over Christmas", "2026-12-29", -1, "2026-12-24"},
 		{"over New Year", "2026-12-31", 1, "2027-01-04"},
+		{"backwards over New Year", "2027-01-04", -2, "2026-12-30"},
+		{"backwards over two year ends", "2027-01-04", -300, "2025-10-24"},
 		{"over the 2022 jubilee", "2022-06-01", 1, "2022-06-06"},
 		{"over the moved 2020 holiday", "2020-05-07", 1, "2020-05-11"},
 		{"a whole year: 261 weekdays less 8 holidays", "2025-12-31", 253, "2026-12-31"},
