@@ -147,7 +147,7 @@ func TestVisitReadOnce(t *testing.T) {
 				break // what the act writes, and reads again as it ends, is its own
 			}
 			switch {
-			case strings.Contains(q, "FROM visits WHERE id = ?") && strings.HasPrefix(q, "SELECT id, reference"):
+			case strings.Contains(q, "FROM visits WHERE id = ?") && strings.HasPrefix(q, "SELECT visits.id, reference"):
 				visits++
 			case strings.HasPrefix(q, "SELECT legal_hold"):
 				holds++

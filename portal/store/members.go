@@ -137,9 +137,10 @@ func (s *Store) Members(ctx context.Context, visitID string) ([]Member, error) {
 	return out, nil
 }
 
-// MembershipOf returns the user's membership of a visit, or ErrNotFound.
+// MembershipOf returns the user's membership of a visit, or ErrNotFound;
+// should there be two, the first by id, as a page of visits shows.
 func (s *Store) MembershipOf(ctx context.Context, visitID, userID string) (Member, error) {
-	return s.member(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND user_id = ?`, visitID, userID)
+	return s.member(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND user_id = ? ORDER BY id LIMIT 1`, visitID, userID)
 }
 
 func nullString(s string) any {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -16,7 +17,10 @@ import (
 // thousand.
 type VisitRow struct {
 	Visit
-	Member         *Member // the user's membership, nil for none
+	// Member is the user's membership (nil for none): its id, role and
+	// window, all a list and the access it gives need; the member's
+	// names and times are left empty.
+	Member         *Member
 	Hold           LegalHold
 	Events         []Event
 	Notice         *Notice
@@ -37,6 +41,23 @@ func scanVisitRow(sc scanner) (VisitRow, error) {
 	var d dates
 	r.Hold.At = d.null(holdAt)
 	r.KeyFingerprint = fp.String
+	return r, d.err
+}
+
+// scanPageRow scans a visit row (visitRowColumns) and userID's membership
+// of it: its id, role and window, NULL for none.
+func scanPageRow(sc scanner, userID string) (VisitRow, error) {
+	var r VisitRow
+	var holdAt, fp, memberID, role, from, until sql.NullString
+	if err := scanVisitInto(sc, &r.Visit, &r.Hold.On, &r.Hold.ReasonSealed, &holdAt, &fp, &memberID, &role, &from, &until); err != nil {
+		return r, err
+	}
+	var d dates
+	r.Hold.At = d.null(holdAt)
+	r.KeyFingerprint = fp.String
+	if memberID.Valid {
+		r.Member = &Member{ID: memberID.String, VisitID: r.ID, UserID: userID, Role: role.String, ValidFrom: d.null(from), ValidUntil: d.null(until)}
+	}
 	return r, d.err
 }
 
@@ -150,10 +171,18 @@ func (s *Store) WarnedVisits(ctx context.Context, userID string, limit int) ([]V
 func (s *Store) visitRows(ctx context.Context, userID, page string, args []any) ([]VisitRow, error) {
 	fail := func(err error) ([]VisitRow, error) { return nil, fmt.Errorf("store: page of visits: %w", err) }
 
-	rows, err := queryAll(ctx, s.db, scanVisitRow, `SELECT `+visitRowColumns+` FROM visits WHERE id IN (`+page+`) ORDER BY notification_date DESC, reference`, args...)
+	// The user's membership comes with each visit: a member is bound to
+	// one user once per visit (sign-in binds an email only where the
+	// identity is not yet a member), but the schema does not say so, so a
+	// second membership is dropped rather than the visit listed twice.
+	rows, err := queryAll(ctx, s.db, func(sc scanner) (VisitRow, error) { return scanPageRow(sc, userID) },
+		`SELECT `+visitRowColumns+`, members.id, members.role, members.valid_from, members.valid_until
+		FROM visits LEFT JOIN members ON members.visit_id = visits.id AND members.user_id = ?
+		WHERE visits.id IN (`+page+`) ORDER BY notification_date DESC, reference, members.id`, append([]any{userID}, args...)...)
 	if err != nil {
 		return fail(err)
 	}
+	rows = slices.CompactFunc(rows, func(a, b VisitRow) bool { return a.ID == b.ID })
 	at := make(map[string]*VisitRow, len(rows))
 	for i := range rows {
 		at[rows[i].ID] = &rows[i]
@@ -173,18 +202,6 @@ func (s *Store) visitRows(ctx context.Context, userID, page string, args []any) 
 		return fail(err)
 	}
 	in, arg := s.inIDs("visit_id"), string(list)
-	if userID != "" {
-		ms, err := queryAll(ctx, s.db, scanMember, `SELECT `+memberColumns+` FROM members WHERE user_id = ? AND `+in, userID, arg)
-		if err != nil {
-			return fail(err)
-		}
-		for _, m := range ms {
-			if r := at[m.VisitID]; r != nil {
-				m := m
-				r.Member = &m
-			}
-		}
-	}
 	evs, err := queryAll(ctx, s.db, scanEvent, `SELECT id, visit_id, event, date, recorded_by, recorded_at FROM visit_events
 		WHERE `+in+` ORDER BY recorded_at, id`, arg)
 	if err != nil {

@@ -81,7 +81,9 @@ func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, restrictio
 	return nil
 }
 
-const visitColumns = `id, reference, title_sealed, provider, notification_date, fieldwork_start, COALESCE(retention_days, 0), state, bucket, created_at, created_by`
+// visitColumns name the two that members share with the table, so that a
+// page of visits may join the user's membership.
+const visitColumns = `visits.id, reference, title_sealed, provider, notification_date, fieldwork_start, COALESCE(retention_days, 0), state, bucket, visits.created_at, created_by`
 
 func scanVisit(sc scanner) (Visit, error) {
 	var v Visit

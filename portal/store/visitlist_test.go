@@ -1,0 +1,76 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestVisitPageCarriesTheMembership: a page of visits brings each visit
+// with the user's membership of it (role and window), nil where they are
+// not a member, and lists a visit once even when the user holds two
+// memberships of it (the schema allows it: one added by subject, one by
+// user), showing the one MembershipOf gives.
+func TestVisitPageCarriesTheMembership(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	for i, id := range []string{"v1", "v2", "v3"} {
+		nd := now.AddDate(0, 0, -i)
+		v := Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("x"), Provider: "Cafcass", NotificationDate: nd, FieldworkStart: nd,
+			State: "active", Bucket: "b-" + id, CreatedAt: now, CreatedBy: "system"}
+		if err := s.CreateVisit(ctx, v, VisitKey{VisitID: id, Wrapped: []byte("w"), Fingerprint: "f-" + id, CreatedAt: now}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, err := s.SignIn(ctx, "https://ofsted.example", "sub-lead", "lead@ofsted.example", "Lead", []string{"lead_inspector", "inspector"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := now.AddDate(0, 1, 0)
+	if _, _, err := s.PutMember(ctx, Member{VisitID: "v1", Issuer: u.Issuer, Subject: u.Subject, UserID: u.ID, Role: "lead_inspector", ValidUntil: until}, now); err != nil {
+		t.Fatal(err)
+	}
+	// A second membership of v2 for the same user.
+	for _, role := range []string{"inspector", "lead_inspector"} {
+		if _, _, err := s.PutMember(ctx, Member{VisitID: "v2", UserID: u.ID, Role: role}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := s.DB().QueryRow(`SELECT COUNT(*) FROM members WHERE visit_id = 'v2' AND user_id = ?`, u.ID).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("want two memberships of v2, have %d (%v)", n, err)
+	}
+	want, err := s.MembershipOf(ctx, "v2", u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, all := range []bool{false, true} {
+		rows, err := s.VisitPage(ctx, u.ID, all, VisitCursor{}, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range rows {
+			role := "-"
+			if r.Member != nil {
+				role = r.Member.Role
+			}
+			got = append(got, r.ID+":"+role)
+		}
+		wantIDs := "[v1:lead_inspector v2:" + want.Role + "]"
+		if all {
+			wantIDs = "[v1:lead_inspector v2:" + want.Role + " v3:-]"
+		}
+		if s := fmt.Sprint(got); s != wantIDs {
+			t.Fatalf("all=%v: page %s, want %s", all, s, wantIDs)
+		}
+		if m := rows[0].Member; !m.ValidUntil.Equal(until) || m.UserID != u.ID || m.VisitID != "v1" || rows[0].KeyFingerprint != "f-v1" {
+			t.Fatalf("all=%v: v1's membership %+v, fingerprint %q", all, *m, rows[0].KeyFingerprint)
+		}
+		if rows[1].Member.ID != want.ID {
+			t.Fatalf("all=%v: the page shows membership %s of v2, MembershipOf %s", all, rows[1].Member.ID, want.ID)
+		}
+	}
+}
