@@ -261,7 +261,7 @@ func (s *Service) Visits(ctx context.Context, a Actor, after string) (VisitList,
 	if err != nil {
 		return VisitList{}, err
 	}
-	out := VisitList{Visits: []VisitView{}}
+	out := VisitList{Visits: make([]VisitView, 0, len(rows))}
 	for _, r := range rows {
 		role := ""
 		if r.Member != nil && !s.unannounced(r.Visit, *r.Member) {

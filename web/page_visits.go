@@ -88,7 +88,7 @@ func (s *Server) visitsPage(c *gin.Context) {
 		return
 	}
 	vs := list.Visits
-	var rows []visitRow
+	rows := make([]visitRow, 0, len(vs))
 	var warnings []string
 	today := s.svc.Today()
 	for _, vj := range vs {
