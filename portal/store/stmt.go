@@ -184,12 +184,22 @@ type querier interface {
 
 // queryAll runs a query and scans every row with scan.
 func queryAll[T any](ctx context.Context, db querier, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	return queryAtMost(ctx, db, 0, scan, q, args...)
+}
+
+// queryAtMost is queryAll for a query of at most n rows (a page): the
+// rows' slice is made once, not grown a row at a time. Like queryAll it
+// returns nil for no rows when n is 0.
+func queryAtMost[T any](ctx context.Context, db querier, n int, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []T
+	if n > 0 {
+		out = make([]T, 0, min(n, 1000))
+	}
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {

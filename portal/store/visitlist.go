@@ -107,7 +107,7 @@ func (s *Store) VisitPage(ctx context.Context, userID string, all bool, after Vi
 		date = after.NotificationDate.Format(dateFormat)
 	}
 	args = append(args, date, date, after.Reference, limit)
-	return s.visitRows(ctx, userID, page, args)
+	return s.visitRows(ctx, userID, limit, page, args)
 }
 
 // A page of the active visits under a destruction notice (for review),
@@ -127,7 +127,7 @@ type NoticeCursor struct {
 // notice after the cursor, soonest destruction first, with userID's
 // membership of each.
 func (s *Store) NoticedVisits(ctx context.Context, userID string, after NoticeCursor, limit int) ([]VisitRow, error) {
-	rows, err := s.visitRows(ctx, userID, noticedVisits, []any{after.DestroyOn, after.DestroyOn, after.VisitID, limit})
+	rows, err := s.visitRows(ctx, userID, limit, noticedVisits, []any{after.DestroyOn, after.DestroyOn, after.VisitID, limit})
 	on := func(r VisitRow) time.Time {
 		if r.Notice == nil {
 			return time.Time{}
@@ -162,20 +162,20 @@ func (s *Store) WarnedVisits(ctx context.Context, userID string, limit int) ([]V
 	if n == 0 {
 		return nil, 0, nil
 	}
-	rows, err := s.visitRows(ctx, userID, warnedVisits, []any{limit})
+	rows, err := s.visitRows(ctx, userID, limit, warnedVisits, []any{limit})
 	return rows, n, err
 }
 
 // visitRows loads the visits that the query page (of fixed text, with its
 // args) selects, and what their status needs, a few statements in all.
-func (s *Store) visitRows(ctx context.Context, userID, page string, args []any) ([]VisitRow, error) {
+func (s *Store) visitRows(ctx context.Context, userID string, limit int, page string, args []any) ([]VisitRow, error) {
 	fail := func(err error) ([]VisitRow, error) { return nil, fmt.Errorf("store: page of visits: %w", err) }
 
 	// The user's membership comes with each visit: a member is bound to
 	// one user once per visit (sign-in binds an email only where the
 	// identity is not yet a member), but the schema does not say so, so a
 	// second membership is dropped rather than the visit listed twice.
-	rows, err := queryAll(ctx, s.db, func(sc scanner) (VisitRow, error) { return scanPageRow(sc, userID) },
+	rows, err := queryAtMost(ctx, s.db, limit, func(sc scanner) (VisitRow, error) { return scanPageRow(sc, userID) },
 		`SELECT `+visitRowColumns+`, members.id, members.role, members.valid_from, members.valid_until
 		FROM visits LEFT JOIN members ON members.visit_id = visits.id AND members.user_id = ?
 		WHERE visits.id IN (`+page+`) ORDER BY notification_date DESC, reference, members.id`, append([]any{userID}, args...)...)
