@@ -18,6 +18,7 @@ import (
 	"slices"
 
 	"github.com/cedar-policy/cedar-go"
+	"github.com/cedar-policy/cedar-go/x/exp/ast"
 )
 
 // Action is something a principal tries to do.
@@ -163,6 +164,14 @@ var policyText []byte
 // Engine evaluates the embedded policy set. It is safe for concurrent use.
 type Engine struct {
 	policies *cedar.PolicySet
+	// byAction holds, for each of Actions, the policies whose action
+	// scope can match it: the rest can neither permit nor forbid it
+	// (their scope is false before any condition is read), and Cedar
+	// spent most of a decision checking each one's action list. Actions
+	// have no groups here (the request's entities hold no Action), so
+	// "action in [A, B]" matches A and B only; a scope naming one
+	// entity (a group) is kept for every action, to be safe.
+	byAction map[Action]*cedar.PolicySet
 }
 
 // New parses the embedded policies; each must carry a unique @id.
@@ -181,7 +190,42 @@ func New() (*Engine, error) {
 			return nil, fmt.Errorf("policy: duplicate @id %q", id)
 		}
 	}
-	return &Engine{policies: ps}, nil
+	e := &Engine{policies: ps, byAction: map[Action]*cedar.PolicySet{}}
+	for _, a := range Actions {
+		uid := cedar.NewEntityUID("Action", cedar.String(a))
+		set := cedar.NewPolicySet()
+		for id, p := range ps.All() {
+			if mayMatchAction(p, uid) {
+				set.Add(id, p)
+			}
+		}
+		e.byAction[a] = set
+	}
+	return e, nil
+}
+
+// mayMatchAction says whether p's action scope can hold for the action
+// uid (an action in no group).
+func mayMatchAction(p *cedar.Policy, uid cedar.EntityUID) bool {
+	switch sc := p.AST().Action.(type) {
+	case ast.ScopeTypeAll:
+		return true
+	case ast.ScopeTypeEq:
+		return sc.Entity == uid
+	case ast.ScopeTypeInSet:
+		return slices.Contains(sc.Entities, uid)
+	default: // "action in" one entity, or a scope this code does not know
+		return true
+	}
+}
+
+// policiesFor is the policy set to evaluate for a: its own, or the whole
+// set for an action the portal does not define.
+func (e *Engine) policiesFor(a Action) *cedar.PolicySet {
+	if ps, ok := e.byAction[a]; ok {
+		return ps
+	}
+	return e.policies
 }
 
 // PolicyIDs lists the ids of the loaded policies.
@@ -227,6 +271,28 @@ func (e *Engine) Decide(p Principal, a Action, r Resource) Decision {
 	return d
 }
 
+// The user's and the visit's attributes are a few booleans: their records
+// (immutable) are made once, not on every decision.
+var (
+	userRecords  = [2]cedar.Record{userRecord(false), userRecord(true)}
+	visitRecords = [2][2]cedar.Record{{visitRecord(false, false), visitRecord(false, true)}, {visitRecord(true, false), visitRecord(true, true)}}
+)
+
+func userRecord(administrator bool) cedar.Record {
+	return cedar.NewRecord(cedar.RecordMap{"administrator": cedar.Boolean(administrator)})
+}
+
+func visitRecord(acceptsUploads, legalHold bool) cedar.Record {
+	return cedar.NewRecord(cedar.RecordMap{"accepts_uploads": cedar.Boolean(acceptsUploads), "legal_hold": cedar.Boolean(legalHold)})
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func stringSet(ss []string) cedar.Set {
 	vs := make([]cedar.Value, len(ss))
 	for i, v := range ss {
@@ -239,8 +305,8 @@ func (e *Engine) evaluate(p Principal, a Action, r Resource) Decision {
 	user := cedar.NewEntityUID("User", cedar.String(p.UserID))
 	visit := cedar.NewEntityUID("Visit", cedar.String(r.VisitID))
 	entities := cedar.EntityMap{
-		user:  {UID: user, Attributes: cedar.NewRecord(cedar.RecordMap{"administrator": cedar.Boolean(p.Administrator)})},
-		visit: {UID: visit, Attributes: cedar.NewRecord(cedar.RecordMap{"accepts_uploads": cedar.Boolean(r.AcceptsUploads), "legal_hold": cedar.Boolean(r.LegalHold)})},
+		user:  {UID: user, Attributes: userRecords[b2i(p.Administrator)]},
+		visit: {UID: visit, Attributes: visitRecords[b2i(r.AcceptsUploads)][b2i(r.LegalHold)]},
 	}
 	resource := visit
 	switch {
@@ -269,7 +335,7 @@ func (e *Engine) evaluate(p Principal, a Action, r Resource) Decision {
 			"visit": visit, "item": item, "uploaded_by": cedar.NewEntityUID("User", cedar.String(f.UploadedBy)), "scan": cedar.String(f.Scan),
 		})}
 	}
-	ok, diag := cedar.Authorize(e.policies, entities, cedar.Request{
+	ok, diag := cedar.Authorize(e.policiesFor(a), entities, cedar.Request{
 		Principal: user,
 		Action:    cedar.NewEntityUID("Action", cedar.String(a)),
 		Resource:  resource,
