@@ -27,6 +27,11 @@ type FileQuery struct {
 	// Versions lists superseded versions too (otherwise only the files
 	// that stand, and the withdrawn).
 	Versions bool
+	// Controls decides, for each file listed, whether the actor may
+	// re-file it and delete or replace it (FileView.Refilable and
+	// Correctable, which only pages show); without it both are false
+	// and policy is not asked.
+	Controls bool
 }
 
 // FileItemUnfiled is the Item of a FileQuery for the files not filed under
@@ -111,8 +116,10 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 		return FilePage{}, err
 	}
 	visible := acc.fileFilter(ctx, policy.FileList)
-	refilable := acc.fileFilter(ctx, policy.FileRefile)
-	correctable := acc.fileFilter(ctx, policy.FileDelete)
+	refilable, correctable := noFiles, noFiles
+	if q.Controls {
+		refilable, correctable = acc.fileFilter(ctx, policy.FileRefile), acc.fileFilter(ctx, policy.FileDelete)
+	}
 	out := FilePage{Files: []FileView{}, Items: []string{}, Uploaders: []Uploader{}}
 	items, uploaders := map[string]bool{}, map[string]bool{}
 	// Policy, and the item and uploader filters, are decided once per
@@ -240,6 +247,9 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 	}
 	return out, nil
 }
+
+// noFiles is the filter that lets no file through.
+func noFiles(store.File) (bool, error) { return false, nil }
 
 // matchesClass says whether files of f's item and uploader pass the
 // query's filters of item and uploader.

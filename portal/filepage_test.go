@@ -316,3 +316,41 @@ func TestOneReadOfAChangedVisit(t *testing.T) {
 		t.Fatalf("%d requests at once read the visit's files %d times, want once", readers, reads)
 	}
 }
+
+// TestFilePageControls: a page asks policy whether each file may be
+// re-filed, deleted or replaced only when it shows those controls
+// (FileQuery.Controls); a list without them says no to both, whatever
+// the actor may do.
+func TestFilePageControls(t *testing.T) {
+	d, _, lead, _ := seededVisit(t, 20)
+	ctx := context.Background()
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	if _, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.01 own.pdf", Size: 12}, strings.NewReader("%PDF-1.7 own")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		who             portal.Actor
+		refile, correct bool // some file is so with Controls
+	}{
+		{who: lead, refile: true},
+		{who: uploader, correct: true},
+	} {
+		acc := d.mustAccess(tc.who, policy.FileList)
+		for _, controls := range []bool{false, true} {
+			p, err := acc.FilePage(ctx, portal.FileQuery{Controls: controls})
+			if err != nil {
+				t.Fatal(err)
+			}
+			refile, correct := false, false
+			for _, f := range p.Files {
+				refile, correct = refile || f.Refilable, correct || f.Correctable
+			}
+			if want := controls && tc.refile; refile != want {
+				t.Errorf("%s, Controls %v: some file re-filable %v, want %v", tc.who.Email, controls, refile, want)
+			}
+			if want := controls && tc.correct; correct != want {
+				t.Errorf("%s, Controls %v: some file correctable %v, want %v", tc.who.Email, controls, correct, want)
+			}
+		}
+	}
+}

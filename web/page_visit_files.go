@@ -83,7 +83,7 @@ func parseFileQuery(c *gin.Context) (portal.FileQuery, map[string]string) {
 // order and with the filters asked for, and the controls that change them.
 func (s *Server) findFiles(c *gin.Context, acc *portal.Access, page gin.H) (portal.FilePage, error) {
 	q, errs := parseFileQuery(c)
-	q.Limit = visitPageSize
+	q.Limit, q.Controls = visitPageSize, true
 	fp, err := acc.FilePage(c.Request.Context(), q)
 	if err != nil {
 		return fp, err
