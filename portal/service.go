@@ -47,6 +47,7 @@ type Service struct {
 	keys      *Keyring
 	evidence  *evidence.Service
 	cal       *calendar.Calendar
+	timelines timelineMemo // by their dates, for s.cal
 	policy    *policy.Engine
 	retention *retention.Service
 	signer    ed25519.PrivateKey

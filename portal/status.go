@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
@@ -140,7 +141,45 @@ func (s *Service) statusOf(r store.VisitRow) Status {
 }
 
 func (s *Service) timeline(v store.Visit) (timeline.Timeline, error) {
-	return timeline.Compute(s.cal, v.NotificationDate, v.FieldworkStart)
+	return s.timelines.compute(s.cal, v.NotificationDate, v.FieldworkStart)
+}
+
+// timelineMemo keeps the timelines computed in this process by their two
+// dates. A timeline depends on those dates alone (not their times of day)
+// and on the calendar, which does not change while the process runs, and
+// every page of visits asks for fifty: working them out again was a tenth
+// of a page's cost over a page of one. The memo is bounded: once it holds
+// maxTimelines pairs it starts again.
+type timelineMemo struct {
+	mu sync.Mutex
+	m  map[[6]int]timelineResult
+}
+
+type timelineResult struct {
+	tl  timeline.Timeline
+	err error
+}
+
+const maxTimelines = 4096
+
+func (tm *timelineMemo) compute(cal *calendar.Calendar, notification, fieldworkStart time.Time) (timeline.Timeline, error) {
+	ny, nm, nd := notification.Date()
+	fy, fm, fd := fieldworkStart.Date()
+	k := [6]int{ny, int(nm), nd, fy, int(fm), fd}
+	tm.mu.Lock()
+	r, ok := tm.m[k]
+	tm.mu.Unlock()
+	if ok {
+		return r.tl, r.err
+	}
+	r.tl, r.err = timeline.Compute(cal, notification, fieldworkStart)
+	tm.mu.Lock()
+	if tm.m == nil || len(tm.m) >= maxTimelines {
+		tm.m = map[[6]int]timelineResult{}
+	}
+	tm.m[k] = r
+	tm.mu.Unlock()
+	return r.tl, r.err
 }
 
 // DaysUntil counts whole days from today to d (negative: past).
