@@ -32,10 +32,12 @@ type VisitRow struct {
 // and its live key's fingerprint (NULL once the key is destroyed).
 const visitRowColumns = visitColumns + `, legal_hold, legal_hold_reason_sealed, legal_hold_at, (SELECT fingerprint FROM visit_keys WHERE visit_id = visits.id)`
 
-func scanVisitRow(sc scanner) (VisitRow, error) {
+// scanVisitRow scans visitRowColumns, and the columns after them into
+// more.
+func scanVisitRow(sc scanner, more ...any) (VisitRow, error) {
 	var r VisitRow
 	var holdAt, fp sql.NullString
-	if err := scanVisitInto(sc, &r.Visit, &r.Hold.On, &r.Hold.ReasonSealed, &holdAt, &fp); err != nil {
+	if err := scanVisitInto(sc, &r.Visit, append([]any{&r.Hold.On, &r.Hold.ReasonSealed, &holdAt, &fp}, more...)...); err != nil {
 		return r, err
 	}
 	var d dates
@@ -47,17 +49,13 @@ func scanVisitRow(sc scanner) (VisitRow, error) {
 // scanPageRow scans a visit row (visitRowColumns) and userID's membership
 // of it: its id, role and window, NULL for none.
 func scanPageRow(sc scanner, userID string) (VisitRow, error) {
-	var r VisitRow
-	var holdAt, fp, memberID, role, from, until sql.NullString
-	if err := scanVisitInto(sc, &r.Visit, &r.Hold.On, &r.Hold.ReasonSealed, &holdAt, &fp, &memberID, &role, &from, &until); err != nil {
+	var memberID, role, from, until sql.NullString
+	r, err := scanVisitRow(sc, &memberID, &role, &from, &until)
+	if err != nil || !memberID.Valid {
 		return r, err
 	}
 	var d dates
-	r.Hold.At = d.null(holdAt)
-	r.KeyFingerprint = fp.String
-	if memberID.Valid {
-		r.Member = &Member{ID: memberID.String, VisitID: r.ID, UserID: userID, Role: role.String, ValidFrom: d.null(from), ValidUntil: d.null(until)}
-	}
+	r.Member = &Member{ID: memberID.String, VisitID: r.ID, UserID: userID, Role: role.String, ValidFrom: d.null(from), ValidUntil: d.null(until)}
 	return r, d.err
 }
 
