@@ -381,8 +381,10 @@ func boundedScan(step, q string) bool {
 		return true
 	case step == "SCAN audit" || step == "SCAN audit_checkpoints": // the head of the chain, by its rowid
 		return strings.Contains(q, "ORDER BY seq DESC LIMIT 1")
-	case strings.Contains(step, "USING INDEX visits_list"), strings.Contains(step, "USING INDEX notifications_recent"): // in order, a page
+	case strings.Contains(step, "USING INDEX notifications_recent"): // in order, the first page
 		return strings.Contains(q, "LIMIT ?")
+	case step == "SCAN page": // a page of visits, read from its index (visitPageMember)
+		return strings.Contains(q, ") page")
 	case strings.HasPrefix(step, "SCAN destruction_notices"), strings.HasPrefix(step, "SCAN retention_failures"), step == "SCAN w":
 		return true
 	case step == "SCAN resumable_uploads": // in progress or recent: the janitor deletes them once expired

@@ -449,4 +449,23 @@ BEGIN
 	RETURN NULL;
 END $$;
 `,
+	// 24: a person's memberships in the lists' order, copied from the
+	// visit and kept equal to it by triggers (as SQLite's 24).
+	`
+ALTER TABLE members ADD COLUMN list_date TEXT, ADD COLUMN list_reference TEXT;
+UPDATE members SET list_date = visits.notification_date, list_reference = visits.reference FROM visits WHERE visits.id = members.visit_id;
+CREATE INDEX members_list ON members (user_id, list_date DESC, list_reference, visit_id);
+CREATE FUNCTION members_list_key() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	SELECT notification_date, reference INTO NEW.list_date, NEW.list_reference FROM visits WHERE visits.id = NEW.visit_id;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER members_list_key BEFORE INSERT ON members FOR EACH ROW EXECUTE FUNCTION members_list_key();
+CREATE FUNCTION visits_list_key() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE members SET list_date = NEW.notification_date, list_reference = NEW.reference WHERE visit_id = NEW.id;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER visits_list_key AFTER UPDATE OF notification_date, reference ON visits FOR EACH ROW EXECUTE FUNCTION visits_list_key();
+`,
 }

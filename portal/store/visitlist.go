@@ -83,14 +83,19 @@ type VisitCursor struct {
 }
 
 // The page of visits, in list order (newest notification first), after a
-// cursor; ? are: the user (member lists only), the cursor's date twice and
-// reference, and the page size. Every query of the page repeats it, so
-// that each is one statement of fixed text.
+// cursor; ? are: the user (member lists only), the cursor's date three
+// times and reference, and the page size. Every query of the page repeats
+// it, so that each is one statement of fixed text. Each seeks the
+// cursor's date in its index (the first condition, which the second
+// implies, is the one an index can serve) and reads a page from there:
+// without it, the page after a thousand visits read the thousand first.
+// A member's page is read from their memberships in the same order
+// (members_list), once for a visit they belong to twice.
 const (
-	visitPageAll = `SELECT id FROM visits WHERE (notification_date < ? OR notification_date = ? AND reference > ?)
+	visitPageAll = `SELECT id FROM visits WHERE notification_date <= ? AND (notification_date < ? OR notification_date = ? AND reference > ?)
 		ORDER BY notification_date DESC, reference LIMIT ?`
-	visitPageMember = `SELECT id FROM visits WHERE id IN (SELECT visit_id FROM members WHERE user_id = ?)
-		AND (notification_date < ? OR notification_date = ? AND reference > ?) ORDER BY notification_date DESC, reference LIMIT ?`
+	visitPageMember = `SELECT visit_id FROM (SELECT DISTINCT list_date, list_reference, visit_id FROM members WHERE user_id = ?
+		AND list_date <= ? AND (list_date < ? OR list_date = ? AND list_reference > ?) ORDER BY list_date DESC, list_reference, visit_id LIMIT ?) page`
 )
 
 // VisitPage returns up to limit visits after the cursor, every visit (all)
@@ -104,7 +109,7 @@ func (s *Store) VisitPage(ctx context.Context, userID string, all bool, after Vi
 	if !after.NotificationDate.IsZero() {
 		date = after.NotificationDate.Format(dateFormat)
 	}
-	args = append(args, date, date, after.Reference, limit)
+	args = append(args, date, date, date, after.Reference, limit)
 	return s.visitRows(ctx, userID, limit, page, args)
 }
 
@@ -247,7 +252,7 @@ func (s *Store) UserVisits(ctx context.Context, userID string, limit int) ([]Use
 		u.NotificationDate = d.date(nd)
 		return u, d.err
 	}, `SELECT v.id, v.reference, m.role, v.notification_date FROM members m JOIN visits v ON v.id = m.visit_id
-		WHERE m.user_id = ? ORDER BY v.notification_date DESC, v.reference LIMIT ?`, userID, limit)
+		WHERE m.user_id = ? ORDER BY m.list_date DESC, m.list_reference LIMIT ?`, userID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: visits of user: %w", err)
 	}

@@ -74,3 +74,84 @@ func TestVisitPageCarriesTheMembership(t *testing.T) {
 		}
 	}
 }
+
+// TestMembersListKeysFollowTheVisit: a member's page of visits is read
+// from their memberships (members_list), which carry a copy of the
+// visit's notification date and reference: a membership added one at a
+// time or in bulk takes them from its visit, and a visit whose dates are
+// corrected moves in its members' lists as in the administrators'.
+func TestMembersListKeysFollowTheVisit(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(24 * time.Hour)
+	for i, id := range []string{"v1", "v2", "v3"} {
+		nd := now.AddDate(0, 0, -i)
+		v := Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("x"), Provider: "Cafcass", NotificationDate: nd, FieldworkStart: nd,
+			State: "active", Bucket: "b-" + id, CreatedAt: now, CreatedBy: "system"}
+		if err := s.CreateVisit(ctx, v, VisitKey{VisitID: id, Wrapped: []byte("w"), Fingerprint: "f-" + id, CreatedAt: now}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, err := s.SignIn(ctx, "https://ofsted.example", "sub-lead", "lead@ofsted.example", "Lead", []string{"lead_inspector"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.PutMember(ctx, Member{VisitID: "v1", UserID: u.ID, Role: "lead_inspector"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SeedMembers(ctx, []Member{
+		{ID: "m2", VisitID: "v2", UserID: u.ID, Role: "inspector", CreatedAt: now, UpdatedAt: now},
+		{ID: "m3", VisitID: "v3", UserID: u.ID, Role: "inspector", CreatedAt: now, UpdatedAt: now},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	page := func(all bool, after VisitCursor, limit int) string {
+		t.Helper()
+		rows, err := s.VisitPage(ctx, u.ID, all, after, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range rows {
+			ids = append(ids, r.ID)
+		}
+		return fmt.Sprint(ids)
+	}
+	check := func(want string) {
+		t.Helper()
+		for _, all := range []bool{false, true} {
+			if got := page(all, VisitCursor{}, 50); got != want {
+				t.Fatalf("all=%v: page %s, want %s", all, got, want)
+			}
+		}
+		var stale int
+		if err := s.DB().QueryRow(`SELECT COUNT(*) FROM members JOIN visits ON visits.id = members.visit_id
+			WHERE members.list_date IS NULL OR members.list_date <> visits.notification_date OR members.list_reference <> visits.reference`).Scan(&stale); err != nil || stale != 0 {
+			t.Fatalf("%d memberships whose list keys are not their visit's (%v)", stale, err)
+		}
+	}
+	check("[v1 v2 v3]")
+	// v3's notification moves to tomorrow: it leads both lists.
+	if err := s.SetVisitDates(ctx, "v3", now.AddDate(0, 0, 1), now.AddDate(0, 0, 8)); err != nil {
+		t.Fatal(err)
+	}
+	check("[v3 v1 v2]")
+	// Pages of one, each after the last: the member's walk meets every
+	// visit once, in the list's order.
+	var walked []string
+	after := VisitCursor{}
+	for range 4 {
+		rows, err := s.VisitPage(ctx, u.ID, false, after, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) == 0 {
+			break
+		}
+		walked = append(walked, rows[0].ID)
+		after = VisitCursor{NotificationDate: rows[0].NotificationDate, Reference: rows[0].Reference}
+	}
+	if fmt.Sprint(walked) != "[v3 v1 v2]" {
+		t.Fatalf("pages of one walked %v", walked)
+	}
+}
