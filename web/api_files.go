@@ -56,7 +56,14 @@ func (s *Server) listFiles(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, out)
+	b, err := appendFilePage(make([]byte, 0, 512+300*len(out.Files)), out)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	// Its length is known: sent whole, not in chunks.
+	c.Header("Content-Length", strconv.Itoa(len(b)))
+	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
 }
 
 // refileFile files a file under another item: {"item": "1.03"}.
