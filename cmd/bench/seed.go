@@ -14,6 +14,7 @@ import (
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/evidence"
+	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -158,14 +159,28 @@ func (s *seeder) grow(ctx context.Context, to volumePlan) error {
 	s.have.people = max(s.have.people, to.people)
 	var destroyed []string
 	var members []store.Member
+	var events []store.Event
+	var notices []store.Notice
+	holds := map[string]store.LegalHold{}
 	for i := max(1, s.have.visits); i < to.visits; i++ {
-		if err := s.createVisit(ctx, i); err != nil {
+		v, err := s.createVisit(ctx, i)
+		if err != nil {
 			return err
 		}
 		members = append(members, s.members(i)...)
 		if i%2 == 1 {
 			destroyed = append(destroyed, s.visitID(i))
-		} else if s.makeBucket != nil {
+			continue
+		}
+		evs, notice, hold := s.letters(i, v)
+		events = append(events, evs...)
+		if notice != nil {
+			notices = append(notices, *notice)
+		}
+		if hold != nil {
+			holds[v.ID] = *hold
+		}
+		if s.makeBucket != nil {
 			if err := s.makeBucket(ctx, "portal-visit-"+s.visitID(i)); err != nil {
 				return err
 			}
@@ -176,6 +191,10 @@ func (s *seeder) grow(ctx context.Context, to volumePlan) error {
 		return err
 	}
 	lap("members")
+	if err := s.st.SeedLetters(ctx, events, notices, holds); err != nil {
+		return err
+	}
+	lap(fmt.Sprintf("letters (%d events, %d notices, %d holds)", len(events), len(notices), len(holds)))
 	var files []store.SeededFile
 	for i := max(2, s.have.visits+s.have.visits%2); i < to.visits; i += 2 {
 		files = append(files, s.files(i, 0, otherFiles(i/2-1))...)
@@ -213,7 +232,7 @@ func (s *seeder) grow(ctx context.Context, to volumePlan) error {
 // createVisit creates visit i through the store, as the domain does: its
 // key wrapped to the master key, its title sealed, the default item
 // restriction, the Annex A request and three case files asked for.
-func (s *seeder) createVisit(ctx context.Context, i int) error {
+func (s *seeder) createVisit(ctx context.Context, i int) (store.Visit, error) {
 	r := s.rng("visit", i)
 	nd := calendar.Date(s.now.AddDate(0, 0, -r.IntN(400)).Date())
 	if !s.cal.IsWorkingDay(nd) {
@@ -221,11 +240,11 @@ func (s *seeder) createVisit(ctx context.Context, i int) error {
 	}
 	key, err := crypto.NewVisitKey()
 	if err != nil {
-		return err
+		return store.Visit{}, err
 	}
 	wrapped, err := s.master.Wrap(key)
 	if err != nil {
-		return err
+		return store.Visit{}, err
 	}
 	id := s.visitID(i)
 	s.keys[id] = key
@@ -245,8 +264,67 @@ func (s *seeder) createVisit(ctx context.Context, i int) error {
 		request = append(request, store.RequestItem{VisitID: id, Code: t.code, Kind: t.kind, Due: t.due, Position: n, AddedBy: v.CreatedBy,
 			TitleSealed: key.Seal([]byte(t.title), "request-item:"+id+":"+t.code)})
 	}
-	return s.st.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Fingerprint: key.Fingerprint(), HeaderSize: key.HeaderSize(), CreatedAt: nd},
+	return v, s.st.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Fingerprint: key.Fingerprint(), HeaderSize: key.HeaderSize(), CreatedAt: nd},
 		[]store.Restriction{{VisitID: id, Code: portal.ItemChildLevelData, Restricted: true, Roles: policy.ChildLevelDataRoles}}, request)
+}
+
+// letters is the letter history of live visit v (i), by how long ago its
+// fieldwork started, so that the live visits stand in every state a visit
+// passes through: none yet (collecting, fieldwork, drafting); the draft
+// sent, then the final letter; published within the retention period,
+// under a destruction notice in its last week; and, where a visit that
+// old would have been destroyed had nothing stopped it, a complaint still
+// open, or published under a legal hold (after a complaint resolved, or
+// none). Every history is one retention.Check accepts, dated after
+// fieldwork, and none is due for destruction, so the portal's own
+// retention run leaves the seed as it is while the bench times it.
+func (s *seeder) letters(i int, v store.Visit) ([]store.Event, *store.Notice, *store.LegalHold) {
+	r := s.rng("letters", i)
+	today := calendar.Date(s.now.Date())
+	age := int(today.Sub(v.FieldworkStart).Hours() / 24)
+	var evs []store.Event
+	add := func(event string, day int) {
+		d := v.FieldworkStart.AddDate(0, 0, day)
+		evs = append(evs, store.Event{ID: s.id(fmt.Sprintf("event-%d", i), len(evs)), VisitID: v.ID, Event: event, Date: d,
+			RecordedBy: v.CreatedBy, RecordedAt: d.Add(10 * time.Hour)})
+	}
+	const retentionDays, noticeDays = 30, 7 // the portal's defaults
+	hold := func(reason string, day int) *store.LegalHold {
+		return &store.LegalHold{On: true, ReasonSealed: s.keys[v.ID].Seal([]byte(reason), "legal-hold:"+v.ID), At: v.FieldworkStart.AddDate(0, 0, day).Add(9 * time.Hour)}
+	}
+	switch {
+	case age < 20:
+		return nil, nil, nil
+	case age < 30:
+		add(retention.DraftSent, 20)
+		return evs, nil, nil
+	}
+	add(retention.DraftSent, 20)
+	add(retention.FinalSent, 30)
+	switch {
+	case age < 40:
+		return evs, nil, nil
+	case age < 40+retentionDays:
+		add(retention.Published, 40)
+		destroyOn := v.FieldworkStart.AddDate(0, 0, 40+retentionDays)
+		if days := int(destroyOn.Sub(today).Hours() / 24); days <= noticeDays {
+			return evs, &store.Notice{VisitID: v.ID, DestroyOn: destroyOn, GivenAt: destroyOn.AddDate(0, 0, -noticeDays).Add(6 * time.Hour)}, nil
+		}
+		return evs, nil, nil
+	}
+	switch r.IntN(3) {
+	case 0:
+		add(retention.ComplaintReceived, 33)
+		return evs, nil, nil
+	case 1:
+		add(retention.ComplaintReceived, 33)
+		add(retention.ComplaintResolved, 38)
+		add(retention.Published, 40)
+		return evs, nil, hold("Complaint escalated to the review panel", 41)
+	default:
+		add(retention.Published, 40)
+		return evs, nil, hold("Subject access request outstanding", 45)
+	}
 }
 
 var inspectorRoles = []string{policy.RoleLeadInspector, policy.RoleInspector, policy.RoleInspector, policy.RoleQAManager, policy.RoleAnalyst}

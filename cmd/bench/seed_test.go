@@ -10,8 +10,11 @@ import (
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/evidence"
+	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
+	"github.com/ofsted-portal/evidence/portal/timeline"
 )
 
 // seeded seeds a small plan in the given steps into a new database and
@@ -94,5 +97,82 @@ func TestSeedIsRepeatableInSteps(t *testing.T) {
 	}
 	if err := store.VerifyAudit(recs, nil, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSeededVisitsStandInEveryState: the live visits of the seed carry
+// letter histories that the portal would have accepted one event at a
+// time (retention.Check, after fieldwork), and between them stand in
+// every state a visit passes through: nothing recorded yet, the draft
+// sent, the final letter sent, published (some under a destruction
+// notice), a complaint open, and published under a legal hold. None is
+// due for destruction unless held.
+func TestSeededVisitsStandInEveryState(t *testing.T) {
+	ctx := context.Background()
+	st, s, _ := seeded(t, volumePlan{visits: 400, people: 30, bigFiles: 250})
+	cal, err := calendar.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	today := calendar.Date(s.now.Date())
+	vs, err := st.Visits(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]int{}
+	for _, v := range vs {
+		if v.State == "destroyed" || v.ID == "target" {
+			continue
+		}
+		evs, err := st.Events(ctx, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl, err := timeline.Compute(cal, v.NotificationDate, v.FieldworkStart)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var history []retention.Event
+		for _, e := range evs {
+			next := retention.Event{Event: e.Event, Date: e.Date}
+			if err := retention.Check(history, next, tl.FieldworkEnd); err != nil {
+				t.Fatalf("visit %s: %s after %v: %v", v.ID, e.Event, history, err)
+			}
+			if e.Date.After(today) {
+				t.Fatalf("visit %s: %s dated %s, after today", v.ID, e.Event, e.Date.Format(time.DateOnly))
+			}
+			history = append(history, next)
+		}
+		hold, err := st.GetLegalHold(ctx, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, noticeErr := st.GetNotice(ctx, v.ID)
+		l := retention.Replay(history)
+		state := "none"
+		switch {
+		case !l.Published.IsZero() && hold.On:
+			state = "published, held"
+		case !l.Published.IsZero():
+			state = "published"
+			if !retention.DestroyOn(l, 30).After(today) {
+				t.Fatalf("visit %s is due for destruction on %s and not held", v.ID, retention.DestroyOn(l, 30).Format(time.DateOnly))
+			}
+			if noticeErr == nil {
+				state = "published, under notice"
+			}
+		case l.ComplaintOpen:
+			state = "complaint open"
+		case !l.FinalSent.IsZero():
+			state = "final letter sent"
+		case !l.DraftSent.IsZero():
+			state = "draft sent"
+		}
+		states[state]++
+	}
+	for _, want := range []string{"none", "draft sent", "final letter sent", "published", "published, under notice", "complaint open", "published, held"} {
+		if states[want] == 0 {
+			t.Errorf("no live visit is %s: %v", want, states)
+		}
 	}
 }

@@ -97,6 +97,34 @@ func (s *Store) SeedFiles(ctx context.Context, files []SeededFile) error {
 	return s.bulkInsert(ctx, "file_names", []string{"file_id", "visit_id", "item", "name_index", "created_at"}, names)
 }
 
+// SeedLetters records visits' letter events, destruction notices and
+// legal holds as the domain leaves them; the histories are the caller's to
+// make valid (retention.Check).
+func (s *Store) SeedLetters(ctx context.Context, events []Event, notices []Notice, holds map[string]LegalHold) error {
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		rows[i] = []any{e.ID, e.VisitID, e.Event, e.Date.Format(dateFormat), e.RecordedBy, formatTime(e.RecordedAt)}
+	}
+	if err := s.bulkInsert(ctx, "visit_events", []string{"id", "visit_id", "event", "date", "recorded_by", "recorded_at"}, rows); err != nil {
+		return err
+	}
+	rows = make([][]any, len(notices))
+	for i, n := range notices {
+		rows[i] = []any{n.VisitID, n.DestroyOn.Format(dateFormat), formatTime(n.GivenAt)}
+	}
+	if err := s.bulkInsert(ctx, "destruction_notices", []string{"visit_id", "destroy_on", "given_at"}, rows); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *Tx) error {
+		for id, h := range holds {
+			if _, err := tx.ExecContext(ctx, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?, legal_hold_at = ? WHERE id = ?`, boolInt(h.On), h.ReasonSealed, formatTime(h.At), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // SeedDestroyed marks visits destroyed as a completed destruction leaves
 // them: no key, no title, no files or request, a completed record.
 func (s *Store) SeedDestroyed(ctx context.Context, visitIDs []string, at time.Time) error {
