@@ -20,8 +20,11 @@ type VisitRow struct {
 	// Member is the user's membership (nil for none): its id, role and
 	// window, all a list and the access it gives need; the member's
 	// names and times are left empty.
-	Member         *Member
-	Hold           LegalHold
+	Member *Member
+	Hold   LegalHold
+	// Events are the visit's letter events in the order recorded, with
+	// their visit, event and date (who recorded them, and when, are left
+	// empty: a status needs neither).
 	Events         []Event
 	Notice         *Notice
 	Failure        *Failure
@@ -205,8 +208,18 @@ func (s *Store) visitRows(ctx context.Context, userID string, limit int, page st
 		return fail(err)
 	}
 	in, arg := s.inIDs("visit_id"), string(list)
-	evs, err := queryAll(ctx, s.db, scanEvent, `SELECT id, visit_id, event, date, recorded_by, recorded_at FROM visit_events
-		WHERE `+in+` ORDER BY recorded_at, id`, arg)
+	// A page's events are what a status replays: each event and its
+	// date, a visit's in the order recorded.
+	evs, err := queryAll(ctx, s.db, func(sc scanner) (Event, error) {
+		var e Event
+		var day string
+		if err := sc.Scan(&e.VisitID, &e.Event, &day); err != nil {
+			return e, err
+		}
+		var d dates
+		e.Date = d.date(day)
+		return e, d.err
+	}, `SELECT visit_id, event, date FROM visit_events WHERE `+in+` ORDER BY visit_id, recorded_at, id`, arg)
 	if err != nil {
 		return fail(err)
 	}

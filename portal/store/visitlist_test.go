@@ -155,3 +155,58 @@ func TestMembersListKeysFollowTheVisit(t *testing.T) {
 		t.Fatalf("pages of one walked %v", walked)
 	}
 }
+
+// TestVisitPageEventsInRecordedOrder: a page of visits brings each
+// visit's letter events (event and date) in the order they were recorded,
+// as Events gives them for one visit, whatever order the visits' events
+// were recorded in between them, and whatever their dates (v2's complaint
+// is dated before its final letter, recorded after it).
+func TestVisitPageEventsInRecordedOrder(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(24 * time.Hour)
+	for i, id := range []string{"v1", "v2", "v3"} {
+		nd := now.AddDate(0, 0, -60-i)
+		v := Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("x"), Provider: "Cafcass", NotificationDate: nd, FieldworkStart: nd,
+			State: "active", Bucket: "b-" + id, CreatedAt: now, CreatedBy: "system"}
+		if err := s.CreateVisit(ctx, v, VisitKey{VisitID: id, Wrapped: []byte("w"), Fingerprint: "f-" + id, CreatedAt: now}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := now.Add(-time.Hour)
+	for k, e := range []struct {
+		visit, event string
+		day          int
+	}{
+		{"v2", "draft_sent", -30}, {"v1", "draft_sent", -20}, {"v2", "final_sent", -25}, {"v1", "final_sent", -10},
+		{"v2", "complaint_received", -26}, {"v1", "published", -5}, {"v2", "complaint_resolved", -3},
+	} {
+		if err := s.AddEvent(ctx, Event{VisitID: e.visit, Event: e.event, Date: now.AddDate(0, 0, e.day), RecordedBy: "lead", RecordedAt: at.Add(time.Duration(k) * time.Minute)},
+			func([]Event) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := s.VisitPage(ctx, "nobody", true, VisitCursor{}, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 {
+		t.Fatalf("%d visits on the page", len(rows))
+	}
+	for _, r := range rows {
+		want, err := s.Events(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, wants []string
+		for _, e := range r.Events {
+			got = append(got, e.VisitID+" "+e.Event+" "+e.Date.Format(time.DateOnly))
+		}
+		for _, e := range want {
+			wants = append(wants, e.VisitID+" "+e.Event+" "+e.Date.Format(time.DateOnly))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(wants) {
+			t.Fatalf("%s: the page's events %v, want %v", r.ID, got, wants)
+		}
+	}
+}
