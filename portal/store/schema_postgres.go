@@ -468,4 +468,10 @@ BEGIN
 END $$;
 CREATE TRIGGER visits_list_key AFTER UPDATE OF notification_date, reference ON visits FOR EACH ROW EXECUTE FUNCTION visits_list_key();
 `,
+	// 25: a visit's letter events in the order recorded, with the event
+	// and its date (as SQLite's 25).
+	`
+CREATE INDEX visit_events_replay ON visit_events (visit_id, recorded_at, id, event, date);
+DROP INDEX visit_events_visit;
+`,
 }

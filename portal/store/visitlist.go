@@ -219,7 +219,7 @@ func (s *Store) visitRows(ctx context.Context, userID string, limit int, page st
 		var d dates
 		e.Date = d.date(day)
 		return e, d.err
-	}, `SELECT visit_id, event, date FROM visit_events WHERE `+in+` ORDER BY visit_id, recorded_at, id`, arg)
+	}, s.pageEvents(), arg)
 	if err != nil {
 		return fail(err)
 	}
@@ -270,6 +270,13 @@ func (s *Store) UserVisits(ctx context.Context, userID string, limit int) ([]Use
 		return nil, fmt.Errorf("store: visits of user: %w", err)
 	}
 	return out, nil
+}
+
+// pageEvents is the statement that reads the letter events of a page of
+// visits (their ids, a JSON array, its one argument): each event and its
+// date, a visit's in the order recorded, from visit_events_replay alone.
+func (s *Store) pageEvents() string {
+	return `SELECT visit_id, event, date FROM visit_events WHERE ` + s.inIDs("visit_id") + ` ORDER BY visit_id, recorded_at, id`
 }
 
 // inIDs is the condition that column is one of the ids in its one
