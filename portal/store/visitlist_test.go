@@ -16,14 +16,7 @@ func TestVisitPageCarriesTheMembership(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	now := time.Now().UTC().Truncate(time.Second)
-	for i, id := range []string{"v1", "v2", "v3"} {
-		nd := now.AddDate(0, 0, -i)
-		v := Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("x"), Provider: "Cafcass", NotificationDate: nd, FieldworkStart: nd,
-			State: "active", Bucket: "b-" + id, CreatedAt: now, CreatedBy: "system"}
-		if err := s.CreateVisit(ctx, v, VisitKey{VisitID: id, Wrapped: []byte("w"), Fingerprint: "f-" + id, CreatedAt: now}, nil, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	threeVisits(t, s, now, 0)
 	u, err := s.SignIn(ctx, "https://ofsted.example", "sub-lead", "lead@ofsted.example", "Lead", []string{"lead_inspector", "inspector"}, now)
 	if err != nil {
 		t.Fatal(err)
@@ -84,14 +77,7 @@ func TestMembersListKeysFollowTheVisit(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	now := time.Now().UTC().Truncate(24 * time.Hour)
-	for i, id := range []string{"v1", "v2", "v3"} {
-		nd := now.AddDate(0, 0, -i)
-		v := Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("x"), Provider: "Cafcass", NotificationDate: nd, FieldworkStart: nd,
-			State: "active", Bucket: "b-" + id, CreatedAt: now, CreatedBy: "system"}
-		if err := s.CreateVisit(ctx, v, VisitKey{VisitID: id, Wrapped: []byte("w"), Fingerprint: "f-" + id, CreatedAt: now}, nil, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	threeVisits(t, s, now, 0)
 	u, err := s.SignIn(ctx, "https://ofsted.example", "sub-lead", "lead@ofsted.example", "Lead", []string{"lead_inspector"}, now)
 	if err != nil {
 		t.Fatal(err)
@@ -165,14 +151,7 @@ func TestVisitPageEventsInRecordedOrder(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	now := time.Now().UTC().Truncate(24 * time.Hour)
-	for i, id := range []string{"v1", "v2", "v3"} {
-		nd := now.AddDate(0, 0, -60-i)
-		v := Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("x"), Provider: "Cafcass", NotificationDate: nd, FieldworkStart: nd,
-			State: "active", Bucket: "b-" + id, CreatedAt: now, CreatedBy: "system"}
-		if err := s.CreateVisit(ctx, v, VisitKey{VisitID: id, Wrapped: []byte("w"), Fingerprint: "f-" + id, CreatedAt: now}, nil, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	threeVisits(t, s, now, 60)
 	at := now.Add(-time.Hour)
 	for k, e := range []struct {
 		visit, event string
@@ -207,6 +186,21 @@ func TestVisitPageEventsInRecordedOrder(t *testing.T) {
 		}
 		if fmt.Sprint(got) != fmt.Sprint(wants) {
 			t.Fatalf("%s: the page's events %v, want %v", r.ID, got, wants)
+		}
+	}
+}
+
+// threeVisits creates active visits v1, v2 and v3, notified (and in
+// fieldwork) daysAgo, daysAgo+1 and daysAgo+2 days before now: the lists'
+// order is v1, v2, v3. Each key's fingerprint is "f-" and the visit's id.
+func threeVisits(t *testing.T, s *Store, now time.Time, daysAgo int) {
+	t.Helper()
+	for i, id := range []string{"v1", "v2", "v3"} {
+		nd := now.AddDate(0, 0, -daysAgo-i)
+		v := Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("x"), Provider: "Cafcass", NotificationDate: nd, FieldworkStart: nd,
+			State: "active", Bucket: "b-" + id, CreatedAt: now, CreatedBy: "system"}
+		if err := s.CreateVisit(context.Background(), v, VisitKey{VisitID: id, Wrapped: []byte("w"), Fingerprint: "f-" + id, CreatedAt: now}, nil, nil); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
