@@ -27,8 +27,14 @@ func TestDestroyedKeyUnrecoverableFromBackups(t *testing.T) {
 	v := d.demo()
 	lead := d.person("ofsted", "lead@ofsted.example")
 	admin := d.person("ofsted", "admin@ofsted.example")
+	// Notified on a working day: today, or the working day before it when
+	// the test runs on a weekend or a bank holiday.
+	cal, notified := d.svc.Calendar(), d.svc.Today()
+	if !cal.IsWorkingDay(notified) {
+		notified = cal.PreviousWorkingDay(notified)
+	}
 	live, err := d.svc.CreateVisit(ctx, admin, portal.NewVisit{Reference: "FV-LIVE", Title: "Live", Provider: "Cafcass",
-		NotificationDate: d.svc.Today().Format(time.DateOnly), FieldworkStart: d.svc.Calendar().AddWorkingDays(d.svc.Today(), 5).Format(time.DateOnly)})
+		NotificationDate: notified.Format(time.DateOnly), FieldworkStart: cal.AddWorkingDays(notified, 5).Format(time.DateOnly)})
 	if err != nil {
 		t.Fatal(err)
 	}

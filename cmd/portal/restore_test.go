@@ -94,7 +94,12 @@ func TestRestoreDrill(t *testing.T) {
 	d.offset.Store(int64(-200 * 24 * time.Hour))
 	admin := d.person("ofsted", "admin@ofsted.example")
 	cal := d.svc.Calendar()
+	// Notified on a working day: the day the clock says, or the working
+	// day before it (200 days back may be a weekend in London).
 	notified := d.svc.Today()
+	if !cal.IsWorkingDay(notified) {
+		notified = cal.PreviousWorkingDay(notified)
+	}
 	v, err := d.svc.CreateVisit(ctx, admin, portal.NewVisit{Reference: "FV-GONE", Title: "Gone", Provider: "Cafcass",
 		NotificationDate: notified.Format(time.DateOnly), FieldworkStart: cal.AddWorkingDays(notified, 5).Format(time.DateOnly)})
 	if err != nil {
