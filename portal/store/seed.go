@@ -115,14 +115,12 @@ func (s *Store) SeedLetters(ctx context.Context, events []Event, notices []Notic
 	if err := s.bulkInsert(ctx, "destruction_notices", []string{"visit_id", "destroy_on", "given_at"}, rows); err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx *Tx) error {
-		for id, h := range holds {
-			if _, err := tx.ExecContext(ctx, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?, legal_hold_at = ? WHERE id = ?`, boolInt(h.On), h.ReasonSealed, formatTime(h.At), id); err != nil {
-				return err
-			}
+	for id, h := range holds {
+		if err := s.SetLegalHold(ctx, id, h); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // SeedDestroyed marks visits destroyed as a completed destruction leaves
