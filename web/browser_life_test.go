@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"testing"
@@ -40,7 +41,11 @@ func TestBrowserVisitLife(t *testing.T) {
 	ctl := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/clock" {
 			ts.offset.Store(int64(30 * 24 * time.Hour)) // fieldwork is over
-			w.WriteHeader(http.StatusNoContent)
+			// The portal's day in London from now on: every act the
+			// script records later falls on it or after it, whenever
+			// midnight passes.
+			w.Header().Set("Content-Type", "text/plain")
+			fmt.Fprint(w, calendar.Today(time.Now().Add(time.Duration(ts.offset.Load()))).Format(time.DateOnly))
 			return
 		}
 		if r.Method != http.MethodPost || r.URL.Path != "/sweep" {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/ofsted-portal/evidence/portal/calendar"
 )
 
 // TestBrowserFindingFiles runs web/tests/public.mjs in Chromium against a
@@ -35,6 +37,9 @@ func TestBrowserFindingFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
+	// SeedFiles dates its files a second apart, ending now; a minute's
+	// margin covers the clock between here and there.
+	firstDay := calendar.Today(start.Add(time.Duration(ts.offset.Load())).Add(-seeded*time.Second - time.Minute)).Format(time.DateOnly)
 	if err := ts.Portal.SeedFiles(ctx, v.ID, leadID, seeded); err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +59,7 @@ func TestBrowserFindingFiles(t *testing.T) {
 	chart := coordinator.uploadItem(v.ID, "1.01 Chart.png", "", b.Bytes())
 
 	out, err := runBrowserScript(t, ts, "public.mjs", "browser-public", 4*time.Minute,
-		"VISIT_ID="+v.ID, "PDF_ID="+pdf.ID, "PNG_ID="+chart.ID, "SEEDED="+strconv.Itoa(seeded), "TOTAL="+strconv.Itoa(seeded+2),
+		"VISIT_ID="+v.ID, "PDF_ID="+pdf.ID, "PNG_ID="+chart.ID, "SEEDED="+strconv.Itoa(seeded), "TOTAL="+strconv.Itoa(seeded+2), "FIRST_DAY="+firstDay,
 		"TIMEOUT_URL="+short.PortalURL, "TIMEOUT_VISIT_ID="+short.demoVisit(t).ID)
 	t.Logf("public pages output:\n%s", out)
 	if err != nil {

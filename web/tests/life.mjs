@@ -51,7 +51,11 @@ try {
   const admin = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } })
   const lp = await signIn(lead, 'ofsted', 'lead@ofsted.example')
   const ap = await signIn(admin, 'ofsted', 'admin@ofsted.example')
-  check((await fetch(control + '/clock', { method: 'POST' })).status === 204, 'a month passes: fieldwork is over')
+  const moved = await fetch(control + '/clock', { method: 'POST' })
+  check(moved.status === 200, 'a month passes: fieldwork is over')
+  // The portal's day in London when the month passed, as YYYY-MM-DD: the
+  // letter events are recorded on it or after it, even across midnight.
+  const portalDay = new Date((await moved.text()) + 'T12:00:00Z')
 
   // The lead inspector's visit page offers the letter events.
   await lp.goto(`${base}/visits/${visit}`)
@@ -122,8 +126,8 @@ try {
   check(!trail.includes('file.download') && !trail.includes('{"'), 'no codes or raw JSON in the trail')
   await audit(lp, 'life-audit')
   await narrow(lp, 'the audit page')
-  // Every act since the month passed is on the portal's today.
-  const today = new Date(Date.now() + 30 * 864e5)
+  // Every act since the month passed is on or after the portal's day then.
+  const today = portalDay
   await lp.selectOption('#action', 'letter.')
   await lp.fill('#from-day', String(today.getUTCDate()))
   await lp.fill('#from-month', String(today.getUTCMonth() + 1))
@@ -135,7 +139,7 @@ try {
     'the trail filters by kind of act')
   check(await lp.inputValue('#from-day') === String(today.getUTCDate()) && await lp.inputValue('#action') === 'letter.', 'the filter keeps what was chosen')
   await lp.fill('#from-day', ''); await lp.fill('#from-month', ''); await lp.fill('#from-year', '')
-  const before = new Date(Date.now() - 864e5)
+  const before = new Date(portalDay.getTime() - 864e5)
   await lp.fill('#to-day', String(before.getUTCDate()))
   await lp.fill('#to-month', String(before.getUTCMonth() + 1))
   await lp.fill('#to-year', String(before.getUTCFullYear()))
