@@ -161,6 +161,7 @@ func (s *seeder) grow(ctx context.Context, to volumePlan) error {
 	var members []store.Member
 	var events []store.Event
 	var notices []store.Notice
+	var failed []store.Notice // the failed destructions' visits
 	holds := map[string]store.LegalHold{}
 	for i := max(1, s.have.visits); i < to.visits; i++ {
 		v, err := s.createVisit(ctx, i)
@@ -172,10 +173,13 @@ func (s *seeder) grow(ctx context.Context, to volumePlan) error {
 			destroyed = append(destroyed, s.visitID(i))
 			continue
 		}
-		evs, notice, hold := s.letters(i, v)
+		evs, notice, hold, fails := s.letters(i, v)
 		events = append(events, evs...)
 		if notice != nil {
 			notices = append(notices, *notice)
+		}
+		if fails {
+			failed = append(failed, *notice)
 		}
 		if hold != nil {
 			holds[v.ID] = *hold
@@ -194,7 +198,18 @@ func (s *seeder) grow(ctx context.Context, to volumePlan) error {
 	if err := s.st.SeedLetters(ctx, events, notices, holds); err != nil {
 		return err
 	}
-	lap(fmt.Sprintf("letters (%d events, %d notices, %d holds)", len(events), len(notices), len(holds)))
+	// A failed destruction is recorded as the sweep records one: a first
+	// failure on the day it was due, the last a minute before the seed,
+	// tried again an hour after it (the longest back-off), when the
+	// bench is over.
+	for _, n := range failed {
+		for _, at := range []time.Time{calendar.StartOfDay(n.DestroyOn).Add(2 * time.Hour), s.now.Add(-time.Minute)} {
+			if _, err := s.st.RecordFailure(ctx, n.VisitID, failureReason, at, func(int) time.Time { return at.Add(time.Hour) }); err != nil {
+				return err
+			}
+		}
+	}
+	lap(fmt.Sprintf("letters (%d events, %d notices, %d holds, %d failed destructions)", len(events), len(notices), len(holds), len(failed)))
 	var files []store.SeededFile
 	for i := max(2, s.have.visits+s.have.visits%2); i < to.visits; i += 2 {
 		files = append(files, s.files(i, 0, otherFiles(i/2-1))...)
@@ -268,62 +283,73 @@ func (s *seeder) createVisit(ctx context.Context, i int) (store.Visit, error) {
 		[]store.Restriction{{VisitID: id, Code: portal.ItemChildLevelData, Restricted: true, Roles: policy.ChildLevelDataRoles}}, request)
 }
 
+// failureReason is a seeded failed destruction's: the store refused the
+// inventory of the visit's objects, which the sweep takes before it
+// begins (so the visit is still active, its key and objects whole).
+const failureReason = "retention: list objects of the visit's bucket: 503 Service Unavailable"
+
 // letters is the letter history of live visit v (i), by how long ago its
 // fieldwork started, so that the live visits stand in every state a visit
 // passes through: none yet (collecting, fieldwork, drafting); the draft
 // sent, then the final letter; published within the retention period,
 // under a destruction notice in its last week; and, where a visit that
 // old would have been destroyed had nothing stopped it, a complaint still
-// open, or published under a legal hold (after a complaint resolved, or
-// none). Every history is one retention.Check accepts, dated after
-// fieldwork, and none is due for destruction, so the portal's own
-// retention run leaves the seed as it is while the bench times it.
-func (s *seeder) letters(i int, v store.Visit) ([]store.Event, *store.Notice, *store.LegalHold) {
+// open, published under a legal hold (after a complaint resolved, or
+// none), or (one in fifty) published, noticed and due, its destruction
+// failed (fails) and waiting to be tried again. Every history is one
+// retention.Check accepts, dated after fieldwork, and none but the failed
+// is due for destruction, so the portal's own retention run leaves the
+// seed as it is while the bench times it.
+func (s *seeder) letters(i int, v store.Visit) (evs []store.Event, notice *store.Notice, hold *store.LegalHold, fails bool) {
 	r := s.rng("letters", i)
 	today := calendar.Date(s.now.Date())
 	age := int(today.Sub(v.FieldworkStart).Hours() / 24)
-	var evs []store.Event
 	add := func(event string, day int) {
 		d := v.FieldworkStart.AddDate(0, 0, day)
 		evs = append(evs, store.Event{ID: s.id(fmt.Sprintf("event-%d", i), len(evs)), VisitID: v.ID, Event: event, Date: d,
 			RecordedBy: v.CreatedBy, RecordedAt: d.Add(10 * time.Hour)})
 	}
 	const retentionDays, noticeDays = 30, 7 // the portal's defaults
-	hold := func(reason string, day int) *store.LegalHold {
+	held := func(reason string, day int) *store.LegalHold {
 		return &store.LegalHold{On: true, ReasonSealed: s.keys[v.ID].Seal([]byte(reason), "legal-hold:"+v.ID), At: v.FieldworkStart.AddDate(0, 0, day).Add(9 * time.Hour)}
 	}
+	destroyOn := v.FieldworkStart.AddDate(0, 0, 40+retentionDays)
+	noticed := &store.Notice{VisitID: v.ID, DestroyOn: destroyOn, GivenAt: destroyOn.AddDate(0, 0, -noticeDays).Add(6 * time.Hour)}
 	switch {
 	case age < 20:
-		return nil, nil, nil
+		return nil, nil, nil, false
 	case age < 30:
 		add(retention.DraftSent, 20)
-		return evs, nil, nil
+		return evs, nil, nil, false
 	}
 	add(retention.DraftSent, 20)
 	add(retention.FinalSent, 30)
 	switch {
 	case age < 40:
-		return evs, nil, nil
+		return evs, nil, nil, false
 	case age < 40+retentionDays:
 		add(retention.Published, 40)
-		destroyOn := v.FieldworkStart.AddDate(0, 0, 40+retentionDays)
 		if days := int(destroyOn.Sub(today).Hours() / 24); days <= noticeDays {
-			return evs, &store.Notice{VisitID: v.ID, DestroyOn: destroyOn, GivenAt: destroyOn.AddDate(0, 0, -noticeDays).Add(6 * time.Hour)}, nil
+			return evs, noticed, nil, false
 		}
-		return evs, nil, nil
+		return evs, nil, nil, false
+	}
+	if r.IntN(50) == 0 {
+		add(retention.Published, 40)
+		return evs, noticed, nil, true
 	}
 	switch r.IntN(3) {
 	case 0:
 		add(retention.ComplaintReceived, 33)
-		return evs, nil, nil
+		return evs, nil, nil, false
 	case 1:
 		add(retention.ComplaintReceived, 33)
 		add(retention.ComplaintResolved, 38)
 		add(retention.Published, 40)
-		return evs, nil, hold("Complaint escalated to the review panel", 41)
+		return evs, nil, held("Complaint escalated to the review panel", 41), false
 	default:
 		add(retention.Published, 40)
-		return evs, nil, hold("Subject access request outstanding", 45)
+		return evs, nil, held("Subject access request outstanding", 45), false
 	}
 }
 
