@@ -74,29 +74,10 @@ func (s *Service) DestructionReview(ctx context.Context, a Actor, after string) 
 	return out, nil
 }
 
-// WarningsShown is how many visits the warnings on the list of visits name;
-// the rest are counted, and listed on the destruction review page.
+// WarningsShown is how many visits the warnings on the list of visits name
+// (VisitsWarned); the rest are counted, and listed on the destruction
+// review page.
 const WarningsShown = 10
-
-// DestructionWarnings are the visits administrators are warned of on their
-// list of visits, whichever page they look at: those whose destruction
-// failed, then those under a destruction notice, soonest first; at most
-// WarningsShown of them, and how many there are in all.
-func (s *Service) DestructionWarnings(ctx context.Context, a Actor) ([]VisitView, int, error) {
-	if _, err := s.Authorize(ctx, a, policy.DestructionApprove, "", ""); err != nil {
-		return nil, 0, err
-	}
-	rows, total, err := s.store.WarnedVisits(ctx, a.UserID, WarningsShown)
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]VisitView, 0, len(rows))
-	for _, r := range rows {
-		acc := s.accessOf(a, r)
-		out = append(out, s.viewWithKey(ctx, r.Visit, acc.Status, acc.Member.Role, r.KeyFingerprint))
-	}
-	return out, total, nil
-}
 
 var errNotNoticed = conflict("This visit's destruction is not due for review: it has no destruction notice yet.")
 

@@ -261,6 +261,39 @@ func (s *Service) Visits(ctx context.Context, a Actor, after string) (VisitList,
 	if err != nil {
 		return VisitList{}, err
 	}
+	return s.visitList(ctx, a, rows), nil
+}
+
+// VisitsWarned is an administrator's page of visits (Visits) with the
+// visits they are warned of on any page: those whose destruction failed,
+// then those under a destruction notice, soonest first; at most
+// WarningsShown of them, and how many there are in all. The two are
+// loaded together (store.VisitPageWarned).
+func (s *Service) VisitsWarned(ctx context.Context, a Actor, after string) (VisitList, []VisitView, int, error) {
+	if _, err := s.Authorize(ctx, a, policy.VisitList, "", ""); err != nil {
+		return VisitList{}, nil, 0, err
+	}
+	if _, err := s.Authorize(ctx, a, policy.DestructionApprove, "", ""); err != nil {
+		return VisitList{}, nil, 0, err
+	}
+	cur, err := parseVisitCursor(after)
+	if err != nil {
+		return VisitList{}, nil, 0, err
+	}
+	rows, warnedRows, total, err := s.store.VisitPageWarned(ctx, a.UserID, cur, VisitPageSize, WarningsShown)
+	if err != nil {
+		return VisitList{}, nil, 0, err
+	}
+	warned := make([]VisitView, 0, len(warnedRows))
+	for _, r := range warnedRows {
+		acc := s.accessOf(a, r)
+		warned = append(warned, s.viewWithKey(ctx, r.Visit, acc.Status, acc.Member.Role, r.KeyFingerprint))
+	}
+	return s.visitList(ctx, a, rows), warned, total, nil
+}
+
+// visitList is the page of rows as a, a page of VisitPageSize, shows it.
+func (s *Service) visitList(ctx context.Context, a Actor, rows []store.VisitRow) VisitList {
 	out := VisitList{Visits: make([]VisitView, 0, len(rows))}
 	for _, r := range rows {
 		role := ""
@@ -276,7 +309,7 @@ func (s *Service) Visits(ctx context.Context, a Actor, after string) (VisitList,
 		last := rows[len(rows)-1]
 		out.Next = visitCursor(last.NotificationDate, last.Reference)
 	}
-	return out, nil
+	return out
 }
 
 // VisitCursorFor is the cursor of the page of visits that follows v.

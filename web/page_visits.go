@@ -82,7 +82,18 @@ func plural(n int, unit string) string {
 
 func (s *Server) visitsPage(c *gin.Context) {
 	acc := accessOf(c)
-	list, err := s.svc.Visits(c.Request.Context(), acc.Actor, c.Query("after"))
+	// Administrators are warned, whatever the page, of every visit under a
+	// destruction notice or whose destruction failed (the sweep gives the
+	// notice as soon as the date comes within the notice period).
+	var list portal.VisitList
+	var warned []portal.VisitView
+	var total int
+	var err error
+	if acc.Actor.Administrator {
+		list, warned, total, err = s.svc.VisitsWarned(c.Request.Context(), acc.Actor, c.Query("after"))
+	} else {
+		list, err = s.svc.Visits(c.Request.Context(), acc.Actor, c.Query("after"))
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -102,14 +113,7 @@ func (s *Server) visitsPage(c *gin.Context) {
 		rows = append(rows, r)
 	}
 	if acc.Actor.Administrator {
-		// The visits on this page, and, whatever the page, every visit under
-		// a destruction notice or whose destruction failed (the sweep gives
-		// the notice as soon as the date comes within the notice period).
-		warned, total, err := s.svc.DestructionWarnings(c.Request.Context(), acc.Actor)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
+		// The visits on this page, and the visits warned of.
 		seen := map[string]bool{}
 		for _, vj := range append(vs, warned...) {
 			if seen[vj.ID] {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/store"
 	"github.com/ofsted-portal/evidence/web"
 )
 
@@ -183,6 +185,84 @@ func TestStatementsDoNotGrow(t *testing.T) {
 	for _, k := range keys {
 		if len(small[k]) != len(large[k]) {
 			t.Errorf("%s: %d statements with 10 visits and 100 files, %d with 1,000 and 20,000:\n   %q\n   %q", k, len(small[k]), len(large[k]), small[k], large[k])
+		}
+	}
+}
+
+// TestWarningsShareThePageStatements: the administrators' list warns of
+// the visits whose destruction failed on whichever page it shows, the
+// warned visit on the page or not, and the warnings cost the page two
+// statements (their count, and which they are), not a page of their own:
+// their letter events, notices and failures are read with the page's.
+func TestWarningsShareThePageStatements(t *testing.T) {
+	ctx := context.Background()
+	st := &statements{seen: map[string][]string{}, sizes: map[string]int{}}
+	ts := startStackSetup(t, func(o *devstack.Options) {
+		o.WebOptions = []web.Option{web.WithStatementCount(st.report)}
+	})
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	ts.signIn(t, "ofsted", "lead@ofsted.example")
+	db := ts.Portal.Store().DB()
+	var leadID string
+	if err := db.QueryRow(`SELECT id FROM users WHERE email = ?`, "lead@ofsted.example").Scan(&leadID); err != nil {
+		t.Fatal(err)
+	}
+	// Two visits published 40 days ago, so due for destruction: a failure
+	// is shown for a visit with a destruction date.
+	vs, err := ts.Portal.SeedVisits(ctx, 2, "FV-WARN", leadID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []store.Event
+	for i, v := range vs {
+		fs := calendar.Today(time.Now()).AddDate(0, 0, -90)
+		if _, err := db.Exec(`UPDATE visits SET notification_date = ?, fieldwork_start = ? WHERE id = ?`, fs.AddDate(0, 0, -7).Format(time.DateOnly), fs.Format(time.DateOnly), v.ID); err != nil {
+			t.Fatal(err)
+		}
+		for k, e := range []string{"draft_sent", "final_sent", "published"} {
+			d := fs.AddDate(0, 0, 20+10*k)
+			evs = append(evs, store.Event{ID: fmt.Sprintf("warn-%d-%d", i, k), VisitID: v.ID, Event: e, Date: d, RecordedBy: leadID, RecordedAt: d})
+		}
+	}
+	if err := ts.Portal.Store().SeedLetters(ctx, evs, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	va, err := ts.Portal.Store().Visit(ctx, vs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, other := va.Reference, vs[1].Reference
+	if a > other {
+		// The page after the warned visit must not hold it: the list is by
+		// reference within a day.
+		va, err = ts.Portal.Store().Visit(ctx, vs[1].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, other = other, a
+	}
+	pages := map[string]string{"with the warned visit": "/visits", "without it": "/visits?after=" + portal.VisitCursorFor(va)}
+	before := map[string][]string{}
+	for name, path := range pages {
+		admin.get(path).Body.Close() // keys into memory
+		before[name] = st.get(t, admin, path)
+	}
+	now := time.Now()
+	if _, err := ts.Portal.Store().RecordFailure(ctx, va.ID, "the store did not answer", now, func(int) time.Time { return now.Add(time.Hour) }); err != nil {
+		t.Fatal(err)
+	}
+	for name, path := range pages {
+		body := readAll(t, admin.get(path))
+		if !strings.Contains(body, "The destruction of "+a+" failed on") || !strings.Contains(body, "the store did not answer") {
+			t.Errorf("the page %s does not warn of the failed destruction of %s:\n%s", name, a, body)
+		}
+		if strings.Contains(body, other+" failed") {
+			t.Errorf("the page %s warns of a visit whose destruction did not fail", name)
+		}
+		after := st.get(t, admin, path)
+		if len(after) != len(before[name])+1 {
+			t.Errorf("the page %s: %d statements without warnings, %d with one (want one more, which visits are warned of):\n   %q\n   %q",
+				name, len(before[name]), len(after), before[name], after)
 		}
 	}
 }

@@ -156,27 +156,52 @@ const warnedVisits = `SELECT visit_id FROM (
 		WHERE EXISTS (SELECT 1 FROM visits WHERE visits.id = destruction_notices.visit_id AND visits.state = 'active') AND NOT EXISTS (SELECT 1 FROM retention_failures WHERE retention_failures.visit_id = destruction_notices.visit_id)
 	) w ORDER BY k, d, visit_id LIMIT ?`
 
-// WarnedVisits returns the first limit visits whose destruction failed or
-// is under notice, with userID's membership of each, and how many there
-// are in all.
-func (s *Store) WarnedVisits(ctx context.Context, userID string, limit int) ([]VisitRow, int, error) {
-	var n int
+// VisitPageWarned is VisitPage of every visit (the administrators' list)
+// with, beside it, the first warnLimit visits whose destruction failed or
+// is under notice and how many there are in all: what the administrators'
+// list shows on any page. The two lists' letter events, notices and
+// failures are read together, so the warnings add two statements to the
+// page (their count, and which they are), not five.
+func (s *Store) VisitPageWarned(ctx context.Context, userID string, after VisitCursor, limit, warnLimit int) (page, warned []VisitRow, total int, err error) {
+	date := "9999-12-31"
+	if !after.NotificationDate.IsZero() {
+		date = after.NotificationDate.Format(dateFormat)
+	}
+	if page, err = s.pageRows(ctx, userID, limit, visitPageAll, []any{date, date, date, after.Reference, limit}); err != nil {
+		return nil, nil, 0, err
+	}
 	if err := s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM retention_failures) + (SELECT COUNT(*) FROM destruction_notices
-		WHERE EXISTS (SELECT 1 FROM visits WHERE visits.id = destruction_notices.visit_id AND visits.state = 'active') AND NOT EXISTS (SELECT 1 FROM retention_failures WHERE retention_failures.visit_id = destruction_notices.visit_id))`).Scan(&n); err != nil {
-		return nil, 0, fmt.Errorf("store: warned visits: %w", err)
+		WHERE EXISTS (SELECT 1 FROM visits WHERE visits.id = destruction_notices.visit_id AND visits.state = 'active') AND NOT EXISTS (SELECT 1 FROM retention_failures WHERE retention_failures.visit_id = destruction_notices.visit_id))`).Scan(&total); err != nil {
+		return nil, nil, 0, fmt.Errorf("store: warned visits: %w", err)
 	}
-	if n == 0 {
-		return nil, 0, nil
+	if total > 0 {
+		if warned, err = s.pageRows(ctx, userID, warnLimit, warnedVisits, []any{warnLimit}); err != nil {
+			return nil, nil, 0, err
+		}
 	}
-	rows, err := s.visitRows(ctx, userID, limit, warnedVisits, []any{limit})
-	return rows, n, err
+	if err := s.fillRows(ctx, page, warned); err != nil {
+		return nil, nil, 0, err
+	}
+	return page, warned, total, nil
 }
 
 // visitRows loads the visits that the query page (of fixed text, with its
 // args) selects, and what their status needs, a few statements in all.
 func (s *Store) visitRows(ctx context.Context, userID string, limit int, page string, args []any) ([]VisitRow, error) {
-	fail := func(err error) ([]VisitRow, error) { return nil, fmt.Errorf("store: page of visits: %w", err) }
+	rows, err := s.pageRows(ctx, userID, limit, page, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.fillRows(ctx, rows); err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
 
+// pageRows loads the visits that the query page (of fixed text, with its
+// args) selects, in the list's order, each with userID's membership, its
+// legal hold and its key's fingerprint: one statement.
+func (s *Store) pageRows(ctx context.Context, userID string, limit int, page string, args []any) ([]VisitRow, error) {
 	// The user's membership comes with each visit: a member is bound to
 	// one user once per visit (sign-in binds an email only where the
 	// identity is not yet a member), but the schema does not say so, so a
@@ -186,23 +211,33 @@ func (s *Store) visitRows(ctx context.Context, userID string, limit int, page st
 		FROM visits LEFT JOIN members ON members.visit_id = visits.id AND members.user_id = ?
 		WHERE visits.id IN (`+page+`) ORDER BY notification_date DESC, reference, members.id`, append([]any{userID}, args...)...)
 	if err != nil {
-		return fail(err)
+		return nil, fmt.Errorf("store: page of visits: %w", err)
 	}
-	rows = slices.CompactFunc(rows, func(a, b VisitRow) bool { return a.ID == b.ID })
-	at := make(map[string]*VisitRow, len(rows))
-	for i := range rows {
-		at[rows[i].ID] = &rows[i]
+	return slices.CompactFunc(rows, func(a, b VisitRow) bool { return a.ID == b.ID }), nil
+}
+
+// fillRows reads what the status of the visits in lists needs beyond their
+// rows (their letter events, destruction notices and failures), three
+// statements for all of them, whichever list they are in, or both.
+func (s *Store) fillRows(ctx context.Context, lists ...[]VisitRow) error {
+	fail := func(err error) error { return fmt.Errorf("store: page of visits: %w", err) }
+	at := map[string][]*VisitRow{}
+	var ids []string
+	for _, rows := range lists {
+		for i := range rows {
+			id := rows[i].ID
+			if _, ok := at[id]; !ok {
+				ids = append(ids, id)
+			}
+			at[id] = append(at[id], &rows[i])
+		}
 	}
-	if len(rows) == 0 {
-		return []VisitRow{}, nil
+	if len(ids) == 0 {
+		return nil
 	}
-	// The rest of the page's rows are read by the page's ids, a JSON
-	// array in one argument: finding the page again in each statement
-	// would sort a member's visits once per statement.
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
-	}
+	// The rest is read by the visits' ids, a JSON array in one argument:
+	// finding the page again in each statement would sort a member's
+	// visits once per statement.
 	list, err := json.Marshal(ids)
 	if err != nil {
 		return fail(err)
@@ -224,15 +259,18 @@ func (s *Store) visitRows(ctx context.Context, userID string, limit int, page st
 		return fail(err)
 	}
 	for _, e := range evs {
-		at[e.VisitID].Events = append(at[e.VisitID].Events, e)
+		for _, r := range at[e.VisitID] {
+			r.Events = append(r.Events, e)
+		}
 	}
 	ns, err := queryAll(ctx, s.db, scanNotice, `SELECT `+noticeColumns+` FROM destruction_notices WHERE `+in, arg)
 	if err != nil {
 		return fail(err)
 	}
 	for _, n := range ns {
-		n := n
-		at[n.VisitID].Notice = &n
+		for _, r := range at[n.VisitID] {
+			r.Notice = &n
+		}
 	}
 	fs, err := queryAll(ctx, s.db, scanFailure, `SELECT visit_id, attempts, first_failed_at, last_failed_at, next_attempt_at, reason FROM retention_failures
 		WHERE `+in, arg)
@@ -240,10 +278,11 @@ func (s *Store) visitRows(ctx context.Context, userID string, limit int, page st
 		return fail(err)
 	}
 	for _, f := range fs {
-		f := f
-		at[f.VisitID].Failure = &f
+		for _, r := range at[f.VisitID] {
+			r.Failure = &f
+		}
 	}
-	return rows, nil
+	return nil
 }
 
 // UserVisit is one visit a user is a member of, with the role.
