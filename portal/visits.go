@@ -292,7 +292,8 @@ func (s *Service) VisitsWarned(ctx context.Context, a Actor, after string) (Visi
 	return s.visitList(ctx, a, rows), warned, total, nil
 }
 
-// visitList is the page of rows as a, a page of VisitPageSize, shows it.
+// visitList is a page of rows as a sees it: the visits a may see, and the
+// next page's cursor when the page is full.
 func (s *Service) visitList(ctx context.Context, a Actor, rows []store.VisitRow) VisitList {
 	out := VisitList{Visits: make([]VisitView, 0, len(rows))}
 	for _, r := range rows {

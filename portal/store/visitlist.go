@@ -108,12 +108,16 @@ func (s *Store) VisitPage(ctx context.Context, userID string, all bool, after Vi
 	if all {
 		page, args = visitPageAll, nil
 	}
+	return s.visitRows(ctx, userID, limit, page, append(args, after.args(limit)...))
+}
+
+// args are the cursor's arguments of a page statement of limit visits.
+func (after VisitCursor) args(limit int) []any {
 	date := "9999-12-31"
 	if !after.NotificationDate.IsZero() {
 		date = after.NotificationDate.Format(dateFormat)
 	}
-	args = append(args, date, date, date, after.Reference, limit)
-	return s.visitRows(ctx, userID, limit, page, args)
+	return []any{date, date, date, after.Reference, limit}
 }
 
 // A page of the active visits under a destruction notice (for review),
@@ -163,11 +167,7 @@ const warnedVisits = `SELECT visit_id FROM (
 // failures are read together, so the warnings add two statements to the
 // page (their count, and which they are), not five.
 func (s *Store) VisitPageWarned(ctx context.Context, userID string, after VisitCursor, limit, warnLimit int) (page, warned []VisitRow, total int, err error) {
-	date := "9999-12-31"
-	if !after.NotificationDate.IsZero() {
-		date = after.NotificationDate.Format(dateFormat)
-	}
-	if page, err = s.pageRows(ctx, userID, limit, visitPageAll, []any{date, date, date, after.Reference, limit}); err != nil {
+	if page, err = s.pageRows(ctx, userID, limit, visitPageAll, after.args(limit)); err != nil {
 		return nil, nil, 0, err
 	}
 	if err := s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM retention_failures) + (SELECT COUNT(*) FROM destruction_notices
@@ -212,6 +212,9 @@ func (s *Store) pageRows(ctx context.Context, userID string, limit int, page str
 		WHERE visits.id IN (`+page+`) ORDER BY notification_date DESC, reference, members.id`, append([]any{userID}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: page of visits: %w", err)
+	}
+	if len(rows) == 0 {
+		return []VisitRow{}, nil
 	}
 	return slices.CompactFunc(rows, func(a, b VisitRow) bool { return a.ID == b.ID }), nil
 }
