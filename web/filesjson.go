@@ -20,21 +20,9 @@ import (
 
 // appendFilePage appends p as encoding/json marshals it.
 func appendFilePage(b []byte, p portal.FilePage) ([]byte, error) {
-	var err error
-	b = append(b, `{"files":`...)
-	if p.Files == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, f := range p.Files {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, err = appendFileView(b, f); err != nil {
-				return nil, err
-			}
-		}
-		b = append(b, ']')
+	b, err := appendArray(append(b, `{"files":`...), p.Files, appendFileView)
+	if err != nil {
+		return nil, err
 	}
 	if p.Next != "" {
 		b = appendJSONString(append(b, `,"next":`...), p.Next)
@@ -47,35 +35,34 @@ func appendFilePage(b []byte, p portal.FilePage) ([]byte, error) {
 	}
 	b = strconv.AppendInt(append(b, `,"total":`...), int64(p.Total), 10)
 	b = strconv.AppendInt(append(b, `,"start":`...), int64(p.Start), 10)
-	b = append(b, `,"items":`...)
-	if p.Items == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, it := range p.Items {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, it)
-		}
-		b = append(b, ']')
-	}
-	b = append(b, `,"uploaders":`...)
-	if p.Uploaders == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, u := range p.Uploaders {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(append(b, `{"id":`...), u.ID)
-			b = appendJSONString(append(b, `,"name":`...), u.Name)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
+	b, _ = appendArray(append(b, `,"items":`...), p.Items, func(b []byte, it string) ([]byte, error) {
+		return appendJSONString(b, it), nil
+	})
+	b, _ = appendArray(append(b, `,"uploaders":`...), p.Uploaders, func(b []byte, u portal.Uploader) ([]byte, error) {
+		b = appendJSONString(append(b, `{"id":`...), u.ID)
+		b = appendJSONString(append(b, `,"name":`...), u.Name)
+		return append(b, '}'), nil
+	})
 	return append(b, '}'), nil
+}
+
+// appendArray appends xs as encoding/json marshals a slice (nil as null),
+// each element by each.
+func appendArray[T any](b []byte, xs []T, each func([]byte, T) ([]byte, error)) ([]byte, error) {
+	if xs == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, '[')
+	for i, x := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = each(b, x); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, ']'), nil
 }
 
 // appendFileView appends f as encoding/json marshals it (portal.FileView's
