@@ -356,3 +356,23 @@ func TestDomainRetention(t *testing.T) {
 		t.Fatalf("certificate: %v %+v", err, cert)
 	}
 }
+
+// TestLegalHoldTooLate: an administrator sets a legal hold on a visit
+// whose destruction the sweep began after the request read the visit. The
+// hold cannot stop it, so it is refused with the reason, and not stored.
+func TestLegalHoldTooLate(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	hold := d.mustAccess(admin, policy.LegalHoldSet)
+	if err := d.svc.Store().SetVisitState(ctx, d.demo().ID, portal.StateDestroying); err != nil {
+		t.Fatal(err)
+	}
+	_, err := hold.SetLegalHold(ctx, true, "Judicial review")
+	if e, ok := portal.AsError(err); !ok || e.Kind != portal.KindConflict || !strings.Contains(e.Msg, "destruction has begun") {
+		t.Fatalf("hold after destruction began: %v", err)
+	}
+	if h, err := d.svc.Store().GetLegalHold(ctx, d.demo().ID); err != nil || h.On {
+		t.Fatalf("hold stored: %+v %v", h, err)
+	}
+}

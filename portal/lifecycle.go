@@ -94,7 +94,10 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 		action = "legal_hold.set"
 	}
 	// The reason is free text: it is sealed in the visit, not copied here.
-	if err := s.store.SetLegalHold(ctx, acc.Visit.ID, h, acc.rec(action, "", "success", nil)); err != nil {
+	if err := s.store.SetLegalHold(ctx, acc.Visit.ID, h, acc.rec(action, "", "success", nil)); errors.Is(err, store.ErrDestructionBegun) {
+		// The sweep began it since this request read the visit.
+		return VisitView{}, conflict("This visit's destruction has begun, so a legal hold can no longer stop it.")
+	} else if err != nil {
 		return VisitView{}, err
 	}
 	// Object-level holds follow; a failure here is reported, and the

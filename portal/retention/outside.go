@@ -99,7 +99,7 @@ func (s *Service) Reapply(ctx context.Context, v store.Visit, reason string) err
 		}
 		js, _ := json.Marshal(list)
 		d.Files = string(js)
-		if err := s.Store.BeginDestruction(ctx, d, s.audit(v.ID, "destruction.started", v.ID, map[string]any{
+		if err := s.Store.BeginDestructionAgain(ctx, d, s.audit(v.ID, "destruction.started", v.ID, map[string]any{
 			"files": len(files), "reapplied": reason})...); err != nil {
 			return err
 		}

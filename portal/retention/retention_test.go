@@ -60,9 +60,15 @@ type fakeObjects struct {
 	removed map[string]bool
 	fail    map[string]bool // buckets that cannot be removed
 	objects map[string][]blobs.Version
+	// listing, when set, runs as a bucket's versions are listed: the
+	// destruction's inventory, after the sweep found the visit due.
+	listing func(bucket string)
 }
 
 func (f *fakeObjects) Versions(_ context.Context, b, _ string) ([]blobs.Version, error) {
+	if f.listing != nil {
+		f.listing(b)
+	}
 	return f.objects[b], nil
 }
 
@@ -193,6 +199,100 @@ func TestNothingDestroyedBeforeDateOrOnHold(t *testing.T) {
 	tampered := bytes.Replace(d.Certificate, []byte("FV-v1"), []byte("FV-v2"), 1)
 	if _, err := Verify(tampered, h.key.Public().(ed25519.PublicKey)); !errors.Is(err, ErrBadSignature) {
 		t.Fatal("tampered certificate verified")
+	}
+}
+
+// TestHoldDuringTheInventoryStopsTheDestruction sets a legal hold while
+// the destruction takes its inventory: after the sweep found the visit
+// due, before anything is destroyed. The destruction must not begin: the
+// visit is neither destroying nor failed, and is destroyed only once the
+// hold is lifted. (Nothing else can make a due visit not due: no letter
+// event follows publication, and the retention period is fixed.)
+func TestHoldDuringTheInventoryStopsTheDestruction(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.visit(t, "v1", wrappedKey())
+	s := h.service("p1")
+	h.today = day("2027-01-22")
+	held := false
+	h.objects.listing = func(string) {
+		if !held {
+			held = true
+			if err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: true, At: time.Now()}); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	got, err := s.Sweep(ctx)
+	if len(got) != 0 {
+		t.Fatalf("destroyed %v under a legal hold set as it began (%v)", got, err)
+	}
+	if err != nil {
+		t.Fatalf("a visit put on hold is not a failure: %v", err)
+	}
+	v, _ := h.st.Visit(ctx, "v1")
+	if _, derr := h.st.GetDestruction(ctx, "v1"); v.State != "active" || !errors.Is(derr, store.ErrNotFound) {
+		t.Fatalf("state %s, destruction record: %v", v.State, derr)
+	}
+	if _, err := h.st.GetFailure(ctx, "v1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("failure recorded: %v", err)
+	}
+	if _, err := h.st.WrappedKey(ctx, "v1"); err != nil {
+		t.Fatal("key:", err)
+	}
+	if got, err := s.Sweep(ctx); len(got) != 0 || err != nil {
+		t.Fatalf("next sweep: destroyed %v, %v", got, err)
+	}
+	if err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: false, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Sweep(ctx); len(got) != 1 || err != nil {
+		t.Fatalf("hold lifted: destroyed %v, %v", got, err)
+	}
+}
+
+// TestHoldRefusedOnceDestructionBegan: a legal hold cannot stop a
+// destruction that has begun, so setting one then is refused, never
+// reported as set.
+func TestHoldRefusedOnceDestructionBegan(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.visit(t, "v1", wrappedKey())
+	s := h.service("p1")
+	s.AfterStep = func(step string) error {
+		if step == "destroying" {
+			return errors.New("crash")
+		}
+		return nil
+	}
+	h.today = day("2027-01-22")
+	if _, err := s.Sweep(ctx); err == nil {
+		t.Fatal("no crash")
+	}
+	if err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: true, At: time.Now()}); !errors.Is(err, store.ErrDestructionBegun) {
+		t.Fatalf("hold on a destroying visit: %v", err)
+	}
+	if hold, _ := h.st.GetLegalHold(ctx, "v1"); hold.On {
+		t.Fatal("hold stored")
+	}
+}
+
+// TestReapplyIgnoresARestoredHold: a destruction applied again after a
+// restore is not stopped by a legal hold the backup held: the hold is
+// older than the destruction, which was decided, and begun, already.
+func TestReapplyIgnoresARestoredHold(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	v := h.visit(t, "v1", wrappedKey())
+	if err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: true, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	h.today = day("2026-12-01") // before publication: nothing of its own is due
+	if err := h.service("p1").Reapply(ctx, v, "destruction recorded outside the database"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := h.st.Visit(ctx, "v1"); v.State != "destroyed" {
+		t.Fatalf("state %s", v.State)
 	}
 }
 

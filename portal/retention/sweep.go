@@ -108,7 +108,12 @@ func (s *Service) Sweep(ctx context.Context) (destroyed []string, err error) {
 			errs = append(errs, err)
 			continue
 		}
-		if err := s.Destroy(ctx, v); err != nil {
+		if err := s.Destroy(ctx, v); errors.Is(err, store.ErrOnHold) {
+			// Put on hold after it was found due, before anything was
+			// destroyed: not a failure, and not destroyed.
+			s.Log.Warn("destruction not begun: the visit was put on legal hold", "visit", v.ID, "reference", v.Reference)
+			continue
+		} else if err != nil {
 			var c crash
 			if errors.As(err, &c) {
 				crashed = true

@@ -83,14 +83,37 @@ type LegalHold struct {
 	At           time.Time
 }
 
-// SetLegalHold sets or lifts a visit's legal hold.
+// SetLegalHold sets or lifts a visit's legal hold. Once the visit's
+// destruction has begun a hold can no longer stop it:
+// ErrDestructionBegun, and nothing is stored.
 func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, audit ...AuditRecord) error {
-	err := s.exec(ctx, audit, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?, legal_hold_at = ? WHERE id = ?`,
-		boolInt(h.On), h.ReasonSealed, formatTime(h.At), visitID)
-	if err != nil {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?, legal_hold_at = ? WHERE id = ? AND state = 'active'`,
+			boolInt(h.On), h.ReasonSealed, formatTime(h.At), visitID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errNotActive(ctx, tx, visitID)
+		}
+		return nil
+	}, audit...)
+	if err != nil && !errors.Is(err, ErrDestructionBegun) && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: legal hold: %w", err)
 	}
-	return nil
+	return err
+}
+
+// errNotActive says why an act on a visit that must be active changed no
+// row: the visit is unknown (ErrNotFound) or its destruction has begun.
+func errNotActive(ctx context.Context, tx *Tx, visitID string) error {
+	var state string
+	if err := tx.QueryRowContext(ctx, `SELECT state FROM visits WHERE id = ?`, visitID).Scan(&state); errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	} else if err != nil {
+		return err
+	}
+	return ErrDestructionBegun
 }
 
 // GetLegalHold returns a visit's legal hold.
@@ -147,18 +170,57 @@ type Destruction struct {
 
 // BeginDestruction records step a: the visit is marked destroying and what
 // is about to be destroyed is written down, in one transaction. It is a
-// no-op when the record exists already.
+// no-op when the record exists already. It is refused (ErrOnHold) when the
+// visit is active and under legal hold.
 func (s *Store) BeginDestruction(ctx context.Context, d Destruction, audit ...AuditRecord) error {
-	return s.inTx(ctx, func(tx *Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO destructions (visit_id, reference, key_fingerprint, files, started_at, objects_at_start, segments_expected, segments_missing, key_epoch)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (visit_id) DO NOTHING`, d.VisitID, d.Reference, d.KeyFingerprint, d.Files, formatTime(d.StartedAt),
-			d.ObjectsAtStart, d.SegmentsExpected, d.SegmentsMissing, nullString(d.KeyEpoch)); err != nil {
+	return s.beginDestruction(ctx, d, true, audit)
+}
+
+// BeginDestructionAgain is BeginDestruction for a destruction that began
+// before the database was restored from a backup taken earlier: a legal
+// hold restored with it is older than that destruction, and does not stop
+// it.
+func (s *Store) BeginDestructionAgain(ctx context.Context, d Destruction, audit ...AuditRecord) error {
+	return s.beginDestruction(ctx, d, false, audit)
+}
+
+func (s *Store) beginDestruction(ctx context.Context, d Destruction, obeyHold bool, audit []AuditRecord) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		// The sweep found the visit due before it took the inventory; a
+		// legal hold set since then (the one change that can make a due
+		// visit not due: no letter event follows publication) stops it
+		// here, in the transaction that would begin it. The visit's row
+		// orders this with SetLegalHold.
+		q := `UPDATE visits SET state = 'destroying' WHERE id = ? AND state = 'active'`
+		if obeyHold {
+			q += ` AND legal_hold = 0`
+		}
+		res, err := tx.ExecContext(ctx, q, d.VisitID)
+		if err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE visits SET state = 'destroying' WHERE id = ? AND state != 'destroyed'`, d.VisitID)
+		if n, _ := res.RowsAffected(); n == 0 {
+			var state string
+			if err := tx.QueryRowContext(ctx, `SELECT state FROM visits WHERE id = ?`, d.VisitID).Scan(&state); errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			} else if err != nil {
+				return err
+			}
+			if state == "active" {
+				return ErrOnHold
+			}
+			// Destroying or destroyed already: only the record is missing.
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO destructions (visit_id, reference, key_fingerprint, files, started_at, objects_at_start, segments_expected, segments_missing, key_epoch)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (visit_id) DO NOTHING`, d.VisitID, d.Reference, d.KeyFingerprint, d.Files, formatTime(d.StartedAt),
+			d.ObjectsAtStart, d.SegmentsExpected, d.SegmentsMissing, nullString(d.KeyEpoch))
 		return err
 	}, audit...)
+	if err != nil && !errors.Is(err, ErrOnHold) && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: begin destruction: %w", err)
+	}
+	return err
 }
 
 // GetDestruction returns the destruction record, or ErrNotFound.

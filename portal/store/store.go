@@ -26,6 +26,15 @@ var ErrNotFound = errors.New("store: not found")
 // reference already used, a member already bound). Handlers map it to 409.
 var ErrConflict = errors.New("store: conflict")
 
+// ErrDestructionBegun is returned when an act that would change whether or
+// when a visit is destroyed (a legal hold, a letter event) comes after its
+// destruction began: it can no longer stop it. Handlers map it to 409.
+var ErrDestructionBegun = errors.New("store: destruction has begun")
+
+// ErrOnHold is returned when a destruction would begin on a visit under
+// legal hold.
+var ErrOnHold = errors.New("store: visit under legal hold")
+
 // Store is the metadata database.
 type Store struct {
 	db   *handle
