@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -374,5 +375,53 @@ func TestLegalHoldTooLate(t *testing.T) {
 	}
 	if h, err := d.svc.Store().GetLegalHold(ctx, d.demo().ID); err != nil || h.On {
 		t.Fatalf("hold stored: %+v %v", h, err)
+	}
+}
+
+// TestRetentionRunStatementsDoNotGrow: a retention run (the sweep, then
+// the review that counts visits for the metrics) sends as many statements
+// to the database with 300 live and 300 destroyed visits as with 10 of
+// each: live visits are read a page at a time (500 a page), their holds,
+// letter events, notices and failures with them, and destroyed visits are
+// counted, not read.
+func TestRetentionRunStatementsDoNotGrow(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	st := d.svc.Store()
+	n := 0
+	seed := func(live, destroyed int) {
+		t.Helper()
+		vs, err := d.svc.SeedVisits(ctx, live+destroyed, fmt.Sprintf("FV-RUN-%d", n), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		var gone []string
+		for _, v := range vs[live:] {
+			gone = append(gone, v.ID)
+		}
+		if err := st.SeedDestroyed(ctx, gone, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func() *store.Counter {
+		t.Helper()
+		if _, err := d.svc.RunRetention(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cctx, c := store.WithCounter(ctx)
+		if _, err := d.svc.RunRetention(cctx); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	seed(10, 10)
+	small := run()
+	seed(290, 290)
+	large := run()
+	t.Logf("%d statements with 10 live and 10 destroyed visits, %d with 300 of each", small.N(), large.N())
+	if small.N() != large.N() {
+		first := func(qs []string) []string { return qs[:min(len(qs), 12)] }
+		t.Fatalf("%d statements with 10 live and 10 destroyed visits, %d with 300 of each:\n   %q\n   %q", small.N(), large.N(), first(small.Statements()), first(large.Statements()))
 	}
 }

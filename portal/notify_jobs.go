@@ -16,31 +16,26 @@ import (
 // before its date. Each is keyed by its day, so running this again, or on
 // several instances at once, writes it once.
 func (s *Service) ScheduleNotifications(ctx context.Context) error {
-	vs, err := s.store.Visits(ctx)
-	if err != nil {
-		return s.dbErr(ctx, "mail", err)
-	}
 	var errs []error
 	// Sent and skipped rows are kept for a while for diagnosis, then go.
 	if err := s.store.PurgeNotifications(ctx, s.now().Add(-noteKeep)); err != nil {
 		errs = append(errs, err)
 	}
-	for _, v := range vs {
-		if v.State == StateDestroyed || v.State == StateDestroying {
-			continue
+	// The active visits, a page at a time with what their status needs.
+	err := s.eachLiveVisit(ctx, func(r store.VisitRow) {
+		if r.State != StateActive {
+			return
 		}
-		st, err := s.status(ctx, v)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		outs, err := s.scheduled(ctx, v, st)
+		outs, err := s.scheduled(ctx, r.Visit, s.statusOf(r))
 		if err == nil {
 			err = s.store.Enqueue(ctx, s.now(), outs...)
 		}
 		if err != nil {
 			errs = append(errs, err)
 		}
+	})
+	if err != nil {
+		errs = append(errs, s.dbErr(ctx, "mail", err))
 	}
 	return errors.Join(errs...)
 }

@@ -37,23 +37,15 @@ func (s *Service) retentionRec(visitID, action, object string, detail map[string
 
 // reviewRetention logs the visits due for destruction within 7 days and
 // counts visits by where their destruction stands, after each sweep: the
-// walk over every visit happens here, once per sweep, never per scrape.
+// walk over every live visit happens here, once per sweep, never per
+// scrape, a page of visits at a time; destroyed visits are counted, not
+// read.
 func (s *Service) reviewRetention(ctx context.Context) {
-	vs, err := s.store.Visits(ctx)
-	if err != nil {
-		s.dbErr(ctx, "retention", err)
-		return
-	}
 	var n RetentionCounts
 	today := s.Today()
-	for _, v := range vs {
-		st, err := s.status(ctx, v)
-		if err != nil {
-			continue
-		}
+	err := s.eachLiveVisit(ctx, func(r store.VisitRow) {
+		v, st := r.Visit, s.statusOf(r)
 		switch {
-		case v.State == StateDestroyed:
-			n.Destroyed++
 		case st.LegalHold:
 			n.OnHold++
 		case v.State == StateDestroying, !st.DestroyOn.IsZero() && !today.Before(st.DestroyOn):
@@ -63,11 +55,31 @@ func (s *Service) reviewRetention(ctx context.Context) {
 			n.Failed++
 		}
 		if st.DestroyOn.IsZero() {
-			continue
+			return
 		}
 		if days := s.daysUntil(st.DestroyOn); days >= 0 && days <= 7 {
 			s.log.Warn("visit due for destruction soon", "visit", v.ID, "reference", v.Reference, "destroy_on", st.DestroyOn.Format(time.DateOnly), "legal_hold", st.LegalHold)
 		}
+	})
+	if err == nil {
+		var failed int
+		n.Destroyed, failed, err = s.store.DestroyedCounts(ctx)
+		n.Failed += failed
+	}
+	if err != nil {
+		s.dbErr(ctx, "retention", err)
+		return
 	}
 	s.metrics.Retention(n)
+}
+
+// livePage is how many visits a walk over the live visits reads at a time.
+const livePage = 500
+
+// eachLiveVisit calls fn with every visit not destroyed (store.EachLiveVisit).
+func (s *Service) eachLiveVisit(ctx context.Context, fn func(store.VisitRow)) error {
+	return s.store.EachLiveVisit(ctx, livePage, func(r store.VisitRow) error {
+		fn(r)
+		return nil
+	})
 }

@@ -69,17 +69,13 @@ type Epochs interface {
 	Supersede(ctx context.Context, epoch, visitID string) (supersededAt, retireAfter time.Time, err error)
 }
 
-// Letter replays a visit's recorded events.
-func (s *Service) Letter(ctx context.Context, visitID string) (Letter, error) {
-	evs, err := s.Store.Events(ctx, visitID)
-	if err != nil {
-		return Letter{}, err
-	}
+// letter replays a visit's recorded events.
+func letter(evs []store.Event) Letter {
 	out := make([]Event, len(evs))
 	for i, e := range evs {
 		out[i] = Event{Event: e.Event, Date: e.Date}
 	}
-	return Replay(out), nil
+	return Replay(out)
 }
 
 // Days is the visit's retention period.
@@ -95,30 +91,24 @@ func (s *Service) Days(v store.Visit) int {
 // administrator approved it or the notice period ran since the notice was
 // given. The notice is given (once, recorded) as soon as the date comes
 // within the notice period, whenever the events that set it were recorded.
-func (s *Service) due(ctx context.Context, v store.Visit) (bool, error) {
+func (s *Service) due(ctx context.Context, r store.VisitRow) (bool, error) {
+	v := r.Visit
 	switch v.State {
 	case "destroyed":
 		return false, nil
 	case "destroying":
 		return true, nil // finish what was started, hold or not
 	}
-	l, err := s.Letter(ctx, v.ID)
-	if err != nil {
-		return false, err
-	}
-	hold, err := s.Store.GetLegalHold(ctx, v.ID)
-	if err != nil {
-		return false, err
-	}
+	l := letter(r.Events)
 	on := DestroyOn(l, s.Days(v))
-	if on.IsZero() || hold.On || s.Now().Before(NoticeFrom(on, s.NoticePeriod)) {
+	if on.IsZero() || r.Hold.On || s.Now().Before(NoticeFrom(on, s.NoticePeriod)) {
 		return false, nil
 	}
-	n, err := s.notice(ctx, v, on)
+	n, err := s.notice(ctx, r, on)
 	if err != nil {
 		return false, err
 	}
-	return IsDue(l, s.Days(v), hold.On, s.Today()) && !s.Now().Before(Earliest(on, n, s.NoticePeriod)), nil
+	return IsDue(l, s.Days(v), r.Hold.On, s.Today()) && !s.Now().Before(Earliest(on, n, s.NoticePeriod)), nil
 }
 
 // NoticeFrom is when the notice of a destruction on date on is given: the
@@ -138,19 +128,21 @@ func Earliest(on time.Time, n store.Notice, period time.Duration) time.Time {
 	return t
 }
 
-// notice returns v's destruction notice, giving it (with its record) if it
-// has not been given.
-func (s *Service) notice(ctx context.Context, v store.Visit, on time.Time) (store.Notice, error) {
-	n, err := s.Store.GetNotice(ctx, v.ID)
-	if !errors.Is(err, store.ErrNotFound) {
-		return n, err
+// notice returns the destruction notice of r's visit, as read with it
+// (an approval since then only brings the destruction forward, so an older
+// copy errs on the side of later), giving it (with its record) if it had
+// not been given.
+func (s *Service) notice(ctx context.Context, r store.VisitRow, on time.Time) (store.Notice, error) {
+	if r.Notice != nil {
+		return *r.Notice, nil
 	}
+	v := r.Visit
 	now := s.Now()
 	given, err := s.Store.GiveNotice(ctx, v.ID, on, now, s.audit(v.ID, "destruction.notice", v.ID, map[string]any{
 		"destroy_on": on.Format(time.DateOnly), "notice_period": s.NoticePeriod.String(),
 		"destroy_after": Earliest(on, store.Notice{GivenAt: now}, s.NoticePeriod).UTC().Format(time.RFC3339)})...)
 	if err != nil {
-		return n, err
+		return store.Notice{}, err
 	}
 	if given {
 		s.Log.Warn("destruction notice given", "visit", v.ID, "reference", v.Reference, "destroy_on", on.Format(time.DateOnly),

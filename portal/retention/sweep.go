@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/ofsted-portal/evidence/portal/store"
@@ -67,11 +66,18 @@ func (s *Service) hold(ctx context.Context) (context.Context, func(), error) {
 	}, nil
 }
 
+// sweepPage is how many visits the sweep reads at a time, with their
+// holds, letter events, notices and failures: a page is a few statements.
+const sweepPage = 500
+
 // Sweep destroys every visit that is due and finishes, first, any
 // destruction that was interrupted. Only one process sweeps at a time
 // (LeaseHeldError otherwise). A visit whose destruction fails is recorded,
 // retried with backoff, and does not stop the others: the error returned
-// joins every failure.
+// joins every failure. Destroyed visits are not read: they only
+// accumulate. What a page says may be minutes old when a visit is reached;
+// the one change that makes a due visit not due, a legal hold, is checked
+// again as its destruction begins.
 func (s *Service) Sweep(ctx context.Context) (destroyed []string, err error) {
 	ctx, release, err := s.hold(ctx)
 	if err != nil {
@@ -83,51 +89,59 @@ func (s *Service) Sweep(ctx context.Context) (destroyed []string, err error) {
 			release()
 		}
 	}()
-	visits, err := s.Store.Visits(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sort.SliceStable(visits, func(i, j int) bool { return visits[i].State == "destroying" && visits[j].State != "destroying" })
 	var errs []error
-	for _, v := range visits {
+	err = s.Store.EachLiveVisit(ctx, sweepPage, func(r store.VisitRow) error {
 		if ctx.Err() != nil {
-			errs = append(errs, fmt.Errorf("retention: sweep stopped: %w", ctx.Err()))
-			break
+			return fmt.Errorf("retention: sweep stopped: %w", ctx.Err())
 		}
-		due, err := s.due(ctx, v)
+		ok, err := s.sweepOne(ctx, r, &errs)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("retention: %s: %w", v.ID, err))
-			continue
+			crashed = true
+			return err
 		}
-		if !due {
-			continue
+		if ok {
+			destroyed = append(destroyed, r.ID)
 		}
-		if f, err := s.Store.GetFailure(ctx, v.ID); err == nil && s.Now().Before(f.NextAttemptAt) {
-			continue // backing off after a failure
-		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-			errs = append(errs, err)
-			continue
-		}
-		if err := s.Destroy(ctx, v); errors.Is(err, store.ErrOnHold) {
-			// Put on hold after it was found due, before anything was
-			// destroyed: not a failure, and not destroyed.
-			s.Log.Warn("destruction not begun: the visit was put on legal hold", "visit", v.ID, "reference", v.Reference)
-			continue
-		} else if err != nil {
-			var c crash
-			if errors.As(err, &c) {
-				crashed = true
-				return destroyed, fmt.Errorf("retention: destroy %s: %w", v.ID, err)
-			}
-			errs = append(errs, s.failed(ctx, v, err))
-			continue
-		}
-		if err := s.Store.ClearFailure(ctx, v.ID); err != nil {
-			errs = append(errs, err)
-		}
-		destroyed = append(destroyed, v.ID)
+		return nil
+	})
+	if crashed {
+		return destroyed, err
 	}
-	return destroyed, errors.Join(errs...)
+	return destroyed, errors.Join(append(errs, err)...)
+}
+
+// sweepOne destroys r's visit if it is due, reporting whether it did; a
+// failure is recorded and added to errs, a (simulated) crash returned.
+func (s *Service) sweepOne(ctx context.Context, r store.VisitRow, errs *[]error) (bool, error) {
+	v := r.Visit
+	due, err := s.due(ctx, r)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("retention: %s: %w", v.ID, err))
+		return false, nil
+	}
+	if !due {
+		return false, nil
+	}
+	if r.Failure != nil && s.Now().Before(r.Failure.NextAttemptAt) {
+		return false, nil // backing off after a failure
+	}
+	if err := s.Destroy(ctx, v); errors.Is(err, store.ErrOnHold) {
+		// Put on hold after it was found due, before anything was
+		// destroyed: not a failure, and not destroyed.
+		s.Log.Warn("destruction not begun: the visit was put on legal hold", "visit", v.ID, "reference", v.Reference)
+		return false, nil
+	} else if err != nil {
+		var c crash
+		if errors.As(err, &c) {
+			return false, fmt.Errorf("retention: destroy %s: %w", v.ID, err)
+		}
+		*errs = append(*errs, s.failed(ctx, v, err))
+		return false, nil
+	}
+	if err := s.Store.ClearFailure(ctx, v.ID); err != nil {
+		*errs = append(*errs, err)
+	}
+	return true, nil
 }
 
 // backoff is how long after its nth failure a destruction is tried again.

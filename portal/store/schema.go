@@ -533,6 +533,13 @@ END;
 CREATE INDEX visit_events_replay ON visit_events (visit_id, recorded_at, id, event, date);
 DROP INDEX visit_events_visit;
 `,
+	// 26: visits by state, in id order: the destruction sweep and the
+	// retention review page through the live ones (EachLiveVisit) and
+	// count the destroyed ones (DestroyedCounts), never reading the
+	// destroyed ones, which only accumulate.
+	`
+CREATE INDEX visits_state ON visits (state, id);
+`,
 }
 
 // latestVersion is the schema version this binary brings a database to.

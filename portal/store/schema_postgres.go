@@ -474,4 +474,10 @@ CREATE TRIGGER visits_list_key AFTER UPDATE OF notification_date, reference ON v
 CREATE INDEX visit_events_replay ON visit_events (visit_id, recorded_at, id, event, date);
 DROP INDEX visit_events_visit;
 `,
+	// 26: visits by state, in id order: the destruction sweep and the
+	// retention review page through the live ones and count the
+	// destroyed ones (as SQLite's 26).
+	`
+CREATE INDEX visits_state ON visits (state, id);
+`,
 }

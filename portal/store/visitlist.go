@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -183,6 +184,50 @@ func (s *Store) VisitPageWarned(ctx context.Context, userID string, after VisitC
 		return nil, nil, 0, err
 	}
 	return page, warned, total, nil
+}
+
+// Visits not destroyed, in one state, a page at a time in id order after
+// a visit id; ? are the state, the id and the page size (visits_state).
+const liveVisits = `SELECT id FROM visits WHERE state = ? AND id > ? ORDER BY id LIMIT ?`
+
+// EachLiveVisit calls fn with every visit not destroyed, those being
+// destroyed first, then the active ones, each in id order, read page
+// visits at a time with its legal hold, letter events, destruction notice
+// and failure: what the destruction sweep, the retention review and the
+// scheduled notifications decide from, a few statements a page. An error
+// from fn stops the walk and is returned. A visit whose state changes
+// during the walk may be met twice, or not at all.
+func (s *Store) EachLiveVisit(ctx context.Context, page int, fn func(VisitRow) error) error {
+	for _, state := range []string{"destroying", "active"} {
+		for after := ""; ; {
+			rows, err := s.visitRows(ctx, "", page, liveVisits, []any{state, after, page})
+			if err != nil {
+				return err
+			}
+			slices.SortFunc(rows, func(a, b VisitRow) int { return strings.Compare(a.ID, b.ID) })
+			for _, r := range rows {
+				if err := fn(r); err != nil {
+					return err
+				}
+			}
+			if len(rows) < page {
+				break
+			}
+			after = rows[len(rows)-1].ID
+		}
+	}
+	return nil
+}
+
+// DestroyedCounts counts the destroyed visits, and those of them with a
+// failed attempt still recorded, from indexes: the retention review counts
+// them without reading them.
+func (s *Store) DestroyedCounts(ctx context.Context) (destroyed, failed int, err error) {
+	if err := s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM visits WHERE state = 'destroyed'),
+		(SELECT COUNT(*) FROM retention_failures WHERE EXISTS (SELECT 1 FROM visits WHERE visits.id = retention_failures.visit_id AND visits.state = 'destroyed'))`).Scan(&destroyed, &failed); err != nil {
+		return 0, 0, fmt.Errorf("store: destroyed visits: %w", err)
+	}
+	return destroyed, failed, nil
 }
 
 // visitRows loads the visits that the query page (of fixed text, with its
