@@ -265,6 +265,16 @@ func (acc *Access) refuse(ctx context.Context, action policy.Action, object stri
 var errHeld = &Error{Kind: KindLocked, Code: "legal_hold",
 	Msg: "This visit is under a legal hold: its files cannot be deleted, replaced or re-filed until an administrator lifts the hold."}
 
+// heldSince turns the store's refusal of a change to the evidence of a
+// visit put under legal hold after the request was allowed
+// (store.ErrOnHold) into the refusal the policy gives under a hold.
+func heldSince(err error) error {
+	if errors.Is(err, store.ErrOnHold) {
+		return errHeld
+	}
+	return err
+}
+
 // fileFilter decides which files the actor may act on (list them, put them
 // in an archive). It asks policy once per distinct (item, own file or not),
 // not once per file.

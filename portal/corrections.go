@@ -50,7 +50,7 @@ func (acc *Access) withdraw(ctx context.Context) error {
 	if err := s.store.WithdrawFile(ctx, acc.Visit.ID, f.ID, acc.Actor.UserID, s.now(), rec); errors.Is(err, store.ErrNotFound) {
 		return errNotLive
 	} else if err != nil {
-		return err
+		return heldSince(err)
 	}
 	s.log.Info("file withdrawn", "visit", acc.Visit.ID, "file", f.ID, "user", acc.Actor.UserID)
 	return nil
@@ -79,7 +79,7 @@ func (acc *Access) reserveReplacement(ctx context.Context, key *crypto.VisitKey,
 	if err := s.store.ReserveReplacement(ctx, acc.Visit.ID, oldID, fileID, s.now(), rec); errors.Is(err, store.ErrNotFound) {
 		return errNotLive
 	} else if err != nil {
-		return err
+		return heldSince(err)
 	}
 	return nil
 }

@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -424,4 +426,92 @@ func TestRetentionRunStatementsDoNotGrow(t *testing.T) {
 		first := func(qs []string) []string { return qs[:min(len(qs), 12)] }
 		t.Fatalf("%d statements with 10 live and 10 destroyed visits, %d with 300 of each:\n   %q\n   %q", small.N(), large.N(), first(small.Statements()), first(large.Statements()))
 	}
+}
+
+// holdingReader is a file's body that sets a legal hold on the visit as
+// its first bytes are read: the hold comes while the upload streams.
+type holdingReader struct {
+	r    io.Reader
+	hold func()
+	once sync.Once
+}
+
+func (h *holdingReader) Read(p []byte) (int, error) {
+	h.once.Do(h.hold)
+	return h.r.Read(p)
+}
+
+// TestHoldAfterTheDecisionFreezesTheEvidence: a legal hold set after a
+// request was allowed (by an administrator, as the request runs) still
+// stops it changing the evidence: a delete, a re-filing, a purge, and a
+// new version whose upload was streaming when the hold came. Each is
+// refused as the policy refuses it, and the file is as it was.
+func TestHoldAfterTheDecisionFreezesTheEvidence(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	st := d.svc.Store()
+	hold := func(on bool) {
+		t.Helper()
+		if err := st.SetLegalHold(ctx, v.ID, store.LegalHold{On: on, At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.01 a.pdf", Size: 5}, strings.NewReader("first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := func(what string, err error) {
+		t.Helper()
+		if e, ok := portal.AsError(err); !ok || e.Kind != portal.KindLocked || e.Code != "legal_hold" {
+			t.Errorf("%s under a hold set after the decision: %v", what, err)
+		}
+		f, ferr := st.File(ctx, v.ID, a.ID)
+		if ferr != nil || !f.Live() || f.Item != "1.01" {
+			t.Fatalf("after the %s: %+v %v", what, f, ferr)
+		}
+		hold(false)
+	}
+	del, err := d.access(uploader, policy.FileDelete, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold(true)
+	_, err = del.DeleteFile(ctx)
+	refused("delete", err)
+
+	ref, err := d.access(lead, policy.FileRefile, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold(true)
+	_, err = ref.Refile(ctx, "1.03")
+	refused("re-filing", err)
+
+	rep, err := d.access(uploader, policy.FileReplace, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rep.ReplaceFile(ctx, 6, &holdingReader{r: strings.NewReader("second"), hold: func() { hold(true) }})
+	refused("new version", err)
+	if fs, err := st.Files(ctx, v.ID); err != nil || len(fs) != 1 {
+		t.Fatalf("files after the refused version: %d %v", len(fs), err)
+	}
+
+	// A purge, once the provider can no longer delete.
+	d.at(tl.FieldworkEnd.AddDate(0, 0, 14))
+	pur, err := d.access(admin, policy.FilePurge, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold(true)
+	refused("purge", pur.Purge(ctx, "Uploaded to the wrong visit"))
 }

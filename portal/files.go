@@ -150,7 +150,7 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	}
 	if err != nil {
 		s.releaseName(ctx, u.FileID)
-		return FileView{}, err
+		return FileView{}, heldSince(err)
 	}
 	s.log.Info("file uploaded", "visit", acc.Visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.Actor.UserID, "scan", f.Scan)
 	s.countUpload(f)
@@ -199,7 +199,7 @@ func (acc *Access) DeleteFile(ctx context.Context) (withdrawn bool, err error) {
 			return false, nil
 		}
 		if !errors.Is(err, store.ErrNotFound) {
-			return false, err
+			return false, heldSince(err)
 		}
 		// A download by the team came first: withdraw it instead.
 	}
@@ -237,7 +237,7 @@ func (acc *Access) Refile(ctx context.Context, rawItem string) (FileView, error)
 			name, _ := openName(key, f)
 			return FileView{}, errNameExists(name, item)
 		} else if err != nil {
-			return FileView{}, err
+			return FileView{}, heldSince(err)
 		}
 		s.log.Info("file refiled", "visit", acc.Visit.ID, "file", f.ID, "from", f.Item, "to", item, "user", acc.Actor.UserID)
 		f.Item = item

@@ -55,7 +55,7 @@ func (acc *Access) Purge(ctx context.Context, reason string) error {
 	if err := s.evidence.Purge(ctx, acc.Visit, p, acc.rec("file.purged", f.ID, "success", detail)); errors.Is(err, store.ErrNotFound) {
 		return errNotFound
 	} else if err != nil {
-		return err
+		return heldSince(err)
 	}
 	s.log.Info("file purged", "visit", acc.Visit.ID, "file", f.ID, "user", acc.Actor.UserID)
 	return nil

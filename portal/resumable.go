@@ -141,7 +141,7 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 		if errors.Is(err, store.ErrConflict) {
 			err = ErrMovedOn
 		}
-		return r, nil, err
+		return r, nil, heldSince(err)
 	}
 	if f != nil {
 		s.log.Info("file uploaded", "visit", acc.Visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.Actor.UserID, "resumable", true)

@@ -33,6 +33,9 @@ func (s *Store) MarkTeamDownloaded(ctx context.Context, visitID string, fileIDs 
 // the file is gone or no longer live.
 func (s *Store) WithdrawFile(ctx context.Context, visitID, fileID, by string, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
+		if err := refuseOnHold(ctx, tx, visitID); err != nil {
+			return err
+		}
 		if err := execOne(ctx, tx, `UPDATE files SET withdrawn_at = ?, withdrawn_by = ? WHERE visit_id = ? AND id = ?
 			AND withdrawn_at IS NULL AND superseded_by IS NULL`, formatTime(now), by, visitID, fileID); err != nil {
 			return err
@@ -40,7 +43,7 @@ func (s *Store) WithdrawFile(ctx context.Context, visitID, fileID, by string, no
 		_, err := tx.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ?`, fileID)
 		return err
 	}, audit...)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrOnHold) {
 		return fmt.Errorf("store: withdraw file: %w", err)
 	}
 	return err
@@ -52,6 +55,9 @@ func (s *Store) WithdrawFile(ctx context.Context, visitID, fileID, by string, no
 // is not live; the audit records go with the reservation.
 func (s *Store) ReserveReplacement(ctx context.Context, visitID, oldID, newID string, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
+		if err := refuseOnHold(ctx, tx, visitID); err != nil {
+			return err
+		}
 		var item string
 		var index []byte
 		err := tx.QueryRowContext(ctx, `SELECT n.item, n.name_index FROM file_names n JOIN files f ON f.id = n.file_id
@@ -105,10 +111,19 @@ const supersedeFile = `UPDATE files SET superseded_by = ?, superseded_at = ?
 // supersede marks the file a newly committed version replaces, in the
 // commit's transaction.
 func supersede(ctx context.Context, tx *Tx, f File) error {
-	if _, err := tx.ExecContext(ctx, supersedeFile, f.ID, formatTime(f.UploadedAt), f.ID); err != nil {
+	res, err := tx.ExecContext(ctx, supersedeFile, f.ID, formatTime(f.UploadedAt), f.ID)
+	if err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `DELETE FROM file_replacements WHERE new_file_id = ?`, f.ID)
+	if n, _ := res.RowsAffected(); n > 0 {
+		// A new version may have streamed for minutes since its
+		// replacement was allowed; a hold set since then keeps the file
+		// as it was, and refuses the version.
+		if err := refuseOnHold(ctx, tx, f.VisitID); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM file_replacements WHERE new_file_id = ?`, f.ID)
 	return err
 }
 
@@ -146,6 +161,9 @@ type PurgedFile struct {
 // notifications they call for). ErrNotFound when the file is gone.
 func (s *Store) PurgeFile(ctx context.Context, p PurgedFile, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
+		if err := refuseOnHold(ctx, tx, p.VisitID); err != nil {
+			return err
+		}
 		if err := execOne(ctx, tx, `DELETE FROM files WHERE visit_id = ? AND id = ?`, p.VisitID, p.FileID); err != nil {
 			return err
 		}
@@ -158,7 +176,7 @@ func (s *Store) PurgeFile(ctx context.Context, p PurgedFile, audit ...AuditRecor
 			p.FileID, p.VisitID, formatTime(p.PurgedAt), formatTime(time.Time{}))
 		return err
 	}, audit...)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrOnHold) {
 		return fmt.Errorf("store: purge file: %w", err)
 	}
 	return err

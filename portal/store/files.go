@@ -279,6 +279,9 @@ func (s *Store) RecentFiles(ctx context.Context, visitID string, n int) ([]File,
 // race with the deletion makes it a withdrawal instead.
 func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
+		if err := refuseOnHold(ctx, tx, visitID); err != nil {
+			return err
+		}
 		if err := execOne(ctx, tx, `DELETE FROM files WHERE visit_id = ? AND id = ?
 			AND team_downloaded_at IS NULL AND withdrawn_at IS NULL AND superseded_by IS NULL`, visitID, fileID); err != nil {
 			return err
@@ -288,8 +291,8 @@ func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time
 			fileID, visitID, formatTime(now), formatTime(time.Time{}))
 		return err
 	}, audit...)
-	if errors.Is(err, ErrNotFound) {
-		return ErrNotFound
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrOnHold) {
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("store: delete file: %w", err)
@@ -300,12 +303,15 @@ func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time
 // RefileFile files a committed file under another item.
 func (s *Store) RefileFile(ctx context.Context, visitID, fileID, item string, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
+		if err := refuseOnHold(ctx, tx, visitID); err != nil {
+			return err
+		}
 		return execOne(ctx, tx, `UPDATE files SET item = ? WHERE visit_id = ? AND id = ?`, item, visitID, fileID)
 	}, audit...)
 	if isUnique(err) {
 		return ErrNameTaken // the item has a file of this name
 	}
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrOnHold) {
 		return fmt.Errorf("store: refile: %w", err)
 	}
 	return err

@@ -223,6 +223,26 @@ func execOne(ctx context.Context, tx *Tx, q string, args ...any) error {
 	return nil
 }
 
+// refuseOnHold fails a transaction that changes a visit's evidence
+// (deletes, withdraws, replaces, purges or re-files a file) when the visit
+// is under legal hold (ErrOnHold), and holds the visit's row for the rest
+// of it, so that a hold set meanwhile waits for it: the request was
+// allowed on the hold as it read it, and this applies the same rule where
+// the change is written.
+func refuseOnHold(ctx context.Context, tx *Tx, visitID string) error {
+	var hold int64
+	err := tx.QueryRowContext(ctx, `SELECT legal_hold FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&hold)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return ErrNotFound
+	case err != nil:
+		return err
+	case hold != 0:
+		return ErrOnHold
+	}
+	return nil
+}
+
 // lockVisit holds a visit's row for the rest of a write transaction, so
 // that an act which reads before it writes (letter events) is serialised
 // with any other on the same visit: SQLite's write transactions (BEGIN
