@@ -515,3 +515,55 @@ func TestHoldAfterTheDecisionFreezesTheEvidence(t *testing.T) {
 	hold(true)
 	refused("purge", pur.Purge(ctx, "Uploaded to the wrong visit"))
 }
+
+// TestResumableRefusedAtTheEndIsNotComplete: a resumable upload of a new
+// version whose last segment is stored as a legal hold is set is refused,
+// and must not look complete: its offset stays before the last segment, so
+// a client that asks (HEAD) sends it again, and once the hold is lifted the
+// upload completes. Before, the last segment was committed in a
+// transaction of its own: the offset said "all of it" and no file existed.
+func TestResumableRefusedAtTheEndIsNotComplete(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	st := d.svc.Store()
+	old, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.01 a.pdf", Size: 5}, strings.NewReader("first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := d.mustAccess(uploader, policy.FileUpload)
+	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.01 a.pdf", Size: 6, OnConflict: portal.OnConflictReplace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetLegalHold(ctx, v.ID, store.LegalHold{On: true, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = up.Append(ctx, r, strings.NewReader("second"), nil)
+	if e, ok := portal.AsError(err); !ok || e.Code != "legal_hold" {
+		t.Fatalf("the last segment under a hold: %v", err)
+	}
+	r, err = st.Resumable(ctx, v.ID, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Offset() == r.Length || !r.CompletedAt.IsZero() {
+		t.Fatalf("refused upload looks complete: offset %d of %d, completed %v", r.Offset(), r.Length, r.CompletedAt)
+	}
+	if err := st.SetLegalHold(ctx, v.ID, store.LegalHold{On: false, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	r, f, err := up.Append(ctx, r, strings.NewReader("second"[r.Offset():]), nil)
+	if err != nil || f == nil {
+		t.Fatalf("sent again once the hold was lifted: %v %v", f, err)
+	}
+	if o, err := st.File(ctx, v.ID, old.ID); err != nil || o.SupersededBy != f.ID {
+		t.Fatalf("the earlier version: %+v %v", o, err)
+	}
+}

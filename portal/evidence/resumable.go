@@ -95,16 +95,13 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 			return r, nil, err
 		}
 		macs := append(append([]byte(nil), r.SegmentMACs...), mac...)
-		if err := s.Store.CommitSegment(ctx, r.ID, r.SegmentsDone+1, state, macs); err != nil {
-			return r, nil, err
-		}
-		r.SegmentsDone++
-		r.HashState, r.SegmentMACs = state, macs
-		if r.SegmentsDone == r.Segments() {
+		if done := r.SegmentsDone + 1; done == r.Segments() {
+			// The last segment is committed with the file, in one
+			// transaction: a refused completion leaves it to send again.
 			f := store.File{
 				ID: r.FileID, VisitID: r.VisitID, NameSealed: r.NameSealed, Item: r.Item, Size: r.Length,
-				SHA256: hex.EncodeToString(h.Sum(nil)), SegmentSize: r.SegmentSize, Segments: r.SegmentsDone,
-				HeaderSize: key.HeaderSize(), SegmentMACs: r.SegmentMACs, UploadedBy: r.CreatedBy, UploadedAt: s.Now(),
+				SHA256: hex.EncodeToString(h.Sum(nil)), SegmentSize: r.SegmentSize, Segments: done,
+				HeaderSize: key.HeaderSize(), SegmentMACs: macs, UploadedBy: r.CreatedBy, UploadedAt: s.Now(),
 				Scan: s.waiting(), // scanned from the store once committed (scan.go)
 			}
 			var audit []store.AuditRecord
@@ -112,12 +109,17 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 				audit = append(audit, record("upload.completed", "success", f.ID, map[string]any{
 					"size": f.Size, "sha256": f.SHA256, "segments": f.Segments, "item": f.Item, "resumable": true, "scan": f.Scan}))
 			}
-			if err := s.Store.CompleteResumable(ctx, r.ID, f, s.Now(), audit...); err != nil {
+			if err := s.Store.CompleteResumable(ctx, r.ID, done, state, macs, f, s.Now(), audit...); err != nil {
 				return r, nil, err
 			}
-			r.CompletedAt = s.Now()
+			r.SegmentsDone, r.HashState, r.SegmentMACs, r.CompletedAt = done, state, macs, s.Now()
 			return r, &f, nil
 		}
+		if err := s.Store.CommitSegment(ctx, r.ID, r.SegmentsDone+1, state, macs); err != nil {
+			return r, nil, err
+		}
+		r.SegmentsDone++
+		r.HashState, r.SegmentMACs = state, macs
 		// Stop at a segment boundary when the body is done; an early end
 		// inside the next segment is the client's choice, not an error.
 		if p, ok := body.(interface{ Peek(int) ([]byte, error) }); ok {

@@ -103,11 +103,16 @@ func (s *Store) CommitSegment(ctx context.Context, id string, done int, hashStat
 	return nil
 }
 
-// CompleteResumable commits the file a resumable upload became and marks
-// the upload complete, in one transaction with its audit records.
-func (s *Store) CompleteResumable(ctx context.Context, id string, f File, now time.Time, audit ...AuditRecord) error {
+// CompleteResumable commits the last segment of a resumable upload (as
+// CommitSegment: done, the hash state and MACs after it) and the file the
+// upload became, and marks the upload complete, in one transaction with
+// its audit records: a completion that fails (a legal hold set since a
+// new version began, a busy database) leaves the last segment to be sent
+// again, never an upload whose offset says it is all there with no file.
+func (s *Store) CompleteResumable(ctx context.Context, id string, done int, hashState, macs []byte, f File, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE resumable_uploads SET completed_at = ? WHERE id = ? AND completed_at IS NULL`, formatTime(now), id)
+		res, err := tx.ExecContext(ctx, `UPDATE resumable_uploads SET segments_done = ?, hash_state = ?, segment_macs = ?, completed_at = ?
+			WHERE id = ? AND segments_done = ? AND completed_at IS NULL`, done, hashState, macs, formatTime(now), id, done-1)
 		if err != nil {
 			return err
 		}
@@ -124,7 +129,7 @@ func (s *Store) CompleteResumable(ctx context.Context, id string, f File, now ti
 		return err
 	}, audit...)
 	if err != nil {
-		if errors.Is(err, ErrConflict) {
+		if errors.Is(err, ErrConflict) || errors.Is(err, ErrOnHold) {
 			return err
 		}
 		return fmt.Errorf("store: complete resumable upload: %w", err)
