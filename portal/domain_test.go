@@ -380,24 +380,37 @@ func TestLegalHoldTooLate(t *testing.T) {
 	}
 }
 
-// TestRetentionRunStatementsDoNotGrow: a retention run (the sweep, then
-// the review that counts visits for the metrics) sends as many statements
-// to the database with 300 live and 300 destroyed visits as with 10 of
-// each: live visits are read a page at a time (500 a page), their holds,
-// letter events, notices and failures with them, and destroyed visits are
-// counted, not read.
-func TestRetentionRunStatementsDoNotGrow(t *testing.T) {
+// TestBackgroundRunsStatementsDoNotGrow: a retention run (the sweep, then
+// the review that counts visits for the metrics) and a round of the
+// scheduled notifications (every minute) send as many statements to the
+// database with 300 live and 300 destroyed visits, each with a member, as
+// with 10 of each: live visits are read a page at a time (500 a page),
+// their holds, letter events, notices, failures and members with them,
+// and destroyed visits are counted, not read. The visits added are old
+// (past their fieldwork), as most a portal holds are: a visit that accepts
+// uploads costs the notifications its items, and those are as many as the
+// inspections under way, not as the visits held.
+func TestBackgroundRunsStatementsDoNotGrow(t *testing.T) {
 	d := startDomain(t)
 	ctx := context.Background()
 	st := d.svc.Store()
+	lead := d.person("ofsted", "lead@ofsted.example")
 	n := 0
-	seed := func(live, destroyed int) {
+	seed := func(live, destroyed int, age int) {
 		t.Helper()
-		vs, err := d.svc.SeedVisits(ctx, live+destroyed, fmt.Sprintf("FV-RUN-%d", n), "")
+		prefix := fmt.Sprintf("FV-RUN-%d", n)
+		n++
+		vs, err := d.svc.SeedVisits(ctx, live+destroyed, prefix, lead.UserID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		n++
+		if age > 0 {
+			nd := time.Now().AddDate(0, 0, -age)
+			if _, err := st.DB().Exec(`UPDATE visits SET notification_date = ?, fieldwork_start = ? WHERE reference LIKE ?`,
+				nd.Format(time.DateOnly), nd.AddDate(0, 0, 7).Format(time.DateOnly), prefix+"-%"); err != nil {
+				t.Fatal(err)
+			}
+		}
 		var gone []string
 		for _, v := range vs[live:] {
 			gone = append(gone, v.ID)
@@ -406,26 +419,55 @@ func TestRetentionRunStatementsDoNotGrow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run := func() *store.Counter {
+	count := func(what string, run func(context.Context) error) *store.Counter {
 		t.Helper()
-		if _, err := d.svc.RunRetention(ctx); err != nil {
-			t.Fatal(err)
+		if err := run(ctx); err != nil {
+			t.Fatal(what, err)
 		}
 		cctx, c := store.WithCounter(ctx)
-		if _, err := d.svc.RunRetention(cctx); err != nil {
-			t.Fatal(err)
+		if err := run(cctx); err != nil {
+			t.Fatal(what, err)
 		}
 		return c
 	}
-	seed(10, 10)
-	small := run()
-	seed(290, 290)
-	large := run()
-	t.Logf("%d statements with 10 live and 10 destroyed visits, %d with 300 of each", small.N(), large.N())
-	if small.N() != large.N() {
-		first := func(qs []string) []string { return qs[:min(len(qs), 12)] }
-		t.Fatalf("%d statements with 10 live and 10 destroyed visits, %d with 300 of each:\n   %q\n   %q", small.N(), large.N(), first(small.Statements()), first(large.Statements()))
+	runs := map[string]func(context.Context) error{
+		"retention run":           func(ctx context.Context) error { _, err := d.svc.RunRetention(ctx); return err },
+		"scheduled notifications": d.svc.ScheduleNotifications,
 	}
+	small := map[string]*store.Counter{}
+	seed(10, 10, 0)
+	for what, run := range runs {
+		small[what] = count(what, run)
+	}
+	seed(290, 290, 120)
+	for what, run := range runs {
+		large := count(what, run)
+		t.Logf("%s: %d statements with 10 live and 10 destroyed visits, %d with 300 of each", what, small[what].N(), large.N())
+		if small[what].N() != large.N() {
+			first := func(qs []string) []string { return qs[:min(len(qs), 12)] }
+			t.Errorf("%s: %d statements with 10 live and 10 destroyed visits, %d with 300 of each:\n   %q\n   %q", what, small[what].N(), large.N(), first(small[what].Statements()), first(large.Statements()))
+		}
+	}
+}
+
+// oneFileUploaded starts the domain at the demo visit's notification
+// date, with "1.01 a.pdf" uploaded by the provider's uploader, and returns
+// the visit, its timeline, the uploader and the file.
+func oneFileUploaded(t *testing.T) (*domain, store.Visit, *timelineView, portal.Actor, portal.FileView) {
+	t.Helper()
+	d := startDomain(t)
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	a, err := d.mustAccess(uploader, policy.FileUpload).Upload(context.Background(), portal.NewFile{Name: "1.01 a.pdf", Size: 5}, strings.NewReader("first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, v, tl, uploader, a
 }
 
 // holdingReader is a file's body that sets a legal hold on the visit as
@@ -447,15 +489,8 @@ func (h *holdingReader) Read(p []byte) (int, error) {
 // new version whose upload was streaming when the hold came. Each is
 // refused as the policy refuses it, and the file is as it was.
 func TestHoldAfterTheDecisionFreezesTheEvidence(t *testing.T) {
-	d := startDomain(t)
+	d, v, tl, uploader, a := oneFileUploaded(t)
 	ctx := context.Background()
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.at(tl.Notification)
-	uploader := d.person("cafcass", "uploader@cafcass.example")
 	lead := d.person("ofsted", "lead@ofsted.example")
 	admin := d.person("ofsted", "admin@ofsted.example")
 	st := d.svc.Store()
@@ -464,10 +499,6 @@ func TestHoldAfterTheDecisionFreezesTheEvidence(t *testing.T) {
 		if err := st.SetLegalHold(ctx, v.ID, store.LegalHold{On: on, At: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	a, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.01 a.pdf", Size: 5}, strings.NewReader("first"))
-	if err != nil {
-		t.Fatal(err)
 	}
 	refused := func(what string, err error) {
 		t.Helper()
@@ -523,20 +554,9 @@ func TestHoldAfterTheDecisionFreezesTheEvidence(t *testing.T) {
 // upload completes. Before, the last segment was committed in a
 // transaction of its own: the offset said "all of it" and no file existed.
 func TestResumableRefusedAtTheEndIsNotComplete(t *testing.T) {
-	d := startDomain(t)
+	d, v, _, uploader, old := oneFileUploaded(t)
 	ctx := context.Background()
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.at(tl.Notification)
-	uploader := d.person("cafcass", "uploader@cafcass.example")
 	st := d.svc.Store()
-	old, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.01 a.pdf", Size: 5}, strings.NewReader("first"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	up := d.mustAccess(uploader, policy.FileUpload)
 	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.01 a.pdf", Size: 6, OnConflict: portal.OnConflictReplace})
 	if err != nil {

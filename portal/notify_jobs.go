@@ -21,18 +21,32 @@ func (s *Service) ScheduleNotifications(ctx context.Context) error {
 	if err := s.store.PurgeNotifications(ctx, s.now().Add(-noteKeep)); err != nil {
 		errs = append(errs, err)
 	}
-	// The active visits, a page at a time with what their status needs.
-	err := s.eachLiveVisit(ctx, func(r store.VisitRow) {
-		if r.State != StateActive {
-			return
+	// The active visits, a page at a time with what their status needs,
+	// and their members.
+	err := s.store.LiveVisitPages(ctx, livePage, func(rows []store.VisitRow) error {
+		var ids []string
+		for _, r := range rows {
+			if r.State == StateActive {
+				ids = append(ids, r.ID)
+			}
 		}
-		outs, err := s.scheduled(ctx, r.Visit, s.statusOf(r))
-		if err == nil {
-			err = s.store.Enqueue(ctx, s.now(), outs...)
-		}
+		members, err := s.store.MembersOf(ctx, ids)
 		if err != nil {
-			errs = append(errs, err)
+			return err
 		}
+		for _, r := range rows {
+			if r.State != StateActive {
+				continue
+			}
+			outs, err := s.scheduled(ctx, r.Visit, s.statusOf(r), members[r.ID])
+			if err == nil {
+				err = s.store.Enqueue(ctx, s.now(), outs...)
+			}
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		errs = append(errs, s.dbErr(ctx, "mail", err))
@@ -43,7 +57,8 @@ func (s *Service) ScheduleNotifications(ctx context.Context) error {
 // noteKeep is how long a sent or skipped notification stays in the outbox.
 const noteKeep = 30 * 24 * time.Hour
 
-func (s *Service) scheduled(ctx context.Context, v store.Visit, st Status) ([]store.Outgoing, error) {
+// scheduled is what v (its status st, its members ms) calls for today.
+func (s *Service) scheduled(ctx context.Context, v store.Visit, st Status, ms []store.Member) ([]store.Outgoing, error) {
 	today := s.Today()
 	day := today.Format(time.DateOnly)
 	var outs []store.Outgoing
@@ -58,10 +73,6 @@ func (s *Service) scheduled(ctx context.Context, v store.Visit, st Status) ([]st
 			outs = append(outs, store.Outgoing{Kind: NoteProviderDigest, VisitID: v.ID, To: store.Audience{Roles: providerStaff}, Period: day,
 				Data: map[string]string{"due": strconv.Itoa(due), "overdue": strconv.Itoa(overdue), "date": s.cal.NextWorkingDay(today).Format(time.DateOnly)}})
 		}
-	}
-	ms, err := s.store.Members(ctx, v.ID)
-	if err != nil {
-		return nil, err
 	}
 	for _, m := range ms {
 		w := s.memberWindow(v, st, m)

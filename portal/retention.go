@@ -76,10 +76,13 @@ func (s *Service) reviewRetention(ctx context.Context) {
 // livePage is how many visits a walk over the live visits reads at a time.
 const livePage = 500
 
-// eachLiveVisit calls fn with every visit not destroyed (store.EachLiveVisit).
+// eachLiveVisit calls fn with every visit not destroyed
+// (store.LiveVisitPages).
 func (s *Service) eachLiveVisit(ctx context.Context, fn func(store.VisitRow)) error {
-	return s.store.EachLiveVisit(ctx, livePage, func(r store.VisitRow) error {
-		fn(r)
+	return s.store.LiveVisitPages(ctx, livePage, func(rows []store.VisitRow) error {
+		for _, r := range rows {
+			fn(r)
+		}
 		return nil
 	})
 }

@@ -90,17 +90,19 @@ func (s *Service) Sweep(ctx context.Context) (destroyed []string, err error) {
 		}
 	}()
 	var errs []error
-	err = s.Store.EachLiveVisit(ctx, sweepPage, func(r store.VisitRow) error {
-		if ctx.Err() != nil {
-			return fmt.Errorf("retention: sweep stopped: %w", ctx.Err())
-		}
-		ok, err := s.sweepOne(ctx, r, &errs)
-		if err != nil {
-			crashed = true
-			return err
-		}
-		if ok {
-			destroyed = append(destroyed, r.ID)
+	err = s.Store.LiveVisitPages(ctx, sweepPage, func(rows []store.VisitRow) error {
+		for _, r := range rows {
+			if ctx.Err() != nil {
+				return fmt.Errorf("retention: sweep stopped: %w", ctx.Err())
+			}
+			ok, err := s.sweepOne(ctx, r, &errs)
+			if err != nil {
+				crashed = true
+				return err
+			}
+			if ok {
+				destroyed = append(destroyed, r.ID)
+			}
 		}
 		return nil
 	})

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -133,6 +134,27 @@ func (s *Store) Members(ctx context.Context, visitID string) ([]Member, error) {
 	out, err := queryAll(ctx, s.db, scanMember, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? ORDER BY role, email`, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("store: members: %w", err)
+	}
+	return out, nil
+}
+
+// MembersOf returns the members of each of the visits, by visit, in one
+// statement (a page of visits for the scheduled notifications).
+func (s *Store) MembersOf(ctx context.Context, visitIDs []string) (map[string][]Member, error) {
+	out := map[string][]Member{}
+	if len(visitIDs) == 0 {
+		return out, nil
+	}
+	list, err := json.Marshal(visitIDs)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := queryAll(ctx, s.db, scanMember, `SELECT `+memberColumns+` FROM members WHERE `+s.inIDs("visit_id")+` ORDER BY visit_id, role, email`, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("store: members of visits: %w", err)
+	}
+	for _, m := range ms {
+		out[m.VisitID] = append(out[m.VisitID], m)
 	}
 	return out, nil
 }

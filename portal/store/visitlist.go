@@ -190,14 +190,13 @@ func (s *Store) VisitPageWarned(ctx context.Context, userID string, after VisitC
 // a visit id; ? are the state, the id and the page size (visits_state).
 const liveVisits = `SELECT id FROM visits WHERE state = ? AND id > ? ORDER BY id LIMIT ?`
 
-// EachLiveVisit calls fn with every visit not destroyed, those being
-// destroyed first, then the active ones, each in id order, read page
-// visits at a time with its legal hold, letter events, destruction notice
-// and failure: what the destruction sweep, the retention review and the
-// scheduled notifications decide from, a few statements a page. An error
-// from fn stops the walk and is returned. A visit whose state changes
-// during the walk may be met twice, or not at all.
-func (s *Store) EachLiveVisit(ctx context.Context, page int, fn func(VisitRow) error) error {
+// LiveVisitPages calls fn with every visit not destroyed, those being
+// destroyed first, then the active ones, each in id order, a page of at
+// most page visits at a time, each with its legal hold, letter events,
+// destruction notice and failure: what the destruction sweep, the
+// retention review and the scheduled notifications decide from, a few
+// statements a page. An error from fn stops the walk and is returned.
+func (s *Store) LiveVisitPages(ctx context.Context, page int, fn func([]VisitRow) error) error {
 	for _, state := range []string{"destroying", "active"} {
 		for after := ""; ; {
 			rows, err := s.visitRows(ctx, "", page, liveVisits, []any{state, after, page})
@@ -205,8 +204,8 @@ func (s *Store) EachLiveVisit(ctx context.Context, page int, fn func(VisitRow) e
 				return err
 			}
 			slices.SortFunc(rows, func(a, b VisitRow) int { return strings.Compare(a.ID, b.ID) })
-			for _, r := range rows {
-				if err := fn(r); err != nil {
+			if len(rows) > 0 {
+				if err := fn(rows); err != nil {
 					return err
 				}
 			}
