@@ -100,6 +100,18 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 	} else if err != nil {
 		return VisitView{}, err
 	}
+	// The store's own expiry (the backstop) goes next: left in place, it
+	// would remove the held evidence 14 days after the destruction date,
+	// whatever the portal decides. The database hold (which the
+	// destruction run obeys) stands if it fails; the hold is reported as
+	// not complete, to be set again.
+	if h.On {
+		if err := s.blobs.SetExpiry(ctx, acc.Visit.Bucket, time.Time{}); err != nil {
+			s.log.Error("legal hold recorded, the store's expiry rule not removed", "visit", acc.Visit.ID, "err", err)
+			return VisitView{}, &Error{Kind: KindUnavailable, Code: "storage_unavailable",
+				Msg: "The legal hold is recorded, and the portal will not destroy this visit's evidence while it is set, but the object store did not remove its own expiry date for the evidence. Set the hold again."}
+		}
+	}
 	// Object-level holds follow; a failure here is reported, and the
 	// database hold (which the destruction run obeys) stands regardless.
 	if err := s.blobs.SetLegalHold(ctx, acc.Visit.Bucket, h.On); err != nil {

@@ -8,8 +8,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -211,5 +216,66 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 			t.Fatalf("waited %s for %s", limit, what)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestHoldRemovesTheExpiryBackstop: once a visit is published its bucket
+// carries an expiry rule, 14 days after the destruction date, should the
+// portal be down then. A legal hold must take it away: left in place, the
+// store would remove the held evidence on that date. When the store
+// refuses to change the rule, the hold is recorded (the portal destroys
+// nothing under it) but not reported as complete; set again once the
+// store answers, it takes the rule away.
+func TestHoldRemovesTheExpiryBackstop(t *testing.T) {
+	bin, err := devstack.FindMinIO()
+	if err != nil {
+		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
+			t.Fatal(err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	ctx := context.Background()
+	m, err := devstack.StartMinIO(ctx, devstack.MinIOOptions{Binary: bin, DataDir: t.TempDir(), AccessKey: "backstop", SecretKey: "backstop-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Stop() })
+	// The store, behind a proxy that refuses changes to lifecycle rules
+	// when told to, as a store whose policy or health does.
+	var refuse atomic.Bool
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: m.Endpoint})
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuse.Load() && r.URL.Query().Has("lifecycle") && r.Method != http.MethodGet {
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied.</Message></Error>`))
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	d := startDomainOn(t, &devstack.S3Endpoint{Endpoint: strings.TrimPrefix(proxy.URL, "http://"), AccessKey: "backstop", SecretKey: "backstop-secret", Region: "us-east-1"}, nil)
+	v := d.demo()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	d.publish(lead, v)
+	if exp, err := d.svc.Blobs().Expiry(ctx, v.Bucket); err != nil || exp.IsZero() {
+		t.Fatalf("no backstop after publication: %v %v", exp, err)
+	}
+
+	refuse.Store(true)
+	_, err = d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review")
+	if e, ok := portal.AsError(err); !ok || e.Kind != portal.KindUnavailable || !strings.Contains(e.Msg, "Set the hold again") {
+		t.Fatalf("hold while the store keeps its expiry rule: %v", err)
+	}
+	if h, err := d.svc.Store().GetLegalHold(ctx, v.ID); err != nil || !h.On {
+		t.Fatalf("the hold itself was not recorded: %+v %v", h, err)
+	}
+
+	refuse.Store(false)
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err != nil {
+		t.Fatal(err)
+	}
+	if exp, err := d.svc.Blobs().Expiry(ctx, v.Bucket); err != nil || !exp.IsZero() {
+		t.Fatalf("held, and the store still expires the evidence on %v (%v)", exp, err)
 	}
 }
