@@ -219,6 +219,36 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	}
 }
 
+// refusingStore starts the domain on a MinIO of its own, behind a proxy
+// that answers 403 AccessDenied to the requests refuse picks (nil: none;
+// it may change at any time), as a store whose policy refuses them.
+func refusingStore(t *testing.T, refuse *atomic.Pointer[func(*http.Request) bool]) *domain {
+	t.Helper()
+	bin, err := devstack.FindMinIO()
+	if err != nil {
+		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
+			t.Fatal(err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	m, err := devstack.StartMinIO(context.Background(), devstack.MinIOOptions{Binary: bin, DataDir: t.TempDir(), AccessKey: "refusing", SecretKey: "refusing-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Stop() })
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: m.Endpoint})
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f := refuse.Load(); f != nil && (*f)(r) {
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied.</Message></Error>`))
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	return startDomainOn(t, &devstack.S3Endpoint{Endpoint: strings.TrimPrefix(proxy.URL, "http://"), AccessKey: "refusing", SecretKey: "refusing-secret", Region: "us-east-1"}, nil)
+}
+
 // TestHoldRemovesTheExpiryBackstop: once a visit is published its bucket
 // carries an expiry rule, 14 days after the destruction date, should the
 // portal be down then. A legal hold must take it away: left in place, the
@@ -227,33 +257,9 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 // nothing under it) but not reported as complete; set again once the
 // store answers, it takes the rule away.
 func TestHoldRemovesTheExpiryBackstop(t *testing.T) {
-	bin, err := devstack.FindMinIO()
-	if err != nil {
-		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
-			t.Fatal(err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
 	ctx := context.Background()
-	m, err := devstack.StartMinIO(ctx, devstack.MinIOOptions{Binary: bin, DataDir: t.TempDir(), AccessKey: "backstop", SecretKey: "backstop-secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Stop() })
-	// The store, behind a proxy that refuses changes to lifecycle rules
-	// when told to, as a store whose policy or health does.
-	var refuse atomic.Bool
-	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: m.Endpoint})
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if refuse.Load() && r.URL.Query().Has("lifecycle") && r.Method != http.MethodGet {
-			w.WriteHeader(http.StatusForbidden)
-			w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied.</Message></Error>`))
-			return
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(proxy.Close)
-	d := startDomainOn(t, &devstack.S3Endpoint{Endpoint: strings.TrimPrefix(proxy.URL, "http://"), AccessKey: "backstop", SecretKey: "backstop-secret", Region: "us-east-1"}, nil)
+	var refuse atomic.Pointer[func(*http.Request) bool]
+	d := refusingStore(t, &refuse)
 	v := d.demo()
 	lead := d.person("ofsted", "lead@ofsted.example")
 	admin := d.person("ofsted", "admin@ofsted.example")
@@ -262,8 +268,9 @@ func TestHoldRemovesTheExpiryBackstop(t *testing.T) {
 		t.Fatalf("no backstop after publication: %v %v", exp, err)
 	}
 
-	refuse.Store(true)
-	_, err = d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review")
+	lifecycle := func(r *http.Request) bool { return r.URL.Query().Has("lifecycle") && r.Method != http.MethodGet }
+	refuse.Store(&lifecycle)
+	_, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review")
 	if e, ok := portal.AsError(err); !ok || e.Kind != portal.KindUnavailable || !strings.Contains(e.Msg, "Set the hold again") {
 		t.Fatalf("hold while the store keeps its expiry rule: %v", err)
 	}
@@ -271,11 +278,35 @@ func TestHoldRemovesTheExpiryBackstop(t *testing.T) {
 		t.Fatalf("the hold itself was not recorded: %+v %v", h, err)
 	}
 
-	refuse.Store(false)
+	refuse.Store(nil)
 	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err != nil {
 		t.Fatal(err)
 	}
 	if exp, err := d.svc.Blobs().Expiry(ctx, v.Bucket); err != nil || !exp.IsZero() {
 		t.Fatalf("held, and the store still expires the evidence on %v (%v)", exp, err)
+	}
+}
+
+// TestObjectHoldsNotSkippedWhenLockUnknown: the S3 legal holds on a held
+// visit's objects are skipped only where the store has no object lock.
+// When the store refuses to say (its lock configuration cannot be read),
+// that is a failure of the hold, reported, never "no lock" and success.
+func TestObjectHoldsNotSkippedWhenLockUnknown(t *testing.T) {
+	ctx := context.Background()
+	var refuse atomic.Pointer[func(*http.Request) bool]
+	d := refusingStore(t, &refuse)
+	v := d.demo()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	lockConfig := func(r *http.Request) bool { return r.URL.Query().Has("object-lock") }
+	refuse.Store(&lockConfig)
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err == nil || !strings.Contains(err.Error(), "object holds not applied") {
+		t.Fatalf("hold with the store's lock unknown: %v", err)
+	}
+	if h, err := d.svc.Store().GetLegalHold(ctx, v.ID); err != nil || !h.On {
+		t.Fatalf("the hold itself was not recorded: %+v %v", h, err)
+	}
+	refuse.Store(nil)
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err != nil {
+		t.Fatal(err)
 	}
 }

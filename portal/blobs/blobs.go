@@ -121,19 +121,38 @@ func (s *Store) CreateBucket(ctx context.Context, name string) (locking bool, er
 			return false, fmt.Errorf("blobs: create bucket %s: %w", name, err)
 		}
 	}
-	return s.lockOn(ctx, name), nil
+	return s.lockOn(ctx, name)
 }
 
 // lockOn reports whether object lock really works in a bucket: its
 // configuration says so and versioning, which it rests on, is on (a
-// server may report object lock on a bucket whose versioning is off).
-func (s *Store) lockOn(ctx context.Context, bucket string) bool {
+// server may report object lock on a bucket whose versioning is off). A
+// server that says the bucket has no lock configuration, or that it does
+// not do object lock, has none; any other failure to read either (a
+// refusal, the server down) is an error, never "no lock": the legal holds
+// that rest on it would be skipped in silence.
+func (s *Store) lockOn(ctx context.Context, bucket string) (bool, error) {
 	status, _, _, _, err := s.c.GetObjectLockConfig(ctx, bucket)
-	if err != nil || status != "Enabled" {
-		return false
+	if err != nil {
+		resp := minio.ToErrorResponse(err)
+		switch {
+		case resp.StatusCode == http.StatusNotImplemented, resp.StatusCode == http.StatusNotFound:
+			return false, nil
+		}
+		switch resp.Code {
+		case "ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration", "NotImplemented", "InvalidRequest", "InvalidBucketState", "MethodNotAllowed":
+			return false, nil
+		}
+		return false, fmt.Errorf("blobs: object lock of %s: %w", bucket, err)
+	}
+	if status != "Enabled" {
+		return false, nil
 	}
 	v, err := s.c.GetBucketVersioning(ctx, bucket)
-	return err == nil && v.Enabled()
+	if err != nil {
+		return false, fmt.Errorf("blobs: versioning of %s: %w", bucket, err)
+	}
+	return v.Enabled(), nil
 }
 
 // Put stores one object of exactly size bytes in one streaming request.
@@ -299,8 +318,8 @@ func (s *Store) RemoveKeys(ctx context.Context, bucket string, keys []string) er
 // SetLegalHold puts an S3 legal hold on (or off) every object version in the
 // bucket. It does nothing where the bucket has no object lock.
 func (s *Store) SetLegalHold(ctx context.Context, bucket string, on bool) error {
-	if !s.lockOn(ctx, bucket) {
-		return nil
+	if on, err := s.lockOn(ctx, bucket); err != nil || !on {
+		return err
 	}
 	st := minio.LegalHoldDisabled
 	if on {
@@ -434,7 +453,7 @@ func (s *Store) EnsureLockedBucket(ctx context.Context, name string) (bool, erro
 	if !ok {
 		return s.CreateBucket(ctx, name)
 	}
-	return s.lockOn(ctx, name), nil
+	return s.lockOn(ctx, name)
 }
 
 // PutRetained stores a small object that nobody, not even the account that
