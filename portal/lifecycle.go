@@ -115,7 +115,9 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 	// Object-level holds follow; a failure here is reported, and the
 	// database hold (which the destruction run obeys) stands regardless.
 	if err := s.blobs.SetLegalHold(ctx, acc.Visit.Bucket, h.On); err != nil {
-		return VisitView{}, fmt.Errorf("legal hold recorded, object holds not applied: %w", err)
+		s.log.Error("legal hold recorded, object holds not applied", "visit", acc.Visit.ID, "on", h.On, "err", err)
+		return VisitView{}, &Error{Kind: KindUnavailable, Code: "storage_unavailable",
+			Msg: "The legal hold is recorded, and the portal acts on it, but the object store did not change its own holds on the evidence. Set or lift the hold again."}
 	}
 	s.log.Warn("legal hold changed", "visit", acc.Visit.ID, "on", h.On, "by", acc.Actor.UserID)
 	return acc.changed(ctx)

@@ -268,20 +268,8 @@ func TestHoldRemovesTheExpiryBackstop(t *testing.T) {
 		t.Fatalf("no backstop after publication: %v %v", exp, err)
 	}
 
-	lifecycle := func(r *http.Request) bool { return r.URL.Query().Has("lifecycle") && r.Method != http.MethodGet }
-	refuse.Store(&lifecycle)
-	_, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review")
-	if e, ok := portal.AsError(err); !ok || e.Kind != portal.KindUnavailable || !strings.Contains(e.Msg, "Set the hold again") {
-		t.Fatalf("hold while the store keeps its expiry rule: %v", err)
-	}
-	if h, err := d.svc.Store().GetLegalHold(ctx, v.ID); err != nil || !h.On {
-		t.Fatalf("the hold itself was not recorded: %+v %v", h, err)
-	}
-
-	refuse.Store(nil)
-	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err != nil {
-		t.Fatal(err)
-	}
+	holdRefusedThenSet(t, d, admin, &refuse, func(r *http.Request) bool { return r.URL.Query().Has("lifecycle") && r.Method != http.MethodGet },
+		"Set the hold again")
 	if exp, err := d.svc.Blobs().Expiry(ctx, v.Bucket); err != nil || !exp.IsZero() {
 		t.Fatalf("held, and the store still expires the evidence on %v (%v)", exp, err)
 	}
@@ -292,17 +280,26 @@ func TestHoldRemovesTheExpiryBackstop(t *testing.T) {
 // When the store refuses to say (its lock configuration cannot be read),
 // that is a failure of the hold, reported, never "no lock" and success.
 func TestObjectHoldsNotSkippedWhenLockUnknown(t *testing.T) {
-	ctx := context.Background()
 	var refuse atomic.Pointer[func(*http.Request) bool]
 	d := refusingStore(t, &refuse)
-	v := d.demo()
 	admin := d.person("ofsted", "admin@ofsted.example")
-	lockConfig := func(r *http.Request) bool { return r.URL.Query().Has("object-lock") }
-	refuse.Store(&lockConfig)
-	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err == nil || !strings.Contains(err.Error(), "object holds not applied") {
-		t.Fatalf("hold with the store's lock unknown: %v", err)
+	holdRefusedThenSet(t, d, admin, &refuse, func(r *http.Request) bool { return r.URL.Query().Has("object-lock") },
+		"did not change its own holds")
+}
+
+// holdRefusedThenSet sets a legal hold on the demo visit while the store
+// refuses the requests pick picks: the hold must be recorded, and the
+// request answer 503 with want in its message. Then, with the store
+// answering, the hold is set again and must succeed.
+func holdRefusedThenSet(t *testing.T, d *domain, admin portal.Actor, refuse *atomic.Pointer[func(*http.Request) bool], pick func(*http.Request) bool, want string) {
+	t.Helper()
+	ctx := context.Background()
+	refuse.Store(&pick)
+	_, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review")
+	if e, ok := portal.AsError(err); !ok || e.Kind != portal.KindUnavailable || !strings.Contains(e.Msg, want) {
+		t.Fatalf("hold while the store refuses: %v", err)
 	}
-	if h, err := d.svc.Store().GetLegalHold(ctx, v.ID); err != nil || !h.On {
+	if h, err := d.svc.Store().GetLegalHold(ctx, d.demo().ID); err != nil || !h.On {
 		t.Fatalf("the hold itself was not recorded: %+v %v", h, err)
 	}
 	refuse.Store(nil)
