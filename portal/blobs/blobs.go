@@ -318,7 +318,7 @@ func (s *Store) RemoveKeys(ctx context.Context, bucket string, keys []string) er
 // SetLegalHold puts an S3 legal hold on (or off) every object version in the
 // bucket. It does nothing where the bucket has no object lock.
 func (s *Store) SetLegalHold(ctx context.Context, bucket string, on bool) error {
-	if on, err := s.lockOn(ctx, bucket); err != nil || !on {
+	if locked, err := s.lockOn(ctx, bucket); err != nil || !locked {
 		return err
 	}
 	st := minio.LegalHoldDisabled
