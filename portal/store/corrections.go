@@ -33,11 +33,11 @@ func (s *Store) MarkTeamDownloaded(ctx context.Context, visitID string, fileIDs 
 // the file is gone or no longer live.
 func (s *Store) WithdrawFile(ctx context.Context, visitID, fileID, by string, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if err := refuseOnHold(ctx, tx, visitID); err != nil {
-			return err
-		}
 		if err := execOne(ctx, tx, `UPDATE files SET withdrawn_at = ?, withdrawn_by = ? WHERE visit_id = ? AND id = ?
 			AND withdrawn_at IS NULL AND superseded_by IS NULL`, formatTime(now), by, visitID, fileID); err != nil {
+			return err
+		}
+		if err := refuseOnHold(ctx, tx, visitID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ?`, fileID)
@@ -55,9 +55,6 @@ func (s *Store) WithdrawFile(ctx context.Context, visitID, fileID, by string, no
 // is not live; the audit records go with the reservation.
 func (s *Store) ReserveReplacement(ctx context.Context, visitID, oldID, newID string, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if err := refuseOnHold(ctx, tx, visitID); err != nil {
-			return err
-		}
 		var item string
 		var index []byte
 		err := tx.QueryRowContext(ctx, `SELECT n.item, n.name_index FROM file_names n JOIN files f ON f.id = n.file_id
@@ -75,8 +72,10 @@ func (s *Store) ReserveReplacement(ctx context.Context, visitID, oldID, newID st
 			newID, visitID, item, index, formatTime(now)); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO file_replacements (new_file_id, old_file_id, visit_id) VALUES (?, ?, ?)`, newID, oldID, visitID)
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO file_replacements (new_file_id, old_file_id, visit_id) VALUES (?, ?, ?)`, newID, oldID, visitID); err != nil {
+			return err
+		}
+		return refuseOnHold(ctx, tx, visitID)
 	}, audit...)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: reserve replacement: %w", err)
@@ -161,10 +160,10 @@ type PurgedFile struct {
 // notifications they call for). ErrNotFound when the file is gone.
 func (s *Store) PurgeFile(ctx context.Context, p PurgedFile, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if err := refuseOnHold(ctx, tx, p.VisitID); err != nil {
+		if err := execOne(ctx, tx, `DELETE FROM files WHERE visit_id = ? AND id = ?`, p.VisitID, p.FileID); err != nil {
 			return err
 		}
-		if err := execOne(ctx, tx, `DELETE FROM files WHERE visit_id = ? AND id = ?`, p.VisitID, p.FileID); err != nil {
+		if err := refuseOnHold(ctx, tx, p.VisitID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO purged_files (file_id, visit_id, item, size, sha256, uploaded_by, uploaded_at, purged_by, purged_at, reason_sealed)

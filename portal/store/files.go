@@ -279,11 +279,11 @@ func (s *Store) RecentFiles(ctx context.Context, visitID string, n int) ([]File,
 // race with the deletion makes it a withdrawal instead.
 func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if err := refuseOnHold(ctx, tx, visitID); err != nil {
-			return err
-		}
 		if err := execOne(ctx, tx, `DELETE FROM files WHERE visit_id = ? AND id = ?
 			AND team_downloaded_at IS NULL AND withdrawn_at IS NULL AND superseded_by IS NULL`, visitID, fileID); err != nil {
+			return err
+		}
+		if err := refuseOnHold(ctx, tx, visitID); err != nil {
 			return err
 		}
 		// touched_at in the past: the janitor may take it at once if we fail.
@@ -303,10 +303,10 @@ func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time
 // RefileFile files a committed file under another item.
 func (s *Store) RefileFile(ctx context.Context, visitID, fileID, item string, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if err := refuseOnHold(ctx, tx, visitID); err != nil {
+		if err := execOne(ctx, tx, `UPDATE files SET item = ? WHERE visit_id = ? AND id = ?`, item, visitID, fileID); err != nil {
 			return err
 		}
-		return execOne(ctx, tx, `UPDATE files SET item = ? WHERE visit_id = ? AND id = ?`, item, visitID, fileID)
+		return refuseOnHold(ctx, tx, visitID)
 	}, audit...)
 	if isUnique(err) {
 		return ErrNameTaken // the item has a file of this name

@@ -228,7 +228,10 @@ func execOne(ctx context.Context, tx *Tx, q string, args ...any) error {
 // is under legal hold (ErrOnHold), and holds the visit's row for the rest
 // of it, so that a hold set meanwhile waits for it: the request was
 // allowed on the hold as it read it, and this applies the same rule where
-// the change is written.
+// the change is written. It comes after the transaction's change to the
+// file: on PostgreSQL the visit's row is then locked after the file's, in
+// the order every other change to a file takes them (the files_version
+// triggers), so two such transactions on one file cannot deadlock.
 func refuseOnHold(ctx context.Context, tx *Tx, visitID string) error {
 	var hold int64
 	err := tx.QueryRowContext(ctx, `SELECT legal_hold FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&hold)
