@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/pgserver"
 )
 
 // TestCorrections: a file the team has downloaded is withdrawn, never
@@ -15,11 +17,7 @@ func TestCorrections(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	now := time.Now().UTC().Truncate(time.Second)
-	if err := s.CreateVisit(ctx, Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
-		State: "active", Bucket: "b", CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	u, _ := s.SignIn(ctx, "https://i", "sub", "a@x.example", "A", nil, now)
+	u := visitV1(t, s, now)
 	commit := func(id, name string) {
 		t.Helper()
 		if err := s.ReserveName(ctx, "v1", "1.03", id, []byte(name), now); err != nil && !errors.Is(err, ErrNameTaken) {
@@ -135,4 +133,67 @@ func TestCorrections(t *testing.T) {
 	if err := s.CompleteItem(ctx, "v1", "9.99", u.ID, now); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("completing an item not requested: %v", err)
 	}
+}
+
+// TestHoldCheckLocksAfterTheFile: on PostgreSQL a change to a file locks
+// the file's row, then the visit's (the files_version trigger). A deletion,
+// which checks the visit's hold where it writes, must take them in the
+// same order: here another transaction holds the file, then asks for the
+// visit while the deletion waits. Taken the other way round, the two
+// deadlock and PostgreSQL fails one of them.
+func TestHoldCheckLocksAfterTheFile(t *testing.T) {
+	if !pgserver.TestDatabaseWanted() {
+		t.Skip("SQLite runs one write transaction at a time")
+	}
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	u := visitV1(t, s, now)
+	if err := s.BeginUpload(ctx, "f1", "v1", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitFile(ctx, File{ID: "f1", VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "s", Size: 7, SegmentSize: 1, Segments: 1, UploadedBy: u.ID, UploadedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.db.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	if _, err := other.ExecContext(ctx, `SELECT id FROM files WHERE id = $1 FOR UPDATE`, "f1"); err != nil {
+		t.Fatal(err)
+	}
+	deleted := make(chan error, 1)
+	go func() { deleted <- s.DeleteFile(ctx, "v1", "f1", now) }()
+	time.Sleep(300 * time.Millisecond) // the deletion is waiting for the file
+	if _, err := other.ExecContext(ctx, `UPDATE visits SET files_version = files_version + 1 WHERE id = $1`, "v1"); err != nil {
+		t.Fatalf("the other transaction, asking for the visit: %v", err)
+	}
+	if err := other.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-deleted:
+		if err != nil {
+			t.Fatalf("the deletion: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the deletion did not finish")
+	}
+}
+
+// visitV1 creates the active visit v1 and signs a user in, who is
+// returned (the uploader of the tests' files).
+func visitV1(t *testing.T, s *Store, now time.Time) User {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.CreateVisit(ctx, Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
+		State: "active", Bucket: "b", CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.SignIn(ctx, "https://i", "sub", "a@x.example", "A", nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
