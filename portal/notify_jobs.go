@@ -23,7 +23,7 @@ func (s *Service) ScheduleNotifications(ctx context.Context) error {
 	}
 	// The active visits, a page at a time with what their status needs,
 	// and their members.
-	err := s.store.LiveVisitPages(ctx, livePage, func(rows []store.VisitRow) error {
+	err := s.store.LiveVisitPages(ctx, func(rows []store.VisitRow) error {
 		var ids []string
 		for _, r := range rows {
 			if r.State == StateActive {

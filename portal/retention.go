@@ -43,23 +43,11 @@ func (s *Service) retentionRec(visitID, action, object string, detail map[string
 func (s *Service) reviewRetention(ctx context.Context) {
 	var n RetentionCounts
 	today := s.Today()
-	err := s.eachLiveVisit(ctx, func(r store.VisitRow) {
-		v, st := r.Visit, s.statusOf(r)
-		switch {
-		case st.LegalHold:
-			n.OnHold++
-		case v.State == StateDestroying, !st.DestroyOn.IsZero() && !today.Before(st.DestroyOn):
-			n.Due++
+	err := s.store.LiveVisitPages(ctx, func(rows []store.VisitRow) error {
+		for _, r := range rows {
+			s.reviewOne(r, today, &n)
 		}
-		if st.Failure != nil {
-			n.Failed++
-		}
-		if st.DestroyOn.IsZero() {
-			return
-		}
-		if days := s.daysUntil(st.DestroyOn); days >= 0 && days <= 7 {
-			s.log.Warn("visit due for destruction soon", "visit", v.ID, "reference", v.Reference, "destroy_on", st.DestroyOn.Format(time.DateOnly), "legal_hold", st.LegalHold)
-		}
+		return nil
 	})
 	if err == nil {
 		var failed int
@@ -73,16 +61,23 @@ func (s *Service) reviewRetention(ctx context.Context) {
 	s.metrics.Retention(n)
 }
 
-// livePage is how many visits a walk over the live visits reads at a time.
-const livePage = 500
-
-// eachLiveVisit calls fn with every visit not destroyed
-// (store.LiveVisitPages).
-func (s *Service) eachLiveVisit(ctx context.Context, fn func(store.VisitRow)) error {
-	return s.store.LiveVisitPages(ctx, livePage, func(rows []store.VisitRow) error {
-		for _, r := range rows {
-			fn(r)
-		}
-		return nil
-	})
+// reviewOne counts a live visit where its destruction stands, and logs it
+// when it is due within 7 days.
+func (s *Service) reviewOne(r store.VisitRow, today time.Time, n *RetentionCounts) {
+	v, st := r.Visit, s.statusOf(r)
+	switch {
+	case st.LegalHold:
+		n.OnHold++
+	case v.State == StateDestroying, !st.DestroyOn.IsZero() && !today.Before(st.DestroyOn):
+		n.Due++
+	}
+	if st.Failure != nil {
+		n.Failed++
+	}
+	if st.DestroyOn.IsZero() {
+		return
+	}
+	if days := s.daysUntil(st.DestroyOn); days >= 0 && days <= 7 {
+		s.log.Warn("visit due for destruction soon", "visit", v.ID, "reference", v.Reference, "destroy_on", st.DestroyOn.Format(time.DateOnly), "legal_hold", st.LegalHold)
+	}
 }

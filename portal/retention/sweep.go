@@ -66,10 +66,6 @@ func (s *Service) hold(ctx context.Context) (context.Context, func(), error) {
 	}, nil
 }
 
-// sweepPage is how many visits the sweep reads at a time, with their
-// holds, letter events, notices and failures: a page is a few statements.
-const sweepPage = 500
-
 // Sweep destroys every visit that is due and finishes, first, any
 // destruction that was interrupted. Only one process sweeps at a time
 // (LeaseHeldError otherwise). A visit whose destruction fails is recorded,
@@ -90,7 +86,7 @@ func (s *Service) Sweep(ctx context.Context) (destroyed []string, err error) {
 		}
 	}()
 	var errs []error
-	err = s.Store.LiveVisitPages(ctx, sweepPage, func(rows []store.VisitRow) error {
+	err = s.Store.LiveVisitPages(ctx, func(rows []store.VisitRow) error {
 		for _, r := range rows {
 			if ctx.Err() != nil {
 				return fmt.Errorf("retention: sweep stopped: %w", ctx.Err())

@@ -94,7 +94,10 @@ func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, a
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return errNotActive(ctx, tx, visitID)
+			if _, err := visitState(ctx, tx, visitID); err != nil {
+				return err
+			}
+			return ErrDestructionBegun
 		}
 		return nil
 	}, audit...)
@@ -104,16 +107,15 @@ func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, a
 	return err
 }
 
-// errNotActive says why an act on a visit that must be active changed no
-// row: the visit is unknown (ErrNotFound) or its destruction has begun.
-func errNotActive(ctx context.Context, tx *Tx, visitID string) error {
+// visitState reads a visit's stored state (ErrNotFound: no such visit):
+// why a change that asked for another state changed no row.
+func visitState(ctx context.Context, tx *Tx, visitID string) (string, error) {
 	var state string
-	if err := tx.QueryRowContext(ctx, `SELECT state FROM visits WHERE id = ?`, visitID).Scan(&state); errors.Is(err, sql.ErrNoRows) {
-		return ErrNotFound
-	} else if err != nil {
-		return err
+	err := tx.QueryRowContext(ctx, `SELECT state FROM visits WHERE id = ?`, visitID).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
 	}
-	return ErrDestructionBegun
+	return state, err
 }
 
 // GetLegalHold returns a visit's legal hold.
@@ -200,10 +202,8 @@ func (s *Store) beginDestruction(ctx context.Context, d Destruction, obeyHold bo
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			var state string
-			if err := tx.QueryRowContext(ctx, `SELECT state FROM visits WHERE id = ?`, d.VisitID).Scan(&state); errors.Is(err, sql.ErrNoRows) {
-				return ErrNotFound
-			} else if err != nil {
+			state, err := visitState(ctx, tx, d.VisitID)
+			if err != nil {
 				return err
 			}
 			if state == "active" {

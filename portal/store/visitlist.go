@@ -190,13 +190,19 @@ func (s *Store) VisitPageWarned(ctx context.Context, userID string, after VisitC
 // a visit id; ? are the state, the id and the page size (visits_state).
 const liveVisits = `SELECT id FROM visits WHERE state = ? AND id > ? ORDER BY id LIMIT ?`
 
+// livePage is how many visits LiveVisitPages reads at a time: at 1,000
+// live visits, two pages; a page's rows with their events are well under
+// a megabyte.
+const livePage = 500
+
 // LiveVisitPages calls fn with every visit not destroyed, those being
 // destroyed first, then the active ones, each in id order, a page of at
-// most page visits at a time, each with its legal hold, letter events,
+// most livePage visits at a time, each with its legal hold, letter events,
 // destruction notice and failure: what the destruction sweep, the
 // retention review and the scheduled notifications decide from, a few
 // statements a page. An error from fn stops the walk and is returned.
-func (s *Store) LiveVisitPages(ctx context.Context, page int, fn func([]VisitRow) error) error {
+func (s *Store) LiveVisitPages(ctx context.Context, fn func([]VisitRow) error) error {
+	page := livePage
 	for _, state := range []string{"destroying", "active"} {
 		for after := ""; ; {
 			rows, err := s.visitRows(ctx, "", page, liveVisits, []any{state, after, page})
