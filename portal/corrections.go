@@ -75,8 +75,9 @@ func (acc *Access) reserveReplacement(ctx context.Context, key *crypto.VisitKey,
 	if err := acc.require(ctx, policy.FileReplace, &old); err != nil {
 		return err
 	}
-	rec := acc.rec("file.replaced", oldID, "success", map[string]any{"by": fileID, "sha256": old.SHA256, "item": item})
-	if err := s.store.ReserveReplacement(ctx, acc.Visit.ID, oldID, fileID, s.now(), rec); errors.Is(err, store.ErrNotFound) {
+	// The file.replaced record is written when the version is committed
+	// (evidence.Put, Append): until then nothing is replaced.
+	if err := s.store.ReserveReplacement(ctx, acc.Visit.ID, oldID, fileID, s.now()); errors.Is(err, store.ErrNotFound) {
 		return errNotLive
 	} else if err != nil {
 		return heldSince(err)

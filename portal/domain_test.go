@@ -3,6 +3,7 @@ package portal_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -585,5 +586,101 @@ func TestResumableRefusedAtTheEndIsNotComplete(t *testing.T) {
 	}
 	if o, err := st.File(ctx, v.ID, old.ID); err != nil || o.SupersededBy != f.ID {
 		t.Fatalf("the earlier version: %+v %v", o, err)
+	}
+}
+
+// replacedRecords are the trail's file.replaced records of a file, each
+// as "<by>:<outcome>".
+func replacedRecords(t *testing.T, d *domain, v store.Visit, fileID string) []string {
+	t.Helper()
+	recs, err := d.svc.Store().AuditRecords(context.Background(), store.AuditFilter{VisitID: v.ID, Action: "file.replaced"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range recs {
+		var detail struct{ By string }
+		json.Unmarshal([]byte(r.Detail), &detail)
+		if r.Object == fileID {
+			out = append(out, detail.By+":"+r.Outcome)
+		}
+	}
+	return out
+}
+
+// TestReplacedOnlyWhenTheVersionIsStored: the trail says a file was
+// replaced when, and only when, its new version is stored (the record is
+// written in the transaction that commits the version). A version refused
+// at its commit (a legal hold set while it streamed), or whose body fell
+// short, replaced nothing, and the file stays live. Before, the record
+// was written as the name was taken, before a byte was read: the trail
+// said "replaced" of files that never were.
+func TestReplacedOnlyWhenTheVersionIsStored(t *testing.T) {
+	d, v, _, uploader, a := oneFileUploaded(t)
+	ctx := context.Background()
+	st := d.svc.Store()
+	hold := func(on bool) {
+		t.Helper()
+		if err := st.SetLegalHold(ctx, v.ID, store.LegalHold{On: on, At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := d.access(uploader, policy.FileReplace, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rep.ReplaceFile(ctx, 6, &holdingReader{r: strings.NewReader("second"), hold: func() { hold(true) }}); err == nil {
+		t.Fatal("a new version under a hold set as it streamed was stored")
+	}
+	hold(false)
+	if got := replacedRecords(t, d, v, a.ID); len(got) != 0 {
+		t.Errorf("version refused at its commit: the trail says replaced: %v", got)
+	}
+	if _, err := rep.ReplaceFile(ctx, 6, strings.NewReader("sec")); err == nil {
+		t.Fatal("a new version whose body fell short was stored")
+	}
+	if got := replacedRecords(t, d, v, a.ID); len(got) != 0 {
+		t.Errorf("version whose body fell short: the trail says replaced: %v", got)
+	}
+
+	// Resumable: refused at its last segment, then sent again and stored.
+	up := d.mustAccess(uploader, policy.FileUpload)
+	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.01 a.pdf", Size: 6, OnConflict: portal.OnConflictReplace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold(true)
+	if _, _, err := up.Append(ctx, r, strings.NewReader("second"), nil); err == nil {
+		t.Fatal("the last segment under a hold was committed")
+	}
+	if got := replacedRecords(t, d, v, a.ID); len(got) != 0 {
+		t.Errorf("resumable version refused at its end: the trail says replaced: %v", got)
+	}
+	hold(false)
+	if r, err = st.Resumable(ctx, v.ID, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, f, err := up.Append(ctx, r, strings.NewReader("second"[r.Offset():]), nil)
+	if err != nil || f == nil {
+		t.Fatalf("sent again: %v %v", f, err)
+	}
+	if got := replacedRecords(t, d, v, a.ID); len(got) != 1 || got[0] != f.ID+":success" {
+		t.Errorf("the stored version: the trail says %v, want one %s:success", got, f.ID)
+	}
+	if o, err := st.File(ctx, v.ID, a.ID); err != nil || o.SupersededBy != f.ID {
+		t.Fatalf("the earlier version: %+v %v", o, err)
+	}
+
+	// An ordinary new version: one record, with the upload's.
+	rep, err = d.access(uploader, policy.FileReplace, f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, err := rep.ReplaceFile(ctx, 5, strings.NewReader("third"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := replacedRecords(t, d, v, f.ID); len(got) != 1 || got[0] != third.ID+":success" {
+		t.Errorf("the third version: the trail says %v, want one %s:success", got, third.ID)
 	}
 }

@@ -95,6 +95,17 @@ func (u Upload) audit(action, outcome, fileID string, detail map[string]any) []s
 	return []store.AuditRecord{u.Record(action, outcome, fileID, detail)}
 }
 
+// replacedBy makes, with record, the record of a file that fileID, once
+// committed, replaced (nil: no records).
+func replacedBy(fileID string, record func(action, outcome, fileID string, detail map[string]any) store.AuditRecord) store.ReplacedRecords {
+	if record == nil {
+		return nil
+	}
+	return func(oldID, sha256, item string) []store.AuditRecord {
+		return []store.AuditRecord{record("file.replaced", "success", oldID, map[string]any{"by": fileID, "sha256": sha256, "item": item})}
+	}
+}
+
 // ObjectKey is the opaque key of segment i of a file.
 func ObjectKey(fileID string, i int) string { return fileID + "/" + strconv.Itoa(i) }
 
@@ -222,7 +233,7 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 		audit = append(audit, recs...)
 	}
 	// A name taken as the upload began was free: the file replaces none.
-	if err := s.Store.CommitFileWith(ctx, f, rc, u.NameIndex == nil, audit...); err != nil {
+	if err := s.Store.CommitFileWith(ctx, f, rc, u.NameIndex == nil, replacedBy(fileID, u.Record), audit...); err != nil {
 		return store.File{}, err
 	}
 	return f, nil

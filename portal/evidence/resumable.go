@@ -109,7 +109,7 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 				audit = append(audit, record("upload.completed", "success", f.ID, map[string]any{
 					"size": f.Size, "sha256": f.SHA256, "segments": f.Segments, "item": f.Item, "resumable": true, "scan": f.Scan}))
 			}
-			if err := s.Store.CompleteResumable(ctx, r.ID, done, state, macs, f, s.Now(), audit...); err != nil {
+			if err := s.Store.CompleteResumable(ctx, r.ID, done, state, macs, f, s.Now(), replacedBy(f.ID, record), audit...); err != nil {
 				return r, nil, err
 			}
 			r.SegmentsDone, r.HashState, r.SegmentMACs, r.CompletedAt = done, state, macs, s.Now()

@@ -52,8 +52,9 @@ func (s *Store) WithdrawFile(ctx context.Context, visitID, fileID, by string, no
 // ReserveReplacement takes over the name of the live file oldID for a new
 // version newID, and records that newID replaces it: when newID is
 // committed, oldID becomes superseded (supersede). ErrNotFound when oldID
-// is not live; the audit records go with the reservation.
-func (s *Store) ReserveReplacement(ctx context.Context, visitID, oldID, newID string, now time.Time, audit ...AuditRecord) error {
+// is not live. It writes no audit record: nothing is replaced until the
+// version is committed, and the record is written then.
+func (s *Store) ReserveReplacement(ctx context.Context, visitID, oldID, newID string, now time.Time) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		var item string
 		var index []byte
@@ -76,7 +77,7 @@ func (s *Store) ReserveReplacement(ctx context.Context, visitID, oldID, newID st
 			return err
 		}
 		return refuseOnHold(ctx, tx, visitID)
-	}, audit...)
+	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: reserve replacement: %w", err)
 	}
@@ -99,31 +100,46 @@ func (s *Store) NameHolder(ctx context.Context, visitID, item string, index []by
 }
 
 // supersedeFile marks the file that the new version (? three times: the
-// new file, the time, the new file again) replaces. The replaced file is
-// found by key (= one row of the replacements, at most), so no planner
-// can choose to read every file for it: written as IN (SELECT ...),
-// PostgreSQL planned a scan of all files when its statistics were those of
-// a young table, and kept the plan while the table grew.
+// new file, the time, the new file again) replaces, and returns its id,
+// digest and item. The replaced file is found by key (= one row of the
+// replacements, at most), so no planner can choose to read every file for
+// it: written as IN (SELECT ...), PostgreSQL planned a scan of all files
+// when its statistics were those of a young table, and kept the plan
+// while the table grew.
 const supersedeFile = `UPDATE files SET superseded_by = ?, superseded_at = ?
-	WHERE id = (SELECT old_file_id FROM file_replacements WHERE new_file_id = ?) AND superseded_by IS NULL`
+	WHERE id = (SELECT old_file_id FROM file_replacements WHERE new_file_id = ?) AND superseded_by IS NULL
+	RETURNING id, sha256, item`
+
+// ReplacedRecords makes the audit records of a file that a committed
+// version replaced (its id, digest and item): they are written in the
+// transaction that commits the version, so the trail says a file was
+// replaced only once it was.
+type ReplacedRecords func(oldID, sha256, item string) []AuditRecord
 
 // supersede marks the file a newly committed version replaces, in the
-// commit's transaction.
-func supersede(ctx context.Context, tx *Tx, f File) error {
-	res, err := tx.ExecContext(ctx, supersedeFile, f.ID, formatTime(f.UploadedAt), f.ID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
+// commit's transaction, and returns the records replaced makes of it
+// (none when the version replaces no file, or replaced is nil).
+func supersede(ctx context.Context, tx *Tx, f File, replaced ReplacedRecords) ([]AuditRecord, error) {
+	var oldID, sum, item string
+	err := tx.QueryRowContext(ctx, supersedeFile, f.ID, formatTime(f.UploadedAt), f.ID).Scan(&oldID, &sum, &item)
+	var recs []AuditRecord
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, err
+	default:
 		// A new version may have streamed for minutes since its
 		// replacement was allowed; a hold set since then keeps the file
 		// as it was, and refuses the version.
 		if err := refuseOnHold(ctx, tx, f.VisitID); err != nil {
-			return err
+			return nil, err
+		}
+		if replaced != nil {
+			recs = replaced(oldID, sum, item)
 		}
 	}
 	_, err = tx.ExecContext(ctx, `DELETE FROM file_replacements WHERE new_file_id = ?`, f.ID)
-	return err
+	return recs, err
 }
 
 // CompleteItem marks an item of the information request complete (or, with

@@ -163,32 +163,35 @@ func (s *Store) StaleUploads(ctx context.Context, before time.Time) ([]PendingUp
 // CommitFile makes an upload visible: the file row appears and the pending
 // record goes, in one transaction.
 func (s *Store) CommitFile(ctx context.Context, f File, audit ...AuditRecord) error {
-	return s.CommitFileWith(ctx, f, nil, true, audit...)
+	return s.CommitFileWith(ctx, f, nil, true, nil, audit...)
 }
 
 // CommitFileWith is CommitFile that also keeps the upload's receipt (when r
 // is not nil) in the same transaction: one write, not two, for each file.
 // mayReplace is false only when the file's name was free when its upload
 // began (BeginNamedUpload took it): such a file replaces no version, and
-// its commit does not look for one.
-func (s *Store) CommitFileWith(ctx context.Context, f File, r *Receipt, mayReplace bool, audit ...AuditRecord) error {
-	err := s.inTx(ctx, func(tx *Tx) error {
+// its commit does not look for one. When it replaces one, replaced makes
+// the records of that, written with audit.
+func (s *Store) CommitFileWith(ctx context.Context, f File, r *Receipt, mayReplace bool, replaced ReplacedRecords, audit ...AuditRecord) error {
+	err := s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
 		if err := insertFile(ctx, tx, f); err != nil {
-			return err
+			return nil, err
 		}
 		if mayReplace {
-			if err := supersede(ctx, tx, f); err != nil {
-				return err
+			recs, err := supersede(ctx, tx, f, replaced)
+			if err != nil {
+				return nil, err
 			}
+			audit = append(audit, recs...)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, f.ID); err != nil {
-			return err
+			return nil, err
 		}
 		if r != nil {
-			return insertReceipt(ctx, tx, *r)
+			return audit, insertReceipt(ctx, tx, *r)
 		}
-		return nil
-	}, audit...)
+		return audit, nil
+	})
 	if err != nil {
 		return fmt.Errorf("store: commit file: %w", err)
 	}

@@ -109,25 +109,27 @@ func (s *Store) CommitSegment(ctx context.Context, id string, done int, hashStat
 // its audit records: a completion that fails (a legal hold set since a
 // new version began, a busy database) leaves the last segment to be sent
 // again, never an upload whose offset says it is all there with no file.
-func (s *Store) CompleteResumable(ctx context.Context, id string, done int, hashState, macs []byte, f File, now time.Time, audit ...AuditRecord) error {
-	err := s.inTx(ctx, func(tx *Tx) error {
+// When the file replaces one, replaced makes the records of that.
+func (s *Store) CompleteResumable(ctx context.Context, id string, done int, hashState, macs []byte, f File, now time.Time, replaced ReplacedRecords, audit ...AuditRecord) error {
+	err := s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
 		res, err := tx.ExecContext(ctx, `UPDATE resumable_uploads SET segments_done = ?, hash_state = ?, segment_macs = ?, completed_at = ?
 			WHERE id = ? AND segments_done = ? AND completed_at IS NULL`, done, hashState, macs, formatTime(now), id, done-1)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return ErrConflict
+			return nil, ErrConflict
 		}
 		if err := insertFile(ctx, tx, f); err != nil {
-			return err
+			return nil, err
 		}
-		if err := supersede(ctx, tx, f); err != nil {
-			return err
+		recs, err := supersede(ctx, tx, f, replaced)
+		if err != nil {
+			return nil, err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, f.ID)
-		return err
-	}, audit...)
+		return append(audit, recs...), err
+	})
 	if err != nil {
 		if errors.Is(err, ErrConflict) || errors.Is(err, ErrOnHold) {
 			return err
