@@ -100,27 +100,78 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 	} else if err != nil {
 		return VisitView{}, err
 	}
-	// The store's own expiry (the backstop) goes next: left in place, it
-	// would remove the held evidence 14 days after the destruction date,
-	// whatever the portal decides. The database hold (which the
-	// destruction run obeys) stands if it fails; the hold is reported as
-	// not complete, to be set again.
-	if h.On {
-		if err := s.blobs.SetExpiry(ctx, acc.Visit.Bucket, time.Time{}); err != nil {
-			s.log.Error("legal hold recorded, the store's expiry rule not removed", "visit", acc.Visit.ID, "err", err)
-			return VisitView{}, &Error{Kind: KindUnavailable, Code: "storage_unavailable",
-				Msg: "The legal hold is recorded, and the portal will not destroy this visit's evidence while it is set, but the object store did not remove its own expiry date for the evidence. Set the hold again."}
-		}
-	}
-	// Object-level holds follow; a failure here is reported, and the
-	// database hold (which the destruction run obeys) stands regardless.
-	if err := s.blobs.SetLegalHold(ctx, acc.Visit.Bucket, h.On); err != nil {
-		s.log.Error("legal hold recorded, object holds not applied", "visit", acc.Visit.ID, "on", h.On, "err", err)
-		return VisitView{}, &Error{Kind: KindUnavailable, Code: "storage_unavailable",
-			Msg: "The legal hold is recorded, and the portal acts on it, but the object store did not change its own holds on the evidence. Set or lift the hold again."}
+	if err := s.applyHold(ctx, acc.Visit, h.On, h.At, nil); err != nil {
+		return VisitView{}, err
 	}
 	s.log.Warn("legal hold changed", "visit", acc.Visit.ID, "on", h.On, "by", acc.Actor.UserID)
 	return acc.changed(ctx)
+}
+
+// applyHold brings the object store to a visit's legal hold, recorded at
+// at: while held, no expiry rule of its own (left in place, the store
+// would remove the held evidence 14 days after the destruction date,
+// whatever the portal decides) and every object held; lifted, the objects
+// free again and, with st (nil: read now), the rule as the visit's
+// status sets it. The database hold, which the destruction run obeys, is
+// recorded first and stands whatever the store does; this is then
+// recorded as done (store.HoldApplied). A failure is answered as the
+// store's, to try again: the retention run also does so, once the act is
+// older than holdSettle (finishHolds).
+func (s *Service) applyHold(ctx context.Context, v store.Visit, on bool, at time.Time, st *Status) error {
+	if on {
+		if err := s.blobs.SetExpiry(ctx, v.Bucket, time.Time{}); err != nil {
+			s.log.Error("legal hold recorded, the store's expiry rule not removed", "visit", v.ID, "err", err)
+			return &Error{Kind: KindUnavailable, Code: "storage_unavailable",
+				Msg: "The legal hold is recorded, and the portal will not destroy this visit's evidence while it is set, but the object store did not remove its own expiry date for the evidence. Set the hold again."}
+		}
+	}
+	if err := s.blobs.SetLegalHold(ctx, v.Bucket, on); err != nil {
+		s.log.Error("legal hold recorded, object holds not applied", "visit", v.ID, "on", on, "err", err)
+		return &Error{Kind: KindUnavailable, Code: "storage_unavailable",
+			Msg: "The legal hold is recorded, and the portal acts on it, but the object store did not change its own holds on the evidence. Set or lift the hold again."}
+	}
+	if !on && st != nil {
+		s.updateBackstop(ctx, v, *st)
+	}
+	return s.store.HoldApplied(ctx, v.ID, on, at)
+}
+
+// holdSettle is how old an act on a legal hold is before the retention run
+// takes it as stopped part-way and finishes it: the request carrying it to
+// the store has ended by then (holding each of 20,000 objects takes well
+// under a minute).
+const holdSettle = 10 * time.Minute
+
+// holdsPerRun is how many interrupted holds one retention run finishes.
+const holdsPerRun = 100
+
+// finishHolds brings the object store to the legal hold of each visit
+// whose act on it stopped part-way (store.HoldsToApply), recording each
+// in the audit trail.
+func (s *Service) finishHolds(ctx context.Context) {
+	todo, err := s.store.HoldsToApply(ctx, s.now().Add(-holdSettle), holdsPerRun)
+	if err != nil {
+		s.dbErr(ctx, "retention", err)
+		return
+	}
+	for _, h := range todo {
+		var st *Status
+		if !h.Hold.On {
+			status, err := s.status(ctx, h.Visit)
+			if err != nil {
+				s.log.Error("legal hold not carried to the store", "visit", h.Visit.ID, "err", err)
+				continue
+			}
+			st = &status
+		}
+		if err := s.applyHold(ctx, h.Visit, h.Hold.On, h.Hold.At, st); err != nil {
+			continue // logged; the next run tries again
+		}
+		if err := s.store.Audit(ctx, s.systemRec(h.Visit.ID, "legal_hold.store_applied", "", map[string]any{"on": h.Hold.On, "hold_at": h.Hold.At})); err != nil {
+			s.log.Error("audit legal hold applied", "visit", h.Visit.ID, "err", err)
+		}
+		s.log.Warn("legal hold carried to the object store by the retention run", "visit", h.Visit.ID, "on", h.Hold.On)
+	}
 }
 
 // backstopDays is how long after the expected destruction date the store's

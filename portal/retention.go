@@ -13,6 +13,9 @@ import (
 // the background work): it destroys every visit past its date and not on
 // hold, and finishes any destruction that was interrupted.
 func (s *Service) RunRetention(ctx context.Context) ([]string, error) {
+	// A hold carried to the store first: a lifted one that left the
+	// objects held would fail their destruction.
+	s.finishHolds(ctx)
 	ids, err := s.retention.Sweep(ctx)
 	var held *retention.LeaseHeldError
 	switch {

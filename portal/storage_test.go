@@ -307,3 +307,97 @@ func holdRefusedThenSet(t *testing.T, d *domain, admin portal.Actor, refuse *ato
 		t.Fatal(err)
 	}
 }
+
+// TestRetentionRunFinishesAnInterruptedHold: a legal hold is recorded
+// first and then carried to the object store (its expiry rule taken away,
+// its objects held). When that second part does not happen (the store
+// refuses, or the process stops between the two), the retention run
+// finishes it once the act is older than a grace period (so that it never
+// races the request still carrying it): the held evidence is not left to
+// the store's expiry date, and a lifted hold does not leave the objects
+// held, which would fail their destruction on its date.
+func TestRetentionRunFinishesAnInterruptedHold(t *testing.T) {
+	ctx := context.Background()
+	var refuse atomic.Pointer[func(*http.Request) bool]
+	d := refusingStore(t, &refuse)
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	if _, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.01 a.pdf", Size: 5}, strings.NewReader("first")); err != nil {
+		t.Fatal(err)
+	}
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	day := d.publish(lead, v)
+	blobs := d.svc.Blobs()
+	held := func() (n, of int) {
+		t.Helper()
+		vs, err := blobs.Versions(ctx, v.Bucket, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ver := range vs {
+			st, err := blobs.Client().GetObjectLegalHold(ctx, v.Bucket, ver.Key, minio.GetObjectLegalHoldOptions{VersionID: ver.VersionID})
+			if err == nil && st != nil && *st == minio.LegalHoldEnabled {
+				n++
+			}
+		}
+		return n, len(vs)
+	}
+	expiry := func() time.Time {
+		t.Helper()
+		exp, err := blobs.Expiry(ctx, v.Bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return exp
+	}
+	storeChanges := func(r *http.Request) bool {
+		return r.Method != http.MethodGet && (r.URL.Query().Has("lifecycle") || r.URL.Query().Has("legal-hold"))
+	}
+	act := func(on bool, want string) {
+		t.Helper()
+		refuse.Store(&storeChanges)
+		_, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, on, "Judicial review")
+		if e, ok := portal.AsError(err); !ok || e.Kind != portal.KindUnavailable || !strings.Contains(e.Msg, want) {
+			t.Fatalf("hold %v while the store refuses: %v", on, err)
+		}
+		refuse.Store(nil)
+	}
+	run := func() {
+		t.Helper()
+		if _, err := d.svc.RunRetention(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	act(true, "Set the hold again")
+	run()
+	if expiry().IsZero() {
+		t.Fatal("the run took the store's expiry away as the request was still carrying the hold")
+	}
+	day = day.AddDate(0, 0, 1)
+	d.at(day)
+	run()
+	if exp := expiry(); !exp.IsZero() {
+		t.Errorf("held, and after the retention run the store still expires the evidence on %s", exp.Format(time.DateOnly))
+	}
+	if n, of := held(); of == 0 || n != of {
+		t.Errorf("held, and after the retention run %d of the %d object versions are held in the store", n, of)
+	}
+
+	act(false, "did not change its own holds")
+	day = day.AddDate(0, 0, 1)
+	d.at(day)
+	run()
+	if n, of := held(); n != 0 {
+		t.Errorf("lifted, and after the retention run %d of the %d object versions are still held in the store", n, of)
+	}
+	if expiry().IsZero() {
+		t.Error("lifted, and after the retention run the store has no expiry backstop")
+	}
+}

@@ -31,6 +31,7 @@ var actionWords = map[string]string{
 	"visit.created":                    "created the visit",
 	"legal_hold.set":                   "set a legal hold",
 	"legal_hold.lifted":                "lifted the legal hold",
+	"legal_hold.store_applied":         "brought the object store to the legal hold, which the act that set or lifted it had not finished",
 	"request.denied":                   "was refused",
 	"request.item_added":               "added an item to the information request",
 	"request.item_changed":             "changed an item of the information request",

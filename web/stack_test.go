@@ -373,8 +373,9 @@ func planScans(db store.DB, q string) ([]string, error) {
 // boundedScan says whether a step of a plan that reads a table from one
 // end costs no more at volume: it stops after a row or a page, or the
 // table holds only the visits whose destruction is near or failed, the
-// resumable uploads not yet expired, the master key's epochs or the
-// portal's administrators.
+// visits whose object store is not at their legal hold, the resumable
+// uploads not yet expired, the master key's epochs or the portal's
+// administrators.
 func boundedScan(step, q string) bool {
 	switch {
 	case step == "SCAN CONSTANT ROW", strings.HasPrefix(step, "SCAN json_each VIRTUAL TABLE"): // a page's ids
@@ -390,6 +391,8 @@ func boundedScan(step, q string) bool {
 	case step == "SCAN resumable_uploads": // in progress or recent: the janitor deletes them once expired
 		return true
 	case step == "SCAN key_epochs": // one for each rotation of the master key
+		return true
+	case strings.Contains(step, "USING INDEX visits_store_hold"): // the visits whose object store an act on their hold left behind
 		return true
 	case strings.HasPrefix(step, "SCAN portal_roles") && strings.Contains(q, "WHERE role = ?"): // the administrators, to tell them
 		return true

@@ -85,10 +85,11 @@ type LegalHold struct {
 
 // SetLegalHold sets or lifts a visit's legal hold. Once the visit's
 // destruction has begun a hold can no longer stop it:
-// ErrDestructionBegun, and nothing is stored.
+// ErrDestructionBegun, and nothing is stored. The object store's side of
+// the hold is then to be brought to it (HoldApplied, HoldsToApply).
 func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?, legal_hold_at = ? WHERE id = ? AND state = 'active'`,
+		res, err := tx.ExecContext(ctx, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?, legal_hold_at = ?, store_hold = NULL WHERE id = ? AND state = 'active'`,
 			boolInt(h.On), h.ReasonSealed, formatTime(h.At), visitID)
 		if err != nil {
 			return err
@@ -105,6 +106,61 @@ func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, a
 		return fmt.Errorf("store: legal hold: %w", err)
 	}
 	return err
+}
+
+// HoldApplied records that the object store was brought to the legal hold
+// set or lifted at at (its expiry rule, its objects' holds). When the hold
+// has changed since (another act, which this one's store calls may have
+// undone), the store's side is recorded as unknown instead, for the
+// retention run to bring it to the hold as it now is.
+func (s *Store) HoldApplied(ctx context.Context, visitID string, on bool, at time.Time) error {
+	if err := s.exec(ctx, nil, `UPDATE visits SET store_hold = CASE WHEN legal_hold = ? AND legal_hold_at = ? THEN CAST(? AS INTEGER) ELSE NULL END WHERE id = ?`,
+		boolInt(on), formatTime(at), boolInt(on), visitID); err != nil {
+		return fmt.Errorf("store: legal hold applied: %w", err)
+	}
+	return nil
+}
+
+// HoldToApply is a visit not destroyed whose object store is not known to
+// be at its legal hold.
+type HoldToApply struct {
+	Visit
+	Hold LegalHold
+}
+
+// HoldsToApply returns up to limit visits not destroyed whose object store
+// was not brought to their legal hold (the act that set or lifted it
+// stopped part-way), those whose act is older than settledBefore: a
+// younger one may still be under way. They are read from an index of them
+// alone (visits_store_hold; a destroyed visit leaves it): none, whatever
+// the portal holds, once every act has ended. A visit being destroyed is
+// among them: a lifted hold that left its objects held would fail its
+// destruction.
+func (s *Store) HoldsToApply(ctx context.Context, settledBefore time.Time, limit int) ([]HoldToApply, error) {
+	differs := `store_hold IS NOT legal_hold`
+	if s.db.pg {
+		differs = `store_hold IS DISTINCT FROM legal_hold`
+	}
+	rows, err := queryAtMost(ctx, s.db, limit, func(sc scanner) (HoldToApply, error) {
+		var h HoldToApply
+		var at sql.NullString
+		if err := scanVisitInto(sc, &h.Visit, &h.Hold.On, &at); err != nil {
+			return h, err
+		}
+		var d dates
+		h.Hold.At = d.null(at)
+		return h, d.err
+	}, `SELECT `+visitColumns+`, legal_hold, legal_hold_at FROM visits WHERE `+differs+` ORDER BY id LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: holds to apply: %w", err)
+	}
+	out := rows[:0]
+	for _, h := range rows {
+		if h.State != "destroyed" && h.Hold.At.Before(settledBefore) {
+			out = append(out, h)
+		}
+	}
+	return out, nil
 }
 
 // visitState reads a visit's stored state (ErrNotFound: no such visit):
@@ -471,7 +527,7 @@ func (s *Store) CompleteDestruction(ctx context.Context, visitID string, certifi
 		if err := deleteDiscussion(ctx, tx, visitID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE visits SET state = 'destroyed', title_sealed = ? WHERE id = ?`, []byte{}, visitID)
+		_, err := tx.ExecContext(ctx, `UPDATE visits SET state = 'destroyed', title_sealed = ?, store_hold = legal_hold WHERE id = ?`, []byte{}, visitID)
 		return err
 	}, audit...)
 }

@@ -534,11 +534,23 @@ CREATE INDEX visit_events_replay ON visit_events (visit_id, recorded_at, id, eve
 DROP INDEX visit_events_visit;
 `,
 	// 26: visits by state, in id order: the destruction sweep and the
-	// retention review page through the live ones (EachLiveVisit) and
+	// retention review page through the live ones (LiveVisitPages) and
 	// count the destroyed ones (DestroyedCounts), never reading the
 	// destroyed ones, which only accumulate.
 	`
 CREATE INDEX visits_state ON visits (state, id);
+`,
+	// 27: the legal hold the object store was last brought to (its expiry
+	// rule, its objects' holds): NULL while an act that changed the hold
+	// is carrying it there, or when that act stopped part-way (the store
+	// refused, the process stopped). The retention run finishes those
+	// (HoldsToApply), found from an index of them alone; a destroyed visit
+	// leaves it. Visits held now are carried there once more, not knowing
+	// how their act ended.
+	`
+ALTER TABLE visits ADD COLUMN store_hold INTEGER DEFAULT 0;
+UPDATE visits SET store_hold = NULL WHERE legal_hold = 1;
+CREATE INDEX visits_store_hold ON visits (id) WHERE store_hold IS NOT legal_hold;
 `,
 }
 

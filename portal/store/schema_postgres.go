@@ -480,4 +480,11 @@ DROP INDEX visit_events_visit;
 	`
 CREATE INDEX visits_state ON visits (state, id);
 `,
+	// 27: the legal hold the object store was last brought to (as
+	// SQLite's 27).
+	`
+ALTER TABLE visits ADD COLUMN store_hold BIGINT DEFAULT 0;
+UPDATE visits SET store_hold = NULL WHERE legal_hold = 1;
+CREATE INDEX visits_store_hold ON visits (id) WHERE store_hold IS DISTINCT FROM legal_hold;
+`,
 }

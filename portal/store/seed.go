@@ -119,6 +119,10 @@ func (s *Store) SeedLetters(ctx context.Context, events []Event, notices []Notic
 		if err := s.SetLegalHold(ctx, id, h); err != nil {
 			return err
 		}
+		// As the domain leaves a hold: carried to the object store.
+		if err := s.HoldApplied(ctx, id, h.On, h.At); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -133,7 +137,7 @@ func (s *Store) SeedDestroyed(ctx context.Context, visitIDs []string, at time.Ti
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE visits SET state = 'destroyed', title_sealed = ? WHERE id = ?`, []byte{}, id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE visits SET state = 'destroyed', title_sealed = ?, store_hold = legal_hold WHERE id = ?`, []byte{}, id); err != nil {
 				return err
 			}
 			t := formatTime(at)
