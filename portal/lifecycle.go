@@ -117,7 +117,7 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 // recorded as done (store.HoldApplied). A failure is answered as the
 // store's, to try again: the retention run also does so, once the act is
 // older than holdSettle (finishHolds).
-func (s *Service) applyHold(ctx context.Context, v store.Visit, on bool, at time.Time, st *Status) error {
+func (s *Service) applyHold(ctx context.Context, v store.Visit, on bool, at time.Time, st *Status, audit ...store.AuditRecord) error {
 	if on {
 		if err := s.blobs.SetExpiry(ctx, v.Bucket, time.Time{}); err != nil {
 			s.log.Error("legal hold recorded, the store's expiry rule not removed", "visit", v.ID, "err", err)
@@ -133,7 +133,7 @@ func (s *Service) applyHold(ctx context.Context, v store.Visit, on bool, at time
 	if !on && st != nil {
 		s.updateBackstop(ctx, v, *st)
 	}
-	return s.store.HoldApplied(ctx, v.ID, on, at)
+	return s.store.HoldApplied(ctx, v.ID, on, at, audit...)
 }
 
 // holdSettle is how old an act on a legal hold is before the retention run
@@ -147,7 +147,7 @@ const holdsPerRun = 100
 
 // finishHolds brings the object store to the legal hold of each visit
 // whose act on it stopped part-way (store.HoldsToApply), recording each
-// in the audit trail.
+// in the audit trail once (another instance may carry the same act).
 func (s *Service) finishHolds(ctx context.Context) {
 	todo, err := s.store.HoldsToApply(ctx, s.now().Add(-holdSettle), holdsPerRun)
 	if err != nil {
@@ -164,11 +164,10 @@ func (s *Service) finishHolds(ctx context.Context) {
 			}
 			st = &status
 		}
-		if err := s.applyHold(ctx, h.Visit, h.Hold.On, h.Hold.At, st); err != nil {
-			continue // logged; the next run tries again
-		}
-		if err := s.store.Audit(ctx, s.systemRec(h.Visit.ID, "legal_hold.store_applied", "", map[string]any{"on": h.Hold.On, "hold_at": h.Hold.At})); err != nil {
-			s.log.Error("audit legal hold applied", "visit", h.Visit.ID, "err", err)
+		rec := s.systemRec(h.Visit.ID, "legal_hold.store_applied", "", map[string]any{"on": h.Hold.On, "hold_at": h.Hold.At})
+		if err := s.applyHold(ctx, h.Visit, h.Hold.On, h.Hold.At, st, rec); err != nil {
+			s.log.Error("legal hold not carried to the store", "visit", h.Visit.ID, "err", err)
+			continue // the next run tries again
 		}
 		s.log.Warn("legal hold carried to the object store by the retention run", "visit", h.Visit.ID, "on", h.Hold.On)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // failingReader yields n bytes of x, then fails: a client that stopped;
@@ -399,5 +400,14 @@ func TestRetentionRunFinishesAnInterruptedHold(t *testing.T) {
 	}
 	if expiry().IsZero() {
 		t.Error("lifted, and after the retention run the store has no expiry backstop")
+	}
+	// Each act finished is in the trail, by the portal, once.
+	run()
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "legal_hold.store_applied"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].ActorSubject != "portal" || !strings.Contains(recs[0].Detail, `"on":true`) || !strings.Contains(recs[1].Detail, `"on":false`) {
+		t.Errorf("the trail of the finished acts: %+v", recs)
 	}
 }

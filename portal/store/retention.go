@@ -109,13 +109,27 @@ func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, a
 }
 
 // HoldApplied records that the object store was brought to the legal hold
-// set or lifted at at (its expiry rule, its objects' holds). When the hold
-// has changed since (another act, which this one's store calls may have
-// undone), the store's side is recorded as unknown instead, for the
-// retention run to bring it to the hold as it now is.
-func (s *Store) HoldApplied(ctx context.Context, visitID string, on bool, at time.Time) error {
-	if err := s.exec(ctx, nil, `UPDATE visits SET store_hold = CASE WHEN legal_hold = ? AND legal_hold_at = ? THEN CAST(? AS INTEGER) ELSE NULL END WHERE id = ?`,
-		boolInt(on), formatTime(at), boolInt(on), visitID); err != nil {
+// set or lifted at at (its expiry rule, its objects' holds), with the
+// audit records, written only by the call that records it (not again by
+// another process that carried the same act). When the hold has changed
+// since (another act, whose store calls this one's may have undone), the
+// store's side is recorded as unknown instead, for the retention run to
+// bring it to the hold as it now is.
+func (s *Store) HoldApplied(ctx context.Context, visitID string, on bool, at time.Time, audit ...AuditRecord) error {
+	err := s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
+		res, err := tx.ExecContext(ctx, `UPDATE visits SET store_hold = ? WHERE id = ? AND legal_hold = ? AND legal_hold_at = ? AND store_hold IS NULL`,
+			boolInt(on), visitID, boolInt(on), formatTime(at))
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return audit, nil
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE visits SET store_hold = NULL WHERE id = ? AND NOT (legal_hold = ? AND legal_hold_at = ?)`,
+			visitID, boolInt(on), formatTime(at))
+		return nil, err
+	})
+	if err != nil {
 		return fmt.Errorf("store: legal hold applied: %w", err)
 	}
 	return nil

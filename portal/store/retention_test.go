@@ -11,7 +11,8 @@ import (
 // older than the settling time and has not recorded it done; an act that
 // finishes after a later one (whose store calls it may have undone) leaves
 // the store's side unknown, to be carried again as the hold now is; a
-// destroyed visit is never listed.
+// destroyed visit is never listed. An act carried twice (by two
+// processes) is recorded once.
 func TestHoldsToApplyFollowTheActs(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
@@ -38,8 +39,15 @@ func TestHoldsToApplyFollowTheActs(t *testing.T) {
 	if hs := todo(set.Add(time.Second)); len(hs) != 1 || hs[0].ID != "v1" || !hs[0].Hold.On || !hs[0].Hold.At.Equal(set) {
 		t.Fatalf("a hold not carried to the store: %+v", hs)
 	}
-	if err := s.HoldApplied(ctx, "v1", true, set); err != nil {
-		t.Fatal(err)
+	// Two processes carry the same act: one record.
+	rec := AuditRecord{Time: now, ActorSubject: "portal", Role: "system", VisitID: "v1", Action: "legal_hold.store_applied", Outcome: "success"}
+	for range 2 {
+		if err := s.HoldApplied(ctx, "v1", true, set, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if recs, err := s.AuditRecords(ctx, AuditFilter{VisitID: "v1", Action: "legal_hold.store_applied"}); err != nil || len(recs) != 1 {
+		t.Fatalf("records of an act carried twice: %d %v", len(recs), err)
 	}
 	if hs := todo(now.Add(time.Hour)); len(hs) != 0 {
 		t.Fatalf("a hold carried to the store: %+v", hs)
