@@ -456,7 +456,12 @@ func TestBackgroundRunsStatementsDoNotGrow(t *testing.T) {
 // the visit, its timeline, the uploader and the file.
 func oneFileUploaded(t *testing.T) (*domain, store.Visit, *timelineView, portal.Actor, portal.FileView) {
 	t.Helper()
-	d := startDomain(t)
+	return oneFileUploadedOn(t, startDomain(t))
+}
+
+// oneFileUploadedOn is oneFileUploaded on a domain already started.
+func oneFileUploadedOn(t *testing.T, d *domain) (*domain, store.Visit, *timelineView, portal.Actor, portal.FileView) {
+	t.Helper()
 	v := d.demo()
 	tl, err := timelineOf(d, v)
 	if err != nil {

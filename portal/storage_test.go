@@ -320,17 +320,7 @@ func holdRefusedThenSet(t *testing.T, d *domain, admin portal.Actor, refuse *ato
 func TestRetentionRunFinishesAnInterruptedHold(t *testing.T) {
 	ctx := context.Background()
 	var refuse atomic.Pointer[func(*http.Request) bool]
-	d := refusingStore(t, &refuse)
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.at(tl.Notification)
-	uploader := d.person("cafcass", "uploader@cafcass.example")
-	if _, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.01 a.pdf", Size: 5}, strings.NewReader("first")); err != nil {
-		t.Fatal(err)
-	}
+	d, v, _, _, _ := oneFileUploadedOn(t, refusingStore(t, &refuse))
 	lead := d.person("ofsted", "lead@ofsted.example")
 	admin := d.person("ofsted", "admin@ofsted.example")
 	day := d.publish(lead, v)
