@@ -166,7 +166,11 @@ func (s *Service) finishHolds(ctx context.Context) {
 		}
 		rec := s.systemRec(h.Visit.ID, "legal_hold.store_applied", "", map[string]any{"on": h.Hold.On, "hold_at": h.Hold.At})
 		if err := s.applyHold(ctx, h.Visit, h.Hold.On, h.Hold.At, st, rec); err != nil {
-			s.log.Error("legal hold not carried to the store", "visit", h.Visit.ID, "err", err)
+			// applyHold logged the store's refusals (its *Error); the
+			// database's failure is logged here.
+			if _, logged := AsError(err); !logged {
+				s.log.Error("legal hold not carried to the store", "visit", h.Visit.ID, "err", err)
+			}
 			continue // the next run tries again
 		}
 		s.log.Warn("legal hold carried to the object store by the retention run", "visit", h.Visit.ID, "on", h.Hold.On)
