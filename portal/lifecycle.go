@@ -111,8 +111,8 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 // at: while held, no expiry rule of its own (left in place, the store
 // would remove the held evidence 14 days after the destruction date,
 // whatever the portal decides) and every object held; lifted, the objects
-// free again and, with st (nil: read now), the rule as the visit's
-// status sets it. The database hold, which the destruction run obeys, is
+// free again and, with st (nil: the caller puts the rule back), the rule
+// as the visit's status sets it. The database hold, which the destruction run obeys, is
 // recorded first and stands whatever the store does; this is then
 // recorded as done (store.HoldApplied). A failure is answered as the
 // store's, to try again: the retention run also does so, once the act is
@@ -138,8 +138,7 @@ func (s *Service) applyHold(ctx context.Context, v store.Visit, on bool, at time
 
 // holdSettle is how old an act on a legal hold is before the retention run
 // takes it as stopped part-way and finishes it: the request carrying it to
-// the store has ended by then (holding each of 20,000 objects takes well
-// under a minute).
+// the store (one S3 request for each object version) has ended by then.
 const holdSettle = 10 * time.Minute
 
 // holdsPerRun is how many interrupted holds one retention run finishes.
