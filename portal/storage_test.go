@@ -382,6 +382,9 @@ func TestRetentionRunFinishesAnInterruptedHold(t *testing.T) {
 	}
 
 	act(false, "did not change its own holds")
+	if n, of := held(); n != of {
+		t.Fatalf("the refused lift freed %d of the %d object versions", of-n, of)
+	}
 	day = day.AddDate(0, 0, 1)
 	d.at(day)
 	run()
