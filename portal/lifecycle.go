@@ -100,7 +100,7 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 	} else if err != nil {
 		return VisitView{}, err
 	}
-	if err := s.applyHold(ctx, acc.Visit, h.On, h.At, nil); err != nil {
+	if err := s.applyHold(ctx, acc.Visit, h.On, h.At); err != nil {
 		return VisitView{}, err
 	}
 	s.log.Warn("legal hold changed", "visit", acc.Visit.ID, "on", h.On, "by", acc.Actor.UserID)
@@ -111,13 +111,13 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 // at: while held, no expiry rule of its own (left in place, the store
 // would remove the held evidence 14 days after the destruction date,
 // whatever the portal decides) and every object held; lifted, the objects
-// free again and, with st (nil: the caller puts the rule back), the rule
-// as the visit's status sets it. The database hold, which the destruction run obeys, is
-// recorded first and stands whatever the store does; this is then
-// recorded as done (store.HoldApplied). A failure is answered as the
+// free again (the caller then puts the rule back, updateBackstop, as after
+// any act on the visit). The database hold, which the destruction run
+// obeys, is recorded first and stands whatever the store does; this is
+// then recorded as done (store.HoldApplied). A failure is answered as the
 // store's, to try again: the retention run also does so, once the act is
 // older than holdSettle (finishHolds).
-func (s *Service) applyHold(ctx context.Context, v store.Visit, on bool, at time.Time, st *Status, audit ...store.AuditRecord) error {
+func (s *Service) applyHold(ctx context.Context, v store.Visit, on bool, at time.Time, audit ...store.AuditRecord) error {
 	if on {
 		if err := s.blobs.SetExpiry(ctx, v.Bucket, time.Time{}); err != nil {
 			s.log.Error("legal hold recorded, the store's expiry rule not removed", "visit", v.ID, "err", err)
@@ -129,9 +129,6 @@ func (s *Service) applyHold(ctx context.Context, v store.Visit, on bool, at time
 		s.log.Error("legal hold recorded, object holds not applied", "visit", v.ID, "on", on, "err", err)
 		return &Error{Kind: KindUnavailable, Code: "storage_unavailable",
 			Msg: "The legal hold is recorded, and the portal acts on it, but the object store did not change its own holds on the evidence. Set or lift the hold again."}
-	}
-	if !on && st != nil {
-		s.updateBackstop(ctx, v, *st)
 	}
 	return s.store.HoldApplied(ctx, v.ID, on, at, audit...)
 }
@@ -154,23 +151,21 @@ func (s *Service) finishHolds(ctx context.Context) {
 		return
 	}
 	for _, h := range todo {
-		var st *Status
-		if !h.Hold.On {
-			status, err := s.status(ctx, h.Visit)
-			if err != nil {
-				s.log.Error("legal hold not carried to the store", "visit", h.Visit.ID, "err", err)
-				continue
-			}
-			st = &status
-		}
 		rec := s.systemRec(h.Visit.ID, "legal_hold.store_applied", "", map[string]any{"on": h.Hold.On, "hold_at": h.Hold.At})
-		if err := s.applyHold(ctx, h.Visit, h.Hold.On, h.Hold.At, st, rec); err != nil {
+		if err := s.applyHold(ctx, h.Visit, h.Hold.On, h.Hold.At, rec); err != nil {
 			// applyHold logged the store's refusals (its *Error); the
 			// database's failure is logged here.
 			if _, logged := AsError(err); !logged {
 				s.log.Error("legal hold not carried to the store", "visit", h.Visit.ID, "err", err)
 			}
 			continue // the next run tries again
+		}
+		if !h.Hold.On {
+			if st, err := s.status(ctx, h.Visit); err != nil {
+				s.log.Error("expiry rule not put back after a legal hold", "visit", h.Visit.ID, "err", err)
+			} else {
+				s.updateBackstop(ctx, h.Visit, st)
+			}
 		}
 		s.log.Warn("legal hold carried to the object store by the retention run", "visit", h.Visit.ID, "on", h.Hold.On)
 	}
