@@ -106,5 +106,5 @@ func (acc *Access) ApproveDestruction(ctx context.Context) (VisitView, error) {
 		return VisitView{}, err
 	}
 	acc.svc.log.Warn("destruction approved", "visit", acc.Visit.ID, "by", a.UserID, "destroy_on", acc.Status.DestroyOn.Format(time.DateOnly))
-	return acc.changed(ctx)
+	return acc.changed(ctx, nil)
 }

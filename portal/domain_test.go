@@ -502,7 +502,7 @@ func TestHoldAfterTheDecisionFreezesTheEvidence(t *testing.T) {
 	st := d.svc.Store()
 	hold := func(on bool) {
 		t.Helper()
-		if err := st.SetLegalHold(ctx, v.ID, store.LegalHold{On: on, At: time.Now()}); err != nil {
+		if _, err := st.SetLegalHold(ctx, v.ID, store.LegalHold{On: on, At: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -568,7 +568,7 @@ func TestResumableRefusedAtTheEndIsNotComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SetLegalHold(ctx, v.ID, store.LegalHold{On: true, At: time.Now()}); err != nil {
+	if _, err := st.SetLegalHold(ctx, v.ID, store.LegalHold{On: true, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err = up.Append(ctx, r, strings.NewReader("second"), nil)
@@ -582,7 +582,7 @@ func TestResumableRefusedAtTheEndIsNotComplete(t *testing.T) {
 	if r.Offset() == r.Length || !r.CompletedAt.IsZero() {
 		t.Fatalf("refused upload looks complete: offset %d of %d, completed %v", r.Offset(), r.Length, r.CompletedAt)
 	}
-	if err := st.SetLegalHold(ctx, v.ID, store.LegalHold{On: false, At: time.Now()}); err != nil {
+	if _, err := st.SetLegalHold(ctx, v.ID, store.LegalHold{On: false, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	r, f, err := up.Append(ctx, r, strings.NewReader("second"[r.Offset():]), nil)
@@ -626,7 +626,7 @@ func TestReplacedOnlyWhenTheVersionIsStored(t *testing.T) {
 	st := d.svc.Store()
 	hold := func(on bool) {
 		t.Helper()
-		if err := st.SetLegalHold(ctx, v.ID, store.LegalHold{On: on, At: time.Now()}); err != nil {
+		if _, err := st.SetLegalHold(ctx, v.ID, store.LegalHold{On: on, At: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}

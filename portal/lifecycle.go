@@ -53,23 +53,30 @@ func (acc *Access) RecordEvent(ctx context.Context, event, date string) (VisitVi
 		return nil
 	}
 	rec := acc.rec("letter."+event, "", "success", map[string]any{"date": date})
-	if err := s.store.AddEvent(ctx, store.Event{VisitID: acc.Visit.ID, Event: event, Date: d, RecordedBy: acc.Actor.UserID, RecordedAt: s.now()}, check, rec); err != nil {
+	act, err := s.store.AddEvent(ctx, store.Event{VisitID: acc.Visit.ID, Event: event, Date: d, RecordedBy: acc.Actor.UserID, RecordedAt: s.now()}, check, rec)
+	if err != nil {
 		return VisitView{}, err
 	}
 	s.log.Info("letter event recorded", "visit", acc.Visit.ID, "event", event, "date", date, "by", acc.Actor.UserID)
-	return acc.changed(ctx)
+	return acc.changed(ctx, &act)
 }
 
-// changed recomputes the visit's status after an act changed it, keeps the
-// store's backstop in step, and returns the visit as it now stands.
-func (acc *Access) changed(ctx context.Context) (VisitView, error) {
+// changed recomputes the visit's status after an act changed it and
+// returns the visit as it now stands. After an act that moves the object
+// store's expiry rule (act, else nil) it brings the rule to the visit
+// (applyRule); when the store refuses, the retention run does so later.
+func (acc *Access) changed(ctx context.Context, act *store.StoreAct) (VisitView, error) {
 	st, err := acc.svc.status(ctx, acc.Visit)
 	if err != nil {
 		return VisitView{}, err
 	}
 	acc.Status = st
 	acc.decided = map[decisionKey]policy.Decision{}
-	acc.svc.updateBackstop(ctx, acc.Visit, st)
+	if act != nil {
+		if err := acc.svc.applyRule(ctx, acc.Visit, st, *act); err != nil {
+			acc.svc.log.Error("expiry rule not brought to the visit; the retention run will", "visit", acc.Visit.ID, "err", err)
+		}
+	}
 	return acc.View(ctx), nil
 }
 
@@ -94,30 +101,31 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 		action = "legal_hold.set"
 	}
 	// The reason is free text: it is sealed in the visit, not copied here.
-	if err := s.store.SetLegalHold(ctx, acc.Visit.ID, h, acc.rec(action, "", "success", nil)); errors.Is(err, store.ErrDestructionBegun) {
+	act, err := s.store.SetLegalHold(ctx, acc.Visit.ID, h, acc.rec(action, "", "success", nil))
+	if errors.Is(err, store.ErrDestructionBegun) {
 		// The sweep began it since this request read the visit.
 		return VisitView{}, conflict("This visit's destruction has begun, so a legal hold can no longer stop it.")
 	} else if err != nil {
 		return VisitView{}, err
 	}
-	if err := s.applyHold(ctx, acc.Visit, h.On, h.At); err != nil {
+	if err := s.applyHold(ctx, acc.Visit, h.On, act); err != nil {
 		return VisitView{}, err
 	}
 	s.log.Warn("legal hold changed", "visit", acc.Visit.ID, "on", h.On, "by", acc.Actor.UserID)
-	return acc.changed(ctx)
+	return acc.changed(ctx, &act)
 }
 
-// applyHold brings the object store to a visit's legal hold, recorded at
-// at: while held, no expiry rule of its own (left in place, the store
+// applyHold brings the object store to a visit's legal hold as act left
+// it: while held, no expiry rule of its own (left in place, the store
 // would remove the held evidence 14 days after the destruction date,
 // whatever the portal decides) and every object held; lifted, the objects
-// free again (the caller then puts the rule back, updateBackstop, as after
-// any act on the visit). The database hold, which the destruction run
-// obeys, is recorded first and stands whatever the store does; this is
-// then recorded as done (store.HoldApplied). A failure is answered as the
+// free again (the rule is put back after, applyRule, as after any act on
+// the hold). The database hold, which the destruction run obeys, is
+// recorded first and stands whatever the store does; this is then
+// recorded as done (store.HoldApplied). A failure is answered as the
 // store's, to try again: the retention run also does so, once the act is
-// older than holdSettle (finishHolds).
-func (s *Service) applyHold(ctx context.Context, v store.Visit, on bool, at time.Time, audit ...store.AuditRecord) error {
+// older than storeSettle (finishStoreSides).
+func (s *Service) applyHold(ctx context.Context, v store.Visit, on bool, act store.StoreAct, audit ...store.AuditRecord) error {
 	if on {
 		if err := s.blobs.SetExpiry(ctx, v.Bucket, time.Time{}); err != nil {
 			s.log.Error("legal hold recorded, the store's expiry rule not removed", "visit", v.ID, "err", err)
@@ -130,44 +138,54 @@ func (s *Service) applyHold(ctx context.Context, v store.Visit, on bool, at time
 		return &Error{Kind: KindUnavailable, Code: "storage_unavailable",
 			Msg: "The legal hold is recorded, and the portal acts on it, but the object store did not change its own holds on the evidence. Set or lift the hold again."}
 	}
-	return s.store.HoldApplied(ctx, v.ID, on, at, audit...)
+	return s.store.HoldApplied(ctx, act, s.now(), audit...)
 }
 
-// holdSettle is how old an act on a legal hold is before the retention run
-// takes it as stopped part-way and finishes it: the request carrying it to
-// the store (one S3 request for each object version) has ended by then.
-const holdSettle = 10 * time.Minute
+// storeSettle is how old an act on a visit's object store (a legal hold,
+// a letter event) is before the retention run takes it as stopped
+// part-way and finishes it: the request carrying it to the store (one S3
+// request for each object version, for a hold) has ended by then.
+const storeSettle = 10 * time.Minute
 
-// holdsPerRun is how many interrupted holds one retention run finishes.
-const holdsPerRun = 100
+// storeSidesPerRun is how many visits one retention run brings the object
+// store to.
+const storeSidesPerRun = 100
 
-// finishHolds brings the object store to the legal hold of each visit
-// whose act on it stopped part-way (store.HoldsToApply), recording each
-// in the audit trail once (another instance may carry the same act).
-func (s *Service) finishHolds(ctx context.Context) {
-	todo, err := s.store.HoldsToApply(ctx, s.now().Add(-holdSettle), holdsPerRun)
+// finishStoreSides brings the object store to the legal hold and the
+// expiry rule of each visit whose act stopped part-way, or overlapped
+// another (store.StoreSidesToApply), recording each hold carried in the
+// audit trail once (another instance may carry the same act).
+func (s *Service) finishStoreSides(ctx context.Context) {
+	todo, err := s.store.StoreSidesToApply(ctx, s.now().Add(-storeSettle), storeSidesPerRun)
 	if err != nil {
 		s.dbErr(ctx, "retention", err)
 		return
 	}
 	for _, h := range todo {
-		rec := s.systemRec(h.Visit.ID, "legal_hold.store_applied", "", map[string]any{"on": h.Hold.On, "hold_at": h.Hold.At})
-		if err := s.applyHold(ctx, h.Visit, h.Hold.On, h.Hold.At, rec); err != nil {
-			// applyHold logged the store's refusals (its *Error); the
-			// database's failure is logged here.
-			if _, logged := AsError(err); !logged {
-				s.log.Error("legal hold not carried to the store", "visit", h.Visit.ID, "err", err)
+		if h.HoldUnknown {
+			rec := s.systemRec(h.Visit.ID, "legal_hold.store_applied", "", map[string]any{"on": h.Hold.On, "hold_at": h.Hold.At})
+			if err := s.applyHold(ctx, h.Visit, h.Hold.On, h.Act, rec); err != nil {
+				// applyHold logged the store's refusals (its *Error); the
+				// database's failure is logged here.
+				if _, logged := AsError(err); !logged {
+					s.log.Error("legal hold not carried to the store", "visit", h.Visit.ID, "err", err)
+				}
+				continue // the next run tries again
 			}
-			continue // the next run tries again
+			s.log.Warn("legal hold carried to the object store by the retention run", "visit", h.Visit.ID, "on", h.Hold.On)
 		}
-		if !h.Hold.On {
-			if st, err := s.status(ctx, h.Visit); err != nil {
-				s.log.Error("expiry rule not put back after a legal hold", "visit", h.Visit.ID, "err", err)
-			} else {
-				s.updateBackstop(ctx, h.Visit, st)
+		// An act on the hold leaves the rule unknown too.
+		if h.RuleUnknown {
+			st, err := s.status(ctx, h.Visit)
+			if err == nil {
+				err = s.applyRule(ctx, h.Visit, st, h.Act)
 			}
+			if err != nil {
+				s.log.Error("expiry rule not brought to the visit by the retention run", "visit", h.Visit.ID, "err", err)
+				continue
+			}
+			s.log.Warn("expiry rule brought to the visit by the retention run", "visit", h.Visit.ID, "expires", backstopDate(st))
 		}
-		s.log.Warn("legal hold carried to the object store by the retention run", "visit", h.Visit.ID, "on", h.Hold.On)
 	}
 }
 
@@ -175,16 +193,23 @@ func (s *Service) finishHolds(ctx context.Context) {
 // own lifecycle rule expires the objects, should the portal be down.
 const backstopDays = 14
 
-// updateBackstop keeps the bucket's lifecycle rule in step with the visit:
-// none until publication or while on hold, destruction date + 14 days after.
-func (s *Service) updateBackstop(ctx context.Context, v store.Visit, st Status) {
-	var date time.Time
-	if !st.DestroyOn.IsZero() && !st.LegalHold {
-		date = st.DestroyOn.AddDate(0, 0, backstopDays)
+// backstopDate is the date the store's own rule expires a visit's objects:
+// none until publication or while on hold, destruction date + 14 days
+// after.
+func backstopDate(st Status) time.Time {
+	if st.DestroyOn.IsZero() || st.LegalHold {
+		return time.Time{}
 	}
-	if err := s.blobs.SetExpiry(ctx, v.Bucket, date); err != nil {
-		s.log.Error("lifecycle backstop", "visit", v.ID, "err", err)
+	return st.DestroyOn.AddDate(0, 0, backstopDays)
+}
+
+// applyRule brings the bucket's lifecycle rule to the visit as it stood
+// after act (backstopDate), and records it done (store.RuleApplied).
+func (s *Service) applyRule(ctx context.Context, v store.Visit, st Status, act store.StoreAct) error {
+	if err := s.blobs.SetExpiry(ctx, v.Bucket, backstopDate(st)); err != nil {
+		return err
 	}
+	return s.store.RuleApplied(ctx, act, s.now())
 }
 
 // Certificate is a destroyed visit's signed destruction certificate.

@@ -15,7 +15,7 @@ import (
 func (s *Service) RunRetention(ctx context.Context) ([]string, error) {
 	// A hold carried to the store first: a lifted one that left the
 	// objects held would fail their destruction.
-	s.finishHolds(ctx)
+	s.finishStoreSides(ctx)
 	ids, err := s.retention.Sweep(ctx)
 	var held *retention.LeaseHeldError
 	switch {

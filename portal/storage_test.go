@@ -404,3 +404,83 @@ func TestRetentionRunFinishesAnInterruptedHold(t *testing.T) {
 		t.Errorf("the trail of the finished acts: %+v", recs)
 	}
 }
+
+// TestRetentionRunBringsTheExpiryRule: once a visit is published its
+// bucket carries the store's own expiry rule, 14 days after the
+// destruction date, should the portal be down then; lifting a hold puts
+// it back. When the store refuses the rule then (or the process stops
+// before it is set), the act still stands, and the retention run sets the
+// rule once the act is older than the settling time: the evidence is
+// never left without its backstop.
+func TestRetentionRunBringsTheExpiryRule(t *testing.T) {
+	ctx := context.Background()
+	var refuse atomic.Pointer[func(*http.Request) bool]
+	d := refusingStore(t, &refuse)
+	v := d.demo()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	blobs := d.svc.Blobs()
+	expiry := func() time.Time {
+		t.Helper()
+		exp, err := blobs.Expiry(ctx, v.Bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return exp
+	}
+	run := func() {
+		t.Helper()
+		if _, err := d.svc.RunRetention(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rules := func(r *http.Request) bool { return r.URL.Query().Has("lifecycle") && r.Method != http.MethodGet }
+
+	refuse.Store(&rules)
+	day := d.publish(lead, v)
+	refuse.Store(nil)
+	if exp := expiry(); !exp.IsZero() {
+		t.Fatalf("the store refused the rule, and it expires the evidence on %s", exp.Format(time.DateOnly))
+	}
+	destroyOn := d.mustAccess(lead, policy.VisitView).View(ctx).DestroyOn
+	if destroyOn == nil {
+		t.Fatal("published, and no destruction date")
+	}
+	want := *destroyOn
+	backstop := func() string {
+		t.Helper()
+		exp := expiry()
+		if exp.IsZero() {
+			return "none"
+		}
+		return exp.AddDate(0, 0, -14).Format(time.DateOnly)
+	}
+	run()
+	if got := backstop(); got != "none" {
+		t.Fatalf("the run set the rule (%s) as the request was still carrying it", got)
+	}
+	day = day.AddDate(0, 0, 1)
+	d.at(day)
+	run()
+	if got := backstop(); got != want {
+		t.Errorf("published, and after the retention run the store's rule expires the evidence 14 days after %s, want after %s", got, want)
+	}
+
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err != nil {
+		t.Fatal(err)
+	}
+	refuse.Store(&rules)
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, false, "Review ended"); err != nil {
+		t.Fatalf("a lift whose rule the store refused: %v", err)
+	}
+	refuse.Store(nil)
+	if got := backstop(); got != "none" {
+		t.Fatalf("the store refused the rule, and it expires the evidence 14 days after %s", got)
+	}
+	day = day.AddDate(0, 0, 1)
+	d.at(day)
+	run()
+	if got := backstop(); got != want {
+		t.Errorf("lifted, and after the retention run the store's rule expires the evidence 14 days after %s, want after %s", got, want)
+	}
+}

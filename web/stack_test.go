@@ -392,7 +392,7 @@ func boundedScan(step, q string) bool {
 		return true
 	case step == "SCAN key_epochs": // one for each rotation of the master key
 		return true
-	case strings.Contains(step, "USING INDEX visits_store_hold"): // the visits whose object store an act on their hold left behind
+	case strings.Contains(step, "USING INDEX visits_store_side"): // the visits whose object store an act on their hold or letter left behind
 		return true
 	case strings.HasPrefix(step, "SCAN portal_roles") && strings.Contains(q, "WHERE role = ?"): // the administrators, to tell them
 		return true

@@ -218,7 +218,7 @@ func TestHoldDuringTheInventoryStopsTheDestruction(t *testing.T) {
 	h.objects.listing = func(string) {
 		if !held {
 			held = true
-			if err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: true, At: time.Now()}); err != nil {
+			if _, err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: true, At: time.Now()}); err != nil {
 				t.Error(err)
 			}
 		}
@@ -243,7 +243,7 @@ func TestHoldDuringTheInventoryStopsTheDestruction(t *testing.T) {
 	if got, err := s.Sweep(ctx); len(got) != 0 || err != nil {
 		t.Fatalf("next sweep: destroyed %v, %v", got, err)
 	}
-	if err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: false, At: time.Now()}); err != nil {
+	if _, err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: false, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.Sweep(ctx); len(got) != 1 || err != nil {
@@ -269,7 +269,7 @@ func TestHoldRefusedOnceDestructionBegan(t *testing.T) {
 	if _, err := s.Sweep(ctx); err == nil {
 		t.Fatal("no crash")
 	}
-	if err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: true, At: time.Now()}); !errors.Is(err, store.ErrDestructionBegun) {
+	if _, err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: true, At: time.Now()}); !errors.Is(err, store.ErrDestructionBegun) {
 		t.Fatalf("hold on a destroying visit: %v", err)
 	}
 	if hold, _ := h.st.GetLegalHold(ctx, "v1"); hold.On {
@@ -284,7 +284,7 @@ func TestReapplyIgnoresARestoredHold(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t)
 	v := h.visit(t, "v1", wrappedKey())
-	if err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: true, At: time.Now()}); err != nil {
+	if _, err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: true, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	h.today = day("2026-12-01") // before publication: nothing of its own is due

@@ -25,11 +25,19 @@ type Event struct {
 // events so far. The history is read and the event written in one
 // transaction holding the visit, so two events recorded at once are checked
 // one after the other, never both against the same history. An error from
-// check is returned as it is.
-func (s *Store) AddEvent(ctx context.Context, e Event, check func(history []Event) error, audit ...AuditRecord) error {
+// check is returned as it is. The object store's expiry rule, which
+// follows the letter, is then to be brought to it: the act is returned,
+// for RuleApplied once it is.
+func (s *Store) AddEvent(ctx context.Context, e Event, check func(history []Event) error, audit ...AuditRecord) (StoreAct, error) {
 	var checkErr error
+	var act StoreAct
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if err := lockVisit(ctx, tx, e.VisitID); err != nil {
+		// Holds the visit, as lockVisit would.
+		err := tx.QueryRowContext(ctx, `UPDATE visits SET store_rule = NULL, store_gen = store_gen + 1, store_at = ? WHERE id = ? RETURNING store_gen`,
+			formatTime(e.RecordedAt), e.VisitID).Scan(&act.Gen)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
 			return err
 		}
 		history, err := events(ctx, tx, e.VisitID)
@@ -44,12 +52,13 @@ func (s *Store) AddEvent(ctx context.Context, e Event, check func(history []Even
 		return err
 	}, audit...)
 	if checkErr != nil {
-		return checkErr
+		return StoreAct{}, checkErr
 	}
 	if err != nil {
-		return fmt.Errorf("store: add event: %w", err)
+		return StoreAct{}, fmt.Errorf("store: add event: %w", err)
 	}
-	return nil
+	act.VisitID = e.VisitID
+	return act, nil
 }
 
 // Events lists a visit's letter events in the order recorded.
@@ -83,51 +92,63 @@ type LegalHold struct {
 	At           time.Time
 }
 
+// StoreAct is an act on a visit whose object store is then to be brought
+// to it (a legal hold set or lifted, a letter event that moves the expiry
+// rule): the visit and the generation of its store's side the act left.
+// Each act, and each carrying of one found to overlap another, takes the
+// next generation; a carrying is recorded done (HoldApplied, RuleApplied)
+// only while its act's generation is the visit's last. Two acts whose
+// store calls overlap, in whichever order the calls land, leave the
+// store's side unknown, for the retention run to bring it to the visit as
+// it then is (StoreSidesToApply).
+type StoreAct struct {
+	VisitID string
+	Gen     int64
+}
+
 // SetLegalHold sets or lifts a visit's legal hold. Once the visit's
 // destruction has begun a hold can no longer stop it:
 // ErrDestructionBegun, and nothing is stored. The object store's side of
-// the hold is then to be brought to it (HoldApplied, HoldsToApply).
-func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, audit ...AuditRecord) error {
+// the hold, and its expiry rule, are then to be brought to it: the act is
+// returned, for HoldApplied and RuleApplied.
+func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, audit ...AuditRecord) (StoreAct, error) {
+	act := StoreAct{VisitID: visitID}
 	err := s.inTx(ctx, func(tx *Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?, legal_hold_at = ?, store_hold = NULL WHERE id = ? AND state = 'active'`,
-			boolInt(h.On), h.ReasonSealed, formatTime(h.At), visitID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		err := tx.QueryRowContext(ctx, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?, legal_hold_at = ?, store_hold = NULL, store_rule = NULL, store_gen = store_gen + 1, store_at = ?
+			WHERE id = ? AND state = 'active' RETURNING store_gen`,
+			boolInt(h.On), h.ReasonSealed, formatTime(h.At), formatTime(h.At), visitID).Scan(&act.Gen)
+		if errors.Is(err, sql.ErrNoRows) {
 			if _, err := visitState(ctx, tx, visitID); err != nil {
 				return err
 			}
 			return ErrDestructionBegun
 		}
-		return nil
+		return err
 	}, audit...)
 	if err != nil && !errors.Is(err, ErrDestructionBegun) && !errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("store: legal hold: %w", err)
+		return StoreAct{}, fmt.Errorf("store: legal hold: %w", err)
 	}
-	return err
+	return act, err
 }
 
 // HoldApplied records that the object store was brought to the legal hold
-// set or lifted at at (its expiry rule, its objects' holds), with the
-// audit records, written only by the call that records it (not again by
-// another process that carried the same act). When the hold has changed
-// since (another act, whose store calls this one's may have undone), the
-// store's side is recorded as unknown instead, for the retention run to
-// bring it to the hold as it now is.
-func (s *Store) HoldApplied(ctx context.Context, visitID string, on bool, at time.Time, audit ...AuditRecord) error {
+// act set or lifted (its expiry rule taken away, its objects' holds), with
+// the audit records, written only by the call that records it (not again
+// by another process that carried the same act). When another act came
+// since, or another carrying was found to overlap (whose store calls this
+// one's may have undone, or the reverse), the store's side is recorded as
+// unknown instead, for the retention run to bring it to the hold as it
+// then is.
+func (s *Store) HoldApplied(ctx context.Context, act StoreAct, now time.Time, audit ...AuditRecord) error {
 	err := s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
-		res, err := tx.ExecContext(ctx, `UPDATE visits SET store_hold = ? WHERE id = ? AND legal_hold = ? AND legal_hold_at = ? AND store_hold IS NULL`,
-			boolInt(on), visitID, boolInt(on), formatTime(at))
+		res, err := tx.ExecContext(ctx, `UPDATE visits SET store_hold = legal_hold WHERE id = ? AND store_gen = ? AND store_hold IS NULL`, act.VisitID, act.Gen)
 		if err != nil {
 			return nil, err
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
 			return audit, nil
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE visits SET store_hold = NULL WHERE id = ? AND NOT (legal_hold = ? AND legal_hold_at = ?)`,
-			visitID, boolInt(on), formatTime(at))
-		return nil, err
+		return nil, overlapped(ctx, tx, act, now, `store_hold = NULL, store_rule = NULL`)
 	})
 	if err != nil {
 		return fmt.Errorf("store: legal hold applied: %w", err)
@@ -135,42 +156,80 @@ func (s *Store) HoldApplied(ctx context.Context, visitID string, on bool, at tim
 	return nil
 }
 
-// HoldToApply is a visit not destroyed whose object store is not known to
-// be at its legal hold.
-type HoldToApply struct {
-	Visit
-	Hold LegalHold
+// RuleApplied records that the object store's expiry rule was brought to
+// the visit as it stood after act (RuleApplied is HoldApplied's twin for
+// the rule alone).
+func (s *Store) RuleApplied(ctx context.Context, act StoreAct, now time.Time) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE visits SET store_rule = 1 WHERE id = ? AND store_gen = ?`, act.VisitID, act.Gen)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+		return overlapped(ctx, tx, act, now, `store_rule = NULL`)
+	})
+	if err != nil {
+		return fmt.Errorf("store: expiry rule applied: %w", err)
+	}
+	return nil
 }
 
-// HoldsToApply returns up to limit visits not destroyed whose object store
-// was not brought to their legal hold (the act that set or lifted it
-// stopped part-way), those whose act is older than settledBefore: a
-// younger one may still be under way. They are read from an index of them
-// alone (visits_store_hold; a destroyed visit leaves it): none, whatever
-// the portal holds, once every act has ended. A visit being destroyed is
-// among them: a lifted hold that left its objects held would fail its
-// destruction.
-func (s *Store) HoldsToApply(ctx context.Context, settledBefore time.Time, limit int) ([]HoldToApply, error) {
+// overlapped records, for a carrying of act that another act or carrying
+// overlapped, the parts of the store's side it touched as unknown, and
+// takes the next generation so that no carrying under way records them
+// done either. A destroyed visit is left alone.
+func overlapped(ctx context.Context, tx *Tx, act StoreAct, now time.Time, unknown string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE visits SET `+unknown+`, store_gen = store_gen + 1, store_at = ? WHERE id = ? AND store_gen <> ? AND state <> 'destroyed'`,
+		formatTime(now), act.VisitID, act.Gen)
+	return err
+}
+
+// StoreSide is a visit not destroyed whose object store is not known to be
+// at its legal hold (HoldUnknown) or its expiry rule (RuleUnknown), with
+// the hold and the act to carry.
+type StoreSide struct {
+	Visit
+	Hold                     LegalHold
+	HoldUnknown, RuleUnknown bool
+	Act                      StoreAct
+	Since                    time.Time // when the store's side became unknown
+}
+
+// StoreSidesToApply returns up to limit visits not destroyed whose object
+// store was not brought to their legal hold or their expiry rule (the act
+// stopped part-way, or overlapped another), those whose act is older than
+// settledBefore: a younger one may still be under way. They are read from
+// an index of them alone (visits_store_side; a destroyed visit leaves
+// it): none, whatever the portal holds, once every act has ended. A visit
+// being destroyed is among them: a lifted hold that left its objects held
+// would fail its destruction.
+func (s *Store) StoreSidesToApply(ctx context.Context, settledBefore time.Time, limit int) ([]StoreSide, error) {
 	differs := `store_hold IS NOT legal_hold`
 	if s.db.pg {
 		differs = `store_hold IS DISTINCT FROM legal_hold`
 	}
-	rows, err := queryAtMost(ctx, s.db, limit, func(sc scanner) (HoldToApply, error) {
-		var h HoldToApply
-		var at sql.NullString
-		if err := scanVisitInto(sc, &h.Visit, &h.Hold.On, &at); err != nil {
+	rows, err := queryAtMost(ctx, s.db, limit, func(sc scanner) (StoreSide, error) {
+		var h StoreSide
+		var at, since sql.NullString
+		var storeHold, storeRule sql.NullInt64
+		if err := scanVisitInto(sc, &h.Visit, &h.Hold.On, &at, &storeHold, &storeRule, &h.Act.Gen, &since); err != nil {
 			return h, err
 		}
 		var d dates
-		h.Hold.At = d.null(at)
+		h.Hold.At, h.Since = d.null(at), d.null(since)
+		h.Act.VisitID = h.ID
+		h.HoldUnknown = !storeHold.Valid || (storeHold.Int64 != 0) != h.Hold.On
+		h.RuleUnknown = !storeRule.Valid
 		return h, d.err
-	}, `SELECT `+visitColumns+`, legal_hold, legal_hold_at FROM visits WHERE `+differs+` ORDER BY id LIMIT ?`, limit)
+	}, `SELECT `+visitColumns+`, legal_hold, legal_hold_at, store_hold, store_rule, store_gen, store_at FROM visits WHERE (`+differs+` OR store_rule IS NULL) ORDER BY id LIMIT ?`, limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: holds to apply: %w", err)
+		return nil, fmt.Errorf("store: store sides to apply: %w", err)
 	}
 	out := rows[:0]
 	for _, h := range rows {
-		if h.State != "destroyed" && h.Hold.At.Before(settledBefore) {
+		if h.State != "destroyed" && h.Since.Before(settledBefore) {
 			out = append(out, h)
 		}
 	}
@@ -541,7 +600,7 @@ func (s *Store) CompleteDestruction(ctx context.Context, visitID string, certifi
 		if err := deleteDiscussion(ctx, tx, visitID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE visits SET state = 'destroyed', title_sealed = ?, store_hold = legal_hold WHERE id = ?`, []byte{}, visitID)
+		_, err := tx.ExecContext(ctx, `UPDATE visits SET state = 'destroyed', title_sealed = ?, store_hold = legal_hold, store_rule = 1 WHERE id = ?`, []byte{}, visitID)
 		return err
 	}, audit...)
 }

@@ -552,6 +552,26 @@ ALTER TABLE visits ADD COLUMN store_hold INTEGER DEFAULT 0;
 UPDATE visits SET store_hold = NULL WHERE legal_hold = 1;
 CREATE INDEX visits_store_hold ON visits (id) WHERE store_hold IS NOT legal_hold;
 `,
+	// 28: the object store's expiry rule joins its legal hold as a side of
+	// the visit the store is brought to after an act (a letter event, a
+	// hold set or lifted): store_rule is NULL while an act carries the
+	// rule there, or when it stopped part-way; store_gen numbers the acts
+	// and the carryings found to overlap, so that only a carrying no
+	// other overlapped is recorded done (StoreAct); store_at is when the
+	// side became unknown, for the retention run's settling time. The
+	// published visits are carried there once more, not knowing whether
+	// their rule was set; one index holds the visits with either side
+	// unknown (StoreSidesToApply).
+	`
+ALTER TABLE visits ADD COLUMN store_rule INTEGER DEFAULT 1;
+ALTER TABLE visits ADD COLUMN store_gen INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE visits ADD COLUMN store_at TEXT;
+UPDATE visits SET store_at = COALESCE(legal_hold_at, '2000-01-01T00:00:00.000000000Z') WHERE store_hold IS NOT legal_hold;
+UPDATE visits SET store_rule = NULL, store_at = COALESCE(store_at, '2000-01-01T00:00:00.000000000Z')
+	WHERE state <> 'destroyed' AND EXISTS (SELECT 1 FROM visit_events e WHERE e.visit_id = visits.id AND e.event = 'published');
+DROP INDEX visits_store_hold;
+CREATE INDEX visits_store_side ON visits (id) WHERE store_hold IS NOT legal_hold OR store_rule IS NULL;
+`,
 }
 
 // latestVersion is the schema version this binary brings a database to.

@@ -487,4 +487,16 @@ ALTER TABLE visits ADD COLUMN store_hold BIGINT DEFAULT 0;
 UPDATE visits SET store_hold = NULL WHERE legal_hold = 1;
 CREATE INDEX visits_store_hold ON visits (id) WHERE store_hold IS DISTINCT FROM legal_hold;
 `,
+	// 28: the object store's expiry rule as a side of the visit the store
+	// is brought to, and the generation of the acts (as SQLite's 28).
+	`
+ALTER TABLE visits ADD COLUMN store_rule BIGINT DEFAULT 1;
+ALTER TABLE visits ADD COLUMN store_gen BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE visits ADD COLUMN store_at TEXT;
+UPDATE visits SET store_at = COALESCE(legal_hold_at, '2000-01-01T00:00:00.000000000Z') WHERE store_hold IS DISTINCT FROM legal_hold;
+UPDATE visits SET store_rule = NULL, store_at = COALESCE(store_at, '2000-01-01T00:00:00.000000000Z')
+	WHERE state <> 'destroyed' AND EXISTS (SELECT 1 FROM visit_events e WHERE e.visit_id = visits.id AND e.event = 'published');
+DROP INDEX visits_store_hold;
+CREATE INDEX visits_store_side ON visits (id) WHERE store_hold IS DISTINCT FROM legal_hold OR store_rule IS NULL;
+`,
 }

@@ -116,11 +116,15 @@ func (s *Store) SeedLetters(ctx context.Context, events []Event, notices []Notic
 		return err
 	}
 	for id, h := range holds {
-		if err := s.SetLegalHold(ctx, id, h); err != nil {
+		act, err := s.SetLegalHold(ctx, id, h)
+		if err != nil {
 			return err
 		}
 		// As the domain leaves a hold: carried to the object store.
-		if err := s.HoldApplied(ctx, id, h.On, h.At); err != nil {
+		if err := s.HoldApplied(ctx, act, h.At); err != nil {
+			return err
+		}
+		if err := s.RuleApplied(ctx, act, h.At); err != nil {
 			return err
 		}
 	}
@@ -137,7 +141,7 @@ func (s *Store) SeedDestroyed(ctx context.Context, visitIDs []string, at time.Ti
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE visits SET state = 'destroyed', title_sealed = ?, store_hold = legal_hold WHERE id = ?`, []byte{}, id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE visits SET state = 'destroyed', title_sealed = ?, store_hold = legal_hold, store_rule = 1 WHERE id = ?`, []byte{}, id); err != nil {
 				return err
 			}
 			t := formatTime(at)

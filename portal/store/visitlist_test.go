@@ -160,7 +160,7 @@ func TestVisitPageEventsInRecordedOrder(t *testing.T) {
 		{"v2", "draft_sent", -30}, {"v1", "draft_sent", -20}, {"v2", "final_sent", -25}, {"v1", "final_sent", -10},
 		{"v2", "complaint_received", -26}, {"v1", "published", -5}, {"v2", "complaint_resolved", -3},
 	} {
-		if err := s.AddEvent(ctx, Event{VisitID: e.visit, Event: e.event, Date: now.AddDate(0, 0, e.day), RecordedBy: "lead", RecordedAt: at.Add(time.Duration(k) * time.Minute)},
+		if _, err := s.AddEvent(ctx, Event{VisitID: e.visit, Event: e.event, Date: now.AddDate(0, 0, e.day), RecordedBy: "lead", RecordedAt: at.Add(time.Duration(k) * time.Minute)},
 			func([]Event) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
