@@ -26,10 +26,20 @@ type Restore struct {
 
 // BeginRestore records a restore as pending and ends every session the
 // backup held, in one transaction: nobody is signed in to a restored
-// portal.
+// portal. The object store may have been brought to acts the backup does
+// not hold (a hold lifted since, whose rule would then expire evidence
+// the restored database holds): every live visit's expiry rule, and the
+// objects' holds of every visit held, are marked unknown, for the
+// retention run to bring the store to the database as restored
+// (StoreSidesToApply). The holds of a visit not held are left as the
+// store has them: a restore never frees evidence.
 func (s *Store) BeginRestore(ctx context.Context, r Restore) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions`); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE visits SET store_rule = NULL, store_hold = CASE WHEN legal_hold = 1 THEN NULL ELSE store_hold END,
+			store_gen = store_gen + 1, store_at = ? WHERE state <> 'destroyed'`, formatTime(r.BackupCreatedAt)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO restores (id, backup_created_at, backup_seq, backup_hash, started_at) VALUES (?, ?, ?, ?, ?)`,

@@ -121,3 +121,50 @@ func TestStoreSidesFollowTheActs(t *testing.T) {
 		t.Fatalf("a destroyed visit: %+v", hs)
 	}
 }
+
+// TestRestoreLeavesTheStoreSidesUnknown: the object store may have been
+// brought to acts a restored backup does not hold (a hold lifted since,
+// whose rule would expire the evidence the database holds again): after a
+// restore every live visit's rule is to be brought to the database, and
+// the objects' holds of a held visit; a visit not held keeps whatever
+// holds the store has (a restore never frees evidence), and a destroyed
+// visit is left alone.
+func TestRestoreLeavesTheStoreSidesUnknown(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	visitV1(t, s, now)
+	for _, id := range []string{"v2", "v3"} {
+		if err := s.CreateVisit(ctx, Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
+			State: "active", Bucket: "b-" + id, CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: id, Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	act, err := s.SetLegalHold(ctx, "v1", LegalHold{On: true, At: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.HoldApplied(ctx, act, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RuleApplied(ctx, act, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().Exec(`UPDATE visits SET state = 'destroyed', title_sealed = ? WHERE id = 'v3'`, []byte{}); err != nil {
+		t.Fatal(err)
+	}
+	later := now.Add(time.Hour)
+	if hs, err := s.StoreSidesToApply(ctx, later, 10); err != nil || len(hs) != 0 {
+		t.Fatalf("before the restore: %+v %v", hs, err)
+	}
+	if err := s.BeginRestore(ctx, Restore{ID: "r1", BackupCreatedAt: now, StartedAt: later}); err != nil {
+		t.Fatal(err)
+	}
+	hs, err := s.StoreSidesToApply(ctx, later, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) != 2 || hs[0].ID != "v1" || !hs[0].HoldUnknown || !hs[0].RuleUnknown || hs[1].ID != "v2" || hs[1].HoldUnknown || !hs[1].RuleUnknown {
+		t.Fatalf("after the restore: %+v", hs)
+	}
+}
