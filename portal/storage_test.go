@@ -250,6 +250,14 @@ func refusingStore(t *testing.T, refuse *atomic.Pointer[func(*http.Request) bool
 	return startDomainOn(t, &devstack.S3Endpoint{Endpoint: strings.TrimPrefix(proxy.URL, "http://"), AccessKey: "refusing", SecretKey: "refusing-secret", Region: "us-east-1"}, nil)
 }
 
+// refusingDemo is the demo visit on a refusingStore.
+func refusingDemo(t *testing.T) (*domain, store.Visit, *atomic.Pointer[func(*http.Request) bool]) {
+	t.Helper()
+	var refuse atomic.Pointer[func(*http.Request) bool]
+	d := refusingStore(t, &refuse)
+	return d, d.demo(), &refuse
+}
+
 // TestHoldRemovesTheExpiryBackstop: once a visit is published its bucket
 // carries an expiry rule, 14 days after the destruction date, should the
 // portal be down then. A legal hold must take it away: left in place, the
@@ -259,9 +267,7 @@ func refusingStore(t *testing.T, refuse *atomic.Pointer[func(*http.Request) bool
 // store answers, it takes the rule away.
 func TestHoldRemovesTheExpiryBackstop(t *testing.T) {
 	ctx := context.Background()
-	var refuse atomic.Pointer[func(*http.Request) bool]
-	d := refusingStore(t, &refuse)
-	v := d.demo()
+	d, v, refuse := refusingDemo(t)
 	lead := d.person("ofsted", "lead@ofsted.example")
 	admin := d.person("ofsted", "admin@ofsted.example")
 	d.publish(lead, v)
@@ -269,7 +275,7 @@ func TestHoldRemovesTheExpiryBackstop(t *testing.T) {
 		t.Fatalf("no backstop after publication: %v %v", exp, err)
 	}
 
-	holdRefusedThenSet(t, d, admin, &refuse, func(r *http.Request) bool { return r.URL.Query().Has("lifecycle") && r.Method != http.MethodGet },
+	holdRefusedThenSet(t, d, admin, refuse, func(r *http.Request) bool { return r.URL.Query().Has("lifecycle") && r.Method != http.MethodGet },
 		"Set the hold again")
 	if exp, err := d.svc.Blobs().Expiry(ctx, v.Bucket); err != nil || !exp.IsZero() {
 		t.Fatalf("held, and the store still expires the evidence on %v (%v)", exp, err)
@@ -414,73 +420,63 @@ func TestRetentionRunFinishesAnInterruptedHold(t *testing.T) {
 // never left without its backstop.
 func TestRetentionRunBringsTheExpiryRule(t *testing.T) {
 	ctx := context.Background()
-	var refuse atomic.Pointer[func(*http.Request) bool]
-	d := refusingStore(t, &refuse)
-	v := d.demo()
+	d, v, refuse := refusingDemo(t)
 	lead := d.person("ofsted", "lead@ofsted.example")
 	admin := d.person("ofsted", "admin@ofsted.example")
-	blobs := d.svc.Blobs()
-	expiry := func() time.Time {
+	rules := func(r *http.Request) bool { return r.URL.Query().Has("lifecycle") && r.Method != http.MethodGet }
+	// backstop is the destruction date the store's rule is set from.
+	backstop := func() string {
 		t.Helper()
-		exp, err := blobs.Expiry(ctx, v.Bucket)
+		exp, err := d.svc.Blobs().Expiry(ctx, v.Bucket)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return exp
-	}
-	run := func() {
-		t.Helper()
-		if _, err := d.svc.RunRetention(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rules := func(r *http.Request) bool { return r.URL.Query().Has("lifecycle") && r.Method != http.MethodGet }
-
-	refuse.Store(&rules)
-	day := d.publish(lead, v)
-	refuse.Store(nil)
-	if exp := expiry(); !exp.IsZero() {
-		t.Fatalf("the store refused the rule, and it expires the evidence on %s", exp.Format(time.DateOnly))
-	}
-	destroyOn := d.mustAccess(lead, policy.VisitView).View(ctx).DestroyOn
-	if destroyOn == nil {
-		t.Fatal("published, and no destruction date")
-	}
-	want := *destroyOn
-	backstop := func() string {
-		t.Helper()
-		exp := expiry()
 		if exp.IsZero() {
 			return "none"
 		}
 		return exp.AddDate(0, 0, -14).Format(time.DateOnly)
 	}
-	run()
-	if got := backstop(); got != "none" {
-		t.Fatalf("the run set the rule (%s) as the request was still carrying it", got)
+	// refused does act while the store refuses the rule: the act stands,
+	// with no rule.
+	refused := func(what string, act func()) {
+		t.Helper()
+		refuse.Store(&rules)
+		act()
+		refuse.Store(nil)
+		if got := backstop(); got != "none" {
+			t.Fatalf("%s: the store refused the rule, and it expires the evidence 14 days after %s", what, got)
+		}
 	}
-	day = day.AddDate(0, 0, 1)
-	d.at(day)
-	run()
-	if got := backstop(); got != want {
-		t.Errorf("published, and after the retention run the store's rule expires the evidence 14 days after %s, want after %s", got, want)
+	var day time.Time
+	refused("published", func() { day = d.publish(lead, v) })
+	destroyOn := d.mustAccess(lead, policy.VisitView).View(ctx).DestroyOn
+	if destroyOn == nil {
+		t.Fatal("published, and no destruction date")
 	}
+	// run runs the retention days later, and wants the rule set.
+	run := func(what string, days int) {
+		t.Helper()
+		day = day.AddDate(0, 0, days)
+		d.at(day)
+		if _, err := d.svc.RunRetention(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := backstop(), *destroyOn; days > 0 && got != want {
+			t.Errorf("%s, and after the retention run the store's rule expires the evidence 14 days after %s, want after %s", what, got, want)
+		} else if days == 0 && got != "none" {
+			t.Fatalf("%s: the run set the rule (%s) as the request was still carrying it", what, got)
+		}
+	}
+	run("published", 0)
+	run("published", 1)
 
 	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err != nil {
 		t.Fatal(err)
 	}
-	refuse.Store(&rules)
-	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, false, "Review ended"); err != nil {
-		t.Fatalf("a lift whose rule the store refused: %v", err)
-	}
-	refuse.Store(nil)
-	if got := backstop(); got != "none" {
-		t.Fatalf("the store refused the rule, and it expires the evidence 14 days after %s", got)
-	}
-	day = day.AddDate(0, 0, 1)
-	d.at(day)
-	run()
-	if got := backstop(); got != want {
-		t.Errorf("lifted, and after the retention run the store's rule expires the evidence 14 days after %s, want after %s", got, want)
-	}
+	refused("lifted", func() {
+		if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, false, "Review ended"); err != nil {
+			t.Fatalf("a lift whose rule the store refused: %v", err)
+		}
+	})
+	run("lifted", 1)
 }
