@@ -158,24 +158,31 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	if !issued {
 		s.afterUpload(ctx, acc.Visit, f)
 	}
-	if err := acc.holdNewObjects(ctx); err != nil {
+	if err := acc.holdNewObjects(ctx, f.ID); err != nil {
 		return FileView{}, err
 	}
 	return fileView(key, f, acc.Actor.Display())
 }
 
-// holdNewObjects puts objects stored while the visit is under legal hold
-// under hold too. The hold is read again (it may have been set while the
-// upload ran); a failure to read it is a failure, never "no hold".
-func (acc *Access) holdNewObjects(ctx context.Context) error {
-	h, err := acc.svc.store.GetLegalHold(ctx, acc.Visit.ID)
-	if err != nil {
+// holdNewObjects puts the objects of a file stored while the visit is
+// under legal hold under hold too: its own, so that an upload's cost does
+// not grow with the visit's files. The hold is read again (it may have
+// been set while the upload ran); a failure to read it is a failure,
+// never "no hold". A lift since may have freed the bucket before these
+// objects were held (store.ObjectsHeld); a store that refuses the holds
+// leaves them to the retention run (store.HoldNotCarried). Either way
+// the file is stored, and the portal obeys the hold.
+func (acc *Access) holdNewObjects(ctx context.Context, fileID string) error {
+	s := acc.svc
+	h, err := s.store.GetLegalHold(ctx, acc.Visit.ID)
+	if err != nil || !h.On {
 		return err
 	}
-	if h.On {
-		return acc.svc.blobs.SetLegalHold(ctx, acc.Visit.Bucket, true)
+	if err := s.blobs.SetLegalHoldUnder(ctx, acc.Visit.Bucket, evidence.FilePrefix(fileID), true); err != nil {
+		s.log.Error("file stored under a legal hold, its objects not held; the retention run will", "visit", acc.Visit.ID, "file", fileID, "err", err)
+		return s.store.HoldNotCarried(ctx, acc.Visit.ID, s.now())
 	}
-	return nil
+	return s.store.ObjectsHeld(ctx, h.Act, s.now())
 }
 
 // DeleteFile removes the file Authorize named: for good while no one of

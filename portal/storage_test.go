@@ -480,3 +480,88 @@ func TestRetentionRunBringsTheExpiryRule(t *testing.T) {
 	})
 	run("lifted", 1)
 }
+
+// TestUploadUnderHoldHoldsItsOwnObjects: a file stored while its visit is
+// under legal hold has its own objects held, and those alone: the upload
+// does not hold every object version of the visit again (one S3 request
+// each, minutes for a visit of 20,000 files). A lift carried to the store
+// while the upload held its objects (freeing the bucket first) leaves the
+// store's side unknown, for the retention run to free them: left held,
+// they would fail the visit's destruction.
+func TestUploadUnderHoldHoldsItsOwnObjects(t *testing.T) {
+	ctx := context.Background()
+	var refuse atomic.Pointer[func(*http.Request) bool]
+	d, v, tl, uploader, _ := oneFileUploadedOn(t, refusingStore(t, &refuse))
+	admin := d.person("ofsted", "admin@ofsted.example")
+	blobs := d.svc.Blobs()
+	upload := func(name string) portal.FileView {
+		t.Helper()
+		f, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: name, Size: 4}, strings.NewReader("body"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	held := func(fileID string) bool {
+		t.Helper()
+		st, err := blobs.Client().GetObjectLegalHold(ctx, v.Bucket, fileID+"/0", minio.GetObjectLegalHoldOptions{})
+		return err == nil && st != nil && *st == minio.LegalHoldEnabled
+	}
+	upload("1.01 b.pdf")
+	upload("1.01 c.pdf")
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err != nil {
+		t.Fatal(err)
+	}
+	var holds atomic.Int32
+	count := func(r *http.Request) bool {
+		if r.Method == http.MethodPut && r.URL.Query().Has("legal-hold") {
+			holds.Add(1)
+		}
+		return false
+	}
+	refuse.Store(&count)
+	f := upload("1.01 d.pdf")
+	refuse.Store(nil)
+	if n := holds.Load(); n != 1 || !held(f.ID) {
+		t.Fatalf("a file of one segment stored under hold: %d objects held by its upload (want 1), its own held: %v", n, held(f.ID))
+	}
+
+	// A lift carried to the store while the next upload holds its objects.
+	st := d.svc.Store()
+	var lifted atomic.Bool // the lift's own requests pass through
+	lift := func(r *http.Request) bool {
+		if r.Method == http.MethodPut && r.URL.Query().Has("legal-hold") && lifted.CompareAndSwap(false, true) {
+			act, err := st.SetLegalHold(ctx, v.ID, store.LegalHold{On: false, At: time.Now()})
+			if err == nil {
+				err = blobs.SetLegalHold(ctx, v.Bucket, false)
+			}
+			if err == nil {
+				err = st.HoldApplied(ctx, act, time.Now())
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		return false
+	}
+	refuse.Store(&lift)
+	g := upload("1.01 e.pdf")
+	refuse.Store(nil)
+	if !held(g.ID) {
+		t.Fatal("the upload's objects were not held: the lift did not come between")
+	}
+	sides, err := st.StoreSidesToApply(ctx, time.Now().AddDate(10, 0, 0), 10) // settled, whatever the domain's clock
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sides) != 1 || !sides[0].HoldUnknown || sides[0].Hold.On {
+		t.Fatalf("lifted as an upload held its objects, and the store's side is recorded as %+v", sides)
+	}
+	d.at(tl.Notification.AddDate(0, 0, 1))
+	if _, err := d.svc.RunRetention(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if held(g.ID) || held(f.ID) {
+		t.Errorf("lifted, and after the retention run the objects are held: %v, %v", held(g.ID), held(f.ID))
+	}
+}

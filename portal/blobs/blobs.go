@@ -318,6 +318,12 @@ func (s *Store) RemoveKeys(ctx context.Context, bucket string, keys []string) er
 // SetLegalHold puts an S3 legal hold on (or off) every object version in the
 // bucket. It does nothing where the bucket has no object lock.
 func (s *Store) SetLegalHold(ctx context.Context, bucket string, on bool) error {
+	return s.SetLegalHoldUnder(ctx, bucket, "", on)
+}
+
+// SetLegalHoldUnder is SetLegalHold for the object versions under prefix
+// alone (one file's segments).
+func (s *Store) SetLegalHoldUnder(ctx context.Context, bucket, prefix string, on bool) error {
 	if locked, err := s.lockOn(ctx, bucket); err != nil || !locked {
 		return err
 	}
@@ -325,7 +331,7 @@ func (s *Store) SetLegalHold(ctx context.Context, bucket string, on bool) error 
 	if on {
 		st = minio.LegalHoldEnabled
 	}
-	for obj := range s.c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true, WithVersions: true}) {
+	for obj := range s.c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, WithVersions: true}) {
 		if obj.Err != nil {
 			return fmt.Errorf("blobs: list %s: %w", bucket, obj.Err)
 		}

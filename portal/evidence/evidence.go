@@ -109,7 +109,8 @@ func replacedBy(fileID string, record func(action, outcome, fileID string, detai
 // ObjectKey is the opaque key of segment i of a file.
 func ObjectKey(fileID string, i int) string { return fileID + "/" + strconv.Itoa(i) }
 
-func filePrefix(fileID string) string { return fileID + "/" }
+// FilePrefix is the prefix of every segment of a file, and of nothing else.
+func FilePrefix(fileID string) string { return fileID + "/" }
 
 // NameContext binds a sealed file name to its visit and file.
 func NameContext(visitID, fileID string) string { return "file-name:" + visitID + ":" + fileID }
@@ -289,7 +290,7 @@ func (s *Service) discard(ctx context.Context, v store.Visit, fileID string, key
 			s.Log.ErrorContext(ctx, "discard failed upload", "visit", v.ID, "file", fileID, "err", err)
 			return
 		}
-		if left, err := s.Blobs.Versions(ctx, v.Bucket, filePrefix(fileID)); err != nil || len(left) > 0 {
+		if left, err := s.Blobs.Versions(ctx, v.Bucket, FilePrefix(fileID)); err != nil || len(left) > 0 {
 			s.Log.WarnContext(ctx, "objects of a failed upload are still there: the janitor will try again", "visit", v.ID, "file", fileID, "left", len(left), "err", err)
 			return
 		}
@@ -306,7 +307,7 @@ func (s *Service) remove(ctx context.Context, v store.Visit, fileID string, keys
 	if err := s.Blobs.RemoveKeys(ctx, v.Bucket, keys); err != nil {
 		return err
 	}
-	return s.Blobs.RemovePrefix(ctx, v.Bucket, filePrefix(fileID))
+	return s.Blobs.RemovePrefix(ctx, v.Bucket, FilePrefix(fileID))
 }
 
 // Wait waits for the second looks at failed uploads still pending.
@@ -349,7 +350,7 @@ func (s *Service) Sweep(ctx context.Context, idle time.Duration) error {
 			errs = append(errs, err)
 			continue
 		}
-		if left, err := s.Blobs.Versions(ctx, v.Bucket, filePrefix(p.FileID)); err != nil || len(left) > 0 {
+		if left, err := s.Blobs.Versions(ctx, v.Bucket, FilePrefix(p.FileID)); err != nil || len(left) > 0 {
 			errs = append(errs, errors.Join(err, fmt.Errorf("evidence: %d objects of %s still there", len(left), p.FileID)))
 			s.Store.TouchUpload(ctx, p.FileID, s.Now()) // look again next time
 			continue

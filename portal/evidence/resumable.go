@@ -135,7 +135,7 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 // with its audit records (terminated by the client, or expired).
 func (s *Service) Abandon(ctx context.Context, v store.Visit, r store.Resumable, audit ...store.AuditRecord) error {
 	if r.CompletedAt.IsZero() {
-		if err := s.Blobs.RemovePrefix(ctx, v.Bucket, filePrefix(r.FileID)); err != nil {
+		if err := s.Blobs.RemovePrefix(ctx, v.Bucket, FilePrefix(r.FileID)); err != nil {
 			return err
 		}
 	}

@@ -90,6 +90,7 @@ type LegalHold struct {
 	On           bool
 	ReasonSealed []byte
 	At           time.Time
+	Act          StoreAct // as read (GetLegalHold): the last act on the store's side
 }
 
 // StoreAct is an act on a visit whose object store is then to be brought
@@ -176,6 +177,31 @@ func (s *Store) RuleApplied(ctx context.Context, act StoreAct, now time.Time) er
 	return nil
 }
 
+// ObjectsHeld records that objects were put under the legal hold as it
+// stood after act (a file stored while the visit is held), outside any
+// act on the hold: when another act came since (a lift, whose store calls
+// may have freed the bucket before these objects were held), the store's
+// hold is recorded as unknown, for the retention run to bring it to the
+// visit as it then is.
+func (s *Store) ObjectsHeld(ctx context.Context, act StoreAct, now time.Time) error {
+	err := s.inTx(ctx, func(tx *Tx) error { return overlapped(ctx, tx, act, now, `store_hold = NULL`) })
+	if err != nil {
+		return fmt.Errorf("store: objects held: %w", err)
+	}
+	return nil
+}
+
+// HoldNotCarried records that the object store is not known to be at the
+// visit's legal hold (objects stored under a hold the store refused to
+// put on them), for the retention run to bring it there.
+func (s *Store) HoldNotCarried(ctx context.Context, visitID string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE visits SET store_hold = NULL, store_gen = store_gen + 1, store_at = ? WHERE id = ? AND state <> 'destroyed'`, formatTime(now), visitID)
+	if err != nil {
+		return fmt.Errorf("store: hold not carried: %w", err)
+	}
+	return nil
+}
+
 // overlapped records, for a carrying of act that another act or carrying
 // overlapped, the parts of the store's side it touched as unknown, and
 // takes the next generation so that no carrying under way records them
@@ -251,7 +277,8 @@ func visitState(ctx context.Context, tx *Tx, visitID string) (string, error) {
 func (s *Store) GetLegalHold(ctx context.Context, visitID string) (LegalHold, error) {
 	var h LegalHold
 	var at sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT legal_hold, legal_hold_reason_sealed, legal_hold_at FROM visits WHERE id = ?`, visitID).Scan(&h.On, &h.ReasonSealed, &at)
+	h.Act.VisitID = visitID
+	err := s.db.QueryRowContext(ctx, `SELECT legal_hold, legal_hold_reason_sealed, legal_hold_at, store_gen FROM visits WHERE id = ?`, visitID).Scan(&h.On, &h.ReasonSealed, &at, &h.Act.Gen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return h, ErrNotFound
 	}
