@@ -487,7 +487,8 @@ func TestRetentionRunBringsTheExpiryRule(t *testing.T) {
 // each, minutes for a visit of 20,000 files). A lift carried to the store
 // while the upload held its objects (freeing the bucket first) leaves the
 // store's side unknown, for the retention run to free them: left held,
-// they would fail the visit's destruction.
+// they would fail the visit's destruction. A store that refuses to hold a
+// new file's objects does not fail the upload: the run holds them.
 func TestUploadUnderHoldHoldsItsOwnObjects(t *testing.T) {
 	ctx := context.Background()
 	var refuse atomic.Pointer[func(*http.Request) bool]
@@ -563,5 +564,25 @@ func TestUploadUnderHoldHoldsItsOwnObjects(t *testing.T) {
 	}
 	if held(g.ID) || held(f.ID) {
 		t.Errorf("lifted, and after the retention run the objects are held: %v, %v", held(g.ID), held(f.ID))
+	}
+
+	// Held again, and the store refuses to hold a new file's objects: the
+	// file is stored (the portal obeys the hold), and the run holds them.
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err != nil {
+		t.Fatal(err)
+	}
+	holdsRefused := func(r *http.Request) bool { return r.Method == http.MethodPut && r.URL.Query().Has("legal-hold") }
+	refuse.Store(&holdsRefused)
+	k := upload("1.01 f.pdf")
+	refuse.Store(nil)
+	if held(k.ID) {
+		t.Fatal("the store held the objects it refused to hold")
+	}
+	d.at(tl.Notification.AddDate(0, 0, 2))
+	if _, err := d.svc.RunRetention(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !held(k.ID) {
+		t.Error("stored under a hold the store refused, and after the retention run its objects are not held")
 	}
 }
