@@ -170,7 +170,8 @@ func (s *Service) finishStoreSides(ctx context.Context) {
 				if _, logged := AsError(err); !logged {
 					s.log.Error("legal hold not carried to the store", "visit", h.Visit.ID, "err", err)
 				}
-				continue // the next run tries again
+				s.storeSideFailed(ctx, h.Act)
+				continue
 			}
 			s.log.Warn("legal hold carried to the object store by the retention run", "visit", h.Visit.ID, "on", h.Hold.On)
 		}
@@ -182,10 +183,19 @@ func (s *Service) finishStoreSides(ctx context.Context) {
 			}
 			if err != nil {
 				s.log.Error("expiry rule not brought to the visit by the retention run", "visit", h.Visit.ID, "err", err)
+				s.storeSideFailed(ctx, h.Act)
 				continue
 			}
 			s.log.Warn("expiry rule brought to the visit by the retention run", "visit", h.Visit.ID, "expires", backstopDate(st))
 		}
+	}
+}
+
+// storeSideFailed puts a visit the run failed to carry behind the others:
+// the next runs try the rest first, then it again.
+func (s *Service) storeSideFailed(ctx context.Context, act store.StoreAct) {
+	if err := s.store.StoreSideFailed(ctx, act, s.now()); err != nil {
+		s.log.Error("retention run", "visit", act.VisitID, "err", err)
 	}
 }
 

@@ -177,6 +177,16 @@ func (s *Store) RuleApplied(ctx context.Context, act StoreAct, now time.Time) er
 	return nil
 }
 
+// StoreSideFailed puts a visit the retention run failed to bring the
+// object store to behind the others it has to carry (StoreSidesToApply),
+// unless another act came since.
+func (s *Store) StoreSideFailed(ctx context.Context, act StoreAct, now time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE visits SET store_at = ? WHERE id = ? AND store_gen = ?`, formatTime(now), act.VisitID, act.Gen); err != nil {
+		return fmt.Errorf("store: store side failed: %w", err)
+	}
+	return nil
+}
+
 // ObjectsHeld records that objects were put under the legal hold as it
 // stood after act (a file stored while the visit is held), outside any
 // act on the hold: when another act came since (a lift, whose store calls
@@ -226,11 +236,14 @@ type StoreSide struct {
 // StoreSidesToApply returns up to limit visits not destroyed whose object
 // store was not brought to their legal hold or their expiry rule (the act
 // stopped part-way, or overlapped another), those whose act is older than
-// settledBefore: a younger one may still be under way. They are read from
-// an index of them alone (visits_store_side; a destroyed visit leaves
-// it): none, whatever the portal holds, once every act has ended. A visit
-// being destroyed is among them: a lifted hold that left its objects held
-// would fail its destruction.
+// settledBefore (a younger one may still be under way), the oldest first:
+// a visit the run failed to carry waits behind the others
+// (StoreSideFailed), so that visits whose store refuses for good never
+// keep the rest waiting. They are read from an index of them alone
+// (visits_store_side; a destroyed visit leaves it): none, whatever the
+// portal holds, once every act has ended. A visit being destroyed is
+// among them: a lifted hold that left its objects held would fail its
+// destruction.
 func (s *Store) StoreSidesToApply(ctx context.Context, settledBefore time.Time, limit int) ([]StoreSide, error) {
 	differs := `store_hold IS NOT legal_hold`
 	if s.db.pg {
@@ -249,13 +262,14 @@ func (s *Store) StoreSidesToApply(ctx context.Context, settledBefore time.Time, 
 		h.HoldUnknown = !storeHold.Valid || (storeHold.Int64 != 0) != h.Hold.On
 		h.RuleUnknown = !storeRule.Valid
 		return h, d.err
-	}, `SELECT `+visitColumns+`, legal_hold, legal_hold_at, store_hold, store_rule, store_gen, store_at FROM visits WHERE (`+differs+` OR store_rule IS NULL) ORDER BY id LIMIT ?`, limit)
+	}, `SELECT `+visitColumns+`, legal_hold, legal_hold_at, store_hold, store_rule, store_gen, store_at FROM visits
+		WHERE (`+differs+` OR store_rule IS NULL) AND store_at < ? ORDER BY store_at, id LIMIT ?`, formatTime(settledBefore), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: store sides to apply: %w", err)
 	}
 	out := rows[:0]
 	for _, h := range rows {
-		if h.State != "destroyed" && h.Since.Before(settledBefore) {
+		if h.State != "destroyed" {
 			out = append(out, h)
 		}
 	}

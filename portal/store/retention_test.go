@@ -168,3 +168,57 @@ func TestRestoreLeavesTheStoreSidesUnknown(t *testing.T) {
 		t.Fatalf("after the restore: %+v", hs)
 	}
 }
+
+// TestStoreSidesFailedWaitBehind: a visit the retention run failed to
+// bring the store to waits behind the others, so that visits whose store
+// refuses for good never keep the rest waiting; a failure recorded for an
+// act since replaced changes nothing.
+func TestStoreSidesFailedWaitBehind(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	visitV1(t, s, now)
+	if err := s.CreateVisit(ctx, Visit{ID: "v2", Reference: "FV-2", TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
+		State: "active", Bucket: "b2", CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: "v2", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	hold := func(id string, at time.Time) StoreAct {
+		t.Helper()
+		act, err := s.SetLegalHold(ctx, id, LegalHold{On: true, At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return act
+	}
+	first := func(at time.Time) string {
+		t.Helper()
+		hs, err := s.StoreSidesToApply(ctx, at, 1)
+		if err != nil || len(hs) != 1 {
+			t.Fatalf("%+v %v", hs, err)
+		}
+		return hs[0].ID
+	}
+	a1 := hold("v1", now)
+	hold("v2", now.Add(time.Minute))
+	later := now.Add(time.Hour)
+	if id := first(later); id != "v1" {
+		t.Fatalf("the older act first: %s", id)
+	}
+	if err := s.StoreSideFailed(ctx, a1, now.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if id := first(later); id != "v2" {
+		t.Fatalf("a visit the run failed to carry, first again: %s", id)
+	}
+	if hs, err := s.StoreSidesToApply(ctx, now.Add(90*time.Second), 10); err != nil || len(hs) != 1 || hs[0].ID != "v2" {
+		t.Fatalf("a failed visit waits the settling time again: %+v %v", hs, err)
+	}
+	// An act since: the failure of the earlier one does not move it.
+	hold("v1", now.Add(-time.Hour)) // dated first, so that a move would show
+	if err := s.StoreSideFailed(ctx, a1, now.Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if id := first(later); id != "v1" {
+		t.Fatalf("a failure of a replaced act moved the visit: %s", id)
+	}
+}

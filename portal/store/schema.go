@@ -558,10 +558,11 @@ CREATE INDEX visits_store_hold ON visits (id) WHERE store_hold IS NOT legal_hold
 	// rule there, or when it stopped part-way; store_gen numbers the acts
 	// and the carryings found to overlap, so that only a carrying no
 	// other overlapped is recorded done (StoreAct); store_at is when the
-	// side became unknown, for the retention run's settling time. The
-	// published visits are carried there once more, not knowing whether
-	// their rule was set; one index holds the visits with either side
-	// unknown (StoreSidesToApply).
+	// side became unknown (or the run last failed to carry it), for the
+	// retention run's settling time and order. The published visits are
+	// carried there once more, not knowing whether their rule was set;
+	// one index holds the visits with either side unknown, oldest first
+	// (StoreSidesToApply).
 	`
 ALTER TABLE visits ADD COLUMN store_rule INTEGER DEFAULT 1;
 ALTER TABLE visits ADD COLUMN store_gen INTEGER NOT NULL DEFAULT 0;
@@ -570,7 +571,7 @@ UPDATE visits SET store_at = COALESCE(legal_hold_at, '2000-01-01T00:00:00.000000
 UPDATE visits SET store_rule = NULL, store_at = COALESCE(store_at, '2000-01-01T00:00:00.000000000Z')
 	WHERE state <> 'destroyed' AND EXISTS (SELECT 1 FROM visit_events e WHERE e.visit_id = visits.id AND e.event = 'published');
 DROP INDEX visits_store_hold;
-CREATE INDEX visits_store_side ON visits (id) WHERE store_hold IS NOT legal_hold OR store_rule IS NULL;
+CREATE INDEX visits_store_side ON visits (store_at, id) WHERE store_hold IS NOT legal_hold OR store_rule IS NULL;
 `,
 }
 

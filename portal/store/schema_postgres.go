@@ -497,6 +497,6 @@ UPDATE visits SET store_at = COALESCE(legal_hold_at, '2000-01-01T00:00:00.000000
 UPDATE visits SET store_rule = NULL, store_at = COALESCE(store_at, '2000-01-01T00:00:00.000000000Z')
 	WHERE state <> 'destroyed' AND EXISTS (SELECT 1 FROM visit_events e WHERE e.visit_id = visits.id AND e.event = 'published');
 DROP INDEX visits_store_hold;
-CREATE INDEX visits_store_side ON visits (id) WHERE store_hold IS DISTINCT FROM legal_hold OR store_rule IS NULL;
+CREATE INDEX visits_store_side ON visits (store_at, id) WHERE store_hold IS DISTINCT FROM legal_hold OR store_rule IS NULL;
 `,
 }
