@@ -27,14 +27,7 @@ func TestStoreSidesFollowTheActs(t *testing.T) {
 		}
 		return hs
 	}
-	hold := func(on bool, at time.Time) StoreAct {
-		t.Helper()
-		act, err := s.SetLegalHold(ctx, "v1", LegalHold{On: on, At: at})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return act
-	}
+	hold := func(on bool, at time.Time) StoreAct { return holdAct(t, s, "v1", on, at) }
 	applied := func(act StoreAct, rule bool, audit ...AuditRecord) {
 		t.Helper()
 		if err := s.HoldApplied(ctx, act, now, audit...); err != nil {
@@ -131,19 +124,8 @@ func TestStoreSidesFollowTheActs(t *testing.T) {
 // visit is left alone.
 func TestRestoreLeavesTheStoreSidesUnknown(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t)
-	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
-	visitV1(t, s, now)
-	for _, id := range []string{"v2", "v3"} {
-		if err := s.CreateVisit(ctx, Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
-			State: "active", Bucket: "b-" + id, CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: id, Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	act, err := s.SetLegalHold(ctx, "v1", LegalHold{On: true, At: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, now := threeLiveVisits(t)
+	act := holdAct(t, s, "v1", true, now)
 	if err := s.HoldApplied(ctx, act, now); err != nil {
 		t.Fatal(err)
 	}
@@ -175,21 +157,8 @@ func TestRestoreLeavesTheStoreSidesUnknown(t *testing.T) {
 // act since replaced changes nothing.
 func TestStoreSidesFailedWaitBehind(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t)
-	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
-	visitV1(t, s, now)
-	if err := s.CreateVisit(ctx, Visit{ID: "v2", Reference: "FV-2", TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
-		State: "active", Bucket: "b2", CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: "v2", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	hold := func(id string, at time.Time) StoreAct {
-		t.Helper()
-		act, err := s.SetLegalHold(ctx, id, LegalHold{On: true, At: at})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return act
-	}
+	s, now := threeLiveVisits(t)
+	hold := func(id string, at time.Time) StoreAct { return holdAct(t, s, id, true, at) }
 	first := func(at time.Time) string {
 		t.Helper()
 		hs, err := s.StoreSidesToApply(ctx, at, 1)
@@ -221,4 +190,23 @@ func TestStoreSidesFailedWaitBehind(t *testing.T) {
 	if id := first(later); id != "v1" {
 		t.Fatalf("a failure of a replaced act moved the visit: %s", id)
 	}
+}
+
+// holdAct sets or lifts visit id's legal hold at at.
+func holdAct(t *testing.T, s *Store, id string, on bool, at time.Time) StoreAct {
+	t.Helper()
+	act, err := s.SetLegalHold(context.Background(), id, LegalHold{On: on, At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return act
+}
+
+// threeLiveVisits is a store with the visits v1, v2 and v3, notified now.
+func threeLiveVisits(t *testing.T) (*Store, time.Time) {
+	t.Helper()
+	s := openTest(t)
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	threeVisits(t, s, now, 0)
+	return s, now
 }
