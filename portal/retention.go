@@ -11,10 +11,12 @@ import (
 
 // RunRetention runs one destruction sweep now (portal retention run, and
 // the background work): it destroys every visit past its date and not on
-// hold, and finishes any destruction that was interrupted.
+// hold, and finishes any destruction that was interrupted. First it
+// brings the object store to the holds and expiry rules that acts left
+// unfinished there (finishStoreSides).
 func (s *Service) RunRetention(ctx context.Context) ([]string, error) {
-	// A hold carried to the store first: a lifted one that left the
-	// objects held would fail their destruction.
+	// The store's side first: a lifted hold that left the objects held
+	// would fail their destruction.
 	s.finishStoreSides(ctx)
 	ids, err := s.retention.Sweep(ctx)
 	var held *retention.LeaseHeldError
