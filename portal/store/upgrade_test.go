@@ -86,6 +86,11 @@ func TestUpgradeFromShippedSchema(t *testing.T) {
 	if h, err := s.GetLegalHold(ctx, v.ID); err != nil || !h.On || string(h.ReasonSealed) != "sealed-reason" {
 		t.Fatalf("legal hold: %+v %v", h, err)
 	}
+	// Held, not published: its hold is carried to the object store once
+	// more (how its act ended is not known); it has no rule to set.
+	if hs, err := s.StoreSidesToApply(ctx, time.Now(), 10); err != nil || len(hs) != 1 || hs[0].ID != v.ID || !hs[0].HoldUnknown || hs[0].RuleUnknown {
+		t.Fatalf("the store's side after the upgrade: %+v %v", hs, err)
+	}
 	if n, _ := s.Sessions(time.Now).Count(ctx); n != 0 {
 		t.Fatalf("%d sessions survived", n)
 	}
