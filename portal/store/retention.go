@@ -194,8 +194,7 @@ func (s *Store) StoreSideFailed(ctx context.Context, act StoreAct, now time.Time
 // hold is recorded as unknown, for the retention run to bring it to the
 // visit as it then is.
 func (s *Store) ObjectsHeld(ctx context.Context, act StoreAct, now time.Time) error {
-	err := s.inTx(ctx, func(tx *Tx) error { return overlapped(ctx, tx, act, now, `store_hold = NULL`) })
-	if err != nil {
+	if err := overlapped(ctx, s.db, act, now, `store_hold = NULL`); err != nil {
 		return fmt.Errorf("store: objects held: %w", err)
 	}
 	return nil
@@ -216,8 +215,10 @@ func (s *Store) HoldNotCarried(ctx context.Context, visitID string, now time.Tim
 // overlapped, the parts of the store's side it touched as unknown, and
 // takes the next generation so that no carrying under way records them
 // done either. A destroyed visit is left alone.
-func overlapped(ctx context.Context, tx *Tx, act StoreAct, now time.Time, unknown string) error {
-	_, err := tx.ExecContext(ctx, `UPDATE visits SET `+unknown+`, store_gen = store_gen + 1, store_at = ? WHERE id = ? AND store_gen <> ? AND state <> 'destroyed'`,
+func overlapped(ctx context.Context, db interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}, act StoreAct, now time.Time, unknown string) error {
+	_, err := db.ExecContext(ctx, `UPDATE visits SET `+unknown+`, store_gen = store_gen + 1, store_at = ? WHERE id = ? AND store_gen <> ? AND state <> 'destroyed'`,
 		formatTime(now), act.VisitID, act.Gen)
 	return err
 }
@@ -230,7 +231,6 @@ type StoreSide struct {
 	Hold                     LegalHold
 	HoldUnknown, RuleUnknown bool
 	Act                      StoreAct
-	Since                    time.Time // when the store's side became unknown
 }
 
 // StoreSidesToApply returns up to limit visits not destroyed whose object
@@ -251,18 +251,18 @@ func (s *Store) StoreSidesToApply(ctx context.Context, settledBefore time.Time, 
 	}
 	rows, err := queryAtMost(ctx, s.db, limit, func(sc scanner) (StoreSide, error) {
 		var h StoreSide
-		var at, since sql.NullString
+		var at sql.NullString
 		var storeHold, storeRule sql.NullInt64
-		if err := scanVisitInto(sc, &h.Visit, &h.Hold.On, &at, &storeHold, &storeRule, &h.Act.Gen, &since); err != nil {
+		if err := scanVisitInto(sc, &h.Visit, &h.Hold.On, &at, &storeHold, &storeRule, &h.Act.Gen); err != nil {
 			return h, err
 		}
 		var d dates
-		h.Hold.At, h.Since = d.null(at), d.null(since)
+		h.Hold.At = d.null(at)
 		h.Act.VisitID = h.ID
 		h.HoldUnknown = !storeHold.Valid || (storeHold.Int64 != 0) != h.Hold.On
 		h.RuleUnknown = !storeRule.Valid
 		return h, d.err
-	}, `SELECT `+visitColumns+`, legal_hold, legal_hold_at, store_hold, store_rule, store_gen, store_at FROM visits
+	}, `SELECT `+visitColumns+`, legal_hold, legal_hold_at, store_hold, store_rule, store_gen FROM visits
 		WHERE (`+differs+` OR store_rule IS NULL) AND store_at < ? ORDER BY store_at, id LIMIT ?`, formatTime(settledBefore), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: store sides to apply: %w", err)
