@@ -158,31 +158,46 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	if !issued {
 		s.afterUpload(ctx, acc.Visit, f)
 	}
-	if err := acc.holdNewObjects(ctx, f.ID); err != nil {
-		return FileView{}, err
-	}
+	acc.holdNewObjects(ctx, f.ID)
 	return fileView(key, f, acc.Actor.Display())
 }
 
-// holdNewObjects puts the objects of a file stored while the visit is
-// under legal hold under hold too: its own, so that an upload's cost does
-// not grow with the visit's files. The hold is read again (it may have
-// been set while the upload ran); a failure to read it is a failure,
-// never "no hold". A lift since may have freed the bucket before these
-// objects were held (store.ObjectsHeld); a store that refuses the holds
-// leaves them to the retention run (store.HoldNotCarried). Either way
-// the file is stored, and the portal obeys the hold.
-func (acc *Access) holdNewObjects(ctx context.Context, fileID string) error {
+// holdNewObjects puts the objects of a file stored while its visit was
+// under legal hold under the hold too: its own, so that an upload's cost
+// does not grow with the visit's files. Whether the visit was held is
+// what the transaction that stored the file read (store.FileToHold): a
+// hold set since is carried by its own act, whose listing finds these
+// objects. It goes on when the person leaves (the file is stored: holding
+// its objects is the portal's part), and whatever stops it part-way (a
+// store that refuses, a failed statement, the process itself) leaves the
+// file to the retention run (holdFiles): the upload succeeds either way,
+// and the portal obeys the hold.
+func (acc *Access) holdNewObjects(ctx context.Context, fileID string) {
 	s := acc.svc
-	h, err := s.store.GetLegalHold(ctx, acc.Visit.ID)
-	if err != nil || !h.On {
-		return err
+	ctx = context.WithoutCancel(ctx)
+	f, err := s.store.FileToHoldOf(ctx, fileID)
+	if errors.Is(err, store.ErrNotFound) {
+		return
 	}
-	if err := s.blobs.SetLegalHoldUnder(ctx, acc.Visit.Bucket, evidence.FilePrefix(fileID), true); err != nil {
-		s.log.Error("file stored under a legal hold, its objects not held; the retention run will", "visit", acc.Visit.ID, "file", fileID, "err", err)
-		return s.store.HoldNotCarried(ctx, acc.Visit.ID, s.now())
+	if err == nil {
+		err = s.holdFile(ctx, f)
 	}
-	return s.store.ObjectsHeld(ctx, h.Act, s.now())
+	if err != nil {
+		s.log.Error("file stored under a legal hold, its objects not yet held; the retention run will", "visit", acc.Visit.ID, "file", fileID, "err", err)
+	}
+}
+
+// holdFile brings a file's own objects to its visit's legal hold as f
+// read it, and records it (store.FileHeld, which leaves the whole bucket
+// to the run when another act on the hold came since). A destroyed
+// visit's objects are gone.
+func (s *Service) holdFile(ctx context.Context, f store.FileToHold) error {
+	if f.Visit.State != StateDestroyed {
+		if err := s.blobs.SetLegalHoldUnder(ctx, f.Visit.Bucket, evidence.FilePrefix(f.FileID), f.Hold); err != nil {
+			return err
+		}
+	}
+	return s.store.FileHeld(ctx, f, s.now())
 }
 
 // DeleteFile removes the file Authorize named: for good while no one of

@@ -189,6 +189,29 @@ func (s *Service) finishStoreSides(ctx context.Context) {
 			s.log.Warn("expiry rule brought to the visit by the retention run", "visit", h.Visit.ID, "expires", backstopDate(st))
 		}
 	}
+	s.holdFiles(ctx)
+}
+
+// holdFiles brings the objects of files stored under a legal hold, whose
+// upload stopped before it held them, to their visit's hold (holdFile):
+// up to storeSidesPerRun, the oldest first; a file the run fails to hold
+// waits behind the others.
+func (s *Service) holdFiles(ctx context.Context) {
+	todo, err := s.store.FilesToHold(ctx, s.now().Add(-storeSettle), storeSidesPerRun)
+	if err != nil {
+		s.dbErr(ctx, "retention", err)
+		return
+	}
+	for _, f := range todo {
+		if err := s.holdFile(ctx, f); err != nil {
+			s.log.Error("objects of a file stored under a legal hold not brought to it by the retention run", "visit", f.Visit.ID, "file", f.FileID, "err", err)
+			if err := s.store.FileHoldFailed(ctx, f.FileID, s.now()); err != nil {
+				s.log.Error("retention run", "visit", f.Visit.ID, "file", f.FileID, "err", err)
+			}
+			continue
+		}
+		s.log.Warn("objects of a file stored under a legal hold brought to it by the retention run", "visit", f.Visit.ID, "file", f.FileID, "on", f.Hold)
+	}
 }
 
 // storeSideFailed puts a visit the run failed to carry behind the others:

@@ -55,7 +55,7 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 		if err == nil && f != nil {
 			s.scanStored(ctx, acc.Visit, f)
 			s.afterUpload(ctx, acc.Visit, *f)
-			err = acc.holdNewObjects(ctx, f.ID)
+			acc.holdNewObjects(ctx, f.ID)
 		}
 		if err != nil {
 			return r, err
@@ -147,9 +147,7 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 		s.log.Info("file uploaded", "visit", acc.Visit.ID, "file", f.ID, "size", f.Size, "segments", f.Segments, "user", acc.Actor.UserID, "resumable", true)
 		s.scanStored(ctx, acc.Visit, f)
 		s.afterUpload(ctx, acc.Visit, *f)
-		if err := acc.holdNewObjects(ctx, f.ID); err != nil {
-			return r, f, err
-		}
+		acc.holdNewObjects(ctx, f.ID)
 	}
 	return r, f, nil
 }

@@ -526,6 +526,9 @@ func TestUploadUnderHoldHoldsItsOwnObjects(t *testing.T) {
 	if n := holds.Load(); n != 1 || !held(f.ID) {
 		t.Fatalf("a file of one segment stored under hold: %d objects held by its upload (want 1), its own held: %v", n, held(f.ID))
 	}
+	if _, err := d.svc.Store().FileToHoldOf(ctx, f.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("its objects held, and the file is still to hold: %v", err)
+	}
 
 	// A lift carried to the store while the next upload holds its objects.
 	st := d.svc.Store()
@@ -584,5 +587,46 @@ func TestUploadUnderHoldHoldsItsOwnObjects(t *testing.T) {
 	}
 	if !held(k.ID) {
 		t.Error("stored under a hold the store refused, and after the retention run its objects are not held")
+	}
+
+	// The upload stops once its file is stored, before it holds the
+	// objects or records anything more: here its request ends as the
+	// store refuses the first call of the hold, as a process that stops
+	// there would leave it. The upload still answers with its file, and
+	// the run holds the objects.
+	stopped, stop := context.WithCancel(ctx)
+	stopAtHold := func(r *http.Request) bool {
+		if r.Method == http.MethodGet && (r.URL.Query().Has("versions") || r.URL.Query().Has("object-lock")) || r.URL.Query().Has("legal-hold") {
+			stop()
+			return true
+		}
+		return false
+	}
+	refuse.Store(&stopAtHold)
+	_, err = d.mustAccess(uploader, policy.FileUpload).Upload(stopped, portal.NewFile{Name: "1.01 g.pdf", Size: 4}, strings.NewReader("body"))
+	refuse.Store(nil)
+	if stopped.Err() == nil {
+		t.Fatalf("the upload made no request to hold its objects (%v)", err)
+	}
+	if err != nil {
+		t.Errorf("an upload whose file is stored answered %v", err)
+	}
+	recent, rerr := st.RecentFiles(ctx, v.ID, 1)
+	if rerr != nil || len(recent) != 1 || recent[0].ID == k.ID {
+		t.Fatalf("the file the stopped upload stored: %v, %v (upload: %v)", recent, rerr, err)
+	}
+	m := recent[0]
+	if held(m.ID) {
+		t.Fatal("the stopped upload held its objects")
+	}
+	d.at(tl.Notification.AddDate(0, 0, 3))
+	if _, err := d.svc.RunRetention(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !held(m.ID) {
+		t.Error("stored under a hold by an upload that stopped before holding its objects, and after the retention run they are not held")
+	}
+	if _, err := st.FileToHoldOf(ctx, m.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("held by the run, and the file is still to hold: %v", err)
 	}
 }

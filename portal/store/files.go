@@ -212,6 +212,10 @@ func insertFile(ctx context.Context, tx *Tx, f File) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO files (`+fileInsertColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.VisitID, f.NameSealed, f.Item, f.Size, f.SHA256, f.SegmentSize, f.Segments, f.HeaderSize, f.UploadedBy, formatTime(f.UploadedAt), f.SegmentMACs,
 		f.Scan, f.ScanSignature, nullTime(f.ScannedAt))
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, holdWithFile, f.ID, formatTime(f.UploadedAt), f.VisitID)
 	return err
 }
 

@@ -90,7 +90,6 @@ type LegalHold struct {
 	On           bool
 	ReasonSealed []byte
 	At           time.Time
-	Act          StoreAct // as read (GetLegalHold): the last act on the store's side
 }
 
 // StoreAct is an act on a visit whose object store is then to be brought
@@ -187,26 +186,88 @@ func (s *Store) StoreSideFailed(ctx context.Context, act StoreAct, now time.Time
 	return nil
 }
 
-// ObjectsHeld records that objects were put under the legal hold as it
-// stood after act (a file stored while the visit is held), outside any
-// act on the hold: when another act came since (a lift, whose store calls
-// may have freed the bucket before these objects were held), the store's
-// hold is recorded as unknown, for the retention run to bring it to the
-// visit as it then is.
-func (s *Store) ObjectsHeld(ctx context.Context, act StoreAct, now time.Time) error {
-	if err := overlapped(ctx, s.db, act, now, `store_hold = NULL`); err != nil {
-		return fmt.Errorf("store: objects held: %w", err)
+// FileToHold is a file stored while its visit was under legal hold whose
+// own objects are not yet known to be at the visit's hold: written with
+// the file (insertFile), in the transaction that stores it, so that an
+// upload that stops before it holds them leaves them to the retention run.
+// Visit is the visit's id, bucket and state; Hold its legal hold now, and
+// Act the store side's generation it was read with.
+type FileToHold struct {
+	FileID string
+	Visit  Visit
+	Hold   bool
+	Act    StoreAct
+	Since  time.Time
+}
+
+const fileToHoldColumns = `o.file_id, o.since, v.id, v.bucket, v.state, v.legal_hold, v.store_gen FROM objects_to_hold o JOIN visits v ON v.id = o.visit_id`
+
+func scanFileToHold(sc scanner) (FileToHold, error) {
+	var f FileToHold
+	var since string
+	if err := sc.Scan(&f.FileID, &since, &f.Visit.ID, &f.Visit.Bucket, &f.Visit.State, &f.Hold, &f.Act.Gen); err != nil {
+		return f, err
+	}
+	f.Act.VisitID = f.Visit.ID
+	var d dates
+	f.Since = d.time(since)
+	return f, d.err
+}
+
+// holdWithFile is insertFile's second statement: a file stored while its
+// visit is held is to have its objects held (FileToHold).
+const holdWithFile = `INSERT INTO objects_to_hold (file_id, visit_id, since) SELECT ?, id, ? FROM visits WHERE id = ? AND legal_hold = 1`
+
+// FileToHoldOf returns the file's objects to hold; ErrNotFound when there
+// are none to (its visit was not held when it was stored, or they are
+// held already).
+func (s *Store) FileToHoldOf(ctx context.Context, fileID string) (FileToHold, error) {
+	f, err := scanFileToHold(s.db.QueryRowContext(ctx, `SELECT `+fileToHoldColumns+` WHERE o.file_id = ?`, fileID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, ErrNotFound
+	}
+	if err != nil {
+		return f, fmt.Errorf("store: file to hold: %w", err)
+	}
+	return f, nil
+}
+
+// FilesToHold returns up to limit files whose objects are still to be
+// brought to their visit's hold, stored before settledBefore (a younger
+// one's upload may still be holding them), the oldest first.
+func (s *Store) FilesToHold(ctx context.Context, settledBefore time.Time, limit int) ([]FileToHold, error) {
+	out, err := queryAtMost(ctx, s.db, limit, scanFileToHold, `SELECT `+fileToHoldColumns+` WHERE o.since < ? ORDER BY o.since, o.file_id LIMIT ?`,
+		formatTime(settledBefore), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: files to hold: %w", err)
+	}
+	return out, nil
+}
+
+// FileHeld records that a file's objects were brought to its visit's
+// hold as read with f (FileToHoldOf, FilesToHold). When another act on
+// the visit's store side came since (a lift whose store calls may have
+// freed the bucket before these objects were held, or the reverse), the
+// visit's hold is recorded as unknown, for the retention run to bring the
+// whole bucket to the visit as it then is.
+func (s *Store) FileHeld(ctx context.Context, f FileToHold, now time.Time) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM objects_to_hold WHERE file_id = ?`, f.FileID); err != nil {
+			return err
+		}
+		return overlapped(ctx, tx, f.Act, now, `store_hold = NULL`)
+	})
+	if err != nil {
+		return fmt.Errorf("store: file held: %w", err)
 	}
 	return nil
 }
 
-// HoldNotCarried records that the object store is not known to be at the
-// visit's legal hold (objects stored under a hold the store refused to
-// put on them), for the retention run to bring it there.
-func (s *Store) HoldNotCarried(ctx context.Context, visitID string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE visits SET store_hold = NULL, store_gen = store_gen + 1, store_at = ? WHERE id = ? AND state <> 'destroyed'`, formatTime(now), visitID)
-	if err != nil {
-		return fmt.Errorf("store: hold not carried: %w", err)
+// FileHoldFailed puts a file whose objects the run failed to hold behind
+// the others (FilesToHold).
+func (s *Store) FileHoldFailed(ctx context.Context, fileID string, now time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE objects_to_hold SET since = ? WHERE file_id = ?`, formatTime(now), fileID); err != nil {
+		return fmt.Errorf("store: file hold failed: %w", err)
 	}
 	return nil
 }
@@ -215,10 +276,8 @@ func (s *Store) HoldNotCarried(ctx context.Context, visitID string, now time.Tim
 // overlapped, the parts of the store's side it touched as unknown, and
 // takes the next generation so that no carrying under way records them
 // done either. A destroyed visit is left alone.
-func overlapped(ctx context.Context, db interface {
-	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
-}, act StoreAct, now time.Time, unknown string) error {
-	_, err := db.ExecContext(ctx, `UPDATE visits SET `+unknown+`, store_gen = store_gen + 1, store_at = ? WHERE id = ? AND store_gen <> ? AND state <> 'destroyed'`,
+func overlapped(ctx context.Context, tx *Tx, act StoreAct, now time.Time, unknown string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE visits SET `+unknown+`, store_gen = store_gen + 1, store_at = ? WHERE id = ? AND store_gen <> ? AND state <> 'destroyed'`,
 		formatTime(now), act.VisitID, act.Gen)
 	return err
 }
@@ -291,8 +350,7 @@ func visitState(ctx context.Context, tx *Tx, visitID string) (string, error) {
 func (s *Store) GetLegalHold(ctx context.Context, visitID string) (LegalHold, error) {
 	var h LegalHold
 	var at sql.NullString
-	h.Act.VisitID = visitID
-	err := s.db.QueryRowContext(ctx, `SELECT legal_hold, legal_hold_reason_sealed, legal_hold_at, store_gen FROM visits WHERE id = ?`, visitID).Scan(&h.On, &h.ReasonSealed, &at, &h.Act.Gen)
+	err := s.db.QueryRowContext(ctx, `SELECT legal_hold, legal_hold_reason_sealed, legal_hold_at FROM visits WHERE id = ?`, visitID).Scan(&h.On, &h.ReasonSealed, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return h, ErrNotFound
 	}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -209,4 +211,103 @@ func threeLiveVisits(t *testing.T) (*Store, time.Time) {
 	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
 	threeVisits(t, s, now, 0)
 	return s, now
+}
+
+// TestFilesToHoldFollowTheirVisit: a file stored while its visit is under
+// legal hold is written down, in the transaction that stores it, as a file
+// whose objects are to be held, with the visit's hold and the generation
+// of its store side; one stored while the visit is not held is not. The
+// retention run lists those older than the settling time, oldest first, a
+// file it failed to hold behind the others. Recording a file's objects
+// held takes it off the list, and when another act on the hold came since
+// it was read (a lift carried to the store while the objects were held)
+// leaves the visit's store side unknown.
+func TestFilesToHoldFollowTheirVisit(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	u := visitV1(t, s, now)
+	commit := func(id string, at time.Time) {
+		t.Helper()
+		if err := s.CommitFile(ctx, File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Item: "1.01", SHA256: "x", SegmentSize: 1, Segments: 1,
+			UploadedBy: u.ID, UploadedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	toHold := func(at time.Time) []string {
+		t.Helper()
+		fs, err := s.FilesToHold(ctx, at, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, f := range fs {
+			ids = append(ids, f.FileID)
+		}
+		return ids
+	}
+	later := now.Add(time.Hour)
+	commit("f0", now)
+	if _, err := s.FileToHoldOf(ctx, "f0"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a file stored while its visit is not held is to hold: %v", err)
+	}
+	a := holdAct(t, s, "v1", true, now)
+	if err := s.HoldApplied(ctx, a, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RuleApplied(ctx, a, now); err != nil {
+		t.Fatal(err)
+	}
+	commit("f1", now.Add(time.Minute))
+	commit("f2", now.Add(2*time.Minute))
+	f1, err := s.FileToHoldOf(ctx, "f1")
+	if err != nil || f1.FileID != "f1" || f1.Visit.ID != "v1" || f1.Visit.Bucket == "" || f1.Visit.State != "active" || !f1.Hold || f1.Act != a {
+		t.Fatalf("a file stored under hold: %+v %v (the act %+v)", f1, err, a)
+	}
+	if ids := toHold(now.Add(time.Minute)); len(ids) != 0 {
+		t.Fatalf("a file still settling was listed: %v", ids)
+	}
+	if ids := toHold(later); !slices.Equal(ids, []string{"f1", "f2"}) {
+		t.Fatalf("files to hold, oldest first: %v", ids)
+	}
+	if err := s.FileHoldFailed(ctx, "f1", now.Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if ids := toHold(later); !slices.Equal(ids, []string{"f2", "f1"}) {
+		t.Fatalf("a file the run failed to hold, first again: %v", ids)
+	}
+	f2, err := s.FileToHoldOf(ctx, "f2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FileHeld(ctx, f2, now); err != nil {
+		t.Fatal(err)
+	}
+	if ids := toHold(later); !slices.Equal(ids, []string{"f1"}) {
+		t.Fatalf("a file held is still to hold: %v", ids)
+	}
+	if hs, err := s.StoreSidesToApply(ctx, later, 10); err != nil || len(hs) != 0 {
+		t.Fatalf("a file held with no act since left the store's side unknown: %+v %v", hs, err)
+	}
+	// A lift carried to the store while f1's objects were being held.
+	b := holdAct(t, s, "v1", false, now.Add(4*time.Minute))
+	if err := s.HoldApplied(ctx, b, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RuleApplied(ctx, b, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FileHeld(ctx, f1, now.Add(5*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if ids := toHold(later); len(ids) != 0 {
+		t.Fatalf("every file held, and still to hold: %v", ids)
+	}
+	if hs, err := s.StoreSidesToApply(ctx, later, 10); err != nil || len(hs) != 1 || !hs[0].HoldUnknown || hs[0].Hold.On {
+		t.Fatalf("a file held as read before a lift carried since, and the store's side is %+v %v", hs, err)
+	}
+	commit("f3", now.Add(6*time.Minute))
+	if _, err := s.FileToHoldOf(ctx, "f3"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a file stored after the lift is to hold: %v", err)
+	}
 }

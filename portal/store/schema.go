@@ -573,6 +573,16 @@ UPDATE visits SET store_rule = NULL, store_at = COALESCE(store_at, '2000-01-01T0
 DROP INDEX visits_store_hold;
 CREATE INDEX visits_store_side ON visits (store_at, id) WHERE store_hold IS NOT legal_hold OR store_rule IS NULL;
 `,
+	// 29: the files stored while their visit was under legal hold whose
+	// objects are not yet known to be at the visit's hold: a row is
+	// written with the file, in the transaction that stores it, and goes
+	// once the upload (or, should it stop first, the retention run) has
+	// put the file's own objects under the hold (FileToHold). Oldest
+	// first, for the run.
+	`
+CREATE TABLE objects_to_hold (file_id TEXT PRIMARY KEY, visit_id TEXT NOT NULL, since TEXT NOT NULL);
+CREATE INDEX objects_to_hold_since ON objects_to_hold (since, file_id);
+`,
 }
 
 // latestVersion is the schema version this binary brings a database to.

@@ -499,4 +499,10 @@ UPDATE visits SET store_rule = NULL, store_at = COALESCE(store_at, '2000-01-01T0
 DROP INDEX visits_store_hold;
 CREATE INDEX visits_store_side ON visits (store_at, id) WHERE store_hold IS DISTINCT FROM legal_hold OR store_rule IS NULL;
 `,
+	// 29: the files whose objects are to be put under their visit's
+	// legal hold (as SQLite's 29).
+	`
+CREATE TABLE objects_to_hold (file_id TEXT PRIMARY KEY, visit_id TEXT NOT NULL, since TEXT NOT NULL);
+CREATE INDEX objects_to_hold_since ON objects_to_hold (since, file_id);
+`,
 }
