@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/pgserver"
 )
 
 // TestUpgradeFromShippedSchema opens a database written by the last
@@ -113,5 +115,68 @@ func TestUpgradeFromShippedSchema(t *testing.T) {
 	recs, _ = s.AuditRecords(ctx, AuditFilter{})
 	if err := VerifyAudit(recs, cps, pub); err != nil {
 		t.Fatalf("the trail after the upgrade: %v", err)
+	}
+}
+
+// TestUpgradeCarriesPublishedVisitsRules: migration 28 does not know
+// whether the expiry rule of a visit published before it was ever set
+// (publication set it with one call, and a refusal was forgotten), so
+// every published visit not destroyed has its rule carried to the store
+// once more; an unpublished visit has none to set, and a destroyed visit
+// no bucket. The database is brought back to version 27 by taking away
+// what 28 and 29 add, then upgraded again.
+func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
+	ctx := context.Background()
+	var reopen func() (*Store, error)
+	if pgserver.TestDatabaseWanted() {
+		url, err := pgserver.NewTestDatabase(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reopen = func() (*Store, error) { return OpenPostgres(ctx, url, PostgresOptions{}) }
+	} else {
+		path := filepath.Join(t.TempDir(), "t.db")
+		reopen = func() (*Store, error) { return Open(ctx, path) }
+	}
+	s, err := reopen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	threeVisits(t, s, now, 60)
+	for _, id := range []string{"v1", "v3"} {
+		if _, err := s.AddEvent(ctx, Event{VisitID: id, Event: "published", Date: now, RecordedBy: "system", RecordedAt: now}, func([]Event) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	differs := `store_hold IS NOT legal_hold`
+	if s.DB().Postgres() {
+		differs = `store_hold IS DISTINCT FROM legal_hold`
+	}
+	for _, q := range []string{
+		`UPDATE visits SET state = 'destroyed' WHERE id = 'v3'`,
+		`DROP TABLE objects_to_hold`,
+		`DROP INDEX visits_store_side`,
+		`ALTER TABLE visits DROP COLUMN store_rule`,
+		`ALTER TABLE visits DROP COLUMN store_gen`,
+		`ALTER TABLE visits DROP COLUMN store_at`,
+		`CREATE INDEX visits_store_hold ON visits (id) WHERE ` + differs,
+		`DELETE FROM schema_version WHERE version > 27`,
+	} {
+		if _, err := s.DB().Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s.Close()
+	if s, err = reopen(); err != nil {
+		t.Fatalf("upgrade from version 27: %v", err)
+	}
+	defer s.Close()
+	if v, err := s.SchemaVersion(ctx); err != nil || v != latestVersion() {
+		t.Fatalf("schema version %d (%v), want %d", v, err, latestVersion())
+	}
+	hs, err := s.StoreSidesToApply(ctx, now.AddDate(10, 0, 0), 10)
+	if err != nil || len(hs) != 1 || hs[0].ID != "v1" || !hs[0].RuleUnknown || hs[0].HoldUnknown {
+		t.Fatalf("the store's side after the upgrade: %+v %v (want v1's rule alone)", hs, err)
 	}
 }
