@@ -205,17 +205,23 @@ const (
 	fileColumns       = fileInsertColumns + `, team_downloaded_at, withdrawn_at, COALESCE(withdrawn_by, ''), COALESCE(superseded_by, ''), superseded_at`
 )
 
+// insertFile stores a file: its row, and, when its visit is held, the
+// file whose objects are to be held (FileToHold).
 func insertFile(ctx context.Context, tx *Tx, f File) error {
+	if err := insertFileRow(ctx, tx, f); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, holdWithFile, f.ID, formatTime(f.UploadedAt), f.VisitID)
+	return err
+}
+
+func insertFileRow(ctx context.Context, tx *Tx, f File) error {
 	if f.Scan == "" {
 		f.Scan = ScanUnscanned
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO files (`+fileInsertColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.VisitID, f.NameSealed, f.Item, f.Size, f.SHA256, f.SegmentSize, f.Segments, f.HeaderSize, f.UploadedBy, formatTime(f.UploadedAt), f.SegmentMACs,
 		f.Scan, f.ScanSignature, nullTime(f.ScannedAt))
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, holdWithFile, f.ID, formatTime(f.UploadedAt), f.VisitID)
 	return err
 }
 
@@ -325,11 +331,12 @@ func (s *Store) RefileFile(ctx context.Context, visitID, fileID, item string, au
 }
 
 // InsertFiles writes file rows in one transaction (volume seeding: see
-// portal.SeedFiles).
+// portal.SeedFiles), as a portal leaves them once each upload has ended:
+// none is left with objects to hold.
 func (s *Store) InsertFiles(ctx context.Context, fs []File) error {
 	return s.inTx(ctx, func(tx *Tx) error {
 		for _, f := range fs {
-			if err := insertFile(ctx, tx, f); err != nil {
+			if err := insertFileRow(ctx, tx, f); err != nil {
 				return err
 			}
 		}
