@@ -190,6 +190,12 @@ func (s *Service) finishStoreSides(ctx context.Context) {
 		}
 	}
 	s.holdFiles(ctx)
+	visits, files, err := s.store.StoreBehind(ctx)
+	if err != nil {
+		s.dbErr(ctx, "retention", err)
+		return
+	}
+	s.metrics.StoreBehind(visits, files)
 }
 
 // holdFiles brings the objects of files stored under a legal hold, whose

@@ -25,6 +25,12 @@ type Metrics interface {
 	// Retention is the latest count of visits by where their destruction
 	// stands, refreshed after each retention sweep.
 	Retention(RetentionCounts)
+	// StoreBehind is, after each retention run, how many visits' object
+	// store is not yet at their legal hold or expiry rule, and how many
+	// files' objects not yet at their visit's hold: acts still carrying
+	// them, or that stopped part-way, which the runs finish. Left above
+	// zero run after run, the store is refusing.
+	StoreBehind(visits, files int)
 	// DestructionFailed is one failed attempt at destroying a visit.
 	DestructionFailed()
 	// S3Error is one failed exchange with the object store, by operation
@@ -74,3 +80,4 @@ func (noMetrics) MailFailed()               {}
 func (noMetrics) MailQueue(int)             {}
 func (noMetrics) Scanned(string)            {}
 func (noMetrics) Scanner(bool)              {}
+func (noMetrics) StoreBehind(int, int)      {}

@@ -619,9 +619,20 @@ func TestUploadUnderHoldHoldsItsOwnObjects(t *testing.T) {
 	if held(m.ID) {
 		t.Fatal("the stopped upload held its objects")
 	}
+	// A run while the upload may still be holding them leaves them, and
+	// the metrics say the store is behind by one file.
+	if _, err := d.svc.RunRetention(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if held(m.ID) || !storeBehind(t, d, 0, 1) {
+		t.Fatalf("a run inside the settling time: held %v", held(m.ID))
+	}
 	d.at(tl.Notification.AddDate(0, 0, 3))
 	if _, err := d.svc.RunRetention(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if !storeBehind(t, d, 0, 0) {
+		t.Error("the run held the objects, and the metrics say the store is still behind")
 	}
 	if !held(m.ID) {
 		t.Error("stored under a hold by an upload that stopped before holding its objects, and after the retention run they are not held")
@@ -629,4 +640,30 @@ func TestUploadUnderHoldHoldsItsOwnObjects(t *testing.T) {
 	if _, err := st.FileToHoldOf(ctx, m.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("held by the run, and the file is still to hold: %v", err)
 	}
+}
+
+// storeBehind reports whether the domain's metrics say, after the last
+// retention run, that the object store is behind by visits and files.
+func storeBehind(t *testing.T, d *domain, visits, files float64) bool {
+	t.Helper()
+	fams, err := d.Metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() != "portal_store_behind" {
+			continue
+		}
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				got[l.GetValue()] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	if got["visits"] != visits || got["files"] != files {
+		t.Logf("portal_store_behind: %v, want visits %v, files %v", got, visits, files)
+		return false
+	}
+	return true
 }

@@ -71,7 +71,7 @@ func TestMetricsCarryNoIdentifiers(t *testing.T) {
 	for _, name := range []string{"portal_http_requests_total", "portal_http_request_duration_seconds", "portal_transfer_bytes_total",
 		"portal_transfer_duration_seconds", "portal_policy_decisions_total", "portal_audit_appends_total", "portal_audit_checkpoint_age_seconds",
 		"portal_ready", "portal_retention_visits", "portal_destruction_failures_total", "portal_s3_errors_total", "portal_database_errors_total",
-		"portal_mail_failures_total", "portal_mail_queue", "portal_scan_verdicts_total", "portal_scanner_up"} {
+		"portal_mail_failures_total", "portal_mail_queue", "portal_scan_verdicts_total", "portal_scanner_up", "portal_store_behind"} {
 		if fams[name] == nil {
 			t.Errorf("family %s missing", name)
 		}

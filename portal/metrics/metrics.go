@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/blobs"
@@ -43,6 +44,7 @@ type Registry struct {
 	uncovered    atomic.Int64 // Unix nanoseconds; 0: every record covered
 	ready        prometheus.Gauge
 	retention    *prometheus.GaugeVec
+	storeBehind  *prometheus.GaugeVec
 	destroyFails prometheus.Counter
 	s3Errors     *prometheus.CounterVec
 	dbErrors     *prometheus.CounterVec
@@ -63,6 +65,7 @@ var (
 	s3Ops     = map[string]bool{blobs.OpGet: true, blobs.OpPut: true, blobs.OpDelete: true, blobs.OpHead: true, blobs.OpList: true, blobs.OpBucket: true, blobs.OpObject: true}
 	dbOps     = map[string]bool{"ping": true, "audit": true, "checkpoint": true, "janitor": true, "retention": true}
 	retStates = []string{"due", "destroyed", "failed", "on_hold"}
+	behind    = []string{"visits", "files"}
 	verdicts  = map[string]bool{"clean": true, "infected": true, "failed": true}
 )
 
@@ -93,6 +96,7 @@ func New(policies []string) *Registry {
 	f.gaugeFunc("portal_audit_checkpoint_age_seconds", "How long the audit trail has held records that no signed, anchored checkpoint covers (0: none).", r.checkpointAge)
 	r.ready = f.gauge("portal_ready", "1 when the last readiness check passed (database, object store, master key), else 0.")
 	r.retention = f.gaugeVec("portal_retention_visits", "Visits by where their destruction stands, after the last retention sweep: due (past their date or being destroyed, not on hold), destroyed, failed (last attempt failed), on_hold.", "state")
+	r.storeBehind = f.gaugeVec("portal_store_behind", "After the last retention run: visits whose object store is not yet at their legal hold or expiry rule, and files whose objects are not yet at their visit's legal hold (the runs carry them there).", "what")
 	r.destroyFails = f.counter("portal_destruction_failures_total", "Failed attempts at destroying a visit (each is retried with backoff).")
 	r.s3Errors = f.counterVec("portal_s3_errors_total", "Failed exchanges with the object store, by operation: no answer, 5xx (not 501), 401 or 403.", "operation")
 	r.dbErrors = f.counterVec("portal_database_errors_total", "Database failures, by where they were seen.", "operation")
@@ -108,6 +112,9 @@ func New(policies []string) *Registry {
 	// a series that appears only with its first error would miss it.
 	for _, s := range retStates {
 		r.retention.WithLabelValues(s)
+	}
+	for _, w := range behind {
+		r.storeBehind.WithLabelValues(w)
 	}
 	for op := range s3Ops {
 		r.s3Errors.WithLabelValues(op)
@@ -196,6 +203,17 @@ func (r *Registry) Retention(n portal.RetentionCounts) {
 	for i, v := range []int{n.Due, n.Destroyed, n.Failed, n.OnHold} {
 		r.retention.WithLabelValues(retStates[i]).Set(float64(v))
 	}
+}
+
+// Gather returns the metrics as a scrape would read them (tests and
+// diagnostics in the process).
+func (r *Registry) Gather() ([]*dto.MetricFamily, error) { return r.reg.Gather() }
+
+// StoreBehind sets how many visits and files the object store is not yet
+// brought to (after each retention run).
+func (r *Registry) StoreBehind(visits, files int) {
+	r.storeBehind.WithLabelValues(behind[0]).Set(float64(visits))
+	r.storeBehind.WithLabelValues(behind[1]).Set(float64(files))
 }
 
 // DestructionFailed counts a failed attempt at a destruction.

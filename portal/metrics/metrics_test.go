@@ -22,6 +22,7 @@ func TestLabelsFromFixedSets(t *testing.T) {
 	r.DatabaseError("ping")
 	r.Retention(portal.RetentionCounts{Due: 2, Destroyed: 3, Failed: 1, OnHold: 4})
 	r.Transfer(true, 10, time.Second)
+	r.StoreBehind(1, 2)
 	body := scrape(t, r)
 	for _, want := range []string{
 		`portal_http_requests_total{method="other",route="unmatched",status="other"} 1`,
@@ -32,6 +33,8 @@ func TestLabelsFromFixedSets(t *testing.T) {
 		`portal_s3_errors_total{operation="other"} 1`,
 		`portal_database_errors_total{operation="ping"} 1`,
 		`portal_retention_visits{state="on_hold"} 4`,
+		`portal_store_behind{what="visits"} 1`,
+		`portal_store_behind{what="files"} 2`,
 		`portal_transfer_bytes_total{direction="upload"} 10`,
 		`portal_ready 0`,
 	} {

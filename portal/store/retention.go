@@ -335,6 +335,24 @@ func (s *Store) StoreSidesToApply(ctx context.Context, settledBefore time.Time, 
 	return out, nil
 }
 
+// StoreBehind counts the visits not destroyed whose object store is not
+// known to be at their legal hold or expiry rule (StoreSidesToApply, of
+// any age), and the files whose objects are not yet known to be at their
+// visit's hold (FilesToHold): one statement, reading the index of the
+// first and the table of the second, which hold those alone.
+func (s *Store) StoreBehind(ctx context.Context) (visits, files int, err error) {
+	differs := `store_hold IS NOT legal_hold`
+	if s.db.pg {
+		differs = `store_hold IS DISTINCT FROM legal_hold`
+	}
+	err = s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM visits WHERE (`+differs+` OR store_rule IS NULL) AND state <> 'destroyed'),
+		(SELECT COUNT(*) FROM objects_to_hold)`).Scan(&visits, &files)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: store behind: %w", err)
+	}
+	return visits, files, nil
+}
+
 // visitState reads a visit's stored state (ErrNotFound: no such visit):
 // why a change that asked for another state changed no row.
 func visitState(ctx context.Context, tx *Tx, visitID string) (string, error) {

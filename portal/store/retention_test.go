@@ -267,6 +267,13 @@ func TestFilesToHoldFollowTheirVisit(t *testing.T) {
 	if ids := toHold(now.Add(time.Minute)); len(ids) != 0 {
 		t.Fatalf("a file still settling was listed: %v", ids)
 	}
+	behind := func(visits, files int) {
+		t.Helper()
+		if v, f, err := s.StoreBehind(ctx); err != nil || v != visits || f != files {
+			t.Fatalf("the store is behind by %d visits and %d files (%v), want %d and %d", v, f, err, visits, files)
+		}
+	}
+	behind(0, 2)
 	if ids := toHold(later); !slices.Equal(ids, []string{"f1", "f2"}) {
 		t.Fatalf("files to hold, oldest first: %v", ids)
 	}
@@ -306,6 +313,7 @@ func TestFilesToHoldFollowTheirVisit(t *testing.T) {
 	if hs, err := s.StoreSidesToApply(ctx, later, 10); err != nil || len(hs) != 1 || !hs[0].HoldUnknown || hs[0].Hold.On {
 		t.Fatalf("a file held as read before a lift carried since, and the store's side is %+v %v", hs, err)
 	}
+	behind(1, 0)
 	commit("f3", now.Add(6*time.Minute))
 	if _, err := s.FileToHoldOf(ctx, "f3"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a file stored after the lift is to hold: %v", err)

@@ -58,13 +58,13 @@ func TestAlertRules(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"PortalDestructionFailed", "PortalAuditCheckpointStale", "PortalNotReady", "PortalS3Errors", "PortalMailFailures", "PortalScannerDown", "PortalInfectedUpload"} {
+	for _, want := range []string{"PortalDestructionFailed", "PortalAuditCheckpointStale", "PortalNotReady", "PortalS3Errors", "PortalMailFailures", "PortalScannerDown", "PortalInfectedUpload", "PortalStoreBehind"} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("alert %s missing", want)
 		}
 	}
 	for _, want := range []string{"portal_destruction_failures_total", "portal_retention_visits", "portal_audit_checkpoint_age_seconds",
-		"portal_ready", "portal_s3_errors_total", "portal_mail_failures_total", "portal_scanner_up", "portal_scan_verdicts_total"} {
+		"portal_ready", "portal_s3_errors_total", "portal_mail_failures_total", "portal_scanner_up", "portal_scan_verdicts_total", "portal_store_behind"} {
 		if !read[want] {
 			t.Errorf("no alert reads %s", want)
 		}
