@@ -197,21 +197,15 @@ type FileToHold struct {
 	Visit  Visit
 	Hold   bool
 	Act    StoreAct
-	Since  time.Time
 }
 
-const fileToHoldColumns = `o.file_id, o.since, v.id, v.bucket, v.state, v.legal_hold, v.store_gen FROM objects_to_hold o JOIN visits v ON v.id = o.visit_id`
+const fileToHoldColumns = `o.file_id, v.id, v.bucket, v.state, v.legal_hold, v.store_gen FROM objects_to_hold o JOIN visits v ON v.id = o.visit_id`
 
 func scanFileToHold(sc scanner) (FileToHold, error) {
 	var f FileToHold
-	var since string
-	if err := sc.Scan(&f.FileID, &since, &f.Visit.ID, &f.Visit.Bucket, &f.Visit.State, &f.Hold, &f.Act.Gen); err != nil {
-		return f, err
-	}
+	err := sc.Scan(&f.FileID, &f.Visit.ID, &f.Visit.Bucket, &f.Visit.State, &f.Hold, &f.Act.Gen)
 	f.Act.VisitID = f.Visit.ID
-	var d dates
-	f.Since = d.time(since)
-	return f, d.err
+	return f, err
 }
 
 // holdWithFile is insertFile's second statement: a file stored while its
@@ -304,10 +298,6 @@ type StoreSide struct {
 // among them: a lifted hold that left its objects held would fail its
 // destruction.
 func (s *Store) StoreSidesToApply(ctx context.Context, settledBefore time.Time, limit int) ([]StoreSide, error) {
-	differs := `store_hold IS NOT legal_hold`
-	if s.db.pg {
-		differs = `store_hold IS DISTINCT FROM legal_hold`
-	}
 	rows, err := queryAtMost(ctx, s.db, limit, func(sc scanner) (StoreSide, error) {
 		var h StoreSide
 		var at sql.NullString
@@ -322,7 +312,7 @@ func (s *Store) StoreSidesToApply(ctx context.Context, settledBefore time.Time, 
 		h.RuleUnknown = !storeRule.Valid
 		return h, d.err
 	}, `SELECT `+visitColumns+`, legal_hold, legal_hold_at, store_hold, store_rule, store_gen FROM visits
-		WHERE (`+differs+` OR store_rule IS NULL) AND store_at < ? ORDER BY store_at, id LIMIT ?`, formatTime(settledBefore), limit)
+		WHERE (`+s.storeSideUnknown()+`) AND store_at < ? ORDER BY store_at, id LIMIT ?`, formatTime(settledBefore), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: store sides to apply: %w", err)
 	}
@@ -335,17 +325,23 @@ func (s *Store) StoreSidesToApply(ctx context.Context, settledBefore time.Time, 
 	return out, nil
 }
 
+// storeSideUnknown is the condition of the index visits_store_side (a
+// visit whose store is not known to be at its legal hold or expiry rule),
+// written as the index is, so that the statements that read it use it.
+func (s *Store) storeSideUnknown() string {
+	if s.db.pg {
+		return `store_hold IS DISTINCT FROM legal_hold OR store_rule IS NULL`
+	}
+	return `store_hold IS NOT legal_hold OR store_rule IS NULL`
+}
+
 // StoreBehind counts the visits not destroyed whose object store is not
 // known to be at their legal hold or expiry rule (StoreSidesToApply, of
 // any age), and the files whose objects are not yet known to be at their
 // visit's hold (FilesToHold): one statement, reading the index of the
 // first and the table of the second, which hold those alone.
 func (s *Store) StoreBehind(ctx context.Context) (visits, files int, err error) {
-	differs := `store_hold IS NOT legal_hold`
-	if s.db.pg {
-		differs = `store_hold IS DISTINCT FROM legal_hold`
-	}
-	err = s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM visits WHERE (`+differs+` OR store_rule IS NULL) AND state <> 'destroyed'),
+	err = s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM visits WHERE (`+s.storeSideUnknown()+`) AND state <> 'destroyed'),
 		(SELECT COUNT(*) FROM objects_to_hold)`).Scan(&visits, &files)
 	if err != nil {
 		return 0, 0, fmt.Errorf("store: store behind: %w", err)
