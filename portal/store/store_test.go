@@ -17,23 +17,28 @@ import (
 // or a new database on the test cluster when PORTAL_TEST_DATABASE=postgres.
 func openTest(t *testing.T) *Store {
 	t.Helper()
-	ctx := context.Background()
-	var s *Store
-	var err error
-	if pgserver.TestDatabaseWanted() {
-		url, uerr := pgserver.NewTestDatabase(ctx)
-		if uerr != nil {
-			t.Fatal(uerr)
-		}
-		s, err = OpenPostgres(ctx, url, PostgresOptions{})
-	} else {
-		s, err = Open(ctx, filepath.Join(t.TempDir(), "t.db"))
-	}
+	s, err := testDatabase(t)()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// testDatabase makes a new test database (PostgreSQL when the run asks
+// for it, else a SQLite file) and returns what opens it, again each time.
+func testDatabase(t *testing.T) func() (*Store, error) {
+	t.Helper()
+	ctx := context.Background()
+	if pgserver.TestDatabaseWanted() {
+		url, err := pgserver.NewTestDatabase(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func() (*Store, error) { return OpenPostgres(ctx, url, PostgresOptions{}) }
+	}
+	path := filepath.Join(t.TempDir(), "t.db")
+	return func() (*Store, error) { return Open(ctx, path) }
 }
 
 // sqliteOnly skips a test of SQLite's files on a PostgreSQL run.

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/ofsted-portal/evidence/deploy/pgserver"
 )
 
 // TestUpgradeFromShippedSchema opens a database written by the last
@@ -127,17 +125,7 @@ func TestUpgradeFromShippedSchema(t *testing.T) {
 // what 28 and 29 add, then upgraded again.
 func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 	ctx := context.Background()
-	var reopen func() (*Store, error)
-	if pgserver.TestDatabaseWanted() {
-		url, err := pgserver.NewTestDatabase(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reopen = func() (*Store, error) { return OpenPostgres(ctx, url, PostgresOptions{}) }
-	} else {
-		path := filepath.Join(t.TempDir(), "t.db")
-		reopen = func() (*Store, error) { return Open(ctx, path) }
-	}
+	reopen := testDatabase(t)
 	s, err := reopen()
 	if err != nil {
 		t.Fatal(err)
