@@ -15,8 +15,8 @@ import (
 
 // The database-bound cases, on the SQLite stack and on a second stack whose
 // portal keeps its metadata on PostgreSQL (a cluster of its own with its
-// default, durable settings: every commit is flushed, where SQLite's WAL
-// with synchronous=NORMAL flushes at checkpoints). Each measures whole
+// default, durable settings: every commit is flushed, as SQLite's are but
+// an upload's begin, flush.go). Each measures whole
 // requests through the portal, the same way on both.
 
 type dbCase struct {

@@ -64,9 +64,10 @@ const (
 	PendingDeleted   = "deleted" // a deleted file's objects being removed
 )
 
-// BeginUpload records that objects for fileID may be written.
+// BeginUpload records that objects for fileID may be written. Its flush
+// to disk is left to the upload's commit (flush.go): it answers nobody.
 func (s *Store) BeginUpload(ctx context.Context, fileID, visitID string, now time.Time, audit ...AuditRecord) error {
-	err := s.exec(ctx, audit, `INSERT INTO pending_uploads (file_id, visit_id, started_at, touched_at) VALUES (?, ?, ?, ?)`,
+	err := s.exec(DeferFlush(ctx), audit, `INSERT INTO pending_uploads (file_id, visit_id, started_at, touched_at) VALUES (?, ?, ?, ?)`,
 		fileID, visitID, formatTime(now), formatTime(now))
 	if err != nil {
 		return fmt.Errorf("store: begin upload: %w", err)
@@ -76,9 +77,10 @@ func (s *Store) BeginUpload(ctx context.Context, fileID, visitID string, now tim
 
 // BeginNamedUpload is ReserveName and BeginUpload in one transaction, the
 // common case of an upload whose name is free: ErrNameTaken when it is
-// not, and then nothing is written.
+// not, and then nothing is written. Like BeginUpload's, its flush is left
+// to the upload's commit.
 func (s *Store) BeginNamedUpload(ctx context.Context, fileID, visitID, item string, index []byte, now time.Time, audit ...AuditRecord) error {
-	err := s.inTx(ctx, func(tx *Tx) error {
+	err := s.inTx(DeferFlush(ctx), func(tx *Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?)`,
 			fileID, visitID, item, index, formatTime(now))
 		if isUnique(err) {

@@ -26,6 +26,9 @@ type handle struct {
 	// (transactions and writes of their own), with its own statements;
 	// reads stay on the pool (see Open).
 	w *handle
+	// deferrable: SQLite's writing connection, whose commits are flushed
+	// (synchronous FULL) unless their context defers it (DeferFlush).
+	deferrable bool
 }
 
 // maxCached bounds the cache: the store's queries are a fixed set, so this
@@ -91,6 +94,9 @@ func (h *handle) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		return h.w.BeginTx(ctx, opts)
 	}
 	count(ctx, "BEGIN")
+	if h.deferrable && flushDeferred(ctx) {
+		return h.beginDeferred(ctx, opts)
+	}
 	tx, err := h.DB.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -114,12 +120,16 @@ type Tx struct {
 	h      *handle
 	ctx    context.Context // the context it began in: its commit is counted there
 	missed []string        // queries it ran that were not cached
+	// conn, for a transaction whose flush is deferred, is the connection
+	// it holds, to be flushed again once it ends (flush.go).
+	conn *sql.Conn
 }
 
 // Commit ends the transaction (one more statement).
 func (t *Tx) Commit() error {
 	count(t.ctx, "COMMIT")
 	err := t.Tx.Commit()
+	t.release()
 	t.prepareMissed()
 	return err
 }
@@ -127,6 +137,7 @@ func (t *Tx) Commit() error {
 // Rollback ends the transaction without its writes.
 func (t *Tx) Rollback() error {
 	err := t.Tx.Rollback()
+	t.release()
 	t.prepareMissed()
 	return err
 }
