@@ -265,12 +265,22 @@ func (acc *Access) refuse(ctx context.Context, action policy.Action, object stri
 var errHeld = &Error{Kind: KindLocked, Code: "legal_hold",
 	Msg: "This visit is under a legal hold: its files cannot be deleted, replaced or re-filed until an administrator lifts the hold."}
 
+// errDestroyingSince refuses a file whose commit came after the visit's
+// destruction began.
+var errDestroyingSince = &Error{Kind: KindGone, Code: "destroying",
+	Msg: "This visit's evidence is being destroyed under the retention schedule: it takes no more files."}
+
 // heldSince turns the store's refusal of a change to the evidence of a
 // visit put under legal hold after the request was allowed
-// (store.ErrOnHold) into the refusal the policy gives under a hold.
+// (store.ErrOnHold) into the refusal the policy gives under a hold, and
+// its refusal of a file stored after the visit's destruction began
+// (store.ErrDestructionBegun) into the refusal of a visit destroyed.
 func heldSince(err error) error {
-	if errors.Is(err, store.ErrOnHold) {
+	switch {
+	case errors.Is(err, store.ErrOnHold):
 		return errHeld
+	case errors.Is(err, store.ErrDestructionBegun):
+		return errDestroyingSince
 	}
 	return err
 }

@@ -158,36 +158,68 @@ func (s *Service) audit(visitID, action, object string, detail map[string]any) [
 	return []store.AuditRecord{s.Record(visitID, action, object, detail)}
 }
 
+// listTries is how many times a destruction lists a visit's files before
+// it gives up for this run because they keep changing (ErrFilesChanged):
+// uploads close long before a destruction is due, so one more try is
+// the most a race should need.
+const listTries = 3
+
+// listAgain runs begin until it succeeds, fails otherwise, or has found
+// the files changed listTries times.
+func listAgain(begin func() error) error {
+	var err error
+	for range listTries {
+		if err = begin(); !errors.Is(err, store.ErrFilesChanged) {
+			return err
+		}
+	}
+	return err
+}
+
+// begin takes step a: it lists the visit's files and counts what its
+// bucket holds, then marks the visit destroying with that inventory, if
+// no file changed meanwhile (ErrFilesChanged: list them again).
+func (s *Service) begin(ctx context.Context, v store.Visit) error {
+	k, err := s.Store.WrappedKey(ctx, v.ID)
+	if err != nil {
+		return err
+	}
+	version, err := s.Store.FilesVersion(ctx, v.ID)
+	if err != nil {
+		return err
+	}
+	files, err := s.Store.Files(ctx, v.ID)
+	if err != nil {
+		return err
+	}
+	list := make([]CertFile, len(files))
+	for i, f := range files {
+		list[i] = CertFile{ID: f.ID, SHA256: f.SHA256, Size: f.Size}
+	}
+	js, _ := json.Marshal(list)
+	inv, err := s.inventory(ctx, v, files)
+	if err != nil {
+		return err
+	}
+	inv.VisitID, inv.Reference, inv.KeyFingerprint, inv.Files, inv.StartedAt = v.ID, v.Reference, k.Fingerprint, string(js), s.Now()
+	inv.KeyEpoch, inv.FilesVersion = k.Epoch, version
+	if err := s.Store.BeginDestruction(ctx, inv, s.audit(v.ID, "destruction.started", v.ID, map[string]any{
+		"files": len(files), "object_versions": inv.ObjectsAtStart, "segments_expected": inv.SegmentsExpected, "segments_missing": inv.SegmentsMissing})...); err != nil {
+		return err
+	}
+	s.Log.Warn("destruction started", "visit", v.ID, "reference", v.Reference, "files", len(files))
+	return nil
+}
+
 // Destroy runs whatever steps of v's destruction remain. Each step is
 // recorded before the next starts, so running it again resumes.
 func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 	d, err := s.Store.GetDestruction(ctx, v.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		// a. write down what is to be destroyed; the visit is destroying.
-		k, err := s.Store.WrappedKey(ctx, v.ID)
-		if err != nil {
+		if err := listAgain(func() error { return s.begin(ctx, v) }); err != nil {
 			return err
 		}
-		files, err := s.Store.Files(ctx, v.ID)
-		if err != nil {
-			return err
-		}
-		list := make([]CertFile, len(files))
-		for i, f := range files {
-			list[i] = CertFile{ID: f.ID, SHA256: f.SHA256, Size: f.Size}
-		}
-		js, _ := json.Marshal(list)
-		inv, err := s.inventory(ctx, v, files)
-		if err != nil {
-			return err
-		}
-		inv.VisitID, inv.Reference, inv.KeyFingerprint, inv.Files, inv.StartedAt = v.ID, v.Reference, k.Fingerprint, string(js), s.Now()
-		inv.KeyEpoch = k.Epoch
-		if err := s.Store.BeginDestruction(ctx, inv, s.audit(v.ID, "destruction.started", v.ID, map[string]any{
-			"files": len(files), "object_versions": inv.ObjectsAtStart, "segments_expected": inv.SegmentsExpected, "segments_missing": inv.SegmentsMissing})...); err != nil {
-			return err
-		}
-		s.Log.Warn("destruction started", "visit", v.ID, "reference", v.Reference, "files", len(files))
 		if err := s.step("destroying"); err != nil {
 			return err
 		}

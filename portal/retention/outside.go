@@ -87,20 +87,26 @@ func (s *Service) Reapply(ctx context.Context, v store.Visit, reason string) err
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		files, err := s.Store.Files(ctx, v.ID)
-		if err != nil {
-			return err
-		}
-		list := make([]CertFile, len(files))
-		d := store.Destruction{VisitID: v.ID, Reference: v.Reference, KeyFingerprint: fp, StartedAt: s.Now()}
-		for i, f := range files {
-			list[i] = CertFile{ID: f.ID, SHA256: f.SHA256, Size: f.Size}
-			d.SegmentsExpected += f.Segments
-		}
-		js, _ := json.Marshal(list)
-		d.Files = string(js)
-		if err := s.Store.BeginDestructionAgain(ctx, d, s.audit(v.ID, "destruction.started", v.ID, map[string]any{
-			"files": len(files), "reapplied": reason})...); err != nil {
+		if err := listAgain(func() error {
+			version, err := s.Store.FilesVersion(ctx, v.ID)
+			if err != nil {
+				return err
+			}
+			files, err := s.Store.Files(ctx, v.ID)
+			if err != nil {
+				return err
+			}
+			list := make([]CertFile, len(files))
+			d := store.Destruction{VisitID: v.ID, Reference: v.Reference, KeyFingerprint: fp, StartedAt: s.Now(), FilesVersion: version}
+			for i, f := range files {
+				list[i] = CertFile{ID: f.ID, SHA256: f.SHA256, Size: f.Size}
+				d.SegmentsExpected += f.Segments
+			}
+			js, _ := json.Marshal(list)
+			d.Files = string(js)
+			return s.Store.BeginDestructionAgain(ctx, d, s.audit(v.ID, "destruction.started", v.ID, map[string]any{
+				"files": len(files), "reapplied": reason})...)
+		}); err != nil {
 			return err
 		}
 		s.Log.Warn("destruction applied again after a restore", "visit", v.ID, "reference", v.Reference, "reason", reason)

@@ -556,3 +556,72 @@ func TestKeyDestroyedOnlyWhenGone(t *testing.T) {
 		}
 	}
 }
+
+// TestDestructionNamesEveryFileItDestroys: a file stored while the
+// destruction takes its inventory (after the sweep found the visit due,
+// before the visit is marked destroying) is listed on the certificate,
+// because the inventory is taken again; once the visit is destroying, no
+// file is stored in it.
+func TestDestructionNamesEveryFileItDestroys(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.visit(t, "v1", wrappedKey())
+	u, err := h.st.SignIn(ctx, "https://idp.example", "sub-late", "late@example.org", "L", nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(id string) error {
+		if err := h.st.BeginUpload(ctx, id, "v1", time.Now()); err != nil {
+			return err
+		}
+		return h.st.CommitFile(ctx, store.File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Size: 5, SHA256: "late-" + id, SegmentSize: 1, Segments: 1,
+			HeaderSize: 1, UploadedBy: u.ID, UploadedAt: time.Now()})
+	}
+	listings := 0
+	h.objects.listing = func(string) {
+		if listings++; listings == 1 {
+			if err := put("f-late"); err != nil {
+				t.Error("a file stored during the inventory:", err)
+			}
+		}
+	}
+	h.today = day("2027-02-01")
+	s := h.service("p1")
+	var during error
+	s.AfterStep = func(step string) error {
+		if step == "destroying" {
+			during = put("f-after")
+		}
+		return nil
+	}
+	if got, err := s.Sweep(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("sweep: %v %v", got, err)
+	}
+	if !errors.Is(during, store.ErrDestructionBegun) {
+		t.Errorf("a file stored once the visit was destroying: %v, want ErrDestructionBegun", during)
+	}
+	files, err := h.st.Files(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.ID == "f-after" {
+			t.Error("a file was stored in a visit being destroyed")
+		}
+	}
+	d, _ := h.st.GetDestruction(ctx, "v1")
+	c, err := Verify(d.Certificate, h.key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var named []string
+	for _, f := range c.Files {
+		named = append(named, f.ID)
+	}
+	if strings.Join(named, ",") != "f-v1,f-late" {
+		t.Errorf("the certificate names %v, want the visit's file and the one stored during the inventory", named)
+	}
+	if listings != 2 {
+		t.Errorf("the bucket was listed %d times, want 2 (the inventory taken again)", listings)
+	}
+}

@@ -208,12 +208,31 @@ const (
 )
 
 // insertFile stores a file: its row, and, when its visit is held, the
-// file whose objects are to be held (FileToHold).
+// file whose objects are to be held (FileToHold). A visit whose
+// destruction has begun takes no file (ErrDestructionBegun): the
+// destruction listed its files when it began, and its certificate names
+// every file it destroys. The visit is read after the row is written: on
+// PostgreSQL the row's files_version trigger holds the visit's row by
+// then, so a destruction beginning meanwhile (which changes that row, and
+// checks files_version) waits for this commit or this read waits for it;
+// SQLite writes one transaction at a time.
 func insertFile(ctx context.Context, tx *Tx, f File) error {
 	if err := insertFileRow(ctx, tx, f); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, holdWithFile, f.ID, formatTime(f.UploadedAt), f.VisitID)
+	var state string
+	var hold int64
+	err := tx.QueryRowContext(ctx, `SELECT state, legal_hold FROM visits WHERE id = ?`+tx.h.forUpdate(), f.VisitID).Scan(&state, &hold)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return ErrNotFound
+	case err != nil:
+		return err
+	case state != "active":
+		return ErrDestructionBegun
+	case hold != 0:
+		_, err = tx.ExecContext(ctx, `INSERT INTO objects_to_hold (file_id, visit_id, since) VALUES (?, ?, ?)`, f.ID, f.VisitID, formatTime(f.UploadedAt))
+	}
 	return err
 }
 

@@ -208,10 +208,6 @@ func scanFileToHold(sc scanner) (FileToHold, error) {
 	return f, err
 }
 
-// holdWithFile is insertFile's second statement: a file stored while its
-// visit is held is to have its objects held (FileToHold).
-const holdWithFile = `INSERT INTO objects_to_hold (file_id, visit_id, since) SELECT ?, id, ? FROM visits WHERE id = ? AND legal_hold = 1`
-
 // FileToHoldOf returns the file's objects to hold; ErrNotFound when there
 // are none to (its visit was not held when it was stored, or they are
 // held already).
@@ -410,7 +406,16 @@ type Destruction struct {
 	KeyEpoch          string
 	EpochSupersededAt time.Time
 	EpochRetireAfter  time.Time
+	// FilesVersion is the visit's files_version (FilesVersion) read
+	// before Files was listed: the destruction begins only if no file has
+	// changed since (ErrFilesChanged). It is not kept.
+	FilesVersion int64
 }
+
+// ErrFilesChanged is returned when a destruction would begin on a list of
+// files that is no longer the visit's: a file was stored, changed or
+// deleted after the list was read. The list is to be read again.
+var ErrFilesChanged = errors.New("store: the visit's files changed after they were listed")
 
 // BeginDestruction records step a: the visit is marked destroying and what
 // is about to be destroyed is written down, in one transaction. It is a
@@ -435,21 +440,30 @@ func (s *Store) beginDestruction(ctx context.Context, d Destruction, obeyHold bo
 		// visit not due: no letter event follows publication) stops it
 		// here, in the transaction that would begin it. The visit's row
 		// orders this with SetLegalHold.
-		q := `UPDATE visits SET state = 'destroying' WHERE id = ? AND state = 'active'`
+		// A file stored or changed since the files were listed moved
+		// files_version on: the list would leave it off the certificate.
+		// From here on no file is stored (insertFile).
+		q := `UPDATE visits SET state = 'destroying' WHERE id = ? AND state = 'active' AND files_version = ?`
 		if obeyHold {
 			q += ` AND legal_hold = 0`
 		}
-		res, err := tx.ExecContext(ctx, q, d.VisitID)
+		res, err := tx.ExecContext(ctx, q, d.VisitID, d.FilesVersion)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			state, err := visitState(ctx, tx, d.VisitID)
-			if err != nil {
+			var state string
+			var hold int64
+			err := tx.QueryRowContext(ctx, `SELECT state, legal_hold FROM visits WHERE id = ?`, d.VisitID).Scan(&state, &hold)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return ErrNotFound
+			case err != nil:
 				return err
-			}
-			if state == "active" {
+			case state == "active" && obeyHold && hold != 0:
 				return ErrOnHold
+			case state == "active":
+				return ErrFilesChanged
 			}
 			// Destroying or destroyed already: only the record is missing.
 		}
@@ -459,7 +473,7 @@ func (s *Store) beginDestruction(ctx context.Context, d Destruction, obeyHold bo
 			d.ObjectsAtStart, d.SegmentsExpected, d.SegmentsMissing, nullString(d.KeyEpoch))
 		return err
 	}, audit...)
-	if err != nil && !errors.Is(err, ErrOnHold) && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrOnHold) && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFilesChanged) {
 		return fmt.Errorf("store: begin destruction: %w", err)
 	}
 	return err

@@ -28,7 +28,8 @@ var ErrConflict = errors.New("store: conflict")
 
 // ErrDestructionBegun is returned when an act that would change whether or
 // when a visit is destroyed (a legal hold, a letter event) comes after its
-// destruction began: it can no longer stop it. Handlers map it to 409.
+// destruction began: it can no longer stop it; and when a file would be
+// stored in a visit whose destruction began. Handlers map it to 409.
 var ErrDestructionBegun = errors.New("store: destruction has begun")
 
 // ErrOnHold is returned when a destruction would begin on a visit under

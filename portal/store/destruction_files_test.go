@@ -1,0 +1,93 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/pgserver"
+)
+
+// TestFilesAndDestructionWaitForEachOther: on PostgreSQL a destruction
+// beginning and a file being stored in the same visit are ordered by the
+// visit's row. A change to the visit's files that commits while the
+// destruction waits for the row stops it (the files it listed are no
+// longer the visit's); a file whose commit waits for a destruction that
+// began is refused.
+func TestFilesAndDestructionWaitForEachOther(t *testing.T) {
+	if !pgserver.TestDatabaseWanted() {
+		t.Skip("SQLite runs one write transaction at a time")
+	}
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	u := visitV1(t, s, now)
+	version, err := s.FilesVersion(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := func(what string, done <-chan error) error {
+		t.Helper()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s did not finish", what)
+			return nil
+		}
+	}
+
+	// A file changes, holding the visit's row, while the destruction
+	// begins on the list read before it.
+	other, err := s.db.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	if _, err := other.ExecContext(ctx, `UPDATE visits SET files_version = files_version + 1 WHERE id = $1`, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	begun := make(chan error, 1)
+	go func() {
+		begun <- s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: "[]", StartedAt: now, FilesVersion: version})
+	}()
+	time.Sleep(300 * time.Millisecond) // the destruction waits for the visit's row
+	if err := other.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait("the destruction", begun); !errors.Is(err, ErrFilesChanged) {
+		t.Fatalf("a destruction begun on files that changed as it waited: %v, want ErrFilesChanged", err)
+	}
+	if v, _ := s.Visit(ctx, "v1"); v.State != "active" {
+		t.Fatalf("the visit is %s", v.State)
+	}
+
+	// The destruction begins, holding the visit's row, while a file is
+	// being stored.
+	other, err = s.db.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	if _, err := other.ExecContext(ctx, `UPDATE visits SET state = 'destroying' WHERE id = $1`, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginUpload(ctx, "f1", "v1", now); err != nil {
+		t.Fatal(err)
+	}
+	stored := make(chan error, 1)
+	go func() {
+		stored <- s.CommitFile(ctx, File{ID: "f1", VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "s", Size: 7, SegmentSize: 1, Segments: 1, UploadedBy: u.ID, UploadedAt: now})
+	}()
+	time.Sleep(300 * time.Millisecond) // the file waits for the visit's row
+	if err := other.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait("the file's commit", stored); !errors.Is(err, ErrDestructionBegun) {
+		t.Fatalf("a file stored as the destruction began: %v, want ErrDestructionBegun", err)
+	}
+	if _, err := s.File(ctx, "v1", "f1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the refused file: %v, want ErrNotFound", err)
+	}
+}
