@@ -176,6 +176,23 @@ func listAgain(begin func() error) error {
 	return err
 }
 
+// listFiles reads the visit's files_version, then its files, and the list
+// of them a certificate names (JSON: [{id, sha256, size}]).
+func (s *Service) listFiles(ctx context.Context, v store.Visit) (version int64, files []store.File, list string, err error) {
+	if version, err = s.Store.FilesVersion(ctx, v.ID); err != nil {
+		return 0, nil, "", err
+	}
+	if files, err = s.Store.Files(ctx, v.ID); err != nil {
+		return 0, nil, "", err
+	}
+	named := make([]CertFile, len(files))
+	for i, f := range files {
+		named[i] = CertFile{ID: f.ID, SHA256: f.SHA256, Size: f.Size}
+	}
+	js, _ := json.Marshal(named)
+	return version, files, string(js), nil
+}
+
 // begin takes step a: it lists the visit's files and counts what its
 // bucket holds, then marks the visit destroying with that inventory, if
 // no file changed meanwhile (ErrFilesChanged: list them again).
@@ -184,24 +201,15 @@ func (s *Service) begin(ctx context.Context, v store.Visit) error {
 	if err != nil {
 		return err
 	}
-	version, err := s.Store.FilesVersion(ctx, v.ID)
+	version, files, list, err := s.listFiles(ctx, v)
 	if err != nil {
 		return err
 	}
-	files, err := s.Store.Files(ctx, v.ID)
-	if err != nil {
-		return err
-	}
-	list := make([]CertFile, len(files))
-	for i, f := range files {
-		list[i] = CertFile{ID: f.ID, SHA256: f.SHA256, Size: f.Size}
-	}
-	js, _ := json.Marshal(list)
 	inv, err := s.inventory(ctx, v, files)
 	if err != nil {
 		return err
 	}
-	inv.VisitID, inv.Reference, inv.KeyFingerprint, inv.Files, inv.StartedAt = v.ID, v.Reference, k.Fingerprint, string(js), s.Now()
+	inv.VisitID, inv.Reference, inv.KeyFingerprint, inv.Files, inv.StartedAt = v.ID, v.Reference, k.Fingerprint, list, s.Now()
 	inv.KeyEpoch, inv.FilesVersion = k.Epoch, version
 	if err := s.Store.BeginDestruction(ctx, inv, s.audit(v.ID, "destruction.started", v.ID, map[string]any{
 		"files": len(files), "object_versions": inv.ObjectsAtStart, "segments_expected": inv.SegmentsExpected, "segments_missing": inv.SegmentsMissing})...); err != nil {

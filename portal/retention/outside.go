@@ -88,22 +88,14 @@ func (s *Service) Reapply(ctx context.Context, v store.Visit, reason string) err
 			return err
 		}
 		if err := listAgain(func() error {
-			version, err := s.Store.FilesVersion(ctx, v.ID)
+			version, files, list, err := s.listFiles(ctx, v)
 			if err != nil {
 				return err
 			}
-			files, err := s.Store.Files(ctx, v.ID)
-			if err != nil {
-				return err
-			}
-			list := make([]CertFile, len(files))
-			d := store.Destruction{VisitID: v.ID, Reference: v.Reference, KeyFingerprint: fp, StartedAt: s.Now(), FilesVersion: version}
-			for i, f := range files {
-				list[i] = CertFile{ID: f.ID, SHA256: f.SHA256, Size: f.Size}
+			d := store.Destruction{VisitID: v.ID, Reference: v.Reference, KeyFingerprint: fp, Files: list, StartedAt: s.Now(), FilesVersion: version}
+			for _, f := range files {
 				d.SegmentsExpected += f.Segments
 			}
-			js, _ := json.Marshal(list)
-			d.Files = string(js)
 			return s.Store.BeginDestructionAgain(ctx, d, s.audit(v.ID, "destruction.started", v.ID, map[string]any{
 				"files": len(files), "reapplied": reason})...)
 		}); err != nil {
