@@ -91,3 +91,35 @@ func TestFilesAndDestructionWaitForEachOther(t *testing.T) {
 		t.Fatalf("the refused file: %v, want ErrNotFound", err)
 	}
 }
+
+// TestFilesStoredTogether: files committed at once into one visit all
+// commit. On PostgreSQL each commit's foreign key shares the visit's row
+// (FOR KEY SHARE) before its files_version trigger updates it, so a
+// commit that then asked for the row FOR UPDATE waited for every other
+// commit's share while they waited for its update: a deadlock.
+func TestFilesStoredTogether(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	u := visitV1(t, s, now)
+	const writers, each = 8, 10
+	errs := make(chan error, writers*each)
+	for g := range writers {
+		go func() {
+			for i := range each {
+				id := NewID()
+				err := s.BeginUpload(ctx, id, "v1", now)
+				if err == nil {
+					err = s.CommitFile(ctx, File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "s", Size: int64(g*each + i), SegmentSize: 1, Segments: 1,
+						UploadedBy: u.ID, UploadedAt: now})
+				}
+				errs <- err
+			}
+		}()
+	}
+	for range writers * each {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -213,16 +213,20 @@ const (
 // destruction listed its files when it began, and its certificate names
 // every file it destroys. The visit is read after the row is written: on
 // PostgreSQL the row's files_version trigger holds the visit's row by
-// then, so a destruction beginning meanwhile (which changes that row, and
-// checks files_version) waits for this commit or this read waits for it;
-// SQLite writes one transaction at a time.
+// then (FOR NO KEY UPDATE), so a destruction beginning meanwhile (which
+// changes that row, and checks files_version) waits for this commit, or
+// the trigger waited for the destruction and this read, a statement
+// later, sees it; SQLite writes one transaction at a time. The read takes
+// no lock of its own: FOR UPDATE would wait for the share every other
+// commit's foreign key holds on the row while they wait for the trigger's
+// (TestFilesStoredTogether).
 func insertFile(ctx context.Context, tx *Tx, f File) error {
 	if err := insertFileRow(ctx, tx, f); err != nil {
 		return err
 	}
 	var state string
 	var hold int64
-	err := tx.QueryRowContext(ctx, `SELECT state, legal_hold FROM visits WHERE id = ?`+tx.h.forUpdate(), f.VisitID).Scan(&state, &hold)
+	err := tx.QueryRowContext(ctx, `SELECT state, legal_hold FROM visits WHERE id = ?`, f.VisitID).Scan(&state, &hold)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return ErrNotFound
