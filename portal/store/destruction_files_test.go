@@ -92,34 +92,66 @@ func TestFilesAndDestructionWaitForEachOther(t *testing.T) {
 	}
 }
 
-// TestFilesStoredTogether: files committed at once into one visit all
-// commit. On PostgreSQL each commit's foreign key shares the visit's row
-// (FOR KEY SHARE) before its files_version trigger updates it, so a
-// commit that then asked for the row FOR UPDATE waited for every other
-// commit's share while they waited for its update: a deadlock.
+// TestFilesStoredTogether: files and new versions committed at once into
+// one visit all commit. On PostgreSQL each commit's foreign keys share
+// the visit's row (FOR KEY SHARE) before its files_version trigger
+// updates it, so a commit that then asked for the row FOR UPDATE (to read
+// the state, or the hold) waited for every other commit's share while
+// they waited for its update: a deadlock.
 func TestFilesStoredTogether(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	now := time.Now().UTC().Truncate(time.Second)
 	u := visitV1(t, s, now)
 	const writers, each = 8, 10
+	commit := func(id string) error {
+		return s.CommitFile(ctx, File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "s", Size: 1, SegmentSize: 1, Segments: 1,
+			UploadedBy: u.ID, UploadedAt: now})
+	}
+	// Half the writers store new files; the other half each replace a
+	// file of their own, version after version (a name moved, the old
+	// version superseded, both of which check the visit's hold).
+	var first [writers]string
+	for g := range writers {
+		first[g] = NewID()
+		if err := s.ReserveName(ctx, "v1", "1.03", first[g], []byte(first[g]), now); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.BeginUpload(ctx, first[g], "v1", now); err != nil {
+			t.Fatal(err)
+		}
+		if err := commit(first[g]); err != nil {
+			t.Fatal(err)
+		}
+	}
 	errs := make(chan error, writers*each)
 	for g := range writers {
 		go func() {
-			for i := range each {
+			last := first[g]
+			for range each {
 				id := NewID()
-				err := s.BeginUpload(ctx, id, "v1", now)
+				var err error
+				if g%2 == 1 {
+					err = s.ReserveReplacement(ctx, "v1", last, id, now)
+					last = id
+				}
 				if err == nil {
-					err = s.CommitFile(ctx, File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "s", Size: int64(g*each + i), SegmentSize: 1, Segments: 1,
-						UploadedBy: u.ID, UploadedAt: now})
+					err = s.BeginUpload(ctx, id, "v1", now)
+				}
+				if err == nil {
+					err = commit(id)
 				}
 				errs <- err
 			}
 		}()
 	}
+	var failed []error
 	for range writers * each {
 		if err := <-errs; err != nil {
-			t.Fatal(err)
+			failed = append(failed, err)
 		}
+	}
+	if len(failed) > 0 {
+		t.Fatalf("%d of %d commits failed, the first: %v", len(failed), writers*each, failed[0])
 	}
 }

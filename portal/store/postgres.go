@@ -109,10 +109,17 @@ func lockAudit(ctx context.Context, tx *Tx) error {
 }
 
 // forUpdate is appended to a SELECT that must hold its row for the rest
-// of the transaction.
+// of the transaction. It holds it as an UPDATE that leaves the key alone
+// does (FOR NO KEY UPDATE): that waits for and excludes every other
+// change to the row, but not the share a foreign key takes. A visit's row
+// is shared so by every file, name or replacement written into the visit,
+// and a transaction that has written one asks for the row after it
+// (refuseOnHold); FOR UPDATE would wait there for every other such
+// transaction's share while they waited for its files_version trigger
+// (TestFilesStoredTogether).
 func (h *handle) forUpdate() string {
 	if h.pg {
-		return " FOR UPDATE"
+		return " FOR NO KEY UPDATE"
 	}
 	return ""
 }
