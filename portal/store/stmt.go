@@ -261,7 +261,7 @@ func refuseOnHold(ctx context.Context, tx *Tx, visitID string) error {
 // that an act which reads before it writes (letter events) is serialised
 // with any other on the same visit: SQLite's write transactions (BEGIN
 // IMMEDIATE) already hold the whole database, PostgreSQL takes the row
-// (FOR UPDATE). The read also fails the act when the visit is gone.
+// (FOR NO KEY UPDATE). The read also fails the act when the visit is gone.
 func lockVisit(ctx context.Context, tx *Tx, visitID string) error {
 	var id string
 	if err := tx.QueryRowContext(ctx, `SELECT id FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&id); err != nil {
