@@ -420,7 +420,8 @@ var ErrFilesChanged = errors.New("store: the visit's files changed after they we
 // BeginDestruction records step a: the visit is marked destroying and what
 // is about to be destroyed is written down, in one transaction. It is a
 // no-op when the record exists already. It is refused (ErrOnHold) when the
-// visit is active and under legal hold.
+// visit is active and under legal hold, and (ErrFilesChanged) when the
+// visit's files are no longer those d lists (d.FilesVersion).
 func (s *Store) BeginDestruction(ctx context.Context, d Destruction, audit ...AuditRecord) error {
 	return s.beginDestruction(ctx, d, true, audit)
 }
