@@ -70,10 +70,7 @@ func TestCommitsAreFlushed(t *testing.T) {
 	// The upload's begin defers; writers around it queue for the one
 	// connection and every one of them is flushed.
 	now := time.Now()
-	if err := s.CreateVisit(ctx, Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
-		State: "active", Bucket: "b", CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
-		t.Fatal(err)
-	}
+	visitV1(t, s, now)
 	var wg sync.WaitGroup
 	errs := make(chan error, 40)
 	for i := range 20 {

@@ -26,9 +26,6 @@ type handle struct {
 	// (transactions and writes of their own), with its own statements;
 	// reads stay on the pool (see Open).
 	w *handle
-	// deferrable: SQLite's writing connection, whose commits are flushed
-	// (synchronous FULL) unless their context defers it (DeferFlush).
-	deferrable bool
 }
 
 // maxCached bounds the cache: the store's queries are a fixed set, so this
@@ -94,7 +91,9 @@ func (h *handle) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		return h.w.BeginTx(ctx, opts)
 	}
 	count(ctx, "BEGIN")
-	if h.deferrable && flushDeferred(ctx) {
+	// On SQLite this is the writing connection (the pool passed it on
+	// above), whose commits are flushed unless the context defers it.
+	if !h.pg && flushDeferred(ctx) {
 		return h.beginDeferred(ctx, opts)
 	}
 	tx, err := h.DB.BeginTx(ctx, opts)

@@ -94,7 +94,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// reopen and re-prepare under concurrent load.
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(10 * time.Minute)
-	s := &Store{db: &handle{DB: db, w: &handle{DB: w, deferrable: true}}, path: path}
+	s := &Store{db: &handle{DB: db, w: &handle{DB: w}}, path: path}
 	if err := s.migrate(ctx); err != nil {
 		s.db.Close() // the pool and the writing connection
 		return nil, err
