@@ -64,7 +64,13 @@ func startDomainWith(t *testing.T, opt func(*devstack.Options)) *domain {
 	clock := func() time.Time { return time.Now().Add(time.Duration(d.offset.Load())) }
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	o.MinIOBinary, o.Logger, o.PortalOptions = bin, portal.NewLogger(&bytes.Buffer{}, "error"), []portal.Option{portal.WithClock(clock)}
+	log := &testLog{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the portal's log:\n%s", log.String())
+		}
+	})
+	o.MinIOBinary, o.Logger, o.PortalOptions = bin, portal.NewLogger(log, "warn"), []portal.Option{portal.WithClock(clock)}
 	st, err := devstack.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +78,25 @@ func startDomainWith(t *testing.T, opt func(*devstack.Options)) *domain {
 	t.Cleanup(st.Close)
 	d.Stack, d.svc = st, st.Portal
 	return d
+}
+
+// testLog keeps the portal's log for a test that fails: what a run
+// refused, skipped or retried is what explains most failures here.
+type testLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *testLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *testLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // at moves the domain's clock to noon (London) on the civil date day.
