@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -111,7 +112,39 @@ func WriteManifest(dir string, m *Manifest) error {
 	}
 	m.SHA256, m.Size = sum, size
 	b, _ := json.MarshalIndent(m, "", "  ")
-	return os.WriteFile(filepath.Join(dir, BackupManifestName), append(b, '\n'), 0o600)
+	name := filepath.Join(dir, BackupManifestName)
+	if err := os.WriteFile(name, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	// A backup reported done is on disk, whatever happens to the host
+	// next: the copy, the manifest, their names in the folder, and the
+	// folder's in its parent (emptyDir may have made it).
+	return syncPaths(filepath.Join(dir, m.File), name, dir, filepath.Dir(dir))
+}
+
+// syncFile flushes an open file or folder to disk (tests watch it).
+var syncFile = (*os.File).Sync
+
+// syncPaths flushes each file or folder at paths to disk, in order. A
+// folder that may not be opened for reading (a parent owned by another
+// user) is left to the file system.
+func syncPaths(paths ...string) error {
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if errors.Is(err, fs.ErrPermission) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		err = syncFile(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("flush %s to disk: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // ReadManifest reads a backup's manifest and checks the copy against it.
@@ -214,7 +247,12 @@ func RestoreSQLite(ctx context.Context, dir string, m Manifest, path string, for
 			return err
 		}
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	// The rename is on disk once the folder is: until then a power cut
+	// could bring back the database the restore replaced.
+	return syncPaths(filepath.Dir(path))
 }
 
 func copyFile(from, to string) error {
