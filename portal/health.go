@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,8 @@ type health struct {
 	selfErr  error           // the last self-test's failure
 	selfAt   time.Time
 	running  chan struct{} // closed when the check in progress ends
+	// unflushedOnce logs PostgreSQL's unflushed settings once a process.
+	unflushedOnce sync.Once
 }
 
 // fresh is how old results may be and still be served as they are; older
@@ -112,6 +115,12 @@ func (s *Service) check(ctx context.Context, done chan struct{}) {
 		r.Checks["database"], r.Ready = "failing", false
 		s.metrics.DatabaseError("ping")
 		s.log.Error("readiness: database", "err", err)
+	} else if off, err := s.store.Unflushed(pctx); err == nil && len(off) > 0 {
+		r.Degraded["database:durability"] = "PostgreSQL is set to " + strings.Join(off, ", ") +
+			": what the portal has answered or recorded may be lost in a power cut or a crash of its host. Set them back to PostgreSQL's defaults (on)."
+		s.health.unflushedOnce.Do(func() {
+			s.log.Warn("database: commits are not flushed to disk", "settings", strings.Join(off, ","))
+		})
 	}
 	if err := s.blobs.Ping(pctx); err != nil {
 		r.Checks["storage"], r.Ready = "failing", false

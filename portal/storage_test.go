@@ -667,3 +667,28 @@ func storeBehind(t *testing.T, d *domain, visits, files float64) bool {
 	}
 	return true
 }
+
+// TestUnflushedDatabaseIsReported: a PostgreSQL set to leave commits
+// unflushed (fsync, synchronous_commit or full_page_writes off) is named
+// in readiness as degraded; the portal serves, and the operator sees
+// that a power cut may lose what it answered. The tests' own PostgreSQL
+// runs so (pgserver's Fast); SQLite's flushes are the store's own.
+func TestUnflushedDatabaseIsReported(t *testing.T) {
+	d := startDomain(t)
+	r := d.svc.Ready(context.Background())
+	got, reported := r.Degraded["database:durability"]
+	if !d.svc.Store().Postgres() {
+		if reported {
+			t.Fatalf("SQLite reported as unflushed: %q", got)
+		}
+		return
+	}
+	if !r.Ready {
+		t.Fatalf("not ready: %+v", r)
+	}
+	for _, s := range []string{"fsync=off", "synchronous_commit=off", "full_page_writes=off"} {
+		if !strings.Contains(got, s) {
+			t.Errorf("readiness on a PostgreSQL without flushes: %q, want it to name %s", got, s)
+		}
+	}
+}

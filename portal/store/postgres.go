@@ -65,6 +65,33 @@ func OpenPostgres(ctx context.Context, url string, o PostgresOptions) (*Store, e
 	return s, nil
 }
 
+// Unflushed names the PostgreSQL settings that leave commits unflushed,
+// which PostgreSQL's defaults do not: fsync, synchronous_commit or
+// full_page_writes off. With any of them, what the portal has answered
+// or recorded may be lost, or the cluster damaged, by a power cut or a
+// crash of its host. Nil when there are none, and always on SQLite,
+// whose flushes the store sets itself (flush.go).
+func (s *Store) Unflushed(ctx context.Context) ([]string, error) {
+	if !s.db.pg {
+		return nil, nil
+	}
+	var fsync, commit, pages string
+	if err := s.db.QueryRowContext(ctx, `SELECT current_setting('fsync'), current_setting('synchronous_commit'), current_setting('full_page_writes')`).Scan(&fsync, &commit, &pages); err != nil {
+		return nil, fmt.Errorf("store: durability settings: %w", err)
+	}
+	return unflushed(fsync, commit, pages), nil
+}
+
+func unflushed(fsync, commit, pages string) []string {
+	var off []string
+	for _, s := range []struct{ name, value string }{{"fsync", fsync}, {"synchronous_commit", commit}, {"full_page_writes", pages}} {
+		if s.value == "off" {
+			off = append(off, s.name+"=off")
+		}
+	}
+	return off
+}
+
 // redact names a database without its password.
 func redact(cfg *pgx.ConnConfig) string {
 	return fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
