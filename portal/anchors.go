@@ -115,11 +115,32 @@ func (a dirAnchors) PutRecord(_ context.Context, name string, b []byte) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
+	if err := syncFile(f); err != nil {
 		f.Close()
 		return err
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	// The record's name is on disk too, with every folder MkdirAll may
+	// have made for it (a destruction's, the anchor folder itself): a
+	// power cut must not take back a tombstone written before the
+	// destruction it announces.
+	return syncPaths(foldersUp(filepath.Dir(path), a.dir)...)
+}
+
+// foldersUp is from, each folder above it up to top, and top's parent:
+// the folders whose entries a file created under top may have changed.
+func foldersUp(from, top string) []string {
+	top = filepath.Clean(top)
+	var out []string
+	for d := filepath.Clean(from); ; d = filepath.Dir(d) {
+		out = append(out, d)
+		if d == top || d == filepath.Dir(d) {
+			break
+		}
+	}
+	return append(out, filepath.Dir(top))
 }
 
 func (a dirAnchors) List(context.Context) ([]store.Checkpoint, error) {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ofsted-portal/evidence/portal/store"
@@ -17,14 +19,9 @@ import (
 // flushes the database's folder after its rename, so a power cut cannot
 // bring back the database it replaced.
 func TestBackupIsOnDiskWhenDone(t *testing.T) {
-	var synced []string
-	syncFile = func(f *os.File) error {
-		synced = append(synced, f.Name())
-		return f.Sync()
-	}
-	t.Cleanup(func() { syncFile = (*os.File).Sync })
 	ctx := context.Background()
 	dir := t.TempDir()
+	synced := watchSyncs(t, dir, nil)
 	st, err := store.Open(ctx, filepath.Join(dir, "p.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -36,22 +33,35 @@ func TestBackupIsOnDiskWhenDone(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{filepath.Join(backup, m.File), filepath.Join(backup, BackupManifestName), backup, dir}
-	if !slices.Equal(synced, want) {
-		t.Fatalf("a backup flushed %q, want %q in that order", synced, want)
+	if !slices.Equal(*synced, want) {
+		t.Fatalf("a backup flushed %q, want %q in that order", *synced, want)
 	}
 
-	synced = nil
 	target := filepath.Join(t.TempDir(), "restored.db")
-	syncFile = func(f *os.File) error {
-		if _, err := os.Stat(target); err == nil {
-			synced = append(synced, f.Name())
-		}
-		return f.Sync()
-	}
+	synced = watchSyncs(t, filepath.Dir(target), func() bool { _, err := os.Stat(target); return err == nil })
 	if err := RestoreSQLite(ctx, backup, m, target, false); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{filepath.Dir(target)}; !slices.Equal(synced, want) {
-		t.Fatalf("once the restored database was in place, the restore flushed %q, want %q", synced, want)
+	if want := []string{filepath.Dir(target)}; !slices.Equal(*synced, want) {
+		t.Fatalf("once the restored database was in place, the restore flushed %q, want %q", *synced, want)
 	}
+}
+
+// watchSyncs records, in order, the files and folders under root (and
+// root's parent) that are flushed to disk (syncFile) while when holds
+// (nil: always), until the test ends.
+func watchSyncs(t *testing.T, root string, when func() bool) *[]string {
+	var mu sync.Mutex
+	synced := &[]string{}
+	syncFile = func(f *os.File) error {
+		name := f.Name()
+		if (name == filepath.Dir(root) || name == root || strings.HasPrefix(name, root+string(filepath.Separator))) && (when == nil || when()) {
+			mu.Lock()
+			*synced = append(*synced, name)
+			mu.Unlock()
+		}
+		return f.Sync()
+	}
+	t.Cleanup(func() { syncFile = (*os.File).Sync })
+	return synced
 }

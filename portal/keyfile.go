@@ -30,5 +30,21 @@ func WriteNewKeyFile(path string, key []byte) error {
 		os.Remove(path)
 		return fmt.Errorf("write key: %w", err)
 	}
-	return f.Close()
+	// On disk, name and all, before anything is wrapped or signed with it:
+	// a master key that a power cut takes back loses every visit whose key
+	// it wrapped.
+	if err := syncFile(f); err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("write key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write key: %w", err)
+	}
+	if err := syncPaths(filepath.Dir(path), filepath.Dir(filepath.Dir(path))); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write key: %w", err)
+	}
+	return nil
 }

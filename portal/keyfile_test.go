@@ -1,8 +1,10 @@
 package portal
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 )
@@ -24,5 +26,33 @@ func TestKeyFilesPrivate(t *testing.T) {
 		if fi.Mode().Perm() != 0o600 || di.Mode().Perm() != 0o700 {
 			t.Errorf("umask %04o: key file %v, folder %v; want 0600 and 0700", mask, fi.Mode().Perm(), di.Mode().Perm())
 		}
+	}
+}
+
+// TestNewFilesAreOnDisk: a new key file, and a record put in an anchor
+// folder (a checkpoint, a destruction's tombstone or certificate), are
+// flushed to disk with their names before they are used or relied on: the
+// file, then every folder made for it, up to the folder holding the one
+// it was written under.
+func TestNewFilesAreOnDisk(t *testing.T) {
+	root := t.TempDir()
+	synced := watchSyncs(t, root, nil)
+	keys := filepath.Join(root, "keys")
+	if err := WriteNewKeyFile(filepath.Join(keys, "master.key"), []byte("secret")); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{filepath.Join(keys, "master.key"), keys, root}; !slices.Equal(*synced, want) {
+		t.Errorf("a new key file flushed %q, want %q in that order", *synced, want)
+	}
+
+	*synced = nil
+	anchors := filepath.Join(root, "audit-anchors")
+	if err := (dirAnchors{anchors}).PutRecord(context.Background(), "destructions/v1/started.json", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(anchors, "destructions", "v1", "started.json"), filepath.Join(anchors, "destructions", "v1"),
+		filepath.Join(anchors, "destructions"), anchors, root}
+	if !slices.Equal(*synced, want) {
+		t.Errorf("a record in the anchor folder flushed %q, want %q in that order", *synced, want)
 	}
 }
