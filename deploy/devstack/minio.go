@@ -118,7 +118,12 @@ func StartMinIO(ctx context.Context, o MinIOOptions) (*MinIO, error) {
 	go func() { m.done <- cmd.Wait() }()
 	deadline := time.Now().Add(o.StartupWait)
 	for {
-		if ready(ctx, "http://"+o.Addr+"/minio/health/ready") {
+		// Not /minio/health/ready, which answers before MinIO has loaded
+		// its buckets' metadata: that load then replaces, in memory, any
+		// bucket configuration set meanwhile (a lifecycle rule put or
+		// removed in the first tenth of a second or so is undone, and reads
+		// say so). The cluster check waits for it.
+		if ready(ctx, "http://"+o.Addr+"/minio/health/cluster") {
 			return m, nil
 		}
 		select {
