@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/ofsted-portal/evidence/portal/blobs"
 	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -26,8 +27,95 @@ func (s *Service) RunRetention(ctx context.Context) ([]string, error) {
 	case err != nil:
 		s.log.Error("retention sweep", "err", err)
 	}
-	s.reviewRetention(ctx)
+	checks := s.rulesToCheck(ctx)
+	s.reviewRetention(ctx, checks)
+	s.checkRules(ctx, checks)
 	return ids, err
+}
+
+// rulesPerRun is how many visits' buckets one retention run reads the
+// expiry rule of: every active visit's in turn, 20 each run.
+const rulesPerRun = 20
+
+// ruleCheck is a visit whose bucket's expiry rule the run reads back, and
+// the rule the review found it should have.
+type ruleCheck struct {
+	store.RuleToCheck
+	want time.Time
+	seen bool // the review read the visit, and want is set
+}
+
+// rulesToCheck takes the next visits whose bucket's rule the run reads
+// back: those after the last run's, in id order, whose store side is
+// recorded as done (store.RulesToCheck).
+func (s *Service) rulesToCheck(ctx context.Context) map[string]*ruleCheck {
+	s.rulesMu.Lock()
+	after := s.rulesAfter
+	s.rulesMu.Unlock()
+	todo, next, err := s.store.RulesToCheck(ctx, after, rulesPerRun)
+	if err != nil {
+		s.dbErr(ctx, "retention", err)
+		s.log.Error("retention run: expiry rules not read back", "err", err)
+		return nil
+	}
+	s.rulesMu.Lock()
+	s.rulesAfter = next
+	s.rulesMu.Unlock()
+	checks := make(map[string]*ruleCheck, len(todo))
+	for _, c := range todo {
+		checks[c.VisitID] = &ruleCheck{RuleToCheck: c}
+	}
+	return checks
+}
+
+// checkRules reads back the expiry rule of each visit's bucket in checks
+// and compares it with the one the visit should have (backstopDate, as the
+// review found it). The portal records a rule as done once the store
+// accepts it, and a store can lose one it accepted: MinIO, just after it
+// starts, puts back the bucket settings it read from disk. A rule found
+// otherwise, absent, or present on a held visit (where it would expire
+// held evidence), is made unknown again (store.RuleLost), and the next
+// run brings it back as any act left unfinished is. A store without
+// lifecycle rules has nothing to read back.
+func (s *Service) checkRules(ctx context.Context, checks map[string]*ruleCheck) {
+	s.health.mu.Lock()
+	f := s.health.features
+	s.health.mu.Unlock()
+	if f != nil && !f.Lifecycle {
+		return // the self-test found no lifecycle rules: none was set
+	}
+	for _, c := range checks {
+		if !c.seen {
+			continue
+		}
+		got, err := s.blobs.Expiry(ctx, c.Bucket)
+		if errors.Is(err, blobs.ErrNoLifecycle) {
+			return
+		}
+		if err != nil {
+			s.log.Error("retention run: expiry rule not read back", "visit", c.VisitID, "err", err)
+			continue
+		}
+		if want := ruleDate(c.want); got.Equal(want) {
+			continue
+		}
+		s.log.Warn("the object store's expiry rule is not the one recorded: the next retention run brings it back", "visit", c.VisitID,
+			"want", ruleDate(c.want).Format(time.DateOnly), "found", ruleDate(got).Format(time.DateOnly))
+		if err := s.store.RuleLost(ctx, c.Act, s.now().Add(-storeSettle-time.Second)); err != nil {
+			s.dbErr(ctx, "retention", err)
+			s.log.Error("retention run", "visit", c.VisitID, "err", err)
+		}
+	}
+}
+
+// ruleDate is the day a rule expires on as the store keeps it (midnight,
+// UTC), or zero for none.
+func ruleDate(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // retentionRec describes a destruction step for the audit trail. A failed
@@ -45,12 +133,15 @@ func (s *Service) retentionRec(visitID, action, object string, detail map[string
 // walk over every live visit happens here, once per sweep, never per
 // scrape, a page of visits at a time; destroyed visits are counted, not
 // read.
-func (s *Service) reviewRetention(ctx context.Context) {
+func (s *Service) reviewRetention(ctx context.Context, checks map[string]*ruleCheck) {
 	var n RetentionCounts
 	today := s.Today()
 	err := s.store.LiveVisitPages(ctx, func(rows []store.VisitRow) error {
 		for _, r := range rows {
-			s.reviewOne(r, today, &n)
+			st := s.reviewOne(r, today, &n)
+			if c := checks[r.ID]; c != nil && r.State == StateActive {
+				c.want, c.seen = backstopDate(st), true
+			}
 		}
 		return nil
 	})
@@ -68,7 +159,7 @@ func (s *Service) reviewRetention(ctx context.Context) {
 
 // reviewOne counts a live visit where its destruction stands, and logs it
 // when it is due within 7 days.
-func (s *Service) reviewOne(r store.VisitRow, today time.Time, n *RetentionCounts) {
+func (s *Service) reviewOne(r store.VisitRow, today time.Time, n *RetentionCounts) Status {
 	v, st := r.Visit, s.statusOf(r)
 	switch {
 	case st.LegalHold:
@@ -80,9 +171,10 @@ func (s *Service) reviewOne(r store.VisitRow, today time.Time, n *RetentionCount
 		n.Failed++
 	}
 	if st.DestroyOn.IsZero() {
-		return
+		return st
 	}
 	if days := s.daysUntil(st.DestroyOn); days >= 0 && days <= 7 {
 		s.log.Warn("visit due for destruction soon", "visit", v.ID, "reference", v.Reference, "destroy_on", st.DestroyOn.Format(time.DateOnly), "legal_hold", st.LegalHold)
 	}
+	return st
 }

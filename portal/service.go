@@ -69,6 +69,10 @@ type Service struct {
 	anchorMu     sync.Mutex
 	anchors      Anchors
 	anchored     int64 // the last checkpoint anchored by this process
+	// rulesAfter is where the retention run's reading back of the
+	// buckets' expiry rules goes on from (checkRules).
+	rulesMu    sync.Mutex
+	rulesAfter string
 
 	// instance names this service in leases (host, pid, a random part).
 	instance string

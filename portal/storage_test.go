@@ -481,6 +481,67 @@ func TestRetentionRunBringsTheExpiryRule(t *testing.T) {
 	run("lifted", 1)
 }
 
+// TestRetentionRunReadsTheRulesBack: the retention run reads back the
+// expiry rule of the buckets whose store side is recorded as done, and a
+// rule the store lost after accepting it (as MinIO does with the settings
+// made just after it starts), or one present on a held visit, where it
+// would expire held evidence, is put right by the run after.
+func TestRetentionRunReadsTheRulesBack(t *testing.T) {
+	ctx := context.Background()
+	d := startDomain(t)
+	v := d.demo()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	blobs := d.svc.Blobs()
+	backstop := func() string {
+		t.Helper()
+		exp, err := blobs.Expiry(ctx, v.Bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exp.IsZero() {
+			return "none"
+		}
+		return exp.AddDate(0, 0, -14).Format(time.DateOnly)
+	}
+	day := d.publish(lead, v)
+	destroyOn := *d.mustAccess(lead, policy.VisitView).View(ctx).DestroyOn
+	runs := func(what, want string) {
+		t.Helper()
+		for range 2 { // the first finds it, the second puts it right
+			day = day.AddDate(0, 0, 1)
+			d.at(day)
+			if _, err := d.svc.RunRetention(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := backstop(); got != want {
+			t.Errorf("%s: after two retention runs the store's rule expires the evidence 14 days after %s, want %s", what, got, want)
+		}
+	}
+	if got := backstop(); got != destroyOn {
+		t.Fatalf("published: the rule expires the evidence 14 days after %s, want %s", got, destroyOn)
+	}
+	runs("nothing lost", destroyOn)
+
+	if err := blobs.SetExpiry(ctx, v.Bucket, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	runs("the store lost the rule", destroyOn)
+
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err != nil {
+		t.Fatal(err)
+	}
+	if got := backstop(); got != "none" {
+		t.Fatalf("held: the rule still expires the evidence 14 days after %s", got)
+	}
+	back, _ := time.Parse(time.DateOnly, destroyOn)
+	if err := blobs.SetExpiry(ctx, v.Bucket, back.AddDate(0, 0, 14)); err != nil {
+		t.Fatal(err)
+	}
+	runs("held, and the store put the rule back", "none")
+}
+
 // TestUploadUnderHoldHoldsItsOwnObjects: a file stored while its visit is
 // under legal hold has its own objects held, and those alone: the upload
 // does not hold every object version of the visit again (one S3 request

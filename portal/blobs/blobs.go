@@ -401,12 +401,19 @@ func (s *Store) SetExpiry(ctx context.Context, bucket string, date time.Time) er
 	return nil
 }
 
-// Expiry returns the backstop date, or zero when there is none.
+// ErrNoLifecycle is a store without bucket lifecycle rules.
+var ErrNoLifecycle = errors.New("blobs: the object store has no bucket lifecycle rules")
+
+// Expiry returns the backstop date, or zero when there is none
+// (ErrNoLifecycle: the store has no lifecycle rules at all).
 func (s *Store) Expiry(ctx context.Context, bucket string) (time.Time, error) {
 	cfg, err := s.c.GetBucketLifecycle(ctx, bucket)
 	if err != nil {
-		if minio.ToErrorResponse(err).Code == "NoSuchLifecycleConfiguration" {
+		switch minio.ToErrorResponse(err).Code {
+		case "NoSuchLifecycleConfiguration":
 			return time.Time{}, nil
+		case "NotImplemented":
+			return time.Time{}, ErrNoLifecycle
 		}
 		return time.Time{}, err
 	}

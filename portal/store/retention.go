@@ -176,6 +176,59 @@ func (s *Store) RuleApplied(ctx context.Context, act StoreAct, now time.Time) er
 	return nil
 }
 
+// RuleToCheck is an active visit whose object store is recorded as at its
+// legal hold and expiry rule: the retention run reads the bucket's rule
+// back (RulesToCheck), since a store may lose a change it accepted.
+type RuleToCheck struct {
+	VisitID, Bucket string
+	Act             StoreAct
+}
+
+// RulesToCheck reads the next limit active visits after the id after, in
+// id order, and returns those whose store side is recorded as done, with
+// where the next reading begins ("" once the last visit was read): one
+// statement, reading the visits_state index from after, so the destroyed
+// are never read.
+func (s *Store) RulesToCheck(ctx context.Context, after string, limit int) (checks []RuleToCheck, next string, err error) {
+	type row struct {
+		RuleToCheck
+		known bool
+	}
+	rows, err := queryAtMost(ctx, s.db, limit, func(sc scanner) (row, error) {
+		var r row
+		var storeHold, storeRule sql.NullInt64
+		var hold bool
+		err := sc.Scan(&r.VisitID, &r.Bucket, &r.Act.Gen, &hold, &storeHold, &storeRule)
+		r.Act.VisitID = r.VisitID
+		r.known = storeRule.Valid && storeHold.Valid && (storeHold.Int64 != 0) == hold
+		return r, err
+	}, `SELECT id, bucket, store_gen, legal_hold, store_hold, store_rule FROM visits WHERE state = 'active' AND id > ? ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: rules to check: %w", err)
+	}
+	for _, r := range rows {
+		if r.known {
+			checks = append(checks, r.RuleToCheck)
+		}
+	}
+	if len(rows) == limit {
+		next = rows[len(rows)-1].VisitID
+	}
+	return checks, next, nil
+}
+
+// RuleLost records that a visit's bucket was found without the expiry
+// rule the store side recorded as done (or with one it should not have),
+// as act read it: the rule is unknown again, and the next retention run
+// brings it back (StoreSidesToApply picks it from at on). A change to the
+// visit since act leaves it alone: that act carries the rule.
+func (s *Store) RuleLost(ctx context.Context, act StoreAct, at time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE visits SET store_rule = NULL, store_at = ? WHERE id = ? AND store_gen = ? AND store_rule = 1`, formatTime(at), act.VisitID, act.Gen); err != nil {
+		return fmt.Errorf("store: rule lost: %w", err)
+	}
+	return nil
+}
+
 // StoreSideFailed puts a visit the retention run failed to bring the
 // object store to behind the others it has to carry (StoreSidesToApply),
 // unless another act came since.
