@@ -72,11 +72,11 @@ func (s *Service) rulesToCheck(ctx context.Context) map[string]*ruleCheck {
 // and compares it with the one the visit should have (backstopDate, as the
 // review found it). The portal records a rule as done once the store
 // accepts it, and a store can lose one it accepted: MinIO, just after it
-// starts, puts back the bucket settings it read from disk. A rule found
-// otherwise, absent, or present on a held visit (where it would expire
-// held evidence), is made unknown again (store.RuleLost), and the next
-// run brings it back as any act left unfinished is. A store without
-// lifecycle rules has nothing to read back.
+// starts, puts back the bucket settings it read from disk. A rule that is
+// absent, has another date, or is present on a held visit (where it would
+// expire held evidence) is made unknown again (store.RuleLost), and the
+// next run brings it back as it does any act left unfinished. A store
+// without lifecycle rules has nothing to read back.
 func (s *Service) checkRules(ctx context.Context, checks map[string]*ruleCheck) {
 	s.health.mu.Lock()
 	f := s.health.features

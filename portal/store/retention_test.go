@@ -319,3 +319,73 @@ func TestFilesToHoldFollowTheirVisit(t *testing.T) {
 		t.Fatalf("a file stored after the lift is to hold: %v", err)
 	}
 }
+
+// TestRulesToCheckGoRoundTheActiveVisits: the visits whose rules the
+// retention run reads back are the active ones whose store side is
+// recorded as done, taken a few at a time in id order, starting again
+// after the last; a rule found lost is unknown again, and the run after
+// carries it, unless an act came since the check read the visit (that
+// act carries the rule as the visit now stands).
+func TestRulesToCheckGoRoundTheActiveVisits(t *testing.T) {
+	ctx := context.Background()
+	s, now := threeLiveVisits(t)
+	read := func(after string) ([]string, string) {
+		t.Helper()
+		cs, next, err := s.RulesToCheck(ctx, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, c := range cs {
+			ids = append(ids, c.VisitID)
+		}
+		return ids, next
+	}
+	ids, next := read("")
+	if !slices.Equal(ids, []string{"v1", "v2"}) || next != "v2" {
+		t.Fatalf("the first two: %v, then after %q", ids, next)
+	}
+	if ids, next = read(next); !slices.Equal(ids, []string{"v3"}) || next != "" {
+		t.Fatalf("the last: %v, then after %q, want from the start", ids, next)
+	}
+	// A visit whose act is still being carried is the act's to finish.
+	act := holdAct(t, s, "v2", true, now)
+	if ids, _ = read(""); !slices.Equal(ids, []string{"v1"}) {
+		t.Fatalf("with v2's hold being carried: %v, want v1 alone", ids)
+	}
+	if err := s.HoldApplied(ctx, act, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RuleApplied(ctx, act, now); err != nil {
+		t.Fatal(err)
+	}
+	cs, _, err := s.RulesToCheck(ctx, "", 3)
+	if err != nil || len(cs) != 3 {
+		t.Fatalf("every visit's store side done: %+v (%v)", cs, err)
+	}
+
+	// v1's rule found lost: carried by the next run.
+	at := now.Add(time.Minute)
+	if err := s.RuleLost(ctx, cs[0].Act, at); err != nil {
+		t.Fatal(err)
+	}
+	todo, err := s.StoreSidesToApply(ctx, at.Add(time.Second), 10)
+	if err != nil || len(todo) != 1 || todo[0].ID != "v1" || !todo[0].RuleUnknown || todo[0].HoldUnknown {
+		t.Fatalf("after v1's rule was found lost, the store sides to carry: %+v (%v)", todo, err)
+	}
+	// v2's: an act came since the check read it, and stands.
+	later := holdAct(t, s, "v2", false, at)
+	if err := s.HoldApplied(ctx, later, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RuleApplied(ctx, later, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RuleLost(ctx, cs[1].Act, at); err != nil {
+		t.Fatal(err)
+	}
+	todo, err = s.StoreSidesToApply(ctx, at.Add(time.Hour), 10)
+	if err != nil || len(todo) != 1 || todo[0].ID != "v1" {
+		t.Fatalf("a rule found lost by a check older than the visit's last act was made unknown: %+v (%v)", todo, err)
+	}
+}
