@@ -96,26 +96,17 @@ func (s *Service) checkRules(ctx context.Context, checks map[string]*ruleCheck) 
 			s.log.Error("retention run: expiry rule not read back", "visit", c.VisitID, "err", err)
 			continue
 		}
-		if want := ruleDate(c.want); got.Equal(want) {
+		want := blobs.ExpiryDay(c.want)
+		if got.Equal(want) {
 			continue
 		}
 		s.log.Warn("the object store's expiry rule is not the one recorded: the next retention run brings it back", "visit", c.VisitID,
-			"want", ruleDate(c.want).Format(time.DateOnly), "found", ruleDate(got).Format(time.DateOnly))
+			"want", want.Format(time.DateOnly), "found", got.Format(time.DateOnly))
 		if err := s.store.RuleLost(ctx, c.Act, s.now().Add(-storeSettle-time.Second)); err != nil {
 			s.dbErr(ctx, "retention", err)
 			s.log.Error("retention run", "visit", c.VisitID, "err", err)
 		}
 	}
-}
-
-// ruleDate is the day a rule expires on as the store keeps it (midnight,
-// UTC), or zero for none.
-func ruleDate(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	y, m, d := t.Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // retentionRec describes a destruction step for the audit trail. A failed

@@ -424,18 +424,7 @@ func TestRetentionRunBringsTheExpiryRule(t *testing.T) {
 	lead := d.person("ofsted", "lead@ofsted.example")
 	admin := d.person("ofsted", "admin@ofsted.example")
 	rules := func(r *http.Request) bool { return r.URL.Query().Has("lifecycle") && r.Method != http.MethodGet }
-	// backstop is the destruction date the store's rule is set from.
-	backstop := func() string {
-		t.Helper()
-		exp, err := d.svc.Blobs().Expiry(ctx, v.Bucket)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if exp.IsZero() {
-			return "none"
-		}
-		return exp.AddDate(0, 0, -14).Format(time.DateOnly)
-	}
+	backstop := func() string { t.Helper(); return backstopOf(t, d, v) }
 	// refused does act while the store refuses the rule: the act stands,
 	// with no rule.
 	refused := func(what string, act func()) {
@@ -481,6 +470,20 @@ func TestRetentionRunBringsTheExpiryRule(t *testing.T) {
 	run("lifted", 1)
 }
 
+// backstopOf is the destruction date the store's rule on v's bucket is
+// set from (14 days before it expires the evidence), or "none".
+func backstopOf(t *testing.T, d *domain, v store.Visit) string {
+	t.Helper()
+	exp, err := d.svc.Blobs().Expiry(context.Background(), v.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp.IsZero() {
+		return "none"
+	}
+	return exp.AddDate(0, 0, -14).Format(time.DateOnly)
+}
+
 // TestRetentionRunReadsTheRulesBack: the retention run reads back the
 // expiry rule of the buckets whose store side is recorded as done, and a
 // rule the store lost after accepting it (as MinIO does with the settings
@@ -493,17 +496,7 @@ func TestRetentionRunReadsTheRulesBack(t *testing.T) {
 	lead := d.person("ofsted", "lead@ofsted.example")
 	admin := d.person("ofsted", "admin@ofsted.example")
 	blobs := d.svc.Blobs()
-	backstop := func() string {
-		t.Helper()
-		exp, err := blobs.Expiry(ctx, v.Bucket)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if exp.IsZero() {
-			return "none"
-		}
-		return exp.AddDate(0, 0, -14).Format(time.DateOnly)
-	}
+	backstop := func() string { t.Helper(); return backstopOf(t, d, v) }
 	day := d.publish(lead, v)
 	destroyOn := *d.mustAccess(lead, policy.VisitView).View(ctx).DestroyOn
 	runs := func(what, want string) {

@@ -382,12 +382,11 @@ func (s *Store) BucketExists(ctx context.Context, bucket string) (bool, error) {
 func (s *Store) SetExpiry(ctx context.Context, bucket string, date time.Time) error {
 	cfg := lifecycle.NewConfiguration()
 	if !date.IsZero() {
-		y, m, d := date.Date()
 		cfg.Rules = []lifecycle.Rule{{
 			ID:                          "portal-retention-backstop",
 			Status:                      "Enabled",
 			RuleFilter:                  lifecycle.Filter{Prefix: ""},
-			Expiration:                  lifecycle.Expiration{Date: lifecycle.ExpirationDate{Time: time.Date(y, m, d, 0, 0, 0, 0, time.UTC)}},
+			Expiration:                  lifecycle.Expiration{Date: lifecycle.ExpirationDate{Time: ExpiryDay(date)}},
 			NoncurrentVersionExpiration: lifecycle.NoncurrentVersionExpiration{NoncurrentDays: 1},
 		}}
 	}
@@ -399,6 +398,16 @@ func (s *Store) SetExpiry(ctx context.Context, bucket string, date time.Time) er
 		return fmt.Errorf("blobs: lifecycle %s: %w", bucket, err)
 	}
 	return nil
+}
+
+// ExpiryDay is the rule SetExpiry sets for date as the store keeps it and
+// Expiry reads it: midnight UTC of date's calendar day; zero for none.
+func ExpiryDay(date time.Time) time.Time {
+	if date.IsZero() {
+		return date
+	}
+	y, m, d := date.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // ErrNoLifecycle is a store without bucket lifecycle rules.
