@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/blobs"
 	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
@@ -73,7 +74,7 @@ func (acc *Access) changed(ctx context.Context, act *store.StoreAct) (VisitView,
 	acc.Status = st
 	acc.decided = map[decisionKey]policy.Decision{}
 	if act != nil {
-		if err := acc.svc.applyRule(ctx, acc.Visit, st, *act); err != nil {
+		if _, err := acc.svc.applyRule(ctx, acc.Visit, st, *act); err != nil {
 			acc.svc.log.Error("expiry rule not brought to the visit; the retention run will", "visit", acc.Visit.ID, "err", err)
 		}
 	}
@@ -177,16 +178,17 @@ func (s *Service) finishStoreSides(ctx context.Context) {
 		}
 		// An act on the hold leaves the rule unknown too.
 		if h.RuleUnknown {
+			var expires time.Time
 			st, err := s.status(ctx, h.Visit)
 			if err == nil {
-				err = s.applyRule(ctx, h.Visit, st, h.Act)
+				expires, err = s.applyRule(ctx, h.Visit, st, h.Act)
 			}
 			if err != nil {
 				s.log.Error("expiry rule not brought to the visit by the retention run", "visit", h.Visit.ID, "err", err)
 				s.storeSideFailed(ctx, h.Act)
 				continue
 			}
-			s.log.Warn("expiry rule brought to the visit by the retention run", "visit", h.Visit.ID, "expires", backstopDate(st))
+			s.log.Warn("expiry rule brought to the visit by the retention run", "visit", h.Visit.ID, "expires", expires)
 		}
 	}
 	s.holdFiles(ctx)
@@ -228,27 +230,58 @@ func (s *Service) storeSideFailed(ctx context.Context, act store.StoreAct) {
 	}
 }
 
-// backstopDays is how long after the expected destruction date the store's
-// own lifecycle rule expires the objects, should the portal be down.
+// backstopDays is how long after the portal may destroy a visit at the
+// soonest the store's own lifecycle rule expires its objects, should the
+// portal be down then.
 const backstopDays = 14
 
-// backstopDate is the date the store's own rule expires a visit's objects:
-// none until publication or while on hold, destruction date + 14 days
-// after.
-func backstopDate(st Status) time.Time {
+// backstopDate is the soonest date the store's own rule may expire a
+// visit's objects: none until publication or while on hold; else 14 days
+// after the destruction date, or after the day the notice given runs out
+// when that is later (a date recorded late, a hold lifted after it). A
+// rule dated sooner would have the store remove evidence the portal still
+// keeps.
+func (s *Service) backstopDate(st Status) time.Time {
 	if st.DestroyOn.IsZero() || st.LegalHold {
 		return time.Time{}
 	}
-	return st.DestroyOn.AddDate(0, 0, backstopDays)
+	d := st.DestroyOn.AddDate(0, 0, backstopDays)
+	if st.Notice != nil {
+		d = s.later(d, retention.Earliest(st.DestroyOn, *st.Notice, s.cfg.DestructionNotice))
+	}
+	return d
+}
+
+// ruleDate is the date an act sets the store's rule to: backstopDate, and
+// no sooner than 14 days after a notice given now would run out, since the
+// run gives it only after the act (a rule dated from a past destruction
+// date alone, as it once was, expired the evidence at once).
+func (s *Service) ruleDate(st Status) time.Time {
+	d := s.backstopDate(st)
+	if d.IsZero() {
+		return d
+	}
+	return s.later(d, s.now().Add(s.cfg.DestructionNotice))
+}
+
+// later is d, or the store's day (midnight UTC) after the day of t plus
+// backstopDays when that is later.
+func (s *Service) later(d, t time.Time) time.Time {
+	if f := blobs.ExpiryDay(t.UTC()).AddDate(0, 0, backstopDays+1); f.After(d) {
+		return f
+	}
+	return d
 }
 
 // applyRule brings the bucket's lifecycle rule to the visit as it stood
-// after act (backstopDate), and records it done (store.RuleApplied).
-func (s *Service) applyRule(ctx context.Context, v store.Visit, st Status, act store.StoreAct) error {
-	if err := s.blobs.SetExpiry(ctx, v.Bucket, backstopDate(st)); err != nil {
-		return err
+// after act (ruleDate), and records it done (store.RuleApplied). It
+// returns the rule's date.
+func (s *Service) applyRule(ctx context.Context, v store.Visit, st Status, act store.StoreAct) (time.Time, error) {
+	d := s.ruleDate(st)
+	if err := s.blobs.SetExpiry(ctx, v.Bucket, d); err != nil {
+		return d, err
 	}
-	return s.store.RuleApplied(ctx, act, s.now())
+	return d, s.store.RuleApplied(ctx, act, s.now())
 }
 
 // Certificate is a destroyed visit's signed destruction certificate.

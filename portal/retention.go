@@ -69,11 +69,11 @@ func (s *Service) rulesToCheck(ctx context.Context) map[string]*ruleCheck {
 }
 
 // checkRules reads back the expiry rule of each visit's bucket in checks
-// and compares it with the one the visit should have (backstopDate, as the
-// review found it). The portal records a rule as done once the store
+// and compares it with the soonest the visit may have (backstopDate, as
+// the review found it). The portal records a rule as done once the store
 // accepts it, and a store can lose one it accepted: MinIO, just after it
 // starts, puts back the bucket settings it read from disk. A rule that is
-// absent, has another date, or is present on a held visit (where it would
+// absent, sooner than that, or is present on a held visit (where it would
 // expire held evidence) is made unknown again (store.RuleLost), and the
 // next run brings it back as it does any act left unfinished. A store
 // without lifecycle rules has nothing to read back.
@@ -96,8 +96,11 @@ func (s *Service) checkRules(ctx context.Context, checks map[string]*ruleCheck) 
 			s.log.Error("retention run: expiry rule not read back", "visit", c.VisitID, "err", err)
 			continue
 		}
+		// A rule later than the soonest is one an act dated from its own
+		// day (ruleDate); only one sooner, or any on a visit that must
+		// have none, would remove evidence the portal keeps.
 		want := blobs.ExpiryDay(c.want)
-		if got.Equal(want) {
+		if want.IsZero() && got.IsZero() || !want.IsZero() && !got.Before(want) {
 			continue
 		}
 		s.log.Warn("the object store's expiry rule is not the one recorded: the next retention run brings it back", "visit", c.VisitID,
@@ -131,7 +134,7 @@ func (s *Service) reviewRetention(ctx context.Context, checks map[string]*ruleCh
 		for _, r := range rows {
 			st := s.reviewOne(r, today, &n)
 			if c := checks[r.ID]; c != nil && r.State == StateActive {
-				c.want, c.seen = backstopDate(st), true
+				c.want, c.seen = s.backstopDate(st), true
 			}
 		}
 		return nil

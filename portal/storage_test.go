@@ -470,6 +470,88 @@ func TestRetentionRunBringsTheExpiryRule(t *testing.T) {
 	run("lifted", 1)
 }
 
+// TestStoreRuleNeverExpiresWhatThePortalKeeps: the store's own expiry
+// rule is a backstop, 14 days after the portal would destroy the visit
+// itself; it must never come due while the portal still keeps the
+// evidence. An act dated after the destruction date (a hold lifted months
+// later, a publication recorded late with its real date) once set the rule
+// 14 days after that date, already past, and the store expired everything
+// at once, before the notice the portal gives had run. The rule is set no
+// sooner than 14 days after the notice an act given today would run out,
+// and the retention run's reading back takes such a later rule as right.
+func TestStoreRuleNeverExpiresWhatThePortalKeeps(t *testing.T) {
+	ctx := context.Background()
+	// kept wants the store's rule on v's bucket 14 days after the portal
+	// could destroy the visit at the soonest, once the run gave notice, and
+	// the rule to stay as it is over the runs after.
+	kept := func(t *testing.T, d *domain, v store.Visit, admin portal.Actor, day time.Time, what string) {
+		t.Helper()
+		if _, err := d.svc.RunRetention(ctx); err != nil {
+			t.Fatal(err)
+		}
+		view := d.mustAccess(admin, policy.VisitView).View(ctx)
+		if view.State == portal.StateDestroyed || view.Destruction == nil {
+			t.Fatalf("%s: state %s, destruction %+v: want notice given and the visit kept", what, view.State, view.Destruction)
+		}
+		exp, err := d.svc.Blobs().Expiry(ctx, v.Bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		soonest := view.Destruction.NotBefore.AddDate(0, 0, 14)
+		if exp.IsZero() || exp.Before(soonest) {
+			t.Fatalf("%s on %s: the store's rule expires the evidence on %s, before %s (14 days after the portal may destroy it, %s)",
+				what, day.Format(time.DateOnly), exp.Format(time.DateOnly), soonest.Format(time.DateOnly), view.Destruction.NotBefore.Format(time.DateOnly))
+		}
+		for range 2 {
+			day = day.Add(12 * time.Hour)
+			d.at(day)
+			if _, err := d.svc.RunRetention(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if again, err := d.svc.Blobs().Expiry(ctx, v.Bucket); err != nil || !again.Equal(exp) {
+			t.Errorf("%s: the runs after moved the store's rule from %s to %s (%v)", what, exp.Format(time.DateOnly), again.Format(time.DateOnly), err)
+		}
+	}
+
+	t.Run("hold lifted months after the destruction date", func(t *testing.T) {
+		d := startDomain(t)
+		v := d.demo()
+		lead := d.person("ofsted", "lead@ofsted.example")
+		admin := d.person("ofsted", "admin@ofsted.example")
+		d.publish(lead, v)
+		if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err != nil {
+			t.Fatal(err)
+		}
+		destroyOn, _ := time.Parse(time.DateOnly, *d.mustAccess(admin, policy.VisitView).View(ctx).DestroyOn)
+		day := destroyOn.AddDate(0, 3, 0)
+		d.at(day)
+		if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, false, "Review ended"); err != nil {
+			t.Fatal(err)
+		}
+		kept(t, d, v, admin, day, "lifted")
+	})
+
+	t.Run("publication recorded late", func(t *testing.T) {
+		d := startDomain(t)
+		v := d.demo()
+		lead := d.person("ofsted", "lead@ofsted.example")
+		admin := d.person("ofsted", "admin@ofsted.example")
+		tl, err := timelineOf(d, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		day := tl.FieldworkEnd.AddDate(0, 3, 0)
+		d.at(day)
+		for i, ev := range []string{"draft_sent", "final_sent", "published"} {
+			if _, err := d.mustAccess(lead, policy.VisitRecordEvent).RecordEvent(ctx, ev, tl.FieldworkEnd.AddDate(0, 0, i+1).Format(time.DateOnly)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		kept(t, d, v, admin, day, "published late")
+	})
+}
+
 // backstopOf is the destruction date the store's rule on v's bucket is
 // set from (14 days before it expires the evidence), or "none".
 func backstopOf(t *testing.T, d *domain, v store.Visit) string {

@@ -202,6 +202,49 @@ func TestNothingDestroyedBeforeDateOrOnHold(t *testing.T) {
 	}
 }
 
+// TestLiftedHoldGivesNoticeAgain: a notice given (and approved) before a
+// legal hold does not count once the hold is lifted, months later
+// perhaps, by one administrator: the lift withdraws them, and the visit
+// is destroyed only once a fresh notice has run, as for any visit whose
+// date is already past.
+func TestLiftedHoldGivesNoticeAgain(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.visit(t, "v1", wrappedKey()) // destroy on 2027-01-22
+	s := h.service("p1")
+	s.NoticePeriod = 7 * 24 * time.Hour
+	h.today, h.hour = day("2027-01-16"), 9
+	if got, err := s.Sweep(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("noticed: destroyed %v, %v", got, err)
+	}
+	if err := h.st.ApproveDestruction(ctx, "v1", "iss", "admin", "admin@ofsted.example", s.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: true, At: s.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	h.today = day("2027-09-01")
+	if _, err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: false, At: s.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	lifted := s.Now()
+	if got, err := s.Sweep(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("the sweep right after the lift destroyed %v (%v): the notice and approval given before the hold counted", got, err)
+	}
+	n, err := h.st.GetNotice(ctx, "v1")
+	if err != nil || n.GivenAt.Before(lifted) || !n.ApprovedAt.IsZero() {
+		t.Fatalf("after the lift the notice stands given at %s (lifted %s), approved at %s (%v): want a fresh one, not approved", n.GivenAt, lifted, n.ApprovedAt, err)
+	}
+	h.today = day("2027-09-07")
+	if got, _ := s.Sweep(ctx); len(got) != 0 {
+		t.Fatalf("destroyed %v before the fresh notice ran out", got)
+	}
+	h.today = day("2027-09-08")
+	if got, err := s.Sweep(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("the fresh notice ran out: destroyed %v, %v", got, err)
+	}
+}
+
 // TestHoldDuringTheInventoryStopsTheDestruction sets a legal hold while
 // the destruction takes its inventory: after the sweep found the visit
 // due, before anything is destroyed. The destruction must not begin: the

@@ -110,7 +110,8 @@ type StoreAct struct {
 // destruction has begun a hold can no longer stop it:
 // ErrDestructionBegun, and nothing is stored. The object store's side of
 // the hold, and its expiry rule, are then to be brought to it: the act is
-// returned, for HoldApplied and RuleApplied.
+// returned, for HoldApplied and RuleApplied. A lift withdraws the
+// visit's destruction notice and its approval.
 func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, audit ...AuditRecord) (StoreAct, error) {
 	act := StoreAct{VisitID: visitID}
 	err := s.inTx(ctx, func(tx *Tx) error {
@@ -123,6 +124,13 @@ func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, a
 			}
 			return ErrDestructionBegun
 		}
+		if err != nil || h.On {
+			return err
+		}
+		// A lift withdraws the notice, and any approval, given before: the
+		// destruction waits for a fresh notice to run out, whatever was
+		// decided before the hold.
+		_, err = tx.ExecContext(ctx, `DELETE FROM destruction_notices WHERE visit_id = ?`, visitID)
 		return err
 	}, audit...)
 	if err != nil && !errors.Is(err, ErrDestructionBegun) && !errors.Is(err, ErrNotFound) {
