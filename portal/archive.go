@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -25,11 +26,13 @@ const ManifestName = "manifest-sha256.txt"
 // Archive is a chosen set of files, authorised and recorded, ready to be
 // written as one zip.
 type Archive struct {
-	acc   *Access
-	key   *crypto.VisitKey
-	files []store.File
-	paths []string
-	Bytes int64 // total plaintext size
+	acc     *Access
+	key     *crypto.VisitKey
+	files   []store.File
+	paths   []string
+	first   io.ReadCloser // the first file, opened before any record
+	damaged *store.File   // the file whose damage stopped WriteTo
+	Bytes   int64         // total plaintext size
 }
 
 // Files is how many files the archive holds.
@@ -94,15 +97,27 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 		a.paths[i] = archivePath(f.Item, name, used)
 		a.Bytes += f.Size
 	}
+	// The first file's first part is authenticated before the status line,
+	// as a single download's is: damage there is an error page, not a
+	// connection cut with no answer.
+	f := a.files[0]
+	if a.first, err = s.evidence.Open(ctx, acc.Visit, a.key, f, 0, f.Size); err != nil {
+		if errors.Is(err, evidence.ErrCorrupt) {
+			_ = s.store.Audit(ctx, acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": 0, "bytes": f.Size, "archive": true}))
+		}
+		return nil, err
+	}
 	// No download without its record: one per file, all or none.
 	recs := make([]store.AuditRecord, len(a.files))
 	for i, f := range a.files {
 		recs[i] = acc.rec("file.download", f.ID, "success", map[string]any{"from": 0, "bytes": f.Size, "archive": true})
 	}
 	if err := s.store.Audit(ctx, recs...); err != nil {
+		a.first.Close()
 		return nil, err
 	}
 	if err := acc.markTeamDownload(ctx, a.files...); err != nil {
+		a.first.Close()
 		return nil, err
 	}
 	return a, nil
@@ -118,10 +133,14 @@ func (a *Archive) WriteTo(ctx context.Context, w io.Writer) error {
 	s := a.acc.svc
 	zw := zip.NewWriter(w)
 	var manifest strings.Builder
+	defer a.first.Close()
 	for i, f := range a.files {
-		if err := a.writeFile(ctx, zw, f, a.paths[i]); err != nil {
+		if err := a.writeFile(ctx, zw, f, a.paths[i], i == 0); err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("archive stopped", "visit", a.acc.Visit.ID, "file", f.ID, "err", err)
+			}
+			if errors.Is(err, evidence.ErrCorrupt) {
+				a.damaged = &a.files[i]
 			}
 			return err
 		}
@@ -140,12 +159,17 @@ func (a *Archive) WriteTo(ctx context.Context, w io.Writer) error {
 	return err
 }
 
-func (a *Archive) writeFile(ctx context.Context, zw *zip.Writer, f store.File, path string) error {
-	r, err := a.acc.svc.evidence.Open(ctx, a.acc.Visit, a.key, f, 0, f.Size)
-	if err != nil {
-		return err
+// writeFile writes f into the archive, from the reader PrepareArchive
+// opened when first.
+func (a *Archive) writeFile(ctx context.Context, zw *zip.Writer, f store.File, path string, first bool) error {
+	r := a.first
+	if !first {
+		var err error
+		if r, err = a.acc.svc.evidence.Open(ctx, a.acc.Visit, a.key, f, 0, f.Size); err != nil {
+			return err
+		}
+		defer r.Close()
 	}
-	defer r.Close()
 	w, err := zw.CreateHeader(&zip.FileHeader{Name: path, Method: zip.Store, Modified: f.UploadedAt})
 	if err != nil {
 		return err

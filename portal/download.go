@@ -69,21 +69,38 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 	return &Download{File: f, Name: name, Offset: off, Length: length, ReadCloser: r}, nil
 }
 
-// DownloadCut records that a download ended before its end (the
-// connection went), with the bytes actually sent. The download's own
-// record, written before its first byte, says what was asked for.
-func (acc *Access) DownloadCut(ctx context.Context, d *Download, sent int64) {
-	rec := acc.rec("file.download", d.File.ID, "interrupted", map[string]any{"from": d.Offset, "bytes": d.Length, "sent": sent})
+// DownloadCut records that a download ended before its end, with the
+// bytes actually sent: "corrupt" when damage found in the stored file
+// stopped it (err), else "interrupted" (the connection went). The
+// download's own record, written before its first byte, says what was
+// asked for.
+func (acc *Access) DownloadCut(ctx context.Context, d *Download, sent int64, err error) {
+	rec := acc.rec("file.download", d.File.ID, cutOutcome(err), map[string]any{"from": d.Offset, "bytes": d.Length, "sent": sent})
 	if err := acc.svc.store.Audit(context.WithoutCancel(ctx), rec); err != nil {
 		acc.svc.log.Error("record a cut download", "visit", acc.Visit.ID, "file", d.File.ID, "err", err)
 	}
 }
 
 // ArchiveCut records that an archive download ended before its end, with
-// the bytes actually sent.
-func (acc *Access) ArchiveCut(ctx context.Context, a *Archive, sent int64) {
-	rec := acc.rec("archive.download", "", "interrupted", map[string]any{"files": a.Files(), "bytes": a.Bytes, "sent": sent})
-	if err := acc.svc.store.Audit(context.WithoutCancel(ctx), rec); err != nil {
+// the bytes actually sent; when damage in a stored file stopped it (err),
+// "corrupt", for the archive and for that file.
+func (acc *Access) ArchiveCut(ctx context.Context, a *Archive, sent int64, err error) {
+	detail := map[string]any{"files": a.Files(), "bytes": a.Bytes, "sent": sent}
+	recs := []store.AuditRecord{}
+	if f := a.damaged; f != nil && errors.Is(err, evidence.ErrCorrupt) {
+		detail["file"] = f.ID
+		recs = append(recs, acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": 0, "bytes": f.Size, "archive": true}))
+	}
+	recs = append([]store.AuditRecord{acc.rec("archive.download", "", cutOutcome(err), detail)}, recs...)
+	if err := acc.svc.store.Audit(context.WithoutCancel(ctx), recs...); err != nil {
 		acc.svc.log.Error("record a cut archive", "visit", acc.Visit.ID, "err", err)
 	}
+}
+
+// cutOutcome is the outcome recorded for a download that err stopped.
+func cutOutcome(err error) string {
+	if errors.Is(err, evidence.ErrCorrupt) {
+		return "corrupt"
+	}
+	return "interrupted"
 }

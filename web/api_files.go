@@ -147,7 +147,7 @@ func (s *Server) downloadFile(c *gin.Context) {
 	var kind *inlineKind
 	if inline {
 		if body, kind, err = sniffInline(d.Name, d); err != nil {
-			acc.DownloadCut(ctx, d, 0)
+			acc.DownloadCut(ctx, d, 0, err)
 			s.fail(c, err)
 			return
 		}
@@ -177,7 +177,7 @@ func (s *Server) downloadFile(c *gin.Context) {
 	c.Writer.WriteHeaderNow()
 	// io.Copy hands decrypted segments and blocks to the writer (WriteTo).
 	if sent, err := io.Copy(c.Writer, body); err != nil {
-		acc.DownloadCut(ctx, d, sent)
+		acc.DownloadCut(ctx, d, sent, err)
 		if ctx.Err() != nil {
 			return // the client went away
 		}
@@ -204,7 +204,7 @@ func (s *Server) downloadArchive(c *gin.Context) {
 	c.Writer.WriteHeaderNow()
 	w := &countingWriter{w: c.Writer}
 	if err := a.WriteTo(ctx, w); err != nil {
-		acc.ArchiveCut(ctx, a, w.n)
+		acc.ArchiveCut(ctx, a, w.n, err)
 		if ctx.Err() == nil {
 			s.fail(c, err) // headers are sent: this cuts the connection
 		}

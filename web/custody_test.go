@@ -19,6 +19,7 @@ import (
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // memberOf adds a member as the administrator.
@@ -278,6 +279,90 @@ func TestSwappedSegment(t *testing.T) {
 	// The untouched file is still whole.
 	if got := readAll(t, lead.get("/api/v1/visits/"+v.ID+"/files/"+b.ID+"/content")); got != strings.Repeat("B", 100_000) {
 		t.Fatal("the other file changed")
+	}
+}
+
+// TestDamageFoundMidStreamIsRecorded: damage found once a download has
+// begun cuts the connection, and the audit trail says the file was found
+// corrupt, with what was sent: not "interrupted", as for a client that
+// hung up. A zip's damage is recorded against the archive and the file.
+// A zip whose first file is damaged at its start is answered with the
+// error page, as a single download of it is, before any record of it
+// being downloaded.
+func TestDamageFoundMidStreamIsRecorded(t *testing.T) {
+	ts := startStackWith(t, map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB"})
+	ctx := context.Background()
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	spoil := func(key string) {
+		t.Helper()
+		mc := ts.Portal.Blobs().Client()
+		o, err := mc.GetObject(ctx, v.Bucket, key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[len(data)-100] ^= 1
+		if _, err := mc.PutObject(ctx, v.Bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outcomes := func(action, object string) []string {
+		t.Helper()
+		recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: action})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range recs {
+			if object == "" || r.Object == object {
+				out = append(out, r.Outcome)
+			}
+		}
+		return out
+	}
+	const n = 8 << 20
+	big := decode[fileResp](t, uploader.upload(v.ID, "1.01 Big.pdf", bytes.NewReader(evidenceBytes(5, n)), n), http.StatusCreated)
+	spoil(big.ID + "/6") // past the part authenticated before the status line
+
+	resp := lead.get("/api/v1/visits/" + v.ID + "/files/" + big.ID + "/content")
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || err == nil || len(got) >= n {
+		t.Fatalf("download damaged in its 7th segment: %d, %d of %d bytes, %v: want the connection cut", resp.StatusCode, len(got), n, err)
+	}
+	if got, want := outcomes("file.download", big.ID), []string{"success", "corrupt"}; !slices.Equal(got, want) {
+		t.Errorf("download damaged in its 7th segment: the trail says %v, want %v", got, want)
+	}
+
+	resp = lead.get("/api/v1/visits/" + v.ID + "/archive?file=" + big.ID)
+	_, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		t.Fatal("zip of a file damaged in its 7th segment: the connection was not cut")
+	}
+	if got, want := outcomes("file.download", big.ID), []string{"success", "corrupt", "success", "corrupt"}; !slices.Equal(got, want) {
+		t.Errorf("zip of a file damaged in its 7th segment: the file's trail says %v, want %v", got, want)
+	}
+	if got, want := outcomes("archive.download", ""), []string{"corrupt"}; !slices.Equal(got, want) {
+		t.Errorf("zip of a file damaged in its 7th segment: the archive's trail says %v, want %v", got, want)
+	}
+
+	small := uploader.uploadItem(v.ID, "1.02 Small.pdf", "", bytes.Repeat([]byte("s"), 1000))
+	spoil(small.ID + "/0")
+	resp, err = lead.c.Get(lead.base + "/api/v1/visits/" + v.ID + "/archive?file=" + small.ID)
+	if err != nil {
+		t.Fatalf("zip of a file damaged at its start: no answer (%v), want the error page", err)
+	}
+	if body := readAll(t, resp); resp.StatusCode != http.StatusInternalServerError || !strings.Contains(body, "corrupt") {
+		t.Fatalf("zip of a file damaged at its start: %d %.80s, want 500 corrupt", resp.StatusCode, body)
+	}
+	if got, want := outcomes("file.download", small.ID), []string{"corrupt"}; !slices.Equal(got, want) {
+		t.Errorf("zip of a file damaged at its start: the file's trail says %v, want %v", got, want)
 	}
 }
 
