@@ -194,11 +194,12 @@ func (s *Service) VerifyEvidence(ctx context.Context, reference string, report f
 	if err != nil {
 		return 0, err
 	}
-	failed := 0
+	failed, found := 0, false
 	for _, v := range visits {
 		if v.State != StateActive || reference != "" && v.Reference != reference {
 			continue
 		}
+		found = true
 		key, err := s.keys.Key(ctx, v.ID)
 		if err != nil {
 			return failed, err
@@ -214,6 +215,9 @@ func (s *Service) VerifyEvidence(ctx context.Context, reference string, report f
 			}
 			report(c)
 		}
+	}
+	if reference != "" && !found {
+		return failed, fmt.Errorf("portal: no visit with evidence has the reference %q", reference)
 	}
 	return failed, nil
 }

@@ -552,6 +552,61 @@ func TestStoreRuleNeverExpiresWhatThePortalKeeps(t *testing.T) {
 	})
 }
 
+// TestVerifyChecksEmptyFilesAndItsVisit: an empty file still has its one
+// stored segment, and `portal evidence verify` reads it: a substituted or
+// missing object is reported, and so is a download of it, not "intact"
+// with nothing read. A reference that names no visit is an error, not
+// "intact: 0 files".
+func TestVerifyChecksEmptyFilesAndItsVisit(t *testing.T) {
+	ctx := context.Background()
+	d := startDomain(t)
+	v := d.demo()
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	up := d.mustAccess(uploader, policy.FileUpload)
+	empty, err := up.Upload(ctx, portal.NewFile{Name: "1.01 Empty.pdf", Size: 0}, strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := up.Upload(ctx, portal.NewFile{Name: "1.02 Also empty.pdf", Size: 0}, strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(ref string) (map[string]error, error) {
+		t.Helper()
+		got := map[string]error{}
+		_, err := d.svc.VerifyEvidence(ctx, ref, func(c portal.FileCheck) { got[c.FileID] = c.Err })
+		return got, err
+	}
+	if got, err := verify(v.Reference); err != nil || len(got) != 2 || got[empty.ID] != nil || got[other.ID] != nil {
+		t.Fatalf("two whole empty files: %v (%v)", got, err)
+	}
+	if _, err := verify("FV-NO-SUCH-VISIT"); err == nil {
+		t.Error("verify of a reference that names no visit: no error")
+	}
+	mc := d.svc.Blobs().Client()
+	if _, err := mc.CopyObject(ctx, minio.CopyDestOptions{Bucket: v.Bucket, Object: empty.ID + "/0"}, minio.CopySrcOptions{Bucket: v.Bucket, Object: other.ID + "/0"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := verify(v.Reference); err != nil || got[empty.ID] == nil {
+		t.Errorf("an empty file whose object is another's: verify says %v (%v)", got[empty.ID], err)
+	}
+	lead := d.person("ofsted", "lead@ofsted.example")
+	acc, err := d.access(lead, policy.FileDownload, empty.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dl, err := acc.OpenDownload(ctx, 0, 0, false); err == nil {
+		dl.Close()
+		t.Error("an empty file whose object is another's downloads")
+	}
+	if err := mc.RemoveObject(ctx, v.Bucket, other.ID+"/0", minio.RemoveObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := verify(v.Reference); err != nil || got[other.ID] == nil {
+		t.Errorf("an empty file whose object is gone: verify says %v (%v)", got[other.ID], err)
+	}
+}
+
 // backstopOf is the destruction date the store's rule on v's bucket is
 // set from (14 days before it expires the evidence), or "none".
 func backstopOf(t *testing.T, d *domain, v store.Visit) string {

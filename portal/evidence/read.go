@@ -32,7 +32,10 @@ func (s *Service) Open(ctx context.Context, v store.Visit, key *crypto.VisitKey,
 	ctx, cancel := context.WithCancel(ctx)
 	r := &segmentReader{ch: make(chan segment), cancel: cancel, ctx: ctx, left: length}
 	go s.produce(ctx, r.ch, v, key, f, off, length)
-	for held := int64(0); held < min(length, verifiedPrefix); {
+	// An empty file has its one segment all the same: it is read whole
+	// before Open returns, which shows the object is there and is this
+	// file's (there is no byte to fail later on).
+	for held := int64(0); held < min(length, verifiedPrefix) || f.Size == 0; {
 		seg, ok := <-r.ch
 		if !ok {
 			break
@@ -106,7 +109,7 @@ func (s *Service) produce(ctx context.Context, ch chan<- segment, v store.Visit,
 			drain(p)
 		}
 	}()
-	for i := off / f.SegmentSize; length > 0 && i*f.SegmentSize < end; i++ {
+	for i := off / f.SegmentSize; length > 0 && i*f.SegmentSize < end || f.Size == 0 && i == 0; i++ {
 		segStart := i * f.SegmentSize
 		segLen := min(f.SegmentSize, f.Size-segStart)
 		a, b := max(off, segStart)-segStart, min(end, segStart+segLen)-segStart
