@@ -184,14 +184,17 @@ func (a *Archive) writeFile(ctx context.Context, zw *zip.Writer, f store.File, p
 	return nil
 }
 
-// archivePath is "item/name" inside the archive, made unique.
+// archivePath is "item/name" inside the archive, made unique as the
+// systems it is unpacked on compare names: ignoring case (NameKey), and
+// the dots and spaces Windows drops from a name's end.
 func archivePath(item, name string, used map[string]bool) string {
 	dir := item
 	if dir == "" {
 		dir = "unfiled"
 	}
+	key := func(p string) string { return NameKey(strings.TrimRight(p, ". ")) }
 	p := dir + "/" + name
-	for i := 2; used[p]; i++ {
+	for i := 2; used[key(p)]; i++ {
 		ext := ""
 		base := name
 		if j := strings.LastIndexByte(name, '.'); j > 0 {
@@ -199,6 +202,6 @@ func archivePath(item, name string, used map[string]bool) string {
 		}
 		p = dir + "/" + base + " (" + strconv.Itoa(i) + ")" + ext
 	}
-	used[p] = true
+	used[key(p)] = true
 	return p
 }

@@ -34,3 +34,24 @@ func TestDownloadWritesItself(t *testing.T) {
 		t.Fatalf("copied %d bytes %q (%v)", n, out.String(), err)
 	}
 }
+
+// TestArchivePathsDifferWhereUnpacked: the paths inside a zip differ as
+// the systems it is unpacked on compare names, ignoring case (Windows,
+// macOS) and the dots and spaces Windows drops from a name's end: two
+// versions of "Report.pdf" and "REPORT.pdf" chosen together would
+// otherwise unpack into one file, holding either's bytes.
+func TestArchivePathsDifferWhereUnpacked(t *testing.T) {
+	used := map[string]bool{}
+	seen := map[string]string{}
+	for _, c := range []struct{ item, name string }{
+		{"1.01", "Report.pdf"}, {"1.01", "REPORT.pdf"}, {"1.01", "report.pdf"}, {"1.01", "Report.pdf."},
+		{"", "Notes"}, {"", "notes "}, {"1.02", "Report.pdf"},
+	} {
+		p := archivePath(c.item, c.name, used)
+		k := strings.TrimRight(strings.ToLower(p), ". ")
+		if other, ok := seen[k]; ok {
+			t.Errorf("%q and %q unpack into one file", other, p)
+		}
+		seen[k] = p
+	}
+}
