@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
@@ -512,6 +514,51 @@ type holdingReader struct {
 func (h *holdingReader) Read(p []byte) (int, error) {
 	h.once.Do(h.hold)
 	return h.r.Read(p)
+}
+
+// TestRemovedWhileUploadingStoresNothing: a member removed while their
+// upload streams (a large file takes minutes over home broadband) does
+// not have the file stored once the body ends: the decision, taken as the
+// request began, is taken again before the file is committed when it is
+// older than a moment, and the refusal stands. Nothing is left in the
+// bucket or the list.
+func TestRemovedWhileUploadingStoresNothing(t *testing.T) {
+	d, v, _, uploader, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	remove := func() {
+		ms, err := d.mustAccess(admin, policy.MemberManage).Members(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if m.Email == "uploader@cafcass.example" {
+				if err := d.mustAccess(admin, policy.MemberManage).RemoveMember(ctx, m.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		d.later(time.Minute) // the rest of a large file
+	}
+	acc := d.mustAccess(uploader, policy.FileUpload)
+	f, err := acc.Upload(ctx, portal.NewFile{Name: "1.02 b.pdf", Size: 11}, &holdingReader{r: strings.NewReader("second file"), hold: remove})
+	if err == nil {
+		t.Fatalf("an upload whose uploader was removed as it streamed was stored (file %s)", f.ID)
+	}
+	files, err := d.svc.Store().Files(ctx, v.ID)
+	if err != nil || len(files) != 1 {
+		t.Fatalf("the visit holds %d files (%v), want the one stored before", len(files), err)
+	}
+	objects := 0
+	for o := range d.svc.Blobs().Client().ListObjects(ctx, v.Bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if o.Err == nil && strings.HasPrefix(o.Key, files[0].ID+"/") {
+			continue
+		}
+		objects++
+	}
+	if objects != 0 {
+		t.Errorf("%d objects of the refused upload left in the bucket", objects)
+	}
 }
 
 // TestHoldAfterTheDecisionFreezesTheEvidence: a legal hold set after a

@@ -134,7 +134,7 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	issued := false
 	u := evidence.Upload{
 		Visit: acc.Visit, Key: key, Name: name, Item: item, Size: size, MaxSize: s.cfg.MaxFileSize, UploadedBy: acc.Actor.UserID, Body: body,
-		Record: acc.recorder(), Receipt: acc.commitReceipt(key, &issued),
+		Record: acc.recorder(), Receipt: acc.commitReceipt(key, &issued), Recheck: acc.recheck(policy.FileUpload),
 	}
 	// Most names are free: the name is taken in the transaction that
 	// begins the upload. When it is not free, nothing was read or
@@ -160,6 +160,27 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	}
 	acc.holdNewObjects(ctx, f.ID)
 	return fileView(key, f, acc.Actor.Display())
+}
+
+// recheckAfter is how old the decision to let a request change the
+// evidence may be when the change is committed: an older one is taken
+// again, so that a member removed, or a window closed, while a large file
+// streamed (minutes over home broadband) stores nothing. Most uploads end
+// sooner, at no cost.
+const recheckAfter = 2 * time.Second
+
+// recheck takes the decision on action again, from the database as it
+// now stands, when the one this request holds is older than
+// recheckAfter; a refusal is recorded as any is.
+func (acc *Access) recheck(action policy.Action) func(ctx context.Context) error {
+	s, decided := acc.svc, acc.svc.now()
+	return func(ctx context.Context) error {
+		if s.now().Sub(decided) < recheckAfter {
+			return nil
+		}
+		_, err := s.Authorize(ctx, acc.Actor, action, acc.Visit.ID, "")
+		return err
+	}
 }
 
 // holdNewObjects puts the objects of a file stored while its visit was

@@ -86,7 +86,15 @@ type Upload struct {
 	// kept in the transaction that commits the file; nil when it could not
 	// be made (it is then issued later).
 	Receipt func(f store.File) (*store.Receipt, []store.AuditRecord)
+	// Recheck, when set, is asked once the body is stored, before the
+	// file is committed: an error (the uploader may no longer store files
+	// here) fails the upload, ErrRefused wrapping it.
+	Recheck func(ctx context.Context) error
 }
+
+// ErrRefused is an upload whose body was stored but whose uploader was
+// refused, by Upload.Recheck, before the file was committed.
+var ErrRefused = errors.New("evidence: the upload was refused before it was stored")
 
 func (u Upload) audit(action, outcome, fileID string, detail map[string]any) []store.AuditRecord {
 	if u.Record == nil {
@@ -142,6 +150,8 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 				reason = "client stopped sending"
 			case errors.Is(err, ErrTooLarge):
 				reason = "too large"
+			case errors.Is(err, ErrRefused):
+				reason = "refused"
 			case ctx.Err() != nil:
 				reason = "cancelled"
 			}
@@ -226,6 +236,11 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 	}
 	if verdict.Err != nil {
 		s.Log.WarnContext(ctx, "no scanner verdict: the file waits for the scanner", "visit", u.Visit.ID, "file", fileID, "err", verdict.Err)
+	}
+	if u.Recheck != nil {
+		if err := u.Recheck(ctx); err != nil {
+			return store.File{}, fmt.Errorf("%w: %w", ErrRefused, err)
+		}
 	}
 	var rc *store.Receipt
 	if u.Receipt != nil {
