@@ -71,11 +71,33 @@ func (acc *Access) Resumable(ctx context.Context, id string) (store.Resumable, e
 	if err := acc.require(ctx, policy.FileUpload, nil); err != nil {
 		return store.Resumable{}, err
 	}
+	return acc.ownUpload(ctx, id)
+}
+
+func (acc *Access) ownUpload(ctx context.Context, id string) (store.Resumable, error) {
 	r, err := acc.svc.store.Resumable(ctx, acc.Visit.ID, id)
 	if errors.Is(err, store.ErrNotFound) || err == nil && (r.CreatedBy != acc.Actor.UserID || !r.ExpiresAt.After(acc.svc.now())) {
 		return store.Resumable{}, errNoUpload
 	}
 	return r, err
+}
+
+// relock takes the lease on the upload r (as read by the request, before)
+// and reads it again under it: what the request checked may no longer hold
+// (another request committed, completed or removed it meanwhile), and what
+// it does is decided on the upload as it is now, which no other request
+// can change until unlock.
+func (acc *Access) relock(ctx context.Context, r store.Resumable) (context.Context, store.Resumable, func(), error) {
+	ctx, unlock, err := acc.svc.lockUpload(ctx, r.ID)
+	if err != nil {
+		return ctx, r, nil, err
+	}
+	cur, err := acc.ownUpload(ctx, r.ID)
+	if err != nil {
+		unlock()
+		return ctx, r, nil, err
+	}
+	return ctx, cur, unlock, nil
 }
 
 // errBusy answers a second request for an upload still receiving one.
@@ -114,28 +136,38 @@ func (s *Service) lockUpload(ctx context.Context, id string) (context.Context, f
 }
 
 // ErrMovedOn is returned by Append when another request committed the
-// segment first.
+// segment first, or completed the upload.
 var ErrMovedOn = &Error{Kind: KindConflict, Code: "offset_mismatch", Msg: "This upload moved on while these bytes were sent: ask for the offset (HEAD) and send from there."}
 
 // Append stores the segments body completes from r's offset, committing
 // each, and returns the upload as committed and, after the last segment,
 // the file. beforeCommit (optional) runs after each segment is stored and
 // before it is committed; its error leaves the segment uncommitted.
+//
+// r is the upload as the request read it, to check the request against;
+// Append reads it again once it holds the upload's lease, and refuses
+// (ErrMovedOn) if its offset moved or it completed meanwhile, and as not
+// found if it has gone or expired.
 func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader, beforeCommit func() error) (store.Resumable, *store.File, error) {
 	if err := acc.require(ctx, policy.FileUpload, nil); err != nil {
 		return r, nil, err
 	}
 	s := acc.svc
-	ctx, unlock, err := s.lockUpload(ctx, r.ID)
+	ctx, cur, unlock, err := acc.relock(ctx, r)
 	if err != nil {
 		return r, nil, err
 	}
 	defer unlock()
+	if !cur.CompletedAt.IsZero() || cur.SegmentsDone != r.SegmentsDone {
+		// The body starts at r's offset, which is no longer the upload's:
+		// storing it would overwrite a committed segment.
+		return cur, nil, ErrMovedOn
+	}
 	key, err := acc.key(ctx)
 	if err != nil {
 		return r, nil, err
 	}
-	r, f, err := s.evidence.Append(ctx, key, acc.Visit, r, bufio.NewReaderSize(body, 64<<10), beforeCommit, acc.recorder())
+	r, f, err := s.evidence.Append(ctx, key, acc.Visit, cur, bufio.NewReaderSize(body, 64<<10), beforeCommit, acc.recorder())
 	if err != nil {
 		s.log.Warn("resumable upload stopped", "visit", acc.Visit.ID, "upload", r.ID, "offset", r.Offset(), "err", err)
 		if errors.Is(err, store.ErrConflict) {
@@ -152,22 +184,34 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 	return r, f, nil
 }
 
+// errComplete refuses to cancel an upload that became a file.
+var errComplete = &Error{Kind: KindConflict, Code: "complete", Msg: "This upload is complete. To remove the file, delete the file."}
+
 // CancelResumable removes an unfinished upload and what it stored.
 func (acc *Access) CancelResumable(ctx context.Context, r store.Resumable) error {
 	if err := acc.require(ctx, policy.FileUpload, nil); err != nil {
 		return err
 	}
 	if !r.CompletedAt.IsZero() {
-		return &Error{Kind: KindConflict, Code: "complete", Msg: "This upload is complete. To remove the file, delete the file."}
+		return errComplete
 	}
 	s := acc.svc
-	ctx, unlock, err := s.lockUpload(ctx, r.ID)
+	ctx, r, unlock, err := acc.relock(ctx, r)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	if !r.CompletedAt.IsZero() {
+		return errComplete // completed since the request read it
+	}
 	rec := acc.rec("upload.failed", r.FileID, "failure", map[string]any{"reason": "cancelled by the uploader", "resumable": true, "offset": r.Offset()})
-	if err := s.evidence.Abandon(ctx, acc.Visit, r, rec); err != nil {
+	err = s.evidence.Abandon(ctx, acc.Visit, r, rec)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return errComplete
+	case errors.Is(err, store.ErrNotFound):
+		return errNoUpload
+	case err != nil:
 		return err
 	}
 	s.log.Info("resumable upload cancelled", "visit", acc.Visit.ID, "upload", r.ID, "user", acc.Actor.UserID)
