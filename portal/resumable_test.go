@@ -1,16 +1,184 @@
 package portal_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/evidence"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
+
+// gatedReader holds its first Read until gate closes, saying on started
+// that the request reading it has begun: a PATCH paused after it took
+// the upload's lease and read the upload again.
+type gatedReader struct {
+	started, gate chan struct{}
+	r             io.Reader
+	once          sync.Once
+}
+
+func newGatedReader(b []byte) *gatedReader {
+	return &gatedReader{started: make(chan struct{}), gate: make(chan struct{}), r: bytes.NewReader(b)}
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	g.once.Do(func() { close(g.started); <-g.gate })
+	return g.r.Read(p)
+}
+
+// sweepDuringPatch runs the janitor while a PATCH of body[from:] that began
+// before the upload's expiry is still receiving its bytes, past the expiry
+// (within the PATCH's lease). With midway, should the sweep start removing
+// the upload's objects, the PATCH is let finish first, as a PATCH that ends
+// in the middle of a slow removal does; without, the PATCH goes on once the
+// sweep is over. It returns the PATCH's result.
+func sweepDuringPatch(t *testing.T, d *domain, refuse interface {
+	Store(*func(*http.Request) bool)
+}, up *portal.Access, r store.Resumable, rest []byte, midway bool) (store.Resumable, *store.File, error) {
+	t.Helper()
+	ctx := context.Background()
+	d.offset.Store(int64(time.Until(r.ExpiresAt.Add(-2 * time.Second)))) // the PATCH begins just before the expiry
+	g := newGatedReader(rest)
+	type result struct {
+		r   store.Resumable
+		f   *store.File
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, f, err := up.Append(ctx, r, g, nil)
+		done <- result{r, f, err}
+	}()
+	<-g.started
+	d.offset.Add(int64(3 * time.Second)) // the expiry passes while it runs
+	var once sync.Once
+	var res result
+	finish := func() { once.Do(func() { close(g.gate); res = <-done }) }
+	hook := func(req *http.Request) bool {
+		if midway && req.Method == http.MethodDelete {
+			finish()
+		}
+		return false
+	}
+	refuse.Store(&hook)
+	d.svc.Sweep(ctx)
+	refuse.Store(nil)
+	finish()
+	return res.r, res.f, res.err
+}
+
+// TestResumableExpirySparesLastPatch: the janitor must not abandon an
+// expired upload while a PATCH that began before the expiry still holds
+// its lease. Abandoned then, the last segment committed in the middle of
+// the removal made a listed, receipted file whose objects were gone, with
+// both upload.completed and upload.failed "expired" in the trail.
+func TestResumableExpirySparesLastPatch(t *testing.T) {
+	d, v, refuse := refusingDemo(t)
+	ctx := context.Background()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	up := d.mustAccess(uploader, policy.FileUpload)
+	seg := d.svc.SegmentSize()
+	body := bytes.Repeat([]byte("x"), int(seg)+6)
+	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.01 late.pdf", Size: int64(len(body))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _, err = up.Append(ctx, r, bytes.NewReader(body[:seg]), nil); err != nil || r.SegmentsDone != 1 {
+		t.Fatalf("first segment: %v, %d done", err, r.SegmentsDone)
+	}
+	_, f, err := sweepDuringPatch(t, d, refuse, up, r, body[seg:], true)
+	if err != nil || f == nil {
+		t.Fatalf("the last PATCH, begun before the expiry: file %v, %v", f != nil, err)
+	}
+	d.svc.Sweep(ctx) // the next round forgets the finished upload
+	if _, err := d.svc.Store().Resumable(ctx, v.ID, r.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the finished upload is not forgotten after its expiry: %v", err)
+	}
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range recs {
+		if rec.Object == f.ID && rec.Action == "upload.failed" {
+			t.Errorf("a stored file is also recorded as failed: %s %s", rec.Outcome, rec.Detail)
+		}
+	}
+	acc, err := d.access(lead, policy.FileDownload, f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl, err := acc.OpenDownload(ctx, 0, int64(len(body)), false)
+	if err != nil {
+		t.Fatalf("the stored file does not download after the sweep: %v", err)
+	}
+	got, err := io.ReadAll(dl)
+	dl.Close()
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("download: %d of %d bytes, %v", len(got), len(body), err)
+	}
+}
+
+// TestResumableExpiryLeavesNoObjects: a segment (not the last) stored by a
+// PATCH running across the expiry is removed with the rest of the upload.
+// Abandoned under it, the segment was written after the removal and left
+// with no record of it, for no janitor to find.
+func TestResumableExpiryLeavesNoObjects(t *testing.T) {
+	d, v, refuse := refusingDemo(t)
+	ctx := context.Background()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	up := d.mustAccess(uploader, policy.FileUpload)
+	seg := d.svc.SegmentSize()
+	body := bytes.Repeat([]byte("y"), 2*int(seg)+6)
+	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.01 left.pdf", Size: int64(len(body))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _, err = up.Append(ctx, r, bytes.NewReader(body[:seg]), nil); err != nil || r.SegmentsDone != 1 {
+		t.Fatalf("first segment: %v, %d done", err, r.SegmentsDone)
+	}
+	r, _, err = sweepDuringPatch(t, d, refuse, up, r, body[seg:2*seg], false)
+	t.Logf("the PATCH of the second segment: %d done, %v", r.SegmentsDone, err)
+	d.svc.Sweep(ctx) // the next round abandons it
+	if _, err := d.svc.Store().Resumable(ctx, v.ID, r.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the expired upload is still there: %v", err)
+	}
+	if left, err := d.svc.Blobs().Versions(ctx, v.Bucket, evidence.FilePrefix(r.FileID)); err != nil || len(left) != 0 {
+		t.Fatalf("%d objects of the expired upload are left (%v)", len(left), err)
+	}
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, rec := range recs {
+		if rec.Object == r.FileID && rec.Action == "upload.failed" {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Fatalf("%d upload.failed records of the expired upload, want 1", failed)
+	}
+}
 
 // staleUpload creates a 6-byte resumable upload, reads it as a second
 // request does before it takes the lease, then completes it (the first

@@ -131,19 +131,39 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 	return r, nil, nil
 }
 
-// Abandon removes what an unfinished resumable upload stored and forgets it,
-// with its audit records (terminated by the client, or expired).
+// Abandon forgets an unfinished resumable upload, with its audit records
+// (terminated by the client, or expired), then removes what it stored. The
+// caller holds the upload's lease, so no request is writing it. The row
+// goes first, refused (store.ErrConflict) if the upload completed
+// meanwhile: the objects of a file are never removed here, and no segment
+// can be committed once the row is gone. A removal that fails leaves the
+// pending record (a failed upload's) for the janitor to finish: the
+// upload is abandoned all the same.
 func (s *Service) Abandon(ctx context.Context, v store.Visit, r store.Resumable, audit ...store.AuditRecord) error {
-	if r.CompletedAt.IsZero() {
-		if err := s.Blobs.RemovePrefix(ctx, v.Bucket, FilePrefix(r.FileID)); err != nil {
-			return err
-		}
+	if err := s.Store.AbandonResumable(ctx, r.ID, audit...); err != nil {
+		return err
 	}
-	return s.Store.DeleteResumable(ctx, r.ID, audit...)
+	ctx = context.WithoutCancel(ctx)
+	if err := s.remove(ctx, v, r.FileID, nil); err != nil {
+		s.Log.ErrorContext(ctx, "remove abandoned upload: the janitor will try again", "visit", v.ID, "file", r.FileID, "err", err)
+		return nil
+	}
+	if err := s.Store.EndUpload(ctx, r.FileID); err != nil {
+		s.Log.ErrorContext(ctx, "forget abandoned upload: the janitor will try again", "visit", v.ID, "file", r.FileID, "err", err)
+	}
+	return nil
 }
+
+// sweepLease is how long the janitor holds an expired upload's lease
+// while it abandons it: a request cannot take it meanwhile.
+const sweepLease = time.Minute
 
 // SweepResumables abandons resumable uploads past their expiry, and forgets
 // finished ones past theirs. record gives the audit record of an expiry.
+// An upload is abandoned only under its lease, as a request writes it: one
+// a request is still writing (a PATCH begun before the expiry) is left to
+// a later round, so a last segment committed late is never removed with
+// the rest, nor a segment stored after the removal left behind.
 func (s *Service) SweepResumables(ctx context.Context, record func(r store.Resumable) store.AuditRecord) error {
 	expired, err := s.Store.ExpiredResumables(ctx, s.Now())
 	if err != nil {
@@ -151,20 +171,57 @@ func (s *Service) SweepResumables(ctx context.Context, record func(r store.Resum
 	}
 	var errs []error
 	for _, r := range expired {
-		v, err := s.Store.Visit(ctx, r.VisitID)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		var audit []store.AuditRecord
-		if r.CompletedAt.IsZero() && record != nil {
-			audit = append(audit, record(r))
-		}
-		if err := s.Abandon(ctx, v, r, audit...); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := s.sweepResumable(ctx, r, record); err != nil {
 			errs = append(errs, fmt.Errorf("upload %s: %w", r.ID, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (s *Service) sweepResumable(ctx context.Context, r store.Resumable, record func(r store.Resumable) store.AuditRecord) error {
+	if !r.CompletedAt.IsZero() {
+		if err := s.Store.ForgetResumable(ctx, r.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return nil
+	}
+	holder := "janitor/" + store.NewID()[:12]
+	now := s.Now()
+	ok, err := s.Store.LockResumable(ctx, r.ID, holder, now, now.Add(sweepLease))
+	if err != nil || !ok {
+		return err // !ok: a request is writing it
+	}
+	unlock := func() {
+		if err := s.Store.UnlockResumable(context.WithoutCancel(ctx), r.ID, holder); err != nil {
+			s.Log.WarnContext(ctx, "resumable upload: release the janitor's lease", "upload", r.ID, "err", err)
+		}
+	}
+	// Read again under the lease: a request may have committed since.
+	r, err = s.Store.Resumable(ctx, r.VisitID, r.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil || !r.CompletedAt.IsZero() {
+		unlock()
+		return err // complete: forgotten next round
+	}
+	v, err := s.Store.Visit(ctx, r.VisitID)
+	if err != nil {
+		unlock()
+		return err
+	}
+	var audit []store.AuditRecord
+	if record != nil {
+		audit = append(audit, record(r))
+	}
+	if err := s.Abandon(ctx, v, r, audit...); err != nil {
+		unlock()
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+			return nil // gone, or completed meanwhile: forgotten next round
+		}
+		return err
+	}
+	return nil
 }
 
 func hashState(h hash.Hash) ([]byte, error) {

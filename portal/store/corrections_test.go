@@ -79,7 +79,10 @@ func TestCorrections(t *testing.T) {
 		SegmentSize: 4, HashState: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteResumable(ctx, "r1"); err != nil {
+	if err := s.AbandonResumable(ctx, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndUpload(ctx, "fr"); err != nil { // its objects removed
 		t.Fatal(err)
 	}
 	if id, _ := s.NameHolder(ctx, "v1", "1.03", []byte("report")); id != "f2" {

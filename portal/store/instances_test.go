@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -62,6 +63,61 @@ func TestUploadLeaseOneHolderAtATime(t *testing.T) {
 	}
 	if !lock("c", now.Add(22*time.Second)) {
 		t.Fatal("a released lease was not free")
+	}
+}
+
+// TestAbandonResumableSparesAFile: an upload is abandoned (its row gone
+// first, its objects then pending removal) only while unfinished; once it
+// became a file, abandoning it changes nothing, and only forgetting its row
+// (which leaves the objects alone) is allowed.
+func TestAbandonResumableSparesAFile(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now()
+	v := Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("x"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
+		State: "active", Bucket: "b1", CreatedAt: now, CreatedBy: "system"}
+	if err := s.CreateVisit(ctx, v, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.SignIn(ctx, "https://i", "sub", "a@x.example", "A", nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"u1", "u2"} {
+		if err := s.CreateResumable(ctx, Resumable{ID: id, VisitID: "v1", FileID: "f" + id, CreatedBy: u.ID, NameSealed: []byte("n"), Item: "1.01", HashState: []byte("h"),
+			SegmentMACs: []byte{}, Length: 7, SegmentSize: 1 << 20, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// u1 becomes a file.
+	f := File{ID: "fu1", VisitID: "v1", NameSealed: []byte("n"), Item: "1.01", SHA256: "s", Size: 7, SegmentSize: 1 << 20, Segments: 1, UploadedBy: u.ID, UploadedAt: now}
+	if err := s.CompleteResumable(ctx, "u1", 1, []byte("h"), []byte{}, f, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AbandonResumable(ctx, "u1"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("abandoning a completed upload: %v, want ErrConflict", err)
+	}
+	if _, err := s.Resumable(ctx, "v1", "u1"); err != nil {
+		t.Fatalf("a refused abandonment changed the upload: %v", err)
+	}
+	if err := s.ForgetResumable(ctx, "u2"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("forgetting an unfinished upload: %v, want ErrNotFound", err)
+	}
+	if err := s.AbandonResumable(ctx, "u2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitSegment(ctx, "u2", 1, []byte("h"), []byte{}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a segment committed to an abandoned upload: %v", err)
+	}
+	stale, err := s.StaleUploads(ctx, now.Add(time.Hour))
+	if err != nil || len(stale) != 1 || stale[0].FileID != "fu2" || stale[0].Kind != PendingFailed {
+		t.Fatalf("the abandoned upload's objects are not pending removal: %+v %v", stale, err)
+	}
+	if err := s.ForgetResumable(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.File(ctx, "v1", "fu1"); err != nil {
+		t.Fatalf("forgetting the upload took its file: %v", err)
 	}
 }
 

@@ -70,7 +70,7 @@ func TestNameReservations(t *testing.T) {
 		HashState: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteResumable(ctx, "r1"); err != nil {
+	if err := s.AbandonResumable(ctx, "r1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := reserve("1.03", "f7", "r"); err != nil {

@@ -139,9 +139,15 @@ func (s *Store) CompleteResumable(ctx context.Context, id string, done int, hash
 	return nil
 }
 
-// DeleteResumable forgets a resumable upload (terminated, expired, or
-// complete and past its expiry). The caller removes any objects first.
-func (s *Store) DeleteResumable(ctx context.Context, id string, audit ...AuditRecord) error {
+// AbandonResumable forgets an unfinished resumable upload (terminated or
+// expired), with its audit records, before its objects are removed: its
+// pending record stays, marked failed, until the caller has removed them
+// (EndUpload), or for the janitor should that fail. It fails with
+// ErrConflict, changing nothing, once the upload is complete: the objects
+// are the file's. Once it is gone no segment of it can be committed
+// (CommitSegment, CompleteResumable), so no file can come to need the
+// objects being removed.
+func (s *Store) AbandonResumable(ctx context.Context, id string, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		var fileID string
 		var completed sql.NullString
@@ -152,24 +158,41 @@ func (s *Store) DeleteResumable(ctx context.Context, id string, audit ...AuditRe
 		if err != nil {
 			return err
 		}
-		if !completed.Valid {
-			// A new version abandoned: its name goes back to the file.
-			if err := giveBackName(ctx, tx, fileID); err != nil {
-				return err
-			}
+		if completed.Valid {
+			return ErrConflict
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM resumable_uploads WHERE id = ?`, id); err != nil {
+		// A new version abandoned: its name goes back to the file.
+		if err := giveBackName(ctx, tx, fileID); err != nil {
 			return err
 		}
-		if !completed.Valid {
-			_, err = tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, fileID)
+		res, err := tx.ExecContext(ctx, `DELETE FROM resumable_uploads WHERE id = ? AND completed_at IS NULL`, id)
+		if err != nil {
+			return err
 		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrConflict
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE pending_uploads SET kind = 'failed' WHERE file_id = ?`, fileID)
 		return err
 	}, audit...)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("store: delete resumable upload: %w", err)
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+		return fmt.Errorf("store: abandon resumable upload: %w", err)
 	}
 	return err
+}
+
+// ForgetResumable forgets a complete resumable upload past its expiry (its
+// objects are the file's, and stay). It fails with ErrNotFound unless the
+// upload is there and complete.
+func (s *Store) ForgetResumable(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM resumable_uploads WHERE id = ? AND completed_at IS NOT NULL`, id)
+	if err != nil {
+		return fmt.Errorf("store: forget resumable upload: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // ExpiredResumables lists resumable uploads whose expiry has passed.
