@@ -559,6 +559,23 @@ func TestRemovedWhileUploadingStoresNothing(t *testing.T) {
 	if objects != 0 {
 		t.Errorf("%d objects of the refused upload left in the bucket", objects)
 	}
+
+	// A resumable upload's segment likewise: decided again before it is
+	// committed, and the upload stays as it was.
+	d2, v2, _, uploader2, _ := oneFileUploaded(t)
+	admin2 := d2.person("ofsted", "admin@ofsted.example")
+	up := d2.mustAccess(uploader2, policy.FileUpload)
+	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.02 b.pdf", Size: 11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, admin = d2, admin2
+	if r, f, err := up.Append(ctx, r, &holdingReader{r: strings.NewReader("second file"), hold: remove}, nil); err == nil || f != nil || r.SegmentsDone != 0 {
+		t.Fatalf("a resumable upload whose uploader was removed as it streamed: %d segments committed, file %v (%v)", r.SegmentsDone, f, err)
+	}
+	if files, err := d2.svc.Store().Files(ctx, v2.ID); err != nil || len(files) != 1 {
+		t.Fatalf("the visit holds %d files (%v), want the one stored before", len(files), err)
+	}
 }
 
 // TestHoldAfterTheDecisionFreezesTheEvidence: a legal hold set after a

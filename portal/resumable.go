@@ -142,7 +142,8 @@ var ErrMovedOn = &Error{Kind: KindConflict, Code: "offset_mismatch", Msg: "This 
 // Append stores the segments body completes from r's offset, committing
 // each, and returns the upload as committed and, after the last segment,
 // the file. beforeCommit (optional) runs after each segment is stored and
-// before it is committed; its error leaves the segment uncommitted.
+// before it is committed, after the decision is taken again when it is
+// older than recheckAfter; an error leaves the segment uncommitted.
 //
 // r is the upload as the request read it, to check the request against;
 // Append reads it again once it holds the upload's lease, and refuses
@@ -167,7 +168,19 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 	if err != nil {
 		return r, nil, err
 	}
-	r, f, err := s.evidence.Append(ctx, key, acc.Visit, cur, bufio.NewReaderSize(body, 64<<10), beforeCommit, acc.recorder())
+	// A segment is committed only while its uploader may still upload
+	// here: a PATCH carries minutes of a large file (recheck).
+	recheck := acc.recheck(policy.FileUpload)
+	before := func() error {
+		if err := recheck(ctx); err != nil {
+			return err
+		}
+		if beforeCommit != nil {
+			return beforeCommit()
+		}
+		return nil
+	}
+	r, f, err := s.evidence.Append(ctx, key, acc.Visit, cur, bufio.NewReaderSize(body, 64<<10), before, acc.recorder())
 	if err != nil {
 		s.log.Warn("resumable upload stopped", "visit", acc.Visit.ID, "upload", r.ID, "offset", r.Offset(), "err", err)
 		if errors.Is(err, store.ErrConflict) {
