@@ -50,7 +50,8 @@ func memberView(m store.Member) MemberView {
 	return out
 }
 
-// parseWhen accepts an RFC 3339 time or a date (midnight UTC).
+// parseWhen accepts an RFC 3339 time or a date: the start of that day in
+// London, as the default windows begin and end, whatever the season.
 func parseWhen(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
@@ -58,7 +59,11 @@ func parseWhen(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
 	}
-	return calendar.ParseDate(s)
+	d, err := calendar.ParseDate(s)
+	if err != nil {
+		return d, err
+	}
+	return calendar.StartOfDay(d), nil
 }
 
 // parseMember validates a member request into a store.Member.
