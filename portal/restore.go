@@ -18,7 +18,10 @@ import (
 // had gone. FinishRestore reads all of them and, before the portal serves,
 // destroys again (key first) every visit the restored database still
 // holds that one of them says is destroyed, and marks the trail with a
-// signed statement of the records the restore lost.
+// signed statement of the records the restore lost. A bucket the object
+// store does not show is never taken as a destruction (destroyedOutside):
+// the visit is kept whole, and the restore does not finish while it is
+// missing (ErrBucketMissing).
 
 // Reapplied is one visit destroyed again by a restore.
 type Reapplied struct {
@@ -26,12 +29,27 @@ type Reapplied struct {
 	Err                        error
 }
 
+// MissingBucket is a live visit whose bucket the object store does not
+// show, and that nothing outside the database says was destroyed: a
+// restore keeps it whole (key, records, hold) and reports it.
+type MissingBucket struct {
+	VisitID, Reference, Bucket string
+}
+
 // RestoreReport is what a restore found and did.
 type RestoreReport struct {
 	RestoredSeq, AnchoredSeq, MarkSeq int64
 	Reapplied                         []Reapplied
-	Unknown                           []string // destroyed visits the backup never held
+	Missing                           []MissingBucket // kept whole; the restore stays pending
+	Unknown                           []string        // destroyed visits the backup never held
 }
+
+// ErrBucketMissing is returned by FinishRestore and CheckRestored when a
+// live visit's bucket is not in the object store and no signed record
+// says the visit was destroyed (RestoreReport.Missing). Nothing of the
+// visit is destroyed; the restore stays pending and the portal does not
+// serve until the store shows the bucket again (portal restore --resume).
+var ErrBucketMissing = errors.New("a live visit's bucket is missing from the object store")
 
 // ErrBehindAnchors is returned by CheckRestored for a database that holds
 // less than what was recorded outside it, without a restore that explains
@@ -80,13 +98,20 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 	if err := s.Checkpoint(ctx, true); err != nil {
 		return rep, fmt.Errorf("restore: anchor the mark: %w", err)
 	}
-	todo, unknown, err := s.destroyedOutside(ctx, keys)
+	found, err := s.destroyedOutside(ctx, keys)
 	if err != nil {
 		return rep, err
 	}
-	rep.Unknown = unknown
+	rep.Unknown = found.unknown
+	for _, v := range found.missing {
+		s.log.Error("restore: a live visit's bucket is missing from the object store; nothing says it was destroyed, so it is kept whole",
+			"visit", v.ID, "reference", v.Reference, "bucket", v.Bucket)
+		rep.Missing = append(rep.Missing, MissingBucket{VisitID: v.ID, Reference: v.Reference, Bucket: v.Bucket})
+	}
+	// What the signed records prove destroyed is destroyed again even so:
+	// the proof does not depend on the object store.
 	failed := 0
-	for _, t := range todo {
+	for _, t := range found.again {
 		err := s.retention.Reapply(ctx, t.visit, t.reason)
 		if err != nil {
 			failed++
@@ -94,8 +119,18 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		}
 		rep.Reapplied = append(rep.Reapplied, Reapplied{VisitID: t.visit.ID, Reference: t.visit.Reference, Reason: t.reason, Err: err})
 	}
+	var errs []error
 	if failed > 0 {
-		return rep, fmt.Errorf("restore: %d visits could not be destroyed again; the restore stays pending and the portal will not serve until it finishes", failed)
+		errs = append(errs, fmt.Errorf("restore: %d visits could not be destroyed again; the restore stays pending and the portal will not serve until it finishes", failed))
+	}
+	if n := len(rep.Missing); n > 0 {
+		errs = append(errs, fmt.Errorf("restore: %w (live visits without their bucket: %d), and no signed record says they were destroyed. "+
+			"Nothing of them was destroyed; the restore stays pending and the portal will not serve until it finishes. "+
+			"Check that PORTAL_S3_* names the store this database's evidence is in (a disaster-recovery copy fully replicated), then run portal restore --resume; "+
+			"evidence lost from the store is an incident to report, never a destruction (docs/operating.md: Backups and restore)", ErrBucketMissing, n))
+	}
+	if len(errs) > 0 {
+		return rep, errors.Join(errs...)
 	}
 	ids := make([]string, len(rep.Reapplied))
 	for i, x := range rep.Reapplied {
@@ -162,7 +197,8 @@ func (s *Service) anchorList(ctx context.Context) ([]store.Checkpoint, error) {
 // CheckRestored is what serve asks before it serves: a pending restore is
 // finished first; a database behind its anchors, or holding a visit whose
 // destruction is recorded outside it, without a restore that explains it,
-// is ErrBehindAnchors (run portal restore --resume). When the anchor store
+// is ErrBehindAnchors (run portal restore --resume); a live visit whose
+// bucket the object store does not show is ErrBucketMissing. When the anchor store
 // cannot be read the check is logged and skipped: a restore made with
 // portal restore is covered by its pending record whatever happens.
 func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
@@ -194,7 +230,7 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 	if anchored && last.Seq > head {
 		return RestoreReport{}, fmt.Errorf("%w: the audit trail ends at record %d but record %d was anchored: it was restored without portal restore, or records were removed. Run portal restore --resume (docs/operating.md: Backups and restore)", ErrBehindAnchors, head, last.Seq)
 	}
-	todo, _, err := s.destroyedOutside(ctx, s.trustedKeys(nil))
+	found, err := s.destroyedOutside(ctx, s.trustedKeys(nil))
 	if errors.Is(err, errUnverified) {
 		return RestoreReport{}, fmt.Errorf("%w: %v", ErrBehindAnchors, err)
 	}
@@ -202,10 +238,18 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 		s.log.Error("restore check: destructions outside the database cannot be read; starting without the check", "err", err)
 		return RestoreReport{}, nil
 	}
-	for _, t := range todo {
+	for _, t := range found.again {
 		if t.visit.State == StateActive {
 			return RestoreReport{}, fmt.Errorf("%w: visit %s is live here but %s. Run portal restore --resume (docs/operating.md: Backups and restore)", ErrBehindAnchors, t.visit.Reference, t.reason)
 		}
+	}
+	for _, v := range found.missing {
+		s.log.Error("restore check: a live visit's bucket is missing from the object store", "visit", v.ID, "reference", v.Reference, "bucket", v.Bucket)
+	}
+	if len(found.missing) > 0 {
+		v := found.missing[0]
+		return RestoreReport{}, fmt.Errorf("%w: visit %s is live here but the object store does not show its bucket %s (%d visits in all; nothing was destroyed). "+
+			"Check that PORTAL_S3_* names the store this database's evidence is in (docs/operating.md: Backups and restore)", ErrBucketMissing, v.Reference, v.Bucket, len(found.missing))
 	}
 	return RestoreReport{}, nil
 }

@@ -81,26 +81,41 @@ type destroyAgain struct {
 	reason string
 }
 
+// outsideFindings is what a restore finds outside the database.
+type outsideFindings struct {
+	again   []destroyAgain
+	missing []store.Visit // live, bucket not shown, no record of a destruction
+	unknown []string      // destroyed visits this database never held
+}
+
 // destroyedOutside returns the visits of this database that are to be
 // destroyed (again): each with a signed note or certificate outside the
-// database, or whose bucket is gone, or that was being destroyed; and the
-// ids of destroyed visits this database never held.
+// database, or that was being destroyed; the live visits whose bucket the
+// object store does not show; and the ids of destroyed visits this
+// database never held.
 //
 // A note or certificate that does not verify is not acted on: evidence is
 // destroyed on signed records only. But when its visit is live here and
 // nothing else says it is destroyed, the restore cannot go on
 // (errUnverified): it may be a destruction signed with a key replaced
 // since.
-func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) ([]destroyAgain, []string, error) {
+//
+// A missing bucket proves nothing: every destruction writes its note
+// before it deletes anything, so a bucket gone without one is evidence the
+// store does not show (a disaster-recovery copy not yet replicated, a
+// wrong endpoint, a wiped store), not a destruction. Taking it for one
+// would delete the key of every live visit, held ones too, for good.
+func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsideFindings, error) {
+	var found outsideFindings
 	s.anchorMu.Lock()
 	a, err := s.openAnchors(ctx)
 	s.anchorMu.Unlock()
 	if err != nil {
-		return nil, nil, err
+		return found, err
 	}
 	objs, err := a.Records(ctx, "destructions/")
 	if err != nil {
-		return nil, nil, fmt.Errorf("restore: destructions outside the database (%s): %w", a.Where(), err)
+		return found, fmt.Errorf("restore: destructions outside the database (%s): %w", a.Where(), err)
 	}
 	recorded, unverified := map[string]string{}, map[string]string{}
 	names := make([]string, 0, len(objs))
@@ -129,12 +144,11 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) ([]des
 	}
 	visits, err := s.store.Visits(ctx)
 	if err != nil {
-		return nil, nil, err
+		return found, err
 	}
-	var out []destroyAgain
-	held := map[string]bool{}
+	here := map[string]bool{}
 	for _, v := range visits {
-		held[v.ID] = true
+		here[v.ID] = true
 		if v.State == StateDestroyed {
 			continue
 		}
@@ -142,25 +156,26 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) ([]des
 		if !ok && v.State == StateDestroying {
 			reason, ok = "being destroyed when the backup was taken", true
 		}
-		if !ok {
-			exists, err := s.blobs.BucketExists(ctx, v.Bucket)
-			if err != nil {
-				return nil, nil, fmt.Errorf("restore: bucket of visit %s: %w", v.ID, err)
-			}
-			reason, ok = "its bucket no longer exists", !exists
-		}
 		if ok {
-			out = append(out, destroyAgain{v, reason})
-		} else if name, bad := unverified[v.ID]; bad {
-			return nil, nil, fmt.Errorf("%w: %s, for visit %s which is live in this database (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, name, v.Reference)
+			found.again = append(found.again, destroyAgain{v, reason})
+			continue
+		}
+		if name, bad := unverified[v.ID]; bad {
+			return found, fmt.Errorf("%w: %s, for visit %s which is live in this database (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, name, v.Reference)
+		}
+		exists, err := s.blobs.BucketExists(ctx, v.Bucket)
+		if err != nil {
+			return found, fmt.Errorf("restore: bucket of visit %s: %w", v.ID, err)
+		}
+		if !exists {
+			found.missing = append(found.missing, v)
 		}
 	}
-	var unknown []string
 	for id := range recorded {
-		if !held[id] {
-			unknown = append(unknown, id)
+		if !here[id] {
+			found.unknown = append(found.unknown, id)
 		}
 	}
-	sort.Strings(unknown)
-	return out, unknown, nil
+	sort.Strings(found.unknown)
+	return found, nil
 }

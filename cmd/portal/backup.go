@@ -73,7 +73,7 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	})
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal restore [--force] [--trust-key FILE] DIR | portal restore --resume [--trust-key FILE]\n\nChecks the backup in DIR against its manifest, puts it in place as the database the PORTAL_*\nconfiguration names (which must be empty unless --force), ends every session, marks the audit\ntrail with the records the restore lost, and destroys again, key first, every visit destroyed\nsince the backup (its destruction recorded outside the database, or its bucket gone). Until\nthat is done, portal serve will not serve the database.")
+		fmt.Fprintln(fs.Output(), "Usage: portal restore [--force] [--trust-key FILE] DIR | portal restore --resume [--trust-key FILE]\n\nChecks the backup in DIR against its manifest, puts it in place as the database the PORTAL_*\nconfiguration names (which must be empty unless --force), ends every session, marks the audit\ntrail with the records the restore lost, and destroys again, key first, every visit destroyed\nsince the backup (its destruction recorded outside the database, or begun before the backup).\nA live visit whose bucket the object store does not show is never destroyed: it is listed, kept\nwhole, and the restore fails and stays pending until the store shows it (then --resume). Until\nthat is done, portal serve will not serve the database.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -119,6 +119,10 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 		} else {
 			fmt.Fprintf(out, "destroyed again, key first: %s (%s): %s\n", r.Reference, r.VisitID, r.Reason)
 		}
+	}
+	for _, m := range rep.Missing {
+		fmt.Fprintf(out, "NOT destroyed, its bucket is missing: %s (%s): the object store does not show bucket %s and no signed record says the visit was destroyed; its key, records and any legal hold are kept\n",
+			m.Reference, m.VisitID, m.Bucket)
 	}
 	if err != nil {
 		return err

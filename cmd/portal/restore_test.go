@@ -8,6 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -334,5 +338,139 @@ func wipe(t *testing.T, cfg portal.Config) {
 		if _, err := s.DB().Exec(q); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestRestoreKeepsLiveVisitsWhoseBucketsAreMissing: a restore run against
+// an object store that does not show the live visits' buckets (a
+// disaster-recovery copy not yet replicated, a wrong endpoint) destroys
+// nothing: both visits, the one on legal hold too, keep their keys, rows
+// and hold; the restore names them, fails and stays pending. Run again
+// once the store shows the buckets, it finishes, and the held file still
+// downloads with its SHA-256.
+func TestRestoreKeepsLiveVisitsWhoseBucketsAreMissing(t *testing.T) {
+	ctx := context.Background()
+	st := domainStack(t)
+	st.Portal.Close()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	d := &drill{t: t, cfg: st.Config}
+	d.open()
+	defer func() { d.svc.Close() }()
+
+	admin := d.person("ofsted", "admin@ofsted.example")
+	held, err := d.svc.Store().VisitByReference(ctx, portal.DemoReference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := d.upload(held.ID, "1.01 Held.pdf", "evidence under a legal hold")
+	acc, err := d.svc.Authorize(ctx, admin, policy.LegalHoldSet, held.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.SetLegalHold(ctx, true, "Judicial review"); err != nil {
+		t.Fatal(err)
+	}
+	cal := d.svc.Calendar()
+	notified := cal.PreviousWorkingDay(d.svc.Today())
+	created, err := d.svc.CreateVisit(ctx, admin, portal.NewVisit{Reference: "FV-LIVE", Title: "Live", Provider: "Cafcass",
+		NotificationDate: notified.Format(time.DateOnly), FieldworkStart: cal.AddWorkingDays(notified, 5).Format(time.DateOnly)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := d.svc.Store().Visit(ctx, created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "backup")
+	var out bytes.Buffer
+	if err := backupCmd(ctx, []string{dir}, &out); err != nil {
+		t.Fatal(err)
+	}
+	d.svc.Close()
+	wipe(t, d.cfg)
+
+	// The same MinIO, behind a proxy that answers 404 for the two
+	// visits' buckets, as a store that does not hold them would.
+	hidden := map[string]bool{held.Bucket: true, live.Bucket: true}
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: d.cfg.S3Endpoint})
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hidden[strings.Split(strings.Trim(r.URL.Path, "/"), "/")[0]] {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	t.Setenv("PORTAL_S3_ENDPOINT", strings.TrimPrefix(proxy.URL, "http://"))
+	out.Reset()
+	err = restoreCmd(ctx, []string{dir}, &out)
+	t.Logf("restore: %v\n%s", err, out.String())
+	if !errors.Is(err, portal.ErrBucketMissing) {
+		t.Errorf("restore against a store without the live buckets: %v, want it to fail with %v", err, portal.ErrBucketMissing)
+	}
+	for _, ref := range []string{held.Reference, live.Reference} {
+		if !strings.Contains(out.String(), "NOT destroyed, its bucket is missing: "+ref) {
+			t.Errorf("the restore's output does not name %s:\n%s", ref, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "destroyed again") {
+		t.Errorf("the restore destroyed a live visit:\n%s", out.String())
+	}
+	// Nor does serve, finding the restore pending, destroy them or serve.
+	direct := d.cfg
+	d.cfg.S3Endpoint = strings.TrimPrefix(proxy.URL, "http://")
+	d.open()
+	if _, err := d.svc.CheckRestored(ctx); !errors.Is(err, portal.ErrBucketMissing) {
+		t.Errorf("serve's check of the pending restore: %v, want %v", err, portal.ErrBucketMissing)
+	}
+	d.svc.Close()
+	d.cfg = direct
+	d.open()
+	db := d.svc.Store()
+	for _, v := range []store.Visit{held, live} {
+		if got, err := db.Visit(ctx, v.ID); err != nil || got.State != portal.StateActive {
+			t.Errorf("%s after the restore: %s %v", v.Reference, got.State, err)
+		}
+		if _, err := db.KeyFingerprint(ctx, v.ID); err != nil {
+			t.Errorf("%s's key after the restore: %v", v.Reference, err)
+		}
+	}
+	if h, err := db.GetLegalHold(ctx, held.ID); err != nil || !h.On {
+		t.Errorf("the legal hold after the restore: %+v %v", h, err)
+	}
+	if _, err := db.PendingRestore(ctx); err != nil {
+		t.Errorf("the failed restore is not pending: %v", err)
+	}
+	d.svc.Close()
+	if t.Failed() {
+		return
+	}
+
+	// The store shows the buckets again: the restore finishes.
+	t.Setenv("PORTAL_S3_ENDPOINT", d.cfg.S3Endpoint)
+	out.Reset()
+	if err := restoreCmd(ctx, []string{"--resume"}, &out); err != nil || strings.Contains(out.String(), "destroyed again") {
+		t.Fatalf("restore --resume: %v\n%s", err, out.String())
+	}
+	d.open()
+	files, err := d.svc.Store().Files(ctx, held.ID)
+	if err != nil || len(files) != 1 {
+		t.Fatalf("held visit's files: %+v %v", files, err)
+	}
+	dl, err := d.svc.Authorize(ctx, d.person("ofsted", "lead@ofsted.example"), policy.FileDownload, held.ID, files[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := dl.OpenDownload(ctx, 0, files[0].Size, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, r)
+	r.Close()
+	if got := hex.EncodeToString(h.Sum(nil)); err != nil || got != sum {
+		t.Fatalf("download: %s %v, want %s", got, err, sum)
 	}
 }

@@ -70,9 +70,9 @@ func (s *Service) noteStarted(ctx context.Context, v store.Visit, d store.Destru
 
 // Reapply destroys again, at once, a visit that a restored database still
 // holds although its destruction was recorded outside the database (or
-// its bucket is gone, or it was being destroyed when the backup was
-// taken). Neither date, notice nor hold stops it: the destruction was
-// decided, and done, already. Nothing is read from the object store before
+// it was being destroyed when the backup was taken). Neither date, notice
+// nor hold stops it: the destruction was decided, and done, already. A
+// missing bucket alone is no such record, and never reason to call it. Nothing is read from the object store before
 // the key is gone, and the key goes through the store's own deletion.
 func (s *Service) Reapply(ctx context.Context, v store.Visit, reason string) error {
 	if v.State == "destroyed" {
