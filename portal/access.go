@@ -248,7 +248,7 @@ func (acc *Access) refuse(ctx context.Context, action policy.Action, object stri
 		return errHeld
 	case d.Locked && d.Rule == "outside-access-window":
 		opens := acc.Window.From
-		if !s.now().Before(opens) {
+		if acc.Window.Closed || !s.now().Before(opens) {
 			opens = time.Time{}
 		}
 		return locked("window_closed", windowMessage(acc.Window, s.now()), opens)

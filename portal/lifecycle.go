@@ -34,10 +34,14 @@ func (acc *Access) RecordEvent(ctx context.Context, event, date string) (VisitVi
 	if d.After(s.Today()) {
 		return VisitView{}, invalid("date", "A letter event cannot be dated in the future.")
 	}
-	if acc.Status.Timeline == nil {
-		return VisitView{}, fmt.Errorf("portal: visit %s has no timeline", acc.Visit.ID)
+	// Without a timeline (the calendar changed since the visit was set up)
+	// fieldwork still ended on the working day after it started: the
+	// letter's events are recorded against that, so that publication, and
+	// then destruction, can follow.
+	fieldworkEnd := s.cal.AddWorkingDays(acc.Visit.FieldworkStart, 1)
+	if tl := acc.Status.Timeline; tl != nil {
+		fieldworkEnd = tl.FieldworkEnd
 	}
-	fieldworkEnd := acc.Status.Timeline.FieldworkEnd
 	check := func(evs []store.Event) error {
 		history := make([]retention.Event, len(evs))
 		for i, e := range evs {

@@ -108,10 +108,9 @@ func (acc *Access) InformationRequest(ctx context.Context) ([]RequestItemView, e
 		return nil, err
 	}
 	counts := vf.live
-	if acc.Status.Timeline == nil {
-		return nil, fmt.Errorf("portal: visit %s has no timeline", v.ID)
-	}
-	tl := *acc.Status.Timeline
+	// Without a timeline (Status.TimelineProblem) the items are shown
+	// without due dates, and none is overdue.
+	tl := acc.Status.Timeline
 	today := s.Today()
 	out := make([]RequestItemView, 0, len(items))
 	for _, it := range items {
@@ -119,7 +118,10 @@ func (acc *Access) InformationRequest(ctx context.Context) ([]RequestItemView, e
 		if err != nil {
 			return nil, fmt.Errorf("request item %s: title does not open: %w", it.Code, err)
 		}
-		due := dueDate(it.Due, tl)
+		var due time.Time
+		if tl != nil {
+			due = dueDate(it.Due, *tl)
+		}
 		st := "due"
 		var completed *time.Time
 		switch {
@@ -127,10 +129,14 @@ func (acc *Access) InformationRequest(ctx context.Context) ([]RequestItemView, e
 			st, completed = "complete", &it.CompletedAt
 		case counts[it.Code] > 0:
 			st = "received"
-		case today.After(due):
+		case tl != nil && today.After(due):
 			st = "overdue"
 		}
-		out = append(out, RequestItemView{Code: it.Code, Kind: it.Kind, Title: string(title), Due: due.Format(time.DateOnly), Status: st, Files: counts[it.Code], CompletedAt: completed})
+		view := RequestItemView{Code: it.Code, Kind: it.Kind, Title: string(title), Status: st, Files: counts[it.Code], CompletedAt: completed}
+		if tl != nil {
+			view.Due = due.Format(time.DateOnly)
+		}
+		out = append(out, view)
 	}
 	return out, nil
 }

@@ -46,6 +46,10 @@ type Status struct {
 	LegalHold      bool
 	Events         []EventView
 	Timeline       *timeline.Timeline // nil when the dates do not make one
+	// TimelineProblem says, for administrators, why an active visit has no
+	// timeline ("" when it has one): its dates, checked when it was set up,
+	// no longer fit the calendar the operator has since extended.
+	TimelineProblem string
 }
 
 // status computes where v stands today: its letter events, legal hold and
@@ -106,7 +110,8 @@ func letterOf(evs []store.Event) retention.Letter {
 func (s *Service) statusOf(r store.VisitRow) Status {
 	var st Status
 	v := r.Visit
-	if tl, err := s.timeline(v); err == nil {
+	tl, err := s.timeline(v)
+	if err == nil {
 		st.Timeline = &tl
 	}
 	if v.State == StateDestroying || v.State == StateDestroyed {
@@ -130,6 +135,9 @@ func (s *Service) statusOf(r store.VisitRow) Status {
 		st.State = StateComplaint
 	case st.Timeline == nil:
 		st.State = StateUnknown
+		st.TimelineProblem = "The visit's timeline cannot be worked out from its dates with the bank holiday calendar in use (" + err.Error() +
+			"). The calendar has changed since the visit was set up (PORTAL_CALENDAR_FILE). Until it is put right, provider staff have no access" +
+			" (except those given an end date on the members page), the visit takes no uploads and due dates are not shown."
 		return st
 	default:
 		st.State = st.Timeline.Phase(s.Today())
@@ -140,8 +148,16 @@ func (s *Service) statusOf(r store.VisitRow) Status {
 	return st
 }
 
+// timeline computes v's timeline. One that does not compute was checked
+// when the visit was set up, so the calendar has changed since: the
+// operator is told (once per process and pair of dates).
 func (s *Service) timeline(v store.Visit) (timeline.Timeline, error) {
-	return s.timelines.compute(s.cal, v.NotificationDate, v.FieldworkStart)
+	tl, err, fresh := s.timelines.compute(s.cal, v.NotificationDate, v.FieldworkStart)
+	if err != nil && fresh && s.log != nil {
+		s.log.Error("visit has no timeline with the calendar in use: provider staff are refused until the calendar or the visit's dates are put right",
+			"visit", v.ID, "notification", v.NotificationDate.Format(time.DateOnly), "fieldwork_start", v.FieldworkStart.Format(time.DateOnly), "err", err)
+	}
+	return tl, err
 }
 
 // timelineMemo keeps the timelines computed in this process by their two
@@ -162,7 +178,9 @@ type timelineResult struct {
 
 const maxTimelines = 4096
 
-func (tm *timelineMemo) compute(cal *calendar.Calendar, notification, fieldworkStart time.Time) (timeline.Timeline, error) {
+// compute is timeline.Compute, remembered; fresh reports a pair of dates
+// not asked about before (or since the memo started again).
+func (tm *timelineMemo) compute(cal *calendar.Calendar, notification, fieldworkStart time.Time) (tl timeline.Timeline, err error, fresh bool) {
 	ny, nm, nd := notification.Date()
 	fy, fm, fd := fieldworkStart.Date()
 	k := [6]int{ny, int(nm), nd, fy, int(fm), fd}
@@ -170,7 +188,7 @@ func (tm *timelineMemo) compute(cal *calendar.Calendar, notification, fieldworkS
 	r, ok := tm.m[k]
 	tm.mu.Unlock()
 	if ok {
-		return r.tl, r.err
+		return r.tl, r.err, false
 	}
 	r.tl, r.err = timeline.Compute(cal, notification, fieldworkStart)
 	tm.mu.Lock()
@@ -179,21 +197,23 @@ func (tm *timelineMemo) compute(cal *calendar.Calendar, notification, fieldworkS
 	}
 	tm.m[k] = r
 	tm.mu.Unlock()
-	return r.tl, r.err
+	return r.tl, r.err, true
 }
 
 // DaysUntil counts whole days from today to d (negative: past).
 func (s *Service) daysUntil(d time.Time) int { return int(d.Sub(s.Today()).Hours() / 24) }
 
 // Window is when a member may act on a visit: [From, Until). A zero Until
-// means open-ended.
+// means open-ended. A Closed window contains no time at all: provider
+// staff's, when the visit has no timeline to end it.
 type Window struct {
 	From, Until time.Time
+	Closed      bool
 }
 
 // Contains reports whether t lies inside the window.
 func (w Window) Contains(t time.Time) bool {
-	return !t.Before(w.From) && (w.Until.IsZero() || t.Before(w.Until))
+	return !w.Closed && !t.Before(w.From) && (w.Until.IsZero() || t.Before(w.Until))
 }
 
 // memberWindow applies the defaults to a member's stored window: access
@@ -213,9 +233,13 @@ func (s *Service) memberWindow(v store.Visit, st Status, m store.Member) Window 
 	switch {
 	case !w.Until.IsZero():
 	case policy.IsProviderRole(m.Role):
-		if st.Timeline != nil {
-			w.Until = calendar.StartOfDay(s.cal.AddWorkingDays(st.Timeline.FieldworkEnd, 5).AddDate(0, 0, 1))
+		if st.Timeline == nil {
+			// No end can be worked out: no access, rather than access
+			// without an end.
+			w.Closed = true
+			break
 		}
+		w.Until = calendar.StartOfDay(s.cal.AddWorkingDays(st.Timeline.FieldworkEnd, 5).AddDate(0, 0, 1))
 	case (m.Role == policy.RoleInspector || m.Role == policy.RoleAnalyst) && !st.Letter.Published.IsZero():
 		w.Until = calendar.StartOfDay(st.Letter.Published.AddDate(0, 0, 1)) // the end of publication day
 	}
@@ -233,11 +257,16 @@ const longTime = "Monday 2 January 2006 at 15:04"
 // windowMessage tells a member when their access opened or closed, and
 // the one thing to do about it.
 func windowMessage(w Window, now time.Time) string {
+	if w.Closed {
+		return windowSuspended
+	}
 	if now.Before(w.From) {
 		return "Your access to this visit opens on " + w.From.In(calendar.London).Format(longTime) + ". Sign in again then."
 	}
 	return "Your access to this visit closed on " + w.Until.In(calendar.London).Format(longTime) + ". If you still need it, ask the portal administrator."
 }
+
+const windowSuspended = "Your access to this visit is suspended: its dates no longer fit the bank holiday calendar, so the portal cannot work out when your access ends. Ask the portal administrator."
 
 // AccessEnd is when the actor's access to the visit ends, and why, in
 // words ("" when they are not a member).
@@ -245,6 +274,9 @@ func (acc *Access) AccessEnd() string {
 	m, w := acc.Member, acc.Window
 	if m.Role == "" {
 		return ""
+	}
+	if w.Closed {
+		return windowSuspended
 	}
 	when := ""
 	if !w.Until.IsZero() {

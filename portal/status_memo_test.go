@@ -33,7 +33,7 @@ func TestTimelineMemoAnswersAsCompute(t *testing.T) {
 					asked = time.Date(fs.Year(), fs.Month(), fs.Day(), 9, 30, 0, 0, london)
 				}
 				want, wantErr := timeline.Compute(cal, nd, fs)
-				got, gotErr := tm.compute(cal, nd, asked)
+				got, gotErr, _ := tm.compute(cal, nd, asked)
 				if got != want || (gotErr == nil) != (wantErr == nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
 					t.Fatalf("round %d, %s to %s: memo %+v, %v; Compute %+v, %v", round, nd.Format(time.DateOnly), fs.Format(time.DateOnly), got, gotErr, want, wantErr)
 				}

@@ -38,7 +38,9 @@ type VisitView struct {
 	Events               []EventView        `json:"events"`
 	Role                 string             `json:"role,omitempty"`
 	Timeline             *timeline.Timeline `json:"timeline,omitempty"`
-	CreatedAt            time.Time          `json:"created_at"`
+	// TimelineProblem says why an active visit has no timeline (Status).
+	TimelineProblem string    `json:"timeline_problem,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
 }
 
 // view shows v with its status to someone in role.
@@ -63,6 +65,7 @@ func (s *Service) viewFields(v store.Visit, st Status, role string) VisitView {
 		FieldworkStart:   v.FieldworkStart.Format(time.DateOnly),
 		Bucket:           v.Bucket, RetentionDays: s.retention.Days(v), Role: role, CreatedAt: v.CreatedAt,
 		State: st.State, AcceptsUploads: st.AcceptsUploads, LegalHold: st.LegalHold, Events: st.Events, Timeline: st.Timeline,
+		TimelineProblem: st.TimelineProblem,
 	}
 	if !st.DestroyOn.IsZero() {
 		d := st.DestroyOn.Format(time.DateOnly)
