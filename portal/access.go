@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
@@ -35,7 +36,10 @@ type Access struct {
 	restrictions map[string]store.Restriction
 }
 
-// restriction is the restriction of one item of the visit.
+// restriction is the restriction of one item of the visit, matched by
+// itemKey: a file or a restriction stored with another form of the item's
+// number still meets the other. Should two stored forms meet, the more
+// restrictive holds.
 func (acc *Access) restriction(ctx context.Context, item string) (store.Restriction, error) {
 	if acc.restrictions == nil {
 		rs, err := acc.svc.store.Restrictions(ctx, acc.Visit.ID)
@@ -44,13 +48,36 @@ func (acc *Access) restriction(ctx context.Context, item string) (store.Restrict
 		}
 		acc.restrictions = make(map[string]store.Restriction, len(rs))
 		for _, r := range rs {
-			acc.restrictions[r.Code] = r
+			k := itemKey(r.Code)
+			if prev, ok := acc.restrictions[k]; ok {
+				r = stricter(prev, r)
+			}
+			acc.restrictions[k] = r
 		}
 	}
-	if r, ok := acc.restrictions[item]; ok {
+	if r, ok := acc.restrictions[itemKey(item)]; ok {
 		return r, nil
 	}
 	return store.Restriction{VisitID: acc.Visit.ID, Code: item}, nil
+}
+
+// stricter is the restriction of two stored for one item that lets fewer
+// see it: restricted over not, and of two restricted, the roles both name.
+func stricter(a, b store.Restriction) store.Restriction {
+	switch {
+	case !a.Restricted:
+		return b
+	case !b.Restricted:
+		return a
+	}
+	var roles []string
+	for _, r := range a.Roles {
+		if slices.Contains(b.Roles, r) {
+			roles = append(roles, r)
+		}
+	}
+	a.Roles = roles
+	return a
 }
 
 type decisionKey struct {

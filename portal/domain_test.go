@@ -299,6 +299,56 @@ func TestDomainRestrictions(t *testing.T) {
 	}
 }
 
+// TestDomainRestrictionsOneItemNumber: a restriction on an item holds
+// however the item's number is written: a name that starts "1.4" is filed
+// under 1.04, an item sent as 01.04 is refused with the form to use, and a
+// restriction stored under another form before there was one form still
+// applies to the item.
+func TestDomainRestrictionsOneItemNumber(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(ctx, "01.04", true, []string{policy.RoleLeadInspector}); kindOf(err) != portal.KindInvalid || !strings.Contains(err.Error()+errMsg(err), "1.04") {
+		t.Fatalf("restricting 01.04: %v (%s), want refused naming 1.04", err, errMsg(err))
+	}
+	if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(ctx, "1.04", true, []string{policy.RoleLeadInspector}); err != nil {
+		t.Fatal(err)
+	}
+	up := d.mustAccess(uploader, policy.FileUpload)
+	f, err := up.Upload(ctx, portal.NewFile{Name: "1.4 Serious incidents.xlsx", Size: 2}, strings.NewReader("si"))
+	if err != nil || f.Item != "1.04" {
+		t.Fatalf("upload of \"1.4 Serious incidents.xlsx\": %+v, %v; want filed under 1.04", f, err)
+	}
+	if _, err := up.Upload(ctx, portal.NewFile{Name: "SI log.xlsx", Item: "01.04", Size: 2}, strings.NewReader("si")); kindOf(err) != portal.KindInvalid || !strings.Contains(errMsg(err), "1.04") {
+		t.Fatalf("upload with item 01.04: %v (%s), want refused naming 1.04", err, errMsg(err))
+	}
+	// A restriction stored as 1.5 (before there was one form) holds for 1.05.
+	if err := d.svc.Store().PutRestriction(ctx, store.Restriction{VisitID: d.demo().ID, Code: "1.5", Restricted: true, Roles: []string{policy.RoleLeadInspector}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.Upload(ctx, portal.NewFile{Name: "1.05 Self-evaluation.pdf", Size: 2}, strings.NewReader("se")); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := d.mustAccess(hmi, policy.FileList).Files(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if f.Item == "1.04" || f.Item == "1.05" {
+			t.Fatalf("inspector sees %q filed under restricted item %s", f.Name, f.Item)
+		}
+	}
+}
+
+func errMsg(err error) string {
+	if e, ok := portal.AsError(err); ok {
+		return e.Msg
+	}
+	return ""
+}
+
 // TestDomainLetterEvents: events in order, dated no later than today and
 // not before fieldwork ends; a complaint stops publication; refusals are
 // conflicts with a sentence, and are recorded with the actor's route.

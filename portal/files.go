@@ -264,7 +264,10 @@ func (acc *Access) Refile(ctx context.Context, rawItem string) (FileView, error)
 		return FileView{}, errNotLive
 	}
 	item, err := ParseItem(strings.TrimSpace(rawItem))
-	if err != nil || item == "" {
+	if err != nil {
+		return FileView{}, invalid("item", capitalise(err.Error())+".")
+	}
+	if item == "" {
 		return FileView{}, invalid("item", "Choose the item to file it under, such as 1.03, cld or case-2.")
 	}
 	key, err := acc.key(ctx)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -96,7 +97,40 @@ func renamed(name string, n int) string {
 	return stem + suffix + ext
 }
 
-var itemPattern = regexp.MustCompile(`^([0-9]{1,2}(\.[0-9]{1,3}){0,2}|case-[0-9]{1,3})$`)
+// itemNumber is what may be an item number, however written: a section
+// and a number (with a ".0" after it, as a version might be written), or a
+// case file request.
+var itemNumber = regexp.MustCompile(`^(?:([0-9]{1,2})\.([0-9]{1,3})(?:\.0+)?|case-([0-9]{1,3}))$`)
+
+// canonicalItem is the one form of the item number s ("1.4", "01.04" and
+// "1.04.0" are all 1.04; "case-01" is case-1): the section without leading
+// zeros, the number in at least two digits, both from 1. Restrictions, the
+// request and files name items in this form, so that a restriction cannot
+// be escaped by writing its item another way. ok is false when s is no
+// item number.
+func canonicalItem(s string) (item string, ok bool) {
+	m := itemNumber.FindStringSubmatch(s)
+	if m == nil {
+		return "", false
+	}
+	if m[3] != "" {
+		n, _ := strconv.Atoi(m[3])
+		return "case-" + strconv.Itoa(n), n > 0
+	}
+	section, _ := strconv.Atoi(m[1])
+	n, _ := strconv.Atoi(m[2])
+	return fmt.Sprintf("%d.%02d", section, n), section > 0 && n > 0
+}
+
+// itemKey is the form by which a stored item (or restriction) is matched:
+// its canonical form, so that one stored before there was one form still
+// meets the other.
+func itemKey(s string) string {
+	if c, ok := canonicalItem(s); ok {
+		return c
+	}
+	return s
+}
 
 // Named items that are not numbered in Annex A.
 const (
@@ -104,12 +138,20 @@ const (
 	ItemAuditedCases   = "audits" // the list of recently audited cases (day 3)
 )
 
-// ParseItem validates an information-request item: a number such as "1.03",
-// or one of the named items (cld, audits). Empty means "not filed under an
-// item".
+// ParseItem validates an information-request item: a number such as "1.03"
+// or "case-1", in its one form (canonicalItem), or one of the named items
+// (cld, audits). Empty means "not filed under an item". Another way of
+// writing a number is refused with the form to use, not rewritten: items
+// stored before there was one form keep theirs.
 func ParseItem(s string) (string, error) {
-	if s == "" || s == ItemChildLevelData || s == ItemAuditedCases || itemPattern.MatchString(s) {
+	if s == "" || s == ItemChildLevelData || s == ItemAuditedCases {
 		return s, nil
+	}
+	if c, ok := canonicalItem(s); ok {
+		if c == s {
+			return s, nil
+		}
+		return "", fmt.Errorf("item %s is written %s", s, c)
 	}
 	return "", errors.New("the item must be an item number such as 1.03, a case file request such as case-1, or cld (child-level data) or audits")
 }
@@ -122,8 +164,9 @@ var itemPrefix = regexp.MustCompile(`^([0-9]{1,2}\.[0-9]{1,3}|case-[0-9]{1,3})[ 
 // "_" or "." is filed under it ("CLD - cases closed.xlsx" -> "cld",
 // "audits_list.docx" -> "audits", "case-3 chronology.pdf" -> "case-3").
 // Otherwise an Annex A item number or case file request followed by a
-// space, "-" or "_" ("1.03 MI report.xlsx" -> "1.03") is taken as it is,
-// whether or not it is on the request. Nothing else is guessed.
+// space, "-" or "_" ("1.03 MI report.xlsx" -> "1.03") is taken, in its one
+// form ("1.4 SI log.xlsx" -> "1.04"), whether or not it is on the request.
+// Nothing else is guessed.
 func ItemFromName(name string, codes []string) string {
 	best := ""
 	for _, c := range codes {
@@ -135,7 +178,9 @@ func ItemFromName(name string, codes []string) string {
 		return best
 	}
 	if m := itemPrefix.FindStringSubmatch(name); m != nil {
-		return m[1]
+		if c, ok := canonicalItem(m[1]); ok {
+			return c
+		}
 	}
 	return ""
 }

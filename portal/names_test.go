@@ -77,6 +77,12 @@ func TestItemFromName(t *testing.T) {
 		"1.03MI.xlsx":         "",
 		"Structure 1.01.pdf":  "",
 		"2024.12 report":      "",
+		// Another way of writing an item number is that item.
+		"1.4 Serious incidents.xlsx": "1.04",
+		"01.04 SI log.xlsx":          "1.04",
+		"1.004 SI log.xlsx":          "1.04",
+		"case-01 chronology.pdf":     "case-1",
+		"0.04 x.pdf":                 "",
 	} {
 		if got := ItemFromName(in, nil); got != want {
 			t.Errorf("ItemFromName(%q) = %q, want %q", in, got, want)
@@ -162,5 +168,44 @@ func TestRenamed(t *testing.T) {
 		if got != tc.want || len(got) > MaxNameBytes || !utf8.ValidString(got) {
 			t.Errorf("renamed(%q, %d) = %q (%d bytes), want %q", tc.in, tc.n, got, len(got), tc.want)
 		}
+	}
+}
+
+// TestParseItemCanonical: an item is accepted only as the portal writes it
+// (1.04, case-1), since restrictions and the request name items by that
+// form; another way of writing one is refused with the form to use.
+func TestParseItemCanonical(t *testing.T) {
+	for _, tc := range []struct{ in, want, refusal string }{
+		{"", "", ""},
+		{"cld", "cld", ""},
+		{"audits", "audits", ""},
+		{"1.04", "1.04", ""},
+		{"12.105", "12.105", ""},
+		{"case-1", "case-1", ""},
+		{"case-12", "case-12", ""},
+		{"1.4", "", "1.04"},
+		{"01.04", "", "1.04"},
+		{"1.04.0", "", "1.04"},
+		{"1.004", "", "1.04"},
+		{"case-01", "", "case-1"},
+		{"1", "", "item number such as 1.03"},
+		{"1.04.2", "", "item number such as 1.03"},
+		{"0.04", "", "item number such as 1.03"},
+		{"1.00", "", "item number such as 1.03"},
+		{"case-0", "", "item number such as 1.03"},
+		{"CLD", "", "item number such as 1.03"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseItem(tc.in)
+			if tc.refusal == "" {
+				if err != nil || got != tc.want {
+					t.Fatalf("ParseItem(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.refusal) {
+				t.Fatalf("ParseItem(%q) = %q, %v; want a refusal naming %q", tc.in, got, err, tc.refusal)
+			}
+		})
 	}
 }

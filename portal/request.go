@@ -252,8 +252,12 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 func (acc *Access) newRequestItem(in RequestItemInput, items []store.RequestItem) (store.RequestItem, error) {
 	switch in.Kind {
 	case KindAnnexA:
-		if !itemPattern.MatchString(in.Code) || strings.HasPrefix(in.Code, "case-") {
+		c, ok := canonicalItem(in.Code)
+		if !ok || strings.HasPrefix(c, "case-") {
 			return store.RequestItem{}, invalid("code", "Give the Annex A item number, for example 1.06.")
+		}
+		if c != in.Code {
+			return store.RequestItem{}, invalid("code", "Give the Annex A item number as "+c+".")
 		}
 	case KindCaseFile:
 		n := 0

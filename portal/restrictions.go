@@ -55,7 +55,10 @@ func (acc *Access) SetRestriction(ctx context.Context, rawCode string, restricte
 		return RestrictionView{}, err
 	}
 	code, err := ParseItem(rawCode)
-	if err != nil || code == "" {
+	if err != nil {
+		return RestrictionView{}, invalid("item", capitalise(err.Error())+".")
+	}
+	if code == "" {
 		return RestrictionView{}, invalid("item", "The item must be an item number such as 1.03, or cld or audits.")
 	}
 	for _, r := range roles {
