@@ -37,6 +37,9 @@ func ParseFileName(s string) (string, error) {
 		return "", errors.New("the file name must contain more than dots and spaces")
 	case strings.TrimSpace(s) != s:
 		return "", errors.New("the file name must not start or end with a space")
+	case strings.HasSuffix(s, "."):
+		// Windows drops it on saving: "a.pdf." would be saved as "a.pdf".
+		return "", errors.New("the file name must not end with a dot")
 	}
 	for _, r := range s {
 		switch {
@@ -46,8 +49,8 @@ func ParseFileName(s string) (string, error) {
 			return "", errors.New("the file name must not contain control characters")
 		case isBidiControl(r):
 			return "", errors.New("the file name must not contain text-direction control characters")
-		case isZeroWidth(r):
-			return "", errors.New("the file name must not contain zero-width characters or a byte-order mark: rename the file")
+		case isZeroWidth(r) || isInvisible(r):
+			return "", errors.New("the file name must not contain zero-width or other invisible characters, or a byte-order mark: rename the file")
 		case r == utf8.RuneError:
 			return "", errors.New("the file name is not valid UTF-8 text")
 		}
@@ -72,6 +75,15 @@ func isBidiControl(r rune) bool {
 // Mongolian vowel separator) and the byte-order mark.
 func isZeroWidth(r rune) bool {
 	return r >= 0x200B && r <= 0x200D || r >= 0x2060 && r <= 0x2064 || r == 0x180E || r == 0xFEFF
+}
+
+// isInvisible reports the other characters that show as nothing, so
+// that a name carrying one looks like one without it under another key:
+// format characters (the soft hyphen, tag characters), variation
+// selectors and the rest of Unicode's default-ignorable code points (the
+// combining grapheme joiner, the Hangul fillers).
+func isInvisible(r rune) bool {
+	return unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
 }
 
 // NameKey is the form in which two names of one item collide: NFC, case

@@ -39,6 +39,16 @@ func TestParseFileName(t *testing.T) {
 		{"fail_word_joiner", "re\u2060port.pdf", false},
 		{"fail_bom", "\uFEFFreport.pdf", false},
 		{"fail_bom_inside", "report\uFEFF.pdf", false},
+		// Invisible characters beyond the zero-width ones: each made a name
+		// that showed as "1.01 report.pdf" beside it, under another key.
+		{"fail_soft_hyphen", "1.01 re\u00ADport.pdf", false},
+		{"fail_grapheme_joiner", "1.01 re\u034Fport.pdf", false},
+		{"fail_variation_selector", "1.01 report\uFE0F.pdf", false},
+		{"fail_hangul_filler", "1.01 report\u3164.pdf", false},
+		{"fail_tag_character", "1.01 report.pdf\U000E0041", false},
+		{"fail_trailing_dot", "1.01 report.pdf.", false},
+		{"good_inner_dots", "1.01 report.v2.pdf", true},
+		{"good_emoji", "1.01 report \u2705.pdf", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseFileName(tc.in)

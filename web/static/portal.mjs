@@ -86,6 +86,8 @@ function checkName (name) {
   if (/[\u0000-\u001f\u007f]/.test(name)) return 'The name contains a control character.'
   if (/[\u202a-\u202e\u2066-\u2069\u200e\u200f]/.test(name)) return 'The name contains text-direction characters: rename the file.'
   if (/[\u200b-\u200d\u2060-\u2064\u180e\ufeff]/.test(name)) return 'The name contains zero-width characters: rename the file.'
+  if (/[\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(name)) return 'The name contains invisible characters: rename the file.'
+  if (name.endsWith('.')) return 'The name ends with a dot: rename the file.'
   if (new TextEncoder().encode(name).length > 255) return 'The name is longer than 255 bytes: shorten it.'
   return ''
 }
