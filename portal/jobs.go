@@ -44,6 +44,7 @@ func (s *Service) Start(ctx context.Context) {
 	loop(10*time.Second, s.refresh)
 	loop(heartbeatEvery, s.heartbeat)
 	loop(janitorEvery, s.Sweep)
+	loop(janitorEvery, s.forgetGone)
 	loop(s.cfg.RetentionEvery, func(ctx context.Context) { s.RunRetention(ctx) })
 	s.startMail(ctx, loop)
 	loop(s.cfg.ScanRetry, s.ScanWaiting)
@@ -151,6 +152,18 @@ func (s *Service) keyEpochs(ctx context.Context) {
 		s.log.Error("retire key epochs", "err", err)
 	}
 	if err := s.keys.pruneEpochs(ctx); err != nil {
+		s.log.Error("key epochs", "err", err)
+	}
+}
+
+// forgetGone is each instance's own round (the janitor's runs on one at a
+// time): it forgets the keys, and decrypted names, of visits destroyed by
+// any instance, and the keys of epochs any instance retired.
+func (s *Service) forgetGone(ctx context.Context) {
+	if err := s.keys.prune(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("forget destroyed visits' keys", "err", err)
+	}
+	if err := s.keys.pruneEpochs(ctx); err != nil && ctx.Err() == nil {
 		s.log.Error("key epochs", "err", err)
 	}
 }

@@ -99,6 +99,32 @@ func (k *Keyring) Forget(visitID string) {
 	k.mu.Unlock()
 }
 
+// prune forgets the keys, and decrypted names, of visits whose stored key
+// is gone or was replaced: destroyed by another instance, whose requests
+// this one would refuse at the key's next use, but whose key and names it
+// would keep in memory until then. Each instance prunes its own, in one
+// statement.
+func (k *Keyring) prune(ctx context.Context) error {
+	k.mu.Lock()
+	held := make(map[string]string, len(k.keys))
+	ids := make([]string, 0, len(k.keys))
+	for id, key := range k.keys {
+		held[id] = key.Fingerprint()
+		ids = append(ids, id)
+	}
+	k.mu.Unlock()
+	stored, err := k.store.KeyFingerprints(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for id, fp := range held {
+		if stored[id] != fp {
+			k.Forget(id)
+		}
+	}
+	return nil
+}
+
 // SelfTest wraps and unwraps a throwaway visit key, proving the master key
 // can do both. Readiness reports its result.
 func (k *Keyring) SelfTest() error {

@@ -27,6 +27,41 @@ func (d *domain) another() *portal.Service {
 	return svc
 }
 
+// TestDestroyedKeysLeaveOtherInstances: a visit destroyed by one
+// instance leaves no key, and no decrypted name, in another's memory: each
+// instance's own round forgets keys whose stored key is gone, whether or
+// not a request asks for the visit again. Before, another instance kept
+// both until something asked it for that visit's key.
+func TestDestroyedKeysLeaveOtherInstances(t *testing.T) {
+	ctx := context.Background()
+	d := startDomain(t)
+	v := d.demo()
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	if _, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.01 Structure.pdf", Size: 5}, strings.NewReader("hello")); err != nil {
+		t.Fatal(err)
+	}
+	second := d.another()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	acc, err := second.Authorize(ctx, lead, policy.FileList, v.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.FilePage(ctx, portal.FileQuery{}); err != nil {
+		t.Fatal(err)
+	}
+	second.ForgetGoneKeys(ctx)
+	if !second.HoldsKey(v.ID) {
+		t.Fatal("the second instance's round forgot a live visit's key")
+	}
+	if err := d.svc.Store().DeleteKey(ctx, v.ID); err != nil { // the destruction's key step, by the first
+		t.Fatal(err)
+	}
+	second.ForgetGoneKeys(ctx)
+	if second.HoldsKey(v.ID) {
+		t.Error("the second instance keeps a destroyed visit's key in memory after its round")
+	}
+}
+
 // TestNotificationsSurviveRestarts: with the mail server down an act still
 // succeeds and its notification waits in the outbox; it survives a restart
 // of the portal and is sent once the mail server is back.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -764,6 +765,31 @@ func (s *Store) KeyFingerprint(ctx context.Context, visitID string) (string, err
 		return "", fmt.Errorf("store: key fingerprint: %w", err)
 	}
 	return fp, nil
+}
+
+// KeyFingerprints returns the fingerprints of the stored keys of the
+// visits named (those whose key is gone are absent), in one statement.
+func (s *Store) KeyFingerprints(ctx context.Context, visitIDs []string) (map[string]string, error) {
+	out := make(map[string]string, len(visitIDs))
+	if len(visitIDs) == 0 {
+		return out, nil
+	}
+	list, err := json.Marshal(visitIDs)
+	if err != nil {
+		return nil, err
+	}
+	type row struct{ id, fp string }
+	rows, err := queryAll(ctx, s.db, func(sc scanner) (row, error) {
+		var r row
+		return r, sc.Scan(&r.id, &r.fp)
+	}, `SELECT visit_id, fingerprint FROM visit_keys WHERE `+s.inIDs("visit_id"), string(list))
+	if err != nil {
+		return nil, fmt.Errorf("store: key fingerprints: %w", err)
+	}
+	for _, r := range rows {
+		out[r.id] = r.fp
+	}
+	return out, nil
 }
 
 // MarkObjectsDeleted is step c (objects and bucket gone).
