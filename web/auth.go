@@ -228,10 +228,10 @@ func (s *Server) finishSignIn(c *gin.Context) (signedIn, string, error) {
 	if err := checkFactors(p.cfg, claims); err != nil {
 		return signedIn{}, "", err
 	}
-	id := identityFrom(p.cfg, idt.Issuer, idt.Subject, claims)
+	id, verdict := identityFrom(p.cfg, idt.Issuer, idt.Subject, claims)
 	if id.Email == "" || id.Name == "" {
 		// Many providers give email and name in userinfo only.
-		if err := s.addUserinfo(ctx, p, d, tok, &id); err != nil {
+		if err := s.addUserinfo(ctx, p, d, tok, &id, verdict); err != nil {
 			return signedIn{}, "", err
 		}
 	}

@@ -18,22 +18,41 @@ import (
 // identityFrom reads the person from the ID token's claims. An email the
 // provider says is unverified binds nothing: email_verified false, or (Entra
 // ID, which sends no email_verified) the optional claim xms_edov false, which
-// says the email's domain is not verified by its tenant.
-func identityFrom(cfg portal.IdPConfig, issuer, subject string, claims map[string]any) portal.Identity {
+// says the email's domain is not verified by its tenant. It also returns
+// what the token says of the email, which decides whether userinfo may give
+// one (mergeUserinfo).
+func identityFrom(cfg portal.IdPConfig, issuer, subject string, claims map[string]any) (portal.Identity, emailVerdict) {
 	id := portal.Identity{IdP: cfg.Name, Issuer: issuer, Subject: subject}
-	id.Email, id.Name = emailAndName(cfg, claims)
-	return id
+	var v emailVerdict
+	id.Email, id.Name, v = emailAndName(cfg, claims)
+	return id, v
 }
 
-func emailAndName(cfg portal.IdPConfig, claims map[string]any) (email, name string) {
+// emailVerdict is what a set of claims says of the person's email.
+type emailVerdict int
+
+const (
+	emailUnstated   emailVerdict = iota // no verification claim
+	emailVerified                       // a verification claim true, none false
+	emailUnverified                     // a verification claim false
+)
+
+func emailAndName(cfg portal.IdPConfig, claims map[string]any) (email, name string, v emailVerdict) {
 	email, _ = claims[cfg.EmailClaim].(string)
 	for _, c := range []string{"email_verified", "xms_edov"} {
-		if verified, ok := claimBool(claims[c]); ok && !verified {
-			email = ""
+		verified, ok := claimBool(claims[c])
+		switch {
+		case ok && !verified:
+			v = emailUnverified
+		case ok && v == emailUnstated:
+			v = emailVerified
 		}
 	}
+	if v == emailUnverified {
+		email = ""
+	}
 	name, _ = claims["name"].(string)
-	return strings.TrimSpace(email), strings.TrimSpace(name)
+	return strings.TrimSpace(email), strings.TrimSpace(name), v
 }
 
 // claimBool reads a boolean claim, which some providers send as a string.
@@ -54,7 +73,7 @@ var errUserinfoSubject = signInError{reason: "userinfo subject differs from the 
 // provider's userinfo endpoint, with the access token. A provider without
 // userinfo leaves them empty; a userinfo that fails or names another
 // subject refuses the sign-in.
-func (s *Server) addUserinfo(ctx context.Context, p *identityProvider, d *discovered, tok *oauth2.Token, id *portal.Identity) error {
+func (s *Server) addUserinfo(ctx context.Context, p *identityProvider, d *discovered, tok *oauth2.Token, id *portal.Identity, token emailVerdict) error {
 	if d.provider.UserInfoEndpoint() == "" {
 		return nil
 	}
@@ -67,17 +86,19 @@ func (s *Server) addUserinfo(ctx context.Context, p *identityProvider, d *discov
 	if err := info.Claims(&claims); err != nil {
 		return signInError{reason: "unreadable userinfo"}
 	}
-	return mergeUserinfo(p.cfg, id, claims)
+	return mergeUserinfo(p.cfg, id, token, claims)
 }
 
 // mergeUserinfo takes the email and name the identity lacks from userinfo
-// claims, which must be about the same subject.
-func mergeUserinfo(cfg portal.IdPConfig, id *portal.Identity, claims map[string]any) error {
+// claims, which must be about the same subject. token is what the ID token
+// said of the email: when it said unverified, a userinfo that says nothing
+// cannot bring the email back, only one that itself says it is verified.
+func mergeUserinfo(cfg portal.IdPConfig, id *portal.Identity, token emailVerdict, claims map[string]any) error {
 	if sub, _ := claims["sub"].(string); sub == "" || !constantTimeEqual(sub, id.Subject) {
 		return errUserinfoSubject
 	}
-	email, name := emailAndName(cfg, claims)
-	if id.Email == "" {
+	email, name, v := emailAndName(cfg, claims)
+	if id.Email == "" && (v == emailVerified || v == emailUnstated && token != emailUnverified) {
 		id.Email = email
 	}
 	if id.Name == "" {
