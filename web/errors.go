@@ -98,7 +98,9 @@ func (s *Server) fail(c *gin.Context, err error) {
 		// ends here, so the client reads this answer rather than a reset.
 		c.Header("Connection", "close")
 	}
-	c.Error(err)
+	// The request log names the failure by its code only: a message, even
+	// one written for people, may quote a file's name or other evidence.
+	c.Set(errorCodeKey, he.code)
 	if c.Writer.Written() {
 		// Headers are gone: the only honest signal left is to cut the
 		// connection, so a partial body is never taken as complete.

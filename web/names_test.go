@@ -188,6 +188,18 @@ func TestNameCollisions(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(fmt.Sprint(up.fileNames(v.ID)), "Report 1 (4).pdf") {
 		t.Fatalf("keep both: %d, files %v", resp.StatusCode, up.fileNames(v.ID))
 	}
+
+	// Every refusal above (API, resumable creation, refiling, the form) is
+	// in the request log by its code, and no name is.
+	log := ts.log.String()
+	if !strings.Contains(log, `"status":409,`) || !strings.Contains(log, `"error_code":"name_exists"`) {
+		t.Error("the name conflicts are not in the request log by their code")
+	}
+	for _, name := range []string{"Report 1", "report 1", "big.bin", "BIG.bin", "Minutes", "minutes", "MINUTES", "race.pdf"} {
+		if i := strings.Index(log, name); i >= 0 {
+			t.Errorf("the file name %q is in the portal's log: %s", name, log[max(0, i-200):min(len(log), i+200)])
+		}
+	}
 }
 
 func decodeString(t *testing.T, s string, v any) {
