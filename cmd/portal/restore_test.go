@@ -236,20 +236,8 @@ func TestRestoreDrill(t *testing.T) {
 	if err != nil || len(files) != 1 || files[0].SHA256 != kept {
 		t.Fatalf("live visit's files: %+v %v", files, err)
 	}
-	lead := d.person("ofsted", "lead@ofsted.example")
-	dl, err := d.svc.Authorize(ctx, lead, policy.FileDownload, demo.ID, files[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := dl.OpenDownload(ctx, 0, files[0].Size, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	_, err = io.Copy(h, r)
-	r.Close()
-	if got := hex.EncodeToString(h.Sum(nil)); err != nil || got != kept {
-		t.Fatalf("download: %s %v, want %s", got, err, kept)
+	if got := downloadSum(t, d, demo.ID, files[0]); got != kept {
+		t.Fatalf("download: %s, want %s", got, kept)
 	}
 	if n, err := db.Sessions(time.Now).Count(ctx); err != nil || n != 0 {
 		t.Fatalf("%d sessions after the restore (%v)", n, err)
@@ -459,18 +447,28 @@ func TestRestoreKeepsLiveVisitsWhoseBucketsAreMissing(t *testing.T) {
 	if err != nil || len(files) != 1 {
 		t.Fatalf("held visit's files: %+v %v", files, err)
 	}
-	dl, err := d.svc.Authorize(ctx, d.person("ofsted", "lead@ofsted.example"), policy.FileDownload, held.ID, files[0].ID)
+	if got := downloadSum(t, d, held.ID, files[0]); got != sum {
+		t.Fatalf("download: %s, want %s", got, sum)
+	}
+}
+
+// downloadSum downloads f as the lead inspector and returns the SHA-256 of
+// what came.
+func downloadSum(t *testing.T, d *drill, visitID string, f store.File) string {
+	t.Helper()
+	ctx := context.Background()
+	dl, err := d.svc.Authorize(ctx, d.person("ofsted", "lead@ofsted.example"), policy.FileDownload, visitID, f.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := dl.OpenDownload(ctx, 0, files[0].Size, false)
+	r, err := dl.OpenDownload(ctx, 0, f.Size, false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer r.Close()
 	h := sha256.New()
-	_, err = io.Copy(h, r)
-	r.Close()
-	if got := hex.EncodeToString(h.Sum(nil)); err != nil || got != sum {
-		t.Fatalf("download: %s %v, want %s", got, err, sum)
+	if _, err := io.Copy(h, r); err != nil {
+		t.Fatalf("download: %v", err)
 	}
+	return hex.EncodeToString(h.Sum(nil))
 }
