@@ -180,8 +180,22 @@ func TestDomainAccessWindows(t *testing.T) {
 	if vs, err := d.svc.Visits(ctx, uploader, ""); err != nil || len(vs.Visits) != 0 {
 		t.Fatalf("uploader's visits before notification: %v %v", vs, err)
 	}
-	// An inspector whose window opens later is told when.
+	// The explanation an administrator asks for says the same.
 	admin := d.person("ofsted", "admin@ofsted.example")
+	ms, err := d.mustAccess(admin, policy.MemberManage).Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Email != "uploader@cafcass.example" {
+			continue
+		}
+		e, err := d.mustAccess(admin, policy.MemberManage).Explain(ctx, m.ID, string(policy.VisitView), "")
+		if err != nil || e.Allow || e.Refusal != portal.KindNotFound || !strings.Contains(e.Reason, "notification") {
+			t.Fatalf("explained before notification: allow %v, refusal %v, %q (%v); want not found, the visit unannounced", e.Allow, e.Refusal, e.Reason, err)
+		}
+	}
+	// An inspector whose window opens later is told when.
 	later := tl.Notification.AddDate(0, 0, 1)
 	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "hmi@ofsted.example", Role: policy.RoleInspector, ValidFrom: later.Format(time.DateOnly)}); err != nil {
 		t.Fatal(err)

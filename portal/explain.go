@@ -56,6 +56,13 @@ func (acc *Access) Explain(ctx context.Context, memberID, action, fileID string)
 	if as.Actor.Administrator, err = s.store.HasPortalRole(ctx, m.UserID, store.RoleAdministrator); err != nil {
 		return Explanation{}, err
 	}
+	if s.unannounced(acc.Visit, m) {
+		// As a request of theirs is answered (Authorize): the visit does
+		// not exist for them yet.
+		return Explanation{Member: memberView(m), Action: action, File: fileID, Refusal: KindNotFound, Policies: []string{},
+			Reason: "Not found: before the notification date (" + acc.Visit.NotificationDate.Format("2 January 2006") +
+				") the visit does not exist for provider staff, so no policy is asked."}, nil
+	}
 	var f *store.File
 	if fileID != "" {
 		file, err := s.store.File(ctx, acc.Visit.ID, fileID)
