@@ -86,12 +86,12 @@ func (acc *Access) DownloadCut(ctx context.Context, d *Download, sent int64, err
 // "corrupt", for the archive and for that file.
 func (acc *Access) ArchiveCut(ctx context.Context, a *Archive, sent int64, err error) {
 	detail := map[string]any{"files": a.Files(), "bytes": a.Bytes, "sent": sent}
-	recs := []store.AuditRecord{}
+	var file []store.AuditRecord
 	if f := a.damaged; f != nil && errors.Is(err, evidence.ErrCorrupt) {
 		detail["file"] = f.ID
-		recs = append(recs, acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": 0, "bytes": f.Size, "archive": true}))
+		file = append(file, acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": 0, "bytes": f.Size, "archive": true}))
 	}
-	recs = append([]store.AuditRecord{acc.rec("archive.download", "", cutOutcome(err), detail)}, recs...)
+	recs := append([]store.AuditRecord{acc.rec("archive.download", "", cutOutcome(err), detail)}, file...)
 	if err := acc.svc.store.Audit(context.WithoutCancel(ctx), recs...); err != nil {
 		acc.svc.log.Error("record a cut archive", "visit", acc.Visit.ID, "err", err)
 	}

@@ -251,7 +251,7 @@ func (s *Service) backstopDate(st Status) time.Time {
 	}
 	d := st.DestroyOn.AddDate(0, 0, backstopDays)
 	if st.Notice != nil {
-		d = s.later(d, retention.Earliest(st.DestroyOn, *st.Notice, s.cfg.DestructionNotice))
+		d = later(d, retention.Earliest(st.DestroyOn, *st.Notice, s.cfg.DestructionNotice))
 	}
 	return d
 }
@@ -265,12 +265,12 @@ func (s *Service) ruleDate(st Status) time.Time {
 	if d.IsZero() {
 		return d
 	}
-	return s.later(d, s.now().Add(s.cfg.DestructionNotice))
+	return later(d, s.now().Add(s.cfg.DestructionNotice))
 }
 
 // later is d, or the store's day (midnight UTC) after the day of t plus
 // backstopDays when that is later.
-func (s *Service) later(d, t time.Time) time.Time {
+func later(d, t time.Time) time.Time {
 	if f := blobs.ExpiryDay(t.UTC()).AddDate(0, 0, backstopDays+1); f.After(d) {
 		return f
 	}

@@ -76,6 +76,28 @@ func sweepDuringPatch(t *testing.T, d *domain, refuse interface {
 	return res.r, res.f, res.err
 }
 
+// firstSegmentStored begins, on v's notification date, the uploader's
+// resumable upload of body as name, and stores its first segment.
+func firstSegmentStored(t *testing.T, d *domain, v store.Visit, name string, body []byte) (*portal.Access, store.Resumable) {
+	t.Helper()
+	ctx := context.Background()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	up := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload)
+	r, err := up.CreateResumable(ctx, portal.NewFile{Name: name, Size: int64(len(body))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := d.svc.SegmentSize()
+	if r, _, err = up.Append(ctx, r, bytes.NewReader(body[:seg]), nil); err != nil || r.SegmentsDone != 1 {
+		t.Fatalf("first segment: %v, %d done", err, r.SegmentsDone)
+	}
+	return up, r
+}
+
 // TestResumableExpirySparesLastPatch: the janitor must not abandon an
 // expired upload while a PATCH that began before the expiry still holds
 // its lease. Abandoned then, the last segment committed in the middle of
@@ -84,22 +106,9 @@ func sweepDuringPatch(t *testing.T, d *domain, refuse interface {
 func TestResumableExpirySparesLastPatch(t *testing.T) {
 	d, v, refuse := refusingDemo(t)
 	ctx := context.Background()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.at(tl.Notification)
-	uploader := d.person("cafcass", "uploader@cafcass.example")
-	up := d.mustAccess(uploader, policy.FileUpload)
 	seg := d.svc.SegmentSize()
 	body := bytes.Repeat([]byte("x"), int(seg)+6)
-	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.01 late.pdf", Size: int64(len(body))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, _, err = up.Append(ctx, r, bytes.NewReader(body[:seg]), nil); err != nil || r.SegmentsDone != 1 {
-		t.Fatalf("first segment: %v, %d done", err, r.SegmentsDone)
-	}
+	up, r := firstSegmentStored(t, d, v, "1.01 late.pdf", body)
 	_, f, err := sweepDuringPatch(t, d, refuse, up, r, body[seg:], true)
 	if err != nil || f == nil {
 		t.Fatalf("the last PATCH, begun before the expiry: file %v, %v", f != nil, err)
@@ -127,23 +136,10 @@ func TestResumableExpirySparesLastPatch(t *testing.T) {
 func TestResumableExpiryLeavesNoObjects(t *testing.T) {
 	d, v, refuse := refusingDemo(t)
 	ctx := context.Background()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.at(tl.Notification)
-	uploader := d.person("cafcass", "uploader@cafcass.example")
-	up := d.mustAccess(uploader, policy.FileUpload)
 	seg := d.svc.SegmentSize()
 	body := bytes.Repeat([]byte("y"), 2*int(seg)+6)
-	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.01 left.pdf", Size: int64(len(body))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, _, err = up.Append(ctx, r, bytes.NewReader(body[:seg]), nil); err != nil || r.SegmentsDone != 1 {
-		t.Fatalf("first segment: %v, %d done", err, r.SegmentsDone)
-	}
-	r, _, err = sweepDuringPatch(t, d, refuse, up, r, body[seg:2*seg], false)
+	up, r := firstSegmentStored(t, d, v, "1.01 left.pdf", body)
+	r, _, err := sweepDuringPatch(t, d, refuse, up, r, body[seg:2*seg], false)
 	t.Logf("the PATCH of the second segment: %d done, %v", r.SegmentsDone, err)
 	d.svc.Sweep(ctx) // the next round abandons it
 	if _, err := d.svc.Store().Resumable(ctx, v.ID, r.ID); !errors.Is(err, store.ErrNotFound) {
