@@ -117,6 +117,14 @@ func (s *Server) fail(c *gin.Context, err error) {
 		return
 	}
 	ep := errorPage{Title: statusTitle(he.status), Message: he.msg, Code: he.code, Advice: statusAdvice(he.status), RequestID: requestID(c)}
+	if he == errFormTooBig || he == errMultipartForm || he == errFormCut || he == errFormUnreadable {
+		// About the form, not a file.
+		ep.Advice = []string{"Go back to the form, check what you typed and send it again."}
+		if he == errFormTooBig {
+			ep.Title = "The form is too large"
+			ep.Advice = []string{"Go back to the form, shorten what you typed and send it again. A longer text can be sent as a file."}
+		}
+	}
 	if id := c.Param("id"); id != "" && he.status != http.StatusNotFound && he.status != http.StatusGone {
 		ep.Back = "/visits/" + id
 	}
@@ -167,6 +175,8 @@ func statusTitle(status int) string {
 		return "This conflicts with something that already exists"
 	case http.StatusTooManyRequests:
 		return "Too many attempts"
+	case http.StatusUnsupportedMediaType:
+		return "The portal cannot read what was sent"
 	}
 	return "Sorry, there is a problem with the service"
 }

@@ -28,13 +28,14 @@ func (s *Server) router() (http.Handler, error) {
 	}
 	s.actions = map[string]routeRule{}
 	s.public = map[string]bool{}
+	s.streamed = map[string]bool{}
 	if s.metrics != nil {
 		e.Use(s.countRequests)
 	}
 	if s.countRoutes {
 		e.Use(s.recordRoute)
 	}
-	e.Use(s.recovery, s.requestLog, s.strictBodies, s.securityHeaders, s.crossOrigin, s.authorize)
+	e.Use(s.recovery, s.requestLog, s.strictBodies, s.securityHeaders, s.crossOrigin, s.authorize, s.formBodies)
 	e.NoRoute(func(c *gin.Context) { s.fail(c, errNotFound) })
 	e.NoMethod(func(c *gin.Context) {
 		s.fail(c, &httpError{http.StatusMethodNotAllowed, "method_not_allowed", "This address does not accept that kind of request."})
@@ -47,6 +48,13 @@ func (s *Server) router() (http.Handler, error) {
 	protect := func(method, path string, a policy.Action, h gin.HandlerFunc) {
 		s.actions[method+" "+path] = routeRule{action: a}
 		e.Handle(method, path, h)
+	}
+	// A streaming route reads its body as it comes (raw, or multipart part
+	// by part) and is the only kind formBodies leaves unread: every other
+	// route refuses a multipart body.
+	streaming := func(method, path string, a policy.Action, h gin.HandlerFunc) {
+		s.streamed[method+" "+path] = true
+		protect(method, path, a, h)
 	}
 
 	// Public: health, sign-in and sign-out, the start page, static assets.
@@ -90,24 +98,24 @@ func (s *Server) router() (http.Handler, error) {
 	protect("GET", "/api/v1/destruction-review", policy.DestructionApprove, s.destructionReview)
 	protect("POST", "/api/v1/visits/:id/destruction/approve", policy.DestructionApprove, s.approveDestruction)
 	protect("GET", "/api/v1/visits/:id/files", policy.FileList, s.listFiles)
-	protect("POST", "/api/v1/visits/:id/files", policy.FileUpload, s.uploadFile)
+	streaming("POST", "/api/v1/visits/:id/files", policy.FileUpload, s.uploadFile)
 	protect("GET", "/api/v1/visits/:id/files/:file/content", policy.FileDownload, s.downloadFile)
 	protect("GET", "/api/v1/visits/:id/archive", policy.FileDownload, s.downloadArchive)
 	protect("OPTIONS", "/api/v1/visits/:id/uploads", policy.FileUpload, s.tusOptions)
 	protect("POST", "/api/v1/visits/:id/uploads", policy.FileUpload, s.tusCreate)
 	protect("HEAD", "/api/v1/visits/:id/uploads/:upload", policy.FileUpload, s.tusHead)
-	protect("PATCH", "/api/v1/visits/:id/uploads/:upload", policy.FileUpload, s.tusPatch)
+	streaming("PATCH", "/api/v1/visits/:id/uploads/:upload", policy.FileUpload, s.tusPatch)
 	protect("DELETE", "/api/v1/visits/:id/uploads/:upload", policy.FileUpload, s.tusDelete)
 	protect("DELETE", "/api/v1/visits/:id/files/:file", policy.FileDelete, s.deleteFile)
 	protect("PATCH", "/api/v1/visits/:id/files/:file", policy.FileRefile, s.refileFile)
 
 	// Correcting mistakes and purging misdirected uploads (api_corrections.go).
-	protect("POST", "/api/v1/visits/:id/files/:file/versions", policy.FileReplace, s.replaceFile)
+	streaming("POST", "/api/v1/visits/:id/files/:file/versions", policy.FileReplace, s.replaceFile)
 	protect("POST", "/api/v1/visits/:id/files/:file/purge", policy.FilePurge, s.purgeFile)
 	protect("GET", "/api/v1/visits/:id/purged", policy.VisitManage, s.listPurged)
 	protect("PUT", "/api/v1/visits/:id/request/:item/complete", policy.ItemComplete, s.completeItem)
 	protect("POST", "/visits/:id/files/:file/delete", policy.FileDelete, s.deleteFileForm)
-	protect("POST", "/visits/:id/files/:file/replace", policy.FileReplace, s.replaceFileForm)
+	streaming("POST", "/visits/:id/files/:file/replace", policy.FileReplace, s.replaceFileForm)
 	protect("POST", "/visits/:id/request/:item/complete", policy.ItemComplete, s.completeItemForm)
 
 	// Pages.
@@ -115,7 +123,7 @@ func (s *Server) router() (http.Handler, error) {
 	protect("POST", "/visits", policy.VisitCreate, s.createVisitForm)
 	protect("GET", "/visits/:id", policy.VisitView, s.visitPage)
 	protect("GET", "/visits/:id/upload", policy.FileUpload, s.uploadPage)
-	protect("POST", "/visits/:id/files", policy.FileUpload, s.uploadForm)
+	streaming("POST", "/visits/:id/files", policy.FileUpload, s.uploadForm)
 	protect("POST", "/visits/:id/files/:file/item", policy.FileRefile, s.refileForm)
 	protect("GET", "/visits/:id/request", policy.RequestManage, s.requestPage)
 	protect("POST", "/visits/:id/request", policy.RequestManage, s.requestForm)
@@ -154,9 +162,12 @@ func (s *Server) router() (http.Handler, error) {
 	if err := s.mustHaveRules(e); err != nil {
 		return nil, err
 	}
-	for route := range transfers {
+	for route, upload := range transfers {
 		if _, ok := s.actions[route]; !ok {
 			return nil, fmt.Errorf("web: transfer route %s is not registered: its bytes would go uncounted", route)
+		}
+		if upload && !s.streamed[route] {
+			return nil, fmt.Errorf("web: upload route %s is not registered as streaming: its body would be refused or read as a form", route)
 		}
 	}
 	return e, nil

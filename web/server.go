@@ -52,6 +52,9 @@ type Server struct {
 	// public lists the routes that need no sign-in.
 	actions map[string]routeRule
 	public  map[string]bool
+	// streamed lists the routes that read their own body as a stream
+	// (routes.go): the only ones formBodies leaves unread.
+	streamed map[string]bool
 	// httpServer is the running server, for Kill.
 	httpServer atomic.Pointer[http.Server]
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -24,9 +25,19 @@ import (
 //     whatever the handler was doing with it when it failed.
 //   - JSON endpoints take application/json only (415), up to maxJSONBody
 //     (413), one object of known fields (400).
+//   - A form is read in one place (formBodies), whole or not at all: a
+//     urlencoded body up to maxFormBody (413), and a multipart body only
+//     by the routes that stream it (415 elsewhere), so no file part is
+//     ever kept in a temporary file.
 //   - /static/ serves files, never a listing of a folder.
 
 const maxJSONBody = 1 << 20
+
+// maxFormBody bounds a urlencoded form. The largest real form is a
+// question or a reason of 2,000 characters: at most 24,000 bytes once
+// each byte of a four-byte character is percent-encoded. A text pasted at
+// well over its limit still reaches the form's own message for its field.
+const maxFormBody = 64 << 10
 
 // errBodyFailed is the client's body failing: short, stalled or cut off.
 // It wraps evidence.ErrShortBody, so an upload that read it reports why.
@@ -133,6 +144,59 @@ func (s *Server) bindJSON(c *gin.Context, v any, hint string) bool {
 		s.fail(c, badRequest(hint))
 	}
 	return false
+}
+
+var (
+	errMultipartForm = &httpError{http.StatusUnsupportedMediaType, "multipart_form",
+		"This form was sent as multipart/form-data, which only the upload forms use. Nothing in it was saved."}
+	errFormTooBig = &httpError{http.StatusRequestEntityTooLarge, "form_too_large",
+		fmt.Sprintf("The form is larger than %d KiB, so it was not read. Nothing in it was saved.", maxFormBody>>10)}
+	errFormCut        = badRequest("The form did not all arrive, so it was not read. Nothing in it was saved: send it again.")
+	errFormUnreadable = badRequest("The form could not be read. Nothing in it was saved: send it again from the portal's page.")
+)
+
+// formBodies reads the form of every route but the streaming ones, before
+// its handler, so that c.PostForm only ever looks up what was read here.
+// Gin's c.PostForm parses on first use with ParseMultipartForm, which
+// keeps a file part over 32 MiB in a temporary file, in plaintext, and
+// drops any error: a form too large or cut off would be read as empty.
+func (s *Server) formBodies(c *gin.Context) {
+	if c.FullPath() == "" || s.streamed[c.Request.Method+" "+c.FullPath()] || c.Request.Body == nil || c.Request.Body == http.NoBody {
+		c.Next()
+		return
+	}
+	// As net/http decides what a body is: the media type even when a
+	// parameter is malformed.
+	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	switch {
+	case strings.HasPrefix(mt, "multipart/"):
+		if isAPI(c) {
+			s.fail(c, errNotJSON)
+		} else {
+			s.fail(c, errMultipartForm)
+		}
+		return
+	case mt == "application/x-www-form-urlencoded" && (c.Request.Method == http.MethodPost || c.Request.Method == http.MethodPut || c.Request.Method == http.MethodPatch):
+		b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxFormBody))
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			s.fail(c, errFormTooBig)
+			return
+		case err != nil:
+			s.fail(c, errFormCut)
+			return
+		}
+		values, err := url.ParseQuery(string(b))
+		if err != nil {
+			s.fail(c, errFormUnreadable)
+			return
+		}
+		// ParseForm, which c.PostForm calls, reads no body once PostForm
+		// is set.
+		c.Request.PostForm = values
+	}
+	c.Next()
 }
 
 // noListing serves files only: a folder is "not found", never a listing.
