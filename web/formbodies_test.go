@@ -206,5 +206,16 @@ func TestFormBodies(t *testing.T) {
 			t.Errorf("a form over 10 MB: %d %q", status, titleOf(page))
 		}
 		notCompleted("a form over 10 MB")
+		for _, ct := range []string{"text/plain", "application/octet-stream", ""} {
+			head := fmt.Sprintf("POST %s HTTP/1.1\r\nContent-Length: %d", complete, len(form))
+			if ct != "" {
+				head += "\r\nContent-Type: " + ct
+			}
+			resp, page := coordinator.rawRequest(t, head, []byte(form), false, 10*time.Second)
+			if resp.StatusCode != http.StatusUnsupportedMediaType {
+				t.Errorf("a form sent as %q: %d %q, want 415", ct, resp.StatusCode, titleOf(page))
+			}
+			notCompleted(fmt.Sprintf("a form sent as %q", ct))
+		}
 	})
 }

@@ -149,6 +149,8 @@ func (s *Server) bindJSON(c *gin.Context, v any, hint string) bool {
 var (
 	errMultipartForm = &httpError{http.StatusUnsupportedMediaType, "multipart_form",
 		"This form was sent as multipart/form-data, which only the upload forms use. Nothing in it was saved."}
+	errNotAForm = &httpError{http.StatusUnsupportedMediaType, "not_a_form",
+		"This was not sent as a form (application/x-www-form-urlencoded), so it was not read. Nothing in it was saved."}
 	errFormTooBig = &httpError{http.StatusRequestEntityTooLarge, "form_too_large",
 		fmt.Sprintf("The form is larger than %d KiB, so it was not read. Nothing in it was saved.", maxFormBody>>10)}
 	errFormCut        = badRequest("The form did not all arrive, so it was not read. Nothing in it was saved: send it again.")
@@ -195,6 +197,12 @@ func (s *Server) formBodies(c *gin.Context) {
 		// ParseForm, which c.PostForm calls, reads no body once PostForm
 		// is set.
 		c.Request.PostForm = values
+	case !isAPI(c) && (c.Request.Method == http.MethodPost || c.Request.Method == http.MethodPut || c.Request.Method == http.MethodPatch):
+		// A page's form sent as anything else would be read as empty, and
+		// an empty form means something (the complete-item form's missing
+		// "complete" field is "complete").
+		s.fail(c, errNotAForm)
+		return
 	}
 	c.Next()
 }
