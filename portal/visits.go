@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/policy"
@@ -132,7 +133,7 @@ func validText(field, s string, max int) *Error {
 	if strings.TrimSpace(s) == "" {
 		return invalidf(field, "Enter the %s.", field)
 	}
-	if len(s) > max {
+	if utf8.RuneCountInString(s) > max {
 		return invalidf(field, "The %s must be %d characters or fewer.", field, max)
 	}
 	for _, r := range s {
