@@ -23,11 +23,14 @@ func WithMetrics(m Metrics) Option { return func(o *options) { o.metrics = m } }
 // transfers are the routes that carry evidence: true for uploads, false
 // for downloads.
 var transfers = map[string]bool{
-	"POST /api/v1/visits/:id/files":              true,
-	"POST /visits/:id/files":                     true,
-	"PATCH /api/v1/visits/:id/uploads/:upload":   true,
-	"GET /api/v1/visits/:id/files/:file/content": false,
-	"GET /api/v1/visits/:id/archive":             false,
+	"POST /api/v1/visits/:id/files":                true,
+	"POST /api/v1/visits/:id/files/:file/versions": true,
+	"POST /visits/:id/files":                       true,
+	"POST /visits/:id/files/:file/replace":         true,
+	"PATCH /api/v1/visits/:id/uploads/:upload":     true,
+	"GET /api/v1/visits/:id/files/:file/content":   false,
+	"GET /api/v1/visits/:id/archive":               false,
+	"GET /visits/:id/download":                     false,
 }
 
 // countRequests is the first middleware: it counts every request when it
@@ -46,7 +49,8 @@ func (s *Server) countRequests(c *gin.Context) {
 		d := time.Since(start)
 		status := c.Writer.Status()
 		s.metrics.Request(c.Request.Method, route, status, d)
-		if !transfer || status >= 300 {
+		// The upload form answers 303 when it has stored.
+		if !transfer || status >= 400 || (!upload && status >= 300) {
 			return
 		}
 		n := int64(c.Writer.Size())

@@ -162,6 +162,11 @@ func (s *Server) router() (http.Handler, error) {
 	if err := s.mustHaveRules(e); err != nil {
 		return nil, err
 	}
+	for route := range s.streamed {
+		if !transfers[route] {
+			return nil, fmt.Errorf("web: streaming route %s is not an upload in transfers: its bytes would go uncounted", route)
+		}
+	}
 	for route, upload := range transfers {
 		if _, ok := s.actions[route]; !ok {
 			return nil, fmt.Errorf("web: transfer route %s is not registered: its bytes would go uncounted", route)
