@@ -32,6 +32,7 @@ type PayloadReader struct {
 	next   int64 // index of the next chunk
 	chunks int64 // chunks in the payload (at least one)
 	size   int64 // plaintext size
+	mac    []byte
 	err    error
 }
 
@@ -59,8 +60,19 @@ func (k *VisitKey) NewPayloadReader(src io.Reader, plaintextSize int64, mac []by
 	if err != nil {
 		return nil, ErrCorrupt
 	}
-	return &PayloadReader{src: src, aead: aead, chunks: chunkCount(plaintextSize), size: plaintextSize}, nil
+	if mac == nil {
+		// age.DecryptHeader took the header: it ends with its MAC.
+		if mac, err = HeaderMAC(hdr[:k.headerSize]); err != nil {
+			return nil, err
+		}
+	}
+	return &PayloadReader{src: src, aead: aead, chunks: chunkCount(plaintextSize), size: plaintextSize, mac: mac}, nil
 }
+
+// MAC is the MAC of the segment's header: the one it was asked to carry,
+// or, when none was, the one it carries (to be recorded once the
+// segment's content is known to be the file's).
+func (r *PayloadReader) MAC() []byte { return r.mac }
 
 // payloadAEAD is the cipher of an age payload: ChaCha20-Poly1305 under
 // HKDF-SHA-256(file key, payload nonce, "payload").

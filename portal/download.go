@@ -11,12 +11,16 @@ import (
 )
 
 // Download is a file being sent: its plaintext from Offset, Length bytes,
-// decrypted and authenticated as it is read.
+// decrypted and authenticated as it is read. Partial says a range is sent;
+// Whole that the whole file is, whatever was asked, because only the whole
+// of it can be checked (a file stored before segment MACs were recorded).
 type Download struct {
-	File   store.File
-	Name   string
-	Offset int64
-	Length int64
+	File    store.File
+	Name    string
+	Offset  int64
+	Length  int64
+	Partial bool
+	Whole   bool
 	io.ReadCloser
 }
 
@@ -33,7 +37,10 @@ func (d *Download) WriteTo(w io.Writer) (int64, error) {
 // OpenDownload opens the file Authorize named, from off for length bytes,
 // and records the download: no download without its record. The first part
 // of the file is authenticated before this returns, so damage there is an
-// error (KindCorrupt) rather than a broken download.
+// error (KindCorrupt) rather than a broken download. A file stored before
+// segment MACs were recorded is checked only against its SHA-256, whole:
+// a range of it is answered with the whole file (RFC 9110 lets a server
+// ignore a Range), which is cut short of its end if it does not match.
 func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial bool) (*Download, error) {
 	if err := acc.needFile(); err != nil {
 		return nil, err
@@ -42,6 +49,10 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 		return nil, err
 	}
 	s, f := acc.svc, acc.File
+	whole := f.SegmentMACs == nil
+	if whole {
+		off, length, partial = 0, f.Size, false
+	}
 	key, err := acc.key(ctx)
 	if err != nil {
 		return nil, err
@@ -66,7 +77,7 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 		r.Close()
 		return nil, err
 	}
-	return &Download{File: f, Name: name, Offset: off, Length: length, ReadCloser: r}, nil
+	return &Download{File: f, Name: name, Offset: off, Length: length, Partial: partial, Whole: whole, ReadCloser: r}, nil
 }
 
 // DownloadCut records that a download ended before its end, with the

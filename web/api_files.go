@@ -143,6 +143,8 @@ func (s *Server) downloadFile(c *gin.Context) {
 		return
 	}
 	defer d.Close()
+	// The domain may send the whole file for a range (d.Whole).
+	off, length, partial = d.Offset, d.Length, d.Partial
 	var body io.Reader = d
 	var kind *inlineKind
 	if inline {
@@ -161,6 +163,8 @@ func (s *Server) downloadFile(c *gin.Context) {
 		h.Set("Content-Disposition", "inline"+strings.TrimPrefix(contentDisposition(d.Name), "attachment"))
 		h.Set("Content-Security-Policy", kind.csp)
 		h.Set("X-Content-Type-Options", "nosniff")
+	} else if d.Whole {
+		h.Set("Accept-Ranges", "none")
 	} else {
 		h.Set("Accept-Ranges", "bytes")
 	}

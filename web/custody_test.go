@@ -517,3 +517,141 @@ func TestFailClosed(t *testing.T) {
 		t.Fatal("the file's objects went")
 	}
 }
+
+// TestFilesWithoutMACsAreCheckedWhole: a file stored before segment MACs
+// were recorded has no per-segment check, so a segment of another file of
+// the visit copied over one of its own decrypts and authenticates. Such a
+// file is checked whole against its SHA-256 as it is sent: a substitution
+// is refused before the status line when the file is small, and cuts the
+// connection before its last bytes when it is not, the trail saying
+// "corrupt" either way. A Range of such a file is answered with the whole
+// file, checked the same way, since a range alone cannot be checked. A
+// download that checks out records the MACs it read, and from then on a
+// substitution is found per segment, in ranges too.
+func TestFilesWithoutMACsAreCheckedWhole(t *testing.T) {
+	ts := startStackWith(t, map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB"})
+	ctx := context.Background()
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	db := ts.Portal.Store().DB()
+	mc := ts.Portal.Blobs().Client()
+	legacy := func(id string) {
+		t.Helper()
+		if _, err := db.Exec(`UPDATE files SET segment_macs = NULL WHERE id = ?`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	macs := func(id string) []byte {
+		t.Helper()
+		var m []byte
+		if err := db.QueryRow(`SELECT segment_macs FROM files WHERE id = ?`, id).Scan(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	substitute := func(dst, src string) {
+		t.Helper()
+		if _, err := mc.CopyObject(ctx, minio.CopyDestOptions{Bucket: v.Bucket, Object: dst}, minio.CopySrcOptions{Bucket: v.Bucket, Object: src}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outcomes := func(id string) []string {
+		t.Helper()
+		recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "file.download"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range recs {
+			if r.Object == id {
+				out = append(out, r.Outcome)
+			}
+		}
+		return out
+	}
+	content := func(id, rng string) (*http.Response, []byte, error) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", lead.base+"/api/v1/visits/"+v.ID+"/files/"+id+"/content", nil)
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := lead.c.Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return resp, body, err
+	}
+
+	// Small: the whole file is read before the status line.
+	x := uploader.uploadItem(v.ID, "1.01 Structure.pdf", "", bytes.Repeat([]byte("X"), 100_000))
+	y := uploader.uploadItem(v.ID, "1.02 Allocation.pdf", "", bytes.Repeat([]byte("Y"), 100_000))
+	legacy(x.ID)
+	substitute(x.ID+"/0", y.ID+"/0")
+	for _, rng := range []string{"", "bytes=70000-70100"} {
+		resp, body, err := content(x.ID, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), "corrupt") || bytes.Contains(body, []byte("YYYY")) {
+			t.Fatalf("download (Range %q) of a file without MACs whose object is another's: %d %.80s, want 500 corrupt", rng, resp.StatusCode, body)
+		}
+	}
+	if got, want := outcomes(x.ID), []string{"corrupt", "corrupt"}; !slices.Equal(got, want) {
+		t.Errorf("file without MACs whose object is another's: the trail says %v, want %v", got, want)
+	}
+	if macs(x.ID) != nil {
+		t.Error("a substituted file without MACs was given the MACs of what it holds")
+	}
+
+	// Large: the substituted segment is past the part checked before the
+	// status line (4 MiB).
+	const n = 6 << 20
+	bigData := evidenceBytes(7, n)
+	big := decode[fileResp](t, uploader.upload(v.ID, "1.03 Big.pdf", bytes.NewReader(bigData), n), http.StatusCreated)
+	other := decode[fileResp](t, uploader.upload(v.ID, "1.04 Other.pdf", bytes.NewReader(evidenceBytes(8, n)), n), http.StatusCreated)
+	legacy(big.ID)
+	substitute(big.ID+"/5", other.ID+"/5")
+	for _, rng := range []string{"", "bytes=5300000-5300099"} {
+		resp, got, err := content(big.ID, rng)
+		if resp == nil {
+			t.Fatalf("download (Range %q) of a file without MACs, its last segment another's: no answer (%v)", rng, err)
+		}
+		if resp.StatusCode != http.StatusOK || err == nil || len(got) >= n {
+			t.Fatalf("download (Range %q) of a file without MACs, its last segment another's: %d, %d of %d bytes (%v): want the whole file asked for and the connection cut", rng, resp.StatusCode, len(got), n, err)
+		}
+	}
+	if got, want := outcomes(big.ID), []string{"success", "corrupt", "success", "corrupt"}; !slices.Equal(got, want) {
+		t.Errorf("file without MACs, its last segment another's: the trail says %v, want %v", got, want)
+	}
+
+	// Intact: a Range is answered whole, and the file heals.
+	whole := decode[fileResp](t, uploader.upload(v.ID, "1.05 Whole.pdf", bytes.NewReader(bigData), n), http.StatusCreated)
+	want := macs(whole.ID)
+	legacy(whole.ID)
+	resp, got, err := content(whole.ID, "bytes=100-199")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, bigData) || resp.Header.Get("Content-Range") != "" || resp.Header.Get("Accept-Ranges") != "none" {
+		t.Fatalf("Range of an intact file without MACs: %d, %d bytes (%v), Content-Range %q, Accept-Ranges %q: want the whole file, 200, and no ranges offered",
+			resp.StatusCode, len(got), err, resp.Header.Get("Content-Range"), resp.Header.Get("Accept-Ranges"))
+	}
+	if got := macs(whole.ID); !bytes.Equal(got, want) {
+		t.Fatalf("an intact file without MACs, downloaded whole: MACs %x, want those recorded at upload %x", got, want)
+	}
+	if got, want := outcomes(whole.ID), []string{"success"}; !slices.Equal(got, want) {
+		t.Errorf("intact file without MACs: the trail says %v, want %v", got, want)
+	}
+	// Healed: a substitution is found per segment, in a range too.
+	substitute(whole.ID+"/5", other.ID+"/5")
+	resp, got, err = content(whole.ID, "bytes=5300000-5300099")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("Range into a substituted segment of a healed file: %d, %d bytes, want 500", resp.StatusCode, len(got))
+	}
+}

@@ -25,18 +25,29 @@ var ErrCorrupt = errors.New("evidence: stored content is corrupt")
 // returns, so corruption there is an error here, before any response is
 // written; later corruption or truncation makes Read fail, and the caller
 // cuts the connection. Close the reader.
+//
+// A file stored before segment MACs were recorded (f.SegmentMACs nil) has
+// no check of its own per segment: a segment of another file of the visit
+// decrypts under the same key. Such a file is read only whole, and checked
+// whole against its SHA-256 (see wholeCheck).
 func (s *Service) Open(ctx context.Context, v store.Visit, key *crypto.VisitKey, f store.File, off, length int64) (io.ReadCloser, error) {
 	if off < 0 || length < 0 || off+length > f.Size {
 		return nil, fmt.Errorf("evidence: range %d+%d outside file of %d bytes", off, length, f.Size)
 	}
+	if f.SegmentMACs == nil && (off != 0 || length != f.Size) {
+		return nil, fmt.Errorf("evidence: file %s has no segment MACs: a range of it cannot be checked", f.ID)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	r := &segmentReader{ch: make(chan segment), cancel: cancel, ctx: ctx, left: length}
+	if f.SegmentMACs == nil {
+		r.whole = s.wholeCheck(ctx, v, f)
+	}
 	go s.produce(ctx, r.ch, v, key, f, off, length)
 	// An empty file has its one segment all the same: it is read whole
 	// before Open returns, which shows the object is there and is this
 	// file's (there is no byte to fail later on).
 	for held := int64(0); held < min(length, verifiedPrefix) || f.Size == 0; {
-		seg, ok := <-r.ch
+		seg, ok := r.receive()
 		if !ok {
 			break
 		}
@@ -59,6 +70,9 @@ type segment struct {
 	data []byte
 	buf  *[]byte // pooled backing store to return, or nil
 	err  error
+	// mac is the header MAC of the segment this block starts, sent only
+	// for a file without recorded MACs (wholeCheck).
+	mac []byte
 }
 
 // readAhead is how many segments are fetched and decrypted at once: one
@@ -166,6 +180,10 @@ func (s *Service) stream(ctx context.Context, out chan<- segment, v store.Visit,
 		fail(err)
 		return
 	}
+	var mac []byte
+	if f.SegmentMACs == nil {
+		mac = pr.MAC() // for wholeCheck, with the segment's first block
+	}
 	for {
 		buf := blockPool.Get().(*[]byte)
 		p, err := pr.ReadBlock(*buf)
@@ -176,8 +194,10 @@ func (s *Service) stream(ctx context.Context, out chan<- segment, v store.Visit,
 			}
 			return
 		}
+		seg := segment{data: p, buf: buf, mac: mac}
+		mac = nil
 		select {
-		case out <- segment{data: p, buf: buf}:
+		case out <- seg:
 		case <-ctx.Done():
 			blockPool.Put(buf)
 			return
@@ -265,6 +285,20 @@ type segmentReader struct {
 	cancel context.CancelFunc
 	left   int64 // bytes of the range not yet handed out
 	err    error
+	whole  *wholeCheck // nil: the file's segments carry their own check
+}
+
+// receive takes the producer's next block, checked by wholeCheck when the
+// file has one; false when the producer has stopped.
+func (r *segmentReader) receive() (segment, bool) {
+	seg, ok := <-r.ch
+	if ok && r.whole != nil && seg.err == nil {
+		if err := r.whole.add(seg); err != nil {
+			putBuf(seg.buf)
+			seg = segment{err: err}
+		}
+	}
+	return seg, ok
 }
 
 func (r *segmentReader) next() error {
@@ -274,12 +308,15 @@ func (r *segmentReader) next() error {
 		seg, r.held = r.held[0], r.held[1:]
 	} else {
 		var ok bool
-		if seg, ok = <-r.ch; !ok {
+		if seg, ok = r.receive(); !ok {
 			r.cur, r.rest = segment{}, nil
 			if r.left > 0 {
 				// The producer stopped early: the download was called
 				// off (the client went), never a complete file.
 				return errors.Join(io.ErrUnexpectedEOF, r.ctx.Err())
+			}
+			if r.whole != nil {
+				r.whole.done()
 			}
 			return io.EOF
 		}

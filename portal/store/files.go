@@ -264,6 +264,22 @@ func (f File) SegmentMAC(i int) []byte {
 	return f.SegmentMACs[i*size : (i+1)*size]
 }
 
+// BackfillSegmentMACs records the segment MACs of a file stored before
+// they were recorded, read back from a content that matched its SHA-256
+// whole. Only a row still without them is written (a row's MACs, once
+// recorded, never change): false when there was none to fill.
+func (s *Store) BackfillSegmentMACs(ctx context.Context, visitID, fileID string, macs []byte) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE files SET segment_macs = ? WHERE visit_id = ? AND id = ? AND segment_macs IS NULL`, macs, visitID, fileID)
+	if err != nil {
+		return false, fmt.Errorf("store: backfill segment MACs: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: backfill segment MACs: %w", err)
+	}
+	return n == 1, nil
+}
+
 func scanFile(sc scanner) (File, error) {
 	var f File
 	var at string

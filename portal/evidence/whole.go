@@ -1,0 +1,77 @@
+package evidence
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// wholeCheck checks a file stored before segment MACs were recorded. Its
+// segments authenticate under the visit's key whichever file of the visit
+// they came from, so the only check of them is the file's SHA-256, over
+// the whole: the plaintext is hashed as it is read, and the block that
+// completes the file is checked before any byte of it is handed out. A
+// file that does not match is corrupt short of its end, so a download of
+// it is cut before it is complete (or refused before the status line when
+// the file is read whole by then: Open's verifiedPrefix). A file that
+// matches, read to its end, gets the MACs of the segments it was read
+// from recorded: from then on each segment is checked on its own, and a
+// range of the file can be served.
+type wholeCheck struct {
+	sum      hash.Hash
+	want     string // hex, as recorded at upload
+	size     int64
+	segments int
+	got      int64
+	macs     []byte // of the segments read, in order
+	matched  bool
+
+	record     func(macs []byte) (bool, error)
+	recorded   bool
+	backfilled bool  // the MACs were recorded by this read
+	err        error // of recording them
+}
+
+func (s *Service) wholeCheck(ctx context.Context, v store.Visit, f store.File) *wholeCheck {
+	// The MACs are recorded once the last byte is read: a client gone by
+	// then does not undo the check.
+	ctx = context.WithoutCancel(ctx)
+	return &wholeCheck{sum: sha256.New(), want: f.SHA256, size: f.Size, segments: f.Segments,
+		record: func(macs []byte) (bool, error) {
+			ok, err := s.Store.BackfillSegmentMACs(ctx, v.ID, f.ID, macs)
+			if err != nil {
+				s.Log.ErrorContext(ctx, "record the segment MACs of a file read whole", "visit", v.ID, "file", f.ID, "err", err)
+			}
+			return ok, err
+		}}
+}
+
+// add takes the next block of the file; ErrCorrupt when it completes a
+// file that is not the one recorded.
+func (w *wholeCheck) add(seg segment) error {
+	w.macs = append(w.macs, seg.mac...)
+	w.sum.Write(seg.data)
+	w.got += int64(len(seg.data))
+	if w.got < w.size {
+		return nil
+	}
+	if w.got > w.size || len(w.macs) != w.segments*crypto.MACSize || hex.EncodeToString(w.sum.Sum(nil)) != w.want {
+		return ErrCorrupt
+	}
+	w.matched = true
+	return nil
+}
+
+// done is called when the file was read to its clean end: a match records
+// the MACs read.
+func (w *wholeCheck) done() {
+	if !w.matched || w.recorded {
+		return
+	}
+	w.recorded = true
+	w.backfilled, w.err = w.record(w.macs)
+}
