@@ -25,6 +25,7 @@ import (
 	"github.com/ofsted-portal/evidence/deploy/s3test"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/evidence"
 	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -604,6 +605,90 @@ func TestVerifyChecksEmptyFilesAndItsVisit(t *testing.T) {
 	}
 	if got, err := verify(v.Reference); err != nil || got[other.ID] == nil {
 		t.Errorf("an empty file whose object is gone: verify says %v (%v)", got[other.ID], err)
+	}
+}
+
+// TestVerifyBackfillsSegmentMACs: `portal evidence verify` records the
+// segment MACs of each file stored before they were recorded whose whole
+// content matches its SHA-256, and of no other (a file whose object is
+// another's keeps none, and is reported); once recorded, a segment copied
+// from another file is found per segment, as in a range of the file.
+func TestVerifyBackfillsSegmentMACs(t *testing.T) {
+	ctx := context.Background()
+	d := startDomain(t)
+	v := d.demo()
+	up := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload)
+	upload := func(name, content string) portal.FileView {
+		t.Helper()
+		f, err := up.Upload(ctx, portal.NewFile{Name: name, Size: int64(len(content))}, strings.NewReader(content))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	whole := upload("1.01 Whole.pdf", strings.Repeat("w", 10_000))
+	swapped := upload("1.02 Swapped.pdf", strings.Repeat("s", 10_000))
+	other := upload("1.03 Other.pdf", strings.Repeat("o", 10_000))
+	db := d.svc.Store().DB()
+	macs := func(id string) []byte {
+		t.Helper()
+		var m []byte
+		if err := db.QueryRow(`SELECT segment_macs FROM files WHERE id = ?`, id).Scan(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	want := macs(whole.ID)
+	if _, err := db.Exec(`UPDATE files SET segment_macs = NULL WHERE id IN (?, ?)`, whole.ID, swapped.ID); err != nil {
+		t.Fatal(err)
+	}
+	mc := d.svc.Blobs().Client()
+	substitute := func(dst, src string) {
+		t.Helper()
+		if _, err := mc.CopyObject(ctx, minio.CopyDestOptions{Bucket: v.Bucket, Object: dst + "/0"}, minio.CopySrcOptions{Bucket: v.Bucket, Object: src + "/0"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	substitute(swapped.ID, other.ID)
+
+	checks := map[string]portal.FileCheck{}
+	if _, err := d.svc.VerifyEvidence(ctx, v.Reference, func(c portal.FileCheck) { checks[c.FileID] = c }); err != nil {
+		t.Fatal(err)
+	}
+	if c := checks[swapped.ID]; c.Err == nil {
+		t.Error("a file without MACs whose object is another's: verify says intact")
+	}
+	if got := macs(whole.ID); !bytes.Equal(got, want) {
+		t.Fatalf("verify of an intact file without MACs recorded %x, want the MACs of upload %x", got, want)
+	}
+	for id, c := range checks {
+		if c.Backfilled != (id == whole.ID) {
+			t.Errorf("verify says file %s backfilled: %v", id, c.Backfilled)
+		}
+	}
+	// A second run has nothing left to fill.
+	if _, err := d.svc.VerifyEvidence(ctx, v.Reference, func(c portal.FileCheck) {
+		if c.Backfilled {
+			t.Errorf("a second verify backfilled file %s again", c.FileID)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := macs(swapped.ID); got != nil {
+		t.Errorf("verify recorded MACs %x for a file whose object is another's", got)
+	}
+
+	// From now on a substituted segment is found per segment.
+	substitute(whole.ID, other.ID)
+	acc, err := d.access(d.person("ofsted", "lead@ofsted.example"), policy.FileDownload, whole.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dl, err := acc.OpenDownload(ctx, 100, 10, true); !errors.Is(err, evidence.ErrCorrupt) {
+		if err == nil {
+			dl.Close()
+		}
+		t.Fatalf("a range of a backfilled file whose segment is another's: %v, want corrupt", err)
 	}
 }
 
