@@ -64,8 +64,9 @@ func (s *Service) SeedFiles(ctx context.Context, visitID, uploader string, n int
 		id := store.NewID()
 		item := items[i%len(items)]
 		sum := sha256.Sum256([]byte(id))
+		mac := sha256.Sum256(sum[:]) // of its one segment, as an upload records it
 		batch = append(batch, store.File{ID: id, VisitID: visitID, NameSealed: key.Seal([]byte(fmt.Sprintf("%s Seeded %d.pdf", item, i)), evidence.NameContext(visitID, id)),
-			Item: item, Size: 1000, SHA256: hex.EncodeToString(sum[:]), SegmentSize: 32 << 20, Segments: 1, HeaderSize: key.HeaderSize(),
+			Item: item, Size: 1000, SHA256: hex.EncodeToString(sum[:]), SegmentSize: 32 << 20, Segments: 1, HeaderSize: key.HeaderSize(), SegmentMACs: mac[:],
 			UploadedBy: uploader, UploadedAt: s.now().Add(-time.Duration(n-i) * time.Second)})
 		if len(batch) == cap(batch) || i == n-1 {
 			if err := s.store.InsertFiles(ctx, batch); err != nil {

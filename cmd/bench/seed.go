@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -391,8 +392,11 @@ func (s *seeder) files(i, from, to int) []store.SeededFile {
 			binary.LittleEndian.PutUint64(sum[k*8:], r.Uint64())
 		}
 		item := fmt.Sprintf("1.0%d", j%5+1)
+		// The MAC of its one segment, as an upload records it (no draw
+		// from r: the other values stay those of earlier seeds).
+		mac := sha256.Sum256(sum)
 		out = append(out, store.SeededFile{File: store.File{ID: fid, VisitID: id, NameSealed: key.Seal([]byte(name), evidence.NameContext(id, fid)), Item: item,
-			Size: 10<<10 + r.Int64N(1<<20), SHA256: hex.EncodeToString(sum), SegmentSize: 32 << 20, Segments: 1, HeaderSize: key.HeaderSize(),
+			Size: 10<<10 + r.Int64N(1<<20), SHA256: hex.EncodeToString(sum), SegmentSize: 32 << 20, Segments: 1, HeaderSize: key.HeaderSize(), SegmentMACs: mac[:],
 			UploadedBy: s.person(3 * r.IntN(s.have.people/3)).ID, UploadedAt: s.now.Add(-time.Duration(to-j) * time.Minute)},
 			NameIndex: key.NameIndex(portal.NameKey(name))})
 	}

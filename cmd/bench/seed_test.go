@@ -62,8 +62,9 @@ func seeded(t *testing.T, steps ...volumePlan) (*store.Store, *seeder, []string)
 }
 
 // TestSeedIsRepeatableInSteps: a plan seeded in two steps holds the rows
-// it holds seeded at once; the names open under their visit's key; the
-// chain verifies; half the visits are destroyed.
+// it holds seeded at once; the files carry segment MACs; the names open
+// under their visit's key; the chain verifies; half the visits are
+// destroyed.
 func TestSeedIsRepeatableInSteps(t *testing.T) {
 	ctx := context.Background()
 	small := volumePlan{visits: 4, people: 20, bigFiles: 250, audit: 500}
@@ -76,6 +77,13 @@ func TestSeedIsRepeatableInSteps(t *testing.T) {
 	files, err := st.Files(ctx, "target")
 	if err != nil || len(files) != 400 {
 		t.Fatalf("the measured visit: %d files, %v", len(files), err)
+	}
+	// A seeded row is shaped as an upload leaves one now: with the MACs
+	// of its segments, not as one stored before they were recorded.
+	for _, f := range files {
+		if len(f.SegmentMACs) != f.Segments*crypto.MACSize {
+			t.Fatalf("a seeded file has %d bytes of segment MACs for %d segments", len(f.SegmentMACs), f.Segments)
+		}
 	}
 	name, err := s.keys["target"].Open(files[0].NameSealed, evidence.NameContext("target", files[0].ID))
 	if err != nil || !bytes.HasPrefix(name, []byte("case-")) {

@@ -373,8 +373,13 @@ func (s *Store) RefileFile(ctx context.Context, visitID, fileID, item string, au
 
 // InsertFiles writes file rows in one transaction (volume seeding: see
 // portal.SeedFiles), as a portal leaves them once each upload has ended:
-// none is left with objects to hold.
+// none is left with objects to hold, and each has its segment MACs.
 func (s *Store) InsertFiles(ctx context.Context, fs []File) error {
+	for _, f := range fs {
+		if err := seededMACs(f); err != nil {
+			return err
+		}
+	}
 	return s.inTx(ctx, func(tx *Tx) error {
 		for _, f := range fs {
 			if err := insertFileRow(ctx, tx, f); err != nil {

@@ -42,11 +42,21 @@ func TestSeedWritesWhatTheActsWrite(t *testing.T) {
 	var files []SeededFile
 	for i := range 2500 { // more than one statement's worth
 		files = append(files, SeededFile{File: File{ID: fmt.Sprintf("f%05d", i), VisitID: "v1", NameSealed: []byte{byte(i)}, Item: "1.01", Size: 10, SHA256: "00",
-			SegmentSize: 32 << 20, Segments: 1, HeaderSize: 200, UploadedBy: "u0", UploadedAt: now}, NameIndex: []byte(fmt.Sprintf("n%d", i))})
+			SegmentSize: 32 << 20, Segments: 1, HeaderSize: 200, SegmentMACs: make([]byte, 32), UploadedBy: "u0", UploadedAt: now}, NameIndex: []byte(fmt.Sprintf("n%d", i))})
 	}
-	files = append(files, SeededFile{File: File{ID: "g1", VisitID: "v2", NameSealed: []byte{1}, Size: 1, SHA256: "00", SegmentSize: 1, Segments: 1, UploadedBy: "u0", UploadedAt: now}, NameIndex: []byte("g")})
+	files = append(files, SeededFile{File: File{ID: "g1", VisitID: "v2", NameSealed: []byte{1}, Size: 1, SHA256: "00", SegmentSize: 1, Segments: 1, SegmentMACs: make([]byte, 32), UploadedBy: "u0", UploadedAt: now}, NameIndex: []byte("g")})
 	if err := s.SeedFiles(ctx, files); err != nil {
 		t.Fatal(err)
+	}
+	// A row without segment MACs is one stored before they were
+	// recorded: the seed writes none unless told to.
+	legacy := SeededFile{File: File{ID: "old", VisitID: "v2", NameSealed: []byte{2}, Size: 1, SHA256: "00", SegmentSize: 1, Segments: 1, UploadedBy: "u0", UploadedAt: now}, NameIndex: []byte("old")}
+	if err := s.SeedFiles(ctx, []SeededFile{legacy}); err == nil {
+		t.Error("seeded a file without segment MACs")
+	}
+	legacy.ID = "old2"
+	if err := s.InsertFiles(ctx, []File{legacy.File}); err == nil {
+		t.Error("inserted a seeded file without segment MACs")
 	}
 	if got, err := s.Files(ctx, "v1"); err != nil || len(got) != 2500 {
 		t.Fatalf("files of v1: %d, %v", len(got), err)
