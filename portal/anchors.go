@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -23,6 +24,11 @@ import (
 // retention (PORTAL_AUDIT_ANCHOR_RETENTION), which no one can delete or
 // overwrite until it runs out; otherwise (PORTAL_AUDIT_ANCHOR_DIR, or a
 // store without object lock) files created once and made read-only.
+//
+// Object lock keeps versions, not names: anyone with the store's
+// credentials may put a delete marker over an anchor, or a new version
+// under its name. So every version is read, delete markers aside, and each
+// must hold the checkpoint its name numbers (errBadAnchor otherwise).
 
 // Anchors keeps checkpoints outside the database.
 type Anchors interface {
@@ -30,16 +36,27 @@ type Anchors interface {
 	List(ctx context.Context) ([]store.Checkpoint, error)
 	Where() string
 	// PutRecord keeps a small signed record (a destruction's note or
-	// certificate) under name, write-once like the checkpoints; Records
-	// returns those under a prefix, by name.
+	// certificate, a restore's intent) under name, write-once like the
+	// checkpoints; Records returns those under a prefix, by name, every
+	// version of each (a delete marker hides none).
 	PutRecord(ctx context.Context, name string, body []byte) error
-	Records(ctx context.Context, prefix string) (map[string][]byte, error)
+	Records(ctx context.Context, prefix string) (map[string][][]byte, error)
 	// Last returns the latest checkpoint alone (false when there is
 	// none), reading one object rather than all of them.
 	Last(ctx context.Context) (store.Checkpoint, bool, error)
 }
 
 func anchorName(seq int64) string { return fmt.Sprintf("checkpoint-%020d.json", seq) }
+
+// errBadAnchor is an object among the anchors that is not the checkpoint
+// its name numbers: written there by someone other than the portal.
+var errBadAnchor = errors.New("not the checkpoint its name numbers")
+
+// stored is one version of an object in the anchor store.
+type stored struct {
+	name string
+	body []byte
+}
 
 // bucketAnchors are objects under compliance-mode retention.
 type bucketAnchors struct {
@@ -54,11 +71,20 @@ func (a bucketAnchors) Put(ctx context.Context, c store.Checkpoint) error {
 }
 
 func (a bucketAnchors) List(ctx context.Context) ([]store.Checkpoint, error) {
-	objs, err := a.blobs.ReadAll(ctx, a.bucket, "checkpoints/")
+	return a.read(ctx, "checkpoints/")
+}
+
+// read decodes every version of the anchors under prefix.
+func (a bucketAnchors) read(ctx context.Context, prefix string) ([]store.Checkpoint, error) {
+	objs, err := a.blobs.ReadVersions(ctx, a.bucket, prefix)
 	if err != nil {
 		return nil, err
 	}
-	return decodeAnchors(objs)
+	all := make([]stored, len(objs))
+	for i, o := range objs {
+		all[i] = stored{o.Key, o.Body}
+	}
+	return decodeAnchors(all)
 }
 
 func (a bucketAnchors) Where() string { return "bucket " + a.bucket }
@@ -72,23 +98,27 @@ func (a bucketAnchors) Last(ctx context.Context) (store.Checkpoint, bool, error)
 	if err != nil || last == "" {
 		return store.Checkpoint{}, false, err
 	}
-	objs, err := a.blobs.ReadAll(ctx, a.bucket, last)
-	if err != nil {
-		return store.Checkpoint{}, false, err
-	}
-	return lastDecoded(objs)
+	cps, err := a.read(ctx, last)
+	return lastOf(cps, err)
 }
 
-func lastDecoded(objs map[string][]byte) (store.Checkpoint, bool, error) {
-	cps, err := decodeAnchors(objs)
+func lastOf(cps []store.Checkpoint, err error) (store.Checkpoint, bool, error) {
 	if err != nil || len(cps) == 0 {
 		return store.Checkpoint{}, false, err
 	}
 	return cps[len(cps)-1], true, nil
 }
 
-func (a bucketAnchors) Records(ctx context.Context, prefix string) (map[string][]byte, error) {
-	return a.blobs.ReadAll(ctx, a.bucket, prefix)
+func (a bucketAnchors) Records(ctx context.Context, prefix string) (map[string][][]byte, error) {
+	objs, err := a.blobs.ReadVersions(ctx, a.bucket, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][][]byte{}
+	for _, o := range objs {
+		out[o.Key] = append(out[o.Key], o.Body)
+	}
+	return out, nil
 }
 
 // dirAnchors are files created once and made read-only.
@@ -151,7 +181,7 @@ func (a dirAnchors) List(context.Context) ([]store.Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	objs := map[string][]byte{}
+	var objs []stored
 	for _, e := range ents {
 		if !strings.HasPrefix(e.Name(), "checkpoint-") {
 			continue
@@ -160,7 +190,7 @@ func (a dirAnchors) List(context.Context) ([]store.Checkpoint, error) {
 		if err != nil {
 			return nil, err
 		}
-		objs[e.Name()] = b
+		objs = append(objs, stored{e.Name(), b})
 	}
 	return decodeAnchors(objs)
 }
@@ -188,11 +218,11 @@ func (a dirAnchors) Last(context.Context) (store.Checkpoint, bool, error) {
 	if err != nil {
 		return store.Checkpoint{}, false, err
 	}
-	return lastDecoded(map[string][]byte{last: b})
+	return lastOf(decodeAnchors([]stored{{last, b}}))
 }
 
-func (a dirAnchors) Records(_ context.Context, prefix string) (map[string][]byte, error) {
-	out := map[string][]byte{}
+func (a dirAnchors) Records(_ context.Context, prefix string) (map[string][][]byte, error) {
+	out := map[string][][]byte{}
 	err := filepath.WalkDir(a.dir, func(path string, e os.DirEntry, err error) error {
 		if errors.Is(err, os.ErrNotExist) {
 			return filepath.SkipAll
@@ -202,19 +232,33 @@ func (a dirAnchors) Records(_ context.Context, prefix string) (map[string][]byte
 		}
 		rel, err := filepath.Rel(a.dir, path)
 		if name := filepath.ToSlash(rel); err == nil && strings.HasPrefix(name, prefix) {
-			out[name], err = os.ReadFile(path)
+			var b []byte
+			b, err = os.ReadFile(path)
+			out[name] = [][]byte{b}
 		}
 		return err
 	})
 	return out, err
 }
 
-func decodeAnchors(objs map[string][]byte) ([]store.Checkpoint, error) {
+// decodeAnchors decodes anchors, each version once (a checkpoint anchored
+// again at start-up is a new version of the same bytes); each must be the
+// checkpoint its name numbers, or a version put under a later name could
+// stand for the checkpoint it hides.
+func decodeAnchors(objs []stored) ([]store.Checkpoint, error) {
 	out := make([]store.Checkpoint, 0, len(objs))
-	for name, b := range objs {
+	seen := map[string]bool{}
+	for _, o := range objs {
+		if seen[o.name+"\x00"+string(o.body)] {
+			continue
+		}
+		seen[o.name+"\x00"+string(o.body)] = true
 		var c store.Checkpoint
-		if err := json.Unmarshal(b, &c); err != nil {
-			return nil, fmt.Errorf("anchor %s: %w", name, err)
+		if err := json.Unmarshal(o.body, &c); err != nil {
+			return nil, fmt.Errorf("anchor %s: %w: %v", o.name, errBadAnchor, err)
+		}
+		if path.Base(o.name) != anchorName(c.Seq) {
+			return nil, fmt.Errorf("anchor %s holds the checkpoint of record %d: %w", o.name, c.Seq, errBadAnchor)
 		}
 		out = append(out, c)
 	}

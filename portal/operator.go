@@ -147,7 +147,39 @@ func VerifyAudit(ctx context.Context, st *store.Store, pub ed25519.PublicKey, an
 	}
 	check, err := st.VerifyTrail(ctx, anchored, pub)
 	sum.Records, sum.Checkpoints, sum.Restores = check.Records, check.Checkpoints, check.Restores
-	return sum, err
+	if err != nil || anchors == nil {
+		return sum, err
+	}
+	cps, err := st.Checkpoints(ctx)
+	if err != nil {
+		return sum, err
+	}
+	return sum, unanchored(cps, sum.LastAnchored, time.Now())
+}
+
+// unanchored checks that the anchors reach as far as the signed
+// checkpoints say they should. The portal writes each checkpoint outside
+// the database as it signs it, and when that fails, tries again with its
+// latest checkpoint at every append and every minute (Checkpoint). So the
+// only checkpoint that may be beyond every anchor is the latest, signed
+// less than checkpointAfter ago (its anchor being written, or the
+// portal stopped between the two); the records after it are the
+// documented window. Any other means anchors were removed or hidden, or
+// the anchor store has not been written since: the trail cannot be
+// vouched for. The checkpoints are those VerifyTrail found signed.
+func unanchored(cps []store.Checkpoint, lastAnchored int64, now time.Time) error {
+	for i, c := range cps {
+		if c.Seq <= lastAnchored {
+			continue
+		}
+		if i == len(cps)-1 && now.Sub(c.SignedAt) < checkpointAfter {
+			return nil
+		}
+		return &store.ChainError{Seq: c.Seq, Reason: fmt.Sprintf("record %d was signed as a checkpoint at %s but nothing outside the database anchors it or any later record; "+
+			"the last anchored record is %d: anchors were removed or hidden, or the anchor store has not been written since (see PortalAuditCheckpointStale)",
+			c.Seq, c.SignedAt.UTC().Format(time.RFC3339), lastAnchored)}
+	}
+	return nil
 }
 
 // FindAnchors returns where the trail's checkpoints are anchored, without
@@ -162,10 +194,18 @@ func FindAnchors(ctx context.Context, cfg Config) (Anchors, error) {
 		if err != nil {
 			return nil, err
 		}
+		// As OpenAnchors chose: the bucket only when object lock works
+		// in it (else the portal wrote to the folder beside the database).
 		if ok, err := b.BucketExists(ctx, cfg.AnchorBucket); err != nil {
 			return nil, err
 		} else if ok {
-			return bucketAnchors{blobs: b, bucket: cfg.AnchorBucket}, nil
+			locking, err := b.EnsureLockedBucket(ctx, cfg.AnchorBucket)
+			if err != nil {
+				return nil, err
+			}
+			if locking {
+				return bucketAnchors{blobs: b, bucket: cfg.AnchorBucket}, nil
+			}
 		}
 	}
 	dir := filepath.Join(filepath.Dir(cfg.DBPath), "audit-anchors")

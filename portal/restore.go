@@ -219,6 +219,9 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 	if err == nil {
 		last, anchored, err = a.Last(ctx)
 	}
+	if errors.Is(err, errBadAnchor) {
+		return RestoreReport{}, fmt.Errorf("%w: the anchor store holds what the portal did not write: %v. Copy the database and the anchors and follow docs/operating.md: The audit chain reports a break", ErrBehindAnchors, err)
+	}
 	if err != nil {
 		s.log.Error("restore check: the audit anchors cannot be read; starting without the check", "err", err)
 		return RestoreReport{}, nil

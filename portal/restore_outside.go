@@ -124,22 +124,25 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsi
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		b := objs[name]
-		switch {
-		case strings.HasSuffix(name, "/started.json"):
-			t, err := keys.tombstone(b)
-			if err != nil {
-				unverified[claimedVisit(b)] = name
-				continue
+		// Every version of the name counts: one that verifies is the
+		// record, whatever was put over it since.
+		for _, b := range objs[name] {
+			switch {
+			case strings.HasSuffix(name, "/started.json"):
+				t, err := keys.tombstone(b)
+				if err != nil {
+					unverified[claimedVisit(b)] = name
+					continue
+				}
+				recorded[t.VisitID] = "destruction recorded outside the database"
+			case strings.HasSuffix(name, "/certificate.json"):
+				c, err := keys.certificate(b)
+				if err != nil {
+					unverified[claimedVisit(b)] = name
+					continue
+				}
+				recorded[c.VisitID] = "destruction certificate outside the database"
 			}
-			recorded[t.VisitID] = "destruction recorded outside the database"
-		case strings.HasSuffix(name, "/certificate.json"):
-			c, err := keys.certificate(b)
-			if err != nil {
-				unverified[claimedVisit(b)] = name
-				continue
-			}
-			recorded[c.VisitID] = "destruction certificate outside the database"
 		}
 	}
 	visits, err := s.store.Visits(ctx)

@@ -206,6 +206,37 @@ func TestStorageOnEveryServer(t *testing.T) {
 			t.Fatalf("certificate: %d object versions (there were %d), %d segments expected, %d gone before (want %d)",
 				c.ObjectsDeleted, len(before), c.SegmentsExpected, c.SegmentsGoneBefore, gone)
 		}
+
+		// The anchor store: a delete marker over each object (where the
+		// anchors are in a bucket under object lock) hides none of them.
+		if err := svc.Checkpoint(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		anchors, err := portal.FindAnchors(ctx, d.Config)
+		if err != nil || anchors == nil {
+			t.Fatalf("anchors: %v %v", anchors, err)
+		}
+		if strings.HasPrefix(anchors.Where(), "bucket ") {
+			for obj := range mc.ListObjects(ctx, d.Config.AnchorBucket, minio.ListObjectsOptions{Recursive: true}) {
+				if obj.Err != nil {
+					t.Fatal(obj.Err)
+				}
+				if err := mc.RemoveObject(ctx, d.Config.AnchorBucket, obj.Key, minio.RemoveObjectOptions{}); err != nil {
+					t.Fatalf("a delete marker over %s: %v", obj.Key, err)
+				}
+			}
+		}
+		cps, err := anchors.List(ctx)
+		last, found, lerr := anchors.Last(ctx)
+		head, _, _ := svc.Store().AuditHead(ctx)
+		if err != nil || lerr != nil || !found || len(cps) == 0 || last != cps[len(cps)-1] || last.Seq != head {
+			t.Errorf("anchors (%s) under delete markers: %d listed (%v), the last %+v %v (%v), head %d", anchors.Where(), len(cps), err, last, found, lerr, head)
+		}
+		notes, err := anchors.Records(ctx, "destructions/"+v.ID+"/")
+		if err != nil || len(notes[retention.TombstoneName(v.ID)]) == 0 || len(notes[retention.CertificateName(v.ID)]) == 0 {
+			t.Errorf("the destruction's records (%s) under delete markers: %d names (%v)", anchors.Where(), len(notes), err)
+		}
+		t.Logf("%s: %d anchors in %s, the last at record %d", srv.Name, len(cps), anchors.Where(), last.Seq)
 	})
 }
 

@@ -2,12 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/blobs"
+	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -80,5 +88,143 @@ func TestAnchoredTrail(t *testing.T) {
 				t.Fatalf("tampered trail: %v", err)
 			}
 		})
+	}
+}
+
+// TestAnchorsHiddenByDeleteMarkersStillCount: object lock keeps every
+// version of an anchor, but a plain delete (no version id) is allowed and
+// puts a delete marker over it. The locked versions are still there, so a
+// trail cut short is still broken for audit verify and for serve's check,
+// a destruction's note under a delete marker is still read, and a new
+// version under an anchor's name that holds another record's checkpoint
+// is not taken for it.
+func TestAnchorsHiddenByDeleteMarkersStillCount(t *testing.T) {
+	ctx := context.Background()
+	st := domainStack(t)
+	svc := st.Portal
+	svc.Start(ctx)
+	for i := 0; i < 250; i++ {
+		if err := svc.Store().Audit(ctx, store.AuditRecord{Time: time.Now(), ActorSubject: "portal", Action: "test.act", Outcome: "success"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc.Stop()
+	anchored, _ := svc.Store().LastCheckpoint(ctx)
+	svc.Close()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	anchors, err := portal.FindAnchors(ctx, st.Config)
+	if err != nil || anchors == nil {
+		t.Fatalf("anchors: %v", err)
+	}
+	c := st.Config
+	b, err := blobs.New(blobs.Config{Endpoint: c.S3Endpoint, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Secure: c.S3Secure, Region: c.S3Region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	note := "destructions/0f1e2d3c/started.json"
+	if err := b.PutRetained(ctx, c.AnchorBucket, note, []byte(`{"note":1}`), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := portal.OpenDatabase(ctx, st.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(dropAuditTriggers(s), `DELETE FROM audit WHERE seq > 20`, `DELETE FROM audit_checkpoints WHERE seq > 20`) {
+		if _, err := s.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+
+	cl := b.Client()
+	hidden := 0
+	for obj := range cl.ListObjects(ctx, c.AnchorBucket, minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			t.Fatal(obj.Err)
+		}
+		if err := cl.RemoveObject(ctx, c.AnchorBucket, obj.Key, minio.RemoveObjectOptions{}); err != nil {
+			t.Fatalf("a delete marker refused: %v", err)
+		}
+		hidden++
+	}
+	t.Logf("delete markers over %d objects", hidden)
+
+	err = auditVerify(ctx, nil)
+	if err == nil || !strings.Contains(err.Error(), "BROKEN") || !strings.Contains(err.Error(), "last anchored record is "+strconv.FormatInt(anchored.Seq, 10)) {
+		t.Errorf("audit verify of a trail cut short, its anchors under delete markers: %v", err)
+	}
+	p, err := portal.New(ctx, st.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.CheckRestored(ctx); !errors.Is(err, portal.ErrBehindAnchors) {
+		t.Errorf("serve's check of a trail cut short, its anchors under delete markers: %v, want %v", err, portal.ErrBehindAnchors)
+	}
+	p.Close()
+	if got, err := anchors.Records(ctx, "destructions/"); err != nil || len(got[note]) == 0 {
+		t.Errorf("a destruction's note under a delete marker: %v %v", got, err)
+	}
+
+	// A new version under the last anchor's name, holding an earlier
+	// checkpoint (signed, but of another record).
+	first, err := anchors.List(ctx)
+	if err != nil || len(first) == 0 {
+		t.Fatalf("anchors listed: %v %v", first, err)
+	}
+	body, _ := json.Marshal(first[0])
+	if err := b.PutRetained(ctx, c.AnchorBucket, fmt.Sprintf("checkpoints/checkpoint-%020d.json", anchored.Seq), body, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anchors.List(ctx); err == nil || !strings.Contains(err.Error(), strconv.FormatInt(first[0].Seq, 10)) {
+		t.Errorf("an anchor named for record %d holding record %d's checkpoint: %v", anchored.Seq, first[0].Seq, err)
+	}
+}
+
+// TestCheckpointsBeyondEveryAnchorAreBroken: the portal anchors each
+// checkpoint as it signs it (or, if the anchor store fails, the latest
+// one at its next try, every minute). Only the latest checkpoint, signed
+// less than 10 minutes ago, may be found without an anchor at or after
+// it; any other signed checkpoint beyond every anchor means anchors were
+// removed (or the anchor store has not been written since), and audit
+// verify reports the trail broken.
+func TestCheckpointsBeyondEveryAnchorAreBroken(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	pemKey, _ := retention.GenerateSigningKey()
+	keyPath := writeKey(t, dir, "signing.key", pemKey)
+	key, _ := retention.LoadSigningKey(keyPath)
+	st := testDatabase(t)()
+	defer st.Close()
+	t.Setenv("PORTAL_SIGNING_KEY_FILE", keyPath)
+	t.Setenv("PORTAL_AUDIT_ANCHOR_DIR", filepath.Join(dir, "anchors"))
+	sign := func(at time.Time) {
+		t.Helper()
+		for i := 0; i < 3; i++ {
+			if err := st.Audit(ctx, store.AuditRecord{Time: time.Now(), Action: "signin", Outcome: "success"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seq, hash, _ := st.AuditHead(ctx)
+		if err := st.AddCheckpoint(ctx, store.SignCheckpoint(seq, hash, at, key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sign(time.Now())
+	if err := auditVerify(ctx, nil); err != nil {
+		t.Fatalf("the latest checkpoint, just signed, not yet anchored: %v", err)
+	}
+	sign(time.Now())
+	if err := auditVerify(ctx, nil); err == nil || !strings.Contains(err.Error(), "BROKEN at record 3") {
+		t.Errorf("two signed checkpoints, no anchor: %v", err)
+	}
+
+	st2 := testDatabase(t)()
+	defer st2.Close()
+	st = st2
+	sign(time.Now().Add(-time.Hour))
+	if err := auditVerify(ctx, nil); err == nil || !strings.Contains(err.Error(), "BROKEN at record 3") {
+		t.Errorf("a checkpoint signed an hour ago, no anchor: %v", err)
 	}
 }

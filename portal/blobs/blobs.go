@@ -491,20 +491,57 @@ func (s *Store) PutRetained(ctx context.Context, bucket, key string, data []byte
 	return nil
 }
 
-// LastKey returns the greatest key under prefix ("" when there is none),
-// listing names only: for keys that sort as what they number.
+// LastKey returns the greatest key under prefix that has a version, delete
+// markers aside ("" when there is none), listing names only: for keys that
+// sort as what they number. A delete marker hides nothing here: under
+// object lock it is allowed over a version that cannot be deleted.
 func (s *Store) LastKey(ctx context.Context, bucket, prefix string) (string, error) {
 	last := ""
-	for obj := range s.c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+	for obj := range s.c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, WithVersions: true}) {
 		if obj.Err != nil {
 			if minio.ToErrorResponse(obj.Err).Code == "NoSuchBucket" {
 				return "", nil
 			}
 			return "", fmt.Errorf("blobs: list %s/%s: %w", bucket, prefix, obj.Err)
 		}
-		last = max(last, obj.Key)
+		if !obj.IsDeleteMarker {
+			last = max(last, obj.Key)
+		}
 	}
 	return last, nil
+}
+
+// Object is one version of a small object, read whole.
+type Object struct {
+	Key, VersionID string
+	Body           []byte
+}
+
+// ReadVersions returns every version of every object under prefix, delete
+// markers aside, each read whole (at most 1 MiB): what a bucket under
+// object lock holds, whatever was put or deleted over it since.
+func (s *Store) ReadVersions(ctx context.Context, bucket, prefix string) ([]Object, error) {
+	vs, err := s.Versions(ctx, bucket, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Object, 0, len(vs))
+	for _, v := range vs {
+		if v.DeleteMarker {
+			continue
+		}
+		r, err := s.c.GetObject(ctx, bucket, v.Key, minio.GetObjectOptions{VersionID: v.VersionID})
+		if err != nil {
+			return nil, fmt.Errorf("blobs: get %s/%s: %w", bucket, v.Key, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(r, 1<<20))
+		r.Close()
+		if err != nil {
+			return nil, fmt.Errorf("blobs: get %s/%s (version %s): %w", bucket, v.Key, v.VersionID, err)
+		}
+		out = append(out, Object{Key: v.Key, VersionID: v.VersionID, Body: b})
+	}
+	return out, nil
 }
 
 // ReadAll returns every object under prefix (current versions), by key.
