@@ -198,11 +198,11 @@ func emptyDir(dir string) error {
 }
 
 // RestoreSQLite puts the copy of a backup in place as the SQLite database
-// at path, with its restore pending (so that nothing serves it before
-// FinishRestore): it is copied beside path, opened (its schema brought up
-// to date), marked, and only then renamed over path. A database at path
-// is refused unless it is empty, or force.
-func RestoreSQLite(ctx context.Context, dir string, m Manifest, path string, force bool) error {
+// at path, with its restore pending as id (so that nothing serves it
+// before FinishRestore): it is copied beside path, opened (its schema
+// brought up to date), marked, and only then renamed over path. A
+// database at path is refused unless it is empty, or force.
+func RestoreSQLite(ctx context.Context, dir string, m Manifest, path, id string, force bool) error {
 	if _, err := os.Stat(path); err == nil && !force {
 		st, err := store.Open(ctx, path)
 		if err != nil {
@@ -230,7 +230,7 @@ func RestoreSQLite(ctx context.Context, dir string, m Manifest, path string, for
 	if err != nil {
 		return err
 	}
-	err = BeginRestore(ctx, st, m.CreatedAt)
+	err = BeginRestore(ctx, st, id, m.CreatedAt)
 	if cerr := st.Close(); err == nil {
 		err = cerr
 	}

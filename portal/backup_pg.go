@@ -100,9 +100,10 @@ func BackupPostgres(ctx context.Context, st *store.Store, dbURL, bin, dir string
 }
 
 // RestorePostgres loads a backup's dump into the database at dbURL, in one
-// transaction, then records the restore as pending. The database must be
-// empty (a new one, or one a portal has only migrated) unless force.
-func RestorePostgres(ctx context.Context, dir string, m Manifest, dbURL, bin string, force bool, open func() (*store.Store, error)) error {
+// transaction, then records the restore as pending, as id. The database
+// must be empty (a new one, or one a portal has only migrated) unless
+// force.
+func RestorePostgres(ctx context.Context, dir string, m Manifest, dbURL, bin, id string, force bool, open func() (*store.Store, error)) error {
 	st, err := open()
 	if err != nil {
 		return err
@@ -126,5 +127,5 @@ func RestorePostgres(ctx context.Context, dir string, m Manifest, dbURL, bin str
 		return err
 	}
 	defer st.Close()
-	return BeginRestore(ctx, st, m.CreatedAt)
+	return BeginRestore(ctx, st, id, m.CreatedAt)
 }

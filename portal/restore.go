@@ -51,20 +51,30 @@ type RestoreReport struct {
 // serve until the store shows the bucket again (portal restore --resume).
 var ErrBucketMissing = errors.New("a live visit's bucket is missing from the object store")
 
+// ErrNoRestoreIntent is returned by FinishRestore and CheckRestored for a
+// pending restore that has not yet marked the trail and for which the
+// anchor store holds no matching intent (RestoreIntent): the portal signs
+// a restore's mark only for a restore the operator began (portal restore,
+// or portal restore --resume --confirm). A row in restores alone is what
+// someone who can only write to the database could add, after cutting the
+// trail, to have the cut signed as a restore.
+var ErrNoRestoreIntent = errors.New("no restore intent outside the database for the pending restore")
+
 // ErrBehindAnchors is returned by CheckRestored for a database that holds
 // less than what was recorded outside it, without a restore that explains
 // it: restored by hand (pg_restore, a file copy), or cut short.
 var ErrBehindAnchors = errors.New("the database is behind what was recorded outside it")
 
 // BeginRestore records, in a database just brought back from a backup, a
-// pending restore of the backup taken at created (ending every session):
-// from then on the portal does not serve it until FinishRestore is done.
-func BeginRestore(ctx context.Context, st *store.Store, created time.Time) error {
+// pending restore id of the backup taken at created (ending every
+// session): from then on the portal does not serve it until FinishRestore
+// is done. Its intent (IntendRestore) is written before.
+func BeginRestore(ctx context.Context, st *store.Store, id string, created time.Time) error {
 	seq, hash, err := st.AuditHead(ctx)
 	if err != nil {
 		return err
 	}
-	return st.BeginRestore(ctx, store.Restore{ID: store.NewID(), BackupCreatedAt: created, BackupSeq: seq, BackupHash: hash, StartedAt: time.Now()})
+	return st.BeginRestore(ctx, store.Restore{ID: id, BackupCreatedAt: created, BackupSeq: seq, BackupHash: hash, StartedAt: time.Now()})
 }
 
 // FinishRestore finishes a pending restore, if there is one (a zero report
@@ -94,7 +104,8 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		rep.AnchoredSeq = r.MarkSeq - 1
 	}
 	// The mark is anchored before anything else is written, so the trail
-	// outside the database goes on from it.
+	// outside the database goes on from it (and the restore's intent,
+	// which names the last anchor before it, is spent).
 	if err := s.Checkpoint(ctx, true); err != nil {
 		return rep, fmt.Errorf("restore: anchor the mark: %w", err)
 	}
@@ -146,8 +157,9 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 
 // markRestore appends the signed audit.restored record after the last
 // record anchored outside the database (or the restored head, if no
-// anchor goes beyond it). The anchors the backup covers must match it: a
-// backup of another deployment's trail is refused.
+// anchor goes beyond it), for a restore whose intent is in the anchor
+// store. The anchors the backup covers must match it: a backup of another
+// deployment's trail is refused.
 func (s *Service) markRestore(ctx context.Context, r store.Restore, keys trustedKeys) (anchored, mark int64, err error) {
 	seq, hash, err := s.store.AuditHead(ctx)
 	if err != nil {
@@ -155,6 +167,13 @@ func (s *Service) markRestore(ctx context.Context, r store.Restore, keys trusted
 	}
 	anchors, err := s.anchorList(ctx)
 	if err != nil {
+		return 0, 0, err
+	}
+	var last store.Checkpoint
+	if n := len(anchors); n > 0 {
+		last = anchors[n-1]
+	}
+	if err := s.intended(ctx, r, seq, hash, last, keys); err != nil {
 		return 0, 0, err
 	}
 	st := store.RestoreStatement{RestoredSeq: seq, RestoredHash: hash, AnchoredSeq: seq, AnchoredHash: hash, BackupCreatedAt: r.BackupCreatedAt}
@@ -195,7 +214,8 @@ func (s *Service) anchorList(ctx context.Context) ([]store.Checkpoint, error) {
 }
 
 // CheckRestored is what serve asks before it serves: a pending restore is
-// finished first; a database behind its anchors, or holding a visit whose
+// finished first (its mark made only on its intent outside the database,
+// ErrNoRestoreIntent otherwise); a database behind its anchors, or holding a visit whose
 // destruction is recorded outside it, without a restore that explains it,
 // is ErrBehindAnchors (run portal restore --resume); a live visit whose
 // bucket the object store does not show is ErrBucketMissing. When the anchor store

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/ofsted-portal/evidence/portal/blobs"
 	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -181,4 +183,97 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsi
 	}
 	sort.Strings(found.unknown)
 	return found, nil
+}
+
+// restoreIntentPrefix is where a restore's intents are kept in the anchor
+// store: more than one when portal restore --resume --confirm writes
+// another, each under a name of its own (a folder keeps the first file
+// of a name and ignores the rest).
+func restoreIntentPrefix(restoreID string) string { return "restores/" + restoreID + "/" }
+
+// IntendRestore writes, to the anchor store cfg names and signed with its
+// signing key, the intent of restore id: the trail it brings back ends at
+// record seq (hash), from the backup taken at created (zero for a
+// database restored by other means). portal restore writes it before it
+// changes anything; FinishRestore marks the trail only for a restore with
+// one (ErrNoRestoreIntent).
+func IntendRestore(ctx context.Context, cfg Config, id string, created time.Time, seq int64, hash string) error {
+	key, err := retention.LoadSigningKey(cfg.SigningKey)
+	if err != nil {
+		return err
+	}
+	b, err := blobs.New(blobs.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Secure: cfg.S3Secure, Region: cfg.S3Region})
+	if err != nil {
+		return err
+	}
+	a, err := OpenAnchors(ctx, cfg, b)
+	if err != nil {
+		return fmt.Errorf("audit anchors: %w", err)
+	}
+	return writeIntent(ctx, a, key, id, created, seq, hash)
+}
+
+// IntendRestore writes the intent of the pending restore r for the trail
+// as this database holds it now: the operator's confirmation (portal
+// restore --resume --confirm) that r is a restore they made.
+func (s *Service) IntendRestore(ctx context.Context, r store.Restore) error {
+	seq, hash, err := s.store.AuditHead(ctx)
+	if err != nil {
+		return err
+	}
+	s.anchorMu.Lock()
+	a, err := s.openAnchors(ctx)
+	s.anchorMu.Unlock()
+	if err != nil {
+		return err
+	}
+	return writeIntent(ctx, a, s.signer, r.ID, r.BackupCreatedAt, seq, hash)
+}
+
+func writeIntent(ctx context.Context, a Anchors, key ed25519.PrivateKey, id string, created time.Time, seq int64, hash string) error {
+	last, _, err := a.Last(ctx)
+	if err != nil {
+		return fmt.Errorf("restore intent: the last anchor (%s): %w", a.Where(), err)
+	}
+	in := store.SignRestoreIntent(store.RestoreIntent{RestoreID: id, BackupCreatedAt: created, RestoredSeq: seq, RestoredHash: hash,
+		AnchoredSeq: last.Seq, AnchoredHash: last.Hash, WrittenAt: time.Now()}, key)
+	body, _ := json.Marshal(in)
+	if err := a.PutRecord(ctx, restoreIntentPrefix(id)+"intent-"+store.NewID()+".json", body); err != nil {
+		return fmt.Errorf("restore intent (%s): %w", a.Where(), err)
+	}
+	return nil
+}
+
+// intended checks that the anchor store holds an intent, signed with a
+// trusted key, for restore r of the trail as it is (ending at seq, hash)
+// with last as the last anchor: the restore is the operator's, and its
+// mark has not been made and anchored since (ErrNoRestoreIntent).
+func (s *Service) intended(ctx context.Context, r store.Restore, seq int64, hash string, last store.Checkpoint, keys trustedKeys) error {
+	s.anchorMu.Lock()
+	a, err := s.openAnchors(ctx)
+	s.anchorMu.Unlock()
+	if err != nil {
+		return err
+	}
+	objs, err := a.Records(ctx, restoreIntentPrefix(r.ID))
+	if err != nil {
+		return fmt.Errorf("restore intents (%s): %w", a.Where(), err)
+	}
+	for _, versions := range objs {
+		for _, b := range versions {
+			for _, key := range keys {
+				in, err := store.ParseRestoreIntent(b, key)
+				if err == nil && in.RestoreID == r.ID && in.BackupCreatedAt.Equal(r.BackupCreatedAt) && in.RestoredSeq == seq && in.RestoredHash == hash &&
+					in.AnchoredSeq == last.Seq && in.AnchoredHash == last.Hash {
+					return nil
+				}
+			}
+		}
+	}
+	return fmt.Errorf("%w: restore %s (the trail ends at record %d; the last anchored record is %d) is pending in the database, but the anchor store (%s) holds no intent for it, "+
+		"signed with the signing key, that matches the trail and the anchors as they are. portal restore writes one before it changes anything, so this restore was not begun "+
+		"with portal restore, or the trail or the anchors changed since. Nothing is served until you know which: if you restored this database yourself, run "+
+		"portal restore --resume --confirm %s; if not, someone who can write to the database added it, very likely to hide records cut from the trail: copy the "+
+		"database and the anchors and follow docs/operating.md: The audit chain reports a break",
+		ErrNoRestoreIntent, r.ID, seq, last.Seq, a.Where(), r.ID)
 }

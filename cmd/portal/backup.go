@@ -60,6 +60,7 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	force := fs.Bool("force", false, "replace a database that is not empty")
 	resume := fs.Bool("resume", false, "no backup: finish a restore that stopped part-way, or take in a database restored by other means (pg_restore, point-in-time recovery)")
+	confirm := fs.String("confirm", "", "with --resume: the id of a pending restore you made whose intent is not in the anchor store (serve and --resume name it when they refuse)")
 	var trusted []ed25519.PublicKey
 	fs.Func("trust-key", "an earlier signing public key (PEM) whose destruction records and anchors are trusted too; repeatable", func(path string) error {
 		b, err := os.ReadFile(path)
@@ -73,15 +74,15 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	})
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal restore [--force] [--trust-key FILE] DIR | portal restore --resume [--trust-key FILE]\n\nChecks the backup in DIR against its manifest, puts it in place as the database the PORTAL_*\nconfiguration names (which must be empty unless --force), ends every session, marks the audit\ntrail with the records the restore lost, and destroys again, key first, every visit destroyed\nsince the backup (its destruction recorded outside the database, or begun before the backup).\nA live visit whose bucket the object store does not show is never destroyed: it is listed, kept\nwhole, and the restore fails and stays pending until the store shows it (then --resume). Until\nthat is done, portal serve will not serve the database.")
+		fmt.Fprintln(fs.Output(), "Usage: portal restore [--force] [--trust-key FILE] DIR | portal restore --resume [--confirm ID] [--trust-key FILE]\n\nChecks the backup in DIR against its manifest, writes the restore's intent, signed, to the audit\nanchor store, puts the backup in place as the database the PORTAL_* configuration names (which\nmust be empty unless --force), ends every session, marks the audit trail with the records the\nrestore lost, and destroys again, key first, every visit destroyed since the backup (its\ndestruction recorded outside the database, or begun before the backup). A live visit whose\nbucket the object store does not show is never destroyed: it is listed, kept whole, and the\nrestore fails and stays pending until the store shows it (then --resume). Until that is done,\nportal serve will not serve the database. The trail is marked only for a restore whose intent\nis in the anchor store: --confirm ID writes one for a pending restore you made that has none.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return flagErr(err)
 	}
-	if *resume == (fs.NArg() == 1) || fs.NArg() > 1 {
+	if *resume == (fs.NArg() == 1) || fs.NArg() > 1 || *confirm != "" && !*resume {
 		fs.Usage()
-		return errors.New("give a backup folder, or --resume")
+		return errors.New("give a backup folder, or --resume (with --confirm ID, if it is to take in a pending restore)")
 	}
 	cfg, err := portal.LoadConfig(os.Getenv)
 	if err != nil {
@@ -93,7 +94,7 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := putInPlace(ctx, cfg, dir, m, *force); err != nil {
+		if err := putInPlace(ctx, cfg, dir, m, store.NewID(), *force); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "restored the backup of %s (%s, audit records 1..%d) into %s\n", m.CreatedAt.Format(time.RFC3339), m.Database, m.AuditSeq, portal.DatabaseName(cfg))
@@ -104,11 +105,7 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer svc.Close()
 	if *resume {
-		if _, err := svc.Store().PendingRestore(ctx); errors.Is(err, store.ErrNotFound) {
-			if err := portal.BeginRestore(ctx, svc.Store(), time.Time{}); err != nil {
-				return err
-			}
-		} else if err != nil {
+		if err := resumeRestore(ctx, svc, *confirm); err != nil {
 			return err
 		}
 	}
@@ -140,18 +137,48 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-// putInPlace loads the backup's copy as the configured database, with its
-// restore pending.
-func putInPlace(ctx context.Context, cfg portal.Config, dir string, m portal.Manifest, force bool) error {
+// resumeRestore readies the restore --resume finishes: a database
+// restored by other means gets its intent, then its pending restore; a
+// pending restore named by --confirm gets an intent for the trail as it
+// is.
+func resumeRestore(ctx context.Context, svc *portal.Service, confirm string) error {
+	r, err := svc.Store().PendingRestore(ctx)
 	switch {
-	case m.Database == "sqlite" && cfg.DatabaseURL == "":
-		return portal.RestoreSQLite(ctx, dir, m, cfg.DBPath, force)
-	case m.Database == "postgres" && cfg.DatabaseURL != "":
-		bin, err := portal.PostgresTools(os.Getenv)
-		if err != nil {
+	case errors.Is(err, store.ErrNotFound) && confirm != "":
+		return fmt.Errorf("no restore is pending, so there is none %s to confirm", confirm)
+	case errors.Is(err, store.ErrNotFound):
+		id := store.NewID()
+		if err := svc.IntendRestore(ctx, store.Restore{ID: id}); err != nil {
 			return err
 		}
-		return portal.RestorePostgres(ctx, dir, m, cfg.DatabaseURL, bin, force, func() (*store.Store, error) { return portal.OpenDatabase(ctx, cfg) })
+		return portal.BeginRestore(ctx, svc.Store(), id, time.Time{})
+	case err != nil:
+		return err
+	case confirm == "":
+		return nil
+	case confirm != r.ID:
+		return fmt.Errorf("the pending restore is %s, not %s", r.ID, confirm)
 	}
-	return fmt.Errorf("the backup is of %s, but the configuration names %s", m.Database, portal.DatabaseName(cfg))
+	return svc.IntendRestore(ctx, r)
+}
+
+// putInPlace writes the restore's intent outside the database, then loads
+// the backup's copy as the configured database, with its restore pending
+// as id.
+func putInPlace(ctx context.Context, cfg portal.Config, dir string, m portal.Manifest, id string, force bool) error {
+	sqlite := m.Database == "sqlite" && cfg.DatabaseURL == ""
+	if !sqlite && (m.Database != "postgres" || cfg.DatabaseURL == "") {
+		return fmt.Errorf("the backup is of %s, but the configuration names %s", m.Database, portal.DatabaseName(cfg))
+	}
+	if err := portal.IntendRestore(ctx, cfg, id, m.CreatedAt, m.AuditSeq, m.AuditHash); err != nil {
+		return err
+	}
+	if sqlite {
+		return portal.RestoreSQLite(ctx, dir, m, cfg.DBPath, id, force)
+	}
+	bin, err := portal.PostgresTools(os.Getenv)
+	if err != nil {
+		return err
+	}
+	return portal.RestorePostgres(ctx, dir, m, cfg.DatabaseURL, bin, id, force, func() (*store.Store, error) { return portal.OpenDatabase(ctx, cfg) })
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -97,4 +98,49 @@ func lostIn(gaps []Gap, seq int64) (Gap, bool) {
 		}
 	}
 	return Gap{}, false
+}
+
+// A restore's intent: what the operator's portal restore writes to the
+// anchor store, signed, before it changes anything, so that a restore
+// found pending in the database (a row anyone who can write to the
+// database could add) is marked only when it is one the operator began.
+// It names the restore and the trail it brings back, and the last anchor
+// at the time: once the restore's mark is anchored, that anchor is no
+// longer the last, so the intent cannot be used again.
+
+// RestoreIntent is what a restore's intent states and signs.
+type RestoreIntent struct {
+	RestoreID       string    `json:"restore_id"`
+	BackupCreatedAt time.Time `json:"backup_created_at"` // zero for a database restored by other means
+	RestoredSeq     int64     `json:"restored_seq"`      // the last record the restored trail holds
+	RestoredHash    string    `json:"restored_hash"`
+	AnchoredSeq     int64     `json:"anchored_seq"` // the last anchor outside the database when written; 0 when none
+	AnchoredHash    string    `json:"anchored_hash"`
+	WrittenAt       time.Time `json:"written_at"`
+	Signature       string    `json:"signature"` // base64 Ed25519 over message()
+}
+
+func (r RestoreIntent) message() []byte {
+	return fmt.Appendf(nil, "restore-intent:1:%s:%s:%d:%s:%d:%s:%s", r.RestoreID, r.BackupCreatedAt.UTC().Format(time.RFC3339Nano),
+		r.RestoredSeq, r.RestoredHash, r.AnchoredSeq, r.AnchoredHash, r.WrittenAt.UTC().Format(time.RFC3339Nano))
+}
+
+// SignRestoreIntent signs a restore's intent.
+func SignRestoreIntent(r RestoreIntent, key ed25519.PrivateKey) RestoreIntent {
+	r.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, r.message()))
+	return r
+}
+
+// ParseRestoreIntent reads a restore's intent and checks its signature
+// with trusted.
+func ParseRestoreIntent(b []byte, trusted ed25519.PublicKey) (RestoreIntent, error) {
+	var r RestoreIntent
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("store: restore intent: %w", err)
+	}
+	sig, err := base64.StdEncoding.DecodeString(r.Signature)
+	if err != nil || !ed25519.Verify(trusted, r.message(), sig) {
+		return r, errors.New("store: restore intent: the signature does not verify with the trusted key")
+	}
+	return r, nil
 }

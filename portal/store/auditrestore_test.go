@@ -1,12 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -133,5 +135,75 @@ func TestGoldenRestoreMark(t *testing.T) {
 	gaps, err := RestoreMarks([]AuditRecord{g.Record}, pub)
 	if err != nil || len(gaps) != 1 || gaps[0].Restored != 412 || gaps[0].Anchored != 530 || gaps[0].Mark != 531 || ChainHash(g.Record) != g.Record.Hash {
 		t.Fatalf("%s reads as %+v (%v)", path, gaps, err)
+	}
+}
+
+// TestGoldenRestoreIntent: a restore's intent (format 1), as written once
+// (-update) and read by every later build: a restore begun before an
+// upgrade and finished after it must still find its intent, and an intent
+// changed in any field must not verify.
+func TestGoldenRestoreIntent(t *testing.T) {
+	const path = "testdata/restore-intent-v1.json"
+	want := RestoreIntent{RestoreID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", BackupCreatedAt: time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC),
+		RestoredSeq: 412, RestoredHash: "5d41402abc4b2a76b9719d911017c592" + "5d41402abc4b2a76b9719d911017c592",
+		AnchoredSeq: 530, AnchoredHash: "7d793037a0760186574b0282f2f435e7" + "7d793037a0760186574b0282f2f435e7",
+		WrittenAt: time.Date(2026, 11, 30, 8, 59, 0, 123456789, time.UTC)}
+	var g struct {
+		PublicKey string          `json:"public_key"`
+		Intent    json.RawMessage `json:"intent"`
+	}
+	if *update {
+		_, key, _ := ed25519.GenerateKey(nil)
+		g.PublicKey = base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+		g.Intent, _ = json.Marshal(SignRestoreIntent(want, key))
+		b, _ := json.MarshalIndent(g, "", "  ")
+		os.WriteFile(path, b, 0o644)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := base64.StdEncoding.DecodeString(g.PublicKey)
+	got, err := ParseRestoreIntent(g.Intent, pub)
+	want.Signature = got.Signature
+	if err != nil || !got.BackupCreatedAt.Equal(want.BackupCreatedAt) || !got.WrittenAt.Equal(want.WrittenAt) {
+		t.Fatalf("%s reads as %+v (%v)", path, got, err)
+	}
+	got.BackupCreatedAt, got.WrittenAt = want.BackupCreatedAt, want.WrittenAt
+	if got != want {
+		t.Fatalf("%s reads as %+v, want %+v", path, got, want)
+	}
+	_, other, _ := ed25519.GenerateKey(nil)
+	if _, err := ParseRestoreIntent(g.Intent, other.Public().(ed25519.PublicKey)); err == nil {
+		t.Fatal("the intent verifies with another key")
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, g.Intent); err != nil {
+		t.Fatal(err)
+	}
+	g.Intent = compact.Bytes()
+	for _, change := range []struct{ from, to string }{{`"restored_seq":412`, `"restored_seq":413`}, {`"anchored_seq":530`, `"anchored_seq":531`}, {`"restore_id":"0f`, `"restore_id":"1f`}} {
+		changed := strings.Replace(string(g.Intent), change.from, change.to, 1)
+		if changed == string(g.Intent) {
+			t.Fatalf("%s has no %s", path, change.from)
+		}
+		if _, err := ParseRestoreIntent([]byte(changed), pub); err == nil {
+			t.Errorf("the intent with %s verifies", change.to)
+		}
+	}
+	// A restore's mark is not an intent, even signed by the same key.
+	var mark struct {
+		PublicKey string      `json:"public_key"`
+		Record    AuditRecord `json:"record"`
+	}
+	mb, _ := os.ReadFile("testdata/restore-mark-v1.json")
+	if json.Unmarshal(mb, &mark) == nil {
+		mpub, _ := base64.StdEncoding.DecodeString(mark.PublicKey)
+		if _, err := ParseRestoreIntent([]byte(mark.Record.Detail), mpub); err == nil {
+			t.Fatal("a restore's statement read as an intent")
+		}
 	}
 }

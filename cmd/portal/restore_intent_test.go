@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestRestoreMarkNeedsItsIntentOutsideTheDatabase: someone who can only
+// write to the database cuts the trail's anchored tail and adds a pending
+// restore. Serve must not sign a restore for them: it refuses to start,
+// naming the way out, and audit verify still reports the cut. A genuine
+// restore's intent is not reused for a row put back by hand, and portal
+// restore --resume takes in such a row only when the operator names it.
+func TestRestoreMarkNeedsItsIntentOutsideTheDatabase(t *testing.T) {
+	ctx := context.Background()
+	st := domainStack(t)
+	svc := st.Portal
+	svc.Start(ctx)
+	for i := 0; i < 250; i++ {
+		if err := svc.Store().Audit(ctx, store.AuditRecord{Time: time.Now(), ActorSubject: "portal", Action: "test.act", Outcome: "success"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc.Stop()
+	svc.Close()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	if err := auditVerify(ctx, nil); err != nil {
+		t.Fatalf("intact trail: %v", err)
+	}
+	tamper := func(queries ...string) {
+		t.Helper()
+		s, err := portal.OpenDatabase(ctx, st.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		for _, q := range append(dropAuditTriggers(s), queries...) {
+			if _, err := s.DB().Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cutAt := func(seq int) []string {
+		return []string{
+			`DELETE FROM audit WHERE seq > ` + strconv.Itoa(seq), `DELETE FROM audit_checkpoints WHERE seq > ` + strconv.Itoa(seq), `DELETE FROM restores`,
+		}
+	}
+	serveCheck := func() (portal.RestoreReport, error) {
+		t.Helper()
+		p, err := portal.New(ctx, st.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		return p.CheckRestored(ctx)
+	}
+	stillBroken := func(when string) {
+		t.Helper()
+		var out bytes.Buffer
+		if err := auditVerifyTo(ctx, nil, &out); err == nil || !strings.Contains(err.Error(), "BROKEN") {
+			t.Errorf("audit verify %s: %v\n%s", when, err, out.String())
+		}
+	}
+
+	tamper(append(cutAt(20), `INSERT INTO restores (id, backup_created_at, backup_seq, backup_hash, started_at)
+		VALUES ('by-hand', '2020-01-01T00:00:00.000000000Z', 20, '', '2020-01-01T00:00:00.000000000Z')`)...)
+	rep, err := serveCheck()
+	if !errors.Is(err, portal.ErrNoRestoreIntent) || rep.MarkSeq != 0 {
+		t.Fatalf("serve's check of a restore written into the database alone: %+v %v, want a refusal (%v)", rep, err, portal.ErrNoRestoreIntent)
+	}
+	if !strings.Contains(err.Error(), "portal restore --resume --confirm by-hand") {
+		t.Errorf("the refusal does not name the way out: %v", err)
+	}
+	t.Logf("serve refused: %v", err)
+	stillBroken("after serve refused the restore")
+	var out bytes.Buffer
+	if err := restoreCmd(ctx, []string{"--resume"}, &out); !errors.Is(err, portal.ErrNoRestoreIntent) {
+		t.Fatalf("portal restore --resume of that restore, unconfirmed: %v\n%s", err, out.String())
+	}
+	stillBroken("after an unconfirmed --resume")
+
+	// A genuine restore (the operator's, confirmed), then the same row
+	// put back by hand over a trail cut again: its intent is spent.
+	if err := restoreCmd(ctx, []string{"--resume", "--confirm", "by-hand"}, &out); err != nil {
+		t.Fatalf("portal restore --resume --confirm: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := auditVerifyTo(ctx, nil, &out); err != nil || !strings.Contains(out.String(), "restored at record 20;") {
+		t.Fatalf("audit verify after the confirmed restore: %v\n%s", err, out.String())
+	}
+	tamper(append(cutAt(20), `INSERT INTO restores (id, backup_created_at, backup_seq, backup_hash, started_at)
+		VALUES ('by-hand', '2020-01-01T00:00:00.000000000Z', 20, '', '2020-01-01T00:00:00.000000000Z')`)...)
+	if _, err := serveCheck(); !errors.Is(err, portal.ErrNoRestoreIntent) {
+		t.Fatalf("serve's check of a spent restore put back: %v, want %v", err, portal.ErrNoRestoreIntent)
+	}
+	stillBroken("after a spent restore was put back")
+}
