@@ -128,6 +128,7 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 	// at a file's own name or day, the total. The walk below is then
 	// cheap, and stops at the page's end unless the total needs it all.
 	shown := make([]bool, len(vf.classes)) // visible and matching the class filters
+	seen := make([]bool, len(vf.classes))  // visible
 	for c, cl := range vf.classes {
 		n := cl.standing
 		if q.Versions {
@@ -137,6 +138,7 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 		if err != nil {
 			return FilePage{}, err
 		}
+		seen[c] = ok
 		if !ok || n == 0 {
 			continue
 		}
@@ -153,8 +155,11 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 	}
 	after := -1
 	if q.After != "" {
+		// A file the actor may not see is no cursor: it is answered as
+		// one that does not exist, so that neither the answer nor the
+		// page's place says that it does, or where its name sorts.
 		i, ok := vf.pos[q.After]
-		if !ok {
+		if !ok || !seen[vf.files[i].class] {
 			return FilePage{}, invalid("after", "The list of files changed: go back to the first page.")
 		}
 		after = i

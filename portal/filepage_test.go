@@ -354,3 +354,62 @@ func TestFilePageControls(t *testing.T) {
 		}
 	}
 }
+
+// TestFileCursorOfAHiddenFile: a page after a file the actor may not see
+// (a restricted item's, another uploader's) is refused exactly as a page
+// after a file that does not exist: the cursor cannot tell which ids name
+// files, nor place a page by a hidden file's name.
+func TestFileCursorOfAHiddenFile(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	coordinator := d.person("cafcass", "coordinator@cafcass.example")
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	upload := func(a portal.Actor, name, item string) portal.FileView {
+		t.Helper()
+		f, err := d.mustAccess(a, policy.FileUpload).Upload(ctx, portal.NewFile{Name: name, Item: item, Size: 1}, strings.NewReader("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	for _, n := range []string{"1.01 a.pdf", "1.01 m.pdf", "1.01 z.pdf"} {
+		upload(uploader, n, "")
+	}
+	restricted := upload(uploader, "children.xlsx", portal.ItemChildLevelData)
+	others := upload(coordinator, "1.01 n.pdf", "")
+	answer := func(a portal.Actor, after string) string {
+		t.Helper()
+		p, err := d.mustAccess(a, policy.FileList).FilePage(ctx, portal.FileQuery{After: after})
+		if err == nil {
+			var names []string
+			for _, f := range p.Files {
+				names = append(names, f.Name)
+			}
+			return fmt.Sprintf("a page: %q", names)
+		}
+		e, ok := portal.AsError(err)
+		if !ok {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%d %s %s %s", e.Kind, e.Code, e.Field, e.Msg)
+	}
+	for _, c := range []struct {
+		name   string
+		actor  portal.Actor
+		hidden string
+	}{
+		{"restricted item", hmi, restricted.ID},
+		{"another uploader's file", uploader, others.ID},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			unknown := answer(c.actor, store.NewID())
+			if strings.HasPrefix(unknown, "a page") {
+				t.Fatalf("a page after an unknown file: %s", unknown)
+			}
+			if got := answer(c.actor, c.hidden); got != unknown {
+				t.Fatalf("after a hidden file: %s; after an unknown one: %s", got, unknown)
+			}
+		})
+	}
+}
