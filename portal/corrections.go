@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -56,28 +55,21 @@ func (acc *Access) withdraw(ctx context.Context) error {
 	return nil
 }
 
-// reserveReplacement takes the name of the file holding it in the item for
-// a new version fileID, once policy lets the actor replace that file.
-func (acc *Access) reserveReplacement(ctx context.Context, key *crypto.VisitKey, item, name, fileID string) error {
+// reserveReplacement takes the name of old, the file holding it in its
+// item, for a new version fileID, once policy lets the actor replace that
+// file. An old without an ID is an upload still in progress.
+func (acc *Access) reserveReplacement(ctx context.Context, old store.File, fileID string) error {
 	s := acc.svc
-	oldID, err := s.store.NameHolder(ctx, acc.Visit.ID, item, key.NameIndex(NameKey(name)))
-	if err != nil {
-		return err
-	}
-	if oldID == "" {
+	if old.ID == "" {
 		// An upload of that name is in progress: nothing to replace yet.
 		return &Error{Kind: KindConflict, Code: "name_exists", Msg: "A file of this name is being uploaded to this item now. Wait for it to finish, then replace it."}
-	}
-	old, err := s.store.File(ctx, acc.Visit.ID, oldID)
-	if err != nil {
-		return err
 	}
 	if err := acc.require(ctx, policy.FileReplace, &old); err != nil {
 		return err
 	}
 	// The file.replaced record is written when the version is committed
 	// (evidence.Put, Append): until then nothing is replaced.
-	if err := s.store.ReserveReplacement(ctx, acc.Visit.ID, oldID, fileID, s.now()); errors.Is(err, store.ErrNotFound) {
+	if err := s.store.ReserveReplacement(ctx, acc.Visit.ID, old.ID, fileID, s.now()); errors.Is(err, store.ErrNotFound) {
 		return errNotLive
 	} else if err != nil {
 		return heldSince(err)

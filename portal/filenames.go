@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/evidence"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -52,6 +53,16 @@ func errNameExists(name, item string) *Error {
 
 // reserveName takes name (or, with rename, the first free "name (n).ext")
 // in the item for a new file, and returns the file's id and its name.
+//
+// A name taken by a file the uploader may not list (a colleague's, for a
+// provider's uploader, or one policy hides from them otherwise), or by
+// someone else's resumable upload, is not refused: a refusal would
+// confirm to them that a file of that name is there, and they could not
+// replace it anyway. Their file is kept beside it, under the first free
+// "name (n).ext", whatever on_conflict says; whoever sees both sees two
+// names. What stays is that a probe for a name costs a file, stored in
+// their name and in the audit trail, in front of the coordinator and the
+// inspection team.
 func (acc *Access) reserveName(ctx context.Context, key *crypto.VisitKey, item, name, onConflict string) (fileID, stored string, err error) {
 	rename := onConflict == OnConflictRename
 	s := acc.svc
@@ -70,13 +81,42 @@ func (acc *Access) reserveName(ctx context.Context, key *crypto.VisitKey, item, 
 			return fileID, stored, nil
 		case !errors.Is(err, store.ErrNameTaken):
 			return "", "", err
+		case rename:
+			continue
+		}
+		holder, hidden, err := acc.nameHolder(ctx, key, item, stored)
+		switch {
+		case err != nil:
+			return "", "", err
+		case hidden:
+			rename = true
 		case onConflict == OnConflictReplace:
-			return fileID, stored, acc.reserveReplacement(ctx, key, item, stored, fileID)
-		case !rename:
+			return fileID, stored, acc.reserveReplacement(ctx, holder, fileID)
+		default:
 			return "", "", errNameExists(name, item)
 		}
 	}
 	return "", "", errNameExists(name, item)
+}
+
+// nameHolder is the file that holds name in the item (its ID "" when an
+// upload in progress does), and whether it is hidden from the actor: a
+// file policy does not let them list, or another person's resumable
+// upload. A plain upload in progress is not hidden: its uploader is
+// known only once it is stored, and it holds the name for as long as it
+// streams.
+func (acc *Access) nameHolder(ctx context.Context, key *crypto.VisitKey, item, name string) (store.File, bool, error) {
+	s, index := acc.svc, key.NameIndex(NameKey(name))
+	f, err := s.store.NameHolder(ctx, acc.Visit.ID, item, index)
+	if err == nil {
+		d, err := acc.decide(ctx, policy.FileList, &f)
+		return f, !d.Allow, err
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return store.File{}, false, err
+	}
+	by, err := s.store.NameUploader(ctx, acc.Visit.ID, item, index)
+	return store.File{}, by != "" && by != acc.Actor.UserID, err
 }
 
 // releaseName gives back the name of an upload that stored no file; it

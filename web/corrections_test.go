@@ -177,13 +177,16 @@ func TestCorrections(t *testing.T) {
 	if auditCount(t, ts, v.ID, "file.replaced", v1.ID) != 1 || auditCount(t, ts, v.ID, "file.replaced", v2.ID) != 1 {
 		t.Fatal("no file.replaced records")
 	}
-	// An uploader replaces only their own files.
+	// An uploader replaces only their own files. Another's, which they
+	// cannot see, stays as it is, and is not named by a refusal: their
+	// file is kept beside it under a name of its own.
 	other := coordinator.uploadItem(v.ID, "1.05 self-evaluation.pdf", "", []byte("coordinator's"))
-	if s := uploader.uploadReplace(v.ID, "1.05 self-evaluation.pdf", []byte("x")); s.StatusCode != http.StatusForbidden {
-		t.Fatalf("uploader replacing another's file: %d", s.StatusCode)
+	mine := decode[fileResp](t, uploader.uploadReplace(v.ID, "1.05 self-evaluation.pdf", []byte("x")), http.StatusCreated)
+	if mine.Name != "1.05 self-evaluation (2).pdf" {
+		t.Fatalf("uploader replacing another's file: stored as %q", mine.Name)
 	}
-	if _, err := ts.Portal.Store().File(ctx, v.ID, other.ID); err != nil {
-		t.Fatal(err)
+	if f, err := ts.Portal.Store().File(ctx, v.ID, other.ID); err != nil || !f.Live() {
+		t.Fatalf("another's file after an uploader's replacement: %+v %v", f, err)
 	}
 
 	// Under a legal hold: no delete, withdrawal or replacement.

@@ -84,19 +84,34 @@ func (s *Store) ReserveReplacement(ctx context.Context, visitID, oldID, newID st
 	return err
 }
 
-// NameHolder is the file holding a name index in an item ("" when none
-// does, or an upload in progress does).
-func (s *Store) NameHolder(ctx context.Context, visitID, item string, index []byte) (string, error) {
-	var id string
-	err := s.db.QueryRowContext(ctx, `SELECT n.file_id FROM file_names n JOIN files f ON f.id = n.file_id
-		WHERE n.visit_id = ? AND n.item = ? AND n.name_index = ?`, visitID, item, index).Scan(&id)
+// NameHolder is the file holding a name index in an item: ErrNotFound
+// when none does, or an upload in progress does (NameUploader).
+func (s *Store) NameHolder(ctx context.Context, visitID, item string, index []byte) (File, error) {
+	f, err := scanFile(s.db.QueryRowContext(ctx, `SELECT `+fileColumns+` FROM files
+		WHERE visit_id = ? AND id = (SELECT file_id FROM file_names WHERE visit_id = ? AND item = ? AND name_index = ?)`, visitID, visitID, item, index))
+	if errors.Is(err, sql.ErrNoRows) {
+		return File{}, ErrNotFound
+	}
+	if err != nil {
+		return File{}, fmt.Errorf("store: name holder: %w", err)
+	}
+	return f, nil
+}
+
+// NameUploader is who is sending the resumable upload that holds a name
+// index in an item: "" when none does, or a plain upload in progress does
+// (its uploader is stored with its file, at the end).
+func (s *Store) NameUploader(ctx context.Context, visitID, item string, index []byte) (string, error) {
+	var by string
+	err := s.db.QueryRowContext(ctx, `SELECT r.created_by FROM file_names n JOIN resumable_uploads r ON r.file_id = n.file_id
+		WHERE n.visit_id = ? AND n.item = ? AND n.name_index = ? AND r.completed_at IS NULL`, visitID, item, index).Scan(&by)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("store: name holder: %w", err)
+		return "", fmt.Errorf("store: name uploader: %w", err)
 	}
-	return id, nil
+	return by, nil
 }
 
 // supersedeFile marks the file that the new version (? three times: the

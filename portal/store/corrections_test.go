@@ -53,8 +53,8 @@ func TestCorrections(t *testing.T) {
 		t.Fatalf("the withdrawn file's name: %v", err)
 	}
 	commit("f2", "report")
-	if id, err := s.NameHolder(ctx, "v1", "1.03", []byte("report")); err != nil || id != "f2" {
-		t.Fatalf("name holder: %q %v", id, err)
+	if f, err := s.NameHolder(ctx, "v1", "1.03", []byte("report")); err != nil || f.ID != "f2" {
+		t.Fatalf("name holder: %q %v", f.ID, err)
 	}
 	// A new version: the name moves at once, the old is superseded at the
 	// new one's commit.
@@ -68,8 +68,8 @@ func TestCorrections(t *testing.T) {
 	if err := s.ReleaseName(ctx, "fx"); err != nil {
 		t.Fatal(err)
 	}
-	if id, _ := s.NameHolder(ctx, "v1", "1.03", []byte("report")); id != "f2" {
-		t.Fatalf("the name after a failed new version: %q", id)
+	if f, _ := s.NameHolder(ctx, "v1", "1.03", []byte("report")); f.ID != "f2" {
+		t.Fatalf("the name after a failed new version: %q", f.ID)
 	}
 	// So does an abandoned resumable upload of a new version.
 	if err := s.ReserveReplacement(ctx, "v1", "f2", "fr", now); err != nil {
@@ -85,8 +85,8 @@ func TestCorrections(t *testing.T) {
 	if err := s.EndUpload(ctx, "fr"); err != nil { // its objects removed
 		t.Fatal(err)
 	}
-	if id, _ := s.NameHolder(ctx, "v1", "1.03", []byte("report")); id != "f2" {
-		t.Fatalf("the name after an abandoned new version: %q", id)
+	if f, _ := s.NameHolder(ctx, "v1", "1.03", []byte("report")); f.ID != "f2" {
+		t.Fatalf("the name after an abandoned new version: %q", f.ID)
 	}
 	if err := s.ReserveReplacement(ctx, "v1", "f2", "f3", now); err != nil {
 		t.Fatal(err)
