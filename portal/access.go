@@ -131,8 +131,13 @@ func (acc *Access) key(ctx context.Context) (*crypto.VisitKey, error) {
 func (s *Service) accessOf(a Actor, r store.VisitRow) *Access {
 	acc := &Access{svc: s, Actor: a, decided: map[decisionKey]policy.Decision{}, Visit: r.Visit, Status: s.statusOf(r),
 		keyFingerprint: r.KeyFingerprint, keyRead: true}
-	if r.Member != nil && !s.unannounced(r.Visit, *r.Member) {
-		acc.Member = *r.Member
+	ms := r.Memberships
+	if len(ms) == 0 && r.Member != nil {
+		ms = []store.Member{*r.Member}
+	}
+	// Two that differ give none here: the visit's own page says why.
+	if m, _ := s.membershipOf(a, r.Visit, ms); m.Role != "" {
+		acc.Member = m
 		acc.Window = s.memberWindow(acc.Visit, acc.Status, acc.Member)
 	}
 	return acc
@@ -150,15 +155,13 @@ func (s *Service) load(ctx context.Context, acc *Access, visitID, fileID string,
 		return err
 	}
 	if acc.Actor.UserID != "" {
-		acc.Member, err = s.store.MembershipOf(ctx, visitID, acc.Actor.UserID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		ms, err := s.store.MembershipsOf(ctx, visitID, acc.Actor.UserID)
+		if err != nil {
 			return err
 		}
-	}
-	if acc.Member.Role != "" && s.unannounced(acc.Visit, acc.Member) {
-		// Before the notification call the visit does not exist for the
-		// provider's staff: not even its reference.
-		acc.Member = store.Member{}
+		if acc.Member, err = s.membershipOf(acc.Actor, acc.Visit, ms); err != nil {
+			return acc.refuseDuplicate(ctx, ms, err)
+		}
 	}
 	if acc.Member.Role != "" {
 		acc.Window = s.memberWindow(acc.Visit, acc.Status, acc.Member)

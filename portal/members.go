@@ -36,6 +36,9 @@ type MemberView struct {
 	Bound      bool       `json:"bound"`
 	ValidFrom  *time.Time `json:"valid_from,omitempty"`
 	ValidUntil *time.Time `json:"valid_until,omitempty"`
+	// Duplicate is the id of another membership of the same person, when
+	// there is one (memberDuplicates): administrators remove the wrong one.
+	Duplicate string `json:"duplicate,omitempty"`
 }
 
 func memberView(m store.Member) MemberView {
@@ -151,15 +154,29 @@ func (acc *Access) PutMember(ctx context.Context, req MemberRequest) (m MemberVi
 	if acc.isSelf(sm) {
 		return MemberView{}, false, acc.refuseOwn(ctx, "")
 	}
-	if old, err := s.store.MemberByIdentity(ctx, sm); err == nil && acc.isSelf(old) {
-		return MemberView{}, false, acc.refuseOwn(ctx, old.ID)
-	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+	ms, err := s.store.Members(ctx, acc.Visit.ID)
+	if err != nil {
 		return MemberView{}, false, err
+	}
+	old, found := identityRow(ms, sm)
+	if found && acc.isSelf(old) {
+		return MemberView{}, false, acc.refuseOwn(ctx, old.ID)
+	}
+	if !found {
+		if err := samePerson(ms, sm); err != nil {
+			return MemberView{}, false, err
+		}
 	}
 	// The store names the record member.added or member.changed.
 	rec := acc.rec("", "", "success", map[string]any{"email": sm.Email, "issuer": sm.Issuer, "subject": sm.Subject, "role": sm.Role,
 		"valid_from": req.ValidFrom, "valid_until": req.ValidUntil})
+	bySubject := sm.Subject != ""
 	sm, created, err = s.store.PutMember(ctx, sm, s.now(), rec)
+	if errors.Is(err, store.ErrConflict) && bySubject {
+		// The person has signed in, and their email address is a
+		// membership of its own, waiting for them.
+		return MemberView{}, false, invalid("subject", "This person is already a member of this visit under their email address. Change that membership, or remove it first, rather than add them twice.")
+	}
 	if err != nil {
 		return MemberView{}, false, err
 	}
@@ -193,9 +210,12 @@ func (acc *Access) Members(ctx context.Context) ([]MemberView, error) {
 	if err != nil {
 		return nil, err
 	}
+	dup := memberDuplicates(ms)
 	out := []MemberView{}
 	for _, m := range ms {
-		out = append(out, memberView(m))
+		v := memberView(m)
+		v.Duplicate = dup[m.ID]
+		out = append(out, v)
 	}
 	return out, nil
 }
@@ -215,9 +235,12 @@ func (acc *Access) MemberWindows(ctx context.Context) ([]MemberWindow, error) {
 	if err != nil {
 		return nil, err
 	}
+	dup := memberDuplicates(ms)
 	out := make([]MemberWindow, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, MemberWindow{memberView(m), acc.svc.memberWindow(acc.Visit, acc.Status, m)})
+		v := memberView(m)
+		v.Duplicate = dup[m.ID]
+		out = append(out, MemberWindow{v, acc.svc.memberWindow(acc.Visit, acc.Status, m)})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Role < out[j].Role })
 	return out, nil

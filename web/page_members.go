@@ -15,6 +15,9 @@ type memberRow struct {
 	ID, Person, Role string
 	Bound            bool
 	From, Until      string
+	// Twice names the same person's other membership, when they have
+	// one: which applies is not for the rows' order to decide.
+	Twice string
 }
 
 // issuerChoice is an identity provider a member can be added from by
@@ -31,12 +34,20 @@ func (s *Server) membersPage(c *gin.Context) {
 	}
 	var rows []memberRow
 	const layout = "2 Jan 2006 15:04"
+	byID := map[string]portal.MemberWindow{}
+	for _, m := range ms {
+		byID[m.ID] = m
+	}
 	for _, m := range ms {
 		until := "until the visit is destroyed or published"
 		if !m.Window.Until.IsZero() {
 			until = m.Window.Until.In(calendar.London).Format(layout)
 		}
-		rows = append(rows, memberRow{m.ID, m.Display, m.Role, m.Bound, m.Window.From.In(calendar.London).Format(layout), until})
+		twice := ""
+		if o, ok := byID[m.Duplicate]; ok {
+			twice = o.Display + ", " + lowerFirst(roleName(o.Role))
+		}
+		rows = append(rows, memberRow{m.ID, m.Display, m.Role, m.Bound, m.Window.From.In(calendar.London).Format(layout), until, twice})
 	}
 	rs, err := acc.Restrictions(ctx)
 	if err != nil {

@@ -21,6 +21,7 @@ type Member struct {
 	Subject    string
 	UserID     string
 	Name       string    // the bound user's name, as their provider last gave it
+	UserEmail  string    // the bound user's email, as their provider last gave it
 	ValidFrom  time.Time // zero: the role's default
 	ValidUntil time.Time // zero: the role's default
 	CreatedAt  time.Time
@@ -31,13 +32,13 @@ type Member struct {
 func (m Member) IsBound() bool { return m.Subject != "" }
 
 const memberColumns = `id, visit_id, role, COALESCE(email, ''), COALESCE(issuer, ''), COALESCE(subject, ''), COALESCE(user_id, ''),
-	COALESCE((SELECT name FROM users WHERE users.id = members.user_id), ''), valid_from, valid_until, created_at, updated_at`
+	COALESCE((SELECT name FROM users WHERE users.id = members.user_id), ''), COALESCE((SELECT email FROM users WHERE users.id = members.user_id), ''), valid_from, valid_until, created_at, updated_at`
 
 func scanMember(sc scanner) (Member, error) {
 	var m Member
 	var from, until sql.NullString
 	var created, updated string
-	if err := sc.Scan(&m.ID, &m.VisitID, &m.Role, &m.Email, &m.Issuer, &m.Subject, &m.UserID, &m.Name, &from, &until, &created, &updated); err != nil {
+	if err := sc.Scan(&m.ID, &m.VisitID, &m.Role, &m.Email, &m.Issuer, &m.Subject, &m.UserID, &m.Name, &m.UserEmail, &from, &until, &created, &updated); err != nil {
 		return Member{}, err
 	}
 	var d dates
@@ -165,6 +166,17 @@ func (s *Store) MembershipOf(ctx context.Context, visitID, userID string) (Membe
 	return s.member(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND user_id = ? ORDER BY id LIMIT 1`, visitID, userID)
 }
 
+// MembershipsOf returns every membership of a visit bound to the user, by
+// id: one, or none, but the schema does not forbid two (one bound by
+// subject, one by email), and which applies is the portal's to decide.
+func (s *Store) MembershipsOf(ctx context.Context, visitID, userID string) ([]Member, error) {
+	out, err := queryAll(ctx, s.db, scanMember, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND user_id = ? ORDER BY id`, visitID, userID)
+	if err != nil {
+		return nil, fmt.Errorf("store: memberships of user: %w", err)
+	}
+	return out, nil
+}
+
 func nullString(s string) any {
 	if s == "" {
 		return nil
@@ -175,15 +187,6 @@ func nullString(s string) any {
 // Member returns one member of a visit by id.
 func (s *Store) Member(ctx context.Context, visitID, memberID string) (Member, error) {
 	return s.member(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND id = ?`, visitID, memberID)
-}
-
-// MemberByIdentity returns the member of m's visit with m's issuer and
-// subject, or else m's email: the row PutMember would change.
-func (s *Store) MemberByIdentity(ctx context.Context, m Member) (Member, error) {
-	if m.Subject != "" {
-		return s.member(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND issuer = ? AND subject = ?`, m.VisitID, m.Issuer, m.Subject)
-	}
-	return s.member(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND email = ?`, m.VisitID, m.Email)
 }
 
 func (s *Store) member(ctx context.Context, q string, args ...any) (Member, error) {

@@ -22,7 +22,11 @@ type VisitRow struct {
 	// window, all a list and the access it gives need; the member's
 	// names and times are left empty.
 	Member *Member
-	Hold   LegalHold
+	// Memberships are all of the user's memberships of the visit, when
+	// they have more than one (Member is then the first by id): which
+	// applies is the portal's to decide.
+	Memberships []Member
+	Hold        LegalHold
 	// Events are the visit's letter events in the order recorded, with
 	// their visit, event and date (who recorded them, and when, are left
 	// empty: a status needs neither).
@@ -53,13 +57,14 @@ func scanVisitRow(sc scanner, more ...any) (VisitRow, error) {
 // scanPageRow scans a visit row (visitRowColumns) and userID's membership
 // of it: its id, role and window, NULL for none.
 func scanPageRow(sc scanner, userID string) (VisitRow, error) {
-	var memberID, role, from, until sql.NullString
-	r, err := scanVisitRow(sc, &memberID, &role, &from, &until)
+	var memberID, role, issuer, subject, from, until sql.NullString
+	r, err := scanVisitRow(sc, &memberID, &role, &issuer, &subject, &from, &until)
 	if err != nil || !memberID.Valid {
 		return r, err
 	}
 	var d dates
-	r.Member = &Member{ID: memberID.String, VisitID: r.ID, UserID: userID, Role: role.String, ValidFrom: d.null(from), ValidUntil: d.null(until)}
+	r.Member = &Member{ID: memberID.String, VisitID: r.ID, UserID: userID, Role: role.String, Issuer: issuer.String, Subject: subject.String,
+		ValidFrom: d.null(from), ValidUntil: d.null(until)}
 	return r, d.err
 }
 
@@ -255,9 +260,10 @@ func (s *Store) pageRows(ctx context.Context, userID string, limit int, page str
 	// The user's membership comes with each visit: a member is bound to
 	// one user once per visit (sign-in binds an email only where the
 	// identity is not yet a member), but the schema does not say so, so a
-	// second membership is dropped rather than the visit listed twice.
+	// second membership comes with the first (Memberships) rather than
+	// the visit listed twice.
 	rows, err := queryAtMost(ctx, s.db, limit, func(sc scanner) (VisitRow, error) { return scanPageRow(sc, userID) },
-		`SELECT `+visitRowColumns+`, members.id, members.role, members.valid_from, members.valid_until
+		`SELECT `+visitRowColumns+`, members.id, members.role, members.issuer, members.subject, members.valid_from, members.valid_until
 		FROM visits LEFT JOIN members ON members.visit_id = visits.id AND members.user_id = ?
 		WHERE visits.id IN (`+page+`) ORDER BY notification_date DESC, reference, members.id`, append([]any{userID}, args...)...)
 	if err != nil {
@@ -266,7 +272,19 @@ func (s *Store) pageRows(ctx context.Context, userID string, limit int, page str
 	if len(rows) == 0 {
 		return []VisitRow{}, nil
 	}
-	return slices.CompactFunc(rows, func(a, b VisitRow) bool { return a.ID == b.ID }), nil
+	out := rows[:0]
+	for _, r := range rows {
+		if n := len(out); n > 0 && out[n-1].ID == r.ID {
+			prev := &out[n-1]
+			if len(prev.Memberships) == 0 {
+				prev.Memberships = []Member{*prev.Member}
+			}
+			prev.Memberships = append(prev.Memberships, *r.Member)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // fillRows reads what the status of the visits in lists needs beyond their

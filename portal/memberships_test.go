@@ -1,0 +1,91 @@
+package portal_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestTwoMembershipsOfOnePerson: a person with two memberships of a visit
+// is given the one bound to their identity (issuer and subject), whatever
+// the rows' order; two that match alike and differ are refused with a
+// reason, and the members page shows administrators both. Adding a member
+// who is already one under another email address, or by subject when
+// their email is, is refused on the form's field.
+func TestTwoMembershipsOfOnePerson(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	st := d.svc.Store()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	qam := d.person("ofsted", "qam@ofsted.example")
+	now := time.Now()
+	// A row bound to the inspector by an address they no longer use,
+	// first by id, with a wider role than their own.
+	first := "00000000000000000000000000000000"
+	if err := st.SeedMembers(ctx, []store.Member{{ID: first, VisitID: v.ID, Role: policy.RoleLeadInspector, Email: "hmi.old@ofsted.example",
+		UserID: hmi.UserID, CreatedAt: now, UpdatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	if acc := d.mustAccess(hmi, policy.VisitView); acc.Member.Role != policy.RoleInspector || acc.Member.ID == first {
+		t.Fatalf("the inspector acts as %s (member %s), not by the membership bound to their identity", acc.Member.Role, acc.Member.ID)
+	}
+	// Two rows alike bound by email only, with different roles: refused.
+	if _, err := st.DB().Exec(`UPDATE members SET issuer = NULL, subject = NULL WHERE user_id = ?`, qam.UserID); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SeedMembers(ctx, []store.Member{{ID: "ffffffffffffffffffffffffffffffff", VisitID: v.ID, Role: policy.RoleAnalyst, Email: "qam.old@ofsted.example",
+		UserID: qam.UserID, CreatedAt: now, UpdatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.access(qam, policy.VisitView, ""); !isCode(err, "duplicate_membership") {
+		t.Fatalf("two memberships that differ: %v", err)
+	}
+	admins := d.mustAccess(admin, policy.MemberManage)
+	ms, err := admins.Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup := map[string]string{}
+	for _, m := range ms {
+		dup[m.Email] = m.Duplicate
+	}
+	for _, e := range []string{"hmi@ofsted.example", "hmi.old@ofsted.example", "qam@ofsted.example", "qam.old@ofsted.example"} {
+		if dup[e] == "" {
+			t.Errorf("the members page does not show %s's membership as one of two: %v", e, dup)
+		}
+	}
+	if dup["lead@ofsted.example"] != "" {
+		t.Errorf("the lead inspector's one membership is shown as one of two")
+	}
+
+	// The inspector's address changes at their identity provider: adding
+	// the new address would make a second membership, never bound.
+	var issuer string
+	for _, p := range d.Config.IdPs {
+		if p.Name == "ofsted" {
+			issuer = p.Issuer
+		}
+	}
+	if _, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "ofsted", Issuer: issuer, Subject: "sub-hmi@ofsted.example", Email: "hmi.new@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = admins.PutMember(ctx, portal.MemberRequest{Email: "hmi.new@ofsted.example", Role: policy.RoleAnalyst})
+	if e, ok := portal.AsError(err); !ok || e.Field != "email" || e.Kind != portal.KindInvalid {
+		t.Fatalf("adding a member's new address: %v", err)
+	}
+	// Someone signed in, added by email, then by subject.
+	d.person("ofsted", "new@ofsted.example")
+	if _, _, err := admins.PutMember(ctx, portal.MemberRequest{Email: "new@ofsted.example", Role: policy.RoleInspector}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = admins.PutMember(ctx, portal.MemberRequest{Issuer: issuer, Subject: "sub-new@ofsted.example", Role: policy.RoleAnalyst})
+	if e, ok := portal.AsError(err); !ok || e.Field != "subject" || e.Kind != portal.KindInvalid {
+		t.Fatalf("adding by subject someone a member by email: %v", err)
+	}
+}
