@@ -270,8 +270,14 @@ func (c *Config) validate(e *envReader) {
 	if !validBucketPrefix(c.BucketPrefix) {
 		e.fail("PORTAL_BUCKET_PREFIX must be 3 to 30 characters of a-z, 0-9 and '-', starting with a letter")
 	}
-	if c.RetentionDays < 0 {
-		e.fail("PORTAL_RETENTION_DAYS must not be negative")
+	// At least a day: evidence is kept for a period after publication,
+	// and at 0 it could go on the day the letter is published (at once
+	// with an approval, or no notice period), before anyone could set a
+	// legal hold for a challenge to it. At most what an administrator may
+	// give a visit (NewVisit), so a visit created at the default holds a
+	// period it could have been given.
+	if c.RetentionDays < 1 || c.RetentionDays > maxRetentionDays {
+		e.fail("PORTAL_RETENTION_DAYS must be between 1 and %d (days evidence is kept after publication), got %d", maxRetentionDays, c.RetentionDays)
 	}
 	c.validateMail(e)
 	c.validateService(e)

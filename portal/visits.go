@@ -125,6 +125,10 @@ type NewVisit struct {
 	RetentionDays    int    `json:"retention_days" form:"retention_days"`
 }
 
+// maxRetentionDays is the longest retention period, for a visit and for
+// the portal's default: ten years.
+const maxRetentionDays = 3650
+
 var referencePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{1,39}$`)
 
 // validText checks free text a person typed: present, not too long, no
@@ -187,8 +191,8 @@ func (s *Service) createVisit(ctx context.Context, by string, req NewVisit, rec 
 	if _, err := timeline.Compute(s.cal, nd, fs); err != nil {
 		return store.Visit{}, invalid("fieldwork_start", capitalise(err.Error())+".")
 	}
-	if req.RetentionDays < 0 || req.RetentionDays > 3650 {
-		return store.Visit{}, invalid("retention_days", "The retention period must be between 0 (the portal default) and 3650 days.")
+	if req.RetentionDays < 0 || req.RetentionDays > maxRetentionDays {
+		return store.Visit{}, invalidf("retention_days", "The retention period must be between 0 (the portal default) and %d days.", maxRetentionDays)
 	}
 	if _, err := s.store.VisitByReference(ctx, req.Reference); err == nil {
 		return store.Visit{}, conflict("A visit with this reference already exists.")
