@@ -200,11 +200,12 @@ func emptyDir(dir string) error {
 // RestoreSQLite puts the copy of a backup in place as the SQLite database
 // at path, with its restore pending as id (so that nothing serves it
 // before FinishRestore): it is copied beside path, opened (its schema
-// brought up to date), marked, and only then renamed over path. A
-// database at path is refused unless it is empty, or force.
-func RestoreSQLite(ctx context.Context, dir string, m Manifest, path, id string, force bool) error {
+// brought up to date, with d for what a migration needs), marked, and only
+// then renamed over path. A database at path is refused unless it is
+// empty, or force.
+func RestoreSQLite(ctx context.Context, dir string, m Manifest, path, id string, d store.Defaults, force bool) error {
 	if _, err := os.Stat(path); err == nil && !force {
-		st, err := store.Open(ctx, path)
+		st, err := store.OpenWith(ctx, path, d)
 		if err != nil {
 			return err
 		}
@@ -226,7 +227,7 @@ func RestoreSQLite(ctx context.Context, dir string, m Manifest, path, id string,
 	if err := copyFile(filepath.Join(dir, m.File), tmp); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, tmp)
+	st, err := store.OpenWith(ctx, tmp, d)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func TestBackupIsOnDiskWhenDone(t *testing.T) {
 
 	target := filepath.Join(t.TempDir(), "restored.db")
 	synced = watchSyncs(t, filepath.Dir(target), func() bool { _, err := os.Stat(target); return err == nil })
-	if err := RestoreSQLite(ctx, backup, m, target, "r1", false); err != nil {
+	if err := RestoreSQLite(ctx, backup, m, target, "r1", store.Defaults{}, false); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{filepath.Dir(target)}; !slices.Equal(*synced, want) {

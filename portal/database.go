@@ -11,9 +11,22 @@ import (
 // PORTAL_DATABASE_URL is set, else SQLite at PORTAL_DB_PATH.
 func OpenDatabase(ctx context.Context, cfg Config) (*store.Store, error) {
 	if cfg.DatabaseURL != "" {
-		return store.OpenPostgres(ctx, cfg.DatabaseURL, store.PostgresOptions{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout})
+		return store.OpenPostgres(ctx, cfg.DatabaseURL, store.PostgresOptions{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout,
+			Defaults: StoreDefaults(cfg)})
 	}
-	return store.Open(ctx, cfg.DBPath)
+	return store.OpenWith(ctx, cfg.DBPath, StoreDefaults(cfg))
+}
+
+// StoreDefaults are the settings of cfg that a migration writes into rows
+// made before those rows kept their own. A setting out of range (a
+// partial configuration's, not validated) is not given: a migration that
+// needs it fails rather than write it.
+func StoreDefaults(cfg Config) store.Defaults {
+	var d store.Defaults
+	if cfg.RetentionDays >= 1 && cfg.RetentionDays <= maxRetentionDays {
+		d.RetentionDays = cfg.RetentionDays
+	}
+	return d
 }
 
 // DatabaseName says which database cfg names, without credentials: for

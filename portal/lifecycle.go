@@ -349,7 +349,7 @@ func (acc *Access) DestroyedRecord(ctx context.Context) (Record, error) {
 	for i, e := range evs {
 		out.Events[i] = EventView{e.Event, e.Date.Format(time.DateOnly)}
 	}
-	if on := retention.DestroyOn(letterOf(evs), acc.svc.retention.Days(acc.Visit)); !on.IsZero() {
+	if on := retention.DestroyOn(letterOf(evs), acc.Visit.RetentionDays); !on.IsZero() {
 		out.DestroyOn = on.Format(time.DateOnly)
 	}
 	for _, m := range ms {

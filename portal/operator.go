@@ -34,7 +34,8 @@ func DBPath(getenv func(string) string) string {
 // or PORTAL_DB_PATH). A SQLite file must exist already unless create is
 // set: an operator's typo must not make an empty database.
 func OpenStore(ctx context.Context, getenv func(string) string, create bool) (*store.Store, error) {
-	if cfg := PartialConfig(getenv); cfg.DatabaseURL != "" {
+	cfg := PartialConfig(getenv)
+	if cfg.DatabaseURL != "" {
 		return OpenDatabase(ctx, cfg)
 	}
 	path := DBPath(getenv)
@@ -43,7 +44,7 @@ func OpenStore(ctx context.Context, getenv func(string) string, create bool) (*s
 			return nil, fmt.Errorf("database %s: %w (set PORTAL_DB_PATH)", path, err)
 		}
 	}
-	return store.Open(ctx, path)
+	return store.OpenWith(ctx, path, StoreDefaults(cfg))
 }
 
 func operatorRec(a Actor, action string, detail map[string]any) store.AuditRecord {

@@ -35,7 +35,7 @@ func (s *Service) SeedVisits(ctx context.Context, n int, prefix, member string) 
 		}
 		id := store.NewID()
 		v := store.Visit{ID: id, Reference: fmt.Sprintf("%s-%05d", prefix, i), TitleSealed: key.Seal([]byte("Seeded visit "+id[:6]), titleContext(id)),
-			Provider: "Cafcass", NotificationDate: nd.AddDate(0, 0, -i%400), FieldworkStart: s.cal.AddWorkingDays(nd.AddDate(0, 0, -i%400), 5),
+			Provider: "Cafcass", RetentionDays: s.cfg.RetentionDays, NotificationDate: nd.AddDate(0, 0, -i%400), FieldworkStart: s.cal.AddWorkingDays(nd.AddDate(0, 0, -i%400), 5),
 			State: StateActive, Bucket: s.cfg.BucketPrefix + id, CreatedAt: s.now(), CreatedBy: "system"}
 		if err := s.store.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Epoch: epoch, Fingerprint: key.Fingerprint(), HeaderSize: key.HeaderSize(), CreatedAt: s.now()},
 			defaultRestrictions(), defaultRequest(key, id, "system")); err != nil {

@@ -76,7 +76,7 @@ func (s *Service) statusWithHold(ctx context.Context, r store.VisitRow) (Status,
 			return Status{}, err
 		}
 	}
-	if destroyed || !retention.DestroyOn(letterOf(r.Events), s.retention.Days(v)).IsZero() {
+	if destroyed || !retention.DestroyOn(letterOf(r.Events), v.RetentionDays).IsZero() {
 		if !destroyed {
 			n, err := s.store.GetNotice(ctx, v.ID)
 			switch {
@@ -123,7 +123,7 @@ func (s *Service) statusOf(r store.VisitRow) Status {
 		st.Events[i] = EventView{e.Event, e.Date.Format(time.DateOnly)}
 	}
 	st.Letter = letterOf(r.Events)
-	st.DestroyOn = retention.DestroyOn(st.Letter, s.retention.Days(v))
+	st.DestroyOn = retention.DestroyOn(st.Letter, v.RetentionDays)
 	st.LegalHold = r.Hold.On
 	if !st.DestroyOn.IsZero() {
 		st.Notice, st.Failure = r.Notice, r.Failure

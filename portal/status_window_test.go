@@ -40,7 +40,7 @@ func TestWindowWithoutTimelineIsClosed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now := tc.now.Add(12 * time.Hour)
-			s := &Service{cal: cal, now: func() time.Time { return now }, retention: &retention.Service{RetentionDays: 30}, log: NewLogger(&strings.Builder{}, "error")}
+			s := &Service{cal: cal, now: func() time.Time { return now }, retention: &retention.Service{}, log: NewLogger(&strings.Builder{}, "error")}
 			st := s.statusOf(store.VisitRow{Visit: v})
 			if st.Timeline != nil || st.TimelineProblem == "" {
 				t.Fatalf("timeline %v, problem %q: want none, and why", st.Timeline, st.TimelineProblem)

@@ -64,7 +64,7 @@ func (s *Service) viewFields(v store.Visit, st Status, role string) VisitView {
 		ID: v.ID, Reference: v.Reference, Provider: v.Provider,
 		NotificationDate: v.NotificationDate.Format(time.DateOnly),
 		FieldworkStart:   v.FieldworkStart.Format(time.DateOnly),
-		Bucket:           v.Bucket, RetentionDays: s.retention.Days(v), Role: role, CreatedAt: v.CreatedAt,
+		Bucket:           v.Bucket, RetentionDays: v.RetentionDays, Role: role, CreatedAt: v.CreatedAt,
 		State: st.State, AcceptsUploads: st.AcceptsUploads, LegalHold: st.LegalHold, Events: st.Events, Timeline: st.Timeline,
 		TimelineProblem: st.TimelineProblem,
 	}
@@ -194,6 +194,13 @@ func (s *Service) createVisit(ctx context.Context, by string, req NewVisit, rec 
 	if req.RetentionDays < 0 || req.RetentionDays > maxRetentionDays {
 		return store.Visit{}, invalidf("retention_days", "The retention period must be between 0 (the portal default) and %d days.", maxRetentionDays)
 	}
+	// The visit keeps its period from now on: a later change to
+	// PORTAL_RETENTION_DAYS, or an instance set otherwise, does not move
+	// its destruction date.
+	days := req.RetentionDays
+	if days == 0 {
+		days = s.cfg.RetentionDays
+	}
 	if _, err := s.store.VisitByReference(ctx, req.Reference); err == nil {
 		return store.Visit{}, conflict("A visit with this reference already exists.")
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -210,7 +217,7 @@ func (s *Service) createVisit(ctx context.Context, by string, req NewVisit, rec 
 	id := store.NewID()
 	v := store.Visit{
 		ID: id, Reference: req.Reference, TitleSealed: key.Seal([]byte(strings.TrimSpace(req.Title)), titleContext(id)),
-		Provider: strings.TrimSpace(req.Provider), NotificationDate: nd, FieldworkStart: fs, RetentionDays: req.RetentionDays,
+		Provider: strings.TrimSpace(req.Provider), NotificationDate: nd, FieldworkStart: fs, RetentionDays: days,
 		State: StateActive, Bucket: s.cfg.BucketPrefix + id, CreatedAt: s.now(), CreatedBy: by,
 	}
 	locking, err := s.blobs.CreateBucket(ctx, v.Bucket)
@@ -218,7 +225,7 @@ func (s *Service) createVisit(ctx context.Context, by string, req NewVisit, rec 
 		return store.Visit{}, err
 	}
 	rec.VisitID, rec.Object, rec.Detail = id, id, detailJSON(map[string]any{"reference": v.Reference, "provider": v.Provider,
-		"notification_date": req.NotificationDate, "fieldwork_start": req.FieldworkStart, "bucket": v.Bucket, "key_fingerprint": key.Fingerprint()})
+		"notification_date": req.NotificationDate, "fieldwork_start": req.FieldworkStart, "bucket": v.Bucket, "key_fingerprint": key.Fingerprint(), "retention_days": days})
 	err = s.store.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Epoch: epoch, Fingerprint: key.Fingerprint(), HeaderSize: key.HeaderSize(), CreatedAt: s.now()},
 		defaultRestrictions(), defaultRequest(key, id, by), rec)
 	if err != nil {

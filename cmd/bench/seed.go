@@ -248,6 +248,10 @@ func (s *seeder) grow(ctx context.Context, to volumePlan) error {
 // createVisit creates visit i through the store, as the domain does: its
 // key wrapped to the master key, its title sealed, the default item
 // restriction, the Annex A request and three case files asked for.
+// seedRetentionDays is the retention period each seeded visit keeps: the
+// portal's default.
+const seedRetentionDays = 30
+
 func (s *seeder) createVisit(ctx context.Context, i int) (store.Visit, error) {
 	r := s.rng("visit", i)
 	nd := calendar.Date(s.now.AddDate(0, 0, -r.IntN(400)).Date())
@@ -265,7 +269,7 @@ func (s *seeder) createVisit(ctx context.Context, i int) (store.Visit, error) {
 	id := s.visitID(i)
 	s.keys[id] = key
 	v := store.Visit{ID: id, Reference: fmt.Sprintf("SEED-%04d", i), TitleSealed: key.Seal([]byte(fmt.Sprintf("Focused visit %d", i)), "visit-title:"+id),
-		Provider: "Cafcass", NotificationDate: nd, FieldworkStart: s.cal.AddWorkingDays(nd, 5), State: portal.StateActive,
+		Provider: "Cafcass", RetentionDays: seedRetentionDays, NotificationDate: nd, FieldworkStart: s.cal.AddWorkingDays(nd, 5), State: portal.StateActive,
 		Bucket: "portal-visit-" + id, CreatedAt: nd, CreatedBy: s.id("user", 1)}
 	request := []store.RequestItem{}
 	for n, t := range []struct{ code, kind, title, due string }{
@@ -310,7 +314,7 @@ func (s *seeder) letters(i int, v store.Visit) (evs []store.Event, notice *store
 		evs = append(evs, store.Event{ID: s.id(fmt.Sprintf("event-%d", i), len(evs)), VisitID: v.ID, Event: event, Date: d,
 			RecordedBy: v.CreatedBy, RecordedAt: d.Add(10 * time.Hour)})
 	}
-	const retentionDays, noticeDays = 30, 7 // the portal's defaults
+	const retentionDays, noticeDays = seedRetentionDays, 7 // the portal's defaults
 	held := func(reason string, day int) *store.LegalHold {
 		return &store.LegalHold{On: true, ReasonSealed: s.keys[v.ID].Seal([]byte(reason), "legal-hold:"+v.ID), At: v.FieldworkStart.AddDate(0, 0, day).Add(9 * time.Hour)}
 	}

@@ -36,7 +36,7 @@ func seeded(t *testing.T, steps ...volumePlan) (*store.Store, *seeder, []string)
 	// The measured visit, as the portal creates it.
 	key, _ := crypto.NewVisitKey()
 	wrapped, _ := master.Wrap(key)
-	v := store.Visit{ID: "target", Reference: "VOLUME-1", TitleSealed: key.Seal([]byte("t"), "visit-title:target"), Provider: "Cafcass",
+	v := store.Visit{ID: "target", Reference: "VOLUME-1", TitleSealed: key.Seal([]byte("t"), "visit-title:target"), Provider: "Cafcass", RetentionDays: 30,
 		NotificationDate: now, FieldworkStart: now, State: portal.StateActive, Bucket: "b", CreatedAt: now, CreatedBy: "system"}
 	if err := st.CreateVisit(ctx, v, store.VisitKey{VisitID: "target", Wrapped: wrapped, Fingerprint: key.Fingerprint(), HeaderSize: key.HeaderSize(), CreatedAt: now}, nil, nil); err != nil {
 		t.Fatal(err)

@@ -174,7 +174,7 @@ func putInPlace(ctx context.Context, cfg portal.Config, dir string, m portal.Man
 		return err
 	}
 	if sqlite {
-		return portal.RestoreSQLite(ctx, dir, m, cfg.DBPath, id, force)
+		return portal.RestoreSQLite(ctx, dir, m, cfg.DBPath, id, portal.StoreDefaults(cfg), force)
 	}
 	bin, err := portal.PostgresTools(os.Getenv)
 	if err != nil {

@@ -47,7 +47,7 @@ func TestKeyRotate(t *testing.T) {
 	vk, _ := crypto.NewVisitKey()
 	wrapped, _ := oldMaster.Wrap(vk)
 	now := time.Now()
-	if err := svc.Store().CreateVisit(ctx, store.Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
+	if err := svc.Store().CreateVisit(ctx, store.Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("t"), Provider: "Cafcass", RetentionDays: 30, NotificationDate: now, FieldworkStart: now,
 		State: "active", Bucket: "b", CreatedAt: now, CreatedBy: "system"}, store.VisitKey{VisitID: "v1", Wrapped: wrapped, Fingerprint: vk.Fingerprint(), CreatedAt: now}, nil, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -29,11 +29,10 @@ type Service struct {
 	Objects Objects
 	// Forget drops a visit key from this process's memory (every process
 	// also checks the key is still stored each time it uses it).
-	Forget        func(visitID string)
-	Signer        ed25519.PrivateKey
-	Now           func() time.Time
-	Today         func() time.Time // civil date in London
-	RetentionDays int              // portal default
+	Forget func(visitID string)
+	Signer ed25519.PrivateKey
+	Now    func() time.Time
+	Today  func() time.Time // civil date in London
 	// NoticePeriod is how long administrators are warned before a
 	// destruction that none of them has approved (PORTAL_DESTRUCTION_NOTICE).
 	NoticePeriod time.Duration
@@ -78,14 +77,6 @@ func letter(evs []store.Event) Letter {
 	return Replay(out)
 }
 
-// Days is the visit's retention period.
-func (s *Service) Days(v store.Visit) int {
-	if v.RetentionDays > 0 {
-		return v.RetentionDays
-	}
-	return s.RetentionDays
-}
-
 // due decides whether v is destroyed now. Destruction cannot be brought
 // forward by one person: the date must have passed (IsDue) and either an
 // administrator approved it or the notice period ran since the notice was
@@ -100,7 +91,7 @@ func (s *Service) due(ctx context.Context, r store.VisitRow) (bool, error) {
 		return true, nil // finish what was started, hold or not
 	}
 	l := letter(r.Events)
-	on := DestroyOn(l, s.Days(v))
+	on := DestroyOn(l, v.RetentionDays)
 	if on.IsZero() || r.Hold.On || s.Now().Before(NoticeFrom(on, s.NoticePeriod)) {
 		return false, nil
 	}
@@ -108,7 +99,7 @@ func (s *Service) due(ctx context.Context, r store.VisitRow) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return IsDue(l, s.Days(v), r.Hold.On, s.Today()) && !s.Now().Before(Earliest(on, n, s.NoticePeriod)), nil
+	return IsDue(l, v.RetentionDays, r.Hold.On, s.Today()) && !s.Now().Before(Earliest(on, n, s.NoticePeriod)), nil
 }
 
 // NoticeFrom is when the notice of a destruction on date on is given: the

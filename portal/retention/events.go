@@ -130,9 +130,12 @@ func Check(history []Event, next Event, fieldworkEnd time.Time) error {
 }
 
 // DestroyOn is the date a published visit's evidence is destroyed: the
-// publication date plus the retention period. Zero when not published.
+// publication date plus the visit's retention period. Zero when not
+// published, and for a period under a day, which no visit keeps (the store
+// refuses one): never destroyed for want of a period rather than on the
+// day of publication.
 func DestroyOn(l Letter, retentionDays int) time.Time {
-	if l.Published.IsZero() {
+	if l.Published.IsZero() || retentionDays < 1 {
 		return time.Time{}
 	}
 	return l.Published.AddDate(0, 0, retentionDays)

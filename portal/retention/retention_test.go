@@ -130,14 +130,14 @@ func (h *harness) service(holder string) *Service {
 			y, m, d := h.today.Date()
 			return time.Date(y, m, d, hour, 0, 0, 0, calendar.London)
 		}, Today: func() time.Time { return h.today },
-		RetentionDays: 30, Holder: holder, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Holder: holder, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
 func (h *harness) visit(t *testing.T, id string, wrapped []byte) store.Visit {
 	t.Helper()
 	ctx := context.Background()
 	v := store.Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: day("2026-11-03"),
-		FieldworkStart: day("2026-11-10"), State: "active", Bucket: "bucket-" + id, CreatedAt: time.Now(), CreatedBy: "system"}
+		FieldworkStart: day("2026-11-10"), RetentionDays: 30, State: "active", Bucket: "bucket-" + id, CreatedAt: time.Now(), CreatedBy: "system"}
 	if err := h.st.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Fingerprint: "fp-" + id, HeaderSize: 1, CreatedAt: time.Now()}, nil, nil); err != nil {
 		t.Fatal(err)
 	}

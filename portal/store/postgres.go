@@ -27,11 +27,17 @@ import (
 type PostgresOptions struct {
 	MaxConns         int           // 0: 10
 	StatementTimeout time.Duration // 0: 30 s; a statement running longer is cancelled
+	// Defaults are the settings a migration may need.
+	Defaults Defaults
 }
 
 // OpenPostgres connects to the database at url (postgres://…) and brings
 // its schema up to date, one instance at a time (an advisory lock).
 func OpenPostgres(ctx context.Context, url string, o PostgresOptions) (*Store, error) {
+	return openPostgres(ctx, url, o, latestVersion())
+}
+
+func openPostgres(ctx context.Context, url string, o PostgresOptions, version int) (*Store, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: PostgreSQL URL: %w", err)
@@ -58,7 +64,7 @@ func OpenPostgres(ctx context.Context, url string, o PostgresOptions) (*Store, e
 		return nil, fmt.Errorf("store: connect to PostgreSQL at %s: %w", redact(cfg), err)
 	}
 	s := &Store{db: &handle{DB: db, pg: true}}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, o.Defaults, version); err != nil {
 		db.Close()
 		return nil, err
 	}

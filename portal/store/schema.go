@@ -583,6 +583,54 @@ CREATE INDEX visits_store_side ON visits (store_at, id) WHERE store_hold IS NOT 
 CREATE TABLE objects_to_hold (file_id TEXT PRIMARY KEY, visit_id TEXT NOT NULL, since TEXT NOT NULL);
 CREATE INDEX objects_to_hold_since ON objects_to_hold (since, file_id);
 `,
+	// 30: every visit keeps its own retention period. A visit that took
+	// the portal's default stored none, and each process read
+	// PORTAL_RETENTION_DAYS at each use: a changed setting, or a replica
+	// set otherwise, moved its destruction date, earlier than the one
+	// shown and mailed. The visits without one are given the setting in
+	// force at this migration (fillRetentionDays); from here on the store
+	// writes none without one (CreateVisit). PostgreSQL, which several
+	// instances share, refuses one too (a check); SQLite cannot add a
+	// check to a column without rebuilding the table, and a trigger on
+	// inserting a visit would plan a scan of every table that names
+	// visits (TestRetentionPeriodGivenAtMigration).
+	`
+-- fillRetentionDays only
+`,
+}
+
+// Defaults are the portal's settings that a migration writes into rows
+// made before those rows kept their own: read once, when the migration
+// runs, never again. A zero field was not given, and a migration that
+// needs it, on a database with rows to give it to, fails naming the
+// setting.
+type Defaults struct {
+	RetentionDays int // PORTAL_RETENTION_DAYS, for visits created before version 30
+}
+
+// migrationFills run in a migration's transaction, before its statements
+// (the same on both databases): they write the settings a migration needs
+// (Defaults) as bound values, which the statements, fixed text, cannot.
+var migrationFills = map[int]func(ctx context.Context, tx *Tx, d Defaults) error{
+	30: fillRetentionDays,
+}
+
+// fillRetentionDays gives every visit without a retention period of its
+// own the one configured now.
+func fillRetentionDays(ctx context.Context, tx *Tx, d Defaults) error {
+	const without = `retention_days IS NULL OR retention_days < 1`
+	if d.RetentionDays < 1 {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM visits WHERE `+without).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("this upgrade gives the visits without a retention period of their own (%d) the portal's PORTAL_RETENTION_DAYS, which was not given: start the portal itself first, or run the command with the portal's configuration", n)
+		}
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE visits SET retention_days = ? WHERE `+without, d.RetentionDays)
+	return err
 }
 
 // latestVersion is the schema version this binary brings a database to.
@@ -592,11 +640,13 @@ func latestVersion() int { return len(migrations) }
 // with its version number. A database newer than the binary is refused. On
 // PostgreSQL one instance migrates at a time (an advisory lock); the others
 // wait and then find nothing to do.
-func (s *Store) migrate(ctx context.Context) error {
-	return s.withMigrateLock(ctx, func() error { return s.migrateLocked(ctx) })
+func (s *Store) migrate(ctx context.Context, d Defaults, version int) error {
+	return s.withMigrateLock(ctx, func() error { return s.migrateLocked(ctx, d, version) })
 }
 
-func (s *Store) migrateLocked(ctx context.Context) error {
+// migrateLocked brings the schema to version: latestVersion, but for tests
+// of a migration, which make a database as an earlier version left it.
+func (s *Store) migrateLocked(ctx context.Context, d Defaults, version int) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
@@ -607,7 +657,7 @@ func (s *Store) migrateLocked(ctx context.Context) error {
 	if v > latestVersion() {
 		return fmt.Errorf("store: the database's schema is version %d, newer than this portal's (%d): run the newer portal, or restore a backup taken before the upgrade", v, latestVersion())
 	}
-	for v < latestVersion() {
+	for v < version {
 		next, ddl := v+1, ""
 		switch {
 		case !s.db.pg:
@@ -620,6 +670,11 @@ func (s *Store) migrateLocked(ctx context.Context) error {
 			ddl = postgresMigrations[v-pgFirstVersion+1]
 		}
 		err := s.inTx(ctx, func(tx *Tx) error {
+			if fill := migrationFills[next]; fill != nil {
+				if err := fill(ctx, tx, d); err != nil {
+					return err
+				}
+			}
 			// Several statements in one string: run as is, not prepared.
 			if _, err := tx.Tx.ExecContext(ctx, ddl); err != nil {
 				return err

@@ -505,4 +505,10 @@ CREATE INDEX visits_store_side ON visits (store_at, id) WHERE store_hold IS DIST
 CREATE TABLE objects_to_hold (file_id TEXT PRIMARY KEY, visit_id TEXT NOT NULL, since TEXT NOT NULL);
 CREATE INDEX objects_to_hold_since ON objects_to_hold (since, file_id);
 `,
+	// 30: every visit keeps its own retention period, given to those
+	// without one at this migration (as SQLite's 30); the database
+	// refuses a visit without one, whatever writes it.
+	`
+ALTER TABLE visits ADD CONSTRAINT visits_retention_days CHECK (retention_days IS NOT NULL AND retention_days >= 1);
+`,
 }

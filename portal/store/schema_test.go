@@ -177,7 +177,7 @@ func TestNewerDatabaseRefused(t *testing.T) {
 	if _, err := s.DB().Exec(`INSERT INTO schema_version (version) VALUES (?)`, latestVersion()+1); err != nil {
 		t.Fatal(err)
 	}
-	err := s.migrate(context.Background())
+	err := s.migrate(context.Background(), Defaults{}, latestVersion())
 	if err == nil || !strings.Contains(err.Error(), "newer than this portal") {
 		t.Fatalf("a newer database: %v", err)
 	}

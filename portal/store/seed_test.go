@@ -27,7 +27,7 @@ func TestSeedWritesWhatTheActsWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"v1", "v2"} {
-		v := Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("x"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now, State: "active", Bucket: "b" + id, CreatedAt: now, CreatedBy: "u0"}
+		v := Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("x"), Provider: "Cafcass", RetentionDays: 30, NotificationDate: now, FieldworkStart: now, State: "active", Bucket: "b" + id, CreatedAt: now, CreatedBy: "u0"}
 		if err := s.CreateVisit(ctx, v, VisitKey{VisitID: id, Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
 			t.Fatal(err)
 		}

@@ -161,7 +161,7 @@ func TestPageIDsReadOnce(t *testing.T) {
 	var page []string
 	for i := range 101 {
 		id := fmt.Sprintf("v%03d", i)
-		if err := s.CreateVisit(ctx, Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("t"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
+		if err := s.CreateVisit(ctx, Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("t"), Provider: "Cafcass", RetentionDays: 30, NotificationDate: now, FieldworkStart: now,
 			State: "active", Bucket: "b" + id, CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: id, Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
 			t.Fatal(err)
 		}

@@ -51,8 +51,20 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the database at path and brings its schema
-// up to date. The file is made readable by its owner only (private.go).
+// up to date, with no Defaults: for a database that is new, or that this
+// portal has migrated already. The file is made readable by its owner only
+// (private.go).
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Defaults{})
+}
+
+// OpenWith is Open with the portal's settings that a migration may need
+// (Defaults).
+func OpenWith(ctx context.Context, path string, d Defaults) (*Store, error) {
+	return openSQLite(ctx, path, d, latestVersion())
+}
+
+func openSQLite(ctx context.Context, path string, d Defaults, version int) (*Store, error) {
 	if err := preparePrivate(path); err != nil {
 		return nil, err
 	}
@@ -95,7 +107,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(10 * time.Minute)
 	s := &Store{db: &handle{DB: db, w: &handle{DB: w}}, path: path}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, d, version); err != nil {
 		s.db.Close() // the pool and the writing connection
 		return nil, err
 	}

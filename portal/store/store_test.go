@@ -54,7 +54,7 @@ func TestEmailMembershipBinding(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	now := time.Now()
-	v := Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("x"), Provider: "Cafcass", NotificationDate: now, FieldworkStart: now,
+	v := Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("x"), Provider: "Cafcass", RetentionDays: 30, NotificationDate: now, FieldworkStart: now,
 		State: "active", Bucket: "b1", CreatedAt: now, CreatedBy: "system"}
 	if err := s.CreateVisit(ctx, v, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
 		t.Fatal(err)

@@ -27,7 +27,7 @@ func TestUpgradeFromShippedSchema(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(ctx, path)
+	s, err := OpenWith(ctx, path, Defaults{RetentionDays: 45})
 	if err != nil {
 		t.Fatalf("upgrade: %v", err)
 	}
@@ -38,6 +38,11 @@ func TestUpgradeFromShippedSchema(t *testing.T) {
 	v, err := s.Visit(ctx, "v-shipped")
 	if err != nil || v.Reference != "FV-2026-SHIPPED" || string(v.TitleSealed) != "sealed-title" || v.FieldworkStart.Format(dateFormat) != "2026-09-21" {
 		t.Fatalf("visit: %+v %v", v, err)
+	}
+	// Created at the portal's default, it kept no period: it has the one
+	// configured at the upgrade.
+	if v.RetentionDays != 45 {
+		t.Fatalf("the shipped visit's retention period after an upgrade at 45 days: %d", v.RetentionDays)
 	}
 	if k, err := s.WrappedKey(ctx, v.ID); err != nil || string(k.Wrapped) != "wrapped-key-bytes" || k.HeaderSize != 1234 {
 		t.Fatalf("key: %+v %v", k, err)
@@ -122,7 +127,7 @@ func TestUpgradeFromShippedSchema(t *testing.T) {
 // every published visit not destroyed has its rule carried to the store
 // once more; an unpublished visit has none to set, and a destroyed visit
 // no bucket. The database is brought back to version 27 by taking away
-// what 28 and 29 add, then upgraded again.
+// what 28, 29 and 30 add, then upgraded again.
 func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 	ctx := context.Background()
 	reopen := testDatabase(t)
@@ -138,19 +143,21 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 		}
 	}
 	differs := `store_hold IS NOT legal_hold`
+	var dropRetention []string // SQLite's 30 adds nothing to the schema
 	if s.DB().Postgres() {
 		differs = `store_hold IS DISTINCT FROM legal_hold`
+		dropRetention = []string{`ALTER TABLE visits DROP CONSTRAINT visits_retention_days`}
 	}
-	for _, q := range []string{
+	for _, q := range append(dropRetention,
 		`UPDATE visits SET state = 'destroyed' WHERE id = 'v3'`,
 		`DROP TABLE objects_to_hold`,
 		`DROP INDEX visits_store_side`,
 		`ALTER TABLE visits DROP COLUMN store_rule`,
 		`ALTER TABLE visits DROP COLUMN store_gen`,
 		`ALTER TABLE visits DROP COLUMN store_at`,
-		`CREATE INDEX visits_store_hold ON visits (id) WHERE ` + differs,
+		`CREATE INDEX visits_store_hold ON visits (id) WHERE `+differs,
 		`DELETE FROM schema_version WHERE version > 27`,
-	} {
+	) {
 		if _, err := s.DB().Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

@@ -197,7 +197,7 @@ func threeVisits(t *testing.T, s *Store, now time.Time, daysAgo int) {
 	t.Helper()
 	for i, id := range []string{"v1", "v2", "v3"} {
 		nd := now.AddDate(0, 0, -daysAgo-i)
-		v := Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("x"), Provider: "Cafcass", NotificationDate: nd, FieldworkStart: nd,
+		v := Visit{ID: id, Reference: "FV-" + id, TitleSealed: []byte("x"), Provider: "Cafcass", RetentionDays: 30, NotificationDate: nd, FieldworkStart: nd,
 			State: "active", Bucket: "b-" + id, CreatedAt: now, CreatedBy: "system"}
 		if err := s.CreateVisit(context.Background(), v, VisitKey{VisitID: id, Wrapped: []byte("w"), Fingerprint: "f-" + id, CreatedAt: now}, nil, nil); err != nil {
 			t.Fatal(err)

@@ -17,7 +17,7 @@ type Visit struct {
 	Provider         string
 	NotificationDate time.Time
 	FieldworkStart   time.Time
-	RetentionDays    int // 0: the portal default
+	RetentionDays    int // days kept after publication: the visit's own, set at its creation
 	State            string
 	Bucket           string
 	CreatedAt        time.Time
@@ -38,17 +38,17 @@ type VisitKey struct {
 const dateFormat = "2006-01-02"
 
 // CreateVisit inserts a visit, its wrapped key and its initial item
-// restrictions together: a visit never exists without its restrictions.
+// restrictions together: a visit never exists without its restrictions,
+// nor without its retention period (the database refuses one without).
 func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, restrictions []Restriction, request []RequestItem, audit ...AuditRecord) error {
+	if v.RetentionDays < 1 {
+		return fmt.Errorf("store: create visit: a retention period of %d days", v.RetentionDays)
+	}
 	err := s.inTx(ctx, func(tx *Tx) error {
-		var retention any
-		if v.RetentionDays > 0 {
-			retention = v.RetentionDays
-		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO visits (id, reference, title_sealed, provider, notification_date, fieldwork_start, retention_days, state, bucket, created_at, created_by)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			v.ID, v.Reference, v.TitleSealed, v.Provider, v.NotificationDate.Format(dateFormat), v.FieldworkStart.Format(dateFormat),
-			retention, v.State, v.Bucket, formatTime(v.CreatedAt), v.CreatedBy); err != nil {
+			v.RetentionDays, v.State, v.Bucket, formatTime(v.CreatedAt), v.CreatedBy); err != nil {
 			if isUnique(err) {
 				return ErrConflict
 			}
@@ -83,7 +83,7 @@ func (s *Store) CreateVisit(ctx context.Context, v Visit, k VisitKey, restrictio
 
 // visitColumns name the two that members share with the table, so that a
 // page of visits may join the user's membership.
-const visitColumns = `visits.id, reference, title_sealed, provider, notification_date, fieldwork_start, COALESCE(retention_days, 0), state, bucket, visits.created_at, created_by`
+const visitColumns = `visits.id, reference, title_sealed, provider, notification_date, fieldwork_start, retention_days, state, bucket, visits.created_at, created_by`
 
 func scanVisit(sc scanner) (Visit, error) {
 	var v Visit
