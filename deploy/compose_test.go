@@ -91,6 +91,12 @@ func TestCompose(t *testing.T) {
 		t.Errorf("portal: PORTAL_SCAN=%q PORTAL_CLAMD_ADDR=%q, clamd on %v: want every upload scanned by the clamd service",
 			p["PORTAL_SCAN"], p["PORTAL_CLAMD_ADDR"], c.Services["clamd"].Networks)
 	}
+	// Plaintext only to the services on the internal network, by their
+	// names there.
+	if p := c.Services["portal"].Environment; p["PORTAL_PLAINTEXT_HOSTS"] != "postgres,minio" || p["PORTAL_S3_ENDPOINT"] != "minio:9000" {
+		t.Errorf("portal: PORTAL_PLAINTEXT_HOSTS=%q, PORTAL_S3_ENDPOINT=%q: want plaintext to the postgres and minio services only",
+			p["PORTAL_PLAINTEXT_HOSTS"], p["PORTAL_S3_ENDPOINT"])
+	}
 	if !c.Networks["backend"].Internal || slices.Contains(c.Services["postgres"].Networks, "frontend") || slices.Contains(c.Services["minio"].Networks, "frontend") {
 		t.Error("the database and MinIO must be on the internal network only")
 	}

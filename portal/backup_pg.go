@@ -47,7 +47,7 @@ func PostgresTools(getenv func(string) string) (string, error) {
 
 // libpqParams are the URL parameters passed on to pg_dump and pg_restore;
 // pgx's own (such as pool settings) are not libpq's.
-var libpqParams = map[string]bool{"sslmode": true, "sslrootcert": true, "sslcert": true, "sslkey": true, "sslcrl": true,
+var libpqParams = map[string]bool{"host": true, "sslmode": true, "sslrootcert": true, "sslcert": true, "sslkey": true, "sslcrl": true,
 	"connect_timeout": true, "application_name": true, "target_session_attrs": true, "options": true}
 
 // pgCommand runs one of PostgreSQL's tools against the database at dbURL,

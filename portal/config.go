@@ -59,7 +59,11 @@ type Config struct {
 	KeyEpochRetain time.Duration
 	CalendarFile   string   // extra bank holidays (optional)
 	TrustedProxies []string // addresses/CIDRs whose X-Forwarded-For is believed
-	PprofAddr      string   // loopback address for Go's profiler (diagnostics); empty: off
+	// PlaintextHosts are host names (single labels, such as compose's
+	// service names) on a network of the portal's own, which it may reach
+	// without TLS outside development.
+	PlaintextHosts []string
+	PprofAddr      string // loopback address for Go's profiler (diagnostics); empty: off
 	// ReadIdleTimeout is the longest a request body may stall: a body that
 	// sends nothing for this long is refused.
 	ReadIdleTimeout time.Duration
@@ -152,12 +156,13 @@ func readConfig(e *envReader) Config {
 		DestructionNotice:    e.days("PORTAL_DESTRUCTION_NOTICE", 7*24*time.Hour),
 		RetentionLease:       e.duration("PORTAL_RETENTION_LEASE", 30*time.Second),
 		AnchorBucket:         e.str("PORTAL_AUDIT_ANCHOR_BUCKET", "portal-audit-anchors"),
-		AnchorRetention:      e.days("PORTAL_AUDIT_ANCHOR_RETENTION", 2190*24*time.Hour),
+		AnchorRetention:      e.days("PORTAL_AUDIT_ANCHOR_RETENTION", MinAnchorRetention),
 		AnchorDir:            e.str("PORTAL_AUDIT_ANCHOR_DIR", ""),
 		KeyBucket:            e.str("PORTAL_KEY_BUCKET", "portal-key-epochs"),
 		KeyEpochRetain:       e.days("PORTAL_KEY_EPOCH_RETAIN", 35*24*time.Hour),
 		CalendarFile:         e.str("PORTAL_CALENDAR_FILE", ""),
 		TrustedProxies:       splitList(e.str("PORTAL_TRUSTED_PROXIES", "")),
+		PlaintextHosts:       splitList(e.str("PORTAL_PLAINTEXT_HOSTS", "")),
 		PprofAddr:            e.str("PORTAL_PPROF_ADDR", ""),
 		ReadIdleTimeout:      e.duration("PORTAL_READ_IDLE_TIMEOUT", 2*time.Minute),
 		SignInRate:           e.rate("PORTAL_SIGNIN_RATE", Rate{20, time.Minute}),
@@ -245,8 +250,8 @@ func (c *Config) validate(e *envReader) {
 		e.fail("PORTAL_SCAN_TIMEOUT and PORTAL_SCAN_RETRY must be at least 1s")
 	}
 	if c.DatabaseURL != "" {
-		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-			e.fail("PORTAL_DATABASE_URL must be a PostgreSQL URL such as postgres://portal@db.internal:5432/portal?sslmode=verify-full")
+		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || (u.Host == "" && u.Query().Get("host") == "") {
+			e.fail("PORTAL_DATABASE_URL must be a PostgreSQL URL such as postgres://portal@db.internal:5432/portal?sslmode=verify-full, or postgres:///portal?host=/run/postgresql for a Unix socket")
 		}
 	}
 	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
@@ -278,6 +283,9 @@ func (c *Config) validate(e *envReader) {
 	// period it could have been given.
 	if c.RetentionDays < 1 || c.RetentionDays > maxRetentionDays {
 		e.fail("PORTAL_RETENTION_DAYS must be between 1 and %d (days evidence is kept after publication), got %d", maxRetentionDays, c.RetentionDays)
+	}
+	if !c.Dev {
+		c.validateProduction(e)
 	}
 	c.validateMail(e)
 	c.validateService(e)

@@ -145,3 +145,75 @@ func TestLoadConfigMetrics(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadConfigRefusesUnsafeProduction: outside development, a database
+// reached without verified TLS, an object store reached over plain http,
+// a session that lasts for days, every address trusted as a proxy, key
+// epochs kept for no time and audit anchors locked for less than the
+// trail is kept are each refused, naming the variable. The
+// same values are accepted for development, and plaintext is accepted to
+// a loopback host or a Unix socket, or to a host the operator names as on
+// a network of the portal's own (compose's internal network).
+func TestLoadConfigRefusesUnsafeProduction(t *testing.T) {
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"database, no sslmode":      {map[string]string{"PORTAL_DATABASE_URL": "postgres://portal:pw@db.example.org:5432/portal"}, "PORTAL_DATABASE_URL must ask for sslmode=verify-full"},
+		"database, sslmode=disable": {map[string]string{"PORTAL_DATABASE_URL": "postgres://portal@db.example.org/portal?sslmode=disable"}, "PORTAL_DATABASE_URL must ask for sslmode=verify-full"},
+		"database, sslmode=require": {map[string]string{"PORTAL_DATABASE_URL": "postgres://portal@db.example.org/portal?sslmode=require"}, "PORTAL_DATABASE_URL must ask for sslmode=verify-full"},
+		"database, verify-ca":       {map[string]string{"PORTAL_DATABASE_URL": "postgres://portal@10.0.0.5/portal?sslmode=verify-ca"}, "PORTAL_DATABASE_URL must ask for sslmode=verify-full"},
+		"database, host param":      {map[string]string{"PORTAL_DATABASE_URL": "postgres://portal@127.0.0.1/portal?host=db.example.org&sslmode=disable"}, "PORTAL_DATABASE_URL must ask for sslmode=verify-full"},
+		"database, second host":     {map[string]string{"PORTAL_DATABASE_URL": "postgres://portal@127.0.0.1:5432,db.example.org:5432/portal"}, "PORTAL_DATABASE_URL must ask for sslmode=verify-full"},
+		"s3 over http":              {map[string]string{"PORTAL_S3_ENDPOINT": "s3.storage.example.org:443"}, "PORTAL_S3_SECURE must be true"},
+		"s3 over http, by name":     {map[string]string{"PORTAL_S3_ENDPOINT": "minio:9000", "PORTAL_S3_SECURE": "false"}, "PORTAL_S3_SECURE must be true"},
+		"s3 not on the own network": {map[string]string{"PORTAL_S3_ENDPOINT": "minio:9000", "PORTAL_PLAINTEXT_HOSTS": "postgres"}, "PORTAL_S3_SECURE must be true"},
+		"database elsewhere":        {map[string]string{"PORTAL_DATABASE_URL": "postgres://portal:pw@db:5432/portal", "PORTAL_PLAINTEXT_HOSTS": "postgres"}, "PORTAL_DATABASE_URL must ask for sslmode=verify-full"},
+		"plaintext to a DNS name":   {map[string]string{"PORTAL_PLAINTEXT_HOSTS": "db.example.org"}, "PORTAL_PLAINTEXT_HOSTS"},
+		"plaintext to an address":   {map[string]string{"PORTAL_PLAINTEXT_HOSTS": "10.0.0.5"}, "PORTAL_PLAINTEXT_HOSTS"},
+		"session of a year":         {map[string]string{"PORTAL_SESSION_LIFETIME": "8760h", "PORTAL_SESSION_IDLE_TIMEOUT": "8760h"}, "PORTAL_SESSION_LIFETIME must be at most 24h"},
+		"every IPv4 a proxy":        {map[string]string{"PORTAL_TRUSTED_PROXIES": "10.0.0.0/8,0.0.0.0/0"}, "PORTAL_TRUSTED_PROXIES must not trust every address"},
+		"every IPv6 a proxy":        {map[string]string{"PORTAL_TRUSTED_PROXIES": "::/0"}, "PORTAL_TRUSTED_PROXIES must not trust every address"},
+		"every mapped IPv4 a proxy": {map[string]string{"PORTAL_TRUSTED_PROXIES": "::ffff:0.0.0.0/96"}, "PORTAL_TRUSTED_PROXIES must not trust every address"},
+		"key epochs kept no time":   {map[string]string{"PORTAL_KEY_EPOCH_RETAIN": "0d"}, "PORTAL_KEY_EPOCH_RETAIN must be at least 1d"},
+		"anchors locked a year":     {map[string]string{"PORTAL_AUDIT_ANCHOR_RETENTION": "365d"}, "PORTAL_AUDIT_ANCHOR_RETENTION must be at least 2190d"},
+		"anchors before key epochs": {map[string]string{"PORTAL_AUDIT_ANCHOR_RETENTION": "2190d", "PORTAL_KEY_EPOCH_RETAIN": "3000d"}, "PORTAL_AUDIT_ANCHOR_RETENTION must not be shorter than PORTAL_KEY_EPOCH_RETAIN"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := LoadConfig(devEnv(tc.env))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want mention of %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), ":pw@") {
+				t.Fatal("error echoes the database password")
+			}
+			dev := map[string]string{"PORTAL_DEV": "true"}
+			for k, v := range tc.env {
+				dev[k] = v
+			}
+			if _, err := LoadConfig(devEnv(dev)); err != nil {
+				t.Fatalf("refused in development too: %v", err)
+			}
+		})
+	}
+	for name, env := range map[string]map[string]string{
+		"database on loopback":       {"PORTAL_DATABASE_URL": "postgres://portal:pw@127.0.0.1:5432/portal?sslmode=disable"},
+		"database on localhost":      {"PORTAL_DATABASE_URL": "postgres://portal@localhost/portal"},
+		"database on IPv6 loopback":  {"PORTAL_DATABASE_URL": "postgres://portal@[::1]:5432/portal"},
+		"database on a Unix socket":  {"PORTAL_DATABASE_URL": "postgres:///portal?host=/run/postgresql"},
+		"database, verified TLS":     {"PORTAL_DATABASE_URL": "postgres://portal@db.example.org/portal?sslmode=verify-full&sslrootcert=/run/secrets/ca.pem"},
+		"s3 on loopback":             {"PORTAL_S3_ENDPOINT": "127.0.0.1:9000"},
+		"s3 over https":              {"PORTAL_S3_ENDPOINT": "s3.eu-west-2.amazonaws.com:443", "PORTAL_S3_SECURE": "true"},
+		"a day's session":            {"PORTAL_SESSION_LIFETIME": "24h"},
+		"the pod network as proxies": {"PORTAL_TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8"},
+		"anchors for seven years":    {"PORTAL_AUDIT_ANCHOR_RETENTION": "2555d"},
+		"compose's own network": {"PORTAL_PLAINTEXT_HOSTS": "postgres,minio", "PORTAL_S3_ENDPOINT": "minio:9000",
+			"PORTAL_DATABASE_URL": "postgres://portal:pw@postgres:5432/portal?sslmode=disable"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := LoadConfig(devEnv(env)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
