@@ -45,19 +45,34 @@ func GenerateMasterKey(now time.Time) ([]byte, error) {
 // (AGE-SECRET-KEY-PQ-1...). The file must not be readable by others, nor
 // by its group unless that group is the process's own (see keyFileMode).
 func LoadMasterKey(path string) (*MasterKey, error) {
-	fi, err := os.Stat(path)
+	f, err := OpenKeyFile(path, "crypto: master key")
 	if err != nil {
-		return nil, fmt.Errorf("crypto: master key: %w", err)
-	}
-	if !keyFileMode(fi) {
-		return nil, fmt.Errorf("crypto: master key %s is open to others (mode %v, or readable by a group not the portal's): run chmod 600 on it", path, fi.Mode().Perm())
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("crypto: master key: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	return ParseMasterKey(f)
+}
+
+// OpenKeyFile opens a secret key file for reading, refusing one that is
+// open to others: readable by others, writable by its group, or readable
+// by a group not the process's own (see keyFileMode). The mode checked is
+// the open file's own, so the file cannot be swapped between the check
+// and the read. what names the key in errors.
+func OpenKeyFile(path, what string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if !keyFileMode(fi) {
+		f.Close()
+		return nil, fmt.Errorf("%s %s is open to others (mode %v, or readable by a group not the portal's): run chmod 600 on it", what, path, fi.Mode().Perm())
+	}
+	return f, nil
 }
 
 // ParseMasterKey parses master key text as written by GenerateMasterKey.

@@ -9,9 +9,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"slices"
 	"time"
+
+	"github.com/ofsted-portal/evidence/crypto"
 )
 
 // Certificate formats. A verifier reads every one: v2 adds how the
@@ -170,12 +172,25 @@ func GenerateSigningKey() ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
-// LoadSigningKey reads a PKCS#8 PEM Ed25519 private key.
+// LoadSigningKey reads a PKCS#8 PEM Ed25519 private key from a file held
+// to the master key's rule: not open to others (crypto.OpenKeyFile). It
+// signs certificates, receipts and the audit trail's checkpoints.
 func LoadSigningKey(path string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(path)
+	f, err := crypto.OpenKeyFile(path, "signing key")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
+	return ParseSigningKey(b, path)
+}
+
+// ParseSigningKey parses a PKCS#8 PEM Ed25519 private key; name says
+// where it came from, in errors.
+func ParseSigningKey(b []byte, path string) (ed25519.PrivateKey, error) {
 	blk, _ := pem.Decode(b)
 	if blk == nil {
 		return nil, fmt.Errorf("signing key %s is not PEM", path)
