@@ -87,6 +87,10 @@ func BackupSQLite(ctx context.Context, st *store.Store, dir string) (Manifest, e
 		return m, err
 	}
 	path := filepath.Join(dir, m.File)
+	// VACUUM INTO writes into an empty file as it finds it.
+	if err := newPrivateFile(path); err != nil {
+		return m, err
+	}
 	if err := st.BackupTo(ctx, path); err != nil {
 		return m, err
 	}
@@ -182,9 +186,12 @@ func hashFile(path string) (string, int64, error) {
 }
 
 // emptyDir makes dir, or accepts it if it exists and is empty, so that a
-// backup never mixes with another.
+// backup never mixes with another. Either way it is left 0700: a backup
+// holds every wrapped visit key, and an empty folder that others may
+// enter is tightened (its files would be 0600 anyway, so nothing that
+// worked before stops). One the portal cannot tighten is refused.
 func emptyDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := store.MkdirPrivate(dir); err != nil {
 		return err
 	}
 	ents, err := os.ReadDir(dir)
@@ -194,7 +201,31 @@ func emptyDir(dir string) error {
 	if len(ents) > 0 {
 		return fmt.Errorf("backup folder %s is not empty", dir)
 	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("backup folder %s is open to others (mode %v) and cannot be made private (%w): give a folder of your own, or a new one", dir, fi.Mode().Perm(), err)
+		}
+	}
 	return nil
+}
+
+// newPrivateFile creates path, empty and readable by its owner only
+// (whatever the umask), for a copy to be written into: the copy is never
+// readable by others, not even while it is written.
+func newPrivateFile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // RestoreSQLite puts the copy of a backup in place as the SQLite database

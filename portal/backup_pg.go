@@ -92,6 +92,11 @@ func BackupPostgres(ctx context.Context, st *store.Store, dbURL, bin, dir string
 	}
 	defer snap.Release()
 	m.AuditSeq, m.AuditHash, m.SchemaVersion, m.LastCheckpoint = snap.AuditSeq, snap.AuditHash, snap.SchemaVersion, snap.Checkpoint
+	// pg_dump would create the file 0666 less the umask (0644): it is
+	// made 0600 first, and pg_dump truncates and writes it, mode and all.
+	if err := newPrivateFile(filepath.Join(dir, m.File)); err != nil {
+		return m, err
+	}
 	if err := pgCommand(ctx, bin, "pg_dump", dbURL, "--format=custom", "--no-owner", "--no-privileges", "--snapshot="+snap.ID,
 		"--exclude-table-data=sessions", "--file="+filepath.Join(dir, m.File)); err != nil {
 		return m, err
