@@ -102,6 +102,12 @@ func TestChartRefuses(t *testing.T) {
 		"scanner unreachable": {[]string{"-f", values, "--set", "networkPolicy.egress.clamd.to=null"}, "networkPolicy.egress.clamd.to must name clamd"},
 		"scanning misspelt":   {[]string{"-f", values, "--set", "scanning.mode=optional"}, "scanning.mode must be required or off"},
 		"scan set in config":  {[]string{"-f", values, "--set", "config.PORTAL_SCAN=off"}, "set by the chart"},
+		"providers unfiltered": {[]string{"-f", values, "--set", "networkPolicy.egress.identityProviders.to=null"},
+			"networkPolicy.egress.identityProviders.to must name the identity providers"},
+		"egress to anywhere": {[]string{"-f", values, "--set", "networkPolicy.egress.identityProviders.to[0].ipBlock.cidr=0.0.0.0/0"},
+			"networkPolicy.egress.identityProviders.to allows every address"},
+		"S3 over http":        {[]string{"-f", values, "--set", "s3.secure=false"}, "s3.secure must be true"},
+		"plaintext in config": {[]string{"-f", values, "--set", "config.PORTAL_PLAINTEXT_HOSTS=postgres"}, "config.PORTAL_PLAINTEXT_HOSTS"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := render(t, bin, tc.args...)

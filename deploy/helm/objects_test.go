@@ -84,6 +84,16 @@ func checkObjects(t *testing.T, objs map[string]object) {
 	if n := len(get(np, "spec", "egress").([]any)); n != 6 {
 		t.Errorf("%d egress rules, want DNS, database, S3, identity providers, SMTP, clamd", n)
 	}
+	// No rule lets the pods reach every address: one that did would make
+	// every other rule moot (a compromised replica could send what it holds
+	// anywhere).
+	for i, rule := range get(np, "spec", "egress").([]any) {
+		for _, peer := range get(rule, "to").([]any) {
+			if cidr, _ := get(peer, "ipBlock", "cidr").(string); cidr == "0.0.0.0/0" || cidr == "::/0" {
+				t.Errorf("egress rule %d allows every address (%s)", i, cidr)
+			}
+		}
+	}
 	if get(objs["Ingress"], "spec", "tls", 0, "secretName") == nil {
 		t.Error("the Ingress has no TLS")
 	}

@@ -41,6 +41,9 @@ required value is missing or a setting would defeat the chart's design.
 {{- end -}}
 {{- $_ := required "secrets.existingSecret is required: the Secret holding master.key, signing.key, the S3 keys, database-url and each identity provider's client secret" .Values.secrets.existingSecret -}}
 {{- $_ := required "s3.endpoint is required (host:port)" .Values.s3.endpoint -}}
+{{- if not .Values.s3.secure -}}
+{{- fail "s3.secure must be true: the portal refuses plain http to an object store outside development (its requests and answers could be read and forged on the way)" -}}
+{{- end -}}
 {{- if not .Values.identityProviders -}}
 {{- fail "identityProviders must name at least one OpenID Provider" -}}
 {{- end -}}
@@ -75,6 +78,16 @@ required value is missing or a setting would defeat the chart's design.
 {{- if not .Values.networkPolicy.egress.s3.to -}}
 {{- fail "networkPolicy.egress.s3.to must name the object store (an ipBlock or selectors): an empty list would allow every destination" -}}
 {{- end -}}
+{{- if not .Values.networkPolicy.egress.identityProviders.to -}}
+{{- fail "networkPolicy.egress.identityProviders.to must name the identity providers (their address ranges, or an egress proxy's selectors): an empty list would allow every destination" -}}
+{{- end -}}
+{{- range $name, $rule := .Values.networkPolicy.egress -}}
+{{- range $rule.to -}}
+{{- if and .ipBlock (has .ipBlock.cidr (list "0.0.0.0/0" "::/0")) -}}
+{{- fail (printf "networkPolicy.egress.%s.to allows every address (%s): a compromised replica could send what it holds anywhere; name the hosts' ranges, or an egress proxy" $name .ipBlock.cidr) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- range $k, $v := .Values.config -}}
 {{- if not (hasPrefix "PORTAL_" $k) -}}
@@ -82,6 +95,9 @@ required value is missing or a setting would defeat the chart's design.
 {{- end -}}
 {{- if or (has $k (list "PORTAL_S3_ACCESS_KEY" "PORTAL_S3_SECRET_KEY" "PORTAL_DATABASE_URL" "PORTAL_SMTP_PASSWORD")) (hasSuffix "_CLIENT_SECRET" $k) -}}
 {{- fail (printf "config.%s is a secret: put it in the Secret (secrets.existingSecret), which is mounted as a file" $k) -}}
+{{- end -}}
+{{- if eq $k "PORTAL_PLAINTEXT_HOSTS" -}}
+{{- fail "config.PORTAL_PLAINTEXT_HOSTS: a pod network is shared with every other pod, so the database and the object store are reached over verified TLS (sslmode=verify-full, s3.secure)" -}}
 {{- end -}}
 {{- if or (hasSuffix "_FILE" $k) (has $k (list "PORTAL_ADDR" "PORTAL_PUBLIC_URL" "PORTAL_IDPS" "PORTAL_S3_ENDPOINT" "PORTAL_S3_SECURE" "PORTAL_S3_REGION" "PORTAL_METRICS_ADDR" "PORTAL_METRICS_ALLOW_REMOTE" "PORTAL_TRUSTED_PROXIES" "PORTAL_AUDIT_ANCHOR_DIR" "PORTAL_DEV" "PORTAL_SMTP_URL" "PORTAL_MAIL_FROM" "PORTAL_SCAN" "PORTAL_CLAMD_ADDR" "PORTAL_SCAN_TIMEOUT")) (hasPrefix "PORTAL_IDP_" $k) -}}
 {{- fail (printf "config.%s is set by the chart from its own values" $k) -}}
