@@ -25,8 +25,8 @@ const (
 )
 
 // validateProduction refuses, outside development, a database or object
-// store reached without verified TLS (except on loopback or a Unix
-// socket), a session that lasts for days, every address trusted as a
+// store reached without verified TLS (except on loopback, a Unix socket
+// or a host named in PORTAL_PLAINTEXT_HOSTS), a session that lasts for days, every address trusted as a
 // proxy, and retention periods too short for what they protect.
 func (c *Config) validateProduction(e *envReader) {
 	for _, h := range c.PlaintextHosts {
@@ -37,7 +37,8 @@ func (c *Config) validateProduction(e *envReader) {
 	}
 	local := func(host string) bool { return loopbackHost(host) || slices.Contains(c.PlaintextHosts, host) }
 	if c.DatabaseURL != "" {
-		if u, err := url.Parse(c.DatabaseURL); err == nil && !databaseLocal(u, local) && u.Query().Get("sslmode") != "verify-full" {
+		// sslmode exactly once: pgx reads the first, pg_dump's libpq the last.
+		if u, err := url.Parse(c.DatabaseURL); err == nil && !databaseLocal(u, local) && !slices.Equal(u.Query()["sslmode"], []string{"verify-full"}) {
 			e.fail("PORTAL_DATABASE_URL must ask for sslmode=verify-full outside development (its host is not loopback, a Unix socket or in PORTAL_PLAINTEXT_HOSTS): " +
 				"without it the password and every row cross the network where anyone on the path can read or change them; " +
 				"add ?sslmode=verify-full, with sslrootcert=<file> for a private CA")
