@@ -70,8 +70,8 @@ func (s *Service) SeedDemo(ctx context.Context) (store.Visit, error) {
 			err = s.store.GrantPortalRole(ctx, m.Role, p.Issuer, m.Email, s.now(),
 				s.systemRec("", "portal_role.granted", "", map[string]any{"role": m.Role, "issuer": p.Issuer, "email": m.Email}))
 		} else {
-			_, _, err = s.store.PutMember(ctx, store.Member{VisitID: v.ID, Email: m.Email, Role: m.Role}, s.now(),
-				s.systemRec(v.ID, "", "", map[string]any{"email": m.Email, "role": m.Role}))
+			_, _, err = s.store.PutMember(ctx, store.Member{VisitID: v.ID, Email: m.Email, Issuer: p.Issuer, Role: m.Role}, s.now(),
+				s.systemRec(v.ID, "", "", map[string]any{"email": m.Email, "issuer": p.Issuer, "role": m.Role}))
 		}
 		if err != nil {
 			return store.Visit{}, fmt.Errorf("seed demo member %s: %w", m.Email, err)

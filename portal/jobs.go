@@ -24,6 +24,7 @@ func (s *Service) Start(ctx context.Context) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.settleInvitations(ctx)
 	var wg sync.WaitGroup
 	loop := func(every time.Duration, fn func(ctx context.Context)) {
 		wg.Add(1)

@@ -76,26 +76,31 @@ func (s *Service) parseMember(req MemberRequest, visitID string) (store.Member, 
 		return m, invalid("role", "The role must be one of: "+strings.Join(policy.Roles, ", ")+".")
 	}
 	switch {
-	case req.Subject != "" || req.Issuer != "":
-		if req.Subject == "" || req.Issuer == "" {
+	case req.Subject != "":
+		if req.Issuer == "" {
 			return m, invalid("subject", "Give both issuer and subject, or an email address.")
 		}
-		p, ok := s.issuer(req.Issuer)
-		if !ok {
-			return m, invalid("issuer", "The issuer is not one of the portal's identity providers.")
+		p, err := s.memberIssuer(req.Issuer, req.Role)
+		if err != nil {
+			return m, err
 		}
-		// The same rule as for members added by email, who bind only to a
-		// role their organisation's provider may claim.
-		if policy.IsProviderRole(req.Role) != (p.Organisation == OrgProvider) {
-			return m, invalid("role", "People who sign in with "+p.DisplayName+" cannot have the role "+req.Role+".")
-		}
-		m.Issuer, m.Subject = req.Issuer, req.Subject
+		m.Issuer, m.Subject = p.Issuer, req.Subject
 	case req.Email != "":
 		addr, err := mail.ParseAddress(req.Email)
 		if err != nil || addr.Address != strings.TrimSpace(req.Email) {
 			return m, invalid("email", "Enter an email address in the correct format, like name@example.org.")
 		}
 		m.Email = strings.ToLower(addr.Address)
+		// An email binds only from one issuer: people are keyed by
+		// (issuer, subject), and another provider of the same
+		// organisation may vouch for the same address.
+		p, err := s.memberIssuer(req.Issuer, req.Role)
+		if err != nil {
+			return m, err
+		}
+		m.Issuer = p.Issuer
+	case req.Issuer != "":
+		return m, invalid("subject", "Give both issuer and subject, or an email address.")
 	default:
 		return m, invalid("email", "Give an email address, or an issuer and subject.")
 	}
@@ -110,6 +115,74 @@ func (s *Service) parseMember(req MemberRequest, visitID string) (store.Member, 
 		return m, invalid("valid_until", "valid_until must be after valid_from.")
 	}
 	return m, nil
+}
+
+// memberIssuer is the identity provider a member with this role is added
+// for: the one with the issuer URL iss, whose organisation may hold the
+// role, or when iss is "" the only provider that may.
+func (s *Service) memberIssuer(iss, role string) (IdPConfig, error) {
+	if iss != "" {
+		p, ok := s.issuer(iss)
+		if !ok {
+			return p, invalid("issuer", "The issuer is not one of the portal's identity providers.")
+		}
+		// The same rule as sign-in's: a provider's issuer binds only the
+		// roles its organisation may hold.
+		if policy.IsProviderRole(role) != (p.Organisation == OrgProvider) {
+			return p, invalid("role", "People who sign in with "+p.DisplayName+" cannot have the role "+role+".")
+		}
+		return p, nil
+	}
+	serve := s.idpsFor(role)
+	switch len(serve) {
+	case 1:
+		return serve[0], nil
+	case 0:
+		return IdPConfig{}, invalid("role", "None of the portal's identity providers can sign in a person with the role "+role+".")
+	}
+	var names []string
+	for _, p := range serve {
+		names = append(names, p.DisplayName+" ("+p.Issuer+")")
+	}
+	return IdPConfig{}, invalid("issuer", "Several identity providers can sign in a person with the role "+role+": choose the one this person signs in with: "+strings.Join(names, ", ")+".")
+}
+
+// idpsFor returns the identity providers whose organisation may hold the
+// visit role.
+func (s *Service) idpsFor(role string) []IdPConfig {
+	var out []IdPConfig
+	for _, p := range s.cfg.IdPs {
+		if policy.IsProviderRole(role) == (p.Organisation == OrgProvider) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// settleInvitations gives each invitation by email that an earlier
+// version stored without an issuer the issuer of the only identity
+// provider that can sign in its role. Where several can, nothing says
+// which was meant: the invitation stays unbound, claimed by nobody, until
+// an administrator names its issuer (adding the member again).
+func (s *Service) settleInvitations(ctx context.Context) {
+	byIssuer := map[string][]string{}
+	for _, role := range policy.Roles {
+		if serve := s.idpsFor(role); len(serve) == 1 {
+			byIssuer[serve[0].Issuer] = append(byIssuer[serve[0].Issuer], role)
+		}
+	}
+	for iss, roles := range byIssuer {
+		n, err := s.store.SettleInvitations(ctx, roles, iss, s.now(), func(m store.Member) store.AuditRecord {
+			return s.systemRec(m.VisitID, "member.changed", m.ID, map[string]any{"email": m.Email, "issuer": iss, "role": m.Role})
+		})
+		if err != nil {
+			s.log.Error("settle invitations without an issuer", "issuer", iss, "err", err)
+			continue
+		}
+		if n > 0 {
+			s.log.Info("invitations without an issuer given the only one that can claim them", "issuer", iss, "members", n)
+		}
+	}
 }
 
 // issuer returns the identity provider with this issuer URL.

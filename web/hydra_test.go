@@ -82,7 +82,7 @@ func TestSignInThroughHydra(t *testing.T) {
 	v := ts.demoVisit(t)
 	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
 	for _, m := range []map[string]string{
-		{"email": "alice@cafcass.example", "role": policy.RoleProviderUploader},
+		{"email": "alice@cafcass.example", "issuer": h.Issuer(), "role": policy.RoleProviderUploader},
 		{"issuer": h.Issuer(), "subject": "hydra-dave", "role": policy.RoleProviderCoordinator},
 	} {
 		if code := admin.status("PUT", "/api/v1/visits/"+v.ID+"/members", m); code != http.StatusCreated {
@@ -154,5 +154,77 @@ func TestSignInThroughHydra(t *testing.T) {
 	}
 	if r := alice.get("/api/v1/me"); r.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("after sign-out /me answered %d", r.StatusCode)
+	}
+}
+
+// TestEmailInvitationBindsFromItsIssuer: with two providers for one
+// organisation, a membership given by email binds only to a person of the
+// issuer it was given for: an account at the other provider with the same
+// (verified) email does not take it. Where several providers could claim
+// the role, an invitation must say which; and one an earlier version
+// stored without an issuer is claimed by nobody until an administrator
+// names its issuer.
+func TestEmailInvitationBindsFromItsIssuer(t *testing.T) {
+	h := startHydra(t)
+	ctx := context.Background()
+	portalAddr := freeAddr(t)
+	portalURL := "http://" + portalAddr
+	if err := h.CreateClient(ctx, hydra.Client{ID: "evidence-portal", Secret: "hydra-portal-secret",
+		RedirectURIs: []string{portalURL + "/auth/hydra/callback"}, PostLogoutRedirectURIs: []string{portalURL + "/"},
+		Scopes: []string{"openid", "email", "profile"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.AddUser(hydra.User{Username: "other", Password: "other-password", Subject: "hydra-other", Email: "coordinator@cafcass.example", AMR: []string{"pwd"}})
+	h.AddUser(hydra.User{Username: "early", Password: "early-password", Subject: "hydra-early", Email: "early@cafcass.example", AMR: []string{"pwd"}})
+	env := map[string]string{
+		"PORTAL_IDPS":                "cafcass,ofsted,hydra",
+		"PORTAL_IDP_HYDRA_ISSUER":    h.Issuer(),
+		"PORTAL_IDP_HYDRA_CLIENT_ID": "evidence-portal", "PORTAL_IDP_HYDRA_CLIENT_SECRET": "hydra-portal-secret",
+		"PORTAL_IDP_HYDRA_DISPLAY_NAME": "Hydra", "PORTAL_IDP_HYDRA_ORGANISATION": portal.OrgProvider,
+	}
+	ts := startStackSetup(t, func(o *devstack.Options) { o.PortalAddr, o.Env = portalAddr, env })
+	v := ts.demoVisit(t)
+	signIn := func(user, password string) meResp {
+		t.Helper()
+		b := ts.newBrowser(t)
+		resp := b.get("/auth/hydra/login")
+		page := readAll(t, resp)
+		resp = b.submitLogin(resp.Request.URL, page, user, password)
+		readAll(t, resp)
+		return decode[meResp](t, b.get("/api/v1/me"), http.StatusOK)
+	}
+	// The demo's coordinator was invited for Cafcass.
+	if me := signIn("other", "other-password"); len(me.Visits) != 0 {
+		t.Errorf("an account at %s with the Cafcass coordinator's email took the membership: %+v", h.Issuer(), me.Visits)
+	}
+	me := decode[meResp](t, ts.signIn(t, "cafcass", "coordinator@cafcass.example").get("/api/v1/me"), http.StatusOK)
+	if len(me.Visits) != 1 || me.Visits[0].Role != policy.RoleProviderCoordinator {
+		t.Errorf("the Cafcass coordinator's visits: %+v", me.Visits)
+	}
+
+	// Two providers serve providers: an invitation by email names one.
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	members := "/api/v1/visits/" + v.ID + "/members"
+	if code := admin.status("PUT", members, map[string]string{"email": "early@cafcass.example", "role": policy.RoleProviderUploader}); code != http.StatusUnprocessableEntity && code != http.StatusBadRequest {
+		t.Errorf("an invitation by email that could be claimed from two providers: %d", code)
+	}
+	if code := admin.status("PUT", members, map[string]string{"email": "inspector@ofsted.example", "role": policy.RoleInspector}); code != http.StatusCreated {
+		t.Errorf("an invitation by email for the one provider that serves the role: %d", code)
+	}
+	// An invitation stored without an issuer binds to nobody.
+	db := ts.Portal.Store().DB()
+	if _, err := db.Exec(`INSERT INTO members (id, visit_id, role, email, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		store.NewID(), v.ID, policy.RoleProviderUploader, "early@cafcass.example", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"); err != nil {
+		t.Fatal(err)
+	}
+	if me := signIn("early", "early-password"); len(me.Visits) != 0 {
+		t.Errorf("an invitation without an issuer was claimed from %s: %+v", h.Issuer(), me.Visits)
+	}
+	// Naming its issuer lets it bind.
+	if code := admin.status("PUT", members, map[string]string{"email": "early@cafcass.example", "issuer": h.Issuer(), "role": policy.RoleProviderUploader}); code != http.StatusOK {
+		t.Errorf("naming the issuer of a stored invitation: %d", code)
+	}
+	if me := signIn("early", "early-password"); len(me.Visits) != 1 {
+		t.Errorf("the invitation for %s was not bound: %+v", h.Issuer(), me.Visits)
 	}
 }

@@ -92,7 +92,7 @@ func TestSignInUserinfoClaims(t *testing.T) {
 	ts := startStackSetup(t, func(o *devstack.Options) { o.PortalAddr, o.Env = portalAddr, env })
 	v := ts.demoVisit(t)
 	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
-	if code := admin.status("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"email": "quiet.person@cafcass.example", "role": policy.RoleProviderUploader}); code != http.StatusCreated {
+	if code := admin.status("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"email": "quiet.person@cafcass.example", "issuer": "http://" + idpAddr + "/quiet", "role": policy.RoleProviderUploader}); code != http.StatusCreated {
 		t.Fatalf("add member: %d", code)
 	}
 	b, resp, body := ts.signInAt(t, "quiet", "quiet.person@cafcass.example")

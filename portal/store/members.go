@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// Member is a person's role on one visit. A member added by email is bound to
-// (issuer, subject) at that person's first sign-in; one added by (issuer,
-// subject) is bound from the start.
+// Member is a person's role on one visit. A member added by email is for
+// one issuer, and is bound to (issuer, subject) at that person's first
+// sign-in from it; one added by (issuer, subject) is bound from the start.
 type Member struct {
 	ID         string
 	VisitID    string
@@ -101,9 +101,12 @@ func (s *Store) PutMember(ctx context.Context, m Member, now time.Time, audit ..
 			return err
 		default:
 			old.Role, old.ValidFrom, old.ValidUntil, old.UpdatedAt = m.Role, m.ValidFrom, m.ValidUntil, now
+			if !old.IsBound() && m.Issuer != "" {
+				old.Issuer = m.Issuer // the invitation's issuer, until someone binds it
+			}
 			m = old
-			_, err := tx.ExecContext(ctx, `UPDATE members SET role = ?, valid_from = ?, valid_until = ?, updated_at = ? WHERE id = ?`,
-				m.Role, nullTime(m.ValidFrom), nullTime(m.ValidUntil), formatTime(now), m.ID)
+			_, err := tx.ExecContext(ctx, `UPDATE members SET role = ?, issuer = ?, valid_from = ?, valid_until = ?, updated_at = ? WHERE id = ?`,
+				m.Role, nullString(m.Issuer), nullTime(m.ValidFrom), nullTime(m.ValidUntil), formatTime(now), m.ID)
 			return err
 		}
 	}, audit...)
@@ -114,6 +117,43 @@ func (s *Store) PutMember(ctx context.Context, m Member, now time.Time, audit ..
 		return Member{}, false, fmt.Errorf("store: put member: %w", err)
 	}
 	return m, created, nil
+}
+
+// SettleInvitations gives the issuer iss to the invitations by email with
+// one of roles that an earlier version stored without an issuer (they
+// bind to nobody until they have one), with the audit record audit makes
+// of each; the service calls it for the roles only one identity provider
+// can sign in. It returns how many it settled.
+func (s *Store) SettleInvitations(ctx context.Context, roles []string, iss string, now time.Time, audit func(Member) AuditRecord) (int, error) {
+	var n int
+	err := s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
+		var recs []AuditRecord
+		for _, role := range roles {
+			ms, err := queryAll(ctx, tx, scanMember, `SELECT `+memberColumns+` FROM members
+				WHERE subject IS NULL AND issuer IS NULL AND email IS NOT NULL AND role = ?`, role)
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range ms {
+				res, err := tx.ExecContext(ctx, `UPDATE members SET issuer = ?, updated_at = ? WHERE id = ? AND subject IS NULL AND issuer IS NULL`,
+					iss, formatTime(now), m.ID)
+				if err != nil {
+					return nil, err
+				}
+				if n, _ := res.RowsAffected(); n == 0 {
+					continue // another instance settled it
+				}
+				m.Issuer, m.UpdatedAt = iss, now
+				recs = append(recs, audit(m))
+			}
+		}
+		n = len(recs)
+		return recs, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: settle invitations: %w", err)
+	}
+	return n, nil
 }
 
 // RemoveMember removes a member from a visit.

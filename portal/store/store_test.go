@@ -59,11 +59,21 @@ func TestEmailMembershipBinding(t *testing.T) {
 	if err := s.CreateVisit(ctx, v, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.PutMember(ctx, Member{VisitID: "v1", Email: "lead@ofsted.example", Role: "lead_inspector"}, now); err != nil {
+	if _, _, err := s.PutMember(ctx, Member{VisitID: "v1", Email: "lead@ofsted.example", Issuer: "https://ofsted.example", Role: "lead_inspector"}, now); err != nil {
 		t.Fatal(err)
 	}
 	inspectorRoles := []string{"lead_inspector", "inspector", "qa_manager", "analyst"}
 	providerRoles := []string{"provider_coordinator", "provider_uploader"}
+
+	// From another issuer that may hold the role (a second inspectorate
+	// provider): the invitation is for its own issuer only.
+	contractor, err := s.SignIn(ctx, "https://contractor.example", "sub-c", "lead@ofsted.example", "C", inspectorRoles, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MembershipOf(ctx, "v1", contractor.ID); err != ErrNotFound {
+		t.Fatalf("another issuer claimed an invitation by email: %v", err)
+	}
 
 	// From an issuer not allowed for the role: no binding.
 	intruder, err := s.SignIn(ctx, "https://cafcass.example", "sub-x", "lead@ofsted.example", "X", providerRoles, now)
@@ -94,6 +104,37 @@ func TestEmailMembershipBinding(t *testing.T) {
 	again, _ := s.SignIn(ctx, "https://ofsted.example", "sub-lead", "new-address@ofsted.example", "Lead", inspectorRoles, now)
 	if again.ID != lead.ID {
 		t.Fatal("users must be keyed by (issuer, subject), not email")
+	}
+
+	// An invitation an earlier version stored without an issuer binds to
+	// nobody until it is settled on one; then only from that issuer.
+	if _, err := s.DB().Exec(`INSERT INTO members (id, visit_id, role, email, created_at, updated_at) VALUES ('m-old', 'v1', 'inspector', 'hmi@ofsted.example', ?, ?)`,
+		formatTime(now), formatTime(now)); err != nil {
+		t.Fatal(err)
+	}
+	hmi, err := s.SignIn(ctx, "https://ofsted.example", "sub-hmi", "hmi@ofsted.example", "HMI", inspectorRoles, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MembershipOf(ctx, "v1", hmi.ID); err != ErrNotFound {
+		t.Fatalf("an invitation without an issuer was claimed: %v", err)
+	}
+	n, err := s.SettleInvitations(ctx, inspectorRoles, "https://ofsted.example", now, func(m Member) AuditRecord {
+		return AuditRecord{Time: now, Action: "member.changed", Object: m.ID}
+	})
+	if err != nil || n != 1 {
+		t.Fatalf("settled %d: %v", n, err)
+	}
+	if n, err := s.SettleInvitations(ctx, inspectorRoles, "https://contractor.example", now, func(m Member) AuditRecord {
+		return AuditRecord{Time: now, Action: "member.changed", Object: m.ID}
+	}); err != nil || n != 0 {
+		t.Fatalf("settled again: %d, %v", n, err)
+	}
+	if _, err := s.SignIn(ctx, "https://ofsted.example", "sub-hmi", "hmi@ofsted.example", "HMI", inspectorRoles, now); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.MembershipOf(ctx, "v1", hmi.ID); err != nil || m.Issuer != "https://ofsted.example" {
+		t.Fatalf("the settled invitation: %+v, %v", m, err)
 	}
 }
 

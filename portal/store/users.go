@@ -25,7 +25,7 @@ const RoleAdministrator = "administrator"
 
 // SignIn records a successful sign-in: it creates or updates the user keyed by
 // (issuer, subject), then binds to this user every pending portal role and
-// membership granted to that (issuer, subject), or by email from this issuer. bindable says which visit
+// membership granted to that (issuer, subject), or by email for this issuer. bindable says which visit
 // roles may be bound from this issuer (a provider's issuer cannot claim an
 // inspector's membership). Bindings are made once: a row already bound to a
 // subject is never taken over by another.
@@ -60,10 +60,14 @@ func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string,
 			return err
 		}
 		for _, role := range bindable {
-			if _, err := tx.ExecContext(ctx, `UPDATE members SET user_id = ?, issuer = ?, subject = ?, updated_at = ?
-				WHERE subject IS NULL AND email = ? AND role = ?
+			// An invitation by email names its issuer: another provider
+			// may vouch for the same address. One without (stored by an
+			// earlier version, and not settled: SettleInvitations) binds
+			// to nobody.
+			if _, err := tx.ExecContext(ctx, `UPDATE members SET user_id = ?, subject = ?, updated_at = ?
+				WHERE subject IS NULL AND issuer = ? AND email = ? AND role = ?
 				AND visit_id NOT IN (SELECT visit_id FROM members WHERE issuer = ? AND subject = ?)`,
-				u.ID, issuer, subject, formatTime(now), email, role, issuer, subject); err != nil {
+				u.ID, subject, formatTime(now), issuer, email, role, issuer, subject); err != nil {
 				return err
 			}
 		}
