@@ -191,7 +191,8 @@ func (s *Server) finishSignIn(c *gin.Context) (signedIn, string, error) {
 		return signedIn{}, "", signInError{reason: "callback for another identity provider"}
 	}
 	if e := c.Query("error"); e != "" {
-		return signedIn{}, "", signInError{reason: "provider returned error " + e}
+		// error_description is the provider's prose: never recorded.
+		return signedIn{}, "", signInError{reason: providerError(e)}
 	}
 	code := c.Query("code")
 	if code == "" {

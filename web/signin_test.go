@@ -1,11 +1,14 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 type meResp struct {
@@ -297,4 +300,54 @@ func loginFields(t *testing.T, page, username string) url.Values {
 	fields.Set("username", username)
 	fields.Set("password", "demo-password")
 	return fields
+}
+
+// TestProviderErrorInTheTrail: the error a provider sends back is recorded
+// as its OAuth code when it is one, and otherwise only as a short,
+// printable form: a callback cannot write what it likes, at any length,
+// into the permanent trail or the log. The provider's description of the
+// error is never recorded.
+func TestProviderErrorInTheTrail(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	for _, tc := range []struct{ name, error, want string }{
+		{"a code", "access_denied", "provider returned error access_denied"},
+		{"long", strings.Repeat("A", 200_000), "provider returned an unknown error " + strings.Repeat("A", 40)},
+		{"unprintable", "bad\nline\u202e", `provider returned an unknown error bad?line?`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start, _, _ := ts.Portal.Store().AuditHead(ctx)
+			b := ts.newBrowser(t)
+			c := &http.Client{Jar: b.c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := c.Get(ts.PortalURL + "/auth/ofsted/login")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			loc, _ := url.Parse(resp.Header.Get("Location"))
+			q := url.Values{"state": {loc.Query().Get("state")}, "error": {tc.error}, "error_description": {"described by the provider"}}
+			resp, err = c.Get(ts.PortalURL + "/auth/ofsted/callback?" + q.Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("callback with an error: %d", resp.StatusCode)
+			}
+			recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: start, Action: "signin"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != 1 || recs[0].Outcome != "failure" {
+				t.Fatalf("records: %+v", recs)
+			}
+			d := recs[0].Detail
+			if len(d) > 200 || !strings.Contains(d, tc.want) || strings.Contains(d, "described") {
+				t.Errorf("the trail records the provider's error as %.300q (%d bytes), want %q and nothing more", d, len(d), tc.want)
+			}
+			if strings.Contains(ts.log.String(), strings.Repeat("A", 100)) {
+				t.Error("the provider's error went whole into the log")
+			}
+		})
+	}
 }
