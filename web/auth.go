@@ -124,13 +124,27 @@ func errSecondFactor(display string) *httpError {
 }
 
 // callback finishes sign-in. Whatever fails, no session survives it.
+//
+// A callback that ends no sign-in this browser started (no sign-in cookie,
+// or no entry with its state) is nobody's failed sign-in: a stale or
+// replayed link, or a request another site made the browser send (a link,
+// an image). It is refused with the same page, but it does not count
+// against the client address's failure limit (which would lock out
+// everyone behind that address), it leaves the browser's session alone (a
+// link would otherwise sign a person out), and it writes nothing to the
+// trail (the request log has it).
 func (s *Server) callback(c *gin.Context) {
 	ctx := c.Request.Context()
+	pl, ok := s.takePendingLogin(c, c.Query("state"))
+	if !ok {
+		s.fail(c, errSignInFailed)
+		return
+	}
 	if blocked, wait := s.signInFailures.blocked(c.ClientIP()); blocked {
 		s.tooMany(c, wait)
 		return
 	}
-	user, returnTo, err := s.finishSignIn(c)
+	user, err := s.finishSignIn(c, pl)
 	if err == nil {
 		// A new session id at sign-in: a token planted before is useless.
 		if err = s.sessions.RenewToken(ctx); err == nil {
@@ -145,7 +159,7 @@ func (s *Server) callback(c *gin.Context) {
 			return
 		}
 		s.log.Info("signed in", "request_id", requestID(c), "idp", user.idp, "user", user.userID)
-		c.Redirect(http.StatusSeeOther, returnTo)
+		c.Redirect(http.StatusSeeOther, pl.ReturnTo)
 		return
 	}
 	_ = s.sessions.Destroy(ctx)
@@ -174,73 +188,70 @@ type signedIn struct {
 	userID, idp, rawIDToken string
 }
 
-func (s *Server) finishSignIn(c *gin.Context) (signedIn, string, error) {
+// finishSignIn finishes the sign-in pl, which this browser started.
+func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error) {
 	ctx := c.Request.Context()
 	name := c.Param("idp")
 	p, ok := s.idps[name]
 	if !ok {
-		return signedIn{}, "", signInError{reason: "unknown identity provider"}
-	}
-	pl, ok := s.takePendingLogin(c, c.Query("state"))
-	if !ok {
-		return signedIn{}, "", signInError{reason: "unknown, used or expired state"}
+		return signedIn{}, signInError{reason: "unknown identity provider"}
 	}
 	// The provider is the one recorded when sign-in started, never one
 	// chosen by the callback URL or the token.
 	if pl.IdP != name {
-		return signedIn{}, "", signInError{reason: "callback for another identity provider"}
+		return signedIn{}, signInError{reason: "callback for another identity provider"}
 	}
 	if e := c.Query("error"); e != "" {
 		// error_description is the provider's prose: never recorded.
-		return signedIn{}, "", signInError{reason: providerError(e)}
+		return signedIn{}, signInError{reason: providerError(e)}
 	}
 	code := c.Query("code")
 	if code == "" {
-		return signedIn{}, "", signInError{reason: "no code"}
+		return signedIn{}, signInError{reason: "no code"}
 	}
 	d, err := p.ready(ctx)
 	if err != nil {
-		return signedIn{}, "", err
+		return signedIn{}, err
 	}
 	tok, err := d.oauth.Exchange(p.context(ctx), code, oauth2.VerifierOption(pl.Verifier))
 	if err != nil {
-		return signedIn{}, "", signInError{reason: "code exchange refused"}
+		return signedIn{}, signInError{reason: "code exchange refused"}
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		return signedIn{}, "", signInError{reason: "no id_token in token response"}
+		return signedIn{}, signInError{reason: "no id_token in token response"}
 	}
 	idt, err := d.verifier.Verify(ctx, raw)
 	if err != nil {
 		var expired *oidc.TokenExpiredError
 		if errors.As(err, &expired) {
-			return signedIn{}, "", signInError{reason: "id_token expired"}
+			return signedIn{}, signInError{reason: "id_token expired"}
 		}
-		return signedIn{}, "", signInError{reason: "id_token did not verify"}
+		return signedIn{}, signInError{reason: "id_token did not verify"}
 	}
 	// go-oidc leaves the nonce to us.
 	if idt.Nonce == "" || !constantTimeEqual(idt.Nonce, pl.Nonce) {
-		return signedIn{}, "", signInError{reason: "nonce mismatch"}
+		return signedIn{}, signInError{reason: "nonce mismatch"}
 	}
 	var claims map[string]any
 	if err := idt.Claims(&claims); err != nil {
-		return signedIn{}, "", signInError{reason: "unreadable claims"}
+		return signedIn{}, signInError{reason: "unreadable claims"}
 	}
 	if err := checkFactors(p.cfg, claims); err != nil {
-		return signedIn{}, "", err
+		return signedIn{}, err
 	}
 	id, verdict := identityFrom(p.cfg, idt.Issuer, idt.Subject, claims)
 	if id.Email == "" || id.Name == "" {
 		// Many providers give email and name in userinfo only.
 		if err := s.addUserinfo(ctx, p, d, tok, &id, verdict); err != nil {
-			return signedIn{}, "", err
+			return signedIn{}, err
 		}
 	}
 	a, err := s.svc.SignIn(ctx, s.requestActor(c), id)
 	if err != nil {
-		return signedIn{}, "", err
+		return signedIn{}, err
 	}
-	return signedIn{userID: a.UserID, idp: name, rawIDToken: raw}, pl.ReturnTo, nil
+	return signedIn{userID: a.UserID, idp: name, rawIDToken: raw}, nil
 }
 
 // logout ends the session here, then at the provider as its LOGOUT setting

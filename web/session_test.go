@@ -9,10 +9,13 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // sessionCookie is the browser's session cookie for the portal.
@@ -289,30 +292,99 @@ func TestSignInRateLimits(t *testing.T) {
 	}
 	expect429(get("/auth/ofsted/login"))
 
-	// Failures: a limit of their own, which then also stops new starts.
+	// Failures (sign-ins this browser started, that then failed): a limit
+	// of their own, which then also stops new starts.
 	ts2 := startStackWith(t, map[string]string{"PORTAL_SIGNIN_RATE": "100/1m", "PORTAL_SIGNIN_FAILURE_RATE": "3/10m"})
-	for i := range 3 {
-		resp, err := noFollow.Get(ts2.PortalURL + "/auth/ofsted/callback?state=forged&code=x")
+	// Four sign-ins started in four browsers behind one address.
+	type started struct {
+		c     *http.Client
+		state string
+	}
+	var attempts []started
+	for range 4 {
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar, CheckRedirect: noFollow.CheckRedirect}
+		resp, err := c.Get(ts2.PortalURL + "/auth/ofsted/login")
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized {
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		attempts = append(attempts, started{c, loc.Query().Get("state")})
+	}
+	failedSignIn := func(a started) (*http.Response, string) {
+		resp, err := a.c.Get(ts2.PortalURL + "/auth/ofsted/callback?state=" + url.QueryEscape(a.state) + "&code=x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	for i := range 3 {
+		if resp, _ := failedSignIn(attempts[i]); resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("failure %d: %d", i, resp.StatusCode)
 		}
 	}
-	resp, err := noFollow.Get(ts2.PortalURL + "/auth/ofsted/callback?state=forged&code=x")
+	expect429(failedSignIn(attempts[3]))
+	resp, err := noFollow.Get(ts2.PortalURL + "/auth/cafcass/login")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	expect429(resp, string(b))
-	resp, err = noFollow.Get(ts2.PortalURL + "/auth/cafcass/login")
+}
+
+// TestCallbackWithoutSignIn: a callback that ends no sign-in this browser
+// started (another site's link or image, a stale or replayed link) is
+// nobody's failed sign-in: it does not count against the address's limit
+// (which would lock out everyone behind it), does not end the session the
+// browser has, and writes nothing to the trail.
+func TestCallbackWithoutSignIn(t *testing.T) {
+	ts := startStackWith(t, map[string]string{"PORTAL_SIGNIN_FAILURE_RATE": "3/15m"})
+	ctx := context.Background()
+	start, _, _ := ts.Portal.Store().AuditHead(ctx)
+	// A colleague behind the same address is signing in.
+	colleague := ts.newBrowser(t)
+	resp := colleague.get("/auth/ofsted/login")
+	page := readAll(t, resp)
+	loginURL := resp.Request.URL
+	signedIn := ts.signIn(t, "cafcass", "coordinator@cafcass.example")
+	noFollow := &http.Client{Jar: signedIn.c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for i := range 10 {
+		for _, c := range []*http.Client{http.DefaultClient, noFollow} {
+			req, _ := http.NewRequest(http.MethodGet, ts.PortalURL+"/auth/ofsted/callback?state=forged&code=x", nil)
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("callback %d from another site: %d", i, resp.StatusCode)
+			}
+		}
+	}
+	resp = colleague.submitLogin(loginURL, page, "lead@ofsted.example", "demo-password")
+	body := readAll(t, resp)
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/visits" {
+		t.Errorf("after callbacks from another site, a sign-in from the same address ended at %s with %d: %.200s", resp.Request.URL.Path, resp.StatusCode, body)
+	}
+	if r := signedIn.get("/api/v1/me"); r.StatusCode != http.StatusOK {
+		t.Errorf("a callback from another site ended the session: /me answered %d", r.StatusCode)
+	}
+	recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: start, Action: "signin"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	expect429(resp, string(b))
+	var failures int
+	for _, r := range recs {
+		if r.Outcome == "failure" {
+			failures++
+		}
+	}
+	if failures != 0 {
+		t.Errorf("callbacks from another site wrote %d sign-in failures to the trail", failures)
+	}
 }

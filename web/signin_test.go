@@ -153,13 +153,18 @@ func TestSignInRefusals(t *testing.T) {
 		}
 		before := sessions()
 		// The same callback again, from the signed-in browser and from a
-		// fresh one: both refused.
+		// fresh one: both refused. Neither ends a sign-in this browser
+		// started, so the session the replay arrived with is left alone (a
+		// link from another site must not sign anyone out).
 		expectRefused(t, callback(t, b, cb))
 		other := ts.newBrowser(t)
 		other.c.CheckRedirect = b.c.CheckRedirect
 		expectRefused(t, callback(t, other, cb))
-		if n := sessions(); n != before-1 {
-			t.Fatalf("sessions %d -> %d: the refused replay must end the session it arrived with", before, n)
+		if n := sessions(); n != before {
+			t.Fatalf("sessions %d -> %d: a refused replay must neither make nor end a session", before, n)
+		}
+		if r := b.get("/api/v1/me"); r.StatusCode != http.StatusOK {
+			t.Fatalf("after a refused replay the signed-in browser's /me answered %d", r.StatusCode)
 		}
 		// A new sign-in's own state with the old code: the provider refuses
 		// the code.
