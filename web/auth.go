@@ -258,20 +258,23 @@ func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error)
 // says: RP-initiated logout with id_token_hint (and the post-logout address
 // unless no-redirect), or the portal's session only (local), which the
 // start page then says.
+//
+// Ending the session is the safe direction: it is ended first, whatever
+// then happens to the record of it (a failed record is logged).
 func (s *Server) logout(c *gin.Context) {
 	ctx := c.Request.Context()
 	idpName := s.sessions.GetString(ctx, sessIdP)
 	rawID := s.openIDToken(ctx)
 	uid := s.sessions.GetString(ctx, portal.SessionUserKey)
-	if a, err := s.actorOf(c); err == nil {
-		if err := s.svc.RecordSignOut(ctx, a); err != nil {
-			s.fail(c, err)
-			return
-		}
-	}
+	a, aerr := s.actorOf(c)
 	if err := s.sessions.Destroy(ctx); err != nil {
 		s.fail(c, err)
 		return
+	}
+	if uid != "" && aerr == nil {
+		if err := s.svc.RecordSignOut(ctx, a); err != nil {
+			s.log.Error("audit sign-out", "request_id", requestID(c), "user", uid, "err", err)
+		}
 	}
 	if uid != "" {
 		s.log.Info("signed out", "request_id", requestID(c), "user", uid)

@@ -388,3 +388,34 @@ func TestCallbackWithoutSignIn(t *testing.T) {
 		t.Errorf("callbacks from another site wrote %d sign-in failures to the trail", failures)
 	}
 }
+
+// TestSignOutEndsSessionWhenAuditFails: a person who signs out is signed
+// out even when the record of it cannot be written; the failure is logged.
+func TestSignOutEndsSessionWhenAuditFails(t *testing.T) {
+	ts := startStack(t)
+	b := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	db := ts.Portal.Store().DB()
+	refuse := []string{`CREATE TRIGGER signout_refused BEFORE INSERT ON audit WHEN NEW.action = 'signout' BEGIN SELECT RAISE(ABORT, 'sign-out records refused by the test'); END`}
+	if db.Postgres() {
+		refuse = []string{
+			`CREATE FUNCTION signout_refused() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'sign-out records refused by the test'; END $$`,
+			`CREATE TRIGGER signout_refused BEFORE INSERT ON audit FOR EACH ROW WHEN (NEW.action = 'signout') EXECUTE FUNCTION signout_refused()`,
+		}
+	}
+	for _, q := range refuse {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp := b.signOut()
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
+		t.Errorf("sign-out without its record ended at %s with %d", resp.Request.URL, resp.StatusCode)
+	}
+	if r := b.get("/api/v1/me"); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("after signing out without its record /me answered %d: the session was not ended", r.StatusCode)
+	}
+	if !strings.Contains(ts.log.String(), "sign-out records refused by the test") {
+		t.Fatal("the failed sign-out record was not logged")
+	}
+}
