@@ -3,8 +3,10 @@ package portal
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // The web door verifies a person with their identity provider; the domain
@@ -82,4 +84,48 @@ func (s *Service) RecordSignOut(ctx context.Context, a Actor) error {
 	rec := s.actorRec(a, "signout", "", "success", nil)
 	rec.Role = ""
 	return s.store.Audit(ctx, rec)
+}
+
+// EndedSignOut is a sign-out that arrives for a session the idle timeout
+// has just ended (the page's own sign-out, a little late, or a request
+// that was on its way): while the ended session is still held (until the
+// janitor sweeps it), it is taken, the sign-out is recorded in place of
+// its expiry, and its values (the provider, the sealed ID token) are
+// returned so that the sign-out can end the provider's session too. The
+// token is as the session store keys it. found is false when no ended
+// session is held under it.
+func (s *Service) EndedSignOut(ctx context.Context, from Actor, token string) (values map[string]any, found bool, err error) {
+	var rec []store.AuditRecord
+	data, found, err := s.store.Sessions(time.Now).TakeEnded(ctx, token, func(data []byte) []store.AuditRecord {
+		rec = s.endedSignOutRecords(ctx, from, data)
+		return rec
+	})
+	if err != nil || !found {
+		return nil, false, err
+	}
+	_, values, err = SessionCodec{}.Decode(data)
+	if err != nil {
+		return nil, true, nil
+	}
+	return values, true, nil
+}
+
+// endedSignOutRecords records the sign-out of an ended session: by its
+// person, from the request, saying that the session had already expired.
+func (s *Service) endedSignOutRecords(ctx context.Context, from Actor, data []byte) []store.AuditRecord {
+	_, values, err := SessionCodec{}.Decode(data)
+	if err != nil {
+		return nil
+	}
+	uid, _ := values[SessionUserKey].(string)
+	if uid == "" {
+		return nil
+	}
+	a, err := s.User(ctx, uid, from)
+	if err != nil || !a.SignedIn() {
+		return nil
+	}
+	rec := s.actorRec(a, "signout", "", "success", map[string]any{"session": "expired"})
+	rec.Role = ""
+	return []store.AuditRecord{rec}
 }

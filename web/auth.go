@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -260,7 +262,11 @@ func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error)
 // start page then says.
 //
 // Ending the session is the safe direction: it is ended first, whatever
-// then happens to the record of it (a failed record is logged).
+// then happens to the record of it (a failed record is logged). A
+// sign-out for a session the idle timeout has just ended (the page's own
+// sign-out is timed to arrive before, but a request can be slow) still
+// ends the provider's session and is recorded, while the ended session is
+// held (portal.Service.EndedSignOut).
 func (s *Server) logout(c *gin.Context) {
 	ctx := c.Request.Context()
 	idpName := s.sessions.GetString(ctx, sessIdP)
@@ -271,7 +277,9 @@ func (s *Server) logout(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if uid != "" && aerr == nil {
+	if uid == "" {
+		idpName, rawID, uid = s.endedSignOut(c)
+	} else if aerr == nil {
 		if err := s.svc.RecordSignOut(ctx, a); err != nil {
 			s.log.Error("audit sign-out", "request_id", requestID(c), "user", uid, "err", err)
 		}
@@ -285,6 +293,39 @@ func (s *Server) logout(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, s.signOutTarget(ctx, p, rawID))
+}
+
+// endedSignOut takes the session the browser's cookie names if it has
+// just ended, recording the sign-out, and returns what the sign-out needs
+// of it.
+func (s *Server) endedSignOut(c *gin.Context) (idpName, rawID, uid string) {
+	ck, err := c.Request.Cookie(s.sessions.Cookie.Name)
+	if err != nil || ck.Value == "" {
+		return "", "", ""
+	}
+	values, found, err := s.svc.EndedSignOut(c.Request.Context(), s.requestActor(c), storeToken(ck.Value))
+	if err != nil {
+		s.log.Error("sign-out of an ended session", "request_id", requestID(c), "err", err)
+		return "", "", ""
+	}
+	if !found {
+		return "", "", ""
+	}
+	idpName, _ = values[sessIdP].(string)
+	uid, _ = values[portal.SessionUserKey].(string)
+	if sealed, ok := values[sessIDToken].([]byte); ok {
+		if raw, err := s.idTokenBox.Open(sealed, idTokenContext); err == nil {
+			rawID = string(raw)
+		}
+	}
+	return idpName, rawID, uid
+}
+
+// storeToken is a session token as the session store keys it: scs hashes
+// tokens (HashTokenInStore) this way.
+func storeToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // signOutTarget is where the browser goes after the portal's session ended.

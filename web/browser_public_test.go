@@ -7,10 +7,12 @@ import (
 	"image/color"
 	"image/png"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // TestBrowserFindingFiles runs web/tests/public.mjs in Chromium against a
@@ -64,5 +66,15 @@ func TestBrowserFindingFiles(t *testing.T) {
 	t.Logf("public pages output:\n%s", out)
 	if err != nil {
 		t.Fatalf("browser test of finding files and the public pages failed: %v", err)
+	}
+	// The page's own sign-out, when time ran out, reached the session
+	// before the server ended it: a sign-out of a live session, so it
+	// went on to the provider's end-session too.
+	recs, err := short.Portal.Store().AuditRecords(ctx, store.AuditFilter{Action: "signout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].ActorEmail != "lead@ofsted.example" || strings.Contains(recs[0].Detail, "expired") {
+		t.Errorf("the sign-out when time ran out: %+v, want one of a session not yet ended", recs)
 	}
 }

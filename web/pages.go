@@ -16,9 +16,11 @@ type pageData struct {
 	Dev   bool
 	Nav   string // the active navigation item
 	Error bool   // the page reports an error (the title says so)
-	// IdleSeconds is the session's idle timeout, for the warning before it
-	// ends (static/timeout.mjs).
+	// IdleSeconds is the session's idle timeout, and SessionLeft how long
+	// the server holds the session from when the page was made, in
+	// milliseconds, for the warning before it ends (static/timeout.mjs).
 	IdleSeconds int
+	SessionLeft int64
 	Page        any
 	Form        *form  // the form shown again with what is wrong (never nil)
 	Flash       string // the success to confirm (post/redirect/get)
@@ -58,6 +60,7 @@ func (s *Server) renderStatus(c *gin.Context, status int, name string, data any)
 			u := acc.Actor
 			pd.User = &u
 			pd.IdleSeconds = int(s.cfg.SessionIdle / time.Second)
+			pd.SessionLeft = s.sessionLeft(c).Milliseconds()
 		}
 	}
 	c.Header("Content-Type", "text/html; charset=utf-8")

@@ -64,6 +64,9 @@ type sessionWriter struct {
 	ctx    context.Context
 	saved  bool
 	create bool // the commit creates the session (sign-in)
+	// expiry is the deadline the store holds for the session, as loaded
+	// and then as committed (store.TrackExpiry).
+	expiry time.Time
 }
 
 type sessionWriterKey struct{}
@@ -77,13 +80,13 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 		if c, err := r.Cookie(s.sessions.Cookie.Name); err == nil {
 			token = c.Value
 		}
-		ctx, err := s.sessions.Load(r.Context(), token)
+		sw := &sessionWriter{ResponseWriter: w, s: s}
+		ctx, err := s.sessions.Load(store.TrackExpiry(r.Context(), &sw.expiry), token)
 		if err != nil {
 			s.log.Error("load session", "err", err)
 			http.Error(w, errInternal.msg, http.StatusInternalServerError)
 			return
 		}
-		sw := &sessionWriter{ResponseWriter: w, s: s}
 		sw.ctx = context.WithValue(ctx, sessionWriterKey{}, sw)
 		next.ServeHTTP(sw, r.WithContext(sw.ctx))
 		if !sw.saved {
@@ -157,6 +160,24 @@ func (s *Server) saveNewSession(c *gin.Context) error {
 	}
 	sw.create = true
 	return sw.commit()
+}
+
+// sessionLeft saves the session now (its idle deadline moves, or is
+// written, as at any response start) and returns how long the store will
+// hold it from now: the time a page's warning counts down from. The store
+// writes an unchanged session's moved deadline at most once a minute, so
+// this can be up to a minute less than the idle timeout. It is 0 when no
+// session is held.
+func (s *Server) sessionLeft(c *gin.Context) time.Duration {
+	sw, ok := c.Request.Context().Value(sessionWriterKey{}).(*sessionWriter)
+	if !ok {
+		return 0
+	}
+	sw.save()
+	if sw.s.sessions.Status(sw.ctx) == scs.Destroyed {
+		return 0
+	}
+	return max(0, time.Until(sw.expiry))
 }
 
 // sealIDToken and openIDToken keep the ID token unreadable at rest; an ID

@@ -3,6 +3,8 @@ package web_test
 import (
 	"encoding/json"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,4 +53,59 @@ func TestStaySignedIn(t *testing.T) {
 	if resp := extend(b, "same-origin"); resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("extending an ended session: %d", resp.StatusCode)
 	}
+}
+
+// TestPagesKnowWhenTheSessionEnds: a page says how long the session has
+// left as the server will judge it (the deadline it holds, which an
+// unchanged session moves at most once a minute), so the page's warning
+// and its own sign-out come strictly before the server ends the session,
+// while the sign-out can still end the provider's session too. So does
+// "Stay signed in".
+func TestPagesKnowWhenTheSessionEnds(t *testing.T) {
+	ts := startStackWith(t, map[string]string{"PORTAL_SESSION_IDLE_TIMEOUT": "5s"})
+	b := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	stored := func() time.Time {
+		var expiry float64
+		if err := ts.Portal.Store().DB().QueryRow(`SELECT expiry FROM sessions`).Scan(&expiry); err != nil {
+			t.Fatal(err)
+		}
+		return time.Unix(0, int64(expiry*1e9))
+	}
+	check := func(what string, sent time.Time, left string) {
+		t.Helper()
+		ms, err := strconv.Atoi(left)
+		if err != nil {
+			t.Fatalf("%s does not say how long the session has left (%q): the page counts a whole idle timeout from when it loads, and the server ends the session %.1fs after the request",
+				what, left, stored().Sub(sent).Seconds())
+		}
+		ends, held := sent.Add(time.Duration(ms)*time.Millisecond), stored()
+		if !ends.Before(held) || ends.Before(held.Add(-time.Second)) {
+			t.Errorf("%s: the page's deadline is %s from the server's", what, ends.Sub(held))
+		}
+	}
+	// A page 1.5s after sign-in: the server does not write the deadline
+	// the request moved (less than a minute), so it still holds the one
+	// sign-in wrote.
+	time.Sleep(1500 * time.Millisecond)
+	sent := time.Now()
+	page := readAll(t, b.get("/visits"))
+	m := regexp.MustCompile(`data-session-left="([^"]*)"`).FindStringSubmatch(page)
+	m = append(m, "", "")
+	check("a page", sent, m[1])
+
+	time.Sleep(1500 * time.Millisecond)
+	req, _ := http.NewRequest("POST", b.base+"/session/extend", nil)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	sent = time.Now()
+	var out struct {
+		Left *int `json:"session_left_ms"`
+	}
+	if err := json.Unmarshal([]byte(readAll(t, b.do(req))), &out); err != nil {
+		t.Fatal(err)
+	}
+	left := ""
+	if out.Left != nil {
+		left = strconv.Itoa(*out.Left)
+	}
+	check("Stay signed in", sent, left)
 }

@@ -336,6 +336,37 @@ func TestSignInRateLimits(t *testing.T) {
 	expect429(resp, string(b))
 }
 
+// TestSignOutEndsSessionWhenAuditFails: a person who signs out is signed
+// out even when the record of it cannot be written; the failure is logged.
+func TestSignOutEndsSessionWhenAuditFails(t *testing.T) {
+	ts := startStack(t)
+	b := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	db := ts.Portal.Store().DB()
+	refuse := []string{`CREATE TRIGGER signout_refused BEFORE INSERT ON audit WHEN NEW.action = 'signout' BEGIN SELECT RAISE(ABORT, 'sign-out records refused by the test'); END`}
+	if db.Postgres() {
+		refuse = []string{
+			`CREATE FUNCTION signout_refused() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'sign-out records refused by the test'; END $$`,
+			`CREATE TRIGGER signout_refused BEFORE INSERT ON audit FOR EACH ROW WHEN (NEW.action = 'signout') EXECUTE FUNCTION signout_refused()`,
+		}
+	}
+	for _, q := range refuse {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp := b.signOut()
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
+		t.Errorf("sign-out without its record ended at %s with %d", resp.Request.URL, resp.StatusCode)
+	}
+	if r := b.get("/api/v1/me"); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("after signing out without its record /me answered %d: the session was not ended", r.StatusCode)
+	}
+	if !strings.Contains(ts.log.String(), "sign-out records refused by the test") {
+		t.Fatal("the failed sign-out record was not logged")
+	}
+}
+
 // TestCallbackWithoutSignIn: a callback that ends no sign-in this browser
 // started (another site's link or image, a stale or replayed link) is
 // nobody's failed sign-in: it does not count against the address's limit
@@ -389,33 +420,54 @@ func TestCallbackWithoutSignIn(t *testing.T) {
 	}
 }
 
-// TestSignOutEndsSessionWhenAuditFails: a person who signs out is signed
-// out even when the record of it cannot be written; the failure is logged.
-func TestSignOutEndsSessionWhenAuditFails(t *testing.T) {
-	ts := startStack(t)
+// TestSignOutAfterTheSessionEnded: a sign-out that arrives just after the
+// idle timeout ended the session (the page's own sign-out, a little late)
+// still ends the provider's session, and is recorded, while the ended
+// session is held.
+func TestSignOutAfterTheSessionEnded(t *testing.T) {
+	ts := startStackWith(t, map[string]string{"PORTAL_SESSION_IDLE_TIMEOUT": "2s"})
+	ctx := context.Background()
+	start, _, _ := ts.Portal.Store().AuditHead(ctx)
 	b := ts.signIn(t, "ofsted", "lead@ofsted.example")
-	db := ts.Portal.Store().DB()
-	refuse := []string{`CREATE TRIGGER signout_refused BEFORE INSERT ON audit WHEN NEW.action = 'signout' BEGIN SELECT RAISE(ABORT, 'sign-out records refused by the test'); END`}
-	if db.Postgres() {
-		refuse = []string{
-			`CREATE FUNCTION signout_refused() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'sign-out records refused by the test'; END $$`,
-			`CREATE TRIGGER signout_refused BEFORE INSERT ON audit FOR EACH ROW WHEN (NEW.action = 'signout') EXECUTE FUNCTION signout_refused()`,
-		}
-	}
-	for _, q := range refuse {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	resp := b.signOut()
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
-		t.Errorf("sign-out without its record ended at %s with %d", resp.Request.URL, resp.StatusCode)
-	}
+	time.Sleep(2500 * time.Millisecond)
 	if r := b.get("/api/v1/me"); r.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("after signing out without its record /me answered %d: the session was not ended", r.StatusCode)
+		t.Fatalf("after the idle timeout /me answered %d", r.StatusCode)
 	}
-	if !strings.Contains(ts.log.String(), "sign-out records refused by the test") {
-		t.Fatal("the failed sign-out record was not logged")
+	req, _ := http.NewRequest(http.MethodPost, b.base+"/auth/logout", nil)
+	req.Header.Set("Origin", b.base)
+	c := &http.Client{Jar: b.c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc.String(), ts.IdPURL+"/ofsted/") || loc.Query().Get("id_token_hint") == "" {
+		t.Errorf("a sign-out just after the session ended went to %q, not to the provider's end-session", loc)
+	}
+	recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, r := range recs {
+		if r.Action == "signout" || r.Action == "session.expired" {
+			actions = append(actions, r.Action+" "+r.ActorEmail)
+		}
+	}
+	if strings.Join(actions, ",") != "signout lead@ofsted.example" {
+		t.Errorf("records of the sign-out: %q, want one signout", actions)
+	}
+	if n := tableRows(t, ts)["sessions"]; n != 0 {
+		t.Errorf("%d sessions held after the sign-out", n)
+	}
+	// Once the session has gone, a sign-out has nothing to end.
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Location") != "/" {
+		t.Errorf("a second sign-out went to %q", resp.Header.Get("Location"))
 	}
 }

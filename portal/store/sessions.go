@@ -63,15 +63,38 @@ func isNewSession(ctx context.Context) bool {
 	return v
 }
 
+type expiryKey struct{}
+
+// TrackExpiry marks a context whose find and commit set *at to the expiry
+// the session's row holds once they are done: the deadline by which the
+// store judges the session, which an unchanged session moves only every
+// touchEvery (a page's warning counts down to it). It stays zero when no
+// session was found or written.
+func TrackExpiry(ctx context.Context, at *time.Time) context.Context {
+	return context.WithValue(ctx, expiryKey{}, at)
+}
+
+func trackExpiry(ctx context.Context, t time.Time) {
+	if at, ok := ctx.Value(expiryKey{}).(*time.Time); ok {
+		*at = t
+	}
+}
+
+func fromUnixFloat(f float64) time.Time {
+	return time.Unix(0, int64(f*1e9))
+}
+
 func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	var b []byte
-	err := s.db.QueryRowContext(ctx, `SELECT data FROM sessions WHERE token = ? AND expiry > ?`, token, unixFloat(s.now())).Scan(&b)
+	var expiry float64
+	err := s.db.QueryRowContext(ctx, `SELECT data, expiry FROM sessions WHERE token = ? AND expiry > ?`, token, unixFloat(s.now())).Scan(&b, &expiry)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("store: find session: %w", err)
 	}
+	trackExpiry(ctx, fromUnixFloat(expiry))
 	return b, true, nil
 }
 
@@ -99,6 +122,7 @@ func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, ex
 		return fmt.Errorf("store: commit session: %w", err)
 	}
 	s.written.Store(token, committed{sum, expiry})
+	trackExpiry(ctx, expiry)
 	return nil
 }
 
@@ -164,6 +188,40 @@ func (s *SessionStore) DeleteExpired(ctx context.Context, audit func(data []byte
 		}
 	}
 	return nil
+}
+
+// TakeEnded removes the session token if it has expired but is still
+// held (the janitor has not swept it yet), with the audit records audit
+// makes of its data, and returns the data; found is false when there was
+// no such session (live ones are left alone). A sign-out that arrives
+// just after the idle timeout uses it to end what the session started.
+// Only one of it and the janitor takes a session, and records it.
+func (s *SessionStore) TakeEnded(ctx context.Context, token string, audit func(data []byte) []AuditRecord) (data []byte, found bool, err error) {
+	st := &Store{db: s.db}
+	s.written.Delete(token)
+	err = st.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
+		err := tx.QueryRowContext(ctx, `SELECT data FROM sessions WHERE token = ? AND expiry <= ?`, token, unixFloat(s.now())).Scan(&data)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token = ? AND expiry <= ?`, token, unixFloat(s.now()))
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			data = nil
+			return nil, nil // the janitor took it
+		}
+		found = true
+		return audit(data), nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("store: take ended session: %w", err)
+	}
+	return data, found, nil
 }
 
 // Count returns the number of live sessions; tests use it to prove that a

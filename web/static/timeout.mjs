@@ -1,21 +1,42 @@
 // The warning before an idle session ends (GOV.UK timeout-warning pattern,
 // WCAG 2.2.1 Timing adjustable). The page carries the session's idle
-// timeout in seconds (data-idle-timeout on <body>, set only when signed
-// in); the session's clock starts again with every request, so this
-// page's clock starts when it loads. Before it runs out (2 minutes before,
-// or half the timeout when that is shorter) a modal dialog says when the
-// person will be signed out and offers to stay signed in, which asks the
-// portal to extend the session (POST /session/extend) without leaving the
-// page, so a half-typed form is kept. Focus moves into the dialog and back
-// to where it was when it closes; Escape stays signed in. At the end the
+// timeout in seconds and how long the server holds the session from when
+// it made the page, in milliseconds (data-idle-timeout and
+// data-session-left on <body>, set only when signed in). The server moves
+// an unchanged session's deadline at most once a minute, so the time left
+// can be less than the idle timeout: the page counts down from what the
+// server said, starting from when the browser asked for the page (before
+// the server measured it), and signs out a little before the end, so that
+// its sign-out reaches a session that still exists and can end the
+// provider's session too. Before it runs out (2 minutes before, or half
+// the timeout when that is shorter) a modal dialog says when the person
+// will be signed out and offers to stay signed in, which asks the portal
+// to extend the session (POST /session/extend) without leaving the page,
+// so a half-typed form is kept. Focus moves into the dialog and back to
+// where it was when it closes; Escape stays signed in. At the end the
 // page signs out.
 const idle = Number(document.body.dataset.idleTimeout)
-if (idle > 0 && typeof HTMLDialogElement === 'function') start(idle)
+const left = Number(document.body.dataset.sessionLeft)
+if (idle > 0 && left >= 0 && typeof HTMLDialogElement === 'function') start(idle, left)
 
-function start (idle) {
+// requested is when the browser asked for this page, by the wall clock
+// (which, unlike the page's own clock, goes on while a computer sleeps).
+function requested () {
+  const nav = performance.getEntriesByType ? performance.getEntriesByType('navigation')[0] : undefined
+  const start = nav && nav.requestStart > 0 ? nav.requestStart : 0
+  return Date.now() - (performance.now() - start)
+}
+
+// ends is the page's deadline: the server's, less the time a sign-out
+// may take to reach it.
+function ends (from, left) {
+  return from + left - Math.min(5000, left / 10)
+}
+
+function start (idle, left) {
   const lead = Math.min(120, Math.floor(idle / 2))
-  let deadline = Date.now() + idle * 1000
-  let warnTimer, tick, returnFocus
+  let deadline = ends(requested(), left)
+  let warnTimer, endTimer, tick, returnFocus, signingOut
   const dialog = build()
   document.body.append(dialog)
   const count = dialog.querySelector('#timeout-count')
@@ -23,18 +44,20 @@ function start (idle) {
 
   const schedule = () => {
     clearTimeout(warnTimer)
+    clearTimeout(endTimer)
     warnTimer = setTimeout(open, Math.max(0, deadline - Date.now() - lead * 1000))
+    endTimer = setTimeout(signOut, Math.max(0, deadline - Date.now()))
   }
   const words = (s) => s >= 60
     ? `${Math.ceil(s / 60)} minute${Math.ceil(s / 60) === 1 ? '' : 's'}`
     : `${s} second${s === 1 ? '' : 's'}`
   const update = () => {
-    const left = Math.max(0, Math.round((deadline - Date.now()) / 1000))
-    count.textContent = words(left)
+    const secs = Math.max(0, Math.ceil((deadline - Date.now()) / 1000))
+    count.textContent = words(secs)
     // Screen readers hear the time when the dialog opens and every 20
     // seconds, not every second.
-    if (left % 20 === 0 || !live.textContent) live.textContent = `For your security, we will sign you out in ${words(left)}.`
-    if (left === 0) signOut()
+    if (secs % 20 === 0 || !live.textContent) live.textContent = `For your security, we will sign you out in ${words(secs)}.`
+    if (Date.now() >= deadline) signOut()
   }
   function open () {
     returnFocus = document.activeElement
@@ -51,10 +74,11 @@ function start (idle) {
   }
   async function stay () {
     try {
+      const sent = Date.now()
       const res = await fetch('/session/extend', { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json' } })
       if (!res.ok) throw new Error(String(res.status))
       const body = await res.json()
-      deadline = Date.now() + (body.idle_timeout || idle) * 1000
+      deadline = ends(sent, body.session_left_ms >= 0 ? body.session_left_ms : (body.idle_timeout || idle) * 1000)
       close()
       schedule()
     } catch {
@@ -63,7 +87,10 @@ function start (idle) {
     }
   }
   function signOut () {
+    if (signingOut) return
+    signingOut = true
     clearInterval(tick)
+    clearTimeout(endTimer)
     dialog.querySelector('form').submit()
   }
   dialog.querySelector('#timeout-stay').addEventListener('click', stay)
