@@ -228,3 +228,51 @@ func TestEmailInvitationBindsFromItsIssuer(t *testing.T) {
 		t.Errorf("the invitation for %s was not bound: %+v", h.Issuer(), me.Visits)
 	}
 }
+
+// TestLateSignOutEndsHydraSession: Hydra keeps a sign-in session of its
+// own. A sign-out that arrives just after the portal's idle timeout ended
+// the session still goes through Hydra's end-session, so the next person
+// at the browser who presses Sign in is asked for a password, not signed
+// in as the last one.
+func TestLateSignOutEndsHydraSession(t *testing.T) {
+	h := startHydra(t)
+	ctx := context.Background()
+	portalAddr := freeAddr(t)
+	portalURL := "http://" + portalAddr
+	if err := h.CreateClient(ctx, hydra.Client{ID: "evidence-portal", Secret: "hydra-portal-secret",
+		RedirectURIs: []string{portalURL + "/auth/hydra/callback"}, PostLogoutRedirectURIs: []string{portalURL + "/"},
+		Scopes: []string{"openid", "email", "profile"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.AddUser(hydra.User{Username: "alice", Password: "alice-password", Subject: "hydra-alice", Email: "alice@cafcass.example", AMR: []string{"pwd"}})
+	env := map[string]string{
+		"PORTAL_IDPS":                "cafcass,ofsted,hydra",
+		"PORTAL_IDP_HYDRA_ISSUER":    h.Issuer(),
+		"PORTAL_IDP_HYDRA_CLIENT_ID": "evidence-portal", "PORTAL_IDP_HYDRA_CLIENT_SECRET": "hydra-portal-secret",
+		"PORTAL_IDP_HYDRA_DISPLAY_NAME": "Hydra", "PORTAL_IDP_HYDRA_ORGANISATION": portal.OrgProvider,
+		"PORTAL_SESSION_IDLE_TIMEOUT": "3s",
+	}
+	ts := startStackSetup(t, func(o *devstack.Options) { o.PortalAddr, o.Env = portalAddr, env })
+	b := ts.newBrowser(t)
+	resp := b.get("/auth/hydra/login")
+	page := readAll(t, resp)
+	resp = b.submitLogin(resp.Request.URL, page, "alice", "alice-password")
+	readAll(t, resp)
+	if resp.Request.URL.Path != "/visits" {
+		t.Fatalf("sign-in ended at %s", resp.Request.URL)
+	}
+	time.Sleep(3500 * time.Millisecond)
+	req, _ := http.NewRequest(http.MethodPost, b.base+"/auth/logout", nil)
+	req.Header.Set("Origin", b.base)
+	resp = b.do(req)
+	readAll(t, resp)
+	if resp.Request.URL.String() != portalURL+"/" {
+		t.Fatalf("the late sign-out ended at %s", resp.Request.URL)
+	}
+	resp = b.get("/auth/hydra/login")
+	readAll(t, resp)
+	if resp.Request.URL.Path == "/visits" {
+		me := decode[meResp](t, b.get("/api/v1/me"), http.StatusOK)
+		t.Fatalf("after the late sign-out, the next sign-in was %s without a password", me.Email)
+	}
+}
