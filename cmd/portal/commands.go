@@ -204,13 +204,13 @@ func adminMember(ctx context.Context, args []string) error {
 	visit := fs.String("visit", "", "the visit's reference, such as FV-2026-014")
 	var req portal.MemberRequest
 	fs.StringVar(&req.Email, "email", "", "the person's email address")
-	fs.StringVar(&req.Issuer, "issuer", "", "with --subject: the issuer URL of the person's identity provider")
+	fs.StringVar(&req.Issuer, "issuer", "", "the issuer URL of the person's identity provider: with --subject; with --email when several providers can sign in the role")
 	fs.StringVar(&req.Subject, "subject", "", "with --issuer: the person's subject at that provider")
 	fs.StringVar(&req.Role, "role", "", "the visit role: "+strings.Join(policy.Roles, ", "))
 	fs.StringVar(&req.ValidFrom, "valid-from", "", "optional: access opens (YYYY-MM-DD or RFC 3339)")
 	fs.StringVar(&req.ValidUntil, "valid-until", "", "optional: access closes (YYYY-MM-DD or RFC 3339)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal admin member --visit REF (--email E | --issuer URL --subject S) --role R\n\nAdds a member to a visit, or changes one, as the operator. Uses the PORTAL_* configuration.")
+		fmt.Fprintln(fs.Output(), "Usage: portal admin member --visit REF (--email E [--issuer URL] | --issuer URL --subject S) --role R\n\nAdds a member to a visit, or changes one, as the operator. Uses the PORTAL_* configuration.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
