@@ -76,7 +76,7 @@ func (s *Service) DeliverNotifications(ctx context.Context) (int, error) {
 		if state == store.NoteSent {
 			sent++
 		}
-		if err := s.store.FinishNotification(context.WithoutCancel(ctx), n.ID, s.noteHolder, state, why, attempted, next, s.now()); err != nil {
+		if err := s.store.FinishNotification(context.WithoutCancel(ctx), n.ID, s.noteHolder, state, why, n.Count, attempted, next, s.now()); err != nil {
 			errs = append(errs, err)
 		}
 	}

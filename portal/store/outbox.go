@@ -111,7 +111,14 @@ func enqueue(ctx context.Context, tx *Tx, now time.Time, outs ...Outgoing) error
 		count := max(o.Count, 1)
 		conflict := `DO NOTHING`
 		if o.Accumulate {
-			conflict = `DO UPDATE SET count = notifications.count + excluded.count WHERE notifications.state = 'pending'`
+			// An act of the period that lands once the row was sent (or
+			// given up) is told in a mail of its own: the row is pending
+			// again, counting only the acts not yet told.
+			conflict = `DO UPDATE SET count = CASE WHEN notifications.state = 'pending' THEN notifications.count + excluded.count ELSE excluded.count END,
+				attempts = CASE WHEN notifications.state = 'pending' THEN notifications.attempts ELSE 0 END,
+				next_attempt_at = CASE WHEN notifications.state = 'pending' THEN notifications.next_attempt_at ELSE excluded.next_attempt_at END,
+				last_error = CASE WHEN notifications.state = 'pending' THEN notifications.last_error ELSE NULL END,
+				sent_at = NULL, state = 'pending'`
 		}
 		for _, r := range to {
 			id, key := NewID(), ""
@@ -238,8 +245,10 @@ func (s *Store) PurgeNotifications(ctx context.Context, before time.Time) error 
 
 // FinishNotification records the outcome of holder's attempt: state sent,
 // skipped or failed is final; pending tries again at next. attempted says
-// whether the attempt counts (a notification held back does not).
-func (s *Store) FinishNotification(ctx context.Context, id, holder, state, lastErr string, attempted bool, next, now time.Time) error {
+// whether the attempt counts (a notification held back does not). told is
+// the count the attempt read at its claim: a digest that counted more acts
+// while it was sent stays pending with those alone, to be told next.
+func (s *Store) FinishNotification(ctx context.Context, id, holder, state, lastErr string, told int, attempted bool, next, now time.Time) error {
 	inc := 0
 	if attempted {
 		inc = 1
@@ -247,6 +256,14 @@ func (s *Store) FinishNotification(ctx context.Context, id, holder, state, lastE
 	var sent any
 	if state == NoteSent {
 		sent = formatTime(now)
+	}
+	if state == NoteSent {
+		// Counted meanwhile: the acts not told stay pending, due now.
+		if _, err := s.db.ExecContext(ctx, `UPDATE notifications SET count = count - ?, attempts = 0, next_attempt_at = ?,
+			claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ? AND state = 'pending' AND count > ?`,
+			told, formatTime(now), id, holder, told); err != nil {
+			return fmt.Errorf("store: finish notification: %w", err)
+		}
 	}
 	_, err := s.db.ExecContext(ctx, `UPDATE notifications SET state = ?, last_error = ?, attempts = attempts + ?, next_attempt_at = ?, sent_at = ?,
 		claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ?`,
