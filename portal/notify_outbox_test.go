@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/store"
@@ -188,5 +189,40 @@ func TestNotificationsOnceWithTwoWorkers(t *testing.T) {
 	slices.Sort(want)
 	if len(got) != n+2 || !slices.Equal(added, want) {
 		t.Fatalf("%d messages, members told %v; want %d and %v", len(got), added, n+2, want)
+	}
+}
+
+// TestLateDigestIsAMailOfItsOwn: an act counted into an hour's digest after
+// its mail went is told in a second mail, under a Message-ID of its own (a
+// mail client drops a message whose Message-ID it has already seen).
+func TestLateDigestIsAMailOfItsOwn(t *testing.T) {
+	d := startMailDomain(t)
+	ctx := context.Background()
+	box := &mailbox{d: d, seen: map[string]bool{}}
+	d.deliver()
+	box.fresh()
+	v := d.demo()
+	start := d.svc.Now().Truncate(time.Hour)
+	out := store.Outgoing{Kind: portal.NoteFilesArrived, VisitID: v.ID, To: store.Audience{Roles: []string{policy.RoleLeadInspector}},
+		Period: start.UTC().Format(time.RFC3339), Accumulate: true, Count: 1, Due: start.Add(time.Hour),
+		Data: map[string]string{"date": start.Add(time.Hour).Format(time.RFC3339)}}
+	digest := func() devstack.Mail {
+		t.Helper()
+		if err := d.svc.Store().Enqueue(ctx, d.svc.Now(), out); err != nil {
+			t.Fatal(err)
+		}
+		d.later(time.Hour)
+		if n := d.deliver(); n != 1 {
+			t.Fatalf("sent %d, want the digest", n)
+		}
+		got := box.fresh()
+		if len(got) != 1 {
+			t.Fatalf("%d messages, want the digest", len(got))
+		}
+		return got[0]
+	}
+	first, late := digest(), digest()
+	if first.MessageID == late.MessageID {
+		t.Errorf("the late act's mail has the first mail's Message-ID %s", first.MessageID)
 	}
 }

@@ -127,7 +127,7 @@ func (s *Service) deliver(ctx context.Context, n store.Notification) (state stri
 	if err != nil {
 		return store.NoteFailed, n.NextAt, true, err.Error()
 	}
-	err = s.mailer.Send(ctx, mail.Outgoing{To: r.Email, MessageID: "notification-" + n.ID, Date: s.now(), Rendered: out})
+	err = s.mailer.Send(ctx, mail.Outgoing{To: r.Email, MessageID: messageID(n), Date: s.now(), Rendered: out})
 	if err != nil {
 		return store.NotePending, time.Time{}, true, err.Error()
 	}
@@ -247,4 +247,13 @@ func (s *Service) startMail(ctx context.Context, loop func(time.Duration, func(c
 	}
 	s.log.Info("sending notifications", "smtp", s.cfg.Mail.SMTP.Host, "port", s.cfg.Mail.SMTP.Port, "tls", s.cfg.Mail.SMTP.TLS)
 	loop(s.cfg.Mail.Every, func(ctx context.Context) { s.DeliverNotifications(ctx) })
+}
+
+// messageID is the same for a mail sent again after a crash between
+// sending and marking (the row is claimed again as it was), and differs
+// for a row's next mail: a digest's late acts, told after its first mail,
+// are due from when they were counted, so a mail client that drops a
+// Message-ID it has seen does not drop them.
+func messageID(n store.Notification) string {
+	return "notification-" + n.ID + "." + strconv.FormatInt(n.NextAt.UnixMicro(), 36)
 }

@@ -116,7 +116,7 @@ func enqueue(ctx context.Context, tx *Tx, now time.Time, outs ...Outgoing) error
 			// again, counting only the acts not yet told.
 			conflict = `DO UPDATE SET count = CASE WHEN notifications.state = 'pending' THEN notifications.count + excluded.count ELSE excluded.count END,
 				attempts = CASE WHEN notifications.state = 'pending' THEN notifications.attempts ELSE 0 END,
-				next_attempt_at = CASE WHEN notifications.state = 'pending' THEN notifications.next_attempt_at ELSE excluded.next_attempt_at END,
+				next_attempt_at = CASE WHEN notifications.state = 'pending' THEN notifications.next_attempt_at ELSE excluded.created_at END,
 				last_error = CASE WHEN notifications.state = 'pending' THEN notifications.last_error ELSE NULL END,
 				sent_at = NULL, state = 'pending'`
 		}
