@@ -60,7 +60,15 @@ func TestUpgradeFromShippedSchema(t *testing.T) {
 	if err != nil || len(ms) != 2 {
 		t.Fatalf("members: %+v %v", ms, err)
 	}
-	// An email given in other case still binds (NOCASE kept).
+	// The shipped invitation by email names no issuer: it binds to nobody
+	// until the service, at start, gives it the only provider that can
+	// sign in its role. An email given in other case then still binds
+	// (NOCASE kept).
+	if n, err := s.SettleInvitations(ctx, []string{"lead_inspector"}, "https://ofsted.example", time.Now(), func(m Member) AuditRecord {
+		return AuditRecord{Time: time.Now(), ActorSubject: "system", Action: "member.changed", VisitID: m.VisitID, Object: m.ID, Outcome: "success", Detail: "{}"}
+	}); err != nil || n != 1 {
+		t.Fatalf("settling the shipped invitation: %d %v, want 1", n, err)
+	}
 	lead, err := s.SignIn(ctx, "https://ofsted.example", "sub-lead", "lead@ofsted.example", "Lead", []string{"lead_inspector"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
