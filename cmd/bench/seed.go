@@ -377,7 +377,7 @@ func (s *seeder) members(i int) []store.Member {
 			Subject: p.Subject, UserID: p.ID, CreatedAt: s.now, UpdatedAt: s.now})
 	}
 	if i%10 == 0 {
-		out = append(out, store.Member{ID: s.id(fmt.Sprintf("member-%d", i), 99), VisitID: s.visitID(i), Role: policy.RoleLeadInspector, Email: "lead@ofsted.example",
+		out = append(out, store.Member{ID: s.id(fmt.Sprintf("member-%d", i), 99), VisitID: s.visitID(i), Role: policy.RoleLeadInspector, Email: "lead@ofsted.example", Issuer: s.issuer("ofsted"),
 			CreatedAt: s.now, UpdatedAt: s.now})
 	}
 	return out

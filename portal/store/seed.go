@@ -61,7 +61,7 @@ func (s *Store) SeedUsers(ctx context.Context, users []User) error {
 }
 
 // SeedMembers inserts memberships. A member with a UserID is bound; one
-// with only an email binds at that person's next sign-in.
+// with only an email binds at that person's next sign-in from its Issuer.
 func (s *Store) SeedMembers(ctx context.Context, members []Member) error {
 	rows := make([][]any, len(members))
 	for i, m := range members {

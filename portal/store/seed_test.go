@@ -34,7 +34,7 @@ func TestSeedWritesWhatTheActsWrite(t *testing.T) {
 	}
 	members := []Member{
 		{ID: "m1", VisitID: "v1", Role: "lead_inspector", Issuer: "https://idp.example", Subject: "s1", UserID: "u1", CreatedAt: now, UpdatedAt: now},
-		{ID: "m2", VisitID: "v1", Role: "inspector", Email: "new@x.example", CreatedAt: now, UpdatedAt: now},
+		{ID: "m2", VisitID: "v1", Role: "inspector", Email: "new@x.example", Issuer: "https://idp.example", CreatedAt: now, UpdatedAt: now},
 	}
 	if err := s.SeedMembers(ctx, members); err != nil {
 		t.Fatal(err)
