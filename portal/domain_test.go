@@ -72,7 +72,7 @@ func startDomainWith(t *testing.T, opt func(*devstack.Options)) *domain {
 			t.Logf("the portal's log:\n%s", log.String())
 		}
 	})
-	o.MinIOBinary, o.Logger, o.PortalOptions = bin, portal.NewLogger(log, "warn"), []portal.Option{portal.WithClock(clock)}
+	o.MinIOBinary, o.Logger, o.PortalOptions = bin, portal.NewLogger(log, "warn"), append([]portal.Option{portal.WithClock(clock)}, o.PortalOptions...)
 	st, err := devstack.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
