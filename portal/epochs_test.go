@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
@@ -137,5 +138,96 @@ func TestDestroyedKeyUnrecoverableFromBackups(t *testing.T) {
 	}
 	if retired != 1 {
 		t.Fatalf("%d key.epoch_retired records for the epoch", retired)
+	}
+}
+
+// TestDestructionSupersedesTheEpochTheKeyWasDeletedFrom: a destruction
+// that stops after its first step (a crash, or a failure the sweep retries
+// later) can resume after the key epoch moved on, its key with it. The
+// epoch it supersedes, and the one its certificate names, is the one the
+// key was wrapped to when it was deleted: a backup taken in between
+// stops opening the key with the portal's keys once the certificate says
+// it is unrecoverable.
+func TestDestructionSupersedesTheEpochTheKeyWasDeletedFrom(t *testing.T) {
+	crash := true
+	d := startDomainWith(t, func(o *devstack.Options) {
+		o.PortalOptions = []portal.Option{portal.WithRetentionHook(func(step string) error {
+			if step == "destroying" && crash {
+				return errors.New("stopped after step a")
+			}
+			return nil
+		})}
+	})
+	ctx := context.Background()
+	st, bl := d.svc.Store(), d.svc.Blobs()
+	v := d.demo()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	master, err := crypto.LoadMasterKey(d.Config.MasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := d.publish(lead, v)
+	d.at(day.AddDate(0, 0, d.Config.RetentionDays))
+	d.svc.RunRetention(ctx) // gives the notice
+	if _, err := d.mustAccess(admin, policy.DestructionApprove).ApproveDestruction(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := d.svc.RunRetention(ctx); err == nil || len(ids) != 0 {
+		t.Fatalf("the destruction did not stop after step a: %v %v", ids, err)
+	}
+	des, err := st.GetDestruction(ctx, v.ID)
+	if err != nil || des.KeyEpoch == "" || !des.KeyDestroyedAt.IsZero() {
+		t.Fatalf("destruction after step a: %+v %v", des, err)
+	}
+	begun := des.KeyEpoch
+	// Meanwhile the epoch moves on (here an operator's rotation; another
+	// visit's destruction does the same), and every live key with it.
+	moved, _, err := d.svc.RotateKeyEpoch(ctx, "operator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup, err := st.WrappedKey(ctx, v.ID) // a backup taken now
+	if err != nil || backup.Epoch != moved.ID || moved.ID == begun {
+		t.Fatalf("after the rotation the key is wrapped to %q (rotated from %s to %s): %v", backup.Epoch, begun, moved.ID, err)
+	}
+	crash = false
+	if ids, err := d.svc.RunRetention(ctx); err != nil || len(ids) != 1 {
+		t.Fatalf("resumed destruction: %v %v", ids, err)
+	}
+	des, err = st.GetDestruction(ctx, v.ID)
+	if err != nil || des.CompletedAt.IsZero() {
+		t.Fatalf("destruction not complete: %+v %v", des, err)
+	}
+	if des.KeyEpoch != moved.ID {
+		t.Errorf("the destruction records epoch %s, but the key was deleted while wrapped to %s", des.KeyEpoch, moved.ID)
+	}
+	c, err := retention.Verify(des.Certificate, d.svc.SigningPublicKey())
+	if err != nil || c.KeyEpoch == nil {
+		t.Fatalf("certificate: %+v %v", c, err)
+	}
+	if c.KeyEpoch.ID != moved.ID || !c.KeyEpoch.UnrecoverableFromBackupsAfter.Equal(des.EpochRetireAfter.UTC()) {
+		t.Errorf("the certificate names epoch %s (unrecoverable after %s); the key was deleted while wrapped to %s (retire after %s)",
+			c.KeyEpoch.ID, c.KeyEpoch.UnrecoverableFromBackupsAfter, moved.ID, des.EpochRetireAfter)
+	}
+	if e, err := st.GetEpoch(ctx, moved.ID); err != nil || e.SupersededAt.IsZero() {
+		t.Errorf("the epoch the key was deleted from (%s) is still current: %v", moved.ID, err)
+	}
+	// Past the date the certificate states, once the janitor has run.
+	d.at(c.KeyEpoch.UnrecoverableFromBackupsAfter.AddDate(0, 0, 2))
+	d.svc.Sweep(ctx)
+	objs, err := bl.ReadAll(ctx, d.Config.KeyBucket, "epochs/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range objs {
+		e, err := master.UnwrapEpoch(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k, err := e.Unwrap(backup.Wrapped); err == nil && k.Fingerprint() == backup.Fingerprint {
+			t.Fatalf("at %s, after the certificate's %s, a backup taken before the key was deleted still opens it with the portal's keys",
+				d.svc.Now().Format(time.RFC3339), c.KeyEpoch.UnrecoverableFromBackupsAfter.Format(time.RFC3339))
+		}
 	}
 }

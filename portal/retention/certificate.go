@@ -52,8 +52,9 @@ type Certificate struct {
 	// of them when the destruction did not wait for the notice to run.
 	Notice   *CertNotice   `json:"notice,omitempty"`
 	Approval *CertApproval `json:"approval,omitempty"`
-	// v3: the key epoch the visit key was wrapped to (absent for a key
-	// wrapped to the master key directly, by an earlier version).
+	// v3: the key epoch the visit key was wrapped to when it was deleted
+	// (absent for a key wrapped to the master key directly, by an earlier
+	// version); any epoch it was wrapped to before was superseded earlier.
 	KeyEpoch *CertKeyEpoch `json:"key_epoch,omitempty"`
 	// v4: the files an administrator purged before destruction (their
 	// objects deleted then); never in Files. Empty, not absent, in v4.

@@ -201,7 +201,7 @@ func (s *Service) begin(ctx context.Context, v store.Visit) error {
 		return err
 	}
 	inv.VisitID, inv.Reference, inv.KeyFingerprint, inv.Files, inv.StartedAt = v.ID, v.Reference, k.Fingerprint, list, s.Now()
-	inv.KeyEpoch, inv.FilesVersion = k.Epoch, version
+	inv.KeyEpoch, inv.FilesVersion = k.Epoch, version // until DeleteKey records the one it deletes from
 	if err := s.Store.BeginDestruction(ctx, inv, s.audit(v.ID, "destruction.started", v.ID, map[string]any{
 		"files": len(files), "object_versions": inv.ObjectsAtStart, "segments_expected": inv.SegmentsExpected, "segments_missing": inv.SegmentsMissing})...); err != nil {
 		return err
@@ -250,6 +250,11 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 			return err
 		}
 		if err := s.step("key_destroyed"); err != nil {
+			return err
+		}
+		// DeleteKey recorded the epoch the key was wrapped to as it went,
+		// which the epoch may have moved past since step a.
+		if d, err = s.Store.GetDestruction(ctx, v.ID); err != nil {
 			return err
 		}
 	} else {

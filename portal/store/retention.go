@@ -579,17 +579,31 @@ func (s *Store) MarkEpochSuperseded(ctx context.Context, visitID string, at, ret
 // what is searched for) to prove later that no copy is left in the
 // database files. The step is not recorded until VerifyKeyGone has proved
 // it. It is a no-op when the row is already gone.
+//
+// The key epoch the key is wrapped to as it is deleted replaces the one
+// recorded when the destruction began: the key may have moved to a newer
+// epoch since (another destruction, a rotation, the janitor), and that
+// newer epoch is the one every later backup holds it under, so the one
+// to supersede and to name on the certificate. The row is read locked
+// (PostgreSQL: FOR UPDATE; SQLite's write transaction excludes every
+// other writer) so that what is probed and recorded is what is deleted,
+// not a wrapping a concurrent move has replaced.
 func (s *Store) DeleteKey(ctx context.Context, visitID string) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		var wrapped []byte
-		err := tx.QueryRowContext(ctx, `SELECT wrapped FROM visit_keys WHERE visit_id = ?`, visitID).Scan(&wrapped)
+		var epoch sql.NullString
+		lock := ""
+		if tx.h.pg {
+			lock = " FOR UPDATE"
+		}
+		err := tx.QueryRowContext(ctx, `SELECT wrapped, epoch FROM visit_keys WHERE visit_id = ?`+lock, visitID).Scan(&wrapped, &epoch)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE destructions SET key_probe = ? WHERE visit_id = ?`, keyProbe(wrapped), visitID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE destructions SET key_probe = ?, key_epoch = ? WHERE visit_id = ?`, keyProbe(wrapped), epoch, visitID); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM visit_keys WHERE visit_id = ?`, visitID)
