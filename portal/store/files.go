@@ -121,10 +121,40 @@ func (s *Store) EndUpload(ctx context.Context, fileID string, audit ...AuditReco
 }
 
 // FailUpload records that an upload failed (its record written with it):
-// its objects are being removed.
+// its objects are being removed. It fails with ErrUploadTaken, writing
+// nothing, when the upload is no longer being received: the janitor took
+// it (AbandonUpload) and recorded its failure.
 func (s *Store) FailUpload(ctx context.Context, fileID string, audit ...AuditRecord) error {
-	if err := s.exec(ctx, audit, `UPDATE pending_uploads SET kind = 'failed' WHERE file_id = ?`, fileID); err != nil {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		return execOne(ctx, tx, `UPDATE pending_uploads SET kind = 'failed' WHERE file_id = ? AND kind = 'upload'`, fileID)
+	}, audit...)
+	if errors.Is(err, ErrNotFound) {
+		return ErrUploadTaken
+	}
+	if err != nil {
 		return fmt.Errorf("store: fail upload: %w", err)
+	}
+	return nil
+}
+
+// AbandonUpload takes a plain upload untouched since before as cut off by
+// a crash, with its audit records, before its objects are removed: its
+// pending record is marked failed in one statement that finds it still
+// being received and still untouched, so that a live upload touching it
+// meanwhile keeps it, and an upload taken can no longer commit
+// (CommitFileWith): no file can come to need the objects being removed.
+// The record stays until they are gone (EndUpload), or for the janitor
+// should that fail. It fails with ErrConflict, changing nothing, when the
+// upload was touched since, committed or has failed.
+func (s *Store) AbandonUpload(ctx context.Context, fileID string, before time.Time, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		return execOne(ctx, tx, `UPDATE pending_uploads SET kind = 'failed' WHERE file_id = ? AND kind = 'upload' AND touched_at < ?`, fileID, formatTime(before))
+	}, audit...)
+	if errors.Is(err, ErrNotFound) {
+		return ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("store: abandon upload: %w", err)
 	}
 	return nil
 }
@@ -163,7 +193,9 @@ func (s *Store) StaleUploads(ctx context.Context, before time.Time) ([]PendingUp
 }
 
 // CommitFile makes an upload visible: the file row appears and the pending
-// record goes, in one transaction.
+// record goes, in one transaction. It fails with ErrUploadTaken, storing
+// nothing, unless the upload is still being received: one the janitor took
+// as cut off (AbandonUpload) or forgot has had its objects removed.
 func (s *Store) CommitFile(ctx context.Context, f File, audit ...AuditRecord) error {
 	return s.CommitFileWith(ctx, f, nil, true, nil, audit...)
 }
@@ -186,7 +218,13 @@ func (s *Store) CommitFileWith(ctx context.Context, f File, r *Receipt, mayRepla
 			}
 			audit = append(audit, recs...)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id = ?`, f.ID); err != nil {
+		// After the file's row, which keeps the file's name (the
+		// trigger file_names_upload_failed frees it otherwise).
+		err := execOne(ctx, tx, `DELETE FROM pending_uploads WHERE file_id = ? AND kind = 'upload'`, f.ID)
+		if errors.Is(err, ErrNotFound) {
+			return nil, ErrUploadTaken
+		}
+		if err != nil {
 			return nil, err
 		}
 		if r != nil {
@@ -194,6 +232,9 @@ func (s *Store) CommitFileWith(ctx context.Context, f File, r *Receipt, mayRepla
 		}
 		return audit, nil
 	})
+	if errors.Is(err, ErrUploadTaken) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("store: commit file: %w", err)
 	}

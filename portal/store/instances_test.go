@@ -165,3 +165,107 @@ func TestSessionExpiryRecordedOnce(t *testing.T) {
 		t.Fatalf("%d expiry records for %d sessions (%d distinct)", len(recs), n, len(seen))
 	}
 }
+
+// TestCommitNeedsItsPendingUpload: a file is committed only from an upload
+// still being received. One taken as cut off (marked failed, its objects
+// being removed) or forgotten (its objects removed) commits nothing: no
+// file, no receipt, no record.
+func TestCommitNeedsItsPendingUpload(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	u := visitV1(t, s, now)
+	taken := map[string]func(id string) error{
+		"failed":    func(id string) error { return s.FailUpload(ctx, id) },
+		"forgotten": func(id string) error { return s.EndUpload(ctx, id) },
+	}
+	for how, take := range taken {
+		id := "f-" + how
+		if err := s.BeginUpload(ctx, id, "v1", now); err != nil {
+			t.Fatal(err)
+		}
+		if err := take(id); err != nil {
+			t.Fatal(err)
+		}
+		rec := AuditRecord{Time: now, Action: "upload.completed", Object: id, VisitID: "v1", Outcome: "success", Detail: "{}"}
+		rc := &Receipt{ID: "r-" + id, VisitID: "v1", Kind: "upload", UploadOf: id, IssuedTo: u.ID, IssuedAt: now, SignedSealed: []byte("s")}
+		err := s.CommitFileWith(ctx, File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "s", Size: 7, SegmentSize: 1, Segments: 1,
+			UploadedBy: u.ID, UploadedAt: now}, rc, true, nil, rec)
+		if !errors.Is(err, ErrUploadTaken) {
+			t.Fatalf("commit of a %s upload: %v, want ErrUploadTaken", how, err)
+		}
+		if _, err := s.File(ctx, "v1", id); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a %s upload's file: %v, want none", how, err)
+		}
+		var n int
+		s.DB().QueryRow(`SELECT (SELECT COUNT(*) FROM receipts WHERE upload_of = ?) + (SELECT COUNT(*) FROM audit WHERE object = ? AND action = 'upload.completed')`, id, id).Scan(&n)
+		if n != 0 {
+			t.Fatalf("a %s upload left %d receipts and records", how, n)
+		}
+	}
+}
+
+// TestAbandonUploadOnlyWhileUntouched: the janitor takes an upload as cut
+// off only if it is still untouched, and still being received, when it
+// takes it: one touched since it was listed (its process is alive) or
+// committed is left alone, with no record; one taken is marked failed, its
+// record written with it, and no longer commits.
+func TestAbandonUploadOnlyWhileUntouched(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	u := visitV1(t, s, now)
+	before := now.Add(time.Minute)
+	rec := func(id string) AuditRecord {
+		return AuditRecord{Time: now, Action: "upload.failed", Object: id, VisitID: "v1", Outcome: "failure", Detail: `{"reason":"interrupted"}`}
+	}
+	file := func(id string) File {
+		return File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "s", Size: 7, SegmentSize: 1, Segments: 1, UploadedBy: u.ID, UploadedAt: now}
+	}
+	for _, id := range []string{"live", "done", "cut"} {
+		if err := s.BeginUpload(ctx, id, "v1", now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.TouchUploads(ctx, []string{"live"}, before.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitFile(ctx, file("done")); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"live", "done"} {
+		if err := s.AbandonUpload(ctx, id, before, rec(id)); !errors.Is(err, ErrConflict) {
+			t.Fatalf("abandoning the %s upload: %v, want ErrConflict", id, err)
+		}
+	}
+	if err := s.AbandonUpload(ctx, "cut", before, rec("cut")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AbandonUpload(ctx, "cut", before, rec("cut")); !errors.Is(err, ErrConflict) {
+		t.Fatalf("abandoning an upload twice: %v, want ErrConflict", err)
+	}
+	if err := s.CommitFile(ctx, file("cut")); !errors.Is(err, ErrUploadTaken) {
+		t.Fatalf("commit of an abandoned upload: %v, want ErrUploadTaken", err)
+	}
+	if err := s.FailUpload(ctx, "cut", rec("cut")); !errors.Is(err, ErrUploadTaken) {
+		t.Fatalf("the abandoned upload's own failure: %v, want ErrUploadTaken", err)
+	}
+	var failed []string
+	rows, err := s.DB().Query(`SELECT object FROM audit WHERE action = 'upload.failed' ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		failed = append(failed, id)
+	}
+	if len(failed) != 1 || failed[0] != "cut" {
+		t.Fatalf("failures recorded: %v, want the taken upload's once", failed)
+	}
+	stale, err := s.StaleUploads(ctx, before)
+	if err != nil || len(stale) != 1 || stale[0].FileID != "cut" || stale[0].Kind != PendingFailed {
+		t.Fatalf("the taken upload's objects are not pending removal: %+v %v", stale, err)
+	}
+}

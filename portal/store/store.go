@@ -32,6 +32,11 @@ var ErrConflict = errors.New("store: conflict")
 // stored in a visit whose destruction began. Handlers map it to 409.
 var ErrDestructionBegun = errors.New("store: destruction has begun")
 
+// ErrUploadTaken is returned when an upload is committed after its
+// pending record was taken from it (the janitor took it as cut off, and
+// its objects are being removed): no file is stored.
+var ErrUploadTaken = errors.New("store: the upload was taken as abandoned: its objects are being removed")
+
 // ErrOnHold is returned when a destruction would begin on a visit under
 // legal hold.
 var ErrOnHold = errors.New("store: visit under legal hold")
