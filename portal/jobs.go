@@ -93,7 +93,12 @@ const (
 	janitorEvery   = time.Minute
 )
 
-// heartbeat keeps the uploads this process is receiving alive.
+// heartbeat keeps the uploads this process is receiving alive. A touch
+// that fails, however long, does not stop them: whether an upload may
+// still commit is the database's to say, not this process's clock's. The
+// janitor takes one it finds stale (store.AbandonUpload), and its commit
+// then fails (store.ErrUploadTaken); one not taken still has every object
+// it stored, and commits.
 func (s *Service) heartbeat(ctx context.Context) {
 	if ids := s.evidence.InFlight(); len(ids) > 0 {
 		if err := s.dbErr(ctx, "janitor", s.store.TouchUploads(ctx, ids, s.now())); err != nil && ctx.Err() == nil {
@@ -103,7 +108,8 @@ func (s *Service) heartbeat(ctx context.Context) {
 }
 
 // interruptedUpload is the audit record of a plain upload cut off by a
-// crash, written when the janitor has removed what it stored.
+// crash, written when the janitor takes it, before it removes what it
+// stored.
 func (s *Service) interruptedUpload(p store.PendingUpload) store.AuditRecord {
 	rec := s.systemRec(p.VisitID, "upload.failed", p.FileID, map[string]any{"reason": "interrupted"})
 	rec.Outcome = "failure"

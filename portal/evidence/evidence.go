@@ -155,7 +155,8 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 			case ctx.Err() != nil:
 				reason = "cancelled"
 			}
-			if aerr := s.Store.FailUpload(context.WithoutCancel(ctx), fileID, u.audit("upload.failed", "failure", fileID, map[string]any{"reason": reason})...); aerr != nil {
+			// An upload the janitor took has its failure recorded already.
+			if aerr := s.Store.FailUpload(context.WithoutCancel(ctx), fileID, u.audit("upload.failed", "failure", fileID, map[string]any{"reason": reason})...); aerr != nil && !errors.Is(aerr, store.ErrUploadTaken) {
 				s.Log.ErrorContext(ctx, "audit failed upload", "file", fileID, "err", aerr)
 			}
 			s.discard(ctx, u.Visit, fileID, written)
@@ -348,9 +349,12 @@ func (s *Service) Delete(ctx context.Context, v store.Visit, fileID string, audi
 // Sweep removes the objects of uploads whose process is gone (a crash, no
 // heartbeat for longer than idle), of failed uploads and of deletions that
 // did not finish; the pending record goes only when nothing is left. An
-// upload a crash cut off gets its upload.failed record then.
+// upload taken as cut off is taken first, with its upload.failed record
+// (store.AbandonUpload): its objects are removed only if it was still
+// untouched then, and it can no longer commit a file that needs them.
 func (s *Service) Sweep(ctx context.Context, idle time.Duration) error {
-	stale, err := s.Store.StaleUploads(ctx, s.Now().Add(-idle))
+	before := s.Now().Add(-idle)
+	stale, err := s.Store.StaleUploads(ctx, before)
 	if err != nil {
 		return err
 	}
@@ -361,6 +365,20 @@ func (s *Service) Sweep(ctx context.Context, idle time.Duration) error {
 			errs = append(errs, err)
 			continue
 		}
+		if p.Kind == store.PendingReceiving {
+			var audit []store.AuditRecord
+			if s.Interrupted != nil {
+				audit = append(audit, s.Interrupted(p))
+			}
+			err := s.Store.AbandonUpload(ctx, p.FileID, before, audit...)
+			if errors.Is(err, store.ErrConflict) {
+				continue // touched, committed or failed since it was listed
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
 		if err := s.remove(ctx, v, p.FileID, nil); err != nil {
 			errs = append(errs, err)
 			continue
@@ -370,11 +388,7 @@ func (s *Service) Sweep(ctx context.Context, idle time.Duration) error {
 			s.Store.TouchUpload(ctx, p.FileID, s.Now()) // look again next time
 			continue
 		}
-		var audit []store.AuditRecord
-		if p.Kind == store.PendingReceiving && s.Interrupted != nil {
-			audit = append(audit, s.Interrupted(p))
-		}
-		if err := s.Store.EndUpload(ctx, p.FileID, audit...); err != nil {
+		if err := s.Store.EndUpload(ctx, p.FileID); err != nil {
 			errs = append(errs, err)
 		}
 	}
