@@ -76,6 +76,8 @@ func toHTTPError(err error) *httpError {
 		return &httpError{http.StatusInternalServerError, "corrupt", "This file is damaged in storage and cannot be downloaded. The portal team has been told. Ask the provider to upload it again."}
 	case errors.Is(err, evidence.ErrTooLarge):
 		return &httpError{http.StatusRequestEntityTooLarge, "too_large", "The file is larger than the portal's limit."}
+	case errors.Is(err, store.ErrUploadTaken):
+		return &httpError{http.StatusServiceUnavailable, "upload_stopped", "The upload stalled for too long and was stopped. Nothing was kept: upload it again."}
 	case errors.Is(err, evidence.ErrShortBody):
 		return badRequest("The upload ended before all of the file arrived. Nothing was kept: upload it again.")
 	}
