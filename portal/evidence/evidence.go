@@ -385,7 +385,7 @@ func (s *Service) Sweep(ctx context.Context, idle time.Duration) error {
 		}
 		if left, err := s.Blobs.Versions(ctx, v.Bucket, FilePrefix(p.FileID)); err != nil || len(left) > 0 {
 			errs = append(errs, errors.Join(err, fmt.Errorf("evidence: %d objects of %s still there", len(left), p.FileID)))
-			s.Store.TouchUpload(ctx, p.FileID, s.Now()) // look again next time
+			s.Store.TouchFailed(ctx, p.FileID, s.Now()) // look again next time
 			continue
 		}
 		if err := s.Store.EndUpload(ctx, p.FileID); err != nil {

@@ -102,10 +102,25 @@ func (s *Store) BeginNamedUpload(ctx context.Context, fileID, visitID, item stri
 	return nil
 }
 
-// TouchUpload marks a pending upload as still alive.
+// TouchUpload marks a pending upload as still alive: ErrUploadTaken once
+// the janitor has taken it as abandoned.
 func (s *Store) TouchUpload(ctx context.Context, fileID string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE pending_uploads SET touched_at = ? WHERE file_id = ?`, formatTime(now), fileID)
+	res, err := s.db.ExecContext(ctx, `UPDATE pending_uploads SET touched_at = ? WHERE file_id = ? AND kind = 'upload'`, formatTime(now), fileID)
 	if err != nil {
+		return fmt.Errorf("store: touch upload: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		// Taken by the janitor (or gone): the upload stops here, rather
+		// than write segments nothing would remove.
+		return ErrUploadTaken
+	}
+	return nil
+}
+
+// TouchFailed puts off the janitor's next look at a failed upload's
+// objects.
+func (s *Store) TouchFailed(ctx context.Context, fileID string, now time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE pending_uploads SET touched_at = ? WHERE file_id = ?`, formatTime(now), fileID); err != nil {
 		return fmt.Errorf("store: touch upload: %w", err)
 	}
 	return nil

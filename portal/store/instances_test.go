@@ -250,6 +250,13 @@ func TestAbandonUploadOnlyWhileUntouched(t *testing.T) {
 	if err := s.FailUpload(ctx, "cut", rec("cut")); !errors.Is(err, ErrUploadTaken) {
 		t.Fatalf("the abandoned upload's own failure: %v, want ErrUploadTaken", err)
 	}
+	// Its next segment's touch stops it: nothing more is written for it.
+	if err := s.TouchUpload(ctx, "cut", before.Add(time.Minute)); !errors.Is(err, ErrUploadTaken) {
+		t.Fatalf("a segment's touch of an abandoned upload: %v, want ErrUploadTaken", err)
+	}
+	if err := s.TouchUpload(ctx, "live", before.Add(time.Minute)); err != nil {
+		t.Fatalf("a segment's touch of a live upload: %v", err)
+	}
 	var failed []string
 	rows, err := s.DB().Query(`SELECT object FROM audit WHERE action = 'upload.failed' ORDER BY seq`)
 	if err != nil {
