@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"html"
+	"maps"
 	"net/http"
 	"os"
 	"strings"
@@ -55,13 +56,6 @@ func startHydra(t *testing.T) *hydra.Hydra {
 func TestSignInThroughHydra(t *testing.T) {
 	h := startHydra(t)
 	ctx := context.Background()
-	portalAddr := freeAddr(t)
-	portalURL := "http://" + portalAddr
-	if err := h.CreateClient(ctx, hydra.Client{ID: "evidence-portal", Secret: "hydra-portal-secret",
-		RedirectURIs: []string{portalURL + "/auth/hydra/callback"}, PostLogoutRedirectURIs: []string{portalURL + "/"},
-		Scopes: []string{"openid", "email", "profile"}, NoEmailInIDToken: true}); err != nil {
-		t.Fatal(err)
-	}
 	for _, u := range []hydra.User{
 		{Username: "alice", Password: "alice-password", Subject: "hydra-alice", Email: "alice@cafcass.example", Name: "Alice Example", AMR: []string{"pwd", "mfa"}},
 		{Username: "bob", Password: "bob-password", Subject: "hydra-bob", Email: "bob@cafcass.example", AMR: []string{"pwd", "mfa"}},
@@ -71,14 +65,7 @@ func TestSignInThroughHydra(t *testing.T) {
 		h.AddUser(u)
 	}
 	h.RefuseConsent("bob")
-	env := map[string]string{
-		"PORTAL_IDPS":                "cafcass,ofsted,hydra",
-		"PORTAL_IDP_HYDRA_ISSUER":    h.Issuer(),
-		"PORTAL_IDP_HYDRA_CLIENT_ID": "evidence-portal", "PORTAL_IDP_HYDRA_CLIENT_SECRET": "hydra-portal-secret",
-		"PORTAL_IDP_HYDRA_DISPLAY_NAME": "Hydra", "PORTAL_IDP_HYDRA_ORGANISATION": portal.OrgProvider,
-		"PORTAL_IDP_HYDRA_REQUIRE_AMR": "mfa",
-	}
-	ts := startStackSetup(t, func(o *devstack.Options) { o.PortalAddr, o.Env = portalAddr, env })
+	ts, portalURL := startStackWithHydra(t, h, hydra.Client{NoEmailInIDToken: true}, map[string]string{"PORTAL_IDP_HYDRA_REQUIRE_AMR": "mfa"})
 	v := ts.demoVisit(t)
 	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
 	for _, m := range []map[string]string{
@@ -166,23 +153,9 @@ func TestSignInThroughHydra(t *testing.T) {
 // names its issuer.
 func TestEmailInvitationBindsFromItsIssuer(t *testing.T) {
 	h := startHydra(t)
-	ctx := context.Background()
-	portalAddr := freeAddr(t)
-	portalURL := "http://" + portalAddr
-	if err := h.CreateClient(ctx, hydra.Client{ID: "evidence-portal", Secret: "hydra-portal-secret",
-		RedirectURIs: []string{portalURL + "/auth/hydra/callback"}, PostLogoutRedirectURIs: []string{portalURL + "/"},
-		Scopes: []string{"openid", "email", "profile"}}); err != nil {
-		t.Fatal(err)
-	}
 	h.AddUser(hydra.User{Username: "other", Password: "other-password", Subject: "hydra-other", Email: "coordinator@cafcass.example", AMR: []string{"pwd"}})
 	h.AddUser(hydra.User{Username: "early", Password: "early-password", Subject: "hydra-early", Email: "early@cafcass.example", AMR: []string{"pwd"}})
-	env := map[string]string{
-		"PORTAL_IDPS":                "cafcass,ofsted,hydra",
-		"PORTAL_IDP_HYDRA_ISSUER":    h.Issuer(),
-		"PORTAL_IDP_HYDRA_CLIENT_ID": "evidence-portal", "PORTAL_IDP_HYDRA_CLIENT_SECRET": "hydra-portal-secret",
-		"PORTAL_IDP_HYDRA_DISPLAY_NAME": "Hydra", "PORTAL_IDP_HYDRA_ORGANISATION": portal.OrgProvider,
-	}
-	ts := startStackSetup(t, func(o *devstack.Options) { o.PortalAddr, o.Env = portalAddr, env })
+	ts, _ := startStackWithHydra(t, h, hydra.Client{}, nil)
 	v := ts.demoVisit(t)
 	signIn := func(user, password string) meResp {
 		t.Helper()
@@ -236,23 +209,8 @@ func TestEmailInvitationBindsFromItsIssuer(t *testing.T) {
 // in as the last one.
 func TestLateSignOutEndsHydraSession(t *testing.T) {
 	h := startHydra(t)
-	ctx := context.Background()
-	portalAddr := freeAddr(t)
-	portalURL := "http://" + portalAddr
-	if err := h.CreateClient(ctx, hydra.Client{ID: "evidence-portal", Secret: "hydra-portal-secret",
-		RedirectURIs: []string{portalURL + "/auth/hydra/callback"}, PostLogoutRedirectURIs: []string{portalURL + "/"},
-		Scopes: []string{"openid", "email", "profile"}}); err != nil {
-		t.Fatal(err)
-	}
 	h.AddUser(hydra.User{Username: "alice", Password: "alice-password", Subject: "hydra-alice", Email: "alice@cafcass.example", AMR: []string{"pwd"}})
-	env := map[string]string{
-		"PORTAL_IDPS":                "cafcass,ofsted,hydra",
-		"PORTAL_IDP_HYDRA_ISSUER":    h.Issuer(),
-		"PORTAL_IDP_HYDRA_CLIENT_ID": "evidence-portal", "PORTAL_IDP_HYDRA_CLIENT_SECRET": "hydra-portal-secret",
-		"PORTAL_IDP_HYDRA_DISPLAY_NAME": "Hydra", "PORTAL_IDP_HYDRA_ORGANISATION": portal.OrgProvider,
-		"PORTAL_SESSION_IDLE_TIMEOUT": "3s",
-	}
-	ts := startStackSetup(t, func(o *devstack.Options) { o.PortalAddr, o.Env = portalAddr, env })
+	ts, portalURL := startStackWithHydra(t, h, hydra.Client{}, map[string]string{"PORTAL_SESSION_IDLE_TIMEOUT": "3s"})
 	b := ts.newBrowser(t)
 	resp := b.get("/auth/hydra/login")
 	page := readAll(t, resp)
@@ -275,4 +233,27 @@ func TestLateSignOutEndsHydraSession(t *testing.T) {
 		me := decode[meResp](t, b.get("/api/v1/me"), http.StatusOK)
 		t.Fatalf("after the late sign-out, the next sign-in was %s without a password", me.Email)
 	}
+}
+
+// startStackWithHydra starts a stack whose providers include h, as the
+// provider organisation's "hydra", with the portal registered as its client
+// (client's other fields as given) and env added to the portal's.
+func startStackWithHydra(t *testing.T, h *hydra.Hydra, client hydra.Client, env map[string]string) (*testStack, string) {
+	t.Helper()
+	portalAddr := freeAddr(t)
+	portalURL := "http://" + portalAddr
+	client.ID, client.Secret = "evidence-portal", "hydra-portal-secret"
+	client.RedirectURIs, client.PostLogoutRedirectURIs = []string{portalURL + "/auth/hydra/callback"}, []string{portalURL + "/"}
+	client.Scopes = []string{"openid", "email", "profile"}
+	if err := h.CreateClient(context.Background(), client); err != nil {
+		t.Fatal(err)
+	}
+	all := map[string]string{
+		"PORTAL_IDPS":                "cafcass,ofsted,hydra",
+		"PORTAL_IDP_HYDRA_ISSUER":    h.Issuer(),
+		"PORTAL_IDP_HYDRA_CLIENT_ID": "evidence-portal", "PORTAL_IDP_HYDRA_CLIENT_SECRET": "hydra-portal-secret",
+		"PORTAL_IDP_HYDRA_DISPLAY_NAME": "Hydra", "PORTAL_IDP_HYDRA_ORGANISATION": portal.OrgProvider,
+	}
+	maps.Copy(all, env)
+	return startStackSetup(t, func(o *devstack.Options) { o.PortalAddr, o.Env = portalAddr, all }), portalURL
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/blobs"
 	"github.com/ofsted-portal/evidence/portal/retention"
@@ -25,14 +26,7 @@ import (
 // checkpoints is reported broken, naming the last anchored record.
 func TestAnchoredTrail(t *testing.T) {
 	ctx := context.Background()
-	st := domainStack(t)
-	svc := st.Portal
-	svc.Start(ctx)
-	for i := 0; i < 250; i++ {
-		if err := svc.Store().Audit(ctx, store.AuditRecord{Time: time.Now(), ActorSubject: "portal", Action: "test.act", Outcome: "success"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st, svc := trailOf250(t)
 	head, _, _ := svc.Store().AuditHead(ctx)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -100,14 +94,7 @@ func TestAnchoredTrail(t *testing.T) {
 // is not taken for it.
 func TestAnchorsHiddenByDeleteMarkersStillCount(t *testing.T) {
 	ctx := context.Background()
-	st := domainStack(t)
-	svc := st.Portal
-	svc.Start(ctx)
-	for i := 0; i < 250; i++ {
-		if err := svc.Store().Audit(ctx, store.AuditRecord{Time: time.Now(), ActorSubject: "portal", Action: "test.act", Outcome: "success"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st, svc := trailOf250(t)
 	svc.Stop()
 	anchored, _ := svc.Store().LastCheckpoint(ctx)
 	svc.Close()
@@ -227,4 +214,20 @@ func TestCheckpointsBeyondEveryAnchorAreBroken(t *testing.T) {
 	if err := auditVerify(ctx, nil); err == nil || !strings.Contains(err.Error(), "BROKEN at record 3") {
 		t.Errorf("a checkpoint signed an hour ago, no anchor: %v", err)
 	}
+}
+
+// trailOf250 starts a portal on a stack of its own and writes 250 records:
+// two checkpoints signed and anchored, and 50 records after them.
+func trailOf250(t *testing.T) (*devstack.Stack, *portal.Service) {
+	t.Helper()
+	ctx := context.Background()
+	st := domainStack(t)
+	svc := st.Portal
+	svc.Start(ctx)
+	for range 250 {
+		if err := svc.Store().Audit(ctx, store.AuditRecord{Time: time.Now(), ActorSubject: "portal", Action: "test.act", Outcome: "success"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st, svc
 }

@@ -7,10 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ofsted-portal/evidence/portal"
-	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // TestRestoreMarkNeedsItsIntentOutsideTheDatabase: someone who can only
@@ -21,14 +19,7 @@ import (
 // restore --resume takes in such a row only when the operator names it.
 func TestRestoreMarkNeedsItsIntentOutsideTheDatabase(t *testing.T) {
 	ctx := context.Background()
-	st := domainStack(t)
-	svc := st.Portal
-	svc.Start(ctx)
-	for i := 0; i < 250; i++ {
-		if err := svc.Store().Audit(ctx, store.AuditRecord{Time: time.Now(), ActorSubject: "portal", Action: "test.act", Outcome: "success"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st, svc := trailOf250(t)
 	svc.Stop()
 	svc.Close()
 	for k, v := range st.Env {
