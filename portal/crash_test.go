@@ -120,7 +120,15 @@ func TestCrashCutUploadCleanedUp(t *testing.T) {
 	if left, err := d.svc.Blobs().Versions(ctx, v.Bucket, fileID+"/"); err != nil || len(left) != 0 {
 		t.Fatalf("objects left: %d %v", len(left), err)
 	}
-	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Actions: []string{"upload.started", "upload.failed"}})
+	if got := uploadTrail(t, d, v.ID, fileID); got != "upload.started:started: upload.failed:failure:interrupted" {
+		t.Fatalf("the cut upload's records: %s", got)
+	}
+}
+
+// uploadTrail is an upload's records, each as action:outcome:reason.
+func uploadTrail(t *testing.T, d *domain, visitID, fileID string) string {
+	t.Helper()
+	recs, err := d.svc.Store().AuditRecords(context.Background(), store.AuditFilter{VisitID: visitID, Actions: []string{"upload.started", "upload.completed", "upload.failed"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +141,5 @@ func TestCrashCutUploadCleanedUp(t *testing.T) {
 		json.Unmarshal([]byte(r.Detail), &detail)
 		got = append(got, r.Action+":"+r.Outcome+":"+detail.Reason)
 	}
-	if strings.Join(got, " ") != "upload.started:started: upload.failed:failure:interrupted" {
-		t.Fatalf("the cut upload's records: %v", got)
-	}
+	return strings.Join(got, " ")
 }

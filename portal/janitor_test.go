@@ -2,10 +2,8 @@ package portal_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
-	"strings"
 	"testing"
 	"time"
 
@@ -94,21 +92,8 @@ func TestJanitorTakesAStalledUploadWhole(t *testing.T) {
 	if left, err := d.svc.Blobs().Versions(ctx, v.Bucket, fileID+"/"); err != nil || len(left) != 0 {
 		t.Fatalf("objects of the taken upload left: %d (%v)", len(left), err)
 	}
-	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Actions: []string{"upload.started", "upload.completed", "upload.failed"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, rec := range recs {
-		if rec.Object != fileID {
-			continue
-		}
-		var detail struct{ Reason string }
-		json.Unmarshal([]byte(rec.Detail), &detail)
-		got = append(got, rec.Action+":"+rec.Outcome+":"+detail.Reason)
-	}
-	if strings.Join(got, " ") != "upload.started:started: upload.failed:failure:interrupted" {
-		t.Fatalf("the taken upload's records: %v", got)
+	if got := uploadTrail(t, d, v.ID, fileID); got != "upload.started:started: upload.failed:failure:interrupted" {
+		t.Fatalf("the taken upload's records: %s", got)
 	}
 }
 

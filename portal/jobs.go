@@ -179,14 +179,21 @@ func (s *Service) forgetGone(ctx context.Context) {
 // The web door writes it; the janitor reads it to record an expiry.
 const SessionUserKey = "user_id"
 
+// sessionUser is the user a stored session is signed in as: "" for a
+// session before sign-in, or one that does not decode.
+func sessionUser(data []byte) string {
+	_, values, err := SessionCodec{}.Decode(data)
+	if err != nil {
+		return ""
+	}
+	uid, _ := values[SessionUserKey].(string)
+	return uid
+}
+
 // expiryRecords describes an expired session for the audit trail: one
 // record when somebody was signed in to it, none for a pre-sign-in session.
 func (s *Service) expiryRecords(data []byte) []store.AuditRecord {
-	_, values, err := SessionCodec{}.Decode(data)
-	if err != nil {
-		return nil
-	}
-	uid, _ := values[SessionUserKey].(string)
+	uid := sessionUser(data)
 	if uid == "" {
 		return nil
 	}

@@ -113,11 +113,7 @@ func (s *Service) EndedSignOut(ctx context.Context, from Actor, token string) (v
 // endedSignOutRecords records the sign-out of an ended session: by its
 // person, from the request, saying that the session had already expired.
 func (s *Service) endedSignOutRecords(ctx context.Context, from Actor, data []byte) []store.AuditRecord {
-	_, values, err := SessionCodec{}.Decode(data)
-	if err != nil {
-		return nil
-	}
-	uid, _ := values[SessionUserKey].(string)
+	uid := sessionUser(data)
 	if uid == "" {
 		return nil
 	}
