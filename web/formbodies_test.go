@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,18 +21,10 @@ import (
 // file open, so the file is seen however soon it would be removed.
 func (b *browser) watchTemp(t *testing.T, dir, method, path, contentType string, body []byte, held int) (*http.Response, string) {
 	t.Helper()
-	u, _ := url.Parse(b.base)
-	conn, err := net.Dial("tcp", u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, host, cookies := b.dial(t)
 	defer conn.Close()
-	var cookies []string
-	for _, c := range b.c.Jar.Cookies(u) {
-		cookies = append(cookies, c.Name+"="+c.Value)
-	}
 	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
-		method, path, u.Host, strings.Join(cookies, "; "), contentType, len(body))
+		method, path, host, cookies, contentType, len(body))
 	// The server may answer without reading the body; the write then
 	// fails, and that is not this test's concern.
 	go conn.Write(body[:len(body)-held])

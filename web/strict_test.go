@@ -17,17 +17,9 @@ import (
 // connection, half-closes it when close is set, and reads the response.
 func (b *browser) rawRequest(t *testing.T, head string, body []byte, close bool, wait time.Duration) (*http.Response, string) {
 	t.Helper()
-	u, _ := url.Parse(b.base)
-	conn, err := net.Dial("tcp", u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, host, cookies := b.dial(t)
 	defer conn.Close()
-	var cookies []string
-	for _, c := range b.c.Jar.Cookies(u) {
-		cookies = append(cookies, c.Name+"="+c.Value)
-	}
-	fmt.Fprintf(conn, "%s\r\nHost: %s\r\nCookie: %s\r\n\r\n", head, u.Host, strings.Join(cookies, "; "))
+	fmt.Fprintf(conn, "%s\r\nHost: %s\r\nCookie: %s\r\n\r\n", head, host, cookies)
 	conn.Write(body)
 	if close {
 		conn.(*net.TCPConn).CloseWrite()
@@ -40,6 +32,22 @@ func (b *browser) rawRequest(t *testing.T, head string, body []byte, close bool,
 	out, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	return resp, string(out)
+}
+
+// dial opens a connection of its own to the portal, for a request written
+// by hand: its host and the browser's cookies, as a Cookie header's value.
+func (b *browser) dial(t *testing.T) (net.Conn, string, string) {
+	t.Helper()
+	u, _ := url.Parse(b.base)
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cookies []string
+	for _, c := range b.c.Jar.Cookies(u) {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	return conn, u.Host, strings.Join(cookies, "; ")
 }
 
 // TestStrictRequests: a body shorter than its Content-Length, or one that
