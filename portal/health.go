@@ -122,6 +122,12 @@ func (s *Service) check(ctx context.Context, done chan struct{}) {
 			s.log.Warn("database: commits are not flushed to disk", "settings", strings.Join(off, ","))
 		})
 	}
+	if s.checkClock && r.Checks["database"] == "ok" {
+		if skew, err := s.clockSkew(pctx); err == nil && (skew > maxClockSkew || skew < -maxClockSkew) {
+			r.Degraded["clock"] = "This instance's clock is " + describeSkew(skew) + " the database's: it destroys nothing until they agree within " +
+				maxClockSkew.String() + ". Check the hosts' time synchronisation (NTP)."
+		}
+	}
 	if err := s.blobs.Ping(pctx); err != nil {
 		r.Checks["storage"], r.Ready = "failing", false
 		s.log.Error("readiness: storage", "err", err)

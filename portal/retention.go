@@ -19,9 +19,16 @@ func (s *Service) RunRetention(ctx context.Context) ([]string, error) {
 	// The store's side first: a lifted hold that left the objects held
 	// would fail their destruction.
 	s.finishStoreSides(ctx)
-	ids, err := s.retention.Sweep(ctx)
+	var ids []string
+	err := s.clockAgrees(ctx)
+	if err == nil {
+		ids, err = s.retention.Sweep(ctx)
+	}
 	var held *retention.LeaseHeldError
+	var out *clockOutError
 	switch {
+	case errors.As(err, &out):
+		s.log.Error("retention sweep refused: the clocks disagree", "skew", out.skew.Round(time.Millisecond).String(), "err", err)
 	case errors.As(err, &held):
 		s.log.Info("retention sweep skipped: another process is sweeping", "holder", held.Holder, "until", held.Until)
 	case err != nil:

@@ -76,6 +76,9 @@ type Service struct {
 
 	// instance names this service in leases (host, pid, a random part).
 	instance string
+	// checkClock: the sweep and readiness compare the clock with the
+	// database's (clockagree.go).
+	checkClock bool
 	// namesIndexed holds the visits whose earlier files' names are
 	// indexed (filenames.go).
 	namesIndexed sync.Map
@@ -93,13 +96,25 @@ type options struct {
 	afterStep func(step string) error
 	now       func() time.Time
 	logger    *slog.Logger
-	metrics   Metrics
+	// checkClock compares the clock with the database's before a
+	// destruction sweep (clockagree.go): on with the wall clock, off with
+	// a test's clock unless WithClockCheck asks for it.
+	checkClock bool
+	metrics    Metrics
 
 	scanNotifier ScanNotifier
 }
 
-// WithClock replaces the wall clock (timelines, windows, retention).
-func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+// WithClock replaces the wall clock (timelines, windows, retention). The
+// clock is then not compared with the database's, which a test's clock
+// differs from on purpose.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now, o.checkClock = now, false }
+}
+
+// WithClockCheck compares the clock given by WithClock with the
+// database's, as the wall clock always is (tests of a clock that is out).
+func WithClockCheck() Option { return func(o *options) { o.checkClock = true } }
 
 // WithRetentionHook runs after each recorded destruction step; an error
 // stops the run there, as a crash would (tests of resumption).
@@ -115,7 +130,7 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // writes nothing to the audit trail: a one-off command is not a start of the
 // portal (RecordStart is, for the server).
 func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
-	o := options{now: time.Now, metrics: noMetrics{}}
+	o := options{now: time.Now, metrics: noMetrics{}, checkClock: true}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -149,15 +164,17 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg:    cfg,
-		log:    o.logger,
-		now:    o.now,
-		store:  st,
-		blobs:  bl,
-		keys:   NewKeyring(master, st, &epochVault{blobs: bl, bucket: cfg.KeyBucket}),
-		cal:    cal,
-		signer: signer,
-		policy: engine,
+		cfg:   cfg,
+		log:   o.logger,
+		now:   o.now,
+		store: st,
+
+		checkClock: o.checkClock,
+		blobs:      bl,
+		keys:       NewKeyring(master, st, &epochVault{blobs: bl, bucket: cfg.KeyBucket}),
+		cal:        cal,
+		signer:     signer,
+		policy:     engine,
 	}
 	s.metrics = o.metrics
 	s.appended = make(chan struct{}, 1)

@@ -197,3 +197,22 @@ func (s *Store) vacuumKeys(ctx context.Context) error {
 	_, err := s.db.DB.ExecContext(ctx, `VACUUM visit_keys`)
 	return err
 }
+
+// Clock reads the database server's clock. On PostgreSQL it is another
+// host's, which the portal compares its own with before it destroys
+// anything; SQLite's is the portal host's own.
+func (s *Store) Clock(ctx context.Context) (time.Time, error) {
+	q := `SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
+	if s.db.pg {
+		q = `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+	}
+	var v string
+	if err := s.db.QueryRowContext(ctx, q).Scan(&v); err != nil {
+		return time.Time{}, fmt.Errorf("store: the database's clock: %w", err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: the database's clock: %q: %w", v, err)
+	}
+	return t, nil
+}
