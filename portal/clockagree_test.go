@@ -50,3 +50,25 @@ func TestSweepRefusesAClockThatIsOut(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestEpochsNotRetiredOnAClockThatIsOut: retiring a superseded key epoch
+// destroys its key, after which a backup from before can no longer be
+// restored; a clock running ahead would do it early, so the janitor
+// compares the clocks first, as the sweep does.
+func TestEpochsNotRetiredOnAClockThatIsOut(t *testing.T) {
+	d := startDomainWith(t, func(o *devstack.Options) { o.PortalOptions = []portal.Option{portal.WithClockCheck()} })
+	ctx := context.Background()
+	old, err := d.svc.Store().CurrentEpoch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.svc.RotateKeyEpoch(ctx, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	d.offset.Store(int64(d.Config.KeyEpochRetain + 48*time.Hour))
+	n, err := d.svc.RetireKeyEpochs(ctx)
+	if e, _ := d.svc.Store().GetEpoch(ctx, old.ID); n != 0 || err == nil || !strings.Contains(err.Error(), "clock") || !e.RetiredAt.IsZero() {
+		t.Fatalf("retiring on a clock %s ahead of the database's: %d retired (epoch retired at %v), err %v; want none and the clocks named",
+			d.Config.KeyEpochRetain+48*time.Hour, n, e.RetiredAt, err)
+	}
+}

@@ -294,6 +294,11 @@ func (s *Service) RetireKeyEpochs(ctx context.Context) (int, error) {
 	if err != nil || len(due) == 0 {
 		return 0, err
 	}
+	// A clock running ahead would retire an epoch early: a backup still
+	// inside its window could no longer be restored.
+	if err := s.clockAgrees(ctx); err != nil {
+		return 0, err
+	}
 	n := 0
 	err = s.withEpochLease(ctx, func() error {
 		cur, err := s.store.CurrentEpoch(ctx)
