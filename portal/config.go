@@ -28,8 +28,13 @@ type Config struct {
 	S3Endpoint         string
 	S3AccessKey        string
 	S3SecretKey        string
-	S3Secure           bool
-	S3Region           string
+	// S3SessionToken goes with temporary S3 credentials. It is not read
+	// from the environment: such a token expires within hours and the
+	// portal would not renew it. Tests set it, to run the portal under
+	// credentials limited to a policy (an STS AssumeRole's session).
+	S3SessionToken string
+	S3Secure       bool
+	S3Region       string
 
 	BucketPrefix    string
 	MaxFileSize     int64

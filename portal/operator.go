@@ -191,7 +191,7 @@ func FindAnchors(ctx context.Context, cfg Config) (Anchors, error) {
 		return dirAnchors{cfg.AnchorDir}, nil
 	}
 	if cfg.S3AccessKey != "" {
-		b, err := blobs.New(blobs.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Secure: cfg.S3Secure, Region: cfg.S3Region})
+		b, err := blobs.New(cfg.blobsConfig(nil))
 		if err != nil {
 			return nil, err
 		}

@@ -202,7 +202,7 @@ func IntendRestore(ctx context.Context, cfg Config, id string, created time.Time
 	if err != nil {
 		return err
 	}
-	b, err := blobs.New(blobs.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Secure: cfg.S3Secure, Region: cfg.S3Region})
+	b, err := blobs.New(cfg.blobsConfig(nil))
 	if err != nil {
 		return err
 	}

@@ -125,6 +125,14 @@ func WithRetentionHook(f func(step string) error) Option {
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
+// blobsConfig is the object store as cfg names it, for every part of the
+// portal that opens it (the service, the anchors, a restore), so that all
+// of them use the same credentials.
+func (c Config) blobsConfig(onError func(op string)) blobs.Config {
+	return blobs.Config{Endpoint: c.S3Endpoint, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, SessionToken: c.S3SessionToken,
+		Secure: c.S3Secure, Region: c.S3Region, OnError: onError}
+}
+
 // New builds the domain from its configuration: it opens the database,
 // loads the master and signing keys, and prepares the object store. It
 // writes nothing to the audit trail: a one-off command is not a start of the
@@ -157,8 +165,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	bl, err := blobs.New(blobs.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Secure: cfg.S3Secure, Region: cfg.S3Region,
-		OnError: o.metrics.S3Error})
+	bl, err := blobs.New(cfg.blobsConfig(o.metrics.S3Error))
 	if err != nil {
 		st.Close()
 		return nil, err

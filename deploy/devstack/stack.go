@@ -81,6 +81,10 @@ type Options struct {
 type S3Endpoint struct {
 	Endpoint, AccessKey, SecretKey, Region string
 	Secure                                 bool
+	// SessionToken goes with temporary credentials (an STS AssumeRole's:
+	// tests of the portal's S3 policy). It is not in dev.env: the portal
+	// reads none from its environment.
+	SessionToken string
 }
 
 // Stack is a running development stack.
@@ -225,6 +229,9 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	}
 	if st.Config, err = portal.LoadConfig(getenv); err != nil {
 		return st, err
+	}
+	if o.S3 != nil {
+		st.Config.S3SessionToken = o.S3.SessionToken
 	}
 	engine, err := policy.New()
 	if err != nil {

@@ -27,8 +27,11 @@ type Config struct {
 	Endpoint  string // host:port
 	AccessKey string
 	SecretKey string
-	Secure    bool // HTTPS
-	Region    string
+	// SessionToken goes with temporary credentials (an STS AssumeRole's):
+	// empty for an access key of the store's own.
+	SessionToken string
+	Secure       bool // HTTPS
+	Region       string
 	// OnError, when set, is told of every exchange with the server that
 	// failed, by operation (OpGet, OpPut, ...): for monitoring.
 	OnError func(op string)
@@ -75,7 +78,7 @@ func New(cfg Config) (*Store, error) {
 		rt = observed{next: tr, host: cfg.Endpoint, onError: cfg.OnError}
 	}
 	c, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken),
 		Secure:    cfg.Secure,
 		Region:    cfg.Region,
 		Transport: rt,
