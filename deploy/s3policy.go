@@ -7,7 +7,8 @@ import (
 
 // s3Policy is the portal's least-privilege S3 policy, with the
 // placeholders <prefix>, <anchors> and <keys>; docs/operating.md shows it
-// (TestS3PolicyDocumented keeps the two the same).
+// (TestS3PolicyDocumented keeps the two the same), and the portal's tests
+// run the portal under it (TestPortalUnderItsS3Policy).
 //
 //go:embed s3-policy.json
 var s3Policy string
