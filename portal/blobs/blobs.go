@@ -280,7 +280,7 @@ func (s *Store) removeAll(ctx context.Context, bucket, prefix string) (int, erro
 		}
 		var firstErr error
 		for _, v := range vs {
-			err := s.c.RemoveObject(ctx, bucket, v.Key, minio.RemoveObjectOptions{VersionID: v.VersionID, GovernanceBypass: true})
+			err := s.c.RemoveObject(ctx, bucket, v.Key, minio.RemoveObjectOptions{VersionID: v.VersionID})
 			switch {
 			case err == nil:
 				n++
@@ -309,7 +309,7 @@ func (s *Store) RemoveKeys(ctx context.Context, bucket string, keys []string) er
 			if v.Key != k {
 				continue
 			}
-			err := s.c.RemoveObject(ctx, bucket, k, minio.RemoveObjectOptions{VersionID: v.VersionID, GovernanceBypass: true})
+			err := s.c.RemoveObject(ctx, bucket, k, minio.RemoveObjectOptions{VersionID: v.VersionID})
 			if err != nil && minio.ToErrorResponse(err).Code != "NoSuchKey" && minio.ToErrorResponse(err).Code != "NoSuchVersion" {
 				return fmt.Errorf("blobs: remove %s/%s: %w", bucket, k, err)
 			}
