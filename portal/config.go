@@ -135,9 +135,11 @@ func PartialConfig(getenv func(string) string) Config {
 }
 
 func readConfig(e *envReader) Config {
+	// First: it decides how secret files are read.
+	e.dev = e.bool("PORTAL_DEV", false)
 	c := Config{
 		Addr:                 e.str("PORTAL_ADDR", "127.0.0.1:8080"),
-		Dev:                  e.bool("PORTAL_DEV", false),
+		Dev:                  e.dev,
 		DBPath:               e.str("PORTAL_DB_PATH", DefaultDBPath),
 		DatabaseURL:          e.secret("PORTAL_DATABASE_URL"),
 		DBMaxConns:           e.int("PORTAL_DB_MAX_CONNS", 10),

@@ -1,12 +1,14 @@
 package portal
 
 import (
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ofsted-portal/evidence/crypto"
 )
 
 // Parsing of single values: each parser records a problem that names its
@@ -41,6 +43,8 @@ func splitList(s string) []string {
 type envReader struct {
 	get  func(string) string
 	errs []string
+	// dev is PORTAL_DEV: secret files are then read whatever their mode.
+	dev bool
 }
 
 func (e *envReader) fail(format string, args ...any) {
@@ -55,7 +59,12 @@ func (e *envReader) str(key, def string) string {
 }
 
 // secret reads KEY, or the contents of the file named by KEY_FILE. Setting
-// both is an error: which one wins would be a guess.
+// both is an error: which one wins would be a guess. Outside development
+// the file is held to the key files' rule (crypto.OpenKeyFile): one that
+// others may read or change, or its group change, is refused, as a master
+// key would be. A secret is worth no less than the key: the database URL
+// reaches every row, the S3 keys every object, a client secret lets
+// anyone act as the portal at its identity provider.
 func (e *envReader) secret(key string) string {
 	v, f := e.get(key), e.get(key+"_FILE")
 	if v != "" && f != "" {
@@ -65,12 +74,38 @@ func (e *envReader) secret(key string) string {
 	if f == "" {
 		return v
 	}
-	b, err := os.ReadFile(f)
+	b, err := readSecretFile(f, key+"_FILE", e.dev)
 	if err != nil {
-		e.fail("%s_FILE: %v", key, errors.Unwrap(err))
+		e.fail("%v", err)
 		return ""
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// readSecretFile reads the secret file at path, named by the variable
+// name; outside development (dev false) only if its mode keeps it to the
+// portal. The mode checked is the open file's, so a symbolic link (how
+// Kubernetes mounts a secret) is judged by the file it leads to.
+func readSecretFile(path, name string, dev bool) ([]byte, error) {
+	var f *os.File
+	var err error
+	if dev {
+		f, err = os.Open(path)
+	} else {
+		f, err = crypto.OpenKeyFile(path, name)
+	}
+	if err != nil {
+		if !dev {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return b, nil
 }
 
 func (e *envReader) bool(key string, def bool) bool {
