@@ -141,7 +141,7 @@ func readConfig(e *envReader) Config {
 		Addr:                 e.str("PORTAL_ADDR", "127.0.0.1:8080"),
 		Dev:                  e.dev,
 		DBPath:               e.str("PORTAL_DB_PATH", DefaultDBPath),
-		DatabaseURL:          e.secret("PORTAL_DATABASE_URL"),
+		DatabaseURL:          e.databaseURL(),
 		DBMaxConns:           e.int("PORTAL_DB_MAX_CONNS", 10),
 		DBStatementTimeout:   e.duration("PORTAL_DB_STATEMENT_TIMEOUT", 30*time.Second),
 		MasterKey:            e.str("PORTAL_MASTER_KEY_FILE", ""),

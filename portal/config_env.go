@@ -82,6 +82,18 @@ func (e *envReader) secret(key string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// databaseURL reads PORTAL_DATABASE_URL (or its file). A file that holds
+// nothing is an error, not "no PostgreSQL": a deployment that means
+// PostgreSQL must never run on an empty SQLite database instead.
+func (e *envReader) databaseURL() string {
+	n := len(e.errs)
+	u := e.secret("PORTAL_DATABASE_URL")
+	if u == "" && len(e.errs) == n && e.get("PORTAL_DATABASE_URL_FILE") != "" {
+		e.fail("PORTAL_DATABASE_URL_FILE names an empty file: put the PostgreSQL URL in it, or unset it to use SQLite at PORTAL_DB_PATH")
+	}
+	return u
+}
+
 // readSecretFile reads the secret file at path, named by the variable
 // name; outside development (dev false) only if its mode keeps it to the
 // portal. The mode checked is the open file's, so a symbolic link (how

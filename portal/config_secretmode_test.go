@@ -134,3 +134,55 @@ func secretOf(c Config, name string) string {
 	}
 	return ""
 }
+
+// TestOpenStoreDatabaseURLFile: an operator's command (admin grant,
+// backup, audit) given a database URL file it cannot use, missing, open
+// to others or empty, stops there. It never falls back to SQLite at PORTAL_DB_PATH:
+// admin grant would make an empty database there and grant a role in it.
+func TestOpenStoreDatabaseURLFile(t *testing.T) {
+	dir := t.TempDir()
+	open := filepath.Join(dir, "database-url")
+	if err := os.WriteFile(open, []byte("postgres://portal:file-secret@127.0.0.1:1/portal\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, path := range map[string]string{"missing": filepath.Join(dir, "nothing"), "open to others": open, "empty": empty} {
+		t.Run(name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "portal.db")
+			env := map[string]string{"PORTAL_DATABASE_URL_FILE": path, "PORTAL_DB_PATH": db}
+			st, err := OpenStore(t.Context(), func(k string) string { return env[k] }, true)
+			if err == nil {
+				st.Close()
+				t.Fatal("opened a store")
+			}
+			if !strings.Contains(err.Error(), "PORTAL_DATABASE_URL_FILE") || strings.Contains(err.Error(), "file-secret") {
+				t.Fatalf("err = %v, want PORTAL_DATABASE_URL_FILE named and the URL not echoed", err)
+			}
+			if _, err := os.Stat(db); !os.IsNotExist(err) {
+				t.Fatalf("a SQLite database was made at PORTAL_DB_PATH: %v", err)
+			}
+		})
+	}
+}
+
+// TestLoadConfigEmptyDatabaseURLFile: a database URL file that is empty
+// is refused, not taken for "no PostgreSQL": the portal would otherwise
+// start on an empty SQLite database at PORTAL_DB_PATH.
+func TestLoadConfigEmptyDatabaseURLFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "database-url")
+	if err := os.WriteFile(path, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, dev := range []string{"", "true"} {
+		_, err := LoadConfig(devEnv(map[string]string{"PORTAL_DATABASE_URL_FILE": path, "PORTAL_DEV": dev}))
+		if err == nil || !strings.Contains(err.Error(), "PORTAL_DATABASE_URL_FILE names an empty file") {
+			t.Errorf("PORTAL_DEV=%q: err = %v, want the empty file refused", dev, err)
+		}
+	}
+}

@@ -32,8 +32,15 @@ func DBPath(getenv func(string) string) string {
 
 // OpenStore opens the database the environment names (PORTAL_DATABASE_URL
 // or PORTAL_DB_PATH). A SQLite file must exist already unless create is
-// set: an operator's typo must not make an empty database.
+// set: an operator's typo must not make an empty database. A database URL
+// file that cannot be read (missing, open to others, empty) is an error:
+// never SQLite instead.
 func OpenStore(ctx context.Context, getenv func(string) string, create bool) (*store.Store, error) {
+	e := envReader{get: getenv}
+	e.dev = e.bool("PORTAL_DEV", false)
+	if e.databaseURL(); len(e.errs) > 0 {
+		return nil, fmt.Errorf("database: %s", strings.Join(e.errs, "; "))
+	}
 	cfg := PartialConfig(getenv)
 	if cfg.DatabaseURL != "" {
 		return OpenDatabase(ctx, cfg)
