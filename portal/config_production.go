@@ -2,6 +2,7 @@ package portal
 
 import (
 	"fmt"
+	"math/big"
 	"net"
 	"net/netip"
 	"net/url"
@@ -26,8 +27,8 @@ const (
 
 // validateProduction refuses, outside development, a database or object
 // store reached without verified TLS (except on loopback, a Unix socket
-// or a host named in PORTAL_PLAINTEXT_HOSTS), a session that lasts for days, every address trusted as a
-// proxy, and retention periods too short for what they protect.
+// or a host named in PORTAL_PLAINTEXT_HOSTS), a session that lasts for days, every address (or, in
+// ranges, much of the internet) trusted as a proxy, and retention periods too short for what they protect.
 func (c *Config) validateProduction(e *envReader) {
 	for _, h := range c.PlaintextHosts {
 		if !validName(h) || h[0] < 'a' || h[0] > 'z' {
@@ -51,10 +52,24 @@ func (c *Config) validateProduction(e *envReader) {
 	if c.SessionLifetime > MaxSessionLifetime {
 		e.fail("PORTAL_SESSION_LIFETIME must be at most 24h outside development, got %s: a stolen session would last that long", c.SessionLifetime)
 	}
+	every := false
 	for _, p := range c.TrustedProxies {
 		if pfx, err := netip.ParsePrefix(p); err == nil && (pfx.Bits() == 0 || pfx.Addr().Is4In6() && pfx.Bits() <= 96) {
+			every = true
 			e.fail("PORTAL_TRUSTED_PROXIES must not trust every address (%s): any client could then set the client IP the audit trail records "+
 				"and step around the sign-in limits; name the reverse proxies' own addresses or network", p)
+		}
+	}
+	v4, v6 := publicProxyBits(c.TrustedProxies)
+	for _, f := range []struct {
+		family          string
+		bits, max, size int
+	}{{"IPv4", v4, maxPublicProxyBits4, 32}, {"IPv6", v6, maxPublicProxyBits6, 128}} {
+		if !every && f.bits > f.max {
+			e.fail("PORTAL_TRUSTED_PROXIES trusts too many public addresses: as many %s addresses as a /%d, at most a /%d's worth outside private ranges. "+
+				"Ranges that together cover much of the internet let any client there set the client IP the audit trail records "+
+				"and step around the sign-in limits; name the reverse proxies' own addresses or network (private ranges are not counted), or a CDN's published ranges",
+				f.family, f.size-f.bits, f.size-f.max)
 		}
 	}
 	if c.KeyEpochRetain < MinKeyEpochRetain {
@@ -67,6 +82,104 @@ func (c *Config) validateProduction(e *envReader) {
 		e.fail("PORTAL_AUDIT_ANCHOR_RETENTION must not be shorter than PORTAL_KEY_EPOCH_RETAIN: a backup that can still be restored "+
 			"needs the destruction records anchored since it was taken (%s < %s)", fmtDays(c.AnchorRetention), fmtDays(c.KeyEpochRetain))
 	}
+}
+
+// How much public address space PORTAL_TRUSTED_PROXIES may trust
+// outside development, as the log2 of a number of addresses: an IPv4 /8's
+// worth, an IPv6 /24's. Addresses in private, shared (100.64.0.0/10),
+// loopback, link-local and unique local ranges are not counted: there
+// sit the reverse proxies and load balancers of the portal's own network,
+// whatever their size. The bound is for those in front of it on the
+// internet: a CDN's published ranges (Cloudflare's come to about 2^20.5
+// IPv4 addresses and 2^100 IPv6, CloudFront's to about 2^22 and 2^100)
+// pass with room to spare; ranges that split a catch-all (0.0.0.0/1 and
+// 128.0.0.0/1, ::/1 and 8000::/1, all of 2000::/3) do not, however many
+// there are.
+const (
+	maxPublicProxyBits4 = 24
+	maxPublicProxyBits6 = 104
+)
+
+var privateRanges = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("fc00::/7"),
+	netip.MustParsePrefix("fe80::/10"),
+	netip.MustParsePrefix("::1/128"),
+}
+
+// publicProxyBits returns the log2 (rounded down; 0 for none) of how many
+// public addresses the trusted proxies cover: IPv4 (IPv4-mapped IPv6
+// ranges, which the router matches against IPv4 clients, counted as the
+// IPv4 ranges they are) and IPv6 apart. Overlapping ranges count once.
+// Entries that do not parse are skipped: validate reports them.
+func publicProxyBits(proxies []string) (v4, v6 int) {
+	var ranges []netip.Prefix
+	for _, s := range proxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				continue
+			}
+			a = a.WithZone("")
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p = p.Masked(); p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		ranges = append(ranges, p)
+	}
+	// Two prefixes are nested or apart: in address order, one inside the
+	// last kept is already counted.
+	slices.SortFunc(ranges, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	n4, n6 := new(big.Int), new(big.Int)
+	var last netip.Prefix
+	for _, p := range ranges {
+		if last.IsValid() && last.Overlaps(p) {
+			continue
+		}
+		last = p
+		n := n6
+		if p.Addr().Is4() {
+			n = n4
+		}
+		n.Add(n, publicSize(p))
+	}
+	bits := func(n *big.Int) int {
+		if n.Sign() == 0 {
+			return 0
+		}
+		return n.BitLen() - 1
+	}
+	return bits(n4), bits(n6)
+}
+
+// publicSize is how many addresses of p lie outside privateRanges.
+func publicSize(p netip.Prefix) *big.Int {
+	size := func(q netip.Prefix) *big.Int {
+		return new(big.Int).Lsh(big.NewInt(1), uint(q.Addr().BitLen()-q.Bits()))
+	}
+	n := size(p)
+	for _, r := range privateRanges {
+		switch {
+		case r.Addr().BitLen() != p.Addr().BitLen() || !r.Overlaps(p):
+		case r.Bits() <= p.Bits():
+			return new(big.Int)
+		default:
+			n.Sub(n, size(r))
+		}
+	}
+	return n
 }
 
 // databaseLocal reports whether every host a PostgreSQL URL names, in its

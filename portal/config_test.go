@@ -148,7 +148,8 @@ func TestLoadConfigMetrics(t *testing.T) {
 
 // TestLoadConfigRefusesUnsafeProduction: outside development, a database
 // reached without verified TLS, an object store reached over plain http,
-// a session that lasts for days, every address trusted as a proxy, key
+// a session that lasts for days, every address (or, split into ranges,
+// much of the internet) trusted as a proxy, key
 // epochs kept for no time and audit anchors locked for less than the
 // trail is kept are each refused, naming the variable. The
 // same values are accepted for development, and plaintext is accepted to
@@ -176,6 +177,13 @@ func TestLoadConfigRefusesUnsafeProduction(t *testing.T) {
 		"every IPv4 a proxy":        {map[string]string{"PORTAL_TRUSTED_PROXIES": "10.0.0.0/8,0.0.0.0/0"}, "PORTAL_TRUSTED_PROXIES must not trust every address"},
 		"every IPv6 a proxy":        {map[string]string{"PORTAL_TRUSTED_PROXIES": "::/0"}, "PORTAL_TRUSTED_PROXIES must not trust every address"},
 		"every mapped IPv4 a proxy": {map[string]string{"PORTAL_TRUSTED_PROXIES": "::ffff:0.0.0.0/96"}, "PORTAL_TRUSTED_PROXIES must not trust every address"},
+		"IPv4 in two halves":        {map[string]string{"PORTAL_TRUSTED_PROXIES": "0.0.0.0/1,128.0.0.0/1"}, "PORTAL_TRUSTED_PROXIES trusts too many public addresses"},
+		"IPv6 in two halves":        {map[string]string{"PORTAL_TRUSTED_PROXIES": "::/1,8000::/1"}, "PORTAL_TRUSTED_PROXIES trusts too many public addresses"},
+		"IPv4 in quarters":          {map[string]string{"PORTAL_TRUSTED_PROXIES": "0.0.0.0/2,64.0.0.0/2,128.0.0.0/2,192.0.0.0/2"}, "PORTAL_TRUSTED_PROXIES trusts too many public addresses"},
+		"mapped IPv4 in two halves": {map[string]string{"PORTAL_TRUSTED_PROXIES": "::ffff:0.0.0.0/97,::ffff:128.0.0.0/97"}, "PORTAL_TRUSTED_PROXIES trusts too many public addresses"},
+		"every global IPv6":         {map[string]string{"PORTAL_TRUSTED_PROXIES": "fd00::/8,2000::/3"}, "PORTAL_TRUSTED_PROXIES trusts too many public addresses"},
+		"two public /8s":            {map[string]string{"PORTAL_TRUSTED_PROXIES": "10.0.0.0/8,3.0.0.0/8,52.0.0.0/8"}, "PORTAL_TRUSTED_PROXIES trusts too many public addresses"},
+		"a public /7, unmasked":     {map[string]string{"PORTAL_TRUSTED_PROXIES": "3.1.2.3/7"}, "PORTAL_TRUSTED_PROXIES trusts too many public addresses"},
 		"key epochs kept no time":   {map[string]string{"PORTAL_KEY_EPOCH_RETAIN": "0d"}, "PORTAL_KEY_EPOCH_RETAIN must be at least 1d"},
 		"anchors locked a year":     {map[string]string{"PORTAL_AUDIT_ANCHOR_RETENTION": "365d"}, "PORTAL_AUDIT_ANCHOR_RETENTION must be at least 2190d"},
 		"anchors before key epochs": {map[string]string{"PORTAL_AUDIT_ANCHOR_RETENTION": "2190d", "PORTAL_KEY_EPOCH_RETAIN": "3000d"}, "PORTAL_AUDIT_ANCHOR_RETENTION must not be shorter than PORTAL_KEY_EPOCH_RETAIN"},
@@ -207,7 +215,14 @@ func TestLoadConfigRefusesUnsafeProduction(t *testing.T) {
 		"s3 over https":              {"PORTAL_S3_ENDPOINT": "s3.eu-west-2.amazonaws.com:443", "PORTAL_S3_SECURE": "true"},
 		"a day's session":            {"PORTAL_SESSION_LIFETIME": "24h"},
 		"the pod network as proxies": {"PORTAL_TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8"},
-		"anchors for seven years":    {"PORTAL_AUDIT_ANCHOR_RETENTION": "2555d"},
+		"every private range":        {"PORTAL_TRUSTED_PROXIES": "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,127.0.0.1,fc00::/7,::1"},
+		// A CDN's published ranges (Cloudflare's) and a cloud load
+		// balancer's (Google's front ends, CloudFront's IPv6).
+		"a CDN's ranges": {"PORTAL_TRUSTED_PROXIES": "173.245.48.0/20,103.21.244.0/22,103.22.200.0/22,103.31.4.0/22,141.101.64.0/18,108.162.192.0/18," +
+			"190.93.240.0/20,188.114.96.0/20,197.234.240.0/22,198.41.128.0/17,162.158.0.0/15,104.16.0.0/13,104.24.0.0/14,172.64.0.0/13,131.0.72.0/22," +
+			"2400:cb00::/32,2606:4700::/32,2803:f800::/32,2405:b500::/32,2405:8100::/32,2a06:98c0::/29,2c0f:f248::/32"},
+		"a cloud load balancer's ranges": {"PORTAL_TRUSTED_PROXIES": "130.211.0.0/22,35.191.0.0/16,2600:9000::/28,10.0.0.0/8"},
+		"anchors for seven years":        {"PORTAL_AUDIT_ANCHOR_RETENTION": "2555d"},
 		"compose's own network": {"PORTAL_PLAINTEXT_HOSTS": "postgres,minio", "PORTAL_S3_ENDPOINT": "minio:9000",
 			"PORTAL_DATABASE_URL": "postgres://portal:pw@postgres:5432/portal?sslmode=disable"},
 	} {
