@@ -38,11 +38,15 @@ func (c *Config) validateProduction(e *envReader) {
 	}
 	local := func(host string) bool { return loopbackHost(host) || slices.Contains(c.PlaintextHosts, host) }
 	if c.DatabaseURL != "" {
-		// sslmode exactly once: pgx reads the first, pg_dump's libpq the last.
-		if u, err := url.Parse(c.DatabaseURL); err == nil && !databaseLocal(u, local) && !slices.Equal(u.Query()["sslmode"], []string{"verify-full"}) {
+		// sslmode exactly once: a repeated one is read differently by
+		// different clients. And no ssl parameter: pgx (as libpq) takes
+		// ssl=true after sslmode for sslmode=require, which verifies no
+		// certificate.
+		if u, err := url.Parse(c.DatabaseURL); err == nil && !databaseLocal(u, local) &&
+			(!slices.Equal(u.Query()["sslmode"], []string{"verify-full"}) || u.Query().Has("ssl")) {
 			e.fail("PORTAL_DATABASE_URL must ask for sslmode=verify-full outside development (its host is not loopback, a Unix socket or in PORTAL_PLAINTEXT_HOSTS): " +
 				"without it the password and every row cross the network where anyone on the path can read or change them; " +
-				"add ?sslmode=verify-full, with sslrootcert=<file> for a private CA")
+				"add ?sslmode=verify-full, with sslrootcert=<file> for a private CA, and no ssl parameter")
 		}
 	}
 	if host, _, err := net.SplitHostPort(c.S3Endpoint); err == nil && !c.S3Secure && !local(host) {

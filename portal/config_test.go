@@ -164,6 +164,7 @@ func TestLoadConfigRefusesUnsafeProduction(t *testing.T) {
 		"database, sslmode=disable": {map[string]string{"PORTAL_DATABASE_URL": "postgres://portal@db.example.org/portal?sslmode=disable"}, "PORTAL_DATABASE_URL must ask for sslmode=verify-full"},
 		"database, sslmode=require": {map[string]string{"PORTAL_DATABASE_URL": "postgres://portal@db.example.org/portal?sslmode=require"}, "PORTAL_DATABASE_URL must ask for sslmode=verify-full"},
 		"database, sslmode twice":   {map[string]string{"PORTAL_DATABASE_URL": "postgres://portal@db.example.org/portal?sslmode=verify-full&sslmode=disable"}, "PORTAL_DATABASE_URL must ask for sslmode=verify-full"},
+		"database, ssl=true after":  {map[string]string{"PORTAL_DATABASE_URL": "postgres://portal@db.example.org/portal?sslmode=verify-full&ssl=true"}, "PORTAL_DATABASE_URL must ask for sslmode=verify-full"},
 		"database, verify-ca":       {map[string]string{"PORTAL_DATABASE_URL": "postgres://portal@10.0.0.5/portal?sslmode=verify-ca"}, "PORTAL_DATABASE_URL must ask for sslmode=verify-full"},
 		"database, host param":      {map[string]string{"PORTAL_DATABASE_URL": "postgres://portal@127.0.0.1/portal?host=db.example.org&sslmode=disable"}, "PORTAL_DATABASE_URL must ask for sslmode=verify-full"},
 		"database, second host":     {map[string]string{"PORTAL_DATABASE_URL": "postgres://portal@127.0.0.1:5432,db.example.org:5432/portal"}, "PORTAL_DATABASE_URL must ask for sslmode=verify-full"},
