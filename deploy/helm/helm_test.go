@@ -108,6 +108,12 @@ func TestChartRefuses(t *testing.T) {
 			"networkPolicy.egress.identityProviders.to allows every address"},
 		"S3 over http":        {[]string{"-f", values, "--set", "s3.secure=false"}, "s3.secure must be true"},
 		"plaintext in config": {[]string{"-f", values, "--set", "config.PORTAL_PLAINTEXT_HOSTS=postgres"}, "config.PORTAL_PLAINTEXT_HOSTS"},
+		"secrets for another group": {[]string{"-f", values, "--set", "podSecurityContext.fsGroup=2000"},
+			"podSecurityContext.fsGroup and podSecurityContext.runAsGroup must be set"},
+		"secrets for no group": {[]string{"-f", values, "--set", "podSecurityContext.fsGroup=null"},
+			"podSecurityContext.fsGroup and podSecurityContext.runAsGroup must be set"},
+		"the portal's group unset": {[]string{"-f", values, "--set", "podSecurityContext.runAsGroup=null"},
+			"podSecurityContext.fsGroup and podSecurityContext.runAsGroup must be set"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := render(t, bin, tc.args...)

@@ -52,6 +52,7 @@ func checkObjects(t *testing.T, objs map[string]object) {
 		"@containers.0.imagePullPolicy":                   "IfNotPresent",
 		"@containers.0.image":                             "registry.example.org/evidence-portal@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 		"@securityContext.fsGroup":                        10001,
+		"@securityContext.runAsGroup":                     10001,
 		"@enableServiceLinks":                             false,
 		"@containers.0.securityContext.capabilities.drop": []any{"ALL"},
 	} {

@@ -40,6 +40,10 @@ required value is missing or a setting would defeat the chart's design.
 {{- fail "publicURL must be https: the portal refuses plain http outside development" -}}
 {{- end -}}
 {{- $_ := required "secrets.existingSecret is required: the Secret holding master.key, signing.key, the S3 keys, database-url and each identity provider's client secret" .Values.secrets.existingSecret -}}
+{{- $psc := default dict .Values.podSecurityContext -}}
+{{- if or (not $psc.fsGroup) (ne (toString $psc.fsGroup) (toString (default "" $psc.runAsGroup))) -}}
+{{- fail "podSecurityContext.fsGroup and podSecurityContext.runAsGroup must be set, and be the same group: the Secret's files are mounted root:fsGroup, mode 0440, and the portal refuses a secret file its group may read unless that group is its own" -}}
+{{- end -}}
 {{- $_ := required "s3.endpoint is required (host:port)" .Values.s3.endpoint -}}
 {{- if not .Values.s3.secure -}}
 {{- fail "s3.secure must be true: the portal refuses plain http to an object store outside development (its requests and answers could be read and forged on the way)" -}}
