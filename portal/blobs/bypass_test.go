@@ -59,7 +59,9 @@ func TestDeletesNeedNoGovernanceBypass(t *testing.T) {
 		name   string
 		remove func(s *Store) error
 	}{
-		{"RemoveKeys", func(s *Store) error { return s.RemoveKeys(context.Background(), "portal-key-epochs", []string{"epochs/e1"}) }},
+		{"RemoveKeys", func(s *Store) error {
+			return s.RemoveKeys(context.Background(), "portal-key-epochs", []string{"epochs/e1"})
+		}},
 		{"RemovePrefix", func(s *Store) error { return s.RemovePrefix(context.Background(), "portal-key-epochs", "epochs/") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
