@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -77,4 +78,84 @@ func TestNameTakenByAHiddenFile(t *testing.T) {
 func isCode(err error, code string) bool {
 	e, ok := portal.AsError(err)
 	return ok && e.Code == code
+}
+
+// TestRefileIntoANameTakenByAHiddenFile: a file filed under an item in
+// which its name is taken by a file the person filing it may not list
+// (here an item restricted to the analysts, which the lead inspector
+// files into but does not see), or by another person's upload in
+// progress, is not refused with name_exists, which would confirm that
+// file: it is filed under the first free "name (n).ext", as an upload is,
+// so that whoever sees both files sees two names. A name the person filing
+// can see taken is refused as before.
+func TestRefileIntoANameTakenByAHiddenFile(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	coordinator := d.person("cafcass", "coordinator@cafcass.example")
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(ctx, "1.05", true, []string{policy.RoleAnalyst}); err != nil {
+		t.Fatal(err)
+	}
+	upload := func(name, item string) portal.FileView {
+		t.Helper()
+		f, err := d.mustAccess(coordinator, policy.FileUpload).Upload(ctx, portal.NewFile{Name: name, Item: item, Size: 1}, strings.NewReader("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	refile := func(a portal.Actor, f portal.FileView, item string) (portal.FileView, error) {
+		t.Helper()
+		acc, err := d.access(a, policy.FileRefile, f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return acc.Refile(ctx, item)
+	}
+	hidden := upload("Plan.pdf", "1.05")
+	mine, err := refile(lead, upload("plan.PDF", "1.02"), "1.05")
+	if err != nil {
+		t.Fatalf("filing under a name taken by a file the lead cannot see: %v", err)
+	}
+	if mine.Name != "plan (2).PDF" || mine.Item != "1.05" {
+		t.Fatalf("filed as %q under %s", mine.Name, mine.Item)
+	}
+	// So is a name held by another person's upload in progress.
+	if _, err := d.mustAccess(uploader, policy.FileUpload).CreateResumable(ctx, portal.NewFile{Name: "Notes.pdf", Item: "1.03", Size: 10}); err != nil {
+		t.Fatal(err)
+	}
+	notes, err := refile(coordinator, upload("Notes.pdf", "1.02"), "1.03")
+	if err != nil || notes.Name != "Notes (2).pdf" {
+		t.Fatalf("filing under a name held by another's upload in progress: %q %v", notes.Name, err)
+	}
+	// The names stay one per item, as the analyst and the coordinator,
+	// who see both files, see them; each file's name is read back as
+	// filed.
+	for _, a := range []portal.Actor{d.person("ofsted", "sao@ofsted.example"), coordinator} {
+		fs, err := d.mustAccess(a, policy.FileList).Files(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, f := range fs {
+			if f.Item == "1.05" {
+				names = append(names, f.Name)
+			}
+		}
+		if slices.Sort(names); !slices.Equal(names, []string{"Plan.pdf", "plan (2).PDF"}) {
+			t.Fatalf("%s sees %q under 1.05", a.Email, names)
+		}
+	}
+	if f, err := d.svc.Store().File(ctx, d.demo().ID, hidden.ID); err != nil || f.Item != "1.05" || !f.Live() {
+		t.Fatalf("the hidden file after the filing: %+v %v", f, err)
+	}
+	// A name the person filing can see taken is refused, naming it.
+	upload("Budget.xlsx", "1.04")
+	for i, a := range []portal.Actor{lead, coordinator} {
+		if _, err := refile(a, upload("budget.xlsx", fmt.Sprintf("1.%02d", 6+i)), "1.04"); !isCode(err, "name_exists") {
+			t.Fatalf("%s filing under a name taken by a file they see: %v", a.Email, err)
+		}
+	}
 }

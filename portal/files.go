@@ -279,10 +279,11 @@ func (acc *Access) Refile(ctx context.Context, rawItem string) (FileView, error)
 			return FileView{}, err
 		}
 		rec := acc.rec("file.refiled", f.ID, "success", map[string]any{"from": f.Item, "to": item})
-		if err := s.store.RefileFile(ctx, acc.Visit.ID, f.ID, item, rec); errors.Is(err, store.ErrNameTaken) {
-			name, _ := openName(key, f)
-			return FileView{}, errNameExists(name, item)
-		} else if err != nil {
+		err := s.store.RefileFile(ctx, acc.Visit.ID, f.ID, item, rec)
+		if errors.Is(err, store.ErrNameTaken) {
+			f.NameSealed, err = acc.refileRenamed(ctx, key, f, item)
+		}
+		if err != nil {
 			return FileView{}, heldSince(err)
 		}
 		s.log.Info("file refiled", "visit", acc.Visit.ID, "file", f.ID, "from", f.Item, "to", item, "user", acc.Actor.UserID)
@@ -290,6 +291,39 @@ func (acc *Access) Refile(ctx context.Context, rawItem string) (FileView, error)
 		acc.File = f
 	}
 	return fileView(key, f, "")
+}
+
+// refileRenamed files f under item, where its name is taken, and returns
+// its name sealed as it now is. A name taken by a file the actor may see
+// is refused (name_exists), as before. One taken by a file they may not
+// see (a restricted item's, a file still being scanned), or by another
+// person's upload in progress, is not: a refusal would confirm to them
+// that it is there. The file is filed, as an upload would be stored,
+// under the first free "name (n).ext", so that names stay one per item
+// and whoever sees both files sees two names; the new name is recorded
+// with the filing ("renamed"), and the file's receipt keeps the name it
+// was supplied under.
+func (acc *Access) refileRenamed(ctx context.Context, key *crypto.VisitKey, f store.File, item string) ([]byte, error) {
+	s := acc.svc
+	name, err := openName(key, f)
+	if err != nil {
+		return nil, err
+	}
+	if _, hidden, err := acc.nameHolder(ctx, key, item, name); err != nil {
+		return nil, err
+	} else if !hidden {
+		return nil, errNameExists(name, item)
+	}
+	for n := 2; n <= maxRenames; n++ {
+		stored := renamed(name, n)
+		sealed := key.Seal([]byte(stored), evidence.NameContext(acc.Visit.ID, f.ID))
+		rec := acc.rec("file.refiled", f.ID, "success", map[string]any{"from": f.Item, "to": item, "renamed": true})
+		err := s.store.RefileFileRenamed(ctx, acc.Visit.ID, f.ID, item, key.NameIndex(NameKey(stored)), sealed, s.now(), rec)
+		if !errors.Is(err, store.ErrNameTaken) {
+			return sealed, err
+		}
+	}
+	return nil, errNameExists(name, item)
 }
 
 // HiddenUnfiled counts the files waiting to be filed that the actor may not

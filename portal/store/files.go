@@ -427,6 +427,34 @@ func (s *Store) RefileFile(ctx context.Context, visitID, fileID, item string, au
 	return err
 }
 
+// RefileFileRenamed files a committed file under another item with
+// another name, nameSealed, whose index in that item is index: for a name
+// taken there by a file, or an upload, that the person filing may not
+// see. The name and the item change together, in one transaction, or
+// neither does (ErrNameTaken when the item has that name too).
+func (s *Store) RefileFileRenamed(ctx context.Context, visitID, fileID, item string, index, nameSealed []byte, now time.Time, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		if err := execOne(ctx, tx, `DELETE FROM file_names WHERE visit_id = ? AND file_id = ?`, visitID, fileID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?)`,
+			fileID, visitID, item, index, formatTime(now)); err != nil {
+			return err
+		}
+		if err := execOne(ctx, tx, `UPDATE files SET item = ?, name_sealed = ? WHERE visit_id = ? AND id = ?`, item, nameSealed, visitID, fileID); err != nil {
+			return err
+		}
+		return refuseOnHold(ctx, tx, visitID)
+	}, audit...)
+	if isUnique(err) {
+		return ErrNameTaken
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrOnHold) {
+		return fmt.Errorf("store: refile: %w", err)
+	}
+	return err
+}
+
 // InsertFiles writes file rows in one transaction (volume seeding: see
 // portal.SeedFiles), as a portal leaves them once each upload has ended:
 // none is left with objects to hold, and each has its segment MACs.

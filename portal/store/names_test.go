@@ -44,6 +44,26 @@ func TestNameReservations(t *testing.T) {
 	if err := s.RefileFile(ctx, "v1", "f3", "1.01"); !errors.Is(err, ErrNameTaken) {
 		t.Fatalf("refiling onto a taken name: %v", err)
 	}
+	// Refiling under another name takes that name, and gives the old one
+	// back, or changes nothing.
+	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.01", idx("a"), []byte("n2"), now); !errors.Is(err, ErrNameTaken) {
+		t.Fatalf("refiling renamed onto a taken name: %v", err)
+	}
+	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.01", idx("a (2)"), []byte("n2"), now); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := s.File(ctx, "v1", "f3"); err != nil || f.Item != "1.01" || string(f.NameSealed) != "n2" {
+		t.Fatalf("the file refiled renamed: %+v %v", f, err)
+	}
+	if err := reserve("1.01", "fx", "a (2)"); !errors.Is(err, ErrNameTaken) {
+		t.Fatalf("the new name is not taken: %v", err)
+	}
+	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.02", idx("a"), []byte("n"), now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RefileFile(ctx, "v1", "f3", "1.01"); !errors.Is(err, ErrNameTaken) {
+		t.Fatalf("refiling onto a taken name: %v", err)
+	}
 	// Deleting the file gives the name back; refiling moves it.
 	if err := s.DeleteFile(ctx, "v1", "f1", now); err != nil {
 		t.Fatal(err)
