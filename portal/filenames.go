@@ -56,7 +56,7 @@ func errNameExists(name, item string) *Error {
 //
 // A name taken by a file the uploader may not list (a colleague's, for a
 // provider's uploader, or one policy hides from them otherwise), or by
-// someone else's resumable upload, is not refused: a refusal would
+// someone else's upload in progress, plain or resumable, is not refused: a refusal would
 // confirm to them that a file of that name is there, and they could not
 // replace it anyway. Their file is kept beside it, under the first free
 // "name (n).ext", whatever on_conflict says; whoever sees both sees two
@@ -101,10 +101,13 @@ func (acc *Access) reserveName(ctx context.Context, key *crypto.VisitKey, item, 
 
 // nameHolder is the file that holds name in the item (its ID "" when an
 // upload in progress does), and whether it is hidden from the actor: a
-// file policy does not let them list, or another person's resumable
-// upload. A plain upload in progress is not hidden: its uploader is
-// known only once it is stored, and it holds the name for as long as it
-// streams.
+// file policy does not let them list, or an upload in progress that is
+// not theirs. An upload in progress is seen by no one but its uploader:
+// refusing another person the name would tell them it is on its way, and
+// let one person keep a name from everyone for as long as their upload
+// streams. One whose uploader is not known (begun before uploaders were
+// recorded, or not yet begun) is taken as another person's: a second file
+// is then kept beside it rather than refused, and nothing is confirmed.
 func (acc *Access) nameHolder(ctx context.Context, key *crypto.VisitKey, item, name string) (store.File, bool, error) {
 	s, index := acc.svc, key.NameIndex(NameKey(name))
 	f, err := s.store.NameHolder(ctx, acc.Visit.ID, item, index)
@@ -116,7 +119,7 @@ func (acc *Access) nameHolder(ctx context.Context, key *crypto.VisitKey, item, n
 		return store.File{}, false, err
 	}
 	by, err := s.store.NameUploader(ctx, acc.Visit.ID, item, index)
-	return store.File{}, by != "" && by != acc.Actor.UserID, err
+	return store.File{}, by != acc.Actor.UserID, err
 }
 
 // releaseName gives back the name of an upload that stored no file; it

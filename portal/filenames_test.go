@@ -159,3 +159,61 @@ func TestRefileIntoANameTakenByAHiddenFile(t *testing.T) {
 		}
 	}
 }
+
+// TestNameHeldByAnotherPersonsUpload: a name that another person's plain
+// upload holds while it streams is not refused, which would confirm to
+// anyone that a file of that name is on its way, and let one person keep
+// a name from everyone else for as long as their upload runs: the second
+// file, plain or resumable, whatever on_conflict says, is kept under a
+// free "name (n).ext", as beside another person's resumable upload. The
+// person whose upload holds it is refused a second upload of the name, as
+// before, and no two files end up with one name.
+func TestNameHeldByAnotherPersonsUpload(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	coordinator := d.person("cafcass", "coordinator@cafcass.example")
+	newFile := func(name, onConflict string) portal.NewFile {
+		return portal.NewFile{Name: name, Item: "1.02", Size: 1, OnConflict: onConflict}
+	}
+	// while runs as the uploader's upload streams, on the goroutine that
+	// reads its body: it reports with Errorf, never Fatalf.
+	var stored []string
+	while := func() {
+		for _, onConflict := range []string{"", portal.OnConflictReplace} {
+			f, err := d.mustAccess(coordinator, policy.FileUpload).Upload(ctx, newFile("held.PDF", onConflict), strings.NewReader("x"))
+			if err != nil {
+				t.Errorf("on_conflict=%q: a name held by another person's upload in progress: %v", onConflict, err)
+				return
+			}
+			stored = append(stored, f.Name)
+		}
+		if _, err := d.mustAccess(coordinator, policy.FileUpload).CreateResumable(ctx, newFile("Held.pdf", "")); err != nil {
+			t.Errorf("resumable: a name held by another person's upload in progress: %v", err)
+		}
+		// Their own second upload of the name is refused, as before.
+		if _, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, newFile("Held.pdf", ""), strings.NewReader("x")); !isCode(err, "name_exists") {
+			t.Errorf("the uploader's second upload of a name their upload holds: %v", err)
+		}
+		if _, err := d.mustAccess(uploader, policy.FileUpload).CreateResumable(ctx, newFile("Held.pdf", "")); !isCode(err, "name_exists") {
+			t.Errorf("the uploader's resumable upload of a name their upload holds: %v", err)
+		}
+	}
+	first, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, newFile("Held.pdf", ""), &holdingReader{r: strings.NewReader("x"), hold: while})
+	if err != nil || first.Name != "Held.pdf" || t.Failed() {
+		t.Fatalf("the upload that held the name: %q %v", first.Name, err)
+	}
+	fs, err := d.mustAccess(coordinator, policy.FileList).Files(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range fs {
+		if f.Item == "1.02" {
+			names = append(names, strings.ToLower(f.Name))
+		}
+	}
+	if len(names) != 3 || len(slices.Compact(slices.Sorted(slices.Values(names)))) != 3 {
+		t.Fatalf("the coordinator sees %q (theirs stored as %q)", names, stored)
+	}
+}

@@ -132,9 +132,9 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 	}
 	started := u.audit("upload.started", "started", fileID, map[string]any{"declared_size": u.Size})
 	if u.NameIndex != nil {
-		err = s.Store.BeginNamedUpload(ctx, fileID, u.Visit.ID, u.Item, u.NameIndex, s.Now(), started...)
+		err = s.Store.BeginNamedUpload(ctx, fileID, u.Visit.ID, u.UploadedBy, u.Item, u.NameIndex, s.Now(), started...)
 	} else {
-		err = s.Store.BeginUpload(ctx, fileID, u.Visit.ID, s.Now(), started...)
+		err = s.Store.BeginUpload(ctx, fileID, u.Visit.ID, u.UploadedBy, s.Now(), started...)
 	}
 	if err != nil {
 		return store.File{}, err

@@ -145,7 +145,7 @@ func (h *harness) visit(t *testing.T, id string, wrapped []byte) store.Visit {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.st.BeginUpload(ctx, "f-"+id, id, time.Now())
+	h.st.BeginUpload(ctx, "f-"+id, id, "u1", time.Now())
 	if err := h.st.CommitFile(ctx, store.File{ID: "f-" + id, VisitID: id, NameSealed: []byte("n"), Size: 10, SHA256: "abc", SegmentSize: 1, Segments: 1, HeaderSize: 1, UploadedBy: u.ID, UploadedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -614,7 +614,7 @@ func TestDestructionNamesEveryFileItDestroys(t *testing.T) {
 		t.Fatal(err)
 	}
 	put := func(id string) error {
-		if err := h.st.BeginUpload(ctx, id, "v1", time.Now()); err != nil {
+		if err := h.st.BeginUpload(ctx, id, "v1", "u1", time.Now()); err != nil {
 			return err
 		}
 		return h.st.CommitFile(ctx, store.File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Size: 5, SHA256: "late-" + id, SegmentSize: 1, Segments: 1,

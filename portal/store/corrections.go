@@ -98,13 +98,16 @@ func (s *Store) NameHolder(ctx context.Context, visitID, item string, index []by
 	return f, nil
 }
 
-// NameUploader is who is sending the resumable upload that holds a name
-// index in an item: "" when none does, or a plain upload in progress does
-// (its uploader is stored with its file, at the end).
+// NameUploader is who is sending the upload in progress, plain or
+// resumable, that holds a name index in an item: "" when no upload does,
+// or its uploader is not known (one begun before uploaders were recorded
+// with it, or whose name is reserved and which has not yet begun).
 func (s *Store) NameUploader(ctx context.Context, visitID, item string, index []byte) (string, error) {
 	var by string
-	err := s.db.QueryRowContext(ctx, `SELECT r.created_by FROM file_names n JOIN resumable_uploads r ON r.file_id = n.file_id
-		WHERE n.visit_id = ? AND n.item = ? AND n.name_index = ? AND r.completed_at IS NULL`, visitID, item, index).Scan(&by)
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(p.uploaded_by, r.created_by, '') FROM file_names n
+		LEFT JOIN pending_uploads p ON p.file_id = n.file_id
+		LEFT JOIN resumable_uploads r ON r.file_id = n.file_id AND r.completed_at IS NULL
+		WHERE n.visit_id = ? AND n.item = ? AND n.name_index = ?`, visitID, item, index).Scan(&by)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

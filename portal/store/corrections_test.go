@@ -23,7 +23,7 @@ func TestCorrections(t *testing.T) {
 		if err := s.ReserveName(ctx, "v1", "1.03", id, []byte(name), now); err != nil && !errors.Is(err, ErrNameTaken) {
 			t.Fatal(err)
 		}
-		if err := s.BeginUpload(ctx, id, "v1", now); err != nil {
+		if err := s.BeginUpload(ctx, id, "v1", "u1", now); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.CommitFile(ctx, File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "sum-" + id, Size: 7, SegmentSize: 1, Segments: 1,
@@ -152,7 +152,7 @@ func TestHoldCheckLocksAfterTheFile(t *testing.T) {
 	s := openTest(t)
 	now := time.Now().UTC().Truncate(time.Second)
 	u := visitV1(t, s, now)
-	if err := s.BeginUpload(ctx, "f1", "v1", now); err != nil {
+	if err := s.BeginUpload(ctx, "f1", "v1", "u1", now); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.CommitFile(ctx, File{ID: "f1", VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "s", Size: 7, SegmentSize: 1, Segments: 1, UploadedBy: u.ID, UploadedAt: now}); err != nil {

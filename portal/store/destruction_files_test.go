@@ -73,7 +73,7 @@ func TestFilesAndDestructionWaitForEachOther(t *testing.T) {
 	if _, err := other.ExecContext(ctx, `UPDATE visits SET state = 'destroying' WHERE id = $1`, "v1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.BeginUpload(ctx, "f1", "v1", now); err != nil {
+	if err := s.BeginUpload(ctx, "f1", "v1", "u1", now); err != nil {
 		t.Fatal(err)
 	}
 	stored := make(chan error, 1)
@@ -117,7 +117,7 @@ func TestFilesStoredTogether(t *testing.T) {
 		if err := s.ReserveName(ctx, "v1", "1.03", first[g], []byte(first[g]), now); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.BeginUpload(ctx, first[g], "v1", now); err != nil {
+		if err := s.BeginUpload(ctx, first[g], "v1", "u1", now); err != nil {
 			t.Fatal(err)
 		}
 		if err := commit(first[g]); err != nil {
@@ -136,7 +136,7 @@ func TestFilesStoredTogether(t *testing.T) {
 					last = id
 				}
 				if err == nil {
-					err = s.BeginUpload(ctx, id, "v1", now)
+					err = s.BeginUpload(ctx, id, "v1", "u1", now)
 				}
 				if err == nil {
 					err = commit(id)

@@ -64,11 +64,12 @@ const (
 	PendingDeleted   = "deleted" // a deleted file's objects being removed
 )
 
-// BeginUpload records that objects for fileID may be written. Its flush
-// to disk is left to the upload's commit (flush.go): it answers nobody.
-func (s *Store) BeginUpload(ctx context.Context, fileID, visitID string, now time.Time, audit ...AuditRecord) error {
-	err := s.exec(DeferFlush(ctx), audit, `INSERT INTO pending_uploads (file_id, visit_id, started_at, touched_at) VALUES (?, ?, ?, ?)`,
-		fileID, visitID, formatTime(now), formatTime(now))
+// BeginUpload records that objects for fileID may be written, by the
+// user by (whose upload holds its name: NameUploader). Its flush to disk
+// is left to the upload's commit (flush.go): it answers nobody.
+func (s *Store) BeginUpload(ctx context.Context, fileID, visitID, by string, now time.Time, audit ...AuditRecord) error {
+	err := s.exec(DeferFlush(ctx), audit, `INSERT INTO pending_uploads (file_id, visit_id, uploaded_by, started_at, touched_at) VALUES (?, ?, ?, ?, ?)`,
+		fileID, visitID, by, formatTime(now), formatTime(now))
 	if err != nil {
 		return fmt.Errorf("store: begin upload: %w", err)
 	}
@@ -79,7 +80,7 @@ func (s *Store) BeginUpload(ctx context.Context, fileID, visitID string, now tim
 // common case of an upload whose name is free: ErrNameTaken when it is
 // not, and then nothing is written. Like BeginUpload's, its flush is left
 // to the upload's commit.
-func (s *Store) BeginNamedUpload(ctx context.Context, fileID, visitID, item string, index []byte, now time.Time, audit ...AuditRecord) error {
+func (s *Store) BeginNamedUpload(ctx context.Context, fileID, visitID, by, item string, index []byte, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(DeferFlush(ctx), func(tx *Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?)`,
 			fileID, visitID, item, index, formatTime(now))
@@ -89,8 +90,8 @@ func (s *Store) BeginNamedUpload(ctx context.Context, fileID, visitID, item stri
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, started_at, touched_at) VALUES (?, ?, ?, ?)`,
-			fileID, visitID, formatTime(now), formatTime(now))
+		_, err = tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, uploaded_by, started_at, touched_at) VALUES (?, ?, ?, ?, ?)`,
+			fileID, visitID, by, formatTime(now), formatTime(now))
 		return err
 	}, audit...)
 	if errors.Is(err, ErrNameTaken) {

@@ -77,7 +77,7 @@ func TestCommitsAreFlushed(t *testing.T) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			errs <- s.BeginNamedUpload(ctx, NewID(), "v1", "1.01", []byte{byte(i)}, now)
+			errs <- s.BeginNamedUpload(ctx, NewID(), "v1", "u1", "1.01", []byte{byte(i)}, now)
 		}()
 		go func() {
 			defer wg.Done()

@@ -181,7 +181,7 @@ func TestCommitNeedsItsPendingUpload(t *testing.T) {
 	}
 	for how, take := range taken {
 		id := "f-" + how
-		if err := s.BeginUpload(ctx, id, "v1", now); err != nil {
+		if err := s.BeginUpload(ctx, id, "v1", "u1", now); err != nil {
 			t.Fatal(err)
 		}
 		if err := take(id); err != nil {
@@ -223,7 +223,7 @@ func TestAbandonUploadOnlyWhileUntouched(t *testing.T) {
 		return File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "s", Size: 7, SegmentSize: 1, Segments: 1, UploadedBy: u.ID, UploadedAt: now}
 	}
 	for _, id := range []string{"live", "done", "cut"} {
-		if err := s.BeginUpload(ctx, id, "v1", now); err != nil {
+		if err := s.BeginUpload(ctx, id, "v1", "u1", now); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -23,7 +23,7 @@ func TestNameReservations(t *testing.T) {
 	reserve := func(item, file, name string) error { return s.ReserveName(ctx, "v1", item, file, idx(name), now) }
 	commit := func(id, item string) {
 		t.Helper()
-		if err := s.BeginUpload(ctx, id, "v1", now); err != nil {
+		if err := s.BeginUpload(ctx, id, "v1", "u1", now); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.CommitFile(ctx, File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Item: item, SHA256: "x", SegmentSize: 1, Segments: 1, UploadedBy: u.ID, UploadedAt: now}); err != nil {
@@ -64,6 +64,15 @@ func TestNameReservations(t *testing.T) {
 	if err := s.RefileFile(ctx, "v1", "f3", "1.01"); !errors.Is(err, ErrNameTaken) {
 		t.Fatalf("refiling onto a taken name: %v", err)
 	}
+	// An upload in progress holds its name for its uploader.
+	if err := s.BeginNamedUpload(ctx, "fu", "v1", "u2", "1.04", idx("u"), now); err != nil {
+		t.Fatal(err)
+	}
+	if by, err := s.NameUploader(ctx, "v1", "1.04", idx("u")); err != nil || by != "u2" {
+		t.Fatalf("the uploader holding a name: %q %v", by, err)
+	}
+	s.FailUpload(ctx, "fu")
+	s.EndUpload(ctx, "fu")
 	// Deleting the file gives the name back; refiling moves it.
 	if err := s.DeleteFile(ctx, "v1", "f1", now); err != nil {
 		t.Fatal(err)
@@ -75,7 +84,7 @@ func TestNameReservations(t *testing.T) {
 		t.Fatalf("the name refiled away is still taken in its old item: %v", err)
 	}
 	// A failed upload (its pending record ends without a file) gives it back.
-	if err := s.BeginUpload(ctx, "f4", "v1", now); err != nil {
+	if err := s.BeginUpload(ctx, "f4", "v1", "u1", now); err != nil {
 		t.Fatal(err)
 	}
 	s.EndUpload(ctx, "f4")

@@ -64,8 +64,8 @@ func (s *Store) CreateResumable(ctx context.Context, r Resumable, audit ...Audit
 			formatTime(r.CreatedAt), formatTime(r.ExpiresAt), []byte{}); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, started_at, touched_at) VALUES (?, ?, ?, ?)`,
-			r.FileID, r.VisitID, formatTime(r.CreatedAt), formatTime(r.CreatedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, uploaded_by, started_at, touched_at) VALUES (?, ?, ?, ?, ?)`,
+			r.FileID, r.VisitID, r.CreatedBy, formatTime(r.CreatedAt), formatTime(r.CreatedAt))
 		return err
 	}, audit...)
 	if err != nil {

@@ -229,7 +229,7 @@ func TestFilesToHoldFollowTheirVisit(t *testing.T) {
 	u := visitV1(t, s, now)
 	commit := func(id string, at time.Time) {
 		t.Helper()
-		if err := s.BeginUpload(ctx, id, "v1", at); err != nil {
+		if err := s.BeginUpload(ctx, id, "v1", "u1", at); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.CommitFile(ctx, File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Item: "1.01", SHA256: "x", SegmentSize: 1, Segments: 1,

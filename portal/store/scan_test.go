@@ -23,7 +23,7 @@ func TestScanResult(t *testing.T) {
 	u, _ := s.SignIn(ctx, "https://i", "sub", "a@x.example", "A", nil, now)
 	commit := func(visit, id, scan string) {
 		t.Helper()
-		if err := s.BeginUpload(ctx, id, visit, now); err != nil {
+		if err := s.BeginUpload(ctx, id, visit, "u1", now); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.CommitFile(ctx, File{ID: id, VisitID: visit, NameSealed: []byte("n"), Item: "1.01", SHA256: "x", SegmentSize: 1, Segments: 1, UploadedBy: u.ID, UploadedAt: now, Scan: scan}); err != nil {

@@ -597,6 +597,16 @@ CREATE INDEX objects_to_hold_since ON objects_to_hold (since, file_id);
 	`
 -- fillRetentionDays only
 `,
+	// 31: who is sending each upload in progress. A name held by an
+	// upload in progress is held, as the upload's file would hold it, by
+	// its uploader: another person's is hidden from whoever else uploads
+	// or files a file of that name (portal's nameHolder), as a resumable
+	// upload's was already (created_by). NULL for the removal of a
+	// deleted file's objects, and for uploads begun before this version:
+	// an upload of unknown sender is taken as another person's.
+	`
+ALTER TABLE pending_uploads ADD COLUMN uploaded_by TEXT;
+`,
 }
 
 // Defaults are the portal's settings that a migration writes into rows

@@ -511,4 +511,8 @@ CREATE INDEX objects_to_hold_since ON objects_to_hold (since, file_id);
 	`
 ALTER TABLE visits ADD CONSTRAINT visits_retention_days CHECK (retention_days IS NOT NULL AND retention_days >= 1);
 `,
+	// 31: who is sending each upload in progress (as SQLite's 31).
+	`
+ALTER TABLE pending_uploads ADD COLUMN uploaded_by TEXT;
+`,
 }

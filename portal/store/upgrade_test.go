@@ -135,7 +135,7 @@ func TestUpgradeFromShippedSchema(t *testing.T) {
 // every published visit not destroyed has its rule carried to the store
 // once more; an unpublished visit has none to set, and a destroyed visit
 // no bucket. The database is brought back to version 27 by taking away
-// what 28, 29 and 30 add, then upgraded again.
+// what 28 to 31 add, then upgraded again.
 func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 	ctx := context.Background()
 	reopen := testDatabase(t)
@@ -159,6 +159,7 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 	for _, q := range append(dropRetention,
 		`UPDATE visits SET state = 'destroyed' WHERE id = 'v3'`,
 		`DROP TABLE objects_to_hold`,
+		`ALTER TABLE pending_uploads DROP COLUMN uploaded_by`,
 		`DROP INDEX visits_store_side`,
 		`ALTER TABLE visits DROP COLUMN store_rule`,
 		`ALTER TABLE visits DROP COLUMN store_gen`,
