@@ -123,6 +123,37 @@ func (k *Keyring) dropEpoch(id string) {
 	k.mu.Unlock()
 }
 
+// opensCurrent checks that the master key opens the current epoch's key as
+// stored in the key bucket now (not as cached): after a rotation of the
+// master key, an instance not yet restarted holds the old one, and an
+// epoch it started would be wrapped to that key alone, with every live
+// visit key moved to it. No current epoch (the first is being started) is
+// nothing to check.
+func (k *Keyring) opensCurrent(ctx context.Context) error {
+	cur, err := k.store.CurrentEpoch(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return k.opensStored(ctx, k.master, cur)
+}
+
+// opensStored checks that m opens epoch e's key object in the key bucket,
+// and that it is e's key.
+func (k *Keyring) opensStored(ctx context.Context, m *crypto.MasterKey, e store.Epoch) error {
+	wrapped, err := k.vault.get(ctx, e.ID)
+	if err != nil {
+		return fmt.Errorf("key epoch %s: %w", e.ID, err)
+	}
+	if got, err := m.UnwrapEpoch(wrapped); err != nil || got.Recipient() != e.Recipient {
+		return fmt.Errorf("key epoch %s: its key in the key bucket does not open with master key %s (the master key was rotated, or this is the wrong key file): %w",
+			e.ID, m.Recipients()[0], crypto.ErrUnwrap)
+	}
+	return nil
+}
+
 // rewrap moves a stored key to the epoch to, checking that it opens.
 func (k *Keyring) rewrap(ctx context.Context, vk store.VisitKey, to *crypto.MasterKey) ([]byte, error) {
 	from, err := k.epoch(ctx, vk.Epoch)
@@ -170,6 +201,9 @@ func (s *Service) withEpochLease(ctx context.Context, fn func() error) error {
 func (s *Service) startEpoch(ctx context.Context, reason, visitID string) (store.Epoch, int, error) {
 	if s.keys.vault == nil {
 		return store.Epoch{}, 0, errors.New("key epoch: no key bucket configured")
+	}
+	if err := s.keys.opensCurrent(ctx); err != nil {
+		return store.Epoch{}, 0, err
 	}
 	now := s.now()
 	text, err := crypto.GenerateEpochKey(now)

@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -229,5 +230,43 @@ func TestDestructionSupersedesTheEpochTheKeyWasDeletedFrom(t *testing.T) {
 			t.Fatalf("at %s, after the certificate's %s, a backup taken before the key was deleted still opens it with the portal's keys",
 				d.svc.Now().Format(time.RFC3339), c.KeyEpoch.UnrecoverableFromBackupsAfter.Format(time.RFC3339))
 		}
+	}
+}
+
+// TestEpochNotStartedUnderARotatedMasterKey: after `portal key rotate` an
+// instance not yet restarted still holds the old master key. A key epoch
+// it starts then (a destruction supersedes the current epoch; an operator
+// runs key new-epoch) would be wrapped to the old master key only, and
+// every live visit key moved to it: once the instances run with the new
+// master key, no visit key opens. An instance whose master key does not
+// open the stored current epoch refuses to start one, and after the
+// rotation the new master key opens every live visit.
+func TestEpochNotStartedUnderARotatedMasterKey(t *testing.T) {
+	ctx := context.Background()
+	d := startDomain(t)
+	v := d.demo()
+	text, err := crypto.GenerateMasterKey(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	newPath := filepath.Join(t.TempDir(), "new.key")
+	if err := portal.WriteNewKeyFile(newPath, text); err != nil {
+		t.Fatal(err)
+	}
+	newMaster, err := crypto.LoadMasterKey(newPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.svc.RotateMasterKey(ctx, portal.OperatorActor("op", "key rotate"), newMaster); err != nil {
+		t.Fatal(err)
+	}
+	// d.svc has not been restarted: it still holds the old master key.
+	if _, _, err := d.svc.RotateKeyEpoch(ctx, "operator"); err == nil {
+		t.Error("an instance whose master key was rotated away started a key epoch")
+	}
+	d.Config.MasterKey = newPath
+	restarted := d.another()
+	if err := restarted.CheckVisitKey(ctx, v.ID); err != nil {
+		t.Fatalf("after the rotation the new master key cannot open a live visit's key: %v", err)
 	}
 }

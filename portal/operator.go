@@ -89,11 +89,29 @@ func GrantRole(ctx context.Context, st *store.Store, a Actor, g RoleGrant) error
 // again), then, in one transaction with its record, every live visit key
 // still wrapped to the master key directly (made before key epochs). It
 // returns how many epoch keys and visit keys moved.
+//
+// It holds the key-epoch lease throughout, so that no epoch starts (wrapped
+// to the old master key only) between the listing and the end, and it
+// finishes by checking that the new master key opens every live epoch.
 func (s *Service) RotateMasterKey(ctx context.Context, a Actor, to *crypto.MasterKey) (epochs, keys int, err error) {
+	if s.keys.vault == nil {
+		return s.rotateMasterKey(ctx, a, to)
+	}
+	err = s.withEpochLease(ctx, func() error {
+		epochs, keys, err = s.rotateMasterKey(ctx, a, to)
+		return err
+	})
+	return epochs, keys, err
+}
+
+func (s *Service) rotateMasterKey(ctx context.Context, a Actor, to *crypto.MasterKey) (epochs, keys int, err error) {
 	from := s.keys.master
 	all, err := s.store.Epochs(ctx)
 	if err != nil {
 		return 0, 0, err
+	}
+	if len(all) > 0 && s.keys.vault == nil {
+		return 0, 0, errors.New("key rotate: the database has key epochs but no key bucket is configured")
 	}
 	for _, e := range all {
 		if !e.RetiredAt.IsZero() {
@@ -116,6 +134,13 @@ func (s *Service) RotateMasterKey(ctx context.Context, a Actor, to *crypto.Maste
 			return epochs, 0, err
 		}
 		epochs++
+	}
+	for _, e := range all {
+		if e.RetiredAt.IsZero() {
+			if err := s.keys.opensStored(ctx, to, e); err != nil {
+				return epochs, 0, err
+			}
+		}
 	}
 	rec := operatorRec(a, "master_key.rotated", map[string]any{"from": from.Recipients()[0], "to": to.Recipients()[0], "epoch_keys": epochs})
 	keys, err = s.store.RewrapKeys(ctx, func(visitID string, wrapped []byte) ([]byte, error) {
