@@ -140,6 +140,31 @@ func (k *Keyring) opensCurrent(ctx context.Context) error {
 	return k.opensStored(ctx, k.master, cur)
 }
 
+// checkCurrent is readiness's check of the master key against the key
+// bucket: nil when it opens the current epoch's key there (or there is no
+// epoch yet, or no key bucket). When it does not (crypto.ErrUnwrap), held
+// says whether this instance holds that epoch's key in memory all the
+// same: it opened it before the master key was rotated.
+func (k *Keyring) checkCurrent(ctx context.Context) (held bool, err error) {
+	if k.vault == nil {
+		return false, nil
+	}
+	cur, err := k.store.CurrentEpoch(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := k.opensStored(ctx, k.master, cur); err != nil {
+		k.mu.Lock()
+		_, held = k.epochs[cur.ID]
+		k.mu.Unlock()
+		return held, err
+	}
+	return false, nil
+}
+
 // opensStored checks that m opens epoch e's key object in the key bucket,
 // and that it is e's key.
 func (k *Keyring) opensStored(ctx context.Context, m *crypto.MasterKey, e store.Epoch) error {

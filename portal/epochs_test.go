@@ -270,3 +270,57 @@ func TestEpochNotStartedUnderARotatedMasterKey(t *testing.T) {
 		t.Fatalf("after the rotation the new master key cannot open a live visit's key: %v", err)
 	}
 }
+
+// TestWrongMasterKeyIsNotReady: an instance started with a master key that
+// opens none of the stored keys (the wrong key file; the new key of a
+// rotation not yet run) passed the self-test, which wraps and unwraps a
+// throwaway key, and reported itself ready: every request for a visit
+// then failed on it. Readiness checks the master key against the current
+// key epoch's key in the key bucket. An instance that opened that key
+// before the master key was rotated serves on, degraded, until restarted.
+func TestWrongMasterKeyIsNotReady(t *testing.T) {
+	ctx := context.Background()
+	d := startDomain(t)
+	d.demo()
+	ready := func(svc *portal.Service) portal.Readiness {
+		t.Helper()
+		for range 100 {
+			if r := svc.Ready(ctx); r.Checks["answer"] == "" {
+				return r
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatal("readiness never answered in time")
+		return portal.Readiness{}
+	}
+	if r := ready(d.svc); !r.Ready || r.Checks["key"] != "ok" {
+		t.Fatalf("the portal with its own master key: %+v", r)
+	}
+	text, err := crypto.GenerateMasterKey(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongPath := filepath.Join(t.TempDir(), "wrong.key")
+	if err := portal.WriteNewKeyFile(wrongPath, text); err != nil {
+		t.Fatal(err)
+	}
+	right := d.Config.MasterKey
+	d.Config.MasterKey = wrongPath
+	if r := ready(d.another()); r.Ready || r.Checks["key"] != "failing" {
+		t.Fatalf("an instance with the wrong master key: %+v", r)
+	}
+	// A rotation: the running instance opened the current epoch before it.
+	d.Config.MasterKey = right
+	wrong, err := crypto.LoadMasterKey(wrongPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.svc.RotateMasterKey(ctx, portal.OperatorActor("op", "key rotate"), wrong); err != nil {
+		t.Fatal(err)
+	}
+	d.svc.CheckKeyNow()         // as it does once a minute
+	time.Sleep(2 * time.Second) // past the cached answer
+	if r := ready(d.svc); !r.Ready || r.Degraded["key:rotated"] == "" {
+		t.Fatalf("an instance not restarted after a rotation: %+v", r)
+	}
+}

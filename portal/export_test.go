@@ -1,6 +1,9 @@
 package portal
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // HoldsKey reports whether the service keeps the visit's key in memory.
 func (s *Service) HoldsKey(visitID string) bool {
@@ -13,3 +16,11 @@ func (s *Service) HoldsKey(visitID string) bool {
 // ForgetGoneKeys runs the per-instance round that forgets keys destroyed
 // elsewhere.
 func (s *Service) ForgetGoneKeys(ctx context.Context) { s.forgetGone(ctx) }
+
+// CheckKeyNow makes the next readiness check the master key against the
+// key bucket again, as it does once a minute.
+func (s *Service) CheckKeyNow() {
+	s.health.mu.Lock()
+	s.health.keyAt = time.Time{}
+	s.health.mu.Unlock()
+}

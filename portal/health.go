@@ -2,10 +2,12 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/portal/blobs"
 )
 
@@ -30,6 +32,12 @@ type health struct {
 	features *blobs.Features // nil until a self-test has run
 	selfErr  error           // the last self-test's failure
 	selfAt   time.Time
+	// The last check of the master key against the current key epoch's
+	// key in the key bucket (checkKey): "ok", "rotated" (it does not open
+	// it, but this instance holds that key from before a rotation) or
+	// "failing".
+	keyState string
+	keyAt    time.Time
 	running  chan struct{} // closed when the check in progress ends
 	// unflushedOnce logs PostgreSQL's unflushed settings once a process.
 	unflushedOnce sync.Once
@@ -41,6 +49,7 @@ const (
 	fresh       = 2 * time.Second
 	refreshWait = 800 * time.Millisecond
 	selfTestAge = 10 * time.Minute
+	keyCheckAge = time.Minute
 )
 
 // Ready returns the latest readiness, refreshing it when it is older than a
@@ -132,19 +141,27 @@ func (s *Service) check(ctx context.Context, done chan struct{}) {
 		r.Checks["storage"], r.Ready = "failing", false
 		s.log.Error("readiness: storage", "err", err)
 	}
-	if s.keyErr != nil {
-		r.Checks["key"], r.Ready = "failing", false
-	}
 	s.scannerDegraded(pctx, r.Degraded)
 	h := &s.health
 	h.mu.Lock()
 	runSelfTest := r.Checks["storage"] == "ok" && time.Since(h.selfAt) > selfTestAge
+	runKeyCheck := r.Checks["storage"] == "ok" && time.Since(h.keyAt) > keyCheckAge
 	h.mu.Unlock()
+	if runKeyCheck {
+		s.checkKey(pctx)
+	}
 	if runSelfTest {
 		s.selfTest(ctx)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	switch {
+	case s.keyErr != nil || h.keyState == "failing":
+		r.Checks["key"], r.Ready = "failing", false
+	case h.keyState == "rotated":
+		r.Degraded["key:rotated"] = "The master key this instance holds no longer opens the current key epoch's key (the master key was rotated): " +
+			"restart it with the new key file. Until then it serves with the epoch key it holds, and cannot start a key epoch, so destructions wait."
+	}
 	for k, v := range s.storeDegraded() {
 		r.Degraded[k] = v
 	}
@@ -152,6 +169,33 @@ func (s *Service) check(ctx context.Context, done chan struct{}) {
 	h.last, h.running = r, nil
 	s.metrics.Ready(r.Ready)
 	close(done)
+}
+
+// checkKey checks the master key against the key bucket: the self-test at
+// start-up only wraps and unwraps a throwaway key, which any key file
+// passes. A key that does not open the current epoch's key is the wrong
+// key file, or one a rotation has replaced; failing to read the bucket
+// decides nothing about the key (the storage check reports the store).
+func (s *Service) checkKey(ctx context.Context) {
+	held, err := s.keys.checkCurrent(ctx)
+	state := "ok"
+	switch {
+	case errors.Is(err, crypto.ErrUnwrap) && held:
+		state = "rotated"
+		s.log.Error("readiness: the master key no longer opens the current key epoch (rotated?): restart with the new key file", "err", err)
+	case errors.Is(err, crypto.ErrUnwrap):
+		state = "failing"
+		s.log.Error("readiness: the master key opens no stored key (the wrong key file?)", "err", err)
+	case err != nil:
+		s.log.Warn("readiness: the master key could not be checked against the key bucket", "err", err)
+	}
+	h := &s.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err != nil && state == "ok" {
+		return // not checked: the previous state stands, and it is checked again next time
+	}
+	h.keyState, h.keyAt = state, time.Now()
 }
 
 // selfTest creates and removes a bucket, as visit creation does, and finds
