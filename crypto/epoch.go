@@ -24,7 +24,9 @@ import (
 // recipients (WrapEpoch).
 
 // GenerateEpochKey returns the text of a new epoch key: a comment with its
-// creation time and public recipient, then the secret identity.
+// creation time, the line saying that every visit key wrapped to it is
+// bound to its visit (keybinding.go), its public recipient, then the
+// secret identity.
 func GenerateEpochKey(now time.Time) ([]byte, error) {
 	id, err := age.GenerateHybridIdentity()
 	if err != nil {
@@ -32,6 +34,7 @@ func GenerateEpochKey(now time.Time) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# portal key epoch, created %s\n", now.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "%s\n", bindsMarker)
 	fmt.Fprintf(&b, "# public key: %s\n", id.Recipient())
 	fmt.Fprintf(&b, "%s\n", id)
 	return b.Bytes(), nil

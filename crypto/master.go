@@ -20,6 +20,9 @@ type MasterKey struct {
 	identities []age.Identity
 	recipients []age.Recipient
 	public     []string
+	// bindsKeys: every visit key wrapped to this key must be bound to its
+	// visit (an epoch key whose text carries bindsMarker; keybinding.go).
+	bindsKeys bool
 }
 
 // ErrUnwrap is returned when a wrapped visit key cannot be opened with the
@@ -83,6 +86,9 @@ func ParseMasterKey(r io.Reader) (*MasterKey, error) {
 	for sc.Scan() {
 		line++
 		s := strings.TrimSpace(sc.Text())
+		if s == bindsMarker {
+			m.bindsKeys = true
+		}
 		if s == "" || strings.HasPrefix(s, "#") {
 			continue
 		}
@@ -107,14 +113,20 @@ func ParseMasterKey(r io.Reader) (*MasterKey, error) {
 // Recipients returns the public recipients that new wraps are encrypted to.
 func (m *MasterKey) Recipients() []string { return append([]string(nil), m.public...) }
 
-// Wrap encrypts a visit key's identity to the master recipients.
+// Wrap encrypts a visit key's identity to the master recipients, bound to
+// no visit (format v1): the self-test's throwaway key. A visit's key is
+// wrapped with WrapFor.
 func (m *MasterKey) Wrap(k *VisitKey) ([]byte, error) {
+	return m.wrapText(k.identity.String())
+}
+
+func (m *MasterKey) wrapText(text string) ([]byte, error) {
 	var b bytes.Buffer
 	w, err := age.Encrypt(&b, m.recipients...)
 	if err != nil {
 		return nil, fmt.Errorf("crypto: wrap visit key: %w", err)
 	}
-	if _, err := io.WriteString(w, k.identity.String()); err != nil {
+	if _, err := io.WriteString(w, text); err != nil {
 		return nil, fmt.Errorf("crypto: wrap visit key: %w", err)
 	}
 	if err := w.Close(); err != nil {
@@ -123,19 +135,19 @@ func (m *MasterKey) Wrap(k *VisitKey) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// Unwrap opens a wrapped visit key. Any failure is ErrUnwrap.
+// Unwrap opens a wrapped visit key without asking which visit it is bound
+// to: a binding must still be this key's own, and an unbound key is refused
+// when this key binds every key (keybinding.go). The portal opens a
+// visit's key with UnwrapFor. Any failure is ErrUnwrap.
 func (m *MasterKey) Unwrap(wrapped []byte) (*VisitKey, error) {
-	r, err := age.Decrypt(bytes.NewReader(wrapped), m.identities...)
+	k, bound, err := m.unwrap(wrapped)
 	if err != nil {
+		return nil, err
+	}
+	if bound == "" && m.bindsKeys {
 		return nil, ErrUnwrap
 	}
-	s, err := io.ReadAll(io.LimitReader(r, 4096))
-	if err != nil {
-		return nil, ErrUnwrap
-	}
-	id, err := age.ParseHybridIdentity(string(s))
-	if err != nil {
-		return nil, ErrUnwrap
-	}
-	return newVisitKey(id)
+	return k, nil
 }
+
+func readAllLimit(r io.Reader, n int64) ([]byte, error) { return io.ReadAll(io.LimitReader(r, n)) }

@@ -179,17 +179,22 @@ func (k *Keyring) opensStored(ctx context.Context, m *crypto.MasterKey, e store.
 	return nil
 }
 
-// rewrap moves a stored key to the epoch to, checking that it opens.
+// rewrap moves a stored key to the epoch to, checking that it opens as its
+// visit's key (bound to it, with its fingerprint): a row that does not is
+// refused, never moved and bound.
 func (k *Keyring) rewrap(ctx context.Context, vk store.VisitKey, to *crypto.MasterKey) ([]byte, error) {
 	from, err := k.epoch(ctx, vk.Epoch)
 	if err != nil {
 		return nil, err
 	}
-	key, err := from.Unwrap(vk.Wrapped)
-	if err != nil {
-		return nil, err
+	key, err := from.UnwrapFor(vk.Wrapped, vk.VisitID)
+	if err == nil && key.Fingerprint() != vk.Fingerprint {
+		err = crypto.ErrUnwrap
 	}
-	return to.Wrap(key)
+	if err != nil {
+		return nil, err // the store names the visit
+	}
+	return to.WrapFor(key, vk.VisitID)
 }
 
 const epochLease = "key-epoch"
@@ -287,10 +292,11 @@ func (s *Service) RotateKeyEpoch(ctx context.Context, reason string) (e store.Ep
 	return e, moved, err
 }
 
-// wrapVisitKey wraps a new visit key to the current epoch.
-func (s *Service) wrapVisitKey(ctx context.Context, key *crypto.VisitKey) ([]byte, string, error) {
+// wrapVisitKey wraps a new visit key to the current epoch, bound to the
+// visit visitID.
+func (s *Service) wrapVisitKey(ctx context.Context, key *crypto.VisitKey, visitID string) ([]byte, string, error) {
 	if s.keys.vault == nil {
-		w, err := s.keys.master.Wrap(key)
+		w, err := s.keys.master.WrapFor(key, visitID)
 		return w, "", err
 	}
 	cur, err := s.store.CurrentEpoch(ctx)
@@ -307,7 +313,7 @@ func (s *Service) wrapVisitKey(ctx context.Context, key *crypto.VisitKey) ([]byt
 	if err != nil {
 		return nil, "", err
 	}
-	w, err := e.Wrap(key)
+	w, err := e.WrapFor(key, visitID)
 	return w, cur.ID, err
 }
 

@@ -1,12 +1,17 @@
 package portal_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"io"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/policy"
@@ -322,5 +327,76 @@ func TestWrongMasterKeyIsNotReady(t *testing.T) {
 	time.Sleep(2 * time.Second) // past the cached answer
 	if r := ready(d.svc); !r.Ready || r.Degraded["key:rotated"] == "" {
 		t.Fatalf("an instance not restarted after a rotation: %+v", r)
+	}
+}
+
+// TestSubstitutedVisitKeyRefused: age encrypts to a public recipient
+// without saying who encrypted, and a key epoch's recipient is in the
+// database. Someone who can write to the database (and holds no key) could
+// wrap a visit key of their own to the current epoch and put it, with its
+// fingerprint, in a visit's row: the portal opened it and sealed the
+// visit's new names, questions and receipts, and encrypted its new
+// evidence, to a key they hold. Or they could copy another visit's row, so
+// that its key outlives that visit's destruction. A wrapped key is bound
+// to its visit by the key that wraps it; neither row opens.
+func TestSubstitutedVisitKeyRefused(t *testing.T) {
+	ctx := context.Background()
+	d := startDomain(t)
+	st := d.svc.Store()
+	v := d.demo()
+	if err := d.svc.CheckVisitKey(ctx, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	row, err := st.WrappedKey(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := st.GetEpoch(ctx, row.Epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The attacker's key, wrapped to the epoch's public recipient.
+	id, err := age.GenerateHybridIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcpt, err := age.ParseHybridRecipient(e.Recipient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	w, _ := age.Encrypt(&b, rcpt)
+	io.WriteString(w, id.String())
+	w.Close()
+	sum := sha256.Sum256([]byte(id.Recipient().String()))
+	if _, err := st.DB().Exec(`UPDATE visit_keys SET wrapped = ?, fingerprint = ? WHERE visit_id = ?`, b.Bytes(), hex.EncodeToString(sum[:]), v.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.CheckVisitKey(ctx, v.ID); err == nil {
+		t.Error("a visit key wrapped by someone without the epoch key was opened")
+	}
+	// Another visit's row, copied whole.
+	admin := d.person("ofsted", "admin@ofsted.example")
+	cal, notified := d.svc.Calendar(), d.svc.Today()
+	if !cal.IsWorkingDay(notified) {
+		notified = cal.PreviousWorkingDay(notified)
+	}
+	other, err := d.svc.CreateVisit(ctx, admin, portal.NewVisit{Reference: "FV-OTHER", Title: "Other", Provider: "Cafcass",
+		NotificationDate: notified.Format(time.DateOnly), FieldworkStart: cal.AddWorkingDays(notified, 5).Format(time.DateOnly)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orow, err := st.WrappedKey(ctx, other.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DB().Exec(`UPDATE visit_keys SET wrapped = ?, fingerprint = ?, epoch = ? WHERE visit_id = ?`, orow.Wrapped, orow.Fingerprint, orow.Epoch, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.CheckVisitKey(ctx, v.ID); err == nil {
+		t.Error("another visit's wrapped key was opened as this visit's")
+	}
+	if err := d.svc.CheckVisitKey(ctx, other.ID); err != nil {
+		t.Fatalf("the other visit's own key: %v", err)
 	}
 }

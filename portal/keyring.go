@@ -68,7 +68,7 @@ func (k *Keyring) KeyWithFingerprint(ctx context.Context, visitID, fp string) (*
 	if err != nil {
 		return nil, fmt.Errorf("keyring: visit %s: %w", visitID, err)
 	}
-	key, err = wrapper.Unwrap(wrapped.Wrapped)
+	key, err = wrapper.UnwrapFor(wrapped.Wrapped, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("keyring: visit %s: %w", visitID, err)
 	}

@@ -144,11 +144,11 @@ func (s *Service) rotateMasterKey(ctx context.Context, a Actor, to *crypto.Maste
 	}
 	rec := operatorRec(a, "master_key.rotated", map[string]any{"from": from.Recipients()[0], "to": to.Recipients()[0], "epoch_keys": epochs})
 	keys, err = s.store.RewrapKeys(ctx, func(visitID string, wrapped []byte) ([]byte, error) {
-		k, err := from.Unwrap(wrapped)
+		k, err := from.UnwrapFor(wrapped, visitID)
 		if err != nil {
 			return nil, fmt.Errorf("visit %s: %w", visitID, err)
 		}
-		return to.Wrap(k)
+		return to.WrapFor(k, visitID)
 	}, rec)
 	return epochs, keys, err
 }

@@ -29,11 +29,11 @@ func (s *Service) SeedVisits(ctx context.Context, n int, prefix, member string) 
 		if err != nil {
 			return out, err
 		}
-		wrapped, epoch, err := s.wrapVisitKey(ctx, key)
+		id := store.NewID()
+		wrapped, epoch, err := s.wrapVisitKey(ctx, key, id)
 		if err != nil {
 			return out, err
 		}
-		id := store.NewID()
 		v := store.Visit{ID: id, Reference: fmt.Sprintf("%s-%05d", prefix, i), TitleSealed: key.Seal([]byte("Seeded visit "+id[:6]), titleContext(id)),
 			Provider: "Cafcass", RetentionDays: s.cfg.RetentionDays, NotificationDate: nd.AddDate(0, 0, -i%400), FieldworkStart: s.cal.AddWorkingDays(nd.AddDate(0, 0, -i%400), 5),
 			State: StateActive, Bucket: s.cfg.BucketPrefix + id, CreatedAt: s.now(), CreatedBy: "system"}

@@ -210,11 +210,11 @@ func (s *Service) createVisit(ctx context.Context, by string, req NewVisit, rec 
 	if err != nil {
 		return store.Visit{}, err
 	}
-	wrapped, epoch, err := s.wrapVisitKey(ctx, key)
+	id := store.NewID()
+	wrapped, epoch, err := s.wrapVisitKey(ctx, key, id)
 	if err != nil {
 		return store.Visit{}, err
 	}
-	id := store.NewID()
 	v := store.Visit{
 		ID: id, Reference: req.Reference, TitleSealed: key.Seal([]byte(strings.TrimSpace(req.Title)), titleContext(id)),
 		Provider: strings.TrimSpace(req.Provider), NotificationDate: nd, FieldworkStart: fs, RetentionDays: days,

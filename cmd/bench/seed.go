@@ -140,7 +140,7 @@ func (s *seeder) grow(ctx context.Context, to volumePlan) error {
 				return err
 			}
 		}
-		if s.keys[s.target], err = wrapper.Unwrap(wk.Wrapped); err != nil {
+		if s.keys[s.target], err = wrapper.UnwrapFor(wk.Wrapped, s.target); err != nil {
 			return err
 		}
 	}
@@ -262,11 +262,11 @@ func (s *seeder) createVisit(ctx context.Context, i int) (store.Visit, error) {
 	if err != nil {
 		return store.Visit{}, err
 	}
-	wrapped, err := s.master.Wrap(key)
+	id := s.visitID(i)
+	wrapped, err := s.master.WrapFor(key, id)
 	if err != nil {
 		return store.Visit{}, err
 	}
-	id := s.visitID(i)
 	s.keys[id] = key
 	v := store.Visit{ID: id, Reference: fmt.Sprintf("SEED-%04d", i), TitleSealed: key.Seal([]byte(fmt.Sprintf("Focused visit %d", i)), "visit-title:"+id),
 		Provider: "Cafcass", RetentionDays: seedRetentionDays, NotificationDate: nd, FieldworkStart: s.cal.AddWorkingDays(nd, 5), State: portal.StateActive,

@@ -220,8 +220,8 @@ func keysWhere(ctx context.Context, tx *Tx, cond string, args ...any) ([]VisitKe
 	return queryAll(ctx, tx, func(sc scanner) (VisitKey, error) {
 		var k VisitKey
 		var epoch sql.NullString
-		err := sc.Scan(&k.VisitID, &k.Wrapped, &epoch)
+		err := sc.Scan(&k.VisitID, &k.Wrapped, &epoch, &k.Fingerprint)
 		k.Epoch = epoch.String
 		return k, err
-	}, `SELECT visit_id, wrapped, epoch FROM visit_keys WHERE `+cond+` ORDER BY visit_id`, args...)
+	}, `SELECT visit_id, wrapped, epoch, fingerprint FROM visit_keys WHERE `+cond+` ORDER BY visit_id`, args...)
 }
