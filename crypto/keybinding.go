@@ -40,6 +40,10 @@ const (
 	bindsMarker = "# visit keys bound: v1"
 )
 
+// BindsKeys reports whether every visit key wrapped to this key must be
+// bound to its visit (an epoch key made since format v2).
+func (m *MasterKey) BindsKeys() bool { return m.bindsKeys }
+
 func bindingMAC(wrapper age.Identity, visitID, identity string) ([]byte, bool) {
 	id, ok := wrapper.(*age.HybridIdentity)
 	if !ok {

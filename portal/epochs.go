@@ -269,9 +269,16 @@ func (s *Service) startEpoch(ctx context.Context, reason, visitID string) (store
 }
 
 // EnsureKeyEpoch starts the first epoch if there is none (moving keys
-// wrapped to the master key by earlier versions into it).
+// wrapped to the master key by earlier versions into it), or a new one
+// when the current epoch was started by an earlier version, whose key
+// accepts visit keys bound to no visit (crypto.MasterKey.WrapFor): every
+// live key moves, bound, to an epoch that refuses unbound ones.
 func (s *Service) EnsureKeyEpoch(ctx context.Context) error {
-	if _, err := s.store.CurrentEpoch(ctx); !errors.Is(err, store.ErrNotFound) {
+	cur, err := s.store.CurrentEpoch(ctx)
+	if err == nil {
+		return s.ensureBinding(ctx, cur)
+	}
+	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	return s.withEpochLease(ctx, func() error {
@@ -279,6 +286,26 @@ func (s *Service) EnsureKeyEpoch(ctx context.Context) error {
 			return err
 		}
 		_, _, err := s.startEpoch(ctx, "first", "")
+		return err
+	})
+}
+
+// ensureBinding starts a new epoch when the current one, cur, does not
+// bind the keys wrapped to it.
+func (s *Service) ensureBinding(ctx context.Context, cur store.Epoch) error {
+	e, err := s.keys.epoch(ctx, cur.ID)
+	if err != nil {
+		return err
+	}
+	if e.BindsKeys() {
+		return nil
+	}
+	return s.withEpochLease(ctx, func() error {
+		now, err := s.store.CurrentEpoch(ctx)
+		if err != nil || now.ID != cur.ID {
+			return err // moved on meanwhile: to an epoch of this version
+		}
+		_, _, err = s.startEpoch(ctx, "visit keys bound", "")
 		return err
 	})
 }

@@ -355,23 +355,7 @@ func TestSubstitutedVisitKeyRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The attacker's key, wrapped to the epoch's public recipient.
-	id, err := age.GenerateHybridIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rcpt, err := age.ParseHybridRecipient(e.Recipient)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	w, _ := age.Encrypt(&b, rcpt)
-	io.WriteString(w, id.String())
-	w.Close()
-	sum := sha256.Sum256([]byte(id.Recipient().String()))
-	if _, err := st.DB().Exec(`UPDATE visit_keys SET wrapped = ?, fingerprint = ? WHERE visit_id = ?`, b.Bytes(), hex.EncodeToString(sum[:]), v.ID); err != nil {
-		t.Fatal(err)
-	}
+	forgeKeyRow(t, st, v.ID, e.Recipient)
 	if err := d.svc.CheckVisitKey(ctx, v.ID); err == nil {
 		t.Error("a visit key wrapped by someone without the epoch key was opened")
 	}
@@ -398,5 +382,94 @@ func TestSubstitutedVisitKeyRefused(t *testing.T) {
 	}
 	if err := d.svc.CheckVisitKey(ctx, other.ID); err != nil {
 		t.Fatalf("the other visit's own key: %v", err)
+	}
+}
+
+// forgeKeyRow puts in a visit's key row a key of its own wrapped to the
+// epoch recipient, as someone who can write to the database could.
+func forgeKeyRow(t *testing.T, st *store.Store, visitID, recipient string) {
+	t.Helper()
+	id, err := age.GenerateHybridIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcpt, err := age.ParseHybridRecipient(recipient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	w, _ := age.Encrypt(&b, rcpt)
+	io.WriteString(w, id.String())
+	w.Close()
+	sum := sha256.Sum256([]byte(id.Recipient().String()))
+	if _, err := st.DB().Exec(`UPDATE visit_keys SET wrapped = ?, fingerprint = ? WHERE visit_id = ?`, b.Bytes(), hex.EncodeToString(sum[:]), visitID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEpochOfAnEarlierVersionIsReplaced: a deployment upgraded from a
+// version whose epoch keys accept visit keys bound to no visit moves every
+// live key, bound, to a new epoch that refuses unbound ones; it does not
+// wait for the next destruction to close the substitution of a visit key.
+func TestEpochOfAnEarlierVersionIsReplaced(t *testing.T) {
+	ctx := context.Background()
+	d := startDomain(t)
+	st, bl := d.svc.Store(), d.svc.Blobs()
+	v := d.demo()
+	master, err := crypto.LoadMasterKey(d.Config.MasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As an earlier version left it: the current epoch's key without the
+	// binding line, and the keys wrapped to it unbound.
+	row, err := st.WrappedKey(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := bl.GetSmall(ctx, d.Config.KeyBucket, "epochs/"+row.Epoch+".age")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := master.UnwrapEpoch(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := crypto.GenerateEpochKey(time.Now())
+	text = bytes.Replace(text, []byte("# visit keys bound: v1\n"), nil, 1)
+	old, _ := crypto.ParseMasterKey(bytes.NewReader(text))
+	if old.BindsKeys() {
+		t.Fatal("the earlier version's epoch key binds its keys: the test proves nothing")
+	}
+	wrapped, _ := master.WrapEpoch(text)
+	e := store.Epoch{ID: store.NewID(), Recipient: old.Recipient(), CreatedAt: time.Now()}
+	if err := bl.PutSmall(ctx, d.Config.KeyBucket, "epochs/"+e.ID+".age", wrapped); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.StartEpoch(ctx, e, time.Now().Add(d.Config.KeyEpochRetain), func(k store.VisitKey) ([]byte, error) {
+		vk, err := cur.UnwrapFor(k.Wrapped, k.VisitID)
+		if err != nil {
+			return nil, err
+		}
+		return old.Wrap(vk)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	upgraded := d.another()
+	if err := upgraded.CheckVisitKey(ctx, v.ID); err != nil {
+		t.Fatalf("a key of the earlier version: %v", err)
+	}
+	if err := upgraded.EnsureKeyEpoch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now, err := st.CurrentEpoch(ctx)
+	if err != nil || now.ID == e.ID {
+		t.Fatalf("the earlier version's epoch %s is still current: %s %v", e.ID, now.ID, err)
+	}
+	if err := upgraded.CheckVisitKey(ctx, v.ID); err != nil {
+		t.Fatalf("the key after the move: %v", err)
+	}
+	forgeKeyRow(t, st, v.ID, now.Recipient)
+	if err := upgraded.CheckVisitKey(ctx, v.ID); err == nil {
+		t.Fatal("a visit key wrapped by someone without the epoch key was opened after the move")
 	}
 }
