@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -471,5 +472,35 @@ func TestEpochOfAnEarlierVersionIsReplaced(t *testing.T) {
 	forgeKeyRow(t, st, v.ID, now.Recipient)
 	if err := upgraded.CheckVisitKey(ctx, v.ID); err == nil {
 		t.Fatal("a visit key wrapped by someone without the epoch key was opened after the move")
+	}
+}
+
+// TestRotationToTheSameKeyRefused: rotating because the master key may
+// have leaked, the operator passes a copy of the current key as the new
+// one (or a file that still holds its identity). The rotation re-wrapped
+// everything to it, recorded master_key.rotated and said to destroy the
+// old key file, while the key that may have leaked still opened every
+// epoch. It is refused, and nothing is recorded.
+func TestRotationToTheSameKeyRefused(t *testing.T) {
+	ctx := context.Background()
+	d := startDomain(t)
+	d.demo()
+	cur, err := os.ReadFile(d.Config.MasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _ := crypto.GenerateMasterKey(time.Now())
+	for name, text := range map[string][]byte{"a copy of the current key": cur, "the next key beside the current one": append(append([]byte(nil), next...), cur...)} {
+		to, err := crypto.ParseMasterKey(bytes.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := d.svc.RotateMasterKey(ctx, portal.OperatorActor("op", "key rotate"), to); err == nil {
+			t.Errorf("rotation to %s succeeded", name)
+		}
+	}
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{Action: "master_key.rotated"})
+	if err != nil || len(recs) != 0 {
+		t.Fatalf("%d master_key.rotated records: %v", len(recs), err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,6 +95,17 @@ func GrantRole(ctx context.Context, st *store.Store, a Actor, g RoleGrant) error
 // to the old master key only) between the listing and the end, and it
 // finishes by checking that the new master key opens every live epoch.
 func (s *Service) RotateMasterKey(ctx context.Context, a Actor, to *crypto.MasterKey) (epochs, keys int, err error) {
+	// A rotation retires at least one identity of the current key: a new
+	// key file that is a copy of the current one, or holds all of its
+	// identities, would leave the key being rotated away (perhaps because
+	// it leaked) opening everything, recorded as rotated.
+	retires := false
+	for _, r := range s.keys.master.Recipients() {
+		retires = retires || !slices.Contains(to.Recipients(), r)
+	}
+	if !retires {
+		return 0, 0, errors.New("key rotate: the new master key holds every identity of the current one (a copy of it?): nothing would be rotated away")
+	}
 	if s.keys.vault == nil {
 		return s.rotateMasterKey(ctx, a, to)
 	}
