@@ -173,8 +173,8 @@ func (k *Keyring) opensStored(ctx context.Context, m *crypto.MasterKey, e store.
 		return fmt.Errorf("key epoch %s: %w", e.ID, err)
 	}
 	if got, err := m.UnwrapEpoch(wrapped); err != nil || got.Recipient() != e.Recipient {
-		return fmt.Errorf("key epoch %s: its key in the key bucket does not open with master key %s (the master key was rotated, or this is the wrong key file): %w",
-			e.ID, m.Recipients()[0], crypto.ErrUnwrap)
+		return fmt.Errorf("key epoch %s: its key in the key bucket does not open with this master key (the master key was rotated, or this is the wrong key file): %w",
+			e.ID, crypto.ErrUnwrap)
 	}
 	return nil
 }
