@@ -25,19 +25,24 @@ import (
 )
 
 // Server is a PostgreSQL server child process with its own cluster in a
-// folder: the superuser "postgres" and the role "portal", which owns the
-// database "portal" and every database CreateDatabase makes. Both roles sign
-// in over TCP with a password (SCRAM); the unix socket lives in the folder.
+// folder: the superuser "postgres"; the role "portal", which owns the
+// database "portal" and every database CreateDatabase makes; and the role
+// "portal_app", which owns nothing: the portal serves as it, with what the
+// owner grants it when it migrates (PORTAL_DATABASE_OWNER_URL). The roles
+// sign in over TCP with a password (SCRAM); the unix socket lives in the
+// folder.
 type Server struct {
 	URL  string // the role portal on the database portal
 	Addr string // 127.0.0.1:port
+	// ServeURL is the role portal_app on the database portal.
+	ServeURL string
 
-	dir, superURL, rolePassword string
-	keep                        bool
-	cmd                         *exec.Cmd
-	done                        chan error
-	stopOnce                    sync.Once
-	stopErr                     error
+	dir, superURL, rolePassword, servePassword string
+	keep                                       bool
+	cmd                                        *exec.Cmd
+	done                                       chan error
+	stopOnce                                   sync.Once
+	stopErr                                    error
 }
 
 // Options configure Start.
@@ -135,6 +140,9 @@ func Start(ctx context.Context, o Options) (pg *Server, err error) {
 	if pg.rolePassword, err = secretFile(filepath.Join(o.Dir, "portal.password"), owner); err != nil {
 		return pg, err
 	}
+	if pg.servePassword, err = secretFile(filepath.Join(o.Dir, ServeRole+".password"), owner); err != nil {
+		return pg, err
+	}
 	data := filepath.Join(o.Dir, "data")
 	_, statErr := os.Stat(filepath.Join(data, "PG_VERSION"))
 	fresh := errors.Is(statErr, os.ErrNotExist)
@@ -169,6 +177,7 @@ func Start(ctx context.Context, o Options) (pg *Server, err error) {
 
 	pg.superURL = pgURL("postgres", superPassword, o.Addr, "postgres")
 	pg.URL = pgURL("portal", pg.rolePassword, o.Addr, "portal")
+	pg.ServeURL = pgURL(ServeRole, pg.servePassword, o.Addr, "portal")
 	err = waitChild(ctx, "postgres", o.StartupWait, pg.done, func(ctx context.Context) error {
 		conn, err := pgx.Connect(ctx, pg.superURL)
 		if err == nil {
@@ -180,10 +189,31 @@ func Start(ctx context.Context, o Options) (pg *Server, err error) {
 		return pg, err
 	}
 	if fresh {
-		err = pg.admin(ctx, "CREATE ROLE portal LOGIN PASSWORD "+quoteLiteral(pg.rolePassword),
-			"CREATE DATABASE portal OWNER portal")
+		if err = pg.admin(ctx, "CREATE ROLE portal LOGIN PASSWORD "+quoteLiteral(pg.rolePassword),
+			"CREATE DATABASE portal OWNER portal"); err != nil {
+			return pg, err
+		}
 	}
-	return pg, err
+	// A cluster kept from before the serving role gains it here.
+	return pg, pg.admin(ctx, `DO $$ BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '`+ServeRole+`') THEN
+		CREATE ROLE `+ServeRole+` LOGIN PASSWORD `+quoteLiteral(pg.servePassword)+`;
+	END IF;
+END $$`)
+}
+
+// ServeRole is the role the portal serves as: it owns nothing, and may
+// sign in to every database of the cluster (PostgreSQL's default).
+const ServeRole = "portal_app"
+
+// ServeURLOf is the URL of the database at url (one of the server's) for
+// the serving role.
+func (pg *Server) ServeURLOf(dbURL string) (string, error) {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "", err
+	}
+	return pgURL(ServeRole, pg.servePassword, pg.Addr, strings.TrimPrefix(u.Path, "/")), nil
 }
 
 // CreateDatabase creates a database owned by the role portal (one per test,

@@ -45,6 +45,19 @@ func NewTestDatabase(ctx context.Context) (string, error) {
 	return shared.srv.CreateDatabase(ctx, "t_"+hex.EncodeToString(b[:]))
 }
 
+// TestServeURL is the URL, for the serving role (ServeRole), of a
+// database NewTestDatabase made, whose URL is the owner's: tests of the
+// portal as production runs it, migrating as the owner and serving as a
+// role that owns nothing.
+func TestServeURL(dbURL string) (string, error) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.srv == nil {
+		return "", fmt.Errorf("no test cluster: make the database with NewTestDatabase first")
+	}
+	return shared.srv.ServeURLOf(dbURL)
+}
+
 // StopShared stops the test process's cluster, if it was started.
 func StopShared() {
 	shared.mu.Lock()

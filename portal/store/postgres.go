@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -29,6 +30,11 @@ type PostgresOptions struct {
 	StatementTimeout time.Duration // 0: 30 s; a statement running longer is cancelled
 	// Defaults are the settings a migration may need.
 	Defaults Defaults
+	// OwnerURL is the role that owns the schema (roles.go): the store
+	// migrates as it, grants the role it serves as what that role needs,
+	// and closes it. Empty: the serving role migrates, which it can only
+	// if it owns the schema (development), or when nothing is due.
+	OwnerURL string
 }
 
 // OpenPostgres connects to the database at url (postgres://…) and brings
@@ -38,6 +44,26 @@ func OpenPostgres(ctx context.Context, url string, o PostgresOptions) (*Store, e
 }
 
 func openPostgres(ctx context.Context, url string, o PostgresOptions, version int) (*Store, error) {
+	db, err := connectPostgres(ctx, url, o)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: &handle{DB: db, pg: true}}
+	if o.OwnerURL != "" {
+		err = s.migrateAsOwner(ctx, o, version)
+	} else {
+		err = s.migrate(ctx, o.Defaults, version)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// connectPostgres opens a pool on the database at url and checks that it
+// answers.
+func connectPostgres(ctx context.Context, url string, o PostgresOptions) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: PostgreSQL URL: %w", err)
@@ -63,12 +89,7 @@ func openPostgres(ctx context.Context, url string, o PostgresOptions, version in
 		db.Close()
 		return nil, fmt.Errorf("store: connect to PostgreSQL at %s: %w", redact(cfg), err)
 	}
-	s := &Store{db: &handle{DB: db, pg: true}}
-	if err := s.migrate(ctx, o.Defaults, version); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
+	return db, nil
 }
 
 // Unflushed names the PostgreSQL settings that leave commits unflushed,

@@ -1,0 +1,170 @@
+package store
+
+import (
+	"context"
+	"crypto/ed25519"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/pgserver"
+)
+
+// openServing opens a new PostgreSQL test database as production runs it:
+// migrated by the role that owns it, served as a role that owns nothing.
+// It returns the serving store and the owner's URL.
+func openServing(t *testing.T) (*Store, string) {
+	t.Helper()
+	if !pgserver.TestDatabaseWanted() {
+		t.Skip("database roles are PostgreSQL's: this runs in make test's PostgreSQL pass (PORTAL_TEST_DATABASE=postgres)")
+	}
+	ctx := context.Background()
+	owner, err := pgserver.NewTestDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve, err := pgserver.TestServeURL(owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenPostgres(ctx, serve, PostgresOptions{OwnerURL: owner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, owner
+}
+
+// The role the portal serves as reads and appends to the audit trail and
+// its checkpoints, and can do nothing else to them: not change or remove a
+// record, and not drop or disable the triggers that refuse that, which
+// their owner could (and then rewrite the trail).
+func TestServingRoleCannotAlterAudit(t *testing.T) {
+	s, _ := openServing(t)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if err := s.Audit(ctx, AuditRecord{Time: time.Now(), ActorEmail: "lead@ofsted.example", Action: "file.download", Object: "f", Outcome: "success"}); err != nil {
+			t.Fatalf("append as the serving role: %v", err)
+		}
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	seq, hash, _ := s.AuditHead(ctx)
+	if err := s.AddCheckpoint(ctx, SignCheckpoint(seq, hash, time.Now(), key)); err != nil {
+		t.Fatalf("checkpoint as the serving role: %v", err)
+	}
+	if err := verify(t, s, key.Public().(ed25519.PublicKey)); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DROP TRIGGER audit_no_update ON audit`,
+		`DROP TRIGGER audit_no_delete ON audit`,
+		`ALTER TABLE audit DISABLE TRIGGER ALL`,
+		`ALTER TABLE audit DISABLE TRIGGER audit_no_update`,
+		`ALTER TABLE audit OWNER TO CURRENT_USER`,
+		`DROP TABLE audit`,
+		`UPDATE audit SET actor_email = 'someone@else.example' WHERE seq = 2`,
+		`DELETE FROM audit WHERE seq = 3`,
+		`TRUNCATE audit`,
+		`CREATE TRIGGER audit_rewrite BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only()`,
+		`UPDATE audit_checkpoints SET signature = '' WHERE seq = 3`,
+		`DELETE FROM audit_checkpoints`,
+		`TRUNCATE audit_checkpoints`,
+		`DROP TABLE audit_checkpoints`,
+		`INSERT INTO schema_version (version) VALUES (1000)`,
+	} {
+		if _, err := s.DB().Exec(q); err == nil {
+			t.Errorf("the serving role could: %s", q)
+		} else if !strings.Contains(err.Error(), "permission denied") && !strings.Contains(err.Error(), "must be owner") {
+			t.Errorf("%s: refused for another reason than the role's privileges: %v", q, err)
+		}
+	}
+	if err := verify(t, s, key.Public().(ed25519.PublicKey)); err != nil {
+		t.Fatalf("the trail changed: %v", err)
+	}
+	powers, err := s.AuditPowers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(powers) != 0 {
+		t.Fatalf("the serving role's powers over the audit trail: %v, want none", powers)
+	}
+}
+
+// The role that owns the tables could rewrite the trail: AuditPowers says
+// so, and the portal refuses to serve as it outside development.
+func TestOwnerCanAlterAudit(t *testing.T) {
+	if !pgserver.TestDatabaseWanted() {
+		s := openTest(t)
+		if powers, err := s.AuditPowers(context.Background()); err != nil || powers != nil {
+			t.Fatalf("SQLite: %v, %v; want none (the file's owner is the process)", powers, err)
+		}
+		return
+	}
+	s := openTest(t)
+	powers, err := s.AuditPowers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(powers, "; "); !strings.Contains(got, "owns audit") || !strings.Contains(got, "owns audit_checkpoints") {
+		t.Fatalf("the owner's powers: %q, want it named as the owner of both tables", got)
+	}
+}
+
+// Migrations run as the owner and re-grant the serving role: a later
+// start, and a table a migration adds, leave it with what it needs and
+// no more. A serving role whose schema is behind, without the owner,
+// cannot migrate and says who can.
+func TestServingRoleAcrossStarts(t *testing.T) {
+	s, owner := openServing(t)
+	ctx := context.Background()
+	if err := s.Audit(ctx, AuditRecord{Time: time.Now(), ActorEmail: "a@b.example", Action: "x", Outcome: "success"}); err != nil {
+		t.Fatal(err)
+	}
+	serve, _ := pgserver.TestServeURL(owner)
+	s.Close()
+	// Served without the owner: the schema is current, nothing to do.
+	again, err := OpenPostgres(ctx, serve, PostgresOptions{})
+	if err != nil {
+		t.Fatalf("serve without the owner, schema current: %v", err)
+	}
+	if err := again.Audit(ctx, AuditRecord{Time: time.Now(), ActorEmail: "a@b.example", Action: "x", Outcome: "success"}); err != nil {
+		t.Fatal(err)
+	}
+	again.Close()
+
+	// An earlier version, served without the owner: refused, by name.
+	behind, err := pgserver.NewTestDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := openPostgres(ctx, behind, PostgresOptions{}, latestVersion()-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	behindServe, _ := pgserver.TestServeURL(behind)
+	if st, err := OpenPostgres(ctx, behindServe, PostgresOptions{}); err == nil {
+		st.Close()
+		t.Fatal("a role that owns nothing migrated the schema")
+	} else if !strings.Contains(err.Error(), "owner") {
+		t.Fatalf("refused without saying the owner migrates: %v", err)
+	}
+	// With the owner: migrated, and the new version's tables granted.
+	st, err := OpenPostgres(ctx, behindServe, PostgresOptions{OwnerURL: behind})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tables, err := st.DB().Tables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range tables {
+		if _, err := st.DB().Exec(`SELECT 1 FROM ` + table + ` LIMIT 1`); err != nil {
+			t.Errorf("the serving role cannot read %s: %v", table, err)
+		}
+	}
+	if powers, err := st.AuditPowers(ctx); err != nil || len(powers) != 0 {
+		t.Fatalf("after migrating: %v, %v", powers, err)
+	}
+}
