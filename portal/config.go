@@ -19,7 +19,13 @@ type Config struct {
 	// DatabaseURL selects PostgreSQL (postgres://…, TLS by its sslmode)
 	// instead of SQLite at DBPath; DBMaxConns and DBStatementTimeout tune
 	// its pool.
-	DatabaseURL        string
+	DatabaseURL string
+	// DatabaseOwnerURL is the role that owns the PostgreSQL schema: the
+	// portal migrates (and restores) as it, and serves as DatabaseURL's,
+	// to which it grants what serving needs. Empty: DatabaseURL's role
+	// migrates, which outside development must not own the audit trail
+	// (a separate step migrated as the owner: portal migrate).
+	DatabaseOwnerURL   string
 	DBMaxConns         int
 	DBStatementTimeout time.Duration
 	MasterKey          string // path of the master key file
@@ -142,6 +148,7 @@ func readConfig(e *envReader) Config {
 		Dev:                  e.dev,
 		DBPath:               e.str("PORTAL_DB_PATH", DefaultDBPath),
 		DatabaseURL:          e.databaseURL(),
+		DatabaseOwnerURL:     e.secret("PORTAL_DATABASE_OWNER_URL"),
 		DBMaxConns:           e.int("PORTAL_DB_MAX_CONNS", 10),
 		DBStatementTimeout:   e.duration("PORTAL_DB_STATEMENT_TIMEOUT", 30*time.Second),
 		MasterKey:            e.str("PORTAL_MASTER_KEY_FILE", ""),
@@ -256,10 +263,13 @@ func (c *Config) validate(e *envReader) {
 	if c.ScanTimeout < time.Second || c.ScanRetry < time.Second {
 		e.fail("PORTAL_SCAN_TIMEOUT and PORTAL_SCAN_RETRY must be at least 1s")
 	}
-	if c.DatabaseURL != "" {
-		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || (u.Host == "" && u.Query().Get("host") == "") {
-			e.fail("PORTAL_DATABASE_URL must be a PostgreSQL URL such as postgres://portal@db.internal:5432/portal?sslmode=verify-full, or postgres:///portal?host=/run/postgresql for a Unix socket")
+	for _, d := range c.databaseURLs() {
+		if u, err := url.Parse(d.url); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || (u.Host == "" && u.Query().Get("host") == "") {
+			e.fail("%s must be a PostgreSQL URL such as postgres://portal@db.internal:5432/portal?sslmode=verify-full, or postgres:///portal?host=/run/postgresql for a Unix socket", d.name)
 		}
+	}
+	if c.DatabaseOwnerURL != "" && c.DatabaseURL == "" {
+		e.fail("PORTAL_DATABASE_OWNER_URL is the owner of a PostgreSQL schema the portal serves through PORTAL_DATABASE_URL: set that too, or neither for SQLite")
 	}
 	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
 		e.fail("PORTAL_DB_MAX_CONNS must be between 1 and 1000")

@@ -37,16 +37,16 @@ func (c *Config) validateProduction(e *envReader) {
 		}
 	}
 	local := func(host string) bool { return loopbackHost(host) || slices.Contains(c.PlaintextHosts, host) }
-	if c.DatabaseURL != "" {
+	for _, d := range c.databaseURLs() {
 		// sslmode exactly once: a repeated one is read differently by
 		// different clients. And no ssl parameter: pgx (as libpq) takes
 		// ssl=true after sslmode for sslmode=require, which verifies no
 		// certificate.
-		if u, err := url.Parse(c.DatabaseURL); err == nil && !databaseLocal(u, local) &&
+		if u, err := url.Parse(d.url); err == nil && !databaseLocal(u, local) &&
 			(!slices.Equal(u.Query()["sslmode"], []string{"verify-full"}) || u.Query().Has("ssl")) {
-			e.fail("PORTAL_DATABASE_URL must ask for sslmode=verify-full outside development (its host is not loopback, a Unix socket or in PORTAL_PLAINTEXT_HOSTS): " +
-				"without it the password and every row cross the network where anyone on the path can read or change them; " +
-				"add ?sslmode=verify-full, with sslrootcert=<file> for a private CA, and no ssl parameter")
+			e.fail("%s must ask for sslmode=verify-full outside development (its host is not loopback, a Unix socket or in PORTAL_PLAINTEXT_HOSTS): "+
+				"without it the password and every row cross the network where anyone on the path can read or change them; "+
+				"add ?sslmode=verify-full, with sslrootcert=<file> for a private CA, and no ssl parameter", d.name)
 		}
 	}
 	if host, _, err := net.SplitHostPort(c.S3Endpoint); err == nil && !c.S3Secure && !local(host) {
@@ -184,6 +184,17 @@ func publicSize(p netip.Prefix) *big.Int {
 		}
 	}
 	return n
+}
+
+// databaseURLs are the PostgreSQL URLs set, by setting.
+func (c *Config) databaseURLs() []struct{ name, url string } {
+	var out []struct{ name, url string }
+	for _, d := range []struct{ name, url string }{{"PORTAL_DATABASE_URL", c.DatabaseURL}, {"PORTAL_DATABASE_OWNER_URL", c.DatabaseOwnerURL}} {
+		if d.url != "" {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // databaseLocal reports whether every host a PostgreSQL URL names, in its

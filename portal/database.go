@@ -2,19 +2,56 @@ package portal
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // OpenDatabase opens the database cfg names: PostgreSQL when
-// PORTAL_DATABASE_URL is set, else SQLite at PORTAL_DB_PATH.
+// PORTAL_DATABASE_URL is set, migrated as PORTAL_DATABASE_OWNER_URL's
+// role when that is set, else SQLite at PORTAL_DB_PATH.
 func OpenDatabase(ctx context.Context, cfg Config) (*store.Store, error) {
 	if cfg.DatabaseURL != "" {
-		return store.OpenPostgres(ctx, cfg.DatabaseURL, store.PostgresOptions{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout,
-			Defaults: StoreDefaults(cfg)})
+		st, err := store.OpenPostgres(ctx, cfg.DatabaseURL, store.PostgresOptions{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout,
+			Defaults: StoreDefaults(cfg), OwnerURL: cfg.DatabaseOwnerURL})
+		if errors.Is(err, store.ErrNotOwner) {
+			return nil, fmt.Errorf("%w: set PORTAL_DATABASE_OWNER_URL to the role that owns the schema (or run portal migrate with it) (README: Databases)", err)
+		}
+		return st, err
 	}
 	return store.OpenWith(ctx, cfg.DBPath, StoreDefaults(cfg))
+}
+
+// DatabaseOwner is the URL of the role that owns the PostgreSQL schema,
+// which restores a backup into it: PORTAL_DATABASE_OWNER_URL, else
+// PORTAL_DATABASE_URL (one role, as in development).
+func (c Config) DatabaseOwner() string {
+	if c.DatabaseOwnerURL != "" {
+		return c.DatabaseOwnerURL
+	}
+	return c.DatabaseURL
+}
+
+// checkDatabaseRole refuses, outside development, to serve as a database
+// role that could rewrite or cut the audit trail: one that owns its
+// tables could drop or disable the triggers that keep it append-only.
+func checkDatabaseRole(ctx context.Context, cfg Config, st *store.Store) error {
+	if cfg.Dev {
+		return nil
+	}
+	powers, err := st.AuditPowers(ctx)
+	if err != nil {
+		return err
+	}
+	if len(powers) == 0 {
+		return nil
+	}
+	return fmt.Errorf("PORTAL_DATABASE_URL's role can change the audit trail (%s): outside development the portal serves as a role that owns nothing "+
+		"and may only read and add to it. Give the role that owns the tables in PORTAL_DATABASE_OWNER_URL, which migrates the schema and grants "+
+		"the serving role what it needs, and a role of its own in PORTAL_DATABASE_URL (README: Databases)", strings.Join(powers, "; "))
 }
 
 // StoreDefaults are the settings of cfg that a migration writes into rows

@@ -165,6 +165,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkDatabaseRole(ctx, cfg, st); err != nil {
+		st.Close()
+		return nil, err
+	}
 	bl, err := blobs.New(cfg.blobsConfig(o.metrics.S3Error))
 	if err != nil {
 		st.Close()

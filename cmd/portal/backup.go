@@ -180,5 +180,7 @@ func putInPlace(ctx context.Context, cfg portal.Config, dir string, m portal.Man
 	if err != nil {
 		return err
 	}
-	return portal.RestorePostgres(ctx, dir, m, cfg.DatabaseURL, bin, id, force, func() (*store.Store, error) { return portal.OpenDatabase(ctx, cfg) })
+	// pg_restore drops and makes the tables: the owner's work. Opening
+	// the database after it grants the serving role again.
+	return portal.RestorePostgres(ctx, dir, m, cfg.DatabaseOwner(), bin, id, force, func() (*store.Store, error) { return portal.OpenDatabase(ctx, cfg) })
 }

@@ -20,6 +20,8 @@ const usage = `Usage: portal <command> [flags]
 
 Commands:
   serve          run the portal (configuration from the environment; see README)
+  migrate        bring the database's schema up to date and exit (on PostgreSQL as
+                 PORTAL_DATABASE_OWNER_URL's role, which grants PORTAL_DATABASE_URL's)
   keygen         print a new master key, or with --signing a certificate signing key
   admin grant    grant a portal-wide role to the person who signs in from an issuer with
                  an email or a subject: portal admin grant --issuer URL (--email E | --subject S)
@@ -52,6 +54,8 @@ func run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:])
+	case "migrate":
+		return migrate(ctx, args[1:], os.Stdout)
 	case "keygen":
 		return keygen(args[1:], os.Stdout)
 	case "health":
