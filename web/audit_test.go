@@ -13,14 +13,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // TestAuditJourney does the whole journey and checks the exact sequence of
 // audit actions, then that the chain verifies and the exports carry it.
+// On PostgreSQL the portal serves as production's role, which owns
+// nothing and only reads and appends to the trail: every act is recorded
+// all the same.
 func TestAuditJourney(t *testing.T) {
-	ts := startStack(t)
+	ts := startStackSetup(t, func(o *devstack.Options) { o.ServingRole = true })
 	ctx := context.Background()
 	st := ts.Portal.Store()
 	start, _, _ := st.AuditHead(ctx)

@@ -82,27 +82,31 @@ func scanner(st *devstack.Stack) string {
 }
 
 func run(ctx context.Context) error {
-	var dbURL, dbName string
+	var dbURL, dbOwnerURL, dbName string
 	if os.Getenv("PORTAL_DEV_DATABASE") == "postgres" {
 		pg, err := startPostgres(ctx)
 		if err != nil {
 			return err
 		}
 		defer pg.Stop()
-		dbURL, dbName = pg.URL, "PostgreSQL on "+pg.Addr+" (database portal)"
+		// As production: migrated as the owner, served as a role that
+		// owns nothing and cannot alter the audit trail.
+		dbURL, dbOwnerURL = pg.ServeURL, pg.URL
+		dbName = "PostgreSQL on " + pg.Addr + " (database portal, served as " + pgserver.ServeRole + ", owned by portal)"
 	} else {
 		dbName = "SQLite (var/portal.db)"
 	}
 	fmt.Println("Starting MinIO, mailpit, the dev identity provider and the portal...")
 	st, err := devstack.Start(ctx, devstack.Options{
-		DatabaseURL: dbURL,
-		Dir:         "var",
-		Relative:    true,
-		PortalAddr:  env("PORTAL_ADDR", "127.0.0.1:8080"),
-		IdPAddr:     env("DEVIDP_ADDR", "127.0.0.1:5556"),
-		MinIOAddr:   env("MINIO_ADDR", "127.0.0.1:9000"),
-		ClamdAddr:   os.Getenv("CLAMD_ADDR"),
-		Env:         scanEnv(),
+		DatabaseURL:      dbURL,
+		DatabaseOwnerURL: dbOwnerURL,
+		Dir:              "var",
+		Relative:         true,
+		PortalAddr:       env("PORTAL_ADDR", "127.0.0.1:8080"),
+		IdPAddr:          env("DEVIDP_ADDR", "127.0.0.1:5556"),
+		MinIOAddr:        env("MINIO_ADDR", "127.0.0.1:9000"),
+		ClamdAddr:        os.Getenv("CLAMD_ADDR"),
+		Env:              scanEnv(),
 		// Any free port unless given: make run needs no fourth fixed one.
 		MetricsAddr: os.Getenv("PORTAL_METRICS_ADDR"),
 		Logger:      portal.NewLogger(os.Stderr, env("PORTAL_LOG_LEVEL", "info")),

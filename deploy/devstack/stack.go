@@ -57,6 +57,13 @@ type Options struct {
 	// PostgreSQL (PORTAL_TEST_DATABASE=postgres), a new database on the
 	// test process's cluster.
 	DatabaseURL string
+	// DatabaseOwnerURL, with DatabaseURL, is the role that owns the
+	// schema (PORTAL_DATABASE_OWNER_URL): the portal migrates as it and
+	// serves as DatabaseURL's role, as in production (make run
+	// DB=postgres). ServingRole asks the same of a test's database: the
+	// test cluster's role that owns nothing serves.
+	DatabaseOwnerURL string
+	ServingRole      bool
 	// DomainOnly starts MinIO and builds the domain (with its demo visit)
 	// but no identity provider, HTTP door or background work: tests of the
 	// domain's rules and of commands.
@@ -156,6 +163,12 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if o.DatabaseURL == "" && pgserver.TestDatabaseWanted() {
 		if o.DatabaseURL, err = pgserver.NewTestDatabase(ctx); err != nil {
 			return st, err
+		}
+		if o.ServingRole {
+			o.DatabaseOwnerURL = o.DatabaseURL
+			if o.DatabaseURL, err = pgserver.TestServeURL(o.DatabaseOwnerURL); err != nil {
+				return st, err
+			}
 		}
 	}
 	if o.Mailpit {
@@ -515,8 +528,12 @@ func loadOrCreateEnv(o Options) (map[string]string, error) {
 		env[k] = v
 	}
 	delete(env, "PORTAL_DATABASE_URL")
+	delete(env, "PORTAL_DATABASE_OWNER_URL")
 	if o.DatabaseURL != "" {
 		env["PORTAL_DATABASE_URL"] = o.DatabaseURL
+	}
+	if o.DatabaseOwnerURL != "" {
+		env["PORTAL_DATABASE_OWNER_URL"] = o.DatabaseOwnerURL
 	}
 	if o.PublicAddr != "" {
 		env["PORTAL_PUBLIC_URL"] = "http://" + o.PublicAddr
