@@ -18,6 +18,7 @@ import (
 type composeFile struct {
 	Services map[string]struct {
 		Image       string            `yaml:"image"`
+		Entrypoint  []string          `yaml:"entrypoint"`
 		Restart     string            `yaml:"restart"`
 		ReadOnly    bool              `yaml:"read_only"`
 		User        string            `yaml:"user"`
@@ -39,7 +40,7 @@ type composeFile struct {
 }
 
 // secretName looks like a credential: such a variable must be a _FILE.
-var secretName = regexp.MustCompile(`PASSWORD|SECRET|_KEY$|ACCESS_KEY|DATABASE_URL|ROOT_USER`)
+var secretName = regexp.MustCompile(`PASSWORD|SECRET|_KEY$|ACCESS_KEY|DATABASE_URL|DATABASE_OWNER_URL|ROOT_USER`)
 
 // TestCompose checks deploy/compose.yaml: the portal's environment names
 // only variables the portal reads, every secret of every service comes
@@ -57,13 +58,14 @@ func TestCompose(t *testing.T) {
 	if err := dec.Decode(&c); err != nil {
 		t.Fatalf("compose.yaml: %v", err)
 	}
-	for _, name := range []string{"portal", "postgres", "minio", "clamd"} {
+	for _, name := range []string{"portal", "migrate", "postgres", "minio", "clamd"} {
 		if _, ok := c.Services[name]; !ok {
 			t.Fatalf("no %s service", name)
 		}
 	}
 	for name, s := range c.Services {
-		if len(s.Healthcheck.Test) < 2 || s.Healthcheck.Test[0] != "CMD" {
+		// migrate runs to its end: the portal waits for it to succeed.
+		if name != "migrate" && (len(s.Healthcheck.Test) < 2 || s.Healthcheck.Test[0] != "CMD") {
 			t.Errorf("%s: no health check (an exec-form test)", name)
 		}
 		if s.Restart == "" || s.Restart == "no" {
@@ -85,6 +87,7 @@ func TestCompose(t *testing.T) {
 		}
 	}
 	checkPortal(t, c)
+	checkMigrate(t, c)
 	// Scanning is on and the portal reaches clamd on the internal network.
 	if p := c.Services["portal"].Environment; p["PORTAL_SCAN"] != "required" || p["PORTAL_CLAMD_ADDR"] != "clamd:3310" ||
 		!slices.Contains(c.Services["clamd"].Networks, "backend") {
@@ -116,9 +119,14 @@ func checkPortal(t *testing.T, c composeFile) {
 		}
 	}
 	for s := range secrets {
-		if p.Environment[s+"_FILE"] == "" {
+		if p.Environment[s+"_FILE"] == "" && s != "PORTAL_DATABASE_OWNER_URL" {
 			t.Errorf("portal: %s_FILE is not set", s)
 		}
+	}
+	// The serving container never holds the owner's credentials: with
+	// them, it could drop the audit trail's triggers.
+	if _, ok := p.Environment["PORTAL_DATABASE_OWNER_URL_FILE"]; ok || slices.Contains(p.Secrets, "database-owner-url") {
+		t.Error("portal: the database owner's URL is given to the serving portal: only the migrate service may hold it")
 	}
 	for _, k := range []string{"PORTAL_MASTER_KEY_FILE", "PORTAL_SIGNING_KEY_FILE", "PORTAL_DATABASE_URL_FILE"} {
 		if p.Environment[k] == "" {
@@ -135,6 +143,29 @@ func checkPortal(t *testing.T, c composeFile) {
 		if !strings.HasPrefix(port, "127.0.0.1:") {
 			t.Errorf("portal: port %s is published beyond loopback (the TLS proxy on the host reaches it there)", port)
 		}
+	}
+}
+
+// checkMigrate: the schema is migrated, as its owner, by a service of its
+// own that the portal waits for, as the image's user with nothing more.
+func checkMigrate(t *testing.T, c composeFile) {
+	t.Helper()
+	m := c.Services["migrate"]
+	if !slices.Equal(m.Entrypoint, []string{"/portal", "migrate"}) || m.Image != c.Services["portal"].Image {
+		t.Errorf("migrate: entrypoint %v, image %q: want the portal's image running portal migrate", m.Entrypoint, m.Image)
+	}
+	if m.Environment["PORTAL_DATABASE_OWNER_URL_FILE"] == "" || m.Environment["PORTAL_DATABASE_URL_FILE"] != c.Services["portal"].Environment["PORTAL_DATABASE_URL_FILE"] {
+		t.Errorf("migrate: %v: want the owner's URL and the portal's own database URL (the role it grants)", m.Environment)
+	}
+	if !m.ReadOnly || m.User != "10001:10001" || !slices.Equal(m.CapDrop, []string{"ALL"}) || slices.Contains(m.Networks, "frontend") {
+		t.Errorf("migrate: read_only %v, user %q, cap_drop %v, networks %v: want the portal's confinement, on the internal network only", m.ReadOnly, m.User, m.CapDrop, m.Networks)
+	}
+	b, err := os.ReadFile("compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "condition: service_completed_successfully") {
+		t.Error("portal: does not wait for migrate to succeed")
 	}
 }
 
