@@ -85,6 +85,12 @@ func testDatabase(t *testing.T) (open func() *store.Store) {
 // run does not require integration tests.
 func domainStack(t *testing.T) *devstack.Stack {
 	t.Helper()
+	return domainStackWith(t, nil)
+}
+
+// domainStackWith is domainStack with options setup changes.
+func domainStackWith(t *testing.T, setup func(*devstack.Options)) *devstack.Stack {
+	t.Helper()
 	bin, err := devstack.FindMinIO()
 	if err != nil {
 		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
@@ -92,7 +98,11 @@ func domainStack(t *testing.T) *devstack.Stack {
 		}
 		t.Skip(err)
 	}
-	st, err := devstack.Start(context.Background(), devstack.Options{Dir: t.TempDir(), MinIOBinary: bin, DomainOnly: true, Logger: portal.NewLogger(io.Discard, "error")})
+	o := devstack.Options{Dir: t.TempDir(), MinIOBinary: bin, DomainOnly: true, Logger: portal.NewLogger(io.Discard, "error")}
+	if setup != nil {
+		setup(&o)
+	}
+	st, err := devstack.Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

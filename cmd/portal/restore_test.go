@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
@@ -83,7 +84,9 @@ func (d *drill) upload(visitID, name, content string) string {
 // place by hand is refused by serve's check until portal restore --resume.
 func TestRestoreDrill(t *testing.T) {
 	ctx := context.Background()
-	st := domainStack(t)
+	// On PostgreSQL, as production runs it: served as a role that owns
+	// nothing (pg_dump reads as it), restored and migrated as the owner.
+	st := domainStackWith(t, func(o *devstack.Options) { o.ServingRole = true })
 	st.Portal.Close()
 	for k, v := range st.Env {
 		t.Setenv(k, v)
@@ -321,6 +324,8 @@ func wipe(t *testing.T, cfg portal.Config) {
 		}
 		return
 	}
+	// As the owner: the serving role may not drop the tables.
+	cfg.DatabaseURL, cfg.DatabaseOwnerURL = cfg.DatabaseOwner(), ""
 	s, err := portal.OpenDatabase(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
