@@ -116,13 +116,18 @@ func (s *Store) grantServing(ctx context.Context, role string) error {
 			privs = "SELECT, INSERT"
 		case t == "visit_keys" && version >= 170000:
 			// VACUUM after a key is destroyed (vacuumKeys), which
-			// before PostgreSQL 17 only the owner may run: the serving
-			// role's is skipped with a warning there, and autovacuum
-			// prunes the dead row in its own time.
+			// before PostgreSQL 17 only the owner may run (below).
 			privs += ", MAINTAIN"
 		}
 		q := pgx.Identifier{schema, t}.Sanitize()
 		stmts = append(stmts, `REVOKE ALL ON TABLE `+q+` FROM `+r, `GRANT `+privs+` ON TABLE `+q+` TO `+r)
+	}
+	if version < 170000 {
+		// Before PostgreSQL 17 the serving role's VACUUM of visit_keys
+		// after a key is destroyed is skipped (only the owner may run
+		// it): autovacuum prunes the dead row instead, at its next round
+		// (autovacuum_naptime) rather than after 50 dead rows.
+		stmts = append(stmts, `ALTER TABLE `+pgx.Identifier{schema, "visit_keys"}.Sanitize()+` SET (autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0)`)
 	}
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
@@ -139,7 +144,9 @@ func (s *Store) grantServing(ctx context.Context, role string) error {
 // the audit trail or its checkpoints beyond reading them and adding to
 // them: be a superuser, own a table (or be a member of the role that
 // does), which lets it drop or disable the triggers that keep the trail
-// append-only, or hold UPDATE, DELETE, TRUNCATE or TRIGGER on one. Each
+// append-only, own the schema that holds it (which lets it drop the
+// schema with the tables), or hold UPDATE, DELETE, TRUNCATE or TRIGGER on
+// one. Each
 // is a sentence naming the role. None on SQLite, where the file's owner
 // is the process itself.
 func (s *Store) AuditPowers(ctx context.Context) ([]string, error) {
@@ -147,10 +154,10 @@ func (s *Store) AuditPowers(ctx context.Context) ([]string, error) {
 		return nil, nil
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT current_user, r.rolsuper, c.relname, pg_get_userbyid(c.relowner),
-	pg_has_role(current_user, c.relowner, 'MEMBER'),
+	pg_has_role(current_user, c.relowner, 'MEMBER'), n.nspname, pg_has_role(current_user, n.nspowner, 'MEMBER'),
 	has_table_privilege(c.oid, 'UPDATE'), has_table_privilege(c.oid, 'DELETE'),
 	has_table_privilege(c.oid, 'TRUNCATE'), has_table_privilege(c.oid, 'TRIGGER')
-FROM pg_class c JOIN pg_roles r ON r.rolname = current_user
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_roles r ON r.rolname = current_user
 WHERE c.oid IN (to_regclass('audit'), to_regclass('audit_checkpoints'))
 ORDER BY c.relname`)
 	if err != nil {
@@ -159,9 +166,9 @@ ORDER BY c.relname`)
 	defer rows.Close()
 	var powers []string
 	for rows.Next() {
-		var role, table, owner string
-		var super, member, upd, del, trunc, trig bool
-		if err := rows.Scan(&role, &super, &table, &owner, &member, &upd, &del, &trunc, &trig); err != nil {
+		var role, table, owner, schema string
+		var super, member, schemaOwner, upd, del, trunc, trig bool
+		if err := rows.Scan(&role, &super, &table, &owner, &member, &schema, &schemaOwner, &upd, &del, &trunc, &trig); err != nil {
 			return nil, fmt.Errorf("store: audit powers: %w", err)
 		}
 		if super {
@@ -176,6 +183,10 @@ ORDER BY c.relname`)
 			powers = append(powers, fmt.Sprintf("role %s owns %s", role, table))
 		case member:
 			powers = append(powers, fmt.Sprintf("role %s is a member of %s, which owns %s", role, owner, table))
+		}
+		if schemaOwner {
+			// DROP SCHEMA … CASCADE drops what it holds, whoever owns it.
+			powers = append(powers, fmt.Sprintf("role %s owns the schema %s, which holds %s", role, schema, table))
 		}
 		var may []string
 		for _, p := range []struct {
