@@ -78,6 +78,7 @@ func checkObjects(t *testing.T, objs map[string]object) {
 		}
 	}
 	checkEnv(t, c, get(pod, "volumes", 0, "secret", "items").([]any))
+	checkMigrate(t, pod)
 	np := objs["NetworkPolicy"]
 	if types := get(np, "spec", "policyTypes"); !equal(types, []any{"Ingress", "Egress"}) {
 		t.Errorf("network policy types %v", types)
@@ -131,14 +132,56 @@ func checkEnv(t *testing.T, c any, items []any) {
 		}
 	}
 	for s := range secrets {
-		if !slices.Contains(names, s+"_FILE") {
+		if !slices.Contains(names, s+"_FILE") && s != "PORTAL_DATABASE_OWNER_URL" {
 			t.Errorf("%s_FILE is not set", s)
 		}
+	}
+	// The serving container never holds the owner's credentials: with
+	// them, it could drop the audit trail's triggers.
+	if slices.Contains(names, "PORTAL_DATABASE_OWNER_URL_FILE") {
+		t.Error("the portal container is given the database owner's URL: only the migrate init container may hold it")
 	}
 	for _, want := range []string{"PORTAL_MASTER_KEY_FILE", "PORTAL_SIGNING_KEY_FILE", "PORTAL_DATABASE_URL_FILE", "PORTAL_METRICS_ADDR",
 		"PORTAL_SCAN", "PORTAL_CLAMD_ADDR"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("%s is not set", want)
+		}
+	}
+}
+
+// checkMigrate: the schema is migrated by an init container, as the role
+// that owns it, from a volume that only that container mounts.
+func checkMigrate(t *testing.T, pod any) {
+	t.Helper()
+	m := get(pod, "initContainers", 0)
+	if get(m, "name") != "migrate" || !equal(get(m, "command"), []any{"/portal", "migrate"}) || get(m, "image") != get(pod, "containers", 0, "image") {
+		t.Fatalf("init container %v %v: want migrate, the portal's image running portal migrate", get(m, "name"), get(m, "command"))
+	}
+	env := map[string]any{}
+	for _, e := range get(m, "env").([]any) {
+		env[get(e, "name").(string)] = get(e, "value")
+	}
+	if env["PORTAL_DATABASE_OWNER_URL_FILE"] != "/run/secrets/portal-migrate/database-owner-url" || env["PORTAL_DATABASE_URL_FILE"] != "/run/secrets/portal-migrate/database-url" {
+		t.Errorf("migrate's env %v: want the owner's URL and the serving role's, from its own volume", env)
+	}
+	if get(m, "securityContext", "readOnlyRootFilesystem") != true || get(m, "securityContext", "allowPrivilegeEscalation") != false {
+		t.Error("migrate is not confined as the portal is")
+	}
+	if get(m, "volumeMounts", 0, "name") != "database-owner" || get(m, "volumeMounts", 0, "readOnly") != true {
+		t.Errorf("migrate mounts %v", get(m, "volumeMounts"))
+	}
+	for _, mount := range get(pod, "containers", 0, "volumeMounts").([]any) {
+		if get(mount, "name") == "database-owner" {
+			t.Error("the portal container mounts the database owner's URL")
+		}
+	}
+	for _, v := range get(pod, "volumes").([]any) {
+		if get(v, "name") == "secrets" {
+			for _, it := range get(v, "secret", "items").([]any) {
+				if get(it, "key") == "database-owner-url" {
+					t.Error("the portal container's secrets hold the database owner's URL")
+				}
+			}
 		}
 	}
 }

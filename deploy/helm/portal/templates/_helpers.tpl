@@ -30,6 +30,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* Where the Secret's keys are mounted, one file each. */}}
 {{- define "portal.secretDir" -}}/run/secrets/portal{{- end -}}
 
+{{/* Where the migrate init container finds the database owner's URL. */}}
+{{- define "portal.ownerSecretDir" -}}/run/secrets/portal-migrate{{- end -}}
+
 {{/*
 portal.validate fails the render with a sentence for the operator when a
 required value is missing or a setting would defeat the chart's design.
