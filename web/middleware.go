@@ -55,12 +55,32 @@ func (s *Server) securityHeaders(c *gin.Context) {
 	c.Next()
 }
 
+var errCrossOrigin = &httpError{http.StatusForbidden, "cross_origin", "This request came from another site and was refused."}
+
 // crossOrigin refuses cross-site state-changing requests (CSRF), using the
 // browser's Sec-Fetch-Site and Origin headers.
+//
+// A download is a GET, which CrossOriginProtection lets through, yet it
+// records a download in the person's name, and the inspection team's first
+// turns the uploader's delete into a withdrawal. The session cookie
+// (SameSite=Lax) goes with a top-level navigation from any site, and with
+// any request from a sibling subdomain (an <img> needs no click), so a
+// download is taken only from the portal's own pages or an address typed
+// in (Sec-Fetch-Site same-origin or none), or from a client that sends no
+// fetch metadata (curl, scripts). A browser keeps the least trusted value
+// across redirects, so /visits/{id}/download cannot launder it.
 func (s *Server) crossOrigin(c *gin.Context) {
 	if err := s.cop.Check(c.Request); err != nil {
-		s.fail(c, &httpError{http.StatusForbidden, "cross_origin", "This request came from another site and was refused."})
+		s.fail(c, errCrossOrigin)
 		return
+	}
+	if upload, ok := transfers[c.Request.Method+" "+c.FullPath()]; ok && !upload {
+		switch c.GetHeader("Sec-Fetch-Site") {
+		case "", "same-origin", "none":
+		default:
+			s.fail(c, errCrossOrigin)
+			return
+		}
 	}
 	c.Next()
 }

@@ -1,0 +1,73 @@
+package web_test
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestDownloadsOnlyFromThePortal: a download records a file.download in the
+// downloader's name, and the first by the inspection team turns the
+// uploader's delete into a withdrawal. A GET passes CrossOriginProtection,
+// and the session cookie (SameSite=Lax) goes with a top-level navigation
+// from any site and with an <img> on a sibling subdomain: neither may
+// download in someone's name. The portal's own links (same-origin), a
+// typed or bookmarked address (none) and clients without fetch metadata
+// (curl, scripts) still download.
+func TestDownloadsOnlyFromThePortal(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	up := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	lead.c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		// A browser sends the chain's fetch metadata on each hop.
+		req.Header = via[0].Header.Clone()
+		return nil
+	}
+	f := decode[fileResp](t, up.upload(v.ID, "Safeguarding log.xlsx", strings.NewReader("evidence"), 8), http.StatusCreated)
+	content := "/api/v1/visits/" + v.ID + "/files/" + f.ID + "/content"
+	paths := []string{content, content + "?disposition=inline", "/api/v1/visits/" + v.ID + "/archive?file=" + f.ID,
+		"/visits/" + v.ID + "/download?" + url.Values{"file": {f.ID}}.Encode()}
+	get := func(path string, h map[string]string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", lead.base+path, nil)
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp := lead.do(req)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for _, path := range paths {
+		for name, h := range map[string]map[string]string{
+			"image on a sibling subdomain": {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"},
+			"navigation from another site": {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Sec-Fetch-User": "?1"},
+		} {
+			if status, body := get(path, h); status != http.StatusForbidden || !strings.Contains(body, "another site") {
+				t.Errorf("%s: GET %s answered %d, want 403: %.80q", name, path, status, body)
+			}
+		}
+	}
+	if n := auditCount(t, ts, v.ID, "file.download", f.ID); n != 0 {
+		t.Fatalf("%d downloads recorded from other sites", n)
+	}
+	// Nothing was downloaded: the uploader still deletes it outright.
+	g := decode[fileResp](t, up.upload(v.ID, "Second log.xlsx", strings.NewReader("evidence"), 8), http.StatusCreated)
+	for name, h := range map[string]map[string]string{
+		"the portal's own link": {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"},
+		"a typed address":       {"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"},
+		"curl":                  nil,
+	} {
+		if status, _ := get("/api/v1/visits/"+v.ID+"/files/"+g.ID+"/content", h); status != http.StatusOK {
+			t.Errorf("%s: download answered %d, want 200", name, status)
+		}
+	}
+	resp := up.sendJSON("DELETE", content[:strings.LastIndex(content, "/")], nil)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Errorf("the uploader's delete answered %d (%s), want 204: a download from another site counted as the team's", resp.StatusCode, readAll(t, resp))
+	}
+	resp.Body.Close()
+}
