@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,15 +124,22 @@ func (p *identityProvider) discover(ctx context.Context, timeout time.Duration) 
 	if err != nil {
 		msg := err.Error()
 		p.problem.Store(&msg)
+		// The log has the cause itself, and says when it changes.
+		attrs := []any{"idp", p.cfg.Name, "issuer", p.cfg.Issuer, "problem", msg}
+		cause := msg
+		if de := (*discoveryError)(nil); errors.As(err, &de) {
+			cause = de.cause.Error()
+			attrs = append(attrs, "err", cause)
+		}
 		p.mu.Lock()
-		changed := msg != p.lastErr
-		p.lastErr = msg
+		changed := cause != p.lastErr
+		p.lastErr = cause
 		p.mu.Unlock()
 		level := slog.LevelDebug
 		if changed {
 			level = slog.LevelError
 		}
-		p.log.Log(ctx, level, "identity provider discovery failed", "idp", p.cfg.Name, "issuer", p.cfg.Issuer, "problem", msg)
+		p.log.Log(ctx, level, "identity provider discovery failed", attrs...)
 		return err
 	}
 	p.current.Store(d)
@@ -154,7 +163,7 @@ func (p *identityProvider) fetch(ctx context.Context) (*discovered, error) {
 		return nil, fmt.Errorf("configuration error: PORTAL_IDP_%s_ISSUER is %q but the provider's discovery document states the issuer %q; set it to exactly that: %w",
 			strings.ToUpper(p.cfg.Name), mismatch.Provided, mismatch.Discovered, err)
 	case err != nil:
-		return nil, fmt.Errorf("discovery at %s/.well-known/openid-configuration failed: %v", strings.TrimSuffix(p.cfg.Issuer, "/"), err)
+		return nil, &discoveryError{where: strings.TrimSuffix(p.cfg.Issuer, "/") + "/.well-known/openid-configuration", cause: err}
 	}
 	var extra struct {
 		EndSession string `json:"end_session_endpoint"`
@@ -173,6 +182,45 @@ func (p *identityProvider) fetch(ctx context.Context) (*discovered, error) {
 		},
 		verifier: prov.Verifier(&oidc.Config{ClientID: p.cfg.ClientID, Now: p.now}),
 	}, nil
+}
+
+// discoveryError is a discovery that failed other than by a wrong issuer.
+// Its text is shown on /readyz, which answers anyone: it says where the
+// portal looked and what kind of failure it met, never the cause's own
+// words, which quote the provider's answer (go-oidc puts a non-200 body
+// in its error) or name addresses inside the network. The log has the
+// cause.
+type discoveryError struct {
+	where string
+	cause error
+}
+
+func (e *discoveryError) Error() string {
+	msg := "discovery at " + e.where + " failed: "
+	var netErr net.Error
+	switch code := answeredStatus(e.cause); {
+	case code != 0:
+		return msg + fmt.Sprintf("the provider answered %d %s (the portal's log has its answer)", code, http.StatusText(code))
+	case errors.Is(e.cause, context.DeadlineExceeded), errors.As(e.cause, &netErr) && netErr.Timeout():
+		return msg + "the provider did not answer in time"
+	}
+	return msg + "the provider could not be reached, or its answer could not be read (the portal's log says why)"
+}
+
+func (e *discoveryError) Unwrap() error { return e.cause }
+
+// answeredStatus is the status of a discovery that got an answer other
+// than 200 (go-oidc's error begins with the status line), or 0.
+func answeredStatus(err error) int {
+	text := err.Error()
+	if len(text) < 4 || text[3] != ' ' {
+		return 0
+	}
+	code, err := strconv.Atoi(text[:3])
+	if err != nil || code < 100 || code > 599 {
+		return 0
+	}
+	return code
 }
 
 // Problem is why the provider cannot be used now ("" when it can).
