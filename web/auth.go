@@ -66,6 +66,10 @@ func (s *Server) login(c *gin.Context) {
 		s.fail(c, errNotFound)
 		return
 	}
+	if embeddedElsewhere(c) {
+		s.fail(c, errCrossOrigin)
+		return
+	}
 	if blocked, wait := s.signInFailures.blocked(c.ClientIP()); blocked {
 		s.tooMany(c, wait)
 		return
@@ -98,6 +102,20 @@ func (s *Server) login(c *gin.Context) {
 		opts = append(opts, oauth2.SetAuthURLParam("acr_values", strings.Join(p.cfg.RequireACR, " ")))
 	}
 	c.Redirect(http.StatusSeeOther, d.oauth.AuthCodeURL(pl.State, opts...))
+}
+
+// embeddedElsewhere reports a request that another site's page made
+// without the person going anywhere: an image, a script, a frame. The
+// sign-in limit is per client address, which everyone behind an office's
+// NAT shares, so a page that embeds the sign-in start many times must not
+// spend it for them. Going to it as a page (a link, a redirect) from
+// anywhere, and clients without fetch metadata, are not affected.
+func embeddedElsewhere(c *gin.Context) bool {
+	switch c.GetHeader("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		return c.GetHeader("Sec-Fetch-Mode") != "navigate" || c.GetHeader("Sec-Fetch-Dest") != "document"
+	}
+	return false
 }
 
 // requestActor is where the request comes from, before anyone is signed in.

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -70,4 +71,49 @@ func TestDownloadsOnlyFromThePortal(t *testing.T) {
 		t.Errorf("the uploader's delete answered %d (%s), want 204: a download from another site counted as the team's", resp.StatusCode, readAll(t, resp))
 	}
 	resp.Body.Close()
+}
+
+// TestSignInStartsOnlyByNavigation: the sign-in limit is per client
+// address, which everyone behind an office's NAT shares. Images or frames
+// on another site's page, loaded by one browser there, must not spend it
+// and lock the office out of signing in: a sign-in starts only when a
+// browser goes to it as a page (a link, a redirect), from anywhere.
+func TestSignInStartsOnlyByNavigation(t *testing.T) {
+	ts := startStackWith(t, map[string]string{"PORTAL_SIGNIN_RATE": "3/1h"})
+	attacked := ts.newBrowser(t)
+	attacked.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	start := func(h map[string]string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", attacked.base+"/auth/ofsted/login", nil)
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp := attacked.do(req)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	embedded := map[string]int{}
+	for i := 0; i < 10; i++ {
+		for name, h := range map[string]map[string]string{
+			"image":        {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"},
+			"hidden frame": {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"},
+			"script":       {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"},
+		} {
+			if status := start(h); status != http.StatusForbidden {
+				embedded[fmt.Sprintf("%s %d", name, status)]++
+			}
+		}
+	}
+	if len(embedded) > 0 {
+		t.Errorf("another site's page started sign-ins (want 403 for each): %v", embedded)
+	}
+	for name, h := range map[string]map[string]string{
+		"the start page's button": {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"},
+		"a link on the intranet":  {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"},
+		"curl":                    nil,
+	} {
+		if status := start(h); status != http.StatusSeeOther {
+			t.Errorf("%s: sign-in start answered %d, want 303 to the provider", name, status)
+		}
+	}
 }
