@@ -117,3 +117,45 @@ func TestSignInStartsOnlyByNavigation(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryUnsafeRouteRefusesOtherSites walks the route table: every
+// route but GET, HEAD and OPTIONS, public or not, refuses a request another
+// site's page makes (a form, a fetch) before anything else happens, and
+// so does an Origin of null (a sandboxed frame, a data: URL) when the
+// browser sends no Sec-Fetch-Site. A new route appears here by itself.
+func TestEveryUnsafeRouteRefusesOtherSites(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	lead.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	fill := strings.NewReplacer(":id", v.ID, ":file", "00000000000000000000000000000000", ":member", "00000000000000000000000000000000",
+		":upload", "00000000000000000000000000000000", ":item", "1.01", ":question", "00000000000000000000000000000000",
+		":receipt", "00000000000000000000000000000000", ":idp", "ofsted")
+	unsafe := 0
+	for route := range ts.Web.Routes() {
+		method, path, _ := strings.Cut(route, " ")
+		if method == "GET" || method == "HEAD" || method == "OPTIONS" {
+			continue
+		}
+		unsafe++
+		for name, h := range map[string]map[string]string{
+			"another site":   {"Sec-Fetch-Site": "cross-site", "Origin": "https://elsewhere.example"},
+			"a sibling site": {"Sec-Fetch-Site": "same-site", "Origin": "http://other.localhost"},
+			"null origin":    {"Origin": "null"},
+		} {
+			req, _ := http.NewRequest(method, lead.base+fill.Replace(path), strings.NewReader("item=1.01"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for k, v := range h {
+				req.Header.Set(k, v)
+			}
+			resp := lead.do(req)
+			body := readAll(t, resp)
+			if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "came from another site") {
+				t.Errorf("%s: %s answered %d: %.120s", name, route, resp.StatusCode, body)
+			}
+		}
+	}
+	if unsafe < 30 {
+		t.Fatalf("only %d unsafe routes", unsafe)
+	}
+}
