@@ -52,6 +52,11 @@ func TestDownloadsOnlyFromThePortal(t *testing.T) {
 			}
 		}
 	}
+	// Signing in again on the way to a download ends here too (the
+	// provider's redirect is another site's): the page leads back.
+	if _, body := get(paths[3], map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}); !strings.Contains(body, `href="/visits/`+v.ID+`"`) {
+		t.Errorf("the refusal of a download does not lead back to the visit: %.300q", body)
+	}
 	if n := auditCount(t, ts, v.ID, "file.download", f.ID); n != 0 {
 		t.Fatalf("%d downloads recorded from other sites", n)
 	}

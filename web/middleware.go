@@ -55,7 +55,14 @@ func (s *Server) securityHeaders(c *gin.Context) {
 	c.Next()
 }
 
-var errCrossOrigin = &httpError{http.StatusForbidden, "cross_origin", "This request came from another site and was refused."}
+var (
+	errCrossOrigin = &httpError{http.StatusForbidden, "cross_origin", "This request came from another site and was refused."}
+	// A person meets this after signing in again on the way to a download
+	// (the provider's redirect is another site's): the page links back to
+	// the visit (fail).
+	errCrossSiteDownload = &httpError{http.StatusForbidden, "cross_origin",
+		"This download came from another site (or through a sign-in) and was refused: downloads start only from the portal’s own pages. Go back to the visit and download it from there."}
+)
 
 // crossOrigin refuses cross-site state-changing requests (CSRF), using the
 // browser's Sec-Fetch-Site and Origin headers.
@@ -78,7 +85,7 @@ func (s *Server) crossOrigin(c *gin.Context) {
 		switch c.GetHeader("Sec-Fetch-Site") {
 		case "", "same-origin", "none":
 		default:
-			s.fail(c, errCrossOrigin)
+			s.fail(c, errCrossSiteDownload)
 			return
 		}
 	}
