@@ -109,7 +109,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 		c.Abort()
 		panic(http.ErrAbortHandler)
 	}
-	if he == errNotSignedIn && !isAPI(c) && c.Request.Method == http.MethodGet {
+	if he == errNotSignedIn && !isAPI(c) && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) {
 		c.Redirect(http.StatusSeeOther, "/?return_to="+urlQueryEscape(c.Request.URL.RequestURI()))
 		c.Abort()
 		return

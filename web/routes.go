@@ -41,13 +41,29 @@ func (s *Server) router() (http.Handler, error) {
 		s.fail(c, &httpError{http.StatusMethodNotAllowed, "method_not_allowed", "This address does not accept that kind of request."})
 	})
 
+	// HEAD is answered as GET (net/http sends no body), as every
+	// general-purpose server must (RFC 9110 section 9.1), on each GET
+	// route without an effect: not a download, which records one, nor a
+	// sign-in step, which spends the sign-in limit or the sign-in in flight.
+	headToo := func(method, path string) bool {
+		_, transfer := transfers[method+" "+path]
+		return method == http.MethodGet && !transfer && !strings.HasPrefix(path, "/auth/")
+	}
 	public := func(method, path string, h gin.HandlerFunc) {
 		s.public[method+" "+path] = true
 		e.Handle(method, path, h)
+		if headToo(method, path) {
+			s.public[http.MethodHead+" "+path] = true
+			e.Handle(http.MethodHead, path, h)
+		}
 	}
 	protect := func(method, path string, a policy.Action, h gin.HandlerFunc) {
 		s.actions[method+" "+path] = routeRule{action: a}
 		e.Handle(method, path, h)
+		if headToo(method, path) {
+			s.actions[http.MethodHead+" "+path] = routeRule{action: a}
+			e.Handle(http.MethodHead, path, h)
+		}
 	}
 	// A streaming route reads its body as it comes (raw, or multipart part
 	// by part) and is the only kind formBodies leaves unread: every other

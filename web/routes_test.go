@@ -33,7 +33,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 			resp.Body.Close()
 			switch {
 			case resp.StatusCode == http.StatusUnauthorized:
-			case method == "GET" && !strings.HasPrefix(path, "/api/") && resp.StatusCode == http.StatusSeeOther &&
+			case (method == "GET" || method == "HEAD") && !strings.HasPrefix(path, "/api/") && resp.StatusCode == http.StatusSeeOther &&
 				strings.HasPrefix(resp.Header.Get("Location"), "/?return_to="):
 			default:
 				t.Errorf("signed out: %s %s answered %d", method, url, resp.StatusCode)

@@ -138,11 +138,12 @@ func TestStrictRequests(t *testing.T) {
 
 	t.Run("method not allowed", func(t *testing.T) {
 		for _, tc := range []struct{ method, path, allow string }{
-			{"DELETE", "/api/v1/visits", "GET, POST"},
-			{"PUT", "/api/v1/visits/" + v.ID, "GET"},
-			{"POST", "/api/v1/me", "GET"},
-			{"PUT", "/visits/" + v.ID + "/members", "GET, POST"},
+			{"DELETE", "/api/v1/visits", "GET, HEAD, POST"},
+			{"PUT", "/api/v1/visits/" + v.ID, "GET, HEAD"},
+			{"POST", "/api/v1/me", "GET, HEAD"},
+			{"PUT", "/visits/" + v.ID + "/members", "GET, HEAD, POST"},
 			{"GET", "/auth/logout", "POST"},
+			{"HEAD", "/api/v1/visits/" + v.ID + "/archive", "GET"},
 		} {
 			req, _ := http.NewRequest(tc.method, admin.base+tc.path, nil)
 			req.Header.Set("Origin", admin.base)
