@@ -125,7 +125,7 @@ func (s *Server) downloadFile(c *gin.Context) {
 		return
 	}
 	rangeHeader := c.GetHeader("Range")
-	if inline {
+	if inline || !ifRangeHolds(c.GetHeader("If-Range"), f.SHA256) {
 		rangeHeader = ""
 	}
 	off, length, partial, err := ParseRange(rangeHeader, f.Size)
@@ -189,6 +189,15 @@ func (s *Server) downloadFile(c *gin.Context) {
 		return
 	}
 	s.log.Info("file downloaded", "visit", acc.Visit.ID, "file", f.ID, "user", acc.Actor.UserID, "from", off, "bytes", length)
+}
+
+// ifRangeHolds says whether a Range may be served under this If-Range: with
+// none, or with this file's ETag exactly. A weak tag never matches, nor a
+// date (no Last-Modified is sent): then the whole file is sent (RFC 9110
+// section 13.1.5), so a client resuming never splices bytes of another
+// representation onto what it has.
+func ifRangeHolds(ifRange, sha256 string) bool {
+	return ifRange == "" || ifRange == `"`+sha256+`"`
 }
 
 // downloadArchive streams the chosen files (?file=ID, repeated, and/or
