@@ -199,7 +199,10 @@ func Start(ctx context.Context, o Options) (pg *Server, err error) {
 	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '`+ServeRole+`') THEN
 		CREATE ROLE `+ServeRole+` LOGIN PASSWORD `+quoteLiteral(pg.servePassword)+`;
 	END IF;
-END $$`)
+END $$`,
+		// Before PostgreSQL 17 the serving role owns visit_keys, which
+		// the owner gives it and may still change (store.grantServing).
+		"GRANT "+ServeRole+" TO portal")
 }
 
 // ServeRole is the role the portal serves as: it owns nothing, and may

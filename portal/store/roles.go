@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -116,21 +117,41 @@ func (s *Store) grantServing(ctx context.Context, role string) error {
 			privs = "SELECT, INSERT"
 		case t == "visit_keys" && version >= 170000:
 			// VACUUM after a key is destroyed (vacuumKeys), which
-			// before PostgreSQL 17 only the owner may run (below).
+			// before PostgreSQL 17 only the table's owner may run.
 			privs += ", MAINTAIN"
+		case t == "visit_keys":
+			continue // the serving role owns it (below)
 		}
 		q := pgx.Identifier{schema, t}.Sanitize()
 		stmts = append(stmts, `REVOKE ALL ON TABLE `+q+` FROM `+r, `GRANT `+privs+` ON TABLE `+q+` TO `+r)
 	}
-	if version < 170000 {
-		// Before PostgreSQL 17 the serving role's VACUUM of visit_keys
-		// after a key is destroyed is skipped (only the owner may run
-		// it): autovacuum prunes the dead row instead, at its next round
-		// (autovacuum_naptime) rather than after 50 dead rows.
-		stmts = append(stmts, `ALTER TABLE `+pgx.Identifier{schema, "visit_keys"}.Sanitize()+` SET (autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0)`)
+	if version < 170000 && slices.Contains(tables, "visit_keys") {
+		// Before PostgreSQL 17 only a table's owner may VACUUM it, and a
+		// destroyed key is proved gone only once a VACUUM has pruned its
+		// row (keyGoneFromTable): another role's VACUUM is skipped with a
+		// warning, and the table's count of dead rows, read instead, is
+		// zero until the delete's statistics arrive, the row still on its
+		// page. So the serving role owns visit_keys, which holds no
+		// trigger and nothing it may not already read and delete. It
+		// takes it with the schema's CREATE right (PostgreSQL's rule for
+		// a new owner), given back at once.
+		var keysOwner string
+		if err := tx.QueryRowContext(ctx, `SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass($1)`,
+			pgx.Identifier{schema, "visit_keys"}.Sanitize()).Scan(&keysOwner); err != nil {
+			return fmt.Errorf("store: grant: %w", err)
+		}
+		if keysOwner != role {
+			stmts = append(stmts, `GRANT CREATE ON SCHEMA `+sch+` TO `+r,
+				`ALTER TABLE `+pgx.Identifier{schema, "visit_keys"}.Sanitize()+` OWNER TO `+r,
+				`REVOKE CREATE ON SCHEMA `+sch+` FROM `+r)
+		}
 	}
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
+			if strings.Contains(q, " OWNER TO ") {
+				return fmt.Errorf("store: before PostgreSQL 17 the serving role %s must own visit_keys, so that it can vacuum a destroyed key's row away; "+
+					"make the owner a member of it once, as a role that may (GRANT %s TO <the owner>): %w", role, r, err)
+			}
 			return fmt.Errorf("store: grant the serving role %s: %s: %w", role, q, err)
 		}
 	}

@@ -168,3 +168,26 @@ func TestServingRoleAcrossStarts(t *testing.T) {
 		t.Fatalf("after migrating: %v, %v", powers, err)
 	}
 }
+
+// TestServingRoleVacuumsVisitKeys: a destroyed key is proved gone only
+// once a VACUUM has pruned its row (keyGoneFromTable). Before PostgreSQL
+// 17 only a table's owner may VACUUM it: the serving role's was skipped
+// with a warning, not an error, and the check then read the table's count
+// of dead rows, which is zero until the delete's statistics arrive, with
+// the row still on its page. The serving role's VACUUM of visit_keys must
+// run, whatever the version.
+func TestServingRoleVacuumsVisitKeys(t *testing.T) {
+	s, _ := openServing(t)
+	if _, err := s.DB().Exec(`VACUUM visit_keys`); err != nil {
+		t.Fatal(err)
+	}
+	var vacuums int64
+	if err := s.DB().QueryRow(`SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'visit_keys'`).Scan(&vacuums); err != nil {
+		t.Fatal(err)
+	}
+	if vacuums == 0 {
+		var version string
+		s.DB().QueryRow(`SHOW server_version`).Scan(&version)
+		t.Fatalf("PostgreSQL %s: the serving role's VACUUM of visit_keys did not run (skipped: only the owner may), so a destroyed key's row would stay on its page", version)
+	}
+}
