@@ -66,6 +66,42 @@ func (acc *Access) RecordEvent(ctx context.Context, event, date string) (VisitVi
 	return acc.changed(ctx, &act)
 }
 
+// WithdrawEvent withdraws the visit's last letter event, event dated date
+// (YYYY-MM-DD), recorded in error: a publication recorded on the wrong
+// visit or with the wrong date, which would otherwise set the destruction
+// date for good. Administrators only. Every date that followed from it
+// moves back (the destruction date, the inspectors' access, the visit's
+// state), the destruction notice and any approval are withdrawn with it,
+// and the right event is then recorded as any other. Refused once the
+// destruction has begun. It returns the visit as it stands after.
+func (acc *Access) WithdrawEvent(ctx context.Context, event, date string) (VisitView, error) {
+	if err := acc.require(ctx, policy.VisitManage, nil); err != nil {
+		return VisitView{}, err
+	}
+	s := acc.svc
+	if !retention.IsEvent(event) {
+		return VisitView{}, invalid("event", "Send {\"event\": the last letter event recorded, \"date\": its date, \"YYYY-MM-DD\"}.")
+	}
+	d, err := calendar.ParseDate(date)
+	if err != nil {
+		return VisitView{}, invalid("date", "The date must be in the form YYYY-MM-DD.")
+	}
+	rec := acc.rec("letter.withdrawn", "", "success", map[string]any{"event": event, "date": date})
+	act, last, err := s.store.WithdrawLastEvent(ctx, acc.Visit.ID, store.Event{Event: event, Date: d}, s.now(), rec)
+	switch {
+	case errors.Is(err, store.ErrConflict) && last.Event == "":
+		return VisitView{}, conflict("This visit has no letter event to withdraw.")
+	case errors.Is(err, store.ErrConflict):
+		return VisitView{}, conflict("Only the last letter event can be withdrawn: it is " + last.Event + " dated " + last.Date.Format(time.DateOnly) + ".")
+	case errors.Is(err, store.ErrDestructionBegun):
+		return VisitView{}, conflict("This visit's destruction has begun, so its letter events can no longer be changed.")
+	case err != nil:
+		return VisitView{}, err
+	}
+	s.log.Warn("letter event withdrawn", "visit", acc.Visit.ID, "event", event, "date", date, "by", acc.Actor.UserID)
+	return acc.changed(ctx, &act)
+}
+
 // changed recomputes the visit's status after an act changed it and
 // returns the visit as it now stands. After an act that moves the object
 // store's expiry rule (act, else nil) it brings the rule to the visit

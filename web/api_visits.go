@@ -70,6 +70,23 @@ func (s *Server) recordEvent(c *gin.Context) {
 	c.JSON(http.StatusOK, v)
 }
 
+// withdrawEvent withdraws the last letter event, recorded in error.
+func (s *Server) withdrawEvent(c *gin.Context) {
+	var req struct {
+		Event string `json:"event"`
+		Date  string `json:"date"`
+	}
+	if !s.bindJSON(c, &req, "Send {\"event\": the last letter event recorded, \"date\": its date, \"YYYY-MM-DD\"}.") {
+		return
+	}
+	v, err := accessOf(c).WithdrawEvent(c.Request.Context(), req.Event, req.Date)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
 // setLegalHold sets or lifts a legal hold.
 func (s *Server) setLegalHold(c *gin.Context) {
 	var req struct {

@@ -29,6 +29,7 @@ var actionWords = map[string]string{
 	"member.changed":                   "changed the role of",
 	"member.removed":                   "removed a member",
 	"visit.created":                    "created the visit",
+	"letter.withdrawn":                 "withdrew a letter event recorded in error",
 	"legal_hold.set":                   "set a legal hold",
 	"legal_hold.lifted":                "lifted the legal hold",
 	"legal_hold.store_applied":         "brought the object store to the legal hold, which the act that set or lifted it had not finished",
@@ -89,7 +90,7 @@ var detailLabels = map[string]string{
 	"date": "Date", "from": "From", "to": "To", "sha256": "SHA-256", "size": "Size", "item": "Item",
 	"action": "Asked to", "policies": "Policies", "rule": "Rule", "route": "Address", "role": "Role",
 	"destroy_on": "Destruction date", "error": "Error", "signature": "Malware found", "files": "Files",
-	"restricted": "Restricted", "roles": "Roles", "valid_from": "Access from", "valid_until": "Access until",
+	"event": "Letter event", "restricted": "Restricted", "roles": "Roles", "valid_from": "Access from", "valid_until": "Access until",
 }
 
 // detailText renders a record's details (JSON) as text: "Label: value"

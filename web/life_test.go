@@ -139,6 +139,30 @@ func TestVisitLifePages(t *testing.T) {
 	}
 	mustContain(t, "published", page, "Letter published: recorded on")
 
+	// A publication recorded in error: administrators withdraw it from the
+	// page (the last event only), and the right one is recorded again.
+	if strings.Contains(readAll(t, lead.get(visit)), "withdraw-event-form") {
+		t.Fatal("the lead inspector is offered to withdraw a letter event")
+	}
+	mustContain(t, "admin's visit page", readAll(t, admin.get(visit)), `id="withdraw-event-form"`, `name="event" value="published"`,
+		`name="date" value="`+end.AddDate(0, 0, 5).Format(time.DateOnly)+`"`)
+	withdraw := url.Values{"event": {"published"}, "date": {end.AddDate(0, 0, 5).Format(time.DateOnly)}}
+	if s, _ = lead.submitForm(visit+"/events/withdraw", withdraw); s != http.StatusForbidden {
+		t.Fatalf("the lead withdrawing an event: %d", s)
+	}
+	s, page = admin.submitForm(visit+"/events/withdraw", url.Values{"event": {"final_sent"}, "date": {end.AddDate(0, 0, 2).Format(time.DateOnly)}})
+	if s != http.StatusConflict {
+		t.Fatalf("withdrawing an event that is not the last: %d", s)
+	}
+	mustContain(t, "not the last", page, "govuk-error-summary", "Only the last letter event can be withdrawn")
+	if s, page = admin.submitForm(visit+"/events/withdraw", withdraw); s != http.StatusOK {
+		t.Fatalf("withdrawing the publication: %d\n%s", s, page)
+	}
+	mustContain(t, "withdrawn", page, "Letter published on "+end.AddDate(0, 0, 5).Format("2 January 2006")+": withdrawn.", `name="event" value="complaint_resolved"`)
+	if s, _ = record(admin, "published", 6); s != http.StatusOK {
+		t.Fatalf("published again: %d", s)
+	}
+
 	// The legal hold: its reason is required; it is set and lifted.
 	if s, _ = lead.submitForm(visit+"/legal-hold", url.Values{"on": {"yes"}, "hold_reason": {"x"}}); s != http.StatusForbidden {
 		t.Fatalf("the lead setting a legal hold: %d", s)

@@ -39,7 +39,12 @@ func eventLabel(code string) string {
 // for letter events and the legal hold, to those who may use them.
 func visitLife(c *gin.Context, acc *portal.Access) gin.H {
 	ctx := c.Request.Context()
-	return gin.H{"CanRecord": acc.Can(ctx, policy.VisitRecordEvent), "CanHold": acc.Can(ctx, policy.LegalHoldSet), "Events": letterEvents}
+	life := gin.H{"CanRecord": acc.Can(ctx, policy.VisitRecordEvent), "CanHold": acc.Can(ctx, policy.LegalHoldSet), "Events": letterEvents}
+	// Administrators withdraw the last event, recorded in error.
+	if evs := acc.Status.Events; len(evs) > 0 && acc.Can(ctx, policy.VisitManage) {
+		life["Last"] = evs[len(evs)-1]
+	}
+	return life
 }
 
 // recordEventForm records a letter event from the visit page.
@@ -60,6 +65,19 @@ func (s *Server) recordEventForm(c *gin.Context) {
 	}
 	d, _ := time.Parse(time.DateOnly, date)
 	s.flash(c, eventLabel(f.Value("event"))+": recorded on "+d.Format("2 January 2006")+".")
+	c.Redirect(http.StatusSeeOther, "/visits/"+acc.Visit.ID+"#life")
+}
+
+// withdrawEventForm withdraws the last letter event from the visit page.
+func (s *Server) withdrawEventForm(c *gin.Context) {
+	acc := accessOf(c)
+	f := postedForm(c, "event", "date")
+	if _, err := acc.WithdrawEvent(c.Request.Context(), f.Value("event"), f.Value("date")); err != nil {
+		s.refuse(c, f, err, map[string]string{"date": "event", "event": "event"}, "event", s.visitPage)
+		return
+	}
+	d, _ := time.Parse(time.DateOnly, f.Value("date"))
+	s.flash(c, eventLabel(f.Value("event"))+" on "+d.Format("2 January 2006")+": withdrawn. Record the right event and date.")
 	c.Redirect(http.StatusSeeOther, "/visits/"+acc.Visit.ID+"#life")
 }
 

@@ -44,6 +44,7 @@ func TestRouteTableByAccount(t *testing.T) {
 		"GET /api/v1/visits/:id/items":                "admin " + members,
 		"PUT /api/v1/visits/:id/items/:item":          "admin",
 		"POST /api/v1/visits/:id/events":              "admin lead",
+		"POST /api/v1/visits/:id/events/withdraw":     "admin",
 		"PUT /api/v1/visits/:id/legal-hold":           "admin",
 		"GET /api/v1/visits/:id/certificate":          "admin",
 		"GET /api/v1/visits/:id/explain":              "admin",
@@ -81,6 +82,7 @@ func TestRouteTableByAccount(t *testing.T) {
 		"GET /destruction":                            "admin",
 		"POST /visits/:id/destruction/approve":        "admin",
 		"POST /visits/:id/events":                     "admin lead",
+		"POST /visits/:id/events/withdraw":            "admin",
 		"POST /visits/:id/legal-hold":                 "admin",
 		"GET /visits/:id/download":                    "lead hmi qam sao coordinator",
 		// Corrections: a purge only once the visit no longer accepts

@@ -62,6 +62,56 @@ func (s *Store) AddEvent(ctx context.Context, e Event, check func(history []Even
 	return act, nil
 }
 
+// WithdrawLastEvent removes a visit's last letter event, recorded in
+// error, when it is want (the same event and date: the person withdrawing
+// it saw it last, not one recorded since). ErrConflict when the last event
+// is another, or there is none; ErrDestructionBegun once the visit's
+// destruction has begun, when nothing is changed. The visit's destruction
+// notice, and any approval, go with it: they were given for a date that
+// was wrong, and the destruction waits for a fresh notice once the letter
+// is published again. The audit records keep what was withdrawn. The
+// object store's expiry rule, which follows the letter, is then to be
+// brought to it: the act is returned, for RuleApplied.
+func (s *Store) WithdrawLastEvent(ctx context.Context, visitID string, want Event, at time.Time, audit ...AuditRecord) (StoreAct, Event, error) {
+	act := StoreAct{VisitID: visitID}
+	var last Event
+	err := s.inTx(ctx, func(tx *Tx) error {
+		err := tx.QueryRowContext(ctx, `UPDATE visits SET store_rule = NULL, store_gen = store_gen + 1, store_at = ? WHERE id = ? AND state = 'active' RETURNING store_gen`,
+			formatTime(at), visitID).Scan(&act.Gen)
+		if errors.Is(err, sql.ErrNoRows) {
+			if _, err := visitState(ctx, tx, visitID); err != nil {
+				return err
+			}
+			return ErrDestructionBegun
+		} else if err != nil {
+			return err
+		}
+		history, err := events(ctx, tx, visitID)
+		if err != nil {
+			return err
+		}
+		if len(history) == 0 {
+			return ErrConflict
+		}
+		last = history[len(history)-1]
+		if last.Event != want.Event || !last.Date.Equal(want.Date) {
+			return ErrConflict
+		}
+		if err := execOne(ctx, tx, `DELETE FROM visit_events WHERE id = ?`, last.ID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM destruction_notices WHERE visit_id = ?`, visitID)
+		return err
+	}, audit...)
+	switch {
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrDestructionBegun), errors.Is(err, ErrNotFound):
+		return StoreAct{}, last, err
+	case err != nil:
+		return StoreAct{}, Event{}, fmt.Errorf("store: withdraw event: %w", err)
+	}
+	return act, last, nil
+}
+
 // Events lists a visit's letter events in the order recorded.
 func (s *Store) Events(ctx context.Context, visitID string) ([]Event, error) {
 	return events(ctx, s.db, visitID)
