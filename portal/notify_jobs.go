@@ -94,7 +94,9 @@ func (s *Service) scheduled(ctx context.Context, v store.Visit, st Status, ms []
 
 // itemsDue counts the items of the information request not yet received
 // that are due on the next working day, and those that became overdue
-// since the last working day (an item is due by the end of its day).
+// since the last working day (an item is due by the end of its day). An
+// item the coordinator marked complete is neither, with or without files:
+// the request shows it complete, and the digest says the same.
 func (s *Service) itemsDue(ctx context.Context, v store.Visit, st Status) (due, overdue int, err error) {
 	items, err := s.store.RequestItems(ctx, v.ID)
 	if err != nil {
@@ -107,7 +109,7 @@ func (s *Service) itemsDue(ctx context.Context, v store.Visit, st Status) (due, 
 	today := s.Today()
 	next, prev := s.cal.NextWorkingDay(today), s.cal.PreviousWorkingDay(today)
 	for _, it := range items {
-		if counts[it.Code] > 0 {
+		if counts[it.Code] > 0 || !it.CompletedAt.IsZero() {
 			continue
 		}
 		d := dueDate(it.Due, *st.Timeline)

@@ -1,0 +1,77 @@
+package portal_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+// TestDigestLeavesOutCompleteItems: on the notification day the
+// coordinator marks the day-3 lists complete without a file (there is
+// nothing more to send for them). The digest does not tell provider staff
+// they are due, nor, once day 3 has passed, that they are overdue: the
+// request shows them complete, and the digest says the same.
+func TestDigestLeavesOutCompleteItems(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	digests := func() []map[string]string {
+		t.Helper()
+		if err := d.svc.ScheduleNotifications(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ns, err := d.svc.Store().Notifications(ctx, "", 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []map[string]string
+		for _, n := range ns {
+			if n.Kind == portal.NoteProviderDigest && n.VisitID == v.ID && n.Data["date"] == d.svc.Calendar().NextWorkingDay(d.svc.Today()).Format(time.DateOnly) {
+				out = append(out, n.Data)
+			}
+		}
+		return out
+	}
+
+	d.at(tl.Notification)
+	acc := d.mustAccess(coord, policy.ItemComplete)
+	for _, code := range []string{portal.ItemChildLevelData, portal.ItemAuditedCases} {
+		if err := acc.CompleteItem(ctx, code, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	items, err := d.mustAccess(coord, policy.VisitView).InformationRequest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if (it.Code == portal.ItemChildLevelData || it.Code == portal.ItemAuditedCases) && it.Status != "complete" {
+			t.Fatalf("item %s is %s, want complete", it.Code, it.Status)
+		}
+	}
+	// The notification day: only the day-3 lists are due next, and they
+	// are complete.
+	if got := digests(); len(got) != 0 {
+		t.Fatalf("digest on the notification day for items marked complete: %v", got)
+	}
+	// The working day after day 3: the Annex A items are due next, and
+	// nothing is overdue.
+	d.at(d.svc.Calendar().AddWorkingDays(tl.Notification, 2))
+	got := digests()
+	if len(got) == 0 {
+		t.Fatal("no digest of the Annex A items due")
+	}
+	for _, data := range got {
+		if data["overdue"] != "0" || data["due"] != "5" {
+			t.Fatalf("digest after day 3 for the day-3 items marked complete: %v, want 5 due and 0 overdue", data)
+		}
+	}
+}
