@@ -112,7 +112,7 @@ func (s *Service) itemsDue(ctx context.Context, v store.Visit, st Status) (due, 
 		if counts[it.Code] > 0 || !it.CompletedAt.IsZero() {
 			continue
 		}
-		d := dueDate(it.Due, *st.Timeline)
+		d := s.dueDate(it, *st.Timeline)
 		switch {
 		case d.Equal(next):
 			due++

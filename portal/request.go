@@ -72,16 +72,27 @@ type RequestItemView struct {
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
 }
 
-func dueDate(due string, tl timeline.Timeline) time.Time {
-	switch due {
+// dueDate is the date an item is due by the end of: its anchor on the
+// timeline, or the date set for it. A case file is due when fieldwork
+// starts, or, for a child named during fieldwork, by the end of the
+// working day it was asked for: never before it was asked for.
+func (s *Service) dueDate(it store.RequestItem, tl timeline.Timeline) time.Time {
+	switch it.Due {
 	case dueDataLists:
 		return tl.DataListsDue
 	case dueAnnexA:
 		return tl.AnnexADue
 	case dueFieldwork:
-		return tl.FieldworkStart
+		due := tl.FieldworkStart
+		if asked := calendar.Today(it.AddedAt); asked.After(due) {
+			due = asked
+			if !s.cal.IsWorkingDay(due) {
+				due = s.cal.NextWorkingDay(due)
+			}
+		}
+		return due
 	}
-	d, _ := calendar.ParseDate(due)
+	d, _ := calendar.ParseDate(it.Due)
 	return d
 }
 
@@ -120,7 +131,7 @@ func (acc *Access) InformationRequest(ctx context.Context) ([]RequestItemView, e
 		}
 		var due time.Time
 		if tl != nil {
-			due = dueDate(it.Due, *tl)
+			due = s.dueDate(it, *tl)
 		}
 		st := "due"
 		var completed *time.Time

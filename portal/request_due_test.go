@@ -75,3 +75,49 @@ func TestDigestLeavesOutCompleteItems(t *testing.T) {
 		}
 	}
 }
+
+// TestCaseFileNamedDuringFieldwork: case files are due when fieldwork
+// starts, for the children named the day before. A child the lead
+// inspector names on the second fieldwork day cannot have been due the
+// day before: the case file is due by the end of the day it is asked for,
+// not overdue from the moment it is asked for. One asked for before
+// fieldwork is still due when fieldwork starts.
+func TestCaseFileNamedDuringFieldwork(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead := d.person("ofsted", "lead@ofsted.example")
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	start := d.svc.Calendar().PreviousWorkingDay(tl.FieldworkEnd)
+
+	d.at(d.svc.Calendar().PreviousWorkingDay(start))
+	first, err := d.mustAccess(lead, policy.RequestManage).SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: "Case of Child A"}, portal.AddItem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Due != start.Format(time.DateOnly) || first.Status != "due" {
+		t.Fatalf("case file named on day 6: due %s (%s), want %s (due)", first.Due, first.Status, start.Format(time.DateOnly))
+	}
+
+	d.at(tl.FieldworkEnd)
+	later, err := d.mustAccess(lead, policy.RequestManage).SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: "Case of Child B"}, portal.AddItem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if later.Due != tl.FieldworkEnd.Format(time.DateOnly) || later.Status != "due" {
+		t.Fatalf("case file named on the last fieldwork day: due %s (%s), want %s (due)", later.Due, later.Status, tl.FieldworkEnd.Format(time.DateOnly))
+	}
+	items, err := d.mustAccess(coord, policy.VisitView).InformationRequest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.Code == first.Code && (it.Due != start.Format(time.DateOnly) || it.Status != "overdue") {
+			t.Fatalf("the case file named on day 6, on the last fieldwork day: due %s (%s), want %s (overdue)", it.Due, it.Status, start.Format(time.DateOnly))
+		}
+	}
+}
