@@ -72,28 +72,32 @@ type RequestItemView struct {
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
 }
 
-// dueDate is the date an item is due by the end of: its anchor on the
-// timeline, or the date set for it. A case file is due when fieldwork
-// starts, or, for a child named during fieldwork, by the end of the
-// working day it was asked for: never before it was asked for.
+// dueDate is the date an item is due by the end of: the date set for it,
+// else its anchor on the timeline (day 3, day 5, the start of fieldwork),
+// or the working day it was asked for when that is later. An item is never
+// due before it was asked for: an Annex A item added on day 6, or the case
+// file of a child named during fieldwork, is due by the end of the day it
+// was added, not overdue from the moment it was.
 func (s *Service) dueDate(it store.RequestItem, tl timeline.Timeline) time.Time {
+	var due time.Time
 	switch it.Due {
 	case dueDataLists:
-		return tl.DataListsDue
+		due = tl.DataListsDue
 	case dueAnnexA:
-		return tl.AnnexADue
+		due = tl.AnnexADue
 	case dueFieldwork:
-		due := tl.FieldworkStart
-		if asked := calendar.Today(it.AddedAt); asked.After(due) {
-			due = asked
-			if !s.cal.IsWorkingDay(due) {
-				due = s.cal.NextWorkingDay(due)
-			}
-		}
-		return due
+		due = tl.FieldworkStart
+	default:
+		d, _ := calendar.ParseDate(it.Due)
+		return d
 	}
-	d, _ := calendar.ParseDate(it.Due)
-	return d
+	if asked := calendar.Today(it.AddedAt); asked.After(due) {
+		due = asked
+		if !s.cal.IsWorkingDay(due) {
+			due = s.cal.NextWorkingDay(due)
+		}
+	}
+	return due
 }
 
 // InformationRequest is the visit's information request with each item's

@@ -81,7 +81,8 @@ func TestDigestLeavesOutCompleteItems(t *testing.T) {
 // inspector names on the second fieldwork day cannot have been due the
 // day before: the case file is due by the end of the day it is asked for,
 // not overdue from the moment it is asked for. One asked for before
-// fieldwork is still due when fieldwork starts.
+// fieldwork is still due when fieldwork starts. The same holds for an
+// Annex A item added after day 5.
 func TestCaseFileNamedDuringFieldwork(t *testing.T) {
 	d := startDomain(t)
 	ctx := context.Background()
@@ -101,6 +102,14 @@ func TestCaseFileNamedDuringFieldwork(t *testing.T) {
 	}
 	if first.Due != start.Format(time.DateOnly) || first.Status != "due" {
 		t.Fatalf("case file named on day 6: due %s (%s), want %s (due)", first.Due, first.Status, start.Format(time.DateOnly))
+	}
+
+	annex, err := d.mustAccess(lead, policy.RequestManage).SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindAnnexA, Code: "1.06", Title: "Staff survey"}, portal.AddItem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if day6 := d.svc.Calendar().PreviousWorkingDay(start).Format(time.DateOnly); annex.Due != day6 || annex.Status != "due" {
+		t.Fatalf("Annex A item added on day 6: due %s (%s), want %s (due)", annex.Due, annex.Status, day6)
 	}
 
 	d.at(tl.FieldworkEnd)
