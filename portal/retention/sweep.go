@@ -128,6 +128,12 @@ func (s *Service) sweepOne(ctx context.Context, r store.VisitRow, errs *[]error)
 		// destroyed: not a failure, and not destroyed.
 		s.Log.Warn("destruction not begun: the visit was put on legal hold", "visit", v.ID, "reference", v.Reference)
 		return false, nil
+	} else if errors.Is(err, store.ErrNotDue) {
+		// Its notice withdrawn after it was found due (its publication
+		// withdrawn, a hold set and lifted): not a failure, and not
+		// destroyed until a fresh notice has run.
+		s.Log.Warn("destruction not begun: the visit's destruction notice was withdrawn", "visit", v.ID, "reference", v.Reference)
+		return false, nil
 	} else if err != nil {
 		var c crash
 		if errors.As(err, &c) {

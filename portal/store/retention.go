@@ -532,8 +532,9 @@ var ErrFilesChanged = errors.New("store: the visit's files changed after they we
 // BeginDestruction records step a: the visit is marked destroying and what
 // is about to be destroyed is written down, in one transaction. It is a
 // no-op when the record exists already. It is refused (ErrOnHold) when the
-// visit is active and under legal hold, and (ErrFilesChanged) when the
-// visit's files are no longer those d lists (d.FilesVersion).
+// visit is active and under legal hold, (ErrNotDue) when its destruction
+// notice has been withdrawn since it was found due, and (ErrFilesChanged)
+// when the visit's files are no longer those d lists (d.FilesVersion).
 func (s *Store) BeginDestruction(ctx context.Context, d Destruction, audit ...AuditRecord) error {
 	return s.beginDestruction(ctx, d, true, audit)
 }
@@ -579,6 +580,20 @@ func (s *Store) beginDestruction(ctx context.Context, d Destruction, obeyHold bo
 				return ErrFilesChanged
 			}
 			// Destroying or destroyed already: only the record is missing.
+		} else if obeyHold {
+			// The visit's row is held from here: a withdrawal of its
+			// publication (WithdrawLastEvent) or a lift of a hold
+			// (SetLegalHold) since the sweep found it due, each holding
+			// the row too, withdrew the notice the destruction rests
+			// on. Read now, in a statement of its own, it is as they
+			// left it, on PostgreSQL too.
+			var notices int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM destruction_notices WHERE visit_id = ?`, d.VisitID).Scan(&notices); err != nil {
+				return err
+			}
+			if notices == 0 {
+				return ErrNotDue
+			}
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO destructions (visit_id, reference, key_fingerprint, files, started_at, objects_at_start, segments_expected, segments_missing, key_epoch)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -586,7 +601,7 @@ func (s *Store) beginDestruction(ctx context.Context, d Destruction, obeyHold bo
 			d.ObjectsAtStart, d.SegmentsExpected, d.SegmentsMissing, nullString(d.KeyEpoch))
 		return err
 	}, audit...)
-	if err != nil && !errors.Is(err, ErrOnHold) && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFilesChanged) {
+	if err != nil && !errors.Is(err, ErrOnHold) && !errors.Is(err, ErrNotDue) && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFilesChanged) {
 		return fmt.Errorf("store: begin destruction: %w", err)
 	}
 	return err

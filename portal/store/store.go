@@ -41,6 +41,11 @@ var ErrUploadTaken = errors.New("store: the upload was taken as abandoned: its o
 // legal hold.
 var ErrOnHold = errors.New("store: visit under legal hold")
 
+// ErrNotDue is returned when a destruction would begin on a visit whose
+// notice was withdrawn since the sweep found it due: its publication
+// withdrawn, recorded in error, or a legal hold set and lifted.
+var ErrNotDue = errors.New("store: the visit's destruction notice was withdrawn")
+
 // Store is the metadata database.
 type Store struct {
 	db   *handle

@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestDestructionNeedsTheNoticeStill: the sweep finds a visit due (its
+// publication recorded, its notice run) and, while it counts the bucket,
+// an administrator withdraws the publication, recorded in error, or sets
+// and lifts a legal hold: either withdraws the notice. The transaction
+// that would begin the destruction finds no notice, and begins nothing:
+// the visit stays active (ErrNotDue), where it was once destroyed on the
+// strength of what the sweep had read.
+func TestDestructionNeedsTheNoticeStill(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	day := now.Truncate(24 * time.Hour)
+	for _, withdraw := range []struct {
+		name string
+		do   func(s *Store) error
+	}{
+		{"publication withdrawn", func(s *Store) error {
+			_, _, err := s.WithdrawLastEvent(ctx, "v1", Event{Event: "published", Date: day}, now)
+			return err
+		}},
+		{"legal hold set and lifted", func(s *Store) error {
+			if _, err := s.SetLegalHold(ctx, "v1", LegalHold{On: true, At: now}); err != nil {
+				return err
+			}
+			_, err := s.SetLegalHold(ctx, "v1", LegalHold{On: false, At: now})
+			return err
+		}},
+	} {
+		t.Run(withdraw.name, func(t *testing.T) {
+			s := openTest(t)
+			visitV1(t, s, now)
+			ok := func([]Event) error { return nil }
+			for i, e := range []string{"draft_sent", "final_sent", "published"} {
+				if _, err := s.AddEvent(ctx, Event{VisitID: "v1", Event: e, Date: day, RecordedBy: "u", RecordedAt: now.Add(time.Duration(i) * time.Second)}, ok); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := s.GiveNotice(ctx, "v1", day.AddDate(0, 0, 30), now); err != nil {
+				t.Fatal(err)
+			}
+			// What the sweep read before it counted the bucket.
+			version, err := s.FilesVersion(ctx, "v1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := withdraw.do(s); err != nil {
+				t.Fatal(err)
+			}
+			err = s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: "[]", StartedAt: now, FilesVersion: version})
+			if !errors.Is(err, ErrNotDue) {
+				t.Fatalf("destruction begun after the notice was withdrawn: %v, want ErrNotDue", err)
+			}
+			if v, _ := s.Visit(ctx, "v1"); v.State != "active" {
+				t.Fatalf("the visit is %s", v.State)
+			}
+		})
+	}
+}
