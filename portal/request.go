@@ -192,6 +192,18 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 		if err != nil || !s.cal.IsWorkingDay(d) {
 			return RequestItemView{}, invalid("due", "The due date must be a working day in the form YYYY-MM-DD.")
 		}
+		// A date the provider can meet: not before they are told of the
+		// visit, nor after uploads close at the end of fieldwork (a
+		// mistyped year would leave the item never due, or overdue at
+		// once). Without a timeline no range can be worked out: refused.
+		tl := acc.Status.Timeline
+		if tl == nil {
+			return RequestItemView{}, invalid("due", "A due date cannot be set while the visit's dates do not fit the bank holiday calendar: leave it empty, or ask the operator to put the calendar right.")
+		}
+		if d.Before(tl.Notification) || d.After(tl.FieldworkEnd) {
+			return RequestItemView{}, invalidf("due", "The due date must be from %s, the notification date, to %s, the end of fieldwork, when uploads close.",
+				tl.Notification.Format("2 January 2006"), tl.FieldworkEnd.Format("2 January 2006"))
+		}
 		due = d.Format(time.DateOnly)
 	}
 	key, err := acc.key(ctx)

@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,5 +129,50 @@ func TestCaseFileNamedDuringFieldwork(t *testing.T) {
 		if it.Code == first.Code && (it.Due != start.Format(time.DateOnly) || it.Status != "overdue") {
 			t.Fatalf("the case file named on day 6, on the last fieldwork day: due %s (%s), want %s (overdue)", it.Due, it.Status, start.Format(time.DateOnly))
 		}
+	}
+}
+
+// TestDueDateTheProviderCanMeet: a date set for an item is one the
+// provider can meet: from the notification date (they cannot be asked
+// before it) to the end of fieldwork (uploads close then). A mistyped
+// year, or a date after fieldwork, is refused on the field with the range,
+// and the item keeps its date; a date in the range is kept.
+func TestDueDateTheProviderCanMeet(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := d.svc.Calendar()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	d.at(tl.Notification)
+	req := d.mustAccess(lead, policy.RequestManage)
+	for _, due := range []time.Time{
+		cal.PreviousWorkingDay(tl.Notification), // before the provider is told
+		cal.NextWorkingDay(tl.FieldworkEnd),     // after uploads close
+		tl.FieldworkEnd.AddDate(1, 0, 0),        // a mistyped year
+	} {
+		if !cal.IsWorkingDay(due) {
+			due = cal.NextWorkingDay(due)
+		}
+		_, err := req.SaveRequestItem(ctx, portal.RequestItemInput{Code: "1.03", Title: "Management information", Due: due.Format(time.DateOnly)}, portal.ChangeItem)
+		if e, ok := portal.AsError(err); !ok || e.Kind != portal.KindInvalid || e.Field != "due" || !strings.Contains(e.Msg, tl.FieldworkEnd.Format("2 January 2006")) {
+			t.Fatalf("due %s: %v, want refused on the due date, naming the end of fieldwork", due.Format(time.DateOnly), err)
+		}
+	}
+	items, err := req.InformationRequest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.Code == "1.03" && it.Due != cal.AddWorkingDays(tl.Notification, 3).Format(time.DateOnly) {
+			t.Fatalf("a refused due date changed item 1.03: due %s", it.Due)
+		}
+	}
+	it, err := req.SaveRequestItem(ctx, portal.RequestItemInput{Code: "1.03", Title: "Management information", Due: tl.FieldworkEnd.Format(time.DateOnly)}, portal.ChangeItem)
+	if err != nil || it.Due != tl.FieldworkEnd.Format(time.DateOnly) {
+		t.Fatalf("due on the last fieldwork day: %v %+v", err, it)
 	}
 }
