@@ -25,6 +25,7 @@ func TestLoadConfigSecretFileMode(t *testing.T) {
 		env   map[string]string
 	}{
 		"PORTAL_DATABASE_URL":             {"postgres://portal:file-secret@127.0.0.1:5432/portal", nil},
+		"PORTAL_DATABASE_OWNER_URL":       {"postgres://owner:file-secret@127.0.0.1:5432/portal", map[string]string{"PORTAL_DATABASE_URL": "postgres://portal_app:pw@127.0.0.1:5432/portal"}},
 		"PORTAL_S3_ACCESS_KEY":            {"file-secret", map[string]string{"PORTAL_S3_ACCESS_KEY": ""}},
 		"PORTAL_S3_SECRET_KEY":            {"file-secret", map[string]string{"PORTAL_S3_SECRET_KEY": ""}},
 		"PORTAL_IDP_OFSTED_CLIENT_SECRET": {"file-secret", map[string]string{"PORTAL_IDP_OFSTED_CLIENT_SECRET": ""}},
@@ -123,6 +124,8 @@ func secretOf(c Config, name string) string {
 	switch name {
 	case "PORTAL_DATABASE_URL":
 		return c.DatabaseURL
+	case "PORTAL_DATABASE_OWNER_URL":
+		return c.DatabaseOwnerURL
 	case "PORTAL_S3_ACCESS_KEY":
 		return c.S3AccessKey
 	case "PORTAL_S3_SECRET_KEY":
