@@ -35,7 +35,7 @@ func (s *Server) router() (http.Handler, error) {
 	if s.countRoutes {
 		e.Use(s.recordRoute)
 	}
-	e.Use(s.recovery, s.requestLog, s.strictBodies, s.securityHeaders, s.crossOrigin, s.authorize, s.formBodies)
+	e.Use(s.middleware()...)
 	e.NoRoute(func(c *gin.Context) { s.fail(c, errNotFound) })
 	e.NoMethod(func(c *gin.Context) {
 		s.fail(c, &httpError{http.StatusMethodNotAllowed, "method_not_allowed", "This address does not accept that kind of request."})
@@ -194,6 +194,12 @@ func (s *Server) router() (http.Handler, error) {
 		}
 	}
 	return e, nil
+}
+
+// middleware is what every request passes through in Gin, in order,
+// before its handler.
+func (s *Server) middleware() []gin.HandlerFunc {
+	return []gin.HandlerFunc{s.recovery, s.requestLog, s.strictBodies, s.securityHeaders, s.crossOrigin, s.authorize, s.formBodies}
 }
 
 // static serves the embedded assets: files only, never a folder's listing.

@@ -103,11 +103,18 @@ func New(svc *portal.Service, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.handler = s.loadSession(r)
-	if o.statements != nil {
-		s.handler = countStatements(s.handler, o.statements)
-	}
+	s.handler = s.wrap(r, o.statements)
 	return s, nil
+}
+
+// wrap puts the router under what runs outside Gin: the session, and
+// (tests) the count of statements each request sends.
+func (s *Server) wrap(router http.Handler, statements func(r *http.Request, route string, statements []string)) http.Handler {
+	h := s.loadSession(router)
+	if statements != nil {
+		h = countStatements(h, statements)
+	}
+	return h
 }
 
 // Handler is the portal's HTTP handler.
