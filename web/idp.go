@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +49,9 @@ type identityProvider struct {
 	// first happens (or changes) and at debug level while it lasts.
 	mu      sync.Mutex
 	lastErr string
+	// changed is called after each discovery that worked (the server
+	// keeps its Content-Security-Policy in step).
+	changed func()
 }
 
 // discovered is what a provider's discovery document said.
@@ -143,6 +148,9 @@ func (p *identityProvider) discover(ctx context.Context, timeout time.Duration) 
 		return err
 	}
 	p.current.Store(d)
+	if p.changed != nil {
+		p.changed()
+	}
 	p.problem.Store(nil)
 	p.mu.Lock()
 	if p.lastErr != "" {
@@ -169,6 +177,14 @@ func (p *identityProvider) fetch(ctx context.Context) (*discovered, error) {
 		EndSession string `json:"end_session_endpoint"`
 	}
 	_ = prov.Claims(&extra)
+	if extra.EndSession != "" && endSessionOrigin(p.cfg.Issuer, extra.EndSession) == "" {
+		// The browser could not be sent there (the portal's policy allows
+		// only one exact origin per endpoint): sign-out stays local, and
+		// says the provider's session goes on.
+		p.log.Warn("identity provider's end_session_endpoint is not one http(s) origin's address: sign-out ends the portal's session only",
+			"idp", p.cfg.Name, "issuer", p.cfg.Issuer)
+		extra.EndSession = ""
+	}
 	scopes := []string{oidc.ScopeOpenID, "email", "profile"}
 	return &discovered{
 		provider:   prov,
@@ -262,4 +278,35 @@ func (s *Server) discoverProviders(ctx context.Context) (wait func()) {
 		}()
 	}
 	return wg.Wait
+}
+
+// originPattern is an origin the portal puts in its Content-Security-Policy:
+// a scheme, a host name or address and perhaps a port, nothing that could
+// widen the policy (a wildcard) or end the directive.
+var originPattern = regexp.MustCompile(`^https?://([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$`)
+
+// endSessionOrigin is the origin of a provider's end-session endpoint, or
+// "" when the browser must not be sent there: it is not an absolute
+// http(s) address of one exact origin, carries credentials, or is plain
+// http at a provider whose issuer is https.
+func endSessionOrigin(issuer, endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.User != nil || u.Opaque != "" || u.Host == "" {
+		return ""
+	}
+	iss, err := url.Parse(issuer)
+	if err != nil {
+		return ""
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && iss.Scheme == "http":
+	default:
+		return ""
+	}
+	o := u.Scheme + "://" + strings.ToLower(u.Host)
+	if !originPattern.MatchString(o) {
+		return ""
+	}
+	return o
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,14 +35,7 @@ func (s *Server) recovery(c *gin.Context) {
 // securityHeaders sets the headers every response carries.
 func (s *Server) securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
-	formAction := []string{"'self'"}
-	for _, p := range s.cfg.IdPs {
-		// Sign-out posts here and is redirected to the provider.
-		if u, err := url.Parse(p.Issuer); err == nil {
-			formAction = append(formAction, u.Scheme+"://"+u.Host)
-		}
-	}
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action "+strings.Join(formAction, " "))
+	h.Set("Content-Security-Policy", s.contentSecurityPolicy())
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
@@ -53,6 +47,44 @@ func (s *Server) securityHeaders(c *gin.Context) {
 		h.Set("Cache-Control", "no-store")
 	}
 	c.Next()
+}
+
+// contentSecurityPolicy is the policy every response carries, made again
+// whenever a provider's discovery changes (refreshCSP).
+func (s *Server) contentSecurityPolicy() string {
+	if p := s.csp.Load(); p != nil {
+		return *p
+	}
+	return s.refreshCSP()
+}
+
+// refreshCSP makes the Content-Security-Policy from the providers as last
+// discovered. Its form-action lets the sign-out form's redirect reach each
+// provider's issuer and its discovered end-session endpoint, which may be
+// on another origin (endSessionOrigin admits exact origins only); a
+// provider not yet discovered adds its issuer alone.
+func (s *Server) refreshCSP() string {
+	s.cspMu.Lock()
+	defer s.cspMu.Unlock()
+	formAction := []string{"'self'"}
+	add := func(o string) {
+		if o != "" && !slices.Contains(formAction, o) {
+			formAction = append(formAction, o)
+		}
+	}
+	for _, cfg := range s.cfg.IdPs {
+		if u, err := url.Parse(cfg.Issuer); err == nil {
+			add(u.Scheme + "://" + u.Host)
+		}
+		if p := s.idps[cfg.Name]; p != nil {
+			if d := p.current.Load(); d != nil && d.endSession != "" {
+				add(endSessionOrigin(cfg.Issuer, d.endSession))
+			}
+		}
+	}
+	csp := "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action " + strings.Join(formAction, " ")
+	s.csp.Store(&csp)
+	return csp
 }
 
 var (

@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,6 +56,10 @@ type Server struct {
 	// streamed lists the routes that read their own body as a stream
 	// (routes.go): the only ones formBodies leaves unread.
 	streamed map[string]bool
+	// csp is the Content-Security-Policy, made again (under cspMu) after
+	// each discovery of a provider.
+	csp   atomic.Pointer[string]
+	cspMu sync.Mutex
 	// httpServer is the running server, for Kill.
 	httpServer atomic.Pointer[http.Server]
 }
@@ -85,7 +90,9 @@ func New(svc *portal.Service, opts ...Option) (*Server, error) {
 	s := &Server{svc: svc, cfg: cfg, log: svc.Log(), pages: pages, idps: map[string]*identityProvider{}, metrics: o.metrics, countRoutes: o.statements != nil,
 		signInStarts: newLimiter(cfg.SignInRate), signInFailures: newLimiter(cfg.SignInFailureRate)}
 	for _, p := range cfg.IdPs {
-		s.idps[p.Name] = newIdentityProvider(p, cfg.PublicURL, o.httpClient, svc.Now, s.log)
+		idp := newIdentityProvider(p, cfg.PublicURL, o.httpClient, svc.Now, s.log)
+		idp.changed = func() { s.refreshCSP() }
+		s.idps[p.Name] = idp
 	}
 	if s.signInBox, err = svc.Box("signin-cookie"); err != nil {
 		return nil, fmt.Errorf("web: %w", err)
