@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
@@ -32,9 +33,23 @@ func (s *Server) recovery(c *gin.Context) {
 	c.Next()
 }
 
+type requestIDContextKey struct{}
+
+// frame sets what every response carries before anything else runs: the
+// security headers and the request's id (X-Request-Id, which the request
+// log and the error page quote). Whatever answers, Gin or what runs before
+// it (a session that cannot be loaded), answers under them.
+func (s *Server) frame(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.securityHeaders(w.Header(), r)
+		id := newRequestID()
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDContextKey{}, id)))
+	})
+}
+
 // securityHeaders sets the headers every response carries.
-func (s *Server) securityHeaders(c *gin.Context) {
-	h := c.Writer.Header()
+func (s *Server) securityHeaders(h http.Header, r *http.Request) {
 	h.Set("Content-Security-Policy", s.contentSecurityPolicy())
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
@@ -43,10 +58,21 @@ func (s *Server) securityHeaders(c *gin.Context) {
 	if strings.HasPrefix(s.cfg.PublicURL, "https://") {
 		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 	}
-	if !strings.HasPrefix(c.Request.URL.Path, "/static/") {
+	if !strings.HasPrefix(r.URL.Path, "/static/") {
 		h.Set("Cache-Control", "no-store")
 	}
-	c.Next()
+}
+
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// requestIDOf is the id frame gave the request ("" without one).
+func requestIDOf(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDContextKey{}).(string)
+	return id
 }
 
 // contentSecurityPolicy is the policy every response carries, made again
@@ -131,16 +157,18 @@ const (
 	errorCodeKey = "error_code"
 )
 
-// requestLog gives every request an id (echoed as X-Request-Id) and logs one
-// line when it ends. It logs the route pattern, never the raw path or query:
-// query strings carry file names and OAuth codes. Of a failure it logs the
+// requestLog keeps the request's id (frame gives it one; a request that
+// comes without, in tests, gets one here) and logs one line when it ends.
+// It logs the route pattern, never the raw path or query: query strings
+// carry file names and OAuth codes. Of a failure it logs the
 // code, never the error's text, which may quote evidence.
 func (s *Server) requestLog(c *gin.Context) {
-	var b [12]byte
-	rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
+	id := requestIDOf(c.Request)
+	if id == "" {
+		id = newRequestID()
+		c.Header("X-Request-Id", id)
+	}
 	c.Set(requestIDKey, id)
-	c.Header("X-Request-Id", id)
 	start := time.Now()
 	c.Next()
 	route := c.FullPath()

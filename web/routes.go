@@ -197,9 +197,9 @@ func (s *Server) router() (http.Handler, error) {
 }
 
 // middleware is what every request passes through in Gin, in order,
-// before its handler.
+// before its handler (the security headers are set before Gin: frame).
 func (s *Server) middleware() []gin.HandlerFunc {
-	return []gin.HandlerFunc{s.recovery, s.requestLog, s.strictBodies, s.securityHeaders, s.crossOrigin, s.authorize, s.formBodies}
+	return []gin.HandlerFunc{s.recovery, s.requestLog, s.strictBodies, s.crossOrigin, s.authorize, s.formBodies}
 }
 
 // static serves the embedded assets: files only, never a folder's listing.

@@ -114,14 +114,15 @@ func New(svc *portal.Service, opts ...Option) (*Server, error) {
 	return s, nil
 }
 
-// wrap puts the router under what runs outside Gin: the session, and
-// (tests) the count of statements each request sends.
+// wrap puts the router under what runs outside Gin: the headers every
+// response carries (first, so that no answer goes without them), the
+// session, and (tests) the count of statements each request sends.
 func (s *Server) wrap(router http.Handler, statements func(r *http.Request, route string, statements []string)) http.Handler {
 	h := s.loadSession(router)
 	if statements != nil {
 		h = countStatements(h, statements)
 	}
-	return h
+	return s.frame(h)
 }
 
 // Handler is the portal's HTTP handler.

@@ -83,7 +83,7 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 		sw := &sessionWriter{ResponseWriter: w, s: s}
 		ctx, err := s.sessions.Load(store.TrackExpiry(r.Context(), &sw.expiry), token)
 		if err != nil {
-			s.log.Error("load session", "err", err)
+			s.log.Error("load session", "request_id", requestIDOf(r), "err", err)
 			http.Error(w, errInternal.msg, http.StatusInternalServerError)
 			return
 		}

@@ -1,0 +1,95 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+// brokenSessions is a session store that cannot be read (a database that
+// is down).
+type brokenSessions struct{ scs.Store }
+
+func (brokenSessions) Find(string) ([]byte, bool, error) {
+	return nil, false, errors.New("sessions: database is down")
+}
+
+// middlewareServer is the portal's handler as New builds it (the same
+// middleware, the same wrapping of the router) over a router whose routes
+// the test adds as public ones, and the log it writes.
+func middlewareServer(t *testing.T, sessions scs.Store, routes map[string]gin.HandlerFunc) (http.Handler, *strings.Builder) {
+	t.Helper()
+	gin.SetMode(gin.ReleaseMode)
+	pages, err := Templates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	s := &Server{cfg: portal.Config{PublicURL: "https://portal.example", ReadIdleTimeout: time.Minute, SessionIdle: 30 * time.Minute},
+		log: portal.NewLogger(&log, "debug"), pages: pages, idps: map[string]*identityProvider{},
+		actions: map[string]routeRule{}, public: map[string]bool{}, streamed: map[string]bool{}}
+	s.sessions = scs.New()
+	s.sessions.Store = sessions
+	s.sessions.Cookie.Name = "__Host-portal_session"
+	s.cop = http.NewCrossOriginProtection()
+	e := newEngine()
+	e.Use(s.middleware()...)
+	for route, h := range routes {
+		method, path, _ := strings.Cut(route, " ")
+		s.public[route] = true
+		e.Handle(method, path, h)
+	}
+	return s.wrap(e, nil), &log
+}
+
+// checkSecurityHeaders fails the test unless the response carries the
+// headers every response of the portal carries.
+func checkSecurityHeaders(t *testing.T, what string, h http.Header) {
+	t.Helper()
+	for name, want := range map[string]string{
+		"Content-Security-Policy":   "frame-ancestors 'none'",
+		"X-Frame-Options":           "DENY",
+		"X-Content-Type-Options":    "nosniff",
+		"Cache-Control":             "no-store",
+		"Strict-Transport-Security": "max-age=",
+		"Referrer-Policy":           "no-referrer",
+	} {
+		if !strings.Contains(h.Get(name), want) {
+			t.Errorf("%s: %s is %q, want it to carry %q", what, name, h.Get(name), want)
+		}
+	}
+	if h.Get("X-Request-Id") == "" {
+		t.Errorf("%s: no X-Request-Id", what)
+	}
+}
+
+// TestSessionLoadFailureCarriesSecurityHeaders: when the session cannot be
+// loaded (the database is down), the 500 goes out under the same security
+// headers as every other response, with a request id to quote.
+func TestSessionLoadFailureCarriesSecurityHeaders(t *testing.T) {
+	h, log := middlewareServer(t, brokenSessions{memstore.New()}, map[string]gin.HandlerFunc{
+		"GET /visits": func(c *gin.Context) { c.String(http.StatusOK, "visits") },
+	})
+	for _, path := range []string{"/visits", "/api/v1/me"} {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.AddCookie(&http.Cookie{Name: "__Host-portal_session", Value: "a-session-token"})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusInternalServerError {
+			t.Fatalf("GET %s with a session that cannot be loaded: %d, want 500", path, w.Code)
+		}
+		checkSecurityHeaders(t, "GET "+path+" with a session that cannot be loaded", w.Header())
+		if id := w.Header().Get("X-Request-Id"); id != "" && !strings.Contains(log.String(), `"request_id":"`+id+`"`) {
+			t.Errorf("the log does not name the request %s:\n%s", id, log.String())
+		}
+	}
+}
