@@ -95,6 +95,12 @@ func (s *Server) fail(c *gin.Context, err error) {
 	if he.status >= 500 {
 		s.log.Error("request failed", "request_id", requestID(c), "route", c.FullPath(), "code", he.code, "err", err)
 	}
+	s.answer(c, he)
+}
+
+// answer sends the error: JSON under /api/, a page elsewhere; the
+// connection is cut when the response has already begun.
+func (s *Server) answer(c *gin.Context, he *httpError) {
 	if c.Request.Body != nil && c.Request.ContentLength != 0 && he.status >= 400 {
 		// The body may not have been read to its end: say the connection
 		// ends here, so the client reads this answer rather than a reset.

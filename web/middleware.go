@@ -15,9 +15,11 @@ import (
 	"github.com/ofsted-portal/evidence/portal"
 )
 
-// recovery turns a panic into a 500 without leaking its text. A deliberate
-// http.ErrAbortHandler (a download that cannot finish) is passed on so the
-// server cuts the connection.
+// recovery turns a panic into a 500 without leaking its text, answered as
+// any other failure is (answer): the service's error page on a page route,
+// JSON under /api/. A deliberate http.ErrAbortHandler (a download that
+// cannot finish) is passed on so the server cuts the connection, as it is
+// when the response had already begun.
 func (s *Server) recovery(c *gin.Context) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -26,8 +28,13 @@ func (s *Server) recovery(c *gin.Context) {
 			}
 			s.log.Error("panic", "request_id", requestID(c), "route", c.FullPath(), "panic", r)
 			if !c.Writer.Written() {
-				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": errInternal.msg, "code": errInternal.code})
+				// What the handler set for its own answer (a download's)
+				// does not describe the error's.
+				for _, h := range []string{"Content-Length", "Content-Disposition", "Content-Encoding", "Content-Range", "ETag", "Last-Modified"} {
+					c.Writer.Header().Del(h)
+				}
 			}
+			s.answer(c, errInternal)
 		}
 	}()
 	c.Next()

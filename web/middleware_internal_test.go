@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -91,5 +92,59 @@ func TestSessionLoadFailureCarriesSecurityHeaders(t *testing.T) {
 		if id := w.Header().Get("X-Request-Id"); id != "" && !strings.Contains(log.String(), `"request_id":"`+id+`"`) {
 			t.Errorf("the log does not name the request %s:\n%s", id, log.String())
 		}
+	}
+}
+
+// TestPanicAnswersAsTheRouteDoes: a handler that panics answers 500 as any
+// other failure does: on a page route with the service's error page (never
+// raw JSON), under /api/ with JSON; both under the security headers, and
+// the panic's text goes to the log only.
+func TestPanicAnswersAsTheRouteDoes(t *testing.T) {
+	boom := func(*gin.Context) { panic("the secret cause of the panic") }
+	h, log := middlewareServer(t, memstore.New(), map[string]gin.HandlerFunc{
+		"GET /visits/:id/boom": boom,
+		"GET /api/v1/boom":     boom,
+		"GET /visits/:id/half": func(c *gin.Context) {
+			c.String(http.StatusOK, "the first part of an answer")
+			boom(c)
+		},
+	})
+	get := func(path string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		if w.Code != http.StatusInternalServerError {
+			t.Errorf("GET %s that panics: %d, want 500", path, w.Code)
+		}
+		if strings.Contains(w.Body.String(), "secret cause") {
+			t.Errorf("GET %s shows the panic's text:\n%s", path, w.Body.String())
+		}
+		checkSecurityHeaders(t, "GET "+path+" that panics", w.Header())
+		return w
+	}
+	page := get("/visits/v-1/boom")
+	if ct := page.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("a page route that panics answers %s, want the error page:\n%s", ct, page.Body.String())
+	}
+	body := page.Body.String()
+	if !strings.Contains(body, "Sorry, there is a problem with the service") || !strings.Contains(body, page.Header().Get("X-Request-Id")) {
+		t.Errorf("a page route that panics does not show the service's error page with the request id:\n%s", body)
+	}
+	api := get("/api/v1/boom")
+	var e struct{ Error, Code string }
+	if err := json.Unmarshal(api.Body.Bytes(), &e); err != nil || e.Code != "internal" || !strings.HasPrefix(api.Header().Get("Content-Type"), "application/json") {
+		t.Errorf("an API route that panics: %s %q (%v), want JSON with code internal", api.Header().Get("Content-Type"), api.Body.String(), err)
+	}
+	// Begun, the answer cannot become an error: the connection is cut, so
+	// the part sent is never taken as the whole.
+	func() {
+		defer func() {
+			if r := recover(); r != http.ErrAbortHandler {
+				t.Errorf("a handler that panics after its answer began: %v, want the connection cut", r)
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/visits/v-1/half", nil))
+	}()
+	if !strings.Contains(log.String(), "the secret cause of the panic") {
+		t.Errorf("the panic is not logged:\n%s", log.String())
 	}
 }
