@@ -2,14 +2,18 @@ package web_test
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ofsted-portal/evidence/deploy/devidp"
+	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/portal"
 )
 
@@ -119,4 +123,84 @@ func allows(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestSignOutAtAnotherOrigin: a real provider (the dev identity provider)
+// whose discovery document puts its end-session endpoint on another
+// origin (the same provider, listening there too). The page that holds
+// the sign-out form allows, in its form-action, the origin the sign-out
+// then redirects to, so a browser follows it: the sign-out reaches the
+// provider and comes back to the portal.
+func TestSignOutAtAnotherOrigin(t *testing.T) {
+	portalAddr, idpAddr, endAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	h, err := devidp.New(devidp.Config{BaseURL: "http://" + idpAddr, Issuers: []devidp.Issuer{{Name: "split",
+		Clients:  portalClient(portalAddr, "split"),
+		Accounts: []devidp.Account{{Username: "split.person@cafcass.example", Password: devidp.DemoPassword, Subject: "s-1", Email: "split.person@cafcass.example", Name: "Split Person"}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The discovery document, as the provider wrote it, with the
+	// end-session endpoint moved to endAddr.
+	moveEndSession := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		var doc map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		end, _ := doc["end_session_endpoint"].(string)
+		doc["end_session_endpoint"] = strings.Replace(end, "http://"+idpAddr, "http://"+endAddr, 1)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(doc)
+	})
+	for _, addr := range []string{idpAddr, endAddr} {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: moveEndSession, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+	}
+	env := map[string]string{"PORTAL_IDPS": "cafcass,ofsted"}
+	idpEnv(env, "split", "http://"+idpAddr+"/split", portal.OrgProvider)
+	ts := startStackSetup(t, func(o *devstack.Options) { o.PortalAddr, o.Env = portalAddr, env })
+	b, resp, body := ts.signInAt(t, "split", "split.person@cafcass.example")
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/visits" {
+		t.Fatalf("sign-in ended at %s with %d: %s", resp.Request.URL, resp.StatusCode, body)
+	}
+	if !strings.Contains(body, `action="/auth/logout"`) {
+		t.Fatalf("the page has no sign-out form:\n%s", body)
+	}
+	// What a browser checks: the sign-out form's page's form-action must
+	// allow every address the form's submission is redirected to.
+	allowed := formAction(resp.Header)
+	var hops []string
+	b.c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		hops = append(hops, req.URL.String())
+		return nil
+	}
+	out := b.signOut()
+	readAll(t, out)
+	if out.StatusCode != http.StatusOK || out.Request.URL.String() != ts.PortalURL+"/" {
+		t.Fatalf("sign-out ended at %s with %d (through %q)", out.Request.URL, out.StatusCode, hops)
+	}
+	if len(hops) == 0 || !strings.HasPrefix(hops[0], "http://"+endAddr+"/split/") {
+		t.Fatalf("sign-out went through %q, not the provider's end-session at %s", hops, endAddr)
+	}
+	for _, hop := range hops {
+		u, _ := url.Parse(hop)
+		if o := u.Scheme + "://" + u.Host; o != ts.PortalURL && !allows(allowed, o) {
+			t.Errorf("the sign-out redirected to %s, which the page's form-action %q does not allow: a browser stops there", o, allowed)
+		}
+	}
+	if r := b.get("/api/v1/me"); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("after sign-out /me answered %d", r.StatusCode)
+	}
 }
