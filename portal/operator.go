@@ -172,6 +172,45 @@ type AuditSummary struct {
 	// Restores are the restores the trail records, each with the
 	// records it lost: a restored trail is neither intact nor broken.
 	Restores []store.Gap
+	// Signed is the last record a verified signature covers (a signed
+	// checkpoint, an anchor, a restore's mark; 0: none). Unsigned counts
+	// the records after it, the oldest written at UnsignedSince.
+	Signed        int64
+	Unsigned      int
+	UnsignedSince time.Time
+}
+
+// unsignedWindow is how old the oldest record no checkpoint covers may be
+// on a trail a portal is serving: it signs a checkpoint checkpointAfter
+// after the last, on a tick of a minute, so at most about 11 minutes of
+// records wait for one.
+const unsignedWindow = checkpointAfter + 2*time.Minute
+
+// UnsignedError is a trail whose hash chain links up but whose records
+// after Signed no signature covers, and either none is covered at all or
+// the oldest uncovered was written longer than unsignedWindow ago. It is
+// not a break (nothing checked failed) but it is not intact either:
+// anyone who can write to the database can recompute a hash chain.
+type UnsignedError struct {
+	Signed      int64 // the last record a signature covers (0: none)
+	First, Last int64
+	Count       int
+	Since       time.Time // when the oldest unsigned record was written
+	Age         time.Duration
+}
+
+func (e *UnsignedError) Error() string {
+	recompute := "their hash chain links up, but anyone who can write to the database can recompute a hash chain, so nothing vouches for them"
+	if e.Signed == 0 {
+		why := "the checkpoints were deleted, or no portal has served this trail since it was written"
+		if e.Age < unsignedWindow {
+			why = fmt.Sprintf("the oldest was written %s ago: a new portal signs its first checkpoint as `portal serve` starts; check again once it has", e.Age.Round(time.Second))
+		}
+		return fmt.Sprintf("no signed checkpoint covers any of the %d records: %s (%s)", e.Count, recompute, why)
+	}
+	return fmt.Sprintf("records %d..%d (%d) are covered by no signed checkpoint, the oldest written at %s, %s ago, while a serving portal signs one every %d records or %s: "+
+		"the portal stopped without signing one (a crash; it signs one as it starts serving again), its checkpoints are failing (see PortalAuditCheckpointStale), or checkpoints were deleted; %s",
+		e.First, e.Last, e.Count, e.Since.UTC().Format(time.RFC3339), e.Age.Round(time.Second), checkpointEvery, checkpointAfter, recompute)
 }
 
 // VerifyAudit walks the whole audit chain and its signed checkpoints, and
@@ -192,14 +231,34 @@ func VerifyAudit(ctx context.Context, st *store.Store, pub ed25519.PublicKey, an
 	}
 	check, err := st.VerifyTrail(ctx, anchored, pub)
 	sum.Records, sum.Checkpoints, sum.Restores = check.Records, check.Checkpoints, check.Restores
-	if err != nil || anchors == nil {
-		return sum, err
-	}
-	cps, err := st.Checkpoints(ctx)
+	sum.Signed, sum.Unsigned, sum.UnsignedSince = check.Signed, check.Unsigned, check.UnsignedSince
 	if err != nil {
 		return sum, err
 	}
-	return sum, unanchored(cps, sum.LastAnchored, time.Now())
+	if anchors != nil {
+		cps, err := st.Checkpoints(ctx)
+		if err != nil {
+			return sum, err
+		}
+		if err := unanchored(cps, sum.LastAnchored, time.Now()); err != nil {
+			return sum, err
+		}
+	}
+	return sum, unsigned(sum, time.Now())
+}
+
+// unsigned reports the records no signature covers when they are more
+// than a serving portal leaves: any at all on a trail nothing signed
+// covers, else any older than unsignedWindow.
+func unsigned(sum AuditSummary, now time.Time) error {
+	if sum.Unsigned == 0 {
+		return nil
+	}
+	age := now.Sub(sum.UnsignedSince)
+	if sum.Signed > 0 && age < unsignedWindow {
+		return nil
+	}
+	return &UnsignedError{Signed: sum.Signed, First: sum.Signed + 1, Last: sum.Signed + int64(sum.Unsigned), Count: sum.Unsigned, Since: sum.UnsignedSince, Age: age}
 }
 
 // unanchored checks that the anchors reach as far as the signed

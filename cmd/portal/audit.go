@@ -16,7 +16,8 @@ import (
 )
 
 // auditVerify walks the whole audit chain and its checkpoints; a broken
-// link is reported with its record number and exit status 1.
+// link is reported with its record number and exit status 1, records no
+// signature covers beyond the last few minutes with exit status 2.
 func auditVerify(ctx context.Context, args []string) error {
 	return auditVerifyTo(ctx, args, os.Stdout)
 }
@@ -25,7 +26,7 @@ func auditVerifyTo(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	pubPath := fs.String("public-key", "", "the signing public key (PEM); default: the public half of PORTAL_SIGNING_KEY_FILE")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal audit verify [--public-key FILE]\n\nChecks every audit record's hash link and every signed checkpoint (PORTAL_DB_PATH), and the\ntrail against the checkpoints anchored outside the database (PORTAL_AUDIT_ANCHOR_DIR, or the\nbucket PORTAL_AUDIT_ANCHOR_BUCKET on the PORTAL_S3_* store). Exit status 0: intact; 1: the\nfirst broken link is reported, naming the last anchored record when the trail was cut short.")
+		fmt.Fprintln(fs.Output(), "Usage: portal audit verify [--public-key FILE]\n\nChecks every audit record's hash link and every signed checkpoint (PORTAL_DB_PATH), and the\ntrail against the checkpoints anchored outside the database (PORTAL_AUDIT_ANCHOR_DIR, or the\nbucket PORTAL_AUDIT_ANCHOR_BUCKET on the PORTAL_S3_* store). Exit status 0: intact; 1: the\nfirst broken link is reported, naming the last anchored record when the trail was cut short;\n2: unsigned, nothing broken but records that no signed checkpoint covers (none at all, or some\nwritten longer ago than a serving portal leaves them unsigned).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -57,7 +58,8 @@ func auditVerifyTo(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("audit anchors: %w", err)
 	}
 	sum, err := portal.VerifyAudit(ctx, st, pub, anchors)
-	if err != nil {
+	var unsigned *portal.UnsignedError
+	if err != nil && !errors.As(err, &unsigned) {
 		var ce *store.ChainError
 		if errors.As(err, &ce) {
 			return fmt.Errorf("BROKEN at record %d: %s", ce.Seq, ce.Reason)
@@ -69,6 +71,9 @@ func auditVerifyTo(ctx context.Context, args []string, out io.Writer) error {
 		where = fmt.Sprintf("%d anchored outside the database (%s), the last at record %d", sum.Anchors, anchors.Where(), sum.LastAnchored)
 	}
 	state := "intact"
+	if unsigned != nil {
+		state = "unsigned"
+	}
 	for _, g := range sum.Restores {
 		state = "restored"
 		lost := fmt.Sprintf("records %d..%d lost, anchored up to %d", g.Restored+1, g.Anchored, g.Anchored)
@@ -77,6 +82,23 @@ func auditVerifyTo(ctx context.Context, args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "restored at record %d; %s (restored %s, marked at record %d)\n", g.Restored, lost, g.At.UTC().Format(time.RFC3339), g.Mark)
 	}
-	fmt.Fprintf(out, "%s: %d records, %d signed checkpoints, %s\n", state, sum.Records, sum.Checkpoints, where)
+	tail := ""
+	if sum.Unsigned > 0 && unsigned == nil {
+		tail = fmt.Sprintf("; records %d..%d are not signed yet (written in the last %s; a serving portal signs a checkpoint within 100 records or 10 minutes)",
+			sum.Signed+1, sum.Signed+int64(sum.Unsigned), time.Since(sum.UnsignedSince).Round(time.Second))
+	}
+	fmt.Fprintf(out, "%s: %d records, %d signed checkpoints, %s%s\n", state, sum.Records, sum.Checkpoints, where, tail)
+	if unsigned != nil {
+		return &statusError{status: 2, err: fmt.Errorf("UNSIGNED: %w", unsigned)}
+	}
 	return nil
 }
+
+// statusError ends the command with its exit status instead of 1.
+type statusError struct {
+	status int
+	err    error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }

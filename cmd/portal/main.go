@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -17,6 +18,10 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "portal:", err)
+		var se *statusError
+		if errors.As(err, &se) {
+			os.Exit(se.status)
+		}
 		os.Exit(1)
 	}
 }

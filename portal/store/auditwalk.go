@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
+	"time"
 )
 
 // Verifying the trail one record at a time: a trail of millions of records
@@ -26,6 +27,12 @@ type chainWalk struct {
 	broken  *ChainError      // the first broken link
 	named   map[int64]bool   // seqs a checkpoint or an anchor names
 	seen    map[int64]string // their hashes, as found
+	// covered is the last record a signature names (a checkpoint, an
+	// anchor or a restore's mark); the records after it are signed by
+	// nothing: uncovered counts them, the oldest written at since.
+	covered   int64
+	uncovered int
+	since     time.Time
 }
 
 func newChainWalk(gaps []Gap, named ...[]Checkpoint) *chainWalk {
@@ -33,7 +40,11 @@ func newChainWalk(gaps []Gap, named ...[]Checkpoint) *chainWalk {
 	for _, cs := range named {
 		for _, c := range cs {
 			w.named[c.Seq] = true
+			w.covered = max(w.covered, c.Seq)
 		}
+	}
+	for _, g := range gaps {
+		w.covered = max(w.covered, g.Mark)
 	}
 	return w
 }
@@ -41,6 +52,12 @@ func newChainWalk(gaps []Gap, named ...[]Checkpoint) *chainWalk {
 func (w *chainWalk) add(r AuditRecord) {
 	w.records++
 	w.head = max(w.head, r.Seq)
+	if r.Seq > w.covered {
+		if w.uncovered == 0 || r.Time.Before(w.since) {
+			w.since = r.Time
+		}
+		w.uncovered++
+	}
 	if w.named[r.Seq] {
 		w.seen[r.Seq] = r.Hash
 	}
@@ -121,6 +138,15 @@ func (w *chainWalk) anchors(anchors []Checkpoint, trusted ed25519.PublicKey) err
 type TrailCheck struct {
 	Records, Checkpoints int
 	Restores             []Gap // the restores the trail records, each checked
+	// Signed is the last record a signed checkpoint, an anchor or a
+	// restore's mark names (0: none); when the check passed, every record
+	// up to it is vouched for by a signature. Unsigned counts the records
+	// after it, the oldest written at UnsignedSince: only their hash chain
+	// was checked, which anyone who can write to the database can
+	// recompute.
+	Signed        int64
+	Unsigned      int
+	UnsignedSince time.Time
 }
 
 // VerifyTrail walks the stored trail page by page and checks it: against
@@ -137,7 +163,8 @@ func (s *Store) VerifyTrail(ctx context.Context, anchors []Checkpoint, trusted e
 	if err != nil {
 		return TrailCheck{}, err
 	}
-	out := TrailCheck{Records: w.records, Checkpoints: len(cps), Restores: w.gaps}
+	out := TrailCheck{Records: w.records, Checkpoints: len(cps), Restores: w.gaps,
+		Signed: w.covered, Unsigned: w.uncovered, UnsignedSince: w.since}
 	if err := w.anchors(anchors, trusted); err != nil {
 		return out, err
 	}
