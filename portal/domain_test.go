@@ -32,6 +32,7 @@ type domain struct {
 	svc    *portal.Service
 	offset atomic.Int64 // added to the wall clock
 	t      *testing.T
+	log    *testLog // the portal's log
 }
 
 func startDomain(t *testing.T) *domain {
@@ -62,11 +63,11 @@ func startDomainWith(t *testing.T, opt func(*devstack.Options)) *domain {
 			t.Skipf("skipping: %v", err)
 		}
 	}
-	d := &domain{t: t}
+	d := &domain{t: t, log: &testLog{}}
 	clock := func() time.Time { return time.Now().Add(time.Duration(d.offset.Load())) }
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	log := &testLog{}
+	log := d.log
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("the portal's log:\n%s", log.String())

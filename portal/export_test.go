@@ -24,3 +24,11 @@ func (s *Service) CheckKeyNow() {
 	s.health.keyAt = time.Time{}
 	s.health.mu.Unlock()
 }
+
+// SelfTestNow makes the next readiness run the object store self-test
+// again, as it does every 10 minutes.
+func (s *Service) SelfTestNow() {
+	s.health.mu.Lock()
+	s.health.selfAt = time.Time{}
+	s.health.mu.Unlock()
+}

@@ -31,6 +31,7 @@ type health struct {
 	last     Readiness
 	features *blobs.Features // nil until a self-test has run
 	selfErr  error           // the last self-test's failure
+	selfLeft error           // why its bucket could not be removed (nil: removed)
 	selfAt   time.Time
 	// The last check of the master key against the current key epoch's
 	// key in the key bucket (checkKey): "ok", "rotated" (it does not open
@@ -208,11 +209,14 @@ func (s *Service) selfTest(ctx context.Context) {
 	h := &s.health
 	h.mu.Lock()
 	first := h.selfAt.IsZero()
-	h.selfAt, h.selfErr = time.Now(), err
+	h.selfAt, h.selfErr, h.selfLeft = time.Now(), err, f.Left
 	if err == nil {
 		h.features = &f
 	}
 	h.mu.Unlock()
+	if f.Left != nil {
+		s.log.Error("object store self-test: the self-test bucket could not be removed; the store keeps it, and one more every self-test while this lasts", "err", f.Left)
+	}
 	switch {
 	case err != nil:
 		s.log.Error("object store self-test: a bucket could not be created, so visits cannot be", "region", s.cfg.S3Region, "err", err)
@@ -237,6 +241,11 @@ func (s *Service) storeDegraded() map[string]string {
 		if !f.Lifecycle {
 			out["storage:lifecycle"] = "The object store has no bucket lifecycle rules: there is no backstop expiry, and destruction relies on the portal's own sweep alone."
 		}
+	}
+	if h.selfLeft != nil {
+		out["storage:selftest_bucket"] = "The object store refused to remove the readiness self-test's bucket (" + h.selfLeft.Error() + "): one more is left every " +
+			selfTestAge.String() + " while this lasts. Check that the portal's credentials may delete buckets (destruction needs it too), then remove the buckets named " +
+			s.cfg.BucketPrefix + "selftest-* (they are empty)."
 	}
 	return out
 }

@@ -999,3 +999,47 @@ func TestUnflushedDatabaseIsReported(t *testing.T) {
 		}
 	}
 }
+
+// TestSelfTestBucketLeftIsReported: the readiness self-test creates a
+// bucket every 10 minutes and removes it. A store that refuses the
+// removal keeps one more bucket each time; that is logged, naming the
+// bucket, and readiness is degraded until a self-test removes its own
+// again.
+func TestSelfTestBucketLeftIsReported(t *testing.T) {
+	ctx := context.Background()
+	var refuse atomic.Pointer[func(*http.Request) bool]
+	d := refusingStore(t, &refuse)
+	selfTestBucket := "/" + d.Config.BucketPrefix + "selftest-"
+	pick := func(r *http.Request) bool {
+		return r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, selfTestBucket) && !strings.Contains(strings.Trim(r.URL.Path, "/"), "/")
+	}
+	refuse.Store(&pick)
+	degraded := func(want bool) portal.Readiness {
+		t.Helper()
+		d.svc.SelfTestNow()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			time.Sleep(2100 * time.Millisecond) // past the cached answer
+			r := d.svc.Ready(ctx)
+			_, got := r.Degraded["storage:selftest_bucket"]
+			if got == want && r.Checks["answer"] == "" {
+				return r
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("self-test bucket left degraded %v, want %v: %+v", got, want, r)
+			}
+		}
+	}
+	r := degraded(true)
+	if !r.Ready {
+		t.Errorf("a bucket left behind made the portal unready: %+v", r)
+	}
+	if msg := r.Degraded["storage:selftest_bucket"]; !strings.Contains(msg, d.Config.BucketPrefix+"selftest-") {
+		t.Errorf("degraded without naming the bucket: %q", msg)
+	}
+	if l := d.log.String(); !strings.Contains(l, "self-test bucket could not be removed") || !strings.Contains(l, d.Config.BucketPrefix+"selftest-") {
+		t.Errorf("not logged:\n%s", l)
+	}
+	refuse.Store(nil)
+	degraded(false)
+}

@@ -442,22 +442,32 @@ func (s *Store) Expiry(ctx context.Context, bucket string) (time.Time, error) {
 type Features struct {
 	ObjectLock bool // object lock on versioned buckets: S3 legal holds
 	Lifecycle  bool // bucket lifecycle rules: the destruction backstop
+	// Left is why the self-test's bucket could not be removed, naming it
+	// (nil: removed): the store keeps it, one more each self-test.
+	Left error
 }
 
 // SelfTest creates a bucket (named from prefix) in the configured region,
 // as visit creation does, finds what the store offers on it, and removes
 // it. An error says visits cannot be created: a wrong region, or
-// credentials that may not create buckets.
-func (s *Store) SelfTest(ctx context.Context, prefix string) (Features, error) {
+// credentials that may not create buckets. A bucket the store refuses to
+// remove is reported in Features.Left.
+func (s *Store) SelfTest(ctx context.Context, prefix string) (f Features, err error) {
 	var rnd [6]byte
 	rand.Read(rnd[:])
 	name := prefix + "selftest-" + hex.EncodeToString(rnd[:])
-	var f Features
+	// Removed even when creation failed part way (made, but its lock
+	// could not be read): a bucket that was never made is NoSuchBucket.
+	defer func() {
+		err := s.c.RemoveBucket(context.WithoutCancel(ctx), name)
+		if err != nil && minio.ToErrorResponse(err).Code != "NoSuchBucket" {
+			f.Left = fmt.Errorf("blobs: remove bucket %s: %w", name, err)
+		}
+	}()
 	locking, err := s.CreateBucket(ctx, name)
 	if err != nil {
 		return f, err
 	}
-	defer s.c.RemoveBucket(context.WithoutCancel(ctx), name)
 	f.ObjectLock = locking
 	when := time.Now().AddDate(1, 0, 0)
 	if err := s.SetExpiry(ctx, name, when); err == nil {
