@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
@@ -420,6 +421,106 @@ func (s *Service) RetireKeyEpochs(ctx context.Context) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// RemoveOrphanEpochKeys destroys the key objects in the key bucket that
+// no epoch row names: a process that stopped while starting an epoch,
+// after writing its key and before the database committed the epoch,
+// left one; nothing is wrapped to it and nothing would retire it. One is
+// taken only once PORTAL_KEY_EPOCH_RETAIN has passed since it was
+// written, as for a superseded epoch: an epoch being started now is
+// younger, and so is one that a database backup still kept may name (a
+// restore of an older backup leaves the later epochs' keys without rows,
+// and the backup taken after them may yet be restored). Only objects the
+// master key opens are taken (a key bucket shared by mistake with
+// another deployment is not emptied of its keys). Each is recorded
+// (key.epoch_orphan_destroyed). It returns how many it removed.
+func (s *Service) RemoveOrphanEpochKeys(ctx context.Context) (int, error) {
+	if s.keys.vault == nil {
+		return 0, nil
+	}
+	orphans, err := s.orphanEpochKeys(ctx)
+	if err != nil || len(orphans) == 0 {
+		return 0, err
+	}
+	// A clock running ahead would take an epoch key too early.
+	if err := s.clockAgrees(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	err = s.withEpochLease(ctx, func() error {
+		// Again under the lease: no epoch is being started meanwhile.
+		orphans, err := s.orphanEpochKeys(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range orphans {
+			if err := s.keys.vault.destroy(ctx, o.id); err != nil {
+				return err
+			}
+			s.keys.dropEpoch(o.id)
+			if err := s.store.Audit(ctx, s.systemRec("", "key.epoch_orphan_destroyed", o.id, map[string]any{
+				"written_at": o.written.UTC().Format(time.RFC3339), "recipient": o.recipient})); err != nil {
+				return err
+			}
+			s.log.Warn("key epoch: removed a key no epoch names (an epoch whose start was cut off)", "epoch", o.id, "written_at", o.written)
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// orphanEpoch is a key object in the key bucket that no epoch row names.
+type orphanEpoch struct {
+	id, recipient string
+	written       time.Time // its newest version
+}
+
+// orphanEpochKeys lists the key objects no epoch row names, written more
+// than KeyEpochRetain ago, that the master key opens.
+func (s *Service) orphanEpochKeys(ctx context.Context) ([]orphanEpoch, error) {
+	versions, err := s.blobs.Versions(ctx, s.keys.vault.bucket, "epochs/")
+	if err != nil {
+		return nil, err
+	}
+	written := map[string]time.Time{}
+	for _, v := range versions {
+		id, ok := strings.CutSuffix(strings.TrimPrefix(v.Key, "epochs/"), ".age")
+		if !ok || id == "" || strings.Contains(id, "/") || epochObject(id) != v.Key {
+			continue // not a name the portal writes
+		}
+		if v.Modified.After(written[id]) {
+			written[id] = v.Modified
+		}
+	}
+	if len(written) == 0 {
+		return nil, nil
+	}
+	rows, err := s.store.Epochs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range rows {
+		delete(written, e.ID)
+	}
+	var out []orphanEpoch
+	before := s.now().Add(-s.cfg.KeyEpochRetain)
+	for id, at := range written {
+		if !at.Before(before) {
+			continue
+		}
+		wrapped, err := s.keys.vault.get(ctx, id)
+		if err != nil {
+			continue // only delete markers, or gone meanwhile
+		}
+		k, err := s.keys.master.UnwrapEpoch(wrapped)
+		if err != nil {
+			continue // not wrapped to this master key: not ours to judge
+		}
+		out = append(out, orphanEpoch{id: id, recipient: k.Recipient(), written: at})
+	}
+	return out, nil
 }
 
 // KeyEpochs lists the key epochs, oldest first (`portal key epochs`).

@@ -504,3 +504,94 @@ func TestRotationToTheSameKeyRefused(t *testing.T) {
 		t.Fatalf("%d master_key.rotated records: %v", len(recs), err)
 	}
 }
+
+// TestOrphanEpochKeyRemoved: a process that stops while starting a key
+// epoch, after writing the epoch's key to the key bucket and before the
+// database commits its row, leaves a key object no row names: nothing is
+// wrapped to it, and nothing would ever retire it. The janitor removes
+// every version of such an object (and records it) once it is older than
+// PORTAL_KEY_EPOCH_RETAIN, as long as the backups a restore could bring
+// back are kept, so neither an epoch being started now nor one a restored
+// backup may still name is taken; the live epochs' keys stay.
+func TestOrphanEpochKeyRemoved(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	st, bl := d.svc.Store(), d.svc.Blobs()
+	v := d.demo()
+	master, err := crypto.LoadMasterKey(d.Config.MasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := crypto.GenerateEpochKey(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped, err := master.WrapEpoch(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := "epochs/" + store.NewID() + ".age"
+	if err := bl.PutSmall(ctx, d.Config.KeyBucket, orphan, wrapped); err != nil {
+		t.Fatal(err)
+	}
+	// One the master key does not open: another deployment's, on a key
+	// bucket shared by mistake. It is not this portal's to remove.
+	otherText, _ := crypto.GenerateMasterKey(time.Now())
+	other, err := crypto.ParseMasterKey(bytes.NewReader(otherText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreignWrapped, err := other.WrapEpoch(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := "epochs/" + store.NewID() + ".age"
+	if err := bl.PutSmall(ctx, d.Config.KeyBucket, foreign, foreignWrapped); err != nil {
+		t.Fatal(err)
+	}
+	objects := func() map[string][]byte {
+		t.Helper()
+		objs, err := bl.ReadAll(ctx, d.Config.KeyBucket, "epochs/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return objs
+	}
+	d.svc.Sweep(ctx)
+	if _, ok := objects()[orphan]; !ok {
+		t.Fatal("an epoch key written moments ago (its epoch may be starting now) was removed")
+	}
+	d.offset.Store(int64(d.Config.KeyEpochRetain - time.Hour))
+	d.svc.Sweep(ctx)
+	if _, ok := objects()[orphan]; !ok {
+		t.Fatal("an epoch key no row names was removed before PORTAL_KEY_EPOCH_RETAIN")
+	}
+	d.offset.Store(int64(d.Config.KeyEpochRetain + time.Hour))
+	d.svc.Sweep(ctx)
+	objs := objects()
+	if _, ok := objs[orphan]; ok {
+		t.Fatalf("an epoch key no row names is still in the key bucket after PORTAL_KEY_EPOCH_RETAIN and a janitor round: %s", orphan)
+	}
+	if _, ok := objs[foreign]; !ok {
+		t.Error("an epoch key the master key does not open (not this portal's) was removed")
+	}
+	if vs, err := bl.Versions(ctx, d.Config.KeyBucket, orphan); err != nil || len(vs) != 0 {
+		t.Fatalf("versions of the orphan left: %v %v", vs, err)
+	}
+	all, err := st.Epochs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range all {
+		if _, ok := objs["epochs/"+e.ID+".age"]; !ok && e.RetiredAt.IsZero() {
+			t.Errorf("the live epoch %s lost its key", e.ID)
+		}
+	}
+	if err := d.svc.CheckVisitKey(ctx, v.ID); err != nil {
+		t.Errorf("the demo visit's key no longer opens: %v", err)
+	}
+	recs, err := st.AuditRecords(ctx, store.AuditFilter{Action: "key.epoch_orphan_destroyed"})
+	if err != nil || len(recs) != 1 || "epochs/"+recs[0].Object+".age" != orphan {
+		t.Errorf("the removal is not recorded once: %+v %v", recs, err)
+	}
+}

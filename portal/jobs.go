@@ -148,8 +148,9 @@ func (s *Service) Sweep(ctx context.Context) {
 }
 
 // keyEpochs starts the first key epoch (moving keys made by earlier
-// versions into it), retires the epochs whose retention has run out, and
-// forgets epoch keys other instances retired.
+// versions into it), retires the epochs whose retention has run out,
+// removes epoch keys no epoch names (a start cut off), and forgets epoch
+// keys other instances retired.
 func (s *Service) keyEpochs(ctx context.Context) {
 	if err := s.EnsureKeyEpoch(ctx); err != nil {
 		s.log.Error("key epoch", "err", err)
@@ -157,6 +158,9 @@ func (s *Service) keyEpochs(ctx context.Context) {
 	}
 	if _, err := s.RetireKeyEpochs(ctx); err != nil {
 		s.log.Error("retire key epochs", "err", err)
+	}
+	if _, err := s.RemoveOrphanEpochKeys(ctx); err != nil {
+		s.log.Error("remove key epoch keys no epoch names", "err", err)
 	}
 	if err := s.keys.pruneEpochs(ctx); err != nil {
 		s.log.Error("key epochs", "err", err)

@@ -225,6 +225,7 @@ func (r sourceReader) Read(p []byte) (int, error) {
 type Version struct {
 	Key, VersionID string
 	DeleteMarker   bool
+	Modified       time.Time // when the store wrote it
 }
 
 // versionID normalises a listed version id: some servers (VersityGW, and
@@ -248,7 +249,7 @@ func (s *Store) Versions(ctx context.Context, bucket, prefix string) ([]Version,
 			}
 			return nil, fmt.Errorf("blobs: list %s/%s: %w", bucket, prefix, obj.Err)
 		}
-		out = append(out, Version{Key: obj.Key, VersionID: versionID(obj.VersionID), DeleteMarker: obj.IsDeleteMarker})
+		out = append(out, Version{Key: obj.Key, VersionID: versionID(obj.VersionID), DeleteMarker: obj.IsDeleteMarker, Modified: obj.LastModified})
 	}
 	return out, nil
 }
