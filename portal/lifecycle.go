@@ -47,7 +47,7 @@ func (acc *Access) RecordEvent(ctx context.Context, event, date string) (VisitVi
 		for i, e := range evs {
 			history[i] = retention.Event{Event: e.Event, Date: e.Date}
 		}
-		err := retention.Check(history, retention.Event{Event: event, Date: d}, fieldworkEnd)
+		err := retention.Check(s.cal, history, retention.Event{Event: event, Date: d}, fieldworkEnd)
 		var oo *retention.ErrOutOfOrder
 		if errors.As(err, &oo) {
 			return conflict(oo.Reason)

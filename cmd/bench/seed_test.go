@@ -143,7 +143,7 @@ func TestSeededVisitsStandInEveryState(t *testing.T) {
 		var history []retention.Event
 		for _, e := range evs {
 			next := retention.Event{Event: e.Event, Date: e.Date}
-			if err := retention.Check(history, next, tl.FieldworkEnd); err != nil {
+			if err := retention.Check(cal, history, next, tl.FieldworkEnd); err != nil {
 				t.Fatalf("visit %s: %s after %v: %v", v.ID, e.Event, history, err)
 			}
 			if e.Date.After(today) {

@@ -13,6 +13,8 @@ package retention
 import (
 	"fmt"
 	"time"
+
+	"github.com/ofsted-portal/evidence/portal/calendar"
 )
 
 // Letter events, in the order they may happen.
@@ -73,9 +75,26 @@ func Replay(events []Event) Letter {
 	return l
 }
 
+// ComplaintDays is how long the provider (Cafcass) has to complain, in
+// working days after the final letter is sent: a complaint made in that
+// time stops publication while it is considered.
+const ComplaintDays = 5
+
+// ComplaintsUntil is the last day on which a complaint about a letter whose
+// final version was sent on finalSent stops its publication: the fifth
+// working day after it.
+func ComplaintsUntil(cal *calendar.Calendar, finalSent time.Time) time.Time {
+	return cal.AddWorkingDays(finalSent, ComplaintDays)
+}
+
 // Check says whether next may follow history, with a reason when not.
-// fieldworkEnd bounds the earliest date of any letter event.
-func Check(history []Event, next Event, fieldworkEnd time.Time) error {
+// fieldworkEnd bounds the earliest date of any letter event; cal counts the
+// working days the provider has to complain after the final letter.
+//
+// A complaint can be recorded from the draft letter to the end of the
+// complaint window (ComplaintsUntil); one received later is refused, because
+// it does not stop publication, which is all a letter event decides.
+func Check(cal *calendar.Calendar, history []Event, next Event, fieldworkEnd time.Time) error {
 	if !IsEvent(next.Event) {
 		return fmt.Errorf("unknown event %q", next.Event)
 	}
@@ -114,6 +133,12 @@ func Check(history []Event, next Event, fieldworkEnd time.Time) error {
 		if l.ComplaintOpen {
 			return out("A complaint is already open.")
 		}
+		if !l.FinalSent.IsZero() {
+			if until := ComplaintsUntil(cal, l.FinalSent); next.Date.After(until) {
+				return out("The provider had until %s to complain, %d working days after the final letter was sent on %s. A complaint received later does not stop publication, so it is not recorded as a letter event. To keep the visit's evidence while it is considered, set a legal hold.",
+					long(until), ComplaintDays, long(l.FinalSent))
+			}
+		}
 	case ComplaintResolved:
 		if !l.ComplaintOpen {
 			return out("There is no open complaint to resolve.")
@@ -128,6 +153,9 @@ func Check(history []Event, next Event, fieldworkEnd time.Time) error {
 	}
 	return nil
 }
+
+// long writes a date as people read it, for example "3 November 2026".
+func long(d time.Time) string { return d.Format("2 January 2006") }
 
 // DestroyOn is the date a published visit's evidence is destroyed: the
 // publication date plus the visit's retention period. Zero when not

@@ -23,6 +23,10 @@ import (
 func day(s string) time.Time { t, _ := time.Parse(time.DateOnly, s); return t }
 
 func TestCheckEvents(t *testing.T) {
+	cal, err := calendar.New()
+	if err != nil {
+		t.Fatal(err)
+	}
 	end := day("2026-11-11")
 	ev := func(e, d string) Event { return Event{Event: e, Date: day(d)} }
 	for _, tc := range []struct {
@@ -42,9 +46,17 @@ func TestCheckEvents(t *testing.T) {
 		{"before fieldwork ends", nil, ev(DraftSent, "2026-11-10"), false},
 		{"nothing after publication", []Event{ev(DraftSent, "2026-11-25"), ev(FinalSent, "2026-12-11"), ev(Published, "2026-12-23")}, ev(ComplaintReceived, "2026-12-24"), false},
 		{"twice drafted", []Event{ev(DraftSent, "2026-11-25")}, ev(DraftSent, "2026-11-26"), false},
+		// The final letter goes on Friday 11 December 2026: Cafcass may
+		// complain until Friday 18 December.
+		{"complaint on the last day", []Event{ev(DraftSent, "2026-11-25"), ev(FinalSent, "2026-12-11")}, ev(ComplaintReceived, "2026-12-18"), true},
+		{"complaint the day after", []Event{ev(DraftSent, "2026-11-25"), ev(FinalSent, "2026-12-11")}, ev(ComplaintReceived, "2026-12-19"), false},
+		// Sent on Friday 18 December 2026, the window steps over Christmas
+		// Day and Boxing Day (a holiday on Monday 28 December) and runs to
+		// Tuesday 29 December.
+		{"complaint over the bank holidays", []Event{ev(DraftSent, "2026-11-25"), ev(FinalSent, "2026-12-18")}, ev(ComplaintReceived, "2026-12-29"), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Check(tc.history, tc.next, end)
+			err := Check(cal, tc.history, tc.next, end)
 			if (err == nil) != tc.ok {
 				t.Fatalf("Check = %v, want ok=%v", err, tc.ok)
 			}
