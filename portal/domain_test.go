@@ -21,6 +21,7 @@ import (
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -226,14 +227,7 @@ func TestDomainAccessWindows(t *testing.T) {
 	d.mustAccess(hmi, policy.FileList)
 
 	// Publication closes the inspectors' window, not the lead's.
-	day := tl.FieldworkEnd
-	for _, ev := range []string{"draft_sent", "final_sent", "published"} {
-		day = day.AddDate(0, 0, 1)
-		d.at(day)
-		if _, err := d.mustAccess(lead, policy.VisitRecordEvent).RecordEvent(ctx, ev, day.Format(time.DateOnly)); err != nil {
-			t.Fatalf("%s: %v", ev, err)
-		}
-	}
+	day := d.publish(lead, v)
 	d.at(day.AddDate(0, 0, 1))
 	if _, err := d.access(hmi, policy.FileList, ""); kindOf(err) != portal.KindLocked {
 		t.Fatalf("inspector after publication: %v", err)
@@ -254,23 +248,42 @@ func timelineOf(d *domain, v store.Visit) (*timelineView, error) {
 
 type timelineView struct{ Notification, FieldworkEnd time.Time }
 
-// publish has lead record the letter events on the days after fieldwork
-// ended, moving the clock to each; it returns the publication day.
+// publish has lead record the draft and final letters on the two days
+// after fieldwork ended and the publication on the first day after
+// Cafcass's time to complain, moving the clock to each; it returns the
+// publication day.
 func (d *domain) publish(lead portal.Actor, v store.Visit) time.Time {
 	d.t.Helper()
 	tl, err := timelineOf(d, v)
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	day := tl.FieldworkEnd
-	for _, ev := range []string{"draft_sent", "final_sent", "published"} {
-		day = day.AddDate(0, 0, 1)
-		d.at(day)
-		if _, err := d.mustAccess(lead, policy.VisitRecordEvent).RecordEvent(context.Background(), ev, day.Format(time.DateOnly)); err != nil {
-			d.t.Fatalf("%s: %v", ev, err)
+	for _, ev := range d.letterDays(tl.FieldworkEnd) {
+		d.at(ev.on)
+		if _, err := d.mustAccess(lead, policy.VisitRecordEvent).RecordEvent(context.Background(), ev.event, ev.on.Format(time.DateOnly)); err != nil {
+			d.t.Fatalf("%s: %v", ev.event, err)
 		}
 	}
-	return day
+	return d.publishedOn(tl.FieldworkEnd)
+}
+
+// letterEvent is a letter event and its date.
+type letterEvent struct {
+	event string
+	on    time.Time
+}
+
+// letterDays is the earliest a letter's events can be recorded after
+// fieldwork ending on end: the draft and the final letter on the two days
+// after it, the publication on the day after Cafcass's time to complain.
+func (d *domain) letterDays(end time.Time) []letterEvent {
+	final := end.AddDate(0, 0, 2)
+	return []letterEvent{{"draft_sent", end.AddDate(0, 0, 1)}, {"final_sent", final}, {"published", d.publishedOn(end)}}
+}
+
+// publishedOn is the publication day of letterDays(end).
+func (d *domain) publishedOn(end time.Time) time.Time {
+	return retention.ComplaintsUntil(d.svc.Calendar(), end.AddDate(0, 0, 2)).AddDate(0, 0, 1)
 }
 
 // TestDomainRestrictions: child-level data is for the lead, the QAM and the
@@ -378,7 +391,10 @@ func TestDomainLetterEvents(t *testing.T) {
 	lead := d.person("ofsted", "lead@ofsted.example")
 	hmi := d.person("ofsted", "hmi@ofsted.example")
 	day := tl.FieldworkEnd.AddDate(0, 0, 3)
-	d.at(day.AddDate(0, 0, 10))
+	// The final letter goes on date(2); publication can be recorded from
+	// date(pub), the day after Cafcass's time to complain.
+	pub := int(retention.ComplaintsUntil(d.svc.Calendar(), day.AddDate(0, 0, 2)).AddDate(0, 0, 1).Sub(day).Hours() / 24)
+	d.at(day.AddDate(0, 0, pub+10))
 	acc := d.mustAccess(lead, policy.VisitRecordEvent)
 	date := func(n int) string { return day.AddDate(0, 0, n).Format(time.DateOnly) }
 	for _, tc := range []struct {
@@ -387,16 +403,16 @@ func TestDomainLetterEvents(t *testing.T) {
 	}{
 		{"final_sent", date(0), portal.KindConflict},
 		{"published", date(0), portal.KindConflict},
-		{"draft_sent", date(30), portal.KindInvalid},
+		{"draft_sent", date(pub + 30), portal.KindInvalid},
 		{"drafted", date(0), portal.KindInvalid},
 		{"draft_sent", tl.FieldworkEnd.AddDate(0, 0, -1).Format(time.DateOnly), portal.KindConflict},
 		{"draft_sent", date(0), 0},
 		{"complaint_received", date(1), 0},
 		{"final_sent", date(2), 0},
-		{"published", date(3), portal.KindConflict},
-		{"complaint_resolved", date(4), 0},
-		{"published", date(5), 0},
-		{"draft_sent", date(6), portal.KindConflict},
+		{"published", date(pub), portal.KindConflict},
+		{"complaint_resolved", date(pub), 0},
+		{"published", date(pub), 0},
+		{"draft_sent", date(pub + 1), portal.KindConflict},
 	} {
 		_, err := acc.RecordEvent(ctx, tc.event, tc.date)
 		if kindOf(err) != tc.kind || tc.kind == 0 && err != nil {
@@ -404,7 +420,7 @@ func TestDomainLetterEvents(t *testing.T) {
 		}
 	}
 	view := acc.View(ctx)
-	if view.State != portal.StatePublished || view.DestroyOn == nil || *view.DestroyOn != day.AddDate(0, 0, 5+d.Config.RetentionDays).Format(time.DateOnly) {
+	if view.State != portal.StatePublished || view.DestroyOn == nil || *view.DestroyOn != day.AddDate(0, 0, pub+d.Config.RetentionDays).Format(time.DateOnly) {
 		t.Fatalf("after publication: %+v", view)
 	}
 	// An inspector may not record events: refused and recorded.

@@ -53,3 +53,50 @@ func TestLateComplaintDoesNotStopPublication(t *testing.T) {
 		t.Fatalf("after publication: %+v", view)
 	}
 }
+
+// TestPublicationWaitsForTheComplaintWindow: the letter cannot be recorded
+// as published while Cafcass may still complain (to the end of the fifth
+// working day after the final letter is sent, bank holidays not counted):
+// such a record would refuse a complaint made in time. The refusal names
+// the first date publication may be recorded; a complaint made on the
+// last day is recorded and stops publication until resolved.
+func TestPublicationWaitsForTheComplaintWindow(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := d.svc.Calendar()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	draft := cal.AddWorkingDays(tl.FieldworkEnd, 10)
+	final := cal.AddWorkingDays(tl.FieldworkEnd, 22)
+	closes := cal.AddWorkingDays(final, 5)
+	first := closes.AddDate(0, 0, 1)
+	d.at(first.AddDate(0, 0, 7))
+	acc := d.mustAccess(lead, policy.VisitRecordEvent)
+	date := func(t time.Time) string { return t.Format(time.DateOnly) }
+	for _, tc := range []struct {
+		event string
+		on    time.Time
+		kind  portal.Kind
+	}{
+		{"draft_sent", draft, 0},
+		{"final_sent", final, 0},
+		{"published", final, portal.KindConflict},
+		{"published", closes, portal.KindConflict},
+		{"complaint_received", closes, 0},
+		{"published", first, portal.KindConflict},
+		{"complaint_resolved", first, 0},
+		{"published", first, 0},
+	} {
+		_, err := acc.RecordEvent(ctx, tc.event, date(tc.on))
+		if kindOf(err) != tc.kind || tc.kind == 0 && err != nil {
+			t.Fatalf("%s on %s: %v, want kind %d", tc.event, date(tc.on), err, tc.kind)
+		}
+		if tc.event == "published" && tc.kind == portal.KindConflict && !tc.on.After(closes) && !strings.Contains(errMsg(err), longDate(first)) {
+			t.Fatalf("publication on %s refused with %q, which does not name %s, the first date it may be recorded", date(tc.on), errMsg(err), longDate(first))
+		}
+	}
+}

@@ -9,11 +9,13 @@ import (
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // TestWithdrawWrongPublication: the lead inspector records the letter's
-// publication weeks late and with the wrong date (the final letter's). The
+// publication weeks late and with the wrong date (the first day after
+// Cafcass's time to complain, when it was published later). The
 // destruction date that follows is already past: the sweep gives notice at
 // once, and the evidence would go within the notice period. An
 // administrator withdraws the wrong event (only the last one, only an
@@ -36,18 +38,20 @@ func TestWithdrawWrongPublication(t *testing.T) {
 
 	// Recorded five days after the wrong date's destruction date; the
 	// right date is two days ago.
-	late := 31 + d.Config.RetentionDays + 5
+	const final = 22
+	wrong := int(retention.ComplaintsUntil(d.svc.Calendar(), day(final)).AddDate(0, 0, 1).Sub(tl.FieldworkEnd).Hours() / 24)
+	late := wrong + d.Config.RetentionDays + 5
 	d.at(day(late))
 	rec := d.mustAccess(lead, policy.VisitRecordEvent)
 	for _, e := range []struct {
 		event string
 		on    int
-	}{{"draft_sent", 14}, {"final_sent", 31}, {"published", 31}} {
+	}{{"draft_sent", 14}, {"final_sent", final}, {"published", wrong}} {
 		if _, err := rec.RecordEvent(ctx, e.event, date(e.on)); err != nil {
 			t.Fatalf("%s: %v", e.event, err)
 		}
 	}
-	wrongOn := day(31 + d.Config.RetentionDays)
+	wrongOn := day(wrong + d.Config.RetentionDays)
 	if view := d.mustAccess(admin, policy.VisitView).View(ctx); view.DestroyOn == nil || *view.DestroyOn != wrongOn.Format(time.DateOnly) {
 		t.Fatalf("destruction date after the wrong publication: %v, want %s", view.DestroyOn, wrongOn.Format(time.DateOnly))
 	}
@@ -66,7 +70,7 @@ func TestWithdrawWrongPublication(t *testing.T) {
 	// named as it was recorded.
 	if acc, err := d.access(lead, policy.VisitView, ""); err != nil {
 		t.Fatal(err)
-	} else if _, err := acc.WithdrawEvent(ctx, "published", date(31)); kindOf(err) != portal.KindForbidden {
+	} else if _, err := acc.WithdrawEvent(ctx, "published", date(wrong)); kindOf(err) != portal.KindForbidden {
 		t.Fatalf("the lead inspector withdrawing: %v, want forbidden", err)
 	}
 	manage := d.mustAccess(admin, policy.VisitManage)
@@ -75,10 +79,10 @@ func TestWithdrawWrongPublication(t *testing.T) {
 		kind        portal.Kind
 		msg         string
 	}{
-		{"final_sent", date(31), portal.KindConflict, "Only the last letter event can be withdrawn: it is published dated " + date(31)},
-		{"published", date(30), portal.KindConflict, "Only the last letter event can be withdrawn"},
+		{"final_sent", date(final), portal.KindConflict, "Only the last letter event can be withdrawn: it is published dated " + date(wrong)},
+		{"published", date(wrong - 1), portal.KindConflict, "Only the last letter event can be withdrawn"},
 		{"published", "31/12/2026", portal.KindInvalid, "YYYY-MM-DD"},
-		{"drafted", date(31), portal.KindInvalid, ""},
+		{"drafted", date(wrong), portal.KindInvalid, ""},
 	} {
 		_, err := manage.WithdrawEvent(ctx, tc.event, tc.date)
 		if kindOf(err) != tc.kind || !strings.Contains(errMsg(err), tc.msg) {
@@ -89,7 +93,7 @@ func TestWithdrawWrongPublication(t *testing.T) {
 		t.Fatalf("a refused withdrawal changed the events: %v %v", evs, err)
 	}
 
-	view, err := manage.WithdrawEvent(ctx, "published", date(31))
+	view, err := manage.WithdrawEvent(ctx, "published", date(wrong))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +107,7 @@ func TestWithdrawWrongPublication(t *testing.T) {
 	d.mustAccess(hmi, policy.FileList)
 	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{Action: "letter.withdrawn", VisitID: v.ID})
 	if err != nil || len(recs) != 1 || recs[0].ActorEmail != "admin@ofsted.example" ||
-		!strings.Contains(recs[0].Detail, `"event":"published"`) || !strings.Contains(recs[0].Detail, `"date":"`+date(31)+`"`) {
+		!strings.Contains(recs[0].Detail, `"event":"published"`) || !strings.Contains(recs[0].Detail, `"date":"`+date(wrong)+`"`) {
 		t.Fatalf("withdrawal records: %v %+v", err, recs)
 	}
 

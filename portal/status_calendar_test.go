@@ -60,12 +60,10 @@ func TestDomainCalendarChangeClosesProviderAccess(t *testing.T) {
 			t.Fatalf("%s: information request: %v", a.Email, err)
 		}
 	}
-	day := tl.FieldworkEnd
-	for _, ev := range []string{"draft_sent", "final_sent", "published"} {
-		day = day.AddDate(0, 0, 1)
-		d.at(day)
-		if _, err := d.mustAccess(lead, policy.VisitRecordEvent).RecordEvent(ctx, ev, day.Format(time.DateOnly)); err != nil {
-			t.Fatalf("%s: %v", ev, err)
+	for _, ev := range d.letterDays(tl.FieldworkEnd) {
+		d.at(ev.on)
+		if _, err := d.mustAccess(lead, policy.VisitRecordEvent).RecordEvent(ctx, ev.event, ev.on.Format(time.DateOnly)); err != nil {
+			t.Fatalf("%s: %v", ev.event, err)
 		}
 	}
 }

@@ -575,8 +575,8 @@ func TestStoreRuleNeverExpiresWhatThePortalKeeps(t *testing.T) {
 		}
 		day := tl.FieldworkEnd.AddDate(0, 3, 0)
 		d.at(day)
-		for i, ev := range []string{"draft_sent", "final_sent", "published"} {
-			if _, err := d.mustAccess(lead, policy.VisitRecordEvent).RecordEvent(ctx, ev, tl.FieldworkEnd.AddDate(0, 0, i+1).Format(time.DateOnly)); err != nil {
+		for _, ev := range d.letterDays(tl.FieldworkEnd) {
+			if _, err := d.mustAccess(lead, policy.VisitRecordEvent).RecordEvent(ctx, ev.event, ev.on.Format(time.DateOnly)); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/retention"
 )
 
 const marker = "EVIDENCE-PLAINTEXT-MARKER-7d1f0c"
@@ -108,15 +109,27 @@ func fieldworkEnd(t *testing.T, who *browser, v visitResp) time.Time {
 }
 
 // publish moves the clock on by days and has the lead inspector record the
-// letter events, the days after fieldwork ended; it returns that end.
+// letter events: the draft and the final letter on the two days after
+// fieldwork ended, the publication on the first day after Cafcass's time to
+// complain (publishedOn). It returns the end of fieldwork.
 func publish(t *testing.T, ts *testStack, lead *browser, v visitResp, days int) time.Time {
 	t.Helper()
 	end := fieldworkEnd(t, lead, v)
 	ts.offset.Store(int64(time.Duration(days) * 24 * time.Hour))
-	for i, ev := range []string{"draft_sent", "final_sent", "published"} {
-		decode[visitResp](t, lead.sendJSON("POST", "/api/v1/visits/"+v.ID+"/events", map[string]string{"event": ev, "date": end.AddDate(0, 0, i+1).Format(time.DateOnly)}), http.StatusOK)
+	for _, ev := range []struct {
+		event string
+		on    time.Time
+	}{{"draft_sent", end.AddDate(0, 0, 1)}, {"final_sent", end.AddDate(0, 0, 2)}, {"published", publishedOn(ts, end.AddDate(0, 0, 2))}} {
+		decode[visitResp](t, lead.sendJSON("POST", "/api/v1/visits/"+v.ID+"/events", map[string]string{"event": ev.event, "date": ev.on.Format(time.DateOnly)}), http.StatusOK)
 	}
 	return end
+}
+
+// publishedOn is the first day a letter whose final version was sent on
+// final can be recorded as published: the day after Cafcass's time to
+// complain.
+func publishedOn(ts *testStack, final time.Time) time.Time {
+	return retention.ComplaintsUntil(ts.Portal.Calendar(), final).AddDate(0, 0, 1)
 }
 
 func TestEvidenceEndToEnd(t *testing.T) {

@@ -123,10 +123,19 @@ func TestVisitLifePages(t *testing.T) {
 	if s, _ = record(lead, "final_sent", 2); s != http.StatusOK {
 		t.Fatalf("final sent: %d", s)
 	}
+	// Not published while Cafcass may still complain: the page names the
+	// first day it may be recorded.
+	first := publishedOn(ts, end.AddDate(0, 0, 2))
+	pub := int(first.Sub(end).Hours() / 24)
+	s, page = record(lead, "published", 2)
+	if s != http.StatusConflict {
+		t.Fatalf("publication the day the final letter is sent: %d", s)
+	}
+	mustContain(t, "publication refused in the complaint window", page, "govuk-error-summary", `href="#event"`, "Publication can be recorded from "+first.Format("2 January 2006"))
 	if s, _ = record(admin, "complaint_received", 3); s != http.StatusOK {
 		t.Fatalf("complaint received: %d", s)
 	}
-	s, page = record(lead, "published", 4)
+	s, page = record(lead, "published", pub)
 	if s != http.StatusConflict {
 		t.Fatalf("publication with a complaint open: %d", s)
 	}
@@ -134,7 +143,7 @@ func TestVisitLifePages(t *testing.T) {
 	if s, _ = record(lead, "complaint_resolved", 4); s != http.StatusOK {
 		t.Fatalf("complaint resolved: %d", s)
 	}
-	if s, page = record(lead, "published", 5); s != http.StatusOK {
+	if s, page = record(lead, "published", pub); s != http.StatusOK {
 		t.Fatalf("published: %d\n%s", s, page)
 	}
 	mustContain(t, "published", page, "Letter published: recorded on")
@@ -145,8 +154,8 @@ func TestVisitLifePages(t *testing.T) {
 		t.Fatal("the lead inspector is offered to withdraw a letter event")
 	}
 	mustContain(t, "admin's visit page", readAll(t, admin.get(visit)), `id="withdraw-event-form"`, `name="event" value="published"`,
-		`name="date" value="`+end.AddDate(0, 0, 5).Format(time.DateOnly)+`"`)
-	withdraw := url.Values{"event": {"published"}, "date": {end.AddDate(0, 0, 5).Format(time.DateOnly)}}
+		`name="date" value="`+end.AddDate(0, 0, pub).Format(time.DateOnly)+`"`)
+	withdraw := url.Values{"event": {"published"}, "date": {end.AddDate(0, 0, pub).Format(time.DateOnly)}}
 	if s, _ = lead.submitForm(visit+"/events/withdraw", withdraw); s != http.StatusForbidden {
 		t.Fatalf("the lead withdrawing an event: %d", s)
 	}
@@ -158,8 +167,8 @@ func TestVisitLifePages(t *testing.T) {
 	if s, page = admin.submitForm(visit+"/events/withdraw", withdraw); s != http.StatusOK {
 		t.Fatalf("withdrawing the publication: %d\n%s", s, page)
 	}
-	mustContain(t, "withdrawn", page, "Letter published on "+end.AddDate(0, 0, 5).Format("2 January 2006")+": withdrawn.", `name="event" value="complaint_resolved"`)
-	if s, _ = record(admin, "published", 6); s != http.StatusOK {
+	mustContain(t, "withdrawn", page, "Letter published on "+end.AddDate(0, 0, pub).Format("2 January 2006")+": withdrawn.", `name="event" value="complaint_resolved"`)
+	if s, _ = record(admin, "published", pub+1); s != http.StatusOK {
 		t.Fatalf("published again: %d", s)
 	}
 
@@ -244,7 +253,8 @@ func TestVisitLifePages(t *testing.T) {
 
 	// Destruction: approved on the review page, then the record page.
 	y, m, d := time.Now().In(london).Date()
-	ts.offset.Store(int64(end.AddDate(0, 0, 5+31).Sub(calendar.Date(y, m, d))))
+	// The publication recorded again on pub+1, and the 30 days kept.
+	ts.offset.Store(int64(end.AddDate(0, 0, pub+1+30).Sub(calendar.Date(y, m, d))))
 	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 0 {
 		t.Fatalf("first sweep: %v %v", ids, err)
 	}

@@ -20,9 +20,9 @@ type letterEvent struct{ Code, Label, Hint string }
 var letterEvents = []letterEvent{
 	{retention.DraftSent, "Draft letter sent to the provider", "Usually 10 working days after fieldwork ends"},
 	{retention.FinalSent, "Final letter sent", "After the draft letter; usually 22 working days after fieldwork"},
-	{retention.ComplaintReceived, "Complaint received", "Publication stops until the complaint is resolved"},
+	{retention.ComplaintReceived, "Complaint received", "Up to 5 working days after the final letter is sent; publication stops until the complaint is resolved"},
 	{retention.ComplaintResolved, "Complaint resolved", ""},
-	{retention.Published, "Letter published", "Evidence is destroyed once the retention period after publication has passed"},
+	{retention.Published, "Letter published", "From the day after the provider's 5 working days to complain; evidence is destroyed once the retention period after publication has passed"},
 }
 
 // eventLabel is a letter event in words.

@@ -219,8 +219,10 @@ func TestWarningsShareThePageStatements(t *testing.T) {
 		if _, err := db.Exec(`UPDATE visits SET notification_date = ?, fieldwork_start = ? WHERE id = ?`, fs.AddDate(0, 0, -7).Format(time.DateOnly), fs.Format(time.DateOnly), v.ID); err != nil {
 			t.Fatal(err)
 		}
+		// The final letter fourteen days before publication: Cafcass's
+		// time to complain is over, whatever the bank holidays.
 		for k, e := range []string{"draft_sent", "final_sent", "published"} {
-			d := fs.AddDate(0, 0, 20+10*k)
+			d := fs.AddDate(0, 0, []int{20, 26, 40}[k])
 			evs = append(evs, store.Event{ID: fmt.Sprintf("warn-%d-%d", i, k), VisitID: v.ID, Event: e, Date: d, RecordedBy: leadID, RecordedAt: d})
 		}
 	}

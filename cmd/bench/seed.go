@@ -328,7 +328,10 @@ func (s *seeder) letters(i int, v store.Visit) (evs []store.Event, notice *store
 		return evs, nil, nil, false
 	}
 	add(retention.DraftSent, 20)
-	add(retention.FinalSent, 30)
+	// Fourteen days before publication: at least five working days
+	// between, whatever the bank holidays, so that Cafcass's time to
+	// complain has ended when the letter is published.
+	add(retention.FinalSent, 26)
 	switch {
 	case age < 40:
 		return evs, nil, nil, false
@@ -345,10 +348,10 @@ func (s *seeder) letters(i int, v store.Visit) (evs []store.Event, notice *store
 	}
 	switch r.IntN(3) {
 	case 0:
-		add(retention.ComplaintReceived, 33)
+		add(retention.ComplaintReceived, 28)
 		return evs, nil, nil, false
 	case 1:
-		add(retention.ComplaintReceived, 33)
+		add(retention.ComplaintReceived, 28)
 		add(retention.ComplaintResolved, 38)
 		add(retention.Published, 40)
 		return evs, nil, held("Complaint escalated to the review panel", 41), false

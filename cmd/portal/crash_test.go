@@ -129,8 +129,10 @@ func oldVisit(t *testing.T, svc *portal.Service, st *devstack.Stack, ref string)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Published on the working day after Cafcass's 5 working days to
+	// complain about the final letter.
 	for i, ev := range []string{"draft_sent", "final_sent", "published"} {
-		if _, err := acc.RecordEvent(ctx, ev, cal.AddWorkingDays(notified, 10+i).Format(time.DateOnly)); err != nil {
+		if _, err := acc.RecordEvent(ctx, ev, cal.AddWorkingDays(notified, 10+[]int{0, 1, 7}[i]).Format(time.DateOnly)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -125,8 +125,10 @@ func TestRestoreDrill(t *testing.T) {
 	if acc, err = d.svc.Authorize(ctx, admin, policy.VisitRecordEvent, gone, ""); err != nil {
 		t.Fatal(err)
 	}
+	// Published on the working day after Cafcass's 5 working days to
+	// complain about the final letter.
 	for i, ev := range []string{"draft_sent", "final_sent", "published"} {
-		if _, err := acc.RecordEvent(ctx, ev, cal.AddWorkingDays(notified, 20+i).Format(time.DateOnly)); err != nil {
+		if _, err := acc.RecordEvent(ctx, ev, cal.AddWorkingDays(notified, 20+[]int{0, 1, 7}[i]).Format(time.DateOnly)); err != nil {
 			t.Fatal(err)
 		}
 	}

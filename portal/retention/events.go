@@ -82,7 +82,7 @@ const ComplaintDays = 5
 
 // ComplaintsUntil is the last day on which a complaint about a letter whose
 // final version was sent on finalSent stops its publication: the fifth
-// working day after it.
+// working day after it. Publication can be recorded from the day after.
 func ComplaintsUntil(cal *calendar.Calendar, finalSent time.Time) time.Time {
 	return cal.AddWorkingDays(finalSent, ComplaintDays)
 }
@@ -94,6 +94,8 @@ func ComplaintsUntil(cal *calendar.Calendar, finalSent time.Time) time.Time {
 // A complaint can be recorded from the draft letter to the end of the
 // complaint window (ComplaintsUntil); one received later is refused, because
 // it does not stop publication, which is all a letter event decides.
+// Publication cannot be dated inside the window, for then a complaint made
+// in time could no longer be recorded.
 func Check(cal *calendar.Calendar, history []Event, next Event, fieldworkEnd time.Time) error {
 	if !IsEvent(next.Event) {
 		return fmt.Errorf("unknown event %q", next.Event)
@@ -149,6 +151,10 @@ func Check(cal *calendar.Calendar, history []Event, next Event, fieldworkEnd tim
 		}
 		if l.FinalSent.IsZero() {
 			return out("Record the final letter before publication.")
+		}
+		if until := ComplaintsUntil(cal, l.FinalSent); !next.Date.After(until) {
+			return out("Publication can be recorded from %s. The provider can complain until %s, %d working days after the final letter was sent on %s.",
+				long(until.AddDate(0, 0, 1)), long(until), ComplaintDays, long(l.FinalSent))
 		}
 	}
 	return nil

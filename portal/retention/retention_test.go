@@ -47,13 +47,19 @@ func TestCheckEvents(t *testing.T) {
 		{"nothing after publication", []Event{ev(DraftSent, "2026-11-25"), ev(FinalSent, "2026-12-11"), ev(Published, "2026-12-23")}, ev(ComplaintReceived, "2026-12-24"), false},
 		{"twice drafted", []Event{ev(DraftSent, "2026-11-25")}, ev(DraftSent, "2026-11-26"), false},
 		// The final letter goes on Friday 11 December 2026: Cafcass may
-		// complain until Friday 18 December.
+		// complain until Friday 18 December, and the letter is published
+		// after that.
+		{"publish the day the final letter is sent", []Event{ev(DraftSent, "2026-11-25"), ev(FinalSent, "2026-12-11")}, ev(Published, "2026-12-11"), false},
+		{"publish on the last day to complain", []Event{ev(DraftSent, "2026-11-25"), ev(FinalSent, "2026-12-11")}, ev(Published, "2026-12-18"), false},
+		{"publish the day after", []Event{ev(DraftSent, "2026-11-25"), ev(FinalSent, "2026-12-11")}, ev(Published, "2026-12-19"), true},
 		{"complaint on the last day", []Event{ev(DraftSent, "2026-11-25"), ev(FinalSent, "2026-12-11")}, ev(ComplaintReceived, "2026-12-18"), true},
 		{"complaint the day after", []Event{ev(DraftSent, "2026-11-25"), ev(FinalSent, "2026-12-11")}, ev(ComplaintReceived, "2026-12-19"), false},
 		// Sent on Friday 18 December 2026, the window steps over Christmas
 		// Day and Boxing Day (a holiday on Monday 28 December) and runs to
 		// Tuesday 29 December.
 		{"complaint over the bank holidays", []Event{ev(DraftSent, "2026-11-25"), ev(FinalSent, "2026-12-18")}, ev(ComplaintReceived, "2026-12-29"), true},
+		{"publish over the bank holidays", []Event{ev(DraftSent, "2026-11-25"), ev(FinalSent, "2026-12-18")}, ev(Published, "2026-12-29"), false},
+		{"publish after the bank holidays", []Event{ev(DraftSent, "2026-11-25"), ev(FinalSent, "2026-12-18")}, ev(Published, "2026-12-30"), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := Check(cal, tc.history, tc.next, end)
