@@ -452,6 +452,25 @@ func (st *Stack) Close() {
 	st.Clamd.Close()
 }
 
+// shellQuote writes v so that a shell sourcing dev.env reads it as it
+// is: a value with anything but letters, digits and @%+=:,./_- in single
+// quotes, and each single quote in it closed, escaped and opened again.
+func shellQuote(v string) string {
+	if v != "" && strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+}
+
+// shellUnquote reads back what shellQuote wrote (and a plain value, as
+// files written before it hold).
+func shellUnquote(v string) string {
+	if len(v) >= 2 && strings.HasPrefix(v, "'") && strings.HasSuffix(v, "'") {
+		return strings.ReplaceAll(v[1:len(v)-1], `'\''`, "'")
+	}
+	return v
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
@@ -468,7 +487,7 @@ func loadOrCreateEnv(o Options) (map[string]string, error) {
 		for sc.Scan() {
 			line := strings.TrimSpace(sc.Text())
 			if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
-				env[k] = v
+				env[k] = shellUnquote(v)
 			}
 		}
 		f.Close()
@@ -549,7 +568,7 @@ func loadOrCreateEnv(o Options) (map[string]string, error) {
 	var b strings.Builder
 	b.WriteString("# Development stack configuration, written by make run. Development only.\n")
 	for _, k := range keys {
-		fmt.Fprintf(&b, "%s=%s\n", k, env[k])
+		fmt.Fprintf(&b, "%s=%s\n", k, shellQuote(env[k]))
 	}
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		return nil, err
