@@ -23,16 +23,8 @@ func longDate(d time.Time) string { return d.Format("2 January 2006") }
 func TestLateComplaintDoesNotStopPublication(t *testing.T) {
 	d := startDomain(t)
 	ctx := context.Background()
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cal := d.svc.Calendar()
 	lead := d.person("ofsted", "lead@ofsted.example")
-	draft := cal.AddWorkingDays(tl.FieldworkEnd, 10)
-	final := cal.AddWorkingDays(tl.FieldworkEnd, 22)
-	closes := cal.AddWorkingDays(final, 5)
+	draft, final, closes := complaintWindow(t, d)
 	late := closes.AddDate(0, 0, 1)
 	d.at(late.AddDate(0, 0, 7))
 	acc := d.mustAccess(lead, policy.VisitRecordEvent)
@@ -41,7 +33,7 @@ func TestLateComplaintDoesNotStopPublication(t *testing.T) {
 			t.Fatalf("%s: %v", e.event, err)
 		}
 	}
-	_, err = acc.RecordEvent(ctx, "complaint_received", late.Format(time.DateOnly))
+	_, err := acc.RecordEvent(ctx, "complaint_received", late.Format(time.DateOnly))
 	if kindOf(err) != portal.KindConflict || !strings.Contains(errMsg(err), longDate(closes)) {
 		t.Fatalf("complaint received after the deadline (%s): %v, want a conflict naming the deadline", longDate(closes), err)
 	}
@@ -63,16 +55,8 @@ func TestLateComplaintDoesNotStopPublication(t *testing.T) {
 func TestPublicationWaitsForTheComplaintWindow(t *testing.T) {
 	d := startDomain(t)
 	ctx := context.Background()
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cal := d.svc.Calendar()
 	lead := d.person("ofsted", "lead@ofsted.example")
-	draft := cal.AddWorkingDays(tl.FieldworkEnd, 10)
-	final := cal.AddWorkingDays(tl.FieldworkEnd, 22)
-	closes := cal.AddWorkingDays(final, 5)
+	draft, final, closes := complaintWindow(t, d)
 	first := closes.AddDate(0, 0, 1)
 	d.at(first.AddDate(0, 0, 7))
 	acc := d.mustAccess(lead, policy.VisitRecordEvent)
@@ -99,4 +83,18 @@ func TestPublicationWaitsForTheComplaintWindow(t *testing.T) {
 			t.Fatalf("publication on %s refused with %q, which does not name %s, the first date it may be recorded", date(tc.on), errMsg(err), longDate(first))
 		}
 	}
+}
+
+// complaintWindow gives the demo visit's draft and final letters on the
+// guidance's working days after fieldwork, and the last day the provider
+// may complain: the fifth working day after the final letter.
+func complaintWindow(t *testing.T, d *domain) (draft, final, closes time.Time) {
+	t.Helper()
+	tl, err := timelineOf(d, d.demo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := d.svc.Calendar()
+	final = cal.AddWorkingDays(tl.FieldworkEnd, 22)
+	return cal.AddWorkingDays(tl.FieldworkEnd, 10), final, cal.AddWorkingDays(final, 5)
 }
