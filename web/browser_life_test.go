@@ -30,6 +30,10 @@ func TestBrowserVisitLife(t *testing.T) {
 	f := uploader.uploadItem(v.ID, "1.01 Organisation chart.pdf", "", []byte("chart"))
 	readAll(t, lead.get("/api/v1/visits/"+v.ID+"/files/"+f.ID+"/content"))
 	end := fieldworkEnd(t, lead, v)
+	// The script publishes this many days after fieldwork: the final
+	// letter goes two days after it, and the provider's 5 working days to
+	// complain take at most 12 more (over Christmas and the New Year).
+	const publishAfter = 16
 
 	// The script asks for time to pass (once signed in: sign-in checks the
 	// identity provider's tokens against the portal's clock) and for the
@@ -40,7 +44,7 @@ func TestBrowserVisitLife(t *testing.T) {
 	}
 	ctl := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/clock" {
-			ts.offset.Store(int64(30 * 24 * time.Hour)) // fieldwork is over
+			ts.offset.Store(int64(45 * 24 * time.Hour)) // fieldwork is over, and the complaint window
 			// The portal's day in London from now on: every act the
 			// script records later falls on it or after it, whenever
 			// midnight passes.
@@ -52,10 +56,10 @@ func TestBrowserVisitLife(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
-		// Past the destruction date: publication (5 days after fieldwork)
-		// and the 30 days of retention.
+		// Past the destruction date: publication and the 30 days of
+		// retention.
 		y, m, d := time.Now().In(london).Date()
-		ts.offset.Store(int64(end.AddDate(0, 0, 5+31).Sub(calendar.Date(y, m, d))))
+		ts.offset.Store(int64(end.AddDate(0, 0, publishAfter+31).Sub(calendar.Date(y, m, d))))
 		if _, err := ts.Portal.RunRetention(context.Background()); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
@@ -66,7 +70,8 @@ func TestBrowserVisitLife(t *testing.T) {
 	defer ctl.Close()
 
 	out, err := runBrowserScript(t, ts, "life.mjs", "browser-life", 4*time.Minute,
-		"CONTROL_URL=http://"+ln.Addr().String(), "VISIT_ID="+v.ID, "FIELDWORK_END="+end.Format(time.DateOnly), "FILE_NAME=1.01 Organisation chart.pdf")
+		"CONTROL_URL=http://"+ln.Addr().String(), "VISIT_ID="+v.ID, "FIELDWORK_END="+end.Format(time.DateOnly), "FILE_NAME=1.01 Organisation chart.pdf",
+		fmt.Sprintf("PUBLISH_AFTER=%d", publishAfter))
 	t.Logf("life output:\n%s", out)
 	if err != nil {
 		t.Fatalf("browser script failed: %v", err)

@@ -11,6 +11,7 @@ const visit = env('VISIT_ID')
 const control = env('CONTROL_URL')
 const fileName = env('FILE_NAME')
 const end = new Date(env('FIELDWORK_END') + 'T12:00:00Z')
+const publishAfter = Number(env('PUBLISH_AFTER'))
 const after = (days) => { const d = new Date(end); d.setUTCDate(d.getUTCDate() + days); return d }
 const longDate = (d) => d.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' })
 
@@ -52,8 +53,8 @@ try {
   const lp = await signIn(lead, 'ofsted', 'lead@ofsted.example')
   const ap = await signIn(admin, 'ofsted', 'admin@ofsted.example')
   const moved = await fetch(control + '/clock', { method: 'POST' })
-  check(moved.status === 200, 'a month passes: fieldwork is over')
-  // The portal's day in London when the month passed, as YYYY-MM-DD: the
+  check(moved.status === 200, 'six weeks pass: fieldwork and the complaint window are over')
+  // The portal's day in London when the weeks passed, as YYYY-MM-DD: the
   // letter events are recorded on it or after it, even across midnight.
   const portalDay = new Date((await moved.text()) + 'T12:00:00Z')
 
@@ -97,7 +98,7 @@ try {
   check(/complaint/i.test(refused) && !refused.includes('{'), `publication while a complaint is open is refused in words: ${refused.trim()}`)
   await audit(lp, 'life-complaint-refused')
   await recordEvent(lp, 'complaint_resolved', after(4))
-  await recordEvent(lp, 'published', after(5))
+  await recordEvent(lp, 'published', after(publishAfter))
   check((await banner(lp)).includes('Letter published: recorded on'), 'the letter is published')
   check((await lp.locator('.govuk-summary-list .govuk-tag').first().textContent()).includes('Published'), 'the visit is published')
 
@@ -126,7 +127,7 @@ try {
   check(!trail.includes('file.download') && !trail.includes('{"'), 'no codes or raw JSON in the trail')
   await audit(lp, 'life-audit')
   await narrow(lp, 'the audit page')
-  // Every act since the month passed is on or after the portal's day then.
+  // Every act since the weeks passed is on or after the portal's day then.
   const today = portalDay
   await lp.selectOption('#action', 'letter.')
   await lp.fill('#from-day', String(today.getUTCDate()))
