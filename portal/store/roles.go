@@ -14,10 +14,11 @@ import (
 // a trigger binds everyone but the table's owner, who may drop or disable
 // it (and a superuser, who may do anything). So in production two roles
 // meet the database: the owner, which migrates the schema (and restores a
-// backup) and nothing else, and the role the portal serves as, which owns
-// nothing and holds only what serving needs: SELECT and INSERT on the
-// audit trail and its checkpoints, SELECT on the schema's version, and
-// SELECT, INSERT, UPDATE and DELETE on every other table. The owner grants
+// backup) and nothing else, and the role the portal serves as, which holds
+// only what serving needs: SELECT and INSERT on the audit trail and its
+// checkpoints, SELECT on the schema's version, and SELECT, INSERT, UPDATE
+// and DELETE on every other table. It owns nothing but, before PostgreSQL
+// 17, visit_keys, whose VACUUM proves a destroyed key gone (grantServing). The owner grants
 // them after every migration, table by table, so a table a migration adds
 // is covered at once and a privilege given by hand beyond them is taken
 // back. (Default privileges would cover a new table too, but with the
