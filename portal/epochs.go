@@ -407,12 +407,7 @@ func (s *Service) RetireKeyEpochs(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			if err := s.keys.vault.destroy(ctx, e.ID); err != nil {
-				return err
-			}
-			s.keys.dropEpoch(e.ID)
-			if err := s.store.RetireEpoch(ctx, e.ID, s.now(), s.systemRec("", "key.epoch_retired", e.ID, map[string]any{
-				"superseded_at": e.SupersededAt.UTC().Format(time.RFC3339), "stragglers_moved": moved})); err != nil {
+			if err := s.retireEpoch(ctx, e, moved); err != nil {
 				return err
 			}
 			s.log.Info("key epoch retired", "epoch", e.ID, "superseded_at", e.SupersededAt, "stragglers_moved", moved)
@@ -421,6 +416,32 @@ func (s *Service) RetireKeyEpochs(ctx context.Context) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// retireEpoch destroys every version of epoch e's key object, checks them
+// gone, and records the retirement (moved: the stragglers moved off it
+// first). The caller holds the key-epoch lease.
+func (s *Service) retireEpoch(ctx context.Context, e store.Epoch, moved int) error {
+	if err := s.keys.vault.destroy(ctx, e.ID); err != nil {
+		return err
+	}
+	s.keys.dropEpoch(e.ID)
+	return s.store.RetireEpoch(ctx, e.ID, s.now(), s.systemRec("", "key.epoch_retired", e.ID, map[string]any{
+		"superseded_at": e.SupersededAt.UTC().Format(time.RFC3339), "stragglers_moved": moved}))
+}
+
+// retirementCutOff says whether epoch e, whose key object is missing from
+// the key bucket, is one the janitor was retiring when it stopped (after
+// destroying the key, before recording it): superseded, due, and with no
+// live key wrapped to it. Any other epoch missing its key has lost a key
+// it still needs, which is never passed over. The caller holds the
+// key-epoch lease.
+func (s *Service) retirementCutOff(ctx context.Context, e store.Epoch) (bool, error) {
+	if e.SupersededAt.IsZero() || !e.RetiredAt.IsZero() || e.RetireAfter.After(s.now()) {
+		return false, nil
+	}
+	n, err := s.store.KeysInEpoch(ctx, e.ID)
+	return n == 0, err
 }
 
 // RemoveOrphanEpochKeys destroys the key objects in the key bucket that

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -593,5 +594,106 @@ func TestOrphanEpochKeyRemoved(t *testing.T) {
 	recs, err := st.AuditRecords(ctx, store.AuditFilter{Action: "key.epoch_orphan_destroyed"})
 	if err != nil || len(recs) != 1 || "epochs/"+recs[0].Object+".age" != orphan {
 		t.Errorf("the removal is not recorded once: %+v %v", recs, err)
+	}
+}
+
+// TestRotationFinishesAnEpochRetirementCutOff: the janitor retires an
+// epoch by destroying its key object, then recording the retirement. A
+// process stopped between the two left an epoch superseded and due, not
+// retired, whose key object is gone: a rotation of the master key (after
+// a leak, say) tried to re-wrap that key and failed until the next
+// janitor round. It finishes the retirement instead, recorded as the
+// janitor would; an epoch whose key is gone but that is current must
+// still fail the rotation.
+func TestRotationFinishesAnEpochRetirementCutOff(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	st, bl := d.svc.Store(), d.svc.Blobs()
+	v := d.demo()
+	old, err := st.CurrentEpoch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.svc.RotateKeyEpoch(ctx, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	d.offset.Store(int64(d.Config.KeyEpochRetain + time.Hour))
+	// The janitor's destroy, then the crash before the record.
+	if err := bl.RemovePrefix(ctx, d.Config.KeyBucket, "epochs/"+old.ID+".age"); err != nil {
+		t.Fatal(err)
+	}
+	newKey := func() *crypto.MasterKey {
+		t.Helper()
+		text, err := crypto.GenerateMasterKey(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "new.key")
+		if err := portal.WriteNewKeyFile(p, text); err != nil {
+			t.Fatal(err)
+		}
+		m, err := crypto.LoadMasterKey(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Config.MasterKey = p
+		return m
+	}
+	if _, _, err := d.svc.RotateMasterKey(ctx, portal.OperatorActor("op", "key rotate"), newKey()); err != nil {
+		t.Fatalf("rotation with an epoch whose retirement was cut off: %v", err)
+	}
+	e, err := st.GetEpoch(ctx, old.ID)
+	if err != nil || e.RetiredAt.IsZero() {
+		t.Fatalf("the epoch whose key is gone is not recorded retired: %+v %v", e, err)
+	}
+	recs, err := st.AuditRecords(ctx, store.AuditFilter{Action: "key.epoch_retired"})
+	if err != nil || len(recs) != 1 || recs[0].Object != old.ID {
+		t.Fatalf("the retirement is not recorded once: %+v %v", recs, err)
+	}
+	restarted := d.another()
+	if err := restarted.CheckVisitKey(ctx, v.ID); err != nil {
+		t.Fatalf("after the rotation the new master key cannot open a live visit's key: %v", err)
+	}
+
+	// The current epoch's key gone: that is no retirement, and fails.
+	cur, err := st.CurrentEpoch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	curObject := "epochs/" + cur.ID + ".age"
+	saved, err := bl.GetSmall(ctx, d.Config.KeyBucket, curObject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bl.RemovePrefix(ctx, d.Config.KeyBucket, curObject); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := restarted.RotateMasterKey(ctx, portal.OperatorActor("op", "key rotate"), newKey()); err == nil || !strings.Contains(err.Error(), cur.ID) {
+		t.Fatalf("a rotation with the current epoch's key gone: %v", err)
+	}
+	if e, _ := st.GetEpoch(ctx, cur.ID); !e.RetiredAt.IsZero() {
+		t.Fatal("the current epoch was recorded retired")
+	}
+	if err := bl.PutSmall(ctx, d.Config.KeyBucket, curObject, saved); err != nil {
+		t.Fatal(err)
+	}
+
+	// A superseded epoch not yet due whose key is gone: no retirement
+	// was under way, and the rotation fails.
+	notDue, err := st.CurrentEpoch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := restarted.RotateKeyEpoch(ctx, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bl.RemovePrefix(ctx, d.Config.KeyBucket, "epochs/"+notDue.ID+".age"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := restarted.RotateMasterKey(ctx, portal.OperatorActor("op", "key rotate"), newKey()); err == nil || !strings.Contains(err.Error(), notDue.ID) {
+		t.Fatalf("a rotation with the key of an epoch not yet due to retire gone: %v", err)
+	}
+	if e, _ := st.GetEpoch(ctx, notDue.ID); !e.RetiredAt.IsZero() {
+		t.Fatal("an epoch not yet due was recorded retired")
 	}
 }

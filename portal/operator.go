@@ -94,6 +94,10 @@ func GrantRole(ctx context.Context, st *store.Store, a Actor, g RoleGrant) error
 // It holds the key-epoch lease throughout, so that no epoch starts (wrapped
 // to the old master key only) between the listing and the end, and it
 // finishes by checking that the new master key opens every live epoch.
+// An epoch whose key object is gone because the janitor destroyed it and
+// stopped before recording the retirement (superseded, due, no live key
+// wrapped to it) has its retirement finished and recorded; any other
+// epoch whose key is missing fails the rotation.
 func (s *Service) RotateMasterKey(ctx context.Context, a Actor, to *crypto.MasterKey) (epochs, keys int, err error) {
 	// A rotation retires at least one identity of the current key: a new
 	// key file that is a copy of the current one, or holds all of its
@@ -125,11 +129,28 @@ func (s *Service) rotateMasterKey(ctx context.Context, a Actor, to *crypto.Maste
 	if len(all) > 0 && s.keys.vault == nil {
 		return 0, 0, errors.New("key rotate: the database has key epochs but no key bucket is configured")
 	}
-	for _, e := range all {
+	for i, e := range all {
 		if !e.RetiredAt.IsZero() {
 			continue
 		}
 		wrapped, err := s.keys.vault.get(ctx, e.ID)
+		if errors.Is(err, blobs.ErrNoObject) {
+			// The janitor destroyed the key of an epoch due to retire and
+			// stopped before recording it: finish that, as it would.
+			cutOff, cerr := s.retirementCutOff(ctx, e)
+			if cerr != nil {
+				return epochs, 0, cerr
+			}
+			if cutOff {
+				if err := s.retireEpoch(ctx, e, 0); err != nil {
+					return epochs, 0, err
+				}
+				s.log.Warn("key rotate: finished the retirement of a key epoch whose key was destroyed but not recorded retired",
+					"epoch", e.ID, "superseded_at", e.SupersededAt, "retire_after", e.RetireAfter)
+				all[i].RetiredAt = s.now()
+				continue
+			}
+		}
 		if err != nil {
 			return epochs, 0, fmt.Errorf("key epoch %s: %w", e.ID, err)
 		}
