@@ -86,8 +86,8 @@ func certificateCmd(args []string) error {
 	return fmt.Errorf("unknown certificate command %q", args[0])
 }
 
-// keyRotate re-wraps every live visit key to a new master key, in one
-// transaction, without touching object storage.
+// keyRotate re-wraps the key epochs' keys in the key bucket (and any
+// visit key made before epochs, in one transaction) to a new master key.
 func keyRotate(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("key rotate", flag.ContinueOnError)
 	newKey := fs.String("new-key", "", "the new master key file (from: portal keygen -o FILE)")
