@@ -46,6 +46,13 @@ type Status struct {
 	LegalHold      bool
 	Events         []EventView
 	Timeline       *timeline.Timeline // nil when the dates do not make one
+	// ComplaintsPlanned says that Timeline.ComplaintsUntil is the plan's
+	// date: the final letter has not been recorded yet. Once it has, the
+	// timeline carries the deadline the portal enforces
+	// (retention.ComplaintsUntil of the recorded date) and PublicationFrom
+	// is the day after it, the first date publication can be recorded.
+	ComplaintsPlanned bool
+	PublicationFrom   time.Time
 	// TimelineProblem says, for administrators, why an active visit has no
 	// timeline ("" when it has one): its dates, checked when it was set up,
 	// no longer fit the calendar the operator has since extended.
@@ -123,6 +130,15 @@ func (s *Service) statusOf(r store.VisitRow) Status {
 		st.Events[i] = EventView{e.Event, e.Date.Format(time.DateOnly)}
 	}
 	st.Letter = letterOf(r.Events)
+	if st.Timeline != nil {
+		if st.Letter.FinalSent.IsZero() {
+			st.ComplaintsPlanned = true
+		} else {
+			tl := *st.Timeline
+			tl.ComplaintsUntil = retention.ComplaintsUntil(s.cal, st.Letter.FinalSent)
+			st.Timeline, st.PublicationFrom = &tl, tl.ComplaintsUntil.AddDate(0, 0, 1)
+		}
+	}
 	st.DestroyOn = retention.DestroyOn(st.Letter, v.RetentionDays)
 	st.LegalHold = r.Hold.On
 	if !st.DestroyOn.IsZero() {

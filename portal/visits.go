@@ -39,6 +39,12 @@ type VisitView struct {
 	Events               []EventView        `json:"events"`
 	Role                 string             `json:"role,omitempty"`
 	Timeline             *timeline.Timeline `json:"timeline,omitempty"`
+	// ComplaintsPlanned says that timeline.complaints_until is the plan's
+	// date: the final letter is not recorded yet. Once it is, that date is
+	// the deadline the portal enforces and PublicationFrom the first date
+	// publication can be recorded (null before).
+	ComplaintsPlanned bool    `json:"complaints_planned"`
+	PublicationFrom   *string `json:"publication_from"`
 	// TimelineProblem says why an active visit has no timeline (Status).
 	TimelineProblem string    `json:"timeline_problem,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
@@ -66,7 +72,11 @@ func (s *Service) viewFields(v store.Visit, st Status, role string) VisitView {
 		FieldworkStart:   v.FieldworkStart.Format(time.DateOnly),
 		Bucket:           v.Bucket, RetentionDays: v.RetentionDays, Role: role, CreatedAt: v.CreatedAt,
 		State: st.State, AcceptsUploads: st.AcceptsUploads, LegalHold: st.LegalHold, Events: st.Events, Timeline: st.Timeline,
-		TimelineProblem: st.TimelineProblem,
+		ComplaintsPlanned: st.ComplaintsPlanned, TimelineProblem: st.TimelineProblem,
+	}
+	if !st.PublicationFrom.IsZero() {
+		d := st.PublicationFrom.Format(time.DateOnly)
+		out.PublicationFrom = &d
 	}
 	if !st.DestroyOn.IsZero() {
 		d := st.DestroyOn.Format(time.DateOnly)

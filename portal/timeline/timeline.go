@@ -30,7 +30,7 @@ type Timeline struct {
 	CommentsUntil       time.Time `json:"comments_until"`       // +15
 	FinalLetterDue      time.Time `json:"final_letter_due"`     // +22
 	ComplaintsFrom      time.Time `json:"complaints_from"`      // +23
-	ComplaintsUntil     time.Time `json:"complaints_until"`     // +27
+	ComplaintsUntil     time.Time `json:"complaints_until"`     // +27; once the final letter is recorded, the deadline the portal enforces (Status)
 	PublicationExpected time.Time `json:"publication_expected"` // +30
 }
 
