@@ -86,7 +86,8 @@ func TestVisitLifePages(t *testing.T) {
 	visit := "/visits/" + v.ID
 
 	// The forms are offered to the lead inspector; not to the uploader.
-	mustContain(t, "lead's visit page", readAll(t, lead.get(visit)), "Record a letter event", `name="event_date-day"`)
+	mustContain(t, "lead's visit page", readAll(t, lead.get(visit)), "Record a letter event", `name="event_date-day"`,
+		"Last day for the provider to complain (planned:")
 	if page := readAll(t, uploader.get(visit)); strings.Contains(page, "Record a letter event") || strings.Contains(page, "Set a legal hold") {
 		t.Fatal("the uploader is offered the visit's life forms")
 	}
@@ -127,6 +128,16 @@ func TestVisitLifePages(t *testing.T) {
 	// first day it may be recorded.
 	first := publishedOn(ts, end.AddDate(0, 0, 2))
 	pub := int(first.Sub(end).Hours() / 24)
+	// The timeline, on the page and through the API, shows the deadline the
+	// portal enforces from the recorded final letter, not the plan's.
+	until := first.AddDate(0, 0, -1)
+	mustContain(t, "timeline after the final letter", readAll(t, lead.get(visit)),
+		`<td class="govuk-table__cell">`+until.Format("Monday 2 January 2006")+`</td><td class="govuk-table__cell">Last day for the provider to complain:`,
+		`<td class="govuk-table__cell">`+first.Format("Monday 2 January 2006")+`</td><td class="govuk-table__cell">Publication can be recorded from this day</td>`)
+	vj := decode[map[string]any](t, lead.get("/api/v1/visits/"+v.ID), http.StatusOK)
+	if tl, _ := vj["timeline"].(map[string]any); tl["complaints_until"] != until.Format(time.DateOnly) || vj["publication_from"] != first.Format(time.DateOnly) || vj["complaints_planned"] != false {
+		t.Fatalf("API timeline after the final letter: %v, planned %v; want complaints until %s, publication from %s", tl, vj["complaints_planned"], until.Format(time.DateOnly), first.Format(time.DateOnly))
+	}
 	s, page = record(lead, "published", 2)
 	if s != http.StatusConflict {
 		t.Fatalf("publication the day the final letter is sent: %d", s)
