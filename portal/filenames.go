@@ -108,18 +108,29 @@ func (acc *Access) reserveName(ctx context.Context, key *crypto.VisitKey, item, 
 // streams. One whose uploader is not known (begun before uploaders were
 // recorded, or not yet begun) is taken as another person's: a second file
 // is then kept beside it rather than refused, and nothing is confirmed.
+//
+// The file and the upload are read one after the other, and the upload may
+// commit in between: found neither, the file is read again once. Without
+// that, a person's second upload of a name, racing their first as it
+// committed, found no upload in progress and was kept as "name (2)"
+// rather than refused.
 func (acc *Access) nameHolder(ctx context.Context, key *crypto.VisitKey, item, name string) (store.File, bool, error) {
 	s, index := acc.svc, key.NameIndex(NameKey(name))
-	f, err := s.store.NameHolder(ctx, acc.Visit.ID, item, index)
-	if err == nil {
-		d, err := acc.decide(ctx, policy.FileList, &f)
-		return f, !d.Allow, err
+	for range 2 {
+		f, err := s.store.NameHolder(ctx, acc.Visit.ID, item, index)
+		if err == nil {
+			d, err := acc.decide(ctx, policy.FileList, &f)
+			return f, !d.Allow, err
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return store.File{}, false, err
+		}
+		by, err := s.store.NameUploader(ctx, acc.Visit.ID, item, index)
+		if err != nil || by != "" {
+			return store.File{}, by != acc.Actor.UserID, err
+		}
 	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return store.File{}, false, err
-	}
-	by, err := s.store.NameUploader(ctx, acc.Visit.ID, item, index)
-	return store.File{}, by != acc.Actor.UserID, err
+	return store.File{}, true, nil
 }
 
 // releaseName gives back the name of an upload that stored no file; it
