@@ -2,8 +2,10 @@ package portal
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
@@ -198,42 +200,110 @@ func (acc *Access) FileReceipt(ctx context.Context, fileID string) (ReceiptView,
 	return acc.svc.receiptOfUpload(ctx, acc.Visit, key, f)
 }
 
-// Receipts lists the visit's receipts the actor may read, the latest
-// first: at most limit of them (all when limit is 0), and how many there
-// are in all.
-func (acc *Access) Receipts(ctx context.Context, limit int) ([]ReceiptView, int, error) {
+// ReceiptPageSize is how many receipts a page of the API's list holds, and
+// the most a ReceiptQuery asks for.
+const ReceiptPageSize = 100
+
+// ReceiptQuery asks for a page of the receipts the actor may read, the
+// latest first: Limit of them (ReceiptPageSize when 0) after the cursor a
+// previous page gave (After, "" for the first); Count asks how many there
+// are in all as well.
+type ReceiptQuery struct {
+	After string
+	Limit int
+	Count bool
+}
+
+// ReceiptList is a page of receipts; Next is the next page's cursor ("" on
+// the last), Total how many the actor may read in all (when counted).
+type ReceiptList struct {
+	Receipts []ReceiptView
+	Next     string
+	Total    int
+}
+
+// Receipts lists a page of the visit's receipts the actor may read, the
+// latest first. Every upload is receipted, so a visit holds as many
+// receipts as files: a page is read, never the visit's whole list. Which
+// receipts the actor may read is the policy's: asked once whether they
+// may read a receipt issued to someone else (the coordinator), the page
+// is of every receipt, or else of those issued to the actor (an
+// uploader); each receipt read is then decided as well.
+func (acc *Access) Receipts(ctx context.Context, q ReceiptQuery) (ReceiptList, error) {
 	if err := acc.require(ctx, policy.ReceiptView, nil); err != nil {
-		return nil, 0, err
+		return ReceiptList{}, err
 	}
-	rows, err := acc.svc.store.Receipts(ctx, acc.Visit.ID)
-	if err != nil || len(rows) == 0 {
-		return nil, 0, err
-	}
-	key, err := acc.key(ctx)
+	after, err := parseReceiptCursor(q.After)
 	if err != nil {
-		return nil, 0, err
+		return ReceiptList{}, err
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > ReceiptPageSize {
+		limit = ReceiptPageSize
 	}
 	res, err := acc.resource(ctx, nil)
 	if err != nil {
-		return nil, 0, err
+		return ReceiptList{}, err
 	}
-	var out []ReceiptView
-	total := 0
-	for _, row := range rows {
-		res.Receipt = &policy.Receipt{ID: row.ID, IssuedTo: row.IssuedTo}
-		if !acc.svc.policy.Decide(acc.principal(), policy.ReceiptView, res).Allow {
-			continue
+	may := func(id, issuedTo string) bool {
+		res.Receipt = &policy.Receipt{ID: id, IssuedTo: issuedTo}
+		return acc.svc.policy.Decide(acc.principal(), policy.ReceiptView, res).Allow
+	}
+	issuedTo := ""
+	if !may("", "") {
+		if !may("", acc.Actor.UserID) {
+			return ReceiptList{Receipts: []ReceiptView{}}, nil
 		}
-		if total++; limit > 0 && len(out) >= limit {
-			continue // counted, not opened
-		}
-		v, err := acc.svc.openReceipt(key, row)
+		issuedTo = acc.Actor.UserID
+	}
+	rows, err := acc.svc.store.ReceiptPage(ctx, acc.Visit.ID, issuedTo, after, limit)
+	if err != nil {
+		return ReceiptList{}, err
+	}
+	out := ReceiptList{Receipts: make([]ReceiptView, 0, len(rows))}
+	if len(rows) > 0 {
+		key, err := acc.key(ctx)
 		if err != nil {
-			return nil, 0, err
+			return ReceiptList{}, err
 		}
-		out = append(out, v)
+		for _, row := range rows {
+			if !may(row.ID, row.IssuedTo) {
+				continue
+			}
+			v, err := acc.svc.openReceipt(key, row)
+			if err != nil {
+				return ReceiptList{}, err
+			}
+			out.Receipts = append(out.Receipts, v)
+		}
+		if len(rows) == limit {
+			last := rows[len(rows)-1]
+			out.Next = receiptCursor(last.IssuedAt, last.ID)
+		}
 	}
-	return out, total, nil
+	if q.Count {
+		if out.Total, err = acc.svc.store.ReceiptCount(ctx, acc.Visit.ID, issuedTo); err != nil {
+			return ReceiptList{}, err
+		}
+	}
+	return out, nil
+}
+
+func receiptCursor(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "\n" + id))
+}
+
+func parseReceiptCursor(c string) (store.ReceiptCursor, error) {
+	if c == "" {
+		return store.ReceiptCursor{}, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	at, id, ok := strings.Cut(string(b), "\n")
+	t, terr := time.Parse(time.RFC3339Nano, at)
+	if err != nil || !ok || terr != nil || !IsID(id) {
+		return store.ReceiptCursor{}, invalid("after", "This page of receipts does not exist: go back to the first page.")
+	}
+	return store.ReceiptCursor{IssuedAt: t, ID: id}, nil
 }
 
 // IssueBatchReceipt signs one receipt listing a batch of the actor's own

@@ -141,7 +141,7 @@ func (s *Server) answeredForm(c *gin.Context) {
 }
 
 // visitReceipts is how many receipts the visit page lists, the latest; the
-// API lists every one.
+// API lists them all, a page at a time.
 const visitReceipts = 20
 
 // visitQuestions adds the visit page's part: the open questions of the
@@ -165,11 +165,11 @@ func (s *Server) visitQuestions(c *gin.Context, acc *portal.Access, page gin.H) 
 		page["CanAsk"] = acc.Can(ctx, policy.QuestionPost)
 	}
 	if acc.Can(ctx, policy.ReceiptView) {
-		rs, total, err := acc.Receipts(ctx, visitReceipts)
+		list, err := acc.Receipts(ctx, portal.ReceiptQuery{Limit: visitReceipts, Count: true})
 		if err != nil {
 			return err
 		}
-		page["ReceiptsShown"], page["Receipts"], page["ReceiptsTotal"] = true, rs, total
+		page["ReceiptsShown"], page["Receipts"], page["ReceiptsTotal"] = true, list.Receipts, list.Total
 	}
 	return nil
 }

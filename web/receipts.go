@@ -65,16 +65,20 @@ func (s *Server) listReceipts(c *gin.Context) {
 		serveReceipt(c, r)
 		return
 	}
-	rs, _, err := acc.Receipts(c.Request.Context(), 0)
+	list, err := acc.Receipts(c.Request.Context(), portal.ReceiptQuery{After: c.Query("after")})
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	out := []receiptJSON{}
-	for _, r := range rs {
+	for _, r := range list.Receipts {
 		out = append(out, receiptLinks(acc.Visit.ID, r))
 	}
-	c.JSON(http.StatusOK, gin.H{"receipts": out})
+	page := gin.H{"receipts": out}
+	if list.Next != "" {
+		page["next"] = list.Next
+	}
+	c.JSON(http.StatusOK, page)
 }
 
 func (s *Server) downloadReceipt(c *gin.Context) {

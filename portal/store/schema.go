@@ -607,6 +607,15 @@ CREATE INDEX objects_to_hold_since ON objects_to_hold (since, file_id);
 	`
 ALTER TABLE pending_uploads ADD COLUMN uploaded_by TEXT;
 `,
+	// 32: a visit's receipts are read a page at a time, the latest first
+	// (store.ReceiptPage), every one or those issued to one person: each
+	// upload is receipted, so a visit of 20,000 files holds 20,000, and
+	// the visit page and the API read a page of them, not every one.
+	`
+DROP INDEX receipts_visit;
+CREATE INDEX receipts_page ON receipts (visit_id, issued_at, id);
+CREATE INDEX receipts_issued_to ON receipts (visit_id, issued_to, issued_at, id);
+`,
 }
 
 // Defaults are the portal's settings that a migration writes into rows

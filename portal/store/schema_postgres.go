@@ -515,4 +515,10 @@ ALTER TABLE visits ADD CONSTRAINT visits_retention_days CHECK (retention_days IS
 	`
 ALTER TABLE pending_uploads ADD COLUMN uploaded_by TEXT;
 `,
+	// 32: receipts read a page at a time (as SQLite's 32).
+	`
+DROP INDEX receipts_visit;
+CREATE INDEX receipts_page ON receipts (visit_id, issued_at, id);
+CREATE INDEX receipts_issued_to ON receipts (visit_id, issued_to, issued_at, id);
+`,
 }

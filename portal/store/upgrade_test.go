@@ -158,6 +158,9 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 	}
 	for _, q := range append(dropRetention,
 		`UPDATE visits SET state = 'destroyed' WHERE id = 'v3'`,
+		`DROP INDEX receipts_page`,
+		`DROP INDEX receipts_issued_to`,
+		`CREATE INDEX receipts_visit ON receipts (visit_id, issued_at)`,
 		`DROP TABLE objects_to_hold`,
 		`ALTER TABLE pending_uploads DROP COLUMN uploaded_by`,
 		`DROP INDEX visits_store_side`,
