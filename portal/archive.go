@@ -2,6 +2,7 @@ package portal
 
 import (
 	"archive/zip"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -51,10 +52,29 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 		return nil, invalid("file", "Choose at least one file or item to download.")
 	}
 	s := acc.svc
-	files, err := s.store.Files(ctx, acc.Visit.ID)
+	// Only the chosen files, and the standing files of the chosen items,
+	// are read: a zip of one file costs the same in a visit of twenty
+	// thousand. They go in the order the visit's list gives them.
+	items := make([]string, 0, len(codes))
+	for _, c := range codes {
+		if c == "unfiled" {
+			c = ""
+		}
+		items = append(items, c)
+	}
+	files, err := s.store.FilesByID(ctx, acc.Visit.ID, fileIDs)
 	if err != nil {
 		return nil, err
 	}
+	ofItems, err := s.store.StandingFilesOf(ctx, acc.Visit.ID, items)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, ofItems...)
+	slices.SortFunc(files, func(a, b store.File) int {
+		return cmp.Or(a.UploadedAt.Compare(b.UploadedAt), strings.Compare(a.ID, b.ID))
+	})
+	files = slices.CompactFunc(files, func(a, b store.File) bool { return a.ID == b.ID })
 	may := acc.fileFilter(ctx, policy.FileDownload)
 	a := &Archive{acc: acc}
 	found := map[string]bool{}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -367,6 +368,43 @@ func (s *Store) File(ctx context.Context, visitID, fileID string) (File, error) 
 // Files lists a visit's files, oldest first.
 func (s *Store) Files(ctx context.Context, visitID string) ([]File, error) {
 	out, err := queryAll(ctx, s.db, scanFile, `SELECT `+fileColumns+` FROM files WHERE visit_id = ? ORDER BY uploaded_at, id`, visitID)
+	if err != nil {
+		return nil, fmt.Errorf("store: files: %w", err)
+	}
+	return out, nil
+}
+
+// FilesByID returns those of the given files that are the visit's, in no
+// particular order: one statement, each found by its key.
+func (s *Store) FilesByID(ctx context.Context, visitID string, ids []string) ([]File, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	out, err := queryAll(ctx, s.db, scanFile, `SELECT `+fileColumns+` FROM files WHERE `+s.inIDs("id")+` AND visit_id = ?`, string(list), visitID)
+	if err != nil {
+		return nil, fmt.Errorf("store: files: %w", err)
+	}
+	return out, nil
+}
+
+// StandingFilesOf returns the visit's standing files (neither withdrawn
+// nor superseded) filed under the given items ("" for unfiled), in no
+// particular order: from the files_item_standing index, so reading an
+// item's files does not read the rest of the visit's.
+func (s *Store) StandingFilesOf(ctx context.Context, visitID string, items []string) ([]File, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(items)
+	if err != nil {
+		return nil, err
+	}
+	out, err := queryAll(ctx, s.db, scanFile, `SELECT `+fileColumns+` FROM files WHERE visit_id = ? AND `+s.inIDs("item")+`
+		AND withdrawn_at IS NULL AND superseded_by IS NULL`, visitID, string(list))
 	if err != nil {
 		return nil, fmt.Errorf("store: files: %w", err)
 	}
