@@ -9,6 +9,7 @@ import (
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/portal/evidence"
+	"github.com/ofsted-portal/evidence/portal/receipt"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -16,7 +17,8 @@ import (
 // not grow with how much the portal holds. It writes database rows only:
 // visits with real keys (wrapped to the current epoch), titles, request and
 // restrictions, but no buckets; files with sealed names and hashes, but no
-// objects (listing, paging and searching never read objects). The portal
+// objects (listing, paging and searching never read objects), each with
+// the receipt its upload is issued. The portal
 // itself never calls it, and nothing it writes is audited.
 
 // SeedVisits creates n visits whose references start with prefix, with
@@ -52,12 +54,23 @@ func (s *Service) SeedVisits(ctx context.Context, n int, prefix, member string) 
 }
 
 // SeedFiles adds n file rows to a visit, uploaded by uploader, named
-// "<item> Seeded <i>.pdf" over the visit's Annex A items.
+// "<item> Seeded <i>.pdf" over the visit's Annex A items, each with the
+// receipt its upload would have been issued (signed and sealed as an
+// upload's is): a visit receipts every file it holds.
 func (s *Service) SeedFiles(ctx context.Context, visitID, uploader string, n int) error {
 	key, err := s.keys.Key(ctx, visitID)
 	if err != nil {
 		return err
 	}
+	v, err := s.store.Visit(ctx, visitID)
+	if err != nil {
+		return err
+	}
+	u, err := s.store.User(ctx, uploader)
+	if err != nil {
+		return err
+	}
+	receipts := make([]store.Receipt, 0, 1000)
 	items := []string{"1.01", "1.02", "1.03", "1.04", "1.05"}
 	batch := make([]store.File, 0, 1000)
 	for i := range n {
@@ -68,11 +81,19 @@ func (s *Service) SeedFiles(ctx context.Context, visitID, uploader string, n int
 		batch = append(batch, store.File{ID: id, VisitID: visitID, NameSealed: key.Seal([]byte(fmt.Sprintf("%s Seeded %d.pdf", item, i)), evidence.NameContext(visitID, id)),
 			Item: item, Size: 1000, SHA256: hex.EncodeToString(sum[:]), SegmentSize: 32 << 20, Segments: 1, HeaderSize: key.HeaderSize(), SegmentMACs: mac[:],
 			UploadedBy: uploader, UploadedAt: s.now().Add(-time.Duration(n-i) * time.Second)})
+		r, err := s.newReceipt(v, key, receipt.KindUpload, u, batch[len(batch)-1:])
+		if err != nil {
+			return err
+		}
+		receipts = append(receipts, r)
 		if len(batch) == cap(batch) || i == n-1 {
 			if err := s.store.InsertFiles(ctx, batch); err != nil {
 				return err
 			}
-			batch = batch[:0]
+			if err := s.store.SeedReceipts(ctx, receipts); err != nil {
+				return err
+			}
+			batch, receipts = batch[:0], receipts[:0]
 		}
 	}
 	return nil

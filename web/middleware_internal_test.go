@@ -49,7 +49,7 @@ func middlewareServer(t *testing.T, sessions scs.Store, routes map[string]gin.Ha
 		s.public[route] = true
 		e.Handle(method, path, h)
 	}
-	return s.wrap(e, nil), &log
+	return s.wrap(e, nil, nil), &log
 }
 
 // checkSecurityHeaders fails the test unless the response carries the

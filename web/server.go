@@ -71,6 +71,7 @@ type options struct {
 	httpClient *http.Client
 	metrics    Metrics
 	statements func(r *http.Request, route string, statements []string)
+	rows       func(r *http.Request, route string, rows int64)
 }
 
 // WithHTTPClient sets the client used to talk to identity providers.
@@ -110,17 +111,17 @@ func New(svc *portal.Service, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.handler = s.wrap(r, o.statements)
+	s.handler = s.wrap(r, o.statements, o.rows)
 	return s, nil
 }
 
 // wrap puts the router under what runs outside Gin: the headers every
 // response carries (first, so that no answer goes without them), the
 // session, and (tests) the count of statements each request sends.
-func (s *Server) wrap(router http.Handler, statements func(r *http.Request, route string, statements []string)) http.Handler {
+func (s *Server) wrap(router http.Handler, statements func(r *http.Request, route string, statements []string), rows func(r *http.Request, route string, rows int64)) http.Handler {
 	h := s.loadSession(router)
-	if statements != nil {
-		h = countStatements(h, statements)
+	if statements != nil || rows != nil {
+		h = countStatements(h, statements, rows)
 	}
 	return s.frame(h)
 }

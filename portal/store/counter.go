@@ -12,9 +12,10 @@ import (
 // tests use it to prove that no request's cost grows with how much the
 // portal holds.
 type Counter struct {
-	n  atomic.Int64
-	mu sync.Mutex
-	qs []string
+	n    atomic.Int64
+	rows atomic.Int64
+	mu   sync.Mutex
+	qs   []string
 }
 
 // Statements are the counted statements' texts, in order (a test's
@@ -35,6 +36,17 @@ func WithCounter(ctx context.Context) (context.Context, *Counter) {
 
 // N is how many statements were counted.
 func (c *Counter) N() int64 { return c.n.Load() }
+
+// Rows is how many rows the counted queries returned (those read through
+// queryAll and queryAtMost: every list the store reads; a single row read
+// with QueryRow is not counted).
+func (c *Counter) Rows() int64 { return c.rows.Load() }
+
+func countRows(ctx context.Context, n int) {
+	if c, ok := ctx.Value(counterKey{}).(*Counter); ok {
+		c.rows.Add(int64(n))
+	}
+}
 
 func count(ctx context.Context, q string) {
 	if c, ok := ctx.Value(counterKey{}).(*Counter); ok {

@@ -100,6 +100,20 @@ func (s *Store) SeedFiles(ctx context.Context, files []SeededFile) error {
 	return s.bulkInsert(ctx, "file_names", []string{"file_id", "visit_id", "item", "name_index", "created_at"}, names)
 }
 
+// SeedReceipts inserts receipts as the uploads and batches that issued
+// them left them (no audit records).
+func (s *Store) SeedReceipts(ctx context.Context, rs []Receipt) error {
+	rows := make([][]any, len(rs))
+	for i, r := range rs {
+		var of any
+		if r.UploadOf != "" {
+			of = r.UploadOf
+		}
+		rows[i] = []any{r.ID, r.VisitID, r.Kind, of, r.IssuedTo, formatTime(r.IssuedAt), r.SignedSealed}
+	}
+	return s.bulkInsert(ctx, "receipts", strings.Split(receiptColumns, ", "), rows)
+}
+
 // seededMACs refuses a seeded file without a MAC for each segment: a row
 // shaped as one stored before MACs were recorded is read only whole
 // (evidence.wholeCheck), which is not what a portal holding files

@@ -217,6 +217,7 @@ func queryAtMost[T any](ctx context.Context, db querier, n int, scan func(scanne
 		}
 		out = append(out, v)
 	}
+	countRows(ctx, len(out))
 	return out, rows.Err()
 }
 
