@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"slices"
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/policy"
@@ -24,7 +25,10 @@ func (acc *Access) Question(ctx context.Context, id string) (QuestionView, error
 	return out[0], nil
 }
 
-// Questions lists the threads the actor may see, the oldest first.
+// Questions lists the threads the actor may see, the oldest first. The
+// files the threads are on, and the people who posted, are read once for
+// all of them: a visit's threads cost the same few statements however
+// many there are.
 func (acc *Access) Questions(ctx context.Context, qq QuestionQuery) ([]QuestionView, error) {
 	if err := acc.require(ctx, policy.QuestionView, nil); err != nil {
 		return nil, err
@@ -33,12 +37,20 @@ func (acc *Access) Questions(ctx context.Context, qq QuestionQuery) ([]QuestionV
 	if err != nil {
 		return nil, err
 	}
-	var shown []store.Question
+	var asked []store.Question
 	for _, q := range all {
 		if qq.Item != "" && q.Item != qq.Item || qq.FileID != "" && q.FileID != qq.FileID || qq.Open && !q.AnsweredAt.IsZero() {
 			continue
 		}
-		d, _, err := acc.decideThread(ctx, policy.QuestionView, q.Item, q.FileID)
+		asked = append(asked, q)
+	}
+	files, err := acc.threadFiles(ctx, asked)
+	if err != nil {
+		return nil, err
+	}
+	var shown []store.Question
+	for _, q := range asked {
+		d, err := acc.decideThreadOn(ctx, policy.QuestionView, q, files)
 		if err != nil {
 			return nil, err
 		}
@@ -46,11 +58,54 @@ func (acc *Access) Questions(ctx context.Context, qq QuestionQuery) ([]QuestionV
 			shown = append(shown, q)
 		}
 	}
-	return acc.views(ctx, shown)
+	return acc.viewsWith(ctx, shown, files)
+}
+
+// threadFiles reads the files the threads are on, by id, in one
+// statement.
+func (acc *Access) threadFiles(ctx context.Context, qs []store.Question) (map[string]store.File, error) {
+	var ids []string
+	for _, q := range qs {
+		if q.FileID != "" {
+			ids = append(ids, q.FileID)
+		}
+	}
+	fs, err := acc.svc.store.FilesByID(ctx, acc.Visit.ID, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]store.File, len(fs))
+	for _, f := range fs {
+		out[f.ID] = f
+	}
+	return out, nil
+}
+
+// decideThreadOn is decideThread with the file of a thread on one already
+// read (threadFiles): a file not among them is no longer the visit's.
+func (acc *Access) decideThreadOn(ctx context.Context, action policy.Action, q store.Question, files map[string]store.File) (policy.Decision, error) {
+	if q.FileID == "" {
+		d, _, err := acc.decideThread(ctx, action, q.Item, "")
+		return d, err
+	}
+	f, ok := files[q.FileID]
+	if !ok {
+		return policy.Decision{Rule: "no-such-file"}, nil
+	}
+	return acc.decide(ctx, action, &f)
 }
 
 // views opens the threads' posts and names their people.
 func (acc *Access) views(ctx context.Context, qs []store.Question) ([]QuestionView, error) {
+	files, err := acc.threadFiles(ctx, qs)
+	if err != nil {
+		return nil, err
+	}
+	return acc.viewsWith(ctx, qs, files)
+}
+
+// viewsWith is views with the threads' files already read.
+func (acc *Access) viewsWith(ctx context.Context, qs []store.Question, files map[string]store.File) ([]QuestionView, error) {
 	out := make([]QuestionView, 0, len(qs))
 	if len(qs) == 0 {
 		return out, nil
@@ -65,20 +120,24 @@ func (acc *Access) views(ctx context.Context, qs []store.Question) ([]QuestionVi
 		return nil, err
 	}
 	byThread := map[string][]store.Post{}
+	ids := []string{}
+	for _, q := range qs {
+		ids = append(ids, q.AskedBy)
+	}
 	for _, p := range posts {
 		byThread[p.QuestionID] = append(byThread[p.QuestionID], p)
+		ids = append(ids, p.PostedBy)
 	}
-	people := map[string]string{}
+	slices.Sort(ids)
+	users, err := s.store.UsersByID(ctx, slices.Compact(ids))
+	if err != nil {
+		return nil, err
+	}
 	name := func(id string) string {
-		if n, ok := people[id]; ok {
-			return n
+		if u, ok := users[id]; ok {
+			return PersonName(u.Email, u.Name, u.Subject, u.Issuer)
 		}
-		n := "someone no longer known"
-		if u, err := s.store.User(ctx, id); err == nil {
-			n = PersonName(u.Email, u.Name, u.Subject, u.Issuer)
-		}
-		people[id] = n
-		return n
+		return "someone no longer known"
 	}
 	side := acc.Side()
 	for _, q := range qs {
@@ -89,11 +148,16 @@ func (acc *Access) views(ctx context.Context, qs []store.Question) ([]QuestionVi
 		}
 		v.Awaits = v.Open && side != "" && q.Side != side
 		if q.FileID != "" {
-			if v.FileName, v.Item, err = acc.threadFile(ctx, key, q.FileID); err != nil {
+			f, ok := files[q.FileID]
+			if !ok {
+				return nil, store.ErrNotFound
+			}
+			if v.FileName, err = openName(key, f); err != nil {
 				return nil, err
 			}
+			v.Item = f.Item
 		}
-		d, _, err := acc.decideThread(ctx, policy.QuestionPost, q.Item, q.FileID)
+		d, err := acc.decideThreadOn(ctx, policy.QuestionPost, q, files)
 		if err != nil {
 			return nil, err
 		}

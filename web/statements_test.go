@@ -186,6 +186,33 @@ func TestStatementsDoNotGrow(t *testing.T) {
 			time.Now().AddDate(0, 0, 5).Format(time.DateOnly), time.Now().UTC().Format(time.RFC3339Nano), fmt.Sprintf("FV-SEED-%d%%", visits)); err != nil {
 			t.Fatal(err)
 		}
+		// Questions on some of the files, each with a reply: the lists of
+		// threads must not cost a statement for each (purges: see
+		// TestPurgedListCostsTheSame).
+		ids, err := db.Query(`SELECT id FROM files WHERE visit_id = ? AND id <> ? AND withdrawn_at IS NULL ORDER BY uploaded_at DESC, id LIMIT ?`, v.ID, f.ID, min(files/5, 80))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fileIDs []string
+		for ids.Next() {
+			var id string
+			if err := ids.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			fileIDs = append(fileIDs, id)
+		}
+		ids.Close()
+		for _, id := range fileIDs[:len(fileIDs)/2] {
+			resp := lead.sendJSON("POST", "/api/v1/visits/"+v.ID+"/questions", map[string]string{"file": id, "text": "Is this the signed copy?"})
+			q := decode[struct {
+				ID string `json:"id"`
+			}](t, resp, http.StatusCreated)
+			resp = uploader.sendJSON("POST", "/api/v1/visits/"+v.ID+"/questions/"+q.ID+"/posts", map[string]string{"text": "Yes."})
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("reply: %d", resp.StatusCode)
+			}
+		}
 		t.Logf("seeded %d visits and %d files in %s", visits, files, time.Since(start).Round(time.Millisecond))
 	}
 	seed(8, 99)

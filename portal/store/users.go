@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -119,6 +120,27 @@ func (s *Store) User(ctx context.Context, id string) (User, error) {
 		return User{}, fmt.Errorf("store: user %s: %w", id, err)
 	}
 	return u, nil
+}
+
+// UsersByID returns, by id, those of the given users who exist: one
+// statement for a list of people, however many.
+func (s *Store) UsersByID(ctx context.Context, ids []string) (map[string]User, error) {
+	out := map[string]User{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	us, err := queryAll(ctx, s.db, scanUser, `SELECT id, issuer, subject, email, name, created_at, last_login_at FROM users WHERE `+s.inIDs("id"), string(list))
+	if err != nil {
+		return nil, fmt.Errorf("store: users: %w", err)
+	}
+	for _, u := range us {
+		out[u.ID] = u
+	}
+	return out, nil
 }
 
 func scanUser(sc scanner) (User, error) {
