@@ -10,8 +10,9 @@
 //   - Every read and write carries a deadline, so a scanner that hangs turns
 //     into an error, never into a request that waits for ever.
 //   - Only "stream: OK" is clean and only "stream: <name> FOUND" is
-//     infected. Anything else (a closed connection, a size limit, an ERROR
-//     line) is an error: the caller must not take it as clean.
+//     infected, each ended by the NUL of a z-command's reply. Anything else
+//     (a closed connection, a reply cut short, a size limit, an ERROR line)
+//     is an error: the caller must not take it as clean.
 //
 // clamd itself writes a stream it receives to its TemporaryDirectory before
 // it scans it: that folder should be memory-backed (tmpfs), so that the
@@ -182,9 +183,14 @@ func (s *Stream) Finish() (Result, error) {
 		return Result{}, fmt.Errorf("scan: end stream: %w", err)
 	}
 	s.conn.SetReadDeadline(time.Now().Add(s.c.VerdictWait(s.n)))
+	// A z-command's reply ends with a NUL: one without it was cut off,
+	// and is no verdict even when what arrived reads "stream: OK".
 	reply, err := bufio.NewReader(io.LimitReader(s.conn, 4096)).ReadString(0)
-	if err != nil && reply == "" {
-		return Result{}, fmt.Errorf("scan: no verdict: %w", err)
+	if err != nil {
+		if len(reply) > 200 {
+			reply = reply[:200]
+		}
+		return Result{}, fmt.Errorf("scan: no whole verdict (%q): %w", reply, err)
 	}
 	return ParseReply(reply)
 }

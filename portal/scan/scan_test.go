@@ -3,6 +3,8 @@ package scan_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -168,5 +170,64 @@ func TestScannerGone(t *testing.T) {
 	}
 	if err := mute.Ping(context.Background()); err == nil {
 		t.Fatal("a mute scanner answers PING")
+	}
+}
+
+// fakeClamd answers every INSTREAM, once the stream has ended, with reply
+// and closes the connection.
+func fakeClamd(t *testing.T, reply string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				cmd := make([]byte, len("zINSTREAM\x00"))
+				if _, err := io.ReadFull(conn, cmd); err != nil {
+					return
+				}
+				var hdr [4]byte
+				for {
+					if _, err := io.ReadFull(conn, hdr[:]); err != nil {
+						return
+					}
+					n := binary.BigEndian.Uint32(hdr[:])
+					if n == 0 {
+						break
+					}
+					if _, err := io.CopyN(io.Discard, conn, int64(n)); err != nil {
+						return
+					}
+				}
+				conn.Write([]byte(reply))
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestReplyCutShort: with the z prefix, clamd ends every reply with a NUL.
+// A reply without it was cut off (the connection closed before clamd, or
+// whatever stands between, had finished): it is no verdict, even when
+// what arrived reads "stream: OK".
+func TestReplyCutShort(t *testing.T) {
+	for _, reply := range []string{"stream: OK", "stream: OK\n", "stream: O", ""} {
+		cl := &scan.Client{Addr: fakeClamd(t, reply), Timeout: 2 * time.Second}
+		got, err := cl.Scan(context.Background(), strings.NewReader("case notes"))
+		if err == nil {
+			t.Errorf("reply %q cut short: taken as %+v", reply, got)
+		}
+	}
+	cl := &scan.Client{Addr: fakeClamd(t, "stream: OK\x00"), Timeout: 2 * time.Second}
+	if got, err := cl.Scan(context.Background(), strings.NewReader("case notes")); err != nil || got.Infected {
+		t.Fatalf("a whole reply: %+v, %v", got, err)
 	}
 }
