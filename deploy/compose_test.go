@@ -171,7 +171,9 @@ func checkMigrate(t *testing.T, c composeFile) {
 
 // TestClamdConf: the clamd configuration compose mounts parses (ClamAV's
 // clamconf reads it), and sets the limits large uploads need: a stream of
-// up to 2047 MiB accepted and scanned whole, written to the tmpfs.
+// up to 2047 MiB accepted and scanned whole, written to the tmpfs; and an
+// archive clamd cannot read inside (encrypted, or past its limits) is
+// reported, never called clean.
 func TestClamdConf(t *testing.T) {
 	bin, err := exec.LookPath("clamconf")
 	if err != nil {
@@ -193,7 +195,9 @@ func TestClamdConf(t *testing.T) {
 		t.Fatalf("clamconf: %v\n%s", err, out)
 	}
 	for _, want := range []string{`StreamMaxLength = "2146435072"`, `MaxFileSize = "2146435072"`, `MaxScanSize = "4194304000"`,
-		`TemporaryDirectory = "/scratch"`, `TCPSocket = "3310"`, `Foreground = "yes"`} {
+		`TemporaryDirectory = "/scratch"`, `TCPSocket = "3310"`, `Foreground = "yes"`,
+		// What clamd cannot read inside is a finding, not "OK".
+		`AlertEncrypted = "yes"`, `AlertExceedsMax = "yes"`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("clamd.conf: want %s; clamconf says:\n%s", want, out)
 		}

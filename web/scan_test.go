@@ -319,3 +319,56 @@ func waitReady(t *testing.T, ts *testStack, ok func(readiness) bool) readiness {
 		time.Sleep(300 * time.Millisecond)
 	}
 }
+
+// TestArchivesClamdCannotRead: a zip clamd cannot look inside (encrypted
+// with a password, sent as a plain upload; nested past clamd's
+// MaxRecursion, sent resumably) holding the test signature is never
+// filed as clean: it is kept from the inspection team, downloaded by
+// nobody, and audited with what clamd reported.
+func TestArchivesClamdCannotRead(t *testing.T) {
+	ts := startStack(t)
+	needScanner(t, ts)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	eicar := devstack.EICAR()
+	encrypted, err := devstack.EncryptedZip("chronology.txt", eicar, "school2026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nested, err := devstack.NestedZip("chronology.txt", eicar, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs := map[string]string{} // file id -> what clamd reports
+	plain := uploader.uploadItem(v.ID, "1.03 returns.zip", "", encrypted)
+	sigs[plain.ID] = "Heuristics.Encrypted.Zip"
+	tusID, verdict := uploader.tusWhole(v.ID, "1.03 archive.zip", nested)
+	sigs[tusID] = "Heuristics.Limits.Exceeded.MaxRecursion"
+	if plain.Scan != "infected" || verdict != "infected" {
+		t.Fatalf("encrypted zip: %+v; nested zips: Evidence-Scan %q", plain, verdict)
+	}
+	files := uploader.listScans(v.ID)
+	for id, sig := range sigs {
+		if f := files[id]; f.Scan != "infected" || f.ScanSignature != sig {
+			t.Fatalf("as the uploader sees it: %+v; want %s", f, sig)
+		}
+		if code, _, _ := hmi.download(v.ID, id); code == http.StatusOK || code >= 500 {
+			t.Fatalf("%s served to the inspector: %d", sig, code)
+		}
+		if _, seen := hmi.listScans(v.ID)[id]; seen {
+			t.Fatalf("the inspector sees the file reported %s", sig)
+		}
+	}
+	audit := readAll(t, lead.get("/api/v1/visits/"+v.ID+"/audit?format=csv"))
+	for id, sig := range sigs {
+		found := false
+		for _, line := range strings.Split(audit, "\n") {
+			found = found || strings.Contains(line, "file.infected") && strings.Contains(line, id) && strings.Contains(line, sig)
+		}
+		if !found {
+			t.Fatalf("no file.infected record with %s", sig)
+		}
+	}
+}

@@ -142,6 +142,11 @@ func StartClamd(ctx context.Context, o ClamdOptions) (_ *Clamd, err error) {
 		// use are off, which halves the time a scan of random bytes
 		// takes. Archives stay on (the signature is found inside a zip).
 		"ScanArchive yes",
+		// What clamd cannot look inside (an encrypted archive or
+		// document, an archive past its limits) is a finding, as in
+		// deploy/clamd.conf, never "OK".
+		"AlertEncrypted yes",
+		"AlertExceedsMax yes",
 		"HeuristicAlerts no",
 		"ScanPE no",
 		"ScanELF no",

@@ -1,9 +1,11 @@
 package scan_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -229,5 +231,52 @@ func TestReplyCutShort(t *testing.T) {
 	cl := &scan.Client{Addr: fakeClamd(t, "stream: OK\x00"), Timeout: 2 * time.Second}
 	if got, err := cl.Scan(context.Background(), strings.NewReader("case notes")); err != nil || got.Infected {
 		t.Fatalf("a whole reply: %+v, %v", got, err)
+	}
+}
+
+// TestArchivesUnseen: archives clamd does not look inside (a zip
+// encrypted with a password, zips nested deeper than its MaxRecursion, a
+// zip of more files than its MaxFiles) are never called clean: with
+// clamd.conf's AlertEncrypted and AlertExceedsMax each is a finding, and
+// the file is kept from the inspection team like an infected one.
+func TestArchivesUnseen(t *testing.T) {
+	c := startClamd(t)
+	cl := &scan.Client{Addr: c.Addr, Timeout: 10 * time.Second}
+	eicar := devstack.EICAR()
+	encrypted, err := devstack.EncryptedZip("notes.txt", eicar, "school2026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nested, err := devstack.NestedZip("notes.txt", eicar, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var many bytes.Buffer
+	z := zip.NewWriter(&many)
+	for i := range 10001 {
+		w, err := z.Create(fmt.Sprintf("%05d.txt", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 10000 {
+			w.Write(eicar)
+		}
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		sig  string
+	}{
+		{"encrypted zip", encrypted, "Heuristics.Encrypted.Zip"},
+		{"zips nested 20 deep", nested, "Heuristics.Limits.Exceeded.MaxRecursion"},
+		{"10001 files", many.Bytes(), "Heuristics.Limits.Exceeded.MaxFiles"},
+	} {
+		got, err := cl.Scan(context.Background(), bytes.NewReader(tc.data))
+		if err != nil || !got.Infected || got.Signature != tc.sig {
+			t.Errorf("%s (the test signature inside): %+v, %v; want found as %s", tc.name, got, err, tc.sig)
+		}
 	}
 }
