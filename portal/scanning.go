@@ -261,6 +261,10 @@ func (acc *Access) scanRefusal(d policy.Decision) *Error {
 	if !slices.Contains(d.Policies, "served-only-when-scanned") || !policy.IsProviderRole(acc.Member.Role) {
 		return nil
 	}
+	if acc.File.Scan == store.ScanInfected && scan.Unreadable(acc.File.ScanSignature) {
+		return &Error{Kind: KindForbidden, Code: "infected",
+			Msg: "The malware scanner could not look inside this file (" + acc.File.ScanSignature + "): it is protected by a password, or holds more files, or archives inside archives, than the scanner opens. It will never be downloaded. It is kept for the portal's administrators. Upload it again without a password, or as separate files."}
+	}
 	if acc.File.Scan == store.ScanInfected {
 		return &Error{Kind: KindForbidden, Code: "infected",
 			Msg: "This file contains malware (" + acc.File.ScanSignature + ") and will never be downloaded. It is kept for the portal's administrators. Check the original on your own systems."}

@@ -361,6 +361,17 @@ func TestArchivesClamdCannotRead(t *testing.T) {
 			t.Fatalf("the inspector sees the file reported %s", sig)
 		}
 	}
+	// The uploader is told the scanner could not look inside, not that
+	// the file holds malware, and what to do.
+	page := readAll(t, uploader.get("/visits/"+v.ID))
+	for _, sig := range sigs {
+		if !strings.Contains(page, "The malware scanner could not look inside this file ("+sig+")") || strings.Contains(page, "This file contains malware ("+sig) {
+			t.Fatalf("the uploader's page does not say the scanner could not look inside the file (%s)", sig)
+		}
+	}
+	if code, ecode, body := uploader.download(v.ID, plain.ID); code != http.StatusForbidden || ecode != "infected" || !strings.Contains(string(body), "could not look inside") {
+		t.Fatalf("the uploader downloads the encrypted zip: %d %s %s", code, ecode, body)
+	}
 	audit := readAll(t, lead.get("/api/v1/visits/"+v.ID+"/audit?format=csv"))
 	for id, sig := range sigs {
 		found := false

@@ -15,6 +15,7 @@ import (
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/scan"
 	"github.com/ofsted-portal/evidence/portal/timeline"
 )
 
@@ -70,6 +71,9 @@ var funcs = template.FuncMap{
 		return strings.ToUpper(e[:1]) + strings.ReplaceAll(e[1:], "_", " ")
 	},
 	"roleName": roleName,
+	// unreadable: the scanner's finding is that it could not look inside
+	// the file, not malware found in it.
+	"unreadable": scan.Unreadable,
 }
 
 // stateName is a visit's state in words.

@@ -231,6 +231,15 @@ func (c *Client) Scan(ctx context.Context, r io.Reader) (Result, error) {
 	return s.Finish()
 }
 
+// Unreadable reports whether a finding is clamd's word that it could not
+// look inside the stream (clamd.conf's AlertEncrypted: an archive or
+// document encrypted with a password; AlertExceedsMax: an archive past its
+// limits), rather than a signature found in it. The file is kept as
+// infected all the same: nothing in it was checked.
+func Unreadable(signature string) bool {
+	return strings.HasPrefix(signature, "Heuristics.Encrypted.") || strings.HasPrefix(signature, "Heuristics.Limits.Exceeded")
+}
+
 // ParseReply reads clamd's answer to INSTREAM: "stream: OK" or
 // "stream: <signature> FOUND"; anything else is an error.
 func ParseReply(reply string) (Result, error) {

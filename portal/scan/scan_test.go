@@ -280,3 +280,20 @@ func TestArchivesUnseen(t *testing.T) {
 		}
 	}
 }
+
+func TestUnreadable(t *testing.T) {
+	for sig, want := range map[string]bool{
+		"Heuristics.Encrypted.Zip":                true,
+		"Heuristics.Encrypted.PDF":                true,
+		"Heuristics.Limits.Exceeded.MaxRecursion": true,
+		"Heuristics.Limits.Exceeded":              true,
+		devstack.EICARSignature:                   false,
+		"Heuristics.Phishing.Email.SpoofedDomain": false,
+		"PUA.Win.Packer.Upx-1":                    false,
+		"Win.Trojan.Heuristics.Encrypted.Zip-1":   false,
+	} {
+		if got := scan.Unreadable(sig); got != want {
+			t.Errorf("Unreadable(%q) = %v", sig, got)
+		}
+	}
+}
