@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -58,6 +59,9 @@ type ClamdOptions struct {
 	Output      io.Writer // clamd's log (nil: discarded)
 	Binary      string    // empty: FindClamd
 	StartupWait time.Duration
+	// StreamMaxLength is clamd's StreamMaxLength (empty: 2047M, the
+	// largest stream the portal sends); tests of a smaller one set it.
+	StreamMaxLength string
 }
 
 // FindClamd returns the clamd binary: $PORTAL_CLAMD_BIN, else Debian's
@@ -132,7 +136,7 @@ func StartClamd(ctx context.Context, o ClamdOptions) (_ *Clamd, err error) {
 		"LogTime yes",
 		// Streams as large as the portal sends (scan.MaxSize: ClamAV
 		// scans nothing larger than 2 GiB), and time to scan them.
-		"StreamMaxLength 2047M",
+		"StreamMaxLength " + cmp.Or(o.StreamMaxLength, "2047M"),
 		"MaxScanSize 4000M",
 		"MaxFileSize 2047M",
 		"MaxScanTime 600000",

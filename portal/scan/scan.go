@@ -153,7 +153,7 @@ func (s *Stream) Write(p []byte) (int, error) {
 		s.conn.SetWriteDeadline(time.Now().Add(s.c.timeout()))
 		bufs := net.Buffers{s.hdr[:], p[:n]}
 		if _, err := bufs.WriteTo(s.conn); err != nil {
-			s.err = fmt.Errorf("scan: send: %w", err)
+			s.err = s.sendFailed(err)
 			return written, s.err
 		}
 		s.n += int64(n)
@@ -161,6 +161,22 @@ func (s *Stream) Write(p []byte) (int, error) {
 		p = p[n:]
 	}
 	return written, nil
+}
+
+// sendFailed is the error of a send that failed. clamd may have said why
+// before it closed the connection ("INSTREAM size limit exceeded. ERROR"
+// for a stream past its StreamMaxLength): its reply, read for a moment,
+// is then the error, so that the log names the cause.
+func (s *Stream) sendFailed(err error) error {
+	s.conn.SetReadDeadline(time.Now().Add(time.Second))
+	reply, _ := bufio.NewReader(io.LimitReader(s.conn, 4096)).ReadString(0)
+	if reply = strings.TrimSpace(strings.TrimSuffix(reply, "\x00")); reply != "" {
+		if len(reply) > 200 {
+			reply = reply[:200]
+		}
+		return fmt.Errorf("scan: clamd answered %q (send: %w)", reply, err)
+	}
+	return fmt.Errorf("scan: send: %w", err)
 }
 
 // VerdictWait is how long a verdict on n bytes is waited for once they are

@@ -297,3 +297,29 @@ func TestUnreadable(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamTooLong: a clamd whose StreamMaxLength is smaller than the
+// stream answers "INSTREAM size limit exceeded. ERROR" and closes the
+// connection while the stream is still being sent. That is no verdict,
+// and the error says why (not only that the connection broke), so that
+// whoever reads the log can set StreamMaxLength right.
+func TestStreamTooLong(t *testing.T) {
+	bin, err := devstack.FindClamd()
+	if err != nil {
+		t.Skip(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := devstack.StartClamd(ctx, devstack.ClamdOptions{Dir: t.TempDir(), Binary: bin, InMemory: true, StreamMaxLength: "1M"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cl := &scan.Client{Addr: c.Addr, Timeout: 5 * time.Second}
+	for _, n := range []int{1<<20 + 1, 64 << 20} {
+		got, err := cl.Scan(context.Background(), bytes.NewReader(make([]byte, n)))
+		if err == nil || !strings.Contains(err.Error(), "INSTREAM size limit exceeded") {
+			t.Errorf("%d bytes past StreamMaxLength 1M: %+v, %v", n, got, err)
+		}
+	}
+}
