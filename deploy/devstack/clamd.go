@@ -45,6 +45,7 @@ type Clamd struct {
 	done     chan error
 	stopOnce sync.Once
 	tempDir  string // removed by Close
+	spool    string // clamd's TemporaryDirectory, emptied before each start
 }
 
 // ClamdOptions configure StartClamd.
@@ -120,6 +121,9 @@ func StartClamd(ctx context.Context, o ClamdOptions) (_ *Clamd, err error) {
 			return nil, err
 		}
 	}
+	if err := clearSpool(tmp); err != nil {
+		return nil, err
+	}
 	// A body signature (.ndb: name, any file type, any offset, hex) rather
 	// than a hash (.hdb): it matches the string inside a larger stream too.
 	sig := strings.TrimSuffix(EICARSignature, ".UNOFFICIAL") + ":0:*:" + hex.EncodeToString(EICAR()) + "\n"
@@ -183,7 +187,7 @@ func StartClamd(ctx context.Context, o ClamdOptions) (_ *Clamd, err error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start clamd: %w", err)
 	}
-	c := &Clamd{Addr: o.Addr, cmd: cmd, done: make(chan error, 1), tempDir: memTmp}
+	c := &Clamd{Addr: o.Addr, cmd: cmd, done: make(chan error, 1), tempDir: memTmp, spool: tmp}
 	go func() { c.done <- cmd.Wait() }()
 	if err := waitChild(ctx, "clamd", o.StartupWait, c.done, c.ping); err != nil {
 		c.Stop()
@@ -225,8 +229,12 @@ func startClamd(ctx context.Context, o Options) (*Clamd, error) {
 }
 
 // Restart starts clamd again on the same address, with the same
-// configuration, after Stop (tests of a scanner that comes back).
+// configuration, after Stop or Kill (tests of a scanner that comes back),
+// its TemporaryDirectory emptied first (clearSpool).
 func (c *Clamd) Restart(ctx context.Context) error {
+	if err := clearSpool(c.spool); err != nil {
+		return err
+	}
 	cmd := exec.Command(c.cmd.Path, c.cmd.Args[1:]...)
 	cmd.Stdout, cmd.Stderr = c.cmd.Stdout, c.cmd.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -236,6 +244,23 @@ func (c *Clamd) Restart(ctx context.Context) error {
 	c.cmd, c.done, c.stopOnce = cmd, make(chan error, 1), sync.Once{}
 	go func() { c.done <- cmd.Wait() }()
 	return waitChild(ctx, "clamd", time.Minute, c.done, c.ping)
+}
+
+// clearSpool empties clamd's TemporaryDirectory before clamd starts.
+// clamd writes each stream there as it receives it and removes the file
+// when the scan ends; a clamd that was killed mid-stream leaves the
+// plaintext behind, which must not outlive it.
+func clearSpool(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Kill ends clamd at once (SIGKILL), as a crash would.

@@ -6,7 +6,10 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -96,4 +99,62 @@ func zipOf(t *testing.T, files map[string][]byte) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// TestClamdRestartClearsSpool: clamd writes a stream to its
+// TemporaryDirectory as it receives it and removes the file when the scan
+// ends, but a clamd killed mid-stream (a crash) leaves the plaintext
+// there. Starting it again empties the folder, as a tmpfs mounted for each
+// start would.
+func TestClamdRestartClearsSpool(t *testing.T) {
+	bin := need(t, devstack.FindClamd)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	c, err := devstack.StartClamd(ctx, devstack.ClamdOptions{Dir: dir, Binary: bin, Output: logWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	conn, err := net.DialTimeout("tcp", c.Addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	secret := []byte("case notes about a child, mid-stream")
+	var req bytes.Buffer
+	req.WriteString("zINSTREAM\x00")
+	binary.Write(&req, binary.BigEndian, uint32(len(secret)))
+	req.Write(secret)
+	if _, err := conn.Write(req.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	spool := filepath.Join(dir, "tmp")
+	spooled := func() []string {
+		var found []string
+		filepath.WalkDir(spool, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if b, _ := os.ReadFile(p); bytes.Contains(b, secret) {
+					found = append(found, p)
+				}
+			}
+			return nil
+		})
+		return found
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(spooled()) == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("clamd did not spool the stream")
+		}
+	}
+	c.Kill()
+	if len(spooled()) == 0 {
+		t.Fatal("a killed clamd left nothing behind: the test shows nothing")
+	}
+	if err := c.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := spooled(); len(left) > 0 {
+		t.Fatalf("plaintext of a stream left in clamd's TemporaryDirectory after a restart: %v", left)
+	}
 }
