@@ -201,15 +201,32 @@ func (s *Service) ScanWaiting(ctx context.Context) {
 		return
 	}
 	s.scannerState(ctx, nil)
-	// Files too large for the scanner wait for an administrator.
-	files, err := s.store.FilesToScan(ctx, []string{store.ScanScanning, store.ScanUnscanned}, scan.MaxSize, 100)
-	if err != nil {
-		s.log.Error("files waiting for a scan", "err", err)
-		return
+	// Every waiting file is tried in each round, a page at a time: files
+	// that never get a verdict (clamd refuses them: longer than its
+	// StreamMaxLength, say) must not keep the worker from those after
+	// them. Files too large for the scanner wait for an administrator.
+	for after := ""; ; {
+		files, err := s.store.FilesToScan(ctx, []string{store.ScanScanning, store.ScanUnscanned}, scan.MaxSize, after, scanPageSize)
+		if err != nil {
+			s.log.Error("files waiting for a scan", "err", err)
+			return
+		}
+		if !s.scanFiles(ctx, files) || len(files) < scanPageSize {
+			return
+		}
+		after = files[len(files)-1].ID
 	}
+}
+
+// scanPageSize is how many waiting files the worker reads at a time.
+const scanPageSize = 100
+
+// scanFiles scans one page of waiting files; false when the round must
+// stop (the portal stopping, or the scanner down).
+func (s *Service) scanFiles(ctx context.Context, files []store.File) bool {
 	for _, f := range files {
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		v, err := s.store.Visit(ctx, f.VisitID)
 		if err != nil || v.State == StateDestroying || v.State == StateDestroyed {
@@ -221,14 +238,15 @@ func (s *Service) ScanWaiting(ctx context.Context) {
 		}
 		verdict := s.evidence.Rescan(ctx, v, key, f)
 		if ctx.Err() != nil {
-			return // the portal is stopping: the file waits for the next round
+			return false // the portal is stopping: the file waits for the next round
 		}
 		if verdict.Err != nil && s.evidence.Scanner.Ping(ctx) != nil {
 			s.scannerState(ctx, verdict.Err)
-			return
+			return false
 		}
 		s.recordVerdict(ctx, &f, verdict)
 	}
+	return true
 }
 
 // ScanSummary is what the administrators are shown about scanning.

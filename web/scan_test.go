@@ -383,3 +383,51 @@ func TestArchivesClamdCannotRead(t *testing.T) {
 		}
 	}
 }
+
+// TestScanWorkerGetsPastRefusedFiles: files clamd refuses every time
+// (longer than its StreamMaxLength, here 1K) wait as being checked, and
+// more of them than the worker takes in one go do not keep it from a file
+// that waits behind them: uploaded while clamd was down, that file is
+// scanned once clamd is back.
+func TestScanWorkerGetsPastRefusedFiles(t *testing.T) {
+	ts := startStackSetup(t, func(o *devstack.Options) {
+		o.Env = map[string]string{"PORTAL_SCAN_RETRY": "1s"}
+		o.ClamdStreamMaxLength = "1K"
+	})
+	needScanner(t, ts)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	for i := range 101 {
+		if f := uploader.uploadItem(v.ID, fmt.Sprintf("1.02 Minutes %03d.pdf", i), "", evidenceBytes(byte(i), 2048)); f.Scan != "scanning" {
+			t.Fatalf("a file longer than StreamMaxLength: %+v", f)
+		}
+	}
+	ts.Clamd.Stop()
+	late := uploader.uploadItem(v.ID, "1.02 Note.txt", "", []byte("a short note"))
+	if late.Scan != "scanning" {
+		t.Fatalf("upload while the scanner is down: %+v", late)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := ts.Clamd.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	scanOf := func(id string) string {
+		l := decode[struct {
+			Files []fileResp `json:"files"`
+		}](t, uploader.get("/api/v1/visits/"+v.ID+"/files?limit=1000"), http.StatusOK)
+		for _, f := range l.Files {
+			if f.ID == id {
+				return f.Scan
+			}
+		}
+		return "missing"
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for scanOf(late.ID) != "clean" {
+		if time.Now().After(deadline) {
+			t.Fatalf("a file behind 101 that clamd refuses is still %q 20s after clamd came back", scanOf(late.ID))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

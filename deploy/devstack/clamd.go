@@ -225,7 +225,7 @@ func findScanner(o *Options) error {
 
 // startClamd starts the stack's clamd in Dir/clamd, spooling in memory.
 func startClamd(ctx context.Context, o Options) (*Clamd, error) {
-	return StartClamd(ctx, ClamdOptions{Dir: filepath.Join(o.Dir, "clamd"), Addr: o.ClamdAddr, Binary: o.ClamdBinary, Output: o.MinIOOutput, InMemory: true})
+	return StartClamd(ctx, ClamdOptions{Dir: filepath.Join(o.Dir, "clamd"), Addr: o.ClamdAddr, Binary: o.ClamdBinary, Output: o.MinIOOutput, InMemory: true, StreamMaxLength: o.ClamdStreamMaxLength})
 }
 
 // Restart starts clamd again on the same address, with the same

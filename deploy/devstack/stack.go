@@ -40,6 +40,8 @@ type Options struct {
 	MinIOBinary                                 string
 	// The malware scanner (clamd.go); none with Env PORTAL_SCAN=off.
 	ClamdAddr, ClamdBinary string
+	// ClamdStreamMaxLength is clamd's StreamMaxLength (empty: 2047M).
+	ClamdStreamMaxLength string
 	// Relative makes dev.env name paths relative to Dir's parent (so that
 	// ". ./var/dev.env" works from the repository root).
 	Relative bool

@@ -45,8 +45,11 @@ func (s *Store) ReleaseUnscanned(ctx context.Context) (int64, error) {
 }
 
 // FilesToScan lists up to limit files, of any visit, with one of the given
-// statuses and at most maxSize bytes, oldest first.
-func (s *Store) FilesToScan(ctx context.Context, statuses []string, maxSize int64, limit int) ([]File, error) {
+// statuses and at most maxSize bytes, in the order of their ids, from the
+// first after the id after ("": from the first). A caller pages through
+// them all with the last id of each page, so that files that never get a
+// verdict do not hide the ones after them.
+func (s *Store) FilesToScan(ctx context.Context, statuses []string, maxSize int64, after string, limit int) ([]File, error) {
 	if len(statuses) == 0 {
 		return nil, nil
 	}
@@ -56,8 +59,8 @@ func (s *Store) FilesToScan(ctx context.Context, statuses []string, maxSize int6
 		q += `, ?`
 		args = append(args, st)
 	}
-	q += `) AND size <= ? ORDER BY uploaded_at, id LIMIT ?`
-	out, err := queryAll(ctx, s.db, scanFile, q, append(args, maxSize, limit)...)
+	q += `) AND size <= ? AND id > ? ORDER BY id LIMIT ?`
+	out, err := queryAll(ctx, s.db, scanFile, q, append(args, maxSize, after, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: files to scan: %w", err)
 	}

@@ -38,9 +38,21 @@ func TestScanResult(t *testing.T) {
 	if f, err := s.File(ctx, "v1", "f-old"); err != nil || f.Scan != ScanUnscanned {
 		t.Fatalf("a file committed without a status: %+v %v", f, err)
 	}
-	waiting, err := s.FilesToScan(ctx, []string{ScanScanning}, 1<<30, 10)
+	waiting, err := s.FilesToScan(ctx, []string{ScanScanning}, 1<<30, "", 10)
 	if err != nil || len(waiting) != 2 {
 		t.Fatalf("files to scan: %d %v", len(waiting), err)
+	}
+	// Paged by id: each page starts after the last id of the one before.
+	first, err := s.FilesToScan(ctx, []string{ScanScanning}, 1<<30, "", 1)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("first page: %d %v", len(first), err)
+	}
+	second, err := s.FilesToScan(ctx, []string{ScanScanning}, 1<<30, first[0].ID, 1)
+	if err != nil || len(second) != 1 || second[0].ID <= first[0].ID {
+		t.Fatalf("second page after %s: %+v %v", first[0].ID, second, err)
+	}
+	if rest, err := s.FilesToScan(ctx, []string{ScanScanning}, 1<<30, second[0].ID, 1); err != nil || len(rest) != 0 {
+		t.Fatalf("after the last: %+v %v", rest, err)
 	}
 	// Only what needs an administrator's eye is counted (reading every
 	// clean file's row would grow with the files held).
