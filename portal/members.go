@@ -54,7 +54,7 @@ func memberView(m store.Member) MemberView {
 }
 
 // parseWhen accepts an RFC 3339 time or a date: the start of that day in
-// London, as the default windows begin and end, whatever the season.
+// London, as the default windows begin, whatever the season.
 func parseWhen(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
@@ -67,6 +67,21 @@ func parseWhen(s string) (time.Time, error) {
 		return d, err
 	}
 	return calendar.StartOfDay(d), nil
+}
+
+// parseUntil is parseWhen for the end of a window: a date is the last day
+// of access, so access ends as the next day begins in London (23:59:59 on
+// the date, on a 23- or 25-hour day too), as the default windows end. A
+// person given access until 30 September has 30 September.
+func parseUntil(s string) (time.Time, error) {
+	if _, err := time.Parse(time.RFC3339, s); err == nil || s == "" {
+		return parseWhen(s)
+	}
+	d, err := calendar.ParseDate(s)
+	if err != nil {
+		return d, err
+	}
+	return calendar.StartOfDay(d.AddDate(0, 0, 1)), nil
 }
 
 // parseMember validates a member request into a store.Member.
@@ -108,8 +123,8 @@ func (s *Service) parseMember(req MemberRequest, visitID string) (store.Member, 
 	if m.ValidFrom, err = parseWhen(req.ValidFrom); err != nil {
 		return m, invalid("valid_from", "valid_from must be a date (YYYY-MM-DD) or an RFC 3339 time.")
 	}
-	if m.ValidUntil, err = parseWhen(req.ValidUntil); err != nil {
-		return m, invalid("valid_until", "valid_until must be a date (YYYY-MM-DD) or an RFC 3339 time.")
+	if m.ValidUntil, err = parseUntil(req.ValidUntil); err != nil {
+		return m, invalid("valid_until", "valid_until must be a date (YYYY-MM-DD), the last day of access, or an RFC 3339 time.")
 	}
 	if !m.ValidFrom.IsZero() && !m.ValidUntil.IsZero() && !m.ValidUntil.After(m.ValidFrom) {
 		return m, invalid("valid_until", "valid_until must be after valid_from.")

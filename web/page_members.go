@@ -40,8 +40,13 @@ func (s *Server) membersPage(c *gin.Context) {
 	}
 	for _, m := range ms {
 		until := "until the visit is destroyed or published"
-		if !m.Window.Until.IsZero() {
-			until = m.Window.Until.In(calendar.London).Format(layout)
+		if u := m.Window.Until.In(calendar.London); !u.IsZero() {
+			until = u.Format(layout)
+			if u.Equal(calendar.StartOfDay(u)) {
+				// A window that ends as a day begins gives the whole day
+				// before: show the day typed in "Access until".
+				until = "end of " + u.AddDate(0, 0, -1).Format("2 Jan 2006")
+			}
 		}
 		twice := ""
 		if o, ok := byID[m.Duplicate]; ok {
@@ -67,8 +72,10 @@ func (s *Server) addMemberForm(c *gin.Context) {
 	f := postedForm(c, "email", "issuer", "subject", "role")
 	from, okFrom := f.dateField(c.PostForm, "valid_from", "The date access starts", false)
 	until, okUntil := f.dateField(c.PostForm, "valid_until", "The date access ends", false)
-	if okFrom && okUntil && from != "" && until != "" && until <= from {
-		f.Add("valid_until-day", "The date access ends must be after the date access starts")
+	// "Access until" is the last day of access: the same day as "Access
+	// from" is one day's access.
+	if okFrom && okUntil && from != "" && until != "" && until < from {
+		f.Add("valid_until-day", "The date access ends must be the same as or after the date access starts")
 	}
 	if len(f.Errors) > 0 {
 		s.showForm(c, f, http.StatusBadRequest, s.membersPage)

@@ -212,7 +212,7 @@ func adminMember(ctx context.Context, args []string) error {
 	fs.StringVar(&req.Subject, "subject", "", "with --issuer: the person's subject at that provider")
 	fs.StringVar(&req.Role, "role", "", "the visit role: "+strings.Join(policy.Roles, ", "))
 	fs.StringVar(&req.ValidFrom, "valid-from", "", "optional: access opens (YYYY-MM-DD or RFC 3339)")
-	fs.StringVar(&req.ValidUntil, "valid-until", "", "optional: access closes (YYYY-MM-DD or RFC 3339)")
+	fs.StringVar(&req.ValidUntil, "valid-until", "", "optional: the last day of access (YYYY-MM-DD, whole, in London) or when it closes (RFC 3339)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: portal admin member --visit REF (--email E [--issuer URL] | --issuer URL --subject S) --role R\n\nAdds a member to a visit, or changes one, as the operator. Uses the PORTAL_* configuration.")
 		fs.PrintDefaults()
