@@ -62,6 +62,13 @@ func Compute(cal *calendar.Calendar, notification, fieldworkStart time.Time) (Ti
 	}
 	end := cal.AddWorkingDays(fs, 1)
 	after := func(d time.Time, days int) time.Time { return cal.AddWorkingDays(d, days) }
+	// Every date is counted in working days: in a year whose bank holidays
+	// the calendar does not vouch for, they would count as working days and
+	// bring each later date forward, publication and destruction with them.
+	if first, last := after(n, -1), after(end, 30); !cal.Covered(first.Year()) || !cal.Covered(last.Year()) {
+		return Timeline{}, fmt.Errorf("the bank holiday calendar covers %d to %d, but this visit's timeline runs from %s to %s, so its working days cannot be counted: check the dates, or ask the operator to extend the calendar",
+			calendar.FirstCovered, calendar.LastCovered, long(first), long(last))
+	}
 	return Timeline{
 		Day1:                after(n, -1),
 		Notification:        n,

@@ -186,3 +186,41 @@ func TestComputeUsesDatesOnly(t *testing.T) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
 }
+
+// TestComputeRefusesYearsTheCalendarDoesNotHold: a timeline is counted in
+// working days, so one that runs into a year whose bank holidays the
+// calendar does not vouch for would count them as working days and bring
+// every later date (the provider's days to complain, publication, and so
+// destruction) forward without a word. Such a timeline is refused, naming
+// the calendar's years; one that ends inside them is computed. Before, a
+// visit notified in December 2035 got a timeline into 2036.
+func TestComputeRefusesYearsTheCalendarDoesNotHold(t *testing.T) {
+	cal := newCalendar(t)
+	last := calendar.LastCovered
+	for _, tc := range []struct {
+		name                    string
+		notification, fieldwork time.Time
+		ok                      bool
+	}{
+		{"publication expected in the last year held", calendar.Date(last, 10, 2), calendar.Date(last, 10, 9), true},
+		{"publication expected in the year after", calendar.Date(last, 12, 3), calendar.Date(last, 12, 10), false},
+		{"day 1 in the year before the first held", calendar.Date(calendar.FirstCovered, 1, 2), calendar.Date(calendar.FirstCovered, 1, 9), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for !cal.IsWorkingDay(tc.notification) {
+				tc.notification = tc.notification.AddDate(0, 0, 1)
+			}
+			tc.fieldwork = cal.AddWorkingDays(tc.notification, 5)
+			tl, err := Compute(cal, tc.notification, tc.fieldwork)
+			switch {
+			case tc.ok && err != nil:
+				t.Fatalf("refused: %v", err)
+			case !tc.ok && err == nil:
+				t.Fatalf("a timeline from %s to %s, beyond the years the calendar holds (%d to %d)",
+					tl.Day1.Format(time.DateOnly), tl.PublicationExpected.Format(time.DateOnly), calendar.FirstCovered, last)
+			case !tc.ok && !strings.Contains(err.Error(), "bank holiday calendar"):
+				t.Fatalf("refused without saying why: %v", err)
+			}
+		})
+	}
+}
