@@ -87,6 +87,21 @@ func ComplaintsUntil(cal *calendar.Calendar, finalSent time.Time) time.Time {
 	return cal.AddWorkingDays(finalSent, ComplaintDays)
 }
 
+// vouched reports whether the calendar vouches for every day of the
+// complaint window after finalSent: in a year it does not cover, a holiday
+// announced later would be counted as a working day, and the window would
+// end a day early.
+func vouched(cal *calendar.Calendar, finalSent time.Time) bool {
+	return cal.Covered(finalSent.Year()) && cal.Covered(ComplaintsUntil(cal, finalSent).Year())
+}
+
+// unvouched is the reason given where the complaint window cannot be
+// counted.
+func unvouched(finalSent time.Time) string {
+	return fmt.Sprintf("The provider's %d working days to complain after a final letter sent on %s cannot be counted: the bank holiday calendar covers %d to %d. Ask the operator to extend the calendar.",
+		ComplaintDays, long(finalSent), calendar.FirstCovered, calendar.LastCovered)
+}
+
 // Check says whether next may follow history, with a reason when not.
 // fieldworkEnd bounds the earliest date of any letter event; cal counts the
 // working days the provider has to complain after the final letter.
@@ -128,6 +143,9 @@ func Check(cal *calendar.Calendar, history []Event, next Event, fieldworkEnd tim
 		if !l.FinalSent.IsZero() {
 			return out("The final letter has already been recorded as sent.")
 		}
+		if !vouched(cal, next.Date) {
+			return out("%s", unvouched(next.Date))
+		}
 	case ComplaintReceived:
 		if l.DraftSent.IsZero() {
 			return out("A complaint can only follow the draft letter.")
@@ -135,7 +153,9 @@ func Check(cal *calendar.Calendar, history []Event, next Event, fieldworkEnd tim
 		if l.ComplaintOpen {
 			return out("A complaint is already open.")
 		}
-		if !l.FinalSent.IsZero() {
+		// A window the calendar cannot vouch for does not refuse a
+		// complaint: taking one only keeps the evidence.
+		if !l.FinalSent.IsZero() && vouched(cal, l.FinalSent) {
 			if until := ComplaintsUntil(cal, l.FinalSent); next.Date.After(until) {
 				return out("The provider had until %s to complain, %d working days after the final letter was sent on %s. A complaint received later does not stop publication, so it is not recorded as a letter event. To keep the visit's evidence while it is considered, set a legal hold.",
 					long(until), ComplaintDays, long(l.FinalSent))
@@ -151,6 +171,9 @@ func Check(cal *calendar.Calendar, history []Event, next Event, fieldworkEnd tim
 		}
 		if l.FinalSent.IsZero() {
 			return out("Record the final letter before publication.")
+		}
+		if !vouched(cal, l.FinalSent) {
+			return out("%s", unvouched(l.FinalSent))
 		}
 		if until := ComplaintsUntil(cal, l.FinalSent); !next.Date.After(until) {
 			return out("Publication can be recorded from %s. The provider can complain until %s, %d working days after the final letter was sent on %s.",
