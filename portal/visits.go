@@ -195,8 +195,10 @@ func (s *Service) createVisit(ctx context.Context, by string, req NewVisit, rec 
 	if err != nil {
 		return store.Visit{}, invalid("fieldwork_start", "The fieldwork start must be a date in the form YYYY-MM-DD.")
 	}
-	if !s.cal.Covered(nd.Year()) || !s.cal.Covered(fs.Year()) {
-		return store.Visit{}, invalidf("notification_date", "The portal's bank holiday calendar covers %d to %d: check the year, or ask the operator to extend the calendar.", calendar.FirstCovered, calendar.LastCovered)
+	for _, d := range []time.Time{nd, fs} {
+		if !s.cal.Covered(d.Year()) {
+			return store.Visit{}, invalidf("notification_date", "The portal's bank holiday calendar does not cover %d: check the year, or ask the operator to add %d to the calendar.", d.Year(), d.Year())
+		}
 	}
 	if _, err := timeline.Compute(s.cal, nd, fs); err != nil {
 		return store.Visit{}, invalid("fieldwork_start", capitalise(err.Error())+".")

@@ -32,6 +32,7 @@ type Holiday struct {
 type Calendar struct {
 	added   map[time.Time]string // holidays by data, with their names
 	removed map[time.Time]bool   // rule holidays that data cancelled
+	covered map[int]bool         // years beyond the built-in ones that data vouches for
 	rules   sync.Map             // year -> map[time.Time]Holiday: the rules, computed once a year
 	working sync.Map             // year -> []bool: working days by day of the year
 }
@@ -42,13 +43,16 @@ type Calendar struct {
 //	# comment
 //	YYYY-MM-DD add <name>
 //	YYYY-MM-DD remove <name>
+//	YYYY covered
 //
-// Later lines win, across files too, so an operator can add a newly announced
+// "YYYY covered" says that the file lists every exception announced for
+// the year YYYY (checked against GOV.UK), so the calendar vouches for it
+// (Covered) as it does for the built-in years. Later lines win, across files too, so an operator can add a newly announced
 // holiday or undo one. A line that does not parse, an added day on a weekend,
 // or a removed day that is not a holiday at that point is an error naming the
 // file and line: a typo in holiday data would silently shift every deadline.
 func New(extra ...io.Reader) (*Calendar, error) {
-	c := &Calendar{added: map[time.Time]string{}, removed: map[time.Time]bool{}}
+	c := &Calendar{added: map[time.Time]string{}, removed: map[time.Time]bool{}, covered: map[int]bool{}}
 	if err := c.load("built-in data", strings.NewReader(builtin)); err != nil {
 		return nil, err
 	}
@@ -78,9 +82,10 @@ func Load(path string) (*Calendar, error) {
 }
 
 // Covered reports whether the calendar vouches for year: whether the
-// built-in data is kept up to date with the exceptions announced for it.
-// Outside these years answers come from the rules (and any operator data)
-// alone, and an exception announced later would make them wrong.
+// built-in data is kept up to date with the exceptions announced for it, or
+// operator data says it lists them ("YYYY covered"). Outside these years
+// answers come from the rules (and any operator data) alone, and an
+// exception announced later would make them wrong.
 func (c *Calendar) Covered(year int) bool {
-	return year >= FirstCovered && year <= LastCovered
+	return year >= FirstCovered && year <= LastCovered || c.covered[year]
 }

@@ -1,6 +1,7 @@
 package calendar
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -101,5 +102,31 @@ func TestCovered(t *testing.T) {
 	// Outside the covered years the rules still answer.
 	if !c.IsHoliday(day(t, "2040-12-25")) {
 		t.Fatal("Christmas 2040 is not a holiday")
+	}
+}
+
+// TestOperatorDataCoversAYear: an operator who has checked the exceptions
+// announced for a year beyond the built-in data says so in their calendar
+// file ("2036 covered"), and the calendar vouches for that year from then
+// on, so visits and letters in it are no longer refused; a year nobody
+// vouched for stays uncovered. Before, no operator file could extend the
+// covered years, though every refusal asked the operator to extend the
+// calendar: only a new release could.
+func TestOperatorDataCoversAYear(t *testing.T) {
+	next := LastCovered + 1
+	c, err := New(strings.NewReader(fmt.Sprintf("# checked against GOV.UK\n%d-06-02 add Extra bank holiday\n%d covered\n", next, next)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Covered(next) || c.Covered(next+1) || !c.Covered(LastCovered) {
+		t.Fatalf("Covered(%d, %d, %d) = %v, %v, %v, want true, false, true", next, next+1, LastCovered, c.Covered(next), c.Covered(next+1), c.Covered(LastCovered))
+	}
+	if !c.IsHoliday(Date(next, time.June, 2)) {
+		t.Fatal("the operator's holiday is not one")
+	}
+	for _, line := range []string{"36 covered", "2036 covered twice", "2036-01-01 covered", "20366 covered", "2036 checked"} {
+		if _, err := New(strings.NewReader(line + "\n")); err == nil {
+			t.Errorf("%q was accepted", line)
+		}
 	}
 }

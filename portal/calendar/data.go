@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -26,7 +27,8 @@ func (c *Calendar) load(src string, r io.Reader) error {
 	return nil
 }
 
-// apply applies one line: "YYYY-MM-DD add|remove <name>", blank, or comment.
+// apply applies one line: "YYYY-MM-DD add|remove <name>", "YYYY covered",
+// blank, or comment.
 func (c *Calendar) apply(line string) error {
 	if i := strings.IndexByte(line, '#'); i >= 0 {
 		line = line[:i]
@@ -35,8 +37,16 @@ func (c *Calendar) apply(line string) error {
 	if len(f) == 0 {
 		return nil
 	}
+	if len(f) == 2 && f[1] == "covered" {
+		y, err := strconv.Atoi(f[0])
+		if err != nil || len(f[0]) != 4 || y < 1000 {
+			return fmt.Errorf("%q is not a year in the form YYYY", f[0])
+		}
+		c.covered[y] = true
+		return nil
+	}
 	if len(f) < 3 {
-		return fmt.Errorf("want \"YYYY-MM-DD add <name>\" or \"YYYY-MM-DD remove <name>\", got %q", strings.TrimSpace(line))
+		return fmt.Errorf("want \"YYYY-MM-DD add <name>\", \"YYYY-MM-DD remove <name>\" or \"YYYY covered\", got %q", strings.TrimSpace(line))
 	}
 	d, err := ParseDate(f[0])
 	if err != nil {

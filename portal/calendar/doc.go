@@ -25,8 +25,10 @@
 //
 // Exceptions are only known once they are announced, so the calendar vouches
 // for its answers only in the years Covered reports (FirstCovered to
-// LastCovered). Outside them it still answers, from the rules and any
-// operator data, and callers decide whether that is good enough.
+// LastCovered, and those an operator file marks "YYYY covered"). Outside
+// them it still answers, from the rules and any operator data, and callers
+// decide whether that is good enough: the visit timeline and the letter
+// events refuse to count working days there.
 //
 // # Invariants
 //

@@ -59,7 +59,7 @@ func ExampleNew() {
 	fmt.Println(err)
 	// Output:
 	// false Example extra bank holiday
-	// calendar: extra file 1 line 1: want "YYYY-MM-DD add <name>" or "YYYY-MM-DD remove <name>", got "2031-06-13 add"
+	// calendar: extra file 1 line 1: want "YYYY-MM-DD add <name>", "YYYY-MM-DD remove <name>" or "YYYY covered", got "2031-06-13 add"
 }
 
 func ExampleParseDate() {

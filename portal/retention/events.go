@@ -97,9 +97,13 @@ func vouched(cal *calendar.Calendar, finalSent time.Time) bool {
 
 // unvouched is the reason given where the complaint window cannot be
 // counted.
-func unvouched(finalSent time.Time) string {
-	return fmt.Sprintf("The provider's %d working days to complain after a final letter sent on %s cannot be counted: the bank holiday calendar covers %d to %d. Ask the operator to extend the calendar.",
-		ComplaintDays, long(finalSent), calendar.FirstCovered, calendar.LastCovered)
+func unvouched(cal *calendar.Calendar, finalSent time.Time) string {
+	y := finalSent.Year()
+	if cal.Covered(y) {
+		y = ComplaintsUntil(cal, finalSent).Year()
+	}
+	return fmt.Sprintf("The provider's %d working days to complain after a final letter sent on %s cannot be counted: the bank holiday calendar does not cover %d. Ask the operator to add %d to the calendar.",
+		ComplaintDays, long(finalSent), y, y)
 }
 
 // Check says whether next may follow history, with a reason when not.
@@ -144,7 +148,7 @@ func Check(cal *calendar.Calendar, history []Event, next Event, fieldworkEnd tim
 			return out("The final letter has already been recorded as sent.")
 		}
 		if !vouched(cal, next.Date) {
-			return out("%s", unvouched(next.Date))
+			return out("%s", unvouched(cal, next.Date))
 		}
 	case ComplaintReceived:
 		if l.DraftSent.IsZero() {
@@ -173,7 +177,7 @@ func Check(cal *calendar.Calendar, history []Event, next Event, fieldworkEnd tim
 			return out("Record the final letter before publication.")
 		}
 		if !vouched(cal, l.FinalSent) {
-			return out("%s", unvouched(l.FinalSent))
+			return out("%s", unvouched(cal, l.FinalSent))
 		}
 		if until := ComplaintsUntil(cal, l.FinalSent); !next.Date.After(until) {
 			return out("Publication can be recorded from %s. The provider can complain until %s, %d working days after the final letter was sent on %s.",

@@ -65,9 +65,11 @@ func Compute(cal *calendar.Calendar, notification, fieldworkStart time.Time) (Ti
 	// Every date is counted in working days: in a year whose bank holidays
 	// the calendar does not vouch for, they would count as working days and
 	// bring each later date forward, publication and destruction with them.
-	if first, last := after(n, -1), after(end, 30); !cal.Covered(first.Year()) || !cal.Covered(last.Year()) {
-		return Timeline{}, fmt.Errorf("the bank holiday calendar covers %d to %d, but this visit's timeline runs from %s to %s, so its working days cannot be counted: check the dates, or ask the operator to extend the calendar",
-			calendar.FirstCovered, calendar.LastCovered, long(first), long(last))
+	for _, d := range []time.Time{after(n, -1), after(end, 30)} {
+		if !cal.Covered(d.Year()) {
+			return Timeline{}, fmt.Errorf("this visit's timeline runs to %s, but the bank holiday calendar does not cover %d, so its working days cannot be counted: check the dates, or ask the operator to add %d to the calendar",
+				long(d), d.Year(), d.Year())
+		}
 	}
 	return Timeline{
 		Day1:                after(n, -1),

@@ -1,6 +1,7 @@
 package timeline
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -222,5 +223,18 @@ func TestComputeRefusesYearsTheCalendarDoesNotHold(t *testing.T) {
 				t.Fatalf("refused without saying why: %v", err)
 			}
 		})
+	}
+	// An operator who has checked the next year's holidays says so, and
+	// the visit notified in December is then computed.
+	next, err := calendar.New(strings.NewReader(fmt.Sprintf("%d covered\n", last+1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := calendar.Date(last, 12, 3)
+	for !next.IsWorkingDay(n) {
+		n = n.AddDate(0, 0, 1)
+	}
+	if _, err := Compute(next, n, next.AddWorkingDays(n, 5)); err != nil {
+		t.Fatalf("with %d covered by the operator: %v", last+1, err)
 	}
 }
