@@ -25,8 +25,12 @@ type form struct {
 }
 
 // fieldError is a message for one field; Field is the id of the input the
-// error summary links to.
-type fieldError struct{ Field, Msg string }
+// error summary links to. Whole marks an error about a date input as a
+// whole (31 February), which highlights all its inputs, not just Field.
+type fieldError struct {
+	Field, Msg string
+	Whole      bool
+}
 
 const (
 	formKey       = "form"
@@ -73,7 +77,25 @@ func (f *form) Err(k string) string {
 }
 
 // Add records an error on a field.
-func (f *form) Add(field, msg string) { f.Errors = append(f.Errors, fieldError{field, msg}) }
+func (f *form) Add(field, msg string) {
+	f.Errors = append(f.Errors, fieldError{Field: field, Msg: msg})
+}
+
+// PartErr reports whether the part ("day", "month", "year") of the date
+// input name is at fault: the GOV.UK pattern highlights only the input at
+// fault, or all three when the date as a whole is wrong (an error on the
+// input as a whole, name, is one).
+func (f *form) PartErr(name, part string) bool {
+	if f == nil {
+		return false
+	}
+	for _, e := range f.Errors {
+		if e.Field == name+"-"+part || e.Field == name || e.Whole && strings.HasPrefix(e.Field, name+"-") {
+			return true
+		}
+	}
+	return false
+}
 
 // formStatus is the status a refused form is shown again with, or 0 when
 // err is not one a person can put right on the form (it gets the error
@@ -151,12 +173,19 @@ func (f *form) dateField(get func(string) string, name, label string, required b
 			return "", false
 		}
 	}
+	// Digits only: Atoi would take "+7" or "-3" as numbers.
+	digits := func(s string) bool { return strings.Trim(s, "0123456789") == "" }
+	if digits(parts[2]) && len(parts[2]) != 4 {
+		f.Add(name+"-year", label+" must include a year with 4 numbers")
+		return "", false
+	}
 	d, err1 := strconv.Atoi(parts[0])
 	m, err2 := strconv.Atoi(parts[1])
 	y, err3 := strconv.Atoi(parts[2])
 	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
-	if err1 != nil || err2 != nil || err3 != nil || y < 1000 || y > 9999 || t.Day() != d || int(t.Month()) != m {
-		f.Add(name+"-day", label+" must be a real date")
+	if err1 != nil || err2 != nil || err3 != nil || !digits(parts[0]) || !digits(parts[1]) || !digits(parts[2]) ||
+		y < 1000 || t.Day() != d || int(t.Month()) != m {
+		f.Errors = append(f.Errors, fieldError{Field: name + "-day", Msg: label + " must be a real date", Whole: true})
 		return "", false
 	}
 	return t.Format(time.DateOnly), true

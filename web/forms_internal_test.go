@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html/template"
 	"reflect"
 	"strings"
 	"testing"
@@ -24,7 +25,11 @@ func TestDateField(t *testing.T) {
 		{"29 February in a leap year", "29", "2", "2028", true, "2028-02-29", ""},
 		{"month 13", "1", "13", "2026", true, "", "The date of the event must be a real date"},
 		{"words", "seven", "3", "2026", true, "", "The date of the event must be a real date"},
-		{"two-digit year", "7", "3", "26", true, "", "The date of the event must be a real date"},
+		{"two-digit year", "7", "3", "26", true, "", "The date of the event must include a year with 4 numbers"},
+		{"five-digit year", "7", "3", "02026", true, "", "The date of the event must include a year with 4 numbers"},
+		{"31 February", "31", "2", "2027", true, "", "The date of the event must be a real date"},
+		{"a sign before the day", "+7", "3", "2026", true, "", "The date of the event must be a real date"},
+		{"a minus month", "7", "-3", "2026", true, "", "The date of the event must be a real date"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := map[string]string{"d-day": tc.day, "d-month": tc.month, "d-year": tc.year}
@@ -76,5 +81,57 @@ func TestAuditInWords(t *testing.T) {
 	f.Add("event_date-day", "y")
 	if f.Err("role") != "" || f.Err("event") != "" || f.Err("event_date") != "y" {
 		t.Errorf("errors matched to the wrong fields: %+v", f.Errors)
+	}
+}
+
+// TestDateInputMarksThePartAtFault: the GOV.UK date input highlights only
+// the input at fault (a missing month, a year without 4 numbers), and all
+// three when the date as a whole is wrong (31 February); the error summary
+// links to that input. Before, a two-digit year was "must be a real date"
+// linked to the day, and every error highlighted all three inputs.
+func TestDateInputMarksThePartAtFault(t *testing.T) {
+	tmpl := template.Must(template.New("forms").Funcs(funcs).ParseFS(templateFS, "templates/forms.html"))
+	for _, tc := range []struct {
+		name             string
+		day, month, year string
+		field            string
+		marked           []string
+	}{
+		{"no month", "7", "", "2026", "d-month", []string{"month"}},
+		{"two-digit year", "7", "3", "26", "d-year", []string{"year"}},
+		{"31 February", "31", "2", "2027", "d-day", []string{"day", "month", "year"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := map[string]string{"d-day": tc.day, "d-month": tc.month, "d-year": tc.year}
+			f := &form{}
+			f.dateField(func(k string) string { return in[k] }, "d", "The date of the event", true)
+			if len(f.Errors) != 1 || f.Errors[0].Field != tc.field {
+				t.Fatalf("errors %+v, want one on %s", f.Errors, tc.field)
+			}
+			var b strings.Builder
+			if err := tmpl.ExecuteTemplate(&b, "date-input", map[string]any{"Form": f, "Name": "d", "Legend": "Date", "Hint": ""}); err != nil {
+				t.Fatal(err)
+			}
+			var marked []string
+			for _, part := range []string{"day", "month", "year"} {
+				i := strings.Index(b.String(), `id="d-`+part+`"`)
+				start := strings.LastIndex(b.String()[:i], "<input")
+				if strings.Contains(b.String()[start:i], "govuk-input--error") {
+					marked = append(marked, part)
+				}
+			}
+			if !reflect.DeepEqual(marked, tc.marked) {
+				t.Fatalf("inputs marked in error: %v, want %v", marked, tc.marked)
+			}
+		})
+	}
+	// An error given on the input as a whole (the files page's filters)
+	// marks all three.
+	f := &form{}
+	f.Add("d", "The first day must be a real date")
+	for _, part := range []string{"day", "month", "year"} {
+		if !f.PartErr("d", part) {
+			t.Errorf("an error on the whole input does not mark its %s", part)
+		}
 	}
 }

@@ -53,7 +53,7 @@ func (s *Server) recordEventForm(c *gin.Context) {
 	f := postedForm(c, "event")
 	date, dateOK := f.dateField(c.PostForm, "event_date", "The date of the event", true)
 	if f.Value("event") == "" || !retention.IsEvent(f.Value("event")) {
-		f.Errors = append([]fieldError{{"event", "Choose the letter event to record"}}, f.Errors...)
+		f.Errors = append([]fieldError{{Field: "event", Msg: "Choose the letter event to record"}}, f.Errors...)
 	}
 	if len(f.Errors) > 0 || !dateOK {
 		s.showForm(c, f, http.StatusBadRequest, s.visitPage)
