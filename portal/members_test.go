@@ -1,10 +1,13 @@
 package portal
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // TestMemberDatesAreLondonDays: a member's access dates given as plain
@@ -64,5 +67,31 @@ func TestMemberAccessUntilADateLastsThatDay(t *testing.T) {
 				t.Errorf("access from 2026-01-05 opens at %s, want %s", m.ValidFrom.Format(time.RFC3339), from.Format(time.RFC3339))
 			}
 		})
+	}
+}
+
+// TestAccessEndNamesTheLastDay: a window that ends as a day begins in
+// London (a date an administrator set, or a role's default) is told as the
+// end of the day before, the last day of access, and a window that ends at
+// another time as that time. Before, a member given access until 30
+// September was told it ends "on Thursday 1 October 2026 at 00:00: the date
+// the portal administrator set for you".
+func TestAccessEndNamesTheLastDay(t *testing.T) {
+	until, err := parseUntil("2026-09-30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := store.Member{Role: policy.RoleProviderCoordinator, ValidUntil: until}
+	acc := &Access{Member: m, Window: Window{From: calendar.StartOfDay(calendar.Date(2026, 9, 1)), Until: until}}
+	if got, want := acc.AccessEnd(), "Your access ends at the end of Wednesday 30 September 2026: the date the portal administrator set for you."; got != want {
+		t.Errorf("access end:\n got %q\nwant %q", got, want)
+	}
+	if got, want := windowMessage(acc.Window, until.Add(time.Hour)), "Your access to this visit closed at the end of Wednesday 30 September 2026."; !strings.HasPrefix(got, want) {
+		t.Errorf("window closed:\n got %q\nwant %q…", got, want)
+	}
+	at := time.Date(2026, 9, 30, 12, 30, 0, 0, calendar.London)
+	acc.Window.Until, acc.Member.ValidUntil = at, at
+	if got, want := acc.AccessEnd(), "Your access ends on Wednesday 30 September 2026 at 12:30: the date the portal administrator set for you."; got != want {
+		t.Errorf("access end at a time:\n got %q\nwant %q", got, want)
 	}
 }

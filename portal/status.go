@@ -270,6 +270,17 @@ func (s *Service) unannounced(v store.Visit, m store.Member) bool {
 
 const longTime = "Monday 2 January 2006 at 15:04"
 
+// endWords says when a window ends: at the end of the last day in it when
+// it ends as a day begins in London (a date set as the last day of access,
+// a role's default), else on its day at its time.
+func endWords(until time.Time) string {
+	u := until.In(calendar.London)
+	if u.Equal(calendar.StartOfDay(u)) {
+		return "at the end of " + u.AddDate(0, 0, -1).Format("Monday 2 January 2006")
+	}
+	return "on " + u.Format(longTime)
+}
+
 // windowMessage tells a member when their access opened or closed, and
 // the one thing to do about it.
 func windowMessage(w Window, now time.Time) string {
@@ -279,7 +290,7 @@ func windowMessage(w Window, now time.Time) string {
 	if now.Before(w.From) {
 		return "Your access to this visit opens on " + w.From.In(calendar.London).Format(longTime) + ". Sign in again then."
 	}
-	return "Your access to this visit closed on " + w.Until.In(calendar.London).Format(longTime) + ". If you still need it, ask the portal administrator."
+	return "Your access to this visit closed " + endWords(w.Until) + ". If you still need it, ask the portal administrator."
 }
 
 const windowSuspended = "Your access to this visit is suspended: its dates no longer fit the bank holiday calendar, so the portal cannot work out when your access ends. Ask the portal administrator."
@@ -296,7 +307,7 @@ func (acc *Access) AccessEnd() string {
 	}
 	when := ""
 	if !w.Until.IsZero() {
-		when = "Your access ends on " + w.Until.In(calendar.London).Format(longTime) + ": "
+		when = "Your access ends " + endWords(w.Until) + ": "
 	}
 	switch {
 	case !m.ValidUntil.IsZero():
