@@ -84,6 +84,13 @@ func parseUntil(s string) (time.Time, error) {
 	return calendar.StartOfDay(d.AddDate(0, 0, 1)), nil
 }
 
+// The years a member's access dates may fall in (an end on 31 December
+// 2099 is the first moment of 2100).
+const (
+	firstMemberYear = 2000
+	lastMemberYear  = 2099
+)
+
 // parseMember validates a member request into a store.Member.
 func (s *Service) parseMember(req MemberRequest, visitID string) (store.Member, error) {
 	m := store.Member{VisitID: visitID, Role: req.Role}
@@ -125,6 +132,16 @@ func (s *Service) parseMember(req MemberRequest, visitID string) (store.Member, 
 	}
 	if m.ValidUntil, err = parseUntil(req.ValidUntil); err != nil {
 		return m, invalid("valid_until", "valid_until must be a date (YYYY-MM-DD), the last day of access, or an RFC 3339 time.")
+	}
+	for _, f := range []struct {
+		name string
+		t    time.Time
+	}{{"valid_from", m.ValidFrom}, {"valid_until", m.ValidUntil}} {
+		// A year far away is a typo, or "for ever" (31/12/9999), which the
+		// store could not read back: the visit's members would not load.
+		if !f.t.IsZero() && (f.t.Before(calendar.StartOfDay(calendar.Date(firstMemberYear, 1, 1))) || f.t.After(calendar.StartOfDay(calendar.Date(lastMemberYear+1, 1, 1)))) {
+			return m, invalidf(f.name, "%s must be a date from %d to %d: leave it empty for the role's default.", f.name, firstMemberYear, lastMemberYear)
+		}
 	}
 	if !m.ValidFrom.IsZero() && !m.ValidUntil.IsZero() && !m.ValidUntil.After(m.ValidFrom) {
 		return m, invalid("valid_until", "valid_until must be after valid_from.")

@@ -36,3 +36,30 @@ func TestMembersFormGivesTheLastDayOfAccess(t *testing.T) {
 		t.Fatalf("the member's row does not show access from the start to the end of 28 March 2027:\n%s", row)
 	}
 }
+
+// TestMemberDatesFarAwayRefused: a member's access dates far in the past
+// or future (a mistyped year, "until 31/12/9999" for "for ever") are
+// refused on their field, and the visit's members can still be read.
+// Before, an end on 31 December 9999 was stored as a time in the year
+// 10000, which the store cannot read back: every read of the visit's
+// members failed, and with it the members page and every member's access.
+func TestMemberDatesFarAwayRefused(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	for _, tc := range []struct{ field, value string }{
+		{"valid_until", "9999-12-31"},
+		{"valid_until", "9999-12-31T23:00:00-05:00"},
+		{"valid_from", "1066-10-14"},
+		{"valid_until", "2207-03-01"},
+	} {
+		resp := admin.sendJSON("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"email": "far.away@ofsted.example", "role": "inspector", tc.field: tc.value})
+		body := readAll(t, resp)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, tc.field) {
+			t.Errorf("%s %s: %d %s, want 400 naming the field", tc.field, tc.value, resp.StatusCode, body)
+		}
+		if s := admin.status("GET", "/api/v1/visits/"+v.ID+"/members", nil); s != http.StatusOK {
+			t.Fatalf("after %s %s the visit's members cannot be read: %d", tc.field, tc.value, s)
+		}
+	}
+}
