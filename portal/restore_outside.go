@@ -81,6 +81,9 @@ var errUnverified = errors.New("a destruction record outside the database does n
 type destroyAgain struct {
 	visit  store.Visit
 	reason string
+	// certificate is the visit's signed certificate outside the
+	// database, when its destruction had finished: the one kept.
+	certificate []byte
 }
 
 // outsideFindings is what a restore finds outside the database.
@@ -120,6 +123,7 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsi
 		return found, fmt.Errorf("restore: destructions outside the database (%s): %w", a.Where(), err)
 	}
 	recorded, unverified := map[string]string{}, map[string]string{}
+	certs, issued := map[string][]byte{}, map[string]time.Time{}
 	names := make([]string, 0, len(objs))
 	for name := range objs {
 		names = append(names, name)
@@ -144,6 +148,11 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsi
 					continue
 				}
 				recorded[c.VisitID] = "destruction certificate outside the database"
+				// The first one issued is the visit's certificate (a
+				// restore before this one may have put another over it).
+				if at, ok := issued[c.VisitID]; !ok || c.IssuedAt.Before(at) {
+					certs[c.VisitID], issued[c.VisitID] = b, c.IssuedAt
+				}
 			}
 		}
 	}
@@ -162,7 +171,7 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsi
 			reason, ok = "being destroyed when the backup was taken", true
 		}
 		if ok {
-			found.again = append(found.again, destroyAgain{v, reason})
+			found.again = append(found.again, destroyAgain{v, reason, certs[v.ID]})
 			continue
 		}
 		if name, bad := unverified[v.ID]; bad {

@@ -45,6 +45,7 @@ var actionWords = map[string]string{
 	"destruction.key_destroyed":        "destroyed the visit’s key",
 	"destruction.objects_deleted":      "deleted the stored files",
 	"destruction.certificate_issued":   "issued the destruction certificate",
+	"destruction.certificate_kept":     "kept the destruction certificate issued before the restore",
 	"destruction.key_epoch_superseded": "moved every live key off the destroyed key’s epoch",
 	"destruction.failed":               "could not finish the destruction",
 	"visit.destroyed":                  "destroyed the visit",

@@ -170,6 +170,10 @@ func TestRestoreDrill(t *testing.T) {
 	if err != nil || outside[retention.TombstoneName(gone)] == nil || outside[retention.CertificateName(gone)] == nil {
 		t.Fatalf("the destruction outside the database (%s): %v %v", anchors.Where(), len(outside), err)
 	}
+	first, err := d.svc.Store().GetDestruction(ctx, gone)
+	if err != nil || first.Certificate == nil {
+		t.Fatalf("certificate: %v", err)
+	}
 	d.upload(demo.ID, "1.03 After the backup.pdf", "lost with the database")
 	for i := 0; i < 150; i++ {
 		if err := d.svc.Store().Audit(ctx, store.AuditRecord{Time: time.Now(), ActorSubject: "portal", Action: "test.act", Outcome: "success"}); err != nil {
@@ -216,9 +220,18 @@ func TestRestoreDrill(t *testing.T) {
 	// current: destroying it again supersedes that epoch, so the backup's
 	// copy of the key stops opening too.
 	want := []string{"destruction.started", "destruction.key_destroyed", "key.epoch_started", "destruction.key_epoch_superseded",
-		"destruction.objects_deleted", "destruction.certificate_issued", "visit.destroyed"}
+		"destruction.objects_deleted", "destruction.certificate_kept", "visit.destroyed"}
 	if strings.Join(steps, " ") != strings.Join(want, " ") || !strings.Contains(recs[0].Detail, "reapplied") {
 		t.Fatalf("destroyed again with %v, want %v (%s)", steps, want, recs[0].Detail)
+	}
+	// Its certificate is the one issued when it was destroyed, the one
+	// administrators hold: a restore issues no second one, with other
+	// times and counts, for the same destruction.
+	if again, err := db.GetDestruction(ctx, gone); err != nil || !bytes.Equal(again.Certificate, first.Certificate) {
+		t.Fatalf("certificate after the restore (%v):\n%s\nwant the one issued before it:\n%s", err, again.Certificate, first.Certificate)
+	}
+	if outside, err := anchors.Records(ctx, "destructions/"+gone+"/"); err != nil || len(outside[retention.CertificateName(gone)]) != 1 {
+		t.Fatalf("certificates outside the database: %d (%v), want 1", len(outside[retention.CertificateName(gone)]), err)
 	}
 	if recs[0].Seq != anchored+2 {
 		t.Fatalf("the first act after the restore is record %d, want %d (after the mark at %d)", recs[0].Seq, anchored+2, anchored+1)

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
@@ -213,6 +214,12 @@ func (s *Service) begin(ctx context.Context, v store.Visit) error {
 // Destroy runs whatever steps of v's destruction remain. Each step is
 // recorded before the next starts, so running it again resumes.
 func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
+	return s.destroy(ctx, v, nil)
+}
+
+// destroy is Destroy, completing the destruction with the certificate
+// issued, when given (Reapply), instead of signing one.
+func (s *Service) destroy(ctx context.Context, v store.Visit, issued []byte) error {
 	d, err := s.Store.GetDestruction(ctx, v.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		// a. write down what is to be destroyed; the visit is destroying.
@@ -292,6 +299,10 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 	if d, err = s.Store.GetDestruction(ctx, v.ID); err != nil {
 		return err
 	}
+	if d.CompletedAt.IsZero() && issued != nil {
+		// d. the certificate issued before a restore; e. destroyed.
+		return s.keep(ctx, v, issued)
+	}
 	if d.CompletedAt.IsZero() {
 		// d. the signed certificate; e. destroyed.
 		var files []CertFile
@@ -343,6 +354,24 @@ func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
 		}
 	}
 	return nil
+}
+
+// keep completes v's destruction, applied again after a restore, with the
+// certificate issued for it before (found outside the database, its
+// signature checked there), once it is sure that it is v's.
+func (s *Service) keep(ctx context.Context, v store.Visit, issued []byte) error {
+	var signed Signed
+	var c Certificate
+	if json.Unmarshal(issued, &signed) != nil || json.Unmarshal(signed.Certificate, &c) != nil || c.VisitID != v.ID {
+		return fmt.Errorf("retention: the certificate kept for visit %s is not its own", v.ID)
+	}
+	recs := append(s.audit(v.ID, "destruction.certificate_kept", v.ID, map[string]any{"issued_at": c.IssuedAt.UTC().Format(time.RFC3339Nano)}),
+		s.audit(v.ID, "visit.destroyed", v.ID, nil)...)
+	if err := s.Store.CompleteDestruction(ctx, v.ID, issued, s.Now(), recs...); err != nil {
+		return err
+	}
+	s.Log.Warn("visit destroyed again; its certificate is the one issued before", "visit", v.ID, "reference", v.Reference, "issued_at", c.IssuedAt)
+	return s.step("destroyed")
 }
 
 // inventory counts, before anything is destroyed, every object version in

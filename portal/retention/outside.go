@@ -74,7 +74,13 @@ func (s *Service) noteStarted(ctx context.Context, v store.Visit, d store.Destru
 // nor hold stops it: the destruction was decided, and done, already. A
 // missing bucket alone is no such record, and never reason to call it. Nothing is read from the object store before
 // the key is gone, and the key goes through the store's own deletion.
-func (s *Service) Reapply(ctx context.Context, v store.Visit, reason string) error {
+//
+// issued is the visit's signed certificate found outside the database,
+// when there is one (its destruction had finished): it stays the visit's
+// certificate, and no other is signed. A second one, with the restore's
+// times and the counts of a bucket already gone, would contradict the one
+// administrators were given; what the restore did is in the audit trail.
+func (s *Service) Reapply(ctx context.Context, v store.Visit, reason string, issued []byte) error {
 	if v.State == "destroyed" {
 		return nil
 	}
@@ -105,5 +111,5 @@ func (s *Service) Reapply(ctx context.Context, v store.Visit, reason string) err
 	} else if err != nil {
 		return err
 	}
-	return s.Destroy(ctx, v)
+	return s.destroy(ctx, v, issued)
 }

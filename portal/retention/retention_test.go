@@ -349,7 +349,7 @@ func TestReapplyIgnoresARestoredHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.today = day("2026-12-01") // before publication: nothing of its own is due
-	if err := h.service("p1").Reapply(ctx, v, "destruction recorded outside the database"); err != nil {
+	if err := h.service("p1").Reapply(ctx, v, "destruction recorded outside the database", nil); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := h.st.Visit(ctx, "v1"); v.State != "destroyed" {
