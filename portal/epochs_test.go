@@ -101,7 +101,7 @@ func TestDestroyedKeyUnrecoverableFromBackups(t *testing.T) {
 		t.Fatalf("epoch key destroyed from %s, want %s", des.EpochRetireAfter, want)
 	}
 	c, err := retention.Verify(des.Certificate, d.svc.SigningPublicKey())
-	if err != nil || c.Type != retention.CertificateTypeV4 || c.KeyEpoch == nil || c.KeyEpoch.ID != backup.Epoch ||
+	if err != nil || c.Type != retention.CertificateTypeV5 || c.KeyEpoch == nil || c.KeyEpoch.ID != backup.Epoch ||
 		!c.KeyEpoch.UnrecoverableFromBackupsAfter.Equal(des.EpochRetireAfter.UTC()) {
 		t.Fatalf("certificate: %+v %v", c.KeyEpoch, err)
 	}

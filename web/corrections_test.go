@@ -344,7 +344,7 @@ func TestPurgeMisdirectedUpload(t *testing.T) {
 		}
 	}](t, admin.get("/api/v1/visits/"+v.ID+"/certificate"), http.StatusOK)
 	c := cert.Certificate
-	if c.Type != "evidence-portal destruction certificate v4" || len(c.Files) != 1 || c.Files[0].ID != kept.ID ||
+	if c.Type != "evidence-portal destruction certificate v5" || len(c.Files) != 1 || c.Files[0].ID != kept.ID ||
 		len(c.Purged) != 1 || c.Purged[0].ID != wrong.ID || c.Purged[0].SHA256 != wrong.SHA256 || c.Purged[0].Size != wrong.Size {
 		t.Fatalf("certificate: %+v", c)
 	}

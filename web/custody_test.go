@@ -231,7 +231,8 @@ func TestBackdatedPublication(t *testing.T) {
 		t.Fatalf("approved: %v %v", ids, err)
 	}
 	cert := readAll(t, admin.get("/api/v1/visits/"+v.ID+"/certificate"))
-	if !strings.Contains(cert, `"approval":{"issuer"`) || !strings.Contains(cert, "admin@ofsted.example") || !strings.Contains(cert, "certificate v4") {
+	if !strings.Contains(cert, `"approval":{"issuer"`) || !strings.Contains(cert, "admin@ofsted.example") || !strings.Contains(cert, "certificate v5") ||
+		!strings.Contains(cert, `"bucket":"`) || !strings.Contains(cert, `"due":{"destroy_on":`) {
 		t.Fatalf("certificate without the approval: %s", cert)
 	}
 }

@@ -20,14 +20,17 @@ import (
 // destruction was authorised (the notice and, when given, the approval);
 // v3 adds the key epoch, and so when the visit key became unrecoverable
 // from backups of the database too; v4 lists apart the files purged before
-// destruction (misdirected uploads), by id, size, SHA-256 and when.
+// destruction (misdirected uploads), by id, size, SHA-256 and when; v5
+// adds the bucket destroyed and when the destruction was due, so that the
+// certificate alone shows it was not early.
 const (
 	CertificateTypeV1 = "evidence-portal destruction certificate v1"
 	CertificateTypeV2 = "evidence-portal destruction certificate v2"
 	CertificateTypeV3 = "evidence-portal destruction certificate v3"
 	CertificateTypeV4 = "evidence-portal destruction certificate v4"
+	CertificateTypeV5 = "evidence-portal destruction certificate v5"
 	// CertificateType is what Sign writes.
-	CertificateType = CertificateTypeV4
+	CertificateType = CertificateTypeV5
 )
 
 // Certificate records one visit's destruction. It names no person and no
@@ -59,6 +62,23 @@ type Certificate struct {
 	// v4: the files an administrator purged before destruction (their
 	// objects deleted then); never in Files. Empty, not absent, in v4.
 	Purged []CertPurged `json:"purged,omitempty"`
+	// v5: the visit's bucket, deleted with every object version in it.
+	Bucket string `json:"bucket,omitempty"`
+	// v5: when the destruction was due (absent when the database held no
+	// publication, as for one applied again after a restore of a backup
+	// taken before it was recorded).
+	Due *CertDue `json:"due,omitempty"`
+}
+
+// CertDue is when a destruction was due: the date the schedule set (the
+// publication date plus the retention period, a civil date in London) and
+// the first moment it could run, that day's start in London or, when no
+// administrator approved it, the end of the notice if later. A
+// destruction that was not early has Steps.Started at or after
+// DestroyAfter.
+type CertDue struct {
+	DestroyOn    string    `json:"destroy_on"` // YYYY-MM-DD, London
+	DestroyAfter time.Time `json:"destroy_after"`
 }
 
 // CertPurged is one file purged before the visit's destruction.
@@ -153,7 +173,7 @@ func Verify(signed []byte, trusted ed25519.PublicKey) (Certificate, error) {
 		return Certificate{}, ErrBadSignature
 	}
 	var c Certificate
-	if err := json.Unmarshal(s.Certificate, &c); err != nil || !slices.Contains([]string{CertificateTypeV1, CertificateTypeV2, CertificateTypeV3, CertificateTypeV4}, c.Type) {
+	if err := json.Unmarshal(s.Certificate, &c); err != nil || !slices.Contains([]string{CertificateTypeV1, CertificateTypeV2, CertificateTypeV3, CertificateTypeV4, CertificateTypeV5}, c.Type) {
 		return Certificate{}, fmt.Errorf("retention: signed, but not a destruction certificate")
 	}
 	return c, nil

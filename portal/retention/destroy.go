@@ -313,13 +313,25 @@ func (s *Service) destroy(ctx context.Context, v store.Visit, issued []byte) err
 			ObjectsDeleted: d.ObjectsAtStart, SegmentsExpected: d.SegmentsExpected, SegmentsGoneBefore: d.SegmentsMissing,
 			Files: files, IssuedAt: s.Now().UTC(),
 			Steps: CertSteps{Started: d.StartedAt, KeyDestroyed: d.KeyDestroyedAt, ObjectsDeleted: d.ObjectsDeletedAt, BucketDeleted: d.BucketDeletedAt}}
+		var notice store.Notice
 		if n, err := s.Store.GetNotice(ctx, v.ID); err == nil {
+			notice = n
 			c.Notice = &CertNotice{GivenAt: n.GivenAt.UTC(), Period: s.NoticePeriod.String()}
 			if !n.ApprovedAt.IsZero() {
 				c.Approval = &CertApproval{Issuer: n.ApprovedBy.Issuer, Subject: n.ApprovedBy.Subject, Email: n.ApprovedBy.Email, At: n.ApprovedAt.UTC()}
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
+		}
+		c.Bucket = v.Bucket
+		evs, err := s.Store.Events(ctx, v.ID)
+		if err != nil {
+			return err
+		}
+		// The events cannot change once the destruction has begun (a
+		// withdrawal is refused): the date is the one it was decided on.
+		if on := DestroyOn(letter(evs), v.RetentionDays); !on.IsZero() {
+			c.Due = &CertDue{DestroyOn: on.Format(time.DateOnly), DestroyAfter: Earliest(on, notice, s.NoticePeriod).UTC()}
 		}
 		if d.KeyEpoch != "" && !d.EpochSupersededAt.IsZero() {
 			c.KeyEpoch = &CertKeyEpoch{ID: d.KeyEpoch, SupersededAt: d.EpochSupersededAt.UTC(), UnrecoverableFromBackupsAfter: d.EpochRetireAfter.UTC()}

@@ -27,6 +27,20 @@ func TestGoldenCertificates(t *testing.T) {
 	v3.KeyEpoch = &CertKeyEpoch{ID: "5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b", SupersededAt: at.Add(-2 * time.Minute), UnrecoverableFromBackupsAfter: at.Add(35*24*time.Hour - 2*time.Minute)}
 	v4 := v3
 	v4.Purged = []CertPurged{{ID: "cc33dd44ee55ff6600778899aa11bb22", SHA256: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae", Size: 3, PurgedAt: at.Add(-30 * 24 * time.Hour)}}
+	v5 := v4
+	v5.Bucket = "portal-visit-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+	v5.Due = &CertDue{DestroyOn: "2026-11-30", DestroyAfter: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)}
+	if *update && os.Getenv("UPDATE_V5_CERTIFICATE") != "" {
+		// v5 came later, signed by a key of its own: the vectors written
+		// before it stay as they were.
+		_, key5, _ := ed25519.GenerateKey(nil)
+		b, err := sign(v5, key5, CertificateTypeV5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile("testdata/certificate-v5.json", b, 0o644)
+		os.WriteFile("testdata/signing-v5.pub", PublicKeyPEM(key5), 0o644)
+	}
 	if *update && os.Getenv("UPDATE_V4_CERTIFICATE") != "" {
 		// v4 came later, signed by a key of its own: the vectors written
 		// before it stay as they were.
@@ -140,5 +154,28 @@ func TestGoldenCertificates(t *testing.T) {
 	}
 	if _, err := Verify(b4, pub3); err == nil {
 		t.Error("certificate-v4.json verifies with the v3 vector's key")
+	}
+	pem5, err := os.ReadFile("testdata/signing-v5.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub5, err := ParsePublicKeyPEM(pem5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b5, err := os.ReadFile("testdata/certificate-v5.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c5, err := Verify(b5, pub5)
+	if err != nil {
+		t.Fatalf("certificate-v5.json no longer verifies: %v", err)
+	}
+	if c5.Type != CertificateTypeV5 || c5.Bucket != v5.Bucket || c5.Due == nil || c5.Due.DestroyOn != "2026-11-30" || !c5.Due.DestroyAfter.Equal(v5.Due.DestroyAfter) ||
+		len(c5.Purged) != 1 || c5.KeyEpoch == nil || c5.FileCount != 2 {
+		t.Errorf("certificate-v5.json reads as %+v", c5)
+	}
+	if _, err := Verify(b5, pub4); err == nil {
+		t.Error("certificate-v5.json verifies with the v4 vector's key")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -684,5 +685,72 @@ func TestDestructionNamesEveryFileItDestroys(t *testing.T) {
 	}
 	if listings != 2 {
 		t.Errorf("the bucket was listed %d times, want 2 (the inventory taken again)", listings)
+	}
+}
+
+// TestCertificateProvesNotEarly: a records manager, or anyone given the
+// certificate and the public key and nothing of the database, can tell
+// from the signed certificate alone that the visit was destroyed no
+// sooner than it was due (the date the schedule set, and the moment the
+// notice, or an approval, let it run) and which bucket went with it.
+func TestCertificateProvesNotEarly(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, today string
+		hour        int
+		approve     bool
+		after       time.Time
+	}{
+		// the date 2027-01-22; notice given 2027-01-16 12:00: it runs a week later.
+		{"notice", "2027-01-23", 13, false, time.Date(2027, 1, 23, 12, 0, 0, 0, time.UTC)},
+		// approved: the start of the date in London.
+		{"approved", "2027-01-22", 9, true, time.Date(2027, 1, 22, 0, 0, 0, 0, time.UTC)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.visit(t, "v1", wrappedKey())
+			s := h.service("p1")
+			s.NoticePeriod = 7 * 24 * time.Hour
+			h.today, h.hour = day("2027-01-16"), 12
+			if got, err := s.Sweep(ctx); err != nil || len(got) != 0 {
+				t.Fatalf("notice: destroyed %v, %v", got, err)
+			}
+			if tc.approve {
+				if err := h.st.ApproveDestruction(ctx, "v1", "https://idp.example", "admin-2", "admin2@example.org", s.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.today, h.hour = day(tc.today), tc.hour
+			if got, err := s.Sweep(ctx); err != nil || len(got) != 1 {
+				t.Fatalf("destroyed %v, %v", got, err)
+			}
+			d, _ := h.st.GetDestruction(ctx, "v1")
+			if _, err := Verify(d.Certificate, h.key.Public().(ed25519.PublicKey)); err != nil {
+				t.Fatal(err)
+			}
+			// What the verifier reads: the signed member, as JSON.
+			var signed Signed
+			var c struct {
+				Bucket string `json:"bucket"`
+				Due    *struct {
+					DestroyOn    string    `json:"destroy_on"`
+					DestroyAfter time.Time `json:"destroy_after"`
+				} `json:"due"`
+				Steps CertSteps `json:"steps"`
+			}
+			if err := json.Unmarshal(d.Certificate, &signed); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(signed.Certificate, &c); err != nil {
+				t.Fatal(err)
+			}
+			if c.Bucket != "bucket-v1" || c.Due == nil || c.Due.DestroyOn != "2027-01-22" || !c.Due.DestroyAfter.Equal(tc.after) {
+				t.Fatalf("the certificate says bucket %q, due %+v; want bucket-v1, due 2027-01-22 after %s:\n%s", c.Bucket, c.Due, tc.after, signed.Certificate)
+			}
+			on, _ := time.ParseInLocation(time.DateOnly, c.Due.DestroyOn, calendar.London)
+			if c.Steps.Started.Before(c.Due.DestroyAfter) || c.Due.DestroyAfter.Before(on) {
+				t.Fatalf("started %s, due %+v: early", c.Steps.Started, c.Due)
+			}
+		})
 	}
 }
