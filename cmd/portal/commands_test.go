@@ -118,6 +118,52 @@ func TestCertificateVerify(t *testing.T) {
 	}
 }
 
+// TestCertificateVerifyOffline: a records manager, given the portal's
+// public key and a certificate file and nothing else (no configuration,
+// no database), checks it: the golden v5 vector verifies and says when it
+// was due and that it was not early; a certificate the portal signed that
+// shows a destruction begun before it was due is reported and fails.
+func TestCertificateVerifyOffline(t *testing.T) {
+	for _, k := range []string{"PORTAL_DATABASE_URL", "PORTAL_SIGNING_KEY_FILE", "PORTAL_MASTER_KEY_FILE"} {
+		t.Setenv(k, "")
+	}
+	golden := "../../portal/retention/testdata/"
+	if err := certificateCmd([]string{"verify", "--public-key", golden + "signing-v5.pub", golden + "certificate-v5.json"}); err != nil {
+		t.Fatalf("the v5 vector: %v", err)
+	}
+	if err := certificateCmd([]string{"verify", "--public-key", golden + "signing-v4.pub", golden + "certificate-v5.json"}); err == nil {
+		t.Fatal("the v5 vector verified with another key")
+	}
+	b, _ := os.ReadFile(golden + "certificate-v5.json")
+	pub, _ := os.ReadFile(golden + "signing-v5.pub")
+	pk, _ := retention.ParsePublicKeyPEM(pub)
+	c, err := retention.Verify(b, pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := describeCertificate(&out, c); err != nil || !strings.Contains(out.String(), "due 2026-11-30 (London), not before 2026-11-30 00:00:00Z") ||
+		!strings.Contains(out.String(), "not early") || !strings.Contains(out.String(), "bucket portal-visit-") ||
+		!strings.Contains(out.String(), "key unrecoverable from backups of the database after 2027-01-04 09:58:00Z") {
+		t.Fatalf("%v:\n%s", err, out.String())
+	}
+
+	dir := t.TempDir()
+	pemKey, _ := retention.GenerateSigningKey()
+	key, _ := retention.ParseSigningKey(pemKey, "test")
+	pubPath := writeKey(t, dir, "signing.pub", retention.PublicKeyPEM(key))
+	due := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	for name, started := range map[string]time.Time{"on time": due, "a day early": due.Add(-24 * time.Hour)} {
+		signed, _ := retention.Sign(retention.Certificate{VisitID: "v1", Reference: "FV-1", Steps: retention.CertSteps{Started: started},
+			Due: &retention.CertDue{DestroyOn: "2026-11-30", DestroyAfter: due}}, key)
+		err := certificateCmd([]string{"verify", "--public-key", pubPath, writeKey(t, dir, "cert.json", signed)})
+		if (err == nil) != (name == "on time") {
+			t.Errorf("%s: %v", name, err)
+		}
+		os.Remove(filepath.Join(dir, "cert.json"))
+	}
+}
+
 func TestAuditVerifyCommand(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

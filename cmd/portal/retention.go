@@ -12,6 +12,7 @@ import (
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/retention"
 )
 
@@ -75,13 +76,7 @@ func certificateCmd(args []string) error {
 		if err != nil {
 			return err
 		}
-		var total int64
-		for _, f := range c.Files {
-			total += f.Size
-		}
-		fmt.Printf("valid: visit %s (%s) destroyed; %d files, %d bytes, %d object versions; key %s; key destroyed %s; certificate issued %s\n",
-			c.Reference, c.VisitID, c.FileCount, total, c.ObjectsDeleted, c.KeyFingerprint, c.Steps.KeyDestroyed.Format("2006-01-02 15:04:05Z07:00"), c.IssuedAt.Format("2006-01-02 15:04:05Z07:00"))
-		return nil
+		return describeCertificate(os.Stdout, c)
 	}
 	return fmt.Errorf("unknown certificate command %q", args[0])
 }
@@ -153,4 +148,37 @@ func keyNewEpoch(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "key epoch %s started; %d visit keys re-wrapped to it\n", e.ID, n)
 		return nil
 	})
+}
+
+// describeCertificate prints what a verified certificate proves, for
+// whoever holds it and the public key only. A certificate whose own dates
+// show the destruction began before it was due is reported, and is an
+// error (exit status 1): the signature is the portal's, the destruction
+// was not allowed.
+func describeCertificate(out io.Writer, c retention.Certificate) error {
+	const at = "2006-01-02 15:04:05Z07:00"
+	var total int64
+	for _, f := range c.Files {
+		total += f.Size
+	}
+	fmt.Fprintf(out, "valid: visit %s (%s) destroyed; %d files, %d bytes, %d object versions; key %s; key destroyed %s; certificate issued %s\n",
+		c.Reference, c.VisitID, c.FileCount, total, c.ObjectsDeleted, c.KeyFingerprint, c.Steps.KeyDestroyed.Format(at), c.IssuedAt.Format(at))
+	if c.Bucket != "" {
+		fmt.Fprintf(out, "bucket %s deleted %s\n", c.Bucket, c.Steps.BucketDeleted.Format(at))
+	}
+	if c.KeyEpoch != nil {
+		fmt.Fprintf(out, "key unrecoverable from backups of the database after %s (key epoch %s)\n", c.KeyEpoch.UnrecoverableFromBackupsAfter.Format(at), c.KeyEpoch.ID)
+	}
+	if c.Due == nil {
+		fmt.Fprintln(out, "due: not stated (a certificate before v5, or no publication recorded): the certificate alone does not show it was not early")
+		return nil
+	}
+	fmt.Fprintf(out, "due %s (London), not before %s; destruction began %s\n", c.Due.DestroyOn, c.Due.DestroyAfter.Format(at), c.Steps.Started.Format(at))
+	on, err := time.ParseInLocation(time.DateOnly, c.Due.DestroyOn, calendar.London)
+	if err != nil || c.Steps.Started.Before(c.Due.DestroyAfter) || c.Due.DestroyAfter.Before(on) {
+		return fmt.Errorf("the certificate shows the destruction began before it was due (due %s, not before %s; began %s)",
+			c.Due.DestroyOn, c.Due.DestroyAfter.Format(at), c.Steps.Started.Format(at))
+	}
+	fmt.Fprintln(out, "not early: it began no sooner than it was due")
+	return nil
 }
