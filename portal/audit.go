@@ -12,6 +12,7 @@ import (
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -175,6 +176,36 @@ func (s *Service) putOutside(ctx context.Context, name string, body []byte) erro
 		return fmt.Errorf("outside the database: %s: %w", name, err)
 	}
 	return nil
+}
+
+// issuedOutside returns visitID's certificate in the anchor store, signed
+// with the portal's key (the first issued, should there be more than one;
+// nil when there is none): a destruction that stopped after writing it
+// there records that one (retention.Service.Issued).
+func (s *Service) issuedOutside(ctx context.Context, visitID string) ([]byte, error) {
+	s.anchorMu.Lock()
+	a, err := s.openAnchors(ctx)
+	s.anchorMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	name := retention.CertificateName(visitID)
+	objs, err := a.Records(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("outside the database: %s: %w", name, err)
+	}
+	var first []byte
+	var at time.Time
+	for _, b := range objs[name] {
+		c, err := retention.Verify(b, s.SigningPublicKey())
+		if err != nil || c.VisitID != visitID {
+			continue
+		}
+		if first == nil || c.IssuedAt.Before(at) {
+			first, at = b, c.IssuedAt
+		}
+	}
+	return first, nil
 }
 
 // checkpoints signs (and anchors) the head every checkpointEvery records,

@@ -212,7 +212,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	s.instance = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8])
 	s.retention = &retention.Service{Store: st, Objects: bl, Forget: s.keys.Forget, Signer: signer, Now: o.now, Today: s.Today,
 		NoticePeriod: cfg.DestructionNotice, LeaseTTL: cfg.RetentionLease, Holder: s.instance, Log: o.logger,
-		AfterStep: o.afterStep, Record: s.retentionRec, Epochs: epochSuperseder{s}, Outside: s.putOutside}
+		AfterStep: o.afterStep, Record: s.retentionRec, Epochs: epochSuperseder{s}, Outside: s.putOutside,
+		Issued: s.issuedOutside}
 	s.evidence = &evidence.Service{Store: st, Blobs: bl, SegmentSize: cfg.SegmentSize, Now: o.now, Log: o.logger, Interrupted: s.interruptedUpload}
 	s.newScanner(o.scanNotifier)
 	return s, nil

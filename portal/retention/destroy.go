@@ -59,6 +59,11 @@ type Service struct {
 	// once under its name (outside.go); a destruction does not go on
 	// until it has.
 	Outside func(ctx context.Context, name string, body []byte) error
+	// Issued, when set, returns the visit's certificate already written
+	// outside the database, its signature checked (nil when there is
+	// none): a run that finishes a destruction stopped after that write
+	// records it rather than signing another.
+	Issued func(ctx context.Context, visitID string) ([]byte, error)
 }
 
 // Epochs supersedes key epochs: Supersede makes sure no live visit key is
@@ -301,7 +306,18 @@ func (s *Service) destroy(ctx context.Context, v store.Visit, issued []byte) err
 	}
 	if d.CompletedAt.IsZero() && issued != nil {
 		// d. the certificate issued before a restore; e. destroyed.
-		return s.keep(ctx, v, issued)
+		return s.keep(ctx, v, issued, "destruction.certificate_kept")
+	}
+	if d.CompletedAt.IsZero() && s.Issued != nil {
+		// d. the certificate this destruction wrote outside the database
+		// before it stopped; e. destroyed.
+		written, err := s.Issued(ctx, v.ID)
+		if err != nil {
+			return err
+		}
+		if written != nil {
+			return s.keep(ctx, v, written, "destruction.certificate_issued")
+		}
 	}
 	if d.CompletedAt.IsZero() {
 		// d. the signed certificate; e. destroyed.
@@ -368,21 +384,23 @@ func (s *Service) destroy(ctx context.Context, v store.Visit, issued []byte) err
 	return nil
 }
 
-// keep completes v's destruction, applied again after a restore, with the
-// certificate issued for it before (found outside the database, its
-// signature checked there), once it is sure that it is v's.
-func (s *Service) keep(ctx context.Context, v store.Visit, issued []byte) error {
+// keep completes v's destruction with the certificate issued for it
+// before (found outside the database, its signature checked there), once
+// it is sure that it is v's: after a restore (action
+// destruction.certificate_kept), or when a run stopped once it had
+// written it there (destruction.certificate_issued).
+func (s *Service) keep(ctx context.Context, v store.Visit, issued []byte, action string) error {
 	var signed Signed
 	var c Certificate
 	if json.Unmarshal(issued, &signed) != nil || json.Unmarshal(signed.Certificate, &c) != nil || c.VisitID != v.ID {
 		return fmt.Errorf("retention: the certificate kept for visit %s is not its own", v.ID)
 	}
-	recs := append(s.audit(v.ID, "destruction.certificate_kept", v.ID, map[string]any{"issued_at": c.IssuedAt.UTC().Format(time.RFC3339Nano)}),
+	recs := append(s.audit(v.ID, action, v.ID, map[string]any{"files": c.FileCount, "bytes": c.TotalBytes, "issued_at": c.IssuedAt.UTC().Format(time.RFC3339Nano)}),
 		s.audit(v.ID, "visit.destroyed", v.ID, nil)...)
 	if err := s.Store.CompleteDestruction(ctx, v.ID, issued, s.Now(), recs...); err != nil {
 		return err
 	}
-	s.Log.Warn("visit destroyed again; its certificate is the one issued before", "visit", v.ID, "reference", v.Reference, "issued_at", c.IssuedAt)
+	s.Log.Warn("visit destroyed; its certificate is the one written outside the database before", "action", action, "visit", v.ID, "reference", v.Reference, "issued_at", c.IssuedAt)
 	return s.step("destroyed")
 }
 

@@ -754,3 +754,48 @@ func TestCertificateProvesNotEarly(t *testing.T) {
 		})
 	}
 }
+
+// TestCertificateWrittenOutsideIsTheOne: the certificate reached the
+// anchor store but the destruction stopped before recording it (the
+// store's answer was lost, the process died): the run that finishes it
+// records that same certificate, so the database and the anchor store
+// (write-once: the first copy stays) hold one certificate, not two that
+// differ in when they were issued.
+func TestCertificateWrittenOutsideIsTheOne(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.visit(t, "v1", wrappedKey())
+	h.today = day("2027-02-01")
+	s := h.service("p1")
+	s.Record = func(visitID, action, object string, detail map[string]any) store.AuditRecord {
+		return store.AuditRecord{Time: s.Now(), ActorSubject: "portal", VisitID: visitID, Action: action, Object: object, Outcome: "success"}
+	}
+	outside, lost := map[string][]byte{}, false
+	s.Outside = func(_ context.Context, name string, body []byte) error {
+		if outside[name] == nil {
+			outside[name] = body
+		}
+		if name == CertificateName("v1") && !lost {
+			lost = true
+			return errors.New("the store's answer was lost")
+		}
+		return nil
+	}
+	s.Issued = func(_ context.Context, visitID string) ([]byte, error) { return outside[CertificateName(visitID)], nil }
+	if got, err := s.Sweep(ctx); len(got) != 0 || err == nil {
+		t.Fatalf("first run: destroyed %v, %v", got, err)
+	}
+	h.hour = 14 // after the backoff
+	if got, err := s.Sweep(ctx); len(got) != 1 || err != nil {
+		t.Fatalf("second run: destroyed %v, %v", got, err)
+	}
+	d, _ := h.st.GetDestruction(ctx, "v1")
+	if !bytes.Equal(d.Certificate, outside[CertificateName("v1")]) {
+		t.Fatalf("the database's certificate:\n%s\nthe one outside it:\n%s", d.Certificate, outside[CertificateName("v1")])
+	}
+	var issued int
+	h.st.DB().QueryRow(`SELECT COUNT(*) FROM audit WHERE action = 'destruction.certificate_issued'`).Scan(&issued)
+	if issued != 1 {
+		t.Fatalf("%d destruction.certificate_issued records, want 1", issued)
+	}
+}
