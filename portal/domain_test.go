@@ -469,6 +469,47 @@ func TestDomainRetention(t *testing.T) {
 	}
 }
 
+// TestCertificateIsTheVisits: a visit's certificate is served, and shown
+// on its record, only if it is that visit's: a certificate the portal
+// signed for another visit, put in the visit's row by someone who can
+// write to the database, is not presented as this one's.
+func TestCertificateIsTheVisits(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	day := d.publish(lead, v)
+	d.at(day.AddDate(0, 0, d.Config.RetentionDays))
+	if _, err := d.svc.RunRetention(ctx); err != nil { // the notice
+		t.Fatal(err)
+	}
+	if _, err := d.mustAccess(admin, policy.DestructionApprove).ApproveDestruction(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := d.svc.RunRetention(ctx); err != nil || len(ids) != 1 {
+		t.Fatalf("approved: %v %v", ids, err)
+	}
+	key, err := retention.LoadSigningKey(d.Config.SigningKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := retention.Sign(retention.Certificate{VisitID: "0123456789abcdef0123456789abcdef", Reference: "FV-OTHER"}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.Store().DB().Exec(`UPDATE destructions SET certificate = ? WHERE visit_id = ?`, other, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	acc := d.mustAccess(admin, policy.CertificateView)
+	if cert, err := acc.Certificate(ctx); err == nil {
+		t.Fatalf("another visit's certificate served as %s's: %s", v.Reference, cert.Signed)
+	}
+	if rec, err := acc.DestroyedRecord(ctx); err == nil {
+		t.Fatalf("another visit's certificate shown on %s's record: %+v", v.Reference, rec.Certificate)
+	}
+}
+
 // TestLegalHoldTooLate: an administrator sets a legal hold on a visit
 // whose destruction the sweep began after the request read the visit. The
 // hold cannot stop it, so it is refused with the reason, and not stored.

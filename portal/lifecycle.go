@@ -339,6 +339,15 @@ func (acc *Access) Certificate(ctx context.Context) (Certificate, error) {
 	if err != nil || d.Certificate == nil {
 		return Certificate{}, notFound("This visit has no destruction certificate: it has not been destroyed.")
 	}
+	// The certificate must be this visit's: one signed for another visit,
+	// put in this row, would otherwise be presented as proof of this one.
+	var signed retention.Signed
+	var named struct {
+		VisitID string `json:"visit_id"`
+	}
+	if json.Unmarshal(d.Certificate, &signed) != nil || json.Unmarshal(signed.Certificate, &named) != nil || named.VisitID != acc.Visit.ID {
+		return Certificate{}, fmt.Errorf("portal: the certificate held for visit %s names visit %q", acc.Visit.ID, named.VisitID)
+	}
 	return Certificate{Reference: d.Reference, Signed: d.Certificate}, nil
 }
 
