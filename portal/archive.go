@@ -31,9 +31,10 @@ type Archive struct {
 	key     *crypto.VisitKey
 	files   []store.File
 	paths   []string
-	first   io.ReadCloser // the first file, opened before any record
-	damaged *store.File   // the file whose damage stopped WriteTo
-	Bytes   int64         // total plaintext size
+	first   io.ReadCloser             // the first file, opened before any record
+	may     func(fileID string) error // whether the zip may go on with a file (stillMay)
+	damaged *store.File               // the file whose damage stopped WriteTo
+	Bytes   int64                     // total plaintext size
 }
 
 // Files is how many files the archive holds.
@@ -76,7 +77,9 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 	})
 	files = slices.CompactFunc(files, func(a, b store.File) bool { return a.ID == b.ID })
 	may := acc.fileFilter(ctx, policy.FileDownload)
-	a := &Archive{acc: acc}
+	// The zip goes on only while each file in it may still be downloaded
+	// (stillMay): it may take many minutes.
+	a := &Archive{acc: acc, may: acc.stillMay(ctx, policy.FileDownload)}
 	found := map[string]bool{}
 	for _, f := range files {
 		// An item's zip holds the files that stand; a withdrawn file or an
@@ -148,7 +151,8 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 // goes to decryption). Every file is checked against its recorded SHA-256
 // as it is written; a mismatch or a corrupt segment stops the archive with
 // an error, so the caller can cut the connection and a broken archive never
-// looks complete.
+// looks complete. So does the actor's access ending while it is written
+// (the refusal, an *Error): the file being written is cut at a block.
 func (a *Archive) WriteTo(ctx context.Context, w io.Writer) error {
 	s := a.acc.svc
 	zw := zip.NewWriter(w)
@@ -156,7 +160,7 @@ func (a *Archive) WriteTo(ctx context.Context, w io.Writer) error {
 	defer a.first.Close()
 	for i, f := range a.files {
 		if err := a.writeFile(ctx, zw, f, a.paths[i], i == 0); err != nil {
-			if ctx.Err() == nil {
+			if _, refused := AsError(err); ctx.Err() == nil && !refused {
 				s.log.Error("archive stopped", "visit", a.acc.Visit.ID, "file", f.ID, "err", err)
 			}
 			if errors.Is(err, evidence.ErrCorrupt) {
@@ -195,7 +199,8 @@ func (a *Archive) writeFile(ctx context.Context, zw *zip.Writer, f store.File, p
 		return err
 	}
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(w, h), r); err != nil {
+	allowed := &allowedWriter{w: io.MultiWriter(w, h), allowed: func() error { return a.may(f.ID) }}
+	if _, err := io.Copy(allowed, r); err != nil {
 		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 {

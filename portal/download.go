@@ -14,6 +14,12 @@ import (
 // decrypted and authenticated as it is read. Partial says a range is sent;
 // Whole that the whole file is, whatever was asked, because only the whole
 // of it can be checked (a file stored before segment MACs were recorded).
+//
+// A download goes on only while its reader may still download the file:
+// before each block is handed out, the decision is taken again once it is
+// older than recheckAfter, and a refusal (a member removed, a window
+// closed, the file's item restricted, the visit destroyed) stops it with
+// that refusal's error.
 type Download struct {
 	File    store.File
 	Name    string
@@ -22,16 +28,73 @@ type Download struct {
 	Partial bool
 	Whole   bool
 	io.ReadCloser
+	// allowed, when set, says whether the download may go on (stillMay).
+	allowed func() error
+}
+
+// Read hands out the next bytes while the download may go on.
+func (d *Download) Read(p []byte) (int, error) {
+	if err := d.mayGoOn(); err != nil {
+		return 0, err
+	}
+	return d.ReadCloser.Read(p)
 }
 
 // WriteTo hands the decrypted blocks to w as they are, when the reader
 // can (evidence's segment reader does): io.Copy would otherwise copy
-// every byte once more through a buffer of its own.
+// every byte once more through a buffer of its own. Each block is handed
+// over only while the download may go on.
 func (d *Download) WriteTo(w io.Writer) (int64, error) {
+	if d.allowed != nil {
+		w = &allowedWriter{w: w, allowed: d.mayGoOn}
+	}
 	if wt, ok := d.ReadCloser.(io.WriterTo); ok {
 		return wt.WriteTo(w)
 	}
 	return io.Copy(w, struct{ io.Reader }{d.ReadCloser})
+}
+
+func (d *Download) mayGoOn() error {
+	if d.allowed == nil {
+		return nil
+	}
+	return d.allowed()
+}
+
+// allowedWriter writes each block only while allowed says the download
+// may go on.
+type allowedWriter struct {
+	w       io.Writer
+	allowed func() error
+}
+
+func (a *allowedWriter) Write(p []byte) (int, error) {
+	if err := a.allowed(); err != nil {
+		return 0, err
+	}
+	return a.w.Write(p)
+}
+
+// stillMay says whether the actor may still do action on a file: the
+// decision is taken again, from the database as it now stands, when the
+// last one is older than recheckAfter (a download of a large file, or a
+// zip of many, lasts minutes), and a refusal is recorded as any is and
+// returned from then on. An error while deciding stops the download as a
+// refusal does.
+func (acc *Access) stillMay(ctx context.Context, action policy.Action) func(fileID string) error {
+	s, decided := acc.svc, acc.svc.now()
+	var refused error
+	return func(fileID string) error {
+		if refused != nil || s.now().Sub(decided) < recheckAfter {
+			return refused
+		}
+		if _, err := s.Authorize(ctx, acc.Actor, action, acc.Visit.ID, fileID); err != nil {
+			refused = err
+			return err
+		}
+		decided = s.now()
+		return nil
+	}
 }
 
 // OpenDownload opens the file Authorize named, from off for length bytes,
@@ -49,6 +112,7 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 		return nil, err
 	}
 	s, f := acc.svc, acc.File
+	may := acc.stillMay(ctx, policy.FileDownload)
 	whole := f.SegmentMACs == nil
 	if whole {
 		off, length, partial = 0, f.Size, false
@@ -77,12 +141,15 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 		r.Close()
 		return nil, err
 	}
-	return &Download{File: f, Name: name, Offset: off, Length: length, Partial: partial, Whole: whole, ReadCloser: r}, nil
+	return &Download{File: f, Name: name, Offset: off, Length: length, Partial: partial, Whole: whole, ReadCloser: r,
+		allowed: func() error { return may(f.ID) }}, nil
 }
 
 // DownloadCut records that a download ended before its end, with the
 // bytes actually sent: "corrupt" when damage found in the stored file
-// stopped it (err), else "interrupted" (the connection went). The
+// stopped it (err), "refused" when its reader's access ended while it ran
+// (the refusal has its own record), else "interrupted" (the connection
+// went). The
 // download's own record, written before its first byte, says what was
 // asked for.
 func (acc *Access) DownloadCut(ctx context.Context, d *Download, sent int64, err error) {
@@ -110,8 +177,12 @@ func (acc *Access) ArchiveCut(ctx context.Context, a *Archive, sent int64, err e
 
 // cutOutcome is the outcome recorded for a download that err stopped.
 func cutOutcome(err error) string {
-	if errors.Is(err, evidence.ErrCorrupt) {
+	var refusal *Error
+	switch {
+	case errors.Is(err, evidence.ErrCorrupt):
 		return "corrupt"
+	case errors.As(err, &refusal):
+		return "refused"
 	}
 	return "interrupted"
 }

@@ -1,0 +1,189 @@
+package portal_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// revokedMidDownload starts the domain with 1 MiB segments and an 8 MiB
+// file "1.01 big.bin" uploaded by the provider's uploader, at the
+// notification date, and returns the file's id.
+func revokedMidDownload(t *testing.T) (*domain, store.Visit, string) {
+	t.Helper()
+	d := startDomainOn(t, nil, map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB"})
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	body := bytes.Repeat([]byte("evidence"), 1<<20) // 8 MiB
+	f, err := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload).
+		Upload(context.Background(), portal.NewFile{Name: "1.01 big.bin", Size: int64(len(body))}, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, v, f.ID
+}
+
+// removeMember removes the member with this address, as an administrator.
+func removeMember(t *testing.T, d *domain, email string) {
+	t.Helper()
+	ctx := context.Background()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	ms, err := d.mustAccess(admin, policy.MemberManage).Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Email == email {
+			if err := d.mustAccess(admin, policy.MemberManage).RemoveMember(ctx, m.ID); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatalf("no member %s", email)
+}
+
+// TestRevokedWhileDownloadingStopsSending: an inspector whose access ends
+// while a large download is under way (removed from the visit, or the
+// file's item restricted to the lead inspector) does not go on receiving
+// the file for as long as the download takes: the decision taken as the
+// request began is taken again once it is older than a moment, and a
+// refusal stops the download at the next block. The refusal and the cut
+// download (with the bytes sent) are recorded.
+func TestRevokedWhileDownloadingStopsSending(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		change func(t *testing.T, d *domain)
+	}{
+		{"removed", func(t *testing.T, d *domain) { removeMember(t, d, "hmi@ofsted.example") }},
+		{"restricted", func(t *testing.T, d *domain) {
+			admin := d.person("ofsted", "admin@ofsted.example")
+			if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(context.Background(), "1.01", true, []string{policy.RoleLeadInspector}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, v, fileID := revokedMidDownload(t)
+			ctx := context.Background()
+			hmi := d.person("ofsted", "hmi@ofsted.example")
+			acc, err := d.access(hmi, policy.FileDownload, fileID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			size := int64(8 << 20)
+			dl, err := acc.OpenDownload(ctx, 0, size, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dl.Close()
+			first, err := io.CopyN(io.Discard, dl, 2<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.change(t, d)
+			d.later(time.Minute) // the rest of a large file over home broadband
+			rest, err := io.Copy(io.Discard, dl)
+			sent := first + rest
+			if err == nil {
+				t.Fatalf("the download went on to its end (%d bytes) after the inspector's access ended", sent)
+			}
+			if e, ok := portal.AsError(err); !ok || e.Kind != portal.KindNotFound && e.Kind != portal.KindForbidden {
+				t.Fatalf("the download stopped with %v, want the refusal", err)
+			}
+			// What was decrypted ahead and not yet handed out is not sent.
+			if sent > 3<<20 {
+				t.Errorf("%d bytes sent after the change, want at most one block more than the 2 MiB before it", sent-first)
+			}
+			acc.DownloadCut(ctx, dl, sent, err)
+			recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Actions: []string{"file.download", "request.denied"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range recs {
+				if r.ActorEmail != "hmi@ofsted.example" {
+					continue
+				}
+				var detail struct {
+					Sent   *int64
+					Action string
+				}
+				json.Unmarshal([]byte(r.Detail), &detail)
+				s := r.Action + ":" + r.Outcome
+				if detail.Sent != nil && *detail.Sent == sent {
+					s += ":sent"
+				}
+				if detail.Action != "" {
+					s += ":" + detail.Action
+				}
+				got = append(got, s)
+			}
+			if want := "file.download:success request.denied:denied:file.download file.download:refused:sent"; strings.Join(got, " ") != want {
+				t.Errorf("the inspector's records: %q, want %q", strings.Join(got, " "), want)
+			}
+		})
+	}
+}
+
+// changingWriter counts what is written to it and calls change once, as
+// the write that passes after bytes comes.
+type changingWriter struct {
+	n      int64
+	after  int64
+	change func()
+}
+
+func (c *changingWriter) Write(p []byte) (int, error) {
+	if c.change != nil && c.n >= c.after {
+		c.change()
+		c.change = nil
+	}
+	c.n += int64(len(p))
+	return len(p), nil
+}
+
+// TestRevokedWhileZippingStopsSending: a zip of evidence stops as a single
+// download does once its reader's access ends, and the cut archive is
+// recorded "refused" with the bytes sent.
+func TestRevokedWhileZippingStopsSending(t *testing.T) {
+	d, v, _ := revokedMidDownload(t)
+	ctx := context.Background()
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	acc := d.mustAccess(hmi, policy.FileDownload)
+	a, err := acc.PrepareArchive(ctx, nil, []string{"1.01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &changingWriter{after: 2 << 20, change: func() {
+		removeMember(t, d, "hmi@ofsted.example")
+		d.later(time.Minute)
+	}}
+	err = a.WriteTo(ctx, w)
+	if err == nil {
+		t.Fatalf("the zip went on to its end (%d bytes) after the inspector was removed", w.n)
+	}
+	if _, ok := portal.AsError(err); !ok {
+		t.Fatalf("the zip stopped with %v, want the refusal", err)
+	}
+	if w.n > 4<<20 {
+		t.Errorf("%d bytes of the zip sent, want little more than the 2 MiB before the removal", w.n)
+	}
+	acc.ArchiveCut(ctx, a, w.n, err)
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Actions: []string{"archive.download"}})
+	if err != nil || len(recs) != 1 || recs[0].Outcome != "refused" {
+		t.Fatalf("the cut zip's records: %+v (%v), want one, refused", recs, err)
+	}
+}
