@@ -138,6 +138,9 @@ func (s *Service) Sweep(ctx context.Context) {
 	if err := s.evidence.SweepResumables(ctx, s.expiredUploadRecord); err != nil {
 		s.log.Error("sweep expired resumable uploads", "err", err)
 	}
+	if err := s.sweepFormerMembersUploads(ctx); err != nil {
+		s.log.Error("sweep resumable uploads of removed members", "err", err)
+	}
 	if err := s.dbErr(ctx, "janitor", s.store.Sessions(time.Now).DeleteExpired(ctx, s.expiryRecords)); err != nil {
 		s.log.Error("sweep expired sessions", "err", err)
 	}

@@ -239,6 +239,25 @@ func (s *Service) expiredUploadRecord(r store.Resumable) store.AuditRecord {
 	return rec
 }
 
+// sweepFormerMembersUploads abandons the unfinished resumable uploads of
+// people removed from their visit: they can never finish them, and left to
+// their expiry (a day) they would hold their file names against the
+// members who remain, keep a former member's bytes in the bucket, and come
+// back to be finished should the person be added again. A PATCH still
+// running holds its upload's lease and cannot commit (its decision is
+// taken again): its upload goes in a later round.
+func (s *Service) sweepFormerMembersUploads(ctx context.Context) error {
+	rs, err := s.store.ResumablesOfFormerMembers(ctx)
+	if err != nil || len(rs) == 0 {
+		return err
+	}
+	return s.evidence.AbandonResumables(ctx, rs, func(r store.Resumable) store.AuditRecord {
+		rec := s.systemRec(r.VisitID, "upload.failed", r.FileID, map[string]any{"reason": "member removed", "resumable": true, "offset": r.Offset()})
+		rec.Outcome = "failure"
+		return rec
+	})
+}
+
 // SegmentSize is the plaintext size of every stored segment but the last.
 func (s *Service) SegmentSize() int64 { return s.cfg.SegmentSize }
 

@@ -187,3 +187,39 @@ func TestRevokedWhileZippingStopsSending(t *testing.T) {
 		t.Fatalf("the cut zip's records: %+v (%v), want one, refused", recs, err)
 	}
 }
+
+// TestRemovedMembersUploadsDoNotComeBack: an unfinished resumable upload
+// of a member removed from the visit is abandoned by the janitor's next
+// round (recorded, its objects removed), not left for a day: it no longer
+// holds its file name against the members who remain, and re-adding the
+// person does not bring it back to be finished.
+func TestRemovedMembersUploadsDoNotComeBack(t *testing.T) {
+	d := startDomainOn(t, nil, map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB"})
+	ctx := context.Background()
+	v := d.demo()
+	body := bytes.Repeat([]byte("evidence"), 3<<17) // 3 MiB
+	_, r := firstSegmentStored(t, d, v, "1.01 report.pdf", body)
+	removeMember(t, d, "uploader@cafcass.example")
+	d.svc.Sweep(ctx)
+
+	if got := uploadTrail(t, d, v.ID, r.FileID); got != "upload.started:started: upload.failed:failure:member removed" {
+		t.Errorf("the removed member's upload's records: %s", got)
+	}
+	if left, err := d.svc.Blobs().Versions(ctx, v.Bucket, r.FileID+"/"); err != nil || len(left) != 0 {
+		t.Errorf("objects of the removed member's upload left: %d (%v)", len(left), err)
+	}
+	coordinator := d.person("cafcass", "coordinator@cafcass.example")
+	f, err := d.mustAccess(coordinator, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.01 report.pdf", Size: 5}, strings.NewReader("other"))
+	if err != nil || f.Name != "1.01 report.pdf" {
+		t.Errorf("the name the removed member's upload held: the coordinator's upload of it gives %q (%v)", f.Name, err)
+	}
+
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "uploader@cafcass.example", Role: policy.RoleProviderUploader}); err != nil {
+		t.Fatal(err)
+	}
+	again := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload)
+	if got, err := again.Resumable(ctx, r.ID); kindOf(err) != portal.KindNotFound {
+		t.Errorf("re-added, the member finds her old upload at %d bytes (%v), want not found", got.Offset(), err)
+	}
+}

@@ -169,8 +169,15 @@ func (s *Service) SweepResumables(ctx context.Context, record func(r store.Resum
 	if err != nil {
 		return err
 	}
+	return s.AbandonResumables(ctx, expired, record)
+}
+
+// AbandonResumables abandons the uploads rs as SweepResumables does, each
+// under its lease (one a request is writing is left to a later round),
+// with the audit record record gives.
+func (s *Service) AbandonResumables(ctx context.Context, rs []store.Resumable, record func(r store.Resumable) store.AuditRecord) error {
 	var errs []error
-	for _, r := range expired {
+	for _, r := range rs {
 		if err := s.sweepResumable(ctx, r, record); err != nil {
 			errs = append(errs, fmt.Errorf("upload %s: %w", r.ID, err))
 		}

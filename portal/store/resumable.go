@@ -204,6 +204,19 @@ func (s *Store) ExpiredResumables(ctx context.Context, now time.Time) ([]Resumab
 	return out, nil
 }
 
+// ResumablesOfFormerMembers lists the unfinished resumable uploads whose
+// uploader is no longer a member of their visit (removed), whatever their
+// expiry.
+func (s *Store) ResumablesOfFormerMembers(ctx context.Context) ([]Resumable, error) {
+	out, err := queryAll(ctx, s.db, scanResumable, `SELECT `+resumableColumns+` FROM resumable_uploads
+		WHERE completed_at IS NULL AND NOT EXISTS (
+			SELECT 1 FROM members WHERE members.visit_id = resumable_uploads.visit_id AND members.user_id = resumable_uploads.created_by)`)
+	if err != nil {
+		return nil, fmt.Errorf("store: resumable uploads of former members: %w", err)
+	}
+	return out, nil
+}
+
 // LockResumable takes (or, for the same holder, renews) the lease that lets
 // one request at a time write an upload, whichever instance it reached, until
 // until; it reports false when another holder's lease has not run out.
