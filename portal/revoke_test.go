@@ -56,8 +56,9 @@ func removeMember(t *testing.T, d *domain, email string) {
 }
 
 // TestRevokedWhileDownloadingStopsSending: an inspector whose access ends
-// while a large download is under way (removed from the visit, or the
-// file's item restricted to the lead inspector) does not go on receiving
+// while a large download is under way (removed from the visit, her window
+// closed by the publication, or the file's item restricted to the lead
+// inspector) does not go on receiving
 // the file for as long as the download takes: the decision taken as the
 // request began is taken again once it is older than a moment, and a
 // refusal stops the download at the next block. The refusal and the cut
@@ -68,6 +69,11 @@ func TestRevokedWhileDownloadingStopsSending(t *testing.T) {
 		change func(t *testing.T, d *domain)
 	}{
 		{"removed", func(t *testing.T, d *domain) { removeMember(t, d, "hmi@ofsted.example") }},
+		{"window ended", func(t *testing.T, d *domain) {
+			// An inspector's access ends with the publication day.
+			d.publish(d.person("ofsted", "lead@ofsted.example"), d.demo())
+			d.later(12 * time.Hour)
+		}},
 		{"restricted", func(t *testing.T, d *domain) {
 			admin := d.person("ofsted", "admin@ofsted.example")
 			if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(context.Background(), "1.01", true, []string{policy.RoleLeadInspector}); err != nil {
@@ -100,7 +106,7 @@ func TestRevokedWhileDownloadingStopsSending(t *testing.T) {
 			if err == nil {
 				t.Fatalf("the download went on to its end (%d bytes) after the inspector's access ended", sent)
 			}
-			if e, ok := portal.AsError(err); !ok || e.Kind != portal.KindNotFound && e.Kind != portal.KindForbidden {
+			if e, ok := portal.AsError(err); !ok || e.Kind != portal.KindNotFound && e.Kind != portal.KindForbidden && e.Kind != portal.KindLocked {
 				t.Fatalf("the download stopped with %v, want the refusal", err)
 			}
 			// What was decrypted ahead and not yet handed out is not sent.
