@@ -149,9 +149,8 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 // bytes actually sent: "corrupt" when damage found in the stored file
 // stopped it (err), "refused" when its reader's access ended while it ran
 // (the refusal has its own record), else "interrupted" (the connection
-// went). The
-// download's own record, written before its first byte, says what was
-// asked for.
+// went). The download's own record, written before its first byte, says
+// what was asked for.
 func (acc *Access) DownloadCut(ctx context.Context, d *Download, sent int64, err error) {
 	rec := acc.rec("file.download", d.File.ID, cutOutcome(err), map[string]any{"from": d.Offset, "bytes": d.Length, "sent": sent})
 	if err := acc.svc.store.Audit(context.WithoutCancel(ctx), rec); err != nil {
