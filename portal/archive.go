@@ -31,10 +31,10 @@ type Archive struct {
 	key     *crypto.VisitKey
 	files   []store.File
 	paths   []string
-	first   io.ReadCloser             // the first file, opened before any record
-	may     func(fileID string) error // whether the zip may go on with a file (stillMay)
-	damaged *store.File               // the file whose damage stopped WriteTo
-	Bytes   int64                     // total plaintext size
+	first   io.ReadCloser                       // the first file, opened before any record
+	may     func(fileID string, now bool) error // whether the zip may go on with a file (stillMay)
+	damaged *store.File                         // the file whose damage stopped WriteTo
+	Bytes   int64                               // total plaintext size
 }
 
 // Files is how many files the archive holds.
@@ -199,8 +199,15 @@ func (a *Archive) writeFile(ctx context.Context, zw *zip.Writer, f store.File, p
 		return err
 	}
 	h := sha256.New()
-	allowed := &allowedWriter{w: io.MultiWriter(w, h), allowed: func() error { return a.may(f.ID) }}
+	allowed := &allowedWriter{w: io.MultiWriter(w, h), allowed: func() error { return a.may(f.ID, false) }}
 	if _, err := io.Copy(allowed, r); err != nil {
+		if errors.Is(err, evidence.ErrCorrupt) {
+			// Missing because the visit was destroyed meanwhile, not damaged
+			// (Download.stoppedBy).
+			if refusal := a.may(f.ID, true); refusal != nil {
+				return refusal
+			}
+		}
 		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 {

@@ -28,8 +28,9 @@ type Download struct {
 	Partial bool
 	Whole   bool
 	io.ReadCloser
-	// allowed, when set, says whether the download may go on (stillMay).
-	allowed func() error
+	// allowed, when set, says whether the download may go on (stillMay);
+	// decided, whether it may, deciding now.
+	allowed, decided func() error
 }
 
 // Read hands out the next bytes while the download may go on.
@@ -37,7 +38,21 @@ func (d *Download) Read(p []byte) (int, error) {
 	if err := d.mayGoOn(); err != nil {
 		return 0, err
 	}
-	return d.ReadCloser.Read(p)
+	n, err := d.ReadCloser.Read(p)
+	return n, d.stoppedBy(err)
+}
+
+// stoppedBy is why the download stopped at err: a stored segment found
+// missing or damaged is taken as the end of the reader's access when the
+// decision, taken again at once, refuses (the visit destroyed, its bucket
+// gone, before the decision was next due), and as damage only otherwise.
+func (d *Download) stoppedBy(err error) error {
+	if d.decided != nil && errors.Is(err, evidence.ErrCorrupt) {
+		if refusal := d.decided(); refusal != nil {
+			return refusal
+		}
+	}
+	return err
 }
 
 // WriteTo hands the decrypted blocks to w as they are, when the reader
@@ -48,10 +63,14 @@ func (d *Download) WriteTo(w io.Writer) (int64, error) {
 	if d.allowed != nil {
 		w = &allowedWriter{w: w, allowed: d.mayGoOn}
 	}
+	var n int64
+	var err error
 	if wt, ok := d.ReadCloser.(io.WriterTo); ok {
-		return wt.WriteTo(w)
+		n, err = wt.WriteTo(w)
+	} else {
+		n, err = io.Copy(w, struct{ io.Reader }{d.ReadCloser})
 	}
-	return io.Copy(w, struct{ io.Reader }{d.ReadCloser})
+	return n, d.stoppedBy(err)
 }
 
 func (d *Download) mayGoOn() error {
@@ -78,14 +97,14 @@ func (a *allowedWriter) Write(p []byte) (int, error) {
 // stillMay says whether the actor may still do action on a file: the
 // decision is taken again, from the database as it now stands, when the
 // last one is older than recheckAfter (a download of a large file, or a
-// zip of many, lasts minutes), and a refusal is recorded as any is and
-// returned from then on. An error while deciding stops the download as a
-// refusal does.
-func (acc *Access) stillMay(ctx context.Context, action policy.Action) func(fileID string) error {
+// zip of many, lasts minutes), or at once when now is set, and a refusal
+// is recorded as any is and returned from then on. An error while deciding
+// stops the download as a refusal does.
+func (acc *Access) stillMay(ctx context.Context, action policy.Action) func(fileID string, now bool) error {
 	s, decided := acc.svc, acc.svc.now()
 	var refused error
-	return func(fileID string) error {
-		if refused != nil || s.now().Sub(decided) < recheckAfter {
+	return func(fileID string, now bool) error {
+		if refused != nil || !now && s.now().Sub(decided) < recheckAfter {
 			return refused
 		}
 		if _, err := s.Authorize(ctx, acc.Actor, action, acc.Visit.ID, fileID); err != nil {
@@ -142,7 +161,7 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 		return nil, err
 	}
 	return &Download{File: f, Name: name, Offset: off, Length: length, Partial: partial, Whole: whole, ReadCloser: r,
-		allowed: func() error { return may(f.ID) }}, nil
+		allowed: func() error { return may(f.ID, false) }, decided: func() error { return may(f.ID, true) }}, nil
 }
 
 // DownloadCut records that a download ended before its end, with the

@@ -229,3 +229,89 @@ func TestRemovedMembersUploadsDoNotComeBack(t *testing.T) {
 		t.Errorf("re-added, the member finds her old upload at %d bytes (%v), want not found", got.Offset(), err)
 	}
 }
+
+// TestDestroyedWhileDownloadingIsNotCorruption: a visit destroyed under
+// the retention schedule while its lead inspector downloads a large file
+// stops the download, and the cut is recorded as the refusal it is (the
+// visit gone), not as damage in the stored file, although the bucket went
+// before the decision was next due.
+func TestDestroyedWhileDownloadingIsNotCorruption(t *testing.T) {
+	d, v, fileID := revokedMidDownload(t)
+	ctx := context.Background()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	day := d.publish(lead, v)
+	d.at(day.AddDate(0, 0, d.Config.RetentionDays))
+	d.svc.RunRetention(ctx) // gives the notice
+	if _, err := d.mustAccess(admin, policy.DestructionApprove).ApproveDestruction(ctx); err != nil {
+		t.Fatal(err)
+	}
+	acc, err := d.access(lead, policy.FileDownload, fileID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl, err := acc.OpenDownload(ctx, 0, 8<<20, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dl.Close()
+	first, err := io.CopyN(io.Discard, dl, 2<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := d.svc.RunRetention(ctx); err != nil || len(ids) != 1 {
+		t.Fatalf("destruction: %v %v", ids, err)
+	}
+	rest, err := io.Copy(io.Discard, dl)
+	if err == nil {
+		t.Fatalf("the download went on to its end (%d bytes) after the visit was destroyed", first+rest)
+	}
+	acc.DownloadCut(ctx, dl, first+rest, err)
+	recs, rerr := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "file.download", ActorEmail: "lead@ofsted.example"})
+	if rerr != nil || len(recs) != 2 || recs[1].Outcome != "refused" {
+		var got []string
+		for _, r := range recs {
+			got = append(got, r.Outcome)
+		}
+		t.Fatalf("the download cut by the destruction (%v) is recorded %v (%v), want success then refused", err, got, rerr)
+	}
+}
+
+// TestDestroyedWhileZippingIsNotCorruption: the same for a zip, whose cut
+// is recorded against the archive as refused, and against no file as
+// corrupt.
+func TestDestroyedWhileZippingIsNotCorruption(t *testing.T) {
+	d, v, _ := revokedMidDownload(t)
+	ctx := context.Background()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	day := d.publish(lead, v)
+	d.at(day.AddDate(0, 0, d.Config.RetentionDays))
+	d.svc.RunRetention(ctx) // gives the notice
+	if _, err := d.mustAccess(admin, policy.DestructionApprove).ApproveDestruction(ctx); err != nil {
+		t.Fatal(err)
+	}
+	acc := d.mustAccess(lead, policy.FileDownload)
+	a, err := acc.PrepareArchive(ctx, nil, []string{"1.01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &changingWriter{after: 2 << 20, change: func() {
+		if ids, err := d.svc.RunRetention(ctx); err != nil || len(ids) != 1 {
+			t.Errorf("destruction: %v %v", ids, err)
+		}
+	}}
+	err = a.WriteTo(ctx, w)
+	if err == nil {
+		t.Fatalf("the zip went on to its end (%d bytes) after the visit was destroyed", w.n)
+	}
+	acc.ArchiveCut(ctx, a, w.n, err)
+	recs, rerr := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Actions: []string{"archive.download", "file.download"}, ActorEmail: "lead@ofsted.example"})
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Action+":"+r.Outcome)
+	}
+	if want := "file.download:success archive.download:refused"; rerr != nil || strings.Join(got, " ") != want {
+		t.Fatalf("the zip cut by the destruction (%v) is recorded %q (%v), want %q", err, strings.Join(got, " "), rerr, want)
+	}
+}
