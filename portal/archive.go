@@ -204,7 +204,7 @@ func (a *Archive) writeFile(ctx context.Context, zw *zip.Writer, f store.File, p
 		if errors.Is(err, evidence.ErrCorrupt) {
 			// Missing because the visit was destroyed meanwhile, not damaged
 			// (Download.stoppedBy).
-			if refusal := a.may(f.ID, true); refusal != nil {
+			if refusal := a.may(f.ID, true); isRefusal(refusal) {
 				return refusal
 			}
 		}

@@ -45,10 +45,11 @@ func (d *Download) Read(p []byte) (int, error) {
 // stoppedBy is why the download stopped at err: a stored segment found
 // missing or damaged is taken as the end of the reader's access when the
 // decision, taken again at once, refuses (the visit destroyed, its bucket
-// gone, before the decision was next due), and as damage only otherwise.
+// gone, before the decision was next due), and as damage otherwise (also
+// when the decision cannot be taken: the damage is not hidden).
 func (d *Download) stoppedBy(err error) error {
 	if d.decided != nil && errors.Is(err, evidence.ErrCorrupt) {
-		if refusal := d.decided(); refusal != nil {
+		if refusal := d.decided(); isRefusal(refusal) {
 			return refusal
 		}
 	}
@@ -193,13 +194,19 @@ func (acc *Access) ArchiveCut(ctx context.Context, a *Archive, sent int64, err e
 	}
 }
 
+// isRefusal says whether err is a decision's refusal (an *Error), not a
+// failure to decide.
+func isRefusal(err error) bool {
+	_, ok := AsError(err)
+	return ok
+}
+
 // cutOutcome is the outcome recorded for a download that err stopped.
 func cutOutcome(err error) string {
-	var refusal *Error
 	switch {
 	case errors.Is(err, evidence.ErrCorrupt):
 		return "corrupt"
-	case errors.As(err, &refusal):
+	case isRefusal(err):
 		return "refused"
 	}
 	return "interrupted"
