@@ -88,6 +88,14 @@ func (acc *Access) PurgedFiles(ctx context.Context) ([]PurgedView, error) {
 	if err != nil {
 		return nil, err
 	}
+	by := make([]string, 0, len(ps))
+	for _, p := range ps {
+		by = append(by, p.PurgedBy)
+	}
+	users, err := s.store.UsersByID(ctx, by)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]PurgedView, 0, len(ps))
 	for _, p := range ps {
 		reason, err := key.Open(p.ReasonSealed, purgeReasonContext(p.VisitID, p.FileID))
@@ -95,7 +103,7 @@ func (acc *Access) PurgedFiles(ctx context.Context) ([]PurgedView, error) {
 			return nil, errCorrupt
 		}
 		by := p.PurgedBy
-		if u, err := s.store.User(ctx, p.PurgedBy); err == nil {
+		if u, ok := users[p.PurgedBy]; ok {
 			by = PersonName(u.Email, u.Name, u.Subject, u.Issuer)
 		}
 		out = append(out, PurgedView{ID: p.FileID, Item: p.Item, Size: p.Size, SHA256: p.SHA256, PurgedBy: by, PurgedAt: p.PurgedAt, Reason: string(reason)})

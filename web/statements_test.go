@@ -373,3 +373,39 @@ func TestWarningsShareThePageStatements(t *testing.T) {
 		}
 	}
 }
+
+// TestPurgedListCostsTheSame: the list of a visit's purged files names who
+// purged each without a statement per file.
+func TestPurgedListCostsTheSame(t *testing.T) {
+	st := &statements{seen: map[string][]string{}, sizes: map[string]int{}}
+	ts := startStackSetup(t, func(o *devstack.Options) {
+		o.WebOptions = []web.Option{web.WithStatementCount(st.report)}
+	})
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	v := setUpVisit(t, ts, admin, "FV-PURGED")
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, uploader.uploadItem(v.ID, fmt.Sprintf("1.03 misfiled %d.pdf", i), "", []byte("about another child")).ID)
+	}
+	// Purged once the provider can no longer delete: after fieldwork.
+	ts.offset.Store(int64(time.Until(fieldworkEnd(t, lead, v).AddDate(0, 0, 2))))
+	purge := func(id string) {
+		t.Helper()
+		if s := admin.status("POST", "/api/v1/visits/"+v.ID+"/files/"+id+"/purge", map[string]string{"reason": "About a child of another authority"}); s != http.StatusNoContent {
+			t.Fatalf("purge: %d", s)
+		}
+	}
+	path := "/api/v1/visits/" + v.ID + "/purged"
+	purge(ids[0])
+	st.get(t, admin, path)
+	one := st.get(t, admin, path)
+	for _, id := range ids[1:] {
+		purge(id)
+	}
+	st.get(t, admin, path)
+	if four := st.get(t, admin, path); len(four) != len(one) {
+		t.Errorf("the purged files' list: %d statements with one purged, %d with four:\n   %q\n   %q", len(one), len(four), one, four)
+	}
+}
