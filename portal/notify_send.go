@@ -114,6 +114,20 @@ func (s *Service) deliver(ctx context.Context, n store.Notification) (state stri
 	if err != nil {
 		return store.NotePending, time.Time{}, true, err.Error()
 	}
+	// A member who has lost access since the row was written (the window
+	// ended, or the evidence was destroyed) is not mailed about the visit.
+	if r.Member.ID != "" {
+		if v.State == StateDestroying || v.State == StateDestroyed {
+			return store.NoteSkipped, n.NextAt, false, "the visit's evidence has been destroyed"
+		}
+		st, err := s.status(ctx, v)
+		if err != nil {
+			return store.NotePending, time.Time{}, true, err.Error()
+		}
+		if w := s.memberWindow(v, st, r.Member); w.Closed || !w.Until.IsZero() && !s.now().Before(w.Until) {
+			return store.NoteSkipped, n.NextAt, false, "the recipient's access to the visit has ended"
+		}
+	}
 	// A visit is not announced to provider staff before its notification
 	// call: their mail waits for the day.
 	if announced := calendar.StartOfDay(v.NotificationDate); policy.IsProviderRole(r.Role) && s.now().Before(announced) {

@@ -1,0 +1,85 @@
+package portal_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// questionsTo writes a questions digest for the members of v in roles, due
+// at due, as an act of the ten minutes before it would.
+func questionsTo(t *testing.T, d *domain, v store.Visit, roles []string, due time.Time) {
+	t.Helper()
+	out := store.Outgoing{Kind: portal.NoteQuestions, VisitID: v.ID, To: store.Audience{Roles: roles},
+		Period: due.Add(-10 * time.Minute).UTC().Format(time.RFC3339), Accumulate: true, Count: 1, Due: due,
+		Data: map[string]string{"date": due.Format(time.RFC3339)}}
+	if err := d.svc.Store().Enqueue(context.Background(), d.svc.Now(), out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNoMailAfterAccessCloses: a member whose access closes between a
+// notification being written and its being sent is not mailed about the
+// visit. The provider coordinator's access ends at the end of the fifth
+// working day after fieldwork; a question posted minutes before is told
+// after it, and must not reach them.
+func TestNoMailAfterAccessCloses(t *testing.T) {
+	d := startMailDomain(t)
+	box := &mailbox{d: d, seen: map[string]bool{}}
+	d.deliver()
+	box.fresh()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := d.svc.Calendar().AddWorkingDays(tl.FieldworkEnd, 5)
+	d.at(last)
+	d.later(11*time.Hour + 55*time.Minute) // 23:55 on the last day of access
+	questionsTo(t, d, v, []string{policy.RoleProviderCoordinator}, d.svc.Now().Add(10*time.Minute))
+	d.later(10 * time.Minute)
+	if n := d.deliver(); n != 0 {
+		t.Errorf("sent %d after the coordinator's access closed; want none", n)
+	}
+	box.expect("after access closed", "", []string{}...)
+}
+
+// TestNoMailAfterDestruction: members of a visit whose evidence has been
+// destroyed are not mailed about it; administrators still hear of the
+// destruction.
+func TestNoMailAfterDestruction(t *testing.T) {
+	d := startMailDomain(t)
+	ctx := context.Background()
+	box := &mailbox{d: d, seen: map[string]bool{}}
+	d.deliver()
+	box.fresh()
+	v := d.demo()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	day := d.publish(lead, v)
+	destroyOn := day.AddDate(0, 0, d.Config.RetentionDays)
+	d.at(destroyOn.AddDate(0, 0, -7))
+	if _, err := d.svc.RunRetention(ctx); err != nil { // the notice
+		t.Fatal(err)
+	}
+	d.at(destroyOn)
+	if _, err := d.mustAccess(admin, policy.DestructionApprove).ApproveDestruction(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The lead's question's digest is due after the destruction.
+	questionsTo(t, d, v, []string{policy.RoleLeadInspector}, d.svc.Now().Add(10*time.Minute))
+	if ids, err := d.svc.RunRetention(ctx); err != nil || len(ids) != 1 {
+		t.Fatalf("destruction: %v %v", ids, err)
+	}
+	d.later(10 * time.Minute)
+	d.deliver()
+	for _, m := range box.fresh() {
+		if m.To[0].Address != "admin@ofsted.example" {
+			t.Errorf("%q went to %v after the visit was destroyed", m.Subject, m.To)
+		}
+	}
+}
