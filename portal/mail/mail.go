@@ -127,7 +127,10 @@ func (s *Sender) Send(ctx context.Context, o Outgoing) error {
 	if err != nil {
 		return fmt.Errorf("mail: client: %w", err)
 	}
-	if err := c.DialAndSendWithContext(ctx, m); err != nil {
+	// Once the server has accepted the data the message is sent, whatever
+	// then becomes of the connection (the reset or quit that follows): an
+	// error then would have it sent again, under another Message-ID.
+	if err := c.DialAndSendWithContext(ctx, m); err != nil && !m.IsDelivered() {
 		return fmt.Errorf("mail: send: %w", err)
 	}
 	return nil

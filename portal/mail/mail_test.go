@@ -1,0 +1,102 @@
+package mail
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeServer is an SMTP server on loopback that takes messages and then
+// answers the command after the message with hangup: it drops the
+// connection instead of answering. It returns the endpoint and a channel
+// of the messages it accepted (250 after the data).
+func fakeServer(t *testing.T, hangup string) (Endpoint, <-chan string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	accepted := make(chan string, 10)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				say := func(s string) { c.Write([]byte(s + "\r\n")) }
+				say("220 fake ESMTP")
+				var data strings.Builder
+				inData, took := false, false
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if inData {
+						if line == ".\r\n" {
+							inData, took = false, true
+							accepted <- data.String()
+							say("250 2.0.0 queued")
+							continue
+						}
+						data.WriteString(line)
+						continue
+					}
+					verb := strings.ToUpper(strings.Fields(line + " x")[0])
+					if took && verb == hangup {
+						return
+					}
+					switch verb {
+					case "EHLO", "HELO":
+						say("250 fake")
+					case "DATA":
+						inData = true
+						say("354 go on")
+					case "QUIT":
+						say("221 bye")
+						return
+					default:
+						say("250 ok")
+					}
+				}
+			}()
+		}
+	}()
+	port := l.Addr().(*net.TCPAddr).Port
+	return Endpoint{Host: "127.0.0.1", Port: port, TLS: "none"}, accepted
+}
+
+// TestSendAcceptedIsSent: a message the server has accepted (250 after its
+// data) is sent, even when the connection then fails (the reset or the
+// quit that follows): reporting it unsent has it sent again, a duplicate.
+func TestSendAcceptedIsSent(t *testing.T) {
+	for _, hangup := range []string{"RSET", "QUIT"} {
+		t.Run(hangup, func(t *testing.T) {
+			ep, accepted := fakeServer(t, hangup)
+			s, err := NewSender(ep, "", "Evidence portal <portal@ofsted.example>")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Render(Message{Kind: "member_added", Reference: "FV-1", Role: "an inspector", SignIn: "https://p/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.Send(context.Background(), Outgoing{To: "hmi@ofsted.example", MessageID: "notification-1.a", Date: time.Now(), Rendered: r})
+			select {
+			case <-accepted:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the server accepted no message")
+			}
+			if err != nil {
+				t.Errorf("a message the server accepted is reported unsent: %v", err)
+			}
+		})
+	}
+}
