@@ -253,21 +253,26 @@ func (s *Store) FinishNotification(ctx context.Context, id, holder, state, lastE
 	if attempted {
 		inc = 1
 	}
-	var sent any
 	if state == NoteSent {
-		sent = formatTime(now)
-	}
-	if state == NoteSent {
-		// Counted meanwhile: the acts not told stay pending, due now.
-		if _, err := s.db.ExecContext(ctx, `UPDATE notifications SET count = count - ?, attempts = 0, next_attempt_at = ?,
-			claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ? AND state = 'pending' AND count > ?`,
-			told, formatTime(now), id, holder, told); err != nil {
+		// Counted meanwhile: the acts not told stay pending, due now. One
+		// statement: an act that commits between a check and the mark
+		// would be counted in a row marked sent, and never told.
+		if _, err := s.db.ExecContext(ctx, `UPDATE notifications SET
+			state = CASE WHEN count > ? THEN 'pending' ELSE 'sent' END,
+			last_error = NULL,
+			attempts = CASE WHEN count > ? THEN 0 ELSE attempts + ? END,
+			next_attempt_at = CASE WHEN count > ? THEN ? ELSE ? END,
+			sent_at = CASE WHEN count > ? THEN NULL ELSE ? END,
+			count = CASE WHEN count > ? THEN count - ? ELSE count END,
+			claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ?`,
+			told, told, inc, told, formatTime(now), formatTime(next), told, formatTime(now), told, told, id, holder); err != nil {
 			return fmt.Errorf("store: finish notification: %w", err)
 		}
+		return nil
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE notifications SET state = ?, last_error = ?, attempts = attempts + ?, next_attempt_at = ?, sent_at = ?,
+	_, err := s.db.ExecContext(ctx, `UPDATE notifications SET state = ?, last_error = ?, attempts = attempts + ?, next_attempt_at = ?, sent_at = NULL,
 		claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ?`,
-		state, nullString(lastErr), inc, formatTime(next), sent, id, holder)
+		state, nullString(lastErr), inc, formatTime(next), id, holder)
 	if err != nil {
 		return fmt.Errorf("store: finish notification: %w", err)
 	}

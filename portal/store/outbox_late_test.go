@@ -50,3 +50,54 @@ func TestDigestTellsLateActs(t *testing.T) {
 		t.Errorf("after every act was told: %v %v, want nothing more to send", notes, err)
 	}
 }
+
+// TestDigestActDuringFinish: an act that commits while a sent digest is
+// being marked sent is told later, never lost: marking it sent and keeping
+// the acts counted meanwhile is one step.
+func TestDigestActDuringFinish(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	start := time.Now().Add(-time.Hour).Truncate(time.Hour)
+	out := Outgoing{Kind: "files_arrived", VisitID: "v1", To: Audience{MemberID: "m1"}, Period: start.UTC().Format(time.RFC3339),
+		Accumulate: true, Count: 1, Due: start.Add(time.Hour)}
+	at := start.Add(2 * time.Hour)
+	acts, told := 0, 0
+	enqueue := func() {
+		if err := s.Enqueue(ctx, start.Add(59*time.Minute), out); err != nil {
+			t.Error(err)
+		}
+	}
+	send := func(meanwhile bool) bool {
+		t.Helper()
+		notes, err := s.ClaimNotifications(ctx, "A", at, at.Add(2*time.Minute), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(notes) == 0 {
+			return false
+		}
+		done := make(chan struct{})
+		if meanwhile {
+			acts++
+			go func() { defer close(done); enqueue() }()
+		} else {
+			close(done)
+		}
+		if err := s.FinishNotification(ctx, notes[0].ID, "A", NoteSent, "", notes[0].Count, true, at, at); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		told += notes[0].Count
+		return true
+	}
+	for range 200 {
+		acts++
+		enqueue()
+		send(true)
+		for send(false) {
+		}
+		if told != acts {
+			t.Fatalf("%d acts, %d told in mails", acts, told)
+		}
+	}
+}
