@@ -83,3 +83,44 @@ func TestNoMailAfterDestruction(t *testing.T) {
 		}
 	}
 }
+
+// TestUnusableAddressFailsAtOnce: an address from an identity provider's
+// claims that is not one plain address (here one carrying a header) is
+// never mailed, and fails at once for administrators to see, rather than
+// being tried again for a day as though the mail server were down.
+func TestUnusableAddressFailsAtOnce(t *testing.T) {
+	d := startMailDomain(t)
+	ctx := context.Background()
+	box := &mailbox{d: d, seen: map[string]bool{}}
+	d.deliver()
+	box.fresh()
+	v := d.demo()
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	var issuer string
+	for _, p := range d.Config.IdPs {
+		if p.Name == "ofsted" {
+			issuer = p.Issuer
+		}
+	}
+	for _, email := range []string{"hmi@ofsted.example\r\nBcc: evil@evil.example", "HMI <evil@evil.example>"} {
+		if _, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "ofsted", Issuer: issuer, Subject: "sub-hmi@ofsted.example", Email: email}); err != nil {
+			t.Fatal(err)
+		}
+		ms, err := d.svc.Store().MembershipsOf(ctx, v.ID, hmi.UserID)
+		if err != nil || len(ms) != 1 {
+			t.Fatalf("memberships: %v %v", ms, err)
+		}
+		if err := d.svc.Store().Enqueue(ctx, d.svc.Now(), store.Outgoing{Kind: portal.NoteAccessClosing, VisitID: v.ID, To: store.Audience{MemberID: ms[0].ID}}); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := d.svc.DeliverNotifications(ctx); n != 0 {
+			t.Errorf("%q: sent %d", email, n)
+		}
+		box.expect("to "+email, "", []string{}...)
+		ns, err := d.svc.Store().Notifications(ctx, "", 1)
+		if err != nil || len(ns) != 1 || ns[0].State != store.NoteFailed || ns[0].Attempts != 1 {
+			t.Errorf("%q: the notification is %+v (%v); want failed after one attempt", email, ns, err)
+		}
+		d.later(time.Minute)
+	}
+}

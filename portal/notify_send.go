@@ -142,6 +142,9 @@ func (s *Service) deliver(ctx context.Context, n store.Notification) (state stri
 		return store.NoteFailed, n.NextAt, true, err.Error()
 	}
 	err = s.mailer.Send(ctx, mail.Outgoing{To: r.Email, MessageID: messageID(n), Date: s.now(), Rendered: out})
+	if errors.Is(err, mail.ErrRecipient) {
+		return store.NoteFailed, n.NextAt, true, err.Error()
+	}
 	if err != nil {
 		return store.NotePending, time.Time{}, true, err.Error()
 	}

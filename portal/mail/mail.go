@@ -9,6 +9,7 @@ package mail
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	netmail "net/mail"
@@ -95,8 +96,18 @@ type Outgoing struct {
 	Rendered
 }
 
-// Send delivers one message; an error leaves it for a later attempt.
+// ErrRecipient is returned by Send for an address that is not one plain
+// address (addr-spec): a display name, a second address, a line break.
+// Addresses come from identity providers' claims; such a one is never
+// mailed, and trying it again cannot help.
+var ErrRecipient = errors.New("mail: the recipient's address is not one plain address")
+
+// Send delivers one message; an error leaves it for a later attempt, but
+// for ErrRecipient.
 func (s *Sender) Send(ctx context.Context, o Outgoing) error {
+	if a, err := netmail.ParseAddress(o.To); err != nil || a.Name != "" || a.Address != o.To {
+		return ErrRecipient
+	}
 	m := gomail.NewMsg()
 	if err := m.From(s.from); err != nil {
 		return err
