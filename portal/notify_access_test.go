@@ -124,3 +124,33 @@ func TestUnusableAddressFailsAtOnce(t *testing.T) {
 		d.later(time.Minute)
 	}
 }
+
+// TestNoMailAfterRoleChange: a notification addressed to the members in
+// some roles is not sent to a member whose role has changed to another
+// since it was written. The coordinator is told of questions on every
+// file; once an uploader, they may read only those on their own files.
+func TestNoMailAfterRoleChange(t *testing.T) {
+	d := startMailDomain(t)
+	ctx := context.Background()
+	box := &mailbox{d: d, seen: map[string]bool{}}
+	d.deliver()
+	box.fresh()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	questionsTo(t, d, v, []string{policy.RoleProviderCoordinator}, d.svc.Now().Add(10*time.Minute))
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "coordinator@cafcass.example", Role: policy.RoleProviderUploader}); err != nil {
+		t.Fatal(err)
+	}
+	d.later(10 * time.Minute)
+	d.deliver()
+	for _, m := range box.fresh() {
+		if m.To[0].Address == "coordinator@cafcass.example" && m.Subject != "You have been added to visit FV-DEMO" {
+			t.Errorf("%q went to the former coordinator, now an uploader", m.Subject)
+		}
+	}
+}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
@@ -100,6 +102,9 @@ func (s *Service) deliver(ctx context.Context, n store.Notification) (state stri
 		return store.NotePending, time.Time{}, true, err.Error()
 	case r.Email == "":
 		return store.NoteSkipped, n.NextAt, false, "the recipient has no email address"
+	}
+	if roles, ok := n.Data[store.RolesKey]; ok && !slices.Contains(strings.Fields(roles), r.Role) {
+		return store.NoteSkipped, n.NextAt, false, "the recipient's role has changed"
 	}
 	if IsDigest(n.Kind) && r.UserID != "" {
 		off, err := s.store.NotificationsOff(ctx, r.UserID)

@@ -104,6 +104,16 @@ func enqueue(ctx context.Context, tx *Tx, now time.Time, outs ...Outgoing) error
 		if err != nil {
 			return err
 		}
+		// A row to a member for their role says which roles it is for:
+		// a member whose role changes before it is sent is not told.
+		withRoles := map[string]string{RolesKey: strings.Join(o.To.Roles, " ")}
+		for k, v := range o.Data {
+			withRoles[k] = v
+		}
+		roleData, err := json.Marshal(withRoles)
+		if err != nil {
+			return err
+		}
 		due := o.Due
 		if due.IsZero() {
 			due = now
@@ -121,15 +131,18 @@ func enqueue(ctx context.Context, tx *Tx, now time.Time, outs ...Outgoing) error
 				sent_at = NULL, state = 'pending'`
 		}
 		for _, r := range to {
-			id, key := NewID(), ""
+			id, key, d := NewID(), "", data
+			if r.byRole {
+				d = roleData
+			}
 			if o.Period != "" {
-				key = strings.Join([]string{o.Kind, o.VisitID, r, o.Period}, "|")
+				key = strings.Join([]string{o.Kind, o.VisitID, r.ref, o.Period}, "|")
 			} else {
 				key = id
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, kind, visit_id, recipient, dedupe_key, data, count, created_at, state, attempts, next_attempt_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?) ON CONFLICT (dedupe_key) `+conflict,
-				id, o.Kind, o.VisitID, r, key, string(data), count, formatTime(now), formatTime(due)); err != nil {
+				id, o.Kind, o.VisitID, r.ref, key, string(d), count, formatTime(now), formatTime(due)); err != nil {
 				return fmt.Errorf("store: enqueue %s: %w", o.Kind, err)
 			}
 		}
@@ -137,19 +150,29 @@ func enqueue(ctx context.Context, tx *Tx, now time.Time, outs ...Outgoing) error
 	return nil
 }
 
+// RolesKey is the key of a notification's Data that holds, for a row to a
+// member for their role, the roles it is for, separated by spaces.
+const RolesKey = "roles"
+
+// addressee is one row's recipient; byRole when a member for their role.
+type addressee struct {
+	ref    string
+	byRole bool
+}
+
 // recipients expands an audience to its rows' recipients.
-func recipients(ctx context.Context, tx *Tx, o Outgoing) ([]string, error) {
-	var out []string
+func recipients(ctx context.Context, tx *Tx, o Outgoing) ([]addressee, error) {
+	var out []addressee
 	if o.To.MemberID != "" {
-		out = append(out, "member:"+o.To.MemberID)
+		out = append(out, addressee{ref: "member:" + o.To.MemberID})
 	}
-	ids := func(prefix, q string, args ...any) error {
+	ids := func(prefix string, byRole bool, q string, args ...any) error {
 		got, err := queryAll(ctx, tx, func(sc scanner) (string, error) {
 			var id string
 			return id, sc.Scan(&id)
 		}, q, args...)
 		for _, id := range got {
-			out = append(out, prefix+id)
+			out = append(out, addressee{ref: prefix + id, byRole: byRole})
 		}
 		return err
 	}
@@ -159,12 +182,12 @@ func recipients(ctx context.Context, tx *Tx, o Outgoing) ([]string, error) {
 			args = append(args, r)
 		}
 		q := `SELECT id FROM members WHERE visit_id = ? AND role IN (?` + strings.Repeat(", ?", len(o.To.Roles)-1) + `) ORDER BY id`
-		if err := ids("member:", q, args...); err != nil {
+		if err := ids("member:", true, q, args...); err != nil {
 			return nil, err
 		}
 	}
 	if o.To.Admins {
-		if err := ids("admin:", `SELECT id FROM portal_roles WHERE role = ? ORDER BY id`, RoleAdministrator); err != nil {
+		if err := ids("admin:", false, `SELECT id FROM portal_roles WHERE role = ? ORDER BY id`, RoleAdministrator); err != nil {
 			return nil, err
 		}
 	}
