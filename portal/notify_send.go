@@ -129,8 +129,13 @@ func (s *Service) deliver(ctx context.Context, n store.Notification) (state stri
 		if err != nil {
 			return store.NotePending, time.Time{}, true, err.Error()
 		}
-		if w := s.memberWindow(v, st, r.Member); w.Closed || !w.Until.IsZero() && !s.now().Before(w.Until) {
+		switch w := s.memberWindow(v, st, r.Member); {
+		case !w.Until.IsZero() && !s.now().Before(w.Until):
 			return store.NoteSkipped, n.NextAt, false, "the recipient's access to the visit has ended"
+		case w.Closed:
+			// Suspended until the calendar fits the visit's dates again:
+			// tried again with backoff, then failed for administrators.
+			return store.NotePending, time.Time{}, true, "the recipient's access is suspended: the visit's dates do not fit the calendar"
 		}
 	}
 	// A visit is not announced to provider staff before its notification
