@@ -123,13 +123,33 @@ func (s *Sender) Send(ctx context.Context, o Outgoing) error {
 	m.SetBodyString(gomail.TypeTextPlain, o.Text)
 	m.AddAlternativeString(gomail.TypeTextHTML, o.HTML)
 	opts := []gomail.Option{gomail.WithPort(s.ep.Port), gomail.WithTimeout(30 * time.Second)}
+	// The client heeds ctx only while it connects; after that, only its
+	// timeout ends a session with a server that has stalled. So that the
+	// portal's stopping ends one at once, the connection is closed when
+	// ctx ends (the connection under STARTTLS: with TLS from the start the
+	// client must make the connection itself to know it is encrypted, and
+	// only the timeout bounds it).
+	var stops []func() bool
+	defer func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}()
+	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(dctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		stops = append(stops, context.AfterFunc(ctx, func() { c.Close() }))
+		return c, nil
+	}
 	switch s.ep.TLS {
 	case "implicit":
 		opts = append(opts, gomail.WithSSL())
 	case "starttls":
-		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory), gomail.WithDialContextFunc(dial))
 	default:
-		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS), gomail.WithDialContextFunc(dial))
 	}
 	if s.ep.Username != "" {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover), gomail.WithUsername(s.ep.Username), gomail.WithPassword(s.password))

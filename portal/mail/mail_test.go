@@ -53,6 +53,9 @@ func fakeServer(t *testing.T, hangup string) (Endpoint, <-chan string) {
 					if took && verb == hangup {
 						return
 					}
+					if verb == hangup && hangup == "MAIL" {
+						select {} // a server that stalls
+					}
 					switch verb {
 					case "EHLO", "HELO":
 						say("250 fake")
@@ -98,5 +101,27 @@ func TestSendAcceptedIsSent(t *testing.T) {
 				t.Errorf("a message the server accepted is reported unsent: %v", err)
 			}
 		})
+	}
+}
+
+// TestSendStopsWithItsContext: a send to a server that has stalled ends
+// when its context does (the portal stopping), not when the server's
+// timeout runs out.
+func TestSendStopsWithItsContext(t *testing.T) {
+	ep, _ := fakeServer(t, "MAIL")
+	s, err := NewSender(ep, "", "Evidence portal <portal@ofsted.example>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Render(Message{Kind: "member_added", Reference: "FV-1", Role: "an inspector", SignIn: "https://p/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = s.Send(ctx, Outgoing{To: "hmi@ofsted.example", MessageID: "notification-1.a", Date: time.Now(), Rendered: r})
+	if took := time.Since(start); err == nil || took > 5*time.Second {
+		t.Errorf("a send to a stalled server returned %v after %s; want an error within a few seconds of its context's end", err, took.Round(time.Second))
 	}
 }
