@@ -3,6 +3,8 @@ package portal
 import (
 	"context"
 	"time"
+
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // HoldsKey reports whether the service keeps the visit's key in memory.
@@ -32,3 +34,7 @@ func (s *Service) SelfTestNow() {
 	s.health.selfAt = time.Time{}
 	s.health.mu.Unlock()
 }
+
+// MessageIDOf is the Message-ID (before the @) a notification's mail is
+// sent under.
+func MessageIDOf(n store.Notification) string { return messageID(n) }

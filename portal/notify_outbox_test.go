@@ -226,3 +226,41 @@ func TestLateDigestIsAMailOfItsOwn(t *testing.T) {
 		t.Errorf("the late act's mail has the first mail's Message-ID %s", first.MessageID)
 	}
 }
+
+// TestRetryKeepsTheMessageID: a message tried again after a failed
+// attempt goes under the Message-ID it was first tried under. A failure
+// can come after the server took the message (the reply to its data lost,
+// or too slow), and the retry must then be recognisable as the same mail.
+func TestRetryKeepsTheMessageID(t *testing.T) {
+	d := startMailDomain(t)
+	ctx := context.Background()
+	box := &mailbox{d: d, seen: map[string]bool{}}
+	d.deliver()
+	box.fresh()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if err := d.StopMailpit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "new.hmi@ofsted.example", Role: policy.RoleInspector}); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := d.svc.Store().Notifications(ctx, store.NotePending, 10)
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("pending: %v %v", pending, err)
+	}
+	first := portal.MessageIDOf(pending[0])
+	if n, err := d.svc.DeliverNotifications(ctx); err == nil || n != 0 {
+		t.Fatalf("mail server down: sent %d, %v", n, err)
+	}
+	if err := d.StartMailpitAgain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d.later(31 * time.Second)
+	if n := d.deliver(); n != 1 {
+		t.Fatalf("sent %d; want 1", n)
+	}
+	got := box.expect("after the retry", "You have been added to visit FV-DEMO", "new.hmi@ofsted.example")
+	if want := first + "@portal.example"; got[0].MessageID != want {
+		t.Errorf("the retry went as %s; the first attempt as %s", got[0].MessageID, want)
+	}
+}

@@ -276,11 +276,12 @@ func (s *Service) startMail(ctx context.Context, loop func(time.Duration, func(c
 	loop(s.cfg.Mail.Every, func(ctx context.Context) { s.DeliverNotifications(ctx) })
 }
 
-// messageID is the same for a mail sent again after a crash between
-// sending and marking (the row is claimed again as it was), and differs
-// for a row's next mail: a digest's late acts, told after its first mail,
-// are due from when they were counted, so a mail client that drops a
-// Message-ID it has seen does not drop them.
+// messageID is the same for every attempt at one mail: one tried again
+// after a failure (which can come after the server took it, when its reply
+// is lost) or after a crash between sending and marking. It differs for a
+// row's next mail: a digest's late acts, told after its first mail, start
+// a new round (created_at), so a mail client that drops a Message-ID it
+// has seen does not drop them.
 func messageID(n store.Notification) string {
-	return "notification-" + n.ID + "." + strconv.FormatInt(n.NextAt.UnixMicro(), 36)
+	return "notification-" + n.ID + "." + strconv.FormatInt(n.CreatedAt.UnixMicro(), 36)
 }

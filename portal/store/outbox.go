@@ -48,8 +48,8 @@ type Notification struct {
 	Recipient string // "member:<members.id>" or "admin:<portal_roles.id>"
 	Data      map[string]string
 	Count     int
-	CreatedAt time.Time
-	State     string // pending, sent, failed, skipped
+	CreatedAt time.Time // when the row, or its latest round (a digest's late acts), was written
+	State     string    // pending, sent, failed, skipped
 	Attempts  int
 	NextAt    time.Time
 	LastError string
@@ -128,6 +128,7 @@ func enqueue(ctx context.Context, tx *Tx, now time.Time, outs ...Outgoing) error
 				attempts = CASE WHEN notifications.state = 'pending' THEN notifications.attempts ELSE 0 END,
 				next_attempt_at = CASE WHEN notifications.state = 'pending' THEN notifications.next_attempt_at ELSE excluded.created_at END,
 				last_error = CASE WHEN notifications.state = 'pending' THEN notifications.last_error ELSE NULL END,
+				created_at = CASE WHEN notifications.state = 'pending' THEN notifications.created_at ELSE excluded.created_at END,
 				sent_at = NULL, state = 'pending'`
 		}
 		for _, r := range to {
@@ -286,9 +287,10 @@ func (s *Store) FinishNotification(ctx context.Context, id, holder, state, lastE
 			attempts = CASE WHEN count > ? THEN 0 ELSE attempts + ? END,
 			next_attempt_at = CASE WHEN count > ? THEN ? ELSE ? END,
 			sent_at = CASE WHEN count > ? THEN NULL ELSE ? END,
+			created_at = CASE WHEN count > ? THEN ? ELSE created_at END,
 			count = CASE WHEN count > ? THEN count - ? ELSE count END,
 			claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ?`,
-			told, told, inc, told, formatTime(now), formatTime(next), told, formatTime(now), told, told, id, holder); err != nil {
+			told, told, inc, told, formatTime(now), formatTime(next), told, formatTime(now), told, formatTime(now), told, told, id, holder); err != nil {
 			return fmt.Errorf("store: finish notification: %w", err)
 		}
 		return nil
