@@ -140,13 +140,13 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	// begins the upload. When it is not free, nothing was read or
 	// written, and the name is reserved as on_conflict says first.
 	u.FileID, u.NameIndex = store.NewID(), key.NameIndex(NameKey(name))
-	f, err := s.evidence.Put(ctx, u)
+	f, held, err := s.evidence.Put(ctx, u)
 	if errors.Is(err, store.ErrNameTaken) {
 		if u.FileID, u.Name, err = acc.reserveName(ctx, key, item, name, in.OnConflict); err != nil {
 			return FileView{}, err
 		}
 		u.NameIndex = nil
-		f, err = s.evidence.Put(ctx, u)
+		f, held, err = s.evidence.Put(ctx, u)
 	}
 	if err != nil {
 		s.releaseName(ctx, u.FileID)
@@ -158,7 +158,9 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	if !issued {
 		s.afterUpload(ctx, acc.Visit, f)
 	}
-	acc.holdNewObjects(ctx, f.ID)
+	if held {
+		acc.holdNewObjects(ctx, f.ID)
+	}
 	return fileView(key, f, acc.Actor.Display())
 }
 
@@ -188,7 +190,8 @@ func (acc *Access) recheck(action policy.Action) func(ctx context.Context) error
 // does not grow with the visit's files. Whether the visit was held is
 // what the transaction that stored the file read (store.FileToHold): a
 // hold set since is carried by its own act, whose listing finds these
-// objects. It goes on when the person leaves (the file is stored: holding
+// objects. A plain upload calls it only when that transaction found the
+// visit held (evidence.Put says so): otherwise there is nothing to read. It goes on when the person leaves (the file is stored: holding
 // its objects is the portal's part), and whatever stops it part-way (a
 // store that refuses, a failed statement, the process itself) leaves the
 // file to the retention run (holdFiles): the upload succeeds either way,

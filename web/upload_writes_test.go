@@ -171,3 +171,59 @@ func keys(m map[string][]string, mu *sync.Mutex) []string {
 	}
 	return out
 }
+
+// TestUploadStatementCount pins the statements a small upload sends once
+// its visit's names are indexed (a one-off check on the visit's first
+// upload in each process): a small upload is bound by its statements, so
+// one more, a read included, costs every file. The read of the file's
+// objects to hold after the commit was dropped when the commit's own read
+// of the visit found no legal hold (there can be none to hold then: a
+// hold set since is carried by its own act).
+func TestUploadStatementCount(t *testing.T) {
+	var mu sync.Mutex
+	var uploads [][]string
+	ts := startStackSetup(t, func(o *devstack.Options) {
+		o.WebOptions = []web.Option{web.WithStatementCount(func(r *http.Request, route string, qs []string) {
+			if r.Method == http.MethodPost && strings.HasSuffix(route, "/files") {
+				mu.Lock()
+				uploads = append(uploads, qs)
+				mu.Unlock()
+			}
+		})}
+	})
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	for _, name := range []string{"1.01 Structure.pdf", "1.01 Staffing.pdf"} {
+		decode[fileResp](t, uploader.upload(v.ID, name, strings.NewReader("%PDF-1.7 structure"), 18), http.StatusCreated)
+	}
+	var qs []string
+	for range 100 { // the statements are reported once the response is written
+		mu.Lock()
+		if len(uploads) == 2 {
+			qs = uploads[1]
+		}
+		mu.Unlock()
+		if qs != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if qs == nil {
+		t.Fatal("the second upload's statements were not reported")
+	}
+	var n, holds int
+	for _, q := range qs {
+		if strings.HasPrefix(q, "UPDATE sessions ") {
+			continue // the session's expiry, moved on at most once a minute
+		}
+		n++
+		if strings.Contains(q, "FROM objects_to_hold") {
+			holds++
+		}
+	}
+	const want = 24
+	if holds != 0 || n != want {
+		t.Errorf("an upload to a visit without a legal hold sent %d statements (want %d), %d of them reading objects to hold (want none):\n%s",
+			n, want, holds, strings.Join(qs, "\n"))
+	}
+}

@@ -123,9 +123,11 @@ func FilePrefix(fileID string) string { return fileID + "/" }
 // NameContext binds a sealed file name to its visit and file.
 func NameContext(visitID, fileID string) string { return "file-name:" + visitID + ":" + fileID }
 
-// Put stores an upload and returns the committed file. On any failure it
-// deletes every object it wrote and leaves no row.
-func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
+// Put stores an upload and returns the committed file, and whether its
+// visit was under legal hold as it was committed (its objects are then
+// to be held: store.CommitFileWith). On any failure it deletes every
+// object it wrote and leaves no row.
+func (s *Service) Put(ctx context.Context, u Upload) (f store.File, held bool, err error) {
 	fileID := u.FileID
 	if fileID == "" {
 		fileID = store.NewID()
@@ -137,7 +139,7 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 		err = s.Store.BeginUpload(ctx, fileID, u.Visit.ID, u.UploadedBy, s.Now(), started...)
 	}
 	if err != nil {
-		return store.File{}, err
+		return store.File{}, false, err
 	}
 	s.inflight.Store(fileID, struct{}{})
 	defer s.inflight.Delete(fileID)
@@ -179,7 +181,7 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 			written = append(written, ObjectKey(fileID, segments))
 			mac, err := s.putSegment(ctx, u, fileID, segments, &exactReader{r: body, n: n}, n)
 			if err != nil {
-				return store.File{}, err
+				return store.File{}, false, err
 			}
 			macs = append(macs, mac...)
 			remaining -= n
@@ -197,19 +199,19 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 			case err == io.EOF || err == io.ErrUnexpectedEOF:
 				last = true
 			case err != nil:
-				return store.File{}, fmt.Errorf("%w: %v", ErrShortBody, err)
+				return store.File{}, false, fmt.Errorf("%w: %v", ErrShortBody, err)
 			default:
 				_, perr := br.Peek(1)
 				last = perr == io.EOF
 			}
 			size += int64(n)
 			if u.MaxSize > 0 && size > u.MaxSize {
-				return store.File{}, ErrTooLarge
+				return store.File{}, false, ErrTooLarge
 			}
 			written = append(written, ObjectKey(fileID, segments))
 			mac, err := s.putSegment(ctx, u, fileID, segments, &exactReader{r: bytes.NewReader((*buf)[:n]), n: int64(n)}, int64(n))
 			if err != nil {
-				return store.File{}, err
+				return store.File{}, false, err
 			}
 			macs = append(macs, mac...)
 		}
@@ -240,7 +242,7 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 	}
 	if u.Recheck != nil {
 		if err := u.Recheck(ctx); err != nil {
-			return store.File{}, fmt.Errorf("%w: %w", ErrRefused, err)
+			return store.File{}, false, fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 	}
 	var rc *store.Receipt
@@ -250,10 +252,10 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, err error) {
 		audit = append(audit, recs...)
 	}
 	// A name taken as the upload began was free: the file replaces none.
-	if err := s.Store.CommitFileWith(ctx, f, rc, u.NameIndex == nil, replacedBy(fileID, u.Record), audit...); err != nil {
-		return store.File{}, err
+	if held, err = s.Store.CommitFileWith(ctx, f, rc, u.NameIndex == nil, replacedBy(fileID, u.Record), audit...); err != nil {
+		return store.File{}, false, err
 	}
-	return f, nil
+	return f, held, nil
 }
 
 // putSegment encrypts one segment straight into one PutObject of its exact

@@ -214,7 +214,8 @@ func (s *Store) StaleUploads(ctx context.Context, before time.Time) ([]PendingUp
 // nothing, unless the upload is still being received: one the janitor took
 // as cut off (AbandonUpload) or forgot has had its objects removed.
 func (s *Store) CommitFile(ctx context.Context, f File, audit ...AuditRecord) error {
-	return s.CommitFileWith(ctx, f, nil, true, nil, audit...)
+	_, err := s.CommitFileWith(ctx, f, nil, true, nil, audit...)
+	return err
 }
 
 // CommitFileWith is CommitFile that also keeps the upload's receipt (when r
@@ -222,10 +223,15 @@ func (s *Store) CommitFile(ctx context.Context, f File, audit ...AuditRecord) er
 // mayReplace is false only when the file's name was free when its upload
 // began (BeginNamedUpload took it): such a file replaces no version, and
 // its commit does not look for one. When it replaces one, replaced makes
-// the records of that, written with audit.
-func (s *Store) CommitFileWith(ctx context.Context, f File, r *Receipt, mayReplace bool, replaced ReplacedRecords, audit ...AuditRecord) error {
-	err := s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
-		if err := insertFile(ctx, tx, f); err != nil {
+// the records of that, written with audit. held reports what the
+// transaction read of the visit: it was under legal hold, and the file's
+// objects are to be held (FileToHoldOf); when it was not, they are not
+// (a hold set since is carried by its own act), and there is nothing to
+// read back.
+func (s *Store) CommitFileWith(ctx context.Context, f File, r *Receipt, mayReplace bool, replaced ReplacedRecords, audit ...AuditRecord) (held bool, err error) {
+	err = s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
+		var err error
+		if held, err = insertFile(ctx, tx, f); err != nil {
 			return nil, err
 		}
 		if mayReplace {
@@ -237,7 +243,7 @@ func (s *Store) CommitFileWith(ctx context.Context, f File, r *Receipt, mayRepla
 		}
 		// After the file's row, which keeps the file's name (the
 		// trigger file_names_upload_failed frees it otherwise).
-		err := execOne(ctx, tx, `DELETE FROM pending_uploads WHERE file_id = ? AND kind = 'upload'`, f.ID)
+		err = execOne(ctx, tx, `DELETE FROM pending_uploads WHERE file_id = ? AND kind = 'upload'`, f.ID)
 		if errors.Is(err, ErrNotFound) {
 			return nil, ErrUploadTaken
 		}
@@ -250,12 +256,12 @@ func (s *Store) CommitFileWith(ctx context.Context, f File, r *Receipt, mayRepla
 		return audit, nil
 	})
 	if errors.Is(err, ErrUploadTaken) {
-		return err
+		return false, err
 	}
 	if err != nil {
-		return fmt.Errorf("store: commit file: %w", err)
+		return false, fmt.Errorf("store: commit file: %w", err)
 	}
-	return nil
+	return held, nil
 }
 
 // fileInsertColumns are written when a file is stored; fileColumns are
@@ -277,25 +283,26 @@ const (
 // later, sees it; SQLite writes one transaction at a time. The read takes
 // no lock of its own: FOR UPDATE would wait for the share every other
 // commit's foreign key holds on the row while they wait for the trigger's
-// (TestFilesStoredTogether).
-func insertFile(ctx context.Context, tx *Tx, f File) error {
+// (TestFilesStoredTogether). held reports whether the visit was under
+// legal hold: the file's objects are then to be held.
+func insertFile(ctx context.Context, tx *Tx, f File) (held bool, err error) {
 	if err := insertFileRow(ctx, tx, f); err != nil {
-		return err
+		return false, err
 	}
 	var state string
 	var hold int64
-	err := tx.QueryRowContext(ctx, `SELECT state, legal_hold FROM visits WHERE id = ?`, f.VisitID).Scan(&state, &hold)
+	err = tx.QueryRowContext(ctx, `SELECT state, legal_hold FROM visits WHERE id = ?`, f.VisitID).Scan(&state, &hold)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return ErrNotFound
+		return false, ErrNotFound
 	case err != nil:
-		return err
+		return false, err
 	case state != "active":
-		return ErrDestructionBegun
+		return false, ErrDestructionBegun
 	case hold != 0:
 		_, err = tx.ExecContext(ctx, `INSERT INTO objects_to_hold (file_id, visit_id, since) VALUES (?, ?, ?)`, f.ID, f.VisitID, formatTime(f.UploadedAt))
 	}
-	return err
+	return hold != 0, err
 }
 
 func insertFileRow(ctx context.Context, tx *Tx, f File) error {

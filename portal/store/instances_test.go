@@ -189,7 +189,7 @@ func TestCommitNeedsItsPendingUpload(t *testing.T) {
 		}
 		rec := AuditRecord{Time: now, Action: "upload.completed", Object: id, VisitID: "v1", Outcome: "success", Detail: "{}"}
 		rc := &Receipt{ID: "r-" + id, VisitID: "v1", Kind: "upload", UploadOf: id, IssuedTo: u.ID, IssuedAt: now, SignedSealed: []byte("s")}
-		err := s.CommitFileWith(ctx, File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "s", Size: 7, SegmentSize: 1, Segments: 1,
+		_, err := s.CommitFileWith(ctx, File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "s", Size: 7, SegmentSize: 1, Segments: 1,
 			UploadedBy: u.ID, UploadedAt: now}, rc, true, nil, rec)
 		if !errors.Is(err, ErrUploadTaken) {
 			t.Fatalf("commit of a %s upload: %v, want ErrUploadTaken", how, err)

@@ -120,7 +120,7 @@ func (s *Store) CompleteResumable(ctx context.Context, id string, done int, hash
 		if n, _ := res.RowsAffected(); n != 1 {
 			return nil, ErrConflict
 		}
-		if err := insertFile(ctx, tx, f); err != nil {
+		if _, err := insertFile(ctx, tx, f); err != nil {
 			return nil, err
 		}
 		recs, err := supersede(ctx, tx, f, replaced)
