@@ -89,16 +89,13 @@ func (s *Service) User(ctx context.Context, userID string, from Actor) (Actor, e
 	if userID == "" {
 		return a, nil
 	}
-	u, err := s.store.User(ctx, userID)
+	u, admin, err := s.store.UserWithPortalRole(ctx, userID, store.RoleAdministrator)
 	if errors.Is(err, store.ErrNotFound) {
 		return a, nil
 	}
 	if err != nil {
 		return a, err
 	}
-	a.UserID, a.Issuer, a.Subject, a.Email, a.Name = u.ID, u.Issuer, u.Subject, u.Email, u.Name
-	if a.Administrator, err = s.store.HasPortalRole(ctx, u.ID, store.RoleAdministrator); err != nil {
-		return a, err
-	}
+	a.UserID, a.Issuer, a.Subject, a.Email, a.Name, a.Administrator = u.ID, u.Issuer, u.Subject, u.Email, u.Name, admin
 	return a, nil
 }

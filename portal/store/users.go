@@ -143,6 +143,31 @@ func (s *Store) UsersByID(ctx context.Context, ids []string) (map[string]User, e
 	return out, nil
 }
 
+// UserWithPortalRole is User, with whether the user holds the portal-wide
+// role, in one statement: every signed-in request reads both, and asked
+// apart (User, then HasPortalRole) they cost two.
+func (s *Store) UserWithPortalRole(ctx context.Context, id, role string) (User, bool, error) {
+	var u User
+	var created string
+	var last sql.NullString
+	var has bool
+	err := s.db.QueryRowContext(ctx, `SELECT id, issuer, subject, email, name, created_at, last_login_at,
+		EXISTS (SELECT 1 FROM portal_roles WHERE portal_roles.user_id = users.id AND portal_roles.role = ?) FROM users WHERE id = ?`, role, id).
+		Scan(&u.ID, &u.Issuer, &u.Subject, &u.Email, &u.Name, &created, &last, &has)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, false, ErrNotFound
+	}
+	if err != nil {
+		return User{}, false, fmt.Errorf("store: user %s: %w", id, err)
+	}
+	var d dates
+	u.CreatedAt, u.LastLoginAt = d.time(created), d.null(last)
+	if d.err != nil {
+		return User{}, false, fmt.Errorf("store: user %s: %w", id, d.err)
+	}
+	return u, has, nil
+}
+
 func scanUser(sc scanner) (User, error) {
 	var u User
 	var created string
