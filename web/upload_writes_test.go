@@ -214,8 +214,11 @@ func TestUploadStatementCount(t *testing.T) {
 	}
 	var n, holds, roles int
 	for _, q := range qs {
-		if strings.HasPrefix(q, "UPDATE sessions ") {
+		switch {
+		case strings.HasPrefix(q, "UPDATE sessions "):
 			continue // the session's expiry, moved on at most once a minute
+		case strings.HasPrefix(q, "SELECT pg_advisory_xact_lock"):
+			continue // PostgreSQL's lock on the audit chain, in each transaction that appends to it
 		}
 		n++
 		if strings.Contains(q, "FROM objects_to_hold") {
