@@ -84,6 +84,32 @@ func GrantRole(ctx context.Context, st *store.Store, a Actor, g RoleGrant) error
 	return st.GrantPortalRole(ctx, g.Role, g.Issuer, email, rec.Time, rec)
 }
 
+// RevokeRole takes a portal-wide role from the person named as a grant
+// names them (the issuer, and the email or the subject): a departing
+// administrator's role ends at their next request, in open sessions too.
+// Revoking a role the person does not hold is an error saying so.
+func RevokeRole(ctx context.Context, st *store.Store, a Actor, g RoleGrant) error {
+	if g.Role != store.RoleAdministrator {
+		return fmt.Errorf("unknown role %q: the only portal-wide role is administrator", g.Role)
+	}
+	if g.Issuer == "" || (g.Email == "") == (g.Subject == "") {
+		return errors.New("give the issuer, and either the email or the subject")
+	}
+	email := strings.ToLower(g.Email)
+	detail := map[string]any{"role": g.Role, "issuer": g.Issuer}
+	who := "subject " + g.Subject
+	if email != "" {
+		detail["email"], who = email, email
+	} else {
+		detail["subject"] = g.Subject
+	}
+	err := st.RevokePortalRole(ctx, g.Role, g.Issuer, email, g.Subject, operatorRec(a, "portal_role.revoked", detail))
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%s at %s holds no %s role: nothing revoked", who, g.Issuer, g.Role)
+	}
+	return err
+}
+
 // RotateMasterKey moves everything wrapped to the service's master key to
 // another: the key epochs' keys in the key bucket (each object re-written;
 // one already moved is skipped, so an interrupted rotation can be run

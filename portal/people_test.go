@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/ofsted-portal/evidence/policy"
@@ -95,6 +96,69 @@ func TestPersonName(t *testing.T) {
 	} {
 		if got := portal.PersonName(tc.email, tc.name, tc.sub, tc.iss); got != tc.want {
 			t.Errorf("PersonName(%q, %q, %q, %q) = %q, want %q", tc.email, tc.name, tc.sub, tc.iss, got, tc.want)
+		}
+	}
+}
+
+// TestRevokeAdministrator: a departing administrator's role is taken by
+// the issuer and email or subject it was granted to, whether the grant was
+// made that way or bound to them at sign-in, and only theirs: another
+// person without an email keeps theirs. Revoking a role not held says so.
+func TestRevokeAdministrator(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	ofsted := d.issuer("ofsted")
+	signIn := func(sub, email string) portal.Actor {
+		t.Helper()
+		a, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "ofsted", Issuer: ofsted, Subject: sub, Email: email})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	op := portal.OperatorActor("test", "admin")
+	grant := func(g portal.RoleGrant) {
+		t.Helper()
+		g.Role, g.Issuer = "administrator", ofsted
+		if err := portal.GrantRole(ctx, d.svc.Store(), op, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	revoke := func(g portal.RoleGrant) error {
+		g.Role, g.Issuer = "administrator", ofsted
+		return portal.RevokeRole(ctx, d.svc.Store(), op, g)
+	}
+	grant(portal.RoleGrant{Email: "leaving@ofsted.example"})
+	grant(portal.RoleGrant{Subject: "sub-no-email-1"})
+	grant(portal.RoleGrant{Subject: "sub-no-email-2"})
+	if !signIn("sub-leaving", "leaving@ofsted.example").Administrator || !signIn("sub-no-email-1", "").Administrator || !signIn("sub-no-email-2", "").Administrator {
+		t.Fatal("the grants did not bind")
+	}
+	// Granted by email, revoked by the subject it bound to.
+	if err := revoke(portal.RoleGrant{Subject: "sub-leaving"}); err != nil {
+		t.Fatal(err)
+	}
+	if signIn("sub-leaving", "leaving@ofsted.example").Administrator {
+		t.Error("still an administrator after the role was revoked")
+	}
+	if err := revoke(portal.RoleGrant{Email: "Leaving@ofsted.example"}); err == nil || !strings.Contains(err.Error(), "holds no administrator role") {
+		t.Errorf("revoking a role not held: %v", err)
+	}
+	// Granted by subject, revoked by subject: the other person without an
+	// email keeps theirs.
+	if err := revoke(portal.RoleGrant{Subject: "sub-no-email-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if signIn("sub-no-email-1", "").Administrator || !signIn("sub-no-email-2", "").Administrator {
+		t.Error("revoking one person without an email: the wrong one lost the role")
+	}
+	var n int
+	if err := d.svc.Store().DB().QueryRow(`SELECT COUNT(*) FROM audit WHERE action = ?`, "portal_role.revoked").Scan(&n); err != nil || n != 2 {
+		t.Errorf("%d portal_role.revoked records (%v), want 2", n, err)
+	}
+	for _, bad := range []portal.RoleGrant{{Role: "administrator", Issuer: ofsted}, {Role: "inspector", Issuer: ofsted, Subject: "s"}} {
+		if err := portal.RevokeRole(ctx, d.svc.Store(), op, bad); err == nil {
+			t.Errorf("revoke %+v accepted", bad)
 		}
 	}
 }

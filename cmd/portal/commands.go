@@ -25,6 +25,8 @@ Commands:
   keygen         print a new master key, or with --signing a certificate signing key
   admin grant    grant a portal-wide role to the person who signs in from an issuer with
                  an email or a subject: portal admin grant --issuer URL (--email E | --subject S)
+  admin revoke   take a portal-wide role from that person, at once (open sessions too):
+                 portal admin revoke --issuer URL (--email E | --subject S)
   admin member   add a member to a visit, or change one, as the operator (for example an
                  administrator who is to be a member): portal admin member --visit REF --email E --role R
   retention run  run one destruction sweep now
@@ -97,10 +99,12 @@ func run(ctx context.Context, args []string) error {
 		switch {
 		case len(args) >= 2 && args[1] == "grant":
 			return adminGrant(ctx, args[2:])
+		case len(args) >= 2 && args[1] == "revoke":
+			return adminRevoke(ctx, args[2:])
 		case len(args) >= 2 && args[1] == "member":
 			return adminMember(ctx, args[2:])
 		}
-		return errors.New("usage: portal admin grant --issuer URL (--email E | --subject S) --role administrator | portal admin member --visit REF (--email E | --issuer URL --subject S) --role R")
+		return errors.New("usage: portal admin grant --issuer URL (--email E | --subject S) --role administrator | portal admin revoke --issuer URL (--email E | --subject S) --role administrator | portal admin member --visit REF (--email E | --issuer URL --subject S) --role R")
 	}
 	return fmt.Errorf("unknown command %q\n\n%s", args[0], usage)
 }
@@ -190,6 +194,39 @@ func adminGrant(ctx context.Context, args []string) error {
 		who = "subject " + g.Subject
 	}
 	fmt.Printf("granted %s to %s at %s\n", g.Role, who, g.Issuer)
+	return nil
+}
+
+func adminRevoke(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("admin revoke", flag.ContinueOnError)
+	var g portal.RoleGrant
+	fs.StringVar(&g.Issuer, "issuer", "", "issuer URL of the identity provider the person signs in with")
+	fs.StringVar(&g.Email, "email", "", "the person's email address at that provider")
+	fs.StringVar(&g.Subject, "subject", "", "instead of --email: the person's subject (sub claim) at that provider")
+	fs.StringVar(&g.Role, "role", "administrator", "portal-wide role (only: administrator)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: portal admin revoke --issuer URL (--email E | --subject S) --role administrator\n\nTakes the role from that person: the grant to that email or subject, and any grant bound to them. It ends at their next request, in open sessions too. Uses PORTAL_DB_PATH.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagErr(err)
+	}
+	if g.Issuer == "" || (g.Email == "") == (g.Subject == "") {
+		return errors.New("--issuer and one of --email or --subject are required")
+	}
+	st, err := portal.OpenStore(ctx, os.Getenv, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := portal.RevokeRole(ctx, st, operator("admin revoke"), g); err != nil {
+		return err
+	}
+	who := g.Email
+	if who == "" {
+		who = "subject " + g.Subject
+	}
+	fmt.Printf("revoked %s from %s at %s\n", g.Role, who, g.Issuer)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -224,6 +225,35 @@ func (s *Store) GrantPortalRoleToSubject(ctx context.Context, role, issuer, subj
 		return fmt.Errorf("store: grant %s: %w", role, err)
 	}
 	return nil
+}
+
+// RevokePortalRole takes a portal-wide role from the person who signs in
+// from issuer with this email, or (email "") this subject: the grant made
+// to that email or subject, and any grant bound to the user who signs in
+// so, in one transaction with the audit records. It is ErrNotFound when
+// the person holds no such grant. Every request reads the role afresh, so
+// it ends in open sessions at their next request.
+func (s *Store) RevokePortalRole(ctx context.Context, role, issuer, email, subject string, audit ...AuditRecord) error {
+	q, who := `DELETE FROM portal_roles WHERE role = ? AND (issuer = ? AND subject = ?
+		OR user_id IN (SELECT id FROM users WHERE issuer = ? AND subject = ?))`, subject
+	if email != "" {
+		q, who = `DELETE FROM portal_roles WHERE role = ? AND (issuer = ? AND email = ?
+		OR user_id IN (SELECT id FROM users WHERE issuer = ? AND email = ?))`, email
+	}
+	err := s.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, q, role, issuer, who, issuer, who)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, ErrNotFound)
+		}
+		return nil
+	}, audit...)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: revoke %s: %w", role, err)
+	}
+	return err
 }
 
 // HasPortalRole reports whether the user holds a portal-wide role.
