@@ -14,6 +14,7 @@ import (
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 const usage = `Usage: portal <command> [flags]
@@ -165,47 +166,26 @@ func keygen(args []string, out io.Writer) error {
 }
 
 func adminGrant(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("admin grant", flag.ContinueOnError)
-	var g portal.RoleGrant
-	fs.StringVar(&g.Issuer, "issuer", "", "issuer URL of the identity provider the person signs in with")
-	fs.StringVar(&g.Email, "email", "", "the person's email address at that provider")
-	fs.StringVar(&g.Subject, "subject", "", "instead of --email: the person's subject (sub claim) at that provider")
-	fs.StringVar(&g.Role, "role", "administrator", "portal-wide role (only: administrator)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal admin grant --issuer URL (--email E | --subject S) --role administrator\n\nThe role binds to that person at their next sign-in (at once, by subject, if they have signed in before). Uses PORTAL_DB_PATH.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return flagErr(err)
-	}
-	if g.Issuer == "" || (g.Email == "") == (g.Subject == "") {
-		return errors.New("--issuer and one of --email or --subject are required")
-	}
-	st, err := portal.OpenStore(ctx, os.Getenv, true)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := portal.GrantRole(ctx, st, operator("admin grant"), g); err != nil {
-		return err
-	}
-	who := g.Email
-	if who == "" {
-		who = "subject " + g.Subject
-	}
-	fmt.Printf("granted %s to %s at %s\n", g.Role, who, g.Issuer)
-	return nil
+	return adminRole(ctx, args, "grant", "The role binds to that person at their next sign-in (at once, by subject, if they have signed in before).",
+		portal.GrantRole, "granted %s to %s at %s\n")
 }
 
 func adminRevoke(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("admin revoke", flag.ContinueOnError)
+	return adminRole(ctx, args, "revoke", "Takes the role from that person: the grant to that email or subject, and any grant bound to them. It ends at their next request, in open sessions too.",
+		portal.RevokeRole, "revoked %s from %s at %s\n")
+}
+
+// adminRole runs portal admin grant or revoke: act on the role of the
+// person named by --issuer and --email or --subject.
+func adminRole(ctx context.Context, args []string, verb, about string, act func(context.Context, *store.Store, portal.Actor, portal.RoleGrant) error, done string) error {
+	fs := flag.NewFlagSet("admin "+verb, flag.ContinueOnError)
 	var g portal.RoleGrant
 	fs.StringVar(&g.Issuer, "issuer", "", "issuer URL of the identity provider the person signs in with")
 	fs.StringVar(&g.Email, "email", "", "the person's email address at that provider")
 	fs.StringVar(&g.Subject, "subject", "", "instead of --email: the person's subject (sub claim) at that provider")
 	fs.StringVar(&g.Role, "role", "administrator", "portal-wide role (only: administrator)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal admin revoke --issuer URL (--email E | --subject S) --role administrator\n\nTakes the role from that person: the grant to that email or subject, and any grant bound to them. It ends at their next request, in open sessions too. Uses PORTAL_DB_PATH.")
+		fmt.Fprintf(fs.Output(), "Usage: portal admin %s --issuer URL (--email E | --subject S) --role administrator\n\n%s Uses PORTAL_DB_PATH.\n", verb, about)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -219,14 +199,14 @@ func adminRevoke(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	if err := portal.RevokeRole(ctx, st, operator("admin revoke"), g); err != nil {
+	if err := act(ctx, st, operator("admin "+verb), g); err != nil {
 		return err
 	}
 	who := g.Email
 	if who == "" {
 		who = "subject " + g.Subject
 	}
-	fmt.Printf("revoked %s from %s at %s\n", g.Role, who, g.Issuer)
+	fmt.Printf(done, g.Role, who, g.Issuer)
 	return nil
 }
 
