@@ -86,22 +86,35 @@ func (p *identityProvider) context(ctx context.Context) context.Context {
 // errNotDiscovered is returned while a provider has no discovery document.
 var errNotDiscovered = errors.New("identity provider not discovered")
 
+// errInFlight is returned by discover when another discovery is running.
+var errInFlight = fmt.Errorf("%w: a discovery is in flight", errNotDiscovered)
+
 // ready returns the provider's current metadata. Without any, it discovers
 // once unless a discovery is already running.
 func (p *identityProvider) ready(ctx context.Context) (*discovered, error) {
 	if d := p.current.Load(); d != nil {
 		return d, nil
 	}
-	if done := p.inFlight.Load(); done != nil {
+	done := p.inFlight.Load()
+	if done == nil {
+		if time.Since(time.Unix(0, p.lastTry.Load())) < retryAfter {
+			return nil, errNotDiscovered
+		}
+		err := p.discover(ctx, onDemandTimeout)
+		if err != nil && !errors.Is(err, errInFlight) {
+			return nil, err
+		}
+		// Another discovery began between the look above and this
+		// one's (the background one, as the portal starts): wait for
+		// it as if it had been seen running.
+		done = p.inFlight.Load()
+	}
+	if done != nil {
 		select {
 		case <-*done:
 		case <-time.After(inFlightWait):
 		case <-ctx.Done():
 		}
-	} else if time.Since(time.Unix(0, p.lastTry.Load())) < retryAfter {
-		return nil, errNotDiscovered
-	} else if err := p.discover(ctx, onDemandTimeout); err != nil {
-		return nil, err
 	}
 	if d := p.current.Load(); d != nil {
 		return d, nil
@@ -110,11 +123,12 @@ func (p *identityProvider) ready(ctx context.Context) (*discovered, error) {
 }
 
 // discover fetches the discovery document and, if it is right, makes it
-// current. It returns at once when another discovery is in flight.
+// current. It returns errInFlight at once when another discovery is
+// running.
 func (p *identityProvider) discover(ctx context.Context, timeout time.Duration) error {
 	done := make(chan struct{})
 	if !p.inFlight.CompareAndSwap(nil, &done) {
-		return errNotDiscovered
+		return errInFlight
 	}
 	defer func() {
 		p.lastTry.Store(time.Now().UnixNano())

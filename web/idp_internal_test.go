@@ -1,6 +1,17 @@
 package web
 
-import "testing"
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal"
+)
 
 // TestEndSessionOrigin: only an absolute address of one exact origin is
 // let into form-action; anything else leaves sign-out local.
@@ -22,6 +33,43 @@ func TestEndSessionOrigin(t *testing.T) {
 	} {
 		if got := endSessionOrigin(tc.issuer, tc.endpoint); got != tc.want {
 			t.Errorf("endSessionOrigin(%q, %q) = %q, want %q", tc.issuer, tc.endpoint, got, tc.want)
+		}
+	}
+}
+
+// TestSignInsRacingDiscoveryWait: sign-ins that arrive together while the
+// provider is being discovered for the first time (as the portal starts,
+// when its background discovery begins too) wait for that discovery;
+// none is turned away because another got there first.
+func TestSignInsRacingDiscoveryWait(t *testing.T) {
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(5 * time.Millisecond)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"jwks_uri":%q,"id_token_signing_alg_values_supported":["RS256"]}`,
+			srv.URL, srv.URL+"/auth", srv.URL+"/token", srv.URL+"/keys")
+	}))
+	defer srv.Close()
+	for round := range 200 {
+		p := newIdentityProvider(portal.IdPConfig{Name: "cafcass", Issuer: srv.URL, ClientID: "portal"},
+			"http://127.0.0.1:8080", srv.Client(), time.Now, slog.New(slog.DiscardHandler))
+		start := make(chan struct{})
+		errs := make(chan error, 32)
+		var wg sync.WaitGroup
+		for range 32 {
+			wg.Go(func() {
+				<-start
+				_, err := p.ready(context.Background())
+				errs <- err
+			})
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: a sign-in during the first discovery was refused: %v", round, err)
+			}
 		}
 	}
 }
