@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/scan"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -218,8 +219,14 @@ func (s *Server) tusPatch(c *gin.Context) {
 	}
 	s.tusOffsetHeaders(c, r)
 	if f != nil {
-		// The malware scanner's verdict: clean, scanning, infected or unscanned.
+		// The malware scanner's verdict: clean, scanning, infected or
+		// unscanned; for a file kept as infected because the scanner could
+		// not look inside it, the reason "unreadable", so that the upload
+		// page does not say malware was found.
 		c.Header("Evidence-Scan", f.Scan)
+		if f.Scan == "infected" && scan.Unreadable(f.ScanSignature) {
+			c.Header("Evidence-Scan-Reason", "unreadable")
+		}
 	}
 	c.Status(http.StatusNoContent)
 }

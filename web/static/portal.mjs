@@ -315,7 +315,9 @@ function enhanceUpload (form) {
         // The malware scanner's verdict (Evidence-Scan): an infected file is
         // kept but never served; one being checked waits for the scanner.
         const scan = res && res.getHeader('Evidence-Scan')
-        if (scan === 'infected') text += ' Malware was found in this file: nobody can download it and the inspection team will not see it. Check the original on your own systems.'
+        const unreadable = res && res.getHeader('Evidence-Scan-Reason') === 'unreadable'
+        if (scan === 'infected' && unreadable) text += ' The malware scanner could not look inside this file: it is protected by a password, or holds more files, or archives inside archives, than the scanner opens. Nobody can download it and the inspection team cannot see it. Upload it again without a password, or as separate files.'
+        else if (scan === 'infected') text += ' Malware was found in this file: nobody can download it and the inspection team will not see it. Check the original on your own systems.'
         if (scan === 'scanning') text += ' It is being checked for malware: the inspection team will see it once it is found clean.'
         setStatus(e, text, scan === 'infected')
         hide(e.pause)
