@@ -2,9 +2,11 @@ package portal_test
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/store"
@@ -122,6 +124,54 @@ func TestUnusableAddressFailsAtOnce(t *testing.T) {
 			t.Errorf("%q: the notification is %+v (%v); want failed after one attempt", email, ns, err)
 		}
 		d.later(time.Minute)
+	}
+}
+
+// TestRefusedRecipientFailsAtOnce: an address the mail server refuses for
+// good (550: no such mailbox, here every address outside the two
+// departments) fails at once for administrators to see, rather than being
+// sent again for a day as though the mail server were down.
+func TestRefusedRecipientFailsAtOnce(t *testing.T) {
+	bin, err := devstack.FindMailpit()
+	if err != nil {
+		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
+			t.Fatalf("notification tests need mailpit: %v", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	d := startDomainWith(t, func(o *devstack.Options) {
+		o.Mailpit, o.MailpitBinary = true, bin
+		o.MailpitAllowedRecipients = `@(ofsted|cafcass)\.example$`
+	})
+	ctx := context.Background()
+	box := &mailbox{d: d, seen: map[string]bool{}}
+	d.deliver()
+	box.fresh()
+	v := d.demo()
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	var issuer string
+	for _, p := range d.Config.IdPs {
+		if p.Name == "ofsted" {
+			issuer = p.Issuer
+		}
+	}
+	if _, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "ofsted", Issuer: issuer, Subject: "sub-hmi@ofsted.example", Email: "hmi@gone.example"}); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := d.svc.Store().MembershipsOf(ctx, v.ID, hmi.UserID)
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("memberships: %v %v", ms, err)
+	}
+	if err := d.svc.Store().Enqueue(ctx, d.svc.Now(), store.Outgoing{Kind: portal.NoteAccessClosing, VisitID: v.ID, To: store.Audience{MemberID: ms[0].ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := d.svc.DeliverNotifications(ctx); n != 0 {
+		t.Errorf("sent %d", n)
+	}
+	box.expect("to hmi@gone.example", "", []string{}...)
+	ns, err := d.svc.Store().Notifications(ctx, "", 1)
+	if err != nil || len(ns) != 1 || ns[0].State != store.NoteFailed || ns[0].Attempts != 1 {
+		t.Errorf("the notification is %+v (%v); want failed after one attempt", ns, err)
 	}
 }
 

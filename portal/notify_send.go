@@ -152,7 +152,7 @@ func (s *Service) deliver(ctx context.Context, n store.Notification) (state stri
 		return store.NoteFailed, n.NextAt, true, err.Error()
 	}
 	err = s.mailer.Send(ctx, mail.Outgoing{To: r.Email, MessageID: messageID(n), Date: s.now(), Rendered: out})
-	if errors.Is(err, mail.ErrRecipient) {
+	if errors.Is(err, mail.ErrRecipient) || errors.Is(err, mail.ErrRecipientRefused) {
 		return store.NoteFailed, n.NextAt, true, err.Error()
 	}
 	if err != nil {

@@ -38,6 +38,9 @@ type MailpitOptions struct {
 	Output             io.Writer // mailpit's log (nil: discarded)
 	Binary             string    // empty: FindMailpit
 	StartupWait        time.Duration
+	// AllowedRecipients, when set, is a regular expression: mailpit
+	// refuses other recipients with a 5xx (tests of a refused address).
+	AllowedRecipients string
 }
 
 // FindMailpit returns the mailpit binary: $PORTAL_MAILPIT_BIN, else
@@ -65,8 +68,12 @@ func StartMailpit(ctx context.Context, o MailpitOptions) (*Mailpit, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(o.Binary, "--database", filepath.Join(o.Dir, "mailpit.db"),
-		"--smtp", o.SMTPAddr, "--listen", o.HTTPAddr, "--disable-version-check")
+	args := []string{"--database", filepath.Join(o.Dir, "mailpit.db"),
+		"--smtp", o.SMTPAddr, "--listen", o.HTTPAddr, "--disable-version-check"}
+	if o.AllowedRecipients != "" {
+		args = append(args, "--smtp-allowed-recipients", o.AllowedRecipients)
+	}
+	cmd := exec.Command(o.Binary, args...)
 	if o.Output == nil {
 		o.Output = io.Discard
 	}

@@ -84,6 +84,8 @@ type Options struct {
 	Mailpit                         bool
 	MailpitSMTPAddr, MailpitWebAddr string
 	MailpitBinary                   string
+	// MailpitAllowedRecipients: MailpitOptions.AllowedRecipients.
+	MailpitAllowedRecipients string
 }
 
 // S3Endpoint is an S3 server the stack uses instead of its own MinIO.

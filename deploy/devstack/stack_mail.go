@@ -10,7 +10,7 @@ import (
 // configuration to it.
 func (st *Stack) startMailpit(ctx context.Context, o *Options) error {
 	st.mailpitOpts = MailpitOptions{Dir: filepath.Join(o.Dir, "mailpit"), SMTPAddr: o.MailpitSMTPAddr, HTTPAddr: o.MailpitWebAddr,
-		Binary: o.MailpitBinary}
+		Binary: o.MailpitBinary, AllowedRecipients: o.MailpitAllowedRecipients}
 	mp, err := StartMailpit(ctx, st.mailpitOpts)
 	if err != nil {
 		return err

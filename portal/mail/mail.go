@@ -102,8 +102,13 @@ type Outgoing struct {
 // mailed, and trying it again cannot help.
 var ErrRecipient = errors.New("mail: the recipient's address is not one plain address")
 
+// ErrRecipientRefused is returned by Send when the mail server refuses the
+// recipient for good (a 5xx answer to RCPT TO: no such mailbox, a
+// recipient it will not take): sending the same message again cannot help.
+var ErrRecipientRefused = errors.New("mail: the mail server refused the recipient for good")
+
 // Send delivers one message; an error leaves it for a later attempt, but
-// for ErrRecipient.
+// for ErrRecipient and ErrRecipientRefused.
 func (s *Sender) Send(ctx context.Context, o Outgoing) error {
 	if a, err := netmail.ParseAddress(o.To); err != nil || a.Name != "" || a.Address != o.To {
 		return ErrRecipient
@@ -162,6 +167,13 @@ func (s *Sender) Send(ctx context.Context, o Outgoing) error {
 	// then becomes of the connection (the reset or quit that follows): an
 	// error then would have it sent again, under another Message-ID.
 	if err := c.DialAndSendWithContext(ctx, m); err != nil && !m.IsDelivered() {
+		// A 5xx to RCPT TO is the recipient refused for good; a 5xx to
+		// anything else (the sender, the log-in) is the portal's own
+		// settings, which an operator mends: tried again.
+		var se *gomail.SendError
+		if errors.As(err, &se) && se.Reason == gomail.ErrSMTPRcptTo && !se.IsTemp() && se.ErrorCode()/100 == 5 {
+			return fmt.Errorf("%w: %w", ErrRecipientRefused, err)
+		}
 		return fmt.Errorf("mail: send: %w", err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package mail
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -14,6 +15,11 @@ import (
 // connection instead of answering. It returns the endpoint and a channel
 // of the messages it accepted (250 after the data).
 func fakeServer(t *testing.T, hangup string) (Endpoint, <-chan string) {
+	return fakeServerRcpt(t, hangup, "250 ok")
+}
+
+// fakeServerRcpt is fakeServer answering rcpt to every RCPT TO.
+func fakeServerRcpt(t *testing.T, hangup, rcpt string) (Endpoint, <-chan string) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -65,6 +71,8 @@ func fakeServer(t *testing.T, hangup string) (Endpoint, <-chan string) {
 					case "QUIT":
 						say("221 bye")
 						return
+					case "RCPT":
+						say(rcpt)
 					default:
 						say("250 ok")
 					}
@@ -123,5 +131,39 @@ func TestSendStopsWithItsContext(t *testing.T) {
 	err = s.Send(ctx, Outgoing{To: "hmi@ofsted.example", MessageID: "notification-1.a", Date: time.Now(), Rendered: r})
 	if took := time.Since(start); err == nil || took > 5*time.Second {
 		t.Errorf("a send to a stalled server returned %v after %s; want an error within a few seconds of its context's end", err, took.Round(time.Second))
+	}
+}
+
+// TestRecipientRefusedForGood: a server that refuses the recipient for
+// good (5xx to RCPT TO: no such mailbox) is reported as such, so the
+// notification fails at once for administrators to see instead of being
+// sent again for a day; a refusal for now (4xx) is tried again, and so is
+// a refusal of the portal's own sender (its configuration).
+func TestRecipientRefusedForGood(t *testing.T) {
+	for _, tc := range []struct {
+		rcpt    string
+		forGood bool
+	}{
+		{"550 5.1.1 <gone@ofsted.example>: mailbox unavailable", true},
+		{"553 5.1.3 bad recipient address syntax", true},
+		{"450 4.2.1 mailbox busy, try later", false},
+		{"451 4.3.0 temporary failure", false},
+	} {
+		ep, _ := fakeServerRcpt(t, "", tc.rcpt)
+		s, err := NewSender(ep, "", "Evidence portal <portal@ofsted.example>")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Render(Message{Kind: "member_added", Reference: "FV-1", Role: "an inspector", SignIn: "https://p/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Send(context.Background(), Outgoing{To: "gone@ofsted.example", MessageID: "notification-1.a", Date: time.Now(), Rendered: r})
+		if err == nil {
+			t.Fatalf("%q: sent", tc.rcpt)
+		}
+		if got := errors.Is(err, ErrRecipientRefused); got != tc.forGood {
+			t.Errorf("%q: refused for good %v, want %v (%v)", tc.rcpt, got, tc.forGood, err)
+		}
 	}
 }
