@@ -134,22 +134,48 @@ func (a dirAnchors) PutRecord(_ context.Context, name string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
-	if errors.Is(err, os.ErrExist) {
-		return nil // written once already
+	// The record is written whole under a temporary name first and then
+	// given its own by a hard link, which fails if the name is taken: a
+	// crash leaves a stray temporary file, never a record cut off under
+	// its name (which a reader would take for the record).
+	partial := filepath.Join(a.dir, partialDir)
+	if err := os.MkdirAll(partial, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(partial, "record-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(0o400)
+	}
+	if err == nil {
+		err = syncFile(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := syncFile(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	switch err := os.Link(tmp, path); {
+	case errors.Is(err, os.ErrExist):
+		old, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if json.Valid(old) {
+			return nil // written once already
+		}
+		// Cut off by a crash while an earlier release wrote records in
+		// place: replaced by the whole record.
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	case err != nil:
 		return err
 	}
 	// The record's name is on disk too, with every folder MkdirAll may
@@ -158,6 +184,10 @@ func (a dirAnchors) PutRecord(_ context.Context, name string, b []byte) error {
 	// destruction it announces.
 	return syncPaths(foldersUp(filepath.Dir(path), a.dir)...)
 }
+
+// partialDir is the anchor folder's folder of records being written, which
+// readers pass over.
+const partialDir = ".partial"
 
 // foldersUp is from, each folder above it up to top, and top's parent:
 // the folders whose entries a file created under top may have changed.
@@ -226,6 +256,9 @@ func (a dirAnchors) Records(_ context.Context, prefix string) (map[string][][]by
 	err := filepath.WalkDir(a.dir, func(path string, e os.DirEntry, err error) error {
 		if errors.Is(err, os.ErrNotExist) {
 			return filepath.SkipAll
+		}
+		if err == nil && e.IsDir() && path == filepath.Join(a.dir, partialDir) {
+			return filepath.SkipDir
 		}
 		if err != nil || e.IsDir() {
 			return err
