@@ -54,7 +54,26 @@ type scanner struct {
 	down     error     // the scanner's last failure, nil when it answered
 	downAt   time.Time // since when
 	round    sync.Mutex
+	// refused are the files the scanner answered without a verdict
+	// while it was up (it refuses them: longer than its StreamMaxLength,
+	// say), each tried again after a back-off rather than every round.
+	// Only a round touches it, under round.
+	refused map[string]refusedFile
+	// backs counts the scanner's returns (under mu); refusedAt is the
+	// count the refused files were refused at (under round). A scanner
+	// that comes back, as after an operator mends clamd's settings, tries
+	// every refused file again at once.
+	backs, refusedAt int
 }
+
+// refusedFile is how often a file was refused, and when it is tried next.
+type refusedFile struct {
+	tries int
+	next  time.Time
+}
+
+// refusedBackoffMax bounds the wait between tries of a refused file.
+const refusedBackoffMax = 6 * time.Hour
 
 // newScanner wires the scanner into the evidence service per the
 // configuration.
@@ -62,7 +81,7 @@ func (s *Service) newScanner(n ScanNotifier) {
 	if n == nil {
 		n = noScanNotifier{}
 	}
-	s.scanning = &scanner{notifier: n}
+	s.scanning = &scanner{notifier: n, refused: map[string]refusedFile{}}
 	if s.cfg.Scan == ScanRequired {
 		s.evidence.Scanner = &scan.Client{Addr: s.cfg.ClamdAddr, Timeout: s.cfg.ScanTimeout}
 	}
@@ -88,6 +107,9 @@ func (s *Service) scannerState(ctx context.Context, err error) {
 		s.log.Error("malware scanner unreachable: uploads wait as scanning until it answers", "addr", s.cfg.ClamdAddr, "err", err)
 		sc.notifier.ScanEvent(ctx, ScanEvent{Kind: "scanner_down", Err: err.Error(), At: s.now()})
 	case err == nil && was != nil:
+		sc.mu.Lock()
+		sc.backs++
+		sc.mu.Unlock()
 		s.log.Info("malware scanner answers again", "addr", s.cfg.ClamdAddr)
 		sc.notifier.ScanEvent(ctx, ScanEvent{Kind: "scanner_back", At: s.now()})
 	}
@@ -201,17 +223,37 @@ func (s *Service) ScanWaiting(ctx context.Context) {
 		return
 	}
 	s.scannerState(ctx, nil)
+	sc.mu.Lock()
+	if sc.backs != sc.refusedAt {
+		sc.refusedAt, sc.refused = sc.backs, map[string]refusedFile{}
+	}
+	sc.mu.Unlock()
 	// Every waiting file is tried in each round, a page at a time: files
 	// that never get a verdict (clamd refuses them: longer than its
 	// StreamMaxLength, say) must not keep the worker from those after
 	// them. Files too large for the scanner wait for an administrator.
+	seen := map[string]bool{}
 	for after := ""; ; {
 		files, err := s.store.FilesToScan(ctx, []string{store.ScanScanning, store.ScanUnscanned}, scan.MaxSize, after, scanPageSize)
 		if err != nil {
 			s.log.Error("files waiting for a scan", "err", err)
 			return
 		}
-		if !s.scanFiles(ctx, files) || len(files) < scanPageSize {
+		for _, f := range files {
+			seen[f.ID] = true
+		}
+		if !s.scanFiles(ctx, files) {
+			return
+		}
+		if len(files) < scanPageSize {
+			// The round went past every waiting file: those refused
+			// once and no longer waiting (a verdict, a deletion) are
+			// forgotten.
+			for id := range sc.refused {
+				if !seen[id] {
+					delete(sc.refused, id)
+				}
+			}
 			return
 		}
 		after = files[len(files)-1].ID
@@ -224,9 +266,13 @@ const scanPageSize = 100
 // scanFiles scans one page of waiting files; false when the round must
 // stop (the portal stopping, or the scanner down).
 func (s *Service) scanFiles(ctx context.Context, files []store.File) bool {
+	refused := s.scanning.refused
 	for _, f := range files {
 		if ctx.Err() != nil {
 			return false
+		}
+		if r, ok := refused[f.ID]; ok && s.now().Before(r.next) {
+			continue
 		}
 		v, err := s.store.Visit(ctx, f.VisitID)
 		if err != nil || v.State == StateDestroying || v.State == StateDestroyed {
@@ -243,6 +289,23 @@ func (s *Service) scanFiles(ctx context.Context, files []store.File) bool {
 		if verdict.Err != nil && s.evidence.Scanner.Ping(ctx) != nil {
 			s.scannerState(ctx, verdict.Err)
 			return false
+		}
+		if verdict.Err != nil {
+			// Refused while the scanner is up: tried again after
+			// PORTAL_SCAN_RETRY, doubling each time, at most
+			// refusedBackoffMax; reading and decrypting a large file
+			// every round would load the store and the scanner for
+			// nothing.
+			r := refused[f.ID]
+			r.tries++
+			wait := s.cfg.ScanRetry
+			for i := 1; i < r.tries && wait < refusedBackoffMax; i++ {
+				wait *= 2
+			}
+			r.next = s.now().Add(min(wait, refusedBackoffMax))
+			refused[f.ID] = r
+		} else {
+			delete(refused, f.ID)
 		}
 		s.recordVerdict(ctx, &f, verdict)
 	}

@@ -438,3 +438,61 @@ func TestScanWorkerGetsPastRefusedFiles(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestRefusedFileBacksOff: a file clamd refuses every time (longer than its
+// StreamMaxLength) is not read from the store, decrypted and sent again
+// every PORTAL_SCAN_RETRY for ever: the tries back off, doubling, so a
+// large file misconfigured clamd will not take does not load the store and
+// the scanner all day.
+func TestRefusedFileBacksOff(t *testing.T) {
+	ts := startStackSetup(t, func(o *devstack.Options) {
+		o.Env = map[string]string{"PORTAL_SCAN_RETRY": "1s"}
+		o.ClamdStreamMaxLength = "1K"
+	})
+	needScanner(t, ts)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	f := uploader.uploadItem(v.ID, "1.02 Minutes.pdf", "", evidenceBytes(7, 4096))
+	if f.Scan != "scanning" {
+		t.Fatalf("a file longer than StreamMaxLength: %+v", f)
+	}
+	start := strings.Count(ts.log.String(), `"file still waiting for a scan"`)
+	time.Sleep(15 * time.Second)
+	// Every second for 15 s is 15 tries; doubling from a second, 4.
+	if tries := strings.Count(ts.log.String(), `"file still waiting for a scan"`) - start; tries > 6 {
+		t.Fatalf("a file clamd refuses was sent to it %d times in 15s at a retry of 1s; want the tries to back off", tries)
+	}
+	// A scanner that goes and comes back (an operator mending clamd's
+	// settings) has the refused file tried again at once, not at the end
+	// of its back-off: from just after a try, at least 8 s away.
+	tried := func() int { return strings.Count(ts.log.String(), `"file still waiting for a scan"`) }
+	last := tried()
+	deadline := time.Now().Add(20 * time.Second)
+	for tried() == last {
+		if time.Now().After(deadline) {
+			t.Fatal("the refused file was not tried again in 20s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ts.Clamd.Stop()
+	deadline = time.Now().Add(10 * time.Second)
+	for !strings.Contains(ts.log.String(), "malware scanner unreachable") {
+		if time.Now().After(deadline) {
+			t.Fatal("the portal did not notice clamd stop")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := ts.Clamd.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	back := tried()
+	deadline = time.Now().Add(4 * time.Second)
+	for tried() == back {
+		if time.Now().After(deadline) {
+			t.Fatal("the refused file was not tried again within 4s of clamd coming back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
