@@ -50,12 +50,13 @@ const (
 	QuestionPost       Action = "question.post"       // ask, answer, mark a question answered
 	ReceiptView        Action = "receipt.view"        // download a signed submission receipt
 	ReceiptIssue       Action = "receipt.issue"       // have a batch of one's uploads receipted
+	FileScanRelease    Action = "file.scan_release"   // serve unscanned a file held for the scanner
 )
 
 // Actions lists every action, for tests and the explain page.
 var Actions = []Action{SelfView, VisitList, VisitCreate, VisitView, VisitManage, MemberManage, VisitRecordEvent, RequestManage,
 	LegalHoldSet, AuditView, CertificateView, FileList, FileUpload, FileDownload, FileDelete, FileRefile, FileReplace, FilePurge, ItemComplete, DestructionApprove,
-	QuestionView, QuestionPost, ReceiptView, ReceiptIssue}
+	QuestionView, QuestionPost, ReceiptView, ReceiptIssue, FileScanRelease}
 
 // Visit roles.
 const (

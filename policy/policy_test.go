@@ -23,7 +23,7 @@ func expected(role string, admin bool, a Action, inWindow, restricted, unfiled, 
 		return (a == VisitView || a == AuditView || a == CertificateView) && admin
 	}
 	adminAllowed := map[Action]bool{VisitCreate: true, VisitView: true, VisitManage: true, MemberManage: true,
-		VisitRecordEvent: true, LegalHoldSet: true, AuditView: true, CertificateView: true, RequestManage: true}
+		VisitRecordEvent: true, LegalHoldSet: true, AuditView: true, CertificateView: true, RequestManage: true, FileScanRelease: true}
 	if a == VisitList || a == SelfView || admin && adminAllowed[a] {
 		return true
 	}

@@ -64,6 +64,9 @@ type scanner struct {
 	// that comes back, as after an operator mends clamd's settings, tries
 	// every refused file again at once.
 	backs, refusedAt int
+	// offWaiting is how many files waited when scanning is off, last
+	// said in the log (under round).
+	offWaiting int
 }
 
 // refusedFile is how often a file was refused, and when it is tried next.
@@ -209,10 +212,17 @@ func (s *Service) ScanWaiting(ctx context.Context) {
 	}
 	defer sc.round.Unlock()
 	if !s.ScanRequired() {
-		if n, err := s.store.ReleaseUnscanned(ctx); err != nil {
-			s.log.Error("release files waiting for a scan", "err", err)
-		} else if n > 0 {
-			s.log.Warn("scanning is off: files that were waiting for a scan are served unscanned", "files", n)
+		// Files held back for the scanner stay so: scanning off here may
+		// be one instance's configuration left behind in a rolling
+		// change, and releasing them is the operator's decision.
+		counts, err := s.store.ScanCounts(ctx)
+		if err != nil {
+			s.log.Error("files waiting for a scan", "err", err)
+		} else if n := counts[store.ScanScanning]; n > 0 && n != sc.offWaiting {
+			s.log.Warn("scanning is off on this instance: files held back for the scanner stay unserved until clamd clears them or an operator runs portal scan release", "files", n)
+		}
+		if err == nil {
+			sc.offWaiting = counts[store.ScanScanning]
 		}
 		return
 	}

@@ -25,6 +25,7 @@ var actionWords = map[string]string{
 	"file.refiled":                     "filed under another item",
 	"file.scanned":                     "scanned for malware",
 	"file.infected":                    "found malware in",
+	"file.scan_released":               "released without a malware scan",
 	"member.added":                     "added a member",
 	"member.changed":                   "changed the role of",
 	"member.removed":                   "removed a member",

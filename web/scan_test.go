@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/portal"
 )
 
 // listScans is the visit's files as the browser's user sees them: id to
@@ -494,5 +495,55 @@ func TestRefusedFileBacksOff(t *testing.T) {
 			t.Fatal("the refused file was not tried again within 4s of clamd coming back")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestScanningOffReleasesNothing: an instance started with scanning off
+// (a configuration left behind in a rolling change, say) does not serve
+// the files other instances hold back for the scanner: they wait, unseen
+// by the inspection team, until clamd clears them or an operator releases
+// them with portal scan release, which the audit trail records.
+func TestScanningOffReleasesNothing(t *testing.T) {
+	ts := startStackWith(t, map[string]string{"PORTAL_SCAN_RETRY": "1s"})
+	needScanner(t, ts)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+	ts.Clamd.Stop()
+	f := uploader.uploadItem(v.ID, "1.02 Flowchart.txt", "", devstack.EICAR())
+	if f.Scan != "scanning" {
+		t.Fatalf("upload while the scanner is down: %+v", f)
+	}
+	ctx := context.Background()
+	cfg := ts.Config
+	ts.Config.Scan = portal.ScanOff
+	off, err := ts.StartInstance(ctx)
+	ts.Config = cfg
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer off.Stop()
+	time.Sleep(3 * time.Second) // three rounds of its worker
+	if code, _, _ := hmi.download(v.ID, f.ID); code == http.StatusOK {
+		t.Fatal("an instance with scanning off released a file held for the scanner: the inspector downloaded it")
+	}
+	if got := uploader.listScans(v.ID)[f.ID].Scan; got != "scanning" {
+		t.Fatalf("the file held for the scanner is %q after an instance with scanning off ran", got)
+	}
+	// The operator's release, file by file, audited.
+	n, err := off.Portal.ReleaseWaiting(ctx, portal.OperatorActor("op", "scan release"), f.ID)
+	if err != nil || n != 1 {
+		t.Fatalf("release: %d %v", n, err)
+	}
+	if got := uploader.listScans(v.ID)[f.ID].Scan; got != "unscanned" {
+		t.Fatalf("released: %q", got)
+	}
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	audit := readAll(t, lead.get("/api/v1/visits/"+v.ID+"/audit?format=csv"))
+	if !strings.Contains(audit, "file.scan_released") || !strings.Contains(audit, "operator:op") {
+		t.Fatalf("the release is not in the audit trail:\n%s", audit)
+	}
+	if n, err := off.Portal.ReleaseWaiting(ctx, portal.OperatorActor("op", "scan release"), f.ID); err == nil || n != 0 {
+		t.Fatalf("releasing a file no longer waiting: %d %v", n, err)
 	}
 }

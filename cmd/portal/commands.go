@@ -35,6 +35,8 @@ Commands:
   receipt verify verify a signed submission receipt offline: portal receipt verify --public-key FILE RECEIPT.json
   audit verify   check the audit trail's hash chain and signed checkpoints
   evidence verify  read every stored file back, authenticate it and check its SHA-256
+  scan release   serve unscanned the files held back for the malware scanner (all, or
+                 one: --file ID), each recorded in its visit's audit trail
   key rotate     re-wrap the key epochs (and any visit key made before them) to a new master key: portal key rotate --new-key FILE
   key epochs     list the key epochs: when each was superseded and when its key is, or was, destroyed
   key new-epoch  start a new key epoch now, re-wrapping every live visit key to it
@@ -82,6 +84,11 @@ func run(ctx context.Context, args []string) error {
 			return errors.New("usage: portal evidence verify [--visit REF]")
 		}
 		return evidenceVerify(ctx, args[2:])
+	case "scan":
+		if len(args) < 2 || args[1] != "release" {
+			return errors.New("usage: portal scan release [--file ID]")
+		}
+		return scanRelease(ctx, args[2:], os.Stdout)
 	case "backup":
 		return backupCmd(ctx, args[1:], os.Stdout)
 	case "restore":
@@ -267,6 +274,31 @@ func adminMember(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("%s member %s of %s: %s\n", verb, m.ID, *visit, m.Role)
 	return nil
+}
+
+// scanRelease serves unscanned the files held back for the scanner: the
+// operator's decision, never the portal's own (scanning off on an
+// instance releases nothing).
+func scanRelease(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("scan release", flag.ContinueOnError)
+	file := fs.String("file", "", "only the file with this id (as the visit's file list gives it)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: portal scan release [--file ID]\n\nServes unscanned the files waiting for the malware scanner (clamd was down, refused them, or\nthey are too large for it), or only the one named: the inspection team then sees them, marked\n\"Not scanned\". Each is recorded in its visit's audit trail as file.scan_released.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagErr(err)
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return withDomain(ctx, "scan release", "", nil, func(svc *portal.Service) error {
+		n, err := svc.ReleaseWaiting(ctx, operator("scan release"), *file)
+		if n > 0 || err == nil {
+			fmt.Fprintf(out, "released %d file(s) unscanned\n", n)
+		}
+		return err
+	})
 }
 
 // evidenceVerify reads every stored file back and checks it against its

@@ -33,17 +33,6 @@ func (s *Store) SetScanResult(ctx context.Context, visitID, fileID, status, sign
 	return err
 }
 
-// ReleaseUnscanned marks the files waiting for the scanner as unscanned,
-// for when scanning is turned off: they are then served as files stored
-// without scanning are.
-func (s *Store) ReleaseUnscanned(ctx context.Context) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE files SET scan_status = 'unscanned' WHERE scan_status = 'scanning'`)
-	if err != nil {
-		return 0, fmt.Errorf("store: release unscanned: %w", err)
-	}
-	return res.RowsAffected()
-}
-
 // FilesToScan lists up to limit files, of any visit, with one of the given
 // statuses and at most maxSize bytes, in the order of their ids, from the
 // first after the id after ("": from the first). A caller pages through
