@@ -84,11 +84,16 @@ type bench struct {
 	profile string
 }
 
-// captureProfile fetches a CPU profile of the portal for d while a portal
-// run goes on; the returned function waits for it and saves it.
+// captureProfile fetches a CPU profile of the portal for d (or
+// BENCH_PROFILE_SECONDS, when set: the download and small-file cases run
+// longer than the default window) while a portal run goes on; the
+// returned function waits for it and saves it.
 func (b *bench) captureProfile(name string, d time.Duration) func() {
 	if b.st.pprofAddr == "" || name == "" {
 		return func() {}
+	}
+	if n, err := strconv.Atoi(os.Getenv("BENCH_PROFILE_SECONDS")); err == nil && n > 0 {
+		d = time.Duration(n) * time.Second
 	}
 	done := make(chan struct{})
 	go func() {
