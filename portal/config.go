@@ -280,8 +280,14 @@ func (c *Config) validate(e *envReader) {
 	if c.UploadExpiry < time.Minute {
 		e.fail("PORTAL_UPLOAD_EXPIRY must be at least 1m")
 	}
-	if !validBucketPrefix(c.AnchorBucket) {
-		e.fail("PORTAL_AUDIT_ANCHOR_BUCKET must be 3 to 30 characters of a-z, 0-9 and '-', starting with a letter")
+	// Neither the anchors' nor the keys' bucket may be named from the
+	// visits' prefix: the portal's S3 policy grants on <prefix>* what
+	// destroying a visit needs (deleting the bucket and every version,
+	// changing its versioning, lock and lifecycle), which the anchors'
+	// bucket must never be open to.
+	if !validBucketPrefix(c.AnchorBucket) || strings.HasPrefix(c.AnchorBucket, c.BucketPrefix) {
+		e.fail("PORTAL_AUDIT_ANCHOR_BUCKET must be 3 to 30 characters of a-z, 0-9 and '-', starting with a letter, and not start with PORTAL_BUCKET_PREFIX "+
+			"(the S3 policy lets the portal delete every bucket named so), got %q with prefix %q", c.AnchorBucket, c.BucketPrefix)
 	}
 	if !validBucketPrefix(c.KeyBucket) || strings.HasPrefix(c.KeyBucket, c.BucketPrefix) || c.KeyBucket == c.AnchorBucket {
 		e.fail("PORTAL_KEY_BUCKET must be 3 to 30 characters of a-z, 0-9 and '-', starting with a letter, and not a visit's or the anchors' bucket")

@@ -81,14 +81,19 @@ func TestLoadConfigRejects(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"bad size":               {map[string]string{"PORTAL_MAX_FILE_SIZE": "lots"}, "PORTAL_MAX_FILE_SIZE"},
-		"bad duration":           {map[string]string{"PORTAL_SESSION_IDLE_TIMEOUT": "soon"}, "PORTAL_SESSION_IDLE_TIMEOUT"},
-		"http outside dev":       {map[string]string{"PORTAL_PUBLIC_URL": "http://portal.example"}, "must be https"},
-		"both secret forms":      {map[string]string{"PORTAL_IDP_OFSTED_CLIENT_SECRET_FILE": "/x"}, "not both"},
-		"no organisation":        {map[string]string{"PORTAL_IDP_OFSTED_ORGANISATION": ""}, "ORGANISATION"},
-		"no master key":          {map[string]string{"PORTAL_MASTER_KEY_FILE": ""}, "PORTAL_MASTER_KEY_FILE"},
-		"bad segment size":       {map[string]string{"PORTAL_SEGMENT_SIZE": "1000"}, "PORTAL_SEGMENT_SIZE"},
-		"bad bucket prefix":      {map[string]string{"PORTAL_BUCKET_PREFIX": "Bad_Prefix"}, "PORTAL_BUCKET_PREFIX"},
+		"bad size":          {map[string]string{"PORTAL_MAX_FILE_SIZE": "lots"}, "PORTAL_MAX_FILE_SIZE"},
+		"bad duration":      {map[string]string{"PORTAL_SESSION_IDLE_TIMEOUT": "soon"}, "PORTAL_SESSION_IDLE_TIMEOUT"},
+		"http outside dev":  {map[string]string{"PORTAL_PUBLIC_URL": "http://portal.example"}, "must be https"},
+		"both secret forms": {map[string]string{"PORTAL_IDP_OFSTED_CLIENT_SECRET_FILE": "/x"}, "not both"},
+		"no organisation":   {map[string]string{"PORTAL_IDP_OFSTED_ORGANISATION": ""}, "ORGANISATION"},
+		"no master key":     {map[string]string{"PORTAL_MASTER_KEY_FILE": ""}, "PORTAL_MASTER_KEY_FILE"},
+		"bad segment size":  {map[string]string{"PORTAL_SEGMENT_SIZE": "1000"}, "PORTAL_SEGMENT_SIZE"},
+		"bad bucket prefix": {map[string]string{"PORTAL_BUCKET_PREFIX": "Bad_Prefix"}, "PORTAL_BUCKET_PREFIX"},
+		// The S3 policy grants on <prefix>*, DeleteBucket and lifecycle
+		// rules among it: a prefix that covers the anchor bucket would
+		// give the visits' powers over the locked audit anchors.
+		"anchors among visits":   {map[string]string{"PORTAL_BUCKET_PREFIX": "portal-", "PORTAL_KEY_BUCKET": "keys-portal"}, "PORTAL_AUDIT_ANCHOR_BUCKET"},
+		"anchors, the prefix":    {map[string]string{"PORTAL_BUCKET_PREFIX": "anchors", "PORTAL_AUDIT_ANCHOR_BUCKET": "anchors"}, "PORTAL_AUDIT_ANCHOR_BUCKET"},
 		"no providers":           {map[string]string{"PORTAL_IDPS": ""}, "PORTAL_IDPS"},
 		"bad proxy list":         {map[string]string{"PORTAL_TRUSTED_PROXIES": "10.0.0.1, proxy.internal"}, "PORTAL_TRUSTED_PROXIES"},
 		"bad proxy cidr":         {map[string]string{"PORTAL_TRUSTED_PROXIES": "10.0.0.0/33"}, "PORTAL_TRUSTED_PROXIES"},
