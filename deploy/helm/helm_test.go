@@ -106,6 +106,17 @@ func TestChartRefuses(t *testing.T) {
 			"networkPolicy.egress.identityProviders.to must name the identity providers"},
 		"egress to anywhere": {[]string{"-f", values, "--set", "networkPolicy.egress.identityProviders.to[0].ipBlock.cidr=0.0.0.0/0"},
 			"networkPolicy.egress.identityProviders.to allows every address"},
+		// Every address in two halves, or in an IPv6 range as wide as
+		// the global unicast space: each is as open as 0.0.0.0/0.
+		"egress to half of IPv4": {[]string{"-f", values, "--set", "networkPolicy.egress.identityProviders.to[0].ipBlock.cidr=0.0.0.0/1"},
+			"networkPolicy.egress.identityProviders.to allows too wide a range (0.0.0.0/1)"},
+		"egress to every global IPv6": {[]string{"-f", values, "--set", "networkPolicy.egress.smtp.to[0].ipBlock.cidr=2000::/3"},
+			"networkPolicy.egress.smtp.to allows too wide a range (2000::/3)"},
+		"egress to every address, spelt otherwise": {[]string{"-f", values, "--set", "networkPolicy.egress.s3.to[0].ipBlock.cidr=0.0.0.0/00"},
+			"networkPolicy.egress.s3.to allows every address"},
+		// A rule without ports allows every port of its peers.
+		"database on every port": {[]string{"-f", values, "--set", "networkPolicy.egress.database.ports=null"},
+			"networkPolicy.egress.database.ports must name"},
 		"S3 over http":        {[]string{"-f", values, "--set", "s3.secure=false"}, "s3.secure must be true"},
 		"plaintext in config": {[]string{"-f", values, "--set", "config.PORTAL_PLAINTEXT_HOSTS=postgres"}, "config.PORTAL_PLAINTEXT_HOSTS"},
 		"secrets for another group": {[]string{"-f", values, "--set", "podSecurityContext.fsGroup=2000"},

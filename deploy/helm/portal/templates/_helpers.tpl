@@ -89,9 +89,26 @@ required value is missing or a setting would defeat the chart's design.
 {{- fail "networkPolicy.egress.identityProviders.to must name the identity providers (their address ranges, or an egress proxy's selectors): an empty list would allow every destination" -}}
 {{- end -}}
 {{- range $name, $rule := .Values.networkPolicy.egress -}}
+{{- if and $rule.to (not $rule.ports) -}}
+{{- fail (printf "networkPolicy.egress.%s.ports must name the ports the pods use there: a rule without ports allows every port of its peers" $name) -}}
+{{- end -}}
 {{- range $rule.to -}}
-{{- if and .ipBlock (has .ipBlock.cidr (list "0.0.0.0/0" "::/0")) -}}
-{{- fail (printf "networkPolicy.egress.%s.to allows every address (%s): a compromised replica could send what it holds anywhere; name the hosts' ranges, or an egress proxy" $name .ipBlock.cidr) -}}
+{{- if .ipBlock -}}
+{{- /* One range may be no wider than an IPv4 /8 or an IPv6 /24 (the
+       bound PORTAL_TRUSTED_PROXIES keeps for public addresses): wider,
+       such as 0.0.0.0/1 and 128.0.0.0/1, or 2000::/3, is much of the
+       internet, however it is spelt. A CIDR without a length is 0. */ -}}
+{{- $cidr := toString .ipBlock.cidr -}}
+{{- $bits := 0 -}}
+{{- if contains "/" $cidr -}}
+{{- $bits = atoi (last (splitList "/" $cidr)) -}}
+{{- end -}}
+{{- $min := ternary 24 8 (contains ":" $cidr) -}}
+{{- if eq $bits 0 -}}
+{{- fail (printf "networkPolicy.egress.%s.to allows every address (%s): a compromised replica could send what it holds anywhere; name the hosts' ranges, or an egress proxy" $name $cidr) -}}
+{{- else if lt $bits $min -}}
+{{- fail (printf "networkPolicy.egress.%s.to allows too wide a range (%s): at most an IPv4 /8 or an IPv6 /24 each, or a compromised replica could send what it holds to much of the internet; name the hosts' ranges, or an egress proxy" $name $cidr) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
