@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/portal"
 )
 
 // composeFile is the part of the compose specification the checks read.
@@ -159,6 +160,27 @@ func checkMigrate(t *testing.T, c composeFile) {
 	}
 	if !m.ReadOnly || m.User != "10001:10001" || !slices.Equal(m.CapDrop, []string{"ALL"}) || slices.Contains(m.Networks, "frontend") {
 		t.Errorf("migrate: read_only %v, user %q, cap_drop %v, networks %v: want the portal's confinement, on the internal network only", m.ReadOnly, m.User, m.CapDrop, m.Networks)
+	}
+	// portal migrate holds the URLs to portal serve's TLS rule: the
+	// services' URLs as the file's notes give them (sslmode=disable, to
+	// the postgres service on the internal network) are accepted.
+	secrets := t.TempDir()
+	files := map[string]string{
+		"database-url":       "postgres://portal_app:pw@postgres:5432/portal?sslmode=disable",
+		"database-owner-url": "postgres://portal:pw@postgres:5432/portal?sslmode=disable",
+	}
+	env := map[string]string{}
+	for k, v := range m.Environment {
+		if name, ok := strings.CutPrefix(v, "/run/secrets/"); ok && files[name] != "" {
+			v = filepath.Join(secrets, name)
+			if err := os.WriteFile(v, []byte(files[name]), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		env[k] = v
+	}
+	if err := portal.CheckDatabaseSettings(func(k string) string { return env[k] }); err != nil {
+		t.Errorf("migrate: portal migrate would refuse its settings: %v", err)
 	}
 	b, err := os.ReadFile("compose.yaml")
 	if err != nil {

@@ -30,29 +30,7 @@ const (
 // or a host named in PORTAL_PLAINTEXT_HOSTS), a session that lasts for days, every address (or, in
 // ranges, much of the internet) trusted as a proxy, and retention periods too short for what they protect.
 func (c *Config) validateProduction(e *envReader) {
-	for _, h := range c.PlaintextHosts {
-		if !validName(h) || h[0] < 'a' || h[0] > 'z' {
-			e.fail("PORTAL_PLAINTEXT_HOSTS must name hosts on a network of the portal's own by a single label, such as compose's postgres and minio, got %q: "+
-				"a host with a domain or an address is reached over a network others share, so over TLS", h)
-		}
-	}
-	local := func(host string) bool { return loopbackHost(host) || slices.Contains(c.PlaintextHosts, host) }
-	for _, d := range c.databaseURLs() {
-		// sslmode exactly once: a repeated one is read differently by
-		// different clients. And no ssl parameter: pgx (as libpq) takes
-		// ssl=true after sslmode for sslmode=require, which verifies no
-		// certificate.
-		if u, err := url.Parse(d.url); err == nil && !databaseLocal(u, local) &&
-			(!slices.Equal(u.Query()["sslmode"], []string{"verify-full"}) || u.Query().Has("ssl")) {
-			e.fail("%s must ask for sslmode=verify-full outside development (its host is not loopback, a Unix socket or in PORTAL_PLAINTEXT_HOSTS): "+
-				"without it the password and every row cross the network where anyone on the path can read or change them; "+
-				"add ?sslmode=verify-full, with sslrootcert=<file> for a private CA, and no ssl parameter", d.name)
-		}
-	}
-	if host, _, err := net.SplitHostPort(c.S3Endpoint); err == nil && !c.S3Secure && !local(host) {
-		e.fail("PORTAL_S3_SECURE must be true for PORTAL_S3_ENDPOINT %q outside development: plain http to a host that is not loopback (or in PORTAL_PLAINTEXT_HOSTS) "+
-			"lets anyone on the path read the credentials' requests and forge the store's answers", c.S3Endpoint)
-	}
+	c.validateTransport(e)
 	if c.SessionLifetime > MaxSessionLifetime {
 		e.fail("PORTAL_SESSION_LIFETIME must be at most 24h outside development, got %s: a stolen session would last that long", c.SessionLifetime)
 	}
@@ -85,6 +63,39 @@ func (c *Config) validateProduction(e *envReader) {
 	} else if c.AnchorRetention < c.KeyEpochRetain {
 		e.fail("PORTAL_AUDIT_ANCHOR_RETENTION must not be shorter than PORTAL_KEY_EPOCH_RETAIN: a backup that can still be restored "+
 			"needs the destruction records anchored since it was taken (%s < %s)", fmtDays(c.AnchorRetention), fmtDays(c.KeyEpochRetain))
+	}
+}
+
+// validateTransport refuses, outside development, a database or object
+// store reached without verified TLS, except on loopback, a Unix socket or
+// a host named in PORTAL_PLAINTEXT_HOSTS. portal serve checks it with the
+// rest (validateProduction); the operator's commands, which read only
+// part of the configuration, check it before they connect (OpenStore,
+// FindAnchors): portal migrate is where the schema owner's URL is used.
+// An S3 endpoint that is not host:port is left to validate.
+func (c *Config) validateTransport(e *envReader) {
+	for _, h := range c.PlaintextHosts {
+		if !validName(h) || h[0] < 'a' || h[0] > 'z' {
+			e.fail("PORTAL_PLAINTEXT_HOSTS must name hosts on a network of the portal's own by a single label, such as compose's postgres and minio, got %q: "+
+				"a host with a domain or an address is reached over a network others share, so over TLS", h)
+		}
+	}
+	local := func(host string) bool { return loopbackHost(host) || slices.Contains(c.PlaintextHosts, host) }
+	for _, d := range c.databaseURLs() {
+		// sslmode exactly once: a repeated one is read differently by
+		// different clients. And no ssl parameter: pgx (as libpq) takes
+		// ssl=true after sslmode for sslmode=require, which verifies no
+		// certificate.
+		if u, err := url.Parse(d.url); err == nil && !databaseLocal(u, local) &&
+			(!slices.Equal(u.Query()["sslmode"], []string{"verify-full"}) || u.Query().Has("ssl")) {
+			e.fail("%s must ask for sslmode=verify-full outside development (its host is not loopback, a Unix socket or in PORTAL_PLAINTEXT_HOSTS): "+
+				"without it the password and every row cross the network where anyone on the path can read or change them; "+
+				"add ?sslmode=verify-full, with sslrootcert=<file> for a private CA, and no ssl parameter", d.name)
+		}
+	}
+	if host, _, err := net.SplitHostPort(c.S3Endpoint); err == nil && !c.S3Secure && !local(host) {
+		e.fail("PORTAL_S3_SECURE must be true for PORTAL_S3_ENDPOINT %q outside development: plain http to a host that is not loopback (or in PORTAL_PLAINTEXT_HOSTS) "+
+			"lets anyone on the path read the credentials' requests and forge the store's answers", c.S3Endpoint)
 	}
 }
 

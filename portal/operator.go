@@ -33,14 +33,11 @@ func DBPath(getenv func(string) string) string {
 
 // OpenStore opens the database the environment names (PORTAL_DATABASE_URL
 // or PORTAL_DB_PATH). A SQLite file must exist already unless create is
-// set: an operator's typo must not make an empty database. A database URL
-// file that cannot be read (missing, open to others, empty) is an error:
-// never SQLite instead.
+// set: an operator's typo must not make an empty database. Before anything
+// connects, the settings are checked (CheckDatabaseSettings).
 func OpenStore(ctx context.Context, getenv func(string) string, create bool) (*store.Store, error) {
-	e := envReader{get: getenv}
-	e.dev = e.bool("PORTAL_DEV", false)
-	if e.databaseURL(); len(e.errs) > 0 {
-		return nil, fmt.Errorf("database: %s", strings.Join(e.errs, "; "))
+	if err := CheckDatabaseSettings(getenv); err != nil {
+		return nil, err
 	}
 	cfg := PartialConfig(getenv)
 	if cfg.DatabaseURL != "" {
@@ -53,6 +50,27 @@ func OpenStore(ctx context.Context, getenv func(string) string, create bool) (*s
 		}
 	}
 	return store.OpenWith(ctx, path, StoreDefaults(cfg))
+}
+
+// CheckDatabaseSettings checks what an operator's command reads of the
+// database settings, as OpenStore does before it connects. A database URL
+// file that cannot be read (missing, open to others, empty) is an error:
+// never SQLite instead. Outside development both URLs are held to portal
+// serve's rule (validateTransport): portal migrate, in the chart's init
+// container and compose's migrate service, is the only command given the
+// schema owner's URL, and it must not send it where it can be read.
+func CheckDatabaseSettings(getenv func(string) string) error {
+	e := envReader{get: getenv}
+	e.dev = e.bool("PORTAL_DEV", false)
+	c := Config{DatabaseURL: e.databaseURL(), DatabaseOwnerURL: e.secret("PORTAL_DATABASE_OWNER_URL"),
+		PlaintextHosts: splitList(e.str("PORTAL_PLAINTEXT_HOSTS", ""))}
+	if !e.dev {
+		c.validateTransport(&e)
+	}
+	if len(e.errs) > 0 {
+		return fmt.Errorf("database: %s", strings.Join(e.errs, "; "))
+	}
+	return nil
 }
 
 func operatorRec(a Actor, action string, detail map[string]any) store.AuditRecord {
@@ -341,6 +359,15 @@ func FindAnchors(ctx context.Context, cfg Config) (Anchors, error) {
 		return dirAnchors{cfg.AnchorDir}, nil
 	}
 	if cfg.S3AccessKey != "" {
+		if !cfg.Dev {
+			// As portal serve would reach the store, or not at all: the
+			// anchors read over plain http could be forged on the way.
+			e := envReader{}
+			(&Config{S3Endpoint: cfg.S3Endpoint, S3Secure: cfg.S3Secure, PlaintextHosts: cfg.PlaintextHosts}).validateTransport(&e)
+			if len(e.errs) > 0 {
+				return nil, errors.New(strings.Join(e.errs, "; "))
+			}
+		}
 		b, err := blobs.New(cfg.blobsConfig(nil))
 		if err != nil {
 			return nil, err
