@@ -135,6 +135,27 @@ func TestChartRefuses(t *testing.T) {
 	}
 }
 
+// TestChartRefusesSecretsInConfig: every secret the portal reads (each
+// variable it also reads from NAME_FILE) is refused in config, which
+// would put it in the Deployment as a value, readable by whoever may read
+// the Deployment, and give it to both containers. The list is the
+// portal's own, so a secret added later is covered.
+func TestChartRefusesSecretsInConfig(t *testing.T) {
+	bin := helm(t)
+	secrets := devstack.SecretVariables(devstack.ConfigVariables("ofsted", "cafcass"))
+	if len(secrets) < 5 {
+		t.Fatalf("secrets %v: the portal's list was not read", secrets)
+	}
+	for name := range secrets {
+		t.Run(name, func(t *testing.T) {
+			out, err := render(t, bin, "-f", values, "--set", "config."+name+"=postgres://portal:pw@db.example.org/portal")
+			if want := "config." + name + " is a secret"; err == nil || !strings.Contains(out, want) {
+				t.Fatalf("err %v, want a failure mentioning %q; output:\n%.600s", err, want, out)
+			}
+		})
+	}
+}
+
 type object = map[string]any
 
 func decodeAll(t *testing.T, manifests string) map[string]object {

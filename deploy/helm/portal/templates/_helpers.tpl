@@ -117,7 +117,7 @@ required value is missing or a setting would defeat the chart's design.
 {{- if not (hasPrefix "PORTAL_" $k) -}}
 {{- fail (printf "config.%s: only PORTAL_* settings belong here" $k) -}}
 {{- end -}}
-{{- if or (has $k (list "PORTAL_S3_ACCESS_KEY" "PORTAL_S3_SECRET_KEY" "PORTAL_DATABASE_URL" "PORTAL_SMTP_PASSWORD")) (hasSuffix "_CLIENT_SECRET" $k) -}}
+{{- if or (has $k (list "PORTAL_S3_ACCESS_KEY" "PORTAL_S3_SECRET_KEY" "PORTAL_DATABASE_URL" "PORTAL_DATABASE_OWNER_URL" "PORTAL_SMTP_PASSWORD")) (hasSuffix "_CLIENT_SECRET" $k) -}}
 {{- fail (printf "config.%s is a secret: put it in the Secret (secrets.existingSecret), which is mounted as a file" $k) -}}
 {{- end -}}
 {{- if eq $k "PORTAL_PLAINTEXT_HOSTS" -}}
