@@ -79,6 +79,15 @@ func connectPostgres(ctx context.Context, url string, o PostgresOptions) (*sql.D
 	}
 	cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
 	cfg.RuntimeParams["application_name"] = "portal"
+	// The schema the tables are in, not the role's search_path, whose
+	// default ("$user", public) looks first in a schema named after the
+	// role: one the serving role may own (PostgreSQL's advice for an
+	// ordinary role), where it could create an audit table of its own
+	// for later connections to append to. A URL's search_path (another
+	// schema for the portal's tables) is kept.
+	if cfg.RuntimeParams["search_path"] == "" {
+		cfg.RuntimeParams["search_path"] = "public"
+	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(o.MaxConns)
 	db.SetMaxIdleConns(o.MaxConns)

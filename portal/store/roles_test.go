@@ -191,3 +191,53 @@ func TestServingRoleVacuumsVisitKeys(t *testing.T) {
 		t.Fatalf("PostgreSQL %s: the serving role's VACUUM of visit_keys did not run (skipped: only the owner may), so a destroyed key's row would stay on its page", version)
 	}
 }
+
+// TestServingRoleCannotShadowAudit: PostgreSQL's own advice for an
+// ordinary role is a schema of its own, named after it (CREATE SCHEMA
+// portal_app AUTHORIZATION portal_app), which the default search_path
+// ("$user", public) puts before public. Anyone holding the serving role's
+// URL could then create tables named audit and audit_checkpoints there,
+// and every connection the portal opened afterwards would append the
+// trail to them: tables the serving role owns, without the triggers, which
+// it may rewrite or empty. The portal's connections name their schema
+// instead of taking the role's search_path.
+func TestServingRoleCannotShadowAudit(t *testing.T) {
+	s, owner := openServing(t)
+	ctx := context.Background()
+	own, err := OpenPostgres(ctx, owner, PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	if _, err := own.DB().Exec(`CREATE SCHEMA portal_app AUTHORIZATION portal_app`); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"audit", "audit_checkpoints"} {
+		if _, err := s.DB().Exec(`CREATE TABLE portal_app.` + table + ` (LIKE public.` + table + ` INCLUDING DEFAULTS)`); err != nil {
+			t.Fatalf("the serving role's own schema: %v", err)
+		}
+	}
+	serve, err := pgserver.TestServeURL(owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A new pool, as after a restart or once the old connections idle out.
+	again, err := OpenPostgres(ctx, serve, PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if err := again.Audit(ctx, AuditRecord{Time: time.Now(), ActorEmail: "lead@ofsted.example", Action: "file.download", Object: "f", Outcome: "success"}); err != nil {
+		t.Fatal(err)
+	}
+	var kept, shadowed int
+	if err := own.DB().QueryRow(`SELECT (SELECT count(*) FROM public.audit), (SELECT count(*) FROM portal_app.audit)`).Scan(&kept, &shadowed); err != nil {
+		t.Fatal(err)
+	}
+	if kept != 1 || shadowed != 0 {
+		t.Fatalf("the record went to the serving role's own table: %d in public.audit, %d in portal_app.audit", kept, shadowed)
+	}
+	if powers, err := again.AuditPowers(ctx); err != nil || len(powers) != 0 {
+		t.Fatalf("powers over the audit trail: %v, %v", powers, err)
+	}
+}
