@@ -41,3 +41,27 @@ func TestS3PolicyDocumented(t *testing.T) {
 		t.Error("a placeholder is left unfilled")
 	}
 }
+
+// TestS3PolicyNamesOnlyThePortalsBuckets: every statement of the policy is
+// on the portal's own buckets (the visits' prefix, the anchors, the keys):
+// nothing on "*", which would let anyone holding the portal's credentials
+// list, or do more with, every bucket in the account.
+func TestS3PolicyNamesOnlyThePortalsBuckets(t *testing.T) {
+	var p struct {
+		Statement []struct {
+			Sid      string
+			Resource []string
+		}
+	}
+	if err := json.Unmarshal([]byte(S3Policy("portal-visit-", "portal-audit-anchors", "portal-key-epochs")), &p); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range p.Statement {
+		for _, r := range st.Resource {
+			b, _, _ := strings.Cut(strings.TrimPrefix(r, "arn:aws:s3:::"), "/")
+			if !strings.HasPrefix(r, "arn:aws:s3:::") || b != "portal-visit-*" && b != "portal-audit-anchors" && b != "portal-key-epochs" {
+				t.Errorf("statement %s grants on %s, not one of the portal's buckets", st.Sid, r)
+			}
+		}
+	}
+}

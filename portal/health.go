@@ -138,7 +138,7 @@ func (s *Service) check(ctx context.Context, done chan struct{}) {
 				maxClockSkew.String() + ". Check the hosts' time synchronisation (NTP)."
 		}
 	}
-	if err := s.blobs.Ping(pctx); err != nil {
+	if err := s.blobs.Ping(pctx, s.cfg.KeyBucket); err != nil {
 		r.Checks["storage"], r.Ready = "failing", false
 		s.log.Error("readiness: storage", "err", err)
 	}

@@ -96,11 +96,14 @@ func New(cfg Config) (*Store, error) {
 // Client exposes the minio client for tests that inspect raw objects.
 func (s *Store) Client() *minio.Client { return s.c }
 
-// Ping checks that the store answers with these credentials.
-func (s *Store) Ping(ctx context.Context) error {
+// Ping checks that the store answers with these credentials, by asking
+// whether bucket (one of the portal's own) is there: listing every bucket
+// would need a right on the whole account, which the portal's S3 policy
+// does not give.
+func (s *Store) Ping(ctx context.Context, bucket string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := s.c.ListBuckets(ctx); err != nil {
+	if _, err := s.c.BucketExists(ctx, bucket); err != nil {
 		return fmt.Errorf("blobs: ping: %w", err)
 	}
 	return nil
