@@ -161,16 +161,32 @@ func supersede(ctx context.Context, tx *Tx, f File, replaced ReplacedRecords) ([
 }
 
 // CompleteItem marks an item of the information request complete (or, with
-// a zero at, not complete), with its audit records.
+// a zero at, not complete), with its audit records. An item already as
+// asked is left as it is, without the records: a second mark would move
+// when, and by whom, the item was completed (complete on its due date,
+// read as completed days after it).
 func (s *Store) CompleteItem(ctx context.Context, visitID, code, by string, at time.Time, audit ...AuditRecord) error {
 	var who any
+	now := `completed_at IS NOT NULL`
 	if !at.IsZero() {
-		who = by
+		who, now = by, `completed_at IS NULL`
 	}
-	err := s.inTx(ctx, func(tx *Tx) error {
-		return execOne(ctx, tx, `UPDATE request_items SET completed_at = ?, completed_by = ? WHERE visit_id = ? AND code = ?`,
+	err := s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
+		res, err := tx.ExecContext(ctx, `UPDATE request_items SET completed_at = ?, completed_by = ? WHERE visit_id = ? AND code = ? AND `+now,
 			nullTime(at), who, visitID, code)
-	}, audit...)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return audit, nil
+		}
+		var one int
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM request_items WHERE visit_id = ? AND code = ?`, visitID, code).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: complete item: %w", err)
 	}

@@ -127,6 +127,13 @@ func TestCorrections(t *testing.T) {
 	if len(items) != 1 || !items[0].CompletedAt.Equal(now) || items[0].CompletedBy != u.ID {
 		t.Fatalf("completed: %+v", items)
 	}
+	// Marked complete again later: the first completion stands.
+	if err := s.CompleteItem(ctx, "v1", "1.03", "someone-else", now.Add(48*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if items, _ := s.RequestItems(ctx, "v1"); !items[0].CompletedAt.Equal(now) || items[0].CompletedBy != u.ID {
+		t.Fatalf("completed again: %+v, want the first completion kept", items)
+	}
 	if err := s.CompleteItem(ctx, "v1", "1.03", u.ID, time.Time{}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,54 @@
+package portal_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestCompletingAgainKeepsTheFirst: the coordinator marks Annex A item
+// 1.03 complete on the day it is due, then, two working days later (a
+// second click, another coordinator, a script run again), marks it
+// complete again. The item was complete on time: the request keeps when,
+// and by whom, it was first marked complete, and the trail records the
+// completion once. Before, the second mark replaced the first, and the
+// item read as completed after its due date.
+func TestCompletingAgainKeepsTheFirst(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	annexADue := d.svc.Calendar().AddWorkingDays(tl.Notification, 3) // day 5
+	d.at(annexADue)
+	if err := d.mustAccess(coord, policy.ItemComplete).CompleteItem(ctx, "1.03", true); err != nil {
+		t.Fatal(err)
+	}
+	first := d.svc.Now()
+	d.at(d.svc.Calendar().AddWorkingDays(annexADue, 2))
+	if err := d.mustAccess(coord, policy.ItemComplete).CompleteItem(ctx, "1.03", true); err != nil {
+		t.Fatal(err)
+	}
+	items, err := d.mustAccess(coord, policy.VisitView).InformationRequest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.Code == "1.03" && (it.CompletedAt == nil || it.CompletedAt.Sub(first).Abs() > time.Minute) {
+			t.Fatalf("item 1.03 completed on %s, due %s, marked complete again later: completed_at %v, want %s", first.Format(time.DateOnly), it.Due, it.CompletedAt, first)
+		}
+	}
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "request.item_completed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 {
+		t.Fatalf("%d request.item_completed records for one completion, want 1", len(recs))
+	}
+}
