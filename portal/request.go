@@ -241,7 +241,13 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 			code = it.Code
 			break
 		}
-		it, err := acc.newRequestItem(in, items)
+		var used []string
+		if in.Kind == KindCaseFile {
+			if used, err = s.store.CaseCodesUsed(ctx, acc.Visit.ID); err != nil {
+				return RequestItemView{}, err
+			}
+		}
+		it, err := acc.newRequestItem(in, items, used)
 		if err != nil {
 			return RequestItemView{}, err
 		}
@@ -275,8 +281,12 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 	return RequestItemView{}, errNotFound
 }
 
-// newRequestItem validates a new item against the request as it stands.
-func (acc *Access) newRequestItem(in RequestItemInput, items []store.RequestItem) (store.RequestItem, error) {
+// newRequestItem validates a new item against the request as it stands. A
+// case file takes the number after the highest in the request or among
+// used, the case-file codes the visit's files, uploads, questions and
+// restrictions name (store.CaseCodesUsed): a request removed leaves its
+// files under its number, which is never given to another child.
+func (acc *Access) newRequestItem(in RequestItemInput, items []store.RequestItem, used []string) (store.RequestItem, error) {
 	switch in.Kind {
 	case KindAnnexA:
 		c, ok := canonicalItem(in.Code)
@@ -289,7 +299,10 @@ func (acc *Access) newRequestItem(in RequestItemInput, items []store.RequestItem
 	case KindCaseFile:
 		n := 0
 		for _, x := range items {
-			if k, ok := strings.CutPrefix(x.Code, "case-"); ok {
+			used = append(used, x.Code)
+		}
+		for _, code := range used {
+			if k, ok := strings.CutPrefix(code, "case-"); ok {
 				if i, _ := strconv.Atoi(k); i > n {
 					n = i
 				}

@@ -2,10 +2,12 @@ package portal_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -50,5 +52,42 @@ func TestCompletingAgainKeepsTheFirst(t *testing.T) {
 	}
 	if len(recs) != 1 {
 		t.Fatalf("%d request.item_completed records for one completion, want 1", len(recs))
+	}
+}
+
+// TestRemovedCaseFileNumberNotReused: the lead inspector asks for Child
+// A's case file (case-1), the provider files a chronology under it, and
+// the lead inspector then removes the request (the wrong child). The file
+// keeps its item. The case file asked for next, Child B's, must not take
+// the number case-1: it would show Child A's chronology as received for
+// Child B, to everyone who reads the request, and share its questions and
+// restriction.
+func TestRemovedCaseFileNumberNotReused(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead := d.person("ofsted", "lead@ofsted.example")
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	d.at(d.svc.Calendar().PreviousWorkingDay(d.svc.Calendar().PreviousWorkingDay(tl.FieldworkEnd))) // day 6
+	a, err := d.mustAccess(lead, policy.RequestManage).SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: "Case of Child A"}, portal.AddItem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: a.Code + " chronology.pdf", Size: 5}, strings.NewReader("chron")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.mustAccess(lead, policy.RequestManage).RemoveRequestItem(ctx, a.Code); err != nil {
+		t.Fatal(err)
+	}
+	b, err := d.mustAccess(lead, policy.RequestManage).SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: "Case of Child B"}, portal.AddItem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Code == a.Code || b.Files != 0 || b.Status != "due" {
+		t.Fatalf("Child B's case file asked for after Child A's (%s) was removed: %s with %d files (%s), want a new number with none", a.Code, b.Code, b.Files, b.Status)
 	}
 }

@@ -136,3 +136,24 @@ func (s *Store) RequestCodes(ctx context.Context, visitID string) ([]string, err
 	}
 	return out, nil
 }
+
+// CaseCodesUsed lists the case-file codes (case-N) a visit's evidence and
+// threads name anywhere: files in any state (withdrawn, superseded,
+// purged), uploads in progress, questions and restrictions, whether or
+// not the request still has the item. A case-file number is given once:
+// one given again would show another child's files, questions and
+// restriction under the new request.
+func (s *Store) CaseCodesUsed(ctx context.Context, visitID string) ([]string, error) {
+	out, err := queryAll(ctx, s.db, func(sc scanner) (string, error) {
+		var c string
+		return c, sc.Scan(&c)
+	}, `SELECT item FROM files WHERE visit_id = ? AND item LIKE 'case-%'
+		UNION SELECT item FROM purged_files WHERE visit_id = ? AND item LIKE 'case-%'
+		UNION SELECT item FROM resumable_uploads WHERE visit_id = ? AND item LIKE 'case-%'
+		UNION SELECT item FROM questions WHERE visit_id = ? AND item LIKE 'case-%'
+		UNION SELECT code FROM restrictions WHERE visit_id = ? AND code LIKE 'case-%'`, visitID, visitID, visitID, visitID, visitID)
+	if err != nil {
+		return nil, fmt.Errorf("store: case codes used: %w", err)
+	}
+	return out, nil
+}
