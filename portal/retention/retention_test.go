@@ -799,3 +799,36 @@ func TestCertificateWrittenOutsideIsTheOne(t *testing.T) {
 		t.Fatalf("%d destruction.certificate_issued records, want 1", issued)
 	}
 }
+
+// TestLiftWithoutAHoldKeepsTheNotice: a visit never held is noticed, and
+// an administrator who is not a member approves its destruction. Another
+// administrator then lifts a legal hold the visit does not have (the
+// wrong visit, or a lift sent twice). Nothing held the visit, so nothing
+// was decided before a hold: the notice and the approval stand, and the
+// visit is destroyed on its date. Before, any lift withdrew them, and one
+// person's stray lift put the destruction off by a fresh notice.
+func TestLiftWithoutAHoldKeepsTheNotice(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.visit(t, "v1", wrappedKey()) // destroy on 2027-01-22
+	s := h.service("p1")
+	s.NoticePeriod = 7 * 24 * time.Hour
+	h.today, h.hour = day("2027-01-16"), 9
+	if got, err := s.Sweep(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("noticed: destroyed %v, %v", got, err)
+	}
+	if err := h.st.ApproveDestruction(ctx, "v1", "iss", "admin", "admin@ofsted.example", s.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.today = day("2027-01-20")
+	if _, err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: false, At: s.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.st.GetNotice(ctx, "v1"); err != nil || n.ApprovedAt.IsZero() {
+		t.Fatalf("after a lift of no hold the notice is %+v (%v): want the approved notice kept", n, err)
+	}
+	h.today = day("2027-01-22")
+	if got, err := s.Sweep(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("approved and due: destroyed %v, %v", got, err)
+	}
+}

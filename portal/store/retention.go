@@ -161,12 +161,25 @@ type StoreAct struct {
 // destruction has begun a hold can no longer stop it:
 // ErrDestructionBegun, and nothing is stored. The object store's side of
 // the hold, and its expiry rule, are then to be brought to it: the act is
-// returned, for HoldApplied and RuleApplied. A lift withdraws the
-// visit's destruction notice and its approval.
+// returned, for HoldApplied and RuleApplied. A lift of a hold that was
+// set withdraws the visit's destruction notice and its approval; a lift
+// of none (the wrong visit, a lift sent again to carry it to the store)
+// leaves them: nothing was decided before a hold.
 func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, audit ...AuditRecord) (StoreAct, error) {
 	act := StoreAct{VisitID: visitID}
 	err := s.inTx(ctx, func(tx *Tx) error {
-		err := tx.QueryRowContext(ctx, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?, legal_hold_at = ?, store_hold = NULL, store_rule = NULL, store_gen = store_gen + 1, store_at = ?
+		// The hold as it stands, the visit's row held from here (SQLite's
+		// write transaction holds every row) so that two acts at once see
+		// each other's.
+		var was bool
+		err := tx.QueryRowContext(ctx, `SELECT legal_hold FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&was)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRowContext(ctx, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?, legal_hold_at = ?, store_hold = NULL, store_rule = NULL, store_gen = store_gen + 1, store_at = ?
 			WHERE id = ? AND state = 'active' RETURNING store_gen`,
 			boolInt(h.On), h.ReasonSealed, formatTime(h.At), formatTime(h.At), visitID).Scan(&act.Gen)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -175,7 +188,7 @@ func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, a
 			}
 			return ErrDestructionBegun
 		}
-		if err != nil || h.On {
+		if err != nil || h.On || !was {
 			return err
 		}
 		// A lift withdraws the notice, and any approval, given before: the
