@@ -90,16 +90,37 @@ func (acc *Access) checkUpload(ctx context.Context, in NewFile) (name, item stri
 	if _, err := parseOnConflict(in.OnConflict); err != nil {
 		return "", "", err
 	}
-	if item == "" || in.Default {
+	if item == "" || in.Default || isCaseFile(item) {
 		codes, err := s.store.RequestCodes(ctx, acc.Visit.ID)
 		if err != nil {
 			return "", "", err
 		}
-		if named := ItemFromName(name, codes); named != "" {
-			item = named
+		if item == "" || in.Default {
+			if named := ItemFromName(name, codes); named != "" {
+				item = named
+			}
+		}
+		if err := caseFileRequested(item, codes); err != nil {
+			return "", "", err
 		}
 	}
 	return name, item, nil
+}
+
+func isCaseFile(item string) bool { return strings.HasPrefix(item, "case-") }
+
+// caseFileRequested refuses a case-file number the information request
+// (codes) does not have. A child's case file is sent when the inspectors
+// ask for that child, under the number they gave: filed under another it
+// would wait under a number later given to another child (or to none),
+// and a child's record would be sent without being asked for. Annex A
+// numbers stay open: items from 1.06 on exist whether or not the request
+// lists them yet.
+func caseFileRequested(item string, codes []string) error {
+	if isCaseFile(item) && !contains(codes, item) {
+		return invalid("item", "There is no request for case file "+item+": choose a case file the inspectors have asked for.")
+	}
+	return nil
 }
 
 func formatBytes(n int64) string {
@@ -272,6 +293,15 @@ func (acc *Access) Refile(ctx context.Context, rawItem string) (FileView, error)
 	}
 	if item == "" {
 		return FileView{}, invalid("item", "Choose the item to file it under, such as 1.03, cld or case-2.")
+	}
+	if isCaseFile(item) {
+		codes, err := s.store.RequestCodes(ctx, acc.Visit.ID)
+		if err != nil {
+			return FileView{}, err
+		}
+		if err := caseFileRequested(item, codes); err != nil {
+			return FileView{}, err
+		}
 	}
 	key, err := acc.key(ctx)
 	if err != nil {

@@ -91,3 +91,41 @@ func TestRemovedCaseFileNumberNotReused(t *testing.T) {
 		t.Fatalf("Child B's case file asked for after Child A's (%s) was removed: %s with %d files (%s), want a new number with none", a.Code, b.Code, b.Files, b.Status)
 	}
 }
+
+// TestCaseFileOnlyWhenRequested: a child's case file is sent when the
+// inspectors ask for that child, and under the request's number. An
+// upload, or a refiling, under a case-file number not in the request
+// (case-1 before any child is named, a number mistyped) is refused on the
+// item: the file would sit under a number the lead inspector gives later
+// to another child, or under none, and a child's whole record would be
+// sent without being asked for. Once case-1 is asked for, it is taken.
+func TestCaseFileOnlyWhenRequested(t *testing.T) {
+	d, _, tl, uploader, a := oneFileUploaded(t)
+	ctx := context.Background()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	up := d.mustAccess(uploader, policy.FileUpload)
+	if f, err := up.Upload(ctx, portal.NewFile{Name: "chronology.pdf", Item: "case-1", Size: 5}, strings.NewReader("chron")); kindOf(err) != portal.KindInvalid {
+		t.Fatalf("upload under case-1 before any case file was asked for: %+v, %v; want refused on the item", f, err)
+	}
+	refile, err := d.access(coord, policy.FileRefile, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := refile.Refile(ctx, "case-1"); kindOf(err) != portal.KindInvalid {
+		t.Fatalf("refiling %s under case-1 before any case file was asked for: %+v, %v; want refused on the item", a.Name, f, err)
+	}
+	d.at(d.svc.Calendar().PreviousWorkingDay(d.svc.Calendar().PreviousWorkingDay(tl.FieldworkEnd))) // day 6
+	c, err := d.mustAccess(lead, policy.RequestManage).SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: "Case of Child A"}, portal.AddItem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "chronology.pdf", Item: c.Code, Size: 5}, strings.NewReader("chron")); err != nil || f.Item != c.Code {
+		t.Fatalf("upload under %s once asked for: %+v, %v", c.Code, f, err)
+	}
+	// An Annex A number not in the request is still taken (1.06 onwards
+	// exist whether or not the lead inspector has added them).
+	if _, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "survey.pdf", Item: "1.07", Size: 2}, strings.NewReader("sv")); err != nil {
+		t.Fatalf("upload under Annex A item 1.07: %v", err)
+	}
+}
