@@ -187,6 +187,7 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 		return RequestItemView{}, invalid("title", "Enter what is requested, in up to 300 characters.")
 	}
 	due := ""
+	var early error
 	if in.Due != "" {
 		d, err := calendar.ParseDate(in.Due)
 		if err != nil || !s.cal.IsWorkingDay(d) {
@@ -203,6 +204,16 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 		if d.Before(tl.Notification) || d.After(tl.FieldworkEnd) {
 			return RequestItemView{}, invalidf("due", "The due date must be from %s, the notification date, to %s, the end of fieldwork, when uploads close.",
 				tl.Notification.Format("2 January 2006"), tl.FieldworkEnd.Format("2 January 2006"))
+		}
+		// Nor before the day it is set: an item is never due before it is
+		// asked for, and one due on a day gone would be overdue from the
+		// moment it is asked (dueDate keeps the same rule for the
+		// timeline's dates).
+		// Refused once the item itself is known good, so that a wrong
+		// item number is the refusal shown first, as the form reads.
+		if today := s.Today(); d.Before(today) {
+			early = invalidf("due", "The due date must be today, %s, or later: an item cannot be due before it is asked for.",
+				today.Format("2 January 2006"))
 		}
 		due = d.Format(time.DateOnly)
 	}
@@ -228,6 +239,9 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 			return RequestItemView{}, errNotFound
 		}
 		if mode == ChangeItem || mode == AddOrChangeItem && existing != nil {
+			if early != nil {
+				return RequestItemView{}, early
+			}
 			it := *existing
 			if due != "" {
 				it.Due = due
@@ -250,6 +264,9 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 		it, err := acc.newRequestItem(in, items, used)
 		if err != nil {
 			return RequestItemView{}, err
+		}
+		if early != nil {
+			return RequestItemView{}, early
 		}
 		if due != "" {
 			it.Due = due

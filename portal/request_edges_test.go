@@ -129,3 +129,44 @@ func TestCaseFileOnlyWhenRequested(t *testing.T) {
 		t.Fatalf("upload under Annex A item 1.07: %v", err)
 	}
 }
+
+// TestDueDateNotBeforeItIsAsked: on day 6 the lead inspector adds Annex A
+// item 1.07 with a due date of day 3, and moves item 1.03's date to day
+// 3: both dates are in the visit's range (the notification date to the
+// end of fieldwork), but before the day they are asked. An item is never
+// due before it is asked for: the provider cannot have sent by day 3 what
+// it is asked for on day 6, and the request, the digest and the visit page
+// would show it overdue from the moment it is asked. Both are refused on
+// the due date, and nothing is stored; the day itself is taken.
+func TestDueDateNotBeforeItIsAsked(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := d.svc.Calendar()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	day3, day6 := cal.AddWorkingDays(tl.Notification, 1), cal.PreviousWorkingDay(cal.PreviousWorkingDay(tl.FieldworkEnd))
+	d.at(day6)
+	req := d.mustAccess(lead, policy.RequestManage)
+	if it, err := req.SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindAnnexA, Code: "1.07", Title: "Staff survey", Due: day3.Format(time.DateOnly)}, portal.AddItem); kindOf(err) != portal.KindInvalid {
+		t.Fatalf("item added on %s due on %s: %+v, %v; want refused on the due date", day6.Format(time.DateOnly), day3.Format(time.DateOnly), it, err)
+	}
+	if it, err := req.SaveRequestItem(ctx, portal.RequestItemInput{Code: "1.03", Title: "Management information", Due: day3.Format(time.DateOnly)}, portal.ChangeItem); kindOf(err) != portal.KindInvalid {
+		t.Fatalf("item 1.03 moved on %s to be due on %s: %+v, %v; want refused on the due date", day6.Format(time.DateOnly), day3.Format(time.DateOnly), it, err)
+	}
+	items, err := req.InformationRequest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.Code == "1.07" || it.Status == "overdue" && it.Code == "1.03" && it.Due == day3.Format(time.DateOnly) {
+			t.Fatalf("stored: %+v", it)
+		}
+	}
+	if it, err := req.SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindAnnexA, Code: "1.07", Title: "Staff survey", Due: day6.Format(time.DateOnly)}, portal.AddItem); err != nil || it.Due != day6.Format(time.DateOnly) || it.Status != "due" {
+		t.Fatalf("item added on %s due the same day: %+v, %v", day6.Format(time.DateOnly), it, err)
+	}
+}
