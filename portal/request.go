@@ -342,11 +342,17 @@ func (acc *Access) newRequestItem(in RequestItemInput, items []store.RequestItem
 	return store.RequestItem{VisitID: acc.Visit.ID, Code: in.Code, Kind: in.Kind, Due: due, Position: len(items), AddedBy: acc.Actor.UserID, AddedAt: acc.svc.now()}, nil
 }
 
-// RemoveRequestItem removes an item from the information request. Files
-// filed under it keep their item.
+// RemoveRequestItem removes an item from the information request, unless
+// files are filed under it: the item's title is the record of what they
+// answer (for a case file, which child), and they count towards it. They
+// are filed under another item, or withdrawn and purged, first.
 func (acc *Access) RemoveRequestItem(ctx context.Context, code string) error {
 	if err := acc.require(ctx, policy.RequestManage, nil); err != nil {
 		return err
 	}
-	return acc.svc.store.DeleteRequestItem(ctx, acc.Visit.ID, code, acc.rec("request.item_removed", code, "success", nil))
+	err := acc.svc.store.DeleteRequestItem(ctx, acc.Visit.ID, code, acc.rec("request.item_removed", code, "success", nil))
+	if errors.Is(err, store.ErrItemHasFiles) {
+		return conflict("Files are filed under item " + code + ", so it stays in the information request: the provider files them under another item first.")
+	}
+	return err
 }

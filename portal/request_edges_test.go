@@ -56,12 +56,12 @@ func TestCompletingAgainKeepsTheFirst(t *testing.T) {
 }
 
 // TestRemovedCaseFileNumberNotReused: the lead inspector asks for Child
-// A's case file (case-1), the provider files a chronology under it, and
-// the lead inspector then removes the request (the wrong child). The file
-// keeps its item. The case file asked for next, Child B's, must not take
-// the number case-1: it would show Child A's chronology as received for
-// Child B, to everyone who reads the request, and share its questions and
-// restriction.
+// A's case file (case-1) and asks the provider a question on it, then
+// removes the request (the wrong child; nothing was filed under it). The
+// thread keeps its item. The case file asked for next, Child B's, must
+// not take the number case-1: the question about Child A would show
+// under Child B's request, and anything filed under case-1 before (a
+// purged file, an upload in progress, a restriction) with it.
 func TestRemovedCaseFileNumberNotReused(t *testing.T) {
 	d := startDomain(t)
 	ctx := context.Background()
@@ -71,13 +71,12 @@ func TestRemovedCaseFileNumberNotReused(t *testing.T) {
 		t.Fatal(err)
 	}
 	lead := d.person("ofsted", "lead@ofsted.example")
-	uploader := d.person("cafcass", "uploader@cafcass.example")
 	d.at(d.svc.Calendar().PreviousWorkingDay(d.svc.Calendar().PreviousWorkingDay(tl.FieldworkEnd))) // day 6
 	a, err := d.mustAccess(lead, policy.RequestManage).SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: "Case of Child A"}, portal.AddItem)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: a.Code + " chronology.pdf", Size: 5}, strings.NewReader("chron")); err != nil {
+	if _, err := d.mustAccess(lead, policy.QuestionPost).Ask(ctx, portal.QuestionInput{Item: a.Code, Text: "Is the court order on file?"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.mustAccess(lead, policy.RequestManage).RemoveRequestItem(ctx, a.Code); err != nil {
@@ -87,8 +86,12 @@ func TestRemovedCaseFileNumberNotReused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Code == a.Code || b.Files != 0 || b.Status != "due" {
-		t.Fatalf("Child B's case file asked for after Child A's (%s) was removed: %s with %d files (%s), want a new number with none", a.Code, b.Code, b.Files, b.Status)
+	if b.Code == a.Code {
+		t.Fatalf("Child B's case file asked for after Child A's (%s, with a question on it) was removed: %s, want a new number", a.Code, b.Code)
+	}
+	qs, err := d.mustAccess(lead, policy.VisitView).Questions(ctx, portal.QuestionQuery{Item: b.Code})
+	if err != nil || len(qs) != 0 {
+		t.Fatalf("questions on Child B's case file %s: %d, %v; want none", b.Code, len(qs), err)
 	}
 }
 
@@ -168,5 +171,58 @@ func TestDueDateNotBeforeItIsAsked(t *testing.T) {
 	}
 	if it, err := req.SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindAnnexA, Code: "1.07", Title: "Staff survey", Due: day6.Format(time.DateOnly)}, portal.AddItem); err != nil || it.Due != day6.Format(time.DateOnly) || it.Status != "due" {
 		t.Fatalf("item added on %s due the same day: %+v, %v", day6.Format(time.DateOnly), it, err)
+	}
+}
+
+// TestRequestWithFilesIsNotRemoved: the provider has filed Child A's
+// chronology under case-1 when the lead inspector removes case-1 from the
+// request. The request's title is the one record of which child case-1
+// is, and the request is what the file answers: removed, the file would
+// stay under a number no line of the request explains, out of the
+// request's counts. The removal is refused (conflict) and the item stays,
+// with its file; once the file is filed elsewhere it may go.
+func TestRequestWithFilesIsNotRemoved(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead := d.person("ofsted", "lead@ofsted.example")
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	d.at(d.svc.Calendar().PreviousWorkingDay(d.svc.Calendar().PreviousWorkingDay(tl.FieldworkEnd))) // day 6
+	a, err := d.mustAccess(lead, policy.RequestManage).SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: "Case of Child A"}, portal.AddItem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: a.Code + " chronology.pdf", Size: 5}, strings.NewReader("chron"))
+	if err != nil || f.Item != a.Code {
+		t.Fatalf("upload: %+v, %v", f, err)
+	}
+	if err := d.mustAccess(lead, policy.RequestManage).RemoveRequestItem(ctx, a.Code); kindOf(err) != portal.KindConflict {
+		t.Fatalf("removing %s with a file filed under it: %v; want a conflict", a.Code, err)
+	}
+	items, err := d.mustAccess(lead, policy.VisitView).InformationRequest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := false
+	for _, it := range items {
+		kept = kept || it.Code == a.Code && it.Files == 1 && it.Title == "Case of Child A"
+	}
+	if !kept {
+		t.Fatalf("%s not kept with its file: %+v", a.Code, items)
+	}
+	refile, err := d.access(coord, policy.FileRefile, f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := refile.Refile(ctx, "1.03"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.mustAccess(lead, policy.RequestManage).RemoveRequestItem(ctx, a.Code); err != nil {
+		t.Fatalf("removing %s once its file is filed elsewhere: %v", a.Code, err)
 	}
 }

@@ -82,13 +82,38 @@ func (s *Store) ChangeRequestItem(ctx context.Context, it RequestItem, audit ...
 	return err
 }
 
-// DeleteRequestItem removes one item from the information request. Files
-// filed under it keep their item.
+// ErrItemHasFiles is returned when an item of the information request to
+// be removed has files filed under it (in any state: withdrawn and
+// superseded files are kept evidence) or uploads in progress: its title
+// is the record of what they answer (for a case file, which child).
+var ErrItemHasFiles = errors.New("store: files are filed under the item")
+
+// DeleteRequestItem removes one item from the information request, unless
+// files are filed under it (ErrItemHasFiles). The visit's row is held
+// first, as a file's commit holds it (its files_version trigger), so the
+// files read here are those committed before the removal.
 func (s *Store) DeleteRequestItem(ctx context.Context, visitID, code string, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
+		var state string
+		err := tx.QueryRowContext(ctx, `SELECT state FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&state)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var used bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM files WHERE visit_id = ? AND item = ?)
+			OR EXISTS (SELECT 1 FROM resumable_uploads WHERE visit_id = ? AND item = ? AND completed_at IS NULL)`,
+			visitID, code, visitID, code).Scan(&used); err != nil {
+			return err
+		}
+		if used {
+			return ErrItemHasFiles
+		}
 		return execOne(ctx, tx, `DELETE FROM request_items WHERE visit_id = ? AND code = ?`, visitID, code)
 	}, audit...)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrItemHasFiles) {
 		return fmt.Errorf("store: delete request item: %w", err)
 	}
 	return err
