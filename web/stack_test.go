@@ -68,7 +68,7 @@ func startStackWith(t *testing.T, env map[string]string) *testStack {
 
 // startStackSetup starts a stack with options setup changes (fixed
 // addresses, more identity providers).
-func startStackSetup(t *testing.T, setup func(*devstack.Options)) *testStack {
+func startStackSetup(t testing.TB, setup func(*devstack.Options)) *testStack {
 	t.Helper()
 	bin, err := devstack.FindMinIO()
 	if err != nil {
@@ -130,19 +130,19 @@ func startStackSetup(t *testing.T, setup func(*devstack.Options)) *testStack {
 // browser is an HTTP client that behaves like a browser: a cookie jar and
 // redirects followed.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	c    *http.Client
 	base string
 }
 
-func (ts *testStack) newBrowser(t *testing.T) *browser {
+func (ts *testStack) newBrowser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, c: &http.Client{Jar: jar, Timeout: 5 * time.Minute}, base: ts.PortalURL}
 }
 
 // signIn goes through the real sign-in: portal -> identity provider login
 // form -> portal callback.
-func (ts *testStack) signIn(t *testing.T, idp, username string) *browser {
+func (ts *testStack) signIn(t testing.TB, idp, username string) *browser {
 	t.Helper()
 	b := ts.newBrowser(t)
 	resp := b.get("/auth/" + idp + "/login")
@@ -172,7 +172,7 @@ func (b *browser) submitLogin(pageURL *url.URL, page, username, password string)
 	return resp
 }
 
-func parseForm(t *testing.T, page string) (string, url.Values) {
+func parseForm(t testing.TB, page string) (string, url.Values) {
 	t.Helper()
 	doc, err := html.Parse(strings.NewReader(page))
 	if err != nil {
@@ -234,7 +234,7 @@ func (b *browser) sendJSON(method, path string, body any) *http.Response {
 }
 
 // decode reads a JSON response, failing unless it has the wanted status.
-func decode[T any](t *testing.T, resp *http.Response, want int) T {
+func decode[T any](t testing.TB, resp *http.Response, want int) T {
 	t.Helper()
 	defer resp.Body.Close()
 	var v T
@@ -248,7 +248,7 @@ func decode[T any](t *testing.T, resp *http.Response, want int) T {
 	return v
 }
 
-func readAll(t *testing.T, resp *http.Response) string {
+func readAll(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -320,7 +320,7 @@ func (s *sentStatements) report(r *http.Request, route string, qs []string) {
 
 // check fails the test when a statement a request sent reads a growing
 // table from end to end (SQLite's plans; see boundedScan).
-func (s *sentStatements) check(t *testing.T, db store.DB) {
+func (s *sentStatements) check(t testing.TB, db store.DB) {
 	t.Helper()
 	if db.Postgres() {
 		return
