@@ -54,20 +54,6 @@ func scanVisitRow(sc scanner, more ...any) (VisitRow, error) {
 	return r, d.err
 }
 
-// scanPageRow scans a visit row (visitRowColumns) and userID's membership
-// of it: its id, role and window, NULL for none.
-func scanPageRow(sc scanner, userID string) (VisitRow, error) {
-	var memberID, role, issuer, subject, from, until sql.NullString
-	r, err := scanVisitRow(sc, &memberID, &role, &issuer, &subject, &from, &until)
-	if err != nil || !memberID.Valid {
-		return r, err
-	}
-	var d dates
-	r.Member = &Member{ID: memberID.String, VisitID: r.ID, UserID: userID, Role: role.String, Issuer: issuer.String, Subject: subject.String,
-		ValidFrom: d.null(from), ValidUntil: d.null(until)}
-	return r, d.err
-}
-
 // VisitWithHold returns one visit with its legal hold and its live key's
 // fingerprint, in one statement: what every request on a visit reads
 // first (its status needs the hold, and most then need the key). The
@@ -262,29 +248,77 @@ func (s *Store) pageRows(ctx context.Context, userID string, limit int, page str
 	// identity is not yet a member), but the schema does not say so, so a
 	// second membership comes with the first (Memberships) rather than
 	// the visit listed twice.
-	rows, err := queryAtMost(ctx, s.db, limit, func(sc scanner) (VisitRow, error) { return scanPageRow(sc, userID) },
-		`SELECT `+visitRowColumns+`, members.id, members.role, members.issuer, members.subject, members.valid_from, members.valid_until
+	q, err := s.db.QueryContext(ctx, `SELECT `+visitRowColumns+`, members.id, members.role, members.issuer, members.subject, members.valid_from, members.valid_until
 		FROM visits LEFT JOIN members ON members.visit_id = visits.id AND members.user_id = ?
 		WHERE visits.id IN (`+page+`) ORDER BY notification_date DESC, reference, members.id`, append([]any{userID}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: page of visits: %w", err)
 	}
-	if len(rows) == 0 {
-		return []VisitRow{}, nil
-	}
-	out := rows[:0]
-	for _, r := range rows {
-		if n := len(out); n > 0 && out[n-1].ID == r.ID {
+	defer q.Close()
+	// Every row is scanned into the same destinations (pageScan), and
+	// from there into the page, a row of a second membership folded into
+	// the first: scanned by a function of its own, each row put two lists
+	// of destinations and its temporaries on the heap, and was copied
+	// twice more on its way into the page.
+	var p pageScan
+	out := make([]VisitRow, 0, min(limit, 1000))
+	read := 0
+	for q.Next() {
+		read++
+		if err := p.scan(q, userID); err != nil {
+			return nil, fmt.Errorf("store: page of visits: %w", err)
+		}
+		if n := len(out); n > 0 && out[n-1].ID == p.row.ID {
 			prev := &out[n-1]
 			if len(prev.Memberships) == 0 {
 				prev.Memberships = []Member{*prev.Member}
 			}
-			prev.Memberships = append(prev.Memberships, *r.Member)
+			prev.Memberships = append(prev.Memberships, *p.row.Member)
 			continue
 		}
-		out = append(out, r)
+		out = append(out, p.row)
+	}
+	countRows(ctx, read)
+	if err := q.Err(); err != nil {
+		return nil, fmt.Errorf("store: page of visits: %w", err)
 	}
 	return out, nil
+}
+
+// pageScan scans the rows of a page of visits (pageRows): a visit row
+// (visitRowColumns) and the user's membership of it, NULL for none, into
+// destinations made once for the page.
+type pageScan struct {
+	row                    VisitRow
+	nd, fs, created        string
+	holdAt, fp             sql.NullString
+	memberID, role, issuer sql.NullString
+	subject, from, until   sql.NullString
+	dest                   []any
+}
+
+func (p *pageScan) scan(sc scanner, userID string) error {
+	p.row = VisitRow{}
+	v := &p.row.Visit
+	if p.dest == nil {
+		p.dest = make([]any, 21)
+	}
+	d := p.dest
+	d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10] = &v.ID, &v.Reference, &v.TitleSealed, &v.Provider, &p.nd, &p.fs, &v.RetentionDays, &v.State, &v.Bucket, &p.created, &v.CreatedBy
+	d[11], d[12], d[13], d[14] = &p.row.Hold.On, &p.row.Hold.ReasonSealed, &p.holdAt, &p.fp
+	d[15], d[16], d[17], d[18], d[19], d[20] = &p.memberID, &p.role, &p.issuer, &p.subject, &p.from, &p.until
+	if err := sc.Scan(d...); err != nil {
+		return err
+	}
+	var ds dates
+	v.NotificationDate, v.FieldworkStart, v.CreatedAt = ds.date(p.nd), ds.date(p.fs), ds.time(p.created)
+	p.row.Hold.At = ds.null(p.holdAt)
+	p.row.KeyFingerprint = p.fp.String
+	if p.memberID.Valid {
+		p.row.Member = &Member{ID: p.memberID.String, VisitID: v.ID, UserID: userID, Role: p.role.String, Issuer: p.issuer.String, Subject: p.subject.String,
+			ValidFrom: ds.null(p.from), ValidUntil: ds.null(p.until)}
+	}
+	return ds.err
 }
 
 // fillRows reads what the status of the visits in lists needs beyond their
@@ -292,8 +326,12 @@ func (s *Store) pageRows(ctx context.Context, userID string, limit int, page str
 // statements for all of them, whichever list they are in, or both.
 func (s *Store) fillRows(ctx context.Context, lists ...[]VisitRow) error {
 	fail := func(err error) error { return fmt.Errorf("store: page of visits: %w", err) }
-	at := map[string][]*VisitRow{}
-	var ids []string
+	n := 0
+	for _, rows := range lists {
+		n += len(rows)
+	}
+	at := make(map[string][]*VisitRow, n)
+	ids := make([]string, 0, n)
 	for _, rows := range lists {
 		for i := range rows {
 			id := rows[i].ID
