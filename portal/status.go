@@ -119,7 +119,7 @@ func (s *Service) statusOf(r store.VisitRow) Status {
 	v := r.Visit
 	tl, err := s.timeline(v)
 	if err == nil {
-		st.Timeline = &tl
+		st.Timeline = tl
 	}
 	if v.State == StateDestroying || v.State == StateDestroyed {
 		st.State, st.Failure = v.State, r.Failure
@@ -166,8 +166,10 @@ func (s *Service) statusOf(r store.VisitRow) Status {
 
 // timeline computes v's timeline. One that does not compute was checked
 // when the visit was set up, so the calendar has changed since: the
-// operator is told (once per process and pair of dates).
-func (s *Service) timeline(v store.Visit) (timeline.Timeline, error) {
+// operator is told (once per process and pair of dates). The timeline is
+// the memo's, shared by every visit with the same dates: it is read, never
+// written (a status that changes one changes a copy).
+func (s *Service) timeline(v store.Visit) (*timeline.Timeline, error) {
 	tl, err, fresh := s.timelines.compute(s.cal, v.NotificationDate, v.FieldworkStart)
 	if err != nil && fresh && s.log != nil {
 		s.log.Error("visit has no timeline with the calendar in use: provider staff are refused until the calendar or the visit's dates are put right",
@@ -181,14 +183,16 @@ func (s *Service) timeline(v store.Visit) (timeline.Timeline, error) {
 // and on the calendar, which does not change while the process runs, and
 // every page of visits asks for fifty: working them out again was a tenth
 // of a page's cost over a page of one. The memo is bounded: once it holds
-// maxTimelines pairs it starts again.
+// maxTimelines pairs it starts again. Each timeline is kept once, behind a
+// pointer that every status with those dates shares: a copy for each
+// visit of a page was a tenth of its allocations.
 type timelineMemo struct {
 	mu sync.Mutex
 	m  map[[6]int]timelineResult
 }
 
 type timelineResult struct {
-	tl  timeline.Timeline
+	tl  *timeline.Timeline // nil with err
 	err error
 }
 
@@ -196,7 +200,7 @@ const maxTimelines = 4096
 
 // compute is timeline.Compute, remembered; fresh reports a pair of dates
 // not asked about before (or since the memo started again).
-func (tm *timelineMemo) compute(cal *calendar.Calendar, notification, fieldworkStart time.Time) (tl timeline.Timeline, err error, fresh bool) {
+func (tm *timelineMemo) compute(cal *calendar.Calendar, notification, fieldworkStart time.Time) (tl *timeline.Timeline, err error, fresh bool) {
 	ny, nm, nd := notification.Date()
 	fy, fm, fd := fieldworkStart.Date()
 	k := [6]int{ny, int(nm), nd, fy, int(fm), fd}
@@ -206,7 +210,10 @@ func (tm *timelineMemo) compute(cal *calendar.Calendar, notification, fieldworkS
 	if ok {
 		return r.tl, r.err, false
 	}
-	r.tl, r.err = timeline.Compute(cal, notification, fieldworkStart)
+	t, err := timeline.Compute(cal, notification, fieldworkStart)
+	if r.err = err; err == nil {
+		r.tl = &t
+	}
 	tm.mu.Lock()
 	if tm.m == nil || len(tm.m) >= maxTimelines {
 		tm.m = map[[6]int]timelineResult{}

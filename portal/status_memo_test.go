@@ -34,7 +34,7 @@ func TestTimelineMemoAnswersAsCompute(t *testing.T) {
 				}
 				want, wantErr := timeline.Compute(cal, nd, fs)
 				got, gotErr, _ := tm.compute(cal, nd, asked)
-				if got != want || (gotErr == nil) != (wantErr == nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
+				if (got == nil) != (wantErr != nil) || got != nil && *got != want || (gotErr == nil) != (wantErr == nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
 					t.Fatalf("round %d, %s to %s: memo %+v, %v; Compute %+v, %v", round, nd.Format(time.DateOnly), fs.Format(time.DateOnly), got, gotErr, want, wantErr)
 				}
 				n++

@@ -61,7 +61,8 @@ func (s *Service) view(ctx context.Context, v store.Visit, st Status, role strin
 // the visit: no statement to check it again.
 func (s *Service) viewWithKey(ctx context.Context, v store.Visit, st Status, role, fingerprint string) VisitView {
 	out := s.viewFields(v, st, role)
-	out.Title = s.openTitleWith(ctx, v, func() (*crypto.VisitKey, error) { return s.keys.KeyWithFingerprint(ctx, v.ID, fingerprint) })
+	key, err := s.keys.KeyWithFingerprint(ctx, v.ID, fingerprint)
+	out.Title = s.openTitleKey(v, key, err)
 	return out
 }
 
@@ -112,6 +113,12 @@ func (s *Service) openTitle(ctx context.Context, v store.Visit) string {
 
 func (s *Service) openTitleWith(ctx context.Context, v store.Visit, keyOf func() (*crypto.VisitKey, error)) string {
 	key, err := keyOf()
+	return s.openTitleKey(v, key, err)
+}
+
+// openTitleKey unseals v's title with its key, or says why it cannot when
+// the key could not be had (err).
+func (s *Service) openTitleKey(v store.Visit, key *crypto.VisitKey, err error) string {
 	if err != nil {
 		return "(title destroyed)"
 	}
