@@ -102,10 +102,11 @@ func (s *Server) visitsPage(c *gin.Context) {
 	rows := make([]visitRow, 0, len(vs))
 	var warnings []string
 	today := s.svc.Today()
-	for _, vj := range vs {
+	for i := range vs {
+		vj := &vs[i]
 		r := visitRow{ID: vj.ID, Reference: vj.Reference, Title: vj.Title, State: vj.State, NotificationDate: vj.NotificationDate, Role: vj.Role}
 		if vj.State != portal.StatePublished {
-			r.NextDue, r.NextDueDate = nextDue(vj, today)
+			r.NextDue, r.NextDueDate = nextDue(*vj, today)
 		}
 		if vj.DestroyOn != nil {
 			r.DestroyOn, r.DaysLeft = *vj.DestroyOn, *vj.DaysUntilDestruction
@@ -113,15 +114,19 @@ func (s *Server) visitsPage(c *gin.Context) {
 		rows = append(rows, r)
 	}
 	if acc.Actor.Administrator {
-		// The visits on this page, and the visits warned of.
-		seen := map[string]bool{}
-		for _, vj := range append(vs, warned...) {
-			if seen[vj.ID] {
-				continue
-			}
-			seen[vj.ID] = true
-			if w := destructionWarning(vj, s.cfg.DestructionNotice); w != "" {
-				warnings = append(warnings, w)
+		// The visits on this page, and the visits warned of, each read
+		// where it is (not copied, fifty large values, into one list).
+		seen := make(map[string]bool, len(vs)+len(warned))
+		for _, list := range [][]portal.VisitView{vs, warned} {
+			for i := range list {
+				vj := &list[i]
+				if seen[vj.ID] {
+					continue
+				}
+				seen[vj.ID] = true
+				if w := destructionWarning(*vj, s.cfg.DestructionNotice); w != "" {
+					warnings = append(warnings, w)
+				}
 			}
 		}
 		if more := total - len(warned); more > 0 {
