@@ -27,10 +27,17 @@ const (
 
 // validateProduction refuses, outside development, a database or object
 // store reached without verified TLS (except on loopback, a Unix socket
-// or a host named in PORTAL_PLAINTEXT_HOSTS), a session that lasts for days, every address (or, in
+// or a host named in PORTAL_PLAINTEXT_HOSTS), a clamd anywhere else, a session that lasts for days, every address (or, in
 // ranges, much of the internet) trusted as a proxy, and retention periods too short for what they protect.
 func (c *Config) validateProduction(e *envReader) {
 	c.validateTransport(e)
+	// clamd has no TLS and no authentication, and is sent every upload
+	// as it was uploaded, before it is encrypted.
+	if host, _, err := net.SplitHostPort(c.ClamdAddr); err == nil && c.Scan != ScanOff && !c.plaintextLocal(host) {
+		e.fail("PORTAL_CLAMD_ADDR must be a loopback address (such as 127.0.0.1:3310, clamd beside the portal), a Unix socket "+
+			"or a host in PORTAL_PLAINTEXT_HOSTS outside development, got %q: clamd speaks no TLS, and the portal sends it the plaintext "+
+			"of every upload, which anyone on the path could then read or answer for", c.ClamdAddr)
+	}
 	if c.SessionLifetime > MaxSessionLifetime {
 		e.fail("PORTAL_SESSION_LIFETIME must be at most 24h outside development, got %s: a stolen session would last that long", c.SessionLifetime)
 	}
@@ -80,7 +87,7 @@ func (c *Config) validateTransport(e *envReader) {
 				"a host with a domain or an address is reached over a network others share, so over TLS", h)
 		}
 	}
-	local := func(host string) bool { return loopbackHost(host) || slices.Contains(c.PlaintextHosts, host) }
+	local := c.plaintextLocal
 	for _, d := range c.databaseURLs() {
 		// sslmode exactly once: a repeated one is read differently by
 		// different clients. And no ssl parameter: pgx (as libpq) takes
@@ -97,6 +104,12 @@ func (c *Config) validateTransport(e *envReader) {
 		e.fail("PORTAL_S3_SECURE must be true for PORTAL_S3_ENDPOINT %q outside development: plain http to a host that is not loopback (or in PORTAL_PLAINTEXT_HOSTS) "+
 			"lets anyone on the path read the credentials' requests and forge the store's answers", c.S3Endpoint)
 	}
+}
+
+// plaintextLocal reports whether host may be reached without TLS: it is
+// loopback, or named in PORTAL_PLAINTEXT_HOSTS.
+func (c *Config) plaintextLocal(host string) bool {
+	return loopbackHost(host) || slices.Contains(c.PlaintextHosts, host)
 }
 
 // How much public address space PORTAL_TRUSTED_PROXIES may trust

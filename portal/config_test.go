@@ -156,6 +156,7 @@ func TestLoadConfigMetrics(t *testing.T) {
 
 // TestLoadConfigRefusesUnsafeProduction: outside development, a database
 // reached without verified TLS, an object store reached over plain http,
+// a clamd (sent every upload's plaintext) elsewhere than on loopback,
 // a session that lasts for days, every address (or, split into ranges,
 // much of the internet) trusted as a proxy, key
 // epochs kept for no time and audit anchors locked for less than the
@@ -182,6 +183,9 @@ func TestLoadConfigRefusesUnsafeProduction(t *testing.T) {
 		"s3 over http, by name":     {map[string]string{"PORTAL_S3_ENDPOINT": "minio:9000", "PORTAL_S3_SECURE": "false"}, "PORTAL_S3_SECURE must be true"},
 		"s3 not on the own network": {map[string]string{"PORTAL_S3_ENDPOINT": "minio:9000", "PORTAL_PLAINTEXT_HOSTS": "postgres"}, "PORTAL_S3_SECURE must be true"},
 		"database elsewhere":        {map[string]string{"PORTAL_DATABASE_URL": "postgres://portal:pw@db:5432/portal", "PORTAL_PLAINTEXT_HOSTS": "postgres"}, "PORTAL_DATABASE_URL must ask for sslmode=verify-full"},
+		"clamd elsewhere":           {map[string]string{"PORTAL_CLAMD_ADDR": "clamd.clamav.svc:3310"}, "PORTAL_CLAMD_ADDR must be a loopback address"},
+		"clamd at an address":       {map[string]string{"PORTAL_CLAMD_ADDR": "10.0.0.7:3310"}, "PORTAL_CLAMD_ADDR must be a loopback address"},
+		"clamd not on own network":  {map[string]string{"PORTAL_CLAMD_ADDR": "clamd:3310", "PORTAL_PLAINTEXT_HOSTS": "postgres,minio"}, "PORTAL_CLAMD_ADDR must be a loopback address"},
 		"plaintext to a DNS name":   {map[string]string{"PORTAL_PLAINTEXT_HOSTS": "db.example.org"}, "PORTAL_PLAINTEXT_HOSTS"},
 		"plaintext to an address":   {map[string]string{"PORTAL_PLAINTEXT_HOSTS": "10.0.0.5"}, "PORTAL_PLAINTEXT_HOSTS"},
 		"session of a year":         {map[string]string{"PORTAL_SESSION_LIFETIME": "8760h", "PORTAL_SESSION_IDLE_TIMEOUT": "8760h"}, "PORTAL_SESSION_LIFETIME must be at most 24h"},
@@ -223,6 +227,11 @@ func TestLoadConfigRefusesUnsafeProduction(t *testing.T) {
 		"database on a Unix socket":  {"PORTAL_DATABASE_URL": "postgres:///portal?host=/run/postgresql"},
 		"database, verified TLS":     {"PORTAL_DATABASE_URL": "postgres://portal@db.example.org/portal?sslmode=verify-full&sslrootcert=/run/secrets/ca.pem"},
 		"s3 on loopback":             {"PORTAL_S3_ENDPOINT": "127.0.0.1:9000"},
+		"clamd on loopback":          {"PORTAL_CLAMD_ADDR": "127.0.0.1:3310"},
+		"clamd on IPv6 loopback":     {"PORTAL_CLAMD_ADDR": "[::1]:3310"},
+		"clamd on localhost":         {"PORTAL_CLAMD_ADDR": "localhost:3310"},
+		"clamd on a Unix socket":     {"PORTAL_CLAMD_ADDR": "/run/clamav/clamd.sock"},
+		"clamd unused":               {"PORTAL_SCAN": "off", "PORTAL_CLAMD_ADDR": "clamd.clamav.svc:3310"},
 		"s3 over https":              {"PORTAL_S3_ENDPOINT": "s3.eu-west-2.amazonaws.com:443", "PORTAL_S3_SECURE": "true"},
 		"a day's session":            {"PORTAL_SESSION_LIFETIME": "24h"},
 		"the pod network as proxies": {"PORTAL_TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8"},
@@ -234,7 +243,7 @@ func TestLoadConfigRefusesUnsafeProduction(t *testing.T) {
 			"2400:cb00::/32,2606:4700::/32,2803:f800::/32,2405:b500::/32,2405:8100::/32,2a06:98c0::/29,2c0f:f248::/32"},
 		"a cloud load balancer's ranges": {"PORTAL_TRUSTED_PROXIES": "130.211.0.0/22,35.191.0.0/16,2600:9000::/28,10.0.0.0/8"},
 		"anchors for seven years":        {"PORTAL_AUDIT_ANCHOR_RETENTION": "2555d"},
-		"compose's own network": {"PORTAL_PLAINTEXT_HOSTS": "postgres,minio", "PORTAL_S3_ENDPOINT": "minio:9000",
+		"compose's own network": {"PORTAL_PLAINTEXT_HOSTS": "postgres,minio,clamd", "PORTAL_S3_ENDPOINT": "minio:9000", "PORTAL_CLAMD_ADDR": "clamd:3310",
 			"PORTAL_DATABASE_URL": "postgres://portal_app:pw@postgres:5432/portal?sslmode=disable", "PORTAL_DATABASE_OWNER_URL": "postgres://portal:pw@postgres:5432/portal?sslmode=disable"},
 		"database owner, verified TLS": {"PORTAL_DATABASE_URL": "postgres://portal_app@db.example.org/portal?sslmode=verify-full",
 			"PORTAL_DATABASE_OWNER_URL": "postgres://portal@db.example.org/portal?sslmode=verify-full"},
