@@ -28,6 +28,7 @@ type composeFile struct {
 		Secrets     []string          `yaml:"secrets"`
 		Ports       []string          `yaml:"ports"`
 		Networks    []string          `yaml:"networks"`
+		Volumes     []string          `yaml:"volumes"`
 		Healthcheck struct {
 			Test []string `yaml:"test"`
 		} `yaml:"healthcheck"`
@@ -35,6 +36,9 @@ type composeFile struct {
 	Networks map[string]struct {
 		Internal bool `yaml:"internal"`
 	} `yaml:"networks"`
+	Volumes map[string]struct {
+		DriverOpts map[string]string `yaml:"driver_opts"`
+	} `yaml:"volumes"`
 	Secrets map[string]struct {
 		File string `yaml:"file"`
 	} `yaml:"secrets"`
@@ -89,12 +93,7 @@ func TestCompose(t *testing.T) {
 	}
 	checkPortal(t, c)
 	checkMigrate(t, c)
-	// Scanning is on and the portal reaches clamd on the internal network.
-	if p := c.Services["portal"].Environment; p["PORTAL_SCAN"] != "required" || p["PORTAL_CLAMD_ADDR"] != "clamd:3310" ||
-		!slices.Contains(c.Services["clamd"].Networks, "backend") {
-		t.Errorf("portal: PORTAL_SCAN=%q PORTAL_CLAMD_ADDR=%q, clamd on %v: want every upload scanned by the clamd service",
-			p["PORTAL_SCAN"], p["PORTAL_CLAMD_ADDR"], c.Services["clamd"].Networks)
-	}
+	checkClamd(t, c)
 	// Plaintext only to the services on the internal network, by their
 	// names there.
 	if p := c.Services["portal"].Environment; p["PORTAL_PLAINTEXT_HOSTS"] != "postgres,minio" || p["PORTAL_S3_ENDPOINT"] != "minio:9000" {
@@ -103,6 +102,58 @@ func TestCompose(t *testing.T) {
 	}
 	if !c.Networks["backend"].Internal || slices.Contains(c.Services["postgres"].Networks, "frontend") || slices.Contains(c.Services["minio"].Networks, "frontend") {
 		t.Error("the database and MinIO must be on the internal network only")
+	}
+}
+
+// checkClamd: scanning is on, and the portal sends each upload's
+// plaintext to clamd over its Unix socket, on a volume in memory that only
+// the two share: never over a network, where clamd (which has no TLS)
+// would be in the clear. clamd is on no network the database or MinIO is
+// on: it parses hostile files, and needs only ClamAV's mirrors
+// (freshclam).
+func checkClamd(t *testing.T, c composeFile) {
+	t.Helper()
+	p, clamd := c.Services["portal"], c.Services["clamd"]
+	addr := p.Environment["PORTAL_CLAMD_ADDR"]
+	if p.Environment["PORTAL_SCAN"] != "required" {
+		t.Errorf("portal: PORTAL_SCAN=%q: want every upload scanned", p.Environment["PORTAL_SCAN"])
+	}
+	if !strings.HasPrefix(addr, "/") {
+		t.Fatalf("portal: PORTAL_CLAMD_ADDR=%q: want clamd's Unix socket, not a network address (clamd has no TLS)", addr)
+	}
+	// The socket's directory in the portal, and clamd's LocalSocket's in
+	// clamd, are the same volume.
+	conf, err := os.ReadFile("clamd.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^LocalSocket (/\S+)$`).FindStringSubmatch(string(conf))
+	if m == nil {
+		t.Fatal("clamd.conf: no LocalSocket")
+	}
+	mounted := func(s []string, dir string) string {
+		for _, v := range s {
+			if f := strings.Split(v, ":"); len(f) >= 2 && f[1] == dir {
+				return f[0]
+			}
+		}
+		return ""
+	}
+	vp, vc := mounted(p.Volumes, filepath.Dir(addr)), mounted(clamd.Volumes, filepath.Dir(m[1]))
+	if vp == "" || vp != vc || filepath.Base(addr) != filepath.Base(m[1]) {
+		t.Errorf("portal: PORTAL_CLAMD_ADDR=%q is not clamd's LocalSocket %s on a volume both mount (portal %q, clamd %q)", addr, m[1], vp, vc)
+	} else if c.Volumes[vp].DriverOpts["type"] != "tmpfs" {
+		t.Errorf("volume %s: want a tmpfs, which holds nothing past a restart", vp)
+	}
+	for name, s := range c.Services {
+		for _, v := range s.Volumes {
+			if name != "portal" && name != "clamd" && vp != "" && strings.HasPrefix(v, vp+":") {
+				t.Errorf("%s mounts clamd's socket", name)
+			}
+		}
+	}
+	if slices.Contains(clamd.Networks, "backend") {
+		t.Errorf("clamd on %v: want it off the network of the database and MinIO", clamd.Networks)
 	}
 }
 
@@ -192,7 +243,7 @@ func checkMigrate(t *testing.T, c composeFile) {
 }
 
 // TestClamdConf: the clamd configuration compose mounts parses (ClamAV's
-// clamconf reads it), and sets the limits large uploads need: a stream of
+// clamconf reads it), listens on loopback only, and sets the limits large uploads need: a stream of
 // up to 2047 MiB accepted and scanned whole, written to the tmpfs; and an
 // archive clamd cannot read inside (encrypted, or past its limits) is
 // reported, never called clean.
@@ -218,6 +269,9 @@ func TestClamdConf(t *testing.T) {
 	}
 	for _, want := range []string{`StreamMaxLength = "2146435072"`, `MaxFileSize = "2146435072"`, `MaxScanSize = "4194304000"`,
 		`TemporaryDirectory = "/scratch"`, `TCPSocket = "3310"`, `Foreground = "yes"`,
+		// clamd has no TLS and no authentication: it listens on loopback
+		// only (a pod's own, in the Helm chart), and on its Unix socket.
+		`TCPAddr = "127.0.0.1"`, `LocalSocket = "/tmp/clamd.sock"`,
 		// What clamd cannot read inside is a finding, not "OK".
 		`AlertEncrypted = "yes"`, `AlertExceedsMax = "yes"`} {
 		if !strings.Contains(string(out), want) {
