@@ -1,6 +1,8 @@
 package helm
 
 import (
+	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +14,7 @@ import (
 // so that a golden file rewritten in haste cannot lose it.
 func checkObjects(t *testing.T, objs map[string]object) {
 	t.Helper()
-	for _, kind := range []string{"Deployment", "Service", "Ingress", "PodDisruptionBudget", "NetworkPolicy", "ServiceAccount"} {
+	for _, kind := range []string{"Deployment", "Service", "Ingress", "PodDisruptionBudget", "NetworkPolicy", "ServiceAccount", "ConfigMap"} {
 		if objs[kind] == nil {
 			t.Errorf("no %s", kind)
 		}
@@ -72,19 +74,24 @@ func checkObjects(t *testing.T, objs map[string]object) {
 			t.Errorf("%s = %v, want %v", path, got, want)
 		}
 	}
-	for _, v := range get(pod, "volumes").([]any) {
-		if get(v, "emptyDir") != nil {
-			t.Errorf("an emptyDir: nothing is written outside the database and the store")
+	// The portal writes nothing outside the database and the store: the
+	// emptyDirs are clamd's and freshclam's.
+	for _, m := range get(c, "volumeMounts").([]any) {
+		for _, v := range get(pod, "volumes").([]any) {
+			if get(v, "name") == get(m, "name") && get(v, "emptyDir") != nil {
+				t.Errorf("the portal mounts the emptyDir %v: it writes nothing outside the database and the store", get(v, "name"))
+			}
 		}
 	}
 	checkEnv(t, c, get(pod, "volumes", 0, "secret", "items").([]any))
 	checkMigrate(t, pod)
+	checkClamd(t, pod, objs["ConfigMap"])
 	np := objs["NetworkPolicy"]
 	if types := get(np, "spec", "policyTypes"); !equal(types, []any{"Ingress", "Egress"}) {
 		t.Errorf("network policy types %v", types)
 	}
 	if n := len(get(np, "spec", "egress").([]any)); n != 6 {
-		t.Errorf("%d egress rules, want DNS, database, S3, identity providers, SMTP, clamd", n)
+		t.Errorf("%d egress rules, want DNS, database, S3, identity providers, SMTP, the signature mirror", n)
 	}
 	// No rule lets the pods reach every address: one that did would make
 	// every other rule moot (a compromised replica could send what it holds
@@ -101,6 +108,81 @@ func checkObjects(t *testing.T, objs map[string]object) {
 	}
 	if get(objs["PodDisruptionBudget"], "spec", "minAvailable") != 1 {
 		t.Error("the disruption budget does not keep a replica")
+	}
+}
+
+// checkClamd: every upload's plaintext goes to a clamd in the same pod,
+// over loopback, never across the pod network (clamd has no TLS). clamd
+// and freshclam run from a pinned image, confined as the portal is,
+// as a user of their own, with none of the portal's secrets; clamd runs
+// deploy/clamd.conf, which listens on loopback only. Neither holds the
+// pod's readiness: the portal reports a scanner that is down, and holds
+// uploads until it answers.
+func checkClamd(t *testing.T, pod any, cm any) {
+	t.Helper()
+	for _, e := range get(pod, "containers", 0, "env").([]any) {
+		if get(e, "name") == "PORTAL_CLAMD_ADDR" && get(e, "value") != "127.0.0.1:3310" {
+			t.Errorf("PORTAL_CLAMD_ADDR=%v, want 127.0.0.1:3310: clamd in the pod", get(e, "value"))
+		}
+	}
+	want, err := os.ReadFile("../clamd.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := get(cm, "data", "clamd.conf"); got != string(want) {
+		t.Errorf("the ConfigMap's clamd.conf is not deploy/clamd.conf (copy it to portal/files/clamd.conf):\n%s", diff(string(want), fmt.Sprint(got)))
+	}
+	names := map[string]bool{}
+	for i, c := range get(pod, "containers").([]any) {
+		name, _ := get(c, "name").(string)
+		names[name] = true
+		if i == 0 {
+			continue
+		}
+		image, _ := get(c, "image").(string)
+		if tag := image[strings.LastIndex(image, ":")+1:]; !strings.HasPrefix(image, "docker.io/clamav/clamav:") || tag == "latest" || tag == "stable" {
+			t.Errorf("%s: image %q, want ClamAV's, at a pinned version", name, image)
+		}
+		for path, want := range map[string]any{
+			"securityContext.runAsNonRoot":             true,
+			"securityContext.runAsUser":                10002,
+			"securityContext.readOnlyRootFilesystem":   true,
+			"securityContext.allowPrivilegeEscalation": false,
+			"securityContext.privileged":               false,
+			"securityContext.capabilities.drop":        []any{"ALL"},
+		} {
+			var keys []any
+			for _, k := range strings.Split(path, ".") {
+				keys = append(keys, k)
+			}
+			if got := get(c, keys...); !equal(got, want) {
+				t.Errorf("%s: %s = %v, want %v", name, path, got, want)
+			}
+		}
+		if get(c, "readinessProbe") != nil || get(c, "startupProbe") != nil {
+			t.Errorf("%s has a readiness or startup probe: the pod would not be ready until clamd has loaded its signatures", name)
+		}
+		if get(c, "resources", "limits", "memory") == nil {
+			t.Errorf("%s: no memory limit", name)
+		}
+		for _, m := range get(c, "volumeMounts").([]any) {
+			if n := get(m, "name"); n == "secrets" || n == "database-owner" || n == "anchors" {
+				t.Errorf("%s mounts %v", name, n)
+			}
+		}
+		if get(c, "env") != nil || get(c, "envFrom") != nil {
+			t.Errorf("%s has an environment: it needs none of the portal's", name)
+		}
+	}
+	if !names["clamd"] || !names["freshclam"] || len(names) != 3 {
+		t.Errorf("containers %v, want portal, clamd and freshclam", names)
+	}
+	clamd := get(pod, "containers", 1)
+	if get(clamd, "name") != "clamd" || get(clamd, "livenessProbe", "exec") == nil {
+		t.Errorf("clamd: want a liveness probe that asks clamd, got %v", get(clamd, "livenessProbe"))
+	}
+	if p := get(clamd, "ports"); p != nil {
+		t.Errorf("clamd names ports %v: it is reached on loopback only", p)
 	}
 }
 

@@ -27,6 +27,33 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- end -}}
 
+{{- define "portal.clamavImage" -}}
+{{- $i := .Values.scanning.clamd.image -}}
+{{- if $i.digest -}}
+{{- printf "%s@%s" $i.repository $i.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $i.repository (toString $i.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* freshclam's configuration: the signatures into the emptyDir clamd
+reads them from, which clamd reloads by itself (clamd.conf's SelfCheck,
+every 10 minutes). No TestDatabases: each test would load the whole set,
+clamd's memory again; clamd keeps the old set when a new one does not
+load. */}}
+{{- define "portal.freshclamConf" -}}
+DatabaseDirectory /var/lib/clamav
+Foreground yes
+LogTime yes
+Checks {{ int .Values.scanning.freshclam.checks }}
+TestDatabases no
+{{- with .Values.scanning.freshclam.privateMirror }}
+PrivateMirror {{ . }}
+{{- else }}
+DatabaseMirror database.clamav.net
+{{- end }}
+{{- end -}}
+
 {{/* Where the Secret's keys are mounted, one file each. */}}
 {{- define "portal.secretDir" -}}/run/secrets/portal{{- end -}}
 
@@ -69,13 +96,22 @@ required value is missing or a setting would defeat the chart's design.
 {{- if not (has .Values.scanning.mode (list "required" "off")) -}}
 {{- fail (printf "scanning.mode must be required or off, not %q" .Values.scanning.mode) -}}
 {{- end -}}
-{{- if eq .Values.scanning.mode "required" -}}
-{{- $addr := required "scanning.clamdAddr is required: the host:port of the clamd that scans every upload (or scanning.mode: off, only behind another scanner)" .Values.scanning.clamdAddr -}}
-{{- if not (regexMatch "^[A-Za-z0-9.-]+:[0-9]{1,5}$" $addr) -}}
-{{- fail (printf "scanning.clamdAddr must be host:port (clamd's TCPSocket), not %q" $addr) -}}
+{{- /* clamd has no TLS and is sent every upload's plaintext: it runs in
+       the pod, reached on loopback, and no value may send the plaintext
+       across the pod network to another (an older chart's did). */ -}}
+{{- if .Values.scanning.clamdAddr -}}
+{{- fail "scanning.clamdAddr is gone: clamd runs in every portal pod, reached on loopback (clamd has no TLS, and a clamd elsewhere would be sent every upload's plaintext across the pod network); remove it, and the separate clamd Deployment" -}}
 {{- end -}}
-{{- if and .Values.networkPolicy.enabled (not .Values.networkPolicy.egress.clamd.to) -}}
-{{- fail "networkPolicy.egress.clamd.to must name clamd (selectors or an ipBlock): without it the pods cannot reach the scanner, and an empty list would allow every destination" -}}
+{{- if .Values.networkPolicy.egress.clamd -}}
+{{- fail "networkPolicy.egress.clamd is gone: clamd runs in every portal pod and is reached on loopback; remove it (freshclam's mirror is networkPolicy.egress.signatures)" -}}
+{{- end -}}
+{{- if eq .Values.scanning.mode "required" -}}
+{{- $i := .Values.scanning.clamd.image -}}
+{{- if not (or $i.digest (regexMatch "^[0-9]+\\.[0-9]+\\.[0-9]+" (toString $i.tag))) -}}
+{{- fail (printf "scanning.clamd.image needs a digest or a tag that names a release, such as 1.4.3, not %q: a moving tag changes the scanner under the portal" (toString $i.tag)) -}}
+{{- end -}}
+{{- if and .Values.networkPolicy.enabled (not .Values.networkPolicy.egress.signatures.to) -}}
+{{- fail "networkPolicy.egress.signatures.to must name freshclam's signature mirror (scanning.freshclam.privateMirror's selectors or ipBlock, or an egress proxy): without it clamd has no signatures, and an empty list would allow every destination" -}}
 {{- end -}}
 {{- end -}}
 {{- if .Values.networkPolicy.enabled -}}
