@@ -181,6 +181,11 @@ func checkClamd(t *testing.T, pod any, cm any) {
 	if get(clamd, "name") != "clamd" || get(clamd, "livenessProbe", "exec") == nil {
 		t.Errorf("clamd: want a liveness probe that asks clamd, got %v", get(clamd, "livenessProbe"))
 	}
+	// A clamd killed mid-stream leaves the stream's plaintext in its
+	// scratch emptyDir, which outlives it: emptied before clamd starts.
+	if cmd := fmt.Sprint(get(clamd, "command")); !strings.Contains(cmd, "find /scratch -mindepth 1 -delete") {
+		t.Errorf("clamd's command %s does not empty /scratch before clamd starts", cmd)
+	}
 	if p := get(clamd, "ports"); p != nil {
 		t.Errorf("clamd names ports %v: it is reached on loopback only", p)
 	}
