@@ -18,6 +18,9 @@ type Actor struct {
 	Email         string
 	Name          string
 	Administrator bool // holds the portal-wide administrator role
+	// SessionEpoch is the person's session epoch as read with them: the
+	// web door keeps it in a new session (SessionActor).
+	SessionEpoch int64
 
 	// Operator names a person acting on the server itself (portal admin
 	// grant, key rotate); the audit trail records "operator:<name>".
@@ -97,5 +100,6 @@ func (s *Service) User(ctx context.Context, userID string, from Actor) (Actor, e
 		return a, err
 	}
 	a.UserID, a.Issuer, a.Subject, a.Email, a.Name, a.Administrator = u.ID, u.Issuer, u.Subject, u.Email, u.Name, admin
+	a.SessionEpoch = u.SessionEpoch
 	return a, nil
 }

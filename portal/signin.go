@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -60,10 +61,18 @@ func (s *Service) SignIn(ctx context.Context, from Actor, id Identity) (Actor, e
 	a.Issuer, a.Subject, a.Email = id.Issuer, id.Subject, email
 	rec := s.actorRec(a, "signin", "", "success", map[string]any{"idp": id.IdP})
 	u, err := s.store.SignIn(ctx, id.Issuer, id.Subject, email, display, bindableRoles(p), s.now(), rec)
+	if errors.Is(err, store.ErrUserDisabled) {
+		return Actor{}, ErrDisabled
+	}
 	if err != nil {
 		return Actor{}, err
 	}
-	return s.User(ctx, u.ID, from)
+	a, err = s.User(ctx, u.ID, from)
+	if err == nil && a.SessionEpoch != u.SessionEpoch {
+		// Disabled between the two reads: the session would be born ended.
+		return Actor{}, ErrDisabled
+	}
+	return a, err
 }
 
 // RecordSignInFailure records a refused or failed sign-in at the named

@@ -53,6 +53,8 @@ var actionWords = map[string]string{
 	"signin":                           "signed in",
 	"signout":                          "signed out",
 	"session.expired":                  "was signed out after a time without activity",
+	"user.disabled":                    "disabled a person: ended their sessions and refused their sign-in",
+	"user.enabled":                     "let a disabled person sign in again",
 }
 
 // auditKind is a kind of act the trail can be filtered by: Code is the

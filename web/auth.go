@@ -129,6 +129,7 @@ func (s *Server) requestActor(c *gin.Context) portal.Actor {
 type signInError struct {
 	reason       string
 	secondFactor bool
+	disabled     bool // the person is disabled: the page says so (errAccessDisabled)
 }
 
 func (e signInError) Error() string { return "sign-in refused: " + e.reason }
@@ -137,6 +138,18 @@ var (
 	errSignInFailed = &httpError{http.StatusUnauthorized, "sign_in_failed",
 		"We could not sign you in. The sign-in link may have expired or been used already. Start again from the sign-in page."}
 )
+
+// errAccessDisabled answers a disabled person: their sign-in, and the next
+// request of a session they had. It says whom to ask, as the contact page
+// does.
+func (s *Server) errAccessDisabled() *httpError {
+	contact := "Contact the portal team if you think this is wrong."
+	if e := s.cfg.Service.ContactEmail; e != "" {
+		contact = "Contact the portal team at " + e + " if you think this is wrong."
+	}
+	return &httpError{http.StatusForbidden, "access_disabled",
+		"Your access to the portal has been disabled, so you cannot sign in. " + contact}
+}
 
 func errSecondFactor(display string) *httpError {
 	return &httpError{http.StatusUnauthorized, "second_factor_required",
@@ -172,6 +185,7 @@ func (s *Server) callback(c *gin.Context) {
 			s.sessions.Put(ctx, sessIdP, user.idp)
 			s.sessions.Put(ctx, sessIDToken, s.sealIDToken(user.rawIDToken))
 			s.sessions.Put(ctx, sessSignedIn, s.svc.Now().Unix())
+			s.sessions.Put(ctx, sessEpoch, user.epoch)
 			err = s.saveNewSession(c)
 		}
 		if err != nil {
@@ -201,11 +215,16 @@ func (s *Server) callback(c *gin.Context) {
 		s.fail(c, errSecondFactor(s.idps[c.Param("idp")].cfg.DisplayName))
 		return
 	}
+	if se.disabled {
+		s.fail(c, s.errAccessDisabled())
+		return
+	}
 	s.fail(c, errSignInFailed)
 }
 
 type signedIn struct {
 	userID, idp, rawIDToken string
+	epoch                   int64 // the person's session epoch (sessEpoch)
 }
 
 // finishSignIn finishes the sign-in pl, which this browser started.
@@ -268,10 +287,13 @@ func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error)
 		}
 	}
 	a, err := s.svc.SignIn(ctx, s.requestActor(c), id)
+	if errors.Is(err, portal.ErrDisabled) {
+		return signedIn{}, signInError{reason: "access disabled", disabled: true}
+	}
 	if err != nil {
 		return signedIn{}, err
 	}
-	return signedIn{userID: a.UserID, idp: name, rawIDToken: raw}, nil
+	return signedIn{userID: a.UserID, idp: name, rawIDToken: raw, epoch: a.SessionEpoch}, nil
 }
 
 // logout ends the session here, then at the provider as its LOGOUT setting

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -14,9 +15,25 @@ const accessKey = "access"
 func accessOf(c *gin.Context) *portal.Access { return c.MustGet(accessKey).(*portal.Access) }
 
 // actorOf is who is asking: the signed-in person (if any) and where the
-// request comes from.
+// request comes from. A session whose person has been disabled, or that
+// ended when they were (portal.SessionActor), is ended here, whichever
+// instance it meets: the request goes on as nobody's, and a disabled
+// person's is refused with errAccessDisabled.
 func (s *Server) actorOf(c *gin.Context) (portal.Actor, error) {
-	return s.svc.User(c.Request.Context(), s.sessions.GetString(c.Request.Context(), portal.SessionUserKey), s.requestActor(c))
+	ctx := c.Request.Context()
+	uid := s.sessions.GetString(ctx, portal.SessionUserKey)
+	a, err := s.svc.SessionActor(ctx, uid, s.sessions.GetInt64(ctx, sessEpoch), s.requestActor(c))
+	if errors.Is(err, portal.ErrDisabled) || errors.Is(err, portal.ErrSessionEnded) {
+		if derr := s.sessions.Destroy(ctx); derr != nil {
+			return a, derr
+		}
+		s.log.Info("session ended: its person was disabled", "request_id", requestID(c), "user", uid)
+		if errors.Is(err, portal.ErrDisabled) {
+			return a, s.errAccessDisabled()
+		}
+		return a, nil
+	}
+	return a, err
 }
 
 // authorize is the one authorization middleware. It says who is asking and

@@ -31,6 +31,11 @@ const (
 	sessIdP      = "idp"
 	sessIDToken  = "id_token_sealed" // the ID token, sealed (for id_token_hint at sign-out)
 	sessSignedIn = "signed_in_at"
+	// sessEpoch is the person's session epoch at sign-in: the session has
+	// ended once it is no longer theirs (portal.SessionActor). A session
+	// made before it was kept reads 0, the epoch of everyone never
+	// disabled.
+	sessEpoch = "session_epoch"
 )
 
 // idTokenContext binds a sealed ID token to its use.

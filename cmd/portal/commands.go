@@ -28,6 +28,9 @@ Commands:
                  an email or a subject: portal admin grant --issuer URL (--email E | --subject S)
   admin revoke   take a portal-wide role from that person, at once (open sessions too):
                  portal admin revoke --issuer URL (--email E | --subject S)
+  admin disable  disable a person: end every session of theirs at once and refuse their
+                 sign-in: portal admin disable --issuer URL (--email E | --subject S)
+  admin enable   let a disabled person sign in again: portal admin enable --issuer URL (--email E | --subject S)
   admin member   add a member to a visit, or change one, as the operator (for example an
                  administrator who is to be a member): portal admin member --visit REF --email E --role R
   retention run  run one destruction sweep now
@@ -111,8 +114,10 @@ func run(ctx context.Context, args []string) error {
 			return adminRevoke(ctx, args[2:])
 		case len(args) >= 2 && args[1] == "member":
 			return adminMember(ctx, args[2:])
+		case len(args) >= 2 && (args[1] == "disable" || args[1] == "enable"):
+			return adminDisable(ctx, args[1], args[2:], os.Stdout)
 		}
-		return errors.New("usage: portal admin grant --issuer URL (--email E | --subject S) --role administrator | portal admin revoke --issuer URL (--email E | --subject S) --role administrator | portal admin member --visit REF (--email E | --issuer URL --subject S) --role R")
+		return errors.New("usage: portal admin grant --issuer URL (--email E | --subject S) --role administrator | portal admin revoke --issuer URL (--email E | --subject S) --role administrator | portal admin disable|enable --issuer URL (--email E | --subject S) | portal admin member --visit REF (--email E | --issuer URL --subject S) --role R")
 	}
 	return fmt.Errorf("unknown command %q\n\n%s", args[0], usage)
 }
@@ -214,6 +219,56 @@ func adminRole(ctx context.Context, args []string, verb, about string, act func(
 		who = "subject " + g.Subject
 	}
 	fmt.Printf(done, g.Role, who, g.Issuer)
+	return nil
+}
+
+// adminDisable runs portal admin disable or enable: of the person named by
+// --issuer and --email or --subject.
+func adminDisable(ctx context.Context, verb string, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("admin "+verb, flag.ContinueOnError)
+	var p portal.Person
+	fs.StringVar(&p.Issuer, "issuer", "", "issuer URL of the identity provider the person signs in with")
+	fs.StringVar(&p.Email, "email", "", "the person's email address at that provider")
+	fs.StringVar(&p.Subject, "subject", "", "instead of --email: the person's subject (sub claim) at that provider")
+	about := "Disables the person: every session of theirs ends at its next request, on every instance,\nand their sign-in is refused until portal admin enable. Recorded user.disabled."
+	if verb == "enable" {
+		about = "Lets a disabled person sign in again (their sessions ended by the disable stay ended).\nRecorded user.enabled."
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: portal admin %s --issuer URL (--email E | --subject S)\n\n%s Uses PORTAL_DB_PATH.\n", verb, about)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagErr(err)
+	}
+	if p.Issuer == "" || (p.Email == "") == (p.Subject == "") {
+		return errors.New("--issuer and one of --email or --subject are required")
+	}
+	st, err := portal.OpenStore(ctx, os.Getenv, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	who := strings.ToLower(p.Email)
+	if who == "" {
+		who = "subject " + p.Subject
+	}
+	if verb == "enable" {
+		if err := portal.EnableUser(ctx, st, operator("admin enable"), p); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "enabled %s at %s: they can sign in again\n", who, p.Issuer)
+		return nil
+	}
+	newly, err := portal.DisableUser(ctx, st, operator("admin disable"), p)
+	if err != nil {
+		return err
+	}
+	already := ""
+	if !newly {
+		already = " (already disabled)"
+	}
+	fmt.Fprintf(out, "disabled %s at %s%s: every session of theirs has ended, and sign-in is refused\n", who, p.Issuer, already)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -257,5 +258,61 @@ func TestAdminGrantBySubject(t *testing.T) {
 	}
 	if ok, _ := st.HasPortalRole(ctx, u.ID, store.RoleAdministrator); !ok {
 		t.Fatal("granted by subject, not an administrator after sign-in")
+	}
+}
+
+// TestAdminDisable: portal admin disable refuses the person's sign-in and
+// says so; run again, it says they were disabled already; portal admin
+// enable lets them in again, and enabling someone not disabled, or
+// disabling someone who never signed in, fails saying why. Both are
+// recorded as the operator's.
+func TestAdminDisable(t *testing.T) {
+	ctx := context.Background()
+	open := testDatabase(t)
+	const iss = "https://login.example/tenant/v2.0"
+	st := open()
+	if _, err := st.SignIn(ctx, iss, "sub-hmi", "hmi@ofsted.example", "HMI", nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	admin := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := adminDisable(ctx, args[0], args[1:], &out)
+		return out.String(), err
+	}
+	if out, err := admin("disable", "--issuer", iss, "--email", "HMI@ofsted.example"); err != nil || !strings.Contains(out, "disabled hmi@ofsted.example") || strings.Contains(out, "already") {
+		t.Fatalf("disable: %q, %v", out, err)
+	}
+	if out, err := admin("disable", "--issuer", iss, "--subject", "sub-hmi"); err != nil || !strings.Contains(out, "(already disabled)") {
+		t.Fatalf("disable again: %q, %v", out, err)
+	}
+	st = open()
+	if _, err := st.SignIn(ctx, iss, "sub-hmi", "hmi@ofsted.example", "HMI", nil, time.Now()); !errors.Is(err, store.ErrUserDisabled) {
+		t.Errorf("sign-in of the disabled person: %v", err)
+	}
+	st.Close()
+	for _, bad := range [][]string{
+		{"disable", "--issuer", iss, "--email", "nobody@ofsted.example"},
+		{"disable", "--issuer", iss},
+		{"disable", "--issuer", iss, "--email", "a@b.example", "--subject", "s"},
+	} {
+		if _, err := admin(bad...); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if out, err := admin("enable", "--issuer", iss, "--email", "hmi@ofsted.example"); err != nil || !strings.Contains(out, "enabled hmi@ofsted.example") {
+		t.Fatalf("enable: %q, %v", out, err)
+	}
+	if _, err := admin("enable", "--issuer", iss, "--email", "hmi@ofsted.example"); err == nil || !strings.Contains(err.Error(), "is not disabled") {
+		t.Errorf("enabling someone not disabled: %v", err)
+	}
+	st = open()
+	defer st.Close()
+	if _, err := st.SignIn(ctx, iss, "sub-hmi", "hmi@ofsted.example", "HMI", nil, time.Now()); err != nil {
+		t.Errorf("sign-in after enable: %v", err)
+	}
+	var n int
+	if err := st.DB().QueryRow(`SELECT COUNT(*) FROM audit WHERE action IN ('user.disabled', 'user.enabled') AND actor_subject LIKE 'operator:%'`).Scan(&n); err != nil || n != 3 {
+		t.Errorf("%d records of the operator's disables and enables (%v), want 3", n, err)
 	}
 }

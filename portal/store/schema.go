@@ -616,6 +616,17 @@ DROP INDEX receipts_visit;
 CREATE INDEX receipts_page ON receipts (visit_id, issued_at, id);
 CREATE INDEX receipts_issued_to ON receipts (visit_id, issued_to, issued_at, id);
 `,
+	// 33: a person can be disabled (portal admin disable), and every
+	// session of theirs ended at once. disabled_at is when, NULL while
+	// enabled: sign-in is refused while it is set. session_epoch moves on
+	// at each disable; a session remembers the epoch it was signed in
+	// under, and one signed in under an earlier epoch has ended (on every
+	// instance: the request's own read of the user row says so), so
+	// enabling the person again does not bring an old session back.
+	`
+ALTER TABLE users ADD COLUMN disabled_at TEXT;
+ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // Defaults are the portal's settings that a migration writes into rows

@@ -521,4 +521,10 @@ DROP INDEX receipts_visit;
 CREATE INDEX receipts_page ON receipts (visit_id, issued_at, id);
 CREATE INDEX receipts_issued_to ON receipts (visit_id, issued_to, issued_at, id);
 `,
+	// 33: a person can be disabled, and their sessions ended (as
+	// SQLite's 33).
+	`
+ALTER TABLE users ADD COLUMN disabled_at TEXT;
+ALTER TABLE users ADD COLUMN session_epoch BIGINT NOT NULL DEFAULT 0;
+`,
 }

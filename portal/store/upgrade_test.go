@@ -158,6 +158,8 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 	}
 	for _, q := range append(dropRetention,
 		`UPDATE visits SET state = 'destroyed' WHERE id = 'v3'`,
+		`ALTER TABLE users DROP COLUMN disabled_at`,
+		`ALTER TABLE users DROP COLUMN session_epoch`,
 		`DROP INDEX receipts_page`,
 		`DROP INDEX receipts_issued_to`,
 		`CREATE INDEX receipts_visit ON receipts (visit_id, issued_at)`,

@@ -20,7 +20,19 @@ type User struct {
 	Name        string
 	CreatedAt   time.Time
 	LastLoginAt time.Time
+	// DisabledAt is when the person was disabled (DisableUsers); zero
+	// while they may sign in.
+	DisabledAt time.Time
+	// SessionEpoch moves on each time the person is disabled: a session
+	// signed in under an earlier epoch has ended. Read by
+	// UserWithPortalRole and returned by SignIn.
+	SessionEpoch int64
 }
+
+// ErrUserDisabled is SignIn's refusal of a person who is disabled: nothing
+// is written (not the sign-in, not their email), and the caller records the
+// refusal.
+var ErrUserDisabled = errors.New("store: the person is disabled")
 
 // RoleAdministrator is the portal-wide role that manages visits and members.
 const RoleAdministrator = "administrator"
@@ -37,6 +49,9 @@ func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string,
 		inserted, err := insertUser(ctx, tx, &u, issuer, subject, email, name, now)
 		if err != nil {
 			return err
+		}
+		if !u.DisabledAt.IsZero() {
+			return ErrUserDisabled
 		}
 		if !inserted {
 			if _, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, name = ?, last_login_at = ? WHERE id = ?`,
@@ -75,6 +90,9 @@ func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string,
 		}
 		return nil
 	}, audit...)
+	if errors.Is(err, ErrUserDisabled) {
+		return User{}, err
+	}
 	if err != nil {
 		return User{}, fmt.Errorf("store: sign in: %w", err)
 	}
@@ -87,11 +105,13 @@ func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string,
 func insertUser(ctx context.Context, tx *Tx, u *User, issuer, subject, email, name string, now time.Time) (bool, error) {
 	find := func() error {
 		var created string
-		if err := tx.QueryRowContext(ctx, `SELECT id, created_at FROM users WHERE issuer = ? AND subject = ?`, issuer, subject).Scan(&u.ID, &created); err != nil {
+		var disabled sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT id, created_at, disabled_at, session_epoch FROM users WHERE issuer = ? AND subject = ?`, issuer, subject).
+			Scan(&u.ID, &created, &disabled, &u.SessionEpoch); err != nil {
 			return err
 		}
 		var d dates
-		u.CreatedAt = d.time(created)
+		u.CreatedAt, u.DisabledAt = d.time(created), d.null(disabled)
 		return d.err
 	}
 	err := find()
@@ -146,15 +166,17 @@ func (s *Store) UsersByID(ctx context.Context, ids []string) (map[string]User, e
 
 // UserWithPortalRole is User, with whether the user holds the portal-wide
 // role, in one statement: every signed-in request reads both, and asked
-// apart (User, then HasPortalRole) they cost two.
+// apart (User, then HasPortalRole) they cost two. It reads whether the
+// person is disabled and their session epoch with them, so that a
+// request's session is judged by the same statement.
 func (s *Store) UserWithPortalRole(ctx context.Context, id, role string) (User, bool, error) {
 	var u User
 	var created string
-	var last sql.NullString
+	var last, disabled sql.NullString
 	var has bool
-	err := s.db.QueryRowContext(ctx, `SELECT id, issuer, subject, email, name, created_at, last_login_at,
+	err := s.db.QueryRowContext(ctx, `SELECT id, issuer, subject, email, name, created_at, last_login_at, disabled_at, session_epoch,
 		EXISTS (SELECT 1 FROM portal_roles WHERE portal_roles.user_id = users.id AND portal_roles.role = ?) FROM users WHERE id = ?`, role, id).
-		Scan(&u.ID, &u.Issuer, &u.Subject, &u.Email, &u.Name, &created, &last, &has)
+		Scan(&u.ID, &u.Issuer, &u.Subject, &u.Email, &u.Name, &created, &last, &disabled, &u.SessionEpoch, &has)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, false, ErrNotFound
 	}
@@ -162,7 +184,7 @@ func (s *Store) UserWithPortalRole(ctx context.Context, id, role string) (User, 
 		return User{}, false, fmt.Errorf("store: user %s: %w", id, err)
 	}
 	var d dates
-	u.CreatedAt, u.LastLoginAt = d.time(created), d.null(last)
+	u.CreatedAt, u.LastLoginAt, u.DisabledAt = d.time(created), d.null(last), d.null(disabled)
 	if d.err != nil {
 		return User{}, false, fmt.Errorf("store: user %s: %w", id, d.err)
 	}
@@ -264,4 +286,75 @@ func (s *Store) HasPortalRole(ctx context.Context, userID, role string) (bool, e
 		return false, fmt.Errorf("store: portal role: %w", err)
 	}
 	return n > 0, nil
+}
+
+// personWhere selects the users who sign in from issuer with this email,
+// or (email "") this subject: every user row, since a person whose
+// subject changed at their provider signs in as a new user with the same
+// email.
+func personWhere(issuer, email, subject string) (string, []any) {
+	if email != "" {
+		return `issuer = ? AND email = ?`, []any{issuer, email}
+	}
+	return `issuer = ? AND subject = ?`, []any{issuer, subject}
+}
+
+// DisableUsers disables the people who sign in from issuer with this
+// email, or (email "") this subject, in one transaction with the audit
+// records: their sign-in is refused from now on, and every session of
+// theirs has ended (their session epoch moves on, which every request
+// reads with the user row). Disabling a person already disabled ends
+// their sessions again and keeps the time they were first disabled. It
+// returns how many users it disabled that were enabled; ErrNotFound when
+// nobody has signed in so.
+func (s *Store) DisableUsers(ctx context.Context, issuer, email, subject string, now time.Time, audit ...AuditRecord) (int, error) {
+	where, args := personWhere(issuer, email, subject)
+	var newly int
+	err := s.inTx(ctx, func(tx *Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE disabled_at IS NULL AND `+where, args...).Scan(&newly); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE users SET disabled_at = COALESCE(disabled_at, ?), session_epoch = session_epoch + 1 WHERE `+where,
+			append([]any{formatTime(now)}, args...)...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, ErrNotFound)
+		}
+		return nil
+	}, audit...)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return 0, fmt.Errorf("store: disable user: %w", err)
+	}
+	return newly, err
+}
+
+// EnableUsers lets the people DisableUsers names sign in again, in one
+// transaction with the audit records. Sessions ended by the disable stay
+// ended. It is ErrNotFound when nobody has signed in so, and ErrConflict
+// when nobody of them is disabled.
+func (s *Store) EnableUsers(ctx context.Context, issuer, email, subject string, audit ...AuditRecord) error {
+	where, args := personWhere(issuer, email, subject)
+	err := s.inTx(ctx, func(tx *Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE `+where, args...).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE users SET disabled_at = NULL WHERE disabled_at IS NOT NULL AND `+where, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, ErrConflict)
+		}
+		return nil
+	}, audit...)
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+		return fmt.Errorf("store: enable user: %w", err)
+	}
+	return err
 }

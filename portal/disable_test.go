@@ -1,0 +1,122 @@
+package portal_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+// TestDisablePerson: a disabled person's session is refused at its next
+// read (the one every request makes), their sign-in is refused and
+// writes nothing but the caller's refusal, and enabling them lets them
+// sign in again without bringing the old session back. Every user the
+// email names is disabled (a subject changed at the provider is a second
+// user with the same email); another person is untouched. Both acts are
+// recorded as the operator's.
+func TestDisablePerson(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	ofsted := d.issuer("ofsted")
+	signIn := func(sub, email string) (portal.Actor, error) {
+		return d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "ofsted", Issuer: ofsted, Subject: sub, Email: email})
+	}
+	must := func(a portal.Actor, err error) portal.Actor {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	leaving := must(signIn("sub-leaving", "leaving@ofsted.example"))
+	renamed := must(signIn("sub-leaving-new", "leaving@ofsted.example")) // the provider gave her a new subject
+	staying := must(signIn("sub-staying", "staying@ofsted.example"))
+	session := func(a portal.Actor) error {
+		got, err := d.svc.SessionActor(ctx, a.UserID, a.SessionEpoch, portal.Actor{})
+		if err == nil && got.UserID != a.UserID {
+			t.Fatalf("session of %s read as %q", a.Email, got.UserID)
+		}
+		if err != nil && got.SignedIn() {
+			t.Fatalf("a refused session is still signed in as %s", got.UserID)
+		}
+		return err
+	}
+	for _, a := range []portal.Actor{leaving, renamed, staying} {
+		if err := session(a); err != nil {
+			t.Fatalf("before any disable: %v", err)
+		}
+	}
+
+	op := portal.OperatorActor("test", "admin disable")
+	person := portal.Person{Issuer: ofsted, Email: "Leaving@Ofsted.example"}
+	if newly, err := portal.DisableUser(ctx, d.svc.Store(), op, person); err != nil || !newly {
+		t.Fatalf("disable: %v, %v", newly, err)
+	}
+	for _, a := range []portal.Actor{leaving, renamed} {
+		if err := session(a); !errors.Is(err, portal.ErrDisabled) {
+			t.Errorf("the disabled person's session (%s): %v, want ErrDisabled", a.Subject, err)
+		}
+	}
+	if err := session(staying); err != nil {
+		t.Errorf("another person's session: %v", err)
+	}
+	if _, err := signIn("sub-leaving", "leaving@ofsted.example"); !errors.Is(err, portal.ErrDisabled) {
+		t.Errorf("the disabled person signed in: %v", err)
+	}
+	if _, err := signIn("sub-leaving", "changed@ofsted.example"); !errors.Is(err, portal.ErrDisabled) {
+		t.Errorf("the disabled person signed in with a changed email: %v", err)
+	}
+	if newly, err := portal.DisableUser(ctx, d.svc.Store(), op, person); err != nil || newly {
+		t.Errorf("disabling again: %v, %v; want done, not newly", newly, err)
+	}
+	if _, err := portal.DisableUser(ctx, d.svc.Store(), op, portal.Person{Issuer: ofsted, Email: "nobody@ofsted.example"}); err == nil || !strings.Contains(err.Error(), "nobody has signed in") {
+		t.Errorf("disabling someone never signed in: %v", err)
+	}
+	for _, bad := range []portal.Person{{Issuer: ofsted}, {Issuer: ofsted, Email: "a@b", Subject: "s"}, {Email: "a@b"}} {
+		if _, err := portal.DisableUser(ctx, d.svc.Store(), op, bad); err == nil {
+			t.Errorf("disable %+v accepted", bad)
+		}
+	}
+
+	if err := portal.EnableUser(ctx, d.svc.Store(), portal.OperatorActor("test", "admin enable"), portal.Person{Issuer: ofsted, Subject: "sub-leaving"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := session(leaving); !errors.Is(err, portal.ErrSessionEnded) {
+		t.Errorf("the session from before the disable, after enable: %v, want ErrSessionEnded", err)
+	}
+	if err := session(renamed); !errors.Is(err, portal.ErrDisabled) {
+		t.Errorf("the other subject, not enabled: %v, want ErrDisabled", err)
+	}
+	again := must(signIn("sub-leaving", "leaving@ofsted.example"))
+	if err := session(again); err != nil {
+		t.Errorf("signed in again after enable: %v", err)
+	}
+	if err := portal.EnableUser(ctx, d.svc.Store(), op, portal.Person{Issuer: ofsted, Subject: "sub-leaving"}); err == nil || !strings.Contains(err.Error(), "is not disabled") {
+		t.Errorf("enabling someone not disabled: %v", err)
+	}
+
+	rows, err := d.svc.Store().DB().Query(`SELECT action, actor_subject, outcome FROM audit WHERE action IN ('user.disabled', 'user.enabled', 'signin') ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var action, subject, outcome string
+		if err := rows.Scan(&action, &subject, &outcome); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, action+" "+subject+" "+outcome)
+	}
+	want := []string{
+		"signin sub-leaving success", "signin sub-leaving-new success", "signin sub-staying success",
+		"user.disabled operator:test success", "user.disabled operator:test success",
+		"user.enabled operator:test success", "signin sub-leaving success",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("recorded:\n%v\nwant:\n%v", got, want)
+	}
+}

@@ -1,0 +1,102 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ofsted-portal/evidence/deploy/devidp"
+	"github.com/ofsted-portal/evidence/deploy/pgserver"
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+// TestDisabledInspector: an inspector disabled on the command line
+// (portal admin disable's act) is refused at her next request with a page
+// or answer saying her access is disabled, in each of her sessions and on
+// every instance (PostgreSQL: a second instance on the same database); the
+// request after that finds no session. Her sign-in is refused with the
+// same words and leaves no session, recorded as a refused sign-in. Her
+// colleague is untouched. Enabled again, she signs in; her old sessions
+// stay ended.
+func TestDisabledInspector(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	v := ts.demoVisit(t)
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+	hmiOther := ts.signIn(t, "ofsted", "hmi@ofsted.example") // her second browser
+	hmiIdle := ts.signIn(t, "ofsted", "hmi@ofsted.example")  // not used while she is disabled
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	visit := "/api/v1/visits/" + v.ID
+	if pgserver.TestDatabaseWanted() {
+		second, err := ts.StartInstance(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(second.Stop)
+		hmiOther.base = second.URL // the same cookies, the other instance
+	}
+	for _, b := range []*browser{hmi, hmiOther, lead} {
+		if s := b.status("GET", visit, nil); s != http.StatusOK {
+			t.Fatalf("before the disable: %d", s)
+		}
+	}
+
+	issuer := ts.IdPURL + "/ofsted"
+	if _, err := portal.DisableUser(ctx, ts.Portal.Store(), portal.OperatorActor("test", "admin disable"), portal.Person{Issuer: issuer, Email: "hmi@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(b *browser, path string) {
+		t.Helper()
+		resp := b.get(path)
+		body := readAll(t, resp)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "Your access to the portal has been disabled") || !strings.Contains(body, "Contact the portal team") {
+			t.Fatalf("GET %s on %s after the disable: %d %s", path, b.base, resp.StatusCode, body)
+		}
+		if c := b.sessionCookie(); c != nil {
+			t.Errorf("the session cookie was kept: %s", c.Name)
+		}
+	}
+	refused(hmi, visit)
+	refused(hmiOther, "/visits")
+	if s := hmi.status("GET", visit, nil); s != http.StatusUnauthorized {
+		t.Errorf("the next request: %d, want 401 (the session has ended)", s)
+	}
+	if s := lead.status("GET", visit, nil); s != http.StatusOK {
+		t.Errorf("her colleague, after the disable: %d", s)
+	}
+
+	// Her sign-in is refused, and leaves no session.
+	b := ts.newBrowser(t)
+	resp := b.get("/auth/ofsted/login")
+	page := readAll(t, resp)
+	resp = b.submitLogin(resp.Request.URL, page, "hmi@ofsted.example", devidp.DemoPassword)
+	body := readAll(t, resp)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "Your access to the portal has been disabled, so you cannot sign in") {
+		t.Fatalf("the disabled inspector's sign-in: %d at %s: %s", resp.StatusCode, resp.Request.URL, body)
+	}
+	if c := b.sessionCookie(); c != nil {
+		t.Errorf("a refused sign-in left a session cookie")
+	}
+	var detail string
+	if err := ts.Portal.Store().DB().QueryRow(`SELECT detail FROM audit WHERE action = 'signin' AND outcome = 'failure' ORDER BY seq DESC LIMIT 1`).Scan(&detail); err != nil {
+		t.Fatal(err)
+	}
+	var d map[string]any
+	if json.Unmarshal([]byte(detail), &d); d["reason"] != "access disabled" {
+		t.Errorf("the refused sign-in recorded %s", detail)
+	}
+
+	if err := portal.EnableUser(ctx, ts.Portal.Store(), portal.OperatorActor("test", "admin enable"), portal.Person{Issuer: issuer, Email: "hmi@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	// A session from before the disable, not used since, stays ended.
+	if s := hmiIdle.status("GET", visit, nil); s != http.StatusUnauthorized {
+		t.Errorf("the session from before the disable, after enable: %d, want 401", s)
+	}
+	again := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+	if s := again.status("GET", visit, nil); s != http.StatusOK {
+		t.Errorf("signed in again after enable: %d", s)
+	}
+}
