@@ -123,3 +123,19 @@ func (s *Service) SessionActor(ctx context.Context, userID string, epoch int64, 
 	a.SessionEpoch = u.SessionEpoch
 	return a, nil
 }
+
+// actorNow is a as their person now stands, for a decision taken again
+// during a long request (a download or an upload of minutes: stillMay,
+// recheck): a person disabled since, or whose session was ended, is
+// refused, and a portal role revoked since is gone. An actor who is no
+// signed-in person (an operator, the portal) is as it was.
+func (s *Service) actorNow(ctx context.Context, a Actor) (Actor, error) {
+	if !a.SignedIn() {
+		return a, nil
+	}
+	now, err := s.SessionActor(ctx, a.UserID, a.SessionEpoch, a)
+	if errors.Is(err, ErrSessionEnded) {
+		return now, errNotSignedIn
+	}
+	return now, err
+}

@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 )
 
@@ -118,5 +120,28 @@ func TestDisablePerson(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("recorded:\n%v\nwant:\n%v", got, want)
+	}
+}
+
+// TestDisabledWhileUploadingStoresNothing: an uploader disabled while her
+// upload streams does not have the file stored once the body ends, as one
+// removed from the visit does not (TestRemovedWhileUploadingStoresNothing):
+// the decision taken again before the commit reads the person again.
+func TestDisabledWhileUploadingStoresNothing(t *testing.T) {
+	d, v, _, uploader, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	disable := func() {
+		if _, err := portal.DisableUser(ctx, d.svc.Store(), portal.OperatorActor("test", "admin disable"), portal.Person{Issuer: uploader.Issuer, Subject: uploader.Subject}); err != nil {
+			t.Fatal(err)
+		}
+		d.later(time.Minute) // the rest of a large file
+	}
+	acc := d.mustAccess(uploader, policy.FileUpload)
+	f, err := acc.Upload(ctx, portal.NewFile{Name: "1.02 b.pdf", Size: 11}, &holdingReader{r: strings.NewReader("second file"), hold: disable})
+	if !errors.Is(err, portal.ErrDisabled) {
+		t.Fatalf("an upload whose uploader was disabled as it streamed: file %+v, %v; want ErrDisabled", f, err)
+	}
+	if files, err := d.svc.Store().Files(ctx, v.ID); err != nil || len(files) != 1 {
+		t.Fatalf("the visit holds %d files (%v), want the one stored before", len(files), err)
 	}
 }

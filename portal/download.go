@@ -18,8 +18,8 @@ import (
 // A download goes on only while its reader may still download the file:
 // before each block is handed out, the decision is taken again once it is
 // older than recheckAfter, and a refusal (a member removed, a window
-// closed, the file's item restricted, the visit destroyed) stops it with
-// that refusal's error.
+// closed, the file's item restricted, the visit destroyed, the person
+// disabled) stops it with that refusal's error.
 type Download struct {
 	File    store.File
 	Name    string
@@ -108,7 +108,11 @@ func (acc *Access) stillMay(ctx context.Context, action policy.Action) func(file
 		if refused != nil || !now && s.now().Sub(decided) < recheckAfter {
 			return refused
 		}
-		if _, err := s.Authorize(ctx, acc.Actor, action, acc.Visit.ID, fileID); err != nil {
+		a, err := s.actorNow(ctx, acc.Actor)
+		if err == nil {
+			_, err = s.Authorize(ctx, a, action, acc.Visit.ID, fileID)
+		}
+		if err != nil {
 			refused = err
 			return err
 		}

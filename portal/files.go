@@ -193,15 +193,19 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 const recheckAfter = 2 * time.Second
 
 // recheck takes the decision on action again, from the database as it
-// now stands, when the one this request holds is older than
-// recheckAfter; a refusal is recorded as any is.
+// now stands (the person too: actorNow), when the one this request holds
+// is older than recheckAfter; a refusal is recorded as any is.
 func (acc *Access) recheck(action policy.Action) func(ctx context.Context) error {
 	s, decided := acc.svc, acc.svc.now()
 	return func(ctx context.Context) error {
 		if s.now().Sub(decided) < recheckAfter {
 			return nil
 		}
-		_, err := s.Authorize(ctx, acc.Actor, action, acc.Visit.ID, "")
+		a, err := s.actorNow(ctx, acc.Actor)
+		if err != nil {
+			return err
+		}
+		_, err = s.Authorize(ctx, a, action, acc.Visit.ID, "")
 		return err
 	}
 }

@@ -1,11 +1,14 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ofsted-portal/evidence/deploy/devidp"
 	"github.com/ofsted-portal/evidence/deploy/pgserver"
@@ -98,5 +101,36 @@ func TestDisabledInspector(t *testing.T) {
 	again := ts.signIn(t, "ofsted", "hmi@ofsted.example")
 	if s := again.status("GET", visit, nil); s != http.StatusOK {
 		t.Errorf("signed in again after enable: %d", s)
+	}
+}
+
+// TestDisabledMidDownloadIsCut: an inspector disabled while she downloads
+// a large file does not receive the rest of it, as one removed from the
+// visit does not (TestRemovedMidDownloadIsCut): the download's recheck
+// reads the person again, not the actor its request began with.
+func TestDisabledMidDownloadIsCut(t *testing.T) {
+	ts := startStackWith(t, map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB"})
+	ctx := context.Background()
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+	const n = 32 << 20 // more than the sockets between them hold
+	big := decode[fileResp](t, uploader.upload(v.ID, "1.01 Big.pdf", bytes.NewReader(evidenceBytes(7, n)), n), http.StatusCreated)
+
+	resp := hmi.get("/api/v1/visits/" + v.ID + "/files/" + big.ID + "/content")
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("download: %d", resp.StatusCode)
+	}
+	if _, err := io.CopyN(io.Discard, resp.Body, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := portal.DisableUser(ctx, ts.Portal.Store(), portal.OperatorActor("test", "admin disable"), portal.Person{Issuer: ts.IdPURL + "/ofsted", Email: "hmi@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // the decision the download began with is old now
+	rest, err := io.Copy(io.Discard, resp.Body)
+	if err == nil || 1<<20+rest >= n {
+		t.Fatalf("the disabled inspector received %d of %d bytes (%v): want the connection cut", 1<<20+rest, n, err)
 	}
 }
