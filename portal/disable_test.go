@@ -145,3 +145,42 @@ func TestDisabledWhileUploadingStoresNothing(t *testing.T) {
 		t.Fatalf("the visit holds %d files (%v), want the one stored before", len(files), err)
 	}
 }
+
+// TestDisabledEmailRefusedUnderANewSubject: a person disabled is refused
+// when their provider gives them a new subject (a tenant moved, an
+// account made again) and they sign in with the same verified email:
+// otherwise that sign-in would make a new, enabled user and let them in.
+// Sign-in without an email is judged by subject alone.
+func TestDisabledEmailRefusedUnderANewSubject(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	ofsted := d.issuer("ofsted")
+	signIn := func(sub, email string) error {
+		_, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "ofsted", Issuer: ofsted, Subject: sub, Email: email})
+		return err
+	}
+	if err := signIn("sub-old", "leaving@ofsted.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := signIn("sub-other", ""); err != nil {
+		t.Fatal(err)
+	}
+	op := portal.OperatorActor("test", "admin disable")
+	for _, p := range []portal.Person{{Issuer: ofsted, Subject: "sub-old"}, {Issuer: ofsted, Subject: "sub-other"}} {
+		if _, err := portal.DisableUser(ctx, d.svc.Store(), op, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := signIn("sub-new", "Leaving@ofsted.example"); !errors.Is(err, portal.ErrDisabled) {
+		t.Errorf("the disabled person under a new subject: %v, want ErrDisabled", err)
+	}
+	if err := signIn("sub-new-2", ""); err != nil {
+		t.Errorf("a person without an email, not disabled: %v", err)
+	}
+	if err := portal.EnableUser(ctx, d.svc.Store(), op, portal.Person{Issuer: ofsted, Email: "leaving@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := signIn("sub-new", "leaving@ofsted.example"); err != nil {
+		t.Errorf("enabled again, under the new subject: %v", err)
+	}
+}

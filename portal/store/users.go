@@ -42,7 +42,9 @@ const RoleAdministrator = "administrator"
 // membership granted to that (issuer, subject), or by email for this issuer. bindable says which visit
 // roles may be bound from this issuer (a provider's issuer cannot claim an
 // inspector's membership). Bindings are made once: a row already bound to a
-// subject is never taken over by another.
+// subject is never taken over by another. A disabled user, or a first
+// sign-in with the email of a disabled user of the issuer, is
+// ErrUserDisabled.
 func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string, bindable []string, now time.Time, audit ...AuditRecord) (User, error) {
 	var u User
 	err := s.inTx(ctx, func(tx *Tx) error {
@@ -52,6 +54,20 @@ func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string,
 		}
 		if !u.DisabledAt.IsZero() {
 			return ErrUserDisabled
+		}
+		if inserted && email != "" {
+			// A disabled person given a new subject by their provider
+			// would sign in as a new user with the same email: refused
+			// too. (A user already known is judged by their own row:
+			// enabled by subject, they are enabled.)
+			var disabled bool
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE issuer = ? AND email = ? AND disabled_at IS NOT NULL)`,
+				issuer, email).Scan(&disabled); err != nil {
+				return err
+			}
+			if disabled {
+				return ErrUserDisabled
+			}
 		}
 		if !inserted {
 			if _, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, name = ?, last_login_at = ? WHERE id = ?`,
