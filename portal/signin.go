@@ -87,10 +87,21 @@ func (s *Service) RecordSignInFailure(ctx context.Context, from Actor, idpName, 
 
 // RecordSignOut records that a signed-in person signed out.
 func (s *Service) RecordSignOut(ctx context.Context, a Actor) error {
+	return s.recordSignOut(ctx, a, nil)
+}
+
+// RecordSessionReplaced records the end of a person's session by another
+// sign-in in the same browser (a shared computer: someone signs in without
+// the last person having signed out): a sign-out in their name, saying so.
+func (s *Service) RecordSessionReplaced(ctx context.Context, a Actor) error {
+	return s.recordSignOut(ctx, a, map[string]any{"session": "replaced by another sign-in"})
+}
+
+func (s *Service) recordSignOut(ctx context.Context, a Actor, detail map[string]any) error {
 	if !a.SignedIn() {
 		return nil
 	}
-	rec := s.actorRec(a, "signout", "", "success", nil)
+	rec := s.actorRec(a, "signout", "", "success", detail)
 	rec.Role = ""
 	return s.store.Audit(ctx, rec)
 }

@@ -179,6 +179,7 @@ func (s *Server) callback(c *gin.Context) {
 	}
 	user, err := s.finishSignIn(c, pl)
 	if err == nil {
+		s.endReplacedSession(c)
 		// A new session id at sign-in: a token planted before is useless.
 		if err = s.sessions.RenewToken(ctx); err == nil {
 			s.sessions.Put(ctx, portal.SessionUserKey, user.userID)
@@ -220,6 +221,23 @@ func (s *Server) callback(c *gin.Context) {
 		return
 	}
 	s.fail(c, errSignInFailed)
+}
+
+// endReplacedSession ends the session a sign-in replaces, if the browser
+// holds one: its person's sign-out is recorded (the trail would otherwise
+// show a session that never ended), and nothing it held (a confirmation
+// waiting to be shown, the last "Stay signed in") is carried into the new
+// person's session. RenewToken then deletes it under its old token.
+func (s *Server) endReplacedSession(c *gin.Context) {
+	ctx := c.Request.Context()
+	if s.sessions.GetString(ctx, portal.SessionUserKey) != "" {
+		if a, err := s.actorOf(c); err == nil && a.SignedIn() {
+			if err := s.svc.RecordSessionReplaced(ctx, a); err != nil {
+				s.log.Error("audit sign-out of a replaced session", "request_id", requestID(c), "user", a.UserID, "err", err)
+			}
+		}
+	}
+	_ = s.sessions.Clear(ctx) // scs's Clear never fails
 }
 
 type signedIn struct {

@@ -1,0 +1,83 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/ofsted-portal/evidence/deploy/devidp"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestSignInOverAnotherSession: a sign-in in a browser that holds a live
+// session (a shared computer: the lead inspector did not sign out, her
+// colleague signs in) ends that session with a sign-out recorded in its
+// person's name, and the new session starts empty: nothing the first
+// person's session held (a confirmation waiting to be shown, "Stay signed
+// in") is carried into the second person's.
+func TestSignInOverAnotherSession(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	b := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	req, _ := http.NewRequest("POST", b.base+"/session/extend", nil)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if resp := b.do(req); resp.StatusCode != http.StatusOK {
+		t.Fatalf("extend: %d", resp.StatusCode)
+	}
+	resp := b.get("/auth/ofsted/login")
+	page := readAll(t, resp)
+	if resp.Request.URL.Path != "/visits" {
+		resp = b.submitLogin(resp.Request.URL, page, "hmi@ofsted.example", devidp.DemoPassword)
+		readAll(t, resp)
+	}
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/visits" {
+		t.Fatalf("the second sign-in ended at %s with %d", resp.Request.URL, resp.StatusCode)
+	}
+	me := decode[meResp](t, b.get("/api/v1/me"), http.StatusOK)
+	if me.Email != "hmi@ofsted.example" {
+		t.Fatalf("signed in as %s", me.Email)
+	}
+
+	recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{ActorEmail: "lead@ofsted.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, r := range recs {
+		actions = append(actions, r.Action)
+	}
+	if len(actions) == 0 || actions[len(actions)-1] != "signout" {
+		t.Errorf("the lead inspector's records: %v, want her session's end (signout) last", actions)
+	}
+
+	rows, err := ts.Portal.Store().DB().Query(`SELECT data FROM sessions`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			t.Fatal(err)
+		}
+		_, values, err := portal.SessionCodec{}.Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if _, ok := values["extended_at"]; ok {
+			var keys []string
+			for k := range values {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			t.Errorf("the new session carries the first person's values: %v", keys)
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d sessions, want the second person's only", n)
+	}
+}
