@@ -57,6 +57,9 @@ func TestDisabledInspector(t *testing.T) {
 		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "Your access to the portal has been disabled") || !strings.Contains(body, "Contact the portal team") {
 			t.Fatalf("GET %s on %s after the disable: %d %s", path, b.base, resp.StatusCode, body)
 		}
+		if !strings.HasPrefix(path, "/api/") && (!strings.Contains(body, "Your access has been disabled</h1>") || strings.Contains(body, "lead inspector") || strings.Contains(body, "your visits")) {
+			t.Errorf("the page for a disabled person: %s", body)
+		}
 		if c := b.sessionCookie(); c != nil {
 			t.Errorf("the session cookie was kept: %s", c.Name)
 		}

@@ -136,6 +136,11 @@ func (s *Server) answer(c *gin.Context, he *httpError) {
 	if id := c.Param("id"); id != "" && he.status != http.StatusNotFound && he.status != http.StatusGone {
 		ep.Back = "/visits/" + id
 	}
+	if he.code == "access_disabled" {
+		// Nothing in the portal is theirs to go back to, and no lead
+		// inspector can give it back: the message says whom to ask.
+		ep.Title, ep.Advice, ep.Back = "Your access has been disabled", nil, ""
+	}
 	s.renderStatus(c, he.status, "error", ep)
 	c.Abort()
 }
