@@ -137,3 +137,41 @@ func TestDisabledMidDownloadIsCut(t *testing.T) {
 		t.Fatalf("the disabled inspector received %d of %d bytes (%v): want the connection cut", 1<<20+rest, n, err)
 	}
 }
+
+// TestSignOutEndsTheSessionOnEveryInstance: a person who signs out through
+// one instance cannot go on with the same cookie through another (the
+// session lives in the shared database, and no instance keeps a copy it
+// trusts); a cookie kept from before the sign-out (a copy of the browser's
+// cookies) is refused on both.
+func TestSignOutEndsTheSessionOnEveryInstance(t *testing.T) {
+	if !pgserver.TestDatabaseWanted() {
+		t.Skip("several instances share a PostgreSQL database: this runs in make test's PostgreSQL pass (PORTAL_TEST_DATABASE=postgres)")
+	}
+	ts := startStack(t)
+	ctx := context.Background()
+	second, err := ts.StartInstance(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(second.Stop)
+	v := ts.demoVisit(t)
+	visit := "/api/v1/visits/" + v.ID
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+	onSecond := &browser{t: t, c: hmi.c, base: second.URL}
+	for _, b := range []*browser{hmi, onSecond, hmi, onSecond} {
+		if s := b.status("GET", visit, nil); s != http.StatusOK {
+			t.Fatalf("signed in, through %s: %d", b.base, s)
+		}
+	}
+	kept := hmi.sessionCookie()
+	resp := hmi.signOut()
+	readAll(t, resp)
+	replay := ts.newBrowser(t)
+	for _, base := range []string{ts.PortalURL, second.URL} {
+		req, _ := http.NewRequest("GET", base+visit, nil)
+		req.AddCookie(kept)
+		if resp := replay.do(req); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("the cookie from before the sign-out, through %s: %d, want 401", base, resp.StatusCode)
+		}
+	}
+}
