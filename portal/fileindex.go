@@ -132,7 +132,9 @@ func (k *Keyring) indexedFiles(ctx context.Context, visitID string, key *crypto.
 }
 
 // readIndex reads, decrypts and orders a visit's files at version, and
-// keeps them in the index.
+// keeps them in the index while the keyring still holds their key: names
+// decrypted with a key forgotten meanwhile (a destruction, here or seen
+// from another instance) are not kept after it.
 func (k *Keyring) readIndex(ctx context.Context, visitID string, key *crypto.VisitKey, version int64) (*visitFiles, error) {
 	files, err := k.store.Files(ctx, visitID)
 	if err != nil {
@@ -202,6 +204,9 @@ func (k *Keyring) readIndex(ctx context.Context, visitID string, key *crypto.Vis
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if held := k.keys[visitID]; held == nil || held.Fingerprint() != key.Fingerprint() {
+		return vf, nil
+	}
 	if old := k.index.visits[visitID]; old != nil {
 		k.index.total -= len(old.files)
 	}

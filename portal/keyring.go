@@ -28,6 +28,11 @@ type Keyring struct {
 	keys   map[string]*crypto.VisitKey
 	epochs map[string]*crypto.MasterKey
 	index  fileIndex // decrypted names, beside the keys (fileindex.go)
+	// forgets counts Forget's calls: a key a request unwrapped from what
+	// it read before one is not kept after it, so a destruction that
+	// forgets a key while a request is unwrapping it does not leave it in
+	// memory. Names are kept only beside their key (readIndex).
+	forgets uint64
 }
 
 // NewKeyring returns a keyring over the master key and the stored wrapped keys.
@@ -56,6 +61,7 @@ func (k *Keyring) KeyWithFingerprint(ctx context.Context, visitID, fp string) (*
 	}
 	k.mu.Lock()
 	key, ok := k.keys[visitID]
+	forgets := k.forgets
 	k.mu.Unlock()
 	if ok && key.Fingerprint() == fp {
 		return key, nil
@@ -76,8 +82,22 @@ func (k *Keyring) KeyWithFingerprint(ctx context.Context, visitID, fp string) (*
 		return nil, fmt.Errorf("keyring: visit %s: %w", visitID, crypto.ErrUnwrap)
 	}
 	k.mu.Lock()
-	k.keys[visitID] = key
+	forgotten := k.forgets != forgets
+	if !forgotten {
+		k.keys[visitID] = key
+	}
 	k.mu.Unlock()
+	if forgotten {
+		// A key was forgotten while this one was unwrapped: perhaps this
+		// one, destroyed. It is not kept, and used only if still stored.
+		now, err := k.store.KeyFingerprint(ctx, visitID)
+		if err != nil {
+			return nil, err
+		}
+		if now != key.Fingerprint() {
+			return nil, store.ErrNotFound
+		}
+	}
 	return key, nil
 }
 
@@ -96,6 +116,7 @@ func (k *Keyring) Forget(visitID string) {
 	k.mu.Lock()
 	delete(k.keys, visitID)
 	k.dropIndex(visitID)
+	k.forgets++
 	k.mu.Unlock()
 }
 
