@@ -222,7 +222,8 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 		return RequestItemView{}, err
 	}
 	// A case file takes the next free number; the primary key decides a
-	// race, and the loser takes the number after.
+	// race, and the loser takes the number after. The page's form, which
+	// adds or changes, changes the item another added since it looked.
 	code := ""
 	for attempt := 0; ; attempt++ {
 		items, err := s.store.RequestItems(ctx, acc.Visit.ID)
@@ -274,7 +275,7 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 		it.TitleSealed = key.Seal([]byte(in.Title), requestTitleContext(acc.Visit.ID, it.Code))
 		rec := acc.rec("request.item_added", it.Code, "success", map[string]any{"kind": it.Kind, "due": it.Due})
 		err = s.store.AddRequestItem(ctx, it, rec)
-		if errors.Is(err, store.ErrConflict) && in.Kind == KindCaseFile && attempt < 100 {
+		if errors.Is(err, store.ErrConflict) && (in.Kind == KindCaseFile || mode == AddOrChangeItem) && attempt < 100 {
 			continue
 		}
 		if errors.Is(err, store.ErrConflict) {

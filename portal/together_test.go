@@ -1,0 +1,55 @@
+package portal_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+// together runs act n times at once, released together, and returns
+// their errors.
+func together(n int, act func(i int) error) []error {
+	start := make(chan struct{})
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = act(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// TestRequestItemSavedTogether: the information request page's form adds
+// an item, or changes it when its number is there already; the same form
+// sent several times at once (a double click, two inspectors) adds the
+// item once and changes it for the others. None is refused because
+// another added it first.
+func TestRequestItemSavedTogether(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	for round := range 40 {
+		code := fmt.Sprintf("9.%02d", round+1)
+		errs := together(6, func(i int) error {
+			acc, err := d.access(lead, policy.RequestManage, "")
+			if err != nil {
+				return err
+			}
+			_, err = acc.SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindAnnexA, Code: code, Title: fmt.Sprintf("Item %s, sent by %d", code, i)}, portal.AddOrChangeItem)
+			return err
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: save %d of item %s, sent with the others: %v", round, i, code, err)
+			}
+		}
+	}
+}
