@@ -53,3 +53,49 @@ func TestRequestItemSavedTogether(t *testing.T) {
 		}
 	}
 }
+
+// TestMemberPutTogether: an administrator's "add or change this member",
+// sent several times at once for one person (a double click, two
+// administrators), adds them once and changes them for the others. None
+// is refused because another added them first.
+func TestMemberPutTogether(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	var issuer string
+	for _, p := range d.Config.IdPs {
+		if p.Name == "ofsted" {
+			issuer = p.Issuer
+		}
+	}
+	for round := range 40 {
+		email := fmt.Sprintf("hmi.%d@ofsted.example", round)
+		req := portal.MemberRequest{Email: email, Role: policy.RoleInspector}
+		if round%2 == 1 {
+			req = portal.MemberRequest{Issuer: issuer, Subject: "sub-" + email, Role: policy.RoleInspector}
+		}
+		var mu sync.Mutex
+		created := 0
+		errs := together(6, func(int) error {
+			acc, err := d.access(admin, policy.MemberManage, "")
+			if err != nil {
+				return err
+			}
+			_, c, err := acc.PutMember(ctx, req)
+			if c {
+				mu.Lock()
+				created++
+				mu.Unlock()
+			}
+			return err
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: put %d of member %+v, sent with the others: %v", round, i, req, err)
+			}
+		}
+		if created != 1 {
+			t.Fatalf("round %d: member %+v created %d times, want once", round, req, created)
+		}
+	}
+}

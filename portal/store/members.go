@@ -52,6 +52,15 @@ func scanMember(sc scanner) (Member, error) {
 func (s *Store) PutMember(ctx context.Context, m Member, now time.Time, audit ...AuditRecord) (Member, bool, error) {
 	created := false
 	err := s.inTx(ctx, func(tx *Tx) error {
+		// The membership is read, then added or changed: holding the
+		// visit makes two puts for one person at once (a double click,
+		// two administrators) one after the other, so the second finds
+		// the first's row and changes it. Without it, on PostgreSQL,
+		// both found none and the second was refused by the unique
+		// index, as if the person were a member twice over.
+		if err := lockVisit(ctx, tx, m.VisitID); err != nil {
+			return err
+		}
 		var row *sql.Row
 		if m.Subject != "" {
 			row = tx.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND issuer = ? AND subject = ?`, m.VisitID, m.Issuer, m.Subject)
@@ -159,6 +168,11 @@ func (s *Store) SettleInvitations(ctx context.Context, roles []string, iss strin
 // RemoveMember removes a member from a visit.
 func (s *Store) RemoveMember(ctx context.Context, visitID, memberID string, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
+		// Held as PutMember holds it, so that a change read before this
+		// removal does not report a change to a row that is gone.
+		if err := lockVisit(ctx, tx, visitID); err != nil {
+			return err
+		}
 		return execOne(ctx, tx, `DELETE FROM members WHERE visit_id = ? AND id = ?`, visitID, memberID)
 	}, audit...)
 	if errors.Is(err, ErrNotFound) {
