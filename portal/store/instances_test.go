@@ -276,3 +276,47 @@ func TestAbandonUploadOnlyWhileUntouched(t *testing.T) {
 		t.Fatalf("the taken upload's objects are not pending removal: %+v %v", stale, err)
 	}
 }
+
+// TestSessionChangedElsewhereIsWritten: a session one instance changed is
+// written by another that changes it back, though that is what the other
+// wrote last. Before, the second instance remembered its own last write
+// and, finding the same data within the minute, skipped the write: the
+// first instance's change stood (a one-page banner, put by a form sent
+// to one instance and taken by the page served from the other, was shown
+// again on the next page).
+func TestSessionChangedElsewhereIsWritten(t *testing.T) {
+	ctx := context.Background()
+	open := testDatabase(t)
+	one, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	two, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer two.Close()
+	a, b := one.Sessions(time.Now), two.Sessions(time.Now)
+	t0 := time.Now().Add(30 * time.Minute)
+	if err := a.CommitCtx(NewSession(ctx), "t", []byte("signed in"), t0); err != nil {
+		t.Fatal(err)
+	}
+	// A form sent to the second instance puts a banner for the next page.
+	if _, ok, err := b.FindCtx(ctx, "t"); !ok || err != nil {
+		t.Fatalf("the second instance finds no session: %v", err)
+	}
+	if err := b.CommitCtx(ctx, "t", []byte("signed in, banner"), t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// The next page, served by the first, takes the banner.
+	if data, ok, err := a.FindCtx(ctx, "t"); !ok || err != nil || string(data) != "signed in, banner" {
+		t.Fatalf("the first instance finds %q (%v, %v)", data, ok, err)
+	}
+	if err := a.CommitCtx(ctx, "t", []byte("signed in"), t0.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if data, _, _ := b.FindCtx(ctx, "t"); string(data) != "signed in" {
+		t.Fatalf("the session holds %q after the first instance took the banner, want %q", data, "signed in")
+	}
+}

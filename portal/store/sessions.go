@@ -23,10 +23,13 @@ import (
 type SessionStore struct {
 	db  *handle
 	now func() time.Time
-	// written remembers what this process last wrote for each token, so
-	// that a request that only moves the idle deadline forward by less than
-	// touchEvery does not write (scs commits every request when an idle
-	// timeout is set).
+	// written remembers what this process last read or wrote for each
+	// token, so that a request that only moves the idle deadline forward
+	// by less than touchEvery does not write (scs commits every request
+	// when an idle timeout is set). What was read counts as much as what
+	// was written: another instance may have written since this one last
+	// did, and data this one writes back, the same as its own last write,
+	// must still replace that.
 	written *sync.Map // token -> committed
 }
 
@@ -89,11 +92,13 @@ func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 	var expiry float64
 	err := s.db.QueryRowContext(ctx, `SELECT data, expiry FROM sessions WHERE token = ? AND expiry > ?`, token, unixFloat(s.now())).Scan(&b, &expiry)
 	if errors.Is(err, sql.ErrNoRows) {
+		s.written.Delete(token) // ended, perhaps by another instance
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("store: find session: %w", err)
 	}
+	s.written.Store(token, committed{sha256.Sum256(b), fromUnixFloat(expiry)})
 	trackExpiry(ctx, fromUnixFloat(expiry))
 	return b, true, nil
 }
