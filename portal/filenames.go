@@ -70,6 +70,7 @@ func (acc *Access) reserveName(ctx context.Context, key *crypto.VisitKey, item, 
 		return "", "", err
 	}
 	fileID = store.NewID()
+	retries := 0
 	for n := 1; n <= maxRenames; n++ {
 		stored = name
 		if n > 1 {
@@ -91,7 +92,17 @@ func (acc *Access) reserveName(ctx context.Context, key *crypto.VisitKey, item, 
 		case hidden:
 			rename = true
 		case onConflict == OnConflictReplace:
-			return fileID, stored, acc.reserveReplacement(ctx, holder, fileID)
+			err := acc.reserveReplacement(ctx, holder, fileID)
+			if err == errNotLive && retries < 3 {
+				// Another new version took the name since it was read
+				// (two sent at once): look again, as if this one had
+				// come a moment later, and meet that upload or the
+				// version it made.
+				retries++
+				n--
+				continue
+			}
+			return fileID, stored, err
 		default:
 			return "", "", errNameExists(name, item)
 		}

@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -96,6 +97,49 @@ func TestMemberPutTogether(t *testing.T) {
 		}
 		if created != 1 {
 			t.Fatalf("round %d: member %+v created %d times, want once", round, req, created)
+		}
+	}
+}
+
+// TestReplacementsTogether: the uploader (several times) and the
+// coordinator send new versions of the uploader's file at once. One
+// becomes the new version; each other is treated as if it came a moment
+// later, when the name is held by that upload in progress: the
+// coordinator's file, as another person's, is kept beside it under
+// "name (2)"; the uploader's, their own, is refused as being uploaded
+// now. None is refused as if the file had been withdrawn or replaced
+// already.
+func TestReplacementsTogether(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	tl, err := timelineOf(d, d.demo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	coordinator := d.person("cafcass", "coordinator@cafcass.example")
+	for round := range 60 {
+		name := fmt.Sprintf("1.01 policy %d.pdf", round)
+		if _, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: name, Size: 5}, strings.NewReader("first")); err != nil {
+			t.Fatal(err)
+		}
+		errs := together(8, func(i int) error {
+			who := uploader
+			if i == 1 {
+				who = coordinator
+			}
+			acc, err := d.access(who, policy.FileUpload, "")
+			if err != nil {
+				return err
+			}
+			_, err = acc.Upload(ctx, portal.NewFile{Name: name, Size: 6, OnConflict: portal.OnConflictReplace}, strings.NewReader(fmt.Sprintf("again%d", i)))
+			return err
+		})
+		for i, err := range errs {
+			if e, ok := portal.AsError(err); err != nil && (!ok || e.Code != "name_exists" || i == 1) {
+				t.Fatalf("round %d: replacement %d (by the %s), sent with the others: %v", round, i, map[bool]string{false: "uploader", true: "coordinator"}[i == 1], err)
+			}
 		}
 	}
 }
