@@ -66,7 +66,12 @@ func (s *Store) ReserveReplacement(ctx context.Context, visitID, oldID, newID st
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ?`, oldID); err != nil {
+		// Two new versions reserved at once (PostgreSQL, READ
+		// COMMITTED) both read the name above; the second's delete
+		// waits for the first and then finds the name taken over: it
+		// is not live for this one, rather than a second holder of the
+		// name refused by the unique index.
+		if err := execOne(ctx, tx, `DELETE FROM file_names WHERE file_id = ?`, oldID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?)`,
