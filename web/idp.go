@@ -100,7 +100,11 @@ func (p *identityProvider) ready(ctx context.Context) (*discovered, error) {
 		if time.Since(time.Unix(0, p.lastTry.Load())) < retryAfter {
 			return nil, errNotDiscovered
 		}
-		err := p.discover(ctx, onDemandTimeout)
+		// The discovery is everyone's, not this request's: others wait
+		// for it, and a failure turns sign-ins away for retryAfter. So
+		// it is not cut short when this request is abandoned (a second
+		// click cancels the first); onDemandTimeout bounds it.
+		err := p.discover(context.WithoutCancel(ctx), onDemandTimeout)
 		if err != nil && !errors.Is(err, errInFlight) {
 			return nil, err
 		}

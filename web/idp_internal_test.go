@@ -73,3 +73,48 @@ func TestSignInsRacingDiscoveryWait(t *testing.T) {
 		}
 	}
 }
+
+// TestSignInLeftDuringDiscoveryTurnsNoOneAway: a sign-in that starts the
+// provider's discovery and is then abandoned (the browser cancels its
+// request when the person clicks again) does not stop the discovery
+// others wait for. Before, the discovery ran on the abandoned request's
+// context: it failed, the sign-in waiting for it was told the provider
+// was unavailable (503), and so was every sign-in for the next 10
+// seconds, with /readyz reporting the provider as failing.
+func TestSignInLeftDuringDiscoveryTurnsNoOneAway(t *testing.T) {
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"jwks_uri":%q,"id_token_signing_alg_values_supported":["RS256"]}`,
+			srv.URL, srv.URL+"/auth", srv.URL+"/token", srv.URL+"/keys")
+	}))
+	defer srv.Close()
+	for round := range 20 {
+		p := newIdentityProvider(portal.IdPConfig{Name: "cafcass", Issuer: srv.URL, ClientID: "portal"},
+			"http://127.0.0.1:8080", srv.Client(), time.Now, slog.New(slog.DiscardHandler))
+		left, leave := context.WithCancel(context.Background())
+		first := make(chan error, 1)
+		go func() {
+			_, err := p.ready(left)
+			first <- err
+		}()
+		for p.inFlight.Load() == nil {
+			time.Sleep(100 * time.Microsecond)
+		}
+		second := make(chan error, 1)
+		go func() {
+			_, err := p.ready(context.Background())
+			second <- err
+		}()
+		time.Sleep(2 * time.Millisecond)
+		leave()
+		<-first
+		if err := <-second; err != nil {
+			t.Fatalf("round %d: a sign-in waiting for the discovery another began and left: %v", round, err)
+		}
+		if _, err := p.ready(context.Background()); err != nil {
+			t.Fatalf("round %d: a sign-in after one was left during the discovery: %v", round, err)
+		}
+	}
+}
