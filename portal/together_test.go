@@ -143,3 +143,50 @@ func TestReplacementsTogether(t *testing.T) {
 		}
 	}
 }
+
+// TestSignInWhileAddedBySubject: a person invited by email signs in for
+// the first time just as an administrator adds them by their subject.
+// Either the sign-in binds the invitation first, and the administrator is
+// told the person is a member under their email address, or the
+// administrator's membership comes first, and the sign-in binds that. The
+// sign-in never fails. Before, on PostgreSQL, both gave the visit a
+// membership with the person's subject and the sign-in failed on the
+// unique index.
+func TestSignInWhileAddedBySubject(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	var issuer string
+	for _, p := range d.Config.IdPs {
+		if p.Name == "ofsted" {
+			issuer = p.Issuer
+		}
+	}
+	for round := range 40 {
+		email := fmt.Sprintf("new.hmi.%d@ofsted.example", round)
+		if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: email, Role: policy.RoleInspector}); err != nil {
+			t.Fatal(err)
+		}
+		errs := together(2, func(i int) error {
+			if i == 0 {
+				_, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "ofsted", Issuer: issuer, Subject: "sub-" + email, Email: email})
+				return err
+			}
+			acc, err := d.access(admin, policy.MemberManage, "")
+			if err != nil {
+				return err
+			}
+			_, _, err = acc.PutMember(ctx, portal.MemberRequest{Issuer: issuer, Subject: "sub-" + email, Role: policy.RoleInspector})
+			if e, ok := portal.AsError(err); ok && e.Kind == portal.KindInvalid && strings.Contains(e.Msg, "under their email address") {
+				return nil // the sign-in bound the invitation first
+			}
+			return err
+		})
+		if errs[0] != nil {
+			t.Fatalf("round %d: the sign-in, as the administrator added the person by subject: %v", round, errs[0])
+		}
+		if errs[1] != nil {
+			t.Fatalf("round %d: the administrator's put, as the person signed in: %v", round, errs[1])
+		}
+	}
+}

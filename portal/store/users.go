@@ -76,6 +76,20 @@ func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string,
 			}
 		}
 		u.Issuer, u.Subject, u.Email, u.Name, u.LastLoginAt = issuer, subject, email, name, now
+		// The visits whose memberships this binds are held first, in
+		// order, as PutMember holds its visit: an administrator adding
+		// this person by subject at this moment waits, or is waited for,
+		// so the binding below sees their membership and leaves the
+		// invitation by email alone. Without it, on PostgreSQL, both
+		// gave the visit a membership with this subject and the
+		// sign-in failed on the unique index.
+		if _, err := queryAll(ctx, tx, func(sc scanner) (string, error) {
+			var id string
+			return id, sc.Scan(&id)
+		}, `SELECT id FROM visits WHERE id IN (SELECT visit_id FROM members WHERE user_id IS NULL AND issuer = ? AND (subject = ? OR subject IS NULL AND email = ?))
+			ORDER BY id`+tx.h.forUpdate(), issuer, subject, email); err != nil {
+			return err
+		}
 		// Roles and memberships granted to this (issuer, subject) bind now.
 		if _, err := tx.ExecContext(ctx, `UPDATE portal_roles SET user_id = ? WHERE user_id IS NULL AND issuer = ? AND subject = ?`,
 			u.ID, issuer, subject); err != nil {
