@@ -88,18 +88,29 @@ func OperatorActor(name, command string) Actor {
 // where the request came from. An unknown user (deleted, or a stale
 // session) is an actor who is not signed in.
 func (s *Service) User(ctx context.Context, userID string, from Actor) (Actor, error) {
-	a := Actor{ClientIP: from.ClientIP, UserAgent: from.UserAgent, RequestID: from.RequestID, Via: from.Via}
+	a, _, err := s.userActor(ctx, userID, from)
+	return a, err
+}
+
+// userActor is User with the person's row (zero when there is none).
+func (s *Service) userActor(ctx context.Context, userID string, from Actor) (Actor, store.User, error) {
+	a := requestActor(from)
 	if userID == "" {
-		return a, nil
+		return a, store.User{}, nil
 	}
 	u, admin, err := s.store.UserWithPortalRole(ctx, userID, store.RoleAdministrator)
 	if errors.Is(err, store.ErrNotFound) {
-		return a, nil
+		return a, store.User{}, nil
 	}
 	if err != nil {
-		return a, err
+		return a, store.User{}, err
 	}
 	a.UserID, a.Issuer, a.Subject, a.Email, a.Name, a.Administrator = u.ID, u.Issuer, u.Subject, u.Email, u.Name, admin
 	a.SessionEpoch = u.SessionEpoch
-	return a, nil
+	return a, u, nil
+}
+
+// requestActor is nobody signed in, from where from's request came.
+func requestActor(from Actor) Actor {
+	return Actor{ClientIP: from.ClientIP, UserAgent: from.UserAgent, RequestID: from.RequestID, Via: from.Via}
 }

@@ -102,25 +102,15 @@ func EnableUser(ctx context.Context, st *store.Store, a Actor, p Person) error {
 // the session is to be ended. A person who cannot be read is an error:
 // never signed in without the check.
 func (s *Service) SessionActor(ctx context.Context, userID string, epoch int64, from Actor) (Actor, error) {
-	a := Actor{ClientIP: from.ClientIP, UserAgent: from.UserAgent, RequestID: from.RequestID, Via: from.Via}
-	if userID == "" {
-		return a, nil
-	}
-	u, admin, err := s.store.UserWithPortalRole(ctx, userID, store.RoleAdministrator)
-	if errors.Is(err, store.ErrNotFound) {
-		return a, nil
-	}
-	if err != nil {
+	a, u, err := s.userActor(ctx, userID, from)
+	switch {
+	case err != nil || u.ID == "":
 		return a, err
+	case !u.DisabledAt.IsZero():
+		return requestActor(from), ErrDisabled
+	case u.SessionEpoch != epoch:
+		return requestActor(from), ErrSessionEnded
 	}
-	if !u.DisabledAt.IsZero() {
-		return a, ErrDisabled
-	}
-	if u.SessionEpoch != epoch {
-		return a, ErrSessionEnded
-	}
-	a.UserID, a.Issuer, a.Subject, a.Email, a.Name, a.Administrator = u.ID, u.Issuer, u.Subject, u.Email, u.Name, admin
-	a.SessionEpoch = u.SessionEpoch
 	return a, nil
 }
 
