@@ -37,7 +37,9 @@ func (c Config) DatabaseOwner() string {
 
 // checkDatabaseRole refuses, outside development, to serve as a database
 // role that could rewrite or cut the audit trail: one that owns its
-// tables could drop or disable the triggers that keep it append-only.
+// tables could drop or disable the triggers that keep it append-only, and
+// one that may create in its schema could put objects of its own beside
+// it. Each power the store names says how to take it away.
 func checkDatabaseRole(ctx context.Context, cfg Config, st *store.Store) error {
 	if cfg.Dev {
 		return nil
@@ -49,8 +51,8 @@ func checkDatabaseRole(ctx context.Context, cfg Config, st *store.Store) error {
 	if len(powers) == 0 {
 		return nil
 	}
-	return fmt.Errorf("PORTAL_DATABASE_URL's role can change the audit trail (%s): outside development the portal serves as a role that owns nothing "+
-		"and may only read and add to it. Give the role that owns the tables in PORTAL_DATABASE_OWNER_URL, which migrates the schema and grants "+
+	return fmt.Errorf("PORTAL_DATABASE_URL's role can change the audit trail (%s): outside development the portal serves as a role that owns nothing, "+
+		"may create nothing in the database, and may only read and add to the trail. Give the role that owns the tables in PORTAL_DATABASE_OWNER_URL, which migrates the schema and grants "+
 		"the serving role what it needs, and a role of its own in PORTAL_DATABASE_URL (README: Databases)", strings.Join(powers, "; "))
 }
 

@@ -87,3 +87,54 @@ func TestProductionRefusesOwnerRole(t *testing.T) {
 		t.Fatal("the serving role disabled the audit trail's triggers")
 	}
 }
+
+// TestProductionRefusesServingRoleThatMayCreate: a serving role that may
+// CREATE in the schema holding the audit trail could add functions,
+// operators or tables beside it; outside development the portal refuses
+// it and tells the operator the REVOKE to run.
+func TestProductionRefusesServingRoleThatMayCreate(t *testing.T) {
+	if !pgserver.TestDatabaseWanted() {
+		t.Skip("database roles are PostgreSQL's: this runs in make test's PostgreSQL pass (PORTAL_TEST_DATABASE=postgres)")
+	}
+	ctx := context.Background()
+	d := startDomain(t)
+	cfg := d.Config
+	cfg.Dev = false
+	quiet := portal.WithLogger(portal.NewLogger(&bytes.Buffer{}, "error"))
+	serve, err := pgserver.TestServeURL(cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DatabaseOwnerURL, cfg.DatabaseURL = cfg.DatabaseURL, serve
+	svc, err := portal.New(ctx, cfg, quiet)
+	if err != nil {
+		t.Fatalf("outside development, with the owner given: %v", err)
+	}
+	svc.Close()
+	own, err := store.OpenPostgres(ctx, cfg.DatabaseOwnerURL, store.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	if _, err := own.DB().Exec(`GRANT CREATE ON SCHEMA public TO portal_app`); err != nil {
+		t.Fatal(err)
+	}
+	for _, owner := range []string{"", cfg.DatabaseOwnerURL} {
+		c := cfg
+		c.DatabaseOwnerURL = owner
+		if svc, err := portal.New(ctx, c, quiet); err == nil {
+			svc.Close()
+			t.Fatalf("owner URL %q: the portal served as a role that may CREATE in the audit trail's schema", owner)
+		} else if !strings.Contains(err.Error(), "REVOKE CREATE ON SCHEMA public FROM portal_app") {
+			t.Fatalf("owner URL %q: refused without the REVOKE to run: %v", owner, err)
+		}
+	}
+	if _, err := own.DB().Exec(`REVOKE CREATE ON SCHEMA public FROM portal_app`); err != nil {
+		t.Fatal(err)
+	}
+	svc, err = portal.New(ctx, cfg, quiet)
+	if err != nil {
+		t.Fatalf("after the REVOKE: %v", err)
+	}
+	svc.Close()
+}

@@ -167,10 +167,20 @@ func (s *Store) grantServing(ctx context.Context, role string) error {
 // them: be a superuser, own a table (or be a member of the role that
 // does), which lets it drop or disable the triggers that keep the trail
 // append-only, own the schema that holds it (which lets it drop the
-// schema with the tables), or hold UPDATE, DELETE, TRUNCATE or TRIGGER on
-// one. Each
-// is a sentence naming the role. None on SQLite, where the file's owner
-// is the process itself.
+// schema with the tables), hold UPDATE, DELETE, TRUNCATE or TRIGGER on
+// one, or may CREATE in that schema or on the database. Each is a
+// sentence naming the role. None on SQLite, where the file's owner is the
+// process itself.
+//
+// CREATE in the schema lets the role put its own functions, operators,
+// tables and views beside the trail, where the portal's queries (and the
+// owner's migrations) look them up: PostgreSQL 13 and 14 give it to PUBLIC
+// in public, and an operator may grant it on any version. CREATE on the
+// database lets it add schemas. Neither is needed to serve, and either
+// sentence says the REVOKE that takes it away (from PUBLIC, where PUBLIC
+// holds it). TEMP, which PostgreSQL gives PUBLIC, is left: a temporary
+// object lives only in the session that made it, which is the portal's
+// own.
 func (s *Store) AuditPowers(ctx context.Context) ([]string, error) {
 	if !s.db.pg {
 		return nil, nil
@@ -178,8 +188,13 @@ func (s *Store) AuditPowers(ctx context.Context) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT current_user, r.rolsuper, c.relname, pg_get_userbyid(c.relowner),
 	pg_has_role(current_user, c.relowner, 'MEMBER'), n.nspname, pg_has_role(current_user, n.nspowner, 'MEMBER'),
 	has_table_privilege(c.oid, 'UPDATE'), has_table_privilege(c.oid, 'DELETE'),
-	has_table_privilege(c.oid, 'TRUNCATE'), has_table_privilege(c.oid, 'TRIGGER')
+	has_table_privilege(c.oid, 'TRUNCATE'), has_table_privilege(c.oid, 'TRIGGER'),
+	has_schema_privilege(n.oid, 'CREATE'), has_schema_privilege('public', n.oid, 'CREATE'),
+	has_database_privilege(current_database(), 'CREATE'), has_database_privilege('public', current_database(), 'CREATE'),
+	pg_has_role(current_user, d.datdba, 'MEMBER'),
+	quote_ident(current_user), quote_ident(n.nspname), quote_ident(current_database())
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_roles r ON r.rolname = current_user
+	JOIN pg_database d ON d.datname = current_database()
 WHERE c.oid IN (to_regclass('audit'), to_regclass('audit_checkpoints'))
 ORDER BY c.relname`)
 	if err != nil {
@@ -187,10 +202,12 @@ ORDER BY c.relname`)
 	}
 	defer rows.Close()
 	var powers []string
+	createdIn := map[string]bool{}
 	for rows.Next() {
-		var role, table, owner, schema string
-		var super, member, schemaOwner, upd, del, trunc, trig bool
-		if err := rows.Scan(&role, &super, &table, &owner, &member, &schema, &schemaOwner, &upd, &del, &trunc, &trig); err != nil {
+		var role, table, owner, schema, roleQ, schemaQ, dbQ string
+		var super, member, schemaOwner, upd, del, trunc, trig, schemaCreate, publicSchemaCreate, dbCreate, publicDBCreate, dbOwner bool
+		if err := rows.Scan(&role, &super, &table, &owner, &member, &schema, &schemaOwner, &upd, &del, &trunc, &trig,
+			&schemaCreate, &publicSchemaCreate, &dbCreate, &publicDBCreate, &dbOwner, &roleQ, &schemaQ, &dbQ); err != nil {
 			return nil, fmt.Errorf("store: audit powers: %w", err)
 		}
 		if super {
@@ -222,6 +239,27 @@ ORDER BY c.relname`)
 		if len(may) > 0 && !member {
 			powers = append(powers, fmt.Sprintf("role %s may %s %s", role, strings.Join(may, ", "), table))
 		}
+		// Both tables are in one schema and one database: each said once.
+		if schemaCreate && !schemaOwner && !createdIn[schema] {
+			createdIn[schema] = true
+			powers = append(powers, fmt.Sprintf("role %s may CREATE in the schema %s, which holds the audit trail: %s",
+				role, schema, revokeCreate("SCHEMA "+schemaQ, roleQ, publicSchemaCreate)))
+		}
+		if dbCreate && !dbOwner && !createdIn[""] {
+			createdIn[""] = true
+			powers = append(powers, fmt.Sprintf("role %s may CREATE schemas in the database: %s",
+				role, revokeCreate("DATABASE "+dbQ, roleQ, publicDBCreate)))
+		}
 	}
 	return powers, rows.Err()
+}
+
+// revokeCreate is the statement, for the owner of what to run, that takes
+// CREATE on what from role: from PUBLIC when PUBLIC holds it, which every
+// role then does.
+func revokeCreate(what, role string, public bool) string {
+	if public {
+		return "run REVOKE CREATE ON " + what + " FROM PUBLIC"
+	}
+	return "run REVOKE CREATE ON " + what + " FROM " + role + ", or from the role it holds it through"
 }

@@ -241,3 +241,46 @@ func TestServingRoleCannotShadowAudit(t *testing.T) {
 		t.Fatalf("powers over the audit trail: %v, %v", powers, err)
 	}
 }
+
+// TestServingRoleMayNotCreate: a serving role that may CREATE in the
+// schema holding the audit trail (PUBLIC may, in public, before PostgreSQL
+// 15; an operator may grant it since) can put functions, operators and
+// tables beside it, and one that may CREATE on the database can add
+// schemas: AuditPowers says so, with the REVOKE that takes it back.
+func TestServingRoleMayNotCreate(t *testing.T) {
+	s, owner := openServing(t)
+	ctx := context.Background()
+	own, err := OpenPostgres(ctx, owner, PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	var db string
+	if err := own.DB().QueryRow(`SELECT quote_ident(current_database())`).Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	dbq := db
+	for _, c := range []struct{ grant, revoke string }{
+		{`GRANT CREATE ON SCHEMA public TO portal_app`, `REVOKE CREATE ON SCHEMA public FROM portal_app`},
+		{`GRANT CREATE ON SCHEMA public TO PUBLIC`, `REVOKE CREATE ON SCHEMA public FROM PUBLIC`},
+		{`GRANT CREATE ON DATABASE ` + dbq + ` TO portal_app`, `REVOKE CREATE ON DATABASE ` + dbq + ` FROM portal_app`},
+		{`GRANT CREATE ON DATABASE ` + dbq + ` TO PUBLIC`, `REVOKE CREATE ON DATABASE ` + dbq + ` FROM PUBLIC`},
+	} {
+		if _, err := own.DB().Exec(c.grant); err != nil {
+			t.Fatal(err)
+		}
+		powers, err := s.AuditPowers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(powers, "; "); !strings.Contains(got, c.revoke) {
+			t.Errorf("after %s: powers %q, want the REVOKE that takes it back: %s", c.grant, got, c.revoke)
+		}
+		if _, err := own.DB().Exec(c.revoke); err != nil {
+			t.Fatal(err)
+		}
+		if powers, err := s.AuditPowers(ctx); err != nil || len(powers) != 0 {
+			t.Fatalf("after %s: %v, %v", c.revoke, powers, err)
+		}
+	}
+}
