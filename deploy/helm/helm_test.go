@@ -132,6 +132,10 @@ func TestChartRefuses(t *testing.T) {
 			"podSecurityContext.fsGroup and podSecurityContext.runAsGroup must be set"},
 		"the portal's group unset": {[]string{"-f", values, "--set", "podSecurityContext.runAsGroup=null"},
 			"podSecurityContext.fsGroup and podSecurityContext.runAsGroup must be set"},
+		// The metrics listener is on every interface for Prometheus, and
+		// only the network policy limits who may reach it.
+		"metrics open to every pod": {[]string{"-f", values, "--set", "networkPolicy.enabled=false"},
+			"metrics.enabled needs networkPolicy.enabled"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := render(t, bin, tc.args...)
@@ -139,6 +143,22 @@ func TestChartRefuses(t *testing.T) {
 				t.Fatalf("err %v, output:\n%s\nwant a failure mentioning %q", err, out, tc.want)
 			}
 		})
+	}
+}
+
+// TestChartWithoutNetworkPolicy: without the chart's network policy the
+// metrics listener, open to every interface, is not rendered at all: no
+// PORTAL_METRICS_ALLOW_REMOTE, no metrics port.
+func TestChartWithoutNetworkPolicy(t *testing.T) {
+	bin := helm(t)
+	out, err := render(t, bin, "-f", values, "--set", "networkPolicy.enabled=false", "--set", "metrics.enabled=false")
+	if err != nil {
+		t.Fatalf("helm template: %v\n%s", err, out)
+	}
+	for _, s := range []string{"PORTAL_METRICS_ALLOW_REMOTE", "PORTAL_METRICS_ADDR", "kind: NetworkPolicy"} {
+		if strings.Contains(out, s) {
+			t.Errorf("rendered without the network policy and without metrics: %s is there", s)
+		}
 	}
 }
 

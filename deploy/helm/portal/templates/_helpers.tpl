@@ -114,6 +114,12 @@ required value is missing or a setting would defeat the chart's design.
 {{- fail "networkPolicy.egress.signatures.to must name freshclam's signature mirror (scanning.freshclam.privateMirror's selectors or ipBlock, or an egress proxy): without it clamd has no signatures, and an empty list would allow every destination" -}}
 {{- end -}}
 {{- end -}}
+{{- /* The metrics listener is on every interface of the pod, for
+       Prometheus in another, with PORTAL_METRICS_ALLOW_REMOTE: only the
+       network policy keeps the other pods of the cluster from it. */ -}}
+{{- if and .Values.metrics.enabled (not .Values.networkPolicy.enabled) -}}
+{{- fail "metrics.enabled needs networkPolicy.enabled: the metrics port listens on every interface of the pod, and only the chart's network policy limits it to Prometheus (networkPolicy.prometheus); without it every pod in the cluster could read it. Enable the network policy, or set metrics.enabled=false" -}}
+{{- end -}}
 {{- if .Values.networkPolicy.enabled -}}
 {{- if not .Values.networkPolicy.egress.database.to -}}
 {{- fail "networkPolicy.egress.database.to must name the database (an ipBlock or selectors): an empty list would allow every destination" -}}
