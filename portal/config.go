@@ -295,8 +295,12 @@ func (c *Config) validate(e *envReader) {
 	if c.AnchorRetention < 24*time.Hour {
 		e.fail("PORTAL_AUDIT_ANCHOR_RETENTION must be at least 1d")
 	}
-	if !validBucketPrefix(c.BucketPrefix) {
-		e.fail("PORTAL_BUCKET_PREFIX must be 3 to 30 characters of a-z, 0-9 and '-', starting with a letter")
+	// The S3 policy grants on <prefix>* what destroying a visit needs,
+	// DeleteBucket among it: a prefix that ends inside a word (portal
+	// covers portalbackups) reaches buckets that are not the portal's.
+	if !validBucketPrefix(c.BucketPrefix) || !strings.HasSuffix(c.BucketPrefix, "-") {
+		e.fail("PORTAL_BUCKET_PREFIX must be 3 to 30 characters of a-z, 0-9 and '-', starting with a letter, and must end with '-' "+
+			"(the S3 policy lets the portal delete every bucket whose name starts with it, so no other bucket of the account may), got %q", c.BucketPrefix)
 	}
 	// At least a day: evidence is kept for a period after publication,
 	// and at 0 it could go on the day the letter is published (at once

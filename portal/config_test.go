@@ -89,6 +89,12 @@ func TestLoadConfigRejects(t *testing.T) {
 		"no master key":     {map[string]string{"PORTAL_MASTER_KEY_FILE": ""}, "PORTAL_MASTER_KEY_FILE"},
 		"bad segment size":  {map[string]string{"PORTAL_SEGMENT_SIZE": "1000"}, "PORTAL_SEGMENT_SIZE"},
 		"bad bucket prefix": {map[string]string{"PORTAL_BUCKET_PREFIX": "Bad_Prefix"}, "PORTAL_BUCKET_PREFIX"},
+		// The S3 policy grants DeleteBucket and the rest on <prefix>*: a
+		// prefix that is not a whole word of the name (portal matches
+		// portalbackups) or is empty (every bucket) covers buckets that
+		// are not the portal's. (Empty is unset: the default.)
+		"prefix without a separator": {map[string]string{"PORTAL_BUCKET_PREFIX": "portal", "PORTAL_AUDIT_ANCHOR_BUCKET": "anchors", "PORTAL_KEY_BUCKET": "keys"},
+			"and must end with '-'"},
 		// The S3 policy grants on <prefix>*, DeleteBucket and lifecycle
 		// rules among it: a prefix that covers the anchor bucket would
 		// give the visits' powers over the locked audit anchors.
