@@ -157,7 +157,9 @@ type StoreAct struct {
 	Gen     int64
 }
 
-// SetLegalHold sets or lifts a visit's legal hold. Once the visit's
+// SetLegalHold sets or lifts a visit's legal hold. A hold set again on a
+// visit already held (or lifted again) keeps its time, when the hold
+// began (or was lifted), and takes the reason given last. Once the visit's
 // destruction has begun a hold can no longer stop it:
 // ErrDestructionBegun, and nothing is stored. The object store's side of
 // the hold, and its expiry rule, are then to be brought to it: the act is
@@ -179,9 +181,15 @@ func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, a
 		if err != nil {
 			return err
 		}
-		err = tx.QueryRowContext(ctx, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?, legal_hold_at = ?, store_hold = NULL, store_rule = NULL, store_gen = store_gen + 1, store_at = ?
+		// The hold's time is when it began (or was lifted): an act that
+		// leaves it as it was (set again, to carry it to the store or with
+		// a new reason) keeps it, and is a new act on the store's side.
+		// (Each SET reads the row as it was.)
+		err = tx.QueryRowContext(ctx, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?,
+			legal_hold_at = CASE WHEN legal_hold = ? AND legal_hold_at IS NOT NULL THEN legal_hold_at ELSE ? END,
+			store_hold = NULL, store_rule = NULL, store_gen = store_gen + 1, store_at = ?
 			WHERE id = ? AND state = 'active' RETURNING store_gen`,
-			boolInt(h.On), h.ReasonSealed, formatTime(h.At), formatTime(h.At), visitID).Scan(&act.Gen)
+			boolInt(h.On), h.ReasonSealed, boolInt(h.On), formatTime(h.At), formatTime(h.At), visitID).Scan(&act.Gen)
 		if errors.Is(err, sql.ErrNoRows) {
 			if _, err := visitState(ctx, tx, visitID); err != nil {
 				return err

@@ -392,3 +392,56 @@ func TestRulesToCheckGoRoundTheActiveVisits(t *testing.T) {
 		t.Fatalf("a rule found lost by a check older than the visit's last act was made unknown: %+v (%v)", todo, err)
 	}
 }
+
+// TestHoldSetAgainKeepsItsStart: setting a hold on a visit already held
+// (the retry after the object store refused, or a new reason) is an act
+// on the store's side like any other, but the hold began when it was
+// first set: its start stays, and the reason given last stands. A lift
+// sent again keeps when the hold was lifted the same way.
+func TestHoldSetAgainKeepsItsStart(t *testing.T) {
+	ctx := context.Background()
+	s, now := threeLiveVisits(t)
+	set := func(on bool, reason string, at time.Time) StoreAct {
+		t.Helper()
+		act, err := s.SetLegalHold(ctx, "v1", LegalHold{On: on, ReasonSealed: []byte(reason), At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return act
+	}
+	want := func(on bool, reason string, at time.Time) {
+		t.Helper()
+		h, err := s.GetLegalHold(ctx, "v1")
+		if err != nil || h.On != on || string(h.ReasonSealed) != reason || !h.At.Equal(at) {
+			t.Fatalf("hold %+v (%s) %v, want on %v, reason %s, since %s", h, h.ReasonSealed, err, on, reason, at)
+		}
+	}
+	first := set(true, "complaint escalated", now)
+	again := set(true, "judicial review", now.Add(time.Hour))
+	want(true, "judicial review", now)
+	if again.Gen <= first.Gen {
+		t.Fatalf("a hold set again is not a new act on the store's side: %+v after %+v", again, first)
+	}
+	// The act set again is the one the store's side is brought to.
+	if err := s.HoldApplied(ctx, first, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	hs, err := s.StoreSidesToApply(ctx, now.Add(2*time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v1 []StoreSide
+	for _, h := range hs {
+		if h.ID == "v1" {
+			v1 = append(v1, h)
+		}
+	}
+	if len(v1) != 1 || v1[0].Act.Gen < again.Gen || !v1[0].HoldUnknown {
+		t.Fatalf("the store's side after a hold set again: %+v", v1)
+	}
+	set(false, "review ended", now.Add(2*time.Hour))
+	set(false, "review ended, sent again", now.Add(3*time.Hour))
+	want(false, "review ended, sent again", now.Add(2*time.Hour))
+	set(true, "new challenge", now.Add(4*time.Hour))
+	want(true, "new challenge", now.Add(4*time.Hour))
+}
