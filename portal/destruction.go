@@ -31,8 +31,10 @@ type DestructionView struct {
 
 // Review is one visit in the destruction review.
 type Review struct {
-	Visit      VisitView `json:"visit"`
-	CanApprove bool      `json:"can_approve"` // the viewer is an administrator with no part in it
+	Visit VisitView `json:"visit"`
+	// CanApprove: the viewer is an administrator with no part in it, and
+	// no legal hold stops it (ApproveDestruction would refuse: errHeld).
+	CanApprove bool `json:"can_approve"`
 }
 
 // ReviewPage is a page of the destruction review.
@@ -66,7 +68,8 @@ func (s *Service) DestructionReview(ctx context.Context, a Actor, after string) 
 	out := ReviewPage{Visits: []Review{}}
 	for _, r := range rows {
 		acc := s.accessOf(a, r)
-		out.Visits = append(out.Visits, Review{Visit: s.viewWithKey(ctx, r.Visit, acc.Status, acc.Member.Role, r.KeyFingerprint), CanApprove: acc.Can(ctx, policy.DestructionApprove)})
+		out.Visits = append(out.Visits, Review{Visit: s.viewWithKey(ctx, r.Visit, acc.Status, acc.Member.Role, r.KeyFingerprint),
+			CanApprove: acc.Can(ctx, policy.DestructionApprove) && !acc.Status.LegalHold})
 	}
 	if n := len(rows); n == ReviewPageSize && rows[n-1].Notice != nil {
 		out.Next = rows[n-1].Notice.DestroyOn.Format(time.DateOnly) + "." + rows[n-1].ID

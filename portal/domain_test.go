@@ -900,3 +900,40 @@ func TestReplacedOnlyWhenTheVersionIsStored(t *testing.T) {
 		t.Errorf("the third version: the trail says %v, want one %s:success", got, third.ID)
 	}
 }
+
+// TestDestructionReviewHeld: a visit put under a legal hold after its
+// destruction was noticed stays in the review, but an administrator with
+// no part in it is not offered to approve it (ApproveDestruction refuses:
+// errHeld), in the review as in its approval.
+func TestDestructionReviewHeld(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	day := d.publish(lead, v)
+	d.at(day.AddDate(0, 0, d.Config.RetentionDays))
+	if _, err := d.svc.RunRetention(ctx); err != nil { // the notice
+		t.Fatal(err)
+	}
+	canApprove := func() bool {
+		t.Helper()
+		page, err := d.svc.DestructionReview(ctx, admin, "")
+		if err != nil || len(page.Visits) != 1 || page.Visits[0].Visit.ID != v.ID {
+			t.Fatalf("review: %+v %v", page, err)
+		}
+		return page.Visits[0].CanApprove
+	}
+	if !canApprove() {
+		t.Fatal("an administrator with no part in the visit is not offered to approve it")
+	}
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err != nil {
+		t.Fatal(err)
+	}
+	if canApprove() {
+		t.Fatal("a visit under a legal hold is offered for approval")
+	}
+	if _, err := d.mustAccess(admin, policy.DestructionApprove).ApproveDestruction(ctx); kindOf(err) != portal.KindLocked {
+		t.Fatalf("approval under a legal hold: %v", err)
+	}
+}
