@@ -661,3 +661,33 @@ func TestFilesWithoutMACsAreCheckedWhole(t *testing.T) {
 		t.Fatalf("Range into a substituted segment of a healed file: %d, %d bytes, want 500", resp.StatusCode, len(got))
 	}
 }
+
+// TestDestructionReviewHeld: a visit put under a legal hold after its
+// destruction was noticed stays on the review, with no approval offered
+// (it would be refused) and the reason why; the API's can_approve says
+// the same.
+func TestDestructionReviewHeld(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	v := setUpVisit(t, ts, admin, "FV-HELD-1")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	publish(t, ts, lead, v, 200)
+	if _, err := ts.Portal.RunRetention(ctx); err != nil { // the notice
+		t.Fatal(err)
+	}
+	decode[visitResp](t, admin.sendJSON("PUT", "/api/v1/visits/"+v.ID+"/legal-hold", map[string]any{"on": true, "reason": "Judicial review"}), http.StatusOK)
+	page := readAll(t, admin.get("/destruction"))
+	mustContain(t, "destruction review", page, "FV-HELD-1", "On legal hold: its destruction cannot be approved until an administrator lifts the hold")
+	if strings.Contains(page, "approve-"+v.ID) {
+		t.Fatal("the destruction review offers to approve a visit under a legal hold")
+	}
+	review := decode[struct {
+		Visits []struct {
+			CanApprove bool `json:"can_approve"`
+		} `json:"visits"`
+	}](t, admin.get("/api/v1/destruction-review"), http.StatusOK)
+	if len(review.Visits) != 1 || review.Visits[0].CanApprove {
+		t.Fatalf("the API's review of a visit under a legal hold: %+v", review)
+	}
+}
