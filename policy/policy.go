@@ -35,6 +35,7 @@ const (
 	VisitRecordEvent   Action = "visit.record_event" // letter events
 	RequestManage      Action = "request.manage"     // edit the information request
 	LegalHoldSet       Action = "legal_hold.set"
+	LegalHoldLift      Action = "legal_hold.lift" // from outside the visit, as destruction follows
 	AuditView          Action = "audit.view"
 	CertificateView    Action = "certificate.view" // a destroyed visit's certificate
 	FileList           Action = "file.list"
@@ -55,7 +56,7 @@ const (
 
 // Actions lists every action, for tests and the explain page.
 var Actions = []Action{SelfView, VisitList, VisitCreate, VisitView, VisitManage, MemberManage, VisitRecordEvent, RequestManage,
-	LegalHoldSet, AuditView, CertificateView, FileList, FileUpload, FileDownload, FileDelete, FileRefile, FileReplace, FilePurge, ItemComplete, DestructionApprove,
+	LegalHoldSet, LegalHoldLift, AuditView, CertificateView, FileList, FileUpload, FileDownload, FileDelete, FileRefile, FileReplace, FilePurge, ItemComplete, DestructionApprove,
 	QuestionView, QuestionPost, ReceiptView, ReceiptIssue, FileScanRelease}
 
 // Visit roles.

@@ -28,8 +28,9 @@ func expected(role string, admin bool, a Action, inWindow, restricted, unfiled, 
 		return true
 	}
 	// Approving a destruction is for administrators with no part in the
-	// visit.
-	if a == DestructionApprove {
+	// visit, and so is lifting a legal hold, after which destruction
+	// follows a fresh notice.
+	if a == DestructionApprove || a == LegalHoldLift {
 		return admin && role == ""
 	}
 	// Purging a misdirected upload likewise, once the provider can no
@@ -170,6 +171,8 @@ func TestDecisionStatuses(t *testing.T) {
 			Resource{VisitID: "v", VisitState: "collecting", AcceptsUploads: true, LegalHold: true, File: &File{ID: "f", Item: "1.01"}}, true, true, false, "legal-hold"},
 		{"a member may not approve a destruction", Principal{UserID: "u", Administrator: true, Role: RoleLeadInspector, InWindow: true}, DestructionApprove,
 			Resource{VisitID: "v", VisitState: "published"}, true, false, false, "destruction-approved-from-outside"},
+		{"a member may not lift a legal hold", Principal{UserID: "u", Administrator: true, Role: RoleQAManager, InWindow: true}, LegalHoldLift,
+			Resource{VisitID: "v", VisitState: "complaint", LegalHold: true}, true, false, false, "legal-hold-lifted-from-outside"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := e.Decide(tc.p, tc.a, tc.r)

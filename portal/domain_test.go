@@ -937,3 +937,37 @@ func TestDestructionReviewHeld(t *testing.T) {
 		t.Fatalf("approval under a legal hold: %v", err)
 	}
 }
+
+// TestLegalHoldLiftedFromOutside: any administrator may set a legal hold,
+// but only one with no part in the visit may lift it, as only one may
+// approve its destruction: a lift withdraws the notice, and the
+// destruction follows a fresh one without anyone else's approval.
+func TestLegalHoldLiftedFromOutside(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	// The administrator joins the visit's team.
+	op, err := d.svc.Authorize(ctx, portal.OperatorActor("test", "test"), policy.MemberManage, v.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := op.PutMember(ctx, portal.MemberRequest{Issuer: admin.Issuer, Subject: admin.Subject, Role: policy.RoleQAManager}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err != nil {
+		t.Fatalf("a member administrator setting a hold: %v", err)
+	}
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, false, "Review ended"); kindOf(err) != portal.KindForbidden {
+		t.Fatalf("a member administrator lifting the hold: %v", err)
+	}
+	if h, err := d.svc.Store().GetLegalHold(ctx, v.ID); err != nil || !h.On {
+		t.Fatalf("the hold after a member's lift: %+v %v", h, err)
+	}
+	if _, err := d.svc.Store().DB().Exec(`DELETE FROM members WHERE visit_id = ? AND subject = ?`, v.ID, admin.Subject); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, false, "Review ended"); err != nil {
+		t.Fatalf("an administrator with no part in the visit lifting the hold: %v", err)
+	}
+}

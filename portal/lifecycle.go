@@ -122,9 +122,15 @@ func (acc *Access) changed(ctx context.Context, act *store.StoreAct) (VisitView,
 }
 
 // SetLegalHold sets or lifts the visit's legal hold; the reason is sealed
-// like any free text.
+// like any free text. Any administrator may set one; a lift, after which
+// destruction follows a fresh notice, is for an administrator with no part
+// in the visit (policy.LegalHoldLift), as is approving a destruction.
 func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (VisitView, error) {
-	if err := acc.require(ctx, policy.LegalHoldSet, nil); err != nil {
+	may := policy.LegalHoldSet
+	if !on {
+		may = policy.LegalHoldLift
+	}
+	if err := acc.require(ctx, may, nil); err != nil {
 		return VisitView{}, err
 	}
 	s := acc.svc

@@ -691,3 +691,34 @@ func TestDestructionReviewHeld(t *testing.T) {
 		t.Fatalf("the API's review of a visit under a legal hold: %+v", review)
 	}
 }
+
+// TestLegalHoldLiftedFromOutside: an administrator who is a member of the
+// visit may set a legal hold, but is not offered to lift it, and the API
+// refuses the lift: destruction follows a lift, and so it is for an
+// administrator with no part in the visit, as its approval is.
+func TestLegalHoldLiftedFromOutside(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	v := setUpVisit(t, ts, admin, "FV-LIFT-1")
+	acc, err := ts.Portal.Authorize(ctx, portal.OperatorActor("test", "test"), policy.MemberManage, v.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := decode[struct{ Issuer, Subject string }](t, admin.get("/api/v1/me"), http.StatusOK)
+	if _, _, err := acc.PutMember(ctx, portal.MemberRequest{Issuer: me.Issuer, Subject: me.Subject, Role: policy.RoleQAManager}); err != nil {
+		t.Fatal(err)
+	}
+	decode[visitResp](t, admin.sendJSON("PUT", "/api/v1/visits/"+v.ID+"/legal-hold", map[string]any{"on": true, "reason": "Judicial review"}), http.StatusOK)
+	page := readAll(t, admin.get("/visits/"+v.ID))
+	mustContain(t, "visit page", page, "A legal hold is set", "You are a member of this visit: another administrator lifts the hold")
+	if strings.Contains(page, "Lift the legal hold") {
+		t.Fatal("a member administrator is offered to lift the hold")
+	}
+	if s := admin.status("PUT", "/api/v1/visits/"+v.ID+"/legal-hold", map[string]any{"on": false, "reason": "Review ended"}); s != http.StatusForbidden {
+		t.Fatalf("a member administrator lifting the hold: %d", s)
+	}
+	ts.Portal.Store().DB().Exec(`DELETE FROM members WHERE visit_id = ? AND subject = ?`, v.ID, me.Subject)
+	mustContain(t, "visit page", readAll(t, admin.get("/visits/"+v.ID)), "Lift the legal hold")
+	decode[visitResp](t, admin.sendJSON("PUT", "/api/v1/visits/"+v.ID+"/legal-hold", map[string]any{"on": false, "reason": "Review ended"}), http.StatusOK)
+}

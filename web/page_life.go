@@ -39,7 +39,8 @@ func eventLabel(code string) string {
 // for letter events and the legal hold, to those who may use them.
 func visitLife(c *gin.Context, acc *portal.Access) gin.H {
 	ctx := c.Request.Context()
-	life := gin.H{"CanRecord": acc.Can(ctx, policy.VisitRecordEvent), "CanHold": acc.Can(ctx, policy.LegalHoldSet), "Events": letterEvents}
+	life := gin.H{"CanRecord": acc.Can(ctx, policy.VisitRecordEvent), "CanHold": acc.Can(ctx, policy.LegalHoldSet),
+		"CanLift": acc.Can(ctx, policy.LegalHoldLift), "Events": letterEvents}
 	// Administrators withdraw the last event, recorded in error.
 	if evs := acc.Status.Events; len(evs) > 0 && acc.Can(ctx, policy.VisitManage) {
 		life["Last"] = evs[len(evs)-1]
