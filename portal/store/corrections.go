@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -208,6 +209,10 @@ type PurgedFile struct {
 	PurgedBy              string
 	PurgedAt              time.Time
 	ReasonSealed          []byte // under the visit key
+	// Receipts are the batch receipts that list the file (sealed, only
+	// the portal reads which): they go with it, as do the upload's own
+	// receipt and the threads on the file.
+	Receipts []string
 }
 
 // PurgeFile moves a file's row to purged_files and records its objects as
@@ -226,13 +231,39 @@ func (s *Store) PurgeFile(ctx context.Context, p PurgedFile, audit ...AuditRecor
 			formatTime(p.PurgedAt), p.ReasonSealed); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, kind, started_at, touched_at) VALUES (?, ?, 'deleted', ?, ?)`,
-			p.FileID, p.VisitID, formatTime(p.PurgedAt), formatTime(time.Time{}))
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, kind, started_at, touched_at) VALUES (?, ?, 'deleted', ?, ?)`,
+			p.FileID, p.VisitID, formatTime(p.PurgedAt), formatTime(time.Time{})); err != nil {
+			return err
+		}
+		return s.forgetPurged(ctx, tx, p)
 	}, audit...)
 	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrOnHold) {
 		return fmt.Errorf("store: purge file: %w", err)
 	}
+	return err
+}
+
+// forgetPurged removes what named or discussed a purged file: the receipt
+// of its upload, the batch receipts that list it, and the threads on it
+// with their posts. What stays of the file is purged_files' row.
+func (s *Store) forgetPurged(ctx context.Context, tx *Tx, p PurgedFile) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM receipts WHERE visit_id = ? AND upload_of = ?`, p.VisitID, p.FileID); err != nil {
+		return err
+	}
+	if len(p.Receipts) > 0 {
+		list, err := json.Marshal(p.Receipts)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM receipts WHERE `+s.inIDs("id")+` AND visit_id = ?`, string(list), p.VisitID); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM question_posts WHERE visit_id = ? AND question_id IN (SELECT id FROM questions WHERE visit_id = ? AND file_id = ?)`,
+		p.VisitID, p.VisitID, p.FileID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM questions WHERE visit_id = ? AND file_id = ?`, p.VisitID, p.FileID)
 	return err
 }
 
