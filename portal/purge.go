@@ -53,13 +53,9 @@ func (acc *Access) Purge(ctx context.Context, reason string) error {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	listed, err := s.batchReceiptsListing(ctx, acc.Visit.ID, key, f)
-	if err != nil {
-		return err
-	}
 	p := store.PurgedFile{FileID: f.ID, VisitID: acc.Visit.ID, Item: f.Item, Size: f.Size, SHA256: f.SHA256, UploadedBy: f.UploadedBy, UploadedAt: f.UploadedAt,
 		PurgedBy: acc.Actor.UserID, PurgedAt: s.now(), ReasonSealed: key.Seal([]byte(reason), purgeReasonContext(acc.Visit.ID, f.ID)),
-		Receipts: listed}
+		Lists: func(r store.Receipt) (bool, error) { return s.receiptLists(key, r, f.ID) }}
 	if err := s.evidence.Purge(ctx, acc.Visit, p, acc.rec("file.purged", f.ID, "success", detail)); errors.Is(err, store.ErrNotFound) {
 		return errNotFound
 	} else if err != nil {
@@ -119,34 +115,13 @@ func (acc *Access) PurgedFiles(ctx context.Context) ([]PurgedView, error) {
 	return out, nil
 }
 
-// batchReceiptsListing is the batch receipts that list f: they name it, so
-// they go with it when it is purged (each other file they list keeps the
-// receipt of its own upload). A batch lists only its uploader's own files,
-// so only the receipts issued to them are read.
-func (s *Service) batchReceiptsListing(ctx context.Context, visitID string, key *crypto.VisitKey, f store.File) ([]string, error) {
-	var out []string
-	var after store.ReceiptCursor
-	for {
-		rows, err := s.store.ReceiptPage(ctx, visitID, f.UploadedBy, after, ReceiptPageSize)
-		if err != nil {
-			return nil, err
-		}
-		for _, row := range rows {
-			if row.Kind != receipt.KindBatch {
-				continue
-			}
-			r, err := s.openReceipt(key, row)
-			if err != nil {
-				return nil, err
-			}
-			if slices.ContainsFunc(r.Files, func(rf receipt.File) bool { return rf.ID == f.ID }) {
-				out = append(out, row.ID)
-			}
-		}
-		if len(rows) < ReceiptPageSize {
-			return out, nil
-		}
-		last := rows[len(rows)-1]
-		after = store.ReceiptCursor{IssuedAt: last.IssuedAt, ID: last.ID}
+// receiptLists reports whether a receipt lists the file: a purged file's
+// receipts name it, so they go with it (each other file a batch lists
+// keeps the receipt of its own upload).
+func (s *Service) receiptLists(key *crypto.VisitKey, row store.Receipt, fileID string) (bool, error) {
+	r, err := s.openReceipt(key, row)
+	if err != nil {
+		return false, err
 	}
+	return slices.ContainsFunc(r.Files, func(f receipt.File) bool { return f.ID == fileID }), nil
 }

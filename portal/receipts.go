@@ -73,6 +73,10 @@ func (s *Service) newReceipt(v store.Visit, key *crypto.VisitKey, kind string, u
 	row := store.Receipt{ID: r.ID, VisitID: v.ID, Kind: kind, IssuedTo: u.ID, IssuedAt: r.IssuedAt, SignedSealed: key.Seal(signed, receiptContext(v.ID, r.ID))}
 	if kind == receipt.KindUpload {
 		row.UploadOf = files[0].ID
+	} else {
+		for _, f := range r.Files {
+			row.Files = append(row.Files, f.ID)
+		}
 	}
 	return row, nil
 }
@@ -340,7 +344,11 @@ func (acc *Access) IssueBatchReceipt(ctx context.Context, fileIDs []string) (Rec
 	if err != nil {
 		return ReceiptView{}, err
 	}
-	return acc.svc.issueReceipt(ctx, acc.Visit, key, receipt.KindBatch, acc.Actor.UserID, files, func(id string) store.AuditRecord {
+	view, err := acc.svc.issueReceipt(ctx, acc.Visit, key, receipt.KindBatch, acc.Actor.UserID, files, func(id string) store.AuditRecord {
 		return acc.rec("receipt.issued", id, "success", map[string]any{"kind": receipt.KindBatch, "files": len(files)})
 	})
+	if errors.Is(err, store.ErrNotFound) { // a file purged as it was signed
+		return ReceiptView{}, invalid("files", "A receipt lists only files you uploaded to this visit.")
+	}
+	return view, err
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -209,10 +208,13 @@ type PurgedFile struct {
 	PurgedBy              string
 	PurgedAt              time.Time
 	ReasonSealed          []byte // under the visit key
-	// Receipts are the batch receipts that list the file (sealed, only
-	// the portal reads which): they go with it, as do the upload's own
-	// receipt and the threads on the file.
-	Receipts []string
+	// Lists reports whether a batch receipt issued to the uploader lists
+	// the file (they are sealed: only the portal reads them). Those that
+	// do go with it, as do the upload's own receipt and the threads on
+	// the file. It is asked in the purge's transaction, with the visit's
+	// row held, so a batch receipt issued meanwhile (AddReceipt) is
+	// either asked about or refused.
+	Lists func(Receipt) (bool, error)
 }
 
 // PurgeFile moves a file's row to purged_files and records its objects as
@@ -235,7 +237,7 @@ func (s *Store) PurgeFile(ctx context.Context, p PurgedFile, audit ...AuditRecor
 			p.FileID, p.VisitID, formatTime(p.PurgedAt), formatTime(time.Time{})); err != nil {
 			return err
 		}
-		return s.forgetPurged(ctx, tx, p)
+		return forgetPurged(ctx, tx, p)
 	}, audit...)
 	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrOnHold) {
 		return fmt.Errorf("store: purge file: %w", err)
@@ -246,24 +248,33 @@ func (s *Store) PurgeFile(ctx context.Context, p PurgedFile, audit ...AuditRecor
 // forgetPurged removes what named or discussed a purged file: the receipt
 // of its upload, the batch receipts that list it, and the threads on it
 // with their posts. What stays of the file is purged_files' row.
-func (s *Store) forgetPurged(ctx context.Context, tx *Tx, p PurgedFile) error {
+func forgetPurged(ctx context.Context, tx *Tx, p PurgedFile) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM receipts WHERE visit_id = ? AND upload_of = ?`, p.VisitID, p.FileID); err != nil {
 		return err
 	}
-	if len(p.Receipts) > 0 {
-		list, err := json.Marshal(p.Receipts)
-		if err != nil {
-			return err
+	batches, err := queryAll(ctx, tx, scanReceipt, `SELECT `+receiptColumns+` FROM receipts WHERE visit_id = ? AND issued_to = ? AND kind = 'batch'`,
+		p.VisitID, p.UploadedBy)
+	if err != nil {
+		return err
+	}
+	for _, r := range batches {
+		listed := true // not asked: it goes, rather than the name stay
+		if p.Lists != nil {
+			if listed, err = p.Lists(r); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM receipts WHERE `+s.inIDs("id")+` AND visit_id = ?`, string(list), p.VisitID); err != nil {
-			return err
+		if listed {
+			if err := execOne(ctx, tx, `DELETE FROM receipts WHERE visit_id = ? AND id = ?`, p.VisitID, r.ID); err != nil {
+				return err
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM question_posts WHERE visit_id = ? AND question_id IN (SELECT id FROM questions WHERE visit_id = ? AND file_id = ?)`,
 		p.VisitID, p.VisitID, p.FileID); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `DELETE FROM questions WHERE visit_id = ? AND file_id = ?`, p.VisitID, p.FileID)
+	_, err = tx.ExecContext(ctx, `DELETE FROM questions WHERE visit_id = ? AND file_id = ?`, p.VisitID, p.FileID)
 	return err
 }
 

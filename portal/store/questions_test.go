@@ -61,3 +61,23 @@ func TestReceiptsAndQuestionsGoWithTheVisit(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchReceiptOfAPurgedFileIsRefused: a purge takes the receipts that
+// name the file with it, in a transaction that holds the visit's row; a
+// batch receipt kept after it, listing the file, would name it again.
+func TestBatchReceiptOfAPurgedFileIsRefused(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now()
+	if err := s.CreateVisit(ctx, Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("t"), Provider: "Cafcass", RetentionDays: 30, NotificationDate: now, FieldworkStart: now,
+		State: "active", Bucket: "b", CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := s.AddReceipt(ctx, Receipt{ID: "r1", VisitID: "v1", Kind: "batch", IssuedTo: "u1", IssuedAt: now, SignedSealed: []byte("s"), Files: []string{"purged"}})
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a batch receipt listing a file no longer the visit's: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Receipt(ctx, "v1", "r1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the receipt was kept: %v", err)
+	}
+}

@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -19,6 +21,10 @@ type Receipt struct {
 	IssuedTo     string // user id
 	IssuedAt     time.Time
 	SignedSealed []byte
+	// Files are the files a batch receipt lists (not kept: the signed
+	// receipt names them). Each must still be the visit's as it is kept:
+	// a file purged meanwhile took its receipts with it.
+	Files []string
 }
 
 const receiptColumns = `id, visit_id, kind, upload_of, issued_to, issued_at, signed_sealed`
@@ -37,13 +43,46 @@ func scanReceipt(sc scanner) (Receipt, error) {
 }
 
 // AddReceipt keeps a receipt with its audit records. A second receipt of
-// the same upload is a conflict (ErrConflict): the first one stands.
+// the same upload is a conflict (ErrConflict): the first one stands. A
+// batch receipt listing a file no longer the visit's (purged since it was
+// signed) is not kept (ErrNotFound).
 func (s *Store) AddReceipt(ctx context.Context, r Receipt, audit ...AuditRecord) error {
-	err := s.inTx(ctx, func(tx *Tx) error { return insertReceipt(ctx, tx, r) }, audit...)
-	if err != nil && !errors.Is(err, ErrConflict) {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		if len(r.Files) > 0 {
+			if err := s.filesStand(ctx, tx, r.VisitID, r.Files); err != nil {
+				return err
+			}
+		}
+		return insertReceipt(ctx, tx, r)
+	}, audit...)
+	if err != nil && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: add receipt: %w", err)
 	}
 	return err
+}
+
+// filesStand holds the visit's row, as a purge does (PurgeFile), and
+// fails with ErrNotFound unless every one of the files is still the
+// visit's: a purge either finished before, or waits and then finds the
+// receipt kept.
+func (s *Store) filesStand(ctx context.Context, tx *Tx, visitID string, ids []string) error {
+	if err := lockVisit(ctx, tx, visitID); err != nil {
+		return err
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM files WHERE `+s.inIDs("id")+` AND visit_id = ?`, string(list), visitID).Scan(&n); err != nil {
+		return err
+	}
+	if n != len(ids) {
+		return ErrNotFound
+	}
+	return nil
 }
 
 func insertReceipt(ctx context.Context, tx *Tx, r Receipt) error {
