@@ -270,11 +270,18 @@ func forgetPurged(ctx context.Context, tx *Tx, p PurgedFile) error {
 			}
 		}
 	}
+	return forgetThreadsOn(ctx, tx, p.VisitID, p.FileID)
+}
+
+// forgetThreadsOn removes the threads on a file that is no longer the
+// visit's (deleted or purged), with their posts: a thread is seen by
+// those who may see its file, so nobody could read them again.
+func forgetThreadsOn(ctx context.Context, tx *Tx, visitID, fileID string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM question_posts WHERE visit_id = ? AND question_id IN (SELECT id FROM questions WHERE visit_id = ? AND file_id = ?)`,
-		p.VisitID, p.VisitID, p.FileID); err != nil {
+		visitID, visitID, fileID); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `DELETE FROM questions WHERE visit_id = ? AND file_id = ?`, p.VisitID, p.FileID)
+	_, err := tx.ExecContext(ctx, `DELETE FROM questions WHERE visit_id = ? AND file_id = ?`, visitID, fileID)
 	return err
 }
 

@@ -443,9 +443,11 @@ func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time
 			return err
 		}
 		// touched_at in the past: the janitor may take it at once if we fail.
-		_, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, kind, started_at, touched_at) VALUES (?, ?, 'deleted', ?, ?)`,
-			fileID, visitID, formatTime(now), formatTime(time.Time{}))
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, kind, started_at, touched_at) VALUES (?, ?, 'deleted', ?, ?)`,
+			fileID, visitID, formatTime(now), formatTime(time.Time{})); err != nil {
+			return err
+		}
+		return forgetThreadsOn(ctx, tx, visitID, fileID)
 	}, audit...)
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrOnHold) {
 		return err

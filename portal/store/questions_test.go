@@ -81,3 +81,37 @@ func TestBatchReceiptOfAPurgedFileIsRefused(t *testing.T) {
 		t.Fatalf("the receipt was kept: %v", err)
 	}
 }
+
+// TestDeletedFileTakesItsThreads: a file the provider deletes (the team
+// never downloaded it) takes the threads on it with it, as a purge does:
+// nobody may read them again, so they are not kept until the visit's
+// destruction.
+func TestDeletedFileTakesItsThreads(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	u := visitV1(t, s, now)
+	if err := s.ReserveName(ctx, "v1", "1.03", "f1", []byte("report"), now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginUpload(ctx, "f1", "v1", "u1", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitFile(ctx, File{ID: "f1", VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "sum", Size: 7, SegmentSize: 1, Segments: 1,
+		UploadedBy: u.ID, UploadedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	q := Question{ID: "q1", VisitID: "v1", FileID: "f1", Side: SideInspectorate, AskedBy: "u2", AskedAt: now}
+	if err := s.AddQuestion(ctx, q, Post{ID: "p1", QuestionID: "q1", VisitID: "v1", Side: SideInspectorate, PostedBy: "u2", PostedAt: now, TextSealed: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteFile(ctx, "v1", "f1", now); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"questions", "question_posts"} {
+		var n int
+		if err := s.DB().QueryRow(`SELECT COUNT(*) FROM `+table+` WHERE visit_id = ?`, "v1").Scan(&n); err != nil || n != 0 {
+			t.Errorf("%s: %d rows on the deleted file left (%v)", table, n, err)
+		}
+	}
+}
