@@ -317,8 +317,20 @@ func (acc *Access) Refile(ctx context.Context, rawItem string) (FileView, error)
 		}
 		rec := acc.rec("file.refiled", f.ID, "success", map[string]any{"from": f.Item, "to": item})
 		err := s.store.RefileFile(ctx, acc.Visit.ID, f.ID, item, rec)
-		if errors.Is(err, store.ErrNameTaken) {
-			f.NameSealed, err = acc.refileRenamed(ctx, key, f, item)
+		// The file holding the name may go (deleted, withdrawn, an
+		// upload ended) while this one is renamed beside it: it is
+		// filed under its own name after all.
+		for tries := 0; errors.Is(err, store.ErrNameTaken) && tries < 3; tries++ {
+			var sealed []byte
+			if sealed, err = acc.refileRenamed(ctx, key, f, item); err == nil {
+				f.NameSealed = sealed
+			} else if errors.Is(err, store.ErrNameFree) {
+				err = s.store.RefileFile(ctx, acc.Visit.ID, f.ID, item, rec)
+			}
+		}
+		if errors.Is(err, store.ErrNameTaken) || errors.Is(err, store.ErrNameFree) {
+			// Taken and freed again and again while this one was filed.
+			return FileView{}, conflict("A file of this name under item " + item + " was being changed at the same time. Try again.")
 		}
 		if err != nil {
 			return FileView{}, heldSince(err)
@@ -339,7 +351,8 @@ func (acc *Access) Refile(ctx context.Context, rawItem string) (FileView, error)
 // under the first free "name (n).ext", so that names stay one per item
 // and whoever sees both files sees two names; the new name is recorded
 // with the filing ("renamed"), and the file's receipt keeps the name it
-// was supplied under.
+// was supplied under. A name found free again (its holder gone since) is
+// store.ErrNameFree: the file is not renamed for it.
 func (acc *Access) refileRenamed(ctx context.Context, key *crypto.VisitKey, f store.File, item string) ([]byte, error) {
 	s := acc.svc
 	name, err := openName(key, f)
@@ -355,7 +368,7 @@ func (acc *Access) refileRenamed(ctx context.Context, key *crypto.VisitKey, f st
 		stored := renamed(name, n)
 		sealed := key.Seal([]byte(stored), evidence.NameContext(acc.Visit.ID, f.ID))
 		rec := acc.rec("file.refiled", f.ID, "success", map[string]any{"from": f.Item, "to": item, "renamed": true})
-		err := s.store.RefileFileRenamed(ctx, acc.Visit.ID, f.ID, item, key.NameIndex(NameKey(stored)), sealed, s.now(), rec)
+		err := s.store.RefileFileRenamed(ctx, acc.Visit.ID, f.ID, item, key.NameIndex(NameKey(name)), key.NameIndex(NameKey(stored)), sealed, s.now(), rec)
 		if !errors.Is(err, store.ErrNameTaken) {
 			return sealed, err
 		}

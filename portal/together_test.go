@@ -9,6 +9,7 @@ import (
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // together runs act n times at once, released together, and returns
@@ -187,6 +188,76 @@ func TestSignInWhileAddedBySubject(t *testing.T) {
 		}
 		if errs[1] != nil {
 			t.Fatalf("round %d: the administrator's put, as the person signed in: %v", round, errs[1])
+		}
+	}
+}
+
+// TestRefileWhileTheNameIsFreed: the lead inspector files a file under
+// an item where its name is held by a file they may not see, as the
+// coordinator deletes that file. Either the filing comes first, and the
+// file is kept as "name (2)" beside the other, or the deletion does, and
+// the file keeps its name. It is never renamed for a name already free:
+// a "name (2)" filed after the holder was deleted (by the trail's order).
+func TestRefileWhileTheNameIsFreed(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	coordinator := d.person("cafcass", "coordinator@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(ctx, "1.05", true, []string{policy.RoleAnalyst}); err != nil {
+		t.Fatal(err)
+	}
+	upload := func(name, item string) portal.FileView {
+		t.Helper()
+		f, err := d.mustAccess(coordinator, policy.FileUpload).Upload(ctx, portal.NewFile{Name: name, Item: item, Size: 1}, strings.NewReader("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	for round := range 60 {
+		hidden := upload(fmt.Sprintf("Plan %d.pdf", round), "1.05")
+		mine := upload(fmt.Sprintf("plan %d.PDF", round), "1.02")
+		var filed portal.FileView
+		errs := together(2, func(i int) error {
+			if i == 1 {
+				acc, err := d.access(coordinator, policy.FileDelete, hidden.ID)
+				if err != nil {
+					return err
+				}
+				_, err = acc.DeleteFile(ctx)
+				return err
+			}
+			acc, err := d.access(lead, policy.FileRefile, mine.ID)
+			if err != nil {
+				return err
+			}
+			filed, err = acc.Refile(ctx, "1.05")
+			return err
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: %s, at once with the other: %v", round, []string{"the filing", "the deletion"}[i], err)
+			}
+		}
+		if filed.Name == mine.Name {
+			continue
+		}
+		recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: d.demo().ID, Actions: []string{"file.deleted", "file.refiled"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var deleted, refiled int64
+		for _, r := range recs {
+			switch {
+			case r.Action == "file.deleted" && r.Object == hidden.ID:
+				deleted = r.Seq
+			case r.Action == "file.refiled" && r.Object == mine.ID:
+				refiled = r.Seq
+			}
+		}
+		if deleted == 0 || refiled == 0 || deleted < refiled {
+			t.Fatalf("round %d: filed as %q, after the file holding %q was deleted (records %d, %d)", round, filed.Name, mine.Name, deleted, refiled)
 		}
 	}
 }

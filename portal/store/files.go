@@ -477,11 +477,29 @@ func (s *Store) RefileFile(ctx context.Context, visitID, fileID, item string, au
 
 // RefileFileRenamed files a committed file under another item with
 // another name, nameSealed, whose index in that item is index: for a name
-// taken there by a file, or an upload, that the person filing may not
-// see. The name and the item change together, in one transaction, or
-// neither does (ErrNameTaken when the item has that name too).
-func (s *Store) RefileFileRenamed(ctx context.Context, visitID, fileID, item string, index, nameSealed []byte, now time.Time, audit ...AuditRecord) error {
+// taken there, under the index held, by a file, or an upload, that the
+// person filing may not see. The name and the item change together, in
+// one transaction, or neither does (ErrNameTaken when the item has that
+// name too). When held is not nil and no longer taken in the item (its
+// file deleted or withdrawn since, its upload ended without a file), the
+// file is not renamed: ErrNameFree, and the caller files it under its own
+// name.
+func (s *Store) RefileFileRenamed(ctx context.Context, visitID, fileID, item string, held, index, nameSealed []byte, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
+		if held != nil {
+			// Read and held to the end: a deletion of the holder waits
+			// for this filing on PostgreSQL, or this filing sees it
+			// gone, so that no file is renamed for a name already free.
+			var holder string
+			err := tx.QueryRowContext(ctx, `SELECT file_id FROM file_names WHERE visit_id = ? AND item = ? AND name_index = ?`+tx.h.forUpdate(),
+				visitID, item, held).Scan(&holder)
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNameFree
+			}
+			if err != nil {
+				return err
+			}
+		}
 		if err := execOne(ctx, tx, `DELETE FROM file_names WHERE visit_id = ? AND file_id = ?`, visitID, fileID); err != nil {
 			return err
 		}
@@ -497,7 +515,7 @@ func (s *Store) RefileFileRenamed(ctx context.Context, visitID, fileID, item str
 	if isUnique(err) {
 		return ErrNameTaken
 	}
-	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrOnHold) {
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrOnHold) && !errors.Is(err, ErrNameFree) {
 		return fmt.Errorf("store: refile: %w", err)
 	}
 	return err

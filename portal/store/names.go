@@ -11,6 +11,10 @@ import (
 // the item: by a file, an upload in progress or a resumable upload.
 var ErrNameTaken = errors.New("store: the name is taken in this item")
 
+// ErrNameFree is returned when a name that was taken in the item, and was
+// to be avoided, is free again.
+var ErrNameFree = errors.New("store: the name is free in this item")
+
 // ReserveName takes a name index in an item for a file about to be
 // stored. It fails with ErrNameTaken when the item has the name already.
 func (s *Store) ReserveName(ctx context.Context, visitID, item, fileID string, index []byte, now time.Time) error {

@@ -46,10 +46,17 @@ func TestNameReservations(t *testing.T) {
 	}
 	// Refiling under another name takes that name, and gives the old one
 	// back, or changes nothing.
-	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.01", idx("a"), []byte("n2"), now); !errors.Is(err, ErrNameTaken) {
+	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.01", idx("a"), idx("a"), []byte("n2"), now); !errors.Is(err, ErrNameTaken) {
 		t.Fatalf("refiling renamed onto a taken name: %v", err)
 	}
-	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.01", idx("a (2)"), []byte("n2"), now); err != nil {
+	// Not when the name to be avoided is free: the file keeps its own.
+	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.01", idx("b"), idx("b (2)"), []byte("n2"), now); !errors.Is(err, ErrNameFree) {
+		t.Fatalf("refiling renamed for a name that is free: %v", err)
+	}
+	if f, err := s.File(ctx, "v1", "f3"); err != nil || f.Item != "1.02" {
+		t.Fatalf("the file refiled renamed for a free name: %+v %v", f, err)
+	}
+	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.01", idx("a"), idx("a (2)"), []byte("n2"), now); err != nil {
 		t.Fatal(err)
 	}
 	if f, err := s.File(ctx, "v1", "f3"); err != nil || f.Item != "1.01" || string(f.NameSealed) != "n2" {
@@ -58,7 +65,7 @@ func TestNameReservations(t *testing.T) {
 	if err := reserve("1.01", "fx", "a (2)"); !errors.Is(err, ErrNameTaken) {
 		t.Fatalf("the new name is not taken: %v", err)
 	}
-	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.02", idx("a"), []byte("n"), now); err != nil {
+	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.02", nil, idx("a"), []byte("n"), now); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RefileFile(ctx, "v1", "f3", "1.01"); !errors.Is(err, ErrNameTaken) {
