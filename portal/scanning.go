@@ -34,7 +34,9 @@ type ScanEvent struct {
 }
 
 // ScanNotifier is told of scan events (mail to the administrators, for
-// instance). It must not block for long; errors are its own to log.
+// instance). It must not block for long: a change of the scanner's state
+// waits for the notice of the one before (readiness among them). Errors
+// are its own to log.
 type ScanNotifier interface {
 	ScanEvent(ctx context.Context, e ScanEvent)
 }
@@ -50,10 +52,16 @@ func WithScanNotifier(n ScanNotifier) Option { return func(o *options) { o.scanN
 // scanner is the scanning state of the service.
 type scanner struct {
 	notifier ScanNotifier
-	mu       sync.Mutex
-	down     error     // the scanner's last failure, nil when it answered
-	downAt   time.Time // since when
-	round    sync.Mutex
+	// tell is held across a change of state and its notice and gauge:
+	// readiness and the worker finding the scanner down and back at once
+	// tell the administrators in the order the changes were made, and
+	// the last notice is the state left. mu alone, let go before the
+	// notice, let a "down" arrive after the "back" that followed it.
+	tell   sync.Mutex
+	mu     sync.Mutex
+	down   error     // the scanner's last failure, nil when it answered
+	downAt time.Time // since when
+	round  sync.Mutex
 	// refused are the files the scanner answered without a verdict
 	// while it was up (it refuses them: longer than its StreamMaxLength,
 	// say), each tried again after a back-off rather than every round.
@@ -97,6 +105,8 @@ func (s *Service) ScanRequired() bool { return s.evidence.Scanner != nil }
 // administrators when that changes.
 func (s *Service) scannerState(ctx context.Context, err error) {
 	sc := s.scanning
+	sc.tell.Lock()
+	defer sc.tell.Unlock()
 	sc.mu.Lock()
 	was := sc.down
 	sc.down = err
