@@ -261,3 +261,61 @@ func TestRefileWhileTheNameIsFreed(t *testing.T) {
 		}
 	}
 }
+
+// TestMemberByEmailAndSubjectTogether: administrators add one person
+// at once, who has signed in before: one by email address, the other by
+// issuer and subject. The visit ends with one membership for them: the
+// second put changes the first's (the subject's membership carries the
+// address the person signed in with, so the put by email finds it), or
+// the one by subject is told the person is a member under their address
+// (the unique index on the address decides). Never two.
+func TestMemberByEmailAndSubjectTogether(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	var issuer string
+	for _, p := range d.Config.IdPs {
+		if p.Name == "ofsted" {
+			issuer = p.Issuer
+		}
+	}
+	for round := range 40 {
+		email := fmt.Sprintf("both.%d@ofsted.example", round)
+		if _, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "ofsted", Issuer: issuer, Subject: "sub-" + email, Email: email}); err != nil {
+			t.Fatal(err)
+		}
+		errs := together(2, func(i int) error {
+			acc, err := d.access(admin, policy.MemberManage, "")
+			if err != nil {
+				return err
+			}
+			req := portal.MemberRequest{Email: email, Role: policy.RoleInspector}
+			if i == 1 {
+				req = portal.MemberRequest{Issuer: issuer, Subject: "sub-" + email, Role: policy.RoleInspector}
+			}
+			_, _, err = acc.PutMember(ctx, req)
+			if e, ok := portal.AsError(err); ok && i == 1 && e.Kind == portal.KindInvalid && strings.Contains(e.Msg, "under their email address") {
+				return nil
+			}
+			return err
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: the put by %s, at once with the other: %v", round, []string{"email", "subject"}[i], err)
+			}
+		}
+		ms, err := d.svc.Store().Members(ctx, d.demo().ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, m := range ms {
+			if m.Email == email || m.Subject == "sub-"+email {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("round %d: %d memberships of the person added at once by email and by subject", round, n)
+		}
+	}
+}
