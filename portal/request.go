@@ -340,7 +340,14 @@ func (acc *Access) newRequestItem(in RequestItemInput, items []store.RequestItem
 		}
 	}
 	due := map[string]string{KindAnnexA: dueAnnexA, KindCaseFile: dueFieldwork, KindDataList: dueDataLists}[in.Kind]
-	return store.RequestItem{VisitID: acc.Visit.ID, Code: in.Code, Kind: in.Kind, Due: due, Position: len(items), AddedBy: acc.Actor.UserID, AddedAt: acc.svc.now()}, nil
+	// After the last: the count of items, after a removal, is the last
+	// item's own position. Two added at once may share one; the page
+	// orders them by number, as it does any tie.
+	pos := 0
+	for _, x := range items {
+		pos = max(pos, x.Position+1)
+	}
+	return store.RequestItem{VisitID: acc.Visit.ID, Code: in.Code, Kind: in.Kind, Due: due, Position: pos, AddedBy: acc.Actor.UserID, AddedAt: acc.svc.now()}, nil
 }
 
 // RemoveRequestItem removes an item from the information request, unless

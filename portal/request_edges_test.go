@@ -226,3 +226,28 @@ func TestRequestWithFilesIsNotRemoved(t *testing.T) {
 		t.Fatalf("removing %s once its file is filed elsewhere: %v", a.Code, err)
 	}
 }
+
+// TestRequestItemAddedAfterARemoval: an item added to the information
+// request comes last on its page, after every item there before it, even
+// when an item was removed first (here 1.03, removed and added back).
+// Before, it took the count of items as its position, which the last item
+// already had: it was shown before that item when its number sorted
+// first.
+func TestRequestItemAddedAfterARemoval(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	if err := d.mustAccess(lead, policy.RequestManage).RemoveRequestItem(ctx, "1.03"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.mustAccess(lead, policy.RequestManage).SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindAnnexA, Code: "1.03", Title: "Added back after its removal"}, portal.AddItem); err != nil {
+		t.Fatal(err)
+	}
+	items, err := d.mustAccess(lead, policy.VisitView).InformationRequest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := items[len(items)-1]; last.Code != "1.03" {
+		t.Fatalf("1.03, added last, is shown before %s, there before it", last.Code)
+	}
+}
