@@ -82,12 +82,17 @@ func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string,
 		// so the binding below sees their membership and leaves the
 		// invitation by email alone. Without it, on PostgreSQL, both
 		// gave the visit a membership with this subject and the
-		// sign-in failed on the unique index.
+		// sign-in failed on the unique index. The two halves of the
+		// union each read one index (the person's subject, their email):
+		// one condition with OR read every membership at the issuer, a
+		// cost that grew with every visit the portal holds.
 		if _, err := queryAll(ctx, tx, func(sc scanner) (string, error) {
 			var id string
 			return id, sc.Scan(&id)
-		}, `SELECT id FROM visits WHERE id IN (SELECT visit_id FROM members WHERE user_id IS NULL AND issuer = ? AND (subject = ? OR subject IS NULL AND email = ?))
-			ORDER BY id`+tx.h.forUpdate(), issuer, subject, email); err != nil {
+		}, `SELECT id FROM visits WHERE id IN (
+				SELECT visit_id FROM members WHERE issuer = ? AND subject = ? AND user_id IS NULL
+				UNION SELECT visit_id FROM members WHERE email = ? AND issuer = ? AND subject IS NULL AND user_id IS NULL)
+			ORDER BY id`+tx.h.forUpdate(), issuer, subject, email, issuer); err != nil {
 			return err
 		}
 		// Roles and memberships granted to this (issuer, subject) bind now.
