@@ -23,8 +23,9 @@ import (
 var ErrDisabled = &Error{Kind: KindForbidden, Code: "access_disabled", Msg: "Your access to the portal has been disabled."}
 
 // ErrSessionEnded is SessionActor's answer for a session that ended when
-// its person was disabled (enabled again since): the session is over, and
-// the person signs in again.
+// its person was disabled (enabled again since), or when their identity
+// provider ended every session of theirs (BackChannelLogout): the session
+// is over, and the person signs in again.
 var ErrSessionEnded = errors.New("portal: the session has ended")
 
 // Person names a person as the command line does: the issuer they sign in

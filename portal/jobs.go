@@ -144,6 +144,9 @@ func (s *Service) Sweep(ctx context.Context) {
 	if err := s.dbErr(ctx, "janitor", s.store.Sessions(time.Now).DeleteExpired(ctx, s.expiryRecords)); err != nil {
 		s.log.Error("sweep expired sessions", "err", err)
 	}
+	if err := s.dbErr(ctx, "janitor", s.store.PruneLogoutTokens(ctx, s.now())); err != nil {
+		s.log.Error("prune logout tokens", "err", err)
+	}
 	if err := s.store.SweepNames(ctx, s.now().Add(-abandonAfter)); err != nil {
 		s.log.Error("sweep reserved file names", "err", err)
 	}

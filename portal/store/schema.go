@@ -627,6 +627,21 @@ CREATE INDEX receipts_issued_to ON receipts (visit_id, issued_to, issued_at, id)
 ALTER TABLE users ADD COLUMN disabled_at TEXT;
 ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
 `,
+	// 34: OpenID Connect back-channel logout. idp_session is the
+	// provider's session (the ID token's sid) a session was signed in
+	// under, as a digest of its issuer and sid (portal.IdPSessionKey):
+	// a logout token naming it ends the sessions signed in under it on
+	// every instance. NULL for a provider that gives no sid, and for
+	// sessions signed in before this version. logout_tokens holds a
+	// digest of each logout token's issuer and jti until the token
+	// would be refused as old anyway, so that a replay is refused by
+	// every instance.
+	`
+ALTER TABLE sessions ADD COLUMN idp_session TEXT;
+CREATE INDEX sessions_idp_session ON sessions (idp_session) WHERE idp_session IS NOT NULL;
+CREATE TABLE logout_tokens (id TEXT PRIMARY KEY, kept_until TEXT NOT NULL);
+CREATE INDEX logout_tokens_kept_until ON logout_tokens (kept_until);
+`,
 }
 
 // Defaults are the portal's settings that a migration writes into rows

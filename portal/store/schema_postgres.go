@@ -527,4 +527,13 @@ CREATE INDEX receipts_issued_to ON receipts (visit_id, issued_to, issued_at, id)
 ALTER TABLE users ADD COLUMN disabled_at TEXT;
 ALTER TABLE users ADD COLUMN session_epoch BIGINT NOT NULL DEFAULT 0;
 `,
+	// 34: back-channel logout: the provider's session a session was
+	// signed in under, and the logout tokens already taken (as
+	// SQLite's 34).
+	`
+ALTER TABLE sessions ADD COLUMN idp_session TEXT;
+CREATE INDEX sessions_idp_session ON sessions (idp_session) WHERE idp_session IS NOT NULL;
+CREATE TABLE logout_tokens (id TEXT PRIMARY KEY, kept_until TEXT NOT NULL);
+CREATE INDEX logout_tokens_kept_until ON logout_tokens (kept_until);
+`,
 }

@@ -66,6 +66,25 @@ func isNewSession(ctx context.Context) bool {
 	return v
 }
 
+type idpSessionKey struct{}
+
+// WithIdPSession marks a context whose commit creates a session (NewSession)
+// signed in under the identity provider's session key (the digest
+// portal.IdPSessionKey makes of the ID token's issuer and sid): a
+// back-channel logout naming it ends the session (EndIdPSessions).
+func WithIdPSession(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, idpSessionKey{}, key)
+}
+
+// idpSessionOf is the key WithIdPSession gave, as a column value (NULL
+// for none).
+func idpSessionOf(ctx context.Context) any {
+	if k, _ := ctx.Value(idpSessionKey{}).(string); k != "" {
+		return k
+	}
+	return nil
+}
+
 type expiryKey struct{}
 
 // TrackExpiry marks a context whose find and commit set *at to the expiry
@@ -113,7 +132,7 @@ func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, ex
 	var err error
 	if isNewSession(ctx) {
 		// A new token is random: it never meets an existing row.
-		_, err = s.db.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)`, token, b, unixFloat(expiry))
+		_, err = s.db.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry, idp_session) VALUES (?, ?, ?, ?)`, token, b, unixFloat(expiry), idpSessionOf(ctx))
 	} else {
 		var res sql.Result
 		res, err = s.db.ExecContext(ctx, `UPDATE sessions SET data = ?, expiry = ? WHERE token = ? AND expiry > ?`, b, unixFloat(expiry), token, unixFloat(s.now()))

@@ -158,6 +158,9 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 	}
 	for _, q := range append(dropRetention,
 		`UPDATE visits SET state = 'destroyed' WHERE id = 'v3'`,
+		`DROP TABLE logout_tokens`,
+		`DROP INDEX sessions_idp_session`,
+		`ALTER TABLE sessions DROP COLUMN idp_session`,
 		`ALTER TABLE users DROP COLUMN disabled_at`,
 		`ALTER TABLE users DROP COLUMN session_epoch`,
 		`DROP INDEX receipts_page`,

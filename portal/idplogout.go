@@ -1,0 +1,101 @@
+package portal
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// An identity provider can end a person's portal sessions by OpenID Connect
+// Back-Channel Logout 1.0: it posts a signed logout token, which the web
+// door verifies, naming the provider's session (sid) the person signed in
+// under, or the person (sub), or both. A token naming a sid ends the
+// sessions signed in under that provider session (of that person, when it
+// names one too); a token naming only the person ends every session of
+// theirs, as a disable does, without refusing their next sign-in. Either
+// way the sessions end on every instance at their next request, each
+// ending is recorded as the person's sign-out saying the provider ended
+// it, and the token cannot be used again (ErrLogoutTokenUsed). A token
+// that names no one the portal knows ends nothing and records nothing.
+
+// ErrLogoutTokenUsed is the refusal of a logout token already used (a
+// replay): nothing is ended.
+var ErrLogoutTokenUsed = errors.New("portal: the logout token has been used already")
+
+// LogoutToken is what a verified logout token says.
+type LogoutToken struct {
+	IdP     string // the provider's configured name
+	Issuer  string
+	Subject string // "" when the token names the provider's session only
+	SID     string // "" when it names the person only
+	JTI     string
+	// KeepUntil is when the token would be refused as old anyway: until
+	// then its use is remembered, so that a replay is refused.
+	KeepUntil time.Time
+}
+
+// IdPSessionKey is the key of the identity provider's session (the ID
+// token's sid) that a session records at sign-in (store.WithIdPSession):
+// a digest, so the database holds no identifier of the provider's.
+func IdPSessionKey(issuer, sid string) string { return idpDigest("sid", issuer, sid) }
+
+func idpDigest(kind, issuer, value string) string {
+	h := sha256.New()
+	for _, s := range []string{kind, issuer, value} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+// idpLogoutDetail is what the trail says of a session the provider ended.
+const idpLogoutDetail = "ended by the identity provider (back-channel logout)"
+
+// BackChannelLogout ends the sessions t names, recording each ending, from
+// the provider's request from. It reports whether anything was ended: a
+// token for a person or provider session the portal does not know is not
+// an error, and ends nothing.
+func (s *Service) BackChannelLogout(ctx context.Context, from Actor, t LogoutToken) (bool, error) {
+	if t.Issuer == "" || t.JTI == "" || t.Subject == "" && t.SID == "" {
+		return false, errors.New("portal: a logout token names its issuer, its jti, and a subject or a session")
+	}
+	tokenKey := idpDigest("jti", t.Issuer, t.JTI)
+	detail := map[string]any{"session": idpLogoutDetail, "idp": t.IdP}
+	var err error
+	var ended bool
+	if t.SID != "" {
+		var n int
+		n, err = s.store.EndIdPSessions(ctx, tokenKey, t.KeepUntil, IdPSessionKey(t.Issuer, t.SID), s.now(), func(data []byte) ([]store.AuditRecord, bool, error) {
+			a, err := s.User(ctx, sessionUser(data), from)
+			switch {
+			case err != nil:
+				return nil, false, err
+			case !a.SignedIn():
+				return nil, true, nil // nobody's now: it ends, with nobody to record
+			case a.Issuer != t.Issuer || t.Subject != "" && a.Subject != t.Subject:
+				return nil, false, nil // another person's: the token names its subject
+			}
+			rec := s.actorRec(a, "signout", "", "success", detail)
+			rec.Role = ""
+			return []store.AuditRecord{rec}, true, nil
+		})
+		ended = n > 0
+	} else {
+		ended, err = s.store.EndUserSessions(ctx, tokenKey, t.KeepUntil, t.Issuer, t.Subject, s.now(), func(u store.User) []store.AuditRecord {
+			a := requestActor(from)
+			a.UserID, a.Issuer, a.Subject, a.Email = u.ID, u.Issuer, u.Subject, u.Email
+			d := map[string]any{"session": idpLogoutDetail, "idp": t.IdP, "sessions": "every session"}
+			rec := s.actorRec(a, "signout", "", "success", d)
+			rec.Role = ""
+			return []store.AuditRecord{rec}
+		})
+	}
+	if errors.Is(err, store.ErrLogoutTokenUsed) {
+		return false, ErrLogoutTokenUsed
+	}
+	return ended, err
+}

@@ -1,0 +1,137 @@
+package portal_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestBackChannelLogout: a logout token naming a provider session (sid)
+// ends the sessions signed in under it and no other (not the same
+// person's other sessions, not another person's under the same sid when
+// the token names its subject); one naming only the person ends every
+// session of theirs without disabling them; each ending is recorded as
+// their sign-out by the provider; a token used once is refused the
+// second time and ends nothing; a token for nobody the portal knows ends
+// nothing and is no error.
+func TestBackChannelLogout(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	ofsted := d.issuer("ofsted")
+	must := func(a portal.Actor, err error) portal.Actor {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	signIn := func(sub, email string) portal.Actor {
+		return must(d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "ofsted", Issuer: ofsted, Subject: sub, Email: email}))
+	}
+	hmi, lead := signIn("sub-hmi", "hmi@ofsted.example"), signIn("sub-lead", "lead@ofsted.example")
+	sessions := d.svc.Store().Sessions(time.Now)
+	// session stores a session of a signed under the provider session sid.
+	session := func(token string, a portal.Actor, sid string) {
+		t.Helper()
+		data, err := portal.SessionCodec{}.Encode(time.Now().Add(time.Hour), map[string]any{portal.SessionUserKey: a.UserID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := store.NewSession(ctx)
+		if sid != "" {
+			c = store.WithIdPSession(c, portal.IdPSessionKey(ofsted, sid))
+		}
+		if err := sessions.CommitCtx(c, token, data, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := func(token string) bool {
+		t.Helper()
+		_, found, err := sessions.FindCtx(ctx, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return found
+	}
+	session("hmi-laptop", hmi, "sid-laptop")
+	session("hmi-phone", hmi, "sid-phone")
+	session("lead-laptop", lead, "sid-laptop") // another person's under the same sid
+	session("hmi-old", hmi, "")                // signed in before sids were kept
+	from := portal.Actor{ClientIP: "192.0.2.7", RequestID: "req-1", Via: "/auth/:idp/backchannel-logout"}
+	token := func(jti, sub, sid string) portal.LogoutToken {
+		return portal.LogoutToken{IdP: "ofsted", Issuer: ofsted, Subject: sub, SID: sid, JTI: jti, KeepUntil: time.Now().Add(10 * time.Minute)}
+	}
+	start, _, _ := d.svc.Store().AuditHead(ctx)
+
+	// By sid and subject: the HMI's laptop session only.
+	if ended, err := d.svc.BackChannelLogout(ctx, from, token("jti-1", "sub-hmi", "sid-laptop")); err != nil || !ended {
+		t.Fatalf("logout of the laptop session: %v, %v", ended, err)
+	}
+	for tok, want := range map[string]bool{"hmi-laptop": false, "hmi-phone": true, "lead-laptop": true, "hmi-old": true} {
+		if got := live(tok); got != want {
+			t.Errorf("after the logout of sid-laptop for sub-hmi, session %s live: %v, want %v", tok, got, want)
+		}
+	}
+	// The same token again: refused, and nothing more ends.
+	if _, err := d.svc.BackChannelLogout(ctx, from, token("jti-1", "", "sid-phone")); !errors.Is(err, portal.ErrLogoutTokenUsed) {
+		t.Errorf("a replayed jti: %v, want ErrLogoutTokenUsed", err)
+	}
+	if !live("hmi-phone") {
+		t.Error("a replayed token ended a session")
+	}
+	// Another issuer's token with the same jti is another token.
+	if ended, err := d.svc.BackChannelLogout(ctx, from, portal.LogoutToken{IdP: "cafcass", Issuer: d.issuer("cafcass"), SID: "sid-phone", JTI: "jti-1", KeepUntil: time.Now().Add(time.Minute)}); err != nil || ended {
+		t.Errorf("another issuer's token for the same sid: %v, %v; want nothing ended", ended, err)
+	}
+	if !live("hmi-phone") {
+		t.Error("another issuer's sid ended a session")
+	}
+
+	// By subject alone: every session of the HMI ends (at its next read,
+	// the one every request makes), those without a sid too; she may
+	// sign in again.
+	if ended, err := d.svc.BackChannelLogout(ctx, from, token("jti-2", "sub-hmi", "")); err != nil || !ended {
+		t.Fatalf("logout of the person: %v, %v", ended, err)
+	}
+	if _, err := d.svc.SessionActor(ctx, hmi.UserID, hmi.SessionEpoch, portal.Actor{}); !errors.Is(err, portal.ErrSessionEnded) {
+		t.Errorf("the HMI's session after the logout of her subject: %v, want ErrSessionEnded", err)
+	}
+	if _, err := d.svc.SessionActor(ctx, lead.UserID, lead.SessionEpoch, portal.Actor{}); err != nil {
+		t.Errorf("the lead's session after the HMI's logout: %v", err)
+	}
+	again := signIn("sub-hmi", "hmi@ofsted.example")
+	if _, err := d.svc.SessionActor(ctx, again.UserID, again.SessionEpoch, portal.Actor{}); err != nil {
+		t.Errorf("the HMI's new session: %v", err)
+	}
+
+	// Nobody the portal knows: nothing ends, no error.
+	for i, tok := range []portal.LogoutToken{token("jti-3", "sub-nobody", ""), token("jti-4", "", "sid-nobody")} {
+		if ended, err := d.svc.BackChannelLogout(ctx, from, tok); err != nil || ended {
+			t.Errorf("token %d for nobody: %v, %v", i, ended, err)
+		}
+	}
+
+	// The trail: one sign-out per ending, in the person's name, from the
+	// provider's request, saying the provider ended it.
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: start, Action: "signout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("%d sign-outs recorded, want 2: %+v", len(recs), recs)
+	}
+	for i, sessionsWord := range []any{nil, "every session"} {
+		r := recs[i]
+		var detail map[string]any
+		json.Unmarshal([]byte(r.Detail), &detail)
+		if r.ActorSubject != "sub-hmi" || r.ActorEmail != "hmi@ofsted.example" || r.ClientIP != "192.0.2.7" || r.RequestID != "req-1" || r.Role != "" ||
+			detail["session"] != "ended by the identity provider (back-channel logout)" || detail["idp"] != "ofsted" || detail["sessions"] != sessionsWord {
+			t.Errorf("sign-out %d: %+v", i, r)
+		}
+	}
+}
