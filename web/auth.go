@@ -187,7 +187,7 @@ func (s *Server) callback(c *gin.Context) {
 			s.sessions.Put(ctx, sessIDToken, s.sealIDToken(user.rawIDToken))
 			s.sessions.Put(ctx, sessSignedIn, s.svc.Now().Unix())
 			s.sessions.Put(ctx, sessEpoch, user.epoch)
-			err = s.saveNewSession(c)
+			err = s.saveNewSession(c, user.idpSession)
 		}
 		if err != nil {
 			s.fail(c, err)
@@ -243,6 +243,9 @@ func (s *Server) endReplacedSession(c *gin.Context) {
 type signedIn struct {
 	userID, idp, rawIDToken string
 	epoch                   int64 // the person's session epoch (sessEpoch)
+	// idpSession is the key of the provider's session the ID token
+	// names (its sid), which a back-channel logout may end; "" without.
+	idpSession string
 }
 
 // finishSignIn finishes the sign-in pl, which this browser started.
@@ -311,7 +314,11 @@ func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error)
 	if err != nil {
 		return signedIn{}, err
 	}
-	return signedIn{userID: a.UserID, idp: name, rawIDToken: raw, epoch: a.SessionEpoch}, nil
+	si := signedIn{userID: a.UserID, idp: name, rawIDToken: raw, epoch: a.SessionEpoch}
+	if sid, _ := claims["sid"].(string); sid != "" {
+		si.idpSession = portal.IdPSessionKey(idt.Issuer, sid)
+	}
+	return si, nil
 }
 
 // logout ends the session here, then at the provider as its LOGOUT setting

@@ -16,7 +16,8 @@ func accessOf(c *gin.Context) *portal.Access { return c.MustGet(accessKey).(*por
 
 // actorOf is who is asking: the signed-in person (if any) and where the
 // request comes from. A session whose person has been disabled, or that
-// ended when they were (portal.SessionActor), is ended here, whichever
+// ended when they were or when their identity provider ended their
+// sessions (portal.SessionActor), is ended here, whichever
 // instance it meets: the request goes on as nobody's, and a disabled
 // person's is refused with errAccessDisabled.
 func (s *Server) actorOf(c *gin.Context) (portal.Actor, error) {
@@ -27,10 +28,11 @@ func (s *Server) actorOf(c *gin.Context) (portal.Actor, error) {
 		if derr := s.sessions.Destroy(ctx); derr != nil {
 			return a, derr
 		}
-		s.log.Info("session ended: its person was disabled", "request_id", requestID(c), "user", uid)
 		if errors.Is(err, portal.ErrDisabled) {
+			s.log.Info("session ended: its person was disabled", "request_id", requestID(c), "user", uid)
 			return a, s.errAccessDisabled()
 		}
+		s.log.Info("session ended: its person's sessions were ended (disabled, or by their identity provider)", "request_id", requestID(c), "user", uid)
 		return a, nil
 	}
 	return a, err

@@ -145,7 +145,10 @@ func (s *Server) answer(c *gin.Context, he *httpError) {
 	c.Abort()
 }
 
-func isAPI(c *gin.Context) bool { return strings.HasPrefix(c.Request.URL.Path, "/api/") }
+func isAPI(c *gin.Context) bool {
+	// A back-channel logout is answered in JSON too: its caller is a server.
+	return strings.HasPrefix(c.Request.URL.Path, "/api/") || c.FullPath() == backchannelRoute
+}
 
 // statusAdvice tells people what they can do next, by status.
 func statusAdvice(status int) []string {

@@ -56,10 +56,14 @@ type identityProvider struct {
 
 // discovered is what a provider's discovery document said.
 type discovered struct {
-	provider   *oidc.Provider
-	oauth      *oauth2.Config
-	verifier   *oidc.IDTokenVerifier
-	endSession string
+	provider *oidc.Provider
+	oauth    *oauth2.Config
+	verifier *oidc.IDTokenVerifier
+	// logoutVerifier checks a logout token's signature, issuer and
+	// audience with the same keys; its iat and exp are checked apart
+	// (verifyLogoutToken), as a logout token need not carry exp.
+	logoutVerifier *oidc.IDTokenVerifier
+	endSession     string
 }
 
 // discoveryTimeout bounds one fetch of a discovery document, and
@@ -214,7 +218,8 @@ func (p *identityProvider) fetch(ctx context.Context) (*discovered, error) {
 			RedirectURL:  p.publicURL + "/auth/" + p.cfg.Name + "/callback",
 			Scopes:       scopes,
 		},
-		verifier: prov.Verifier(&oidc.Config{ClientID: p.cfg.ClientID, Now: p.now}),
+		verifier:       prov.Verifier(&oidc.Config{ClientID: p.cfg.ClientID, Now: p.now}),
+		logoutVerifier: prov.Verifier(&oidc.Config{ClientID: p.cfg.ClientID, Now: p.now, SkipExpiryCheck: true}),
 	}, nil
 }
 

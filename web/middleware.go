@@ -141,6 +141,10 @@ var (
 // in (Sec-Fetch-Site same-origin or none), or from a client that sends no
 // fetch metadata (curl, scripts). A browser keeps the least trusted value
 // across redirects, so /visits/{id}/download cannot launder it.
+//
+// A back-channel logout needs no exemption: the identity provider's server
+// sends neither Sec-Fetch-Site nor Origin, which CrossOriginProtection lets
+// through, and a browser has no business posting one.
 func (s *Server) crossOrigin(c *gin.Context) {
 	if err := s.cop.Check(c.Request); err != nil {
 		s.fail(c, errCrossOrigin)

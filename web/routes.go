@@ -79,6 +79,8 @@ func (s *Server) router() (http.Handler, error) {
 	public("GET", "/auth/:idp/login", s.login)
 	public("GET", "/auth/:idp/callback", s.callback)
 	public("POST", "/auth/logout", s.logout)
+	// The identity provider's own server, ending sessions (backchannel.go).
+	public("POST", backchannelRoute, s.backchannelLogout)
 	public("GET", "/", s.startPage)
 	public("GET", "/static/*path", s.static)
 	// Public: the pages every public service has (the footer's links).

@@ -43,12 +43,13 @@ type Server struct {
 	// the session (keys derived from the master key).
 	signInBox, idTokenBox *crypto.Box
 	// signInStarts limits sign-ins started, signInFailures failed ones,
-	// per client address.
-	signInStarts, signInFailures *limiter
-	pages                        *Pages
-	cop                          *http.CrossOriginProtection
-	handler                      http.Handler
-	metrics                      Metrics // nil: nothing is counted
+	// and logoutFailures refused back-channel logouts, per client
+	// address.
+	signInStarts, signInFailures, logoutFailures *limiter
+	pages                                        *Pages
+	cop                                          *http.CrossOriginProtection
+	handler                                      http.Handler
+	metrics                                      Metrics // nil: nothing is counted
 	// actions maps "METHOD /path" of every non-public route to its action;
 	// public lists the routes that need no sign-in.
 	actions map[string]routeRule
@@ -89,7 +90,7 @@ func New(svc *portal.Service, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
 	s := &Server{svc: svc, cfg: cfg, log: svc.Log(), pages: pages, idps: map[string]*identityProvider{}, metrics: o.metrics, countRoutes: o.statements != nil,
-		signInStarts: newLimiter(cfg.SignInRate), signInFailures: newLimiter(cfg.SignInFailureRate)}
+		signInStarts: newLimiter(cfg.SignInRate), signInFailures: newLimiter(cfg.SignInFailureRate), logoutFailures: newLimiter(logoutFailureRate)}
 	for _, p := range cfg.IdPs {
 		idp := newIdentityProvider(p, cfg.PublicURL, o.httpClient, svc.Now, s.log)
 		idp.changed = func() { s.refreshCSP() }

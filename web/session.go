@@ -69,6 +69,9 @@ type sessionWriter struct {
 	ctx    context.Context
 	saved  bool
 	create bool // the commit creates the session (sign-in)
+	// idpSession is the provider's session a new session is signed in
+	// under (store.WithIdPSession); "" for none.
+	idpSession string
 	// expiry is the deadline the store holds for the session, as loaded
 	// and then as committed (store.TrackExpiry).
 	expiry time.Time
@@ -139,7 +142,7 @@ func (w *sessionWriter) commit() error {
 	case scs.Modified:
 		ctx := w.ctx
 		if w.create {
-			ctx = store.NewSession(ctx)
+			ctx = store.WithIdPSession(store.NewSession(ctx), w.idpSession)
 		}
 		token, expiry, err := m.Commit(ctx)
 		if errors.Is(err, store.ErrSessionEnded) {
@@ -157,13 +160,14 @@ func (w *sessionWriter) commit() error {
 }
 
 // saveNewSession saves the session a sign-in has just made, before the
-// response: a sign-in whose session cannot be saved fails.
-func (s *Server) saveNewSession(c *gin.Context) error {
+// response, with the key of the provider's session it was signed in under
+// (idpSession, "" for none): a sign-in whose session cannot be saved fails.
+func (s *Server) saveNewSession(c *gin.Context, idpSession string) error {
 	sw, ok := c.Request.Context().Value(sessionWriterKey{}).(*sessionWriter)
 	if !ok {
 		return errors.New("web: no session writer")
 	}
-	sw.create = true
+	sw.create, sw.idpSession = true, idpSession
 	return sw.commit()
 }
 
