@@ -13,6 +13,7 @@ import (
 
 	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/deploy/hydra"
+	"github.com/ofsted-portal/evidence/deploy/pgserver"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/store"
@@ -235,6 +236,103 @@ func TestLateSignOutEndsHydraSession(t *testing.T) {
 	}
 }
 
+// TestBackChannelLogoutFromHydra: Hydra, with the portal registered for
+// back-channel logout, ends a person's portal session when the login
+// session it was signed in under ends there: ended by the provider's
+// operator (the admin API, as when a person is deleted) or by the person
+// signing out at Hydra itself. Only the sessions signed in under that
+// login session end (the same person in another browser, another person,
+// go on), on every instance (PostgreSQL: the browser's next request goes
+// to a second instance), each recorded as the person's sign-out by the
+// provider.
+func TestBackChannelLogoutFromHydra(t *testing.T) {
+	h := startHydra(t)
+	ctx := context.Background()
+	h.AddUser(hydra.User{Username: "alice", Password: "alice-password", Subject: "hydra-alice", Email: "alice@cafcass.example", AMR: []string{"pwd"}})
+	h.AddUser(hydra.User{Username: "dave", Password: "dave-password", Subject: "hydra-dave", AMR: []string{"pwd"}})
+	ts, _ := startStackWithHydra(t, h, hydra.Client{}, nil)
+	signIn := func(user, password string) *browser {
+		t.Helper()
+		b := ts.newBrowser(t)
+		resp := b.get("/auth/hydra/login")
+		page := readAll(t, resp)
+		resp = b.submitLogin(resp.Request.URL, page, user, password)
+		readAll(t, resp)
+		if resp.Request.URL.Path != "/visits" {
+			t.Fatalf("%s's sign-in ended at %s", user, resp.Request.URL)
+		}
+		return b
+	}
+	aliceLaptop := signIn("alice", "alice-password")
+	alicePhone := signIn("alice", "alice-password") // another browser: another login session at Hydra
+	dave := signIn("dave", "dave-password")
+	sids := h.LoginSessions("hydra-alice")
+	if len(sids) != 2 {
+		t.Fatalf("Alice's login sessions at Hydra: %v, want two", sids)
+	}
+	if pgserver.TestDatabaseWanted() {
+		second, err := ts.StartInstance(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(second.Stop)
+		aliceLaptop.base, alicePhone.base = second.URL, second.URL // the same cookies, the other instance
+	}
+	for _, b := range []*browser{aliceLaptop, alicePhone, dave} {
+		if code := b.status("GET", "/api/v1/me", nil); code != http.StatusOK {
+			t.Fatalf("before any logout: %d", code)
+		}
+	}
+	start, _, _ := ts.Portal.Store().AuditHead(ctx)
+	// Hydra sends its logout tokens in the background: the session ends
+	// within a second or two (a minute allows for a loaded machine).
+	endsSoon := func(b *browser, what string) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+			code := b.status("GET", "/api/v1/me", nil)
+			if code == http.StatusUnauthorized {
+				return
+			}
+			if code != http.StatusOK || time.Now().After(deadline) {
+				t.Fatalf("%s: the portal session still answers %d", what, code)
+			}
+		}
+	}
+
+	// Hydra's operator ends the laptop's login session.
+	if err := h.EndLoginSession(ctx, sids[0]); err != nil {
+		t.Fatal(err)
+	}
+	endsSoon(aliceLaptop, "the login session ended at Hydra")
+	for name, b := range map[string]*browser{"Alice's phone": alicePhone, "Dave": dave} {
+		if code := b.status("GET", "/api/v1/me", nil); code != http.StatusOK {
+			t.Errorf("%s after Alice's laptop session ended at Hydra: %d", name, code)
+		}
+	}
+
+	// Alice signs out at Hydra itself on her phone (a logout Hydra
+	// starts, with no portal in it).
+	req, _ := http.NewRequest(http.MethodGet, h.Issuer()+"oauth2/sessions/logout", nil)
+	readAll(t, alicePhone.do(req))
+	endsSoon(alicePhone, "Alice signed out at Hydra")
+	if code := dave.status("GET", "/api/v1/me", nil); code != http.StatusOK {
+		t.Errorf("Dave after Alice signed out at Hydra: %d", code)
+	}
+
+	recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: start, Action: "signout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("%d sign-outs recorded, want 2: %+v", len(recs), recs)
+	}
+	for _, r := range recs {
+		if r.ActorSubject != "hydra-alice" || r.ActorIssuer != h.Issuer() || !strings.Contains(r.Detail, "ended by the identity provider (back-channel logout)") {
+			t.Errorf("sign-out recorded: %+v", r)
+		}
+	}
+}
+
 // startStackWithHydra starts a stack whose providers include h, as the
 // provider organisation's "hydra", with the portal registered as its client
 // (client's other fields as given) and env added to the portal's.
@@ -245,6 +343,7 @@ func startStackWithHydra(t *testing.T, h *hydra.Hydra, client hydra.Client, env 
 	client.ID, client.Secret = "evidence-portal", "hydra-portal-secret"
 	client.RedirectURIs, client.PostLogoutRedirectURIs = []string{portalURL + "/auth/hydra/callback"}, []string{portalURL + "/"}
 	client.Scopes = []string{"openid", "email", "profile"}
+	client.BackChannelLogoutURI, client.BackChannelLogoutSessionRequired = portalURL+"/auth/hydra/backchannel-logout", true
 	if err := h.CreateClient(context.Background(), client); err != nil {
 		t.Fatal(err)
 	}

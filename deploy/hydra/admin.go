@@ -72,6 +72,12 @@ type Client struct {
 	// token; userinfo still returns them. Providers that put only the
 	// subject in the ID token behave so.
 	NoEmailInIDToken bool
+	// BackChannelLogoutURI is where Hydra posts a logout token when a
+	// login session the client signed in under ends (OpenID Connect
+	// Back-Channel Logout 1.0); BackChannelLogoutSessionRequired asks it
+	// to name the session (sid), as Hydra's tokens always do.
+	BackChannelLogoutURI             string
+	BackChannelLogoutSessionRequired bool
 }
 
 // noEmailKey is the client metadata that tells the consent app to keep the
@@ -95,8 +101,33 @@ func (h *Hydra) CreateClient(ctx context.Context, c Client) error {
 		"token_endpoint_auth_method": "client_secret_basic",
 		"metadata":                   map[string]any{noEmailKey: c.NoEmailInIDToken},
 	}
+	if c.BackChannelLogoutURI != "" {
+		body["backchannel_logout_uri"] = c.BackChannelLogoutURI
+		body["backchannel_logout_session_required"] = c.BackChannelLogoutSessionRequired
+	}
 	if err := h.admin(ctx, http.MethodPost, "/admin/clients", nil, body, nil); err != nil {
 		return fmt.Errorf("hydra: create client %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// LoginSessions returns the ids of the login sessions Hydra began for the
+// subject through the login app (the sid its ID tokens carry), oldest
+// first.
+func (h *Hydra) LoginSessions(subject string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.sessions[subject]...)
+}
+
+// EndLoginSession ends one login session through the admin API, as an
+// operator of the provider would (a person deleted, or signed out
+// everywhere): Hydra then posts a logout token naming it to the
+// back-channel logout URI of each client signed in under it, in the
+// background.
+func (h *Hydra) EndLoginSession(ctx context.Context, sid string) error {
+	if err := h.admin(ctx, http.MethodDelete, "/admin/oauth2/auth/sessions/login", url.Values{"sid": {sid}}, nil, nil); err != nil {
+		return fmt.Errorf("hydra: end login session: %w", err)
 	}
 	return nil
 }

@@ -104,6 +104,22 @@ func (h *Hydra) submitLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Hydra) acceptLogin(w http.ResponseWriter, r *http.Request, challenge string, u User) {
+	// The login request names the login session it begins or resumes:
+	// the sid of the ID tokens issued under it (LoginSessions).
+	var lr struct {
+		SessionID string `json:"session_id"`
+	}
+	if err := h.admin(r.Context(), http.MethodGet, "/admin/oauth2/auth/requests/login", url.Values{"login_challenge": {challenge}}, nil, &lr); err != nil {
+		http.Error(w, "login request: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	if lr.SessionID != "" {
+		h.mu.Lock()
+		if s := h.sessions[u.Subject]; !slices.Contains(s, lr.SessionID) {
+			h.sessions[u.Subject] = append(s, lr.SessionID)
+		}
+		h.mu.Unlock()
+	}
 	amr := u.AMR
 	if amr == nil {
 		amr = []string{}

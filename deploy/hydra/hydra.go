@@ -72,15 +72,16 @@ type Hydra struct {
 	tempDir  string // removed by Stop when Start made it
 	stopOnce sync.Once
 
-	mu      sync.Mutex
-	users   map[string]User // by username
-	refused map[string]bool // usernames whose consent is rejected
+	mu       sync.Mutex
+	users    map[string]User     // by username
+	refused  map[string]bool     // usernames whose consent is rejected
+	sessions map[string][]string // login session ids by subject, oldest first
 }
 
 // Start runs Hydra and the app and waits until discovery answers with the
 // configured issuer. On error it stops what it started.
 func Start(ctx context.Context, o Options) (h *Hydra, err error) {
-	h = &Hydra{done: make(chan error, 1), users: map[string]User{}, refused: map[string]bool{}}
+	h = &Hydra{done: make(chan error, 1), users: map[string]User{}, refused: map[string]bool{}, sessions: map[string][]string{}}
 	defer func() {
 		if err != nil {
 			h.Stop()
