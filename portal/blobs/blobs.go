@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,10 @@ type Store struct {
 
 // ErrMissing is returned when an object that metadata says exists is gone.
 var ErrMissing = errors.New("blobs: object missing")
+
+// ErrBeyondEnd is returned for a range that starts past the object's end
+// (416): the object is shorter than the range asked of it.
+var ErrBeyondEnd = errors.New("blobs: range beyond the object's end")
 
 // ErrFull is returned when the object store has no room: nothing was
 // stored, and writing will fail until an operator makes room.
@@ -195,26 +200,43 @@ func (s *Store) get(ctx context.Context, bucket, key string, opts minio.GetObjec
 	// GetObjectWithInfo-style: a core GET so that errors show up now, not
 	// on first read, and so one request is one GET.
 	core := minio.Core{Client: s.c}
-	body, info, _, err := core.GetObject(ctx, bucket, key, opts)
+	body, info, header, err := core.GetObject(ctx, bucket, key, opts)
 	if err != nil {
 		resp := minio.ToErrorResponse(err)
 		if resp.StatusCode == http.StatusNotFound || resp.Code == "NoSuchKey" {
 			return nil, ErrMissing
 		}
+		if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable || resp.Code == "InvalidRange" {
+			return nil, ErrBeyondEnd
+		}
 		return nil, fmt.Errorf("blobs: get %s/%s: %w", bucket, key, err)
 	}
-	return sourceReader{body, info.Size}, nil
+	total := info.Size
+	if cr := header.Get("Content-Range"); cr != "" {
+		total = -1
+		if _, t, ok := strings.Cut(cr, "/"); ok {
+			if n, err := strconv.ParseInt(t, 10, 64); err == nil {
+				total = n
+			}
+		}
+	}
+	return sourceReader{body, info.Size, total}, nil
 }
 
 // sourceReader marks the store's read errors as the source's (not
-// corruption), and knows how long the body is (Size).
+// corruption), and knows how long the body is (Size) and the object
+// (ObjectSize).
 type sourceReader struct {
 	io.ReadCloser
-	size int64
+	size, total int64
 }
 
 // Size is the length of the body the store announced.
 func (r sourceReader) Size() int64 { return r.size }
+
+// ObjectSize is the length of the whole object the store announced (for a
+// range, from its Content-Range), or -1 when it did not say.
+func (r sourceReader) ObjectSize() int64 { return r.total }
 
 func (r sourceReader) Read(p []byte) (int, error) {
 	n, err := r.ReadCloser.Read(p)

@@ -416,13 +416,18 @@ func (w *windowReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		start, stop = w.spanStart, w.spanEnd
 	}
 	body, err := w.blobs.GetRange(w.ctx, w.bucket, w.key, start, stop-start)
-	if errors.Is(err, blobs.ErrMissing) {
+	if errors.Is(err, blobs.ErrMissing) || errors.Is(err, blobs.ErrBeyondEnd) {
+		// Gone, or shorter than it was stored at: the range lies within
+		// the recorded size.
 		return 0, crypto.ErrCorrupt
 	}
 	if err != nil {
 		return 0, &crypto.SourceError{Err: err}
 	}
 	defer body.Close()
+	if sz, ok := body.(interface{ ObjectSize() int64 }); ok && sz.ObjectSize() >= 0 && sz.ObjectSize() != w.size {
+		return 0, crypto.ErrCorrupt // the object is not the length it was stored at
+	}
 	data := make([]byte, stop-start)
 	if _, err := io.ReadFull(body, data); err != nil {
 		if err == io.ErrUnexpectedEOF || err == io.EOF {
