@@ -126,6 +126,9 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 	f := a.files[0]
 	if a.first, err = s.evidence.Open(ctx, acc.Visit, a.key, f, 0, f.Size); err != nil {
 		if errors.Is(err, evidence.ErrCorrupt) {
+			if refusal := a.may(f.ID, true); isRefusal(refusal) {
+				return nil, refusal // deleted, or the visit destroyed, meanwhile
+			}
 			_ = s.store.Audit(ctx, acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": 0, "bytes": f.Size, "archive": true}))
 		}
 		return nil, err
@@ -135,12 +138,11 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 	for i, f := range a.files {
 		recs[i] = acc.rec("file.download", f.ID, "success", map[string]any{"from": 0, "bytes": f.Size, "archive": true})
 	}
-	if err := s.store.Audit(ctx, recs...); err != nil {
+	if err := acc.recordDownload(ctx, a.files, recs...); err != nil {
 		a.first.Close()
-		return nil, err
-	}
-	if err := acc.markTeamDownload(ctx, a.files...); err != nil {
-		a.first.Close()
+		if err == errFileGone {
+			return nil, notFound("One of the chosen files was deleted as the download began. Choose the files again.")
+		}
 		return nil, err
 	}
 	return a, nil

@@ -24,22 +24,26 @@ import (
 var errNotLive = &Error{Kind: KindConflict, Code: "not_current",
 	Msg: "This file was withdrawn or replaced by a newer version: only the current version can be changed."}
 
-// markTeamDownload records the first download of files by the inspection
-// team (the provider's own downloads do not count).
-func (acc *Access) markTeamDownload(ctx context.Context, files ...store.File) error {
-	if policy.IsProviderRole(acc.Member.Role) {
-		return nil
-	}
-	var ids []string
-	for _, f := range files {
-		if f.TeamDownloadedAt.IsZero() {
-			ids = append(ids, f.ID)
+// recordDownload writes the records of a download of files (recs), with
+// the first download of each by the inspection team (the provider's own
+// downloads do not count), only while every file is still the visit's. A
+// file deleted or purged since the download was allowed is not found, and
+// the download does not begin: its uploader was told it was deleted for
+// good, which it would not be once the team had it.
+func (acc *Access) recordDownload(ctx context.Context, files []store.File, recs ...store.AuditRecord) error {
+	ids := make([]string, len(files))
+	var team []string
+	for i, f := range files {
+		ids[i] = f.ID
+		if !policy.IsProviderRole(acc.Member.Role) && f.TeamDownloadedAt.IsZero() {
+			team = append(team, f.ID)
 		}
 	}
-	if len(ids) == 0 {
-		return nil
+	err := acc.svc.store.RecordDownload(ctx, acc.Visit.ID, ids, team, acc.svc.now(), recs...)
+	if errors.Is(err, store.ErrNotFound) {
+		return errFileGone
 	}
-	return acc.svc.store.MarkTeamDownloaded(ctx, acc.Visit.ID, ids, acc.svc.now())
+	return err
 }
 
 // withdraw marks the file Authorize named withdrawn.

@@ -112,6 +112,9 @@ func (acc *Access) stillMay(ctx context.Context, action policy.Action) func(file
 		if err == nil {
 			_, err = s.Authorize(ctx, a, action, acc.Visit.ID, fileID)
 		}
+		if errors.Is(err, store.ErrNotFound) {
+			err = errFileGone // deleted or purged meanwhile: a refusal, not a failure
+		}
 		if err != nil {
 			refused = err
 			return err
@@ -153,15 +156,16 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 	r, err := s.evidence.Open(ctx, acc.Visit, key, f, off, length)
 	if err != nil {
 		if errors.Is(err, evidence.ErrCorrupt) {
+			// Missing because the file was deleted, or the visit destroyed,
+			// since the download was allowed: not damage (stoppedBy).
+			if refusal := may(f.ID, true); isRefusal(refusal) {
+				return nil, refusal
+			}
 			_ = s.store.Audit(ctx, acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": off, "bytes": length}))
 		}
 		return nil, err
 	}
-	if err := s.store.Audit(ctx, acc.rec("file.download", f.ID, "success", map[string]any{"from": off, "bytes": length, "range": partial})); err != nil {
-		r.Close()
-		return nil, err
-	}
-	if err := acc.markTeamDownload(ctx, f); err != nil {
+	if err := acc.recordDownload(ctx, []store.File{f}, acc.rec("file.download", f.ID, "success", map[string]any{"from": off, "bytes": length, "range": partial})); err != nil {
 		r.Close()
 		return nil, err
 	}

@@ -74,6 +74,10 @@ func invalidf(field, format string, args ...any) *Error {
 
 func conflict(msg string) *Error { return &Error{Kind: KindConflict, Code: "conflict", Msg: msg} }
 
+// errFileGone refuses to go on with a download of a file deleted or
+// purged since it was allowed.
+var errFileGone = notFound("The file was deleted while it was being downloaded.")
+
 func notFound(msg string) *Error { return &Error{Kind: KindNotFound, Code: "not_found", Msg: msg} }
 
 func locked(code, msg string, opens time.Time) *Error {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -14,18 +15,47 @@ import (
 // purge (an administrator from outside the visit) removes a file the team
 // may have seen, and its row then keeps its digest and size.
 
-// MarkTeamDownloaded records the first download of each file by the
-// inspection team.
-func (s *Store) MarkTeamDownloaded(ctx context.Context, visitID string, fileIDs []string, now time.Time) error {
-	return s.inTx(ctx, func(tx *Tx) error {
-		for _, id := range fileIDs {
+// RecordDownload writes the records of a download of files (one file, or
+// a zip's), in one transaction with the first download by the inspection
+// team of each file in team, only while every one of files is still the
+// visit's: ErrNotFound, and nothing written, when one was deleted or
+// purged since the download was allowed. The rows are held until the
+// commit (PostgreSQL: FOR KEY SHARE; SQLite writes one transaction at a
+// time), so a deletion racing the download waits for its record, and then
+// finds a file the team has downloaded (it withdraws it) rather than
+// deleting it under a download that goes on.
+func (s *Store) RecordDownload(ctx context.Context, visitID string, files, team []string, now time.Time, audit ...AuditRecord) error {
+	list, err := json.Marshal(files)
+	if err != nil {
+		return err
+	}
+	err = s.inTx(ctx, func(tx *Tx) error {
+		lock := ""
+		if tx.h.pg {
+			lock = " FOR KEY SHARE"
+		}
+		found, err := queryAll(ctx, tx, func(r scanner) (string, error) {
+			var id string
+			return id, r.Scan(&id)
+		}, `SELECT id FROM files WHERE visit_id = ? AND `+s.inIDs("id")+lock, visitID, string(list))
+		if err != nil {
+			return err
+		}
+		if len(found) != len(files) {
+			return ErrNotFound
+		}
+		for _, id := range team {
 			if _, err := tx.ExecContext(ctx, `UPDATE files SET team_downloaded_at = ? WHERE visit_id = ? AND id = ? AND team_downloaded_at IS NULL`,
 				formatTime(now), visitID, id); err != nil {
-				return fmt.Errorf("store: mark downloaded: %w", err)
+				return err
 			}
 		}
 		return nil
-	})
+	}, audit...)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: record download: %w", err)
+	}
+	return err
 }
 
 // WithdrawFile marks a live file withdrawn and frees its name in its item

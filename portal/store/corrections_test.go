@@ -32,7 +32,7 @@ func TestCorrections(t *testing.T) {
 		}
 	}
 	commit("f1", "report")
-	if err := s.MarkTeamDownloaded(ctx, "v1", []string{"f1"}, now); err != nil {
+	if err := s.RecordDownload(ctx, "v1", []string{"f1"}, []string{"f1"}, now); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteFile(ctx, "v1", "f1", now); !errors.Is(err, ErrNotFound) {
@@ -189,6 +189,51 @@ func TestHoldCheckLocksAfterTheFile(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the deletion did not finish")
+	}
+}
+
+// TestRecordDownloadOfAGoneFile: a download's record is written only
+// while every file it sends is still the visit's: a file deleted since the
+// download was allowed is not found, and neither the record nor any mark
+// is written (nor, for a zip, the records of its other files). On SQLite
+// and PostgreSQL alike.
+func TestRecordDownloadOfAGoneFile(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	u := visitV1(t, s, now)
+	for _, id := range []string{"f1", "f2"} {
+		if err := s.BeginUpload(ctx, id, "v1", "u1", now); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CommitFile(ctx, File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "s", Size: 7, SegmentSize: 1, Segments: 1, UploadedBy: u.ID, UploadedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteFile(ctx, "v1", "f1", now); err != nil {
+		t.Fatal(err)
+	}
+	head, _, err := s.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(id string) AuditRecord {
+		return AuditRecord{Time: now, VisitID: "v1", Action: "file.download", Object: id, Outcome: "success"}
+	}
+	if err := s.RecordDownload(ctx, "v1", []string{"f2", "f1"}, []string{"f2", "f1"}, now, rec("f2"), rec("f1")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a zip with a deleted file: %v, want ErrNotFound", err)
+	}
+	if after, _, err := s.AuditHead(ctx); err != nil || after != head {
+		t.Fatalf("records written for a download that did not begin: head %d, was %d (%v)", after, head, err)
+	}
+	if f, err := s.File(ctx, "v1", "f2"); err != nil || !f.TeamDownloadedAt.IsZero() {
+		t.Fatalf("the other file was marked downloaded by the team: %+v %v", f, err)
+	}
+	if err := s.RecordDownload(ctx, "v1", []string{"f2"}, nil, now, rec("f2")); err != nil {
+		t.Fatal(err)
+	}
+	if after, _, err := s.AuditHead(ctx); err != nil || after != head+1 {
+		t.Fatalf("the download of a file still there: head %d, was %d (%v)", after, head, err)
 	}
 }
 

@@ -1,0 +1,212 @@
+package portal_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/evidence"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// answeringStore starts the domain on a MinIO of its own, behind a proxy
+// that hands each of the store's answers, read whole, to answered (when
+// set) before the portal gets it: what the test does there happens
+// between the store's answer and the portal's use of it.
+func answeringStore(t *testing.T, answered *atomic.Pointer[func(*http.Request)], env map[string]string) *domain {
+	t.Helper()
+	bin, err := devstack.FindMinIO()
+	if err != nil {
+		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
+			t.Fatal(err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	m, err := devstack.StartMinIO(context.Background(), devstack.MinIOOptions{Binary: bin, DataDir: t.TempDir(), AccessKey: "answering", SecretKey: "answering-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Stop() })
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: m.Endpoint})
+	rp.ModifyResponse = func(resp *http.Response) error {
+		f := answered.Load()
+		if f == nil {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		(*f)(resp.Request)
+		return nil
+	}
+	proxy := httptest.NewServer(rp)
+	t.Cleanup(proxy.Close)
+	return startDomainOn(t, &devstack.S3Endpoint{Endpoint: strings.TrimPrefix(proxy.URL, "http://"), AccessKey: "answering", SecretKey: "answering-secret", Region: "us-east-1"}, env)
+}
+
+// TestDownloadDuringDeletion: a file deleted while it is downloaded is
+// not served after its deletion, and its objects found gone are not taken
+// for damage. Deleted just after the download was allowed (before its
+// bytes were read), the download is refused as for a file that does not
+// exist; deleted while its first part was read, the same (before, the
+// file was sent whole although its uploader had been told it was deleted
+// for good, no one of the team having downloaded it); deleted while it
+// streams, the connection is cut and the trail says "refused", not
+// "corrupt".
+func TestDownloadDuringDeletion(t *testing.T) {
+	var answered atomic.Pointer[func(*http.Request)]
+	d := answeringStore(t, &answered, map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB"})
+	ctx := context.Background()
+	v := d.demo()
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	upload := func(name string, n int) portal.FileView {
+		t.Helper()
+		fv, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: name, Size: int64(n)}, bytes.NewReader(bytes.Repeat([]byte("x"), n)))
+		if err != nil {
+			t.Fatalf("upload %s: %v", name, err)
+		}
+		return fv
+	}
+	deleteFile := func(id string) {
+		t.Helper()
+		acc, err := d.access(uploader, policy.FileDelete, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if withdrawn, err := acc.DeleteFile(ctx); err != nil || withdrawn {
+			t.Fatalf("delete: withdrawn %v, %v", withdrawn, err)
+		}
+	}
+	outcomes := func(id string) []string {
+		t.Helper()
+		recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "file.download"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range recs {
+			if r.Object == id {
+				out = append(out, r.Outcome)
+			}
+		}
+		return out
+	}
+	gone := func(what string, err error) {
+		t.Helper()
+		if k := kindOf(err); k != portal.KindNotFound && k != portal.KindGone || errors.Is(err, evidence.ErrCorrupt) {
+			t.Errorf("%s: %v (kind %v), want the file not found", what, err, k)
+		}
+	}
+
+	// Deleted once the download is allowed, before its bytes are read.
+	f := upload("1.01 Deleted before.pdf", 1000)
+	acc, err := d.access(lead, policy.FileDownload, f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleteFile(f.ID)
+	if dl, err := acc.OpenDownload(ctx, 0, f.Size, false); err == nil {
+		got, _ := io.ReadAll(dl)
+		dl.Close()
+		t.Errorf("deleted before its bytes were read: %d bytes served", len(got))
+	} else {
+		gone("deleted before its bytes were read", err)
+	}
+	if got := outcomes(f.ID); slices.Contains(got, "success") || slices.Contains(got, "corrupt") {
+		t.Errorf("deleted before its bytes were read: the trail says %v", got)
+	}
+
+	// Deleted as its first part is read: between the store's answer and
+	// the download's record.
+	f = upload("1.02 Deleted while read.pdf", 1000)
+	acc, err = d.access(lead, policy.FileDownload, f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	hook := func(r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/"+f.ID+"/0") {
+			once.Do(func() { deleteFile(f.ID) })
+		}
+	}
+	answered.Store(&hook)
+	dl, err := acc.OpenDownload(ctx, 0, f.Size, false)
+	answered.Store(nil)
+	if err == nil {
+		got, _ := io.ReadAll(dl)
+		dl.Close()
+		t.Errorf("deleted as its first part was read: %d bytes served after its uploader was told no one of the team had it", len(got))
+	} else {
+		gone("deleted as its first part was read", err)
+	}
+	if got := outcomes(f.ID); slices.Contains(got, "success") || slices.Contains(got, "corrupt") {
+		t.Errorf("deleted as its first part was read: the trail says %v", got)
+	}
+
+	// The same in a zip: its first file is read before its records.
+	f = upload("1.04 Deleted while zipped.pdf", 1000)
+	acc, err = d.access(lead, policy.FileDownload, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	once = sync.Once{}
+	answered.Store(&hook)
+	a, err := acc.PrepareArchive(ctx, []string{f.ID}, nil)
+	answered.Store(nil)
+	if err == nil {
+		var zb bytes.Buffer
+		werr := a.WriteTo(ctx, &zb)
+		t.Errorf("a zip of a file deleted as its first part was read: %d bytes written (%v)", zb.Len(), werr)
+	} else {
+		gone("a zip of a file deleted as its first part was read", err)
+	}
+	if got := outcomes(f.ID); slices.Contains(got, "success") || slices.Contains(got, "corrupt") {
+		t.Errorf("a zip of a file deleted as its first part was read: the trail says %v", got)
+	}
+
+	// Deleted while it streams (the uploader's own download: the team's
+	// would make the deletion a withdrawal): cut, and recorded refused.
+	const n = 12 << 20
+	f = upload("1.03 Deleted while sent.pdf", n)
+	acc, err = d.access(uploader, policy.FileDownload, f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl, err = acc.OpenDownload(ctx, 0, n, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(dl, first); err != nil {
+		t.Fatal(err)
+	}
+	deleteFile(f.ID)
+	sent, err := io.Copy(io.Discard, dl)
+	dl.Close()
+	if err == nil || sent+1 >= n {
+		t.Fatalf("deleted while sent: %d of %d bytes, %v: want it cut", sent+1, n, err)
+	}
+	acc.DownloadCut(ctx, dl, sent+1, err)
+	gone("deleted while sent", err)
+	if got, want := outcomes(f.ID), []string{"success", "refused"}; !slices.Equal(got, want) {
+		t.Errorf("deleted while sent: the trail says %v, want %v", got, want)
+	}
+}
