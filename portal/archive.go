@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/policy"
@@ -218,14 +219,16 @@ func (a *Archive) writeFile(ctx context.Context, zw *zip.Writer, f store.File, p
 	return nil
 }
 
-// archivePath is "item/name" inside the archive, made unique as the
-// systems it is unpacked on compare names: ignoring case (NameKey), and
-// the dots and spaces Windows drops from a name's end.
+// archivePath is "item/name" inside the archive, the name as Windows can
+// create it (windowsName), made unique as the systems it is unpacked on
+// compare names: ignoring case (NameKey), and the dots and spaces Windows
+// drops from a name's end.
 func archivePath(item, name string, used map[string]bool) string {
 	dir := item
 	if dir == "" {
 		dir = "unfiled"
 	}
+	name = windowsName(name)
 	key := func(p string) string { return NameKey(strings.TrimRight(p, ". ")) }
 	p := dir + "/" + name
 	for i := 2; used[key(p)]; i++ {
@@ -238,4 +241,47 @@ func archivePath(item, name string, used map[string]bool) string {
 	}
 	used[key(p)] = true
 	return p
+}
+
+// windowsName is name as Windows can create it, so that a zip unpacks
+// there whole: each character it refuses in a name (< > : " | ? * and
+// the separators; a name from a Mac or Linux may hold them, and ":" would
+// open an NTFS alternate stream: "a.txt:x" unpacked as an empty a.txt) as
+// "_", without the dots and spaces it drops from a name's end, and a
+// device name (CON, NUL, COM1, LPT1, with any extension), which opens the
+// device rather than a file, with "_" before it. Other names are as they
+// were.
+func windowsName(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || strings.ContainsRune(`<>:"|?*/\`, r) {
+			return '_'
+		}
+		return r
+	}, name)
+	name = strings.TrimRight(name, ". ")
+	if name == "" {
+		return "_"
+	}
+	stem, _, _ := strings.Cut(name, ".")
+	if isDeviceName(strings.TrimRight(stem, " ")) {
+		name = "_" + name
+	}
+	return name
+}
+
+// isDeviceName says whether Windows takes stem, whatever its case, for a
+// device: CON, PRN, AUX, NUL, CONIN$, CONOUT$, and COM or LPT followed by
+// one digit (0 to 9, or a superscript 1, 2 or 3).
+func isDeviceName(stem string) bool {
+	stem = strings.ToUpper(stem)
+	switch stem {
+	case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$":
+		return true
+	}
+	for _, p := range []string{"COM", "LPT"} {
+		if rest, ok := strings.CutPrefix(stem, p); ok && utf8.RuneCountInString(rest) == 1 && strings.ContainsAny(rest, "0123456789¹²³") {
+			return true
+		}
+	}
+	return false
 }

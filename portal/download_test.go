@@ -55,3 +55,49 @@ func TestArchivePathsDifferWhereUnpacked(t *testing.T) {
 		seen[k] = p
 	}
 }
+
+// TestArchivePathsUnpackOnWindows: every path in a zip is one Windows can
+// create, so that unpacking it there neither fails on a file nor puts its
+// bytes somewhere else: a name with a character Windows refuses (a name
+// from a Mac or Linux may hold : ? * < > | or "; ":" would open an NTFS
+// alternate stream, so "a.txt:x" unpacked as an empty a.txt), or a device
+// name (CON, NUL, COM1, LPT1, with any extension), is written with "_"
+// instead, and the names so made stay distinct from the others'.
+func TestArchivePathsUnpackOnWindows(t *testing.T) {
+	reserved := func(base string) bool {
+		stem := strings.ToUpper(strings.TrimRight(strings.SplitN(base, ".", 2)[0], " "))
+		switch stem {
+		case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$":
+			return true
+		}
+		for _, p := range []string{"COM", "LPT"} {
+			if rest, ok := strings.CutPrefix(stem, p); ok && len([]rune(rest)) == 1 && strings.ContainsAny(rest, "0123456789¹²³") {
+				return true
+			}
+		}
+		return false
+	}
+	used := map[string]bool{}
+	seen := map[string]string{}
+	for _, name := range []string{
+		"CON.pdf", "con", "Nul.tar.gz", "aux .txt", "COM1.docx", "lpt9", "COM¹.txt", "CONIN$.txt",
+		"Is this right?.docx", "a<b>.xlsx", "a:b.pdf", "a_b.pdf", `Say "hi".txt`, "x|y.pdf", "star*.pdf",
+		"report.txt:hidden", "Console.pdf", "COM10.txt",
+	} {
+		p := archivePath("1.01", name, used)
+		base := strings.TrimPrefix(p, "1.01/")
+		if strings.ContainsAny(base, `<>:"|?*\/`) || reserved(base) || strings.TrimRight(base, ". ") != base {
+			t.Errorf("%q is in the zip as %q, which Windows cannot create", name, p)
+		}
+		k := strings.ToLower(p)
+		if other, ok := seen[k]; ok {
+			t.Errorf("%q and %q unpack into one file (%q)", other, name, p)
+		}
+		seen[k] = name
+	}
+	for _, name := range []string{"Console.pdf", "COM10.txt", "Report.pdf"} {
+		if p := archivePath("1.02", name, map[string]bool{}); p != "1.02/"+name {
+			t.Errorf("%q is in the zip as %q: a name Windows takes was changed", name, p)
+		}
+	}
+}
