@@ -189,11 +189,21 @@ func (a *Archive) WriteTo(ctx context.Context, w io.Writer) error {
 // writeFile writes f into the archive, from the reader PrepareArchive
 // opened when first.
 func (a *Archive) writeFile(ctx context.Context, zw *zip.Writer, f store.File, path string, first bool) error {
+	// Missing because the file was purged, or the visit destroyed,
+	// meanwhile: a refusal, not damage (Download.stoppedBy).
+	missing := func(err error) error {
+		if errors.Is(err, evidence.ErrCorrupt) {
+			if refusal := a.may(f.ID, true); isRefusal(refusal) {
+				return refusal
+			}
+		}
+		return err
+	}
 	r := a.first
 	if !first {
 		var err error
 		if r, err = a.acc.svc.evidence.Open(ctx, a.acc.Visit, a.key, f, 0, f.Size); err != nil {
-			return err
+			return missing(err)
 		}
 		defer r.Close()
 	}
@@ -204,14 +214,7 @@ func (a *Archive) writeFile(ctx context.Context, zw *zip.Writer, f store.File, p
 	h := sha256.New()
 	allowed := &allowedWriter{w: io.MultiWriter(w, h), allowed: func() error { return a.may(f.ID, false) }}
 	if _, err := io.Copy(allowed, r); err != nil {
-		if errors.Is(err, evidence.ErrCorrupt) {
-			// Missing because the visit was destroyed meanwhile, not damaged
-			// (Download.stoppedBy).
-			if refusal := a.may(f.ID, true); isRefusal(refusal) {
-				return refusal
-			}
-		}
-		return err
+		return missing(err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 {
 		return fmt.Errorf("%w: file %s does not match its recorded SHA-256", evidence.ErrCorrupt, f.ID)

@@ -210,3 +210,52 @@ func TestDownloadDuringDeletion(t *testing.T) {
 		t.Errorf("deleted while sent: the trail says %v, want %v", got, want)
 	}
 }
+
+// TestPurgedWhileZippedIsNotCorruption: a file purged while a zip holding
+// it is written, before the zip reaches it, cuts the zip as a refusal: its
+// objects found gone are not damage. Before, the archive and the file were
+// recorded "corrupt" (and the portal's log said so), as for a file spoiled
+// in the bucket.
+func TestPurgedWhileZippedIsNotCorruption(t *testing.T) {
+	d, v, tl, uploader, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	const n = 2 << 20
+	first, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.02 first.bin", Size: n}, bytes.NewReader(bytes.Repeat([]byte("1"), n)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.02 second.pdf", Size: 6}, strings.NewReader("second"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.FieldworkEnd.AddDate(0, 0, 1))
+	acc := d.mustAccess(lead, policy.FileDownload)
+	a, err := acc.PrepareArchive(ctx, []string{first.ID, second.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &changingWriter{after: 1 << 20, change: func() {
+		pur, err := d.access(admin, policy.FilePurge, second.ID)
+		if err == nil {
+			err = pur.Purge(ctx, "Uploaded to the wrong visit")
+		}
+		if err != nil {
+			t.Errorf("purge: %v", err)
+		}
+	}}
+	err = a.WriteTo(ctx, w)
+	if err == nil {
+		t.Fatalf("the zip went on to its end (%d bytes) after one of its files was purged", w.n)
+	}
+	acc.ArchiveCut(ctx, a, w.n, err)
+	recs, rerr := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Actions: []string{"archive.download", "file.download"}, ActorEmail: "lead@ofsted.example"})
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Action+":"+r.Outcome)
+	}
+	if want := "file.download:success file.download:success archive.download:refused"; rerr != nil || strings.Join(got, " ") != want || errors.Is(err, evidence.ErrCorrupt) {
+		t.Fatalf("the zip cut by the purge (%v) is recorded %q (%v), want %q", err, strings.Join(got, " "), rerr, want)
+	}
+}
