@@ -19,33 +19,27 @@ import (
 // a zip's), in one transaction with the first download by the inspection
 // team of each file in team, only while every one of files is still the
 // visit's: ErrNotFound, and nothing written, when one was deleted or
-// purged since the download was allowed. The rows are held until the
-// commit (PostgreSQL: FOR KEY SHARE; SQLite writes one transaction at a
-// time), so a deletion racing the download waits for its record, and then
-// finds a file the team has downloaded (it withdraws it) rather than
-// deleting it under a download that goes on.
+// purged since the download was allowed. A deletion racing the team's
+// first download is decided by the row: the mark waits for a deletion
+// under way and then finds no row, or the deletion waits for the mark and
+// then finds a file the team has downloaded (it withdraws it). A file
+// already marked, or read by the provider's staff, is only looked for:
+// deleted a moment later, it was downloaded before its deletion.
 func (s *Store) RecordDownload(ctx context.Context, visitID string, files, team []string, now time.Time, audit ...AuditRecord) error {
 	list, err := json.Marshal(files)
 	if err != nil {
 		return err
 	}
 	err = s.inTx(ctx, func(tx *Tx) error {
-		lock := ""
-		if tx.h.pg {
-			lock = " FOR KEY SHARE"
-		}
-		found, err := queryAll(ctx, tx, func(r scanner) (string, error) {
-			var id string
-			return id, r.Scan(&id)
-		}, `SELECT id FROM files WHERE visit_id = ? AND `+s.inIDs("id")+lock, visitID, string(list))
-		if err != nil {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM files WHERE visit_id = ? AND `+s.inIDs("id"), visitID, string(list)).Scan(&n); err != nil {
 			return err
 		}
-		if len(found) != len(files) {
+		if n != len(files) {
 			return ErrNotFound
 		}
 		for _, id := range team {
-			if _, err := tx.ExecContext(ctx, `UPDATE files SET team_downloaded_at = ? WHERE visit_id = ? AND id = ? AND team_downloaded_at IS NULL`,
+			if err := execOne(ctx, tx, `UPDATE files SET team_downloaded_at = COALESCE(team_downloaded_at, ?) WHERE visit_id = ? AND id = ?`,
 				formatTime(now), visitID, id); err != nil {
 				return err
 			}

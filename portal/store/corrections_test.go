@@ -237,6 +237,58 @@ func TestRecordDownloadOfAGoneFile(t *testing.T) {
 	}
 }
 
+// TestRecordDownloadWaitsForADeletion: on PostgreSQL, where transactions
+// run together, the team's first download of a file that a deletion under
+// way is removing waits for it, and then is not found (nothing recorded),
+// rather than recording a download of a file deleted for good.
+func TestRecordDownloadWaitsForADeletion(t *testing.T) {
+	if !pgserver.TestDatabaseWanted() {
+		t.Skip("SQLite runs one write transaction at a time")
+	}
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	u := visitV1(t, s, now)
+	if err := s.BeginUpload(ctx, "f1", "v1", "u1", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitFile(ctx, File{ID: "f1", VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "s", Size: 7, SegmentSize: 1, Segments: 1, UploadedBy: u.ID, UploadedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.db.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	if _, err := other.ExecContext(ctx, `DELETE FROM files WHERE id = $1 AND team_downloaded_at IS NULL`, "f1"); err != nil {
+		t.Fatal(err)
+	}
+	head, _, err := s.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := make(chan error, 1)
+	go func() {
+		recorded <- s.RecordDownload(ctx, "v1", []string{"f1"}, []string{"f1"}, now,
+			AuditRecord{Time: now, VisitID: "v1", Action: "file.download", Object: "f1", Outcome: "success"})
+	}()
+	time.Sleep(300 * time.Millisecond) // the record is waiting for the file
+	if err := other.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-recorded:
+		if !errors.Is(err, ErrNotFound) {
+			t.Fatalf("the download of a file deleted as it was recorded: %v, want ErrNotFound", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the record did not finish")
+	}
+	if after, _, err := s.AuditHead(ctx); err != nil || after != head {
+		t.Fatalf("a download of a deleted file recorded: head %d, was %d (%v)", after, head, err)
+	}
+}
+
 // visitV1 creates the active visit v1 and signs a user in, who is
 // returned (the uploader of the tests' files).
 func visitV1(t *testing.T, s *Store, now time.Time) User {
