@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -225,7 +224,7 @@ func (a *Archive) writeFile(ctx context.Context, zw *zip.Writer, f store.File, p
 // archivePath is "item/name" inside the archive, the name as Windows can
 // create it (windowsName), made unique as the systems it is unpacked on
 // compare names: ignoring case (NameKey), and the dots and spaces Windows
-// drops from a name's end.
+// drops from a name's end; "name (2).ext", shortened to fit MaxNameBytes.
 func archivePath(item, name string, used map[string]bool) string {
 	dir := item
 	if dir == "" {
@@ -235,12 +234,9 @@ func archivePath(item, name string, used map[string]bool) string {
 	key := func(p string) string { return NameKey(strings.TrimRight(p, ". ")) }
 	p := dir + "/" + name
 	for i := 2; used[key(p)]; i++ {
-		ext := ""
-		base := name
-		if j := strings.LastIndexByte(name, '.'); j > 0 {
-			base, ext = name[:j], name[j:]
-		}
-		p = dir + "/" + base + " (" + strconv.Itoa(i) + ")" + ext
+		// Shortened to fit, as a name kept beside another is stored: a
+		// name longer than 255 bytes is refused where it is unpacked.
+		p = dir + "/" + renamed(name, i)
 	}
 	used[key(p)] = true
 	return p

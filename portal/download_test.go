@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // writerTo is a body that says whether it was asked to write itself out.
@@ -99,5 +100,25 @@ func TestArchivePathsUnpackOnWindows(t *testing.T) {
 		if p := archivePath("1.02", name, map[string]bool{}); p != "1.02/"+name {
 			t.Errorf("%q is in the zip as %q: a name Windows takes was changed", name, p)
 		}
+	}
+}
+
+// TestArchivePathsFitANameLength: a name made unique in a zip (" (2)"
+// added) is shortened to fit the longest name a file system takes (255
+// bytes), as a name kept beside another is when it is stored: two files
+// whose names of 255 bytes differ only in case were otherwise unpacked as
+// one, and the other refused ("File name too long").
+func TestArchivePathsFitANameLength(t *testing.T) {
+	long := strings.Repeat("é", 125) + "x.pdf" // 255 bytes
+	used := map[string]bool{}
+	first := archivePath("1.01", long, used)
+	second := archivePath("1.01", strings.ToUpper(long), used)
+	for _, p := range []string{first, second} {
+		if base := strings.TrimPrefix(p, "1.01/"); len(base) > MaxNameBytes || !utf8.ValidString(base) || !strings.HasSuffix(base, ".pdf") && !strings.HasSuffix(base, ".PDF") {
+			t.Errorf("%d bytes in the zip's name %q", len(base), base)
+		}
+	}
+	if first == second || !strings.Contains(second, " (2)") {
+		t.Errorf("the second name is %q, the first %q", second, first)
 	}
 }
