@@ -150,7 +150,10 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 	}
 	name, err := openName(key, f)
 	if err != nil {
+		// Damaged, or another file's sealed name put over it: recorded as
+		// damage in its objects is.
 		s.log.Error("file name does not open", "visit", acc.Visit.ID, "file", f.ID)
+		_ = s.store.Audit(ctx, acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": off, "bytes": length, "name": true}))
 		return nil, errCorrupt
 	}
 	r, err := s.evidence.Open(ctx, acc.Visit, key, f, off, length)

@@ -155,3 +155,61 @@ func TestTamperedObjectsOnEveryServer(t *testing.T) {
 		}
 	})
 }
+
+// TestSubstitutedNameIsRecorded: a file whose sealed name does not open
+// (damaged, or another file's copied over it in the database: a name is
+// sealed to its file) is refused as corrupt, downloaded alone or in a zip,
+// and the trail says so, as it does for damage in the file's objects.
+// Before, the refusal was only in the portal's log.
+func TestSubstitutedNameIsRecorded(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	var ids []string
+	for _, name := range []string{"1.01 Mine.pdf", "1.01 Theirs.pdf"} {
+		fv, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: name, Size: 4}, bytes.NewReader([]byte("body")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, fv.ID)
+	}
+	db := d.svc.Store().DB()
+	if _, err := db.Exec(`UPDATE files SET name_sealed = (SELECT name_sealed FROM files WHERE id = ?) WHERE id = ?`, ids[1], ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	outcomes := func() []string {
+		t.Helper()
+		recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "file.download"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range recs {
+			if r.Object == ids[0] {
+				out = append(out, r.Outcome)
+			}
+		}
+		return out
+	}
+	acc, err := d.access(lead, policy.FileDownload, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dl, err := acc.OpenDownload(ctx, 0, 4, false); err == nil {
+		dl.Close()
+		t.Fatal("a file under another's name was downloaded")
+	} else if kindOf(err) != portal.KindCorrupt {
+		t.Fatalf("a file under another's name: %v, want corrupt", err)
+	}
+	if got := outcomes(); !slices.Equal(got, []string{"corrupt"}) {
+		t.Errorf("a file under another's name, downloaded: the trail says %v, want [corrupt]", got)
+	}
+	if _, err := d.mustAccess(lead, policy.FileDownload).PrepareArchive(ctx, ids, nil); kindOf(err) != portal.KindCorrupt {
+		t.Fatalf("a zip with a file under another's name: %v, want corrupt", err)
+	}
+	if got := outcomes(); !slices.Equal(got, []string{"corrupt", "corrupt"}) {
+		t.Errorf("a file under another's name, zipped: the trail says %v, want [corrupt corrupt]", got)
+	}
+}
