@@ -158,10 +158,26 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, held bool, e
 				reason = "cancelled"
 			}
 			// An upload the janitor took has its failure recorded already.
-			if aerr := s.Store.FailUpload(context.WithoutCancel(ctx), fileID, u.audit("upload.failed", "failure", fileID, map[string]any{"reason": reason})...); aerr != nil && !errors.Is(aerr, store.ErrUploadTaken) {
-				s.Log.ErrorContext(ctx, "audit failed upload", "file", fileID, "err", aerr)
+			aerr := s.Store.FailUpload(context.WithoutCancel(ctx), fileID, u.audit("upload.failed", "failure", fileID, map[string]any{"reason": reason})...)
+			switch {
+			case aerr == nil:
+				s.discard(ctx, u.Visit, fileID, written)
+			case errors.Is(aerr, store.ErrUploadTaken):
+				// Taken by the janitor, which removed what it found (a
+				// segment stored since is removed here), or committed
+				// after all: a commit whose answer was lost.
+				if _, ferr := s.Store.File(context.WithoutCancel(ctx), u.Visit.ID, fileID); errors.Is(ferr, store.ErrNotFound) {
+					s.discard(ctx, u.Visit, fileID, written)
+				} else {
+					s.Log.ErrorContext(ctx, "an upload that failed is stored, or may be: its objects are left", "visit", u.Visit.ID, "file", fileID, "err", ferr)
+				}
+			default:
+				// Whether the file was committed is not known (the
+				// database did not answer): its objects stay, and its
+				// pending record, if the commit did not take it, leaves
+				// them to the janitor.
+				s.Log.ErrorContext(ctx, "audit failed upload: its objects are left to the janitor", "visit", u.Visit.ID, "file", fileID, "err", aerr)
 			}
-			s.discard(ctx, u.Visit, fileID, written)
 		}
 	}()
 	h := sha256.New()
@@ -253,9 +269,24 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, held bool, e
 	}
 	// A name taken as the upload began was free: the file replaces none.
 	if held, err = s.Store.CommitFileWith(ctx, f, rc, u.NameIndex == nil, replacedBy(fileID, u.Record), audit...); err != nil {
+		if s.committed(ctx, f) {
+			// The answer to the commit was lost, not the commit. Whether
+			// the visit was held is read again by the caller
+			// (store.FileToHoldOf finds nothing when it was not).
+			s.Log.WarnContext(ctx, "an upload's commit failed to answer, but it is stored", "visit", u.Visit.ID, "file", fileID, "err", err)
+			return f, true, nil
+		}
 		return store.File{}, false, err
 	}
 	return f, held, nil
+}
+
+// committed reports whether f's row is in the database: a commit that
+// failed may still have been stored, when only the database's answer was
+// lost (the connection cut as it came back).
+func (s *Service) committed(ctx context.Context, f store.File) bool {
+	_, err := s.Store.File(context.WithoutCancel(ctx), f.VisitID, f.ID)
+	return err == nil
 }
 
 // putSegment encrypts one segment straight into one PutObject of its exact

@@ -58,6 +58,9 @@ type Store struct {
 	// onAudit says which notifications an act's audit records call for
 	// (outbox.go).
 	onAudit atomic.Pointer[func(AuditRecord) []Outgoing]
+	// lostAnswer, when set (tests), is asked after each transaction
+	// commits (LoseCommitAnswers).
+	lostAnswer atomic.Pointer[func([]AuditRecord) error]
 }
 
 // Open opens (creating if needed) the database at path and brings its schema
@@ -281,7 +284,23 @@ func (s *Store) inTxAudit(ctx context.Context, fn func(*Tx) ([]AuditRecord, erro
 	if f := s.onAppend.Load(); f != nil && seq > 0 {
 		(*f)(seq)
 	}
+	if f := s.lostAnswer.Load(); f != nil {
+		return (*f)(audit)
+	}
 	return nil
+}
+
+// LoseCommitAnswers makes every write transaction that commits ask f,
+// with its audit records, and return f's error though it committed: the
+// database's answer to a COMMIT lost on its way (the connection cut, the
+// server stopped, the request's context ended), which leaves the caller
+// not knowing whether its act was stored. Tests use it; nil stops it.
+func (s *Store) LoseCommitAnswers(f func(audit []AuditRecord) error) {
+	if f == nil {
+		s.lostAnswer.Store(nil)
+		return
+	}
+	s.lostAnswer.Store(&f)
 }
 
 // OnAppend sets what is told, after each commit that appended audit
