@@ -53,6 +53,17 @@ var kindStatus = map[portal.Kind]int{
 var errStorageFull = &httpError{http.StatusInsufficientStorage, "storage_full",
 	"The portal's storage is full, so nothing you sent was kept. The portal's operators have been told: try again later."}
 
+// errDatabaseUnavailable answers an act the database could not take just
+// now (down, restarting, cut off, or too busy to answer in time): a
+// moment later it may. The person is told to check what they sent, since
+// a commit whose answer was lost may have stored it.
+var errDatabaseUnavailable = &httpError{http.StatusServiceUnavailable, "database_unavailable",
+	"The portal cannot reach its database at the moment. Try again in a minute. If you were sending something, check whether it arrived before you send it again."}
+
+// unavailableRetryAfter is the Retry-After of an answer 503: a database
+// restarting or failing over, a lock let go, is usually back within it.
+const unavailableRetryAfter = "30"
+
 // toHTTPError is the one place errors become statuses.
 func toHTTPError(err error) *httpError {
 	var he *httpError
@@ -68,6 +79,8 @@ func toHTTPError(err error) *httpError {
 	switch {
 	case errors.Is(err, blobs.ErrFull), store.IsFull(err), errors.Is(err, syscall.ENOSPC):
 		return errStorageFull
+	case store.IsUnavailable(err):
+		return errDatabaseUnavailable
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFound
 	case errors.Is(err, store.ErrConflict):
@@ -109,6 +122,9 @@ func (s *Server) answer(c *gin.Context, he *httpError) {
 	// The request log names the failure by its code only: a message, even
 	// one written for people, may quote a file's name or other evidence.
 	c.Set(errorCodeKey, he.code)
+	if he.status == http.StatusServiceUnavailable && c.Writer.Header().Get("Retry-After") == "" {
+		c.Header("Retry-After", unavailableRetryAfter)
+	}
 	if c.Writer.Written() {
 		// Headers are gone: the only honest signal left is to cut the
 		// connection, so a partial body is never taken as complete.

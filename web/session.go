@@ -92,7 +92,12 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 		ctx, err := s.sessions.Load(store.TrackExpiry(r.Context(), &sw.expiry), token)
 		if err != nil {
 			s.log.Error("load session", "request_id", requestIDOf(r), "err", err)
-			http.Error(w, errInternal.msg, http.StatusInternalServerError)
+			he := errInternal
+			if store.IsUnavailable(err) {
+				he = errDatabaseUnavailable
+				w.Header().Set("Retry-After", unavailableRetryAfter)
+			}
+			http.Error(w, he.msg, he.status)
 			return
 		}
 		sw.ctx = context.WithValue(ctx, sessionWriterKey{}, sw)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -87,6 +88,19 @@ func connectPostgres(ctx context.Context, url string, o PostgresOptions) (*sql.D
 	// schema for the portal's tables) is kept.
 	if cfg.RuntimeParams["search_path"] == "" {
 		cfg.RuntimeParams["search_path"] = "public"
+	}
+	// An error of the connection itself (the server gone, the connection
+	// cut) is marked as the database's: PostgreSQL's driver returns some
+	// as they are (a bare "unexpected EOF"), which nothing else would
+	// tell from an upload's body ending early (IsUnavailable).
+	if dial := cfg.DialFunc; dial != nil {
+		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return markedConn{c}, nil
+		}
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(o.MaxConns)
