@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // handle is the database with a cache of prepared statements. SQLite spends
@@ -26,6 +27,46 @@ type handle struct {
 	// (transactions and writes of their own), with its own statements;
 	// reads stay on the pool (see Open).
 	w *handle
+	// gate, on that connection, is held by the write that has it: the
+	// writes behind it wait here, each for at most busyWait, rather than
+	// in database/sql's queue for the connection, which has no bound
+	// (each would then wait for all those before it, and for its own
+	// busy timeout besides, while another process holds the file).
+	gate chan struct{}
+}
+
+// ErrBusy is returned when a write waited busyWait for SQLite's writing
+// connection while the writes before it held it (another process holding
+// the database, or a long write of this one): IsUnavailable.
+var ErrBusy = errors.New("store: the database is busy: a write waited too long for the writes before it")
+
+// enter waits, at most busyWait, for the writing connection's turn.
+func (h *handle) enter(ctx context.Context) error {
+	if h.gate == nil {
+		return nil
+	}
+	select {
+	case h.gate <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(busyWait)
+	defer t.Stop()
+	select {
+	case h.gate <- struct{}{}:
+		return nil
+	case <-t.C:
+		return ErrBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// leave gives the writing connection's turn to the next write.
+func (h *handle) leave() {
+	if h.gate != nil {
+		<-h.gate
+	}
 }
 
 // maxCached bounds the cache: the store's queries are a fixed set, so this
@@ -79,6 +120,10 @@ func (h *handle) ExecContext(ctx context.Context, q string, args ...any) (sql.Re
 	if h.w != nil {
 		return h.w.ExecContext(ctx, q, args...)
 	}
+	if err := h.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer h.leave()
 	count(ctx, q)
 	if st, ok := h.stmt(ctx, q); ok {
 		return st.ExecContext(ctx, args...)
@@ -91,16 +136,28 @@ func (h *handle) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		return h.w.BeginTx(ctx, opts)
 	}
 	count(ctx, "BEGIN")
-	// On SQLite this is the writing connection (the pool passed it on
-	// above), whose commits are flushed unless the context defers it.
-	if !h.pg && flushDeferred(ctx) {
-		return h.beginDeferred(ctx, opts)
-	}
-	tx, err := h.DB.BeginTx(ctx, opts)
-	if err != nil {
+	if err := h.enter(ctx); err != nil {
 		return nil, err
 	}
-	return &Tx{Tx: tx, h: h, ctx: ctx}, nil
+	// On SQLite this is the writing connection (the pool passed it on
+	// above), whose commits are flushed unless the context defers it.
+	var t *Tx
+	if !h.pg && flushDeferred(ctx) {
+		var err error
+		if t, err = h.beginDeferred(ctx, opts); err != nil {
+			h.leave()
+			return nil, err
+		}
+	} else {
+		tx, err := h.DB.BeginTx(ctx, opts)
+		if err != nil {
+			h.leave()
+			return nil, err
+		}
+		t = &Tx{Tx: tx, h: h, ctx: ctx}
+	}
+	t.gated = h.gate != nil
+	return t, nil
 }
 
 // Close closes the cached statements and the database.
@@ -122,6 +179,9 @@ type Tx struct {
 	// conn, for a transaction whose flush is deferred, is the connection
 	// it holds, to be flushed again once it ends (flush.go).
 	conn *sql.Conn
+	// gated: the transaction holds the writing connection's turn (enter),
+	// given back once, when it ends.
+	gated bool
 }
 
 // Commit ends the transaction (one more statement).
@@ -129,6 +189,7 @@ func (t *Tx) Commit() error {
 	count(t.ctx, "COMMIT")
 	err := t.Tx.Commit()
 	t.release()
+	t.leave()
 	t.prepareMissed()
 	return err
 }
@@ -137,8 +198,17 @@ func (t *Tx) Commit() error {
 func (t *Tx) Rollback() error {
 	err := t.Tx.Rollback()
 	t.release()
+	t.leave()
 	t.prepareMissed()
 	return err
+}
+
+// leave gives the writing connection's turn back, once.
+func (t *Tx) leave() {
+	if t.gated {
+		t.gated = false
+		t.h.leave()
+	}
 }
 
 // prepareMissed caches the queries the transaction ran as they were, now

@@ -77,13 +77,17 @@ func OpenWith(ctx context.Context, path string, d Defaults) (*Store, error) {
 	return openSQLite(ctx, path, d, latestVersion())
 }
 
+// busyWait is how long a write waits for SQLite's database while another
+// process (a portal command beside portal serve) writes it.
+var busyWait = 10 * time.Second
+
 func openSQLite(ctx context.Context, path string, d Defaults, version int) (*Store, error) {
 	if err := preparePrivate(path); err != nil {
 		return nil, err
 	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyWait.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	// Every commit is flushed to disk before it returns (in WAL mode, the
 	// log is synced at each commit): an act answered, a receipt signed,
@@ -113,13 +117,14 @@ func openSQLite(ctx context.Context, path string, d Defaults, version int) (*Sto
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
+	gate := make(chan struct{}, 1)
 	w.SetConnMaxIdleTime(10 * time.Minute)
 	// Keep connections (and the statements prepared on them) rather than
 	// closing all but two after a burst: database/sql's default would
 	// reopen and re-prepare under concurrent load.
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(10 * time.Minute)
-	s := &Store{db: &handle{DB: db, w: &handle{DB: w}}, path: path}
+	s := &Store{db: &handle{DB: db, w: &handle{DB: w, gate: gate}}, path: path}
 	if err := s.migrate(ctx, d, version); err != nil {
 		s.db.Close() // the pool and the writing connection
 		return nil, err
@@ -265,6 +270,14 @@ func (s *Store) inTxAudit(ctx context.Context, fn func(*Tx) ([]AuditRecord, erro
 	if err != nil {
 		return err
 	}
+	defer func() {
+		// A panic in fn (recovered higher up) must not leave the
+		// transaction, and on SQLite the writing connection, held.
+		if p := recover(); p != nil {
+			tx.Rollback()
+			panic(p)
+		}
+	}()
 	audit, err := fn(tx)
 	if err != nil {
 		tx.Rollback()
