@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // Sign-in is OpenID Connect's authorization code flow with state, nonce and
@@ -198,6 +199,15 @@ func (s *Server) callback(c *gin.Context) {
 		return
 	}
 	_ = s.sessions.Destroy(ctx)
+	if store.IsUnavailable(err) {
+		// The portal's database, not the person or their provider: not
+		// a failed sign-in to count against their address (which would
+		// turn them away once it is back), nor one to record (the
+		// record would not be written). Answered 503: try again.
+		s.log.Error("sign-in: the database is unavailable", "request_id", requestID(c), "idp", c.Param("idp"), "err", err)
+		s.fail(c, err)
+		return
+	}
 	s.signInFailures.allow(c.ClientIP())
 	reason := "error"
 	var se signInError

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ofsted-portal/evidence/deploy/devidp"
 	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/deploy/pgserver"
 	"github.com/ofsted-portal/evidence/portal"
@@ -233,4 +234,41 @@ func TestHeldVisitAnswersUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	up.uploadItem(v.ID, "1.01 Held.pdf", "", []byte("held"))
+}
+
+// TestSignInWhileTheDatabaseIsGone: a person signs in at their provider
+// while the portal's database is gone. The callback is answered 503 with
+// Retry-After, not "the sign-in link may have expired", and it is not
+// counted as a failed sign-in from their address: once the database is
+// back they sign in at once. Before, the outage was counted against the
+// address, and with a strict limit it was refused as too many attempts
+// after the database came back.
+func TestSignInWhileTheDatabaseIsGone(t *testing.T) {
+	pg := startRestartablePG(t)
+	ts := startStackSetup(t, func(o *devstack.Options) {
+		o.DatabaseURL = pg.srv.URL
+		o.Env = map[string]string{"PORTAL_SIGNIN_FAILURE_RATE": "1/15m"}
+	})
+	b := ts.newBrowser(t)
+	resp := b.get("/auth/cafcass/login")
+	page := readAll(t, resp)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the provider's form: %d %s", resp.StatusCode, page)
+	}
+	pg.crash()
+	resp = b.submitLogin(resp.Request.URL, page, "uploader@cafcass.example", devidp.DemoPassword)
+	wantUnavailable(t, "the sign-in's callback", resp)
+
+	pg.start()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, resp, page := ts.signInAt(t, "cafcass", "uploader@cafcass.example")
+		if resp.StatusCode == http.StatusOK && resp.Request.URL.Path == "/visits" {
+			break
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("a sign-in once the database is back: %d at %s: %.300s", resp.StatusCode, resp.Request.URL.Path, page)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
