@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"testing"
 	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/pgserver"
 )
 
 // TestWritesWaitABoundedTime: another process (a portal command run beside
@@ -68,5 +70,109 @@ func TestWritesWaitABoundedTime(t *testing.T) {
 	}
 	if err := s.Audit(ctx, AuditRecord{Action: "test.write", Time: time.Now()}); err != nil {
 		t.Fatalf("a write once the database is free: %v", err)
+	}
+}
+
+// TestStalledTransactionLetsGo: an instance stops in the middle of a
+// transaction that appends to the audit trail (frozen, paused, or cut off
+// from the database while its connection stays open), holding the lock
+// every append takes. Another instance's appends fail as unavailable
+// meanwhile (the statement timeout), and go through again once PostgreSQL
+// has ended the stalled transaction, within twice the statement timeout;
+// the stalled one stores nothing. Before, the lock was held for as long as
+// the connection stayed open (hours, with TCP's keepalive defaults), and
+// no instance could record any act.
+func TestStalledTransactionLetsGo(t *testing.T) {
+	if !pgserver.TestDatabaseWanted() {
+		t.Skip("row and advisory locks are PostgreSQL's: this runs in make test's PostgreSQL pass (PORTAL_TEST_DATABASE=postgres)")
+	}
+	ctx := context.Background()
+	url, err := pgserver.NewTestDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := PostgresOptions{StatementTimeout: 500 * time.Millisecond}
+	stalled, err := OpenPostgres(ctx, url, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	other, err := OpenPostgres(ctx, url, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+
+	holding, resume := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- stalled.inTx(ctx, func(tx *Tx) error {
+			if err := lockAudit(ctx, tx); err != nil {
+				return err
+			}
+			close(holding)
+			<-resume
+			return nil
+		}, AuditRecord{Action: "test.stalled", Time: time.Now()})
+	}()
+	<-holding
+	start := time.Now()
+	for {
+		err := other.Audit(ctx, AuditRecord{Action: "test.other", Time: time.Now()})
+		if err == nil {
+			break
+		}
+		if !IsUnavailable(err) {
+			t.Fatalf("an append while another instance holds the trail: %v, want it unavailable", err)
+		}
+		if time.Since(start) > 10*time.Second {
+			close(resume)
+			t.Fatalf("appends still refused %s after another instance stalled holding the trail: %v", time.Since(start).Round(time.Second), err)
+		}
+	}
+	close(resume)
+	if err := <-done; err == nil {
+		t.Fatal("the stalled transaction committed after PostgreSQL ended it")
+	}
+	var n int
+	if err := other.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit WHERE action = 'test.stalled'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the stalled transaction's records: %d (%v)", n, err)
+	}
+}
+
+// TestBackupSnapshotOutlivesTheIdleLimit: the snapshot a backup holds open
+// while pg_dump reads from it stays, however long the dump takes: it alone
+// is exempt from the limit on idle transactions.
+func TestBackupSnapshotOutlivesTheIdleLimit(t *testing.T) {
+	if !pgserver.TestDatabaseWanted() {
+		t.Skip("snapshots are PostgreSQL's: this runs in make test's PostgreSQL pass (PORTAL_TEST_DATABASE=postgres)")
+	}
+	ctx := context.Background()
+	url, err := pgserver.NewTestDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenPostgres(ctx, url, PostgresOptions{StatementTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	snap, err := s.ExportSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Release()
+	time.Sleep(time.Second)
+	conn, err := s.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN ISOLATION LEVEL REPEATABLE READ`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, `ROLLBACK`)
+	if _, err := conn.ExecContext(ctx, `SET TRANSACTION SNAPSHOT '`+snap.ID+`'`); err != nil {
+		t.Fatalf("the backup's snapshot, idle for a second: %v", err)
 	}
 }

@@ -79,6 +79,15 @@ func connectPostgres(ctx context.Context, url string, o PostgresOptions) (*sql.D
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
+	// A transaction of the portal's is never idle for long: it runs its
+	// statements one after another, with no request or object store
+	// between them. One that is has stopped (its instance frozen, paused,
+	// or cut off from the database with the connection still open), and
+	// holds its locks, the audit trail's among them, until PostgreSQL
+	// ends it: hours, with TCP's keepalive defaults, with every act of
+	// every instance refused meanwhile. The snapshot a backup holds open
+	// for pg_dump says otherwise for itself (ExportSnapshot).
+	cfg.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt((2 * o.StatementTimeout).Milliseconds(), 10)
 	cfg.RuntimeParams["application_name"] = "portal"
 	// The schema the tables are in, not the role's search_path, whose
 	// default ("$user", public) looks first in a schema named after the

@@ -39,6 +39,10 @@ func (s *Store) ExportSnapshot(ctx context.Context) (Snapshot, error) {
 		snap.Release()
 		return Snapshot{}, fmt.Errorf("store: export snapshot: %w", err)
 	}
+	// Idle while pg_dump reads from it, for as long as the dump takes.
+	if _, err := tx.ExecContext(ctx, `SET LOCAL idle_in_transaction_session_timeout = 0`); err != nil {
+		return fail(err)
+	}
 	if err := tx.QueryRowContext(ctx, `SELECT pg_export_snapshot()`).Scan(&snap.ID); err != nil {
 		return fail(err)
 	}
