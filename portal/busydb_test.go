@@ -3,10 +3,12 @@ package portal_test
 import (
 	"context"
 	"errors"
+	"io"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ofsted-portal/evidence/deploy/pgserver"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/store"
@@ -64,4 +66,78 @@ func TestUploadWhoseCommitAnswerIsLost(t *testing.T) {
 	if got := uploadTrail(t, d, v.ID, fileID); got != "upload.started:started: upload.completed:success:" {
 		t.Fatalf("the upload's records: %s", got)
 	}
+}
+
+// TestDownloadNotStartedIsNotRecorded: the inspection team's first
+// download of a file is recorded, and the file marked as downloaded by
+// the team, when the download opens. When the mark cannot be written (the
+// file's row held past the statement timeout), the download is refused,
+// and the trail must not say it happened. Before, the record was written
+// first, in a transaction of its own: the trail said the file was
+// downloaded, with no byte sent and no record of the cut.
+func TestDownloadNotStartedIsNotRecorded(t *testing.T) {
+	if !pgserver.TestDatabaseWanted() {
+		t.Skip("row locks are PostgreSQL's: this runs in make test's PostgreSQL pass (PORTAL_TEST_DATABASE=postgres)")
+	}
+	d := startDomainOn(t, nil, map[string]string{"PORTAL_DB_STATEMENT_TIMEOUT": "1s"})
+	ctx := context.Background()
+	v := d.demo()
+	up := d.person("cafcass", "uploader@cafcass.example")
+	acc, err := d.svc.Authorize(ctx, up, policy.FileUpload, v.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := acc.Upload(ctx, portal.NewFile{Name: "1.05 Held row.zip", Size: 1000}, &stallingReader{n: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead := d.person("ofsted", "lead@ofsted.example")
+	check := func(what, file string, open func(acc *portal.Access) error) {
+		t.Helper()
+		conn, err := d.svc.Store().DB().Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		var id string
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM files WHERE id = $1 FOR UPDATE`, f.ID).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		acc, err := d.svc.Authorize(ctx, lead, policy.FileDownload, v.ID, file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := open(acc); err == nil {
+			t.Fatalf("%s opened with the file's row held", what)
+		}
+		tx.Rollback()
+		recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "file.download"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Object == f.ID {
+				t.Errorf("%s refused, but the trail has %s %s %s", what, r.Action, r.Outcome, r.Detail)
+			}
+		}
+	}
+	check("a download", f.ID, func(acc *portal.Access) error {
+		dl, err := acc.OpenDownload(ctx, 0, 1000, false)
+		if err == nil {
+			dl.Close()
+		}
+		return err
+	})
+	check("an archive", "", func(acc *portal.Access) error {
+		a, err := acc.PrepareArchive(ctx, []string{f.ID}, nil)
+		if err == nil {
+			a.WriteTo(ctx, io.Discard)
+		}
+		return err
+	})
 }
