@@ -176,3 +176,27 @@ func TestBackupSnapshotOutlivesTheIdleLimit(t *testing.T) {
 		t.Fatalf("the backup's snapshot, idle for a second: %v", err)
 	}
 }
+
+// TestPoolOfOneOpens: a pool of one connection (PostgresOptions.MaxConns
+// 1, the least the setting takes) opens and migrates. Before, migrating
+// held that connection for the migration lock while the migration itself
+// waited for another: the portal never started, and said nothing.
+func TestPoolOfOneOpens(t *testing.T) {
+	if !pgserver.TestDatabaseWanted() {
+		t.Skip("a pool of connections is PostgreSQL's: this runs in make test's PostgreSQL pass (PORTAL_TEST_DATABASE=postgres)")
+	}
+	url, err := pgserver.NewTestDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	s, err := OpenPostgres(ctx, url, PostgresOptions{MaxConns: 1})
+	if err != nil {
+		t.Fatalf("open with a pool of one connection: %v", err)
+	}
+	defer s.Close()
+	if err := s.Audit(ctx, AuditRecord{Action: "test.write", Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -53,6 +53,13 @@ func openPostgres(ctx context.Context, url string, o PostgresOptions, version in
 	if o.OwnerURL != "" {
 		err = s.migrateAsOwner(ctx, o, version)
 	} else {
+		// Two connections: one holds the migration lock while the other
+		// migrates. A pool of one (PORTAL_DB_MAX_CONNS=1) would wait for
+		// itself, for ever; it is one again once migrated.
+		if o.MaxConns == 1 {
+			db.SetMaxOpenConns(2)
+			defer db.SetMaxOpenConns(1)
+		}
 		err = s.migrate(ctx, o.Defaults, version)
 	}
 	if err != nil {
