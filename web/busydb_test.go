@@ -271,3 +271,39 @@ func TestSignInWhileTheDatabaseIsGone(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestDownloadHoldsNoConnection: a download holds no database connection
+// while it sends: with a pool of one connection, a download whose reader
+// has stopped reading leaves every other request served.
+func TestDownloadHoldsNoConnection(t *testing.T) {
+	if !pgserver.TestDatabaseWanted() {
+		t.Skip("a pool of connections is PostgreSQL's: this runs in make test's PostgreSQL pass (PORTAL_TEST_DATABASE=postgres)")
+	}
+	ts := startStackWith(t, map[string]string{"PORTAL_DB_MAX_CONNS": "1", "PORTAL_SEGMENT_SIZE": "1MiB"})
+	v := ts.demoVisit(t)
+	up := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	data := bytes.Repeat([]byte("evidence "), 24<<20/9) // more than the connection buffers hold
+	f := up.uploadItem(v.ID, "1.05 Large.zip", "", data)
+	resp := lead.get("/api/v1/visits/" + v.ID + "/files/" + f.ID + "/content")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("download: %d", resp.StatusCode)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadFull(resp.Body, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	// The download is under way, its reader reading no more.
+	for i := range 3 {
+		start := time.Now()
+		r := up.get("/api/v1/visits/" + v.ID + "/files")
+		r.Body.Close()
+		if r.StatusCode != http.StatusOK || time.Since(start) > 5*time.Second {
+			t.Fatalf("request %d during a download: %d after %s", i, r.StatusCode, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || !bytes.Equal(append(data[:1000:1000], rest...), data) {
+		t.Fatalf("the download's rest: %d bytes (%v)", len(rest), err)
+	}
+}
