@@ -91,6 +91,8 @@ func toHTTPError(err error) *httpError {
 		return &httpError{http.StatusRequestEntityTooLarge, "too_large", "The file is larger than the portal's limit."}
 	case errors.Is(err, store.ErrUploadTaken):
 		return &httpError{http.StatusServiceUnavailable, "upload_stopped", "The upload stalled for too long and was stopped. Nothing was kept: upload it again."}
+	case errors.Is(err, evidence.ErrPastLength):
+		return &httpError{http.StatusRequestEntityTooLarge, "past_length", "These bytes go past the declared length of the upload: the last part was not kept. Send the file as declared, or start a new upload."}
 	case errors.Is(err, evidence.ErrShortBody):
 		return badRequest("The upload ended before all of the file arrived. Nothing was kept: upload it again.")
 	}

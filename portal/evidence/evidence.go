@@ -58,6 +58,11 @@ type Service struct {
 // ErrTooLarge is returned when an upload of unknown size passes MaxSize.
 var ErrTooLarge = errors.New("evidence: file larger than the limit")
 
+// ErrPastLength is returned when a resumable upload's body goes on past the
+// length declared when it was created: the file sent is not the one
+// declared, and its last segment is not committed.
+var ErrPastLength = errors.New("evidence: body longer than the upload's declared length")
+
 // ErrShortBody is returned when the request body ends before its declared
 // length: the client went away or lied about the size.
 var ErrShortBody = errors.New("evidence: body shorter than its declared length")

@@ -85,6 +85,15 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 		if err != nil {
 			return r, nil, err
 		}
+		if r.SegmentsDone+1 == r.Segments() {
+			// The body must end with the file: bytes past the declared
+			// length (a body of unknown length that goes on) mean the
+			// file sent is not the one declared, and completing it with
+			// its first Length bytes would drop the rest unnoticed.
+			if err := endsHere(body); err != nil {
+				return r, nil, err
+			}
+		}
 		if beforeCommit != nil {
 			if err := beforeCommit(); err != nil {
 				return r, nil, err
@@ -229,6 +238,30 @@ func (s *Service) sweepResumable(ctx context.Context, r store.Resumable, record 
 		return err
 	}
 	return nil
+}
+
+// endsHere checks that body has nothing more to read.
+func endsHere(body io.Reader) error {
+	p, ok := body.(interface{ Peek(int) ([]byte, error) })
+	if !ok {
+		var b [1]byte
+		n, err := io.ReadFull(body, b[:])
+		if n > 0 {
+			return ErrPastLength
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return fmt.Errorf("%w: %v", ErrShortBody, err)
+	}
+	switch _, err := p.Peek(1); {
+	case err == nil:
+		return ErrPastLength
+	case errors.Is(err, io.EOF):
+		return nil
+	default:
+		return fmt.Errorf("%w: %v", ErrShortBody, err)
+	}
 }
 
 func hashState(h hash.Hash) ([]byte, error) {

@@ -1,0 +1,40 @@
+package web_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"testing"
+)
+
+// TestResumableBodyPastLength checks that a PATCH whose body goes on past
+// the declared length is refused even when no Content-Length announced it
+// (a chunked body): the upload is not completed with the first bytes and
+// the rest silently dropped, and the file is not stored.
+func TestResumableBodyPastLength(t *testing.T) {
+	ts := startStack(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	v := setUpVisit(t, ts, admin, "FV-TUS-PAST")
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+
+	loc := uploader.tusCreate(v.ID, "2.01 Notes.pdf", 10)
+	// io.MultiReader hides the length: the client sends it chunked.
+	body := io.MultiReader(bytes.NewReader([]byte("0123456789")), bytes.NewReader([]byte("and more")))
+	resp := uploader.tus("PATCH", loc, body, -1, map[string]string{"Upload-Offset": "0"})
+	b := readAll(t, resp)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("chunked PATCH past the length: %d %v %s, want 413", resp.StatusCode, resp.Header, b)
+	}
+	if got := uploader.tusOffset(loc); got != 0 {
+		t.Errorf("offset after a refused PATCH: %d, want 0", got)
+	}
+	if ids := listFileIDs(t, uploader, v.ID); len(ids) != 0 {
+		t.Errorf("files after a refused PATCH: %v", ids)
+	}
+	// The same upload then completes with the right bytes.
+	resp = uploader.tus("PATCH", loc, bytes.NewReader([]byte("0123456789")), 10, map[string]string{"Upload-Offset": "0"})
+	readAll(t, resp)
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Evidence-File-Id") == "" {
+		t.Fatalf("PATCH of the declared bytes: %d %v", resp.StatusCode, resp.Header)
+	}
+}
