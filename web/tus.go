@@ -168,6 +168,15 @@ func (s *Server) tusPatch(c *gin.Context) {
 		s.fail(c, &httpError{http.StatusUnsupportedMediaType, "content_type", "Send the bytes with Content-Type: " + tusOctets + "."})
 		return
 	}
+	if h := c.GetHeader("Upload-Length"); h != "" {
+		// The length is set at creation and cannot change: a client that
+		// declares another is sending another file.
+		if n, err := strconv.ParseInt(h, 10, 64); err != nil || n != r.Length {
+			s.tusOffsetHeaders(c, r)
+			s.fail(c, badRequest(fmt.Sprintf("This upload is %d bytes long and Upload-Length cannot change: start a new upload for another file.", r.Length)))
+			return
+		}
+	}
 	offset, err := strconv.ParseInt(c.GetHeader("Upload-Offset"), 10, 64)
 	if err != nil || offset < 0 {
 		s.fail(c, badRequest("Send Upload-Offset: where these bytes start."))

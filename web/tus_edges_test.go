@@ -38,3 +38,26 @@ func TestResumableBodyPastLength(t *testing.T) {
 		t.Fatalf("PATCH of the declared bytes: %d %v", resp.StatusCode, resp.Header)
 	}
 }
+
+// TestResumableLengthCannotChange checks that a PATCH declaring another
+// Upload-Length than the upload's is refused and moves nothing (tus: the
+// length is set at creation): the client is sending another file.
+func TestResumableLengthCannotChange(t *testing.T) {
+	ts := startStack(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	v := setUpVisit(t, ts, admin, "FV-TUS-LEN")
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+
+	loc := uploader.tusCreate(v.ID, "2.02 Plan.pdf", 10)
+	resp := uploader.tus("PATCH", loc, bytes.NewReader([]byte("0123456789")), 10, map[string]string{"Upload-Offset": "0", "Upload-Length": "12"})
+	b := readAll(t, resp)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("PATCH with another Upload-Length: %d %s, want 400", resp.StatusCode, b)
+	}
+	if got := uploader.tusOffset(loc); got != 0 {
+		t.Errorf("offset after a PATCH with another length: %d, want 0", got)
+	}
+	if ids := listFileIDs(t, uploader, v.ID); len(ids) != 0 {
+		t.Errorf("files after a refused PATCH: %v", ids)
+	}
+}
