@@ -66,6 +66,8 @@ func (s *Server) tusOptions(c *gin.Context) {
 }
 
 // parseTusMetadata reads Upload-Metadata: comma-separated "key base64".
+// A key given twice is refused (tus: keys are unique), not decided by its
+// last value.
 func parseTusMetadata(h string) (map[string]string, error) {
 	out := map[string]string{}
 	if strings.TrimSpace(h) == "" {
@@ -79,6 +81,9 @@ func parseTusMetadata(h string) (map[string]string, error) {
 		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
 		if err != nil {
 			return nil, fmt.Errorf("value of %s is not base64", k)
+		}
+		if _, twice := out[k]; twice {
+			return nil, fmt.Errorf("%s is given twice", k)
 		}
 		out[k] = string(b)
 	}
@@ -107,6 +112,9 @@ func (s *Server) tusCreate(c *gin.Context) {
 	rawName := meta["filename"]
 	if rawName == "" {
 		rawName = meta["name"]
+	} else if name, ok := meta["name"]; ok && name != rawName {
+		s.fail(c, badRequest("Upload-Metadata is not valid: filename and name differ."))
+		return
 	}
 	acc := accessOf(c)
 	r, err := acc.CreateResumable(c.Request.Context(), portal.NewFile{Name: rawName, Item: meta["item"], Size: length, OnConflict: meta["on_conflict"]})

@@ -61,3 +61,31 @@ func TestResumableLengthCannotChange(t *testing.T) {
 		t.Errorf("files after a refused PATCH: %v", ids)
 	}
 }
+
+// TestResumableMetadataKeysOnce checks that Upload-Metadata naming a key
+// twice is refused (tus: keys are unique) rather than taken as the last
+// value: a proxy or script that appends its own filename must not decide
+// under which name the evidence is kept.
+func TestResumableMetadataKeysOnce(t *testing.T) {
+	ts := startStack(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	v := setUpVisit(t, ts, admin, "FV-TUS-META")
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	base := "/api/v1/visits/" + v.ID + "/uploads"
+	for _, c := range []struct {
+		name, meta string
+	}{
+		{"filename twice", tusMeta("filename", "2.01 Plan.pdf", "filename", "2.01 Other.pdf")},
+		{"item twice", tusMeta("filename", "Plan.pdf", "item", "2.01", "item", "2.02")},
+		{"filename and name differ", tusMeta("filename", "2.01 Plan.pdf", "name", "2.01 Other.pdf")},
+	} {
+		resp := uploader.tus("POST", base, nil, 0, map[string]string{"Upload-Length": "10", "Upload-Metadata": c.meta})
+		b := readAll(t, resp)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", c.name, resp.StatusCode, b)
+		}
+	}
+	if n := countRows(t, ts, "resumable_uploads"); n != 0 {
+		t.Fatalf("refused creations left %d uploads", n)
+	}
+}
