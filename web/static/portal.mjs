@@ -196,7 +196,7 @@ function enhanceUpload (form) {
     const e = { file, bar, status, pause, li, state: 'waiting', sent: 0, upload: null, item: itemFromName(file.name, codes) || itemSelect.value, rename: keepBoth && keepBoth.checked, replace: false }
     pause.setAttribute('aria-label', 'Pause ' + file.name)
     pause.addEventListener('click', () => {
-      if (e.state === 'uploading') pauseOne(e)
+      if (e.state === 'uploading' || e.state === 'offline') pauseOne(e)
       else if (e.state === 'paused') { e.state = 'waiting'; setStatus(e, 'Waiting'); pause.textContent = 'Pause'; next() }
     })
     entries.push(e)
@@ -257,6 +257,42 @@ function enhanceUpload (form) {
       ['Keep both', () => { e.rename = true; release(e) }],
       ['Replace it', () => { e.replace = true; release(e) }]
     ])
+  }
+
+  // interrupted says whether an upload stopped for want of the portal (the
+  // connection dropped, the laptop slept, the portal restarted) rather than
+  // being refused: tus-js-client's own retries last about a minute, and an
+  // outage that outlasts them must not end the upload.
+  function interrupted (err) {
+    const res = err.originalResponse
+    const status = res ? res.getStatus() : 0
+    if (status === 409) return responseCode(res) !== 'name_exists'
+    return status === 0 || status === 502 || status === 503 || status === 504
+  }
+
+  // waitForConnection holds an interrupted upload until the browser is
+  // back online, or for half a minute, then queues it again: it goes on
+  // from the last part the portal kept (the upload's address is in the
+  // browser's storage). Other files wait rather than fail one by one.
+  function waitForConnection (e, err) {
+    e.state = 'offline'
+    e.upload = null
+    const busy = err.originalResponse && err.originalResponse.getStatus() === 409
+    const text = busy
+      ? 'This file is also being sent from another tab or window. It will go on here if that one stops.'
+      : 'Connection lost. The upload will go on from where it stopped when the connection is back.'
+    setStatus(e, text)
+    announce(e.file.name + ': ' + text, true)
+    const go = () => {
+      window.removeEventListener('online', go)
+      clearTimeout(timer)
+      if (e.state !== 'offline') return
+      e.state = 'waiting'
+      setStatus(e, 'Waiting')
+      next()
+    }
+    window.addEventListener('online', go)
+    const timer = setTimeout(go, 30000)
   }
 
   function pauseOne (e) {
@@ -325,6 +361,8 @@ function enhanceUpload (form) {
         next()
       },
       onError (err) {
+        if (e.state !== 'uploading') return
+        if (interrupted(err)) { waitForConnection(e, err); return }
         e.state = 'failed'
         hide(e.pause)
         let msg = 'the upload failed. Try again later.'
@@ -367,7 +405,7 @@ function enhanceUpload (form) {
     e.li.append(button)
   }
 
-  pauseAll.addEventListener('click', () => { for (const e of entries) if (e.state === 'uploading' || e.state === 'waiting') pauseOne(e) })
+  pauseAll.addEventListener('click', () => { for (const e of entries) if (e.state === 'uploading' || e.state === 'waiting' || e.state === 'offline') pauseOne(e) })
   resumeAll.addEventListener('click', () => {
     for (const e of entries) if (e.state === 'paused') { e.state = 'waiting'; setStatus(e, 'Waiting') }
     next()
@@ -393,7 +431,7 @@ function enhanceUpload (form) {
   })
 
   window.addEventListener('beforeunload', (ev) => {
-    if (entries.some((e) => e.state === 'uploading' || e.state === 'waiting' || e.state === 'checking')) ev.preventDefault()
+    if (entries.some((e) => e.state === 'uploading' || e.state === 'waiting' || e.state === 'checking' || e.state === 'offline')) ev.preventDefault()
   })
   form.dataset.ready = 'true' // the page takes files from here on (tests wait for it)
 }

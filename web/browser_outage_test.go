@@ -1,0 +1,59 @@
+package web_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestBrowserUploadOutlastsAnOutage runs web/tests/outage.mjs in Chromium
+// against a real stack: the connection drops for 80 s after the first
+// segment of a 129 MiB upload is committed, longer than tus-js-client's own
+// retries last; the upload waits, says so, and when the connection is back
+// goes on from where it stopped and completes with the file's SHA-256.
+// Screenshots go to test-artifacts/browser-outage.
+func TestBrowserUploadOutlastsAnOutage(t *testing.T) {
+	onceAcrossDatabases(t)
+	browserTools(t)
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+
+	seg := ts.Config.SegmentSize
+	size := 4*seg + 1<<20
+	big := filepath.Join(t.TempDir(), "2.01 Case records export.zip")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(f, h), newEvidence(7, size)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	out, err := runBrowserScript(t, ts, "outage.mjs", "browser-outage", 6*time.Minute,
+		"VISIT_ID="+v.ID, "BIG_FILE="+big, "BIG_SIZE="+strconv.FormatInt(size, 10),
+		"SEGMENT_SIZE="+strconv.FormatInt(seg, 10), "OUTAGE_MS=80000")
+	t.Logf("outage.mjs output:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser script failed: %v", err)
+	}
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	found := false
+	for _, g := range decode[struct {
+		Files []fileResp `json:"files"`
+	}](t, uploader.get("/api/v1/visits/"+v.ID+"/files"), http.StatusOK).Files {
+		if g.Name == "2.01 Case records export.zip" {
+			found = g.Size == size && g.SHA256 == hex.EncodeToString(h.Sum(nil))
+		}
+	}
+	if !found {
+		t.Fatal("the file uploaded through the outage is not stored with its SHA-256")
+	}
+}

@@ -1,0 +1,58 @@
+// An upload through a connection that drops for longer than tus-js-client's
+// own retries last (about 70 s: home broadband that goes down, a laptop
+// that sleeps), run by TestBrowserUploadOutlastsAnOutage
+// (web/browser_outage_test.go) against a real stack in Debian's Chromium.
+// The upload waits for the connection, says so, and then goes on from the
+// last committed segment by itself.
+import { env, base, check, audit, signIn, launch, waitFor, finish } from './lib.mjs'
+
+const visit = env('VISIT_ID')
+const bigFile = env('BIG_FILE')
+const bigSize = Number(env('BIG_SIZE'))
+const segment = Number(env('SEGMENT_SIZE'))
+const outage = Number(env('OUTAGE_MS'))
+
+const browser = await launch()
+try {
+  const up = await browser.newContext({ bypassCSP: true })
+  const page = await signIn(up, 'cafcass', 'uploader@cafcass.example')
+  const patches = [] // { offset, status, ack }
+  page.on('request', (r) => { if (r.method() === 'PATCH') patches.push({ offset: Number(r.headers()['upload-offset']), status: 0, r }) })
+  page.on('requestfinished', async (r) => {
+    if (r.method() !== 'PATCH') return
+    const e = patches.find((x) => x.r === r)
+    const res = await r.response()
+    if (e && res) { e.status = res.status(); e.ack = Number(res.headers()['upload-offset']) }
+  })
+  const acked = () => Math.max(0, ...patches.filter((x) => x.status === 204).map((x) => x.ack))
+  const status = () => page.locator('#upload-0-status').innerText()
+
+  await page.goto(`${base}/visits/${visit}/upload`)
+  await page.waitForSelector('#upload-form[data-ready]')
+  await page.setInputFiles('#file', bigFile)
+  await waitFor(() => acked() >= segment, 60000, 'a segment committed before the connection drops')
+  await up.setOffline(true)
+  const committed = acked()
+  const sentBefore = patches.length
+  await new Promise((resolve) => setTimeout(resolve, outage))
+  const during = await status()
+  check(!/Not uploaded/.test(during), `after ${outage / 1000} s without a connection the upload waits rather than gives up (${during})`)
+  check(/connection/i.test(during), `the file's status says the connection was lost (${during})`)
+  const heard = await page.locator('#upload-live').innerText()
+  check(/connection/i.test(heard), `a screen reader is told the connection was lost (${heard})`)
+  await audit(page, 'upload-outage')
+
+  await up.setOffline(false)
+  await page.waitForFunction(() => /Uploaded/.test((document.getElementById('upload-0-status')?.textContent ?? '')), null, { timeout: 120000 })
+  await waitFor(() => acked() === bigSize, 10000, 'the last PATCH answered with the full length')
+  const after = patches.slice(sentBefore).filter((x) => x.status === 204)
+  check(after.length > 0 && after.every((x) => x.offset >= committed),
+    `after the outage the upload goes on from byte ${committed} or later (${after.map((x) => x.offset).join(', ')})`)
+  check(patches.filter((x) => x.offset === 0).length === 1, 'the upload never starts again from byte 0')
+  await audit(page, 'upload-after-outage')
+} catch (err) {
+  check(false, 'the script ran to the end: ' + (err.stack || err))
+} finally {
+  await browser.close()
+}
+finish('upload through an outage')
