@@ -16,8 +16,9 @@ import (
 // against a real stack: the connection drops for 80 s after the first
 // segment of a 129 MiB upload is committed, longer than tus-js-client's own
 // retries last; the upload waits, says so, and when the connection is back
-// goes on from where it stopped and completes with the file's SHA-256.
-// Screenshots go to test-artifacts/browser-outage.
+// goes on from where it stopped and completes with the file's SHA-256. A
+// page reloaded in the middle of another upload lists that file as
+// unfinished until it is chosen again. Screenshots go to test-artifacts/browser-outage.
 func TestBrowserUploadOutlastsAnOutage(t *testing.T) {
 	onceAcrossDatabases(t)
 	browserTools(t)
@@ -37,8 +38,20 @@ func TestBrowserUploadOutlastsAnOutage(t *testing.T) {
 	}
 	f.Close()
 
+	// A second file, to reload the page in the middle of.
+	second := filepath.Join(filepath.Dir(big), "3.01 Practice audit.zip")
+	g, err := os.Create(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(g, newEvidence(8, 3*seg+1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	g.Close()
+
 	out, err := runBrowserScript(t, ts, "outage.mjs", "browser-outage", 6*time.Minute,
 		"VISIT_ID="+v.ID, "BIG_FILE="+big, "BIG_SIZE="+strconv.FormatInt(size, 10),
+		"SECOND_FILE="+second, "SECOND_NAME="+filepath.Base(second),
 		"SEGMENT_SIZE="+strconv.FormatInt(seg, 10), "OUTAGE_MS=80000")
 	t.Logf("outage.mjs output:\n%s", out)
 	if err != nil {

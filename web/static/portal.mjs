@@ -142,6 +142,7 @@ function enhanceUpload (form) {
 
   const entries = []
   const parallel = 3
+  const unfinished = showUnfinished(tus, visit, drop)
   let lastAnnounce = 0
 
   function announce (text, force) {
@@ -193,6 +194,7 @@ function enhanceUpload (form) {
       el('span', { class: 'govuk-body portal-queue__name', text: file.name }), el('span', { class: 'govuk-body-s', text: ' · ' + formatBytes(file.size) }),
       bar, status, pause)
     list.append(li)
+    unfinished.chosen(file)
     const e = { file, bar, status, pause, li, state: 'waiting', sent: 0, upload: null, item: itemFromName(file.name, codes) || itemSelect.value, rename: keepBoth && keepBoth.checked, replace: false }
     pause.setAttribute('aria-label', 'Pause ' + file.name)
     pause.addEventListener('click', () => {
@@ -434,6 +436,67 @@ function enhanceUpload (form) {
     if (entries.some((e) => e.state === 'uploading' || e.state === 'waiting' || e.state === 'checking' || e.state === 'offline')) ev.preventDefault()
   })
   form.dataset.ready = 'true' // the page takes files from here on (tests wait for it)
+}
+
+// showUnfinished lists, before the drop zone, the uploads to this visit
+// that this browser began and did not finish (tus-js-client keeps each
+// one's address in the browser's storage): after a reload, a crash or a
+// night's sleep the page would otherwise forget them, and the person would
+// not know which files to choose again. Choosing the same file goes on from
+// where it stopped. An upload the portal no longer has (expired, finished,
+// cancelled) is forgotten here too, so that its name does not stay in the
+// browser. Returns chosen(file), which takes a file chosen again off the list.
+function showUnfinished (tus, visit, before) {
+  const storage = tus.defaultOptions && tus.defaultOptions.urlStorage
+  const shown = new Map() // name and size -> list item
+  const key = (name, size) => name + '\u0000' + size
+  const list = el('ul', { class: 'govuk-list govuk-list--bullet', id: 'unfinished-list' })
+  const box = el('div', { class: 'govuk-inset-text', id: 'unfinished-uploads', role: 'region', 'aria-labelledby': 'unfinished-heading' },
+    el('h2', { class: 'govuk-heading-s', id: 'unfinished-heading', text: 'Uploads not finished' }),
+    el('p', { class: 'govuk-body', text: 'These files were being uploaded from this browser and did not finish. Choose the same files again: each goes on from where it stopped.' }),
+    list)
+  before.before(box)
+  const refresh = () => {
+    box.hidden = list.children.length === 0
+    box.classList.toggle('govuk-!-display-none', box.hidden)
+  }
+  refresh()
+  if (storage && storage.findAllUploads) {
+    storage.findAllUploads().then(async (stored) => {
+      const prefix = `/api/v1/visits/${visit}/uploads/`
+      for (const u of stored) {
+        if (!u.uploadUrl || !new URL(u.uploadUrl, location.href).pathname.startsWith(prefix)) continue
+        let res
+        try {
+          res = await fetch(u.uploadUrl, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } })
+        } catch {
+          continue // offline: the entry stays for a later visit to the page
+        }
+        const offset = Number(res.headers.get('Upload-Offset'))
+        const length = Number(res.headers.get('Upload-Length'))
+        if (res.status === 404 || (res.ok && offset >= length)) {
+          storage.removeUpload(u.urlStorageKey)
+          continue
+        }
+        if (!res.ok) continue
+        const name = (u.metadata && u.metadata.filename) || 'A file'
+        if (shown.has(key(name, u.size))) continue
+        const pct = length ? Math.floor(offset * 100 / length) : 0
+        const expires = res.headers.get('Upload-Expires')
+        const until = expires ? ` (kept until ${new Date(expires).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' })})` : ''
+        const li = el('li', { text: `${name}: ${pct}% sent${until}` })
+        shown.set(key(name, u.size), li)
+        list.append(li)
+        refresh()
+      }
+    }).catch(() => {})
+  }
+  return {
+    chosen (file) {
+      const li = shown.get(key(file.name, file.size))
+      if (li) { li.remove(); shown.delete(key(file.name, file.size)); refresh() }
+    }
+  }
 }
 
 // walk adds every file under a dropped entry (folders included).

@@ -50,6 +50,37 @@ try {
     `after the outage the upload goes on from byte ${committed} or later (${after.map((x) => x.offset).join(', ')})`)
   check(patches.filter((x) => x.offset === 0).length === 1, 'the upload never starts again from byte 0')
   await audit(page, 'upload-after-outage')
+
+  // --- A reload mid-upload: the page still lists the unfinished file -----
+  const secondFile = env('SECOND_FILE')
+  const secondName = env('SECOND_NAME')
+  const mark = patches.length
+  const ackedSince = () => Math.max(0, ...patches.slice(mark).filter((x) => x.status === 204).map((x) => x.ack))
+  await page.setInputFiles('#file', secondFile)
+  await waitFor(() => ackedSince() >= segment, 60000, 'a segment of the second file committed before the reload')
+  const beforeReload = ackedSince()
+  const reloadMark = patches.length
+  // An upload the portal no longer has (expired, or another person's on a
+  // shared computer) is not listed, and its name leaves the browser.
+  await page.evaluate((v) => localStorage.setItem('tus::tus-br-gone::1', JSON.stringify({
+    size: 10, metadata: { filename: 'Gone report.pdf', item: '' }, creationTime: new Date().toString(),
+    uploadUrl: `/api/v1/visits/${v}/uploads/00000000000000000000000000000000`
+  })), visit)
+  await page.reload()
+  await page.waitForSelector('#upload-form[data-ready]')
+  await page.waitForSelector('#unfinished-uploads li', { timeout: 15000 }).catch(() => {})
+  const listed = await page.locator('#unfinished-uploads').isVisible() ? await page.locator('#unfinished-uploads').innerText() : ''
+  check(listed.includes(secondName) && /\d+% sent/.test(listed), `after a reload the page lists the unfinished upload (${listed})`)
+  check(!listed.includes('Gone report.pdf'), 'an upload the portal no longer has is not listed')
+  const forgotten = await page.waitForFunction(() => localStorage.getItem('tus::tus-br-gone::1') === null, null, { timeout: 10000 }).then(() => true, () => false)
+  check(forgotten, 'and its name is removed from the browser')
+  await audit(page, 'upload-unfinished-listed')
+  await page.setInputFiles('#file', secondFile)
+  check(await page.locator('#unfinished-uploads li').count() === 0, 'a file chosen again leaves the list of unfinished uploads')
+  await page.waitForFunction(() => /Uploaded/.test((document.getElementById('upload-0-status')?.textContent ?? '')), null, { timeout: 120000 })
+  const resumed = patches.slice(reloadMark)
+  check(resumed.length > 0 && resumed[0].offset >= beforeReload,
+    `after the reload the upload goes on from byte ${resumed[0]?.offset}, not before the ${beforeReload} bytes already committed`)
 } catch (err) {
   check(false, 'the script ran to the end: ' + (err.stack || err))
 } finally {
