@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,5 +69,37 @@ func TestBrowserUploadOutlastsAnOutage(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("the file uploaded through the outage is not stored with its SHA-256")
+	}
+}
+
+// TestBrowserBatchOutlastsIdleTimeout runs web/tests/unattended.mjs in
+// Chromium against a stack whose sessions end after 3 idle minutes: a
+// batch of 60 files sent over a slow connection runs for more than
+// 3 minutes with nobody at the computer; the page stays open and signed
+// in, and every file is uploaded. Screenshots go to
+// test-artifacts/browser-unattended.
+func TestBrowserBatchOutlastsIdleTimeout(t *testing.T) {
+	onceAcrossDatabases(t)
+	browserTools(t)
+	ts := startStackWith(t, map[string]string{"PORTAL_SESSION_IDLE_TIMEOUT": "3m"})
+	v := ts.demoVisit(t)
+	const files = 60
+	out, err := runBrowserScript(t, ts, "unattended.mjs", "browser-unattended", 8*time.Minute,
+		"VISIT_ID="+v.ID, "FILES="+strconv.Itoa(files), "RUN_MS=200000")
+	t.Logf("unattended.mjs output:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser script failed: %v", err)
+	}
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	n := 0
+	for _, g := range decode[struct {
+		Files []fileResp `json:"files"`
+	}](t, uploader.get("/api/v1/visits/"+v.ID+"/files"), http.StatusOK).Files {
+		if strings.HasPrefix(g.Name, "Case note ") {
+			n++
+		}
+	}
+	if n != files {
+		t.Fatalf("%d files of the batch stored, want %d", n, files)
 	}
 }

@@ -325,6 +325,12 @@ function enhanceUpload (form) {
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000],
       metadata: Object.assign({ filename: e.file.name, item: e.item }, e.rename ? { on_conflict: 'rename' } : e.replace ? { on_conflict: 'replace' } : {}),
       removeFingerprintOnSuccess: true,
+      // Each answer the portal gives moves the session's idle deadline:
+      // the countdown to sign-out (timeout.mjs) is told, so that a batch
+      // left to run is not signed out half-way.
+      onAfterResponse (req, res) {
+        if (res.getStatus() < 400) document.dispatchEvent(new CustomEvent('portal:activity'))
+      },
       onShouldRetry (err) {
         const status = err.originalResponse ? err.originalResponse.getStatus() : 0
         if (status === 409 && responseCode(err.originalResponse) === 'name_exists') return false

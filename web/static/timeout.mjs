@@ -14,7 +14,13 @@
 // to extend the session (POST /session/extend) without leaving the page,
 // so a half-typed form is kept. Focus moves into the dialog and back to
 // where it was when it closes; Escape stays signed in. At the end the
-// page signs out.
+// page signs out. Requests this page makes itself without the person (the
+// uploads of a batch left to run) keep the session alive on the server:
+// each such request that the portal answers is told to the countdown (a
+// "portal:activity" event on the document), and when the warning or the
+// end comes after one, the page asks the portal for the session's new
+// deadline and counts down from it instead, so a batch of uploads is not
+// signed out, and stopped, half-way.
 const idle = Number(document.body.dataset.idleTimeout)
 const left = Number(document.body.dataset.sessionLeft)
 if (idle > 0 && left >= 0 && typeof HTMLDialogElement === 'function') start(idle, left)
@@ -37,6 +43,11 @@ function start (idle, left) {
   const lead = Math.min(120, Math.floor(idle / 2))
   let deadline = ends(requested(), left)
   let warnTimer, endTimer, tick, returnFocus, signingOut
+  // counted is when the deadline was last taken from the portal; active,
+  // when the page last had an answer to a request of its own.
+  let counted = requested()
+  let active = 0
+  document.addEventListener('portal:activity', () => { active = Date.now() })
   const dialog = build()
   document.body.append(dialog)
   const count = dialog.querySelector('#timeout-count')
@@ -59,7 +70,30 @@ function start (idle, left) {
     if (secs % 20 === 0 || !live.textContent) live.textContent = `For your security, we will sign you out in ${words(secs)}.`
     if (Date.now() >= deadline) signOut()
   }
-  function open () {
+  // extend asks the portal for the session's deadline again (its idle
+  // deadline moved with the page's own requests) and counts down from it;
+  // it reports whether that worked.
+  async function extend () {
+    try {
+      const sent = Date.now()
+      const res = await fetch('/session/extend', { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      if (!res.ok) return false
+      const body = await res.json()
+      deadline = ends(sent, body.session_left_ms >= 0 ? body.session_left_ms : (body.idle_timeout || idle) * 1000)
+      counted = sent
+      return true
+    } catch {
+      return false
+    }
+  }
+  // busy is whether the page's own requests went on since the deadline
+  // was counted: the portal has moved it.
+  const busy = () => active > counted
+  async function open () {
+    if (busy() && await extend()) {
+      schedule()
+      return
+    }
     returnFocus = document.activeElement
     live.textContent = ''
     update()
@@ -73,22 +107,23 @@ function start (idle, left) {
     if (returnFocus && returnFocus.focus) returnFocus.focus()
   }
   async function stay () {
-    try {
-      const sent = Date.now()
-      const res = await fetch('/session/extend', { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json' } })
-      if (!res.ok) throw new Error(String(res.status))
-      const body = await res.json()
-      deadline = ends(sent, body.session_left_ms >= 0 ? body.session_left_ms : (body.idle_timeout || idle) * 1000)
+    if (await extend()) {
       close()
       schedule()
-    } catch {
-      // The session has already ended: the page shows the way to sign in.
-      window.location.reload()
+      return
     }
+    // The session has already ended: the page shows the way to sign in.
+    window.location.reload()
   }
-  function signOut () {
+  async function signOut () {
     if (signingOut) return
     signingOut = true
+    if (busy() && await extend()) {
+      signingOut = false
+      close()
+      schedule()
+      return
+    }
     clearInterval(tick)
     clearTimeout(endTimer)
     dialog.querySelector('form').submit()

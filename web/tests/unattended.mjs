@@ -1,0 +1,44 @@
+// A batch of uploads left to run, with nobody at the computer, for longer
+// than the session's idle timeout, run by TestBrowserBatchOutlastsIdleTimeout
+// (web/browser_outage_test.go) against a real stack in Debian's Chromium.
+// The uploads' own requests keep the session alive on the server, so the
+// page must not sign the person out, and stop the batch, half-way.
+import { env, base, check, audit, signIn, launch, finish } from './lib.mjs'
+
+const visit = env('VISIT_ID')
+const files = Number(env('FILES'))
+const runFor = Number(env('RUN_MS'))
+
+const browser = await launch()
+try {
+  const up = await browser.newContext({ bypassCSP: true })
+  const page = await signIn(up, 'cafcass', 'uploader@cafcass.example')
+  await page.goto(`${base}/visits/${visit}/upload`)
+  await page.waitForSelector('#upload-form[data-ready]')
+  // A slow home connection: the batch takes minutes.
+  const cdp = await up.newCDPSession(page)
+  await cdp.send('Network.enable')
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 48 * 1024 })
+  const batch = []
+  for (let i = 0; i < files; i++) {
+    batch.push({ name: `Case note ${String(i + 1).padStart(3, '0')}.pdf`, mimeType: 'application/pdf', buffer: Buffer.alloc(200 * 1024, i) })
+  }
+  await page.setInputFiles('#file', batch)
+  await new Promise((resolve) => setTimeout(resolve, runFor))
+  check(page.url() === `${base}/visits/${visit}/upload`, `after ${runFor / 1000} s of uploading with nobody at the computer the upload page is still open (${page.url()})`)
+  const text = await page.locator('#overall-label').innerText().catch(() => '')
+  check(/^\d+ of \d+ files uploaded/.test(text) && !/could not be uploaded/.test(text), `the batch is still going (${text})`)
+  check(!(await page.locator('#timeout-dialog[open]').count()), 'no sign-out warning is shown while the batch runs')
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 })
+  const all = await page.waitForFunction((n) => (document.getElementById('overall-label')?.textContent ?? '').startsWith(`${n} of ${n} files uploaded`), files, { timeout: 120000 })
+    .then(() => true, () => false)
+  check(all, 'every file of the batch is uploaded')
+  const me = await page.evaluate(async () => (await fetch('/api/v1/me', { headers: { Accept: 'application/json' } })).status).catch(() => 0)
+  check(me === 200, `the person is still signed in after the batch (${me})`)
+  await audit(page, 'upload-unattended-batch')
+} catch (err) {
+  check(false, 'the script ran to the end: ' + (err.stack || err))
+} finally {
+  await browser.close()
+}
+finish('a batch left to run')
