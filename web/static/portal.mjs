@@ -60,6 +60,11 @@ function formatBytes (n) {
   return (i === 0 ? n : n.toFixed(1)) + ' ' + units[i]
 }
 
+// when shows an HTTP date (an upload's expiry) as a day and time.
+function when (date) {
+  return new Date(date).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' })
+}
+
 const itemPrefix = /^([0-9]{1,2}\.[0-9]{1,3}|case-[0-9]{1,3})[ _-]/
 
 // itemFromName mirrors the server's filing by name: a code of the
@@ -300,7 +305,8 @@ function enhanceUpload (form) {
   function pauseOne (e) {
     e.state = 'paused'
     e.upload?.abort()
-    setStatus(e, `Paused at ${Math.floor(e.sent * 100 / (e.file.size || 1))}%. Uploaded parts are kept for 24 hours.`)
+    const kept = e.expires ? ` The parts already sent are kept until ${when(e.expires)}.` : ''
+    setStatus(e, `Paused at ${Math.floor(e.sent * 100 / (e.file.size || 1))}%.${kept}`)
     e.pause.textContent = 'Resume'
     e.pause.setAttribute('aria-label', 'Resume ' + e.file.name)
     next()
@@ -330,6 +336,10 @@ function enhanceUpload (form) {
       // left to run is not signed out half-way.
       onAfterResponse (req, res) {
         if (res.getStatus() < 400) document.dispatchEvent(new CustomEvent('portal:activity'))
+        // Until when the portal keeps what was sent (counted from when the
+        // upload began), for the pause's message.
+        const expires = res.getHeader('Upload-Expires')
+        if (expires) e.expires = expires
       },
       onShouldRetry (err) {
         const status = err.originalResponse ? err.originalResponse.getStatus() : 0
@@ -489,7 +499,7 @@ function showUnfinished (tus, visit, before) {
         if (shown.has(key(name, u.size))) continue
         const pct = length ? Math.floor(offset * 100 / length) : 0
         const expires = res.headers.get('Upload-Expires')
-        const until = expires ? ` (kept until ${new Date(expires).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' })})` : ''
+        const until = expires ? ` (kept until ${when(expires)})` : ''
         const li = el('li', { text: `${name}: ${pct}% sent${until}` })
         shown.set(key(name, u.size), li)
         list.append(li)

@@ -77,6 +77,19 @@ try {
   await audit(page, 'upload-unfinished-listed')
   await page.setInputFiles('#file', secondFile)
   check(await page.locator('#unfinished-uploads li').count() === 0, 'a file chosen again leaves the list of unfinished uploads')
+  // Paused, the file says until when the portal keeps what was sent: the
+  // upload's own expiry, counted from when it began, not from the pause.
+  await waitFor(() => patches.slice(reloadMark).some((x) => x.status === 204), 60000, 'a segment committed after the reload')
+  const head = await page.evaluate(async (u) => {
+    const r = await fetch(u, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } })
+    return r.headers.get('Upload-Expires')
+  }, new URL(patches.at(-1).r.url()).pathname)
+  await page.click('#upload-0 button')
+  await page.waitForFunction(() => /Paused at/.test((document.getElementById('upload-0-status')?.textContent ?? '')))
+  const paused = await page.locator('#upload-0-status').innerText()
+  const until = await page.evaluate((h) => new Date(h).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' }), head)
+  check(paused.includes(until) && !/24 hours/.test(paused), `a paused upload says what is kept until ${until}, the portal's expiry (${paused})`)
+  await page.click('#upload-0 button')
   await page.waitForFunction(() => /Uploaded/.test((document.getElementById('upload-0-status')?.textContent ?? '')), null, { timeout: 120000 })
   const resumed = patches.slice(reloadMark)
   check(resumed.length > 0 && resumed[0].offset >= beforeReload,
