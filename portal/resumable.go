@@ -82,6 +82,16 @@ func (acc *Access) ownUpload(ctx context.Context, id string) (store.Resumable, e
 	return r, err
 }
 
+// ResumableFile returns the file the actor's completed upload r became
+// (as read by Resumable), for its scan verdict: store.ErrNotFound when it
+// did not complete, or the file has gone since.
+func (acc *Access) ResumableFile(ctx context.Context, r store.Resumable) (store.File, error) {
+	if r.CompletedAt.IsZero() || r.CreatedBy != acc.Actor.UserID {
+		return store.File{}, store.ErrNotFound
+	}
+	return acc.svc.store.File(ctx, acc.Visit.ID, r.FileID)
+}
+
 // relock takes the lease on the upload r (as read by the request, before)
 // and reads it again under it: what the request checked may no longer hold
 // (another request committed, completed or removed it meanwhile), and what

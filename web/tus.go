@@ -164,7 +164,26 @@ func (s *Server) tusHead(c *gin.Context) {
 		return
 	}
 	s.tusOffsetHeaders(c, r)
+	if !r.CompletedAt.IsZero() {
+		// A client whose last PATCH went unanswered learns here that the
+		// upload completed: it is told the scanner's verdict as that
+		// answer would have told it.
+		if f, err := accessOf(c).ResumableFile(c.Request.Context(), r); err == nil {
+			tusScanHeaders(c, &f)
+		}
+	}
 	c.Status(http.StatusOK)
+}
+
+// tusScanHeaders gives the malware scanner's verdict on the file an upload
+// became: clean, scanning, infected or unscanned; for a file kept as
+// infected because the scanner could not look inside it, the reason
+// "unreadable", so that the upload page does not say malware was found.
+func tusScanHeaders(c *gin.Context, f *store.File) {
+	c.Header("Evidence-Scan", f.Scan)
+	if f.Scan == "infected" && scan.Unreadable(f.ScanSignature) {
+		c.Header("Evidence-Scan-Reason", "unreadable")
+	}
 }
 
 func (s *Server) tusPatch(c *gin.Context) {
@@ -236,14 +255,7 @@ func (s *Server) tusPatch(c *gin.Context) {
 	}
 	s.tusOffsetHeaders(c, r)
 	if f != nil {
-		// The malware scanner's verdict: clean, scanning, infected or
-		// unscanned; for a file kept as infected because the scanner could
-		// not look inside it, the reason "unreadable", so that the upload
-		// page does not say malware was found.
-		c.Header("Evidence-Scan", f.Scan)
-		if f.Scan == "infected" && scan.Unreadable(f.ScanSignature) {
-			c.Header("Evidence-Scan-Reason", "unreadable")
-		}
+		tusScanHeaders(c, f)
 	}
 	c.Status(http.StatusNoContent)
 }

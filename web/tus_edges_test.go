@@ -89,3 +89,32 @@ func TestResumableMetadataKeysOnce(t *testing.T) {
 		t.Fatalf("refused creations left %d uploads", n)
 	}
 }
+
+// TestResumableHeadTellsTheScan checks that a HEAD of a completed upload
+// carries the malware scanner's verdict as the last PATCH's answer did:
+// when that answer is lost (the connection dropped as the upload
+// completed), tus clients learn of the completion from a HEAD, and the
+// upload page would say "Uploaded" of a file found infected or still
+// being checked.
+func TestResumableHeadTellsTheScan(t *testing.T) {
+	ts := startStack(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	v := setUpVisit(t, ts, admin, "FV-TUS-HEAD")
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+
+	loc := uploader.tusCreate(v.ID, "2.01 Notes.pdf", 10)
+	resp := uploader.tus("PATCH", loc, bytes.NewReader([]byte("0123456789")), 10, map[string]string{"Upload-Offset": "0"})
+	readAll(t, resp)
+	scan := resp.Header.Get("Evidence-Scan")
+	if resp.StatusCode != http.StatusNoContent || scan == "" {
+		t.Fatalf("PATCH: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp = uploader.tus("HEAD", loc, nil, 0, nil)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Upload-Offset") != "10" || resp.Header.Get("Evidence-File-Id") == "" {
+		t.Fatalf("HEAD: %d %v", resp.StatusCode, resp.Header)
+	}
+	if got := resp.Header.Get("Evidence-Scan"); got != scan {
+		t.Fatalf("HEAD of the completed upload: Evidence-Scan %q, the PATCH said %q", got, scan)
+	}
+}
