@@ -286,7 +286,7 @@ function enhanceUpload (form) {
     e.upload = null
     const busy = err.originalResponse && err.originalResponse.getStatus() === 409
     const text = busy
-      ? 'This file is also being sent from another tab or window. It will go on here if that one stops.'
+      ? 'The portal is still receiving an earlier request for this file (a connection that dropped, or another tab or window sending it). The upload will go on by itself.'
       : 'Connection lost. The upload will go on from where it stopped when the connection is back.'
     setStatus(e, text)
     announce(e.file.name + ': ' + text, true)
