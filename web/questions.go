@@ -65,6 +65,10 @@ func (s *Server) questionsPage(c *gin.Context) {
 	ctx := c.Request.Context()
 	acc := accessOf(c)
 	item, file := c.Query("item"), c.Query("file")
+	if f := formOf(c); len(f.Errors) > 0 {
+		// A refused form: the page it was sent from.
+		item, file = f.Value("subject-item"), f.Value("subject-file")
+	}
 	subject, err := acc.QuestionSubject(ctx, item, file)
 	if err != nil {
 		s.fail(c, err)
@@ -110,21 +114,50 @@ func backToThreads(visitID string, q portal.QuestionView) string {
 	return "/visits/" + visitID + "/questions?" + v.Encode() + "#q-" + q.ID
 }
 
+// askForm asks a question from the page of an item's or a file's threads
+// (its hidden item or file), or from the page of every thread (page=all,
+// the item chosen there). A refusal shows that page again, with the text.
 func (s *Server) askForm(c *gin.Context) {
 	acc := accessOf(c)
-	q, err := acc.Ask(c.Request.Context(), portal.QuestionInput{Item: c.PostForm("item"), FileID: c.PostForm("file"), Text: c.PostForm("text")})
+	f := postedForm(c, "item", "file")
+	f.Set("ask-text", c.PostForm("text"))
+	if c.PostForm("page") != "all" {
+		f.Set("subject-item", f.Value("item"))
+		f.Set("subject-file", f.Value("file"))
+	}
+	q, err := acc.Ask(c.Request.Context(), portal.QuestionInput{Item: f.Value("item"), FileID: f.Value("file"), Text: c.PostForm("text")})
 	if err != nil {
-		s.fail(c, err)
+		if e, ok := portal.AsError(err); ok && e.Field == "item" {
+			// Not an item one may ask on here: the page of every thread,
+			// where one is chosen.
+			f.Set("subject-item", "")
+			f.Set("subject-file", "")
+		}
+		s.refuse(c, f, err, map[string]string{"text": "ask-text", "item": "ask-item"}, "ask-text", s.questionsPage)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, backToThreads(acc.Visit.ID, q))
 }
 
+// replyForm answers in a thread; a refusal shows the thread's page again
+// with the text in the thread's box.
 func (s *Server) replyForm(c *gin.Context) {
+	ctx := c.Request.Context()
 	acc := accessOf(c)
-	q, err := acc.Reply(c.Request.Context(), c.Param("question"), c.PostForm("text"))
+	id := c.Param("question")
+	q, err := acc.Reply(ctx, id, c.PostForm("text"))
 	if err != nil {
-		s.fail(c, err)
+		thread, terr := acc.Question(ctx, id)
+		if terr != nil || formStatus(err) == 0 {
+			s.fail(c, err)
+			return
+		}
+		box := "reply-" + id
+		f := &form{}
+		f.Set(box, c.PostForm("text"))
+		f.Set("subject-item", thread.Item)
+		f.Set("subject-file", thread.FileID)
+		s.refuse(c, f, err, map[string]string{"text": box}, box, s.questionsPage)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, backToThreads(acc.Visit.ID, q))
