@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -29,6 +30,9 @@ type fileFind struct {
 }
 
 type sortChoice struct{ Value, Label string }
+
+// filterInputs is the input each filter's error links to.
+var filterInputs = map[string]string{"from": "from-day", "to": "to-day", "uploader": "file-uploader", "sort": "file-sort"}
 
 var sortLabels = map[string]string{
 	portal.SortName: "Name (A to Z)", portal.SortNameDesc: "Name (Z to A)",
@@ -109,7 +113,21 @@ func (s *Server) findFiles(c *gin.Context, acc *portal.Access, page gin.H) (port
 			f.Dates.Add(field, msg)
 		}
 	}
-	f.Filtered = f.Search != "" || f.Item != "" || f.Uploader != "" || f.From != "" || f.To != ""
+	if len(errs) > 0 {
+		if _, refused := c.Get(formKey); !refused {
+			// The filters' errors head the page as a refused form's do,
+			// in the order of the fields, each linking to its input.
+			top := &form{}
+			for _, k := range []string{"from", "to", "uploader", "sort"} {
+				if msg, ok := errs[k]; ok {
+					top.Errors = append(top.Errors, fieldError{Field: filterInputs[k], Msg: msg, Whole: true})
+				}
+			}
+			c.Set(formKey, top)
+			c.Set(formStatusKey, http.StatusBadRequest)
+		}
+	}
+	f.Filtered = f.Search != "" || f.Item != "" || f.Uploader != "" || f.From != "" || f.To != "" || len(errs) > 0
 	if fp.Start > 0 {
 		f.End = fp.Start + len(fp.Files) - 1
 	}
