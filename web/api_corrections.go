@@ -84,24 +84,28 @@ func (s *Server) deleteFileForm(c *gin.Context) {
 
 // replaceFileForm is the visit page's replace control: one file part,
 // stored as the new version (no length of its own: buffered segments).
+// A refusal is shown on the visit page, by the file's "Replace" input.
 func (s *Server) replaceFileForm(c *gin.Context) {
 	acc := accessOf(c)
+	refuse := func(err error) {
+		s.refuse(c, &form{}, err, nil, "replace-file-"+c.Param("file"), s.visitPage)
+	}
 	mr, err := c.Request.MultipartReader()
 	if err != nil {
-		s.fail(c, badRequest("Choose the new version of the file."))
+		refuse(badRequest("Choose the new version of the file."))
 		return
 	}
 	for {
 		part, err := mr.NextPart()
 		if err != nil {
-			s.fail(c, badRequest("Choose the new version of the file."))
+			refuse(badRequest("Choose the new version of the file."))
 			return
 		}
 		if part.FormName() != "file" || part.FileName() == "" {
 			continue
 		}
 		if _, err := acc.ReplaceFile(c.Request.Context(), -1, truncatedPart{part}); err != nil {
-			s.fail(c, err)
+			refuse(err)
 			return
 		}
 		c.Redirect(http.StatusSeeOther, "/visits/"+acc.Visit.ID+"?corrected=replaced#files")

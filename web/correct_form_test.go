@@ -1,0 +1,33 @@
+package web_test
+
+import (
+	"bytes"
+	"mime/multipart"
+	"net/http"
+	"testing"
+)
+
+// TestCorrectionRefusedOnTheVisitPage: a replacement the portal refuses
+// (no file chosen) is shown on the visit page, as a form's error: "Error: "
+// in the title, the summary linking to the file's "Replace" input, its
+// "Correct" part open with the message by the input. Before, it was the
+// error page, away from the visit and the file.
+func TestCorrectionRefusedOnTheVisitPage(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	f := uploader.uploadItem(v.ID, "1.01 Structure chart.pdf", "", []byte("structure"))
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.CreateFormFile("file", "") // nothing chosen
+	mw.Close()
+	req, _ := http.NewRequest("POST", uploader.base+"/visits/"+v.ID+"/files/"+f.ID+"/replace", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp := uploader.do(req)
+	page := readAll(t, resp)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("replace with no file chosen: %d, want 400", resp.StatusCode)
+	}
+	mustContain(t, "replace with no file", page, "<title>Error: "+v.Reference, `href="#replace-file-`+f.ID+`"`, `id="replace-file-`+f.ID+`-error"`,
+		"Choose the new version of the file", `<details class="govuk-details govuk-!-margin-top-2 govuk-!-margin-bottom-0 portal-correct" open>`)
+}
