@@ -143,6 +143,13 @@ func (s *Server) answer(c *gin.Context, he *httpError) {
 		return
 	}
 	ep := errorPage{Title: statusTitle(he.status), Message: he.msg, Code: he.code, Advice: statusAdvice(he.status), RequestID: requestID(c)}
+	if he == errNotSignedIn {
+		// A form sent after the session ended: its values cannot be kept
+		// for someone not signed in, so the page says so, and signing in
+		// leads back to the form's page to send it again.
+		ep.SignIn = "/?return_to=" + urlQueryEscape(formPage(c))
+		ep.Advice = append(ep.Advice, "What you sent was not saved. Sign in again to go back to the page and send it again.")
+	}
 	if he == errFormTooBig || he == errMultipartForm || he == errFormCut || he == errFormUnreadable {
 		// About the form, not a file.
 		ep.Advice = []string{"Go back to the form, check what you typed and send it again."}
@@ -162,6 +169,40 @@ func (s *Server) answer(c *gin.Context, he *httpError) {
 	s.renderStatus(c, he.status, "error", ep)
 	c.Abort()
 }
+
+// formPages is the page each form is on, by the route it is sent to,
+// where it is not the route's own page (GET of the same path) or the
+// visit's page: where a person returns to send it again after signing in.
+var formPages = map[string]string{
+	"/visits/:id/files":                        "/visits/:id/upload",
+	"/visits/:id/request/:item/remove":         "/visits/:id/request",
+	"/visits/:id/members/:member/remove":       "/visits/:id/members",
+	"/visits/:id/items":                        "/visits/:id/members",
+	"/visits/:id/destruction/approve":          "/destruction",
+	"/visits/:id/questions/:question/posts":    "/visits/:id/questions",
+	"/visits/:id/questions/:question/answered": "/visits/:id/questions",
+}
+
+// formPage is the page the form sent to this route is on.
+func formPage(c *gin.Context) string {
+	route := c.FullPath()
+	page, ok := formPages[route]
+	switch {
+	case ok:
+	case pageRoutes[route]:
+		page = route
+	case strings.HasPrefix(route, "/visits/:id/"):
+		page = "/visits/:id"
+	default:
+		page = "/visits"
+	}
+	return strings.Replace(page, ":id", c.Param("id"), 1)
+}
+
+// pageRoutes are the pages that take their own forms (a POST to the path
+// of a GET page).
+var pageRoutes = map[string]bool{"/visits": true, "/visits/:id/request": true, "/visits/:id/members": true,
+	"/notifications": true, "/visits/:id/questions": true}
 
 func isAPI(c *gin.Context) bool {
 	// A back-channel logout is answered in JSON too: its caller is a server.

@@ -30,6 +30,7 @@ type errorPage struct {
 	Title, Message, Code, RequestID string
 	Advice                          []string
 	Back                            string
+	SignIn                          string // the start page, returning to where the person was
 }
 
 func (s *Server) render(c *gin.Context, name, title string, page any) {
