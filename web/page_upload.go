@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/gin-gonic/gin"
 
@@ -30,11 +31,13 @@ func (s *Server) uploadForm(c *gin.Context) {
 	}
 	var item, onConflict string
 	stored := 0
-	refuse := func(err error) {
+	// done ends the form: the page again with what was refused, and the
+	// files stored before it confirmed above it.
+	done := func(status int) {
 		if stored > 0 {
-			s.flash(c, plural(stored, "file")+" uploaded before the problem below.")
+			s.flash(c, plural(stored, "file")+" uploaded.")
 		}
-		s.refuse(c, f, err, map[string]string{"name": "file", "item": "item", "on_conflict": "on_conflict"}, "file", s.uploadPage)
+		s.showForm(c, f, status, s.uploadPage)
 	}
 	for {
 		part, err := mr.NextPart()
@@ -42,7 +45,8 @@ func (s *Server) uploadForm(c *gin.Context) {
 			break
 		}
 		if err != nil {
-			refuse(badRequest("The upload was interrupted. Files already listed on the visit were stored; send the rest again."))
+			f.Add("file", "The upload was interrupted. Files already listed on the visit were stored; send the rest again.")
+			done(http.StatusBadRequest)
 			return
 		}
 		switch part.FormName() {
@@ -64,11 +68,25 @@ func (s *Server) uploadForm(c *gin.Context) {
 		if part.FileName() == "" {
 			continue // an empty file input
 		}
-		if _, err := acc.Upload(c.Request.Context(), portal.NewFile{Name: part.FileName(), Item: item, Default: true, Size: -1, OnConflict: onConflict}, truncatedPart{part}); err != nil {
-			refuse(err)
-			return
+		_, err = acc.Upload(c.Request.Context(), portal.NewFile{Name: part.FileName(), Item: item, Default: true, Size: -1, OnConflict: onConflict}, truncatedPart{part})
+		if err == nil {
+			stored++
+			continue
 		}
-		stored++
+		if e, ok := portal.AsError(err); ok && fileRefusal[e.Kind] && e.Field != "item" && e.Field != "on_conflict" {
+			// About this file alone: say which, and go on to the next.
+			f.Add("file", shortName(part.FileName())+" was not uploaded. "+toHTTPError(err).msg)
+			continue
+		}
+		if stored > 0 {
+			s.flash(c, plural(stored, "file")+" uploaded before the problem below.")
+		}
+		s.refuse(c, f, err, map[string]string{"name": "file", "item": "item", "on_conflict": "on_conflict"}, "file", s.uploadPage)
+		return
+	}
+	if len(f.Errors) > 0 {
+		done(http.StatusBadRequest)
+		return
 	}
 	if stored == 0 {
 		f.Add("file", "Choose a file to upload")
@@ -76,4 +94,27 @@ func (s *Server) uploadForm(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/visits/"+acc.Visit.ID+"?uploaded="+strconv.Itoa(stored)+"#files")
+}
+
+// fileRefusal are the refusals of one file of several (its name, its
+// size, a name already taken) after which the next is still tried; any
+// other (uploads closed, the storage full) ends the form.
+var fileRefusal = map[portal.Kind]bool{portal.KindInvalid: true, portal.KindConflict: true, portal.KindTooLarge: true}
+
+// shortName is a file's name as an error quotes it: in quotes, cut short
+// when long, and with any character that is not shown as itself (a
+// control, a text-direction override, one of zero width) as U+FFFD, so
+// a name refused for one cannot turn the message around.
+func shortName(name string) string {
+	const most = 60
+	r := []rune(strings.ToValidUTF8(name, "\uFFFD"))
+	if len(r) > most {
+		r = append(r[:most], '…')
+	}
+	for i, c := range r {
+		if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) {
+			r[i] = unicode.ReplacementChar
+		}
+	}
+	return "“" + string(r) + "”"
 }

@@ -1,0 +1,42 @@
+package web_test
+
+import (
+	"bytes"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestUploadFormWithOneBadFileAmongSeveral: on the plain upload form, a
+// file refused among several chosen at once (its name 300 characters long)
+// is named in the error, and the files after it are uploaded as those
+// before it are. Before, the refusal did not say which file it was about,
+// and every file after it was dropped unsent: the page said only how many
+// had been uploaded "before the problem below".
+func TestUploadFormWithOneBadFileAmongSeveral(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	long := "1.02 " + strings.Repeat("a", 291) + ".pdf" // 300 characters
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("item", "1.01")
+	for _, name := range []string{"Structure chart.pdf", long, "Team plan.pdf"} {
+		fw, _ := mw.CreateFormFile("file", name)
+		fw.Write([]byte("content of " + name))
+	}
+	mw.Close()
+	req, _ := http.NewRequest("POST", uploader.base+"/visits/"+v.ID+"/files", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp := uploader.do(req)
+	page := readAll(t, resp)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("three files, the second with a name too long: %d, want 400", resp.StatusCode)
+	}
+	mustContain(t, "the upload form", page, "<title>Error: ", "govuk-error-summary", `href="#file"`, "2 files uploaded", long[:40], "longer than 255")
+	names := strings.Join(uploader.fileNames(v.ID), "|")
+	if !strings.Contains(names, "Structure chart.pdf") || !strings.Contains(names, "Team plan.pdf") || strings.Contains(names, "aaaa") {
+		t.Fatalf("files stored: %s; want the first and the third", names)
+	}
+}
