@@ -3,6 +3,7 @@ package web_test
 import (
 	"html"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -60,6 +61,27 @@ func TestMemberDatesFarAwayRefused(t *testing.T) {
 		}
 		if s := admin.status("GET", "/api/v1/visits/"+v.ID+"/members", nil); s != http.StatusOK {
 			t.Fatalf("after %s %s the visit's members cannot be read: %d", tc.field, tc.value, s)
+		}
+	}
+}
+
+// TestMemberFormDatesInWords: a member's access date the domain refuses
+// (a year beyond 2099, a mistyped "for ever") is reported on the members
+// page in the words of its field, as every message of the form is, and
+// never by the API's name for it. Before, the page said "valid_until must
+// be a date from 2000 to 2099".
+func TestMemberFormDatesInWords(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	for _, tc := range []struct{ field, words string }{{"valid_until", "The date access ends"}, {"valid_from", "The date access starts"}} {
+		resp := admin.postForm("/visits/"+v.ID+"/members", map[string]string{"email": "far.away@ofsted.example", "role": "inspector",
+			tc.field + "-day": "31", tc.field + "-month": "12", tc.field + "-year": "2100"})
+		body := html.UnescapeString(readAll(t, resp))
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `href="#`+tc.field+`-day"`) ||
+			!strings.Contains(body, tc.words+" must be") || strings.Contains(body, tc.field+" must") {
+			summary := regexp.MustCompile(`(?s)govuk-error-summary__list">(.*?)</ul>`).FindStringSubmatch(body)
+			t.Errorf("%s in 2100: %d; want 400 with %q, linked to its day, and no %q: the summary has %q", tc.field, resp.StatusCode, tc.words+" must be", tc.field, summary)
 		}
 	}
 }

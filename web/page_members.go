@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -85,6 +86,13 @@ func (s *Server) addMemberForm(c *gin.Context) {
 		Role: f.Value("role"), ValidFrom: from, ValidUntil: until}
 	m, created, err := accessOf(c).PutMember(c.Request.Context(), req)
 	if err != nil {
+		if e, ok := portal.AsError(err); ok && (e.Field == "valid_from" || e.Field == "valid_until") {
+			// The domain names the dates as the API does: the page, as
+			// its fields are labelled.
+			inWords := *e
+			inWords.Msg = memberDateWords(e.Msg)
+			err = &inWords
+		}
 		s.refuse(c, f, err, map[string]string{"email": "email", "issuer": "issuer", "subject": "subject", "role": "role",
 			"valid_from": "valid_from-day", "valid_until": "valid_until-day"}, "email", s.membersPage)
 		return
@@ -96,6 +104,27 @@ func (s *Server) addMemberForm(c *gin.Context) {
 	s.flash(c, m.Display+" "+verb+" "+lowerFirst(roleName(m.Role))+".")
 	c.Redirect(http.StatusSeeOther, "/visits/"+c.Param("id")+"/members")
 }
+
+// memberDateWords is a message about a member's dates with the fields
+// named as the members page labels them ("valid_until must be after
+// valid_from." is "The date access ends must be after the date access
+// starts.").
+func memberDateWords(msg string) string {
+	first := true
+	return memberDateField.ReplaceAllStringFunc(msg, func(k string) string {
+		w := memberDateLabels[k]
+		if !first {
+			w = lowerFirst(w)
+		}
+		first = false
+		return w
+	})
+}
+
+var (
+	memberDateField  = regexp.MustCompile(`valid_(from|until)`)
+	memberDateLabels = map[string]string{"valid_from": "The date access starts", "valid_until": "The date access ends"}
+)
 
 func (s *Server) removeMemberForm(c *gin.Context) {
 	acc := accessOf(c)
