@@ -49,7 +49,16 @@ try {
   const cp = await signIn(coord, 'cafcass', 'coordinator@cafcass.example')
   await cp.goto(`${base}/visits/${visit}`)
   await cp.click('#questions-all')
+  // Too long: the page again, as typed, with the error at the top.
+  const tooLong = 'Do you want the monthly reports? '.repeat(70)
   await cp.selectOption('#ask-item', '1.03')
+  await cp.fill('#ask-text', tooLong)
+  await cp.click('#ask-button')
+  await cp.waitForSelector('.govuk-error-summary')
+  check((await cp.title()).startsWith('Error: ') && await cp.inputValue('#ask-text') === tooLong && await cp.inputValue('#ask-item') === '1.03',
+    'a question too long is shown again as typed, the title saying there is an error')
+  await audit(cp, 'questions-ask-error')
+  await narrow(cp, 'the refused question')
   await cp.fill('#ask-text', 'Do you want the monthly reports for the last quarter or the last year?')
   await cp.click('#ask-button')
   await cp.waitForURL(/questions\?item=1\.03/)
