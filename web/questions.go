@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -142,35 +143,51 @@ func (s *Server) askForm(c *gin.Context) {
 // replyForm answers in a thread; a refusal shows the thread's page again
 // with the text in the thread's box.
 func (s *Server) replyForm(c *gin.Context) {
-	ctx := c.Request.Context()
 	acc := accessOf(c)
-	id := c.Param("question")
-	q, err := acc.Reply(ctx, id, c.PostForm("text"))
+	q, err := acc.Reply(c.Request.Context(), c.Param("question"), c.PostForm("text"))
 	if err != nil {
-		thread, terr := acc.Question(ctx, id)
-		if terr != nil || formStatus(err) == 0 {
-			s.fail(c, err)
-			return
-		}
-		box := "reply-" + id
-		f := &form{}
-		f.Set(box, c.PostForm("text"))
-		f.Set("subject-item", thread.Item)
-		f.Set("subject-file", thread.FileID)
-		s.refuse(c, f, err, map[string]string{"text": box}, box, s.questionsPage)
+		s.refuseInThread(c, err, c.PostForm("text"))
 		return
 	}
 	c.Redirect(http.StatusSeeOther, backToThreads(acc.Visit.ID, q))
 }
 
+// answeredForm marks a thread answered. The button sends the thread's
+// box with it: an answer typed there is posted first, not dropped.
 func (s *Server) answeredForm(c *gin.Context) {
+	ctx := c.Request.Context()
 	acc := accessOf(c)
-	q, err := acc.MarkAnswered(c.Request.Context(), c.Param("question"))
+	if text := c.PostForm("text"); strings.TrimSpace(text) != "" {
+		if _, err := acc.Reply(ctx, c.Param("question"), text); err != nil {
+			s.refuseInThread(c, err, text)
+			return
+		}
+		s.flash(c, "Your answer is posted.")
+	}
+	q, err := acc.MarkAnswered(ctx, c.Param("question"))
 	if err != nil {
-		s.fail(c, err)
+		s.refuseInThread(c, err, "") // an answer typed is posted: not to send again
 		return
 	}
 	c.Redirect(http.StatusSeeOther, backToThreads(acc.Visit.ID, q))
+}
+
+// refuseInThread shows the page of the thread the form was sent in again,
+// with err by its box and text there; an error no form can put right, or
+// a thread not to be seen, gets the error page.
+func (s *Server) refuseInThread(c *gin.Context, err error, text string) {
+	id := c.Param("question")
+	thread, terr := accessOf(c).Question(c.Request.Context(), id)
+	if terr != nil || formStatus(err) == 0 {
+		s.fail(c, err)
+		return
+	}
+	box := "reply-" + id
+	f := &form{}
+	f.Set(box, text)
+	f.Set("subject-item", thread.Item)
+	f.Set("subject-file", thread.FileID)
+	s.refuse(c, f, err, map[string]string{"text": box}, box, s.questionsPage)
 }
 
 // visitReceipts is how many receipts the visit page lists, the latest; the

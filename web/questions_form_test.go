@@ -47,3 +47,39 @@ func TestQuestionFormsKeepWhatWasTyped(t *testing.T) {
 		t.Fatalf("the answer as typed is in %d boxes, want the thread's only", strings.Count(body, long))
 	}
 }
+
+// TestMarkAnsweredKeepsTheAnswerTyped: "Mark as answered" sends the box of
+// its thread too: an answer typed there is posted before the thread is
+// closed, not dropped; one refused is shown in the box on the thread's
+// page, the thread left open; and marking a thread already closed (in
+// another tab) is said on the thread's page. Before, the text was dropped
+// without a word, and a thread already answered gave the error page.
+func TestMarkAnsweredKeepsTheAnswerTyped(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+	coordinator := ts.signIn(t, "cafcass", "coordinator@cafcass.example")
+	q := decode[threadResp](t, hmi.sendJSON("POST", "/api/v1/visits/"+v.ID+"/questions", map[string]string{"item": "1.01", "text": "Where is the chart?"}), http.StatusCreated)
+	answered := "/visits/" + v.ID + "/questions/" + q.ID + "/answered"
+	long := strings.Repeat("It is filed under 1.01 now. ", 80) // 2,240 characters
+	s, body := coordinator.submitForm(answered, url.Values{"text": {long}})
+	if s != http.StatusBadRequest {
+		t.Fatalf("mark as answered with an answer too long: %d, want 400", s)
+	}
+	mustContain(t, "an answer too long", body, "<title>Error: Questions on item 1.01", `href="#reply-`+q.ID+`"`, long+"</textarea>")
+	if got := coordinator.threads(v.ID, "?item=1.01"); len(got) != 1 || !got[0].Open || len(got[0].Posts) != 1 {
+		t.Fatalf("after an answer too long: %+v, want the thread open with its question only", got)
+	}
+	if s, _ := coordinator.submitForm(answered, url.Values{"text": {"It is filed under 1.01 now."}}); s != http.StatusOK {
+		t.Fatalf("mark as answered with an answer typed: %d", s)
+	}
+	got := coordinator.threads(v.ID, "?item=1.01")
+	if len(got) != 1 || got[0].Open || len(got[0].Posts) != 2 || got[0].Posts[1].Text != "It is filed under 1.01 now." {
+		t.Fatalf("after marking answered with an answer typed: %+v, want the answer posted and the thread closed", got)
+	}
+	s, body = hmi.submitForm(answered, nil)
+	if s != http.StatusConflict {
+		t.Fatalf("mark as answered again: %d, want 409 on the thread's page", s)
+	}
+	mustContain(t, "marked answered again", body, "<title>Error: Questions on item 1.01", "already marked answered")
+}
