@@ -165,6 +165,22 @@ func validText(field, s string, max int) *Error {
 	return nil
 }
 
+// CheckVisitText is what is wrong with a new visit's reference, title and
+// provider, each by its field and all at once, for a form that lists
+// every error together; CreateVisit refuses the first.
+func CheckVisitText(req NewVisit) []*Error {
+	var errs []*Error
+	if !referencePattern.MatchString(strings.TrimSpace(req.Reference)) {
+		errs = append(errs, invalid("reference", "The reference must be 2 to 40 letters, digits, dots, dashes or underscores, for example FV-2026-014."))
+	}
+	for _, f := range []struct{ name, v string }{{"title", req.Title}, {"provider", req.Provider}} {
+		if err := validText(f.name, f.v, 200); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
 // CreateVisit validates a request and creates the visit: its key, its
 // bucket, then its rows. A failure after the bucket exists removes the
 // bucket.
@@ -186,13 +202,8 @@ func (s *Service) CreateVisit(ctx context.Context, a Actor, req NewVisit) (Visit
 
 func (s *Service) createVisit(ctx context.Context, by string, req NewVisit, rec store.AuditRecord) (store.Visit, error) {
 	req.Reference = strings.TrimSpace(req.Reference)
-	if !referencePattern.MatchString(req.Reference) {
-		return store.Visit{}, invalid("reference", "The reference must be 2 to 40 letters, digits, dots, dashes or underscores, for example FV-2026-014.")
-	}
-	for _, f := range []struct{ name, v string }{{"title", req.Title}, {"provider", req.Provider}} {
-		if err := validText(f.name, f.v, 200); err != nil {
-			return store.Visit{}, err
-		}
+	if errs := CheckVisitText(req); len(errs) > 0 {
+		return store.Visit{}, errs[0]
 	}
 	nd, err := calendar.ParseDate(req.NotificationDate)
 	if err != nil {

@@ -149,13 +149,18 @@ func (s *Server) visitsPage(c *gin.Context) {
 
 func (s *Server) createVisitForm(c *gin.Context) {
 	f := postedForm(c, "reference", "title", "provider")
-	nd, _ := f.dateField(c.PostForm, "notification_date", "The notification date", true)
-	fs, _ := f.dateField(c.PostForm, "fieldwork_start", "The fieldwork start", true)
+	req := portal.NewVisit{Reference: strings.TrimSpace(f.Value("reference")), Title: f.Value("title"), Provider: f.Value("provider")}
+	// Every error at once, in the order of the fields (each input's id is
+	// its field's name).
+	for _, e := range portal.CheckVisitText(req) {
+		f.Add(e.Field, e.Msg)
+	}
+	req.NotificationDate, _ = f.dateField(c.PostForm, "notification_date", "The notification date", true)
+	req.FieldworkStart, _ = f.dateField(c.PostForm, "fieldwork_start", "The fieldwork start", true)
 	if len(f.Errors) > 0 {
 		s.showForm(c, f, http.StatusBadRequest, s.visitsPage)
 		return
 	}
-	req := portal.NewVisit{Reference: strings.TrimSpace(f.Value("reference")), Title: f.Value("title"), Provider: f.Value("provider"), NotificationDate: nd, FieldworkStart: fs}
 	v, err := s.svc.CreateVisit(c.Request.Context(), accessOf(c).Actor, req)
 	if err != nil {
 		s.refuse(c, f, err, map[string]string{"reference": "reference", "title": "title", "provider": "provider",

@@ -1,0 +1,38 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"testing"
+)
+
+// TestCreateVisitFormListsEveryError: the "Create a visit" form reports
+// everything wrong with it at once, in the order of its fields: a reference
+// with a space, a title of spaces only, a provider with a control
+// character and a date missing its month. Before, the dates were checked
+// first and alone, then the reference, then the title: each error showed
+// only once the one before it was put right.
+func TestCreateVisitFormListsEveryError(t *testing.T) {
+	ts := startStack(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	s, page := admin.submitForm("/visits", url.Values{"reference": {"FV LIFE"}, "title": {"   "}, "provider": {"Caf\u0007cass"},
+		"notification_date-day": {"3"}, "notification_date-year": {"2026"}, "fieldwork_start-day": {"10"}, "fieldwork_start-month": {"3"}, "fieldwork_start-year": {"2026"}})
+	if s != http.StatusBadRequest {
+		t.Fatalf("a visit with four errors: %d, want 400", s)
+	}
+	var links []string
+	for _, m := range regexp.MustCompile(`<li><a href="#([a-z_-]+)">`).FindAllStringSubmatch(page, -1) {
+		links = append(links, m[1])
+	}
+	want := []string{"reference", "title", "provider", "notification_date-month"}
+	if len(links) != len(want) {
+		t.Fatalf("the error summary links to %v, want %v", links, want)
+	}
+	for i := range want {
+		if links[i] != want[i] {
+			t.Fatalf("the error summary links to %v, want %v", links, want)
+		}
+	}
+	mustContain(t, "create visit", page, `value="FV LIFE"`, `id="reference-error"`, `id="title-error"`, `id="provider-error"`)
+}
