@@ -190,8 +190,11 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 	var early error
 	if in.Due != "" {
 		d, err := calendar.ParseDate(in.Due)
-		if err != nil || !s.cal.IsWorkingDay(d) {
-			return RequestItemView{}, invalid("due", "The due date must be a working day in the form YYYY-MM-DD.")
+		if err != nil {
+			return RequestItemView{}, invalid("due", "The due date must be a date in the form YYYY-MM-DD.")
+		}
+		if err := timeline.WorkingDay(s.cal, "due date", d); err != nil {
+			return RequestItemView{}, invalid("due", capitalise(err.Error())+".")
 		}
 		// A date the provider can meet: not before they are told of the
 		// visit, nor after uploads close at the end of fieldwork (a

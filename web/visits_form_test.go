@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -35,4 +36,25 @@ func TestCreateVisitFormListsEveryError(t *testing.T) {
 		}
 	}
 	mustContain(t, "create visit", page, `value="FV LIFE"`, `id="reference-error"`, `id="title-error"`, `id="provider-error"`)
+}
+
+// TestDueDateOnAWeekendSaysSo: a due date typed in the information
+// request's date input that falls on a weekend is refused by its field in
+// words that fit it: the day and why it is not a working day. Before, the
+// page said "The due date must be a working day in the form YYYY-MM-DD",
+// a format the page never asks for, which reads as if the date were
+// mistyped.
+func TestDueDateOnAWeekendSaysSo(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	s, page := lead.submitForm("/visits/"+v.ID+"/request", url.Values{"kind": {"annex_a"}, "code": {"1.06"}, "title": {"Staff survey"},
+		"annex_due-day": {"7"}, "annex_due-month": {"3"}, "annex_due-year": {"2026"}})
+	if s != http.StatusBadRequest {
+		t.Fatalf("a due date on a Saturday: %d, want 400", s)
+	}
+	mustContain(t, "due on a Saturday", page, `href="#annex_due-day"`, "The due date must be a working day, but Saturday 7 March 2026 is a weekend", `value="Staff survey"`)
+	if strings.Contains(page, "YYYY-MM-DD") {
+		t.Fatal("the page asks for a date in the form YYYY-MM-DD")
+	}
 }

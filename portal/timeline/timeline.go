@@ -44,10 +44,10 @@ type Timeline struct {
 func Compute(cal *calendar.Calendar, notification, fieldworkStart time.Time) (Timeline, error) {
 	n := calendar.Date(notification.Date())
 	fs := calendar.Date(fieldworkStart.Date())
-	if err := workingDay(cal, "notification date", n); err != nil {
+	if err := WorkingDay(cal, "notification date", n); err != nil {
 		return Timeline{}, err
 	}
-	if err := workingDay(cal, "fieldwork start", fs); err != nil {
+	if err := WorkingDay(cal, "fieldwork start", fs); err != nil {
 		return Timeline{}, err
 	}
 	// Compare with the bounds rather than counting the days between, so
@@ -89,8 +89,9 @@ func Compute(cal *calendar.Calendar, notification, fieldworkStart time.Time) (Ti
 	}, nil
 }
 
-// workingDay says why d is not a working day, if it is not.
-func workingDay(cal *calendar.Calendar, what string, d time.Time) error {
+// WorkingDay says why d is not a working day, if it is not: "the what must
+// be a working day, but ... is a weekend" (or the bank holiday it is).
+func WorkingDay(cal *calendar.Calendar, what string, d time.Time) error {
 	if cal.IsWorkingDay(d) {
 		return nil
 	}
