@@ -91,6 +91,14 @@ const (
 	lastMemberYear  = 2099
 )
 
+// CheckMember is what PutMember would refuse in req, if anything, checked
+// without saving or reading anything: for a form that lists its errors at
+// once.
+func (s *Service) CheckMember(req MemberRequest) error {
+	_, err := s.parseMember(req, "")
+	return err
+}
+
 // parseMember validates a member request into a store.Member.
 func (s *Service) parseMember(req MemberRequest, visitID string) (store.Member, error) {
 	m := store.Member{VisitID: visitID, Role: req.Role}

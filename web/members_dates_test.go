@@ -85,3 +85,23 @@ func TestMemberFormDatesInWords(t *testing.T) {
 		}
 	}
 }
+
+// TestMemberFormListsEveryError: the members form reports a bad email
+// address together with a date that does not exist, in the order of the
+// fields. Before, the dates were checked first and alone: the email's
+// error showed only once the date was put right.
+func TestMemberFormListsEveryError(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	resp := admin.postForm("/visits/"+v.ID+"/members", map[string]string{"email": "not+an+email", "role": "inspector",
+		"valid_from-day": "31", "valid_from-month": "2", "valid_from-year": "2027"})
+	body := readAll(t, resp)
+	var links []string
+	for _, m := range regexp.MustCompile(`<li><a href="#([a-z_-]+)">`).FindAllStringSubmatch(body, -1) {
+		links = append(links, m[1])
+	}
+	if resp.StatusCode != http.StatusBadRequest || strings.Join(links, " ") != "email valid_from-day" {
+		t.Fatalf("a bad email and 31 February: %d, the summary links to %v; want 400 and [email valid_from-day]", resp.StatusCode, links)
+	}
+}

@@ -78,12 +78,20 @@ func (s *Server) addMemberForm(c *gin.Context) {
 	if okFrom && okUntil && from != "" && until != "" && until < from {
 		f.Add("valid_until-day", "The date access ends must be the same as or after the date access starts")
 	}
+	req := portal.MemberRequest{Email: strings.TrimSpace(f.Value("email")), Issuer: f.Value("issuer"), Subject: strings.TrimSpace(f.Value("subject")),
+		Role: f.Value("role")}
+	fields := map[string]string{"email": "email", "issuer": "issuer", "subject": "subject", "role": "role",
+		"valid_from": "valid_from-day", "valid_until": "valid_until-day"}
 	if len(f.Errors) > 0 {
+		// What is wrong with the person too, above the dates' errors as
+		// its fields are above them: every error at once.
+		if e, ok := portal.AsError(s.svc.CheckMember(req)); ok && fields[e.Field] != "" {
+			f.Errors = append([]fieldError{{Field: fields[e.Field], Msg: e.Msg}}, f.Errors...)
+		}
 		s.showForm(c, f, http.StatusBadRequest, s.membersPage)
 		return
 	}
-	req := portal.MemberRequest{Email: strings.TrimSpace(f.Value("email")), Issuer: f.Value("issuer"), Subject: strings.TrimSpace(f.Value("subject")),
-		Role: f.Value("role"), ValidFrom: from, ValidUntil: until}
+	req.ValidFrom, req.ValidUntil = from, until
 	m, created, err := accessOf(c).PutMember(c.Request.Context(), req)
 	if err != nil {
 		if e, ok := portal.AsError(err); ok && (e.Field == "valid_from" || e.Field == "valid_until") {
@@ -93,8 +101,7 @@ func (s *Server) addMemberForm(c *gin.Context) {
 			inWords.Msg = memberDateWords(e.Msg)
 			err = &inWords
 		}
-		s.refuse(c, f, err, map[string]string{"email": "email", "issuer": "issuer", "subject": "subject", "role": "role",
-			"valid_from": "valid_from-day", "valid_until": "valid_until-day"}, "email", s.membersPage)
+		s.refuse(c, f, err, fields, "email", s.membersPage)
 		return
 	}
 	verb := "is now"
