@@ -97,8 +97,11 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 	if q.Limit == 0 {
 		q.Limit = FilePageSize
 	}
-	if q.Limit > MaxFilePage || q.After != "" && !IsID(q.After) || len(q.Search) > 255 {
+	if q.Limit > MaxFilePage || q.After != "" && !IsID(q.After) {
 		return FilePage{}, invalid("after", "This page of files does not exist: go back to the first page.")
+	}
+	if len(q.Search) > MaxNameBytes {
+		return FilePage{}, invalidf("q", "Search for a name of at most %d bytes: no file's name is longer.", MaxNameBytes)
 	}
 	if q.Sort != "" && !slices.Contains(FileSorts, q.Sort) {
 		return FilePage{}, invalid("sort", "Choose an order: name, name-desc, newest or oldest.")

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -31,6 +32,29 @@ func TestFileFiltersReportTheirErrorsAtTheTop(t *testing.T) {
 			if !strings.Contains(page, want) {
 				t.Errorf("%s: no %q on the page", tc.query, want)
 			}
+		}
+	}
+}
+
+// TestLongSearchIsReportedByItsBox: a search longer than any file name can
+// be (over 255 bytes: a long name pasted, 128 accented letters) is
+// reported by the search box, kept as typed, with the visit's files still
+// listed. Before, it was the error page, saying "This page of files does
+// not exist: go back to the first page", and the search was lost.
+func TestLongSearchIsReportedByItsBox(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	uploader.uploadItem(v.ID, "1.01 Structure chart.pdf", "", []byte("structure"))
+	long := strings.Repeat("é", 128) // 256 bytes
+	resp := uploader.get("/visits/" + v.ID + "?q=" + url.QueryEscape(long))
+	page := readAll(t, resp)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a search of 256 bytes: %d, want 400", resp.StatusCode)
+	}
+	for _, want := range []string{"<title>Error: " + v.Reference, `href="#file-search"`, `id="file-search-error"`, `value="` + long + `"`, "1.01 Structure chart.pdf"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("a search of 256 bytes: no %q on the page", want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -19,7 +20,8 @@ const visitPageSize = 50
 // fileFind is the visit page's search, filters, order and paging of files.
 type fileFind struct {
 	Search, Item, Uploader, From, To, Sort string
-	Filtered                               bool // any filter or search is set
+	Typed                                  string // the search box as typed (a search refused is not Search)
+	Filtered                               bool   // any filter or search is set
 	Errors                                 map[string]string
 	Dates                                  *form // the day, month and year of From and To
 	Items                                  []string
@@ -32,7 +34,7 @@ type fileFind struct {
 type sortChoice struct{ Value, Label string }
 
 // filterInputs is the input each filter's error links to.
-var filterInputs = map[string]string{"from": "from-day", "to": "to-day", "uploader": "file-uploader", "sort": "file-sort"}
+var filterInputs = map[string]string{"q": "file-search", "from": "from-day", "to": "to-day", "uploader": "file-uploader", "sort": "file-sort"}
 
 var sortLabels = map[string]string{
 	portal.SortName: "Name (A to Z)", portal.SortNameDesc: "Name (Z to A)",
@@ -72,6 +74,11 @@ func parseFileQuery(c *gin.Context) (portal.FileQuery, map[string]string) {
 		errs["to"] = "The last day must be the same as or after the first day"
 		q.To = time.Time{}
 	}
+	if len(q.Search) > portal.MaxNameBytes {
+		// Longer than any name: reported by the box, and left out.
+		errs["q"] = fmt.Sprintf("Search for a name of at most %d bytes: no file's name is longer", portal.MaxNameBytes)
+		q.Search = ""
+	}
 	if q.Sort != "" && !slices.Contains(portal.FileSorts, q.Sort) {
 		errs["sort"] = "Choose an order from the list"
 		q.Sort = ""
@@ -94,6 +101,10 @@ func (s *Server) findFiles(c *gin.Context, acc *portal.Access, page gin.H) (port
 	}
 	f := fileFind{Search: strings.TrimSpace(q.Search), Item: q.Item, Uploader: q.Uploader, Sort: q.Sort, Errors: errs,
 		Items: fp.Items, Uploaders: fp.Uploaders, Total: fp.Total, Start: fp.Start}
+	f.Typed = f.Search
+	if _, long := errs["q"]; long {
+		f.Typed = c.Query("q") // kept in the box, to be shortened
+	}
 	if !q.From.IsZero() {
 		f.From = q.From.Format(time.DateOnly)
 	}
@@ -118,7 +129,7 @@ func (s *Server) findFiles(c *gin.Context, acc *portal.Access, page gin.H) (port
 			// The filters' errors head the page as a refused form's do,
 			// in the order of the fields, each linking to its input.
 			top := &form{}
-			for _, k := range []string{"from", "to", "uploader", "sort"} {
+			for _, k := range []string{"q", "from", "to", "uploader", "sort"} {
 				if msg, ok := errs[k]; ok {
 					top.Errors = append(top.Errors, fieldError{Field: filterInputs[k], Msg: msg, Whole: true})
 				}
