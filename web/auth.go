@@ -209,6 +209,8 @@ func (s *Server) callback(c *gin.Context) {
 		return
 	}
 	s.signInFailures.allow(c.ClientIP())
+	// Starting again leads where this sign-in was going.
+	c.Set(returnToKey, pl.ReturnTo)
 	reason := "error"
 	var se signInError
 	if errors.As(err, &se) {

@@ -24,6 +24,10 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.code + ": " + e.msg }
 
+// returnToKey holds, on a sign-in that failed, where it was going: the
+// error page's link to start again keeps it.
+const returnToKey = "return_to"
+
 var (
 	errNotSignedIn = &httpError{http.StatusUnauthorized, "not_signed_in", "Sign in to continue."}
 	errNotFound    = &httpError{http.StatusNotFound, "not_found", "Page not found. If you typed the address, check it is correct."}
@@ -149,6 +153,9 @@ func (s *Server) answer(c *gin.Context, he *httpError) {
 		// leads back to the form's page to send it again.
 		ep.SignIn = "/?return_to=" + urlQueryEscape(formPage(c))
 		ep.Advice = append(ep.Advice, "What you sent was not saved. Sign in again to go back to the page and send it again.")
+	}
+	if rt := c.GetString(returnToKey); rt != "" {
+		ep.SignIn = "/?return_to=" + urlQueryEscape(rt) // a sign-in that failed
 	}
 	if he == errFormTooBig || he == errMultipartForm || he == errFormCut || he == errFormUnreadable {
 		// About the form, not a file.

@@ -47,3 +47,29 @@ func TestFormSentAfterSignOutLeadsBackToIt(t *testing.T) {
 		t.Fatalf("signed in from the page of a form sent too late: ended at %s with %d, want the form's page", resp.Request.URL, resp.StatusCode)
 	}
 }
+
+// TestFailedSignInKeepsWhereThePersonWasGoing: a sign-in that fails at the
+// provider (the person cancels, or refuses consent) ends on a page whose
+// link to start again keeps where the person was going. Before, the link
+// was the bare start page: once signed in at the second try, the person
+// was on their list of visits, not the page (or form) they had been sent
+// from.
+func TestFailedSignInKeepsWhereThePersonWasGoing(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	b := ts.newBrowser(t)
+	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	members := "/visits/" + v.ID + "/members"
+	resp := b.get("/auth/ofsted/login?return_to=" + url.QueryEscape(members))
+	readAll(t, resp)
+	to, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || to.Query().Get("state") == "" {
+		t.Fatalf("sign-in did not go to the provider with a state: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp = b.get("/auth/ofsted/callback?error=access_denied&state=" + url.QueryEscape(to.Query().Get("state")))
+	page := readAll(t, resp)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a sign-in the person cancelled: %d, want 401", resp.StatusCode)
+	}
+	mustContain(t, "sign-in cancelled", page, `href="/?return_to=`+url.QueryEscape(members)+`"`)
+}
