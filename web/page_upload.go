@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -30,12 +31,12 @@ func (s *Server) uploadForm(c *gin.Context) {
 		return
 	}
 	var item, onConflict string
-	stored := 0
+	stored, empty := 0, 0
 	// done ends the form: the page again with what was refused, and the
 	// files stored before it confirmed above it.
 	done := func(status int) {
 		if stored > 0 {
-			s.flash(c, plural(stored, "file")+" uploaded.")
+			s.flash(c, plural(stored, "file")+" uploaded."+emptyNote(stored, empty))
 		}
 		s.showForm(c, f, status, s.uploadPage)
 	}
@@ -68,9 +69,12 @@ func (s *Server) uploadForm(c *gin.Context) {
 		if part.FileName() == "" {
 			continue // an empty file input
 		}
-		_, err = acc.Upload(c.Request.Context(), portal.NewFile{Name: part.FileName(), Item: item, Default: true, Size: -1, OnConflict: onConflict}, truncatedPart{part})
+		fv, err := acc.Upload(c.Request.Context(), portal.NewFile{Name: part.FileName(), Item: item, Default: true, Size: -1, OnConflict: onConflict}, truncatedPart{part})
 		if err == nil {
 			stored++
+			if fv.Size == 0 {
+				empty++
+			}
 			continue
 		}
 		if e, ok := portal.AsError(err); ok && fileRefusal[e.Kind] && e.Field != "item" && e.Field != "on_conflict" {
@@ -93,7 +97,26 @@ func (s *Server) uploadForm(c *gin.Context) {
 		s.showForm(c, f, http.StatusBadRequest, s.uploadPage)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/visits/"+acc.Visit.ID+"?uploaded="+strconv.Itoa(stored)+"#files")
+	to := "/visits/" + acc.Visit.ID + "?uploaded=" + strconv.Itoa(stored)
+	if empty > 0 {
+		to += "&empty=" + strconv.Itoa(empty)
+	}
+	c.Redirect(http.StatusSeeOther, to+"#files")
+}
+
+// emptyNote says how many of the files uploaded were empty, if any: an
+// empty file is most often a failed export (the page's script asks about
+// one before it is sent; the plain form can only say so after).
+func emptyNote(uploaded, empty int) string {
+	switch {
+	case empty <= 0 || empty > uploaded:
+		return ""
+	case uploaded == 1:
+		return " It is empty (0 bytes): check it is the file you meant to send."
+	case empty == 1:
+		return " 1 of them is empty (0 bytes): check it is the file you meant to send."
+	}
+	return fmt.Sprintf(" %d of them are empty (0 bytes): check they are the files you meant to send.", empty)
 }
 
 // fileRefusal are the refusals of one file of several (its name, its

@@ -41,7 +41,8 @@ func (s *Server) visitPage(c *gin.Context) {
 		"ScanOff":        !s.svc.ScanRequired(),
 	}
 	if n, err := strconv.Atoi(c.Query("uploaded")); err == nil && n > 0 {
-		page["Notice"] = fmt.Sprintf("%d file%s uploaded.", n, map[bool]string{true: "", false: "s"}[n == 1])
+		empty, _ := strconv.Atoi(c.Query("empty"))
+		page["Notice"] = fmt.Sprintf("%d file%s uploaded.", n, map[bool]string{true: "", false: "s"}[n == 1]) + emptyNote(n, empty)
 	}
 	if item := c.Query("filed"); item != "" {
 		if _, err := portal.ParseItem(item); err == nil {

@@ -40,3 +40,29 @@ func TestUploadFormWithOneBadFileAmongSeveral(t *testing.T) {
 		t.Fatalf("files stored: %s; want the first and the third", names)
 	}
 }
+
+// TestUploadFormSaysAFileWasEmpty: a file of 0 bytes sent with the plain
+// upload form is stored, as the API stores it, and the page that confirms
+// the upload says it was empty: an empty file is most often a failed
+// export, which the page with JavaScript asks about before sending. Before,
+// the plain form's confirmation said only "2 files uploaded."
+func TestUploadFormSaysAFileWasEmpty(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("item", "1.01")
+	fw, _ := mw.CreateFormFile("file", "Structure chart.pdf")
+	fw.Write([]byte("structure"))
+	mw.CreateFormFile("file", "Team plan.pdf") // 0 bytes
+	mw.Close()
+	req, _ := http.NewRequest("POST", uploader.base+"/visits/"+v.ID+"/files", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp := uploader.do(req)
+	page := readAll(t, resp)
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/visits/"+v.ID {
+		t.Fatalf("two files, one empty: ended at %s with %d", resp.Request.URL, resp.StatusCode)
+	}
+	mustContain(t, "the visit page after the upload", page, "2 files uploaded.", "1 of them is empty (0 bytes)")
+}
