@@ -63,17 +63,19 @@ func (f *form) Set(k, v string) {
 	f.values[k] = v
 }
 
-// Err is the message for field k, if any.
+// Err is the message for field k, if any: every error on it, in turn (the
+// upload form's input names each file refused).
 func (f *form) Err(k string) string {
 	if f == nil {
 		return ""
 	}
+	var msgs []string
 	for _, e := range f.Errors {
 		if e.Field == k || strings.HasPrefix(e.Field, k+"-") {
-			return e.Msg
+			msgs = append(msgs, e.Msg)
 		}
 	}
-	return ""
+	return strings.Join(msgs, " ")
 }
 
 // Add records an error on a field.

@@ -66,3 +66,31 @@ func TestUploadFormSaysAFileWasEmpty(t *testing.T) {
 	}
 	mustContain(t, "the visit page after the upload", page, "2 files uploaded.", "1 of them is empty (0 bytes)")
 }
+
+// TestUploadFormNamesEveryRefusedFileByTheField: two files refused among
+// several are both named in the message by the file input, not only in the
+// error summary. Before, the input's message gave the first only.
+func TestUploadFormNamesEveryRefusedFileByTheField(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for _, name := range []string{"First " + strings.Repeat("a", 260) + ".pdf", "Fine.pdf", "Second " + strings.Repeat("b", 260) + ".pdf"} {
+		fw, _ := mw.CreateFormFile("file", name)
+		fw.Write([]byte("content"))
+	}
+	mw.Close()
+	req, _ := http.NewRequest("POST", uploader.base+"/visits/"+v.ID+"/files", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp := uploader.do(req)
+	page := readAll(t, resp)
+	i := strings.Index(page, `id="file-error"`)
+	if resp.StatusCode != http.StatusBadRequest || i < 0 {
+		t.Fatalf("two files refused: %d, no message by the input", resp.StatusCode)
+	}
+	byField := page[i : i+strings.Index(page[i:], "</p>")]
+	if !strings.Contains(byField, "“First aaa") || !strings.Contains(byField, "“Second bbb") {
+		t.Fatalf("the message by the file input names %q, want both refused files", byField)
+	}
+}
