@@ -135,8 +135,11 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 	}
 	s := acc.svc
 	reason = strings.TrimSpace(reason)
-	if err := validText("reason", reason, 2000); err != nil {
+	if reason == "" {
 		return VisitView{}, invalid("reason", "Give the reason for setting or lifting the legal hold.")
+	}
+	if err := validLines("reason", reason, 2000); err != nil {
+		return VisitView{}, err
 	}
 	key, err := acc.key(ctx)
 	if err != nil {

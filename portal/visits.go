@@ -151,6 +151,16 @@ var referencePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{1,39}$`)
 // validText checks free text a person typed: present, not too long, no
 // control or text-direction characters. The error is a sentence.
 func validText(field, s string, max int) *Error {
+	return checkText(field, s, max, false)
+}
+
+// validLines is validText for a text box of several lines: line breaks
+// and tabs are what a person types there, not control characters.
+func validLines(field, s string, max int) *Error {
+	return checkText(field, s, max, true)
+}
+
+func checkText(field, s string, max int, lines bool) *Error {
 	if strings.TrimSpace(s) == "" {
 		return invalidf(field, "Enter the %s.", field)
 	}
@@ -158,6 +168,9 @@ func validText(field, s string, max int) *Error {
 		return invalidf(field, "The %s must be %d characters or fewer.", field, max)
 	}
 	for _, r := range s {
+		if lines && (r == '\n' || r == '\r' || r == '\t') {
+			continue
+		}
 		if unicode.IsControl(r) || isBidiControl(r) {
 			return invalidf(field, "The %s must not contain control characters.", field)
 		}
