@@ -93,6 +93,11 @@ func parseText(s string) (string, error) {
 	case utf8.RuneCountInString(s) > MaxQuestionText:
 		return "", invalidf("text", "Keep it to %d characters: send a longer text as a file.", MaxQuestionText)
 	}
+	// Lines as typed, but no control or text-direction character: the
+	// other side would read a text other than the one sent.
+	if err := validLines("text", s, MaxQuestionText); err != nil {
+		return "", err
+	}
 	return s, nil
 }
 

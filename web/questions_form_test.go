@@ -83,3 +83,26 @@ func TestMarkAnsweredKeepsTheAnswerTyped(t *testing.T) {
 	}
 	mustContain(t, "marked answered again", body, "<title>Error: Questions on item 1.01", "already marked answered")
 }
+
+// TestQuestionWithControlCharactersRefused: a question holding a control
+// character (an escape) or a text-direction override, which would show the
+// other side a text that reads otherwise than it is, is refused by its box
+// and kept, as a title or a reason is; its lines are taken. Before, all
+// but a NUL was stored and shown.
+func TestQuestionWithControlCharactersRefused(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+	page := "/visits/" + v.ID + "/questions"
+	for _, text := range []string{"Where is the \x1b[2Jchart?", "Is the total \u202E0001\u202C right?"} {
+		s, body := hmi.submitForm(page, url.Values{"item": {"1.01"}, "text": {text}})
+		if s != http.StatusBadRequest {
+			t.Errorf("a question %q: %d, want 400", text, s)
+			continue
+		}
+		mustContain(t, "a question with a control character", body, `href="#ask-text"`, "control characters")
+	}
+	if s, _ := hmi.submitForm(page, url.Values{"item": {"1.01"}, "text": {"Where is the chart?\r\n\tAnd the team plan?"}}); s != http.StatusOK {
+		t.Fatalf("a question on two lines: %d", s)
+	}
+}
