@@ -118,6 +118,32 @@ try {
   check(await lpage.locator('.portal-superseded').count() === 0, 'earlier versions are hidden unless asked for')
   await audit(lpage, 'visit-lead')
   await le.close()
+
+  // --- Without JavaScript: several files, two refused, on the plain form --
+  const plain = await browser.newContext({ javaScriptEnabled: false, bypassCSP: true })
+  const pp = await signIn(plain, 'cafcass', 'uploader@cafcass.example')
+  await pp.goto(`${base}/visits/${visit}/upload`)
+  await pp.setInputFiles('#file', [
+    { name: '1.02 ' + 'x'.repeat(291) + '.pdf', mimeType: 'application/pdf', buffer: Buffer.from('a name of 300 characters') },
+    { name: '1.02 Plain form.pdf', mimeType: 'application/pdf', buffer: Buffer.from('fine') },
+    { name: '1.02 Right\u202Efdp.exe', mimeType: 'application/pdf', buffer: Buffer.from('a text-direction override') }
+  ])
+  await pp.click('#upload-submit')
+  await pp.waitForSelector('.govuk-error-summary')
+  const summary = await pp.locator('.govuk-error-summary__list').innerText()
+  check((await pp.title()).startsWith('Error: ') && summary.includes('“1.02 xxx') && summary.includes('was not uploaded') &&
+    !summary.includes('\u202E') && (await pp.locator('.govuk-notification-banner').innerText()).includes('1 file uploaded'),
+  'the plain form names each refused file (no override shown) and uploads the one between them: ' + JSON.stringify(summary))
+  // axe needs script: the page as served, in a page that runs it.
+  const html = await pp.content()
+  const shown = await browser.newContext({ bypassCSP: true })
+  const sp = await shown.newPage()
+  await sp.goto(`${base}/help`)
+  await sp.setContent(html, { waitUntil: 'load' })
+  await audit(sp, 'upload-plain-refused')
+  await fits(sp, 'the plain upload form with two files refused')
+  await shown.close()
+  await plain.close()
 } finally {
   await browser.close()
 }
