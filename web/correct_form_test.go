@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"mime/multipart"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -30,4 +32,27 @@ func TestCorrectionRefusedOnTheVisitPage(t *testing.T) {
 	}
 	mustContain(t, "replace with no file", page, "<title>Error: "+v.Reference, `href="#replace-file-`+f.ID+`"`, `id="replace-file-`+f.ID+`-error"`,
 		"Choose the new version of the file", `<details class="govuk-details govuk-!-margin-top-2 govuk-!-margin-bottom-0 portal-correct" open>`)
+}
+
+// TestLegalHoldRefusalAdvisesNoDates: a file deleted from a visit page
+// loaded before a legal hold was set is refused with the hold's sentence
+// alone. Before, the page added "Access to a visit opens and closes on
+// dates set for each role.", advice about access windows, which sent the
+// person looking for a date that would never come.
+func TestLegalHoldRefusalAdvisesNoDates(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	f := uploader.uploadItem(v.ID, "1.01 Structure chart.pdf", "", []byte("structure"))
+	if s, _ := admin.submitForm("/visits/"+v.ID+"/legal-hold", url.Values{"on": {"yes"}, "hold_reason": {"Complaint escalated"}}); s != http.StatusOK {
+		t.Fatalf("setting a legal hold: %d", s)
+	}
+	s, page := uploader.submitForm("/visits/"+v.ID+"/files/"+f.ID+"/delete", nil)
+	if s != http.StatusLocked || !strings.Contains(page, "under a legal hold") {
+		t.Fatalf("delete under a legal hold: %d, want 423 saying so", s)
+	}
+	if strings.Contains(page, "opens and closes on dates") {
+		t.Fatal("the refusal of a legal hold advises about access dates")
+	}
 }

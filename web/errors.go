@@ -147,6 +147,12 @@ func (s *Server) answer(c *gin.Context, he *httpError) {
 		return
 	}
 	ep := errorPage{Title: statusTitle(he.status), Message: he.msg, Code: he.code, Advice: statusAdvice(he.status), RequestID: requestID(c)}
+	if he.status == http.StatusLocked && he.code != "window_closed" {
+		// Closed for another reason than the person's dates (a legal
+		// hold, a file being checked, uploads closed): the message says
+		// which, and advice about access dates would mislead.
+		ep.Advice = nil
+	}
 	if he == errNotSignedIn {
 		// A form sent after the session ended: its values cannot be kept
 		// for someone not signed in, so the page says so, and signing in
