@@ -56,3 +56,21 @@ func TestLegalHoldRefusalAdvisesNoDates(t *testing.T) {
 		t.Fatal("the refusal of a legal hold advises about access dates")
 	}
 }
+
+// TestDownloadNothingChosenSaysSoByTheFiles: "Download selected files as a
+// zip" with no file ticked says so by the files too, not only in the error
+// summary at the top of the page. Before, the list of files, where the
+// person ticks them, carried no message.
+func TestDownloadNothingChosenSaysSoByTheFiles(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	uploader.uploadItem(v.ID, "1.01 Structure chart.pdf", "", []byte("structure"))
+	resp := lead.get("/visits/" + v.ID + "/download")
+	page := readAll(t, resp)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("download with nothing chosen: %d, want 400", resp.StatusCode)
+	}
+	mustContain(t, "download with nothing chosen", page, `href="#files"`, `<p id="files-error" class="govuk-error-message"><span class="govuk-visually-hidden">Error:</span> Select at least one file`)
+}
