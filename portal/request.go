@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/policy"
@@ -183,8 +184,13 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 	}
 	s := acc.svc
 	in.Title = strings.TrimSpace(in.Title)
-	if err := validText("title", in.Title, 300); err != nil || in.Title == "" {
-		return RequestItemView{}, invalid("title", "Enter what is requested, in up to 300 characters.")
+	switch err := validText("title", in.Title, 300); {
+	case in.Title == "":
+		return RequestItemView{}, invalid("title", "Enter what is requested.")
+	case err != nil && utf8.RuneCountInString(in.Title) > 300:
+		return RequestItemView{}, invalid("title", "Keep what is requested to 300 characters or fewer.")
+	case err != nil:
+		return RequestItemView{}, invalid("title", "What is requested must not contain control characters.")
 	}
 	due := ""
 	var early error

@@ -58,3 +58,18 @@ func TestDueDateOnAWeekendSaysSo(t *testing.T) {
 		t.Fatal("the page asks for a date in the form YYYY-MM-DD")
 	}
 }
+
+// TestRequestTitleRefusalSaysWhy: a request whose title holds a control
+// character is refused for that, by its field, and kept. Before, every
+// refusal of a title said "Enter what is requested, in up to 300
+// characters.", as if nothing, or too much, had been typed.
+func TestRequestTitleRefusalSaysWhy(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	s, page := lead.submitForm("/visits/"+v.ID+"/request", url.Values{"kind": {"case_file"}, "title": {"Child\u0007 A"}})
+	if s != http.StatusBadRequest {
+		t.Fatalf("a case title with a control character: %d, want 400", s)
+	}
+	mustContain(t, "a case title with a control character", page, `href="#case-title"`, "must not contain control characters")
+}
