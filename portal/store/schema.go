@@ -642,6 +642,12 @@ CREATE INDEX sessions_idp_session ON sessions (idp_session) WHERE idp_session IS
 CREATE TABLE logout_tokens (id TEXT PRIMARY KEY, kept_until TEXT NOT NULL);
 CREATE INDEX logout_tokens_kept_until ON logout_tokens (kept_until);
 `,
+	// 35: a first sign-in asks whether the person's verified email is
+	// disabled at their issuer (SignIn) by index: the issuer's part of
+	// the unique (issuer, subject) index read every person at it.
+	`
+CREATE INDEX users_email ON users (issuer, email);
+`,
 }
 
 // Defaults are the portal's settings that a migration writes into rows

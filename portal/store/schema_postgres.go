@@ -536,4 +536,8 @@ CREATE INDEX sessions_idp_session ON sessions (idp_session) WHERE idp_session IS
 CREATE TABLE logout_tokens (id TEXT PRIMARY KEY, kept_until TEXT NOT NULL);
 CREATE INDEX logout_tokens_kept_until ON logout_tokens (kept_until);
 `,
+	// 35: a disabled email is found by index (as SQLite's 35).
+	`
+CREATE INDEX users_email ON users (issuer, email);
+`,
 }

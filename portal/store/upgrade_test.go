@@ -158,6 +158,7 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 	}
 	for _, q := range append(dropRetention,
 		`UPDATE visits SET state = 'destroyed' WHERE id = 'v3'`,
+		`DROP INDEX users_email`,
 		`DROP TABLE logout_tokens`,
 		`DROP INDEX sessions_idp_session`,
 		`ALTER TABLE sessions DROP COLUMN idp_session`,
