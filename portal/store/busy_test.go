@@ -200,3 +200,49 @@ func TestPoolOfOneOpens(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestIdPLogoutWithAPoolOfOne: ending the sessions a provider's logout
+// token names decides each session (whose it is, read through the store)
+// before the transaction that ends them holds a connection. Inside it, each
+// decision waited for a second connection of the pool: with a pool of one
+// it waited for itself, and with the default pool as many logouts at once
+// as connections held every one and stalled the instance.
+func TestIdPLogoutWithAPoolOfOne(t *testing.T) {
+	if !pgserver.TestDatabaseWanted() {
+		t.Skip("a pool of connections is PostgreSQL's: this runs in make test's PostgreSQL pass (PORTAL_TEST_DATABASE=postgres)")
+	}
+	url, err := pgserver.NewTestDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	s, err := OpenPostgres(ctx, url, PostgresOptions{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	u, err := s.SignIn(ctx, "https://i", "sub", "a@x.example", "A", nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry, idp_session) VALUES (?, ?, ?, ?)`,
+		"token-1", []byte("data"), unixFloat(now.Add(time.Hour)), "sid-key"); err != nil {
+		t.Fatal(err)
+	}
+	ended, err := s.EndIdPSessions(ctx, "jti-key", now.Add(time.Minute), "sid-key", now, func([]byte) ([]AuditRecord, bool, error) {
+		// What the portal's decision reads: the session's person.
+		if _, _, err := s.UserWithPortalRole(ctx, u.ID, "administrator"); err != nil {
+			return nil, false, err
+		}
+		return nil, true, nil
+	})
+	if err != nil || ended != 1 {
+		t.Fatalf("a logout of one session with a pool of one connection: %d ended, %v; want 1", ended, err)
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE token = 'token-1'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the session is still there (%d, %v)", n, err)
+	}
+}

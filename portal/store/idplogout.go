@@ -43,52 +43,75 @@ func takeLogoutToken(ctx context.Context, tx *Tx, key string, keepUntil, now tim
 // and ends the live sessions signed in under the identity provider's
 // session idpSession (WithIdPSession) that end approves, appending the
 // records end returns for each, in one transaction; an error of end's
-// undoes it all. It returns how many
-// sessions it ended. The sessions' rows are deleted, so every instance
-// finds them gone at their next request.
+// ends nothing and leaves the token untaken. It returns how many sessions
+// it ended. The sessions' rows are deleted, so every instance finds them
+// gone at their next request. end decides before the transaction begins:
+// it reads through the store (whose session it is), and inside the
+// transaction each read waited for a second connection of the pool while
+// the transaction held one (with a pool of one, forever). A session the
+// decision approved and that ended meanwhile is not recorded twice: only
+// the rows the transaction deletes are recorded.
 func (s *Store) EndIdPSessions(ctx context.Context, tokenKey string, keepUntil time.Time, idpSession string, now time.Time,
 	end func(data []byte) ([]AuditRecord, bool, error)) (int, error) {
 	type session struct {
 		token string
 		data  []byte
+		recs  []AuditRecord
+	}
+	// Session expiry is stamped by the wall clock (the session
+	// manager's), so it is judged by it here too.
+	live, err := queryAll(ctx, s.db, func(sc scanner) (session, error) {
+		var e session
+		return e, sc.Scan(&e.token, &e.data)
+	}, `SELECT token, data FROM sessions WHERE idp_session = ? AND expiry > ?`, idpSession, unixFloat(time.Now()))
+	if err != nil {
+		return 0, fmt.Errorf("store: end sessions of an identity provider's session: %w", err)
+	}
+	approved := live[:0]
+	for _, e := range live {
+		recs, ok, err := end(e.data)
+		if err != nil {
+			return 0, fmt.Errorf("store: end sessions of an identity provider's session: %w", err)
+		}
+		if ok {
+			e.recs = recs
+			approved = append(approved, e)
+		}
 	}
 	var ended int
-	err := s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
+	err = s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
 		ended = 0
 		if err := takeLogoutToken(ctx, tx, tokenKey, keepUntil, now); err != nil {
 			return nil, err
 		}
-		// Session expiry is stamped by the wall clock (the session
-		// manager's), so it is judged by it here too.
-		live, err := queryAll(ctx, tx, func(sc scanner) (session, error) {
-			var e session
-			return e, sc.Scan(&e.token, &e.data)
-		}, `SELECT token, data FROM sessions WHERE idp_session = ? AND expiry > ?`, idpSession, unixFloat(time.Now()))
-		if err != nil {
-			return nil, err
-		}
 		var recs []AuditRecord
-		for _, e := range live {
-			r, ok, err := end(e.data)
+		for _, e := range approved {
+			res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token = ? AND idp_session = ?`, e.token, idpSession)
 			if err != nil {
 				return nil, err
 			}
-			if !ok {
-				continue
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				if err != nil {
+					return nil, err
+				}
+				continue // ended meanwhile: its ending has its own record
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token = ?`, e.token); err != nil {
-				return nil, err
-			}
-			s.sessionWrites.Delete(e.token)
 			ended++
-			recs = append(recs, r...)
+			recs = append(recs, e.recs...)
 		}
 		return recs, nil
 	})
-	if err != nil && !errors.Is(err, ErrLogoutTokenUsed) {
-		return 0, fmt.Errorf("store: end sessions of an identity provider's session: %w", err)
+	if err != nil {
+		ended = 0
+		if !errors.Is(err, ErrLogoutTokenUsed) {
+			return 0, fmt.Errorf("store: end sessions of an identity provider's session: %w", err)
+		}
+		return 0, err
 	}
-	return ended, err
+	for _, e := range approved {
+		s.sessionWrites.Delete(e.token)
+	}
+	return ended, nil
 }
 
 // EndUserSessions takes the logout token tokenKey (kept until keepUntil)
