@@ -32,6 +32,7 @@ func (s *Server) uploadForm(c *gin.Context) {
 	}
 	var item, onConflict string
 	stored, empty := 0, 0
+	var refused []int // the status of each file refused
 	// done ends the form: the page again with what was refused, and the
 	// files stored before it confirmed above it.
 	done := func(status int) {
@@ -79,7 +80,9 @@ func (s *Server) uploadForm(c *gin.Context) {
 		}
 		if e, ok := portal.AsError(err); ok && fileRefusal[e.Kind] && e.Field != "item" && e.Field != "on_conflict" {
 			// About this file alone: say which, and go on to the next.
-			f.Add("file", shortName(part.FileName())+" was not uploaded. "+toHTTPError(err).msg)
+			he := toHTTPError(err)
+			f.Add("file", shortName(part.FileName())+" was not uploaded. "+he.msg)
+			refused = append(refused, he.status)
 			continue
 		}
 		if stored > 0 {
@@ -89,7 +92,7 @@ func (s *Server) uploadForm(c *gin.Context) {
 		return
 	}
 	if len(f.Errors) > 0 {
-		done(http.StatusBadRequest)
+		done(refusalStatus(refused))
 		return
 	}
 	if stored == 0 {
@@ -102,6 +105,21 @@ func (s *Server) uploadForm(c *gin.Context) {
 		to += "&empty=" + strconv.Itoa(empty)
 	}
 	c.Redirect(http.StatusSeeOther, to+"#files")
+}
+
+// refusalStatus is the status of a form whose files were refused: theirs
+// when they share one (409 for a name taken, 413 for a file too large, as
+// the API answers them), 400 when they differ.
+func refusalStatus(refused []int) int {
+	if len(refused) == 0 {
+		return http.StatusBadRequest
+	}
+	for _, st := range refused[1:] {
+		if st != refused[0] {
+			return http.StatusBadRequest
+		}
+	}
+	return refused[0]
 }
 
 // emptyNote says how many of the files uploaded were empty, if any: an
