@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -26,6 +27,13 @@ func IsUnavailable(err error) bool {
 	}
 	if errors.Is(err, ErrBusy) {
 		return true
+	}
+	// The request's own context ended (its client went, or its deadline
+	// passed): pgx wraps that in errors it calls safe to retry, but the
+	// database was not out of reach. (A statement timeout is the
+	// database's own: 57014, below.)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {

@@ -32,6 +32,10 @@ func TestUnavailableIsTheDatabases(t *testing.T) {
 		{"a reset of another part", &connectionReset{}, false},
 		{"not found", ErrNotFound, false},
 		{"cancelled", context.Canceled, false},
+		// pgx wraps the request's own context ending in errors that say
+		// they are safe to retry: the client went, the database did not.
+		{"the request's context ended, in pgx's words", fmt.Errorf("store: find session: %w", &retryable{context.Canceled}), false},
+		{"the request's deadline, in pgx's words", &retryable{context.DeadlineExceeded}, false},
 		{"none", nil, false},
 	} {
 		if got := IsUnavailable(c.err); got != c.want {
@@ -44,3 +48,11 @@ type connectionReset struct{}
 
 func (connectionReset) Error() string { return syscall.ECONNRESET.Error() }
 func (connectionReset) Unwrap() error { return syscall.ECONNRESET }
+
+// retryable is as pgconn's errors of a connection's read or write: safe to
+// retry, wrapping its cause.
+type retryable struct{ err error }
+
+func (e *retryable) Error() string     { return "receive message failed: " + e.err.Error() }
+func (e *retryable) Unwrap() error     { return e.err }
+func (e *retryable) SafeToRetry() bool { return true }
