@@ -21,6 +21,12 @@ type Actor struct {
 	// SessionEpoch is the person's session epoch as read with them: the
 	// web door keeps it in a new session (SessionActor).
 	SessionEpoch int64
+	// IdPSession is the key of the identity provider's session the
+	// person's portal session was signed in under (IdPSessionKey), ""
+	// for none: a back-channel logout that ends it ends the session and
+	// stops its transfers in flight (actorNow). The web door gives it
+	// with the request; it is kept only for a signed-in person.
+	IdPSession string
 
 	// Operator names a person acting on the server itself (portal admin
 	// grant, key rotate); the audit trail records "operator:<name>".
@@ -106,7 +112,7 @@ func (s *Service) userActor(ctx context.Context, userID string, from Actor) (Act
 		return a, store.User{}, err
 	}
 	a.UserID, a.Issuer, a.Subject, a.Email, a.Name, a.Administrator = u.ID, u.Issuer, u.Subject, u.Email, u.Name, admin
-	a.SessionEpoch = u.SessionEpoch
+	a.SessionEpoch, a.IdPSession = u.SessionEpoch, from.IdPSession
 	return a, u, nil
 }
 

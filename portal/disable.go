@@ -117,9 +117,11 @@ func (s *Service) SessionActor(ctx context.Context, userID string, epoch int64, 
 
 // actorNow is a as their person now stands, for a decision taken again
 // during a long request (a download or an upload of minutes: stillMay,
-// recheck): a person disabled since, or whose session was ended, is
-// refused, and a portal role revoked since is gone. An actor who is no
-// signed-in person (an operator, the portal) is as it was.
+// recheck): a person disabled since, or whose sessions were ended (every
+// one of theirs, or the one the request came with, by their identity
+// provider: a back-channel logout by sid as by sub), is refused, and a
+// portal role revoked since is gone. An actor who is no signed-in person
+// (an operator, the portal) is as it was.
 func (s *Service) actorNow(ctx context.Context, a Actor) (Actor, error) {
 	if !a.SignedIn() {
 		return a, nil
@@ -128,5 +130,15 @@ func (s *Service) actorNow(ctx context.Context, a Actor) (Actor, error) {
 	if errors.Is(err, ErrSessionEnded) {
 		return now, errNotSignedIn
 	}
-	return now, err
+	if err != nil || a.IdPSession == "" {
+		return now, err
+	}
+	ended, err := s.store.IdPSessionEnded(ctx, a.IdPSession, personKey(a.Issuer, a.Subject))
+	if err != nil {
+		return requestActor(a), err
+	}
+	if ended {
+		return requestActor(a), errNotSignedIn
+	}
+	return now, nil
 }

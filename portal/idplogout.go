@@ -33,10 +33,16 @@ type LogoutToken struct {
 	Subject string // "" when the token names the provider's session only
 	SID     string // "" when it names the person only
 	JTI     string
+	// IssuedAt is when the provider issued the token (its iat).
+	IssuedAt time.Time
 	// KeepUntil is when the token would be refused as old anyway: until
 	// then its use is remembered, so that a replay is refused.
 	KeepUntil time.Time
 }
+
+// personKey is the key of the person a logout token names, as the store
+// keeps it with the token (store.Logout).
+func personKey(issuer, subject string) string { return idpDigest("sub", issuer, subject) }
 
 // IdPSessionKey is the key of the identity provider's session (the ID
 // token's sid) that a session records at sign-in (store.WithIdPSession):
@@ -63,13 +69,27 @@ func (s *Service) BackChannelLogout(ctx context.Context, from Actor, t LogoutTok
 	if t.Issuer == "" || t.JTI == "" || t.Subject == "" && t.SID == "" {
 		return false, errors.New("portal: a logout token names its issuer, its jti, and a subject or a session")
 	}
-	tokenKey := idpDigest("jti", t.Issuer, t.JTI)
+	l := store.Logout{TokenKey: idpDigest("jti", t.Issuer, t.JTI), KeepUntil: t.KeepUntil, IssuedAt: t.IssuedAt}
+	if t.Subject != "" {
+		l.Person = personKey(t.Issuer, t.Subject)
+	}
+	if t.SID != "" {
+		l.IdPSession = IdPSessionKey(t.Issuer, t.SID)
+	}
+	// What the token ended is kept as long as a session signed in under
+	// it could live: a transfer in flight under the ended provider
+	// session stops at its next recheck (actorNow), and a sign-in the
+	// provider ended before the portal saved it is ended then
+	// (CheckProviderSession).
+	if until := t.IssuedAt.Add(s.cfg.SessionLifetime); until.After(l.KeepUntil) {
+		l.KeepUntil = until
+	}
 	detail := map[string]any{"session": idpLogoutDetail, "idp": t.IdP}
 	var err error
 	var ended bool
 	if t.SID != "" {
 		var n int
-		n, err = s.store.EndIdPSessions(ctx, tokenKey, t.KeepUntil, IdPSessionKey(t.Issuer, t.SID), s.now(), func(data []byte) ([]store.AuditRecord, bool, error) {
+		n, err = s.store.EndIdPSessions(ctx, l, s.now(), func(data []byte) ([]store.AuditRecord, bool, error) {
 			a, err := s.User(ctx, sessionUser(data), from)
 			switch {
 			case err != nil:
@@ -85,7 +105,7 @@ func (s *Service) BackChannelLogout(ctx context.Context, from Actor, t LogoutTok
 		})
 		ended = n > 0
 	} else {
-		ended, err = s.store.EndUserSessions(ctx, tokenKey, t.KeepUntil, t.Issuer, t.Subject, s.now(), func(u store.User) []store.AuditRecord {
+		ended, err = s.store.EndUserSessions(ctx, l, t.Issuer, t.Subject, s.now(), func(u store.User) []store.AuditRecord {
 			a := requestActor(from)
 			a.UserID, a.Issuer, a.Subject, a.Email = u.ID, u.Issuer, u.Subject, u.Email
 			d := map[string]any{"session": idpLogoutDetail, "idp": t.IdP, "sessions": "every session"}
@@ -98,4 +118,33 @@ func (s *Service) BackChannelLogout(ctx context.Context, from Actor, t LogoutTok
 		return false, ErrLogoutTokenUsed
 	}
 	return ended, err
+}
+
+// ErrProviderSignedOut is the refusal of a sign-in whose session the
+// identity provider ended (a back-channel logout) while the portal was
+// finishing it: the session saved for it has been ended again.
+var ErrProviderSignedOut = errors.New("portal: the identity provider ended the session being signed in")
+
+// CheckProviderSession ends a new session of a's (signed in under the
+// provider's session a.IdPSession, "" for none, with an ID token issued at
+// issuedAt, from the provider named idpName) if a logout token ended it
+// before it was saved: one naming that provider session, or one naming the
+// person issued at or after the ID token. The web door asks once the
+// session is saved, and ends it unless the answer is nil: so a logout
+// either finds the saved session or is found here (store.LoggedOutSince).
+// The ending is recorded as the person's sign-out by the provider, and is
+// ErrProviderSignedOut. An error reading is returned as it is: the session
+// ends all the same.
+func (s *Service) CheckProviderSession(ctx context.Context, a Actor, idpName string, issuedAt time.Time) error {
+	ended, err := s.store.LoggedOutSince(ctx, a.IdPSession, personKey(a.Issuer, a.Subject), issuedAt)
+	if err != nil {
+		return err
+	}
+	if !ended {
+		return nil
+	}
+	if err := s.recordSignOut(ctx, a, map[string]any{"session": idpLogoutDetail, "idp": idpName}); err != nil {
+		return err
+	}
+	return ErrProviderSignedOut
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -133,5 +136,102 @@ func TestBackChannelLogout(t *testing.T) {
 			detail["session"] != "ended by the identity provider (back-channel logout)" || detail["idp"] != "ofsted" || detail["sessions"] != sessionsWord {
 			t.Errorf("sign-out %d: %+v", i, r)
 		}
+	}
+}
+
+// TestLogoutEndsASignInBeingFinished: a logout token taken before a new
+// session of the person it names was saved ends that session once it is
+// (CheckProviderSession, asked after the save): one naming the provider
+// session the ID token names, whenever it was issued (for that person
+// only, when it names one), and one naming only the person when issued at
+// or after the ID token (a sign-in after the logout goes on). Each ending
+// is the person's sign-out by the provider.
+func TestLogoutEndsASignInBeingFinished(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	ofsted := d.issuer("ofsted")
+	signIn := func(sub, email string) portal.Actor {
+		a, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "ofsted", Issuer: ofsted, Subject: sub, Email: email})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	hmi, lead := signIn("sub-hmi", "hmi@ofsted.example"), signIn("sub-lead", "lead@ofsted.example")
+	at := d.svc.Now()
+	logout := func(jti, sub, sid string) {
+		t.Helper()
+		if _, err := d.svc.BackChannelLogout(ctx, portal.Actor{Via: "test"}, portal.LogoutToken{IdP: "ofsted", Issuer: ofsted, Subject: sub, SID: sid, JTI: jti, IssuedAt: at, KeepUntil: at.Add(10 * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logout("jti-sid", "sub-hmi", "sid-1")
+	logout("jti-sub", "sub-lead", "")
+	start, _, _ := d.svc.Store().AuditHead(ctx)
+	under := func(a portal.Actor, sid string) portal.Actor {
+		a.IdPSession = portal.IdPSessionKey(ofsted, sid)
+		return a
+	}
+	for _, c := range []struct {
+		name     string
+		a        portal.Actor
+		issuedAt time.Time
+		ended    bool
+	}{
+		{"under the ended sid, its ID token from before", under(hmi, "sid-1"), at.Add(-time.Minute), true},
+		{"under the ended sid, its ID token from after", under(hmi, "sid-1"), at.Add(time.Minute), true},
+		{"under another sid", under(hmi, "sid-2"), at.Add(-time.Minute), false},
+		{"another person under the ended sid (the token named the HMI)", under(lead, "sid-1"), at.Add(time.Minute), false},
+		{"the person logged out, ID token from before", lead, at.Add(-time.Second), true},
+		{"the person logged out, ID token issued as the logout was", lead, at, true},
+		{"the person logged out, ID token from after (signed in again)", lead, at.Add(time.Second), false},
+	} {
+		err := d.svc.CheckProviderSession(ctx, c.a, "ofsted", c.issuedAt)
+		if got := errors.Is(err, portal.ErrProviderSignedOut); got != c.ended || err != nil && !got {
+			t.Errorf("%s: %v, want ended %v", c.name, err, c.ended)
+		}
+	}
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: start, Action: "signout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var byProvider []string
+	for _, r := range recs {
+		if strings.Contains(r.Detail, "ended by the identity provider (back-channel logout)") {
+			byProvider = append(byProvider, r.ActorSubject)
+		}
+	}
+	if want := []string{"sub-hmi", "sub-hmi", "sub-lead", "sub-lead"}; !slices.Equal(byProvider, want) || len(recs) != len(want) {
+		t.Errorf("sign-outs by the provider recorded for the sign-ins it ended: %v, want %v (%+v)", byProvider, want, recs)
+	}
+}
+
+// TestLogoutBySessionStopsAnUpload: an upload in flight under a provider
+// session that a back-channel logout ends stores nothing (its recheck asks
+// whether that provider session has ended), as one whose person's
+// sessions all ended does not (TestDisabledWhileUploadingStoresNothing);
+// another session of the same person, under another provider session,
+// uploads on.
+func TestLogoutBySessionStopsAnUpload(t *testing.T) {
+	d, v, _, uploader, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	laptop, phone := uploader, uploader
+	laptop.IdPSession = portal.IdPSessionKey(uploader.Issuer, "sid-laptop")
+	phone.IdPSession = portal.IdPSessionKey(uploader.Issuer, "sid-phone")
+	logout := func() {
+		if _, err := d.svc.BackChannelLogout(ctx, portal.Actor{Via: "test"}, portal.LogoutToken{IdP: "cafcass", Issuer: uploader.Issuer, Subject: uploader.Subject, SID: "sid-laptop", JTI: "jti-1", IssuedAt: d.svc.Now(), KeepUntil: d.svc.Now().Add(10 * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		d.later(time.Minute) // the rest of a large file
+	}
+	f, err := d.mustAccess(laptop, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.02 b.pdf", Size: 11}, &holdingReader{r: strings.NewReader("second file"), hold: logout})
+	if perr := (*portal.Error)(nil); !errors.As(err, &perr) || perr.Kind != portal.KindNotSignedIn {
+		t.Fatalf("an upload whose provider session ended as it streamed: file %+v, %v; want not signed in", f, err)
+	}
+	if _, err := d.mustAccess(phone, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.03 c.pdf", Size: 10}, strings.NewReader("third file")); err != nil {
+		t.Fatalf("an upload of the same person's other session: %v", err)
+	}
+	if files, err := d.svc.Store().Files(ctx, v.ID); err != nil || len(files) != 2 {
+		t.Fatalf("the visit holds %d files (%v), want the first and the other session's", len(files), err)
 	}
 }

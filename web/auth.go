@@ -120,8 +120,10 @@ func embeddedElsewhere(c *gin.Context) bool {
 }
 
 // requestActor is where the request comes from, before anyone is signed in.
+// It carries the provider's session the request's session was signed in
+// under, which the domain keeps only for a signed-in person.
 func (s *Server) requestActor(c *gin.Context) portal.Actor {
-	return portal.Actor{ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent(), RequestID: requestID(c), Via: c.FullPath()}
+	return portal.Actor{ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent(), RequestID: requestID(c), Via: c.FullPath(), IdPSession: loadedIdPSession(c)}
 }
 
 // signInError is a refused sign-in: the reason goes to the log and the
@@ -150,6 +152,14 @@ func (s *Server) errAccessDisabled() *httpError {
 	}
 	return &httpError{http.StatusForbidden, "access_disabled",
 		"Your access to the portal has been disabled, so you cannot sign in. " + contact}
+}
+
+// errProviderSignedOut answers a sign-in whose session the identity
+// provider ended (a back-channel logout) while the portal was finishing
+// it.
+func errProviderSignedOut(display string) *httpError {
+	return &httpError{http.StatusUnauthorized, "signed_out_by_provider",
+		"Your sign-in with " + display + " ended there while the portal was signing you in. Sign in again."}
 }
 
 func errSecondFactor(display string) *httpError {
@@ -188,7 +198,14 @@ func (s *Server) callback(c *gin.Context) {
 			s.sessions.Put(ctx, sessIDToken, s.sealIDToken(user.rawIDToken))
 			s.sessions.Put(ctx, sessSignedIn, s.svc.Now().Unix())
 			s.sessions.Put(ctx, sessEpoch, user.epoch)
-			err = s.saveNewSession(c, user.idpSession)
+			err = s.saveNewSession(c, user.actor.IdPSession, func(ctx context.Context) error {
+				return s.svc.CheckProviderSession(ctx, user.actor, user.idp, user.issuedAt)
+			})
+		}
+		if errors.Is(err, portal.ErrProviderSignedOut) {
+			s.log.Warn("sign-in ended: the identity provider ended its session as the portal finished it", "request_id", requestID(c), "idp", user.idp, "user", user.userID)
+			s.fail(c, errProviderSignedOut(s.idps[user.idp].cfg.DisplayName))
+			return
 		}
 		if err != nil {
 			s.fail(c, err)
@@ -255,9 +272,13 @@ func (s *Server) endReplacedSession(c *gin.Context) {
 type signedIn struct {
 	userID, idp, rawIDToken string
 	epoch                   int64 // the person's session epoch (sessEpoch)
-	// idpSession is the key of the provider's session the ID token
-	// names (its sid), which a back-channel logout may end; "" without.
-	idpSession string
+	// actor is the person signed in, with the key of the provider's
+	// session the ID token names (its sid, IdPSession), which a
+	// back-channel logout may end; "" without.
+	actor portal.Actor
+	// issuedAt is the ID token's iat: a logout of the person issued
+	// at or after it ends the new session (CheckProviderSession).
+	issuedAt time.Time
 }
 
 // finishSignIn finishes the sign-in pl, which this browser started.
@@ -326,11 +347,10 @@ func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error)
 	if err != nil {
 		return signedIn{}, err
 	}
-	si := signedIn{userID: a.UserID, idp: name, rawIDToken: raw, epoch: a.SessionEpoch}
 	if sid, _ := claims["sid"].(string); sid != "" {
-		si.idpSession = portal.IdPSessionKey(idt.Issuer, sid)
+		a.IdPSession = portal.IdPSessionKey(idt.Issuer, sid)
 	}
-	return si, nil
+	return signedIn{userID: a.UserID, idp: name, rawIDToken: raw, epoch: a.SessionEpoch, actor: a, issuedAt: idt.IssuedAt}, nil
 }
 
 // logout ends the session here, then at the provider as its LOGOUT setting

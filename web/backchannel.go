@@ -162,7 +162,7 @@ func (s *Server) backchannelLogout(c *gin.Context) {
 		return
 	}
 	ended, err := s.svc.BackChannelLogout(ctx, s.requestActor(c), portal.LogoutToken{
-		IdP: name, Issuer: claims.Issuer, Subject: claims.Subject, SID: claims.SID, JTI: claims.JTI,
+		IdP: name, Issuer: claims.Issuer, Subject: claims.Subject, SID: claims.SID, JTI: claims.JTI, IssuedAt: claims.IssuedAt,
 		KeepUntil: claims.IssuedAt.Add(logoutTokenMaxAge + logoutTokenSkew),
 	})
 	switch {

@@ -69,9 +69,14 @@ type sessionWriter struct {
 	ctx    context.Context
 	saved  bool
 	create bool // the commit creates the session (sign-in)
-	// idpSession is the provider's session a new session is signed in
-	// under (store.WithIdPSession); "" for none.
+	// idpSession is the provider's session the session was signed in
+	// under, as loaded (store.TrackIdPSession), or for a new session
+	// (store.WithIdPSession); "" for none.
 	idpSession string
+	// created, when set, is asked once a new session is saved, before
+	// its cookie is sent: an error ends the session again, and no
+	// cookie is sent (a sign-in the provider ended meanwhile).
+	created func(ctx context.Context) error
 	// expiry is the deadline the store holds for the session, as loaded
 	// and then as committed (store.TrackExpiry).
 	expiry time.Time
@@ -89,7 +94,7 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 			token = c.Value
 		}
 		sw := &sessionWriter{ResponseWriter: w, s: s}
-		ctx, err := s.sessions.Load(store.TrackExpiry(r.Context(), &sw.expiry), token)
+		ctx, err := s.sessions.Load(store.TrackIdPSession(store.TrackExpiry(r.Context(), &sw.expiry), &sw.idpSession), token)
 		if err != nil {
 			s.log.Error("load session", "request_id", requestIDOf(r), "err", err)
 			he := errInternal
@@ -157,6 +162,16 @@ func (w *sessionWriter) commit() error {
 		if err != nil {
 			return err
 		}
+		if w.create && w.created != nil {
+			if err := w.created(ctx); err != nil {
+				// Ended before anyone holds it: without its cookie
+				// nobody can present it, whatever the delete does.
+				if derr := m.Destroy(ctx); derr != nil {
+					w.s.log.Error("end a session refused as it was saved", "err", derr)
+				}
+				return err
+			}
+		}
 		m.WriteSessionCookie(ctx, w.ResponseWriter, token, expiry)
 	case scs.Destroyed:
 		m.WriteSessionCookie(w.ctx, w.ResponseWriter, "", time.Time{})
@@ -166,14 +181,25 @@ func (w *sessionWriter) commit() error {
 
 // saveNewSession saves the session a sign-in has just made, before the
 // response, with the key of the provider's session it was signed in under
-// (idpSession, "" for none): a sign-in whose session cannot be saved fails.
-func (s *Server) saveNewSession(c *gin.Context, idpSession string) error {
+// (idpSession, "" for none), then asks created (nil: nothing) before its
+// cookie is sent: a sign-in whose session cannot be saved, or that created
+// refuses, fails, and its session is ended.
+func (s *Server) saveNewSession(c *gin.Context, idpSession string, created func(ctx context.Context) error) error {
 	sw, ok := c.Request.Context().Value(sessionWriterKey{}).(*sessionWriter)
 	if !ok {
 		return errors.New("web: no session writer")
 	}
-	sw.create, sw.idpSession = true, idpSession
+	sw.create, sw.idpSession, sw.created = true, idpSession, created
 	return sw.commit()
+}
+
+// loadedIdPSession is the key of the provider's session the request's
+// session was signed in under, "" for none.
+func loadedIdPSession(c *gin.Context) string {
+	if sw, ok := c.Request.Context().Value(sessionWriterKey{}).(*sessionWriter); ok {
+		return sw.idpSession
+	}
+	return ""
 }
 
 // sessionLeft saves the session now (its idle deadline moves, or is

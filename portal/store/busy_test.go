@@ -231,7 +231,7 @@ func TestIdPLogoutWithAPoolOfOne(t *testing.T) {
 		"token-1", []byte("data"), unixFloat(now.Add(time.Hour)), "sid-key"); err != nil {
 		t.Fatal(err)
 	}
-	ended, err := s.EndIdPSessions(ctx, "jti-key", now.Add(time.Minute), "sid-key", now, func([]byte) ([]AuditRecord, bool, error) {
+	ended, err := s.EndIdPSessions(ctx, Logout{TokenKey: "jti-key", KeepUntil: now.Add(time.Minute), IdPSession: "sid-key", IssuedAt: now}, now, func([]byte) ([]AuditRecord, bool, error) {
 		// What the portal's decision reads: the session's person.
 		if _, _, err := s.UserWithPortalRole(ctx, u.ID, "administrator"); err != nil {
 			return nil, false, err

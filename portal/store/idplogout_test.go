@@ -31,7 +31,7 @@ func TestLogoutTokenTakenOnce(t *testing.T) {
 	}
 	none := func(User) []AuditRecord { return nil }
 	take := func(s *Store, sub string, at time.Time) error {
-		_, err := s.EndUserSessions(ctx, "key-1", now.Add(time.Minute), "https://i", sub, at, none)
+		_, err := s.EndUserSessions(ctx, Logout{TokenKey: "key-1", KeepUntil: now.Add(time.Minute), IssuedAt: at}, "https://i", sub, at, none)
 		return err
 	}
 	if err := take(a, "nobody", now); err != nil {
@@ -40,7 +40,7 @@ func TestLogoutTokenTakenOnce(t *testing.T) {
 	if err := take(b, "sub", now.Add(30*time.Second)); !errors.Is(err, ErrLogoutTokenUsed) {
 		t.Fatalf("the same token at another instance: %v, want ErrLogoutTokenUsed", err)
 	}
-	if _, err := b.EndIdPSessions(ctx, "key-1", now.Add(time.Minute), "sid", now, func([]byte) ([]AuditRecord, bool, error) { return nil, true, nil }); !errors.Is(err, ErrLogoutTokenUsed) {
+	if _, err := b.EndIdPSessions(ctx, Logout{TokenKey: "key-1", KeepUntil: now.Add(time.Minute), IdPSession: "sid", IssuedAt: now}, now, func([]byte) ([]AuditRecord, bool, error) { return nil, true, nil }); !errors.Is(err, ErrLogoutTokenUsed) {
 		t.Fatalf("the same token by session: %v, want ErrLogoutTokenUsed", err)
 	}
 	var epoch int64
@@ -56,5 +56,45 @@ func TestLogoutTokenTakenOnce(t *testing.T) {
 	var n int
 	if err := a.DB().QueryRow(`SELECT COUNT(*) FROM logout_tokens`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d logout tokens kept after the prune (%v)", n, err)
+	}
+}
+
+// TestLogoutFindsASessionSavedAsItCame: a session saved under the ended
+// provider session after the logout first read the sessions (a sign-in
+// the provider ended while the portal finished it, whose own look at the
+// logouts came before the token was taken) is found by the look the
+// logout takes once its token is taken, and ended.
+func TestLogoutFindsASessionSavedAsItCame(t *testing.T) {
+	ctx := context.Background()
+	s, err := testDatabase(t)()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	save := func(token string) {
+		t.Helper()
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry, idp_session) VALUES (?, ?, ?, ?)`,
+			token, []byte("data"), unixFloat(now.Add(time.Hour)), "sid-key"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("first")
+	decided := 0
+	ended, err := s.EndIdPSessions(ctx, Logout{TokenKey: "jti-key", KeepUntil: now.Add(time.Minute), IdPSession: "sid-key", IssuedAt: now}, now, func([]byte) ([]AuditRecord, bool, error) {
+		if decided++; decided == 1 {
+			save("signed-in-meanwhile")
+		}
+		return []AuditRecord{{Time: now, Action: "signout", Outcome: "success"}}, true, nil
+	})
+	if err != nil || ended != 2 {
+		t.Fatalf("%d sessions ended (%v), want the first and the one saved meanwhile", ended, err)
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d sessions left (%v)", n, err)
+	}
+	if gone, err := s.LoggedOutSince(ctx, "sid-key", "", now.Add(time.Hour)); err != nil || !gone {
+		t.Fatalf("a session saved under the ended provider session after the logout: ended %v (%v), want true", gone, err)
 	}
 }

@@ -648,6 +648,21 @@ CREATE INDEX logout_tokens_kept_until ON logout_tokens (kept_until);
 	`
 CREATE INDEX users_email ON users (issuer, email);
 `,
+	// 36: what each logout token ended, so that nothing outlives it: the
+	// provider's session it named (idp_session, the digest of
+	// portal.IdPSessionKey) and the person (person, a digest of issuer
+	// and subject), and when the provider issued it (issued_at). A
+	// sign-in whose session the provider ended while the portal was
+	// finishing it is ended at once, and a transfer in flight under an
+	// ended provider session stops at its next recheck. NULL for the
+	// tokens taken before this version.
+	`
+ALTER TABLE logout_tokens ADD COLUMN idp_session TEXT;
+ALTER TABLE logout_tokens ADD COLUMN person TEXT;
+ALTER TABLE logout_tokens ADD COLUMN issued_at TEXT;
+CREATE INDEX logout_tokens_idp_session ON logout_tokens (idp_session) WHERE idp_session IS NOT NULL;
+CREATE INDEX logout_tokens_person ON logout_tokens (person) WHERE person IS NOT NULL;
+`,
 }
 
 // Defaults are the portal's settings that a migration writes into rows

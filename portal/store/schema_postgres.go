@@ -540,4 +540,13 @@ CREATE INDEX logout_tokens_kept_until ON logout_tokens (kept_until);
 	`
 CREATE INDEX users_email ON users (issuer, email);
 `,
+	// 36: what each logout token ended, and when it was issued (as
+	// SQLite's 36).
+	`
+ALTER TABLE logout_tokens ADD COLUMN idp_session TEXT;
+ALTER TABLE logout_tokens ADD COLUMN person TEXT;
+ALTER TABLE logout_tokens ADD COLUMN issued_at TEXT;
+CREATE INDEX logout_tokens_idp_session ON logout_tokens (idp_session) WHERE idp_session IS NOT NULL;
+CREATE INDEX logout_tokens_person ON logout_tokens (person) WHERE person IS NOT NULL;
+`,
 }

@@ -102,6 +102,16 @@ func trackExpiry(ctx context.Context, t time.Time) {
 	}
 }
 
+type idpSessionTrackKey struct{}
+
+// TrackIdPSession marks a context whose find sets *key to the key of the
+// identity provider's session the session was signed in under
+// (WithIdPSession), "" for none: a transfer of the request stops when a
+// back-channel logout ends that provider session (IdPSessionEnded).
+func TrackIdPSession(ctx context.Context, key *string) context.Context {
+	return context.WithValue(ctx, idpSessionTrackKey{}, key)
+}
+
 func fromUnixFloat(f float64) time.Time {
 	return time.Unix(0, int64(f*1e9))
 }
@@ -109,7 +119,8 @@ func fromUnixFloat(f float64) time.Time {
 func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	var b []byte
 	var expiry float64
-	err := s.db.QueryRowContext(ctx, `SELECT data, expiry FROM sessions WHERE token = ? AND expiry > ?`, token, unixFloat(s.now())).Scan(&b, &expiry)
+	var idpSession sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT data, expiry, idp_session FROM sessions WHERE token = ? AND expiry > ?`, token, unixFloat(s.now())).Scan(&b, &expiry, &idpSession)
 	if errors.Is(err, sql.ErrNoRows) {
 		s.written.Delete(token) // ended, perhaps by another instance
 		return nil, false, nil
@@ -119,6 +130,9 @@ func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 	}
 	s.written.Store(token, committed{sha256.Sum256(b), fromUnixFloat(expiry)})
 	trackExpiry(ctx, fromUnixFloat(expiry))
+	if key, ok := ctx.Value(idpSessionTrackKey{}).(*string); ok {
+		*key = idpSession.String
+	}
 	return b, true, nil
 }
 
