@@ -218,8 +218,10 @@ var pageRoutes = map[string]bool{"/visits": true, "/visits/:id/request": true, "
 	"/notifications": true, "/visits/:id/questions": true}
 
 func isAPI(c *gin.Context) bool {
-	// A back-channel logout is answered in JSON too: its caller is a server.
-	return strings.HasPrefix(c.Request.URL.Path, "/api/") || c.FullPath() == backchannelRoute
+	// A back-channel logout is answered in JSON too: its caller is a
+	// server; and so is "Stay signed in", which only the page's script
+	// asks (a 401 there sends the person to sign in again: timeout.mjs).
+	return strings.HasPrefix(c.Request.URL.Path, "/api/") || c.FullPath() == backchannelRoute || c.Request.URL.Path == extendRoute
 }
 
 // statusAdvice tells people what they can do next, by status.

@@ -90,5 +90,8 @@ func (s *Server) startPage(c *gin.Context) {
 	if p, ok := s.idps[c.Query("signed_out")]; ok {
 		page["SignedOutOf"] = p.cfg.DisplayName
 	}
+	// The timeout warning's "Stay signed in" found the session ended
+	// (timeout.mjs): say so.
+	page["SessionEnded"] = c.Query("session_ended") == "1"
 	s.render(c, "start", "Sign in", page)
 }

@@ -95,7 +95,7 @@ func (s *Server) router() (http.Handler, error) {
 	protect("GET", "/api/v1/me/activity", policy.SelfView, s.myActivity)
 	protect("GET", "/api/v1/me/notifications", policy.SelfView, s.myNotifications)
 	protect("PUT", "/api/v1/me/notifications", policy.SelfView, s.putMyNotifications)
-	protect("POST", "/session/extend", policy.SelfView, s.extendSession)
+	protect("POST", extendRoute, policy.SelfView, s.extendSession)
 	protect("GET", "/api/v1/visits", policy.VisitList, s.listVisits)
 	protect("POST", "/api/v1/visits", policy.VisitCreate, s.createVisit)
 	protect("GET", "/api/v1/visits/:id", policy.VisitView, s.getVisit)

@@ -7,6 +7,10 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
+// extendRoute is where the timeout warning's "Stay signed in" posts. It is
+// answered in JSON, refusals too (isAPI).
+const extendRoute = "/session/extend"
+
 // sessActive records the last time the person asked to stay signed in.
 const sessActive = "extended_at"
 

@@ -109,3 +109,44 @@ func TestPagesKnowWhenTheSessionEnds(t *testing.T) {
 	}
 	check("Stay signed in", sent, left)
 }
+
+// TestStaySignedInAfterTheSessionEnded: "Stay signed in" for a session
+// that has ended (signed out in another tab, timed out while the computer
+// slept) is answered as the page's script reads it, in JSON: 401 with the
+// not_signed_in code, not the HTML page a form gets; so is a refusal from
+// another site.
+func TestStaySignedInAfterTheSessionEnded(t *testing.T) {
+	ts := startStack(t)
+	b := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	readAll(t, b.signOut())
+	for _, c := range []struct {
+		site string
+		want int
+		code string
+	}{{"same-origin", http.StatusUnauthorized, "not_signed_in"}, {"cross-site", http.StatusForbidden, ""}} {
+		req, _ := http.NewRequest("POST", b.base+"/session/extend", nil)
+		req.Header.Set("Sec-Fetch-Site", c.site)
+		req.Header.Set("Accept", "application/json")
+		resp := b.do(req)
+		body := readAll(t, resp)
+		var out apiError
+		if resp.StatusCode != c.want || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || json.Unmarshal([]byte(body), &out) != nil || out.Error == "" || c.code != "" && out.Code != c.code {
+			t.Errorf("extending a session that has ended (%s): %d %s %s; want %d in JSON", c.site, resp.StatusCode, resp.Header.Get("Content-Type"), body, c.want)
+		}
+	}
+}
+
+// TestBrowserStaySignedInAfterTheSessionEnded runs web/tests/ended.mjs in
+// Chromium: "Stay signed in" on a page whose session ended in another tab
+// takes the person to the start page, which says so, and signing in again
+// leads back to the page. Before, the 401 was an HTML page the script
+// could not read, and the page reloaded to the start page saying nothing.
+func TestBrowserStaySignedInAfterTheSessionEnded(t *testing.T) {
+	onceAcrossDatabases(t)
+	ts := startStackWith(t, map[string]string{"PORTAL_SESSION_IDLE_TIMEOUT": "12s"})
+	out, err := runBrowserScript(t, ts, "ended.mjs", "browser-ended", 2*time.Minute, "VISIT_ID="+ts.demoVisit(t).ID)
+	t.Logf("output:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser test of staying signed in after the session ended failed: %v", err)
+	}
+}

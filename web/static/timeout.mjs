@@ -20,7 +20,11 @@
 // "portal:activity" event on the document), and when the warning or the
 // end comes after one, the page asks the portal for the session's new
 // deadline and counts down from it instead, so a batch of uploads is not
-// signed out, and stopped, half-way.
+// signed out, and stopped, half-way. When "Stay signed in" finds the
+// session already ended (signed out in another tab, ended by the identity
+// provider or the portal team), the portal answers 401 in JSON, and the
+// page goes to the start page, which says the session ended and leads
+// back here after signing in again.
 const idle = Number(document.body.dataset.idleTimeout)
 const left = Number(document.body.dataset.sessionLeft)
 if (idle > 0 && left >= 0 && typeof HTMLDialogElement === 'function') start(idle, left)
@@ -72,11 +76,13 @@ function start (idle, left) {
   }
   // extend asks the portal for the session's deadline again (its idle
   // deadline moved with the page's own requests) and counts down from it;
-  // it reports whether that worked.
+  // it reports whether that worked (true), the session has ended
+  // ('ended'), or the portal could not say (false).
   async function extend () {
     try {
       const sent = Date.now()
       const res = await fetch('/session/extend', { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      if (res.status === 401) return 'ended'
       if (!res.ok) return false
       const body = await res.json()
       deadline = ends(sent, body.session_left_ms >= 0 ? body.session_left_ms : (body.idle_timeout || idle) * 1000)
@@ -90,7 +96,7 @@ function start (idle, left) {
   // was counted: the portal has moved it.
   const busy = () => active > counted
   async function open () {
-    if (busy() && await extend()) {
+    if (busy() && await extend() === true) {
       schedule()
       return
     }
@@ -107,18 +113,27 @@ function start (idle, left) {
     if (returnFocus && returnFocus.focus) returnFocus.focus()
   }
   async function stay () {
-    if (await extend()) {
+    const extended = await extend()
+    if (extended === true) {
       close()
       schedule()
       return
     }
-    // The session has already ended: the page shows the way to sign in.
+    if (extended === 'ended') {
+      // The session has already ended: sign in again, and come back.
+      clearTimeout(warnTimer)
+      clearTimeout(endTimer)
+      clearInterval(tick)
+      window.location.assign('/?session_ended=1&return_to=' + encodeURIComponent(window.location.pathname + window.location.search))
+      return
+    }
+    // The portal could not say: the page shows where things stand.
     window.location.reload()
   }
   async function signOut () {
     if (signingOut) return
     signingOut = true
-    if (busy() && await extend()) {
+    if (busy() && await extend() === true) {
       signingOut = false
       close()
       schedule()
