@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // brokenSessions is a session store that cannot be read (a database that
@@ -146,5 +148,59 @@ func TestPanicAnswersAsTheRouteDoes(t *testing.T) {
 	}()
 	if !strings.Contains(log.String(), "the secret cause of the panic") {
 		t.Errorf("the panic is not logged:\n%s", log.String())
+	}
+}
+
+// busySessions is a session store whose database is unavailable for the
+// moment (store.IsUnavailable).
+type busySessions struct{ scs.Store }
+
+func (busySessions) Find(string) ([]byte, bool, error) {
+	return nil, false, fmt.Errorf("sessions: %w", store.ErrBusy)
+}
+
+// TestSessionLoadUnavailableAnswersAsTheRouteDoes: when the session cannot
+// be loaded because the database is unavailable, the 503 is answered as
+// every other database_unavailable is, with Retry-After: the service's
+// page (HTML, with the request id) for a browser, JSON with the code under
+// /api/ (tus clients included); a failure of another kind is the 500 page
+// or JSON. Before, each was a line of plain text.
+func TestSessionLoadUnavailableAnswersAsTheRouteDoes(t *testing.T) {
+	for _, c := range []struct {
+		sessions scs.Store
+		status   int
+		code     string
+	}{{busySessions{memstore.New()}, http.StatusServiceUnavailable, "database_unavailable"}, {brokenSessions{memstore.New()}, http.StatusInternalServerError, "internal"}} {
+		h, _ := middlewareServer(t, c.sessions, map[string]gin.HandlerFunc{
+			"GET /visits":    func(c *gin.Context) { c.String(http.StatusOK, "visits") },
+			"GET /api/v1/me": func(c *gin.Context) { c.String(http.StatusOK, "me") },
+			"PATCH /api/v1/visits/:id/uploads/:upload": func(c *gin.Context) { c.String(http.StatusNoContent, "") },
+		})
+		for _, r := range []struct{ method, path string }{{"GET", "/visits"}, {"GET", "/api/v1/me"}, {"PATCH", "/api/v1/visits/v-1/uploads/u-1"}} {
+			req := httptest.NewRequest(r.method, r.path, nil)
+			req.AddCookie(&http.Cookie{Name: "__Host-portal_session", Value: "a-session-token"})
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			what := fmt.Sprintf("%s %s with a session that cannot be loaded (%s)", r.method, r.path, c.code)
+			if w.Code != c.status {
+				t.Errorf("%s: %d, want %d", what, w.Code, c.status)
+			}
+			if ra := w.Header().Get("Retry-After"); (c.status == http.StatusServiceUnavailable) != (ra != "") {
+				t.Errorf("%s: Retry-After %q", what, ra)
+			}
+			checkSecurityHeaders(t, what, w.Header())
+			ct := w.Header().Get("Content-Type")
+			if strings.HasPrefix(r.path, "/api/") {
+				var out struct{ Error, Code string }
+				if !strings.HasPrefix(ct, "application/json") || json.Unmarshal(w.Body.Bytes(), &out) != nil || out.Code != c.code || out.Error == "" {
+					t.Errorf("%s: %s %q, want JSON with the code %s", what, ct, w.Body.String(), c.code)
+				}
+				continue
+			}
+			body := w.Body.String()
+			if !strings.HasPrefix(ct, "text/html") || !strings.Contains(body, "govuk-") || !strings.Contains(body, w.Header().Get("X-Request-Id")) {
+				t.Errorf("%s: %s %q, want the service's page with the request id", what, ct, body)
+			}
+		}
 	}
 }

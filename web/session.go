@@ -2,8 +2,10 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -100,9 +102,8 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 			he := errInternal
 			if store.IsUnavailable(err) {
 				he = errDatabaseUnavailable
-				w.Header().Set("Retry-After", unavailableRetryAfter)
 			}
-			http.Error(w, he.msg, he.status)
+			s.answerUnrouted(w, r, he)
 			return
 		}
 		sw.ctx = context.WithValue(ctx, sessionWriterKey{}, sw)
@@ -237,4 +238,48 @@ func (s *Server) openIDToken(ctx context.Context) string {
 		return ""
 	}
 	return string(raw)
+}
+
+// answerUnrouted answers a request that failed before the router (the
+// session could not be loaded) as answer would have on its route: JSON
+// with the error and its code for the API (tus included) and the other
+// routes a script or a server asks (isAPIPath), the service's error page
+// with the request id elsewhere; a 503 with Retry-After. No session is
+// loaded: the page shows no one signed in.
+func (s *Server) answerUnrouted(w http.ResponseWriter, r *http.Request, he *httpError) {
+	if r.ContentLength != 0 && r.Body != nil {
+		w.Header().Set("Connection", "close")
+	}
+	if he.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", unavailableRetryAfter)
+	}
+	if isAPIPath(r.URL.Path) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(he.status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": he.msg, "code": he.code})
+		return
+	}
+	ep := errorPage{Title: statusTitle(he.status), Message: he.msg, Code: he.code, Advice: statusAdvice(he.status), RequestID: requestIDOf(r)}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(he.status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if err := s.pages.Render(w, "error", pageData{Title: ep.Title, Page: ep, Error: true, Dev: s.cfg.Dev, Form: &form{}}); err != nil {
+		s.log.Error("render", "page", "error", "err", err)
+	}
+}
+
+// isAPIPath is isAPI for a request the router has not matched: the paths
+// answered in JSON.
+func isAPIPath(path string) bool {
+	if strings.HasPrefix(path, "/api/") || path == extendRoute {
+		return true
+	}
+	idp, ok := strings.CutPrefix(path, "/auth/")
+	if !ok {
+		return false
+	}
+	idp, ok = strings.CutSuffix(idp, "/backchannel-logout")
+	return ok && idp != "" && !strings.Contains(idp, "/")
 }
