@@ -150,3 +150,18 @@ func TestBrowserStaySignedInAfterTheSessionEnded(t *testing.T) {
 		t.Fatalf("browser test of staying signed in after the session ended failed: %v", err)
 	}
 }
+
+// TestBrowserSignOutForgetsUnfinishedUploads runs web/tests/signout.mjs in
+// Chromium: the unfinished uploads tus-js-client keeps in localStorage
+// (with the files' names) are forgotten when the person signs out, and
+// when the page signs them out at the idle timeout. Before, they stayed
+// until the upload page was next opened.
+func TestBrowserSignOutForgetsUnfinishedUploads(t *testing.T) {
+	onceAcrossDatabases(t)
+	ts := startStackWith(t, map[string]string{"PORTAL_SESSION_IDLE_TIMEOUT": "12s"})
+	out, err := runBrowserScript(t, ts, "signout.mjs", "browser-signout", 2*time.Minute, "VISIT_ID="+ts.demoVisit(t).ID)
+	t.Logf("output:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser test of sign-out forgetting unfinished uploads failed: %v", err)
+	}
+}

@@ -5,6 +5,26 @@ import { batchReceipts } from './receipts.mjs'
 
 document.body.classList.add('js-enabled', 'govuk-frontend-supported')
 
+// Signing out (the person's own, or the timeout's: timeout.mjs submits the
+// same form) forgets the unfinished uploads this browser keeps:
+// tus-js-client's entries in localStorage hold the files' names, and on a
+// shared computer the next person would find them there until the upload
+// page was opened again.
+document.addEventListener('submit', (ev) => {
+  const f = ev.target
+  if (f instanceof HTMLFormElement && new URL(f.action, location.href).pathname === '/auth/logout') forgetUploads()
+}, true)
+
+function forgetUploads () {
+  try {
+    for (const k of Object.keys(localStorage)) {
+      if (k.startsWith('tus::')) localStorage.removeItem(k)
+    }
+  } catch {
+    // Storage is not available (blocked, or a private window's): nothing kept.
+  }
+}
+
 try {
   const govuk = await import('/static/vendor/govuk-frontend.min.js')
   govuk.initAll()

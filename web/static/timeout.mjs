@@ -141,7 +141,11 @@ function start (idle, left) {
     }
     clearInterval(tick)
     clearTimeout(endTimer)
-    dialog.querySelector('form').submit()
+    // requestSubmit, unlike submit, is seen by the page's own handlers
+    // (portal.mjs forgets the unfinished uploads on sign-out).
+    const form = dialog.querySelector('form')
+    if (form.requestSubmit) form.requestSubmit()
+    else form.submit()
   }
   dialog.querySelector('#timeout-stay').addEventListener('click', stay)
   dialog.addEventListener('cancel', (e) => { e.preventDefault(); stay() })
