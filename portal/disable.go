@@ -62,7 +62,8 @@ func (p Person) detail() map[string]any {
 // DisableUser disables the person who signs in from p's issuer with p's
 // email or subject (every user that names, should their subject have
 // changed at the provider), recorded user.disabled by a: every session of
-// theirs ends at its next request, on every instance, and sign-in is
+// theirs ends at once, on every instance (its row is removed, and one
+// signed in as it happens ends at its next request), and sign-in is
 // refused until EnableUser. It reports whether anyone was newly disabled
 // (false: they were disabled already, and their sessions have been ended
 // again). A person who has never signed in cannot be disabled: that says so.
@@ -71,7 +72,7 @@ func DisableUser(ctx context.Context, st *store.Store, a Actor, p Person) (newly
 		return false, err
 	}
 	rec := operatorRec(a, "user.disabled", p.detail())
-	n, err := st.DisableUsers(ctx, p.Issuer, strings.ToLower(p.Email), p.Subject, rec.Time, rec)
+	n, err := st.DisableUsers(ctx, p.Issuer, strings.ToLower(p.Email), p.Subject, rec.Time, sessionUser, rec)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, fmt.Errorf("nobody has signed in from %s as %s: nothing disabled (remove their memberships and grants instead)", p.Issuer, p.who())
 	}

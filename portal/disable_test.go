@@ -10,6 +10,7 @@ import (
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // TestDisablePerson: a disabled person's session is refused at its next
@@ -182,5 +183,59 @@ func TestDisabledEmailRefusedUnderANewSubject(t *testing.T) {
 	}
 	if err := signIn("sub-new", "leaving@ofsted.example"); err != nil {
 		t.Errorf("enabled again, under the new subject: %v", err)
+	}
+}
+
+// TestDisableRemovesSessions: disabling a person removes their sessions'
+// rows at once (every user the email names, live sessions and those ended
+// but not yet swept), so none lingers until its idle timeout; another
+// person's sessions stay.
+func TestDisableRemovesSessions(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	ofsted := d.issuer("ofsted")
+	signIn := func(sub, email string) portal.Actor {
+		a, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "ofsted", Issuer: ofsted, Subject: sub, Email: email})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	leaving, renamed, staying := signIn("sub-leaving", "leaving@ofsted.example"), signIn("sub-leaving-new", "leaving@ofsted.example"), signIn("sub-staying", "staying@ofsted.example")
+	sessions := d.svc.Store().Sessions(time.Now)
+	save := func(token string, a portal.Actor, expiry time.Time) {
+		t.Helper()
+		data, err := portal.SessionCodec{}.Encode(expiry, map[string]any{portal.SessionUserKey: a.UserID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sessions.CommitCtx(store.NewSession(ctx), token, data, expiry); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hour := time.Now().Add(time.Hour)
+	save("leaving-laptop", leaving, hour)
+	save("leaving-phone", leaving, hour)
+	save("leaving-idle", leaving, time.Now().Add(-time.Second)) // ended, not yet swept
+	save("renamed", renamed, hour)
+	save("staying", staying, hour)
+	if _, err := portal.DisableUser(ctx, d.svc.Store(), portal.OperatorActor("test", "admin disable"), portal.Person{Issuer: ofsted, Email: "leaving@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	rows, err := d.svc.Store().DB().Query(`SELECT token FROM sessions ORDER BY token`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tok string
+		if err := rows.Scan(&tok); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, tok)
+	}
+	if want := []string{"staying"}; !slices.Equal(left, want) {
+		t.Errorf("sessions left after the disable: %v, want %v", left, want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -341,11 +342,16 @@ func personWhere(issuer, email, subject string) (string, []any) {
 // reads with the user row). Disabling a person already disabled ends
 // their sessions again and keeps the time they were first disabled. It
 // returns how many users it disabled that were enabled; ErrNotFound when
-// nobody has signed in so.
-func (s *Store) DisableUsers(ctx context.Context, issuer, email, subject string, now time.Time, audit ...AuditRecord) (int, error) {
+// nobody has signed in so. Their sessions' rows are deleted in the same
+// transaction, live ones and those ended but not yet swept: sessionUser
+// reads the user a session's data names (the store cannot decode it).
+// They would otherwise stay until the idle timeout, or the janitor.
+func (s *Store) DisableUsers(ctx context.Context, issuer, email, subject string, now time.Time, sessionUser func(data []byte) string, audit ...AuditRecord) (int, error) {
 	where, args := personWhere(issuer, email, subject)
 	var newly int
+	var ended []string
 	err := s.inTx(ctx, func(tx *Tx) error {
+		ended = nil
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE disabled_at IS NULL AND `+where, args...).Scan(&newly); err != nil {
 			return err
 		}
@@ -357,10 +363,40 @@ func (s *Store) DisableUsers(ctx context.Context, issuer, email, subject string,
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return cmp.Or(err, ErrNotFound)
 		}
+		ids, err := queryAll(ctx, tx, func(sc scanner) (string, error) {
+			var id string
+			return id, sc.Scan(&id)
+		}, `SELECT id FROM users WHERE `+where, args...)
+		if err != nil {
+			return err
+		}
+		type session struct {
+			token string
+			data  []byte
+		}
+		all, err := queryAll(ctx, tx, func(sc scanner) (session, error) {
+			var e session
+			return e, sc.Scan(&e.token, &e.data)
+		}, `SELECT token, data FROM sessions`)
+		if err != nil {
+			return err
+		}
+		for _, e := range all {
+			if !slices.Contains(ids, sessionUser(e.data)) {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token = ?`, e.token); err != nil {
+				return err
+			}
+			ended = append(ended, e.token)
+		}
 		return nil
 	}, audit...)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return 0, fmt.Errorf("store: disable user: %w", err)
+	}
+	for _, tok := range ended {
+		s.sessionWrites.Delete(tok)
 	}
 	return newly, err
 }
