@@ -177,11 +177,13 @@ func TestBackupSnapshotOutlivesTheIdleLimit(t *testing.T) {
 	}
 }
 
-// TestPoolOfOneOpens: a pool of one connection (PostgresOptions.MaxConns
-// 1, the least the setting takes) opens and migrates. Before, migrating
-// held that connection for the migration lock while the migration itself
-// waited for another: the portal never started, and said nothing.
-func TestPoolOfOneOpens(t *testing.T) {
+// openPoolOfOne opens a new PostgreSQL test database with a pool of one
+// connection (PostgresOptions.MaxConns 1, the least the setting takes),
+// closed when the test ends, and a context that bounds the test: a wait
+// for a second connection would otherwise never end. It skips the test
+// outside make test's PostgreSQL pass.
+func openPoolOfOne(t *testing.T) (*Store, context.Context) {
+	t.Helper()
 	if !pgserver.TestDatabaseWanted() {
 		t.Skip("a pool of connections is PostgreSQL's: this runs in make test's PostgreSQL pass (PORTAL_TEST_DATABASE=postgres)")
 	}
@@ -190,12 +192,21 @@ func TestPoolOfOneOpens(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	s, err := OpenPostgres(ctx, url, PostgresOptions{MaxConns: 1})
 	if err != nil {
 		t.Fatalf("open with a pool of one connection: %v", err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s, ctx
+}
+
+// TestPoolOfOneOpens: a pool of one connection (PostgresOptions.MaxConns
+// 1, the least the setting takes) opens and migrates. Before, migrating
+// held that connection for the migration lock while the migration itself
+// waited for another: the portal never started, and said nothing.
+func TestPoolOfOneOpens(t *testing.T) {
+	s, ctx := openPoolOfOne(t)
 	if err := s.Audit(ctx, AuditRecord{Action: "test.write", Time: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -208,20 +219,7 @@ func TestPoolOfOneOpens(t *testing.T) {
 // it waited for itself, and with the default pool as many logouts at once
 // as connections held every one and stalled the instance.
 func TestIdPLogoutWithAPoolOfOne(t *testing.T) {
-	if !pgserver.TestDatabaseWanted() {
-		t.Skip("a pool of connections is PostgreSQL's: this runs in make test's PostgreSQL pass (PORTAL_TEST_DATABASE=postgres)")
-	}
-	url, err := pgserver.NewTestDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	s, err := OpenPostgres(ctx, url, PostgresOptions{MaxConns: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, ctx := openPoolOfOne(t)
 	now := time.Now()
 	u, err := s.SignIn(ctx, "https://i", "sub", "a@x.example", "A", nil, now)
 	if err != nil {
