@@ -165,3 +165,17 @@ func TestBrowserSignOutForgetsUnfinishedUploads(t *testing.T) {
 		t.Fatalf("browser test of sign-out forgetting unfinished uploads failed: %v", err)
 	}
 }
+
+// TestBrowserSignOutAfterSleep runs web/tests/suspend.mjs in Chromium: a
+// page whose computer slept past the session's end signs out within
+// seconds of waking, by the wall clock. Before, its timers (which sleep
+// stops) fired as late as the computer had slept.
+func TestBrowserSignOutAfterSleep(t *testing.T) {
+	onceAcrossDatabases(t)
+	ts := startStackWith(t, map[string]string{"PORTAL_SESSION_IDLE_TIMEOUT": "30m"})
+	out, err := runBrowserScript(t, ts, "suspend.mjs", "browser-suspend", 2*time.Minute)
+	t.Logf("output:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser test of the sign-out after sleep failed: %v", err)
+	}
+}

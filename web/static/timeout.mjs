@@ -14,7 +14,8 @@
 // to extend the session (POST /session/extend) without leaving the page,
 // so a half-typed form is kept. Focus moves into the dialog and back to
 // where it was when it closes; Escape stays signed in. At the end the
-// page signs out. Requests this page makes itself without the person (the
+// page signs out, by the wall clock, so a page woken from sleep past the
+// end signs out within seconds. Requests this page makes itself without the person (the
 // uploads of a batch left to run) keep the session alive on the server:
 // each such request that the portal answers is told to the countdown (a
 // "portal:activity" event on the document), and when the warning or the
@@ -150,6 +151,13 @@ function start (idle, left) {
   dialog.querySelector('#timeout-stay').addEventListener('click', stay)
   dialog.addEventListener('cancel', (e) => { e.preventDefault(); stay() })
   schedule()
+  // A computer that sleeps stops the page's timers, not the wall clock:
+  // woken past the deadline, the page would otherwise go on showing what
+  // the session held for as long again as it slept before signing out.
+  // The wall clock is looked at every few seconds too.
+  setInterval(() => {
+    if (!signingOut && Date.now() >= deadline) signOut()
+  }, 5000)
 }
 
 function build () {
