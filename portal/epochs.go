@@ -455,7 +455,9 @@ func (s *Service) retirementCutOff(ctx context.Context, e store.Epoch) (bool, er
 // and the backup taken after them may yet be restored). Only objects the
 // master key opens are taken (a key bucket shared by mistake with
 // another deployment is not emptied of its keys). Each is recorded
-// (key.epoch_orphan_destroyed). It returns how many it removed.
+// (key.epoch_orphan_destroyed) before it is destroyed, once: a round that
+// finds the record of one still stored finishes it. It returns how many
+// it removed.
 func (s *Service) RemoveOrphanEpochKeys(ctx context.Context) (int, error) {
 	if s.keys.vault == nil {
 		return 0, nil
@@ -476,14 +478,25 @@ func (s *Service) RemoveOrphanEpochKeys(ctx context.Context) (int, error) {
 			return err
 		}
 		for _, o := range orphans {
+			// Recorded before it goes: a key destroyed and then not
+			// recorded (the database refusing, the process stopping)
+			// would be gone for good with no record, since no later
+			// round finds the object again. A record whose destruction
+			// did not finish is finished here, not recorded twice.
+			recs, err := s.store.AuditRecords(ctx, store.AuditFilter{Action: "key.epoch_orphan_destroyed", Object: o.id, Limit: 1})
+			if err != nil {
+				return err
+			}
+			if len(recs) == 0 {
+				if err := s.store.Audit(ctx, s.systemRec("", "key.epoch_orphan_destroyed", o.id, map[string]any{
+					"written_at": o.written.UTC().Format(time.RFC3339), "recipient": o.recipient})); err != nil {
+					return err
+				}
+			}
 			if err := s.keys.vault.destroy(ctx, o.id); err != nil {
 				return err
 			}
 			s.keys.dropEpoch(o.id)
-			if err := s.store.Audit(ctx, s.systemRec("", "key.epoch_orphan_destroyed", o.id, map[string]any{
-				"written_at": o.written.UTC().Format(time.RFC3339), "recipient": o.recipient})); err != nil {
-				return err
-			}
 			s.log.Warn("key epoch: removed a key no epoch names (an epoch whose start was cut off)", "epoch", o.id, "written_at", o.written)
 			n++
 		}

@@ -143,6 +143,7 @@ type AuditFilter struct {
 	Issuer     string // with Subject: one person's records
 	Subject    string
 	Actions    []string // any of these
+	Object     string   // exact
 }
 
 // AuditRecords returns records matching f in sequence order.
@@ -163,6 +164,9 @@ func (s *Store) AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord,
 		add("action LIKE ?", strings.ReplaceAll(f.Action, "%", "")+"%")
 	} else if f.Action != "" {
 		add("action = ?", f.Action)
+	}
+	if f.Object != "" {
+		add("object = ?", f.Object)
 	}
 	if len(f.Actions) > 0 {
 		add("action IN ("+strings.TrimSuffix(strings.Repeat("?,", len(f.Actions)), ",")+")", anySlice(f.Actions)...)

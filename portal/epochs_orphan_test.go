@@ -1,0 +1,119 @@
+package portal_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// refuseAuditOf makes the database refuse audit records of action until
+// the returned function lifts it.
+func refuseAuditOf(t *testing.T, db store.DB, action string) func() {
+	t.Helper()
+	refuse := []string{`CREATE TRIGGER audit_refused BEFORE INSERT ON audit WHEN NEW.action = '` + action + `' BEGIN SELECT RAISE(ABORT, 'records refused by the test'); END`}
+	lift := []string{`DROP TRIGGER audit_refused`}
+	if db.Postgres() {
+		refuse = []string{
+			`CREATE FUNCTION audit_refused() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'records refused by the test'; END $$`,
+			`CREATE TRIGGER audit_refused BEFORE INSERT ON audit FOR EACH ROW WHEN (NEW.action = '` + action + `') EXECUTE FUNCTION audit_refused()`,
+		}
+		lift = []string{`DROP TRIGGER audit_refused ON audit`, `DROP FUNCTION audit_refused()`}
+	}
+	for _, q := range refuse {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return func() {
+		t.Helper()
+		for _, q := range lift {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestOrphanEpochKeyRecordedBeforeItGoes: the janitor destroyed a key no
+// epoch names and recorded it after; when the record could not be written
+// (the database refusing, the process stopping between the two) the key
+// was gone with no record of it, and nothing would ever record it: the
+// next round no longer finds the object. The record comes first, and a
+// destruction it names that did not finish (the store refusing the
+// delete, or a crash) is finished by the next round, recorded once.
+func TestOrphanEpochKeyRecordedBeforeItGoes(t *testing.T) {
+	ctx := context.Background()
+	var refuse atomic.Pointer[func(*http.Request) bool]
+	d := refusingStore(t, &refuse)
+	st, bl := d.svc.Store(), d.svc.Blobs()
+	master, err := crypto.LoadMasterKey(d.Config.MasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := crypto.GenerateEpochKey(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped, err := master.WrapEpoch(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := store.NewID()
+	orphan := "epochs/" + id + ".age"
+	if err := bl.PutSmall(ctx, d.Config.KeyBucket, orphan, wrapped); err != nil {
+		t.Fatal(err)
+	}
+	stored := func() bool {
+		t.Helper()
+		vs, err := bl.Versions(ctx, d.Config.KeyBucket, orphan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(vs) > 0
+	}
+	records := func() int {
+		t.Helper()
+		recs, err := st.AuditRecords(ctx, store.AuditFilter{Action: "key.epoch_orphan_destroyed"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, r := range recs {
+			if r.Object == id {
+				n++
+			}
+		}
+		return n
+	}
+	d.offset.Store(int64(d.Config.KeyEpochRetain + time.Hour))
+
+	lift := refuseAuditOf(t, st.DB(), "key.epoch_orphan_destroyed")
+	d.svc.Sweep(ctx)
+	if !stored() {
+		t.Fatal("the janitor destroyed an epoch key whose destruction it could not record: the key is gone with no record of it")
+	}
+	lift()
+
+	deletes := func(r *http.Request) bool {
+		return strings.Contains(r.URL.Path, d.Config.KeyBucket) && (r.Method == http.MethodDelete || r.URL.Query().Has("delete"))
+	}
+	refuse.Store(&deletes)
+	d.svc.Sweep(ctx)
+	if n := records(); n != 1 || !stored() {
+		t.Fatalf("with the store refusing the delete: %d records, key stored %v; want the record written first and the key left for the next round", n, stored())
+	}
+	refuse.Store(nil)
+	d.svc.Sweep(ctx)
+	if stored() {
+		t.Fatal("the next round did not finish the recorded destruction of the epoch key")
+	}
+	if n := records(); n != 1 {
+		t.Fatalf("the destruction is recorded %d times, want once", n)
+	}
+}
