@@ -200,20 +200,27 @@ func (k *Keyring) rewrap(ctx context.Context, vk store.VisitKey, to *crypto.Mast
 
 const epochLease = "key-epoch"
 
+// epochLeaseTTL is how long the key-epoch lease is held without a
+// renewal; it is renewed every third of that while the work goes on.
+const epochLeaseTTL = 5 * time.Minute
+
 // withEpochLease runs fn holding the key-epoch lease, waiting up to a
-// minute for another process to finish with it.
-func (s *Service) withEpochLease(ctx context.Context, fn func() error) error {
+// minute for another process to finish with it. The lease is renewed
+// while fn runs (a rotation re-wraps every key; a store may be slow), and
+// the context fn is given ends when it is lost, so that two processes
+// never start, retire or destroy epoch keys together.
+func (s *Service) withEpochLease(ctx context.Context, fn func(ctx context.Context) error) error {
 	deadline := time.Now().Add(time.Minute)
 	for {
-		now := time.Now()
-		ok, err := s.store.TakeLease(ctx, epochLease, s.instance, now, now.Add(5*time.Minute))
+		kept, release, ok, err := s.keepLease(ctx, epochLease, s.epochLease)
 		if err != nil {
 			return err
 		}
 		if ok {
-			break
+			defer release()
+			return fn(kept)
 		}
-		if now.After(deadline) {
+		if time.Now().After(deadline) {
 			return errors.New("key epoch: another process holds the key-epoch lease")
 		}
 		select {
@@ -222,8 +229,6 @@ func (s *Service) withEpochLease(ctx context.Context, fn func() error) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	defer s.store.ReleaseLease(context.WithoutCancel(ctx), epochLease, s.instance)
-	return fn()
 }
 
 // startEpoch makes a new epoch current and moves every live key to it; the
@@ -282,7 +287,7 @@ func (s *Service) EnsureKeyEpoch(ctx context.Context) error {
 	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	return s.withEpochLease(ctx, func() error {
+	return s.withEpochLease(ctx, func(ctx context.Context) error {
 		if _, err := s.store.CurrentEpoch(ctx); !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -301,7 +306,7 @@ func (s *Service) ensureBinding(ctx context.Context, cur store.Epoch) error {
 	if e.BindsKeys() {
 		return nil
 	}
-	return s.withEpochLease(ctx, func() error {
+	return s.withEpochLease(ctx, func(ctx context.Context) error {
 		now, err := s.store.CurrentEpoch(ctx)
 		if err != nil || now.ID != cur.ID {
 			return err // moved on meanwhile: to an epoch of this version
@@ -313,7 +318,7 @@ func (s *Service) ensureBinding(ctx context.Context, cur store.Epoch) error {
 
 // RotateKeyEpoch starts a new epoch now (`portal key epoch rotate`).
 func (s *Service) RotateKeyEpoch(ctx context.Context, reason string) (e store.Epoch, moved int, err error) {
-	err = s.withEpochLease(ctx, func() error {
+	err = s.withEpochLease(ctx, func(ctx context.Context) error {
 		e, moved, err = s.startEpoch(ctx, reason, "")
 		return err
 	})
@@ -354,7 +359,7 @@ type epochSuperseder struct{ s *Service }
 func (p epochSuperseder) Supersede(ctx context.Context, id, visitID string) (time.Time, time.Time, error) {
 	s := p.s
 	var e store.Epoch
-	err := s.withEpochLease(ctx, func() error {
+	err := s.withEpochLease(ctx, func(ctx context.Context) error {
 		var err error
 		if e, err = s.store.GetEpoch(ctx, id); err != nil {
 			return err
@@ -393,7 +398,7 @@ func (s *Service) RetireKeyEpochs(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	n := 0
-	err = s.withEpochLease(ctx, func() error {
+	err = s.withEpochLease(ctx, func(ctx context.Context) error {
 		cur, err := s.store.CurrentEpoch(ctx)
 		if err != nil {
 			return err
@@ -471,7 +476,7 @@ func (s *Service) RemoveOrphanEpochKeys(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	n := 0
-	err = s.withEpochLease(ctx, func() error {
+	err = s.withEpochLease(ctx, func(ctx context.Context) error {
 		// Again under the lease: no epoch is being started meanwhile.
 		orphans, err := s.orphanEpochKeys(ctx)
 		if err != nil {

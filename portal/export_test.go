@@ -38,3 +38,7 @@ func (s *Service) SelfTestNow() {
 // MessageIDOf is the Message-ID (before the @) a notification's mail is
 // sent under.
 func MessageIDOf(n store.Notification) string { return messageID(n) }
+
+// SetLeases shortens the janitor's and the key epochs' leases, so that a
+// test can outlast them.
+func (s *Service) SetLeases(d time.Duration) { s.janitorLease, s.epochLease = d, d }

@@ -116,22 +116,25 @@ func (s *Service) interruptedUpload(p store.PendingUpload) store.AuditRecord {
 	return rec
 }
 
-// janitorLease is how long one instance's janitor round may hold the
-// janitor's lease: with several instances, one round runs at a time.
-const janitorLease = 5 * time.Minute
+// janitorLeaseTTL is how long one instance's janitor round holds the
+// janitor's lease without renewing it: with several instances, one round
+// runs at a time. The round renews it every third of that while it works.
+const janitorLeaseTTL = 5 * time.Minute
 
 // Sweep runs the janitor once: abandoned uploads and expired sessions. With
 // several instances only the one holding the janitor's lease sweeps; the
-// others skip the round.
+// others skip the round. The lease is renewed while the round works (many
+// uploads to remove or a slow object store may outlast it); a round that
+// loses it stops, leaving the rest to the holder.
 func (s *Service) Sweep(ctx context.Context) {
-	now := time.Now()
-	if ok, err := s.store.TakeLease(ctx, "janitor", s.instance, now, now.Add(janitorLease)); err != nil || !ok {
-		if err != nil && ctx.Err() == nil {
-			s.log.Error("janitor lease", "err", err)
-		}
+	ctx, release, ok, err := s.keepLease(ctx, "janitor", s.janitorLease)
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("janitor lease", "err", err)
+	}
+	if !ok {
 		return
 	}
-	defer s.store.ReleaseLease(context.WithoutCancel(ctx), "janitor", s.instance)
+	defer release()
 	if err := s.evidence.Sweep(ctx, abandonAfter); err != nil {
 		s.log.Error("sweep abandoned uploads", "err", err)
 	}
@@ -151,6 +154,28 @@ func (s *Service) Sweep(ctx context.Context) {
 		s.log.Error("sweep reserved file names", "err", err)
 	}
 	s.keyEpochs(ctx)
+}
+
+// keepLease takes the lease name for ttl and renews it every third of
+// that until release. The context it returns ends when a renewal fails or
+// finds the lease taken, so the work under it stops rather than run on
+// beside another holder's. ok is false when the lease is held elsewhere
+// or err says why it was not taken: the work is not to be done.
+func (s *Service) keepLease(ctx context.Context, name string, ttl time.Duration) (_ context.Context, release func(), ok bool, err error) {
+	take := func(ctx context.Context) (bool, error) {
+		now := time.Now()
+		return s.store.TakeLease(ctx, name, s.instance, now, now.Add(ttl))
+	}
+	if ok, err := take(ctx); err != nil || !ok {
+		return ctx, nil, false, err
+	}
+	kept, stop := store.KeepLease(ctx, ttl/3, take, func(err error) {
+		s.log.Error(name+" lease lost: stopping its work", "err", err)
+	})
+	return kept, func() {
+		stop()
+		s.store.ReleaseLease(context.WithoutCancel(ctx), name, s.instance)
+	}, true, nil
 }
 
 // keyEpochs starts the first key epoch (moving keys made by earlier

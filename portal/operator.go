@@ -157,7 +157,7 @@ func (s *Service) RotateMasterKey(ctx context.Context, a Actor, to *crypto.Maste
 	if s.keys.vault == nil {
 		return s.rotateMasterKey(ctx, a, to)
 	}
-	err = s.withEpochLease(ctx, func() error {
+	err = s.withEpochLease(ctx, func(ctx context.Context) error {
 		epochs, keys, err = s.rotateMasterKey(ctx, a, to)
 		return err
 	})

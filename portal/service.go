@@ -76,6 +76,10 @@ type Service struct {
 
 	// instance names this service in leases (host, pid, a random part).
 	instance string
+	// janitorLease and epochLease are how long the janitor's round and
+	// the key epochs' work hold their leases between renewals
+	// (janitorLeaseTTL, epochLeaseTTL; tests shorten them).
+	janitorLease, epochLease time.Duration
 	// checkClock: the sweep and readiness compare the clock with the
 	// database's (clockagree.go).
 	checkClock bool
@@ -210,6 +214,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	}
 	host, _ := os.Hostname()
 	s.instance = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8])
+	s.janitorLease, s.epochLease = janitorLeaseTTL, epochLeaseTTL
 	s.retention = &retention.Service{Store: st, Objects: bl, Forget: s.keys.Forget, Signer: signer, Now: o.now, Today: s.Today,
 		NoticePeriod: cfg.DestructionNotice, LeaseTTL: cfg.RetentionLease, Holder: s.instance, Log: o.logger,
 		AfterStep: o.afterStep, Record: s.retentionRec, Epochs: epochSuperseder{s}, Outside: s.putOutside,

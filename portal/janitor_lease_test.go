@@ -1,0 +1,85 @@
+package portal_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestJanitorKeepsItsLease: the janitor's round took a 5-minute lease and
+// never renewed it, so a round slowed down (many uploads to remove, a slow
+// object store) outlived it and another instance's janitor started the
+// same work beside it. The round renews its lease while it works, and one
+// that loses it (another holder, the database out of reach) stops.
+func TestJanitorKeepsItsLease(t *testing.T) {
+	ctx := context.Background()
+	var refuse atomic.Pointer[func(*http.Request) bool]
+	d := refusingStore(t, &refuse)
+	st := d.svc.Store()
+	const lease = 600 * time.Millisecond
+	d.svc.SetLeases(lease)
+	d.svc.Sweep(ctx) // the first round starts the key epoch
+
+	// stall holds the janitor's first listing of the epoch keys until
+	// release is closed, or its request is given up; left is closed
+	// then.
+	stall := func() (stalled, release, left chan struct{}, gaveUp *atomic.Bool) {
+		stalled, release, left, gaveUp = make(chan struct{}), make(chan struct{}), make(chan struct{}), new(atomic.Bool)
+		var once atomic.Bool
+		f := func(r *http.Request) bool {
+			if !strings.Contains(r.URL.Path, d.Config.KeyBucket) || !r.URL.Query().Has("versions") || !once.CompareAndSwap(false, true) {
+				return false
+			}
+			close(stalled)
+			defer close(left)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				gaveUp.Store(true)
+			}
+			return false
+		}
+		refuse.Store(&f)
+		return stalled, release, left, gaveUp
+	}
+
+	stalled, release, _, _ := stall()
+	done := make(chan struct{})
+	go func() { defer close(done); d.svc.Sweep(ctx) }()
+	<-stalled
+	time.Sleep(3 * lease)
+	now := time.Now()
+	took, err := st.TakeLease(ctx, "janitor", "another instance", now, now.Add(time.Minute))
+	close(release)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took {
+		t.Fatal("another instance took the janitor's lease while a round still worked under it")
+	}
+
+	// A round whose lease is taken from it stops its work.
+	if err := st.ReleaseLease(ctx, "janitor", "another instance"); err != nil {
+		t.Fatal(err)
+	}
+	stalled, release, left, gaveUp := stall()
+	done = make(chan struct{})
+	go func() { defer close(done); d.svc.Sweep(ctx) }()
+	<-stalled
+	if _, err := st.DB().Exec(`UPDATE leases SET holder = 'another instance' WHERE name = 'janitor'`); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-left:
+	case <-time.After(10 * lease):
+		close(release)
+	}
+	<-done
+	if !gaveUp.Load() {
+		t.Fatal("a janitor round whose lease another instance took went on with its work")
+	}
+}
