@@ -249,8 +249,8 @@ func archivePath(item, name string, used map[string]bool) string {
 // open an NTFS alternate stream: "a.txt:x" unpacked as an empty a.txt) as
 // "_", without the dots and spaces it drops from a name's end, and a
 // device name (CON, NUL, COM1, LPT1, with any extension), which opens the
-// device rather than a file, with "_" before it. Other names are as they
-// were.
+// device rather than a file, with "_" before it (and shortened to fit
+// MaxNameBytes). Other names are as they were.
 func windowsName(name string) string {
 	name = strings.Map(func(r rune) rune {
 		if r < 0x20 || strings.ContainsRune(`<>:"|?*/\`, r) {
@@ -264,7 +264,8 @@ func windowsName(name string) string {
 	}
 	stem, _, _ := strings.Cut(name, ".")
 	if isDeviceName(strings.TrimRight(stem, " ")) {
-		name = "_" + name
+		// One more byte: a name of 255 would no longer fit.
+		name = strings.TrimRight(fitName("_"+name, ""), ". ")
 	}
 	return name
 }

@@ -122,3 +122,39 @@ func TestArchivePathsFitANameLength(t *testing.T) {
 		t.Errorf("the second name is %q, the first %q", second, first)
 	}
 }
+
+// TestArchivePathsFitWithADeviceName: a device name (CON, NUL, …) is
+// written with "_" before it, so one of 255 bytes became 256 and was
+// refused where the zip was unpacked ("File name too long"). It is
+// shortened to fit, by whole characters, keeping its last extension, and
+// stays distinct and one Windows can create.
+func TestArchivePathsFitWithADeviceName(t *testing.T) {
+	used := map[string]bool{}
+	seen := map[string]string{}
+	for _, name := range []string{
+		"CON." + strings.Repeat("é", 123) + "x.pdf",       // 255 bytes, the extension kept
+		"NUL." + strings.Repeat("é", 125) + "x",           // 255 bytes, one extension
+		"nul." + strings.Repeat("é", 125) + "x",           // the same, as Windows compares names
+		"LPT1 ." + strings.Repeat("é", 120) + "xy.tar.gz", // 255 bytes
+	} {
+		if len(name) != MaxNameBytes {
+			t.Fatalf("%d bytes in the test's name", len(name))
+		}
+		p := archivePath("1.01", name, used)
+		base := strings.TrimPrefix(p, "1.01/")
+		if len(base) > MaxNameBytes || !utf8.ValidString(base) {
+			t.Errorf("%q is in the zip as a name of %d bytes (valid UTF-8: %v)", name[:8], len(base), utf8.ValidString(base))
+		}
+		if strings.TrimRight(base, ". ") != base || !strings.HasPrefix(base, "_") {
+			t.Errorf("%q is in the zip as %q", name[:8], base)
+		}
+		if ext := name[strings.LastIndexByte(name, '.'):]; strings.Count(name, ".") > 1 && !strings.HasSuffix(base, ext) {
+			t.Errorf("%q lost its extension %q: %q", name[:8], ext, base)
+		}
+		k := strings.ToLower(strings.TrimRight(p, ". "))
+		if other, ok := seen[k]; ok {
+			t.Errorf("%q and %q unpack into one file (%q)", other[:8], name[:8], p)
+		}
+		seen[k] = name
+	}
+}

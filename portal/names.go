@@ -94,19 +94,28 @@ func NameKey(name string) string {
 }
 
 // renamed is name with " (n)" before its extension, shortened (by whole
-// characters of the stem) to fit MaxNameBytes: the name a file kept beside
-// another of its name is stored as.
+// characters) to fit MaxNameBytes: the name a file kept beside another of
+// its name is stored as.
 func renamed(name string, n int) string {
+	return fitName(name, fmt.Sprintf(" (%d)", n))
+}
+
+// fitName is name with insert before its extension, cut by whole
+// characters to MaxNameBytes: off the end of the stem, so the extension
+// (what opens the file) stays. An "extension" too long to leave the stem
+// room (a name with one dot early on: "NUL.<a long text>") is taken as
+// part of the stem, so the start of the name stays rather than the whole
+// stem going.
+func fitName(name, insert string) string {
 	stem, ext := name, ""
-	if i := strings.LastIndexByte(name, '.'); i > 0 {
+	if i := strings.LastIndexByte(name, '.'); i > 0 && len(name)-i <= MaxNameBytes/2 {
 		stem, ext = name[:i], name[i:]
 	}
-	suffix := fmt.Sprintf(" (%d)", n)
-	for len(stem)+len(suffix)+len(ext) > MaxNameBytes && stem != "" {
+	for len(stem)+len(insert)+len(ext) > MaxNameBytes && stem != "" {
 		_, size := utf8.DecodeLastRuneInString(stem)
 		stem = stem[:len(stem)-size]
 	}
-	return stem + suffix + ext
+	return stem + insert + ext
 }
 
 // itemNumber is what may be an item number, however written: a section
