@@ -244,3 +244,63 @@ func TestIdPLogoutWithAPoolOfOne(t *testing.T) {
 		t.Fatalf("the session is still there (%d, %v)", n, err)
 	}
 }
+
+// TestPoolWaitIsBounded: a statement waits for a connection of the pool
+// at most PoolWait, then fails as the database unavailable (the request
+// answers 503 database_unavailable with Retry-After). database/sql's own
+// wait has no bound but the request's context: with every connection
+// held (long statements, transactions stalled until the idle timeout)
+// each request hung until its client gave up, and then it was not even
+// counted as the database's fault.
+func TestPoolWaitIsBounded(t *testing.T) {
+	if !pgserver.TestDatabaseWanted() {
+		t.Skip("a pool of connections is PostgreSQL's: this runs in make test's PostgreSQL pass (PORTAL_TEST_DATABASE=postgres)")
+	}
+	url, err := pgserver.NewTestDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const wait = 500 * time.Millisecond
+	s, err := OpenPostgres(ctx, url, PostgresOptions{MaxConns: 1, PoolWait: wait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	held, err := s.db.BeginTx(ctx, nil) // the pool's one connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, act := range map[string]func(ctx context.Context) error{
+		"read": func(ctx context.Context) error {
+			var n int
+			return s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&n)
+		},
+		"rows": func(ctx context.Context) error {
+			rows, err := s.db.QueryContext(ctx, `SELECT 1`)
+			if err == nil {
+				rows.Close()
+			}
+			return err
+		},
+		"write": func(ctx context.Context) error {
+			return s.Audit(ctx, AuditRecord{Action: "test.write", Time: time.Now()})
+		},
+		"exec":        func(ctx context.Context) error { _, err := s.db.ExecContext(ctx, `SELECT 1`); return err },
+		"transaction": func(ctx context.Context) error { return s.inTx(ctx, func(*Tx) error { return nil }) },
+	} {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		start := time.Now()
+		err := act(rctx)
+		took := time.Since(start)
+		cancel()
+		if !IsUnavailable(err) || took > wait+2*time.Second {
+			t.Errorf("a %s waited %s for the pool's connection and ended with %v; want the database unavailable after %s", name, took.Round(time.Millisecond), err, wait)
+		}
+	}
+	held.Rollback()
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("once the connection is free: %d, %v", n, err)
+	}
+}

@@ -57,10 +57,14 @@ func (h *handle) beginDeferred(ctx context.Context, opts *sql.TxOptions) (*Tx, e
 	return t, nil
 }
 
-// release gives a deferred transaction's connection back, flushing its
-// commits again. A connection that cannot be set back is closed, not
+// release gives a transaction's pooled connection back (PostgreSQL), and
+// a deferred transaction's connection back, flushing its commits again. A connection that cannot be set back is closed, not
 // pooled: no later commit may go unflushed for want of it.
 func (t *Tx) release() {
+	if t.pooled != nil {
+		t.pooled.Close()
+		t.pooled = nil
+	}
 	if t.conn == nil {
 		return
 	}

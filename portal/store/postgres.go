@@ -29,6 +29,10 @@ import (
 type PostgresOptions struct {
 	MaxConns         int           // 0: 10
 	StatementTimeout time.Duration // 0: 30 s; a statement running longer is cancelled
+	// PoolWait bounds how long a statement waits for a connection of the
+	// pool (0: busyWait); one that waits longer fails as the database
+	// unavailable (IsUnavailable).
+	PoolWait time.Duration
 	// Defaults are the settings a migration may need.
 	Defaults Defaults
 	// OwnerURL is the role that owns the schema (roles.go): the store
@@ -49,7 +53,11 @@ func openPostgres(ctx context.Context, url string, o PostgresOptions, version in
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: &handle{DB: db, pg: true}}
+	wait := o.PoolWait
+	if wait <= 0 {
+		wait = busyWait
+	}
+	s := &Store{db: &handle{DB: db, pg: true, poolWait: wait}}
 	if o.OwnerURL != "" {
 		err = s.migrateAsOwner(ctx, o, version)
 	} else {

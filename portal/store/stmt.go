@@ -33,6 +33,9 @@ type handle struct {
 	// (each would then wait for all those before it, and for its own
 	// busy timeout besides, while another process holds the file).
 	gate chan struct{}
+	// poolWait, on PostgreSQL, bounds a statement's wait for a
+	// connection of the pool (poolwait.go).
+	poolWait time.Duration
 }
 
 // ErrBusy is returned when a write waited busyWait for SQLite's writing
@@ -80,6 +83,13 @@ func (h *handle) stmt(ctx context.Context, q string) (*sql.Stmt, bool) {
 	if h.count.Load() >= maxCached {
 		return nil, false
 	}
+	if h.poolWait > 0 {
+		// Preparing takes a connection of the pool: not for longer
+		// than a statement would wait for one.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.poolWait)
+		defer cancel()
+	}
 	st, err := h.DB.PrepareContext(ctx, h.bind(q))
 	if err != nil {
 		return nil, false // let the plain call report the error
@@ -102,6 +112,9 @@ func (h *handle) cached(q string) (*sql.Stmt, bool) {
 
 func (h *handle) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	count(ctx, q)
+	if h.poolWait > 0 {
+		return h.pooledQueryRow(ctx, q, args...)
+	}
 	if st, ok := h.stmt(ctx, q); ok {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -110,6 +123,9 @@ func (h *handle) QueryRowContext(ctx context.Context, q string, args ...any) *sq
 
 func (h *handle) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	count(ctx, q)
+	if h.poolWait > 0 {
+		return h.pooledQuery(ctx, q, args...)
+	}
 	if st, ok := h.stmt(ctx, q); ok {
 		return st.QueryContext(ctx, args...)
 	}
@@ -125,6 +141,9 @@ func (h *handle) ExecContext(ctx context.Context, q string, args ...any) (sql.Re
 	}
 	defer h.leave()
 	count(ctx, q)
+	if h.poolWait > 0 {
+		return h.pooledExec(ctx, q, args...)
+	}
 	if st, ok := h.stmt(ctx, q); ok {
 		return st.ExecContext(ctx, args...)
 	}
@@ -145,6 +164,12 @@ func (h *handle) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	if !h.pg && flushDeferred(ctx) {
 		var err error
 		if t, err = h.beginDeferred(ctx, opts); err != nil {
+			h.leave()
+			return nil, err
+		}
+	} else if h.poolWait > 0 {
+		var err error
+		if t, err = h.pooledBegin(ctx, opts); err != nil {
 			h.leave()
 			return nil, err
 		}
@@ -182,6 +207,9 @@ type Tx struct {
 	// gated: the transaction holds the writing connection's turn (enter),
 	// given back once, when it ends.
 	gated bool
+	// pooled, on PostgreSQL, is the connection it took from the pool
+	// (poolwait.go), given back when it ends.
+	pooled *sql.Conn
 }
 
 // Commit ends the transaction (one more statement).
