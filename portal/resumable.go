@@ -64,6 +64,12 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 	return r, nil
 }
 
+// uploadMaxAges bounds how long an unfinished resumable upload is kept
+// however recently it sent a segment: that many times
+// PORTAL_UPLOAD_EXPIRY after it began (7 days by default). Each
+// committed segment moves its expiry to PORTAL_UPLOAD_EXPIRY after it.
+const uploadMaxAges = 7
+
 var errNoUpload = notFound("This upload does not exist or has expired. Start the upload again.")
 
 // Resumable returns one of the actor's own unexpired uploads.

@@ -132,13 +132,20 @@ func TestResumableExpirySparesLastPatch(t *testing.T) {
 // TestResumableExpiryLeavesNoObjects: a segment (not the last) stored by a
 // PATCH running across the expiry is removed with the rest of the upload.
 // Abandoned under it, the segment was written after the removal and left
-// with no record of it, for no janitor to find.
+// with no record of it, for no janitor to find. (A committed segment moves
+// the expiry on, up to 7 times PORTAL_UPLOAD_EXPIRY after the upload
+// began: the upload here began that long before its expiry, so the
+// segment cannot move it.)
 func TestResumableExpiryLeavesNoObjects(t *testing.T) {
 	d, v, refuse := refusingDemo(t)
 	ctx := context.Background()
 	seg := d.svc.SegmentSize()
 	body := bytes.Repeat([]byte("y"), 2*int(seg)+6)
 	up, r := firstSegmentStored(t, d, v, "1.01 left.pdf", body)
+	began := r.ExpiresAt.Add(-7 * d.Config.UploadExpiry).UTC().Format("2006-01-02T15:04:05.000000000Z")
+	if _, err := d.svc.Store().DB().Exec(`UPDATE resumable_uploads SET created_at = ? WHERE id = ?`, began, r.ID); err != nil {
+		t.Fatal(err)
+	}
 	r, _, err := sweepDuringPatch(t, d, refuse, up, r, body[seg:2*seg], false)
 	t.Logf("the PATCH of the second segment: %d done, %v", r.SegmentsDone, err)
 	d.svc.Sweep(ctx) // the next round abandons it
@@ -243,4 +250,44 @@ func TestResumableStaleRequests(t *testing.T) {
 		}
 		downloads(t, d, v, f, "second")
 	})
+}
+
+// TestResumableExpirySlides: an unfinished upload expired a fixed
+// PORTAL_UPLOAD_EXPIRY after it began, however recently it had sent a
+// segment: a large file over a slow line, still sending at 24 hours, was
+// removed between two PATCHes and had to start again. Each committed
+// segment moves the expiry to PORTAL_UPLOAD_EXPIRY after it, never later
+// than 7 times that after the upload began, so an upload kept alive by a
+// trickle still goes.
+func TestResumableExpirySlides(t *testing.T) {
+	d, v, _ := refusingDemo(t)
+	ctx := context.Background()
+	seg := int(d.svc.SegmentSize())
+	expiry := d.Config.UploadExpiry
+	body := bytes.Repeat([]byte("y"), 9*seg+6)
+	up, r := firstSegmentStored(t, d, v, "1.01 slow line.pdf", body)
+	began := r.CreatedAt
+	at := func(after time.Duration) { d.offset.Store(int64(time.Until(began.Add(after)))) }
+	step := expiry - time.Hour
+	k := 1
+	for ; began.Add(time.Duration(k+1) * step).Before(began.Add(7 * expiry)); k++ {
+		at(time.Duration(k) * step)
+		d.svc.Sweep(ctx)
+		cur, err := up.Resumable(ctx, r.ID)
+		if err != nil {
+			t.Fatalf("%s after it began, %s after its last segment, the upload is gone: %v", time.Duration(k)*step, step, err)
+		}
+		if cur, _, err = up.Append(ctx, cur, bytes.NewReader(body[k*seg:(k+1)*seg]), nil); err != nil || cur.SegmentsDone != k+1 {
+			t.Fatalf("segment %d, %s after the upload began: %v (%d done)", k+1, time.Duration(k)*step, err, cur.SegmentsDone)
+		}
+		if want := began.Add(time.Duration(k) * step).Add(expiry); cur.ExpiresAt.Before(want.Add(-time.Second)) {
+			t.Fatalf("after segment %d the upload expires at %s, want %s", k+1, cur.ExpiresAt, want)
+		}
+	}
+	// Past the bound: gone, however recent its last segment.
+	at(7*expiry + time.Minute)
+	d.svc.Sweep(ctx)
+	if _, err := up.Resumable(ctx, r.ID); err == nil {
+		t.Fatalf("the upload outlived 7 times PORTAL_UPLOAD_EXPIRY (%s) since it began", 7*expiry)
+	}
 }

@@ -219,7 +219,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 		NoticePeriod: cfg.DestructionNotice, LeaseTTL: cfg.RetentionLease, Holder: s.instance, Log: o.logger,
 		AfterStep: o.afterStep, Record: s.retentionRec, Epochs: epochSuperseder{s}, Outside: s.putOutside,
 		Issued: s.issuedOutside}
-	s.evidence = &evidence.Service{Store: st, Blobs: bl, SegmentSize: cfg.SegmentSize, Now: o.now, Log: o.logger, Interrupted: s.interruptedUpload}
+	s.evidence = &evidence.Service{Store: st, Blobs: bl, SegmentSize: cfg.SegmentSize, Now: o.now, Log: o.logger, Interrupted: s.interruptedUpload,
+		UploadExpiry: cfg.UploadExpiry, UploadMaxAge: uploadMaxAges * cfg.UploadExpiry}
 	s.newScanner(o.scanNotifier)
 	return s, nil
 }

@@ -46,6 +46,10 @@ type Service struct {
 	// Interrupted describes, for the audit trail, a plain upload that a
 	// crash cut off (the janitor finds it and cleans it up).
 	Interrupted func(p store.PendingUpload) store.AuditRecord
+	// UploadExpiry is how long after its last committed segment an
+	// unfinished resumable upload expires (0: when it was created to),
+	// and UploadMaxAge the latest after it began (0: no bound).
+	UploadExpiry, UploadMaxAge time.Duration
 
 	// inflight holds the plain uploads this process is receiving; the
 	// heartbeat keeps their pending records fresh, so the janitor knows

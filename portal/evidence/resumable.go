@@ -22,6 +22,25 @@ import (
 // client resumes from the last committed segment. The file row appears only
 // when the last segment is committed.
 
+// slidExpiry is when the unfinished upload r expires once a segment is
+// committed now: UploadExpiry after it, never later than UploadMaxAge
+// after the upload began, never sooner than it already did. An upload
+// still sending is not removed between two of its requests, and one kept
+// alive by a trickle still goes.
+func (s *Service) slidExpiry(r store.Resumable) time.Time {
+	if s.UploadExpiry <= 0 {
+		return r.ExpiresAt
+	}
+	e := s.Now().Add(s.UploadExpiry)
+	if limit := r.CreatedAt.Add(s.UploadMaxAge); s.UploadMaxAge > 0 && e.After(limit) {
+		e = limit
+	}
+	if e.Before(r.ExpiresAt) {
+		e = r.ExpiresAt
+	}
+	return e
+}
+
 // NewResumable describes a resumable upload to create.
 type NewResumable struct {
 	Visit     store.Visit
@@ -124,10 +143,12 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 			r.SegmentsDone, r.HashState, r.SegmentMACs, r.CompletedAt = done, state, macs, s.Now()
 			return r, &f, nil
 		}
-		if err := s.Store.CommitSegment(ctx, r.ID, r.SegmentsDone+1, state, macs); err != nil {
+		expires := s.slidExpiry(r)
+		if err := s.Store.CommitSegment(ctx, r.ID, r.SegmentsDone+1, state, macs, expires); err != nil {
 			return r, nil, err
 		}
 		r.SegmentsDone++
+		r.ExpiresAt = expires
 		r.HashState, r.SegmentMACs = state, macs
 		// Stop at a segment boundary when the body is done; an early end
 		// inside the next segment is the client's choice, not an error.

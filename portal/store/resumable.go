@@ -90,10 +90,13 @@ func (s *Store) Resumable(ctx context.Context, visitID, id string) (Resumable, e
 // of the segments so far and the hash state after it. It fails with ErrConflict unless the upload
 // was at done-1 (another request committed that segment first). The
 // pending record needs no touch: an unfinished resumable upload is left to
-// its own expiry.
-func (s *Store) CommitSegment(ctx context.Context, id string, done int, hashState, macs []byte) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE resumable_uploads SET segments_done = ?, hash_state = ?, segment_macs = ? WHERE id = ? AND segments_done = ? AND completed_at IS NULL`,
-		done, hashState, macs, id, done-1)
+// its own expiry, which moves on to expires unless it is later already.
+func (s *Store) CommitSegment(ctx context.Context, id string, done int, hashState, macs []byte, expires time.Time) error {
+	exp := formatTime(expires)
+	res, err := s.db.ExecContext(ctx, `UPDATE resumable_uploads SET segments_done = ?, hash_state = ?, segment_macs = ?,
+		expires_at = CASE WHEN expires_at < ? THEN ? ELSE expires_at END
+		WHERE id = ? AND segments_done = ? AND completed_at IS NULL`,
+		done, hashState, macs, exp, exp, id, done-1)
 	if err != nil {
 		return fmt.Errorf("store: commit segment: %w", err)
 	}
