@@ -30,19 +30,33 @@ func (s *Store) RecordDownload(ctx context.Context, visitID string, files, team 
 	if err != nil {
 		return err
 	}
+	teamList, err := json.Marshal(team)
+	if err != nil {
+		return err
+	}
 	err = s.inTx(ctx, func(tx *Tx) error {
+		// One statement marks them all: on PostgreSQL it holds each
+		// file's row before its trigger (run at the statement's end)
+		// takes the visit's, as a withdrawal or deletion of one file
+		// does. Marked one statement each, the first trigger held the
+		// visit's row while the next file's was still to take, and a
+		// withdrawal of that file, holding it and waiting for the
+		// visit's, deadlocked with it.
+		if len(team) > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE files SET team_downloaded_at = ? WHERE visit_id = ? AND team_downloaded_at IS NULL AND `+s.inIDs("id"),
+				formatTime(now), visitID, string(teamList)); err != nil {
+				return err
+			}
+		}
+		// Counted after the marks, which waited for a deletion under
+		// way: a file gone since the download was allowed is not
+		// found, and nothing is written.
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM files WHERE visit_id = ? AND `+s.inIDs("id"), visitID, string(list)).Scan(&n); err != nil {
 			return err
 		}
 		if n != len(files) {
 			return ErrNotFound
-		}
-		for _, id := range team {
-			if err := execOne(ctx, tx, `UPDATE files SET team_downloaded_at = COALESCE(team_downloaded_at, ?) WHERE visit_id = ? AND id = ?`,
-				formatTime(now), visitID, id); err != nil {
-				return err
-			}
 		}
 		return nil
 	}, audit...)

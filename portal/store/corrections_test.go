@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -303,4 +305,51 @@ func visitV1(t *testing.T, s *Store, now time.Time) User {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestTeamDownloadAndWithdrawalTogether: on PostgreSQL, the team's first
+// download of a zip marked its files one statement each, and the trigger
+// that moves the visit's files_version on held the visit's row from the
+// first of them; a withdrawal of one of the zip's later files holds that
+// file's row and then wants the visit's. Each waited for the other and
+// PostgreSQL broke the deadlock by failing one (a 503 for the person).
+// The marks are one statement, so every file's row is held before the
+// visit's, in the order a withdrawal takes them too.
+func TestTeamDownloadAndWithdrawalTogether(t *testing.T) {
+	if !pgserver.TestDatabaseWanted() {
+		t.Skip("row locks are PostgreSQL's: this runs in make test's PostgreSQL pass (PORTAL_TEST_DATABASE=postgres)")
+	}
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	u := visitV1(t, s, now)
+	var ids []string
+	for i := range 150 {
+		id := fmt.Sprintf("f%03d", i)
+		if err := s.BeginUpload(ctx, id, "v1", "u1", now); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CommitFile(ctx, File{ID: id, VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "s", Size: 7, SegmentSize: 1, Segments: 1, UploadedBy: u.ID, UploadedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for round := range 12 {
+		var wg sync.WaitGroup
+		var download, withdrawal error
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			download = s.RecordDownload(ctx, "v1", ids, ids, now)
+		}()
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(round%4) * time.Millisecond)
+			withdrawal = s.WithdrawFile(ctx, "v1", ids[len(ids)-1-round], u.ID, now)
+		}()
+		wg.Wait()
+		if download != nil || withdrawal != nil {
+			t.Fatalf("round %d: a team download and a withdrawal of one of its files at once: download %v, withdrawal %v", round, download, withdrawal)
+		}
+	}
 }
