@@ -199,13 +199,67 @@ func (s *Service) checkKey(ctx context.Context) {
 	h.keyState, h.keyAt = state, time.Now()
 }
 
+// selfTestLease begins the name of the lease that records a self-test's
+// bucket; selfTestBucketLife is how long after the self-test began its
+// bucket is taken as left behind (a self-test ends within 30 s).
+const (
+	selfTestLease      = "selftest-bucket:"
+	selfTestBucketLife = time.Hour
+)
+
+// sweepSelfTestBuckets removes the buckets self-tests left (those whose
+// records, selfTestLease, ran out), 20 a round, and clears the records. Only a name of a self-test's form is removed, and only an empty
+// bucket (no object is deleted): never a visit's. One the store refuses
+// to remove is tried again an hour later.
+func (s *Service) sweepSelfTestBuckets(ctx context.Context) error {
+	names, err := s.store.LeasesEnded(ctx, selfTestLease, s.now(), 20)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, lease := range names {
+		bucket := strings.TrimPrefix(lease, selfTestLease)
+		if err := s.blobs.RemoveSelfTestBucket(ctx, s.cfg.BucketPrefix, bucket); err != nil {
+			errs = append(errs, err)
+			if _, err := s.store.TakeLease(ctx, lease, s.instance, s.now(), s.now().Add(selfTestBucketLife)); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		s.log.Info("removed a bucket an object store self-test left", "bucket", bucket)
+		if err := s.store.DropLease(ctx, lease); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // selfTest creates and removes a bucket, as visit creation does, and finds
 // what the store offers. Its findings are reported at start-up and as
 // degraded readiness until the next one.
+//
+// The bucket's name is recorded first (a lease named after it, for
+// selfTestBucketLife), and the record goes once the bucket has: a bucket
+// left behind (the store refused its removal, or the process stopped
+// between the two) is removed by the janitor once the lease has run out
+// (sweepSelfTestBuckets). The portal may not list the store's buckets, so
+// nothing else would ever find it. A self-test whose name cannot be
+// recorded does not run: it runs again at the next readiness check.
 func (s *Service) selfTest(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	f, err := s.blobs.SelfTest(ctx, s.cfg.BucketPrefix)
+	name := blobs.SelfTestBucket(s.cfg.BucketPrefix)
+	lease := selfTestLease + name
+	if ok, err := s.store.TakeLease(ctx, lease, s.instance, s.now(), s.now().Add(selfTestBucketLife)); err != nil || !ok {
+		s.log.Warn("object store self-test: its bucket's name could not be recorded; not run", "err", err)
+		return
+	}
+	f, err := s.blobs.SelfTestIn(ctx, name)
+	if f.Left == nil {
+		if err := s.store.ReleaseLease(context.WithoutCancel(ctx), lease, s.instance); err != nil {
+			s.log.Warn("object store self-test: the record of its bucket stays (the janitor clears it)", "err", err)
+		}
+	}
 	h := &s.health
 	h.mu.Lock()
 	first := h.selfAt.IsZero()

@@ -153,6 +153,9 @@ func (s *Service) Sweep(ctx context.Context) {
 	if err := s.store.SweepNames(ctx, s.now().Add(-abandonAfter)); err != nil {
 		s.log.Error("sweep reserved file names", "err", err)
 	}
+	if err := s.sweepSelfTestBuckets(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("sweep buckets self-tests left", "err", err)
+	}
 	s.keyEpochs(ctx)
 }
 

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -479,9 +480,39 @@ type Features struct {
 // credentials that may not create buckets. A bucket the store refuses to
 // remove is reported in Features.Left.
 func (s *Store) SelfTest(ctx context.Context, prefix string) (f Features, err error) {
+	return s.SelfTestIn(ctx, SelfTestBucket(prefix))
+}
+
+// selfTestName is the form of a self-test's bucket's name after the
+// prefix: never a visit's (the prefix and 32 hex digits).
+var selfTestName = regexp.MustCompile(`^selftest-[0-9a-f]{12}$`)
+
+// SelfTestBucket is a new name for a self-test's bucket, for a caller that
+// records it before SelfTestIn makes it.
+func SelfTestBucket(prefix string) string {
 	var rnd [6]byte
 	rand.Read(rnd[:])
-	name := prefix + "selftest-" + hex.EncodeToString(rnd[:])
+	return prefix + "selftest-" + hex.EncodeToString(rnd[:])
+}
+
+// RemoveSelfTestBucket removes a bucket a self-test left (named by
+// SelfTestBucket with prefix), which is empty: no object is deleted, so a
+// bucket holding any is refused by the store, and a name of any other
+// form is refused here. A bucket already gone is success.
+func (s *Store) RemoveSelfTestBucket(ctx context.Context, prefix, name string) error {
+	rest, ok := strings.CutPrefix(name, prefix)
+	if !ok || !selfTestName.MatchString(rest) {
+		return fmt.Errorf("blobs: %q is not a self-test's bucket", name)
+	}
+	err := s.c.RemoveBucket(ctx, name)
+	if err != nil && minio.ToErrorResponse(err).Code != "NoSuchBucket" {
+		return fmt.Errorf("blobs: remove bucket %s: %w", name, err)
+	}
+	return nil
+}
+
+// SelfTestIn is SelfTest in the bucket name (SelfTestBucket).
+func (s *Store) SelfTestIn(ctx context.Context, name string) (f Features, err error) {
 	// Removed even when creation failed part way (made, but its lock
 	// could not be read): a bucket that was never made is NoSuchBucket.
 	defer func() {

@@ -940,6 +940,27 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	return err
 }
 
+// DropLease removes a lease whoever holds it (a record that served its
+// purpose: a self-test's bucket removed).
+func (s *Store) DropLease(ctx context.Context, name string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM leases WHERE name = ?`, name)
+	return err
+}
+
+// LeasesEnded names the leases whose name begins with prefix and that
+// ran out before now, oldest first, at most limit.
+func (s *Store) LeasesEnded(ctx context.Context, prefix string, now time.Time, limit int) ([]string, error) {
+	out, err := queryAll(ctx, s.db, func(sc scanner) (string, error) {
+		var name string
+		err := sc.Scan(&name)
+		return name, err
+	}, `SELECT name FROM leases WHERE substr(name, 1, ?) = ? AND expires_at < ? ORDER BY expires_at LIMIT ?`, len(prefix), prefix, formatTime(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: leases: %w", err)
+	}
+	return out, nil
+}
+
 // LeaseHolder says who holds a lease and until when (ErrNotFound: nobody).
 func (s *Store) LeaseHolder(ctx context.Context, name string) (string, time.Time, error) {
 	var holder, until string
