@@ -117,3 +117,59 @@ func TestOrphanEpochKeyRecordedBeforeItGoes(t *testing.T) {
 		t.Fatalf("the destruction is recorded %d times, want once", n)
 	}
 }
+
+// TestKeyEpochLeaseKept: the key epochs' lease (5 minutes) was not renewed
+// either, so a removal of epoch keys slowed by the store could outlive it
+// while another instance started its own key epoch work.
+func TestKeyEpochLeaseKept(t *testing.T) {
+	ctx := context.Background()
+	var refuse atomic.Pointer[func(*http.Request) bool]
+	d := refusingStore(t, &refuse)
+	st, bl := d.svc.Store(), d.svc.Blobs()
+	const lease = 600 * time.Millisecond
+	d.svc.SetLeases(lease)
+	master, err := crypto.LoadMasterKey(d.Config.MasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := crypto.GenerateEpochKey(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped, err := master.WrapEpoch(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bl.PutSmall(ctx, d.Config.KeyBucket, "epochs/"+store.NewID()+".age", wrapped); err != nil {
+		t.Fatal(err)
+	}
+	d.offset.Store(int64(d.Config.KeyEpochRetain + time.Hour))
+	// The second listing of the epoch keys is the one under the lease.
+	stalled, release := make(chan struct{}), make(chan struct{})
+	var listings atomic.Int32
+	f := func(r *http.Request) bool {
+		if strings.Contains(r.URL.Path, d.Config.KeyBucket) && r.URL.Query().Has("versions") && listings.Add(1) == 2 {
+			close(stalled)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		return false
+	}
+	refuse.Store(&f)
+	done := make(chan struct{})
+	go func() { defer close(done); d.svc.RemoveOrphanEpochKeys(ctx) }()
+	<-stalled
+	time.Sleep(3 * lease)
+	now := time.Now()
+	took, err := st.TakeLease(ctx, "key-epoch", "another instance", now, now.Add(time.Minute))
+	close(release)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took {
+		t.Fatal("another instance took the key-epoch lease while key epoch work still ran under it")
+	}
+}
