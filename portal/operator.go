@@ -280,8 +280,10 @@ func (e *UnsignedError) Error() string {
 
 // VerifyAudit walks the whole audit chain and its signed checkpoints, and
 // checks it against the checkpoints anchored outside the database (anchors
-// may be nil); a broken link is a *store.ChainError naming the record.
-func VerifyAudit(ctx context.Context, st *store.Store, pub ed25519.PublicKey, anchors Anchors) (AuditSummary, error) {
+// may be nil); a broken link is a *store.ChainError naming the record. A
+// signature is good when one of trusted made it: every signing key the
+// trail has used.
+func VerifyAudit(ctx context.Context, st *store.Store, anchors Anchors, trusted ...ed25519.PublicKey) (AuditSummary, error) {
 	var sum AuditSummary
 	var anchored []store.Checkpoint
 	if anchors != nil {
@@ -294,7 +296,7 @@ func VerifyAudit(ctx context.Context, st *store.Store, pub ed25519.PublicKey, an
 			sum.LastAnchored = anchored[n-1].Seq
 		}
 	}
-	check, err := st.VerifyTrail(ctx, anchored, pub)
+	check, err := st.VerifyTrail(ctx, anchored, trusted...)
 	sum.Records, sum.Checkpoints, sum.Restores = check.Records, check.Checkpoints, check.Restores
 	sum.Signed, sum.Unsigned, sum.UnsignedSince = check.Signed, check.Unsigned, check.UnsignedSince
 	if err != nil {

@@ -492,7 +492,7 @@ func load(t *testing.T, ts *testStack, lead *browser, visitID string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := portal.VerifyAudit(ctx, st, ts.Portal.SigningPublicKey(), anchors)
+	sum, err := portal.VerifyAudit(ctx, st, anchors, ts.Portal.SigningPublicKey())
 	if err != nil {
 		t.Fatalf("audit verify after the load: %v", err)
 	}

@@ -24,29 +24,32 @@ func auditVerify(ctx context.Context, args []string) error {
 
 func auditVerifyTo(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	pubPath := fs.String("public-key", "", "the signing public key (PEM); default: the public half of PORTAL_SIGNING_KEY_FILE")
+	var trusted []ed25519.PublicKey
+	fs.Func("public-key", "a signing public key (PEM), repeatable: every key the trail was signed with (default: the public half of PORTAL_SIGNING_KEY_FILE)", func(path string) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		pub, err := retention.ParsePublicKeyPEM(b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		trusted = append(trusted, pub)
+		return nil
+	})
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal audit verify [--public-key FILE]\n\nChecks every audit record's hash link and every signed checkpoint (PORTAL_DB_PATH), and the\ntrail against the checkpoints anchored outside the database (PORTAL_AUDIT_ANCHOR_DIR, or the\nbucket PORTAL_AUDIT_ANCHOR_BUCKET on the PORTAL_S3_* store). Exit status 0: intact; 1: the\nfirst broken link is reported, naming the last anchored record when the trail was cut short;\n2: unsigned, nothing broken but records that no signed checkpoint covers (none at all, or some\nwritten longer ago than a serving portal leaves them unsigned).")
+		fmt.Fprintln(fs.Output(), "Usage: portal audit verify [--public-key FILE]...\n\nChecks every audit record's hash link and every signed checkpoint (PORTAL_DB_PATH), and the\ntrail against the checkpoints anchored outside the database (PORTAL_AUDIT_ANCHOR_DIR, or the\nbucket PORTAL_AUDIT_ANCHOR_BUCKET on the PORTAL_S3_* store). Each signature must be made by one\nof the public keys given: after the signing key was replaced, give the old and the new. Exit\nstatus 0: intact; 1: the first broken link is reported, naming the last anchored record when the\ntrail was cut short; 2: unsigned, nothing broken but records that no signed checkpoint covers\n(none at all, or some written longer ago than a serving portal leaves them unsigned).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return flagErr(err)
 	}
-	var pub ed25519.PublicKey
-	if *pubPath != "" {
-		b, err := os.ReadFile(*pubPath)
-		if err != nil {
-			return err
-		}
-		if pub, err = retention.ParsePublicKeyPEM(b); err != nil {
-			return err
-		}
-	} else {
+	if len(trusted) == 0 {
 		k, err := retention.LoadSigningKey(os.Getenv("PORTAL_SIGNING_KEY_FILE"))
 		if err != nil {
 			return fmt.Errorf("give --public-key or set PORTAL_SIGNING_KEY_FILE: %w", err)
 		}
-		pub = k.Public().(ed25519.PublicKey)
+		trusted = append(trusted, k.Public().(ed25519.PublicKey))
 	}
 	st, err := portal.OpenStore(ctx, os.Getenv, false)
 	if err != nil {
@@ -57,7 +60,7 @@ func auditVerifyTo(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("audit anchors: %w", err)
 	}
-	sum, err := portal.VerifyAudit(ctx, st, pub, anchors)
+	sum, err := portal.VerifyAudit(ctx, st, anchors, trusted...)
 	var unsigned *portal.UnsignedError
 	if err != nil && !errors.As(err, &unsigned) {
 		var ce *store.ChainError

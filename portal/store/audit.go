@@ -294,12 +294,13 @@ func (e *ChainError) Error() string {
 // VerifyAudit walks the whole chain and every checkpoint. It returns the
 // number of records checked, or a *ChainError at the first broken link: an
 // edited, deleted, inserted or reordered record, or a checkpoint that does
-// not match the chain or is not signed by trusted.
+// not match the chain or is not signed by one of trusted (every signing
+// key the trail has used: one replaced leaves its checkpoints behind).
 //
 // The one gap allowed is a restore's, vouched for by its signed mark
 // (auditrestore.go).
-func VerifyAudit(records []AuditRecord, checkpoints []Checkpoint, trusted ed25519.PublicKey) error {
-	gaps, err := RestoreMarks(records, trusted)
+func VerifyAudit(records []AuditRecord, checkpoints []Checkpoint, trusted ...ed25519.PublicKey) error {
+	gaps, err := RestoreMarks(records, trusted...)
 	if err != nil {
 		return err
 	}
@@ -330,11 +331,11 @@ func (s *Store) LastCheckpoint(ctx context.Context) (Checkpoint, error) {
 // with its hash, and each anchor's signature must verify. A trail
 // shortened, truncated or emptied after an anchor was written is broken,
 // and the error names the last anchored record.
-func VerifyAnchors(records []AuditRecord, anchors []Checkpoint, trusted ed25519.PublicKey) error {
+func VerifyAnchors(records []AuditRecord, anchors []Checkpoint, trusted ...ed25519.PublicKey) error {
 	if len(anchors) == 0 {
 		return nil
 	}
-	gaps, err := RestoreMarks(records, trusted)
+	gaps, err := RestoreMarks(records, trusted...)
 	if err != nil {
 		return err
 	}

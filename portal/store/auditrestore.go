@@ -56,7 +56,7 @@ type Gap struct {
 // RestoreMarks returns the restores recorded in the trail, each checked:
 // its statement signed by trusted and the mark linked to the record it
 // names. A mark that does not verify is a *ChainError.
-func RestoreMarks(records []AuditRecord, trusted ed25519.PublicKey) ([]Gap, error) {
+func RestoreMarks(records []AuditRecord, trusted ...ed25519.PublicKey) ([]Gap, error) {
 	var out []Gap
 	for _, r := range records {
 		if r.Action != ActionRestored {
@@ -67,7 +67,7 @@ func RestoreMarks(records []AuditRecord, trusted ed25519.PublicKey) ([]Gap, erro
 			return out, &ChainError{r.Seq, "a restore mark without its statement"}
 		}
 		sig, err := base64.StdEncoding.DecodeString(st.Signature)
-		if err != nil || !ed25519.Verify(trusted, st.message(), sig) {
+		if err != nil || !signedBy(trusted, st.message(), sig) {
 			return out, &ChainError{r.Seq, "a restore mark whose statement does not verify with the trusted key"}
 		}
 		if st.AnchoredSeq+1 != r.Seq || st.AnchoredHash != r.PrevHash || st.AnchoredSeq < st.RestoredSeq ||

@@ -77,11 +77,21 @@ func (w *chainWalk) add(r AuditRecord) {
 	w.want = r.Seq + 1
 }
 
+// signedBy reports whether sig is one of trusted's signature of msg.
+func signedBy(trusted []ed25519.PublicKey, msg, sig []byte) bool {
+	for _, k := range trusted {
+		if len(k) == ed25519.PublicKeySize && ed25519.Verify(k, msg, sig) {
+			return true
+		}
+	}
+	return false
+}
+
 // checkpoints checks each signed checkpoint against the hashes found.
-func (w *chainWalk) checkpoints(cps []Checkpoint, trusted ed25519.PublicKey) error {
+func (w *chainWalk) checkpoints(cps []Checkpoint, trusted []ed25519.PublicKey) error {
 	for _, c := range cps {
 		sig, err := base64.StdEncoding.DecodeString(c.Signature)
-		if msg := checkpointMessage(c); err != nil || msg == nil || !ed25519.Verify(trusted, msg, sig) {
+		if msg := checkpointMessage(c); err != nil || msg == nil || !signedBy(trusted, msg, sig) {
 			return &ChainError{c.Seq, "checkpoint signature does not verify with the trusted key"}
 		}
 		h, ok := w.seen[c.Seq]
@@ -98,7 +108,7 @@ func (w *chainWalk) checkpoints(cps []Checkpoint, trusted ed25519.PublicKey) err
 // anchors checks the trail against checkpoints kept outside the database:
 // every anchored record must still be there with its hash (or lost by a
 // signed restore), and each anchor's signature must verify.
-func (w *chainWalk) anchors(anchors []Checkpoint, trusted ed25519.PublicKey) error {
+func (w *chainWalk) anchors(anchors []Checkpoint, trusted []ed25519.PublicKey) error {
 	if len(anchors) == 0 {
 		return nil
 	}
@@ -110,7 +120,7 @@ func (w *chainWalk) anchors(anchors []Checkpoint, trusted ed25519.PublicKey) err
 	}
 	for _, a := range anchors {
 		sig, err := base64.StdEncoding.DecodeString(a.Signature)
-		if msg := checkpointMessage(a); err != nil || msg == nil || !ed25519.Verify(trusted, msg, sig) {
+		if msg := checkpointMessage(a); err != nil || msg == nil || !signedBy(trusted, msg, sig) {
 			return &ChainError{a.Seq, "an anchored checkpoint's signature does not verify with the trusted key"}
 		}
 		h, ok := w.seen[a.Seq]
@@ -154,7 +164,7 @@ type TrailCheck struct {
 // as such), then link by link, then against the signed checkpoints in the
 // database. Errors are *ChainError at the first break, as VerifyAnchors
 // and VerifyAudit report them.
-func (s *Store) VerifyTrail(ctx context.Context, anchors []Checkpoint, trusted ed25519.PublicKey) (TrailCheck, error) {
+func (s *Store) VerifyTrail(ctx context.Context, anchors []Checkpoint, trusted ...ed25519.PublicKey) (TrailCheck, error) {
 	cps, err := s.Checkpoints(ctx)
 	if err != nil {
 		return TrailCheck{}, err
@@ -176,7 +186,7 @@ func (s *Store) VerifyTrail(ctx context.Context, anchors []Checkpoint, trusted e
 
 // CheckAnchors walks the stored trail page by page and checks it against
 // anchors only, as VerifyAnchors does.
-func (s *Store) CheckAnchors(ctx context.Context, anchors []Checkpoint, trusted ed25519.PublicKey) error {
+func (s *Store) CheckAnchors(ctx context.Context, anchors []Checkpoint, trusted ...ed25519.PublicKey) error {
 	if len(anchors) == 0 {
 		return nil
 	}
@@ -189,12 +199,12 @@ func (s *Store) CheckAnchors(ctx context.Context, anchors []Checkpoint, trusted 
 
 // walk reads the whole trail in pages of verifyPage records; restore marks
 // are read first (they are few), since a link may resume after a gap.
-func (s *Store) walk(ctx context.Context, trusted ed25519.PublicKey, named ...[]Checkpoint) (*chainWalk, error) {
+func (s *Store) walk(ctx context.Context, trusted []ed25519.PublicKey, named ...[]Checkpoint) (*chainWalk, error) {
 	marks, err := s.AuditRecords(ctx, AuditFilter{Action: ActionRestored})
 	if err != nil {
 		return nil, err
 	}
-	gaps, err := RestoreMarks(marks, trusted)
+	gaps, err := RestoreMarks(marks, trusted...)
 	if err != nil {
 		return nil, err
 	}
