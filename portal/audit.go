@@ -330,6 +330,49 @@ func (acc *Access) AuditTrail(ctx context.Context, q AuditQuery) (AuditTrail, er
 	return out, nil
 }
 
+// exportPage is how many records an export reads per statement.
+const exportPage = 5000
+
+// ExportAuditTrail reads the visit's trail as AuditTrail filters it, but
+// every record the filter selects (at most Limit, when one is given), a
+// page at a time in sequence order, and hands each page to each as it is
+// read (at least once, with no records when none match). An export is the
+// trail a records manager keeps: it is never cut at the API's page, and
+// never held whole in memory.
+func (acc *Access) ExportAuditTrail(ctx context.Context, q AuditQuery, each func([]store.AuditRecord) error) error {
+	if err := acc.require(ctx, policy.AuditView, nil); err != nil {
+		return err
+	}
+	f, err := parseAuditQuery(q, acc.Visit.ID)
+	if err != nil {
+		return err
+	}
+	left := -1 // no limit
+	if q.Limit != "" {
+		left = f.Limit
+	}
+	for {
+		f.Limit = exportPage
+		if left >= 0 {
+			f.Limit = min(left, exportPage)
+		}
+		recs, err := acc.svc.store.AuditRecords(ctx, f)
+		if err != nil {
+			return err
+		}
+		if err := each(recs); err != nil {
+			return err
+		}
+		if left >= 0 {
+			left -= len(recs)
+		}
+		if len(recs) < f.Limit || left == 0 {
+			return nil
+		}
+		f.AfterSeq = recs[len(recs)-1].Seq
+	}
+}
+
 // ActivityItem is one of a person's own recent acts.
 type ActivityItem struct {
 	Time    time.Time `json:"time"`

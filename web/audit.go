@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 func auditQuery(c *gin.Context) portal.AuditQuery {
@@ -97,27 +98,46 @@ func (s *Server) auditPage(c *gin.Context) {
 	s.render(c, "audit", "Audit trail", page)
 }
 
-// visitAudit serves a visit's trail, filtered and paginated, as JSON or CSV.
+// visitAudit serves a visit's trail as JSON, a page at a time, or as CSV,
+// every record the filter selects, written as it is read.
 func (s *Server) visitAudit(c *gin.Context) {
 	acc := accessOf(c)
+	if c.Query("format") == "csv" {
+		s.auditCSV(c, acc)
+		return
+	}
 	trail, err := acc.AuditTrail(c.Request.Context(), auditQuery(c))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if c.Query("format") != "csv" {
-		c.JSON(http.StatusOK, trail)
-		return
-	}
-	c.Header("Content-Type", "text/csv; charset=utf-8")
-	c.Header("Content-Disposition", `attachment; filename="audit-`+acc.Visit.Reference+`.csv"`)
+	c.JSON(http.StatusOK, trail)
+}
+
+// auditCSV streams the export. The status and headers go with the first
+// page read, so a refusal or a failure before it is answered as any other;
+// one after it cuts the connection (answer), so a file cut short is never
+// taken for the whole trail.
+func (s *Server) auditCSV(c *gin.Context, acc *portal.Access) {
 	w := csv.NewWriter(c.Writer)
-	w.Write([]string{"seq", "time", "actor_issuer", "actor_subject", "actor_email", "role", "visit_id", "action", "object", "outcome", "detail", "client_ip", "user_agent", "request_id", "prev_hash", "hash"})
-	for _, r := range trail.Records {
-		w.Write(inertCells(strconv.FormatInt(r.Seq, 10), r.Time.UTC().Format(time.RFC3339Nano), r.ActorIssuer, r.ActorSubject, r.ActorEmail, r.Role, r.VisitID,
-			r.Action, r.Object, r.Outcome, r.Detail, r.ClientIP, r.UserAgent, r.RequestID, r.PrevHash, r.Hash))
+	err := acc.ExportAuditTrail(c.Request.Context(), auditQuery(c), func(recs []store.AuditRecord) error {
+		if !c.Writer.Written() {
+			c.Header("Content-Type", "text/csv; charset=utf-8")
+			c.Header("Content-Disposition", `attachment; filename="audit-`+acc.Visit.Reference+`.csv"`)
+			c.Status(http.StatusOK)
+			w.Write([]string{"seq", "time", "actor_issuer", "actor_subject", "actor_email", "role", "visit_id", "action", "object", "outcome", "detail", "client_ip", "user_agent", "request_id", "prev_hash", "hash"})
+		}
+		for _, r := range recs {
+			w.Write(inertCells(strconv.FormatInt(r.Seq, 10), r.Time.UTC().Format(time.RFC3339Nano), r.ActorIssuer, r.ActorSubject, r.ActorEmail, r.Role, r.VisitID,
+				r.Action, r.Object, r.Outcome, r.Detail, r.ClientIP, r.UserAgent, r.RequestID, r.PrevHash, r.Hash))
+		}
+		w.Flush()
+		c.Writer.Flush()
+		return w.Error()
+	})
+	if err != nil {
+		s.fail(c, err)
 	}
-	w.Flush()
 }
 
 // inertCells neutralises cells a spreadsheet would run as a formula (CSV

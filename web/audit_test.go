@@ -214,3 +214,76 @@ func TestAuditCSVIsInert(t *testing.T) {
 		t.Fatalf("%d records with a user agent, want 4", checked)
 	}
 }
+
+// TestAuditCSVHasTheWholeTrail: the CSV export is what a records manager
+// keeps of a visit's trail, so it holds every record the filter selects,
+// read and written a page at a time, in sequence order, and not the first
+// page of the JSON API. Before, it stopped silently at 200 records (the
+// API's page), with nothing in the file to say more were left out.
+func TestAuditCSVHasTheWholeTrail(t *testing.T) {
+	ctx := context.Background()
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	st := ts.Portal.Store()
+	const seeded = 5200 // more than a page of the export's reads too
+	recs := make([]store.AuditRecord, seeded)
+	for i := range recs {
+		recs[i] = store.AuditRecord{Time: time.Now(), ActorEmail: "lead@ofsted.example", ActorIssuer: "ofsted", ActorSubject: "lead", Role: "lead_inspector",
+			VisitID: v.ID, Action: "file.download", Object: "f" + strconv.Itoa(i), Outcome: "success", Detail: `{"from":0,"bytes":1}`}
+	}
+	if _, _, err := st.SeedAudit(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	all, err := st.AuditRecords(ctx, store.AuditFilter{VisitID: v.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvRows := func(query string) [][]string {
+		t.Helper()
+		resp := admin.get("/api/v1/visits/" + v.ID + "/audit?format=csv" + query)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("csv%s: %d", query, resp.StatusCode)
+		}
+		rows, err := csv.NewReader(strings.NewReader(readAll(t, resp))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows[1:]
+	}
+	rows := csvRows("")
+	if len(rows) != len(all) {
+		t.Fatalf("csv export: %d records of the visit's %d", len(rows), len(all))
+	}
+	for i, r := range rows {
+		if r[0] != strconv.FormatInt(all[i].Seq, 10) || r[15] != all[i].Hash {
+			t.Fatalf("csv row %d: record %s, want %d", i, r[0], all[i].Seq)
+		}
+	}
+	// The filter, a starting record and an explicit limit still hold.
+	if rows := csvRows("&action=file.download&after=" + strconv.FormatInt(all[10].Seq, 10)); len(rows) != countBefore(all, len(all)-1, "file.download")-countBefore(all, 10, "file.download") {
+		t.Fatalf("csv after record %d: %d rows", all[10].Seq, len(rows))
+	}
+	if rows := csvRows("&limit=7"); len(rows) != 7 || rows[6][0] != strconv.FormatInt(all[6].Seq, 10) {
+		t.Fatalf("csv with limit=7: %d rows", len(rows))
+	}
+	// The JSON API stays paged.
+	page := decode[struct {
+		Records   []store.AuditRecord `json:"records"`
+		NextAfter int64               `json:"next_after"`
+	}](t, admin.get("/api/v1/visits/"+v.ID+"/audit"), http.StatusOK)
+	if len(page.Records) != 200 || page.NextAfter != all[199].Seq {
+		t.Fatalf("json: %d records, next after %d", len(page.Records), page.NextAfter)
+	}
+}
+
+// countBefore counts the records up to all[i] whose action is action.
+func countBefore(all []store.AuditRecord, i int, action string) int {
+	n := 0
+	for _, r := range all[:i+1] {
+		if r.Action == action {
+			n++
+		}
+	}
+	return n
+}
