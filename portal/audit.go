@@ -114,6 +114,18 @@ func (s *Service) Checkpoint(ctx context.Context, force bool) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return s.dbErr(ctx, "checkpoint", err)
 	}
+	if err == nil && (last.Seq > seq || !last.SignedBy(s.SigningPublicKey())) {
+		// Not a checkpoint of this key over this trail: a row written by
+		// someone who can write to the database (which, taken as the
+		// last, would be anchored outside it for good and, dated ahead,
+		// stop every later checkpoint), or one signed before the signing
+		// key was replaced. The head is signed anew.
+		if s.foreignCheckpoint.Swap(last.Seq) != last.Seq {
+			s.log.Error("the latest audit checkpoint in the database is not signed by this portal's key, or is beyond the trail's head: signing the head anew; check the trail with portal audit verify",
+				"checkpoint", last.Seq, "head", seq)
+		}
+		err = store.ErrNotFound
+	}
 	if err != nil || last.Seq != seq && (force || seq-last.Seq >= checkpointEvery || s.now().Sub(last.SignedAt) >= checkpointAfter) {
 		last = store.SignCheckpoint(seq, hash, s.now(), s.signer)
 		if err := s.store.AddCheckpoint(ctx, last); err != nil {

@@ -66,9 +66,12 @@ type Service struct {
 	// checkpointed is the sequence number of the last signed checkpoint
 	// this process knows of.
 	checkpointed atomic.Int64
-	anchorMu     sync.Mutex
-	anchors      Anchors
-	anchored     int64 // the last checkpoint anchored by this process
+	// foreignCheckpoint is the last checkpoint found in the database that
+	// this portal's key did not sign (logged once).
+	foreignCheckpoint atomic.Int64
+	anchorMu          sync.Mutex
+	anchors           Anchors
+	anchored          int64 // the last checkpoint anchored by this process
 	// rulesAfter is where the retention run's reading back of the
 	// buckets' expiry rules goes on from (checkRules).
 	rulesMu    sync.Mutex

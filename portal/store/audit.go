@@ -240,6 +240,13 @@ func checkpointMessage(c Checkpoint) []byte {
 	return nil
 }
 
+// SignedBy reports whether one of keys signed the checkpoint.
+func (c Checkpoint) SignedBy(keys ...ed25519.PublicKey) bool {
+	sig, err := base64.StdEncoding.DecodeString(c.Signature)
+	msg := checkpointMessage(c)
+	return err == nil && msg != nil && signedBy(keys, msg, sig)
+}
+
 // AddCheckpoint stores a checkpoint.
 func (s *Store) AddCheckpoint(ctx context.Context, c Checkpoint) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_checkpoints (seq, hash, signed_at, public_key, signature, format) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING`,

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestForgedCheckpointIsNotAnchored: someone who can write to the
+// database adds a checkpoint of their own, far beyond the head and dated
+// in the future. The portal took the latest row of audit_checkpoints as
+// its own: it wrote it, write-once, to the anchor store (where it breaks
+// every later verification, even once the row is gone) and, the row being
+// "newer" than the head, signed no checkpoint again, so nothing vouched
+// for the records after it. A checkpoint whose signature is not the
+// portal's is now passed over: the portal signs and anchors its own.
+func TestForgedCheckpointIsNotAnchored(t *testing.T) {
+	ctx := context.Background()
+	st, svc := trailOf250(t)
+	svc.Stop()
+	defer svc.Close()
+	head, _, _ := svc.Store().AuditHead(ctx)
+	forged := store.Checkpoint{Seq: head + 1_000_000, Hash: strings.Repeat("ab", 32), SignedAt: time.Now().Add(365 * 24 * time.Hour),
+		PublicKey: base64.StdEncoding.EncodeToString(svc.SigningPublicKey()), Signature: base64.StdEncoding.EncodeToString(make([]byte, 64)), Format: 1}
+	if err := svc.Store().AddCheckpoint(ctx, forged); err != nil {
+		t.Fatal(err)
+	}
+	for range 150 {
+		if err := svc.Store().Audit(ctx, store.AuditRecord{Time: time.Now(), ActorSubject: "portal", Action: "test.act", Outcome: "success"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The round a serving portal runs after its appends.
+	err := svc.Checkpoint(ctx, false)
+	t.Logf("checkpoint with a forged one in the database: %v", err)
+	anchors, err := portal.FindAnchors(ctx, st.Config)
+	if err != nil || anchors == nil {
+		t.Fatalf("anchors: %v", err)
+	}
+	cps, err := anchors.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cps {
+		if c.Seq == forged.Seq {
+			t.Fatalf("the forged checkpoint of record %d was written to the anchor store (%s)", c.Seq, anchors.Where())
+		}
+	}
+	head, hash, _ := svc.Store().AuditHead(ctx)
+	if last := cps[len(cps)-1]; last.Seq != head || last.Hash != hash {
+		t.Fatalf("the last anchor is record %d, the head %d", last.Seq, head)
+	}
+}
