@@ -400,12 +400,9 @@ func (s *Service) Activity(ctx context.Context, a Actor) ([]ActivityItem, error)
 		return nil, err
 	}
 	recs, err := s.store.AuditRecords(ctx, store.AuditFilter{Issuer: a.Issuer, Subject: a.Subject,
-		Actions: []string{"signin", "signout", "file.download"}})
+		Actions: []string{"signin", "signout", "file.download"}, Newest: true, Limit: 50})
 	if err != nil {
 		return nil, err
-	}
-	if len(recs) > 50 {
-		recs = recs[len(recs)-50:]
 	}
 	out := []ActivityItem{}
 	for i := len(recs) - 1; i >= 0; i-- {

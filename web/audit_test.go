@@ -16,6 +16,7 @@ import (
 	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
+	"github.com/ofsted-portal/evidence/web"
 )
 
 // TestAuditJourney does the whole journey and checks the exact sequence of
@@ -286,4 +287,42 @@ func countBefore(all []store.AuditRecord, i int, action string) int {
 		}
 	}
 	return n
+}
+
+// TestActivityReadsItsPageOnly: a person's own recent activity is the 50
+// newest of their sign-ins and downloads, read as such. Before, every one
+// of them was read (an inspector's years of downloads) and all but the
+// last 50 thrown away, on every request of the page.
+func TestActivityReadsItsPageOnly(t *testing.T) {
+	ctx := context.Background()
+	st := &statements{seen: map[string][]string{}, sizes: map[string]int{}}
+	ts := startStackSetup(t, func(o *devstack.Options) {
+		o.WebOptions = []web.Option{web.WithStatementCount(st.report), web.WithRowsRead(st.readRows)}
+	})
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	var issuer, subject string
+	if err := ts.Portal.Store().DB().QueryRow(`SELECT issuer, subject FROM users WHERE email = ?`, "lead@ofsted.example").Scan(&issuer, &subject); err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]store.AuditRecord, 3000)
+	for i := range recs {
+		recs[i] = store.AuditRecord{Time: time.Now(), ActorEmail: "lead@ofsted.example", ActorIssuer: issuer, ActorSubject: subject, Role: "lead_inspector",
+			VisitID: "v1", Action: "file.download", Object: "f" + strconv.Itoa(i), Outcome: "success", Detail: `{"from":0,"bytes":1}`}
+	}
+	if _, _, err := ts.Portal.Store().SeedAudit(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	st.get(t, lead, "/api/v1/me/activity")
+	mine := decode[struct {
+		Activity []struct{ Action, Object string } `json:"activity"`
+	}](t, lead.get("/api/v1/me/activity"), http.StatusOK)
+	if len(mine.Activity) != 50 || mine.Activity[0].Object != "f2999" || mine.Activity[49].Object != "f2950" {
+		t.Fatalf("activity: %d items, newest %+v", len(mine.Activity), mine.Activity[:min(1, len(mine.Activity))])
+	}
+	st.mu.Lock()
+	rows := st.rows["GET /api/v1/me/activity"]
+	st.mu.Unlock()
+	if rows > 200 {
+		t.Fatalf("the activity page read %d rows for its 50", rows)
+	}
 }

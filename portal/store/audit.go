@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -144,6 +145,9 @@ type AuditFilter struct {
 	Subject    string
 	Actions    []string // any of these
 	Object     string   // exact
+	// Newest takes the last Limit records that match rather than the
+	// first (still returned in sequence order).
+	Newest bool
 }
 
 // AuditRecords returns records matching f in sequence order.
@@ -185,6 +189,9 @@ func (s *Store) AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord,
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY seq"
+	if f.Newest {
+		q += " DESC"
+	}
 	if f.Limit > 0 {
 		q += " LIMIT ?"
 		args = append(args, f.Limit)
@@ -192,6 +199,9 @@ func (s *Store) AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord,
 	out, err := queryAll(ctx, s.db, scanAuditRecord, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit records: %w", err)
+	}
+	if f.Newest {
+		slices.Reverse(out)
 	}
 	return out, nil
 }
