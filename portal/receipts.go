@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -45,6 +46,9 @@ func (s *Service) issueReceipt(ctx context.Context, v store.Visit, key *crypto.V
 	if err != nil {
 		return ReceiptView{}, err
 	}
+	if err := s.asUploaded(ctx, v.ID, files); err != nil {
+		return ReceiptView{}, err
+	}
 	row, err := s.newReceipt(v, key, kind, u, files)
 	if err != nil {
 		return ReceiptView{}, err
@@ -53,6 +57,46 @@ func (s *Service) issueReceipt(ctx context.Context, v store.Visit, key *crypto.V
 		return ReceiptView{}, err
 	}
 	return s.openReceipt(key, row)
+}
+
+// errNotAsUploaded refuses a receipt for a file whose row is not what its
+// upload recorded.
+var errNotAsUploaded = &Error{Kind: KindCorrupt, Code: "corrupt", Msg: "The portal cannot issue this receipt: what it holds of a file is not what was uploaded. The portal team has been told."}
+
+// asUploaded holds files' sizes and SHA-256 to what their uploads recorded
+// in the audit trail (upload.completed, written with the file as it
+// committed, in the chained and signed trail). A receipt signed after
+// the upload (a late one, a batch) takes them from the files' rows, which
+// anyone who can write to the database can change: signed as they stand,
+// the provider's proof of what it sent would say what it did not send.
+func (s *Service) asUploaded(ctx context.Context, visitID string, files []store.File) error {
+	ids := make([]string, len(files))
+	for i, f := range files {
+		ids[i] = f.ID
+	}
+	recs, err := s.store.AuditRecords(ctx, store.AuditFilter{VisitID: visitID, Action: "upload.completed", Objects: ids})
+	if err != nil {
+		return err
+	}
+	type uploaded struct {
+		Size   int64  `json:"size"`
+		SHA256 string `json:"sha256"`
+	}
+	recorded := map[string]uploaded{}
+	for _, r := range recs {
+		var u uploaded
+		if json.Unmarshal([]byte(r.Detail), &u) == nil {
+			recorded[r.Object] = u
+		}
+	}
+	for _, f := range files {
+		if u, ok := recorded[f.ID]; !ok || u.Size != f.Size || u.SHA256 != f.SHA256 {
+			s.log.Error("receipt refused: the file's size or SHA-256 in the database is not what its upload recorded in the audit trail; check the trail with portal audit verify and the file with portal evidence verify",
+				"visit", visitID, "file", f.ID, "recorded", ok)
+			return errNotAsUploaded
+		}
+	}
+	return nil
 }
 
 // newReceipt signs a receipt of files issued to u, sealed to be kept.

@@ -145,6 +145,7 @@ type AuditFilter struct {
 	Subject    string
 	Actions    []string // any of these
 	Object     string   // exact
+	Objects    []string // any of these
 	// Newest takes the last Limit records that match rather than the
 	// first (still returned in sequence order).
 	Newest bool
@@ -174,6 +175,9 @@ func (s *Store) AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord,
 	}
 	if len(f.Actions) > 0 {
 		add("action IN ("+strings.TrimSuffix(strings.Repeat("?,", len(f.Actions)), ",")+")", anySlice(f.Actions)...)
+	}
+	if len(f.Objects) > 0 {
+		add("object IN ("+strings.TrimSuffix(strings.Repeat("?,", len(f.Objects)), ",")+")", anySlice(f.Objects)...)
 	}
 	if !f.From.IsZero() {
 		add("time >= ?", formatTime(f.From))
