@@ -12,13 +12,15 @@
 package receipt
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/ofsted-portal/evidence/portal/internal/jsonform"
 )
 
 // Type names the format; TypeV1 is what Sign writes.
@@ -95,14 +97,15 @@ func Verify(signed []byte, trusted ed25519.PublicKey) (Receipt, error) {
 	if err := json.Unmarshal(signed, &s); err != nil {
 		return Receipt{}, fmt.Errorf("receipt: not a signed receipt: %w", err)
 	}
-	// The signed bytes are compact JSON; compacting again undoes any
-	// pretty-printing the file went through on its way to the verifier.
-	var body bytes.Buffer
-	if err := json.Compact(&body, s.Receipt); err != nil {
+	// The signed bytes are compact JSON as encoding/json writes it: the
+	// file may have been pretty-printed, its strings escaped otherwise,
+	// on its way to the verifier (jsonform).
+	forms, err := jsonform.Forms(s.Receipt)
+	if err != nil {
 		return Receipt{}, ErrBadSignature
 	}
 	sig, err := base64.StdEncoding.DecodeString(s.Signature)
-	if err != nil || !ed25519.Verify(trusted, body.Bytes(), sig) {
+	if err != nil || !slices.ContainsFunc(forms, func(body []byte) bool { return ed25519.Verify(trusted, body, sig) }) {
 		return Receipt{}, ErrBadSignature
 	}
 	var r Receipt

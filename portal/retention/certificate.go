@@ -1,7 +1,6 @@
 package retention
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/base64"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/portal/internal/jsonform"
 )
 
 // Certificate formats. A verifier reads every one: v2 adds how the
@@ -162,14 +162,15 @@ func Verify(signed []byte, trusted ed25519.PublicKey) (Certificate, error) {
 	if err := json.Unmarshal(signed, &s); err != nil {
 		return Certificate{}, fmt.Errorf("retention: not a signed certificate: %w", err)
 	}
-	// The signed bytes are compact JSON; compacting again undoes any
-	// pretty-printing the file went through on its way to the verifier.
-	var body bytes.Buffer
-	if err := json.Compact(&body, s.Certificate); err != nil {
+	// The signed bytes are compact JSON as encoding/json writes it: the
+	// file may have been pretty-printed, its strings escaped otherwise,
+	// on its way to the verifier (jsonform).
+	forms, err := jsonform.Forms(s.Certificate)
+	if err != nil {
 		return Certificate{}, ErrBadSignature
 	}
 	sig, err := base64.StdEncoding.DecodeString(s.Signature)
-	if err != nil || !ed25519.Verify(trusted, body.Bytes(), sig) {
+	if err != nil || !slices.ContainsFunc(forms, func(body []byte) bool { return ed25519.Verify(trusted, body, sig) }) {
 		return Certificate{}, ErrBadSignature
 	}
 	var c Certificate
