@@ -74,7 +74,10 @@ func (s *Service) asUploaded(ctx context.Context, visitID string, files []store.
 	for i, f := range files {
 		ids[i] = f.ID
 	}
-	recs, err := s.store.AuditRecords(ctx, store.AuditFilter{VisitID: visitID, Action: "upload.completed", Objects: ids})
+	// Newest first: a receipt is mostly of uploads just made (every
+	// resumable upload's is issued just after it completes), whose records
+	// are at the end of the visit's trail.
+	recs, err := s.store.AuditRecords(ctx, store.AuditFilter{VisitID: visitID, Action: "upload.completed", Objects: ids, Newest: true, Limit: len(ids)})
 	if err != nil {
 		return err
 	}
