@@ -251,9 +251,16 @@ type AuditSummary struct {
 // records wait for one.
 const unsignedWindow = checkpointAfter + 2*time.Minute
 
+// unsignedAhead is how far ahead of the verifier's clock an unsigned
+// record may be dated and still count as just written: clocks kept in
+// time agree within it. A record's time is what the record says, so one
+// dated further ahead vouches for nothing.
+const unsignedAhead = time.Minute
+
 // UnsignedError is a trail whose hash chain links up but whose records
-// after Signed no signature covers, and either none is covered at all or
-// the oldest uncovered was written longer than unsignedWindow ago. It is
+// after Signed no signature covers, and either none is covered at all,
+// the oldest uncovered was written longer than unsignedWindow ago, or it
+// is dated ahead of the clock (Age below -unsignedAhead). It is
 // not a break (nothing checked failed) but it is not intact either:
 // anyone who can write to the database can recompute a hash chain.
 type UnsignedError struct {
@@ -266,6 +273,10 @@ type UnsignedError struct {
 
 func (e *UnsignedError) Error() string {
 	recompute := "their hash chain links up, but anyone who can write to the database can recompute a hash chain, so nothing vouches for them"
+	if e.Age < -unsignedAhead {
+		return fmt.Sprintf("records %d..%d (%d) are covered by no signed checkpoint and dated ahead of this machine's clock, the oldest at %s (%s ahead): a portal dates each record as it writes it, so these were not written in the last few minutes by a serving portal; %s",
+			e.First, e.Last, e.Count, e.Since.UTC().Format(time.RFC3339), (-e.Age).Round(time.Second), recompute)
+	}
 	if e.Signed == 0 {
 		why := "the checkpoints were deleted, or no portal has served this trail since it was written"
 		if e.Age < unsignedWindow {
@@ -316,13 +327,14 @@ func VerifyAudit(ctx context.Context, st *store.Store, anchors Anchors, trusted 
 
 // unsigned reports the records no signature covers when they are more
 // than a serving portal leaves: any at all on a trail nothing signed
-// covers, else any older than unsignedWindow.
+// covers, else any older than unsignedWindow, or all dated ahead of now
+// by more than unsignedAhead.
 func unsigned(sum AuditSummary, now time.Time) error {
 	if sum.Unsigned == 0 {
 		return nil
 	}
 	age := now.Sub(sum.UnsignedSince)
-	if sum.Signed > 0 && age < unsignedWindow {
+	if sum.Signed > 0 && age < unsignedWindow && age >= -unsignedAhead {
 		return nil
 	}
 	return &UnsignedError{Signed: sum.Signed, First: sum.Signed + 1, Last: sum.Signed + int64(sum.Unsigned), Count: sum.Unsigned, Since: sum.UnsignedSince, Age: age}
