@@ -126,7 +126,11 @@ func (s *Service) Checkpoint(ctx context.Context, force bool) error {
 		}
 		err = store.ErrNotFound
 	}
-	if err != nil || last.Seq != seq && (force || seq-last.Seq >= checkpointEvery || s.now().Sub(last.SignedAt) >= checkpointAfter) {
+	// When it was signed is not signed: one dated ahead of the clock (by
+	// more than clocks kept in time differ) is taken as due, or a date
+	// written ahead would put the next off until then.
+	due := s.now().Sub(last.SignedAt) >= checkpointAfter || last.SignedAt.After(s.now().Add(time.Minute))
+	if err != nil || last.Seq != seq && (force || seq-last.Seq >= checkpointEvery || due) {
 		last = store.SignCheckpoint(seq, hash, s.now(), s.signer)
 		if err := s.store.AddCheckpoint(ctx, last); err != nil {
 			return s.dbErr(ctx, "checkpoint", err)

@@ -56,3 +56,36 @@ func TestForgedCheckpointIsNotAnchored(t *testing.T) {
 		t.Fatalf("the last anchor is record %d, the head %d", last.Seq, head)
 	}
 }
+
+// TestCheckpointDatedAheadIsDue: a checkpoint's signature covers its
+// record and hash, not when it was signed. Someone who can write to the
+// database dates the portal's last checkpoint a year ahead: the portal,
+// which signs the next every 100 records or 10 minutes after the last,
+// took it as signed just now and left a quiet trail's records unsigned
+// for that year. A checkpoint dated ahead of the clock is due now.
+func TestCheckpointDatedAheadIsDue(t *testing.T) {
+	ctx := context.Background()
+	_, svc := trailOf250(t)
+	svc.Stop()
+	defer svc.Close()
+	last, err := svc.Store().LastCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Store().DB().Exec(`UPDATE audit_checkpoints SET signed_at = ? WHERE seq = ?`,
+		time.Now().AddDate(1, 0, 0).UTC().Format(time.RFC3339Nano), last.Seq); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if err := svc.Store().Audit(ctx, store.AuditRecord{Time: time.Now(), ActorSubject: "portal", Action: "test.act", Outcome: "success"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := svc.Checkpoint(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	head, _, _ := svc.Store().AuditHead(ctx)
+	if now, err := svc.Store().LastCheckpoint(ctx); err != nil || now.Seq != head {
+		t.Fatalf("with the last checkpoint (record %d) dated a year ahead, the latest is record %d, the head %d (%v)", last.Seq, now.Seq, head, err)
+	}
+}
