@@ -82,11 +82,7 @@ func (s *Server) login(c *gin.Context) {
 	d, err := p.ready(c.Request.Context())
 	if err != nil {
 		s.log.Warn("identity provider unavailable", "request_id", requestID(c), "idp", p.cfg.Name, "problem", p.Problem())
-		msg := "Sign-in with " + p.cfg.DisplayName + " is not available at the moment. Try again later, or contact the portal team if it goes on."
-		if p.misconfigured.Load() {
-			msg = "Sign-in with " + p.cfg.DisplayName + " cannot be used: the portal’s settings for it are wrong. Contact the portal team: waiting will not help."
-		}
-		s.fail(c, &httpError{status: http.StatusServiceUnavailable, code: "idp_unavailable", msg: msg})
+		s.fail(c, errIdPUnavailable(p))
 		return
 	}
 	pl := pendingLogin{
@@ -103,6 +99,15 @@ func (s *Server) login(c *gin.Context) {
 		opts = append(opts, oauth2.SetAuthURLParam("acr_values", strings.Join(p.cfg.RequireACR, " ")))
 	}
 	c.Redirect(http.StatusSeeOther, d.oauth.AuthCodeURL(pl.State, opts...))
+}
+
+// errIdPUnavailable answers a sign-in the provider cannot take now.
+func errIdPUnavailable(p *identityProvider) *httpError {
+	msg := "Sign-in with " + p.cfg.DisplayName + " is not available at the moment. Try again later, or contact the portal team if it goes on."
+	if p.misconfigured.Load() {
+		msg = "Sign-in with " + p.cfg.DisplayName + " cannot be used: the portal’s settings for it are wrong. Contact the portal team: waiting will not help."
+	}
+	return &httpError{status: http.StatusServiceUnavailable, code: "idp_unavailable", msg: msg}
 }
 
 // embeddedElsewhere reports a request that another site's page made
@@ -133,6 +138,37 @@ type signInError struct {
 	reason       string
 	secondFactor bool
 	disabled     bool // the person is disabled: the page says so (errAccessDisabled)
+	// unavailable: the provider, not the person, failed (it could not be
+	// reached, or it answered that it failed). The sign-in is recorded,
+	// but it does not count against the client address, and the page
+	// says to try later (errIdPUnavailable).
+	unavailable bool
+}
+
+// providerFailed reports an error of a request to the provider that says
+// nothing of the sign-in: no answer (the provider down, the portal's way
+// to it cut, a time-out) or an answer 5xx. A refusal (4xx, such as
+// invalid_grant for a code used already) is not one.
+func providerFailed(err error) bool {
+	if err == nil {
+		return false
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		return re.Response != nil && re.Response.StatusCode >= 500
+	}
+	if code := answeredStatus(err); code != 0 {
+		return code >= 500
+	}
+	var ue *url.Error
+	return errors.As(err, &ue)
+}
+
+// unavailableAt is the refusal of a sign-in whose request to the
+// provider's endpoint failed as providerFailed says.
+func (s *Server) unavailableAt(c *gin.Context, endpoint string, err error) signInError {
+	s.log.Error("identity provider unavailable at sign-in", "request_id", requestID(c), "idp", c.Param("idp"), "endpoint", endpoint, "err", err)
+	return signInError{reason: "identity provider unavailable (" + endpoint + ")", unavailable: true}
 }
 
 func (e signInError) Error() string { return "sign-in refused: " + e.reason }
@@ -225,14 +261,16 @@ func (s *Server) callback(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.signInFailures.allow(c.ClientIP())
-	// Starting again leads where this sign-in was going.
-	c.Set(returnToKey, pl.ReturnTo)
 	reason := "error"
 	var se signInError
 	if errors.As(err, &se) {
 		reason = se.reason
 	}
+	if !se.unavailable {
+		s.signInFailures.allow(c.ClientIP())
+	}
+	// Starting again leads where this sign-in was going.
+	c.Set(returnToKey, pl.ReturnTo)
 	if aerr := s.svc.RecordSignInFailure(ctx, s.requestActor(c), c.Param("idp"), reason); aerr != nil {
 		s.log.Error("audit sign-in failure", "err", aerr)
 	}
@@ -247,6 +285,10 @@ func (s *Server) callback(c *gin.Context) {
 	}
 	if se.disabled {
 		s.fail(c, s.errAccessDisabled())
+		return
+	}
+	if se.unavailable {
+		s.fail(c, errIdPUnavailable(s.idps[c.Param("idp")]))
 		return
 	}
 	s.fail(c, errSignInFailed)
@@ -296,7 +338,8 @@ func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error)
 	}
 	if e := c.Query("error"); e != "" {
 		// error_description is the provider's prose: never recorded.
-		return signedIn{}, signInError{reason: providerError(e)}
+		// A provider that says it failed has not refused the person.
+		return signedIn{}, signInError{reason: providerError(e), unavailable: e == "server_error" || e == "temporarily_unavailable"}
 	}
 	code := c.Query("code")
 	if code == "" {
@@ -304,9 +347,12 @@ func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error)
 	}
 	d, err := p.ready(ctx)
 	if err != nil {
-		return signedIn{}, err
+		return signedIn{}, s.unavailableAt(c, "discovery", err)
 	}
 	tok, err := d.oauth.Exchange(p.context(ctx), code, oauth2.VerifierOption(pl.Verifier))
+	if providerFailed(err) {
+		return signedIn{}, s.unavailableAt(c, "token", err)
+	}
 	if err != nil {
 		return signedIn{}, signInError{reason: "code exchange refused"}
 	}
@@ -336,7 +382,7 @@ func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error)
 	id, verdict := identityFrom(p.cfg, idt.Issuer, idt.Subject, claims)
 	if id.Email == "" || id.Name == "" {
 		// Many providers give email and name in userinfo only.
-		if err := s.addUserinfo(ctx, p, d, tok, &id, verdict); err != nil {
+		if err := s.addUserinfo(c, p, d, tok, &id, verdict); err != nil {
 			return signedIn{}, err
 		}
 	}

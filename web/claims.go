@@ -1,10 +1,10 @@
 package web
 
 import (
-	"context"
 	"slices"
 	"strings"
 
+	"github.com/gin-gonic/gin"
 	"golang.org/x/oauth2"
 
 	"github.com/ofsted-portal/evidence/portal"
@@ -71,13 +71,17 @@ var errUserinfoSubject = signInError{reason: "userinfo subject differs from the 
 
 // addUserinfo fills the email and name the ID token lacked from the
 // provider's userinfo endpoint, with the access token. A provider without
-// userinfo leaves them empty; a userinfo that fails or names another
-// subject refuses the sign-in.
-func (s *Server) addUserinfo(ctx context.Context, p *identityProvider, d *discovered, tok *oauth2.Token, id *portal.Identity, token emailVerdict) error {
+// userinfo leaves them empty; a userinfo that cannot be reached or answers
+// 5xx is the provider unavailable (providerFailed); one that refuses or
+// names another subject refuses the sign-in.
+func (s *Server) addUserinfo(c *gin.Context, p *identityProvider, d *discovered, tok *oauth2.Token, id *portal.Identity, token emailVerdict) error {
 	if d.provider.UserInfoEndpoint() == "" {
 		return nil
 	}
-	info, err := d.provider.UserInfo(p.context(ctx), oauth2.StaticTokenSource(tok))
+	info, err := d.provider.UserInfo(p.context(c.Request.Context()), oauth2.StaticTokenSource(tok))
+	if providerFailed(err) {
+		return s.unavailableAt(c, "userinfo", err)
+	}
 	if err != nil {
 		s.log.Warn("userinfo failed", "idp", p.cfg.Name, "err", err)
 		return signInError{reason: "userinfo failed"}

@@ -1,0 +1,117 @@
+package web_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/devidp"
+	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestProviderDownAtTheCallback: a provider that the browser reached but the
+// portal cannot (its token or userinfo endpoint down or failing, or the
+// portal's way to it cut), or that sends the browser back saying it failed,
+// turns the sign-in away as the provider being unavailable (503, the page
+// that says to try later), not as the person's failed sign-in: it does not
+// count against the client address's failure limit, so once the provider is
+// back everyone behind that address signs in at once. The trail records
+// the attempt, saying why.
+func TestProviderDownAtTheCallback(t *testing.T) {
+	portalAddr, idpAddr := freeAddr(t), freeAddr(t)
+	type outage struct{ endpoint, how string } // how: "cut" hangs up, "503" fails
+	var down atomic.Pointer[outage]
+	account := func(name string) []devidp.Account {
+		return []devidp.Account{{Username: name + "@cafcass.example", Password: devidp.DemoPassword, Subject: name + "-1", Email: name + "@cafcass.example"}}
+	}
+	h, err := devidp.New(devidp.Config{BaseURL: "http://" + idpAddr, Issuers: []devidp.Issuer{
+		{Name: "flaky", Clients: portalClient(portalAddr, "flaky"), Accounts: account("flaky")},
+		{Name: "quiet", Clients: portalClient(portalAddr, "quiet", func(c *devidp.Client) { c.ClaimsOnlyFromUserinfo = true }), Accounts: account("quiet")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", idpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o := down.Load(); o != nil && strings.HasSuffix(r.URL.Path, o.endpoint) {
+			if o.how == "cut" {
+				if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+					conn.Close()
+				}
+				return
+			}
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	// One failed sign-in is enough to stop the address signing in.
+	env := map[string]string{"PORTAL_IDPS": "cafcass,ofsted", "PORTAL_SIGNIN_FAILURE_RATE": "1/1h"}
+	idpEnv(env, "flaky", "http://"+idpAddr+"/flaky", portal.OrgProvider)
+	idpEnv(env, "quiet", "http://"+idpAddr+"/quiet", portal.OrgProvider)
+	ts := startStackSetup(t, func(o *devstack.Options) { o.PortalAddr, o.Env = portalAddr, env })
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		name, idp string
+		outage    outage
+		reason    string
+	}{
+		{"token endpoint cut off", "flaky", outage{"/oauth/token", "cut"}, "identity provider unavailable (token)"},
+		{"token endpoint 503", "flaky", outage{"/oauth/token", "503"}, "identity provider unavailable (token)"},
+		{"userinfo 503", "quiet", outage{"/userinfo", "503"}, "identity provider unavailable (userinfo)"},
+		{"the provider says so", "flaky", outage{}, "provider returned error temporarily_unavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start, _, _ := ts.Portal.Store().AuditHead(ctx)
+			var resp *http.Response
+			var body string
+			if tc.outage.endpoint != "" {
+				down.Store(&tc.outage)
+				_, resp, body = ts.signInAt(t, tc.idp, tc.idp+"@cafcass.example")
+				down.Store(nil)
+			} else {
+				// The provider sends the browser back with an error.
+				b := ts.newBrowser(t)
+				b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+				r := b.get("/auth/" + tc.idp + "/login")
+				r.Body.Close()
+				loc, _ := url.Parse(r.Header.Get("Location"))
+				q := url.Values{"state": {loc.Query().Get("state")}, "error": {"temporarily_unavailable"}, "error_description": {"down for maintenance"}}
+				resp = b.get("/auth/" + tc.idp + "/callback?" + q.Encode())
+				body = readAll(t, resp)
+			}
+			if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "is not available at the moment") {
+				t.Fatalf("callback while the provider is down: %d %s", resp.StatusCode, body)
+			}
+			if strings.Contains(body, "down for maintenance") {
+				t.Fatal("the provider's own words are shown")
+			}
+			recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: start, Action: "signin"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != 1 || recs[0].Outcome != "failure" || !strings.Contains(recs[0].Detail, tc.reason) {
+				t.Fatalf("the trail: %+v, want one failure for %q", recs, tc.reason)
+			}
+
+			_, resp, body = ts.signInAt(t, tc.idp, tc.idp+"@cafcass.example")
+			if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/visits" {
+				t.Fatalf("sign-in once the provider is back ended at %s with %d: %s", resp.Request.URL, resp.StatusCode, body)
+			}
+		})
+	}
+}
