@@ -360,21 +360,9 @@ func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error)
 	if raw == "" {
 		return signedIn{}, signInError{reason: "no id_token in token response"}
 	}
-	idt, err := d.verifier.Verify(ctx, raw)
+	idt, claims, err := verifyIDToken(ctx, d.verifier, raw, p.cfg.ClientID, pl.Nonce, p.now())
 	if err != nil {
-		var expired *oidc.TokenExpiredError
-		if errors.As(err, &expired) {
-			return signedIn{}, signInError{reason: "id_token expired"}
-		}
-		return signedIn{}, signInError{reason: "id_token did not verify"}
-	}
-	// go-oidc leaves the nonce to us.
-	if idt.Nonce == "" || !constantTimeEqual(idt.Nonce, pl.Nonce) {
-		return signedIn{}, signInError{reason: "nonce mismatch"}
-	}
-	var claims map[string]any
-	if err := idt.Claims(&claims); err != nil {
-		return signedIn{}, signInError{reason: "unreadable claims"}
+		return signedIn{}, err
 	}
 	if err := checkFactors(p.cfg, claims); err != nil {
 		return signedIn{}, err

@@ -1,0 +1,57 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+)
+
+// idTokenSkew is how far ahead of the portal's clock a provider's may be
+// when it issues an ID token (as for a logout token).
+const idTokenSkew = logoutTokenSkew
+
+// verifyIDToken checks raw as the ID token of the sign-in whose nonce is
+// given, for the portal's client id, at now (OpenID Connect Core section
+// 3.1.3.7): v checks its signature, issuer, audience and expiry, the rest
+// is checked here. It returns the token and its claims; a refusal is a
+// signInError whose reason never quotes the token.
+func verifyIDToken(ctx context.Context, v *oidc.IDTokenVerifier, raw, clientID, nonce string, now time.Time) (*oidc.IDToken, map[string]any, error) {
+	idt, err := v.Verify(ctx, raw)
+	if err != nil {
+		var expired *oidc.TokenExpiredError
+		if errors.As(err, &expired) {
+			return nil, nil, signInError{reason: "id_token expired"}
+		}
+		return nil, nil, signInError{reason: "id_token did not verify"}
+	}
+	// go-oidc leaves the nonce to us.
+	if idt.Nonce == "" || !constantTimeEqual(idt.Nonce, nonce) {
+		return nil, nil, signInError{reason: "nonce mismatch"}
+	}
+	var claims map[string]any
+	if err := idt.Claims(&claims); err != nil {
+		return nil, nil, signInError{reason: "unreadable claims"}
+	}
+	// go-oidc checks only that the portal is one of the audiences. A
+	// token for others too must say it was issued to the portal (azp),
+	// and one that names whom it was issued to must name the portal.
+	azp, hasAZP := claims["azp"]
+	switch {
+	case hasAZP && azp != clientID:
+		return nil, nil, signInError{reason: "id_token azp is not the portal"}
+	case len(idt.Audience) > 1 && !hasAZP:
+		return nil, nil, signInError{reason: "id_token has several audiences and no azp"}
+	}
+	// Nor does it check iat, which a token must carry: one issued ahead of
+	// the portal's clock by more than the skew is from a provider whose
+	// clock is wrong, and its exp cannot be trusted either.
+	switch {
+	case idt.IssuedAt.IsZero():
+		return nil, nil, signInError{reason: "id_token has no iat"}
+	case idt.IssuedAt.After(now.Add(idTokenSkew)):
+		return nil, nil, signInError{reason: "id_token issued in the future"}
+	}
+	return idt, claims, nil
+}
