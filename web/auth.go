@@ -143,6 +143,9 @@ type signInError struct {
 	// but it does not count against the client address, and the page
 	// says to try later (errIdPUnavailable).
 	unavailable bool
+	// denied: the provider answered access_denied (the person cancelled,
+	// or may not use the portal): the page says so (errSignInDenied).
+	denied bool
 }
 
 // providerFailed reports an error of a request to the provider that says
@@ -196,6 +199,11 @@ func (s *Server) errAccessDisabled() *httpError {
 func errProviderSignedOut(display string) *httpError {
 	return &httpError{http.StatusUnauthorized, "signed_out_by_provider",
 		"Your sign-in with " + display + " ended there while the portal was signing you in. Sign in again."}
+}
+
+func errSignInDenied(display string) *httpError {
+	return &httpError{http.StatusUnauthorized, "sign_in_denied",
+		"Sign-in with " + display + " was cancelled or refused, so you are not signed in. Start again from the sign-in page. If you did not cancel, ask your organisation’s IT service desk whether your account may use the portal."}
 }
 
 func errSecondFactor(display string) *httpError {
@@ -291,6 +299,10 @@ func (s *Server) callback(c *gin.Context) {
 		s.fail(c, errIdPUnavailable(s.idps[c.Param("idp")]))
 		return
 	}
+	if se.denied {
+		s.fail(c, errSignInDenied(s.idps[c.Param("idp")].cfg.DisplayName))
+		return
+	}
 	s.fail(c, errSignInFailed)
 }
 
@@ -339,7 +351,8 @@ func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error)
 	if e := c.Query("error"); e != "" {
 		// error_description is the provider's prose: never recorded.
 		// A provider that says it failed has not refused the person.
-		return signedIn{}, signInError{reason: providerError(e), unavailable: e == "server_error" || e == "temporarily_unavailable"}
+		return signedIn{}, signInError{reason: providerError(e), unavailable: e == "server_error" || e == "temporarily_unavailable",
+			denied: e == "access_denied"}
 	}
 	code := c.Query("code")
 	if code == "" {

@@ -102,7 +102,7 @@ func TestSignInThroughHydra(t *testing.T) {
 
 	// Bob refuses consent: Hydra sends error=access_denied back.
 	_, resp, body = signIn("bob", "bob-password")
-	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "could not sign you in") {
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Sign-in with Hydra was cancelled or refused") {
 		t.Fatalf("refused consent: %d %s", resp.StatusCode, body)
 	}
 

@@ -356,3 +356,26 @@ func TestProviderErrorInTheTrail(t *testing.T) {
 		})
 	}
 }
+
+// TestProviderRefusalPage: a person who cancels at their provider, or whom
+// it does not let use the portal, comes back with error=access_denied and
+// is told that, not that a link expired; nothing the provider wrote comes
+// back in the page.
+func TestProviderRefusalPage(t *testing.T) {
+	ts := startStack(t)
+	b := ts.newBrowser(t)
+	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp := b.get("/auth/ofsted/login")
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	q := url.Values{"state": {loc.Query().Get("state")}, "error": {"access_denied"},
+		"error_description": {`<script>alert("the provider's words")</script>`}}
+	resp = b.get("/auth/ofsted/callback?" + q.Encode())
+	body := readAll(t, resp)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Sign-in with Ofsted was cancelled or refused") || strings.Contains(body, "expired") {
+		t.Fatalf("access_denied: %d %s", resp.StatusCode, body)
+	}
+	if strings.Contains(body, "alert") || strings.Contains(body, "words") {
+		t.Fatal("the provider's description is in the page")
+	}
+}
