@@ -3,10 +3,12 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"html"
 	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -233,6 +235,56 @@ func TestLateSignOutEndsHydraSession(t *testing.T) {
 	if resp.Request.URL.Path == "/visits" {
 		me := decode[meResp](t, b.get("/api/v1/me"), http.StatusOK)
 		t.Fatalf("after the late sign-out, the next sign-in was %s without a password", me.Email)
+	}
+}
+
+// TestHydraKeyRotation: Hydra's signing keys are rotated while the portal
+// runs (a new key, the old one deleted): the next sign-in, whose ID token
+// names a key the portal has not seen, verifies against Hydra's keys as
+// they are now, without a restart or a discovery refresh.
+func TestHydraKeyRotation(t *testing.T) {
+	h := startHydra(t)
+	h.AddUser(hydra.User{Username: "alice", Password: "alice-password", Subject: "hydra-alice", Email: "alice@cafcass.example", AMR: []string{"pwd"}})
+	ts, _ := startStackWithHydra(t, h, hydra.Client{}, nil)
+	signIn := func() {
+		t.Helper()
+		b := ts.newBrowser(t)
+		resp := b.get("/auth/hydra/login")
+		page := readAll(t, resp)
+		resp = b.submitLogin(resp.Request.URL, page, "alice", "alice-password")
+		body := readAll(t, resp)
+		if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/visits" {
+			t.Fatalf("sign-in ended at %s with %d: %s", resp.Request.URL, resp.StatusCode, body)
+		}
+	}
+	signIn()
+	for range 2 {
+		kid, deleted, err := h.RotateSigningKey(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(deleted) == 0 {
+			t.Fatal("no signing key to rotate away")
+		}
+		resp, err := http.Get(strings.TrimSuffix(h.Issuer(), "/") + "/.well-known/jwks.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var jwks struct {
+			Keys []struct {
+				KID string `json:"kid"`
+			} `json:"keys"`
+		}
+		json.NewDecoder(resp.Body).Decode(&jwks)
+		resp.Body.Close()
+		var kids []string
+		for _, k := range jwks.Keys {
+			kids = append(kids, k.KID)
+		}
+		if !slices.Contains(kids, kid) || slices.ContainsFunc(deleted, func(d string) bool { return slices.Contains(kids, d) }) {
+			t.Fatalf("Hydra's keys after the rotation: %v, want %s and none of %v", kids, kid, deleted)
+		}
+		signIn()
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // User is an account of the login app.
@@ -184,4 +185,34 @@ func getJSON(ctx context.Context, u string, out any) error {
 		return err
 	}
 	return do(req, out)
+}
+
+// idTokenKeys is the key set Hydra signs ID tokens and logout tokens with.
+const idTokenKeys = "hydra.openid.id-token"
+
+// RotateSigningKey rotates the keys Hydra signs ID tokens with, as its
+// operator would after a key is suspected: a new key is made and every
+// other one of the set deleted, so tokens from now on carry a key id that
+// relying parties have not seen, and the old keys are gone from its JWKS.
+// It returns the new key's id and the deleted ones'.
+func (h *Hydra) RotateSigningKey(ctx context.Context) (kid string, deleted []string, err error) {
+	var before struct {
+		Keys []struct {
+			KID string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := h.admin(ctx, http.MethodGet, "/admin/keys/"+idTokenKeys, nil, nil, &before); err != nil {
+		return "", nil, fmt.Errorf("hydra: read signing keys: %w", err)
+	}
+	kid = fmt.Sprintf("rotated-%d", time.Now().UnixNano())
+	if err := h.admin(ctx, http.MethodPost, "/admin/keys/"+idTokenKeys, nil, map[string]string{"alg": "RS256", "kid": kid, "use": "sig"}, nil); err != nil {
+		return "", nil, fmt.Errorf("hydra: make a signing key: %w", err)
+	}
+	for _, k := range before.Keys {
+		if err := h.admin(ctx, http.MethodDelete, "/admin/keys/"+idTokenKeys+"/"+url.PathEscape(k.KID), nil, nil, nil); err != nil {
+			return "", nil, fmt.Errorf("hydra: delete signing key %s: %w", k.KID, err)
+		}
+		deleted = append(deleted, k.KID)
+	}
+	return kid, deleted, nil
 }
