@@ -179,6 +179,33 @@ func TestSignInRefusals(t *testing.T) {
 		}
 	})
 
+	t.Run("a code from the other provider", func(t *testing.T) {
+		// Mix-up: a code Cafcass's provider issued, brought back with the
+		// state of a sign-in at Ofsted's, is Ofsted's to refuse.
+		b := ts.newBrowser(t)
+		b.c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if strings.HasPrefix(req.URL.String(), ts.PortalURL+"/auth/") && strings.Contains(req.URL.Path, "/callback") {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}
+		resp := b.get("/auth/cafcass/login")
+		page := readAll(t, resp)
+		resp = b.submitLogin(resp.Request.URL, page, "uploader@cafcass.example", "demo-password")
+		resp.Body.Close()
+		cafcass, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil || cafcass.Query().Get("code") == "" {
+			t.Fatalf("no code from Cafcass's provider: %q", resp.Header.Get("Location"))
+		}
+		before := sessions()
+		b2, _, _ := startLogin(t, nil)
+		q := url.Values{"code": {cafcass.Query().Get("code")}, "state": {lastState}}
+		expectRefused(t, callback(t, b2, ts.PortalURL+"/auth/ofsted/callback?"+q.Encode()))
+		if n := sessions(); n != before {
+			t.Fatalf("sessions %d -> %d", before, n)
+		}
+	})
+
 	t.Run("wrong nonce", func(t *testing.T) {
 		before := sessions()
 		b, pu, page := startLogin(t, func(u *url.URL) {
