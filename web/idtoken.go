@@ -12,6 +12,10 @@ import (
 // when it issues an ID token (as for a logout token).
 const idTokenSkew = logoutTokenSkew
 
+// maxSubject bounds sub (OpenID Connect Core section 2: at most 255 ASCII
+// characters).
+const maxSubject = maxLogoutClaim
+
 // verifyIDToken checks raw as the ID token of the sign-in whose nonce is
 // given, for the portal's client id, at now (OpenID Connect Core section
 // 3.1.3.7): v checks its signature, issuer, audience and expiry, the rest
@@ -29,6 +33,12 @@ func verifyIDToken(ctx context.Context, v *oidc.IDTokenVerifier, raw, clientID, 
 	// go-oidc leaves the nonce to us.
 	if idt.Nonce == "" || !constantTimeEqual(idt.Nonce, nonce) {
 		return nil, nil, signInError{reason: "nonce mismatch"}
+	}
+	// Nor does it require a subject, by which the person is known: from a
+	// provider that left it out (misconfigured: its claim mappers are
+	// settings), everyone who signs in there would be one user.
+	if idt.Subject == "" || len(idt.Subject) > maxSubject {
+		return nil, nil, signInError{reason: "id_token sub is not a string of 1 to 255 characters"}
 	}
 	var claims map[string]any
 	if err := idt.Claims(&claims); err != nil {

@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,6 +127,9 @@ func TestVerifyIDToken(t *testing.T) {
 		{"authorized to another client", sign(jose.RS256, key, with(func(c map[string]any) { c["aud"], c["azp"] = []string{clientID, "another-client"}, "another-client" })),
 			"id_token azp is not the portal"},
 		{"azp another client, aud the portal", sign(jose.RS256, key, with(func(c map[string]any) { c["azp"] = "another-client" })), "id_token azp is not the portal"},
+		{"no sub", sign(jose.RS256, key, with(func(c map[string]any) { delete(c, "sub") })), "id_token sub is not a string of 1 to 255 characters"},
+		{"an empty sub", sign(jose.RS256, key, with(func(c map[string]any) { c["sub"] = "" })), "id_token sub is not a string of 1 to 255 characters"},
+		{"a sub too long", sign(jose.RS256, key, with(func(c map[string]any) { c["sub"] = strings.Repeat("s", 256) })), "id_token sub is not a string of 1 to 255 characters"},
 		{"no iat", sign(jose.RS256, key, with(func(c map[string]any) { delete(c, "iat") })), "id_token has no iat"},
 		{"issued in the future", sign(jose.RS256, key, with(func(c map[string]any) { c["iat"] = now.Add(idTokenSkew + time.Minute).Unix() })), "id_token issued in the future"},
 	} {
