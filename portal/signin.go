@@ -52,6 +52,12 @@ func (s *Service) SignIn(ctx context.Context, from Actor, id Identity) (Actor, e
 	if !ok {
 		return Actor{}, invalid("idp", "Unknown identity provider.")
 	}
+	// The person is keyed by issuer and subject: without a subject,
+	// everyone the provider sent would be one user; and an issuer not the
+	// provider's would bind what was granted at another.
+	if id.Subject == "" || id.Issuer != p.Issuer {
+		return Actor{}, invalid("subject", "The identity provider did not say who signed in.")
+	}
 	email := strings.ToLower(id.Email)
 	display := id.Name
 	if display == "" {
