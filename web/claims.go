@@ -40,11 +40,12 @@ const (
 func emailAndName(cfg portal.IdPConfig, claims map[string]any) (email, name string, v emailVerdict) {
 	email, _ = claims[cfg.EmailClaim].(string)
 	for _, c := range []string{"email_verified", "xms_edov"} {
-		verified, ok := claimBool(claims[c])
+		value, stated := claims[c]
 		switch {
-		case ok && !verified:
+		case !stated:
+		case !claimTrue(value):
 			v = emailUnverified
-		case ok && v == emailUnstated:
+		case v == emailUnstated:
 			v = emailVerified
 		}
 	}
@@ -55,15 +56,18 @@ func emailAndName(cfg portal.IdPConfig, claims map[string]any) (email, name stri
 	return strings.TrimSpace(email), strings.TrimSpace(name), v
 }
 
-// claimBool reads a boolean claim, which some providers send as a string.
-func claimBool(v any) (value, ok bool) {
+// claimTrue reads a boolean claim, which some providers send as a string.
+// Only true says yes: any other value a verification claim may have
+// (false, "False", 0, null) says the email is not verified, never that
+// nothing was said.
+func claimTrue(v any) bool {
 	switch b := v.(type) {
 	case bool:
-		return b, true
+		return b
 	case string:
-		return b == "true", b == "true" || b == "false"
+		return strings.EqualFold(b, "true")
 	}
-	return false, false
+	return false
 }
 
 // errUserinfoSubject refuses userinfo that speaks of someone else.

@@ -101,6 +101,22 @@ func TestUserinfoEmailVerification(t *testing.T) {
 		{"token silent, userinfo unverified",
 			map[string]any{},
 			map[string]any{"sub": "s-1", "email": email, "email_verified": false, "name": "Lead"}, ""},
+		// A verification claim that says anything but true is not taken
+		// for silence.
+		{"token unverified as a capitalised string, userinfo silent",
+			map[string]any{"email": email, "email_verified": "False"},
+			map[string]any{"sub": "s-1", "email": email, "name": "Lead"}, ""},
+		{"token unverified as 0, userinfo silent",
+			map[string]any{"email": email, "email_verified": 0.0},
+			map[string]any{"sub": "s-1", "email": email, "name": "Lead"}, ""},
+		{"token unverified as null, userinfo silent",
+			map[string]any{"email": email, "email_verified": nil},
+			map[string]any{"sub": "s-1", "email": email, "name": "Lead"}, ""},
+		{"Entra domain unverified as a string, userinfo silent",
+			map[string]any{"email": email, "xms_edov": "0"},
+			map[string]any{"sub": "s-1", "email": email, "name": "Lead"}, ""},
+		{"token verified as a capitalised string",
+			map[string]any{"email": email, "email_verified": "True", "name": "Lead"}, nil, email},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, name, err := signInClaims(portal.IdPConfig{Name: "ofsted", EmailClaim: "email"}, tc.token, tc.userinfo)
