@@ -9,8 +9,11 @@ import (
 )
 
 // idTokenSkew is how far ahead of the portal's clock a provider's may be
-// when it issues an ID token (as for a logout token).
-const idTokenSkew = logoutTokenSkew
+// when it issues an ID token: the leeway go-oidc gives nbf, and the usual
+// default of relying parties' libraries. More lenient than a logout
+// token's: a provider's clock a few minutes out should not stop everyone
+// signing in.
+const idTokenSkew = 5 * time.Minute
 
 // maxSubject bounds sub (OpenID Connect Core section 2: at most 255 ASCII
 // characters).
