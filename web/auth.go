@@ -373,7 +373,7 @@ func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error)
 	if raw == "" {
 		return signedIn{}, signInError{reason: "no id_token in token response"}
 	}
-	idt, claims, err := verifyIDToken(ctx, d.verifier, raw, p.cfg.ClientID, pl.Nonce, p.now())
+	idt, claims, err := verifyIDToken(ctx, d.verifier, raw, tok.AccessToken, p.cfg.ClientID, pl.Nonce, p.now())
 	if err != nil {
 		return signedIn{}, err
 	}

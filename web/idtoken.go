@@ -20,11 +20,12 @@ const idTokenSkew = 5 * time.Minute
 const maxSubject = maxLogoutClaim
 
 // verifyIDToken checks raw as the ID token of the sign-in whose nonce is
-// given, for the portal's client id, at now (OpenID Connect Core section
-// 3.1.3.7): v checks its signature, issuer, audience and expiry, the rest
-// is checked here. It returns the token and its claims; a refusal is a
-// signInError whose reason never quotes the token.
-func verifyIDToken(ctx context.Context, v *oidc.IDTokenVerifier, raw, clientID, nonce string, now time.Time) (*oidc.IDToken, map[string]any, error) {
+// given, issued with accessToken, for the portal's client id, at now
+// (OpenID Connect Core section 3.1.3.7): v checks its signature, issuer,
+// audience and expiry, the rest is checked here. It returns the token and
+// its claims; a refusal is a signInError whose reason never quotes the
+// token.
+func verifyIDToken(ctx context.Context, v *oidc.IDTokenVerifier, raw, accessToken, clientID, nonce string, now time.Time) (*oidc.IDToken, map[string]any, error) {
 	idt, err := v.Verify(ctx, raw)
 	if err != nil {
 		var expired *oidc.TokenExpiredError
@@ -42,6 +43,11 @@ func verifyIDToken(ctx context.Context, v *oidc.IDTokenVerifier, raw, clientID, 
 	// settings), everyone who signs in there would be one user.
 	if idt.Subject == "" || len(idt.Subject) > maxSubject {
 		return nil, nil, signInError{reason: "id_token sub is not a string of 1 to 255 characters"}
+	}
+	// at_hash is optional in the code flow; one that is there binds the
+	// access token (which asks userinfo) to this ID token.
+	if idt.AccessTokenHash != "" && idt.VerifyAccessToken(accessToken) != nil {
+		return nil, nil, signInError{reason: "id_token at_hash is not the access token's"}
 	}
 	var claims map[string]any
 	if err := idt.Claims(&claims); err != nil {

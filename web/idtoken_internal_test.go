@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -26,8 +27,9 @@ import (
 // provider's discovery document (one that also advertises HS256 and none):
 // signed with the provider's key by an asymmetric algorithm, from its
 // issuer, for the portal's client id and, if for others too, authorized
-// to the portal (azp); unexpired, not issued in the future, and carrying
-// the sign-in's nonce.
+// to the portal (azp); unexpired, not issued in the future, carrying the
+// sign-in's nonce, and naming the access token given with it if it names
+// one (at_hash).
 func TestVerifyIDToken(t *testing.T) {
 	const clientID, secret, nonce = "portal", "a-client-secret-of-at-least-32-bytes", "nonce-1"
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -87,10 +89,15 @@ func TestVerifyIDToken(t *testing.T) {
 		return base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","kid":"k1"}`)) + "." + base64.RawURLEncoding.EncodeToString(payload) + "."
 	}
 
+	const accessToken = "the-access-token"
+	sum := sha256.Sum256([]byte(accessToken))
+	atHash := base64.RawURLEncoding.EncodeToString(sum[:16])
+
 	for _, tc := range []struct {
 		name   string
 		claims map[string]any
 	}{
+		{"at_hash the access token's", with(func(c map[string]any) { c["at_hash"] = atHash })},
 		{"aud a string", good},
 		{"aud an array of the portal", with(func(c map[string]any) { c["aud"] = []string{clientID} })},
 		{"azp the portal", with(func(c map[string]any) { c["azp"] = clientID })},
@@ -98,7 +105,7 @@ func TestVerifyIDToken(t *testing.T) {
 		{"issued a minute ahead of the portal's clock", with(func(c map[string]any) { c["iat"] = now.Add(time.Minute).Unix() })},
 	} {
 		t.Run("good/"+tc.name, func(t *testing.T) {
-			idt, claims, err := verifyIDToken(context.Background(), d.verifier, sign(jose.RS256, key, tc.claims), clientID, nonce, now)
+			idt, claims, err := verifyIDToken(context.Background(), d.verifier, sign(jose.RS256, key, tc.claims), accessToken, clientID, nonce, now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,11 +137,12 @@ func TestVerifyIDToken(t *testing.T) {
 		{"no sub", sign(jose.RS256, key, with(func(c map[string]any) { delete(c, "sub") })), "id_token sub is not a string of 1 to 255 characters"},
 		{"an empty sub", sign(jose.RS256, key, with(func(c map[string]any) { c["sub"] = "" })), "id_token sub is not a string of 1 to 255 characters"},
 		{"a sub too long", sign(jose.RS256, key, with(func(c map[string]any) { c["sub"] = strings.Repeat("s", 256) })), "id_token sub is not a string of 1 to 255 characters"},
+		{"at_hash another access token's", sign(jose.RS256, key, with(func(c map[string]any) { c["at_hash"] = atHash[1:] + "A" })), "id_token at_hash is not the access token's"},
 		{"no iat", sign(jose.RS256, key, with(func(c map[string]any) { delete(c, "iat") })), "id_token has no iat"},
 		{"issued in the future", sign(jose.RS256, key, with(func(c map[string]any) { c["iat"] = now.Add(idTokenSkew + time.Minute).Unix() })), "id_token issued in the future"},
 	} {
 		t.Run("refused/"+tc.name, func(t *testing.T) {
-			_, _, err := verifyIDToken(context.Background(), d.verifier, tc.raw, clientID, nonce, now)
+			_, _, err := verifyIDToken(context.Background(), d.verifier, tc.raw, accessToken, clientID, nonce, now)
 			var refused signInError
 			if !errors.As(err, &refused) {
 				t.Fatalf("refused with %v, want a signInError", err)
