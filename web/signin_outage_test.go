@@ -17,8 +17,9 @@ import (
 )
 
 // TestProviderDownAtTheCallback: a provider that the browser reached but the
-// portal cannot (its token or userinfo endpoint down or failing, or the
-// portal's way to it cut), or that sends the browser back saying it failed,
+// portal cannot (its token or userinfo endpoint down or failing, the
+// portal's way to it cut, or its discovery document unreadable by a portal
+// restarted meanwhile), or that sends the browser back saying it failed,
 // turns the sign-in away as the provider being unavailable (503, the page
 // that says to try later), not as the person's failed sign-in: it does not
 // count against the client address's failure limit, so once the provider is
@@ -114,4 +115,55 @@ func TestProviderDownAtTheCallback(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("not discovered since a restart", func(t *testing.T) {
+		// The person is at the provider when the portal restarts, and the
+		// restarted portal cannot read the provider's discovery document.
+		b := ts.newBrowser(t)
+		b.c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if strings.HasPrefix(req.URL.String(), ts.PortalURL+"/auth/") && strings.Contains(req.URL.Path, "/callback") {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}
+		resp := b.get("/auth/flaky/login")
+		page := readAll(t, resp)
+		resp = b.submitLogin(resp.Request.URL, page, "flaky@cafcass.example", devidp.DemoPassword)
+		resp.Body.Close()
+		back := resp.Header.Get("Location")
+		if !strings.Contains(back, "/auth/flaky/callback?") {
+			t.Fatalf("the provider did not send the browser back: %d %q", resp.StatusCode, back)
+		}
+		down.Store(&outage{"/.well-known/openid-configuration", "503"})
+		if err := ts.RestartPortal(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+		start, _, _ := ts.Portal.Store().AuditHead(ctx)
+		req, _ := http.NewRequest(http.MethodGet, back, nil)
+		resp = b.do(req)
+		body := readAll(t, resp)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "is not available at the moment") {
+			t.Fatalf("callback while the provider cannot be discovered: %d %s", resp.StatusCode, body)
+		}
+		recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: start, Action: "signin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 1 || !strings.Contains(recs[0].Detail, "identity provider unavailable (discovery)") {
+			t.Fatalf("the trail: %+v", recs)
+		}
+
+		down.Store(nil)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			_, resp, body := ts.signInAt(t, "flaky", "flaky@cafcass.example")
+			if resp.StatusCode == http.StatusOK && resp.Request.URL.Path == "/visits" {
+				break
+			}
+			if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+				t.Fatalf("sign-in once the provider is back ended at %s with %d: %s", resp.Request.URL, resp.StatusCode, body)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
 }
