@@ -75,14 +75,16 @@ func (s *Server) login(c *gin.Context) {
 		s.tooMany(c, wait)
 		return
 	}
-	if ok, wait := s.signInStarts.allow(c.ClientIP()); !ok {
-		s.tooMany(c, wait)
-		return
-	}
 	d, err := p.ready(c.Request.Context())
 	if err != nil {
+		// Not a start to count: people who keep trying through an
+		// outage can start at once when it ends.
 		s.log.Warn("identity provider unavailable", "request_id", requestID(c), "idp", p.cfg.Name, "problem", p.Problem())
 		s.fail(c, errIdPUnavailable(p))
+		return
+	}
+	if ok, wait := s.signInStarts.allow(c.ClientIP()); !ok {
+		s.tooMany(c, wait)
 		return
 	}
 	pl := pendingLogin{

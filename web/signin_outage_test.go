@@ -167,3 +167,43 @@ func TestProviderDownAtTheCallback(t *testing.T) {
 		}
 	})
 }
+
+// TestSignInStartsAtAProviderDown: starting a sign-in at a provider that
+// cannot be used is answered that it is not available, and does not spend
+// the client address's limit of sign-ins started: an office whose people
+// keep trying through an outage can sign in as soon as the provider is
+// back, not a limit's wait later.
+func TestSignInStartsAtAProviderDown(t *testing.T) {
+	lateAddr := freeAddr(t)
+	env := map[string]string{"PORTAL_IDPS": "cafcass,ofsted", "PORTAL_IDP_DISCOVERY_INTERVAL": "1s", "PORTAL_SIGNIN_RATE": "1/1h"}
+	idpEnv(env, "late", "http://"+lateAddr+"/late", portal.OrgProvider)
+	ts := startStackWith(t, env)
+	noFollow := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	start := func() *http.Response {
+		t.Helper()
+		resp, err := noFollow.Get(ts.PortalURL + "/auth/late/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for range 3 {
+		if resp := start(); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("a sign-in started at a provider that is down: %d, want 503", resp.StatusCode)
+		}
+	}
+	serveIdP(t, lateAddr, devidp.Issuer{Name: "late", Clients: portalClient(strings.TrimPrefix(ts.PortalURL, "http://"), "late"),
+		Accounts: []devidp.Account{{Username: "late@cafcass.example", Password: devidp.DemoPassword, Subject: "late-1", Email: "late@cafcass.example"}}})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp := start()
+		if resp.StatusCode == http.StatusSeeOther {
+			break
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("a sign-in started once the provider is back: %d, want 303 to the provider", resp.StatusCode)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
