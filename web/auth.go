@@ -170,8 +170,14 @@ func providerFailed(err error) bool {
 }
 
 // unavailableAt is the refusal of a sign-in whose request to the
-// provider's endpoint failed as providerFailed says.
+// provider's endpoint failed as providerFailed says. When the browser went
+// away meanwhile (its request's context ended, which ends the request to
+// the provider too), the provider is not the one that failed: it is a
+// failed sign-in, as a browser gone during the database's part is.
 func (s *Server) unavailableAt(c *gin.Context, endpoint string, err error) signInError {
+	if c.Request.Context().Err() != nil {
+		return signInError{reason: "abandoned by the browser (" + endpoint + ")"}
+	}
 	s.log.Error("identity provider unavailable at sign-in", "request_id", requestID(c), "idp", c.Param("idp"), "endpoint", endpoint, "err", err)
 	return signInError{reason: "identity provider unavailable (" + endpoint + ")", unavailable: true}
 }

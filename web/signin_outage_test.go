@@ -45,6 +45,10 @@ func TestProviderDownAtTheCallback(t *testing.T) {
 	}
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o := down.Load(); o != nil && strings.HasSuffix(r.URL.Path, o.endpoint) {
+			if o.how == "hang" {
+				<-r.Context().Done()
+				return
+			}
 			if o.how == "cut" {
 				if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 					conn.Close()
@@ -164,6 +168,43 @@ func TestProviderDownAtTheCallback(t *testing.T) {
 				t.Fatalf("sign-in once the provider is back ended at %s with %d: %s", resp.Request.URL, resp.StatusCode, body)
 			}
 			time.Sleep(500 * time.Millisecond)
+		}
+	})
+
+	t.Run("the browser leaves while the provider is slow", func(t *testing.T) {
+		// The provider did not fail: the browser went. It is a failed
+		// sign-in (as a browser gone during the database's part is), not
+		// an outage to raise an alarm for. (Last: it counts against the
+		// address.)
+		logFrom := len(ts.log.String())
+		b := ts.newBrowser(t)
+		b.c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if strings.HasPrefix(req.URL.String(), ts.PortalURL+"/auth/") && strings.Contains(req.URL.Path, "/callback") {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}
+		resp := b.get("/auth/flaky/login")
+		page := readAll(t, resp)
+		resp = b.submitLogin(resp.Request.URL, page, "flaky@cafcass.example", devidp.DemoPassword)
+		resp.Body.Close()
+		down.Store(&outage{"/oauth/token", "hang"})
+		defer down.Store(nil)
+		impatient := &http.Client{Jar: b.c.Jar, Timeout: 500 * time.Millisecond}
+		if resp, err := impatient.Get(resp.Header.Get("Location")); err == nil {
+			resp.Body.Close()
+			t.Fatalf("the callback answered %d while the token endpoint hung", resp.StatusCode)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(ts.log.String()[logFrom:], `"route":"/auth/:idp/callback"`) {
+			if time.Now().After(deadline) {
+				t.Fatal("the abandoned callback did not end")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		log := ts.log.String()[logFrom:]
+		if !strings.Contains(log, `"reason":"abandoned by the browser (token)"`) || strings.Contains(log, "identity provider unavailable") {
+			t.Fatalf("a browser that left is logged as:\n%s", log)
 		}
 	})
 }
