@@ -67,12 +67,13 @@ func (s *Server) completeItem(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// deleteFileForm is the visit page's delete control.
+// deleteFileForm is the visit page's delete control. A refusal is shown
+// on the visit page, by the file.
 func (s *Server) deleteFileForm(c *gin.Context) {
 	acc := accessOf(c)
 	withdrawn, err := acc.DeleteFile(c.Request.Context())
 	if err != nil {
-		s.fail(c, err)
+		s.refuse(c, &form{}, err, nil, visitFormField(c), s.visitPage)
 		return
 	}
 	done := "deleted"
@@ -113,12 +114,13 @@ func (s *Server) replaceFileForm(c *gin.Context) {
 	}
 }
 
-// completeItemForm is the visit page's "mark complete" control.
+// completeItemForm is the visit page's "mark complete" control. A refusal
+// is shown on the visit page, by the item.
 func (s *Server) completeItemForm(c *gin.Context) {
 	acc := accessOf(c)
 	complete := c.PostForm("complete") != "false"
 	if err := acc.CompleteItem(c.Request.Context(), c.Param("item"), complete); err != nil {
-		s.fail(c, err)
+		s.refuse(c, &form{}, err, nil, visitFormField(c), s.visitPage)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/visits/"+acc.Visit.ID+"?completed="+url.QueryEscape(c.Param("item"))+"#request")

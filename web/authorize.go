@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 )
 
@@ -74,8 +75,33 @@ func (s *Server) authorize(c *gin.Context) {
 	acc, err := s.svc.Authorize(c.Request.Context(), actor, rule.action, c.Param("id"), c.Param("file"))
 	c.Set(accessKey, acc)
 	if err != nil {
+		if at := visitFormField(c); at != "" && formStatus(err) != 0 && acc.Visit.ID != "" && acc.Can(c.Request.Context(), policy.VisitView) {
+			// A control of the visit page the policy refuses now (a
+			// legal hold set, the visit closed since the page was
+			// loaded): the visit page again, the refusal by what it
+			// was about.
+			s.refuse(c, &form{}, err, nil, at, s.visitPage)
+			c.Abort()
+			return
+		}
 		s.fail(c, err)
 		return
 	}
 	c.Next()
+}
+
+// visitFormField is, for a form posted from the visit page, the id its
+// refusal is shown by: the file's row, or the item of the information
+// request; "" for any other route.
+func visitFormField(c *gin.Context) string {
+	switch c.FullPath() {
+	case "/visits/:id/files/:file/delete", "/visits/:id/files/:file/replace", "/visits/:id/files/:file/item":
+		return "file-" + c.Param("file")
+	case "/visits/:id/request/:item/complete":
+		if item, err := portal.ParseItem(c.Param("item")); err == nil && item != "" {
+			return "item-" + item
+		}
+		return "request"
+	}
+	return ""
 }

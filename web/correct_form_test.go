@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCorrectionRefusedOnTheVisitPage: a replacement the portal refuses
@@ -73,4 +74,40 @@ func TestDownloadNothingChosenSaysSoByTheFiles(t *testing.T) {
 		t.Fatalf("download with nothing chosen: %d, want 400", resp.StatusCode)
 	}
 	mustContain(t, "download with nothing chosen", page, `href="#files"`, `<p id="files-error" class="govuk-error-message"><span class="govuk-visually-hidden">Error:</span> Select at least one file`)
+}
+
+// TestDeleteAndCompleteRefusedOnTheVisitPage: a file deleted, or an item
+// marked complete, from a visit page loaded before the act was refused (a
+// legal hold set since; the visit no longer taking changes) comes back on
+// the visit page, as a form's error: "Error: " in the title, the summary
+// linking to the file or the item, with the message by it. Before, both
+// gave the general error page, away from the visit.
+func TestDeleteAndCompleteRefusedOnTheVisitPage(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	coordinator := ts.signIn(t, "cafcass", "coordinator@cafcass.example")
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	f := uploader.uploadItem(v.ID, "1.01 Structure chart.pdf", "", []byte("structure"))
+
+	if s, _ := admin.submitForm("/visits/"+v.ID+"/legal-hold", url.Values{"on": {"yes"}, "hold_reason": {"Complaint escalated"}}); s != http.StatusOK {
+		t.Fatalf("setting a legal hold: %d", s)
+	}
+	s, page := uploader.submitForm("/visits/"+v.ID+"/files/"+f.ID+"/delete", nil)
+	if s != http.StatusLocked {
+		t.Fatalf("delete under a legal hold: %d, want 423", s)
+	}
+	mustContain(t, "delete under a legal hold", page, "<title>Error: "+v.Reference, `<h1 class="govuk-heading-l">`,
+		`<a href="#file-`+f.ID+`">This visit is under a legal hold`, `id="file-`+f.ID+`-error"`)
+
+	// The visit stops taking changes: the day after fieldwork ends (the
+	// coordinator still sees it for 5 working days).
+	end := fieldworkEnd(t, coordinator, v)
+	ts.offset.Store(int64(time.Until(end.AddDate(0, 0, 1).Add(12 * time.Hour))))
+	defer ts.offset.Store(0)
+	s, page = coordinator.submitForm("/visits/"+v.ID+"/request/1.01/complete", nil)
+	if s != http.StatusForbidden && s != http.StatusLocked {
+		t.Fatalf("complete after the visit stopped taking changes: %d, want 403 or 423", s)
+	}
+	mustContain(t, "complete refused", page, "<title>Error: "+v.Reference, `<a href="#item-1.01">`, `id="item-1.01-error"`)
 }

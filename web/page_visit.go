@@ -88,7 +88,41 @@ func (s *Server) visitPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	listedErrors(formOf(c), page)
 	s.renderNav(c, "visit", acc.Visit.Reference, "visits", page)
+}
+
+// listedErrors moves a refusal shown by a file or an item the page does
+// not list (a file on another page of the list, or superseded; an item
+// removed) to the heading of the files or of the information request, so
+// the error summary never links to nothing.
+func listedErrors(f *form, page gin.H) {
+	listed := map[string]bool{}
+	groups, _ := page["Groups"].([]fileGroup)
+	for _, g := range groups {
+		for _, file := range g.Files {
+			listed["file-"+file.ID] = true
+		}
+	}
+	request, _ := page["Request"].([]portal.RequestItemView)
+	for _, it := range request {
+		listed["item-"+it.Code] = true
+	}
+	for i, e := range f.Errors {
+		switch {
+		case listed[e.Field]:
+		case strings.HasPrefix(e.Field, "file-") && portal.IsID(strings.TrimPrefix(e.Field, "file-")):
+			f.Errors[i].Field = "files"
+		case strings.HasPrefix(e.Field, "item-") && isItem(strings.TrimPrefix(e.Field, "item-")):
+			f.Errors[i].Field = "request"
+		}
+	}
+}
+
+// isItem reports whether code names an item of an information request.
+func isItem(code string) bool {
+	item, err := portal.ParseItem(code)
+	return err == nil && item != ""
 }
 
 // groupFiles puts files under their items, in the information request's
