@@ -182,8 +182,9 @@ func checkText(field, s string, max int, lines bool) *Error {
 // provider, each by its field and all at once, for a form that lists
 // every error together; CreateVisit refuses the first.
 func CheckVisitText(req NewVisit) []*Error {
+	req = req.trimmed()
 	var errs []*Error
-	if !referencePattern.MatchString(strings.TrimSpace(req.Reference)) {
+	if !referencePattern.MatchString(req.Reference) {
 		errs = append(errs, invalid("reference", "The reference must be 2 to 40 letters, digits, dots, dashes or underscores, for example FV-2026-014."))
 	}
 	for _, f := range []struct{ name, v string }{{"title", req.Title}, {"provider", req.Provider}} {
@@ -192,6 +193,15 @@ func CheckVisitText(req NewVisit) []*Error {
 		}
 	}
 	return errs
+}
+
+// trimmed is req without the spaces around its reference, title and
+// provider: what is checked is what is kept.
+func (req NewVisit) trimmed() NewVisit {
+	req.Reference = strings.TrimSpace(req.Reference)
+	req.Title = strings.TrimSpace(req.Title)
+	req.Provider = strings.TrimSpace(req.Provider)
+	return req
 }
 
 // CreateVisit validates a request and creates the visit: its key, its
@@ -214,7 +224,7 @@ func (s *Service) CreateVisit(ctx context.Context, a Actor, req NewVisit) (Visit
 }
 
 func (s *Service) createVisit(ctx context.Context, by string, req NewVisit, rec store.AuditRecord) (store.Visit, error) {
-	req.Reference = strings.TrimSpace(req.Reference)
+	req = req.trimmed()
 	if errs := CheckVisitText(req); len(errs) > 0 {
 		return store.Visit{}, errs[0]
 	}
@@ -259,8 +269,8 @@ func (s *Service) createVisit(ctx context.Context, by string, req NewVisit, rec 
 		return store.Visit{}, err
 	}
 	v := store.Visit{
-		ID: id, Reference: req.Reference, TitleSealed: key.Seal([]byte(strings.TrimSpace(req.Title)), titleContext(id)),
-		Provider: strings.TrimSpace(req.Provider), NotificationDate: nd, FieldworkStart: fs, RetentionDays: days,
+		ID: id, Reference: req.Reference, TitleSealed: key.Seal([]byte(req.Title), titleContext(id)),
+		Provider: req.Provider, NotificationDate: nd, FieldworkStart: fs, RetentionDays: days,
 		State: StateActive, Bucket: s.cfg.BucketPrefix + id, CreatedAt: s.now(), CreatedBy: by,
 	}
 	locking, err := s.blobs.CreateBucket(ctx, v.Bucket)

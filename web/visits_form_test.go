@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -72,4 +73,32 @@ func TestRequestTitleRefusalSaysWhy(t *testing.T) {
 		t.Fatalf("a case title with a control character: %d, want 400", s)
 	}
 	mustContain(t, "a case title with a control character", page, `href="#case-title"`, "must not contain control characters")
+}
+
+// TestVisitTitleIsTrimmed: the spaces around a new visit's title and
+// provider are dropped before they are checked, as they are before they
+// are kept. Before, a title of 200 characters typed with a space either
+// side was refused as "200 characters or fewer", and a tab after the
+// provider as a control character, though neither would have been kept.
+func TestVisitTitleIsTrimmed(t *testing.T) {
+	ts := startStack(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	title := strings.Repeat("t", 200)
+	s, page := admin.submitForm("/visits", url.Values{"reference": {" FV-TRIM "}, "title": {" " + title + " "}, "provider": {"Cafcass\t"},
+		"notification_date-day": {"2"}, "notification_date-month": {"3"}, "notification_date-year": {"2026"},
+		"fieldwork_start-day": {"9"}, "fieldwork_start-month": {"3"}, "fieldwork_start-year": {"2026"}})
+	if s != http.StatusOK || strings.Contains(page, "govuk-error-summary") {
+		t.Fatalf("a title of 200 characters between spaces: %d, want the visit created:\n%s", s, page)
+	}
+	v, err := ts.Portal.Store().VisitByReference(context.Background(), "FV-TRIM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decode[struct {
+		Title    string `json:"title"`
+		Provider string `json:"provider"`
+	}](t, admin.get("/api/v1/visits/"+v.ID), http.StatusOK)
+	if got.Title != title || got.Provider != "Cafcass" {
+		t.Fatalf("kept title %q, provider %q; want them without the spaces around them", got.Title, got.Provider)
+	}
 }
