@@ -101,7 +101,7 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 		return FilePage{}, invalid("after", "This page of files does not exist: go back to the first page.")
 	}
 	if len(q.Search) > MaxNameBytes {
-		return FilePage{}, invalidf("q", "Search for a name of at most %d bytes: no file's name is longer.", MaxNameBytes)
+		return FilePage{}, invalidf("q", "Search for %s: no file's name is longer.", NameLength)
 	}
 	if q.Sort != "" && !slices.Contains(FileSorts, q.Sort) {
 		return FilePage{}, invalid("sort", "Choose an order: name, name-desc, newest or oldest.")

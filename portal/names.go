@@ -16,6 +16,10 @@ import (
 // MaxNameBytes is the longest file name accepted, in bytes of UTF-8.
 const MaxNameBytes = 255
 
+// NameLength says MaxNameBytes in words a person counts: characters, fewer
+// of those that take more than one byte.
+const NameLength = "255 characters or fewer (fewer if it has accented letters, symbols or other alphabets)"
+
 // ParseFileName validates a file name given by an uploader and returns it in
 // Unicode NFC (a Mac sends NFD: the same name must be one name). It refuses
 // what could mislead a reader or a file system: path separators, control
@@ -32,7 +36,7 @@ func ParseFileName(s string) (string, error) {
 	case !utf8.ValidString(s):
 		return "", errors.New("the file name is not valid UTF-8 text")
 	case len(s) > MaxNameBytes:
-		return "", fmt.Errorf("the file name is longer than %d bytes", MaxNameBytes)
+		return "", fmt.Errorf("the file name is too long: shorten it to %s", NameLength)
 	case strings.Trim(s, ". ") == "":
 		return "", errors.New("the file name must contain more than dots and spaces")
 	case strings.TrimSpace(s) != s:

@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 )
@@ -56,5 +57,33 @@ func TestLongSearchIsReportedByItsBox(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("a search of 256 bytes: no %q on the page", want)
 		}
+	}
+}
+
+// TestLongNameIsExplainedInCharacters: a file name or a search too long
+// is refused in words a person counts, characters, and says why fewer
+// may be allowed; the upload page's own check says the same. Before,
+// each said "255 bytes", which few people can count.
+func TestLongNameIsExplainedInCharacters(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	const want = "255 characters or fewer"
+	got := decode[struct {
+		Error string `json:"error"`
+	}](t, uploader.upload(v.ID, strings.Repeat("n", 300)+".pdf", strings.NewReader("x"), 1), http.StatusBadRequest)
+	if !strings.Contains(got.Error, want) || strings.Contains(got.Error, "bytes") {
+		t.Errorf("a name of 304 characters is refused with %q, want %q and no bytes", got.Error, want)
+	}
+	page := readAll(t, uploader.get("/visits/"+v.ID+"?q="+url.QueryEscape(strings.Repeat("é", 128))))
+	if !strings.Contains(page, want) || strings.Contains(page, "255 bytes") {
+		t.Errorf("a search of 128 accented letters: no %q on the page, or it counts bytes", want)
+	}
+	script, err := os.ReadFile("static/portal.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(script), want) || strings.Contains(string(script), "255 bytes") {
+		t.Errorf("the upload page's check of a name's length does not say %q, or counts bytes", want)
 	}
 }

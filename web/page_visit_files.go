@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -76,7 +75,7 @@ func parseFileQuery(c *gin.Context) (portal.FileQuery, map[string]string) {
 	}
 	if len(q.Search) > portal.MaxNameBytes {
 		// Longer than any name: reported by the box, and left out.
-		errs["q"] = fmt.Sprintf("Search for a name of at most %d bytes: no file's name is longer", portal.MaxNameBytes)
+		errs["q"] = "Search for " + portal.NameLength + ": no file's name is longer"
 		q.Search = ""
 	}
 	if q.Sort != "" && !slices.Contains(portal.FileSorts, q.Sort) {

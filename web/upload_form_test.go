@@ -34,7 +34,7 @@ func TestUploadFormWithOneBadFileAmongSeveral(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("three files, the second with a name too long: %d, want 400", resp.StatusCode)
 	}
-	mustContain(t, "the upload form", page, "<title>Error: ", "govuk-error-summary", `href="#file"`, "2 files uploaded", long[:40], "longer than 255")
+	mustContain(t, "the upload form", page, "<title>Error: ", "govuk-error-summary", `href="#file"`, "2 files uploaded", long[:40], "255 characters or fewer")
 	names := strings.Join(uploader.fileNames(v.ID), "|")
 	if !strings.Contains(names, "Structure chart.pdf") || !strings.Contains(names, "Team plan.pdf") || strings.Contains(names, "aaaa") {
 		t.Fatalf("files stored: %s; want the first and the third", names)

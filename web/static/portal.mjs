@@ -113,7 +113,7 @@ function checkName (name) {
   if (/[\u200b-\u200d\u2060-\u2064\u180e\ufeff]/.test(name)) return 'The name contains zero-width characters: rename the file.'
   if (/[\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(name)) return 'The name contains invisible characters: rename the file.'
   if (name.endsWith('.')) return 'The name ends with a dot: rename the file.'
-  if (new TextEncoder().encode(name).length > 255) return 'The name is longer than 255 bytes: shorten it.'
+  if (new TextEncoder().encode(name).length > 255) return 'The name is too long: shorten it to 255 characters or fewer (fewer if it has accented letters, symbols or other alphabets).'
   return ''
 }
 
