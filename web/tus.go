@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/evidence"
 	"github.com/ofsted-portal/evidence/portal/scan"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -250,6 +251,11 @@ func (s *Server) tusPatch(c *gin.Context) {
 	r, f, err := accessOf(c).Append(c.Request.Context(), r, body, beforeCommit)
 	if err != nil {
 		s.tusOffsetHeaders(c, r)
+		if errors.Is(err, evidence.ErrShortBody) || bodyFailed(c) && toHTTPError(err).status >= 500 {
+			// Unlike a plain upload's, the segments committed before
+			// the break are kept: say so, and from where to go on.
+			err = badRequest(fmt.Sprintf("The connection ended before all of these bytes arrived. The upload keeps the %d bytes committed before the break (Upload-Offset): send the rest from there.", r.Offset()))
+		}
 		s.fail(c, err)
 		return
 	}

@@ -2,9 +2,13 @@ package web_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestResumableBodyPastLength checks that a PATCH whose body goes on past
@@ -116,5 +120,37 @@ func TestResumableHeadTellsTheScan(t *testing.T) {
 	}
 	if got := resp.Header.Get("Evidence-Scan"); got != scan {
 		t.Fatalf("HEAD of the completed upload: Evidence-Scan %q, the PATCH said %q", got, scan)
+	}
+}
+
+// TestCutPatchSaysWhatIsKept: a resumable upload's PATCH whose body ends
+// before its Content-Length is told that what the upload had committed is
+// kept, and from where to go on; a plain upload cut the same way is still
+// told nothing was kept. Before, the PATCH was told "Nothing was kept:
+// upload it again", though its earlier segments were kept and a client
+// trusting it would send them all again.
+func TestCutPatchSaysWhatIsKept(t *testing.T) {
+	ts := startStackWith(t, map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB"})
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	const seg = 1 << 20
+	loc := uploader.tusCreate(v.ID, "2.01 Notes.pdf", seg+1000)
+	resp := uploader.tus("PATCH", loc, bytes.NewReader(make([]byte, seg)), seg, map[string]string{"Upload-Offset": "0"})
+	readAll(t, resp)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("the first segment: %d", resp.StatusCode)
+	}
+	resp, body := uploader.rawRequest(t, fmt.Sprintf("PATCH %s HTTP/1.1\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: %d\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: 1000", loc, seg),
+		bytes.Repeat([]byte("x"), 500), true, 10*time.Second)
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Upload-Offset") != strconv.Itoa(seg) {
+		t.Fatalf("a PATCH cut short: %d, Upload-Offset %q: %s", resp.StatusCode, resp.Header.Get("Upload-Offset"), body)
+	}
+	if strings.Contains(body, "Nothing was kept") || !strings.Contains(body, strconv.Itoa(seg)+" bytes") {
+		t.Errorf("a PATCH cut after a committed segment is told %s; want what is kept (%d bytes) and no \"Nothing was kept\"", body, seg)
+	}
+	resp, body = uploader.rawRequest(t, fmt.Sprintf("POST /api/v1/visits/%s/files?name=short.pdf HTTP/1.1\r\nContent-Length: 1000", v.ID),
+		bytes.Repeat([]byte("x"), 500), true, 10*time.Second)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "Nothing was kept") {
+		t.Errorf("a plain upload cut short: %d %s; want 400 saying nothing was kept", resp.StatusCode, body)
 	}
 }
