@@ -15,6 +15,7 @@ import (
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/receipt"
 	"github.com/ofsted-portal/evidence/portal/scan"
 	"github.com/ofsted-portal/evidence/portal/timeline"
 )
@@ -70,10 +71,32 @@ var funcs = template.FuncMap{
 	"eventName": func(e string) string {
 		return strings.ToUpper(e[:1]) + strings.ReplaceAll(e[1:], "_", " ")
 	},
-	"roleName": roleName,
+	"roleName":    roleName,
+	"receiptName": receiptName,
 	// unreadable: the scanner's finding is that it could not look inside
 	// the file, not malware found in it.
 	"unreadable": scan.Unreadable,
+}
+
+// receiptName says which receipt a link of the visit page's list is for,
+// after "Print" or "Download (JSON)": receipts issued in the same minute
+// differ by their kind and their files.
+func receiptName(r portal.ReceiptView) string {
+	at := ", issued " + r.IssuedAt.In(calendar.London).Format("2 January 2006 15:04 MST")
+	switch {
+	case len(r.Files) == 0:
+		return "the receipt" + at
+	case r.Kind == receipt.KindBatch && len(r.Files) == 1:
+		return "the batch receipt for " + r.Files[0].Name + at
+	case r.Kind == receipt.KindBatch:
+		return fmt.Sprintf("the batch receipt for %d files beginning with %s", len(r.Files), r.Files[0].Name) + at
+	}
+	f := r.Files[0]
+	item := ""
+	if f.Item != "" {
+		item = " (item " + f.Item + ")"
+	}
+	return "the upload receipt for " + f.Name + item + at
 }
 
 // stateName is a visit's state in words.
