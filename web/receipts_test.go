@@ -151,3 +151,29 @@ func TestReceipts(t *testing.T) {
 		}
 	})
 }
+
+// TestVisitPageReceiptLinksOpenTheReceipt: the visit page's "Print" and
+// "Download (JSON)" links of a receipt lead to it, each named by its file.
+// Before, both had no visit in their address (/visits//receipts/…), so
+// each gave "Page not found".
+func TestVisitPageReceiptLinksOpenTheReceipt(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	coordinator := ts.signIn(t, "cafcass", "coordinator@cafcass.example")
+	coordinator.uploadItem(v.ID, "1.01 Structure chart.pdf", "", []byte("structure"))
+	page := readAll(t, coordinator.get("/visits/"+v.ID))
+	for _, want := range []string{`href="/visits/` + v.ID + `/receipts/`, `href="/api/v1/visits/` + v.ID + `/receipts/`, "the upload receipt for 1.01 Structure chart.pdf (item 1.01)"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the visit page's receipts: no %q", want)
+		}
+	}
+	i := strings.Index(page, `href="/visits/`+v.ID+`/receipts/`)
+	if i < 0 {
+		t.FailNow()
+	}
+	href := page[i+len(`href="`):]
+	href = href[:strings.IndexByte(href, '"')]
+	if resp := coordinator.get(href); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %s: %d, want the receipt", href, resp.StatusCode)
+	}
+}
