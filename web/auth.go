@@ -395,7 +395,12 @@ func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error)
 			return signedIn{}, err
 		}
 	}
-	a, err := s.svc.SignIn(ctx, s.requestActor(c), id)
+	// The new session is signed in under the provider session this ID
+	// token names, or none: never under the one the browser's previous
+	// session was (another person's, or another provider's).
+	from := s.requestActor(c)
+	from.IdPSession = ""
+	a, err := s.svc.SignIn(ctx, from, id)
 	if errors.Is(err, portal.ErrDisabled) {
 		return signedIn{}, signInError{reason: "access disabled", disabled: true}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ofsted-portal/evidence/deploy/devidp"
 	"github.com/ofsted-portal/evidence/deploy/hydra"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/store"
@@ -166,5 +167,46 @@ func TestLogoutBeforeTheSessionIsSaved(t *testing.T) {
 	}
 	if len(recs) != 1 || recs[0].ActorSubject != "hydra-alice" || !strings.Contains(recs[0].Detail, "ended by the identity provider (back-channel logout)") {
 		t.Errorf("sign-outs recorded: %+v, want Alice's by the provider", recs)
+	}
+}
+
+// TestSignInAfterAnotherKeepsNoneOfItsProviderSession: a sign-in at a
+// provider that names no provider session, in a browser that still holds
+// a session signed in under one (a shared computer, or the same person at
+// the other provider), is not saved under the previous session's: else a
+// back-channel logout of that provider session would cut the new person's
+// transfers and refuse their sign-in.
+func TestSignInAfterAnotherKeepsNoneOfItsProviderSession(t *testing.T) {
+	h := startHydra(t)
+	h.AddUser(hydra.User{Username: "alice", Password: "alice-password", Subject: "hydra-alice", Email: "alice@cafcass.example", AMR: []string{"pwd"}})
+	ts, _ := startStackWithHydra(t, h, hydra.Client{}, nil)
+	db := ts.Portal.Store().DB()
+	b := ts.newBrowser(t)
+	resp := b.get("/auth/hydra/login")
+	page := readAll(t, resp)
+	resp = b.submitLogin(resp.Request.URL, page, "alice", "alice-password")
+	readAll(t, resp)
+	if resp.Request.URL.Path != "/visits" {
+		t.Fatalf("Alice's sign-in ended at %s", resp.Request.URL)
+	}
+	var alices string
+	if err := db.QueryRow(`SELECT idp_session FROM sessions WHERE idp_session IS NOT NULL`).Scan(&alices); err != nil {
+		t.Fatalf("Alice's session under her provider session at Hydra: %v", err)
+	}
+
+	// Someone else signs in at the dev provider in the same browser.
+	resp = b.get("/auth/ofsted/login")
+	page = readAll(t, resp)
+	resp = b.submitLogin(resp.Request.URL, page, "hmi@ofsted.example", devidp.DemoPassword)
+	readAll(t, resp)
+	if resp.Request.URL.Path != "/visits" {
+		t.Fatalf("the second sign-in ended at %s", resp.Request.URL)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM sessions WHERE idp_session = ?`, alices).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d sessions are kept under Alice's provider session at Hydra after another person signed in over hers", n)
 	}
 }
