@@ -178,7 +178,24 @@ func (s *Server) unavailableAt(c *gin.Context, endpoint string, err error) signI
 	if c.Request.Context().Err() != nil {
 		return signInError{reason: "abandoned by the browser (" + endpoint + ")"}
 	}
-	s.log.Error("identity provider unavailable at sign-in", "request_id", requestID(c), "idp", c.Param("idp"), "endpoint", endpoint, "err", err)
+	// A provider's answer goes to the log as its status (and error code):
+	// its body can hold anything, what the portal sent among it. A
+	// request that got no answer logs why.
+	attrs := []any{"request_id", requestID(c), "idp", c.Param("idp"), "endpoint", endpoint}
+	var re *oauth2.RetrieveError
+	switch {
+	case errors.As(err, &re):
+		status := 0
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		attrs = append(attrs, "status", status, "error_code", providerError(re.ErrorCode))
+	case answeredStatus(err) != 0:
+		attrs = append(attrs, "status", answeredStatus(err))
+	default:
+		attrs = append(attrs, "err", err)
+	}
+	s.log.Error("identity provider unavailable at sign-in", attrs...)
 	return signInError{reason: "identity provider unavailable (" + endpoint + ")", unavailable: true}
 }
 

@@ -119,6 +119,12 @@ func TestProviderDownAtTheCallback(t *testing.T) {
 			}
 		})
 	}
+	// What the provider answered goes to the log as its status and
+	// error code only: a provider's page can hold anything, what the
+	// portal sent it among it.
+	if strings.Contains(ts.log.String(), "down for maintenance") {
+		t.Errorf("the provider's answer is in the portal's log")
+	}
 
 	t.Run("not discovered since a restart", func(t *testing.T) {
 		// The person is at the provider when the portal restarts, and the
