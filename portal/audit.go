@@ -119,12 +119,17 @@ func (s *Service) Checkpoint(ctx context.Context, force bool) error {
 		// someone who can write to the database (which, taken as the
 		// last, would be anchored outside it for good and, dated ahead,
 		// stop every later checkpoint), or one signed before the signing
-		// key was replaced. The head is signed anew.
+		// key was replaced. The head is signed anew, and the next when due
+		// after the last this process signed.
 		if s.foreignCheckpoint.Swap(last.Seq) != last.Seq {
 			s.log.Error("the latest audit checkpoint in the database is not signed by this portal's key, or is beyond the trail's head: signing the head anew; check the trail with portal audit verify",
 				"checkpoint", last.Seq, "head", seq)
 		}
-		err = store.ErrNotFound
+		if own := s.ownCheckpoint.Load(); own != nil && own.Seq <= seq {
+			last = *own
+		} else {
+			err = store.ErrNotFound
+		}
 	}
 	// When it was signed is not signed: one dated ahead of the clock (by
 	// more than clocks kept in time differ) is taken as due, or a date
@@ -135,6 +140,7 @@ func (s *Service) Checkpoint(ctx context.Context, force bool) error {
 		if err := s.store.AddCheckpoint(ctx, last); err != nil {
 			return s.dbErr(ctx, "checkpoint", err)
 		}
+		s.ownCheckpoint.Store(&last)
 	}
 	s.checkpointed.Store(last.Seq)
 	return s.anchor(ctx, last)

@@ -69,9 +69,13 @@ type Service struct {
 	// foreignCheckpoint is the last checkpoint found in the database that
 	// this portal's key did not sign (logged once).
 	foreignCheckpoint atomic.Int64
-	anchorMu          sync.Mutex
-	anchors           Anchors
-	anchored          int64 // the last checkpoint anchored by this process
+	// ownCheckpoint is the last checkpoint this process signed: the
+	// cadence goes from it while the latest in the database is not the
+	// portal's.
+	ownCheckpoint atomic.Pointer[store.Checkpoint]
+	anchorMu      sync.Mutex
+	anchors       Anchors
+	anchored      int64 // the last checkpoint anchored by this process
 	// rulesAfter is where the retention run's reading back of the
 	// buckets' expiry rules goes on from (checkRules).
 	rulesMu    sync.Mutex

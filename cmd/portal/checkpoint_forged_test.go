@@ -89,3 +89,47 @@ func TestCheckpointDatedAheadIsDue(t *testing.T) {
 		t.Fatalf("with the last checkpoint (record %d) dated a year ahead, the latest is record %d, the head %d (%v)", last.Seq, now.Seq, head, err)
 	}
 }
+
+// TestForgedCheckpointKeepsTheCadence: with a forged checkpoint beyond the
+// head still the latest row, the portal signed and anchored the head at
+// every round with a new record, not every 100 records or 10 minutes, for
+// as long as the trail stayed short of the forged record (for ever, in
+// practice): a checkpoint and an anchor object each round. The cadence is
+// kept from the last checkpoint the portal itself signed.
+func TestForgedCheckpointKeepsTheCadence(t *testing.T) {
+	ctx := context.Background()
+	_, svc := trailOf250(t)
+	svc.Stop()
+	defer svc.Close()
+	head, _, _ := svc.Store().AuditHead(ctx)
+	forged := store.Checkpoint{Seq: head + 1_000_000, Hash: strings.Repeat("ab", 32), SignedAt: time.Now(),
+		PublicKey: base64.StdEncoding.EncodeToString(svc.SigningPublicKey()), Signature: base64.StdEncoding.EncodeToString(make([]byte, 64)), Format: 1}
+	if err := svc.Store().AddCheckpoint(ctx, forged); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := svc.Store().DB().QueryRow(`SELECT COUNT(*) FROM audit_checkpoints`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	round := func() {
+		t.Helper()
+		if err := svc.Store().Audit(ctx, store.AuditRecord{Time: time.Now(), ActorSubject: "portal", Action: "test.act", Outcome: "success"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Checkpoint(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	round() // the head is signed anew, once
+	before := count()
+	for range 5 {
+		round()
+	}
+	if n := count() - before; n != 0 {
+		t.Fatalf("5 rounds of one record each with a forged checkpoint in the database signed %d checkpoints, want none before 100 records or 10 minutes", n)
+	}
+}
