@@ -42,3 +42,10 @@ func MessageIDOf(n store.Notification) string { return messageID(n) }
 // SetLeases shortens the janitor's and the key epochs' leases, so that a
 // test can outlast them.
 func (s *Service) SetLeases(d time.Duration) { s.janitorLease, s.epochLease = d, d }
+
+// SweepExpiredUploads runs the janitor's expiry round over rs, the uploads
+// it listed as past their expiry (a listing a request may since have
+// outdated).
+func (s *Service) SweepExpiredUploads(ctx context.Context, rs []store.Resumable) error {
+	return s.evidence.AbandonExpired(ctx, rs, s.expiredUploadRecord)
+}

@@ -291,3 +291,47 @@ func TestResumableExpirySlides(t *testing.T) {
 		t.Fatalf("the upload outlived 7 times PORTAL_UPLOAD_EXPIRY (%s) since it began", 7*expiry)
 	}
 }
+
+// TestResumableExpiryListedThenSlid: the janitor lists an upload as
+// expired while a PATCH begun just before the expiry is still sending; the
+// PATCH commits its segment (moving the expiry on) and lets go of the
+// lease; the janitor then takes the lease. It abandoned the upload, live
+// again, with the segments the coordinator had sent: the upload must be
+// kept, and go only at its new expiry.
+func TestResumableExpiryListedThenSlid(t *testing.T) {
+	d, v, _ := refusingDemo(t)
+	ctx := context.Background()
+	seg := d.svc.SegmentSize()
+	body := bytes.Repeat([]byte("z"), 2*int(seg)+6)
+	up, r := firstSegmentStored(t, d, v, "1.01 slid.pdf", body)
+	d.offset.Store(int64(time.Until(r.ExpiresAt.Add(-2 * time.Second)))) // the PATCH begins just before the expiry
+	g := newGatedReader(body[seg : 2*seg])
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := up.Append(ctx, r, g, nil)
+		done <- err
+	}()
+	<-g.started
+	d.offset.Add(int64(3 * time.Second)) // the expiry passes while it runs
+	listed, err := d.svc.Store().ExpiredResumables(ctx, time.Now().Add(time.Duration(d.offset.Load())))
+	if err != nil || len(listed) != 1 || listed[0].ID != r.ID {
+		t.Fatalf("the janitor's listing: %d uploads, %v; want the upload", len(listed), err)
+	}
+	close(g.gate)
+	if err := <-done; err != nil {
+		t.Fatalf("the PATCH begun before the expiry: %v", err)
+	}
+	if err := d.svc.SweepExpiredUploads(ctx, listed); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := up.Resumable(ctx, r.ID)
+	if err != nil {
+		t.Fatalf("the upload, live again after its segment, was abandoned: %v", err)
+	}
+	if cur.SegmentsDone != 2 || !cur.ExpiresAt.After(time.Now().Add(time.Duration(d.offset.Load()))) {
+		t.Fatalf("the upload kept: %d segments done, expires %s", cur.SegmentsDone, cur.ExpiresAt)
+	}
+	if _, _, err := up.Append(ctx, cur, bytes.NewReader(body[2*seg:]), nil); err != nil {
+		t.Fatalf("the last segment: %v", err)
+	}
+}

@@ -199,7 +199,22 @@ func (s *Service) SweepResumables(ctx context.Context, record func(r store.Resum
 	if err != nil {
 		return err
 	}
-	return s.AbandonResumables(ctx, expired, record)
+	return s.AbandonExpired(ctx, expired, record)
+}
+
+// AbandonExpired abandons the uploads rs, listed as past their expiry, as
+// SweepResumables does. Each is read again under its lease and kept if its
+// expiry is no longer past: a PATCH that began before the expiry may have
+// committed a segment (moving the expiry on) between the listing and the
+// lease, and the upload is then live.
+func (s *Service) AbandonExpired(ctx context.Context, rs []store.Resumable, record func(r store.Resumable) store.AuditRecord) error {
+	var errs []error
+	for _, r := range rs {
+		if err := s.sweepResumable(ctx, r, true, record); err != nil {
+			errs = append(errs, fmt.Errorf("upload %s: %w", r.ID, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // AbandonResumables abandons the uploads rs as SweepResumables does, each
@@ -208,14 +223,16 @@ func (s *Service) SweepResumables(ctx context.Context, record func(r store.Resum
 func (s *Service) AbandonResumables(ctx context.Context, rs []store.Resumable, record func(r store.Resumable) store.AuditRecord) error {
 	var errs []error
 	for _, r := range rs {
-		if err := s.sweepResumable(ctx, r, record); err != nil {
+		if err := s.sweepResumable(ctx, r, false, record); err != nil {
 			errs = append(errs, fmt.Errorf("upload %s: %w", r.ID, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (s *Service) sweepResumable(ctx context.Context, r store.Resumable, record func(r store.Resumable) store.AuditRecord) error {
+// sweepResumable abandons r under its lease, or forgets it if complete;
+// with expired, only if it is still past its expiry once read again.
+func (s *Service) sweepResumable(ctx context.Context, r store.Resumable, expired bool, record func(r store.Resumable) store.AuditRecord) error {
 	if !r.CompletedAt.IsZero() {
 		if err := s.Store.ForgetResumable(ctx, r.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -241,6 +258,10 @@ func (s *Service) sweepResumable(ctx context.Context, r store.Resumable, record 
 	if err != nil || !r.CompletedAt.IsZero() {
 		unlock()
 		return err // complete: forgotten next round
+	}
+	if expired && r.ExpiresAt.After(s.Now()) {
+		unlock()
+		return nil // a segment committed since the listing moved the expiry on
 	}
 	v, err := s.Store.Visit(ctx, r.VisitID)
 	if err != nil {
