@@ -84,24 +84,12 @@ func (s *Service) BackChannelLogout(ctx context.Context, from Actor, t LogoutTok
 	if until := t.IssuedAt.Add(s.cfg.SessionLifetime); until.After(l.KeepUntil) {
 		l.KeepUntil = until
 	}
-	detail := map[string]any{"session": idpLogoutDetail, "idp": t.IdP}
 	var err error
 	var ended bool
 	if t.SID != "" {
 		var n int
 		n, err = s.store.EndIdPSessions(ctx, l, s.now(), func(data []byte) ([]store.AuditRecord, bool, error) {
-			a, err := s.User(ctx, sessionUser(data), from)
-			switch {
-			case err != nil:
-				return nil, false, err
-			case !a.SignedIn():
-				return nil, true, nil // nobody's now: it ends, with nobody to record
-			case a.Issuer != t.Issuer || t.Subject != "" && a.Subject != t.Subject:
-				return nil, false, nil // another person's: the token names its subject
-			}
-			rec := s.actorRec(a, "signout", "", "success", detail)
-			rec.Role = ""
-			return []store.AuditRecord{rec}, true, nil
+			return s.idpSessionEnding(ctx, l, t.Issuer, data, from, t.IdP)
 		})
 		ended = n > 0
 	} else {
@@ -118,6 +106,41 @@ func (s *Service) BackChannelLogout(ctx context.Context, from Actor, t LogoutTok
 		return false, ErrLogoutTokenUsed
 	}
 	return ended, err
+}
+
+// idpSessionEnding decides whether the logout l, of the provider named
+// idp whose issuer is issuer, ends the session data, signed in under the
+// provider session l names, and describes the ending (from) for the trail.
+// The janitor knows neither ("": the key of the provider session names
+// its issuer, and the provider is the one the person signs in with).
+func (s *Service) idpSessionEnding(ctx context.Context, l store.Logout, issuer string, data []byte, from Actor, idp string) ([]store.AuditRecord, bool, error) {
+	a, err := s.User(ctx, sessionUser(data), from)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case !a.SignedIn():
+		return nil, true, nil // nobody's now: it ends, with nobody to record
+	case issuer != "" && a.Issuer != issuer || l.Person != "" && personKey(a.Issuer, a.Subject) != l.Person:
+		return nil, false, nil // another person's: the token names its subject
+	}
+	for _, p := range s.cfg.IdPs {
+		if idp == "" && p.Issuer == a.Issuer {
+			idp = p.Name
+		}
+	}
+	rec := s.actorRec(a, "signout", "", "success", map[string]any{"session": idpLogoutDetail, "idp": idp})
+	rec.Role = ""
+	return []store.AuditRecord{rec}, true, nil
+}
+
+// endLoggedOutSessions ends the sessions a logout left live (its second
+// look at the sessions failed once its token was taken), as the logout
+// would have: the janitor's round (store.EndLoggedOutSessions).
+func (s *Service) endLoggedOutSessions(ctx context.Context) error {
+	_, err := s.store.EndLoggedOutSessions(ctx, s.now(), func(l store.Logout, data []byte) ([]store.AuditRecord, bool, error) {
+		return s.idpSessionEnding(ctx, l, "", data, Actor{Via: "janitor"}, "")
+	})
+	return err
 }
 
 // ErrProviderSignedOut is the refusal of a sign-in whose session the

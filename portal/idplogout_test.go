@@ -235,3 +235,77 @@ func TestLogoutBySessionStopsAnUpload(t *testing.T) {
 		t.Fatalf("the visit holds %d files (%v), want the first and the other session's", len(files), err)
 	}
 }
+
+// TestLogoutLeftUnfinishedIsSwept: a logout by provider session whose
+// second look at the sessions failed has taken its token, so the
+// provider's retry is refused as a replay; a session whose sign-in raced
+// the logout, not found by the first look, lived on to its idle timeout
+// or lifetime. The janitor ends each live session signed in under a
+// provider session a kept logout token ended (of the person it names, when
+// it names one), recorded as the person's sign-out by the provider.
+func TestLogoutLeftUnfinishedIsSwept(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	ofsted := d.issuer("ofsted")
+	signIn := func(sub, email string) portal.Actor {
+		t.Helper()
+		a, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "ofsted", Issuer: ofsted, Subject: sub, Email: email})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	hmi, lead := signIn("sub-hmi", "hmi@ofsted.example"), signIn("sub-lead", "lead@ofsted.example")
+	sessions := d.svc.Store().Sessions(time.Now)
+	session := func(token string, a portal.Actor, sid string) {
+		t.Helper()
+		data, err := portal.SessionCodec{}.Encode(time.Now().Add(time.Hour), map[string]any{portal.SessionUserKey: a.UserID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := store.WithIdPSession(store.NewSession(ctx), portal.IdPSessionKey(ofsted, sid))
+		if err := sessions.CommitCtx(c, token, data, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := func(token string) bool {
+		t.Helper()
+		_, found, err := sessions.FindCtx(ctx, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return found
+	}
+	from := portal.Actor{ClientIP: "192.0.2.7", RequestID: "req-1", Via: "/auth/:idp/backchannel-logout"}
+	tok := portal.LogoutToken{IdP: "ofsted", Issuer: ofsted, Subject: "sub-hmi", SID: "sid-1", JTI: "jti-1", IssuedAt: time.Now(), KeepUntil: time.Now().Add(10 * time.Minute)}
+	if _, err := d.svc.BackChannelLogout(ctx, from, tok); err != nil {
+		t.Fatal(err)
+	}
+	start, _, _ := d.svc.Store().AuditHead(ctx)
+	// What a failed second look leaves: the token taken, and live the
+	// session whose sign-in raced the logout.
+	session("raced", hmi, "sid-1")
+	session("other-sid", hmi, "sid-2")
+	session("other-person", lead, "sid-1") // the token names the HMI
+	if _, err := d.svc.BackChannelLogout(ctx, from, tok); !errors.Is(err, portal.ErrLogoutTokenUsed) {
+		t.Fatalf("the provider's retry: %v, want ErrLogoutTokenUsed", err)
+	}
+	d.svc.Sweep(ctx)
+	for token, want := range map[string]bool{"raced": false, "other-sid": true, "other-person": true} {
+		if got := live(token); got != want {
+			t.Errorf("after the janitor's round, session %s live: %v, want %v", token, got, want)
+		}
+	}
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: start, Action: "signout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 {
+		t.Fatalf("%d sign-outs recorded, want 1: %+v", len(recs), recs)
+	}
+	var detail map[string]any
+	json.Unmarshal([]byte(recs[0].Detail), &detail)
+	if r := recs[0]; r.ActorSubject != "sub-hmi" || r.Role != "" || detail["session"] != "ended by the identity provider (back-channel logout)" || detail["idp"] != "ofsted" {
+		t.Errorf("the sign-out: %+v", r)
+	}
+}

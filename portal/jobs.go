@@ -147,6 +147,9 @@ func (s *Service) Sweep(ctx context.Context) {
 	if err := s.dbErr(ctx, "janitor", s.store.Sessions(time.Now).DeleteExpired(ctx, s.expiryRecords)); err != nil {
 		s.log.Error("sweep expired sessions", "err", err)
 	}
+	if err := s.dbErr(ctx, "janitor", s.endLoggedOutSessions(ctx)); err != nil {
+		s.log.Error("end sessions a back-channel logout left", "err", err)
+	}
 	if err := s.dbErr(ctx, "janitor", s.store.PruneLogoutTokens(ctx, s.now())); err != nil {
 		s.log.Error("prune logout tokens", "err", err)
 	}

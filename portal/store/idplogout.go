@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -118,11 +119,45 @@ func (s *Store) EndIdPSessions(ctx context.Context, l Logout, now time.Time,
 	more, err := s.endIdPSessions(ctx, l, now, end, seen, false)
 	if err != nil {
 		// The token is taken and the sessions read first are ended: a
-		// failure here is a session that began as the logout came,
-		// ended still when it asks (LoggedOutSince), or at idle.
+		// session that began as the logout came is ended still when it
+		// asks (LoggedOutSince), or else by the janitor's next round
+		// (EndLoggedOutSessions): the provider's retry is a replay.
 		return ended, fmt.Errorf("store: end sessions of an identity provider's session signed in as it ended: %w", err)
 	}
 	return ended + more, nil
+}
+
+// EndLoggedOutSessions ends the live sessions signed in under a provider
+// session that a kept logout token ended, as EndIdPSessions does (end
+// decides and describes each, with the token), and returns how many it
+// ended. The janitor calls it each round: a logout whose second look
+// failed (its token taken, so the provider's retry is refused as a
+// replay) may have left a session whose sign-in raced it, and the session
+// must not live on to its idle timeout. One read finds the tokens that
+// still have a live session; there are none but after such a failure.
+func (s *Store) EndLoggedOutSessions(ctx context.Context, now time.Time,
+	end func(l Logout, data []byte) ([]AuditRecord, bool, error)) (int, error) {
+	ls, err := queryAll(ctx, s.db, func(sc scanner) (Logout, error) {
+		var l Logout
+		var person sql.NullString
+		err := sc.Scan(&l.TokenKey, &l.IdPSession, &person)
+		l.Person = person.String
+		return l, err
+	}, `SELECT id, idp_session, person FROM logout_tokens t WHERE kept_until > ? AND idp_session IS NOT NULL
+		AND EXISTS (SELECT 1 FROM sessions s WHERE s.idp_session = t.idp_session AND s.expiry > ?)`, formatTime(now), unixFloat(time.Now()))
+	if err != nil {
+		return 0, fmt.Errorf("store: read the logouts with sessions left: %w", err)
+	}
+	var errs []error
+	ended := 0
+	for _, l := range ls {
+		n, err := s.endIdPSessions(ctx, l, now, func(data []byte) ([]AuditRecord, bool, error) { return end(l, data) }, map[string]bool{}, false)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("store: end the sessions left by a logout: %w", err))
+		}
+		ended += n
+	}
+	return ended, errors.Join(errs...)
 }
 
 // endIdPSessions is one pass of EndIdPSessions over the live sessions not

@@ -98,3 +98,70 @@ func TestLogoutFindsASessionSavedAsItCame(t *testing.T) {
 		t.Fatalf("a session saved under the ended provider session after the logout: ended %v (%v), want true", gone, err)
 	}
 }
+
+// TestLogoutSecondLookFailing: when the look a logout takes once its
+// token is taken fails, the token stays taken (the provider's retry is a
+// replay) and the session saved as it came is left live; the janitor's
+// round (EndLoggedOutSessions) ends it, and a session under another
+// provider session goes on.
+func TestLogoutSecondLookFailing(t *testing.T) {
+	ctx := context.Background()
+	s, err := testDatabase(t)()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	save := func(token, sid string) {
+		t.Helper()
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry, idp_session) VALUES (?, ?, ?, ?)`,
+			token, []byte("data"), unixFloat(now.Add(time.Hour)), sid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("first", "sid-key")
+	save("other", "other-sid-key")
+	l := Logout{TokenKey: "jti-key", KeepUntil: now.Add(time.Minute), IdPSession: "sid-key", IssuedAt: now}
+	failure := errors.New("the database went away")
+	decided := 0
+	ended, err := s.EndIdPSessions(ctx, l, now, func([]byte) ([]AuditRecord, bool, error) {
+		if decided++; decided == 1 {
+			save("signed-in-meanwhile", "sid-key")
+			return []AuditRecord{{Time: now, Action: "signout", Outcome: "success"}}, true, nil
+		}
+		return nil, false, failure // the second look fails
+	})
+	if !errors.Is(err, failure) || ended != 1 {
+		t.Fatalf("%d sessions ended (%v), want the first and the second look's failure", ended, err)
+	}
+	if _, err := s.EndIdPSessions(ctx, l, now, func([]byte) ([]AuditRecord, bool, error) { return nil, true, nil }); !errors.Is(err, ErrLogoutTokenUsed) {
+		t.Fatalf("the provider's retry: %v, want ErrLogoutTokenUsed", err)
+	}
+	var got []Logout
+	n, err := s.EndLoggedOutSessions(ctx, now, func(l Logout, _ []byte) ([]AuditRecord, bool, error) {
+		got = append(got, l)
+		return []AuditRecord{{Time: now, Action: "signout", Outcome: "success"}}, true, nil
+	})
+	if err != nil || n != 1 || len(got) != 1 || got[0].TokenKey != l.TokenKey || got[0].IdPSession != l.IdPSession {
+		t.Fatalf("the janitor's round: %d sessions ended (%v), decided under %+v; want the one saved meanwhile, under the token", n, err, got)
+	}
+	var left []string
+	rows, err := s.db.QueryContext(ctx, `SELECT token FROM sessions ORDER BY token`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tok string
+		if err := rows.Scan(&tok); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, tok)
+	}
+	if len(left) != 1 || left[0] != "other" {
+		t.Fatalf("sessions left: %v, want only the other provider session's", left)
+	}
+	if n, err := s.EndLoggedOutSessions(ctx, now, func(Logout, []byte) ([]AuditRecord, bool, error) { return nil, true, nil }); err != nil || n != 0 {
+		t.Fatalf("the next round: %d ended (%v), want none", n, err)
+	}
+}
