@@ -133,7 +133,7 @@ func TestInformationRequest(t *testing.T) {
 	if !strings.Contains(page, `id="item-1.03-status"`) || !strings.Contains(page, "Received") || !strings.Contains(page, "Overdue") && !strings.Contains(page, "Due") {
 		t.Fatal("the visit page lacks the checklist")
 	}
-	rows, err := ts.Portal.Store().DB().Query(`SELECT action, object, detail FROM audit WHERE action LIKE 'request.item%'`)
+	rows, err := ts.Portal.Store().DB().Query(`SELECT action, object, detail FROM audit WHERE action LIKE 'request.item%' ORDER BY seq`)
 	if err != nil {
 		t.Fatal(err)
 	}
