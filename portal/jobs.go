@@ -175,7 +175,7 @@ func (s *Service) keepLease(ctx context.Context, name string, ttl time.Duration)
 	if ok, err := take(ctx); err != nil || !ok {
 		return ctx, nil, false, err
 	}
-	kept, stop := store.KeepLease(ctx, ttl/3, take, func(err error) {
+	kept, stop := store.KeepLease(ctx, ttl, take, func(err error) {
 		s.log.Error(name+" lease lost: stopping its work", "err", err)
 	})
 	return kept, func() {

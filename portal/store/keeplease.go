@@ -5,29 +5,59 @@ import (
 	"time"
 )
 
-// KeepLease renews a lease every period while work goes on under it. The
-// returned context is cancelled when a renewal fails or finds the lease
-// taken (lost is told why first: err is nil when another holder has it),
-// so the work stops rather than run on without it. stop ends the renewals
-// and cancels the context; call it once the work is done, before letting
-// the lease go.
-func KeepLease(ctx context.Context, period time.Duration, renew func(context.Context) (bool, error), lost func(error)) (context.Context, func()) {
+// KeepLease renews a lease of length ttl every third of it while work goes
+// on under it. The returned context is cancelled when a renewal finds the
+// lease taken (lost is told err nil) or, renewals failing, once ttl less a
+// sixth has passed since the last one that succeeded (lost is told the
+// last failure), so the work stops before the lease can run out. stop ends
+// the renewals, waits for one under way, and cancels the context; call it
+// once the work is done, before letting the lease go.
+func KeepLease(ctx context.Context, ttl time.Duration, renew func(context.Context) (bool, error), lost func(error)) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
+	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
-		t := time.NewTicker(period)
+		defer close(exited)
+		t := time.NewTicker(ttl / 3)
 		defer t.Stop()
+		deadline := time.Now().Add(ttl - ttl/6)
+		lapse := time.NewTimer(time.Until(deadline))
+		defer lapse.Stop()
+		var failed error
 		for {
 			select {
 			case <-done:
 				return
 			case <-ctx.Done():
 				return
+			case <-lapse.C:
+				lost(failed)
+				cancel()
+				return
 			case <-t.C:
-				if ok, err := renew(ctx); err != nil || !ok {
+				start := time.Now()
+				rctx, rcancel := context.WithDeadline(ctx, deadline)
+				ok, err := renew(rctx)
+				rcancel()
+				select {
+				case <-done:
+					return
+				default:
+				}
+				switch {
+				case err == nil && ok:
+					deadline = start.Add(ttl - ttl/6)
+					lapse.Reset(time.Until(deadline))
+					failed = nil
+				case err == nil:
+					lost(nil)
+					cancel()
+					return
+				case !time.Now().Before(deadline):
 					lost(err)
 					cancel()
 					return
+				default:
+					failed = err
 				}
 			}
 		}
@@ -35,5 +65,6 @@ func KeepLease(ctx context.Context, period time.Duration, renew func(context.Con
 	return ctx, func() {
 		close(done)
 		cancel()
+		<-exited
 	}
 }
