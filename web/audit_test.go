@@ -6,10 +6,13 @@ import (
 	"crypto/ed25519"
 	"encoding/csv"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -324,5 +327,59 @@ func TestActivityReadsItsPageOnly(t *testing.T) {
 	st.mu.Unlock()
 	if rows > 200 {
 		t.Fatalf("the activity page read %d rows for its 50", rows)
+	}
+}
+
+// TestAuditCSVLeftByItsReader: a records manager who cancels the export's
+// download part-way has not met a fault of the portal. The export stops,
+// and nothing is logged as a failed request (an error an operator is
+// paged for), whether the write to the gone client fails or the next
+// page's read is cancelled.
+func TestAuditCSVLeftByItsReader(t *testing.T) {
+	ctx := context.Background()
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	recs := make([]store.AuditRecord, 12000) // three of the export's reads
+	for i := range recs {
+		recs[i] = store.AuditRecord{Time: time.Now(), ActorEmail: "lead@ofsted.example", ActorIssuer: "ofsted", ActorSubject: "lead", Role: "lead_inspector",
+			VisitID: v.ID, Action: "file.download", Object: "f" + strconv.Itoa(i), Outcome: "success", Detail: `{"from":0,"bytes":1}`}
+	}
+	if _, _, err := ts.Portal.Store().SeedAudit(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	// A small receive buffer, so the portal is still writing when the
+	// reader goes.
+	small := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	client := &http.Client{Jar: admin.c.Jar, Transport: &http.Transport{DialContext: small.DialContext}}
+	for round := range 3 {
+		resp, err := client.Get(admin.base + "/api/v1/visits/" + v.ID + "/audit?format=csv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("csv: %d", resp.StatusCode)
+		}
+		if _, err := io.ReadFull(resp.Body, make([]byte, 1000)); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		client.CloseIdleConnections()
+		// The request's line in the log (the request log's, or a
+		// failure's) comes once the handler has returned.
+		deadline := time.Now().Add(20 * time.Second)
+		for strings.Count(ts.log.String(), `"route":"/api/v1/visits/:id/audit"`) < round+1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the export went on 20 s after its reader left", round)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for line := range strings.Lines(ts.log.String()) {
+		if strings.Contains(line, `"level":"ERROR"`) {
+			t.Errorf("an export its reader left is logged as a failure: %s", line)
+		}
 	}
 }
