@@ -291,7 +291,7 @@ type AuditTrail struct {
 }
 
 func parseAuditQuery(q AuditQuery, visitID string) (store.AuditFilter, error) {
-	f := store.AuditFilter{VisitID: visitID, ActorEmail: q.Actor, Action: q.Action, Limit: 200}
+	f := store.AuditFilter{VisitID: visitID, ActorEmail: q.Actor, Action: q.Action, Limit: auditPage}
 	if q.From != "" {
 		d, err := calendar.ParseDate(q.From)
 		if err != nil {
@@ -352,7 +352,14 @@ func (acc *Access) AuditTrail(ctx context.Context, q AuditQuery) (AuditTrail, er
 	return out, nil
 }
 
-// exportPage is how many records an export reads per statement.
+// auditPage is a page of the trail in the JSON API, unless a limit is
+// given.
+const auditPage = 200
+
+// exportPage is how many records an export reads per statement after its
+// first, which reads a page of the JSON API's size (auditPage), so that the
+// export's first byte comes as soon as that page would: a first read of
+// 5,000 records of a visit of millions put it ten times later.
 const exportPage = 5000
 
 // ExportAuditTrail reads the visit's trail as AuditTrail filters it, but
@@ -373,11 +380,13 @@ func (acc *Access) ExportAuditTrail(ctx context.Context, q AuditQuery, each func
 	if q.Limit != "" {
 		left = f.Limit
 	}
+	size := auditPage
 	for {
-		f.Limit = exportPage
+		f.Limit = size
 		if left >= 0 {
-			f.Limit = min(left, exportPage)
+			f.Limit = min(left, size)
 		}
+		size = exportPage
 		recs, err := acc.svc.store.AuditRecords(ctx, f)
 		if err != nil {
 			return err
