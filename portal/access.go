@@ -259,9 +259,11 @@ func (acc *Access) refuse(ctx context.Context, action policy.Action, object stri
 	s, a := acc.svc, acc.Actor
 	if a.known() {
 		// A refusal is recorded; if it cannot be, the refusal still stands.
+		// Once decided, it is recorded even if the request has ended since:
+		// a prober hanging up at once must not keep it out of the trail.
 		rec := acc.rec("request.denied", object, "denied", map[string]any{
 			"action": string(action), "policies": d.Policies, "rule": d.Rule, "route": a.Via})
-		if err := s.store.Audit(ctx, rec); err != nil {
+		if err := s.store.Audit(context.WithoutCancel(ctx), rec); err != nil {
 			return s.dbErr(ctx, "audit", err)
 		}
 	}

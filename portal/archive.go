@@ -115,7 +115,7 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 		name, err := openName(a.key, f)
 		if err != nil {
 			s.log.Error("file name does not open", "visit", acc.Visit.ID, "file", f.ID)
-			_ = s.store.Audit(ctx, acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": 0, "bytes": f.Size, "archive": true, "name": true}))
+			_ = s.store.Audit(context.WithoutCancel(ctx), acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": 0, "bytes": f.Size, "archive": true, "name": true}))
 			return nil, errCorrupt
 		}
 		a.paths[i] = archivePath(f.Item, name, used)
@@ -130,7 +130,7 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 			if refusal := a.may(f.ID, true); isRefusal(refusal) {
 				return nil, refusal // deleted, or the visit destroyed, meanwhile
 			}
-			_ = s.store.Audit(ctx, acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": 0, "bytes": f.Size, "archive": true}))
+			_ = s.store.Audit(context.WithoutCancel(ctx), acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": 0, "bytes": f.Size, "archive": true}))
 		}
 		return nil, err
 	}

@@ -153,7 +153,7 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 		// Damaged, or another file's sealed name put over it: recorded as
 		// damage in its objects is.
 		s.log.Error("file name does not open", "visit", acc.Visit.ID, "file", f.ID)
-		_ = s.store.Audit(ctx, acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": off, "bytes": length, "name": true}))
+		_ = s.store.Audit(context.WithoutCancel(ctx), acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": off, "bytes": length, "name": true}))
 		return nil, errCorrupt
 	}
 	r, err := s.evidence.Open(ctx, acc.Visit, key, f, off, length)
@@ -164,7 +164,7 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 			if refusal := may(f.ID, true); isRefusal(refusal) {
 				return nil, refusal
 			}
-			_ = s.store.Audit(ctx, acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": off, "bytes": length}))
+			_ = s.store.Audit(context.WithoutCancel(ctx), acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": off, "bytes": length}))
 		}
 		return nil, err
 	}

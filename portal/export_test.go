@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -48,4 +49,10 @@ func (s *Service) SetLeases(d time.Duration) { s.janitorLease, s.epochLease = d,
 // outdated).
 func (s *Service) SweepExpiredUploads(ctx context.Context, rs []store.Resumable) error {
 	return s.evidence.AbandonExpired(ctx, rs, s.expiredUploadRecord)
+}
+
+// RefuseDecided records and answers a refusal decided for the actor of
+// acc, as Authorize does once the policy has said no.
+func (acc *Access) RefuseDecided(ctx context.Context, action policy.Action, d policy.Decision) error {
+	return acc.refuse(ctx, action, "", d)
 }

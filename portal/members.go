@@ -363,7 +363,7 @@ func (acc *Access) MemberWindows(ctx context.Context) ([]MemberWindow, error) {
 // membership.
 func (acc *Access) refuseOwn(ctx context.Context, memberID string) error {
 	rec := acc.rec("request.denied", memberID, "denied", map[string]any{"action": string(policy.MemberManage), "rule": "own-membership", "route": acc.Actor.Via})
-	if err := acc.svc.store.Audit(ctx, rec); err != nil {
+	if err := acc.svc.store.Audit(context.WithoutCancel(ctx), rec); err != nil {
 		return err
 	}
 	return errOwnMembership

@@ -65,7 +65,7 @@ func (acc *Access) refuseDuplicate(ctx context.Context, ms []store.Member, refus
 		ids[i] = m.ID
 	}
 	rec := acc.rec("request.denied", "", "denied", map[string]any{"rule": "duplicate-membership", "members": ids, "route": acc.Actor.Via})
-	if err := acc.svc.store.Audit(ctx, rec); err != nil {
+	if err := acc.svc.store.Audit(context.WithoutCancel(ctx), rec); err != nil {
 		return acc.svc.dbErr(ctx, "audit", err)
 	}
 	acc.svc.log.Warn("two memberships of one person differ: refused", "visit", acc.Visit.ID, "user", acc.Actor.UserID, "members", ids)

@@ -82,13 +82,15 @@ func (s *Service) SignIn(ctx context.Context, from Actor, id Identity) (Actor, e
 }
 
 // RecordSignInFailure records a refused or failed sign-in at the named
-// provider, with the reason (never a token or code).
+// provider, with the reason (never a token or code). It is recorded even
+// if its request has ended (the browser hung up): hanging up must not
+// keep an attempt out of the trail.
 func (s *Service) RecordSignInFailure(ctx context.Context, from Actor, idpName, reason string) error {
 	rec := s.actorRec(from, "signin", "", "failure", map[string]any{"idp": idpName, "reason": reason})
 	if p, ok := s.idp(idpName); ok {
 		rec.ActorIssuer = p.Issuer
 	}
-	return s.store.Audit(ctx, rec)
+	return s.store.Audit(context.WithoutCancel(ctx), rec)
 }
 
 // RecordSignOut records that a signed-in person signed out.
@@ -109,7 +111,9 @@ func (s *Service) recordSignOut(ctx context.Context, a Actor, detail map[string]
 	}
 	rec := s.actorRec(a, "signout", "", "success", detail)
 	rec.Role = ""
-	return s.store.Audit(ctx, rec)
+	// The session has ended already: recorded even if the request has
+	// too, so the trail never shows a session that did not end.
+	return s.store.Audit(context.WithoutCancel(ctx), rec)
 }
 
 // EndedSignOut is a sign-out that arrives for a session the idle timeout

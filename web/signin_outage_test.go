@@ -183,6 +183,7 @@ func TestProviderDownAtTheCallback(t *testing.T) {
 		// an outage to raise an alarm for. (Last: it counts against the
 		// address.)
 		logFrom := len(ts.log.String())
+		start, _, _ := ts.Portal.Store().AuditHead(ctx)
 		b := ts.newBrowser(t)
 		b.c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 			if strings.HasPrefix(req.URL.String(), ts.PortalURL+"/auth/") && strings.Contains(req.URL.Path, "/callback") {
@@ -211,6 +212,16 @@ func TestProviderDownAtTheCallback(t *testing.T) {
 		log := ts.log.String()[logFrom:]
 		if !strings.Contains(log, `"reason":"abandoned by the browser (token)"`) || strings.Contains(log, "identity provider unavailable") {
 			t.Fatalf("a browser that left is logged as:\n%s", log)
+		}
+		// Counted against the address, so recorded in the trail too: a
+		// failed sign-in its browser left is a security event all the
+		// same, and leaving must not be a way to keep one out of it.
+		recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: start, Action: "signin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 1 || recs[0].Outcome != "failure" || !strings.Contains(recs[0].Detail, "abandoned by the browser (token)") {
+			t.Fatalf("the trail after a sign-in its browser left: %+v, want its failure", recs)
 		}
 	})
 }
