@@ -367,7 +367,8 @@ const exportPage = 5000
 // page at a time in sequence order, and hands each page to each as it is
 // read (at least once, with no records when none match). An export is the
 // trail a records manager keeps: it is never cut at the API's page, and
-// never held whole in memory.
+// never held whole in memory. Access is decided again as it goes: one
+// whose access ends part-way gets the refusal.
 func (acc *Access) ExportAuditTrail(ctx context.Context, q AuditQuery, each func([]store.AuditRecord) error) error {
 	if err := acc.require(ctx, policy.AuditView, nil); err != nil {
 		return err
@@ -381,12 +382,19 @@ func (acc *Access) ExportAuditTrail(ctx context.Context, q AuditQuery, each func
 		left = f.Limit
 	}
 	size := auditPage
+	// An export of millions of records takes minutes: the decision is
+	// taken again before each read once it is older than a moment, so a
+	// person removed meanwhile receives no more (as a download).
+	recheck := acc.recheck(policy.AuditView)
 	for {
 		f.Limit = size
 		if left >= 0 {
 			f.Limit = min(left, size)
 		}
 		size = exportPage
+		if err := recheck(ctx); err != nil {
+			return err
+		}
 		recs, err := acc.svc.store.AuditRecords(ctx, f)
 		if err != nil {
 			return err

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"slices"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,5 +65,59 @@ func TestRemovedMidDownloadIsCut(t *testing.T) {
 	}
 	if !slices.Contains(got, "request.denied:denied") || !slices.Contains(got, "file.download:refused") {
 		t.Errorf("the removed inspector's records: %v, want her refusal and the download refused", got)
+	}
+}
+
+// TestRemovedMidExportIsCut: a lead inspector removed from a visit while
+// she exports its audit trail (millions of records take minutes) does not
+// receive the rest of it, as a download would not: the export takes the
+// decision again before each read once it is older than a moment, the
+// connection is cut, and the trail holds her refusal.
+func TestRemovedMidExportIsCut(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	v := ts.demoVisit(t)
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	const seeded = 24000 // the export's first read, and more than four after it
+	recs := make([]store.AuditRecord, seeded)
+	for i := range recs {
+		recs[i] = store.AuditRecord{Time: time.Now(), ActorEmail: "hmi@ofsted.example", ActorIssuer: "ofsted", ActorSubject: "hmi", Role: "inspector",
+			VisitID: v.ID, Action: "file.download", Object: "f" + strconv.Itoa(i), Outcome: "success", Detail: `{"from":0,"bytes":1}`}
+	}
+	if _, _, err := ts.Portal.Store().SeedAudit(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	// A small receive buffer, so the export waits on its reader.
+	small := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	client := &http.Client{Jar: lead.c.Jar, Transport: &http.Transport{DialContext: small.DialContext}}
+	resp, err := client.Get(lead.base + "/api/v1/visits/" + v.ID + "/audit?format=csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("export: %d", resp.StatusCode)
+	}
+	if _, err := io.ReadFull(resp.Body, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if s := admin.status("DELETE", "/api/v1/visits/"+v.ID+"/members/"+memberID(t, admin, v.ID, "lead@ofsted.example"), nil); s != http.StatusNoContent {
+		t.Fatalf("remove the lead inspector: %d", s)
+	}
+	time.Sleep(3 * time.Second) // the decision the export began with is old now
+	rest, err := io.ReadAll(resp.Body)
+	rows := bytes.Count(rest, []byte(",file.download,"))
+	if err == nil || rows >= seeded-200 {
+		t.Fatalf("the removed lead inspector received %d more records of %d (%v): want the connection cut", rows, seeded, err)
+	}
+	denied, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, ActorEmail: "lead@ofsted.example", Action: "request.denied"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(denied) == 0 {
+		t.Errorf("the removed lead inspector's export: no refusal in the trail")
 	}
 }
