@@ -399,6 +399,9 @@ func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error)
 		return signedIn{}, signInError{reason: "no id_token in token response"}
 	}
 	idt, claims, err := verifyIDToken(ctx, d.verifier, raw, tok.AccessToken, p.cfg.ClientID, pl.Nonce, p.now())
+	if ku := (keysUnavailable{}); errors.As(err, &ku) {
+		return signedIn{}, s.unavailableAt(c, "keys", ku.err)
+	}
 	if err != nil {
 		return signedIn{}, err
 	}

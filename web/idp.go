@@ -197,6 +197,7 @@ func (p *identityProvider) fetch(ctx context.Context) (*discovered, error) {
 	}
 	var extra struct {
 		EndSession string `json:"end_session_endpoint"`
+		JWKS       string `json:"jwks_uri"`
 	}
 	_ = prov.Claims(&extra)
 	if extra.EndSession != "" && endSessionOrigin(p.cfg.Issuer, extra.EndSession) == "" {
@@ -208,6 +209,10 @@ func (p *identityProvider) fetch(ctx context.Context) (*discovered, error) {
 		extra.EndSession = ""
 	}
 	scopes := []string{oidc.ScopeOpenID, "email", "profile"}
+	// The verifiers are go-oidc's own (the issuer is the one discovery
+	// just confirmed), over a key set that says when fetching the keys
+	// failed: the provider's failure, not the person's.
+	keys, algs := newKeySet(p.client, extra.JWKS), signingAlgs(prov)
 	return &discovered{
 		provider:   prov,
 		endSession: extra.EndSession,
@@ -218,8 +223,8 @@ func (p *identityProvider) fetch(ctx context.Context) (*discovered, error) {
 			RedirectURL:  p.publicURL + "/auth/" + p.cfg.Name + "/callback",
 			Scopes:       scopes,
 		},
-		verifier:       prov.Verifier(&oidc.Config{ClientID: p.cfg.ClientID, Now: p.now}),
-		logoutVerifier: prov.Verifier(&oidc.Config{ClientID: p.cfg.ClientID, Now: p.now, SkipExpiryCheck: true}),
+		verifier:       oidc.NewVerifier(p.cfg.Issuer, keys, &oidc.Config{ClientID: p.cfg.ClientID, Now: p.now, SupportedSigningAlgs: algs}),
+		logoutVerifier: oidc.NewVerifier(p.cfg.Issuer, keys, &oidc.Config{ClientID: p.cfg.ClientID, Now: p.now, SupportedSigningAlgs: algs, SkipExpiryCheck: true}),
 	}, nil
 }
 

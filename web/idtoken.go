@@ -26,8 +26,12 @@ const maxSubject = maxLogoutClaim
 // its claims; a refusal is a signInError whose reason never quotes the
 // token.
 func verifyIDToken(ctx context.Context, v *oidc.IDTokenVerifier, raw, accessToken, clientID, nonce string, now time.Time) (*oidc.IDToken, map[string]any, error) {
-	idt, err := v.Verify(ctx, raw)
+	var fetch keyFetch
+	idt, err := v.Verify(withKeyFetch(ctx, &fetch), raw)
 	if err != nil {
+		if fetch.err != nil {
+			return nil, nil, keysUnavailable{fetch.err}
+		}
 		var expired *oidc.TokenExpiredError
 		if errors.As(err, &expired) {
 			return nil, nil, signInError{reason: "id_token expired"}
@@ -74,3 +78,13 @@ func verifyIDToken(ctx context.Context, v *oidc.IDTokenVerifier, raw, accessToke
 	}
 	return idt, claims, nil
 }
+
+// keysUnavailable is an ID token that could not be verified because the
+// provider's signing keys could not be fetched: the provider failed, not
+// the person (the callback answers it as unavailable, "keys").
+type keysUnavailable struct{ err error }
+
+func (e keysUnavailable) Error() string {
+	return "identity provider keys unavailable: " + e.err.Error()
+}
+func (e keysUnavailable) Unwrap() error { return e.err }

@@ -177,6 +177,36 @@ func TestProviderDownAtTheCallback(t *testing.T) {
 		}
 	})
 
+	t.Run("keys unreadable since a restart", func(t *testing.T) {
+		// The restarted portal has no signing keys yet: it fetches them
+		// at the first sign-in, and the keys endpoint is down.
+		if err := ts.RestartPortal(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+		start, _, _ := ts.Portal.Store().AuditHead(ctx)
+		logFrom := len(ts.log.String())
+		down.Store(&outage{"/keys", "503"})
+		_, resp, body := ts.signInAt(t, "flaky", "flaky@cafcass.example")
+		down.Store(nil)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "is not available at the moment") {
+			t.Fatalf("callback while the provider's keys cannot be read: %d %s", resp.StatusCode, body)
+		}
+		recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: start, Action: "signin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 1 || !strings.Contains(recs[0].Detail, "identity provider unavailable (keys)") {
+			t.Fatalf("the trail: %+v", recs)
+		}
+		_, resp, body = ts.signInAt(t, "flaky", "flaky@cafcass.example")
+		if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/visits" {
+			t.Fatalf("sign-in once the keys are back ended at %s with %d: %s", resp.Request.URL, resp.StatusCode, body)
+		}
+		if log := ts.log.String()[logFrom:]; strings.Contains(log, "down for maintenance") || !strings.Contains(log, `"endpoint":"keys","status":503`) {
+			t.Errorf("the keys endpoint's failure is logged as:\n%s", log)
+		}
+	})
+
 	t.Run("the browser leaves while the provider is slow", func(t *testing.T) {
 		// The provider did not fail: the browser went. It is a failed
 		// sign-in (as a browser gone during the database's part is), not

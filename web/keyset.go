@@ -1,0 +1,89 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+)
+
+// keySet is a provider's signing keys (go-oidc's remote key set, fetched
+// when a token names a key not yet held) that tells a failure to fetch
+// them apart from a token that does not verify: the verifier turns every
+// failure into text, and only the first is the provider's, not the
+// person's. A fetch that failed is put in the verification's keyFetch
+// (withKeyFetch).
+type keySet struct{ remote *oidc.RemoteKeySet }
+
+// newKeySet is the key set at jwksURL, fetched through client.
+func newKeySet(client *http.Client, jwksURL string) keySet {
+	return keySet{remote: oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), client), jwksURL)}
+}
+
+func (k keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
+	payload, err := k.remote.VerifySignature(ctx, jwt)
+	// go-oidc wraps an error (%w) only where fetching the keys failed
+	// ("fetching keys …"); a malformed token or a signature no key
+	// verifies is an error of its own (TestKeySetTellsAFetchApart).
+	if inner := errors.Unwrap(err); inner != nil {
+		if f, ok := ctx.Value(keyFetchKey{}).(*keyFetch); ok {
+			f.err = keysFetchError(inner)
+		}
+	}
+	return payload, err
+}
+
+type keyFetchKey struct{}
+
+// keyFetch is what a verification found when it fetched the keys: err
+// is nil unless the fetch failed.
+type keyFetch struct{ err error }
+
+// withKeyFetch is ctx for one verification, whose failed fetch of the
+// keys is put in f.
+func withKeyFetch(ctx context.Context, f *keyFetch) context.Context {
+	return context.WithValue(ctx, keyFetchKey{}, f)
+}
+
+// keysFetchError is a failed fetch of the keys in words that may be
+// logged: the status the provider answered ("503 Service Unavailable",
+// which answeredStatus reads), never its body, which go-oidc puts in the
+// error; or why no answer came.
+func keysFetchError(err error) error {
+	const answered = "oidc: get keys failed: "
+	text := err.Error()
+	if rest, ok := strings.CutPrefix(text, answered); ok && len(rest) >= 3 {
+		if code, cerr := strconv.Atoi(rest[:3]); cerr == nil {
+			return fmt.Errorf("%d %s", code, http.StatusText(code))
+		}
+	}
+	if inner := errors.Unwrap(err); inner != nil {
+		return inner // the request's own failure (connection refused, timeout)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return errors.New("the keys document could not be read")
+}
+
+// signingAlgs are the ID token signing algorithms the discovery document
+// lists that go-oidc verifies, as its own verifier would take them (none:
+// RS256 only).
+func signingAlgs(prov *oidc.Provider) []string {
+	var doc struct {
+		Algs []string `json:"id_token_signing_alg_values_supported"`
+	}
+	_ = prov.Claims(&doc)
+	var out []string
+	for _, a := range doc.Algs {
+		switch a {
+		case oidc.RS256, oidc.RS384, oidc.RS512, oidc.ES256, oidc.ES384, oidc.ES512, oidc.PS256, oidc.PS384, oidc.PS512, oidc.EdDSA:
+			out = append(out, a)
+		}
+	}
+	return out
+}

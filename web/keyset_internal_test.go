@@ -1,0 +1,78 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// TestKeySetTellsAFetchApart: a verification is told that fetching the
+// provider's keys failed (its status, never the provider's body), and
+// only then: a token no key verifies, or one not a JWT, is the token's
+// fault. This pins what keySet reads from go-oidc's errors.
+func TestKeySetTellsAFetchApart(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var down atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
+	}))
+	t.Cleanup(srv.Close)
+	sign := func(k *rsa.PrivateKey, kid string) string {
+		t.Helper()
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: k, KeyID: kid}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jws, err := signer.Sign([]byte(`{"sub":"1"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := jws.CompactSerialize()
+		return raw
+	}
+	verify := func(ks keySet, raw string) (error, error) {
+		var f keyFetch
+		_, err := ks.VerifySignature(withKeyFetch(context.Background(), &f), raw)
+		return err, f.err
+	}
+
+	ks := newKeySet(srv.Client(), srv.URL)
+	if err, fetch := verify(ks, sign(key, "k1")); err != nil || fetch != nil {
+		t.Fatalf("a token the keys verify: %v, fetch %v", err, fetch)
+	}
+	for name, raw := range map[string]string{"signed by another key": sign(other, "k1"), "naming a key not held": sign(other, "k9"), "not a JWT": "not.a.jwt"} {
+		if err, fetch := verify(ks, raw); err == nil || fetch != nil {
+			t.Errorf("a token %s: %v, fetch %v; want it refused, with the fetch sound", name, err, fetch)
+		}
+	}
+
+	down.Store(true)
+	err, fetch := verify(newKeySet(srv.Client(), srv.URL), sign(key, "k1"))
+	if err == nil || fetch == nil || answeredStatus(fetch) != http.StatusServiceUnavailable || strings.Contains(fetch.Error(), "maintenance") {
+		t.Errorf("the keys endpoint answering 503: %v, fetch %v; want the fetch failed with its status only", err, fetch)
+	}
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	if err, fetch := verify(newKeySet(srv.Client(), dead.URL), sign(key, "k1")); err == nil || fetch == nil {
+		t.Errorf("the keys endpoint unreachable: %v, fetch %v; want the fetch failed", err, fetch)
+	}
+}
