@@ -400,7 +400,7 @@ func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error)
 	}
 	idt, claims, err := verifyIDToken(ctx, d.verifier, raw, tok.AccessToken, p.cfg.ClientID, pl.Nonce, p.now())
 	if ku := (keysUnavailable{}); errors.As(err, &ku) {
-		return signedIn{}, s.unavailableAt(c, "keys", ku.err)
+		return signedIn{}, s.unavailableAt(c, "keys", ku.cause)
 	}
 	if err != nil {
 		return signedIn{}, err

@@ -82,9 +82,9 @@ func verifyIDToken(ctx context.Context, v *oidc.IDTokenVerifier, raw, accessToke
 // keysUnavailable is an ID token that could not be verified because the
 // provider's signing keys could not be fetched: the provider failed, not
 // the person (the callback answers it as unavailable, "keys").
-type keysUnavailable struct{ err error }
+type keysUnavailable struct{ cause error }
 
 func (e keysUnavailable) Error() string {
-	return "identity provider keys unavailable: " + e.err.Error()
+	return "identity provider keys unavailable: " + e.cause.Error()
 }
-func (e keysUnavailable) Unwrap() error { return e.err }
+func (e keysUnavailable) Unwrap() error { return e.cause }
