@@ -336,24 +336,11 @@ func TestActivityReadsItsPageOnly(t *testing.T) {
 // paged for), whether the write to the gone client fails or the next
 // page's read is cancelled.
 func TestAuditCSVLeftByItsReader(t *testing.T) {
-	ctx := context.Background()
 	ts := startStack(t)
 	v := ts.demoVisit(t)
 	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
-	recs := make([]store.AuditRecord, 12000) // three of the export's reads
-	for i := range recs {
-		recs[i] = store.AuditRecord{Time: time.Now(), ActorEmail: "lead@ofsted.example", ActorIssuer: "ofsted", ActorSubject: "lead", Role: "lead_inspector",
-			VisitID: v.ID, Action: "file.download", Object: "f" + strconv.Itoa(i), Outcome: "success", Detail: `{"from":0,"bytes":1}`}
-	}
-	if _, _, err := ts.Portal.Store().SeedAudit(ctx, recs); err != nil {
-		t.Fatal(err)
-	}
-	// A small receive buffer, so the portal is still writing when the
-	// reader goes.
-	small := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	client := &http.Client{Jar: admin.c.Jar, Transport: &http.Transport{DialContext: small.DialContext}}
+	seedDownloads(t, ts, v.ID, 12000) // three of the export's reads
+	client := slowReader(admin)       // still written to when it leaves
 	for round := range 3 {
 		resp, err := client.Get(admin.base + "/api/v1/visits/" + v.ID + "/audit?format=csv")
 		if err != nil {
@@ -382,4 +369,28 @@ func TestAuditCSVLeftByItsReader(t *testing.T) {
 			t.Errorf("an export its reader left is logged as a failure: %s", line)
 		}
 	}
+}
+
+// seedDownloads puts n records of an inspector's downloads in the visit's
+// trail, in bulk.
+func seedDownloads(t *testing.T, ts *testStack, visitID string, n int) {
+	t.Helper()
+	recs := make([]store.AuditRecord, n)
+	for i := range recs {
+		recs[i] = store.AuditRecord{Time: time.Now(), ActorEmail: "hmi@ofsted.example", ActorIssuer: "ofsted", ActorSubject: "hmi", Role: "inspector",
+			VisitID: visitID, Action: "file.download", Object: "f" + strconv.Itoa(i), Outcome: "success", Detail: `{"from":0,"bytes":1}`}
+	}
+	if _, _, err := ts.Portal.Store().SeedAudit(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// slowReader is a client of b's session whose connections have a receive
+// buffer of 4 KiB, so that a response it reads slowly, or leaves, keeps
+// the portal waiting on its writes.
+func slowReader(b *browser) *http.Client {
+	small := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	return &http.Client{Jar: b.c.Jar, Transport: &http.Transport{DialContext: small.DialContext}}
 }

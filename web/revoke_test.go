@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"slices"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -80,19 +77,8 @@ func TestRemovedMidExportIsCut(t *testing.T) {
 	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
 	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
 	const seeded = 24000 // the export's first read, and more than four after it
-	recs := make([]store.AuditRecord, seeded)
-	for i := range recs {
-		recs[i] = store.AuditRecord{Time: time.Now(), ActorEmail: "hmi@ofsted.example", ActorIssuer: "ofsted", ActorSubject: "hmi", Role: "inspector",
-			VisitID: v.ID, Action: "file.download", Object: "f" + strconv.Itoa(i), Outcome: "success", Detail: `{"from":0,"bytes":1}`}
-	}
-	if _, _, err := ts.Portal.Store().SeedAudit(ctx, recs); err != nil {
-		t.Fatal(err)
-	}
-	// A small receive buffer, so the export waits on its reader.
-	small := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	client := &http.Client{Jar: lead.c.Jar, Transport: &http.Transport{DialContext: small.DialContext}}
+	seedDownloads(t, ts, v.ID, seeded)
+	client := slowReader(lead) // the export waits on its reader
 	resp, err := client.Get(lead.base + "/api/v1/visits/" + v.ID + "/audit?format=csv")
 	if err != nil {
 		t.Fatal(err)
