@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -111,11 +112,31 @@ func (s *Server) fail(c *gin.Context, err error) {
 		// client went), the cause was the client's body.
 		he = toHTTPError(errBodyFailed)
 	}
+	if he == errInternal && errors.Is(c.Request.Context().Err(), context.Canceled) {
+		// The client went, and the request's work failed with it (a
+		// statement, a read or a write cancelled, in whatever words its
+		// driver has): not the portal's failure, and no one is left to
+		// answer. 499 is what a load balancer logs for it. A failure of
+		// its own kind (damage, a full store, the database down) is
+		// answered and logged as ever.
+		s.log.Info("request stopped: its client left", "request_id", requestID(c), "route", c.FullPath(), "err", err)
+		c.Set(errorCodeKey, "client_left")
+		if c.Writer.Written() {
+			c.Abort()
+		} else {
+			c.AbortWithStatus(statusClientLeft)
+		}
+		return
+	}
 	if he.status >= 500 {
 		s.log.Error("request failed", "request_id", requestID(c), "route", c.FullPath(), "code", he.code, "err", err)
 	}
 	s.answer(c, he)
 }
+
+// statusClientLeft is the status a request whose client left is logged
+// with (nginx's 499): it is sent to no one.
+const statusClientLeft = 499
 
 // answer sends the error: JSON under /api/, a page elsewhere; the
 // connection is cut when the response has already begun.
