@@ -122,7 +122,6 @@ func (s *Server) visitAudit(c *gin.Context) {
 // the log says so at info (a read cancelled with the request is fail's).
 func (s *Server) auditCSV(c *gin.Context, acc *portal.Access) {
 	w := csv.NewWriter(c.Writer)
-	var wrote error
 	err := acc.ExportAuditTrail(c.Request.Context(), auditQuery(c), func(recs []store.AuditRecord) error {
 		if !c.Writer.Written() {
 			c.Header("Content-Type", "text/csv; charset=utf-8")
@@ -135,10 +134,9 @@ func (s *Server) auditCSV(c *gin.Context, acc *portal.Access) {
 		}
 		w.Flush()
 		c.Writer.Flush()
-		wrote = w.Error()
-		return wrote
+		return w.Error()
 	})
-	if err != nil && wrote != nil {
+	if err != nil && w.Error() != nil {
 		s.log.Info("audit export cut: its reader left", "request_id", requestID(c), "visit", acc.Visit.ID)
 		c.Abort()
 		return
