@@ -39,6 +39,12 @@ func scanNotice(sc scanner) (Notice, error) {
 func (s *Store) GiveNotice(ctx context.Context, visitID string, destroyOn, now time.Time, audit ...AuditRecord) (bool, error) {
 	given := false
 	err := s.inTx(ctx, func(tx *Tx) error {
+		// The visit's row first: the notice's trigger writes it
+		// (row_version), and every act that writes both takes the visit
+		// first, so that no two wait for each other.
+		if err := lockVisit(ctx, tx, visitID); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO destruction_notices (visit_id, destroy_on, given_at) VALUES (?, ?, ?) ON CONFLICT (visit_id) DO NOTHING`,
 			visitID, destroyOn.Format(dateFormat), formatTime(now))
 		if err != nil {
@@ -88,6 +94,9 @@ func (s *Store) Notices(ctx context.Context) ([]Notice, error) {
 // destruction. ErrNotFound when no notice has been given.
 func (s *Store) ApproveDestruction(ctx context.Context, visitID, issuer, subject, email string, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
+		if err := lockVisit(ctx, tx, visitID); err != nil { // as GiveNotice
+			return err
+		}
 		return execOne(ctx, tx, `UPDATE destruction_notices SET approved_by_issuer = ?, approved_by_subject = ?, approved_by_email = ?, approved_at = ?
 			WHERE visit_id = ? AND approved_at IS NULL`, issuer, subject, email, formatTime(now), visitID)
 	}, audit...)

@@ -992,6 +992,9 @@ type Failure struct {
 func (s *Store) RecordFailure(ctx context.Context, visitID, reason string, now time.Time, next func(attempts int) time.Time, audit ...AuditRecord) (int, error) {
 	attempts := 0
 	err := s.inTx(ctx, func(tx *Tx) error {
+		if err := lockVisit(ctx, tx, visitID); err != nil { // as GiveNotice
+			return err
+		}
 		// The count goes up in the row itself (no read first to race with).
 		err := tx.QueryRowContext(ctx, `INSERT INTO retention_failures (visit_id, attempts, first_failed_at, last_failed_at, next_attempt_at, reason) VALUES (?, 1, ?, ?, ?, ?)
 			ON CONFLICT (visit_id) DO UPDATE SET attempts = retention_failures.attempts + 1, last_failed_at = excluded.last_failed_at, reason = excluded.reason
@@ -1034,6 +1037,16 @@ func scanFailure(sc scanner) (Failure, error) {
 
 // ClearFailure forgets a visit's failures once its destruction finished.
 func (s *Store) ClearFailure(ctx context.Context, visitID string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM retention_failures WHERE visit_id = ?`, visitID)
-	return err
+	return s.inTx(ctx, func(tx *Tx) error {
+		// The visit's row first, as GiveNotice; a visit that is gone has
+		// no failure to forget.
+		if err := lockVisit(ctx, tx, visitID); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM retention_failures WHERE visit_id = ?`, visitID)
+		return err
+	})
 }

@@ -663,6 +663,52 @@ ALTER TABLE logout_tokens ADD COLUMN issued_at TEXT;
 CREATE INDEX logout_tokens_idp_session ON logout_tokens (idp_session) WHERE idp_session IS NOT NULL;
 CREATE INDEX logout_tokens_person ON logout_tokens (person) WHERE person IS NOT NULL;
 `,
+	// 37: a visit's row_version changes with everything a list of visits
+	// shows of it but its key (read fresh with each page) and the
+	// member's own membership: the visit's columns that the lists read
+	// (visitRowColumns), its letter events, destruction notice and failed
+	// destruction. A list reads each visit's row_version with its page
+	// and takes the rest from the process's memory of the rows when it
+	// has the same version (rowcache.go). The version is a random number,
+	// not a count, so that a database brought back from a backup cannot
+	// give a visit a version it had before, with other rows. The page
+	// reads the person's membership of each visit from members_user
+	// alone, which now holds what a list needs of it.
+	`
+DROP INDEX members_user;
+CREATE INDEX members_user ON members (user_id, visit_id, id, role, issuer, subject, valid_from, valid_until);
+ALTER TABLE visits ADD COLUMN row_version INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER row_version_visits AFTER UPDATE OF reference, title_sealed, provider, notification_date, fieldwork_start, retention_days, state, bucket, created_at, created_by, legal_hold, legal_hold_reason_sealed, legal_hold_at ON visits BEGIN
+	UPDATE visits SET row_version = random() WHERE id = NEW.id;
+END;
+CREATE TRIGGER row_version_visit_events_insert AFTER INSERT ON visit_events BEGIN
+	UPDATE visits SET row_version = random() WHERE id = NEW.visit_id;
+END;
+CREATE TRIGGER row_version_visit_events_update AFTER UPDATE ON visit_events BEGIN
+	UPDATE visits SET row_version = random() WHERE id IN (OLD.visit_id, NEW.visit_id);
+END;
+CREATE TRIGGER row_version_visit_events_delete AFTER DELETE ON visit_events BEGIN
+	UPDATE visits SET row_version = random() WHERE id = OLD.visit_id;
+END;
+CREATE TRIGGER row_version_destruction_notices_insert AFTER INSERT ON destruction_notices BEGIN
+	UPDATE visits SET row_version = random() WHERE id = NEW.visit_id;
+END;
+CREATE TRIGGER row_version_destruction_notices_update AFTER UPDATE ON destruction_notices BEGIN
+	UPDATE visits SET row_version = random() WHERE id IN (OLD.visit_id, NEW.visit_id);
+END;
+CREATE TRIGGER row_version_destruction_notices_delete AFTER DELETE ON destruction_notices BEGIN
+	UPDATE visits SET row_version = random() WHERE id = OLD.visit_id;
+END;
+CREATE TRIGGER row_version_retention_failures_insert AFTER INSERT ON retention_failures BEGIN
+	UPDATE visits SET row_version = random() WHERE id = NEW.visit_id;
+END;
+CREATE TRIGGER row_version_retention_failures_update AFTER UPDATE ON retention_failures BEGIN
+	UPDATE visits SET row_version = random() WHERE id IN (OLD.visit_id, NEW.visit_id);
+END;
+CREATE TRIGGER row_version_retention_failures_delete AFTER DELETE ON retention_failures BEGIN
+	UPDATE visits SET row_version = random() WHERE id = OLD.visit_id;
+END;
+`,
 }
 
 // Defaults are the portal's settings that a migration writes into rows

@@ -549,4 +549,37 @@ ALTER TABLE logout_tokens ADD COLUMN issued_at TEXT;
 CREATE INDEX logout_tokens_idp_session ON logout_tokens (idp_session) WHERE idp_session IS NOT NULL;
 CREATE INDEX logout_tokens_person ON logout_tokens (person) WHERE person IS NOT NULL;
 `,
+	// 37: a visit's row_version, for the lists' memory of their rows (as
+	// SQLite's 37). The visit's own columns move it before the row is
+	// written; the other tables' rows after theirs.
+	`
+DROP INDEX members_user;
+CREATE INDEX members_user ON members (user_id, visit_id) INCLUDE (id, role, issuer, subject, valid_from, valid_until);
+ALTER TABLE visits ADD COLUMN row_version BIGINT NOT NULL DEFAULT 0;
+CREATE FUNCTION row_version_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	NEW.row_version := floor(random() * 9007199254740991)::bigint;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER row_version_visits BEFORE UPDATE OF reference, title_sealed, provider, notification_date, fieldwork_start, retention_days, state, bucket, created_at, created_by, legal_hold, legal_hold_reason_sealed, legal_hold_at ON visits FOR EACH ROW EXECUTE FUNCTION row_version_touch();
+CREATE FUNCTION row_version_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP <> 'INSERT' THEN
+		UPDATE visits SET row_version = floor(random() * 9007199254740991)::bigint WHERE id = OLD.visit_id;
+	END IF;
+	IF TG_OP <> 'DELETE' THEN
+		UPDATE visits SET row_version = floor(random() * 9007199254740991)::bigint WHERE id = NEW.visit_id;
+	END IF;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER row_version_visit_events_insert AFTER INSERT ON visit_events FOR EACH ROW EXECUTE FUNCTION row_version_bump();
+CREATE TRIGGER row_version_visit_events_update AFTER UPDATE ON visit_events FOR EACH ROW EXECUTE FUNCTION row_version_bump();
+CREATE TRIGGER row_version_visit_events_delete AFTER DELETE ON visit_events FOR EACH ROW EXECUTE FUNCTION row_version_bump();
+CREATE TRIGGER row_version_destruction_notices_insert AFTER INSERT ON destruction_notices FOR EACH ROW EXECUTE FUNCTION row_version_bump();
+CREATE TRIGGER row_version_destruction_notices_update AFTER UPDATE ON destruction_notices FOR EACH ROW EXECUTE FUNCTION row_version_bump();
+CREATE TRIGGER row_version_destruction_notices_delete AFTER DELETE ON destruction_notices FOR EACH ROW EXECUTE FUNCTION row_version_bump();
+CREATE TRIGGER row_version_retention_failures_insert AFTER INSERT ON retention_failures FOR EACH ROW EXECUTE FUNCTION row_version_bump();
+CREATE TRIGGER row_version_retention_failures_update AFTER UPDATE ON retention_failures FOR EACH ROW EXECUTE FUNCTION row_version_bump();
+CREATE TRIGGER row_version_retention_failures_delete AFTER DELETE ON retention_failures FOR EACH ROW EXECUTE FUNCTION row_version_bump();
+`,
 }

@@ -61,6 +61,8 @@ type Store struct {
 	// lostAnswer, when set (tests), is asked after each transaction
 	// commits (LoseCommitAnswers).
 	lostAnswer atomic.Pointer[func([]AuditRecord) error]
+	// rows is the lists of visits' memory of their rows (rowcache.go).
+	rows rowCache
 }
 
 // Open opens (creating if needed) the database at path and brings its schema

@@ -156,7 +156,24 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 		differs = `store_hold IS DISTINCT FROM legal_hold`
 		dropRetention = []string{`ALTER TABLE visits DROP CONSTRAINT visits_retention_days`}
 	}
-	for _, q := range append(dropRetention,
+	// Version 37's triggers and column.
+	var dropRowVersion []string
+	for _, t := range []string{"visit_events", "destruction_notices", "retention_failures"} {
+		for _, op := range []string{"insert", "update", "delete"} {
+			q := `DROP TRIGGER row_version_` + t + `_` + op
+			if s.DB().Postgres() {
+				q += ` ON ` + t
+			}
+			dropRowVersion = append(dropRowVersion, q)
+		}
+	}
+	if s.DB().Postgres() {
+		dropRowVersion = append(dropRowVersion, `DROP TRIGGER row_version_visits ON visits`, `DROP FUNCTION row_version_bump`, `DROP FUNCTION row_version_touch`)
+	} else {
+		dropRowVersion = append(dropRowVersion, `DROP TRIGGER row_version_visits`)
+	}
+	dropRowVersion = append(dropRowVersion, `ALTER TABLE visits DROP COLUMN row_version`, `DROP INDEX members_user`, `CREATE INDEX members_user ON members (user_id, visit_id)`)
+	for _, q := range append(append(dropRetention, dropRowVersion...),
 		`UPDATE visits SET state = 'destroyed' WHERE id = 'v3'`,
 		`DROP INDEX users_email`,
 		`DROP TABLE logout_tokens`,

@@ -34,6 +34,9 @@ type VisitRow struct {
 	Notice         *Notice
 	Failure        *Failure
 	KeyFingerprint string // "" once the key is destroyed
+	// version is the visit's row_version as the page read it (lists of
+	// visits only: rowcache.go).
+	version int64
 }
 
 // visitRowColumns are a visit's columns (visitColumns), its legal hold,
@@ -100,7 +103,14 @@ func (s *Store) VisitPage(ctx context.Context, userID string, all bool, after Vi
 	if all {
 		page, args = visitPageAll, nil
 	}
-	return s.visitRows(ctx, userID, limit, page, append(args, after.args(limit)...))
+	rows, err := s.listRows(ctx, userID, limit, page, append(args, after.args(limit)...))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.completeRows(ctx, rows); err != nil {
+		return nil, err
+	}
+	return rows, nil
 }
 
 // args are the cursor's arguments of a page statement of limit visits.
@@ -155,11 +165,12 @@ const warnedVisits = `SELECT visit_id FROM (
 // VisitPageWarned is VisitPage of every visit (the administrators' list)
 // with, beside it, the first warnLimit visits whose destruction failed or
 // is under notice and how many there are in all: what the administrators'
-// list shows on any page. The two lists' letter events, notices and
-// failures are read together, so the warnings add two statements to the
-// page (their count, and which they are), not five.
+// list shows on any page. The two lists' rows are completed together
+// (completeRows: from memory, or in four statements for both), so the
+// warnings add two statements to the page (their count, and which they
+// are).
 func (s *Store) VisitPageWarned(ctx context.Context, userID string, after VisitCursor, limit, warnLimit int) (page, warned []VisitRow, total int, err error) {
-	if page, err = s.pageRows(ctx, userID, limit, visitPageAll, after.args(limit)); err != nil {
+	if page, err = s.listRows(ctx, userID, limit, visitPageAll, after.args(limit)); err != nil {
 		return nil, nil, 0, err
 	}
 	if err := s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM retention_failures) + (SELECT COUNT(*) FROM destruction_notices
@@ -167,11 +178,11 @@ func (s *Store) VisitPageWarned(ctx context.Context, userID string, after VisitC
 		return nil, nil, 0, fmt.Errorf("store: warned visits: %w", err)
 	}
 	if total > 0 {
-		if warned, err = s.pageRows(ctx, userID, warnLimit, warnedVisits, []any{warnLimit}); err != nil {
+		if warned, err = s.listRows(ctx, userID, warnLimit, warnedVisits, []any{warnLimit}); err != nil {
 			return nil, nil, 0, err
 		}
 	}
-	if err := s.fillRows(ctx, page, warned); err != nil {
+	if err := s.completeRows(ctx, page, warned); err != nil {
 		return nil, nil, 0, err
 	}
 	return page, warned, total, nil
@@ -268,21 +279,28 @@ func (s *Store) pageRows(ctx context.Context, userID string, limit int, page str
 		if err := p.scan(q, userID); err != nil {
 			return nil, fmt.Errorf("store: page of visits: %w", err)
 		}
-		if n := len(out); n > 0 && out[n-1].ID == p.row.ID {
-			prev := &out[n-1]
-			if len(prev.Memberships) == 0 {
-				prev.Memberships = []Member{*prev.Member}
-			}
-			prev.Memberships = append(prev.Memberships, *p.row.Member)
-			continue
-		}
-		out = append(out, p.row)
+		out = appendRow(out, p.row)
 	}
 	countRows(ctx, read)
 	if err := q.Err(); err != nil {
 		return nil, fmt.Errorf("store: page of visits: %w", err)
 	}
 	return out, nil
+}
+
+// appendRow appends a row of a page of visits, in the page's order, or,
+// when it is the same visit as the last with the user's second
+// membership, folds that membership into the last (Memberships).
+func appendRow(out []VisitRow, row VisitRow) []VisitRow {
+	if n := len(out); n > 0 && out[n-1].ID == row.ID {
+		prev := &out[n-1]
+		if len(prev.Memberships) == 0 {
+			prev.Memberships = []Member{*prev.Member}
+		}
+		prev.Memberships = append(prev.Memberships, *row.Member)
+		return out
+	}
+	return append(out, row)
 }
 
 // pageScan scans the rows of a page of visits (pageRows): a visit row
@@ -319,6 +337,120 @@ func (p *pageScan) scan(sc scanner, userID string) error {
 			ValidFrom: ds.null(p.from), ValidUntil: ds.null(p.until)}
 	}
 	return ds.err
+}
+
+// listRows reads the page of visits that the query page (of fixed text,
+// with its args) selects, in the list's order, each with userID's
+// membership, its key's fingerprint and its row_version, and nothing
+// else (completeRows): one statement. As pageRows, a second membership
+// comes with the first.
+func (s *Store) listRows(ctx context.Context, userID string, limit int, page string, args []any) ([]VisitRow, error) {
+	q, err := s.db.QueryContext(ctx, `SELECT visits.id, visits.row_version, (SELECT fingerprint FROM visit_keys WHERE visit_id = visits.id),
+		members.id, members.role, members.issuer, members.subject, members.valid_from, members.valid_until
+		FROM visits LEFT JOIN members ON members.visit_id = visits.id AND members.user_id = ?
+		WHERE visits.id IN (`+page+`) ORDER BY notification_date DESC, reference, members.id`, append([]any{userID}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: page of visits: %w", err)
+	}
+	defer q.Close()
+	var (
+		row                    VisitRow
+		fp                     sql.NullString
+		memberID, role, issuer sql.NullString
+		subject, from, until   sql.NullString
+	)
+	dest := []any{&row.ID, &row.version, &fp, &memberID, &role, &issuer, &subject, &from, &until}
+	out := make([]VisitRow, 0, min(limit, 1000))
+	read := 0
+	for q.Next() {
+		read++
+		row = VisitRow{}
+		if err := q.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("store: page of visits: %w", err)
+		}
+		row.KeyFingerprint = fp.String
+		if memberID.Valid {
+			var ds dates
+			row.Member = &Member{ID: memberID.String, VisitID: row.ID, UserID: userID, Role: role.String, Issuer: issuer.String, Subject: subject.String,
+				ValidFrom: ds.null(from), ValidUntil: ds.null(until)}
+			if ds.err != nil {
+				return nil, fmt.Errorf("store: page of visits: %w", ds.err)
+			}
+		}
+		out = appendRow(out, row)
+	}
+	countRows(ctx, read)
+	if err := q.Err(); err != nil {
+		return nil, fmt.Errorf("store: page of visits: %w", err)
+	}
+	return out, nil
+}
+
+// completeRows gives the rows of lists (listRows) the rest of each visit:
+// from the process's memory (rowCache) where the visit's version is the
+// one kept, and for the others from the database, four statements for
+// all of them (their columns, letter events, notices and failures),
+// then kept. A row keeps the membership and fingerprint its page read.
+func (s *Store) completeRows(ctx context.Context, lists ...[]VisitRow) error {
+	var missed []string
+	need := map[string]bool{}
+	for _, rows := range lists {
+		for i := range rows {
+			r := &rows[i]
+			kept, ok := s.rows.get(r.ID, r.version)
+			if !ok {
+				if !need[r.ID] {
+					need[r.ID] = true
+					missed = append(missed, r.ID)
+				}
+				continue
+			}
+			kept.Member, kept.Memberships, kept.KeyFingerprint, kept.version = r.Member, r.Memberships, r.KeyFingerprint, r.version
+			*r = kept
+		}
+	}
+	if len(missed) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(missed)
+	if err != nil {
+		return fmt.Errorf("store: page of visits: %w", err)
+	}
+	read, err := queryAll(ctx, s.db, func(sc scanner) (VisitRow, error) {
+		var version int64
+		r, err := scanVisitRow(sc, &version)
+		r.version = version
+		return r, err
+	}, `SELECT `+visitRowColumns+`, row_version FROM visits WHERE `+s.inIDs("id"), string(list))
+	if err != nil {
+		return fmt.Errorf("store: page of visits: %w", err)
+	}
+	if err := s.fillRows(ctx, read); err != nil {
+		return err
+	}
+	byID := make(map[string]*VisitRow, len(read))
+	for i := range read {
+		r := &read[i]
+		r.KeyFingerprint = "" // read with each page, never kept
+		s.rows.put(*r, r.version)
+		byID[r.ID] = r
+	}
+	for _, rows := range lists {
+		for i := range rows {
+			r := &rows[i]
+			if !need[r.ID] {
+				continue // kept
+			}
+			got, ok := byID[r.ID]
+			if !ok {
+				return fmt.Errorf("store: page of visits: visit %s: %w", r.ID, ErrNotFound)
+			}
+			full := got.clone()
+			full.Member, full.Memberships, full.KeyFingerprint, full.version = r.Member, r.Memberships, r.KeyFingerprint, r.version
+			*r = full
+		}
+	}
+	return nil
 }
 
 // fillRows reads what the status of the visits in lists needs beyond their
