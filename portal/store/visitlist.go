@@ -107,7 +107,7 @@ func (s *Store) VisitPage(ctx context.Context, userID string, all bool, after Vi
 	if err != nil {
 		return nil, err
 	}
-	if err := s.completeRows(ctx, rows); err != nil {
+	if err := s.completeRows(ctx, true, rows); err != nil {
 		return nil, err
 	}
 	return rows, nil
@@ -182,7 +182,7 @@ func (s *Store) VisitPageWarned(ctx context.Context, userID string, after VisitC
 			return nil, nil, 0, err
 		}
 	}
-	if err := s.completeRows(ctx, page, warned); err != nil {
+	if err := s.completeRows(ctx, true, page, warned); err != nil {
 		return nil, nil, 0, err
 	}
 	return page, warned, total, nil
@@ -238,54 +238,18 @@ func (s *Store) DestroyedCounts(ctx context.Context) (destroyed, failed int, err
 }
 
 // visitRows loads the visits that the query page (of fixed text, with its
-// args) selects, and what their status needs, a few statements in all.
+// args) selects, and what their status needs, read afresh (never from the
+// lists' memory): what the destruction sweep, the review and the
+// scheduled notifications decide from. Five statements in all.
 func (s *Store) visitRows(ctx context.Context, userID string, limit int, page string, args []any) ([]VisitRow, error) {
-	rows, err := s.pageRows(ctx, userID, limit, page, args)
+	rows, err := s.listRows(ctx, userID, limit, page, args)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.fillRows(ctx, rows); err != nil {
+	if err := s.completeRows(ctx, false, rows); err != nil {
 		return nil, err
 	}
 	return rows, nil
-}
-
-// pageRows loads the visits that the query page (of fixed text, with its
-// args) selects, in the list's order, each with userID's membership, its
-// legal hold and its key's fingerprint: one statement.
-func (s *Store) pageRows(ctx context.Context, userID string, limit int, page string, args []any) ([]VisitRow, error) {
-	// The user's membership comes with each visit: a member is bound to
-	// one user once per visit (sign-in binds an email only where the
-	// identity is not yet a member), but the schema does not say so, so a
-	// second membership comes with the first (Memberships) rather than
-	// the visit listed twice.
-	q, err := s.db.QueryContext(ctx, `SELECT `+visitRowColumns+`, members.id, members.role, members.issuer, members.subject, members.valid_from, members.valid_until
-		FROM visits LEFT JOIN members ON members.visit_id = visits.id AND members.user_id = ?
-		WHERE visits.id IN (`+page+`) ORDER BY notification_date DESC, reference, members.id`, append([]any{userID}, args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("store: page of visits: %w", err)
-	}
-	defer q.Close()
-	// Every row is scanned into the same destinations (pageScan), and
-	// from there into the page, a row of a second membership folded into
-	// the first: scanned by a function of its own, each row put two lists
-	// of destinations and its temporaries on the heap, and was copied
-	// twice more on its way into the page.
-	var p pageScan
-	out := make([]VisitRow, 0, min(limit, 1000))
-	read := 0
-	for q.Next() {
-		read++
-		if err := p.scan(q, userID); err != nil {
-			return nil, fmt.Errorf("store: page of visits: %w", err)
-		}
-		out = appendRow(out, p.row)
-	}
-	countRows(ctx, read)
-	if err := q.Err(); err != nil {
-		return nil, fmt.Errorf("store: page of visits: %w", err)
-	}
-	return out, nil
 }
 
 // appendRow appends a row of a page of visits, in the page's order, or,
@@ -303,48 +267,16 @@ func appendRow(out []VisitRow, row VisitRow) []VisitRow {
 	return append(out, row)
 }
 
-// pageScan scans the rows of a page of visits (pageRows): a visit row
-// (visitRowColumns) and the user's membership of it, NULL for none, into
-// destinations made once for the page.
-type pageScan struct {
-	row                    VisitRow
-	nd, fs, created        string
-	holdAt, fp             sql.NullString
-	memberID, role, issuer sql.NullString
-	subject, from, until   sql.NullString
-	dest                   []any
-}
-
-func (p *pageScan) scan(sc scanner, userID string) error {
-	p.row = VisitRow{}
-	v := &p.row.Visit
-	if p.dest == nil {
-		p.dest = make([]any, 21)
-	}
-	d := p.dest
-	d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10] = &v.ID, &v.Reference, &v.TitleSealed, &v.Provider, &p.nd, &p.fs, &v.RetentionDays, &v.State, &v.Bucket, &p.created, &v.CreatedBy
-	d[11], d[12], d[13], d[14] = &p.row.Hold.On, &p.row.Hold.ReasonSealed, &p.holdAt, &p.fp
-	d[15], d[16], d[17], d[18], d[19], d[20] = &p.memberID, &p.role, &p.issuer, &p.subject, &p.from, &p.until
-	if err := sc.Scan(d...); err != nil {
-		return err
-	}
-	var ds dates
-	v.NotificationDate, v.FieldworkStart, v.CreatedAt = ds.date(p.nd), ds.date(p.fs), ds.time(p.created)
-	p.row.Hold.At = ds.null(p.holdAt)
-	p.row.KeyFingerprint = p.fp.String
-	if p.memberID.Valid {
-		p.row.Member = &Member{ID: p.memberID.String, VisitID: v.ID, UserID: userID, Role: p.role.String, Issuer: p.issuer.String, Subject: p.subject.String,
-			ValidFrom: ds.null(p.from), ValidUntil: ds.null(p.until)}
-	}
-	return ds.err
-}
-
 // listRows reads the page of visits that the query page (of fixed text,
 // with its args) selects, in the list's order, each with userID's
 // membership, its key's fingerprint and its row_version, and nothing
-// else (completeRows): one statement. As pageRows, a second membership
-// comes with the first.
+// else (completeRows): one statement.
 func (s *Store) listRows(ctx context.Context, userID string, limit int, page string, args []any) ([]VisitRow, error) {
+	// The user's membership comes with each visit: a member is bound to
+	// one user once per visit (sign-in binds an email only where the
+	// identity is not yet a member), but the schema does not say so, so a
+	// second membership comes with the first (Memberships) rather than
+	// the visit listed twice.
 	q, err := s.db.QueryContext(ctx, `SELECT visits.id, visits.row_version, (SELECT fingerprint FROM visit_keys WHERE visit_id = visits.id),
 		members.id, members.role, members.issuer, members.subject, members.valid_from, members.valid_until
 		FROM visits LEFT JOIN members ON members.visit_id = visits.id AND members.user_id = ?
@@ -387,26 +319,27 @@ func (s *Store) listRows(ctx context.Context, userID string, limit int, page str
 }
 
 // completeRows gives the rows of lists (listRows) the rest of each visit:
-// from the process's memory (rowCache) where the visit's version is the
-// one kept, and for the others from the database, four statements for
-// all of them (their columns, letter events, notices and failures),
-// then kept. A row keeps the membership and fingerprint its page read.
-func (s *Store) completeRows(ctx context.Context, lists ...[]VisitRow) error {
+// with memory, from the process's memory (rowCache) where the visit's
+// version is the one kept; the others from the database, four statements
+// for all of them (their columns, letter events, notices and failures),
+// then kept. Without memory, every visit is read and nothing kept. A
+// row keeps the membership and fingerprint its page read.
+func (s *Store) completeRows(ctx context.Context, memory bool, lists ...[]VisitRow) error {
 	var missed []string
 	need := map[string]bool{}
 	for _, rows := range lists {
 		for i := range rows {
 			r := &rows[i]
-			kept, ok := s.rows.get(r.ID, r.version)
-			if !ok {
-				if !need[r.ID] {
-					need[r.ID] = true
-					missed = append(missed, r.ID)
+			if memory {
+				if kept, ok := s.rows.get(r.ID, r.version); ok {
+					r.complete(kept)
+					continue
 				}
-				continue
 			}
-			kept.Member, kept.Memberships, kept.KeyFingerprint, kept.version = r.Member, r.Memberships, r.KeyFingerprint, r.version
-			*r = kept
+			if !need[r.ID] {
+				need[r.ID] = true
+				missed = append(missed, r.ID)
+			}
 		}
 	}
 	if len(missed) == 0 {
@@ -431,8 +364,10 @@ func (s *Store) completeRows(ctx context.Context, lists ...[]VisitRow) error {
 	byID := make(map[string]*VisitRow, len(read))
 	for i := range read {
 		r := &read[i]
-		r.KeyFingerprint = "" // read with each page, never kept
-		s.rows.put(*r, r.version)
+		if memory {
+			r.KeyFingerprint = "" // read with each page, never kept
+			s.rows.put(*r, r.version)
+		}
 		byID[r.ID] = r
 	}
 	for _, rows := range lists {
@@ -445,12 +380,18 @@ func (s *Store) completeRows(ctx context.Context, lists ...[]VisitRow) error {
 			if !ok {
 				return fmt.Errorf("store: page of visits: visit %s: %w", r.ID, ErrNotFound)
 			}
-			full := got.clone()
-			full.Member, full.Memberships, full.KeyFingerprint, full.version = r.Member, r.Memberships, r.KeyFingerprint, r.version
-			*r = full
+			r.complete(got.clone())
 		}
 	}
 	return nil
+}
+
+// complete makes r, a row as its page read it, the visit full (its
+// columns, events, notice and failure), keeping the membership,
+// fingerprint and version the page read.
+func (r *VisitRow) complete(full VisitRow) {
+	full.Member, full.Memberships, full.KeyFingerprint, full.version = r.Member, r.Memberships, r.KeyFingerprint, r.version
+	*r = full
 }
 
 // fillRows reads what the status of the visits in lists needs beyond their
