@@ -23,6 +23,7 @@ import (
 func TestBrowserUploadOutlastsAnOutage(t *testing.T) {
 	onceAcrossDatabases(t)
 	browserTools(t)
+	waitsMostly(t)
 	ts := startStack(t)
 	v := ts.demoVisit(t)
 
@@ -81,6 +82,7 @@ func TestBrowserUploadOutlastsAnOutage(t *testing.T) {
 func TestBrowserBatchOutlastsIdleTimeout(t *testing.T) {
 	onceAcrossDatabases(t)
 	browserTools(t)
+	waitsMostly(t)
 	// A short idle timeout, left to run for two and a half times as long:
 	// the store moves a session's deadline more often than the idle
 	// timeout (store.TouchEvery), however short it is set.

@@ -56,6 +56,16 @@ func onceAcrossDatabases(t *testing.T) {
 	}
 }
 
+// waitsMostly marks a test that spends most of its time waiting (an
+// outage, a slow connection left to run): it runs alongside the other such
+// tests, once the package's other tests are done, each with a stack of its
+// own. A test that changes anything of the process's (t.Setenv) must not
+// use it.
+func waitsMostly(t *testing.T) {
+	t.Helper()
+	t.Parallel()
+}
+
 // TestBrowserJourney runs web/tests/journey.mjs in Debian's Chromium
 // (playwright-core) against a real stack: the uploader drags three files in
 // and a folder, and sees progress and item 1.01 received; a 200 MiB upload

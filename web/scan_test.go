@@ -446,6 +446,7 @@ func TestScanWorkerGetsPastRefusedFiles(t *testing.T) {
 // large file misconfigured clamd will not take does not load the store and
 // the scanner all day.
 func TestRefusedFileBacksOff(t *testing.T) {
+	waitsMostly(t)
 	ts := startStackSetup(t, func(o *devstack.Options) {
 		o.Env = map[string]string{"PORTAL_SCAN_RETRY": "1s"}
 		o.ClamdStreamMaxLength = "1K"
