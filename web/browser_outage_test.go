@@ -84,8 +84,8 @@ func TestBrowserBatchOutlastsIdleTimeout(t *testing.T) {
 	browserTools(t)
 	waitsMostly(t)
 	// A short idle timeout, left to run for two and a half times as long:
-	// the store moves a session's deadline more often than the idle
-	// timeout (store.TouchEvery), however short it is set.
+	// the uploads' requests move the session's deadline on every tenth of
+	// it (store.SessionStore.Touch).
 	ts := startStackWith(t, map[string]string{"PORTAL_SESSION_IDLE_TIMEOUT": "30s"})
 	v := ts.demoVisit(t)
 	const files = 60

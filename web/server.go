@@ -103,7 +103,7 @@ func New(svc *portal.Service, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("web: %w", err)
 	}
 	// scs stamps expiry with the wall clock, so the store compares with it too.
-	s.sessions = newSessionManager(cfg, svc.Store().Sessions(time.Now))
+	s.sessions = newSessionManager(cfg, svc.Store().Sessions(time.Now).Touch(cfg.SessionIdle))
 	s.cop = http.NewCrossOriginProtection()
 	if err := s.cop.AddTrustedOrigin(cfg.PublicURL); err != nil {
 		return nil, fmt.Errorf("web: trusted origin: %w", err)

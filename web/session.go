@@ -206,8 +206,9 @@ func loadedIdPSession(c *gin.Context) string {
 // sessionLeft saves the session now (its idle deadline moves, or is
 // written, as at any response start) and returns how long the store will
 // hold it from now: the time a page's warning counts down from. The store
-// writes an unchanged session's moved deadline at most once a minute, so
-// this can be up to a minute less than the idle timeout. It is 0 when no
+// writes an unchanged session's moved deadline once it has moved a minute
+// (a tenth of the idle timeout when that is shorter: store.SessionStore.Touch),
+// so this can be that much less than the idle timeout. It is 0 when no
 // session is held.
 func (s *Server) sessionLeft(c *gin.Context) time.Duration {
 	sw, ok := c.Request.Context().Value(sessionWriterKey{}).(*sessionWriter)

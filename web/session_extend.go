@@ -16,8 +16,8 @@ const sessActive = "extended_at"
 
 // extendSession is the timeout warning's "Stay signed in": the request
 // itself moves the idle deadline on, and changing the session makes sure
-// it is written at once (an unchanged session is written at most once a
-// minute). It answers the idle timeout, in seconds, and how long the
+// it is written at once (an unchanged session is written again only once
+// its deadline has moved a minute, or a tenth of the idle timeout). It answers the idle timeout, in seconds, and how long the
 // server now holds the session, in milliseconds (sessionLeft). Like every
 // state-changing request it is refused from another site (crossOrigin).
 func (s *Server) extendSession(c *gin.Context) {

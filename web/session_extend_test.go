@@ -57,7 +57,7 @@ func TestStaySignedIn(t *testing.T) {
 
 // TestPagesKnowWhenTheSessionEnds: a page says how long the session has
 // left as the server will judge it (the deadline it holds, which an
-// unchanged session moves at most once a minute), so the page's warning
+// unchanged session moves only now and then), so the page's warning
 // and its own sign-out come strictly before the server ends the session,
 // while the sign-out can still end the provider's session too. So does
 // "Stay signed in".

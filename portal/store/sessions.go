@@ -25,12 +25,15 @@ type SessionStore struct {
 	now func() time.Time
 	// written remembers what this process last read or wrote for each
 	// token, so that a request that only moves the idle deadline forward
-	// by less than touchEvery does not write (scs commits every request
+	// by less than touch does not write (scs commits every request
 	// when an idle timeout is set). What was read counts as much as what
 	// was written: another instance may have written since this one last
 	// did, and data this one writes back, the same as its own last write,
 	// must still replace that.
 	written *sync.Map // token -> committed
+	// touch is how far the idle deadline must move before an unchanged
+	// session is written again (Touch).
+	touch time.Duration
 }
 
 type committed struct {
@@ -39,12 +42,25 @@ type committed struct {
 }
 
 // touchEvery is how far the idle deadline must move before an unchanged
-// session is written again: the idle timeout is exact to within this.
+// session is written again, at most: the idle timeout is exact to within
+// this.
 const touchEvery = time.Minute
 
-// Sessions returns the session store over this database.
+// Sessions returns the session store over this database, for sessions
+// whose idle timeout is a minute or more (Touch).
 func (s *Store) Sessions(now func() time.Time) *SessionStore {
-	return &SessionStore{db: s.db, now: now, written: &s.sessionWrites}
+	return &SessionStore{db: s.db, now: now, written: &s.sessionWrites, touch: touchEvery}
+}
+
+// Touch returns the store for sessions whose idle timeout is idle: an
+// unchanged session is written again once its deadline has moved a tenth
+// of idle, and at most a minute. With a minute for every idle timeout, a
+// timeout of a minute or less was never moved by the session's own
+// requests: it ended that long after it was last written, in use or not.
+func (s *SessionStore) Touch(idle time.Duration) *SessionStore {
+	out := *s
+	out.touch = min(touchEvery, idle/10)
+	return &out
 }
 
 func unixFloat(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
@@ -90,7 +106,7 @@ type expiryKey struct{}
 // TrackExpiry marks a context whose find and commit set *at to the expiry
 // the session's row holds once they are done: the deadline by which the
 // store judges the session, which an unchanged session moves only every
-// touchEvery (a page's warning counts down to it). It stays zero when no
+// touch (a page's warning counts down to it). It stays zero when no
 // session was found or written.
 func TrackExpiry(ctx context.Context, at *time.Time) context.Context {
 	return context.WithValue(ctx, expiryKey{}, at)
@@ -139,8 +155,8 @@ func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	sum := sha256.Sum256(b)
 	if v, ok := s.written.Load(token); ok {
-		if c := v.(committed); c.sum == sum && !expiry.Before(c.expiry) && expiry.Sub(c.expiry) < touchEvery {
-			return nil // the same data; the stored deadline is less than a minute behind
+		if c := v.(committed); c.sum == sum && !expiry.Before(c.expiry) && expiry.Sub(c.expiry) < s.touch {
+			return nil // the same data; the stored deadline is less than s.touch behind
 		}
 	}
 	var err error

@@ -141,6 +141,7 @@ func TestEmailMembershipBinding(t *testing.T) {
 // TestSessionTouchIsBatched: an unchanged session whose idle deadline moves
 // by less than a minute is not written again; a change of data or a
 // deadline a minute later are. A deleted session is never written again.
+// With a short idle timeout, a tenth of it takes the minute's place.
 func TestSessionTouchIsBatched(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
@@ -178,6 +179,31 @@ func TestSessionTouchIsBatched(t *testing.T) {
 	// Only a commit marked as creating a session inserts one.
 	if err := ss.CommitCtx(ctx, "u", []byte("a"), t0); !errors.Is(err, ErrSessionEnded) {
 		t.Fatalf("an unmarked commit of an unknown token: %v", err)
+	}
+	// A short idle timeout is moved a tenth of itself at a time: a minute
+	// would never move a session of 30 s.
+	short := s.Sessions(time.Now).Touch(30 * time.Second)
+	t1 := time.Now().Add(30 * time.Second)
+	if err := short.CommitCtx(NewSession(ctx), "s", []byte("a"), t1); err != nil {
+		t.Fatal(err)
+	}
+	expiry := func() float64 {
+		var e float64
+		if err := s.DB().QueryRow(`SELECT expiry FROM sessions WHERE token = 's'`).Scan(&e); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	short.CommitCtx(ctx, "s", []byte("a"), t1.Add(2*time.Second))
+	if got := expiry(); got != unixFloat(t1) {
+		t.Fatalf("a touch of 2 s with a 30 s idle timeout was written: %v", got)
+	}
+	short.CommitCtx(ctx, "s", []byte("a"), t1.Add(4*time.Second))
+	if got := expiry(); got != unixFloat(t1.Add(4*time.Second)) {
+		t.Fatalf("a touch of 4 s with a 30 s idle timeout was not written: %v", got)
+	}
+	if long := s.Sessions(time.Now).Touch(8 * time.Hour); long.touch != time.Minute {
+		t.Fatalf("an idle timeout of 8 h is moved %s at a time, want a minute at most", long.touch)
 	}
 }
 

@@ -3,7 +3,8 @@
 // timeout in seconds and how long the server holds the session from when
 // it made the page, in milliseconds (data-idle-timeout and
 // data-session-left on <body>, set only when signed in). The server moves
-// an unchanged session's deadline at most once a minute, so the time left
+// an unchanged session's deadline once it has moved a minute (or a tenth
+// of the idle timeout when that is shorter), so the time left
 // can be less than the idle timeout: the page counts down from what the
 // server said, starting from when the browser asked for the page (before
 // the server measured it), and signs out a little before the end, so that
