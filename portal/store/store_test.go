@@ -146,25 +146,29 @@ func TestSessionTouchIsBatched(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	ss := s.Sessions(time.Now)
-	stored := func() float64 {
+	expiryOf := func(token string) float64 {
 		var e float64
-		if err := s.DB().QueryRow(`SELECT expiry FROM sessions WHERE token = 't'`).Scan(&e); err != nil {
+		if err := s.DB().QueryRow(`SELECT expiry FROM sessions WHERE token = ?`, token).Scan(&e); err != nil {
 			t.Fatal(err)
 		}
 		return e
+	}
+	// touch commits token's unchanged data with its deadline moved by
+	// later from was (the stored deadline), and checks whether the store
+	// wrote it.
+	touch := func(ss *SessionStore, token string, was time.Time, later time.Duration, written bool) {
+		t.Helper()
+		ss.CommitCtx(ctx, token, []byte("a"), was.Add(later))
+		if got := expiryOf(token) == unixFloat(was.Add(later)); got != written {
+			t.Fatalf("a touch %s later (idle deadlines moved every %s): written %v, want %v", later, ss.touch, got, written)
+		}
 	}
 	t0 := time.Now().Add(30 * time.Minute)
 	if err := ss.CommitCtx(NewSession(ctx), "t", []byte("a"), t0); err != nil {
 		t.Fatal(err)
 	}
-	ss.CommitCtx(ctx, "t", []byte("a"), t0.Add(30*time.Second))
-	if got := stored(); got != unixFloat(t0) {
-		t.Fatalf("a touch 30s later was written: %v", got)
-	}
-	ss.CommitCtx(ctx, "t", []byte("a"), t0.Add(61*time.Second))
-	if got := stored(); got != unixFloat(t0.Add(61*time.Second)) {
-		t.Fatalf("a touch 61s later was not written: %v", got)
-	}
+	touch(ss, "t", t0, 30*time.Second, false)
+	touch(ss, "t", t0, 61*time.Second, true)
 	ss.CommitCtx(ctx, "t", []byte("b"), t0.Add(62*time.Second))
 	if b, ok, _ := ss.FindCtx(ctx, "t"); !ok || string(b) != "b" {
 		t.Fatalf("changed data not written: %q", b)
@@ -187,21 +191,8 @@ func TestSessionTouchIsBatched(t *testing.T) {
 	if err := short.CommitCtx(NewSession(ctx), "s", []byte("a"), t1); err != nil {
 		t.Fatal(err)
 	}
-	expiry := func() float64 {
-		var e float64
-		if err := s.DB().QueryRow(`SELECT expiry FROM sessions WHERE token = 's'`).Scan(&e); err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
-	short.CommitCtx(ctx, "s", []byte("a"), t1.Add(2*time.Second))
-	if got := expiry(); got != unixFloat(t1) {
-		t.Fatalf("a touch of 2 s with a 30 s idle timeout was written: %v", got)
-	}
-	short.CommitCtx(ctx, "s", []byte("a"), t1.Add(4*time.Second))
-	if got := expiry(); got != unixFloat(t1.Add(4*time.Second)) {
-		t.Fatalf("a touch of 4 s with a 30 s idle timeout was not written: %v", got)
-	}
+	touch(short, "s", t1, 2*time.Second, false)
+	touch(short, "s", t1, 4*time.Second, true)
 	if long := s.Sessions(time.Now).Touch(8 * time.Hour); long.touch != time.Minute {
 		t.Fatalf("an idle timeout of 8 h is moved %s at a time, want a minute at most", long.touch)
 	}
