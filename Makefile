@@ -191,16 +191,23 @@ DB_TEST_PKGS := ./portal/... ./web/... ./cmd/portal/...
 # package runs its tests one at a time, and most of a test's time goes to
 # waiting (browsers, identity providers, servers starting, timeouts), so
 # one pass after the other left the machine idle more than half the time.
-# Its output is kept here and shown when both passes have ended.
+# Its output is kept here and shown when both passes have ended. Each
+# pass runs in a process group of its own (setsid) while the recipe's
+# shell waits for both, and an interrupt of make test ends both groups: a
+# command run in the background by a shell without job control ignores
+# SIGINT, and so would every test it starts; and a shell waiting for a
+# command in the foreground acts on an interrupt only if the command died
+# of it, which go test, exiting with its tests' status, does not.
 PG_PASS_LOG := $(CURDIR)/test-artifacts/postgres-pass.log
 
 test: $(BIN)/minio $(BIN)/versitygw $(BIN)/hydra browser-deps postgres $(BIN)/mailpit $(CLAMD) $(BIN)/helm $(PODMAN_BINS) $(CA_CERTS)
 	@mkdir -p $(dir $(PG_PASS_LOG))
 	@echo "The same again on PostgreSQL runs alongside; its output follows when both passes end."
-	@$(TEST_ENV) PORTAL_TEST_DATABASE=postgres $(GO) test -count=1 -timeout 30m $(DB_TEST_PKGS) > $(PG_PASS_LOG) 2>&1 & pg=$$!; \
+	@trap 'kill -INT -- -$$sq -$$pg 2>/dev/null; wait; exit 130' INT TERM; \
+	$(TEST_ENV) PORTAL_TEST_DATABASE=postgres setsid $(GO) test -count=1 -timeout 30m $(DB_TEST_PKGS) > $(PG_PASS_LOG) 2>&1 & pg=$$!; \
 	echo "$(GO) test -count=1 -timeout 30m ./... (SQLite)"; \
-	$(TEST_ENV) $(GO) test -count=1 -timeout 30m ./...; sqlite=$$?; \
-	wait $$pg; postgres=$$?; \
+	$(TEST_ENV) setsid $(GO) test -count=1 -timeout 30m ./... & sq=$$!; \
+	wait $$sq; sqlite=$$?; wait $$pg; postgres=$$?; trap - INT TERM; \
 	echo "The same again on PostgreSQL:"; cat $(PG_PASS_LOG); \
 	if [ $$sqlite -ne 0 ] || [ $$postgres -ne 0 ]; then echo "make test: the SQLite pass exited $$sqlite and the PostgreSQL pass $$postgres"; exit 1; fi
 	@for m in $(TOOL_MODULES); do \
