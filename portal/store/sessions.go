@@ -46,8 +46,10 @@ type committed struct {
 // this.
 const touchEvery = time.Minute
 
-// Sessions returns the session store over this database, for sessions
-// whose idle timeout is a minute or more (Touch).
+// Sessions returns the session store over this database. It writes an
+// unchanged session again once its deadline has moved a minute, which
+// keeps a session in use only when its idle timeout is well over a minute:
+// Touch gives it the idle timeout.
 func (s *Store) Sessions(now func() time.Time) *SessionStore {
 	return &SessionStore{db: s.db, now: now, written: &s.sessionWrites, touch: touchEvery}
 }
