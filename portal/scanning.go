@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"errors"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -129,7 +130,8 @@ func (s *Service) scannerState(ctx context.Context, err error) {
 }
 
 // scannerDegraded adds the scanner to readiness's degraded detail when
-// scanning is required and it does not answer.
+// scanning is required and it does not answer: it refuses the connection,
+// or the worker found it down and it has not answered since.
 func (s *Service) scannerDegraded(ctx context.Context, degraded map[string]string) {
 	if !s.ScanRequired() {
 		return
@@ -138,7 +140,17 @@ func (s *Service) scannerDegraded(ctx context.Context, degraded map[string]strin
 	pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	err := s.evidence.Scanner.Ping(pctx)
-	s.scannerState(ctx, err)
+	var ne net.Error
+	if err != nil && ctx.Err() == nil && (pctx.Err() != nil || errors.As(err, &ne) && ne.Timeout()) {
+		// Slower than readiness's half second is not down: a busy
+		// clamd queues a PING behind its scans. What was last found
+		// stands; the worker, which waits for it longer, decides.
+		s.scanning.mu.Lock()
+		err = s.scanning.down
+		s.scanning.mu.Unlock()
+	} else {
+		s.scannerState(ctx, err)
+	}
 	if err != nil {
 		degraded["scanner:clamd"] = "The malware scanner (clamd at " + s.cfg.ClamdAddr + ") does not answer: uploads are kept as waiting for a scan, unseen by the inspection team, and are scanned when it answers again."
 	}

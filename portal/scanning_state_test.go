@@ -1,12 +1,18 @@
 package portal
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
+	"net"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ofsted-portal/evidence/portal/evidence"
 )
 
 // scanEvents records the scanner's notices and gauge, in the order given.
@@ -74,5 +80,80 @@ func TestScannerNoticesInOrder(t *testing.T) {
 			t.Fatalf("round %d: the gauge says up=%v, but the scanner is recorded down: %v", round, rec.up[n-1], down)
 		}
 		rec.mu.Unlock()
+	}
+}
+
+// slowClamd answers every PING with PONG, after delay.
+func slowClamd(t *testing.T, delay time.Duration) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				if _, err := bufio.NewReader(conn).ReadString(0); err != nil {
+					return
+				}
+				time.Sleep(delay)
+				conn.Write([]byte("PONG\x00"))
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// TestSlowPingIsNoOutage: readiness gives the scanner half a second, so
+// that it answers within a second whatever is down. A clamd busy enough
+// to take longer over one PING is not down: nobody is told it is (an
+// error in the log, a notice to every administrator, and "back" a moment
+// later), and readiness does not call it down. The scan worker, which
+// waits for it longer, is what finds a scanner that has stopped
+// answering. A scanner that refuses the connection is down at once.
+func TestSlowPingIsNoOutage(t *testing.T) {
+	rec := &scanEvents{}
+	var logged strings.Builder
+	s := &Service{now: time.Now, log: NewLogger(&logged, "info"), metrics: rec, evidence: &evidence.Service{},
+		cfg: Config{Scan: ScanRequired, ClamdAddr: slowClamd(t, 800*time.Millisecond), ScanTimeout: time.Minute}}
+	s.newScanner(rec)
+	ctx := context.Background()
+	for range 3 {
+		degraded := map[string]string{}
+		s.scannerDegraded(ctx, degraded)
+		if len(degraded) != 0 {
+			t.Errorf("a scanner slow to answer one PING is reported down by readiness: %v", degraded)
+		}
+	}
+	if len(rec.kinds) != 0 || strings.Contains(logged.String(), `"level":"ERROR"`) {
+		t.Fatalf("a scanner slow to answer one PING is announced as down: notices %q, log:\n%s", rec.kinds, logged.String())
+	}
+	if err := s.evidence.Scanner.Ping(ctx); err != nil {
+		t.Fatalf("the worker's PING: %v", err)
+	}
+
+	// Refused: down at once, and told once.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := l.Addr().String()
+	l.Close()
+	s.evidence.Scanner.Addr = gone
+	for range 2 {
+		degraded := map[string]string{}
+		s.scannerDegraded(ctx, degraded)
+		if degraded["scanner:clamd"] == "" {
+			t.Errorf("a scanner that refuses the connection is not reported down: %v", degraded)
+		}
+	}
+	if !slices.Equal(rec.kinds, []string{"scanner_down"}) {
+		t.Fatalf("a scanner that refuses the connection: notices %q, want one scanner_down", rec.kinds)
 	}
 }

@@ -101,7 +101,7 @@ func (c *Client) Ping(ctx context.Context) error {
 	}
 	reply, err := bufio.NewReader(conn).ReadString(0)
 	if err != nil || reply != "PONG\x00" {
-		return fmt.Errorf("scan: ping answered %q: %v", strings.TrimSuffix(reply, "\x00"), err)
+		return fmt.Errorf("scan: ping answered %q: %w", strings.TrimSuffix(reply, "\x00"), err)
 	}
 	return nil
 }
