@@ -3,6 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -294,13 +301,100 @@ func TestPoolWaitIsBounded(t *testing.T) {
 		err := act(rctx)
 		took := time.Since(start)
 		cancel()
-		if !IsUnavailable(err) || took > wait+2*time.Second {
-			t.Errorf("a %s waited %s for the pool's connection and ended with %v; want the database unavailable after %s", name, took.Round(time.Millisecond), err, wait)
+		if !IsUnavailable(err) || !errors.Is(err, ErrPoolExhausted) || took > wait+2*time.Second {
+			t.Errorf("a %s waited %s for the pool's connection and ended with %v; want the pool exhausted after %s", name, took.Round(time.Millisecond), err, wait)
 		}
 	}
 	held.Rollback()
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("once the connection is free: %d, %v", n, err)
+	}
+}
+
+// TestSlowConnectIsNotAFullPool: PostgreSQL that accepts a connection and
+// does not answer it (its host overloaded, a firewall dropping the
+// replies) leaves a statement waiting PoolWait for a connection the pool
+// is still opening. It fails as the database unavailable, as before, but
+// says what happened: the pool had room, and the database did not take a
+// new connection in time. Before, it said every connection of the pool
+// stayed in use, which sends an operator to raise PORTAL_DB_MAX_CONNS.
+func TestSlowConnectIsNotAFullPool(t *testing.T) {
+	if !pgserver.TestDatabaseWanted() {
+		t.Skip("a pool of connections is PostgreSQL's: this runs in make test's PostgreSQL pass (PORTAL_TEST_DATABASE=postgres)")
+	}
+	dbURL, err := pgserver.NewTestDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A proxy in front of PostgreSQL that, once told to, accepts new
+	// connections and sends them nowhere.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	upstream := u.Host
+	var silent atomic.Bool
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			if silent.Load() {
+				continue
+			}
+			go func() {
+				up, err := net.Dial("tcp", upstream)
+				if err != nil {
+					c.Close()
+					return
+				}
+				mu.Lock()
+				conns = append(conns, up)
+				mu.Unlock()
+				go io.Copy(up, c)
+				io.Copy(c, up)
+			}()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	u.Host = l.Addr().String()
+	ctx := context.Background()
+	const wait = 500 * time.Millisecond
+	s, err := OpenPostgres(ctx, u.String(), PostgresOptions{MaxConns: 4, PoolWait: wait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	silent.Store(true)
+	s.db.DB.SetMaxIdleConns(0) // every connection from here is a new one
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	var n int
+	err = s.db.QueryRowContext(rctx, `SELECT 1`).Scan(&n)
+	took := time.Since(start)
+	if !IsUnavailable(err) || took > wait+2*time.Second {
+		t.Fatalf("a statement waited %s for a connection PostgreSQL did not answer, and ended with %v; want the database unavailable after %s", took.Round(time.Millisecond), err, wait)
+	}
+	if errors.Is(err, ErrPoolExhausted) || !strings.Contains(err.Error(), "did not accept a new connection") {
+		t.Fatalf("with three of the pool's four connections free, a connection PostgreSQL did not answer is reported as %q", err)
 	}
 }

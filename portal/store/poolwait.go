@@ -12,6 +12,13 @@ import (
 // use: IsUnavailable, as PostgreSQL refusing a connection would be.
 var ErrPoolExhausted = errors.New("store: the database is busy: every connection of the pool stayed in use")
 
+// ErrConnectSlow is returned when a statement waited the pool's bound
+// for a connection the pool had room for and was opening: PostgreSQL
+// did not accept a new connection in time (its host overloaded, or
+// unreachable with nothing refusing). IsUnavailable; a larger pool would
+// not help.
+var ErrConnectSlow = errors.New("store: the database did not accept a new connection in time (the pool had room for it)")
+
 // On PostgreSQL a statement takes its connection from the pool itself
 // (database/sql's Conn), with a wait of its own bound: database/sql waits
 // for a connection for as long as the context lets it, which for a
@@ -23,13 +30,24 @@ var ErrPoolExhausted = errors.New("store: the database is busy: every connection
 
 // pooled takes a connection of the pool, waiting at most h.poolWait.
 func (h *handle) pooled(ctx context.Context) (*sql.Conn, error) {
+	full := h.poolFull()
 	wctx, cancel := context.WithTimeout(ctx, h.poolWait)
 	defer cancel()
 	c, err := h.DB.Conn(wctx)
 	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
-		return nil, ErrPoolExhausted
+		if full || h.poolFull() {
+			return nil, ErrPoolExhausted
+		}
+		return nil, ErrConnectSlow
 	}
 	return c, err
+}
+
+// poolFull reports whether every connection the pool may open is open
+// and in use (a connection being opened counts as one).
+func (h *handle) poolFull() bool {
+	st := h.DB.Stats()
+	return st.MaxOpenConnections > 0 && st.InUse >= st.MaxOpenConnections
 }
 
 // badConnTries is how many connections a statement tries when each it

@@ -25,7 +25,7 @@ func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, ErrBusy) || errors.Is(err, ErrPoolExhausted) {
+	if errors.Is(err, ErrBusy) || errors.Is(err, ErrPoolExhausted) || errors.Is(err, ErrConnectSlow) {
 		return true
 	}
 	// The request's own context ended (its client went, or its deadline
