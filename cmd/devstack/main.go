@@ -24,7 +24,10 @@ func main() {
 		fmt.Println("Usage: devstack (no arguments)\n\nStarts MinIO, the dev identity provider and the portal on 127.0.0.1 with state in ./var.\nPorts: PORTAL_ADDR (127.0.0.1:8080), DEVIDP_ADDR (127.0.0.1:5556), MINIO_ADDR (127.0.0.1:9000),\nPORTAL_METRICS_ADDR (a free loopback port unless set),\nMAILPIT_SMTP_ADDR (127.0.0.1:1025), MAILPIT_WEB_ADDR (127.0.0.1:8025), MAIL_VIEW_ADDR (127.0.0.1:8026).")
 		return
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP: the terminal it runs in was closed. Its servers are stopped
+	// in order, as on Ctrl-C; were it killed outright, they would end
+	// with it (owned.SysProcAttr).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	if err := run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "devstack:", err)

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ofsted-portal/evidence/deploy/owned"
 	"github.com/ofsted-portal/evidence/portal"
 )
 
@@ -183,7 +184,7 @@ func StartClamd(ctx context.Context, o ClamdOptions) (_ *Clamd, err error) {
 	cmd.Stdout, cmd.Stderr = o.Output, o.Output
 	// Own process group: Ctrl-C in a terminal reaches us, and we stop it
 	// ourselves, in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = owned.SysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start clamd: %w", err)
 	}
@@ -237,7 +238,7 @@ func (c *Clamd) Restart(ctx context.Context) error {
 	}
 	cmd := exec.Command(c.cmd.Path, c.cmd.Args[1:]...)
 	cmd.Stdout, cmd.Stderr = c.cmd.Stdout, c.cmd.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = owned.SysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("restart clamd: %w", err)
 	}

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/owned"
 )
 
 // Mailpit is a mailpit child process: an SMTP server that keeps every mail
@@ -80,7 +82,7 @@ func StartMailpit(ctx context.Context, o MailpitOptions) (*Mailpit, error) {
 	cmd.Stdout, cmd.Stderr = o.Output, o.Output
 	// Own process group: Ctrl-C in a terminal reaches us, and we stop it
 	// ourselves, in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = owned.SysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start mailpit: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/deploy/loopback"
+	"github.com/ofsted-portal/evidence/deploy/owned"
 )
 
 // MinIO is a MinIO server child process.
@@ -110,7 +111,7 @@ func StartMinIO(ctx context.Context, o MinIOOptions) (*MinIO, error) {
 	cmd.Stdout, cmd.Stderr = o.Output, o.Output
 	// Own process group: Ctrl-C in a terminal reaches us, and we stop MinIO
 	// ourselves, in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = owned.SysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start minio: %w", err)
 	}

@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/deploy/devstack"
+	"github.com/ofsted-portal/evidence/deploy/owned"
 )
 
 // Find returns the Hydra binary: $PORTAL_HYDRA_BIN, else bin/hydra in the
@@ -138,7 +139,7 @@ func Start(ctx context.Context, o Options) (h *Hydra, err error) {
 	h.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + o.Dir, "TMPDIR=" + o.Dir, "DSN=memory"}
 	h.cmd.Dir = o.Dir
 	h.cmd.Stdout, h.cmd.Stderr = o.Output, o.Output
-	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	h.cmd.SysProcAttr = owned.SysProcAttr()
 	if err := h.cmd.Start(); err != nil {
 		return h, fmt.Errorf("start hydra: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"github.com/ofsted-portal/evidence/deploy/owned"
 )
 
 // serverAccount is who runs initdb and postgres: nil for the current user,
@@ -65,7 +67,7 @@ func (a *serverAccount) chown(path string) error {
 func (a *serverAccount) apply(cmd *exec.Cmd) {
 	// Own process group: Ctrl-C in a terminal reaches us, and we stop the
 	// server ourselves.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = owned.SysProcAttr()
 	if a != nil {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: a.uid, Gid: a.gid}
 		// The server's own HOME and USER, not root's.

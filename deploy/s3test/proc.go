@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/owned"
 )
 
 // proc is a server process started by this package and stopped by its pid.
@@ -27,7 +29,7 @@ func startProc(name string, out io.Writer, env []string, argv ...string) (*proc,
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = owned.SysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("s3test: start %s: %w", name, err)
 	}
