@@ -62,8 +62,14 @@ func TestServersDieWithTheirStarter(t *testing.T) {
 		helper.Wait()
 		t.Fatalf("the helper did not start its servers (%v)", lines.Err())
 	}
+	// Only a server seen running, when the test fails, is stopped: once
+	// one is seen gone, its pid may be another process's.
+	running := map[int]bool{}
+	for _, pid := range pids {
+		running[pid] = true
+	}
 	defer func() {
-		for _, pid := range pids {
+		for pid := range running {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}()
@@ -77,6 +83,7 @@ func TestServersDieWithTheirStarter(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+		delete(running, pid)
 	}
 }
 
