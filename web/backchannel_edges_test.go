@@ -48,6 +48,7 @@ func TestBackChannelLogoutBySessionCutsAnUpload(t *testing.T) {
 
 	const n = 4 << 20
 	data := evidenceBytes(5, n)
+	began, _, _ := ts.Portal.Store().AuditHead(ctx)
 	pr, pw := io.Pipe()
 	type answer struct {
 		code int
@@ -69,6 +70,22 @@ func TestBackChannelLogoutBySessionCutsAnUpload(t *testing.T) {
 	}()
 	if _, err := pw.Write(data[:1<<20]); err != nil {
 		t.Fatal(err)
+	}
+	// The portal has begun the upload (a loaded machine may not have run
+	// its handler yet when the first megabyte is in the socket's buffers:
+	// the logout would then refuse the request at its start, which
+	// the back-channel tests cover, and not cut it).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: began, Action: "upload.started"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the upload never began at the portal")
+		}
 	}
 	start, _, _ := ts.Portal.Store().AuditHead(ctx)
 	if err := h.EndLoginSession(ctx, sids[0]); err != nil {
