@@ -75,35 +75,28 @@ func TestBackChannelLogoutBySessionCutsAnUpload(t *testing.T) {
 	// its handler yet when the first megabyte is in the socket's buffers:
 	// the logout would then refuse the request at its start, which
 	// the back-channel tests cover, and not cut it).
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: began, Action: "upload.started"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(recs) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the upload never began at the portal")
+	awaitRecord := func(after int64, action, never string) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+			recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: after, Action: action})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) > 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal(never)
+			}
 		}
 	}
+	awaitRecord(began, "upload.started", "the upload never began at the portal")
 	start, _, _ := ts.Portal.Store().AuditHead(ctx)
 	if err := h.EndLoginSession(ctx, sids[0]); err != nil {
 		t.Fatal(err)
 	}
 	// Hydra sends the logout token in the background.
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: start, Action: "signout"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(recs) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the back-channel logout never reached the portal")
-		}
-	}
+	awaitRecord(start, "signout", "the back-channel logout never reached the portal")
 	time.Sleep(3 * time.Second) // the decision the upload began with is old now
 	if _, err := pw.Write(data[1<<20:]); err != nil {
 		t.Fatal(err)
