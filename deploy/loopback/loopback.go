@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,8 +44,9 @@ const (
 	rangeHigh = 32768 // exclusive
 )
 
-// LockFile is where the ports handed out are locked.
-func LockFile() string { return filepath.Join(os.TempDir(), "portal-loopback-ports.lock") }
+// LockFile is where the ports handed out are locked: one place for every
+// process, whatever its TMPDIR (a test may set its own).
+const LockFile = "/tmp/portal-loopback-ports.lock"
 
 // FreeAddr returns a free loopback address, never one it has returned
 // before in this process, nor one another process holds through it.
@@ -56,7 +56,7 @@ func FreeAddr() (string, error) {
 	if !given.tried {
 		given.tried = true
 		if low, _ := ephemeralLow(); low >= rangeHigh {
-			if f, err := os.OpenFile(LockFile(), os.O_RDWR|os.O_CREATE, 0o666); err == nil {
+			if f, err := os.OpenFile(LockFile, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o666); err == nil {
 				given.locks = f
 			}
 		}
