@@ -95,6 +95,9 @@ func StartMailpit(ctx context.Context, o MailpitOptions) (*Mailpit, error) {
 	return m, nil
 }
 
+// Pid is mailpit's process id.
+func (m *Mailpit) Pid() int { return m.cmd.Process.Pid }
+
 // Stop ends mailpit: SIGTERM, then SIGKILL after 10 seconds. It may be
 // called more than once.
 func (m *Mailpit) Stop() error {

@@ -1,4 +1,4 @@
-package devstack
+package devstack_test
 
 import (
 	"bufio"
@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ofsted-portal/evidence/deploy/devstack"
 )
 
 // TestServersDieWithTheirStarter: the servers the stack starts (here
@@ -24,18 +26,8 @@ func TestServersDieWithTheirStarter(t *testing.T) {
 		orphanHelper()
 		return
 	}
-	if _, err := FindMinIO(); err != nil {
-		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
-			t.Fatal(err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-	if _, err := FindMailpit(); err != nil {
-		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
-			t.Fatal(err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
+	need(t, devstack.FindMinIO)
+	need(t, devstack.FindMailpit)
 	helper := exec.Command(os.Args[0], "-test.run=^TestServersDieWithTheirStarter$")
 	helper.Env = append(os.Environ(), "DEVSTACK_ORPHAN_HELPER="+t.TempDir())
 	out, err := helper.StdoutPipe()
@@ -105,19 +97,19 @@ func alive(pid int) bool {
 // be killed.
 func orphanHelper() {
 	dir := os.Getenv("DEVSTACK_ORPHAN_HELPER")
-	bin, _ := FindMinIO()
-	m, err := StartMinIO(context.Background(), MinIOOptions{Binary: bin, DataDir: dir + "/minio", AccessKey: "orphan", SecretKey: "orphan-secret"})
+	bin, _ := devstack.FindMinIO()
+	m, err := devstack.StartMinIO(context.Background(), devstack.MinIOOptions{Binary: bin, DataDir: dir + "/minio", AccessKey: "orphan", SecretKey: "orphan-secret"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	fmt.Printf("server pid %d\n", m.Pid())
-	mp, err := StartMailpit(context.Background(), MailpitOptions{Dir: dir + "/mailpit"})
+	mp, err := devstack.StartMailpit(context.Background(), devstack.MailpitOptions{Dir: dir + "/mailpit"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		m.Stop()
 		os.Exit(1)
 	}
-	fmt.Printf("server pid %d\n", mp.cmd.Process.Pid)
+	fmt.Printf("server pid %d\n", mp.Pid())
 	select {}
 }
