@@ -32,9 +32,21 @@ import (
 var given = struct {
 	sync.Mutex
 	addrs map[string]bool
-	locks *os.File // nil: none could be opened (the kernel picks, as before)
-	tried bool
 }{addrs: map[string]bool{}}
+
+// locks is the shared lock file, opened at first use; nil when the range
+// is not below the ephemeral one or the file cannot be opened (the kernel
+// picks, as before).
+var locks = sync.OnceValue(func() *os.File {
+	if low, _ := ephemeralLow(); low < rangeHigh {
+		return nil
+	}
+	f, err := os.OpenFile(LockFile, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o666)
+	if err != nil {
+		return nil
+	}
+	return f
+})
 
 // The range ports are taken from when it lies below the kernel's
 // ephemeral range (32768-60999 by default): above every port the dev
@@ -53,19 +65,11 @@ const LockFile = "/tmp/portal-loopback-ports.lock"
 func FreeAddr() (string, error) {
 	given.Lock()
 	defer given.Unlock()
-	if !given.tried {
-		given.tried = true
-		if low, _ := ephemeralLow(); low >= rangeHigh {
-			if f, err := os.OpenFile(LockFile, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o666); err == nil {
-				given.locks = f
-			}
-		}
-	}
-	if given.locks != nil {
+	if f := locks(); f != nil {
 		for range 1000 {
 			port := rangeLow + rand.IntN(rangeHigh-rangeLow)
 			a := "127.0.0.1:" + strconv.Itoa(port)
-			if given.addrs[a] || !lockPort(given.locks, port) {
+			if given.addrs[a] || !lockPort(f, port) {
 				continue
 			}
 			// Locked: no other process of ours takes it. Something else
