@@ -154,11 +154,11 @@ func ready(ctx context.Context, url string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// Stop ends the server: SIGTERM, then SIGKILL after 10 seconds. It may be
-// called more than once.
 // Pid is the MinIO server's process id (for measuring what it costs).
 func (m *MinIO) Pid() int { return m.cmd.Process.Pid }
 
+// Stop ends the server: SIGTERM, then SIGKILL after 10 seconds. It may be
+// called more than once.
 func (m *MinIO) Stop() error {
 	if m == nil || m.cmd.Process == nil {
 		return nil
