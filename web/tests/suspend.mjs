@@ -14,6 +14,10 @@ try {
   const page = await signIn(ctx, 'ofsted', 'lead@ofsted.example')
   const idle = Number(await page.getAttribute('body', 'data-idle-timeout'))
   check(idle >= 600, `the session's idle timeout is long enough that no timer of the page's falls due in this test (${idle} s)`)
+  // portal.mjs imports the countdown (timeout.mjs) on its own, which the
+  // load event does not wait for: it must be counting before the computer
+  // sleeps, or this tests a page that slept before it began to count.
+  await page.locator('#timeout-dialog').waitFor({ state: 'attached', timeout: 10000 })
   await page.clock.setSystemTime(Date.now() + 2 * idle * 1000) // asleep for twice the idle timeout
   let signedOut = true
   await page.waitForURL((u) => u.pathname === '/', { timeout: 20000 }).catch(() => { signedOut = false })
