@@ -8,6 +8,7 @@ const visit = env('VISIT_ID')
 
 // fits checks the page has no horizontal scroll at 320 CSS px.
 async function fits (page, name) {
+  await page.waitForLoadState('load') // its stylesheets applied
   const size = page.viewportSize()
   await page.setViewportSize({ width: 320, height: 800 })
   const ok = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)
@@ -33,6 +34,7 @@ async function drop (page, files) {
 // the visit page's files table, which is reflowed separately) that they
 // need no more than the width a 320 px page gives its content.
 async function ownFits (page, name, selector, whole) {
+  await page.waitForLoadState('load') // its stylesheets applied
   const size = page.viewportSize()
   await page.setViewportSize({ width: 320, height: 800 })
   const bad = await page.evaluate(([sel, whole]) => [...document.querySelectorAll(sel)].filter((e) => {

@@ -16,7 +16,10 @@ const after = (days) => { const d = new Date(end); d.setUTCDate(d.getUTCDate() +
 const longDate = (d) => d.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' })
 
 // narrow checks that the page does not scroll sideways at 320 CSS pixels.
+// A page reached by a click may not have its stylesheets yet: laid out
+// without them, a page measured thousands of pixels wide.
 async function narrow (page, name) {
+  await page.waitForLoadState('load')
   await page.setViewportSize({ width: 320, height: 800 })
   const [doc, view] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth])
   check(doc <= view, `${name} at 320 px has no horizontal scroll (document ${doc} px, viewport ${view} px)`)
@@ -26,6 +29,7 @@ async function narrow (page, name) {
 // narrowPart checks that a part of a page fits 320 CSS pixels (the rest
 // of the page is not this script's).
 async function narrowPart (page, selector, name) {
+  await page.waitForLoadState('load')
   await page.setViewportSize({ width: 320, height: 800 })
   const width = await page.locator(selector).evaluate((e) => Math.max(e.scrollWidth, e.getBoundingClientRect().right))
   check(width <= 320, `${name} fits 320 px (${width} px)`)

@@ -10,6 +10,7 @@ const visit = env('VISIT_ID')
 
 // narrow checks that a page reflows at 320 CSS px: no horizontal scroll.
 async function narrow (page, name) {
+  await page.waitForLoadState('load') // its stylesheets applied
   const size = page.viewportSize()
   await page.setViewportSize({ width: 320, height: 800 })
   const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)
