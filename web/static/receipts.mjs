@@ -2,6 +2,8 @@
 // already has its own receipt; once every file of a batch has finished
 // (uploaded, refused or failed), the portal signs one more listing the
 // files uploaded, and the page links to it (to print, or the signed JSON).
+const unfinished = new Set(['checking', 'held', 'waiting', 'uploading', 'offline', 'paused'])
+
 export function batchReceipts (visit, after) {
   let uploaded = []
   const list = document.createElement('ul')
@@ -46,10 +48,12 @@ export function batchReceipts (visit, after) {
 
   return {
     uploaded (fileId) { if (fileId) uploaded.push(fileId) },
-    // check is called whenever the queue changes: when nothing is waiting,
-    // running or paused, the batch is over.
+    // check is called whenever the queue changes: when no file is still
+    // to be sent (being checked for a file of the same name, held for the
+    // person's choice, waiting, uploading, waiting for the connection, or
+    // paused), the batch is over.
     check (entries) {
-      if (!entries.some((e) => e.state === 'waiting' || e.state === 'uploading' || e.state === 'paused')) settled()
+      if (!entries.some((e) => unfinished.has(e.state))) settled()
     }
   }
 }

@@ -25,12 +25,21 @@ try {
   const page = await signIn(up, 'cafcass', 'uploader@cafcass.example')
   await page.goto(`${base}/visits/${visit}/upload`)
   await page.waitForSelector('#upload-form[data-ready]')
+  // The second file's check for a file of the same name answers late, so
+  // the first has uploaded while the second is still being checked: the
+  // batch is not over until both are.
+  await page.route((u) => u.pathname.endsWith('/files') && (u.searchParams.get('q') || '').startsWith('1.02'), async (r) => {
+    await new Promise((resolve) => setTimeout(resolve, 3000))
+    await r.continue()
+  })
   await page.setInputFiles('#file', [
     { name: '1.01 Structure chart.pdf', mimeType: 'application/pdf', buffer: Buffer.from('structure chart') },
     { name: '1.02 Allocation policy.docx', mimeType: 'application/octet-stream', buffer: Buffer.from('allocation policy') }
   ])
   await page.waitForSelector('#batch-receipts a[download]', { timeout: 60000 })
-  check((await page.locator('#batch-receipts li').innerText()).startsWith('Receipt for 2 files'), 'the batch gets one receipt for its two files')
+  await page.waitForFunction(() => [...document.querySelectorAll('.portal-queue__status')].every((s) => s.textContent.startsWith('Uploaded')), null, { timeout: 60000 })
+  const made = await page.locator('#batch-receipts li').allInnerTexts()
+  check(made.length === 1 && made[0].startsWith('Receipt for 2 files'), `the batch gets one receipt for its two files (${JSON.stringify(made)})`)
   await audit(page, 'upload-receipt')
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#batch-receipts a[download]')])
   await download.saveAs(join(artifacts, 'receipt.json'))
