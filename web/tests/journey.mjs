@@ -3,7 +3,7 @@
 // Every page is checked with axe-core (WCAG 2.2 AA, zero violations) and
 // saved as a screenshot in $ARTIFACTS.
 import { join } from 'node:path'
-import { env, base, artifacts, failures, check, audit, screenshot, signIn as signInAs, launch, waitFor, finish } from './lib.mjs'
+import { env, base, artifacts, failures, check, audit, screenshot, signIn as signInAs, launch, waitFor, follow, finish } from './lib.mjs'
 
 const control = env('CONTROL_URL')
 const visit = env('VISIT_ID')
@@ -174,7 +174,7 @@ try {
   await lp.goto(`${base}/visits/${visit}/request`)
   await audit(lp, 'request-edit')
   await lp.fill('#case-title', 'Case 4471 (named child)')
-  await lp.click('text=Add case file request')
+  await follow(lp, lp.locator('text=Add case file request'))
   check((await lp.content()).includes('Case 4471 (named child)'), 'the lead adds a case file request')
   await lp.goto(`${base}/visits/${visit}/audit`)
   await audit(lp, 'audit')

@@ -77,6 +77,15 @@ export async function signIn (context, org, user, at = base) {
   return page
 }
 
+// follow clicks what leads to another page and waits for that page to
+// load. A click waits only for the new page to begin, so a read that does
+// not wait (count, inputValue, innerText of what the old page had too,
+// allInnerTexts, content) could see it half-parsed.
+export async function follow (page, target) {
+  await target.click()
+  await page.waitForLoadState('load')
+}
+
 // launch starts Debian's Chromium. Contexts are made with bypassCSP so the
 // test can inject axe-core; the pages themselves run under the portal's CSP.
 export async function launch () {

@@ -3,7 +3,7 @@
 // stack holding 300 seeded files (and a second stack with a short idle
 // timeout for the warning). Every page is checked with axe-core and for
 // reflow at 320 px (lib.mjs audit), with a screenshot.
-import { env, base, check, audit, signIn, launch, finish } from './lib.mjs'
+import { env, base, check, audit, signIn, launch, follow, finish } from './lib.mjs'
 
 const visit = env('VISIT_ID')
 const pdf = env('PDF_ID')
@@ -52,16 +52,16 @@ try {
   await lp.locator('#file-count').scrollIntoViewIfNeeded()
   await lp.screenshot({ path: `${env('ARTIFACTS')}/visit-files-at-320px.png` })
   await lp.setViewportSize({ width: 1280, height: 720 })
-  await lp.getByRole('link', { name: 'Next page of files' }).click()
+  await follow(lp, lp.getByRole('link', { name: 'Next page of files' }))
   check(await countText(lp) === `Showing 51 to 100 of ${total} files`, `the second page (${await countText(lp)})`)
   await audit(lp, 'visit-files-page-2')
-  await lp.getByRole('link', { name: 'Previous page of files' }).click()
+  await follow(lp, lp.getByRole('link', { name: 'Previous page of files' }))
   check(await countText(lp) === `Showing 1 to 50 of ${total} files`, 'back to the first page')
 
   await lp.fill('#file-search', 'seeded 12')
   await lp.selectOption('#file-item', '1.03')
   await lp.selectOption('#file-sort', 'newest')
-  await lp.getByRole('button', { name: 'Find files' }).click()
+  await follow(lp, lp.getByRole('button', { name: 'Find files' }))
   const found = await names(lp)
   const want = []
   for (let i = seeded - 1; i >= 0; i--) if (i % 5 === 2 && String(i).startsWith('12')) want.push(`1.03 Seeded ${i}.pdf`)
@@ -70,9 +70,9 @@ try {
   check(await lp.inputValue('#file-search') === 'seeded 12' && await lp.inputValue('#file-item') === '1.03', 'the form keeps the search and filters')
   await audit(lp, 'visit-files-found')
 
-  await lp.getByRole('link', { name: 'Clear search and filters' }).click()
+  await follow(lp, lp.getByRole('link', { name: 'Clear search and filters' }))
   await lp.selectOption('#file-uploader', { label: 'coordinator@cafcass.example' })
-  await lp.getByRole('button', { name: 'Find files' }).click()
+  await follow(lp, lp.getByRole('button', { name: 'Find files' }))
   check(JSON.stringify(await names(lp)) === JSON.stringify(['1.01 Chart.png', '1.01 Structure.pdf']), `filter by uploader: ${await names(lp)}`)
   // The London day the first seeded file was uploaded on: every file is on
   // it or after it, even when the test runs across midnight.
@@ -90,13 +90,13 @@ try {
   await lp.fill('#from-month', String(Number(m)))
   await lp.fill('#from-year', y)
   await lp.selectOption('#file-item', '1.01')
-  await lp.getByRole('button', { name: 'Find files' }).click()
+  await follow(lp, lp.getByRole('button', { name: 'Find files' }))
   const azCount = await lp.locator('#file-count').innerText()
   check(azCount === zaCount, `from today in the date input, item 1.01: "${azCount}", as from the address: "${zaCount}"`)
   check(await lp.inputValue('#from-year') === y, 'the date input keeps the day asked for')
   await lp.fill('#from-day', '30')
   await lp.fill('#from-month', '2')
-  await lp.getByRole('button', { name: 'Find files' }).click()
+  await follow(lp, lp.getByRole('button', { name: 'Find files' }))
   check(await lp.locator('#from-error').count() === 1 && await lp.inputValue('#from-day') === '30', 'a date that does not exist is reported by its field, as typed')
   await audit(lp, 'visit-files-bad-date')
 
@@ -105,7 +105,7 @@ try {
   const pp = await signIn(plain, 'ofsted', 'lead@ofsted.example')
   await pp.goto(`${base}/visits/${visit}`)
   await pp.fill('#file-search', 'structure')
-  await pp.getByRole('button', { name: 'Find files' }).click()
+  await follow(pp, pp.getByRole('button', { name: 'Find files' }))
   check(JSON.stringify(await names(pp)) === JSON.stringify(['1.01 Structure.pdf']) && pp.url().includes('q=structure'), 'search works without JavaScript')
 
   // Viewing: a PDF's headers, and an image rendered under its sandbox.

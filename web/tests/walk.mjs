@@ -206,7 +206,7 @@ try {
   await errorSummary(apage, 'a legal hold with no reason')
   await apage.fill('#hold_reason', 'Complaint escalated')
   await apage.getByRole('button', { name: 'Set a legal hold' }).click()
-  await apage.waitForURL(/\/visits\//)
+  await apage.waitForURL((u) => u.pathname === `/visits/${visit}`)
   await ad.close()
 
   // --- The coordinator deletes a file from the page loaded before the hold
