@@ -131,8 +131,11 @@ async function focusWalk (page) {
 
 // errorSummary checks the GOV.UK pattern on a refused form: the summary
 // has focus, and each link moves focus to its field.
+// GOV.UK Frontend, which moves the focus, is imported by portal.mjs on its
+// own, which the load event does not wait for: on a busy machine seconds later.
 async function errorSummary (page, name) {
-  const focused = await page.waitForFunction(() => document.activeElement?.closest('.govuk-error-summary'), null, { timeout: 3000 }).then(() => true, () => false)
+  await page.waitForLoadState('load')
+  const focused = await page.waitForFunction(() => document.activeElement?.closest('.govuk-error-summary'), null, { timeout: 10000 }).then(() => true, () => false)
   check(focused, `${name}: the error summary has focus when the page opens`)
   const links = await page.locator('.govuk-error-summary__list a').evaluateAll((as) => as.map((a) => a.getAttribute('href')))
   for (const [i, href] of links.entries()) {
