@@ -377,6 +377,13 @@ func (acc *Access) ExportAuditTrail(ctx context.Context, q AuditQuery, each func
 	if err != nil {
 		return err
 	}
+	// An export is a copy of the trail leaving the portal, as a download
+	// is of a file: it is recorded before the first record is read (so an
+	// export of the whole trail ends with its own record), and an export
+	// that cannot be recorded is refused.
+	if err := acc.svc.store.Audit(ctx, acc.rec(ActionAuditExported, "", "success", exportDetail(q))); err != nil {
+		return err
+	}
 	left := -1 // no limit
 	if q.Limit != "" {
 		left = f.Limit
@@ -410,6 +417,20 @@ func (acc *Access) ExportAuditTrail(ctx context.Context, q AuditQuery, each func
 		}
 		f.AfterSeq = recs[len(recs)-1].Seq
 	}
+}
+
+// ActionAuditExported records an export of a visit's trail.
+const ActionAuditExported = "audit.exported"
+
+// exportDetail is what an export asked for: the filter, as given.
+func exportDetail(q AuditQuery) map[string]any {
+	d := map[string]any{}
+	for k, v := range map[string]string{"actor": q.Actor, "kind": q.Action, "from": q.From, "to": q.To, "after": q.After, "limit": q.Limit} {
+		if v != "" {
+			d[k] = v
+		}
+	}
+	return d
 }
 
 // ActivityItem is one of a person's own recent acts.

@@ -255,11 +255,12 @@ func TestAuditCSVHasTheWholeTrail(t *testing.T) {
 		}
 		return rows[1:]
 	}
+	// The whole trail, and last the export's own record.
 	rows := csvRows("")
-	if len(rows) != len(all) {
-		t.Fatalf("csv export: %d records of the visit's %d", len(rows), len(all))
+	if len(rows) != len(all)+1 || rows[len(all)][7] != "audit.exported" {
+		t.Fatalf("csv export: %d records of the visit's %d and the export's own", len(rows), len(all))
 	}
-	for i, r := range rows {
+	for i, r := range rows[:len(all)] {
 		if r[0] != strconv.FormatInt(all[i].Seq, 10) || r[15] != all[i].Hash {
 			t.Fatalf("csv row %d: record %s, want %d", i, r[0], all[i].Seq)
 		}
@@ -393,4 +394,59 @@ func slowReader(b *browser) *http.Client {
 		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
 	}}
 	return &http.Client{Jar: b.c.Jar, Transport: &http.Transport{DialContext: small.DialContext}}
+}
+
+// TestAuditExportIsRecorded: an export of a visit's trail is a copy of it
+// leaving the portal, and is recorded as a download is, with the filter it
+// asked for; an export of the whole trail ends with its own record, and
+// an export that cannot be recorded is refused before any record is sent.
+func TestAuditExportIsRecorded(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	v := ts.demoVisit(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	st := ts.Portal.Store()
+
+	if resp := admin.get("/api/v1/visits/" + v.ID + "/audit?format=csv&action=member.&from=2020-01-01"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("filtered export: %d", resp.StatusCode)
+	} else {
+		readAll(t, resp)
+	}
+	recs, err := st.AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "audit.exported"})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("after one export the visit's trail holds %d records of it (%v): the export was not recorded", len(recs), err)
+	}
+	if r := recs[0]; r.ActorEmail != "admin@ofsted.example" || r.Outcome != "success" || !strings.Contains(r.Detail, `"kind":"member."`) || !strings.Contains(r.Detail, `"from":"2020-01-01"`) {
+		t.Fatalf("the export's record does not say who exported what: %+v", r)
+	}
+
+	rows, err := csv.NewReader(strings.NewReader(readAll(t, admin.get("/api/v1/visits/"+v.ID+"/audit?format=csv")))).ReadAll()
+	if err != nil || len(rows) < 3 {
+		t.Fatalf("whole export: %d rows, %v", len(rows), err)
+	}
+	if last := rows[len(rows)-1]; last[slices.Index(rows[0], "action")] != "audit.exported" || last[slices.Index(rows[0], "actor_email")] != "admin@ofsted.example" {
+		t.Fatalf("the whole trail's export does not end with its own record: %v", last)
+	}
+	if page := readAll(t, admin.get("/visits/"+v.ID+"/audit?action=audit.exported")); !strings.Contains(page, "exported the audit trail") || !strings.Contains(page, "Kind of act") {
+		t.Fatal("the audit page does not show the export in words")
+	}
+
+	db := st.DB()
+	refuse := []string{`CREATE TRIGGER export_refused BEFORE INSERT ON audit WHEN NEW.action = 'audit.exported' BEGIN SELECT RAISE(ABORT, 'export records refused by the test'); END`}
+	if db.Postgres() {
+		refuse = []string{
+			`CREATE FUNCTION export_refused() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'export records refused by the test'; END $$`,
+			`CREATE TRIGGER export_refused BEFORE INSERT ON audit FOR EACH ROW WHEN (NEW.action = 'audit.exported') EXECUTE FUNCTION export_refused()`,
+		}
+	}
+	for _, q := range refuse {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp := admin.get("/api/v1/visits/" + v.ID + "/audit?format=csv")
+	body := readAll(t, resp)
+	if resp.StatusCode != http.StatusInternalServerError || strings.Contains(body, "prev_hash") {
+		t.Fatalf("an export that could not be recorded answered %d with %d bytes: %.80q", resp.StatusCode, len(body), body)
+	}
 }

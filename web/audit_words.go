@@ -55,6 +55,7 @@ var actionWords = map[string]string{
 	"session.expired":                  "was signed out after a time without activity",
 	"user.disabled":                    "disabled a person: ended their sessions and refused their sign-in",
 	"user.enabled":                     "let a disabled person sign in again",
+	"audit.exported":                   "exported the audit trail",
 }
 
 // auditKind is a kind of act the trail can be filtered by: Code is the
@@ -75,6 +76,7 @@ var auditKinds = []auditKind{
 	{"request.denied", "Refusals"},
 	{"item.restriction_changed", "Restrictions of items"},
 	{"destruction.", "Destruction"},
+	{"audit.exported", "Exports of the audit trail"},
 }
 
 // actionInWords is what the act was, in words; an unknown code is shown
@@ -94,7 +96,7 @@ var detailLabels = map[string]string{
 	"date": "Date", "from": "From", "to": "To", "sha256": "SHA-256", "size": "Size", "item": "Item",
 	"action": "Asked to", "policies": "Policies", "rule": "Rule", "route": "Address", "role": "Role",
 	"destroy_on": "Destruction date", "error": "Error", "signature": "Malware found", "files": "Files",
-	"event": "Letter event", "restricted": "Restricted", "roles": "Roles", "valid_from": "Access from", "valid_until": "Access until",
+	"event": "Letter event", "restricted": "Restricted", "actor": "Person", "kind": "Kind of act", "after": "After record", "limit": "At most", "roles": "Roles", "valid_from": "Access from", "valid_until": "Access until",
 }
 
 // detailText renders a record's details (JSON) as text: "Label: value"
