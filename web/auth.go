@@ -373,6 +373,13 @@ func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error)
 	if pl.IdP != name {
 		return signedIn{}, signInError{reason: "callback for another identity provider"}
 	}
+	// RFC 9207: a response that names its issuer must name the provider
+	// this sign-in went to; another's (a mix-up) is refused before its
+	// code or error is believed.
+	iss, named := c.GetQuery("iss")
+	if named && iss != p.cfg.Issuer {
+		return signedIn{}, signInError{reason: "authorization response from another issuer"}
+	}
 	if e := c.Query("error"); e != "" {
 		// error_description is the provider's prose: never recorded.
 		// A provider that says it failed has not refused the person.
@@ -386,6 +393,9 @@ func (s *Server) finishSignIn(c *gin.Context, pl pendingLogin) (signedIn, error)
 	d, err := p.ready(ctx)
 	if err != nil {
 		return signedIn{}, s.unavailableAt(c, "discovery", err)
+	}
+	if d.namesItself && !named {
+		return signedIn{}, signInError{reason: "authorization response without its issuer"}
 	}
 	tok, err := d.oauth.Exchange(p.context(ctx), code, oauth2.VerifierOption(pl.Verifier))
 	if providerFailed(err) {

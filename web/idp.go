@@ -64,6 +64,10 @@ type discovered struct {
 	// (verifyLogoutToken), as a logout token need not carry exp.
 	logoutVerifier *oidc.IDTokenVerifier
 	endSession     string
+	// namesItself: the provider says it names itself in every
+	// authorization response (RFC 9207's iss), so one without it is not
+	// its own.
+	namesItself bool
 }
 
 // discoveryTimeout bounds one fetch of a discovery document, and
@@ -196,8 +200,9 @@ func (p *identityProvider) fetch(ctx context.Context) (*discovered, error) {
 		return nil, &discoveryError{where: strings.TrimSuffix(p.cfg.Issuer, "/") + "/.well-known/openid-configuration", cause: err}
 	}
 	var extra struct {
-		EndSession string `json:"end_session_endpoint"`
-		JWKS       string `json:"jwks_uri"`
+		EndSession  string `json:"end_session_endpoint"`
+		JWKS        string `json:"jwks_uri"`
+		NamesItself bool   `json:"authorization_response_iss_parameter_supported"`
 	}
 	_ = prov.Claims(&extra)
 	if extra.EndSession != "" && endSessionOrigin(p.cfg.Issuer, extra.EndSession) == "" {
@@ -214,8 +219,9 @@ func (p *identityProvider) fetch(ctx context.Context) (*discovered, error) {
 	// failed: the provider's failure, not the person's.
 	keys, algs := newKeySet(p.client, extra.JWKS), signingAlgs(prov)
 	return &discovered{
-		provider:   prov,
-		endSession: extra.EndSession,
+		provider:    prov,
+		endSession:  extra.EndSession,
+		namesItself: extra.NamesItself,
 		oauth: &oauth2.Config{
 			ClientID:     p.cfg.ClientID,
 			ClientSecret: p.cfg.ClientSecret,

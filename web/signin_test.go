@@ -206,6 +206,39 @@ func TestSignInRefusals(t *testing.T) {
 		}
 	})
 
+	// RFC 9207: a provider may name itself in its authorization response
+	// (iss). One that names another issuer is a response meant for
+	// another sign-in (a mix-up), and refused before its code is used;
+	// one that names the provider this sign-in went to is accepted.
+	withIss := func(cb, iss string) string {
+		u, _ := url.Parse(cb)
+		q := u.Query()
+		q.Set("iss", iss)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	t.Run("a response naming another issuer", func(t *testing.T) {
+		before := sessions()
+		b, pu, page := startLogin(t, nil)
+		cb := finishAtIdP(t, b, pu, page)
+		expectRefused(t, callback(t, b, withIss(cb, ts.IdPURL+"/cafcass")))
+		if n := sessions(); n != before {
+			t.Fatalf("sessions %d -> %d", before, n)
+		}
+		if !strings.Contains(ts.log.String(), "authorization response from another issuer") {
+			t.Fatal("refusal not logged as a response from another issuer")
+		}
+	})
+	t.Run("a response naming its own issuer", func(t *testing.T) {
+		b, pu, page := startLogin(t, nil)
+		cb := finishAtIdP(t, b, pu, page)
+		resp := callback(t, b, withIss(cb, ts.IdPURL+"/ofsted"))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/visits" {
+			t.Fatalf("a response naming the provider the sign-in went to ended at %s with %d", resp.Request.URL, resp.StatusCode)
+		}
+	})
+
 	t.Run("wrong nonce", func(t *testing.T) {
 		before := sessions()
 		b, pu, page := startLogin(t, func(u *url.URL) {
