@@ -130,9 +130,11 @@ try {
   // The warning before the session ends (idle timeout of a few seconds).
   const tc = await browser.newContext({ bypassCSP: true })
   const tp = await signIn(tc, 'ofsted', 'lead@ofsted.example', timeoutBase)
-  const signedIn = Date.now()
   const idle = Number(await tp.getAttribute('body', 'data-idle-timeout')) * 1000
   await tp.goto(`${timeoutBase}/visits/${timeoutVisit}/request`)
+  // The session's deadline, unless extended, is at most the idle timeout
+  // after this page's answer (the last request the person made).
+  const lastRequest = Date.now()
   await tp.locator('#case-title').fill('Half-typed title')
   await tp.locator('#case-title').focus()
   const dialog = tp.locator('#timeout-dialog')
@@ -144,7 +146,7 @@ try {
   await dialog.waitFor({ state: 'hidden' })
   check(await tp.evaluate(() => document.activeElement.id) === 'case-title' && await tp.inputValue('#case-title') === 'Half-typed title',
     'staying signed in returns focus to the form, with what was typed')
-  await tp.waitForTimeout(Math.max(0, signedIn + idle + 1000 - Date.now()))
+  await tp.waitForTimeout(Math.max(0, lastRequest + idle + 1000 - Date.now()))
   const me = await tp.evaluate(async () => (await fetch('/api/v1/me')).status)
   check(me === 200, `still signed in after the first idle timeout ran out (${me})`)
   await dialog.waitFor({ state: 'visible', timeout: idle })
