@@ -431,19 +431,7 @@ func TestAuditExportIsRecorded(t *testing.T) {
 		t.Fatal("the audit page does not show the export in words")
 	}
 
-	db := st.DB()
-	refuse := []string{`CREATE TRIGGER export_refused BEFORE INSERT ON audit WHEN NEW.action = 'audit.exported' BEGIN SELECT RAISE(ABORT, 'export records refused by the test'); END`}
-	if db.Postgres() {
-		refuse = []string{
-			`CREATE FUNCTION export_refused() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'export records refused by the test'; END $$`,
-			`CREATE TRIGGER export_refused BEFORE INSERT ON audit FOR EACH ROW WHEN (NEW.action = 'audit.exported') EXECUTE FUNCTION export_refused()`,
-		}
-	}
-	for _, q := range refuse {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	refuseRecords(t, ts, "audit.exported", "export records refused by the test")
 	resp := admin.get("/api/v1/visits/" + v.ID + "/audit?format=csv")
 	body := readAll(t, resp)
 	if resp.StatusCode != http.StatusInternalServerError || strings.Contains(body, "prev_hash") {

@@ -339,19 +339,7 @@ func TestSignInRateLimits(t *testing.T) {
 func TestSignOutEndsSessionWhenAuditFails(t *testing.T) {
 	ts := startStack(t)
 	b := ts.signIn(t, "ofsted", "lead@ofsted.example")
-	db := ts.Portal.Store().DB()
-	refuse := []string{`CREATE TRIGGER signout_refused BEFORE INSERT ON audit WHEN NEW.action = 'signout' BEGIN SELECT RAISE(ABORT, 'sign-out records refused by the test'); END`}
-	if db.Postgres() {
-		refuse = []string{
-			`CREATE FUNCTION signout_refused() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'sign-out records refused by the test'; END $$`,
-			`CREATE TRIGGER signout_refused BEFORE INSERT ON audit FOR EACH ROW WHEN (NEW.action = 'signout') EXECUTE FUNCTION signout_refused()`,
-		}
-	}
-	for _, q := range refuse {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	refuseRecords(t, ts, "signout", "sign-out records refused by the test")
 	resp := b.signOut()
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
@@ -467,5 +455,24 @@ func TestSignOutAfterTheSessionEnded(t *testing.T) {
 	resp.Body.Close()
 	if resp.Header.Get("Location") != "/" {
 		t.Errorf("a second sign-out went to %q", resp.Header.Get("Location"))
+	}
+}
+
+// refuseRecords makes the trail refuse records of action from now on,
+// with message as the database's error.
+func refuseRecords(t *testing.T, ts *testStack, action, message string) {
+	t.Helper()
+	db := ts.Portal.Store().DB()
+	refuse := []string{`CREATE TRIGGER refused BEFORE INSERT ON audit WHEN NEW.action = '` + action + `' BEGIN SELECT RAISE(ABORT, '` + message + `'); END`}
+	if db.Postgres() {
+		refuse = []string{
+			`CREATE FUNCTION refused() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '` + message + `'; END $$`,
+			`CREATE TRIGGER refused BEFORE INSERT ON audit FOR EACH ROW WHEN (NEW.action = '` + action + `') EXECUTE FUNCTION refused()`,
+		}
+	}
+	for _, q := range refuse {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
