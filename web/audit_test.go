@@ -427,8 +427,12 @@ func TestAuditExportIsRecorded(t *testing.T) {
 	if last := rows[len(rows)-1]; last[slices.Index(rows[0], "action")] != "audit.exported" || last[slices.Index(rows[0], "actor_email")] != "admin@ofsted.example" {
 		t.Fatalf("the whole trail's export does not end with its own record: %v", last)
 	}
-	if page := readAll(t, admin.get("/visits/"+v.ID+"/audit?action=audit.exported")); !strings.Contains(page, "exported the audit trail") || !strings.Contains(page, "Kind of act") {
-		t.Fatal("the audit page does not show the export in words")
+	page := readAll(t, admin.get("/visits/"+v.ID+"/audit?action=audit.exported"))
+	if !strings.Contains(page, "exported the audit trail") || !strings.Contains(page, "Kind of act: member.") || !strings.Contains(page, "From: 2020-01-01") {
+		t.Fatal("the audit page does not show the export, and what it asked for, in words")
+	}
+	if !strings.Contains(page, `<option value="audit.exported" selected>Exports of the audit trail</option>`) {
+		t.Fatal("the audit page's filter does not offer the exports")
 	}
 
 	refuseRecords(t, ts, "audit.exported", "export records refused by the test")
