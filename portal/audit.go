@@ -368,7 +368,8 @@ const exportPage = 5000
 // read (at least once, with no records when none match). An export is the
 // trail a records manager keeps: it is never cut at the API's page, and
 // never held whole in memory. Access is decided again as it goes: one
-// whose access ends part-way gets the refusal.
+// whose access ends part-way gets the refusal. An export that ends before
+// its end has a second record, as a cut download has (exportCut).
 func (acc *Access) ExportAuditTrail(ctx context.Context, q AuditQuery, each func([]store.AuditRecord) error) error {
 	if err := acc.require(ctx, policy.AuditView, nil); err != nil {
 		return err
@@ -384,6 +385,23 @@ func (acc *Access) ExportAuditTrail(ctx context.Context, q AuditQuery, each func
 	if err := acc.svc.store.Audit(ctx, acc.rec(ActionAuditExported, "", "success", exportDetail(q))); err != nil {
 		return err
 	}
+	sent := 0
+	if err := acc.exportPages(ctx, q, f, func(recs []store.AuditRecord) error {
+		if err := each(recs); err != nil {
+			return &exportWriteError{err}
+		}
+		sent += len(recs)
+		return nil
+	}); err != nil {
+		acc.exportCut(ctx, q, sent, err)
+		return err
+	}
+	return nil
+}
+
+// exportPages reads what the export's filter f selects, a page at a time,
+// and hands each page to each.
+func (acc *Access) exportPages(ctx context.Context, q AuditQuery, f store.AuditFilter, each func([]store.AuditRecord) error) error {
 	left := -1 // no limit
 	if q.Limit != "" {
 		left = f.Limit
@@ -417,6 +435,40 @@ func (acc *Access) ExportAuditTrail(ctx context.Context, q AuditQuery, each func
 		}
 		f.AfterSeq = recs[len(recs)-1].Seq
 	}
+}
+
+// exportWriteError is a failure to send a page of an export to its reader.
+type exportWriteError struct{ error }
+
+func (e *exportWriteError) Unwrap() error { return e.error }
+
+// exportCut records that an export ended before its end, with the records
+// of the pages written to the reader (sent; of a page whose write failed,
+// some may have gone): "refused" when its reader's access
+// ended while it ran (the refusal has its own record), "interrupted" when
+// the reader went (a failed write, or the request ended), else "failed"
+// (the trail could not be read). The export's first record says what was
+// asked for; without this one, a copy cut short would read in the trail
+// as the whole.
+func (acc *Access) exportCut(ctx context.Context, q AuditQuery, sent int, err error) {
+	detail := exportDetail(q)
+	detail["records_sent"] = sent
+	rec := acc.rec(ActionAuditExported, "", exportCutOutcome(ctx, err), detail)
+	if err := acc.svc.store.Audit(context.WithoutCancel(ctx), rec); err != nil {
+		acc.svc.log.Error("record a cut export", "visit", acc.Visit.ID, "err", err)
+	}
+}
+
+// exportCutOutcome is the outcome recorded for an export that err stopped.
+func exportCutOutcome(ctx context.Context, err error) string {
+	var write *exportWriteError
+	switch {
+	case isRefusal(err):
+		return "refused"
+	case errors.As(err, &write), ctx.Err() != nil:
+		return "interrupted"
+	}
+	return "failed"
 }
 
 // ActionAuditExported records an export of a visit's trail.

@@ -342,6 +342,16 @@ func TestAuditCSVLeftByItsReader(t *testing.T) {
 	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
 	seedDownloads(t, ts, v.ID, 12000) // three of the export's reads
 	client := slowReader(admin)       // still written to when it leaves
+	// The request log's line comes once the handler has returned (a
+	// failure's, before it, names the route too).
+	answered := func() (n int) {
+		for line := range strings.Lines(ts.log.String()) {
+			if strings.Contains(line, `"msg":"request","request_id"`) && strings.Contains(line, `"route":"/api/v1/visits/:id/audit"`) {
+				n++
+			}
+		}
+		return n
+	}
 	for round := range 3 {
 		resp, err := client.Get(admin.base + "/api/v1/visits/" + v.ID + "/audit?format=csv")
 		if err != nil {
@@ -355,10 +365,8 @@ func TestAuditCSVLeftByItsReader(t *testing.T) {
 		}
 		resp.Body.Close()
 		client.CloseIdleConnections()
-		// The request's line in the log (the request log's, or a
-		// failure's) comes once the handler has returned.
 		deadline := time.Now().Add(20 * time.Second)
-		for strings.Count(ts.log.String(), `"route":"/api/v1/visits/:id/audit"`) < round+1 {
+		for answered() < round+1 {
 			if time.Now().After(deadline) {
 				t.Fatalf("round %d: the export went on 20 s after its reader left", round)
 			}
@@ -369,6 +377,35 @@ func TestAuditCSVLeftByItsReader(t *testing.T) {
 		if strings.Contains(line, `"level":"ERROR"`) {
 			t.Errorf("an export its reader left is logged as a failure: %s", line)
 		}
+	}
+	// The trail says each export began, and that each was cut, with how
+	// many records had gone: a copy cut short is not taken for the whole.
+	recs, err := ts.Portal.Store().AuditRecords(context.Background(), store.AuditFilter{VisitID: v.ID, Action: "audit.exported"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var began, cut int
+	for _, r := range recs {
+		var d struct {
+			Sent *int `json:"records_sent"`
+		}
+		if err := json.Unmarshal([]byte(r.Detail), &d); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case r.Outcome == "success" && d.Sent == nil:
+			began++
+		case r.Outcome == "interrupted" && d.Sent != nil && *d.Sent < 12000:
+			cut++
+		default:
+			t.Errorf("an export's record: %s %s", r.Outcome, r.Detail)
+		}
+	}
+	if began != 3 || cut != 3 {
+		t.Fatalf("three exports cut by their reader: the trail holds %d begun and %d cut, want 3 and 3", began, cut)
+	}
+	if page := readAll(t, admin.get("/visits/"+v.ID+"/audit?action=audit.exported")); !strings.Contains(page, "Interrupted") || !strings.Contains(page, "Records sent: ") {
+		t.Fatal("the audit page does not say, in words, that the exports were cut and how far they went")
 	}
 }
 

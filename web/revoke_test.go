@@ -106,4 +106,21 @@ func TestRemovedMidExportIsCut(t *testing.T) {
 	if len(denied) == 0 {
 		t.Errorf("the removed lead inspector's export: no refusal in the trail")
 	}
+	var exports []string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, ActorEmail: "lead@ofsted.example", Action: "audit.exported"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exports = exports[:0]
+		for _, r := range recs {
+			exports = append(exports, r.Outcome)
+		}
+		if len(exports) > 1 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !slices.Equal(exports, []string{"success", "refused"}) {
+		t.Errorf("the removed lead inspector's export in the trail: %v, want it begun and then refused", exports)
+	}
 }
