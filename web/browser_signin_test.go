@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/ofsted-portal/evidence/deploy/devidp"
+	"github.com/ofsted-portal/evidence/portal/store"
 	"github.com/ofsted-portal/evidence/web"
 )
 
@@ -72,5 +74,18 @@ func TestBrowserSignIn(t *testing.T) {
 	ts.Portal.Store().DB().QueryRow(`SELECT COUNT(*) FROM sessions WHERE token = ?`, base64.RawURLEncoding.EncodeToString(sum[:])).Scan(&n)
 	if n != 0 {
 		t.Fatal("the session signed out of came back after the late upload")
+	}
+	// The late upload had reached the portal before the sign-out: the
+	// trail holds its start first (the uploads of "Keep both" come after).
+	recs, err := ts.Portal.Store().AuditRecords(context.Background(), store.AuditFilter{ActorEmail: "uploader@cafcass.example", Actions: []string{"upload.started", "signout"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, r := range recs {
+		order = append(order, r.Action)
+	}
+	if len(order) < 2 || !slices.Equal(order[:2], []string{"upload.started", "signout"}) {
+		t.Fatalf("the uploader's records: %v, want the late upload begun before the sign-out", order)
 	}
 }
