@@ -10,7 +10,9 @@ const visit = env('VISIT_ID')
 const bigFile = env('BIG_FILE')
 const bigSize = Number(env('BIG_SIZE'))
 const segment = Number(env('SEGMENT_SIZE'))
-const outage = Number(env('OUTAGE_MS'))
+// tus-js-client's own retries (portal.mjs: retryDelays) wait this long in
+// all before the page is told the upload failed.
+const retries = 0 + 1000 + 3000 + 5000 + 10000 + 20000 + 30000
 
 const browser = await launch()
 try {
@@ -32,10 +34,16 @@ try {
   await page.setInputFiles('#file', bigFile)
   await waitFor(() => acked() >= segment, 60000, 'a segment committed before the connection drops')
   await up.setOffline(true)
+  const dropped = Date.now()
   const committed = acked()
   const sentBefore = patches.length
-  await new Promise((resolve) => setTimeout(resolve, outage))
+  // The connection stays down until tus-js-client's retries have run out
+  // ("trying again…" until then) and the page has taken over ("will go
+  // on"), however long they take on this machine.
+  await page.waitForFunction(() => /will go on|Not uploaded/i.test(document.getElementById('upload-0-status')?.textContent ?? ''), null, { timeout: 3 * retries })
+  const outage = Date.now() - dropped
   const during = await status()
+  check(outage >= retries, `the page waited out tus-js-client's retries (${outage} ms, want ${retries} or more)`)
   check(!/Not uploaded/.test(during), `after ${outage / 1000} s without a connection the upload waits rather than gives up (${during})`)
   check(/connection/i.test(during), `the file's status says the connection was lost (${during})`)
   const heard = await page.locator('#upload-live').innerText()
