@@ -83,7 +83,10 @@ func (acc *Access) reserveReplacement(ctx context.Context, old store.File, fileI
 
 // ReplaceFile stores body (size bytes, -1 when unknown) as a new version
 // of the file Authorize named, under its name and item; the file is kept,
-// superseded.
+// superseded. It is that file that is replaced, by its id: not whichever
+// file holds its name in the item its name would be filed under now (an
+// unfiled file's name may name an item added since), and not, while
+// another new version of it is on its way, a second file beside it.
 func (acc *Access) ReplaceFile(ctx context.Context, size int64, body io.Reader) (FileView, error) {
 	if err := acc.needFile(); err != nil {
 		return FileView{}, err
@@ -91,9 +94,15 @@ func (acc *Access) ReplaceFile(ctx context.Context, size int64, body io.Reader) 
 	if err := acc.require(ctx, policy.FileReplace, &acc.File); err != nil {
 		return FileView{}, err
 	}
-	f := acc.File
+	if err := acc.require(ctx, policy.FileUpload, nil); err != nil {
+		return FileView{}, err
+	}
+	s, f := acc.svc, acc.File
 	if !f.Live() {
 		return FileView{}, errNotLive
+	}
+	if size > s.cfg.MaxFileSize {
+		return FileView{}, errTooLarge(s.cfg.MaxFileSize)
 	}
 	key, err := acc.key(ctx)
 	if err != nil {
@@ -103,8 +112,21 @@ func (acc *Access) ReplaceFile(ctx context.Context, size int64, body io.Reader) 
 	if err != nil {
 		return FileView{}, errCorrupt
 	}
-	return acc.Upload(ctx, NewFile{Name: name, Item: f.Item, Size: size, OnConflict: OnConflictReplace}, body)
+	return acc.put(ctx, key, name, f.Item, size, body, false, func() (string, string, error) {
+		fileID := store.NewID()
+		err := acc.reserveReplacement(ctx, f, fileID)
+		if err == errNotLive {
+			// Live when read, and its name not its own now: another new
+			// version of it took the name, and is on its way or has
+			// just been stored.
+			return "", "", errVersionOnItsWay
+		}
+		return fileID, name, err
+	})
 }
+
+var errVersionOnItsWay = &Error{Kind: KindConflict, Code: "not_current",
+	Msg: "Another new version of this file is being uploaded, or has just been. Look at the file again before you replace it."}
 
 // markCorrections fills in how a file was corrected, as listed.
 func markCorrections(fv *FileView, f store.File, people map[string]store.User) {

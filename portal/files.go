@@ -79,7 +79,7 @@ type NewFile struct {
 func (acc *Access) checkUpload(ctx context.Context, in NewFile) (name, item string, err error) {
 	s := acc.svc
 	if in.Size > s.cfg.MaxFileSize {
-		return "", "", &Error{Kind: KindTooLarge, Code: "too_large", Msg: fmt.Sprintf("The file is larger than the %s limit.", formatBytes(s.cfg.MaxFileSize))}
+		return "", "", errTooLarge(s.cfg.MaxFileSize)
 	}
 	if name, err = ParseFileName(in.Name); err != nil {
 		return "", "", invalid("name", capitalise(err.Error())+".")
@@ -105,6 +105,10 @@ func (acc *Access) checkUpload(ctx context.Context, in NewFile) (name, item stri
 		}
 	}
 	return name, item, nil
+}
+
+func errTooLarge(limit int64) *Error {
+	return &Error{Kind: KindTooLarge, Code: "too_large", Msg: fmt.Sprintf("The file is larger than the %s limit.", formatBytes(limit))}
 }
 
 func isCaseFile(item string) bool { return strings.HasPrefix(item, "case-") }
@@ -138,7 +142,6 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	if err := acc.require(ctx, policy.FileUpload, nil); err != nil {
 		return FileView{}, err
 	}
-	s := acc.svc
 	size := in.Size
 	in.Size = max(in.Size, 0)
 	name, item, err := acc.checkUpload(ctx, in)
@@ -149,6 +152,20 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	if err != nil {
 		return FileView{}, err
 	}
+	// Most names are free: the name is taken in the transaction that
+	// begins the upload. When it is not free, nothing was read or
+	// written, and the name is reserved as on_conflict says first.
+	return acc.put(ctx, key, name, item, size, body, true, func() (string, string, error) {
+		return acc.reserveName(ctx, key, item, name, in.OnConflict)
+	})
+}
+
+// put stores body as a file of the visit named name in item. When
+// freeFirst, it first tries to take the name in the transaction that
+// begins the upload; when the name is taken, or not freeFirst, reserve
+// reserves it (the file's id, and the name it is stored under) first.
+func (acc *Access) put(ctx context.Context, key *crypto.VisitKey, name, item string, size int64, body io.Reader, freeFirst bool, reserve func() (fileID, name string, err error)) (FileView, error) {
+	s := acc.svc
 	if err := s.indexNames(ctx, acc.Visit.ID, key); err != nil {
 		return FileView{}, err
 	}
@@ -157,13 +174,15 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 		Visit: acc.Visit, Key: key, Name: name, Item: item, Size: size, MaxSize: s.cfg.MaxFileSize, UploadedBy: acc.Actor.UserID, Body: body,
 		Record: acc.recorder(), Receipt: acc.commitReceipt(key, &issued), Recheck: acc.recheck(policy.FileUpload),
 	}
-	// Most names are free: the name is taken in the transaction that
-	// begins the upload. When it is not free, nothing was read or
-	// written, and the name is reserved as on_conflict says first.
-	u.FileID, u.NameIndex = store.NewID(), key.NameIndex(NameKey(name))
-	f, held, err := s.evidence.Put(ctx, u)
+	var f store.File
+	var held bool
+	err := store.ErrNameTaken
+	if freeFirst {
+		u.FileID, u.NameIndex = store.NewID(), key.NameIndex(NameKey(name))
+		f, held, err = s.evidence.Put(ctx, u)
+	}
 	if errors.Is(err, store.ErrNameTaken) {
-		if u.FileID, u.Name, err = acc.reserveName(ctx, key, item, name, in.OnConflict); err != nil {
+		if u.FileID, u.Name, err = reserve(); err != nil {
 			return FileView{}, err
 		}
 		u.NameIndex = nil
