@@ -46,14 +46,34 @@ func (s *Store) ReleaseName(ctx context.Context, fileID string) error {
 }
 
 // SweepNames releases the names reserved before before by uploads that
-// never began (a crash between the reservation and the upload's start).
+// never began (a crash between the reservation and the upload's start):
+// a new version's goes back to the file it was to replace, while that file
+// (giveBackName), as when it ends without a file.
 func (s *Store) SweepNames(ctx context.Context, before time.Time) error {
 	// NOT EXISTS, not NOT IN: PostgreSQL turns it into an anti-join, where
 	// NOT IN over 200,000 files ran past the statement timeout.
-	_, err := s.db.ExecContext(ctx, `DELETE FROM file_names WHERE created_at < ?
+	const never = `created_at < ?
 		AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = file_names.file_id)
 		AND NOT EXISTS (SELECT 1 FROM pending_uploads p WHERE p.file_id = file_names.file_id)
-		AND NOT EXISTS (SELECT 1 FROM resumable_uploads r WHERE r.file_id = file_names.file_id AND r.completed_at IS NULL)`, formatTime(before))
+		AND NOT EXISTS (SELECT 1 FROM resumable_uploads r WHERE r.file_id = file_names.file_id AND r.completed_at IS NULL)`
+	err := s.inTx(ctx, func(tx *Tx) error {
+		ids, err := queryAll(ctx, tx, func(sc scanner) (string, error) {
+			var id string
+			return id, sc.Scan(&id)
+		}, `SELECT file_id FROM file_names WHERE `+never, formatTime(before))
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := giveBackName(ctx, tx, id); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ? AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = file_names.file_id)`, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("store: sweep names: %w", err)
 	}
@@ -101,7 +121,9 @@ func (s *Store) IndexName(ctx context.Context, visitID, item, fileID string, ind
 // back to the file it was to replace (ReserveReplacement).
 func giveBackName(ctx context.Context, tx *Tx, fileID string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE file_names SET file_id = (SELECT old_file_id FROM file_replacements WHERE new_file_id = ?)
-		WHERE file_id = ? AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = file_names.file_id) AND EXISTS (SELECT 1 FROM file_replacements WHERE new_file_id = ?)`, fileID, fileID, fileID); err != nil {
+		WHERE file_id = ? AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = file_names.file_id)
+		AND EXISTS (SELECT 1 FROM file_replacements r JOIN files o ON o.id = r.old_file_id
+			WHERE r.new_file_id = ? AND o.withdrawn_at IS NULL AND o.superseded_by IS NULL)`, fileID, fileID, fileID); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `DELETE FROM file_replacements WHERE new_file_id = ? AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = file_replacements.new_file_id)`, fileID)

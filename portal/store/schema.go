@@ -709,7 +709,32 @@ CREATE TRIGGER row_version_retention_failures_delete AFTER DELETE ON retention_f
 	UPDATE visits SET row_version = random() WHERE id = OLD.visit_id;
 END;
 `,
+	// 38: a new version that ends without a file, however it ends (the
+	// janitor's sweep of an upload a crash cut off, an abandoned resumable
+	// upload), gives the name it took back to the file it was to replace,
+	// while that file is current, and forgets the replacement: freed, the
+	// name left the file without one, and a second file of it could be
+	// stored beside it.
+	`
+DROP TRIGGER file_names_upload_failed;
+DROP TRIGGER file_names_resumable_dropped;
+CREATE TRIGGER file_names_upload_failed AFTER DELETE ON pending_uploads BEGIN
+` + giveBackNameSQLite + `
+END;
+CREATE TRIGGER file_names_resumable_dropped AFTER DELETE ON resumable_uploads WHEN OLD.completed_at IS NULL BEGIN
+` + giveBackNameSQLite + `
+END;
+`,
 }
+
+// giveBackNameSQLite is the body of the triggers that free the name of an
+// upload (OLD.file_id) that ended without a file (38).
+const giveBackNameSQLite = `	UPDATE file_names SET file_id = (SELECT old_file_id FROM file_replacements WHERE new_file_id = OLD.file_id)
+		WHERE file_id = OLD.file_id AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = OLD.file_id)
+		AND EXISTS (SELECT 1 FROM file_replacements r JOIN files o ON o.id = r.old_file_id
+			WHERE r.new_file_id = OLD.file_id AND o.withdrawn_at IS NULL AND o.superseded_by IS NULL);
+	DELETE FROM file_replacements WHERE new_file_id = OLD.file_id AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = OLD.file_id);
+	DELETE FROM file_names WHERE file_id = OLD.file_id AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = OLD.file_id);`
 
 // Defaults are the portal's settings that a migration writes into rows
 // made before those rows kept their own: read once, when the migration

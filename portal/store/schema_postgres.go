@@ -582,4 +582,22 @@ CREATE TRIGGER row_version_retention_failures_insert AFTER INSERT ON retention_f
 CREATE TRIGGER row_version_retention_failures_update AFTER UPDATE ON retention_failures FOR EACH ROW EXECUTE FUNCTION row_version_bump();
 CREATE TRIGGER row_version_retention_failures_delete AFTER DELETE ON retention_failures FOR EACH ROW EXECUTE FUNCTION row_version_bump();
 `,
+	// 38: a new version that ends without a file gives the name it took
+	// back to the file it was to replace, while that file is current, and
+	// forgets the replacement (as SQLite's 38).
+	`
+CREATE OR REPLACE FUNCTION file_names_upload_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM files WHERE files.id = OLD.file_id) THEN
+		RETURN NULL;
+	END IF;
+	UPDATE file_names SET file_id = (SELECT old_file_id FROM file_replacements WHERE new_file_id = OLD.file_id)
+		WHERE file_id = OLD.file_id
+		AND EXISTS (SELECT 1 FROM file_replacements r JOIN files o ON o.id = r.old_file_id
+			WHERE r.new_file_id = OLD.file_id AND o.withdrawn_at IS NULL AND o.superseded_by IS NULL);
+	DELETE FROM file_replacements WHERE new_file_id = OLD.file_id;
+	DELETE FROM file_names WHERE file_id = OLD.file_id;
+	RETURN NULL;
+END $$;
+`,
 }
