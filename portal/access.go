@@ -26,6 +26,11 @@ type Access struct {
 	Decision policy.Decision // the decision Authorize made
 
 	decided map[decisionKey]policy.Decision
+	// at is when Authorize took the request's decision, on action and
+	// fileID (zero for an Access loaded with a list: fresh leaves it).
+	at     time.Time
+	action policy.Action
+	fileID string
 	// keyFingerprint is the visit's live key's, read with the visit
 	// ("" once destroyed), when keyRead: its key is then found without a
 	// statement more (key).
@@ -92,7 +97,7 @@ type decisionKey struct {
 // and when it opens) or forbidden. The Access is returned even on refusal,
 // for the door's logs.
 func (s *Service) Authorize(ctx context.Context, a Actor, action policy.Action, visitID, fileID string) (*Access, error) {
-	acc := &Access{svc: s, Actor: a, decided: map[decisionKey]policy.Decision{}}
+	acc := &Access{svc: s, Actor: a, decided: map[decisionKey]policy.Decision{}, at: s.now(), action: action, fileID: fileID}
 	if visitID != "" && !IsID(visitID) || fileID != "" && !IsID(fileID) {
 		return acc, errNotFound // not an id the portal could have made
 	}
@@ -239,6 +244,9 @@ func (acc *Access) Can(ctx context.Context, action policy.Action) bool {
 
 // require decides action (on f, when given) and refuses as Authorize does.
 func (acc *Access) require(ctx context.Context, action policy.Action, f *store.File) error {
+	if err := acc.fresh(ctx); err != nil {
+		return err
+	}
 	d, err := acc.decide(ctx, action, f)
 	if err != nil {
 		return err
@@ -251,6 +259,27 @@ func (acc *Access) require(ctx context.Context, action policy.Action, f *store.F
 		object = f.ID
 	}
 	return acc.refuse(ctx, action, object, d)
+}
+
+// fresh takes the request's decision again (Authorize's, on the person,
+// visit and file as they now stand) once it is older than recheckAfter,
+// before an act: a request's body can come long after its decision (a
+// form or JSON sent slowly, the next file of a multipart upload after a
+// large one), and what it does is decided on access as it is when it
+// acts. A refusal is recorded as any is; the Access is then as Authorize
+// left it, refused.
+func (acc *Access) fresh(ctx context.Context) error {
+	s := acc.svc
+	if acc.at.IsZero() || s.now().Sub(acc.at) < recheckAfter {
+		return nil
+	}
+	a, err := s.actorNow(ctx, acc.Actor)
+	if err != nil {
+		return err
+	}
+	again, err := s.Authorize(ctx, a, acc.action, acc.Visit.ID, acc.fileID)
+	*acc = *again
+	return err
 }
 
 // refuse records a refusal and turns the decision into the error the
