@@ -204,3 +204,50 @@ func TestNoMailAfterRoleChange(t *testing.T) {
 		}
 	}
 }
+
+// TestNoMailToADisabledPerson: a person disabled on the server (portal
+// admin disable: they left, or their account is suspected) is no longer
+// told of the visit's evidence by mail, as they can no longer sign in to
+// it; enabled again, they are.
+func TestNoMailToADisabledPerson(t *testing.T) {
+	d := startMailDomain(t)
+	ctx := context.Background()
+	box := &mailbox{d: d, seen: map[string]bool{}}
+	d.deliver()
+	box.fresh()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	d.person("ofsted", "lead@ofsted.example") // signed in: a user the disable names
+	lead := portal.Person{Issuer: d.issuer("ofsted"), Email: "lead@ofsted.example"}
+	op := portal.OperatorActor("test", "admin disable")
+	if _, err := portal.DisableUser(ctx, d.svc.Store(), op, lead); err != nil {
+		t.Fatal(err)
+	}
+	questionsTo(t, d, v, []string{policy.RoleLeadInspector}, d.svc.Now().Add(10*time.Minute))
+	d.later(10 * time.Minute)
+	d.deliver()
+	for _, m := range box.fresh() {
+		if m.To[0].Address == "lead@ofsted.example" {
+			t.Errorf("%q went to the lead inspector, whose access to the portal is disabled", m.Subject)
+		}
+	}
+	if err := portal.EnableUser(ctx, d.svc.Store(), op, lead); err != nil {
+		t.Fatal(err)
+	}
+	questionsTo(t, d, v, []string{policy.RoleLeadInspector}, d.svc.Now().Add(10*time.Minute))
+	d.later(10 * time.Minute)
+	d.deliver()
+	got := 0
+	for _, m := range box.fresh() {
+		if m.To[0].Address == "lead@ofsted.example" {
+			got++
+		}
+	}
+	if got != 1 {
+		t.Errorf("enabled again, the lead inspector was sent %d mails of the visit's questions, want 1", got)
+	}
+}

@@ -102,6 +102,8 @@ func (s *Service) deliver(ctx context.Context, n store.Notification) (state stri
 		return store.NotePending, time.Time{}, true, err.Error()
 	case r.Email == "":
 		return store.NoteSkipped, n.NextAt, false, "the recipient has no email address"
+	case r.Disabled:
+		return store.NoteSkipped, n.NextAt, false, "the recipient's access to the portal is disabled"
 	}
 	if roles, ok := n.Data[store.RolesKey]; ok && !slices.Contains(strings.Fields(roles), r.Role) {
 		return store.NoteSkipped, n.NextAt, false, "the recipient's role has changed"

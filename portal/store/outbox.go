@@ -321,6 +321,9 @@ type Recipient struct {
 	UserID string // "" for a member who has not signed in
 	Role   string // the member's role; administrator for "admin:"
 	Member Member // for "member:" recipients
+	// Disabled says the person is disabled on the server (DisableUsers):
+	// they can no longer sign in, and are not mailed.
+	Disabled bool
 }
 
 // ResolveRecipient finds a recipient's address now: the email their
@@ -336,15 +339,20 @@ func (s *Store) ResolveRecipient(ctx context.Context, ref string) (Recipient, er
 		}
 		r := Recipient{Email: m.Email, UserID: m.UserID, Role: m.Role, Member: m}
 		if m.UserID != "" {
-			if u, err := s.User(ctx, m.UserID); err == nil && u.Email != "" {
-				r.Email = u.Email
+			var email string
+			err := s.db.QueryRowContext(ctx, `SELECT email, disabled_at IS NOT NULL FROM users WHERE id = ?`, m.UserID).Scan(&email, &r.Disabled)
+			switch {
+			case err == nil && email != "":
+				r.Email = email
+			case err != nil && !errors.Is(err, sql.ErrNoRows):
+				return Recipient{}, fmt.Errorf("store: recipient's person: %w", err)
 			}
 		}
 		return r, nil
 	case "admin":
 		var r Recipient
-		err := s.db.QueryRowContext(ctx, `SELECT COALESCE(NULLIF(u.email, ''), r.email, ''), COALESCE(r.user_id, '') FROM portal_roles r
-			LEFT JOIN users u ON u.id = r.user_id WHERE r.id = ?`, id).Scan(&r.Email, &r.UserID)
+		err := s.db.QueryRowContext(ctx, `SELECT COALESCE(NULLIF(u.email, ''), r.email, ''), COALESCE(r.user_id, ''), u.disabled_at IS NOT NULL FROM portal_roles r
+			LEFT JOIN users u ON u.id = r.user_id WHERE r.id = ?`, id).Scan(&r.Email, &r.UserID, &r.Disabled)
 		if errors.Is(err, sql.ErrNoRows) {
 			return Recipient{}, ErrNotFound
 		}
