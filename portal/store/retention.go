@@ -48,6 +48,14 @@ func (s *Store) AddEvent(ctx context.Context, e Event, check func(history []Even
 		if checkErr = check(history); checkErr != nil {
 			return checkErr
 		}
+		// Kept after the events it was checked against, whatever the
+		// clock its request read: one that read it first and waited for
+		// the visit comes after the event recorded meanwhile, or the
+		// history replayed later (a complaint open, the publication,
+		// the destruction date) would not be the one that was checked.
+		if n := len(history); n > 0 && !e.RecordedAt.After(history[n-1].RecordedAt) {
+			e.RecordedAt = history[n-1].RecordedAt.Add(time.Nanosecond)
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO visit_events (id, visit_id, event, date, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			NewID(), e.VisitID, e.Event, e.Date.Format(dateFormat), e.RecordedBy, formatTime(e.RecordedAt))
 		return err
