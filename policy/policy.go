@@ -93,6 +93,11 @@ type Principal struct {
 	Role string
 	// InWindow is true when now lies inside the member's access window.
 	InWindow bool
+	// Invited is true when a person who is not (yet) a member has been
+	// added to the visit by email: the membership binds at their next
+	// sign-in, and until then it is still a part in the visit, which
+	// the acts kept for administrators with none refuse.
+	Invited bool
 }
 
 // Resource is what the action is on: a visit, or a file of a visit.
@@ -344,6 +349,7 @@ func (e *Engine) evaluate(p Principal, a Action, r Resource) Decision {
 		Context: cedar.NewRecord(cedar.RecordMap{
 			"role":        cedar.String(p.Role),
 			"in_window":   cedar.Boolean(p.InWindow),
+			"invited":     cedar.Boolean(p.Invited),
 			"visit_state": cedar.String(r.VisitState),
 		}),
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
@@ -39,6 +40,9 @@ type Access struct {
 	// restrictions are the visit's item restrictions, loaded once (one
 	// statement) the first time a file is decided on.
 	restrictions map[string]store.Restriction
+	// invited: an administrator with no membership of the visit has
+	// been added to it by email, to bind at their next sign-in.
+	invited bool
 }
 
 // restriction is the restriction of one item of the visit, matched by
@@ -170,6 +174,12 @@ func (s *Service) load(ctx context.Context, acc *Access, visitID, fileID string,
 	}
 	if acc.Member.Role != "" {
 		acc.Window = s.memberWindow(acc.Visit, acc.Status, acc.Member)
+	} else if acc.Actor.Administrator && acc.Actor.Email != "" {
+		// Added by email since they signed in: a part in the visit
+		// already, for the acts kept for administrators with none.
+		if acc.invited, err = s.store.Invited(ctx, visitID, acc.Actor.Issuer, strings.ToLower(acc.Actor.Email)); err != nil {
+			return err
+		}
 	}
 	if fileID != "" {
 		// A purge is by an administrator from outside the visit: the one
@@ -188,7 +198,7 @@ func (s *Service) load(ctx context.Context, acc *Access, visitID, fileID string,
 
 // principal describes the actor for policy.
 func (acc *Access) principal() policy.Principal {
-	p := policy.Principal{UserID: acc.Actor.principalID(), Administrator: acc.Actor.Administrator, Role: acc.Member.Role}
+	p := policy.Principal{UserID: acc.Actor.principalID(), Administrator: acc.Actor.Administrator, Role: acc.Member.Role, Invited: acc.invited}
 	if p.Role != "" {
 		p.InWindow = acc.Window.Contains(acc.svc.now())
 	}

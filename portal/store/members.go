@@ -231,6 +231,19 @@ func (s *Store) MembershipsOf(ctx context.Context, visitID, userID string) ([]Me
 	return out, nil
 }
 
+// Invited reports whether the visit has a membership added by email for
+// the person of issuer and email that no one has bound yet: it binds at
+// their next sign-in (SignIn).
+func (s *Store) Invited(ctx context.Context, visitID, issuer, email string) (bool, error) {
+	var invited bool
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM members WHERE visit_id = ? AND user_id IS NULL AND subject IS NULL AND issuer = ? AND email = ?)`,
+		visitID, issuer, email).Scan(&invited)
+	if err != nil {
+		return false, fmt.Errorf("store: invited: %w", err)
+	}
+	return invited, nil
+}
+
 func nullString(s string) any {
 	if s == "" {
 		return nil

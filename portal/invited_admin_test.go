@@ -1,0 +1,59 @@
+package portal_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+// TestInvitedAdministratorHasAPartInTheVisit: an administrator added to a
+// visit by email, while signed in, has a part in it at once, not from
+// their next sign-in (when the invitation binds): they may not lift its
+// legal hold, or approve its destruction, which are for administrators
+// with no part in it (separation of duties).
+func TestInvitedAdministratorHasAPartInTheVisit(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	ofsted := d.issuer("ofsted")
+	op := portal.OperatorActor("test", "admin grant")
+	if err := portal.GrantRole(ctx, d.svc.Store(), op, portal.RoleGrant{Role: "administrator", Issuer: ofsted, Email: "second.admin@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	second := d.person("ofsted", "second.admin@ofsted.example")
+	if !second.Administrator {
+		t.Fatal("the second administrator is not one")
+	}
+	admin := d.person("ofsted", "admin@ofsted.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "second.admin@ofsted.example", Issuer: ofsted, Role: policy.RoleQAManager}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Complaint escalated"); err != nil {
+		t.Fatal(err)
+	}
+	// In the same session as before the invitation.
+	if acc, err := d.access(second, policy.LegalHoldLift, ""); err == nil {
+		if _, err := acc.SetLegalHold(ctx, false, "Resolved"); err == nil {
+			t.Error("an administrator invited to the visit lifted its legal hold")
+		}
+	}
+	if _, err := d.mustAccess(admin, policy.LegalHoldLift).SetLegalHold(ctx, false, "Resolved"); err != nil {
+		t.Fatal(err)
+	}
+	day := d.publish(lead, v)
+	d.at(day.AddDate(0, 0, d.Config.RetentionDays))
+	if _, err := d.svc.RunRetention(ctx); err != nil { // the notice
+		t.Fatal(err)
+	}
+	if acc, err := d.access(second, policy.DestructionApprove, ""); err == nil {
+		if _, err := acc.ApproveDestruction(ctx); err == nil {
+			t.Error("an administrator invited to the visit approved its destruction")
+		}
+	}
+	if _, err := d.mustAccess(admin, policy.DestructionApprove).ApproveDestruction(ctx); err != nil {
+		t.Fatalf("an administrator with no part in the visit: %v", err)
+	}
+}
