@@ -53,8 +53,29 @@ func (acc *Access) Explain(ctx context.Context, memberID, action, fileID string)
 	if as.Actor.UserID == "" {
 		as.Actor.UserID = "unbound:" + m.ID // not signed in yet: decide as they would be
 	}
-	if as.Actor.Administrator, err = s.store.HasPortalRole(ctx, m.UserID, store.RoleAdministrator); err != nil {
-		return Explanation{}, err
+	if m.UserID != "" {
+		// As SessionActor and load judge the person's own request, before
+		// any policy is asked: disabled, or a member twice over.
+		u, admin, err := s.store.UserWithPortalRole(ctx, m.UserID, store.RoleAdministrator)
+		if err != nil {
+			return Explanation{}, err
+		}
+		as.Actor.Administrator, as.Actor.Issuer, as.Actor.Subject = admin, u.Issuer, u.Subject
+		refused := func(reason string) (Explanation, error) {
+			return Explanation{Member: memberView(m), Action: action, File: fileID, Refusal: KindForbidden, Policies: []string{}, Reason: reason}, nil
+		}
+		if !u.DisabledAt.IsZero() {
+			return refused("Refused: their access to the portal is disabled (portal admin disable), so no policy is asked.")
+		}
+		var theirs []store.Member
+		for _, x := range ms {
+			if x.UserID == m.UserID {
+				theirs = append(theirs, x)
+			}
+		}
+		if _, err := s.membershipOf(as.Actor, acc.Visit, theirs); errors.Is(err, errDuplicateMembership) {
+			return refused("Refused: they are a member of this visit twice, with different roles or dates, so no policy is asked. Remove one of the two.")
+		}
 	}
 	if s.unannounced(acc.Visit, m) {
 		// As a request of theirs is answered (Authorize): the visit does

@@ -1,0 +1,76 @@
+package portal_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestExplainSaysWhatTheirRequestWouldGet: "explain" answers an
+// administrator with what the member's own request would be answered: a
+// person disabled on the server, or with two memberships of the visit
+// that differ, is refused before any policy is asked, and explain says
+// so rather than "allowed".
+func TestExplainSaysWhatTheirRequestWouldGet(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	st := d.svc.Store()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	qam := d.person("ofsted", "qam@ofsted.example")
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	explain := func(email string) portal.Explanation {
+		t.Helper()
+		ms, err := d.mustAccess(admin, policy.MemberManage).Members(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if m.Email == email {
+				e, err := d.mustAccess(admin, policy.MemberManage).Explain(ctx, m.ID, string(policy.FileList), "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return e
+			}
+		}
+		t.Fatalf("no member %s", email)
+		return portal.Explanation{}
+	}
+	if e := explain("hmi@ofsted.example"); !e.Allow {
+		t.Fatalf("before anything: %+v", e)
+	}
+	if _, err := portal.DisableUser(ctx, st, portal.OperatorActor("test", "admin disable"), portal.Person{Issuer: d.issuer("ofsted"), Email: "hmi@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.SessionActor(ctx, hmi.UserID, hmi.SessionEpoch, portal.Actor{}); err == nil {
+		t.Fatal("a disabled person's session is still read")
+	}
+	if e := explain("hmi@ofsted.example"); e.Allow || e.Refusal != portal.KindForbidden {
+		t.Errorf("a disabled person, whose every request is refused: explain says allowed %v (%s)", e.Allow, e.Reason)
+	}
+
+	now := time.Now()
+	if err := st.SeedMembers(ctx, []store.Member{{ID: "ffffffffffffffffffffffffffffffff", VisitID: v.ID, Role: policy.RoleAnalyst, Email: "qam.old@ofsted.example",
+		UserID: qam.UserID, CreatedAt: now, UpdatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DB().Exec(`UPDATE members SET issuer = NULL, subject = NULL WHERE user_id = ?`, qam.UserID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.access(qam, policy.FileList, ""); err == nil {
+		t.Fatal("two memberships that differ are not refused")
+	}
+	if e := explain("qam@ofsted.example"); e.Allow || e.Refusal != portal.KindForbidden {
+		t.Errorf("a person with two memberships that differ, whose every request is refused: explain says allowed %v (%s)", e.Allow, e.Reason)
+	}
+}
