@@ -77,7 +77,9 @@ func TestBrowserUploadOutlastsAnOutage(t *testing.T) {
 // Chromium against a stack whose sessions end after 30 idle seconds: a
 // batch of 60 files sent over a slow connection runs for 75 seconds with
 // nobody at the computer; the page stays open and signed in, and every
-// file is uploaded. Screenshots go to
+// file is uploaded. Left idle after it, the page signs out within the idle
+// timeout: counting down from the batch's requests moves nothing on the
+// server. Screenshots go to
 // test-artifacts/browser-unattended.
 func TestBrowserBatchOutlastsIdleTimeout(t *testing.T) {
 	onceAcrossDatabases(t)
@@ -90,7 +92,7 @@ func TestBrowserBatchOutlastsIdleTimeout(t *testing.T) {
 	v := ts.demoVisit(t)
 	const files = 60
 	out, err := runBrowserScript(t, ts, "unattended.mjs", "browser-unattended", 5*time.Minute,
-		"VISIT_ID="+v.ID, "FILES="+strconv.Itoa(files), "RUN_MS=75000")
+		"VISIT_ID="+v.ID, "FILES="+strconv.Itoa(files), "RUN_MS=75000", "IDLE_MS=30000")
 	t.Logf("unattended.mjs output:\n%s", out)
 	if err != nil {
 		t.Fatalf("browser script failed: %v", err)

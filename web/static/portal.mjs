@@ -200,6 +200,9 @@ function enhanceUpload (form) {
   function setStatus (e, text, error) {
     e.status.textContent = text
     e.status.classList.toggle('portal-queue__status--error', !!error)
+    // Whether a file is being sent now, for the countdown to sign-out
+    // (timeout.mjs): every change of a file's state comes with its status.
+    document.documentElement.dataset.uploading = entries.some((x) => x.state === 'uploading') ? 'yes' : ''
   }
 
   function refuse (e, text) {

@@ -21,8 +21,12 @@
 // each such request that the portal answers is told to the countdown (a
 // "portal:activity" event on the document), and when the warning or the
 // end comes after one, the page asks the portal for the session's new
-// deadline and counts down from it instead, so a batch of uploads is not
-// signed out, and stopped, half-way. When "Stay signed in" finds the
+// deadline while a file is still being sent (data-uploading on <html>, set
+// by portal.mjs), so a batch of uploads is not signed out, and stopped,
+// half-way; once nothing is being sent it counts down again from the last
+// of them instead, as the server moved its deadline then. It does not ask
+// the portal then: the request would move the deadline once more, and a
+// page left idle after its batch would keep its session for nobody. When "Stay signed in" finds the
 // session already ended (signed out in another tab, ended by the identity
 // provider or the portal team), the portal answers 401 in JSON, and the
 // page goes to the start page, which says the session ended and leads
@@ -97,8 +101,21 @@ function start (idle, left) {
   // busy is whether the page's own requests went on since the deadline
   // was counted: the portal has moved it.
   const busy = () => active > counted
+  // moved takes the deadline the page's own requests moved the session's
+  // to: while a file is being sent, from the portal (extend: the batch is
+  // the person's, left to run); after, counted from the page's last answer
+  // to a request of its own, as the server moved its deadline as it
+  // answered and writes a moved deadline once it has moved a minute (a
+  // tenth of the idle timeout when that is shorter), so from that much
+  // before. It says whether the deadline is now later than when.
+  const moved = async (when) => {
+    if (document.documentElement.dataset.uploading === 'yes') return await extend() === true && deadline > when
+    deadline = ends(active, idle * 1000 - Math.min(60000, idle * 100))
+    counted = active
+    return deadline > when
+  }
   async function open () {
-    if (busy() && await extend() === true) {
+    if (busy() && await moved(Date.now() + lead * 1000)) {
       schedule()
       return
     }
@@ -135,7 +152,7 @@ function start (idle, left) {
   async function signOut () {
     if (signingOut) return
     signingOut = true
-    if (busy() && await extend() === true) {
+    if (busy() && await moved(Date.now())) {
       signingOut = false
       close()
       schedule()

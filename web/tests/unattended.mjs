@@ -33,9 +33,19 @@ try {
   const all = await page.waitForFunction((n) => (document.getElementById('overall-label')?.textContent ?? '').startsWith(`${n} of ${n} files uploaded`), files, { timeout: 120000 })
     .then(() => true, () => false)
   check(all, 'every file of the batch is uploaded')
+  const done = Date.now()
+  const extended = []
+  page.on('request', (r) => { if (new URL(r.url()).pathname === '/session/extend') extended.push((Date.now() - done) / 1000) })
   const me = await page.evaluate(async () => (await fetch('/api/v1/me', { headers: { Accept: 'application/json' } })).status).catch(() => 0)
   check(me === 200, `the person is still signed in after the batch (${me})`)
   await audit(page, 'upload-unattended-batch')
+  // Once the batch is over the page is idle: it warns, and signs out, an
+  // idle timeout after the batch's last request at the latest. Counting
+  // down from the uploads' requests must not move the session on again.
+  const idle = Number(env('IDLE_MS'))
+  const out = await page.waitForURL((u) => !u.pathname.startsWith('/visits/'), { timeout: 3 * idle }).then(() => Date.now(), () => 0)
+  check(extended.length === 0, `left idle after the batch, the page does not ask the portal to keep the session for nobody (${extended.length ? 'POST /session/extend ' + extended.join(' s, ') + ' s after the batch' : 'nothing asked'})`)
+  check(out > 0 && out - done <= idle + 5000, `left idle after the batch, the page signs out within the idle timeout (${out ? (out - done) / 1000 + ' s' : 'not in ' + 3 * idle / 1000 + ' s'}, the timeout ${idle / 1000} s)`)
 } catch (err) {
   check(false, 'the script ran to the end: ' + (err.stack || err))
 } finally {
