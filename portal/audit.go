@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/calendar"
@@ -34,8 +36,8 @@ func (s *Service) actorRec(a Actor, action, object, outcome string, detail map[s
 func newRec(t time.Time, a Actor, action, object, outcome string, detail map[string]any) store.AuditRecord {
 	r := store.AuditRecord{
 		Time: t, Action: action, Object: object, Outcome: outcome, Detail: detailJSON(detail),
-		ActorIssuer: a.Issuer, ActorSubject: a.Subject, ActorEmail: a.Email,
-		ClientIP: a.ClientIP, UserAgent: truncate(a.UserAgent, 300), RequestID: a.RequestID,
+		ActorIssuer: text(a.Issuer), ActorSubject: text(a.Subject), ActorEmail: text(a.Email),
+		ClientIP: text(a.ClientIP), UserAgent: truncate(text(a.UserAgent), 300), RequestID: text(a.RequestID),
 	}
 	switch {
 	case a.System:
@@ -72,11 +74,28 @@ func (s *Service) systemRec(visitID, action, object string, detail map[string]an
 		Outcome: "success", Detail: detailJSON(detail)}
 }
 
+// truncate cuts s to at most n bytes, at a character's start.
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// text is a value that came from outside (a request's header, a
+// provider's claim) as the trail can keep it: UTF-8, each byte that is not
+// (HTTP allows them in a header) and each NUL replaced by U+FFFD. A record
+// is hashed over JSON, which holds only UTF-8, so bytes kept as they came
+// would not be covered by the hash, and PostgreSQL refuses them: the
+// record, a refusal's too, could not be written.
+func text(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // RecordStart records that the portal started serving, with its
