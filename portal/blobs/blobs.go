@@ -587,9 +587,16 @@ type Object struct {
 	Body           []byte
 }
 
+// maxRecord is the most a record kept outside the database may hold: a
+// destruction certificate lists every file destroyed (a few hundred bytes
+// each), so a visit of 200,000 files has one of tens of MiB.
+const maxRecord = 64 << 20
+
 // ReadVersions returns every version of every object under prefix, delete
-// markers aside, each read whole (at most 1 MiB): what a bucket under
-// object lock holds, whatever was put or deleted over it since.
+// markers aside, each read whole: what a bucket under object lock holds,
+// whatever was put or deleted over it since. An object over maxRecord is
+// an error, never a record cut short (which would not verify, and be
+// taken for none).
 func (s *Store) ReadVersions(ctx context.Context, bucket, prefix string) ([]Object, error) {
 	vs, err := s.Versions(ctx, bucket, prefix)
 	if err != nil {
@@ -604,7 +611,7 @@ func (s *Store) ReadVersions(ctx context.Context, bucket, prefix string) ([]Obje
 		if err != nil {
 			return nil, fmt.Errorf("blobs: get %s/%s: %w", bucket, v.Key, err)
 		}
-		b, err := io.ReadAll(io.LimitReader(r, 1<<20))
+		b, err := readRecord(r)
 		r.Close()
 		if err != nil {
 			return nil, fmt.Errorf("blobs: get %s/%s (version %s): %w", bucket, v.Key, v.VersionID, err)
@@ -612,6 +619,15 @@ func (s *Store) ReadVersions(ctx context.Context, bucket, prefix string) ([]Obje
 		out = append(out, Object{Key: v.Key, VersionID: v.VersionID, Body: b})
 	}
 	return out, nil
+}
+
+// readRecord reads a record whole, or fails when it is over maxRecord.
+func readRecord(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxRecord+1))
+	if err == nil && len(b) > maxRecord {
+		return nil, fmt.Errorf("larger than the %d MiB a record may hold", maxRecord>>20)
+	}
+	return b, err
 }
 
 // ReadAll returns every object under prefix (current versions), by key.
@@ -628,7 +644,7 @@ func (s *Store) ReadAll(ctx context.Context, bucket, prefix string) (map[string]
 		if err != nil {
 			return nil, err
 		}
-		b, err := io.ReadAll(io.LimitReader(r, 1<<20))
+		b, err := readRecord(r)
 		r.Close()
 		if err != nil {
 			return nil, fmt.Errorf("blobs: get %s/%s: %w", bucket, obj.Key, err)
