@@ -105,6 +105,12 @@ func (s *Service) RecordSessionReplaced(ctx context.Context, a Actor) error {
 	return s.recordSignOut(ctx, a, map[string]any{"session": "replaced by another sign-in"})
 }
 
+// RecordSessionEndedBySignIn records that a's session ended when a sign-in
+// in the same browser failed (which ends it, as one that succeeds does).
+func (s *Service) RecordSessionEndedBySignIn(ctx context.Context, a Actor) error {
+	return s.recordSignOut(ctx, a, map[string]any{"session": "ended by a sign-in that failed"})
+}
+
 func (s *Service) recordSignOut(ctx context.Context, a Actor, detail map[string]any) error {
 	if !a.SignedIn() {
 		return nil

@@ -284,6 +284,13 @@ func (s *Server) callback(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, pl.ReturnTo)
 		return
 	}
+	// A sign-in that fails ends the session the browser held too, as one
+	// that succeeds does: its person's sign-out is recorded first.
+	if a, aerr := s.actorOf(c); aerr == nil && a.SignedIn() {
+		if rerr := s.svc.RecordSessionEndedBySignIn(ctx, a); rerr != nil {
+			s.log.Error("audit sign-out of a session a failed sign-in ended", "request_id", requestID(c), "user", a.UserID, "err", rerr)
+		}
+	}
 	_ = s.sessions.Destroy(ctx)
 	if store.IsUnavailable(err) {
 		// The portal's database, not the person or their provider: not

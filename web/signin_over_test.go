@@ -81,3 +81,38 @@ func TestSignInOverAnotherSession(t *testing.T) {
 		t.Errorf("%d sessions, want the second person's only", n)
 	}
 }
+
+// TestFailedSignInOverAnotherSession: a sign-in that fails in a browser
+// where someone is signed in (a shared computer: a colleague starts to
+// sign in, and is refused) ends that person's session too, as a sign-in
+// that succeeds does, and records that it ended: the trail does not show
+// a session that never ended.
+func TestFailedSignInOverAnotherSession(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	b := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	resp := b.get("/auth/ofsted/login")
+	page := readAll(t, resp)
+	if resp.Request.URL.Path == "/visits" {
+		t.Fatal("the provider signed the colleague in as the lead inspector without asking")
+	}
+	resp = b.submitLogin(resp.Request.URL, page, devidp.PasswordOnlyUser, devidp.DemoPassword)
+	readAll(t, resp)
+	if resp.StatusCode == http.StatusOK && resp.Request.URL.Path == "/visits" {
+		t.Fatal("a sign-in without a second factor was accepted")
+	}
+	if s := b.status("GET", "/api/v1/me", nil); s != http.StatusUnauthorized {
+		t.Errorf("after a failed sign-in in her browser, the lead inspector's session answers %d, want 401", s)
+	}
+	recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{ActorEmail: "lead@ofsted.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, r := range recs {
+		actions = append(actions, r.Action)
+	}
+	if len(actions) == 0 || actions[len(actions)-1] != "signout" {
+		t.Errorf("the lead inspector's records: %v, want her session's end (signout) last", actions)
+	}
+}
