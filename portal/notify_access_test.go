@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,6 +173,14 @@ func TestRefusedRecipientFailsAtOnce(t *testing.T) {
 	ns, err := d.svc.Store().Notifications(ctx, "", 1)
 	if err != nil || len(ns) != 1 || ns[0].State != store.NoteFailed || ns[0].Attempts != 1 {
 		t.Errorf("the notification is %+v (%v); want failed after one attempt", ns, err)
+	}
+	// Why it failed is shown to every administrator, and logged: the
+	// mail server's answer names the address, which is said no further.
+	if len(ns) == 1 && strings.Contains(ns[0].LastError, "gone.example") {
+		t.Errorf("the failure administrators see names the person's address: %q", ns[0].LastError)
+	}
+	if strings.Contains(d.log.String(), "gone.example") {
+		t.Errorf("the portal's log names the person's address")
 	}
 }
 

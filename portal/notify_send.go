@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,6 +68,7 @@ func (s *Service) DeliverNotifications(ctx context.Context) (int, error) {
 			continue
 		}
 		state, next, attempted, why := s.deliver(ctx, n)
+		why = withoutAddresses(why)
 		if state == store.NotePending && attempted {
 			if n.Attempts+1 >= noteAttempts {
 				state = store.NoteFailed
@@ -162,6 +164,22 @@ func (s *Service) deliver(ctx context.Context, n store.Notification) (state stri
 	}
 	s.log.Info("notification sent", "kind", n.Kind, "visit", n.VisitID, "notification", n.ID)
 	return store.NoteSent, n.NextAt, true, ""
+}
+
+// address is anything a mail server's answer may give as an address.
+var address = regexp.MustCompile(`[^\s<>"'(),;:]+@[^\s<>"'(),;:]+`)
+
+// withoutAddresses is why a notification was not sent, as administrators
+// see it and the log keeps it: the mail server's answer names the address
+// it refused (and go-mail adds "affected recipient(s)"), which is a
+// person's, said no further than their membership.
+func withoutAddresses(why string) string {
+	return address.ReplaceAllStringFunc(why, func(a string) string {
+		if strings.HasPrefix(a, "notification-") {
+			return a // the Message-ID: no one's address
+		}
+		return "(the address)"
+	})
 }
 
 // mailDate is how mail shows a date: "Monday 7 September 2026".
