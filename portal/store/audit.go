@@ -39,6 +39,9 @@ type AuditRecord struct {
 	// Format is the canonical form the record is chained with (1). A new
 	// form adds a version; records keep the one they were written with.
 	Format int `json:"format"`
+	// timeRewritten says the record was read with its time stored in a
+	// form the portal does not write (scanAuditRecord).
+	timeRewritten bool
 }
 
 // AuditFormat is the canonical form new records are written with.
@@ -219,6 +222,11 @@ func scanAuditRecord(sc scanner) (AuditRecord, error) {
 	}
 	var d dates
 	r.Time = d.time(at)
+	// The hash covers the instant, not the text: the text must be the
+	// form the portal writes (RFC 3339 in UTC before timeFormat was
+	// fixed-width), or one edited to another form of the same instant
+	// would sort, and be filtered by date, elsewhere unseen.
+	r.timeRewritten = d.err == nil && at != formatTime(r.Time) && at != r.Time.UTC().Format(time.RFC3339Nano)
 	return r, d.err
 }
 

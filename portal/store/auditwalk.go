@@ -72,6 +72,8 @@ func (w *chainWalk) add(r AuditRecord) {
 		w.broken = &ChainError{r.Seq, "does not follow the record before it"}
 	case ChainHash(r) != r.Hash:
 		w.broken = &ChainError{r.Seq, "its contents do not match its hash (edited)"}
+	case r.timeRewritten:
+		w.broken = &ChainError{r.Seq, "its time is stored in a form the portal does not write (edited)"}
 	}
 	w.prev = r.Hash
 	w.want = r.Seq + 1
