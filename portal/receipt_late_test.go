@@ -51,3 +51,23 @@ func TestLateReceiptSignsWhatWasUploaded(t *testing.T) {
 		t.Fatalf("a batch receipt signed the database's SHA-256 %s (uploaded: %s)", r.Files[0].SHA256, a.SHA256)
 	}
 }
+
+// TestLateReceiptSignsWhenAndWhoAsUploaded: a receipt signed after the
+// upload takes the time it arrived, and who sent it, from what the upload
+// recorded, not from the file's row, which anyone who can write to the
+// database can change: backdated, a late submission's receipt would say
+// it came on time, under the portal's key.
+func TestLateReceiptSignsWhenAndWhoAsUploaded(t *testing.T) {
+	d, v, _, uploader, a := oneFileUploaded(t)
+	ctx := context.Background()
+	db := d.svc.Store().DB()
+	if _, err := db.Exec(`DELETE FROM receipts WHERE upload_of = ?`, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE files SET uploaded_at = ? WHERE id = ? AND visit_id = ?`, "2020-01-01T09:00:00.000000000Z", a.ID, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := d.mustAccess(uploader, policy.ReceiptView).FileReceipt(ctx, a.ID); err == nil {
+		t.Fatalf("a late receipt signed the database's arrival time %s (uploaded %s)", r.Files[0].UploadedAt, a.UploadedAt)
+	}
+}

@@ -46,7 +46,7 @@ func (s *Service) issueReceipt(ctx context.Context, v store.Visit, key *crypto.V
 	if err != nil {
 		return ReceiptView{}, err
 	}
-	if err := s.asUploaded(ctx, v.ID, files); err != nil {
+	if err := s.asUploaded(ctx, v.ID, u, files); err != nil {
 		return ReceiptView{}, err
 	}
 	row, err := s.newReceipt(v, key, kind, u, files)
@@ -63,13 +63,15 @@ func (s *Service) issueReceipt(ctx context.Context, v store.Visit, key *crypto.V
 // upload recorded.
 var errNotAsUploaded = &Error{Kind: KindCorrupt, Code: "corrupt", Msg: "The portal cannot issue this receipt: what it holds of a file is not what was uploaded. The portal team has been told."}
 
-// asUploaded holds files' sizes and SHA-256 to what their uploads recorded
-// in the audit trail (upload.completed, written with the file as it
-// committed, in the chained and signed trail). A receipt signed after
-// the upload (a late one, a batch) takes them from the files' rows, which
-// anyone who can write to the database can change: signed as they stand,
-// the provider's proof of what it sent would say what it did not send.
-func (s *Service) asUploaded(ctx context.Context, visitID string, files []store.File) error {
+// asUploaded holds files' sizes, SHA-256, arrival times and uploader (u,
+// the receipt's) to what their uploads recorded in the audit trail
+// (upload.completed, written with the file as it committed, in the
+// chained and signed trail). A receipt signed after the upload (a late
+// one, a batch) takes them from the files' rows, which anyone who can
+// write to the database can change: signed as they stand, the provider's
+// proof of what it sent, and when, would say what it did not send, or
+// that a late submission came on time.
+func (s *Service) asUploaded(ctx context.Context, visitID string, u store.User, files []store.File) error {
 	ids := make([]string, len(files))
 	for i, f := range files {
 		ids[i] = f.ID
@@ -86,15 +88,20 @@ func (s *Service) asUploaded(ctx context.Context, visitID string, files []store.
 		SHA256 string `json:"sha256"`
 	}
 	recorded := map[string]uploaded{}
+	records := map[string]store.AuditRecord{}
 	for _, r := range recs {
-		var u uploaded
-		if json.Unmarshal([]byte(r.Detail), &u) == nil {
-			recorded[r.Object] = u
+		var up uploaded
+		if json.Unmarshal([]byte(r.Detail), &up) == nil {
+			recorded[r.Object], records[r.Object] = up, r
 		}
 	}
 	for _, f := range files {
-		if u, ok := recorded[f.ID]; !ok || u.Size != f.Size || u.SHA256 != f.SHA256 {
-			s.log.Error("receipt refused: the file's size or SHA-256 in the database is not what its upload recorded in the audit trail; check the trail with portal audit verify and the file with portal evidence verify",
+		r := records[f.ID]
+		// The record is made as the file's row is, a moment apart.
+		when := r.Time.Sub(f.UploadedAt).Abs() <= 2*time.Second
+		who := f.UploadedBy == u.ID && r.ActorIssuer == u.Issuer && r.ActorSubject == u.Subject
+		if up, ok := recorded[f.ID]; !ok || up.Size != f.Size || up.SHA256 != f.SHA256 || !when || !who {
+			s.log.Error("receipt refused: the file's size, SHA-256, arrival time or uploader in the database is not what its upload recorded in the audit trail; check the trail with portal audit verify and the file with portal evidence verify",
 				"visit", visitID, "file", f.ID, "recorded", ok)
 			return errNotAsUploaded
 		}
