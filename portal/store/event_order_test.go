@@ -18,10 +18,7 @@ func TestEventsKeepTheOrderTheyWereCheckedIn(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	now := time.Now()
-	if err := s.CreateVisit(ctx, Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("t"), Provider: "Cafcass", RetentionDays: 30, NotificationDate: now, FieldworkStart: now,
-		State: "active", Bucket: "b", CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
-		t.Fatal(err)
-	}
+	visitV1(t, s, now)
 	day := time.Date(2026, 12, 14, 0, 0, 0, 0, time.UTC)
 	var checked []string
 	add := func(event string, recordedAt time.Time) {

@@ -18,11 +18,7 @@ func TestAbandonedVersionGivesTheNameBack(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	now := time.Now()
-	if err := s.CreateVisit(ctx, Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("t"), Provider: "Cafcass", RetentionDays: 30, NotificationDate: now, FieldworkStart: now,
-		State: "active", Bucket: "b", CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	u, _ := s.SignIn(ctx, "https://i", "sub", "a@x.example", "A", nil, now)
+	u := visitV1(t, s, now)
 	index := []byte("report-index")
 	if err := s.BeginNamedUpload(ctx, "f1", "v1", u.ID, "1.01", index, now); err != nil {
 		t.Fatal(err)
