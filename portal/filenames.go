@@ -144,6 +144,32 @@ func (acc *Access) nameHolder(ctx context.Context, key *crypto.VisitKey, item, n
 	return store.File{}, true, nil
 }
 
+// NameTaken says whether a current file the actor may see already holds
+// name in item: what the upload page asks before sending a file, to offer
+// "Keep both" or "Replace it". The name comes in the request's body, never
+// its address, which proxies log: a file's name may name a child.
+func (acc *Access) NameTaken(ctx context.Context, item, name string) (bool, error) {
+	if err := acc.require(ctx, policy.FileList, nil); err != nil {
+		return false, err
+	}
+	name, err := ParseFileName(name)
+	if err != nil {
+		return false, invalid("name", capitalise(err.Error())+".")
+	}
+	if item, err = ParseItem(item); err != nil {
+		return false, invalid("item", capitalise(err.Error())+".")
+	}
+	key, err := acc.key(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := acc.svc.indexNames(ctx, acc.Visit.ID, key); err != nil {
+		return false, err
+	}
+	holder, hidden, err := acc.nameHolder(ctx, key, item, name)
+	return err == nil && !hidden && holder.ID != "" && holder.Live(), err
+}
+
 // releaseName gives back the name of an upload that stored no file; it
 // runs even when the request was cancelled.
 func (s *Service) releaseName(ctx context.Context, fileID string) {

@@ -66,6 +66,26 @@ func (s *Server) listFiles(c *gin.Context) {
 	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
 }
 
+// fileNameTaken answers whether a current file the person may see holds a
+// name in an item: {"item": "1.03", "name": "1.03 MI report.xlsx"} ->
+// {"taken": true}. The upload page asks it before sending each file; the
+// name is in the body, never in the address (which proxies log).
+func (s *Server) fileNameTaken(c *gin.Context) {
+	var req struct {
+		Item string `json:"item"`
+		Name string `json:"name"`
+	}
+	if !s.bindJSON(c, &req, `Send {"item": "1.03", "name": "1.03 MI report.xlsx"}: the item, "" for none, and the file's name.`) {
+		return
+	}
+	taken, err := accessOf(c).NameTaken(c.Request.Context(), req.Item, req.Name)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"taken": taken})
+}
+
 // refileFile files a file under another item: {"item": "1.03"}.
 func (s *Server) refileFile(c *gin.Context) {
 	var req struct {

@@ -117,6 +117,7 @@ func (s *Server) router() (http.Handler, error) {
 	protect("GET", "/api/v1/destruction-review", policy.DestructionApprove, s.destructionReview)
 	protect("POST", "/api/v1/visits/:id/destruction/approve", policy.DestructionApprove, s.approveDestruction)
 	protect("GET", "/api/v1/visits/:id/files", policy.FileList, s.listFiles)
+	protect("POST", "/api/v1/visits/:id/file-names", policy.FileList, s.fileNameTaken)
 	streaming("POST", "/api/v1/visits/:id/files", policy.FileUpload, s.uploadFile)
 	protect("GET", "/api/v1/visits/:id/files/:file/content", policy.FileDownload, s.downloadFile)
 	protect("GET", "/api/v1/visits/:id/archive", policy.FileDownload, s.downloadArchive)

@@ -124,11 +124,6 @@ function isSystemFile (name) {
   return lower === 'thumbs.db' || lower === '.ds_store' || lower === 'desktop.ini' || name.startsWith('~$')
 }
 
-// sameName is how the portal compares names in an item (case aside).
-function sameName (a, b) {
-  return a.normalize('NFC').toLowerCase() === b.normalize('NFC').toLowerCase()
-}
-
 function enhanceUpload (form) {
   const tus = window.tus
   const visit = form.dataset.visit
@@ -279,8 +274,14 @@ function enhanceUpload (form) {
     setStatus(e, 'Checking the item…')
     let taken = false
     try {
-      const res = await fetch(`/api/v1/visits/${visit}/files?limit=1000&q=${encodeURIComponent(e.file.name)}`, { headers: { Accept: 'application/json' } })
-      if (res.ok) taken = (await res.json()).files.some((f) => f.item === e.item && sameName(f.name, e.file.name) && !f.withdrawn_at)
+      // The name goes in the body: an address is logged by proxies, and
+      // a file's name may name a child.
+      const res = await fetch(`/api/v1/visits/${visit}/file-names`, {
+        method: 'POST',
+        headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+        body: JSON.stringify({ item: e.item, name: e.file.name })
+      })
+      if (res.ok) taken = (await res.json()).taken === true
     } catch {}
     if (!taken || e.rename) { release(e); return }
     hold(e, `A file called “${e.file.name}” is already ${e.item ? 'filed under item ' + e.item : 'waiting to be filed'}.`, [

@@ -28,8 +28,12 @@ try {
   // The second file's check for a file of the same name answers late, so
   // the first has uploaded while the second is still being checked: the
   // batch is not over until both are.
-  await page.route((u) => u.pathname.endsWith('/files') && (u.searchParams.get('q') || '').startsWith('1.02'), async (r) => {
-    await new Promise((resolve) => setTimeout(resolve, 3000))
+  let delayed = 0
+  await page.route((u) => u.pathname.endsWith('/file-names'), async (r) => {
+    if ((r.request().postDataJSON()?.name ?? '').startsWith('1.02')) {
+      delayed++
+      await new Promise((resolve) => setTimeout(resolve, 3000))
+    }
     await r.continue()
   })
   await page.setInputFiles('#file', [
@@ -39,6 +43,7 @@ try {
   await page.waitForSelector('#batch-receipts a[download]', { timeout: 60000 })
   await page.waitForFunction(() => [...document.querySelectorAll('.portal-queue__status')].every((s) => s.textContent.startsWith('Uploaded')), null, { timeout: 60000 })
   const made = await page.locator('#batch-receipts li').allInnerTexts()
+  check(delayed === 1, `the second file's check for its name was held back (${delayed} held)`)
   check(made.length === 1 && made[0].startsWith('Receipt for 2 files'), `the batch gets one receipt for its two files (${JSON.stringify(made)})`)
   await audit(page, 'upload-receipt')
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#batch-receipts a[download]')])

@@ -154,6 +154,10 @@ try {
     await signInFrom(p, '/', 'cafcass', 'uploader@cafcass.example')
     await p.goto(`${base}/visits/${visit}/upload`)
     await p.waitForSelector('#upload-form[data-ready]')
+    // A file's name may name a child: it never goes into an address,
+    // which proxies and their logs keep.
+    const addresses = []
+    p.on('request', (r) => addresses.push(decodeURIComponent(r.url())))
     const file = { name: '1.02 Allocation policy.docx', mimeType: 'application/octet-stream', buffer: Buffer.from('allocation policy') }
     await p.setInputFiles('#file', file)
     await p.waitForFunction(() => /Uploaded/.test((document.getElementById('upload-0-status')?.textContent ?? '')), null, { timeout: 30000 })
@@ -166,6 +170,8 @@ try {
     await p.waitForFunction(() => /Uploaded/.test((document.getElementById('upload-1-status')?.textContent ?? '')), null, { timeout: 30000 })
     const names = await p.evaluate(async (visit) => (await (await fetch(`/api/v1/visits/${visit}/files`)).json()).files.map((f) => f.name), visit)
     check(names.includes('1.02 Allocation policy.docx') && names.includes('1.02 Allocation policy (2).docx'), `"Keep both" stores the second as "(2)" (${names.join(', ')})`)
+    const named = addresses.filter((a) => a.includes('Allocation policy'))
+    check(named.length === 0, `no address the upload page asked for holds a file's name (${named.join(', ')})`)
     await ctx.close()
   }
 } catch (err) {
