@@ -49,6 +49,7 @@ func TestRouteTableByAccount(t *testing.T) {
 		"GET /api/v1/visits/:id/certificate":          "admin",
 		"GET /api/v1/visits/:id/explain":              "admin",
 		"GET /api/v1/visits/:id/files":                members,
+		"POST /api/v1/visits/:id/file-names":          members,
 		"POST /api/v1/visits/:id/files":               "coordinator uploader",
 		"GET /api/v1/visits/:id/files/:file/content":  members,
 		"DELETE /api/v1/visits/:id/files/:file":       "coordinator uploader",
