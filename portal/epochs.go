@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/portal/blobs"
+	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -577,4 +579,124 @@ func (s *Service) CheckVisitKey(ctx context.Context, visitID string) error {
 	_, err := s.keys.Key(ctx, visitID)
 	s.keys.Forget(visitID) // the operator's process keeps no key it checked
 	return err
+}
+
+// settleEpochs gives the key epochs of a database restored by r the times
+// recorded outside it, so that a restore never lengthens the life of an
+// epoch's key, nor of the backups' copies of the visit keys wrapped to it.
+// The restored database holds its epochs as they stood when the backup
+// was taken: the one current then still current, with no date to destroy
+// its key, though it may have been superseded since (by a destruction, or
+// by an operator after a key was exposed), and its key's destruction
+// promised by a certificate.
+//
+// First, no epoch from before the restore stays current: a new one is
+// started and every live key moves to it. Then each superseded epoch is
+// given the earliest of what the database holds and what is recorded
+// outside it: the certificates kept in the anchor store (certs), and, for
+// the epoch current at the backup, the key bucket's keys of epochs the
+// database does not name, written after it and before the restore (the
+// first of them superseded it; one whose start was cut off by a crash
+// only brings the date forward, which errs on the side of destruction).
+// Run again after a crash, it finds nothing left to do.
+func (s *Service) settleEpochs(ctx context.Context, r store.Restore, certs []retention.CertKeyEpoch) error {
+	if s.keys.vault == nil {
+		return nil
+	}
+	return s.withEpochLease(ctx, func(ctx context.Context) error {
+		type bound struct {
+			superseded, retire time.Time
+			why                string
+		}
+		bounds := map[string]bound{}
+		earlier := func(id string, superseded, retire time.Time, why string) {
+			b, ok := bounds[id]
+			if !ok || retire.Before(b.retire) {
+				b.retire, b.why = retire, why
+			}
+			if !ok || superseded.Before(b.superseded) {
+				b.superseded = superseded
+			}
+			bounds[id] = b
+		}
+		for _, k := range certs {
+			earlier(k.ID, k.SupersededAt, k.UnrecoverableFromBackupsAfter, "a destruction certificate outside the database")
+		}
+		cur, err := s.store.CurrentEpoch(ctx)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // none to settle: the first is started as ever
+		}
+		if err != nil {
+			return err
+		}
+		if cur.CreatedAt.Before(r.StartedAt) {
+			if at, ok, err := s.firstEpochKeyAfter(ctx, cur.CreatedAt, r.StartedAt); err != nil {
+				return err
+			} else if ok {
+				earlier(cur.ID, at, at.Add(s.cfg.KeyEpochRetain), "a later epoch's key in the key bucket")
+			}
+			if _, _, err := s.startEpoch(ctx, "restore", ""); err != nil {
+				return err
+			}
+		}
+		ids := make([]string, 0, len(bounds))
+		for id := range bounds {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			b := bounds[id]
+			e, err := s.store.GetEpoch(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // an epoch started after the backup: its key is an orphan
+			}
+			if err != nil {
+				return err
+			}
+			if e.SupersededAt.IsZero() || !e.RetiredAt.IsZero() || !b.retire.Before(e.RetireAfter) {
+				continue
+			}
+			superseded := e.SupersededAt
+			if b.superseded.Before(superseded) {
+				superseded = b.superseded
+			}
+			changed, err := s.store.BringEpochForward(ctx, e, superseded, b.retire, s.systemRec("", "key.epoch_brought_forward", e.ID, map[string]any{
+				"superseded_at": superseded.UTC().Format(time.RFC3339), "retire_after": b.retire.UTC().Format(time.RFC3339),
+				"retire_after_before": e.RetireAfter.UTC().Format(time.RFC3339), "why": b.why}))
+			if err != nil {
+				return err
+			}
+			if changed {
+				s.log.Warn("restore: key epoch to be destroyed as recorded outside the database", "epoch", e.ID, "retire_after", b.retire, "why", b.why)
+			}
+		}
+		return nil
+	})
+}
+
+// firstEpochKeyAfter is when the first key in the key bucket of an epoch
+// the database does not name was written, after from and before to.
+func (s *Service) firstEpochKeyAfter(ctx context.Context, from, to time.Time) (time.Time, bool, error) {
+	versions, err := s.blobs.Versions(ctx, s.keys.vault.bucket, "epochs/")
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	rows, err := s.store.Epochs(ctx)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	named := map[string]bool{}
+	for _, e := range rows {
+		named[epochObject(e.ID)] = true
+	}
+	var first time.Time
+	for _, v := range versions {
+		if named[v.Key] || !v.Modified.After(from) || !v.Modified.Before(to) {
+			continue
+		}
+		if first.IsZero() || v.Modified.Before(first) {
+			first = v.Modified
+		}
+	}
+	return first, !first.IsZero(), nil
 }

@@ -114,6 +114,9 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		return rep, err
 	}
 	rep.Unknown = found.unknown
+	if err := s.settleEpochs(ctx, r, found.epochs); err != nil {
+		return rep, fmt.Errorf("restore: key epochs: %w", err)
+	}
 	for _, v := range found.missing {
 		s.log.Error("restore: a live visit's bucket is missing from the object store; nothing says it was destroyed, so it is kept whole",
 			"visit", v.ID, "reference", v.Reference, "bucket", v.Bucket)

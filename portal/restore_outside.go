@@ -91,6 +91,10 @@ type outsideFindings struct {
 	again   []destroyAgain
 	missing []store.Visit // live, bucket not shown, no record of a destruction
 	unknown []string      // destroyed visits this database never held
+	// epochs are the key epochs the certificates outside the database
+	// name, each with when it was superseded and when its key is to be
+	// destroyed, as the certificate signed it.
+	epochs []retention.CertKeyEpoch
 }
 
 // destroyedOutside returns the visits of this database that are to be
@@ -148,6 +152,9 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsi
 					continue
 				}
 				recorded[c.VisitID] = "destruction certificate outside the database"
+				if c.KeyEpoch != nil {
+					found.epochs = append(found.epochs, *c.KeyEpoch)
+				}
 				// The first one issued is the visit's certificate (a
 				// restore before this one may have put another over it).
 				if at, ok := issued[c.VisitID]; !ok || c.IssuedAt.Before(at) {

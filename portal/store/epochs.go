@@ -100,6 +100,41 @@ func (s *Store) KeysInEpoch(ctx context.Context, id string) (int, error) {
 	return n, err
 }
 
+// BringEpochForward gives superseded epoch e, as read, the earlier times
+// a restore found outside the database: when it was superseded and from
+// when its key may be destroyed. Nothing changes when e was retired, or
+// changed, since it was read; it says whether it changed.
+func (s *Store) BringEpochForward(ctx context.Context, e Epoch, superseded, retireAfter time.Time, audit ...AuditRecord) (bool, error) {
+	changed := false
+	err := s.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE key_epochs SET superseded_at = ?, retire_after = ?
+			WHERE id = ? AND retired_at IS NULL AND superseded_at = ? AND retire_after = ?`,
+			formatTime(superseded), formatTime(retireAfter), e.ID, formatTime(e.SupersededAt), formatTime(e.RetireAfter))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if changed = n == 1; !changed {
+			return errUnchanged
+		}
+		return nil
+	}, audit...)
+	if errors.Is(err, errUnchanged) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: bring key epoch %s forward: %w", e.ID, err)
+	}
+	return changed, nil
+}
+
+// errUnchanged rolls back a transaction whose statement changed nothing
+// (so that its audit records are not written).
+var errUnchanged = errors.New("store: nothing changed")
+
 // RetireEpoch records that an epoch's key has been destroyed.
 func (s *Store) RetireEpoch(ctx context.Context, id string, now time.Time, audit ...AuditRecord) error {
 	return s.exec(ctx, audit, `UPDATE key_epochs SET retired_at = ? WHERE id = ? AND retired_at IS NULL`, formatTime(now), id)
