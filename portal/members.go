@@ -275,6 +275,15 @@ func (acc *Access) PutMember(ctx context.Context, req MemberRequest) (m MemberVi
 	if found && acc.isSelf(old) {
 		return MemberView{}, false, acc.refuseOwn(ctx, old.ID)
 	}
+	// A membership bound to a person keeps its issuer (the store changes
+	// an invitation's only): the new role must be one that issuer's
+	// organisation may hold, as at sign-in. Found by email, the role was
+	// checked only against the issuer the request named or implied.
+	if found && old.IsBound() {
+		if _, err := s.memberIssuer(old.Issuer, sm.Role); err != nil {
+			return MemberView{}, false, err
+		}
+	}
 	if !found {
 		if err := samePerson(ms, sm); err != nil {
 			return MemberView{}, false, err

@@ -89,3 +89,39 @@ func TestTwoMembershipsOfOnePerson(t *testing.T) {
 		t.Fatalf("adding by subject someone a member by email: %v", err)
 	}
 }
+
+// TestMemberChangedByEmailKeepsToItsOrganisation: a membership bound to a
+// person who signed in with Cafcass's provider cannot be given an Ofsted
+// role by changing it by email (the members form: "adding an existing
+// email changes that member's role"), nor one bound to an Ofsted identity
+// a Cafcass role. The role is checked against the issuer the person is
+// bound to, as sign-in and a change by subject check it; the person keeps
+// their role.
+func TestMemberChangedByEmailKeepsToItsOrganisation(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	acc := d.mustAccess(admin, policy.MemberManage)
+	for _, c := range []struct {
+		who  portal.Actor
+		role string
+	}{{coord, policy.RoleLeadInspector}, {hmi, policy.RoleProviderCoordinator}} {
+		was := d.mustAccess(c.who, policy.VisitView).Member.Role
+		_, _, err := acc.PutMember(ctx, portal.MemberRequest{Email: c.who.Email, Role: c.role})
+		if e, ok := portal.AsError(err); !ok || e.Field != "role" {
+			t.Errorf("%s, signed in, given the role %s by email: %v, want a refusal on the role", c.who.Email, c.role, err)
+		}
+		if now := d.mustAccess(c.who, policy.VisitView).Member.Role; now != was {
+			t.Errorf("%s is now %s, was %s", c.who.Email, now, was)
+		}
+	}
+	// Within the organisation, the change is made.
+	if _, _, err := acc.PutMember(ctx, portal.MemberRequest{Email: "hmi@ofsted.example", Role: policy.RoleQAManager}); err != nil {
+		t.Fatal(err)
+	}
+	if now := d.mustAccess(hmi, policy.VisitView).Member.Role; now != policy.RoleQAManager {
+		t.Fatalf("the inspector given the QAM role by email is %s", now)
+	}
+}
