@@ -27,6 +27,11 @@ type Actor struct {
 	// stops its transfers in flight (actorNow). The web door gives it
 	// with the request; it is kept only for a signed-in person.
 	IdPSession string
+	// Session is the key the portal session the request came with is
+	// stored under ("" for none): a transfer in flight stops once that
+	// session has ended (signed out, timed out), as a later request of
+	// it would (actorNow). Never logged nor recorded.
+	Session string `json:"-"`
 
 	// Operator names a person acting on the server itself (portal admin
 	// grant, key rotate); the audit trail records "operator:<name>".
@@ -112,7 +117,7 @@ func (s *Service) userActor(ctx context.Context, userID string, from Actor) (Act
 		return a, store.User{}, err
 	}
 	a.UserID, a.Issuer, a.Subject, a.Email, a.Name, a.Administrator = u.ID, u.Issuer, u.Subject, u.Email, u.Name, admin
-	a.SessionEpoch, a.IdPSession = u.SessionEpoch, from.IdPSession
+	a.SessionEpoch, a.IdPSession, a.Session = u.SessionEpoch, from.IdPSession, from.Session
 	return a, u, nil
 }
 

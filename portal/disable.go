@@ -119,8 +119,9 @@ func (s *Service) SessionActor(ctx context.Context, userID string, epoch int64, 
 // actorNow is a as their person now stands, for a decision taken again
 // during a long request (a download or an upload of minutes: stillMay,
 // recheck): a person disabled since, or whose sessions were ended (every
-// one of theirs, or the one the request came with, by their identity
-// provider: a back-channel logout by sid as by sub), is refused, and a
+// one of theirs, or the one the request came with: signed out, timed out,
+// or ended by their identity provider, a back-channel logout by sid as by
+// sub), is refused, and a
 // portal role revoked since is gone. An actor who is no signed-in person
 // (an operator, the portal) is as it was.
 func (s *Service) actorNow(ctx context.Context, a Actor) (Actor, error) {
@@ -130,6 +131,17 @@ func (s *Service) actorNow(ctx context.Context, a Actor) (Actor, error) {
 	now, err := s.SessionActor(ctx, a.UserID, a.SessionEpoch, a)
 	if errors.Is(err, ErrSessionEnded) {
 		return now, errNotSignedIn
+	}
+	if err == nil && a.Session != "" {
+		// The request's own session: ended by sign-out, or past its
+		// idle or absolute deadline, as a later request would find it.
+		live, lerr := s.store.Sessions(s.now).Live(ctx, a.Session)
+		if lerr != nil {
+			return requestActor(a), lerr
+		}
+		if !live {
+			return requestActor(a), errNotSignedIn
+		}
 	}
 	if err != nil || a.IdPSession == "" {
 		return now, err

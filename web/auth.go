@@ -127,10 +127,11 @@ func embeddedElsewhere(c *gin.Context) bool {
 }
 
 // requestActor is where the request comes from, before anyone is signed in.
-// It carries the provider's session the request's session was signed in
-// under, which the domain keeps only for a signed-in person.
+// It carries the request's session and the provider's session it was
+// signed in under, which the domain keeps only for a signed-in person.
 func (s *Server) requestActor(c *gin.Context) portal.Actor {
-	return portal.Actor{ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent(), RequestID: requestID(c), Via: c.FullPath(), IdPSession: loadedIdPSession(c)}
+	return portal.Actor{ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent(), RequestID: requestID(c), Via: c.FullPath(), IdPSession: loadedIdPSession(c),
+		Session: loadedSessionKey(c)}
 }
 
 // signInError is a refused sign-in: the reason goes to the log and the

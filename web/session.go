@@ -75,6 +75,9 @@ type sessionWriter struct {
 	// under, as loaded (store.TrackIdPSession), or for a new session
 	// (store.WithIdPSession); "" for none.
 	idpSession string
+	// key is the key the loaded session is stored under, "" for none
+	// (store.TrackSessionKey).
+	key string
 	// created, when set, is asked once a new session is saved, before
 	// its cookie is sent: an error ends the session again, and no
 	// cookie is sent (a sign-in the provider ended meanwhile).
@@ -96,7 +99,7 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 			token = c.Value
 		}
 		sw := &sessionWriter{ResponseWriter: w, s: s}
-		ctx, err := s.sessions.Load(store.TrackIdPSession(store.TrackExpiry(r.Context(), &sw.expiry), &sw.idpSession), token)
+		ctx, err := s.sessions.Load(store.TrackSessionKey(store.TrackIdPSession(store.TrackExpiry(r.Context(), &sw.expiry), &sw.idpSession), &sw.key), token)
 		if err != nil {
 			s.log.Error("load session", "request_id", requestIDOf(r), "err", err)
 			he := errInternal
@@ -283,4 +286,13 @@ func isAPIPath(path string) bool {
 	}
 	idp, ok = strings.CutSuffix(idp, "/backchannel-logout")
 	return ok && idp != "" && !strings.Contains(idp, "/")
+}
+
+// loadedSessionKey is the key the request's session is stored under, ""
+// for none.
+func loadedSessionKey(c *gin.Context) string {
+	if sw, ok := c.Request.Context().Value(sessionWriterKey{}).(*sessionWriter); ok {
+		return sw.key
+	}
+	return ""
 }

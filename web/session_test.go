@@ -476,3 +476,74 @@ func refuseRecords(t *testing.T, ts *testStack, action, message string) {
 		}
 	}
 }
+
+// TestSignOutCutsAnUpload: an upload still running when its person signs
+// out (on a shared computer, say) is not stored: the session it was sent
+// under has ended, as for a back-channel logout by the identity provider
+// (TestBackChannelLogoutBySessionCutsAnUpload). The same upload, its
+// session held, is stored.
+func TestSignOutCutsAnUpload(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	v := ts.demoVisit(t)
+	for _, signOut := range []bool{false, true} {
+		b := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+		before, err := ts.Portal.Store().Files(ctx, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		began, _, _ := ts.Portal.Store().AuditHead(ctx)
+		const size = 4 << 20
+		pr, pw := io.Pipe()
+		req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/visits/%s/files?name=1.01+Left+behind+%v.pdf", b.base, v.ID, signOut), pr)
+		req.ContentLength = size
+		req.Header.Set("Content-Type", "application/octet-stream")
+		done := make(chan int, 1)
+		go func() {
+			resp, err := http.DefaultTransport.RoundTrip(withCookies(b, req))
+			if err != nil {
+				done <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+		data := evidenceBytes(7, size)
+		if _, err := pw.Write(data[:1<<20]); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+			recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: began, Action: "upload.started"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the upload never began at the portal")
+			}
+		}
+		if signOut {
+			if resp := b.signOut(); resp.Request.URL.Path != "/" {
+				t.Fatalf("sign-out ended at %s", resp.Request.URL)
+			}
+		}
+		time.Sleep(3 * time.Second) // the decision the upload began with is old now
+		if _, err := pw.Write(data[1<<20:]); err == nil {
+			pw.Close()
+		}
+		code := <-done
+		after, err := ts.Portal.Store().Files(ctx, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case signOut && (code == http.StatusCreated || len(after) != len(before)):
+			t.Errorf("an upload sent on after its person signed out: %d, and the visit holds %d files, want %d", code, len(after), len(before))
+		case !signOut && (code != http.StatusCreated || len(after) != len(before)+1):
+			t.Errorf("an upload whose session is held: %d, and the visit holds %d files, want %d", code, len(after), len(before)+1)
+		}
+	}
+}

@@ -130,6 +130,16 @@ func TrackIdPSession(ctx context.Context, key *string) context.Context {
 	return context.WithValue(ctx, idpSessionTrackKey{}, key)
 }
 
+type sessionKeyTrackKey struct{}
+
+// TrackSessionKey marks a context whose find sets *key to the key the
+// session is stored under (the hash of its token), "" when none was
+// found: a transfer of the request asks whether that session is still
+// held (Live).
+func TrackSessionKey(ctx context.Context, key *string) context.Context {
+	return context.WithValue(ctx, sessionKeyTrackKey{}, key)
+}
+
 func fromUnixFloat(f float64) time.Time {
 	return time.Unix(0, int64(f*1e9))
 }
@@ -151,7 +161,25 @@ func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 	if key, ok := ctx.Value(idpSessionTrackKey{}).(*string); ok {
 		*key = idpSession.String
 	}
+	if key, ok := ctx.Value(sessionKeyTrackKey{}).(*string); ok {
+		*key = token
+	}
 	return b, true, nil
+}
+
+// Live says whether the session stored under key (TrackSessionKey) is still held: not ended
+// (signed out, disabled, by its identity provider) and not past its
+// deadline. It reads without touching or tracking anything.
+func (s *SessionStore) Live(ctx context.Context, key string) (bool, error) {
+	var one int
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE token = ? AND expiry > ?`, key, unixFloat(s.now())).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: session held: %w", err)
+	}
+	return true, nil
 }
 
 func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
