@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +219,84 @@ func TestSignInAfterAnotherKeepsNoneOfItsProviderSession(t *testing.T) {
 	}
 	if n != 0 {
 		t.Fatalf("%d sessions are kept under Alice's provider session at Hydra after another person signed in over hers", n)
+	}
+}
+
+// TestRefusedLogoutsDoNotHoldBackTheProvider: the address that sends
+// refused logout tokens is held back (429), but a token that verifies is
+// never refused for it: anyone sharing the provider's address (an office
+// network's NAT, an ingress the portal does not trust) could otherwise
+// keep the provider's logouts out, and the sessions they end alive.
+func TestRefusedLogoutsDoNotHoldBackTheProvider(t *testing.T) {
+	h := startHydra(t)
+	ctx := context.Background()
+	h.AddUser(hydra.User{Username: "alice", Password: "alice-password", Subject: "hydra-alice", Email: "alice@cafcass.example", AMR: []string{"pwd"}})
+	ts, _ := startStackWithHydra(t, h, hydra.Client{}, nil)
+	v := ts.demoVisit(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	if code := admin.status("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"email": "alice@cafcass.example", "issuer": h.Issuer(), "role": policy.RoleProviderUploader}); code != http.StatusCreated {
+		t.Fatalf("add Alice: %d", code)
+	}
+	alice := ts.newBrowser(t)
+	resp := alice.get("/auth/hydra/login")
+	page := readAll(t, resp)
+	resp = alice.submitLogin(resp.Request.URL, page, "alice", "alice-password")
+	readAll(t, resp)
+	if resp.Request.URL.Path != "/visits" {
+		t.Fatalf("Alice's sign-in ended at %s", resp.Request.URL)
+	}
+	sids := h.LoginSessions("hydra-alice")
+	if len(sids) != 1 {
+		t.Fatalf("Alice's login sessions at Hydra: %v", sids)
+	}
+	// Junk from the loopback address, which Hydra's logouts come from
+	// too, kept up (one every 2 s is enough to stay held back).
+	junk := func() int {
+		req, _ := http.NewRequest(http.MethodPost, ts.PortalURL+"/auth/hydra/backchannel-logout", strings.NewReader(url.Values{"logout_token": {"junk"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	held := false
+	for i := 0; i < 40; i++ {
+		held = held || junk() == http.StatusTooManyRequests
+	}
+	if !held {
+		t.Fatal("40 junk logout tokens were never held back")
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+				junk()
+			}
+		}
+	}()
+	start, _, _ := ts.Portal.Store().AuditHead(ctx)
+	if err := h.EndLoginSession(ctx, sids[0]); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: start, Action: "signout"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Hydra's logout, sent from an address held back for junk, never ended Alice's session")
+		}
+	}
+	if r := alice.get("/api/v1/me"); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("Alice's session after Hydra's logout: /me answered %d", r.StatusCode)
 	}
 }

@@ -63,7 +63,9 @@ type discovered struct {
 	// audience with the same keys; its iat and exp are checked apart
 	// (verifyLogoutToken), as a logout token need not carry exp.
 	logoutVerifier *oidc.IDTokenVerifier
-	endSession     string
+	// keys are the verifiers' keys.
+	keys       keySet
+	endSession string
 	// namesItself: the provider says it names itself in every
 	// authorization response (RFC 9207's iss), so one without it is not
 	// its own.
@@ -220,6 +222,7 @@ func (p *identityProvider) fetch(ctx context.Context) (*discovered, error) {
 	keys, algs := newKeySet(p.client, extra.JWKS), signingAlgs(prov)
 	return &discovered{
 		provider:    prov,
+		keys:        keys,
 		endSession:  extra.EndSession,
 		namesItself: extra.NamesItself,
 		oauth: &oauth2.Config{

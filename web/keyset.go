@@ -2,11 +2,14 @@ package web
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 )
@@ -17,15 +20,30 @@ import (
 // failure into text, and only the first is the provider's, not the
 // person's. A fetch that failed is put in the verification's keyFetch
 // (withKeyFetch).
-type keySet struct{ remote *oidc.RemoteKeySet }
+//
+// It also keeps the ids of the keys that have verified a token (verified):
+// a token naming one of them is checked against keys already held, with
+// no fetch, however many junk tokens its sender's address has sent.
+type keySet struct {
+	remote   *oidc.RemoteKeySet
+	verified *sync.Map // key id ("" for none) → struct{}
+}
 
 // newKeySet is the key set at jwksURL, fetched through client.
 func newKeySet(client *http.Client, jwksURL string) keySet {
-	return keySet{remote: oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), client), jwksURL)}
+	return keySet{remote: oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), client), jwksURL), verified: &sync.Map{}}
 }
+
+// maxVerifiedKeys bounds the key ids kept: a provider publishes a few.
+const maxVerifiedKeys = 64
 
 func (k keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
 	payload, err := k.remote.VerifySignature(ctx, jwt)
+	if err == nil {
+		if id, ok := keyID(jwt); ok && k.verifiedCount() < maxVerifiedKeys {
+			k.verified.Store(id, struct{}{})
+		}
+	}
 	// go-oidc wraps an error (%w) only where fetching the keys failed
 	// ("fetching keys …"); a malformed token or a signature no key
 	// verifies is an error of its own (TestKeySetTellsAFetchApart).
@@ -86,4 +104,42 @@ func signingAlgs(prov *oidc.Provider) []string {
 		}
 	}
 	return out
+}
+
+// heldKey says whether jwt names a key that has verified a token before:
+// checking it fetches nothing (unless the provider has since dropped the
+// key, which a fetch then finds).
+func (k keySet) heldKey(jwt string) bool {
+	id, ok := keyID(jwt)
+	if !ok {
+		return false
+	}
+	_, held := k.verified.Load(id)
+	return held
+}
+
+func (k keySet) verifiedCount() int {
+	n := 0
+	k.verified.Range(func(any, any) bool { n++; return true })
+	return n
+}
+
+// keyID is the kid of a compact JWS's header ("" for none), and whether
+// the header could be read at all.
+func keyID(jwt string) (string, bool) {
+	head, _, ok := strings.Cut(jwt, ".")
+	if !ok || len(head) > 4096 {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return "", false
+	}
+	var h struct {
+		KeyID string `json:"kid"`
+	}
+	if json.Unmarshal(b, &h) != nil {
+		return "", false
+	}
+	return h.KeyID, true
 }
