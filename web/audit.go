@@ -102,7 +102,15 @@ func (s *Server) auditPage(c *gin.Context) {
 // every record the filter selects, written as it is read.
 func (s *Server) visitAudit(c *gin.Context) {
 	acc := accessOf(c)
-	if c.Query("format") == "csv" {
+	if isAuditExport(c) {
+		if c.Request.Method == http.MethodHead {
+			// The export's headers: a HEAD neither reads the trail nor
+			// records an export.
+			c.Header("Content-Type", "text/csv; charset=utf-8")
+			c.Header("Content-Disposition", `attachment; filename="audit-`+acc.Visit.Reference+`.csv"`)
+			c.Status(http.StatusOK)
+			return
+		}
 		s.auditCSV(c, acc)
 		return
 	}
@@ -112,6 +120,16 @@ func (s *Server) visitAudit(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, trail)
+}
+
+// auditExportRoute is the route of the trail as JSON, or exported as CSV.
+const auditExportRoute = "/api/v1/visits/:id/audit"
+
+// isAuditExport says whether the request asks for the trail's export: a
+// copy leaving the portal, recorded in the reader's name (crossOrigin
+// takes it only from the portal's own pages, as a download).
+func isAuditExport(c *gin.Context) bool {
+	return c.FullPath() == auditExportRoute && c.Query("format") == "csv"
 }
 
 // auditCSV streams the export. The status and headers go with the first

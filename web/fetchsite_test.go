@@ -164,3 +164,63 @@ func TestEveryUnsafeRouteRefusesOtherSites(t *testing.T) {
 		t.Fatalf("only %d unsafe routes", unsafe)
 	}
 }
+
+// TestAuditExportOnlyFromThePortal: an export of the trail is recorded in
+// the reader's name (audit.exported) and reads the visit's whole trail:
+// like a download, it is taken only from the portal's own pages, a typed
+// address or a client without fetch metadata, never from another site's
+// link or a sibling subdomain's <img>. A HEAD of the export answers its
+// headers and exports nothing.
+func TestAuditExportOnlyFromThePortal(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	export := "/api/v1/visits/" + v.ID + "/audit?format=csv"
+	exports := func() int {
+		t.Helper()
+		var n int
+		if err := ts.Portal.Store().DB().QueryRow(`SELECT COUNT(*) FROM audit WHERE visit_id = ? AND action = 'audit.exported'`, v.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	send := func(method string, h map[string]string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, lead.base+export, nil)
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp := lead.do(req)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for name, h := range map[string]map[string]string{
+		"image on a sibling subdomain": {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"},
+		"navigation from another site": {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Sec-Fetch-User": "?1"},
+	} {
+		if status, body := send("GET", h); status != http.StatusForbidden || !strings.Contains(body, "another site") {
+			t.Errorf("%s: GET %s answered %d, want 403: %.80q", name, export, status, body)
+		}
+	}
+	if n := exports(); n != 0 {
+		t.Fatalf("%d exports recorded from other sites", n)
+	}
+	if status, _ := send("HEAD", nil); status != http.StatusOK {
+		t.Errorf("HEAD of the export answered %d", status)
+	}
+	if n := exports(); n != 0 {
+		t.Fatalf("a HEAD of the export recorded %d exports", n)
+	}
+	for name, h := range map[string]map[string]string{
+		"the portal's own link": {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"},
+		"curl":                  nil,
+	} {
+		if status, body := send("GET", h); status != http.StatusOK || !strings.HasPrefix(body, "seq,") {
+			t.Errorf("%s: export answered %d: %.80q", name, status, body)
+		}
+	}
+	if n := exports(); n != 2 {
+		t.Errorf("%d exports recorded, want the 2 from the portal's link and curl", n)
+	}
+}

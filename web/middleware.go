@@ -142,6 +142,9 @@ var (
 // fetch metadata (curl, scripts). A browser keeps the least trusted value
 // across redirects, so /visits/{id}/download cannot launder it.
 //
+// An export of the audit trail is taken the same way: it is recorded in
+// the reader's name and reads the visit's whole trail.
+//
 // A back-channel logout needs no exemption: the identity provider's server
 // sends neither Sec-Fetch-Site nor Origin, which CrossOriginProtection lets
 // through, and a browser has no business posting one.
@@ -150,7 +153,7 @@ func (s *Server) crossOrigin(c *gin.Context) {
 		s.fail(c, errCrossOrigin)
 		return
 	}
-	if upload, ok := transfers[c.Request.Method+" "+c.FullPath()]; ok && !upload {
+	if upload, ok := transfers[c.Request.Method+" "+c.FullPath()]; ok && !upload || isAuditExport(c) {
 		switch c.GetHeader("Sec-Fetch-Site") {
 		case "", "same-origin", "none":
 		default:

@@ -45,6 +45,8 @@ func (s *Server) router() (http.Handler, error) {
 	// general-purpose server must (RFC 9110 section 9.1), on each GET
 	// route without an effect: not a download, which records one, nor a
 	// sign-in step, which spends the sign-in limit or the sign-in in flight.
+	// (The trail's route answers a HEAD of its export with the headers
+	// alone: visitAudit.)
 	headToo := func(method, path string) bool {
 		_, transfer := transfers[method+" "+path]
 		return method == http.MethodGet && !transfer && !strings.HasPrefix(path, "/auth/")
@@ -109,7 +111,7 @@ func (s *Server) router() (http.Handler, error) {
 	protect("PUT", "/api/v1/visits/:id/request/:item", policy.RequestManage, s.changeRequestItem)
 	protect("DELETE", "/api/v1/visits/:id/request/:item", policy.RequestManage, s.removeRequestItem)
 	protect("GET", "/api/v1/visits/:id/explain", policy.MemberManage, s.explainAPI)
-	protect("GET", "/api/v1/visits/:id/audit", policy.AuditView, s.visitAudit)
+	protect("GET", auditExportRoute, policy.AuditView, s.visitAudit)
 	protect("POST", "/api/v1/visits/:id/events", policy.VisitRecordEvent, s.recordEvent)
 	protect("POST", "/api/v1/visits/:id/events/withdraw", policy.VisitManage, s.withdrawEvent)
 	protect("PUT", "/api/v1/visits/:id/legal-hold", policy.LegalHoldSet, s.setLegalHold)
