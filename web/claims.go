@@ -1,7 +1,9 @@
 package web
 
 import (
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -87,7 +89,13 @@ func (s *Server) addUserinfo(c *gin.Context, p *identityProvider, d *discovered,
 		return s.unavailableAt(c, "userinfo", err)
 	}
 	if err != nil {
-		s.log.Warn("userinfo failed", "idp", p.cfg.Name, "err", err)
+		// go-oidc's error quotes a refusal's body, which may hold
+		// anything: the log gets the status only.
+		answer := "unreadable answer"
+		if code := answeredStatus(err); code > 0 {
+			answer = strconv.Itoa(code) + " " + http.StatusText(code)
+		}
+		s.log.Warn("userinfo failed", "idp", p.cfg.Name, "answer", answer)
 		return signInError{reason: "userinfo failed"}
 	}
 	var claims map[string]any

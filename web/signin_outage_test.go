@@ -295,3 +295,46 @@ func TestSignInStartsAtAProviderDown(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 }
+
+// TestUserinfoRefusalKeepsTheProviderOutOfTheLog: a userinfo endpoint
+// that refuses the access token (401) turns the sign-in away, and the log
+// says so by its status alone: go-oidc puts the provider's answer in its
+// error, and a provider's page can hold anything (the token it was sent,
+// the person's details).
+func TestUserinfoRefusalKeepsTheProviderOutOfTheLog(t *testing.T) {
+	portalAddr, idpAddr := freeAddr(t), freeAddr(t)
+	h, err := devidp.New(devidp.Config{BaseURL: "http://" + idpAddr, Issuers: []devidp.Issuer{
+		{Name: "quiet", Clients: portalClient(portalAddr, "quiet", func(c *devidp.Client) { c.ClaimsOnlyFromUserinfo = true }),
+			Accounts: []devidp.Account{{Username: "quiet@cafcass.example", Password: devidp.DemoPassword, Subject: "quiet-1", Email: "quiet@cafcass.example"}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", idpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const marker = "token-echoed-back-d41d8cd9"
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/userinfo") {
+			http.Error(w, "invalid token "+marker+" for quiet@cafcass.example", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	env := map[string]string{"PORTAL_IDPS": "cafcass,ofsted"}
+	idpEnv(env, "quiet", "http://"+idpAddr+"/quiet", portal.OrgProvider)
+	ts := startStackSetup(t, func(o *devstack.Options) { o.PortalAddr, o.Env = portalAddr, env })
+	if _, resp, _ := ts.signInAt(t, "quiet", "quiet@cafcass.example"); resp.Request.URL.Path == "/visits" {
+		t.Fatal("signed in though userinfo refused the access token")
+	}
+	log := ts.log.String()
+	if !strings.Contains(log, "userinfo failed") {
+		t.Fatalf("the refusal is not in the log:\n%s", log)
+	}
+	if strings.Contains(log, marker) {
+		t.Errorf("the provider's answer is in the portal's log")
+	}
+}
