@@ -99,6 +99,27 @@ func (s *Service) CheckMember(req MemberRequest) error {
 	return err
 }
 
+// maxMemberSubject is the longest subject OpenID Connect allows (Core
+// section 2: 255 ASCII characters), as sign-in takes it.
+const maxMemberSubject = 255
+
+// validSubject refuses a subject no provider would sign in: one too long,
+// with control or text-direction characters (which would make one person
+// read as another on the members page and in the trail), or with spaces
+// around it (which would bind nobody).
+func validSubject(sub string) error {
+	if err := validText("subject", sub, maxMemberSubject); err != nil {
+		return err
+	}
+	if len(sub) > maxMemberSubject {
+		return invalidf("subject", "The subject must be %d characters or fewer.", maxMemberSubject)
+	}
+	if strings.TrimSpace(sub) != sub {
+		return invalid("subject", "The subject must not start or end with a space.")
+	}
+	return nil
+}
+
 // parseMember validates a member request into a store.Member.
 func (s *Service) parseMember(req MemberRequest, visitID string) (store.Member, error) {
 	m := store.Member{VisitID: visitID, Role: req.Role}
@@ -112,6 +133,9 @@ func (s *Service) parseMember(req MemberRequest, visitID string) (store.Member, 
 		}
 		p, err := s.memberIssuer(req.Issuer, req.Role)
 		if err != nil {
+			return m, err
+		}
+		if err := validSubject(req.Subject); err != nil {
 			return m, err
 		}
 		m.Issuer, m.Subject = p.Issuer, req.Subject

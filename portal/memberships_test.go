@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,5 +124,37 @@ func TestMemberChangedByEmailKeepsToItsOrganisation(t *testing.T) {
 	}
 	if now := d.mustAccess(hmi, policy.VisitView).Member.Role; now != policy.RoleQAManager {
 		t.Fatalf("the inspector given the QAM role by email is %s", now)
+	}
+}
+
+// TestMemberSubjectIsOneAProviderGives: a member added by issuer and
+// subject is refused, on the subject, when no provider would sign that
+// subject in: longer than OpenID Connect allows, with a text-direction
+// or control character (one person made to read as another on the
+// members page and in the trail), or with spaces around it.
+func TestMemberSubjectIsOneAProviderGives(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	acc := d.mustAccess(admin, policy.MemberManage)
+	var issuer string
+	for _, p := range d.Config.IdPs {
+		if p.Name == "ofsted" {
+			issuer = p.Issuer
+		}
+	}
+	for name, sub := range map[string]string{
+		"too long":            strings.Repeat("x", 256),
+		"text direction":      "\u202elivE",
+		"a control character": "sub\x07ject",
+		"spaces around it":    " sub-1 ",
+	} {
+		_, _, err := acc.PutMember(ctx, portal.MemberRequest{Issuer: issuer, Subject: sub, Role: policy.RoleInspector})
+		if e, ok := portal.AsError(err); !ok || e.Field != "subject" {
+			t.Errorf("a subject %s: %v, want a refusal on the subject", name, err)
+		}
+	}
+	if _, _, err := acc.PutMember(ctx, portal.MemberRequest{Issuer: issuer, Subject: "3f2b6c1e-7a41-4c1e-9d2a-0b5e8f1a2c3d", Role: policy.RoleInspector}); err != nil {
+		t.Fatalf("a provider's subject: %v", err)
 	}
 }
