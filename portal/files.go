@@ -335,7 +335,7 @@ func (acc *Access) Refile(ctx context.Context, rawItem string) (FileView, error)
 			return FileView{}, err
 		}
 		rec := acc.rec("file.refiled", f.ID, "success", map[string]any{"from": f.Item, "to": item})
-		err := s.store.RefileFile(ctx, acc.Visit.ID, f.ID, item, rec)
+		err := s.store.RefileFile(ctx, acc.Visit.ID, f.ID, f.Item, item, rec)
 		// The file holding the name may go (deleted, withdrawn, an
 		// upload ended) while this one is renamed beside it: it is
 		// filed under its own name after all.
@@ -344,12 +344,16 @@ func (acc *Access) Refile(ctx context.Context, rawItem string) (FileView, error)
 			if sealed, err = acc.refileRenamed(ctx, key, f, item); err == nil {
 				f.NameSealed = sealed
 			} else if errors.Is(err, store.ErrNameFree) {
-				err = s.store.RefileFile(ctx, acc.Visit.ID, f.ID, item, rec)
+				err = s.store.RefileFile(ctx, acc.Visit.ID, f.ID, f.Item, item, rec)
 			}
 		}
 		if errors.Is(err, store.ErrNameTaken) || errors.Is(err, store.ErrNameFree) {
 			// Taken and freed again and again while this one was filed.
 			return FileView{}, conflict("A file of this name under item " + item + " was being changed at the same time. Try again.")
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			// Moved, replaced or withdrawn since the filing was decided.
+			return FileView{}, conflict("This file was changed while you were filing it (filed under another item, replaced or withdrawn). Look at it again, then file it.")
 		}
 		if err != nil {
 			return FileView{}, heldSince(err)
@@ -387,7 +391,7 @@ func (acc *Access) refileRenamed(ctx context.Context, key *crypto.VisitKey, f st
 		stored := renamed(name, n)
 		sealed := key.Seal([]byte(stored), evidence.NameContext(acc.Visit.ID, f.ID))
 		rec := acc.rec("file.refiled", f.ID, "success", map[string]any{"from": f.Item, "to": item, "renamed": true})
-		err := s.store.RefileFileRenamed(ctx, acc.Visit.ID, f.ID, item, key.NameIndex(NameKey(name)), key.NameIndex(NameKey(stored)), sealed, s.now(), rec)
+		err := s.store.RefileFileRenamed(ctx, acc.Visit.ID, f.ID, f.Item, item, key.NameIndex(NameKey(name)), key.NameIndex(NameKey(stored)), sealed, s.now(), rec)
 		if !errors.Is(err, store.ErrNameTaken) {
 			return sealed, err
 		}

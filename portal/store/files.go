@@ -458,10 +458,16 @@ func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time
 	return nil
 }
 
-// RefileFile files a committed file under another item.
-func (s *Store) RefileFile(ctx context.Context, visitID, fileID, item string, audit ...AuditRecord) error {
+// refilable is the condition, after a file's visit and id, that it is
+// still current and under the item (?) the filing was decided on: a file
+// moved, replaced or withdrawn since is ErrNotFound.
+const refilable = ` AND item = ? AND withdrawn_at IS NULL AND superseded_by IS NULL`
+
+// RefileFile files a committed file under another item (from: the one it
+// is under as the filing was decided).
+func (s *Store) RefileFile(ctx context.Context, visitID, fileID, from, item string, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if err := execOne(ctx, tx, `UPDATE files SET item = ? WHERE visit_id = ? AND id = ?`, item, visitID, fileID); err != nil {
+		if err := execOne(ctx, tx, `UPDATE files SET item = ? WHERE visit_id = ? AND id = ?`+refilable, item, visitID, fileID, from); err != nil {
 			return err
 		}
 		return refuseOnHold(ctx, tx, visitID)
@@ -484,7 +490,7 @@ func (s *Store) RefileFile(ctx context.Context, visitID, fileID, item string, au
 // file deleted or withdrawn since, its upload ended without a file), the
 // file is not renamed: ErrNameFree, and the caller files it under its own
 // name.
-func (s *Store) RefileFileRenamed(ctx context.Context, visitID, fileID, item string, held, index, nameSealed []byte, now time.Time, audit ...AuditRecord) error {
+func (s *Store) RefileFileRenamed(ctx context.Context, visitID, fileID, from, item string, held, index, nameSealed []byte, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		if held != nil {
 			// Read and held to the end: a deletion of the holder waits
@@ -507,7 +513,7 @@ func (s *Store) RefileFileRenamed(ctx context.Context, visitID, fileID, item str
 			fileID, visitID, item, index, formatTime(now)); err != nil {
 			return err
 		}
-		if err := execOne(ctx, tx, `UPDATE files SET item = ?, name_sealed = ? WHERE visit_id = ? AND id = ?`, item, nameSealed, visitID, fileID); err != nil {
+		if err := execOne(ctx, tx, `UPDATE files SET item = ?, name_sealed = ? WHERE visit_id = ? AND id = ?`+refilable, item, nameSealed, visitID, fileID, from); err != nil {
 			return err
 		}
 		return refuseOnHold(ctx, tx, visitID)

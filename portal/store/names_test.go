@@ -41,22 +41,22 @@ func TestNameReservations(t *testing.T) {
 	}
 	commit("f1", "1.01")
 	commit("f3", "1.02")
-	if err := s.RefileFile(ctx, "v1", "f3", "1.01"); !errors.Is(err, ErrNameTaken) {
+	if err := s.RefileFile(ctx, "v1", "f3", "1.02", "1.01"); !errors.Is(err, ErrNameTaken) {
 		t.Fatalf("refiling onto a taken name: %v", err)
 	}
 	// Refiling under another name takes that name, and gives the old one
 	// back, or changes nothing.
-	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.01", idx("a"), idx("a"), []byte("n2"), now); !errors.Is(err, ErrNameTaken) {
+	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.02", "1.01", idx("a"), idx("a"), []byte("n2"), now); !errors.Is(err, ErrNameTaken) {
 		t.Fatalf("refiling renamed onto a taken name: %v", err)
 	}
 	// Not when the name to be avoided is free: the file keeps its own.
-	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.01", idx("b"), idx("b (2)"), []byte("n2"), now); !errors.Is(err, ErrNameFree) {
+	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.02", "1.01", idx("b"), idx("b (2)"), []byte("n2"), now); !errors.Is(err, ErrNameFree) {
 		t.Fatalf("refiling renamed for a name that is free: %v", err)
 	}
 	if f, err := s.File(ctx, "v1", "f3"); err != nil || f.Item != "1.02" {
 		t.Fatalf("the file refiled renamed for a free name: %+v %v", f, err)
 	}
-	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.01", idx("a"), idx("a (2)"), []byte("n2"), now); err != nil {
+	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.02", "1.01", idx("a"), idx("a (2)"), []byte("n2"), now); err != nil {
 		t.Fatal(err)
 	}
 	if f, err := s.File(ctx, "v1", "f3"); err != nil || f.Item != "1.01" || string(f.NameSealed) != "n2" {
@@ -65,10 +65,10 @@ func TestNameReservations(t *testing.T) {
 	if err := reserve("1.01", "fx", "a (2)"); !errors.Is(err, ErrNameTaken) {
 		t.Fatalf("the new name is not taken: %v", err)
 	}
-	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.02", nil, idx("a"), []byte("n"), now); err != nil {
+	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.01", "1.02", nil, idx("a"), []byte("n"), now); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RefileFile(ctx, "v1", "f3", "1.01"); !errors.Is(err, ErrNameTaken) {
+	if err := s.RefileFile(ctx, "v1", "f3", "1.02", "1.01"); !errors.Is(err, ErrNameTaken) {
 		t.Fatalf("refiling onto a taken name: %v", err)
 	}
 	// An upload in progress holds its name for its uploader.
@@ -84,7 +84,7 @@ func TestNameReservations(t *testing.T) {
 	if err := s.DeleteFile(ctx, "v1", "f1", now); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RefileFile(ctx, "v1", "f3", "1.01"); err != nil {
+	if err := s.RefileFile(ctx, "v1", "f3", "1.02", "1.01"); err != nil {
 		t.Fatalf("refiling onto a freed name: %v", err)
 	}
 	if err := reserve("1.02", "f4", "a"); err != nil {
