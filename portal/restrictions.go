@@ -68,10 +68,55 @@ func (acc *Access) SetRestriction(ctx context.Context, rawCode string, restricte
 	}
 	roles = slices.Compact(slices.Sorted(slices.Values(roles)))
 	r := store.Restriction{VisitID: acc.Visit.ID, Code: code, Restricted: restricted, Roles: roles}
+	if err := acc.notOpeningToThemselves(ctx, r); err != nil {
+		return RestrictionView{}, err
+	}
 	rec := acc.rec("item.restriction_changed", code, "success", map[string]any{"restricted": restricted, "roles": roles})
 	if err := acc.svc.store.PutRestriction(ctx, r, acc.svc.now(), rec); err != nil {
 		return RestrictionView{}, err
 	}
 	acc.svc.log.Info("item restriction changed", "visit", acc.Visit.ID, "item", code, "restricted", restricted, "roles", roles, "by", acc.Actor.UserID)
 	return restrictionView(r), nil
+}
+
+// errOwnItem refuses an administrator who is a member of the visit a
+// change that would let their own role see an item it could not.
+var errOwnItem = &Error{Kind: KindForbidden, Code: "own_item",
+	Msg: "You are a member of this visit, so you cannot open an item to your own role: ask an administrator with no part in the visit."}
+
+// notOpeningToThemselves refuses, and records, a change of restriction by
+// an administrator who has a part in the visit (a member, or invited by
+// email) that lets their role see the item where it could not: who sees
+// the child-level data is decided from outside the visit, as a member's
+// own membership is (separation of duties). An invitation's role is not
+// known until it binds: any opening is theirs.
+func (acc *Access) notOpeningToThemselves(ctx context.Context, to store.Restriction) error {
+	roles := []string{acc.Member.Role}
+	switch {
+	case acc.invited:
+		roles = policy.Roles
+	case acc.Member.Role == "":
+		return nil
+	}
+	rs, err := acc.svc.store.Restrictions(ctx, acc.Visit.ID)
+	if err != nil {
+		return err
+	}
+	from := store.Restriction{Code: to.Code}
+	for _, r := range rs {
+		if r.Code == to.Code {
+			from = r
+		}
+	}
+	sees := func(r store.Restriction, role string) bool { return !r.Restricted || slices.Contains(r.Roles, role) }
+	for _, role := range roles {
+		if !sees(from, role) && sees(to, role) {
+			rec := acc.rec("request.denied", to.Code, "denied", map[string]any{"action": string(policy.VisitManage), "rule": "own-item", "route": acc.Actor.Via})
+			if err := acc.svc.store.Audit(context.WithoutCancel(ctx), rec); err != nil {
+				return err
+			}
+			return errOwnItem
+		}
+	}
+	return nil
 }

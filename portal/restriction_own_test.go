@@ -1,0 +1,61 @@
+package portal_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+// TestAdministratorMemberCannotOpenAnItemToThemselves: an administrator
+// who is also a member of the visit (an inspector, made one by another
+// administrator) cannot lift or widen an item's restriction so that
+// their own role sees it: deciding who sees the child-level data is for
+// an administrator with no part in the visit, as changing one's own
+// membership is (separation of duties). The refusal is recorded. They may
+// still restrict an item further, and change items their role sees
+// either way; an administrator with no part in the visit may open it.
+func TestAdministratorMemberCannotOpenAnItemToThemselves(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	ofsted := d.issuer("ofsted")
+	op := portal.OperatorActor("test", "admin grant")
+	if err := portal.GrantRole(ctx, d.svc.Store(), op, portal.RoleGrant{Role: "administrator", Issuer: ofsted, Email: "second.admin@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	admin := d.person("ofsted", "admin@ofsted.example")
+	second := d.person("ofsted", "second.admin@ofsted.example")
+	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "second.admin@ofsted.example", Issuer: ofsted, Role: policy.RoleInspector}); err != nil {
+		t.Fatal(err)
+	}
+	second = d.person("ofsted", "second.admin@ofsted.example") // signed in again: bound
+	for name, c := range map[string]struct {
+		restricted bool
+		roles      []string
+	}{
+		"lifted":                {false, nil},
+		"widened to their role": {true, append(append([]string{}, policy.ChildLevelDataRoles...), policy.RoleInspector)},
+	} {
+		_, err := d.mustAccess(second, policy.VisitManage).SetRestriction(ctx, portal.ItemChildLevelData, c.restricted, c.roles)
+		if kindOf(err) != portal.KindForbidden {
+			t.Errorf("the child-level data's restriction %s by an administrator who is an inspector of the visit: %v, want a refusal", name, err)
+		}
+	}
+	rs, err := d.mustAccess(admin, policy.VisitView).Restrictions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if r.Code == portal.ItemChildLevelData && (!r.Restricted || len(r.Roles) != len(policy.ChildLevelDataRoles)) {
+			t.Fatalf("the child-level data's restriction after the refusals: %+v", r)
+		}
+	}
+	// Restricting an item their role sees today is not opening it.
+	if _, err := d.mustAccess(second, policy.VisitManage).SetRestriction(ctx, "1.04", true, []string{policy.RoleLeadInspector}); err != nil {
+		t.Errorf("an item restricted further by the administrator who is a member: %v", err)
+	}
+	if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(ctx, "1.04", false, nil); err != nil {
+		t.Errorf("an administrator with no part in the visit opening the item: %v", err)
+	}
+}
