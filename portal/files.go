@@ -215,6 +215,11 @@ const recheckAfter = 2 * time.Second
 // now stands (the person too: actorNow), when the one this request holds
 // is older than recheckAfter; a refusal is recorded as any is.
 func (acc *Access) recheck(action policy.Action) func(ctx context.Context) error {
+	return acc.recheckOn(action, "")
+}
+
+// recheckOn is recheck for an action on a file (fileID; "" for the visit).
+func (acc *Access) recheckOn(action policy.Action, fileID string) func(ctx context.Context) error {
 	s, decided := acc.svc, acc.svc.now()
 	return func(ctx context.Context) error {
 		if s.now().Sub(decided) < recheckAfter {
@@ -224,7 +229,7 @@ func (acc *Access) recheck(action policy.Action) func(ctx context.Context) error
 		if err != nil {
 			return err
 		}
-		_, err = s.Authorize(ctx, a, action, acc.Visit.ID, "")
+		_, err = s.Authorize(ctx, a, action, acc.Visit.ID, fileID)
 		return err
 	}
 }

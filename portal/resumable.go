@@ -187,8 +187,31 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 	// A segment is committed only while its uploader may still upload
 	// here: a PATCH carries minutes of a large file (recheck).
 	recheck := acc.recheck(policy.FileUpload)
+	// A new version of a file is committed only while its uploader may
+	// still replace that file (a coordinator made an uploader since may
+	// replace only their own).
+	replaces, err := s.store.ReplacedFile(ctx, cur.FileID)
+	if err != nil {
+		return r, nil, err
+	}
+	recheckReplace := func(context.Context) error { return nil }
+	if replaces != "" {
+		// Decided when the upload was created, perhaps days ago: taken
+		// again as each request begins, and as its segments commit.
+		a, err := s.actorNow(ctx, acc.Actor)
+		if err != nil {
+			return r, nil, err
+		}
+		if _, err := s.Authorize(ctx, a, policy.FileReplace, acc.Visit.ID, replaces); err != nil {
+			return r, nil, err
+		}
+		recheckReplace = acc.recheckOn(policy.FileReplace, replaces)
+	}
 	before := func() error {
 		if err := recheck(ctx); err != nil {
+			return err
+		}
+		if err := recheckReplace(ctx); err != nil {
 			return err
 		}
 		if beforeCommit != nil {

@@ -127,6 +127,20 @@ func (s *Store) ReserveReplacement(ctx context.Context, visitID, oldID, newID st
 	return err
 }
 
+// ReplacedFile is the file a version being uploaded (newID) is to
+// replace, "" for none.
+func (s *Store) ReplacedFile(ctx context.Context, newID string) (string, error) {
+	var old string
+	err := s.db.QueryRowContext(ctx, `SELECT old_file_id FROM file_replacements WHERE new_file_id = ?`, newID).Scan(&old)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: replaced file: %w", err)
+	}
+	return old, nil
+}
+
 // NameHolder is the file holding a name index in an item: ErrNotFound
 // when none does, or an upload in progress does (NameUploader).
 func (s *Store) NameHolder(ctx context.Context, visitID, item string, index []byte) (File, error) {
