@@ -152,7 +152,7 @@ func (s *Service) scannerDegraded(ctx context.Context, degraded map[string]strin
 		s.scannerState(ctx, err)
 	}
 	if err != nil {
-		degraded["scanner:clamd"] = "The malware scanner (clamd at " + s.cfg.ClamdAddr + ") does not answer: uploads are kept as waiting for a scan, unseen by the inspection team, and are scanned when it answers again."
+		degraded["scanner:clamd"] = "The malware scanner (clamd) does not answer: uploads are kept as waiting for a scan, unseen by the inspection team, and are scanned when it answers again."
 	}
 }
 

@@ -248,6 +248,11 @@ func TestScannerDown(t *testing.T) {
 	if !ready.Ready {
 		t.Fatalf("readiness with the scanner down: %+v", ready)
 	}
+	// /readyz answers anyone: where the scanner is, is for the log
+	// ("malware scanner unreachable", with its address).
+	if addr := ts.Config.ClamdAddr; addr == "" || strings.Contains(ready.Degraded["scanner:clamd"], addr) {
+		t.Errorf("readiness names the scanner's address (%q): %s", addr, ready.Degraded["scanner:clamd"])
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
