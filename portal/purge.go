@@ -62,6 +62,15 @@ func (acc *Access) Purge(ctx context.Context, reason string) error {
 		return heldSince(err)
 	}
 	s.log.Info("file purged", "visit", acc.Visit.ID, "file", f.ID, "user", acc.Actor.UserID)
+	// Outside the database once the database has it (a note written
+	// first would purge, after a restore, a file whose purge was then
+	// refused). A note not written leaves the purge done; a restore of a
+	// backup taken before it would list the file again, so it is logged
+	// as an error for the operator.
+	if err := s.notePurge(context.WithoutCancel(ctx), p); err != nil {
+		s.log.Error("file purged, but its note outside the database was not written: a restore of a backup taken before now would list it again",
+			"visit", acc.Visit.ID, "file", f.ID, "err", err)
+	}
 	return nil
 }
 

@@ -42,6 +42,7 @@ type RestoreReport struct {
 	Reapplied                         []Reapplied
 	Missing                           []MissingBucket // kept whole; the restore stays pending
 	Unknown                           []string        // destroyed visits the backup never held
+	Repurged                          []string        // files purged after the backup, purged again
 }
 
 // ErrBucketMissing is returned by FinishRestore and CheckRestored when a
@@ -134,6 +135,13 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		rep.Reapplied = append(rep.Reapplied, Reapplied{VisitID: t.visit.ID, Reference: t.visit.Reference, Reason: t.reason, Err: err})
 	}
 	var errs []error
+	// Purges recorded outside the database: the files of live visits
+	// only (a visit destroyed again has none left).
+	again, err := s.purgeAgain(ctx, keys)
+	rep.Repurged = again
+	if err != nil {
+		errs = append(errs, fmt.Errorf("restore: files purged after the backup: %w; the restore stays pending", err))
+	}
 	if failed > 0 {
 		errs = append(errs, fmt.Errorf("restore: %d visits could not be destroyed again; the restore stays pending and the portal will not serve until it finishes", failed))
 	}
@@ -151,7 +159,7 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		ids[i] = x.VisitID
 	}
 	rec := operatorRec(a, "restore.finished", map[string]any{"restored_seq": r.BackupSeq, "backup_created_at": r.BackupCreatedAt.UTC().Format(time.RFC3339),
-		"destroyed_again": ids})
+		"destroyed_again": ids, "purged_again": len(again)})
 	if err := s.store.FinishRestore(ctx, r.ID, s.now(), rec); err != nil {
 		return rep, err
 	}

@@ -267,6 +267,10 @@ type PurgedFile struct {
 	// row held, so a batch receipt issued meanwhile (AddReceipt) is
 	// either asked about or refused.
 	Lists func(Receipt) (bool, error)
+	// Again says the purge is one recorded before, applied again after a
+	// restore: it was decided, and done, already, so a legal hold the
+	// restored database holds does not stop it.
+	Again bool
 }
 
 // PurgeFile moves a file's row to purged_files and records its objects as
@@ -277,8 +281,10 @@ func (s *Store) PurgeFile(ctx context.Context, p PurgedFile, audit ...AuditRecor
 		if err := execOne(ctx, tx, `DELETE FROM files WHERE visit_id = ? AND id = ?`, p.VisitID, p.FileID); err != nil {
 			return err
 		}
-		if err := refuseOnHold(ctx, tx, p.VisitID); err != nil {
-			return err
+		if !p.Again {
+			if err := refuseOnHold(ctx, tx, p.VisitID); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO purged_files (file_id, visit_id, item, size, sha256, uploaded_by, uploaded_at, purged_by, purged_at, reason_sealed)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.FileID, p.VisitID, p.Item, p.Size, p.SHA256, p.UploadedBy, formatTime(p.UploadedAt), p.PurgedBy,

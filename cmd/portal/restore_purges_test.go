@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestRestorePurgesAgain: a file purged (uploaded about the wrong child)
+// after a backup was taken is purged again when that backup is restored:
+// the restored database would otherwise list it to the team once more,
+// its sealed name and receipt with it, though its objects are gone. The
+// purge is recorded outside the database, signed, as a destruction is,
+// and the restore applies it again. A file purged before the backup, and
+// a file never purged, are as they were.
+func TestRestorePurgesAgain(t *testing.T) {
+	ctx := context.Background()
+	st := domainStack(t)
+	st.Portal.Close()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	d := &drill{t: t, cfg: st.Config}
+	d.open()
+	defer func() { d.svc.Close() }()
+	demo, err := d.svc.Store().VisitByReference(ctx, portal.DemoReference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.upload(demo.ID, "1.01 Kept.pdf", "evidence that is kept")
+	d.upload(demo.ID, "1.02 About another child.pdf", "evidence sent to the wrong visit")
+	files, err := d.svc.Store().Files(ctx, demo.ID)
+	if err != nil || len(files) != 2 {
+		t.Fatalf("files: %d %v", len(files), err)
+	}
+	var kept, wrong store.File
+	for _, f := range files {
+		if f.Item == "1.01" {
+			kept = f
+		} else {
+			wrong = f
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "backup")
+	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	// Past fieldwork, the provider can no longer delete it: an
+	// administrator with no part in the visit purges it.
+	d.offset.Store(int64(60 * 24 * time.Hour))
+	admin := d.person("ofsted", "admin@ofsted.example")
+	acc, err := d.svc.Authorize(ctx, admin, policy.FilePurge, demo.ID, wrong.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := acc.Purge(ctx, "uploaded about the wrong child"); err != nil {
+		t.Fatal(err)
+	}
+	d.svc.Close()
+
+	wipe(t, d.cfg)
+	var out bytes.Buffer
+	if err := restoreCmd(ctx, []string{dir}, &out); err != nil {
+		t.Fatalf("restore: %v\n%s", err, out.String())
+	}
+	t.Logf("%s", out.String())
+	d.offset.Store(0)
+	d.open()
+	db := d.svc.Store()
+	if _, err := db.File(ctx, demo.ID, wrong.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the file purged after the backup is back after its restore (%v)", err)
+	}
+	purged, err := db.PurgedFiles(ctx, demo.ID)
+	if err != nil || len(purged) != 1 || purged[0].FileID != wrong.ID || purged[0].SHA256 != wrong.SHA256 {
+		t.Errorf("purged files after the restore: %+v %v", purged, err)
+	}
+	if f, err := db.File(ctx, demo.ID, kept.ID); err != nil || !f.Live() {
+		t.Errorf("the file never purged: %+v %v", f, err)
+	}
+	if !strings.Contains(out.String(), "purged again: 1") {
+		t.Errorf("the restore does not say it purged a file again:\n%s", out.String())
+	}
+}
