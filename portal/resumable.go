@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -31,6 +32,14 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 	name, item, err := acc.checkUpload(ctx, in)
 	if err != nil {
 		return store.Resumable{}, err
+	}
+	open, bytes, err := s.store.OpenResumables(ctx, acc.Visit.ID, acc.Actor.UserID)
+	if err != nil {
+		return store.Resumable{}, err
+	}
+	if open >= MaxOpenUploads || bytes+length > MaxOpenUploadSizes*s.cfg.MaxFileSize {
+		return store.Resumable{}, &Error{Kind: KindConflict, Code: "too_many_uploads", Msg: fmt.Sprintf(
+			"You have %d uploads to this visit that have not finished. Finish or cancel some of them, then send this file.", open)}
 	}
 	key, err := acc.key(ctx)
 	if err != nil {
@@ -63,6 +72,17 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 	}
 	return r, nil
 }
+
+// MaxOpenUploads is how many unfinished resumable uploads of a visit a
+// person may have at once, and MaxOpenUploadSizes how many of the largest
+// files allowed (PORTAL_MAX_FILE_SIZE) their declared lengths may add up
+// to: each is kept for days, seen by nobody else, so a session that opens
+// uploads and never finishes them would otherwise fill the object store.
+// The upload page sends three at a time.
+const (
+	MaxOpenUploads     = 50
+	MaxOpenUploadSizes = 4
+)
 
 // uploadMaxAges bounds how long an unfinished resumable upload is kept
 // however recently it sent a segment: that many times

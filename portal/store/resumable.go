@@ -184,6 +184,19 @@ func (s *Store) AbandonResumable(ctx context.Context, id string, audit ...AuditR
 	return err
 }
 
+// OpenResumables counts userID's unfinished resumable uploads of a visit,
+// and the bytes they declared (by index: resumable_uploads_open).
+func (s *Store) OpenResumables(ctx context.Context, visitID, userID string) (int, int64, error) {
+	var n int
+	var bytes int64
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(length), 0) FROM resumable_uploads
+		WHERE visit_id = ? AND created_by = ? AND completed_at IS NULL`, visitID, userID).Scan(&n, &bytes)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: unfinished resumable uploads: %w", err)
+	}
+	return n, bytes, nil
+}
+
 // ForgetResumable forgets a complete resumable upload past its expiry (its
 // objects are the file's, and stay). It fails with ErrNotFound unless the
 // upload is there and complete.

@@ -725,6 +725,12 @@ CREATE TRIGGER file_names_resumable_dropped AFTER DELETE ON resumable_uploads WH
 ` + giveBackNameSQLite + `
 END;
 `,
+	// 39: a person's unfinished resumable uploads of a visit, counted
+	// (with the bytes they declared) as each new one is created, which
+	// is refused past a limit: found by index, whatever the table holds.
+	`
+CREATE INDEX resumable_uploads_open ON resumable_uploads (visit_id, created_by) WHERE completed_at IS NULL;
+`,
 }
 
 // giveBackNameSQLite is the body of the triggers that free the name of an

@@ -600,4 +600,9 @@ BEGIN
 	RETURN NULL;
 END $$;
 `,
+	// 39: a person's unfinished resumable uploads of a visit, by index
+	// (as SQLite's 39).
+	`
+CREATE INDEX resumable_uploads_open ON resumable_uploads (visit_id, created_by) WHERE completed_at IS NULL;
+`,
 }

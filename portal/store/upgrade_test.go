@@ -191,6 +191,7 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 		`ALTER TABLE visits DROP COLUMN store_gen`,
 		`ALTER TABLE visits DROP COLUMN store_at`,
 		`CREATE INDEX visits_store_hold ON visits (id) WHERE `+differs,
+		`DROP INDEX resumable_uploads_open`,
 		`DELETE FROM schema_version WHERE version > 27`,
 	) {
 		if _, err := s.DB().Exec(q); err != nil {
