@@ -207,6 +207,7 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 	// A segment is committed only while its uploader may still upload
 	// here: a PATCH carries minutes of a large file (recheck).
 	recheck := acc.recheck(policy.FileUpload)
+	maxAge := cur.CreatedAt.Add(uploadMaxAges * s.cfg.UploadExpiry)
 	// A new version of a file is committed only while its uploader may
 	// still replace that file (a coordinator made an uploader since may
 	// replace only their own).
@@ -235,7 +236,14 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 			return err
 		}
 		if beforeCommit != nil {
-			return beforeCommit()
+			if err := beforeCommit(); err != nil {
+				return err
+			}
+		}
+		// The janitor leaves alone an upload a request is writing: a
+		// request that trickles on is held to the upload's age here.
+		if !s.now().Before(maxAge) {
+			return errNoUpload
 		}
 		return nil
 	}

@@ -3,7 +3,9 @@ package portal_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
@@ -70,5 +72,34 @@ func TestUnfinishedUploadsAreBounded(t *testing.T) {
 	}
 	if _, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.05 One more.pdf", Size: 10}); err != nil {
 		t.Errorf("an upload once one was cancelled: %v", err)
+	}
+}
+
+// TestResumableMaxAgeHoldsWithinARequest: an unfinished resumable upload
+// is kept at most 7 times PORTAL_UPLOAD_EXPIRY after it began, and the
+// janitor leaves alone an upload a request is writing: a PATCH that
+// trickles on past that age (a byte in every read timeout) is refused
+// when it would commit, not completed.
+func TestResumableMaxAgeHoldsWithinARequest(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	up := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload)
+	before, err := d.svc.Store().Files(ctx, d.demo().ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.05 Slow.pdf", Size: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, f, err := up.Append(ctx, r, strings.NewReader("trickle"[:6]), func() error {
+		d.later(7*d.Config.UploadExpiry + time.Minute) // the body took that long
+		return nil
+	})
+	if err == nil || f != nil {
+		t.Fatalf("an upload completed %s after it began: %v (file %v), want it refused as expired", 7*d.Config.UploadExpiry, err, f != nil)
+	}
+	if fs, err := d.svc.Store().Files(ctx, d.demo().ID); err != nil || len(fs) != len(before) {
+		t.Fatalf("files: %d (%v), want the %d from before", len(fs), err, len(before))
 	}
 }
