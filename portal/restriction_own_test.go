@@ -25,11 +25,10 @@ func TestAdministratorMemberCannotOpenAnItemToThemselves(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := d.person("ofsted", "admin@ofsted.example")
-	second := d.person("ofsted", "second.admin@ofsted.example")
 	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "second.admin@ofsted.example", Issuer: ofsted, Role: policy.RoleInspector}); err != nil {
 		t.Fatal(err)
 	}
-	second = d.person("ofsted", "second.admin@ofsted.example") // signed in again: bound
+	second := d.person("ofsted", "second.admin@ofsted.example") // signed in: bound
 	for name, c := range map[string]struct {
 		restricted bool
 		roles      []string

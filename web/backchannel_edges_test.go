@@ -21,27 +21,8 @@ import (
 // sessions all ended (a logout naming the sub) or who was disabled does
 // not: the upload's recheck asks whether its provider session has ended.
 func TestBackChannelLogoutBySessionCutsAnUpload(t *testing.T) {
-	h := startHydra(t)
+	h, ts, v, alice, sid := aliceAtHydra(t)
 	ctx := context.Background()
-	h.AddUser(hydra.User{Username: "alice", Password: "alice-password", Subject: "hydra-alice", Email: "alice@cafcass.example", AMR: []string{"pwd"}})
-	ts, _ := startStackWithHydra(t, h, hydra.Client{}, nil)
-	v := ts.demoVisit(t)
-	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
-	if code := admin.status("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"email": "alice@cafcass.example", "issuer": h.Issuer(), "role": policy.RoleProviderUploader}); code != http.StatusCreated {
-		t.Fatalf("add Alice: %d", code)
-	}
-	alice := ts.newBrowser(t)
-	resp := alice.get("/auth/hydra/login")
-	page := readAll(t, resp)
-	resp = alice.submitLogin(resp.Request.URL, page, "alice", "alice-password")
-	readAll(t, resp)
-	if resp.Request.URL.Path != "/visits" {
-		t.Fatalf("Alice's sign-in ended at %s", resp.Request.URL)
-	}
-	sids := h.LoginSessions("hydra-alice")
-	if len(sids) != 1 {
-		t.Fatalf("Alice's login sessions at Hydra: %v", sids)
-	}
 	before, err := ts.Portal.Store().Files(ctx, v.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +74,7 @@ func TestBackChannelLogoutBySessionCutsAnUpload(t *testing.T) {
 	}
 	awaitRecord(began, "upload.started", "the upload never began at the portal")
 	start, _, _ := ts.Portal.Store().AuditHead(ctx)
-	if err := h.EndLoginSession(ctx, sids[0]); err != nil {
+	if err := h.EndLoginSession(ctx, sid); err != nil {
 		t.Fatal(err)
 	}
 	// Hydra sends the logout token in the background.
@@ -228,27 +209,8 @@ func TestSignInAfterAnotherKeepsNoneOfItsProviderSession(t *testing.T) {
 // network's NAT, an ingress the portal does not trust) could otherwise
 // keep the provider's logouts out, and the sessions they end alive.
 func TestRefusedLogoutsDoNotHoldBackTheProvider(t *testing.T) {
-	h := startHydra(t)
+	h, ts, _, alice, sid := aliceAtHydra(t)
 	ctx := context.Background()
-	h.AddUser(hydra.User{Username: "alice", Password: "alice-password", Subject: "hydra-alice", Email: "alice@cafcass.example", AMR: []string{"pwd"}})
-	ts, _ := startStackWithHydra(t, h, hydra.Client{}, nil)
-	v := ts.demoVisit(t)
-	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
-	if code := admin.status("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"email": "alice@cafcass.example", "issuer": h.Issuer(), "role": policy.RoleProviderUploader}); code != http.StatusCreated {
-		t.Fatalf("add Alice: %d", code)
-	}
-	alice := ts.newBrowser(t)
-	resp := alice.get("/auth/hydra/login")
-	page := readAll(t, resp)
-	resp = alice.submitLogin(resp.Request.URL, page, "alice", "alice-password")
-	readAll(t, resp)
-	if resp.Request.URL.Path != "/visits" {
-		t.Fatalf("Alice's sign-in ended at %s", resp.Request.URL)
-	}
-	sids := h.LoginSessions("hydra-alice")
-	if len(sids) != 1 {
-		t.Fatalf("Alice's login sessions at Hydra: %v", sids)
-	}
 	// Junk from the loopback address, which Hydra's logouts come from
 	// too, kept up (one every 2 s is enough to stay held back).
 	junk := func() int {
@@ -281,7 +243,7 @@ func TestRefusedLogoutsDoNotHoldBackTheProvider(t *testing.T) {
 		}
 	}()
 	start, _, _ := ts.Portal.Store().AuditHead(ctx)
-	if err := h.EndLoginSession(ctx, sids[0]); err != nil {
+	if err := h.EndLoginSession(ctx, sid); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
@@ -299,4 +261,32 @@ func TestRefusedLogoutsDoNotHoldBackTheProvider(t *testing.T) {
 	if r := alice.get("/api/v1/me"); r.StatusCode != http.StatusUnauthorized {
 		t.Errorf("Alice's session after Hydra's logout: /me answered %d", r.StatusCode)
 	}
+}
+
+// aliceAtHydra starts Hydra and a stack whose provider staff sign in
+// there, and signs Alice in (an uploader of the demo visit): the stack,
+// the visit, her browser and her login session at Hydra.
+func aliceAtHydra(t *testing.T) (*hydra.Hydra, *testStack, visitResp, *browser, string) {
+	t.Helper()
+	h := startHydra(t)
+	h.AddUser(hydra.User{Username: "alice", Password: "alice-password", Subject: "hydra-alice", Email: "alice@cafcass.example", AMR: []string{"pwd"}})
+	ts, _ := startStackWithHydra(t, h, hydra.Client{}, nil)
+	v := ts.demoVisit(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	if code := admin.status("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"email": "alice@cafcass.example", "issuer": h.Issuer(), "role": policy.RoleProviderUploader}); code != http.StatusCreated {
+		t.Fatalf("add Alice: %d", code)
+	}
+	alice := ts.newBrowser(t)
+	resp := alice.get("/auth/hydra/login")
+	page := readAll(t, resp)
+	resp = alice.submitLogin(resp.Request.URL, page, "alice", "alice-password")
+	readAll(t, resp)
+	if resp.Request.URL.Path != "/visits" {
+		t.Fatalf("Alice's sign-in ended at %s", resp.Request.URL)
+	}
+	sids := h.LoginSessions("hydra-alice")
+	if len(sids) != 1 {
+		t.Fatalf("Alice's login sessions at Hydra: %v", sids)
+	}
+	return h, ts, v, alice, sids[0]
 }
