@@ -588,17 +588,19 @@ func (s *Service) CheckVisitKey(ctx context.Context, visitID string) error {
 // was taken: the one current then still current, with no date to destroy
 // its key, though it may have been superseded since (by a destruction, or
 // by an operator after a key was exposed), and its key's destruction
-// promised by a certificate.
+// promised by a certificate. It runs after the restore's destructions,
+// which supersede the epoch their keys are wrapped to themselves.
 //
 // First, no epoch from before the restore stays current: a new one is
 // started and every live key moves to it. Then each superseded epoch is
 // given the earliest of what the database holds and what is recorded
 // outside it: the certificates kept in the anchor store (certs), and, for
-// the epoch current at the backup, the key bucket's keys of epochs the
-// database does not name, written after it and before the restore (the
-// first of them superseded it; one whose start was cut off by a crash
-// only brings the date forward, which errs on the side of destruction).
-// Run again after a crash, it finds nothing left to do.
+// an epoch this restore moved off (current at the backup), the key
+// bucket's keys of epochs the database does not name, written after the
+// backup and after that epoch began, and before the restore (the first of
+// them superseded it; one whose start a crash cut off only brings the
+// date forward, which errs on the side of destruction). Run again after a
+// crash, it finds the same bounds and applies what is left of them.
 func (s *Service) settleEpochs(ctx context.Context, r store.Restore, certs []retention.CertKeyEpoch) error {
 	if s.keys.vault == nil {
 		return nil
@@ -630,13 +632,28 @@ func (s *Service) settleEpochs(ctx context.Context, r store.Restore, certs []ret
 			return err
 		}
 		if cur.CreatedAt.Before(r.StartedAt) {
-			if at, ok, err := s.firstEpochKeyAfter(ctx, cur.CreatedAt, r.StartedAt); err != nil {
-				return err
-			} else if ok {
-				earlier(cur.ID, at, at.Add(s.cfg.KeyEpochRetain), "a later epoch's key in the key bucket")
-			}
 			if _, _, err := s.startEpoch(ctx, "restore", ""); err != nil {
 				return err
+			}
+		}
+		epochs, err := s.store.Epochs(ctx)
+		if err != nil {
+			return err
+		}
+		for _, e := range epochs {
+			// Moved off by this restore (its destructions, or the new
+			// epoch above): the epoch current when the backup was taken.
+			if e.SupersededAt.IsZero() || !e.RetiredAt.IsZero() || !e.CreatedAt.Before(r.StartedAt) || e.SupersededAt.Before(r.StartedAt) {
+				continue
+			}
+			from := e.CreatedAt
+			if r.BackupCreatedAt.After(from) {
+				from = r.BackupCreatedAt // a key written before the backup is not its successor: the backup would name it
+			}
+			if at, ok, err := s.firstEpochKeyAfter(ctx, from, r.StartedAt); err != nil {
+				return err
+			} else if ok {
+				earlier(e.ID, at, at.Add(s.cfg.KeyEpochRetain), "a later epoch's key in the key bucket")
 			}
 		}
 		ids := make([]string, 0, len(bounds))

@@ -115,9 +115,6 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		return rep, err
 	}
 	rep.Unknown = found.unknown
-	if err := s.settleEpochs(ctx, r, found.epochs); err != nil {
-		return rep, fmt.Errorf("restore: key epochs: %w", err)
-	}
 	for _, v := range found.missing {
 		s.log.Error("restore: a live visit's bucket is missing from the object store; nothing says it was destroyed, so it is kept whole",
 			"visit", v.ID, "reference", v.Reference, "bucket", v.Bucket)
@@ -135,6 +132,12 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		rep.Reapplied = append(rep.Reapplied, Reapplied{VisitID: t.visit.ID, Reference: t.visit.Reference, Reason: t.reason, Err: err})
 	}
 	var errs []error
+	// After the destructions: those supersede the epoch their keys were
+	// wrapped to (the backup's current one) while the keys are still
+	// wrapped to it, and only then is any epoch moved off or dated.
+	if err := s.settleEpochs(ctx, r, found.epochs); err != nil {
+		errs = append(errs, fmt.Errorf("restore: key epochs: %w; the restore stays pending", err))
+	}
 	// Purges recorded outside the database: the files of live visits
 	// only (a visit destroyed again has none left).
 	again, err := s.purgeAgain(ctx, keys)

@@ -70,6 +70,12 @@ func TestRestoreKeepsTheEpochRetirementDates(t *testing.T) {
 		portal.WithClock(func() time.Time { return time.Now().Add(offset) })); err != nil {
 		t.Fatal(err)
 	}
+	// Destroyed again while its key was still wrapped to the backup's
+	// epoch: never moved to an epoch of the restore's, which would live on
+	// KeyEpochRetain after it.
+	if again, err := svc.Store().GetDestruction(ctx, id); err != nil || again.KeyEpoch != before.ID {
+		t.Fatalf("destroyed again with its key in epoch %s (%v), want the backup's %s", again.KeyEpoch, err, before.ID)
+	}
 	if cur, err := svc.Store().CurrentEpoch(ctx); err != nil || cur.ID == before.ID {
 		t.Fatalf("current epoch after the restore: %s (%v); %s was superseded before it", cur.ID, err, before.ID)
 	}
