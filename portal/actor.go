@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -29,9 +30,12 @@ type Actor struct {
 	IdPSession string
 	// Session is the key the portal session the request came with is
 	// stored under ("" for none): a transfer in flight stops once that
-	// session has ended (signed out, timed out), as a later request of
-	// it would (actorNow). Never logged nor recorded.
+	// session has ended (signed out, past its lifetime), and moves its
+	// idle deadline on while it runs (actorNow). Never logged nor
+	// recorded.
 	Session string `json:"-"`
+	// SessionUntil is that session's absolute deadline (zero: none).
+	SessionUntil time.Time `json:"-"`
 
 	// Operator names a person acting on the server itself (portal admin
 	// grant, key rotate); the audit trail records "operator:<name>".
@@ -117,7 +121,7 @@ func (s *Service) userActor(ctx context.Context, userID string, from Actor) (Act
 		return a, store.User{}, err
 	}
 	a.UserID, a.Issuer, a.Subject, a.Email, a.Name, a.Administrator = u.ID, u.Issuer, u.Subject, u.Email, u.Name, admin
-	a.SessionEpoch, a.IdPSession, a.Session = u.SessionEpoch, from.IdPSession, from.Session
+	a.SessionEpoch, a.IdPSession, a.Session, a.SessionUntil = u.SessionEpoch, from.IdPSession, from.Session, from.SessionUntil
 	return a, u, nil
 }
 

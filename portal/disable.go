@@ -119,9 +119,9 @@ func (s *Service) SessionActor(ctx context.Context, userID string, epoch int64, 
 // actorNow is a as their person now stands, for a decision taken again
 // during a long request (a download or an upload of minutes: stillMay,
 // recheck): a person disabled since, or whose sessions were ended (every
-// one of theirs, or the one the request came with: signed out, timed out,
-// or ended by their identity provider, a back-channel logout by sid as by
-// sub), is refused, and a
+// one of theirs, or the one the request came with: signed out, past its
+// lifetime, or ended by their identity provider, a back-channel logout by
+// sid as by sub), is refused, and a
 // portal role revoked since is gone. An actor who is no signed-in person
 // (an operator, the portal) is as it was.
 func (s *Service) actorNow(ctx context.Context, a Actor) (Actor, error) {
@@ -134,8 +134,9 @@ func (s *Service) actorNow(ctx context.Context, a Actor) (Actor, error) {
 	}
 	if err == nil && a.Session != "" {
 		// The request's own session: ended by sign-out, or past its
-		// idle or absolute deadline, as a later request would find it.
-		live, lerr := s.store.Sessions(s.now).Live(ctx, a.Session)
+		// absolute deadline; the transfer is activity, and moves its
+		// idle deadline on.
+		live, lerr := s.store.Sessions(s.now).Hold(ctx, a.Session, s.cfg.SessionIdle, a.SessionUntil)
 		if lerr != nil {
 			return requestActor(a), lerr
 		}

@@ -130,8 +130,12 @@ func embeddedElsewhere(c *gin.Context) bool {
 // It carries the request's session and the provider's session it was
 // signed in under, which the domain keeps only for a signed-in person.
 func (s *Server) requestActor(c *gin.Context) portal.Actor {
-	return portal.Actor{ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent(), RequestID: requestID(c), Via: c.FullPath(), IdPSession: loadedIdPSession(c),
+	a := portal.Actor{ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent(), RequestID: requestID(c), Via: c.FullPath(), IdPSession: loadedIdPSession(c),
 		Session: loadedSessionKey(c)}
+	if a.Session != "" {
+		a.SessionUntil = s.sessions.Deadline(c.Request.Context())
+	}
+	return a
 }
 
 // signInError is a refused sign-in: the reason goes to the log and the

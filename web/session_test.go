@@ -547,3 +547,55 @@ func TestSignOutCutsAnUpload(t *testing.T) {
 		}
 	}
 }
+
+// TestTransferOutlastsTheIdleTimeout: an upload sent through a pause
+// longer than the idle timeout (a large file on a slow line) is stored:
+// a transfer under way is the person's activity, and moves the session's
+// idle deadline on as any request would, so the session it runs under is
+// still held when it ends, and after.
+func TestTransferOutlastsTheIdleTimeout(t *testing.T) {
+	ts := startStackWith(t, map[string]string{"PORTAL_SESSION_IDLE_TIMEOUT": "2s"})
+	ctx := context.Background()
+	v := ts.demoVisit(t)
+	b := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	began, _, _ := ts.Portal.Store().AuditHead(ctx)
+	const size = 2 << 20
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/visits/%s/files?name=1.01+Slow+line.pdf", b.base, v.ID), pr)
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultTransport.RoundTrip(withCookies(b, req))
+		if err != nil {
+			done <- 0
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	data := evidenceBytes(9, size)
+	if _, err := pw.Write(data[:1<<20]); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: began, Action: "upload.started"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the upload never began at the portal")
+		}
+	}
+	time.Sleep(3 * time.Second) // past the idle timeout, and the upload's decision old
+	if _, err := pw.Write(data[1<<20:]); err == nil {
+		pw.Close()
+	}
+	if code := <-done; code != http.StatusCreated {
+		t.Errorf("an upload through a pause longer than the idle timeout answered %d, want 201", code)
+	}
+}

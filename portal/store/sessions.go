@@ -167,17 +167,36 @@ func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 	return b, true, nil
 }
 
-// Live says whether the session stored under key (TrackSessionKey) is still held: not ended
-// (signed out, disabled, by its identity provider) and not past its
-// deadline. It reads without touching or tracking anything.
-func (s *SessionStore) Live(ctx context.Context, key string) (bool, error) {
-	var one int
-	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE token = ? AND expiry > ?`, key, unixFloat(s.now())).Scan(&one)
+// Hold says whether the session stored under key (TrackSessionKey) is
+// still held by a transfer of one of its requests: not ended (signed out,
+// disabled, by its identity provider) and not past until, its absolute
+// deadline (zero: none). A transfer under way is the person's activity:
+// the session's idle deadline moves on with it to idle from now (never
+// past until), as a request of the session would move it, so that a long
+// download or upload does not outlast the session it runs under. A
+// session past its idle deadline that the janitor has not yet removed is
+// held on.
+func (s *SessionStore) Hold(ctx context.Context, key string, idle time.Duration, until time.Time) (bool, error) {
+	now := s.now()
+	if !until.IsZero() && !now.Before(until) {
+		return false, nil
+	}
+	var expiry float64
+	err := s.db.QueryRowContext(ctx, `SELECT expiry FROM sessions WHERE token = ?`, key).Scan(&expiry)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("store: session held: %w", err)
+	}
+	want := now.Add(idle)
+	if !until.IsZero() && until.Before(want) {
+		want = until
+	}
+	if fromUnixFloat(expiry).Add(s.touch).Before(want) {
+		if _, err := s.db.ExecContext(ctx, `UPDATE sessions SET expiry = ? WHERE token = ? AND expiry < ?`, unixFloat(want), key, unixFloat(want)); err != nil {
+			return false, fmt.Errorf("store: session held: %w", err)
+		}
 	}
 	return true, nil
 }
