@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -33,13 +32,8 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 	if err != nil {
 		return store.Resumable{}, err
 	}
-	open, bytes, err := s.store.OpenResumables(ctx, acc.Visit.ID, acc.Actor.UserID)
-	if err != nil {
+	if err := acc.makeRoom(ctx, length); err != nil {
 		return store.Resumable{}, err
-	}
-	if open >= MaxOpenUploads || bytes+length > MaxOpenUploadSizes*s.cfg.MaxFileSize {
-		return store.Resumable{}, &Error{Kind: KindConflict, Code: "too_many_uploads", Msg: fmt.Sprintf(
-			"You have %d uploads to this visit that have not finished. Finish or cancel some of them, then send this file.", open)}
 	}
 	key, err := acc.key(ctx)
 	if err != nil {
@@ -78,11 +72,63 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 // files allowed (PORTAL_MAX_FILE_SIZE) their declared lengths may add up
 // to: each is kept for days, seen by nobody else, so a session that opens
 // uploads and never finishes them would otherwise fill the object store.
-// The upload page sends three at a time.
+// Past either, the oldest are given up (makeRoom). The upload page sends
+// three at a time.
 const (
 	MaxOpenUploads     = 50
 	MaxOpenUploadSizes = 4
 )
+
+// errTooManyUploads refuses a new upload when the person's unfinished
+// ones are all being written.
+var errTooManyUploads = &Error{Kind: KindConflict, Code: "too_many_uploads",
+	Msg: "Too many of your uploads to this visit are being sent at once. Wait for some of them to finish, then send this file."}
+
+// makeRoom gives up the actor's oldest unfinished uploads of the visit
+// that no request is writing (recorded, as a cancellation is, and their
+// parts removed) until a new one of length bytes is within
+// MaxOpenUploads and MaxOpenUploadSizes: one left behind (a browser that
+// signed out forgets its uploads) is never what refuses the next, and a
+// browser that comes back to one given up starts that file again. When
+// every one is being written, the new one is refused.
+func (acc *Access) makeRoom(ctx context.Context, length int64) error {
+	s := acc.svc
+	for range MaxOpenUploads + 1 {
+		open, bytes, err := s.store.OpenResumables(ctx, acc.Visit.ID, acc.Actor.UserID)
+		if err != nil {
+			return err
+		}
+		if open < MaxOpenUploads && bytes+length <= MaxOpenUploadSizes*s.cfg.MaxFileSize {
+			return nil
+		}
+		oldest, err := s.store.OldestOpenResumables(ctx, acc.Visit.ID, acc.Actor.UserID, 8)
+		if err != nil {
+			return err
+		}
+		gave := false
+		for _, r := range oldest {
+			lctx, cur, unlock, err := acc.relock(ctx, r)
+			if err != nil {
+				continue // being written, or gone meanwhile
+			}
+			rec := acc.rec("upload.failed", cur.FileID, "failure", map[string]any{"reason": "given up: too many unfinished uploads", "resumable": true, "offset": cur.Offset()})
+			err = s.evidence.Abandon(lctx, acc.Visit, cur, rec)
+			unlock()
+			if err == nil {
+				s.log.Info("resumable upload given up for a newer one", "visit", acc.Visit.ID, "upload", cur.ID, "user", acc.Actor.UserID)
+				gave = true
+				break
+			}
+			if !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		if !gave {
+			return errTooManyUploads
+		}
+	}
+	return errTooManyUploads
+}
 
 // uploadMaxAges bounds how long an unfinished resumable upload is kept
 // however recently it sent a segment: that many times

@@ -16,16 +16,24 @@ import (
 // the largest file allowed: a session that opens upload after upload and
 // never finishes them would fill the object store. Past
 // portal.MaxOpenUploads of them, or past portal.MaxOpenUploadSizes times
-// the largest file in bytes declared, a new one is refused, saying to
-// finish or cancel some; another person is not held back, and one
-// cancelled makes room.
+// the largest file in bytes declared, the oldest is given up (its parts
+// removed, recorded as a failed upload) to make room for the new one; one
+// being written is never given up, and when all are, the new one is
+// refused. Another person's are not touched.
 func TestUnfinishedUploadsAreBounded(t *testing.T) {
 	d := startDomain(t)
 	ctx := context.Background()
+	st := d.svc.Store()
 	up := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload)
-	tooMany := func(err error) bool {
-		e, ok := portal.AsError(err)
-		return ok && e.Code == "too_many_uploads"
+	other := d.mustAccess(d.person("cafcass", "coordinator@cafcass.example"), policy.FileUpload)
+	theirs, err := other.CreateResumable(ctx, portal.NewFile{Name: "1.05 Another person's.pdf", Size: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := func(id string) bool {
+		t.Helper()
+		_, err := st.Resumable(ctx, d.demo().ID, id)
+		return err != nil
 	}
 	max := d.Config.MaxFileSize
 	var big []string
@@ -36,42 +44,48 @@ func TestUnfinishedUploadsAreBounded(t *testing.T) {
 		}
 		big = append(big, r.ID)
 	}
-	if _, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.05 One more.zip", Size: 1}); !tooMany(err) {
-		t.Errorf("an upload past %d of the largest files declared and unfinished: %v, want too_many_uploads", portal.MaxOpenUploadSizes, err)
+	if _, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.05 One more.zip", Size: 1}); err != nil {
+		t.Fatalf("an upload past %d of the largest files declared: %v", portal.MaxOpenUploadSizes, err)
 	}
-	for _, id := range big {
-		r, err := up.Resumable(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := up.CancelResumable(ctx, r); err != nil {
-			t.Fatal(err)
-		}
+	if !gone(big[0]) || gone(big[1]) {
+		t.Errorf("past the bytes allowed, the oldest upload is given up, and only it: %v %v", gone(big[0]), gone(big[1]))
 	}
-	var small []string
-	for i := range portal.MaxOpenUploads {
+	var all []string
+	for i := range portal.MaxOpenUploads + 2 {
 		r, err := up.CreateResumable(ctx, portal.NewFile{Name: fmt.Sprintf("1.05 Small %d.pdf", i), Size: 10})
 		if err != nil {
 			t.Fatalf("unfinished upload %d: %v", i+1, err)
 		}
-		small = append(small, r.ID)
+		all = append(all, r.ID)
 	}
-	if _, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.05 One more.pdf", Size: 10}); !tooMany(err) {
-		t.Errorf("upload %d unfinished at once: %v, want too_many_uploads", portal.MaxOpenUploads+1, err)
+	n, _, err := st.OpenResumables(ctx, d.demo().ID, up.Actor.UserID)
+	if err != nil || n != portal.MaxOpenUploads {
+		t.Errorf("%d unfinished uploads kept (%v), want %d", n, err, portal.MaxOpenUploads)
 	}
-	other := d.mustAccess(d.person("cafcass", "coordinator@cafcass.example"), policy.FileUpload)
-	if _, err := other.CreateResumable(ctx, portal.NewFile{Name: "1.05 Another person's.pdf", Size: 10}); err != nil {
-		t.Errorf("another person's upload: %v", err)
+	if gone(all[len(all)-1]) || gone(theirs.ID) {
+		t.Error("the newest upload, or another person's, was given up")
 	}
-	r, err := up.Resumable(ctx, small[0])
+	// Every one being written: none is given up, the new one is refused.
+	for _, id := range all {
+		if _, err := st.LockResumable(ctx, id, "a request", time.Now(), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open, err := st.OldestOpenResumables(ctx, d.demo().ID, up.Actor.UserID, portal.MaxOpenUploads)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := up.CancelResumable(ctx, r); err != nil {
-		t.Fatal(err)
+	for _, r := range open {
+		if _, err := st.LockResumable(ctx, r.ID, "a request", time.Now(), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.05 One more.pdf", Size: 10}); err != nil {
-		t.Errorf("an upload once one was cancelled: %v", err)
+	_, err = up.CreateResumable(ctx, portal.NewFile{Name: "1.05 Refused.pdf", Size: 10})
+	if e, ok := portal.AsError(err); !ok || e.Code != "too_many_uploads" {
+		t.Errorf("a new upload while all %d are being written: %v, want too_many_uploads", portal.MaxOpenUploads, err)
+	}
+	if n, _, err := st.OpenResumables(ctx, d.demo().ID, up.Actor.UserID); err != nil || n != portal.MaxOpenUploads {
+		t.Errorf("%d unfinished uploads after the refusal (%v), want %d", n, err, portal.MaxOpenUploads)
 	}
 }
 

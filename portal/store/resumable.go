@@ -197,6 +197,17 @@ func (s *Store) OpenResumables(ctx context.Context, visitID, userID string) (int
 	return n, bytes, nil
 }
 
+// OldestOpenResumables lists up to limit of userID's unfinished
+// resumable uploads of a visit, oldest first.
+func (s *Store) OldestOpenResumables(ctx context.Context, visitID, userID string, limit int) ([]Resumable, error) {
+	out, err := queryAll(ctx, s.db, scanResumable, `SELECT `+resumableColumns+` FROM resumable_uploads
+		WHERE visit_id = ? AND created_by = ? AND completed_at IS NULL ORDER BY created_at, id LIMIT ?`, visitID, userID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: oldest unfinished resumable uploads: %w", err)
+	}
+	return out, nil
+}
+
 // ForgetResumable forgets a complete resumable upload past its expiry (its
 // objects are the file's, and stay). It fails with ErrNotFound unless the
 // upload is there and complete.

@@ -290,6 +290,12 @@ function enhanceUpload (form) {
     ])
   }
 
+  // refusals409 are the conflicts that are answers, not a request still
+  // being read (busy) or an offset moved on: a name taken, and too many of
+  // the person's uploads being sent at once. Sending again changes
+  // nothing.
+  const refusals409 = ['name_exists', 'too_many_uploads']
+
   // interrupted says whether an upload stopped for want of the portal (the
   // connection dropped, the laptop slept, the portal restarted) rather than
   // being refused: tus-js-client's own retries last about a minute, and an
@@ -297,7 +303,7 @@ function enhanceUpload (form) {
   function interrupted (err) {
     const res = err.originalResponse
     const status = res ? res.getStatus() : 0
-    if (status === 409) return responseCode(res) !== 'name_exists'
+    if (status === 409) return !refusals409.includes(responseCode(res))
     return status === 0 || status === 502 || status === 503 || status === 504
   }
 
@@ -367,7 +373,7 @@ function enhanceUpload (form) {
       },
       onShouldRetry (err) {
         const status = err.originalResponse ? err.originalResponse.getStatus() : 0
-        if (status === 409 && responseCode(err.originalResponse) === 'name_exists') return false
+        if (status === 409 && refusals409.includes(responseCode(err.originalResponse))) return false
         if (status === 0 || status >= 500 || status === 409) {
           setStatus(e, 'Connection lost: trying again…')
           return true
