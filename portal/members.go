@@ -100,13 +100,14 @@ func (s *Service) CheckMember(req MemberRequest) error {
 }
 
 // maxMemberSubject is the longest subject OpenID Connect allows (Core
-// section 2: 255 ASCII characters), as sign-in takes it.
+// section 2: 255 ASCII characters), the most sign-in takes.
 const maxMemberSubject = 255
 
-// validSubject refuses a subject no provider would sign in: one too long,
-// with control or text-direction characters (which would make one person
-// read as another on the members page and in the trail), or with spaces
-// around it (which would bind nobody).
+// validSubject refuses a subject an administrator should not name: one
+// longer than sign-in takes, or with control or text-direction characters
+// (which would make one person read as another on the members page and
+// in the trail), or with spaces around it (which would bind nobody: no
+// provider's subject has them).
 func validSubject(sub string) error {
 	if err := validText("subject", sub, maxMemberSubject); err != nil {
 		return err

@@ -1,14 +1,17 @@
 package portal
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -51,6 +54,13 @@ func TestGoldenPurgeNote(t *testing.T) {
 		UploadedAt: p.UploadedAt, PurgedBy: p.PurgedBy, PurgedAt: p.PurgedAt, ReasonSealed: p.ReasonSealed}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("the golden purge note reads\n%+v\nwant\n%+v", got, want)
+	}
+	// And today's writer writes it byte for byte (the signature aside,
+	// which is the key's).
+	var golden, written retention.Signed
+	_, anyKey, _ := ed25519.GenerateKey(nil)
+	if json.Unmarshal(b, &golden) != nil || json.Unmarshal(signPurgeNote(anyKey, p), &written) != nil || !bytes.Equal(golden.Certificate, written.Certificate) {
+		t.Fatalf("the purge note written today:\n%s\nthe golden one:\n%s", written.Certificate, golden.Certificate)
 	}
 	if _, err := (trustedKeys{ed25519.PublicKey(make([]byte, ed25519.PublicKeySize))}).purge(b); err == nil {
 		t.Fatal("the note verifies with another key")

@@ -41,6 +41,10 @@ func TestAdministratorMemberCannotOpenAnItemToThemselves(t *testing.T) {
 			t.Errorf("the child-level data's restriction %s by an administrator who is an inspector of the visit: %v, want a refusal", name, err)
 		}
 	}
+	var denied int
+	if err := d.svc.Store().DB().QueryRow(`SELECT COUNT(*) FROM audit WHERE action = 'request.denied' AND object = ? AND detail LIKE '%own-item%'`, portal.ItemChildLevelData).Scan(&denied); err != nil || denied != 2 {
+		t.Errorf("%d refusals recorded (%v), want 2", denied, err)
+	}
 	rs, err := d.mustAccess(admin, policy.VisitView).Restrictions(ctx)
 	if err != nil {
 		t.Fatal(err)
