@@ -492,48 +492,14 @@ func TestSignOutCutsAnUpload(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		began, _, _ := ts.Portal.Store().AuditHead(ctx)
-		const size = 4 << 20
-		pr, pw := io.Pipe()
-		req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/visits/%s/files?name=1.01+Left+behind+%v.pdf", b.base, v.ID, signOut), pr)
-		req.ContentLength = size
-		req.Header.Set("Content-Type", "application/octet-stream")
-		done := make(chan int, 1)
-		go func() {
-			resp, err := http.DefaultTransport.RoundTrip(withCookies(b, req))
-			if err != nil {
-				done <- 0
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			done <- resp.StatusCode
-		}()
-		data := evidenceBytes(7, size)
-		if _, err := pw.Write(data[:1<<20]); err != nil {
-			t.Fatal(err)
-		}
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-			recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: began, Action: "upload.started"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(recs) > 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the upload never began at the portal")
-			}
-		}
+		rest, done := uploadBegun(t, ts, b, v.ID, fmt.Sprintf("1.01 Left behind %v.pdf", signOut), 4<<20)
 		if signOut {
 			if resp := b.signOut(); resp.Request.URL.Path != "/" {
 				t.Fatalf("sign-out ended at %s", resp.Request.URL)
 			}
 		}
 		time.Sleep(3 * time.Second) // the decision the upload began with is old now
-		if _, err := pw.Write(data[1<<20:]); err == nil {
-			pw.Close()
-		}
+		rest()
 		code := <-done
 		after, err := ts.Portal.Store().Files(ctx, v.ID)
 		if err != nil {
@@ -555,16 +521,29 @@ func TestSignOutCutsAnUpload(t *testing.T) {
 // still held when it ends, and after.
 func TestTransferOutlastsTheIdleTimeout(t *testing.T) {
 	ts := startStackWith(t, map[string]string{"PORTAL_SESSION_IDLE_TIMEOUT": "2s"})
-	ctx := context.Background()
 	v := ts.demoVisit(t)
 	b := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	rest, done := uploadBegun(t, ts, b, v.ID, "1.01 Slow line.pdf", 2<<20)
+	time.Sleep(3 * time.Second) // past the idle timeout, and the upload's decision old
+	rest()
+	if code := <-done; code != http.StatusCreated {
+		t.Errorf("an upload through a pause longer than the idle timeout answered %d, want 201", code)
+	}
+}
+
+// uploadBegun sends b's upload of size bytes as name to the visit through
+// the API, its first megabyte at once, and returns once the portal has
+// begun it (upload.started): rest sends the other bytes, and done gives
+// the answer's status (0 for none).
+func uploadBegun(t *testing.T, ts *testStack, b *browser, visitID, name string, size int64) (rest func(), done chan int) {
+	t.Helper()
+	ctx := context.Background()
 	began, _, _ := ts.Portal.Store().AuditHead(ctx)
-	const size = 2 << 20
 	pr, pw := io.Pipe()
-	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/visits/%s/files?name=1.01+Slow+line.pdf", b.base, v.ID), pr)
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/visits/%s/files?%s", b.base, visitID, url.Values{"name": {name}}.Encode()), pr)
 	req.ContentLength = size
 	req.Header.Set("Content-Type", "application/octet-stream")
-	done := make(chan int, 1)
+	done = make(chan int, 1)
 	go func() {
 		resp, err := http.DefaultTransport.RoundTrip(withCookies(b, req))
 		if err != nil {
@@ -575,7 +554,7 @@ func TestTransferOutlastsTheIdleTimeout(t *testing.T) {
 		resp.Body.Close()
 		done <- resp.StatusCode
 	}()
-	data := evidenceBytes(9, size)
+	data := evidenceBytes(7, size)
 	if _, err := pw.Write(data[:1<<20]); err != nil {
 		t.Fatal(err)
 	}
@@ -591,11 +570,9 @@ func TestTransferOutlastsTheIdleTimeout(t *testing.T) {
 			t.Fatal("the upload never began at the portal")
 		}
 	}
-	time.Sleep(3 * time.Second) // past the idle timeout, and the upload's decision old
-	if _, err := pw.Write(data[1<<20:]); err == nil {
-		pw.Close()
-	}
-	if code := <-done; code != http.StatusCreated {
-		t.Errorf("an upload through a pause longer than the idle timeout answered %d, want 201", code)
-	}
+	return func() {
+		if _, err := pw.Write(data[1<<20:]); err == nil {
+			pw.Close()
+		}
+	}, done
 }
