@@ -1,20 +1,17 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/go-jose/go-jose/v4"
 )
 
 // keySet is a provider's signing keys (go-oidc's remote key set, fetched
@@ -24,100 +21,29 @@ import (
 // person's. A fetch that failed is put in the verification's keyFetch
 // (withKeyFetch).
 //
-// It keeps the keys each fetch brought (held): a token that names one of
-// them by its key id is checked against that key alone, and never makes
-// go-oidc fetch the keys again when its signature does not verify. Key
-// ids are public, so a forged token naming one would otherwise cost the
-// provider a fetch each, from any address, however many refused tokens
-// that address had sent. A token naming a key not held (the provider's
-// keys rotated) is go-oidc's, which fetches them.
+// It also keeps the ids of the keys that have verified a token (verified):
+// a token naming one of them is checked against keys already held, with
+// no fetch, however many junk tokens its sender's address has sent.
 type keySet struct {
-	remote *oidc.RemoteKeySet
-	held   *heldKeys
-}
-
-// heldKeys are the keys of the last fetch, by key id.
-type heldKeys struct {
-	mu   sync.Mutex
-	keys map[string]jose.JSONWebKey
-}
-
-func (h *heldKeys) get(id string) (jose.JSONWebKey, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	k, ok := h.keys[id]
-	return k, ok
-}
-
-// maxKeySetBytes bounds a key set kept: a provider publishes a few keys.
-const maxKeySetBytes = 1 << 20
-
-// keepKeys is the key set's transport: it hands each fetch's answer on to
-// go-oidc, and keeps the signing keys it holds.
-type keepKeys struct {
-	base    http.RoundTripper
-	jwksURL string
-	held    *heldKeys
-}
-
-func (t keepKeys) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusOK || req.URL.String() != t.jwksURL {
-		return resp, err
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxKeySetBytes+1))
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	var set jose.JSONWebKeySet
-	if len(body) <= maxKeySetBytes && json.Unmarshal(body, &set) == nil {
-		keys := map[string]jose.JSONWebKey{}
-		for _, k := range set.Keys {
-			if k.KeyID != "" && k.Use != "enc" && k.Valid() && k.IsPublic() {
-				keys[k.KeyID] = k
-			}
-		}
-		t.held.mu.Lock()
-		t.held.keys = keys
-		t.held.mu.Unlock()
-	}
-	return resp, nil
+	remote   *oidc.RemoteKeySet
+	verified *sync.Map // key id ("" for none) → struct{}
 }
 
 // newKeySet is the key set at jwksURL, fetched through client.
 func newKeySet(client *http.Client, jwksURL string) keySet {
-	held := &heldKeys{}
-	c := *client
-	base := c.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	c.Transport = keepKeys{base: base, jwksURL: jwksURL, held: held}
-	return keySet{remote: oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), &c), jwksURL), held: held}
+	return keySet{remote: oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), client), jwksURL), verified: &sync.Map{}}
 }
 
-// allAlgs are the signature algorithms a held key may verify with; the
-// verifier has already held the token to the provider's own.
-var allAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, jose.ES256, jose.ES384, jose.ES512,
-	jose.PS256, jose.PS384, jose.PS512, jose.EdDSA}
+// maxVerifiedKeys bounds the key ids kept: a provider publishes a few.
+const maxVerifiedKeys = 64
 
 func (k keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	if id, ok := keyID(jwt); ok && id != "" {
-		if key, held := k.held.get(id); held {
-			jws, err := jose.ParseSigned(jwt, allAlgs)
-			if err != nil {
-				return nil, fmt.Errorf("oidc: malformed jwt: %v", err)
-			}
-			payload, err := jws.Verify(key)
-			if err != nil {
-				return nil, errors.New("failed to verify id token signature")
-			}
-			return payload, nil
+	payload, err := k.remote.VerifySignature(ctx, jwt)
+	if err == nil {
+		if id, ok := keyID(jwt); ok && k.verifiedCount() < maxVerifiedKeys {
+			k.verified.Store(id, struct{}{})
 		}
 	}
-	payload, err := k.remote.VerifySignature(ctx, jwt)
 	// go-oidc wraps an error (%w) only where fetching the keys failed
 	// ("fetching keys …"); a malformed token or a signature no key
 	// verifies is an error of its own (TestKeySetTellsAFetchApart).
@@ -180,14 +106,22 @@ func signingAlgs(prov *oidc.Provider) []string {
 	return out
 }
 
-// heldKey says whether jwt names a key held: checking it fetches nothing.
+// heldKey says whether jwt names a key that has verified a token before:
+// checking it fetches nothing (unless the provider has since dropped the
+// key, which a fetch then finds).
 func (k keySet) heldKey(jwt string) bool {
 	id, ok := keyID(jwt)
-	if !ok || id == "" {
+	if !ok {
 		return false
 	}
-	_, held := k.held.get(id)
+	_, held := k.verified.Load(id)
 	return held
+}
+
+func (k keySet) verifiedCount() int {
+	n := 0
+	k.verified.Range(func(any, any) bool { n++; return true })
+	return n
 }
 
 // keyID is the kid of a compact JWS's header ("" for none), and whether

@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
@@ -338,101 +336,5 @@ func TestUserinfoRefusalKeepsTheProviderOutOfTheLog(t *testing.T) {
 	}
 	if strings.Contains(log, marker) {
 		t.Errorf("the provider's answer is in the portal's log")
-	}
-}
-
-// TestHeldBackLogoutsFetchNoKeys: logout tokens that name one of the
-// provider's keys (its key ids are public) with a signature that does not
-// verify are checked against the keys already held, even from an address
-// held back for refused tokens, and never make the portal fetch the
-// provider's keys again: one fetch per junk token is what holding the
-// address back is there to stop.
-func TestHeldBackLogoutsFetchNoKeys(t *testing.T) {
-	portalAddr, idpAddr := freeAddr(t), freeAddr(t)
-	h, err := devidp.New(devidp.Config{BaseURL: "http://" + idpAddr, Issuers: []devidp.Issuer{
-		{Name: "flaky", Clients: portalClient(portalAddr, "flaky"),
-			Accounts: []devidp.Account{{Username: "flaky@cafcass.example", Password: devidp.DemoPassword, Subject: "flaky-1", Email: "flaky@cafcass.example"}}},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", idpAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var jwksURL atomic.Pointer[string]
-	var fetches atomic.Int64
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u := jwksURL.Load(); u != nil && strings.HasSuffix(*u, r.URL.Path) {
-			fetches.Add(1)
-		}
-		h.ServeHTTP(w, r)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	issuer := "http://" + idpAddr + "/flaky"
-	var doc struct {
-		JWKS string `json:"jwks_uri"`
-	}
-	getJSON(t, issuer+"/.well-known/openid-configuration", &doc)
-	var keys struct {
-		Keys []struct {
-			KID string `json:"kid"`
-		} `json:"keys"`
-	}
-	getJSON(t, doc.JWKS, &keys)
-	if len(keys.Keys) == 0 || keys.Keys[0].KID == "" {
-		t.Fatalf("the provider's keys: %+v", keys)
-	}
-	jwksURL.Store(&doc.JWKS)
-	env := map[string]string{"PORTAL_IDPS": "cafcass,ofsted"}
-	idpEnv(env, "flaky", issuer, portal.OrgProvider)
-	ts := startStackSetup(t, func(o *devstack.Options) { o.PortalAddr, o.Env = portalAddr, env })
-	if _, resp, _ := ts.signInAt(t, "flaky", "flaky@cafcass.example"); resp.Request.URL.Path != "/visits" {
-		t.Fatalf("sign-in ended at %s", resp.Request.URL)
-	}
-	post := func(token string) int {
-		req, _ := http.NewRequest(http.MethodPost, ts.PortalURL+"/auth/flaky/backchannel-logout", strings.NewReader(url.Values{"logout_token": {token}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	held := false
-	for range 40 {
-		held = post("junk") == http.StatusTooManyRequests || held
-	}
-	if !held {
-		t.Fatal("40 junk tokens were never held back")
-	}
-	b64 := func(v any) string {
-		b, _ := json.Marshal(v)
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	forged := b64(map[string]string{"alg": "RS256", "kid": keys.Keys[0].KID}) + "." +
-		b64(map[string]any{"iss": issuer, "aud": "portal", "iat": time.Now().Unix(), "jti": "j", "sub": "flaky-1",
-			"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}}) + "." +
-		base64.RawURLEncoding.EncodeToString([]byte("not a signature"))
-	before := fetches.Load()
-	for range 10 {
-		post(forged)
-	}
-	if n := fetches.Load() - before; n != 0 {
-		t.Errorf("10 forged logout tokens naming the provider's key made the portal fetch its keys %d times", n)
-	}
-}
-
-func getJSON(t *testing.T, u string, v any) {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatalf("%s: %v", u, err)
 	}
 }
