@@ -119,9 +119,9 @@ func (s *Service) SessionActor(ctx context.Context, userID string, epoch int64, 
 // actorNow is a as their person now stands, for a decision taken again
 // during a long request (a download or an upload of minutes: stillMay,
 // recheck): a person disabled since, or whose sessions were ended (every
-// one of theirs, or the one the request came with: signed out, past its
-// lifetime, or ended by their identity provider, a back-channel logout by
-// sid as by sub), is refused, and a
+// one of theirs, or the one the request came with: signed out, timed
+// out, or ended by their identity provider, a back-channel logout by sid
+// as by sub), is refused, and a
 // portal role revoked since is gone. An actor who is no signed-in person
 // (an operator, the portal) is as it was.
 func (s *Service) actorNow(ctx context.Context, a Actor) (Actor, error) {
@@ -132,27 +132,29 @@ func (s *Service) actorNow(ctx context.Context, a Actor) (Actor, error) {
 	if errors.Is(err, ErrSessionEnded) {
 		return now, errNotSignedIn
 	}
-	if err == nil && a.Session != "" {
-		// The request's own session: ended by sign-out, or past its
-		// absolute deadline; the transfer is activity, and moves its
+	if err != nil {
+		return now, err
+	}
+	if a.IdPSession != "" {
+		ended, err := s.store.IdPSessionEnded(ctx, a.IdPSession, personKey(a.Issuer, a.Subject))
+		if err != nil {
+			return requestActor(a), err
+		}
+		if ended {
+			return requestActor(a), errNotSignedIn
+		}
+	}
+	if a.Session != "" {
+		// The request's own session: ended by sign-out, or past its idle
+		// or absolute deadline; the transfer is activity, and moves its
 		// idle deadline on.
-		live, lerr := s.store.Sessions(s.now).Hold(ctx, a.Session, s.cfg.SessionIdle, a.SessionUntil)
-		if lerr != nil {
-			return requestActor(a), lerr
+		live, err := s.store.Sessions(s.now).Hold(ctx, a.Session, s.cfg.SessionIdle, a.SessionUntil)
+		if err != nil {
+			return requestActor(a), err
 		}
 		if !live {
 			return requestActor(a), errNotSignedIn
 		}
-	}
-	if err != nil || a.IdPSession == "" {
-		return now, err
-	}
-	ended, err := s.store.IdPSessionEnded(ctx, a.IdPSession, personKey(a.Issuer, a.Subject))
-	if err != nil {
-		return requestActor(a), err
-	}
-	if ended {
-		return requestActor(a), errNotSignedIn
 	}
 	return now, nil
 }

@@ -492,14 +492,16 @@ func TestSignOutCutsAnUpload(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rest, done := uploadBegun(t, ts, b, v.ID, fmt.Sprintf("1.01 Left behind %v.pdf", signOut), 4<<20)
+		pw, data, done := uploadBegun(t, ts, b, v.ID, fmt.Sprintf("1.01 Left behind %v.pdf", signOut), 4<<20)
 		if signOut {
 			if resp := b.signOut(); resp.Request.URL.Path != "/" {
 				t.Fatalf("sign-out ended at %s", resp.Request.URL)
 			}
 		}
 		time.Sleep(3 * time.Second) // the decision the upload began with is old now
-		rest()
+		if _, err := pw.Write(data[1<<20:]); err == nil {
+			pw.Close()
+		}
 		code := <-done
 		after, err := ts.Portal.Store().Files(ctx, v.ID)
 		if err != nil {
@@ -514,28 +516,38 @@ func TestSignOutCutsAnUpload(t *testing.T) {
 	}
 }
 
-// TestTransferOutlastsTheIdleTimeout: an upload sent through a pause
-// longer than the idle timeout (a large file on a slow line) is stored:
-// a transfer under way is the person's activity, and moves the session's
-// idle deadline on as any request would, so the session it runs under is
-// still held when it ends, and after.
+// TestTransferOutlastsTheIdleTimeout: an upload that keeps going for
+// longer than the idle timeout (a large file on a slow line) is stored,
+// and its person is still signed in after it: a transfer under way is the
+// person's activity, and moves the session's idle deadline on at each
+// re-check, as any request would.
 func TestTransferOutlastsTheIdleTimeout(t *testing.T) {
-	ts := startStackWith(t, map[string]string{"PORTAL_SESSION_IDLE_TIMEOUT": "2s"})
+	ts := startStackWith(t, map[string]string{"PORTAL_SESSION_IDLE_TIMEOUT": "6s", "PORTAL_SEGMENT_SIZE": "1MiB"})
 	v := ts.demoVisit(t)
 	b := ts.signIn(t, "cafcass", "uploader@cafcass.example")
-	rest, done := uploadBegun(t, ts, b, v.ID, "1.01 Slow line.pdf", 2<<20)
-	time.Sleep(3 * time.Second) // past the idle timeout, and the upload's decision old
-	rest()
+	const size = 10 << 20
+	pw, data, done := uploadBegun(t, ts, b, v.ID, "1.01 Slow line.pdf", size)
+	// A megabyte (a segment) every 1.2 s: 11 s in all, past the idle timeout.
+	for off := 1 << 20; off < size; off += 1 << 20 {
+		time.Sleep(1200 * time.Millisecond)
+		if _, err := pw.Write(data[off : off+1<<20]); err != nil {
+			t.Fatalf("the upload was cut after %d bytes: %v", off, err)
+		}
+	}
+	pw.Close()
 	if code := <-done; code != http.StatusCreated {
-		t.Errorf("an upload through a pause longer than the idle timeout answered %d, want 201", code)
+		t.Errorf("an upload that went on past the idle timeout answered %d, want 201", code)
+	}
+	if r := b.get("/api/v1/me"); r.StatusCode != http.StatusOK {
+		t.Errorf("after the upload, /me answered %d: its session was not held", r.StatusCode)
 	}
 }
 
-// uploadBegun sends b's upload of size bytes as name to the visit through
-// the API, its first megabyte at once, and returns once the portal has
-// begun it (upload.started): rest sends the other bytes, and done gives
-// the answer's status (0 for none).
-func uploadBegun(t *testing.T, ts *testStack, b *browser, visitID, name string, size int64) (rest func(), done chan int) {
+// uploadBegun sends b's upload of size bytes (data) as name to the visit
+// through the API, its first megabyte at once, and returns once the
+// portal has begun it (upload.started): the rest is for the caller to
+// write to pw, and done gives the answer's status (0 for none).
+func uploadBegun(t *testing.T, ts *testStack, b *browser, visitID, name string, size int64) (pw *io.PipeWriter, data []byte, done chan int) {
 	t.Helper()
 	ctx := context.Background()
 	began, _, _ := ts.Portal.Store().AuditHead(ctx)
@@ -554,7 +566,7 @@ func uploadBegun(t *testing.T, ts *testStack, b *browser, visitID, name string, 
 		resp.Body.Close()
 		done <- resp.StatusCode
 	}()
-	data := evidenceBytes(7, size)
+	data = evidenceBytes(7, size)
 	if _, err := pw.Write(data[:1<<20]); err != nil {
 		t.Fatal(err)
 	}
@@ -570,9 +582,5 @@ func uploadBegun(t *testing.T, ts *testStack, b *browser, visitID, name string, 
 			t.Fatal("the upload never began at the portal")
 		}
 	}
-	return func() {
-		if _, err := pw.Write(data[1<<20:]); err == nil {
-			pw.Close()
-		}
-	}, done
+	return pw, data, done
 }

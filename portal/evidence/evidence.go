@@ -95,9 +95,10 @@ type Upload struct {
 	// kept in the transaction that commits the file; nil when it could not
 	// be made (it is then issued later).
 	Receipt func(f store.File) (*store.Receipt, []store.AuditRecord)
-	// Recheck, when set, is asked once the body is stored, before the
-	// file is committed: an error (the uploader may no longer store files
-	// here) fails the upload, ErrRefused wrapping it.
+	// Recheck, when set, is asked as each segment is stored, and once
+	// the body is stored, before the file is committed: an error (the
+	// uploader may no longer store files here, or their session has
+	// ended) fails the upload, ErrRefused wrapping it.
 	Recheck func(ctx context.Context) error
 }
 
@@ -121,6 +122,18 @@ func replacedBy(fileID string, record func(action, outcome, fileID string, detai
 	return func(oldID, sha256, item string) []store.AuditRecord {
 		return []store.AuditRecord{record("file.replaced", "success", oldID, map[string]any{"by": fileID, "sha256": sha256, "item": item})}
 	}
+}
+
+// recheck asks u.Recheck (when set), as each segment is stored and once
+// the body is: a refusal is ErrRefused.
+func (u Upload) recheck(ctx context.Context) error {
+	if u.Recheck == nil {
+		return nil
+	}
+	if err := u.Recheck(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	return nil
 }
 
 // ObjectKey is the opaque key of segment i of a file.
@@ -210,6 +223,9 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, held bool, e
 			}
 			macs = append(macs, mac...)
 			remaining -= n
+			if err := u.recheck(ctx); err != nil {
+				return store.File{}, false, err
+			}
 		}
 	} else {
 		// Unknown length: each segment is read into memory first, so its
@@ -239,6 +255,9 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, held bool, e
 				return store.File{}, false, err
 			}
 			macs = append(macs, mac...)
+			if err := u.recheck(ctx); err != nil {
+				return store.File{}, false, err
+			}
 		}
 	}
 	f = store.File{
@@ -265,10 +284,8 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, held bool, e
 	if verdict.Err != nil {
 		s.Log.WarnContext(ctx, "no scanner verdict: the file waits for the scanner", "visit", u.Visit.ID, "file", fileID, "err", verdict.Err)
 	}
-	if u.Recheck != nil {
-		if err := u.Recheck(ctx); err != nil {
-			return store.File{}, false, fmt.Errorf("%w: %w", ErrRefused, err)
-		}
+	if err := u.recheck(ctx); err != nil {
+		return store.File{}, false, err
 	}
 	var rc *store.Receipt
 	if u.Receipt != nil {

@@ -168,21 +168,21 @@ func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 }
 
 // Hold says whether the session stored under key (TrackSessionKey) is
-// still held by a transfer of one of its requests: not ended (signed out,
-// disabled, by its identity provider) and not past until, its absolute
-// deadline (zero: none). A transfer under way is the person's activity:
-// the session's idle deadline moves on with it to idle from now (never
-// past until), as a request of the session would move it, so that a long
-// download or upload does not outlast the session it runs under. A
-// session past its idle deadline that the janitor has not yet removed is
-// held on.
+// still held, for a transfer of one of its requests: not ended (signed
+// out, disabled, by its identity provider), not past its idle deadline,
+// and not past until, its absolute deadline (zero: none). A transfer
+// under way is the person's activity: once half the idle time is gone,
+// the idle deadline moves on to idle from now (never past until), as a
+// request of the session would move it, so that a transfer that keeps
+// going does not outlast the session it runs under. A session already
+// past its deadline is not brought back.
 func (s *SessionStore) Hold(ctx context.Context, key string, idle time.Duration, until time.Time) (bool, error) {
 	now := s.now()
 	if !until.IsZero() && !now.Before(until) {
 		return false, nil
 	}
 	var expiry float64
-	err := s.db.QueryRowContext(ctx, `SELECT expiry FROM sessions WHERE token = ?`, key).Scan(&expiry)
+	err := s.db.QueryRowContext(ctx, `SELECT expiry FROM sessions WHERE token = ? AND expiry > ?`, key, unixFloat(now)).Scan(&expiry)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -193,8 +193,9 @@ func (s *SessionStore) Hold(ctx context.Context, key string, idle time.Duration,
 	if !until.IsZero() && until.Before(want) {
 		want = until
 	}
-	if fromUnixFloat(expiry).Add(s.touch).Before(want) {
-		if _, err := s.db.ExecContext(ctx, `UPDATE sessions SET expiry = ? WHERE token = ? AND expiry < ?`, unixFloat(want), key, unixFloat(want)); err != nil {
+	if at := fromUnixFloat(expiry); at.Sub(now) < idle/2 && at.Before(want) {
+		if _, err := s.db.ExecContext(ctx, `UPDATE sessions SET expiry = ? WHERE token = ? AND expiry > ? AND expiry < ?`,
+			unixFloat(want), key, unixFloat(now), unixFloat(want)); err != nil {
 			return false, fmt.Errorf("store: session held: %w", err)
 		}
 	}
