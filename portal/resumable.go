@@ -32,9 +32,6 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 	if err != nil {
 		return store.Resumable{}, err
 	}
-	if err := acc.makeRoom(ctx, length); err != nil {
-		return store.Resumable{}, err
-	}
 	key, err := acc.key(ctx)
 	if err != nil {
 		return store.Resumable{}, err
@@ -43,6 +40,12 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 	// the item is refused while it runs.
 	fileID, name, err := acc.reserveName(ctx, key, item, name, in.OnConflict)
 	if err != nil {
+		return store.Resumable{}, err
+	}
+	// Room is made once the upload is otherwise sure to begin: a create
+	// refused for its name gives up nothing.
+	if err := acc.makeRoom(ctx, length); err != nil {
+		s.releaseName(ctx, fileID)
 		return store.Resumable{}, err
 	}
 	r, err := s.evidence.CreateResumable(ctx, evidence.NewResumable{Visit: acc.Visit, Key: key, FileID: fileID, Name: name, Item: item, Length: length,
@@ -80,54 +83,63 @@ const (
 )
 
 // errTooManyUploads refuses a new upload when the person's unfinished
-// ones are all being written.
+// ones are being sent, or were only minutes ago.
 var errTooManyUploads = &Error{Kind: KindConflict, Code: "too_many_uploads",
-	Msg: "Too many of your uploads to this visit are being sent at once. Wait for some of them to finish, then send this file."}
+	Msg: "Too many of your uploads to this visit are being sent, or were a few minutes ago. Wait for some of them to finish, then send this file."}
+
+// idleBeforeGivenUp is how long an unfinished upload must have had no
+// segment (nor its creation) before makeRoom may give it up: one paused,
+// between two requests or waiting out a client's retries is not.
+const idleBeforeGivenUp = 10 * time.Minute
 
 // makeRoom gives up the actor's oldest unfinished uploads of the visit
-// that no request is writing (recorded, as a cancellation is, and their
-// parts removed) until a new one of length bytes is within
-// MaxOpenUploads and MaxOpenUploadSizes: one left behind (a browser that
-// signed out forgets its uploads) is never what refuses the next, and a
-// browser that comes back to one given up starts that file again. When
-// every one is being written, the new one is refused.
+// that have been idle for idleBeforeGivenUp and that no request is
+// writing (recorded, as a cancellation is, and their parts removed) until
+// a new one of length bytes is within MaxOpenUploads and
+// MaxOpenUploadSizes: one left behind (a browser that signed out forgets
+// its uploads) is never what refuses the next, and a browser that comes
+// back to one given up starts that file again. When the idle ones would
+// not make room, none is given up and the new one is refused.
 func (acc *Access) makeRoom(ctx context.Context, length int64) error {
 	s := acc.svc
-	for range MaxOpenUploads + 1 {
-		open, bytes, err := s.store.OpenResumables(ctx, acc.Visit.ID, acc.Actor.UserID)
-		if err != nil {
-			return err
-		}
-		if open < MaxOpenUploads && bytes+length <= MaxOpenUploadSizes*s.cfg.MaxFileSize {
-			return nil
-		}
-		oldest, err := s.store.OldestOpenResumables(ctx, acc.Visit.ID, acc.Actor.UserID, 8)
-		if err != nil {
-			return err
-		}
-		gave := false
-		for _, r := range oldest {
-			lctx, cur, unlock, err := acc.relock(ctx, r)
-			if err != nil {
-				continue // being written, or gone meanwhile
-			}
-			rec := acc.rec("upload.failed", cur.FileID, "failure", map[string]any{"reason": "given up: too many unfinished uploads", "resumable": true, "offset": cur.Offset()})
-			err = s.evidence.Abandon(lctx, acc.Visit, cur, rec)
-			unlock()
-			if err == nil {
-				s.log.Info("resumable upload given up for a newer one", "visit", acc.Visit.ID, "upload", cur.ID, "user", acc.Actor.UserID)
-				gave = true
-				break
-			}
-			if !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
-		if !gave {
-			return errTooManyUploads
-		}
+	open, err := s.store.OldestOpenResumables(ctx, acc.Visit.ID, acc.Actor.UserID, MaxOpenUploads+16)
+	if err != nil {
+		return err
 	}
-	return errTooManyUploads
+	count, bytes := len(open), int64(0)
+	for _, r := range open {
+		bytes += r.Length
+	}
+	fits := func() bool { return count < MaxOpenUploads && bytes+length <= MaxOpenUploadSizes*s.cfg.MaxFileSize }
+	var plan []store.Resumable
+	idleSince := s.now().Add(-idleBeforeGivenUp)
+	for _, r := range open {
+		if fits() {
+			break
+		}
+		if r.ExpiresAt.Add(-s.cfg.UploadExpiry).After(idleSince) {
+			continue // a segment, or its creation, within the last few minutes
+		}
+		plan = append(plan, r)
+		count, bytes = count-1, bytes-r.Length
+	}
+	if !fits() {
+		return errTooManyUploads
+	}
+	for _, r := range plan {
+		lctx, cur, unlock, err := acc.relock(ctx, r)
+		if err != nil {
+			return errTooManyUploads // being written after all, or gone: try again
+		}
+		rec := acc.rec("upload.failed", cur.FileID, "failure", map[string]any{"reason": "given up: too many unfinished uploads", "resumable": true, "offset": cur.Offset()})
+		err = s.evidence.Abandon(lctx, acc.Visit, cur, rec)
+		unlock()
+		if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		s.log.Info("resumable upload given up for a newer one", "visit", acc.Visit.ID, "upload", cur.ID, "user", acc.Actor.UserID)
+	}
+	return nil
 }
 
 // uploadMaxAges bounds how long an unfinished resumable upload is kept

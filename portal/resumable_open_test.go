@@ -16,10 +16,11 @@ import (
 // the largest file allowed: a session that opens upload after upload and
 // never finishes them would fill the object store. Past
 // portal.MaxOpenUploads of them, or past portal.MaxOpenUploadSizes times
-// the largest file in bytes declared, the oldest is given up (its parts
-// removed, recorded as a failed upload) to make room for the new one; one
-// being written is never given up, and when all are, the new one is
-// refused. Another person's are not touched.
+// the largest file in bytes declared, the oldest that has been idle for
+// ten minutes is given up (its parts removed, recorded as a failed
+// upload) to make room for the new one. When the idle ones would not make
+// room (the others sent to minutes ago, or being written), none is given
+// up and the new one is refused. Another person's are not touched.
 func TestUnfinishedUploadsAreBounded(t *testing.T) {
 	d := startDomain(t)
 	ctx := context.Background()
@@ -30,62 +31,82 @@ func TestUnfinishedUploadsAreBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	n := 0
+	create := func(size int64) (string, error) {
+		n++
+		r, err := up.CreateResumable(ctx, portal.NewFile{Name: fmt.Sprintf("1.05 Upload %d.zip", n), Size: size})
+		return r.ID, err
+	}
+	tooMany := func(err error) bool {
+		e, ok := portal.AsError(err)
+		return ok && e.Code == "too_many_uploads"
+	}
 	gone := func(id string) bool {
 		t.Helper()
 		_, err := st.Resumable(ctx, d.demo().ID, id)
 		return err != nil
 	}
-	max := d.Config.MaxFileSize
-	var big []string
-	for i := range portal.MaxOpenUploadSizes {
-		r, err := up.CreateResumable(ctx, portal.NewFile{Name: fmt.Sprintf("1.05 Large %d.zip", i), Size: max})
+	open := func() int {
+		t.Helper()
+		n, _, err := st.OpenResumables(ctx, d.demo().ID, up.Actor.UserID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		big = append(big, r.ID)
+		return n
 	}
-	if _, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.05 One more.zip", Size: 1}); err != nil {
-		t.Fatalf("an upload past %d of the largest files declared: %v", portal.MaxOpenUploadSizes, err)
+	var big []string
+	for range portal.MaxOpenUploadSizes {
+		id, err := create(d.Config.MaxFileSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		big = append(big, id)
+	}
+	if _, err := create(1); !tooMany(err) {
+		t.Fatalf("past %d of the largest files declared, all sent minutes ago: %v, want too_many_uploads", portal.MaxOpenUploadSizes, err)
+	}
+	d.later(11 * time.Minute)
+	if _, err := create(1); err != nil {
+		t.Fatalf("past %d of the largest files declared, idle ten minutes: %v", portal.MaxOpenUploadSizes, err)
 	}
 	if !gone(big[0]) || gone(big[1]) {
-		t.Errorf("past the bytes allowed, the oldest upload is given up, and only it: %v %v", gone(big[0]), gone(big[1]))
+		t.Errorf("the oldest upload, and only it, is given up: %v %v", gone(big[0]), gone(big[1]))
 	}
-	var all []string
-	for i := range portal.MaxOpenUploads + 2 {
-		r, err := up.CreateResumable(ctx, portal.NewFile{Name: fmt.Sprintf("1.05 Small %d.pdf", i), Size: 10})
+	var recent []string
+	for open() < portal.MaxOpenUploads {
+		id, err := create(10)
 		if err != nil {
-			t.Fatalf("unfinished upload %d: %v", i+1, err)
+			t.Fatalf("unfinished upload %d: %v", open()+1, err)
 		}
-		all = append(all, r.ID)
+		recent = append(recent, id)
 	}
-	n, _, err := st.OpenResumables(ctx, d.demo().ID, up.Actor.UserID)
-	if err != nil || n != portal.MaxOpenUploads {
-		t.Errorf("%d unfinished uploads kept (%v), want %d", n, err, portal.MaxOpenUploads)
-	}
-	if gone(all[len(all)-1]) || gone(theirs.ID) {
-		t.Error("the newest upload, or another person's, was given up")
-	}
-	// Every one being written: none is given up, the new one is refused.
-	for _, id := range all {
-		if _, err := st.LockResumable(ctx, id, "a request", time.Now(), time.Now().Add(time.Hour)); err != nil {
-			t.Fatal(err)
+	for range 3 { // the three large ones left, idle, make room
+		if _, err := create(10); err != nil {
+			t.Fatalf("an upload past %d, the older ones idle: %v", portal.MaxOpenUploads, err)
 		}
 	}
-	open, err := st.OldestOpenResumables(ctx, d.demo().ID, up.Actor.UserID, portal.MaxOpenUploads)
+	if _, err := create(10); !tooMany(err) {
+		t.Fatalf("an upload past %d, all sent to minutes ago: %v, want too_many_uploads", portal.MaxOpenUploads, err)
+	}
+	if open() != portal.MaxOpenUploads || gone(recent[0]) || gone(theirs.ID) {
+		t.Fatalf("after the refusal: %d open, the oldest recent given up %v, another person's %v", open(), gone(recent[0]), gone(theirs.ID))
+	}
+	// Idle, but being written: none is given up, the new one is refused.
+	d.later(11 * time.Minute)
+	all, err := st.OldestOpenResumables(ctx, d.demo().ID, up.Actor.UserID, portal.MaxOpenUploads)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range open {
+	for _, r := range all {
 		if _, err := st.LockResumable(ctx, r.ID, "a request", time.Now(), time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err = up.CreateResumable(ctx, portal.NewFile{Name: "1.05 Refused.pdf", Size: 10})
-	if e, ok := portal.AsError(err); !ok || e.Code != "too_many_uploads" {
+	if _, err := create(10); !tooMany(err) {
 		t.Errorf("a new upload while all %d are being written: %v, want too_many_uploads", portal.MaxOpenUploads, err)
 	}
-	if n, _, err := st.OpenResumables(ctx, d.demo().ID, up.Actor.UserID); err != nil || n != portal.MaxOpenUploads {
-		t.Errorf("%d unfinished uploads after the refusal (%v), want %d", n, err, portal.MaxOpenUploads)
+	if open() != portal.MaxOpenUploads {
+		t.Errorf("%d unfinished uploads after the refusal, want %d", open(), portal.MaxOpenUploads)
 	}
 }
 
