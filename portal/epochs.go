@@ -650,6 +650,10 @@ func (s *Service) settleEpochs(ctx context.Context, r store.Restore, certs []ret
 			if r.BackupCreatedAt.After(from) {
 				from = r.BackupCreatedAt // a key written before the backup is not its successor: the backup would name it
 			}
+			// The store's times are its own clock's, to the second: a
+			// margin errs towards counting a key, that is towards
+			// destruction.
+			from = from.Add(-epochClockMargin)
 			if at, ok, err := s.firstEpochKeyAfter(ctx, from, r.StartedAt); err != nil {
 				return err
 			} else if ok {
@@ -690,6 +694,12 @@ func (s *Service) settleEpochs(ctx context.Context, r store.Restore, certs []ret
 		return nil
 	})
 }
+
+// epochClockMargin is how much earlier than the database's time a key in
+// the key bucket may be stamped and still count as written after it: the
+// object store stamps to the second, by its own clock, which the portal
+// holds to within clockagree's 10 s before it destroys anything.
+const epochClockMargin = 15 * time.Second
 
 // firstEpochKeyAfter is when the first key in the key bucket of an epoch
 // the database does not name was written, after from and before to.
