@@ -102,15 +102,20 @@ const idleBeforeGivenUp = 10 * time.Minute
 // not make room, none is given up and the new one is refused.
 func (acc *Access) makeRoom(ctx context.Context, length int64) error {
 	s := acc.svc
-	open, err := s.store.OldestOpenResumables(ctx, acc.Visit.ID, acc.Actor.UserID, MaxOpenUploads+16)
+	// Counted by index first: the uploads themselves are read only when
+	// room is to be made, not for each file of a batch.
+	count, bytes, err := s.store.OpenResumables(ctx, acc.Visit.ID, acc.Actor.UserID)
 	if err != nil {
 		return err
 	}
-	count, bytes := len(open), int64(0)
-	for _, r := range open {
-		bytes += r.Length
-	}
 	fits := func() bool { return count < MaxOpenUploads && bytes+length <= MaxOpenUploadSizes*s.cfg.MaxFileSize }
+	if fits() {
+		return nil
+	}
+	open, err := s.store.OldestOpenResumables(ctx, acc.Visit.ID, acc.Actor.UserID, count)
+	if err != nil {
+		return err
+	}
 	var plan []store.Resumable
 	idleSince := s.now().Add(-idleBeforeGivenUp)
 	for _, r := range open {
