@@ -521,29 +521,9 @@ type orphanEpoch struct {
 // orphanEpochKeys lists the key objects no epoch row names, written more
 // than KeyEpochRetain ago, that the master key opens.
 func (s *Service) orphanEpochKeys(ctx context.Context) ([]orphanEpoch, error) {
-	versions, err := s.blobs.Versions(ctx, s.keys.vault.bucket, "epochs/")
+	written, err := s.unnamedEpochKeys(ctx)
 	if err != nil {
 		return nil, err
-	}
-	written := map[string]time.Time{}
-	for _, v := range versions {
-		id, ok := strings.CutSuffix(strings.TrimPrefix(v.Key, "epochs/"), ".age")
-		if !ok || id == "" || strings.Contains(id, "/") || epochObject(id) != v.Key {
-			continue // not a name the portal writes
-		}
-		if v.Modified.After(written[id]) {
-			written[id] = v.Modified
-		}
-	}
-	if len(written) == 0 {
-		return nil, nil
-	}
-	rows, err := s.store.Epochs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range rows {
-		delete(written, e.ID)
 	}
 	var out []orphanEpoch
 	before := s.now().Add(-s.cfg.KeyEpochRetain)
@@ -701,28 +681,49 @@ func (s *Service) settleEpochs(ctx context.Context, r store.Restore, certs []ret
 // holds to within clockagree's 10 s before it destroys anything.
 const epochClockMargin = 15 * time.Second
 
-// firstEpochKeyAfter is when the first key in the key bucket of an epoch
-// the database does not name was written, after from and before to.
-func (s *Service) firstEpochKeyAfter(ctx context.Context, from, to time.Time) (time.Time, bool, error) {
+// unnamedEpochKeys are the key objects in the key bucket, by the names
+// the portal writes, that no epoch row names, each with when its newest
+// version was written: keys of epochs whose start was cut off, or, in a
+// restored database, of epochs started after its backup.
+func (s *Service) unnamedEpochKeys(ctx context.Context) (map[string]time.Time, error) {
 	versions, err := s.blobs.Versions(ctx, s.keys.vault.bucket, "epochs/")
 	if err != nil {
-		return time.Time{}, false, err
+		return nil, err
+	}
+	written := map[string]time.Time{}
+	for _, v := range versions {
+		id, ok := strings.CutSuffix(strings.TrimPrefix(v.Key, "epochs/"), ".age")
+		if !ok || id == "" || strings.Contains(id, "/") || epochObject(id) != v.Key {
+			continue // not a name the portal writes
+		}
+		if v.Modified.After(written[id]) {
+			written[id] = v.Modified
+		}
+	}
+	if len(written) == 0 {
+		return written, nil
 	}
 	rows, err := s.store.Epochs(ctx)
 	if err != nil {
+		return nil, err
+	}
+	for _, e := range rows {
+		delete(written, e.ID)
+	}
+	return written, nil
+}
+
+// firstEpochKeyAfter is when the first key in the key bucket of an epoch
+// the database does not name was written, after from and before to.
+func (s *Service) firstEpochKeyAfter(ctx context.Context, from, to time.Time) (time.Time, bool, error) {
+	written, err := s.unnamedEpochKeys(ctx)
+	if err != nil {
 		return time.Time{}, false, err
 	}
-	named := map[string]bool{}
-	for _, e := range rows {
-		named[epochObject(e.ID)] = true
-	}
 	var first time.Time
-	for _, v := range versions {
-		if named[v.Key] || !v.Modified.After(from) || !v.Modified.Before(to) {
-			continue
-		}
-		if first.IsZero() || v.Modified.Before(first) {
-			first = v.Modified
+	for _, at := range written {
+		if at.After(from) && at.Before(to) && (first.IsZero() || at.Before(first)) {
+			first = at
 		}
 	}
 	return first, !first.IsZero(), nil
