@@ -3,7 +3,6 @@ package portal
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,26 +58,18 @@ func (s *Service) notePurge(ctx context.Context, p store.PurgedFile) error {
 func signPurgeNote(key ed25519.PrivateKey, p store.PurgedFile) []byte {
 	body, _ := json.Marshal(purgeNote{Type: purgeNoteType, VisitID: p.VisitID, FileID: p.FileID, Item: p.Item, Size: p.Size, SHA256: p.SHA256,
 		UploadedBy: p.UploadedBy, UploadedAt: p.UploadedAt.UTC(), PurgedBy: p.PurgedBy, PurgedAt: p.PurgedAt.UTC(), ReasonSealed: p.ReasonSealed})
-	signed, _ := json.Marshal(retention.Signed{Certificate: body, Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, body))})
-	return signed
+	return retention.SignBody(body, key)
 }
 
 // purge reads a signed purge note, verified with one of the trusted keys.
 func (k trustedKeys) purge(b []byte) (purgeNote, error) {
-	var signed retention.Signed
-	if err := json.Unmarshal(b, &signed); err != nil {
-		return purgeNote{}, retention.ErrBadSignature
-	}
-	sig, err := base64.StdEncoding.DecodeString(signed.Signature)
-	if err != nil {
-		return purgeNote{}, retention.ErrBadSignature
-	}
 	for _, key := range k {
-		if !ed25519.Verify(key, signed.Certificate, sig) {
+		body, err := retention.OpenSigned(b, key)
+		if err != nil {
 			continue
 		}
 		var n purgeNote
-		if json.Unmarshal(signed.Certificate, &n) != nil || n.Type != purgeNoteType || n.VisitID == "" || n.FileID == "" {
+		if json.Unmarshal(body, &n) != nil || n.Type != purgeNoteType || n.VisitID == "" || n.FileID == "" {
 			return purgeNote{}, errors.New("signed, but not a purge note")
 		}
 		return n, nil

@@ -149,7 +149,30 @@ func sign(c Certificate, key ed25519.PrivateKey, typ string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(Signed{Certificate: body, Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, body))})
+	return SignBody(body, key), nil
+}
+
+// SignBody wraps body, compact JSON, in a Signed envelope signed with key:
+// a certificate, and the other records kept outside the database (a
+// destruction's note, a purge's).
+func SignBody(body []byte, key ed25519.PrivateKey) []byte {
+	b, _ := json.Marshal(Signed{Certificate: body, Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, body))})
+	return b
+}
+
+// OpenSigned returns the body of a Signed envelope whose signature
+// verifies with trusted over the body's exact bytes (ErrBadSignature
+// otherwise).
+func OpenSigned(signed []byte, trusted ed25519.PublicKey) ([]byte, error) {
+	var s Signed
+	if err := json.Unmarshal(signed, &s); err != nil {
+		return nil, ErrBadSignature
+	}
+	sig, err := base64.StdEncoding.DecodeString(s.Signature)
+	if err != nil || !ed25519.Verify(trusted, s.Certificate, sig) {
+		return nil, ErrBadSignature
+	}
+	return s.Certificate, nil
 }
 
 // ErrBadSignature is returned when a certificate does not verify.

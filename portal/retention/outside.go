@@ -3,7 +3,6 @@ package retention
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"time"
@@ -41,16 +40,12 @@ func CertificateName(visitID string) string { return "destructions/" + visitID +
 
 // VerifyTombstone checks a signed tombstone against the trusted key.
 func VerifyTombstone(signed []byte, trusted ed25519.PublicKey) (Tombstone, error) {
-	var s Signed
-	if err := json.Unmarshal(signed, &s); err != nil {
-		return Tombstone{}, ErrBadSignature
-	}
-	sig, err := base64.StdEncoding.DecodeString(s.Signature)
-	if err != nil || !ed25519.Verify(trusted, s.Certificate, sig) {
-		return Tombstone{}, ErrBadSignature
+	body, err := OpenSigned(signed, trusted)
+	if err != nil {
+		return Tombstone{}, err
 	}
 	var t Tombstone
-	if err := json.Unmarshal(s.Certificate, &t); err != nil || t.Type != TombstoneType || t.VisitID == "" {
+	if err := json.Unmarshal(body, &t); err != nil || t.Type != TombstoneType || t.VisitID == "" {
 		return Tombstone{}, errors.New("retention: signed, but not a destruction note")
 	}
 	return t, nil
@@ -64,8 +59,7 @@ func (s *Service) noteStarted(ctx context.Context, v store.Visit, d store.Destru
 	}
 	body, _ := json.Marshal(Tombstone{Type: TombstoneType, VisitID: v.ID, Reference: d.Reference, Bucket: v.Bucket,
 		KeyFingerprint: d.KeyFingerprint, StartedAt: d.StartedAt.UTC()})
-	signed, _ := json.Marshal(Signed{Certificate: body, Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(s.Signer, body))})
-	return s.Outside(ctx, TombstoneName(v.ID), signed)
+	return s.Outside(ctx, TombstoneName(v.ID), SignBody(body, s.Signer))
 }
 
 // Reapply destroys again, at once, a visit that a restored database still
