@@ -2,7 +2,9 @@ package portal
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -42,6 +44,47 @@ type Manifest struct {
 	AuditSeq       int64             `json:"audit_seq"`
 	AuditHash      string            `json:"audit_hash"`
 	LastCheckpoint *store.Checkpoint `json:"last_checkpoint,omitempty"`
+	// The portal's signing key (base64) and its Ed25519 signature
+	// (base64) over message(). Backups written before they were signed
+	// have neither.
+	SigningKey string `json:"signing_key,omitempty"`
+	Signature  string `json:"signature,omitempty"`
+}
+
+// message is what a manifest's signature covers: every field but the
+// signature, each string quoted (so that none can run into the next).
+func (m Manifest) message() []byte {
+	var cpSeq int64
+	var cpHash string
+	if m.LastCheckpoint != nil {
+		cpSeq, cpHash = m.LastCheckpoint.Seq, m.LastCheckpoint.Hash
+	}
+	return fmt.Appendf(nil, "backup-manifest:%d:%s:%q:%q:%q:%d:%q:%d:%d:%q:%d:%q:%q", m.Format, m.CreatedAt.UTC().Format(time.RFC3339Nano),
+		m.PortalVersion, m.Database, m.File, m.Size, m.SHA256, m.SchemaVersion, m.AuditSeq, m.AuditHash, cpSeq, cpHash, m.SigningKey)
+}
+
+// ErrUnsignedBackup is returned by VerifyManifest for a manifest without
+// a signature: one written before backups were signed, or stripped of it.
+var ErrUnsignedBackup = errors.New("the backup's manifest is not signed")
+
+// VerifyManifest checks m's signature against the trusted keys (the
+// signing key, and earlier ones): a backup changed after it was taken (its
+// trail rewritten, the digests made to match) or another deployment's is
+// refused before anything is restored.
+func VerifyManifest(m Manifest, trusted ...ed25519.PublicKey) error {
+	if m.Signature == "" && m.SigningKey == "" {
+		return ErrUnsignedBackup
+	}
+	sig, err := base64.StdEncoding.DecodeString(m.Signature)
+	if err == nil {
+		for _, k := range trusted {
+			if base64.StdEncoding.EncodeToString(k) == m.SigningKey && ed25519.Verify(k, m.message(), sig) {
+				return nil
+			}
+		}
+	}
+	return errors.New("the backup's manifest signature does not verify with the signing key or a key given with --trust-key: " +
+		"the backup was changed after it was taken (its trail, its copy or its manifest), or it is another deployment's. Nothing was restored")
 }
 
 // Version is the portal's build: its module version and, when the build
@@ -81,7 +124,7 @@ func DescribeCopy(ctx context.Context, st *store.Store, m *Manifest) error {
 
 // BackupSQLite writes a consistent copy of the SQLite database st into
 // dir (created; it must be empty or absent), with its manifest.
-func BackupSQLite(ctx context.Context, st *store.Store, dir string) (Manifest, error) {
+func BackupSQLite(ctx context.Context, st *store.Store, dir string, key ed25519.PrivateKey) (Manifest, error) {
 	m := Manifest{Format: ManifestFormat, CreatedAt: time.Now().UTC(), PortalVersion: Version(), Database: "sqlite", File: "portal.db"}
 	if err := emptyDir(dir); err != nil {
 		return m, err
@@ -105,16 +148,19 @@ func BackupSQLite(ctx context.Context, st *store.Store, dir string) (Manifest, e
 	if err != nil {
 		return m, err
 	}
-	return m, WriteManifest(dir, &m)
+	return m, WriteManifest(dir, &m, key)
 }
 
-// WriteManifest hashes the copy m names and writes the manifest beside it.
-func WriteManifest(dir string, m *Manifest) error {
+// WriteManifest hashes the copy m names, signs the manifest with key and
+// writes it beside the copy.
+func WriteManifest(dir string, m *Manifest, key ed25519.PrivateKey) error {
 	sum, size, err := hashFile(filepath.Join(dir, m.File))
 	if err != nil {
 		return err
 	}
 	m.SHA256, m.Size = sum, size
+	m.SigningKey = base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+	m.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, m.message()))
 	b, _ := json.MarshalIndent(m, "", "  ")
 	name := filepath.Join(dir, BackupManifestName)
 	if err := os.WriteFile(name, append(b, '\n'), 0o600); err != nil {

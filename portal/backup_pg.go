@@ -3,6 +3,7 @@ package portal
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/url"
@@ -81,7 +82,7 @@ func pgCommand(ctx context.Context, bin, tool, dbURL string, args ...string) err
 
 // BackupPostgres dumps the PostgreSQL database st (at dbURL) into dir with
 // its manifest.
-func BackupPostgres(ctx context.Context, st *store.Store, dbURL, bin, dir string) (Manifest, error) {
+func BackupPostgres(ctx context.Context, st *store.Store, dbURL, bin, dir string, key ed25519.PrivateKey) (Manifest, error) {
 	m := Manifest{Format: ManifestFormat, CreatedAt: time.Now().UTC(), PortalVersion: Version(), Database: "postgres", File: "portal.dump"}
 	if err := emptyDir(dir); err != nil {
 		return m, err
@@ -101,7 +102,7 @@ func BackupPostgres(ctx context.Context, st *store.Store, dbURL, bin, dir string
 		"--exclude-table-data=sessions", "--file="+filepath.Join(dir, m.File)); err != nil {
 		return m, err
 	}
-	return m, WriteManifest(dir, &m)
+	return m, WriteManifest(dir, &m, key)
 }
 
 // RestorePostgres loads a backup's dump into the database at dbURL, in one

@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"os"
 	"path/filepath"
 	"testing"
@@ -42,7 +43,7 @@ func TestBackupIsPrivate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m, err = portal.BackupPostgres(ctx, st, url, bin, dir); err != nil {
+		if m, err = portal.BackupPostgres(ctx, st, url, bin, dir, ed25519.NewKeyFromSeed([]byte("portal-tests-backup-signing-key!"))); err != nil {
 			t.Fatal(err)
 		}
 	} else {
@@ -52,7 +53,7 @@ func TestBackupIsPrivate(t *testing.T) {
 		}
 		defer st.Close()
 		audit(t, st)
-		if m, err = portal.BackupSQLite(ctx, st, dir); err != nil {
+		if m, err = portal.BackupSQLite(ctx, st, dir, ed25519.NewKeyFromSeed([]byte("portal-tests-backup-signing-key!"))); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"crypto/ed25519"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,7 +29,7 @@ func TestBackupIsOnDiskWhenDone(t *testing.T) {
 	}
 	defer st.Close()
 	backup := filepath.Join(dir, "backup")
-	m, err := BackupSQLite(ctx, st, backup)
+	m, err := BackupSQLite(ctx, st, backup, testSigningKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,3 +66,6 @@ func watchSyncs(t *testing.T, root string, when func() bool) *[]string {
 	t.Cleanup(func() { syncFile = (*os.File).Sync })
 	return synced
 }
+
+// testSigningKey signs the backups of this package's tests.
+var testSigningKey = ed25519.NewKeyFromSeed([]byte("portal-tests-backup-signing-key!"))

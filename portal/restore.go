@@ -161,8 +161,16 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 	for i, x := range rep.Reapplied {
 		ids[i] = x.VisitID
 	}
-	rec := operatorRec(a, "restore.finished", map[string]any{"restored_seq": r.BackupSeq, "backup_created_at": r.BackupCreatedAt.UTC().Format(time.RFC3339),
-		"destroyed_again": ids, "purged_again": len(again)})
+	detail := map[string]any{"restored_seq": r.BackupSeq, "backup_created_at": r.BackupCreatedAt.UTC().Format(time.RFC3339),
+		"destroyed_again": ids, "purged_again": len(again)}
+	if !r.BackupCreatedAt.IsZero() {
+		unsigned, err := s.unsignedBackup(ctx, r, keys)
+		if err != nil {
+			return rep, fmt.Errorf("restore: its intent: %w; the restore stays pending", err)
+		}
+		detail["backup_signed"] = !unsigned
+	}
+	rec := operatorRec(a, "restore.finished", detail)
 	if err := s.store.FinishRestore(ctx, r.ID, s.now(), rec); err != nil {
 		return rep, err
 	}

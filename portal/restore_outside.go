@@ -207,26 +207,55 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsi
 // of a name and ignores the rest).
 func restoreIntentPrefix(restoreID string) string { return "restores/" + restoreID + "/" }
 
-// IntendRestore writes, to the anchor store cfg names and signed with its
-// signing key, the intent of restore id: the trail it brings back ends at
-// record seq (hash), from the backup taken at created (zero for a
-// database restored by other means). portal restore writes it before it
-// changes anything; FinishRestore marks the trail only for a restore with
-// one (ErrNoRestoreIntent).
-func IntendRestore(ctx context.Context, cfg Config, id string, created time.Time, seq int64, hash string) error {
+// IntendRestore checks the backup m, then writes, to the anchor store cfg
+// names and signed with its signing key, the intent of restore id: the
+// trail it brings back ends at record m.AuditSeq (m.AuditHash), from the
+// backup taken at m.CreatedAt. portal restore calls it before it changes
+// anything; FinishRestore marks the trail only for a restore with one
+// (ErrNoRestoreIntent).
+//
+// The manifest's signature must verify with the signing key or one of
+// trusted (VerifyManifest). An unsigned manifest (a backup taken before
+// they were signed) is taken only when the trail it holds ends at a
+// record anchored outside the database, so that the anchors vouch for
+// all of it, or when acceptUnsigned: then the intent, and the trail when
+// the restore finishes, say so. signed reports which.
+func IntendRestore(ctx context.Context, cfg Config, id string, m Manifest, trusted []ed25519.PublicKey, acceptUnsigned bool) (signed bool, err error) {
 	key, err := retention.LoadSigningKey(cfg.SigningKey)
 	if err != nil {
-		return err
+		return false, err
 	}
+	keys := append([]ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, trusted...)
+	err = VerifyManifest(m, keys...)
+	if err != nil && !errors.Is(err, ErrUnsignedBackup) {
+		return false, err
+	}
+	signed = err == nil
 	b, err := blobs.New(cfg.blobsConfig(nil))
 	if err != nil {
-		return err
+		return false, err
 	}
 	a, err := OpenAnchors(ctx, cfg, b)
 	if err != nil {
-		return fmt.Errorf("audit anchors: %w", err)
+		return false, fmt.Errorf("audit anchors: %w", err)
 	}
-	return writeIntent(ctx, a, key, id, created, seq, hash)
+	if !signed && !acceptUnsigned {
+		anchored, err := a.List(ctx)
+		if err != nil {
+			return false, fmt.Errorf("audit anchors (%s): %w", a.Where(), err)
+		}
+		vouched := false
+		for _, c := range anchored {
+			vouched = vouched || c.Seq == m.AuditSeq && c.Hash == m.AuditHash && c.SignedBy(keys...)
+		}
+		if !vouched {
+			return false, fmt.Errorf("%w, and its trail (records 1..%d) ends after the last record anchored outside the database that it holds: "+
+				"nothing vouches for the records after that anchor, which someone who can write to the backups could have rewritten. Nothing was restored. "+
+				"Restore a signed backup; or, if this backup was taken before backups were signed and has been in safe keeping, give --accept-unsigned "+
+				"(the restore's intent and the trail then say the backup was not signed)", ErrUnsignedBackup, m.AuditSeq)
+		}
+	}
+	return signed, writeIntent(ctx, a, key, id, m.CreatedAt, m.AuditSeq, m.AuditHash, !signed)
 }
 
 // IntendRestore writes the intent of the pending restore r for the trail
@@ -243,21 +272,46 @@ func (s *Service) IntendRestore(ctx context.Context, r store.Restore) error {
 	if err != nil {
 		return err
 	}
-	return writeIntent(ctx, a, s.signer, r.ID, r.BackupCreatedAt, seq, hash)
+	return writeIntent(ctx, a, s.signer, r.ID, r.BackupCreatedAt, seq, hash, false)
 }
 
-func writeIntent(ctx context.Context, a Anchors, key ed25519.PrivateKey, id string, created time.Time, seq int64, hash string) error {
+func writeIntent(ctx context.Context, a Anchors, key ed25519.PrivateKey, id string, created time.Time, seq int64, hash string, unsigned bool) error {
 	last, _, err := a.Last(ctx)
 	if err != nil {
 		return fmt.Errorf("restore intent: the last anchor (%s): %w", a.Where(), err)
 	}
 	in := store.SignRestoreIntent(store.RestoreIntent{RestoreID: id, BackupCreatedAt: created, RestoredSeq: seq, RestoredHash: hash,
-		AnchoredSeq: last.Seq, AnchoredHash: last.Hash, WrittenAt: time.Now()}, key)
+		AnchoredSeq: last.Seq, AnchoredHash: last.Hash, WrittenAt: time.Now(), UnsignedBackup: unsigned}, key)
 	body, _ := json.Marshal(in)
 	if err := a.PutRecord(ctx, restoreIntentPrefix(id)+"intent-"+store.NewID()+".json", body); err != nil {
 		return fmt.Errorf("restore intent (%s): %w", a.Where(), err)
 	}
 	return nil
+}
+
+// unsignedBackup reports whether restore r's intent says its backup was
+// not signed (IntendRestore with acceptUnsigned).
+func (s *Service) unsignedBackup(ctx context.Context, r store.Restore, keys trustedKeys) (bool, error) {
+	s.anchorMu.Lock()
+	a, err := s.openAnchors(ctx)
+	s.anchorMu.Unlock()
+	if err != nil {
+		return false, err
+	}
+	objs, err := a.Records(ctx, restoreIntentPrefix(r.ID))
+	if err != nil {
+		return false, fmt.Errorf("restore intents (%s): %w", a.Where(), err)
+	}
+	for _, versions := range objs {
+		for _, b := range versions {
+			for _, key := range keys {
+				if in, err := store.ParseRestoreIntent(b, key); err == nil && in.RestoreID == r.ID && in.UnsignedBackup {
+					return true, nil
+				}
+			}
+		}
+	}
+	return false, nil
 }
 
 // intended checks that the anchor store holds an intent, signed with a

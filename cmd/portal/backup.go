@@ -21,7 +21,7 @@ import (
 func backupCmd(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal backup DIR\n\nWrites a consistent copy of the database (SQLite: VACUUM INTO, while the portal runs;\nPostgreSQL: pg_dump of one snapshot, found in PORTAL_POSTGRES_BIN or Debian's folders) and\nmanifest.json (time, schema version, audit head, last checkpoint, SHA-256) into DIR, which\nmust be empty or absent. Sessions are left out. Keep backups no longer than the retention\nperiod, and never restore one except with portal restore.")
+		fmt.Fprintln(fs.Output(), "Usage: portal backup DIR\n\nWrites a consistent copy of the database (SQLite: VACUUM INTO, while the portal runs;\nPostgreSQL: pg_dump of one snapshot, found in PORTAL_POSTGRES_BIN or Debian's folders) and\nmanifest.json (time, schema version, audit head, last checkpoint, SHA-256), signed with the\nportal's signing key (PORTAL_SIGNING_KEY_FILE), into DIR, which\nmust be empty or absent. Sessions are left out. Keep backups no longer than the retention\nperiod, and never restore one except with portal restore.")
 	}
 	if err := fs.Parse(args); err != nil {
 		return flagErr(err)
@@ -31,6 +31,16 @@ func backupCmd(ctx context.Context, args []string, out io.Writer) error {
 		return errors.New("the backup folder is required")
 	}
 	dir := fs.Arg(0)
+	// The manifest is signed with the portal's signing key: a restore
+	// refuses a backup changed after it was taken.
+	cfg, err := portal.LoadConfig(os.Getenv)
+	if err != nil {
+		return err
+	}
+	key, err := retention.LoadSigningKey(cfg.SigningKey)
+	if err != nil {
+		return err
+	}
 	st, err := portal.OpenStore(ctx, os.Getenv, false)
 	if err != nil {
 		return err
@@ -42,14 +52,14 @@ func backupCmd(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		m, err = portal.BackupPostgres(ctx, st, portal.PartialConfig(os.Getenv).DatabaseURL, bin, dir)
+		m, err = portal.BackupPostgres(ctx, st, cfg.DatabaseURL, bin, dir, key)
 		if err != nil {
 			return err
 		}
-	} else if m, err = portal.BackupSQLite(ctx, st, dir); err != nil {
+	} else if m, err = portal.BackupSQLite(ctx, st, dir, key); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "backup %s: %s %s, %d bytes, sha256 %s; audit records 1..%d, schema version %d\n",
+	fmt.Fprintf(out, "backup %s: %s %s, %d bytes, sha256 %s; audit records 1..%d, schema version %d; manifest signed with the signing key\n",
 		dir, m.Database, m.File, m.Size, m.SHA256, m.AuditSeq, m.SchemaVersion)
 	return nil
 }
@@ -60,6 +70,7 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	force := fs.Bool("force", false, "replace a database that is not empty")
 	resume := fs.Bool("resume", false, "no backup: finish a restore that stopped part-way, or take in a database restored by other means (pg_restore, point-in-time recovery)")
+	acceptUnsigned := fs.Bool("accept-unsigned", false, "restore a backup whose manifest is not signed (taken before backups were signed) even though the anchors do not vouch for the end of its trail; the restore's intent and the trail say so")
 	confirm := fs.String("confirm", "", "with --resume: the id of a pending restore you made whose intent is not in the anchor store (serve and --resume name it when they refuse)")
 	var trusted []ed25519.PublicKey
 	fs.Func("trust-key", "an earlier signing public key (PEM) whose destruction records and anchors are trusted too; repeatable", func(path string) error {
@@ -74,13 +85,13 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	})
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal restore [--force] [--trust-key FILE] DIR | portal restore --resume [--confirm ID] [--trust-key FILE]\n\nChecks the backup in DIR against its manifest, writes the restore's intent, signed, to the audit\nanchor store, puts the backup in place as the database the PORTAL_* configuration names (which\nmust be empty unless --force), ends every session, marks the audit trail with the records the\nrestore lost, and destroys again, key first, every visit destroyed since the backup (its\ndestruction recorded outside the database, or begun before the backup). A live visit whose\nbucket the object store does not show is never destroyed: it is listed, kept whole, and the\nrestore fails and stays pending until the store shows it (then --resume). Until that is done,\nportal serve will not serve the database. The trail is marked only for a restore whose intent\nis in the anchor store: --confirm ID writes one for a pending restore you made that has none.")
+		fmt.Fprintln(fs.Output(), "Usage: portal restore [--force] [--trust-key FILE] [--accept-unsigned] DIR | portal restore --resume [--confirm ID] [--trust-key FILE]\n\nChecks the backup in DIR against its manifest and the manifest's signature, writes the restore's intent, signed, to the audit\nanchor store, puts the backup in place as the database the PORTAL_* configuration names (which\nmust be empty unless --force), ends every session, marks the audit trail with the records the\nrestore lost, and destroys again, key first, every visit destroyed since the backup (its\ndestruction recorded outside the database, or begun before the backup). A live visit whose\nbucket the object store does not show is never destroyed: it is listed, kept whole, and the\nrestore fails and stays pending until the store shows it (then --resume). Until that is done,\nportal serve will not serve the database. The trail is marked only for a restore whose intent\nis in the anchor store: --confirm ID writes one for a pending restore you made that has none.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return flagErr(err)
 	}
-	if *resume == (fs.NArg() == 1) || fs.NArg() > 1 || *confirm != "" && !*resume {
+	if *resume == (fs.NArg() == 1) || fs.NArg() > 1 || *confirm != "" && !*resume || *acceptUnsigned && *resume {
 		fs.Usage()
 		return errors.New("give a backup folder, or --resume (with --confirm ID, if it is to take in a pending restore)")
 	}
@@ -94,10 +105,16 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := putInPlace(ctx, cfg, dir, m, store.NewID(), *force); err != nil {
+		signed, err := putInPlace(ctx, cfg, dir, m, store.NewID(), trusted, *acceptUnsigned, *force)
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "restored the backup of %s (%s, audit records 1..%d) into %s\n", m.CreatedAt.Format(time.RFC3339), m.Database, m.AuditSeq, portal.DatabaseName(cfg))
+		if signed {
+			fmt.Fprintln(out, "backup manifest: signed with a trusted signing key")
+		} else {
+			fmt.Fprintln(out, "backup manifest: not signed (taken before backups were signed); the restore's intent and the trail say so")
+		}
 	}
 	svc, err := portal.New(ctx, cfg, domainOptions...)
 	if err != nil {
@@ -165,25 +182,26 @@ func resumeRestore(ctx context.Context, svc *portal.Service, confirm string) err
 	return svc.IntendRestore(ctx, r)
 }
 
-// putInPlace writes the restore's intent outside the database, then loads
-// the backup's copy as the configured database, with its restore pending
-// as id.
-func putInPlace(ctx context.Context, cfg portal.Config, dir string, m portal.Manifest, id string, force bool) error {
+// putInPlace checks the backup's manifest and writes the restore's intent
+// outside the database, then loads the backup's copy as the configured
+// database, with its restore pending as id. signed reports whether the
+// manifest was signed.
+func putInPlace(ctx context.Context, cfg portal.Config, dir string, m portal.Manifest, id string, trusted []ed25519.PublicKey, acceptUnsigned, force bool) (signed bool, err error) {
 	sqlite := m.Database == "sqlite" && cfg.DatabaseURL == ""
 	if !sqlite && (m.Database != "postgres" || cfg.DatabaseURL == "") {
-		return fmt.Errorf("the backup is of %s, but the configuration names %s", m.Database, portal.DatabaseName(cfg))
+		return false, fmt.Errorf("the backup is of %s, but the configuration names %s", m.Database, portal.DatabaseName(cfg))
 	}
-	if err := portal.IntendRestore(ctx, cfg, id, m.CreatedAt, m.AuditSeq, m.AuditHash); err != nil {
-		return err
+	if signed, err = portal.IntendRestore(ctx, cfg, id, m, trusted, acceptUnsigned); err != nil {
+		return false, err
 	}
 	if sqlite {
-		return portal.RestoreSQLite(ctx, dir, m, cfg.DBPath, id, portal.StoreDefaults(cfg), force)
+		return signed, portal.RestoreSQLite(ctx, dir, m, cfg.DBPath, id, portal.StoreDefaults(cfg), force)
 	}
 	bin, err := portal.PostgresTools(os.Getenv)
 	if err != nil {
-		return err
+		return false, err
 	}
 	// pg_restore drops and makes the tables: the owner's work. Opening
 	// the database after it grants the serving role again.
-	return portal.RestorePostgres(ctx, dir, m, cfg.DatabaseOwner(), bin, id, force, func() (*store.Store, error) { return portal.OpenDatabase(ctx, cfg) })
+	return signed, portal.RestorePostgres(ctx, dir, m, cfg.DatabaseOwner(), bin, id, force, func() (*store.Store, error) { return portal.OpenDatabase(ctx, cfg) })
 }

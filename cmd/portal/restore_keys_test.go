@@ -18,8 +18,9 @@ import (
 // destroyed leaves its bucket, so only its signed note outside the
 // database says it happened. Restored by a portal whose signing key has
 // been replaced since, nothing signed with the old key is trusted (the
-// restore stops and says so) until the old public key is given; then the
-// visit is destroyed again.
+// restore refuses the backup, whose manifest the old key signed, and says
+// so) until the old public key is given; then the visit is destroyed
+// again.
 func TestRestoreTrustsEarlierKeys(t *testing.T) {
 	ctx := context.Background()
 	st := domainStack(t)
@@ -63,8 +64,9 @@ func TestRestoreTrustsEarlierKeys(t *testing.T) {
 		t.Fatalf("restore with a new signing key and no --trust-key: %v\n%s", err, out.String())
 	}
 	t.Logf("without --trust-key: %v", err)
-	if err := restoreCmd(ctx, []string{"--resume", "--trust-key", oldPub}, &out); err != nil || !strings.Contains(out.String(), "destroyed again, key first: FV-HALF") {
-		t.Fatalf("restore --resume --trust-key: %v\n%s", err, out.String())
+	if err := restoreCmd(ctx, []string{"--trust-key", oldPub, dir}, &out); err != nil || !strings.Contains(out.String(), "destroyed again, key first: FV-HALF") ||
+		!strings.Contains(out.String(), "backup manifest: signed with a trusted signing key") {
+		t.Fatalf("restore --trust-key: %v\n%s", err, out.String())
 	}
 	db, err := portal.OpenDatabase(ctx, cfg)
 	if err != nil {

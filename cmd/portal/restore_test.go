@@ -278,7 +278,7 @@ func TestRestoreDrill(t *testing.T) {
 	// A restore that stopped once the database was in place (a crash) is
 	// finished by serve's check before anything is served.
 	wipe(t, d.cfg)
-	if err := putInPlace(ctx, d.cfg, dir, m, store.NewID(), false); err != nil {
+	if _, err := putInPlace(ctx, d.cfg, dir, m, store.NewID(), nil, false, false); err != nil {
 		t.Fatal(err)
 	}
 	d.open()
@@ -289,7 +289,7 @@ func TestRestoreDrill(t *testing.T) {
 	if _, err := d.svc.Store().KeyFingerprint(ctx, gone); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("key after serve's check: %v", err)
 	}
-	if err := putInPlace(ctx, d.cfg, dir, m, store.NewID(), false); err == nil || !strings.Contains(err.Error(), "not empty") {
+	if _, err := putInPlace(ctx, d.cfg, dir, m, store.NewID(), nil, false, false); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("a restore over a database in use: %v", err)
 	}
 	d.svc.Close()

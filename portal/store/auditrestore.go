@@ -117,12 +117,19 @@ type RestoreIntent struct {
 	AnchoredSeq     int64     `json:"anchored_seq"` // the last anchor outside the database when written; 0 when none
 	AnchoredHash    string    `json:"anchored_hash"`
 	WrittenAt       time.Time `json:"written_at"`
-	Signature       string    `json:"signature"` // base64 Ed25519 over message()
+	// UnsignedBackup: the backup's manifest was not signed, and the
+	// operator restored it even so (portal restore --accept-unsigned).
+	UnsignedBackup bool   `json:"unsigned_backup,omitempty"`
+	Signature      string `json:"signature"` // base64 Ed25519 over message()
 }
 
 func (r RestoreIntent) message() []byte {
-	return fmt.Appendf(nil, "restore-intent:1:%s:%s:%d:%s:%d:%s:%s", r.RestoreID, r.BackupCreatedAt.UTC().Format(time.RFC3339Nano),
+	b := fmt.Appendf(nil, "restore-intent:1:%s:%s:%d:%s:%d:%s:%s", r.RestoreID, r.BackupCreatedAt.UTC().Format(time.RFC3339Nano),
 		r.RestoredSeq, r.RestoredHash, r.AnchoredSeq, r.AnchoredHash, r.WrittenAt.UTC().Format(time.RFC3339Nano))
+	if r.UnsignedBackup {
+		b = append(b, ":unsigned-backup"...)
+	}
+	return b
 }
 
 // SignRestoreIntent signs a restore's intent.

@@ -207,3 +207,32 @@ func TestGoldenRestoreIntent(t *testing.T) {
 		}
 	}
 }
+
+// TestGoldenRestoreIntentUnsigned: the intent of a restore of an unsigned
+// backup (portal restore --accept-unsigned), as written once (-update,
+// with a key from a fixed seed) and read by every later build; without
+// its flag it does not verify.
+func TestGoldenRestoreIntentUnsigned(t *testing.T) {
+	const path = "testdata/restore-intent-unsigned-v1.json"
+	key := ed25519.NewKeyFromSeed([]byte("restore-intent-golden-seed-00001"))
+	want := RestoreIntent{RestoreID: "8796a5b4c3d2e1f00f1e2d3c4b5a6978", BackupCreatedAt: time.Date(2026, 10, 1, 2, 0, 0, 0, time.UTC),
+		RestoredSeq: 1_200_412, RestoredHash: strings.Repeat("5d41402abc4b2a76", 4), AnchoredSeq: 1_200_400, AnchoredHash: strings.Repeat("7d793037a0760186", 4),
+		WrittenAt: time.Date(2026, 12, 5, 8, 59, 0, 123456789, time.UTC), UnsignedBackup: true}
+	if *update {
+		b, _ := json.MarshalIndent(SignRestoreIntent(want, key), "", "  ")
+		os.WriteFile(path, b, 0o644)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseRestoreIntent(b, key.Public().(ed25519.PublicKey))
+	if err != nil || !got.UnsignedBackup || got.RestoredSeq != want.RestoredSeq || !got.WrittenAt.Equal(want.WrittenAt) {
+		t.Fatalf("%s reads as %+v (%v)", path, got, err)
+	}
+	got.UnsignedBackup = false
+	body, _ := json.Marshal(got)
+	if _, err := ParseRestoreIntent(body, key.Public().(ed25519.PublicKey)); err == nil {
+		t.Fatal("the intent verifies without its unsigned-backup flag")
+	}
+}
