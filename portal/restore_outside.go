@@ -216,10 +216,10 @@ func restoreIntentPrefix(restoreID string) string { return "restores/" + restore
 //
 // The manifest's signature must verify with the signing key or one of
 // trusted (VerifyManifest). An unsigned manifest (a backup taken before
-// they were signed) is taken only when the trail it holds ends at a
-// record anchored outside the database, so that the anchors vouch for
-// all of it, or when acceptUnsigned: then the intent, and the trail when
-// the restore finishes, say so. signed reports which.
+// they were signed, or a signed one stripped of its signature) is taken
+// only when acceptUnsigned: then the intent, and the trail when the
+// restore finishes, say so. Anchors are no substitute: they vouch for the
+// trail, not for the other tables of the copy. signed reports which.
 func IntendRestore(ctx context.Context, cfg Config, id string, m Manifest, trusted []ed25519.PublicKey, acceptUnsigned bool) (signed bool, err error) {
 	key, err := retention.LoadSigningKey(cfg.SigningKey)
 	if err != nil {
@@ -240,20 +240,10 @@ func IntendRestore(ctx context.Context, cfg Config, id string, m Manifest, trust
 		return false, fmt.Errorf("audit anchors: %w", err)
 	}
 	if !signed && !acceptUnsigned {
-		anchored, err := a.List(ctx)
-		if err != nil {
-			return false, fmt.Errorf("audit anchors (%s): %w", a.Where(), err)
-		}
-		vouched := false
-		for _, c := range anchored {
-			vouched = vouched || c.Seq == m.AuditSeq && c.Hash == m.AuditHash && c.SignedBy(keys...)
-		}
-		if !vouched {
-			return false, fmt.Errorf("%w, and its trail (records 1..%d) ends after the last record anchored outside the database that it holds: "+
-				"nothing vouches for the records after that anchor, which someone who can write to the backups could have rewritten. Nothing was restored. "+
-				"Restore a signed backup; or, if this backup was taken before backups were signed and has been in safe keeping, give --accept-unsigned "+
-				"(the restore's intent and the trail then say the backup was not signed)", ErrUnsignedBackup, m.AuditSeq)
-		}
+		return false, fmt.Errorf("%w: nothing vouches for the copy, which someone who can write to the backups could have changed (any table, and the records after "+
+			"its last anchored checkpoint) and then fixed the manifest's digests and taken its signature away. Nothing was restored. Restore a signed backup; or, "+
+			"if this backup was taken before backups were signed and has been in safe keeping, give --accept-unsigned (the restore's intent and the trail then "+
+			"say the backup was not signed)", ErrUnsignedBackup)
 	}
 	return signed, writeIntent(ctx, a, key, id, m.CreatedAt, m.AuditSeq, m.AuditHash, !signed)
 }

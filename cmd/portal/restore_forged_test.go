@@ -94,6 +94,17 @@ func TestRestoreRefusesAForgedBackup(t *testing.T) {
 	ctx := context.Background()
 	st, svc := trailOf250(t)
 	svc.Stop()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	// A backup whose whole trail is anchored (a quiet night's).
+	if err := svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	quiet := filepath.Join(t.TempDir(), "quiet")
+	if err := backupCmd(ctx, []string{quiet}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
 	// A tail no checkpoint covers: the background work has stopped.
 	for range 5 {
 		if err := svc.Store().Audit(ctx, store.AuditRecord{Time: time.Now(), ActorSubject: "portal", ActorEmail: "coordinator@cafcass.example", Action: "test.act", Outcome: "success"}); err != nil {
@@ -105,9 +116,6 @@ func TestRestoreRefusesAForgedBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc.Close()
-	for k, v := range st.Env {
-		t.Setenv(k, v)
-	}
 	dir := filepath.Join(t.TempDir(), "backup")
 	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
@@ -135,6 +143,34 @@ func TestRestoreRefusesAForgedBackup(t *testing.T) {
 		}
 	}
 	unchanged("after the forged backup was refused")
+
+	// The quiet backup, an administrator added in its copy, its digests
+	// fixed and its signature taken away: the anchors vouch for its
+	// trail, not for the rest of the copy.
+	cp, err := store.Open(ctx, filepath.Join(quiet, "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.GrantPortalRole(ctx, "administrator", "https://idp.example", "intruder@example.org", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cp.Close()
+	rewriteManifest(t, quiet, func(m map[string]any) {
+		delete(m, "signature")
+		delete(m, "signing_key")
+		b, err := os.ReadFile(filepath.Join(quiet, "portal.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		m["sha256"], m["size"] = hex.EncodeToString(sum[:]), len(b)
+	})
+	out.Reset()
+	err = restoreCmd(ctx, []string{"--force", quiet}, &out)
+	if err == nil || !strings.Contains(err.Error(), "--accept-unsigned") {
+		t.Fatalf("portal restore of a signed backup changed and stripped of its signature, its trail anchored: %v, want a refusal naming --accept-unsigned\n%s", err, out.String())
+	}
+	unchanged("after the stripped backup was refused")
 
 	// Without its signature, as a backup from before backups were signed.
 	rewriteManifest(t, dir, func(m map[string]any) { delete(m, "signature"); delete(m, "signing_key") })
