@@ -35,6 +35,9 @@ type Review struct {
 	// CanApprove: the viewer is an administrator with no part in it, and
 	// no legal hold stops it (ApproveDestruction would refuse: errHeld).
 	CanApprove bool `json:"can_approve"`
+	// OwnDecision says why the viewer may not approve a destruction they
+	// set going (ownDestruction): "" when that is not why.
+	OwnDecision string `json:"own_decision,omitempty"`
 }
 
 // ReviewPage is a page of the destruction review.
@@ -68,8 +71,9 @@ func (s *Service) DestructionReview(ctx context.Context, a Actor, after string) 
 	out := ReviewPage{Visits: []Review{}}
 	for _, r := range rows {
 		acc := s.accessOf(a, r)
+		own := acc.Status.ownDestruction(a.UserID)
 		out.Visits = append(out.Visits, Review{Visit: s.viewWithKey(ctx, r.Visit, acc.Status, acc.Member.Role, r.KeyFingerprint),
-			CanApprove: acc.Can(ctx, policy.DestructionApprove) && !acc.Status.LegalHold})
+			CanApprove: acc.Can(ctx, policy.DestructionApprove) && !acc.Status.LegalHold && own == "", OwnDecision: own})
 	}
 	if n := len(rows); n == ReviewPageSize && rows[n-1].Notice != nil {
 		out.Next = rows[n-1].Notice.DestroyOn.Format(time.DateOnly) + "." + rows[n-1].ID
@@ -101,10 +105,17 @@ func (acc *Access) ApproveDestruction(ctx context.Context) (VisitView, error) {
 		return VisitView{}, errHeld
 	}
 	a := acc.Actor
+	if why := acc.Status.ownDestruction(a.UserID); why != "" {
+		return VisitView{}, conflict(why)
+	}
 	rec := acc.rec("destruction.approved", acc.Visit.ID, "success", map[string]any{"destroy_on": acc.Status.DestroyOn.Format(time.DateOnly)})
-	if err := acc.svc.store.ApproveDestruction(ctx, acc.Visit.ID, a.Issuer, a.Subject, a.Email, acc.svc.now(), rec); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+	if err := acc.svc.store.ApproveDestruction(ctx, acc.Visit.ID, a.UserID, a.Issuer, a.Subject, a.Email, acc.svc.now(), rec); err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
 			return VisitView{}, errNotNoticed
+		case errors.Is(err, store.ErrOwnDecision):
+			// Recorded or lifted by them since this request read the visit.
+			return VisitView{}, conflict("You recorded this visit's publication or lifted its legal hold, so another administrator must approve its destruction (or it goes ahead once its notice has run).")
 		}
 		return VisitView{}, err
 	}

@@ -145,7 +145,7 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 	if err != nil {
 		return VisitView{}, err
 	}
-	h := store.LegalHold{On: on, ReasonSealed: key.Seal([]byte(reason), "legal-hold:"+acc.Visit.ID), At: s.now()}
+	h := store.LegalHold{On: on, ReasonSealed: key.Seal([]byte(reason), "legal-hold:"+acc.Visit.ID), At: s.now(), By: acc.Actor.UserID}
 	action := "legal_hold.lifted"
 	if h.On {
 		action = "legal_hold.set"

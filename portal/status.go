@@ -57,6 +57,26 @@ type Status struct {
 	// timeline ("" when it has one): its dates, checked when it was set up,
 	// no longer fit the calendar the operator has since extended.
 	TimelineProblem string
+	// PublishedBy is the user id of who recorded the visit's publication,
+	// and LiftedBy of who lifted its legal hold last, after that ("" when
+	// none, or when held): neither approves the destruction they set
+	// going (ownDestruction).
+	PublishedBy, LiftedBy string
+}
+
+// ownDestruction says why the administrator userID may not approve the
+// visit's destruction ("" when they may): they recorded its publication,
+// which set its date, or lifted its legal hold, which let it go on. One
+// person alone cannot bring a destruction forward: another administrator
+// approves it, or its notice runs out.
+func (st Status) ownDestruction(userID string) string {
+	switch {
+	case userID != "" && userID == st.PublishedBy:
+		return "You recorded this visit's publication, which set its destruction date, so another administrator must approve its destruction (or it goes ahead once its notice has run)."
+	case userID != "" && userID == st.LiftedBy:
+		return "You lifted this visit's legal hold, so another administrator must approve its destruction (or it goes ahead once its notice has run)."
+	}
+	return ""
 }
 
 // status computes where v stands today: its letter events, legal hold and
@@ -141,6 +161,20 @@ func (s *Service) statusOf(r store.VisitRow) Status {
 	}
 	st.DestroyOn = retention.DestroyOn(st.Letter, v.RetentionDays)
 	st.LegalHold = r.Hold.On
+	var published time.Time
+	for _, e := range r.Events {
+		if e.Event == "published" {
+			st.PublishedBy = e.RecordedBy
+			if published.IsZero() {
+				published = e.RecordedAt
+			}
+		}
+	}
+	// A lift counts once the publication had been recorded: one long
+	// before the letter let nothing go on.
+	if !r.Hold.On && !published.IsZero() && r.Hold.At.After(published) {
+		st.LiftedBy = r.Hold.By
+	}
 	if !st.DestroyOn.IsZero() {
 		st.Notice, st.Failure = r.Notice, r.Failure
 	}

@@ -722,3 +722,60 @@ func TestLegalHoldLiftedFromOutside(t *testing.T) {
 	mustContain(t, "visit page", readAll(t, admin.get("/visits/"+v.ID)), "Lift the legal hold")
 	decode[visitResp](t, admin.sendJSON("PUT", "/api/v1/visits/"+v.ID+"/legal-hold", map[string]any{"on": false, "reason": "Review ended"}), http.StatusOK)
 }
+
+// TestOneAdministratorCannotBringDestructionForward: an administrator who
+// is no member of a visit may record its letter events and lift its hold,
+// and may approve its destruction; but not both. One who recorded a
+// back-dated publication, or lifted the hold, and then approved, could
+// destroy a visit within minutes alone. A second administrator approves,
+// or the notice runs.
+func TestOneAdministratorCannotBringDestructionForward(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	me := decode[struct{ Issuer, Subject string }](t, admin.get("/api/v1/me"), http.StatusOK)
+	if err := ts.Portal.Store().GrantPortalRole(ctx, "administrator", me.Issuer, "outsider@ofsted.example", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	second := ts.signIn(t, "ofsted", "outsider@ofsted.example")
+
+	// The publication, back-dated, recorded by the administrator.
+	v := setUpVisit(t, ts, admin, "FV-ONE-1")
+	publish(t, ts, admin, v, 200)
+	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("destroyed at once: %v %v", ids, err)
+	}
+	resp := admin.sendJSON("POST", "/api/v1/visits/"+v.ID+"/destruction/approve", nil)
+	if body := readAll(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "another administrator") {
+		t.Fatalf("the administrator who recorded the publication approving: %d %s", resp.StatusCode, body)
+	}
+	if page := readAll(t, admin.get("/destruction")); !strings.Contains(page, "FV-ONE-1") || strings.Contains(page, "Approve destruction") {
+		t.Fatalf("the review offers its own publication's approval to the administrator who recorded it:\n%s", page)
+	}
+	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("destroyed after one administrator's publication and approval: %v %v", ids, err)
+	}
+	decode[visitResp](t, second.sendJSON("POST", "/api/v1/visits/"+v.ID+"/destruction/approve", nil), http.StatusOK)
+	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 1 {
+		t.Fatalf("approved by a second administrator: %v %v", ids, err)
+	}
+
+	// A hold lifted after the date: the lift gives a fresh notice, which
+	// the administrator who lifted it may not approve.
+	ts.offset.Store(0)
+	w := setUpVisit(t, ts, admin, "FV-ONE-2")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	decode[visitResp](t, second.sendJSON("PUT", "/api/v1/visits/"+w.ID+"/legal-hold", map[string]any{"on": true, "reason": "Judicial review"}), http.StatusOK)
+	publish(t, ts, lead, w, 200)
+	decode[visitResp](t, admin.sendJSON("PUT", "/api/v1/visits/"+w.ID+"/legal-hold", map[string]any{"on": false, "reason": "Review ended"}), http.StatusOK)
+	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("destroyed at once after the lift: %v %v", ids, err)
+	}
+	if s := admin.status("POST", "/api/v1/visits/"+w.ID+"/destruction/approve", nil); s != http.StatusConflict {
+		t.Fatalf("the administrator who lifted the hold approving: %d", s)
+	}
+	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("destroyed after one administrator's lift and approval: %v %v", ids, err)
+	}
+	decode[visitResp](t, second.sendJSON("POST", "/api/v1/visits/"+w.ID+"/destruction/approve", nil), http.StatusOK)
+}

@@ -32,9 +32,9 @@ func (s *Server) destructionPage(c *gin.Context) {
 		return
 	}
 	reviews := page.Visits
-	can := map[string]bool{}
+	can, own := map[string]bool{}, map[string]string{}
 	for _, r := range reviews {
-		can[r.Visit.ID] = r.CanApprove
+		can[r.Visit.ID], own[r.Visit.ID] = r.CanApprove, r.OwnDecision
 	}
 	notice := s.cfg.DestructionNotice.String()
 	if d := s.cfg.DestructionNotice; d%(24*time.Hour) == 0 {
@@ -46,7 +46,7 @@ func (s *Server) destructionPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.renderNav(c, "destruction", "Destruction review", "destruction", gin.H{"Reviews": reviews, "Next": page.Next, "First": c.Query("after") != "", "CanApprove": can, "Notice": notice, "Failed": failed})
+	s.renderNav(c, "destruction", "Destruction review", "destruction", gin.H{"Reviews": reviews, "Next": page.Next, "First": c.Query("after") != "", "CanApprove": can, "OwnDecision": own, "Notice": notice, "Failed": failed})
 }
 
 func (s *Server) approveDestructionForm(c *gin.Context) {

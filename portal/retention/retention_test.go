@@ -236,7 +236,7 @@ func TestLiftedHoldGivesNoticeAgain(t *testing.T) {
 	if got, err := s.Sweep(ctx); err != nil || len(got) != 0 {
 		t.Fatalf("noticed: destroyed %v, %v", got, err)
 	}
-	if err := h.st.ApproveDestruction(ctx, "v1", "iss", "admin", "admin@ofsted.example", s.Now()); err != nil {
+	if err := h.st.ApproveDestruction(ctx, "v1", "admin-user", "iss", "admin", "admin@ofsted.example", s.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: true, At: s.Now()}); err != nil {
@@ -473,7 +473,7 @@ func TestDestructionWaitsForNoticeOrApproval(t *testing.T) {
 		if got, _ := s.Sweep(ctx); len(got) != 0 {
 			t.Fatalf("destroyed before the notice ran: %v", got)
 		}
-		if err := h.st.ApproveDestruction(ctx, "v1", "https://idp.example", "admin-2", "admin2@example.org", s.Now()); err != nil {
+		if err := h.st.ApproveDestruction(ctx, "v1", "admin-2-user", "https://idp.example", "admin-2", "admin2@example.org", s.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if got, err := s.Sweep(ctx); err != nil || len(got) != 1 {
@@ -716,7 +716,7 @@ func TestCertificateProvesNotEarly(t *testing.T) {
 				t.Fatalf("notice: destroyed %v, %v", got, err)
 			}
 			if tc.approve {
-				if err := h.st.ApproveDestruction(ctx, "v1", "https://idp.example", "admin-2", "admin2@example.org", s.Now()); err != nil {
+				if err := h.st.ApproveDestruction(ctx, "v1", "admin-2-user", "https://idp.example", "admin-2", "admin2@example.org", s.Now()); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -817,7 +817,7 @@ func TestLiftWithoutAHoldKeepsTheNotice(t *testing.T) {
 	if got, err := s.Sweep(ctx); err != nil || len(got) != 0 {
 		t.Fatalf("noticed: destroyed %v, %v", got, err)
 	}
-	if err := h.st.ApproveDestruction(ctx, "v1", "iss", "admin", "admin@ofsted.example", s.Now()); err != nil {
+	if err := h.st.ApproveDestruction(ctx, "v1", "admin-user", "iss", "admin", "admin@ofsted.example", s.Now()); err != nil {
 		t.Fatal(err)
 	}
 	h.today = day("2027-01-20")

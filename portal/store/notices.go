@@ -90,17 +90,39 @@ func (s *Store) Notices(ctx context.Context) ([]Notice, error) {
 	return out, nil
 }
 
-// ApproveDestruction records an administrator's approval of a noticed
-// destruction. ErrNotFound when no notice has been given.
-func (s *Store) ApproveDestruction(ctx context.Context, visitID, issuer, subject, email string, now time.Time, audit ...AuditRecord) error {
+// ErrOwnDecision is returned by ApproveDestruction to the person who
+// recorded the visit's publication, or lifted its legal hold last: the
+// destruction they let go on is approved by someone else, or waits for
+// its notice to run.
+var ErrOwnDecision = errors.New("store: the approver decided the destruction's date")
+
+// ApproveDestruction records the approval of a noticed destruction by
+// the administrator userID. ErrNotFound when no notice has been given;
+// ErrOwnDecision when userID recorded the visit's publication, or lifted
+// its hold last, after the publication was recorded (read with the visit
+// held, so neither can change between the check and the approval).
+func (s *Store) ApproveDestruction(ctx context.Context, visitID, userID, issuer, subject, email string, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		if err := lockVisit(ctx, tx, visitID); err != nil { // as GiveNotice
 			return err
 		}
+		var own int
+		// The lift counts once the publication was recorded before it:
+		// a hold lifted long before the letter let nothing go on.
+		err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM visits WHERE id = ? AND legal_hold = 0 AND legal_hold_by = ?
+				AND legal_hold_at > (SELECT MIN(recorded_at) FROM visit_events WHERE visit_id = ? AND event = 'published'))
+			+ (SELECT COUNT(*) FROM visit_events WHERE visit_id = ? AND event = 'published' AND recorded_by = ?)`,
+			visitID, userID, visitID, visitID, userID).Scan(&own)
+		if err != nil {
+			return err
+		}
+		if own > 0 || userID == "" {
+			return ErrOwnDecision
+		}
 		return execOne(ctx, tx, `UPDATE destruction_notices SET approved_by_issuer = ?, approved_by_subject = ?, approved_by_email = ?, approved_at = ?
 			WHERE visit_id = ? AND approved_at IS NULL`, issuer, subject, email, formatTime(now), visitID)
 	}, audit...)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrOwnDecision) {
 		return fmt.Errorf("store: approve destruction: %w", err)
 	}
 	return err

@@ -149,6 +149,9 @@ type LegalHold struct {
 	On           bool
 	ReasonSealed []byte
 	At           time.Time
+	// By is the user id of who set it, or lifted it (when not On): the
+	// act that changed it, not one that left it as it was.
+	By string
 }
 
 // StoreAct is an act on a visit whose object store is then to be brought
@@ -195,9 +198,10 @@ func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, a
 		// (Each SET reads the row as it was.)
 		err = tx.QueryRowContext(ctx, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?,
 			legal_hold_at = CASE WHEN legal_hold = ? AND legal_hold_at IS NOT NULL THEN legal_hold_at ELSE ? END,
+			legal_hold_by = CASE WHEN legal_hold = ? AND legal_hold_at IS NOT NULL THEN legal_hold_by ELSE ? END,
 			store_hold = NULL, store_rule = NULL, store_gen = store_gen + 1, store_at = ?
 			WHERE id = ? AND state = 'active' RETURNING store_gen`,
-			boolInt(h.On), h.ReasonSealed, boolInt(h.On), formatTime(h.At), formatTime(h.At), visitID).Scan(&act.Gen)
+			boolInt(h.On), h.ReasonSealed, boolInt(h.On), formatTime(h.At), boolInt(h.On), h.By, formatTime(h.At), visitID).Scan(&act.Gen)
 		if errors.Is(err, sql.ErrNoRows) {
 			if _, err := visitState(ctx, tx, visitID); err != nil {
 				return err
@@ -501,7 +505,7 @@ func visitState(ctx context.Context, tx *Tx, visitID string) (string, error) {
 func (s *Store) GetLegalHold(ctx context.Context, visitID string) (LegalHold, error) {
 	var h LegalHold
 	var at sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT legal_hold, legal_hold_reason_sealed, legal_hold_at FROM visits WHERE id = ?`, visitID).Scan(&h.On, &h.ReasonSealed, &at)
+	err := s.db.QueryRowContext(ctx, `SELECT legal_hold, legal_hold_reason_sealed, legal_hold_at, legal_hold_by FROM visits WHERE id = ?`, visitID).Scan(&h.On, &h.ReasonSealed, &at, &h.By)
 	if errors.Is(err, sql.ErrNoRows) {
 		return h, ErrNotFound
 	}

@@ -101,7 +101,7 @@ func TestVisitListsSeeEveryChange(t *testing.T) {
 			return err
 		}},
 		{"the destruction approved", func() error {
-			return s.ApproveDestruction(ctx, "v3", "https://ofsted.example", "sub-admin", "admin@ofsted.example", at)
+			return s.ApproveDestruction(ctx, "v3", "admin-user", "https://ofsted.example", "sub-admin", "admin@ofsted.example", at)
 		}},
 		{"a failed destruction", func() error {
 			_, err := s.RecordFailure(ctx, "v1", "the store did not answer", at, func(int) time.Time { return at.Add(time.Hour) })
@@ -198,7 +198,7 @@ func TestRowVersionTakesTheVisitFirst(t *testing.T) {
 		do          func() error
 	}{
 		{"an approval", "v1", func() error {
-			err := s.ApproveDestruction(ctx, "v1", "https://ofsted.example", "sub-admin", "admin@ofsted.example", at)
+			err := s.ApproveDestruction(ctx, "v1", "admin-user", "https://ofsted.example", "sub-admin", "admin@ofsted.example", at)
 			if errors.Is(err, ErrNotFound) {
 				return nil // the notice went with the hold
 			}

@@ -731,6 +731,20 @@ END;
 	`
 CREATE INDEX resumable_uploads_open ON resumable_uploads (visit_id, created_by) WHERE completed_at IS NULL;
 `,
+	// 40: who set or lifted the visit's legal hold last (its user id; ""
+	// before this version): the administrator who lifts a hold may not
+	// also approve the destruction the lift lets go on; nor may the one
+	// who recorded the publication, so a page of visits reads who recorded
+	// each event from the covering index too.
+	`
+ALTER TABLE visits ADD COLUMN legal_hold_by TEXT NOT NULL DEFAULT '';
+DROP INDEX visit_events_replay;
+CREATE INDEX visit_events_replay ON visit_events (visit_id, recorded_at, id, event, date, recorded_by);
+DROP TRIGGER row_version_visits;
+CREATE TRIGGER row_version_visits AFTER UPDATE OF reference, title_sealed, provider, notification_date, fieldwork_start, retention_days, state, bucket, created_at, created_by, legal_hold, legal_hold_reason_sealed, legal_hold_at, legal_hold_by ON visits BEGIN
+	UPDATE visits SET row_version = random() WHERE id = NEW.id;
+END;
+`,
 }
 
 // giveBackNameSQLite is the body of the triggers that free the name of an

@@ -605,4 +605,13 @@ END $$;
 	`
 CREATE INDEX resumable_uploads_open ON resumable_uploads (visit_id, created_by) WHERE completed_at IS NULL;
 `,
+	// 40: who set or lifted the visit's legal hold last, and who
+	// recorded each event in the covering index (as SQLite's 40).
+	`
+ALTER TABLE visits ADD COLUMN legal_hold_by TEXT NOT NULL DEFAULT '';
+DROP INDEX visit_events_replay;
+CREATE INDEX visit_events_replay ON visit_events (visit_id, recorded_at, id, event, date, recorded_by);
+DROP TRIGGER row_version_visits ON visits;
+CREATE TRIGGER row_version_visits BEFORE UPDATE OF reference, title_sealed, provider, notification_date, fieldwork_start, retention_days, state, bucket, created_at, created_by, legal_hold, legal_hold_reason_sealed, legal_hold_at, legal_hold_by ON visits FOR EACH ROW EXECUTE FUNCTION row_version_touch();
+`,
 }

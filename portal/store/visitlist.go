@@ -41,14 +41,14 @@ type VisitRow struct {
 
 // visitRowColumns are a visit's columns (visitColumns), its legal hold,
 // and its live key's fingerprint (NULL once the key is destroyed).
-const visitRowColumns = visitColumns + `, legal_hold, legal_hold_reason_sealed, legal_hold_at, (SELECT fingerprint FROM visit_keys WHERE visit_id = visits.id)`
+const visitRowColumns = visitColumns + `, legal_hold, legal_hold_reason_sealed, legal_hold_at, legal_hold_by, (SELECT fingerprint FROM visit_keys WHERE visit_id = visits.id)`
 
 // scanVisitRow scans visitRowColumns, and the columns after them into
 // more.
 func scanVisitRow(sc scanner, more ...any) (VisitRow, error) {
 	var r VisitRow
 	var holdAt, fp sql.NullString
-	if err := scanVisitInto(sc, &r.Visit, append([]any{&r.Hold.On, &r.Hold.ReasonSealed, &holdAt, &fp}, more...)...); err != nil {
+	if err := scanVisitInto(sc, &r.Visit, append([]any{&r.Hold.On, &r.Hold.ReasonSealed, &holdAt, &r.Hold.By, &fp}, more...)...); err != nil {
 		return r, err
 	}
 	var d dates
@@ -429,12 +429,12 @@ func (s *Store) fillRows(ctx context.Context, lists ...[]VisitRow) error {
 	// date, a visit's in the order recorded.
 	evs, err := queryAll(ctx, s.db, func(sc scanner) (Event, error) {
 		var e Event
-		var day string
-		if err := sc.Scan(&e.VisitID, &e.Event, &day); err != nil {
+		var day, at string
+		if err := sc.Scan(&e.VisitID, &e.Event, &day, &e.RecordedBy, &at); err != nil {
 			return e, err
 		}
 		var d dates
-		e.Date = d.date(day)
+		e.Date, e.RecordedAt = d.date(day), d.time(at)
 		return e, d.err
 	}, s.pageEvents(), arg)
 	if err != nil {
@@ -494,10 +494,11 @@ func (s *Store) UserVisits(ctx context.Context, userID string, limit int) ([]Use
 }
 
 // pageEvents is the statement that reads the letter events of a page of
-// visits (their ids, a JSON array, its one argument): each event and its
-// date, a visit's in the order recorded, from visit_events_replay alone.
+// visits (their ids, a JSON array, its one argument): each event, its
+// date, who recorded it and when, a visit's in the order recorded, from
+// visit_events_replay alone.
 func (s *Store) pageEvents() string {
-	return `SELECT visit_id, event, date FROM visit_events WHERE ` + s.inIDs("visit_id") + ` ORDER BY visit_id, recorded_at, id`
+	return `SELECT visit_id, event, date, recorded_by, recorded_at FROM visit_events WHERE ` + s.inIDs("visit_id") + ` ORDER BY visit_id, recorded_at, id`
 }
 
 // inIDs is the condition that column is one of the ids in its one
