@@ -352,9 +352,15 @@ func heldSince(err error) error {
 		return errHeld
 	case errors.Is(err, store.ErrDestructionBegun):
 		return errDestroyingSince
+	case errors.Is(err, store.ErrMovedSince):
+		return errMovedSince
 	}
 	return err
 }
+
+// errMovedSince refuses a new version of a file moved to another item
+// while it was uploaded.
+var errMovedSince = &Error{Kind: KindConflict, Code: "moved", Msg: "While this new version was being uploaded, the file was moved to another item. Nothing was replaced: check where the file is now, then upload the new version again."}
 
 // fileFilter decides which files the actor may act on (list them, put them
 // in an archive). It asks policy once per distinct (item, own file or not),

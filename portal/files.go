@@ -186,6 +186,23 @@ func (acc *Access) put(ctx context.Context, key *crypto.VisitKey, name, item str
 			return FileView{}, err
 		}
 		u.NameIndex = nil
+		// A new version of a file is committed only while its uploader
+		// may still replace that file, not only upload (a coordinator
+		// made an uploader since may replace only their own).
+		var replaces string
+		if replaces, err = s.store.ReplacedFile(ctx, u.FileID); err != nil {
+			s.releaseName(ctx, u.FileID)
+			return FileView{}, err
+		}
+		if replaces != "" {
+			upload, replace := u.Recheck, acc.recheckOn(policy.FileReplace, replaces)
+			u.Recheck = func(ctx context.Context) error {
+				if err := upload(ctx); err != nil {
+					return err
+				}
+				return replace(ctx)
+			}
+		}
 		f, held, err = s.evidence.Put(ctx, u)
 	}
 	if err != nil {

@@ -174,6 +174,10 @@ func (s *Store) NameUploader(ctx context.Context, visitID, item string, index []
 	return by, nil
 }
 
+// ErrMovedSince refuses a new version of a file moved to another item
+// since the version began: nothing is committed.
+var ErrMovedSince = errors.New("store: the file was moved to another item since its new version began")
+
 // supersedeFile marks the file that the new version (? three times: the
 // new file, the time, the new file again) replaces, and returns its id,
 // digest and item. The replaced file is found by key (= one row of the
@@ -205,7 +209,13 @@ func supersede(ctx context.Context, tx *Tx, f File, replaced ReplacedRecords) ([
 	default:
 		// A new version may have streamed for minutes since its
 		// replacement was allowed; a hold set since then keeps the file
-		// as it was, and refuses the version.
+		// as it was, and refuses the version. So does a move of the file
+		// to another item (into the restricted child-level data, say):
+		// the version, filed under the item the upload began with, would
+		// bring its content back out.
+		if item != f.Item {
+			return nil, ErrMovedSince
+		}
 		if err := refuseOnHold(ctx, tx, f.VisitID); err != nil {
 			return nil, err
 		}

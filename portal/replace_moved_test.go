@@ -1,0 +1,113 @@
+package portal_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+// TestNewVersionFollowsNoStaleItem: a file moved into the child-level
+// data (restricted) while its new version streams is not brought back out
+// by that version, filed under the item the file was under when the
+// upload began: the version is refused as a conflict, and the file stays
+// where it was moved, current. Before, the version was stored under the
+// old item, and every inspector could read the restricted content.
+func TestNewVersionFollowsNoStaleItem(t *testing.T) {
+	d, v, _, _, a := oneFileUploaded(t)
+	ctx := context.Background()
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	moved := func() {
+		acc, err := d.access(lead, policy.FileRefile, a.ID)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if _, err := acc.Refile(ctx, portal.ItemChildLevelData); err != nil {
+			t.Error(err)
+		}
+	}
+	rep, err := d.access(coord, policy.FileReplace, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rep.ReplaceFile(ctx, 6, &holdingReader{r: strings.NewReader("second"), hold: moved})
+	if kindOf(err) != portal.KindConflict {
+		t.Errorf("a new version of a file moved while it streamed: %v, want a conflict", err)
+	}
+	got, err := d.svc.Store().File(ctx, v.ID, a.ID)
+	if err != nil || !got.Live() || got.Item != portal.ItemChildLevelData {
+		t.Fatalf("the file moved is %+v (%v), want it current under %s", got, err, portal.ItemChildLevelData)
+	}
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	files, err := d.mustAccess(hmi, policy.FileList).Files(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.Name == "1.01 a.pdf" {
+			t.Fatalf("an inspector lists %+v: the restricted file's content came back out", f)
+		}
+	}
+}
+
+// TestNewVersionActsOnAccessAsItIs: a coordinator made an uploader while
+// their new version of a colleague's file streams (a plain upload, not
+// resumable) stores nothing: the right to replace that file is taken
+// again as the version commits, not only the right to upload.
+func TestNewVersionActsOnAccessAsItIs(t *testing.T) {
+	d, v, _, _, old := oneFileUploaded(t)
+	ctx := context.Background()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	demote := func() {
+		if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "coordinator@cafcass.example", Role: policy.RoleProviderUploader}); err != nil {
+			t.Error(err)
+		}
+		d.later(3 * time.Second) // the decision the upload began with is old now
+	}
+	rep, err := d.access(coord, policy.FileReplace, old.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rep.ReplaceFile(ctx, 6, &holdingReader{r: strings.NewReader("second"), hold: demote})
+	if kindOf(err) != portal.KindForbidden && kindOf(err) != portal.KindNotFound {
+		t.Errorf("the new version of another's file, by a coordinator made an uploader as it streamed: %v, want a refusal", err)
+	}
+	if got, err := d.svc.Store().File(ctx, v.ID, old.ID); err != nil || !got.Live() {
+		t.Fatalf("the file replaced: %+v %v", got, err)
+	}
+}
+
+// TestResumableVersionFollowsNoStaleItem is TestNewVersionFollowsNoStaleItem
+// for a resumable new version, which may stay open for days: the file is
+// moved between its creation and its last segment.
+func TestResumableVersionFollowsNoStaleItem(t *testing.T) {
+	d, v, _, _, a := oneFileUploaded(t)
+	ctx := context.Background()
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	up := d.mustAccess(coord, policy.FileUpload)
+	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.01 a.pdf", Size: 6, OnConflict: portal.OnConflictReplace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := d.access(lead, policy.FileRefile, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.Refile(ctx, portal.ItemChildLevelData); err != nil {
+		t.Fatal(err)
+	}
+	if _, f, err := up.Append(ctx, r, strings.NewReader("second"), nil); kindOf(err) != portal.KindConflict {
+		t.Errorf("a resumable new version of a file moved since it began: %v (file %v), want a conflict", err, f != nil)
+	}
+	got, err := d.svc.Store().File(ctx, v.ID, a.ID)
+	if err != nil || !got.Live() || got.Item != portal.ItemChildLevelData {
+		t.Fatalf("the file moved is %+v (%v), want it current under %s", got, err, portal.ItemChildLevelData)
+	}
+}
