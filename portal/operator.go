@@ -291,7 +291,8 @@ func (e *UnsignedError) Error() string {
 
 // VerifyAudit walks the whole audit chain and its signed checkpoints, and
 // checks it against the checkpoints anchored outside the database (anchors
-// may be nil); a broken link is a *store.ChainError naming the record. A
+// may be nil only for a trail nothing signed yet: else ErrNoAnchors, joined
+// with the UnsignedError the trail has, if any); a broken link is a *store.ChainError naming the record. A
 // signature is good when one of trusted made it: every signing key the
 // trail has used.
 func VerifyAudit(ctx context.Context, st *store.Store, anchors Anchors, trusted ...ed25519.PublicKey) (AuditSummary, error) {
@@ -313,6 +314,11 @@ func VerifyAudit(ctx context.Context, st *store.Store, anchors Anchors, trusted 
 	if err != nil {
 		return sum, err
 	}
+	if anchors == nil && sum.Checkpoints > 0 {
+		return sum, errors.Join(unsigned(sum, time.Now()), fmt.Errorf("%w: the trail holds %d signed checkpoints, each anchored outside the database as it was signed, but no anchor store was found "+
+			"(PORTAL_AUDIT_ANCHOR_DIR, or PORTAL_AUDIT_ANCHOR_BUCKET on the PORTAL_S3_* store with its credentials, or the folder audit-anchors beside PORTAL_DB_PATH): "+
+			"a trail cut after its last anchor cannot be told from an intact one here. Run it with the portal's configuration", ErrNoAnchors, sum.Checkpoints))
+	}
 	if anchors != nil {
 		cps, err := st.Checkpoints(ctx)
 		if err != nil {
@@ -324,6 +330,11 @@ func VerifyAudit(ctx context.Context, st *store.Store, anchors Anchors, trusted 
 	}
 	return sum, unsigned(sum, time.Now())
 }
+
+// ErrNoAnchors is returned by VerifyAudit for a trail with signed
+// checkpoints checked without its anchor store: whether its tail was cut
+// cannot be known.
+var ErrNoAnchors = errors.New("the audit anchors were not found")
 
 // unsigned reports the records no signature covers when they are more
 // than a serving portal leaves: any at all on a trail nothing signed

@@ -179,7 +179,11 @@ func TestDatabaseCrashedAndBack(t *testing.T) {
 	if err := ts.Portal.Store().DB().QueryRow(`SELECT COUNT(*) FROM pending_uploads WHERE file_id = ?`, pending).Scan(&n); err != nil || n != 0 {
 		t.Errorf("the cut upload's pending record: %d (%v)", n, err)
 	}
-	if _, err := portal.VerifyAudit(ctx, ts.Portal.Store(), nil, ts.Portal.SigningPublicKey()); err != nil {
+	anchors, err := portal.FindAnchors(ctx, ts.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := portal.VerifyAudit(ctx, ts.Portal.Store(), anchors, ts.Portal.SigningPublicKey()); err != nil {
 		t.Errorf("the audit trail after the crash: %v", err)
 	}
 }

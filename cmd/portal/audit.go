@@ -37,8 +37,9 @@ func auditVerifyTo(ctx context.Context, args []string, out io.Writer) error {
 		trusted = append(trusted, pub)
 		return nil
 	})
+	without := fs.Bool("without-anchors", false, "check the chain and its signatures only, where the anchor store cannot be reached (an offline copy): a trail cut after its last anchor then goes unseen")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal audit verify [--public-key FILE]...\n\nChecks every audit record's hash link and every signed checkpoint (PORTAL_DB_PATH), and the\ntrail against the checkpoints anchored outside the database (PORTAL_AUDIT_ANCHOR_DIR, or the\nbucket PORTAL_AUDIT_ANCHOR_BUCKET on the PORTAL_S3_* store). Each signature must be made by one\nof the public keys given: after the signing key was replaced, give the old and the new. Exit\nstatus 0: intact; 1: the first broken link is reported, naming the last anchored record when the\ntrail was cut short; 2: unsigned, nothing broken but records that no signed checkpoint covers\n(none at all, or some written longer ago than a serving portal leaves them unsigned).")
+		fmt.Fprintln(fs.Output(), "Usage: portal audit verify [--public-key FILE]... [--without-anchors]\n\nChecks every audit record's hash link and every signed checkpoint (PORTAL_DB_PATH), and the\ntrail against the checkpoints anchored outside the database (PORTAL_AUDIT_ANCHOR_DIR, or the\nbucket PORTAL_AUDIT_ANCHOR_BUCKET on the PORTAL_S3_* store). Each signature must be made by one\nof the public keys given: after the signing key was replaced, give the old and the new. Exit\nstatus 0: intact; 1: the first broken link is reported, naming the last anchored record when the\ntrail was cut short; 2: unsigned, nothing broken but records that no signed checkpoint covers\n(none at all, or some written longer ago than a serving portal leaves them unsigned); 3: cannot\ncheck, the trail holds signed checkpoints but the anchor store was not found.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -56,11 +57,26 @@ func auditVerifyTo(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	anchors, err := portal.FindAnchors(ctx, portal.PartialConfig(os.Getenv))
-	if err != nil {
-		return fmt.Errorf("audit anchors: %w", err)
+	var anchors portal.Anchors
+	if !*without {
+		if anchors, err = portal.FindAnchors(ctx, portal.PartialConfig(os.Getenv)); err != nil {
+			return fmt.Errorf("audit anchors: %w", err)
+		}
 	}
 	sum, err := portal.VerifyAudit(ctx, st, anchors, trusted...)
+	if errors.Is(err, portal.ErrNoAnchors) && *without {
+		// Asked for: the chain and its signatures alone.
+		var u *portal.UnsignedError
+		if !errors.As(err, &u) {
+			u = nil
+		}
+		if err = nil; u != nil {
+			err = u
+		}
+	}
+	if errors.Is(err, portal.ErrNoAnchors) {
+		return &statusError{status: 3, err: fmt.Errorf("CANNOT CHECK: %w (or give --without-anchors to check the chain and its signatures alone)", err)}
+	}
 	var unsigned *portal.UnsignedError
 	if err != nil && !errors.As(err, &unsigned) {
 		var ce *store.ChainError
@@ -70,7 +86,9 @@ func auditVerifyTo(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	where := "no anchors outside the database"
-	if anchors != nil {
+	if *without {
+		where = "not checked against the anchors outside the database (--without-anchors: a trail cut after its last anchor would not show)"
+	} else if anchors != nil {
 		where = fmt.Sprintf("%d anchored outside the database (%s), the last at record %d", sum.Anchors, anchors.Where(), sum.LastAnchored)
 	}
 	state := "intact"

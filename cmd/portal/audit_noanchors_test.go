@@ -1,0 +1,40 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestAuditVerifyNeedsTheAnchors: a trail that holds signed checkpoints
+// was anchored outside the database as each was signed, so portal audit
+// verify run where it finds no anchor store (no store credentials, the
+// bucket not reached, the folder on another host) cannot tell a trail
+// cut after its last anchor from an intact one. It says so (exit status
+// 3), never "intact". Before, it reported a cut trail intact, with "no
+// anchors outside the database".
+func TestAuditVerifyNeedsTheAnchors(t *testing.T) {
+	ctx := context.Background()
+	st, svc := trailOf250(t)
+	svc.Stop()
+	svc.Close()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	var out bytes.Buffer
+	if err := auditVerifyTo(ctx, nil, &out); err != nil || !strings.Contains(out.String(), "intact") {
+		t.Fatalf("with the anchors: %v\n%s", err, out.String())
+	}
+	for _, k := range []string{"PORTAL_S3_ACCESS_KEY", "PORTAL_S3_ACCESS_KEY_FILE", "PORTAL_S3_SECRET_KEY", "PORTAL_S3_SECRET_KEY_FILE", "PORTAL_AUDIT_ANCHOR_DIR"} {
+		t.Setenv(k, "")
+	}
+	out.Reset()
+	err := auditVerifyTo(ctx, nil, &out)
+	var se *statusError
+	if !errors.As(err, &se) || se.status != 3 || strings.Contains(out.String(), "intact") || !strings.Contains(err.Error(), "anchor") {
+		t.Fatalf("without the anchor store: %v\n%s\nwant exit status 3 saying the anchors were not found", err, out.String())
+	}
+	t.Logf("%v", err)
+}
