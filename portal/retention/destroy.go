@@ -101,7 +101,14 @@ func (s *Service) due(ctx context.Context, r store.VisitRow) (bool, error) {
 	if on.IsZero() || r.Hold.On || s.Now().Before(NoticeFrom(on, s.NoticePeriod)) {
 		return false, nil
 	}
-	n, err := s.notice(ctx, r, on)
+	n, err := s.notice(ctx, r, l.Published, on)
+	if errors.Is(err, store.ErrNotDue) || errors.Is(err, store.ErrOnHold) {
+		// The page this sweep read is older than the visit: its
+		// publication withdrawn, or a hold set, since. The next sweep
+		// decides on it as it is.
+		s.Log.Warn("destruction notice not given: the visit changed since the sweep read it", "visit", v.ID, "reference", v.Reference, "err", err)
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}
@@ -129,13 +136,13 @@ func Earliest(on time.Time, n store.Notice, period time.Duration) time.Time {
 // (an approval since then only brings the destruction forward, so an older
 // copy errs on the side of later), giving it (with its record) if it had
 // not been given.
-func (s *Service) notice(ctx context.Context, r store.VisitRow, on time.Time) (store.Notice, error) {
+func (s *Service) notice(ctx context.Context, r store.VisitRow, published, on time.Time) (store.Notice, error) {
 	if r.Notice != nil {
 		return *r.Notice, nil
 	}
 	v := r.Visit
 	now := s.Now()
-	given, err := s.Store.GiveNotice(ctx, v.ID, on, now, s.audit(v.ID, "destruction.notice", v.ID, map[string]any{
+	given, err := s.Store.GiveNotice(ctx, v.ID, published, on, now, s.audit(v.ID, "destruction.notice", v.ID, map[string]any{
 		"destroy_on": on.Format(time.DateOnly), "notice_period": s.NoticePeriod.String(),
 		"destroy_after": Earliest(on, store.Notice{GivenAt: now}, s.NoticePeriod).UTC().Format(time.RFC3339)})...)
 	if err != nil {

@@ -832,3 +832,40 @@ func TestLiftWithoutAHoldKeepsTheNotice(t *testing.T) {
 		t.Fatalf("approved and due: destroyed %v, %v", got, err)
 	}
 }
+
+// TestStaleSweepGivesNoNoticeForAWithdrawnPublication: the sweep decides
+// from a page of visits read before it destroys the ones before them,
+// minutes earlier. A publication withdrawn meanwhile (recorded in error)
+// must not be noticed, and with no notice period (PORTAL_DESTRUCTION_NOTICE
+// 0) destroyed, on the withdrawn date. Before, the sweep gave the notice
+// on the page's stale row, and the destruction began on it.
+func TestStaleSweepGivesNoNoticeForAWithdrawnPublication(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.visit(t, "va", wrappedKey())
+	h.visit(t, "vb", wrappedKey())
+	s := h.service("p1")
+	s.NoticePeriod = 0
+	h.today = day("2027-01-22")
+	withdrawn := false
+	s.AfterStep = func(step string) error {
+		if step == "destroyed" && !withdrawn {
+			withdrawn = true
+			// While va is destroyed, vb's publication is withdrawn.
+			if _, _, err := h.st.WithdrawLastEvent(ctx, "vb", store.Event{Event: Published, Date: day("2026-12-23")}, time.Now()); err != nil {
+				t.Error(err)
+			}
+		}
+		return nil
+	}
+	got, err := s.Sweep(ctx)
+	if err != nil || !withdrawn || len(got) != 1 || got[0] != "va" {
+		t.Fatalf("the sweep destroyed %v (%v; withdrawn %v), want va alone", got, err, withdrawn)
+	}
+	if v, _ := h.st.Visit(ctx, "vb"); v.State != "active" {
+		t.Fatalf("vb is %s after its publication was withdrawn", v.State)
+	}
+	if n, err := h.st.GetNotice(ctx, "vb"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("vb has a notice (%+v, %v) for a publication withdrawn", n, err)
+	}
+}

@@ -15,7 +15,7 @@ func destroyingV1(t *testing.T, s *Store, now time.Time, w0 []byte) {
 	t.Helper()
 	ctx := context.Background()
 	visitV1(t, s, now)
-	if _, err := s.GiveNotice(ctx, "v1", now, now); err != nil {
+	if _, err := s.GiveNotice(ctx, "v1", publishedOn(t, s, "v1", now), now, now); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.StartEpoch(ctx, Epoch{ID: "e0", Recipient: "r0", CreatedAt: now}, now.Add(time.Hour), func(VisitKey) ([]byte, error) { return w0, nil }); err != nil {
@@ -128,4 +128,15 @@ func TestDeleteKeyWaitsForAMoveOfTheKey(t *testing.T) {
 		t.Fatal("the deletion did not finish")
 	}
 	checkDeletedFrom(t, s, "e1", w1)
+}
+
+// publishedOn records the publication of visit id on day, as a notice
+// needs (GiveNotice gives none for a publication the visit does not
+// have), and returns day.
+func publishedOn(t *testing.T, s *Store, id string, day time.Time) time.Time {
+	t.Helper()
+	if _, err := s.AddEvent(context.Background(), Event{VisitID: id, Event: "published", Date: day, RecordedBy: "u", RecordedAt: time.Now()}, func([]Event) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return day
 }

@@ -43,7 +43,7 @@ func TestDestructionNeedsTheNoticeStill(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if _, err := s.GiveNotice(ctx, "v1", day.AddDate(0, 0, 30), now); err != nil {
+			if _, err := s.GiveNotice(ctx, "v1", day, day.AddDate(0, 0, 30), now); err != nil {
 				t.Fatal(err)
 			}
 			// What the sweep read before it counted the bucket.

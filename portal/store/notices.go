@@ -35,8 +35,12 @@ func scanNotice(sc scanner) (Notice, error) {
 
 // GiveNotice records, once, that a visit's destruction on destroyOn has
 // been announced; the audit records are written only by the call that
-// gives it. It reports whether this call gave it.
-func (s *Store) GiveNotice(ctx context.Context, visitID string, destroyOn, now time.Time, audit ...AuditRecord) (bool, error) {
+// gives it. It reports whether this call gave it. published is the
+// publication date destroyOn was worked out from: the notice is given
+// only while the visit still has that publication and no legal hold, read
+// with the visit held (ErrNotDue, ErrOnHold), so that a sweep deciding on
+// a page read minutes before gives none for a publication withdrawn since.
+func (s *Store) GiveNotice(ctx context.Context, visitID string, published, destroyOn, now time.Time, audit ...AuditRecord) (bool, error) {
 	given := false
 	err := s.inTx(ctx, func(tx *Tx) error {
 		// The visit's row first: the notice's trigger writes it
@@ -44,6 +48,18 @@ func (s *Store) GiveNotice(ctx context.Context, visitID string, destroyOn, now t
 		// first, so that no two wait for each other.
 		if err := lockVisit(ctx, tx, visitID); err != nil {
 			return err
+		}
+		var held bool
+		var current int
+		err := tx.QueryRowContext(ctx, `SELECT legal_hold, (SELECT COUNT(*) FROM visit_events WHERE visit_id = visits.id AND event = 'published' AND date = ?)
+			FROM visits WHERE id = ?`, published.Format(dateFormat), visitID).Scan(&held, &current)
+		switch {
+		case err != nil:
+			return err
+		case held:
+			return ErrOnHold
+		case current == 0:
+			return ErrNotDue
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO destruction_notices (visit_id, destroy_on, given_at) VALUES (?, ?, ?) ON CONFLICT (visit_id) DO NOTHING`,
 			visitID, destroyOn.Format(dateFormat), formatTime(now))
@@ -58,6 +74,9 @@ func (s *Store) GiveNotice(ctx context.Context, visitID string, destroyOn, now t
 	}, audit...)
 	if errors.Is(err, errNoChange) {
 		return false, nil
+	}
+	if errors.Is(err, ErrNotDue) || errors.Is(err, ErrOnHold) {
+		return false, err
 	}
 	if err != nil {
 		return false, fmt.Errorf("store: give notice: %w", err)

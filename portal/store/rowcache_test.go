@@ -21,6 +21,7 @@ func TestVisitListsSeeEveryChange(t *testing.T) {
 	s := openTest(t)
 	now := time.Now().UTC().Truncate(24 * time.Hour)
 	threeVisits(t, s, now, 60)
+	v3Published := publishedOn(t, s, "v3", now.AddDate(0, 0, -25)) // what its notice is given on
 	u, err := s.SignIn(ctx, "https://ofsted.example", "sub-lead", "lead@ofsted.example", "Lead", []string{"lead_inspector"}, now)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +98,7 @@ func TestVisitListsSeeEveryChange(t *testing.T) {
 			return err
 		}},
 		{"a destruction notice", func() error {
-			_, err := s.GiveNotice(ctx, "v3", now.AddDate(0, 0, 5), at)
+			_, err := s.GiveNotice(ctx, "v3", v3Published, now.AddDate(0, 0, 5), at)
 			return err
 		}},
 		{"the destruction approved", func() error {
@@ -189,7 +190,7 @@ func TestRowVersionTakesTheVisitFirst(t *testing.T) {
 	threeVisits(t, s, now, 60)
 	at := now.Add(-time.Hour)
 	for _, id := range []string{"v1", "v2", "v3"} {
-		if _, err := s.GiveNotice(ctx, id, now.AddDate(0, 0, 5), at); err != nil {
+		if _, err := s.GiveNotice(ctx, id, publishedOn(t, s, id, now.AddDate(0, 0, -25)), now.AddDate(0, 0, 5), at); err != nil {
 			t.Fatal(err)
 		}
 	}
