@@ -88,10 +88,22 @@ const WarningsShown = 10
 
 var errNotNoticed = conflict("This visit's destruction is not due for review: it has no destruction notice yet.")
 
+// errNoticeChanged refuses an approval of a notice that is not the one
+// the visit has now.
+var errNoticeChanged = conflict("This visit's destruction notice has changed since it was reviewed (its publication withdrawn and recorded again, or a legal hold lifted): review it again before you approve it.")
+
 // ApproveDestruction approves the noticed destruction of the visit, so the
 // sweep destroys it once its date has passed without waiting for the
 // notice to run. It is recorded, and named on the certificate.
 func (acc *Access) ApproveDestruction(ctx context.Context) (VisitView, error) {
+	return acc.ApproveDestructionOf(ctx, time.Time{})
+}
+
+// ApproveDestructionOf is ApproveDestruction of the notice given at
+// reviewed, the one the approver reviewed (zero: the notice the visit has
+// as this request reads it). A notice given since (the publication
+// withdrawn and recorded again) is refused: errNoticeChanged.
+func (acc *Access) ApproveDestructionOf(ctx context.Context, reviewed time.Time) (VisitView, error) {
 	if err := acc.require(ctx, policy.DestructionApprove, nil); err != nil {
 		return VisitView{}, err
 	}
@@ -103,16 +115,20 @@ func (acc *Access) ApproveDestruction(ctx context.Context) (VisitView, error) {
 		return VisitView{}, conflict("This destruction has already been approved by " + PersonName(n.ApprovedBy.Email, "", n.ApprovedBy.Subject, n.ApprovedBy.Issuer) + ".")
 	case acc.Status.LegalHold:
 		return VisitView{}, errHeld
+	case !reviewed.IsZero() && !n.GivenAt.Equal(reviewed):
+		return VisitView{}, errNoticeChanged
 	}
 	a := acc.Actor
 	if why := acc.Status.ownDestruction(a.UserID); why != "" {
 		return VisitView{}, conflict(why)
 	}
 	rec := acc.rec("destruction.approved", acc.Visit.ID, "success", map[string]any{"destroy_on": acc.Status.DestroyOn.Format(time.DateOnly)})
-	if err := acc.svc.store.ApproveDestruction(ctx, acc.Visit.ID, a.UserID, a.Issuer, a.Subject, a.Email, acc.svc.now(), rec); err != nil {
+	if err := acc.svc.store.ApproveDestruction(ctx, acc.Visit.ID, n.GivenAt, a.UserID, a.Issuer, a.Subject, a.Email, acc.svc.now(), rec); err != nil {
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			return VisitView{}, errNotNoticed
+			// Withdrawn, given afresh or approved since this request
+			// read it.
+			return VisitView{}, errNoticeChanged
 		case errors.Is(err, store.ErrOwnDecision):
 			// Recorded or lifted by them since this request read the visit.
 			return VisitView{}, conflict("You recorded this visit's publication or lifted its legal hold, so another administrator must approve its destruction (or it goes ahead once its notice has run).")

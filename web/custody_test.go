@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -778,4 +780,67 @@ func TestOneAdministratorCannotBringDestructionForward(t *testing.T) {
 		t.Fatalf("destroyed after one administrator's lift and approval: %v %v", ids, err)
 	}
 	decode[visitResp](t, second.sendJSON("POST", "/api/v1/visits/"+w.ID+"/destruction/approve", nil), http.StatusOK)
+}
+
+// TestApprovalIsOfTheNoticeReviewed: an administrator approves the
+// destruction the review showed them. A publication withdrawn and
+// recorded again since (another date, a fresh notice) is not approved by
+// their click on the page as it was, nor by an API call naming the notice
+// they reviewed: 409, nothing approved. Before, the approval took
+// whichever notice stood when it arrived.
+func TestApprovalIsOfTheNoticeReviewed(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	v := setUpVisit(t, ts, admin, "FV-REVIEWED-1")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example") // members bind at sign-in
+	end := publish(t, ts, lead, v, 200)
+	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("destroyed at once: %v %v", ids, err)
+	}
+	page := readAll(t, admin.get("/destruction"))
+	reviewed := ""
+	if m := regexp.MustCompile(`action="/visits/` + v.ID + `/destruction/approve"[^>]*>\s*<input type="hidden" name="notice" value="([^"]+)"`).FindStringSubmatch(page); m != nil {
+		reviewed = m[1]
+	}
+	first, err := ts.Portal.Store().GetNotice(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The publication withdrawn, recorded again on another day, noticed
+	// afresh.
+	published := publishedOn(ts, end.AddDate(0, 0, 2))
+	decode[visitResp](t, admin.sendJSON("POST", "/api/v1/visits/"+v.ID+"/events/withdraw", map[string]string{"event": "published", "date": published.Format(time.DateOnly)}), http.StatusOK)
+	decode[visitResp](t, lead.sendJSON("POST", "/api/v1/visits/"+v.ID+"/events", map[string]string{"event": "published", "date": published.AddDate(0, 0, 1).Format(time.DateOnly)}), http.StatusOK)
+	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("destroyed at once: %v %v", ids, err)
+	}
+	if n, err := ts.Portal.Store().GetNotice(ctx, v.ID); err != nil || n.GivenAt.Equal(first.GivenAt) {
+		t.Fatalf("no fresh notice: %+v %v", n, err)
+	}
+
+	resp := admin.postForm("/visits/"+v.ID+"/destruction/approve", map[string]string{"notice": url.QueryEscape(reviewed)})
+	body := readAll(t, resp)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "reviewed") {
+		t.Errorf("the approval from the review page as it was: %d, want 409 saying the notice changed since it was reviewed", resp.StatusCode)
+	}
+	resp = admin.sendJSON("POST", "/api/v1/visits/"+v.ID+"/destruction/approve", map[string]string{"notice_given_at": first.GivenAt.Format(time.RFC3339Nano)})
+	if body := readAll(t, resp); resp.StatusCode != http.StatusConflict {
+		t.Errorf("the API's approval of the notice reviewed before: %d %s, want 409", resp.StatusCode, body)
+	}
+	if n, err := ts.Portal.Store().GetNotice(ctx, v.ID); err != nil || !n.ApprovedAt.IsZero() {
+		t.Fatalf("the fresh notice was approved: %+v %v", n, err)
+	}
+	// The review as it is now approves it.
+	page = readAll(t, admin.get("/destruction"))
+	m := regexp.MustCompile(`action="/visits/` + v.ID + `/destruction/approve"[^>]*>\s*<input type="hidden" name="notice" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("the review's approval names no notice:\n%s", page)
+	}
+	resp = admin.postForm("/visits/"+v.ID+"/destruction/approve", map[string]string{"notice": url.QueryEscape(m[1])})
+	resp.Body.Close()
+	if n, err := ts.Portal.Store().GetNotice(ctx, v.ID); err != nil || n.ApprovedAt.IsZero() || resp.Request.URL.Path != "/destruction" {
+		t.Fatalf("the approval from the review as it is: %d at %s, notice %+v %v", resp.StatusCode, resp.Request.URL.Path, n, err)
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/portal"
 )
 
 func (s *Server) destructionReview(c *gin.Context) {
@@ -16,8 +18,23 @@ func (s *Server) destructionReview(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
+// approveDestruction approves a noticed destruction; a body, when sent,
+// names the notice reviewed ({"notice_given_at": RFC 3339, as the review
+// gives it}): one given since is refused (409).
 func (s *Server) approveDestruction(c *gin.Context) {
-	v, err := accessOf(c).ApproveDestruction(c.Request.Context())
+	var reviewed time.Time
+	if c.Request.ContentLength != 0 || c.GetHeader("Content-Type") != "" {
+		var req struct {
+			NoticeGivenAt *time.Time `json:"notice_given_at"`
+		}
+		if !s.bindJSON(c, &req, `Send nothing, or {"notice_given_at": the notice_given_at of the visit's destruction as reviewed}.`) {
+			return
+		}
+		if req.NoticeGivenAt != nil {
+			reviewed = *req.NoticeGivenAt
+		}
+	}
+	v, err := accessOf(c).ApproveDestructionOf(c.Request.Context(), reviewed)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -51,7 +68,13 @@ func (s *Server) destructionPage(c *gin.Context) {
 
 func (s *Server) approveDestructionForm(c *gin.Context) {
 	acc := accessOf(c)
-	if _, err := acc.ApproveDestruction(c.Request.Context()); err != nil {
+	// The review names the notice it showed: an approval is of that one.
+	reviewed, err := time.Parse(time.RFC3339Nano, c.PostForm("notice"))
+	if err != nil {
+		s.refuse(c, &form{}, &portal.Error{Kind: portal.KindConflict, Code: "conflict", Msg: "This approval does not say which destruction notice was reviewed: review the destruction again, then approve it."}, nil, "approve-"+acc.Visit.ID, s.destructionPage)
+		return
+	}
+	if _, err := acc.ApproveDestructionOf(c.Request.Context(), reviewed); err != nil {
 		s.refuse(c, &form{}, err, nil, "approve-"+acc.Visit.ID, s.destructionPage)
 		return
 	}

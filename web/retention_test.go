@@ -27,6 +27,12 @@ func TestRetentionEndToEnd(t *testing.T) {
 	v := setUpVisit(t, ts, admin, "FV-RET-1")
 	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
 	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	// A second administrator, who approves what the first set going.
+	me := decode[struct{ Issuer string }](t, admin.get("/api/v1/me"), http.StatusOK)
+	if err := ts.Portal.Store().GrantPortalRole(ctx, "administrator", me.Issuer, "outsider@ofsted.example", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	second := ts.signIn(t, "ofsted", "outsider@ofsted.example")
 	a := uploader.uploadItem(v.ID, "1.01 Structure.pdf", "", evidenceBytes(4, 70_000))
 	b := uploader.uploadItem(v.ID, "1.02 Allocation.pdf", "", evidenceBytes(5, 1_000))
 	wrapped, err := ts.Portal.Store().WrappedKey(ctx, v.ID)
@@ -112,7 +118,11 @@ func TestRetentionEndToEnd(t *testing.T) {
 	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 0 {
 		t.Fatalf("destroyed without notice: %v %v", ids, err)
 	}
-	decode[visitResp](t, admin.sendJSON("POST", "/api/v1/visits/"+v.ID+"/destruction/approve", nil), http.StatusOK)
+	// Not by the administrator who lifted the hold: by another.
+	if s := admin.status("POST", "/api/v1/visits/"+v.ID+"/destruction/approve", nil); s != http.StatusConflict {
+		t.Fatalf("the administrator who lifted the hold approving: %d", s)
+	}
+	decode[visitResp](t, second.sendJSON("POST", "/api/v1/visits/"+v.ID+"/destruction/approve", nil), http.StatusOK)
 	// The first sweep after that dies after destroying the key, before the
 	// objects.
 	ts.crashAt.Store("key_destroyed")

@@ -53,6 +53,8 @@ var funcs = template.FuncMap{
 		}
 		return t.In(calendar.London).Format("2 January 2006 15:04 MST")
 	},
+	// rfc3339 is an instant as a form sends it back (to the nanosecond).
+	"rfc3339":    func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 	"bytes":      humanBytes,
 	"dict":       dict,
 	"list":       func(v ...string) []string { return v },

@@ -115,12 +115,13 @@ func (s *Store) Notices(ctx context.Context) ([]Notice, error) {
 // its notice to run.
 var ErrOwnDecision = errors.New("store: the approver decided the destruction's date")
 
-// ApproveDestruction records the approval of a noticed destruction by
-// the administrator userID. ErrNotFound when no notice has been given;
+// ApproveDestruction records the approval of the destruction notice given
+// at givenAt (the one the approver read) by the administrator userID.
+// ErrNotFound when the visit has no such notice not yet approved;
 // ErrOwnDecision when userID recorded the visit's publication, or lifted
 // its hold last, after the publication was recorded (read with the visit
 // held, so neither can change between the check and the approval).
-func (s *Store) ApproveDestruction(ctx context.Context, visitID, userID, issuer, subject, email string, now time.Time, audit ...AuditRecord) error {
+func (s *Store) ApproveDestruction(ctx context.Context, visitID string, givenAt time.Time, userID, issuer, subject, email string, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		if err := lockVisit(ctx, tx, visitID); err != nil { // as GiveNotice
 			return err
@@ -139,7 +140,7 @@ func (s *Store) ApproveDestruction(ctx context.Context, visitID, userID, issuer,
 			return ErrOwnDecision
 		}
 		return execOne(ctx, tx, `UPDATE destruction_notices SET approved_by_issuer = ?, approved_by_subject = ?, approved_by_email = ?, approved_at = ?
-			WHERE visit_id = ? AND approved_at IS NULL`, issuer, subject, email, formatTime(now), visitID)
+			WHERE visit_id = ? AND approved_at IS NULL AND given_at = ?`, issuer, subject, email, formatTime(now), visitID, formatTime(givenAt))
 	}, audit...)
 	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrOwnDecision) {
 		return fmt.Errorf("store: approve destruction: %w", err)

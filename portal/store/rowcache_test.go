@@ -102,7 +102,7 @@ func TestVisitListsSeeEveryChange(t *testing.T) {
 			return err
 		}},
 		{"the destruction approved", func() error {
-			return s.ApproveDestruction(ctx, "v3", "admin-user", "https://ofsted.example", "sub-admin", "admin@ofsted.example", at)
+			return s.ApproveDestruction(ctx, "v3", givenAt(t, s, "v3"), "admin-user", "https://ofsted.example", "sub-admin", "admin@ofsted.example", at)
 		}},
 		{"a failed destruction", func() error {
 			_, err := s.RecordFailure(ctx, "v1", "the store did not answer", at, func(int) time.Time { return at.Add(time.Hour) })
@@ -199,7 +199,7 @@ func TestRowVersionTakesTheVisitFirst(t *testing.T) {
 		do          func() error
 	}{
 		{"an approval", "v1", func() error {
-			err := s.ApproveDestruction(ctx, "v1", "admin-user", "https://ofsted.example", "sub-admin", "admin@ofsted.example", at)
+			err := s.ApproveDestruction(ctx, "v1", givenAt(t, s, "v1"), "admin-user", "https://ofsted.example", "sub-admin", "admin@ofsted.example", at)
 			if errors.Is(err, ErrNotFound) {
 				return nil // the notice went with the hold
 			}
@@ -279,4 +279,15 @@ func TestRowCacheIsBoundedAndShared(t *testing.T) {
 	if _, ok := c.get("x", 8); ok {
 		t.Error("a row was given for a version other than the one kept")
 	}
+}
+
+// givenAt is when visit id's destruction notice was given: what an
+// approval names.
+func givenAt(t *testing.T, s *Store, id string) time.Time {
+	t.Helper()
+	n, err := s.GetNotice(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.GivenAt
 }
