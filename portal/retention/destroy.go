@@ -215,6 +215,7 @@ func (s *Service) begin(ctx context.Context, v store.Visit) error {
 	}
 	inv.VisitID, inv.Reference, inv.KeyFingerprint, inv.Files, inv.StartedAt = v.ID, v.Reference, k.Fingerprint, list, s.Now()
 	inv.KeyEpoch, inv.FilesVersion = k.Epoch, version // until DeleteKey records the one it deletes from
+	inv.NoticePeriod, inv.NoticePeriodKnown = s.NoticePeriod, true // the one due decided with
 	if err := s.Store.BeginDestruction(ctx, inv, s.audit(v.ID, "destruction.started", v.ID, map[string]any{
 		"files": len(files), "object_versions": inv.ObjectsAtStart, "segments_expected": inv.SegmentsExpected, "segments_missing": inv.SegmentsMissing})...); err != nil {
 		return err
@@ -336,10 +337,16 @@ func (s *Service) destroy(ctx context.Context, v store.Visit, issued []byte) err
 			ObjectsDeleted: d.ObjectsAtStart, SegmentsExpected: d.SegmentsExpected, SegmentsGoneBefore: d.SegmentsMissing,
 			Files: files, IssuedAt: s.Now().UTC(),
 			Steps: CertSteps{Started: d.StartedAt, KeyDestroyed: d.KeyDestroyedAt, ObjectsDeleted: d.ObjectsDeletedAt, BucketDeleted: d.BucketDeletedAt}}
+		// The notice period the destruction was decided with, not this
+		// run's (a setting changed since a crash).
+		period := s.NoticePeriod
+		if d.NoticePeriodKnown {
+			period = d.NoticePeriod
+		}
 		var notice store.Notice
 		if n, err := s.Store.GetNotice(ctx, v.ID); err == nil {
 			notice = n
-			c.Notice = &CertNotice{GivenAt: n.GivenAt.UTC(), Period: s.NoticePeriod.String()}
+			c.Notice = &CertNotice{GivenAt: n.GivenAt.UTC(), Period: period.String()}
 			if !n.ApprovedAt.IsZero() {
 				c.Approval = &CertApproval{Issuer: n.ApprovedBy.Issuer, Subject: n.ApprovedBy.Subject, Email: n.ApprovedBy.Email, At: n.ApprovedAt.UTC()}
 			}
@@ -354,7 +361,7 @@ func (s *Service) destroy(ctx context.Context, v store.Visit, issued []byte) err
 		// The events cannot change once the destruction has begun (a
 		// withdrawal is refused): the date is the one it was decided on.
 		if on := DestroyOn(letter(evs), v.RetentionDays); !on.IsZero() {
-			c.Due = &CertDue{DestroyOn: on.Format(time.DateOnly), DestroyAfter: Earliest(on, notice, s.NoticePeriod).UTC()}
+			c.Due = &CertDue{DestroyOn: on.Format(time.DateOnly), DestroyAfter: Earliest(on, notice, period).UTC()}
 		}
 		if d.KeyEpoch != "" && !d.EpochSupersededAt.IsZero() {
 			c.KeyEpoch = &CertKeyEpoch{ID: d.KeyEpoch, SupersededAt: d.EpochSupersededAt.UTC(), UnrecoverableFromBackupsAfter: d.EpochRetireAfter.UTC()}

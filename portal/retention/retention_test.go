@@ -236,7 +236,7 @@ func TestLiftedHoldGivesNoticeAgain(t *testing.T) {
 	if got, err := s.Sweep(ctx); err != nil || len(got) != 0 {
 		t.Fatalf("noticed: destroyed %v, %v", got, err)
 	}
-	if err := h.st.ApproveDestruction(ctx, "v1", "admin-user", "iss", "admin", "admin@ofsted.example", s.Now()); err != nil {
+	if err := h.st.ApproveDestruction(ctx, "v1", givenAt(t, h.st, "v1"), "admin-user", "iss", "admin", "admin@ofsted.example", s.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: true, At: s.Now()}); err != nil {
@@ -473,7 +473,7 @@ func TestDestructionWaitsForNoticeOrApproval(t *testing.T) {
 		if got, _ := s.Sweep(ctx); len(got) != 0 {
 			t.Fatalf("destroyed before the notice ran: %v", got)
 		}
-		if err := h.st.ApproveDestruction(ctx, "v1", "admin-2-user", "https://idp.example", "admin-2", "admin2@example.org", s.Now()); err != nil {
+		if err := h.st.ApproveDestruction(ctx, "v1", givenAt(t, h.st, "v1"), "admin-2-user", "https://idp.example", "admin-2", "admin2@example.org", s.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if got, err := s.Sweep(ctx); err != nil || len(got) != 1 {
@@ -716,7 +716,7 @@ func TestCertificateProvesNotEarly(t *testing.T) {
 				t.Fatalf("notice: destroyed %v, %v", got, err)
 			}
 			if tc.approve {
-				if err := h.st.ApproveDestruction(ctx, "v1", "admin-2-user", "https://idp.example", "admin-2", "admin2@example.org", s.Now()); err != nil {
+				if err := h.st.ApproveDestruction(ctx, "v1", givenAt(t, h.st, "v1"), "admin-2-user", "https://idp.example", "admin-2", "admin2@example.org", s.Now()); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -817,7 +817,7 @@ func TestLiftWithoutAHoldKeepsTheNotice(t *testing.T) {
 	if got, err := s.Sweep(ctx); err != nil || len(got) != 0 {
 		t.Fatalf("noticed: destroyed %v, %v", got, err)
 	}
-	if err := h.st.ApproveDestruction(ctx, "v1", "admin-user", "iss", "admin", "admin@ofsted.example", s.Now()); err != nil {
+	if err := h.st.ApproveDestruction(ctx, "v1", givenAt(t, h.st, "v1"), "admin-user", "iss", "admin", "admin@ofsted.example", s.Now()); err != nil {
 		t.Fatal(err)
 	}
 	h.today = day("2027-01-20")
@@ -867,5 +867,59 @@ func TestStaleSweepGivesNoNoticeForAWithdrawnPublication(t *testing.T) {
 	}
 	if n, err := h.st.GetNotice(ctx, "vb"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("vb has a notice (%+v, %v) for a publication withdrawn", n, err)
+	}
+}
+
+// givenAt is when visit id's destruction notice was given: what an
+// approval names.
+func givenAt(t *testing.T, st *store.Store, id string) time.Time {
+	t.Helper()
+	n, err := st.GetNotice(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.GivenAt
+}
+
+// TestCertificateStatesTheNoticeThatApplied: a destruction begun under a
+// 7-day notice and finished after a crash by a run configured with 14
+// days states the 7 days that decided it, and a moment it was due that
+// its start does not precede. Before, it stated the finishing run's 14
+// days and a due moment after its own start: portal certificate verify
+// reported a destruction made on time as begun before it was due.
+func TestCertificateStatesTheNoticeThatApplied(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.visit(t, "v1", wrappedKey()) // destroy on 2027-01-22
+	s := h.service("p1")
+	s.NoticePeriod = 7 * 24 * time.Hour
+	h.today = day("2027-01-16")
+	if got, err := s.Sweep(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("noticed: destroyed %v, %v", got, err)
+	}
+	h.today = day("2027-01-23")
+	s.AfterStep = func(step string) error {
+		if step == "key_destroyed" {
+			return errors.New("crash")
+		}
+		return nil
+	}
+	if _, err := s.Sweep(ctx); err == nil {
+		t.Fatal("no crash")
+	}
+	h.today = day("2027-01-24") // the crashed run's lease has run out
+	later := h.service("p2")
+	later.NoticePeriod = 14 * 24 * time.Hour
+	if got, err := later.Sweep(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("resume: %v %v", got, err)
+	}
+	d, _ := h.st.GetDestruction(ctx, "v1")
+	c, err := Verify(d.Certificate, h.key.Public().(ed25519.PublicKey))
+	if err != nil || c.Notice == nil || c.Due == nil {
+		t.Fatalf("certificate: %+v %v", c, err)
+	}
+	if c.Notice.Period != (7 * 24 * time.Hour).String() || c.Steps.Started.Before(c.Due.DestroyAfter) {
+		t.Fatalf("the certificate states a notice of %s and due from %s, started %s: want the 7 days that applied, and a start not before it was due",
+			c.Notice.Period, c.Due.DestroyAfter, c.Steps.Started)
 	}
 }

@@ -551,6 +551,10 @@ type Destruction struct {
 	KeyEpoch          string
 	EpochSupersededAt time.Time
 	EpochRetireAfter  time.Time
+	// NoticePeriod is the notice period the destruction was decided with
+	// (NoticePeriodKnown: not for one begun before it was kept).
+	NoticePeriod      time.Duration
+	NoticePeriodKnown bool
 	// FilesVersion is the visit's files_version (FilesVersion) read
 	// before Files was listed: the destruction begins only if no file has
 	// changed since (ErrFilesChanged). It is not kept.
@@ -628,10 +632,14 @@ func (s *Store) beginDestruction(ctx context.Context, d Destruction, obeyHold bo
 				return ErrNotDue
 			}
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO destructions (visit_id, reference, key_fingerprint, files, started_at, objects_at_start, segments_expected, segments_missing, key_epoch)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		var period sql.NullInt64
+		if d.NoticePeriodKnown {
+			period = sql.NullInt64{Int64: int64(d.NoticePeriod), Valid: true}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO destructions (visit_id, reference, key_fingerprint, files, started_at, objects_at_start, segments_expected, segments_missing, key_epoch, notice_period_ns)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (visit_id) DO NOTHING`, d.VisitID, d.Reference, d.KeyFingerprint, d.Files, formatTime(d.StartedAt),
-			d.ObjectsAtStart, d.SegmentsExpected, d.SegmentsMissing, nullString(d.KeyEpoch))
+			d.ObjectsAtStart, d.SegmentsExpected, d.SegmentsMissing, nullString(d.KeyEpoch), period)
 		return err
 	}, audit...)
 	if err != nil && !errors.Is(err, ErrOnHold) && !errors.Is(err, ErrNotDue) && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFilesChanged) {
@@ -645,11 +653,12 @@ func (s *Store) GetDestruction(ctx context.Context, visitID string) (Destruction
 	var d Destruction
 	var started string
 	var key, objs, bucket, done, epoch, superseded, retire sql.NullString
-	var n, atStart, expected, missing sql.NullInt64
+	var n, atStart, expected, missing, period sql.NullInt64
 	err := s.db.QueryRowContext(ctx, `SELECT visit_id, reference, key_fingerprint, files, started_at, key_destroyed_at, objects_deleted_at, objects_deleted,
-		bucket_deleted_at, certificate, completed_at, objects_at_start, segments_expected, segments_missing, key_epoch, epoch_superseded_at, epoch_retire_after
+		bucket_deleted_at, certificate, completed_at, objects_at_start, segments_expected, segments_missing, key_epoch, epoch_superseded_at, epoch_retire_after,
+		notice_period_ns
 		FROM destructions WHERE visit_id = ?`, visitID).Scan(&d.VisitID, &d.Reference, &d.KeyFingerprint, &d.Files, &started, &key, &objs, &n, &bucket,
-		&d.Certificate, &done, &atStart, &expected, &missing, &epoch, &superseded, &retire)
+		&d.Certificate, &done, &atStart, &expected, &missing, &epoch, &superseded, &retire, &period)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, ErrNotFound
 	}
@@ -661,6 +670,7 @@ func (s *Store) GetDestruction(ctx context.Context, visitID string) (Destruction
 	d.BucketDeletedAt, d.CompletedAt, d.ObjectsDeleted = p.null(bucket), p.null(done), int(n.Int64)
 	d.ObjectsAtStart, d.SegmentsExpected, d.SegmentsMissing = int(atStart.Int64), int(expected.Int64), int(missing.Int64)
 	d.KeyEpoch, d.EpochSupersededAt, d.EpochRetireAfter = epoch.String, p.null(superseded), p.null(retire)
+	d.NoticePeriod, d.NoticePeriodKnown = time.Duration(period.Int64), period.Valid
 	return d, p.err
 }
 

@@ -745,6 +745,13 @@ CREATE TRIGGER row_version_visits AFTER UPDATE OF reference, title_sealed, provi
 	UPDATE visits SET row_version = random() WHERE id = NEW.id;
 END;
 `,
+	// 41: the notice period a destruction was decided with, kept with it
+	// from its start: a run that finishes it under another setting
+	// states the one that applied on its certificate (NULL: begun before
+	// this version, the setting at signing).
+	`
+ALTER TABLE destructions ADD COLUMN notice_period_ns INTEGER;
+`,
 }
 
 // giveBackNameSQLite is the body of the triggers that free the name of an

@@ -614,4 +614,9 @@ CREATE INDEX visit_events_replay ON visit_events (visit_id, recorded_at, id, eve
 DROP TRIGGER row_version_visits ON visits;
 CREATE TRIGGER row_version_visits BEFORE UPDATE OF reference, title_sealed, provider, notification_date, fieldwork_start, retention_days, state, bucket, created_at, created_by, legal_hold, legal_hold_reason_sealed, legal_hold_at, legal_hold_by ON visits FOR EACH ROW EXECUTE FUNCTION row_version_touch();
 `,
+	// 41: the notice period a destruction was decided with (as SQLite's
+	// 41).
+	`
+ALTER TABLE destructions ADD COLUMN notice_period_ns BIGINT;
+`,
 }

@@ -172,7 +172,7 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 	} else {
 		dropRowVersion = append(dropRowVersion, `DROP TRIGGER row_version_visits`)
 	}
-	dropRowVersion = append(dropRowVersion, `ALTER TABLE visits DROP COLUMN legal_hold_by`, `DROP INDEX visit_events_replay`,
+	dropRowVersion = append(dropRowVersion, `ALTER TABLE destructions DROP COLUMN notice_period_ns`, `ALTER TABLE visits DROP COLUMN legal_hold_by`, `DROP INDEX visit_events_replay`,
 		`CREATE INDEX visit_events_replay ON visit_events (visit_id, recorded_at, id, event, date)`)
 	dropRowVersion = append(dropRowVersion, `ALTER TABLE visits DROP COLUMN row_version`, `DROP INDEX members_user`, `CREATE INDEX members_user ON members (user_id, visit_id)`)
 	for _, q := range append(append(dropRetention, dropRowVersion...),
