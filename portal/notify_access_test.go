@@ -260,3 +260,56 @@ func TestNoMailToADisabledPerson(t *testing.T) {
 		t.Errorf("enabled again, the lead inspector was sent %d mails of the visit's questions, want 1", got)
 	}
 }
+
+// TestNoMailToADisabledPersonAddedByEmail: a person disabled on the
+// server, then added to another visit by email (or given the
+// administrator role by email), is mailed nothing: such a membership or
+// grant binds only at a sign-in they can no longer make, and was taken
+// for a person not yet known, who is mailed.
+func TestNoMailToADisabledPersonAddedByEmail(t *testing.T) {
+	d := startMailDomain(t)
+	ctx := context.Background()
+	box := &mailbox{d: d, seen: map[string]bool{}}
+	d.deliver()
+	box.fresh()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	d.person("ofsted", "hmi@ofsted.example") // signed in once: a user the disable names
+	op := portal.OperatorActor("test", "admin disable")
+	if _, err := portal.DisableUser(ctx, d.svc.Store(), op, portal.Person{Issuer: d.issuer("ofsted"), Email: "hmi@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	cal := d.svc.Calendar()
+	day := d.svc.Today()
+	if !cal.IsWorkingDay(day) {
+		day = cal.PreviousWorkingDay(day)
+	}
+	nv, err := d.svc.CreateVisit(ctx, admin, portal.NewVisit{Reference: "FV-LATER", Title: "Later", Provider: "Cafcass",
+		NotificationDate: day.Format(time.DateOnly), FieldworkStart: cal.AddWorkingDays(day, 5).Format(time.DateOnly)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	members, err := d.svc.Authorize(ctx, admin, policy.MemberManage, nv.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := members.PutMember(ctx, portal.MemberRequest{Email: "hmi@ofsted.example", Role: policy.RoleInspector}); err != nil {
+		t.Fatal(err)
+	}
+	if err := portal.GrantRole(ctx, d.svc.Store(), portal.OperatorActor("test", "admin grant"), portal.RoleGrant{Role: "administrator", Issuer: d.issuer("ofsted"), Email: "hmi@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	hold, err := d.svc.Authorize(ctx, admin, policy.LegalHoldSet, nv.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hold.SetLegalHold(ctx, true, "Complaint escalated"); err != nil {
+		t.Fatal(err)
+	}
+	d.later(time.Hour)
+	d.deliver()
+	for _, m := range box.fresh() {
+		if m.To[0].Address == "hmi@ofsted.example" {
+			t.Errorf("%q went to a person disabled on the server", m.Subject)
+		}
+	}
+}

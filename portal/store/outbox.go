@@ -338,6 +338,13 @@ func (s *Store) ResolveRecipient(ctx context.Context, ref string) (Recipient, er
 			return Recipient{}, err
 		}
 		r := Recipient{Email: m.Email, UserID: m.UserID, Role: m.Role, Member: m}
+		if m.UserID == "" && m.Email != "" {
+			// Added by email, to bind at a sign-in: a person disabled on
+			// the server never makes it, and is mailed nothing.
+			if r.Disabled, err = s.disabledByEmail(ctx, m.Issuer, m.Email); err != nil {
+				return Recipient{}, err
+			}
+		}
 		if m.UserID != "" {
 			var email string
 			err := s.db.QueryRowContext(ctx, `SELECT email, disabled_at IS NOT NULL FROM users WHERE id = ?`, m.UserID).Scan(&email, &r.Disabled)
@@ -351,15 +358,32 @@ func (s *Store) ResolveRecipient(ctx context.Context, ref string) (Recipient, er
 		return r, nil
 	case "admin":
 		var r Recipient
-		err := s.db.QueryRowContext(ctx, `SELECT COALESCE(NULLIF(u.email, ''), r.email, ''), COALESCE(r.user_id, ''), u.disabled_at IS NOT NULL FROM portal_roles r
-			LEFT JOIN users u ON u.id = r.user_id WHERE r.id = ?`, id).Scan(&r.Email, &r.UserID, &r.Disabled)
+		var issuer string
+		err := s.db.QueryRowContext(ctx, `SELECT COALESCE(NULLIF(u.email, ''), r.email, ''), COALESCE(r.user_id, ''), u.disabled_at IS NOT NULL, r.issuer FROM portal_roles r
+			LEFT JOIN users u ON u.id = r.user_id WHERE r.id = ?`, id).Scan(&r.Email, &r.UserID, &r.Disabled, &issuer)
 		if errors.Is(err, sql.ErrNoRows) {
 			return Recipient{}, ErrNotFound
+		}
+		if err == nil && r.UserID == "" && r.Email != "" {
+			r.Disabled, err = s.disabledByEmail(ctx, issuer, r.Email) // a grant by email, as a member added by email
 		}
 		r.Role = RoleAdministrator
 		return r, err
 	}
 	return Recipient{}, fmt.Errorf("store: recipient %q: unknown kind", ref)
+}
+
+// disabledByEmail says whether a person known by issuer and email is
+// disabled on the server (DisableUsers, which refuses a sign-in with that
+// email under any subject).
+func (s *Store) disabledByEmail(ctx context.Context, issuer, email string) (bool, error) {
+	var disabled bool
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE issuer = ? AND email = ? AND disabled_at IS NOT NULL)`,
+		issuer, strings.ToLower(email)).Scan(&disabled)
+	if err != nil {
+		return false, fmt.Errorf("store: recipient's person: %w", err)
+	}
+	return disabled, nil
 }
 
 // NotificationsOff returns the kinds of notification a user has switched off.
