@@ -214,7 +214,7 @@ func (s *Service) begin(ctx context.Context, v store.Visit) error {
 		return err
 	}
 	inv.VisitID, inv.Reference, inv.KeyFingerprint, inv.Files, inv.StartedAt = v.ID, v.Reference, k.Fingerprint, list, s.Now()
-	inv.KeyEpoch, inv.FilesVersion = k.Epoch, version // until DeleteKey records the one it deletes from
+	inv.KeyEpoch, inv.FilesVersion = k.Epoch, version              // until DeleteKey records the one it deletes from
 	inv.NoticePeriod, inv.NoticePeriodKnown = s.NoticePeriod, true // the one due decided with
 	if err := s.Store.BeginDestruction(ctx, inv, s.audit(v.ID, "destruction.started", v.ID, map[string]any{
 		"files": len(files), "object_versions": inv.ObjectsAtStart, "segments_expected": inv.SegmentsExpected, "segments_missing": inv.SegmentsMissing})...); err != nil {

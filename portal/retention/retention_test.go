@@ -918,7 +918,7 @@ func TestCertificateStatesTheNoticeThatApplied(t *testing.T) {
 	if err != nil || c.Notice == nil || c.Due == nil {
 		t.Fatalf("certificate: %+v %v", c, err)
 	}
-	if c.Notice.Period != (7 * 24 * time.Hour).String() || c.Steps.Started.Before(c.Due.DestroyAfter) {
+	if c.Notice.Period != (7*24*time.Hour).String() || c.Steps.Started.Before(c.Due.DestroyAfter) {
 		t.Fatalf("the certificate states a notice of %s and due from %s, started %s: want the 7 days that applied, and a start not before it was due",
 			c.Notice.Period, c.Due.DestroyAfter, c.Steps.Started)
 	}
