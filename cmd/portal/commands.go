@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -206,7 +207,21 @@ func adminRole(ctx context.Context, args []string, verb, about string, act func(
 	if g.Issuer == "" || (g.Email == "") == (g.Subject == "") {
 		return errors.New("--issuer and one of --email or --subject are required")
 	}
-	st, err := portal.OpenStore(ctx, os.Getenv, true)
+	// A grant to an issuer no configured provider has never binds: an
+	// operator's slip (a slash, http for https) is refused, not "granted".
+	if idps := portal.PartialConfig(os.Getenv).IdPs; verb == "grant" && len(idps) > 0 {
+		var issuers []string
+		for _, p := range idps {
+			issuers = append(issuers, p.Issuer)
+		}
+		if !slices.Contains(issuers, g.Issuer) {
+			return fmt.Errorf("--issuer %s is not the issuer of a configured identity provider (PORTAL_IDPS): %s", g.Issuer, strings.Join(issuers, ", "))
+		}
+	}
+	// Only the first grant (the bootstrap, before the portal has run)
+	// makes the database: a revoke on a path mistyped or unset must not
+	// report of an empty one that nobody holds the role.
+	st, err := portal.OpenStore(ctx, os.Getenv, verb == "grant")
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/deploy/pgserver"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
@@ -314,5 +315,36 @@ func TestAdminDisable(t *testing.T) {
 	var n int
 	if err := st.DB().QueryRow(`SELECT COUNT(*) FROM audit WHERE action IN ('user.disabled', 'user.enabled') AND actor_subject LIKE 'operator:%'`).Scan(&n); err != nil || n != 3 {
 		t.Errorf("%d records of the operator's disables and enables (%v), want 3", n, err)
+	}
+}
+
+// TestAdminRoleActsOnTheDatabaseItNames: portal admin revoke run against a
+// database that is not there (PORTAL_DB_PATH unset or mistyped) creates
+// none and fails, rather than report of an empty one that the departing
+// administrator "holds no administrator role"; and a grant to an issuer no
+// configured identity provider has (a slash too many) is refused rather
+// than left never to bind.
+func TestAdminRoleActsOnTheDatabaseItNames(t *testing.T) {
+	if pgserver.TestDatabaseWanted() {
+		t.Skip("a database file that is not there is SQLite's")
+	}
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "typo", "portal.db")
+	t.Setenv("PORTAL_DB_PATH", db)
+	if err := adminRevoke(ctx, []string{"--issuer", "https://login.example/", "--email", "leaver@ofsted.example"}); err == nil {
+		t.Fatal("a revoke against a database that is not there succeeded")
+	}
+	if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the revoke made a database at the path it was given: %v", err)
+	}
+	testDatabase(t)
+	t.Setenv("PORTAL_IDPS", "ofsted")
+	t.Setenv("PORTAL_IDP_OFSTED_ISSUER", "https://login.example/ofsted")
+	err := adminGrant(ctx, []string{"--issuer", "https://login.example/ofsted/", "--email", "first.admin@ofsted.example"})
+	if err == nil || !strings.Contains(err.Error(), "https://login.example/ofsted") {
+		t.Fatalf("a grant to an issuer no provider has: %v, want a refusal naming the configured issuers", err)
+	}
+	if err := adminGrant(ctx, []string{"--issuer", "https://login.example/ofsted", "--email", "first.admin@ofsted.example"}); err != nil {
+		t.Fatalf("a grant to the configured issuer: %v", err)
 	}
 }
