@@ -10,19 +10,29 @@ import (
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
-// RunRetention runs one destruction sweep now (portal retention run, and
-// the background work): it destroys every visit past its date and not on
+// RunRetention runs one destruction sweep now (the background work): it
+// destroys every visit past its date and not on
 // hold, and finishes any destruction that was interrupted. First it
 // brings the object store to the holds and expiry rules that acts left
 // unfinished there (finishStoreSides).
 func (s *Service) RunRetention(ctx context.Context) ([]string, error) {
+	return s.runRetention(ctx, s.retention.Sweep)
+}
+
+// RunRetentionNow is RunRetention that tries at once the destructions
+// backing off after a failure (retention.SweepNow): portal retention run.
+func (s *Service) RunRetentionNow(ctx context.Context) ([]string, error) {
+	return s.runRetention(ctx, s.retention.SweepNow)
+}
+
+func (s *Service) runRetention(ctx context.Context, sweep func(context.Context) ([]string, error)) ([]string, error) {
 	// The store's side first: a lifted hold that left the objects held
 	// would fail their destruction.
 	s.finishStoreSides(ctx)
 	var ids []string
 	err := s.clockAgrees(ctx)
 	if err == nil {
-		ids, err = s.retention.Sweep(ctx)
+		ids, err = sweep(ctx)
 	}
 	var held *retention.LeaseHeldError
 	var out *clockOutError

@@ -20,7 +20,7 @@ func retentionRun(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("retention run", flag.ContinueOnError)
 	wait := fs.Bool("wait", false, "when another process is sweeping, wait for it to finish instead of failing")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: portal retention run [--wait]\n\nRuns one destruction sweep now: destroys every published visit past its retention date, noticed\nand not on legal hold, and finishes any destruction that was interrupted. Uses the same PORTAL_*\nconfiguration as serve. Exit status 1 when a destruction failed, or another process holds the\nsweep's lease (it says who, and until when).")
+		fmt.Fprintln(fs.Output(), "Usage: portal retention run [--wait]\n\nRuns one destruction sweep now: destroys every published visit past its retention date, noticed\nand not on legal hold, and finishes any destruction that was interrupted or failed (at once, whatever\nthe scheduled sweeps' wait before trying a failed one again). Uses the same PORTAL_*\nconfiguration as serve. Exit status 1 when a destruction failed, or another process holds the\nsweep's lease (it says who, and until when).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -28,7 +28,9 @@ func retentionRun(ctx context.Context, args []string) error {
 	}
 	return withDomain(ctx, "retention run", "", nil, func(svc *portal.Service) error {
 		for {
-			ids, err := svc.RunRetention(ctx)
+			// At once, whatever a failed destruction's backoff: the
+			// operator runs this once they have put its cause right.
+			ids, err := svc.RunRetentionNow(ctx)
 			for _, id := range ids {
 				fmt.Println("destroyed", id)
 			}

@@ -75,6 +75,18 @@ func (s *Service) hold(ctx context.Context) (context.Context, func(), error) {
 // the one change that makes a due visit not due, a legal hold, is checked
 // again as its destruction begins.
 func (s *Service) Sweep(ctx context.Context) (destroyed []string, err error) {
+	return s.sweep(ctx, false)
+}
+
+// SweepNow is Sweep that also tries at once the destructions backing off
+// after a failure: the operator's run (portal retention run) once they
+// have put its cause right, which would otherwise skip them and report
+// nothing due.
+func (s *Service) SweepNow(ctx context.Context) (destroyed []string, err error) {
+	return s.sweep(ctx, true)
+}
+
+func (s *Service) sweep(ctx context.Context, now bool) (destroyed []string, err error) {
 	ctx, release, err := s.hold(ctx)
 	if err != nil {
 		return nil, err
@@ -91,7 +103,7 @@ func (s *Service) Sweep(ctx context.Context) (destroyed []string, err error) {
 			if ctx.Err() != nil {
 				return fmt.Errorf("retention: sweep stopped: %w", ctx.Err())
 			}
-			ok, err := s.sweepOne(ctx, r, &errs)
+			ok, err := s.sweepOne(ctx, r, now, &errs)
 			if err != nil {
 				crashed = true
 				return err
@@ -108,9 +120,10 @@ func (s *Service) Sweep(ctx context.Context) (destroyed []string, err error) {
 	return destroyed, errors.Join(append(errs, err)...)
 }
 
-// sweepOne destroys r's visit if it is due, reporting whether it did; a
+// sweepOne destroys r's visit if it is due (now: whatever its backoff
+// after a failure), reporting whether it did; a
 // failure is recorded and added to errs, a (simulated) crash returned.
-func (s *Service) sweepOne(ctx context.Context, r store.VisitRow, errs *[]error) (bool, error) {
+func (s *Service) sweepOne(ctx context.Context, r store.VisitRow, now bool, errs *[]error) (bool, error) {
 	v := r.Visit
 	due, err := s.due(ctx, r)
 	if err != nil {
@@ -120,7 +133,7 @@ func (s *Service) sweepOne(ctx context.Context, r store.VisitRow, errs *[]error)
 	if !due {
 		return false, nil
 	}
-	if r.Failure != nil && s.Now().Before(r.Failure.NextAttemptAt) {
+	if r.Failure != nil && s.Now().Before(r.Failure.NextAttemptAt) && !now {
 		return false, nil // backing off after a failure
 	}
 	if err := s.Destroy(ctx, v); errors.Is(err, store.ErrOnHold) {
