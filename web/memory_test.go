@@ -1,6 +1,10 @@
 package web_test
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
 	"net/http"
 	"runtime"
 	"runtime/metrics"
@@ -60,5 +64,78 @@ func TestUploadMemoryIsFlat(t *testing.T) {
 	t.Logf("heap idle %d MiB, peak %d MiB during a 1 GiB upload", idle>>20, peak>>20)
 	if grew > 64<<20 {
 		t.Fatalf("heap grew by %d MiB during a 1 GiB upload; the bound is 64 MiB", grew>>20)
+	}
+}
+
+// TestRangeDownloadMemoryIsFlat: ranges that begin and end inside
+// segments (a resumed download, a download manager's parts) are read and
+// decrypted in blocks, as whole segments are: four at once of a 96 MiB
+// file, each cutting its first and last 32 MiB segment, keep the heap
+// within 128 MiB of its idle level, and serve the right bytes. Before, a
+// part of a segment was fetched and decrypted whole into memory, twice
+// over, two segments at a time: about 128 MiB for one such range.
+func TestRangeDownloadMemoryIsFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("downloads 4 × 96 MiB")
+	}
+	ts := startStack(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	v := ts.demoVisit(t)
+	const size = 96 << 20
+	all := evidenceBytes(11, size)
+	f := uploader.uploadItem(v.ID, "1.01 Large.bin", "", all)
+	first, last := int64(1), int64(size-2)
+	want := sha256.Sum256(all[first : last+1])
+	all = nil
+
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	heap := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
+	runtime.GC()
+	idle := heap()
+	var peak uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			peak = max(peak, heap())
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	var dl sync.WaitGroup
+	for range 4 {
+		dl.Add(1)
+		go func() {
+			defer dl.Done()
+			req, _ := http.NewRequest("GET", lead.base+"/api/v1/visits/"+v.ID+"/files/"+f.ID+"/content", nil)
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", first, last))
+			resp, err := lead.c.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			h := sha256.New()
+			n, err := io.Copy(h, resp.Body)
+			if resp.StatusCode != http.StatusPartialContent || err != nil || n != last-first+1 || !bytes.Equal(h.Sum(nil), want[:]) {
+				t.Errorf("range download: %d, %d bytes (%v), the right ones: %v", resp.StatusCode, n, err, bytes.Equal(h.Sum(nil), want[:]))
+			}
+		}()
+	}
+	dl.Wait()
+	close(stop)
+	wg.Wait()
+	grew := int64(peak) - int64(idle)
+	t.Logf("heap idle %d MiB, peak %d MiB during 4 ranges cutting their segments", idle>>20, peak>>20)
+	if grew > 128<<20 {
+		t.Fatalf("heap grew by %d MiB during 4 range downloads; the bound is 128 MiB", grew>>20)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/ofsted-portal/evidence/crypto"
@@ -132,7 +133,7 @@ func (s *Service) produce(ctx context.Context, ch chan<- segment, v store.Visit,
 		go func(i int) {
 			defer close(p)
 			if a != 0 || b != segLen {
-				p <- s.readPart(ctx, v, key, f, i, segLen, a, b)
+				s.readPart(ctx, p, v, key, f, i, segLen, a, b)
 			} else {
 				s.stream(ctx, p, v, key, f, i, segLen)
 			}
@@ -245,27 +246,45 @@ func putBuf(p *[]byte) {
 	}
 }
 
-// readPart decrypts plaintext [a, b) of segment i with random access: one
-// GET for the header, one for the final chunk (age authenticates the size
-// with it) and one for the whole span of chunks that hold [a, b).
-func (s *Service) readPart(ctx context.Context, v store.Visit, key *crypto.VisitKey, f store.File, i int, n, a, b int64) segment {
+// readPart decrypts plaintext [a, b) of segment i with random access, in
+// blocks of at most blockChunks chunks handed out as they are ready, as
+// stream does: one GET for the header, one for the final chunk (age
+// authenticates the size with it) and one per block for its span of
+// chunks. Memory stays that of a few blocks, however much of the segment
+// the range covers (a resumed download, a download manager's parts).
+func (s *Service) readPart(ctx context.Context, out chan<- segment, v store.Visit, key *crypto.VisitKey, f store.File, i int, n, a, b int64) {
+	fail := func(err error) { out <- segment{err: storeError(err)} }
 	ctSize := crypto.EncryptedSize(f.HeaderSize, n)
-	c0, c1 := a/crypto.ChunkSize, (b-1)/crypto.ChunkSize
-	src := &windowReaderAt{
-		ctx: ctx, blobs: s.Blobs, bucket: v.Bucket, key: ObjectKey(f.ID, i), size: ctSize,
-		spanStart: crypto.ChunkOffset(f.HeaderSize, c0),
-		spanEnd:   min(crypto.ChunkOffset(f.HeaderSize, c1+1), ctSize),
-	}
+	src := &windowReaderAt{ctx: ctx, blobs: s.Blobs, bucket: v.Bucket, key: ObjectKey(f.ID, i), size: ctSize}
+	defer src.plan(0, 0)
 	plain, _, err := key.DecryptRange(src, ctSize, f.SegmentMAC(i))
 	if err != nil {
-		return segment{err: storeError(err)}
+		fail(err)
+		return
 	}
-	out := make([]byte, b-a)
-	if _, err := plain.ReadAt(out, a); err != nil && !(err == io.EOF && b == n) {
-		return segment{err: storeError(err)}
+	for x := a; x < b; {
+		y := min(b, (x/crypto.ChunkSize+blockChunks)*crypto.ChunkSize)
+		src.plan(crypto.ChunkOffset(f.HeaderSize, x/crypto.ChunkSize), min(crypto.ChunkOffset(f.HeaderSize, (y-1)/crypto.ChunkSize+1), ctSize))
+		buf := blockPool.Get().(*[]byte)
+		data := (*buf)[:y-x]
+		if _, err := plain.ReadAt(data, x); err != nil && !(err == io.EOF && y == n) {
+			blockPool.Put(buf)
+			fail(err)
+			return
+		}
+		select {
+		case out <- segment{data: data, buf: buf}:
+		case <-ctx.Done():
+			blockPool.Put(buf)
+			return
+		}
+		x = y
 	}
-	return segment{data: out}
 }
+
+// blockChunks is how many chunks of plaintext a block of a part of a
+// segment holds: as many as a streamed block (blockSize).
+const blockChunks = 16
 
 func storeError(err error) error {
 	switch {
@@ -391,6 +410,22 @@ type windowReaderAt struct {
 type window struct {
 	off  int64
 	data []byte
+	buf  *[]byte // a planned span's, from blockPool: given back when another is planned
+}
+
+// plan makes [start, end) the span fetched whole on first touch, and gives
+// back the last one's buffer: a part of a segment is read block by block.
+// plan(0, 0) gives it back at the end.
+func (w *windowReaderAt) plan(start, end int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.spanStart, w.spanEnd = start, end
+	w.windows = slices.DeleteFunc(w.windows, func(win window) bool {
+		if win.buf != nil {
+			blockPool.Put(win.buf)
+		}
+		return win.buf != nil
+	})
 }
 
 const smallWindow = 16 << 10
@@ -412,7 +447,8 @@ func (w *windowReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		}
 	}
 	start, stop := off, max(want, min(off+smallWindow, w.size))
-	if off >= w.spanStart && want <= w.spanEnd {
+	span := off >= w.spanStart && want <= w.spanEnd
+	if span {
 		start, stop = w.spanStart, w.spanEnd
 	}
 	body, err := w.blobs.GetRange(w.ctx, w.bucket, w.key, start, stop-start)
@@ -428,14 +464,24 @@ func (w *windowReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	if sz, ok := body.(interface{ ObjectSize() int64 }); ok && sz.ObjectSize() >= 0 && sz.ObjectSize() != w.size {
 		return 0, crypto.ErrCorrupt // the object is not the length it was stored at
 	}
-	data := make([]byte, stop-start)
+	var buf *[]byte
+	var data []byte
+	if span && stop-start <= blockSize {
+		buf = blockPool.Get().(*[]byte)
+		data = (*buf)[:stop-start]
+	} else {
+		data = make([]byte, stop-start)
+	}
 	if _, err := io.ReadFull(body, data); err != nil {
+		if buf != nil {
+			blockPool.Put(buf)
+		}
 		if err == io.ErrUnexpectedEOF || err == io.EOF {
 			return 0, crypto.ErrCorrupt // shorter than its metadata says
 		}
 		return 0, err
 	}
-	w.windows = append(w.windows, window{off: start, data: data})
+	w.windows = append(w.windows, window{off: start, data: data, buf: buf})
 	n := copy(p, data[off-start:])
 	if n < len(p) {
 		return n, io.EOF
