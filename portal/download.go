@@ -156,7 +156,15 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 		_ = s.store.Audit(context.WithoutCancel(ctx), acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": off, "bytes": length, "name": true}))
 		return nil, errCorrupt
 	}
-	r, err := s.evidence.Open(ctx, acc.Visit, key, f, off, length)
+	// A file with segment MACs is checked segment by segment: not how
+	// many it has (one without is hashed whole).
+	var r io.ReadCloser
+	if err = nil; !whole {
+		err = s.evidence.CheckEnd(ctx, acc.Visit, f)
+	}
+	if err == nil {
+		r, err = s.evidence.Open(ctx, acc.Visit, key, f, off, length)
+	}
 	if err != nil {
 		if errors.Is(err, evidence.ErrCorrupt) {
 			// Missing because the file was deleted, or the visit destroyed,

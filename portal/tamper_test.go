@@ -213,3 +213,44 @@ func TestSubstitutedNameIsRecorded(t *testing.T) {
 		t.Errorf("a file under another's name, zipped: the trail says %v, want [corrupt corrupt]", got)
 	}
 }
+
+// TestTruncatedFileIsNotServedWhole: a file's row cut short in the
+// database (its size, and with it how many segments it has) names only
+// authentic segments, each a whole sealed age file: the segments beyond
+// are still in the store. It is reported corrupt, never served as the
+// complete file. Before, the download answered with the first segments,
+// as the whole file, and recorded success.
+func TestTruncatedFileIsNotServedWhole(t *testing.T) {
+	d := startDomainOn(t, nil, map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB"})
+	ctx := context.Background()
+	d.demo()
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	const seg = 1 << 20
+	body := bytes.Repeat([]byte("evidence"), (2*seg+5)/8+1)[:2*seg+5]
+	fv, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.01 Long.pdf", Size: int64(len(body))}, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.Store().DB().Exec(`UPDATE files SET size = ?, segments = 2 WHERE id = ?`, 2*seg, fv.ID); err != nil {
+		t.Fatal(err)
+	}
+	acc, err := d.access(lead, policy.FileDownload, fv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl, err := acc.OpenDownload(ctx, 0, 2*seg, false)
+	if err == nil {
+		n, rerr := io.Copy(io.Discard, dl)
+		dl.Close()
+		if rerr == nil {
+			t.Fatalf("a file cut short in the database was served whole: %d bytes", n)
+		}
+	} else if kindOf(err) != portal.KindCorrupt && !errors.Is(err, evidence.ErrCorrupt) {
+		t.Fatalf("a file cut short in the database: %v, want corrupt", err)
+	}
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{Action: "file.download", Object: fv.ID})
+	if err != nil || len(recs) != 1 || recs[0].Outcome != "corrupt" {
+		t.Fatalf("the download's record: %+v %v, want one, corrupt", recs, err)
+	}
+}

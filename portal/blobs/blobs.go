@@ -188,6 +188,19 @@ func (s *Store) Get(ctx context.Context, bucket, key string) (io.ReadCloser, err
 	return s.get(ctx, bucket, key, minio.GetObjectOptions{})
 }
 
+// Exists says whether the object key is in the bucket (its current
+// version: one deleted is not).
+func (s *Store) Exists(ctx context.Context, bucket, key string) (bool, error) {
+	_, err := s.c.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
+	if err == nil {
+		return true, nil
+	}
+	if resp := minio.ToErrorResponse(err); resp.StatusCode == http.StatusNotFound || resp.Code == "NoSuchKey" {
+		return false, nil
+	}
+	return false, fmt.Errorf("blobs: stat %s/%s: %w", bucket, key, err)
+}
+
 // GetRange returns length bytes of the object from off, in one request.
 func (s *Store) GetRange(ctx context.Context, bucket, key string, off, length int64) (io.ReadCloser, error) {
 	opts := minio.GetObjectOptions{}

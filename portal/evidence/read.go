@@ -62,6 +62,22 @@ func (s *Service) Open(ctx context.Context, v store.Visit, key *crypto.VisitKey,
 	return r, nil
 }
 
+// CheckEnd reports ErrCorrupt when the store holds a segment of f past
+// the last its size gives it: a row cut short in the database names only
+// authentic segments, each a whole sealed age file, and would otherwise be
+// served as the complete file. One request, whatever the file's size.
+func (s *Service) CheckEnd(ctx context.Context, v store.Visit, f store.File) error {
+	segments := max(1, (f.Size+f.SegmentSize-1)/f.SegmentSize)
+	past, err := s.Blobs.Exists(ctx, v.Bucket, ObjectKey(f.ID, int(segments)))
+	if err != nil {
+		return err
+	}
+	if past {
+		return ErrCorrupt
+	}
+	return nil
+}
+
 // verifiedPrefix is how much of a range Open authenticates before it
 // returns: enough for most documents to be checked whole before the
 // response starts, little enough that a download's memory stays small.
