@@ -310,7 +310,9 @@ type AuditTrail struct {
 }
 
 func parseAuditQuery(q AuditQuery, visitID string) (store.AuditFilter, error) {
-	f := store.AuditFilter{VisitID: visitID, ActorEmail: q.Actor, Action: q.Action, Limit: auditPage}
+	// Emails compare without case (the trail holds them as providers
+	// gave them, lower-cased at sign-in).
+	f := store.AuditFilter{VisitID: visitID, ActorEmail: strings.ToLower(strings.TrimSpace(q.Actor)), Action: q.Action, Limit: auditPage}
 	if q.From != "" {
 		d, err := calendar.ParseDate(q.From)
 		if err != nil {

@@ -129,6 +129,11 @@ func TestAuditJourney(t *testing.T) {
 	if page := readAll(t, admin.get("/visits/"+v.ID+"/audit?actor=lead@ofsted.example")); !strings.Contains(page, "lead@ofsted.example (Lead inspector) downloaded") || strings.Contains(page, "started to upload") || strings.Contains(page, "uploaded") {
 		t.Fatal("audit page filtered by person does not show the lead's records only")
 	}
+	// Emails compare without case: typed with capitals, the same records
+	// (before, none: the person seemed to have done nothing).
+	if page := readAll(t, admin.get("/visits/"+v.ID+"/audit?actor=Lead@Ofsted.example")); !strings.Contains(page, "lead@ofsted.example (Lead inspector) downloaded") || strings.Contains(page, "uploaded") {
+		t.Fatal("audit page filtered by the person's email typed with capitals does not show the lead's records")
+	}
 
 	// People see their own sign-ins and downloads.
 	mine := decode[struct {

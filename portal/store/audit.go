@@ -163,7 +163,7 @@ func (s *Store) AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord,
 		add("visit_id = ?", f.VisitID)
 	}
 	if f.ActorEmail != "" {
-		add("actor_email = ?", f.ActorEmail)
+		add("LOWER(actor_email) = ?", strings.ToLower(f.ActorEmail))
 	}
 	if f.Issuer != "" {
 		add("actor_issuer = ? AND actor_subject = ?", f.Issuer, f.Subject)
