@@ -302,7 +302,7 @@ func (s *Server) callback(c *gin.Context) {
 		// a failed sign-in to count against their address (which would
 		// turn them away once it is back), nor one to record (the
 		// record would not be written). Answered 503: try again.
-		s.log.Error("sign-in: the database is unavailable", "request_id", requestID(c), "idp", c.Param("idp"), "err", err)
+		s.log.Error("sign-in: the database is unavailable", "request_id", requestID(c), "idp", pl.IdP, "err", err)
 		s.fail(c, err)
 		return
 	}
@@ -316,16 +316,18 @@ func (s *Server) callback(c *gin.Context) {
 	}
 	// Starting again leads where this sign-in was going.
 	c.Set(returnToKey, pl.ReturnTo)
-	if aerr := s.svc.RecordSignInFailure(ctx, s.requestActor(c), c.Param("idp"), reason); aerr != nil {
+	// The provider this sign-in was started with, never the text of the
+	// callback's address (the trail is kept for years).
+	if aerr := s.svc.RecordSignInFailure(ctx, s.requestActor(c), pl.IdP, reason); aerr != nil {
 		s.log.Error("audit sign-in failure", "err", aerr)
 	}
 	if !errors.As(err, &se) {
-		s.log.Error("sign-in failed", "request_id", requestID(c), "idp", c.Param("idp"), "err", err)
+		s.log.Error("sign-in failed", "request_id", requestID(c), "idp", pl.IdP, "err", err)
 	} else {
-		s.log.Warn("sign-in refused", "request_id", requestID(c), "idp", c.Param("idp"), "reason", se.reason)
+		s.log.Warn("sign-in refused", "request_id", requestID(c), "idp", pl.IdP, "reason", se.reason)
 	}
 	if se.secondFactor {
-		s.fail(c, errSecondFactor(s.idps[c.Param("idp")].cfg.DisplayName))
+		s.fail(c, errSecondFactor(s.idps[pl.IdP].cfg.DisplayName))
 		return
 	}
 	if se.disabled {
@@ -333,11 +335,11 @@ func (s *Server) callback(c *gin.Context) {
 		return
 	}
 	if se.unavailable {
-		s.fail(c, errIdPUnavailable(s.idps[c.Param("idp")]))
+		s.fail(c, errIdPUnavailable(s.idps[pl.IdP]))
 		return
 	}
 	if se.denied {
-		s.fail(c, errSignInDenied(s.idps[c.Param("idp")].cfg.DisplayName))
+		s.fail(c, errSignInDenied(s.idps[pl.IdP].cfg.DisplayName))
 		return
 	}
 	s.fail(c, errSignInFailed)

@@ -439,3 +439,41 @@ func TestProviderRefusalPage(t *testing.T) {
 		t.Fatal("the provider's description is in the page")
 	}
 }
+
+// TestCallbackRecordsTheProviderItStarted: a callback whose address names
+// a provider other than the one the sign-in was started with (any text
+// at all) is refused, and the trail's record of the failure names the
+// provider the portal started it with, never the text of the address:
+// the trail is kept for years and nothing a visitor types belongs in it.
+func TestCallbackRecordsTheProviderItStarted(t *testing.T) {
+	ts := startStack(t)
+	b := ts.newBrowser(t)
+	noFollow := *b.c
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noFollow.Get(b.base + "/auth/ofsted/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := resp.Location()
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := loc.Query().Get("state")
+	junk := strings.Repeat("x", 300) + "-made-up"
+	resp, err = noFollow.Get(b.base + "/auth/" + junk + "/callback?code=c&state=" + url.QueryEscape(state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a callback for a provider never started: %d", resp.StatusCode)
+	}
+	var detail string
+	if err := ts.Portal.Store().DB().QueryRow(`SELECT detail FROM audit WHERE action = 'signin' AND outcome = 'failure' ORDER BY seq DESC LIMIT 1`).Scan(&detail); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(detail, "made-up") || !strings.Contains(detail, `"idp":"ofsted"`) {
+		t.Fatalf("the failure recorded %s, want the provider the sign-in was started with", detail)
+	}
+}
