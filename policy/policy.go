@@ -275,6 +275,13 @@ func (e *Engine) Decide(p Principal, a Action, r Resource) Decision {
 			}
 		}
 	}
+	// A file the member may not even list (a restricted item, unfiled
+	// files, one withheld until scanned) is, to them, no file at all: the
+	// refusal is the one for a file that does not exist, so that an id
+	// learnt somewhere does not tell them a hidden file is there.
+	if !d.Locked && p.Role != "" && r.File != nil && a != FileList && !e.evaluate(p, FileList, r).Allow {
+		d.Visible = false
+	}
 	return d
 }
 

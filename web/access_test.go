@@ -65,11 +65,12 @@ func TestAccessPolicies(t *testing.T) {
 		if got := uploader.fileNames(v.ID); strings.Join(got, "|") != "1.01 Structure.pdf" {
 			t.Fatalf("uploader lists %v", got)
 		}
-		if s := uploader.status("GET", files+theirs.ID+"/content", nil); s != http.StatusForbidden {
-			t.Fatalf("uploader downloading the coordinator's file: %d", s)
+		// Not theirs to list: to them, no file at all.
+		if s := uploader.status("GET", files+theirs.ID+"/content", nil); s != http.StatusNotFound {
+			t.Fatalf("uploader downloading the coordinator's file: %d, want 404", s)
 		}
-		if s := uploader.status("DELETE", files+theirs.ID, nil); s != http.StatusForbidden {
-			t.Fatalf("uploader deleting the coordinator's file: %d", s)
+		if s := uploader.status("DELETE", files+theirs.ID, nil); s != http.StatusNotFound {
+			t.Fatalf("uploader deleting the coordinator's file: %d, want 404", s)
 		}
 	})
 
@@ -86,8 +87,18 @@ func TestAccessPolicies(t *testing.T) {
 		if got := hmi.fileNames(v.ID); slices.Contains(got, "Closed cases list.xlsx") || len(got) != 2 {
 			t.Fatalf("inspector lists %v", got)
 		}
-		if s := hmi.status("GET", files+cld.ID+"/content", nil); s != http.StatusForbidden {
-			t.Fatalf("inspector downloading child-level data: %d", s)
+		// A file they may not list answers as one that does not exist
+		// (before, 403 against 404: whether an id is a hidden file).
+		if s := hmi.status("GET", files+cld.ID+"/content", nil); s != http.StatusNotFound {
+			t.Fatalf("inspector downloading child-level data: %d, want 404 as for no such file", s)
+		}
+		if s := hmi.status("GET", files+"0123456789abcdef0123456789abcdef/content", nil); s != http.StatusNotFound {
+			t.Fatalf("inspector downloading a file that does not exist: %d", s)
+		}
+		for _, req := range []struct{ method, path string }{{"DELETE", files + cld.ID}, {"PATCH", files + cld.ID}, {"POST", files + cld.ID + "/versions"}} {
+			if s := hmi.status(req.method, req.path, nil); s != http.StatusNotFound {
+				t.Fatalf("inspector: %s of child-level data: %d, want 404 as for no such file", req.method, s)
+			}
 		}
 		for who, b := range map[string]*browser{"analyst": sao, "lead": lead} {
 			if got := b.fileNames(v.ID); len(got) != 3 {
@@ -116,7 +127,7 @@ func TestAccessPolicies(t *testing.T) {
 			Policies []string `json:"policies"`
 			Reason   string   `json:"reason"`
 		}](t, admin.get("/api/v1/visits/"+v.ID+"/explain"+q), http.StatusOK)
-		if e.Allow || e.Status != http.StatusForbidden || strings.Join(e.Policies, ",") != "restricted-item" || !strings.Contains(e.Reason, "restricted") {
+		if e.Allow || e.Status != http.StatusNotFound || strings.Join(e.Policies, ",") != "restricted-item" || !strings.Contains(e.Reason, "restricted") {
 			t.Fatalf("explain = %+v", e)
 		}
 		page := readAll(t, admin.get("/visits/"+v.ID+"/explain"+q))

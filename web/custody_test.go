@@ -63,8 +63,8 @@ func TestUnfiledFiles(t *testing.T) {
 		if slices.Contains(b.fileNames(v.ID), slip.Name) {
 			t.Errorf("%s lists the unfiled file", name)
 		}
-		if s := b.status("GET", content, nil); s != http.StatusForbidden {
-			t.Errorf("%s downloads the unfiled file: %d", name, s)
+		if s := b.status("GET", content, nil); s != http.StatusNotFound {
+			t.Errorf("%s downloads the unfiled file: %d, want 404 (a file they may not list)", name, s)
 		}
 		if s := b.status("GET", "/api/v1/visits/"+v.ID+"/archive?item=unfiled", nil); s != http.StatusNotFound {
 			t.Errorf("%s zips the unfiled files: %d", name, s)
@@ -94,8 +94,8 @@ func TestUnfiledFiles(t *testing.T) {
 
 	// The coordinator files the slip under child-level data: access follows
 	// at once, and the act is recorded.
-	if s := hmi.status("PATCH", "/api/v1/visits/"+v.ID+"/files/"+slip.ID, map[string]string{"item": "cld"}); s != http.StatusForbidden {
-		t.Fatalf("an inspector filing: %d", s)
+	if s := hmi.status("PATCH", "/api/v1/visits/"+v.ID+"/files/"+slip.ID, map[string]string{"item": "cld"}); s != http.StatusNotFound {
+		t.Fatalf("an inspector filing an unfiled file they may not list: %d, want 404", s)
 	}
 	f := decode[fileResp](t, coordinator.sendJSON("PATCH", "/api/v1/visits/"+v.ID+"/files/"+slip.ID, map[string]string{"item": "cld"}), http.StatusOK)
 	if f.Item != "cld" {
