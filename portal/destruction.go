@@ -90,7 +90,7 @@ var errNotNoticed = conflict("This visit's destruction is not due for review: it
 
 // errNoticeChanged refuses an approval of a notice that is not the one
 // the visit has now.
-var errNoticeChanged = conflict("This visit's destruction notice has changed since it was reviewed (its publication withdrawn and recorded again, or a legal hold lifted): review it again before you approve it.")
+var errNoticeChanged = conflict("This visit’s destruction notice has changed since it was reviewed (its publication withdrawn and recorded again, or a legal hold lifted): review it again before you approve it.")
 
 // ApproveDestruction approves the noticed destruction of the visit, so the
 // sweep destroys it once its date has passed without waiting for the
@@ -131,7 +131,7 @@ func (acc *Access) ApproveDestructionOf(ctx context.Context, reviewed time.Time)
 			return VisitView{}, errNoticeChanged
 		case errors.Is(err, store.ErrOwnDecision):
 			// Recorded or lifted by them since this request read the visit.
-			return VisitView{}, conflict("You recorded this visit's publication or lifted its legal hold, so another administrator must approve its destruction (or it goes ahead once its notice has run).")
+			return VisitView{}, conflict("You recorded this visit’s publication or lifted its legal hold, so another administrator must approve its destruction (or it goes ahead once its notice has run).")
 		}
 		return VisitView{}, err
 	}

@@ -72,9 +72,9 @@ type Status struct {
 func (st Status) ownDestruction(userID string) string {
 	switch {
 	case userID != "" && userID == st.PublishedBy:
-		return "You recorded this visit's publication, which set its destruction date, so another administrator must approve its destruction (or it goes ahead once its notice has run)."
+		return "You recorded this visit’s publication, which set its destruction date, so another administrator must approve its destruction (or it goes ahead once its notice has run)."
 	case userID != "" && userID == st.LiftedBy:
-		return "You lifted this visit's legal hold, so another administrator must approve its destruction (or it goes ahead once its notice has run)."
+		return "You lifted this visit’s legal hold, so another administrator must approve its destruction (or it goes ahead once its notice has run)."
 	}
 	return ""
 }

@@ -24,6 +24,11 @@ func TestBrowserVisitLife(t *testing.T) {
 	browserTools(t)
 	ts := startStack(t)
 	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	// A second administrator, who approves what the first let go on.
+	me := decode[struct{ Issuer string }](t, admin.get("/api/v1/me"), http.StatusOK)
+	if err := ts.Portal.Store().GrantPortalRole(context.Background(), "administrator", me.Issuer, "outsider@ofsted.example", time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	v := setUpVisit(t, ts, admin, "FV-LIFE-2")
 	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
 	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")

@@ -6,6 +6,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,13 @@ func TestVisitLifePages(t *testing.T) {
 	ts := startStack(t)
 	ctx := context.Background()
 	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	// A second administrator, who approves the destruction the first set
+	// going (recording the publication again, lifting the hold).
+	me := decode[struct{ Issuer string }](t, admin.get("/api/v1/me"), http.StatusOK)
+	if err := ts.Portal.Store().GrantPortalRole(ctx, "administrator", me.Issuer, "outsider@ofsted.example", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	second := ts.signIn(t, "ofsted", "outsider@ofsted.example")
 	v := setUpVisit(t, ts, admin, "FV-LIFE-1")
 	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
 	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
@@ -269,8 +277,18 @@ func TestVisitLifePages(t *testing.T) {
 	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 0 {
 		t.Fatalf("first sweep: %v %v", ids, err)
 	}
-	mustContain(t, "destruction review", readAll(t, admin.get("/destruction")), "FV-LIFE-1", "Approve destruction", `data-label="Decision"`)
-	_, page = admin.submitForm(visit+"/destruction/approve", nil)
+	page = readAll(t, admin.get("/destruction"))
+	mustContain(t, "destruction review, to the administrator who set it going", page, "FV-LIFE-1", "You recorded this visit’s publication", `data-label="Decision"`)
+	if strings.Contains(page, "Approve destruction") {
+		t.Fatal("the review offers the administrator who recorded the publication its approval")
+	}
+	page = readAll(t, second.get("/destruction"))
+	mustContain(t, "destruction review", page, "FV-LIFE-1", "Approve destruction", `data-label="Decision"`)
+	notice := regexp.MustCompile(`name="notice" value="([^"]+)"`).FindStringSubmatch(page)
+	if notice == nil {
+		t.Fatalf("the review's approval names no notice:\n%s", page)
+	}
+	_, page = second.submitForm(visit+"/destruction/approve", url.Values{"notice": {notice[1]}})
 	mustContain(t, "approved", page, "The destruction of FV-LIFE-1 is approved")
 	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 1 {
 		t.Fatalf("sweep: %v %v", ids, err)

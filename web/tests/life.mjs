@@ -54,8 +54,12 @@ const browser = await launch()
 try {
   const lead = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } })
   const admin = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } })
+  const second = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } })
   const lp = await signIn(lead, 'ofsted', 'lead@ofsted.example')
   const ap = await signIn(admin, 'ofsted', 'admin@ofsted.example')
+  // A second administrator, who approves the destruction the first let go
+  // on by lifting the hold.
+  const sp = await signIn(second, 'ofsted', 'outsider@ofsted.example')
   const moved = await fetch(control + '/clock', { method: 'POST' })
   check(moved.status === 200, 'six weeks pass: fieldwork and the complaint window are over')
   // The portal's day in London when the weeks passed, as YYYY-MM-DD: the
@@ -157,11 +161,15 @@ try {
   let r = await fetch(control + '/sweep', { method: 'POST' })
   check(r.status === 204, 'the sweep gives notice')
   await ap.goto(`${base}/destruction`)
-  await audit(ap, 'life-destruction-review')
-  await narrow(ap, 'the destruction review')
-  await ap.getByRole('button', { name: /Approve destruction/ }).click()
-  await ap.waitForLoadState('load')
-  check((await banner(ap)).includes('The destruction of FV-LIFE-2 is approved'), 'the destruction is approved')
+  check((await ap.locator('main').textContent()).includes('You lifted this visit’s legal hold') &&
+    await ap.getByRole('button', { name: /Approve destruction/ }).count() === 0,
+    'the administrator who lifted the hold is told another must approve, and offered no approval')
+  await sp.goto(`${base}/destruction`)
+  await audit(sp, 'life-destruction-review')
+  await narrow(sp, 'the destruction review')
+  await sp.getByRole('button', { name: /Approve destruction/ }).click()
+  await sp.waitForLoadState('load')
+  check((await banner(sp)).includes('The destruction of FV-LIFE-2 is approved'), 'the destruction is approved by a second administrator')
   r = await fetch(control + '/sweep', { method: 'POST' })
   check(r.status === 204, 'the sweep destroys the visit')
 
