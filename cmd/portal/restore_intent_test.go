@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,4 +96,51 @@ func TestRestoreMarkNeedsItsIntentOutsideTheDatabase(t *testing.T) {
 		t.Fatalf("serve's check of a spent restore put back: %v, want %v", err, portal.ErrNoRestoreIntent)
 	}
 	stillBroken("after a spent restore was put back")
+}
+
+// TestOperatorCommandsWaitForAPendingRestore: while a restore of the
+// database is not finished, an operator's command that would write to it
+// (admin grant, disable, retention run...) refuses, naming the restore:
+// its records would follow the restored trail before the restore's mark,
+// where the anchors outside the database hold others, and the restore
+// could not then be finished.
+func TestOperatorCommandsWaitForAPendingRestore(t *testing.T) {
+	ctx := context.Background()
+	st, svc := trailOf250(t)
+	svc.Stop()
+	svc.Close()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	s, err := portal.OpenDatabase(ctx, st.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().Exec(`INSERT INTO restores (id, backup_created_at, backup_seq, backup_hash, started_at)
+		VALUES ('pending-one', '2026-12-01T00:00:00.000000000Z', 250, '', '2026-12-05T00:00:00.000000000Z')`); err != nil {
+		t.Fatal(err)
+	}
+	head, _, err := s.AuditHead(ctx)
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := st.Config.IdPs[0].Issuer
+	for name, run := range map[string]func() error{
+		"admin grant":   func() error { return adminGrant(ctx, []string{"--issuer", iss, "--email", "new.admin@ofsted.example"}) },
+		"admin disable": func() error { return adminDisable(ctx, "disable", []string{"--issuer", iss, "--email", "lead@ofsted.example"}, io.Discard) },
+		"retention run": func() error { return retentionRun(ctx, nil) },
+	} {
+		if err := run(); err == nil || !strings.Contains(err.Error(), "pending-one") {
+			t.Errorf("portal %s with a restore pending: %v, want a refusal naming the restore", name, err)
+		}
+	}
+	s, err = portal.OpenDatabase(ctx, st.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if now, _, err := s.AuditHead(ctx); err != nil || now != head {
+		t.Fatalf("the trail went from %d to %d (%v) while the restore was pending", head, now, err)
+	}
 }
