@@ -127,8 +127,10 @@ func TestOperatorCommandsWaitForAPendingRestore(t *testing.T) {
 	}
 	iss := st.Config.IdPs[0].Issuer
 	for name, run := range map[string]func() error{
-		"admin grant":   func() error { return adminGrant(ctx, []string{"--issuer", iss, "--email", "new.admin@ofsted.example"}) },
-		"admin disable": func() error { return adminDisable(ctx, "disable", []string{"--issuer", iss, "--email", "lead@ofsted.example"}, io.Discard) },
+		"admin grant": func() error { return adminGrant(ctx, []string{"--issuer", iss, "--email", "new.admin@ofsted.example"}) },
+		"admin disable": func() error {
+			return adminDisable(ctx, "disable", []string{"--issuer", iss, "--email", "lead@ofsted.example"}, io.Discard)
+		},
 		"retention run": func() error { return retentionRun(ctx, nil) },
 	} {
 		if err := run(); err == nil || !strings.Contains(err.Error(), "pending-one") {
