@@ -6,15 +6,17 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/ofsted-portal/evidence/portal"
 )
 
-// TestAuditVerifyNeedsTheAnchors: a trail that holds signed checkpoints
-// was anchored outside the database as each was signed, so portal audit
-// verify run where it finds no anchor store (no store credentials, the
-// bucket not reached, the folder on another host) cannot tell a trail
-// cut after its last anchor from an intact one. It says so (exit status
-// 3), never "intact". Before, it reported a cut trail intact, with "no
-// anchors outside the database".
+// TestAuditVerifyNeedsTheAnchors: a serving portal anchors each
+// checkpoint outside the database as it signs it, so portal audit verify
+// run where it finds no anchor store (no store credentials, the bucket not
+// reached, the folder on another host) cannot tell a trail cut after its
+// last anchor, or emptied with its checkpoints, from an intact one. It
+// says so (exit status 3), never "intact". Before, it reported a cut
+// trail intact, with "no anchors outside the database".
 func TestAuditVerifyNeedsTheAnchors(t *testing.T) {
 	ctx := context.Background()
 	st, svc := trailOf250(t)
@@ -37,4 +39,21 @@ func TestAuditVerifyNeedsTheAnchors(t *testing.T) {
 		t.Fatalf("without the anchor store: %v\n%s\nwant exit status 3 saying the anchors were not found", err, out.String())
 	}
 	t.Logf("%v", err)
+
+	// Emptied, checkpoints and all: still not "intact: 0 records".
+	db, err := portal.OpenDatabase(ctx, st.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(dropAuditTriggers(db), `DELETE FROM audit`, `DELETE FROM audit_checkpoints`) {
+		if _, err := db.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	out.Reset()
+	err = auditVerifyTo(ctx, nil, &out)
+	if !errors.As(err, &se) || se.status != 3 || strings.Contains(out.String(), "intact") {
+		t.Fatalf("an emptied trail without the anchor store: %v\n%s\nwant exit status 3", err, out.String())
+	}
 }
