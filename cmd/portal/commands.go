@@ -146,13 +146,7 @@ func withDomain(ctx context.Context, name, usage string, args []string, fn func(
 		return err
 	}
 	if name != "key epochs" { // the one that only reads
-		st, err := portal.OpenDatabase(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		err = refusePendingRestore(ctx, st, name)
-		st.Close()
-		if err != nil {
+		if err := noPendingRestore(ctx, cfg, name); err != nil {
 			return err
 		}
 	}
@@ -162,6 +156,17 @@ func withDomain(ctx context.Context, name, usage string, args []string, fn func(
 	}
 	defer svc.Close()
 	return fn(svc)
+}
+
+// noPendingRestore is refusePendingRestore on the database cfg names,
+// before the domain is opened on it.
+func noPendingRestore(ctx context.Context, cfg portal.Config, name string) error {
+	st, err := portal.OpenDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return refusePendingRestore(ctx, st, name)
 }
 
 // refusePendingRestore refuses an operator's act on a database whose
@@ -353,6 +358,9 @@ func adminMember(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := noPendingRestore(ctx, cfg, "admin member"); err != nil {
+		return err
+	}
 	svc, err := portal.New(ctx, cfg)
 	if err != nil {
 		return err
@@ -417,6 +425,10 @@ func evidenceVerify(ctx context.Context, args []string) error {
 	}
 	cfg, err := portal.LoadConfig(os.Getenv)
 	if err != nil {
+		return err
+	}
+	// It records the MACs of files stored before they were kept.
+	if err := noPendingRestore(ctx, cfg, "evidence verify"); err != nil {
 		return err
 	}
 	svc, err := portal.New(ctx, cfg)

@@ -132,6 +132,10 @@ func TestOperatorCommandsWaitForAPendingRestore(t *testing.T) {
 			return adminDisable(ctx, "disable", []string{"--issuer", iss, "--email", "lead@ofsted.example"}, io.Discard)
 		},
 		"retention run": func() error { return retentionRun(ctx, nil) },
+		"admin member": func() error {
+			return adminMember(ctx, []string{"--visit", portal.DemoReference, "--email", "new.hmi@ofsted.example", "--role", "inspector"})
+		},
+		"evidence verify": func() error { return evidenceVerify(ctx, nil) },
 	} {
 		if err := run(); err == nil || !strings.Contains(err.Error(), "pending-one") {
 			t.Errorf("portal %s with a restore pending: %v, want a refusal naming the restore", name, err)
