@@ -301,7 +301,10 @@ func RestoreSQLite(ctx context.Context, dir string, m Manifest, path, id string,
 			return err
 		}
 	}
-	if err := copyFile(filepath.Join(dir, m.File), tmp); err != nil {
+	// Hashed again as it is copied: what is put in place is what the
+	// signed manifest names, whatever the folder held when it was read.
+	if err := copyChecked(filepath.Join(dir, m.File), tmp, m); err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	st, err := store.OpenWith(ctx, tmp, d)
@@ -333,7 +336,9 @@ func RestoreSQLite(ctx context.Context, dir string, m Manifest, path, id string,
 	return syncPaths(filepath.Dir(path))
 }
 
-func copyFile(from, to string) error {
+// copyChecked copies a backup's copy from to a new file to (0600), and
+// fails unless what it copied is what m says: its SHA-256 and size.
+func copyChecked(from, to string, m Manifest) error {
 	in, err := os.Open(from)
 	if err != nil {
 		return err
@@ -343,9 +348,15 @@ func copyFile(from, to string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(out, h), in)
+	if err != nil {
 		out.Close()
 		return err
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); sum != m.SHA256 || n != m.Size {
+		out.Close()
+		return fmt.Errorf("backup: the copy changed after it was checked, and no longer matches its manifest (SHA-256 %s, %d bytes; manifest %s, %d bytes): nothing was restored", sum, n, m.SHA256, m.Size)
 	}
 	if err := out.Sync(); err != nil {
 		out.Close()

@@ -122,8 +122,20 @@ func RestorePostgres(ctx context.Context, dir string, m Manifest, dbURL, bin, id
 	if !empty && !force {
 		return errors.New("the database is not empty: restore into an empty deployment, or give --force to replace it")
 	}
+	// The dump pg_restore reads is a private copy, hashed as it was
+	// made: what is restored is what the signed manifest names, whatever
+	// the backup folder holds by then.
+	priv, err := os.MkdirTemp("", "portal-restore-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(priv)
+	dump := filepath.Join(priv, m.File)
+	if err := copyChecked(filepath.Join(dir, m.File), dump, m); err != nil {
+		return err
+	}
 	if err := pgCommand(ctx, bin, "pg_restore", dbURL, "--clean", "--if-exists", "--no-owner", "--no-privileges",
-		"--single-transaction", "--exit-on-error", filepath.Join(dir, m.File)); err != nil {
+		"--single-transaction", "--exit-on-error", dump); err != nil {
 		return err
 	}
 	// A crash here leaves a restored database with no pending restore:

@@ -197,3 +197,54 @@ func TestRestoreRefusesAForgedBackup(t *testing.T) {
 		t.Fatalf("restore.finished: %+v %v, want the unsigned backup recorded", recs, err)
 	}
 }
+
+// TestRestoreUsesTheCopyItChecked: the copy is checked against the signed
+// manifest, and then, after the restore's intent is written, read again
+// to be put in place. One swapped in between (the same trail, an
+// administrator added) is refused: what is put in place is what was
+// checked. Before, the second read took whatever the folder held then.
+func TestRestoreUsesTheCopyItChecked(t *testing.T) {
+	if pgserver.TestDatabaseWanted() {
+		t.Skip("the swap edits an SQLite copy; the dump is checked as it is read the same way")
+	}
+	ctx := context.Background()
+	st, svc := trailOf250(t)
+	svc.Stop()
+	svc.Close()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	dir := filepath.Join(t.TempDir(), "backup")
+	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := portal.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := portal.LoadConfig(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Checked: now swapped.
+	cp, err := store.Open(ctx, filepath.Join(dir, "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.GrantPortalRole(ctx, "administrator", "https://idp.example", "intruder@example.org", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cp.Close()
+	wipe(t, cfg)
+	if _, err := putInPlace(ctx, cfg, dir, m, store.NewID(), nil, false, false); err == nil || !strings.Contains(err.Error(), "manifest") {
+		t.Fatalf("a copy swapped after it was checked was put in place: %v", err)
+	}
+	s, err := portal.OpenDatabase(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.PendingRestore(ctx); err == nil {
+		t.Fatal("a restore of the swapped copy is pending")
+	}
+}
