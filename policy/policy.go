@@ -259,6 +259,19 @@ func (e *Engine) Decide(p Principal, a Action, r Resource) Decision {
 		d.Gone = true
 		return d
 	}
+	// A file the member may not even list (a restricted item, unfiled
+	// files, one withheld until scanned), whatever their window or a
+	// hold, is to them no file at all: the refusal is the one for a file
+	// that does not exist, so that an id learnt somewhere does not tell
+	// them a hidden file is there.
+	if p.Role != "" && r.File != nil && a != FileList {
+		p2, r2 := p, r
+		p2.InWindow, r2.AcceptsUploads, r2.LegalHold = true, true, false
+		if l := e.evaluate(p2, FileList, r2); !l.Allow {
+			d.Visible, d.Rule = false, l.Rule // why it is hidden
+			return d
+		}
+	}
 	if slices.Contains(d.Policies, "legal-hold-freezes-evidence") {
 		d.Locked, d.Rule = true, "legal-hold"
 		return d
@@ -274,13 +287,6 @@ func (e *Engine) Decide(p Principal, a Action, r Resource) Decision {
 				d.Rule = "outside-access-window"
 			}
 		}
-	}
-	// A file the member may not even list (a restricted item, unfiled
-	// files, one withheld until scanned) is, to them, no file at all: the
-	// refusal is the one for a file that does not exist, so that an id
-	// learnt somewhere does not tell them a hidden file is there.
-	if !d.Locked && p.Role != "" && r.File != nil && a != FileList && !e.evaluate(p, FileList, r).Allow {
-		d.Visible = false
 	}
 	return d
 }
