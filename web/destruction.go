@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bufio"
+	"io"
 	"net/http"
 	"time"
 
@@ -23,7 +25,7 @@ func (s *Server) destructionReview(c *gin.Context) {
 // gives it}): one given since is refused (409).
 func (s *Server) approveDestruction(c *gin.Context) {
 	var reviewed time.Time
-	if c.Request.ContentLength != 0 || c.GetHeader("Content-Type") != "" {
+	if hasBody(c) {
 		var req struct {
 			NoticeGivenAt *time.Time `json:"notice_given_at"`
 		}
@@ -80,4 +82,20 @@ func (s *Server) approveDestructionForm(c *gin.Context) {
 	}
 	s.flash(c, "The destruction of "+acc.Visit.Reference+" is approved: the next destruction sweep destroys it.")
 	c.Redirect(http.StatusSeeOther, "/destruction")
+}
+
+// hasBody says whether the request has a body with at least one byte in
+// it: an empty one (curl -d ”, a client that sets a content type on every
+// request) is no body, whatever its content type.
+func hasBody(c *gin.Context) bool {
+	if c.Request.ContentLength >= 0 {
+		return c.Request.ContentLength > 0
+	}
+	b := bufio.NewReader(c.Request.Body)
+	_, err := b.Peek(1)
+	c.Request.Body = struct {
+		io.Reader
+		io.Closer
+	}{b, c.Request.Body}
+	return err == nil
 }
