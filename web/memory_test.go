@@ -26,33 +26,11 @@ func TestUploadMemoryIsFlat(t *testing.T) {
 	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
 	v := ts.demoVisit(t)
 
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	heap := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
-	runtime.GC()
-	idle := heap()
-
-	var peak uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			peak = max(peak, heap())
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	idle, stop := sampleHeap()
 	const size = 1 << 30
 	src := newEvidence(9, size)
 	f := decode[fileResp](t, uploader.upload(v.ID, "big.bin", src, size), http.StatusCreated)
-	close(stop)
-	wg.Wait()
+	peak := stop()
 	if f.SHA256 != src.sum() || f.Size != size {
 		t.Fatalf("uploaded %+v", f)
 	}
@@ -89,27 +67,7 @@ func TestRangeDownloadMemoryIsFlat(t *testing.T) {
 	want := sha256.Sum256(all[first : last+1])
 	all = nil
 
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	heap := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
-	runtime.GC()
-	idle := heap()
-	var peak uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			peak = max(peak, heap())
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	idle, stop := sampleHeap()
 	var dl sync.WaitGroup
 	for range 4 {
 		dl.Add(1)
@@ -131,11 +89,41 @@ func TestRangeDownloadMemoryIsFlat(t *testing.T) {
 		}()
 	}
 	dl.Wait()
-	close(stop)
-	wg.Wait()
+	peak := stop()
 	grew := int64(peak) - int64(idle)
 	t.Logf("heap idle %d MiB, peak %d MiB during 4 ranges cutting their segments", idle>>20, peak>>20)
 	if grew > 128<<20 {
 		t.Fatalf("heap grew by %d MiB during 4 range downloads; the bound is 128 MiB", grew>>20)
+	}
+}
+
+// sampleHeap measures the heap's live objects now, after a collection
+// (idle), then every 5 ms until stop, which returns the peak seen.
+func sampleHeap() (idle uint64, stop func() (peak uint64)) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	heap := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
+	runtime.GC()
+	idle = heap()
+	var top uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			top = max(top, heap())
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return idle, func() uint64 {
+		close(done)
+		wg.Wait()
+		return top
 	}
 }

@@ -52,13 +52,33 @@ func forgeBackup(t *testing.T, dir string) {
 	}
 	rewriteManifest(t, dir, func(m map[string]any) {
 		m["audit_hash"] = r.Hash
-		b, err := os.ReadFile(filepath.Join(dir, "portal.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(b)
-		m["sha256"], m["size"] = hex.EncodeToString(sum[:]), len(b)
+		m["sha256"], m["size"] = digest(t, dir)
 	})
+}
+
+// digest is the SHA-256 and size of the SQLite copy in the backup dir.
+func digest(t *testing.T, dir string) (string, int) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), len(b)
+}
+
+// addIntruder makes someone an administrator in the SQLite copy of the
+// backup in dir, leaving its trail as it was.
+func addIntruder(t *testing.T, dir string) {
+	t.Helper()
+	cp, err := store.Open(context.Background(), filepath.Join(dir, "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	if err := cp.GrantPortalRole(context.Background(), "administrator", "https://idp.example", "intruder@example.org", time.Now()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func rewriteManifest(t *testing.T, dir string, change func(map[string]any)) {
@@ -147,23 +167,11 @@ func TestRestoreRefusesAForgedBackup(t *testing.T) {
 	// The quiet backup, an administrator added in its copy, its digests
 	// fixed and its signature taken away: the anchors vouch for its
 	// trail, not for the rest of the copy.
-	cp, err := store.Open(ctx, filepath.Join(quiet, "portal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cp.GrantPortalRole(ctx, "administrator", "https://idp.example", "intruder@example.org", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	cp.Close()
+	addIntruder(t, quiet)
 	rewriteManifest(t, quiet, func(m map[string]any) {
 		delete(m, "signature")
 		delete(m, "signing_key")
-		b, err := os.ReadFile(filepath.Join(quiet, "portal.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(b)
-		m["sha256"], m["size"] = hex.EncodeToString(sum[:]), len(b)
+		m["sha256"], m["size"] = digest(t, quiet)
 	})
 	out.Reset()
 	err = restoreCmd(ctx, []string{"--force", quiet}, &out)
@@ -227,14 +235,7 @@ func TestRestoreUsesTheCopyItChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Checked: now swapped.
-	cp, err := store.Open(ctx, filepath.Join(dir, "portal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cp.GrantPortalRole(ctx, "administrator", "https://idp.example", "intruder@example.org", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	cp.Close()
+	addIntruder(t, dir)
 	wipe(t, cfg)
 	if _, err := putInPlace(ctx, cfg, dir, m, store.NewID(), nil, false, false); err == nil || !strings.Contains(err.Error(), "manifest") {
 		t.Fatalf("a copy swapped after it was checked was put in place: %v", err)
