@@ -291,8 +291,8 @@ func (e *UnsignedError) Error() string {
 
 // VerifyAudit walks the whole audit chain and its signed checkpoints, and
 // checks it against the checkpoints anchored outside the database (anchors
-// nil: ErrNoAnchors, joined with the UnsignedError the trail has, if any);
-// a broken link is a *store.ChainError naming the record. A
+// nil: ErrNoAnchors for a trail that holds signed checkpoints, or nothing,
+// joined with the UnsignedError it has, if any); a broken link is a *store.ChainError naming the record. A
 // signature is good when one of trusted made it: every signing key the
 // trail has used.
 func VerifyAudit(ctx context.Context, st *store.Store, anchors Anchors, trusted ...ed25519.PublicKey) (AuditSummary, error) {
@@ -314,10 +314,12 @@ func VerifyAudit(ctx context.Context, st *store.Store, anchors Anchors, trusted 
 	if err != nil {
 		return sum, err
 	}
-	if anchors == nil {
+	if anchors == nil && (sum.Checkpoints > 0 || sum.Records == 0) {
 		// Every serving portal anchors the checkpoints it signs (the first
 		// as it starts): without the anchors, a trail cut after its last
-		// one, or emptied with its checkpoints, looks whole.
+		// one, or emptied with its checkpoints, looks whole. (Records no
+		// checkpoint covers are unsigned, below: a portal that has not
+		// yet served, or checkpoints deleted.)
 		return sum, errors.Join(unsigned(sum, time.Now()), fmt.Errorf("%w: the trail holds %d records and %d signed checkpoints, but no anchor store was found "+
 			"(PORTAL_AUDIT_ANCHOR_DIR, or PORTAL_AUDIT_ANCHOR_BUCKET on the PORTAL_S3_* store with its credentials, or the folder audit-anchors beside PORTAL_DB_PATH): "+
 			"a trail cut after its last anchor cannot be told from an intact one here. Run it with the portal's configuration", ErrNoAnchors, sum.Records, sum.Checkpoints))
@@ -334,8 +336,9 @@ func VerifyAudit(ctx context.Context, st *store.Store, anchors Anchors, trusted 
 	return sum, unsigned(sum, time.Now())
 }
 
-// ErrNoAnchors is returned by VerifyAudit for a trail checked without its
-// anchor store: whether it was cut, or emptied, cannot be known.
+// ErrNoAnchors is returned by VerifyAudit for a trail with signed
+// checkpoints, or none at all, checked without its anchor store: whether
+// it was cut, or emptied, cannot be known.
 var ErrNoAnchors = errors.New("the audit anchors were not found")
 
 // unsigned reports the records no signature covers when they are more

@@ -2,11 +2,13 @@ package web_test
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -849,5 +851,43 @@ func TestApprovalIsOfTheNoticeReviewed(t *testing.T) {
 	resp.Body.Close()
 	if n, err := ts.Portal.Store().GetNotice(ctx, v.ID); err != nil || n.ApprovedAt.IsZero() || resp.Request.URL.Path != "/destruction" {
 		t.Fatalf("the approval from the review as it is: %d at %s, notice %+v %v", resp.StatusCode, resp.Request.URL.Path, n, err)
+	}
+}
+
+// TestApprovalWithABrokenBodyApprovesNothing: an approval whose chunked
+// body stalls before its first byte (PORTAL_READ_IDLE_TIMEOUT passes) is a
+// failed request, not one with no body: nothing is approved. Taken for
+// none, it approved whatever notice stood, unchecked.
+func TestApprovalWithABrokenBodyApprovesNothing(t *testing.T) {
+	ts := startStackWith(t, map[string]string{"PORTAL_READ_IDLE_TIMEOUT": "1s"})
+	ctx := context.Background()
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	v := setUpVisit(t, ts, admin, "FV-BROKEN-1")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	publish(t, ts, lead, v, 200)
+	if ids, err := ts.Portal.RunRetention(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("destroyed at once: %v %v", ids, err)
+	}
+	u, _ := url.Parse(admin.base)
+	var cookies []string
+	for _, c := range admin.c.Jar.Cookies(u) {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST /api/v1/visits/%s/destruction/approve HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n",
+		v.ID, u.Host, strings.Join(cookies, "; "))
+	// The body stalls before its first byte, the connection open: the
+	// portal gives up on it after a second.
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	answer, _ := bufio.NewReader(conn).ReadString('\n')
+	conn.Close()
+	if !strings.Contains(answer, " 400 ") {
+		t.Errorf("an approval whose body stalled: %q, want 400", answer)
+	}
+	if n, err := ts.Portal.Store().GetNotice(ctx, v.ID); err != nil || !n.ApprovedAt.IsZero() {
+		t.Fatalf("an approval whose body broke off approved the notice: %+v %v", n, err)
 	}
 }

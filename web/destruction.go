@@ -85,7 +85,7 @@ func (s *Server) approveDestructionForm(c *gin.Context) {
 }
 
 // hasBody says whether the request has a body with at least one byte in
-// it: an empty one (curl -d ”, a client that sets a content type on every
+// it, or one that failed before its first: an empty one (curl -d ”, a client that sets a content type on every
 // request) is no body, whatever its content type.
 func hasBody(c *gin.Context) bool {
 	if c.Request.ContentLength >= 0 {
@@ -97,5 +97,7 @@ func hasBody(c *gin.Context) bool {
 		io.Reader
 		io.Closer
 	}{b, c.Request.Body}
-	return err == nil
+	// Only an end is no body: a body that broke off or stalled is read
+	// again by the caller, and fails there, never taken for none.
+	return err != io.EOF
 }

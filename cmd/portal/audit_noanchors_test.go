@@ -56,4 +56,15 @@ func TestAuditVerifyNeedsTheAnchors(t *testing.T) {
 	if !errors.As(err, &se) || se.status != 3 || strings.Contains(out.String(), "intact") {
 		t.Fatalf("an emptied trail without the anchor store: %v\n%s\nwant exit status 3", err, out.String())
 	}
+
+	// Records no checkpoint covers, as before a portal first serves (the
+	// bootstrap grant): unsigned, exit status 2, as ever.
+	if err := adminGrant(ctx, []string{"--issuer", st.Config.IdPs[0].Issuer, "--email", "first.admin@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err = auditVerifyTo(ctx, nil, &out)
+	if !errors.As(err, &se) || se.status != 2 {
+		t.Fatalf("a trail not yet signed, without the anchor store: %v\n%s\nwant exit status 2", err, out.String())
+	}
 }

@@ -237,7 +237,7 @@ func TestRestoreUsesTheCopyItChecked(t *testing.T) {
 	// Checked: now swapped.
 	addIntruder(t, dir)
 	wipe(t, cfg)
-	if _, err := putInPlace(ctx, cfg, dir, m, store.NewID(), nil, false, false); err == nil || !strings.Contains(err.Error(), "manifest") {
+	if _, err := putInPlace(ctx, cfg, dir, m, store.NewID(), nil, false, false); err == nil || !strings.Contains(err.Error(), "changed after it was checked") {
 		t.Fatalf("a copy swapped after it was checked was put in place: %v", err)
 	}
 	s, err := portal.OpenDatabase(ctx, cfg)
