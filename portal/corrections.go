@@ -112,16 +112,16 @@ func (acc *Access) ReplaceFile(ctx context.Context, size int64, body io.Reader) 
 	if err != nil {
 		return FileView{}, errCorrupt
 	}
-	return acc.put(ctx, key, name, f.Item, size, body, false, func() (string, string, error) {
+	return acc.put(ctx, key, name, f.Item, size, body, false, func() (string, string, string, error) {
 		fileID := store.NewID()
 		err := acc.reserveReplacement(ctx, f, fileID)
 		if err == errNotLive {
 			// Live when read, and its name not its own now: another new
 			// version of it took the name, and is on its way or has
 			// just been stored.
-			return "", "", errVersionOnItsWay
+			return "", "", "", errVersionOnItsWay
 		}
-		return fileID, name, err
+		return fileID, name, f.ID, err
 	})
 }
 

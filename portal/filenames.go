@@ -63,11 +63,11 @@ func errNameExists(name, item string) *Error {
 // names. What stays is that a probe for a name costs a file, stored in
 // their name and in the audit trail, in front of the coordinator and the
 // inspection team.
-func (acc *Access) reserveName(ctx context.Context, key *crypto.VisitKey, item, name, onConflict string) (fileID, stored string, err error) {
+func (acc *Access) reserveName(ctx context.Context, key *crypto.VisitKey, item, name, onConflict string) (fileID, stored, replaces string, err error) {
 	rename := onConflict == OnConflictRename
 	s := acc.svc
 	if err := s.indexNames(ctx, acc.Visit.ID, key); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	fileID = store.NewID()
 	retries := 0
@@ -79,16 +79,16 @@ func (acc *Access) reserveName(ctx context.Context, key *crypto.VisitKey, item, 
 		err := s.store.ReserveName(ctx, acc.Visit.ID, item, fileID, key.NameIndex(NameKey(stored)), s.now())
 		switch {
 		case err == nil:
-			return fileID, stored, nil
+			return fileID, stored, "", nil
 		case !errors.Is(err, store.ErrNameTaken):
-			return "", "", err
+			return "", "", "", err
 		case rename:
 			continue
 		}
 		holder, hidden, err := acc.nameHolder(ctx, key, item, stored)
 		switch {
 		case err != nil:
-			return "", "", err
+			return "", "", "", err
 		case hidden:
 			rename = true
 		case onConflict == OnConflictReplace:
@@ -102,12 +102,12 @@ func (acc *Access) reserveName(ctx context.Context, key *crypto.VisitKey, item, 
 				n--
 				continue
 			}
-			return fileID, stored, err
+			return fileID, stored, holder.ID, err
 		default:
-			return "", "", errNameExists(name, item)
+			return "", "", "", errNameExists(name, item)
 		}
 	}
-	return "", "", errNameExists(name, item)
+	return "", "", "", errNameExists(name, item)
 }
 
 // nameHolder is the file that holds name in the item (its ID "" when an

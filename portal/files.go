@@ -155,7 +155,7 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 	// Most names are free: the name is taken in the transaction that
 	// begins the upload. When it is not free, nothing was read or
 	// written, and the name is reserved as on_conflict says first.
-	return acc.put(ctx, key, name, item, size, body, true, func() (string, string, error) {
+	return acc.put(ctx, key, name, item, size, body, true, func() (string, string, string, error) {
 		return acc.reserveName(ctx, key, item, name, in.OnConflict)
 	})
 }
@@ -163,8 +163,9 @@ func (acc *Access) Upload(ctx context.Context, in NewFile, body io.Reader) (File
 // put stores body as a file of the visit named name in item. When
 // freeFirst, it first tries to take the name in the transaction that
 // begins the upload; when the name is taken, or not freeFirst, reserve
-// reserves it (the file's id, and the name it is stored under) first.
-func (acc *Access) put(ctx context.Context, key *crypto.VisitKey, name, item string, size int64, body io.Reader, freeFirst bool, reserve func() (fileID, name string, err error)) (FileView, error) {
+// reserves it (the file's id, the name it is stored under, and the file
+// it replaces, "" for none) first.
+func (acc *Access) put(ctx context.Context, key *crypto.VisitKey, name, item string, size int64, body io.Reader, freeFirst bool, reserve func() (fileID, name, replaces string, err error)) (FileView, error) {
 	s := acc.svc
 	if err := s.indexNames(ctx, acc.Visit.ID, key); err != nil {
 		return FileView{}, err
@@ -182,18 +183,14 @@ func (acc *Access) put(ctx context.Context, key *crypto.VisitKey, name, item str
 		f, held, err = s.evidence.Put(ctx, u)
 	}
 	if errors.Is(err, store.ErrNameTaken) {
-		if u.FileID, u.Name, err = reserve(); err != nil {
+		var replaces string
+		if u.FileID, u.Name, replaces, err = reserve(); err != nil {
 			return FileView{}, err
 		}
 		u.NameIndex = nil
 		// A new version of a file is committed only while its uploader
 		// may still replace that file, not only upload (a coordinator
 		// made an uploader since may replace only their own).
-		var replaces string
-		if replaces, err = s.store.ReplacedFile(ctx, u.FileID); err != nil {
-			s.releaseName(ctx, u.FileID)
-			return FileView{}, err
-		}
 		if replaces != "" {
 			upload, replace := u.Recheck, acc.recheckOn(policy.FileReplace, replaces)
 			u.Recheck = func(ctx context.Context) error {

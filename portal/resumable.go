@@ -38,7 +38,7 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 	}
 	// The name is the upload's from now on: another file of that name in
 	// the item is refused while it runs.
-	fileID, name, err := acc.reserveName(ctx, key, item, name, in.OnConflict)
+	fileID, name, _, err := acc.reserveName(ctx, key, item, name, in.OnConflict)
 	if err != nil {
 		return store.Resumable{}, err
 	}
