@@ -34,6 +34,8 @@ type Archive struct {
 	first   io.ReadCloser                       // the first file, opened before any record
 	may     func(fileID string, now bool) error // whether the zip may go on with a file (stillMay)
 	damaged *store.File                         // the file whose damage stopped WriteTo
+	at      int                                 // files wholly handed on; the one being written
+	atSent  int64                               // bytes of files[at] handed on
 	Bytes   int64                               // total plaintext size
 }
 
@@ -162,6 +164,7 @@ func (a *Archive) WriteTo(ctx context.Context, w io.Writer) error {
 	var manifest strings.Builder
 	defer a.first.Close()
 	for i, f := range a.files {
+		a.at, a.atSent = i, 0
 		if err := a.writeFile(ctx, zw, f, a.paths[i], i == 0); err != nil {
 			if _, refused := AsError(err); ctx.Err() == nil && !refused {
 				s.log.Error("archive stopped", "visit", a.acc.Visit.ID, "file", f.ID, "err", err)
@@ -173,6 +176,7 @@ func (a *Archive) WriteTo(ctx context.Context, w io.Writer) error {
 		}
 		fmt.Fprintf(&manifest, "%s  %s\n", f.SHA256, a.paths[i])
 	}
+	a.at = len(a.files)
 	mw, err := zw.CreateHeader(&zip.FileHeader{Name: ManifestName, Method: zip.Deflate, Modified: s.now()})
 	if err == nil {
 		_, err = io.WriteString(mw, manifest.String())
@@ -213,7 +217,7 @@ func (a *Archive) writeFile(ctx context.Context, zw *zip.Writer, f store.File, p
 	}
 	h := sha256.New()
 	allowed := &allowedWriter{w: io.MultiWriter(w, h), allowed: func() error { return a.may(f.ID, false) }}
-	if _, err := io.Copy(allowed, r); err != nil {
+	if _, err := io.Copy(&countingWriter{w: allowed, n: &a.atSent}, r); err != nil {
 		return missing(err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 {

@@ -95,6 +95,18 @@ func (a *allowedWriter) Write(p []byte) (int, error) {
 	return a.w.Write(p)
 }
 
+// countingWriter adds to n what w took.
+type countingWriter struct {
+	w io.Writer
+	n *int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	*c.n += int64(n)
+	return n, err
+}
+
 // stillMay says whether the actor may still do action on a file: the
 // decision is taken again, from the database as it now stands, when the
 // last one is older than recheckAfter (a download of a large file, or a
@@ -198,16 +210,24 @@ func (acc *Access) DownloadCut(ctx context.Context, d *Download, sent int64, err
 }
 
 // ArchiveCut records that an archive download ended before its end, with
-// the bytes actually sent; when damage in a stored file stopped it (err),
-// "corrupt", for the archive and for that file.
+// the bytes actually sent (err stopped it, as DownloadCut's). Each file
+// had its download recorded before the first byte: the file being written
+// when it stopped gets its own cut record, with its bytes handed on
+// ("corrupt" when its damage stopped the archive), and each file after it
+// "not_sent", so that no file's trail says it went whole when it did not.
 func (acc *Access) ArchiveCut(ctx context.Context, a *Archive, sent int64, err error) {
-	detail := map[string]any{"files": a.Files(), "bytes": a.Bytes, "sent": sent}
-	var file []store.AuditRecord
+	detail := map[string]any{"files": a.Files(), "bytes": a.Bytes, "sent": sent, "files_whole": a.at}
 	if f := a.damaged; f != nil && errors.Is(err, evidence.ErrCorrupt) {
 		detail["file"] = f.ID
-		file = append(file, acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": 0, "bytes": f.Size, "archive": true}))
 	}
-	recs := append([]store.AuditRecord{acc.rec("archive.download", "", cutOutcome(err), detail)}, file...)
+	recs := []store.AuditRecord{acc.rec("archive.download", "", cutOutcome(err), detail)}
+	for i := a.at; i < len(a.files); i++ {
+		f, outcome, at := a.files[i], "not_sent", int64(0)
+		if i == a.at {
+			outcome, at = cutOutcome(err), a.atSent
+		}
+		recs = append(recs, acc.rec("file.download", f.ID, outcome, map[string]any{"from": 0, "bytes": f.Size, "sent": at, "archive": true}))
+	}
 	if err := acc.svc.store.Audit(context.WithoutCancel(ctx), recs...); err != nil {
 		acc.svc.log.Error("record a cut archive", "visit", acc.Visit.ID, "err", err)
 	}

@@ -202,10 +202,7 @@ func (s *Server) downloadFile(c *gin.Context) {
 	// io.Copy hands decrypted segments and blocks to the writer (WriteTo).
 	if sent, err := io.Copy(c.Writer, body); err != nil {
 		acc.DownloadCut(ctx, d, sent, err)
-		if ctx.Err() != nil {
-			return // the client went away
-		}
-		s.fail(c, err)
+		s.fail(c, err) // headers are sent: this cuts the connection
 		return
 	}
 	s.log.Info("file downloaded", "visit", acc.Visit.ID, "file", f.ID, "user", acc.Actor.UserID, "from", off, "bytes", length)
@@ -238,9 +235,10 @@ func (s *Server) downloadArchive(c *gin.Context) {
 	w := &countingWriter{w: c.Writer}
 	if err := a.WriteTo(ctx, w); err != nil {
 		acc.ArchiveCut(ctx, a, w.n, err)
-		if ctx.Err() == nil {
-			s.fail(c, err) // headers are sent: this cuts the connection
-		}
+		// Headers are sent: this cuts the connection, also when the
+		// client left (a client that half-closed its side still reads,
+		// and a zip ended cleanly would read as the whole).
+		s.fail(c, err)
 	}
 }
 

@@ -95,7 +95,7 @@ func actionInWords(code string) string {
 var detailLabels = map[string]string{
 	"date": "Date", "from": "From", "to": "To", "sha256": "SHA-256", "size": "Size", "item": "Item",
 	"action": "Asked to", "policies": "Policies", "rule": "Rule", "route": "Address", "role": "Role",
-	"destroy_on": "Destruction date", "error": "Error", "signature": "Malware found", "files": "Files",
+	"destroy_on": "Destruction date", "error": "Error", "signature": "Malware found", "files": "Files", "files_whole": "Files sent whole", "sent": "Bytes sent",
 	"event": "Letter event", "restricted": "Restricted", "actor": "Person", "kind": "Kind of act", "after": "After record", "limit": "At most", "roles": "Roles", "valid_from": "Access from", "valid_until": "Access until",
 }
 

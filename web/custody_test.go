@@ -344,7 +344,10 @@ func TestDamageFoundMidStreamIsRecorded(t *testing.T) {
 		t.Errorf("download damaged in its 7th segment: the trail says %v, want %v", got, want)
 	}
 
-	resp = lead.get("/api/v1/visits/" + v.ID + "/archive?file=" + big.ID)
+	// A file after the damaged one in the zip was never sent: its trail
+	// says so, not only that its download began.
+	after := uploader.uploadItem(v.ID, "1.03 After.pdf", "", bytes.Repeat([]byte("a"), 1000))
+	resp = lead.get("/api/v1/visits/" + v.ID + "/archive?file=" + big.ID + "&file=" + after.ID)
 	_, err = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err == nil {
@@ -355,6 +358,17 @@ func TestDamageFoundMidStreamIsRecorded(t *testing.T) {
 	}
 	if got, want := outcomes("archive.download", ""), []string{"corrupt"}; !slices.Equal(got, want) {
 		t.Errorf("zip of a file damaged in its 7th segment: the archive's trail says %v, want %v", got, want)
+	}
+	if got, want := outcomes("file.download", after.ID), []string{"success", "not_sent"}; !slices.Equal(got, want) {
+		t.Errorf("zip cut by damage in the file before: the trail of the file after says %v, want %v", got, want)
+	}
+	recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "file.download"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cut struct{ Sent *int64 }
+	if r := recs[len(recs)-2]; r.Object != big.ID || json.Unmarshal([]byte(r.Detail), &cut) != nil || cut.Sent == nil || *cut.Sent < 6<<20 || *cut.Sent >= n {
+		t.Errorf("zip of a file damaged in its 7th segment: its cut record %s %s, want the bytes of it sent (6 MiB of 8)", r.Object, r.Detail)
 	}
 
 	small := uploader.uploadItem(v.ID, "1.02 Small.pdf", "", bytes.Repeat([]byte("s"), 1000))

@@ -122,10 +122,13 @@ func (s *Server) fail(c *gin.Context, err error) {
 		s.log.Info("request stopped: its client left", "request_id", requestID(c), "route", c.FullPath(), "err", err)
 		c.Set(errorCodeKey, "client_left")
 		if c.Writer.Written() {
+			// A client that half-closed its side may still be reading:
+			// a streamed answer (a zip, an export) ended cleanly would
+			// read as the whole. The connection is cut, as answer does.
 			c.Abort()
-		} else {
-			c.AbortWithStatus(statusClientLeft)
+			panic(http.ErrAbortHandler)
 		}
+		c.AbortWithStatus(statusClientLeft)
 		return
 	}
 	if he.status >= 500 {

@@ -175,7 +175,11 @@ const (
 // comes without, in tests, gets one here) and logs one line when it ends.
 // It logs the route pattern, never the raw path or query: query strings
 // carry file names and OAuth codes. Of a failure it logs the
-// code, never the error's text, which may quote evidence.
+// code, never the error's text, which may quote evidence. A request
+// whose connection was cut part-way (http.ErrAbortHandler: a download
+// stopped by damage, or by its client leaving) is logged too, with "cut";
+// one whose handler panicked before answering, with the 500 recovery
+// answers.
 func (s *Server) requestLog(c *gin.Context) {
 	id := requestIDOf(c.Request)
 	if id == "" {
@@ -184,7 +188,23 @@ func (s *Server) requestLog(c *gin.Context) {
 	}
 	c.Set(requestIDKey, id)
 	start := time.Now()
+	defer func() {
+		r := recover()
+		status := c.Writer.Status()
+		if r != nil && r != http.ErrAbortHandler && !c.Writer.Written() {
+			status = http.StatusInternalServerError
+		}
+		s.logRequest(c, start, status, r != nil && c.Writer.Written())
+		if r != nil {
+			panic(r)
+		}
+	}()
 	c.Next()
+}
+
+// logRequest writes requestLog's line.
+func (s *Server) logRequest(c *gin.Context, start time.Time, status int, cut bool) {
+	id := requestID(c)
 	route := c.FullPath()
 	if route == "" {
 		route = "(no route)"
@@ -193,7 +213,7 @@ func (s *Server) requestLog(c *gin.Context) {
 		"request_id", id,
 		"method", c.Request.Method,
 		"route", route,
-		"status", c.Writer.Status(),
+		"status", status,
 		"bytes", c.Writer.Size(),
 		"duration_ms", time.Since(start).Milliseconds(),
 	}
@@ -206,6 +226,9 @@ func (s *Server) requestLog(c *gin.Context) {
 	}
 	if code := c.GetString(errorCodeKey); code != "" {
 		attrs = append(attrs, "error_code", code)
+	}
+	if cut {
+		attrs = append(attrs, "cut", true)
 	}
 	s.log.InfoContext(c.Request.Context(), "request", attrs...)
 }

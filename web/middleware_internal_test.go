@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +32,13 @@ func (brokenSessions) Find(string) ([]byte, bool, error) {
 // the test adds as public ones, and the log it writes.
 func middlewareServer(t *testing.T, sessions scs.Store, routes map[string]gin.HandlerFunc) (http.Handler, *strings.Builder) {
 	t.Helper()
+	return middlewareServerOf(t, sessions, func(*Server) map[string]gin.HandlerFunc { return routes })
+}
+
+// middlewareServerOf is middlewareServer with routes whose handlers use
+// the server (its fail, its answer).
+func middlewareServerOf(t *testing.T, sessions scs.Store, routesOf func(*Server) map[string]gin.HandlerFunc) (http.Handler, *strings.Builder) {
+	t.Helper()
 	gin.SetMode(gin.ReleaseMode)
 	pages, err := Templates()
 	if err != nil {
@@ -46,7 +54,7 @@ func middlewareServer(t *testing.T, sessions scs.Store, routes map[string]gin.Ha
 	s.cop = http.NewCrossOriginProtection()
 	e := newEngine()
 	e.Use(s.middleware()...)
-	for route, h := range routes {
+	for route, h := range routesOf(s) {
 		method, path, _ := strings.Cut(route, " ")
 		s.public[route] = true
 		e.Handle(method, path, h)
@@ -149,6 +157,43 @@ func TestPanicAnswersAsTheRouteDoes(t *testing.T) {
 	if !strings.Contains(log.String(), "the secret cause of the panic") {
 		t.Errorf("the panic is not logged:\n%s", log.String())
 	}
+	// The request log has a line for each, with the status answered, and
+	// says which was cut.
+	var lines, cut int
+	for line := range strings.Lines(log.String()) {
+		if strings.Contains(line, `"msg":"request"`) && strings.Contains(line, `"route":"/visits/:id/boom"`) && strings.Contains(line, `"status":500`) {
+			lines++
+		}
+		if strings.Contains(line, `"msg":"request"`) && strings.Contains(line, `"route":"/visits/:id/half"`) && strings.Contains(line, `"cut":true`) {
+			cut++
+		}
+	}
+	if lines != 1 || cut != 1 {
+		t.Errorf("request log: %d lines of the panic answered 500, %d of the answer cut; want 1 and 1:\n%s", lines, cut, log.String())
+	}
+}
+
+// TestClientLeftMidAnswerCutsTheConnection: a streamed answer (a zip, a
+// CSV export: chunked, with no length) whose work fails because the
+// request's context ended cuts the connection. A client that half-closed
+// its side is still reading: ended cleanly, the part it had would read as
+// the whole.
+func TestClientLeftMidAnswerCutsTheConnection(t *testing.T) {
+	h, _ := middlewareServerOf(t, memstore.New(), func(s *Server) map[string]gin.HandlerFunc {
+		return map[string]gin.HandlerFunc{"GET /api/v1/stream": func(c *gin.Context) {
+			c.Status(http.StatusOK)
+			c.Writer.WriteString("the first part of a zip")
+			s.fail(c, fmt.Errorf("read the next segment: %w", c.Request.Context().Err()))
+		}}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	defer func() {
+		if r := recover(); r != http.ErrAbortHandler {
+			t.Errorf("a streamed answer whose client left part-way: %v, want the connection cut (http.ErrAbortHandler)", r)
+		}
+	}()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/api/v1/stream", nil).WithContext(ctx))
 }
 
 // busySessions is a session store whose database is unavailable for the
