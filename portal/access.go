@@ -354,9 +354,15 @@ func heldSince(err error) error {
 		return errDestroyingSince
 	case errors.Is(err, store.ErrMovedSince):
 		return errMovedSince
+	case errors.Is(err, store.ErrNotRequested):
+		return errNotRequestedSince
 	}
 	return err
 }
+
+// errNotRequestedSince refuses a file stored or filed under a case file
+// removed from the information request meanwhile.
+var errNotRequestedSince = &Error{Kind: KindConflict, Code: "not_requested", Msg: "The case file this was going to was removed from the information request meanwhile. Nothing was stored under it: choose an item the inspectors have asked for, then try again."}
 
 // errMovedSince refuses a new version of a file moved to another item
 // while it was uploaded.

@@ -251,3 +251,112 @@ func TestRequestItemAddedAfterARemoval(t *testing.T) {
 		t.Fatalf("1.03, added last, is shown before %s, there before it", last.Code)
 	}
 }
+
+// TestCaseFileRemovedWhileUploadingToIt: a child's case file is asked for
+// (case-1, Child A) and the provider starts a large upload to it. While
+// the file streams the lead removes case-1 (the wrong child) and names
+// Child B. The removal is refused while the upload is in progress, as it
+// is for a file stored: the file would otherwise be committed under a
+// number no line of the request explains, or under Child B's when the
+// number was given again. An item removed in the moment between the
+// upload's check and its reservation (simulated here by removing the row
+// itself) refuses the file at its commit.
+func TestCaseFileRemovedWhileUploadingToIt(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead := d.person("ofsted", "lead@ofsted.example")
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	d.at(d.svc.Calendar().PreviousWorkingDay(d.svc.Calendar().PreviousWorkingDay(tl.FieldworkEnd))) // day 6
+	a, err := d.mustAccess(lead, policy.RequestManage).SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: "Case of Child A"}, portal.AddItem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var removal error
+	remove := func() { removal = d.mustAccess(lead, policy.RequestManage).RemoveRequestItem(ctx, a.Code) }
+	f, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: a.Code + " chronology.pdf", Size: 5}, &holdingReader{r: strings.NewReader("chron"), hold: remove})
+	if kindOf(removal) != portal.KindConflict {
+		t.Errorf("removing %s while an upload to it streams: %v, want a conflict", a.Code, removal)
+	}
+	if err != nil || f.Item != a.Code {
+		t.Fatalf("the upload to %s: %+v, %v", a.Code, f, err)
+	}
+
+	// Gone between the upload's check and its reservation: the commit
+	// finds it gone, and stores nothing.
+	b, err := d.mustAccess(lead, policy.RequestManage).SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: "Case of Child C"}, portal.AddItem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := func() {
+		if _, err := d.svc.Store().DB().Exec(`DELETE FROM request_items WHERE visit_id = ? AND code = ?`, v.ID, b.Code); err != nil {
+			t.Error(err)
+		}
+	}
+	if g, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: b.Code + " chronology.pdf", Size: 5}, &holdingReader{r: strings.NewReader("chron"), hold: gone}); err == nil {
+		t.Errorf("a file committed under %s, removed from the request as it streamed: %s under %s", b.Code, g.ID, g.Item)
+	}
+	files, err := d.svc.Store().Files(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.Item == b.Code {
+			t.Errorf("file %s stored under %s, which the request no longer has", f.ID, b.Code)
+		}
+	}
+}
+
+// TestCaseFileTitleStaysWhileFiled: a case file's title says which child
+// its files are about. While files are filed under it, the title is not
+// changed (409), as the item is not removed: "Child A" retitled "Child B"
+// would make Child A's records read as Child B's, and the trail keeps no
+// title. Its due date may still change, and so may the title of a case
+// file with nothing filed under it.
+func TestCaseFileTitleStaysWhileFiled(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead := d.person("ofsted", "lead@ofsted.example")
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	d.at(d.svc.Calendar().PreviousWorkingDay(d.svc.Calendar().PreviousWorkingDay(tl.FieldworkEnd))) // day 6
+	manage := func() *portal.Access { return d.mustAccess(lead, policy.RequestManage) }
+	a, err := manage().SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: "Case of Child A"}, portal.AddItem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := manage().SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: "Case of Child Bee"}, portal.AddItem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: a.Code + " chronology.pdf", Size: 5}, strings.NewReader("chron")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := manage().SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Code: a.Code, Title: "Case of Child B"}, portal.ChangeItem); kindOf(err) != portal.KindConflict {
+		t.Errorf("retitling %s, with a file filed under it: %v, want a conflict", a.Code, err)
+	}
+	today := d.svc.Today().Format(time.DateOnly)
+	if got, err := manage().SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Code: a.Code, Title: "Case of Child A", Due: today}, portal.ChangeItem); err != nil || got.Due != today {
+		t.Errorf("changing the due date of %s, its title as it was: %+v, %v", a.Code, got, err)
+	}
+	if got, err := manage().SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Code: b.Code, Title: "Case of Child B"}, portal.ChangeItem); err != nil || got.Title != "Case of Child B" {
+		t.Errorf("correcting the title of %s, nothing filed under it: %+v, %v", b.Code, got, err)
+	}
+	items, err := d.mustAccess(lead, policy.VisitView).InformationRequest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.Code == a.Code && it.Title != "Case of Child A" {
+			t.Errorf("%s, with a file filed under it, is titled %q, want %q", a.Code, it.Title, "Case of Child A")
+		}
+	}
+}

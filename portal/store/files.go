@@ -299,7 +299,11 @@ func insertFile(ctx context.Context, tx *Tx, f File) (held bool, err error) {
 		return false, err
 	case state != "active":
 		return false, ErrDestructionBegun
-	case hold != 0:
+	}
+	if err := caseFileStands(ctx, tx, f.VisitID, f.Item); err != nil {
+		return false, err
+	}
+	if hold != 0 {
 		_, err = tx.ExecContext(ctx, `INSERT INTO objects_to_hold (file_id, visit_id, since) VALUES (?, ?, ?)`, f.ID, f.VisitID, formatTime(f.UploadedAt))
 	}
 	return hold != 0, err
@@ -470,12 +474,15 @@ func (s *Store) RefileFile(ctx context.Context, visitID, fileID, from, item stri
 		if err := execOne(ctx, tx, `UPDATE files SET item = ? WHERE visit_id = ? AND id = ?`+refilable, item, visitID, fileID, from); err != nil {
 			return err
 		}
+		if err := caseFileStands(ctx, tx, visitID, item); err != nil {
+			return err
+		}
 		return refuseOnHold(ctx, tx, visitID)
 	}, audit...)
 	if isUnique(err) {
 		return ErrNameTaken // the item has a file of this name
 	}
-	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrOnHold) {
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrOnHold) && !errors.Is(err, ErrNotRequested) {
 		return fmt.Errorf("store: refile: %w", err)
 	}
 	return err
@@ -516,12 +523,15 @@ func (s *Store) RefileFileRenamed(ctx context.Context, visitID, fileID, from, it
 		if err := execOne(ctx, tx, `UPDATE files SET item = ?, name_sealed = ? WHERE visit_id = ? AND id = ?`+refilable, item, nameSealed, visitID, fileID, from); err != nil {
 			return err
 		}
+		if err := caseFileStands(ctx, tx, visitID, item); err != nil {
+			return err
+		}
 		return refuseOnHold(ctx, tx, visitID)
 	}, audit...)
 	if isUnique(err) {
 		return ErrNameTaken
 	}
-	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrOnHold) && !errors.Is(err, ErrNameFree) {
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrOnHold) && !errors.Is(err, ErrNameFree) && !errors.Is(err, ErrNotRequested) {
 		return fmt.Errorf("store: refile: %w", err)
 	}
 	return err

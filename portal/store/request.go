@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -70,13 +71,21 @@ func (s *Store) AddRequestItem(ctx context.Context, it RequestItem, audit ...Aud
 	return err
 }
 
-// ChangeRequestItem changes an item's title and due date.
-func (s *Store) ChangeRequestItem(ctx context.Context, it RequestItem, audit ...AuditRecord) error {
+// ChangeRequestItem changes an item's title and due date. A title that
+// is the record of what files answer (retitled: a case file's, which
+// child) is not changed while files are filed under the item, or uploads
+// in progress go to it (ErrItemHasFiles), as the item is not removed.
+func (s *Store) ChangeRequestItem(ctx context.Context, it RequestItem, retitled bool, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
+		if retitled {
+			if err := refuseIfFiled(ctx, tx, it.VisitID, it.Code); err != nil {
+				return err
+			}
+		}
 		return execOne(ctx, tx, `UPDATE request_items SET title_sealed = ?, due = ? WHERE visit_id = ? AND code = ?`,
 			it.TitleSealed, it.Due, it.VisitID, it.Code)
 	}, audit...)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrItemHasFiles) {
 		return fmt.Errorf("store: change request item: %w", err)
 	}
 	return err
@@ -88,28 +97,38 @@ func (s *Store) ChangeRequestItem(ctx context.Context, it RequestItem, audit ...
 // is the record of what they answer (for a case file, which child).
 var ErrItemHasFiles = errors.New("store: files are filed under the item")
 
+// ErrNotRequested refuses a file stored or filed under a case-file
+// number the information request no longer has: removed while the file
+// was uploaded or filed.
+var ErrNotRequested = errors.New("store: the case file is no longer in the information request")
+
+// caseFileStands refuses (ErrNotRequested) item when it is a case-file
+// number (case-N) the visit's request does not have. It is read after the
+// file's row is written or changed: its files_version trigger then holds
+// the visit's row, as DeleteRequestItem does before it reads the files, so
+// the two cannot both go ahead.
+func caseFileStands(ctx context.Context, tx *Tx, visitID, item string) error {
+	if !strings.HasPrefix(item, "case-") {
+		return nil
+	}
+	var ok bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM request_items WHERE visit_id = ? AND code = ?)`, visitID, item).Scan(&ok); err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotRequested
+	}
+	return nil
+}
+
 // DeleteRequestItem removes one item from the information request, unless
 // files are filed under it (ErrItemHasFiles). The visit's row is held
 // first, as a file's commit holds it (its files_version trigger), so the
 // files read here are those committed before the removal.
 func (s *Store) DeleteRequestItem(ctx context.Context, visitID, code string, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		var state string
-		err := tx.QueryRowContext(ctx, `SELECT state FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&state)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
+		if err := refuseIfFiled(ctx, tx, visitID, code); err != nil {
 			return err
-		}
-		var used bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM files WHERE visit_id = ? AND item = ?)
-			OR EXISTS (SELECT 1 FROM resumable_uploads WHERE visit_id = ? AND item = ? AND completed_at IS NULL)`,
-			visitID, code, visitID, code).Scan(&used); err != nil {
-			return err
-		}
-		if used {
-			return ErrItemHasFiles
 		}
 		return execOne(ctx, tx, `DELETE FROM request_items WHERE visit_id = ? AND code = ?`, visitID, code)
 	}, audit...)
@@ -117,6 +136,34 @@ func (s *Store) DeleteRequestItem(ctx context.Context, visitID, code string, aud
 		return fmt.Errorf("store: delete request item: %w", err)
 	}
 	return err
+}
+
+// refuseIfFiled refuses (ErrItemHasFiles) an item with files filed under
+// it, in any state, or uploads in progress to it. The visit's row is held
+// first, as a file's commit holds it (its files_version trigger), so the
+// files read are those committed before; file_names holds the name of
+// every upload in progress, plain or resumable, under the item it goes
+// to.
+func refuseIfFiled(ctx context.Context, tx *Tx, visitID, code string) error {
+	var state string
+	err := tx.QueryRowContext(ctx, `SELECT state FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	var used bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM files WHERE visit_id = ? AND item = ?)
+		OR EXISTS (SELECT 1 FROM resumable_uploads WHERE visit_id = ? AND item = ? AND completed_at IS NULL)
+		OR EXISTS (SELECT 1 FROM file_names WHERE visit_id = ? AND item = ?)`,
+		visitID, code, visitID, code, visitID, code).Scan(&used); err != nil {
+		return err
+	}
+	if used {
+		return ErrItemHasFiles
+	}
+	return nil
 }
 
 // ItemFileCounts counts a visit's committed files by item: those that
@@ -175,8 +222,9 @@ func (s *Store) CaseCodesUsed(ctx context.Context, visitID string) ([]string, er
 	}, `SELECT item FROM files WHERE visit_id = ? AND item LIKE 'case-%'
 		UNION SELECT item FROM purged_files WHERE visit_id = ? AND item LIKE 'case-%'
 		UNION SELECT item FROM resumable_uploads WHERE visit_id = ? AND item LIKE 'case-%'
+		UNION SELECT item FROM file_names WHERE visit_id = ? AND item LIKE 'case-%'
 		UNION SELECT item FROM questions WHERE visit_id = ? AND item LIKE 'case-%'
-		UNION SELECT code FROM restrictions WHERE visit_id = ? AND code LIKE 'case-%'`, visitID, visitID, visitID, visitID, visitID)
+		UNION SELECT code FROM restrictions WHERE visit_id = ? AND code LIKE 'case-%'`, visitID, visitID, visitID, visitID, visitID, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("store: case codes used: %w", err)
 	}
