@@ -273,7 +273,22 @@ func (s *Service) startEpoch(ctx context.Context, reason, visitID string) (store
 		return store.Epoch{}, 0, err
 	}
 	s.log.Info("key epoch started", "epoch", e.ID, "reason", reason, "keys_moved", n)
+	s.reportDestroyedKeys(ctx)
 	return e, n, nil
+}
+
+// reportDestroyedKeys logs, as an error for the operator, each destroyed
+// visit whose key row is stored again (store.DestroyedVisitKeys): the
+// epochs' moves leave it where it is, to go with its epoch's key.
+func (s *Service) reportDestroyedKeys(ctx context.Context) {
+	ids, err := s.store.DestroyedVisitKeys(ctx)
+	if err != nil {
+		s.log.Error("look for keys of destroyed visits", "err", err)
+		return
+	}
+	for _, id := range ids {
+		s.log.Error("a destroyed visit's key is stored again: it was put back from a copy of the database, and is not moved to a new key epoch", "visit", id)
+	}
 }
 
 // EnsureKeyEpoch starts the first epoch if there is none (moving keys
@@ -419,6 +434,9 @@ func (s *Service) RetireKeyEpochs(ctx context.Context) (int, error) {
 			}
 			s.log.Info("key epoch retired", "epoch", e.ID, "superseded_at", e.SupersededAt, "stragglers_moved", moved)
 			n++
+		}
+		if len(due) > 0 {
+			s.reportDestroyedKeys(ctx)
 		}
 		return nil
 	})

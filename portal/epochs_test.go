@@ -697,3 +697,83 @@ func TestRotationFinishesAnEpochRetirementCutOff(t *testing.T) {
 		t.Fatal("an epoch not yet due was recorded retired")
 	}
 }
+
+// TestKeyOutsideEpochsRefused: once key epochs began, every visit key is
+// wrapped to one; a key wrapped to the master key (epoch NULL) is
+// written only by someone writing to the database. Its key is the
+// master's recipient, which the trail names: a key of their own, wrapped
+// to it, bound to no visit, is refused, not opened; and a rotation does
+// not take it into the new epoch, bound, as if it were the visit's.
+func TestKeyOutsideEpochsRefused(t *testing.T) {
+	ctx := context.Background()
+	d := startDomain(t)
+	st := d.svc.Store()
+	v := d.demo()
+	if err := d.svc.CheckVisitKey(ctx, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The master key's recipient is public (portal.started names it).
+	master, err := crypto.LoadMasterKey(d.Env["PORTAL_MASTER_KEY_FILE"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	forgeKeyRow(t, st, v.ID, master.Recipients()[0])
+	if _, err := st.DB().Exec(`UPDATE visit_keys SET epoch = NULL WHERE visit_id = ?`, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	forged, err := st.WrappedKey(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.CheckVisitKey(ctx, v.ID); err == nil {
+		t.Error("a visit key wrapped to the master key after key epochs began was opened")
+	}
+	if _, _, err := d.svc.RotateKeyEpoch(ctx, "test"); err == nil {
+		t.Error("a rotation took in a visit key wrapped to the master key after key epochs began")
+	}
+	if now, err := st.WrappedKey(ctx, v.ID); err != nil || now.Epoch != "" || !bytes.Equal(now.Wrapped, forged.Wrapped) {
+		t.Errorf("the forged key row after the rotation: epoch %q (%v), want it left as it was", now.Epoch, err)
+	}
+}
+
+// TestDestroyedVisitKeyNotTakenBack: the key of a destroyed visit, put
+// back in the database from a copy taken before the destruction (its
+// epoch is superseded but not yet retired), is not re-wrapped into the
+// live epoch by the next rotation or retirement as a straggler: it would
+// then outlive the epoch whose retirement its certificate promises.
+func TestDestroyedVisitKeyNotTakenBack(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	st := d.svc.Store()
+	v := d.demo()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	backup, err := st.WrappedKey(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := d.publish(lead, v)
+	d.at(day.AddDate(0, 0, d.Config.RetentionDays))
+	d.svc.RunRetention(ctx) // gives the notice
+	if _, err := d.mustAccess(admin, policy.DestructionApprove).ApproveDestruction(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := d.svc.RunRetention(ctx); err != nil || len(ids) != 1 {
+		t.Fatalf("destruction: %v %v", ids, err)
+	}
+	if _, err := st.DB().Exec(`INSERT INTO visit_keys (visit_id, wrapped, epoch, fingerprint, header_size, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		v.ID, backup.Wrapped, backup.Epoch, backup.Fingerprint, backup.HeaderSize, backup.CreatedAt.UTC().Format(time.RFC3339Nano)); err != nil {
+		t.Fatal(err)
+	}
+	// The rotation goes on for the live visits; the put-back key stays
+	// where it was, to go with its epoch's key, and the log says so.
+	if _, _, err := d.svc.RotateKeyEpoch(ctx, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	if now, err := st.WrappedKey(ctx, v.ID); err != nil || now.Epoch != backup.Epoch {
+		t.Errorf("the destroyed visit's key after a rotation: epoch %q (%v), want it left in %s", now.Epoch, err, backup.Epoch)
+	}
+	if !strings.Contains(d.log.String(), "a destroyed visit's key is stored again") {
+		t.Errorf("the log does not name the destroyed visit's key stored again:\n%s", d.log.String())
+	}
+}

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -69,6 +70,19 @@ func (k *Keyring) KeyWithFingerprint(ctx context.Context, visitID, fp string) (*
 	wrapped, err := k.store.WrappedKey(ctx, visitID)
 	if err != nil {
 		return nil, err
+	}
+	if wrapped.Epoch == "" {
+		// Wrapped to the master key: a key from before key epochs. Once
+		// they began, every such key was moved to one in the same
+		// transaction, so one now was written by someone writing to the
+		// database (the master key's recipient is public), and would
+		// open unbound to its visit.
+		switch _, err := k.store.CurrentEpoch(ctx); {
+		case err == nil:
+			return nil, fmt.Errorf("keyring: visit %s: its key is wrapped to the master key, though key epochs began: %w", visitID, crypto.ErrUnwrap)
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
 	}
 	wrapper, err := k.epoch(ctx, wrapped.Epoch)
 	if err != nil {
