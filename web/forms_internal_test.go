@@ -135,3 +135,42 @@ func TestDateInputMarksThePartAtFault(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorSummaryComesBeforeTheBanner: a page that confirms part of what
+// was sent and refuses the rest (two files of three uploaded) shows the
+// error summary first, and its banner does not take the focus (role
+// "alert" moves it there when the page loads): a keyboard or screen
+// reader user lands on what was refused, as the GOV.UK pattern has it.
+// Before, the "Success" banner came first and took the focus from the
+// summary.
+func TestErrorSummaryComesBeforeTheBanner(t *testing.T) {
+	tmpl := template.Must(template.New("forms").Funcs(funcs).ParseFS(templateFS, "templates/forms.html"))
+	f := &form{}
+	f.Add("file", "The name is too long")
+	var b strings.Builder
+	if err := tmpl.ExecuteTemplate(&b, "form-top", map[string]any{"Form": f, "Flash": "2 files uploaded."}); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	summary, banner := strings.Index(page, "govuk-error-summary"), strings.Index(page, "govuk-notification-banner")
+	if summary < 0 || banner < 0 || summary > banner {
+		t.Fatalf("error summary at %d, banner at %d: want the summary first\n%s", summary, banner, page)
+	}
+	bannerTag := page[strings.LastIndex(page[:banner], "<div"):]
+	bannerTag = bannerTag[:strings.Index(bannerTag, ">")]
+	if strings.Contains(bannerTag, `role="alert"`) || !strings.Contains(bannerTag, `data-disable-auto-focus="true"`) {
+		t.Errorf("the banner beside an error summary: %s, want no alert role and no focus of its own", bannerTag)
+	}
+	// Alone, the banner is the alert it was.
+	b.Reset()
+	if err := tmpl.ExecuteTemplate(&b, "form-top", map[string]any{"Form": &form{}, "Flash": "2 files uploaded."}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `role="alert"`) {
+		t.Errorf("the banner alone is not an alert:\n%s", b.String())
+	}
+	b.Reset()
+	if err := tmpl.ExecuteTemplate(&b, "form-top", map[string]any{"Flash": "Saved."}); err != nil {
+		t.Fatalf("a page with no form: %v", err)
+	}
+}
