@@ -313,3 +313,52 @@ func TestNoMailToADisabledPersonAddedByEmail(t *testing.T) {
 		}
 	}
 }
+
+// TestNoMailBeforeAccessOpens: a member whose access opens later (an
+// inspector joining for fieldwork) is told they were added, but not mailed
+// about the visit's evidence before their access opens: the mail waits
+// for the day, as a provider's waits for the notification call.
+func TestNoMailBeforeAccessOpens(t *testing.T) {
+	d := startMailDomain(t)
+	ctx := context.Background()
+	box := &mailbox{d: d, seen: map[string]bool{}}
+	d.deliver()
+	box.fresh()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	opens := d.svc.Calendar().AddWorkingDays(tl.Notification, 2)
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "joining@ofsted.example", Role: policy.RoleInspector, ValidFrom: opens.Format(time.DateOnly)}); err != nil {
+		t.Fatal(err)
+	}
+	to := func() int {
+		n := 0
+		for _, m := range box.fresh() {
+			for _, a := range m.To {
+				if a.Address == "joining@ofsted.example" {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	d.deliver()
+	if n := to(); n != 1 {
+		t.Fatalf("%d mails to the member added, want the one saying so", n)
+	}
+	questionsTo(t, d, v, []string{policy.RoleInspector}, d.svc.Now().Add(10*time.Minute))
+	d.later(10 * time.Minute)
+	d.deliver()
+	if n := to(); n != 0 {
+		t.Errorf("%d mails about the visit to a member whose access opens on %s, before it opened", n, opens.Format(time.DateOnly))
+	}
+	d.at(opens.Add(time.Hour))
+	d.deliver()
+	if n := to(); n != 1 {
+		t.Errorf("%d mails to the member once their access opened, want the one held", n)
+	}
+}

@@ -140,6 +140,11 @@ func (s *Service) deliver(ctx context.Context, n store.Notification) (state stri
 			// Suspended until the calendar fits the visit's dates again:
 			// tried again with backoff, then failed for administrators.
 			return store.NotePending, time.Time{}, true, "the recipient's access is suspended: the visit's dates do not fit the calendar"
+		case n.Kind != NoteMemberAdded && s.now().Before(w.From):
+			// Not yet open (an inspector joining for fieldwork): told
+			// they were added, but of the visit's evidence only once
+			// they may see it. The mail waits for the day.
+			return store.NotePending, w.From, false, ""
 		}
 	}
 	// A visit is not announced to provider staff before its notification
