@@ -360,3 +360,34 @@ func TestCaseFileTitleStaysWhileFiled(t *testing.T) {
 		}
 	}
 }
+
+// TestBareRemovedCaseFileNumberNotReused: a case file asked for and
+// removed before anything named it (no file, no question) still keeps its
+// number. The provider was told of case-1 and may have its files ready,
+// named "case-1 …": given to the next child, they would be filed under
+// that child's request.
+func TestBareRemovedCaseFileNumberNotReused(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead := d.person("ofsted", "lead@ofsted.example")
+	d.at(d.svc.Calendar().PreviousWorkingDay(d.svc.Calendar().PreviousWorkingDay(tl.FieldworkEnd))) // day 6
+	a, err := d.mustAccess(lead, policy.RequestManage).SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: "Case of Child A"}, portal.AddItem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.mustAccess(lead, policy.RequestManage).RemoveRequestItem(ctx, a.Code); err != nil {
+		t.Fatal(err)
+	}
+	b, err := d.mustAccess(lead, policy.RequestManage).SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: "Case of Child B"}, portal.AddItem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Code == a.Code {
+		t.Fatalf("Child B's case file, asked for after Child A's (%s) was removed: %s, want a new number", a.Code, b.Code)
+	}
+}

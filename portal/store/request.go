@@ -130,7 +130,20 @@ func (s *Store) DeleteRequestItem(ctx context.Context, visitID, code string, aud
 		if err := refuseIfFiled(ctx, tx, visitID, code); err != nil {
 			return err
 		}
-		return execOne(ctx, tx, `DELETE FROM request_items WHERE visit_id = ? AND code = ?`, visitID, code)
+		if err := execOne(ctx, tx, `DELETE FROM request_items WHERE visit_id = ? AND code = ?`, visitID, code); err != nil {
+			return err
+		}
+		if !strings.HasPrefix(code, "case-") {
+			return nil
+		}
+		// Kept, so that the number is never given to another child.
+		at := time.Now()
+		if len(audit) > 0 {
+			at = audit[0].Time
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO case_files_removed (visit_id, code, removed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			visitID, code, formatTime(at))
+		return err
 	}, audit...)
 	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrItemHasFiles) {
 		return fmt.Errorf("store: delete request item: %w", err)
@@ -212,7 +225,8 @@ func (s *Store) RequestCodes(ctx context.Context, visitID string) ([]string, err
 // CaseCodesUsed lists the case-file codes (case-N) a visit's evidence and
 // threads name anywhere: files in any state (withdrawn, superseded,
 // purged), uploads in progress, questions and restrictions, whether or
-// not the request still has the item. A case-file number is given once:
+// not the request still has the item, and the numbers removed from the
+// request (case_files_removed). A case-file number is given once:
 // one given again would show another child's files, questions and
 // restriction under the new request.
 func (s *Store) CaseCodesUsed(ctx context.Context, visitID string) ([]string, error) {
@@ -224,7 +238,8 @@ func (s *Store) CaseCodesUsed(ctx context.Context, visitID string) ([]string, er
 		UNION SELECT item FROM resumable_uploads WHERE visit_id = ? AND item LIKE 'case-%'
 		UNION SELECT item FROM file_names WHERE visit_id = ? AND item LIKE 'case-%'
 		UNION SELECT item FROM questions WHERE visit_id = ? AND item LIKE 'case-%'
-		UNION SELECT code FROM restrictions WHERE visit_id = ? AND code LIKE 'case-%'`, visitID, visitID, visitID, visitID, visitID, visitID)
+		UNION SELECT code FROM restrictions WHERE visit_id = ? AND code LIKE 'case-%'
+		UNION SELECT code FROM case_files_removed WHERE visit_id = ?`, visitID, visitID, visitID, visitID, visitID, visitID, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("store: case codes used: %w", err)
 	}

@@ -928,7 +928,7 @@ func (s *Store) CompleteDestruction(ctx context.Context, visitID string, certifi
 		if _, err := tx.ExecContext(ctx, `UPDATE destructions SET certificate = ?, completed_at = ? WHERE visit_id = ?`, certificate, formatTime(now), visitID); err != nil {
 			return err
 		}
-		for _, q := range []string{`DELETE FROM files WHERE visit_id = ?`, `DELETE FROM pending_uploads WHERE visit_id = ?`, `DELETE FROM resumable_uploads WHERE visit_id = ?`, `DELETE FROM request_items WHERE visit_id = ?`,
+		for _, q := range []string{`DELETE FROM files WHERE visit_id = ?`, `DELETE FROM pending_uploads WHERE visit_id = ?`, `DELETE FROM resumable_uploads WHERE visit_id = ?`, `DELETE FROM request_items WHERE visit_id = ?`, `DELETE FROM case_files_removed WHERE visit_id = ?`,
 			`DELETE FROM file_replacements WHERE visit_id = ?`} {
 			if _, err := tx.ExecContext(ctx, q, visitID); err != nil {
 				return err

@@ -752,6 +752,21 @@ END;
 	`
 ALTER TABLE destructions ADD COLUMN notice_period_ns INTEGER;
 `,
+	// 42: the case-file numbers removed from a visit's request, so that
+	// one is never given to another child (CaseCodesUsed), with those the
+	// trail says were removed before this version.
+	`
+CREATE TABLE case_files_removed (
+	visit_id   TEXT NOT NULL REFERENCES visits(id),
+	code       TEXT NOT NULL,
+	removed_at TEXT NOT NULL,
+	PRIMARY KEY (visit_id, code)
+);
+INSERT INTO case_files_removed (visit_id, code, removed_at)
+	SELECT visit_id, object, MIN(time) FROM audit
+	WHERE action = 'request.item_removed' AND object LIKE 'case-%' AND visit_id IN (SELECT id FROM visits)
+	GROUP BY visit_id, object;
+`,
 }
 
 // giveBackNameSQLite is the body of the triggers that free the name of an

@@ -619,4 +619,18 @@ CREATE TRIGGER row_version_visits BEFORE UPDATE OF reference, title_sealed, prov
 	`
 ALTER TABLE destructions ADD COLUMN notice_period_ns BIGINT;
 `,
+	// 42: the case-file numbers removed from a visit's request (as
+	// SQLite's 42).
+	`
+CREATE TABLE case_files_removed (
+	visit_id   TEXT NOT NULL REFERENCES visits(id),
+	code       TEXT NOT NULL,
+	removed_at TEXT NOT NULL,
+	PRIMARY KEY (visit_id, code)
+);
+INSERT INTO case_files_removed (visit_id, code, removed_at)
+	SELECT visit_id, object, MIN(time) FROM audit
+	WHERE action = 'request.item_removed' AND object LIKE 'case-%' AND visit_id IN (SELECT id FROM visits)
+	GROUP BY visit_id, object;
+`,
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -150,6 +151,11 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A case file removed before version 42 keeps its number: the
+	// migration finds it in the trail.
+	if err := s.Audit(ctx, AuditRecord{Time: now, VisitID: "v1", Action: "request.item_removed", Object: "case-3", Outcome: "success"}); err != nil {
+		t.Fatal(err)
+	}
 	differs := `store_hold IS NOT legal_hold`
 	var dropRetention []string // SQLite's 30 adds nothing to the schema
 	if s.DB().Postgres() {
@@ -194,6 +200,7 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 		`ALTER TABLE visits DROP COLUMN store_at`,
 		`CREATE INDEX visits_store_hold ON visits (id) WHERE `+differs,
 		`DROP INDEX resumable_uploads_open`,
+		`DROP TABLE case_files_removed`,
 		`DELETE FROM schema_version WHERE version > 27`,
 	) {
 		if _, err := s.DB().Exec(q); err != nil {
@@ -207,6 +214,9 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 	defer s.Close()
 	if v, err := s.SchemaVersion(ctx); err != nil || v != latestVersion() {
 		t.Fatalf("schema version %d (%v), want %d", v, err, latestVersion())
+	}
+	if used, err := s.CaseCodesUsed(ctx, "v1"); err != nil || !slices.Contains(used, "case-3") {
+		t.Fatalf("case-file numbers used after the upgrade: %v (%v), want case-3, removed before it", used, err)
 	}
 	hs, err := s.StoreSidesToApply(ctx, now.AddDate(10, 0, 0), 10)
 	if err != nil || len(hs) != 1 || hs[0].ID != "v1" || !hs[0].RuleUnknown || hs[0].HoldUnknown {
