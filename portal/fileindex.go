@@ -47,7 +47,7 @@ type visitFiles struct {
 	version   int64
 	files     []indexedFile // natural order of names, then id
 	classes   []fileClass
-	live      map[string]int        // files neither withdrawn nor superseded, by item
+	live      map[string]int        // files neither withdrawn, superseded nor infected, by item
 	byName    []int                 // 0..n-1: the order of files
 	byTime    []int                 // indexes of files, oldest upload first (then id)
 	timeRank  []int32               // each file's position in byTime
@@ -166,7 +166,9 @@ func (k *Keyring) readIndex(ctx context.Context, visitID string, key *crypto.Vis
 		}
 		f.class = c
 		vf.classes[c].all++
-		if f.Live() {
+		if f.Live() && f.Scan != store.ScanInfected {
+			// An infected file is kept but never served: it answers no
+			// item of the request.
 			vf.live[f.Item]++
 		}
 		if f.SupersededBy == "" {

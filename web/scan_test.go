@@ -152,6 +152,14 @@ func TestMalwareScanning(t *testing.T) {
 			}
 		}
 	}
+	// An infected file answers no item of the request: kept, never served,
+	// it leaves the item as due (or overdue) as it was, for both sides.
+	infected[uploader.uploadItem(v.ID, "1.04 Self-evaluation.txt", "", eicar).ID] = "plain upload, alone in its item"
+	for _, who := range []*browser{uploader, lead} {
+		if it := who.request(v.ID)["1.04"]; it.Status == "received" || it.Files != 0 {
+			t.Errorf("item 1.04, whose only file is infected: %s with %d files, want it not received", it.Status, it.Files)
+		}
+	}
 	for _, who := range []*browser{hmi, lead} {
 		files := who.listScans(v.ID)
 		for id, how := range infected {
@@ -200,7 +208,7 @@ func TestMalwareScanning(t *testing.T) {
 		}
 	}
 	// The administrators are told.
-	if page := readAll(t, admin.get("/visits")); !strings.Contains(page, "The malware scanner found 3 infected files") {
+	if page := readAll(t, admin.get("/visits")); !strings.Contains(page, "The malware scanner found 4 infected files") {
 		t.Fatalf("the administrators' page does not tell of the infected files")
 	}
 }

@@ -180,7 +180,8 @@ func refuseIfFiled(ctx context.Context, tx *Tx, visitID, code string) error {
 }
 
 // ItemFileCounts counts a visit's committed files by item: those that
-// stand, not the withdrawn or superseded.
+// stand, not the withdrawn or superseded, nor the infected (kept, never
+// served: they answer no item).
 func (s *Store) ItemFileCounts(ctx context.Context, visitID string) (map[string]int, error) {
 	type count struct {
 		item string
@@ -189,7 +190,7 @@ func (s *Store) ItemFileCounts(ctx context.Context, visitID string) (map[string]
 	counts, err := queryAll(ctx, s.db, func(sc scanner) (count, error) {
 		var c count
 		return c, sc.Scan(&c.item, &c.n)
-	}, `SELECT item, COUNT(*) FROM files WHERE visit_id = ? AND withdrawn_at IS NULL AND superseded_by IS NULL GROUP BY item`, visitID)
+	}, `SELECT item, COUNT(*) FROM files WHERE visit_id = ? AND withdrawn_at IS NULL AND superseded_by IS NULL AND scan_status != 'infected' GROUP BY item`, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("store: item counts: %w", err)
 	}
