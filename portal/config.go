@@ -200,7 +200,7 @@ func readConfig(e *envReader) Config {
 
 func (c *Config) validate(e *envReader) {
 	if c.MasterKey == "" {
-		e.fail("PORTAL_MASTER_KEY_FILE is required: the path of the master key (make one with: portal keygen > master.key)")
+		e.fail("PORTAL_MASTER_KEY_FILE is required: the path of the master key (make one with: portal keygen -o master.key, which writes it readable by its owner alone)")
 	}
 	if c.SigningKey == "" {
 		e.fail("PORTAL_SIGNING_KEY_FILE is required: the Ed25519 key that signs destruction certificates (make one with: portal keygen --signing -o signing.key)")

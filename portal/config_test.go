@@ -86,7 +86,7 @@ func TestLoadConfigRejects(t *testing.T) {
 		"http outside dev":  {map[string]string{"PORTAL_PUBLIC_URL": "http://portal.example"}, "must be https"},
 		"both secret forms": {map[string]string{"PORTAL_IDP_OFSTED_CLIENT_SECRET_FILE": "/x"}, "not both"},
 		"no organisation":   {map[string]string{"PORTAL_IDP_OFSTED_ORGANISATION": ""}, "ORGANISATION"},
-		"no master key":     {map[string]string{"PORTAL_MASTER_KEY_FILE": ""}, "PORTAL_MASTER_KEY_FILE"},
+		"no master key":     {map[string]string{"PORTAL_MASTER_KEY_FILE": ""}, "portal keygen -o master.key"}, // a file of mode 0600, never a redirect under the umask
 		"bad segment size":  {map[string]string{"PORTAL_SEGMENT_SIZE": "1000"}, "PORTAL_SEGMENT_SIZE"},
 		"bad bucket prefix": {map[string]string{"PORTAL_BUCKET_PREFIX": "Bad_Prefix"}, "PORTAL_BUCKET_PREFIX"},
 		// The S3 policy grants DeleteBucket and the rest on <prefix>*: a
