@@ -147,6 +147,14 @@ func TestCorrections(t *testing.T) {
 	if len(options) != len(items) || len(selected) != 1 || selected[0] != "1.02" {
 		t.Fatalf("re-file menu: %d options for %d items, selected %q", len(options), len(items), selected)
 	}
+	// Refused, the menu says why by itself, and the error summary links
+	// to it.
+	status, refused := coordinator.submitForm("/visits/"+v.ID+"/files/"+misfiled.ID+"/item", url.Values{"item": {"case-9"}})
+	if status != http.StatusBadRequest {
+		t.Fatalf("re-filing under a case file not asked for: %d", status)
+	}
+	mustContain(t, "a refused re-filing", refused, `href="#refile-item-`+misfiled.ID+`"`, `id="refile-item-`+misfiled.ID+`-error"`,
+		`aria-describedby="refile-item-`+misfiled.ID+`-error"`)
 
 	// Replaced: the new version takes the name, the earlier is kept,
 	// superseded, and listed on request.

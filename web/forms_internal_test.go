@@ -5,6 +5,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/ofsted-portal/evidence/portal"
 )
 
 // TestDateField: the GOV.UK date input's rules, in its words.
@@ -172,5 +175,31 @@ func TestErrorSummaryComesBeforeTheBanner(t *testing.T) {
 	b.Reset()
 	if err := tmpl.ExecuteTemplate(&b, "form-top", map[string]any{"Flash": "Saved."}); err != nil {
 		t.Fatalf("a page with no form: %v", err)
+	}
+}
+
+// TestRefusalsOfUnlistedFilesLinkToTheList: a refusal shown by a file's
+// own control (re-file menu, replacement, the file itself) when the page
+// does not list that file (another page of the list, a search) is moved to
+// the files' heading, so the error summary never links to nothing. Before,
+// a refused re-filing or replacement of a file not on the page linked to
+// an id the page did not have.
+func TestRefusalsOfUnlistedFilesLinkToTheList(t *testing.T) {
+	const listed, other = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
+	page := gin.H{"CanRefile": true, "Groups": []fileGroup{{Files: []portal.FileView{{ID: listed, Refilable: true, Correctable: true}}}}}
+	f := &form{}
+	for _, id := range []string{listed, other} {
+		f.Add("file-"+id, "x")
+		f.Add("refile-item-"+id, "x")
+		f.Add("replace-file-"+id, "x")
+	}
+	listedErrors(f, page)
+	var got []string
+	for _, e := range f.Errors {
+		got = append(got, e.Field)
+	}
+	want := []string{"file-" + listed, "refile-item-" + listed, "replace-file-" + listed, "files", "files", "files"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("fields after listedErrors: %v, want %v", got, want)
 	}
 }

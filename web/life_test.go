@@ -182,7 +182,14 @@ func TestVisitLifePages(t *testing.T) {
 	if s != http.StatusConflict {
 		t.Fatalf("withdrawing an event that is not the last: %d", s)
 	}
-	mustContain(t, "not the last", page, "govuk-error-summary", "Only the last letter event can be withdrawn")
+	mustContain(t, "not the last", page, "govuk-error-summary", "Only the last letter event can be withdrawn",
+		`href="#withdraw-event"`, `id="withdraw-event"`, `id="withdraw-event-error"`)
+	// The refusal is the withdrawal's: the form that records an event
+	// shows no error, and has no event chosen for the person (they would
+	// record the one they meant to withdraw).
+	if strings.Contains(page, `id="event-error"`) || strings.Contains(page, `value="final_sent" checked`) {
+		t.Fatal("a refused withdrawal is shown on the form that records a letter event, with the event chosen")
+	}
 	if s, page = admin.submitForm(visit+"/events/withdraw", withdraw); s != http.StatusOK {
 		t.Fatalf("withdrawing the publication: %d\n%s", s, page)
 	}

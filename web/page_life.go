@@ -72,13 +72,16 @@ func (s *Server) recordEventForm(c *gin.Context) {
 // withdrawEventForm withdraws the last letter event from the visit page.
 func (s *Server) withdrawEventForm(c *gin.Context) {
 	acc := accessOf(c)
-	f := postedForm(c, "event", "date")
-	if _, err := acc.WithdrawEvent(c.Request.Context(), f.Value("event"), f.Value("date")); err != nil {
-		s.refuse(c, f, err, map[string]string{"date": "event", "event": "event"}, "event", s.visitPage)
+	event, date := c.PostForm("event"), c.PostForm("date")
+	if _, err := acc.WithdrawEvent(c.Request.Context(), event, date); err != nil {
+		// The refusal is shown by the withdrawal's own button, and what
+		// it posted is not put in the form that records an event: that
+		// form would show the error, with the event chosen.
+		s.refuse(c, &form{}, err, nil, "withdraw-event", s.visitPage)
 		return
 	}
-	d, _ := time.Parse(time.DateOnly, f.Value("date"))
-	s.flash(c, eventLabel(f.Value("event"))+" on "+d.Format("2 January 2006")+": withdrawn. Record the right event and date.")
+	d, _ := time.Parse(time.DateOnly, date)
+	s.flash(c, eventLabel(event)+" on "+d.Format("2 January 2006")+": withdrawn. Record the right event and date.")
 	c.Redirect(http.StatusSeeOther, "/visits/"+acc.Visit.ID+"#life")
 }
 

@@ -102,6 +102,8 @@ func listedErrors(f *form, page gin.H) {
 	for _, g := range groups {
 		for _, file := range g.Files {
 			listed["file-"+file.ID] = true
+			listed["refile-item-"+file.ID] = page["CanRefile"] == true && file.Refilable
+			listed["replace-file-"+file.ID] = file.Correctable
 		}
 	}
 	request, _ := page["Request"].([]portal.RequestItemView)
@@ -111,7 +113,9 @@ func listedErrors(f *form, page gin.H) {
 	for i, e := range f.Errors {
 		switch {
 		case listed[e.Field]:
-		case strings.HasPrefix(e.Field, "file-") && portal.IsID(strings.TrimPrefix(e.Field, "file-")):
+		case strings.HasPrefix(e.Field, "file-") && portal.IsID(strings.TrimPrefix(e.Field, "file-")),
+			strings.HasPrefix(e.Field, "refile-item-") && portal.IsID(strings.TrimPrefix(e.Field, "refile-item-")),
+			strings.HasPrefix(e.Field, "replace-file-") && portal.IsID(strings.TrimPrefix(e.Field, "replace-file-")):
 			f.Errors[i].Field = "files"
 		case strings.HasPrefix(e.Field, "item-") && isItem(strings.TrimPrefix(e.Field, "item-")):
 			f.Errors[i].Field = "request"
