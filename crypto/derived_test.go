@@ -58,7 +58,7 @@ func TestGoldenDerived(t *testing.T) {
 			Sealed    string `json:"sealed"`
 		}{"signin-cookie", "portal_signin", `[{"s":"state"}]`, base64.StdEncoding.EncodeToString(box.Seal([]byte(`[{"s":"state"}]`), "portal_signin"))})
 		b, _ := json.MarshalIndent(g, "", "  ")
-		if err := os.WriteFile("testdata/derived-v1.json", append(b, '\n'), 0o644); err != nil {
+		if err := writeNew("testdata/derived-v1.json", append(b, '\n'), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

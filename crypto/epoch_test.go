@@ -112,7 +112,7 @@ func TestGoldenEpochV2(t *testing.T) {
 		wv, _ := epoch.WrapFor(vk, "visit-1")
 		g := goldenEpochV2{goldenEpoch{base64.StdEncoding.EncodeToString(wrapped), epoch.Recipient(), base64.StdEncoding.EncodeToString(wv), vk.Fingerprint()}, "visit-1"}
 		b, _ := json.MarshalIndent(g, "", "  ")
-		if err := os.WriteFile("testdata/epoch-v2.json", append(b, '\n'), 0o644); err != nil {
+		if err := writeNew("testdata/epoch-v2.json", append(b, '\n'), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
