@@ -866,6 +866,32 @@ func TestApprovalIsOfTheNoticeReviewed(t *testing.T) {
 	if n, err := ts.Portal.Store().GetNotice(ctx, v.ID); err != nil || n.ApprovedAt.IsZero() || resp.Request.URL.Path != "/destruction" {
 		t.Fatalf("the approval from the review as it is: %d at %s, notice %+v %v", resp.StatusCode, resp.Request.URL.Path, n, err)
 	}
+	// Approved again (a second press, another administrator's page): the
+	// refusal is shown in the visit's row, and the error summary links to
+	// it, though the row has no button any more.
+	resp = admin.postForm("/visits/"+v.ID+"/destruction/approve", map[string]string{"notice": url.QueryEscape(m[1])})
+	body = readAll(t, resp)
+	if resp.StatusCode != http.StatusConflict {
+		t.Fatalf("approving an approved destruction: %d", resp.StatusCode)
+	}
+	summaryLinksLand(t, "approving an approved destruction", body)
+	mustContain(t, "approving an approved destruction", body, `href="#review-`+v.ID+`"`, `id="review-`+v.ID+`-error"`)
+}
+
+// summaryLinksLand fails the test when a link of the page's error summary
+// leads to no element of the page.
+func summaryLinksLand(t *testing.T, what, page string) {
+	t.Helper()
+	i := strings.Index(page, `class="govuk-error-summary"`)
+	if i < 0 {
+		t.Fatalf("%s: no error summary", what)
+	}
+	end := strings.Index(page[i:], "</ul>")
+	for _, m := range regexp.MustCompile(`href="#([^"]+)"`).FindAllStringSubmatch(page[i:i+end], -1) {
+		if !strings.Contains(page, `id="`+m[1]+`"`) {
+			t.Errorf("%s: the error summary links to #%s, which the page does not have", what, m[1])
+		}
+	}
 }
 
 // TestApprovalWithABrokenBodyApprovesNothing: an approval whose chunked

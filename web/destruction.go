@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -65,6 +66,17 @@ func (s *Server) destructionPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	// A refusal is shown in its visit's row; of a visit the page does not
+	// list (another page, no longer due), by the list, so the error
+	// summary never links to nothing.
+	f := formOf(c)
+	for i, e := range f.Errors {
+		if id, ok := strings.CutPrefix(e.Field, "review-"); ok {
+			if _, listed := can[id]; !listed {
+				f.Errors[i].Field = "reviews"
+			}
+		}
+	}
 	s.renderNav(c, "destruction", "Destruction review", "destruction", gin.H{"Reviews": reviews, "Next": page.Next, "First": c.Query("after") != "", "CanApprove": can, "OwnDecision": own, "Notice": notice, "Failed": failed})
 }
 
@@ -73,11 +85,11 @@ func (s *Server) approveDestructionForm(c *gin.Context) {
 	// The review names the notice it showed: an approval is of that one.
 	reviewed, err := time.Parse(time.RFC3339Nano, c.PostForm("notice"))
 	if err != nil {
-		s.refuse(c, &form{}, &portal.Error{Kind: portal.KindConflict, Code: "conflict", Msg: "This approval does not say which destruction notice was reviewed: review the destruction again, then approve it."}, nil, "approve-"+acc.Visit.ID, s.destructionPage)
+		s.refuse(c, &form{}, &portal.Error{Kind: portal.KindConflict, Code: "conflict", Msg: "This approval does not say which destruction notice was reviewed: review the destruction again, then approve it."}, nil, "review-"+acc.Visit.ID, s.destructionPage)
 		return
 	}
 	if _, err := acc.ApproveDestructionOf(c.Request.Context(), reviewed); err != nil {
-		s.refuse(c, &form{}, err, nil, "approve-"+acc.Visit.ID, s.destructionPage)
+		s.refuse(c, &form{}, err, nil, "review-"+acc.Visit.ID, s.destructionPage)
 		return
 	}
 	s.flash(c, "The destruction of "+acc.Visit.Reference+" is approved: the next destruction sweep destroys it.")
