@@ -52,14 +52,14 @@ func (s *Server) auditPage(c *gin.Context) {
 	if !okFrom || !okTo {
 		c.Set(formKey, f)
 		c.Set(formStatusKey, http.StatusBadRequest)
-		s.render(c, "audit", "Audit trail", page)
+		s.render(c, "audit", forVisit(accessOf(c), "Audit trail"), page)
 		return
 	}
 	c.Set(formKey, f)
 	trail, err := acc.AuditTrail(ctx, q)
 	if err != nil {
 		s.refuse(c, f, err, map[string]string{"from": "from-day", "to": "to-day", "after": "actor", "limit": "actor"}, "actor", func(c *gin.Context) {
-			s.render(c, "audit", "Audit trail", page)
+			s.render(c, "audit", forVisit(accessOf(c), "Audit trail"), page)
 		})
 		return
 	}
@@ -95,7 +95,7 @@ func (s *Server) auditPage(c *gin.Context) {
 		filter.Set("after", strconv.FormatInt(trail.NextAfter, 10))
 		page["Next"] = "/visits/" + acc.Visit.ID + "/audit?" + filter.Encode()
 	}
-	s.render(c, "audit", "Audit trail", page)
+	s.render(c, "audit", forVisit(accessOf(c), "Audit trail"), page)
 }
 
 // visitAudit serves a visit's trail as JSON, a page at a time, or as CSV,

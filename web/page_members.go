@@ -182,11 +182,11 @@ func (s *Server) explainPage(c *gin.Context) {
 				fileField = "file_ref"
 			}
 			s.refuse(c, &form{}, err, map[string]string{"member": "member", "action": "action", "file": fileField}, "member", func(c *gin.Context) {
-				s.render(c, "explain", "Explain a decision", page)
+				s.render(c, "explain", forVisit(accessOf(c), "Explain a decision"), page)
 			})
 			return
 		}
 		page["Result"] = explained(e)
 	}
-	s.render(c, "explain", "Explain a decision", page)
+	s.render(c, "explain", forVisit(accessOf(c), "Explain a decision"), page)
 }

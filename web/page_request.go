@@ -24,7 +24,16 @@ func (s *Server) renderWithRequest(c *gin.Context, name, title, key string, page
 		return
 	}
 	page["Visit"], page[key] = acc.View(ctx), request
-	s.renderNav(c, name, title, "visits", page)
+	s.renderNav(c, name, forVisit(acc, title), "visits", page)
+}
+
+// forVisit is a visit's page title: its reference said, so that pages of
+// two visits open side by side (tabs, history) are told apart.
+func forVisit(acc *portal.Access, title string) string {
+	if acc == nil || acc.Visit.Reference == "" {
+		return title
+	}
+	return title + " for " + acc.Visit.Reference
 }
 
 func (s *Server) requestForm(c *gin.Context) {

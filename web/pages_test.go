@@ -83,3 +83,27 @@ func readAllReader(r *evidenceReader) {
 		}
 	}
 }
+
+// TestVisitPageTitlesNameTheVisit: each page of a visit says which visit
+// in its title, so that two visits' pages open side by side (tabs,
+// history, a screen reader's list of windows) are told apart (WCAG 2.4.2).
+func TestVisitPageTitlesNameTheVisit(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	for _, tc := range []struct {
+		who  *browser
+		path string
+	}{
+		{uploader, "/upload"}, {lead, "/request"}, {lead, "/audit"}, {lead, "/questions"}, {admin, "/members"}, {admin, "/explain"},
+	} {
+		page := readAll(t, tc.who.get("/visits/"+v.ID+tc.path))
+		_, title, _ := strings.Cut(page, "<title>")
+		title, _, _ = strings.Cut(title, "</title>")
+		if !strings.Contains(title, v.Reference) {
+			t.Errorf("%s: title %q does not name the visit %s", tc.path, title, v.Reference)
+		}
+	}
+}

@@ -100,7 +100,7 @@ func (s *Server) questionsPage(c *gin.Context) {
 	if subject != "" {
 		title = "Questions on " + subject
 	}
-	s.renderNav(c, "questions", title, "visits", page)
+	s.renderNav(c, "questions", forVisit(accessOf(c), title), "visits", page)
 }
 
 // backToThreads is where a form returns: the page of the thread's item or
