@@ -163,9 +163,25 @@ func (a *Archive) WriteTo(ctx context.Context, w io.Writer) error {
 	zw := zip.NewWriter(w)
 	var manifest strings.Builder
 	defer a.first.Close()
+	// Each file is flushed to the connection once written, before it is
+	// counted whole: what the zip and the response still buffered would
+	// go unsent if the connection were cut (ArchiveCut).
+	flush := func() error {
+		if err := zw.Flush(); err != nil {
+			return err
+		}
+		if f, ok := w.(interface{ Flush() error }); ok {
+			return f.Flush()
+		}
+		return nil
+	}
 	for i, f := range a.files {
 		a.at, a.atSent = i, 0
-		if err := a.writeFile(ctx, zw, f, a.paths[i], i == 0); err != nil {
+		err := a.writeFile(ctx, zw, f, a.paths[i], i == 0)
+		if err == nil {
+			err = flush()
+		}
+		if err != nil {
 			if _, refused := AsError(err); ctx.Err() == nil && !refused {
 				s.log.Error("archive stopped", "visit", a.acc.Visit.ID, "file", f.ID, "err", err)
 			}

@@ -3,6 +3,7 @@ package portal_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -261,5 +262,57 @@ func TestPurgedWhileZippedIsNotCorruption(t *testing.T) {
 		t.Errorf("the zip's cut is recorded against %s, want the file purged (%s)", recs[len(recs)-1].Object, second.ID)
 	} else if rerr != nil || strings.Join(got, " ") != want || errors.Is(err, evidence.ErrCorrupt) {
 		t.Fatalf("the zip cut by the purge (%v) is recorded %q (%v), want %q", err, strings.Join(got, " "), rerr, want)
+	}
+}
+
+// TestZipCountsWholeOnlyWhatWasSent: a zip cut before its second file
+// (purged as the first was written) counts the first file whole only once
+// its bytes have left the archive's buffers for the connection: the
+// writer has them. Before, a small first file sat in the zip's buffer,
+// was counted whole, and was never sent when the zip stopped.
+func TestZipCountsWholeOnlyWhatWasSent(t *testing.T) {
+	d, v, tl, uploader, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	first, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.02 first.pdf", Size: 1000}, bytes.NewReader(bytes.Repeat([]byte("F"), 1000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.02 second.pdf", Size: 6}, strings.NewReader("second"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.FieldworkEnd.AddDate(0, 0, 1))
+	acc := d.mustAccess(lead, policy.FileDownload)
+	a, err := acc.PrepareArchive(ctx, []string{first.ID, second.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pur, err := d.access(admin, policy.FilePurge, second.ID)
+	if err == nil {
+		err = pur.Purge(ctx, "Uploaded to the wrong visit")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	err = a.WriteTo(ctx, &got)
+	if err == nil {
+		t.Fatal("the zip went on to its end after one of its files was purged")
+	}
+	acc.ArchiveCut(ctx, a, int64(got.Len()), err)
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "archive.download"})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("%d records of the cut archive (%v)", len(recs), err)
+	}
+	var detail struct {
+		Whole int `json:"files_whole"`
+	}
+	if err := json.Unmarshal([]byte(recs[0].Detail), &detail); err != nil {
+		t.Fatal(err)
+	}
+	if sent := bytes.Count(got.Bytes(), []byte("F")); detail.Whole != 1 || sent < 1000 {
+		t.Errorf("the zip cut before its second file: %d file(s) counted whole, %d of the first file's 1000 bytes written out", detail.Whole, sent)
 	}
 }

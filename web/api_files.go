@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -252,4 +253,27 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// Flush sends what the response buffers to the client (an archive flushes
+// each file before it counts it sent), with the error of a connection
+// gone.
+func (c *countingWriter) Flush() error {
+	rw, ok := c.w.(http.ResponseWriter)
+	if !ok {
+		return nil
+	}
+	// gin's writer writes what it holds and flushes the server's
+	// response, but says nothing of a failed write; the server's own
+	// response does (FlushError: the failure stays with its buffer).
+	if f, ok := rw.(http.Flusher); ok {
+		f.Flush()
+	}
+	if u, ok := rw.(interface{ Unwrap() http.ResponseWriter }); ok {
+		rw = u.Unwrap()
+	}
+	if err := http.NewResponseController(rw).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
 }
