@@ -277,17 +277,25 @@ func (s *Service) startEpoch(ctx context.Context, reason, visitID string) (store
 	return e, n, nil
 }
 
-// reportDestroyedKeys logs, as an error for the operator, each destroyed
-// visit whose key row is stored again (store.DestroyedVisitKeys): the
-// epochs' moves leave it where it is, to go with its epoch's key.
+// reportDestroyedKeys logs, as an error for the operator, each key row
+// the epochs' moves leave where it is: a destroyed visit's, stored again
+// (store.DestroyedVisitKeys), which goes with its epoch's key; and one
+// wrapped to the master key though epochs began (store.KeysOutsideEpochs),
+// which is refused where it is read. Neither was written by the portal.
 func (s *Service) reportDestroyedKeys(ctx context.Context) {
 	ids, err := s.store.DestroyedVisitKeys(ctx)
 	if err != nil {
 		s.log.Error("look for keys of destroyed visits", "err", err)
-		return
 	}
 	for _, id := range ids {
 		s.log.Error("a destroyed visit's key is stored again: it was put back from a copy of the database, and is not moved to a new key epoch", "visit", id)
+	}
+	outside, err := s.store.KeysOutsideEpochs(ctx)
+	if err != nil {
+		s.log.Error("look for keys outside the key epochs", "err", err)
+	}
+	for _, id := range outside {
+		s.log.Error("a visit's key is wrapped to the master key, though key epochs began: it was not written by the portal, is refused, and is not moved to a new key epoch", "visit", id)
 	}
 }
 

@@ -728,11 +728,19 @@ func TestKeyOutsideEpochsRefused(t *testing.T) {
 	if err := d.svc.CheckVisitKey(ctx, v.ID); err == nil {
 		t.Error("a visit key wrapped to the master key after key epochs began was opened")
 	}
-	if _, _, err := d.svc.RotateKeyEpoch(ctx, "test"); err == nil {
-		t.Error("a rotation took in a visit key wrapped to the master key after key epochs began")
+	// The rotation goes on (it is also how destructions supersede an
+	// epoch), and leaves the row as it was, refused, naming it.
+	if _, _, err := d.svc.RotateKeyEpoch(ctx, "test"); err != nil {
+		t.Fatalf("a rotation with a key row outside the epochs: %v", err)
 	}
 	if now, err := st.WrappedKey(ctx, v.ID); err != nil || now.Epoch != "" || !bytes.Equal(now.Wrapped, forged.Wrapped) {
 		t.Errorf("the forged key row after the rotation: epoch %q (%v), want it left as it was", now.Epoch, err)
+	}
+	if err := d.svc.CheckVisitKey(ctx, v.ID); err == nil {
+		t.Error("after the rotation, the key wrapped to the master key was opened")
+	}
+	if !strings.Contains(d.log.String(), "wrapped to the master key, though key epochs began") {
+		t.Errorf("the log does not name the key outside the epochs:\n%s", d.log.String())
 	}
 }
 

@@ -79,7 +79,14 @@ func (k *Keyring) KeyWithFingerprint(ctx context.Context, visitID, fp string) (*
 		// open unbound to its visit.
 		switch _, err := k.store.CurrentEpoch(ctx); {
 		case err == nil:
-			return nil, fmt.Errorf("keyring: visit %s: its key is wrapped to the master key, though key epochs began: %w", visitID, crypto.ErrUnwrap)
+			// Read again: the first epoch may have taken it in between
+			// the two reads.
+			if wrapped, err = k.store.WrappedKey(ctx, visitID); err != nil {
+				return nil, err
+			}
+			if wrapped.Epoch == "" {
+				return nil, fmt.Errorf("keyring: visit %s: its key is wrapped to the master key, though key epochs began: %w", visitID, crypto.ErrUnwrap)
+			}
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
 		}

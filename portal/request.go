@@ -269,6 +269,11 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 				retitled = string(was) != in.Title
 			}
 			it.TitleSealed = key.Seal([]byte(in.Title), requestTitleContext(acc.Visit.ID, it.Code))
+			if it.Kind == KindCaseFile && !retitled {
+				// The title as it stands, not as it was read: another's
+				// change since (made before files came) is not undone.
+				it.TitleSealed = nil
+			}
 			// The title may name a child: the trail has the code and kind only.
 			rec := acc.rec("request.item_changed", it.Code, "success", map[string]any{"kind": it.Kind, "due": it.Due, "retitled": retitled})
 			err := s.store.ChangeRequestItem(ctx, it, retitled, rec)

@@ -122,10 +122,23 @@ func TestCorrections(t *testing.T) {
 	if err := s.AddRequestItem(ctx, RequestItem{VisitID: "v1", Code: "1.03", Kind: "annex_a", TitleSealed: []byte("t"), Due: "annex_a_due", AddedBy: "system", AddedAt: now}); err != nil {
 		t.Fatal(err)
 	}
+	// A change of the due date alone keeps the title as it stands; a
+	// title that says what the files under the item answer is not
+	// changed while they are there.
+	if err := s.ChangeRequestItem(ctx, RequestItem{VisitID: "v1", Code: "1.03", Due: "2026-12-10"}, false); err != nil {
+		t.Fatal(err)
+	}
+	items, err := s.RequestItems(ctx, "v1")
+	if err != nil || len(items) != 1 || string(items[0].TitleSealed) != "t" || items[0].Due != "2026-12-10" {
+		t.Fatalf("the item after a change of its due date alone: %+v %v", items, err)
+	}
+	if err := s.ChangeRequestItem(ctx, RequestItem{VisitID: "v1", Code: "1.03", TitleSealed: []byte("u"), Due: "2026-12-10"}, true); !errors.Is(err, ErrItemHasFiles) {
+		t.Fatalf("retitling an item with files under it: %v, want ErrItemHasFiles", err)
+	}
 	if err := s.CompleteItem(ctx, "v1", "1.03", u.ID, now); err != nil {
 		t.Fatal(err)
 	}
-	items, _ := s.RequestItems(ctx, "v1")
+	items, _ = s.RequestItems(ctx, "v1")
 	if len(items) != 1 || !items[0].CompletedAt.Equal(now) || items[0].CompletedBy != u.ID {
 		t.Fatalf("completed: %+v", items)
 	}

@@ -69,10 +69,6 @@ func (s *Store) Epochs(ctx context.Context) ([]Epoch, error) {
 	return out, nil
 }
 
-// ErrKeyOutsideEpochs refuses a visit key wrapped to the master key
-// (epoch NULL) after key epochs began.
-var ErrKeyOutsideEpochs = errors.New("store: a visit key is wrapped to the master key, though key epochs began")
-
 // StartEpoch makes e the current epoch, in one transaction: every live visit
 // key not already in e is re-wrapped to it (rewrap gets the key as stored),
 // and every earlier epoch still current is superseded now and may be
@@ -80,21 +76,17 @@ var ErrKeyOutsideEpochs = errors.New("store: a visit key is wrapped to the maste
 func (s *Store) StartEpoch(ctx context.Context, e Epoch, retireAfter time.Time, rewrap func(k VisitKey) ([]byte, error), audit ...AuditRecord) (int, error) {
 	n := 0
 	err := s.inTx(ctx, func(tx *Tx) error {
-		// A key wrapped to the master key once epochs began was not
-		// written by the portal (the first epoch took every such key):
-		// re-wrapped, it would be bound to its visit as if it were its.
-		var outside string
-		err := tx.QueryRowContext(ctx, `SELECT visit_id FROM visit_keys WHERE epoch IS NULL AND EXISTS (SELECT 1 FROM key_epochs) LIMIT 1`).Scan(&outside)
-		if err == nil {
-			return fmt.Errorf("visit %s: %w", outside, ErrKeyOutsideEpochs)
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO key_epochs (id, recipient, created_at) VALUES (?, ?, ?)`, e.ID, e.Recipient, formatTime(e.CreatedAt)); err != nil {
 			return err
 		}
-		if n, err = rewrapKeys(ctx, tx, e.ID, rewrap, `epoch IS NULL OR epoch != ?`, e.ID); err != nil {
+		// A key wrapped to the master key is taken in by the first epoch
+		// only: once epochs began, one was not written by the portal
+		// (the master key binds nothing, and its recipient is public).
+		// It is left, refused where it is read (KeysOutsideEpochs names
+		// it), and blocks no rotation, nor the destructions that start
+		// epochs.
+		var err error
+		if n, err = rewrapKeys(ctx, tx, e.ID, rewrap, `epoch IS NULL AND NOT EXISTS (SELECT 1 FROM key_epochs WHERE id != ?) OR epoch != ?`, e.ID, e.ID); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE key_epochs SET superseded_at = ?, retire_after = ? WHERE id != ? AND superseded_at IS NULL`,
@@ -184,12 +176,13 @@ func (s *Store) MoveEpochKeys(ctx context.Context, from, to string, rewrap func(
 // to epoch to, each only if it is still wrapped as it was read.
 //
 // The key of a destroyed visit is never re-wrapped: its row was deleted
-// when the visit was destroyed, and one there now was put back (from a
+// when the visit was destroyed (or its destruction deleted it, and goes
+// on), and one there now was put back (from a
 // copy of the database) by someone writing to it. Moved, it would outlive
 // the epoch whose retirement the visit's certificate promises; left, it
 // goes with that epoch's key (DestroyedVisitKeys names it).
 func rewrapKeys(ctx context.Context, tx *Tx, to string, rewrap func(k VisitKey) ([]byte, error), where string, args ...any) (int, error) {
-	keys, err := keysWhere(ctx, tx, `visit_id NOT IN (SELECT id FROM visits WHERE state = 'destroyed') AND (`+where+`)`, args...)
+	keys, err := keysWhere(ctx, tx, `visit_id NOT IN (`+keyDeletedVisits+`) AND (`+where+`)`, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -205,15 +198,35 @@ func rewrapKeys(ctx context.Context, tx *Tx, to string, rewrap func(k VisitKey) 
 	return len(keys), nil
 }
 
+// keyDeletedVisits selects the visits whose key the portal deleted: those
+// destroyed, and those whose destruction deleted the key row (DeleteKey
+// keeps its probe until VerifyKeyGone records it gone) while the rest of
+// it goes on.
+const keyDeletedVisits = `SELECT id FROM visits WHERE state = 'destroyed'
+	UNION SELECT visit_id FROM destructions WHERE key_probe IS NOT NULL OR key_destroyed_at IS NOT NULL`
+
 // DestroyedVisitKeys lists the visits destroyed whose key row is stored
 // again: put back from a copy of the database, never by the portal.
 func (s *Store) DestroyedVisitKeys(ctx context.Context) ([]string, error) {
 	out, err := queryAll(ctx, s.db, func(sc scanner) (string, error) {
 		var id string
 		return id, sc.Scan(&id)
-	}, `SELECT k.visit_id FROM visit_keys k JOIN visits v ON v.id = k.visit_id WHERE v.state = 'destroyed' ORDER BY k.visit_id`)
+	}, `SELECT visit_id FROM visit_keys WHERE visit_id IN (`+keyDeletedVisits+`) ORDER BY visit_id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: keys of destroyed visits: %w", err)
+	}
+	return out, nil
+}
+
+// KeysOutsideEpochs lists the visits whose key is wrapped to the master key
+// (epoch NULL) though key epochs began: not written by the portal.
+func (s *Store) KeysOutsideEpochs(ctx context.Context) ([]string, error) {
+	out, err := queryAll(ctx, s.db, func(sc scanner) (string, error) {
+		var id string
+		return id, sc.Scan(&id)
+	}, `SELECT visit_id FROM visit_keys WHERE epoch IS NULL AND EXISTS (SELECT 1 FROM key_epochs) ORDER BY visit_id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: keys outside the epochs: %w", err)
 	}
 	return out, nil
 }

@@ -71,8 +71,10 @@ func (s *Store) AddRequestItem(ctx context.Context, it RequestItem, audit ...Aud
 	return err
 }
 
-// ChangeRequestItem changes an item's title and due date. A title that
-// is the record of what files answer (retitled: a case file's, which
+// ChangeRequestItem changes an item's title and due date; its title is
+// kept as it stands when it.TitleSealed is nil (a change of the due date
+// alone, which writes no title read before another's change). A title
+// that is the record of what files answer (retitled: a case file's, which
 // child) is not changed while files are filed under the item, or uploads
 // in progress go to it (ErrItemHasFiles), as the item is not removed.
 func (s *Store) ChangeRequestItem(ctx context.Context, it RequestItem, retitled bool, audit ...AuditRecord) error {
@@ -81,6 +83,9 @@ func (s *Store) ChangeRequestItem(ctx context.Context, it RequestItem, retitled 
 			if err := refuseIfFiled(ctx, tx, it.VisitID, it.Code); err != nil {
 				return err
 			}
+		}
+		if it.TitleSealed == nil {
+			return execOne(ctx, tx, `UPDATE request_items SET due = ? WHERE visit_id = ? AND code = ?`, it.Due, it.VisitID, it.Code)
 		}
 		return execOne(ctx, tx, `UPDATE request_items SET title_sealed = ?, due = ? WHERE visit_id = ? AND code = ?`,
 			it.TitleSealed, it.Due, it.VisitID, it.Code)
