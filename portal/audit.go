@@ -512,7 +512,11 @@ type ActivityItem struct {
 	Action  string    `json:"action"`
 	VisitID string    `json:"visit_id,omitempty"`
 	Object  string    `json:"object,omitempty"`
-	IP      string    `json:"client_ip"`
+	// Outcome is the record's: a download "success" when it began,
+	// then "interrupted", "refused", "corrupt" or "not_sent" (a file of
+	// a zip cut before it) when it did not go whole.
+	Outcome string `json:"outcome"`
+	IP      string `json:"client_ip"`
 }
 
 // Activity is the actor's own recent sign-ins and downloads, newest first.
@@ -528,7 +532,7 @@ func (s *Service) Activity(ctx context.Context, a Actor) ([]ActivityItem, error)
 	out := []ActivityItem{}
 	for i := len(recs) - 1; i >= 0; i-- {
 		r := recs[i]
-		out = append(out, ActivityItem{r.Time, r.Action, r.VisitID, r.Object, r.ClientIP})
+		out = append(out, ActivityItem{r.Time, r.Action, r.VisitID, r.Object, r.Outcome, r.ClientIP})
 	}
 	return out, nil
 }

@@ -300,6 +300,11 @@ func TestCaseFileRemovedWhileUploadingToIt(t *testing.T) {
 	if g, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: b.Code + " chronology.pdf", Size: 5}, &holdingReader{r: strings.NewReader("chron"), hold: gone}); err == nil {
 		t.Errorf("a file committed under %s, removed from the request as it streamed: %s under %s", b.Code, g.ID, g.Item)
 	}
+	// The trail says the upload was refused, not that storage failed.
+	failed, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "upload.failed"})
+	if err != nil || len(failed) != 1 || !strings.Contains(failed[0].Detail, `"reason":"refused"`) {
+		t.Errorf("the upload refused at its commit is recorded %v (%v), want one upload.failed, refused", failed, err)
+	}
 	files, err := d.svc.Store().Files(ctx, v.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -137,9 +137,9 @@ func TestAuditJourney(t *testing.T) {
 
 	// People see their own sign-ins and downloads.
 	mine := decode[struct {
-		Activity []struct{ Action string } `json:"activity"`
+		Activity []struct{ Action, Outcome string } `json:"activity"`
 	}](t, uploader.get("/api/v1/me/activity"), http.StatusOK)
-	if len(mine.Activity) == 0 || mine.Activity[0].Action != "signin" {
+	if len(mine.Activity) == 0 || mine.Activity[0].Action != "signin" || mine.Activity[0].Outcome != "success" {
 		t.Fatalf("uploader's activity: %+v", mine.Activity)
 	}
 }

@@ -202,4 +202,17 @@ func TestRefusalsOfUnlistedFilesLinkToTheList(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("fields after listedErrors: %v, want %v", got, want)
 	}
+	// A withdrawal refused because the event was withdrawn meanwhile: no
+	// button is left to link to, so the letter events' heading is.
+	for _, tc := range []struct {
+		life gin.H
+		want string
+	}{{gin.H{"CanRecord": true, "Last": struct{}{}}, "withdraw-event"}, {gin.H{"CanRecord": true}, "life"}} {
+		f := &form{}
+		f.Add("withdraw-event", "x")
+		listedErrors(f, gin.H{"Life": tc.life})
+		if f.Errors[0].Field != tc.want {
+			t.Errorf("a refused withdrawal, the page's letter events %v: linked to %s, want %s", tc.life, f.Errors[0].Field, tc.want)
+		}
+	}
 }

@@ -110,6 +110,12 @@ func listedErrors(f *form, page gin.H) {
 	for _, it := range request {
 		listed["item-"+it.Code] = true
 	}
+	// The withdrawal's button is there while there is an event to
+	// withdraw; withdrawn meanwhile (by another), its refusal is shown by
+	// the letter events' heading.
+	life, _ := page["Life"].(gin.H)
+	_, last := life["Last"]
+	listed["withdraw-event"] = last
 	for i, e := range f.Errors {
 		switch {
 		case listed[e.Field]:
@@ -119,6 +125,8 @@ func listedErrors(f *form, page gin.H) {
 			f.Errors[i].Field = "files"
 		case strings.HasPrefix(e.Field, "item-") && isItem(strings.TrimPrefix(e.Field, "item-")):
 			f.Errors[i].Field = "request"
+		case e.Field == "withdraw-event" && (life["CanRecord"] == true || life["CanHold"] == true):
+			f.Errors[i].Field = "life"
 		}
 	}
 }

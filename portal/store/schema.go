@@ -764,7 +764,7 @@ CREATE TABLE case_files_removed (
 );
 INSERT INTO case_files_removed (visit_id, code, removed_at)
 	SELECT visit_id, object, MIN(time) FROM audit
-	WHERE action = 'request.item_removed' AND object LIKE 'case-%' AND visit_id IN (SELECT id FROM visits)
+	WHERE action = 'request.item_removed' AND object LIKE 'case-%' AND visit_id IN (SELECT id FROM visits WHERE state != 'destroyed')
 	GROUP BY visit_id, object;
 `,
 }

@@ -166,7 +166,7 @@ func (s *Store) SeedLetters(ctx context.Context, events []Event, notices []Notic
 func (s *Store) SeedDestroyed(ctx context.Context, visitIDs []string, at time.Time) error {
 	return s.inTx(ctx, func(tx *Tx) error {
 		for _, id := range visitIDs {
-			for _, q := range []string{`DELETE FROM files WHERE visit_id = ?`, `DELETE FROM request_items WHERE visit_id = ?`, `DELETE FROM visit_keys WHERE visit_id = ?`} {
+			for _, q := range []string{`DELETE FROM files WHERE visit_id = ?`, `DELETE FROM request_items WHERE visit_id = ?`, `DELETE FROM case_files_removed WHERE visit_id = ?`, `DELETE FROM visit_keys WHERE visit_id = ?`} {
 				if _, err := tx.ExecContext(ctx, q, id); err != nil {
 					return err
 				}
