@@ -356,6 +356,8 @@ func heldSince(err error) error {
 		return errMovedSince
 	case errors.Is(err, store.ErrNotRequested):
 		return errNotRequestedSince
+	case errors.Is(err, store.ErrInfectedKept):
+		return &Error{Kind: KindForbidden, Code: "infected", Msg: "The malware scanner found this file infected while it was being deleted. It is kept for the portal's administrators, and nobody can download it."}
 	}
 	return err
 }

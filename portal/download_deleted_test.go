@@ -316,3 +316,34 @@ func TestZipCountsWholeOnlyWhatWasSent(t *testing.T) {
 		t.Errorf("the zip cut before its second file: %d file(s) counted whole, %d of the first file's 1000 bytes written out", detail.Whole, sent)
 	}
 }
+
+// TestInfectedWhileDeletedIsKept: a file the scanner finds infected while
+// its uploader deletes it (the decision to let them was taken on the file
+// as it was, still being scanned) is kept: infected files are evidence
+// for the administrators (policy infected-kept). Before, the deletion
+// went through, row and objects.
+func TestInfectedWhileDeletedIsKept(t *testing.T) {
+	d, v, _, uploader, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	f, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.02 Flowchart.txt", Size: 5}, strings.NewReader("virus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Still being scanned as the uploader asks to delete it.
+	if _, err := d.svc.Store().DB().Exec(`UPDATE files SET scan_status = 'scanning' WHERE id = ?`, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	del, err := d.access(uploader, policy.FileDelete, f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.Store().SetScanResult(ctx, v.ID, f.ID, store.ScanInfected, "Eicar-Test-Signature", d.svc.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := del.DeleteFile(ctx); kindOf(err) != portal.KindForbidden {
+		t.Errorf("deleting a file found infected since the decision: %v, want it refused", err)
+	}
+	if got, err := d.svc.Store().File(ctx, v.ID, f.ID); err != nil || got.Scan != store.ScanInfected || !got.Live() {
+		t.Errorf("the infected file after the deletion: %+v %v, want it kept as it was", got, err)
+	}
+}

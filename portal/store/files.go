@@ -439,8 +439,17 @@ func (s *Store) RecentFiles(ctx context.Context, visitID string, n int) ([]File,
 // race with the deletion makes it a withdrawal instead.
 func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if err := execOne(ctx, tx, `DELETE FROM files WHERE visit_id = ? AND id = ?
-			AND team_downloaded_at IS NULL AND withdrawn_at IS NULL AND superseded_by IS NULL`, visitID, fileID); err != nil {
+		// An infected file is kept (policy infected-kept), found so
+		// since the deletion was decided too.
+		err := execOne(ctx, tx, `DELETE FROM files WHERE visit_id = ? AND id = ?
+			AND team_downloaded_at IS NULL AND withdrawn_at IS NULL AND superseded_by IS NULL AND scan_status != 'infected'`, visitID, fileID)
+		if errors.Is(err, ErrNotFound) {
+			var scan string
+			if serr := tx.QueryRowContext(ctx, `SELECT scan_status FROM files WHERE visit_id = ? AND id = ?`, visitID, fileID).Scan(&scan); serr == nil && scan == ScanInfected {
+				return ErrInfectedKept
+			}
+		}
+		if err != nil {
 			return err
 		}
 		if err := refuseOnHold(ctx, tx, visitID); err != nil {
@@ -453,7 +462,7 @@ func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time
 		}
 		return forgetThreadsOn(ctx, tx, visitID, fileID)
 	}, audit...)
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrOnHold) {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrOnHold) || errors.Is(err, ErrInfectedKept) {
 		return err
 	}
 	if err != nil {
@@ -461,6 +470,10 @@ func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time
 	}
 	return nil
 }
+
+// ErrInfectedKept refuses the deletion of a file found infected: it is
+// kept for the administrators.
+var ErrInfectedKept = errors.New("store: the file was found infected: it is kept")
 
 // refilable is the condition, after a file's visit and id, that it is
 // still current and under the item (?) the filing was decided on: a file

@@ -62,12 +62,27 @@ func (s *Store) AddQuestion(ctx context.Context, q Question, first Post, audit .
 		if err := lockVisit(ctx, tx, q.VisitID); err != nil {
 			return err
 		}
+		// On a file: one deleted or purged since the question was
+		// decided (which holds the visit's row as this does) takes no
+		// thread; nobody could read it again.
+		if q.FileID != "" {
+			var ok bool
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM files WHERE visit_id = ? AND id = ?)`, q.VisitID, q.FileID).Scan(&ok); err != nil {
+				return err
+			}
+			if !ok {
+				return ErrNotFound
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO questions (`+questionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)`,
 			q.ID, q.VisitID, q.Item, q.FileID, q.Side, q.AskedBy, formatTime(q.AskedAt)); err != nil {
 			return err
 		}
 		return insertPost(ctx, tx, first)
 	}, audit...)
+	if errors.Is(err, ErrNotFound) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("store: add question: %w", err)
 	}

@@ -13,9 +13,16 @@ import (
 func TestReceiptsAndQuestionsGoWithTheVisit(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
-	now := time.Now()
-	if err := s.CreateVisit(ctx, Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("t"), Provider: "Cafcass", RetentionDays: 30, NotificationDate: now, FieldworkStart: now,
-		State: "active", Bucket: "b", CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
+	now := time.Now().UTC().Truncate(time.Second)
+	u := visitV1(t, s, now)
+	if err := s.ReserveName(ctx, "v1", "1.03", "f1", []byte("report"), now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginUpload(ctx, "f1", "v1", "u1", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitFile(ctx, File{ID: "f1", VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "sum", Size: 7, SegmentSize: 1, Segments: 1,
+		UploadedBy: u.ID, UploadedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	r := Receipt{ID: "r1", VisitID: "v1", Kind: "upload", UploadOf: "f1", IssuedTo: "u1", IssuedAt: now, SignedSealed: []byte("sealed")}
@@ -113,5 +120,20 @@ func TestDeletedFileTakesItsThreads(t *testing.T) {
 		if err := s.DB().QueryRow(`SELECT COUNT(*) FROM `+table+` WHERE visit_id = ?`, "v1").Scan(&n); err != nil || n != 0 {
 			t.Errorf("%s: %d rows on the deleted file left (%v)", table, n, err)
 		}
+	}
+	// A question asked as it was deleted (decided on the file as it was)
+	// is not kept on it after: nobody could read it, and it would stay
+	// until the visit's destruction.
+	q2 := Question{ID: "q2", VisitID: "v1", FileID: "f1", Side: SideInspectorate, AskedBy: "u2", AskedAt: now}
+	if err := s.AddQuestion(ctx, q2, Post{ID: "p2", QuestionID: "q2", VisitID: "v1", Side: SideInspectorate, PostedBy: "u2", PostedAt: now, TextSealed: []byte("x")}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a question on a file deleted before it was written: %v, want ErrNotFound", err)
+	}
+	var n int
+	if err := s.DB().QueryRow(`SELECT COUNT(*) FROM questions WHERE visit_id = ?`, "v1").Scan(&n); err != nil || n != 0 {
+		t.Errorf("questions on the deleted file: %d (%v)", n, err)
+	}
+	// Nor is a receipt of its upload, issued on demand as it went.
+	if err := s.AddReceipt(ctx, Receipt{ID: "r1", VisitID: "v1", Kind: "upload", UploadOf: "f1", IssuedTo: "u1", IssuedAt: now, SignedSealed: []byte("s")}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a receipt of the upload of a file deleted before it was written: %v, want ErrNotFound", err)
 	}
 }

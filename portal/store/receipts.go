@@ -44,12 +44,19 @@ func scanReceipt(sc scanner) (Receipt, error) {
 
 // AddReceipt keeps a receipt with its audit records. A second receipt of
 // the same upload is a conflict (ErrConflict): the first one stands. A
-// batch receipt listing a file no longer the visit's (purged since it was
-// signed) is not kept (ErrNotFound).
+// receipt of a file no longer the visit's (an upload's, or one a batch
+// lists: purged or deleted since it was signed) is not kept
+// (ErrNotFound).
 func (s *Store) AddReceipt(ctx context.Context, r Receipt, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if len(r.Files) > 0 {
-			if err := s.filesStand(ctx, tx, r.VisitID, r.Files); err != nil {
+		// The files it names must still be the visit's: a purge (or a
+		// deletion) since it was signed has taken their receipts.
+		files := r.Files
+		if r.UploadOf != "" {
+			files = append(files[:len(files):len(files)], r.UploadOf)
+		}
+		if len(files) > 0 {
+			if err := s.filesStand(ctx, tx, r.VisitID, files); err != nil {
 				return err
 			}
 		}
