@@ -159,6 +159,9 @@ func (s *Service) Sweep(ctx context.Context) {
 	if err := s.sweepSelfTestBuckets(ctx); err != nil && ctx.Err() == nil {
 		s.log.Error("sweep buckets self-tests left", "err", err)
 	}
+	if err := s.notePendingPurges(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("write the notes of purges outside the database", "err", err)
+	}
 	s.keyEpochs(ctx)
 }
 

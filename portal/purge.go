@@ -64,14 +64,37 @@ func (acc *Access) Purge(ctx context.Context, reason string) error {
 	s.log.Info("file purged", "visit", acc.Visit.ID, "file", f.ID, "user", acc.Actor.UserID)
 	// Outside the database once the database has it (a note written
 	// first would purge, after a restore, a file whose purge was then
-	// refused). A note not written leaves the purge done; a restore of a
-	// backup taken before it would list the file again, so it is logged
-	// as an error for the operator.
+	// refused). A note not written leaves the purge done and its note
+	// pending: the janitor writes it (notePendingPurges). Until then a
+	// restore of a backup taken before it would list the file again, so it
+	// is logged as an error for the operator.
 	if err := s.notePurge(context.WithoutCancel(ctx), p); err != nil {
-		s.log.Error("file purged, but its note outside the database was not written: a restore of a backup taken before now would list it again",
+		s.log.Error("file purged, but its note outside the database was not written: the janitor writes it; until then a restore of a backup taken before now would list it again",
 			"visit", acc.Visit.ID, "file", f.ID, "err", err)
 	}
 	return nil
+}
+
+// notePendingPurges writes the notes outside the database of the purges
+// whose note was not written when they committed (the anchor store
+// failed, or the process stopped in between). A note written twice is
+// the same note.
+func (s *Service) notePendingPurges(ctx context.Context) error {
+	for {
+		ps, err := s.store.PurgeNotesPending(ctx, 100)
+		if err != nil || len(ps) == 0 {
+			return err
+		}
+		for _, p := range ps {
+			if err := s.notePurge(ctx, p); err != nil {
+				return err
+			}
+			s.log.Warn("a purge's note outside the database, not written when it was purged, is written now", "visit", p.VisitID, "file", p.FileID)
+		}
+		if len(ps) < 100 {
+			return nil
+		}
+	}
 }
 
 // PurgedView is what stays of a purged file, as its visit's administrators

@@ -49,9 +49,13 @@ func purgeNoteName(visitID, fileID string) string {
 	return purgesOutside + visitID + "/" + fileID + ".json"
 }
 
-// notePurge writes p's signed note outside the database.
+// notePurge writes p's signed note outside the database, and records it
+// written.
 func (s *Service) notePurge(ctx context.Context, p store.PurgedFile) error {
-	return s.putOutside(ctx, purgeNoteName(p.VisitID, p.FileID), signPurgeNote(s.signer, p))
+	if err := s.putOutside(ctx, purgeNoteName(p.VisitID, p.FileID), signPurgeNote(s.signer, p)); err != nil {
+		return err
+	}
+	return s.store.PurgeNoted(ctx, p.VisitID, p.FileID)
 }
 
 // signPurgeNote is p's note, signed with key.

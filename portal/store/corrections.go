@@ -296,9 +296,17 @@ func (s *Store) PurgeFile(ctx context.Context, p PurgedFile, audit ...AuditRecor
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO purged_files (file_id, visit_id, item, size, sha256, uploaded_by, uploaded_at, purged_by, purged_at, reason_sealed)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.FileID, p.VisitID, p.Item, p.Size, p.SHA256, p.UploadedBy, formatTime(p.UploadedAt), p.PurgedBy,
-			formatTime(p.PurgedAt), p.ReasonSealed); err != nil {
+		// A purge's note outside the database is written once this
+		// commits (a purge applied again has its note already): pending
+		// until then, so that one not written is written later
+		// (PurgeNotesPending).
+		pending := 1
+		if p.Again {
+			pending = 0
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO purged_files (file_id, visit_id, item, size, sha256, uploaded_by, uploaded_at, purged_by, purged_at, reason_sealed, note_pending)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.FileID, p.VisitID, p.Item, p.Size, p.SHA256, p.UploadedBy, formatTime(p.UploadedAt), p.PurgedBy,
+			formatTime(p.PurgedAt), p.ReasonSealed, pending); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, kind, started_at, touched_at) VALUES (?, ?, 'deleted', ?, ?)`,
@@ -353,19 +361,40 @@ func forgetThreadsOn(ctx context.Context, tx *Tx, visitID, fileID string) error 
 	return err
 }
 
+const purgedColumns = `file_id, visit_id, item, size, sha256, uploaded_by, uploaded_at, purged_by, purged_at, reason_sealed`
+
+func scanPurged(sc scanner) (PurgedFile, error) {
+	var p PurgedFile
+	var up, at string
+	if err := sc.Scan(&p.FileID, &p.VisitID, &p.Item, &p.Size, &p.SHA256, &p.UploadedBy, &up, &p.PurgedBy, &at, &p.ReasonSealed); err != nil {
+		return p, err
+	}
+	var d dates
+	p.UploadedAt, p.PurgedAt = d.time(up), d.time(at)
+	return p, d.err
+}
+
+// PurgeNotesPending lists, by index, at most limit purges whose note
+// outside the database is still to be written.
+func (s *Store) PurgeNotesPending(ctx context.Context, limit int) ([]PurgedFile, error) {
+	out, err := queryAll(ctx, s.db, scanPurged, `SELECT `+purgedColumns+` FROM purged_files WHERE note_pending = 1 ORDER BY visit_id, file_id LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: purge notes pending: %w", err)
+	}
+	return out, nil
+}
+
+// PurgeNoted records that a purge's note outside the database is written.
+func (s *Store) PurgeNoted(ctx context.Context, visitID, fileID string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE purged_files SET note_pending = 0 WHERE visit_id = ? AND file_id = ? AND note_pending = 1`, visitID, fileID); err != nil {
+		return fmt.Errorf("store: purge noted: %w", err)
+	}
+	return nil
+}
+
 // PurgedFiles lists a visit's purged files, in the order they were purged.
 func (s *Store) PurgedFiles(ctx context.Context, visitID string) ([]PurgedFile, error) {
-	out, err := queryAll(ctx, s.db, func(sc scanner) (PurgedFile, error) {
-		var p PurgedFile
-		var up, at string
-		if err := sc.Scan(&p.FileID, &p.VisitID, &p.Item, &p.Size, &p.SHA256, &p.UploadedBy, &up, &p.PurgedBy, &at, &p.ReasonSealed); err != nil {
-			return p, err
-		}
-		var d dates
-		p.UploadedAt, p.PurgedAt = d.time(up), d.time(at)
-		return p, d.err
-	}, `SELECT file_id, visit_id, item, size, sha256, uploaded_by, uploaded_at, purged_by, purged_at, reason_sealed
-		FROM purged_files WHERE visit_id = ? ORDER BY purged_at, file_id`, visitID)
+	out, err := queryAll(ctx, s.db, scanPurged, `SELECT `+purgedColumns+` FROM purged_files WHERE visit_id = ? ORDER BY purged_at, file_id`, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("store: purged files: %w", err)
 	}

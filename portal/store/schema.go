@@ -767,6 +767,13 @@ INSERT INTO case_files_removed (visit_id, code, removed_at)
 	WHERE action = 'request.item_removed' AND object LIKE 'case-%' AND visit_id IN (SELECT id FROM visits WHERE state != 'destroyed')
 	GROUP BY visit_id, object;
 `,
+	// 43: a purge whose note outside the database is still to be written
+	// (the purge committed, the note failed or the process stopped): the
+	// janitor writes it.
+	`
+ALTER TABLE purged_files ADD COLUMN note_pending INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX purged_files_note_pending ON purged_files (visit_id, file_id) WHERE note_pending = 1;
+`,
 }
 
 // giveBackNameSQLite is the body of the triggers that free the name of an

@@ -633,4 +633,10 @@ INSERT INTO case_files_removed (visit_id, code, removed_at)
 	WHERE action = 'request.item_removed' AND object LIKE 'case-%' AND visit_id IN (SELECT id FROM visits WHERE state != 'destroyed')
 	GROUP BY visit_id, object;
 `,
+	// 43: a purge whose note outside the database is still to be written
+	// (as SQLite's 43).
+	`
+ALTER TABLE purged_files ADD COLUMN note_pending BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX purged_files_note_pending ON purged_files (visit_id, file_id) WHERE note_pending = 1;
+`,
 }

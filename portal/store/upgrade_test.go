@@ -201,6 +201,8 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 		`CREATE INDEX visits_store_hold ON visits (id) WHERE `+differs,
 		`DROP INDEX resumable_uploads_open`,
 		`DROP TABLE case_files_removed`,
+		`DROP INDEX purged_files_note_pending`,
+		`ALTER TABLE purged_files DROP COLUMN note_pending`,
 		`DELETE FROM schema_version WHERE version > 27`,
 	) {
 		if _, err := s.DB().Exec(q); err != nil {
