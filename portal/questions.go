@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -177,7 +178,7 @@ func (acc *Access) Ask(ctx context.Context, in QuestionInput) (QuestionView, err
 	}
 	if !d.Allow {
 		d.Visible = false // a file or restricted item one may not see is not there
-		return QuestionView{}, acc.refuse(ctx, policy.QuestionPost, q.FileID, d)
+		return QuestionView{}, acc.refuse(ctx, policy.QuestionPost, cmp.Or(q.FileID, q.Item), d)
 	}
 	key, err := acc.key(ctx)
 	if err != nil {

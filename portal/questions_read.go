@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"slices"
 
@@ -212,7 +213,7 @@ func (acc *Access) QuestionSubject(ctx context.Context, item, fileID string) (st
 	}
 	if !d.Allow {
 		d.Visible = false
-		return "", acc.refuse(ctx, policy.QuestionView, fileID, d)
+		return "", acc.refuse(ctx, policy.QuestionView, cmp.Or(fileID, item), d)
 	}
 	if item != "" {
 		return "item " + item, nil

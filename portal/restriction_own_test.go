@@ -2,10 +2,12 @@ package portal_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // TestAdministratorMemberCannotOpenAnItemToThemselves: an administrator
@@ -60,5 +62,37 @@ func TestAdministratorMemberCannotOpenAnItemToThemselves(t *testing.T) {
 	}
 	if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(ctx, "1.04", false, nil); err != nil {
 		t.Errorf("an administrator with no part in the visit opening the item: %v", err)
+	}
+}
+
+// TestRefusedThreadNamesItsItem: a question asked on, or the threads read
+// of, an item restricted from the person is refused as not there, and the
+// trail's refusal names the item tried: administrators see who tried what.
+// Before, the refusal of an item's thread named nothing.
+func TestRefusedThreadNamesItsItem(t *testing.T) {
+	d, v, tl, _, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	d.at(d.svc.Calendar().PreviousWorkingDay(tl.FieldworkEnd))
+	if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(ctx, "1.04", true, []string{policy.RoleLeadInspector}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.mustAccess(hmi, policy.QuestionPost).Ask(ctx, portal.QuestionInput{Item: "1.04", Text: "Is this the latest?"}); kindOf(err) != portal.KindNotFound {
+		t.Fatalf("an inspector asking on an item restricted to the lead: %v, want not found", err)
+	}
+	if _, err := d.mustAccess(hmi, policy.QuestionView).QuestionSubject(ctx, "1.04", ""); kindOf(err) != portal.KindNotFound {
+		t.Fatalf("an inspector reading an item restricted to the lead: %v, want not found", err)
+	}
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "request.denied", ActorEmail: "hmi@ofsted.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objects []string
+	for _, r := range recs {
+		objects = append(objects, r.Object)
+	}
+	if !slices.Equal(objects, []string{"1.04", "1.04"}) {
+		t.Errorf("the refusals name %q, want the item tried, twice", objects)
 	}
 }
