@@ -233,9 +233,10 @@ func (acc *Access) Reply(ctx context.Context, id, text string) (QuestionView, er
 	}
 	p := store.Post{ID: store.NewID(), QuestionID: q.ID, VisitID: q.VisitID, Side: acc.Side(), PostedBy: acc.Actor.UserID, PostedAt: acc.svc.now()}
 	p.TextSealed = key.Seal([]byte(text), postContext(q.VisitID, p.ID))
-	reopen := !q.AnsweredAt.IsZero() && p.Side == q.Side
-	rec := acc.rec("question.replied", q.ID, "success", map[string]any{"side": p.Side, "reopened": reopen})
-	if err := acc.svc.store.AddPost(ctx, p, reopen, rec); err != nil {
+	rec := func(reopened bool) store.AuditRecord {
+		return acc.rec("question.replied", q.ID, "success", map[string]any{"side": p.Side, "reopened": reopened})
+	}
+	if err := acc.svc.store.AddPost(ctx, p, rec); err != nil {
 		return QuestionView{}, err
 	}
 	return acc.Question(ctx, q.ID)

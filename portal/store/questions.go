@@ -89,17 +89,35 @@ func (s *Store) AddQuestion(ctx context.Context, q Question, first Post, audit .
 	return nil
 }
 
-// AddPost adds an answer (or a further question) to a thread. An answer
-// to a thread marked answered opens it again only if reopen is set.
-func (s *Store) AddPost(ctx context.Context, p Post, reopen bool, audit ...AuditRecord) error {
-	err := s.inTx(ctx, func(tx *Tx) error {
-		if reopen {
-			if err := execOne(ctx, tx, `UPDATE questions SET answered_by = NULL, answered_at = NULL WHERE visit_id = ? AND id = ?`, p.VisitID, p.QuestionID); err != nil {
-				return err
-			}
+// AddPost adds an answer (or a further question) to a thread. A post
+// from the side that asked opens the thread again if it is answered as
+// the post is written (read in its transaction, so an answer marked
+// meanwhile is opened again too); rec makes its audit record, told
+// whether it did.
+func (s *Store) AddPost(ctx context.Context, p Post, rec func(reopened bool) AuditRecord) error {
+	err := s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM questions WHERE visit_id = ? AND id = ?`, p.VisitID, p.QuestionID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound // taken with its file meanwhile
 		}
-		return insertPost(ctx, tx, p)
-	}, audit...)
+		if err != nil {
+			return nil, err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE questions SET answered_by = NULL, answered_at = NULL
+			WHERE visit_id = ? AND id = ? AND side = ? AND answered_at IS NOT NULL`, p.VisitID, p.QuestionID, p.Side)
+		if err != nil {
+			return nil, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, err
+		}
+		if err := insertPost(ctx, tx, p); err != nil {
+			return nil, err
+		}
+		return []AuditRecord{rec(n > 0)}, nil
+	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: add post: %w", err)
 	}

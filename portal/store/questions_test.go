@@ -43,7 +43,10 @@ func TestReceiptsAndQuestionsGoWithTheVisit(t *testing.T) {
 	if err := s.AddQuestion(ctx, q, Post{ID: "p1", QuestionID: "q1", VisitID: "v1", Side: SideInspectorate, PostedBy: "u2", PostedAt: now, TextSealed: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddPost(ctx, Post{ID: "p2", QuestionID: "q1", VisitID: "v1", Side: SideProvider, PostedBy: "u1", PostedAt: now, TextSealed: []byte("y")}, false); err != nil {
+	noRecord := func(bool) AuditRecord {
+		return AuditRecord{Time: now, VisitID: "v1", Action: "question.replied", Outcome: "success"}
+	}
+	if err := s.AddPost(ctx, Post{ID: "p2", QuestionID: "q1", VisitID: "v1", Side: SideProvider, PostedBy: "u1", PostedAt: now, TextSealed: []byte("y")}, noRecord); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.MarkAnswered(ctx, "v1", "q1", "u2", now); err != nil {
@@ -57,6 +60,32 @@ func TestReceiptsAndQuestionsGoWithTheVisit(t *testing.T) {
 	}
 	if got, err := s.Question(ctx, "v1", "q1"); err != nil || got.AnsweredBy != "u2" || got.AnsweredAt.IsZero() {
 		t.Fatalf("question: %+v %v", got, err)
+	}
+	// The other side's post leaves it answered; the asking side's opens it
+	// again, decided as the post is written (an answer marked after the
+	// poster looked is opened again too).
+	var told []bool
+	tell := func(reopened bool) AuditRecord {
+		told = append(told, reopened)
+		return AuditRecord{Time: now, VisitID: "v1", Action: "question.replied", Outcome: "success"}
+	}
+	if err := s.AddPost(ctx, Post{ID: "p3", QuestionID: "q1", VisitID: "v1", Side: SideProvider, PostedBy: "u1", PostedAt: now, TextSealed: []byte("z")}, tell); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Question(ctx, "v1", "q1"); got.AnsweredAt.IsZero() {
+		t.Fatal("the answering side's post opened the thread again")
+	}
+	if err := s.AddPost(ctx, Post{ID: "p4", QuestionID: "q1", VisitID: "v1", Side: SideInspectorate, PostedBy: "u2", PostedAt: now, TextSealed: []byte("w")}, tell); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Question(ctx, "v1", "q1"); !got.AnsweredAt.IsZero() || len(told) != 2 || told[0] || !told[1] {
+		t.Fatalf("the asking side's post on an answered thread: answered at %v, records told %v; want it open again, told so", got.AnsweredAt, told)
+	}
+	if err := s.AddPost(ctx, Post{ID: "p5", QuestionID: "q9", VisitID: "v1", Side: SideInspectorate, PostedBy: "u2", PostedAt: now, TextSealed: []byte("w")}, tell); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a post on a thread that is gone: %v, want ErrNotFound", err)
+	}
+	if err := s.MarkAnswered(ctx, "v1", "q1", "u2", now); err != nil {
+		t.Fatal(err)
 	}
 	if err := s.CompleteDestruction(ctx, "v1", []byte("certificate"), now); err != nil {
 		t.Fatal(err)
