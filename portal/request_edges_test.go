@@ -262,16 +262,8 @@ func TestRequestItemAddedAfterARemoval(t *testing.T) {
 // upload's check and its reservation (simulated here by removing the row
 // itself) refuses the file at its commit.
 func TestCaseFileRemovedWhileUploadingToIt(t *testing.T) {
-	d := startDomain(t)
+	d, v, lead, uploader := onDay6(t)
 	ctx := context.Background()
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lead := d.person("ofsted", "lead@ofsted.example")
-	uploader := d.person("cafcass", "uploader@cafcass.example")
-	d.at(d.svc.Calendar().PreviousWorkingDay(d.svc.Calendar().PreviousWorkingDay(tl.FieldworkEnd))) // day 6
 	a, err := d.mustAccess(lead, policy.RequestManage).SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: "Case of Child A"}, portal.AddItem)
 	if err != nil {
 		t.Fatal(err)
@@ -323,16 +315,8 @@ func TestCaseFileRemovedWhileUploadingToIt(t *testing.T) {
 // title. Its due date may still change, and so may the title of a case
 // file with nothing filed under it.
 func TestCaseFileTitleStaysWhileFiled(t *testing.T) {
-	d := startDomain(t)
+	d, _, lead, uploader := onDay6(t)
 	ctx := context.Background()
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lead := d.person("ofsted", "lead@ofsted.example")
-	uploader := d.person("cafcass", "uploader@cafcass.example")
-	d.at(d.svc.Calendar().PreviousWorkingDay(d.svc.Calendar().PreviousWorkingDay(tl.FieldworkEnd))) // day 6
 	manage := func() *portal.Access { return d.mustAccess(lead, policy.RequestManage) }
 	a, err := manage().SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: "Case of Child A"}, portal.AddItem)
 	if err != nil {
@@ -372,15 +356,8 @@ func TestCaseFileTitleStaysWhileFiled(t *testing.T) {
 // named "case-1 …": given to the next child, they would be filed under
 // that child's request.
 func TestBareRemovedCaseFileNumberNotReused(t *testing.T) {
-	d := startDomain(t)
+	d, _, lead, _ := onDay6(t)
 	ctx := context.Background()
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lead := d.person("ofsted", "lead@ofsted.example")
-	d.at(d.svc.Calendar().PreviousWorkingDay(d.svc.Calendar().PreviousWorkingDay(tl.FieldworkEnd))) // day 6
 	a, err := d.mustAccess(lead, policy.RequestManage).SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: "Case of Child A"}, portal.AddItem)
 	if err != nil {
 		t.Fatal(err)
@@ -395,4 +372,19 @@ func TestBareRemovedCaseFileNumberNotReused(t *testing.T) {
 	if b.Code == a.Code {
 		t.Fatalf("Child B's case file, asked for after Child A's (%s) was removed: %s, want a new number", a.Code, b.Code)
 	}
+}
+
+// onDay6 is the demo visit on the sixth day of fieldwork, when the lead
+// names the children whose case files the provider sends: the domain, the
+// visit, the lead inspector and an uploader.
+func onDay6(t *testing.T) (*domain, store.Visit, portal.Actor, portal.Actor) {
+	t.Helper()
+	d := startDomain(t)
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(d.svc.Calendar().PreviousWorkingDay(d.svc.Calendar().PreviousWorkingDay(tl.FieldworkEnd)))
+	return d, v, d.person("ofsted", "lead@ofsted.example"), d.person("cafcass", "uploader@cafcass.example")
 }

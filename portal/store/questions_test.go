@@ -14,17 +14,7 @@ func TestReceiptsAndQuestionsGoWithTheVisit(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	now := time.Now().UTC().Truncate(time.Second)
-	u := visitV1(t, s, now)
-	if err := s.ReserveName(ctx, "v1", "1.03", "f1", []byte("report"), now); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.BeginUpload(ctx, "f1", "v1", "u1", now); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CommitFile(ctx, File{ID: "f1", VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "sum", Size: 7, SegmentSize: 1, Segments: 1,
-		UploadedBy: u.ID, UploadedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	visitWithF1(t, s, now)
 	r := Receipt{ID: "r1", VisitID: "v1", Kind: "upload", UploadOf: "f1", IssuedTo: "u1", IssuedAt: now, SignedSealed: []byte("sealed")}
 	if err := s.AddReceipt(ctx, r); err != nil {
 		t.Fatal(err)
@@ -126,17 +116,7 @@ func TestDeletedFileTakesItsThreads(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	now := time.Now().UTC().Truncate(time.Second)
-	u := visitV1(t, s, now)
-	if err := s.ReserveName(ctx, "v1", "1.03", "f1", []byte("report"), now); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.BeginUpload(ctx, "f1", "v1", "u1", now); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CommitFile(ctx, File{ID: "f1", VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "sum", Size: 7, SegmentSize: 1, Segments: 1,
-		UploadedBy: u.ID, UploadedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	visitWithF1(t, s, now)
 	q := Question{ID: "q1", VisitID: "v1", FileID: "f1", Side: SideInspectorate, AskedBy: "u2", AskedAt: now}
 	if err := s.AddQuestion(ctx, q, Post{ID: "p1", QuestionID: "q1", VisitID: "v1", Side: SideInspectorate, PostedBy: "u2", PostedAt: now, TextSealed: []byte("x")}); err != nil {
 		t.Fatal(err)
@@ -164,5 +144,23 @@ func TestDeletedFileTakesItsThreads(t *testing.T) {
 	// Nor is a receipt of its upload, issued on demand as it went.
 	if err := s.AddReceipt(ctx, Receipt{ID: "r1", VisitID: "v1", Kind: "upload", UploadOf: "f1", IssuedTo: "u1", IssuedAt: now, SignedSealed: []byte("s")}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a receipt of the upload of a file deleted before it was written: %v, want ErrNotFound", err)
+	}
+}
+
+// visitWithF1 is visit v1 (visitV1) with one file committed, f1, under
+// item 1.03.
+func visitWithF1(t *testing.T, s *Store, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	u := visitV1(t, s, now)
+	if err := s.ReserveName(ctx, "v1", "1.03", "f1", []byte("report"), now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginUpload(ctx, "f1", "v1", "u1", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitFile(ctx, File{ID: "f1", VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "sum", Size: 7, SegmentSize: 1, Segments: 1,
+		UploadedBy: u.ID, UploadedAt: now}); err != nil {
+		t.Fatal(err)
 	}
 }
