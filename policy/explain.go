@@ -29,6 +29,7 @@ var reasons = map[string]string{
 	"legal-hold-freezes-evidence":              "a legal hold freezes the evidence: no file is deleted or re-filed",
 	"destruction-approved-from-outside":        "a destruction is approved by an administrator who is not a member of the visit",
 	"legal-hold-lifted-from-outside":           "a legal hold is lifted by an administrator who is not a member of the visit",
+	"letter-withdrawn-from-outside":            "a letter event recorded in error is withdrawn by an administrator who is not a member of the visit",
 	"visit-destroyed":                          "the visit's evidence has been destroyed",
 	"restricted-item-questions":                "this item is restricted to other roles of the inspection team, and so are its questions",
 	"members-discuss-items":                    "members may read and post questions and answers on the visit's items while their access window is open",

@@ -26,14 +26,15 @@ type Action string
 
 // The actions the portal authorizes.
 const (
-	SelfView           Action = "self.view"          // who am I
-	VisitList          Action = "visit.list"         // list the visits I may see
-	VisitCreate        Action = "visit.create"       // create a visit
-	VisitView          Action = "visit.view"         // see one visit
-	VisitManage        Action = "visit.manage"       // change a visit's details and item restrictions
-	MemberManage       Action = "member.manage"      // add, change, remove members
-	VisitRecordEvent   Action = "visit.record_event" // letter events
-	RequestManage      Action = "request.manage"     // edit the information request
+	SelfView           Action = "self.view"            // who am I
+	VisitList          Action = "visit.list"           // list the visits I may see
+	VisitCreate        Action = "visit.create"         // create a visit
+	VisitView          Action = "visit.view"           // see one visit
+	VisitManage        Action = "visit.manage"         // change a visit's details and item restrictions
+	MemberManage       Action = "member.manage"        // add, change, remove members
+	VisitRecordEvent   Action = "visit.record_event"   // letter events
+	EventWithdraw      Action = "visit.withdraw_event" // a letter event recorded in error, from outside the visit
+	RequestManage      Action = "request.manage"       // edit the information request
 	LegalHoldSet       Action = "legal_hold.set"
 	LegalHoldLift      Action = "legal_hold.lift" // from outside the visit, as destruction follows
 	AuditView          Action = "audit.view"
@@ -55,7 +56,7 @@ const (
 )
 
 // Actions lists every action, for tests and the explain page.
-var Actions = []Action{SelfView, VisitList, VisitCreate, VisitView, VisitManage, MemberManage, VisitRecordEvent, RequestManage,
+var Actions = []Action{SelfView, VisitList, VisitCreate, VisitView, VisitManage, MemberManage, VisitRecordEvent, EventWithdraw, RequestManage,
 	LegalHoldSet, LegalHoldLift, AuditView, CertificateView, FileList, FileUpload, FileDownload, FileDelete, FileRefile, FileReplace, FilePurge, ItemComplete, DestructionApprove,
 	QuestionView, QuestionPost, ReceiptView, ReceiptIssue, FileScanRelease}
 

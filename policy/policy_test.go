@@ -30,7 +30,7 @@ func expected(role string, admin bool, a Action, inWindow, restricted, unfiled, 
 	// Approving a destruction is for administrators with no part in the
 	// visit, and so is lifting a legal hold, after which destruction
 	// follows a fresh notice.
-	if a == DestructionApprove || a == LegalHoldLift {
+	if a == DestructionApprove || a == LegalHoldLift || a == EventWithdraw {
 		return admin && role == ""
 	}
 	// Purging a misdirected upload likewise, once the provider can no

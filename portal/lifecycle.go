@@ -73,9 +73,12 @@ func (acc *Access) RecordEvent(ctx context.Context, event, date string) (VisitVi
 // moves back (the destruction date, the inspectors' access, the visit's
 // state), the destruction notice and any approval are withdrawn with it,
 // and the right event is then recorded as any other. Refused once the
-// destruction has begun. It returns the visit as it stands after.
+// destruction has begun. It returns the visit as it stands after. An
+// administrator who is a member of the visit may not (policy
+// letter-withdrawn-from-outside): the publication withdrawn opens again
+// the access it ended.
 func (acc *Access) WithdrawEvent(ctx context.Context, event, date string) (VisitView, error) {
-	if err := acc.require(ctx, policy.VisitManage, nil); err != nil {
+	if err := acc.require(ctx, policy.EventWithdraw, nil); err != nil {
 		return VisitView{}, err
 	}
 	s := acc.svc

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
@@ -94,5 +95,47 @@ func TestRefusedThreadNamesItsItem(t *testing.T) {
 	}
 	if !slices.Equal(objects, []string{"1.04", "1.04"}) {
 		t.Errorf("the refusals name %q, want the item tried, twice", objects)
+	}
+}
+
+// TestAdministratorMemberCannotWithdrawThePublication: an inspector's
+// access ends the day after the letter is published. An administrator who
+// is also an inspector of the visit could withdraw the publication (an
+// event recorded in error) and read the evidence again. Withdrawing a
+// letter event is for administrators with no part in the visit, as
+// lifting a legal hold is.
+func TestAdministratorMemberCannotWithdrawThePublication(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	ofsted := d.issuer("ofsted")
+	op := portal.OperatorActor("test", "admin grant")
+	if err := portal.GrantRole(ctx, d.svc.Store(), op, portal.RoleGrant{Role: "administrator", Issuer: ofsted, Email: "second.admin@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	admin := d.person("ofsted", "admin@ofsted.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	v := d.demo()
+	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "second.admin@ofsted.example", Issuer: ofsted, Role: policy.RoleInspector}); err != nil {
+		t.Fatal(err)
+	}
+	second := d.person("ofsted", "second.admin@ofsted.example")
+	day := d.publish(lead, v)
+	d.at(day.AddDate(0, 0, 3))
+	if _, err := d.access(second, policy.FileList, ""); err == nil {
+		t.Fatal("the inspector's access is open after the publication: the test proves nothing")
+	}
+	acc, err := d.access(second, policy.EventWithdraw, "")
+	if err == nil {
+		_, err = acc.WithdrawEvent(ctx, "published", day.Format(time.DateOnly))
+	}
+	if kindOf(err) != portal.KindForbidden {
+		t.Errorf("an administrator who is an inspector of the visit withdrawing its publication: %v, want a refusal", err)
+	}
+	if _, err := d.access(second, policy.FileList, ""); err == nil {
+		t.Error("the inspector who is an administrator reads the evidence again after the publication")
+	}
+	// An administrator with no part in the visit may.
+	if _, err := d.mustAccess(admin, policy.EventWithdraw).WithdrawEvent(ctx, "published", day.Format(time.DateOnly)); err != nil {
+		t.Errorf("an administrator with no part in the visit withdrawing its publication: %v", err)
 	}
 }

@@ -41,8 +41,9 @@ func visitLife(c *gin.Context, acc *portal.Access) gin.H {
 	ctx := c.Request.Context()
 	life := gin.H{"CanRecord": acc.Can(ctx, policy.VisitRecordEvent), "CanHold": acc.Can(ctx, policy.LegalHoldSet),
 		"CanLift": acc.Can(ctx, policy.LegalHoldLift), "Events": letterEvents}
-	// Administrators withdraw the last event, recorded in error.
-	if evs := acc.Status.Events; len(evs) > 0 && acc.Can(ctx, policy.VisitManage) {
+	// Administrators with no part in the visit withdraw the last event,
+	// recorded in error.
+	if evs := acc.Status.Events; len(evs) > 0 && acc.Can(ctx, policy.EventWithdraw) {
 		life["Last"] = evs[len(evs)-1]
 	}
 	return life

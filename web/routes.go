@@ -113,7 +113,7 @@ func (s *Server) router() (http.Handler, error) {
 	protect("GET", "/api/v1/visits/:id/explain", policy.MemberManage, s.explainAPI)
 	protect("GET", auditExportRoute, policy.AuditView, s.visitAudit)
 	protect("POST", "/api/v1/visits/:id/events", policy.VisitRecordEvent, s.recordEvent)
-	protect("POST", "/api/v1/visits/:id/events/withdraw", policy.VisitManage, s.withdrawEvent)
+	protect("POST", "/api/v1/visits/:id/events/withdraw", policy.EventWithdraw, s.withdrawEvent)
 	protect("PUT", "/api/v1/visits/:id/legal-hold", policy.LegalHoldSet, s.setLegalHold)
 	protect("GET", "/api/v1/visits/:id/certificate", policy.CertificateView, s.certificate)
 	protect("GET", "/api/v1/destruction-review", policy.DestructionApprove, s.destructionReview)
@@ -164,7 +164,7 @@ func (s *Server) router() (http.Handler, error) {
 	// Pages: the visit's life (letter events, legal hold) and choosing
 	// files to download.
 	protect("POST", "/visits/:id/events", policy.VisitRecordEvent, s.recordEventForm)
-	protect("POST", "/visits/:id/events/withdraw", policy.VisitManage, s.withdrawEventForm)
+	protect("POST", "/visits/:id/events/withdraw", policy.EventWithdraw, s.withdrawEventForm)
 	protect("POST", "/visits/:id/legal-hold", policy.LegalHoldSet, s.legalHoldForm)
 	protect("GET", "/visits/:id/download", policy.FileDownload, s.downloadSelected)
 	// Signed submission receipts, and questions and answers on items and
