@@ -279,6 +279,10 @@ func (acc *Access) isSelf(m store.Member) bool {
 	return m.Email != "" && a.Email != "" && strings.EqualFold(m.Email, a.Email)
 }
 
+// errOwnRow says the membership a change would touch is the actor's own
+// (PutMember's check; the refusal is refuseOwn's).
+var errOwnRow = errors.New("the membership is the actor's own")
+
 // PutMember adds a member or changes one; created says which.
 func (acc *Access) PutMember(ctx context.Context, req MemberRequest) (m MemberView, created bool, err error) {
 	if err := acc.require(ctx, policy.MemberManage, nil); err != nil {
@@ -318,7 +322,27 @@ func (acc *Access) PutMember(ctx context.Context, req MemberRequest) (m MemberVi
 	rec := acc.rec("", "", "success", map[string]any{"email": sm.Email, "issuer": sm.Issuer, "subject": sm.Subject, "role": sm.Role,
 		"valid_from": req.ValidFrom, "valid_until": req.ValidUntil})
 	bySubject := sm.Subject != ""
-	sm, created, err = s.store.PutMember(ctx, sm, s.now(), rec)
+	// The same rules, on the row as the store changes it: a person who
+	// signed in since it was read above has bound it to their issuer.
+	// It writes nothing (it runs in the store's transaction): a refusal of
+	// one's own membership is recorded after it.
+	var own *store.Member
+	check := func(old store.Member) error {
+		if acc.isSelf(old) {
+			own = &old
+			return errOwnRow
+		}
+		if old.IsBound() {
+			if _, err := s.memberIssuer(old.Issuer, sm.Role); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	sm, created, err = s.store.PutMemberChecked(ctx, sm, s.now(), check, rec)
+	if errors.Is(err, errOwnRow) {
+		return MemberView{}, false, acc.refuseOwn(ctx, own.ID)
+	}
 	if errors.Is(err, store.ErrConflict) && bySubject {
 		// The person has signed in, and their email address is a
 		// membership of its own, waiting for them.

@@ -50,6 +50,15 @@ func scanMember(sc scanner) (Member, error) {
 // PutMember adds a member or changes the role and window of an existing one,
 // found by email or by (issuer, subject). It reports whether a row was created.
 func (s *Store) PutMember(ctx context.Context, m Member, now time.Time, audit ...AuditRecord) (Member, bool, error) {
+	return s.PutMemberChecked(ctx, m, now, nil, audit...)
+}
+
+// PutMemberChecked is PutMember with check run on the existing row as the
+// transaction reads it (held: a sign-in binding it waits, or is seen), so
+// that a rule decided on the row (the role fits the organisation of the
+// person it is bound to) holds for the row it changes; its error is
+// returned and nothing changes.
+func (s *Store) PutMemberChecked(ctx context.Context, m Member, now time.Time, check func(old Member) error, audit ...AuditRecord) (Member, bool, error) {
 	created := false
 	err := s.inTx(ctx, func(tx *Tx) error {
 		// The membership is read, then added or changed: holding the
@@ -63,11 +72,16 @@ func (s *Store) PutMember(ctx context.Context, m Member, now time.Time, audit ..
 		}
 		var row *sql.Row
 		if m.Subject != "" {
-			row = tx.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND issuer = ? AND subject = ?`, m.VisitID, m.Issuer, m.Subject)
+			row = tx.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND issuer = ? AND subject = ?`+tx.h.forUpdate(), m.VisitID, m.Issuer, m.Subject)
 		} else {
-			row = tx.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND email = ?`, m.VisitID, m.Email)
+			row = tx.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE visit_id = ? AND email = ?`+tx.h.forUpdate(), m.VisitID, m.Email)
 		}
 		old, err := scanMember(row)
+		if err == nil && check != nil {
+			if err := check(old); err != nil {
+				return err
+			}
+		}
 		// An unnamed audit record says which it was.
 		name := "member.changed"
 		if errors.Is(err, sql.ErrNoRows) {

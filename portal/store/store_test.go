@@ -283,3 +283,42 @@ func TestFullDiskIsReported(t *testing.T) {
 		t.Error("any error taken for a full disk")
 	}
 }
+
+// TestPutMemberChecksTheRowItChanges: the check a change of membership is
+// made with runs on the row as the change's transaction reads it: a
+// person who signed in after the request looked (binding the invitation
+// to their provider's issuer) is seen, and a role their organisation may
+// not hold is refused, not written.
+func TestPutMemberChecksTheRowItChanges(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now()
+	if err := s.CreateVisit(ctx, Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("x"), Provider: "Cafcass", RetentionDays: 30, NotificationDate: now, FieldworkStart: now,
+		State: "active", Bucket: "b1", CreatedAt: now, CreatedBy: "system"}, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.PutMember(ctx, Member{VisitID: "v1", Email: "x@cafcass.example", Issuer: "https://cafcass.example", Role: "provider_uploader"}, now); err != nil {
+		t.Fatal(err)
+	}
+	// The request read the invitation unbound; the person signs in.
+	if _, err := s.SignIn(ctx, "https://cafcass.example", "sub-x", "x@cafcass.example", "X", []string{"provider_coordinator", "provider_uploader"}, now); err != nil {
+		t.Fatal(err)
+	}
+	refused := errors.New("a provider's person cannot be a lead inspector")
+	var seen Member
+	_, _, err := s.PutMemberChecked(ctx, Member{VisitID: "v1", Email: "x@cafcass.example", Issuer: "https://ofsted.example", Role: "lead_inspector"}, now,
+		func(old Member) error {
+			seen = old
+			if old.IsBound() {
+				return refused
+			}
+			return nil
+		})
+	if !errors.Is(err, refused) || !seen.IsBound() || seen.Issuer != "https://cafcass.example" {
+		t.Fatalf("the change checked %+v and answered %v; want the bound row seen and the change refused", seen, err)
+	}
+	ms, err := s.Members(ctx, "v1")
+	if err != nil || len(ms) != 1 || ms[0].Role != "provider_uploader" || ms[0].Issuer != "https://cafcass.example" {
+		t.Fatalf("the membership after the refused change: %+v %v", ms, err)
+	}
+}
