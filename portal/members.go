@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/mail"
@@ -360,12 +361,16 @@ func (acc *Access) RemoveMember(ctx context.Context, memberID string) error {
 	if err := acc.require(ctx, policy.MemberManage, nil); err != nil {
 		return err
 	}
-	if m, err := acc.svc.store.Member(ctx, acc.Visit.ID, memberID); err == nil && acc.isSelf(m) {
+	m, err := acc.svc.store.Member(ctx, acc.Visit.ID, memberID)
+	if err == nil && acc.isSelf(m) {
 		return acc.refuseOwn(ctx, memberID)
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if err := acc.svc.store.RemoveMember(ctx, acc.Visit.ID, memberID, acc.rec("member.removed", memberID, "success", nil)); err != nil {
+	// The row goes: the record says whose it was, and their role, as the
+	// record of their adding did.
+	detail := map[string]any{"email": cmp.Or(m.Email, m.UserEmail), "issuer": m.Issuer, "subject": m.Subject, "role": m.Role}
+	if err := acc.svc.store.RemoveMember(ctx, acc.Visit.ID, memberID, acc.rec("member.removed", memberID, "success", detail)); err != nil {
 		return err
 	}
 	acc.svc.log.Info("member removed", "visit", acc.Visit.ID, "member", memberID, "by", acc.Actor.UserID)

@@ -158,3 +158,35 @@ func TestMemberSubjectIsOneAProviderGives(t *testing.T) {
 		t.Fatalf("a provider's subject: %v", err)
 	}
 }
+
+// TestMembershipRecordsNameTheMember: the trail's record of a change to a
+// membership names the membership, as its adding did, and the record of
+// its removal says whose it was and their role: the row itself goes.
+// Before, a change named nothing and a removal only an id no page could
+// name once the row was gone.
+func TestMembershipRecordsNameTheMember(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	admins := d.mustAccess(d.person("ofsted", "admin@ofsted.example"), policy.MemberManage)
+	m, _, err := admins.PutMember(ctx, portal.MemberRequest{Email: "temp@ofsted.example", Role: policy.RoleInspector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := admins.PutMember(ctx, portal.MemberRequest{Email: "temp@ofsted.example", Role: policy.RoleAnalyst}); err != nil {
+		t.Fatal(err)
+	}
+	if err := admins.RemoveMember(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ action, want string }{
+		{"member.changed", `"role":"analyst"`},
+		{"member.removed", `"email":"temp@ofsted.example"`},
+		{"member.removed", `"role":"analyst"`},
+	} {
+		recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: c.action, Object: m.ID})
+		if err != nil || len(recs) != 1 || !strings.Contains(recs[0].Detail, c.want) {
+			t.Errorf("%s of the membership %s: %d records (%v), want one saying %s: %+v", c.action, m.ID, len(recs), err, c.want, recs)
+		}
+	}
+}

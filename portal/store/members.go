@@ -123,6 +123,11 @@ func (s *Store) PutMemberChecked(ctx context.Context, m Member, now time.Time, c
 		case err != nil:
 			return err
 		default:
+			for i := range audit {
+				if audit[i].Object == "" {
+					audit[i].Object = old.ID // the membership changed, as its adding named it
+				}
+			}
 			old.Role, old.ValidFrom, old.ValidUntil, old.UpdatedAt = m.Role, m.ValidFrom, m.ValidUntil, now
 			if !old.IsBound() && m.Issuer != "" {
 				old.Issuer = m.Issuer // the invitation's issuer, until someone binds it
