@@ -133,7 +133,7 @@ func (acc *Access) ApproveDestructionOf(ctx context.Context, reviewed time.Time)
 			// Recorded or lifted by them since this request read the visit.
 			return VisitView{}, conflict("You recorded this visit’s publication or lifted its legal hold, so another administrator must approve its destruction (or it goes ahead once its notice has run).")
 		}
-		return VisitView{}, err
+		return VisitView{}, heldSince(err)
 	}
 	acc.svc.log.Warn("destruction approved", "visit", acc.Visit.ID, "by", a.UserID, "destroy_on", acc.Status.DestroyOn.Format(time.DateOnly))
 	return acc.changed(ctx, nil)

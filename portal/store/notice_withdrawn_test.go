@@ -64,3 +64,61 @@ func TestDestructionNeedsTheNoticeStill(t *testing.T) {
 		})
 	}
 }
+
+// TestNoApprovalOnceDestructionBegan: an approval read before the sweep
+// began the destruction, committed after it, is refused: the destruction
+// went ahead on the notice having run, which its certificate states; an
+// approval recorded after it would say otherwise. So is a purge of one of
+// its files, which would list the file both destroyed and purged.
+func TestNoApprovalOnceDestructionBegan(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	day := now.Truncate(24 * time.Hour)
+	s := openTest(t)
+	u := visitV1(t, s, now)
+	ok := func([]Event) error { return nil }
+	for i, e := range []string{"draft_sent", "final_sent", "published"} {
+		if _, err := s.AddEvent(ctx, Event{VisitID: "v1", Event: e, Date: day, RecordedBy: "u", RecordedAt: now.Add(time.Duration(i) * time.Second)}, ok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.GiveNotice(ctx, "v1", day, day.AddDate(0, 0, 30), now); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.GetNotice(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReserveName(ctx, "v1", "1.03", "f1", []byte("report"), now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginUpload(ctx, "f1", "v1", "u1", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitFile(ctx, File{ID: "f1", VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "sum", Size: 7, SegmentSize: 1, Segments: 1,
+		UploadedBy: u.ID, UploadedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	version, err := s.FilesVersion(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: `["f1"]`, StartedAt: now, FilesVersion: version}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.PurgeFile(ctx, PurgedFile{FileID: "f1", VisitID: "v1", Item: "1.03", Size: 7, SHA256: "sum", UploadedBy: u.ID, UploadedAt: now,
+		PurgedBy: "admin", PurgedAt: now, ReasonSealed: []byte("sealed")})
+	if !errors.Is(err, ErrDestructionBegun) {
+		t.Errorf("a purge committed after the destruction began: %v, want ErrDestructionBegun", err)
+	}
+	if _, err := s.File(ctx, "v1", "f1"); err != nil {
+		t.Errorf("the file the destruction listed, after a purge refused: %v", err)
+	}
+	err = s.ApproveDestruction(ctx, "v1", n.GivenAt, "admin-user", "https://ofsted.example", "sub-admin", "admin@ofsted.example", now.Add(time.Second))
+	if !errors.Is(err, ErrDestructionBegun) {
+		t.Errorf("an approval committed after the destruction began: %v, want ErrDestructionBegun", err)
+	}
+	if got, _ := s.GetNotice(ctx, "v1"); !got.ApprovedAt.IsZero() {
+		t.Errorf("the notice was approved after the destruction began: %+v", got)
+	}
+}

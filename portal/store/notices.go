@@ -118,6 +118,8 @@ var ErrOwnDecision = errors.New("store: the approver decided the destruction's d
 // ApproveDestruction records the approval of the destruction notice given
 // at givenAt (the one the approver read) by the administrator userID.
 // ErrNotFound when the visit has no such notice not yet approved;
+// ErrDestructionBegun once its destruction has begun, ErrOnHold under a
+// legal hold;
 // ErrOwnDecision when userID recorded the visit's publication, or lifted
 // its hold last, after the publication was recorded (read with the visit
 // held, so neither can change between the check and the approval).
@@ -139,10 +141,24 @@ func (s *Store) ApproveDestruction(ctx context.Context, visitID string, givenAt 
 		if own > 0 || userID == "" {
 			return ErrOwnDecision
 		}
+		// Begun (the notice ran, and the sweep went ahead on it) or held
+		// since it was read: an approval now would be recorded, and
+		// certified, as what let it go on.
+		var state string
+		var hold int64
+		if err := tx.QueryRowContext(ctx, `SELECT state, legal_hold FROM visits WHERE id = ?`, visitID).Scan(&state, &hold); err != nil {
+			return err
+		}
+		switch {
+		case state != "active":
+			return ErrDestructionBegun
+		case hold != 0:
+			return ErrOnHold
+		}
 		return execOne(ctx, tx, `UPDATE destruction_notices SET approved_by_issuer = ?, approved_by_subject = ?, approved_by_email = ?, approved_at = ?
 			WHERE visit_id = ? AND approved_at IS NULL AND given_at = ?`, issuer, subject, email, formatTime(now), visitID, formatTime(givenAt))
 	}, audit...)
-	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrOwnDecision) {
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrOwnDecision) && !errors.Is(err, ErrDestructionBegun) && !errors.Is(err, ErrOnHold) {
 		return fmt.Errorf("store: approve destruction: %w", err)
 	}
 	return err

@@ -341,14 +341,22 @@ func execOne(ctx context.Context, tx *Tx, q string, args ...any) error {
 // file: on PostgreSQL the visit's row is then locked after the file's, in
 // the order every other change to a file takes them (the files_version
 // triggers), so two such transactions on one file cannot deadlock.
+//
+// A visit whose destruction has begun takes no change to its files either
+// (ErrDestructionBegun): the destruction listed them when it began, and
+// its certificate states them as they were (a file purged now would be
+// listed destroyed and purged both).
 func refuseOnHold(ctx context.Context, tx *Tx, visitID string) error {
 	var hold int64
-	err := tx.QueryRowContext(ctx, `SELECT legal_hold FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&hold)
+	var state string
+	err := tx.QueryRowContext(ctx, `SELECT legal_hold, state FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&hold, &state)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return ErrNotFound
 	case err != nil:
 		return err
+	case state != "active":
+		return ErrDestructionBegun
 	case hold != 0:
 		return ErrOnHold
 	}
