@@ -21,6 +21,7 @@ import (
 // already gone (a resumed run).
 type Objects interface {
 	Versions(ctx context.Context, bucket, prefix string) ([]blobs.Version, error)
+	BucketExists(ctx context.Context, bucket string) (bool, error)
 	RemoveBucket(ctx context.Context, bucket string) (objects int, err error)
 }
 
@@ -418,11 +419,30 @@ func (s *Service) keep(ctx context.Context, v store.Visit, issued []byte, action
 	return s.step("destroyed")
 }
 
+// ErrBucketMissing stops a destruction before it begins: the object store
+// does not show the visit's bucket.
+var ErrBucketMissing = errors.New("retention: the object store does not show the visit's bucket")
+
 // inventory counts, before anything is destroyed, every object version in
 // the visit's bucket and which of the files' segments are there: the
 // certificate's counts come from it, whatever later runs or the store's
 // lifecycle backstop remove.
+//
+// A bucket the store does not show is not an empty one: nothing the
+// portal does removes a live visit's bucket (the store's lifecycle
+// backstop empties buckets, never removes them), so the store is not the
+// one the visit's evidence is in (a replica without it), or has lost it.
+// Nothing is destroyed (ErrBucketMissing): a certificate would say the
+// bucket was deleted, its objects gone before, while the evidence stays
+// where it is.
 func (s *Service) inventory(ctx context.Context, v store.Visit, files []store.File) (store.Destruction, error) {
+	exists, err := s.Objects.BucketExists(ctx, v.Bucket)
+	if err != nil {
+		return store.Destruction{}, err
+	}
+	if !exists {
+		return store.Destruction{}, fmt.Errorf("%w: %s", ErrBucketMissing, v.Bucket)
+	}
 	vs, err := s.Objects.Versions(ctx, v.Bucket, "")
 	if err != nil {
 		return store.Destruction{}, err

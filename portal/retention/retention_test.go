@@ -78,6 +78,7 @@ func TestCheckEvents(t *testing.T) {
 type fakeObjects struct {
 	removed map[string]bool
 	fail    map[string]bool // buckets that cannot be removed
+	missing map[string]bool // buckets the store does not show
 	objects map[string][]blobs.Version
 	// listing, when set, runs as a bucket's versions are listed: the
 	// destruction's inventory, after the sweep found the visit due.
@@ -89,6 +90,10 @@ func (f *fakeObjects) Versions(_ context.Context, b, _ string) ([]blobs.Version,
 		f.listing(b)
 	}
 	return f.objects[b], nil
+}
+
+func (f *fakeObjects) BucketExists(_ context.Context, b string) (bool, error) {
+	return !f.missing[b] && !f.removed[b], nil
 }
 
 func (f *fakeObjects) RemoveBucket(_ context.Context, b string) (int, error) {
@@ -136,7 +141,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	t.Cleanup(func() { st.Close() })
 	_, key, _ := ed25519.GenerateKey(nil)
-	return &harness{st: st, objects: &fakeObjects{removed: map[string]bool{}, fail: map[string]bool{}, objects: map[string][]blobs.Version{}}, key: key, path: path}
+	return &harness{st: st, objects: &fakeObjects{removed: map[string]bool{}, fail: map[string]bool{}, missing: map[string]bool{}, objects: map[string][]blobs.Version{}}, key: key, path: path}
 }
 
 func (h *harness) service(holder string) *Service {
@@ -921,5 +926,31 @@ func TestCertificateStatesTheNoticeThatApplied(t *testing.T) {
 	if c.Notice.Period != (7*24*time.Hour).String() || c.Steps.Started.Before(c.Due.DestroyAfter) {
 		t.Fatalf("the certificate states a notice of %s and due from %s, started %s: want the 7 days that applied, and a start not before it was due",
 			c.Notice.Period, c.Due.DestroyAfter, c.Steps.Started)
+	}
+}
+
+// TestMissingBucketDestroysNothing: a visit whose bucket the object store
+// does not show as its destruction begins (the portal pointed at a replica
+// without it, or a store that lost it) is not destroyed: its key is kept,
+// and the destruction fails, to be retried and seen by the
+// administrators. Before, an empty listing counted as an empty bucket: the
+// key went, and the certificate said the bucket was deleted, its objects
+// "gone before".
+func TestMissingBucketDestroysNothing(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	v := h.visit(t, "v1", wrappedKey())
+	h.objects.missing[v.Bucket] = true
+	delete(h.objects.objects, v.Bucket)
+	h.today = day("2027-02-01")
+	got, _ := h.service("p1").Sweep(ctx)
+	if len(got) != 0 {
+		t.Errorf("destroyed a visit whose bucket the store does not show: %v", got)
+	}
+	if _, err := h.st.WrappedKey(ctx, v.ID); err != nil {
+		t.Errorf("the key of a visit whose bucket is missing: %v, want it kept", err)
+	}
+	if got, _ := h.st.Visit(ctx, v.ID); got.State != "active" {
+		t.Errorf("the visit whose bucket is missing is %s, want active", got.State)
 	}
 }
