@@ -339,7 +339,7 @@ var errHeld = &Error{Kind: KindLocked, Code: "legal_hold",
 // errDestroyingSince refuses a file whose commit came after the visit's
 // destruction began.
 var errDestroyingSince = &Error{Kind: KindGone, Code: "destroying",
-	Msg: "This visit's evidence is being destroyed under the retention schedule: it takes no more files."}
+	Msg: "This visit's evidence is being destroyed under the retention schedule: no file can be added to it or changed."}
 
 // heldSince turns the store's refusal of a change to the evidence of a
 // visit put under legal hold after the request was allowed

@@ -132,6 +132,8 @@ func (acc *Access) ApproveDestructionOf(ctx context.Context, reviewed time.Time)
 		case errors.Is(err, store.ErrOwnDecision):
 			// Recorded or lifted by them since this request read the visit.
 			return VisitView{}, conflict("You recorded this visit’s publication or lifted its legal hold, so another administrator must approve its destruction (or it goes ahead once its notice has run).")
+		case errors.Is(err, store.ErrDestructionBegun):
+			return VisitView{}, conflict("This visit’s destruction has begun: its notice ran, so it needs no approval now.")
 		}
 		return VisitView{}, heldSince(err)
 	}

@@ -428,20 +428,29 @@ var ErrBucketMissing = errors.New("retention: the object store does not show the
 // certificate's counts come from it, whatever later runs or the store's
 // lifecycle backstop remove.
 //
-// A bucket the store does not show is not an empty one: nothing the
-// portal does removes a live visit's bucket (the store's lifecycle
-// backstop empties buckets, never removes them), so the store is not the
-// one the visit's evidence is in (a replica without it), or has lost it.
-// Nothing is destroyed (ErrBucketMissing): a certificate would say the
-// bucket was deleted, its objects gone before, while the evidence stays
-// where it is.
+// A bucket the store does not show is not an empty one when the visit
+// ever held a file: the portal removes a live visit's bucket only when
+// the visit's creation failed (the store's lifecycle backstop empties
+// buckets, never removes them), so the store is not the one the visit's
+// evidence is in (a replica without it), or has lost it. Nothing is
+// destroyed (ErrBucketMissing): a certificate would say the bucket was
+// deleted, its objects gone before, while the evidence stays where it
+// is. A visit that never held a file (one whose creation's answer was
+// lost after its bucket was removed) has nothing to lose, and goes.
 func (s *Service) inventory(ctx context.Context, v store.Visit, files []store.File) (store.Destruction, error) {
 	exists, err := s.Objects.BucketExists(ctx, v.Bucket)
 	if err != nil {
 		return store.Destruction{}, err
 	}
 	if !exists {
-		return store.Destruction{}, fmt.Errorf("%w: %s", ErrBucketMissing, v.Bucket)
+		purged, err := s.Store.PurgedFiles(ctx, v.ID)
+		if err != nil {
+			return store.Destruction{}, err
+		}
+		if len(files) > 0 || len(purged) > 0 {
+			return store.Destruction{}, fmt.Errorf("%w: %s", ErrBucketMissing, v.Bucket)
+		}
+		s.Log.Warn("a visit that never held a file has no bucket: destroyed as an empty one", "visit", v.ID)
 	}
 	vs, err := s.Objects.Versions(ctx, v.Bucket, "")
 	if err != nil {

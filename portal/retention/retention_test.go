@@ -943,14 +943,36 @@ func TestMissingBucketDestroysNothing(t *testing.T) {
 	h.objects.missing[v.Bucket] = true
 	delete(h.objects.objects, v.Bucket)
 	h.today = day("2027-02-01")
-	got, _ := h.service("p1").Sweep(ctx)
-	if len(got) != 0 {
-		t.Errorf("destroyed a visit whose bucket the store does not show: %v", got)
+	got, err := h.service("p1").Sweep(ctx)
+	if len(got) != 0 || !errors.Is(err, ErrBucketMissing) {
+		t.Errorf("destroyed a visit whose bucket the store does not show: %v (%v), want none, ErrBucketMissing", got, err)
+	}
+	if f, err := h.st.GetFailure(ctx, v.ID); err != nil || f.Attempts != 1 {
+		t.Errorf("the failed destruction: %+v (%v), want it recorded, to be retried", f, err)
 	}
 	if _, err := h.st.WrappedKey(ctx, v.ID); err != nil {
 		t.Errorf("the key of a visit whose bucket is missing: %v, want it kept", err)
 	}
 	if got, _ := h.st.Visit(ctx, v.ID); got.State != "active" {
 		t.Errorf("the visit whose bucket is missing is %s, want active", got.State)
+	}
+}
+
+// TestVisitNeverFilledWithoutABucketIsDestroyed: a visit that never held a
+// file and has no bucket (its creation's answer was lost after the bucket
+// was removed) has nothing for the store to lose: it is destroyed as an
+// empty one, not left failing every day.
+func TestVisitNeverFilledWithoutABucketIsDestroyed(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	v := h.visit(t, "v1", wrappedKey())
+	if _, err := h.st.DB().Exec(`DELETE FROM files WHERE visit_id = ?`, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.objects.missing[v.Bucket] = true
+	delete(h.objects.objects, v.Bucket)
+	h.today = day("2027-02-01")
+	if got, err := h.service("p1").Sweep(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("a visit that never held a file, without a bucket: destroyed %v (%v), want it", got, err)
 	}
 }
