@@ -153,8 +153,6 @@ func matches(pattern, s string) bool {
 // s3PolicyUnexercised are the actions the policy grants that the test does
 // not make the portal use, each with why it is granted all the same.
 var s3PolicyUnexercised = map[string]string{
-	"Visits s3:ListBucket": "portal restore checks that each visit's bucket is there (HEAD); and without it AWS answers a GET of a " +
-		"missing segment 403, not 404, and the portal could not tell a lost object from a refusal",
 	"Visits s3:DeleteObject": "MinIO asks it of a version's delete (AWS asks s3:DeleteObjectVersion), and a store without " +
 		"versioning lists no version ids, so its objects are deleted plainly",
 	"AuditAnchorsWriteOnce s3:GetObject": "MinIO asks it of a version's GET (AWS asks s3:GetObjectVersion)",
