@@ -22,16 +22,7 @@ import (
 func TestAdministratorMemberCannotOpenAnItemToThemselves(t *testing.T) {
 	d := startDomain(t)
 	ctx := context.Background()
-	ofsted := d.issuer("ofsted")
-	op := portal.OperatorActor("test", "admin grant")
-	if err := portal.GrantRole(ctx, d.svc.Store(), op, portal.RoleGrant{Role: "administrator", Issuer: ofsted, Email: "second.admin@ofsted.example"}); err != nil {
-		t.Fatal(err)
-	}
-	admin := d.person("ofsted", "admin@ofsted.example")
-	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "second.admin@ofsted.example", Issuer: ofsted, Role: policy.RoleInspector}); err != nil {
-		t.Fatal(err)
-	}
-	second := d.person("ofsted", "second.admin@ofsted.example") // signed in: bound
+	admin, second := adminWhoIsInspector(t, d)
 	for name, c := range map[string]struct {
 		restricted bool
 		roles      []string
@@ -107,18 +98,9 @@ func TestRefusedThreadNamesItsItem(t *testing.T) {
 func TestAdministratorMemberCannotWithdrawThePublication(t *testing.T) {
 	d := startDomain(t)
 	ctx := context.Background()
-	ofsted := d.issuer("ofsted")
-	op := portal.OperatorActor("test", "admin grant")
-	if err := portal.GrantRole(ctx, d.svc.Store(), op, portal.RoleGrant{Role: "administrator", Issuer: ofsted, Email: "second.admin@ofsted.example"}); err != nil {
-		t.Fatal(err)
-	}
-	admin := d.person("ofsted", "admin@ofsted.example")
+	admin, second := adminWhoIsInspector(t, d)
 	lead := d.person("ofsted", "lead@ofsted.example")
 	v := d.demo()
-	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "second.admin@ofsted.example", Issuer: ofsted, Role: policy.RoleInspector}); err != nil {
-		t.Fatal(err)
-	}
-	second := d.person("ofsted", "second.admin@ofsted.example")
 	day := d.publish(lead, v)
 	d.at(day.AddDate(0, 0, 3))
 	if _, err := d.access(second, policy.FileList, ""); err == nil {
@@ -138,4 +120,23 @@ func TestAdministratorMemberCannotWithdrawThePublication(t *testing.T) {
 	if _, err := d.mustAccess(admin, policy.EventWithdraw).WithdrawEvent(ctx, "published", day.Format(time.DateOnly)); err != nil {
 		t.Errorf("an administrator with no part in the visit withdrawing its publication: %v", err)
 	}
+}
+
+// adminWhoIsInspector grants a second person the administrator's role and
+// makes them an inspector of the demo visit, signed in (bound): it returns
+// the demo's administrator, with no part in the visit, and that second
+// one.
+func adminWhoIsInspector(t *testing.T, d *domain) (admin, second portal.Actor) {
+	t.Helper()
+	ctx := context.Background()
+	ofsted := d.issuer("ofsted")
+	op := portal.OperatorActor("test", "admin grant")
+	if err := portal.GrantRole(ctx, d.svc.Store(), op, portal.RoleGrant{Role: "administrator", Issuer: ofsted, Email: "second.admin@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	admin = d.person("ofsted", "admin@ofsted.example")
+	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "second.admin@ofsted.example", Issuer: ofsted, Role: policy.RoleInspector}); err != nil {
+		t.Fatal(err)
+	}
+	return admin, d.person("ofsted", "second.admin@ofsted.example")
 }

@@ -37,15 +37,7 @@ func TestDestructionNeedsTheNoticeStill(t *testing.T) {
 		t.Run(withdraw.name, func(t *testing.T) {
 			s := openTest(t)
 			visitV1(t, s, now)
-			ok := func([]Event) error { return nil }
-			for i, e := range []string{"draft_sent", "final_sent", "published"} {
-				if _, err := s.AddEvent(ctx, Event{VisitID: "v1", Event: e, Date: day, RecordedBy: "u", RecordedAt: now.Add(time.Duration(i) * time.Second)}, ok); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := s.GiveNotice(ctx, "v1", day, day.AddDate(0, 0, 30), now); err != nil {
-				t.Fatal(err)
-			}
+			publishedWithNotice(t, s, day, now)
 			// What the sweep read before it counted the bucket.
 			version, err := s.FilesVersion(ctx, "v1")
 			if err != nil {
@@ -76,15 +68,7 @@ func TestNoApprovalOnceDestructionBegan(t *testing.T) {
 	day := now.Truncate(24 * time.Hour)
 	s := openTest(t)
 	u := visitV1(t, s, now)
-	ok := func([]Event) error { return nil }
-	for i, e := range []string{"draft_sent", "final_sent", "published"} {
-		if _, err := s.AddEvent(ctx, Event{VisitID: "v1", Event: e, Date: day, RecordedBy: "u", RecordedAt: now.Add(time.Duration(i) * time.Second)}, ok); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := s.GiveNotice(ctx, "v1", day, day.AddDate(0, 0, 30), now); err != nil {
-		t.Fatal(err)
-	}
+	publishedWithNotice(t, s, day, now)
 	n, err := s.GetNotice(ctx, "v1")
 	if err != nil {
 		t.Fatal(err)
@@ -120,5 +104,21 @@ func TestNoApprovalOnceDestructionBegan(t *testing.T) {
 	}
 	if got, _ := s.GetNotice(ctx, "v1"); !got.ApprovedAt.IsZero() {
 		t.Errorf("the notice was approved after the destruction began: %+v", got)
+	}
+}
+
+// publishedWithNotice records v1's letters, published on day, and gives
+// its destruction's notice at now.
+func publishedWithNotice(t *testing.T, s *Store, day, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	ok := func([]Event) error { return nil }
+	for i, e := range []string{"draft_sent", "final_sent", "published"} {
+		if _, err := s.AddEvent(ctx, Event{VisitID: "v1", Event: e, Date: day, RecordedBy: "u", RecordedAt: now.Add(time.Duration(i) * time.Second)}, ok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.GiveNotice(ctx, "v1", day, day.AddDate(0, 0, 30), now); err != nil {
+		t.Fatal(err)
 	}
 }
