@@ -273,16 +273,16 @@ func (s *Service) startEpoch(ctx context.Context, reason, visitID string) (store
 		return store.Epoch{}, 0, err
 	}
 	s.log.Info("key epoch started", "epoch", e.ID, "reason", reason, "keys_moved", n)
-	s.reportDestroyedKeys(ctx)
+	s.reportStrayKeys(ctx)
 	return e, n, nil
 }
 
-// reportDestroyedKeys logs, as an error for the operator, each key row
+// reportStrayKeys logs, as an error for the operator, each key row
 // the epochs' moves leave where it is: a destroyed visit's, stored again
 // (store.DestroyedVisitKeys), which goes with its epoch's key; and one
 // wrapped to the master key though epochs began (store.KeysOutsideEpochs),
 // which is refused where it is read. Neither was written by the portal.
-func (s *Service) reportDestroyedKeys(ctx context.Context) {
+func (s *Service) reportStrayKeys(ctx context.Context) {
 	ids, err := s.store.DestroyedVisitKeys(ctx)
 	if err != nil {
 		s.log.Error("look for keys of destroyed visits", "err", err)
@@ -444,7 +444,7 @@ func (s *Service) RetireKeyEpochs(ctx context.Context) (int, error) {
 			n++
 		}
 		if len(due) > 0 {
-			s.reportDestroyedKeys(ctx)
+			s.reportStrayKeys(ctx)
 		}
 		return nil
 	})

@@ -67,20 +67,10 @@ func TestNoApprovalOnceDestructionBegan(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	day := now.Truncate(24 * time.Hour)
 	s := openTest(t)
-	u := visitV1(t, s, now)
+	u := visitWithF1(t, s, now)
 	publishedWithNotice(t, s, day, now)
 	n, err := s.GetNotice(ctx, "v1")
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.ReserveName(ctx, "v1", "1.03", "f1", []byte("report"), now); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.BeginUpload(ctx, "f1", "v1", "u1", now); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CommitFile(ctx, File{ID: "f1", VisitID: "v1", NameSealed: []byte("n"), Item: "1.03", SHA256: "sum", Size: 7, SegmentSize: 1, Segments: 1,
-		UploadedBy: u.ID, UploadedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	version, err := s.FilesVersion(ctx, "v1")

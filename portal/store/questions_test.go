@@ -148,8 +148,8 @@ func TestDeletedFileTakesItsThreads(t *testing.T) {
 }
 
 // visitWithF1 is visit v1 (visitV1) with one file committed, f1, under
-// item 1.03.
-func visitWithF1(t *testing.T, s *Store, now time.Time) {
+// item 1.03; it returns f1's uploader.
+func visitWithF1(t *testing.T, s *Store, now time.Time) User {
 	t.Helper()
 	ctx := context.Background()
 	u := visitV1(t, s, now)
@@ -163,4 +163,5 @@ func visitWithF1(t *testing.T, s *Store, now time.Time) {
 		UploadedBy: u.ID, UploadedAt: now}); err != nil {
 		t.Fatal(err)
 	}
+	return u
 }
