@@ -95,9 +95,10 @@ type Principal struct {
 	// InWindow is true when now lies inside the member's access window.
 	InWindow bool
 	// Invited is true when a person who is not (yet) a member has been
-	// added to the visit by email: the membership binds at their next
-	// sign-in, and until then it is still a part in the visit, which
-	// the acts kept for administrators with none refuse.
+	// added to the visit by email (the membership binds at their next
+	// sign-in), or is a member under another identity with the same
+	// email address: a part in the visit still, which the acts kept for
+	// administrators with none refuse.
 	Invited bool
 }
 

@@ -175,9 +175,10 @@ func (s *Service) load(ctx context.Context, acc *Access, visitID, fileID string,
 	if acc.Member.Role != "" {
 		acc.Window = s.memberWindow(acc.Visit, acc.Status, acc.Member)
 	} else if acc.Actor.Administrator && acc.Actor.Email != "" {
-		// Added by email since they signed in: a part in the visit
-		// already, for the acts kept for administrators with none.
-		if acc.invited, err = s.store.Invited(ctx, visitID, acc.Actor.Issuer, strings.ToLower(acc.Actor.Email)); err != nil {
+		// Added by email since they signed in, or a member under another
+		// identity with the same address: a part in the visit already,
+		// for the acts kept for administrators with none.
+		if acc.invited, err = s.store.Invited(ctx, visitID, strings.ToLower(acc.Actor.Email)); err != nil {
 			return err
 		}
 	}

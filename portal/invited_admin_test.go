@@ -57,3 +57,60 @@ func TestInvitedAdministratorHasAPartInTheVisit(t *testing.T) {
 		t.Fatalf("an administrator with no part in the visit: %v", err)
 	}
 }
+
+// TestAdministratorUnderAnotherIdentityHasAPartInTheVisit: a member who
+// signs in under a second identity with the same email (a new subject at
+// their provider, or an administrator's account of their own) has a part
+// in the visit under it too, as PutMember's own-row check already holds:
+// they may not lift its legal hold, approve its destruction, withdraw its
+// letter or open its child-level data to their role from there.
+func TestAdministratorUnderAnotherIdentityHasAPartInTheVisit(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	ofsted := d.issuer("ofsted")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	hmi := d.person("ofsted", "hmi@ofsted.example") // bound to the visit by this sign-in
+	if hmi.Administrator {
+		t.Fatal("the inspector is an administrator already")
+	}
+	op := portal.OperatorActor("test", "admin grant")
+	if err := portal.GrantRole(ctx, d.svc.Store(), op, portal.RoleGrant{Role: "administrator", Issuer: ofsted, Subject: "hmi-admin-account"}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "ofsted", Issuer: ofsted, Subject: "hmi-admin-account", Email: "HMI@ofsted.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Via = "test"
+	if !other.Administrator || other.UserID == hmi.UserID {
+		t.Fatalf("the second identity: administrator %v, same user %v", other.Administrator, other.UserID == hmi.UserID)
+	}
+	if acc, err := d.access(other, policy.VisitManage, ""); err != nil {
+		t.Fatal(err)
+	} else if _, err := acc.SetRestriction(ctx, "cld", true, []string{policy.RoleLeadInspector, policy.RoleQAManager, policy.RoleAnalyst, policy.RoleInspector}); err == nil {
+		t.Error("an inspector under an administrator's identity opened the child-level data to inspectors")
+	}
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Complaint escalated"); err != nil {
+		t.Fatal(err)
+	}
+	if acc, err := d.access(other, policy.LegalHoldLift, ""); err == nil {
+		if _, err := acc.SetLegalHold(ctx, false, "Resolved"); err == nil {
+			t.Error("an inspector under an administrator's identity lifted the visit's legal hold")
+		}
+	}
+	if _, err := d.mustAccess(admin, policy.LegalHoldLift).SetLegalHold(ctx, false, "Resolved"); err != nil {
+		t.Fatal(err)
+	}
+	day := d.publish(lead, v)
+	d.at(day.AddDate(0, 0, d.Config.RetentionDays))
+	if _, err := d.svc.RunRetention(ctx); err != nil { // the notice
+		t.Fatal(err)
+	}
+	if acc, err := d.access(other, policy.DestructionApprove, ""); err == nil {
+		if _, err := acc.ApproveDestruction(ctx); err == nil {
+			t.Error("an inspector under an administrator's identity approved the visit's destruction")
+		}
+	}
+}

@@ -250,13 +250,18 @@ func (s *Store) MembershipsOf(ctx context.Context, visitID, userID string) ([]Me
 	return out, nil
 }
 
-// Invited reports whether the visit has a membership added by email for
-// the person of issuer and email that no one has bound yet: it binds at
-// their next sign-in (SignIn).
-func (s *Store) Invited(ctx context.Context, visitID, issuer, email string) (bool, error) {
+// Invited reports whether the visit has a membership for the person of
+// email other than one bound to them: one added by email that no one has
+// bound yet (it binds at their next sign-in, SignIn), from any issuer, or
+// one bound to another identity of theirs (a new subject at their
+// provider, an administrator's account of their own) whose address is
+// email. Either is a part in the visit, as PutMember's own-row check
+// (isSelf) holds.
+func (s *Store) Invited(ctx context.Context, visitID, email string) (bool, error) {
 	var invited bool
-	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM members WHERE visit_id = ? AND user_id IS NULL AND subject IS NULL AND issuer = ? AND email = ?)`,
-		visitID, issuer, email).Scan(&invited)
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM members WHERE visit_id = ? AND email = ?)
+		OR EXISTS (SELECT 1 FROM members JOIN users ON users.id = members.user_id WHERE members.visit_id = ? AND users.email = ?)`,
+		visitID, email, visitID, email).Scan(&invited)
 	if err != nil {
 		return false, fmt.Errorf("store: invited: %w", err)
 	}
