@@ -126,11 +126,20 @@ func NoticeFrom(on time.Time, period time.Duration) time.Time {
 // of that day once an administrator approved it, else also no sooner than
 // the notice period after the notice was given.
 func Earliest(on time.Time, n store.Notice, period time.Duration) time.Time {
+	period = Announced(n, period)
 	t := calendar.StartOfDay(on)
 	if n.ApprovedAt.IsZero() && n.GivenAt.Add(period).After(t) {
 		t = n.GivenAt.Add(period)
 	}
 	return t
+}
+
+// Announced is the notice period that holds a destruction back: the one
+// notice n announced when it was given, or setting when that is longer
+// (or n was given before the period was kept with it). A shorter setting
+// since, on this replica or after a restart, never shortens it.
+func Announced(n store.Notice, setting time.Duration) time.Duration {
+	return max(n.Period, setting)
 }
 
 // notice returns the destruction notice of r's visit, as read with it
@@ -143,7 +152,7 @@ func (s *Service) notice(ctx context.Context, r store.VisitRow, published, on ti
 	}
 	v := r.Visit
 	now := s.Now()
-	given, err := s.Store.GiveNotice(ctx, v.ID, published, on, now, s.audit(v.ID, "destruction.notice", v.ID, map[string]any{
+	given, err := s.Store.GiveNotice(ctx, v.ID, published, on, now, s.NoticePeriod, s.audit(v.ID, "destruction.notice", v.ID, map[string]any{
 		"destroy_on": on.Format(time.DateOnly), "notice_period": s.NoticePeriod.String(),
 		"destroy_after": Earliest(on, store.Notice{GivenAt: now}, s.NoticePeriod).UTC().Format(time.RFC3339)})...)
 	if err != nil {
@@ -215,8 +224,13 @@ func (s *Service) begin(ctx context.Context, v store.Visit) error {
 		return err
 	}
 	inv.VisitID, inv.Reference, inv.KeyFingerprint, inv.Files, inv.StartedAt = v.ID, v.Reference, k.Fingerprint, list, s.Now()
-	inv.KeyEpoch, inv.FilesVersion = k.Epoch, version              // until DeleteKey records the one it deletes from
-	inv.NoticePeriod, inv.NoticePeriodKnown = s.NoticePeriod, true // the one due decided with
+	inv.KeyEpoch, inv.FilesVersion = k.Epoch, version // until DeleteKey records the one it deletes from
+	// The notice period due decided with.
+	n, err := s.Store.GetNotice(ctx, v.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	inv.NoticePeriod, inv.NoticePeriodKnown = Announced(n, s.NoticePeriod), true
 	if err := s.Store.BeginDestruction(ctx, inv, s.audit(v.ID, "destruction.started", v.ID, map[string]any{
 		"files": len(files), "object_versions": inv.ObjectsAtStart, "segments_expected": inv.SegmentsExpected, "segments_missing": inv.SegmentsMissing})...); err != nil {
 		return err
@@ -347,6 +361,7 @@ func (s *Service) destroy(ctx context.Context, v store.Visit, issued []byte) err
 		var notice store.Notice
 		if n, err := s.Store.GetNotice(ctx, v.ID); err == nil {
 			notice = n
+			period = Announced(n, period)
 			c.Notice = &CertNotice{GivenAt: n.GivenAt.UTC(), Period: period.String()}
 			if !n.ApprovedAt.IsZero() {
 				c.Approval = &CertApproval{Issuer: n.ApprovedBy.Issuer, Subject: n.ApprovedBy.Subject, Email: n.ApprovedBy.Email, At: n.ApprovedAt.UTC()}

@@ -929,6 +929,41 @@ func TestCertificateStatesTheNoticeThatApplied(t *testing.T) {
 	}
 }
 
+// TestNoticeGivenKeepsItsPeriod: a notice, once given, holds the
+// destruction back for the period it announced, whatever the setting of
+// the replica (or the restarted portal) that finishes it. Before, a
+// replica with a shorter PORTAL_DESTRUCTION_NOTICE destroyed the visit
+// days before the time the notice's record and the review page gave.
+func TestNoticeGivenKeepsItsPeriod(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.visit(t, "v1", wrappedKey()) // destroy on 2027-01-22: past by the time the notice is given
+	s := h.service("p1")
+	s.NoticePeriod = 7 * 24 * time.Hour
+	h.today = day("2027-02-01") // 12:00: destroy after 2027-02-08 12:00
+	if got, err := s.Sweep(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("noticed: destroyed %v, %v", got, err)
+	}
+	shorter := h.service("p2")
+	shorter.NoticePeriod = 24 * time.Hour
+	h.today, h.hour = day("2027-02-02"), 13
+	if got, err := shorter.Sweep(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("a replica with a one-day notice destroyed %v (%v) on 2027-02-02, six days before the seven-day notice given on 2027-02-01 ran", got, err)
+	}
+	h.today, h.hour = day("2027-02-08"), 13
+	if got, err := shorter.Sweep(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("the notice run: destroyed %v, %v", got, err)
+	}
+	d, _ := h.st.GetDestruction(ctx, "v1")
+	c, err := Verify(d.Certificate, h.key.Public().(ed25519.PublicKey))
+	if err != nil || c.Notice == nil {
+		t.Fatalf("certificate: %+v %v", c, err)
+	}
+	if c.Notice.Period != (7 * 24 * time.Hour).String() {
+		t.Errorf("the certificate states a notice of %s: want the 7 days given", c.Notice.Period)
+	}
+}
+
 // TestMissingBucketDestroysNothing: a visit whose bucket the object store
 // does not show as its destruction begins (the portal pointed at a replica
 // without it, or a store that lost it) is not destroyed: its key is kept,

@@ -15,7 +15,7 @@ func destroyingV1(t *testing.T, s *Store, now time.Time, w0 []byte) {
 	t.Helper()
 	ctx := context.Background()
 	visitV1(t, s, now)
-	if _, err := s.GiveNotice(ctx, "v1", publishedOn(t, s, "v1", now), now, now); err != nil {
+	if _, err := s.GiveNotice(ctx, "v1", publishedOn(t, s, "v1", now), now, now, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.StartEpoch(ctx, Epoch{ID: "e0", Recipient: "r0", CreatedAt: now}, now.Add(time.Hour), func(VisitKey) ([]byte, error) { return w0, nil }); err != nil {

@@ -23,7 +23,7 @@ func TestFilesAndDestructionWaitForEachOther(t *testing.T) {
 	s := openTest(t)
 	now := time.Now().UTC().Truncate(time.Second)
 	u := visitV1(t, s, now)
-	if _, err := s.GiveNotice(ctx, "v1", publishedOn(t, s, "v1", now), now, now); err != nil {
+	if _, err := s.GiveNotice(ctx, "v1", publishedOn(t, s, "v1", now), now, now, 0); err != nil {
 		t.Fatal(err)
 	}
 	version, err := s.FilesVersion(ctx, "v1")

@@ -108,7 +108,7 @@ func publishedWithNotice(t *testing.T, s *Store, day, now time.Time) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.GiveNotice(ctx, "v1", day, day.AddDate(0, 0, 30), now); err != nil {
+	if _, err := s.GiveNotice(ctx, "v1", day, day.AddDate(0, 0, 30), now, 0); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -17,17 +17,22 @@ type Notice struct {
 	GivenAt    time.Time
 	ApprovedBy struct{ Issuer, Subject, Email string }
 	ApprovedAt time.Time // zero: not approved
+	// Period is the notice period announced when it was given (zero: given
+	// before it was kept): a shorter setting later does not shorten it.
+	Period time.Duration
 }
 
-const noticeColumns = `visit_id, destroy_on, given_at, COALESCE(approved_by_issuer, ''), COALESCE(approved_by_subject, ''), COALESCE(approved_by_email, ''), approved_at`
+const noticeColumns = `visit_id, destroy_on, given_at, COALESCE(approved_by_issuer, ''), COALESCE(approved_by_subject, ''), COALESCE(approved_by_email, ''), approved_at, COALESCE(period_ns, 0)`
 
 func scanNotice(sc scanner) (Notice, error) {
 	var n Notice
 	var on, given string
 	var approved sql.NullString
-	if err := sc.Scan(&n.VisitID, &on, &given, &n.ApprovedBy.Issuer, &n.ApprovedBy.Subject, &n.ApprovedBy.Email, &approved); err != nil {
+	var period int64
+	if err := sc.Scan(&n.VisitID, &on, &given, &n.ApprovedBy.Issuer, &n.ApprovedBy.Subject, &n.ApprovedBy.Email, &approved, &period); err != nil {
 		return n, err
 	}
+	n.Period = time.Duration(period)
 	var d dates
 	n.DestroyOn, n.GivenAt, n.ApprovedAt = d.date(on), d.time(given), d.null(approved)
 	return n, d.err
@@ -40,7 +45,7 @@ func scanNotice(sc scanner) (Notice, error) {
 // only while the visit still has that publication and no legal hold, read
 // with the visit held (ErrNotDue, ErrOnHold), so that a sweep deciding on
 // a page read minutes before gives none for a publication withdrawn since.
-func (s *Store) GiveNotice(ctx context.Context, visitID string, published, destroyOn, now time.Time, audit ...AuditRecord) (bool, error) {
+func (s *Store) GiveNotice(ctx context.Context, visitID string, published, destroyOn, now time.Time, period time.Duration, audit ...AuditRecord) (bool, error) {
 	given := false
 	err := s.inTx(ctx, func(tx *Tx) error {
 		// The visit's row first: the notice's trigger writes it
@@ -61,8 +66,8 @@ func (s *Store) GiveNotice(ctx context.Context, visitID string, published, destr
 		case current == 0:
 			return ErrNotDue
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO destruction_notices (visit_id, destroy_on, given_at) VALUES (?, ?, ?) ON CONFLICT (visit_id) DO NOTHING`,
-			visitID, destroyOn.Format(dateFormat), formatTime(now))
+		res, err := tx.ExecContext(ctx, `INSERT INTO destruction_notices (visit_id, destroy_on, given_at, period_ns) VALUES (?, ?, ?, ?) ON CONFLICT (visit_id) DO NOTHING`,
+			visitID, destroyOn.Format(dateFormat), formatTime(now), int64(period))
 		if err != nil {
 			return err
 		}

@@ -98,7 +98,7 @@ func TestVisitListsSeeEveryChange(t *testing.T) {
 			return err
 		}},
 		{"a destruction notice", func() error {
-			_, err := s.GiveNotice(ctx, "v3", v3Published, now.AddDate(0, 0, 5), at)
+			_, err := s.GiveNotice(ctx, "v3", v3Published, now.AddDate(0, 0, 5), at, 0)
 			return err
 		}},
 		{"the destruction approved", func() error {
@@ -190,7 +190,7 @@ func TestRowVersionTakesTheVisitFirst(t *testing.T) {
 	threeVisits(t, s, now, 60)
 	at := now.Add(-time.Hour)
 	for _, id := range []string{"v1", "v2", "v3"} {
-		if _, err := s.GiveNotice(ctx, id, publishedOn(t, s, id, now.AddDate(0, 0, -25)), now.AddDate(0, 0, 5), at); err != nil {
+		if _, err := s.GiveNotice(ctx, id, publishedOn(t, s, id, now.AddDate(0, 0, -25)), now.AddDate(0, 0, 5), at, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

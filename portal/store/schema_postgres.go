@@ -639,4 +639,11 @@ INSERT INTO case_files_removed (visit_id, code, removed_at)
 ALTER TABLE purged_files ADD COLUMN note_pending BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX purged_files_note_pending ON purged_files (visit_id, file_id) WHERE note_pending = 1;
 `,
+	// 44: the notice period a destruction notice announced, kept with
+	// it: a replica or a restart with a shorter setting does not bring
+	// the destruction forward (NULL: given before this version, the
+	// setting applies). As SQLite's 44.
+	`
+ALTER TABLE destruction_notices ADD COLUMN period_ns BIGINT;
+`,
 }

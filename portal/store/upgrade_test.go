@@ -203,6 +203,7 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 		`DROP TABLE case_files_removed`,
 		`DROP INDEX purged_files_note_pending`,
 		`ALTER TABLE purged_files DROP COLUMN note_pending`,
+		`ALTER TABLE destruction_notices DROP COLUMN period_ns`,
 		`DELETE FROM schema_version WHERE version > 27`,
 	) {
 		if _, err := s.DB().Exec(q); err != nil {
