@@ -297,9 +297,17 @@ func (e *UnsignedError) Error() string {
 // trail has used.
 func VerifyAudit(ctx context.Context, st *store.Store, anchors Anchors, trusted ...ed25519.PublicKey) (AuditSummary, error) {
 	var sum AuditSummary
-	var anchored []store.Checkpoint
+	var anchored, cps []store.Checkpoint
 	if anchors != nil {
+		// The checkpoints before the anchors: each is anchored after its
+		// row is written, so every one read here but the latest is
+		// anchored by the time the anchors are listed. Read after the walk,
+		// the checkpoints a serving portal signed meanwhile looked
+		// unanchored.
 		var err error
+		if cps, err = st.Checkpoints(ctx); err != nil {
+			return sum, err
+		}
 		if anchored, err = anchors.List(ctx); err != nil {
 			return sum, fmt.Errorf("audit anchors (%s): %w", anchors.Where(), err)
 		}
@@ -325,10 +333,6 @@ func VerifyAudit(ctx context.Context, st *store.Store, anchors Anchors, trusted 
 			"a trail cut after its last anchor cannot be told from an intact one here. Run it with the portal's configuration", ErrNoAnchors, sum.Records, sum.Checkpoints))
 	}
 	if anchors != nil {
-		cps, err := st.Checkpoints(ctx)
-		if err != nil {
-			return sum, err
-		}
 		if err := unanchored(cps, sum.LastAnchored, time.Now()); err != nil {
 			return sum, err
 		}
