@@ -125,14 +125,19 @@ const (
 // Checkpoint signs the audit chain's head (see checkpointEvery) and
 // anchors the latest checkpoint outside the database.
 func (s *Service) Checkpoint(ctx context.Context, force bool) error {
-	seq, hash, err := s.store.AuditHead(ctx)
-	if err != nil || seq == 0 {
-		return s.dbErr(ctx, "checkpoint", err)
-	}
+	// The latest checkpoint before the head: another replica appends
+	// and signs between the two reads, and a checkpoint read after the
+	// head could be beyond it, taken below for a forged one.
 	last, err := s.store.LastCheckpoint(ctx)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return s.dbErr(ctx, "checkpoint", err)
 	}
+	lastErr := err
+	seq, hash, err := s.store.AuditHead(ctx)
+	if err != nil || seq == 0 {
+		return s.dbErr(ctx, "checkpoint", err)
+	}
+	err = lastErr
 	if err == nil && (last.Seq > seq || !last.SignedBy(s.SigningPublicKey())) {
 		// Not a checkpoint of this key over this trail: a row written by
 		// someone who can write to the database (which, taken as the
