@@ -355,6 +355,8 @@ func heldSince(err error) error {
 		return errDestroyingSince
 	case errors.Is(err, store.ErrMovedSince):
 		return errMovedSince
+	case errors.Is(err, store.ErrReplacedGone):
+		return errReplacedGone
 	case errors.Is(err, store.ErrNotRequested):
 		return errNotRequestedSince
 	case errors.Is(err, store.ErrInfectedKept):
@@ -370,6 +372,11 @@ var errNotRequestedSince = &Error{Kind: KindConflict, Code: "not_requested", Msg
 // errMovedSince refuses a new version of a file moved to another item
 // while it was uploaded.
 var errMovedSince = &Error{Kind: KindConflict, Code: "moved", Msg: "While this new version was being uploaded, the file was moved to another item. Nothing was replaced: check where the file is now, then upload the new version again."}
+
+// errReplacedGone refuses a new version of a file deleted, withdrawn or
+// replaced by another version while it was uploaded.
+var errReplacedGone = &Error{Kind: KindConflict, Code: "replaced_gone",
+	Msg: "While this new version was being uploaded, the file it replaces was deleted or replaced. Nothing was replaced: check the file list, then upload your file again (as a new file, if it is still needed)."}
 
 // fileFilter decides which files the actor may act on (list them, put them
 // in an archive). It asks policy once per distinct (item, own file or not),

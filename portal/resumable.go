@@ -280,6 +280,17 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 	}
 	recheckReplace := func(context.Context) error { return nil }
 	if replaces != "" {
+		// A version of a file deleted, withdrawn or replaced since it
+		// began can never be committed: it is given up now, so that its
+		// name is free, rather than answered "not found" until it
+		// expires.
+		old, err := s.store.File(ctx, acc.Visit.ID, replaces)
+		if errors.Is(err, store.ErrNotFound) || err == nil && !old.Live() {
+			return r, nil, acc.giveUpVersion(ctx, cur)
+		}
+		if err != nil {
+			return r, nil, err
+		}
 		// Decided when the upload was created, perhaps days ago: taken
 		// again as each request begins, and as its segments commit.
 		a, err := s.actorNow(ctx, acc.Actor)
@@ -316,6 +327,9 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 		if errors.Is(err, store.ErrConflict) {
 			err = ErrMovedOn
 		}
+		if errors.Is(err, store.ErrReplacedGone) {
+			return r, nil, acc.giveUpVersion(ctx, r)
+		}
 		return r, nil, heldSince(err)
 	}
 	if f != nil {
@@ -325,6 +339,18 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 		acc.holdNewObjects(ctx, f.ID)
 	}
 	return r, f, nil
+}
+
+// giveUpVersion abandons r, a new version of a file deleted, withdrawn
+// or replaced since it began (the caller holds its lease), and answers
+// errReplacedGone.
+func (acc *Access) giveUpVersion(ctx context.Context, r store.Resumable) error {
+	rec := acc.rec("upload.failed", r.FileID, "failure", map[string]any{"reason": "refused", "resumable": true, "offset": r.Offset()})
+	if err := acc.svc.evidence.Abandon(context.WithoutCancel(ctx), acc.Visit, r, rec); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	acc.svc.log.Info("resumable upload given up: the file it replaces was deleted or replaced since", "visit", acc.Visit.ID, "upload", r.ID, "user", acc.Actor.UserID)
+	return errReplacedGone
 }
 
 // errComplete refuses to cancel an upload that became a file.

@@ -176,7 +176,7 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, held bool, e
 				reason = "too large"
 			case errors.Is(err, ErrRefused):
 				reason = "refused"
-			case errors.Is(err, store.ErrNotRequested), errors.Is(err, store.ErrMovedSince), errors.Is(err, store.ErrOnHold), errors.Is(err, store.ErrDestructionBegun):
+			case errors.Is(err, store.ErrNotRequested), errors.Is(err, store.ErrMovedSince), errors.Is(err, store.ErrReplacedGone), errors.Is(err, store.ErrOnHold), errors.Is(err, store.ErrDestructionBegun):
 				// Refused at its commit by what changed while it streamed.
 				reason = "refused"
 			case ctx.Err() != nil:

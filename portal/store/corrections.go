@@ -178,6 +178,11 @@ func (s *Store) NameUploader(ctx context.Context, visitID, item string, index []
 // since the version began: nothing is committed.
 var ErrMovedSince = errors.New("store: the file was moved to another item since its new version began")
 
+// ErrReplacedGone refuses a new version of a file deleted (for good, or
+// withdrawn: kept, and shown to the team as withdrawn) or replaced by
+// another version since the version began: nothing is committed.
+var ErrReplacedGone = errors.New("store: the file a new version replaces was deleted or replaced since it began")
+
 // supersedeFile marks the file that the new version (? three times: the
 // new file, the time, the new file again) replaces, and returns its id,
 // digest and item. The replaced file is found by key (= one row of the
@@ -186,7 +191,7 @@ var ErrMovedSince = errors.New("store: the file was moved to another item since 
 // when its statistics were those of a young table, and kept the plan
 // while the table grew.
 const supersedeFile = `UPDATE files SET superseded_by = ?, superseded_at = ?
-	WHERE id = (SELECT old_file_id FROM file_replacements WHERE new_file_id = ?) AND superseded_by IS NULL
+	WHERE id = (SELECT old_file_id FROM file_replacements WHERE new_file_id = ?) AND superseded_by IS NULL AND withdrawn_at IS NULL
 	RETURNING id, sha256, item`
 
 // ReplacedRecords makes the audit records of a file that a committed
@@ -223,8 +228,17 @@ func supersede(ctx context.Context, tx *Tx, f File, replaced ReplacedRecords) ([
 			recs = replaced(oldID, sum, item)
 		}
 	}
-	_, err = tx.ExecContext(ctx, `DELETE FROM file_replacements WHERE new_file_id = ?`, f.ID)
-	return recs, err
+	res, err := tx.ExecContext(ctx, `DELETE FROM file_replacements WHERE new_file_id = ?`, f.ID)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n > 0 && oldID == "" {
+		// A version of a file no longer current (deleted, withdrawn or
+		// replaced since): found without a statement more for the
+		// uploads that replace nothing.
+		return nil, ErrReplacedGone
+	}
+	return recs, nil
 }
 
 // CompleteItem marks an item of the information request complete (or, with

@@ -134,7 +134,7 @@ func (s *Store) CompleteResumable(ctx context.Context, id string, done int, hash
 		return append(audit, recs...), err
 	})
 	if err != nil {
-		if errors.Is(err, ErrConflict) || errors.Is(err, ErrOnHold) || errors.Is(err, ErrMovedSince) || errors.Is(err, ErrNotRequested) {
+		if errors.Is(err, ErrConflict) || errors.Is(err, ErrOnHold) || errors.Is(err, ErrMovedSince) || errors.Is(err, ErrReplacedGone) || errors.Is(err, ErrNotRequested) {
 			return err
 		}
 		return fmt.Errorf("store: complete resumable upload: %w", err)
