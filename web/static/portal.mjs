@@ -291,10 +291,11 @@ function enhanceUpload (form) {
   }
 
   // refusals409 are the conflicts that are answers, not a request still
-  // being read (busy) or an offset moved on: a name taken, and too many of
-  // the person's uploads being sent at once. Sending again changes
-  // nothing.
-  const refusals409 = ['name_exists', 'too_many_uploads']
+  // being read (busy) or an offset moved on: a name taken, too many of
+  // the person's uploads being sent at once, and a new version's file
+  // moved, deleted or replaced, or its case file removed, while it was
+  // sent. Sending again changes nothing.
+  const refusals409 = ['name_exists', 'too_many_uploads', 'moved', 'replaced_gone', 'not_requested']
 
   // interrupted says whether an upload stopped for want of the portal (the
   // connection dropped, the laptop slept, the portal restarted) rather than
