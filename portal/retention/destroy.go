@@ -311,6 +311,15 @@ func (s *Service) destroy(ctx context.Context, v store.Visit, issued []byte) err
 			return err
 		}
 	}
+	if d.ObjectsDeletedAt.IsZero() && !d.InventoryKnown {
+		// A destruction applied again after a restore: its bucket counted
+		// now the key is gone, for the certificate. A bucket already
+		// removed (by the run the backup predates) held nothing, its
+		// segments all gone before.
+		if err := s.inventoryAgain(ctx, v); err != nil {
+			return err
+		}
+	}
 	if d.ObjectsDeletedAt.IsZero() {
 		// c. every object version, then the bucket.
 		n, err := s.Objects.RemoveBucket(ctx, v.Bucket)
@@ -438,6 +447,31 @@ func (s *Service) keep(ctx context.Context, v store.Visit, issued []byte, action
 // does not show the visit's bucket.
 var ErrBucketMissing = errors.New("retention: the object store does not show the visit's bucket")
 
+// inventoryAgain records the inventory of a destruction applied again
+// after a restore, its key gone: what the bucket holds, or nothing when the
+// bucket is gone already.
+func (s *Service) inventoryAgain(ctx context.Context, v store.Visit) error {
+	_, files, _, err := s.listFiles(ctx, v)
+	if err != nil {
+		return err
+	}
+	inv := store.Destruction{}
+	exists, err := s.Objects.BucketExists(ctx, v.Bucket)
+	if err != nil {
+		return err
+	}
+	if exists {
+		if inv, err = s.inventory(ctx, v, files); err != nil {
+			return err
+		}
+	} else {
+		for _, f := range files {
+			inv.SegmentsMissing += f.Segments
+		}
+	}
+	return s.Store.RecordInventory(ctx, v.ID, inv.ObjectsAtStart, inv.SegmentsMissing)
+}
+
 // inventory counts, before anything is destroyed, every object version in
 // the visit's bucket and which of the files' segments are there: the
 // certificate's counts come from it, whatever later runs or the store's
@@ -477,7 +511,7 @@ func (s *Service) inventory(ctx context.Context, v store.Visit, files []store.Fi
 			present[o.Key] = true
 		}
 	}
-	d := store.Destruction{ObjectsAtStart: len(vs)}
+	d := store.Destruction{ObjectsAtStart: len(vs), InventoryKnown: true}
 	for _, f := range files {
 		for i := 0; i < f.Segments; i++ {
 			d.SegmentsExpected++

@@ -363,6 +363,42 @@ func TestReapplyIgnoresARestoredHold(t *testing.T) {
 	}
 }
 
+// TestReappliedCertificateCountsWhatWasThere: a destruction applied again
+// after a restore (its note found outside the database, no certificate)
+// counts the bucket once the key is gone, before removing it, so that the
+// only certificate the visit gets says what there was: the object
+// versions removed, and the segments already gone when the restore found
+// the bucket removed by the run the backup predates. Before, it said 0
+// objects deleted and none gone before, whatever the bucket held.
+func TestReappliedCertificateCountsWhatWasThere(t *testing.T) {
+	for _, removedBefore := range []bool{false, true} {
+		ctx := context.Background()
+		h := newHarness(t)
+		v := h.visit(t, "v1", wrappedKey()) // 3 object versions, 1 segment expected
+		if removedBefore {
+			h.objects.removed[v.Bucket] = true
+			delete(h.objects.objects, v.Bucket)
+		}
+		h.today = day("2026-12-01")
+		if err := h.service("p1").Reapply(ctx, v, "destruction recorded outside the database", nil); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := h.st.GetDestruction(ctx, "v1")
+		c, err := Verify(d.Certificate, h.key.Public().(ed25519.PublicKey))
+		if err != nil {
+			t.Fatalf("certificate: %v", err)
+		}
+		want, gone := 3, 0
+		if removedBefore {
+			want, gone = 0, 1
+		}
+		if c.ObjectsDeleted != want || c.SegmentsExpected != 1 || c.SegmentsGoneBefore != gone {
+			t.Errorf("bucket removed before the restore %v: the certificate says %d object versions deleted, %d of %d segments gone before; want %d, %d of 1",
+				removedBefore, c.ObjectsDeleted, c.SegmentsGoneBefore, c.SegmentsExpected, want, gone)
+		}
+	}
+}
+
 // TestRestartAtEachStep stops the run after each step, as a crash would,
 // and checks that a new process finishes the job.
 func TestRestartAtEachStep(t *testing.T) {

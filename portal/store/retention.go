@@ -542,8 +542,12 @@ type Destruction struct {
 	ObjectsAtStart   int
 	SegmentsExpected int
 	SegmentsMissing  int
-	Certificate      []byte
-	CompletedAt      time.Time
+	// InventoryKnown is false for a destruction applied again after a
+	// restore, which destroys the key before reading the object store:
+	// its bucket is counted once the key is gone (RecordInventory).
+	InventoryKnown bool
+	Certificate    []byte
+	CompletedAt    time.Time
 	// The key epoch the visit key was wrapped to when the destruction
 	// began ("" for a key wrapped to the master key directly), when that
 	// epoch was superseded (every live key moved off it) and from when its
@@ -639,13 +643,31 @@ func (s *Store) beginDestruction(ctx context.Context, d Destruction, obeyHold bo
 		_, err = tx.ExecContext(ctx, `INSERT INTO destructions (visit_id, reference, key_fingerprint, files, started_at, objects_at_start, segments_expected, segments_missing, key_epoch, notice_period_ns)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (visit_id) DO NOTHING`, d.VisitID, d.Reference, d.KeyFingerprint, d.Files, formatTime(d.StartedAt),
-			d.ObjectsAtStart, d.SegmentsExpected, d.SegmentsMissing, nullString(d.KeyEpoch), period)
+			inventoried(d, d.ObjectsAtStart), d.SegmentsExpected, inventoried(d, d.SegmentsMissing), nullString(d.KeyEpoch), period)
 		return err
 	}, audit...)
 	if err != nil && !errors.Is(err, ErrOnHold) && !errors.Is(err, ErrNotDue) && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFilesChanged) {
 		return fmt.Errorf("store: begin destruction: %w", err)
 	}
 	return err
+}
+
+// inventoried is n, or NULL for a destruction whose inventory is not
+// known yet.
+func inventoried(d Destruction, n int) any {
+	if !d.InventoryKnown {
+		return nil
+	}
+	return n
+}
+
+// RecordInventory records the inventory of a destruction begun without
+// one (applied again after a restore), taken once its key is gone: every
+// object version its bucket held, and how many of the segments its files
+// should have were gone. A known inventory is left as it is.
+func (s *Store) RecordInventory(ctx context.Context, visitID string, objects, segmentsMissing int) error {
+	return s.exec(ctx, nil, `UPDATE destructions SET objects_at_start = ?, segments_missing = ? WHERE visit_id = ? AND objects_at_start IS NULL`,
+		objects, segmentsMissing, visitID)
 }
 
 // GetDestruction returns the destruction record, or ErrNotFound.
@@ -669,6 +691,7 @@ func (s *Store) GetDestruction(ctx context.Context, visitID string) (Destruction
 	d.StartedAt, d.KeyDestroyedAt, d.ObjectsDeletedAt = p.time(started), p.null(key), p.null(objs)
 	d.BucketDeletedAt, d.CompletedAt, d.ObjectsDeleted = p.null(bucket), p.null(done), int(n.Int64)
 	d.ObjectsAtStart, d.SegmentsExpected, d.SegmentsMissing = int(atStart.Int64), int(expected.Int64), int(missing.Int64)
+	d.InventoryKnown = atStart.Valid
 	d.KeyEpoch, d.EpochSupersededAt, d.EpochRetireAfter = epoch.String, p.null(superseded), p.null(retire)
 	d.NoticePeriod, d.NoticePeriodKnown = time.Duration(period.Int64), period.Valid
 	return d, p.err
