@@ -95,6 +95,15 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 			return nil, err
 		}
 		if !ok {
+			if byID {
+				// Chosen by its id: refused, and recorded, as its own
+				// download is, so that file ids cannot be tried through
+				// the zip unseen.
+				rec := acc.rec("request.denied", f.ID, "denied", map[string]any{"action": string(policy.FileDownload), "route": acc.Actor.Via, "archive": true})
+				if err := s.store.Audit(context.WithoutCancel(ctx), rec); err != nil {
+					return nil, s.dbErr(ctx, "audit", err)
+				}
+			}
 			continue // the same answer as for a file that does not exist
 		}
 		found[f.ID] = true

@@ -1,0 +1,38 @@
+package portal_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+// TestArchiveOfAFileNotYoursIsRecorded: a zip asked for by file id, naming
+// a file the person may not download (the child-level data, for an
+// inspector), is refused as the file's own download is, and the refusal
+// is in the trail as that one is. Before, the zip answered 404 and left
+// nothing: a prober could try file ids through the zip unseen.
+func TestArchiveOfAFileNotYoursIsRecorded(t *testing.T) {
+	d, v, _, uploader, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	cld, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "Children.csv", Item: portal.ItemChildLevelData, Size: 4}, strings.NewReader("a,b\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	denied := func() int {
+		var n int
+		if err := d.svc.Store().DB().QueryRow(`SELECT COUNT(*) FROM audit WHERE visit_id = ? AND action = 'request.denied' AND object = ?`, v.ID, cld.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := d.mustAccess(hmi, policy.FileDownload).PrepareArchive(ctx, []string{cld.ID}, nil); kindOf(err) != portal.KindNotFound {
+		t.Fatalf("a zip of the child-level data for an inspector: %v, want not found", err)
+	}
+	if n := denied(); n != 1 {
+		t.Errorf("the zip refused: %d request.denied records of the file, want 1", n)
+	}
+}
