@@ -140,9 +140,9 @@ func (acc *Access) stillMay(ctx context.Context, action policy.Action) func(file
 // and records the download: no download without its record. The first part
 // of the file is authenticated before this returns, so damage there is an
 // error (KindCorrupt) rather than a broken download. A file stored before
-// segment MACs were recorded is checked only against its SHA-256, whole:
-// a range of it is answered with the whole file (RFC 9110 lets a server
-// ignore a Range), which is cut short of its end if it does not match.
+// segment MACs were recorded is checked against its SHA-256, whole,
+// before this returns (evidence.Open): a range of it is answered with the
+// whole file (RFC 9110 lets a server ignore a Range).
 func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial bool) (*Download, error) {
 	if err := acc.needFile(); err != nil {
 		return nil, err

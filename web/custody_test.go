@@ -626,24 +626,33 @@ func TestFilesWithoutMACsAreCheckedWhole(t *testing.T) {
 	}
 
 	// Large: the substituted segment is past the part checked before the
-	// status line (4 MiB).
+	// status line (4 MiB), or before it; none of another file's bytes is
+	// sent. Before, a file was checked whole only as it was sent: the
+	// segments before the last were sent, another file's among them, and
+	// the connection cut at the end.
 	const n = 6 << 20
 	bigData := evidenceBytes(7, n)
-	big := decode[fileResp](t, uploader.upload(v.ID, "1.03 Big.pdf", bytes.NewReader(bigData), n), http.StatusCreated)
-	other := decode[fileResp](t, uploader.upload(v.ID, "1.04 Other.pdf", bytes.NewReader(evidenceBytes(8, n)), n), http.StatusCreated)
-	legacy(big.ID)
-	substitute(big.ID+"/5", other.ID+"/5")
-	for _, rng := range []string{"", "bytes=5300000-5300099"} {
-		resp, got, err := content(big.ID, rng)
-		if resp == nil {
-			t.Fatalf("download (Range %q) of a file without MACs, its last segment another's: no answer (%v)", rng, err)
+	otherData := evidenceBytes(8, n)
+	other := decode[fileResp](t, uploader.upload(v.ID, "1.04 Other.pdf", bytes.NewReader(otherData), n), http.StatusCreated)
+	for i, seg := range []string{"5", "1"} {
+		big := decode[fileResp](t, uploader.upload(v.ID, fmt.Sprintf("1.03 Big %d.pdf", i), bytes.NewReader(bigData), n), http.StatusCreated)
+		legacy(big.ID)
+		substitute(big.ID+"/"+seg, other.ID+"/"+seg)
+		for _, rng := range []string{"", "bytes=5300000-5300099"} {
+			resp, got, err := content(big.ID, rng)
+			if resp == nil {
+				t.Fatalf("download (Range %q) of a file without MACs, its segment %s another's: no answer (%v)", rng, seg, err)
+			}
+			if resp.StatusCode != http.StatusInternalServerError || bytes.Contains(got, otherData[1<<20:1<<20+4096]) || bytes.Contains(got, otherData[5<<20:5<<20+4096]) {
+				t.Fatalf("download (Range %q) of a file without MACs, its segment %s another's: %d, %d bytes (%v): want 500 corrupt and none of the other file's bytes", rng, seg, resp.StatusCode, len(got), err)
+			}
 		}
-		if resp.StatusCode != http.StatusOK || err == nil || len(got) >= n {
-			t.Fatalf("download (Range %q) of a file without MACs, its last segment another's: %d, %d of %d bytes (%v): want the whole file asked for and the connection cut", rng, resp.StatusCode, len(got), n, err)
+		if got, want := outcomes(big.ID), []string{"corrupt", "corrupt"}; !slices.Equal(got, want) {
+			t.Errorf("file without MACs, its segment %s another's: the trail says %v, want %v", seg, got, want)
 		}
-	}
-	if got, want := outcomes(big.ID), []string{"success", "corrupt", "success", "corrupt"}; !slices.Equal(got, want) {
-		t.Errorf("file without MACs, its last segment another's: the trail says %v, want %v", got, want)
+		if macs(big.ID) != nil {
+			t.Errorf("a substituted file without MACs (segment %s) was given the MACs of what it holds", seg)
+		}
 	}
 
 	// Intact: a Range is answered whole, and the file heals.

@@ -29,15 +29,50 @@ var ErrCorrupt = errors.New("evidence: stored content is corrupt")
 //
 // A file stored before segment MACs were recorded (f.SegmentMACs nil) has
 // no check of its own per segment: a segment of another file of the visit
-// decrypts under the same key. Such a file is read only whole, and checked
-// whole against its SHA-256 (see wholeCheck).
+// decrypts under the same key. Such a file is read only whole, and
+// checked whole against its SHA-256 before Open returns (see wholeCheck),
+// which records the MACs of the segments it read: the reader returned
+// then checks each segment against those, so no byte of another file is
+// handed out, even before the end of a file that does not match.
 func (s *Service) Open(ctx context.Context, v store.Visit, key *crypto.VisitKey, f store.File, off, length int64) (io.ReadCloser, error) {
 	if off < 0 || length < 0 || off+length > f.Size {
 		return nil, fmt.Errorf("evidence: range %d+%d outside file of %d bytes", off, length, f.Size)
 	}
-	if f.SegmentMACs == nil && (off != 0 || length != f.Size) {
-		return nil, fmt.Errorf("evidence: file %s has no segment MACs: a range of it cannot be checked", f.ID)
+	if f.SegmentMACs == nil {
+		if off != 0 || length != f.Size {
+			return nil, fmt.Errorf("evidence: file %s has no segment MACs: a range of it cannot be checked", f.ID)
+		}
+		w, err := s.checkWhole(ctx, v, key, f)
+		if err != nil {
+			return nil, err
+		}
+		f.SegmentMACs = w.macs
 	}
+	return s.open(ctx, v, key, f, off, length)
+}
+
+// checkWhole reads f, a file without recorded segment MACs, to its end,
+// checked whole against its SHA-256 (ErrCorrupt when it does not match),
+// and records the MACs of the segments it read.
+func (s *Service) checkWhole(ctx context.Context, v store.Visit, key *crypto.VisitKey, f store.File) (*wholeCheck, error) {
+	r, err := s.open(ctx, v, key, f, 0, f.Size)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return nil, err
+	}
+	w := r.(*segmentReader).whole
+	if !w.matched {
+		return nil, ErrCorrupt
+	}
+	return w, nil
+}
+
+// open is Open once the file's segments can be checked: each against its
+// recorded MAC, or (checkWhole) the whole against its SHA-256.
+func (s *Service) open(ctx context.Context, v store.Visit, key *crypto.VisitKey, f store.File, off, length int64) (io.ReadCloser, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &segmentReader{ch: make(chan segment), cancel: cancel, ctx: ctx, left: length}
 	if f.SegmentMACs == nil {

@@ -16,13 +16,12 @@ import (
 // segments authenticate under the visit's key whichever file of the visit
 // they came from, so the only check of them is the file's SHA-256, over
 // the whole: the plaintext is hashed as it is read, and the block that
-// completes the file is checked before any byte of it is handed out. A
-// file that does not match is corrupt short of its end, so a download of
-// it is cut before it is complete (or refused before the status line when
-// the file is read whole by then: Open's verifiedPrefix). A file that
-// matches, read to its end, gets the MACs of the segments it was read
-// from recorded: from then on each segment is checked on its own, and a
-// range of the file can be served.
+// completes the file is checked before any byte of it is handed out. Open
+// reads such a file through it to the end before it returns
+// (checkWhole), so a file that does not match is refused before a byte
+// is sent. A file that matches gets the MACs of the segments it was read
+// from recorded: the read that follows, and every later one, checks each
+// segment on its own, and a range of the file can be served.
 type wholeCheck struct {
 	sum      hash.Hash
 	want     string // hex, as recorded at upload
@@ -83,6 +82,13 @@ func (w *wholeCheck) done() {
 // MACs were recorded, a match records them; backfilled says this check
 // did (an error recording them is returned).
 func (s *Service) Check(ctx context.Context, v store.Visit, key *crypto.VisitKey, f store.File) (backfilled bool, err error) {
+	if f.SegmentMACs == nil {
+		w, err := s.checkWhole(ctx, v, key, f)
+		if err != nil {
+			return false, err
+		}
+		return w.backfilled, w.err
+	}
 	r, err := s.Open(ctx, v, key, f, 0, f.Size)
 	if err != nil {
 		return false, err
@@ -94,9 +100,6 @@ func (s *Service) Check(ctx context.Context, v store.Visit, key *crypto.VisitKey
 	}
 	if hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
 		return false, errors.New("the content does not match its recorded SHA-256")
-	}
-	if w := r.(*segmentReader).whole; w != nil {
-		return w.backfilled, w.err
 	}
 	return false, nil
 }
