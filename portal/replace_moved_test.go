@@ -111,3 +111,45 @@ func TestResumableVersionFollowsNoStaleItem(t *testing.T) {
 		t.Fatalf("the file moved is %+v (%v), want it current under %s", got, err, portal.ItemChildLevelData)
 	}
 }
+
+// TestNameFollowsAFileMovedWhileItsVersionIsSent: a file moved to another
+// item while a new version of it is being sent takes its name with it,
+// though the pending version holds that name: the item it is moved to
+// has one file of that name, not two, and once the version is refused
+// and given up, the name is the file's under the item it is now in.
+// Before, the name stayed under the old item with the version: a second
+// file of the same name could be stored beside the moved one, and the
+// name came back to it under the item it had left, refusing uploads
+// there ("already filed under item 1.01") with no such file in it.
+func TestNameFollowsAFileMovedWhileItsVersionIsSent(t *testing.T) {
+	d, v, _, _, a := oneFileUploaded(t)
+	ctx := context.Background()
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	up := d.mustAccess(coord, policy.FileUpload)
+	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.01 a.pdf", Size: 6, OnConflict: portal.OnConflictReplace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := d.access(lead, policy.FileRefile, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.Refile(ctx, portal.ItemChildLevelData); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := up.Upload(ctx, portal.NewFile{Name: "1.01 a.pdf", Item: portal.ItemChildLevelData, Size: 5}, strings.NewReader("third")); kindOf(err) != portal.KindConflict {
+		t.Errorf("a second file of the moved file's name, in the item it was moved to: %v (stored %q), want a conflict", err, f.ID)
+	}
+	if err := up.CancelResumable(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := up.Upload(ctx, portal.NewFile{Name: "1.01 a.pdf", Item: "1.01", Size: 5}, strings.NewReader("fresh")); err != nil {
+		t.Errorf("a file of that name under the item the moved file left: %v, want it stored", err)
+	} else if f.Item != "1.01" {
+		t.Errorf("stored under %q", f.Item)
+	}
+	if got, err := d.svc.Store().File(ctx, v.ID, a.ID); err != nil || !got.Live() || got.Item != portal.ItemChildLevelData {
+		t.Fatalf("the file moved is %+v (%v), want it current under %s", got, err, portal.ItemChildLevelData)
+	}
+}

@@ -781,6 +781,17 @@ CREATE INDEX purged_files_note_pending ON purged_files (visit_id, file_id) WHERE
 	`
 ALTER TABLE destruction_notices ADD COLUMN period_ns INTEGER;
 `,
+	// 45: a file moved to another item takes with it the name a pending
+	// new version of it holds (reserved from it: ReserveReplacement), so
+	// that the item it is moved to has the name taken, and the name given
+	// back, should the version end without a file, is under the item the
+	// file is in.
+	`
+DROP TRIGGER file_names_file_refiled;
+CREATE TRIGGER file_names_file_refiled AFTER UPDATE OF item ON files BEGIN
+	UPDATE file_names SET item = NEW.item WHERE file_id = NEW.id OR file_id IN (SELECT new_file_id FROM file_replacements WHERE old_file_id = NEW.id);
+END;
+`,
 }
 
 // giveBackNameSQLite is the body of the triggers that free the name of an

@@ -646,4 +646,12 @@ CREATE INDEX purged_files_note_pending ON purged_files (visit_id, file_id) WHERE
 	`
 ALTER TABLE destruction_notices ADD COLUMN period_ns BIGINT;
 `,
+	// 45: as SQLite's 45.
+	`
+CREATE OR REPLACE FUNCTION file_names_file_refiled() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE file_names SET item = NEW.item WHERE file_id = NEW.id OR file_id IN (SELECT new_file_id FROM file_replacements WHERE old_file_id = NEW.id);
+	RETURN NULL;
+END $$;
+`,
 }
