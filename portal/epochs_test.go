@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -783,5 +784,65 @@ func TestDestroyedVisitKeyNotTakenBack(t *testing.T) {
 	}
 	if !strings.Contains(d.log.String(), "a destroyed visit's key is stored again") {
 		t.Errorf("the log does not name the destroyed visit's key stored again:\n%s", d.log.String())
+	}
+}
+
+// TestRotationRecordedBeforeTheKeysMove: a master-key rotation whose
+// record cannot be written (the database busy past its wait, a statement
+// timeout, the process stopping) has moved the key epochs' keys to the
+// new master key by then: the trail says a rotation began before any key
+// moves, and the run that finishes it counts the epochs an earlier run
+// moved. Before, the keys moved with no record, and the run that finished
+// it recorded "epoch_keys": 0.
+func TestRotationRecordedBeforeTheKeysMove(t *testing.T) {
+	ctx := context.Background()
+	d := startDomain(t)
+	d.demo()
+	st := d.svc.Store()
+	epochs, err := st.Epochs(ctx)
+	if err != nil || len(epochs) == 0 {
+		t.Fatalf("epochs: %d (%v)", len(epochs), err)
+	}
+	text, err := crypto.GenerateMasterKey(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err := crypto.ParseMasterKey(bytes.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := portal.OperatorActor("op", "key rotate")
+	lift := refuseAuditOf(t, st.DB(), "master_key.rotated")
+	if _, _, err := d.svc.RotateMasterKey(ctx, op, to); err == nil {
+		t.Fatal("the rotation whose record was refused succeeded")
+	}
+	lift()
+	count := func(action string) []store.AuditRecord {
+		t.Helper()
+		recs, err := st.AuditRecords(ctx, store.AuditFilter{Action: action})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	if n := len(count("master_key.rotation_started")); n != 1 {
+		t.Errorf("the rotation stopped before its record: %d master_key.rotation_started records, want 1 written before any key moved", n)
+	}
+	if _, _, err := d.svc.RotateMasterKey(ctx, op, to); err != nil {
+		t.Fatal(err)
+	}
+	recs := count("master_key.rotated")
+	if len(recs) != 1 {
+		t.Fatalf("%d master_key.rotated records, want 1", len(recs))
+	}
+	var detail struct {
+		EpochKeys   int `json:"epoch_keys"`
+		MovedBefore int `json:"epoch_keys_moved_before"`
+	}
+	if err := json.Unmarshal([]byte(recs[0].Detail), &detail); err != nil {
+		t.Fatal(err)
+	}
+	if detail.EpochKeys+detail.MovedBefore != len(epochs) || detail.MovedBefore != len(epochs) {
+		t.Errorf("the rotation finished by a second run records %s: want the %d epoch keys the first run moved counted", recs[0].Detail, len(epochs))
 	}
 }

@@ -173,6 +173,13 @@ func (s *Service) rotateMasterKey(ctx context.Context, a Actor, to *crypto.Maste
 	if len(all) > 0 && s.keys.vault == nil {
 		return 0, 0, errors.New("key rotate: the database has key epochs but no key bucket is configured")
 	}
+	// The epochs' keys move outside the database, before the rotation's
+	// own record can be written with the visit keys: its start is
+	// recorded first, and no key moves without it.
+	if err := s.store.Audit(ctx, operatorRec(a, "master_key.rotation_started", map[string]any{"from": from.Recipients()[0], "to": to.Recipients()[0]})); err != nil {
+		return 0, 0, err
+	}
+	movedBefore := 0
 	for i, e := range all {
 		if !e.RetiredAt.IsZero() {
 			continue
@@ -201,6 +208,7 @@ func (s *Service) rotateMasterKey(ctx context.Context, a Actor, to *crypto.Maste
 		moved, err := from.RewrapEpoch(wrapped, to)
 		if errors.Is(err, crypto.ErrUnwrap) {
 			if k, terr := to.UnwrapEpoch(wrapped); terr == nil && k.Recipient() == e.Recipient {
+				movedBefore++
 				continue // moved by an earlier run
 			}
 		}
@@ -219,7 +227,7 @@ func (s *Service) rotateMasterKey(ctx context.Context, a Actor, to *crypto.Maste
 			}
 		}
 	}
-	rec := operatorRec(a, "master_key.rotated", map[string]any{"from": from.Recipients()[0], "to": to.Recipients()[0], "epoch_keys": epochs})
+	rec := operatorRec(a, "master_key.rotated", map[string]any{"from": from.Recipients()[0], "to": to.Recipients()[0], "epoch_keys": epochs, "epoch_keys_moved_before": movedBefore})
 	keys, err = s.store.RewrapKeys(ctx, func(visitID string, wrapped []byte) ([]byte, error) {
 		k, err := from.UnwrapFor(wrapped, visitID)
 		if err != nil {
