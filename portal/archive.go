@@ -221,7 +221,7 @@ func (a *Archive) writeFile(ctx context.Context, zw *zip.Writer, f store.File, p
 	// Missing because the file was purged, or the visit destroyed,
 	// meanwhile: a refusal, not damage (Download.stoppedBy).
 	missing := func(err error) error {
-		if errors.Is(err, evidence.ErrCorrupt) {
+		if errors.Is(err, evidence.ErrMissing) {
 			if refusal := a.may(f.ID, true); isRefusal(refusal) {
 				return refusal
 			}

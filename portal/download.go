@@ -43,12 +43,13 @@ func (d *Download) Read(p []byte) (int, error) {
 }
 
 // stoppedBy is why the download stopped at err: a stored segment found
-// missing or damaged is taken as the end of the reader's access when the
-// decision, taken again at once, refuses (the visit destroyed, its bucket
-// gone, before the decision was next due), and as damage otherwise (also
-// when the decision cannot be taken: the damage is not hidden).
+// missing is taken as the end of the reader's access when the decision,
+// taken again at once, refuses (the visit destroyed, its bucket gone,
+// before the decision was next due), and as damage otherwise (also when
+// the decision cannot be taken: the damage is not hidden). A segment
+// present and failing its check is damage whatever the decision.
 func (d *Download) stoppedBy(err error) error {
-	if d.decided != nil && errors.Is(err, evidence.ErrCorrupt) {
+	if d.decided != nil && errors.Is(err, evidence.ErrMissing) {
 		if refusal := d.decided(); isRefusal(refusal) {
 			return refusal
 		}

@@ -254,3 +254,58 @@ func TestTruncatedFileIsNotServedWhole(t *testing.T) {
 		t.Fatalf("the download's record: %+v %v, want one, corrupt", recs, err)
 	}
 }
+
+// TestDamageFoundAsAccessEndsIsRecordedAsDamage: a segment of another
+// file found in a download just after the reader's access ended (removed
+// from the visit within the moment the decision is held for) is damage,
+// recorded and reported as such. Only a segment found missing (the visit
+// destroyed, the file purged meanwhile) is taken as the end of access.
+// Before, any damage found then was recorded as the reader's refusal, and
+// the substitution went unreported.
+func TestDamageFoundAsAccessEndsIsRecordedAsDamage(t *testing.T) {
+	d := startDomainOn(t, nil, map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB"})
+	ctx := context.Background()
+	v := d.demo()
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	const n = 6 << 20
+	up := d.mustAccess(uploader, policy.FileUpload)
+	f, err := up.Upload(ctx, portal.NewFile{Name: "1.01 Long.pdf", Size: n}, bytes.NewReader(bytes.Repeat([]byte("a"), n)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := up.Upload(ctx, portal.NewFile{Name: "1.02 Other.pdf", Size: n}, bytes.NewReader(bytes.Repeat([]byte("b"), n)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := d.svc.Blobs().Client()
+	if _, err := mc.CopyObject(ctx, minio.CopyDestOptions{Bucket: v.Bucket, Object: f.ID + "/5"}, minio.CopySrcOptions{Bucket: v.Bucket, Object: other.ID + "/5"}); err != nil {
+		t.Fatal(err)
+	}
+	acc, err := d.access(lead, policy.FileDownload, f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl, err := acc.OpenDownload(ctx, 0, n, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeMember(t, d, "lead@ofsted.example")
+	sent, err := io.Copy(io.Discard, dl)
+	dl.Close()
+	acc.DownloadCut(ctx, dl, sent, err)
+	if !errors.Is(err, evidence.ErrCorrupt) {
+		t.Errorf("a substituted segment found as the reader's access ended: %v, want it reported as damage", err)
+	}
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{Action: "file.download", Object: f.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []string
+	for _, r := range recs {
+		outcomes = append(outcomes, r.Outcome)
+	}
+	if !slices.Contains(outcomes, "corrupt") {
+		t.Errorf("the download's records say %v, want the damage recorded (corrupt)", outcomes)
+	}
+}

@@ -339,11 +339,19 @@ const blockChunks = 16
 
 func storeError(err error) error {
 	switch {
-	case errors.Is(err, crypto.ErrCorrupt), errors.Is(err, blobs.ErrMissing):
+	case errors.Is(err, blobs.ErrMissing):
+		return ErrMissing
+	case errors.Is(err, crypto.ErrCorrupt):
 		return ErrCorrupt
 	}
 	return err
 }
+
+// ErrMissing is ErrCorrupt for a stored segment found missing (not one
+// present and failing authentication): what a visit destroyed, or a file
+// purged, while it was read leaves, which the caller may take as the end
+// of the reader's access rather than damage.
+var ErrMissing = fmt.Errorf("%w: a stored segment is missing", ErrCorrupt)
 
 // segmentReader hands out the producer's segments and blocks in order.
 type segmentReader struct {
