@@ -48,6 +48,7 @@ type visitFiles struct {
 	files     []indexedFile // natural order of names, then id
 	classes   []fileClass
 	live      map[string]int        // files neither withdrawn, superseded nor infected, by item
+	cleared   map[string]int        // of those, the ones the scanner has cleared (or that go unscanned), by item
 	byName    []int                 // 0..n-1: the order of files
 	byTime    []int                 // indexes of files, oldest upload first (then id)
 	timeRank  []int32               // each file's position in byTime
@@ -152,7 +153,7 @@ func (k *Keyring) readIndex(ctx context.Context, visitID string, key *crypto.Vis
 		}
 		vf.files[i] = indexedFile{File: f, name: name, lower: strings.ToLower(name), day: calendar.Today(f.UploadedAt)}
 	}
-	vf.live = map[string]int{}
+	vf.live, vf.cleared = map[string]int{}, map[string]int{}
 	type classKey struct{ item, uploader, scan string }
 	classes := map[classKey]int{}
 	for i := range vf.files {
@@ -170,6 +171,9 @@ func (k *Keyring) readIndex(ctx context.Context, visitID string, key *crypto.Vis
 			// An infected file is kept but never served: it answers no
 			// item of the request.
 			vf.live[f.Item]++
+			if !scanWithheld(f.Scan) {
+				vf.cleared[f.Item]++
+			}
 		}
 		if f.SupersededBy == "" {
 			vf.classes[c].standing++
@@ -314,4 +318,11 @@ func digitsEnd(s string, i int) int {
 		i += w
 	}
 	return i
+}
+
+// scanWithheld says whether a file of scan status scan is withheld from
+// all but provider staff, as policy withheld-until-scanned withholds it:
+// any status but clean, unscanned (stored with scanning off) and none.
+func scanWithheld(scan string) bool {
+	return scan != store.ScanClean && scan != store.ScanUnscanned && scan != ""
 }

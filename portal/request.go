@@ -123,7 +123,13 @@ func (acc *Access) InformationRequest(ctx context.Context) ([]RequestItemView, e
 	if err != nil {
 		return nil, err
 	}
-	counts := vf.live
+	// A file the scanner has not yet cleared is shown to provider staff
+	// alone (policy withheld-until-scanned): it answers an item for them,
+	// not for the inspection team, who cannot see it.
+	counts := vf.cleared
+	if policy.IsProviderRole(acc.Member.Role) {
+		counts = vf.live
+	}
 	// Without a timeline (Status.TimelineProblem) the items are shown
 	// without due dates, and none is overdue.
 	tl := acc.Status.Timeline

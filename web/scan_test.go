@@ -246,6 +246,16 @@ func TestScannerDown(t *testing.T) {
 	if _, seen := hmi.listScans(v.ID)[waiting.ID]; seen {
 		t.Fatal("the inspection team sees a file being checked")
 	}
+	// Nor counts it: item 1.02 holds only files being checked, and is
+	// not received for them (before, the information request said
+	// "received", 2 files, of files they could not see). The uploader
+	// counts them.
+	if it := hmi.request(v.ID)["1.02"]; it.Files != 0 || it.Status == "received" {
+		t.Errorf("the inspection team's information request, item 1.02 of files being checked: %+v, want no files and not received", it)
+	}
+	if it := uploader.request(v.ID)["1.02"]; it.Files != 2 || it.Status != "received" {
+		t.Errorf("the uploader's information request, item 1.02 of files being checked: %+v, want 2 files, received", it)
+	}
 	if code, ecode, _ := uploader.download(v.ID, waiting.ID); code != http.StatusLocked || ecode != "scanning" {
 		t.Fatalf("download of a file being checked: %d %s", code, ecode)
 	}
