@@ -82,6 +82,17 @@ func (s *Service) notesFor(r store.AuditRecord) []store.Outgoing {
 		}
 		return []store.Outgoing{batched(NoteCasesNamed, r, providerStaff, casesBatch)}
 	case "upload.completed":
+		// Counted once the team may see it: a file waiting for the
+		// scanner when the scanner clears it (file.scanned), an infected
+		// one never.
+		if scanWithheld(detailString(r.Detail, "scan")) {
+			return nil
+		}
+		return []store.Outgoing{batched(NoteFilesArrived, r, leadOnly, filesDigestEvery)}
+	case "file.scanned":
+		if detailString(r.Detail, "scan") != store.ScanClean || detailString(r.Detail, "was") != store.ScanScanning {
+			return nil
+		}
 		return []store.Outgoing{batched(NoteFilesArrived, r, leadOnly, filesDigestEvery)}
 	case "question.asked", "question.replied":
 		// The other side is told, in batches, with the count only: the

@@ -168,7 +168,7 @@ func (s *Service) recordVerdict(ctx context.Context, f *store.File, v evidence.V
 		return
 	}
 	s.metrics.Scanned(v.Status)
-	detail := map[string]any{"scan": v.Status}
+	detail := map[string]any{"scan": v.Status, "was": f.Scan}
 	action := "file.scanned"
 	if v.Status == store.ScanInfected {
 		action, detail["signature"] = "file.infected", v.Signature

@@ -1,0 +1,45 @@
+package portal
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestFilesArrivedCountsFilesTheLeadSees: the lead inspector's "files
+// received" digest counts a file once the team may see it: at its upload
+// when the scanner cleared it then (or scanning is off), else when the
+// scanner clears it later; never one found infected, nor one still
+// waiting for the scanner. Before, every upload counted: the lead was
+// told of files withheld from them, and of infected ones they never see.
+func TestFilesArrivedCountsFilesTheLeadSees(t *testing.T) {
+	s := &Service{}
+	at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	rec := func(action, detail string) store.AuditRecord {
+		return store.AuditRecord{Time: at, VisitID: "v1", Action: action, Object: "f1", Outcome: "success", Detail: detail}
+	}
+	for _, c := range []struct {
+		name string
+		r    store.AuditRecord
+		want int
+	}{
+		{"uploaded, cleared at once", rec("upload.completed", `{"scan":"clean"}`), 1},
+		{"uploaded, scanning off", rec("upload.completed", `{"scan":"unscanned"}`), 1},
+		{"uploaded before the scan was recorded", rec("upload.completed", `{}`), 1},
+		{"uploaded, infected at once", rec("upload.completed", `{"scan":"infected"}`), 0},
+		{"uploaded, waiting for the scanner", rec("upload.completed", `{"scan":"scanning"}`), 0},
+		{"cleared by the scanner later", rec("file.scanned", `{"scan":"clean","was":"scanning"}`), 1},
+		{"stored with scanning off, cleared when it was turned on", rec("file.scanned", `{"scan":"clean","was":"unscanned"}`), 0},
+	} {
+		n := 0
+		for _, o := range s.notesFor(c.r) {
+			if o.Kind == NoteFilesArrived {
+				n++
+			}
+		}
+		if n != c.want {
+			t.Errorf("%s: %d files-received notes, want %d", c.name, n, c.want)
+		}
+	}
+}
