@@ -102,6 +102,9 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 			return rep, fmt.Errorf("restore: mark the audit trail: %w", err)
 		}
 	} else {
+		if err := s.markStands(ctx, r, keys); err != nil {
+			return rep, fmt.Errorf("restore: mark the audit trail: %w", err)
+		}
 		rep.AnchoredSeq = r.MarkSeq - 1
 	}
 	// The mark is anchored before anything else is written, so the trail
@@ -222,6 +225,45 @@ func (s *Service) markRestore(ctx context.Context, r store.Restore, keys trusted
 	rec.Detail = string(detail)
 	mark, err = s.store.AppendRestoreMark(ctx, r.ID, st.AnchoredSeq, st.AnchoredHash, rec)
 	return st.AnchoredSeq, mark, err
+}
+
+// markStands checks the mark a pending restore says it has made (a run
+// that stopped after it): the record it names must be a restore's mark,
+// its statement signed by a trusted key, and the trail must match every
+// anchor outside the database as the mark explains it. Without the check,
+// a row written into the database alone, naming any record as its mark,
+// had a cut trail signed and anchored as a restore's (its intent never
+// asked for).
+func (s *Service) markStands(ctx context.Context, r store.Restore, keys trustedKeys) error {
+	recs, err := s.store.AuditRecords(ctx, store.AuditFilter{AfterSeq: r.MarkSeq - 1, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(recs) != 1 || recs[0].Seq != r.MarkSeq || recs[0].Action != store.ActionRestored {
+		return fmt.Errorf("%w: restore %s names record %d as its mark in the trail, which is no restore's mark: someone who can write to the database may have added it to hide records cut from the trail. "+
+			"Copy the database and the anchors and follow docs/operating.md: The audit chain reports a break", ErrNoRestoreIntent, r.ID, r.MarkSeq)
+	}
+	if _, err := store.RestoreMarks(recs, keys...); err != nil {
+		return fmt.Errorf("%w: restore %s: its mark at record %d: %v", ErrNoRestoreIntent, r.ID, r.MarkSeq, err)
+	}
+	anchors, err := s.anchorList(ctx)
+	if err != nil {
+		return err
+	}
+	byKey := map[string][]store.Checkpoint{}
+	for _, c := range anchors {
+		if _, ok := keys.anchor(c); !ok {
+			return fmt.Errorf("the anchor of record %d outside the database is not signed by a trusted key (if the signing key was replaced since, give the earlier public key with --trust-key)", c.Seq)
+		}
+		byKey[c.PublicKey] = append(byKey[c.PublicKey], c)
+	}
+	for _, cs := range byKey {
+		key, _ := keys.anchor(cs[0])
+		if err := s.store.CheckAnchors(ctx, cs, key); err != nil {
+			return fmt.Errorf("%w: restore %s: the trail, marked at record %d, does not match the anchors outside the database: %v", ErrNoRestoreIntent, r.ID, r.MarkSeq, err)
+		}
+	}
+	return nil
 }
 
 // anchorList lists the anchored checkpoints whose signatures verify.

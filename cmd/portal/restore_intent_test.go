@@ -96,6 +96,19 @@ func TestRestoreMarkNeedsItsIntentOutsideTheDatabase(t *testing.T) {
 		t.Fatalf("serve's check of a spent restore put back: %v, want %v", err, portal.ErrNoRestoreIntent)
 	}
 	stillBroken("after a spent restore was put back")
+
+	// The row put back claiming its mark written already (mark_seq), on a
+	// record that is no restore's mark. Before, the pending restore was
+	// finished without a look at it, a checkpoint signed and anchored over
+	// the cut trail, and the portal served.
+	for _, mark := range []string{"20"} {
+		tamper(append(cutAt(30), `INSERT INTO restores (id, backup_created_at, backup_seq, backup_hash, started_at, mark_seq)
+			VALUES ('by-hand-2', '2020-01-01T00:00:00.000000000Z', 20, '', '2020-01-01T00:00:00.000000000Z', `+mark+`)`)...)
+		if rep, err := serveCheck(); !errors.Is(err, portal.ErrNoRestoreIntent) {
+			t.Fatalf("serve's check of a restore row claiming its mark at record %s over a cut trail: %+v %v, want %v", mark, rep, err, portal.ErrNoRestoreIntent)
+		}
+		stillBroken("after a restore row claiming its mark at record " + mark)
+	}
 }
 
 // TestOperatorCommandsWaitForAPendingRestore: while a restore of the
