@@ -650,7 +650,8 @@ ALTER TABLE destruction_notices ADD COLUMN period_ns BIGINT;
 	`
 CREATE OR REPLACE FUNCTION file_names_file_refiled() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	UPDATE file_names SET item = NEW.item WHERE file_id = NEW.id OR file_id IN (SELECT new_file_id FROM file_replacements WHERE old_file_id = NEW.id);
+	UPDATE file_names SET item = NEW.item WHERE file_id = NEW.id;
+	UPDATE file_names SET item = NEW.item WHERE file_id = (SELECT new_file_id FROM file_replacements WHERE old_file_id = NEW.id LIMIT 1);
 	RETURN NULL;
 END $$;
 `,
