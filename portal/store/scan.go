@@ -19,13 +19,22 @@ const (
 )
 
 // SetScanResult records the scanner's verdict on a file that is still
-// waiting for one (scanning or unscanned), with its audit records, in one
-// transaction. It returns ErrNotFound when the file is gone or already has
-// a verdict (another instance got there first): nothing is recorded then.
+// waiting for one (scanning or unscanned), or an infected verdict on a
+// file found clean (by another instance, whose scanner's signatures were
+// older), with its audit records, in one transaction. It returns
+// ErrNotFound when the file is gone or already has a verdict that this
+// one does not overturn (another instance got there first): nothing is
+// recorded then.
 func (s *Store) SetScanResult(ctx context.Context, visitID, fileID, status, signature string, at time.Time, audit ...AuditRecord) error {
+	// Only an infected verdict is taken over a clean one (another
+	// instance's scanner, its signatures older, found it clean first).
+	from := `'scanning', 'unscanned'`
+	if status == ScanInfected {
+		from += `, 'clean'`
+	}
 	err := s.inTx(ctx, func(tx *Tx) error {
 		return execOne(ctx, tx, `UPDATE files SET scan_status = ?, scan_signature = ?, scanned_at = ?
-			WHERE visit_id = ? AND id = ? AND scan_status IN ('scanning', 'unscanned')`, status, signature, formatTime(at), visitID, fileID)
+			WHERE visit_id = ? AND id = ? AND scan_status IN (`+from+`)`, status, signature, formatTime(at), visitID, fileID)
 	}, audit...)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: set scan result: %w", err)

@@ -74,11 +74,24 @@ func TestScanResult(t *testing.T) {
 	if err := s.SetScanResult(ctx, "v1", "f-wait", ScanClean, "", now, rec); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a second verdict: %v", err)
 	}
-	if err := s.SetScanResult(ctx, "v1", "f-clean", ScanInfected, "X", now, rec); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("a verdict on a clean file: %v", err)
+	if err := s.SetScanResult(ctx, "v1", "f-clean", ScanClean, "", now, rec); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a second clean verdict on a clean file: %v", err)
 	}
 	if after, _, _ := s.AuditHead(ctx); after != before+1 {
 		t.Fatalf("audit records: %d before, %d after; want one more", before, after)
+	}
+	// An infected verdict on a file another instance found clean (its
+	// scanner's signatures older) wins, recorded: the file is withheld.
+	// Before, it was dropped, with no record, while the infected count
+	// (and its alert) went up.
+	if err := s.SetScanResult(ctx, "v1", "f-clean", ScanInfected, "X", now, rec); err != nil {
+		t.Fatalf("an infected verdict on a clean file: %v, want it recorded", err)
+	}
+	if f, _ := s.File(ctx, "v1", "f-clean"); f.Scan != ScanInfected || f.ScanSignature != "X" {
+		t.Fatalf("the clean file found infected later: %+v", f)
+	}
+	if after, _, _ := s.AuditHead(ctx); after != before+2 {
+		t.Fatalf("audit records: %d before, %d after; want two more", before, after)
 	}
 	// An operator's release serves a waiting file unscanned.
 	release := AuditRecord{Time: now, ActorSubject: "operator:op", Role: "operator", VisitID: "v2", Action: "file.scan_released", Object: "f-wait2", Outcome: "success"}
