@@ -2,9 +2,11 @@ package portal
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -55,4 +57,15 @@ func (s *Service) SweepExpiredUploads(ctx context.Context, rs []store.Resumable)
 // acc, as Authorize does once the policy has said no.
 func (acc *Access) RefuseDecided(ctx context.Context, action policy.Action, d policy.Decision) error {
 	return acc.refuse(ctx, action, "", d)
+}
+
+// NoteDestructionOutside writes, outside the database, the signed note a
+// destruction of v writes before its key goes: as if v were destroyed by
+// the portal after the backup this database came from.
+func (s *Service) NoteDestructionOutside(ctx context.Context, v store.Visit) error {
+	body, err := json.Marshal(retention.Tombstone{Type: retention.TombstoneType, VisitID: v.ID, Reference: v.Reference, Bucket: v.Bucket, StartedAt: s.now().UTC()})
+	if err != nil {
+		return err
+	}
+	return s.putOutside(ctx, retention.TombstoneName(v.ID), retention.SignBody(body, s.signer))
 }

@@ -321,14 +321,17 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 	if errors.Is(err, errUnverified) {
 		return RestoreReport{}, fmt.Errorf("%w: %v", ErrBehindAnchors, err)
 	}
-	if err != nil {
-		s.log.Error("restore check: destructions outside the database cannot be read; starting without the check", "err", err)
-		return RestoreReport{}, nil
-	}
+	// What the records outside the database prove destroyed refuses to
+	// serve whatever else could not be read (a bucket the object store
+	// did not answer for).
 	for _, t := range found.again {
 		if t.visit.State == StateActive {
 			return RestoreReport{}, fmt.Errorf("%w: visit %s is live here but %s. Run portal restore --resume (docs/operating.md: Backups and restore)", ErrBehindAnchors, t.visit.Reference, t.reason)
 		}
+	}
+	if err != nil {
+		s.log.Error("restore check: destructions outside the database cannot be read; starting without the check", "err", err)
+		return RestoreReport{}, nil
 	}
 	for _, v := range found.missing {
 		s.log.Error("restore check: a live visit's bucket is missing from the object store", "visit", v.ID, "reference", v.Reference, "bucket", v.Bucket)

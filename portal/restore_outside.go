@@ -167,6 +167,7 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsi
 	if err != nil {
 		return found, err
 	}
+	var bucketErr error
 	here := map[string]bool{}
 	for _, v := range visits {
 		here[v.ID] = true
@@ -186,7 +187,12 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsi
 		}
 		exists, err := s.blobs.BucketExists(ctx, v.Bucket)
 		if err != nil {
-			return found, fmt.Errorf("restore: bucket of visit %s: %w", v.ID, err)
+			// The visits the records prove destroyed are found all the
+			// same: the proof does not depend on the object store.
+			if bucketErr == nil {
+				bucketErr = fmt.Errorf("restore: bucket of visit %s: %w", v.ID, err)
+			}
+			continue
 		}
 		if !exists {
 			found.missing = append(found.missing, v)
@@ -198,7 +204,7 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsi
 		}
 	}
 	sort.Strings(found.unknown)
-	return found, nil
+	return found, bucketErr
 }
 
 // restoreIntentPrefix is where a restore's intents are kept in the anchor

@@ -1,0 +1,48 @@
+package portal_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal"
+)
+
+// TestServeCheckKeepsItsProofWhenABucketCannotBeRead: serve's check of a
+// database holding, live, a visit whose destruction is recorded outside
+// it (copied back by hand, not with portal restore) refuses to serve
+// even when the object store does not answer for another visit's bucket.
+// Before, that one error made the check log "cannot be read" and start:
+// the destroyed visit's key and names were served, the proof of its
+// destruction in hand.
+func TestServeCheckKeepsItsProofWhenABucketCannotBeRead(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	cal := d.svc.Calendar()
+	notified := cal.PreviousWorkingDay(d.svc.Today())
+	other, err := d.svc.CreateVisit(ctx, admin, portal.NewVisit{Reference: "FV-OTHER", Title: "Other", Provider: "Cafcass",
+		NotificationDate: notified.Format(time.DateOnly), FieldworkStart: cal.AddWorkingDays(notified, 5).Format(time.DateOnly)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.NoteDestructionOutside(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.CheckRestored(ctx); !errors.Is(err, portal.ErrBehindAnchors) {
+		t.Fatalf("serve's check of a live visit destroyed outside the database: %v, want %v", err, portal.ErrBehindAnchors)
+	}
+	// The object store cannot answer for the other visit's bucket (here:
+	// a name it refuses; in production a 503, a timeout).
+	if _, err := d.svc.Store().DB().Exec(`UPDATE visits SET bucket = 'NOT_A_BUCKET' WHERE id = ?`, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.CheckRestored(ctx); !errors.Is(err, portal.ErrBehindAnchors) {
+		t.Errorf("serve's check of a live visit destroyed outside the database, another visit's bucket unreadable: %v, want %v", err, portal.ErrBehindAnchors)
+	}
+}
