@@ -317,6 +317,18 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 	if anchored && last.Seq > head {
 		return RestoreReport{}, fmt.Errorf("%w: the audit trail ends at record %d but record %d was anchored: it was restored without portal restore, or records were removed. Run portal restore --resume (docs/operating.md: Backups and restore)", ErrBehindAnchors, head, last.Seq)
 	}
+	if anchored {
+		// The record itself, not its number: a trail cut short and
+		// written on past the anchor (a copy put back by hand, then
+		// used) has other records under the anchored numbers.
+		recs, err := s.store.AuditRecords(ctx, store.AuditFilter{AfterSeq: last.Seq - 1, Limit: 1})
+		if err != nil {
+			return RestoreReport{}, err
+		}
+		if len(recs) != 1 || recs[0].Seq != last.Seq || recs[0].Hash != last.Hash {
+			return RestoreReport{}, fmt.Errorf("%w: record %d of the audit trail is not the one anchored outside the database: it was restored without portal restore and written on, or records were changed. Run portal restore --resume (docs/operating.md: Backups and restore)", ErrBehindAnchors, last.Seq)
+		}
+	}
 	found, err := s.destroyedOutside(ctx, s.trustedKeys(nil))
 	if errors.Is(err, errUnverified) {
 		return RestoreReport{}, fmt.Errorf("%w: %v", ErrBehindAnchors, err)

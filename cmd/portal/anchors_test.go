@@ -248,3 +248,46 @@ func trailOf250(t *testing.T) (*devstack.Stack, *portal.Service) {
 	}
 	return st, svc
 }
+
+// TestServeCheckComparesTheAnchoredRecord: a trail cut short and written
+// on past its last anchor (a database recovered by hand, then used by
+// operator commands before serve started) is refused by serve's check:
+// the record at the last anchor is not the one anchored. Before, only
+// the record numbers were compared, and serve started on a trail forked
+// from its anchors.
+func TestServeCheckComparesTheAnchoredRecord(t *testing.T) {
+	ctx := context.Background()
+	st, svc := trailOf250(t)
+	svc.Stop()
+	svc.Close()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	s, err := portal.OpenDatabase(ctx, st.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := s.LastCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(dropAuditTriggers(s), `DELETE FROM audit WHERE seq > 20`, `DELETE FROM audit_checkpoints WHERE seq > 20`) {
+		if _, err := s.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range last.Seq {
+		if err := s.Audit(ctx, store.AuditRecord{Time: time.Now(), ActorSubject: "operator:op", Action: "test.act", Outcome: "success"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	p, err := portal.New(ctx, st.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.CheckRestored(ctx); !errors.Is(err, portal.ErrBehindAnchors) {
+		t.Errorf("serve's check of a trail cut at 20 and written on past its last anchor (%d): %v, want %v", last.Seq, err, portal.ErrBehindAnchors)
+	}
+}
