@@ -166,7 +166,11 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 	}
 	detail := map[string]any{"restored_seq": r.BackupSeq, "backup_created_at": r.BackupCreatedAt.UTC().Format(time.RFC3339),
 		"destroyed_again": ids, "purged_again": len(again)}
-	if !r.BackupCreatedAt.IsZero() {
+	if r.BackupCreatedAt.IsZero() {
+		// Taken in by portal restore --resume: a database restored by
+		// other means, which no backup's manifest vouches for.
+		detail["backup_checked"] = false
+	} else {
 		unsigned, err := s.unsignedBackup(ctx, r, keys)
 		if err != nil {
 			return rep, fmt.Errorf("restore: its intent: %w; the restore stays pending", err)

@@ -122,8 +122,12 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer svc.Close()
 	if *resume {
-		if err := resumeRestore(ctx, svc, *confirm); err != nil {
+		tookIn, err := resumeRestore(ctx, svc, *confirm)
+		if err != nil {
 			return err
+		}
+		if tookIn {
+			fmt.Fprintln(out, "taking in the database as it is: it was restored by other means and is not checked against a backup's manifest (the trail's restore.finished says backup_checked false)")
 		}
 	}
 	rep, err := svc.FinishRestore(ctx, operator("restore"), trusted...)
@@ -161,25 +165,26 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 // restored by other means gets its intent, then its pending restore; a
 // pending restore named by --confirm gets an intent for the trail as it
 // is.
-func resumeRestore(ctx context.Context, svc *portal.Service, confirm string) error {
+// tookIn reports the first: a database no backup's manifest vouches for.
+func resumeRestore(ctx context.Context, svc *portal.Service, confirm string) (tookIn bool, err error) {
 	r, err := svc.Store().PendingRestore(ctx)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && confirm != "":
-		return fmt.Errorf("no restore is pending, so there is none %s to confirm", confirm)
+		return false, fmt.Errorf("no restore is pending, so there is none %s to confirm", confirm)
 	case errors.Is(err, store.ErrNotFound):
 		id := store.NewID()
 		if err := svc.IntendRestore(ctx, store.Restore{ID: id}); err != nil {
-			return err
+			return false, err
 		}
-		return portal.BeginRestore(ctx, svc.Store(), id, time.Time{})
+		return true, portal.BeginRestore(ctx, svc.Store(), id, time.Time{})
 	case err != nil:
-		return err
+		return false, err
 	case confirm == "":
-		return nil
+		return false, nil
 	case confirm != r.ID:
-		return fmt.Errorf("the pending restore is %s, not %s", r.ID, confirm)
+		return false, fmt.Errorf("the pending restore is %s, not %s", r.ID, confirm)
 	}
-	return svc.IntendRestore(ctx, r)
+	return false, svc.IntendRestore(ctx, r)
 }
 
 // putInPlace checks the backup's manifest and writes the restore's intent

@@ -327,6 +327,15 @@ func TestRestoreDrill(t *testing.T) {
 	if _, err := d.svc.Store().KeyFingerprint(ctx, gone); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("key after --resume: %v", err)
 	}
+	// The trail and the operator are told that this copy was never
+	// checked against a backup's manifest (before, the record said
+	// nothing of it, and the output nothing either).
+	if !strings.Contains(out.String(), "not checked against a backup") {
+		t.Errorf("restore --resume of a database put in place by hand does not say it was not checked:\n%s", out.String())
+	}
+	if recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{Action: "restore.finished"}); err != nil || len(recs) == 0 || !strings.Contains(recs[len(recs)-1].Detail, `"backup_checked":false`) {
+		t.Errorf("the restore's record of a database put in place by hand: %+v %v, want backup_checked false", recs, err)
+	}
 	out.Reset()
 	if err := auditVerifyTo(ctx, nil, &out); err != nil || !strings.Contains(out.String(), fmt.Sprintf("restored at record %d;", m.AuditSeq)) {
 		t.Fatalf("audit verify after --resume: %v\n%s", err, out.String())
