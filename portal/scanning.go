@@ -141,10 +141,12 @@ func (s *Service) scannerDegraded(ctx context.Context, degraded map[string]strin
 	defer cancel()
 	err := s.evidence.Scanner.Ping(pctx)
 	var ne net.Error
-	if err != nil && ctx.Err() == nil && (pctx.Err() != nil || errors.As(err, &ne) && ne.Timeout()) {
+	if err != nil && (ctx.Err() != nil || pctx.Err() != nil || errors.As(err, &ne) && ne.Timeout()) {
 		// Slower than readiness's half second is not down: a busy
-		// clamd queues a PING behind its scans. What was last found
-		// stands; the worker, which waits for it longer, decides.
+		// clamd queues a PING behind its scans. Nor is a PING readiness
+		// had no time left for (the database and the object store
+		// slow). What was last found stands; the worker, which waits
+		// for it longer, decides.
 		s.scanning.mu.Lock()
 		err = s.scanning.down
 		s.scanning.mu.Unlock()

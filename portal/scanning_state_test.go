@@ -134,6 +134,17 @@ func TestSlowPingIsNoOutage(t *testing.T) {
 	if len(rec.kinds) != 0 || strings.Contains(logged.String(), `"level":"ERROR"`) {
 		t.Fatalf("a scanner slow to answer one PING is announced as down: notices %q, log:\n%s", rec.kinds, logged.String())
 	}
+	// Nor is it down when readiness has run out of time before it asks
+	// (the database and the object store slow): the PING fails at once,
+	// on readiness's deadline, not the scanner's. Before, that declared
+	// the scanner down, with its notice and the log's ERROR.
+	spent, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+	degraded := map[string]string{}
+	s.scannerDegraded(spent, degraded)
+	cancel()
+	if len(degraded) != 0 || len(rec.kinds) != 0 || strings.Contains(logged.String(), `"level":"ERROR"`) {
+		t.Fatalf("readiness out of time before it asked the scanner: degraded %v, notices %q, log:\n%s", degraded, rec.kinds, logged.String())
+	}
 	if err := s.evidence.Scanner.Ping(ctx); err != nil {
 		t.Fatalf("the worker's PING: %v", err)
 	}
