@@ -103,6 +103,17 @@ func (s *Service) viewFields(v store.Visit, st Status, role string) VisitView {
 func (acc *Access) View(ctx context.Context) VisitView {
 	out := acc.svc.viewFields(acc.Visit, acc.Status, acc.Member.Role)
 	out.Title = acc.svc.openTitleWith(ctx, acc.Visit, func() (*crypto.VisitKey, error) { return acc.key(ctx) })
+	return asSeenBy(out, acc.Actor)
+}
+
+// asSeenBy is out as a sees it: a member who is not an administrator is
+// not shown what only the visit's administration needs (the bucket it is
+// stored in; the destruction's notice, approver and failures). Its
+// destruction date stays.
+func asSeenBy(out VisitView, a Actor) VisitView {
+	if !a.Administrator {
+		out.Bucket, out.Destruction = "", nil
+	}
 	return out
 }
 
@@ -372,7 +383,7 @@ func (s *Service) visitList(ctx context.Context, a Actor, rows []store.VisitRow)
 		if role == "" && !a.Administrator {
 			continue
 		}
-		out.Visits = append(out.Visits, s.viewWithKey(ctx, r.Visit, s.statusOf(r), role, r.KeyFingerprint))
+		out.Visits = append(out.Visits, asSeenBy(s.viewWithKey(ctx, r.Visit, s.statusOf(r), role, r.KeyFingerprint), a))
 	}
 	if len(rows) == VisitPageSize {
 		last := rows[len(rows)-1]
