@@ -27,8 +27,32 @@ type Explanation struct {
 // administrator, with the same decision path a request of theirs would
 // take.
 func (acc *Access) Explain(ctx context.Context, memberID, action, fileID string) (Explanation, error) {
+	return acc.ExplainOn(ctx, memberID, action, fileID, "")
+}
+
+// ExplainOn is Explain for an action on a file, or on an item of the
+// information request (item): questions are decided on the item or file
+// they are about (a restricted item's questions are for the roles it is
+// open to), so one of the two is asked for them.
+func (acc *Access) ExplainOn(ctx context.Context, memberID, action, fileID, item string) (Explanation, error) {
 	if err := acc.require(ctx, policy.MemberManage, nil); err != nil {
 		return Explanation{}, err
+	}
+	questions := action == string(policy.QuestionView) || action == string(policy.QuestionPost)
+	switch {
+	case item != "" && !questions:
+		return Explanation{}, invalid("item", "An item is asked about for questions only (question.view, question.post): leave it blank for this action.")
+	case item != "" && fileID != "":
+		return Explanation{}, invalid("item", "Give a file or an item, not both: questions are on one or the other.")
+	case questions && item == "" && fileID == "":
+		return Explanation{}, invalid("item", "Questions are decided on the item or file they are about: choose a file, or give the item's number (a restricted item's questions are for the roles it is open to).")
+	}
+	if item != "" {
+		code, err := ParseItem(item)
+		if err != nil {
+			return Explanation{}, invalid("item", "Enter the item's number as the information request shows it: "+err.Error()+".")
+		}
+		item = code
 	}
 	s := acc.svc
 	ms, err := s.store.Members(ctx, acc.Visit.ID)
@@ -94,7 +118,12 @@ func (acc *Access) Explain(ctx context.Context, memberID, action, fileID string)
 		}
 		f = &file
 	}
-	d, err := as.decide(ctx, policy.Action(action), f)
+	var d policy.Decision
+	if item != "" {
+		d, _, err = as.decideThread(ctx, policy.Action(action), item, "")
+	} else {
+		d, err = as.decide(ctx, policy.Action(action), f)
+	}
 	if err != nil {
 		return Explanation{}, err
 	}

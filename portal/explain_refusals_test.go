@@ -74,3 +74,44 @@ func TestExplainSaysWhatTheirRequestWouldGet(t *testing.T) {
 		t.Errorf("a person with two memberships that differ, whose every request is refused: explain says allowed %v (%s)", e.Allow, e.Reason)
 	}
 }
+
+// TestExplainQuestionsOnTheirItem: questions are decided on the item (or
+// file) they are about, so explain asks which: an inspector may not read
+// the questions on the child-level data (restricted to the lead, the QAM
+// and analysts), and may on an item open to them. Before, explain decided
+// on the visit and said "allowed" for every item.
+func TestExplainQuestionsOnTheirItem(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	admin := d.person("ofsted", "admin@ofsted.example")
+	d.person("ofsted", "hmi@ofsted.example")
+	acc := d.mustAccess(admin, policy.MemberManage)
+	ms, err := acc.Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hmi string
+	for _, m := range ms {
+		if m.Email == "hmi@ofsted.example" {
+			hmi = m.ID
+		}
+	}
+	if _, err := acc.ExplainOn(ctx, hmi, string(policy.QuestionView), "", ""); kindOf(err) != portal.KindInvalid {
+		t.Errorf("explain of an inspector reading questions on no item or file: %v, want to be asked which", err)
+	}
+	if e, err := acc.ExplainOn(ctx, hmi, string(policy.QuestionView), "", portal.ItemChildLevelData); err != nil || e.Allow {
+		t.Errorf("explain of an inspector reading the child-level data's questions: allowed %v (%v), want refused", e.Allow, err)
+	}
+	if e, err := acc.ExplainOn(ctx, hmi, string(policy.QuestionView), "", "1.01"); err != nil || !e.Allow {
+		t.Errorf("explain of an inspector reading item 1.01's questions: allowed %v %s (%v), want allowed", e.Allow, e.Reason, err)
+	}
+	if _, err := acc.ExplainOn(ctx, hmi, string(policy.FileList), "", "1.01"); kindOf(err) != portal.KindInvalid {
+		t.Errorf("explain of an item for an action not on questions: %v, want it refused as a wrong value", err)
+	}
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -73,7 +74,7 @@ func (s *Server) putRestriction(c *gin.Context) {
 }
 
 func (s *Server) explainAPI(c *gin.Context) {
-	e, err := accessOf(c).Explain(c.Request.Context(), c.Query("member"), c.Query("action"), c.Query("file"))
+	e, err := accessOf(c).ExplainOn(c.Request.Context(), c.Query("member"), c.Query("action"), c.Query("file"), strings.TrimSpace(c.Query("item")))
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -172,16 +172,17 @@ func (s *Server) explainPage(c *gin.Context) {
 	if ref != "" {
 		file = ref
 	}
+	item := strings.TrimSpace(c.Query("item"))
 	page := gin.H{"Visit": acc.View(ctx), "Members": members, "Files": files, "FileRef": ref, "Latest": portal.ExplainFileChoices,
-		"Actions": policy.Actions, "Member": c.Query("member"), "Action": c.Query("action"), "File": file}
+		"Actions": policy.Actions, "Member": c.Query("member"), "Action": c.Query("action"), "File": file, "Item": item}
 	if c.Query("member") != "" {
-		e, err := acc.Explain(ctx, c.Query("member"), c.Query("action"), file)
+		e, err := acc.ExplainOn(ctx, c.Query("member"), c.Query("action"), file, item)
 		if err != nil {
 			fileField := "file"
 			if ref != "" {
 				fileField = "file_ref"
 			}
-			s.refuse(c, &form{}, err, map[string]string{"member": "member", "action": "action", "file": fileField}, "member", func(c *gin.Context) {
+			s.refuse(c, &form{}, err, map[string]string{"member": "member", "action": "action", "file": fileField, "item": "item"}, "member", func(c *gin.Context) {
 				s.render(c, "explain", forVisit(accessOf(c), "Explain a decision"), page)
 			})
 			return
