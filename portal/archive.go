@@ -138,7 +138,7 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 	f := a.files[0]
 	if a.first, err = s.evidence.Open(ctx, acc.Visit, a.key, f, 0, f.Size); err != nil {
 		if errors.Is(err, evidence.ErrCorrupt) {
-			if refusal := a.may(f.ID, true); isRefusal(refusal) {
+			if refusal := a.may(f.ID, true); errors.Is(err, evidence.ErrMissing) && isRefusal(refusal) {
 				return nil, refusal // deleted, or the visit destroyed, meanwhile
 			}
 			_ = s.store.Audit(context.WithoutCancel(ctx), acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": 0, "bytes": f.Size, "archive": true}))

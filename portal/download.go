@@ -181,8 +181,9 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 	if err != nil {
 		if errors.Is(err, evidence.ErrCorrupt) {
 			// Missing because the file was deleted, or the visit destroyed,
-			// since the download was allowed: not damage (stoppedBy).
-			if refusal := may(f.ID, true); isRefusal(refusal) {
+			// since the download was allowed: not damage (stoppedBy). A
+			// segment there that fails its check is damage, whatever.
+			if refusal := may(f.ID, true); errors.Is(err, evidence.ErrMissing) && isRefusal(refusal) {
 				return nil, refusal
 			}
 			_ = s.store.Audit(context.WithoutCancel(ctx), acc.rec("file.download", f.ID, "corrupt", map[string]any{"from": off, "bytes": length}))

@@ -308,4 +308,31 @@ func TestDamageFoundAsAccessEndsIsRecordedAsDamage(t *testing.T) {
 	if !slices.Contains(outcomes, "corrupt") {
 		t.Errorf("the download's records say %v, want the damage recorded (corrupt)", outcomes)
 	}
+
+	// The same found as the download opens: a file stored before segment
+	// MACs, checked whole before its first byte, a segment of it another
+	// file's.
+	g, err := up.Upload(ctx, portal.NewFile{Name: "1.03 Legacy.pdf", Size: n}, bytes.NewReader(bytes.Repeat([]byte("c"), n)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.Store().DB().Exec(`UPDATE files SET segment_macs = NULL WHERE id = ?`, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mc.CopyObject(ctx, minio.CopyDestOptions{Bucket: v.Bucket, Object: g.ID + "/1"}, minio.CopySrcOptions{Bucket: v.Bucket, Object: other.ID + "/1"}); err != nil {
+		t.Fatal(err)
+	}
+	qam := d.person("ofsted", "qam@ofsted.example")
+	acc, err = d.access(qam, policy.FileDownload, g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeMember(t, d, "qam@ofsted.example")
+	if _, err := acc.OpenDownload(ctx, 0, n, false); !errors.Is(err, evidence.ErrCorrupt) {
+		t.Errorf("a file without MACs, a segment of it another's, opened as the reader's access ended: %v, want it reported as damage", err)
+	}
+	recs, err = d.svc.Store().AuditRecords(ctx, store.AuditFilter{Action: "file.download", Object: g.ID})
+	if err != nil || len(recs) != 1 || recs[0].Outcome != "corrupt" {
+		t.Errorf("the download's records: %+v %v, want one, corrupt", recs, err)
+	}
 }
