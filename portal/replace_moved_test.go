@@ -2,12 +2,14 @@ package portal_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // TestNewVersionFollowsNoStaleItem: a file moved into the child-level
@@ -105,6 +107,12 @@ func TestResumableVersionFollowsNoStaleItem(t *testing.T) {
 	}
 	if _, f, err := up.Append(ctx, r, strings.NewReader("second"), nil); kindOf(err) != portal.KindConflict {
 		t.Errorf("a resumable new version of a file moved since it began: %v (file %v), want a conflict", err, f != nil)
+	}
+	// Given up, as it can never be completed: chosen again, the file
+	// starts a new upload rather than meet the same refusal until the
+	// upload expires.
+	if _, err := d.svc.Store().Resumable(ctx, v.ID, r.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the refused version's upload after its refusal: %v, want it given up", err)
 	}
 	got, err := d.svc.Store().File(ctx, v.ID, a.ID)
 	if err != nil || !got.Live() || got.Item != portal.ItemChildLevelData {

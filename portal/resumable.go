@@ -286,7 +286,7 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 		// expires.
 		old, err := s.store.File(ctx, acc.Visit.ID, replaces)
 		if errors.Is(err, store.ErrNotFound) || err == nil && !old.Live() {
-			return r, nil, acc.giveUpVersion(ctx, cur)
+			return r, nil, acc.giveUp(ctx, cur, store.ErrReplacedGone)
 		}
 		if err != nil {
 			return r, nil, err
@@ -327,8 +327,9 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 		if errors.Is(err, store.ErrConflict) {
 			err = ErrMovedOn
 		}
-		if errors.Is(err, store.ErrReplacedGone) {
-			return r, nil, acc.giveUpVersion(ctx, r)
+		if errors.Is(err, store.ErrReplacedGone) || errors.Is(err, store.ErrMovedSince) || errors.Is(err, store.ErrNotRequested) {
+			// Refused for good (a hold, by contrast, may be lifted).
+			return r, nil, acc.giveUp(ctx, r, err)
 		}
 		return r, nil, heldSince(err)
 	}
@@ -341,16 +342,19 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 	return r, f, nil
 }
 
-// giveUpVersion abandons r, a new version of a file deleted, withdrawn
-// or replaced since it began (the caller holds its lease), and answers
-// errReplacedGone.
-func (acc *Access) giveUpVersion(ctx context.Context, r store.Resumable) error {
+// giveUp abandons r (the caller holds its lease), an upload that can
+// never be completed because cause refused it: a new version of a file
+// deleted, withdrawn, replaced or moved since it began, or a file for a
+// case file removed from the request. It answers cause's refusal. Left,
+// it would hold its name until it expired, and a browser choosing the
+// file again would resume it into the same refusal.
+func (acc *Access) giveUp(ctx context.Context, r store.Resumable, cause error) error {
 	rec := acc.rec("upload.failed", r.FileID, "failure", map[string]any{"reason": "refused", "resumable": true, "offset": r.Offset()})
 	if err := acc.svc.evidence.Abandon(context.WithoutCancel(ctx), acc.Visit, r, rec); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	acc.svc.log.Info("resumable upload given up: the file it replaces was deleted or replaced since", "visit", acc.Visit.ID, "upload", r.ID, "user", acc.Actor.UserID)
-	return errReplacedGone
+	acc.svc.log.Info("resumable upload given up: refused for good", "visit", acc.Visit.ID, "upload", r.ID, "user", acc.Actor.UserID, "err", cause)
+	return heldSince(cause)
 }
 
 // errComplete refuses to cancel an upload that became a file.
