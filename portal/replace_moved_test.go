@@ -161,3 +161,32 @@ func TestNameFollowsAFileMovedWhileItsVersionIsSent(t *testing.T) {
 		t.Fatalf("the file moved is %+v (%v), want it current under %s", got, err, portal.ItemChildLevelData)
 	}
 }
+
+// TestFileMovedWhileItsVersionIsSentIntoATakenName: a file with a new
+// version being sent is moved into an item where its name is held by
+// something the person moving it may not see (another person's upload
+// under way): it is filed there under a name of its own, as any file is.
+// Before, with its name held by the pending version, the move failed
+// ("changed while you were filing it") for as long as the version lived.
+func TestFileMovedWhileItsVersionIsSentIntoATakenName(t *testing.T) {
+	d, v, _, uploader, a := oneFileUploaded(t)
+	ctx := context.Background()
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	if _, err := d.mustAccess(coord, policy.FileUpload).CreateResumable(ctx, portal.NewFile{Name: "1.01 a.pdf", Size: 6, OnConflict: portal.OnConflictReplace}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.mustAccess(uploader, policy.FileUpload).CreateResumable(ctx, portal.NewFile{Name: "1.01 a.pdf", Item: portal.ItemChildLevelData, Size: 6}); err != nil {
+		t.Fatal(err)
+	}
+	acc, err := d.access(lead, policy.FileRefile, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.Refile(ctx, portal.ItemChildLevelData); err != nil {
+		t.Fatalf("the move of a file with a version under way into an item where its name is taken: %v, want it filed under a name of its own", err)
+	}
+	if got, err := d.svc.Store().File(ctx, v.ID, a.ID); err != nil || got.Item != portal.ItemChildLevelData {
+		t.Fatalf("the file moved is %+v (%v), want it under %s", got, err, portal.ItemChildLevelData)
+	}
+}

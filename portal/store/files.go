@@ -526,7 +526,14 @@ func (s *Store) RefileFileRenamed(ctx context.Context, visitID, fileID, from, it
 				return err
 			}
 		}
-		if err := execOne(ctx, tx, `DELETE FROM file_names WHERE visit_id = ? AND file_id = ?`, visitID, fileID); err != nil {
+		err := execOne(ctx, tx, `DELETE FROM file_names WHERE visit_id = ? AND file_id = ?`, visitID, fileID)
+		if errors.Is(err, ErrNotFound) {
+			// Its name is held by a new version of it being sent
+			// (ReserveReplacement): the version, which can no longer be
+			// committed once the file moves (ErrMovedSince), gives it up.
+			err = execOne(ctx, tx, `DELETE FROM file_names WHERE visit_id = ? AND file_id = (SELECT new_file_id FROM file_replacements WHERE old_file_id = ? LIMIT 1)`, visitID, fileID)
+		}
+		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?)`,
