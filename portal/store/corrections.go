@@ -108,8 +108,14 @@ func (s *Store) ReserveReplacement(ctx context.Context, visitID, oldID, newID st
 		// COMMITTED) both read the name above; the second's delete
 		// waits for the first and then finds the name taken over: it
 		// is not live for this one, rather than a second holder of the
-		// name refused by the unique index.
-		if err := execOne(ctx, tx, `DELETE FROM file_names WHERE file_id = ?`, oldID); err != nil {
+		// name refused by the unique index. The item is the one the
+		// delete found: a refile committed while it waited moved the
+		// row, and the version's name goes with the file.
+		err = tx.QueryRowContext(ctx, `DELETE FROM file_names WHERE file_id = ? RETURNING item, name_index`, oldID).Scan(&item, &index)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?)`,
