@@ -448,8 +448,11 @@ func (s *Service) keep(ctx context.Context, v store.Visit, issued []byte, action
 var ErrBucketMissing = errors.New("retention: the object store does not show the visit's bucket")
 
 // inventoryAgain records the inventory of a destruction applied again
-// after a restore, its key gone: what the bucket holds, or nothing when the
-// bucket is gone already.
+// after a restore, its key gone: what the bucket holds. A bucket the
+// store does not show (removed by the run the backup predates, or not in
+// a copy of the store) is counted as holding nothing, and none of its
+// segments as gone before the destruction began: that is not known here,
+// and the audit trail says what this run removed.
 func (s *Service) inventoryAgain(ctx context.Context, v store.Visit) error {
 	_, files, _, err := s.listFiles(ctx, v)
 	if err != nil {
@@ -463,10 +466,6 @@ func (s *Service) inventoryAgain(ctx context.Context, v store.Visit) error {
 	if exists {
 		if inv, err = s.inventory(ctx, v, files); err != nil {
 			return err
-		}
-	} else {
-		for _, f := range files {
-			inv.SegmentsMissing += f.Segments
 		}
 	}
 	return s.Store.RecordInventory(ctx, v.ID, inv.ObjectsAtStart, inv.SegmentsMissing)
