@@ -185,6 +185,9 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsi
 		if name, bad := unverified[v.ID]; bad {
 			return found, fmt.Errorf("%w: %s, for visit %s which is live in this database (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, name, v.Reference)
 		}
+		if bucketErr != nil {
+			continue // the store is not answering: not asked again for each visit
+		}
 		exists, err := s.blobs.BucketExists(ctx, v.Bucket)
 		if err != nil {
 			// The visits the records prove destroyed are found all the
