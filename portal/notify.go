@@ -94,6 +94,9 @@ func (s *Service) notesFor(r store.AuditRecord) []store.Outgoing {
 			return nil
 		}
 		return []store.Outgoing{batched(NoteFilesArrived, r, leadOnly, filesDigestEvery)}
+	case "file.scan_released":
+		// Served unscanned from now on, by an operator's decision.
+		return []store.Outgoing{batched(NoteFilesArrived, r, leadOnly, filesDigestEvery)}
 	case "question.asked", "question.replied":
 		// The other side is told, in batches, with the count only: the
 		// provider's questions reach the lead inspector, the team's the

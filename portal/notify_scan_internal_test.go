@@ -31,6 +31,7 @@ func TestFilesArrivedCountsFilesTheLeadSees(t *testing.T) {
 		{"uploaded, waiting for the scanner", rec("upload.completed", `{"scan":"scanning"}`), 0},
 		{"cleared by the scanner later", rec("file.scanned", `{"scan":"clean","was":"scanning"}`), 1},
 		{"stored with scanning off, cleared when it was turned on", rec("file.scanned", `{"scan":"clean","was":"unscanned"}`), 0},
+		{"released by an operator, unscanned", store.AuditRecord{Time: at, VisitID: "v1", Action: "file.scan_released", Object: "f1", Outcome: "success"}, 1},
 	} {
 		n := 0
 		for _, o := range s.notesFor(c.r) {

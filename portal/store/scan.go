@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -32,14 +34,47 @@ func (s *Store) SetScanResult(ctx context.Context, visitID, fileID, status, sign
 	if status == ScanInfected {
 		from += `, 'clean'`
 	}
-	err := s.inTx(ctx, func(tx *Tx) error {
-		return execOne(ctx, tx, `UPDATE files SET scan_status = ?, scan_signature = ?, scanned_at = ?
-			WHERE visit_id = ? AND id = ? AND scan_status IN (`+from+`)`, status, signature, formatTime(at), visitID, fileID)
-	}, audit...)
+	err := s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
+		// The status it had, held: the records say what the verdict
+		// replaced (a clean file, perhaps served, found infected).
+		var was string
+		err := tx.QueryRowContext(ctx, `SELECT scan_status FROM files WHERE visit_id = ? AND id = ?`+tx.h.forUpdate(), visitID, fileID).Scan(&was)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := execOne(ctx, tx, `UPDATE files SET scan_status = ?, scan_signature = ?, scanned_at = ?
+			WHERE visit_id = ? AND id = ? AND scan_status IN (`+from+`)`, status, signature, formatTime(at), visitID, fileID); err != nil {
+			return nil, err
+		}
+		return withWas(audit, was), nil
+	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: set scan result: %w", err)
 	}
 	return err
+}
+
+// withWas sets the status a verdict replaced, was, in the detail of each
+// record of recs that names one ("was"): the caller's is the status it
+// read before scanning, which another instance may have changed since.
+func withWas(recs []AuditRecord, was string) []AuditRecord {
+	out := make([]AuditRecord, len(recs))
+	for i, r := range recs {
+		var d map[string]any
+		if json.Unmarshal([]byte(r.Detail), &d) == nil {
+			if _, ok := d["was"]; ok && d["was"] != was {
+				d["was"] = was
+				if b, err := json.Marshal(d); err == nil {
+					r.Detail = string(b)
+				}
+			}
+		}
+		out[i] = r
+	}
+	return out
 }
 
 // FilesToScan lists up to limit files, of any visit, with one of the given

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -84,8 +85,15 @@ func TestScanResult(t *testing.T) {
 	// scanner's signatures older) wins, recorded: the file is withheld.
 	// Before, it was dropped, with no record, while the infected count
 	// (and its alert) went up.
-	if err := s.SetScanResult(ctx, "v1", "f-clean", ScanInfected, "X", now, rec); err != nil {
+	over := rec
+	over.Object, over.Detail = "f-clean", `{"scan":"infected","was":"scanning","signature":"X"}` // as the scanning instance read it
+	if err := s.SetScanResult(ctx, "v1", "f-clean", ScanInfected, "X", now, over); err != nil {
 		t.Fatalf("an infected verdict on a clean file: %v, want it recorded", err)
+	}
+	// Its record says what it overturned: the file was clean, and may
+	// have been served.
+	if recs, err := s.AuditRecords(ctx, AuditFilter{Action: "file.infected", Object: "f-clean"}); err != nil || len(recs) != 1 || !strings.Contains(recs[0].Detail, `"was":"clean"`) {
+		t.Fatalf("the record of the verdict that overturned a clean one: %+v %v, want it to say the file was clean", recs, err)
 	}
 	if f, _ := s.File(ctx, "v1", "f-clean"); f.Scan != ScanInfected || f.ScanSignature != "X" {
 		t.Fatalf("the clean file found infected later: %+v", f)
