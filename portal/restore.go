@@ -257,7 +257,7 @@ func (s *Service) markStands(ctx context.Context, r store.Restore, keys trustedK
 	byKey := map[string][]store.Checkpoint{}
 	for _, c := range anchors {
 		if _, ok := keys.anchor(c); !ok {
-			return fmt.Errorf("the anchor of record %d outside the database is not signed by a trusted key (if the signing key was replaced since, give the earlier public key with --trust-key)", c.Seq)
+			return fmt.Errorf("the anchor of record %d outside the database is not signed by a trusted key: if the signing key was replaced since, finish the restore with portal restore --resume --trust-key and the earlier public key", c.Seq)
 		}
 		byKey[c.PublicKey] = append(byKey[c.PublicKey], c)
 	}
