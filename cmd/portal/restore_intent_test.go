@@ -90,6 +90,26 @@ func TestRestoreMarkNeedsItsIntentOutsideTheDatabase(t *testing.T) {
 	if err := auditVerifyTo(ctx, nil, &out); err != nil || !strings.Contains(out.String(), "restored at record 20;") {
 		t.Fatalf("audit verify after the confirmed restore: %v\n%s", err, out.String())
 	}
+	// A row naming that restore's genuine mark as its own, over the trail
+	// cut just after the mark: the mark verifies, but the records anchored
+	// after it are gone.
+	var mark int
+	func() {
+		s, err := portal.OpenDatabase(ctx, st.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.DB().QueryRow(`SELECT MAX(seq) FROM audit WHERE action = 'audit.restored'`).Scan(&mark); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	tamper(append(cutAt(mark), `INSERT INTO restores (id, backup_created_at, backup_seq, backup_hash, started_at, mark_seq)
+		VALUES ('by-hand-3', '2020-01-01T00:00:00.000000000Z', 20, '', '2020-01-01T00:00:00.000000000Z', `+strconv.Itoa(mark)+`)`)...)
+	if rep, err := serveCheck(); !errors.Is(err, portal.ErrNoRestoreIntent) {
+		t.Fatalf("serve's check of a restore row claiming an earlier restore's mark (record %d) over a trail cut after it: %+v %v, want %v", mark, rep, err, portal.ErrNoRestoreIntent)
+	}
+	stillBroken("after a restore row claiming an earlier restore's mark")
 	tamper(append(cutAt(20), `INSERT INTO restores (id, backup_created_at, backup_seq, backup_hash, started_at)
 		VALUES ('by-hand', '2020-01-01T00:00:00.000000000Z', 20, '', '2020-01-01T00:00:00.000000000Z')`)...)
 	if _, err := serveCheck(); !errors.Is(err, portal.ErrNoRestoreIntent) {
