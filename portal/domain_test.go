@@ -282,6 +282,18 @@ func (d *domain) letterDays(end time.Time) []letterEvent {
 }
 
 // publishedOn is the publication day of letterDays(end).
+// noticeGiven publishes v (lead records the letter's events), moves the
+// clock to its destruction date and runs retention once: the notice is
+// given.
+func (d *domain) noticeGiven(lead portal.Actor, v store.Visit) {
+	d.t.Helper()
+	day := d.publish(lead, v)
+	d.at(day.AddDate(0, 0, d.Config.RetentionDays))
+	if _, err := d.svc.RunRetention(context.Background()); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
 func (d *domain) publishedOn(end time.Time) time.Time {
 	return retention.ComplaintsUntil(d.svc.Calendar(), end.AddDate(0, 0, 2)).AddDate(0, 0, 1)
 }
@@ -479,11 +491,7 @@ func TestCertificateIsTheVisits(t *testing.T) {
 	v := d.demo()
 	lead := d.person("ofsted", "lead@ofsted.example")
 	admin := d.person("ofsted", "admin@ofsted.example")
-	day := d.publish(lead, v)
-	d.at(day.AddDate(0, 0, d.Config.RetentionDays))
-	if _, err := d.svc.RunRetention(ctx); err != nil { // the notice
-		t.Fatal(err)
-	}
+	d.noticeGiven(lead, v)
 	if _, err := d.mustAccess(admin, policy.DestructionApprove).ApproveDestruction(ctx); err != nil {
 		t.Fatal(err)
 	}

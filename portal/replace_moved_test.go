@@ -89,22 +89,8 @@ func TestNewVersionActsOnAccessAsItIs(t *testing.T) {
 // for a resumable new version, which may stay open for days: the file is
 // moved between its creation and its last segment.
 func TestResumableVersionFollowsNoStaleItem(t *testing.T) {
-	d, v, _, _, a := oneFileUploaded(t)
+	d, v, a, up, r := versionUnderWayMoved(t)
 	ctx := context.Background()
-	coord := d.person("cafcass", "coordinator@cafcass.example")
-	lead := d.person("ofsted", "lead@ofsted.example")
-	up := d.mustAccess(coord, policy.FileUpload)
-	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.01 a.pdf", Size: 6, OnConflict: portal.OnConflictReplace})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc, err := d.access(lead, policy.FileRefile, a.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := acc.Refile(ctx, portal.ItemChildLevelData); err != nil {
-		t.Fatal(err)
-	}
 	if _, f, err := up.Append(ctx, r, strings.NewReader("second"), nil); kindOf(err) != portal.KindConflict {
 		t.Errorf("a resumable new version of a file moved since it began: %v (file %v), want a conflict", err, f != nil)
 	}
@@ -130,22 +116,8 @@ func TestResumableVersionFollowsNoStaleItem(t *testing.T) {
 // name came back to it under the item it had left, refusing uploads
 // there ("already filed under item 1.01") with no such file in it.
 func TestNameFollowsAFileMovedWhileItsVersionIsSent(t *testing.T) {
-	d, v, _, _, a := oneFileUploaded(t)
+	d, v, a, up, r := versionUnderWayMoved(t)
 	ctx := context.Background()
-	coord := d.person("cafcass", "coordinator@cafcass.example")
-	lead := d.person("ofsted", "lead@ofsted.example")
-	up := d.mustAccess(coord, policy.FileUpload)
-	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.01 a.pdf", Size: 6, OnConflict: portal.OnConflictReplace})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc, err := d.access(lead, policy.FileRefile, a.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := acc.Refile(ctx, portal.ItemChildLevelData); err != nil {
-		t.Fatal(err)
-	}
 	if f, err := up.Upload(ctx, portal.NewFile{Name: "1.01 a.pdf", Item: portal.ItemChildLevelData, Size: 5}, strings.NewReader("third")); kindOf(err) != portal.KindConflict {
 		t.Errorf("a second file of the moved file's name, in the item it was moved to: %v (stored %q), want a conflict", err, f.ID)
 	}
@@ -189,4 +161,28 @@ func TestFileMovedWhileItsVersionIsSentIntoATakenName(t *testing.T) {
 	if got, err := d.svc.Store().File(ctx, v.ID, a.ID); err != nil || got.Item != portal.ItemChildLevelData {
 		t.Fatalf("the file moved is %+v (%v), want it under %s", got, err, portal.ItemChildLevelData)
 	}
+}
+
+// versionUnderWayMoved uploads file a ("1.01 a.pdf"), begins the
+// coordinator's resumable new version of it (r, sent through up), then
+// has the lead inspector move a into the child-level data.
+func versionUnderWayMoved(t *testing.T) (*domain, store.Visit, portal.FileView, *portal.Access, store.Resumable) {
+	t.Helper()
+	d, v, _, _, a := oneFileUploaded(t)
+	ctx := context.Background()
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	up := d.mustAccess(coord, policy.FileUpload)
+	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.01 a.pdf", Size: 6, OnConflict: portal.OnConflictReplace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := d.access(lead, policy.FileRefile, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.Refile(ctx, portal.ItemChildLevelData); err != nil {
+		t.Fatal(err)
+	}
+	return d, v, a, up, r
 }

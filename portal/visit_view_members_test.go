@@ -18,11 +18,7 @@ func TestMembersSeeNoAdministrationOfTheVisit(t *testing.T) {
 	v := d.demo()
 	admin := d.person("ofsted", "admin@ofsted.example")
 	lead := d.person("ofsted", "lead@ofsted.example")
-	day := d.publish(lead, v)
-	d.at(day.AddDate(0, 0, d.Config.RetentionDays))
-	if _, err := d.svc.RunRetention(ctx); err != nil { // the notice
-		t.Fatal(err)
-	}
+	d.noticeGiven(lead, v)
 	if _, err := d.mustAccess(admin, policy.DestructionApprove).ApproveDestruction(ctx); err != nil {
 		t.Fatal(err)
 	}
