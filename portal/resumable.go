@@ -122,7 +122,11 @@ func (acc *Access) makeRoom(ctx context.Context, length int64) error {
 		if fits() {
 			break
 		}
-		if r.ExpiresAt.Add(-s.cfg.UploadExpiry).After(idleSince) {
+		active := r.ActiveAt
+		if active.IsZero() {
+			active = r.ExpiresAt.Add(-s.cfg.UploadExpiry) // not written since before the store kept it
+		}
+		if active.After(idleSince) {
 			continue // a segment, or its creation, within the last few minutes
 		}
 		plan = append(plan, r)

@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -136,5 +137,44 @@ func TestResumableMaxAgeHoldsWithinARequest(t *testing.T) {
 	}
 	if fs, err := d.svc.Store().Files(ctx, d.demo().ID); err != nil || len(fs) != len(before) {
 		t.Fatalf("files: %d (%v), want the %d from before", len(fs), err, len(before))
+	}
+}
+
+// TestAnUploadSendingInItsLastExpiryIsNotIdle: an unfinished upload's
+// expiry moves on with each segment, but never past 7 times
+// PORTAL_UPLOAD_EXPIRY after it began. In that last stretch its expiry
+// stands still while it goes on sending, so it is not what tells how
+// long ago it last sent: an upload sending a segment a minute ago is not
+// given up as idle to make room for a new one.
+func TestAnUploadSendingInItsLastExpiryIsNotIdle(t *testing.T) {
+	d := startDomainOn(t, nil, map[string]string{"PORTAL_UPLOAD_EXPIRY": "1h", "PORTAL_SEGMENT_SIZE": "1MiB"})
+	ctx := context.Background()
+	st := d.svc.Store()
+	up := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload)
+	long, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.05 Long.zip", Size: d.Config.MaxFileSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	segment := make([]byte, d.svc.SegmentSize())
+	// A segment every 50 minutes: the last 6 h 40 min after it began,
+	// within the last hour of its 7 hours.
+	for i := range 8 {
+		d.later(50 * time.Minute)
+		if long, _, err = up.Append(ctx, long, bytes.NewReader(segment), nil); err != nil {
+			t.Fatalf("segment %d: %v", i+1, err)
+		}
+	}
+	d.later(time.Minute)
+	for i := 1; i < portal.MaxOpenUploadSizes; i++ {
+		if _, err := up.CreateResumable(ctx, portal.NewFile{Name: fmt.Sprintf("1.05 Big %d.zip", i), Size: d.Config.MaxFileSize}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = up.CreateResumable(ctx, portal.NewFile{Name: "1.05 One more.pdf", Size: 1})
+	if e, ok := portal.AsError(err); !ok || e.Code != "too_many_uploads" {
+		t.Errorf("a new upload past %d of the largest files, each sending within the last minutes: %v, want too_many_uploads", portal.MaxOpenUploadSizes, err)
+	}
+	if _, err := st.Resumable(ctx, d.demo().ID, long.ID); err != nil {
+		t.Errorf("the upload that sent a segment a minute ago was given up as idle: %v", err)
 	}
 }

@@ -70,6 +70,7 @@ func (s *Service) CreateResumable(ctx context.Context, n NewResumable) (store.Re
 		Item:       n.Item, Length: n.Length, SegmentSize: s.SegmentSize, HashState: state,
 		CreatedAt: s.Now(), ExpiresAt: n.Expires,
 	}
+	r.ActiveAt = r.CreatedAt
 	var audit []store.AuditRecord
 	if n.Record != nil {
 		audit = append(audit, n.Record("upload.started", "started", fileID, map[string]any{"declared_size": n.Length, "resumable": true}))
@@ -143,11 +144,12 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 			r.SegmentsDone, r.HashState, r.SegmentMACs, r.CompletedAt = done, state, macs, s.Now()
 			return r, &f, nil
 		}
-		expires := s.slidExpiry(r)
-		if err := s.Store.CommitSegment(ctx, r.ID, r.SegmentsDone+1, state, macs, expires); err != nil {
+		expires, now := s.slidExpiry(r), s.Now()
+		if err := s.Store.CommitSegment(ctx, r.ID, r.SegmentsDone+1, state, macs, expires, now); err != nil {
 			return r, nil, err
 		}
 		r.SegmentsDone++
+		r.ActiveAt = now
 		r.ExpiresAt = expires
 		r.HashState, r.SegmentMACs = state, macs
 		// Stop at a segment boundary when the body is done; an early end

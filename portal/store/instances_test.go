@@ -106,7 +106,7 @@ func TestAbandonResumableSparesAFile(t *testing.T) {
 	if err := s.AbandonResumable(ctx, "u2"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CommitSegment(ctx, "u2", 1, []byte("h"), []byte{}, time.Now()); !errors.Is(err, ErrConflict) {
+	if err := s.CommitSegment(ctx, "u2", 1, []byte("h"), []byte{}, time.Now(), time.Now()); !errors.Is(err, ErrConflict) {
 		t.Fatalf("a segment committed to an abandoned upload: %v", err)
 	}
 	stale, err := s.StaleUploads(ctx, now.Add(time.Hour))

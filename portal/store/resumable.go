@@ -27,6 +27,10 @@ type Resumable struct {
 	CreatedAt    time.Time
 	ExpiresAt    time.Time
 	CompletedAt  time.Time // zero until the file is committed
+	// ActiveAt is when its last segment was committed, or it began; zero
+	// when not written since before the store kept it (then its expiry,
+	// less PORTAL_UPLOAD_EXPIRY, is the best there is).
+	ActiveAt time.Time
 }
 
 // Offset is how many plaintext bytes are committed.
@@ -40,18 +44,18 @@ func (r Resumable) Segments() int {
 	return int((r.Length + r.SegmentSize - 1) / r.SegmentSize)
 }
 
-const resumableColumns = `id, visit_id, file_id, created_by, name_sealed, item, length, segment_size, segments_done, hash_state, created_at, expires_at, completed_at, segment_macs`
+const resumableColumns = `id, visit_id, file_id, created_by, name_sealed, item, length, segment_size, segments_done, hash_state, created_at, expires_at, completed_at, segment_macs, active_at`
 
 func scanResumable(sc scanner) (Resumable, error) {
 	var r Resumable
 	var created, expires string
-	var completed sql.NullString
+	var completed, active sql.NullString
 	if err := sc.Scan(&r.ID, &r.VisitID, &r.FileID, &r.CreatedBy, &r.NameSealed, &r.Item, &r.Length, &r.SegmentSize,
-		&r.SegmentsDone, &r.HashState, &created, &expires, &completed, &r.SegmentMACs); err != nil {
+		&r.SegmentsDone, &r.HashState, &created, &expires, &completed, &r.SegmentMACs, &active); err != nil {
 		return Resumable{}, err
 	}
 	var d dates
-	r.CreatedAt, r.ExpiresAt, r.CompletedAt = d.time(created), d.time(expires), d.null(completed)
+	r.CreatedAt, r.ExpiresAt, r.CompletedAt, r.ActiveAt = d.time(created), d.time(expires), d.null(completed), d.null(active)
 	return r, d.err
 }
 
@@ -59,9 +63,9 @@ func scanResumable(sc scanner) (Resumable, error) {
 // (so its objects are cleaned up if it is abandoned) and audit records.
 func (s *Store) CreateResumable(ctx context.Context, r Resumable, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO resumable_uploads (`+resumableColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO resumable_uploads (`+resumableColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)`,
 			r.ID, r.VisitID, r.FileID, r.CreatedBy, r.NameSealed, r.Item, r.Length, r.SegmentSize, r.SegmentsDone, r.HashState,
-			formatTime(r.CreatedAt), formatTime(r.ExpiresAt), []byte{}); err != nil {
+			formatTime(r.CreatedAt), formatTime(r.ExpiresAt), []byte{}, formatTime(r.CreatedAt)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, uploaded_by, started_at, touched_at) VALUES (?, ?, ?, ?, ?)`,
@@ -86,17 +90,18 @@ func (s *Store) Resumable(ctx context.Context, visitID, id string) (Resumable, e
 	return r, nil
 }
 
-// CommitSegment records that segment done-1 is stored, with the header MACs
-// of the segments so far and the hash state after it. It fails with ErrConflict unless the upload
-// was at done-1 (another request committed that segment first). The
-// pending record needs no touch: an unfinished resumable upload is left to
-// its own expiry, which moves on to expires unless it is later already.
-func (s *Store) CommitSegment(ctx context.Context, id string, done int, hashState, macs []byte, expires time.Time) error {
+// CommitSegment records that segment done-1 is stored at now, with the
+// header MACs of the segments so far and the hash state after it. It fails
+// with ErrConflict unless the upload was at done-1 (another request
+// committed that segment first). The pending record needs no touch: an
+// unfinished resumable upload is left to its own expiry, which moves on
+// to expires unless it is later already.
+func (s *Store) CommitSegment(ctx context.Context, id string, done int, hashState, macs []byte, expires, now time.Time) error {
 	exp := formatTime(expires)
 	res, err := s.db.ExecContext(ctx, `UPDATE resumable_uploads SET segments_done = ?, hash_state = ?, segment_macs = ?,
-		expires_at = CASE WHEN expires_at < ? THEN ? ELSE expires_at END
+		expires_at = CASE WHEN expires_at < ? THEN ? ELSE expires_at END, active_at = ?
 		WHERE id = ? AND segments_done = ? AND completed_at IS NULL`,
-		done, hashState, macs, exp, exp, id, done-1)
+		done, hashState, macs, exp, exp, formatTime(now), id, done-1)
 	if err != nil {
 		return fmt.Errorf("store: commit segment: %w", err)
 	}

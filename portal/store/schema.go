@@ -793,6 +793,13 @@ CREATE TRIGGER file_names_file_refiled AFTER UPDATE OF item ON files BEGIN
 	UPDATE file_names SET item = NEW.item WHERE file_id = (SELECT new_file_id FROM file_replacements WHERE old_file_id = NEW.id LIMIT 1);
 END;
 `,
+	// 46: when an unfinished resumable upload last committed a segment
+	// (or began): its expiry says so only until it reaches the upload's
+	// greatest age, after which it stands still while the upload sends
+	// on (NULL: not written since before this version).
+	`
+ALTER TABLE resumable_uploads ADD COLUMN active_at TEXT;
+`,
 }
 
 // giveBackNameSQLite is the body of the triggers that free the name of an

@@ -655,4 +655,8 @@ BEGIN
 	RETURN NULL;
 END $$;
 `,
+	// 46: as SQLite's 46.
+	`
+ALTER TABLE resumable_uploads ADD COLUMN active_at TEXT;
+`,
 }

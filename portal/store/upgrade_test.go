@@ -204,6 +204,7 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 		`DROP INDEX purged_files_note_pending`,
 		`ALTER TABLE purged_files DROP COLUMN note_pending`,
 		`ALTER TABLE destruction_notices DROP COLUMN period_ns`,
+		`ALTER TABLE resumable_uploads DROP COLUMN active_at`,
 		`DELETE FROM schema_version WHERE version > 27`,
 	) {
 		if _, err := s.DB().Exec(q); err != nil {
