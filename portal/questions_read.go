@@ -204,7 +204,15 @@ func (acc *Access) QuestionSubject(ctx context.Context, item, fileID string) (st
 			return "", err
 		}
 		if !contains(codes, item) {
-			return "", errNotFound
+			// Taken out of the request since: its threads stay, to be
+			// read and answered (no new question is asked on it: Ask).
+			has, err := acc.svc.store.ItemHasQuestions(ctx, acc.Visit.ID, item)
+			if err != nil {
+				return "", err
+			}
+			if !has {
+				return "", errNotFound
+			}
 		}
 	}
 	d, _, err := acc.decideThread(ctx, policy.QuestionView, item, fileID)

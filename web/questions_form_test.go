@@ -106,3 +106,43 @@ func TestQuestionWithControlCharactersRefused(t *testing.T) {
 		t.Fatalf("a question on two lines: %d", s)
 	}
 }
+
+// TestQuestionsOnARemovedItemStayOpen: an item taken out of the
+// information request keeps its threads (they are the visit's record, and
+// one may still wait for an answer), so their page opens, an answer is
+// posted and one refused is shown again with what was typed. A new
+// question on that item is refused: it is no longer asked for. Before,
+// the page of the item's threads was 404, and so was every answer sent
+// from it, what was typed lost.
+func TestQuestionsOnARemovedItemStayOpen(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+	coordinator := ts.signIn(t, "cafcass", "coordinator@cafcass.example")
+	decode[requestItemResp](t, lead.sendJSON("POST", "/api/v1/visits/"+v.ID+"/request", map[string]string{"kind": "annex_a", "code": "1.06", "title": "Quality assurance framework"}), http.StatusCreated)
+	q := decode[threadResp](t, hmi.sendJSON("POST", "/api/v1/visits/"+v.ID+"/questions", map[string]string{"item": "1.06", "text": "Which edition is current?"}), http.StatusCreated)
+	if s := lead.status("DELETE", "/api/v1/visits/"+v.ID+"/request/1.06", nil); s != http.StatusNoContent {
+		t.Fatalf("removing 1.06: %d", s)
+	}
+	page := "/visits/" + v.ID + "/questions"
+	resp := coordinator.get(page + "?item=1.06")
+	body := readAll(t, resp)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the page of a removed item's threads: %d, want 200", resp.StatusCode)
+	}
+	mustContain(t, "the page of a removed item's threads", body, "Which edition is current?")
+	s, body := coordinator.submitForm(page+"/"+q.ID+"/posts", url.Values{"text": {"  "}})
+	if s != http.StatusBadRequest {
+		t.Fatalf("an empty answer on a removed item's thread: %d, want 400 with the form", s)
+	}
+	mustContain(t, "an empty answer", body, "<title>Error: Questions on item 1.06", "Write a question or an answer.")
+	s, body = coordinator.submitForm(page+"/"+q.ID+"/posts", url.Values{"text": {"The 2026 edition, filed under 1.01."}})
+	if s != http.StatusOK {
+		t.Fatalf("an answer on a removed item's thread: %d, want the thread's page", s)
+	}
+	mustContain(t, "the thread after the answer", body, "Which edition is current?", "The 2026 edition, filed under 1.01.")
+	if s := hmi.status("POST", "/api/v1/visits/"+v.ID+"/questions", map[string]string{"item": "1.06", "text": "And the audits?"}); s != http.StatusBadRequest {
+		t.Errorf("a new question on a removed item: %d, want 400", s)
+	}
+}

@@ -228,6 +228,16 @@ func (s *Store) RequestCodes(ctx context.Context, visitID string) ([]string, err
 	return out, nil
 }
 
+// ItemHasQuestions reports whether a visit has threads on item (an item
+// taken out of the request keeps its threads).
+func (s *Store) ItemHasQuestions(ctx context.Context, visitID, item string) (bool, error) {
+	var has bool
+	if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM questions WHERE visit_id = ? AND item = ?)`, visitID, item).Scan(&has); err != nil {
+		return false, fmt.Errorf("store: questions on an item: %w", err)
+	}
+	return has, nil
+}
+
 // CaseCodesUsed lists the case-file codes (case-N) a visit's evidence and
 // threads name anywhere: files in any state (withdrawn, superseded,
 // purged), uploads in progress, questions and restrictions, whether or
