@@ -99,3 +99,57 @@ func refusedFromOutside(t *testing.T, d *domain, v store.Visit, who portal.Actor
 		}
 	}
 }
+
+// TestAdministratorCannotSeatTheirOtherIdentity: an administrator may not
+// give a role on a visit to another identity of their own (the same
+// email: a second account at their provider), nor change or remove its
+// membership, whether it is added by its subject after that account
+// signed in (bound at once) or before (bound at its sign-in): as added by
+// email, which was refused already.
+func TestAdministratorCannotSeatTheirOtherIdentity(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	ofsted := d.issuer("ofsted")
+	op := portal.OperatorActor("test", "admin grant")
+	if err := portal.GrantRole(ctx, d.svc.Store(), op, portal.RoleGrant{Role: "administrator", Issuer: ofsted, Subject: "sam-admin"}); err != nil {
+		t.Fatal(err)
+	}
+	signIn := func(subject, email string) portal.Actor {
+		t.Helper()
+		a, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "ofsted", Issuer: ofsted, Subject: subject, Email: email})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Via = "test"
+		return a
+	}
+	sam := signIn("sam-admin", "sam@ofsted.example")
+	if !sam.Administrator {
+		t.Fatal("sam's administrator account is not one")
+	}
+	own := func(err error) bool {
+		e, ok := portal.AsError(err)
+		return ok && e.Code == "own_membership"
+	}
+	samAsAdmin := d.mustAccess(sam, policy.MemberManage)
+
+	// Signed in first: the membership binds as it is added.
+	signIn("sam-work", "Sam@ofsted.example")
+	if _, _, err := samAsAdmin.PutMember(ctx, portal.MemberRequest{Issuer: ofsted, Subject: "sam-work", Role: policy.RoleLeadInspector}); !own(err) {
+		t.Errorf("an administrator gave their other account the lead inspector's role: %v, want own_membership", err)
+	}
+
+	// Added by another administrator before it signed in, bound since.
+	admin := d.mustAccess(d.person("ofsted", "admin@ofsted.example"), policy.MemberManage)
+	m, _, err := admin.PutMember(ctx, portal.MemberRequest{Issuer: ofsted, Subject: "sam-later", Role: policy.RoleInspector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn("sam-later", "sam@ofsted.example")
+	if _, _, err := samAsAdmin.PutMember(ctx, portal.MemberRequest{Issuer: ofsted, Subject: "sam-later", Role: policy.RoleLeadInspector}); !own(err) {
+		t.Errorf("an administrator changed their other account's membership: %v, want own_membership", err)
+	}
+	if err := samAsAdmin.RemoveMember(ctx, m.ID); !own(err) {
+		t.Errorf("an administrator removed their other account's membership: %v, want own_membership", err)
+	}
+}

@@ -266,7 +266,9 @@ var errOwnMembership = &Error{Kind: KindForbidden, Code: "own_membership",
 	Msg: "You cannot give yourself a role on a visit or change your own membership. Ask another administrator, or the operator of the portal (portal admin member)."}
 
 // isSelf reports whether the member row is the actor: bound to them, or
-// naming their issuer and subject or their email.
+// naming their issuer and subject or their email, or bound to another
+// identity with their email (a second account of theirs: store.Invited
+// counts it as their part in the visit).
 func (acc *Access) isSelf(m store.Member) bool {
 	a := acc.Actor
 	switch {
@@ -276,8 +278,10 @@ func (acc *Access) isSelf(m store.Member) bool {
 		return true
 	case m.Subject != "" && m.Issuer == a.Issuer && m.Subject == a.Subject:
 		return true
+	case a.Email == "":
+		return false
 	}
-	return m.Email != "" && a.Email != "" && strings.EqualFold(m.Email, a.Email)
+	return m.Email != "" && strings.EqualFold(m.Email, a.Email) || m.UserEmail != "" && strings.EqualFold(m.UserEmail, a.Email)
 }
 
 // errOwnRow says the membership a change would touch is the actor's own

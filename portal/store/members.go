@@ -54,11 +54,12 @@ func (s *Store) PutMember(ctx context.Context, m Member, now time.Time, audit ..
 }
 
 // PutMemberChecked is PutMember with check run on the existing row as the
-// transaction reads it (held: a sign-in binding it waits, or is seen), so
-// that a rule decided on the row (the role fits the organisation of the
-// person it is bound to) holds for the row it changes; its error is
-// returned and nothing changes.
-func (s *Store) PutMemberChecked(ctx context.Context, m Member, now time.Time, check func(old Member) error, audit ...AuditRecord) (Member, bool, error) {
+// transaction reads it (held: a sign-in binding it waits, or is seen), or
+// on a new row as it is about to be written (bound at once to a person who
+// has signed in; without an ID yet), so that a rule decided on the row
+// (the role fits the organisation of the person it is bound to) holds for
+// the row it changes; its error is returned and nothing changes.
+func (s *Store) PutMemberChecked(ctx context.Context, m Member, now time.Time, check func(row Member) error, audit ...AuditRecord) (Member, bool, error) {
 	created := false
 	err := s.inTx(ctx, func(tx *Tx) error {
 		// The membership is read, then added or changed: holding the
@@ -106,10 +107,19 @@ func (s *Store) PutMemberChecked(ctx context.Context, m Member, now time.Time, c
 				var uid, email string
 				err := tx.QueryRowContext(ctx, `SELECT id, email FROM users WHERE issuer = ? AND subject = ?`, m.Issuer, m.Subject).Scan(&uid, &email)
 				if err == nil {
-					m.UserID = uid
+					m.UserID, m.UserEmail = uid, email
 					if m.Email == "" {
 						m.Email = email
 					}
+				}
+			}
+			// The same check on the row as it is about to be: bound
+			// to a person, it is theirs.
+			if check != nil {
+				row := m
+				row.ID = ""
+				if err := check(row); err != nil {
+					return err
 				}
 			}
 			_, err = tx.ExecContext(ctx, `INSERT INTO members (id, visit_id, role, email, issuer, subject, user_id, valid_from, valid_until, created_at, updated_at)
