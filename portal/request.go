@@ -262,27 +262,24 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 			if due != "" {
 				it.Due = due
 			}
+			was, err := key.Open(it.TitleSealed, requestTitleContext(acc.Visit.ID, it.Code))
+			if err != nil {
+				return RequestItemView{}, err
+			}
+			retitled := string(was) != in.Title
+			it.TitleSealed = key.Seal([]byte(in.Title), requestTitleContext(acc.Visit.ID, it.Code))
+			if !retitled {
+				// The title as it stands, not as it was read: another's
+				// change since is not undone.
+				it.TitleSealed = nil
+			}
 			// A case file's title says which child its files are about:
 			// changed under them, they would read as another child's,
 			// with no trace of whose they were. It stays while files are
 			// filed under it, as the item does (RemoveRequestItem).
-			retitled := false
-			if it.Kind == KindCaseFile {
-				was, err := key.Open(it.TitleSealed, requestTitleContext(acc.Visit.ID, it.Code))
-				if err != nil {
-					return RequestItemView{}, err
-				}
-				retitled = string(was) != in.Title
-			}
-			it.TitleSealed = key.Seal([]byte(in.Title), requestTitleContext(acc.Visit.ID, it.Code))
-			if it.Kind == KindCaseFile && !retitled {
-				// The title as it stands, not as it was read: another's
-				// change since (made before files came) is not undone.
-				it.TitleSealed = nil
-			}
 			// The title may name a child: the trail has the code and kind only.
 			rec := acc.rec("request.item_changed", it.Code, "success", map[string]any{"kind": it.Kind, "due": it.Due, "retitled": retitled})
-			err := s.store.ChangeRequestItem(ctx, it, retitled, rec)
+			err = s.store.ChangeRequestItem(ctx, it, retitled && it.Kind == KindCaseFile, rec)
 			if errors.Is(err, store.ErrItemHasFiles) {
 				return RequestItemView{}, &Error{Kind: KindConflict, Code: "item_has_files", Field: "title",
 					Msg: "Files are filed under case file " + it.Code + ", so its title, which says which child they are about, stays as it is. To ask for another child, add a new case file; the provider files the files under the right one."}

@@ -388,3 +388,41 @@ func onDay6(t *testing.T) (*domain, store.Visit, portal.Actor, portal.Actor) {
 	d.at(d.svc.Calendar().PreviousWorkingDay(d.svc.Calendar().PreviousWorkingDay(tl.FieldworkEnd)))
 	return d, v, d.person("ofsted", "lead@ofsted.example"), d.person("cafcass", "uploader@cafcass.example")
 }
+
+// TestRetitledIsRecordedForEveryItem: the trail's request.item_changed
+// says whether the title changed, for an Annex A item or a data list as
+// for a case file (the title itself is never recorded). Before, only a
+// case file's change could say so: an Annex A item given a new title was
+// recorded "retitled": false.
+func TestRetitledIsRecordedForEveryItem(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	lead := d.mustAccess(d.person("ofsted", "lead@ofsted.example"), policy.RequestManage)
+	items, err := lead.InformationRequest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	title := ""
+	for _, it := range items {
+		if it.Code == "1.03" {
+			title = it.Title
+		}
+	}
+	for _, c := range []struct {
+		title string
+		want  bool
+	}{{"Management information, this year and last", true}, {"Management information, this year and last", false}, {title, true}} {
+		if _, err := lead.SaveRequestItem(ctx, portal.RequestItemInput{Code: "1.03", Title: c.title}, portal.ChangeItem); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "request.item_changed"})
+		if err != nil || len(recs) == 0 {
+			t.Fatalf("records: %d (%v)", len(recs), err)
+		}
+		last := recs[len(recs)-1]
+		if got := strings.Contains(last.Detail, `"retitled":true`); got != c.want || strings.Contains(last.Detail, c.title) {
+			t.Errorf("1.03 saved with the title %q: recorded %s, want retitled %v and no title", c.title, last.Detail, c.want)
+		}
+	}
+}
