@@ -96,6 +96,12 @@ func (s *Store) AddQuestion(ctx context.Context, q Question, first Post, audit .
 // whether it did.
 func (s *Store) AddPost(ctx context.Context, p Post, rec func(reopened bool) AuditRecord) error {
 	err := s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
+		// The visit first, as a file's deletion holds it before it
+		// takes the file's threads: the thread read next is then there
+		// until this commits, or already gone.
+		if err := lockVisit(ctx, tx, p.VisitID); err != nil {
+			return nil, err
+		}
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM questions WHERE visit_id = ? AND id = ?`, p.VisitID, p.QuestionID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {

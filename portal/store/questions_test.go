@@ -165,3 +165,50 @@ func visitWithF1(t *testing.T, s *Store, now time.Time) User {
 	}
 	return u
 }
+
+// TestReplyBesideItsFilesDeletion: a reply sent as the file its thread is
+// on is deleted (which takes the thread and its posts, holding the visit
+// first) is not found, as a question asked on it then is. Before, on
+// PostgreSQL, the reply read the thread, then its insert waited on the
+// deletion and failed on the posts' foreign key: a 500.
+func TestReplyBesideItsFilesDeletion(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	visitWithF1(t, s, now)
+	q := Question{ID: "q1", VisitID: "v1", FileID: "f1", Side: SideInspectorate, AskedBy: "u2", AskedAt: now}
+	if err := s.AddQuestion(ctx, q, Post{ID: "p1", QuestionID: "q1", VisitID: "v1", Side: SideInspectorate, PostedBy: "u2", PostedAt: now, TextSealed: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	deleting, release := make(chan struct{}), make(chan struct{})
+	deleted := make(chan error, 1)
+	go func() {
+		deleted <- s.inTx(ctx, func(tx *Tx) error {
+			if err := lockVisit(ctx, tx, "v1"); err != nil {
+				return err
+			}
+			if err := forgetThreadsOn(ctx, tx, "v1", "f1"); err != nil {
+				return err
+			}
+			close(deleting)
+			<-release
+			return nil
+		})
+	}()
+	<-deleting
+	replied := make(chan error, 1)
+	go func() {
+		replied <- s.AddPost(ctx, Post{ID: "p2", QuestionID: "q1", VisitID: "v1", Side: SideProvider, PostedBy: "u1", PostedAt: now, TextSealed: []byte("y")},
+			func(bool) AuditRecord {
+				return AuditRecord{Time: now, VisitID: "v1", Action: "question.replied", Outcome: "success"}
+			})
+	}()
+	time.Sleep(300 * time.Millisecond) // the reply under way, waiting
+	close(release)
+	if err := <-deleted; err != nil {
+		t.Fatalf("the deletion: %v", err)
+	}
+	if err := <-replied; !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a reply beside its file's deletion: %v, want ErrNotFound", err)
+	}
+}
