@@ -55,9 +55,25 @@ func (s *Store) RequestItems(ctx context.Context, visitID string) ([]RequestItem
 // AddRequestItem adds an item to a visit's information request, with its
 // audit records. An item with the same code is a conflict (ErrConflict):
 // the primary key, not the caller's earlier read, decides, so two people
-// adding at once never overwrite each other.
+// adding at once never overwrite each other. So is a case-file number
+// taken out of the request before (case_files_removed): never given to
+// another child, however long ago the caller read the numbers used.
 func (s *Store) AddRequestItem(ctx context.Context, it RequestItem, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
+		if strings.HasPrefix(it.Code, "case-") {
+			// The visit first, as a removal holds it (refuseIfFiled):
+			// one committed before is seen here, one after waits.
+			if err := lockVisit(ctx, tx, it.VisitID); err != nil {
+				return err
+			}
+			var removed bool
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM case_files_removed WHERE visit_id = ? AND code = ?)`, it.VisitID, it.Code).Scan(&removed); err != nil {
+				return err
+			}
+			if removed {
+				return ErrConflict
+			}
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO request_items (`+requestColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			it.VisitID, it.Code, it.Kind, it.TitleSealed, it.Due, it.Position, it.AddedBy, formatTime(it.AddedAt))
 		if isUnique(err) {
