@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/ofsted-portal/evidence/policy"
@@ -151,5 +152,48 @@ func TestAdministratorCannotSeatTheirOtherIdentity(t *testing.T) {
 	}
 	if err := samAsAdmin.RemoveMember(ctx, m.ID); !own(err) {
 		t.Errorf("an administrator removed their other account's membership: %v, want own_membership", err)
+	}
+}
+
+// TestBindingAtSignInIsRecorded: a membership added by email or by
+// subject is taken up by the person's first sign-in, which is the act
+// that gives them access: the visit's trail records it (member.bound,
+// the membership as its object, by the person signing in, with the role
+// and how it was found), once.
+func TestBindingAtSignInIsRecorded(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	ofsted := d.issuer("ofsted")
+	admin := d.mustAccess(d.person("ofsted", "admin@ofsted.example"), policy.MemberManage)
+	byEmail, _, err := admin.PutMember(ctx, portal.MemberRequest{Email: "new.hmi@ofsted.example", Issuer: ofsted, Role: policy.RoleInspector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySubject, _, err := admin.PutMember(ctx, portal.MemberRequest{Issuer: ofsted, Subject: "analyst-sub", Role: policy.RoleAnalyst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second sign-in binds nothing
+		for _, id := range []portal.Identity{
+			{IdP: "ofsted", Issuer: ofsted, Subject: "new-hmi-sub", Email: "new.hmi@ofsted.example"},
+			{IdP: "ofsted", Issuer: ofsted, Subject: "analyst-sub", Email: "analyst.two@ofsted.example"},
+		} {
+			if _, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, c := range []struct {
+		member          string
+		subject, detail string
+	}{{byEmail.ID, "new-hmi-sub", `"by":"email"`}, {bySubject.ID, "analyst-sub", `"by":"subject"`}} {
+		recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Object: c.member, Action: "member.bound"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 1 || recs[0].ActorSubject != c.subject || !strings.Contains(recs[0].Detail, c.detail) {
+			t.Errorf("membership %s taken up by %s: %+v, want one member.bound by them, %s", c.member, c.subject, recs, c.detail)
+		}
 	}
 }

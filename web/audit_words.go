@@ -29,6 +29,7 @@ var actionWords = map[string]string{
 	"member.added":                     "added a member",
 	"member.changed":                   "changed the role of",
 	"member.removed":                   "removed a member",
+	"member.bound":                     "took up their membership",
 	"visit.created":                    "created the visit",
 	"letter.withdrawn":                 "withdrew a letter event recorded in error",
 	"legal_hold.set":                   "set a legal hold",

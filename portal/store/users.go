@@ -48,8 +48,52 @@ const RoleAdministrator = "administrator"
 // ErrUserDisabled.
 func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string, bindable []string, now time.Time, audit ...AuditRecord) (User, error) {
 	var u User
-	err := s.inTx(ctx, func(tx *Tx) error {
-		inserted, err := insertUser(ctx, tx, &u, issuer, subject, email, name, now)
+	err := s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
+		bound, err := s.signIn(ctx, tx, &u, issuer, subject, email, name, bindable, now)
+		if err != nil || len(audit) == 0 {
+			return audit, err
+		}
+		// Taking up a membership is what gives the person access: each
+		// is recorded in its visit's trail, by the person signing in
+		// (their sign-in's record, made the membership's).
+		out := audit
+		for _, b := range bound {
+			r := audit[0]
+			r.Action, r.VisitID, r.Object, r.Outcome = "member.bound", b.visitID, b.memberID, "success"
+			d, err := json.Marshal(map[string]string{"role": b.role, "by": b.by})
+			if err != nil {
+				return nil, err
+			}
+			r.Detail = string(d)
+			out = append(out, r)
+		}
+		return out, nil
+	})
+	if errors.Is(err, ErrUserDisabled) {
+		return User{}, err
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("store: sign in: %w", err)
+	}
+	return u, nil
+}
+
+// boundMember is a membership a sign-in took up, found by the person's
+// subject or by their email.
+type boundMember struct{ visitID, memberID, role, by string }
+
+func (s *Store) signIn(ctx context.Context, tx *Tx, u *User, issuer, subject, email, name string, bindable []string, now time.Time) ([]boundMember, error) {
+	var bound []boundMember
+	bind := func(by, q string, args ...any) error {
+		got, err := queryAll(ctx, tx, func(sc scanner) (boundMember, error) {
+			b := boundMember{by: by}
+			return b, sc.Scan(&b.memberID, &b.visitID, &b.role)
+		}, q+` RETURNING id, visit_id, role`, args...)
+		bound = append(bound, got...)
+		return err
+	}
+	err := func() error {
+		inserted, err := insertUser(ctx, tx, u, issuer, subject, email, name, now)
 		if err != nil {
 			return err
 		}
@@ -101,7 +145,7 @@ func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string,
 			u.ID, issuer, subject); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE members SET user_id = ?, updated_at = ? WHERE user_id IS NULL AND issuer = ? AND subject = ?`,
+		if err := bind("subject", `UPDATE members SET user_id = ?, updated_at = ? WHERE user_id IS NULL AND issuer = ? AND subject = ?`,
 			u.ID, formatTime(now), issuer, subject); err != nil {
 			return err
 		}
@@ -117,7 +161,7 @@ func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string,
 			// may vouch for the same address. One without (stored by an
 			// earlier version, and not settled: SettleInvitations) binds
 			// to nobody.
-			if _, err := tx.ExecContext(ctx, `UPDATE members SET user_id = ?, subject = ?, updated_at = ?
+			if err := bind("email", `UPDATE members SET user_id = ?, subject = ?, updated_at = ?
 				WHERE subject IS NULL AND issuer = ? AND email = ? AND role = ?
 				AND visit_id NOT IN (SELECT visit_id FROM members WHERE issuer = ? AND subject = ?)`,
 				u.ID, subject, formatTime(now), issuer, email, role, issuer, subject); err != nil {
@@ -125,14 +169,8 @@ func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string,
 			}
 		}
 		return nil
-	}, audit...)
-	if errors.Is(err, ErrUserDisabled) {
-		return User{}, err
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("store: sign in: %w", err)
-	}
-	return u, nil
+	}()
+	return bound, err
 }
 
 // insertUser finds the user (issuer, subject) into u, or creates it and
