@@ -49,7 +49,7 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 		return store.Resumable{}, err
 	}
 	r, err := s.evidence.CreateResumable(ctx, evidence.NewResumable{Visit: acc.Visit, Key: key, FileID: fileID, Name: name, Item: item, Length: length,
-		CreatedBy: acc.Actor.UserID, Expires: s.now().Add(s.cfg.UploadExpiry), Record: acc.recorder()})
+		CreatedBy: acc.Actor.UserID, MemberID: acc.Member.ID, Expires: s.now().Add(s.cfg.UploadExpiry), Record: acc.recorder()})
 	if err != nil {
 		s.releaseName(ctx, fileID)
 		return store.Resumable{}, err
@@ -167,9 +167,14 @@ func (acc *Access) Resumable(ctx context.Context, id string) (store.Resumable, e
 	return acc.ownUpload(ctx, id)
 }
 
+// ownUpload is one of the actor's own unexpired uploads, begun under the
+// membership they hold: one begun under a membership removed since (the
+// person then added again) is the janitor's to give up
+// (sweepFormerMembersUploads), not theirs to finish.
 func (acc *Access) ownUpload(ctx context.Context, id string) (store.Resumable, error) {
 	r, err := acc.svc.store.Resumable(ctx, acc.Visit.ID, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && (r.CreatedBy != acc.Actor.UserID || !r.ExpiresAt.After(acc.svc.now())) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && (r.CreatedBy != acc.Actor.UserID || !r.ExpiresAt.After(acc.svc.now()) ||
+		r.MemberID != "" && r.MemberID != acc.Member.ID) {
 		return store.Resumable{}, errNoUpload
 	}
 	return r, err
@@ -404,7 +409,8 @@ func (s *Service) expiredUploadRecord(r store.Resumable) store.AuditRecord {
 }
 
 // sweepFormerMembersUploads abandons the unfinished resumable uploads of
-// people removed from their visit: they can never finish them, and left to
+// people removed from their visit (added again since or not: an upload is
+// its membership's): they can never finish them, and left to
 // their expiry (a day) they would hold their file names against the
 // members who remain, keep a former member's bytes in the bucket, and come
 // back to be finished should the person be added again. A PATCH still

@@ -315,3 +315,34 @@ func TestDestroyedWhileZippingIsNotCorruption(t *testing.T) {
 		t.Fatalf("the zip cut by the destruction (%v) is recorded %q (%v), want %q", err, strings.Join(got, " "), rerr, want)
 	}
 }
+
+// TestRemovedMembersUploadsDoNotComeBackAtOnce: a member removed and added
+// again before the janitor's next round (a minute) does not find the
+// unfinished upload of her former membership, and the janitor still
+// gives it up: an upload belongs to the membership it was begun under.
+// Before, added again in time she could finish it, and the janitor,
+// seeing her a member, left it.
+func TestRemovedMembersUploadsDoNotComeBackAtOnce(t *testing.T) {
+	d := startDomainOn(t, nil, map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB"})
+	ctx := context.Background()
+	v := d.demo()
+	body := bytes.Repeat([]byte("evidence"), 3<<17) // 3 MiB
+	_, r := firstSegmentStored(t, d, v, "1.01 report.pdf", body)
+	removeMember(t, d, "uploader@cafcass.example")
+	d.later(time.Second)
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "uploader@cafcass.example", Role: policy.RoleProviderUploader}); err != nil {
+		t.Fatal(err)
+	}
+	again := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload)
+	if got, err := again.Resumable(ctx, r.ID); kindOf(err) != portal.KindNotFound {
+		t.Errorf("added again before the janitor's round, the member finds her old upload at %d bytes (%v), want not found", got.Offset(), err)
+	}
+	d.svc.Sweep(ctx)
+	if got := uploadTrail(t, d, v.ID, r.FileID); got != "upload.started:started: upload.failed:failure:member removed" {
+		t.Errorf("the upload of the former membership: %s, want it given up", got)
+	}
+	if left, err := d.svc.Blobs().Versions(ctx, v.Bucket, r.FileID+"/"); err != nil || len(left) != 0 {
+		t.Errorf("objects of the former membership's upload left: %d (%v)", len(left), err)
+	}
+}

@@ -49,6 +49,7 @@ type NewResumable struct {
 	Item      string
 	Length    int64
 	CreatedBy string
+	MemberID  string // the membership it is begun under
 	FileID    string // the file's id, when the caller chose it; empty: a new one
 	Expires   time.Time
 	Record    func(action, outcome, fileID string, detail map[string]any) store.AuditRecord
@@ -70,7 +71,7 @@ func (s *Service) CreateResumable(ctx context.Context, n NewResumable) (store.Re
 		Item:       n.Item, Length: n.Length, SegmentSize: s.SegmentSize, HashState: state,
 		CreatedAt: s.Now(), ExpiresAt: n.Expires,
 	}
-	r.ActiveAt = r.CreatedAt
+	r.ActiveAt, r.MemberID = r.CreatedAt, n.MemberID
 	var audit []store.AuditRecord
 	if n.Record != nil {
 		audit = append(audit, n.Record("upload.started", "started", fileID, map[string]any{"declared_size": n.Length, "resumable": true}))

@@ -31,6 +31,9 @@ type Resumable struct {
 	// when not written since before the store kept it (then its expiry,
 	// less PORTAL_UPLOAD_EXPIRY, is the best there is).
 	ActiveAt time.Time
+	// MemberID is the membership it was begun under: it is finished
+	// under that one only. Empty when begun before the store kept it.
+	MemberID string
 }
 
 // Offset is how many plaintext bytes are committed.
@@ -44,14 +47,14 @@ func (r Resumable) Segments() int {
 	return int((r.Length + r.SegmentSize - 1) / r.SegmentSize)
 }
 
-const resumableColumns = `id, visit_id, file_id, created_by, name_sealed, item, length, segment_size, segments_done, hash_state, created_at, expires_at, completed_at, segment_macs, active_at`
+const resumableColumns = `id, visit_id, file_id, created_by, name_sealed, item, length, segment_size, segments_done, hash_state, created_at, expires_at, completed_at, segment_macs, active_at, COALESCE(member_id, '')`
 
 func scanResumable(sc scanner) (Resumable, error) {
 	var r Resumable
 	var created, expires string
 	var completed, active sql.NullString
 	if err := sc.Scan(&r.ID, &r.VisitID, &r.FileID, &r.CreatedBy, &r.NameSealed, &r.Item, &r.Length, &r.SegmentSize,
-		&r.SegmentsDone, &r.HashState, &created, &expires, &completed, &r.SegmentMACs, &active); err != nil {
+		&r.SegmentsDone, &r.HashState, &created, &expires, &completed, &r.SegmentMACs, &active, &r.MemberID); err != nil {
 		return Resumable{}, err
 	}
 	var d dates
@@ -63,9 +66,10 @@ func scanResumable(sc scanner) (Resumable, error) {
 // (so its objects are cleaned up if it is abandoned) and audit records.
 func (s *Store) CreateResumable(ctx context.Context, r Resumable, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO resumable_uploads (`+resumableColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO resumable_uploads (id, visit_id, file_id, created_by, name_sealed, item, length, segment_size, segments_done,
+			hash_state, created_at, expires_at, completed_at, segment_macs, active_at, member_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)`,
 			r.ID, r.VisitID, r.FileID, r.CreatedBy, r.NameSealed, r.Item, r.Length, r.SegmentSize, r.SegmentsDone, r.HashState,
-			formatTime(r.CreatedAt), formatTime(r.ExpiresAt), []byte{}, formatTime(r.CreatedAt)); err != nil {
+			formatTime(r.CreatedAt), formatTime(r.ExpiresAt), []byte{}, formatTime(r.CreatedAt), nullString(r.MemberID)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, uploaded_by, started_at, touched_at) VALUES (?, ?, ?, ?, ?)`,
@@ -237,12 +241,14 @@ func (s *Store) ExpiredResumables(ctx context.Context, now time.Time) ([]Resumab
 }
 
 // ResumablesOfFormerMembers lists the unfinished resumable uploads whose
-// uploader is no longer a member of their visit (removed), whatever their
-// expiry.
+// uploader is no longer a member of their visit (removed), or no longer
+// under the membership they were begun under (removed, then added
+// again), whatever their expiry.
 func (s *Store) ResumablesOfFormerMembers(ctx context.Context) ([]Resumable, error) {
 	out, err := queryAll(ctx, s.db, scanResumable, `SELECT `+resumableColumns+` FROM resumable_uploads
 		WHERE completed_at IS NULL AND NOT EXISTS (
-			SELECT 1 FROM members WHERE members.visit_id = resumable_uploads.visit_id AND members.user_id = resumable_uploads.created_by)`)
+			SELECT 1 FROM members WHERE members.visit_id = resumable_uploads.visit_id AND members.user_id = resumable_uploads.created_by
+			AND (resumable_uploads.member_id IS NULL OR members.id = resumable_uploads.member_id))`)
 	if err != nil {
 		return nil, fmt.Errorf("store: resumable uploads of former members: %w", err)
 	}

@@ -800,6 +800,12 @@ END;
 	`
 ALTER TABLE resumable_uploads ADD COLUMN active_at TEXT;
 `,
+	// 47: the membership an unfinished resumable upload was begun under:
+	// it is finished only under that one, not under a membership made
+	// after that one was removed (NULL: begun before this version).
+	`
+ALTER TABLE resumable_uploads ADD COLUMN member_id TEXT;
+`,
 }
 
 // giveBackNameSQLite is the body of the triggers that free the name of an

@@ -659,4 +659,8 @@ END $$;
 	`
 ALTER TABLE resumable_uploads ADD COLUMN active_at TEXT;
 `,
+	// 47: as SQLite's 47.
+	`
+ALTER TABLE resumable_uploads ADD COLUMN member_id TEXT;
+`,
 }

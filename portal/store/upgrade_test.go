@@ -205,6 +205,7 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 		`ALTER TABLE purged_files DROP COLUMN note_pending`,
 		`ALTER TABLE destruction_notices DROP COLUMN period_ns`,
 		`ALTER TABLE resumable_uploads DROP COLUMN active_at`,
+		`ALTER TABLE resumable_uploads DROP COLUMN member_id`,
 		`DELETE FROM schema_version WHERE version > 27`,
 	) {
 		if _, err := s.DB().Exec(q); err != nil {
