@@ -197,3 +197,40 @@ func TestBindingAtSignInIsRecorded(t *testing.T) {
 		}
 	}
 }
+
+// TestMemberRecordsNameTheMembershipAsSaved: member.added and
+// member.changed say whose membership it is as saved, not as the request
+// named it: a membership found by email and bound to a person is
+// recorded with that person's subject; one added by subject for a person
+// who has signed in, with their email.
+func TestMemberRecordsNameTheMembershipAsSaved(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	ofsted := d.issuer("ofsted")
+	hmi := d.person("ofsted", "hmi@ofsted.example") // binds the demo membership
+	if _, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "ofsted", Issuer: ofsted, Subject: "analyst-x", Email: "analyst.x@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	admin := d.mustAccess(d.person("ofsted", "admin@ofsted.example"), policy.MemberManage)
+	changed, _, err := admin.PutMember(ctx, portal.MemberRequest{Email: "hmi@ofsted.example", Role: policy.RoleQAManager})
+	if err != nil {
+		t.Fatal(err)
+	}
+	added, _, err := admin.PutMember(ctx, portal.MemberRequest{Issuer: ofsted, Subject: "analyst-x", Role: policy.RoleAnalyst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ member, action, want string }{
+		{changed.ID, "member.changed", `"subject":"` + hmi.Subject + `"`},
+		{added.ID, "member.added", `"email":"analyst.x@ofsted.example"`},
+	} {
+		recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Object: c.member, Action: c.action})
+		if err != nil || len(recs) == 0 {
+			t.Fatalf("%s of %s: %d records (%v)", c.action, c.member, len(recs), err)
+		}
+		if last := recs[len(recs)-1]; !strings.Contains(last.Detail, c.want) {
+			t.Errorf("%s: %s, want %s", c.action, last.Detail, c.want)
+		}
+	}
+}

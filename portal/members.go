@@ -323,9 +323,14 @@ func (acc *Access) PutMember(ctx context.Context, req MemberRequest) (m MemberVi
 			return MemberView{}, false, err
 		}
 	}
-	// The store names the record member.added or member.changed.
-	rec := acc.rec("", "", "success", map[string]any{"email": sm.Email, "issuer": sm.Issuer, "subject": sm.Subject, "role": sm.Role,
-		"valid_from": req.ValidFrom, "valid_until": req.ValidUntil})
+	// The store names the record member.added or member.changed, and
+	// it says whose membership it is as saved: one bound to a person
+	// keeps its issuer and subject, whatever the request named.
+	rec := acc.rec("", "", "success", nil)
+	describe := func(row store.Member) string {
+		return detailJSON(map[string]any{"email": cmp.Or(row.Email, row.UserEmail), "issuer": row.Issuer, "subject": row.Subject, "role": row.Role,
+			"valid_from": req.ValidFrom, "valid_until": req.ValidUntil})
+	}
 	bySubject := sm.Subject != ""
 	// The same rules, on the row as the store changes it: a person who
 	// signed in since it was read above has bound it to their issuer.
@@ -344,7 +349,7 @@ func (acc *Access) PutMember(ctx context.Context, req MemberRequest) (m MemberVi
 		}
 		return nil
 	}
-	sm, created, err = s.store.PutMemberChecked(ctx, sm, s.now(), check, rec)
+	sm, created, err = s.store.PutMemberDescribed(ctx, sm, s.now(), check, describe, rec)
 	if errors.Is(err, errOwnRow) {
 		return MemberView{}, false, acc.refuseOwn(ctx, own.ID)
 	}

@@ -60,7 +60,28 @@ func (s *Store) PutMember(ctx context.Context, m Member, now time.Time, audit ..
 // (the role fits the organisation of the person it is bound to) holds for
 // the row it changes; its error is returned and nothing changes.
 func (s *Store) PutMemberChecked(ctx context.Context, m Member, now time.Time, check func(row Member) error, audit ...AuditRecord) (Member, bool, error) {
+	return s.PutMemberDescribed(ctx, m, now, check, nil, audit...)
+}
+
+// PutMemberDescribed is PutMemberChecked with the details of its unnamed
+// audit records written by describe from the membership as it is saved
+// (a bound row keeps its issuer and subject, whatever the request named).
+func (s *Store) PutMemberDescribed(ctx context.Context, m Member, now time.Time, check func(row Member) error, describe func(row Member) string, audit ...AuditRecord) (Member, bool, error) {
 	created := false
+	var unnamed []int
+	for i := range audit {
+		if audit[i].Action == "" {
+			unnamed = append(unnamed, i)
+		}
+	}
+	described := func(row Member) {
+		if describe == nil {
+			return
+		}
+		for _, i := range unnamed {
+			audit[i].Detail = describe(row)
+		}
+	}
 	err := s.inTx(ctx, func(tx *Tx) error {
 		// The membership is read, then added or changed: holding the
 		// visit makes two puts for one person at once (a double click,
@@ -129,6 +150,7 @@ func (s *Store) PutMemberChecked(ctx context.Context, m Member, now time.Time, c
 			if isUnique(err) {
 				return ErrConflict
 			}
+			described(m)
 			return err
 		case err != nil:
 			return err
@@ -145,6 +167,7 @@ func (s *Store) PutMemberChecked(ctx context.Context, m Member, now time.Time, c
 			m = old
 			_, err := tx.ExecContext(ctx, `UPDATE members SET role = ?, issuer = ?, valid_from = ?, valid_until = ?, updated_at = ? WHERE id = ?`,
 				m.Role, nullString(m.Issuer), nullTime(m.ValidFrom), nullTime(m.ValidUntil), formatTime(now), m.ID)
+			described(m)
 			return err
 		}
 	}, audit...)
