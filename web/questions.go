@@ -185,8 +185,13 @@ func (s *Server) refuseInThread(c *gin.Context, err error, text string) {
 	box := "reply-" + id
 	f := &form{}
 	f.Set(box, text)
-	f.Set("subject-item", thread.Item)
-	f.Set("subject-file", thread.FileID)
+	// The page the thread is on: its file's, or its item's (a thread on
+	// a file carries the file's item too).
+	if thread.FileID != "" {
+		f.Set("subject-file", thread.FileID)
+	} else {
+		f.Set("subject-item", thread.Item)
+	}
 	s.refuse(c, f, err, map[string]string{"text": box}, box, s.questionsPage)
 }
 

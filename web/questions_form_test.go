@@ -146,3 +146,27 @@ func TestQuestionsOnARemovedItemStayOpen(t *testing.T) {
 		t.Errorf("a new question on a removed item: %d, want 400", s)
 	}
 }
+
+// TestAnswerOnAFilesThreadKeepsWhatWasTyped: an answer refused in a
+// thread on a file filed under an item is shown again on that file's
+// page of threads with the text as typed, as one on an item's thread is.
+// Before, the page was asked for the item and the file at once: 404, the
+// text lost.
+func TestAnswerOnAFilesThreadKeepsWhatWasTyped(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+	coordinator := ts.signIn(t, "cafcass", "coordinator@cafcass.example")
+	f := uploader.uploadItem(v.ID, "1.03 MI report.xlsx", "", []byte("mi"))
+	q := decode[threadResp](t, hmi.sendJSON("POST", "/api/v1/visits/"+v.ID+"/questions", map[string]string{"file": f.ID, "text": "Is this the latest?"}), http.StatusCreated)
+	page := "/visits/" + v.ID + "/questions/" + q.ID
+	long := strings.Repeat("It is the report for the quarter. ", 70) // 2,380 characters
+	for _, form := range []string{"/posts", "/answered"} {
+		s, body := coordinator.submitForm(page+form, url.Values{"text": {long}})
+		if s != http.StatusBadRequest {
+			t.Fatalf("%s with an answer too long in a file's thread: %d, want 400 with the form", form, s)
+		}
+		mustContain(t, form+" with an answer too long", body, "<title>Error: Questions on", "1.03 MI report.xlsx", long+"</textarea>")
+	}
+}
