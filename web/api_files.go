@@ -38,7 +38,7 @@ func (s *Server) uploadFile(c *gin.Context) {
 // (days uploaded, YYYY-MM-DD), ?sort= (name, name-desc, newest, oldest).
 func (s *Server) listFiles(c *gin.Context) {
 	q, errs := parseFileQuery(c)
-	for _, field := range []string{"from", "to", "sort", "uploader"} {
+	for _, field := range []string{"q", "from", "to", "sort", "uploader"} {
 		if msg, ok := errs[field]; ok {
 			s.fail(c, badRequest(field+": "+msg+"."))
 			return
@@ -46,7 +46,7 @@ func (s *Server) listFiles(c *gin.Context) {
 	}
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 {
+		if err != nil || n < 1 || n > portal.MaxFilePage {
 			s.fail(c, badRequest("limit must be a number of files from 1 to 1000."))
 			return
 		}

@@ -87,3 +87,24 @@ func TestLongNameIsExplainedInCharacters(t *testing.T) {
 		t.Errorf("the upload page's check of a name's length does not say %q, or counts bytes", want)
 	}
 }
+
+// TestFileListAPIRefusesWhatItCannotDo: the file list's JSON refuses a
+// search longer than any name (400 naming q) rather than answering every
+// file as if there were no search, and a limit over 1,000 on the limit,
+// not as a page that does not exist.
+func TestFileListAPIRefusesWhatItCannotDo(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	uploader.uploadItem(v.ID, "1.01 Structure chart.pdf", "", []byte("structure"))
+	for _, tc := range []struct{ query, want string }{
+		{"q=" + url.QueryEscape(strings.Repeat("é", 128)), "q: "},
+		{"limit=1001", "limit must be a number of files from 1 to 1000"},
+	} {
+		resp := uploader.get("/api/v1/visits/" + v.ID + "/files?" + tc.query)
+		body := readAll(t, resp)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, tc.want) {
+			t.Errorf("the file list with %.30s: %d %s, want 400 saying %q", tc.query, resp.StatusCode, body, tc.want)
+		}
+	}
+}
