@@ -370,6 +370,9 @@ func (acc *Access) RemoveMember(ctx context.Context, memberID string) error {
 	if err := acc.require(ctx, policy.MemberManage, nil); err != nil {
 		return err
 	}
+	if !IsID(memberID) {
+		return errNotFound
+	}
 	m, err := acc.svc.store.Member(ctx, acc.Visit.ID, memberID)
 	if err == nil && acc.isSelf(m) {
 		return acc.refuseOwn(ctx, memberID)

@@ -392,6 +392,9 @@ func (acc *Access) RemoveRequestItem(ctx context.Context, code string) error {
 	if err := acc.require(ctx, policy.RequestManage, nil); err != nil {
 		return err
 	}
+	if c, err := ParseItem(code); err != nil || c == "" {
+		return errNotFound // no item has that code
+	}
 	err := acc.svc.store.DeleteRequestItem(ctx, acc.Visit.ID, code, acc.rec("request.item_removed", code, "success", nil))
 	if errors.Is(err, store.ErrItemHasFiles) {
 		return conflict("Files are filed under item " + code + ", so it stays in the information request: the provider files them under another item first.")

@@ -175,6 +175,11 @@ func checkText(field, s string, max int, lines bool) *Error {
 	if strings.TrimSpace(s) == "" {
 		return invalidf(field, "Enter the %s.", field)
 	}
+	if !utf8.ValidString(s) {
+		// Only a form or a path can carry them; PostgreSQL refuses to
+		// store them, and on SQLite they would be kept unreadable.
+		return invalidf(field, "The %s must be text: it holds bytes that are not letters or signs (UTF-8).", field)
+	}
 	if utf8.RuneCountInString(s) > max {
 		return invalidf(field, "The %s must be %d characters or fewer.", field, max)
 	}
