@@ -960,7 +960,13 @@ func (s *Store) CompleteDestruction(ctx context.Context, visitID string, certifi
 		if err := deleteDiscussion(ctx, tx, visitID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE visits SET state = 'destroyed', title_sealed = ?, store_hold = legal_hold, store_rule = 1 WHERE id = ?`, []byte{}, visitID)
+		if _, err := tx.ExecContext(ctx, `UPDATE visits SET state = 'destroyed', title_sealed = ?, store_hold = legal_hold, store_rule = 1 WHERE id = ?`, []byte{}, visitID); err != nil {
+			return err
+		}
+		// Its failures are over (after the visit's row, as ClearFailure
+		// takes them): no sweep reads a destroyed visit again to clear
+		// them, and left they would be reported for ever.
+		_, err := tx.ExecContext(ctx, `DELETE FROM retention_failures WHERE visit_id = ?`, visitID)
 		return err
 	}, audit...)
 }

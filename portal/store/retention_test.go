@@ -445,3 +445,25 @@ func TestHoldSetAgainKeepsItsStart(t *testing.T) {
 	set(true, "new challenge", now.Add(4*time.Hour))
 	want(true, "new challenge", now.Add(4*time.Hour))
 }
+
+// TestCompletedDestructionForgetsItsFailure: a destruction that failed
+// once and then completed leaves no failure behind, whatever happens after
+// its completion commits (a crash before the sweep clears it, a restore
+// that finishes it): the record is cleared in the completion's own
+// transaction. Before, it stayed, for a destroyed visit no sweep reads
+// again: its banner and PortalDestructionFailed for ever.
+func TestCompletedDestructionForgetsItsFailure(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	visitWithF1(t, s, now)
+	if _, err := s.RecordFailure(ctx, "v1", "the object store did not answer", now, func(int) time.Time { return now.Add(time.Hour) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CompleteDestruction(ctx, "v1", []byte("certificate"), now); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := s.GetFailure(ctx, "v1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the failure of a destruction since completed: %+v (%v), want none", f, err)
+	}
+}
