@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ofsted-portal/evidence/deploy/pgserver"
 	"github.com/ofsted-portal/evidence/portal/blobs"
@@ -1046,5 +1047,68 @@ func TestVisitNeverFilledWithoutABucketIsDestroyed(t *testing.T) {
 	h.today = day("2027-02-01")
 	if got, err := h.service("p1").Sweep(ctx); err != nil || len(got) != 1 {
 		t.Fatalf("a visit that never held a file, without a bucket: destroyed %v (%v), want it", got, err)
+	}
+}
+
+// TestNoticeThatCannotBeGivenIsAFailure: a visit whose destruction
+// notice cannot be written (the database refuses it) is recorded as a
+// failed destruction, for administrators and the trail, and tried again
+// after the backoff; once the notice is given its failure is cleared.
+// Before, the error went to the log alone: the visit missed its date with
+// nothing on the pages and no alert.
+func TestNoticeThatCannotBeGivenIsAFailure(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.visit(t, "v1", wrappedKey())
+	refuse, allow := `CREATE TRIGGER refuse_notice BEFORE INSERT ON destruction_notices BEGIN SELECT RAISE(ABORT, 'notices refused'); END`, `DROP TRIGGER refuse_notice`
+	if h.st.Postgres() {
+		refuse = `CREATE FUNCTION refuse_notice() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'notices refused'; END $$;
+			CREATE TRIGGER refuse_notice BEFORE INSERT ON destruction_notices FOR EACH ROW EXECUTE FUNCTION refuse_notice()`
+		allow = `DROP TRIGGER refuse_notice ON destruction_notices`
+	}
+	if _, err := h.st.DB().Exec(refuse); err != nil {
+		t.Fatal(err)
+	}
+	s := h.service("p1")
+	s.Record = func(visitID, action, object string, detail map[string]any) store.AuditRecord {
+		return store.AuditRecord{Time: s.Now(), ActorSubject: "portal", VisitID: visitID, Action: action, Object: object, Outcome: "success"}
+	}
+	s.NoticePeriod = 7 * 24 * time.Hour
+	h.today = day("2027-01-20") // within the notice period of its date
+	if got, err := s.Sweep(ctx); len(got) != 0 || err == nil {
+		t.Fatalf("a sweep whose notice is refused: destroyed %v, %v; want none, and the error", got, err)
+	}
+	f, err := h.st.GetFailure(ctx, "v1")
+	if err != nil || f.Attempts != 1 || !strings.Contains(f.Reason, "notices refused") {
+		t.Fatalf("the failure of the notice: %+v (%v), want it recorded", f, err)
+	}
+	if _, err := h.st.DB().Exec(allow); err != nil {
+		t.Fatal(err)
+	}
+	h.hour = 14 // past the backoff
+	if got, err := s.Sweep(ctx); len(got) != 0 || err != nil {
+		t.Fatalf("the sweep after: destroyed %v, %v", got, err)
+	}
+	if _, err := h.st.GetNotice(ctx, "v1"); err != nil {
+		t.Fatalf("the notice after the refusal ended: %v", err)
+	}
+	if f, err := h.st.GetFailure(ctx, "v1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the notice given, its failure is still reported: %+v (%v)", f, err)
+	}
+}
+
+// TestFailureReasonIsCutBetweenCharacters: a failure's reason is kept to
+// 300 bytes, cut between two characters, never inside one: PostgreSQL
+// refuses a string that is not UTF-8, and then neither the failure nor its
+// record was kept.
+func TestFailureReasonIsCutBetweenCharacters(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	v := h.visit(t, "v1", wrappedKey())
+	s := h.service("p1")
+	s.failed(ctx, v, errors.New(strings.Repeat("a", 299)+"é, le stockage ne répond pas"))
+	f, err := h.st.GetFailure(ctx, "v1")
+	if err != nil || len(f.Reason) != 299 || !utf8.ValidString(f.Reason) {
+		t.Fatalf("the failure of a reason in two-byte characters: %d bytes, UTF-8 %v (%v); want 299, cut before the é", len(f.Reason), utf8.ValidString(f.Reason), err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -125,16 +126,26 @@ func (s *Service) sweep(ctx context.Context, now bool) (destroyed []string, err 
 // failure is recorded and added to errs, a (simulated) crash returned.
 func (s *Service) sweepOne(ctx context.Context, r store.VisitRow, now bool, errs *[]error) (bool, error) {
 	v := r.Visit
+	if r.Failure != nil && s.Now().Before(r.Failure.NextAttemptAt) && !now {
+		return false, nil // backing off after a failure
+	}
 	due, err := s.due(ctx, r)
 	if err != nil {
-		*errs = append(*errs, fmt.Errorf("retention: %s: %w", v.ID, err))
+		// Its notice could not be given or read: a failure like any
+		// other step's, for administrators to see, tried again after
+		// the backoff; the visit would otherwise miss its date unseen.
+		*errs = append(*errs, s.failed(ctx, v, fmt.Errorf("the destruction notice: %w", err)))
 		return false, nil
 	}
 	if !due {
+		if r.Failure != nil {
+			// Nothing failing now (its notice given, or a hold set):
+			// the failure is no longer what the visit waits for.
+			if err := s.Store.ClearFailure(ctx, v.ID); err != nil {
+				*errs = append(*errs, err)
+			}
+		}
 		return false, nil
-	}
-	if r.Failure != nil && s.Now().Before(r.Failure.NextAttemptAt) && !now {
-		return false, nil // backing off after a failure
 	}
 	if err := s.Destroy(ctx, v); errors.Is(err, store.ErrOnHold) {
 		// Put on hold after it was found due, before anything was
@@ -172,7 +183,12 @@ func backoff(n int) time.Duration {
 func (s *Service) failed(ctx context.Context, v store.Visit, cause error) error {
 	reason := cause.Error()
 	if len(reason) > 300 {
+		// Cut between characters: PostgreSQL refuses a string cut
+		// inside one, and would keep neither the failure nor its record.
 		reason = reason[:300]
+		for !utf8.ValidString(reason) {
+			reason = reason[:len(reason)-1]
+		}
 	}
 	now := s.Now()
 	attempts, err := s.Store.RecordFailure(context.WithoutCancel(ctx), v.ID, reason, now, func(n int) time.Time { return now.Add(backoff(n)) },
