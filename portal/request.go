@@ -109,6 +109,12 @@ func (acc *Access) InformationRequest(ctx context.Context) ([]RequestItemView, e
 		return nil, err
 	}
 	s, v := acc.svc, acc.Visit
+	switch v.State {
+	case StateDestroyed:
+		return nil, errGone // its titles went with its key
+	case StateDestroying:
+		return nil, errDestroyingSince
+	}
 	key, err := acc.key(ctx)
 	if err != nil {
 		return nil, err

@@ -148,6 +148,7 @@ func TestRetentionEndToEnd(t *testing.T) {
 		"/api/v1/visits/" + v.ID + "/files/" + a.ID + "/content": lead,
 		"/api/v1/visits/" + v.ID + "/files":                      uploader,
 		"/api/v1/visits/" + v.ID:                                 lead,
+		"/api/v1/visits/" + v.ID + "/request":                    admin, // who still sees the visit
 	} {
 		if s := who.status("GET", path, nil); s != http.StatusGone {
 			t.Errorf("GET %s after destruction: %d, want 410", path, s)
