@@ -1082,6 +1082,13 @@ func TestNoticeThatCannotBeGivenIsAFailure(t *testing.T) {
 	if err != nil || f.Attempts != 1 || !strings.Contains(f.Reason, "notices refused") {
 		t.Fatalf("the failure of the notice: %+v (%v), want it recorded", f, err)
 	}
+	// Within its backoff it is not tried again.
+	if got, err := s.Sweep(ctx); len(got) != 0 || err != nil {
+		t.Fatalf("a sweep within the backoff: destroyed %v, %v", got, err)
+	}
+	if f, err := h.st.GetFailure(ctx, "v1"); err != nil || f.Attempts != 1 {
+		t.Fatalf("within the backoff: %d attempts (%v), want the one", f.Attempts, err)
+	}
 	if _, err := h.st.DB().Exec(allow); err != nil {
 		t.Fatal(err)
 	}
@@ -1110,5 +1117,10 @@ func TestFailureReasonIsCutBetweenCharacters(t *testing.T) {
 	f, err := h.st.GetFailure(ctx, "v1")
 	if err != nil || len(f.Reason) != 299 || !utf8.ValidString(f.Reason) {
 		t.Fatalf("the failure of a reason in two-byte characters: %d bytes, UTF-8 %v (%v); want 299, cut before the é", len(f.Reason), utf8.ValidString(f.Reason), err)
+	}
+	// A short reason holding a byte that is not UTF-8 (a server's error).
+	s.failed(ctx, v, errors.New("the store said \xff and stopped"))
+	if f, err := h.st.GetFailure(ctx, "v1"); err != nil || f.Attempts != 2 || f.Reason != "the store said  and stopped" {
+		t.Fatalf("the failure of a reason with a byte that is not UTF-8: %q, %d attempts (%v)", f.Reason, f.Attempts, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -130,6 +131,12 @@ func (s *Service) sweepOne(ctx context.Context, r store.VisitRow, now bool, errs
 		return false, nil // backing off after a failure
 	}
 	due, err := s.due(ctx, r)
+	if err != nil && ctx.Err() != nil {
+		// The sweep itself stopped (its lease lost, the process
+		// stopping): nothing about this visit failed.
+		*errs = append(*errs, fmt.Errorf("retention: %s: %w", v.ID, err))
+		return false, nil
+	}
 	if err != nil {
 		// Its notice could not be given or read: a failure like any
 		// other step's, for administrators to see, tried again after
@@ -181,14 +188,16 @@ func backoff(n int) time.Duration {
 // failed records a failed destruction for administrators (the visit page,
 // the trail, the log at error level) and when it is tried again.
 func (s *Service) failed(ctx context.Context, v store.Visit, cause error) error {
-	reason := cause.Error()
+	// Text PostgreSQL takes: bytes that are not UTF-8 (in a server's
+	// error, say) dropped, and a long reason cut between characters, not
+	// inside one; refused, neither the failure nor its record is kept.
+	reason := strings.ToValidUTF8(cause.Error(), "")
 	if len(reason) > 300 {
-		// Cut between characters: PostgreSQL refuses a string cut
-		// inside one, and would keep neither the failure nor its record.
-		reason = reason[:300]
-		for !utf8.ValidString(reason) {
-			reason = reason[:len(reason)-1]
+		n := 300
+		for !utf8.RuneStart(reason[n]) {
+			n--
 		}
+		reason = reason[:n]
 	}
 	now := s.Now()
 	attempts, err := s.Store.RecordFailure(context.WithoutCancel(ctx), v.ID, reason, now, func(n int) time.Time { return now.Add(backoff(n)) },

@@ -806,6 +806,12 @@ ALTER TABLE resumable_uploads ADD COLUMN active_at TEXT;
 	`
 ALTER TABLE resumable_uploads ADD COLUMN member_id TEXT;
 `,
+	// 48: the failures of destructions that completed before their
+	// completion cleared them (CompleteDestruction, from this version):
+	// no sweep reads a destroyed visit again to clear them.
+	`
+DELETE FROM retention_failures WHERE visit_id IN (SELECT id FROM visits WHERE state = 'destroyed');
+`,
 }
 
 // giveBackNameSQLite is the body of the triggers that free the name of an

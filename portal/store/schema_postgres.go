@@ -663,4 +663,8 @@ ALTER TABLE resumable_uploads ADD COLUMN active_at TEXT;
 	`
 ALTER TABLE resumable_uploads ADD COLUMN member_id TEXT;
 `,
+	// 48: as SQLite's 48.
+	`
+DELETE FROM retention_failures WHERE visit_id IN (SELECT id FROM visits WHERE state = 'destroyed');
+`,
 }

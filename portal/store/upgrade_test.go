@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -183,6 +184,11 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 	dropRowVersion = append(dropRowVersion, `ALTER TABLE visits DROP COLUMN row_version`, `DROP INDEX members_user`, `CREATE INDEX members_user ON members (user_id, visit_id)`)
 	for _, q := range append(append(dropRetention, dropRowVersion...),
 		`UPDATE visits SET state = 'destroyed' WHERE id = 'v3'`,
+		// A failure left by a destruction that completed before 48, and
+		// one of a visit still waiting.
+		`INSERT INTO retention_failures (visit_id, attempts, first_failed_at, last_failed_at, next_attempt_at, reason) VALUES
+			('v3', 1, '2026-01-01T00:00:00.000000000Z', '2026-01-01T00:00:00.000000000Z', '2026-01-01T01:00:00.000000000Z', 'the store did not answer'),
+			('v1', 1, '2026-01-01T00:00:00.000000000Z', '2026-01-01T00:00:00.000000000Z', '2026-01-01T01:00:00.000000000Z', 'the store did not answer')`,
 		`DROP INDEX users_email`,
 		`DROP TABLE logout_tokens`,
 		`DROP INDEX sessions_idp_session`,
@@ -219,6 +225,12 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 	defer s.Close()
 	if v, err := s.SchemaVersion(ctx); err != nil || v != latestVersion() {
 		t.Fatalf("schema version %d (%v), want %d", v, err, latestVersion())
+	}
+	if _, err := s.GetFailure(ctx, "v3"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the failure of a visit destroyed before the upgrade: %v, want it cleared", err)
+	}
+	if _, err := s.GetFailure(ctx, "v1"); err != nil {
+		t.Errorf("the failure of a visit still waiting: %v, want it kept", err)
 	}
 	if used, err := s.CaseCodesUsed(ctx, "v1"); err != nil || !slices.Contains(used, "case-3") {
 		t.Fatalf("case-file numbers used after the upgrade: %v (%v), want case-3, removed before it", used, err)
