@@ -337,6 +337,11 @@ func (acc *Access) refuse(ctx context.Context, action policy.Action, object stri
 var errHeld = &Error{Kind: KindLocked, Code: "legal_hold",
 	Msg: "This visit is under a legal hold: its files cannot be deleted, replaced or re-filed until an administrator lifts the hold."}
 
+// errBeingDestroyed refuses a read of what went with the key of a visit
+// whose destruction has begun.
+var errBeingDestroyed = &Error{Kind: KindGone, Code: "destroying",
+	Msg: "This visit's evidence is being destroyed under the retention schedule."}
+
 // errDestroyingSince refuses a file whose commit came after the visit's
 // destruction began.
 var errDestroyingSince = &Error{Kind: KindGone, Code: "destroying",

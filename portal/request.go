@@ -113,7 +113,7 @@ func (acc *Access) InformationRequest(ctx context.Context) ([]RequestItemView, e
 	case StateDestroyed:
 		return nil, errGone // its titles went with its key
 	case StateDestroying:
-		return nil, errDestroyingSince
+		return nil, errBeingDestroyed
 	}
 	key, err := acc.key(ctx)
 	if err != nil {
@@ -279,11 +279,12 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 				// change since is not undone.
 				it.TitleSealed = nil
 			}
-			// A case file's title says which child its files are about:
-			// changed under them, they would read as another child's,
-			// with no trace of whose they were. It stays while files are
-			// filed under it, as the item does (RemoveRequestItem).
-			// The title may name a child: the trail has the code and kind only.
+			// The title may name a child: the trail has the code and kind
+			// only. A case file's title says which child its files are
+			// about: changed under them, they would read as another
+			// child's, with no trace of whose they were. It stays while
+			// files are filed under it, as the item does
+			// (RemoveRequestItem): the store refuses it then.
 			rec := acc.rec("request.item_changed", it.Code, "success", map[string]any{"kind": it.Kind, "due": it.Due, "retitled": retitled})
 			err = s.store.ChangeRequestItem(ctx, it, retitled && it.Kind == KindCaseFile, rec)
 			if errors.Is(err, store.ErrItemHasFiles) {
@@ -398,8 +399,8 @@ func (acc *Access) RemoveRequestItem(ctx context.Context, code string) error {
 	if err := acc.require(ctx, policy.RequestManage, nil); err != nil {
 		return err
 	}
-	if c, err := ParseItem(code); err != nil || c == "" {
-		return errNotFound // no item has that code
+	if !utf8.ValidString(code) {
+		return errNotFound // no item has such a code (and PostgreSQL refuses to look)
 	}
 	err := acc.svc.store.DeleteRequestItem(ctx, acc.Visit.ID, code, acc.rec("request.item_removed", code, "success", nil))
 	if errors.Is(err, store.ErrItemHasFiles) {
