@@ -281,7 +281,12 @@ func (s *Service) destroy(ctx context.Context, v store.Visit, issued []byte) err
 		if wait == 0 {
 			wait = time.Minute
 		}
-		if err := s.Store.VerifyKeyGone(ctx, v.ID, wait, s.Now(), s.audit(v.ID, "destruction.key_destroyed", d.KeyFingerprint, nil)...); err != nil {
+		if err := s.Store.VerifyKeyGone(ctx, v.ID, wait); err != nil {
+			return err
+		}
+		// The time is read once the bytes are proved gone: the proof may
+		// have waited for a reader.
+		if err := s.Store.RecordKeyDestroyed(ctx, v.ID, s.Now(), s.audit(v.ID, "destruction.key_destroyed", d.KeyFingerprint, nil)...); err != nil {
 			return err
 		}
 		if err := s.step("key_destroyed"); err != nil {

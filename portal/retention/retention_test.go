@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -659,6 +660,72 @@ func TestKeyDestroyedOnlyWhenGone(t *testing.T) {
 		if bytes.Contains(b, wrapped[len(wrapped)-200:]) {
 			t.Fatalf("the wrapped key is still in %s", f)
 		}
+	}
+}
+
+// TestKeyDestroyedAtTheProof: the time the key is recorded destroyed, on
+// the certificate and in the trail, is the time its bytes were proved gone,
+// not the time the proof began: a reader holding the log makes the proof
+// wait, and the record must not claim the key was gone while it waited.
+func TestKeyDestroyedAtTheProof(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.visit(t, "v1", wrappedKey())
+	h.today = day("2027-02-01")
+	conn, err := h.st.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	begin := `BEGIN`
+	if h.st.Postgres() {
+		begin = `BEGIN ISOLATION LEVEL REPEATABLE READ`
+	}
+	if _, err := conn.ExecContext(ctx, begin); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM visit_keys`).Scan(&n) // holds a snapshot
+	var now atomic.Pointer[time.Time]
+	began := time.Date(2027, 2, 1, 12, 0, 0, 0, calendar.London)
+	now.Store(&began)
+	s := h.service("p1")
+	s.Now = func() time.Time { return *now.Load() }
+	s.Record = func(visitID, action, object string, detail map[string]any) store.AuditRecord {
+		return store.AuditRecord{Time: s.Now(), ActorSubject: "portal", VisitID: visitID, Action: action, Object: object, Outcome: "success"}
+	}
+	s.KeyWait = 20 * time.Second
+	proved := began.Add(40 * time.Minute)
+	s.AfterStep = func(step string) error {
+		if step == "key_deleted" {
+			go func() {
+				time.Sleep(300 * time.Millisecond)
+				now.Store(&proved) // the reader lets go forty minutes later
+				conn.ExecContext(ctx, `ROLLBACK`)
+			}()
+		}
+		return nil
+	}
+	if got, err := s.Sweep(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("sweep: %v %v", got, err)
+	}
+	d, err := h.st.GetDestruction(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.KeyDestroyedAt.Equal(proved) {
+		t.Errorf("the key recorded destroyed at %v, want %v, when its bytes were proved gone", d.KeyDestroyedAt, proved)
+	}
+	c, err := Verify(d.Certificate, h.key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Steps.KeyDestroyed.Equal(proved) {
+		t.Errorf("the certificate says the key was destroyed at %v, want %v", c.Steps.KeyDestroyed, proved)
+	}
+	recs, err := h.st.AuditRecords(ctx, store.AuditFilter{VisitID: "v1", Action: "destruction.key_destroyed"})
+	if err != nil || len(recs) != 1 || !recs[0].Time.Equal(proved) {
+		t.Errorf("the trail's destruction.key_destroyed: %+v (%v), want one at %v", recs, err, proved)
 	}
 }
 

@@ -767,9 +767,10 @@ var ErrKeyNotGone = errors.New("store: the destroyed key's bytes may still be in
 
 // VerifyKeyGone is the second half of step b: it checkpoints the log (and
 // waits, up to wait, for readers that hold it), then proves the key's
-// bytes are in none of the database's files, and only then records the
-// step with its audit records and forgets the probe.
-func (s *Store) VerifyKeyGone(ctx context.Context, visitID string, wait time.Duration, now time.Time, audit ...AuditRecord) error {
+// bytes are in none of the database's files. Only then may the step be
+// recorded (RecordKeyDestroyed), at the time read after the proof: the
+// wait may be long, and the record must not date the key's end before it.
+func (s *Store) VerifyKeyGone(ctx context.Context, visitID string, wait time.Duration) error {
 	var probe []byte
 	err := s.db.QueryRowContext(ctx, `SELECT key_probe FROM destructions WHERE visit_id = ?`, visitID).Scan(&probe)
 	if err != nil {
@@ -797,7 +798,13 @@ func (s *Store) VerifyKeyGone(ctx context.Context, visitID string, wait time.Dur
 			}
 		}
 	}
-	err = s.inTx(ctx, func(tx *Tx) error {
+	return nil
+}
+
+// RecordKeyDestroyed records step b, once VerifyKeyGone has proved the
+// key gone, with its audit records, and forgets the probe.
+func (s *Store) RecordKeyDestroyed(ctx context.Context, visitID string, now time.Time, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE destructions SET key_destroyed_at = COALESCE(key_destroyed_at, ?), key_probe = NULL WHERE visit_id = ?`, formatTime(now), visitID)
 		return err
 	}, audit...)
