@@ -98,7 +98,10 @@ func (f *fakeObjects) BucketExists(_ context.Context, b string) (bool, error) {
 	return !f.missing[b] && !f.removed[b], nil
 }
 
-func (f *fakeObjects) RemoveBucket(_ context.Context, b string) (int, error) {
+func (f *fakeObjects) RemoveBucket(ctx context.Context, b string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	if f.fail[b] {
 		return 0, errors.New("storage down")
 	}
@@ -1168,6 +1171,43 @@ func TestNoticeThatCannotBeGivenIsAFailure(t *testing.T) {
 	}
 	if f, err := h.st.GetFailure(ctx, "v1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the notice given, its failure is still reported: %+v (%v)", f, err)
+	}
+}
+
+// TestStoppedDestructionIsNoFailure: a destruction cut off because its
+// sweep stopped (the process told to stop, its lease lost) did not fail:
+// no failure, no destruction.failed record (which mails every
+// administrator) and no backoff; the next sweep finishes it. Before, the
+// stop was recorded as a failure, "context canceled".
+func TestStoppedDestructionIsNoFailure(t *testing.T) {
+	h := newHarness(t)
+	h.visit(t, "v1", wrappedKey())
+	h.today = day("2027-02-01")
+	s := h.service("p1")
+	s.Record = func(visitID, action, object string, detail map[string]any) store.AuditRecord {
+		return store.AuditRecord{Time: s.Now(), ActorSubject: "portal", VisitID: visitID, Action: action, Object: object, Outcome: "success"}
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s.AfterStep = func(step string) error {
+		if step == "key_destroyed" {
+			stop() // the process is told to stop between two steps
+		}
+		return nil
+	}
+	if got, err := s.Sweep(ctx); len(got) != 0 || !errors.Is(err, context.Canceled) {
+		t.Fatalf("a sweep stopped mid-destruction: destroyed %v, %v; want none, and the stop", got, err)
+	}
+	if f, err := h.st.GetFailure(context.Background(), "v1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a destruction stopped with its sweep recorded as failed: %+v (%v), want no failure", f, err)
+	}
+	var failed int
+	h.st.DB().QueryRow(`SELECT COUNT(*) FROM audit WHERE action = 'destruction.failed'`).Scan(&failed)
+	if failed != 0 {
+		t.Errorf("%d destruction.failed records for a sweep that stopped, want none", failed)
+	}
+	s.AfterStep = nil
+	if got, err := s.Sweep(context.Background()); len(got) != 1 || err != nil {
+		t.Fatalf("the next sweep: destroyed %v, %v; want the visit finished", got, err)
 	}
 }
 

@@ -170,6 +170,12 @@ func (s *Service) sweepOne(ctx context.Context, r store.VisitRow, now bool, errs
 		if errors.As(err, &c) {
 			return false, fmt.Errorf("retention: destroy %s: %w", v.ID, err)
 		}
+		if ctx.Err() != nil {
+			// Cut off because the sweep stopped: not a failure (no alert,
+			// no backoff); the next sweep takes it up where it was left.
+			*errs = append(*errs, fmt.Errorf("retention: destroy %s: %w", v.ID, err))
+			return false, nil
+		}
 		*errs = append(*errs, s.failed(ctx, v, err))
 		return false, nil
 	}

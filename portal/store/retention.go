@@ -1046,12 +1046,21 @@ type Failure struct {
 
 // RecordFailure records (another) failed attempt at a visit's destruction
 // and when to try again, with its audit records; it returns the attempts
-// so far.
+// so far. A visit destroyed meanwhile (another process finished it while
+// this one failed) is ErrDestroyed, and nothing is recorded: its failure
+// would be shown, and alerted on, for ever.
 func (s *Store) RecordFailure(ctx context.Context, visitID, reason string, now time.Time, next func(attempts int) time.Time, audit ...AuditRecord) (int, error) {
 	attempts := 0
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if err := lockVisit(ctx, tx, visitID); err != nil { // as GiveNotice
+		// The visit's row first, as GiveNotice takes it.
+		var state string
+		if err := tx.QueryRowContext(ctx, `SELECT state FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&state); errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
 			return err
+		}
+		if state == "destroyed" {
+			return ErrDestroyed
 		}
 		// The count goes up in the row itself (no read first to race with).
 		err := tx.QueryRowContext(ctx, `INSERT INTO retention_failures (visit_id, attempts, first_failed_at, last_failed_at, next_attempt_at, reason) VALUES (?, 1, ?, ?, ?, ?)

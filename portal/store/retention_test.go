@@ -466,4 +466,13 @@ func TestCompletedDestructionForgetsItsFailure(t *testing.T) {
 	if f, err := s.GetFailure(ctx, "v1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("the failure of a destruction since completed: %+v (%v), want none", f, err)
 	}
+	// A process that failed and was slow to say so (its lease lost, its
+	// database out of reach) while another completed the destruction
+	// records nothing: the visit is destroyed.
+	if n, err := s.RecordFailure(ctx, "v1", "late", now, func(int) time.Time { return now.Add(time.Hour) }); !errors.Is(err, ErrDestroyed) {
+		t.Fatalf("a failure recorded for a destroyed visit: attempt %d (%v), want ErrDestroyed", n, err)
+	}
+	if f, err := s.GetFailure(ctx, "v1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the failure of a destroyed visit: %+v (%v), want none", f, err)
+	}
 }
