@@ -51,7 +51,9 @@ const ReviewPageSize = 50
 
 // DestructionReview lists, a page at a time after the cursor after ("" for
 // the first), the visits whose destruction has been noticed and not yet
-// carried out, soonest first, for administrators.
+// carried out (active, or being destroyed), soonest first, after those
+// whose destruction failed before their notice could be given, for
+// administrators: where the warnings on the list of visits send them.
 func (s *Service) DestructionReview(ctx context.Context, a Actor, after string) (ReviewPage, error) {
 	if _, err := s.Authorize(ctx, a, policy.DestructionApprove, "", ""); err != nil {
 		return ReviewPage{}, err
@@ -72,11 +74,18 @@ func (s *Service) DestructionReview(ctx context.Context, a Actor, after string) 
 	for _, r := range rows {
 		acc := s.accessOf(a, r)
 		own := acc.Status.ownDestruction(a.UserID)
+		// Approved is a notice of an active visit: one being destroyed is
+		// past it, and one whose notice could not be given has none yet.
+		approvable := acc.Status.State == StateActive && acc.Status.Notice != nil
 		out.Visits = append(out.Visits, Review{Visit: s.viewWithKey(ctx, r.Visit, acc.Status, acc.Member.Role, r.KeyFingerprint),
-			CanApprove: acc.Can(ctx, policy.DestructionApprove) && !acc.Status.LegalHold && own == "", OwnDecision: own})
+			CanApprove: approvable && acc.Can(ctx, policy.DestructionApprove) && !acc.Status.LegalHold && own == "", OwnDecision: own})
 	}
-	if n := len(rows); n == ReviewPageSize && rows[n-1].Notice != nil {
-		out.Next = rows[n-1].Notice.DestroyOn.Format(time.DateOnly) + "." + rows[n-1].ID
+	if n := len(rows); n == ReviewPageSize {
+		on := store.NoNoticeDate
+		if last := rows[n-1]; last.Notice != nil {
+			on = last.Notice.DestroyOn.Format(time.DateOnly)
+		}
+		out.Next = on + "." + rows[n-1].ID
 	}
 	return out, nil
 }

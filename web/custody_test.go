@@ -719,6 +719,74 @@ func TestDestructionReviewHeld(t *testing.T) {
 	}
 }
 
+// TestDestructionReviewShowsFailuresAndDestructionsUnderWay: the
+// destruction review, where the warnings on the list of visits send
+// administrators ("see the destruction review page"), lists each visit
+// whose destruction failed, with the reason and when it is tried again,
+// whether or not its notice could be given, and each visit being
+// destroyed; neither is offered for approval. Before, it listed active
+// visits under notice alone, and showed no failure.
+func TestDestructionReviewShowsFailuresAndDestructionsUnderWay(t *testing.T) {
+	ts := startStack(t)
+	ctx := context.Background()
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	failing := setUpVisit(t, ts, admin, "FV-FAIL-1")
+	underWay := setUpVisit(t, ts, admin, "FV-GOING-1")
+	noNotice := setUpVisit(t, ts, admin, "FV-NONOTICE-1")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	publish(t, ts, lead, failing, 200)
+	publish(t, ts, lead, underWay, 200)
+	publish(t, ts, lead, noNotice, 200)
+	if _, err := ts.Portal.RunRetention(ctx); err != nil { // the notices
+		t.Fatal(err)
+	}
+	st := ts.Portal.Store()
+	// The third's notice could not be given (the sweep records that as
+	// its destruction's failure).
+	if _, err := st.DB().Exec(`DELETE FROM destruction_notices WHERE visit_id = ?`, noNotice.ID); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for id, reason := range map[string]string{failing.ID: "the object store did not answer", noNotice.ID: "the destruction notice: database refused it"} {
+		if _, err := st.RecordFailure(ctx, id, reason, now, func(int) time.Time { return now.Add(time.Hour) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.DB().Exec(`UPDATE visits SET state = 'destroying' WHERE id = ?`, underWay.ID); err != nil {
+		t.Fatal(err)
+	}
+	page := readAll(t, admin.get("/destruction"))
+	mustContain(t, "destruction review", page, "FV-FAIL-1", "the object store did not answer", "FV-GOING-1", "Being destroyed",
+		"FV-NONOTICE-1", "the destruction notice: database refused it", "Tried again from")
+	for _, v := range []visitResp{underWay, noNotice} {
+		if strings.Contains(page, "approve-"+v.ID) {
+			t.Errorf("the destruction review offers to approve %s", v.Reference)
+		}
+	}
+	review := decode[struct {
+		Visits []struct {
+			Visit struct {
+				ID          string `json:"id"`
+				State       string `json:"state"`
+				Destruction struct {
+					Failure string `json:"failure"`
+				} `json:"destruction"`
+			} `json:"visit"`
+			CanApprove bool `json:"can_approve"`
+		} `json:"visits"`
+	}](t, admin.get("/api/v1/destruction-review"), http.StatusOK)
+	got := map[string]string{}
+	for _, r := range review.Visits {
+		got[r.Visit.ID] = r.Visit.State + ":" + r.Visit.Destruction.Failure
+		if r.CanApprove && r.Visit.ID != failing.ID {
+			t.Errorf("the API offers to approve %s (%s)", r.Visit.ID, r.Visit.State)
+		}
+	}
+	if got[failing.ID] != "published:the object store did not answer" || got[underWay.ID] != "destroying:" || got[noNotice.ID] != "published:the destruction notice: database refused it" {
+		t.Errorf("the API's review: %v", got)
+	}
+}
+
 // TestLegalHoldLiftedFromOutside: an administrator who is a member of the
 // visit may set a legal hold, but is not offered to lift it, and the API
 // refuses the lift: destruction follows a lift, and so it is for an

@@ -414,7 +414,9 @@ func boundedScan(step, q string) bool {
 		return strings.Contains(q, "LIMIT ?")
 	case step == "SCAN page": // a page of visits, read from its index (visitPageMember)
 		return strings.Contains(q, ") page")
-	case strings.HasPrefix(step, "SCAN destruction_notices"), strings.HasPrefix(step, "SCAN retention_failures"), step == "SCAN w":
+	case strings.HasPrefix(step, "SCAN destruction_notices"), strings.HasPrefix(step, "SCAN retention_failures"), step == "SCAN w", step == "SCAN review":
+		// visits under notice or failing (the warnings, the review):
+		// live visits near their end, not every visit
 		return true
 	case step == "SCAN resumable_uploads": // in progress or recent: the janitor deletes them once expired
 		return true

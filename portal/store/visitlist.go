@@ -122,11 +122,21 @@ func (after VisitCursor) args(limit int) []any {
 	return []any{date, date, date, after.Reference, limit}
 }
 
-// A page of the active visits under a destruction notice (for review),
-// soonest first, after the cursor's destruction date and visit; ? are the
-// date twice, the visit and the page size.
-const noticedVisits = `SELECT visit_id FROM destruction_notices WHERE EXISTS (SELECT 1 FROM visits WHERE visits.id = destruction_notices.visit_id AND visits.state = 'active')
-	AND (destroy_on > ? OR destroy_on = ? AND visit_id > ?) ORDER BY destroy_on, visit_id LIMIT ?`
+// A page of the visits for review: those under a destruction notice,
+// active or being destroyed, soonest first, and before them those whose
+// destruction failed before a notice could be given (NoNoticeDate); after
+// the cursor's destruction date and visit; ? are the date twice, the visit
+// and the page size.
+const noticedVisits = `SELECT visit_id FROM (
+	SELECT visit_id, destroy_on AS d FROM destruction_notices WHERE EXISTS (SELECT 1 FROM visits WHERE visits.id = destruction_notices.visit_id AND visits.state IN ('active', 'destroying'))
+	UNION ALL SELECT visit_id, '` + NoNoticeDate + `' AS d FROM retention_failures WHERE EXISTS (SELECT 1 FROM visits WHERE visits.id = retention_failures.visit_id AND visits.state IN ('active', 'destroying'))
+		AND NOT EXISTS (SELECT 1 FROM destruction_notices WHERE destruction_notices.visit_id = retention_failures.visit_id)
+	) review WHERE d > ? OR d = ? AND visit_id > ? ORDER BY d, visit_id LIMIT ?`
+
+// NoNoticeDate stands for the destruction date, in the review's order and
+// its cursor, of a visit whose destruction failed before its notice was
+// given: such visits come first.
+const NoNoticeDate = "0001-01-01"
 
 // NoticeCursor is where a page of noticed visits starts: after this visit,
 // whose destruction date is DestroyOn (the zero cursor: the first page).
@@ -135,8 +145,9 @@ type NoticeCursor struct {
 	VisitID   string
 }
 
-// NoticedVisits returns up to limit active visits under a destruction
-// notice after the cursor, soonest destruction first, with userID's
+// NoticedVisits returns up to limit visits for review after the cursor
+// (noticedVisits: under a destruction notice, or whose destruction failed,
+// and not yet destroyed), soonest destruction first, with userID's
 // membership of each.
 func (s *Store) NoticedVisits(ctx context.Context, userID string, after NoticeCursor, limit int) ([]VisitRow, error) {
 	rows, err := s.visitRows(ctx, userID, limit, noticedVisits, []any{after.DestroyOn, after.DestroyOn, after.VisitID, limit})
