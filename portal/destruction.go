@@ -76,7 +76,7 @@ func (s *Service) DestructionReview(ctx context.Context, a Actor, after string) 
 		own := acc.Status.ownDestruction(a.UserID)
 		// Approved is a notice of an active visit: one being destroyed is
 		// past it, and one whose notice could not be given has none yet.
-		approvable := acc.Status.State == StateActive && acc.Status.Notice != nil
+		approvable := r.Visit.State == StateActive && acc.Status.Notice != nil
 		out.Visits = append(out.Visits, Review{Visit: s.viewWithKey(ctx, r.Visit, acc.Status, acc.Member.Role, r.KeyFingerprint),
 			CanApprove: approvable && acc.Can(ctx, policy.DestructionApprove) && !acc.Status.LegalHold && own == "", OwnDecision: own})
 	}

@@ -758,6 +758,9 @@ func TestDestructionReviewShowsFailuresAndDestructionsUnderWay(t *testing.T) {
 	page := readAll(t, admin.get("/destruction"))
 	mustContain(t, "destruction review", page, "FV-FAIL-1", "the object store did not answer", "FV-GOING-1", "Being destroyed",
 		"FV-NONOTICE-1", "the destruction notice: database refused it", "Tried again from")
+	if !strings.Contains(page, "approve-"+failing.ID) {
+		t.Errorf("the destruction review does not offer to approve %s, under notice and failing", failing.Reference)
+	}
 	for _, v := range []visitResp{underWay, noNotice} {
 		if strings.Contains(page, "approve-"+v.ID) {
 			t.Errorf("the destruction review offers to approve %s", v.Reference)
