@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -144,7 +145,7 @@ func (s *Service) Sweep(ctx context.Context) {
 	if err := s.sweepFormerMembersUploads(ctx); err != nil {
 		s.log.Error("sweep resumable uploads of removed members", "err", err)
 	}
-	if err := s.dbErr(ctx, "janitor", s.store.Sessions(time.Now).DeleteExpired(ctx, s.expiryRecords)); err != nil {
+	if err := s.dbErr(ctx, "janitor", s.store.Sessions(time.Now).DeleteExpired(ctx, func(data []byte) ([]store.AuditRecord, error) { return s.expiryRecords(ctx, data) })); err != nil {
 		s.log.Error("sweep expired sessions", "err", err)
 	}
 	if err := s.dbErr(ctx, "janitor", s.endLoggedOutSessions(ctx)); err != nil {
@@ -235,17 +236,22 @@ func sessionUser(data []byte) string {
 }
 
 // expiryRecords describes an expired session for the audit trail: one
-// record when somebody was signed in to it, none for a pre-sign-in session.
-func (s *Service) expiryRecords(data []byte) []store.AuditRecord {
+// record when somebody was signed in to it, none for a pre-sign-in session
+// (or one whose person's row is gone). A database error leaves the session
+// for the next sweep, so that no expiry goes unrecorded.
+func (s *Service) expiryRecords(ctx context.Context, data []byte) ([]store.AuditRecord, error) {
 	uid := sessionUser(data)
 	if uid == "" {
-		return nil
+		return nil, nil
 	}
-	u, err := s.store.User(context.Background(), uid)
+	u, err := s.store.User(ctx, uid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	r := s.systemRec("", "session.expired", "", nil)
 	r.ActorIssuer, r.ActorSubject, r.ActorEmail, r.Role = u.Issuer, u.Subject, u.Email, ""
-	return []store.AuditRecord{r}
+	return []store.AuditRecord{r}, nil
 }

@@ -131,10 +131,8 @@ func (s *Service) recordSignOut(ctx context.Context, a Actor, detail map[string]
 // token is as the session store keys it. found is false when no ended
 // session is held under it.
 func (s *Service) EndedSignOut(ctx context.Context, from Actor, token string) (values map[string]any, found bool, err error) {
-	var rec []store.AuditRecord
-	data, found, err := s.store.Sessions(time.Now).TakeEnded(ctx, token, func(data []byte) []store.AuditRecord {
-		rec = s.endedSignOutRecords(ctx, from, data)
-		return rec
+	data, found, err := s.store.Sessions(time.Now).TakeEnded(ctx, token, func(data []byte) ([]store.AuditRecord, error) {
+		return s.endedSignOutRecords(ctx, from, data)
 	})
 	if err != nil || !found {
 		return nil, false, err
@@ -148,16 +146,21 @@ func (s *Service) EndedSignOut(ctx context.Context, from Actor, token string) (v
 
 // endedSignOutRecords records the sign-out of an ended session: by its
 // person, from the request, saying that the session had already expired.
-func (s *Service) endedSignOutRecords(ctx context.Context, from Actor, data []byte) []store.AuditRecord {
+// The person unreadable (the database), the session is not taken: a
+// session is not ended without its record.
+func (s *Service) endedSignOutRecords(ctx context.Context, from Actor, data []byte) ([]store.AuditRecord, error) {
 	uid := sessionUser(data)
 	if uid == "" {
-		return nil
+		return nil, nil
 	}
 	a, err := s.User(ctx, uid, from)
-	if err != nil || !a.SignedIn() {
-		return nil
+	if err != nil {
+		return nil, err
+	}
+	if !a.SignedIn() {
+		return nil, nil // nobody now: the person's row is gone
 	}
 	rec := s.actorRec(a, "signout", "", "success", map[string]any{"session": "expired"})
 	rec.Role = ""
-	return []store.AuditRecord{rec}
+	return []store.AuditRecord{rec}, nil
 }

@@ -398,3 +398,52 @@ func TestSlowConnectIsNotAFullPool(t *testing.T) {
 		t.Fatalf("with three of the pool's four connections free, a connection PostgreSQL did not answer is reported as %q", err)
 	}
 }
+
+// TestSessionsEndWithAPoolOfOne: the janitor's sweep of expired sessions
+// and a sign-out that arrives just after the idle timeout read whose
+// session it was (for its record) before the transaction that ends it
+// holds a connection, as EndIdPSessions does. Inside it, the read waited
+// for a second connection: with a pool of one it waited for itself until
+// the pool's wait ran out, the instance stalled meanwhile, and the record
+// was dropped.
+func TestSessionsEndWithAPoolOfOne(t *testing.T) {
+	s, ctx := openPoolOfOne(t)
+	now := time.Now()
+	u, err := s.SignIn(ctx, "https://i", "sub", "a@x.example", "A", nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{"token-swept", "token-taken"} {
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)`, tok, []byte(tok), unixFloat(now.Add(-time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := func(data []byte) ([]AuditRecord, error) {
+		// What the portal's records read: the session's person.
+		got, err := s.User(ctx, u.ID)
+		if err != nil {
+			t.Errorf("reading the person of session %s: %v", data, err)
+			return nil, err
+		}
+		return []AuditRecord{{Time: now, ActorSubject: got.Subject, Action: "session.ended", Object: string(data), Outcome: "success"}}, nil
+	}
+	sessions := s.Sessions(time.Now)
+	start := time.Now()
+	if _, found, err := sessions.TakeEnded(ctx, "token-taken", rec); err != nil || !found {
+		t.Fatalf("a late sign-out with a pool of one connection: found %v, %v", found, err)
+	}
+	if err := sessions.DeleteExpired(ctx, rec); err != nil {
+		t.Fatalf("the sweep of expired sessions with a pool of one connection: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("ending two sessions took %v: each waited for the pool", d)
+	}
+	recs, err := s.AuditRecords(ctx, AuditFilter{Action: "session.ended"})
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("records of the sessions ended: %+v (%v), want two", recs, err)
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d sessions left (%v), want none", n, err)
+	}
+}

@@ -134,8 +134,8 @@ func TestSessionExpiryRecordedOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rec := func(data []byte) []AuditRecord {
-		return []AuditRecord{{Time: time.Now(), ActorSubject: string(data), Action: "session.expired", Outcome: "success"}}
+	rec := func(data []byte) ([]AuditRecord, error) {
+		return []AuditRecord{{Time: time.Now(), ActorSubject: string(data), Action: "session.expired", Outcome: "success"}}, nil
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)

@@ -261,8 +261,11 @@ func (s *SessionStore) Delete(token string) error {
 // audit so that the expiry of a signed-in session is recorded with the
 // deletion; the janitor calls it. With several instances sweeping at once,
 // only the one whose delete takes the row records it: one record per
-// expired session.
-func (s *SessionStore) DeleteExpired(ctx context.Context, audit func(data []byte) []AuditRecord) error {
+// expired session. audit runs before the deletion's transaction holds a
+// connection (it reads whose session it was: inside, with a pool of one,
+// it would wait for itself); a session whose record cannot be made is
+// left for the next sweep.
+func (s *SessionStore) DeleteExpired(ctx context.Context, audit func(data []byte) ([]AuditRecord, error)) error {
 	type expired struct {
 		token string
 		data  []byte
@@ -277,7 +280,11 @@ func (s *SessionStore) DeleteExpired(ctx context.Context, audit func(data []byte
 	st := &Store{db: s.db}
 	for _, e := range all {
 		s.written.Delete(e.token)
-		err := st.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
+		recs, err := audit(e.data)
+		if err != nil {
+			return fmt.Errorf("store: record of an expired session: %w", err)
+		}
+		err = st.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
 			res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token = ? AND expiry <= ?`, e.token, unixFloat(s.now()))
 			if err != nil {
 				return nil, err
@@ -285,7 +292,7 @@ func (s *SessionStore) DeleteExpired(ctx context.Context, audit func(data []byte
 			if n, _ := res.RowsAffected(); n == 0 {
 				return nil, nil // another instance took it, or it was renewed
 			}
-			return audit(e.data), nil
+			return recs, nil
 		})
 		if err != nil {
 			return err
@@ -299,33 +306,42 @@ func (s *SessionStore) DeleteExpired(ctx context.Context, audit func(data []byte
 // makes of its data, and returns the data; found is false when there was
 // no such session (live ones are left alone). A sign-out that arrives
 // just after the idle timeout uses it to end what the session started.
-// Only one of it and the janitor takes a session, and records it.
-func (s *SessionStore) TakeEnded(ctx context.Context, token string, audit func(data []byte) []AuditRecord) (data []byte, found bool, err error) {
+// Only one of it and the janitor takes a session, and records it. audit
+// runs before the transaction that takes it holds a connection, as in
+// DeleteExpired.
+func (s *SessionStore) TakeEnded(ctx context.Context, token string, audit func(data []byte) ([]AuditRecord, error)) (data []byte, found bool, err error) {
 	st := &Store{db: s.db}
 	s.written.Delete(token)
+	err = s.db.QueryRowContext(ctx, `SELECT data FROM sessions WHERE token = ? AND expiry <= ?`, token, unixFloat(s.now())).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("store: take ended session: %w", err)
+	}
+	recs, err := audit(data)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: take ended session: its record: %w", err)
+	}
 	err = st.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
-		err := tx.QueryRowContext(ctx, `SELECT data FROM sessions WHERE token = ? AND expiry <= ?`, token, unixFloat(s.now())).Scan(&data)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
+		// Only an expired session: one renewed since the read is live.
 		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token = ? AND expiry <= ?`, token, unixFloat(s.now()))
 		if err != nil {
 			return nil, err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			data = nil
 			return nil, nil // the janitor took it
 		}
 		found = true
-		return audit(data), nil
+		return recs, nil
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("store: take ended session: %w", err)
 	}
-	return data, found, nil
+	if !found {
+		return nil, false, nil
+	}
+	return data, true, nil
 }
 
 // Count returns the number of live sessions; tests use it to prove that a
