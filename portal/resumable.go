@@ -56,18 +56,38 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 	}
 	s.log.Info("resumable upload created", "visit", acc.Visit.ID, "upload", r.ID, "length", length, "user", acc.Actor.UserID)
 	if length == 0 {
-		var f *store.File
-		r, f, err = s.evidence.Append(ctx, key, acc.Visit, r, bufio.NewReader(strings.NewReader("")), nil, acc.recorder())
-		if err == nil && f != nil {
-			s.scanStored(ctx, acc.Visit, f)
-			s.afterUpload(ctx, acc.Visit, *f)
-			acc.holdNewObjects(ctx, f.ID)
-		}
+		// Stored as any last segment is (its refusals answered as theirs).
+		done, _, err := acc.Append(ctx, r, strings.NewReader(""), nil)
 		if err != nil {
-			return r, err
+			// The client is given no address for this upload, so could
+			// neither finish nor cancel it: it is given up now, and its
+			// name with it, rather than kept unseen until it expires.
+			acc.dropEmpty(ctx, r)
+			return store.Resumable{}, err
 		}
+		r = done
 	}
 	return r, nil
+}
+
+// dropEmpty gives up an empty file's upload whose storing at its creation
+// failed, recorded as a failed upload (what was already given up, or
+// stored meanwhile, is left as it is).
+func (acc *Access) dropEmpty(ctx context.Context, r store.Resumable) {
+	ctx = context.WithoutCancel(ctx)
+	ctx, cur, unlock, err := acc.relock(ctx, r)
+	if err != nil {
+		acc.svc.log.Warn("empty upload not given up", "visit", acc.Visit.ID, "upload", r.ID, "err", err)
+		return
+	}
+	defer unlock()
+	if !cur.CompletedAt.IsZero() {
+		return
+	}
+	rec := acc.rec("upload.failed", cur.FileID, "failure", map[string]any{"reason": "the empty file could not be stored", "resumable": true, "offset": 0})
+	if err := acc.svc.evidence.Abandon(ctx, acc.Visit, cur, rec); err != nil && !errors.Is(err, store.ErrNotFound) {
+		acc.svc.log.Warn("empty upload not given up", "visit", acc.Visit.ID, "upload", r.ID, "err", err)
+	}
 }
 
 // MaxOpenUploads is how many unfinished resumable uploads of a visit a

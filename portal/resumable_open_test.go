@@ -178,3 +178,51 @@ func TestAnUploadSendingInItsLastExpiryIsNotIdle(t *testing.T) {
 		t.Errorf("the upload that sent a segment a minute ago was given up as idle: %v", err)
 	}
 }
+
+// TestEmptyResumableThatFailsLeavesNothing: an empty file sent as a
+// resumable upload is stored as the upload is created; when that fails,
+// the create answers the failure and leaves no upload behind. The client
+// was given no address for it, so it could neither finish it nor cancel
+// it: before, it stayed for a day, unseen, holding its name, and the
+// client's second try was told the name was taken ("already waiting to
+// be filed").
+func TestEmptyResumableThatFailsLeavesNothing(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	st := d.svc.Store()
+	up := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload)
+	refuse, allow := `CREATE TRIGGER refuse_file BEFORE INSERT ON files BEGIN SELECT RAISE(ABORT, 'files refused'); END`, `DROP TRIGGER refuse_file`
+	if st.Postgres() {
+		refuse = `CREATE FUNCTION refuse_file() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'files refused'; END $$;
+			CREATE TRIGGER refuse_file BEFORE INSERT ON files FOR EACH ROW EXECUTE FUNCTION refuse_file()`
+		allow = `DROP TRIGGER refuse_file ON files`
+	}
+	if _, err := st.DB().Exec(refuse); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.05 Empty.pdf", Size: 0}); err == nil {
+		t.Fatal("an empty file whose row is refused was stored")
+	}
+	if n, _, err := st.OpenResumables(ctx, d.demo().ID, up.Actor.UserID); err != nil || n != 0 {
+		t.Errorf("the failed empty upload left %d unfinished uploads (%v), want none", n, err)
+	}
+	if _, err := st.DB().Exec(allow); err != nil {
+		t.Fatal(err)
+	}
+	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.05 Empty.pdf", Size: 0})
+	if err != nil {
+		t.Fatalf("the client's second try: %v, want the empty file stored", err)
+	}
+	if r.CompletedAt.IsZero() {
+		t.Fatalf("the second try: %+v, want the empty file stored at once", r)
+	}
+	fs, err := d.mustAccess(up.Actor, policy.FileList).Files(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if f.ID == r.FileID && f.Name != "1.05 Empty.pdf" {
+			t.Errorf("the second try stored %q, want the name the first try left free", f.Name)
+		}
+	}
+}
