@@ -365,13 +365,19 @@ func (acc *Access) Certificate(ctx context.Context) (Certificate, error) {
 
 // Record is what is kept of a destroyed visit for those who may see it:
 // its team and its certificate (verified with the portal's own key, so a
-// page never shows a certificate the portal did not sign).
+// page never shows a certificate the portal did not sign as if it had:
+// Checked).
 type Record struct {
 	Team        []MemberView
 	Events      []EventView // the letter events, in order
 	DestroyOn   string      // the date the schedule set (YYYY-MM-DD)
 	Certificate retention.Certificate
-	Destroyed   time.Time // when the destruction completed
+	// Checked: the certificate's signature checks with the portal's
+	// signing key. When it does not (signed with a key since replaced, or
+	// changed where it is held) its fields are shown as what it says,
+	// marked as unchecked, for the reader to verify offline.
+	Checked   bool
+	Destroyed time.Time // when the destruction completed
 }
 
 // DestroyedRecord returns the record of the visit, once destroyed. Those
@@ -382,6 +388,7 @@ func (acc *Access) DestroyedRecord(ctx context.Context) (Record, error) {
 		return Record{}, err
 	}
 	c, err := retention.Verify(cert.Signed, acc.svc.SigningPublicKey())
+	checked := err == nil
 	if err != nil {
 		// Signed by a key since replaced: the fields still tell the story;
 		// verifying it offline is the reader's check.
@@ -402,7 +409,7 @@ func (acc *Access) DestroyedRecord(ctx context.Context) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	out := Record{Certificate: c, Destroyed: d.CompletedAt, Team: make([]MemberView, 0, len(ms)), Events: make([]EventView, len(evs))}
+	out := Record{Certificate: c, Checked: checked, Destroyed: d.CompletedAt, Team: make([]MemberView, 0, len(ms)), Events: make([]EventView, len(evs))}
 	for i, e := range evs {
 		out.Events[i] = EventView{e.Event, e.Date.Format(time.DateOnly)}
 	}

@@ -310,6 +310,24 @@ func TestVisitLifePages(t *testing.T) {
 	if strings.Contains(page, "Structure chart") {
 		t.Fatal("the record page names a file")
 	}
+	const unchecked = "This certificate’s signature does not check with the portal’s signing key"
+	if strings.Contains(page, unchecked) {
+		t.Fatal("the record page says the portal's own certificate does not check")
+	}
+	// A certificate changed where it is held (one figure) is shown as
+	// one whose signature does not check, not as the portal's.
+	var held []byte
+	if err := ts.Portal.Store().DB().QueryRow(`SELECT certificate FROM destructions WHERE visit_id = ?`, v.ID).Scan(&held); err != nil {
+		t.Fatal(err)
+	}
+	changed := bytes.Replace(held, []byte(`"file_count":2`), []byte(`"file_count":3`), 1)
+	if bytes.Equal(changed, held) {
+		t.Fatalf("no file count of 2 in the certificate: %s", held)
+	}
+	if _, err := ts.Portal.Store().DB().Exec(`UPDATE destructions SET certificate = ? WHERE visit_id = ?`, changed, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, "record page of a changed certificate", readAll(t, admin.get(visit)), unchecked)
 	if s := lead.status("GET", visit, nil); s != http.StatusGone {
 		t.Fatalf("the lead on a destroyed visit: %d, want 410", s)
 	}
