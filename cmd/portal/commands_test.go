@@ -169,6 +169,39 @@ func TestCertificateVerifyOffline(t *testing.T) {
 		}
 		os.Remove(filepath.Join(dir, "cert.json"))
 	}
+	// The due moment a certificate states is checked against the notice
+	// and the approval it names, not taken on trust: a destruction with
+	// no approval waits out its notice, and one approved began after its
+	// approval.
+	notice := func(given string) *retention.CertNotice {
+		at, _ := time.Parse(time.RFC3339, given)
+		return &retention.CertNotice{GivenAt: at, Period: "168h0m0s"}
+	}
+	approval := func(at time.Time) *retention.CertApproval {
+		return &retention.CertApproval{Issuer: "https://idp", Subject: "admin", Email: "a@example", At: at}
+	}
+	for _, tc := range []struct {
+		name     string
+		notice   *retention.CertNotice
+		approval *retention.CertApproval
+		started  time.Time
+		ok       bool
+	}{
+		{"notice run out before the date", notice("2026-11-20T09:00:00Z"), nil, due.Add(time.Hour), true},
+		{"notice still running", notice("2026-11-29T09:00:00Z"), nil, due.Add(time.Hour), false},
+		{"notice still running, approved", notice("2026-11-29T09:00:00Z"), approval(due.Add(30 * time.Minute)), due.Add(time.Hour), true},
+		{"begun before its approval", notice("2026-11-29T09:00:00Z"), approval(due.Add(2 * time.Hour)), due.Add(time.Hour), false},
+		{"approved before its notice", notice("2026-11-29T09:00:00Z"), approval(due.Add(-3 * 24 * time.Hour)), due.Add(time.Hour), false},
+		{"a notice period that does not parse", &retention.CertNotice{GivenAt: due.Add(-30 * 24 * time.Hour), Period: "a week"}, nil, due.Add(time.Hour), false},
+	} {
+		signed, _ := retention.Sign(retention.Certificate{VisitID: "v1", Reference: "FV-1", Steps: retention.CertSteps{Started: tc.started},
+			Notice: tc.notice, Approval: tc.approval, Due: &retention.CertDue{DestroyOn: "2026-11-30", DestroyAfter: due}}, key)
+		err := certificateCmd([]string{"verify", "--public-key", pubPath, writeKey(t, dir, "cert.json", signed)})
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v, want ok=%v", tc.name, err, tc.ok)
+		}
+		os.Remove(filepath.Join(dir, "cert.json"))
+	}
 }
 
 func TestAuditVerifyCommand(t *testing.T) {

@@ -181,6 +181,32 @@ func describeCertificate(out io.Writer, c retention.Certificate) error {
 		return fmt.Errorf("the certificate shows the destruction began before it was due (due %s, not before %s; began %s)",
 			c.Due.DestroyOn, c.Due.DestroyAfter.Format(at), c.Steps.Started.Format(at))
 	}
+	// The due moment is the signer's reckoning: checked against the
+	// notice and the approval the certificate names.
+	if n := c.Notice; n != nil {
+		period, err := time.ParseDuration(n.Period)
+		if err != nil || period < 0 {
+			return fmt.Errorf("the certificate's notice period %q does not parse: it does not show the destruction waited out its notice", n.Period)
+		}
+		if c.Approval == nil && c.Steps.Started.Before(n.GivenAt.Add(period)) {
+			return fmt.Errorf("the certificate shows the destruction began before its notice ran out, with no approval (notice given %s for %s; began %s)",
+				n.GivenAt.Format(at), n.Period, c.Steps.Started.Format(at))
+		}
+		if a := c.Approval; a != nil && a.At.Before(n.GivenAt) {
+			return fmt.Errorf("the certificate shows the destruction approved before its notice was given (approved %s, notice given %s)", a.At.Format(at), n.GivenAt.Format(at))
+		}
+	}
+	if a := c.Approval; a != nil && c.Steps.Started.Before(a.At) {
+		return fmt.Errorf("the certificate shows the destruction began before it was approved (approved %s, began %s)", a.At.Format(at), c.Steps.Started.Format(at))
+	}
 	fmt.Fprintln(out, "not early: it began no sooner than it was due")
+	switch {
+	case c.Approval != nil:
+		fmt.Fprintf(out, "approved %s by %s, after its notice\n", c.Approval.At.Format(at), c.Approval.Email)
+	case c.Notice != nil:
+		fmt.Fprintf(out, "notice given %s ran out (%s) before it began\n", c.Notice.GivenAt.Format(at), c.Notice.Period)
+	default:
+		fmt.Fprintln(out, "notice: not stated: the certificate alone does not show administrators were given notice")
+	}
 	return nil
 }
