@@ -346,3 +346,35 @@ func TestRemovedMembersUploadsDoNotComeBackAtOnce(t *testing.T) {
 		t.Errorf("objects of the former membership's upload left: %d (%v)", len(left), err)
 	}
 }
+
+// TestRemovedMembersPatchStopsAtTheNextSegment: a member removed and
+// added again while a request streams her resumable upload has a new
+// membership; the upload, her former membership's, stores no more
+// segments and never becomes a file, although the recheck before each
+// segment finds that she may upload: the segment's commit reads the
+// membership the upload was begun under (migration 47).
+func TestRemovedMembersPatchStopsAtTheNextSegment(t *testing.T) {
+	d := startDomainOn(t, nil, map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB"})
+	ctx := context.Background()
+	v := d.demo()
+	body := bytes.Repeat([]byte("evidence"), 3<<17) // 3 MiB
+	up, r := firstSegmentStored(t, d, v, "1.01 report.pdf", body)
+	admin := d.person("ofsted", "admin@ofsted.example")
+	commits := 0
+	_, f, err := up.Append(ctx, r, bytes.NewReader(body[d.svc.SegmentSize():]), func() error {
+		if commits++; commits == 1 {
+			removeMember(t, d, "uploader@cafcass.example")
+			if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "uploader@cafcass.example", Role: policy.RoleProviderUploader}); err != nil {
+				t.Fatal(err)
+			}
+			d.later(3 * time.Second)
+		}
+		return nil
+	})
+	if err == nil || f != nil {
+		t.Fatalf("the former membership's upload, sent on across a removal and a new membership: file %v, %v; want it stopped", f != nil, err)
+	}
+	if fs, err := d.svc.Store().Files(ctx, v.ID); err != nil || len(fs) != 0 {
+		t.Fatalf("files stored: %d (%v), want none", len(fs), err)
+	}
+}
