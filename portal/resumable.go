@@ -48,10 +48,16 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 		s.releaseName(ctx, fileID)
 		return store.Resumable{}, err
 	}
+	// makeRoom counted before this upload is recorded: the bound is held
+	// again as it is, counted with any created at the same moment.
 	r, err := s.evidence.CreateResumable(ctx, evidence.NewResumable{Visit: acc.Visit, Key: key, FileID: fileID, Name: name, Item: item, Length: length,
-		CreatedBy: acc.Actor.UserID, MemberID: acc.Member.ID, Expires: s.now().Add(s.cfg.UploadExpiry), Record: acc.recorder()})
+		CreatedBy: acc.Actor.UserID, MemberID: acc.Member.ID, Expires: s.now().Add(s.cfg.UploadExpiry), Record: acc.recorder(),
+		Bound: store.OpenBound{Uploads: MaxOpenUploads, Bytes: MaxOpenUploadSizes * s.cfg.MaxFileSize}})
 	if err != nil {
 		s.releaseName(ctx, fileID)
+		if errors.Is(err, store.ErrTooManyUploads) {
+			return store.Resumable{}, errTooManyUploads
+		}
 		return store.Resumable{}, err
 	}
 	s.log.Info("resumable upload created", "visit", acc.Visit.ID, "upload", r.ID, "length", length, "user", acc.Actor.UserID)

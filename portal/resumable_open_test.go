@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,5 +225,37 @@ func TestEmptyResumableThatFailsLeavesNothing(t *testing.T) {
 		if f.ID == r.FileID && f.Name != "1.05 Empty.pdf" {
 			t.Errorf("the second try stored %q, want the name the first try left free", f.Name)
 		}
+	}
+}
+
+// TestUnfinishedUploadsAreBoundedAtOnce: the bound on a person's
+// unfinished uploads holds for uploads created at the same moment (a
+// script sending many at once): each is counted in the transaction that
+// records it, with the others of its person. Before, each create counted
+// before any was recorded, and every one of them was let in.
+func TestUnfinishedUploadsAreBoundedAtOnce(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	st := d.svc.Store()
+	up := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload)
+	const tries = 16
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range tries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			up.CreateResumable(ctx, portal.NewFile{Name: fmt.Sprintf("1.05 At once %d.zip", i), Size: d.Config.MaxFileSize})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	n, bytes, err := st.OpenResumables(ctx, d.demo().ID, up.Actor.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n > portal.MaxOpenUploads || bytes > portal.MaxOpenUploadSizes*d.Config.MaxFileSize {
+		t.Errorf("%d uploads created at once hold %d unfinished, %d bytes declared; want at most %d and %d", tries, n, bytes, portal.MaxOpenUploads, portal.MaxOpenUploadSizes*d.Config.MaxFileSize)
 	}
 }

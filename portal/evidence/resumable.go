@@ -50,9 +50,12 @@ type NewResumable struct {
 	Length    int64
 	CreatedBy string
 	MemberID  string // the membership it is begun under
-	FileID    string // the file's id, when the caller chose it; empty: a new one
-	Expires   time.Time
-	Record    func(action, outcome, fileID string, detail map[string]any) store.AuditRecord
+	// Bound is how many unfinished uploads of the visit its person may
+	// have, with it (store.CreateResumableWithin; zero: no bound).
+	Bound   store.OpenBound
+	FileID  string // the file's id, when the caller chose it; empty: a new one
+	Expires time.Time
+	Record  func(action, outcome, fileID string, detail map[string]any) store.AuditRecord
 }
 
 // CreateResumable records a resumable upload; nothing is stored in S3 yet.
@@ -76,7 +79,7 @@ func (s *Service) CreateResumable(ctx context.Context, n NewResumable) (store.Re
 	if n.Record != nil {
 		audit = append(audit, n.Record("upload.started", "started", fileID, map[string]any{"declared_size": n.Length, "resumable": true}))
 	}
-	if err := s.Store.CreateResumable(ctx, r, audit...); err != nil {
+	if err := s.Store.CreateResumableWithin(ctx, r, n.Bound, audit...); err != nil {
 		return store.Resumable{}, err
 	}
 	return r, nil

@@ -65,7 +65,43 @@ func scanResumable(sc scanner) (Resumable, error) {
 // CreateResumable records a new resumable upload, with its pending record
 // (so its objects are cleaned up if it is abandoned) and audit records.
 func (s *Store) CreateResumable(ctx context.Context, r Resumable, audit ...AuditRecord) error {
+	return s.CreateResumableWithin(ctx, r, OpenBound{}, audit...)
+}
+
+// OpenBound is how many unfinished resumable uploads of a visit one person
+// may have, and how many bytes their declared lengths may add up to, with
+// the new one (zero: no bound).
+type OpenBound struct {
+	Uploads int
+	Bytes   int64
+}
+
+// ErrTooManyUploads refuses a resumable upload past its person's
+// OpenBound.
+var ErrTooManyUploads = errors.New("store: too many unfinished uploads")
+
+// CreateResumableWithin is CreateResumable within bound: the person's
+// unfinished uploads of the visit are counted in the transaction that
+// records the new one, their person's row held (PostgreSQL; SQLite's
+// write transactions hold the database), so uploads created at once are
+// counted with each other: ErrTooManyUploads past it.
+func (s *Store) CreateResumableWithin(ctx context.Context, r Resumable, bound OpenBound, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
+		if bound != (OpenBound{}) {
+			var id string
+			if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE id = ?`+tx.h.forUpdate(), r.CreatedBy).Scan(&id); err != nil {
+				return err
+			}
+			var n int
+			var bytes int64
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(length), 0) FROM resumable_uploads
+				WHERE visit_id = ? AND created_by = ? AND completed_at IS NULL`, r.VisitID, r.CreatedBy).Scan(&n, &bytes); err != nil {
+				return err
+			}
+			if n >= bound.Uploads || bytes+r.Length > bound.Bytes {
+				return ErrTooManyUploads
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO resumable_uploads (id, visit_id, file_id, created_by, name_sealed, item, length, segment_size, segments_done,
 			hash_state, created_at, expires_at, completed_at, segment_macs, active_at, member_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)`,
 			r.ID, r.VisitID, r.FileID, r.CreatedBy, r.NameSealed, r.Item, r.Length, r.SegmentSize, r.SegmentsDone, r.HashState,
