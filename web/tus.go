@@ -169,8 +169,16 @@ func (s *Server) tusHead(c *gin.Context) {
 		// A client whose last PATCH went unanswered learns here that the
 		// upload completed: it is told the scanner's verdict as that
 		// answer would have told it.
-		if f, err := accessOf(c).ResumableFile(c.Request.Context(), r); err == nil {
+		// The file gone since (deleted, withdrawn) has no verdict to
+		// tell; one that cannot be read is a failure, never a completion
+		// without its verdict.
+		f, err := accessOf(c).ResumableFile(c.Request.Context(), r)
+		switch {
+		case err == nil:
 			tusScanHeaders(c, &f)
+		case !errors.Is(err, store.ErrNotFound):
+			s.fail(c, err)
+			return
 		}
 	}
 	c.Status(http.StatusOK)

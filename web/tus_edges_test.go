@@ -121,6 +121,24 @@ func TestResumableHeadTellsTheScan(t *testing.T) {
 	if got := resp.Header.Get("Evidence-Scan"); got != scan {
 		t.Fatalf("HEAD of the completed upload: Evidence-Scan %q, the PATCH said %q", got, scan)
 	}
+	// The file unreadable (the database failing), the HEAD does not say
+	// the upload completed without the verdict: a client would tell its
+	// person "uploaded" with no word of malware.
+	if ts.Portal.Store().Postgres() {
+		return // the serving role may not rename the table
+	}
+	db := ts.Portal.Store().DB()
+	if _, err := db.Exec(`ALTER TABLE files RENAME TO files_away`); err != nil {
+		t.Fatal(err)
+	}
+	resp = uploader.tus("HEAD", loc, nil, 0, nil)
+	resp.Body.Close()
+	if _, err := db.Exec(`ALTER TABLE files_away RENAME TO files`); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode == http.StatusOK && resp.Header.Get("Evidence-Scan") == "" {
+		t.Fatalf("HEAD of a completed upload whose file could not be read: %d, no Evidence-Scan; want a failure, not a completion without the verdict", resp.StatusCode)
+	}
 }
 
 // TestCutPatchSaysWhatIsKept: a resumable upload's PATCH whose body ends
