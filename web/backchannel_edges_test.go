@@ -209,8 +209,24 @@ func TestSignInAfterAnotherKeepsNoneOfItsProviderSession(t *testing.T) {
 // network's NAT, an ingress the portal does not trust) could otherwise
 // keep the provider's logouts out, and the sessions they end alive.
 func TestRefusedLogoutsDoNotHoldBackTheProvider(t *testing.T) {
-	h, ts, _, alice, sid := aliceAtHydra(t)
+	refusedLogoutsDoNotHoldBack(t, nil, 0)
+}
+
+// TestRefusedLogoutsDoNotHoldBackTheProviderAfterDiscovery: the same once
+// the provider's discovery has been read again (hourly by default, here
+// every half second): what the portal knows of the provider's keys is
+// kept across it. Before, each discovery forgot the keys that had
+// verified tokens, and until someone signed in again the provider's
+// logouts from a held-back address were refused, and its sessions lived
+// on.
+func TestRefusedLogoutsDoNotHoldBackTheProviderAfterDiscovery(t *testing.T) {
+	refusedLogoutsDoNotHoldBack(t, map[string]string{"PORTAL_IDP_DISCOVERY_INTERVAL": "500ms"}, 2*time.Second)
+}
+
+func refusedLogoutsDoNotHoldBack(t *testing.T, env map[string]string, wait time.Duration) {
+	h, ts, _, alice, sid := aliceAtHydraWith(t, env)
 	ctx := context.Background()
+	time.Sleep(wait) // discoveries read again, when they are to be
 	// Junk from the loopback address, which Hydra's logouts come from
 	// too, kept up (one every 2 s is enough to stay held back).
 	junk := func() int {
@@ -268,9 +284,15 @@ func TestRefusedLogoutsDoNotHoldBackTheProvider(t *testing.T) {
 // the visit, her browser and her login session at Hydra.
 func aliceAtHydra(t *testing.T) (*hydra.Hydra, *testStack, visitResp, *browser, string) {
 	t.Helper()
+	return aliceAtHydraWith(t, nil)
+}
+
+// aliceAtHydraWith is aliceAtHydra with the portal's settings env.
+func aliceAtHydraWith(t *testing.T, env map[string]string) (*hydra.Hydra, *testStack, visitResp, *browser, string) {
+	t.Helper()
 	h := startHydra(t)
 	h.AddUser(hydra.User{Username: "alice", Password: "alice-password", Subject: "hydra-alice", Email: "alice@cafcass.example", AMR: []string{"pwd"}})
-	ts, _ := startStackWithHydra(t, h, hydra.Client{}, nil)
+	ts, _ := startStackWithHydra(t, h, hydra.Client{}, env)
 	v := ts.demoVisit(t)
 	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
 	if code := admin.status("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"email": "alice@cafcass.example", "issuer": h.Issuer(), "role": policy.RoleProviderUploader}); code != http.StatusCreated {

@@ -220,6 +220,9 @@ func (p *identityProvider) fetch(ctx context.Context) (*discovered, error) {
 	// just confirmed), over a key set that says when fetching the keys
 	// failed: the provider's failure, not the person's.
 	keys, algs := newKeySet(p.client, extra.JWKS), signingAlgs(prov)
+	if old := p.current.Load(); old != nil {
+		keys.keepVerified(old.keys) // before the verifiers take their copy
+	}
 	return &discovered{
 		provider:    prov,
 		keys:        keys,

@@ -26,12 +26,24 @@ import (
 // no fetch, however many junk tokens its sender's address has sent.
 type keySet struct {
 	remote   *oidc.RemoteKeySet
+	url      string
 	verified *sync.Map // key id ("" for none) → struct{}
 }
 
 // newKeySet is the key set at jwksURL, fetched through client.
 func newKeySet(client *http.Client, jwksURL string) keySet {
-	return keySet{remote: oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), client), jwksURL), verified: &sync.Map{}}
+	return keySet{remote: oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), client), jwksURL), url: jwksURL, verified: &sync.Map{}}
+}
+
+// keepVerified carries the key ids that have verified tokens over from
+// the key set a discovery replaces, when the keys are still published at
+// the same address: a discovery read again (hourly) must not forget them,
+// or the provider's logouts from a held-back address are refused until
+// someone signs in again.
+func (k *keySet) keepVerified(old keySet) {
+	if old.verified != nil && old.url == k.url {
+		k.verified = old.verified
+	}
 }
 
 // maxVerifiedKeys bounds the key ids kept: a provider publishes a few.
