@@ -142,33 +142,54 @@ func (acc *Access) makeRoom(ctx context.Context, length int64) error {
 	if err != nil {
 		return err
 	}
-	var plan []store.Resumable
-	idleSince := s.now().Add(-idleBeforeGivenUp)
-	for _, r := range open {
-		if fits() {
-			break
+	// The idle ones, oldest first, are each taken (their lease) and read
+	// again until they would make room; one being written after all, or
+	// gone, is passed over. Only then is any given up: when they cannot
+	// make room, none is.
+	type taken struct {
+		r      store.Resumable
+		ctx    context.Context
+		unlock func()
+	}
+	var plan []taken
+	defer func() {
+		for _, p := range plan {
+			p.unlock()
 		}
+	}()
+	idleSince := s.now().Add(-idleBeforeGivenUp)
+	idle := func(r store.Resumable) bool {
 		active := r.ActiveAt
 		if active.IsZero() {
 			active = r.ExpiresAt.Add(-s.cfg.UploadExpiry) // not written since before the store kept it
 		}
-		if active.After(idleSince) {
-			continue // a segment, or its creation, within the last few minutes
+		return !active.After(idleSince) // no segment, nor its creation, within the last few minutes
+	}
+	for _, r := range open {
+		if fits() {
+			break
 		}
-		plan = append(plan, r)
-		count, bytes = count-1, bytes-r.Length
+		if !idle(r) {
+			continue
+		}
+		lctx, cur, unlock, err := acc.relock(ctx, r)
+		if err != nil {
+			continue // being written after all, or gone
+		}
+		if !cur.CompletedAt.IsZero() || !idle(cur) {
+			unlock()
+			continue
+		}
+		plan = append(plan, taken{cur, lctx, unlock})
+		count, bytes = count-1, bytes-cur.Length
 	}
 	if !fits() {
 		return errTooManyUploads
 	}
-	for _, r := range plan {
-		lctx, cur, unlock, err := acc.relock(ctx, r)
-		if err != nil {
-			return errTooManyUploads // being written after all, or gone: try again
-		}
+	for _, p := range plan {
+		cur := p.r
 		rec := acc.rec("upload.failed", cur.FileID, "failure", map[string]any{"reason": "given up: too many unfinished uploads", "resumable": true, "offset": cur.Offset()})
-		err = s.evidence.Abandon(lctx, acc.Visit, cur, rec)
-		unlock()
+		err := s.evidence.Abandon(p.ctx, acc.Visit, cur, rec)
 		if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}

@@ -259,3 +259,59 @@ func TestUnfinishedUploadsAreBoundedAtOnce(t *testing.T) {
 		t.Errorf("%d uploads created at once hold %d unfinished, %d bytes declared; want at most %d and %d", tries, n, bytes, portal.MaxOpenUploads, portal.MaxOpenUploadSizes*d.Config.MaxFileSize)
 	}
 }
+
+// TestRoomIsMadeAroundAnUploadBeingWritten: when making room for a new
+// upload, an idle upload that a request is writing after all is passed
+// over for the next idle one; and when room cannot be made, none is
+// given up. Before, the idle ones were given up in order until one could
+// not be taken, and then the new upload was refused anyway: the earlier
+// ones were lost for nothing.
+func TestRoomIsMadeAroundAnUploadBeingWritten(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	st := d.svc.Store()
+	up := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload)
+	max := d.Config.MaxFileSize
+	var ids []string
+	for i, size := range []int64{max / 2, max / 2, max, max, max} { // four of the largest in all
+		r, err := up.CreateResumable(ctx, portal.NewFile{Name: fmt.Sprintf("1.05 Part %d.zip", i), Size: size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+		d.later(time.Second) // oldest first, in this order
+	}
+	gone := func(id string) bool {
+		t.Helper()
+		_, err := st.Resumable(ctx, d.demo().ID, id)
+		return err != nil
+	}
+	d.later(11 * time.Minute)
+	// The second is being written.
+	if ok, err := st.LockResumable(ctx, ids[1], "a request", time.Now(), time.Now().Add(time.Hour)); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	// Room for the largest file: the first and the second would make it,
+	// but the second is being written: the first and the third do.
+	fresh, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.05 New.zip", Size: max})
+	if err != nil {
+		t.Fatalf("a new upload, the idle ones making room around the one being written: %v", err)
+	}
+	if !gone(ids[0]) || gone(ids[1]) || !gone(ids[2]) || gone(ids[3]) {
+		t.Errorf("given up: %v %v %v %v, want the first and the third", gone(ids[0]), gone(ids[1]), gone(ids[2]), gone(ids[3]))
+	}
+	// With every other one being written, no room can be made: none is
+	// given up.
+	for _, id := range []string{ids[3], ids[4], fresh.ID} {
+		if ok, err := st.LockResumable(ctx, id, "a request", time.Now(), time.Now().Add(time.Hour)); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+	}
+	d.later(11 * time.Minute)
+	if _, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.05 Newer.zip", Size: max}); err == nil {
+		t.Fatal("a new upload made room while every idle upload was being written")
+	}
+	if n, _, err := st.OpenResumables(ctx, d.demo().ID, up.Actor.UserID); err != nil || n != 4 {
+		t.Errorf("%d unfinished uploads after the refusal (%v), want the 4 kept", n, err)
+	}
+}
