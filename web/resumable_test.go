@@ -160,6 +160,8 @@ func TestResumableUpload(t *testing.T) {
 			{"wrong offset", data[5:], map[string]string{"Upload-Offset": "5"}, http.StatusConflict},
 			{"past the length", append(data, 'x'), map[string]string{"Upload-Offset": "0"}, http.StatusRequestEntityTooLarge},
 			{"short of a segment boundary", data[:4], map[string]string{"Upload-Offset": "0"}, http.StatusBadRequest},
+			// No bytes is no change (tus allows it): not a body cut short.
+			{"no bytes", []byte{}, map[string]string{"Upload-Offset": "0"}, http.StatusNoContent},
 		} {
 			resp := uploader.tus("PATCH", loc, bytes.NewReader(c.body), int64(len(c.body)), c.h)
 			body := readAll(t, resp)

@@ -236,6 +236,13 @@ func (s *Server) tusPatch(c *gin.Context) {
 			return
 		}
 	}
+	if c.Request.ContentLength == 0 && c.GetHeader("Upload-Checksum") == "" && offset < r.Length {
+		// No bytes (tus allows it) changes nothing: the offset as it is,
+		// not a body cut short, and nothing is sent to the store.
+		s.tusOffsetHeaders(c, r)
+		c.Status(http.StatusNoContent)
+		return
+	}
 	body := io.Reader(c.Request.Body)
 	var beforeCommit func() error
 	if h := c.GetHeader("Upload-Checksum"); h != "" {
