@@ -186,16 +186,27 @@ func TestCertificateVerifyOffline(t *testing.T) {
 		approval *retention.CertApproval
 		started  time.Time
 		ok       bool
+		noDue    bool // a certificate before v5
 	}{
-		{"notice run out before the date", notice("2026-11-20T09:00:00Z"), nil, due.Add(time.Hour), true},
-		{"notice still running", notice("2026-11-29T09:00:00Z"), nil, due.Add(time.Hour), false},
-		{"notice still running, approved", notice("2026-11-29T09:00:00Z"), approval(due.Add(30 * time.Minute)), due.Add(time.Hour), true},
-		{"begun before its approval", notice("2026-11-29T09:00:00Z"), approval(due.Add(2 * time.Hour)), due.Add(time.Hour), false},
-		{"approved before its notice", notice("2026-11-29T09:00:00Z"), approval(due.Add(-3 * 24 * time.Hour)), due.Add(time.Hour), false},
-		{"a notice period that does not parse", &retention.CertNotice{GivenAt: due.Add(-30 * 24 * time.Hour), Period: "a week"}, nil, due.Add(time.Hour), false},
+		{"notice run out before the date", notice("2026-11-20T09:00:00Z"), nil, due.Add(time.Hour), true, false},
+		{"notice still running", notice("2026-11-29T09:00:00Z"), nil, due.Add(time.Hour), false, false},
+		{"notice still running, approved", notice("2026-11-29T09:00:00Z"), approval(due.Add(30 * time.Minute)), due.Add(time.Hour), true, false},
+		{"begun before its approval", notice("2026-11-29T09:00:00Z"), approval(due.Add(2 * time.Hour)), due.Add(time.Hour), false, false},
+		{"approved before its notice", notice("2026-11-29T09:00:00Z"), approval(due.Add(-3 * 24 * time.Hour)), due.Add(time.Hour), false, false},
+		{"a notice period that does not parse", &retention.CertNotice{GivenAt: due.Add(-30 * 24 * time.Hour), Period: "a week"}, nil, due.Add(time.Hour), false, false},
+		// An approval given while the inventory was taken, its notice run
+		// out: the portal itself writes such a certificate.
+		{"approved after it began, its notice run out", notice("2026-11-20T09:00:00Z"), approval(due.Add(2 * time.Hour)), due.Add(time.Hour), true, false},
+		{"approved within the clocks' skew of its start", notice("2026-11-29T09:00:00Z"), approval(due.Add(time.Hour + 5*time.Second)), due.Add(time.Hour), true, false},
+		{"before v5, notice still running", notice("2026-11-29T09:00:00Z"), nil, due.Add(time.Hour), false, true},
+		{"before v5, notice run out", notice("2026-11-20T09:00:00Z"), nil, due.Add(time.Hour), true, true},
 	} {
-		signed, _ := retention.Sign(retention.Certificate{VisitID: "v1", Reference: "FV-1", Steps: retention.CertSteps{Started: tc.started},
-			Notice: tc.notice, Approval: tc.approval, Due: &retention.CertDue{DestroyOn: "2026-11-30", DestroyAfter: due}}, key)
+		c := retention.Certificate{VisitID: "v1", Reference: "FV-1", Steps: retention.CertSteps{Started: tc.started},
+			Notice: tc.notice, Approval: tc.approval, Due: &retention.CertDue{DestroyOn: "2026-11-30", DestroyAfter: due}}
+		if tc.noDue {
+			c.Due = nil
+		}
+		signed, _ := retention.Sign(c, key)
 		err := certificateCmd([]string{"verify", "--public-key", pubPath, writeKey(t, dir, "cert.json", signed)})
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: %v, want ok=%v", tc.name, err, tc.ok)

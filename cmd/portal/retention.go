@@ -171,6 +171,33 @@ func describeCertificate(out io.Writer, c retention.Certificate) error {
 	if c.KeyEpoch != nil {
 		fmt.Fprintf(out, "key unrecoverable from backups of the database after %s (key epoch %s)\n", c.KeyEpoch.UnrecoverableFromBackupsAfter.Format(at), c.KeyEpoch.ID)
 	}
+	// What allowed it to begin, from the notice and approval the
+	// certificate names (any version that names them): the notice run
+	// out, or an approval given after the notice and before it began.
+	// Times written by different instances may differ by the clocks'
+	// allowed skew.
+	if n := c.Notice; n != nil {
+		period, err := time.ParseDuration(n.Period)
+		if err != nil || period < 0 {
+			return fmt.Errorf("the certificate's notice period %q does not parse: it does not show the destruction waited out its notice", n.Period)
+		}
+		ranOut := !c.Steps.Started.Before(n.GivenAt.Add(period))
+		approved := c.Approval != nil && !c.Steps.Started.Add(clockSkew).Before(c.Approval.At)
+		if a := c.Approval; a != nil && a.At.Add(clockSkew).Before(n.GivenAt) {
+			return fmt.Errorf("the certificate shows the destruction approved before its notice was given (approved %s, notice given %s)", a.At.Format(at), n.GivenAt.Format(at))
+		}
+		switch {
+		case ranOut:
+			fmt.Fprintf(out, "notice given %s ran out (%s) before it began\n", n.GivenAt.Format(at), n.Period)
+		case approved:
+			fmt.Fprintf(out, "approved %s by %s, after its notice given %s\n", c.Approval.At.Format(at), c.Approval.Email, n.GivenAt.Format(at))
+		default:
+			return fmt.Errorf("the certificate shows the destruction began before its notice ran out (given %s for %s), and before any approval; began %s",
+				n.GivenAt.Format(at), n.Period, c.Steps.Started.Format(at))
+		}
+	} else {
+		fmt.Fprintln(out, "notice: not stated: the certificate alone does not show administrators were given notice")
+	}
 	if c.Due == nil {
 		fmt.Fprintln(out, "due: not stated (a certificate before v5, or no publication recorded): the certificate alone does not show it was not early")
 		return nil
@@ -181,32 +208,11 @@ func describeCertificate(out io.Writer, c retention.Certificate) error {
 		return fmt.Errorf("the certificate shows the destruction began before it was due (due %s, not before %s; began %s)",
 			c.Due.DestroyOn, c.Due.DestroyAfter.Format(at), c.Steps.Started.Format(at))
 	}
-	// The due moment is the signer's reckoning: checked against the
-	// notice and the approval the certificate names.
-	if n := c.Notice; n != nil {
-		period, err := time.ParseDuration(n.Period)
-		if err != nil || period < 0 {
-			return fmt.Errorf("the certificate's notice period %q does not parse: it does not show the destruction waited out its notice", n.Period)
-		}
-		if c.Approval == nil && c.Steps.Started.Before(n.GivenAt.Add(period)) {
-			return fmt.Errorf("the certificate shows the destruction began before its notice ran out, with no approval (notice given %s for %s; began %s)",
-				n.GivenAt.Format(at), n.Period, c.Steps.Started.Format(at))
-		}
-		if a := c.Approval; a != nil && a.At.Before(n.GivenAt) {
-			return fmt.Errorf("the certificate shows the destruction approved before its notice was given (approved %s, notice given %s)", a.At.Format(at), n.GivenAt.Format(at))
-		}
-	}
-	if a := c.Approval; a != nil && c.Steps.Started.Before(a.At) {
-		return fmt.Errorf("the certificate shows the destruction began before it was approved (approved %s, began %s)", a.At.Format(at), c.Steps.Started.Format(at))
-	}
 	fmt.Fprintln(out, "not early: it began no sooner than it was due")
-	switch {
-	case c.Approval != nil:
-		fmt.Fprintf(out, "approved %s by %s, after its notice\n", c.Approval.At.Format(at), c.Approval.Email)
-	case c.Notice != nil:
-		fmt.Fprintf(out, "notice given %s ran out (%s) before it began\n", c.Notice.GivenAt.Format(at), c.Notice.Period)
-	default:
-		fmt.Fprintln(out, "notice: not stated: the certificate alone does not show administrators were given notice")
-	}
 	return nil
 }
+
+// clockSkew is how far apart the clocks of the instances that wrote a
+// certificate's times may be (the portal refuses to run past it:
+// portal/clockagree.go).
+const clockSkew = 10 * time.Second

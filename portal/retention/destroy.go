@@ -223,7 +223,7 @@ func (s *Service) begin(ctx context.Context, v store.Visit) error {
 	if err != nil {
 		return err
 	}
-	inv.VisitID, inv.Reference, inv.KeyFingerprint, inv.Files, inv.StartedAt = v.ID, v.Reference, k.Fingerprint, list, s.Now()
+	inv.VisitID, inv.Reference, inv.KeyFingerprint, inv.Files = v.ID, v.Reference, k.Fingerprint, list
 	inv.KeyEpoch, inv.FilesVersion = k.Epoch, version // until DeleteKey records the one it deletes from
 	// The notice period due decided with.
 	n, err := s.Store.GetNotice(ctx, v.ID)
@@ -231,6 +231,9 @@ func (s *Service) begin(ctx context.Context, v store.Visit) error {
 		return err
 	}
 	inv.NoticePeriod, inv.NoticePeriodKnown = Announced(n, s.NoticePeriod), true
+	// Begun as the visit is marked destroying, not as its inventory began
+	// (a long listing): an approval given meanwhile is before it.
+	inv.StartedAt = s.Now()
 	if err := s.Store.BeginDestruction(ctx, inv, s.audit(v.ID, "destruction.started", v.ID, map[string]any{
 		"files": len(files), "object_versions": inv.ObjectsAtStart, "segments_expected": inv.SegmentsExpected, "segments_missing": inv.SegmentsMissing})...); err != nil {
 		return err
