@@ -208,6 +208,12 @@ func (s *Service) failed(ctx context.Context, v store.Visit, cause error) error 
 	now := s.Now()
 	attempts, err := s.Store.RecordFailure(context.WithoutCancel(ctx), v.ID, reason, now, func(n int) time.Time { return now.Add(backoff(n)) },
 		s.audit(v.ID, "destruction.failed", v.ID, map[string]any{"reason": reason})...)
+	if errors.Is(err, store.ErrDestroyed) {
+		// Another process finished the destruction while this one
+		// failed: nothing failed that is still to do.
+		s.Log.Info("destruction finished elsewhere while this attempt failed", "visit", v.ID, "reference", v.Reference, "err", cause)
+		return nil
+	}
 	s.Log.Error("destruction failed", "visit", v.ID, "reference", v.Reference, "attempts", attempts, "retry_in", backoff(max(attempts, 1)).String(), "err", cause)
 	if err != nil {
 		return errors.Join(cause, err)
