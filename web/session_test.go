@@ -458,6 +458,41 @@ func TestSignOutAfterTheSessionEnded(t *testing.T) {
 	}
 }
 
+// TestSignOutAfterTheSessionEndedWithThePersonUnread: the same sign-out
+// when the person cannot be read for its record (the database failing)
+// still sends the browser to end the provider's session; the ended
+// session is left for the janitor, which records its expiry.
+func TestSignOutAfterTheSessionEndedWithThePersonUnread(t *testing.T) {
+	ts := startStackWith(t, map[string]string{"PORTAL_SESSION_IDLE_TIMEOUT": "2s"})
+	if ts.Portal.Store().Postgres() {
+		t.Skip("the serving role may not rename the table")
+	}
+	b := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	time.Sleep(2500 * time.Millisecond)
+	db := ts.Portal.Store().DB()
+	if _, err := db.Exec(`ALTER TABLE users RENAME TO users_away`); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, b.base+"/auth/logout", nil)
+	req.Header.Set("Origin", b.base)
+	c := &http.Client{Jar: b.c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if _, rerr := db.Exec(`ALTER TABLE users_away RENAME TO users`); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc.String(), ts.IdPURL+"/ofsted/") {
+		t.Errorf("a sign-out just after the session ended, its person unread, went to %q, not to the provider's end-session", loc)
+	}
+	if n := tableRows(t, ts)["sessions"]; n != 1 {
+		t.Errorf("%d sessions held after the sign-out, want the ended one left for the janitor", n)
+	}
+}
+
 // refuseRecords makes the trail refuse records of action from now on,
 // with message as the database's error.
 func refuseRecords(t *testing.T, ts *testStack, action, message string) {

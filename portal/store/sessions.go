@@ -308,7 +308,8 @@ func (s *SessionStore) DeleteExpired(ctx context.Context, audit func(data []byte
 // just after the idle timeout uses it to end what the session started.
 // Only one of it and the janitor takes a session, and records it. audit
 // runs before the transaction that takes it holds a connection, as in
-// DeleteExpired.
+// DeleteExpired; when it fails, the session is not taken and its data is
+// returned with the error.
 func (s *SessionStore) TakeEnded(ctx context.Context, token string, audit func(data []byte) ([]AuditRecord, error)) (data []byte, found bool, err error) {
 	st := &Store{db: s.db}
 	s.written.Delete(token)
@@ -321,7 +322,9 @@ func (s *SessionStore) TakeEnded(ctx context.Context, token string, audit func(d
 	}
 	recs, err := audit(data)
 	if err != nil {
-		return nil, false, fmt.Errorf("store: take ended session: its record: %w", err)
+		// Not taken (the janitor records its expiry later); its data is
+		// returned with the error, for what the caller must end anyway.
+		return data, false, fmt.Errorf("store: take ended session: its record: %w", err)
 	}
 	err = st.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
 		// Only an expired session: one renewed since the read is live.
