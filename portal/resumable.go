@@ -82,6 +82,9 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 func (acc *Access) dropEmpty(ctx context.Context, r store.Resumable) {
 	ctx = context.WithoutCancel(ctx)
 	ctx, cur, unlock, err := acc.relock(ctx, r)
+	if errors.Is(err, errNoUpload) {
+		return // given up already (a refusal for good)
+	}
 	if err != nil {
 		acc.svc.log.Warn("empty upload not given up", "visit", acc.Visit.ID, "upload", r.ID, "err", err)
 		return
@@ -172,9 +175,14 @@ func (acc *Access) makeRoom(ctx context.Context, length int64) error {
 		if !idle(r) {
 			continue
 		}
-		lctx, cur, unlock, err := acc.relock(ctx, r)
-		if err != nil {
+		// Given up whatever the request does next (its client gone): a
+		// plan half carried out would lose uploads for nothing.
+		lctx, cur, unlock, err := acc.relock(context.WithoutCancel(ctx), r)
+		if errors.Is(err, errBusy) || errors.Is(err, errNoUpload) {
 			continue // being written after all, or gone
+		}
+		if err != nil {
+			return err
 		}
 		if !cur.CompletedAt.IsZero() || !idle(cur) {
 			unlock()

@@ -241,16 +241,31 @@ func TestUnfinishedUploadsAreBoundedAtOnce(t *testing.T) {
 	const tries = 16
 	var wg sync.WaitGroup
 	start := make(chan struct{})
+	errs := make(chan error, tries)
 	for i := range tries {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			up.CreateResumable(ctx, portal.NewFile{Name: fmt.Sprintf("1.05 At once %d.zip", i), Size: d.Config.MaxFileSize})
+			_, err := up.CreateResumable(ctx, portal.NewFile{Name: fmt.Sprintf("1.05 At once %d.zip", i), Size: d.Config.MaxFileSize})
+			errs <- err
 		}()
 	}
 	close(start)
 	wg.Wait()
+	close(errs)
+	created := 0
+	for err := range errs {
+		if e, ok := portal.AsError(err); err != nil && (!ok || e.Code != "too_many_uploads") {
+			t.Errorf("an upload created at once: %v, want it created or too_many_uploads", err)
+		}
+		if err == nil {
+			created++
+		}
+	}
+	if created != portal.MaxOpenUploadSizes {
+		t.Errorf("%d of %d uploads of the largest file created at once, want %d", created, tries, portal.MaxOpenUploadSizes)
+	}
 	n, bytes, err := st.OpenResumables(ctx, d.demo().ID, up.Actor.UserID)
 	if err != nil {
 		t.Fatal(err)
