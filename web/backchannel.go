@@ -143,14 +143,14 @@ func (s *Server) backchannelLogout(c *gin.Context) {
 	ip, token := c.ClientIP(), c.PostForm("logout_token")
 	// An address that has sent too many refused tokens is held back, but
 	// only from what costs the provider or the portal: a discovery, or
-	// a token whose key would have to be fetched. A token signed with a
-	// key that has verified tokens before is checked whatever its
+	// a fetch of the provider's keys. A token that verifies against the
+	// keys held since discovery (no fetch) is checked whatever its
 	// address has sent, so that a sender sharing the provider's address
 	// (an office's NAT, an ingress not in PORTAL_TRUSTED_PROXIES) cannot
 	// keep the provider's logouts, and the sessions they end, out.
 	blocked, wait := s.logoutFailures.blocked(ip)
 	d := p.current.Load()
-	if blocked && (d == nil || !d.keys.heldKey(token)) {
+	if blocked && (d == nil || !d.keys.admitsHeldBack(ctx, token)) {
 		c.Header("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		s.log.Warn("back-channel logout rate limited", "request_id", requestID(c), "idp", name, "client_ip", ip)
 		s.logoutAnswer(c, http.StatusTooManyRequests, "invalid_request", "too_many_logouts", "Too many refused logout requests have come from this address: wait, then try again.")

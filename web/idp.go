@@ -176,6 +176,14 @@ func (p *identityProvider) discover(ctx context.Context, timeout time.Duration) 
 		return err
 	}
 	p.current.Store(d)
+	// The keys as published now, for logout tokens from an address held
+	// back for junk (admitsHeldBack): read after each discovery, so from
+	// the start and after a rotation, without a sign-in first.
+	go func() {
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		d.keys.readHeld(kctx, p.client)
+	}()
 	if p.changed != nil {
 		p.changed()
 	}
@@ -220,8 +228,8 @@ func (p *identityProvider) fetch(ctx context.Context) (*discovered, error) {
 	// just confirmed), over a key set that says when fetching the keys
 	// failed: the provider's failure, not the person's.
 	keys, algs := newKeySet(p.client, extra.JWKS), signingAlgs(prov)
-	if old := p.current.Load(); old != nil {
-		keys.keepVerified(old.keys) // before the verifiers take their copy
+	if old := p.current.Load(); old != nil && old.keys.url == extra.JWKS {
+		keys.held.Store(old.keys.held.Load()) // until read again
 	}
 	return &discovered{
 		provider:    prov,

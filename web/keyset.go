@@ -2,16 +2,20 @@ package web
 
 import (
 	"context"
-	"encoding/base64"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // keySet is a provider's signing keys (go-oidc's remote key set, fetched
@@ -21,41 +25,77 @@ import (
 // person's. A fetch that failed is put in the verification's keyFetch
 // (withKeyFetch).
 //
-// It also keeps the ids of the keys that have verified a token (verified):
-// a token naming one of them is checked against keys already held, with
-// no fetch, however many junk tokens its sender's address has sent.
+// It also holds the keys as last read at discovery (held), against which
+// a logout token from an address held back for junk is checked with no
+// fetch (admitsHeldBack).
 type keySet struct {
-	remote   *oidc.RemoteKeySet
-	url      string
-	verified *sync.Map // key id ("" for none) → struct{}
+	remote *oidc.RemoteKeySet
+	url    string
+	held   *atomic.Pointer[oidc.StaticKeySet] // nil inside: none read yet
 }
 
 // newKeySet is the key set at jwksURL, fetched through client.
 func newKeySet(client *http.Client, jwksURL string) keySet {
-	return keySet{remote: oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), client), jwksURL), url: jwksURL, verified: &sync.Map{}}
+	return keySet{remote: oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), client), jwksURL), url: jwksURL,
+		held: &atomic.Pointer[oidc.StaticKeySet]{}}
 }
 
-// keepVerified carries the key ids that have verified tokens over from
-// the key set a discovery replaces, when the keys are still published at
-// the same address: a discovery read again (hourly) must not forget them,
-// or the provider's logouts from a held-back address are refused until
-// someone signs in again.
-func (k *keySet) keepVerified(old keySet) {
-	if old.verified != nil && old.url == k.url {
-		k.verified = old.verified
+// maxHeldKeys bounds the keys held: a provider publishes a few.
+const maxHeldKeys = 64
+
+// readHeld reads the provider's published signing keys into held, as
+// each discovery does once it has completed (a provider may be slow to
+// answer its first request for keys: sign-in does not wait for it); a
+// failure leaves those held before (held-back tokens wait for the next
+// discovery).
+func (k keySet) readHeld(ctx context.Context, client *http.Client) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
+	if err != nil {
+		return
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return
+	}
+	var set jose.JSONWebKeySet
+	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set) != nil {
+		return
+	}
+	held := &oidc.StaticKeySet{}
+	for _, key := range set.Keys {
+		if (key.Use == "" || key.Use == "sig") && key.Valid() && key.IsPublic() && len(held.PublicKeys) < maxHeldKeys {
+			switch key.Key.(type) {
+			case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
+				held.PublicKeys = append(held.PublicKeys, key.Key)
+			}
+		}
+	}
+	if len(held.PublicKeys) > 0 {
+		k.held.Store(held)
 	}
 }
 
-// maxVerifiedKeys bounds the key ids kept: a provider publishes a few.
-const maxVerifiedKeys = 64
+// admitsHeldBack says whether a token from an address held back for junk
+// is to be checked all the same: only one that verifies against the keys
+// held, with no fetch (go-oidc's key set fetches the keys again for any
+// signature it cannot verify, so a token naming the provider's real key
+// with a forged signature would cost a fetch). The provider's own logouts
+// come through, whoever shares its address.
+func (k keySet) admitsHeldBack(ctx context.Context, jwt string) bool {
+	held := k.held.Load()
+	if held == nil {
+		return false
+	}
+	_, err := held.VerifySignature(ctx, jwt)
+	return err == nil
+}
 
 func (k keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
 	payload, err := k.remote.VerifySignature(ctx, jwt)
-	if err == nil {
-		if id, ok := keyID(jwt); ok && k.verifiedCount() < maxVerifiedKeys {
-			k.verified.Store(id, struct{}{})
-		}
-	}
 	// go-oidc wraps an error (%w) only where fetching the keys failed
 	// ("fetching keys …"); a malformed token or a signature no key
 	// verifies is an error of its own (TestKeySetTellsAFetchApart).
@@ -116,42 +156,4 @@ func signingAlgs(prov *oidc.Provider) []string {
 		}
 	}
 	return out
-}
-
-// heldKey says whether jwt names a key that has verified a token before:
-// checking it fetches nothing (unless the provider has since dropped the
-// key, which a fetch then finds).
-func (k keySet) heldKey(jwt string) bool {
-	id, ok := keyID(jwt)
-	if !ok {
-		return false
-	}
-	_, held := k.verified.Load(id)
-	return held
-}
-
-func (k keySet) verifiedCount() int {
-	n := 0
-	k.verified.Range(func(any, any) bool { n++; return true })
-	return n
-}
-
-// keyID is the kid of a compact JWS's header ("" for none), and whether
-// the header could be read at all.
-func keyID(jwt string) (string, bool) {
-	head, _, ok := strings.Cut(jwt, ".")
-	if !ok || len(head) > 4096 {
-		return "", false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(head)
-	if err != nil {
-		return "", false
-	}
-	var h struct {
-		KeyID string `json:"kid"`
-	}
-	if json.Unmarshal(b, &h) != nil {
-		return "", false
-	}
-	return h.KeyID, true
 }

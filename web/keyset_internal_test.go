@@ -76,3 +76,65 @@ func TestKeySetTellsAFetchApart(t *testing.T) {
 		t.Errorf("the keys endpoint unreachable: %v, fetch %v; want the fetch failed", err, fetch)
 	}
 }
+
+// TestHeldBackTokensAreCheckedWithoutAFetch: a logout token from an
+// address held back for junk is let through to be checked only when it
+// verifies against the provider's keys as last read (at discovery), with
+// no fetch: a token naming the provider's real key with a forged
+// signature is refused without making the portal fetch the keys (go-oidc
+// fetches them again for any signature its cached keys do not verify);
+// and a genuine one is let through from the first, with no sign-in since
+// the portal started. Before, a key id that had verified a token let any
+// token naming it through (each forged one a fetch), and none was let
+// through before someone had signed in.
+func TestHeldBackTokensAreCheckedWithoutAFetch(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forger, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fetches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
+	}))
+	t.Cleanup(srv.Close)
+	sign := func(k *rsa.PrivateKey, kid string) string {
+		t.Helper()
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: k, KeyID: kid}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jws, err := signer.Sign([]byte(`{"sub":"1"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := jws.CompactSerialize()
+		return raw
+	}
+	ctx := context.Background()
+	ks := newKeySet(srv.Client(), srv.URL)
+	ks.readHeld(ctx, srv.Client()) // as discovery does
+	if !ks.admitsHeldBack(ctx, sign(key, "k1")) {
+		t.Error("a genuine token, no sign-in since the portal started: held back")
+	}
+	// A sign-in's token verified the usual way.
+	if _, err := ks.VerifySignature(ctx, sign(key, "k1")); err != nil {
+		t.Fatal(err)
+	}
+	before := fetches.Load()
+	for range 5 {
+		if ks.admitsHeldBack(ctx, sign(forger, "k1")) {
+			t.Fatal("a token naming the provider's key, its signature forged, let through")
+		}
+	}
+	if ks.admitsHeldBack(ctx, "junk") {
+		t.Error("junk let through")
+	}
+	if got := fetches.Load(); got != before {
+		t.Errorf("held-back tokens made the portal fetch the provider's keys %d times", got-before)
+	}
+}
