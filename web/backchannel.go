@@ -162,7 +162,11 @@ func (s *Server) backchannelLogout(c *gin.Context) {
 		s.logoutAnswer(c, http.StatusBadRequest, "temporarily_unavailable", "idp_unavailable", "The portal cannot read this identity provider's keys at the moment: try again later.")
 		return
 	}
-	claims, err := verifyLogoutToken(ctx, d.logoutVerifier, token, s.svc.Now())
+	verifier := d.logoutVerifier
+	if blocked {
+		verifier = d.heldLogoutVerifier // let through as it verifies against the keys held: checked with them alone
+	}
+	claims, err := verifyLogoutToken(ctx, verifier, token, s.svc.Now())
 	var refused logoutTokenError
 	if errors.As(err, &refused) {
 		s.logoutFailures.allow(ip)

@@ -214,11 +214,10 @@ func TestRefusedLogoutsDoNotHoldBackTheProvider(t *testing.T) {
 
 // TestRefusedLogoutsDoNotHoldBackTheProviderAfterDiscovery: the same once
 // the provider's discovery has been read again (hourly by default, here
-// every half second): what the portal knows of the provider's keys is
-// kept across it. Before, each discovery forgot the keys that had
-// verified tokens, and until someone signed in again the provider's
-// logouts from a held-back address were refused, and its sessions lived
-// on.
+// every half second): the provider's keys are held across it. Before,
+// each discovery forgot the keys that had verified tokens, and until
+// someone signed in again the provider's logouts from a held-back address
+// were refused, and its sessions lived on.
 func TestRefusedLogoutsDoNotHoldBackTheProviderAfterDiscovery(t *testing.T) {
 	refusedLogoutsDoNotHoldBack(t, map[string]string{"PORTAL_IDP_DISCOVERY_INTERVAL": "500ms"}, 2*time.Second)
 }

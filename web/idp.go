@@ -63,6 +63,9 @@ type discovered struct {
 	// audience with the same keys; its iat and exp are checked apart
 	// (verifyLogoutToken), as a logout token need not carry exp.
 	logoutVerifier *oidc.IDTokenVerifier
+	// heldLogoutVerifier is logoutVerifier over the keys held since
+	// discovery alone (no fetch): for a token from a held-back address.
+	heldLogoutVerifier *oidc.IDTokenVerifier
 	// keys are the verifiers' keys.
 	keys       keySet
 	endSession string
@@ -149,6 +152,7 @@ func (p *identityProvider) discover(ctx context.Context, timeout time.Duration) 
 		p.inFlight.Store(nil)
 		close(done)
 	}()
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	d, err := p.fetch(ctx)
@@ -180,7 +184,7 @@ func (p *identityProvider) discover(ctx context.Context, timeout time.Duration) 
 	// back for junk (admitsHeldBack): read after each discovery, so from
 	// the start and after a rotation, without a sign-in first.
 	go func() {
-		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		kctx, cancel := context.WithTimeout(parent, timeout)
 		defer cancel()
 		d.keys.readHeld(kctx, p.client)
 	}()
@@ -245,6 +249,8 @@ func (p *identityProvider) fetch(ctx context.Context) (*discovered, error) {
 		},
 		verifier:       oidc.NewVerifier(p.cfg.Issuer, keys, &oidc.Config{ClientID: p.cfg.ClientID, Now: p.now, SupportedSigningAlgs: algs}),
 		logoutVerifier: oidc.NewVerifier(p.cfg.Issuer, keys, &oidc.Config{ClientID: p.cfg.ClientID, Now: p.now, SupportedSigningAlgs: algs, SkipExpiryCheck: true}),
+		heldLogoutVerifier: oidc.NewVerifier(p.cfg.Issuer, keys.heldOnly(),
+			&oidc.Config{ClientID: p.cfg.ClientID, Now: p.now, SupportedSigningAlgs: algs, SkipExpiryCheck: true}),
 	}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
@@ -31,14 +32,24 @@ import (
 type keySet struct {
 	remote *oidc.RemoteKeySet
 	url    string
+	client *http.Client
 	held   *atomic.Pointer[oidc.StaticKeySet] // nil inside: none read yet
+	// readAt is when the held keys were last read because a token
+	// verified with a key not held (unix nanoseconds): at most once a
+	// minute.
+	readAt *atomic.Int64
 }
 
 // newKeySet is the key set at jwksURL, fetched through client.
 func newKeySet(client *http.Client, jwksURL string) keySet {
 	return keySet{remote: oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), client), jwksURL), url: jwksURL,
-		held: &atomic.Pointer[oidc.StaticKeySet]{}}
+		client: client, held: &atomic.Pointer[oidc.StaticKeySet]{}, readAt: &atomic.Int64{}}
 }
+
+// heldReadEvery is how often a token verified with a key not held may
+// have the held keys read again (the provider began signing with a new
+// key between two discoveries).
+const heldReadEvery = time.Minute
 
 // maxHeldKeys bounds the keys held: a provider publishes a few.
 const maxHeldKeys = 64
@@ -61,12 +72,20 @@ func (k keySet) readHeld(ctx context.Context, client *http.Client) {
 	if resp.StatusCode != http.StatusOK {
 		return
 	}
-	var set jose.JSONWebKeySet
+	// Each key on its own: one the portal cannot read (a curve go-jose
+	// does not know) is passed over, not the whole set.
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
 	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set) != nil {
 		return
 	}
 	held := &oidc.StaticKeySet{}
-	for _, key := range set.Keys {
+	for _, raw := range set.Keys {
+		var key jose.JSONWebKey
+		if key.UnmarshalJSON(raw) != nil {
+			continue
+		}
 		if (key.Use == "" || key.Use == "sig") && key.Valid() && key.IsPublic() && len(held.PublicKeys) < maxHeldKeys {
 			switch key.Key.(type) {
 			case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
@@ -77,6 +96,20 @@ func (k keySet) readHeld(ctx context.Context, client *http.Client) {
 	if len(held.PublicKeys) > 0 {
 		k.held.Store(held)
 	}
+}
+
+// readHeldSoon reads the held keys again in the background, unless they
+// were read so within heldReadEvery.
+func (k keySet) readHeldSoon() {
+	last, now := k.readAt.Load(), time.Now().UnixNano()
+	if now-last < int64(heldReadEvery) || !k.readAt.CompareAndSwap(last, now) {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		k.readHeld(ctx, k.client)
+	}()
 }
 
 // admitsHeldBack says whether a token from an address held back for junk
@@ -94,8 +127,30 @@ func (k keySet) admitsHeldBack(ctx context.Context, jwt string) bool {
 	return err == nil
 }
 
+// heldOnly is the held keys as a key set of their own: a token let
+// through from a held-back address is checked against them alone, so
+// that nothing it names makes the portal fetch the keys.
+func (k keySet) heldOnly() oidc.KeySet { return heldKeys{k.held} }
+
+type heldKeys struct {
+	held *atomic.Pointer[oidc.StaticKeySet]
+}
+
+func (h heldKeys) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
+	held := h.held.Load()
+	if held == nil {
+		return nil, errors.New("no signing keys of the provider held")
+	}
+	return held.VerifySignature(ctx, jwt)
+}
+
 func (k keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
 	payload, err := k.remote.VerifySignature(ctx, jwt)
+	if err == nil && !k.admitsHeldBack(ctx, jwt) {
+		// Verified with a key not held: the provider signs with a new
+		// one. Held-back logouts signed with it need it too.
+		k.readHeldSoon()
+	}
 	// go-oidc wraps an error (%w) only where fetching the keys failed
 	// ("fetching keys …"); a malformed token or a signature no key
 	// verifies is an error of its own (TestKeySetTellsAFetchApart).

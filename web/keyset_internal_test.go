@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
@@ -136,5 +138,81 @@ func TestHeldBackTokensAreCheckedWithoutAFetch(t *testing.T) {
 	}
 	if got := fetches.Load(); got != before {
 		t.Errorf("held-back tokens made the portal fetch the provider's keys %d times", got-before)
+	}
+}
+
+// TestHeldKeysFollowTheProvider: a token verified the usual way with a
+// key not held (the provider began signing with a new key between
+// discoveries) has the held keys read again, at most once a minute; and
+// a token let through is checked against the held keys alone, never
+// making the portal fetch them. Before, a rotation left genuine held-back
+// logouts refused until the next discovery (an hour by default); and a
+// token let through was checked with go-oidc's key set, which fetches for
+// a key it does not hold (one the provider dropped, still held here).
+func TestHeldKeysFollowTheProvider(t *testing.T) {
+	oldKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fetches atomic.Int32
+	var published atomic.Pointer[rsa.PrivateKey]
+	published.Store(oldKey)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		k := published.Load()
+		b, _ := json.Marshal(jose.JSONWebKey{Key: &k.PublicKey, KeyID: fmt.Sprintf("k%p", k), Algorithm: "RS256", Use: "sig"})
+		// An encryption key first: not one to verify with.
+		enc, _ := json.Marshal(jose.JSONWebKey{Key: &oldKey.PublicKey, KeyID: "enc", Algorithm: "RSA-OAEP", Use: "enc"})
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"keys":[%s,%s]}`, enc, b)
+	}))
+	t.Cleanup(srv.Close)
+	sign := func(k *rsa.PrivateKey) string {
+		t.Helper()
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: k, KeyID: fmt.Sprintf("k%p", k)}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jws, err := signer.Sign([]byte(`{"sub":"1"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := jws.CompactSerialize()
+		return raw
+	}
+	ctx := context.Background()
+	ks := newKeySet(srv.Client(), srv.URL)
+	ks.readHeld(ctx, srv.Client())
+	if !ks.admitsHeldBack(ctx, sign(oldKey)) {
+		t.Fatal("the provider's key not held")
+	}
+	// The provider rotates: a sign-in's token, signed with the new key,
+	// verifies the usual way, and the keys are read again.
+	published.Store(newKey)
+	if _, err := ks.VerifySignature(ctx, sign(newKey)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !ks.admitsHeldBack(ctx, sign(newKey)); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("after a token signed with the provider's new key verified, a held-back logout signed with it is still refused")
+		}
+	}
+	// Tokens let through are checked against the held keys alone.
+	held := ks.heldOnly()
+	before := fetches.Load()
+	for range 3 {
+		if _, err := held.VerifySignature(ctx, sign(oldKey)); err == nil {
+			t.Error("a token signed with a key the provider dropped verifies against the keys held")
+		}
+	}
+	if _, err := held.VerifySignature(ctx, sign(newKey)); err != nil {
+		t.Errorf("a token signed with the provider's key, against the keys held: %v", err)
+	}
+	if got := fetches.Load(); got != before {
+		t.Errorf("checking tokens against the held keys fetched the keys %d times", got-before)
 	}
 }
