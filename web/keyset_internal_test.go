@@ -38,19 +38,7 @@ func TestKeySetTellsAFetchApart(t *testing.T) {
 		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
 	}))
 	t.Cleanup(srv.Close)
-	sign := func(k *rsa.PrivateKey, kid string) string {
-		t.Helper()
-		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: k, KeyID: kid}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		jws, err := signer.Sign([]byte(`{"sub":"1"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := jws.CompactSerialize()
-		return raw
-	}
+	sign := func(k *rsa.PrivateKey, kid string) string { return signedBy(t, k, kid) }
 	verify := func(ks keySet, raw string) (error, error) {
 		var f keyFetch
 		_, err := ks.VerifySignature(withKeyFetch(context.Background(), &f), raw)
@@ -104,19 +92,7 @@ func TestHeldBackTokensAreCheckedWithoutAFetch(t *testing.T) {
 		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
 	}))
 	t.Cleanup(srv.Close)
-	sign := func(k *rsa.PrivateKey, kid string) string {
-		t.Helper()
-		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: k, KeyID: kid}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		jws, err := signer.Sign([]byte(`{"sub":"1"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := jws.CompactSerialize()
-		return raw
-	}
+	sign := func(k *rsa.PrivateKey, kid string) string { return signedBy(t, k, kid) }
 	ctx := context.Background()
 	ks := newKeySet(srv.Client(), srv.URL)
 	ks.readHeld(ctx, srv.Client()) // as discovery does
@@ -171,19 +147,7 @@ func TestHeldKeysFollowTheProvider(t *testing.T) {
 		fmt.Fprintf(w, `{"keys":[%s,%s]}`, enc, b)
 	}))
 	t.Cleanup(srv.Close)
-	sign := func(k *rsa.PrivateKey) string {
-		t.Helper()
-		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: k, KeyID: fmt.Sprintf("k%p", k)}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		jws, err := signer.Sign([]byte(`{"sub":"1"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := jws.CompactSerialize()
-		return raw
-	}
+	sign := func(k *rsa.PrivateKey) string { return signedBy(t, k, fmt.Sprintf("k%p", k)) }
 	ctx := context.Background()
 	ks := newKeySet(srv.Client(), srv.URL)
 	ks.readHeld(ctx, srv.Client())
@@ -215,4 +179,20 @@ func TestHeldKeysFollowTheProvider(t *testing.T) {
 	if got := fetches.Load(); got != before {
 		t.Errorf("checking tokens against the held keys fetched the keys %d times", got-before)
 	}
+}
+
+// signedBy is a compact JWS of a small payload, signed by k under key id
+// kid.
+func signedBy(t *testing.T, k *rsa.PrivateKey, kid string) string {
+	t.Helper()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: k, KeyID: kid}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := signer.Sign([]byte(`{"sub":"1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := jws.CompactSerialize()
+	return raw
 }
