@@ -162,6 +162,14 @@ func (h *harness) service(holder string) *Service {
 		Holder: holder, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
+// recordInTrail has s's records made as the portal makes them (at s's
+// clock, by the portal), so that they land in the trail.
+func recordInTrail(s *Service) {
+	s.Record = func(visitID, action, object string, detail map[string]any) store.AuditRecord {
+		return store.AuditRecord{Time: s.Now(), ActorSubject: "portal", VisitID: visitID, Action: action, Object: object, Outcome: "success"}
+	}
+}
+
 func (h *harness) visit(t *testing.T, id string, wrapped []byte) store.Visit {
 	t.Helper()
 	ctx := context.Background()
@@ -477,9 +485,7 @@ func TestDestructionWaitsForNoticeOrApproval(t *testing.T) {
 		h.visit(t, "v1", wrappedKey())
 		s := h.service("p1")
 		s.NoticePeriod = 7 * 24 * time.Hour
-		s.Record = func(visitID, action, object string, detail map[string]any) store.AuditRecord {
-			return store.AuditRecord{Time: s.Now(), ActorSubject: "portal", VisitID: visitID, Action: action, Object: object, Outcome: "success"}
-		}
+		recordInTrail(s)
 		for _, step := range []struct {
 			day     string
 			hour    int
@@ -552,9 +558,7 @@ func TestOneFailureDoesNotStopTheOthers(t *testing.T) {
 	h.visit(t, "v2", wrappedKey())
 	h.objects.fail["bucket-v1"] = true
 	s := h.service("p1")
-	s.Record = func(visitID, action, object string, detail map[string]any) store.AuditRecord {
-		return store.AuditRecord{Time: s.Now(), ActorSubject: "portal", VisitID: visitID, Action: action, Object: object, Outcome: "success"}
-	}
+	recordInTrail(s)
 	h.today = day("2027-02-01")
 	got, err := s.Sweep(ctx)
 	if len(got) != 1 || got[0] != "v2" || err == nil || !strings.Contains(err.Error(), "storage down") {
@@ -694,9 +698,7 @@ func TestKeyDestroyedAtTheProof(t *testing.T) {
 	now.Store(&began)
 	s := h.service("p1")
 	s.Now = func() time.Time { return *now.Load() }
-	s.Record = func(visitID, action, object string, detail map[string]any) store.AuditRecord {
-		return store.AuditRecord{Time: s.Now(), ActorSubject: "portal", VisitID: visitID, Action: action, Object: object, Outcome: "success"}
-	}
+	recordInTrail(s)
 	s.KeyWait = 20 * time.Second
 	proved := began.Add(40 * time.Minute)
 	s.AfterStep = func(step string) error {
@@ -880,9 +882,7 @@ func TestCertificateWrittenOutsideIsTheOne(t *testing.T) {
 	h.visit(t, "v1", wrappedKey())
 	h.today = day("2027-02-01")
 	s := h.service("p1")
-	s.Record = func(visitID, action, object string, detail map[string]any) store.AuditRecord {
-		return store.AuditRecord{Time: s.Now(), ActorSubject: "portal", VisitID: visitID, Action: action, Object: object, Outcome: "success"}
-	}
+	recordInTrail(s)
 	outside, lost := map[string][]byte{}, false
 	s.Outside = func(_ context.Context, name string, body []byte) error {
 		if outside[name] == nil {
@@ -1140,9 +1140,7 @@ func TestNoticeThatCannotBeGivenIsAFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := h.service("p1")
-	s.Record = func(visitID, action, object string, detail map[string]any) store.AuditRecord {
-		return store.AuditRecord{Time: s.Now(), ActorSubject: "portal", VisitID: visitID, Action: action, Object: object, Outcome: "success"}
-	}
+	recordInTrail(s)
 	s.NoticePeriod = 7 * 24 * time.Hour
 	h.today = day("2027-01-20") // within the notice period of its date
 	if got, err := s.Sweep(ctx); len(got) != 0 || err == nil {
@@ -1184,9 +1182,7 @@ func TestStoppedDestructionIsNoFailure(t *testing.T) {
 	h.visit(t, "v1", wrappedKey())
 	h.today = day("2027-02-01")
 	s := h.service("p1")
-	s.Record = func(visitID, action, object string, detail map[string]any) store.AuditRecord {
-		return store.AuditRecord{Time: s.Now(), ActorSubject: "portal", VisitID: visitID, Action: action, Object: object, Outcome: "success"}
-	}
+	recordInTrail(s)
 	ctx, stop := context.WithCancel(context.Background())
 	s.AfterStep = func(step string) error {
 		if step == "key_destroyed" {
