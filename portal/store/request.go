@@ -179,12 +179,7 @@ func (s *Store) DeleteRequestItem(ctx context.Context, visitID, code string, aud
 // every upload in progress, plain or resumable, under the item it goes
 // to.
 func refuseIfFiled(ctx context.Context, tx *Tx, visitID, code string) error {
-	var state string
-	err := tx.QueryRowContext(ctx, `SELECT state FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&state)
-	if errors.Is(err, sql.ErrNoRows) {
-		return ErrNotFound
-	}
-	if err != nil {
+	if err := lockVisit(ctx, tx, visitID); err != nil {
 		return err
 	}
 	var used bool

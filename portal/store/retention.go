@@ -1053,17 +1053,15 @@ func (s *Store) RecordFailure(ctx context.Context, visitID, reason string, now t
 	attempts := 0
 	err := s.inTx(ctx, func(tx *Tx) error {
 		// The visit's row first, as GiveNotice takes it.
-		var state string
-		if err := tx.QueryRowContext(ctx, `SELECT state FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&state); errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		} else if err != nil {
+		state, err := lockVisitState(ctx, tx, visitID)
+		if err != nil {
 			return err
 		}
 		if state == "destroyed" {
 			return ErrDestroyed
 		}
 		// The count goes up in the row itself (no read first to race with).
-		err := tx.QueryRowContext(ctx, `INSERT INTO retention_failures (visit_id, attempts, first_failed_at, last_failed_at, next_attempt_at, reason) VALUES (?, 1, ?, ?, ?, ?)
+		err = tx.QueryRowContext(ctx, `INSERT INTO retention_failures (visit_id, attempts, first_failed_at, last_failed_at, next_attempt_at, reason) VALUES (?, 1, ?, ?, ?, ?)
 			ON CONFLICT (visit_id) DO UPDATE SET attempts = retention_failures.attempts + 1, last_failed_at = excluded.last_failed_at, reason = excluded.reason
 			RETURNING attempts`,
 			visitID, formatTime(now), formatTime(now), formatTime(now), reason).Scan(&attempts)

@@ -369,12 +369,18 @@ func refuseOnHold(ctx context.Context, tx *Tx, visitID string) error {
 // IMMEDIATE) already hold the whole database, PostgreSQL takes the row
 // (FOR NO KEY UPDATE). The read also fails the act when the visit is gone.
 func lockVisit(ctx context.Context, tx *Tx, visitID string) error {
-	var id string
-	if err := tx.QueryRowContext(ctx, `SELECT id FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&id); err != nil {
+	_, err := lockVisitState(ctx, tx, visitID)
+	return err
+}
+
+// lockVisitState is lockVisit, returning the visit's state as it holds it.
+func lockVisitState(ctx context.Context, tx *Tx, visitID string) (string, error) {
+	var state string
+	if err := tx.QueryRowContext(ctx, `SELECT state FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&state); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
+			return "", ErrNotFound
 		}
-		return err
+		return "", err
 	}
-	return nil
+	return state, nil
 }
