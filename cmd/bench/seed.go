@@ -83,9 +83,13 @@ type seeder struct {
 	makeBucket func(ctx context.Context, name string) error
 	have       volumePlan
 	keys       map[string]*crypto.VisitKey
-	steps      []string // how long each part of the last grow took
-	cal        *calendar.Calendar
-	now        time.Time
+	// wrapper and epoch are what the measured visit's key is wrapped to,
+	// as the portal wraps every new key: the seeded keys are wrapped alike.
+	wrapper *crypto.MasterKey
+	epoch   string
+	steps   []string // how long each part of the last grow took
+	cal     *calendar.Calendar
+	now     time.Time
 }
 
 func (s *seeder) rng(kind string, i int) *rand.Rand {
@@ -143,6 +147,7 @@ func (s *seeder) grow(ctx context.Context, to volumePlan) error {
 		if s.keys[s.target], err = wrapper.UnwrapFor(wk.Wrapped, s.target); err != nil {
 			return err
 		}
+		s.wrapper, s.epoch = wrapper, wk.Epoch
 	}
 	s.steps = nil
 	t := time.Now()
@@ -246,8 +251,10 @@ func (s *seeder) grow(ctx context.Context, to volumePlan) error {
 }
 
 // createVisit creates visit i through the store, as the domain does: its
-// key wrapped to the master key, its title sealed, the default item
-// restriction, the Annex A request and three case files asked for.
+// key wrapped to the key epoch the measured visit's is, bound to the visit
+// (the portal refuses a key wrapped to the master key once epochs have
+// begun), its title sealed, the default item restriction, the Annex A
+// request and three case files asked for.
 // seedRetentionDays is the retention period each seeded visit keeps: the
 // portal's default.
 const seedRetentionDays = 30
@@ -263,7 +270,7 @@ func (s *seeder) createVisit(ctx context.Context, i int) (store.Visit, error) {
 		return store.Visit{}, err
 	}
 	id := s.visitID(i)
-	wrapped, err := s.master.WrapFor(key, id)
+	wrapped, err := s.wrapper.WrapFor(key, id)
 	if err != nil {
 		return store.Visit{}, err
 	}
@@ -284,7 +291,7 @@ func (s *seeder) createVisit(ctx context.Context, i int) (store.Visit, error) {
 		request = append(request, store.RequestItem{VisitID: id, Code: t.code, Kind: t.kind, Due: t.due, Position: n, AddedBy: v.CreatedBy,
 			TitleSealed: key.Seal([]byte(t.title), "request-item:"+id+":"+t.code)})
 	}
-	return v, s.st.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Fingerprint: key.Fingerprint(), HeaderSize: key.HeaderSize(), CreatedAt: nd},
+	return v, s.st.CreateVisit(ctx, v, store.VisitKey{VisitID: id, Wrapped: wrapped, Epoch: s.epoch, Fingerprint: key.Fingerprint(), HeaderSize: key.HeaderSize(), CreatedAt: nd},
 		[]store.Restriction{{VisitID: id, Code: portal.ItemChildLevelData, Restricted: true, Roles: policy.ChildLevelDataRoles}}, request)
 }
 

@@ -33,15 +33,31 @@ func seeded(t *testing.T, steps ...volumePlan) (*store.Store, *seeder, []string)
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	// The measured visit, as the portal creates it.
-	key, _ := crypto.NewVisitKey()
-	wrapped, _ := master.Wrap(key)
-	v := store.Visit{ID: "target", Reference: "VOLUME-1", TitleSealed: key.Seal([]byte("t"), "visit-title:target"), Provider: "Cafcass", RetentionDays: 30,
-		NotificationDate: now, FieldworkStart: now, State: portal.StateActive, Bucket: "b", CreatedAt: now, CreatedBy: "system"}
-	if err := st.CreateVisit(ctx, v, store.VisitKey{VisitID: "target", Wrapped: wrapped, Fingerprint: key.Fingerprint(), HeaderSize: key.HeaderSize(), CreatedAt: now}, nil, nil); err != nil {
+	// The measured visit, as the portal creates it: its key wrapped to
+	// the current key epoch, bound to the visit.
+	epochText, _ := crypto.GenerateEpochKey(now)
+	epoch, err := crypto.ParseMasterKey(bytes.NewReader(epochText))
+	if err != nil {
 		t.Fatal(err)
 	}
-	s := &seeder{st: st, master: master, seed: 7, target: "target", now: now, issuer: func(idp string) string { return "http://idp/" + idp }}
+	wrappedEpoch, _ := master.WrapEpoch(epochText)
+	if _, err := st.StartEpoch(ctx, store.Epoch{ID: seedEpoch, Recipient: epoch.Recipient(), CreatedAt: now}, now.AddDate(1, 0, 0), nil); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := crypto.NewVisitKey()
+	wrapped, _ := epoch.WrapFor(key, "target")
+	v := store.Visit{ID: "target", Reference: "VOLUME-1", TitleSealed: key.Seal([]byte("t"), "visit-title:target"), Provider: "Cafcass", RetentionDays: 30,
+		NotificationDate: now, FieldworkStart: now, State: portal.StateActive, Bucket: "b", CreatedAt: now, CreatedBy: "system"}
+	if err := st.CreateVisit(ctx, v, store.VisitKey{VisitID: "target", Wrapped: wrapped, Epoch: seedEpoch, Fingerprint: key.Fingerprint(), HeaderSize: key.HeaderSize(), CreatedAt: now}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := &seeder{st: st, master: master, seed: 7, target: "target", now: now, issuer: func(idp string) string { return "http://idp/" + idp },
+		epochKey: func(_ context.Context, id string) ([]byte, error) {
+			if id != seedEpoch {
+				t.Fatalf("the seed asked for epoch %q", id)
+			}
+			return wrappedEpoch, nil
+		}}
 	for _, p := range steps {
 		if err := s.grow(ctx, p); err != nil {
 			t.Fatal(err)
@@ -59,6 +75,56 @@ func seeded(t *testing.T, steps ...volumePlan) (*store.Store, *seeder, []string)
 		ids = append(ids, id)
 	}
 	return st, s, ids
+}
+
+// seedEpoch is the key epoch of the seed tests' measured visit.
+const seedEpoch = "epoch-1"
+
+// TestSeededKeysOpenAsThePortalOpensThem: every seeded visit's key is
+// wrapped to the key epoch the measured visit's is, bound to its visit,
+// as the portal wraps a new key. The portal refuses a key wrapped to the
+// master key once epochs have begun (Keyring.KeyWithFingerprint): seeded
+// so, every live visit of the volume showed "(title destroyed)" and cost
+// the lists three statements a row.
+func TestSeededKeysOpenAsThePortalOpensThem(t *testing.T) {
+	ctx := context.Background()
+	st, s, _ := seeded(t, volumePlan{visits: 6, people: 20, bigFiles: 250})
+	w, err := s.epochKey(ctx, seedEpoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch, err := s.master.UnwrapEpoch(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := st.Visits(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := 0
+	for _, v := range vs {
+		if v.State == "destroyed" {
+			continue
+		}
+		live++
+		wk, err := st.WrappedKey(ctx, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wk.Epoch != seedEpoch {
+			t.Fatalf("visit %s: its key is wrapped to epoch %q, not the measured visit's %q", v.Reference, wk.Epoch, seedEpoch)
+		}
+		key, err := epoch.UnwrapFor(wk.Wrapped, v.ID)
+		if err != nil || key.Fingerprint() != wk.Fingerprint {
+			t.Fatalf("visit %s: its key does not open under the epoch bound to the visit: %v", v.Reference, err)
+		}
+		if _, err := key.Open(v.TitleSealed, "visit-title:"+v.ID); err != nil {
+			t.Fatalf("visit %s: its title does not open: %v", v.Reference, err)
+		}
+	}
+	if live != 3 {
+		t.Fatalf("%d live visits, want 3", live)
+	}
 }
 
 // TestSeedIsRepeatableInSteps: a plan seeded in two steps holds the rows
