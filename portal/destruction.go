@@ -71,6 +71,7 @@ func (s *Service) DestructionReview(ctx context.Context, a Actor, after string) 
 		return ReviewPage{}, err
 	}
 	out := ReviewPage{Visits: []Review{}}
+	s.preloadKeys(ctx, rows)
 	for _, r := range rows {
 		acc := s.accessOf(a, r)
 		own := acc.Status.ownDestruction(a.UserID)

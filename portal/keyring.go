@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 
 	"github.com/ofsted-portal/evidence/crypto"
@@ -120,6 +121,80 @@ func (k *Keyring) KeyWithFingerprint(ctx context.Context, visitID, fp string) (*
 		}
 	}
 	return key, nil
+}
+
+// KeyRef names a visit's key by the fingerprint a page read with it.
+type KeyRef struct{ VisitID, Fingerprint string }
+
+// Preload unwraps into memory, together, the keys of a page of visits
+// that are not there yet: their wrapped keys in one statement, rather
+// than one each when the page's rows ask (KeyWithFingerprint), so that a
+// list's first request after a start costs what the next does. It only
+// warms: a key it cannot unwrap (or one wrapped to the master key once
+// epochs began) is left for KeyWithFingerprint to refuse, and an error is
+// not the page's (each row's key is still had through
+// KeyWithFingerprint, which checks it).
+func (k *Keyring) Preload(ctx context.Context, refs []KeyRef) {
+	k.mu.Lock()
+	forgets := k.forgets
+	want := map[string]string{}
+	var ids []string
+	for _, r := range refs {
+		if r.Fingerprint == "" {
+			continue
+		}
+		if key, ok := k.keys[r.VisitID]; ok && key.Fingerprint() == r.Fingerprint {
+			continue
+		}
+		if _, dup := want[r.VisitID]; !dup {
+			want[r.VisitID] = r.Fingerprint
+			ids = append(ids, r.VisitID)
+		}
+	}
+	k.mu.Unlock()
+	if len(ids) < 2 {
+		return // one is read as cheaply by KeyWithFingerprint
+	}
+	wrapped, err := k.store.WrappedKeys(ctx, ids)
+	if err != nil {
+		return
+	}
+	// A key wrapped to the master key opens only while no epoch has
+	// begun (KeyWithFingerprint says why): asked once for the page.
+	masterWrapped := -1
+	got := map[string]*crypto.VisitKey{}
+	for _, w := range wrapped {
+		if w.Fingerprint != want[w.VisitID] {
+			continue
+		}
+		if w.Epoch == "" {
+			if masterWrapped < 0 {
+				masterWrapped = 0
+				if _, err := k.store.CurrentEpoch(ctx); errors.Is(err, store.ErrNotFound) {
+					masterWrapped = 1
+				}
+			}
+			if masterWrapped == 0 {
+				continue
+			}
+		}
+		wrapper, err := k.epoch(ctx, w.Epoch)
+		if err != nil {
+			continue
+		}
+		key, err := wrapper.UnwrapFor(w.Wrapped, w.VisitID)
+		if err != nil || key.Fingerprint() != w.Fingerprint {
+			continue
+		}
+		got[w.VisitID] = key
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	// A key forgotten meanwhile (a destruction) may be one of these:
+	// none is kept, and the rows read theirs one by one.
+	if k.forgets == forgets {
+		maps.Copy(k.keys, got)
+	}
 }
 
 // Add caches a key the portal has just made.

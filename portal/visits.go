@@ -66,6 +66,16 @@ func (s *Service) viewWithKey(ctx context.Context, v store.Visit, st Status, rol
 	return out
 }
 
+// preloadKeys has the keys of the rows a list is about to show unwrapped
+// together (Keyring.Preload), not one statement a row.
+func (s *Service) preloadKeys(ctx context.Context, rows []store.VisitRow) {
+	refs := make([]KeyRef, len(rows))
+	for i, r := range rows {
+		refs[i] = KeyRef{r.ID, r.KeyFingerprint}
+	}
+	s.keys.Preload(ctx, refs)
+}
+
 func (s *Service) viewFields(v store.Visit, st Status, role string) VisitView {
 	out := VisitView{
 		ID: v.ID, Reference: v.Reference, Provider: v.Provider,
@@ -368,6 +378,7 @@ func (s *Service) VisitsWarned(ctx context.Context, a Actor, after string) (Visi
 	if err != nil {
 		return VisitList{}, nil, 0, err
 	}
+	s.preloadKeys(ctx, warnedRows)
 	warned := make([]VisitView, 0, len(warnedRows))
 	for _, r := range warnedRows {
 		acc := s.accessOf(a, r)
@@ -380,6 +391,7 @@ func (s *Service) VisitsWarned(ctx context.Context, a Actor, after string) (Visi
 // next page's cursor when the page is full.
 func (s *Service) visitList(ctx context.Context, a Actor, rows []store.VisitRow) VisitList {
 	out := VisitList{Visits: make([]VisitView, 0, len(rows))}
+	shown, roles := make([]store.VisitRow, 0, len(rows)), make([]string, 0, len(rows))
 	for _, r := range rows {
 		role := ""
 		if r.Member != nil && !s.unannounced(r.Visit, *r.Member) {
@@ -388,7 +400,11 @@ func (s *Service) visitList(ctx context.Context, a Actor, rows []store.VisitRow)
 		if role == "" && !a.Administrator {
 			continue
 		}
-		out.Visits = append(out.Visits, asSeenBy(s.viewWithKey(ctx, r.Visit, s.statusOf(r), role, r.KeyFingerprint), a))
+		shown, roles = append(shown, r), append(roles, role)
+	}
+	s.preloadKeys(ctx, shown)
+	for i, r := range shown {
+		out.Visits = append(out.Visits, asSeenBy(s.viewWithKey(ctx, r.Visit, s.statusOf(r), roles[i], r.KeyFingerprint), a))
 	}
 	if len(rows) == VisitPageSize {
 		last := rows[len(rows)-1]

@@ -420,3 +420,57 @@ func TestPurgedListCostsTheSame(t *testing.T) {
 		t.Errorf("the purged files' list: %d statements with one purged, %d with four:\n   %q\n   %q", len(one), len(four), one, four)
 	}
 }
+
+// TestListsFirstRequestDoesNotGrow: a list's first request, with the keys
+// of its page's visits not yet in memory (after a start, or visits made
+// by another instance), sends as many statements with a page of 50 such
+// visits as with a few: the page's keys are read together, not one
+// statement a row.
+func TestListsFirstRequestDoesNotGrow(t *testing.T) {
+	ctx := context.Background()
+	st := &statements{seen: map[string][]string{}, sizes: map[string]int{}}
+	ts := startStackSetup(t, func(o *devstack.Options) {
+		o.WebOptions = []web.Option{web.WithStatementCount(st.report)}
+	})
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	var leadID string
+	if err := ts.Portal.Store().DB().QueryRow(`SELECT id FROM users WHERE email = ?`, "lead@ofsted.example").Scan(&leadID); err != nil {
+		t.Fatal(err)
+	}
+	// Each round seeds visits whose keys the portal has not unwrapped
+	// (SeedVisits writes rows only), some of them newer than any listed
+	// before, and counts the first request of each list, then the next.
+	round := func(n int) (cold, warm map[string][]string) {
+		t.Helper()
+		for _, member := range []string{leadID, ""} {
+			if _, err := ts.Portal.SeedVisits(ctx, n, fmt.Sprintf("FV-COLD-%d-%t", n, member == ""), member); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cold, warm = map[string][]string{}, map[string][]string{}
+		// The lead's page first: the administrators' holds visits the
+		// lead's does not, whose keys are still not in memory.
+		for _, who := range []struct {
+			name string
+			b    *browser
+		}{{"lead", lead}, {"administrator", admin}} {
+			for _, path := range []string{"/visits", "/api/v1/visits"} {
+				cold[who.name+" "+path] = st.get(t, who.b, path)
+				warm[who.name+" "+path] = st.get(t, who.b, path)
+			}
+		}
+		return cold, warm
+	}
+	// The first round loads the key epoch into memory, which is no part
+	// of a page's cost: the counts compared are the second's and third's.
+	round(2)
+	smallCold, smallWarm := round(3)
+	largeCold, largeWarm := round(60)
+	for k := range smallCold {
+		if len(smallCold[k]) != len(largeCold[k]) || len(smallWarm[k]) != len(largeWarm[k]) {
+			t.Errorf("%s: first request %d statements, the next %d, with 3 visits not yet read; with 60: %d and %d:\n   %q\n   %q",
+				k, len(smallCold[k]), len(smallWarm[k]), len(largeCold[k]), len(largeWarm[k]), smallCold[k], largeCold[k])
+		}
+	}
+}

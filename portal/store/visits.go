@@ -168,6 +168,45 @@ func (s *Store) WrappedKey(ctx context.Context, visitID string) (VisitKey, error
 	return k, d.err
 }
 
+// WrappedKeys returns the stored keys of the visits named, in one
+// statement (a page of visits' keys, read together when a list needs
+// them unwrapped): those not stored are not in the answer.
+func (s *Store) WrappedKeys(ctx context.Context, visitIDs []string) ([]VisitKey, error) {
+	if len(visitIDs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(visitIDs))
+	for i, id := range visitIDs {
+		args[i] = id
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT visit_id, wrapped, epoch, fingerprint, header_size, created_at FROM visit_keys WHERE visit_id IN (?`+
+		strings.Repeat(", ?", len(visitIDs)-1)+`) ORDER BY visit_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: visit keys: %w", err)
+	}
+	defer rows.Close()
+	var out []VisitKey
+	for rows.Next() {
+		var k VisitKey
+		var created string
+		var epoch sql.NullString
+		if err := rows.Scan(&k.VisitID, &k.Wrapped, &epoch, &k.Fingerprint, &k.HeaderSize, &created); err != nil {
+			return nil, fmt.Errorf("store: visit keys: %w", err)
+		}
+		var d dates
+		k.Epoch, k.CreatedAt = epoch.String, d.time(created)
+		if d.err != nil {
+			return nil, fmt.Errorf("store: visit keys: %w", d.err)
+		}
+		out = append(out, k)
+	}
+	countRows(ctx, len(out))
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: visit keys: %w", err)
+	}
+	return out, nil
+}
+
 // isUnique reports whether err is a uniqueness rule refusing a write.
 func isUnique(err error) bool {
 	return err != nil && (strings.Contains(err.Error(), "UNIQUE constraint failed") || pgCode(err) == "23505")
