@@ -329,7 +329,27 @@ func (s *Service) destroy(ctx context.Context, v store.Visit, issued []byte) err
 		}
 	}
 	if d.ObjectsDeletedAt.IsZero() {
-		// c. every object version, then the bucket.
+		// c. every object version, then the bucket. The store takes a
+		// bucket it does not show as removed, which is so only when a run
+		// of this destruction began removing it: a bucket counted with
+		// objects at the start and gone before then is not one this
+		// destruction removed (the portal now at a replica without it, or
+		// a store that lost it), and is not certified deleted.
+		if d.RemovalStartedAt.IsZero() {
+			if d.ObjectsAtStart > 0 {
+				exists, err := s.Objects.BucketExists(ctx, v.Bucket)
+				if err != nil {
+					return err
+				}
+				if !exists {
+					return fmt.Errorf("%w: %s held %d object versions when the destruction began, and no run of it has removed them",
+						ErrBucketMissing, v.Bucket, d.ObjectsAtStart)
+				}
+			}
+			if err := s.Store.MarkRemovalStarted(ctx, v.ID, s.Now()); err != nil {
+				return err
+			}
+		}
 		n, err := s.Objects.RemoveBucket(ctx, v.Bucket)
 		if err != nil {
 			return err
@@ -451,8 +471,9 @@ func (s *Service) keep(ctx context.Context, v store.Visit, issued []byte, action
 	return s.step("destroyed")
 }
 
-// ErrBucketMissing stops a destruction before it begins: the object store
-// does not show the visit's bucket.
+// ErrBucketMissing stops a destruction before it begins, or before it
+// removes the bucket it counted: the object store does not show the
+// visit's bucket.
 var ErrBucketMissing = errors.New("retention: the object store does not show the visit's bucket")
 
 // inventoryAgain records the inventory of a destruction applied again

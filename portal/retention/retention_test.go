@@ -85,6 +85,9 @@ type fakeObjects struct {
 	// listing, when set, runs as a bucket's versions are listed: the
 	// destruction's inventory, after the sweep found the visit due.
 	listing func(bucket string)
+	// crashAfterRemove: RemoveBucket removes the bucket, then fails, as a
+	// process stopped before it could record the removal.
+	crashAfterRemove bool
 }
 
 func (f *fakeObjects) Versions(_ context.Context, b, _ string) ([]blobs.Version, error) {
@@ -111,6 +114,10 @@ func (f *fakeObjects) RemoveBucket(ctx context.Context, b string) (int, error) {
 	f.removed[b] = true
 	n := len(f.objects[b])
 	delete(f.objects, b)
+	if f.crashAfterRemove {
+		f.crashAfterRemove = false
+		return n, errors.New("crash after the bucket was removed")
+	}
 	return n, nil
 }
 
@@ -1098,6 +1105,67 @@ func TestMissingBucketDestroysNothing(t *testing.T) {
 	}
 	if got, _ := h.st.Visit(ctx, v.ID); got.State != "active" {
 		t.Errorf("the visit whose bucket is missing is %s, want active", got.State)
+	}
+}
+
+// TestBucketGoneBeforeItsRemovalIsNotCertified: a destruction resumed
+// after its key was destroyed, whose bucket (counted with its objects when
+// the destruction began) the object store no longer shows, though no run
+// of the destruction began to remove it (the portal restarted against a
+// replica without it, or the store lost it), is not certified: it fails,
+// to be retried and seen, the visit still being destroyed. Before, a
+// bucket not found counted as removed, and the certificate said its
+// objects were deleted while they may still be where they were. A bucket
+// this destruction began to remove, whose removal was not recorded before
+// a crash, is still finished as removed.
+func TestBucketGoneBeforeItsRemovalIsNotCertified(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	v := h.visit(t, "v1", wrappedKey())
+	h.today = day("2027-02-01")
+	s := h.service("p1")
+	s.AfterStep = func(step string) error {
+		if step == "key_destroyed" {
+			return errors.New("crash")
+		}
+		return nil
+	}
+	if _, err := s.Sweep(ctx); err == nil {
+		t.Fatal("no crash")
+	}
+	h.objects.missing[v.Bucket] = true
+	h.today = h.today.AddDate(0, 0, 1)
+	got, err := h.service("p2").Sweep(ctx)
+	if len(got) != 0 || !errors.Is(err, ErrBucketMissing) {
+		t.Fatalf("resumed with the counted bucket not shown: destroyed %v (%v), want none, ErrBucketMissing", got, err)
+	}
+	d, _ := h.st.GetDestruction(ctx, v.ID)
+	if d.Certificate != nil || !d.ObjectsDeletedAt.IsZero() {
+		t.Errorf("a bucket no run removed is certified deleted: objects deleted at %v, certificate %d bytes", d.ObjectsDeletedAt, len(d.Certificate))
+	}
+	if f, err := h.st.GetFailure(ctx, v.ID); err != nil || f.Attempts != 1 {
+		t.Errorf("the failed destruction: %+v (%v), want it recorded, to be retried", f, err)
+	}
+	if got, _ := h.st.Visit(ctx, v.ID); got.State != "destroying" {
+		t.Errorf("the visit is %s, want destroying", got.State)
+	}
+	// The store shows the bucket again (the portal pointed back at the
+	// one the evidence is in), and this time the removal is cut short by
+	// a crash before it is recorded: the next run finishes it.
+	delete(h.objects.missing, v.Bucket)
+	h.objects.crashAfterRemove = true
+	h.today = h.today.AddDate(0, 0, 2)
+	if got, err := h.service("p3").Sweep(ctx); len(got) != 0 || err == nil {
+		t.Fatalf("the crash in the removal: destroyed %v (%v)", got, err)
+	}
+	h.today = h.today.AddDate(0, 0, 4)
+	if got, err := h.service("p4").Sweep(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("resumed after its own removal: destroyed %v (%v), want it finished", got, err)
+	}
+	d, _ = h.st.GetDestruction(ctx, v.ID)
+	c, err := Verify(d.Certificate, h.key.Public().(ed25519.PublicKey))
+	if err != nil || c.ObjectsDeleted != 3 {
+		t.Fatalf("certificate: %+v (%v), want the 3 object versions counted at the start", c, err)
 	}
 }
 

@@ -536,6 +536,9 @@ type Destruction struct {
 	ObjectsDeletedAt time.Time
 	ObjectsDeleted   int // what step c removed in its last run (for logs)
 	BucketDeletedAt  time.Time
+	// RemovalStartedAt is when step c began removing the bucket, recorded
+	// before the first object went (MarkRemovalStarted).
+	RemovalStartedAt time.Time
 	// The inventory taken at step a, before anything was destroyed: every
 	// object version in the bucket, the segments the files should have,
 	// and how many of those were already gone (a lifecycle backstop).
@@ -674,13 +677,13 @@ func (s *Store) RecordInventory(ctx context.Context, visitID string, objects, se
 func (s *Store) GetDestruction(ctx context.Context, visitID string) (Destruction, error) {
 	var d Destruction
 	var started string
-	var key, objs, bucket, done, epoch, superseded, retire sql.NullString
+	var key, objs, bucket, done, epoch, superseded, retire, removing sql.NullString
 	var n, atStart, expected, missing, period sql.NullInt64
 	err := s.db.QueryRowContext(ctx, `SELECT visit_id, reference, key_fingerprint, files, started_at, key_destroyed_at, objects_deleted_at, objects_deleted,
 		bucket_deleted_at, certificate, completed_at, objects_at_start, segments_expected, segments_missing, key_epoch, epoch_superseded_at, epoch_retire_after,
-		notice_period_ns
+		notice_period_ns, objects_removal_started_at
 		FROM destructions WHERE visit_id = ?`, visitID).Scan(&d.VisitID, &d.Reference, &d.KeyFingerprint, &d.Files, &started, &key, &objs, &n, &bucket,
-		&d.Certificate, &done, &atStart, &expected, &missing, &epoch, &superseded, &retire, &period)
+		&d.Certificate, &done, &atStart, &expected, &missing, &epoch, &superseded, &retire, &period, &removing)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, ErrNotFound
 	}
@@ -694,6 +697,7 @@ func (s *Store) GetDestruction(ctx context.Context, visitID string) (Destruction
 	d.InventoryKnown = atStart.Valid
 	d.KeyEpoch, d.EpochSupersededAt, d.EpochRetireAfter = epoch.String, p.null(superseded), p.null(retire)
 	d.NoticePeriod, d.NoticePeriodKnown = time.Duration(period.Int64), period.Valid
+	d.RemovalStartedAt = p.null(removing)
 	return d, p.err
 }
 
@@ -942,6 +946,13 @@ func (s *Store) KeyFingerprints(ctx context.Context, visitIDs []string) (map[str
 		out[r.id] = r.fp
 	}
 	return out, nil
+}
+
+// MarkRemovalStarted records that step c is about to remove the visit's
+// bucket (once: a later run keeps the first time).
+func (s *Store) MarkRemovalStarted(ctx context.Context, visitID string, now time.Time) error {
+	return s.exec(ctx, nil, `UPDATE destructions SET objects_removal_started_at = ? WHERE visit_id = ? AND objects_removal_started_at IS NULL`,
+		formatTime(now), visitID)
 }
 
 // MarkObjectsDeleted is step c (objects and bucket gone).

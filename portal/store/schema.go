@@ -812,7 +812,19 @@ ALTER TABLE resumable_uploads ADD COLUMN member_id TEXT;
 	`
 DELETE FROM retention_failures WHERE visit_id IN (SELECT id FROM visits WHERE state = 'destroyed');
 `,
+	// 49: when a destruction began removing the visit's bucket (step c),
+	// recorded before the first object goes: a resumed run takes a bucket
+	// the store does not show as removed only when this destruction began
+	// to remove it. Destructions under way when this version came, their
+	// key destroyed, may have begun: they are taken to have.
+	migration49,
 }
+
+// migration49 is the same on both databases.
+const migration49 = `
+ALTER TABLE destructions ADD COLUMN objects_removal_started_at TEXT;
+UPDATE destructions SET objects_removal_started_at = key_destroyed_at WHERE objects_deleted_at IS NULL AND key_destroyed_at IS NOT NULL;
+`
 
 // giveBackNameSQLite is the body of the triggers that free the name of an
 // upload (OLD.file_id) that ended without a file (38).

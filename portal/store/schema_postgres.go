@@ -667,4 +667,6 @@ ALTER TABLE resumable_uploads ADD COLUMN member_id TEXT;
 	`
 DELETE FROM retention_failures WHERE visit_id IN (SELECT id FROM visits WHERE state = 'destroyed');
 `,
+	// 49: as SQLite's 49.
+	migration49,
 }

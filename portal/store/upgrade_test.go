@@ -212,6 +212,7 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 		`ALTER TABLE destruction_notices DROP COLUMN period_ns`,
 		`ALTER TABLE resumable_uploads DROP COLUMN active_at`,
 		`ALTER TABLE resumable_uploads DROP COLUMN member_id`,
+		`ALTER TABLE destructions DROP COLUMN objects_removal_started_at`,
 		`DELETE FROM schema_version WHERE version > 27`,
 	) {
 		if _, err := s.DB().Exec(q); err != nil {
