@@ -245,12 +245,13 @@ func (s *Service) begin(ctx context.Context, v store.Visit) error {
 // Destroy runs whatever steps of v's destruction remain. Each step is
 // recorded before the next starts, so running it again resumes.
 func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
-	return s.destroy(ctx, v, nil)
+	return s.destroy(ctx, v, false, nil)
 }
 
-// destroy is Destroy, completing the destruction with the certificate
-// issued, when given (Reapply), instead of signing one.
-func (s *Service) destroy(ctx context.Context, v store.Visit, issued []byte) error {
+// destroy is Destroy; reapplied, it is a destruction recorded outside a
+// restored database applied again (Reapply), completed with the
+// certificate issued, when given, instead of signing one.
+func (s *Service) destroy(ctx context.Context, v store.Visit, reapplied bool, issued []byte) error {
 	d, err := s.Store.GetDestruction(ctx, v.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		// a. write down what is to be destroyed; the visit is destroying.
@@ -334,9 +335,12 @@ func (s *Service) destroy(ctx context.Context, v store.Visit, issued []byte) err
 		// of this destruction began removing it: a bucket counted with
 		// objects at the start and gone before then is not one this
 		// destruction removed (the portal now at a replica without it, or
-		// a store that lost it), and is not certified deleted.
+		// a store that lost it), and is not certified deleted. Applied
+		// again after a restore, the destruction may have removed it in a
+		// run the backup predates, which the record outside the database
+		// proves began.
 		if d.RemovalStartedAt.IsZero() {
-			if d.ObjectsAtStart > 0 {
+			if d.ObjectsAtStart > 0 && !reapplied {
 				exists, err := s.Objects.BucketExists(ctx, v.Bucket)
 				if err != nil {
 					return err

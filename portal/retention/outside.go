@@ -105,5 +105,5 @@ func (s *Service) Reapply(ctx context.Context, v store.Visit, reason string, iss
 	} else if err != nil {
 		return err
 	}
-	return s.destroy(ctx, v, issued)
+	return s.destroy(ctx, v, true, issued)
 }

@@ -1169,6 +1169,39 @@ func TestBucketGoneBeforeItsRemovalIsNotCertified(t *testing.T) {
 	}
 }
 
+// TestRestoredDestructionFindsItsBucketRemoved: a database restored from a
+// backup taken while a destruction was under way, its key destroyed but
+// its bucket not yet being removed, holds no mark of the removal the run
+// after the backup did; the destruction recorded outside the database is
+// applied again (Reapply) and finishes with the bucket gone. Refused as a
+// bucket no run removed, the restore would fail on it for ever.
+func TestRestoredDestructionFindsItsBucketRemoved(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	v := h.visit(t, "v1", wrappedKey())
+	h.today = day("2027-02-01")
+	s := h.service("p1")
+	s.AfterStep = func(step string) error {
+		if step == "key_destroyed" {
+			return errors.New("the backup is taken here")
+		}
+		return nil
+	}
+	if _, err := s.Sweep(ctx); err == nil {
+		t.Fatal("no stop")
+	}
+	// The run the backup predates removed the bucket.
+	h.objects.removed[v.Bucket] = true
+	delete(h.objects.objects, v.Bucket)
+	restored, _ := h.st.Visit(ctx, v.ID)
+	if err := h.service("p2").Reapply(ctx, restored, "destruction recorded outside the database", nil); err != nil {
+		t.Fatalf("applied again after the restore: %v", err)
+	}
+	if got, _ := h.st.Visit(ctx, v.ID); got.State != "destroyed" {
+		t.Fatalf("the visit is %s, want destroyed", got.State)
+	}
+}
+
 // TestVisitNeverFilledWithoutABucketIsDestroyed: a visit that never held a
 // file and has no bucket (its creation's answer was lost after the bucket
 // was removed) has nothing for the store to lose: it is destroyed as an
