@@ -129,7 +129,8 @@ type KeyRef struct{ VisitID, Fingerprint string }
 // Preload unwraps into memory, together, the keys of a page of visits
 // that are not there yet: their wrapped keys in one statement, rather
 // than one each when the page's rows ask (KeyWithFingerprint), so that a
-// list's first request after a start costs what the next does. It only
+// list's first request after a start costs one statement more than the
+// next, however many of its rows' keys were not in memory. It only
 // warms: a key it cannot unwrap (or one wrapped to the master key once
 // epochs began) is left for KeyWithFingerprint to refuse, and an error is
 // not the page's (each row's key is still had through

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -175,12 +176,14 @@ func (s *Store) WrappedKeys(ctx context.Context, visitIDs []string) ([]VisitKey,
 	if len(visitIDs) == 0 {
 		return nil, nil
 	}
-	args := make([]any, len(visitIDs))
-	for i, id := range visitIDs {
-		args[i] = id
+	list, err := json.Marshal(visitIDs)
+	if err != nil {
+		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT visit_id, wrapped, epoch, fingerprint, header_size, created_at FROM visit_keys WHERE visit_id IN (?`+
-		strings.Repeat(", ?", len(visitIDs)-1)+`) ORDER BY visit_id`, args...)
+	// One statement's text whatever the page's length (inIDs): the
+	// statement cache keeps constant texts.
+	rows, err := s.db.QueryContext(ctx, `SELECT visit_id, wrapped, epoch, fingerprint, header_size, created_at FROM visit_keys WHERE `+
+		s.inIDs("visit_id")+` ORDER BY visit_id`, string(list))
 	if err != nil {
 		return nil, fmt.Errorf("store: visit keys: %w", err)
 	}
