@@ -48,7 +48,20 @@ type VisitView struct {
 	// TimelineProblem says why an active visit has no timeline (Status).
 	TimelineProblem string    `json:"timeline_problem,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
+	// Access, in a list of visits, is "" when the member's access window
+	// is open (and for administrators): "not_open" before it opens,
+	// "closed" after it closes (or when it cannot be worked out), when the
+	// list shows no more of the visit than its reference and the member's
+	// role, and AccessMessage says when, as the visit's page does.
+	Access        string `json:"access,omitempty"`
+	AccessMessage string `json:"access_message,omitempty"`
 }
+
+// The values of VisitView.Access.
+const (
+	AccessNotOpen = "not_open"
+	AccessClosed  = "closed"
+)
 
 // view shows v with its status to someone in role.
 func (s *Service) view(ctx context.Context, v store.Visit, st Status, role string) VisitView {
@@ -402,10 +415,33 @@ func (s *Service) visitList(ctx context.Context, a Actor, rows []store.VisitRow)
 		}
 		shown, roles = append(shown, r), append(roles, role)
 	}
-	s.preloadKeys(ctx, shown)
+	// A member outside their access window may not view the visit
+	// (member-views-visit): its row says only that, and when.
+	now := s.now()
+	views := make([]VisitView, len(shown))
+	statuses := make([]Status, len(shown))
+	open := make([]store.VisitRow, 0, len(shown))
 	for i, r := range shown {
-		out.Visits = append(out.Visits, asSeenBy(s.viewWithKey(ctx, r.Visit, s.statusOf(r), roles[i], r.KeyFingerprint), a))
+		statuses[i] = s.statusOf(r)
+		if !a.Administrator && r.Member != nil {
+			if w := s.memberWindow(r.Visit, statuses[i], *r.Member); !w.Contains(now) {
+				access := AccessClosed
+				if !w.Closed && now.Before(w.From) {
+					access = AccessNotOpen
+				}
+				views[i] = VisitView{ID: r.ID, Reference: r.Reference, Role: roles[i], Events: []EventView{}, Access: access, AccessMessage: windowMessage(w, now)}
+				continue
+			}
+		}
+		open = append(open, r)
 	}
+	s.preloadKeys(ctx, open)
+	for i, r := range shown {
+		if views[i].Access == "" {
+			views[i] = asSeenBy(s.viewWithKey(ctx, r.Visit, statuses[i], roles[i], r.KeyFingerprint), a)
+		}
+	}
+	out.Visits = append(out.Visits, views...)
 	if len(rows) == VisitPageSize {
 		last := rows[len(rows)-1]
 		out.Next = visitCursor(last.NotificationDate, last.Reference)

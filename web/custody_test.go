@@ -1011,3 +1011,84 @@ func TestApprovalWithABrokenBodyApprovesNothing(t *testing.T) {
 		t.Fatalf("an approval whose body broke off approved the notice: %+v %v", n, err)
 	}
 }
+
+// TestListsWithholdVisitsOutsideTheWindow: a member whose access window
+// has closed, or not yet opened, may not view the visit (its page says
+// when), and the lists say no more: the visit's reference, that access
+// has ended or when it opens, and the member's role, never its title,
+// state, dates or timeline. Before, the list of visits and
+// GET /api/v1/visits showed all of them to a member the visit's own page
+// refused. An administrator's list shows every visit whole.
+func TestListsWithholdVisitsOutsideTheWindow(t *testing.T) {
+	ts := startStack(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	v := setUpVisit(t, ts, admin, "FV-WINDOW-1")
+	title := "Focused visit FV-WINDOW-1"
+	// Added by email, bound at the next sign-in.
+	memberOf(t, admin, v.ID, "hmi@ofsted.example", "inspector")
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+	type row = struct {
+		ID               string          `json:"id"`
+		Reference        string          `json:"reference"`
+		Title            string          `json:"title"`
+		State            string          `json:"state"`
+		NotificationDate string          `json:"notification_date"`
+		Timeline         json.RawMessage `json:"timeline"`
+		DestroyOn        *string         `json:"destroy_on"`
+		Role             string          `json:"role"`
+		Access           string          `json:"access"`
+		AccessMessage    string          `json:"access_message"`
+	}
+	type listed struct {
+		Visits []row `json:"visits"`
+	}
+	// hmi is a member of the demo visit too, whose window is open.
+	find := func(when string) row {
+		t.Helper()
+		l := decode[listed](t, hmi.get("/api/v1/visits"), http.StatusOK)
+		for _, r := range l.Visits {
+			if r.ID == v.ID {
+				return r
+			}
+		}
+		t.Fatalf("%s: the visit is not listed: %+v", when, l.Visits)
+		return row{}
+	}
+	check := func(when, access, tag, words string) {
+		t.Helper()
+		got := find(when)
+		if got.Reference != "FV-WINDOW-1" || got.Role != "inspector" || got.Access != access || !strings.Contains(got.AccessMessage, words) {
+			t.Errorf("%s: listed as %+v, want the reference, the role, access %q and a message saying %q", when, got, access, words)
+		}
+		if got.Title != "" || got.State != "" || got.NotificationDate != "" || len(got.Timeline) > 0 && string(got.Timeline) != "null" || got.DestroyOn != nil {
+			t.Errorf("%s: the list shows the visit's title %q, state %q, notification date %q, timeline %s, destruction %v",
+				when, got.Title, got.State, got.NotificationDate, got.Timeline, got.DestroyOn)
+		}
+		page := readAll(t, hmi.get("/visits"))
+		if strings.Contains(page, title) || !strings.Contains(page, "FV-WINDOW-1") || !strings.Contains(page, tag) || !strings.Contains(page, words) {
+			t.Errorf("%s: the page of visits shows the title (%v), or not the reference, %q and %q", when, strings.Contains(page, title), tag, words)
+		}
+		if a := readAll(t, admin.get("/visits")); !strings.Contains(a, title) {
+			t.Errorf("%s: the administrators' list does not show the visit's title", when)
+		}
+	}
+	// Open: shown whole.
+	if got := find("in the window"); got.Title != title || got.Access != "" || got.State == "" {
+		t.Fatalf("in the window: %+v", got)
+	}
+	// Closed.
+	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	if s := admin.status("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"email": "hmi@ofsted.example", "role": "inspector", "valid_until": past}); s != http.StatusOK {
+		t.Fatalf("close the window: %d", s)
+	}
+	if s := hmi.status("GET", "/visits/"+v.ID, nil); s != http.StatusLocked {
+		t.Fatalf("the visit's page after the window closed: %d, want 423", s)
+	}
+	check("after the window closed", "closed", "Access ended", "closed")
+	// Not open yet.
+	future := time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)
+	if s := admin.status("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"email": "hmi@ofsted.example", "role": "inspector", "valid_from": future}); s != http.StatusOK {
+		t.Fatalf("move the window: %d", s)
+	}
+	check("before the window opens", "not_open", "Access not open yet", "opens on")
+}

@@ -18,6 +18,10 @@ type visitRow struct {
 	NextDue, NextDueDate                                string
 	DestroyOn                                           string
 	DaysLeft                                            int
+	// Withheld is the tag of a visit the member's access window is not
+	// open to ("" for the others): its row shows the reference, the
+	// window in words (Title) and the role, nothing else of the visit.
+	Withheld string
 }
 
 // nextDue is the next date on the visit's timeline from today, and what is
@@ -105,6 +109,16 @@ func (s *Server) visitsPage(c *gin.Context) {
 	for i := range vs {
 		vj := &vs[i]
 		r := visitRow{ID: vj.ID, Reference: vj.Reference, Title: vj.Title, State: vj.State, NotificationDate: vj.NotificationDate, Role: vj.Role}
+		switch vj.Access {
+		case portal.AccessClosed:
+			r.Title, r.Withheld = vj.AccessMessage, "Access ended"
+		case portal.AccessNotOpen:
+			r.Title, r.Withheld = vj.AccessMessage, "Access not open yet"
+		}
+		if r.Withheld != "" {
+			rows = append(rows, r)
+			continue
+		}
 		if vj.State != portal.StatePublished {
 			r.NextDue, r.NextDueDate = nextDue(*vj, today)
 		}

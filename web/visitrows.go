@@ -44,26 +44,32 @@ func visitRowsHTML(rows []visitRow) template.HTML {
 		b.WriteString(`</a><br><span class="govuk-body-s">`)
 		text(r.Title)
 		b.WriteString("</span></td>\n    <td class=\"govuk-table__cell\" data-label=\"State\"><strong class=\"govuk-tag ")
-		text(stateTag(r.State))
-		b.WriteString(`">`)
-		text(stateName(r.State))
-		b.WriteString("</strong></td>\n    <td class=\"govuk-table__cell\" data-label=\"Next due\">")
-		if r.NextDue != "" {
-			text(r.NextDue)
-			b.WriteString(`<br><span class="govuk-body-s">`)
-			text(r.NextDueDate)
-			b.WriteString(`</span>`)
+		if r.Withheld != "" {
+			b.WriteString(`govuk-tag--grey">`)
+			text(r.Withheld)
+			b.WriteString("</strong></td>\n    <td class=\"govuk-table__cell\" data-label=\"Next due\">Not shown</td>\n    <td class=\"govuk-table__cell\" data-label=\"Destruction\">Not shown")
 		} else {
-			b.WriteString("Nothing due")
-		}
-		b.WriteString("</td>\n    <td class=\"govuk-table__cell\" data-label=\"Destruction\">")
-		if r.DestroyOn != "" {
-			text(r.DestroyOn)
-			b.WriteString(`<br><span class="govuk-body-s">in `)
-			b.WriteString(strconv.Itoa(r.DaysLeft))
-			b.WriteString(` days</span>`)
-		} else {
-			b.WriteString("After publication")
+			text(stateTag(r.State))
+			b.WriteString(`">`)
+			text(stateName(r.State))
+			b.WriteString("</strong></td>\n    <td class=\"govuk-table__cell\" data-label=\"Next due\">")
+			if r.NextDue != "" {
+				text(r.NextDue)
+				b.WriteString(`<br><span class="govuk-body-s">`)
+				text(r.NextDueDate)
+				b.WriteString(`</span>`)
+			} else {
+				b.WriteString("Nothing due")
+			}
+			b.WriteString("</td>\n    <td class=\"govuk-table__cell\" data-label=\"Destruction\">")
+			if r.DestroyOn != "" {
+				text(r.DestroyOn)
+				b.WriteString(`<br><span class="govuk-body-s">in `)
+				b.WriteString(strconv.Itoa(r.DaysLeft))
+				b.WriteString(` days</span>`)
+			} else {
+				b.WriteString("After publication")
+			}
 		}
 		b.WriteString("</td>\n    <td class=\"govuk-table__cell\" data-label=\"Your role\">")
 		if r.Role != "" {

@@ -7,13 +7,14 @@ import (
 )
 
 // The row of the list of visits as visits.html wrote it before the rows
-// were written in Go (visitrows.go).
+// were written in Go (visitrows.go), with the row of a visit whose
+// member's access window is not open (Withheld) since.
 const visitRowTemplate = `{{range .}}
   <tr class="govuk-table__row">
     <td class="govuk-table__cell" data-label="Visit"><a class="govuk-link" href="/visits/{{.ID}}">{{.Reference}}</a><br><span class="govuk-body-s">{{.Title}}</span></td>
-    <td class="govuk-table__cell" data-label="State"><strong class="govuk-tag {{stateTag .State}}">{{stateName .State}}</strong></td>
-    <td class="govuk-table__cell" data-label="Next due">{{if .NextDue}}{{.NextDue}}<br><span class="govuk-body-s">{{.NextDueDate}}</span>{{else}}Nothing due{{end}}</td>
-    <td class="govuk-table__cell" data-label="Destruction">{{if .DestroyOn}}{{.DestroyOn}}<br><span class="govuk-body-s">in {{.DaysLeft}} days</span>{{else}}After publication{{end}}</td>
+    <td class="govuk-table__cell" data-label="State"><strong class="govuk-tag {{if .Withheld}}govuk-tag--grey{{else}}{{stateTag .State}}{{end}}">{{if .Withheld}}{{.Withheld}}{{else}}{{stateName .State}}{{end}}</strong></td>
+    <td class="govuk-table__cell" data-label="Next due">{{if .Withheld}}Not shown{{else if .NextDue}}{{.NextDue}}<br><span class="govuk-body-s">{{.NextDueDate}}</span>{{else}}Nothing due{{end}}</td>
+    <td class="govuk-table__cell" data-label="Destruction">{{if .Withheld}}Not shown{{else if .DestroyOn}}{{.DestroyOn}}<br><span class="govuk-body-s">in {{.DaysLeft}} days</span>{{else}}After publication{{end}}</td>
     <td class="govuk-table__cell" data-label="Your role">{{if .Role}}{{roleName .Role}}{{else}}Administrator{{end}}</td>
   </tr>
   {{end}}`
@@ -40,6 +41,8 @@ func TestVisitRowsAsTheTemplate(t *testing.T) {
 		}
 		rows = append(rows, r)
 	}
+	rows = append(rows, visitRow{ID: "01KB6Z3N8QF0W9X2Y4C7D5E1AC", Reference: "FV-2026-0W", Title: "Your access to this visit closed " + hostile, Withheld: "Access ended", Role: "inspector"},
+		visitRow{ID: "01KB6Z3N8QF0W9X2Y4C7D5E1AD", Reference: hostile, Title: hostile, Withheld: hostile, Role: hostile})
 	rows = append(rows, visitRow{ID: `a/b"c?d#e<f`, Reference: hostile, Title: hostile, State: hostile, NextDue: hostile, NextDueDate: hostile, DestroyOn: hostile, Role: hostile})
 	for _, n := range []int{0, 1, len(rows)} {
 		var want strings.Builder
