@@ -1108,6 +1108,26 @@ func TestMissingBucketDestroysNothing(t *testing.T) {
 	}
 }
 
+// stoppedAfterKey makes visit v1, due on 2027-02-01, and a sweep that
+// stops (as a crash would) once its key is recorded destroyed, before
+// its bucket is touched.
+func (h *harness) stoppedAfterKey(t *testing.T) store.Visit {
+	t.Helper()
+	v := h.visit(t, "v1", wrappedKey())
+	h.today = day("2027-02-01")
+	s := h.service("p1")
+	s.AfterStep = func(step string) error {
+		if step == "key_destroyed" {
+			return errors.New("crash")
+		}
+		return nil
+	}
+	if _, err := s.Sweep(context.Background()); err == nil {
+		t.Fatal("no crash")
+	}
+	return v
+}
+
 // TestBucketGoneBeforeItsRemovalIsNotCertified: a destruction resumed
 // after its key was destroyed, whose bucket (counted with its objects when
 // the destruction began) the object store no longer shows, though no run
@@ -1121,18 +1141,7 @@ func TestMissingBucketDestroysNothing(t *testing.T) {
 func TestBucketGoneBeforeItsRemovalIsNotCertified(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t)
-	v := h.visit(t, "v1", wrappedKey())
-	h.today = day("2027-02-01")
-	s := h.service("p1")
-	s.AfterStep = func(step string) error {
-		if step == "key_destroyed" {
-			return errors.New("crash")
-		}
-		return nil
-	}
-	if _, err := s.Sweep(ctx); err == nil {
-		t.Fatal("no crash")
-	}
+	v := h.stoppedAfterKey(t)
 	h.objects.missing[v.Bucket] = true
 	h.today = h.today.AddDate(0, 0, 1)
 	got, err := h.service("p2").Sweep(ctx)
@@ -1178,18 +1187,7 @@ func TestBucketGoneBeforeItsRemovalIsNotCertified(t *testing.T) {
 func TestRestoredDestructionFindsItsBucketRemoved(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t)
-	v := h.visit(t, "v1", wrappedKey())
-	h.today = day("2027-02-01")
-	s := h.service("p1")
-	s.AfterStep = func(step string) error {
-		if step == "key_destroyed" {
-			return errors.New("the backup is taken here")
-		}
-		return nil
-	}
-	if _, err := s.Sweep(ctx); err == nil {
-		t.Fatal("no stop")
-	}
+	v := h.stoppedAfterKey(t) // the backup is taken here
 	// The run the backup predates removed the bucket.
 	h.objects.removed[v.Bucket] = true
 	delete(h.objects.objects, v.Bucket)
