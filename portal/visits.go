@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -49,18 +50,21 @@ type VisitView struct {
 	TimelineProblem string    `json:"timeline_problem,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
 	// Access, in a list of visits, is "" when the member's access window
-	// is open (and for administrators): "not_open" before it opens,
-	// "closed" after it closes (or when it cannot be worked out), when the
-	// list shows no more of the visit than its reference and the member's
-	// role, and AccessMessage says when, as the visit's page does.
+	// is open (and for administrators); otherwise (AccessNotOpen,
+	// AccessClosed, AccessSuspended) the list shows no more of the visit
+	// than its reference and the member's role, every other field empty,
+	// and AccessMessage says when or why, as the visit's page does.
 	Access        string `json:"access,omitempty"`
 	AccessMessage string `json:"access_message,omitempty"`
 }
 
-// The values of VisitView.Access.
+// The values of VisitView.Access: the window has not opened yet; it has
+// closed; it cannot be worked out, or the person's two memberships
+// differ (ask the portal administrator).
 const (
-	AccessNotOpen = "not_open"
-	AccessClosed  = "closed"
+	AccessNotOpen   = "not_open"
+	AccessClosed    = "closed"
+	AccessSuspended = "suspended"
 )
 
 // view shows v with its status to someone in role.
@@ -404,41 +408,59 @@ func (s *Service) VisitsWarned(ctx context.Context, a Actor, after string) (Visi
 // next page's cursor when the page is full.
 func (s *Service) visitList(ctx context.Context, a Actor, rows []store.VisitRow) VisitList {
 	out := VisitList{Visits: make([]VisitView, 0, len(rows))}
-	shown, roles := make([]store.VisitRow, 0, len(rows)), make([]string, 0, len(rows))
+	now := s.now()
+	views := make([]VisitView, 0, len(rows))
+	statuses := make([]Status, 0, len(rows))
+	shown := make([]store.VisitRow, 0, len(rows))
+	open := make([]store.VisitRow, 0, len(rows))
 	for _, r := range rows {
-		role := ""
-		if r.Member != nil && !s.unannounced(r.Visit, *r.Member) {
-			role = r.Member.Role
+		// The membership the visit's own page decides by (membershipOf:
+		// announced ones only; the person's own when they have two), so
+		// that the list shows what that page would.
+		ms := r.Memberships
+		if len(ms) == 0 && r.Member != nil {
+			ms = []store.Member{*r.Member}
 		}
-		if role == "" && !a.Administrator {
+		m, dup := s.membershipOf(a, r.Visit, ms)
+		if dup != nil && !a.Administrator {
+			// Two that differ: the page refuses them, and says why.
+			m = slices.DeleteFunc(slices.Clone(ms), func(m store.Member) bool { return s.unannounced(r.Visit, m) })[0]
+		} else if dup != nil {
+			m = store.Member{}
+		}
+		if m.Role == "" && !a.Administrator {
 			continue
 		}
-		shown, roles = append(shown, r), append(roles, role)
-	}
-	// A member outside their access window may not view the visit
-	// (member-views-visit): its row says only that, and when.
-	now := s.now()
-	views := make([]VisitView, len(shown))
-	statuses := make([]Status, len(shown))
-	open := make([]store.VisitRow, 0, len(shown))
-	for i, r := range shown {
-		statuses[i] = s.statusOf(r)
-		if !a.Administrator && r.Member != nil {
-			if w := s.memberWindow(r.Visit, statuses[i], *r.Member); !w.Contains(now) {
-				access := AccessClosed
-				if !w.Closed && now.Before(w.From) {
-					access = AccessNotOpen
-				}
-				views[i] = VisitView{ID: r.ID, Reference: r.Reference, Role: roles[i], Events: []EventView{}, Access: access, AccessMessage: windowMessage(w, now)}
-				continue
+		st := s.statusOf(r)
+		view := VisitView{}
+		if !a.Administrator {
+			// A member outside their access window may not view the visit
+			// (member-views-visit): its row says only that, and when.
+			w := s.memberWindow(r.Visit, st, m)
+			switch {
+			case dup != nil:
+				view.Access, view.AccessMessage = AccessSuspended, errDuplicateMembership.Msg
+			case w.Closed:
+				view.Access, view.AccessMessage = AccessSuspended, windowMessage(w, now)
+			case now.Before(w.From):
+				view.Access, view.AccessMessage = AccessNotOpen, windowMessage(w, now)
+			case !w.Contains(now):
+				view.Access, view.AccessMessage = AccessClosed, windowMessage(w, now)
+			}
+			if view.Access != "" {
+				view.ID, view.Reference, view.Role, view.Events = r.ID, r.Reference, m.Role, []EventView{}
 			}
 		}
-		open = append(open, r)
+		if view.Access == "" {
+			open = append(open, r)
+			view.Role = m.Role
+		}
+		shown, statuses, views = append(shown, r), append(statuses, st), append(views, view)
 	}
 	s.preloadKeys(ctx, open)
 	for i, r := range shown {
 		if views[i].Access == "" {
-			views[i] = asSeenBy(s.viewWithKey(ctx, r.Visit, statuses[i], roles[i], r.KeyFingerprint), a)
+			views[i] = asSeenBy(s.viewWithKey(ctx, r.Visit, statuses[i], views[i].Role, r.KeyFingerprint), a)
 		}
 	}
 	out.Visits = append(out.Visits, views...)

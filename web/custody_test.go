@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -1031,10 +1032,14 @@ func TestListsWithholdVisitsOutsideTheWindow(t *testing.T) {
 		ID               string          `json:"id"`
 		Reference        string          `json:"reference"`
 		Title            string          `json:"title"`
+		Provider         string          `json:"provider"`
 		State            string          `json:"state"`
 		NotificationDate string          `json:"notification_date"`
+		FieldworkStart   string          `json:"fieldwork_start"`
 		Timeline         json.RawMessage `json:"timeline"`
-		DestroyOn        *string         `json:"destroy_on"`
+		Events           []any           `json:"events"`
+		RetentionDays    int             `json:"retention_days"`
+		CreatedAt        time.Time       `json:"created_at"`
 		Role             string          `json:"role"`
 		Access           string          `json:"access"`
 		AccessMessage    string          `json:"access_message"`
@@ -1054,27 +1059,42 @@ func TestListsWithholdVisitsOutsideTheWindow(t *testing.T) {
 		t.Fatalf("%s: the visit is not listed: %+v", when, l.Visits)
 		return row{}
 	}
-	check := func(when, access, tag, words string) {
+	// The row of the page of visits that links to the visit.
+	pageRow := func(when string) string {
+		t.Helper()
+		page := readAll(t, hmi.get("/visits"))
+		i := strings.Index(page, `href="/visits/`+v.ID+`"`)
+		if i < 0 {
+			t.Fatalf("%s: the page of visits does not list the visit", when)
+		}
+		start, end := strings.LastIndex(page[:i], "<tr"), strings.Index(page[i:], "</tr>")
+		return page[start : i+end]
+	}
+	check := func(when, access, tag, words, role string) {
 		t.Helper()
 		got := find(when)
-		if got.Reference != "FV-WINDOW-1" || got.Role != "inspector" || got.Access != access || !strings.Contains(got.AccessMessage, words) {
-			t.Errorf("%s: listed as %+v, want the reference, the role, access %q and a message saying %q", when, got, access, words)
+		if got.Reference != "FV-WINDOW-1" || got.Role != role || got.Access != access || !strings.Contains(got.AccessMessage, words) {
+			t.Errorf("%s: listed as %+v, want the reference, the role %s, access %q and a message saying %q", when, got, role, access, words)
 		}
-		if got.Title != "" || got.State != "" || got.NotificationDate != "" || len(got.Timeline) > 0 && string(got.Timeline) != "null" || got.DestroyOn != nil {
-			t.Errorf("%s: the list shows the visit's title %q, state %q, notification date %q, timeline %s, destruction %v",
-				when, got.Title, got.State, got.NotificationDate, got.Timeline, got.DestroyOn)
+		if got.Title != "" || got.Provider != "" || got.State != "" || got.NotificationDate != "" || got.FieldworkStart != "" ||
+			len(got.Timeline) > 0 && string(got.Timeline) != "null" || len(got.Events) > 0 || got.RetentionDays != 0 || !got.CreatedAt.IsZero() {
+			t.Errorf("%s: the list shows more of the visit than its reference: %+v", when, got)
 		}
-		page := readAll(t, hmi.get("/visits"))
-		if strings.Contains(page, title) || !strings.Contains(page, "FV-WINDOW-1") || !strings.Contains(page, tag) || !strings.Contains(page, words) {
-			t.Errorf("%s: the page of visits shows the title (%v), or not the reference, %q and %q", when, strings.Contains(page, title), tag, words)
+		r := pageRow(when)
+		if strings.Contains(r, title) || strings.Contains(r, "Cafcass") || !strings.Contains(r, "FV-WINDOW-1") || !strings.Contains(r, tag) ||
+			!strings.Contains(html.UnescapeString(r), words) || strings.Count(r, "Not shown") != 2 {
+			t.Errorf("%s: the visit's row on the page of visits, want its reference, %q, %q and nothing of the visit:\n%s", when, tag, words, r)
 		}
 		if a := readAll(t, admin.get("/visits")); !strings.Contains(a, title) {
 			t.Errorf("%s: the administrators' list does not show the visit's title", when)
 		}
 	}
 	// Open: shown whole.
-	if got := find("in the window"); got.Title != title || got.Access != "" || got.State == "" {
+	if got := find("in the window"); got.Title != title || got.Access != "" || got.State == "" || got.Provider != "Cafcass" {
 		t.Fatalf("in the window: %+v", got)
+	}
+	if r := pageRow("in the window"); !strings.Contains(r, title) || strings.Contains(r, "Not shown") {
+		t.Fatalf("in the window, the visit's row: %s", r)
 	}
 	// Closed.
 	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
@@ -1084,11 +1104,42 @@ func TestListsWithholdVisitsOutsideTheWindow(t *testing.T) {
 	if s := hmi.status("GET", "/visits/"+v.ID, nil); s != http.StatusLocked {
 		t.Fatalf("the visit's page after the window closed: %d, want 423", s)
 	}
-	check("after the window closed", "closed", "Access ended", "closed")
+	check("after the window closed", "closed", "Access ended", "Your access to this visit closed", "inspector")
 	// Not open yet.
 	future := time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)
 	if s := admin.status("PUT", "/api/v1/visits/"+v.ID+"/members", map[string]string{"email": "hmi@ofsted.example", "role": "inspector", "valid_from": future}); s != http.StatusOK {
 		t.Fatalf("move the window: %d", s)
 	}
-	check("before the window opens", "not_open", "Access not open yet", "opens on")
+	check("before the window opens", "not_open", "Access not open yet", "opens on", "inspector")
+	// A second membership, bound to the person by address, open, and
+	// first in the order the page of visits reads memberships: the
+	// visit's page still decides by the person's own (bound to their
+	// identity), not yet open, and so does the list.
+	var hmiID string
+	db := ts.Portal.Store().DB()
+	if err := db.QueryRow(`SELECT id FROM users WHERE email = ?`, "hmi@ofsted.example").Scan(&hmiID); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := ts.Portal.Store().SeedMembers(context.Background(), []store.Member{{ID: "00000000000000000000000000000000", VisitID: v.ID, Role: "analyst",
+		Email: "hmi.old@ofsted.example", UserID: hmiID, CreatedAt: now, UpdatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	if s := hmi.status("GET", "/visits/"+v.ID, nil); s != http.StatusLocked {
+		t.Fatalf("the visit's page with a second membership: %d, want 423", s)
+	}
+	check("with a second membership by address", "not_open", "Access not open yet", "opens on", "inspector")
+	// Neither bound to the identity, and they differ: the visit's page
+	// refuses (403), and the list says why rather than show the visit.
+	if _, err := db.Exec(`UPDATE members SET issuer = NULL, subject = NULL WHERE visit_id = ? AND email = ?`, v.ID, "hmi@ofsted.example"); err != nil {
+		t.Fatal(err)
+	}
+	if s := hmi.status("GET", "/visits/"+v.ID, nil); s != http.StatusForbidden {
+		t.Fatalf("the visit's page with two memberships that differ: %d, want 403", s)
+	}
+	got := find("with two memberships")
+	check("with two memberships that differ", "suspended", "Access suspended", "two memberships", got.Role)
+	if got.Role != "inspector" && got.Role != "analyst" {
+		t.Errorf("with two memberships: role %q", got.Role)
+	}
 }

@@ -114,6 +114,8 @@ func (s *Server) visitsPage(c *gin.Context) {
 			r.Title, r.Withheld = vj.AccessMessage, "Access ended"
 		case portal.AccessNotOpen:
 			r.Title, r.Withheld = vj.AccessMessage, "Access not open yet"
+		case portal.AccessSuspended:
+			r.Title, r.Withheld = vj.AccessMessage, "Access suspended"
 		}
 		if r.Withheld != "" {
 			rows = append(rows, r)
