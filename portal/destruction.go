@@ -71,14 +71,14 @@ func (s *Service) DestructionReview(ctx context.Context, a Actor, after string) 
 		return ReviewPage{}, err
 	}
 	out := ReviewPage{Visits: []Review{}}
-	s.preloadKeys(ctx, rows)
+	keys := s.preloadKeys(ctx, rows)
 	for _, r := range rows {
 		acc := s.accessOf(a, r)
 		own := acc.Status.ownDestruction(a.UserID)
 		// Approved is a notice of an active visit: one being destroyed is
 		// past it, and one whose notice could not be given has none yet.
 		approvable := r.Visit.State == StateActive && acc.Status.Notice != nil
-		out.Visits = append(out.Visits, Review{Visit: s.viewWithKey(ctx, r.Visit, acc.Status, acc.Member.Role, r.KeyFingerprint),
+		out.Visits = append(out.Visits, Review{Visit: s.viewWithKey(ctx, keys, r.Visit, acc.Status, acc.Member.Role, r.KeyFingerprint),
 			CanApprove: approvable && acc.Can(ctx, policy.DestructionApprove) && !acc.Status.LegalHold && own == "", OwnDecision: own})
 	}
 	if n := len(rows); n == ReviewPageSize {

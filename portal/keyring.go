@@ -126,16 +126,40 @@ func (k *Keyring) KeyWithFingerprint(ctx context.Context, visitID, fp string) (*
 // KeyRef names a visit's key by the fingerprint a page read with it.
 type KeyRef struct{ VisitID, Fingerprint string }
 
+// PageKeys gives a page of visits its keys after Preload: those Preload
+// found do not open are refused without another statement, so a page of
+// visits whose keys do not open costs no more than one whose keys do (a
+// key that does not open is never kept in memory, so every request reads
+// it again). The others come from KeyWithFingerprint, which checks them.
+type PageKeys struct {
+	k       *Keyring
+	refused map[string]keyRefusal // by visit id
+}
+
+type keyRefusal struct {
+	fingerprint string
+	err         error
+}
+
+// Key is KeyWithFingerprint for one of the page's rows.
+func (p PageKeys) Key(ctx context.Context, visitID, fp string) (*crypto.VisitKey, error) {
+	if r, ok := p.refused[visitID]; ok && fp != "" && r.fingerprint == fp {
+		return nil, r.err
+	}
+	return p.k.KeyWithFingerprint(ctx, visitID, fp)
+}
+
 // Preload unwraps into memory, together, the keys of a page of visits
 // that are not there yet: their wrapped keys in one statement, rather
 // than one each when the page's rows ask (KeyWithFingerprint), so that a
 // list's first request after a start costs one statement more than the
-// next, however many of its rows' keys were not in memory. It only
-// warms: a key it cannot unwrap (or one wrapped to the master key once
-// epochs began) is left for KeyWithFingerprint to refuse, and an error is
-// not the page's (each row's key is still had through
-// KeyWithFingerprint, which checks it).
-func (k *Keyring) Preload(ctx context.Context, refs []KeyRef) {
+// next, however many of its rows' keys were not in memory. A key it
+// finds does not open (damaged, bound to another visit, wrapped to a
+// retired epoch, or wrapped to the master key once epochs began) is
+// refused by the PageKeys it returns, for this page only; each other
+// row's key is still had through KeyWithFingerprint, which checks it.
+func (k *Keyring) Preload(ctx context.Context, refs []KeyRef) PageKeys {
+	out := PageKeys{k: k, refused: map[string]keyRefusal{}}
 	k.mu.Lock()
 	forgets := k.forgets
 	want := map[string]string{}
@@ -154,37 +178,102 @@ func (k *Keyring) Preload(ctx context.Context, refs []KeyRef) {
 	}
 	k.mu.Unlock()
 	if len(ids) < 2 {
-		return // one is read as cheaply by KeyWithFingerprint
+		return out // one is read as cheaply by KeyWithFingerprint
 	}
+	refuse := func(id string, err error) { out.refused[id] = keyRefusal{want[id], err} }
 	wrapped, err := k.store.WrappedKeys(ctx, ids)
 	if err != nil {
-		return
+		for _, id := range ids {
+			refuse(id, err)
+		}
+		return out
+	}
+	read := map[string]bool{}
+	for _, w := range wrapped {
+		read[w.VisitID] = true
+	}
+	for _, id := range ids {
+		if !read[id] {
+			refuse(id, store.ErrNotFound) // destroyed since the page was read
+		}
 	}
 	// A key wrapped to the master key opens only while no epoch has
-	// begun (KeyWithFingerprint says why): asked once for the page.
-	masterWrapped := -1
+	// begun (KeyWithFingerprint says why): asked once for the page, and
+	// those keys read again, together, if one has (the first epoch may
+	// have moved them after the read above).
+	var master []string
+	for _, w := range wrapped {
+		if w.Epoch == "" && w.Fingerprint == want[w.VisitID] {
+			master = append(master, w.VisitID)
+		}
+	}
+	if len(master) > 0 {
+		switch _, err := k.store.CurrentEpoch(ctx); {
+		case err == nil:
+			again, err := k.store.WrappedKeys(ctx, master)
+			if err != nil {
+				for _, id := range master {
+					refuse(id, err)
+				}
+				again = nil
+			}
+			moved := map[string]store.VisitKey{}
+			for _, w := range again {
+				moved[w.VisitID] = w
+			}
+			for i, w := range wrapped {
+				if w.Epoch != "" || w.Fingerprint != want[w.VisitID] {
+					continue
+				}
+				if _, ok := out.refused[w.VisitID]; ok {
+					continue
+				}
+				m, ok := moved[w.VisitID]
+				switch {
+				case !ok:
+					refuse(w.VisitID, store.ErrNotFound)
+				case m.Epoch == "":
+					refuse(w.VisitID, fmt.Errorf("keyring: visit %s: its key is wrapped to the master key, though key epochs began: %w", w.VisitID, crypto.ErrUnwrap))
+				default:
+					wrapped[i] = m
+				}
+			}
+		case !errors.Is(err, store.ErrNotFound):
+			for _, id := range master {
+				refuse(id, err)
+			}
+		}
+	}
+	// Each epoch's key is had once for the page: one retired or not to
+	// be had refuses every key wrapped to it without a statement each.
+	type opened struct {
+		key *crypto.MasterKey
+		err error
+	}
+	epochs := map[string]opened{}
 	got := map[string]*crypto.VisitKey{}
 	for _, w := range wrapped {
 		if w.Fingerprint != want[w.VisitID] {
+			continue // changed since the page read it: the row reads it again
+		}
+		if _, ok := out.refused[w.VisitID]; ok {
 			continue
 		}
-		if w.Epoch == "" {
-			if masterWrapped < 0 {
-				masterWrapped = 0
-				if _, err := k.store.CurrentEpoch(ctx); errors.Is(err, store.ErrNotFound) {
-					masterWrapped = 1
-				}
-			}
-			if masterWrapped == 0 {
-				continue
-			}
+		e, ok := epochs[w.Epoch]
+		if !ok {
+			e.key, e.err = k.epoch(ctx, w.Epoch)
+			epochs[w.Epoch] = e
 		}
-		wrapper, err := k.epoch(ctx, w.Epoch)
+		if e.err != nil {
+			refuse(w.VisitID, fmt.Errorf("keyring: visit %s: %w", w.VisitID, e.err))
+			continue
+		}
+		key, err := e.key.UnwrapFor(w.Wrapped, w.VisitID)
+		if err == nil && key.Fingerprint() != w.Fingerprint {
+			err = crypto.ErrUnwrap
+		}
 		if err != nil {
-			continue
-		}
-		key, err := wrapper.UnwrapFor(w.Wrapped, w.VisitID)
-		if err != nil || key.Fingerprint() != w.Fingerprint {
+			refuse(w.VisitID, fmt.Errorf("keyring: visit %s: %w", w.VisitID, err))
 			continue
 		}
 		got[w.VisitID] = key
@@ -196,6 +285,7 @@ func (k *Keyring) Preload(ctx context.Context, refs []KeyRef) {
 	if k.forgets == forgets {
 		maps.Copy(k.keys, got)
 	}
+	return out
 }
 
 // Add caches a key the portal has just made.

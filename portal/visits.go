@@ -75,22 +75,23 @@ func (s *Service) view(ctx context.Context, v store.Visit, st Status, role strin
 }
 
 // viewWithKey is view for a list that loaded the key's fingerprint with
-// the visit: no statement to check it again.
-func (s *Service) viewWithKey(ctx context.Context, v store.Visit, st Status, role, fingerprint string) VisitView {
+// the visit (and its page's keys with preloadKeys): no statement to check
+// it again.
+func (s *Service) viewWithKey(ctx context.Context, keys PageKeys, v store.Visit, st Status, role, fingerprint string) VisitView {
 	out := s.viewFields(v, st, role)
-	key, err := s.keys.KeyWithFingerprint(ctx, v.ID, fingerprint)
+	key, err := keys.Key(ctx, v.ID, fingerprint)
 	out.Title = s.openTitleKey(v, key, err)
 	return out
 }
 
 // preloadKeys has the keys of the rows a list is about to show unwrapped
 // together (Keyring.Preload), not one statement a row.
-func (s *Service) preloadKeys(ctx context.Context, rows []store.VisitRow) {
+func (s *Service) preloadKeys(ctx context.Context, rows []store.VisitRow) PageKeys {
 	refs := make([]KeyRef, len(rows))
 	for i, r := range rows {
 		refs[i] = KeyRef{r.ID, r.KeyFingerprint}
 	}
-	s.keys.Preload(ctx, refs)
+	return s.keys.Preload(ctx, refs)
 }
 
 func (s *Service) viewFields(v store.Visit, st Status, role string) VisitView {
@@ -155,10 +156,16 @@ func (s *Service) openTitleWith(ctx context.Context, v store.Visit, keyOf func()
 }
 
 // openTitleKey unseals v's title with its key, or says why it cannot when
-// the key could not be had (err).
+// the key could not be had (err): destroyed when it is no longer stored;
+// otherwise (it does not open, or could not be read) unreadable, which
+// is logged: a stored key that does not open is damage, not destruction.
 func (s *Service) openTitleKey(v store.Visit, key *crypto.VisitKey, err error) string {
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		return "(title destroyed)"
+	}
+	if err != nil {
+		s.log.Error("visit key not to be had for its title", "visit", v.ID, "err", err)
+		return "(title unreadable)"
 	}
 	t, err := key.Open(v.TitleSealed, titleContext(v.ID))
 	if err != nil {
@@ -395,11 +402,11 @@ func (s *Service) VisitsWarned(ctx context.Context, a Actor, after string) (Visi
 	if err != nil {
 		return VisitList{}, nil, 0, err
 	}
-	s.preloadKeys(ctx, warnedRows)
+	keys := s.preloadKeys(ctx, warnedRows)
 	warned := make([]VisitView, 0, len(warnedRows))
 	for _, r := range warnedRows {
 		acc := s.accessOf(a, r)
-		warned = append(warned, s.viewWithKey(ctx, r.Visit, acc.Status, acc.Member.Role, r.KeyFingerprint))
+		warned = append(warned, s.viewWithKey(ctx, keys, r.Visit, acc.Status, acc.Member.Role, r.KeyFingerprint))
 	}
 	return s.visitList(ctx, a, rows), warned, total, nil
 }
@@ -457,10 +464,10 @@ func (s *Service) visitList(ctx context.Context, a Actor, rows []store.VisitRow)
 		}
 		shown, statuses, views = append(shown, r), append(statuses, st), append(views, view)
 	}
-	s.preloadKeys(ctx, open)
+	keys := s.preloadKeys(ctx, open)
 	for i, r := range shown {
 		if views[i].Access == "" {
-			views[i] = asSeenBy(s.viewWithKey(ctx, r.Visit, statuses[i], views[i].Role, r.KeyFingerprint), a)
+			views[i] = asSeenBy(s.viewWithKey(ctx, keys, r.Visit, statuses[i], views[i].Role, r.KeyFingerprint), a)
 		}
 	}
 	out.Visits = append(out.Visits, views...)

@@ -478,3 +478,80 @@ func TestListsFirstRequestDoesNotGrow(t *testing.T) {
 		}
 	}
 }
+
+// TestListsRefuseBrokenKeysAtTheSameCost: a visit whose stored key does
+// not open (its wrapped key damaged, or wrapped to the master key after
+// key epochs began) is shown in a list without its title, as before, and
+// costs the list no statement of its own: a page of twenty such visits
+// sends as many statements as a page of two, on every request (a key
+// that does not open is never kept, so each request reads it again).
+func TestListsRefuseBrokenKeysAtTheSameCost(t *testing.T) {
+	ctx := context.Background()
+	st := &statements{seen: map[string][]string{}, sizes: map[string]int{}}
+	ts := startStackSetup(t, func(o *devstack.Options) {
+		o.WebOptions = []web.Option{web.WithStatementCount(st.report)}
+	})
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	db := ts.Portal.Store().DB()
+	var leadID string
+	if err := db.QueryRow(`SELECT id FROM users WHERE email = ?`, "lead@ofsted.example").Scan(&leadID); err != nil {
+		t.Fatal(err)
+	}
+	// Half of each round's visits have their wrapped key damaged, half
+	// have it marked as wrapped to the master key.
+	rounds := 0
+	round := func(n int) map[string][]string {
+		t.Helper()
+		rounds++
+		seeded, err := ts.Portal.SeedVisits(ctx, n, fmt.Sprintf("FV-BROKEN-%d", rounds), leadID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range seeded {
+			q := `UPDATE visit_keys SET wrapped = ? WHERE visit_id = ?`
+			arg := any([]byte("not a wrapped key"))
+			if i%2 == 1 {
+				q, arg = `UPDATE visit_keys SET epoch = ? WHERE visit_id = ?`, nil
+			}
+			if _, err := db.Exec(q, arg, v.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := map[string][]string{}
+		for _, l := range []struct {
+			name, path string
+			b          *browser
+		}{{"lead", "/api/v1/visits", lead}, {"administrator", "/visits", admin}, {"administrator", "/api/v1/visits", admin}} {
+			st.get(t, l.b, l.path)
+			got[l.name+" "+l.path] = st.get(t, l.b, l.path)
+		}
+		return got
+	}
+	round(2) // the key epoch into memory, no part of a page's cost
+	small := round(2)
+	large := round(18)
+	for k := range small {
+		if len(small[k]) != len(large[k]) {
+			t.Errorf("%s: %d statements with 4 visits whose keys do not open, %d with 22:\n   %q\n   %q",
+				k, len(small[k]), len(large[k]), small[k], large[k])
+		}
+	}
+	// Refused, as before, and shown as what they are: not destroyed
+	// (their keys are stored) but unreadable.
+	list := decode[struct {
+		Visits []struct{ Reference, Title string }
+	}](t, lead.get("/api/v1/visits"), http.StatusOK)
+	broken := 0
+	for _, v := range list.Visits {
+		if strings.HasPrefix(v.Reference, "FV-BROKEN-") {
+			broken++
+			if v.Title != "(title unreadable)" {
+				t.Errorf("%s: its key is stored and does not open; the list shows its title as %q, want \"(title unreadable)\"", v.Reference, v.Title)
+			}
+		}
+	}
+	if broken != 22 {
+		t.Errorf("the lead's list shows %d of the 22 visits whose keys do not open", broken)
+	}
+}
