@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/evidence"
@@ -109,17 +110,28 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 // stillMay says whether the actor may still do action on a file: the
-// decision is taken again, from the database as it now stands, when the
-// last one is older than recheckAfter (a download of a large file, or a
-// zip of many, lasts minutes), or at once when now is set, and a refusal
-// is recorded as any is and returned from then on. An error while deciding
-// stops the download as a refusal does.
+// decision on that file is taken again, from the database as it now
+// stands, when its last one is older than recheckAfter (a download of a
+// large file, or a zip of many, lasts minutes), or at once when now is
+// set, and a refusal is recorded as any is and returned from then on. An
+// error while deciding stops the download as a refusal does. Each file
+// of a zip has its own decision: one taken on the file being sent says
+// nothing of the next (its item may have been restricted meanwhile).
+// Every file was decided as the download began.
 func (acc *Access) stillMay(ctx context.Context, action policy.Action) func(fileID string, now bool) error {
-	s, decided := acc.svc, acc.svc.now()
+	s, began := acc.svc, acc.svc.now()
+	decided := map[string]time.Time{}
 	var refused error
 	return func(fileID string, now bool) error {
-		if refused != nil || !now && s.now().Sub(decided) < recheckAfter {
+		if refused != nil {
 			return refused
+		}
+		last, ok := decided[fileID]
+		if !ok {
+			last = began
+		}
+		if !now && s.now().Sub(last) < recheckAfter {
+			return nil
 		}
 		a, err := s.actorNow(ctx, acc.Actor)
 		if err == nil {
@@ -132,7 +144,7 @@ func (acc *Access) stillMay(ctx context.Context, action policy.Action) func(file
 			refused = err
 			return err
 		}
-		decided = s.now()
+		decided[fileID] = s.now()
 		return nil
 	}
 }

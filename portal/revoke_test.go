@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -186,6 +187,54 @@ func TestRevokedWhileZippingStopsSending(t *testing.T) {
 	}
 	if w.n > 4<<20 {
 		t.Errorf("%d bytes of the zip sent, want little more than the 2 MiB before the removal", w.n)
+	}
+	acc.ArchiveCut(ctx, a, w.n, err)
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Actions: []string{"archive.download"}})
+	if err != nil || len(recs) != 1 || recs[0].Outcome != "refused" {
+		t.Fatalf("the cut zip's records: %+v (%v), want one, refused", recs, err)
+	}
+}
+
+// TestZipDecidesEachFileAgain: a zip whose reader may no longer have one
+// of its files (its item restricted while an earlier file is sent) stops
+// before that file, although the decision on the file being sent, taken
+// again a moment before, still allowed: each file's decision is its own,
+// not the last one taken on another file of the zip.
+func TestZipDecidesEachFileAgain(t *testing.T) {
+	d, v, _ := revokedMidDownload(t)
+	ctx := context.Background()
+	if _, err := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload).
+		Upload(ctx, portal.NewFile{Name: "1.02 small.txt", Size: 5}, strings.NewReader("small")); err != nil {
+		t.Fatal(err)
+	}
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	acc := d.mustAccess(hmi, policy.FileDownload)
+	a, err := acc.PrepareArchive(ctx, nil, []string{"1.01", "1.02"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := d.person("ofsted", "admin@ofsted.example")
+	w := &changingWriter{after: 2 << 20, change: func() {
+		if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(ctx, "1.02", true, []string{policy.RoleLeadInspector}); err != nil {
+			t.Fatal(err)
+		}
+		d.later(time.Minute)
+	}}
+	var out bytes.Buffer
+	err = a.WriteTo(ctx, io.MultiWriter(w, &out))
+	if err == nil {
+		if zr, zerr := zip.NewReader(bytes.NewReader(out.Bytes()), int64(out.Len())); zerr == nil {
+			for _, f := range zr.File {
+				t.Logf("sent: %s", f.Name)
+			}
+		}
+		t.Fatalf("the zip went on to its end (%d bytes), with 1.02 restricted to the lead inspector while 1.01 was sent", w.n)
+	}
+	if _, ok := portal.AsError(err); !ok {
+		t.Fatalf("the zip stopped with %v, want the refusal", err)
+	}
+	if bytes.Contains(out.Bytes(), []byte("small")) {
+		t.Errorf("the restricted file's bytes were sent")
 	}
 	acc.ArchiveCut(ctx, a, w.n, err)
 	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Actions: []string{"archive.download"}})
