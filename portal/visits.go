@@ -51,7 +51,7 @@ type VisitView struct {
 	CreatedAt       time.Time `json:"created_at"`
 	// Access, in a list of visits, is "" when the member's access window
 	// is open (and for administrators); otherwise (AccessNotOpen,
-	// AccessClosed, AccessSuspended) the list shows no more of the visit
+	// AccessClosed, AccessSuspended, AccessDestroyed) the list shows no more of the visit
 	// than its reference and the member's role, every other field empty,
 	// and AccessMessage says when or why, as the visit's page does.
 	Access        string `json:"access,omitempty"`
@@ -65,6 +65,10 @@ const (
 	AccessNotOpen   = "not_open"
 	AccessClosed    = "closed"
 	AccessSuspended = "suspended"
+	// AccessDestroyed: the visit's destruction has begun (or is done):
+	// nothing of it is served to a member (visit-destroyed), though its
+	// key may still be stored while the destruction is under way.
+	AccessDestroyed = "destroyed"
 )
 
 // view shows v with its status to someone in role.
@@ -445,6 +449,10 @@ func (s *Service) visitList(ctx context.Context, a Actor, rows []store.VisitRow)
 			// (member-views-visit): its row says only that, and when.
 			w := s.memberWindow(r.Visit, st, m)
 			switch {
+			case r.Visit.State == StateDestroying:
+				view.Access, view.AccessMessage = AccessDestroyed, "This visit's evidence is being destroyed under the retention schedule."
+			case r.Visit.State == StateDestroyed:
+				view.Access, view.AccessMessage = AccessDestroyed, "This visit's evidence has been destroyed under the retention schedule."
 			case dup != nil:
 				view.Access, view.AccessMessage = AccessSuspended, errDuplicateMembership.Msg
 			case w.Closed:

@@ -1143,3 +1143,58 @@ func TestListsWithholdVisitsOutsideTheWindow(t *testing.T) {
 		t.Errorf("with two memberships: role %q", got.Role)
 	}
 }
+
+// TestListsWithholdVisitsBeingDestroyed: once a visit's destruction has
+// begun, nothing of it is served to its members (its page answers 410),
+// and the lists say no more: its reference, the member's role and that
+// it is being destroyed, never its title (its key is still stored until
+// the destruction removes it), state, dates or timeline. Before, a
+// destruction stopped part-way (retried for hours) left the title and
+// timeline on the members' lists. An administrator's list shows it whole.
+func TestListsWithholdVisitsBeingDestroyed(t *testing.T) {
+	ts := startStack(t)
+	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
+	v := setUpVisit(t, ts, admin, "FV-GOING-2")
+	title := "Focused visit FV-GOING-2"
+	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	// A destruction begun and stopped before the key went.
+	if _, err := ts.Portal.Store().DB().Exec(`UPDATE visits SET state = 'destroying' WHERE id = ?`, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	if s := lead.status("GET", "/visits/"+v.ID, nil); s != http.StatusGone {
+		t.Fatalf("the visit's page once its destruction began: %d, want 410", s)
+	}
+	l := decode[struct {
+		Visits []map[string]any `json:"visits"`
+	}](t, lead.get("/api/v1/visits"), http.StatusOK)
+	var got map[string]any
+	for _, r := range l.Visits {
+		if r["id"] == v.ID {
+			got = r
+		}
+	}
+	if got == nil {
+		t.Fatalf("the lead's list does not name the visit: %v", l.Visits)
+	}
+	if got["reference"] != "FV-GOING-2" || got["role"] != "lead_inspector" || got["access"] != "destroyed" ||
+		!strings.Contains(fmt.Sprint(got["access_message"]), "being destroyed") {
+		t.Errorf("listed as %v, want its reference, the role, access \"destroyed\" and a message saying it is being destroyed", got)
+	}
+	for _, f := range []string{"title", "provider", "state", "notification_date", "fieldwork_start", "timeline", "destroy_on"} {
+		if x, ok := got[f]; ok && x != "" && x != nil {
+			t.Errorf("the list shows the visit's %s (%v) to a member once its destruction began", f, x)
+		}
+	}
+	page := readAll(t, lead.get("/visits"))
+	i := strings.Index(page, `href="/visits/`+v.ID+`"`)
+	if i < 0 {
+		t.Fatal("the page of visits does not list the visit")
+	}
+	start, end := strings.LastIndex(page[:i], "<tr"), strings.Index(page[i:], "</tr>")
+	if r := page[start : i+end]; strings.Contains(r, title) || !strings.Contains(r, "Destroyed") || !strings.Contains(r, "being destroyed") {
+		t.Errorf("the visit's row on the page of visits, want its reference, \"Destroyed\" and nothing of the visit:\n%s", r)
+	}
+	if a := readAll(t, admin.get("/visits")); !strings.Contains(a, title) {
+		t.Errorf("the administrators' list does not show the visit's title")
+	}
+}

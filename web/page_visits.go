@@ -116,6 +116,8 @@ func (s *Server) visitsPage(c *gin.Context) {
 			r.Title, r.Withheld = vj.AccessMessage, "Access not open yet"
 		case portal.AccessSuspended:
 			r.Title, r.Withheld = vj.AccessMessage, "Access suspended"
+		case portal.AccessDestroyed:
+			r.Title, r.Withheld = vj.AccessMessage, "Destroyed"
 		}
 		if r.Withheld != "" {
 			rows = append(rows, r)
