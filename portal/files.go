@@ -420,12 +420,12 @@ func (acc *Access) refileRenamed(ctx context.Context, key *crypto.VisitKey, f st
 
 // HiddenUnfiled counts the files waiting to be filed that the actor may not
 // see: the inspection team learns that they exist, never what they are.
+// Only those the actor would see once filed are counted: not one found
+// infected (kept, never served), nor one the scanner has not cleared
+// (withheld until scanned), as the information request counts them for
+// the team. The count comes from the visit's file index (fileindex.go).
 func (acc *Access) HiddenUnfiled(ctx context.Context) (int, error) {
 	if err := acc.require(ctx, policy.FileList, nil); err != nil {
-		return 0, err
-	}
-	n, err := acc.svc.store.UnfiledCount(ctx, acc.Visit.ID)
-	if err != nil || n == 0 {
 		return 0, err
 	}
 	// Whether the actor sees unfiled files depends on the role alone (and
@@ -434,5 +434,13 @@ func (acc *Access) HiddenUnfiled(ctx context.Context) (int, error) {
 	if err != nil || d.Allow || acc.Member.Role == policy.RoleProviderUploader {
 		return 0, err
 	}
-	return n, nil
+	key, err := acc.key(ctx)
+	if err != nil {
+		return 0, err
+	}
+	vf, err := acc.svc.keys.indexedFiles(ctx, acc.Visit.ID, key)
+	if err != nil {
+		return 0, err
+	}
+	return vf.cleared[""], nil
 }

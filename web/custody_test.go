@@ -1198,3 +1198,44 @@ func TestListsWithholdVisitsBeingDestroyed(t *testing.T) {
 		t.Errorf("the administrators' list does not show the visit's title")
 	}
 }
+
+// TestWaitingCountsWhatTheTeamWillSee: the count of files waiting to be
+// filed that an inspector is shown counts only those they will see once
+// filed: not one found infected (kept, never served) nor one the scanner
+// has not cleared (withheld until scanned), which the information request
+// leaves out of its counts for the team too. Before, both were counted:
+// the team learnt of a file the provider's staff alone may know of.
+func TestWaitingCountsWhatTheTeamWillSee(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	ctx := context.Background()
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	hmi := ts.signIn(t, "ofsted", "hmi@ofsted.example")
+	st := ts.Portal.Store()
+	waiting := func(when, want string) {
+		t.Helper()
+		page := readAll(t, hmi.get("/visits/"+v.ID))
+		got := "none"
+		if i := strings.Index(page, `id="files-waiting">`); i >= 0 {
+			got = page[i+len(`id="files-waiting">`):]
+			got = got[:strings.Index(got, " waiting")]
+		}
+		if got != want {
+			t.Errorf("%s: the inspector's visit page says %q waiting to be filed, want %q", when, got, want)
+		}
+	}
+	uploader.uploadItem(v.ID, "Cases closed in November.xlsx", "", []byte("child,case\nA,1\n"))
+	waiting("one unfiled file", "1 file is")
+	infected := uploader.uploadItem(v.ID, "Cases open in November.xlsx", "", []byte("child,case\nB,2\n"))
+	if err := st.SetScanResult(ctx, v.ID, infected.ID, store.ScanInfected, "Eicar-Test-Signature", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	waiting("with a second, found infected", "1 file is")
+	scanning := uploader.uploadItem(v.ID, "Cases allocated in November.xlsx", "", []byte("child,case\nC,3\n"))
+	if _, err := st.DB().Exec(`UPDATE files SET scan_status = ? WHERE id = ?`, store.ScanScanning, scanning.ID); err != nil {
+		t.Fatal(err)
+	}
+	waiting("with a third, not yet scanned", "1 file is")
+	uploader.uploadItem(v.ID, "Cases transferred in November.xlsx", "", []byte("child,case\nD,4\n"))
+	waiting("with a fourth, clean", "2 files are")
+}

@@ -217,16 +217,6 @@ func (s *Store) ItemFileCounts(ctx context.Context, visitID string) (map[string]
 	return out, nil
 }
 
-// UnfiledCount counts a visit's standing files waiting to be filed (item
-// ""): a range of the standing-files index, not all of the visit's files.
-func (s *Store) UnfiledCount(ctx context.Context, visitID string) (int, error) {
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM files WHERE visit_id = ? AND item = '' AND withdrawn_at IS NULL AND superseded_by IS NULL`, visitID).Scan(&n); err != nil {
-		return 0, fmt.Errorf("store: unfiled count: %w", err)
-	}
-	return n, nil
-}
-
 // RequestCodes lists the codes of a visit's information request.
 func (s *Store) RequestCodes(ctx context.Context, visitID string) ([]string, error) {
 	out, err := queryAll(ctx, s.db, func(sc scanner) (string, error) {
