@@ -274,6 +274,18 @@ func (e *Engine) Decide(p Principal, a Action, r Resource) Decision {
 			return d
 		}
 	}
+	// A receipt issued to another is, to an uploader, no receipt at all,
+	// as their colleagues' files are no files: refused as one that does
+	// not exist, so that a receipt's or a file's id learnt somewhere does
+	// not tell them it is there.
+	if p.Role != "" && r.Receipt != nil && r.Receipt.IssuedTo != p.UserID {
+		p2, r2 := p, r
+		p2.InWindow, r2.Receipt = true, &Receipt{ID: r.Receipt.ID, IssuedTo: p.UserID}
+		if e.evaluate(p2, a, r2).Allow {
+			d.Visible = false
+			return d
+		}
+	}
 	if slices.Contains(d.Policies, "legal-hold-freezes-evidence") {
 		d.Locked, d.Rule = true, "legal-hold"
 		return d

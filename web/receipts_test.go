@@ -109,8 +109,16 @@ func TestReceipts(t *testing.T) {
 			t.Error("the coordinator gets other bytes for the uploader's receipt")
 		}
 		coordinator.body(batch.Download, http.StatusOK)
-		if s := uploader.status("GET", base+"?file="+theirs.ID, nil); s != http.StatusForbidden {
-			t.Errorf("uploader reading the coordinator's receipt: %d", s)
+		// A colleague's file, and its receipt, are no file and no receipt
+		// to an uploader: answered as an id that does not exist.
+		own, err := receipt.Verify(coordinator.body(base+"?file="+theirs.ID, http.StatusOK), pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{base + "?file=" + theirs.ID, base + "/" + own.ID, "/visits/" + v.ID + "/receipts/" + own.ID} {
+			if s := uploader.status("GET", path, nil); s != http.StatusNotFound {
+				t.Errorf("uploader reading the coordinator's receipt (%s): %d, want 404 as for no receipt", path, s)
+			}
 		}
 		for who, c := range map[string]*browser{"lead inspector": lead, "administrator": admin} {
 			for _, path := range []string{batch.Download, base + "?file=" + f.ID, base, batch.Page} {
