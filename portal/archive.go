@@ -79,9 +79,7 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 	})
 	files = slices.CompactFunc(files, func(a, b store.File) bool { return a.ID == b.ID })
 	may := acc.fileFilter(ctx, policy.FileDownload)
-	// The zip goes on only while each file in it may still be downloaded
-	// (stillMay): it may take many minutes.
-	a := &Archive{acc: acc, may: acc.stillMay(ctx, policy.FileDownload)}
+	a := &Archive{acc: acc}
 	found := map[string]bool{}
 	for _, f := range files {
 		// An item's zip holds the files that stand; a withdrawn file or an
@@ -117,6 +115,9 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 	if len(a.files) == 0 {
 		return nil, notFound("There are no files you may download in the chosen items.")
 	}
+	// The zip goes on only while each file in it may still be downloaded
+	// (stillMay): it may take many minutes.
+	a.may = acc.stillMay(ctx, policy.FileDownload, a.files)
 	if a.key, err = acc.key(ctx); err != nil {
 		return nil, err
 	}
@@ -226,6 +227,11 @@ func (a *Archive) writeFile(ctx context.Context, zw *zip.Writer, f store.File, p
 				return refusal
 			}
 		}
+		return err
+	}
+	// Decided as it begins (an empty file writes no block to decide at),
+	// before it is opened or its name sent.
+	if err := a.may(f.ID, false); err != nil {
 		return err
 	}
 	r := a.first

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/evidence"
@@ -110,32 +109,42 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 // stillMay says whether the actor may still do action on a file: the
-// decision on that file is taken again, from the database as it now
-// stands, when its last one is older than recheckAfter (a download of a
-// large file, or a zip of many, lasts minutes), or at once when now is
-// set, and a refusal is recorded as any is and returned from then on. An
-// error while deciding stops the download as a refusal does. Each file
-// of a zip has its own decision: one taken on the file being sent says
-// nothing of the next (its item may have been restricted meanwhile).
-// Every file was decided as the download began.
-func (acc *Access) stillMay(ctx context.Context, action policy.Action) func(fileID string, now bool) error {
-	s, began := acc.svc, acc.svc.now()
-	decided := map[string]time.Time{}
+// decision is taken again, from the database as it now stands, when the
+// last one is older than recheckAfter (a download of a large file, or a
+// zip of many, lasts minutes), or at once when now is set, and a refusal
+// is recorded as any is and returned from then on. An error while deciding
+// stops the download as a refusal does.
+//
+// A zip names its files (in the order it sends them): each round decides
+// the file being sent and, together, every file of the zip not yet begun
+// (their rows in one statement, the decisions in memory), so that a file
+// whose item was restricted while another was sent is not begun on the
+// decision taken on that other. A file the round finds refused, or gone,
+// is decided again alone as it begins, which records the refusal.
+func (acc *Access) stillMay(ctx context.Context, action policy.Action, files []store.File) func(fileID string, now bool) error {
+	s, decided := acc.svc, acc.svc.now()
+	order := make(map[string]int, len(files))
+	for i, f := range files {
+		order[f.ID] = i
+	}
 	var refused error
+	doubt := map[string]bool{} // refused or gone at the last round
 	return func(fileID string, now bool) error {
 		if refused != nil {
 			return refused
 		}
-		last, ok := decided[fileID]
-		if !ok {
-			last = began
-		}
-		if !now && s.now().Sub(last) < recheckAfter {
+		if !now && !doubt[fileID] && s.now().Sub(decided) < recheckAfter {
 			return nil
 		}
 		a, err := s.actorNow(ctx, acc.Actor)
+		var again *Access
 		if err == nil {
-			_, err = s.Authorize(ctx, a, action, acc.Visit.ID, fileID)
+			again, err = s.Authorize(ctx, a, action, acc.Visit.ID, fileID)
+		}
+		if err == nil {
+			if i, ok := order[fileID]; ok {
+				doubt, err = again.doubtful(ctx, action, files[i+1:])
+			}
 		}
 		if errors.Is(err, store.ErrNotFound) {
 			err = errFileGone // deleted or purged meanwhile: a refusal, not a failure
@@ -144,9 +153,45 @@ func (acc *Access) stillMay(ctx context.Context, action policy.Action) func(file
 			refused = err
 			return err
 		}
-		decided[fileID] = s.now()
+		decided = s.now()
 		return nil
 	}
+}
+
+// doubtful reads files again, in one statement, and names those the actor
+// may no longer do action on (decided in memory, by their item, uploader
+// and scan, as fileFilter does), or that are no longer the visit's.
+func (acc *Access) doubtful(ctx context.Context, action policy.Action, files []store.File) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(files) == 0 {
+		return out, nil
+	}
+	ids := make([]string, len(files))
+	for i, f := range files {
+		ids[i] = f.ID
+	}
+	now, err := acc.svc.store.FilesByID(ctx, acc.Visit.ID, ids)
+	if err != nil {
+		return nil, err
+	}
+	may := acc.fileFilter(ctx, action)
+	found := make(map[string]bool, len(now))
+	for _, f := range now {
+		ok, err := may(f)
+		if err != nil {
+			return nil, err
+		}
+		found[f.ID] = true
+		if !ok {
+			out[f.ID] = true
+		}
+	}
+	for _, id := range ids {
+		if !found[id] {
+			out[id] = true
+		}
+	}
+	return out, nil
 }
 
 // OpenDownload opens the file Authorize named, from off for length bytes,
@@ -164,7 +209,7 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 		return nil, err
 	}
 	s, f := acc.svc, acc.File
-	may := acc.stillMay(ctx, policy.FileDownload)
+	may := acc.stillMay(ctx, policy.FileDownload, nil)
 	whole := f.SegmentMACs == nil
 	if whole {
 		off, length, partial = 0, f.Size, false

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -197,15 +198,21 @@ func TestRevokedWhileZippingStopsSending(t *testing.T) {
 
 // TestZipDecidesEachFileAgain: a zip whose reader may no longer have one
 // of its files (its item restricted while an earlier file is sent) stops
-// before that file, although the decision on the file being sent, taken
-// again a moment before, still allowed: each file's decision is its own,
-// not the last one taken on another file of the zip.
+// before that file, its name unsent, although the decision on the file
+// being sent, taken again a moment before, still allowed: each round of
+// decisions covers the files not yet begun too, and an empty file is
+// decided as it begins.
 func TestZipDecidesEachFileAgain(t *testing.T) {
 	d, v, _ := revokedMidDownload(t)
 	ctx := context.Background()
-	if _, err := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload).
-		Upload(ctx, portal.NewFile{Name: "1.02 small.txt", Size: 5}, strings.NewReader("small")); err != nil {
-		t.Fatal(err)
+	// Sent after the large file, in this order: an empty file (which
+	// writes no block to decide at), then a small one.
+	uploader := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload)
+	for _, f := range []struct{ name, body string }{{"1.02 empty.txt", ""}, {"1.02 small.txt", "small"}} {
+		d.later(time.Second)
+		if _, err := uploader.Upload(ctx, portal.NewFile{Name: f.name, Size: int64(len(f.body))}, strings.NewReader(f.body)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	hmi := d.person("ofsted", "hmi@ofsted.example")
 	acc := d.mustAccess(hmi, policy.FileDownload)
@@ -233,13 +240,59 @@ func TestZipDecidesEachFileAgain(t *testing.T) {
 	if _, ok := portal.AsError(err); !ok {
 		t.Fatalf("the zip stopped with %v, want the refusal", err)
 	}
-	if bytes.Contains(out.Bytes(), []byte("small")) {
-		t.Errorf("the restricted file's bytes were sent")
+	if bytes.Contains(out.Bytes(), []byte("1.02/")) || bytes.Contains(out.Bytes(), []byte("small")) {
+		t.Errorf("a restricted file's name or bytes were sent")
 	}
 	acc.ArchiveCut(ctx, a, w.n, err)
 	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Actions: []string{"archive.download"}})
 	if err != nil || len(recs) != 1 || recs[0].Outcome != "refused" {
 		t.Fatalf("the cut zip's records: %+v (%v), want one, refused", recs, err)
+	}
+}
+
+// TestZipDecidesInRounds: a zip that outlasts its decision decides again
+// in rounds, the file being sent and every file not yet begun together,
+// not once per file: a zip of 16 files costs the statements one of 4
+// does, when the decision falls due as the first is sent.
+func TestZipDecidesInRounds(t *testing.T) {
+	d := startDomainOn(t, nil, nil)
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	ctx := context.Background()
+	uploader := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload)
+	var ids []string
+	for i := range 16 {
+		d.later(time.Second)
+		f, err := uploader.Upload(ctx, portal.NewFile{Name: fmt.Sprintf("1.01 note %d.txt", i), Size: 4}, strings.NewReader("note"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, f.ID)
+	}
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	zipOf := func(ids []string) []string {
+		t.Helper()
+		// Counted from the end of the preparation (its records, one a
+		// file): the zip's decisions are taken in the request's context.
+		cctx, counter := store.WithCounter(ctx)
+		a, err := d.mustAccess(hmi, policy.FileDownload).PrepareArchive(cctx, ids, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prepared := len(counter.Statements())
+		w := &changingWriter{change: func() { d.later(3 * time.Second) }}
+		if err := a.WriteTo(cctx, w); err != nil {
+			t.Fatal(err)
+		}
+		return counter.Statements()[prepared:]
+	}
+	four, sixteen := zipOf(ids[:4]), zipOf(ids)
+	if len(four) != len(sixteen) {
+		t.Errorf("a zip whose decision fell due: %d statements with 4 files, %d with 16:\n   %q\n   %q", len(four), len(sixteen), four, sixteen)
 	}
 }
 
