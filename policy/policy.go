@@ -279,9 +279,11 @@ func (e *Engine) Decide(p Principal, a Action, r Resource) Decision {
 	// not exist, so that a receipt's or a file's id learnt somewhere does
 	// not tell them it is there.
 	if p.Role != "" && r.Receipt != nil && r.Receipt.IssuedTo != p.UserID {
+		// Refused with the window open (not theirs), and allowed were
+		// it theirs: hidden. A refusal for the window alone stays locked.
 		p2, r2 := p, r
 		p2.InWindow, r2.Receipt = true, &Receipt{ID: r.Receipt.ID, IssuedTo: p.UserID}
-		if e.evaluate(p2, a, r2).Allow {
+		if !e.evaluate(p2, a, r).Allow && e.evaluate(p2, a, r2).Allow {
 			d.Visible = false
 			return d
 		}

@@ -179,6 +179,8 @@ func TestDecisionStatuses(t *testing.T) {
 			Resource{VisitID: "v", VisitState: "reporting", Receipt: &Receipt{ID: "r", IssuedTo: "w"}}, false, false, false, "no-policy-permits"},
 		{"their own receipt outside the window is locked, not hidden", Principal{UserID: "u", Role: RoleProviderUploader}, ReceiptView,
 			Resource{VisitID: "v", VisitState: "reporting", Receipt: &Receipt{ID: "r", IssuedTo: "u"}}, true, true, false, "outside-access-window"},
+		{"another's receipt outside the coordinator's window is locked, not hidden", Principal{UserID: "u", Role: RoleProviderCoordinator}, ReceiptView,
+			Resource{VisitID: "v", VisitState: "reporting", Receipt: &Receipt{ID: "r", IssuedTo: "w"}}, true, true, false, "outside-access-window"},
 		{"a receipt is refused to the team, not hidden", Principal{UserID: "u", Role: RoleLeadInspector, InWindow: true}, ReceiptView,
 			Resource{VisitID: "v", VisitState: "collecting", Receipt: &Receipt{ID: "r", IssuedTo: "w"}}, true, false, false, "no-policy-permits"},
 		{"a legal hold locks a delete", Principal{UserID: "u", Role: RoleProviderCoordinator, InWindow: true}, FileDelete,
