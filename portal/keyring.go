@@ -94,7 +94,7 @@ func (k *Keyring) KeyWithFingerprint(ctx context.Context, visitID, fp string) (*
 	}
 	wrapper, err := k.epoch(ctx, wrapped.Epoch)
 	if err != nil {
-		return nil, fmt.Errorf("keyring: visit %s: %w", visitID, err)
+		return nil, epochError(visitID, err)
 	}
 	key, err = wrapper.UnwrapFor(wrapped.Wrapped, visitID)
 	if err != nil {
@@ -121,6 +121,16 @@ func (k *Keyring) KeyWithFingerprint(ctx context.Context, visitID, fp string) (*
 		}
 	}
 	return key, nil
+}
+
+// epochError is why a visit's stored key could not be had from its
+// epoch. An epoch not recorded is not a key gone (store.ErrNotFound, which
+// says the visit's key was destroyed): the key is there and does not open.
+func epochError(visitID string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("keyring: visit %s: %v: %w", visitID, err, crypto.ErrUnwrap)
+	}
+	return fmt.Errorf("keyring: visit %s: %w", visitID, err)
 }
 
 // KeyRef names a visit's key by the fingerprint a page read with it.
@@ -265,7 +275,7 @@ func (k *Keyring) Preload(ctx context.Context, refs []KeyRef) PageKeys {
 			epochs[w.Epoch] = e
 		}
 		if e.err != nil {
-			refuse(w.VisitID, fmt.Errorf("keyring: visit %s: %w", w.VisitID, e.err))
+			refuse(w.VisitID, epochError(w.VisitID, e.err))
 			continue
 		}
 		key, err := e.key.UnwrapFor(w.Wrapped, w.VisitID)
