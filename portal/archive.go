@@ -78,6 +78,7 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 		return cmp.Or(a.UploadedAt.Compare(b.UploadedAt), strings.Compare(a.ID, b.ID))
 	})
 	files = slices.CompactFunc(files, func(a, b store.File) bool { return a.ID == b.ID })
+	decided := s.now() // the files' decisions, below, stand from here
 	may := acc.fileFilter(ctx, policy.FileDownload)
 	a := &Archive{acc: acc}
 	found := map[string]bool{}
@@ -117,7 +118,7 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 	}
 	// The zip goes on only while each file in it may still be downloaded
 	// (stillMay): it may take many minutes.
-	a.may = acc.stillMay(ctx, policy.FileDownload, a.files)
+	a.may = acc.stillMay(ctx, policy.FileDownload, a.files, decided)
 	if a.key, err = acc.key(ctx); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/evidence"
@@ -115,25 +116,29 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // is recorded as any is and returned from then on. An error while deciding
 // stops the download as a refusal does.
 //
-// A zip names its files (in the order it sends them): each round decides
-// the file being sent and, together, every file of the zip not yet begun
-// (their rows in one statement, the decisions in memory), so that a file
-// whose item was restricted while another was sent is not begun on the
-// decision taken on that other. A file the round finds refused, or gone,
-// is decided again alone as it begins, which records the refusal.
-func (acc *Access) stillMay(ctx context.Context, action policy.Action, files []store.File) func(fileID string, now bool) error {
-	s, decided := acc.svc, acc.svc.now()
+// A zip names its files (in the order it sends them), all decided at
+// since: each round decides the file being sent and, together, the next
+// roundAhead files of the zip (their rows in one statement, the decisions
+// in memory), so that a file whose item was restricted while another was
+// sent is not begun on the decision taken on that other. A file the round
+// finds refused, or gone, is decided again alone as it begins, which
+// records the refusal; so is one past the round's part, with the part
+// after it.
+func (acc *Access) stillMay(ctx context.Context, action policy.Action, files []store.File, since time.Time) func(fileID string, now bool) error {
+	s, decided := acc.svc, since
 	order := make(map[string]int, len(files))
 	for i, f := range files {
 		order[f.ID] = i
 	}
 	var refused error
 	doubt := map[string]bool{} // refused or gone at the last round
+	horizon := len(files) - 1  // the last file the last round decided
 	return func(fileID string, now bool) error {
 		if refused != nil {
 			return refused
 		}
-		if !now && !doubt[fileID] && s.now().Sub(decided) < recheckAfter {
+		i, inZip := order[fileID]
+		if !now && !doubt[fileID] && (!inZip || i <= horizon) && s.now().Sub(decided) < recheckAfter {
 			return nil
 		}
 		a, err := s.actorNow(ctx, acc.Actor)
@@ -141,10 +146,10 @@ func (acc *Access) stillMay(ctx context.Context, action policy.Action, files []s
 		if err == nil {
 			again, err = s.Authorize(ctx, a, action, acc.Visit.ID, fileID)
 		}
-		if err == nil {
-			if i, ok := order[fileID]; ok {
-				doubt, err = again.doubtful(ctx, action, files[i+1:])
-			}
+		if err == nil && inZip {
+			end := min(len(files), i+1+roundAhead)
+			doubt, err = again.doubtful(ctx, action, files[i+1:end])
+			horizon = end - 1
 		}
 		if errors.Is(err, store.ErrNotFound) {
 			err = errFileGone // deleted or purged meanwhile: a refusal, not a failure
@@ -157,6 +162,11 @@ func (acc *Access) stillMay(ctx context.Context, action policy.Action, files []s
 		return nil
 	}
 }
+
+// roundAhead is how many files of a zip past the one being sent a round
+// of decisions takes (stillMay): a zip of thousands is read again a part
+// at a time, not whole every round.
+var roundAhead = 500
 
 // doubtful reads files again, in one statement, and names those the actor
 // may no longer do action on (decided in memory, by their item, uploader
@@ -209,7 +219,7 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 		return nil, err
 	}
 	s, f := acc.svc, acc.File
-	may := acc.stillMay(ctx, policy.FileDownload, nil)
+	may := acc.stillMay(ctx, policy.FileDownload, nil, acc.svc.now())
 	whole := f.SegmentMACs == nil
 	if whole {
 		off, length, partial = 0, f.Size, false

@@ -69,3 +69,11 @@ func (s *Service) NoteDestructionOutside(ctx context.Context, v store.Visit) err
 	}
 	return s.putOutside(ctx, retention.TombstoneName(v.ID), retention.SignBody(body, s.signer))
 }
+
+// SetRoundAhead sets how many files ahead a zip's round of decisions
+// takes, until the returned func puts it back.
+func SetRoundAhead(n int) func() {
+	was := roundAhead
+	roundAhead = n
+	return func() { roundAhead = was }
+}

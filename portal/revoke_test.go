@@ -250,10 +250,49 @@ func TestZipDecidesEachFileAgain(t *testing.T) {
 	}
 }
 
+// TestZipDecidesFilesPastTheRound: a round decides a bounded part of the
+// zip ahead of the file being sent; a file past it is decided as it
+// begins, with the part after it, so a restriction reaches it however far
+// down the zip it is.
+func TestZipDecidesFilesPastTheRound(t *testing.T) {
+	defer portal.SetRoundAhead(1)()
+	d, _, _ := revokedMidDownload(t)
+	ctx := context.Background()
+	uploader := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload)
+	for _, name := range []string{"1.01 a.txt", "1.01 b.txt", "1.01 c.txt", "1.02 small.txt"} {
+		d.later(time.Second)
+		if _, err := uploader.Upload(ctx, portal.NewFile{Name: name, Size: int64(len(name))}, strings.NewReader(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := d.mustAccess(d.person("ofsted", "hmi@ofsted.example"), policy.FileDownload).PrepareArchive(ctx, nil, []string{"1.01", "1.02"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := d.person("ofsted", "admin@ofsted.example")
+	w := &changingWriter{after: 2 << 20, change: func() {
+		if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(ctx, "1.02", true, []string{policy.RoleLeadInspector}); err != nil {
+			t.Fatal(err)
+		}
+		d.later(time.Minute)
+	}}
+	var out bytes.Buffer
+	err = a.WriteTo(ctx, io.MultiWriter(w, &out))
+	if _, ok := portal.AsError(err); !ok {
+		t.Fatalf("the zip ended with %v (%d bytes), want the refusal of the file restricted while 1.01 was sent", err, w.n)
+	}
+	if bytes.Contains(out.Bytes(), []byte("1.02/")) {
+		t.Error("the restricted file's name was sent")
+	}
+	if !bytes.Contains(out.Bytes(), []byte("1.01/1.01 c.txt")) {
+		t.Error("the zip stopped before the files it may send")
+	}
+}
+
 // TestZipDecidesInRounds: a zip that outlasts its decision decides again
 // in rounds, the file being sent and every file not yet begun together,
 // not once per file: a zip of 16 files costs the statements one of 4
-// does, when the decision falls due as the first is sent.
+// does, when the decision falls due as the second begins.
 func TestZipDecidesInRounds(t *testing.T) {
 	d := startDomainOn(t, nil, nil)
 	v := d.demo()
