@@ -196,6 +196,27 @@ func TestRevokedWhileZippingStopsSending(t *testing.T) {
 	}
 }
 
+// zipRestrictedWhileSent zips items 1.01 and 1.02 as acc, restricting 1.02
+// to the lead inspector once 2 MiB are sent, a minute later by the clock,
+// and returns what was sent and how the zip ended.
+func zipRestrictedWhileSent(t *testing.T, d *domain, acc *portal.Access) (*portal.Archive, *changingWriter, *bytes.Buffer, error) {
+	t.Helper()
+	ctx := context.Background()
+	a, err := acc.PrepareArchive(ctx, nil, []string{"1.01", "1.02"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := d.person("ofsted", "admin@ofsted.example")
+	w := &changingWriter{after: 2 << 20, change: func() {
+		if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(ctx, "1.02", true, []string{policy.RoleLeadInspector}); err != nil {
+			t.Fatal(err)
+		}
+		d.later(time.Minute)
+	}}
+	out := &bytes.Buffer{}
+	return a, w, out, a.WriteTo(ctx, io.MultiWriter(w, out))
+}
+
 // TestZipDecidesEachFileAgain: a zip whose reader may no longer have one
 // of its files (its item restricted while an earlier file is sent) stops
 // before that file, its name unsent, although the decision on the file
@@ -214,21 +235,8 @@ func TestZipDecidesEachFileAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	hmi := d.person("ofsted", "hmi@ofsted.example")
-	acc := d.mustAccess(hmi, policy.FileDownload)
-	a, err := acc.PrepareArchive(ctx, nil, []string{"1.01", "1.02"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := d.person("ofsted", "admin@ofsted.example")
-	w := &changingWriter{after: 2 << 20, change: func() {
-		if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(ctx, "1.02", true, []string{policy.RoleLeadInspector}); err != nil {
-			t.Fatal(err)
-		}
-		d.later(time.Minute)
-	}}
-	var out bytes.Buffer
-	err = a.WriteTo(ctx, io.MultiWriter(w, &out))
+	acc := d.mustAccess(d.person("ofsted", "hmi@ofsted.example"), policy.FileDownload)
+	a, w, out, err := zipRestrictedWhileSent(t, d, acc)
 	if err == nil {
 		if zr, zerr := zip.NewReader(bytes.NewReader(out.Bytes()), int64(out.Len())); zerr == nil {
 			for _, f := range zr.File {
@@ -265,19 +273,7 @@ func TestZipDecidesFilesPastTheRound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a, err := d.mustAccess(d.person("ofsted", "hmi@ofsted.example"), policy.FileDownload).PrepareArchive(ctx, nil, []string{"1.01", "1.02"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := d.person("ofsted", "admin@ofsted.example")
-	w := &changingWriter{after: 2 << 20, change: func() {
-		if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(ctx, "1.02", true, []string{policy.RoleLeadInspector}); err != nil {
-			t.Fatal(err)
-		}
-		d.later(time.Minute)
-	}}
-	var out bytes.Buffer
-	err = a.WriteTo(ctx, io.MultiWriter(w, &out))
+	_, w, out, err := zipRestrictedWhileSent(t, d, d.mustAccess(d.person("ofsted", "hmi@ofsted.example"), policy.FileDownload))
 	if _, ok := portal.AsError(err); !ok {
 		t.Fatalf("the zip ended with %v (%d bytes), want the refusal of the file restricted while 1.01 was sent", err, w.n)
 	}

@@ -421,6 +421,22 @@ func TestPurgedListCostsTheSame(t *testing.T) {
 	}
 }
 
+// listsCounted starts a stack that counts each request's statements, and
+// signs in an administrator and the lead inspector (with the lead's id).
+func listsCounted(t *testing.T) (st *statements, ts *testStack, admin, lead *browser, leadID string) {
+	t.Helper()
+	st = &statements{seen: map[string][]string{}, sizes: map[string]int{}}
+	ts = startStackSetup(t, func(o *devstack.Options) {
+		o.WebOptions = []web.Option{web.WithStatementCount(st.report)}
+	})
+	admin = ts.signIn(t, "ofsted", "admin@ofsted.example")
+	lead = ts.signIn(t, "ofsted", "lead@ofsted.example")
+	if err := ts.Portal.Store().DB().QueryRow(`SELECT id FROM users WHERE email = ?`, "lead@ofsted.example").Scan(&leadID); err != nil {
+		t.Fatal(err)
+	}
+	return st, ts, admin, lead, leadID
+}
+
 // TestListsFirstRequestDoesNotGrow: a list's first request, with the keys
 // of its page's visits not yet in memory (after a start, or visits made
 // by another instance), sends as many statements with a page of 50 such
@@ -428,16 +444,7 @@ func TestPurgedListCostsTheSame(t *testing.T) {
 // statement a row.
 func TestListsFirstRequestDoesNotGrow(t *testing.T) {
 	ctx := context.Background()
-	st := &statements{seen: map[string][]string{}, sizes: map[string]int{}}
-	ts := startStackSetup(t, func(o *devstack.Options) {
-		o.WebOptions = []web.Option{web.WithStatementCount(st.report)}
-	})
-	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
-	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
-	var leadID string
-	if err := ts.Portal.Store().DB().QueryRow(`SELECT id FROM users WHERE email = ?`, "lead@ofsted.example").Scan(&leadID); err != nil {
-		t.Fatal(err)
-	}
+	st, ts, admin, lead, leadID := listsCounted(t)
 	// Each round seeds visits whose keys the portal has not unwrapped
 	// (SeedVisits writes rows only), some of them newer than any listed
 	// before, and counts the first request of each list, then the next.
@@ -487,17 +494,8 @@ func TestListsFirstRequestDoesNotGrow(t *testing.T) {
 // that does not open is never kept, so each request reads it again).
 func TestListsRefuseBrokenKeysAtTheSameCost(t *testing.T) {
 	ctx := context.Background()
-	st := &statements{seen: map[string][]string{}, sizes: map[string]int{}}
-	ts := startStackSetup(t, func(o *devstack.Options) {
-		o.WebOptions = []web.Option{web.WithStatementCount(st.report)}
-	})
-	admin := ts.signIn(t, "ofsted", "admin@ofsted.example")
-	lead := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	st, ts, admin, lead, leadID := listsCounted(t)
 	db := ts.Portal.Store().DB()
-	var leadID string
-	if err := db.QueryRow(`SELECT id FROM users WHERE email = ?`, "lead@ofsted.example").Scan(&leadID); err != nil {
-		t.Fatal(err)
-	}
 	// Half of each round's visits have their wrapped key damaged, half
 	// have it marked as wrapped to the master key.
 	rounds := 0
