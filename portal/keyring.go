@@ -137,10 +137,11 @@ func epochError(visitID string, err error) error {
 type KeyRef struct{ VisitID, Fingerprint string }
 
 // PageKeys gives a page of visits its keys after Preload: those Preload
-// found do not open are refused without another statement, so a page of
-// visits whose keys do not open costs no more than one whose keys do (a
-// key that does not open is never kept in memory, so every request reads
-// it again). The others come from KeyWithFingerprint, which checks them.
+// found do not open, or could not have, are refused without another
+// statement, so a page of visits whose keys do not open costs no more
+// than one whose keys do (a key that does not open is never kept in
+// memory, so every request reads it again). The others come from
+// KeyWithFingerprint, which checks them.
 type PageKeys struct {
 	k       *Keyring
 	refused map[string]keyRefusal // by visit id
@@ -165,9 +166,11 @@ func (p PageKeys) Key(ctx context.Context, visitID, fp string) (*crypto.VisitKey
 // list's first request after a start costs one statement more than the
 // next, however many of its rows' keys were not in memory. A key it
 // finds does not open (damaged, bound to another visit, wrapped to a
-// retired epoch, or wrapped to the master key once epochs began) is
-// refused by the PageKeys it returns, for this page only; each other
-// row's key is still had through KeyWithFingerprint, which checks it.
+// retired epoch, or wrapped to the master key once epochs began), or
+// cannot have (no longer stored; its epoch key not to be had; the keys'
+// statement failed), is refused by the PageKeys it returns, for this page
+// only, with that error; each other row's key is still had through
+// KeyWithFingerprint, which checks it.
 func (k *Keyring) Preload(ctx context.Context, refs []KeyRef) PageKeys {
 	out := PageKeys{k: k, refused: map[string]keyRefusal{}}
 	k.mu.Lock()

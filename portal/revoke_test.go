@@ -286,7 +286,7 @@ func TestZipDecidesFilesPastTheRound(t *testing.T) {
 }
 
 // TestZipDecidesInRounds: a zip that outlasts its decision decides again
-// in rounds, the file being sent and every file not yet begun together,
+// in rounds, the file being sent and the next files of the zip together,
 // not once per file: a zip of 16 files costs the statements one of 4
 // does, when the decision falls due as the second begins.
 func TestZipDecidesInRounds(t *testing.T) {

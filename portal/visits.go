@@ -446,7 +446,9 @@ func (s *Service) visitList(ctx context.Context, a Actor, rows []store.VisitRow)
 		view := VisitView{}
 		if !a.Administrator {
 			// A member outside their access window may not view the visit
-			// (member-views-visit): its row says only that, and when.
+			// (member-views-visit), nor any member one whose destruction
+			// has begun (visit-destroyed): its row says only that, and
+			// when or why.
 			w := s.memberWindow(r.Visit, st, m)
 			switch {
 			case r.Visit.State == StateDestroying:

@@ -1197,6 +1197,18 @@ func TestListsWithholdVisitsBeingDestroyed(t *testing.T) {
 	if a := readAll(t, admin.get("/visits")); !strings.Contains(a, title) {
 		t.Errorf("the administrators' list does not show the visit's title")
 	}
+	// Once done, listed the same way, as destroyed.
+	if _, err := ts.Portal.Store().DB().Exec(`UPDATE visits SET state = 'destroyed' WHERE id = ?`, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	l = decode[struct {
+		Visits []map[string]any `json:"visits"`
+	}](t, lead.get("/api/v1/visits"), http.StatusOK)
+	for _, r := range l.Visits {
+		if title, _ := r["title"].(string); r["id"] == v.ID && (r["access"] != "destroyed" || !strings.Contains(fmt.Sprint(r["access_message"]), "has been destroyed") || title != "") {
+			t.Errorf("once destroyed, listed as %v, want access \"destroyed\", a message saying it has been destroyed, and no title", r)
+		}
+	}
 }
 
 // TestWaitingCountsWhatTheTeamWillSee: the count of files waiting to be

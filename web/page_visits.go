@@ -18,9 +18,10 @@ type visitRow struct {
 	NextDue, NextDueDate                                string
 	DestroyOn                                           string
 	DaysLeft                                            int
-	// Withheld is the tag of a visit the member's access window is not
-	// open to ("" for the others): its row shows the reference, the
-	// window in words (Title) and the role, nothing else of the visit.
+	// Withheld is the tag of a visit the member may not view ("" for the
+	// others): their access window is not open to it, or its destruction
+	// has begun. Its row shows the reference, why in words (Title) and the
+	// role, nothing else of the visit.
 	Withheld string
 }
 
