@@ -480,11 +480,30 @@ var ErrInfectedKept = errors.New("store: the file was found infected: it is kept
 // moved, replaced or withdrawn since is ErrNotFound.
 const refilable = ` AND item = ? AND withdrawn_at IS NULL AND superseded_by IS NULL`
 
+// refileEarlierVersions files the earlier versions of fileID (each
+// superseded by the next, up to it) under item with it: policy decides on
+// each version's own item, and a version no longer current cannot be
+// re-filed on its own, so one left behind would stay readable under the
+// item the file was moved out of (the child-level data moved into, say).
+// They keep their names: a version's name is held in its item only while
+// it is current.
+func refileEarlierVersions(ctx context.Context, tx *Tx, visitID, fileID, item string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE files SET item = ? WHERE visit_id = ? AND id IN (
+		WITH RECURSIVE earlier (id) AS (
+			SELECT id FROM files WHERE superseded_by = ?
+			UNION SELECT files.id FROM files JOIN earlier ON files.superseded_by = earlier.id)
+		SELECT id FROM earlier) AND item != ?`, item, visitID, fileID, item)
+	return err
+}
+
 // RefileFile files a committed file under another item (from: the one it
-// is under as the filing was decided).
+// is under as the filing was decided), with its earlier versions.
 func (s *Store) RefileFile(ctx context.Context, visitID, fileID, from, item string, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		if err := execOne(ctx, tx, `UPDATE files SET item = ? WHERE visit_id = ? AND id = ?`+refilable, item, visitID, fileID, from); err != nil {
+			return err
+		}
+		if err := refileEarlierVersions(ctx, tx, visitID, fileID, item); err != nil {
 			return err
 		}
 		if err := caseFileStands(ctx, tx, visitID, item); err != nil {
@@ -541,6 +560,9 @@ func (s *Store) RefileFileRenamed(ctx context.Context, visitID, fileID, from, it
 			return err
 		}
 		if err := execOne(ctx, tx, `UPDATE files SET item = ?, name_sealed = ? WHERE visit_id = ? AND id = ?`+refilable, item, nameSealed, visitID, fileID, from); err != nil {
+			return err
+		}
+		if err := refileEarlierVersions(ctx, tx, visitID, fileID, item); err != nil {
 			return err
 		}
 		if err := caseFileStands(ctx, tx, visitID, item); err != nil {

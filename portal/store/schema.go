@@ -818,7 +818,16 @@ DELETE FROM retention_failures WHERE visit_id IN (SELECT id FROM visits WHERE st
 	// to remove it. Destructions under way when this version came, their
 	// key destroyed, may have begun: they are taken to have.
 	migration49,
+	// 50: the earlier versions of a file, found from the one that
+	// superseded each: a file moved to another item takes them with it
+	// (RefileFile), reading no other file of the visit.
+	migration50,
 }
+
+// migration50 is the same on both databases.
+const migration50 = `
+CREATE INDEX files_superseded_by ON files (superseded_by) WHERE superseded_by IS NOT NULL;
+`
 
 // migration49 is the same on both databases.
 const migration49 = `

@@ -669,4 +669,6 @@ DELETE FROM retention_failures WHERE visit_id IN (SELECT id FROM visits WHERE st
 `,
 	// 49: as SQLite's 49.
 	migration49,
+	// 50: as SQLite's 50.
+	migration50,
 }
