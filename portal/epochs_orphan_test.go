@@ -173,3 +173,67 @@ func TestKeyEpochLeaseKept(t *testing.T) {
 		t.Fatal("another instance took the key-epoch lease while key epoch work still ran under it")
 	}
 }
+
+// TestKeyEpochLeaseIsOneTaskAtATime: the key-epoch lease was held in the
+// name of the process, so a second task of the same process (a
+// destruction starting an epoch while the janitor retired one, say) took
+// it as its own and went on beside the first, and whichever ended first
+// gave it up under the other: `portal key rotate` could then list the
+// epochs while a new one, wrapped to the old master key, was still being
+// started. Each taking is now its own holder.
+func TestKeyEpochLeaseIsOneTaskAtATime(t *testing.T) {
+	ctx := context.Background()
+	var refuse atomic.Pointer[func(*http.Request) bool]
+	d := refusingStore(t, &refuse)
+	st, bl := d.svc.Store(), d.svc.Blobs()
+	master, err := crypto.LoadMasterKey(d.Config.MasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := crypto.GenerateEpochKey(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped, err := master.WrapEpoch(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bl.PutSmall(ctx, d.Config.KeyBucket, "epochs/"+store.NewID()+".age", wrapped); err != nil {
+		t.Fatal(err)
+	}
+	d.offset.Store(int64(d.Config.KeyEpochRetain + time.Hour))
+	before, err := st.Epochs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second listing of the epoch keys is the one under the lease.
+	stalled, release := make(chan struct{}), make(chan struct{})
+	var listings atomic.Int32
+	f := func(r *http.Request) bool {
+		if strings.Contains(r.URL.Path, d.Config.KeyBucket) && r.URL.Query().Has("versions") && listings.Add(1) == 2 {
+			close(stalled)
+			<-release
+		}
+		return false
+	}
+	refuse.Store(&f)
+	done := make(chan struct{})
+	go func() { defer close(done); d.svc.RemoveOrphanEpochKeys(ctx) }()
+	<-stalled
+	rctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	_, _, rotated := d.svc.RotateKeyEpoch(rctx, "test")
+	cancel()
+	close(release)
+	<-done
+	after, err := st.Epochs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rotated == nil || len(after) != len(before) {
+		t.Fatalf("a rotation in the same process started an epoch (%v; %d epochs, were %d) while the janitor's work held the key-epoch lease", rotated, len(after), len(before))
+	}
+	// Once the first is done, the second goes ahead.
+	if _, _, err := d.svc.RotateKeyEpoch(ctx, "test"); err != nil {
+		t.Fatalf("a rotation once the lease was given up: %v", err)
+	}
+}

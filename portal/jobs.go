@@ -171,10 +171,16 @@ func (s *Service) Sweep(ctx context.Context) {
 // finds the lease taken, so the work under it stops rather than run on
 // beside another holder's. ok is false when the lease is held elsewhere
 // or err says why it was not taken: the work is not to be done.
+//
+// Each taking is its own holder, not the process: two tasks of one
+// process (the janitor retiring a key epoch while a destruction starts
+// one) are two holders, and the first to finish does not give the lease
+// up under the other.
 func (s *Service) keepLease(ctx context.Context, name string, ttl time.Duration) (_ context.Context, release func(), ok bool, err error) {
+	holder := s.instance + "/" + store.NewID()[:12]
 	take := func(ctx context.Context) (bool, error) {
 		now := time.Now()
-		return s.store.TakeLease(ctx, name, s.instance, now, now.Add(ttl))
+		return s.store.TakeLease(ctx, name, holder, now, now.Add(ttl))
 	}
 	if ok, err := take(ctx); err != nil || !ok {
 		return ctx, nil, false, err
@@ -184,7 +190,7 @@ func (s *Service) keepLease(ctx context.Context, name string, ttl time.Duration)
 	})
 	return kept, func() {
 		stop()
-		s.store.ReleaseLease(context.WithoutCancel(ctx), name, s.instance)
+		s.store.ReleaseLease(context.WithoutCancel(ctx), name, holder)
 	}, true, nil
 }
 
