@@ -424,6 +424,12 @@ func (s *Service) RetireKeyEpochs(ctx context.Context) (int, error) {
 	}
 	n := 0
 	err = s.withEpochLease(ctx, func(ctx context.Context) error {
+		// Read again under the lease: another instance may have retired
+		// them while this one waited for it.
+		due, err := s.store.EpochsDue(ctx, s.now())
+		if err != nil || len(due) == 0 {
+			return err
+		}
 		cur, err := s.store.CurrentEpoch(ctx)
 		if err != nil {
 			return err

@@ -846,3 +846,46 @@ func TestRotationRecordedBeforeTheKeysMove(t *testing.T) {
 		t.Errorf("the rotation finished by a second run records %s: want the %d epoch keys the first run moved counted", recs[0].Detail, len(epochs))
 	}
 }
+
+// TestEpochRetiredOnceRecordedOnce: the janitor read the epochs due before
+// it took the key-epoch lease, and recorded a retirement whatever its
+// statement changed: an epoch another instance retired while this one
+// waited for the lease was recorded retired a second time, by this one,
+// with stragglers it never moved.
+func TestEpochRetiredOnceRecordedOnce(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	st, bl := d.svc.Store(), d.svc.Blobs()
+	old, err := st.CurrentEpoch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.svc.RotateKeyEpoch(ctx, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	d.offset.Store(int64(d.Config.KeyEpochRetain + time.Hour))
+	now := time.Now()
+	if ok, err := st.TakeLease(ctx, "key-epoch", "another instance", now, now.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("take the lease as another instance: %v %v", ok, err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := d.svc.RetireKeyEpochs(ctx); done <- err }()
+	time.Sleep(time.Second) // it has read the epochs due, and waits for the lease
+	// The other instance retires the epoch meanwhile (its record is its own).
+	if err := bl.RemovePrefix(ctx, d.Config.KeyBucket, "epochs/"+old.ID+".age"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RetireEpoch(ctx, old.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ReleaseLease(ctx, "key-epoch", "another instance"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	recs, err := st.AuditRecords(ctx, store.AuditFilter{Action: "key.epoch_retired"})
+	if err != nil || len(recs) != 0 {
+		t.Fatalf("this instance recorded the retirement another made: %+v %v", recs, err)
+	}
+}

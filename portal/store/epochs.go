@@ -141,9 +141,27 @@ func (s *Store) BringEpochForward(ctx context.Context, e Epoch, superseded, reti
 // (so that its audit records are not written).
 var errUnchanged = errors.New("store: nothing changed")
 
-// RetireEpoch records that an epoch's key has been destroyed.
+// RetireEpoch records that an epoch's key has been destroyed, with its
+// audit records; an epoch already retired (by another instance) is left
+// as it is, and they are not written.
 func (s *Store) RetireEpoch(ctx context.Context, id string, now time.Time, audit ...AuditRecord) error {
-	return s.exec(ctx, audit, `UPDATE key_epochs SET retired_at = ? WHERE id = ? AND retired_at IS NULL`, formatTime(now), id)
+	err := s.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE key_epochs SET retired_at = ? WHERE id = ? AND retired_at IS NULL`, formatTime(now), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errUnchanged
+		}
+		return nil
+	}, audit...)
+	if errors.Is(err, errUnchanged) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: retire key epoch %s: %w", id, err)
+	}
+	return nil
 }
 
 // EpochsDue lists the superseded, unretired epochs whose key may now be
