@@ -340,6 +340,13 @@ func VerifyAudit(ctx context.Context, st *store.Store, anchors Anchors, trusted 
 			"(PORTAL_AUDIT_ANCHOR_DIR, or PORTAL_AUDIT_ANCHOR_BUCKET on the PORTAL_S3_* store with its credentials, or the folder audit-anchors beside PORTAL_DB_PATH): "+
 			"a trail cut after its last anchor cannot be told from an intact one here. Run it with the portal's configuration", ErrNoAnchors, sum.Records, sum.Checkpoints))
 	}
+	if anchors != nil && sum.Records == 0 && sum.Anchors == 0 {
+		// A serving portal anchors a checkpoint as it starts: an anchor
+		// store holding none beside a trail holding nothing may be both
+		// emptied, and vouches for nothing.
+		return sum, fmt.Errorf("%w: the trail holds no record and the anchor store (%s) holds no checkpoint: a trail emptied with its anchors cannot be told from one never written",
+			ErrNoAnchors, anchors.Where())
+	}
 	if anchors != nil {
 		if err := unanchored(cps, sum.LastAnchored, time.Now()); err != nil {
 			return sum, err
@@ -349,7 +356,8 @@ func VerifyAudit(ctx context.Context, st *store.Store, anchors Anchors, trusted 
 }
 
 // ErrNoAnchors is returned by VerifyAudit for a trail with signed
-// checkpoints, or none at all, checked without its anchor store: whether
+// checkpoints, or none at all, checked without its anchor store, and for
+// a trail holding nothing beside an anchor store holding nothing: whether
 // it was cut, or emptied, cannot be known.
 var ErrNoAnchors = errors.New("the audit anchors were not found")
 
@@ -398,6 +406,12 @@ func unanchored(cps []store.Checkpoint, lastAnchored int64, now time.Time) error
 // exists, else the folder beside the database. Nil when there are none.
 func FindAnchors(ctx context.Context, cfg Config) (Anchors, error) {
 	if cfg.AnchorDir != "" {
+		// A folder that is not there (on another host, not mounted) is
+		// no anchor store found, not one holding nothing: that would
+		// say the anchors were removed.
+		if _, err := os.Stat(cfg.AnchorDir); errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
 		return dirAnchors{cfg.AnchorDir}, nil
 	}
 	if cfg.S3AccessKey != "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -66,5 +67,48 @@ func TestAuditVerifyNeedsTheAnchors(t *testing.T) {
 	err = auditVerifyTo(ctx, nil, &out)
 	if !errors.As(err, &se) || se.status != 2 {
 		t.Fatalf("a trail not yet signed, without the anchor store: %v\n%s\nwant exit status 2", err, out.String())
+	}
+}
+
+// TestAuditVerifyAnchorFolderMissingOrEmptied: PORTAL_AUDIT_ANCHOR_DIR
+// naming a folder that is not there (on another host, not mounted) was
+// taken for an anchor store holding nothing: an intact trail was reported
+// BROKEN ("anchors were removed or hidden"), exit status 1, where the
+// anchors were only not found (3). And a trail emptied, checkpoints and
+// all, beside an anchor folder emptied too was reported "intact: 0
+// records", exit status 0: a serving portal anchors a checkpoint as it
+// starts, so an anchor store holding none beside a trail holding nothing
+// cannot vouch for it.
+func TestAuditVerifyAnchorFolderMissingOrEmptied(t *testing.T) {
+	ctx := context.Background()
+	st, svc := trailOf250(t)
+	svc.Stop()
+	svc.Close()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	t.Setenv("PORTAL_AUDIT_ANCHOR_DIR", filepath.Join(t.TempDir(), "not-mounted"))
+	var out bytes.Buffer
+	err := auditVerifyTo(ctx, nil, &out)
+	var se *statusError
+	if !errors.As(err, &se) || se.status != 3 || strings.Contains(out.String(), "intact") {
+		t.Fatalf("an anchor folder that is not there: %v\n%s\nwant exit status 3 saying the anchors were not found", err, out.String())
+	}
+
+	db, err := portal.OpenDatabase(ctx, st.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(dropAuditTriggers(db), `DELETE FROM audit`, `DELETE FROM audit_checkpoints`) {
+		if _, err := db.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	t.Setenv("PORTAL_AUDIT_ANCHOR_DIR", t.TempDir())
+	out.Reset()
+	err = auditVerifyTo(ctx, nil, &out)
+	if !errors.As(err, &se) || se.status != 3 || strings.Contains(out.String(), "intact") {
+		t.Fatalf("an emptied trail beside an emptied anchor folder: %v\n%s\nwant exit status 3", err, out.String())
 	}
 }
