@@ -62,7 +62,7 @@ func TestEpochsNotRetiredOnAClockThatIsOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := d.svc.RotateKeyEpoch(ctx, "operator"); err != nil {
+	if _, _, err := d.svc.RotateKeyEpoch(ctx, portal.OperatorActor("test", "key new-epoch"), "operator"); err != nil {
 		t.Fatal(err)
 	}
 	d.offset.Store(int64(d.Config.KeyEpochRetain + 48*time.Hour))

@@ -235,8 +235,9 @@ func (s *Service) withEpochLease(ctx context.Context, fn func(ctx context.Contex
 
 // startEpoch makes a new epoch current and moves every live key to it; the
 // caller holds the lease. A new epoch caused by a visit's destruction is
-// recorded as part of that visit's destruction (visitID).
-func (s *Service) startEpoch(ctx context.Context, reason, visitID string) (store.Epoch, int, error) {
+// recorded as part of that visit's destruction (visitID); one an operator
+// asked for (by: OperatorActor), as theirs; any other as the portal's.
+func (s *Service) startEpoch(ctx context.Context, reason, visitID string, by Actor) (store.Epoch, int, error) {
 	if s.keys.vault == nil {
 		return store.Epoch{}, 0, errors.New("key epoch: no key bucket configured")
 	}
@@ -267,8 +268,12 @@ func (s *Service) startEpoch(ctx context.Context, reason, visitID string) (store
 	s.keys.epochs[e.ID] = key
 	s.keys.mu.Unlock()
 	retireAfter := now.Add(s.cfg.KeyEpochRetain)
-	n, err := s.store.StartEpoch(ctx, e, retireAfter, func(vk store.VisitKey) ([]byte, error) { return s.keys.rewrap(ctx, vk, key) },
-		s.systemRec(visitID, "key.epoch_started", e.ID, map[string]any{"reason": reason, "recipient": e.Recipient, "retire_previous_after": retireAfter.UTC().Format(time.RFC3339)}))
+	detail := map[string]any{"reason": reason, "recipient": e.Recipient, "retire_previous_after": retireAfter.UTC().Format(time.RFC3339)}
+	rec := s.systemRec(visitID, "key.epoch_started", e.ID, detail)
+	if by.Operator != "" {
+		rec = newRec(now, by, "key.epoch_started", e.ID, "success", detail)
+	}
+	n, err := s.store.StartEpoch(ctx, e, retireAfter, func(vk store.VisitKey) ([]byte, error) { return s.keys.rewrap(ctx, vk, key) }, rec)
 	if err != nil {
 		return store.Epoch{}, 0, err
 	}
@@ -316,7 +321,7 @@ func (s *Service) EnsureKeyEpoch(ctx context.Context) error {
 		if _, err := s.store.CurrentEpoch(ctx); !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		_, _, err := s.startEpoch(ctx, "first", "")
+		_, _, err := s.startEpoch(ctx, "first", "", Actor{})
 		return err
 	})
 }
@@ -336,15 +341,16 @@ func (s *Service) ensureBinding(ctx context.Context, cur store.Epoch) error {
 		if err != nil || now.ID != cur.ID {
 			return err // moved on meanwhile: to an epoch of this version
 		}
-		_, _, err = s.startEpoch(ctx, "visit keys bound", "")
+		_, _, err = s.startEpoch(ctx, "visit keys bound", "", Actor{})
 		return err
 	})
 }
 
-// RotateKeyEpoch starts a new epoch now (`portal key epoch rotate`).
-func (s *Service) RotateKeyEpoch(ctx context.Context, reason string) (e store.Epoch, moved int, err error) {
+// RotateKeyEpoch starts a new epoch now (`portal key new-epoch`), recorded
+// as by's act.
+func (s *Service) RotateKeyEpoch(ctx context.Context, by Actor, reason string) (e store.Epoch, moved int, err error) {
 	err = s.withEpochLease(ctx, func(ctx context.Context) error {
-		e, moved, err = s.startEpoch(ctx, reason, "")
+		e, moved, err = s.startEpoch(ctx, reason, "", by)
 		return err
 	})
 	return e, moved, err
@@ -392,7 +398,7 @@ func (p epochSuperseder) Supersede(ctx context.Context, id, visitID string) (tim
 		if !e.SupersededAt.IsZero() {
 			return nil
 		}
-		if _, _, err := s.startEpoch(ctx, "destruction", visitID); err != nil {
+		if _, _, err := s.startEpoch(ctx, "destruction", visitID, Actor{}); err != nil {
 			return err
 		}
 		e, err = s.store.GetEpoch(ctx, id)
@@ -644,7 +650,7 @@ func (s *Service) settleEpochs(ctx context.Context, r store.Restore, certs []ret
 			return err
 		}
 		if cur.CreatedAt.Before(r.StartedAt) {
-			if _, _, err := s.startEpoch(ctx, "restore", ""); err != nil {
+			if _, _, err := s.startEpoch(ctx, "restore", "", Actor{}); err != nil {
 				return err
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/crypto"
+	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -221,7 +222,7 @@ func TestKeyEpochLeaseIsOneTaskAtATime(t *testing.T) {
 	go func() { defer close(done); d.svc.RemoveOrphanEpochKeys(ctx) }()
 	<-stalled
 	rctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
-	_, _, rotated := d.svc.RotateKeyEpoch(rctx, "test")
+	_, _, rotated := d.svc.RotateKeyEpoch(rctx, portal.OperatorActor("test", "key new-epoch"), "test")
 	cancel()
 	close(release)
 	<-done
@@ -233,7 +234,7 @@ func TestKeyEpochLeaseIsOneTaskAtATime(t *testing.T) {
 		t.Fatalf("a rotation in the same process started an epoch (%v; %d epochs, were %d) while the janitor's work held the key-epoch lease", rotated, len(after), len(before))
 	}
 	// Once the first is done, the second goes ahead.
-	if _, _, err := d.svc.RotateKeyEpoch(ctx, "test"); err != nil {
+	if _, _, err := d.svc.RotateKeyEpoch(ctx, portal.OperatorActor("test", "key new-epoch"), "test"); err != nil {
 		t.Fatalf("a rotation once the lease was given up: %v", err)
 	}
 }

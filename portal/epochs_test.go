@@ -192,7 +192,7 @@ func TestDestructionSupersedesTheEpochTheKeyWasDeletedFrom(t *testing.T) {
 	begun := des.KeyEpoch
 	// Meanwhile the epoch moves on (here an operator's rotation; another
 	// visit's destruction does the same), and every live key with it.
-	moved, _, err := d.svc.RotateKeyEpoch(ctx, "operator")
+	moved, _, err := d.svc.RotateKeyEpoch(ctx, portal.OperatorActor("test", "key new-epoch"), "operator")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestEpochNotStartedUnderARotatedMasterKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	// d.svc has not been restarted: it still holds the old master key.
-	if _, _, err := d.svc.RotateKeyEpoch(ctx, "operator"); err == nil {
+	if _, _, err := d.svc.RotateKeyEpoch(ctx, portal.OperatorActor("test", "key new-epoch"), "operator"); err == nil {
 		t.Error("an instance whose master key was rotated away started a key epoch")
 	}
 	d.Config.MasterKey = newPath
@@ -615,7 +615,7 @@ func TestRotationFinishesAnEpochRetirementCutOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := d.svc.RotateKeyEpoch(ctx, "operator"); err != nil {
+	if _, _, err := d.svc.RotateKeyEpoch(ctx, portal.OperatorActor("test", "key new-epoch"), "operator"); err != nil {
 		t.Fatal(err)
 	}
 	d.offset.Store(int64(d.Config.KeyEpochRetain + time.Hour))
@@ -685,7 +685,7 @@ func TestRotationFinishesAnEpochRetirementCutOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := restarted.RotateKeyEpoch(ctx, "operator"); err != nil {
+	if _, _, err := restarted.RotateKeyEpoch(ctx, portal.OperatorActor("test", "key new-epoch"), "operator"); err != nil {
 		t.Fatal(err)
 	}
 	if err := bl.RemovePrefix(ctx, d.Config.KeyBucket, "epochs/"+notDue.ID+".age"); err != nil {
@@ -731,7 +731,7 @@ func TestKeyOutsideEpochsRefused(t *testing.T) {
 	}
 	// The rotation goes on (it is also how destructions supersede an
 	// epoch), and leaves the row as it was, refused, naming it.
-	if _, _, err := d.svc.RotateKeyEpoch(ctx, "test"); err != nil {
+	if _, _, err := d.svc.RotateKeyEpoch(ctx, portal.OperatorActor("test", "key new-epoch"), "test"); err != nil {
 		t.Fatalf("a rotation with a key row outside the epochs: %v", err)
 	}
 	if now, err := st.WrappedKey(ctx, v.ID); err != nil || now.Epoch != "" || !bytes.Equal(now.Wrapped, forged.Wrapped) {
@@ -776,7 +776,7 @@ func TestDestroyedVisitKeyNotTakenBack(t *testing.T) {
 	}
 	// The rotation goes on for the live visits; the put-back key stays
 	// where it was, to go with its epoch's key, and the log says so.
-	if _, _, err := d.svc.RotateKeyEpoch(ctx, "operator"); err != nil {
+	if _, _, err := d.svc.RotateKeyEpoch(ctx, portal.OperatorActor("test", "key new-epoch"), "operator"); err != nil {
 		t.Fatal(err)
 	}
 	if now, err := st.WrappedKey(ctx, v.ID); err != nil || now.Epoch != backup.Epoch {
@@ -860,7 +860,7 @@ func TestEpochRetiredOnceRecordedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := d.svc.RotateKeyEpoch(ctx, "operator"); err != nil {
+	if _, _, err := d.svc.RotateKeyEpoch(ctx, portal.OperatorActor("test", "key new-epoch"), "operator"); err != nil {
 		t.Fatal(err)
 	}
 	d.offset.Store(int64(d.Config.KeyEpochRetain + time.Hour))

@@ -447,3 +447,39 @@ func TestRetentionRunRetriesAtOnce(t *testing.T) {
 		t.Fatalf("the run after the cause was fixed left the visit %s, want destroyed", got.State)
 	}
 }
+
+// TestKeyNewEpochNamesTheOperator: portal key new-epoch was recorded as
+// the portal's own act (role "system", subject "portal"), like an epoch
+// started by a destruction: the trail did not say which operator re-wrapped
+// every visit key, as it does for a master key rotation.
+func TestKeyNewEpochNamesTheOperator(t *testing.T) {
+	ctx := context.Background()
+	st := domainStack(t)
+	svc := st.Portal
+	svc.Close()
+	for k, val := range st.Env {
+		t.Setenv(k, val)
+	}
+	t.Setenv("USER", "ops.person")
+	if err := keyNewEpoch(ctx, nil, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	db, err := portal.OpenDatabase(ctx, st.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	recs, err := db.AuditRecords(ctx, store.AuditFilter{Action: "key.epoch_started"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		if strings.Contains(r.Detail, `"reason":"operator"`) {
+			got = append(got, r.Role+" "+r.ActorSubject)
+		}
+	}
+	if len(got) != 1 || got[0] != "operator operator:ops.person" {
+		t.Fatalf("portal key new-epoch recorded as %q, want once, as the operator who ran it", got)
+	}
+}

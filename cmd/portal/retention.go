@@ -143,7 +143,7 @@ func stamp(t time.Time) string {
 // epoch key, say).
 func keyNewEpoch(ctx context.Context, args []string, out io.Writer) error {
 	return withDomain(ctx, "key new-epoch", "Usage: portal key new-epoch\n\nStarts a new key epoch now and re-wraps every live visit key to it.", args, func(svc *portal.Service) error {
-		e, n, err := svc.RotateKeyEpoch(ctx, "operator")
+		e, n, err := svc.RotateKeyEpoch(ctx, operator("key new-epoch"), "operator")
 		if err != nil {
 			return err
 		}
