@@ -607,7 +607,7 @@ func TestVerifyChecksEmptyFilesAndItsVisit(t *testing.T) {
 	verify := func(ref string) (map[string]error, error) {
 		t.Helper()
 		got := map[string]error{}
-		_, err := d.svc.VerifyEvidence(ctx, ref, func(c portal.FileCheck) { got[c.FileID] = c.Err })
+		_, err := d.svc.VerifyEvidence(ctx, portal.OperatorActor("test", "evidence verify"), ref, func(c portal.FileCheck) { got[c.FileID] = c.Err })
 		return got, err
 	}
 	if got, err := verify(v.Reference); err != nil || len(got) != 2 || got[empty.ID] != nil || got[other.ID] != nil {
@@ -684,7 +684,7 @@ func TestVerifyBackfillsSegmentMACs(t *testing.T) {
 	substitute(swapped.ID, other.ID)
 
 	checks := map[string]portal.FileCheck{}
-	if _, err := d.svc.VerifyEvidence(ctx, v.Reference, func(c portal.FileCheck) { checks[c.FileID] = c }); err != nil {
+	if _, err := d.svc.VerifyEvidence(ctx, portal.OperatorActor("test", "evidence verify"), v.Reference, func(c portal.FileCheck) { checks[c.FileID] = c }); err != nil {
 		t.Fatal(err)
 	}
 	if c := checks[swapped.ID]; c.Err == nil {
@@ -699,7 +699,7 @@ func TestVerifyBackfillsSegmentMACs(t *testing.T) {
 		}
 	}
 	// A second run has nothing left to fill.
-	if _, err := d.svc.VerifyEvidence(ctx, v.Reference, func(c portal.FileCheck) {
+	if _, err := d.svc.VerifyEvidence(ctx, portal.OperatorActor("test", "evidence verify"), v.Reference, func(c portal.FileCheck) {
 		if c.Backfilled {
 			t.Errorf("a second verify backfilled file %s again", c.FileID)
 		}

@@ -57,6 +57,7 @@ var actionWords = map[string]string{
 	"user.disabled":                    "disabled a person: ended their sessions and refused their sign-in",
 	"user.enabled":                     "let a disabled person sign in again",
 	"audit.exported":                   "exported the audit trail",
+	"evidence.verified":                "read back and checked every stored file of the visit",
 }
 
 // auditKind is a kind of act the trail can be filtered by: Code is the

@@ -437,7 +437,7 @@ func evidenceVerify(ctx context.Context, args []string) error {
 	}
 	defer svc.Close()
 	n, backfilled := 0, 0
-	failed, err := svc.VerifyEvidence(ctx, *visit, func(c portal.FileCheck) {
+	failed, err := svc.VerifyEvidence(ctx, operator("evidence verify"), *visit, func(c portal.FileCheck) {
 		n++
 		if c.Err != nil {
 			fmt.Printf("FAILED %s file %s (%d bytes): %v\n", c.Reference, c.FileID, c.Size, c.Err)
