@@ -191,6 +191,15 @@ func (s *Service) applyHold(ctx context.Context, v store.Visit, on bool, act sto
 		return &Error{Kind: KindUnavailable, Code: "storage_unavailable",
 			Msg: "The legal hold is recorded, and the portal acts on it, but the object store did not change its own holds on the evidence. Set or lift the hold again."}
 	}
+	if !act.Unsettled.IsZero() && s.now().Sub(act.Unsettled) < storeSettle {
+		// The act before this one was not recorded carried, and may
+		// still be: its request, holding or freeing objects this one has
+		// passed, may go on after it, or stop part-way without a word.
+		// The store is not known to be at the hold until both have
+		// ended: the retention run carries it again then.
+		s.log.Warn("legal hold carried to the store beside an earlier act that may still run: the retention run carries it again once both have ended", "visit", v.ID, "on", on)
+		return s.store.StoreSideFailed(ctx, act, s.now())
+	}
 	return s.store.HoldApplied(ctx, act, s.now(), audit...)
 }
 

@@ -166,6 +166,11 @@ type LegalHold struct {
 type StoreAct struct {
 	VisitID string
 	Gen     int64
+	// Unsettled, for an act on the legal hold, is when the act before it
+	// was made, when that act was not recorded carried to the store (its
+	// request may still be holding or freeing objects, or stopped
+	// part-way): zero when it was.
+	Unsettled time.Time
 }
 
 // SetLegalHold sets or lifts a visit's legal hold. A hold set again on a
@@ -184,13 +189,20 @@ func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, a
 		// The hold as it stands, the visit's row held from here (SQLite's
 		// write transaction holds every row) so that two acts at once see
 		// each other's.
-		var was bool
-		err := tx.QueryRowContext(ctx, `SELECT legal_hold FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&was)
+		var was, unsettled bool
+		var at sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT legal_hold, store_hold IS NULL, store_at FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&was, &unsettled, &at)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
 			return err
+		}
+		if unsettled && at.Valid {
+			var d dates
+			if act.Unsettled = d.time(at.String); d.err != nil {
+				return d.err
+			}
 		}
 		// The hold's time is when it began (or was lifted): an act that
 		// leaves it as it was (set again, to carry it to the store or with
