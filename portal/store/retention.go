@@ -975,9 +975,20 @@ func (s *Store) MarkObjectsDeleted(ctx context.Context, visitID string, n int, n
 
 // CompleteDestruction is steps d and e: the signed certificate is stored,
 // the file rows (sealed names, now unreadable) go, and the visit is marked
-// destroyed, in one transaction.
+// destroyed, in one transaction. A visit already destroyed (by another
+// process finishing the same destruction) is ErrDestroyed, and nothing is
+// written: its certificate is the one issued first.
 func (s *Store) CompleteDestruction(ctx context.Context, visitID string, certificate []byte, now time.Time, audit ...AuditRecord) error {
 	return s.inTx(ctx, func(tx *Tx) error {
+		var state string
+		if err := tx.QueryRowContext(ctx, `SELECT state FROM visits WHERE id = ?`+tx.h.forUpdate(), visitID).Scan(&state); errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		if state == "destroyed" {
+			return ErrDestroyed
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE destructions SET certificate = ?, completed_at = ? WHERE visit_id = ?`, certificate, formatTime(now), visitID); err != nil {
 			return err
 		}

@@ -476,3 +476,43 @@ func TestCompletedDestructionForgetsItsFailure(t *testing.T) {
 		t.Fatalf("the failure of a destroyed visit: %+v (%v), want none", f, err)
 	}
 }
+
+// TestDestructionCompletesOnce: two processes that both finish a visit's
+// destruction (two sweeps the clocks let overlap) each wrote their own
+// certificate over the other's, and recorded the visit destroyed twice:
+// the database then served a certificate other than the one kept outside
+// it. The second completion is refused (ErrDestroyed), and writes nothing.
+func TestDestructionCompletesOnce(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	visitWithF1(t, s, now)
+	publishedWithNotice(t, s, now.AddDate(0, 0, -60), now)
+	version, err := s.FilesVersion(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: "[]", StartedAt: now, FilesVersion: version}); err != nil {
+		t.Fatal(err)
+	}
+	rec := func() AuditRecord {
+		return AuditRecord{Time: now, ActorSubject: "portal", Role: "system", VisitID: "v1", Action: "visit.destroyed", Object: "v1", Outcome: "success"}
+	}
+	if err := s.CompleteDestruction(ctx, "v1", []byte("first certificate"), now, rec()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CompleteDestruction(ctx, "v1", []byte("second certificate"), now.Add(time.Second), rec()); !errors.Is(err, ErrDestroyed) {
+		t.Errorf("a second completion of a destruction: %v, want ErrDestroyed", err)
+	}
+	d, err := s.GetDestruction(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(d.Certificate) != "first certificate" || !d.CompletedAt.Equal(now) {
+		t.Errorf("after a second completion the destruction holds %q, completed at %s: want the first's", d.Certificate, d.CompletedAt)
+	}
+	recs, err := s.AuditRecords(ctx, AuditFilter{Action: "visit.destroyed"})
+	if err != nil || len(recs) != 1 {
+		t.Errorf("the visit is recorded destroyed %d times (%v), want once", len(recs), err)
+	}
+}

@@ -41,8 +41,9 @@ var ErrUploadTaken = errors.New("store: the upload was taken as abandoned: its o
 // legal hold.
 var ErrOnHold = errors.New("store: visit under legal hold")
 
-// ErrDestroyed refuses to record a destruction's failure for a visit whose
-// destruction has completed (another process finished it meanwhile).
+// ErrDestroyed refuses to record a destruction's failure, or its
+// completion again, for a visit whose destruction has completed (another
+// process finished it meanwhile).
 var ErrDestroyed = errors.New("store: the visit is destroyed")
 
 // ErrNotDue is returned when a destruction would begin on a visit whose
