@@ -88,7 +88,10 @@ func (k trustedKeys) purge(b []byte) (purgeNote, error) {
 // purge; any left are deleted. It returns the files purged again. A
 // note that does not verify is not acted on, but stops the restore when
 // its file is here: it may be a purge signed with a key replaced since.
-func (s *Service) purgeAgain(ctx context.Context, keys trustedKeys) ([]string, error) {
+// The visits of done (their destruction completed, its certificate kept
+// outside the database, which says what was purged) are left to be
+// destroyed again as they are: their objects are gone.
+func (s *Service) purgeAgain(ctx context.Context, keys trustedKeys, done map[string]bool) ([]string, error) {
 	s.anchorMu.Lock()
 	a, err := s.openAnchors(ctx)
 	s.anchorMu.Unlock()
@@ -132,7 +135,7 @@ func (s *Service) purgeAgain(ctx context.Context, keys trustedKeys) ([]string, e
 		if err != nil {
 			return again, err
 		}
-		if v.State != StateActive {
+		if v.State != StateActive || done[v.ID] {
 			continue // destroyed (again): nothing of it is served
 		}
 		key, err := s.keys.Key(ctx, v.ID)

@@ -123,6 +123,25 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 			"visit", v.ID, "reference", v.Reference, "bucket", v.Bucket)
 		rep.Missing = append(rep.Missing, MissingBucket{VisitID: v.ID, Reference: v.Reference, Bucket: v.Bucket})
 	}
+	var errs []error
+	// Purges recorded outside the database first: a visit whose
+	// destruction began after a purge is destroyed again below with that
+	// file purged, as it was, so that its certificate lists the file
+	// apart, as purged, not among those destroyed on schedule. The files
+	// of live visits only, and of those whose destruction had not
+	// completed: a certificate kept outside the database already lists
+	// what was purged.
+	done := map[string]bool{}
+	for _, t := range found.again {
+		if t.certificate != nil {
+			done[t.visit.ID] = true
+		}
+	}
+	again, err := s.purgeAgain(ctx, keys, done)
+	rep.Repurged = again
+	if err != nil {
+		errs = append(errs, fmt.Errorf("restore: files purged after the backup: %w; the restore stays pending", err))
+	}
 	// What the signed records prove destroyed is destroyed again even so:
 	// the proof does not depend on the object store.
 	failed := 0
@@ -134,19 +153,11 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		}
 		rep.Reapplied = append(rep.Reapplied, Reapplied{VisitID: t.visit.ID, Reference: t.visit.Reference, Reason: t.reason, Err: err})
 	}
-	var errs []error
 	// After the destructions: those supersede the epoch their keys were
 	// wrapped to (the backup's current one) while the keys are still
 	// wrapped to it, and only then is any epoch moved off or dated.
 	if err := s.settleEpochs(ctx, r, found.epochs); err != nil {
 		errs = append(errs, fmt.Errorf("restore: key epochs: %w; the restore stays pending", err))
-	}
-	// Purges recorded outside the database: the files of live visits
-	// only (a visit destroyed again has none left).
-	again, err := s.purgeAgain(ctx, keys)
-	rep.Repurged = again
-	if err != nil {
-		errs = append(errs, fmt.Errorf("restore: files purged after the backup: %w; the restore stays pending", err))
 	}
 	if failed > 0 {
 		errs = append(errs, fmt.Errorf("restore: %d visits could not be destroyed again; the restore stays pending and the portal will not serve until it finishes", failed))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -87,5 +88,116 @@ func TestRestorePurgesAgain(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "purged again: 1") {
 		t.Errorf("the restore does not say it purged a file again:\n%s", out.String())
+	}
+}
+
+// TestRestorePurgesBeforeItDestroysAgain: a file purged after the backup
+// of a visit whose destruction then began and did not finish before the
+// database was lost. The restore destroyed the visit again first, from the
+// restored rows, which still held the file, and skipped its purge after
+// (the visit no longer live): the certificate listed the purged file among
+// those destroyed on schedule, not apart as purged, and the purge (who,
+// when, why) never came back. Purges are now applied again first.
+func TestRestorePurgesBeforeItDestroysAgain(t *testing.T) {
+	ctx := context.Background()
+	st := domainStack(t)
+	st.Portal.Close()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	d := &drill{t: t, cfg: st.Config}
+	d.cfg.DestructionNotice = 0
+	d.opts = []portal.Option{portal.WithRetentionHook(func(step string) error {
+		if step == "key_destroyed" {
+			return errors.New("stopped once the key was destroyed")
+		}
+		return nil
+	})}
+	d.open()
+	defer func() { d.svc.Close() }()
+
+	// A visit of long ago, two files uploaded in its window, now past its
+	// retention period.
+	d.offset.Store(int64(-200 * 24 * time.Hour))
+	admin := d.person("ofsted", "admin@ofsted.example")
+	cal := d.svc.Calendar()
+	notified := d.svc.Today()
+	if !cal.IsWorkingDay(notified) {
+		notified = cal.PreviousWorkingDay(notified)
+	}
+	v, err := d.svc.CreateVisit(ctx, admin, portal.NewVisit{Reference: "FV-PURGED", Title: "Purged", Provider: "Cafcass",
+		NotificationDate: notified.Format(time.DateOnly), FieldworkStart: cal.AddWorkingDays(notified, 5).Format(time.DateOnly)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := d.svc.Authorize(ctx, admin, policy.MemberManage, v.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := acc.PutMember(ctx, portal.MemberRequest{Email: "uploader@cafcass.example", Role: policy.RoleProviderUploader}); err != nil {
+		t.Fatal(err)
+	}
+	d.upload(v.ID, "1.01 Kept.pdf", "evidence destroyed on schedule")
+	d.upload(v.ID, "1.02 About another child.pdf", "evidence sent to the wrong visit")
+	d.offset.Store(0)
+	if acc, err = d.svc.Authorize(ctx, admin, policy.VisitRecordEvent, v.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	for i, ev := range []string{"draft_sent", "final_sent", "published"} {
+		if _, err := acc.RecordEvent(ctx, ev, cal.AddWorkingDays(notified, 20+[]int{0, 1, 7}[i]).Format(time.DateOnly)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := d.svc.Store().Files(ctx, v.ID)
+	if err != nil || len(files) != 2 {
+		t.Fatalf("files: %d %v", len(files), err)
+	}
+	wrong := files[0]
+	if wrong.Item != "1.02" {
+		wrong = files[1]
+	}
+	dir := filepath.Join(t.TempDir(), "backup")
+	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	purge, err := d.svc.Authorize(ctx, admin, policy.FilePurge, v.ID, wrong.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := purge.Purge(ctx, "uploaded about the wrong child"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.RunRetention(ctx); err == nil {
+		t.Fatal("the destruction was not stopped")
+	}
+	d.svc.Close()
+
+	wipe(t, d.cfg)
+	var out bytes.Buffer
+	if err := restoreCmd(ctx, []string{dir}, &out); err != nil {
+		t.Fatalf("restore: %v\n%s", err, out.String())
+	}
+	t.Logf("%s", out.String())
+	d.opts = nil
+	d.open()
+	got, err := d.svc.Store().GetDestruction(ctx, v.ID)
+	if err != nil || got.Certificate == nil {
+		t.Fatalf("no certificate after the restore: %v", err)
+	}
+	pub, err := retention.ParsePublicKeyPEM(mustPublicKey(t, d.cfg.SigningKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := retention.Verify(got.Certificate, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range c.Files {
+		if f.ID == wrong.ID {
+			t.Errorf("the certificate lists the file purged before the destruction among those destroyed on schedule: %+v", c.Files)
+		}
+	}
+	if len(c.Purged) != 1 || c.Purged[0].ID != wrong.ID {
+		t.Errorf("the certificate's purged files: %+v, want the one purged", c.Purged)
 	}
 }

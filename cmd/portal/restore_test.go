@@ -34,12 +34,13 @@ type drill struct {
 	svc    *portal.Service
 	cfg    portal.Config
 	offset atomic.Int64
+	opts   []portal.Option // more, after the logger and the clock
 }
 
 func (d *drill) open() {
 	d.t.Helper()
-	svc, err := portal.New(context.Background(), d.cfg, portal.WithLogger(portal.NewLogger(io.Discard, "error")),
-		portal.WithClock(func() time.Time { return time.Now().Add(time.Duration(d.offset.Load())) }))
+	svc, err := portal.New(context.Background(), d.cfg, append([]portal.Option{portal.WithLogger(portal.NewLogger(io.Discard, "error")),
+		portal.WithClock(func() time.Time { return time.Now().Add(time.Duration(d.offset.Load())) })}, d.opts...)...)
 	if err != nil {
 		d.t.Fatal(err)
 	}
