@@ -97,6 +97,13 @@ func (s *Service) CreateResumable(ctx context.Context, n NewResumable) (store.Re
 func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visit, r store.Resumable, body io.Reader,
 	beforeCommit func() error,
 	record func(action, outcome, fileID string, detail map[string]any) store.AuditRecord) (store.Resumable, *store.File, error) {
+	// An upload whose committed segments have no MACs (committed by a
+	// version that did not record them; the migration left its row with
+	// none) records none for the rest either, and completes as a file
+	// stored before MACs were recorded: read whole against its SHA-256,
+	// its MACs filled by evidence verify. The later segments' alone would
+	// be taken for the first ones', and every read of it fail.
+	withMACs := len(r.SegmentMACs) == r.SegmentsDone*crypto.MACSize
 	for r.SegmentsDone < r.Segments() {
 		h, err := restoreHash(r.HashState)
 		if err != nil {
@@ -127,14 +134,17 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 		if err != nil {
 			return r, nil, err
 		}
-		macs := append(append([]byte(nil), r.SegmentMACs...), mac...)
+		macs := append([]byte{}, r.SegmentMACs...) // never NULL in the row
+		if withMACs {
+			macs = append(append([]byte(nil), r.SegmentMACs...), mac...)
+		}
 		if done := r.SegmentsDone + 1; done == r.Segments() {
 			// The last segment is committed with the file, in one
 			// transaction: a refused completion leaves it to send again.
 			f := store.File{
 				ID: r.FileID, VisitID: r.VisitID, NameSealed: r.NameSealed, Item: r.Item, Size: r.Length,
 				SHA256: hex.EncodeToString(h.Sum(nil)), SegmentSize: r.SegmentSize, Segments: done,
-				HeaderSize: key.HeaderSize(), SegmentMACs: macs, UploadedBy: r.CreatedBy, UploadedAt: s.Now(),
+				HeaderSize: key.HeaderSize(), SegmentMACs: fileMACs(withMACs, macs), UploadedBy: r.CreatedBy, UploadedAt: s.Now(),
 				Scan: s.waiting(), // scanned from the store once committed (scan.go)
 			}
 			var audit []store.AuditRecord
@@ -326,4 +336,14 @@ func restoreHash(state []byte) (hash.Hash, error) {
 		return nil, fmt.Errorf("evidence: resumable upload hash state: %w", err)
 	}
 	return h, nil
+}
+
+// fileMACs is the segment MACs a completed resumable upload's file
+// records: nil (a file stored before they were recorded) for an upload
+// whose first segments were committed without them.
+func fileMACs(withMACs bool, macs []byte) []byte {
+	if !withMACs {
+		return nil
+	}
+	return macs
 }
