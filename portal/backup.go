@@ -24,6 +24,15 @@ import (
 // The object store needs no copy of its own: the evidence in it is
 // readable only with keys the database holds.
 
+// RecordBackup records a backup taken (backup.taken) as a's act, with
+// what its manifest says of the copy: it holds every wrapped visit key, and
+// what a restore of it can bring back. The record follows the records the
+// copy holds.
+func RecordBackup(ctx context.Context, st *store.Store, a Actor, m Manifest) error {
+	return st.Audit(ctx, operatorRec(a, "backup.taken", map[string]any{"database": m.Database, "sha256": m.SHA256, "size": m.Size,
+		"audit_seq": m.AuditSeq, "schema_version": m.SchemaVersion, "created_at": m.CreatedAt.UTC().Format(time.RFC3339)}))
+}
+
 // BackupManifestName is the manifest's file name in a backup folder.
 const BackupManifestName = "manifest.json"
 

@@ -61,6 +61,15 @@ func backupCmd(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "backup %s: %s %s, %d bytes, sha256 %s; audit records 1..%d, schema version %d; manifest signed with the signing key\n",
 		dir, m.Database, m.File, m.Size, m.SHA256, m.AuditSeq, m.SchemaVersion)
+	// Recorded, unless a restore of this database is not finished: a
+	// record now would come before the restore's mark.
+	if err := refusePendingRestore(ctx, st, "backup"); err != nil {
+		fmt.Fprintf(out, "not recorded in the audit trail: %v\n", err)
+		return nil
+	}
+	if err := portal.RecordBackup(ctx, st, operator("backup"), m); err != nil {
+		return fmt.Errorf("backup %s written, but not recorded in the audit trail: %w", dir, err)
+	}
 	return nil
 }
 

@@ -131,13 +131,20 @@ func TestRestoreRefusesAForgedBackup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	head, hash, err := svc.Store().AuditHead(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	svc.Close()
 	dir := filepath.Join(t.TempDir(), "backup")
 	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	// The trail as the forged backup's restore finds it (the backup is
+	// recorded in it).
+	live, err := portal.OpenDatabase(ctx, st.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, hash, err := live.AuditHead(ctx)
+	live.Close()
+	if err != nil {
 		t.Fatal(err)
 	}
 	forgeBackup(t, dir)

@@ -201,3 +201,38 @@ func TestRestorePurgesBeforeItDestroysAgain(t *testing.T) {
 		t.Errorf("the certificate's purged files: %+v, want the one purged", c.Purged)
 	}
 }
+
+// TestBackupIsRecorded: portal backup copies every wrapped visit key and
+// decides which destroyed keys a restore can bring back within the
+// retention window, yet left nothing in the audit trail. It is recorded
+// now, as the operator's act, with what the manifest says of the copy.
+func TestBackupIsRecorded(t *testing.T) {
+	ctx := context.Background()
+	st := domainStack(t)
+	st.Portal.Close()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	t.Setenv("USER", "ops.person")
+	dir := filepath.Join(t.TempDir(), "backup")
+	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := portal.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := portal.OpenDatabase(ctx, st.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	recs, err := db.AuditRecords(ctx, store.AuditFilter{Action: "backup.taken"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Role != "operator" || recs[0].ActorSubject != "operator:ops.person" || !strings.Contains(recs[0].Detail, m.SHA256) ||
+		recs[0].Seq != m.AuditSeq+1 {
+		t.Fatalf("the backup is recorded as %+v, want once, by the operator, naming its SHA-256, right after the records it holds (%d)", recs, m.AuditSeq)
+	}
+}

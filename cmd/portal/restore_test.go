@@ -152,8 +152,11 @@ func TestRestoreDrill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if head, hash, _ := d.svc.Store().AuditHead(ctx); m.AuditSeq != head || m.AuditHash != hash || m.SHA256 == "" || m.SchemaVersion == 0 {
-		t.Fatalf("manifest %+v, head %d %s", m, head, hash)
+	// The manifest names the trail's head as copied; the backup is
+	// recorded right after it.
+	if recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{AfterSeq: m.AuditSeq}); err != nil || len(recs) != 1 || recs[0].Action != "backup.taken" ||
+		recs[0].PrevHash != m.AuditHash || m.SHA256 == "" || m.SchemaVersion == 0 {
+		t.Fatalf("manifest %+v, records after its head %+v (%v)", m, recs, err)
 	}
 	t.Logf("%s", out.String())
 
