@@ -406,12 +406,9 @@ func unanchored(cps []store.Checkpoint, lastAnchored int64, now time.Time) error
 // exists, else the folder beside the database. Nil when there are none.
 func FindAnchors(ctx context.Context, cfg Config) (Anchors, error) {
 	if cfg.AnchorDir != "" {
-		// A folder that is not there (on another host, not mounted) is
-		// no anchor store found, not one holding nothing: that would
-		// say the anchors were removed.
-		if _, err := os.Stat(cfg.AnchorDir); errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
+		// A folder named and not there is read as holding nothing: its
+		// anchors may have been removed with it, and a trail they
+		// vouched for is then reported broken, not merely unchecked.
 		return dirAnchors{cfg.AnchorDir}, nil
 	}
 	if cfg.S3AccessKey != "" {

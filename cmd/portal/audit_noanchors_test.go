@@ -70,16 +70,14 @@ func TestAuditVerifyNeedsTheAnchors(t *testing.T) {
 	}
 }
 
-// TestAuditVerifyAnchorFolderMissingOrEmptied: PORTAL_AUDIT_ANCHOR_DIR
-// naming a folder that is not there (on another host, not mounted) was
-// taken for an anchor store holding nothing: an intact trail was reported
-// BROKEN ("anchors were removed or hidden"), exit status 1, where the
-// anchors were only not found (3). And a trail emptied, checkpoints and
-// all, beside an anchor folder emptied too was reported "intact: 0
-// records", exit status 0: a serving portal anchors a checkpoint as it
-// starts, so an anchor store holding none beside a trail holding nothing
-// cannot vouch for it.
-func TestAuditVerifyAnchorFolderMissingOrEmptied(t *testing.T) {
+// TestAuditVerifyEmptiedBesideEmptiedAnchors: a trail emptied,
+// checkpoints and all, beside an anchor folder emptied (or removed) too
+// was reported "intact: 0 records", exit status 0: a serving portal
+// anchors a checkpoint as it starts, so an anchor store holding none
+// beside a trail holding nothing cannot vouch for it (exit status 3). A
+// named anchor folder that is not there beside a trail it anchored is
+// still BROKEN: its anchors may have gone with it.
+func TestAuditVerifyEmptiedBesideEmptiedAnchors(t *testing.T) {
 	ctx := context.Background()
 	st, svc := trailOf250(t)
 	svc.Stop()
@@ -87,12 +85,11 @@ func TestAuditVerifyAnchorFolderMissingOrEmptied(t *testing.T) {
 	for k, v := range st.Env {
 		t.Setenv(k, v)
 	}
-	t.Setenv("PORTAL_AUDIT_ANCHOR_DIR", filepath.Join(t.TempDir(), "not-mounted"))
+	t.Setenv("PORTAL_AUDIT_ANCHOR_DIR", filepath.Join(t.TempDir(), "removed"))
 	var out bytes.Buffer
 	err := auditVerifyTo(ctx, nil, &out)
-	var se *statusError
-	if !errors.As(err, &se) || se.status != 3 || strings.Contains(out.String(), "intact") {
-		t.Fatalf("an anchor folder that is not there: %v\n%s\nwant exit status 3 saying the anchors were not found", err, out.String())
+	if err == nil || !strings.Contains(err.Error(), "BROKEN") {
+		t.Fatalf("a trail beside its anchor folder removed: %v\n%s\nwant BROKEN", err, out.String())
 	}
 
 	db, err := portal.OpenDatabase(ctx, st.Config)
@@ -105,10 +102,13 @@ func TestAuditVerifyAnchorFolderMissingOrEmptied(t *testing.T) {
 		}
 	}
 	db.Close()
-	t.Setenv("PORTAL_AUDIT_ANCHOR_DIR", t.TempDir())
-	out.Reset()
-	err = auditVerifyTo(ctx, nil, &out)
-	if !errors.As(err, &se) || se.status != 3 || strings.Contains(out.String(), "intact") {
-		t.Fatalf("an emptied trail beside an emptied anchor folder: %v\n%s\nwant exit status 3", err, out.String())
+	var se *statusError
+	for _, dir := range []string{t.TempDir(), filepath.Join(t.TempDir(), "removed")} {
+		t.Setenv("PORTAL_AUDIT_ANCHOR_DIR", dir)
+		out.Reset()
+		err = auditVerifyTo(ctx, nil, &out)
+		if !errors.As(err, &se) || se.status != 3 || strings.Contains(out.String(), "intact") {
+			t.Fatalf("an emptied trail beside an anchor folder emptied or removed: %v\n%s\nwant exit status 3", err, out.String())
+		}
 	}
 }
