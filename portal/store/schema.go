@@ -820,13 +820,27 @@ DELETE FROM retention_failures WHERE visit_id IN (SELECT id FROM visits WHERE st
 	migration49,
 	// 50: the earlier versions of a file, found from the one that
 	// superseded each: a file moved to another item takes them with it
-	// (RefileFile), reading no other file of the visit.
+	// (RefileFile), reading no other file of the visit. Those an earlier
+	// version left behind are moved to their file's item now.
 	migration50,
 }
 
 // migration50 is the same on both databases.
 const migration50 = `
 CREATE INDEX files_superseded_by ON files (superseded_by) WHERE superseded_by IS NOT NULL;
+` + earlierVersionsRefiled
+
+// earlierVersionsRefiled files every earlier version under the item of
+// the file that is its latest version: a version is committed only under
+// the item of the file it replaces (supersede), so one under another item
+// was left behind by a move of its file.
+const earlierVersionsRefiled = `
+WITH RECURSIVE chain (id, item) AS (
+	SELECT id, item FROM files WHERE superseded_by IS NULL AND id IN (SELECT superseded_by FROM files WHERE superseded_by IS NOT NULL)
+	UNION ALL
+	SELECT files.id, chain.item FROM files JOIN chain ON files.superseded_by = chain.id)
+UPDATE files SET item = (SELECT chain.item FROM chain WHERE chain.id = files.id)
+	WHERE id IN (SELECT chain.id FROM chain JOIN files f ON f.id = chain.id WHERE f.item <> chain.item);
 `
 
 // migration49 is the same on both databases.
