@@ -451,25 +451,28 @@ func FindAnchors(ctx context.Context, cfg Config) (Anchors, error) {
 const verifyFailedListed = 100
 
 // verifyVisit checks every file of v (VerifyEvidence), records that by
-// read them, and returns how many failed.
-func (s *Service) verifyVisit(ctx context.Context, by Actor, v store.Visit, report func(FileCheck)) (int, error) {
+// read them, and returns how many failed. A record that cannot be
+// written fails the run: the evidence was read.
+func (s *Service) verifyVisit(ctx context.Context, by Actor, v store.Visit, report func(FileCheck)) (_ int, err error) {
 	checked, backfilled := 0, 0
 	var failed []string
 	outcome := "success"
+	detail := map[string]any{}
 	defer func() {
-		detail := map[string]any{"files": checked, "failed": len(failed), "backfilled": backfilled}
+		detail["files"], detail["failed"], detail["backfilled"] = checked, len(failed), backfilled
 		if len(failed) > 0 {
 			detail["failed_files"] = failed[:min(len(failed), verifyFailedListed)]
 		}
-		r := newRec(time.Now(), by, "evidence.verified", "", outcome, detail)
+		r := newRec(s.now(), by, "evidence.verified", "", outcome, detail)
 		r.VisitID = v.ID
-		if err := s.store.Audit(context.WithoutCancel(ctx), r); err != nil {
-			s.log.Error("record evidence verify", "visit", v.ID, "err", err)
+		if rerr := s.store.Audit(context.WithoutCancel(ctx), r); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("visit %s read, and not recorded in the audit trail: %w", v.Reference, rerr))
 		}
 	}()
 	key, err := s.keys.Key(ctx, v.ID)
 	if err != nil {
-		outcome = "interrupted"
+		// Its files cannot be read: a failure, not a run stopped.
+		outcome, detail["key"] = "failure", "does not open"
 		return 0, err
 	}
 	files, err := s.store.Files(ctx, v.ID)
