@@ -2,6 +2,8 @@ package portal_test
 
 import (
 	"context"
+	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,5 +66,95 @@ func TestHoldLiftedBesideAnActStillUnderWay(t *testing.T) {
 	}
 	if n, of := held(); n != 0 {
 		t.Errorf("the hold lifted, and after the retention run %d of the %d object versions are still held in the store", n, of)
+	}
+}
+
+// TestHoldRetriedAfterARefusalIsCarried: a hold the store refused (503,
+// "set the hold again") has ended: set again at once and carried, it is
+// recorded carried. The act beside one still under way is left to the
+// retention run only when that one may still run.
+func TestHoldRetriedAfterARefusalIsCarried(t *testing.T) {
+	ctx := context.Background()
+	var refuse atomic.Pointer[func(*http.Request) bool]
+	d, v, _, _, _ := oneFileUploadedOn(t, refusingStore(t, &refuse))
+	admin := d.person("ofsted", "admin@ofsted.example")
+	holds := func(r *http.Request) bool { return r.Method != http.MethodGet && r.URL.Query().Has("legal-hold") }
+	refuse.Store(&holds)
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err == nil {
+		t.Fatal("the hold was carried while the store refused")
+	}
+	refuse.Store(nil)
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Duration(d.offset.Load())).Add(time.Hour)
+	todo, err := d.svc.Store().StoreSidesToApply(ctx, later, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range todo {
+		if h.Visit.ID == v.ID {
+			t.Fatalf("the hold set again after the store refused it, and carried, is not recorded carried: %+v", h)
+		}
+	}
+}
+
+// TestHoldLiftedBesideTheRetentionRunsCarrying: the retention run carries
+// a hold that stopped part-way; an administrator lifts it meanwhile, and
+// the run's carrying, holding the versions the lift freed, stops without
+// a word. The lift, made while the run's carrying was under way, is left
+// for the next run to carry, which frees them.
+func TestHoldLiftedBesideTheRetentionRunsCarrying(t *testing.T) {
+	ctx := context.Background()
+	var refuse atomic.Pointer[func(*http.Request) bool]
+	d, v, _, _, _ := oneFileUploadedOn(t, refusingStore(t, &refuse))
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	day := d.publish(lead, v)
+	blobs := d.svc.Blobs()
+	// A set whose carrying stopped part-way, long enough ago for the run.
+	if _, err := d.svc.Store().SetLegalHold(ctx, v.ID, store.LegalHold{On: true, ReasonSealed: []byte("sealed"), At: time.Now().Add(time.Duration(d.offset.Load())), By: admin.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	day = day.AddDate(0, 0, 1)
+	d.at(day)
+	// The run's first object hold waits for the lift, then fails.
+	inRun, lifted := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	holds := func(r *http.Request) bool {
+		if r.Method == http.MethodPut && r.URL.Query().Has("legal-hold") && first.CompareAndSwap(false, true) {
+			close(inRun)
+			<-lifted
+			return true
+		}
+		return false
+	}
+	refuse.Store(&holds)
+	done := make(chan struct{})
+	go func() { defer close(done); d.svc.RunRetention(ctx) }()
+	<-inRun
+	if _, err := d.mustAccess(admin, policy.LegalHoldLift).SetLegalHold(ctx, false, "Proceedings ended"); err != nil {
+		t.Fatal(err)
+	}
+	// The run's carrying holds the versions the lift freed, then stops.
+	if err := blobs.SetLegalHold(ctx, v.Bucket, true); err != nil {
+		t.Fatal(err)
+	}
+	close(lifted)
+	<-done
+	refuse.Store(nil)
+	d.at(day.AddDate(0, 0, 1))
+	if _, err := d.svc.RunRetention(ctx); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := blobs.Versions(ctx, v.Bucket, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ver := range vs {
+		st, err := blobs.Client().GetObjectLegalHold(ctx, v.Bucket, ver.Key, minio.GetObjectLegalHoldOptions{VersionID: ver.VersionID})
+		if err == nil && st != nil && *st == minio.LegalHoldEnabled {
+			t.Fatalf("the hold lifted beside the run's carrying, and after the next run %s is still held in the store", ver.Key)
+		}
 	}
 }

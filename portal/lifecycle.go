@@ -162,6 +162,12 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 		return VisitView{}, err
 	}
 	if err := s.applyHold(ctx, acc.Visit, h.On, act); err != nil {
+		// This request's carrying has ended: the retention run may carry
+		// the act at once, and one after it (the hold set again, as the
+		// answer asks) need not wait for this one.
+		if serr := s.store.StoreSideFailed(context.WithoutCancel(ctx), act, s.now().Add(-storeSettle)); serr != nil {
+			s.log.Error("legal hold not carried, and not marked ended", "visit", acc.Visit.ID, "err", serr)
+		}
 		return VisitView{}, err
 	}
 	s.log.Warn("legal hold changed", "visit", acc.Visit.ID, "on", h.On, "by", acc.Actor.UserID)
@@ -225,6 +231,13 @@ func (s *Service) finishStoreSides(ctx context.Context) {
 	}
 	for _, h := range todo {
 		if h.HoldUnknown {
+			// Under way from now: an administrator's act meanwhile is
+			// not recorded carried while this carrying may still run
+			// (applyHold's Unsettled).
+			if err := s.store.StoreSideFailed(ctx, h.Act, s.now()); err != nil {
+				s.dbErr(ctx, "retention", err)
+				return
+			}
 			rec := s.systemRec(h.Visit.ID, "legal_hold.store_applied", "", map[string]any{"on": h.Hold.On, "hold_at": h.Hold.At})
 			if err := s.applyHold(ctx, h.Visit, h.Hold.On, h.Act, rec); err != nil {
 				// applyHold logged the store's refusals (its *Error); the
