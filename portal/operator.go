@@ -98,6 +98,9 @@ func GrantRole(ctx context.Context, st *store.Store, a Actor, g RoleGrant) error
 		return st.GrantPortalRoleToSubject(ctx, g.Role, g.Issuer, g.Subject, rec.Time, rec)
 	}
 	email := strings.ToLower(g.Email)
+	if g.Email != "" && !PlainEmail(email) {
+		return errors.New("the email must be plain letters, digits and symbols (no accents, spaces or letters of other scripts)")
+	}
 	rec := operatorRec(a, "portal_role.granted", map[string]any{"role": g.Role, "issuer": g.Issuer, "email": email})
 	return st.GrantPortalRole(ctx, g.Role, g.Issuer, email, rec.Time, rec)
 }

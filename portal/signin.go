@@ -59,6 +59,11 @@ func (s *Service) SignIn(ctx context.Context, from Actor, id Identity) (Actor, e
 		return Actor{}, invalid("subject", "The identity provider did not say who signed in.")
 	}
 	email := strings.ToLower(id.Email)
+	if !PlainEmail(email) && email != "" {
+		// It binds nothing, nor is mail sent to it (PlainEmail).
+		s.log.Warn("sign-in: the provider's email is not plain ASCII: it binds no invitation by email", "idp", id.IdP)
+		email = ""
+	}
 	display := id.Name
 	if display == "" {
 		display = id.Email
