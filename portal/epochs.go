@@ -207,7 +207,8 @@ const epochLease = "key-epoch"
 const epochLeaseTTL = 5 * time.Minute
 
 // withEpochLease runs fn holding the key-epoch lease, waiting up to a
-// minute for another process to finish with it. The lease is renewed
+// minute for other work (another process's, or another task of this one:
+// keepLease) to finish with it. The lease is renewed
 // while fn runs (a rotation re-wraps every key; a store may be slow), and
 // the context fn is given ends when it is lost, so that two processes
 // never start, retire or destroy epoch keys together.
@@ -223,7 +224,7 @@ func (s *Service) withEpochLease(ctx context.Context, fn func(ctx context.Contex
 			return fn(kept)
 		}
 		if time.Now().After(deadline) {
-			return errors.New("key epoch: another process holds the key-epoch lease")
+			return errors.New("key epoch: the key-epoch lease is held by other key epoch work (this process's or another's) that has not finished within a minute")
 		}
 		select {
 		case <-ctx.Done():
