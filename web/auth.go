@@ -276,6 +276,12 @@ func (s *Server) callback(c *gin.Context) {
 				return s.svc.CheckProviderSession(ctx, user.actor, user.idp, user.issuedAt)
 			})
 		}
+		if err != nil {
+			// Whatever failed (the old token's deletion, the new
+			// session's saving), the browser keeps no session: not the
+			// one it held, which may still be stored as it was.
+			s.dropSession(c)
+		}
 		if errors.Is(err, portal.ErrProviderSignedOut) {
 			s.log.Warn("sign-in ended: the identity provider ended its session as the portal finished it", "request_id", requestID(c), "idp", user.idp, "user", user.userID)
 			s.fail(c, errProviderSignedOut(s.idps[user.idp].cfg.DisplayName))
@@ -296,7 +302,13 @@ func (s *Server) callback(c *gin.Context) {
 			s.log.Error("audit sign-out of a session a failed sign-in ended", "request_id", requestID(c), "user", a.UserID, "err", rerr)
 		}
 	}
-	_ = s.sessions.Destroy(ctx)
+	if derr := s.sessions.Destroy(ctx); derr != nil {
+		// Not ended in the store (the database busy): the response
+		// would save it again, with its person, and send its cookie
+		// back. The browser is told to drop it instead.
+		s.log.Error("sign-in failed, and the session the browser held was not ended in the store: the browser drops it", "request_id", requestID(c), "err", derr)
+		s.dropSession(c)
+	}
 	if store.IsUnavailable(err) {
 		// The portal's database, not the person or their provider: not
 		// a failed sign-in to count against their address (which would

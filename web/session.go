@@ -183,6 +183,20 @@ func (w *sessionWriter) commit() error {
 	return nil
 }
 
+// dropSession tells the browser to drop its session cookie, and saves
+// nothing more of the session: what a sign-in that failed leaves when the
+// session could not be ended, or the new one saved, in the store (the
+// database busy), so that the browser does not go on as the person whose
+// session it held.
+func (s *Server) dropSession(c *gin.Context) {
+	sw, ok := c.Request.Context().Value(sessionWriterKey{}).(*sessionWriter)
+	if !ok {
+		return
+	}
+	sw.saved = true
+	s.sessions.WriteSessionCookie(sw.ctx, sw.ResponseWriter, "", time.Time{})
+}
+
 // saveNewSession saves the session a sign-in has just made, before the
 // response, with the key of the provider's session it was signed in under
 // (idpSession, "" for none), then asks created (nil: nothing) before its

@@ -111,3 +111,38 @@ func endedLast(t *testing.T, ts *testStack, email string) {
 		t.Errorf("%s's records: %v, want the session's end (signout) last", email, actions)
 	}
 }
+
+// TestFailedSignInOverASessionTheDatabaseKeeps: as above, with the
+// database refusing to delete or change the session (busy, or failing
+// over). The session's deletion failed unseen, the response saved it
+// again, with its person, and sent its cookie back: the colleague was
+// left holding the lead inspector's session, which the trail said had
+// ended. The browser is now told to drop it whatever the database does.
+func TestFailedSignInOverASessionTheDatabaseKeeps(t *testing.T) {
+	ts := startStack(t)
+	if ts.Portal.Store().Postgres() {
+		t.Skip("the refusal is an SQLite trigger; the web's handling does not depend on the database")
+	}
+	b := ts.signIn(t, "ofsted", "lead@ofsted.example")
+	resp := b.get("/auth/ofsted/login")
+	page := readAll(t, resp)
+	db := ts.Portal.Store().DB()
+	for _, q := range []string{
+		`CREATE TRIGGER sessions_kept_delete BEFORE DELETE ON sessions BEGIN SELECT RAISE(ABORT, 'database is locked'); END`,
+		`CREATE TRIGGER sessions_kept_update BEFORE UPDATE ON sessions BEGIN SELECT RAISE(ABORT, 'database is locked'); END`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp = b.submitLogin(resp.Request.URL, page, devidp.PasswordOnlyUser, devidp.DemoPassword)
+	readAll(t, resp)
+	for _, q := range []string{`DROP TRIGGER sessions_kept_delete`, `DROP TRIGGER sessions_kept_update`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := b.status("GET", "/api/v1/me", nil); s != http.StatusUnauthorized {
+		t.Errorf("after a failed sign-in whose session the database kept, the browser still acts as the lead inspector: /api/v1/me answers %d, want 401", s)
+	}
+}
