@@ -319,12 +319,20 @@ func (c *Config) validate(e *envReader) {
 	if len(c.IdPs) == 0 {
 		e.fail("PORTAL_IDPS must name at least one identity provider (comma-separated), each configured by PORTAL_IDP_<NAME>_*")
 	}
-	seen := map[string]bool{}
+	seen, issuers := map[string]bool{}, map[string]string{}
 	for _, p := range c.IdPs {
 		if seen[p.Name] {
 			e.fail("identity provider %q is listed twice in PORTAL_IDPS", p.Name)
 		}
 		seen[p.Name] = true
+		// People are keyed by issuer and subject: two entries for one
+		// issuer sign the same people in as one, through whichever asks
+		// less (a REQUIRE_AMR one has and the other has not), with that
+		// entry's organisation deciding the roles they may take up.
+		if other, ok := issuers[strings.TrimSuffix(p.Issuer, "/")]; ok && p.Issuer != "" {
+			e.fail("PORTAL_IDP_%s_ISSUER is identity provider %q's issuer too: each provider must have its own", strings.ToUpper(p.Name), other)
+		}
+		issuers[strings.TrimSuffix(p.Issuer, "/")] = p.Name
 		p.validate(e, c.Dev)
 	}
 }

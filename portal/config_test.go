@@ -98,9 +98,14 @@ func TestLoadConfigRejects(t *testing.T) {
 		// The S3 policy grants on <prefix>*, DeleteBucket and lifecycle
 		// rules among it: a prefix that covers the anchor bucket would
 		// give the visits' powers over the locked audit anchors.
-		"anchors among visits":   {map[string]string{"PORTAL_BUCKET_PREFIX": "portal-", "PORTAL_KEY_BUCKET": "keys-portal"}, "PORTAL_AUDIT_ANCHOR_BUCKET"},
-		"anchors, the prefix":    {map[string]string{"PORTAL_BUCKET_PREFIX": "anchors", "PORTAL_AUDIT_ANCHOR_BUCKET": "anchors"}, "PORTAL_AUDIT_ANCHOR_BUCKET"},
-		"no providers":           {map[string]string{"PORTAL_IDPS": ""}, "PORTAL_IDPS"},
+		"anchors among visits": {map[string]string{"PORTAL_BUCKET_PREFIX": "portal-", "PORTAL_KEY_BUCKET": "keys-portal"}, "PORTAL_AUDIT_ANCHOR_BUCKET"},
+		"anchors, the prefix":  {map[string]string{"PORTAL_BUCKET_PREFIX": "anchors", "PORTAL_AUDIT_ANCHOR_BUCKET": "anchors"}, "PORTAL_AUDIT_ANCHOR_BUCKET"},
+		"no providers":         {map[string]string{"PORTAL_IDPS": ""}, "PORTAL_IDPS"},
+		// People are keyed by issuer and subject: a second entry for the
+		// same issuer, without the first's REQUIRE_AMR, signs the same
+		// people in without it.
+		"two providers, one issuer": {map[string]string{"PORTAL_IDPS": "ofsted,cafcass", "PORTAL_IDP_CAFCASS_ISSUER": "https://login.example/ofsted",
+			"PORTAL_IDP_CAFCASS_CLIENT_ID": "portal2", "PORTAL_IDP_CAFCASS_CLIENT_SECRET": "s3cret", "PORTAL_IDP_CAFCASS_ORGANISATION": "provider"}, "PORTAL_IDP_CAFCASS_ISSUER"},
 		"bad proxy list":         {map[string]string{"PORTAL_TRUSTED_PROXIES": "10.0.0.1, proxy.internal"}, "PORTAL_TRUSTED_PROXIES"},
 		"bad proxy cidr":         {map[string]string{"PORTAL_TRUSTED_PROXIES": "10.0.0.0/33"}, "PORTAL_TRUSTED_PROXIES"},
 		"bad log level":          {map[string]string{"PORTAL_LOG_LEVEL": "verbose"}, "PORTAL_LOG_LEVEL"},
