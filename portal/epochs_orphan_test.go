@@ -126,24 +126,10 @@ func TestKeyEpochLeaseKept(t *testing.T) {
 	ctx := context.Background()
 	var refuse atomic.Pointer[func(*http.Request) bool]
 	d := refusingStore(t, &refuse)
-	st, bl := d.svc.Store(), d.svc.Blobs()
+	st := d.svc.Store()
 	const lease = 600 * time.Millisecond
 	d.svc.SetLeases(lease)
-	master, err := crypto.LoadMasterKey(d.Config.MasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, err := crypto.GenerateEpochKey(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapped, err := master.WrapEpoch(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bl.PutSmall(ctx, d.Config.KeyBucket, "epochs/"+store.NewID()+".age", wrapped); err != nil {
-		t.Fatal(err)
-	}
+	strayEpochKey(t, d)
 	d.offset.Store(int64(d.Config.KeyEpochRetain + time.Hour))
 	// The second listing of the epoch keys is the one under the lease.
 	stalled, release := make(chan struct{}), make(chan struct{})
@@ -186,22 +172,8 @@ func TestKeyEpochLeaseIsOneTaskAtATime(t *testing.T) {
 	ctx := context.Background()
 	var refuse atomic.Pointer[func(*http.Request) bool]
 	d := refusingStore(t, &refuse)
-	st, bl := d.svc.Store(), d.svc.Blobs()
-	master, err := crypto.LoadMasterKey(d.Config.MasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, err := crypto.GenerateEpochKey(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapped, err := master.WrapEpoch(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bl.PutSmall(ctx, d.Config.KeyBucket, "epochs/"+store.NewID()+".age", wrapped); err != nil {
-		t.Fatal(err)
-	}
+	st := d.svc.Store()
+	strayEpochKey(t, d)
 	d.offset.Store(int64(d.Config.KeyEpochRetain + time.Hour))
 	before, err := st.Epochs(ctx)
 	if err != nil {
@@ -237,4 +209,27 @@ func TestKeyEpochLeaseIsOneTaskAtATime(t *testing.T) {
 	if _, _, err := d.svc.RotateKeyEpoch(ctx, portal.OperatorActor("test", "key new-epoch"), "test"); err != nil {
 		t.Fatalf("a rotation once the lease was given up: %v", err)
 	}
+}
+
+// strayEpochKey writes an epoch key no epoch names (a start cut off) to
+// the key bucket, wrapped to the master key, and returns its object.
+func strayEpochKey(t *testing.T, d *domain) string {
+	t.Helper()
+	master, err := crypto.LoadMasterKey(d.Config.MasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := crypto.GenerateEpochKey(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped, err := master.WrapEpoch(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "epochs/" + store.NewID() + ".age"
+	if err := d.svc.Blobs().PutSmall(context.Background(), d.Config.KeyBucket, name, wrapped); err != nil {
+		t.Fatal(err)
+	}
+	return name
 }

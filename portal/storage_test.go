@@ -364,20 +364,7 @@ func TestRetentionRunFinishesAnInterruptedHold(t *testing.T) {
 	admin := d.person("ofsted", "admin@ofsted.example")
 	day := d.publish(lead, v)
 	blobs := d.svc.Blobs()
-	held := func() (n, of int) {
-		t.Helper()
-		vs, err := blobs.Versions(ctx, v.Bucket, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ver := range vs {
-			st, err := blobs.Client().GetObjectLegalHold(ctx, v.Bucket, ver.Key, minio.GetObjectLegalHoldOptions{VersionID: ver.VersionID})
-			if err == nil && st != nil && *st == minio.LegalHoldEnabled {
-				n++
-			}
-		}
-		return n, len(vs)
-	}
+	held := func() (n, of int) { t.Helper(); return heldVersions(t, d, v) }
 	expiry := func() time.Time {
 		t.Helper()
 		exp, err := blobs.Expiry(ctx, v.Bucket)

@@ -118,37 +118,9 @@ func TestRestorePurgesBeforeItDestroysAgain(t *testing.T) {
 
 	// A visit of long ago, two files uploaded in its window, now past its
 	// retention period.
-	d.offset.Store(int64(-200 * 24 * time.Hour))
+	id := d.pastVisit("FV-PURGED", "1.01 Kept.pdf", "evidence destroyed on schedule", "1.02 About another child.pdf", "evidence sent to the wrong visit")
 	admin := d.person("ofsted", "admin@ofsted.example")
-	cal := d.svc.Calendar()
-	notified := d.svc.Today()
-	if !cal.IsWorkingDay(notified) {
-		notified = cal.PreviousWorkingDay(notified)
-	}
-	v, err := d.svc.CreateVisit(ctx, admin, portal.NewVisit{Reference: "FV-PURGED", Title: "Purged", Provider: "Cafcass",
-		NotificationDate: notified.Format(time.DateOnly), FieldworkStart: cal.AddWorkingDays(notified, 5).Format(time.DateOnly)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc, err := d.svc.Authorize(ctx, admin, policy.MemberManage, v.ID, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := acc.PutMember(ctx, portal.MemberRequest{Email: "uploader@cafcass.example", Role: policy.RoleProviderUploader}); err != nil {
-		t.Fatal(err)
-	}
-	d.upload(v.ID, "1.01 Kept.pdf", "evidence destroyed on schedule")
-	d.upload(v.ID, "1.02 About another child.pdf", "evidence sent to the wrong visit")
-	d.offset.Store(0)
-	if acc, err = d.svc.Authorize(ctx, admin, policy.VisitRecordEvent, v.ID, ""); err != nil {
-		t.Fatal(err)
-	}
-	for i, ev := range []string{"draft_sent", "final_sent", "published"} {
-		if _, err := acc.RecordEvent(ctx, ev, cal.AddWorkingDays(notified, 20+[]int{0, 1, 7}[i]).Format(time.DateOnly)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	files, err := d.svc.Store().Files(ctx, v.ID)
+	files, err := d.svc.Store().Files(ctx, id)
 	if err != nil || len(files) != 2 {
 		t.Fatalf("files: %d %v", len(files), err)
 	}
@@ -160,7 +132,7 @@ func TestRestorePurgesBeforeItDestroysAgain(t *testing.T) {
 	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	purge, err := d.svc.Authorize(ctx, admin, policy.FilePurge, v.ID, wrong.ID)
+	purge, err := d.svc.Authorize(ctx, admin, policy.FilePurge, id, wrong.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +152,7 @@ func TestRestorePurgesBeforeItDestroysAgain(t *testing.T) {
 	t.Logf("%s", out.String())
 	d.opts = nil
 	d.open()
-	got, err := d.svc.Store().GetDestruction(ctx, v.ID)
+	got, err := d.svc.Store().GetDestruction(ctx, id)
 	if err != nil || got.Certificate == nil {
 		t.Fatalf("no certificate after the restore: %v", err)
 	}

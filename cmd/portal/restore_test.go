@@ -77,6 +77,51 @@ func (d *drill) upload(visitID, name, content string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// pastVisit creates a visit notified 200 days ago (on a working day),
+// with an uploader who uploads each name and content of files in its
+// window, published about six weeks later: past its retention period
+// now. It returns its id.
+func (d *drill) pastVisit(ref string, files ...string) string {
+	d.t.Helper()
+	ctx := context.Background()
+	d.offset.Store(int64(-200 * 24 * time.Hour))
+	admin := d.person("ofsted", "admin@ofsted.example")
+	cal := d.svc.Calendar()
+	// Notified on a working day: the day the clock says, or the working
+	// day before it (200 days back may be a weekend in London).
+	notified := d.svc.Today()
+	if !cal.IsWorkingDay(notified) {
+		notified = cal.PreviousWorkingDay(notified)
+	}
+	v, err := d.svc.CreateVisit(ctx, admin, portal.NewVisit{Reference: ref, Title: "Past", Provider: "Cafcass",
+		NotificationDate: notified.Format(time.DateOnly), FieldworkStart: cal.AddWorkingDays(notified, 5).Format(time.DateOnly)})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	acc, err := d.svc.Authorize(ctx, admin, policy.MemberManage, v.ID, "")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if _, _, err := acc.PutMember(ctx, portal.MemberRequest{Email: "uploader@cafcass.example", Role: policy.RoleProviderUploader}); err != nil {
+		d.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(files); i += 2 {
+		d.upload(v.ID, files[i], files[i+1])
+	}
+	d.offset.Store(0)
+	if acc, err = d.svc.Authorize(ctx, admin, policy.VisitRecordEvent, v.ID, ""); err != nil {
+		d.t.Fatal(err)
+	}
+	// Published on the working day after Cafcass's 5 working days to
+	// complain about the final letter.
+	for i, ev := range []string{"draft_sent", "final_sent", "published"} {
+		if _, err := acc.RecordEvent(ctx, ev, cal.AddWorkingDays(notified, 20+[]int{0, 1, 7}[i]).Format(time.DateOnly)); err != nil {
+			d.t.Fatal(err)
+		}
+	}
+	return v.ID
+}
+
 // TestRestoreDrill: use the portal (files in two visits, a session), back
 // up, destroy one visit, use it more, wipe the database, restore. The
 // destroyed visit is destroyed again, key first; the audit trail reports
@@ -99,40 +144,7 @@ func TestRestoreDrill(t *testing.T) {
 
 	// A visit of long ago, with a file uploaded in its window, now past
 	// its retention period; and the demo visit, live, with a file.
-	d.offset.Store(int64(-200 * 24 * time.Hour))
-	admin := d.person("ofsted", "admin@ofsted.example")
-	cal := d.svc.Calendar()
-	// Notified on a working day: the day the clock says, or the working
-	// day before it (200 days back may be a weekend in London).
-	notified := d.svc.Today()
-	if !cal.IsWorkingDay(notified) {
-		notified = cal.PreviousWorkingDay(notified)
-	}
-	v, err := d.svc.CreateVisit(ctx, admin, portal.NewVisit{Reference: "FV-GONE", Title: "Gone", Provider: "Cafcass",
-		NotificationDate: notified.Format(time.DateOnly), FieldworkStart: cal.AddWorkingDays(notified, 5).Format(time.DateOnly)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gone := v.ID
-	acc, err := d.svc.Authorize(ctx, admin, policy.MemberManage, gone, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := acc.PutMember(ctx, portal.MemberRequest{Email: "uploader@cafcass.example", Role: policy.RoleProviderUploader}); err != nil {
-		t.Fatal(err)
-	}
-	d.upload(gone, "1.01 Structure.pdf", "evidence to be destroyed")
-	d.offset.Store(0)
-	if acc, err = d.svc.Authorize(ctx, admin, policy.VisitRecordEvent, gone, ""); err != nil {
-		t.Fatal(err)
-	}
-	// Published on the working day after Cafcass's 5 working days to
-	// complain about the final letter.
-	for i, ev := range []string{"draft_sent", "final_sent", "published"} {
-		if _, err := acc.RecordEvent(ctx, ev, cal.AddWorkingDays(notified, 20+[]int{0, 1, 7}[i]).Format(time.DateOnly)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	gone := d.pastVisit("FV-GONE", "1.01 Structure.pdf", "evidence to be destroyed")
 	demo, err := d.svc.Store().VisitByReference(ctx, portal.DemoReference)
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +215,8 @@ func TestRestoreDrill(t *testing.T) {
 
 	// The destroyed visit: destroyed again, the key before anything else.
 	db := d.svc.Store()
-	if v, err := db.Visit(ctx, gone); err != nil || v.State != "destroyed" {
+	v, err := db.Visit(ctx, gone)
+	if err != nil || v.State != "destroyed" {
 		t.Fatalf("visit destroyed after the backup: %s %v", v.State, err)
 	}
 	if _, err := db.KeyFingerprint(ctx, gone); !errors.Is(err, store.ErrNotFound) {
