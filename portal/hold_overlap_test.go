@@ -157,3 +157,34 @@ func heldVersions(t *testing.T, d *domain, v store.Visit) (n, of int) {
 	}
 	return n, len(vs)
 }
+
+// TestRefusedHoldBesideAnActUnderWayWaits: a lift the store refuses
+// while an earlier set may still be holding objects has ended, but the
+// set may not have: the retention run waits for the set as it would
+// have, rather than carry the lift at once and be undone by the set's
+// late holds.
+func TestRefusedHoldBesideAnActUnderWayWaits(t *testing.T) {
+	ctx := context.Background()
+	var refuse atomic.Pointer[func(*http.Request) bool]
+	d, v, _, _, _ := oneFileUploadedOn(t, refusingStore(t, &refuse))
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if _, err := d.svc.Store().SetLegalHold(ctx, v.ID, store.LegalHold{On: true, ReasonSealed: []byte("sealed"), At: time.Now().Add(time.Duration(d.offset.Load())), By: admin.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	holds := func(r *http.Request) bool { return r.Method != http.MethodGet && r.URL.Query().Has("legal-hold") }
+	refuse.Store(&holds)
+	if _, err := d.mustAccess(admin, policy.LegalHoldLift).SetLegalHold(ctx, false, "Proceedings ended"); err == nil {
+		t.Fatal("the lift was carried while the store refused")
+	}
+	refuse.Store(nil)
+	now := time.Now().Add(time.Duration(d.offset.Load()))
+	todo, err := d.svc.Store().StoreSidesToApply(ctx, now.Add(-10*time.Minute), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range todo {
+		if h.Visit.ID == v.ID {
+			t.Fatalf("a refused lift beside a set that may still run is given to the retention run at once: %+v", h.Act)
+		}
+	}
+}

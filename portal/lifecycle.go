@@ -165,7 +165,12 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 		// This request's carrying has ended: the retention run may carry
 		// the act at once, and one after it (the hold set again, as the
 		// answer asks) need not wait for this one.
-		if serr := s.store.StoreSideFailed(context.WithoutCancel(ctx), act, s.now().Add(-storeSettle)); serr != nil {
+		// (Not before an earlier act that may still run: Unsettled.)
+		ended := s.now().Add(-storeSettle)
+		if act.Unsettled.After(ended) {
+			ended = act.Unsettled
+		}
+		if _, serr := s.store.StoreSideFailed(context.WithoutCancel(ctx), act, ended); serr != nil {
 			s.log.Error("legal hold not carried, and not marked ended", "visit", acc.Visit.ID, "err", serr)
 		}
 		return VisitView{}, err
@@ -204,7 +209,8 @@ func (s *Service) applyHold(ctx context.Context, v store.Visit, on bool, act sto
 		// The store is not known to be at the hold until both have
 		// ended: the retention run carries it again then.
 		s.log.Warn("legal hold carried to the store beside an earlier act that may still run: the retention run carries it again once both have ended", "visit", v.ID, "on", on)
-		return s.store.StoreSideFailed(ctx, act, s.now())
+		_, err := s.store.StoreSideFailed(ctx, act, s.now())
+		return err
 	}
 	return s.store.HoldApplied(ctx, act, s.now(), audit...)
 }
@@ -234,9 +240,15 @@ func (s *Service) finishStoreSides(ctx context.Context) {
 			// Under way from now: an administrator's act meanwhile is
 			// not recorded carried while this carrying may still run
 			// (applyHold's Unsettled).
-			if err := s.store.StoreSideFailed(ctx, h.Act, s.now()); err != nil {
+			marked, err := s.store.StoreSideFailed(ctx, h.Act, s.now())
+			if err != nil {
 				s.dbErr(ctx, "retention", err)
 				return
+			}
+			if !marked {
+				// Another act came since the list was read: that act
+				// carries the hold as it now is, or the next run does.
+				continue
 			}
 			rec := s.systemRec(h.Visit.ID, "legal_hold.store_applied", "", map[string]any{"on": h.Hold.On, "hold_at": h.Hold.At})
 			if err := s.applyHold(ctx, h.Visit, h.Hold.On, h.Act, rec); err != nil {
@@ -299,7 +311,7 @@ func (s *Service) holdFiles(ctx context.Context) {
 // storeSideFailed puts a visit the run failed to carry behind the others:
 // the next runs try the rest first, then it again.
 func (s *Service) storeSideFailed(ctx context.Context, act store.StoreAct) {
-	if err := s.store.StoreSideFailed(ctx, act, s.now()); err != nil {
+	if _, err := s.store.StoreSideFailed(ctx, act, s.now()); err != nil {
 		s.log.Error("retention run", "visit", act.VisitID, "err", err)
 	}
 }

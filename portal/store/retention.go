@@ -335,12 +335,15 @@ func (s *Store) RuleLost(ctx context.Context, act StoreAct, at time.Time) error 
 
 // StoreSideFailed puts a visit the retention run failed to bring the
 // object store to behind the others it has to carry (StoreSidesToApply),
-// unless another act came since.
-func (s *Store) StoreSideFailed(ctx context.Context, act StoreAct, now time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE visits SET store_at = ? WHERE id = ? AND store_gen = ?`, formatTime(now), act.VisitID, act.Gen); err != nil {
-		return fmt.Errorf("store: store side failed: %w", err)
+// unless another act came since; it dates act's carrying (under way from
+// now, or ended) likewise. It reports whether act was still the last.
+func (s *Store) StoreSideFailed(ctx context.Context, act StoreAct, now time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE visits SET store_at = ? WHERE id = ? AND store_gen = ?`, formatTime(now), act.VisitID, act.Gen)
+	if err != nil {
+		return false, fmt.Errorf("store: store side failed: %w", err)
 	}
-	return nil
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // FileToHold is a file stored while its visit was under legal hold whose

@@ -175,7 +175,7 @@ func TestStoreSidesFailedWaitBehind(t *testing.T) {
 	if id := first(later); id != "v1" {
 		t.Fatalf("the older act first: %s", id)
 	}
-	if err := s.StoreSideFailed(ctx, a1, now.Add(2*time.Minute)); err != nil {
+	if _, err := s.StoreSideFailed(ctx, a1, now.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if id := first(later); id != "v2" {
@@ -186,7 +186,7 @@ func TestStoreSidesFailedWaitBehind(t *testing.T) {
 	}
 	// An act since: the failure of the earlier one does not move it.
 	hold("v1", now.Add(-time.Hour)) // dated first, so that a move would show
-	if err := s.StoreSideFailed(ctx, a1, now.Add(3*time.Minute)); err != nil {
+	if _, err := s.StoreSideFailed(ctx, a1, now.Add(3*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if id := first(later); id != "v1" {
