@@ -37,4 +37,25 @@ func TestLookalikeEmailsBindNothing(t *testing.T) {
 	if _, err := d.svc.Authorize(ctx, other, policy.VisitView, v.ID, ""); err == nil {
 		t.Error("a look-alike of an invited address took up the invitation")
 	}
+	// Nor one that lowering makes plain: the Kelvin sign is a "k" in
+	// lower case.
+	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "kate@ofsted.example", Role: policy.RoleInspector}); err != nil {
+		t.Fatal(err)
+	}
+	kelvin := d.person("ofsted", "\u212aate@ofsted.example")
+	if _, err := d.svc.Authorize(ctx, kelvin, policy.VisitView, v.ID, ""); err == nil {
+		t.Error("an address with a Kelvin sign took up the invitation of the address it lowers to")
+	}
+	// Nor an invitation of a look-alike stored before addresses had to
+	// be plain.
+	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "old.invite@ofsted.example", Role: policy.RoleLeadInspector}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.Store().DB().Exec(`UPDATE members SET email = ? WHERE email = ?`, "ａｄｍｉｎ@ofsted.example", "old.invite@ofsted.example"); err != nil {
+		t.Fatal(err)
+	}
+	again := d.person("ofsted", "admin@ofsted.example")
+	if _, err := d.svc.Authorize(ctx, again, policy.FileList, v.ID, ""); err == nil {
+		t.Error("an invitation of a look-alike of the administrator's address, stored before, bound to the administrator")
+	}
 }

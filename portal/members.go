@@ -146,7 +146,7 @@ func (s *Service) parseMember(req MemberRequest, visitID string) (store.Member, 
 		if err != nil || addr.Address != strings.TrimSpace(req.Email) {
 			return m, invalid("email", "Enter an email address in the correct format, like name@example.org.")
 		}
-		if !PlainEmail(addr.Address) {
+		if !store.PlainEmail(addr.Address) {
 			return m, invalid("email", "Enter an email address in plain letters, digits and symbols (no accents, spaces or letters of other scripts), like name@example.org.")
 		}
 		m.Email = strings.ToLower(addr.Address)
@@ -445,22 +445,4 @@ func (acc *Access) refuseOwn(ctx context.Context, memberID string) error {
 		return err
 	}
 	return errOwnMembership
-}
-
-// PlainEmail reports whether an email address is printable ASCII alone
-// (no space, no control). Invitations and grants by email bind at sign-in
-// by comparing addresses in the database, which on PostgreSQL compares
-// them under a collation that ignores width, soft hyphens, zero-width
-// characters and more ("ａｄｍｉｎ@…" is "admin@…" there), where the
-// portal's own checks (yourself, the same person) compare them strictly:
-// an address outside printable ASCII would be one address to one and
-// another to the other. Printable ASCII compares the same in both, but
-// for case.
-func PlainEmail(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] > '~' {
-			return false
-		}
-	}
-	return s != ""
 }

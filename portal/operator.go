@@ -77,6 +77,10 @@ func operatorRec(a Actor, action string, detail map[string]any) store.AuditRecor
 	return newRec(time.Now(), a, action, "", "success", detail)
 }
 
+// errNotPlainEmail refuses a grant or revocation by an email that is not
+// plain (store.PlainEmail).
+var errNotPlainEmail = errors.New("the email must be plain letters, digits and symbols (no accents, spaces or letters of other scripts)")
+
 // RoleGrant names a portal-wide role and who gets it: the person who signs
 // in from Issuer with Email, or with Subject (one of the two).
 type RoleGrant struct {
@@ -97,10 +101,10 @@ func GrantRole(ctx context.Context, st *store.Store, a Actor, g RoleGrant) error
 		rec := operatorRec(a, "portal_role.granted", map[string]any{"role": g.Role, "issuer": g.Issuer, "subject": g.Subject})
 		return st.GrantPortalRoleToSubject(ctx, g.Role, g.Issuer, g.Subject, rec.Time, rec)
 	}
-	email := strings.ToLower(g.Email)
-	if g.Email != "" && !PlainEmail(email) {
-		return errors.New("the email must be plain letters, digits and symbols (no accents, spaces or letters of other scripts)")
+	if !store.PlainEmail(g.Email) {
+		return errNotPlainEmail
 	}
+	email := strings.ToLower(g.Email)
 	rec := operatorRec(a, "portal_role.granted", map[string]any{"role": g.Role, "issuer": g.Issuer, "email": email})
 	return st.GrantPortalRole(ctx, g.Role, g.Issuer, email, rec.Time, rec)
 }
@@ -115,6 +119,9 @@ func RevokeRole(ctx context.Context, st *store.Store, a Actor, g RoleGrant) erro
 	}
 	if g.Issuer == "" || (g.Email == "") == (g.Subject == "") {
 		return errors.New("give the issuer, and either the email or the subject")
+	}
+	if g.Email != "" && !store.PlainEmail(g.Email) {
+		return errNotPlainEmail
 	}
 	email := strings.ToLower(g.Email)
 	detail := map[string]any{"role": g.Role, "issuer": g.Issuer}
@@ -474,8 +481,13 @@ func (s *Service) verifyVisit(ctx context.Context, by Actor, v store.Visit, repo
 	}()
 	key, err := s.keys.Key(ctx, v.ID)
 	if err != nil {
-		// Its files cannot be read: a failure, not a run stopped.
-		outcome, detail["key"] = "failure", "does not open"
+		outcome = "interrupted"
+		if errors.Is(err, crypto.ErrUnwrap) {
+			// Stored and does not open: its files cannot be read, a
+			// failure (a database or store that did not answer, or the
+			// run stopped, is not).
+			outcome, detail["key"] = "failure", "does not open"
+		}
 		return 0, err
 	}
 	files, err := s.store.Files(ctx, v.ID)

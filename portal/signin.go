@@ -58,11 +58,14 @@ func (s *Service) SignIn(ctx context.Context, from Actor, id Identity) (Actor, e
 	if id.Subject == "" || id.Issuer != p.Issuer {
 		return Actor{}, invalid("subject", "The identity provider did not say who signed in.")
 	}
-	email := strings.ToLower(id.Email)
-	if !PlainEmail(email) && email != "" {
-		// It binds nothing, nor is mail sent to it (PlainEmail).
+	// Lowered only when plain: lowering makes some letters of other
+	// scripts ASCII (the Kelvin sign a "k"), and such an address binds
+	// nothing (store.PlainEmail).
+	email := id.Email
+	if store.PlainEmail(email) {
+		email = strings.ToLower(email)
+	} else if email != "" {
 		s.log.Warn("sign-in: the provider's email is not plain ASCII: it binds no invitation by email", "idp", id.IdP)
-		email = ""
 	}
 	display := id.Name
 	if display == "" {

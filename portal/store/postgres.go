@@ -225,6 +225,18 @@ func (h *handle) forUpdate() string {
 	return ""
 }
 
+// plainEmailRow is the condition, after another, that a row's email is
+// plain (PlainEmail): on PostgreSQL, whose collation of emails takes a
+// look-alike for the address it imitates, an invitation or a grant stored
+// before addresses had to be plain never binds. (SQLite's NOCASE folds
+// ASCII alone: a look-alike there is another address.)
+func (h *handle) plainEmailRow() string {
+	if h.pg {
+		return ` AND email COLLATE "C" ~ '^[!-~]+$'`
+	}
+	return ""
+}
+
 // pgCode is a PostgreSQL error's SQLSTATE, or "".
 func pgCode(err error) string {
 	var pe *pgconn.PgError

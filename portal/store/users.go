@@ -136,8 +136,8 @@ func (s *Store) signIn(ctx context.Context, tx *Tx, u *User, issuer, subject, em
 			return id, sc.Scan(&id)
 		}, `SELECT id FROM visits WHERE id IN (
 				SELECT visit_id FROM members WHERE issuer = ? AND subject = ? AND user_id IS NULL
-				UNION SELECT visit_id FROM members WHERE email = ? AND issuer = ? AND subject IS NULL AND user_id IS NULL)
-			ORDER BY id`+tx.h.forUpdate(), issuer, subject, email, issuer); err != nil {
+				UNION SELECT visit_id FROM members WHERE email = ? AND issuer = ? AND subject IS NULL AND user_id IS NULL`+tx.h.plainEmailRow()+`)
+			ORDER BY id`+tx.h.forUpdate(), issuer, subject, bindingEmail(email), issuer); err != nil {
 			return err
 		}
 		// Roles and memberships granted to this (issuer, subject) bind now.
@@ -149,10 +149,10 @@ func (s *Store) signIn(ctx context.Context, tx *Tx, u *User, issuer, subject, em
 			u.ID, formatTime(now), issuer, subject); err != nil {
 			return err
 		}
-		if email == "" {
-			return nil
+		if !PlainEmail(email) {
+			return nil // binds nothing (PlainEmail)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE portal_roles SET user_id = ? WHERE user_id IS NULL AND issuer = ? AND email = ?`,
+		if _, err := tx.ExecContext(ctx, `UPDATE portal_roles SET user_id = ? WHERE user_id IS NULL AND issuer = ? AND email = ?`+tx.h.plainEmailRow(),
 			u.ID, issuer, email); err != nil {
 			return err
 		}
@@ -162,7 +162,7 @@ func (s *Store) signIn(ctx context.Context, tx *Tx, u *User, issuer, subject, em
 			// earlier version, and not settled: SettleInvitations) binds
 			// to nobody.
 			if err := bind("email", `UPDATE members SET user_id = ?, subject = ?, updated_at = ?
-				WHERE subject IS NULL AND issuer = ? AND email = ? AND role = ?
+				WHERE subject IS NULL AND issuer = ? AND email = ? AND role = ?`+tx.h.plainEmailRow()+`
 				AND visit_id NOT IN (SELECT visit_id FROM members WHERE issuer = ? AND subject = ?)`,
 				u.ID, subject, formatTime(now), issuer, email, role, issuer, subject); err != nil {
 				return err
@@ -466,4 +466,32 @@ func (s *Store) EnableUsers(ctx context.Context, issuer, email, subject string, 
 		return fmt.Errorf("store: enable user: %w", err)
 	}
 	return err
+}
+
+// PlainEmail reports whether an email address is printable ASCII alone
+// (no space, no control). Invitations and grants by email bind at sign-in
+// by comparing addresses in the database, which on PostgreSQL compares
+// them under a collation that ignores width, soft hyphens, zero-width
+// characters and more ("ａｄｍｉｎ@…" is "admin@…" there), where the
+// portal's own checks (yourself, the same person) compare them strictly:
+// an address outside printable ASCII would be one address to one and
+// another to the other. Printable ASCII compares the same in both, but
+// for case. Only such an address binds an invitation or a grant, on
+// either side.
+func PlainEmail(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// bindingEmail is the email a sign-in binds invitations by: none when it
+// is not plain (PlainEmail).
+func bindingEmail(email string) string {
+	if !PlainEmail(email) {
+		return ""
+	}
+	return email
 }
