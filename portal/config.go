@@ -329,10 +329,12 @@ func (c *Config) validate(e *envReader) {
 		// issuer sign the same people in as one, through whichever asks
 		// less (a REQUIRE_AMR one has and the other has not), with that
 		// entry's organisation deciding the roles they may take up.
-		if other, ok := issuers[strings.TrimSuffix(p.Issuer, "/")]; ok && p.Issuer != "" {
+		// (Compared exactly, as issuers are: "https://x/" is not
+		// "https://x", and its people are other users.)
+		if other, ok := issuers[p.Issuer]; ok && p.Issuer != "" {
 			e.fail("PORTAL_IDP_%s_ISSUER is identity provider %q's issuer too: each provider must have its own", strings.ToUpper(p.Name), other)
 		}
-		issuers[strings.TrimSuffix(p.Issuer, "/")] = p.Name
+		issuers[p.Issuer] = p.Name
 		p.validate(e, c.Dev)
 	}
 }
