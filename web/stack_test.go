@@ -422,6 +422,8 @@ func boundedScan(step, q string) bool {
 		return true
 	case step == "SCAN key_epochs": // one for each rotation of the master key
 		return true
+	case step == "SCAN earlier": // a file's earlier versions, each found by files_superseded_by (refileEarlierVersions)
+		return strings.Contains(q, "WITH RECURSIVE earlier")
 	case strings.Contains(step, "USING INDEX visits_store_side"): // the visits whose object store an act on their hold or letter left behind
 		return true
 	case strings.HasPrefix(step, "SCAN portal_roles") && strings.Contains(q, "WHERE role = ?"): // the administrators, to tell them
