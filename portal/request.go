@@ -284,12 +284,17 @@ func (acc *Access) SaveRequestItem(ctx context.Context, in RequestItemInput, mod
 			// about: changed under them, they would read as another
 			// child's, with no trace of whose they were. It stays while
 			// files are filed under it, as the item does
-			// (RemoveRequestItem): the store refuses it then.
+			// (RemoveRequestItem), and while questions or purged files'
+			// records name it: the store refuses it then.
 			rec := acc.rec("request.item_changed", it.Code, "success", map[string]any{"kind": it.Kind, "due": it.Due, "retitled": retitled})
 			err = s.store.ChangeRequestItem(ctx, it, retitled && it.Kind == KindCaseFile, rec)
 			if errors.Is(err, store.ErrItemHasFiles) {
 				return RequestItemView{}, &Error{Kind: KindConflict, Code: "item_has_files", Field: "title",
 					Msg: "Files are filed under case file " + it.Code + ", so its title, which says which child they are about, stays as it is. To ask for another child, add a new case file; the provider files the files under the right one."}
+			}
+			if errors.Is(err, store.ErrItemAskedAbout) {
+				return RequestItemView{}, &Error{Kind: KindConflict, Code: "item_asked_about", Field: "title",
+					Msg: "Questions, or the records of files removed from it, are about case file " + it.Code + ", so its title, which says which child they are about, stays as it is. To ask for another child, add a new case file."}
 			}
 			if err != nil {
 				return RequestItemView{}, err

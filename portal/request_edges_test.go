@@ -426,3 +426,66 @@ func TestRetitledIsRecordedForEveryItem(t *testing.T) {
 		}
 	}
 }
+
+// TestCaseFileTitleStaysWhileAskedAbout: a case file's title says which
+// child it is about, and stays while anything names the item: a question
+// asked on it, or the record of a file purged from it, as it does while
+// files are filed under it. Before, only files kept it: retitled, Child
+// A's question (and the purged file's record, on the destruction
+// certificate) read as about Child B, with no trace of whose they were.
+func TestCaseFileTitleStaysWhileAskedAbout(t *testing.T) {
+	d, v, lead, uploader := onDay6(t)
+	ctx := context.Background()
+	manage := func() *portal.Access { return d.mustAccess(lead, policy.RequestManage) }
+	add := func(title string) portal.RequestItemView {
+		t.Helper()
+		it, err := manage().SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Title: title}, portal.AddItem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return it
+	}
+	asked, purged, bare := add("Case of Child A"), add("Case of Child C"), add("Case of Child Dee")
+	coordinator := d.person("cafcass", "coordinator@cafcass.example")
+	if _, err := d.mustAccess(coordinator, policy.QuestionPost).Ask(ctx, portal.QuestionInput{Item: asked.Code, Text: "Paper only: redact the order?"}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: purged.Code + " chronology.pdf", Size: 5}, strings.NewReader("chron"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A file is purged once fieldwork has ended.
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.FieldworkEnd.AddDate(0, 0, 1))
+	pur, err := d.access(d.person("ofsted", "admin@ofsted.example"), policy.FilePurge, f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pur.Purge(ctx, "About the wrong child"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		it    portal.RequestItemView
+		title string
+		what  string
+	}{{asked, "Case of Child B", "a question asked on it"}, {purged, "Case of Child E", "a file purged from it"}} {
+		if _, err := manage().SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Code: c.it.Code, Title: c.title}, portal.ChangeItem); kindOf(err) != portal.KindConflict {
+			t.Errorf("retitling %s, with %s: %v, want a conflict", c.it.Code, c.what, err)
+		}
+	}
+	if got, err := manage().SaveRequestItem(ctx, portal.RequestItemInput{Kind: portal.KindCaseFile, Code: bare.Code, Title: "Case of Child D"}, portal.ChangeItem); err != nil || got.Title != "Case of Child D" {
+		t.Errorf("correcting the title of %s, nothing about it yet: %+v, %v", bare.Code, got, err)
+	}
+	items, err := d.mustAccess(lead, policy.VisitView).InformationRequest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if want := map[string]string{asked.Code: "Case of Child A", purged.Code: "Case of Child C"}[it.Code]; want != "" && it.Title != want {
+			t.Errorf("%s is titled %q, want %q", it.Code, it.Title, want)
+		}
+	}
+}

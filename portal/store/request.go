@@ -92,11 +92,16 @@ func (s *Store) AddRequestItem(ctx context.Context, it RequestItem, audit ...Aud
 // alone, which writes no title read before another's change). A title
 // that is the record of what files answer (retitled: a case file's, which
 // child) is not changed while files are filed under the item, or uploads
-// in progress go to it (ErrItemHasFiles), as the item is not removed.
+// in progress go to it (ErrItemHasFiles), as the item is not removed, nor
+// while questions asked on it or purged files' records name it
+// (ErrItemAskedAbout).
 func (s *Store) ChangeRequestItem(ctx context.Context, it RequestItem, retitled bool, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		if retitled {
 			if err := refuseIfFiled(ctx, tx, it.VisitID, it.Code); err != nil {
+				return err
+			}
+			if err := refuseIfAskedAbout(ctx, tx, it.VisitID, it.Code); err != nil {
 				return err
 			}
 		}
@@ -106,7 +111,7 @@ func (s *Store) ChangeRequestItem(ctx context.Context, it RequestItem, retitled 
 		return execOne(ctx, tx, `UPDATE request_items SET title_sealed = ?, due = ? WHERE visit_id = ? AND code = ?`,
 			it.TitleSealed, it.Due, it.VisitID, it.Code)
 	}, audit...)
-	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrItemHasFiles) {
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrItemHasFiles) && !errors.Is(err, ErrItemAskedAbout) {
 		return fmt.Errorf("store: change request item: %w", err)
 	}
 	return err
@@ -117,6 +122,11 @@ func (s *Store) ChangeRequestItem(ctx context.Context, it RequestItem, retitled 
 // superseded files are kept evidence) or uploads in progress: its title
 // is the record of what they answer (for a case file, which child).
 var ErrItemHasFiles = errors.New("store: files are filed under the item")
+
+// ErrItemAskedAbout is returned when a case file to be retitled has
+// questions asked on it, or records of files purged from it: they read
+// as about the child its title names.
+var ErrItemAskedAbout = errors.New("store: questions or purged files' records name the item")
 
 // ErrNotRequested refuses a file stored or filed under a case-file
 // number the information request no longer has: removed while the file
@@ -191,6 +201,23 @@ func refuseIfFiled(ctx context.Context, tx *Tx, visitID, code string) error {
 	}
 	if used {
 		return ErrItemHasFiles
+	}
+	return nil
+}
+
+// refuseIfAskedAbout refuses (ErrItemAskedAbout) an item with questions
+// asked on it, or records of files purged from it, under the visit's row
+// held (refuseIfFiled): an item's questions and a purged file's record
+// name it by code, and read under its title.
+func refuseIfAskedAbout(ctx context.Context, tx *Tx, visitID, code string) error {
+	var named bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM questions WHERE visit_id = ? AND item = ?)
+		OR EXISTS (SELECT 1 FROM purged_files WHERE visit_id = ? AND item = ?)`,
+		visitID, code, visitID, code).Scan(&named); err != nil {
+		return err
+	}
+	if named {
+		return ErrItemAskedAbout
 	}
 	return nil
 }
