@@ -308,6 +308,9 @@ type PurgedFile struct {
 // notifications they call for). ErrNotFound when the file is gone.
 func (s *Store) PurgeFile(ctx context.Context, p PurgedFile, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
+		if err := reinstateEarlier(ctx, tx, p.VisitID, p.FileID); err != nil {
+			return err
+		}
 		if err := execOne(ctx, tx, `DELETE FROM files WHERE visit_id = ? AND id = ?`, p.VisitID, p.FileID); err != nil {
 			return err
 		}

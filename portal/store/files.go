@@ -439,6 +439,9 @@ func (s *Store) RecentFiles(ctx context.Context, visitID string, n int) ([]File,
 // race with the deletion makes it a withdrawal instead.
 func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
+		if err := reinstateEarlier(ctx, tx, visitID, fileID); err != nil {
+			return err
+		}
 		// An infected file is kept (policy infected-kept), found so
 		// since the deletion was decided too.
 		err := execOne(ctx, tx, `DELETE FROM files WHERE visit_id = ? AND id = ?
@@ -469,6 +472,45 @@ func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time
 		return fmt.Errorf("store: delete file: %w", err)
 	}
 	return nil
+}
+
+// reinstateEarlier keeps a file's versions whole when one of them,
+// fileID, is removed (deleted or purged), in the transaction that removes
+// it and before its row goes: the version fileID superseded is then
+// superseded by the one that superseded fileID or, fileID being current,
+// is current again, with fileID's name. Left superseded by a file no longer there, it
+// would be listed by nobody as current, its item read as not received,
+// and nothing could correct or move it (only a current version can be).
+// Should the removal itself be refused, the transaction takes all this
+// back with it.
+func reinstateEarlier(ctx context.Context, tx *Tx, visitID, fileID string) error {
+	var next sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT superseded_by FROM files WHERE visit_id = ? AND id = ?`, visitID, fileID).Scan(&next)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // the removal finds it gone, and says so
+	}
+	if err != nil {
+		return err
+	}
+	if next.Valid {
+		_, err := tx.ExecContext(ctx, `UPDATE files SET superseded_by = ? WHERE visit_id = ? AND superseded_by = ?`, next.String, visitID, fileID)
+		return err
+	}
+	var earlier string
+	err = tx.QueryRowContext(ctx, `UPDATE files SET superseded_by = NULL, superseded_at = NULL WHERE visit_id = ? AND superseded_by = ? RETURNING id`,
+		visitID, fileID).Scan(&earlier)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // the first version: nothing before it
+	}
+	if err != nil {
+		return err
+	}
+	// The name is fileID's, or a new version of fileID's being uploaded
+	// (ReserveReplacement moved it there): that version is refused as it
+	// ends (its file gone: supersede), and leaves the name with this one.
+	_, err = tx.ExecContext(ctx, `UPDATE file_names SET file_id = ? WHERE file_id = ?
+		OR file_id = (SELECT new_file_id FROM file_replacements WHERE old_file_id = ?)`, earlier, fileID, fileID)
+	return err
 }
 
 // ErrInfectedKept refuses the deletion of a file found infected: it is

@@ -823,7 +823,17 @@ DELETE FROM retention_failures WHERE visit_id IN (SELECT id FROM visits WHERE st
 	// (RefileFile), reading no other file of the visit. Those an earlier
 	// version left behind are moved to their file's item now.
 	migration50,
+	// 51: the new version being sent of a file, found from the file: a
+	// version removed gives its name back to the one before it
+	// (reinstateEarlier) whether it holds the name or a new version of
+	// it being sent does.
+	migration51,
 }
+
+// migration51 is the same on both databases.
+const migration51 = `
+CREATE INDEX file_replacements_old ON file_replacements (old_file_id);
+`
 
 // migration50 is the same on both databases.
 const migration50 = `

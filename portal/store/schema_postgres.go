@@ -671,4 +671,6 @@ DELETE FROM retention_failures WHERE visit_id IN (SELECT id FROM visits WHERE st
 	migration49,
 	// 50: as SQLite's 50.
 	migration50,
+	// 51: as SQLite's 51.
+	migration51,
 }

@@ -214,6 +214,7 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 		`ALTER TABLE resumable_uploads DROP COLUMN member_id`,
 		`ALTER TABLE destructions DROP COLUMN objects_removal_started_at`,
 		`DROP INDEX files_superseded_by`,
+		`DROP INDEX file_replacements_old`,
 		`DELETE FROM schema_version WHERE version > 27`,
 	) {
 		if _, err := s.DB().Exec(q); err != nil {
