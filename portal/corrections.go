@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/store"
@@ -154,6 +155,9 @@ func (acc *Access) CompleteItem(ctx context.Context, code string, complete bool)
 		at, action = time.Time{}, "request.item_reopened"
 	}
 	code = strings.TrimSpace(code)
+	if !utf8.ValidString(code) {
+		return notFound("This item is not in the information request.") // and PostgreSQL refuses to look
+	}
 	err := s.store.CompleteItem(ctx, acc.Visit.ID, code, acc.Actor.UserID, at, acc.rec(action, code, "success", nil))
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("This item is not in the information request.")

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/policy"
@@ -195,8 +196,8 @@ func (acc *Access) QuestionSubject(ctx context.Context, item, fileID string) (st
 	switch {
 	case item == "" && fileID == "":
 		return "", nil
-	case item != "" && fileID != "" || fileID != "" && !IsID(fileID):
-		return "", errNotFound
+	case item != "" && fileID != "" || fileID != "" && !IsID(fileID), !utf8.ValidString(item):
+		return "", errNotFound // no item has such a code (and PostgreSQL refuses to look)
 	}
 	if item != "" {
 		codes, err := acc.svc.store.RequestCodes(ctx, acc.Visit.ID)

@@ -489,3 +489,26 @@ func TestCaseFileTitleStaysWhileAskedAbout(t *testing.T) {
 		}
 	}
 }
+
+// TestItemCodesThatAreNotTextAreNotFound: an item code that is not UTF-8,
+// from the address of a request (…/request/%FF/complete, or
+// ?item=%FF on the questions page), is an item the request does not have.
+// Before, on PostgreSQL (which refuses such bytes in a query), completing
+// it and reading its questions failed as the portal's error (500).
+func TestItemCodesThatAreNotTextAreNotFound(t *testing.T) {
+	d, _, lead, _ := onDay6(t)
+	ctx := context.Background()
+	coordinator := d.person("cafcass", "coordinator@cafcass.example")
+	if err := d.mustAccess(coordinator, policy.ItemComplete).CompleteItem(ctx, "1.0\xff", true); kindOf(err) != portal.KindNotFound {
+		t.Errorf("completing item %q: %v, want not found", "1.0\xff", err)
+	}
+	if _, err := d.mustAccess(lead, policy.QuestionView).QuestionSubject(ctx, "1.0\xff", ""); kindOf(err) != portal.KindNotFound {
+		t.Errorf("the questions on item %q: %v, want not found", "1.0\xff", err)
+	}
+	if _, err := d.mustAccess(coordinator, policy.QuestionPost).Ask(ctx, portal.QuestionInput{Item: "1.0\xff", Text: "Which?"}); kindOf(err) != portal.KindNotFound && kindOf(err) != portal.KindInvalid {
+		t.Errorf("a question on item %q: %v, want not found or invalid", "1.0\xff", err)
+	}
+	if _, err := d.mustAccess(lead, policy.FileList).FilePage(ctx, portal.FileQuery{Item: "1.0\xff", Limit: -1}); err != nil && kindOf(err) != portal.KindNotFound && kindOf(err) != portal.KindInvalid {
+		t.Errorf("the files of item %q: %v, want none, not found or invalid", "1.0\xff", err)
+	}
+}
