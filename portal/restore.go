@@ -43,6 +43,7 @@ type RestoreReport struct {
 	Missing                           []MissingBucket // kept whole; the restore stays pending
 	Unknown                           []string        // destroyed visits the backup never held
 	Repurged                          []string        // files purged after the backup, purged again
+	UploadsDropped                    int             // resumable uploads under way at the backup, dropped
 }
 
 // ErrBucketMissing is returned by FinishRestore and CheckRestored when a
@@ -153,6 +154,16 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		}
 		rep.Reapplied = append(rep.Reapplied, Reapplied{VisitID: t.visit.ID, Reference: t.visit.Reference, Reason: t.reason, Err: err})
 	}
+	// Resumable uploads under way when the backup was taken: since, each
+	// may have been completed into a file then purged, or cancelled,
+	// expired or given up with its segments removed. Taken up again, it
+	// would list the purged file once more, or commit a file over
+	// segments that are gone. Each is dropped, as everything sent since
+	// the backup is (its objects stay in the bucket, unlisted): the
+	// uploader sends the file again.
+	if rep.UploadsDropped, err = s.store.DropUnfinishedUploads(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("restore: uploads under way at the backup: %w; the restore stays pending", err))
+	}
 	// After the destructions: those supersede the epoch their keys were
 	// wrapped to (the backup's current one) while the keys are still
 	// wrapped to it, and only then is any epoch moved off or dated.
@@ -176,7 +187,7 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		ids[i] = x.VisitID
 	}
 	detail := map[string]any{"restored_seq": r.BackupSeq, "backup_created_at": r.BackupCreatedAt.UTC().Format(time.RFC3339),
-		"destroyed_again": ids, "purged_again": len(again)}
+		"destroyed_again": ids, "purged_again": len(again), "uploads_dropped": rep.UploadsDropped}
 	if r.BackupCreatedAt.IsZero() {
 		// Taken in by portal restore --resume: a database restored by
 		// other means, which no backup's manifest vouches for.

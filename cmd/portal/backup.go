@@ -157,6 +157,9 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 	if n := len(rep.Repurged); n > 0 {
 		fmt.Fprintf(out, "files purged after the backup, purged again: %d\n", n)
 	}
+	if n := rep.UploadsDropped; n > 0 {
+		fmt.Fprintf(out, "resumable uploads under way at the backup, dropped (to be sent again): %d\n", n)
+	}
 	for _, id := range rep.Unknown {
 		fmt.Fprintf(out, "destroyed after the backup and not in it (nothing to do): visit %s\n", id)
 	}

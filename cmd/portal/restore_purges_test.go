@@ -208,3 +208,75 @@ func TestBackupIsRecorded(t *testing.T) {
 		t.Fatalf("the backup is recorded as %+v, want once, by the operator, naming its SHA-256, right after the records it holds (%d)", recs, m.AuditSeq)
 	}
 }
+
+// TestRestoreDropsUploadsUnderWay: a resumable upload under way when the
+// backup was taken, completed after it into a file that was then purged,
+// is not taken up again by the restored database. Before, the restore
+// left its row as the backup had it: the uploader resumed it, and the
+// purged file, its id and name, was listed again over segments the purge
+// had removed. Every unfinished upload is now dropped by the restore (its
+// uploader sends the file again, as they do everything sent since the
+// backup); its objects stay in the bucket, unlisted, as every upload's
+// since the backup do.
+func TestRestoreDropsUploadsUnderWay(t *testing.T) {
+	ctx := context.Background()
+	st := domainStack(t)
+	st.Portal.Close()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	d := &drill{t: t, cfg: st.Config}
+	d.open()
+	defer func() { d.svc.Close() }()
+	demo, err := d.svc.Store().VisitByReference(ctx, portal.DemoReference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	up, err := d.svc.Authorize(ctx, uploader, policy.FileUpload, demo.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.02 About another child.pdf", Size: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "backup")
+	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	_, f, err := up.Append(ctx, r, strings.NewReader("wrong"), nil)
+	if err != nil || f == nil {
+		t.Fatalf("completing the upload: %v (file %v)", err, f != nil)
+	}
+	d.offset.Store(int64(60 * 24 * time.Hour))
+	acc, err := d.svc.Authorize(ctx, d.person("ofsted", "admin@ofsted.example"), policy.FilePurge, demo.ID, f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := acc.Purge(ctx, "uploaded about the wrong child"); err != nil {
+		t.Fatal(err)
+	}
+	d.svc.Close()
+
+	wipe(t, d.cfg)
+	var out bytes.Buffer
+	if err := restoreCmd(ctx, []string{dir}, &out); err != nil {
+		t.Fatalf("restore: %v\n%s", err, out.String())
+	}
+	d.offset.Store(0)
+	d.open()
+	db := d.svc.Store()
+	if got, err := db.Resumable(ctx, demo.ID, r.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the upload under way at the backup is still there after the restore (offset %d, %v), to be taken up again", got.Offset(), err)
+	}
+	if up, err = d.svc.Authorize(ctx, d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload, demo.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, f, err := up.Append(ctx, r, strings.NewReader("wrong"), nil); err == nil || f != nil {
+		t.Errorf("the upload under way at the backup, resumed after the restore: %v (file %v), want it refused", err, f != nil)
+	}
+	if _, err := db.File(ctx, demo.ID, r.FileID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the file purged after the backup is back after the restore (%v)", err)
+	}
+}

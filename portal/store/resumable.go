@@ -267,6 +267,31 @@ func (s *Store) ForgetResumable(ctx context.Context, id string) error {
 	return nil
 }
 
+// DropUnfinishedUploads forgets every unfinished resumable upload, with
+// its pending record, in one transaction, and returns how many: a
+// restore's, before the portal serves the restored database. Their names
+// go back to the files they were to replace (the pending records'
+// triggers); their objects stay in the bucket, unlisted, as those of
+// every upload since the backup do.
+func (s *Store) DropUnfinishedUploads(ctx context.Context) (int, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id IN (SELECT file_id FROM resumable_uploads WHERE completed_at IS NULL)`); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM resumable_uploads WHERE completed_at IS NULL`)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: drop unfinished uploads: %w", err)
+	}
+	return int(n), nil
+}
+
 // ExpiredResumables lists resumable uploads whose expiry has passed.
 func (s *Store) ExpiredResumables(ctx context.Context, now time.Time) ([]Resumable, error) {
 	out, err := queryAll(ctx, s.db, scanResumable, `SELECT `+resumableColumns+` FROM resumable_uploads WHERE expires_at <= ?`, formatTime(now))
