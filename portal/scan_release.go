@@ -15,7 +15,9 @@ import (
 // file waits until clamd clears it or someone decides it need not, and
 // that decision is in the visit's audit trail (file.scan_released), file
 // by file. It returns how many files it released; naming a file that is
-// not waiting is an error.
+// not waiting is an error. Releasing every file, it leaves those of
+// visits being destroyed (policy refuses them: nothing of such a visit is
+// served again) and releases the rest.
 func (s *Service) ReleaseWaiting(ctx context.Context, a Actor, fileID string) (int, error) {
 	released := 0
 	for after := ""; ; {
@@ -28,6 +30,11 @@ func (s *Service) ReleaseWaiting(ctx context.Context, a Actor, fileID string) (i
 				continue
 			}
 			acc, err := s.Authorize(ctx, a, policy.FileScanRelease, f.VisitID, f.ID)
+			if err != nil && fileID == "" && s.beingDestroyed(ctx, f.VisitID) {
+				// Refused (visit-destroyed): nothing of the visit is served
+				// again. The others' files are released all the same.
+				continue
+			}
 			if err != nil {
 				return released, err
 			}
@@ -51,4 +58,11 @@ func (s *Service) ReleaseWaiting(ctx context.Context, a Actor, fileID string) (i
 		return 0, notFound("No file with that id is waiting for a scan.")
 	}
 	return released, nil
+}
+
+// beingDestroyed says whether the visit's destruction has begun (or is
+// done), as the store has it now; false when that cannot be read.
+func (s *Service) beingDestroyed(ctx context.Context, visitID string) bool {
+	v, err := s.store.Visit(ctx, visitID)
+	return err == nil && (v.State == StateDestroying || v.State == StateDestroyed)
 }
