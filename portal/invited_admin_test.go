@@ -234,3 +234,59 @@ func TestMemberRecordsNameTheMembershipAsSaved(t *testing.T) {
 		}
 	}
 }
+
+// TestAdministratorCannotSeatTheirIdentityBeforeItSignsIn: an
+// administrator who adds, by its subject, an account of their own that has
+// not yet signed in (nothing then says whose it is), or invites by email
+// the address their own account signs in with later, gives it nothing: the
+// membership they added does not bind to them when it signs in. Before,
+// it bound, and the administrator read the visit's evidence as its lead
+// inspector. A membership another administrator added binds as before.
+func TestAdministratorCannotSeatTheirIdentityBeforeItSignsIn(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	ofsted := d.issuer("ofsted")
+	op := portal.OperatorActor("test", "admin grant")
+	for _, sub := range []string{"sam-admin", "kim-admin"} {
+		if err := portal.GrantRole(ctx, d.svc.Store(), op, portal.RoleGrant{Role: "administrator", Issuer: ofsted, Subject: sub}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signIn := func(subject, email string) portal.Actor {
+		t.Helper()
+		a, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "ofsted", Issuer: ofsted, Subject: subject, Email: email})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Via = "test"
+		return a
+	}
+	sam := signIn("sam-admin", "sam@ofsted.example")
+	kim := signIn("kim-admin", "") // their provider gives no email
+	reads := func(a portal.Actor) bool {
+		_, err := d.svc.Authorize(ctx, a, policy.FileList, v.ID, "")
+		return err == nil
+	}
+	// Sam seats an account of theirs that has not signed in yet.
+	if _, _, err := d.mustAccess(sam, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Issuer: ofsted, Subject: "sam-fresh", Role: policy.RoleLeadInspector}); err != nil {
+		t.Fatal(err)
+	}
+	if reads(signIn("sam-fresh", "sam@ofsted.example")) {
+		t.Errorf("an administrator's second account, added by its subject before it signed in, lists the visit's evidence")
+	}
+	// Kim invites the address Kim's own account signs in with later.
+	if _, _, err := d.mustAccess(kim, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "kim@ofsted.example", Issuer: ofsted, Role: policy.RoleInspector}); err != nil {
+		t.Fatal(err)
+	}
+	if kim = signIn("kim-admin", "kim@ofsted.example"); reads(kim) {
+		t.Errorf("an administrator invited their own address, and their account took up the invitation")
+	}
+	// Added by another administrator, the membership binds.
+	if _, _, err := d.mustAccess(sam, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Issuer: ofsted, Subject: "lee-hmi", Role: policy.RoleInspector}); err != nil {
+		t.Fatal(err)
+	}
+	if !reads(signIn("lee-hmi", "lee@ofsted.example")) {
+		t.Errorf("an inspector an administrator added by subject does not list the visit's evidence once signed in")
+	}
+}

@@ -352,6 +352,7 @@ func (acc *Access) PutMember(ctx context.Context, req MemberRequest) (m MemberVi
 		}
 		return nil
 	}
+	sm.SeatedBy = acc.Actor.UserID
 	sm, created, err = s.store.PutMemberDescribed(ctx, sm, s.now(), check, describe, rec)
 	if errors.Is(err, errOwnRow) {
 		return MemberView{}, false, acc.refuseOwn(ctx, own.ID)

@@ -26,6 +26,11 @@ type Member struct {
 	ValidUntil time.Time // zero: the role's default
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// SeatedBy is the user who added the membership, or last changed it
+	// (written, never read back: "" for the operator's command and for
+	// rows older than it): a sign-in never binds it to that person, by
+	// their id or their email (SignIn).
+	SeatedBy string
 }
 
 // IsBound reports whether the member has signed in (or was added by subject).
@@ -143,10 +148,10 @@ func (s *Store) PutMemberDescribed(ctx context.Context, m Member, now time.Time,
 					return err
 				}
 			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO members (id, visit_id, role, email, issuer, subject, user_id, valid_from, valid_until, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			_, err = tx.ExecContext(ctx, `INSERT INTO members (id, visit_id, role, email, issuer, subject, user_id, valid_from, valid_until, created_at, updated_at, seated_by)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				m.ID, m.VisitID, m.Role, nullString(m.Email), nullString(m.Issuer), nullString(m.Subject), nullString(m.UserID),
-				nullTime(m.ValidFrom), nullTime(m.ValidUntil), formatTime(now), formatTime(now))
+				nullTime(m.ValidFrom), nullTime(m.ValidUntil), formatTime(now), formatTime(now), nullString(m.SeatedBy))
 			if isUnique(err) {
 				return ErrConflict
 			}
@@ -164,9 +169,10 @@ func (s *Store) PutMemberDescribed(ctx context.Context, m Member, now time.Time,
 			if !old.IsBound() && m.Issuer != "" {
 				old.Issuer = m.Issuer // the invitation's issuer, until someone binds it
 			}
+			old.SeatedBy = m.SeatedBy
 			m = old
-			_, err := tx.ExecContext(ctx, `UPDATE members SET role = ?, issuer = ?, valid_from = ?, valid_until = ?, updated_at = ? WHERE id = ?`,
-				m.Role, nullString(m.Issuer), nullTime(m.ValidFrom), nullTime(m.ValidUntil), formatTime(now), m.ID)
+			_, err := tx.ExecContext(ctx, `UPDATE members SET role = ?, issuer = ?, valid_from = ?, valid_until = ?, updated_at = ?, seated_by = ? WHERE id = ?`,
+				m.Role, nullString(m.Issuer), nullTime(m.ValidFrom), nullTime(m.ValidUntil), formatTime(now), nullString(m.SeatedBy), m.ID)
 			described(m)
 			return err
 		}

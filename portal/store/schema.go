@@ -828,7 +828,15 @@ DELETE FROM retention_failures WHERE visit_id IN (SELECT id FROM visits WHERE st
 	// (reinstateEarlier) whether it holds the name or a new version of
 	// it being sent does.
 	migration51,
+	// 52: who added or last changed each membership: a sign-in never
+	// binds it to them (SignIn).
+	migration52,
 }
+
+// migration52 is the same on both databases.
+const migration52 = `
+ALTER TABLE members ADD COLUMN seated_by TEXT;
+`
 
 // migration51 is the same on both databases.
 const migration51 = `

@@ -673,4 +673,6 @@ DELETE FROM retention_failures WHERE visit_id IN (SELECT id FROM visits WHERE st
 	migration50,
 	// 51: as SQLite's 51.
 	migration51,
+	// 52: as SQLite's 52.
+	migration52,
 }

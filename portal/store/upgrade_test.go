@@ -215,6 +215,7 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 		`ALTER TABLE destructions DROP COLUMN objects_removal_started_at`,
 		`DROP INDEX files_superseded_by`,
 		`DROP INDEX file_replacements_old`,
+		`ALTER TABLE members DROP COLUMN seated_by`,
 		`DELETE FROM schema_version WHERE version > 27`,
 	) {
 		if _, err := s.DB().Exec(q); err != nil {

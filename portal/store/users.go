@@ -145,8 +145,14 @@ func (s *Store) signIn(ctx context.Context, tx *Tx, u *User, issuer, subject, em
 			u.ID, issuer, subject); err != nil {
 			return err
 		}
-		if err := bind("subject", `UPDATE members SET user_id = ?, updated_at = ? WHERE user_id IS NULL AND issuer = ? AND subject = ?`,
-			u.ID, formatTime(now), issuer, subject); err != nil {
+		// Never to the person who seated it, under this account or
+		// another of theirs (the same email): an administrator may not
+		// give themselves a visit role, and an account that had not
+		// signed in, or an address not yet theirs, could not be told
+		// from another's when the membership was added.
+		notSeater := ` AND NOT EXISTS (SELECT 1 FROM users seater WHERE seater.id = members.seated_by AND (seater.id = ? OR ? <> '' AND lower(seater.email) = lower(?)))`
+		if err := bind("subject", `UPDATE members SET user_id = ?, updated_at = ? WHERE user_id IS NULL AND issuer = ? AND subject = ?`+notSeater,
+			u.ID, formatTime(now), issuer, subject, u.ID, email, email); err != nil {
 			return err
 		}
 		if !PlainEmail(email) {
@@ -163,8 +169,8 @@ func (s *Store) signIn(ctx context.Context, tx *Tx, u *User, issuer, subject, em
 			// to nobody.
 			if err := bind("email", `UPDATE members SET user_id = ?, subject = ?, updated_at = ?
 				WHERE subject IS NULL AND issuer = ? AND email = ? AND role = ?`+tx.h.plainEmailRow()+`
-				AND visit_id NOT IN (SELECT visit_id FROM members WHERE issuer = ? AND subject = ?)`,
-				u.ID, subject, formatTime(now), issuer, email, role, issuer, subject); err != nil {
+				AND visit_id NOT IN (SELECT visit_id FROM members WHERE issuer = ? AND subject = ?)`+notSeater,
+				u.ID, subject, formatTime(now), issuer, email, role, issuer, subject, u.ID, email, email); err != nil {
 				return err
 			}
 		}
