@@ -276,8 +276,9 @@ func (w Window) Contains(t time.Time) bool {
 // memberWindow applies the defaults to a member's stored window: access
 // opens on the notification date; provider staff lose it at the end of the
 // fifth working day after fieldwork; inspectors and analysts at publication;
-// the lead inspector and the QAM keep it until destruction. Publication and
-// destruction close access through the visit's state, not a date here.
+// the lead inspector and the QAM keep it until destruction. An end date an
+// administrator gave ends it sooner than that, never later. Destruction
+// closes access through the visit's state, not a date here.
 func (s *Service) memberWindow(v store.Visit, st Status, m store.Member) Window {
 	w := Window{From: m.ValidFrom, Until: m.ValidUntil}
 	if w.From.IsZero() {
@@ -287,18 +288,23 @@ func (s *Service) memberWindow(v store.Visit, st Status, m store.Member) Window 
 			w.From = created
 		}
 	}
+	// The role's end; a date an administrator gave ends access sooner,
+	// never later.
+	var end time.Time
 	switch {
-	case !w.Until.IsZero():
 	case policy.IsProviderRole(m.Role):
 		if st.Timeline == nil {
 			// No end can be worked out: no access, rather than access
-			// without an end.
-			w.Closed = true
+			// without an end, unless an administrator gave one.
+			w.Closed = w.Until.IsZero()
 			break
 		}
-		w.Until = calendar.StartOfDay(s.cal.AddWorkingDays(st.Timeline.FieldworkEnd, 5).AddDate(0, 0, 1))
+		end = calendar.StartOfDay(s.cal.AddWorkingDays(st.Timeline.FieldworkEnd, 5).AddDate(0, 0, 1))
 	case (m.Role == policy.RoleInspector || m.Role == policy.RoleAnalyst) && !st.Letter.Published.IsZero():
-		w.Until = calendar.StartOfDay(st.Letter.Published.AddDate(0, 0, 1)) // the end of publication day
+		end = calendar.StartOfDay(st.Letter.Published.AddDate(0, 0, 1)) // the end of publication day
+	}
+	if !end.IsZero() && (w.Until.IsZero() || end.Before(w.Until)) {
+		w.Until = end
 	}
 	return w
 }

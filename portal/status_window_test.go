@@ -52,3 +52,53 @@ func TestWindowWithoutTimelineIsClosed(t *testing.T) {
 		})
 	}
 }
+
+// TestEndDateNarrowsTheRolesWindow: an end date an administrator gives a
+// member can end their access sooner than their role's rule, never later:
+// an inspector or analyst given a date past publication loses access at
+// publication, as without one, and provider staff at the end of the
+// fifth working day after fieldwork. Before, any date given replaced the
+// role's rule: an inspector with "access until" the year's end read the
+// visit's evidence through the whole retention period, and under a legal
+// hold for as long as it lasted.
+func TestEndDateNarrowsTheRolesWindow(t *testing.T) {
+	n := calendar.Date(2026, 9, 7)   // Monday
+	fs := calendar.Date(2026, 9, 14) // Monday, 5 working days later
+	published := calendar.Date(2026, 11, 2)
+	v := store.Visit{ID: "v", NotificationDate: n, FieldworkStart: fs, State: StateActive, CreatedAt: n.Add(-24 * time.Hour), RetentionDays: 30}
+	cal, err := calendar.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := []store.Event{{Event: retention.DraftSent, Date: calendar.Date(2026, 10, 1)}, {Event: retention.FinalSent, Date: calendar.Date(2026, 10, 14)},
+		{Event: retention.Published, Date: published}}
+	late := calendar.Date(2026, 12, 31)
+	for _, tc := range []struct {
+		name  string
+		now   time.Time
+		role  string
+		until time.Time
+		open  bool
+	}{
+		{"inspector, given a late date, after publication", calendar.Date(2026, 11, 3), policy.RoleInspector, late, false},
+		{"analyst, given a late date, after publication", calendar.Date(2026, 11, 3), policy.RoleAnalyst, late, false},
+		{"inspector, given a late date, on publication day", published, policy.RoleInspector, late, true},
+		{"coordinator, given a late date, weeks after fieldwork", calendar.Date(2026, 10, 19), policy.RoleProviderCoordinator, late, false},
+		{"inspector, given an early date, after it", calendar.Date(2026, 9, 16), policy.RoleInspector, calendar.Date(2026, 9, 15), false},
+		{"lead inspector, given a date, before it", calendar.Date(2026, 12, 1), policy.RoleLeadInspector, late, true},
+		{"lead inspector, given a date, after it", calendar.Date(2027, 1, 4), policy.RoleLeadInspector, late, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := tc.now.Add(12 * time.Hour)
+			s := &Service{cal: cal, now: func() time.Time { return now }, retention: &retention.Service{}, log: NewLogger(&strings.Builder{}, "error")}
+			st := s.statusOf(store.VisitRow{Visit: v, Events: events})
+			if st.Timeline == nil || st.Letter.Published.IsZero() {
+				t.Fatalf("timeline %v, published %v: want both", st.Timeline, st.Letter.Published)
+			}
+			w := s.memberWindow(v, st, store.Member{Role: tc.role, ValidUntil: tc.until})
+			if got := w.Contains(now); got != tc.open {
+				t.Fatalf("window %+v contains %s = %v, want %v", w, now, got, tc.open)
+			}
+		})
+	}
+}
