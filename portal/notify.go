@@ -122,7 +122,14 @@ func (s *Service) notesFor(r store.AuditRecord) []store.Outgoing {
 		}
 		return out
 	case "destruction.notice":
-		return one(NoteDestructionNotice, store.Audience{Admins: true}, map[string]string{"date": detailString(r.Detail, "destroy_on")})
+		// The date the sweep may destroy the visit from: its destruction
+		// date, or the day its notice runs to when given late (again
+		// after a legal hold was lifted, say).
+		date := detailString(r.Detail, "destroy_on")
+		if after, err := time.Parse(time.RFC3339, detailString(r.Detail, "destroy_after")); err == nil {
+			date = max(date, after.In(calendar.London).Format(time.DateOnly))
+		}
+		return one(NoteDestructionNotice, store.Audience{Admins: true}, map[string]string{"date": date})
 	case "destruction.failed":
 		// The sweep retries with backoff: administrators hear once a day.
 		return []store.Outgoing{{Kind: NoteDestructionFailed, VisitID: r.VisitID, To: store.Audience{Admins: true}, Period: day,

@@ -44,3 +44,22 @@ func TestFilesArrivedCountsFilesTheLeadSees(t *testing.T) {
 		}
 	}
 }
+
+// TestDestructionNoticeMailsWhenTheSweepMay: the notice of a destruction
+// given late (again after a legal hold was lifted two days before the
+// date, say) tells the administrators the date the sweep may destroy the
+// visit from, not the date it was due: before, the mail said the 31st
+// while the notice held the destruction back to the 7th.
+func TestDestructionNoticeMailsWhenTheSweepMay(t *testing.T) {
+	s := &Service{}
+	for _, c := range []struct{ after, want string }{
+		{"2026-01-07T10:05:00Z", "2026-01-07"},
+		{"2025-12-31T00:00:00Z", "2025-12-31"}, // given in time: the date itself
+	} {
+		out := s.notesFor(store.AuditRecord{Action: "destruction.notice", Outcome: "success", VisitID: "v", Time: time.Date(2025, 12, 29, 10, 0, 0, 0, time.UTC),
+			Detail: `{"destroy_on":"2025-12-31","notice_period":"168h0m0s","destroy_after":"` + c.after + `"}`})
+		if len(out) != 1 || out[0].Data["date"] != c.want {
+			t.Errorf("destroy after %s: the notice's mail says %+v, want the date %s", c.after, out, c.want)
+		}
+	}
+}

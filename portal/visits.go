@@ -34,12 +34,18 @@ type VisitView struct {
 	DestroyOn        *string `json:"destroy_on"`
 	// DaysUntilDestruction counts down to DestroyOn (negative: overdue,
 	// e.g. held).
-	DaysUntilDestruction *int               `json:"days_until_destruction"`
-	LegalHold            bool               `json:"legal_hold"`
-	Destruction          *DestructionView   `json:"destruction,omitempty"`
-	Events               []EventView        `json:"events"`
-	Role                 string             `json:"role,omitempty"`
-	Timeline             *timeline.Timeline `json:"timeline,omitempty"`
+	DaysUntilDestruction *int `json:"days_until_destruction"`
+	// DestroyFrom is, once the notice of the destruction is given, the
+	// earliest the sweep may destroy the visit: later than DestroyOn when
+	// the notice was given late (again after a legal hold was lifted, or
+	// after a publication recorded late), unless an administrator
+	// approved it. Every member sees it, as they see DestroyOn.
+	DestroyFrom *time.Time         `json:"destroy_from,omitempty"`
+	LegalHold   bool               `json:"legal_hold"`
+	Destruction *DestructionView   `json:"destruction,omitempty"`
+	Events      []EventView        `json:"events"`
+	Role        string             `json:"role,omitempty"`
+	Timeline    *timeline.Timeline `json:"timeline,omitempty"`
 	// ComplaintsPlanned says that timeline.complaints_until is the plan's
 	// date: the final letter is not recorded yet. Once it is, that date is
 	// the deadline the portal enforces and PublicationFrom the first date
@@ -118,6 +124,8 @@ func (s *Service) viewFields(v store.Visit, st Status, role string) VisitView {
 	}
 	if n := st.Notice; n != nil {
 		out.Destruction = &DestructionView{NoticeGivenAt: n.GivenAt, NotBefore: retention.Earliest(st.DestroyOn, *n, s.cfg.DestructionNotice)}
+		from := out.Destruction.NotBefore
+		out.DestroyFrom = &from
 		if !n.ApprovedAt.IsZero() {
 			out.Destruction.ApprovedAt, out.Destruction.ApprovedBy = &n.ApprovedAt, PersonName(n.ApprovedBy.Email, "", n.ApprovedBy.Subject, n.ApprovedBy.Issuer)
 		}

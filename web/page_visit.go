@@ -29,6 +29,7 @@ func (s *Server) visitPage(c *gin.Context) {
 	}
 	page := gin.H{
 		"Visit":          vj,
+		"DestructionDue": destructionDue(vj),
 		"Warning":        warning,
 		"Role":           acc.Member.Role,
 		"AccessEnd":      acc.AccessEnd(),

@@ -17,7 +17,7 @@ type visitRow struct {
 	ID, Reference, Title, State, NotificationDate, Role string
 	NextDue, NextDueDate                                string
 	DestroyOn                                           string
-	DaysLeft                                            int
+	DueIn                                               string // when, from today: "in 3 days", "today", "past its date", "from 7 Jan"
 	// Withheld is the tag of a visit the member may not view ("" for the
 	// others): their access window is not open to it, or its destruction
 	// has begun. Its row shows the reference, why in words (Title) and the
@@ -65,7 +65,7 @@ func destructionWarning(vj portal.VisitView, notice time.Duration) string {
 	if d := vj.Destruction; d != nil && d.ApprovedAt != nil {
 		review = " " + d.ApprovedBy + " approved it."
 	}
-	if days := *vj.DaysUntilDestruction; days >= 0 {
+	if days := *vj.DaysUntilDestruction; days >= 0 && !noticeRunsPast(vj) {
 		return fmt.Sprintf("%s will be destroyed on %s, in %s. Set a legal hold now if it must be kept.%s", vj.Reference, *vj.DestroyOn, plural(days, "day"), review)
 	}
 	when := "as soon as an administrator approves it, or when its notice has run"
@@ -75,7 +75,56 @@ func destructionWarning(vj portal.VisitView, notice time.Duration) string {
 			when = "at the next destruction sweep"
 		}
 	}
-	return fmt.Sprintf("%s was due for destruction on %s and will be destroyed %s. Set a legal hold now if it must be kept.%s", vj.Reference, *vj.DestroyOn, when, review)
+	due := "was due for destruction"
+	if *vj.DaysUntilDestruction >= 0 {
+		due = "is due for destruction"
+	}
+	return fmt.Sprintf("%s %s on %s and will be destroyed %s. Set a legal hold now if it must be kept.%s", vj.Reference, due, *vj.DestroyOn, when, review)
+}
+
+// noticeRunsPast says whether the notice of the visit's destruction holds
+// it back past its date (given late: again after a legal hold was lifted,
+// say): the sweep destroys it no sooner than DestroyFrom.
+func noticeRunsPast(vj portal.VisitView) bool {
+	return vj.DestroyOn != nil && vj.DestroyFrom != nil && vj.DestroyFrom.In(calendar.London).Format(time.DateOnly) > *vj.DestroyOn
+}
+
+// dueIn is what a list of visits says of when a visit is destroyed,
+// beside its date (destructionDue).
+func dueIn(vj portal.VisitView) string {
+	if noticeRunsPast(vj) {
+		return "from " + vj.DestroyFrom.In(calendar.London).Format("2 Jan 15:04")
+	}
+	switch days := *vj.DaysUntilDestruction; {
+	case days < 0:
+		return "past its date"
+	case days == 0:
+		return "today"
+	default:
+		return "in " + plural(days, "day")
+	}
+}
+
+// destructionDue is what the visit page says of a visit's destruction,
+// before it begins: the date and how far off it is; once the notice of it
+// holds it back past that date, from when; past it, that it was due ("" with
+// no date yet).
+func destructionDue(vj portal.VisitView) string {
+	if vj.DestroyOn == nil || vj.DaysUntilDestruction == nil {
+		return ""
+	}
+	if noticeRunsPast(vj) {
+		return fmt.Sprintf("Evidence will be destroyed from %s, when the notice of its destruction has run (it was due on %s).",
+			vj.DestroyFrom.In(calendar.London).Format("2 January 2006 15:04"), *vj.DestroyOn)
+	}
+	switch days := *vj.DaysUntilDestruction; {
+	case days < 0:
+		return fmt.Sprintf("Evidence was due for destruction on %s. It is destroyed once the notice of its destruction has run.", *vj.DestroyOn)
+	case days == 0:
+		return fmt.Sprintf("Evidence will be destroyed today, %s.", *vj.DestroyOn)
+	default:
+		return fmt.Sprintf("Evidence will be destroyed on %s: %s from today.", *vj.DestroyOn, plural(days, "day"))
+	}
 }
 
 func plural(n int, unit string) string {
@@ -128,7 +177,7 @@ func (s *Server) visitsPage(c *gin.Context) {
 			r.NextDue, r.NextDueDate = nextDue(*vj, today)
 		}
 		if vj.DestroyOn != nil {
-			r.DestroyOn, r.DaysLeft = *vj.DestroyOn, *vj.DaysUntilDestruction
+			r.DestroyOn, r.DueIn = *vj.DestroyOn, dueIn(*vj)
 		}
 		rows = append(rows, r)
 	}

@@ -3,7 +3,6 @@ package web
 import (
 	"html/template"
 	"net/url"
-	"strconv"
 	"strings"
 )
 
@@ -64,9 +63,9 @@ func visitRowsHTML(rows []visitRow) template.HTML {
 			b.WriteString("</td>\n    <td class=\"govuk-table__cell\" data-label=\"Destruction\">")
 			if r.DestroyOn != "" {
 				text(r.DestroyOn)
-				b.WriteString(`<br><span class="govuk-body-s">in `)
-				b.WriteString(strconv.Itoa(r.DaysLeft))
-				b.WriteString(` days</span>`)
+				b.WriteString(`<br><span class="govuk-body-s">`)
+				text(r.DueIn)
+				b.WriteString(`</span>`)
 			} else {
 				b.WriteString("After publication")
 			}

@@ -14,7 +14,7 @@ const visitRowTemplate = `{{range .}}
     <td class="govuk-table__cell" data-label="Visit"><a class="govuk-link" href="/visits/{{.ID}}">{{.Reference}}</a><br><span class="govuk-body-s">{{.Title}}</span></td>
     <td class="govuk-table__cell" data-label="State"><strong class="govuk-tag {{if .Withheld}}govuk-tag--grey{{else}}{{stateTag .State}}{{end}}">{{if .Withheld}}{{.Withheld}}{{else}}{{stateName .State}}{{end}}</strong></td>
     <td class="govuk-table__cell" data-label="Next due">{{if .Withheld}}Not shown{{else if .NextDue}}{{.NextDue}}<br><span class="govuk-body-s">{{.NextDueDate}}</span>{{else}}Nothing due{{end}}</td>
-    <td class="govuk-table__cell" data-label="Destruction">{{if .Withheld}}Not shown{{else if .DestroyOn}}{{.DestroyOn}}<br><span class="govuk-body-s">in {{.DaysLeft}} days</span>{{else}}After publication{{end}}</td>
+    <td class="govuk-table__cell" data-label="Destruction">{{if .Withheld}}Not shown{{else if .DestroyOn}}{{.DestroyOn}}<br><span class="govuk-body-s">{{.DueIn}}</span>{{else}}After publication{{end}}</td>
     <td class="govuk-table__cell" data-label="Your role">{{if .Role}}{{roleName .Role}}{{else}}Administrator{{end}}</td>
   </tr>
   {{end}}`
@@ -34,7 +34,7 @@ func TestVisitRowsAsTheTemplate(t *testing.T) {
 			r.NextDue, r.NextDueDate = "Draft letter", "Mon 7 Dec 2026"
 		}
 		if i%3 != 0 {
-			r.DestroyOn, r.DaysLeft = "2027-05-01", 150-i*40
+			r.DestroyOn, r.DueIn = "2027-05-01", []string{"in 150 days", "today", "past its date", "from 7 Jan 10:05", hostile}[i%5]
 		}
 		if i%4 != 3 {
 			r.Role = []string{"lead_inspector", "inspector", "provider_uploader", hostile}[i%4]
