@@ -190,3 +190,30 @@ func TestMembershipRecordsNameTheMember(t *testing.T) {
 		}
 	}
 }
+
+// TestSubjectBindsOnlyRolesItsOrganisationMayHold: a membership by
+// subject at a provider's identity provider with an inspection role (one
+// stored while that provider was configured as the inspectorate, say)
+// is not taken up by that person's sign-in, as an invitation by email
+// with such a role is not. Before, the organisation's rule was checked
+// only as a row was written: the sign-in bound it, and Cafcass's person
+// read the visit's evidence as an inspector.
+func TestSubjectBindsOnlyRolesItsOrganisationMayHold(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	now := time.Now()
+	cafcass := d.issuer("cafcass")
+	if err := d.svc.Store().SeedMembers(ctx, []store.Member{{ID: "0000000000000000000000000000000a", VisitID: v.ID, Role: policy.RoleInspector,
+		Issuer: cafcass, Subject: "x-sub", CreatedAt: now, UpdatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	x, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, portal.Identity{IdP: "cafcass", Issuer: cafcass, Subject: "x-sub", Email: "x@cafcass.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Via = "test"
+	if _, err := d.svc.Authorize(ctx, x, policy.FileList, v.ID, ""); err == nil {
+		t.Errorf("a provider's person took up an inspector's membership by subject, and lists the visit's evidence")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -41,8 +42,8 @@ const RoleAdministrator = "administrator"
 // SignIn records a successful sign-in: it creates or updates the user keyed by
 // (issuer, subject), then binds to this user every pending portal role and
 // membership granted to that (issuer, subject), or by email for this issuer. bindable says which visit
-// roles may be bound from this issuer (a provider's issuer cannot claim an
-// inspector's membership). Bindings are made once: a row already bound to a
+// roles may be bound from this issuer, by subject as by email (a
+// provider's issuer cannot claim an inspector's membership). Bindings are made once: a row already bound to a
 // subject is never taken over by another. A disabled user, or a first
 // sign-in with the email of a disabled user of the issuer, is
 // ErrUserDisabled.
@@ -151,9 +152,19 @@ func (s *Store) signIn(ctx context.Context, tx *Tx, u *User, issuer, subject, em
 		// signed in, or an address not yet theirs, could not be told
 		// from another's when the membership was added.
 		notSeater := ` AND NOT EXISTS (SELECT 1 FROM users seater WHERE seater.id = members.seated_by AND (seater.id = ? OR ? <> '' AND lower(seater.email) = lower(?)))`
-		if err := bind("subject", `UPDATE members SET user_id = ?, updated_at = ? WHERE user_id IS NULL AND issuer = ? AND subject = ?`+notSeater,
-			u.ID, formatTime(now), issuer, subject, u.ID, email, email); err != nil {
-			return err
+		// Only roles this issuer's organisation may hold, as by email: a
+		// row stored under another configuration (the provider's issuer
+		// once named the inspectorate's) stays unbound.
+		if len(bindable) > 0 {
+			args := []any{u.ID, formatTime(now), issuer, subject}
+			for _, r := range bindable {
+				args = append(args, r)
+			}
+			args = append(args, u.ID, email, email)
+			if err := bind("subject", `UPDATE members SET user_id = ?, updated_at = ? WHERE user_id IS NULL AND issuer = ? AND subject = ?
+				AND role IN (?`+strings.Repeat(", ?", len(bindable)-1)+`)`+notSeater, args...); err != nil {
+				return err
+			}
 		}
 		if !PlainEmail(email) {
 			return nil // binds nothing (PlainEmail)
