@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -368,5 +369,51 @@ func TestResumableBegunBeforeSegmentMACs(t *testing.T) {
 	checks := map[string]error{}
 	if _, err := d.svc.VerifyEvidence(ctx, portal.OperatorActor("test", "evidence verify"), v.Reference, func(c portal.FileCheck) { checks[c.FileID] = c.Err }); err != nil || checks[f.ID] != nil {
 		t.Fatalf("verify of the file completed across the upgrade: %v (%v)", checks[f.ID], err)
+	}
+}
+
+// TestHeldUploadLeftUntilTheHoldIsLifted: the objects of an upload
+// abandoned under a legal hold (the hold holds every object of the
+// visit's bucket, segments of unfinished uploads too) are left to the
+// janitor's first round after the hold is lifted, and that round removes
+// them. Before, every round tried again, about once a minute for as long
+// as the hold lasted (months): a list and a refused DELETE for every
+// version of every segment, and an error in the log each time.
+func TestHeldUploadLeftUntilTheHoldIsLifted(t *testing.T) {
+	d, v, refuse := refusingDemo(t)
+	ctx := context.Background()
+	seg := d.svc.SegmentSize()
+	body := bytes.Repeat([]byte("x"), int(seg)+6)
+	up, r := firstSegmentStored(t, d, v, "1.01 held.pdf", body)
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.CancelResumable(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	var deletes atomic.Int64
+	count := func(req *http.Request) bool {
+		if req.Method == http.MethodDelete {
+			deletes.Add(1)
+		}
+		return false
+	}
+	refuse.Store(&count)
+	defer refuse.Store(nil)
+	for range 3 {
+		d.later(3 * time.Minute)
+		d.svc.Sweep(ctx)
+	}
+	if n := deletes.Load(); n != 0 {
+		t.Errorf("three janitor rounds under the hold sent %d DELETEs for the held upload's objects, want none", n)
+	}
+	if _, err := d.mustAccess(admin, policy.LegalHoldLift).SetLegalHold(ctx, false, "Review concluded"); err != nil {
+		t.Fatal(err)
+	}
+	d.later(3 * time.Minute)
+	d.svc.Sweep(ctx)
+	if left, err := d.svc.Blobs().Versions(ctx, v.Bucket, r.FileID+"/"); err != nil || len(left) != 0 {
+		t.Errorf("after the hold was lifted, the janitor's round left %d objects of the abandoned upload (%v)", len(left), err)
 	}
 }

@@ -414,6 +414,7 @@ func (s *Service) Delete(ctx context.Context, v store.Visit, fileID string, audi
 // upload taken as cut off is taken first, with its upload.failed record
 // (store.AbandonUpload): its objects are removed only if it was still
 // untouched then, and it can no longer commit a file that needs them.
+// Under a legal hold, objects are left until the hold is lifted.
 func (s *Service) Sweep(ctx context.Context, idle time.Duration) error {
 	before := s.Now().Add(-idle)
 	stale, err := s.Store.StaleUploads(ctx, before)
@@ -422,11 +423,12 @@ func (s *Service) Sweep(ctx context.Context, idle time.Duration) error {
 	}
 	var errs []error
 	for _, p := range stale {
-		v, err := s.Store.Visit(ctx, p.VisitID)
+		row, err := s.Store.VisitWithHold(ctx, p.VisitID)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		v := row.Visit
 		if p.Kind == store.PendingReceiving {
 			var audit []store.AuditRecord
 			if s.Interrupted != nil {
@@ -440,6 +442,13 @@ func (s *Service) Sweep(ctx context.Context, idle time.Duration) error {
 				errs = append(errs, err)
 				continue
 			}
+		}
+		if row.Hold.On {
+			// Its objects are held with every other of the visit's
+			// bucket, and cannot be removed: the first round after the
+			// hold is lifted removes them. Tried each round, every
+			// version of every segment was refused, for months.
+			continue
 		}
 		if err := s.remove(ctx, v, p.FileID, nil); err != nil {
 			errs = append(errs, err)
