@@ -94,4 +94,11 @@ func TestAccessEndNamesTheLastDay(t *testing.T) {
 	if got, want := acc.AccessEnd(), "Your access ends on Wednesday 30 September 2026 at 12:30: the date the portal administrator set for you."; got != want {
 		t.Errorf("access end at a time:\n got %q\nwant %q", got, want)
 	}
+	// A date set past the role's end is not what ends it: the role's
+	// rule is (TestEndDateNarrowsTheRolesWindow), and the reason says so.
+	inspector := &Access{Member: store.Member{Role: policy.RoleInspector, ValidUntil: until.AddDate(0, 3, 0)},
+		Window: Window{From: acc.Window.From, Until: until}}
+	if got, want := inspector.AccessEnd(), "Your access ends at the end of Wednesday 30 September 2026: inspectors and analysts have access until the day the letter of findings is published."; got != want {
+		t.Errorf("access end of an inspector given a date past publication:\n got %q\nwant %q", got, want)
+	}
 }

@@ -357,7 +357,7 @@ func (acc *Access) AccessEnd() string {
 		when = "Your access ends " + endWords(w.Until) + ": "
 	}
 	switch {
-	case !m.ValidUntil.IsZero():
+	case !m.ValidUntil.IsZero() && m.ValidUntil.Equal(w.Until):
 		return when + "the date the portal administrator set for you."
 	case policy.IsProviderRole(m.Role):
 		return when + "provider staff have access until the end of the fifth working day after fieldwork."
