@@ -302,7 +302,7 @@ func (acc *Access) DeleteFile(ctx context.Context) (withdrawn bool, err error) {
 		return false, errNotLive
 	}
 	if f.TeamDownloadedAt.IsZero() {
-		err := acc.svc.evidence.Delete(ctx, acc.Visit, f.ID, acc.rec("file.deleted", f.ID, "success", map[string]any{"sha256": f.SHA256}))
+		err := acc.svc.evidence.Delete(ctx, acc.Visit, f.ID, acc.earlierName(ctx, f), acc.rec("file.deleted", f.ID, "success", map[string]any{"sha256": f.SHA256}))
 		if err == nil {
 			acc.svc.log.Info("file deleted", "visit", acc.Visit.ID, "file", f.ID, "user", acc.Actor.UserID)
 			return false, nil
@@ -313,6 +313,31 @@ func (acc *Access) DeleteFile(ctx context.Context) (withdrawn bool, err error) {
 		// A download by the team came first: withdraw it instead.
 	}
 	return true, acc.withdraw(ctx)
+}
+
+// earlierName is the name of the version f superseded, as it is listed
+// once current again, f removed (store.EarlierName): none when f
+// superseded none; none either when it cannot be worked out, and the
+// version is then current again unindexed, as a file stored before names
+// were indexed is, until this process indexes the visit's names again
+// (at its next upload).
+func (acc *Access) earlierName(ctx context.Context, f store.File) store.EarlierName {
+	e, err := acc.svc.store.EarlierVersion(ctx, acc.Visit.ID, f.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.EarlierName{}
+	}
+	if err == nil {
+		var key *crypto.VisitKey
+		if key, err = acc.key(ctx); err == nil {
+			var name []byte
+			if name, err = key.Open(e.NameSealed, evidence.NameContext(acc.Visit.ID, e.ID)); err == nil {
+				return store.EarlierName{FileID: e.ID, Index: key.NameIndex(NameKey(string(name)))}
+			}
+		}
+	}
+	acc.svc.log.Warn("the name of a version current again is left unindexed", "visit", acc.Visit.ID, "file", e.ID, "err", err)
+	acc.svc.namesIndexed.Delete(acc.Visit.ID)
+	return store.EarlierName{}
 }
 
 // Refile files the file Authorize named under another item of the

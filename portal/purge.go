@@ -55,7 +55,7 @@ func (acc *Access) Purge(ctx context.Context, reason string) error {
 	}
 	p := store.PurgedFile{FileID: f.ID, VisitID: acc.Visit.ID, Item: f.Item, Size: f.Size, SHA256: f.SHA256, UploadedBy: f.UploadedBy, UploadedAt: f.UploadedAt,
 		PurgedBy: acc.Actor.UserID, PurgedAt: s.now(), ReasonSealed: key.Seal([]byte(reason), purgeReasonContext(acc.Visit.ID, f.ID)),
-		Lists: func(r store.Receipt) (bool, error) { return s.receiptLists(key, r, f.ID) }}
+		Lists: func(r store.Receipt) (bool, error) { return s.receiptLists(key, r, f.ID) }, Earlier: acc.earlierName(ctx, f)}
 	if err := s.evidence.Purge(ctx, acc.Visit, p, acc.rec("file.purged", f.ID, "success", detail)); errors.Is(err, store.ErrNotFound) {
 		return errNotFound
 	} else if err != nil {

@@ -216,3 +216,48 @@ func TestRemovedVersionBeingReplacedReinstatesItsName(t *testing.T) {
 		t.Errorf("a second %q beside the first, current again: %v, want a conflict", first.Name, err)
 	}
 }
+
+// TestPurgedWithdrawnVersionLeavesTheFileWithdrawn: a file withdrawn by
+// the provider (its new version had been downloaded) whose withdrawn
+// version an administrator then purges stays withdrawn: the version
+// before it is withdrawn with it, not current again. A reinstated
+// version would have been listed to the team, and zipped, beside the
+// file the provider sent in its place, under the same name.
+func TestPurgedWithdrawnVersionLeavesTheFileWithdrawn(t *testing.T) {
+	d, v, tl, _, first := oneFileUploaded(t)
+	ctx := context.Background()
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	rep, err := d.access(coord, policy.FileReplace, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := rep.ReplaceFile(ctx, 6, strings.NewReader("second"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.downloadAll(second.ID); err != nil {
+		t.Fatal(err)
+	}
+	del, err := d.access(coord, policy.FileDelete, second.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withdrawn, err := del.DeleteFile(ctx); err != nil || !withdrawn {
+		t.Fatalf("deleting the downloaded version: withdrawn %v, %v", withdrawn, err)
+	}
+	d.at(tl.FieldworkEnd.AddDate(0, 0, 1))
+	pur, err := d.access(d.person("ofsted", "admin@ofsted.example"), policy.FilePurge, second.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pur.Purge(ctx, "About the wrong child"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := d.svc.Store().File(ctx, v.ID, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.WithdrawnAt.IsZero() || f.SupersededBy != "" {
+		t.Errorf("the version before the purged withdrawn one: withdrawn %v, superseded by %q; want it withdrawn with its file", !f.WithdrawnAt.IsZero(), f.SupersededBy)
+	}
+}

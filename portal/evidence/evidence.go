@@ -399,9 +399,10 @@ func (s *Service) InFlight() []string {
 }
 
 // Delete removes a committed file: its row first (so it disappears at
-// once), then its objects.
-func (s *Service) Delete(ctx context.Context, v store.Visit, fileID string, audit ...store.AuditRecord) error {
-	if err := s.Store.DeleteFile(ctx, v.ID, fileID, s.Now(), audit...); err != nil {
+// once), then its objects. The version it superseded is current again,
+// under its name (earlier).
+func (s *Service) Delete(ctx context.Context, v store.Visit, fileID string, earlier store.EarlierName, audit ...store.AuditRecord) error {
+	if err := s.Store.DeleteFile(ctx, v.ID, fileID, earlier, s.Now(), audit...); err != nil {
 		return err
 	}
 	s.discard(ctx, v, fileID, nil)

@@ -301,6 +301,9 @@ type PurgedFile struct {
 	// restore: it was decided, and done, already, so a legal hold the
 	// restored database holds does not stop it.
 	Again bool
+	// Earlier is the name of the version the file superseded, current
+	// again once it is purged (reinstateEarlier).
+	Earlier EarlierName
 }
 
 // PurgeFile moves a file's row to purged_files and records its objects as
@@ -308,7 +311,7 @@ type PurgedFile struct {
 // notifications they call for). ErrNotFound when the file is gone.
 func (s *Store) PurgeFile(ctx context.Context, p PurgedFile, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if err := reinstateEarlier(ctx, tx, p.VisitID, p.FileID); err != nil {
+		if err := reinstateEarlier(ctx, tx, p.VisitID, p.FileID, p.Earlier, p.PurgedAt); err != nil {
 			return err
 		}
 		if err := execOne(ctx, tx, `DELETE FROM files WHERE visit_id = ? AND id = ?`, p.VisitID, p.FileID); err != nil {

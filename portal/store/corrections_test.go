@@ -37,7 +37,7 @@ func TestCorrections(t *testing.T) {
 	if err := s.RecordDownload(ctx, "v1", []string{"f1"}, []string{"f1"}, now); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteFile(ctx, "v1", "f1", now); !errors.Is(err, ErrNotFound) {
+	if err := s.DeleteFile(ctx, "v1", "f1", EarlierName{}, now); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleting a file the team downloaded: %v", err)
 	}
 	if err := s.WithdrawFile(ctx, "v1", "f1", u.ID, now); err != nil {
@@ -189,7 +189,7 @@ func TestHoldCheckLocksAfterTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	deleted := make(chan error, 1)
-	go func() { deleted <- s.DeleteFile(ctx, "v1", "f1", now) }()
+	go func() { deleted <- s.DeleteFile(ctx, "v1", "f1", EarlierName{}, now) }()
 	time.Sleep(300 * time.Millisecond) // the deletion is waiting for the file
 	if _, err := other.ExecContext(ctx, `UPDATE visits SET files_version = files_version + 1 WHERE id = $1`, "v1"); err != nil {
 		t.Fatalf("the other transaction, asking for the visit: %v", err)
@@ -225,7 +225,7 @@ func TestRecordDownloadOfAGoneFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.DeleteFile(ctx, "v1", "f1", now); err != nil {
+	if err := s.DeleteFile(ctx, "v1", "f1", EarlierName{}, now); err != nil {
 		t.Fatal(err)
 	}
 	head, _, err := s.AuditHead(ctx)

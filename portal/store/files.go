@@ -437,9 +437,12 @@ func (s *Store) RecentFiles(ctx context.Context, visitID string, n int) ([]File,
 // the janitor rather than orphaned. Only a live file the inspection team has
 // not downloaded is deleted (ErrNotFound otherwise): a download that won a
 // race with the deletion makes it a withdrawal instead.
-func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time.Time, audit ...AuditRecord) error {
+//
+// The version it superseded is current again, under its name (earlier:
+// reinstateEarlier).
+func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, earlier EarlierName, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		if err := reinstateEarlier(ctx, tx, visitID, fileID); err != nil {
+		if err := reinstateEarlier(ctx, tx, visitID, fileID, earlier, now); err != nil {
 			return err
 		}
 		// An infected file is kept (policy infected-kept), found so
@@ -474,43 +477,83 @@ func (s *Store) DeleteFile(ctx context.Context, visitID, fileID string, now time
 	return nil
 }
 
+// EarlierName is the index of the name of the version a file being
+// removed superseded (FileID), in its item: what that version is listed
+// under once it is current again. The caller works it out (names are
+// sealed under the visit's key); nil Index leaves the version unindexed,
+// as files stored before names were indexed are.
+type EarlierName struct {
+	FileID string
+	Index  []byte
+}
+
 // reinstateEarlier keeps a file's versions whole when one of them,
 // fileID, is removed (deleted or purged), in the transaction that removes
-// it and before its row goes: the version fileID superseded is then
-// superseded by the one that superseded fileID or, fileID being current,
-// is current again, with fileID's name. Left superseded by a file no longer there, it
-// would be listed by nobody as current, its item read as not received,
-// and nothing could correct or move it (only a current version can be).
-// Should the removal itself be refused, the transaction takes all this
-// back with it.
-func reinstateEarlier(ctx context.Context, tx *Tx, visitID, fileID string) error {
-	var next sql.NullString
-	err := tx.QueryRowContext(ctx, `SELECT superseded_by FROM files WHERE visit_id = ? AND id = ?`, visitID, fileID).Scan(&next)
+// it and before its row goes. fileID's row is held first, before any
+// other (the order every change of a file takes: a download's mark holds
+// it, then the visit's). The version fileID superseded is then superseded
+// by the one that superseded fileID; or, fileID being current, is current
+// again under its own name (earlier: the name another file holds, or none
+// given, leaves it unindexed); or, fileID being withdrawn, is withdrawn
+// with it (the file was withdrawn: no version of it comes back). Left
+// superseded by a file no longer there, it would be listed by nobody as
+// current, its item read as not received, and nothing could correct or
+// move it (only a current version can be). Should the removal itself be
+// refused, the transaction takes all this back with it.
+func reinstateEarlier(ctx context.Context, tx *Tx, visitID, fileID string, earlier EarlierName, now time.Time) error {
+	var next, withdrawnAt, withdrawnBy sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT superseded_by, withdrawn_at, withdrawn_by FROM files WHERE visit_id = ? AND id = ?`+tx.h.forUpdate(),
+		visitID, fileID).Scan(&next, &withdrawnAt, &withdrawnBy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil // the removal finds it gone, and says so
 	}
 	if err != nil {
 		return err
 	}
-	if next.Valid {
+	switch {
+	case next.Valid:
 		_, err := tx.ExecContext(ctx, `UPDATE files SET superseded_by = ? WHERE visit_id = ? AND superseded_by = ?`, next.String, visitID, fileID)
 		return err
+	case withdrawnAt.Valid:
+		_, err := tx.ExecContext(ctx, `UPDATE files SET superseded_by = NULL, withdrawn_at = ?, withdrawn_by = ? WHERE visit_id = ? AND superseded_by = ?`,
+			withdrawnAt, withdrawnBy, visitID, fileID)
+		return err
 	}
-	var earlier string
-	err = tx.QueryRowContext(ctx, `UPDATE files SET superseded_by = NULL, superseded_at = NULL WHERE visit_id = ? AND superseded_by = ? RETURNING id`,
-		visitID, fileID).Scan(&earlier)
+	var id, item string
+	err = tx.QueryRowContext(ctx, `UPDATE files SET superseded_by = NULL, superseded_at = NULL WHERE visit_id = ? AND superseded_by = ? RETURNING id, item`,
+		visitID, fileID).Scan(&id, &item)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil // the first version: nothing before it
 	}
 	if err != nil {
 		return err
 	}
-	// The name is fileID's, or a new version of fileID's being uploaded
-	// (ReserveReplacement moved it there): that version is refused as it
-	// ends (its file gone: supersede), and leaves the name with this one.
-	_, err = tx.ExecContext(ctx, `UPDATE file_names SET file_id = ? WHERE file_id = ?
-		OR file_id = (SELECT new_file_id FROM file_replacements WHERE old_file_id = ?)`, earlier, fileID, fileID)
+	// The name is fileID's, or a new version of fileID's being sent
+	// (ReserveReplacement moved it there: that version is refused as it
+	// ends, its file gone) and goes; the version current again takes its
+	// own, unless another file holds it.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ?
+		OR file_id = (SELECT new_file_id FROM file_replacements WHERE old_file_id = ? LIMIT 1)`, fileID, fileID); err != nil {
+		return err
+	}
+	if earlier.FileID != id || earlier.Index == nil {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		id, visitID, item, earlier.Index, formatTime(now))
 	return err
+}
+
+// EarlierVersion is the version fileID superseded (ErrNotFound for none).
+func (s *Store) EarlierVersion(ctx context.Context, visitID, fileID string) (File, error) {
+	f, err := scanFile(s.db.QueryRowContext(ctx, `SELECT `+fileColumns+` FROM files WHERE visit_id = ? AND superseded_by = ?`, visitID, fileID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return File{}, ErrNotFound
+	}
+	if err != nil {
+		return File{}, fmt.Errorf("store: earlier version: %w", err)
+	}
+	return f, nil
 }
 
 // ErrInfectedKept refuses the deletion of a file found infected: it is

@@ -81,7 +81,7 @@ func TestNameReservations(t *testing.T) {
 	s.FailUpload(ctx, "fu")
 	s.EndUpload(ctx, "fu")
 	// Deleting the file gives the name back; refiling moves it.
-	if err := s.DeleteFile(ctx, "v1", "f1", now); err != nil {
+	if err := s.DeleteFile(ctx, "v1", "f1", EarlierName{}, now); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RefileFile(ctx, "v1", "f3", "1.02", "1.01"); err != nil {

@@ -121,7 +121,7 @@ func TestDeletedFileTakesItsThreads(t *testing.T) {
 	if err := s.AddQuestion(ctx, q, Post{ID: "p1", QuestionID: "q1", VisitID: "v1", Side: SideInspectorate, PostedBy: "u2", PostedAt: now, TextSealed: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteFile(ctx, "v1", "f1", now); err != nil {
+	if err := s.DeleteFile(ctx, "v1", "f1", EarlierName{}, now); err != nil {
 		t.Fatal(err)
 	}
 	for _, table := range []string{"questions", "question_posts"} {
