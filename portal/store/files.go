@@ -512,6 +512,14 @@ func reinstateEarlier(ctx context.Context, tx *Tx, visitID, fileID string, earli
 	}
 	switch {
 	case next.Valid:
+		// The version after it held too: one removing that version at
+		// the same time waits (or, each holding one, one of the two is
+		// refused), rather than both linking to a version the other
+		// removes.
+		var held string
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM files WHERE id = ?`+tx.h.forUpdate(), next.String).Scan(&held); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `UPDATE files SET superseded_by = ? WHERE visit_id = ? AND superseded_by = ?`, next.String, visitID, fileID)
 		return err
 	case withdrawnAt.Valid:
