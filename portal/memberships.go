@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -29,8 +30,13 @@ var errDuplicateMembership = &Error{Kind: KindForbidden, Code: "duplicate_member
 // bound to them (zero for none). Before the notification call the visit
 // does not exist for the provider's staff, not even its reference: a
 // provider's membership is then none, and cannot make a refusal.
+//
+// Nor does a membership whose role the person's organisation may not hold
+// (mayHold): one bound before their identity provider's organisation was
+// put right, say. Binding takes only the roles it may hold; this holds
+// for those bound before.
 func (s *Service) membershipOf(a Actor, v store.Visit, ms []store.Member) (store.Member, error) {
-	hidden := func(m store.Member) bool { return s.unannounced(v, m) }
+	hidden := func(m store.Member) bool { return s.unannounced(v, m) || !s.mayHold(a, m.Role) }
 	if slices.ContainsFunc(ms, hidden) {
 		ms = slices.DeleteFunc(slices.Clone(ms), hidden)
 	}
@@ -55,6 +61,19 @@ func (s *Service) membershipOf(a Actor, v store.Visit, ms []store.Member) (store
 		}
 	}
 	return ms[0], nil
+}
+
+// mayHold says whether a's organisation, as their identity provider is
+// configured, may hold role on a visit: provider staff the provider's
+// roles, the inspectorate's people the others; nobody whose provider is
+// not configured.
+func (s *Service) mayHold(a Actor, role string) bool {
+	for _, p := range s.cfg.IdPs {
+		if p.Issuer == a.Issuer {
+			return policy.IsProviderRole(role) == (p.Organisation == OrgProvider)
+		}
+	}
+	return false
 }
 
 // refuseDuplicate records the refusal of a person with two memberships

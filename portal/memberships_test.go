@@ -217,3 +217,27 @@ func TestSubjectBindsOnlyRolesItsOrganisationMayHold(t *testing.T) {
 		t.Errorf("a provider's person took up an inspector's membership by subject, and lists the visit's evidence")
 	}
 }
+
+// TestBoundRoleItsOrganisationMayNotHoldGivesNothing: a membership
+// already bound with a role the person's organisation may not hold (bound
+// while their identity provider was configured as another organisation's,
+// and since put right) gives them nothing. Before, only binding checked
+// the organisation: once bound, Cafcass's person kept an inspector's
+// access.
+func TestBoundRoleItsOrganisationMayNotHoldGivesNothing(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	now := time.Now()
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	if _, err := d.svc.Store().DB().Exec(`DELETE FROM members WHERE user_id = ?`, coord.UserID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.Store().SeedMembers(ctx, []store.Member{{ID: "0000000000000000000000000000000b", VisitID: v.ID, Role: policy.RoleInspector,
+		Issuer: coord.Issuer, Subject: coord.Subject, UserID: coord.UserID, CreatedAt: now, UpdatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.Authorize(ctx, coord, policy.FileList, v.ID, ""); err == nil {
+		t.Errorf("a provider's person with an inspector's membership, bound before, lists the visit's evidence")
+	}
+}
