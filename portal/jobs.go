@@ -45,7 +45,7 @@ func (s *Service) Start(ctx context.Context) {
 	}
 	loop(10*time.Second, s.refresh)
 	loop(heartbeatEvery, s.heartbeat)
-	loop(janitorEvery, s.Sweep)
+	loop(janitorEvery, func(ctx context.Context) { s.Sweep(ctx) })
 	loop(janitorEvery, s.forgetGone)
 	loop(s.cfg.RetentionEvery, func(ctx context.Context) { s.RunRetention(ctx) })
 	s.startMail(ctx, loop)
@@ -126,14 +126,16 @@ const janitorLeaseTTL = 5 * time.Minute
 // several instances only the one holding the janitor's lease sweeps; the
 // others skip the round. The lease is renewed while the round works (many
 // uploads to remove or a slow object store may outlast it); a round that
-// loses it stops, leaving the rest to the holder.
-func (s *Service) Sweep(ctx context.Context) {
+// loses it stops, leaving the rest to the holder. ran is false when this
+// call did not run the round: another holder (the background round, or
+// another instance's) has it, or the lease could not be taken.
+func (s *Service) Sweep(ctx context.Context) (ran bool) {
 	ctx, release, ok, err := s.keepLease(ctx, "janitor", s.janitorLease)
 	if err != nil && ctx.Err() == nil {
 		s.log.Error("janitor lease", "err", err)
 	}
 	if !ok {
-		return
+		return false
 	}
 	defer release()
 	if err := s.evidence.Sweep(ctx, abandonAfter); err != nil {
@@ -164,6 +166,7 @@ func (s *Service) Sweep(ctx context.Context) {
 		s.log.Error("write the notes of purges outside the database", "err", err)
 	}
 	s.keyEpochs(ctx)
+	return true
 }
 
 // keepLease takes the lease name for ttl and renews it every third of

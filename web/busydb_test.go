@@ -170,7 +170,7 @@ func TestDatabaseCrashedAndBack(t *testing.T) {
 	// The half-sent upload: nothing of it visible; the janitor, once it
 	// is taken as cut off, leaves nothing of it in the bucket.
 	ts.offset.Store(int64(10 * time.Minute))
-	ts.Portal.Sweep(context.Background())
+	ts.sweep(t)
 	ctx := context.Background()
 	if left, err := ts.Portal.Blobs().Versions(ctx, v.Bucket, pending+"/"); err != nil || len(left) != 0 {
 		t.Errorf("the cut upload's objects left after the janitor: %d (%v)", len(left), err)

@@ -311,13 +311,13 @@ func TestResumableUpload(t *testing.T) {
 		if resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("PATCH: %d", resp.StatusCode)
 		}
-		ts.Portal.Sweep(context.Background())
+		ts.sweep(t)
 		if got := uploader.tusOffset(loc); got != seg {
 			t.Fatalf("a live upload was swept: offset %d", got)
 		}
 		ts.offset.Add(int64(25 * time.Hour))
 		defer ts.offset.Add(-int64(25 * time.Hour))
-		ts.Portal.Sweep(context.Background())
+		ts.sweep(t)
 		resp = uploader.tus("HEAD", loc, nil, 0, nil)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusNotFound {
