@@ -3,6 +3,8 @@ package portal
 import (
 	"net/url"
 	"strings"
+
+	"github.com/ofsted-portal/evidence/policy"
 )
 
 // IdPConfig is one OpenID Provider users may sign in with.
@@ -24,6 +26,14 @@ type IdPConfig struct {
 	// must carry (such as "mfa"); empty: none.
 	RequireACR []string
 	RequireAMR string
+}
+
+// MayHold reports whether people who sign in with p may hold the visit
+// role: a provider's issuer only the provider's roles, the inspectorate's
+// only the others. Sign-in binds, administrators add and every request
+// takes a membership by this one rule.
+func (p IdPConfig) MayHold(role string) bool {
+	return policy.IsProviderRole(role) == (p.Organisation == OrgProvider)
 }
 
 // Organisations an identity provider can serve.

@@ -150,6 +150,20 @@ func (d *domain) mustAccess(a portal.Actor, action policy.Action) *portal.Access
 	return acc
 }
 
+// replace sends body as a new version of the file of, as who.
+func (d *domain) replace(who portal.Actor, of portal.FileView, body string) portal.FileView {
+	d.t.Helper()
+	rep, err := d.access(who, policy.FileReplace, of.ID)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	f, err := rep.ReplaceFile(context.Background(), int64(len(body)), strings.NewReader(body))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return f
+}
+
 func kindOf(err error) portal.Kind {
 	if e, ok := portal.AsError(err); ok {
 		return e.Kind

@@ -189,14 +189,24 @@ func (s *Service) indexNames(ctx context.Context, visitID string, key *crypto.Vi
 		return err
 	}
 	for _, u := range todo {
-		name, err := key.Open(u.NameSealed, evidence.NameContext(visitID, u.FileID))
+		index, err := sealedNameIndex(key, visitID, u.FileID, u.NameSealed)
 		if err != nil {
-			return fmt.Errorf("file %s: name does not open: %w", u.FileID, err)
+			return err
 		}
-		if err := s.store.IndexName(ctx, visitID, u.Item, u.FileID, key.NameIndex(NameKey(string(name))), s.now()); err != nil {
+		if err := s.store.IndexName(ctx, visitID, u.Item, u.FileID, index, s.now()); err != nil {
 			return err
 		}
 	}
 	s.namesIndexed.Store(visitID, true)
 	return nil
+}
+
+// sealedNameIndex is the name index (crypto NameIndex of NameKey) of the
+// file fileID of the visit, from its sealed name.
+func sealedNameIndex(key *crypto.VisitKey, visitID, fileID string, sealed []byte) ([]byte, error) {
+	name, err := key.Open(sealed, evidence.NameContext(visitID, fileID))
+	if err != nil {
+		return nil, fmt.Errorf("file %s: name does not open: %w", fileID, err)
+	}
+	return key.NameIndex(NameKey(string(name))), nil
 }

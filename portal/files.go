@@ -329,9 +329,9 @@ func (acc *Access) earlierName(ctx context.Context, f store.File) store.EarlierN
 	if err == nil {
 		var key *crypto.VisitKey
 		if key, err = acc.key(ctx); err == nil {
-			var name []byte
-			if name, err = key.Open(e.NameSealed, evidence.NameContext(acc.Visit.ID, e.ID)); err == nil {
-				return store.EarlierName{FileID: e.ID, Index: key.NameIndex(NameKey(string(name)))}
+			var index []byte
+			if index, err = sealedNameIndex(key, acc.Visit.ID, e.ID, e.NameSealed); err == nil {
+				return store.EarlierName{FileID: e.ID, Index: index}
 			}
 		}
 	}

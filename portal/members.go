@@ -197,7 +197,7 @@ func (s *Service) memberIssuer(iss, role string) (IdPConfig, error) {
 		}
 		// The same rule as sign-in's: a provider's issuer binds only the
 		// roles its organisation may hold.
-		if policy.IsProviderRole(role) != (p.Organisation == OrgProvider) {
+		if !p.MayHold(role) {
 			return p, invalid("role", "People who sign in with "+p.DisplayName+" cannot have the role "+role+".")
 		}
 		return p, nil
@@ -221,7 +221,7 @@ func (s *Service) memberIssuer(iss, role string) (IdPConfig, error) {
 func (s *Service) idpsFor(role string) []IdPConfig {
 	var out []IdPConfig
 	for _, p := range s.cfg.IdPs {
-		if policy.IsProviderRole(role) == (p.Organisation == OrgProvider) {
+		if p.MayHold(role) {
 			out = append(out, p)
 		}
 	}

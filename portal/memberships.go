@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -70,7 +69,7 @@ func (s *Service) membershipOf(a Actor, v store.Visit, ms []store.Member) (store
 func (s *Service) mayHold(a Actor, role string) bool {
 	for _, p := range s.cfg.IdPs {
 		if p.Issuer == a.Issuer {
-			return policy.IsProviderRole(role) == (p.Organisation == OrgProvider)
+			return p.MayHold(role)
 		}
 	}
 	return false

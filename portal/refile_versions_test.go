@@ -21,22 +21,8 @@ func TestRefileTakesEarlierVersions(t *testing.T) {
 	coord := d.person("cafcass", "coordinator@cafcass.example")
 	lead := d.person("ofsted", "lead@ofsted.example")
 	hmi := d.person("ofsted", "hmi@ofsted.example")
-	rep, err := d.access(coord, policy.FileReplace, first.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := rep.ReplaceFile(ctx, 6, strings.NewReader("second"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err = d.access(coord, policy.FileReplace, second.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	third, err := rep.ReplaceFile(ctx, 5, strings.NewReader("third"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := d.replace(coord, first, "second")
+	third := d.replace(coord, second, "third")
 	acc, err := d.access(lead, policy.FileRefile, third.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -90,20 +76,8 @@ func TestRemovedVersionReinstatesTheOneBefore(t *testing.T) {
 			coord := d.person("cafcass", "coordinator@cafcass.example")
 			lead := d.person("ofsted", "lead@ofsted.example")
 			admin := d.person("ofsted", "admin@ofsted.example")
-			replace := func(of portal.FileView, body string) portal.FileView {
-				t.Helper()
-				rep, err := d.access(coord, policy.FileReplace, of.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				f, err := rep.ReplaceFile(ctx, int64(len(body)), strings.NewReader(body))
-				if err != nil {
-					t.Fatal(err)
-				}
-				return f
-			}
-			second := replace(first, "second")
-			third := replace(second, "third")
+			second := d.replace(coord, first, "second")
+			third := d.replace(coord, second, "third")
 			remove := func(f portal.FileView) {
 				t.Helper()
 				if how == "deleted" {
@@ -183,14 +157,7 @@ func TestRemovedVersionBeingReplacedReinstatesItsName(t *testing.T) {
 	d, v, _, _, first := oneFileUploaded(t)
 	ctx := context.Background()
 	coord := d.person("cafcass", "coordinator@cafcass.example")
-	rep, err := d.access(coord, policy.FileReplace, first.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := rep.ReplaceFile(ctx, 6, strings.NewReader("second"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := d.replace(coord, first, "second")
 	up := d.mustAccess(coord, policy.FileUpload)
 	r, err := up.CreateResumable(ctx, portal.NewFile{Name: first.Name, Size: 5, OnConflict: portal.OnConflictReplace})
 	if err != nil {
@@ -227,14 +194,7 @@ func TestPurgedWithdrawnVersionLeavesTheFileWithdrawn(t *testing.T) {
 	d, v, tl, _, first := oneFileUploaded(t)
 	ctx := context.Background()
 	coord := d.person("cafcass", "coordinator@cafcass.example")
-	rep, err := d.access(coord, policy.FileReplace, first.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := rep.ReplaceFile(ctx, 6, strings.NewReader("second"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := d.replace(coord, first, "second")
 	if _, err := d.downloadAll(second.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func (s *Service) idp(name string) (IdPConfig, bool) {
 func bindableRoles(p IdPConfig) []string {
 	var out []string
 	for _, r := range policy.Roles {
-		if policy.IsProviderRole(r) == (p.Organisation == OrgProvider) {
+		if p.MayHold(r) {
 			out = append(out, r)
 		}
 	}

@@ -24,12 +24,7 @@ import (
 // a file never purged, are as they were.
 func TestRestorePurgesAgain(t *testing.T) {
 	ctx := context.Background()
-	st := domainStack(t)
-	st.Portal.Close()
-	for k, v := range st.Env {
-		t.Setenv(k, v)
-	}
-	d := &drill{t: t, cfg: st.Config}
+	d := newDrill(t, domainStack(t))
 	d.open()
 	defer func() { d.svc.Close() }()
 	demo, err := d.svc.Store().VisitByReference(ctx, portal.DemoReference)
@@ -100,12 +95,7 @@ func TestRestorePurgesAgain(t *testing.T) {
 // when, why) never came back. Purges are now applied again first.
 func TestRestorePurgesBeforeItDestroysAgain(t *testing.T) {
 	ctx := context.Background()
-	st := domainStack(t)
-	st.Portal.Close()
-	for k, v := range st.Env {
-		t.Setenv(k, v)
-	}
-	d := &drill{t: t, cfg: st.Config}
+	d := newDrill(t, domainStack(t))
 	d.cfg.DestructionNotice = 0
 	d.opts = []portal.Option{portal.WithRetentionHook(func(step string) error {
 		if step == "key_destroyed" {
@@ -220,12 +210,7 @@ func TestBackupIsRecorded(t *testing.T) {
 // since the backup do.
 func TestRestoreDropsUploadsUnderWay(t *testing.T) {
 	ctx := context.Background()
-	st := domainStack(t)
-	st.Portal.Close()
-	for k, v := range st.Env {
-		t.Setenv(k, v)
-	}
-	d := &drill{t: t, cfg: st.Config}
+	d := newDrill(t, domainStack(t))
 	d.open()
 	defer func() { d.svc.Close() }()
 	demo, err := d.svc.Store().VisitByReference(ctx, portal.DemoReference)

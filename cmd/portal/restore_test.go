@@ -37,6 +37,17 @@ type drill struct {
 	opts   []portal.Option // more, after the logger and the clock
 }
 
+// newDrill is a drill on the stack st, closed, as a restore finds the
+// portal: its configuration and its environment (for the commands).
+func newDrill(t *testing.T, st *devstack.Stack) *drill {
+	t.Helper()
+	st.Portal.Close()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	return &drill{t: t, cfg: st.Config}
+}
+
 func (d *drill) open() {
 	d.t.Helper()
 	svc, err := portal.New(context.Background(), d.cfg, append([]portal.Option{portal.WithLogger(portal.NewLogger(io.Discard, "error")),
@@ -132,12 +143,7 @@ func TestRestoreDrill(t *testing.T) {
 	ctx := context.Background()
 	// On PostgreSQL, as production runs it: served as a role that owns
 	// nothing (pg_dump reads as it), restored and migrated as the owner.
-	st := domainStackWith(t, func(o *devstack.Options) { o.ServingRole = true })
-	st.Portal.Close()
-	for k, v := range st.Env {
-		t.Setenv(k, v)
-	}
-	d := &drill{t: t, cfg: st.Config}
+	d := newDrill(t, domainStackWith(t, func(o *devstack.Options) { o.ServingRole = true }))
 	d.cfg.DestructionNotice = 0
 	d.open()
 	defer func() { d.svc.Close() }()
@@ -394,12 +400,7 @@ func wipe(t *testing.T, cfg portal.Config) {
 // downloads with its SHA-256.
 func TestRestoreKeepsLiveVisitsWhoseBucketsAreMissing(t *testing.T) {
 	ctx := context.Background()
-	st := domainStack(t)
-	st.Portal.Close()
-	for k, v := range st.Env {
-		t.Setenv(k, v)
-	}
-	d := &drill{t: t, cfg: st.Config}
+	d := newDrill(t, domainStack(t))
 	d.open()
 	defer func() { d.svc.Close() }()
 
