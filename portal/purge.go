@@ -47,7 +47,7 @@ func (acc *Access) Purge(ctx context.Context, reason string) error {
 	if err != nil {
 		return err
 	}
-	detail := map[string]any{"sha256": f.SHA256, "size": f.Size, "item": f.Item}
+	detail := map[string]any{"sha256": f.SHA256, "size": f.Size, "item": f.Item, "scan": f.Scan}
 	if m, err := s.store.MembershipOf(ctx, acc.Visit.ID, f.UploadedBy); err == nil {
 		detail["uploader_member"] = m.ID // told by mail (notesFor)
 	} else if !errors.Is(err, store.ErrNotFound) {

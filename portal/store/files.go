@@ -366,7 +366,16 @@ func scanFile(sc scanner) (File, error) {
 
 // File returns one file of a visit.
 func (s *Store) File(ctx context.Context, visitID, fileID string) (File, error) {
-	f, err := scanFile(s.db.QueryRowContext(ctx, `SELECT `+fileColumns+` FROM files WHERE visit_id = ? AND id = ?`, visitID, fileID))
+	return fileIn(ctx, s.db, visitID, fileID)
+}
+
+// rowQuerier is the store's handle or a transaction.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+func fileIn(ctx context.Context, db rowQuerier, visitID, fileID string) (File, error) {
+	f, err := scanFile(db.QueryRowContext(ctx, `SELECT `+fileColumns+` FROM files WHERE visit_id = ? AND id = ?`, visitID, fileID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return File{}, ErrNotFound
 	}

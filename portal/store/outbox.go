@@ -64,9 +64,38 @@ const (
 	NoteSkipped = "skipped"
 )
 
+// NotesFunc says which notifications an act's audit record calls for. It
+// reads, through rd, what deciding who may be told needs, as the act's
+// transaction leaves it; an error fails the act.
+type NotesFunc func(ctx context.Context, rd NoteReader, r AuditRecord) ([]Outgoing, error)
+
 // OnAudit sets what inTx asks, for the audit records of each act, which
 // notifications to write in the act's transaction.
-func (s *Store) OnAudit(f func(AuditRecord) []Outgoing) { s.onAudit.Store(&f) }
+func (s *Store) OnAudit(f NotesFunc) { s.onAudit.Store(&f) }
+
+// NoteReader reads in an act's transaction: a person is told of a file,
+// an item or a thread only if they may see it as the act leaves it. Each
+// read fails with ErrNotFound for a file or thread not there.
+type NoteReader interface {
+	File(ctx context.Context, visitID, fileID string) (File, error)
+	Restriction(ctx context.Context, visitID, code string) (Restriction, error)
+	Question(ctx context.Context, visitID, id string) (Question, error)
+}
+
+// txReader is a NoteReader in a transaction.
+type txReader struct{ q rowQuerier }
+
+func (rd txReader) File(ctx context.Context, visitID, fileID string) (File, error) {
+	return fileIn(ctx, rd.q, visitID, fileID)
+}
+
+func (rd txReader) Restriction(ctx context.Context, visitID, code string) (Restriction, error) {
+	return restrictionIn(ctx, rd.q, visitID, code)
+}
+
+func (rd txReader) Question(ctx context.Context, visitID, id string) (Question, error) {
+	return questionIn(ctx, rd.q, visitID, id)
+}
 
 // notifyFor writes the notifications the act's records call for in tx.
 func (s *Store) notifyFor(ctx context.Context, tx *Tx, recs []AuditRecord) error {
@@ -75,7 +104,11 @@ func (s *Store) notifyFor(ctx context.Context, tx *Tx, recs []AuditRecord) error
 		return nil
 	}
 	for _, r := range recs {
-		if err := enqueue(ctx, tx, r.Time, (*f)(r)...); err != nil {
+		outs, err := (*f)(ctx, txReader{q: tx}, r)
+		if err != nil {
+			return fmt.Errorf("store: who is told of %s: %w", r.Action, err)
+		}
+		if err := enqueue(ctx, tx, r.Time, outs...); err != nil {
 			return err
 		}
 	}

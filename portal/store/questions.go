@@ -158,7 +158,11 @@ func (s *Store) MarkAnswered(ctx context.Context, visitID, id, by string, at tim
 
 // Question is one thread of a visit (ErrNotFound when there is none).
 func (s *Store) Question(ctx context.Context, visitID, id string) (Question, error) {
-	q, err := scanQuestion(s.db.QueryRowContext(ctx, `SELECT `+questionColumns+` FROM questions WHERE visit_id = ? AND id = ?`, visitID, id))
+	return questionIn(ctx, s.db, visitID, id)
+}
+
+func questionIn(ctx context.Context, db rowQuerier, visitID, id string) (Question, error) {
+	q, err := scanQuestion(db.QueryRowContext(ctx, `SELECT `+questionColumns+` FROM questions WHERE visit_id = ? AND id = ?`, visitID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return q, ErrNotFound
 	}

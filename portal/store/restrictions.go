@@ -47,7 +47,11 @@ func scanRestriction(sc scanner) (Restriction, error) {
 // Restriction returns one item's restriction; an item never configured is
 // unrestricted.
 func (s *Store) Restriction(ctx context.Context, visitID, code string) (Restriction, error) {
-	it, err := scanRestriction(s.db.QueryRowContext(ctx, `SELECT visit_id, code, restricted, roles, updated_at FROM restrictions WHERE visit_id = ? AND code = ?`, visitID, code))
+	return restrictionIn(ctx, s.db, visitID, code)
+}
+
+func restrictionIn(ctx context.Context, db rowQuerier, visitID, code string) (Restriction, error) {
+	it, err := scanRestriction(db.QueryRowContext(ctx, `SELECT visit_id, code, restricted, roles, updated_at FROM restrictions WHERE visit_id = ? AND code = ?`, visitID, code))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Restriction{VisitID: visitID, Code: code}, nil
 	}

@@ -62,7 +62,7 @@ type Store struct {
 	sessionWrites sync.Map
 	// onAudit says which notifications an act's audit records call for
 	// (outbox.go).
-	onAudit atomic.Pointer[func(AuditRecord) []Outgoing]
+	onAudit atomic.Pointer[NotesFunc]
 	// lostAnswer, when set (tests), is asked after each transaction
 	// commits (LoseCommitAnswers).
 	lostAnswer atomic.Pointer[func([]AuditRecord) error]

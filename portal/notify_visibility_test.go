@@ -1,0 +1,97 @@
+package portal_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestLeadIsToldOnlyOfWhatTheyMaySee: the lead inspector's mail counts
+// files received and questions from the provider, and tells of purges,
+// only of what the lead may see. Before, every such act reached the lead:
+// files and questions on an item restricted from their role, a question
+// on a file withheld until the scanner clears it, the purge of a file
+// they could never list. The mail carries a count only, but a count
+// tells that something is there.
+func TestLeadIsToldOnlyOfWhatTheyMaySee(t *testing.T) {
+	d, v, tl, uploader, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	db := d.svc.Store().DB()
+	var lead string
+	if err := db.QueryRow(`SELECT id FROM members WHERE visit_id = ? AND role = ?`, v.ID, policy.RoleLeadInspector).Scan(&lead); err != nil {
+		t.Fatal(err)
+	}
+	told := func(kind string) int {
+		t.Helper()
+		var n int
+		if err := db.QueryRow(`SELECT COALESCE(SUM(count), 0) FROM notifications WHERE visit_id = ? AND kind = ? AND recipient = ?`,
+			v.ID, kind, "member:"+lead).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// A file withheld until the scanner clears it (as stored with the
+	// scanner on and not yet answering).
+	waiting, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.03 Waiting.pdf", Size: 7}, strings.NewReader("waiting"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE files SET scan_status = ? WHERE id = ?`, store.ScanScanning, waiting.ID); err != nil {
+		t.Fatal(err)
+	}
+	kinds := []string{portal.NoteFilesArrived, portal.NoteQuestions, portal.NoteFilePurged}
+	before := map[string]int{}
+	for _, k := range kinds {
+		before[k] = told(k)
+	}
+	admin := d.person("ofsted", "admin@ofsted.example")
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+
+	// An item restricted from the lead: its file, its question, and a
+	// question on its file.
+	if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(ctx, "1.02", true, []string{policy.RoleQAManager, policy.RoleAnalyst}); err != nil {
+		t.Fatal(err)
+	}
+	hidden, err := d.mustAccess(coord, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.02 Restricted.pdf", Size: 6}, strings.NewReader("hidden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(who portal.Actor, in portal.QuestionInput) {
+		t.Helper()
+		in.Text = "Is this the one you asked for?"
+		if _, err := d.mustAccess(who, policy.QuestionPost).Ask(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What the lead may see is told.
+	ask(coord, portal.QuestionInput{Item: "1.01"})
+	if got := told(portal.NoteQuestions) - before[portal.NoteQuestions]; got != 1 {
+		t.Fatalf("the lead inspector is told of %d questions on an item they see, want 1", got)
+	}
+	before[portal.NoteQuestions]++
+
+	ask(coord, portal.QuestionInput{Item: "1.02"})
+	ask(coord, portal.QuestionInput{FileID: hidden.ID})
+
+	// A question on a file withheld until the scanner clears it.
+	ask(uploader, portal.QuestionInput{FileID: waiting.ID})
+
+	// The restricted file purged, once fieldwork is over.
+	d.at(tl.FieldworkEnd.AddDate(0, 0, 1))
+	pur, err := d.access(admin, policy.FilePurge, hidden.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pur.Purge(ctx, "About another child"); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range kinds {
+		if got := told(k) - before[k]; got != 0 {
+			t.Errorf("the lead inspector is told %d times (%s) of files, questions and purges they may not see", got, k)
+		}
+	}
+}
