@@ -10,6 +10,7 @@ import (
 	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/metrics"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -140,9 +141,11 @@ func TestRefusedRecipientFailsAtOnce(t *testing.T) {
 		}
 		t.Skipf("skipping: %v", err)
 	}
+	reg := metrics.New(nil)
 	d := startDomainWith(t, func(o *devstack.Options) {
 		o.Mailpit, o.MailpitBinary = true, bin
 		o.MailpitAllowedRecipients = `@(ofsted|cafcass)\.example$`
+		o.PortalOptions = append(o.PortalOptions, portal.WithMetrics(reg))
 	})
 	ctx := context.Background()
 	box := &mailbox{d: d, seen: map[string]bool{}}
@@ -182,6 +185,30 @@ func TestRefusedRecipientFailsAtOnce(t *testing.T) {
 	if strings.Contains(d.log.String(), "gone.example") {
 		t.Errorf("the portal's log names the person's address")
 	}
+	// Monitoring sees it: the failures' counter, and the log's warning.
+	// Before, a notification given up at once was neither.
+	if got := mailFailures(t, reg); got != 1 {
+		t.Errorf("portal_mail_failures_total is %v, want 1", got)
+	}
+	if !strings.Contains(d.log.String(), "notifications not sent") {
+		t.Errorf("the portal's log has no warning of the notification given up")
+	}
+}
+
+// mailFailures reads portal_mail_failures_total.
+func mailFailures(t *testing.T, reg *metrics.Registry) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == "portal_mail_failures_total" {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatal("no portal_mail_failures_total")
+	return 0
 }
 
 // TestNoMailAfterRoleChange: a notification addressed to the members in
@@ -360,5 +387,51 @@ func TestNoMailBeforeAccessOpens(t *testing.T) {
 	d.deliver()
 	if n := to(); n != 1 {
 		t.Errorf("%d mails to the member once their access opened, want the one held", n)
+	}
+}
+
+// TestNoMailToAMembershipThatGivesNothing: a membership whose role the
+// person's organisation may not hold gives them nothing (membershipOf),
+// and is mailed nothing either. Before, the outbox sent it the lead
+// inspector's mail: Cafcass's coordinator, holding a lead inspector's
+// membership bound while their identity provider was configured as the
+// inspectorate's, was told of the provider's questions to the team.
+func TestNoMailToAMembershipThatGivesNothing(t *testing.T) {
+	d := startMailDomain(t)
+	ctx := context.Background()
+	box := &mailbox{d: d, seen: map[string]bool{}}
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	d.deliver()
+	box.fresh()
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	if _, err := d.svc.Store().DB().Exec(`DELETE FROM members WHERE user_id = ?`, coord.UserID); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := d.svc.Store().SeedMembers(ctx, []store.Member{{ID: "0000000000000000000000000000000c", VisitID: v.ID, Role: policy.RoleLeadInspector,
+		Issuer: coord.Issuer, Subject: coord.Subject, UserID: coord.UserID, CreatedAt: now, UpdatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	questionsTo(t, d, v, []string{policy.RoleLeadInspector}, d.svc.Now().Add(10*time.Minute))
+	d.later(10 * time.Minute)
+	d.deliver()
+	lead := 0
+	for _, m := range box.fresh() {
+		for _, a := range m.To {
+			switch a.Address {
+			case "coordinator@cafcass.example":
+				t.Errorf("mail %q to Cafcass's coordinator, whose lead inspector's membership gives them nothing", m.Subject)
+			case "lead@ofsted.example":
+				lead++
+			}
+		}
+	}
+	if lead != 1 {
+		t.Errorf("%d mails to the lead inspector, want 1", lead)
 	}
 }

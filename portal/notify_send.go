@@ -74,6 +74,10 @@ func (s *Service) DeliverNotifications(ctx context.Context) (int, error) {
 				state = store.NoteFailed
 			}
 			next = s.now().Add(noteBackoff(n.Attempts + 1))
+		}
+		// Every attempt that did not deliver is counted and logged, one
+		// given up at once (an address refused) as one to try again.
+		if attempted && state != store.NoteSent {
 			s.metrics.MailFailed()
 			errs = append(errs, fmt.Errorf("notification %s (%s): %s", n.ID, n.Kind, why))
 		}
@@ -109,6 +113,14 @@ func (s *Service) deliver(ctx context.Context, n store.Notification) (state stri
 	}
 	if roles, ok := n.Data[store.RolesKey]; ok && !slices.Contains(strings.Fields(roles), r.Role) {
 		return store.NoteSkipped, n.NextAt, false, "the recipient's role has changed"
+	}
+	// A membership whose role the person's organisation may not hold, or
+	// whose identity provider is no longer configured, gives nothing
+	// (membershipOf): nor is it mailed anything.
+	if m := r.Member; m.ID != "" && m.Issuer != "" {
+		if p, ok := s.issuer(m.Issuer); !ok || !p.MayHold(m.Role) {
+			return store.NoteSkipped, n.NextAt, false, "the recipient's membership gives no access: their organisation may not hold its role"
+		}
 	}
 	if IsDigest(n.Kind) && r.UserID != "" {
 		off, err := s.store.NotificationsOff(ctx, r.UserID)
