@@ -275,10 +275,14 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, held bool, e
 		HeaderSize:  u.Key.HeaderSize(),
 		SegmentMACs: macs,
 		UploadedBy:  u.UploadedBy,
-		UploadedAt:  s.Now(),
 	}
 	verdict := s.finishScan(sc, size)
 	s.applyVerdict(&f, verdict)
+	// Arrived once the scanner has answered, which may be seconds after
+	// the last byte (clamd scans a stream once it has all of it): the
+	// file's time and its upload's record are taken together, as a
+	// receipt checks them.
+	f.UploadedAt = s.Now()
 	audit := u.audit("upload.completed", "success", fileID, map[string]any{
 		"size": f.Size, "sha256": f.SHA256, "segments": f.Segments, "item": f.Item, "scan": f.Scan})
 	if f.Scan == store.ScanInfected {
