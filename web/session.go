@@ -134,6 +134,14 @@ func (w *sessionWriter) Flush() {
 	}
 }
 
+// FlushError is Flush with the error of a connection gone, which
+// http.ResponseController finds here before the Flush that cannot say it:
+// a zip counts a file whole only once a flush of it succeeded.
+func (w *sessionWriter) FlushError() error {
+	w.save()
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
 // Unwrap lets http.ResponseController reach the connection (read
 // deadlines).
 func (w *sessionWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
