@@ -138,7 +138,10 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 	// as a single download's is: damage there is an error page, not a
 	// connection cut with no answer.
 	f := a.files[0]
-	if a.first, err = s.evidence.Open(ctx, acc.Visit, a.key, f, 0, f.Size); err != nil {
+	if err = a.checkEnd(ctx, f); err == nil {
+		a.first, err = s.evidence.Open(ctx, acc.Visit, a.key, f, 0, f.Size)
+	}
+	if err != nil {
 		if errors.Is(err, evidence.ErrCorrupt) {
 			if refusal := a.may(f.ID, true); errors.Is(err, evidence.ErrMissing) && isRefusal(refusal) {
 				return nil, refusal // deleted, or the visit destroyed, meanwhile
@@ -237,8 +240,11 @@ func (a *Archive) writeFile(ctx context.Context, zw *zip.Writer, f store.File, p
 	}
 	r := a.first
 	if !first {
-		var err error
-		if r, err = a.acc.svc.evidence.Open(ctx, a.acc.Visit, a.key, f, 0, f.Size); err != nil {
+		err := a.checkEnd(ctx, f)
+		if err == nil {
+			r, err = a.acc.svc.evidence.Open(ctx, a.acc.Visit, a.key, f, 0, f.Size)
+		}
+		if err != nil {
 			return missing(err)
 		}
 		defer r.Close()
@@ -256,6 +262,18 @@ func (a *Archive) writeFile(ctx context.Context, zw *zip.Writer, f store.File, p
 		return fmt.Errorf("%w: file %s does not match its recorded SHA-256", evidence.ErrCorrupt, f.ID)
 	}
 	return nil
+}
+
+// checkEnd refuses, before any byte of it is sent, a file whose row was
+// cut short in the database (evidence.CheckEnd), as a single download
+// does: its segments are each authentic, and would be sent before the
+// SHA-256 at the entry's end found the file short. A file with no MACs
+// is hashed whole as it is opened.
+func (a *Archive) checkEnd(ctx context.Context, f store.File) error {
+	if f.SegmentMACs == nil {
+		return nil
+	}
+	return a.acc.svc.evidence.CheckEnd(ctx, a.acc.Visit, f)
 }
 
 // archivePath is "item/name" inside the archive, the name as Windows can

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -334,5 +335,53 @@ func TestDamageFoundAsAccessEndsIsRecordedAsDamage(t *testing.T) {
 	recs, err = d.svc.Store().AuditRecords(ctx, store.AuditFilter{Action: "file.download", Object: g.ID})
 	if err != nil || len(recs) != 1 || recs[0].Outcome != "corrupt" {
 		t.Errorf("the download's records: %+v %v, want one, corrupt", recs, err)
+	}
+}
+
+// TestTruncatedFileIsNotZipped: a file whose row was cut short in the
+// database is refused in a zip before any byte of it is sent, as a single
+// download refuses it: as the zip's first file with the error page (no
+// zip at all), after another with the zip cut before its entry. Before,
+// the zip sent every authentic segment the row still named and found the
+// damage only at the entry's end, from its SHA-256.
+func TestTruncatedFileIsNotZipped(t *testing.T) {
+	d := startDomainOn(t, nil, map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB"})
+	ctx := context.Background()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	const seg = 1 << 20
+	body := bytes.Repeat([]byte("evidence"), (2*seg+5)/8+1)[:2*seg+5]
+	up := d.mustAccess(uploader, policy.FileUpload)
+	small, err := up.Upload(ctx, portal.NewFile{Name: "1.01 Small.pdf", Size: 5}, strings.NewReader("small"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, err := up.Upload(ctx, portal.NewFile{Name: "1.02 Long.pdf", Size: int64(len(body))}, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.Store().DB().Exec(`UPDATE files SET size = ?, segments = 2 WHERE id = ?`, 2*seg, long.ID); err != nil {
+		t.Fatal(err)
+	}
+	acc := d.mustAccess(lead, policy.FileDownload)
+	if _, err := acc.PrepareArchive(ctx, []string{long.ID}, nil); kindOf(err) != portal.KindCorrupt && !errors.Is(err, evidence.ErrCorrupt) {
+		t.Errorf("a zip of a file cut short in the database: %v, want it refused as corrupt before it starts", err)
+	}
+	a, err := acc.PrepareArchive(ctx, []string{small.ID, long.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := a.WriteTo(ctx, &got); err == nil {
+		t.Fatal("a zip with a file cut short in the database went on to its end")
+	}
+	if n := bytes.Count(got.Bytes(), []byte("evidence")); n > 0 {
+		t.Errorf("a zip sent %d bytes of a file cut short in the database before it stopped", 8*n)
 	}
 }
