@@ -42,6 +42,10 @@ type Archive struct {
 // Files is how many files the archive holds.
 func (a *Archive) Files() int { return len(a.files) }
 
+// MaxArchiveChoices is the most files, and the most items, one zip may
+// name.
+const MaxArchiveChoices = 1000
+
 // PrepareArchive chooses the files named (fileIDs) and those filed under
 // the items named (codes; "unfiled" for files under none) that the actor
 // may download, and records one download per file, all or none, before any
@@ -53,6 +57,12 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 	}
 	if len(fileIDs) == 0 && len(codes) == 0 {
 		return nil, invalid("file", "Choose at least one file or item to download.")
+	}
+	// Each named once: what is read and compared is bounded by what one
+	// zip may name, not by how often a request repeats it.
+	fileIDs, codes = slices.Compact(slices.Sorted(slices.Values(fileIDs))), slices.Compact(slices.Sorted(slices.Values(codes)))
+	if len(fileIDs) > MaxArchiveChoices || len(codes) > MaxArchiveChoices {
+		return nil, invalidf("file", "Choose at most %d files and %d items for one download.", MaxArchiveChoices, MaxArchiveChoices)
 	}
 	s := acc.svc
 	// Only the chosen files, and the standing files of the chosen items,
@@ -85,7 +95,10 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 	for _, f := range files {
 		// An item's zip holds the files that stand; a withdrawn file or an
 		// earlier version only when chosen by itself.
-		byID, byItem := slices.Contains(fileIDs, f.ID), f.Live() && (slices.Contains(codes, f.Item) || f.Item == "" && slices.Contains(codes, "unfiled"))
+		_, byID := slices.BinarySearch(fileIDs, f.ID)
+		_, ofItem := slices.BinarySearch(codes, f.Item)
+		_, unfiled := slices.BinarySearch(codes, "unfiled")
+		byItem := f.Live() && (ofItem || f.Item == "" && unfiled)
 		if !byID && !byItem {
 			continue
 		}

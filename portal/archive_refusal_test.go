@@ -2,6 +2,8 @@ package portal_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -34,5 +36,32 @@ func TestArchiveOfAFileNotYoursIsRecorded(t *testing.T) {
 	}
 	if n := denied(); n != 1 {
 		t.Errorf("the zip refused: %d request.denied records of the file, want 1", n)
+	}
+}
+
+// TestZipChoicesAreBounded: a zip names each file and item once, and at
+// most MaxArchiveChoices of each: a request repeating a file or an item
+// thousands of times costs what naming it once does. Before, every
+// file of the visit was compared with every name repeated, and a request
+// could name as many files as its header held.
+func TestZipChoicesAreBounded(t *testing.T) {
+	d, _, tl, _, f := oneFileUploaded(t)
+	ctx := context.Background()
+	d.at(tl.FieldworkEnd.AddDate(0, 0, 1))
+	acc := d.mustAccess(d.person("ofsted", "lead@ofsted.example"), policy.FileDownload)
+	many := make([]string, portal.MaxArchiveChoices+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("%032x", i)
+	}
+	if _, err := acc.PrepareArchive(ctx, many, nil); kindOf(err) != portal.KindInvalid {
+		t.Errorf("a zip naming %d files: %v, want it refused as too many", len(many), err)
+	}
+	repeated := slices.Repeat([]string{f.ID}, 5000)
+	a, err := acc.PrepareArchive(ctx, repeated, slices.Repeat([]string{"1.01"}, 5000))
+	if err != nil {
+		t.Fatalf("a zip naming one file and one item 5000 times: %v", err)
+	}
+	if a.Files() != 1 {
+		t.Errorf("a zip naming one file 5000 times holds %d files, want 1", a.Files())
 	}
 }
