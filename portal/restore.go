@@ -67,6 +67,14 @@ var ErrNoRestoreIntent = errors.New("no restore intent outside the database for 
 // it: restored by hand (pg_restore, a file copy), or cut short.
 var ErrBehindAnchors = errors.New("the database is behind what was recorded outside it")
 
+// ErrRestoreUnchecked is returned by CheckRestored when what is recorded
+// outside the database (the anchor store's checkpoints and destruction
+// records) cannot be read: whether the database was put back behind them
+// cannot be told, and serving a visit destroyed since would serve its
+// key and names again. The portal does not serve until it can read them
+// (start it again once the anchor store answers).
+var ErrRestoreUnchecked = errors.New("what is recorded outside the database cannot be read")
+
 // BeginRestore records, in a database just brought back from a backup, a
 // pending restore id of the backup taken at created (ending every
 // session): from then on the portal does not serve it until FinishRestore
@@ -309,8 +317,9 @@ func (s *Service) anchorList(ctx context.Context) ([]store.Checkpoint, error) {
 // destruction is recorded outside it, without a restore that explains it,
 // is ErrBehindAnchors (run portal restore --resume); a live visit whose
 // bucket the object store does not show is ErrBucketMissing. When the anchor store
-// cannot be read the check is logged and skipped: a restore made with
-// portal restore is covered by its pending record whatever happens.
+// cannot be read it is ErrRestoreUnchecked: the portal does not serve a
+// database it cannot check. Only a bucket the object store does not answer
+// for is logged and let pass: the records outside were read.
 func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 	if _, err := s.store.PendingRestore(ctx); err == nil {
 		return s.FinishRestore(ctx, OperatorActor("portal", "serve"))
@@ -333,8 +342,7 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 		return RestoreReport{}, fmt.Errorf("%w: the anchor store holds what the portal did not write: %v. Copy the database and the anchors and follow docs/operating.md: The audit chain reports a break", ErrBehindAnchors, err)
 	}
 	if err != nil {
-		s.log.Error("restore check: the audit anchors cannot be read; starting without the check", "err", err)
-		return RestoreReport{}, nil
+		return RestoreReport{}, fmt.Errorf("%w: the audit anchors: %v. Start the portal again once the anchor store answers (docs/operating.md: Backups and restore)", ErrRestoreUnchecked, err)
 	}
 	head, _, err := s.store.AuditHead(ctx)
 	if err != nil {
@@ -367,9 +375,15 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 			return RestoreReport{}, fmt.Errorf("%w: visit %s is live here but %s. Run portal restore --resume (docs/operating.md: Backups and restore)", ErrBehindAnchors, t.visit.Reference, t.reason)
 		}
 	}
-	if err != nil {
-		s.log.Error("restore check: destructions outside the database cannot be read; starting without the check", "err", err)
+	if errors.Is(err, errBucketUnchecked) {
+		// The records outside were read, and prove nothing here
+		// destroyed: only whether every live visit's bucket is there is
+		// not known.
+		s.log.Error("restore check: the object store did not answer for a live visit's bucket; starting without that check", "err", err)
 		return RestoreReport{}, nil
+	}
+	if err != nil {
+		return RestoreReport{}, fmt.Errorf("%w: the destructions recorded outside the database: %v. Start the portal again once the anchor store answers (docs/operating.md: Backups and restore)", ErrRestoreUnchecked, err)
 	}
 	for _, v := range found.missing {
 		s.log.Error("restore check: a live visit's bucket is missing from the object store", "visit", v.ID, "reference", v.Reference, "bucket", v.Bucket)

@@ -3,6 +3,8 @@ package portal_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,5 +46,27 @@ func TestServeCheckKeepsItsProofWhenABucketCannotBeRead(t *testing.T) {
 	}
 	if _, err := d.svc.CheckRestored(ctx); !errors.Is(err, portal.ErrBehindAnchors) {
 		t.Errorf("serve's check of a live visit destroyed outside the database, another visit's bucket unreadable: %v, want %v", err, portal.ErrBehindAnchors)
+	}
+}
+
+// TestServeRefusesWhenTheAnchorsCannotBeRead: serve's check of the
+// database against what is recorded outside it refuses to start when the
+// anchor store cannot be read, rather than start unchecked. Before, it
+// logged "starting without the check" and served: a database put back by
+// hand from before a destruction served the destroyed visit's key and
+// names again whenever the anchor store happened not to answer.
+func TestServeRefusesWhenTheAnchorsCannotBeRead(t *testing.T) {
+	d, _, refuse := refusingDemo(t)
+	ctx := context.Background()
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.CheckRestored(ctx); err != nil {
+		t.Fatalf("serve's check, everything readable: %v", err)
+	}
+	anchors := func(r *http.Request) bool { return strings.Contains(r.URL.Path, d.Config.AnchorBucket) }
+	refuse.Store(&anchors)
+	if _, err := d.svc.CheckRestored(ctx); !errors.Is(err, portal.ErrRestoreUnchecked) {
+		t.Errorf("serve's check, the anchor store refusing: %v, want %v", err, portal.ErrRestoreUnchecked)
 	}
 }

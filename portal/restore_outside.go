@@ -78,6 +78,10 @@ func claimedVisit(b []byte) string {
 // a visit live in the database.
 var errUnverified = errors.New("a destruction record outside the database does not verify with a trusted key")
 
+// errBucketUnchecked is destroyedOutside's error when the records outside
+// were read but the object store did not answer for a live visit's bucket.
+var errBucketUnchecked = errors.New("restore: the object store did not answer for a bucket")
+
 type destroyAgain struct {
 	visit  store.Visit
 	reason string
@@ -193,7 +197,7 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsi
 			// The visits the records prove destroyed are found all the
 			// same: the proof does not depend on the object store.
 			if bucketErr == nil {
-				bucketErr = fmt.Errorf("restore: bucket of visit %s: %w", v.ID, err)
+				bucketErr = fmt.Errorf("%w: bucket of visit %s: %w", errBucketUnchecked, v.ID, err)
 			}
 			continue
 		}
