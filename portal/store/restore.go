@@ -33,9 +33,18 @@ type Restore struct {
 // retention run to bring the store to the database as restored
 // (StoreSidesToApply). The holds of a visit not held are left as the
 // store has them: a restore never frees evidence.
+//
+// Every live visit's destruction notice, and its approval, goes: a legal
+// hold set after the backup is not in it, and the notice the backup held
+// may have run. The sweep gives the notice again, with its period (mailed
+// to the administrators), before it destroys anything: time to set the
+// hold again.
 func (s *Store) BeginRestore(ctx context.Context, r Restore) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions`); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM destruction_notices WHERE visit_id IN (SELECT id FROM visits WHERE state = 'active')`); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE visits SET store_rule = NULL, store_hold = CASE WHEN legal_hold = 1 THEN NULL ELSE store_hold END,

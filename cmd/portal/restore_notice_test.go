@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestRestoreGivesDestructionNoticeAgain: a restored database gives every
+// live visit's destruction its notice again, with its period, before
+// anything is destroyed. A legal hold set after the backup (the usual
+// one: set to stop a destruction about to run) is not in the backup; the
+// notice the backup held had run, and the first sweep of the restored
+// portal destroyed the held visit's key before anyone could set the hold
+// again. The new notice is mailed to the administrators, and gives them
+// the notice period to set it.
+func TestRestoreGivesDestructionNoticeAgain(t *testing.T) {
+	ctx := context.Background()
+	d := newDrill(t, domainStack(t))
+	d.cfg.DestructionNotice = 48 * time.Hour
+	d.open()
+	defer func() { d.svc.Close() }()
+	id := d.pastVisit("FV-HELD", "1.01 Held.pdf", "evidence a complaint needs")
+	if ids, err := d.svc.RunRetention(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("the first sweep (the notice): %v %v", ids, err)
+	}
+	notices := func() int {
+		t.Helper()
+		recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: id, Action: "destruction.notice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(recs)
+	}
+	if n := notices(); n != 1 {
+		t.Fatalf("%d destruction notices, want 1", n)
+	}
+	d.offset.Add(int64(49 * time.Hour)) // the notice has run
+	dir := filepath.Join(t.TempDir(), "backup")
+	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	admin := d.person("ofsted", "admin@ofsted.example")
+	acc, err := d.svc.Authorize(ctx, admin, policy.LegalHoldSet, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.SetLegalHold(ctx, true, "A complaint escalated to the courts"); err != nil {
+		t.Fatal(err)
+	}
+	d.svc.Close()
+
+	wipe(t, d.cfg)
+	var out bytes.Buffer
+	if err := restoreCmd(ctx, []string{dir}, &out); err != nil {
+		t.Fatalf("restore: %v\n%s", err, out.String())
+	}
+	d.open()
+	if ids, err := d.svc.RunRetention(ctx); err != nil || len(ids) != 0 {
+		t.Errorf("the restored portal's first sweep destroyed %v (%v): a hold set after the backup had no time to be set again", ids, err)
+	}
+	v, err := d.svc.Store().Visit(ctx, id)
+	if err != nil || v.State != portal.StateActive {
+		t.Fatalf("the visit after the restored portal's first sweep: %q %v, want it active", v.State, err)
+	}
+	if n := notices(); n != 2 {
+		t.Errorf("%d destruction notices after the restore, want the first and one given again", n)
+	}
+}
