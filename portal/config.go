@@ -78,6 +78,10 @@ type Config struct {
 	// ReadIdleTimeout is the longest a request body may stall: a body that
 	// sends nothing for this long is refused.
 	ReadIdleTimeout time.Duration
+	// WriteIdleTimeout is the longest one write of a response may wait on
+	// a client that does not read: a download it stalls is cut, and what
+	// it held (buffers, the object store's connections) let go.
+	WriteIdleTimeout time.Duration
 	// SignInRate limits the sign-ins started, and SignInFailureRate the
 	// failed sign-ins, per client address.
 	SignInRate        Rate
@@ -179,6 +183,7 @@ func readConfig(e *envReader) Config {
 		PlaintextHosts:       splitList(e.str("PORTAL_PLAINTEXT_HOSTS", "")),
 		PprofAddr:            e.str("PORTAL_PPROF_ADDR", ""),
 		ReadIdleTimeout:      e.duration("PORTAL_READ_IDLE_TIMEOUT", 2*time.Minute),
+		WriteIdleTimeout:     e.duration("PORTAL_WRITE_IDLE_TIMEOUT", 2*time.Minute),
 		SignInRate:           e.rate("PORTAL_SIGNIN_RATE", Rate{20, time.Minute}),
 		SignInFailureRate:    e.rate("PORTAL_SIGNIN_FAILURE_RATE", Rate{10, 15 * time.Minute}),
 		IdPDiscoveryInterval: e.duration("PORTAL_IDP_DISCOVERY_INTERVAL", time.Hour),

@@ -39,7 +39,7 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatalf("idp: %+v", c.IdPs[0])
 	}
 	if c.SignInRate != (Rate{N: 20, Per: time.Minute}) || c.SignInFailureRate != (Rate{N: 10, Per: 15 * time.Minute}) ||
-		c.ReadIdleTimeout != 2*time.Minute || c.IdPDiscoveryInterval != time.Hour || c.LogLevel != "info" {
+		c.ReadIdleTimeout != 2*time.Minute || c.WriteIdleTimeout != 2*time.Minute || c.IdPDiscoveryInterval != time.Hour || c.LogLevel != "info" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -119,6 +119,7 @@ func TestLoadConfigRejects(t *testing.T) {
 		"bad sign-in rate":       {map[string]string{"PORTAL_SIGNIN_RATE": "lots"}, "PORTAL_SIGNIN_RATE"},
 		"zero failure rate":      {map[string]string{"PORTAL_SIGNIN_FAILURE_RATE": "0/1m"}, "PORTAL_SIGNIN_FAILURE_RATE"},
 		"bad read timeout":       {map[string]string{"PORTAL_READ_IDLE_TIMEOUT": "0s"}, "PORTAL_READ_IDLE_TIMEOUT"},
+		"bad write timeout":      {map[string]string{"PORTAL_WRITE_IDLE_TIMEOUT": "0s"}, "PORTAL_WRITE_IDLE_TIMEOUT"},
 		"bad discovery":          {map[string]string{"PORTAL_IDP_DISCOVERY_INTERVAL": "hourly"}, "PORTAL_IDP_DISCOVERY_INTERVAL"},
 		"remote metrics":         {map[string]string{"PORTAL_METRICS_ADDR": ":9464"}, "PORTAL_METRICS_ALLOW_REMOTE"},
 		"metrics no port":        {map[string]string{"PORTAL_METRICS_ADDR": "127.0.0.1"}, "PORTAL_METRICS_ADDR must be host:port"},

@@ -85,6 +85,9 @@ type sessionWriter struct {
 	// expiry is the deadline the store holds for the session, as loaded
 	// and then as committed (store.TrackExpiry).
 	expiry time.Time
+	// idle is how long one write may wait on the client
+	// (PORTAL_WRITE_IDLE_TIMEOUT); zero: for ever.
+	idle time.Duration
 }
 
 type sessionWriterKey struct{}
@@ -98,7 +101,7 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 		if c, err := r.Cookie(s.sessions.Cookie.Name); err == nil {
 			token = c.Value
 		}
-		sw := &sessionWriter{ResponseWriter: w, s: s}
+		sw := &sessionWriter{ResponseWriter: w, s: s, idle: s.cfg.WriteIdleTimeout}
 		ctx, err := s.sessions.Load(store.TrackSessionKey(store.TrackIdPSession(store.TrackExpiry(r.Context(), &sw.expiry), &sw.idpSession), &sw.key), token)
 		if err != nil {
 			s.log.Error("load session", "request_id", requestIDOf(r), "err", err)
@@ -114,6 +117,7 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 		if !sw.saved {
 			sw.save()
 		}
+
 	})
 }
 
@@ -124,6 +128,16 @@ func (w *sessionWriter) WriteHeader(code int) {
 
 func (w *sessionWriter) Write(b []byte) (int, error) {
 	w.save()
+	if w.idle > 0 {
+		// A client that stops reading (a download left open, its window
+		// shut) is cut once one write has waited this long on it, rather
+		// than hold the response's buffers and the object store's
+		// connections for ever: the server has no write timeout, as a
+		// large file takes as long as the client's line needs.
+		if err := http.NewResponseController(w.ResponseWriter).SetWriteDeadline(time.Now().Add(w.idle)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return 0, err
+		}
+	}
 	return w.ResponseWriter.Write(b)
 }
 
