@@ -46,6 +46,12 @@ func backupCmd(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	// Every backup is recorded (it holds every wrapped visit key), and a
+	// record during a restore not finished would come before the
+	// restore's mark: none is taken then.
+	if err := refusePendingRestore(ctx, st, "backup"); err != nil {
+		return err
+	}
 	var m portal.Manifest
 	if st.Postgres() {
 		bin, err := portal.PostgresTools(os.Getenv)
@@ -61,14 +67,17 @@ func backupCmd(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "backup %s: %s %s, %d bytes, sha256 %s; audit records 1..%d, schema version %d; manifest signed with the signing key\n",
 		dir, m.Database, m.File, m.Size, m.SHA256, m.AuditSeq, m.SchemaVersion)
-	// Recorded, unless a restore of this database is not finished: a
-	// record now would come before the restore's mark.
-	if err := refusePendingRestore(ctx, st, "backup"); err != nil {
-		fmt.Fprintf(out, "not recorded in the audit trail: %v\n", err)
-		return nil
+	// A backup the trail does not record is not kept: it is removed, and
+	// the command fails (take it again).
+	err = refusePendingRestore(ctx, st, "backup")
+	if err == nil {
+		err = portal.RecordBackup(ctx, st, operator("backup"), m)
 	}
-	if err := portal.RecordBackup(ctx, st, operator("backup"), m); err != nil {
-		return fmt.Errorf("backup %s written, but not recorded in the audit trail: %w", dir, err)
+	if err != nil {
+		if rerr := os.RemoveAll(dir); rerr != nil {
+			return fmt.Errorf("backup %s written but not recorded in the audit trail (%w), and not removed: remove it (%v)", dir, err, rerr)
+		}
+		return fmt.Errorf("backup not recorded in the audit trail, so removed: take it again: %w", err)
 	}
 	return nil
 }

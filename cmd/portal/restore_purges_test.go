@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -263,5 +264,30 @@ func TestRestoreDropsUploadsUnderWay(t *testing.T) {
 	}
 	if _, err := db.File(ctx, demo.ID, r.FileID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the file purged after the backup is back after the restore (%v)", err)
+	}
+}
+
+// TestNoBackupDuringARestore: a backup asked for while a restore of the
+// database is not finished is refused, and nothing is written. Before, the
+// copy was written (every wrapped visit key in it) and the command said
+// "not recorded in the audit trail" and succeeded: a backup the trail
+// never heard of.
+func TestNoBackupDuringARestore(t *testing.T) {
+	ctx := context.Background()
+	newDrill(t, domainStack(t))
+	st, err := portal.OpenStore(ctx, os.Getenv, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := portal.BeginRestore(ctx, st, "0123456789abcdef0123456789abcdef", time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "backup")
+	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err == nil {
+		t.Error("a backup during a restore not finished succeeded")
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a backup during a restore not finished left %s (%v)", dir, err)
 	}
 }
