@@ -34,6 +34,7 @@ const (
 	NoteLegalHoldLifted   = "legal_hold_lifted"
 	NoteFilePurged        = "file_purged"
 	NoteQuestions         = "questions"
+	NotePublicationLate   = "publication_late"
 )
 
 // DigestKinds are the summaries each person may switch off on "Your

@@ -3,10 +3,12 @@ package portal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/ofsted-portal/evidence/portal/store"
+	"github.com/ofsted-portal/evidence/portal/timeline"
 )
 
 // ScheduleNotifications writes the notifications that follow from the
@@ -54,6 +56,11 @@ func (s *Service) ScheduleNotifications(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// publicationGrace is how many working days past its usual day (30 working
+// days after fieldwork) a letter's publication may go unrecorded before
+// the portal says so.
+const publicationGrace = 10
+
 // noteKeep is how long a sent or skipped notification stays in the outbox.
 const noteKeep = 30 * 24 * time.Hour
 
@@ -84,6 +91,16 @@ func (s *Service) scheduled(ctx context.Context, v store.Visit, st Status, ms []
 			outs = append(outs, store.Outgoing{Kind: NoteAccessClosing, VisitID: v.ID, To: store.Audience{MemberID: m.ID},
 				Period: last.Format(time.DateOnly)})
 		}
+	}
+	// A letter whose publication is not recorded keeps the evidence for
+	// ever, and nothing else would say so: once publication is well past
+	// its usual day (publicationGrace working days after it), the lead
+	// inspector and the administrators hear every week until it is
+	// recorded. Not while a complaint stops publication.
+	if st.Timeline != nil && st.State == timeline.Reporting && !today.Before(s.cal.AddWorkingDays(st.Timeline.PublicationExpected, publicationGrace)) {
+		y, w := today.ISOWeek()
+		outs = append(outs, store.Outgoing{Kind: NotePublicationLate, VisitID: v.ID, To: store.Audience{Roles: leadOnly, Admins: true},
+			Period: fmt.Sprintf("%d-W%02d", y, w), Data: map[string]string{"date": st.Timeline.PublicationExpected.Format(time.DateOnly)}})
 	}
 	if n := st.Notice; n != nil && n.ApprovedAt.IsZero() && !st.LegalHold && !today.Before(s.cal.PreviousWorkingDay(st.DestroyOn)) {
 		outs = append(outs, store.Outgoing{Kind: NoteDestructionReview, VisitID: v.ID, To: store.Audience{Admins: true},

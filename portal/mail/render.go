@@ -33,7 +33,7 @@ type Rendered struct {
 // Kinds are the messages there are templates for.
 var Kinds = []string{"member_added", "cases_named", "provider_digest", "files_arrived", "access_closing",
 	"destruction_notice", "destruction_review", "destruction_failed", "destruction_done", "legal_hold_set", "legal_hold_lifted", "file_purged",
-	"questions"}
+	"questions", "publication_late"}
 
 //go:embed templates
 var files embed.FS
