@@ -213,25 +213,15 @@ const epochLeaseTTL = 5 * time.Minute
 // the context fn is given ends when it is lost, so that two processes
 // never start, retire or destroy epoch keys together.
 func (s *Service) withEpochLease(ctx context.Context, fn func(ctx context.Context) error) error {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		kept, release, ok, err := s.keepLease(ctx, epochLease, s.epochLease)
-		if err != nil {
-			return err
-		}
-		if ok {
-			defer release()
-			return fn(kept)
-		}
-		if time.Now().After(deadline) {
-			return errors.New("key epoch: the key-epoch lease is held by other key epoch work (this process's or another's) that has not finished within a minute")
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+	kept, release, err := s.awaitLease(ctx, epochLease, s.epochLease, time.Minute)
+	if errors.Is(err, errLeaseBusy) {
+		return errors.New("key epoch: the key-epoch lease is held by other key epoch work (this process's or another's) that has not finished within a minute")
 	}
+	if err != nil {
+		return err
+	}
+	defer release()
+	return fn(kept)
 }
 
 // startEpoch makes a new epoch current and moves every live key to it; the

@@ -46,6 +46,10 @@ func MessageIDOf(n store.Notification) string { return messageID(n) }
 // test can outlast them.
 func (s *Service) SetLeases(d time.Duration) { s.janitorLease, s.epochLease = d, d }
 
+// SetRestoreWait shortens how long finishing a restore waits for another
+// process finishing it.
+func (s *Service) SetRestoreWait(d time.Duration) { s.restoreWait = d }
+
 // SweepExpiredUploads runs the janitor's expiry round over rs, the uploads
 // it listed as past their expiry (a listing a request may since have
 // outdated).

@@ -197,6 +197,33 @@ func (s *Service) keepLease(ctx context.Context, name string, ttl time.Duration)
 	}, true, nil
 }
 
+// errLeaseBusy is awaitLease's error for a lease another holder kept for
+// longer than the wait.
+var errLeaseBusy = errors.New("the lease is held elsewhere")
+
+// awaitLease takes the lease name for ttl (keepLease), waiting up to wait
+// for another holder to be done with it: errLeaseBusy when it is not.
+func (s *Service) awaitLease(ctx context.Context, name string, ttl, wait time.Duration) (context.Context, func(), error) {
+	deadline := time.Now().Add(wait)
+	for {
+		kept, release, ok, err := s.keepLease(ctx, name, ttl)
+		if err != nil {
+			return ctx, nil, err
+		}
+		if ok {
+			return kept, release, nil
+		}
+		if time.Now().After(deadline) {
+			return ctx, nil, errLeaseBusy
+		}
+		select {
+		case <-ctx.Done():
+			return ctx, nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
 // keyEpochs starts the first key epoch (moving keys made by earlier
 // versions into it), retires the epochs whose retention has run out,
 // removes epoch keys no epoch names (a start cut off), and forgets epoch

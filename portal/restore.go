@@ -67,6 +67,20 @@ var ErrNoRestoreIntent = errors.New("no restore intent outside the database for 
 // it: restored by hand (pg_restore, a file copy), or cut short.
 var ErrBehindAnchors = errors.New("the database is behind what was recorded outside it")
 
+// restoreLease is held while a process finishes a restore; restoreLeaseTTL
+// is how long it lasts unrenewed (renewed while the work goes on), and
+// restoreWaitFor how long another process waits for it.
+const (
+	restoreLease    = "restore"
+	restoreLeaseTTL = 5 * time.Minute
+	restoreWaitFor  = 15 * time.Minute
+)
+
+// ErrRestoreBusy is returned by FinishRestore (and CheckRestored) when
+// another process has been finishing the restore for longer than this one
+// waits: start it again.
+var ErrRestoreBusy = errors.New("another process is finishing the restore")
+
 // ErrRestoreUnchecked is returned by CheckRestored when what is recorded
 // outside the database (the anchor store's checkpoints and destruction
 // records) cannot be read: whether the database was put back behind them
@@ -98,9 +112,27 @@ func BeginRestore(ctx context.Context, st *store.Store, id string, created time.
 func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519.PublicKey) (RestoreReport, error) {
 	keys := s.trustedKeys(trusted)
 	var rep RestoreReport
+	if _, err := s.store.PendingRestore(ctx); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return rep, nil
+		}
+		return rep, err
+	}
+	// One process at a time finishes a restore (replicas started
+	// together, each finding it pending): two would destroy the same
+	// visits again side by side, and each sign a certificate of its own.
+	// The others wait, then find it finished.
+	ctx, release, err := s.awaitLease(ctx, restoreLease, restoreLeaseTTL, s.restoreWait)
+	if errors.Is(err, errLeaseBusy) {
+		return rep, fmt.Errorf("%w, and has not finished within %s: start this one again", ErrRestoreBusy, s.restoreWait)
+	}
+	if err != nil {
+		return rep, err
+	}
+	defer release()
 	r, err := s.store.PendingRestore(ctx)
 	if errors.Is(err, store.ErrNotFound) {
-		return rep, nil
+		return rep, nil // finished by the process that held the lease
 	}
 	if err != nil {
 		return rep, err

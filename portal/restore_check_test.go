@@ -70,3 +70,35 @@ func TestServeRefusesWhenTheAnchorsCannotBeRead(t *testing.T) {
 		t.Errorf("serve's check, the anchor store refusing: %v, want %v", err, portal.ErrRestoreUnchecked)
 	}
 }
+
+// TestRestoreIsFinishedByOneProcessAtATime: a restore left pending is
+// finished by one process at a time. Replicas started together each find
+// it pending; before, each went on at once: both destroyed the same visits
+// again side by side and signed a certificate each, and the one that lost
+// the race failed its start. Now the others wait for the one finishing it
+// (the restore's lease), then find it finished; one that waits too long
+// says so and is started again.
+func TestRestoreIsFinishedByOneProcessAtATime(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	st := d.svc.Store()
+	if err := portal.BeginRestore(ctx, st, "0123456789abcdef0123456789abcdef", time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if ok, err := st.TakeLease(ctx, "restore", "another replica", now, now.Add(time.Minute)); !ok || err != nil {
+		t.Fatalf("take the restore's lease: %v %v", ok, err)
+	}
+	d.svc.SetRestoreWait(time.Second)
+	if _, err := d.svc.CheckRestored(ctx); !errors.Is(err, portal.ErrRestoreBusy) {
+		t.Errorf("serve's check of a restore another process is finishing: %v, want %v", err, portal.ErrRestoreBusy)
+	}
+	// Let go: this process takes it on (and here refuses it: no intent
+	// outside the database says an operator began it).
+	if err := st.ReleaseLease(ctx, "restore", "another replica"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.CheckRestored(ctx); !errors.Is(err, portal.ErrNoRestoreIntent) {
+		t.Errorf("serve's check of a restore once the other process let it go: %v, want %v", err, portal.ErrNoRestoreIntent)
+	}
+}

@@ -87,6 +87,9 @@ type Service struct {
 	// the key epochs' work hold their leases between renewals
 	// (janitorLeaseTTL, epochLeaseTTL; tests shorten them).
 	janitorLease, epochLease time.Duration
+	// restoreWait is how long finishing a restore waits for another
+	// process finishing it (restoreWaitFor; tests shorten it).
+	restoreWait time.Duration
 	// checkClock: the sweep and readiness compare the clock with the
 	// database's (clockagree.go).
 	checkClock bool
@@ -222,6 +225,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Service, error) {
 	host, _ := os.Hostname()
 	s.instance = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), store.NewID()[:8])
 	s.janitorLease, s.epochLease = janitorLeaseTTL, epochLeaseTTL
+	s.restoreWait = restoreWaitFor
 	s.retention = &retention.Service{Store: st, Objects: bl, Forget: s.keys.Forget, Signer: signer, Now: o.now, Today: s.Today,
 		NoticePeriod: cfg.DestructionNotice, LeaseTTL: cfg.RetentionLease, Holder: s.instance, Log: o.logger,
 		AfterStep: o.afterStep, Record: s.retentionRec, Epochs: epochSuperseder{s}, Outside: s.putOutside,
