@@ -113,6 +113,14 @@ func (s *Service) RecordSessionReplaced(ctx context.Context, a Actor) error {
 	return s.recordSignOut(ctx, a, map[string]any{"session": "replaced by another sign-in"})
 }
 
+// RecordSessionNotSaved records the end of a's session that was never
+// saved: their sign-in was recorded as the provider's answer was
+// verified, and the session it made could not be stored (the database
+// busy or gone), so the person holds none.
+func (s *Service) RecordSessionNotSaved(ctx context.Context, a Actor) error {
+	return s.recordSignOut(ctx, a, map[string]any{"session": "not saved: the sign-in did not finish"})
+}
+
 // RecordSessionEndedBySignIn records that a's session ended when a sign-in
 // in the same browser failed (which ends it, as one that succeeds does).
 func (s *Service) RecordSessionEndedBySignIn(ctx context.Context, a Actor) error {

@@ -281,6 +281,13 @@ func (s *Server) callback(c *gin.Context) {
 			// session's saving), the browser keeps no session: not the
 			// one it held, which may still be stored as it was.
 			s.dropSession(c)
+			// The sign-in is in the trail: so is the end of the session
+			// it never held (a provider's sign-out records its own).
+			if !errors.Is(err, portal.ErrProviderSignedOut) {
+				if rerr := s.svc.RecordSessionNotSaved(ctx, user.actor); rerr != nil {
+					s.log.Error("record the end of a session not saved", "request_id", requestID(c), "user", user.userID, "err", rerr)
+				}
+			}
 		}
 		if errors.Is(err, portal.ErrProviderSignedOut) {
 			s.log.Warn("sign-in ended: the identity provider ended its session as the portal finished it", "request_id", requestID(c), "idp", user.idp, "user", user.userID)

@@ -146,3 +146,41 @@ func TestFailedSignInOverASessionTheDatabaseKeeps(t *testing.T) {
 		t.Errorf("after a failed sign-in whose session the database kept, the browser still acts as the lead inspector: /api/v1/me answers %d, want 401", s)
 	}
 }
+
+// TestSignInWhoseSessionIsNotSavedEnds: a sign-in recorded as it is
+// verified, whose session the database then refuses to save (busy, or
+// failing over), is followed in the trail by the end of that session.
+// Before, the trail and the person's own activity page showed a sign-in
+// that succeeded, with no session ever held and no end to follow.
+func TestSignInWhoseSessionIsNotSavedEnds(t *testing.T) {
+	ts := startStack(t)
+	if ts.Portal.Store().Postgres() {
+		t.Skip("the refusal is an SQLite trigger; the web's handling does not depend on the database")
+	}
+	b := ts.newBrowser(t)
+	resp := b.get("/auth/ofsted/login")
+	page := readAll(t, resp)
+	db := ts.Portal.Store().DB()
+	if _, err := db.Exec(`CREATE TRIGGER sessions_not_saved BEFORE INSERT ON sessions BEGIN SELECT RAISE(ABORT, 'database is locked'); END`); err != nil {
+		t.Fatal(err)
+	}
+	resp = b.submitLogin(resp.Request.URL, page, "hmi@ofsted.example", devidp.DemoPassword)
+	readAll(t, resp)
+	if _, err := db.Exec(`DROP TRIGGER sessions_not_saved`); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode/100 == 2 && resp.Request.URL.Path == "/visits" {
+		t.Fatal("the sign-in went through with its session refused")
+	}
+	recs, err := ts.Portal.Store().AuditRecords(context.Background(), store.AuditFilter{ActorEmail: "hmi@ofsted.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, r := range recs {
+		actions = append(actions, r.Action+":"+r.Outcome)
+	}
+	if len(actions) == 0 || actions[len(actions)-1] != "signout:success" {
+		t.Errorf("hmi's records: %v, want the sign-in followed by its session's end (signout)", actions)
+	}
+}
