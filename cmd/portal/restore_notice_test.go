@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -71,5 +73,60 @@ func TestRestoreGivesDestructionNoticeAgain(t *testing.T) {
 	}
 	if n := notices(); n != 2 {
 		t.Errorf("%d destruction notices after the restore, want the first and one given again", n)
+	}
+}
+
+// TestRestoreKeepsTheNoticeOfADestructionItDoesAgain: a destruction begun
+// after the backup, on a notice given before it, is done again by the
+// restore with that notice: its certificate says when the notice was
+// given. Dropping the notices of live visits as the restore began left
+// the certificate of a destruction done again with no notice at all.
+func TestRestoreKeepsTheNoticeOfADestructionItDoesAgain(t *testing.T) {
+	ctx := context.Background()
+	d := newDrill(t, domainStack(t))
+	d.cfg.DestructionNotice = 48 * time.Hour
+	d.opts = []portal.Option{portal.WithRetentionHook(func(step string) error {
+		if step == "key_destroyed" {
+			return errors.New("stopped once the key was destroyed")
+		}
+		return nil
+	})}
+	d.open()
+	defer func() { d.svc.Close() }()
+	id := d.pastVisit("FV-AGAIN", "1.01 Kept.pdf", "evidence destroyed on schedule")
+	if _, err := d.svc.RunRetention(ctx); err != nil {
+		t.Fatalf("the first sweep (the notice): %v", err)
+	}
+	d.offset.Add(int64(49 * time.Hour)) // the notice has run
+	dir := filepath.Join(t.TempDir(), "backup")
+	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.RunRetention(ctx); err == nil {
+		t.Fatal("the destruction was not stopped")
+	}
+	d.svc.Close()
+
+	wipe(t, d.cfg)
+	var out bytes.Buffer
+	if err := restoreCmd(ctx, []string{dir}, &out); err != nil {
+		t.Fatalf("restore: %v\n%s", err, out.String())
+	}
+	d.opts = nil
+	d.open()
+	got, err := d.svc.Store().GetDestruction(ctx, id)
+	if err != nil || got.Certificate == nil {
+		t.Fatalf("no certificate after the restore: %v", err)
+	}
+	pub, err := retention.ParsePublicKeyPEM(mustPublicKey(t, d.cfg.SigningKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := retention.Verify(got.Certificate, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Notice == nil {
+		t.Errorf("the certificate of the destruction done again has no notice: %+v", c)
 	}
 }

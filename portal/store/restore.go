@@ -33,18 +33,9 @@ type Restore struct {
 // retention run to bring the store to the database as restored
 // (StoreSidesToApply). The holds of a visit not held are left as the
 // store has them: a restore never frees evidence.
-//
-// Every live visit's destruction notice, and its approval, goes: a legal
-// hold set after the backup is not in it, and the notice the backup held
-// may have run. The sweep gives the notice again, with its period (mailed
-// to the administrators), before it destroys anything: time to set the
-// hold again.
 func (s *Store) BeginRestore(ctx context.Context, r Restore) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions`); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM destruction_notices WHERE visit_id IN (SELECT id FROM visits WHERE state = 'active')`); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE visits SET store_rule = NULL, store_hold = CASE WHEN legal_hold = 1 THEN NULL ELSE store_hold END,
@@ -120,9 +111,21 @@ func (s *Store) AppendRestoreMark(ctx context.Context, restoreID string, afterSe
 }
 
 // FinishRestore records that a restore's work is done.
+//
+// Every visit still live loses its destruction notice, and its approval,
+// as the restore finishes: a legal hold set after the backup is not in
+// it, and the notice the backup held may have run. The sweep gives the
+// notice again, with its period (mailed to the administrators), before it
+// destroys anything: time to set the hold again. The destructions the
+// restore did again (recorded outside the database) were done first, on
+// their notices, which their certificates name.
 func (s *Store) FinishRestore(ctx context.Context, restoreID string, now time.Time, audit ...AuditRecord) error {
 	return s.inTx(ctx, func(tx *Tx) error {
-		return execOne(ctx, tx, `UPDATE restores SET finished_at = ? WHERE id = ? AND finished_at IS NULL`, formatTime(now), restoreID)
+		if err := execOne(ctx, tx, `UPDATE restores SET finished_at = ? WHERE id = ? AND finished_at IS NULL`, formatTime(now), restoreID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM destruction_notices WHERE visit_id IN (SELECT id FROM visits WHERE state = 'active')`)
+		return err
 	}, audit...)
 }
 
