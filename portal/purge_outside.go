@@ -145,7 +145,9 @@ func (s *Service) purgeAgain(ctx context.Context, keys trustedKeys, done map[str
 		p := store.PurgedFile{FileID: f.ID, VisitID: v.ID, Item: f.Item, Size: note.Size, SHA256: note.SHA256, UploadedBy: note.UploadedBy,
 			UploadedAt: note.UploadedAt, PurgedBy: note.PurgedBy, PurgedAt: note.PurgedAt, ReasonSealed: note.ReasonSealed, Again: true,
 			Lists: func(r store.Receipt) (bool, error) { return s.receiptLists(key, r, f.ID) }}
-		rec := s.systemRec(v.ID, "file.purged", f.ID, map[string]any{"sha256": note.SHA256, "size": note.Size, "item": f.Item,
+		// With the file's item and scan as notesFor reads them: the lead
+		// inspector hears of it only if they could list it.
+		rec := s.systemRec(v.ID, "file.purged", f.ID, map[string]any{"sha256": note.SHA256, "size": note.Size, "item": f.Item, "scan": f.Scan,
 			"reapplied": "purge recorded outside the database", "purged_at": note.PurgedAt.UTC().Format(time.RFC3339)})
 		if err := s.evidence.Purge(ctx, v, p, rec); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return again, fmt.Errorf("restore: purge again file %s of visit %s: %w", f.ID, v.Reference, err)

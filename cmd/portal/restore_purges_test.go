@@ -46,6 +46,10 @@ func TestRestorePurgesAgain(t *testing.T) {
 			wrong = f
 		}
 	}
+	// The scanner found it infected: the team never saw it.
+	if _, err := d.svc.Store().DB().Exec(`UPDATE files SET scan_status = 'infected' WHERE id = ?`, wrong.ID); err != nil {
+		t.Fatal(err)
+	}
 	dir := filepath.Join(t.TempDir(), "backup")
 	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
@@ -84,6 +88,16 @@ func TestRestorePurgesAgain(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "purged again: 1") {
 		t.Errorf("the restore does not say it purged a file again:\n%s", out.String())
+	}
+	// The purge done again tells the lead inspector nothing of a file
+	// they could never see, as the purge itself did not.
+	var told int
+	if err := db.DB().QueryRow(`SELECT COUNT(*) FROM notifications n JOIN members m ON n.recipient = 'member:' || m.id
+		WHERE n.kind = 'file_purged' AND m.role = 'lead_inspector' AND m.visit_id = ?`, demo.ID).Scan(&told); err != nil {
+		t.Fatal(err)
+	}
+	if told != 0 {
+		t.Errorf("the purge done again by the restore tells the lead inspector of an infected file they never saw (%d notifications)", told)
 	}
 }
 
