@@ -81,6 +81,10 @@ const (
 // waits: start it again.
 var ErrRestoreBusy = errors.New("another process is finishing the restore")
 
+// anchorsWayOut is what an operator does when the anchor store cannot be
+// read at start-up.
+const anchorsWayOut = "Check that the anchor store exists and the portal may read it (PORTAL_AUDIT_ANCHOR_BUCKET, or PORTAL_AUDIT_ANCHOR_DIR), then start the portal again (docs/operating.md: Backups and restore)"
+
 // ErrRestoreUnchecked is returned by CheckRestored when what is recorded
 // outside the database (the anchor store's checkpoints and destruction
 // records) cannot be read: whether the database was put back behind them
@@ -374,7 +378,7 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 		return RestoreReport{}, fmt.Errorf("%w: the anchor store holds what the portal did not write: %v. Copy the database and the anchors and follow docs/operating.md: The audit chain reports a break", ErrBehindAnchors, err)
 	}
 	if err != nil {
-		return RestoreReport{}, fmt.Errorf("%w: the audit anchors: %v. Start the portal again once the anchor store answers (docs/operating.md: Backups and restore)", ErrRestoreUnchecked, err)
+		return RestoreReport{}, fmt.Errorf("%w: the audit anchors: %v. %s", ErrRestoreUnchecked, err, anchorsWayOut)
 	}
 	head, _, err := s.store.AuditHead(ctx)
 	if err != nil {
@@ -414,8 +418,11 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 		s.log.Error("restore check: the object store did not answer for a live visit's bucket; starting without that check", "err", err)
 		return RestoreReport{}, nil
 	}
+	if errors.Is(err, errAnchorsUnread) {
+		return RestoreReport{}, fmt.Errorf("%w: %v. %s", ErrRestoreUnchecked, err, anchorsWayOut)
+	}
 	if err != nil {
-		return RestoreReport{}, fmt.Errorf("%w: the destructions recorded outside the database: %v. Start the portal again once the anchor store answers (docs/operating.md: Backups and restore)", ErrRestoreUnchecked, err)
+		return RestoreReport{}, err
 	}
 	for _, v := range found.missing {
 		s.log.Error("restore check: a live visit's bucket is missing from the object store", "visit", v.ID, "reference", v.Reference, "bucket", v.Bucket)

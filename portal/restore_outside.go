@@ -78,6 +78,10 @@ func claimedVisit(b []byte) string {
 // a visit live in the database.
 var errUnverified = errors.New("a destruction record outside the database does not verify with a trusted key")
 
+// errAnchorsUnread is destroyedOutside's error when the anchor store
+// cannot be opened or read.
+var errAnchorsUnread = errors.New("restore: the anchor store cannot be read")
+
 // errBucketUnchecked is destroyedOutside's error when the records outside
 // were read but the object store did not answer for a live visit's bucket.
 var errBucketUnchecked = errors.New("restore: the object store did not answer for a bucket")
@@ -124,11 +128,11 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsi
 	a, err := s.openAnchors(ctx)
 	s.anchorMu.Unlock()
 	if err != nil {
-		return found, err
+		return found, fmt.Errorf("%w: %w", errAnchorsUnread, err)
 	}
 	objs, err := a.Records(ctx, "destructions/")
 	if err != nil {
-		return found, fmt.Errorf("restore: destructions outside the database (%s): %w", a.Where(), err)
+		return found, fmt.Errorf("%w: destructions outside the database (%s): %w", errAnchorsUnread, a.Where(), err)
 	}
 	recorded, unverified := map[string]string{}, map[string]string{}
 	certs, issued := map[string][]byte{}, map[string]time.Time{}
