@@ -90,7 +90,7 @@ const anchorsWayOut = "Check that the anchor store exists and the portal may rea
 // records) cannot be read: whether the database was put back behind them
 // cannot be told, and serving a visit destroyed since would serve its
 // key and names again. The portal does not serve until it can read them
-// (start it again once the anchor store answers).
+// (anchorsWayOut).
 var ErrRestoreUnchecked = errors.New("what is recorded outside the database cannot be read")
 
 // BeginRestore records, in a database just brought back from a backup, a
