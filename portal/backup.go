@@ -33,6 +33,20 @@ func RecordBackup(ctx context.Context, st *store.Store, a Actor, m Manifest) err
 		"audit_seq": m.AuditSeq, "schema_version": m.SchemaVersion, "created_at": m.CreatedAt.UTC().Format(time.RFC3339)}))
 }
 
+// BackupRecorded reports whether the trail holds the record of the backup
+// m (RecordBackup), as its latest backup.taken: a record whose answer was
+// lost may have been written.
+func BackupRecorded(ctx context.Context, st *store.Store, m Manifest) bool {
+	recs, err := st.AuditRecords(ctx, store.AuditFilter{Action: "backup.taken", Newest: true, Limit: 1})
+	if err != nil || len(recs) != 1 {
+		return false
+	}
+	var d struct {
+		SHA256 string `json:"sha256"`
+	}
+	return json.Unmarshal([]byte(recs[0].Detail), &d) == nil && d.SHA256 == m.SHA256 && m.SHA256 != ""
+}
+
 // BackupManifestName is the manifest's file name in a backup folder.
 const BackupManifestName = "manifest.json"
 

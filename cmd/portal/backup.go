@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ofsted-portal/evidence/portal"
@@ -52,34 +53,70 @@ func backupCmd(ctx context.Context, args []string, out io.Writer) error {
 	if err := refusePendingRestore(ctx, st, "backup"); err != nil {
 		return err
 	}
-	var m portal.Manifest
-	if st.Postgres() {
-		bin, err := portal.PostgresTools(os.Getenv)
-		if err != nil {
-			return err
-		}
-		m, err = portal.BackupPostgres(ctx, st, cfg.DatabaseURL, bin, dir, key)
-		if err != nil {
-			return err
-		}
-	} else if m, err = portal.BackupSQLite(ctx, st, dir, key); err != nil {
+	// What a backup that is not kept removes: the files it writes, in a
+	// folder that was empty, and the folder if it made it.
+	created, err := emptyOrAbsent(dir)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "backup %s: %s %s, %d bytes, sha256 %s; audit records 1..%d, schema version %d; manifest signed with the signing key\n",
-		dir, m.Database, m.File, m.Size, m.SHA256, m.AuditSeq, m.SchemaVersion)
-	// A backup the trail does not record is not kept: it is removed, and
-	// the command fails (take it again).
-	err = refusePendingRestore(ctx, st, "backup")
+	var m portal.Manifest
+	if st.Postgres() {
+		var bin string
+		if bin, err = portal.PostgresTools(os.Getenv); err == nil {
+			m, err = portal.BackupPostgres(ctx, st, cfg.DatabaseURL, bin, dir, key)
+		}
+	} else {
+		m, err = portal.BackupSQLite(ctx, st, dir, key)
+	}
 	if err == nil {
-		err = portal.RecordBackup(ctx, st, operator("backup"), m)
+		fmt.Fprintf(out, "backup %s: %s %s, %d bytes, sha256 %s; audit records 1..%d, schema version %d; manifest signed with the signing key\n",
+			dir, m.Database, m.File, m.Size, m.SHA256, m.AuditSeq, m.SchemaVersion)
+		// Every backup kept is recorded (it holds every wrapped visit key).
+		if err = portal.RecordBackup(ctx, st, operator("backup"), m); err != nil && portal.BackupRecorded(context.WithoutCancel(ctx), st, m) {
+			err = nil // recorded, its answer lost
+		}
 	}
 	if err != nil {
-		if rerr := os.RemoveAll(dir); rerr != nil {
-			return fmt.Errorf("backup %s written but not recorded in the audit trail (%w), and not removed: remove it (%v)", dir, err, rerr)
+		if rerr := discardBackup(dir, created, m); rerr != nil {
+			return fmt.Errorf("backup %s not taken, or not recorded in the audit trail (%w), and what it wrote not removed: remove it (%v)", dir, err, rerr)
 		}
-		return fmt.Errorf("backup not recorded in the audit trail, so removed: take it again: %w", err)
+		return fmt.Errorf("backup not taken, or not recorded in the audit trail, so what it wrote is removed: take it again: %w", err)
 	}
 	return nil
+}
+
+// emptyOrAbsent reports whether the backup folder dir is absent (the
+// backup makes it), or refuses one that holds anything.
+func emptyOrAbsent(dir string) (absent bool, err error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if len(ents) > 0 {
+		return false, fmt.Errorf("backup folder %s is not empty", dir)
+	}
+	return false, nil
+}
+
+// discardBackup removes what a backup not kept wrote into dir (its copy,
+// with what SQLite keeps beside it, and its manifest), and dir itself if
+// the backup made it.
+func discardBackup(dir string, created bool, m portal.Manifest) error {
+	var errs []error
+	for _, name := range []string{"portal.db", "portal.db-journal", "portal.db-wal", "portal.db-shm", "portal.dump", portal.BackupManifestName} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if created {
+		if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // restoreCmd brings a backup into an empty deployment and, before anything

@@ -305,3 +305,37 @@ func TestNoBackupDuringARestore(t *testing.T) {
 		t.Errorf("a backup during a restore not finished left %s (%v)", dir, err)
 	}
 }
+
+// TestUnrecordedBackupLeavesTheFolderAsItWas: a backup whose record the
+// database refuses (busy, failing over) is not kept: what it wrote goes,
+// and the folder the operator gave, made empty beforehand, stays. Before,
+// the whole folder was removed, the operator's own with it.
+func TestUnrecordedBackupLeavesTheFolderAsItWas(t *testing.T) {
+	ctx := context.Background()
+	newDrill(t, domainStack(t))
+	st, err := portal.OpenStore(ctx, os.Getenv, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if st.Postgres() {
+		t.Skip("the refusal is an SQLite trigger; the command's handling does not depend on the database")
+	}
+	if _, err := st.DB().Exec(`CREATE TRIGGER audit_refused BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'database is locked'); END`); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "backup")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err == nil {
+		t.Fatal("a backup the trail refused to record succeeded")
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("the operator's backup folder is gone: %v", err)
+	}
+	if len(ents) != 0 {
+		t.Errorf("a backup not recorded left %d files in the folder", len(ents))
+	}
+}
