@@ -81,3 +81,13 @@ func SetRoundAhead(n int) func() {
 	roundAhead = n
 	return func() { roundAhead = was }
 }
+
+// NameIndexOf is the index of the file name name in the visit acc is on
+// (what a named upload reserves).
+func (acc *Access) NameIndexOf(ctx context.Context, name string) ([]byte, error) {
+	key, err := acc.key(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return key.NameIndex(NameKey(name)), nil
+}

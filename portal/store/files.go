@@ -163,9 +163,15 @@ func (s *Store) FailUpload(ctx context.Context, fileID string, audit ...AuditRec
 // The record stays until they are gone (EndUpload), or for the janitor
 // should that fail. It fails with ErrConflict, changing nothing, when the
 // upload was touched since, committed or has failed.
+//
+// The name it reserved goes back with it: its objects may stay for long
+// (a legal hold keeps them), and nothing of it can need the name again.
 func (s *Store) AbandonUpload(ctx context.Context, fileID string, before time.Time, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		return execOne(ctx, tx, `UPDATE pending_uploads SET kind = 'failed' WHERE file_id = ? AND kind = 'upload' AND touched_at < ?`, fileID, formatTime(before))
+		if err := execOne(ctx, tx, `UPDATE pending_uploads SET kind = 'failed' WHERE file_id = ? AND kind = 'upload' AND touched_at < ?`, fileID, formatTime(before)); err != nil {
+			return err
+		}
+		return releaseName(ctx, tx, fileID)
 	}, audit...)
 	if errors.Is(err, ErrNotFound) {
 		return ErrConflict

@@ -32,13 +32,7 @@ func (s *Store) ReserveName(ctx context.Context, visitID, item, fileID string, i
 // ReleaseName gives back the name of an upload that stored no file: to the
 // file it was to replace (ReserveReplacement), or to the item.
 func (s *Store) ReleaseName(ctx context.Context, fileID string) error {
-	err := s.inTx(ctx, func(tx *Tx) error {
-		if err := giveBackName(ctx, tx, fileID); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ? AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = file_names.file_id)`, fileID)
-		return err
-	})
+	err := s.inTx(ctx, func(tx *Tx) error { return releaseName(ctx, tx, fileID) })
 	if err != nil {
 		return fmt.Errorf("store: release name: %w", err)
 	}
@@ -119,6 +113,15 @@ func (s *Store) IndexName(ctx context.Context, visitID, item, fileID string, ind
 
 // giveBackName hands the name a new version that stored no file reserved
 // back to the file it was to replace (ReserveReplacement).
+// releaseName is ReleaseName in tx.
+func releaseName(ctx context.Context, tx *Tx, fileID string) error {
+	if err := giveBackName(ctx, tx, fileID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM file_names WHERE file_id = ? AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = file_names.file_id)`, fileID)
+	return err
+}
+
 func giveBackName(ctx context.Context, tx *Tx, fileID string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE file_names SET file_id = (SELECT old_file_id FROM file_replacements WHERE new_file_id = ?)
 		WHERE file_id = ? AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = file_names.file_id)
