@@ -112,14 +112,22 @@ func (s *Service) notesOf(ctx context.Context, rd store.NoteReader, r store.Audi
 		if r.Action == "file.scanned" && (detailString(r.Detail, "scan") != store.ScanClean || detailString(r.Detail, "was") != store.ScanScanning) {
 			return nil, nil
 		}
-		f, err := rd.File(ctx, r.VisitID, r.Object)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, nil
+		// An upload's record says the item and the scanner's verdict
+		// the file was committed with, in this transaction: one read
+		// fewer for every file. A verdict or a release comes later: the
+		// file is read as it now stands.
+		item, scan := detailString(r.Detail, "item"), detailString(r.Detail, "scan")
+		if r.Action != "upload.completed" {
+			f, err := rd.File(ctx, r.VisitID, r.Object)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			item, scan = f.Item, f.Scan
 		}
-		if err != nil {
-			return nil, err
-		}
-		res, err := s.fileResource(ctx, rd, f.VisitID, f.ID, f.Item, f.Scan)
+		res, err := s.fileResource(ctx, rd, r.VisitID, r.Object, item, scan)
 		if err != nil {
 			return nil, err
 		}
