@@ -21,12 +21,7 @@ import (
 func TestUploadCutByACrashUnderAHoldFreesItsName(t *testing.T) {
 	d := startDomain(t)
 	ctx := context.Background()
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.at(tl.Notification)
+	v, _ := d.openDemo()
 	admin := d.person("ofsted", "admin@ofsted.example")
 	uploader := d.person("cafcass", "uploader@cafcass.example")
 	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "A complaint escalated"); err != nil {

@@ -262,6 +262,19 @@ func timelineOf(d *domain, v store.Visit) (*timelineView, error) {
 
 type timelineView struct{ Notification, FieldworkEnd time.Time }
 
+// openDemo is the demo visit and its timeline, the clock at noon on its
+// notification date: the provider's access open, uploads taken.
+func (d *domain) openDemo() (store.Visit, *timelineView) {
+	d.t.Helper()
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	return v, tl
+}
+
 // publish has lead record the draft and final letters on the two days
 // after fieldwork ended and the publication on the first day after
 // Cafcass's time to complain, moving the clock to each; it returns the

@@ -221,12 +221,7 @@ func TestNoMailAfterRoleChange(t *testing.T) {
 	box := &mailbox{d: d, seen: map[string]bool{}}
 	d.deliver()
 	box.fresh()
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.at(tl.Notification)
+	v, _ := d.openDemo()
 	questionsTo(t, d, v, []string{policy.RoleProviderCoordinator}, d.svc.Now().Add(10*time.Minute))
 	admin := d.person("ofsted", "admin@ofsted.example")
 	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "coordinator@cafcass.example", Role: policy.RoleProviderUploader}); err != nil {
@@ -251,12 +246,7 @@ func TestNoMailToADisabledPerson(t *testing.T) {
 	box := &mailbox{d: d, seen: map[string]bool{}}
 	d.deliver()
 	box.fresh()
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.at(tl.Notification)
+	v, _ := d.openDemo()
 	d.person("ofsted", "lead@ofsted.example") // signed in: a user the disable names
 	lead := portal.Person{Issuer: d.issuer("ofsted"), Email: "lead@ofsted.example"}
 	op := portal.OperatorActor("test", "admin disable")
@@ -351,12 +341,7 @@ func TestNoMailBeforeAccessOpens(t *testing.T) {
 	box := &mailbox{d: d, seen: map[string]bool{}}
 	d.deliver()
 	box.fresh()
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.at(tl.Notification)
+	v, tl := d.openDemo()
 	opens := d.svc.Calendar().AddWorkingDays(tl.Notification, 2)
 	admin := d.person("ofsted", "admin@ofsted.example")
 	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "joining@ofsted.example", Role: policy.RoleInspector, ValidFrom: opens.Format(time.DateOnly)}); err != nil {
@@ -400,12 +385,7 @@ func TestNoMailToAMembershipThatGivesNothing(t *testing.T) {
 	d := startMailDomain(t)
 	ctx := context.Background()
 	box := &mailbox{d: d, seen: map[string]bool{}}
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.at(tl.Notification)
+	v, _ := d.openDemo()
 	d.deliver()
 	box.fresh()
 	coord := d.person("cafcass", "coordinator@cafcass.example")

@@ -74,12 +74,7 @@ func TestReceiptAfterASlowVerdict(t *testing.T) {
 		o.Env = map[string]string{"PORTAL_CLAMD_ADDR": slowVerdictClamd(t, 3*time.Second)}
 	})
 	ctx := context.Background()
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.at(tl.Notification)
+	d.openDemo()
 	uploader := d.person("cafcass", "uploader@cafcass.example")
 	f, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.01 Large.pdf", Size: 5}, strings.NewReader("large"))
 	if err != nil {

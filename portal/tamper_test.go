@@ -347,12 +347,7 @@ func TestDamageFoundAsAccessEndsIsRecordedAsDamage(t *testing.T) {
 func TestTruncatedFileIsNotZipped(t *testing.T) {
 	d := startDomainOn(t, nil, map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB"})
 	ctx := context.Background()
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.at(tl.Notification)
+	d.openDemo()
 	uploader := d.person("cafcass", "uploader@cafcass.example")
 	lead := d.person("ofsted", "lead@ofsted.example")
 	const seg = 1 << 20

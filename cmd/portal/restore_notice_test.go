@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -44,10 +42,7 @@ func TestRestoreGivesDestructionNoticeAgain(t *testing.T) {
 		t.Fatalf("%d destruction notices, want 1", n)
 	}
 	d.offset.Add(int64(49 * time.Hour)) // the notice has run
-	dir := filepath.Join(t.TempDir(), "backup")
-	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
+	dir := d.backup()
 	admin := d.person("ofsted", "admin@ofsted.example")
 	acc, err := d.svc.Authorize(ctx, admin, policy.LegalHoldSet, id, "")
 	if err != nil {
@@ -56,13 +51,7 @@ func TestRestoreGivesDestructionNoticeAgain(t *testing.T) {
 	if _, err := acc.SetLegalHold(ctx, true, "A complaint escalated to the courts"); err != nil {
 		t.Fatal(err)
 	}
-	d.svc.Close()
-
-	wipe(t, d.cfg)
-	var out bytes.Buffer
-	if err := restoreCmd(ctx, []string{dir}, &out); err != nil {
-		t.Fatalf("restore: %v\n%s", err, out.String())
-	}
+	d.restore(dir)
 	d.open()
 	if ids, err := d.svc.RunRetention(ctx); err != nil || len(ids) != 0 {
 		t.Errorf("the restored portal's first sweep destroyed %v (%v): a hold set after the backup had no time to be set again", ids, err)
@@ -98,20 +87,11 @@ func TestRestoreKeepsTheNoticeOfADestructionItDoesAgain(t *testing.T) {
 		t.Fatalf("the first sweep (the notice): %v", err)
 	}
 	d.offset.Add(int64(49 * time.Hour)) // the notice has run
-	dir := filepath.Join(t.TempDir(), "backup")
-	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
+	dir := d.backup()
 	if _, err := d.svc.RunRetention(ctx); err == nil {
 		t.Fatal("the destruction was not stopped")
 	}
-	d.svc.Close()
-
-	wipe(t, d.cfg)
-	var out bytes.Buffer
-	if err := restoreCmd(ctx, []string{dir}, &out); err != nil {
-		t.Fatalf("restore: %v\n%s", err, out.String())
-	}
+	d.restore(dir)
 	d.opts = nil
 	d.open()
 	got, err := d.svc.Store().GetDestruction(ctx, id)

@@ -50,10 +50,7 @@ func TestRestorePurgesAgain(t *testing.T) {
 	if _, err := d.svc.Store().DB().Exec(`UPDATE files SET scan_status = 'infected' WHERE id = ?`, wrong.ID); err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "backup")
-	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
+	dir := d.backup()
 	// Past fieldwork, the provider can no longer delete it: an
 	// administrator with no part in the visit purges it.
 	d.offset.Store(int64(60 * 24 * time.Hour))
@@ -65,14 +62,8 @@ func TestRestorePurgesAgain(t *testing.T) {
 	if err := acc.Purge(ctx, "uploaded about the wrong child"); err != nil {
 		t.Fatal(err)
 	}
-	d.svc.Close()
-
-	wipe(t, d.cfg)
-	var out bytes.Buffer
-	if err := restoreCmd(ctx, []string{dir}, &out); err != nil {
-		t.Fatalf("restore: %v\n%s", err, out.String())
-	}
-	t.Logf("%s", out.String())
+	out := d.restore(dir)
+	t.Logf("%s", out)
 	d.offset.Store(0)
 	d.open()
 	db := d.svc.Store()
@@ -86,8 +77,8 @@ func TestRestorePurgesAgain(t *testing.T) {
 	if f, err := db.File(ctx, demo.ID, kept.ID); err != nil || !f.Live() {
 		t.Errorf("the file never purged: %+v %v", f, err)
 	}
-	if !strings.Contains(out.String(), "purged again: 1") {
-		t.Errorf("the restore does not say it purged a file again:\n%s", out.String())
+	if !strings.Contains(out, "purged again: 1") {
+		t.Errorf("the restore does not say it purged a file again:\n%s", out)
 	}
 	// The purge done again tells the lead inspector nothing of a file
 	// they could never see, as the purge itself did not.
@@ -133,10 +124,7 @@ func TestRestorePurgesBeforeItDestroysAgain(t *testing.T) {
 	if wrong.Item != "1.02" {
 		wrong = files[1]
 	}
-	dir := filepath.Join(t.TempDir(), "backup")
-	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
+	dir := d.backup()
 	purge, err := d.svc.Authorize(ctx, admin, policy.FilePurge, id, wrong.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -147,14 +135,8 @@ func TestRestorePurgesBeforeItDestroysAgain(t *testing.T) {
 	if _, err := d.svc.RunRetention(ctx); err == nil {
 		t.Fatal("the destruction was not stopped")
 	}
-	d.svc.Close()
-
-	wipe(t, d.cfg)
-	var out bytes.Buffer
-	if err := restoreCmd(ctx, []string{dir}, &out); err != nil {
-		t.Fatalf("restore: %v\n%s", err, out.String())
-	}
-	t.Logf("%s", out.String())
+	out := d.restore(dir)
+	t.Logf("%s", out)
 	d.opts = nil
 	d.open()
 	got, err := d.svc.Store().GetDestruction(ctx, id)
@@ -241,10 +223,7 @@ func TestRestoreDropsUploadsUnderWay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "backup")
-	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
+	dir := d.backup()
 	_, f, err := up.Append(ctx, r, strings.NewReader("wrong"), nil)
 	if err != nil || f == nil {
 		t.Fatalf("completing the upload: %v (file %v)", err, f != nil)
@@ -257,13 +236,7 @@ func TestRestoreDropsUploadsUnderWay(t *testing.T) {
 	if err := acc.Purge(ctx, "uploaded about the wrong child"); err != nil {
 		t.Fatal(err)
 	}
-	d.svc.Close()
-
-	wipe(t, d.cfg)
-	var out bytes.Buffer
-	if err := restoreCmd(ctx, []string{dir}, &out); err != nil {
-		t.Fatalf("restore: %v\n%s", err, out.String())
-	}
+	d.restore(dir)
 	d.offset.Store(0)
 	d.open()
 	db := d.svc.Store()

@@ -48,6 +48,29 @@ func newDrill(t *testing.T, st *devstack.Stack) *drill {
 	return &drill{t: t, cfg: st.Config}
 }
 
+// backup takes a backup of the drill's database into a new folder.
+func (d *drill) backup() string {
+	d.t.Helper()
+	dir := filepath.Join(d.t.TempDir(), "backup")
+	if err := backupCmd(context.Background(), []string{dir}, &bytes.Buffer{}); err != nil {
+		d.t.Fatal(err)
+	}
+	return dir
+}
+
+// restore stops the portal, loses its database (wipe) and restores the
+// backup in dir, as portal restore does; it returns what the command said.
+func (d *drill) restore(dir string) string {
+	d.t.Helper()
+	d.svc.Close()
+	wipe(d.t, d.cfg)
+	var out bytes.Buffer
+	if err := restoreCmd(context.Background(), []string{dir}, &out); err != nil {
+		d.t.Fatalf("restore: %v\n%s", err, out.String())
+	}
+	return out.String()
+}
+
 func (d *drill) open() {
 	d.t.Helper()
 	svc, err := portal.New(context.Background(), d.cfg, append([]portal.Option{portal.WithLogger(portal.NewLogger(io.Discard, "error")),
