@@ -222,6 +222,31 @@ func (acc *Access) Resumable(ctx context.Context, id string) (store.Resumable, e
 	return acc.ownUpload(ctx, id)
 }
 
+// recheckUpload is recheck of file.upload for a resumable upload begun
+// under the membership memberID ("" for one begun before uploads kept
+// theirs): a person removed and added again meanwhile may upload, but
+// not finish an upload of the membership removed (ownUpload).
+func (acc *Access) recheckUpload(memberID string) func(ctx context.Context) error {
+	s, decided := acc.svc, acc.svc.now()
+	return func(ctx context.Context) error {
+		if s.now().Sub(decided) < recheckAfter {
+			return nil
+		}
+		a, err := s.actorNow(ctx, acc.Actor)
+		if err != nil {
+			return err
+		}
+		again, err := s.Authorize(ctx, a, policy.FileUpload, acc.Visit.ID, "")
+		if err != nil {
+			return err
+		}
+		if memberID != "" && again.Member.ID != memberID {
+			return errNoUpload
+		}
+		return nil
+	}
+}
+
 // ownUpload is one of the actor's own unexpired uploads, begun under the
 // membership they hold: one begun under a membership removed since (the
 // person then added again) is the janitor's to give up
@@ -332,8 +357,9 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 		return r, nil, err
 	}
 	// A segment is committed only while its uploader may still upload
-	// here: a PATCH carries minutes of a large file (recheck).
-	recheck := acc.recheck(policy.FileUpload)
+	// here, under the membership the upload was begun under: a PATCH
+	// carries minutes of a large file (recheck).
+	recheck := acc.recheckUpload(cur.MemberID)
 	maxAge := cur.CreatedAt.Add(uploadMaxAges * s.cfg.UploadExpiry)
 	// A new version of a file is committed only while its uploader may
 	// still replace that file (a coordinator made an uploader since may

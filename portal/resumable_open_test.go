@@ -330,3 +330,47 @@ func TestRoomIsMadeAroundAnUploadBeingWritten(t *testing.T) {
 		t.Errorf("%d unfinished uploads after the refusal (%v), want the 4 kept", n, err)
 	}
 }
+
+// TestPatchAcrossARemovalAndReAddStops: an upload belongs to the
+// membership it was begun under. Its uploader removed and added again
+// while one PATCH of it streams (a new membership, perhaps with other
+// dates or another role's limits) may upload, but not finish that upload:
+// its next segment is refused, and the janitor gives it up. Before, the
+// membership was checked as the PATCH began only; each segment asked
+// whether the person might upload, which the new membership allowed, and
+// the upload completed.
+func TestPatchAcrossARemovalAndReAddStops(t *testing.T) {
+	d := startDomainOn(t, nil, map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB"})
+	ctx := context.Background()
+	v, _ := d.openDemo()
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	up := d.mustAccess(uploader, policy.FileUpload)
+	seg := d.svc.SegmentSize()
+	r, err := up.CreateResumable(ctx, portal.NewFile{Name: "1.05 Long.pdf", Size: 3 * seg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := d.mustAccess(d.person("ofsted", "admin@ofsted.example"), policy.MemberManage)
+	readded := false
+	_, f, err := up.Append(ctx, r, bytes.NewReader(make([]byte, 3*seg)), func() error {
+		if readded {
+			return nil
+		}
+		readded = true
+		ms, err := d.svc.Store().MembershipsOf(ctx, v.ID, uploader.UserID)
+		if err != nil || len(ms) != 1 {
+			return fmt.Errorf("memberships: %v %v", ms, err)
+		}
+		if err := admin.RemoveMember(ctx, ms[0].ID); err != nil {
+			return err
+		}
+		if _, _, err := admin.PutMember(ctx, portal.MemberRequest{Issuer: uploader.Issuer, Subject: uploader.Subject, Role: policy.RoleProviderUploader}); err != nil {
+			return err
+		}
+		d.later(3 * time.Second) // the decision is taken again
+		return nil
+	})
+	if err == nil || f != nil {
+		t.Errorf("a PATCH across its uploader's removal and re-adding completed the upload begun under the removed membership: %v, file %v", err, f != nil)
+	}
+}
