@@ -80,6 +80,10 @@ var ChildLevelDataRoles = []string{RoleLeadInspector, RoleQAManager, RoleAnalyst
 // IsRole reports whether s names a visit role.
 func IsRole(s string) bool { return slices.Contains(Roles, s) }
 
+// AdministratorPolicy is the id of the policy that lets administrators
+// manage visits: an act it alone allowed is an administrator's.
+const AdministratorPolicy = "administrator-manages-visits"
+
 // IsProviderRole reports whether a role belongs to the inspected provider's
 // staff (as opposed to the inspectorate).
 func IsProviderRole(role string) bool {

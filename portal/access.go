@@ -43,6 +43,9 @@ type Access struct {
 	// invited: an administrator with no membership of the visit has
 	// been added to it by email, to bind at their next sign-in.
 	invited bool
+	// allowedBy are the policies that allowed the act last required:
+	// its record names the authority it was done under (rec).
+	allowedBy []string
 }
 
 // restriction is the restriction of one item of the visit, matched by
@@ -263,6 +266,7 @@ func (acc *Access) require(ctx context.Context, action policy.Action, f *store.F
 		return err
 	}
 	if d.Allow {
+		acc.allowedBy = d.Policies
 		return nil
 	}
 	object := ""
@@ -414,6 +418,13 @@ func (acc *Access) fileFilter(ctx context.Context, action policy.Action) func(st
 }
 
 // Role is the actor's role on the visit as the audit trail names it.
+// administratorsAct reports whether the act last required was allowed to
+// the actor as an administrator alone: no permit of their membership's
+// role allowed it.
+func (acc *Access) administratorsAct() bool {
+	return acc.Actor.Administrator && len(acc.allowedBy) > 0 && !slices.ContainsFunc(acc.allowedBy, func(p string) bool { return p != policy.AdministratorPolicy })
+}
+
 func (acc *Access) Role() string {
 	if acc.Member.Role == "" && acc.Actor.Administrator {
 		return "administrator"
