@@ -265,6 +265,7 @@ func (acc *Access) require(ctx context.Context, action policy.Action, f *store.F
 	if err != nil {
 		return err
 	}
+	acc.allowedBy = nil
 	if d.Allow {
 		acc.allowedBy = d.Policies
 		return nil
