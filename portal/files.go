@@ -234,6 +234,12 @@ func (acc *Access) recheck(action policy.Action) func(ctx context.Context) error
 
 // recheckOn is recheck for an action on a file (fileID; "" for the visit).
 func (acc *Access) recheckOn(action policy.Action, fileID string) func(ctx context.Context) error {
+	return acc.recheckThen(action, fileID, nil)
+}
+
+// recheckThen is recheckOn, asking then (when set) of the decision taken
+// again: what the act needs of it besides being allowed.
+func (acc *Access) recheckThen(action policy.Action, fileID string, then func(again *Access) error) func(ctx context.Context) error {
 	s, decided := acc.svc, acc.svc.now()
 	return func(ctx context.Context) error {
 		if s.now().Sub(decided) < recheckAfter {
@@ -243,8 +249,11 @@ func (acc *Access) recheckOn(action policy.Action, fileID string) func(ctx conte
 		if err != nil {
 			return err
 		}
-		_, err = s.Authorize(ctx, a, action, acc.Visit.ID, fileID)
-		return err
+		again, err := s.Authorize(ctx, a, action, acc.Visit.ID, fileID)
+		if err != nil || then == nil {
+			return err
+		}
+		return then(again)
 	}
 }
 

@@ -227,24 +227,12 @@ func (acc *Access) Resumable(ctx context.Context, id string) (store.Resumable, e
 // theirs): a person removed and added again meanwhile may upload, but
 // not finish an upload of the membership removed (ownUpload).
 func (acc *Access) recheckUpload(memberID string) func(ctx context.Context) error {
-	s, decided := acc.svc, acc.svc.now()
-	return func(ctx context.Context) error {
-		if s.now().Sub(decided) < recheckAfter {
-			return nil
-		}
-		a, err := s.actorNow(ctx, acc.Actor)
-		if err != nil {
-			return err
-		}
-		again, err := s.Authorize(ctx, a, policy.FileUpload, acc.Visit.ID, "")
-		if err != nil {
-			return err
-		}
+	return acc.recheckThen(policy.FileUpload, "", func(again *Access) error {
 		if memberID != "" && again.Member.ID != memberID {
 			return errNoUpload
 		}
 		return nil
-	}
+	})
 }
 
 // ownUpload is one of the actor's own unexpired uploads, begun under the
