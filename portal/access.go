@@ -418,7 +418,6 @@ func (acc *Access) fileFilter(ctx context.Context, action policy.Action) func(st
 	}
 }
 
-// Role is the actor's role on the visit as the audit trail names it.
 // administratorsAct reports whether the act last required was allowed to
 // the actor as an administrator alone: no permit of their membership's
 // role allowed it.
@@ -426,6 +425,7 @@ func (acc *Access) administratorsAct() bool {
 	return acc.Actor.Administrator && len(acc.allowedBy) > 0 && !slices.ContainsFunc(acc.allowedBy, func(p string) bool { return p != policy.AdministratorPolicy })
 }
 
+// Role is the actor's role on the visit as the audit trail names it.
 func (acc *Access) Role() string {
 	if acc.Member.Role == "" && acc.Actor.Administrator {
 		return "administrator"

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -34,5 +35,18 @@ func TestAdministratorsActIsRecordedAsTheirs(t *testing.T) {
 	}
 	if recs[0].Role != "administrator" {
 		t.Errorf("a legal hold set by an administrator who is an inspector on the visit is recorded as set by %q, want administrator", recs[0].Role)
+	}
+	// A refusal is the member's: changing their own membership, refused
+	// after an act only administrators may do.
+	acc := d.mustAccess(admin, policy.MemberManage)
+	if _, _, err := acc.PutMember(ctx, portal.MemberRequest{Issuer: admin.Issuer, Subject: admin.Subject, Role: policy.RoleLeadInspector}); err == nil {
+		t.Fatal("an administrator changed their own membership")
+	}
+	recs, err = d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "request.denied", Newest: true, Limit: 1})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("request.denied records: %v %v", recs, err)
+	}
+	if recs[0].Role != policy.RoleInspector {
+		t.Errorf("an administrator's refused change of their own membership is recorded as %q's, want the inspector's", recs[0].Role)
 	}
 }

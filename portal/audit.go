@@ -57,7 +57,7 @@ func (acc *Access) rec(action, object, outcome string, detail map[string]any) st
 	if role := acc.Role(); role != "" {
 		r.Role = role
 	}
-	if acc.administratorsAct() {
+	if outcome == "success" && acc.administratorsAct() {
 		// An administrator who is also a member, acting as only an
 		// administrator may (a legal hold): recorded as theirs.
 		r.Role = "administrator"

@@ -71,9 +71,13 @@ func backupCmd(ctx context.Context, args []string, out io.Writer) error {
 	if err == nil {
 		fmt.Fprintf(out, "backup %s: %s %s, %d bytes, sha256 %s; audit records 1..%d, schema version %d; manifest signed with the signing key\n",
 			dir, m.Database, m.File, m.Size, m.SHA256, m.AuditSeq, m.SchemaVersion)
-		// Every backup kept is recorded (it holds every wrapped visit key).
-		if err = portal.RecordBackup(ctx, st, operator("backup"), m); err != nil && portal.BackupRecorded(context.WithoutCancel(ctx), st, m) {
-			err = nil // recorded, its answer lost
+		// Every backup kept is recorded (it holds every wrapped visit key),
+		// unless a restore began while it was taken: a record now would
+		// come before the restore's mark.
+		if err = refusePendingRestore(ctx, st, "backup"); err == nil {
+			if err = portal.RecordBackup(ctx, st, operator("backup"), m); err != nil && portal.BackupRecorded(context.WithoutCancel(ctx), st, m) {
+				err = nil // recorded, its answer lost
+			}
 		}
 	}
 	if err != nil {

@@ -111,8 +111,6 @@ func (s *Store) IndexName(ctx context.Context, visitID, item, fileID string, ind
 	return nil
 }
 
-// giveBackName hands the name a new version that stored no file reserved
-// back to the file it was to replace (ReserveReplacement).
 // releaseName is ReleaseName in tx.
 func releaseName(ctx context.Context, tx *Tx, fileID string) error {
 	if err := giveBackName(ctx, tx, fileID); err != nil {
@@ -122,6 +120,8 @@ func releaseName(ctx context.Context, tx *Tx, fileID string) error {
 	return err
 }
 
+// giveBackName hands the name a new version that stored no file reserved
+// back to the file it was to replace (ReserveReplacement).
 func giveBackName(ctx context.Context, tx *Tx, fileID string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE file_names SET file_id = (SELECT old_file_id FROM file_replacements WHERE new_file_id = ?)
 		WHERE file_id = ? AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = file_names.file_id)
