@@ -249,3 +249,25 @@ func TestSessionLoadUnavailableAnswersAsTheRouteDoes(t *testing.T) {
 		}
 	}
 }
+
+// TestPageThatCannotRenderIsAnError: a page whose template fails on its
+// data (a field it does not have) answers 500 with the service's error
+// page, and the cause goes to the log. Before, the status was sent before
+// the page was rendered: the person got 200 and an empty page, taken for
+// a page with nothing on it.
+func TestPageThatCannotRenderIsAnError(t *testing.T) {
+	h, log := middlewareServerOf(t, memstore.New(), func(s *Server) map[string]gin.HandlerFunc {
+		return map[string]gin.HandlerFunc{
+			"GET /visits": func(c *gin.Context) { s.render(c, "visits", "Your visits", struct{ Wrong int }{1}) },
+		}
+	})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/visits", nil))
+	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "Sorry, there is a problem with the service") {
+		t.Errorf("a page that cannot render: %d, %d bytes (%.200q), want 500 and the error page", w.Code, w.Body.Len(), w.Body.String())
+	}
+	checkSecurityHeaders(t, "a page that cannot render", w.Header())
+	if !strings.Contains(log.String(), `"msg":"render"`) || !strings.Contains(log.String(), "can't evaluate field") {
+		t.Errorf("the log does not say why the page could not render:\n%s", log.String())
+	}
+}

@@ -66,8 +66,22 @@ func (s *Server) renderStatus(c *gin.Context, status int, name string, data any)
 	}
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Status(status)
-	if err := s.pages.Render(c.Writer, name, pd); err != nil {
-		s.log.Error("render", "page", name, "err", err)
+	err := s.pages.Render(c.Writer, name, pd)
+	if err == nil {
+		return
+	}
+	s.log.Error("render", "page", name, "err", err)
+	if c.Writer.Written() {
+		return // the page went, part of it: the client left as it was sent
+	}
+	// Nothing was sent (a page renders whole before it goes): the
+	// service's error page, never the status alone over an empty page.
+	c.Status(http.StatusInternalServerError)
+	ep := errorPage{Title: statusTitle(http.StatusInternalServerError), Message: errInternal.msg, Code: errInternal.code,
+		Advice: statusAdvice(http.StatusInternalServerError), RequestID: requestID(c)}
+	if name == "error" || s.pages.Render(c.Writer, "error", pageData{Title: ep.Title, Page: ep, Error: true, Dev: s.cfg.Dev}) != nil {
+		c.Header("Content-Type", "text/plain; charset=utf-8")
+		c.Writer.WriteString(errInternal.msg + "\n")
 	}
 }
 
