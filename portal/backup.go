@@ -27,24 +27,37 @@ import (
 // RecordBackup records a backup taken (backup.taken) as a's act, with
 // what its manifest says of the copy: it holds every wrapped visit key, and
 // what a restore of it can bring back. The record follows the records the
-// copy holds.
+// copy holds, and names the manifest by its signature: two copies of a
+// portal that did not change between them hash alike, and each is
+// recorded on its own.
 func RecordBackup(ctx context.Context, st *store.Store, a Actor, m Manifest) error {
 	return st.Audit(ctx, operatorRec(a, "backup.taken", map[string]any{"database": m.Database, "sha256": m.SHA256, "size": m.Size,
-		"audit_seq": m.AuditSeq, "schema_version": m.SchemaVersion, "created_at": m.CreatedAt.UTC().Format(time.RFC3339)}))
+		"audit_seq": m.AuditSeq, "schema_version": m.SchemaVersion, "created_at": m.CreatedAt.UTC().Format(time.RFC3339),
+		"manifest_signature": m.Signature}))
 }
 
 // BackupRecorded reports whether the trail holds the record of the backup
-// m (RecordBackup), as its latest backup.taken: a record whose answer was
-// lost may have been written.
+// m (RecordBackup): a record whose answer was lost may have been written.
+// It is read among the backups recorded since the copy was taken, by the
+// manifest's signature: another backup may have been recorded since.
 func BackupRecorded(ctx context.Context, st *store.Store, m Manifest) bool {
-	recs, err := st.AuditRecords(ctx, store.AuditFilter{Action: "backup.taken", Newest: true, Limit: 1})
-	if err != nil || len(recs) != 1 {
+	if m.Signature == "" {
 		return false
 	}
-	var d struct {
-		SHA256 string `json:"sha256"`
+	recs, err := st.AuditRecords(ctx, store.AuditFilter{Action: "backup.taken", AfterSeq: m.AuditSeq})
+	if err != nil {
+		return false
 	}
-	return json.Unmarshal([]byte(recs[0].Detail), &d) == nil && d.SHA256 == m.SHA256 && m.SHA256 != ""
+	for _, r := range recs {
+		var d struct {
+			SHA256    string `json:"sha256"`
+			Signature string `json:"manifest_signature"`
+		}
+		if json.Unmarshal([]byte(r.Detail), &d) == nil && d.SHA256 == m.SHA256 && d.Signature == m.Signature {
+			return true
+		}
+	}
+	return false
 }
 
 // BackupManifestName is the manifest's file name in a backup folder.
@@ -270,6 +283,12 @@ func emptyDir(dir string) error {
 	if len(ents) > 0 {
 		return fmt.Errorf("backup folder %s is not empty", dir)
 	}
+	return PrivateBackupDir(dir)
+}
+
+// PrivateBackupDir makes the backup folder dir, which exists, private
+// (mode 0700), or refuses one open to others that cannot be made so.
+func PrivateBackupDir(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return err

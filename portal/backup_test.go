@@ -148,3 +148,52 @@ func TestGoldenSignedBackupManifest(t *testing.T) {
 		t.Fatalf("the golden signed manifest reads as %+v", m)
 	}
 }
+
+// TestBackupRecordedIsThisBackups: whether a backup whose record's answer
+// was lost was recorded is read from the record of that backup, not from
+// the latest one. Another backup may have been recorded since, and two
+// copies of a portal that did not change between them hash alike: each
+// copy holds every wrapped visit key, and each is recorded on its own.
+func TestBackupRecordedIsThisBackups(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.Open(ctx, filepath.Join(dir, "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, key, _ := ed25519.GenerateKey(nil)
+	first, err := portal.BackupSQLite(ctx, st, filepath.Join(dir, "first"), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := portal.BackupSQLite(ctx, st, filepath.Join(dir, "second"), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.SHA256 != second.SHA256 {
+		t.Fatalf("two copies of a portal that did not change differ (%s, %s): the test needs them alike", first.SHA256, second.SHA256)
+	}
+	op := portal.OperatorActor("ops", "backup")
+	if err := portal.RecordBackup(ctx, st, op, second); err != nil {
+		t.Fatal(err)
+	}
+	if portal.BackupRecorded(ctx, st, first) {
+		t.Error("a backup never recorded is taken for recorded: another copy, alike, was recorded")
+	}
+	if err := portal.RecordBackup(ctx, st, op, first); err != nil {
+		t.Fatal(err)
+	}
+	third, err := portal.BackupSQLite(ctx, st, filepath.Join(dir, "third"), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := portal.RecordBackup(ctx, st, op, third); err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range map[string]portal.Manifest{"first": first, "second": second, "third": third} {
+		if !portal.BackupRecorded(ctx, st, m) {
+			t.Errorf("the %s backup, recorded, is taken for not recorded", name)
+		}
+	}
+}

@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/ofsted-portal/evidence/portal"
@@ -53,20 +55,45 @@ func backupCmd(ctx context.Context, args []string, out io.Writer) error {
 	if err := refusePendingRestore(ctx, st, "backup"); err != nil {
 		return err
 	}
-	// What a backup that is not kept removes: the files it writes, in a
-	// folder that was empty, and the folder if it made it.
-	created, err := emptyOrAbsent(dir)
+	// PostgreSQL's tools are found before anything is written.
+	var bin string
+	if st.Postgres() {
+		if bin, err = portal.PostgresTools(os.Getenv); err != nil {
+			return err
+		}
+	}
+	// The folder is the command's while it writes: a second backup
+	// given it meanwhile is refused, and never removes this one's files.
+	created, release, err := claimBackupDir(dir)
 	if err != nil {
 		return err
 	}
+	defer release()
+	backupClaimed()
+	// The copy and its manifest are written into a private folder inside
+	// dir, then linked into dir, the manifest last, each under a name no
+	// file has: a backup on another host given the same shared folder
+	// (where the lock may not reach) is refused, and neither replaces nor
+	// removes the other's files. A backup killed part-way leaves that
+	// folder (.partial-*) and no manifest: nothing restores it.
+	work, err := os.MkdirTemp(dir, ".partial-")
+	if err != nil {
+		return errors.Join(err, discardBackup(dir, created, nil))
+	}
 	var m portal.Manifest
 	if st.Postgres() {
-		var bin string
-		if bin, err = portal.PostgresTools(os.Getenv); err == nil {
-			m, err = portal.BackupPostgres(ctx, st, cfg.DatabaseURL, bin, dir, key)
-		}
+		m, err = portal.BackupPostgres(ctx, st, cfg.DatabaseURL, bin, work, key)
 	} else {
-		m, err = portal.BackupSQLite(ctx, st, dir, key)
+		m, err = portal.BackupSQLite(ctx, st, work, key)
+	}
+	var published []string
+	if err == nil {
+		published, err = publishBackup(work, dir, m)
+	}
+	// What is published is linked in dir; the rest (SQLite's files
+	// beside the copy, a copy not published) goes.
+	if rerr := os.RemoveAll(work); rerr != nil && err == nil {
+		err = rerr
 	}
 	if err == nil {
 		fmt.Fprintf(out, "backup %s: %s %s, %d bytes, sha256 %s; audit records 1..%d, schema version %d; manifest signed with the signing key\n",
@@ -81,7 +108,7 @@ func backupCmd(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	if err != nil {
-		if rerr := discardBackup(dir, created, m); rerr != nil {
+		if rerr := discardBackup(dir, created, published); rerr != nil {
 			return fmt.Errorf("backup %s not taken, or not recorded in the audit trail (%w), and what it wrote not removed: remove it (%v)", dir, err, rerr)
 		}
 		return fmt.Errorf("backup not taken, or not recorded in the audit trail, so what it wrote is removed: take it again: %w", err)
@@ -89,28 +116,100 @@ func backupCmd(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-// emptyOrAbsent reports whether the backup folder dir is absent (the
-// backup makes it), or refuses one that holds anything.
-func emptyOrAbsent(dir string) (absent bool, err error) {
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return true, nil
+// backupClaimed is called once the backup folder is the command's (tests
+// start another backup into it there).
+var backupClaimed = func() {}
+
+// claimBackupDir makes the backup folder dir if it is absent (created
+// says so), private, and takes it for this command: an exclusive lock on
+// the folder, held until release, so that a second backup given it
+// meanwhile on this host is refused. A folder that holds anything is
+// refused. On a failure a folder it made is removed.
+func claimBackupDir(dir string) (created bool, release func(), err error) {
+	_, err = os.Stat(dir)
+	created = errors.Is(err, os.ErrNotExist)
+	if err != nil && !created {
+		return false, nil, err
 	}
+	if err := store.MkdirPrivate(dir); err != nil {
+		return false, nil, err
+	}
+	f, err := os.Open(dir)
 	if err != nil {
-		return false, err
+		return false, nil, errors.Join(err, discardBackup(dir, created, nil))
 	}
-	if len(ents) > 0 {
-		return false, fmt.Errorf("backup folder %s is not empty", dir)
+	fail := func(err error) (bool, func(), error) {
+		f.Close()
+		return false, nil, errors.Join(err, discardBackup(dir, created, nil))
 	}
-	return false, nil
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); errors.Is(err, syscall.EWOULDBLOCK) {
+		f.Close() // the folder is the other backup's: nothing of it is removed
+		return false, nil, fmt.Errorf("backup folder %s is being written by another backup: give each backup a folder of its own", dir)
+	} else if err != nil {
+		return fail(fmt.Errorf("backup folder %s: lock it: %w", dir, err))
+	}
+	// The folder locked is still the one named dir (not one a backup
+	// that made it removed as it gave up).
+	locked, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	if named, err := os.Stat(dir); err != nil || !os.SameFile(locked, named) {
+		f.Close()
+		return false, nil, fmt.Errorf("backup folder %s was removed as it was locked (another backup gave it up): take the backup again", dir)
+	}
+	ents, err := f.ReadDir(1)
+	if err == nil && len(ents) > 0 {
+		f.Close()
+		return false, nil, fmt.Errorf("backup folder %s is not empty (a .partial- folder in it is what a backup stopped part-way left: remove it)", dir)
+	} else if err != nil && !errors.Is(err, io.EOF) {
+		return fail(err)
+	}
+	if err := portal.PrivateBackupDir(dir); err != nil {
+		return fail(err)
+	}
+	return created, func() { f.Close() }, nil // and with it the lock
 }
 
-// discardBackup removes what a backup not kept wrote into dir (its copy,
-// with what SQLite keeps beside it, and its manifest), and dir itself if
-// the backup made it.
-func discardBackup(dir string, created bool, m portal.Manifest) error {
+// publishBackup links the copy m names, then its manifest, from the
+// folder work they were written in into dir, and flushes dir to disk. A
+// name dir has already is never replaced: the backup is refused. Where
+// the file system cannot link, each is renamed into dir if no file has
+// its name. published is what it put in dir.
+func publishBackup(work, dir string, m portal.Manifest) (published []string, err error) {
+	for _, name := range []string{m.File, portal.BackupManifestName} {
+		from, to := filepath.Join(work, name), filepath.Join(dir, name)
+		err := os.Link(from, to)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			if _, serr := os.Lstat(to); errors.Is(serr, fs.ErrNotExist) {
+				err = os.Rename(from, to)
+			}
+		}
+		if errors.Is(err, fs.ErrExist) {
+			return published, fmt.Errorf("backup folder %s holds %s from another backup: give each backup a folder of its own", dir, name)
+		}
+		if err != nil {
+			return published, err
+		}
+		published = append(published, name)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return published, err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return published, err
+}
+
+// discardBackup removes what a backup not kept put into dir (published:
+// the names it linked there), and dir itself if the backup made it and
+// nothing else is in it.
+func discardBackup(dir string, created bool, published []string) error {
 	var errs []error
-	for _, name := range []string{"portal.db", "portal.db-journal", "portal.db-wal", "portal.db-shm", "portal.dump", portal.BackupManifestName} {
+	for _, name := range published {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}

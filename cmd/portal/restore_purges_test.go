@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -310,5 +311,78 @@ func TestUnrecordedBackupLeavesTheFolderAsItWas(t *testing.T) {
 	}
 	if len(ents) != 0 {
 		t.Errorf("a backup not recorded left %d files in the folder", len(ents))
+	}
+}
+
+// TestTwoBackupsIntoOneFolder: two backups given the same folder at once
+// (a scheduled one and one by hand): one is taken and recorded, the other
+// refused, and neither removes what the other wrote. Before, both found
+// the folder empty; the one that then found the other's copy in it
+// removed that copy, already recorded in the trail, with its own.
+func TestTwoBackupsIntoOneFolder(t *testing.T) {
+	ctx := context.Background()
+	d := newDrill(t, domainStack(t))
+	dir := filepath.Join(t.TempDir(), "backup")
+	var second error
+	backupClaimed = func() {
+		backupClaimed = func() {}
+		second = backupCmd(ctx, []string{dir}, io.Discard)
+	}
+	t.Cleanup(func() { backupClaimed = func() {} })
+	first := backupCmd(ctx, []string{dir}, io.Discard)
+	if first != nil || second == nil || !strings.Contains(second.Error(), "being written by another backup") {
+		t.Fatalf("two backups into one folder at once: %v and %v, want the first taken and the second refused as the folder is the first's", first, second)
+	}
+	m, err := portal.ReadManifest(dir)
+	if err != nil {
+		t.Fatalf("the backup taken is not whole in its folder (first: %v, second: %v): %v", first, second, err)
+	}
+	d.open()
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{Action: "backup.taken"})
+	if err != nil || len(recs) != 1 || !strings.Contains(recs[0].Detail, m.SHA256) {
+		t.Errorf("backups recorded: %+v (%v), want the one in the folder", recs, err)
+	}
+}
+
+// TestBackupLeavesAnotherHostsFiles: a backup on another host, given the
+// same shared folder (where this host's lock does not reach), puts its
+// copy and manifest in the folder after this backup found it empty. This
+// backup is refused, and the other's files stay as they were; nothing of
+// this one is left. Before, it found the folder no longer empty and
+// removed what it took for its own files: the other's copy and manifest.
+func TestBackupLeavesAnotherHostsFiles(t *testing.T) {
+	ctx := context.Background()
+	d := newDrill(t, domainStack(t))
+	dir := filepath.Join(t.TempDir(), "backup")
+	theirs := map[string]string{"portal.db": "another host's copy", "portal.dump": "another host's dump", portal.BackupManifestName: "another host's manifest"}
+	backupClaimed = func() {
+		for name, content := range theirs {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(func() { backupClaimed = func() {} })
+	err := backupCmd(ctx, []string{dir}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "from another backup") {
+		t.Errorf("a backup into a folder another host's backup wrote into meanwhile: %v, want it refused", err)
+	}
+	ents, rerr := os.ReadDir(dir)
+	if rerr != nil {
+		t.Fatalf("the folder holding another host's backup is gone: %v", rerr)
+	}
+	for _, e := range ents {
+		if _, ok := theirs[e.Name()]; !ok {
+			t.Errorf("the refused backup left %s in the folder", e.Name())
+		}
+	}
+	for name, content := range theirs {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(b) != content {
+			t.Errorf("another host's %s after the refused backup: %q %v", name, b, err)
+		}
+	}
+	d.open()
+	if recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{Action: "backup.taken"}); err != nil || len(recs) != 0 {
+		t.Errorf("the refused backup is recorded: %+v %v", recs, err)
 	}
 }
