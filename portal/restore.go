@@ -191,7 +191,7 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 	// the proof does not depend on the object store.
 	failed := 0
 	for _, t := range found.again {
-		err := s.retention.Reapply(ctx, t.visit, t.reason, t.certificate)
+		err := s.retention.Reapply(ctx, t.visit, t.reason, t.certificate, t.decided)
 		if err != nil {
 			failed++
 			s.log.Error("restore: destroy again", "visit", t.visit.ID, "reference", t.visit.Reference, "err", err)

@@ -92,6 +92,11 @@ type destroyAgain struct {
 	// certificate is the visit's signed certificate outside the
 	// database, when its destruction had finished: the one kept.
 	certificate []byte
+	// decided is what the destruction was decided on, as its first note
+	// outside the database says (nil: no note, only a certificate or a
+	// destruction begun before the backup, or a note written before
+	// notes said): the certificate is then made from the database.
+	decided *retention.Decision
 }
 
 // outsideFindings is what a restore finds outside the database.
@@ -136,6 +141,9 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsi
 	}
 	recorded, unverified := map[string]string{}, map[string]string{}
 	certs, issued := map[string][]byte{}, map[string]time.Time{}
+	// The first note of each visit's destruction: a restore before this
+	// one may have written another as it destroyed the visit again.
+	first := map[string]retention.Tombstone{}
 	names := make([]string, 0, len(objs))
 	for name := range objs {
 		names = append(names, name)
@@ -153,6 +161,9 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsi
 					continue
 				}
 				recorded[t.VisitID] = "destruction recorded outside the database"
+				if f, ok := first[t.VisitID]; !ok || t.StartedAt.Before(f.StartedAt) || t.StartedAt.Equal(f.StartedAt) && f.Decided == nil {
+					first[t.VisitID] = t
+				}
 			case strings.HasSuffix(name, "/certificate.json"):
 				c, err := keys.certificate(b)
 				if err != nil {
@@ -187,7 +198,7 @@ func (s *Service) destroyedOutside(ctx context.Context, keys trustedKeys) (outsi
 			reason, ok = "being destroyed when the backup was taken", true
 		}
 		if ok {
-			found.again = append(found.again, destroyAgain{v, reason, certs[v.ID]})
+			found.again = append(found.again, destroyAgain{v, reason, certs[v.ID], first[v.ID].Decided})
 			continue
 		}
 		if name, bad := unverified[v.ID]; bad {

@@ -110,3 +110,58 @@ func TestRestoreKeepsTheNoticeOfADestructionItDoesAgain(t *testing.T) {
 		t.Errorf("the certificate of the destruction done again has no notice: %+v", c)
 	}
 }
+
+// TestRestoreCertifiesTheNoticeADestructionWasDecidedOn: a destruction
+// begun after the backup, on a notice given after it, and finished by the
+// restore, is certified with that notice and the date it allowed. The
+// note a destruction writes outside the database before the key goes
+// carries what it was decided on. Before, the certificate was made from
+// the backup, which held no notice: it said the visit was destroyed with
+// none, and due before any notice could have run.
+func TestRestoreCertifiesTheNoticeADestructionWasDecidedOn(t *testing.T) {
+	ctx := context.Background()
+	d := newDrill(t, domainStack(t))
+	d.cfg.DestructionNotice = 48 * time.Hour
+	d.opts = []portal.Option{portal.WithRetentionHook(func(step string) error {
+		if step == "key_destroyed" {
+			return errors.New("stopped once the key was destroyed")
+		}
+		return nil
+	})}
+	d.open()
+	defer func() { d.svc.Close() }()
+	id := d.pastVisit("FV-DECIDED", "1.01 Kept.pdf", "evidence destroyed on schedule")
+	dir := d.backup() // before the notice
+	if _, err := d.svc.RunRetention(ctx); err != nil {
+		t.Fatalf("the first sweep (the notice): %v", err)
+	}
+	n, err := d.svc.Store().GetNotice(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.offset.Add(int64(49 * time.Hour)) // the notice has run
+	if _, err := d.svc.RunRetention(ctx); err == nil {
+		t.Fatal("the destruction was not stopped")
+	}
+	d.restore(dir)
+	d.opts = nil
+	d.open()
+	got, err := d.svc.Store().GetDestruction(ctx, id)
+	if err != nil || got.Certificate == nil {
+		t.Fatalf("no certificate after the restore: %v", err)
+	}
+	pub, err := retention.ParsePublicKeyPEM(mustPublicKey(t, d.cfg.SigningKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := retention.Verify(got.Certificate, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Notice == nil || !c.Notice.GivenAt.Equal(n.GivenAt) || c.Notice.Period != (48*time.Hour).String() {
+		t.Errorf("the certificate of the destruction the restore finished names the notice %+v, want the one given at %s, of 48h", c.Notice, n.GivenAt)
+	}
+	if c.Due == nil || c.Due.DestroyAfter.Before(n.GivenAt.Add(48*time.Hour)) {
+		t.Errorf("the certificate says the visit could be destroyed after %+v, before the notice given at %s had run", c.Due, n.GivenAt)
+	}
+}

@@ -245,13 +245,14 @@ func (s *Service) begin(ctx context.Context, v store.Visit) error {
 // Destroy runs whatever steps of v's destruction remain. Each step is
 // recorded before the next starts, so running it again resumes.
 func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
-	return s.destroy(ctx, v, false, nil)
+	return s.destroy(ctx, v, false, nil, nil)
 }
 
 // destroy is Destroy; reapplied, it is a destruction recorded outside a
 // restored database applied again (Reapply), completed with the
-// certificate issued, when given, instead of signing one.
-func (s *Service) destroy(ctx context.Context, v store.Visit, reapplied bool, issued []byte) error {
+// certificate issued, when given, instead of signing one, and decided on
+// what decided says, when given, rather than what the database holds.
+func (s *Service) destroy(ctx context.Context, v store.Visit, reapplied bool, issued []byte, decided *Decision) error {
 	d, err := s.Store.GetDestruction(ctx, v.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		// a. write down what is to be destroyed; the visit is destroying.
@@ -271,7 +272,7 @@ func (s *Service) destroy(ctx context.Context, v store.Visit, reapplied bool, is
 		// b. the key, and with it every copy of the ciphertext and names:
 		// recorded only once no byte of it is left in the database files.
 		// First the note outside the database that a restore reads.
-		if err := s.noteStarted(ctx, v, d); err != nil {
+		if err := s.noteStarted(ctx, v, d, reapplied, decided); err != nil {
 			return err
 		}
 		if err := s.Store.DeleteKey(ctx, v.ID); err != nil {
@@ -393,33 +394,13 @@ func (s *Service) destroy(ctx context.Context, v store.Visit, reapplied bool, is
 			ObjectsDeleted: d.ObjectsAtStart, SegmentsExpected: d.SegmentsExpected, SegmentsGoneBefore: d.SegmentsMissing,
 			Files: files, IssuedAt: s.Now().UTC(),
 			Steps: CertSteps{Started: d.StartedAt, KeyDestroyed: d.KeyDestroyedAt, ObjectsDeleted: d.ObjectsDeletedAt, BucketDeleted: d.BucketDeletedAt}}
-		// The notice period the destruction was decided with, not this
-		// run's (a setting changed since a crash).
-		period := s.NoticePeriod
-		if d.NoticePeriodKnown {
-			period = d.NoticePeriod
-		}
-		var notice store.Notice
-		if n, err := s.Store.GetNotice(ctx, v.ID); err == nil {
-			notice = n
-			period = Announced(n, period)
-			c.Notice = &CertNotice{GivenAt: n.GivenAt.UTC(), Period: period.String()}
-			if !n.ApprovedAt.IsZero() {
-				c.Approval = &CertApproval{Issuer: n.ApprovedBy.Issuer, Subject: n.ApprovedBy.Subject, Email: n.ApprovedBy.Email, At: n.ApprovedAt.UTC()}
+		if decided == nil {
+			if decided, err = s.decision(ctx, v, d); err != nil {
+				return err
 			}
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
 		}
+		c.Notice, c.Approval, c.Due = decided.Notice, decided.Approval, decided.Due
 		c.Bucket = v.Bucket
-		evs, err := s.Store.Events(ctx, v.ID)
-		if err != nil {
-			return err
-		}
-		// The events cannot change once the destruction has begun (a
-		// withdrawal is refused): the date is the one it was decided on.
-		if on := DestroyOn(letter(evs), v.RetentionDays); !on.IsZero() {
-			c.Due = &CertDue{DestroyOn: on.Format(time.DateOnly), DestroyAfter: Earliest(on, notice, period).UTC()}
-		}
 		if d.KeyEpoch != "" && !d.EpochSupersededAt.IsZero() {
 			c.KeyEpoch = &CertKeyEpoch{ID: d.KeyEpoch, SupersededAt: d.EpochSupersededAt.UTC(), UnrecoverableFromBackupsAfter: d.EpochRetireAfter.UTC()}
 		}
@@ -453,6 +434,39 @@ func (s *Service) destroy(ctx context.Context, v store.Visit, reapplied bool, is
 		}
 	}
 	return nil
+}
+
+// decision is what v's destruction d was decided on, as the database
+// holds it: the notice and its period (the one the destruction was
+// decided with, not this run's: a setting changed since a crash), the
+// approval, and the date. The events cannot change once the destruction
+// has begun (a withdrawal is refused): the date is the one it was
+// decided on.
+func (s *Service) decision(ctx context.Context, v store.Visit, d store.Destruction) (*Decision, error) {
+	period := s.NoticePeriod
+	if d.NoticePeriodKnown {
+		period = d.NoticePeriod
+	}
+	var dec Decision
+	var notice store.Notice
+	if n, err := s.Store.GetNotice(ctx, v.ID); err == nil {
+		notice = n
+		period = Announced(n, period)
+		dec.Notice = &CertNotice{GivenAt: n.GivenAt.UTC(), Period: period.String()}
+		if !n.ApprovedAt.IsZero() {
+			dec.Approval = &CertApproval{Issuer: n.ApprovedBy.Issuer, Subject: n.ApprovedBy.Subject, Email: n.ApprovedBy.Email, At: n.ApprovedAt.UTC()}
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	evs, err := s.Store.Events(ctx, v.ID)
+	if err != nil {
+		return nil, err
+	}
+	if on := DestroyOn(letter(evs), v.RetentionDays); !on.IsZero() {
+		dec.Due = &CertDue{DestroyOn: on.Format(time.DateOnly), DestroyAfter: Earliest(on, notice, period).UTC()}
+	}
+	return &dec, nil
 }
 
 // keep completes v's destruction with the certificate issued for it

@@ -29,6 +29,20 @@ type Tombstone struct {
 	Bucket         string    `json:"bucket"`
 	KeyFingerprint string    `json:"key_fingerprint"`
 	StartedAt      time.Time `json:"started_at"`
+	// Decided is what the destruction was decided on (absent from notes
+	// written before notes carried it): a restore that must finish the
+	// destruction certifies this, not what an older backup holds.
+	Decided *Decision `json:"decided,omitempty"`
+}
+
+// Decision is what a destruction was decided on: the notice the
+// administrators were given, the approval of one of them, and the date.
+// Each is absent when there was none (a visit destroyed without a
+// publication date, or without a notice).
+type Decision struct {
+	Notice   *CertNotice   `json:"notice,omitempty"`
+	Approval *CertApproval `json:"approval,omitempty"`
+	Due      *CertDue      `json:"due,omitempty"`
 }
 
 // TombstoneName is where a visit's tombstone is kept outside the database.
@@ -52,13 +66,24 @@ func VerifyTombstone(signed []byte, trusted ed25519.PublicKey) (Tombstone, error
 }
 
 // noteStarted writes the visit's tombstone outside the database, before
-// its key goes.
-func (s *Service) noteStarted(ctx context.Context, v store.Visit, d store.Destruction) error {
+// its key goes, with what the destruction was decided on: decided when
+// given (a destruction done again after a restore, as its first note
+// says), else as the database holds it. A destruction done again whose
+// first note does not say (written before notes did) says nothing of it:
+// the restored database may predate the decision, and a signed note is
+// not the place for a guess.
+func (s *Service) noteStarted(ctx context.Context, v store.Visit, d store.Destruction, reapplied bool, decided *Decision) error {
 	if s.Outside == nil {
 		return nil
 	}
+	if decided == nil && !reapplied {
+		var err error
+		if decided, err = s.decision(ctx, v, d); err != nil {
+			return err
+		}
+	}
 	body, _ := json.Marshal(Tombstone{Type: TombstoneType, VisitID: v.ID, Reference: d.Reference, Bucket: v.Bucket,
-		KeyFingerprint: d.KeyFingerprint, StartedAt: d.StartedAt.UTC()})
+		KeyFingerprint: d.KeyFingerprint, StartedAt: d.StartedAt.UTC(), Decided: decided})
 	return s.Outside(ctx, TombstoneName(v.ID), SignBody(body, s.Signer))
 }
 
@@ -74,7 +99,12 @@ func (s *Service) noteStarted(ctx context.Context, v store.Visit, d store.Destru
 // certificate, and no other is signed. A second one, with the restore's
 // times and the counts of a bucket already gone, would contradict the one
 // administrators were given; what the restore did is in the audit trail.
-func (s *Service) Reapply(ctx context.Context, v store.Visit, reason string, issued []byte) error {
+//
+// decided is what the destruction was decided on, as its note outside the
+// database says (nil: an earlier note, which does not say): the
+// certificate signed names it, not the notice and dates of a backup taken
+// before it.
+func (s *Service) Reapply(ctx context.Context, v store.Visit, reason string, issued []byte, decided *Decision) error {
 	if v.State == "destroyed" {
 		return nil
 	}
@@ -105,5 +135,5 @@ func (s *Service) Reapply(ctx context.Context, v store.Visit, reason string, iss
 	} else if err != nil {
 		return err
 	}
-	return s.destroy(ctx, v, true, issued)
+	return s.destroy(ctx, v, true, issued, decided)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -49,5 +50,42 @@ func TestGoldenTombstone(t *testing.T) {
 		if _, err := VerifyTombstone(cert, k); err == nil {
 			t.Fatal("a certificate read as a tombstone")
 		}
+	}
+}
+
+// TestGoldenDecidedTombstone: the note as written since it carries what
+// the destruction was decided on (the notice, the approval, the date),
+// which a restore that finishes the destruction certifies. Notes without
+// it (tombstone-v1.json) are read as before.
+func TestGoldenDecidedTombstone(t *testing.T) {
+	want := Tombstone{Type: TombstoneType, VisitID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", Reference: "FV-2026-014", Bucket: "portal-visit-0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+		KeyFingerprint: "3b7c" + "00000000000000000000000000000000000000000000000000000000000a", StartedAt: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC),
+		Decided: &Decision{
+			Notice:   &CertNotice{GivenAt: time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC), Period: "720h0m0s"},
+			Approval: &CertApproval{Issuer: "https://idp.ofsted.example", Subject: "admin-2", Email: "records@ofsted.example", At: time.Date(2026, 12, 4, 15, 30, 0, 0, time.UTC)},
+			Due:      &CertDue{DestroyOn: "2026-12-07", DestroyAfter: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)},
+		}}
+	if *update {
+		_, key, _ := ed25519.GenerateKey(nil)
+		body, _ := json.Marshal(want)
+		signed, _ := json.Marshal(Signed{Certificate: body, Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, body))})
+		os.WriteFile("testdata/tombstone-decided-v1.json", signed, 0o644)
+		os.WriteFile("testdata/tombstone-decided-signing.pub", PublicKeyPEM(key), 0o644)
+	}
+	pemPub, err := os.ReadFile("testdata/tombstone-decided-signing.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ParsePublicKeyPEM(pemPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("testdata/tombstone-decided-v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := VerifyTombstone(b, pub)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("tombstone-decided-v1.json reads as %+v (%v), decided %+v", got, err, got.Decided)
 	}
 }

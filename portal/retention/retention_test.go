@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -375,7 +376,7 @@ func TestReapplyIgnoresARestoredHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.today = day("2026-12-01") // before publication: nothing of its own is due
-	if err := h.service("p1").Reapply(ctx, v, "destruction recorded outside the database", nil); err != nil {
+	if err := h.service("p1").Reapply(ctx, v, "destruction recorded outside the database", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := h.st.Visit(ctx, "v1"); v.State != "destroyed" {
@@ -401,7 +402,7 @@ func TestReappliedCertificateCountsWhatWasThere(t *testing.T) {
 			delete(h.objects.objects, v.Bucket)
 		}
 		h.today = day("2026-12-01")
-		if err := h.service("p1").Reapply(ctx, v, "destruction recorded outside the database", nil); err != nil {
+		if err := h.service("p1").Reapply(ctx, v, "destruction recorded outside the database", nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		d, _ := h.st.GetDestruction(ctx, "v1")
@@ -1192,7 +1193,7 @@ func TestRestoredDestructionFindsItsBucketRemoved(t *testing.T) {
 	h.objects.removed[v.Bucket] = true
 	delete(h.objects.objects, v.Bucket)
 	restored, _ := h.st.Visit(ctx, v.ID)
-	if err := h.service("p2").Reapply(ctx, restored, "destruction recorded outside the database", nil); err != nil {
+	if err := h.service("p2").Reapply(ctx, restored, "destruction recorded outside the database", nil, nil); err != nil {
 		t.Fatalf("applied again after the restore: %v", err)
 	}
 	if got, _ := h.st.Visit(ctx, v.ID); got.State != "destroyed" {
@@ -1324,5 +1325,37 @@ func TestFailureReasonIsCutBetweenCharacters(t *testing.T) {
 	s.failed(ctx, v, errors.New("the store said \xff and stopped"))
 	if f, err := h.st.GetFailure(ctx, "v1"); err != nil || f.Attempts != 2 || f.Reason != "the store said  and stopped" {
 		t.Fatalf("the failure of a reason with a byte that is not UTF-8: %q, %d attempts (%v)", f.Reason, f.Attempts, err)
+	}
+}
+
+// TestNoteSaysWhatTheCertificateSays: the note a destruction writes
+// outside the database before the key goes carries what the destruction
+// was decided on, as its certificate then names it: what a restore that
+// must finish the destruction certifies.
+func TestNoteSaysWhatTheCertificateSays(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.visit(t, "v1", wrappedKey())
+	h.today = day("2027-02-01")
+	s := h.service("p1")
+	outside := map[string][]byte{}
+	s.Outside = func(_ context.Context, name string, body []byte) error {
+		outside[name] = body
+		return nil
+	}
+	if got, err := s.Sweep(ctx); len(got) != 1 || err != nil {
+		t.Fatalf("destroyed %v, %v", got, err)
+	}
+	pub := s.Signer.Public().(ed25519.PublicKey)
+	note, err := VerifyTombstone(outside[TombstoneName("v1")], pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Verify(outside[CertificateName("v1")], pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if note.Decided == nil || c.Due == nil || !reflect.DeepEqual(*note.Decided, Decision{Notice: c.Notice, Approval: c.Approval, Due: c.Due}) {
+		t.Errorf("the note says the destruction was decided on %+v; the certificate names notice %+v, approval %+v, due %+v", note.Decided, c.Notice, c.Approval, c.Due)
 	}
 }

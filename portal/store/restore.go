@@ -118,7 +118,8 @@ func (s *Store) AppendRestoreMark(ctx context.Context, restoreID string, afterSe
 // notice again, with its period (mailed to the administrators), before it
 // destroys anything: time to set the hold again. The destructions the
 // restore did again (recorded outside the database) were done first, on
-// their notices, which their certificates name.
+// what their notes outside the database say they were decided on (notes
+// that say so), which their certificates name.
 func (s *Store) FinishRestore(ctx context.Context, restoreID string, now time.Time, audit ...AuditRecord) error {
 	return s.inTx(ctx, func(tx *Tx) error {
 		if err := execOne(ctx, tx, `UPDATE restores SET finished_at = ? WHERE id = ? AND finished_at IS NULL`, formatTime(now), restoreID); err != nil {
