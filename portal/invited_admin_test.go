@@ -290,3 +290,50 @@ func TestAdministratorCannotSeatTheirIdentityBeforeItSignsIn(t *testing.T) {
 		t.Errorf("an inspector an administrator added by subject does not list the visit's evidence once signed in")
 	}
 }
+
+// TestPortalRoleTakenUpAtSignInIsRecorded: the administrator's role
+// granted by email, or by subject to someone who has not signed in, is
+// taken up by the first sign-in of whoever the identity provider vouches
+// for: the act that makes them an administrator. The trail records it
+// (portal_role.bound, the grant as its object, by the person signing in,
+// with the role and how it was found), once. Before, the grant was
+// recorded and the account that took it up was not.
+func TestPortalRoleTakenUpAtSignInIsRecorded(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	ofsted := d.issuer("ofsted")
+	op := portal.OperatorActor("ops", "admin grant")
+	for _, g := range []portal.RoleGrant{
+		{Role: store.RoleAdministrator, Issuer: ofsted, Email: "records@ofsted.example"},
+		{Role: store.RoleAdministrator, Issuer: ofsted, Subject: "deputy-sub"},
+	} {
+		if err := portal.GrantRole(ctx, d.svc.Store(), op, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 { // the second sign-in binds nothing
+		for _, id := range []portal.Identity{
+			{IdP: "ofsted", Issuer: ofsted, Subject: "records-sub", Email: "records@ofsted.example"},
+			{IdP: "ofsted", Issuer: ofsted, Subject: "deputy-sub", Email: "deputy@ofsted.example"},
+		} {
+			if _, err := d.svc.SignIn(ctx, portal.Actor{Via: "test"}, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{Action: "portal_role.bound"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range recs {
+		got[r.ActorSubject] += r.Detail
+		if r.Object == "" || r.VisitID != "" {
+			t.Errorf("portal_role.bound %+v: want the grant as its object, in no visit's trail", r)
+		}
+	}
+	if len(recs) != 2 || !strings.Contains(got["records-sub"], `"by":"email"`) || !strings.Contains(got["deputy-sub"], `"by":"subject"`) ||
+		!strings.Contains(got["records-sub"], `"role":"administrator"`) {
+		t.Errorf("the administrator's role taken up at sign-in is recorded as %+v, want once for each, by the person, with how it was found", recs)
+	}
+}

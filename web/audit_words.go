@@ -30,6 +30,7 @@ var actionWords = map[string]string{
 	"member.changed":                   "changed the role of",
 	"member.removed":                   "removed a member",
 	"member.bound":                     "took up their membership",
+	"portal_role.bound":                "took up a portal-wide role granted to them",
 	"visit.created":                    "created the visit",
 	"letter.withdrawn":                 "withdrew a letter event recorded in error",
 	"legal_hold.set":                   "set a legal hold",

@@ -54,13 +54,17 @@ func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string,
 		if err != nil || len(audit) == 0 {
 			return audit, err
 		}
-		// Taking up a membership is what gives the person access: each
-		// is recorded in its visit's trail, by the person signing in
-		// (their sign-in's record, made the membership's).
+		// Taking up a membership, or a portal-wide role granted by email
+		// or subject, is what gives the person access: each is recorded
+		// (a membership in its visit's trail) by the person signing in
+		// (their sign-in's record, made the binding's).
 		out := audit
 		for _, b := range bound {
 			r := audit[0]
 			r.Action, r.VisitID, r.Object, r.Outcome = "member.bound", b.visitID, b.memberID, "success"
+			if b.visitID == "" {
+				r.Action = "portal_role.bound"
+			}
 			d, err := json.Marshal(map[string]string{"role": b.role, "by": b.by})
 			if err != nil {
 				return nil, err
@@ -80,7 +84,8 @@ func (s *Store) SignIn(ctx context.Context, issuer, subject, email, name string,
 }
 
 // boundMember is a membership a sign-in took up, found by the person's
-// subject or by their email.
+// subject or by their email; or, without a visit, a portal-wide role
+// (memberID its grant's id).
 type boundMember struct{ visitID, memberID, role, by string }
 
 func (s *Store) signIn(ctx context.Context, tx *Tx, u *User, issuer, subject, email, name string, bindable []string, now time.Time) ([]boundMember, error) {
@@ -142,7 +147,15 @@ func (s *Store) signIn(ctx context.Context, tx *Tx, u *User, issuer, subject, em
 			return err
 		}
 		// Roles and memberships granted to this (issuer, subject) bind now.
-		if _, err := tx.ExecContext(ctx, `UPDATE portal_roles SET user_id = ? WHERE user_id IS NULL AND issuer = ? AND subject = ?`,
+		bindRole := func(by, q string, args ...any) error {
+			got, err := queryAll(ctx, tx, func(sc scanner) (boundMember, error) {
+				b := boundMember{by: by}
+				return b, sc.Scan(&b.memberID, &b.role)
+			}, q+` RETURNING id, role`, args...)
+			bound = append(bound, got...)
+			return err
+		}
+		if err := bindRole("subject", `UPDATE portal_roles SET user_id = ? WHERE user_id IS NULL AND issuer = ? AND subject = ?`,
 			u.ID, issuer, subject); err != nil {
 			return err
 		}
@@ -169,7 +182,7 @@ func (s *Store) signIn(ctx context.Context, tx *Tx, u *User, issuer, subject, em
 		if !PlainEmail(email) {
 			return nil // binds nothing (PlainEmail)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE portal_roles SET user_id = ? WHERE user_id IS NULL AND issuer = ? AND email = ?`+tx.h.plainEmailRow(),
+		if err := bindRole("email", `UPDATE portal_roles SET user_id = ? WHERE user_id IS NULL AND issuer = ? AND email = ?`+tx.h.plainEmailRow(),
 			u.ID, issuer, email); err != nil {
 			return err
 		}
