@@ -6,7 +6,7 @@ import "strings"
 var reasons = map[string]string{
 	"signed-in-lists-own-visits":               "anyone signed in may list the visits they can see",
 	"administrator-manages-visits":             "administrators manage visits, members, letter events, legal holds, the audit trail and destruction certificates",
-	"member-views-visit":                       "members of the visit may see it while their access window is open",
+	"member-views-visit":                       "members of the visit may see it, and its information request, while their access window is open",
 	"inspectors-read-evidence":                 "the inspection team (lead, inspectors, QAM, analysts) may list and download evidence while their access window is open",
 	"coordinator-reads-provider-files":         "the provider coordinator may list and download every provider file",
 	"uploader-lists-visit":                     "provider uploaders may list the visit's files (they see their own)",
@@ -32,6 +32,7 @@ var reasons = map[string]string{
 	"letter-withdrawn-from-outside":            "a letter event recorded in error is withdrawn by an administrator who is not a member of the visit",
 	"visit-destroyed":                          "the visit's evidence has been destroyed",
 	"restricted-item-questions":                "this item is restricted to other roles of the inspection team, and so are its questions",
+	"restricted-item-title":                    "this item is restricted to other roles of the inspection team, and so are its title and its count of files",
 	"members-discuss-items":                    "members may read and post questions and answers on the visit's items while their access window is open",
 	"team-and-coordinator-discuss-files":       "the inspection team and the provider coordinator may read and post questions on the files they may see",
 	"uploader-discusses-own-files":             "provider uploaders may read and post questions on the files they uploaded",

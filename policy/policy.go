@@ -53,12 +53,13 @@ const (
 	ReceiptView        Action = "receipt.view"        // download a signed submission receipt
 	ReceiptIssue       Action = "receipt.issue"       // have a batch of one's uploads receipted
 	FileScanRelease    Action = "file.scan_release"   // serve unscanned a file held for the scanner
+	ItemView           Action = "item.view"           // see an item of the information request: its title, its files' count
 )
 
 // Actions lists every action, for tests and the explain page.
 var Actions = []Action{SelfView, VisitList, VisitCreate, VisitView, VisitManage, MemberManage, VisitRecordEvent, EventWithdraw, RequestManage,
 	LegalHoldSet, LegalHoldLift, AuditView, CertificateView, FileList, FileUpload, FileDownload, FileDelete, FileRefile, FileReplace, FilePurge, ItemComplete, DestructionApprove,
-	QuestionView, QuestionPost, ReceiptView, ReceiptIssue, FileScanRelease}
+	QuestionView, QuestionPost, ReceiptView, ReceiptIssue, FileScanRelease, ItemView}
 
 // Visit roles.
 const (

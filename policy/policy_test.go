@@ -23,7 +23,7 @@ func expected(role string, admin bool, a Action, inWindow, restricted, unfiled, 
 		return (a == VisitView || a == AuditView || a == CertificateView) && admin
 	}
 	adminAllowed := map[Action]bool{VisitCreate: true, VisitView: true, VisitManage: true, MemberManage: true,
-		VisitRecordEvent: true, LegalHoldSet: true, AuditView: true, CertificateView: true, RequestManage: true, FileScanRelease: true}
+		VisitRecordEvent: true, LegalHoldSet: true, AuditView: true, CertificateView: true, RequestManage: true, FileScanRelease: true, ItemView: true}
 	if a == VisitList || a == SelfView || admin && adminAllowed[a] {
 		return true
 	}
@@ -51,7 +51,7 @@ func expected(role string, admin bool, a Action, inWindow, restricted, unfiled, 
 		return false
 	}
 	switch a {
-	case VisitView:
+	case VisitView, ItemView:
 		return true
 	case FileRefile:
 		return onFile && (role == RoleLeadInspector || role == RoleProviderCoordinator && accepts)

@@ -71,6 +71,10 @@ type RequestItemView struct {
 	// CompletedAt is when the provider coordinator marked the item
 	// complete.
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	// Withheld is an item restricted to roles other than the viewer's
+	// (policy.ItemView): no title (a case file's names its child) and no
+	// count of files.
+	Withheld bool `json:"withheld,omitempty"`
 }
 
 // dueDate is the date an item is due by the end of: the date set for it,
@@ -140,11 +144,27 @@ func (acc *Access) InformationRequest(ctx context.Context) ([]RequestItemView, e
 	// without due dates, and none is overdue.
 	tl := acc.Status.Timeline
 	today := s.Today()
+	res, err := acc.resource(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	p := acc.principal()
 	out := make([]RequestItemView, 0, len(items))
 	for _, it := range items {
-		title, err := key.Open(it.TitleSealed, requestTitleContext(v.ID, it.Code))
+		// A restricted item's title (a case file's names its child) and
+		// count are for those the policy lets see it: the rest see that
+		// it is there, and when it is due.
+		rs, err := acc.restriction(ctx, it.Code)
 		if err != nil {
-			return nil, fmt.Errorf("request item %s: title does not open: %w", it.Code, err)
+			return nil, err
+		}
+		res.Item = &policy.Item{Code: it.Code, Restricted: rs.Restricted, Roles: rs.Roles}
+		withheld := !s.policy.Decide(p, policy.ItemView, res).Allow
+		var title []byte
+		if !withheld {
+			if title, err = key.Open(it.TitleSealed, requestTitleContext(v.ID, it.Code)); err != nil {
+				return nil, fmt.Errorf("request item %s: title does not open: %w", it.Code, err)
+			}
 		}
 		var due time.Time
 		if tl != nil {
@@ -160,7 +180,10 @@ func (acc *Access) InformationRequest(ctx context.Context) ([]RequestItemView, e
 		case tl != nil && today.After(due):
 			st = "overdue"
 		}
-		view := RequestItemView{Code: it.Code, Kind: it.Kind, Title: string(title), Status: st, Files: counts[it.Code], CompletedAt: completed}
+		view := RequestItemView{Code: it.Code, Kind: it.Kind, Title: string(title), Status: st, Files: counts[it.Code], CompletedAt: completed, Withheld: withheld}
+		if withheld {
+			view.Files = 0
+		}
 		if tl != nil {
 			view.Due = due.Format(time.DateOnly)
 		}
