@@ -82,6 +82,11 @@ type Config struct {
 	// a client that does not read: a download it stalls is cut, and what
 	// it held (buffers, the object store's connections) let go.
 	WriteIdleTimeout time.Duration
+	// DownloadsPerPerson bounds the downloads (files and zips) one person
+	// has under way at once; one more waits up to DownloadWait for one to
+	// end, then is refused (429).
+	DownloadsPerPerson int
+	DownloadWait       time.Duration
 	// SignInRate limits the sign-ins started, and SignInFailureRate the
 	// failed sign-ins, per client address.
 	SignInRate        Rate
@@ -184,6 +189,8 @@ func readConfig(e *envReader) Config {
 		PprofAddr:            e.str("PORTAL_PPROF_ADDR", ""),
 		ReadIdleTimeout:      e.duration("PORTAL_READ_IDLE_TIMEOUT", 2*time.Minute),
 		WriteIdleTimeout:     e.duration("PORTAL_WRITE_IDLE_TIMEOUT", 2*time.Minute),
+		DownloadsPerPerson:   e.int("PORTAL_DOWNLOADS_PER_PERSON", 8),
+		DownloadWait:         e.duration("PORTAL_DOWNLOAD_WAIT", 30*time.Second),
 		SignInRate:           e.rate("PORTAL_SIGNIN_RATE", Rate{20, time.Minute}),
 		SignInFailureRate:    e.rate("PORTAL_SIGNIN_FAILURE_RATE", Rate{10, 15 * time.Minute}),
 		IdPDiscoveryInterval: e.duration("PORTAL_IDP_DISCOVERY_INTERVAL", time.Hour),
@@ -278,6 +285,12 @@ func (c *Config) validate(e *envReader) {
 	}
 	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
 		e.fail("PORTAL_DB_MAX_CONNS must be between 1 and 1000")
+	}
+	if c.DownloadsPerPerson < 1 || c.DownloadsPerPerson > 1000 {
+		e.fail("PORTAL_DOWNLOADS_PER_PERSON must be between 1 and 1000")
+	}
+	if c.DownloadWait < 0 || c.DownloadWait > 10*time.Minute {
+		e.fail("PORTAL_DOWNLOAD_WAIT must be between 0s and 10m")
 	}
 	if c.DBStatementTimeout < time.Second {
 		e.fail("PORTAL_DB_STATEMENT_TIMEOUT must be at least 1s")

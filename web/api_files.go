@@ -158,6 +158,12 @@ func (s *Server) downloadFile(c *gin.Context) {
 	if !partial {
 		off, length = 0, f.Size
 	}
+	release, err := s.downloads.take(ctx, acc.Actor.UserID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	defer release()
 	d, err := acc.OpenDownload(ctx, off, length, partial)
 	if err != nil {
 		s.fail(c, err)
@@ -223,6 +229,12 @@ func ifRangeHolds(ifRange, sha256 string) bool {
 func (s *Server) downloadArchive(c *gin.Context) {
 	ctx := c.Request.Context()
 	acc := accessOf(c)
+	release, err := s.downloads.take(ctx, acc.Actor.UserID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	defer release()
 	a, err := acc.PrepareArchive(ctx, c.QueryArray("file"), c.QueryArray("item"))
 	if err != nil {
 		s.fail(c, err)

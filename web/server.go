@@ -46,6 +46,7 @@ type Server struct {
 	// and logoutFailures refused back-channel logouts, per client
 	// address.
 	signInStarts, signInFailures, logoutFailures *limiter
+	downloads                                    *downloadSlots
 	pages                                        *Pages
 	cop                                          *http.CrossOriginProtection
 	handler                                      http.Handler
@@ -90,7 +91,8 @@ func New(svc *portal.Service, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
 	s := &Server{svc: svc, cfg: cfg, log: svc.Log(), pages: pages, idps: map[string]*identityProvider{}, metrics: o.metrics, countRoutes: o.statements != nil,
-		signInStarts: newLimiter(cfg.SignInRate), signInFailures: newLimiter(cfg.SignInFailureRate), logoutFailures: newLimiter(logoutFailureRate)}
+		signInStarts: newLimiter(cfg.SignInRate), signInFailures: newLimiter(cfg.SignInFailureRate), logoutFailures: newLimiter(logoutFailureRate),
+		downloads: newDownloadSlots(cfg.DownloadsPerPerson, cfg.DownloadWait)}
 	for _, p := range cfg.IdPs {
 		idp := newIdentityProvider(p, cfg.PublicURL, o.httpClient, svc.Now, s.log)
 		idp.changed = func() { s.refreshCSP() }
