@@ -282,3 +282,36 @@ func TestScanStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestRestrictedItemTitle: an item's title (item.view), decided on the
+// item: every member in their window and administrators see an open
+// item's; a restricted item's is for the roles it names, the lead
+// inspector, the provider's staff and administrators.
+func TestRestrictedItemTitle(t *testing.T) {
+	e := engine(t)
+	restricted := &Item{Code: "case-1", Restricted: true, Roles: []string{RoleQAManager}}
+	open := &Item{Code: "1.01"}
+	for _, c := range []struct {
+		role        string
+		admin, want bool
+		item        *Item
+	}{
+		{RoleInspector, false, false, restricted},
+		{RoleAnalyst, false, false, restricted},
+		{RoleQAManager, false, true, restricted},
+		{RoleLeadInspector, false, true, restricted},
+		{RoleProviderUploader, false, true, restricted},
+		{RoleProviderCoordinator, false, true, restricted},
+		{"", true, true, restricted},
+		{RoleInspector, true, true, restricted},
+		{"", false, false, restricted},
+		{RoleInspector, false, true, open},
+		{RoleAnalyst, false, true, open},
+	} {
+		p := Principal{UserID: "u1", Administrator: c.admin, Role: c.role, InWindow: c.role != ""}
+		d := e.Decide(p, ItemView, Resource{VisitID: "v1", VisitState: "fieldwork", Item: c.item})
+		if d.Allow != c.want {
+			t.Errorf("item.view of %s (restricted %v) by %q (administrator %v): %v (%s), want %v", c.item.Code, c.item.Restricted, c.role, c.admin, d.Allow, d.Rule, c.want)
+		}
+	}
+}

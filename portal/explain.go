@@ -33,19 +33,23 @@ func (acc *Access) Explain(ctx context.Context, memberID, action, fileID string)
 // ExplainOn is Explain for an action on a file, or on an item of the
 // information request (item): questions are decided on the item or file
 // they are about (a restricted item's questions are for the roles it is
-// open to), so one of the two is asked for them.
+// open to), so one of the two is asked for them; an item's title
+// (item.view) on the item.
 func (acc *Access) ExplainOn(ctx context.Context, memberID, action, fileID, item string) (Explanation, error) {
 	if err := acc.require(ctx, policy.MemberManage, nil); err != nil {
 		return Explanation{}, err
 	}
 	questions := action == string(policy.QuestionView) || action == string(policy.QuestionPost)
+	itemView := action == string(policy.ItemView)
 	switch {
-	case item != "" && !questions:
-		return Explanation{}, invalid("item", "An item is asked about for questions only (question.view, question.post): leave it blank for this action.")
+	case item != "" && !questions && !itemView:
+		return Explanation{}, invalid("item", "An item is asked about for questions (question.view, question.post) and its title (item.view) only: leave it blank for this action.")
 	case item != "" && fileID != "":
 		return Explanation{}, invalid("item", "Give a file or an item, not both: questions are on one or the other.")
 	case questions && item == "" && fileID == "":
 		return Explanation{}, invalid("item", "Questions are decided on the item or file they are about: choose a file, or give the item's number (a restricted item's questions are for the roles it is open to).")
+	case itemView && (item == "" || fileID != ""):
+		return Explanation{}, invalid("item", "An item's title is decided on the item: give its number (a restricted item's title is for the roles it is open to).")
 	}
 	if item != "" {
 		code, err := ParseItem(item)

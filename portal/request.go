@@ -66,14 +66,15 @@ type RequestItemView struct {
 	Kind   string `json:"kind"`
 	Title  string `json:"title"`
 	Due    string `json:"due"`    // YYYY-MM-DD, end of that working day
-	Status string `json:"status"` // complete, received (not yet complete), due, overdue
+	Status string `json:"status"` // complete, received (not yet complete), due, overdue; restricted when withheld
 	Files  int    `json:"files"`  // files filed under the item, whoever may see them
 	// CompletedAt is when the provider coordinator marked the item
 	// complete.
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
 	// Withheld is an item restricted to roles other than the viewer's
-	// (policy.ItemView): no title (a case file's names its child) and no
-	// count of files.
+	// (policy.ItemView): no title (a case file's names its child), no
+	// count of files, and no status but "restricted" (which would say
+	// whether anything was sent for it); its due date stays.
 	Withheld bool `json:"withheld,omitempty"`
 }
 
@@ -182,7 +183,8 @@ func (acc *Access) InformationRequest(ctx context.Context) ([]RequestItemView, e
 		}
 		view := RequestItemView{Code: it.Code, Kind: it.Kind, Title: string(title), Status: st, Files: counts[it.Code], CompletedAt: completed, Withheld: withheld}
 		if withheld {
-			view.Files = 0
+			// Nor whether anything was sent for it.
+			view.Status, view.Files, view.CompletedAt = "restricted", 0, nil
 		}
 		if tl != nil {
 			view.Due = due.Format(time.DateOnly)

@@ -263,7 +263,8 @@ func TestPageThatCannotRenderIsAnError(t *testing.T) {
 	})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/visits", nil))
-	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "Sorry, there is a problem with the service") {
+	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "Sorry, there is a problem with the service") ||
+		!strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") || !strings.Contains(w.Body.String(), "<h1") {
 		t.Errorf("a page that cannot render: %d, %d bytes (%.200q), want 500 and the error page", w.Code, w.Body.Len(), w.Body.String())
 	}
 	checkSecurityHeaders(t, "a page that cannot render", w.Header())

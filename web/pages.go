@@ -70,7 +70,7 @@ func (s *Server) renderStatus(c *gin.Context, status int, name string, data any)
 	if err == nil {
 		return
 	}
-	s.log.Error("render", "page", name, "err", err)
+	s.log.Error("render", "page", name, "request_id", requestID(c), "err", err)
 	if c.Writer.Written() {
 		return // the page went, part of it: the client left as it was sent
 	}

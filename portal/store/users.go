@@ -41,7 +41,8 @@ const RoleAdministrator = "administrator"
 
 // SignIn records a successful sign-in: it creates or updates the user keyed by
 // (issuer, subject), then binds to this user every pending portal role and
-// membership granted to that (issuer, subject), or by email for this issuer. bindable says which visit
+// membership granted to that (issuer, subject), or by email for this issuer (each recorded,
+// after audit[0], the sign-in's record: member.bound, portal_role.bound). bindable says which visit
 // roles may be bound from this issuer, by subject as by email (a
 // provider's issuer cannot claim an inspector's membership). Bindings are made once: a row already bound to a
 // subject is never taken over by another. A disabled user, or a first
