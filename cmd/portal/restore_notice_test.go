@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
-	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -74,12 +72,7 @@ func TestRestoreKeepsTheNoticeOfADestructionItDoesAgain(t *testing.T) {
 	ctx := context.Background()
 	d := newDrill(t, domainStack(t))
 	d.cfg.DestructionNotice = 48 * time.Hour
-	d.opts = []portal.Option{portal.WithRetentionHook(func(step string) error {
-		if step == "key_destroyed" {
-			return errors.New("stopped once the key was destroyed")
-		}
-		return nil
-	})}
+	d.opts = stopAt("key_destroyed")
 	d.open()
 	defer func() { d.svc.Close() }()
 	id := d.pastVisit("FV-AGAIN", "1.01 Kept.pdf", "evidence destroyed on schedule")
@@ -94,18 +87,7 @@ func TestRestoreKeepsTheNoticeOfADestructionItDoesAgain(t *testing.T) {
 	d.restore(dir)
 	d.opts = nil
 	d.open()
-	got, err := d.svc.Store().GetDestruction(ctx, id)
-	if err != nil || got.Certificate == nil {
-		t.Fatalf("no certificate after the restore: %v", err)
-	}
-	pub, err := retention.ParsePublicKeyPEM(mustPublicKey(t, d.cfg.SigningKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := retention.Verify(got.Certificate, pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := d.certificate(id)
 	if c.Notice == nil {
 		t.Errorf("the certificate of the destruction done again has no notice: %+v", c)
 	}
@@ -122,12 +104,7 @@ func TestRestoreCertifiesTheNoticeADestructionWasDecidedOn(t *testing.T) {
 	ctx := context.Background()
 	d := newDrill(t, domainStack(t))
 	d.cfg.DestructionNotice = 48 * time.Hour
-	d.opts = []portal.Option{portal.WithRetentionHook(func(step string) error {
-		if step == "key_destroyed" {
-			return errors.New("stopped once the key was destroyed")
-		}
-		return nil
-	})}
+	d.opts = stopAt("key_destroyed")
 	d.open()
 	defer func() { d.svc.Close() }()
 	id := d.pastVisit("FV-DECIDED", "1.01 Kept.pdf", "evidence destroyed on schedule")
@@ -146,18 +123,7 @@ func TestRestoreCertifiesTheNoticeADestructionWasDecidedOn(t *testing.T) {
 	d.restore(dir)
 	d.opts = nil
 	d.open()
-	got, err := d.svc.Store().GetDestruction(ctx, id)
-	if err != nil || got.Certificate == nil {
-		t.Fatalf("no certificate after the restore: %v", err)
-	}
-	pub, err := retention.ParsePublicKeyPEM(mustPublicKey(t, d.cfg.SigningKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := retention.Verify(got.Certificate, pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := d.certificate(id)
 	if c.Notice == nil || !c.Notice.GivenAt.Equal(n.GivenAt) || c.Notice.Period != (48*time.Hour).String() {
 		t.Errorf("the certificate of the destruction the restore finished names the notice %+v, want the one given at %s, of 48h", c.Notice, n.GivenAt)
 	}

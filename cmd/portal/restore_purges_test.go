@@ -13,7 +13,6 @@ import (
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
-	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
@@ -104,12 +103,7 @@ func TestRestorePurgesBeforeItDestroysAgain(t *testing.T) {
 	ctx := context.Background()
 	d := newDrill(t, domainStack(t))
 	d.cfg.DestructionNotice = 0
-	d.opts = []portal.Option{portal.WithRetentionHook(func(step string) error {
-		if step == "key_destroyed" {
-			return errors.New("stopped once the key was destroyed")
-		}
-		return nil
-	})}
+	d.opts = stopAt("key_destroyed")
 	d.open()
 	defer func() { d.svc.Close() }()
 
@@ -140,18 +134,7 @@ func TestRestorePurgesBeforeItDestroysAgain(t *testing.T) {
 	t.Logf("%s", out)
 	d.opts = nil
 	d.open()
-	got, err := d.svc.Store().GetDestruction(ctx, id)
-	if err != nil || got.Certificate == nil {
-		t.Fatalf("no certificate after the restore: %v", err)
-	}
-	pub, err := retention.ParsePublicKeyPEM(mustPublicKey(t, d.cfg.SigningKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := retention.Verify(got.Certificate, pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := d.certificate(id)
 	for _, f := range c.Files {
 		if f.ID == wrong.ID {
 			t.Errorf("the certificate lists the file purged before the destruction among those destroyed on schedule: %+v", c.Files)

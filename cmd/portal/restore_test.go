@@ -81,6 +81,36 @@ func (d *drill) open() {
 	d.svc = svc
 }
 
+// stopAt is the drill's options that stop every destruction once it has
+// recorded step (a process that dies there).
+func stopAt(step string) []portal.Option {
+	return []portal.Option{portal.WithRetentionHook(func(s string) error {
+		if s == step {
+			return errors.New("stopped once the destruction recorded " + step)
+		}
+		return nil
+	})}
+}
+
+// certificate is the visit's destruction certificate as the database
+// holds it, its signature checked with the drill's signing key.
+func (d *drill) certificate(visitID string) retention.Certificate {
+	d.t.Helper()
+	got, err := d.svc.Store().GetDestruction(context.Background(), visitID)
+	if err != nil || got.Certificate == nil {
+		d.t.Fatalf("no certificate of visit %s: %v", visitID, err)
+	}
+	pub, err := retention.ParsePublicKeyPEM(mustPublicKey(d.t, d.cfg.SigningKey))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	c, err := retention.Verify(got.Certificate, pub)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return c
+}
+
 func (d *drill) person(idp, email string) portal.Actor {
 	d.t.Helper()
 	for _, p := range d.cfg.IdPs {
