@@ -3,13 +3,10 @@ package web_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,11 +31,6 @@ func TestDownloadsPerPersonAreBounded(t *testing.T) {
 	qam := ts.signIn(t, "ofsted", "qam@ofsted.example")
 	f := up.uploadItem(v.ID, "1.01 Large.pdf", "", bytes.Repeat([]byte("large evidence!!"), 24<<20/16))
 	path := "/api/v1/visits/" + v.ID + "/files/" + f.ID + "/content"
-	u, _ := url.Parse(lead.base)
-	var cookies []string
-	for _, c := range lead.c.Jar.Cookies(u) {
-		cookies = append(cookies, c.Name+"="+c.Value)
-	}
 	downloads := func() int {
 		t.Helper()
 		recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "file.download", Object: f.ID})
@@ -48,19 +40,7 @@ func TestDownloadsPerPersonAreBounded(t *testing.T) {
 		return len(recs)
 	}
 	// Two downloads the lead's client does not read: under way, held.
-	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	var held []net.Conn
-	for range 2 {
-		conn, err := dialer.Dial("tcp", u.Host)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\n\r\n", path, u.Host, strings.Join(cookies, "; "))
-		held = append(held, conn)
-	}
+	held := []net.Conn{stalledGet(t, lead, path), stalledGet(t, lead, path)}
 	for deadline := time.Now().Add(30 * time.Second); downloads() < 2; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the two downloads held did not begin")

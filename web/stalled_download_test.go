@@ -58,21 +58,7 @@ func TestStalledDownloadIsCut(t *testing.T) {
 		time.Sleep(1500 * time.Millisecond)
 	}
 
-	var cookies []string
-	for _, c := range lead.c.Jar.Cookies(u) {
-		cookies = append(cookies, c.Name+"="+c.Value)
-	}
-	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	conn, err := dialer.Dial("tcp", u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "GET /api/v1/visits/%s/files/%s/content HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\n\r\n", v.ID, f.ID, u.Host, strings.Join(cookies, "; "))
-	// Nothing is read: the portal's writes fill the connection's buffers
-	// and wait.
+	stalledGet(t, lead, "/api/v1/visits/"+v.ID+"/files/"+f.ID+"/content")
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		recs, err := ts.Portal.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "file.download", Object: f.ID})
 		if err != nil {
@@ -85,4 +71,27 @@ func TestStalledDownloadIsCut(t *testing.T) {
 			t.Fatalf("a download its client stopped reading is still being sent after 30 s (its records: %d)", len(recs))
 		}
 	}
+}
+
+// stalledGet sends b's GET of path on a connection of its own, with a
+// small receive buffer, and reads nothing of the answer: the portal's
+// writes fill the connection's buffers and wait. The connection is closed
+// at the end of the test, or by the caller.
+func stalledGet(t *testing.T, b *browser, path string) net.Conn {
+	t.Helper()
+	u, _ := url.Parse(b.base)
+	var cookies []string
+	for _, c := range b.c.Jar.Cookies(u) {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	conn, err := dialer.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\n\r\n", path, u.Host, strings.Join(cookies, "; "))
+	return conn
 }
