@@ -32,7 +32,7 @@ var reasons = map[string]string{
 	"letter-withdrawn-from-outside":            "a letter event recorded in error is withdrawn by an administrator who is not a member of the visit",
 	"visit-destroyed":                          "the visit's evidence has been destroyed",
 	"restricted-item-questions":                "this item is restricted to other roles of the inspection team, and so are its questions",
-	"restricted-item-title":                    "this item is restricted to other roles of the inspection team, and so are its title and its count of files",
+	"restricted-item-title":                    "this item is restricted to other roles of the inspection team, and so are its title, its count of files and whether anything was sent for it",
 	"members-discuss-items":                    "members may read and post questions and answers on the visit's items while their access window is open",
 	"team-and-coordinator-discuss-files":       "the inspection team and the provider coordinator may read and post questions on the files they may see",
 	"uploader-discusses-own-files":             "provider uploaders may read and post questions on the files they uploaded",

@@ -127,6 +127,8 @@ func TestLoadConfigRejects(t *testing.T) {
 		"no retention":           {map[string]string{"PORTAL_RETENTION_DAYS": "0"}, "PORTAL_RETENTION_DAYS must be between 1 and 3650"},
 		"negative retention":     {map[string]string{"PORTAL_RETENTION_DAYS": "-5"}, "PORTAL_RETENTION_DAYS must be between 1 and 3650"},
 		"retention too long":     {map[string]string{"PORTAL_RETENTION_DAYS": "3651"}, "PORTAL_RETENTION_DAYS must be between 1 and 3650"},
+		"no downloads":           {map[string]string{"PORTAL_DOWNLOADS_PER_PERSON": "0"}, "PORTAL_DOWNLOADS_PER_PERSON must be between 1 and 1000"},
+		"download wait too long": {map[string]string{"PORTAL_DOWNLOAD_WAIT": "11m"}, "PORTAL_DOWNLOAD_WAIT must be between 0s and 10m"},
 		"owner without database": {map[string]string{"PORTAL_DATABASE_OWNER_URL": "postgres://portal:s3cret@127.0.0.1/portal"}, "PORTAL_DATABASE_OWNER_URL is the owner"},
 		"owner not postgres": {map[string]string{"PORTAL_DATABASE_URL": "postgres://portal_app@127.0.0.1/portal",
 			"PORTAL_DATABASE_OWNER_URL": "mysql://portal:s3cret@127.0.0.1/portal"}, "PORTAL_DATABASE_OWNER_URL must be a PostgreSQL URL"},

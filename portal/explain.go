@@ -44,12 +44,12 @@ func (acc *Access) ExplainOn(ctx context.Context, memberID, action, fileID, item
 	switch {
 	case item != "" && !questions && !itemView:
 		return Explanation{}, invalid("item", "An item is asked about for questions (question.view, question.post) and its title (item.view) only: leave it blank for this action.")
+	case itemView && (item == "" || fileID != ""):
+		return Explanation{}, invalid("item", "An item's title is decided on the item: give its number, and no file (a restricted item's title is for the roles it is open to).")
 	case item != "" && fileID != "":
 		return Explanation{}, invalid("item", "Give a file or an item, not both: questions are on one or the other.")
 	case questions && item == "" && fileID == "":
 		return Explanation{}, invalid("item", "Questions are decided on the item or file they are about: choose a file, or give the item's number (a restricted item's questions are for the roles it is open to).")
-	case itemView && (item == "" || fileID != ""):
-		return Explanation{}, invalid("item", "An item's title is decided on the item: give its number (a restricted item's title is for the roles it is open to).")
 	}
 	if item != "" {
 		code, err := ParseItem(item)

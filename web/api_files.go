@@ -158,9 +158,8 @@ func (s *Server) downloadFile(c *gin.Context) {
 	if !partial {
 		off, length = 0, f.Size
 	}
-	release, err := s.downloads.take(ctx, acc.Actor.UserID)
-	if err != nil {
-		s.fail(c, err)
+	release, ok := s.takeDownload(c, acc)
+	if !ok {
 		return
 	}
 	defer release()
@@ -229,9 +228,8 @@ func ifRangeHolds(ifRange, sha256 string) bool {
 func (s *Server) downloadArchive(c *gin.Context) {
 	ctx := c.Request.Context()
 	acc := accessOf(c)
-	release, err := s.downloads.take(ctx, acc.Actor.UserID)
-	if err != nil {
-		s.fail(c, err)
+	release, ok := s.takeDownload(c, acc)
+	if !ok {
 		return
 	}
 	defer release()

@@ -49,8 +49,8 @@ func TestDownloadsPerPersonAreBounded(t *testing.T) {
 	resp := lead.get(path)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(body), "too_many_downloads") {
-		t.Errorf("a third download by one person with two under way: %d (%d bytes), want 429 too_many_downloads", resp.StatusCode, len(body))
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(body), "too_many_downloads") || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("a third download by one person with two under way: %d (%d bytes), want 429 too_many_downloads with Retry-After", resp.StatusCode, len(body))
 	}
 	if n := downloads(); n != 2 {
 		t.Errorf("%d downloads recorded, want the two under way and not the one refused", n)

@@ -3,8 +3,13 @@ package web
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ofsted-portal/evidence/portal"
 )
 
 // downloadSlots bounds the downloads (files and zips) each person has
@@ -37,7 +42,7 @@ var errTooManyDownloads = &httpError{http.StatusTooManyRequests, "too_many_downl
 
 // take waits for one of who's download slots, and returns what gives it
 // back; errTooManyDownloads when none came free within the wait, or the
-// request's own end.
+// request's context error when it ended first (the client left).
 func (d *downloadSlots) take(ctx context.Context, who string) (release func(), err error) {
 	d.mu.Lock()
 	p := d.people[who]
@@ -71,4 +76,20 @@ func (d *downloadSlots) take(ctx context.Context, who string) (release func(), e
 		done()
 		return nil, errTooManyDownloads
 	}
+}
+
+// takeDownload takes one of the person's download slots for c (see
+// downloadSlots), or answers the request: 429 with Retry-After, logged.
+func (s *Server) takeDownload(c *gin.Context, acc *portal.Access) (release func(), ok bool) {
+	release, err := s.downloads.take(c.Request.Context(), acc.Actor.UserID)
+	if err == nil {
+		return release, true
+	}
+	if err == errTooManyDownloads {
+		c.Header("Retry-After", strconv.Itoa(int(s.downloads.wait.Seconds())+1))
+		s.log.Warn("download refused: too many under way for one person", "request_id", requestID(c), "visit", acc.Visit.ID,
+			"user", acc.Actor.UserID, "under_way", s.downloads.max)
+	}
+	s.fail(c, err)
+	return nil, false
 }
