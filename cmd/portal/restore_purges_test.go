@@ -245,12 +245,7 @@ func TestRestoreDropsUploadsUnderWay(t *testing.T) {
 // never heard of.
 func TestNoBackupDuringARestore(t *testing.T) {
 	ctx := context.Background()
-	newDrill(t, domainStack(t))
-	st, err := portal.OpenStore(ctx, os.Getenv, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := newDrill(t, domainStack(t)).store()
 	if err := portal.BeginRestore(ctx, st, "0123456789abcdef0123456789abcdef", time.Now().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -269,12 +264,7 @@ func TestNoBackupDuringARestore(t *testing.T) {
 // the whole folder was removed, the operator's own with it.
 func TestUnrecordedBackupLeavesTheFolderAsItWas(t *testing.T) {
 	ctx := context.Background()
-	newDrill(t, domainStack(t))
-	st, err := portal.OpenStore(ctx, os.Getenv, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := newDrill(t, domainStack(t)).store()
 	if st.Postgres() {
 		t.Skip("the refusal is an SQLite trigger; the command's handling does not depend on the database")
 	}

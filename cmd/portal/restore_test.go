@@ -81,6 +81,18 @@ func (d *drill) open() {
 	d.svc = svc
 }
 
+// store opens the drill's database as the operator's commands do, closed
+// at the end of the test.
+func (d *drill) store() *store.Store {
+	d.t.Helper()
+	st, err := portal.OpenStore(context.Background(), os.Getenv, false)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // stopAt is the drill's options that stop every destruction once it has
 // recorded step (a process that dies there).
 func stopAt(step string) []portal.Option {
