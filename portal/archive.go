@@ -83,7 +83,14 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 	if err != nil {
 		return nil, err
 	}
+	standsBehind, err := acc.versionsBehindWithheld(ctx, ofItems)
+	if err != nil {
+		return nil, err
+	}
 	files = append(files, ofItems...)
+	for _, f := range standsBehind {
+		files = append(files, f)
+	}
 	slices.SortFunc(files, func(a, b store.File) int {
 		return cmp.Or(a.UploadedAt.Compare(b.UploadedAt), strings.Compare(a.ID, b.ID))
 	})
@@ -98,7 +105,8 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 		_, byID := slices.BinarySearch(fileIDs, f.ID)
 		_, ofItem := slices.BinarySearch(codes, f.Item)
 		_, unfiled := slices.BinarySearch(codes, "unfiled")
-		byItem := f.Live() && (ofItem || f.Item == "" && unfiled)
+		_, behind := standsBehind[f.ID]
+		byItem := (f.Live() || behind) && (ofItem || f.Item == "" && unfiled)
 		if !byID && !byItem {
 			continue
 		}
@@ -352,4 +360,59 @@ func isDeviceName(stem string) bool {
 		}
 	}
 	return false
+}
+
+// versionsBehindWithheld finds, for the standing files withheld from the
+// actor (a new version being scanned, or infected, which policy shows to
+// provider staff alone), the version before it that stands for them in
+// their list (FilePage): the latest the scanner cleared. An item's zip
+// holds that one. The file index is read only when there are any.
+func (acc *Access) versionsBehindWithheld(ctx context.Context, standing []store.File) (map[string]store.File, error) {
+	var (
+		out      map[string]store.File
+		vf       *visitFiles
+		listable func(store.File) (bool, error)
+	)
+	for _, f := range standing {
+		if !scanWithheld(f.Scan) {
+			continue
+		}
+		if listable == nil {
+			listable = acc.fileFilter(ctx, policy.FileList)
+		}
+		if ok, err := listable(f); err != nil || ok {
+			if err != nil {
+				return nil, err
+			}
+			continue // they see it: it stands for them (and is not served)
+		}
+		if vf == nil {
+			key, err := acc.key(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if vf, err = acc.svc.keys.indexedFiles(ctx, acc.Visit.ID, key); err != nil {
+				return nil, err
+			}
+		}
+		i, ok := vf.behind[f.ID]
+		for hops := 0; ok && hops <= len(vf.files); hops++ {
+			b := vf.files[i].File
+			if !scanWithheld(b.Scan) {
+				if out == nil {
+					out = map[string]store.File{}
+				}
+				out[b.ID] = b
+				break
+			}
+			if ok, err := listable(b); err != nil || ok {
+				if err != nil {
+					return nil, err
+				}
+				break // one they see, withheld: nothing before it stands
+			}
+			i, ok = vf.behind[b.ID]
+		}
+	}
+	return out, nil
 }

@@ -44,11 +44,20 @@ type fileClass struct {
 }
 
 type visitFiles struct {
-	version   int64
-	files     []indexedFile // natural order of names, then id
-	classes   []fileClass
-	live      map[string]int        // files neither withdrawn, superseded nor infected, by item
-	cleared   map[string]int        // of those, the ones the scanner has cleared (or that go unscanned), by item
+	version int64
+	files   []indexedFile // natural order of names, then id
+	classes []fileClass
+	live    map[string]int // files neither withdrawn, superseded nor infected, by item
+	// cleared counts, by item, the files that stand for the inspection
+	// team: those of live that the scanner has cleared (or that go
+	// unscanned), and the cleared versions that stand behind later ones
+	// still withheld (behind).
+	cleared map[string]int
+	// behind is, for each version the scanner has not cleared (being
+	// checked, or infected), the index of the version it superseded. A
+	// withheld version is shown to provider staff alone, so for everyone
+	// else it does not displace the one before it (laterShown).
+	behind    map[string]int
 	byName    []int                 // 0..n-1: the order of files
 	byTime    []int                 // indexes of files, oldest upload first (then id)
 	timeRank  []int32               // each file's position in byTime
@@ -198,15 +207,22 @@ func (k *Keyring) readIndex(ctx context.Context, visitID string, key *crypto.Vis
 	for i, f := range vf.files {
 		vf.byName[i], vf.byTime[i], vf.pos[f.ID] = i, i, i
 	}
-	slices.SortFunc(vf.byTime, func(a, b int) int {
-		if c := vf.files[a].UploadedAt.Compare(vf.files[b].UploadedAt); c != 0 {
-			return c
+	vf.behind = map[string]int{}
+	for i, f := range vf.files {
+		if j, ok := vf.pos[f.SupersededBy]; ok && scanWithheld(vf.files[j].Scan) {
+			vf.behind[f.SupersededBy] = i
 		}
-		return strings.Compare(vf.files[a].ID, vf.files[b].ID)
-	})
-	vf.timeRank = make([]int32, len(files))
-	for r, i := range vf.byTime {
-		vf.timeRank[i] = int32(r)
+	}
+	// The team counts a cleared version that stands behind withheld ones
+	// as answering its item, unless the file was withdrawn meanwhile.
+	for _, i := range vf.behind {
+		f := &vf.files[i]
+		if scanWithheld(f.Scan) {
+			continue
+		}
+		if next, end := vf.laterShown(f, seesNone); next == nil && end != nil && end.WithdrawnAt.IsZero() {
+			vf.cleared[f.Item]++
+		}
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -319,6 +335,35 @@ func digitsEnd(s string, i int) int {
 	}
 	return i
 }
+
+// laterShown follows f's later versions to the first that displaces it for
+// someone who sees the files seen says they see: one they see, or one the
+// scanner has cleared (which stands for everyone who may see it; the
+// provider's uploader who cannot see a coordinator's new version still
+// sees theirs superseded). It returns that version, or nil and the last
+// version (the current one) when every later version is withheld from
+// them: f then stands for them, withdrawn if end was. f current returns
+// nil, f; a chain that does not end (never written so) nil, nil, as does
+// a later version not in the index: f is then superseded, as recorded.
+func (vf *visitFiles) laterShown(f *indexedFile, seen func(*indexedFile) bool) (next, end *indexedFile) {
+	for hops := 0; f.SupersededBy != "" && hops <= len(vf.files); hops++ {
+		j, ok := vf.pos[f.SupersededBy]
+		if !ok {
+			return nil, nil
+		}
+		f = &vf.files[j]
+		if !scanWithheld(f.Scan) || seen(f) {
+			return f, nil
+		}
+	}
+	if f.SupersededBy != "" {
+		return nil, nil
+	}
+	return nil, f
+}
+
+// seesNone is the inspection team's sight of withheld versions: none.
+func seesNone(*indexedFile) bool { return false }
 
 // scanWithheld says whether a file of scan status scan is withheld from
 // all but provider staff, as policy withheld-until-scanned withholds it:

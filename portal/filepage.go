@@ -142,13 +142,42 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 			return FilePage{}, err
 		}
 		seen[c] = ok
-		if !ok || n == 0 {
+		if !ok {
 			continue
 		}
-		items[cl.rep.Item], uploaders[cl.rep.UploadedBy] = true, true
 		shown[c] = q.matchesClass(cl.rep)
+		if n == 0 {
+			continue // unless a version of it stands for the actor (below)
+		}
+		items[cl.rep.Item], uploaders[cl.rep.UploadedBy] = true, true
 		if shown[c] {
 			out.Total += n
+		}
+	}
+	// A version superseded only by later ones withheld from the actor
+	// (being scanned, or infected: policy withheld-until-scanned shows
+	// them to provider staff alone) stands for them, and names none of
+	// them. There are few: the versions behind a new one not yet cleared.
+	var behind map[string]actorVersion
+	sees := func(f *indexedFile) bool { return seen[f.class] }
+	for _, i := range vf.behind {
+		f := &vf.files[i]
+		if !seen[f.class] {
+			continue
+		}
+		next, end := vf.laterShown(f, sees)
+		if next == nil && end == nil {
+			continue // superseded as recorded
+		}
+		if behind == nil {
+			behind = map[string]actorVersion{}
+		}
+		behind[f.ID] = actorVersion{next, end}
+		if next == nil && !q.Versions {
+			items[f.Item], uploaders[f.UploadedBy] = true, true
+			if shown[f.class] {
+				out.Total++
+			}
 		}
 	}
 	search := strings.ToLower(strings.TrimSpace(q.Search))
@@ -190,7 +219,13 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 	}
 	for i := range files {
 		f := &vf.files[i]
-		match := (q.Versions || f.SupersededBy == "") && shown[f.class] &&
+		superseded := f.SupersededBy != ""
+		if superseded && behind != nil {
+			if b, ok := behind[f.ID]; ok {
+				superseded = b.next != nil
+			}
+		}
+		match := (q.Versions || !superseded) && shown[f.class] &&
 			(!perFile || f.matches(search, q.From, q.To))
 		if match {
 			if perFile {
@@ -237,6 +272,9 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 		fv.Refilable = fv.Refilable && f.Live()
 		fv.Correctable = fv.Correctable && f.Live()
 		markCorrections(&fv, f.File, vf.uploaders)
+		if b, ok := behind[f.ID]; ok {
+			b.mark(&fv, vf.uploaders)
+		}
 		out.Files = append(out.Files, fv)
 	}
 	for it := range items {
@@ -254,6 +292,27 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 		}
 	}
 	return out, nil
+}
+
+// actorVersion is how a version superseded by one withheld from the actor
+// stands for them (visitFiles.laterShown): superseded by next, the first
+// later version they see or the scanner cleared; or, next nil, standing,
+// withdrawn if the current version, end, was.
+type actorVersion struct{ next, end *indexedFile }
+
+// mark corrects what markCorrections said of the version from the record
+// to what the actor sees.
+func (b actorVersion) mark(fv *FileView, people map[string]store.User) {
+	if b.next != nil {
+		fv.SupersededBy = b.next.ID
+		return
+	}
+	fv.SupersededBy, fv.SupersededAt = "", nil
+	if !b.end.WithdrawnAt.IsZero() {
+		at := b.end.WithdrawnAt
+		u := people[b.end.WithdrawnBy]
+		fv.WithdrawnAt, fv.WithdrawnBy = &at, PersonName(u.Email, u.Name, u.Subject, u.Issuer)
+	}
 }
 
 // noFiles is the filter that lets no file through.
