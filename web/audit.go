@@ -139,6 +139,14 @@ func isAuditExport(c *gin.Context) bool {
 // failure of the portal: a write to them that fails stops the export, and
 // the log says so at info (a read cancelled with the request is fail's).
 func (s *Server) auditCSV(c *gin.Context, acc *portal.Access) {
+	// An export is a download: it holds a read of the trail, a page at a
+	// time, for as long as its reader takes, and counts among the
+	// person's downloads under way (downloadSlots).
+	release, ok := s.takeDownload(c, acc)
+	if !ok {
+		return
+	}
+	defer release()
 	w := csv.NewWriter(c.Writer)
 	err := acc.ExportAuditTrail(c.Request.Context(), auditQuery(c), func(recs []store.AuditRecord) error {
 		if !c.Writer.Written() {

@@ -14,14 +14,16 @@ import (
 )
 
 // TestDownloadsPerPersonAreBounded: one person has at most
-// PORTAL_DOWNLOADS_PER_PERSON downloads under way at once; one more waits
+// PORTAL_DOWNLOADS_PER_PERSON downloads (files, zips and exports of the
+// audit trail) under way at once; one more waits
 // up to PORTAL_DOWNLOAD_WAIT for one of them to end, then is answered 429
 // and not recorded as a download. Another person's download is not held
 // up, and once one of the first person's downloads ends, their next one
 // goes. Before, one account (a script, a stolen session) could open
 // downloads without end, each holding its decrypted segments and its
 // object store connections, and take the store's connections of
-// everyone.
+// everyone; and an export of the audit trail was outside the bound
+// after it.
 func TestDownloadsPerPersonAreBounded(t *testing.T) {
 	ts := startStackWith(t, map[string]string{"PORTAL_DOWNLOADS_PER_PERSON": "2", "PORTAL_DOWNLOAD_WAIT": "1s"})
 	ctx := context.Background()
@@ -51,6 +53,15 @@ func TestDownloadsPerPersonAreBounded(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(body), "too_many_downloads") || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("a third download by one person with two under way: %d (%d bytes), want 429 too_many_downloads with Retry-After", resp.StatusCode, len(body))
+	}
+	// An export of the audit trail is a download too: it reads the
+	// whole trail, a page at a time, for as long as its reader takes.
+	if resp := lead.get("/api/v1/visits/" + v.ID + "/audit?format=csv"); resp.StatusCode != http.StatusTooManyRequests {
+		body, _ := io.ReadAll(resp.Body)
+		t.Errorf("an export of the audit trail by one person with two downloads under way: %d (%d bytes), want 429", resp.StatusCode, len(body))
+		resp.Body.Close()
+	} else {
+		resp.Body.Close()
 	}
 	if n := downloads(); n != 2 {
 		t.Errorf("%d downloads recorded, want the two under way and not the one refused", n)

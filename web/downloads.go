@@ -12,10 +12,11 @@ import (
 	"github.com/ofsted-portal/evidence/portal"
 )
 
-// downloadSlots bounds the downloads (files and zips) each person has
-// under way at once: each holds its decrypted segments and object store
-// connections while its client reads. One more waits for one of them to
-// end, up to wait, then is refused. Limits are per portal process, in
+// downloadSlots bounds the downloads (files, zips and exports of the audit
+// trail) each person has under way at once: each holds its decrypted
+// segments and object store connections, or its reads of the trail, while
+// its client reads. One more waits for one of them to end, up to wait,
+// then is refused. Limits are per portal process, in
 // memory, and a person with nothing under way or waiting holds no entry.
 type downloadSlots struct {
 	max  int
