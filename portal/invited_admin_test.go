@@ -336,4 +336,27 @@ func TestPortalRoleTakenUpAtSignInIsRecorded(t *testing.T) {
 		!strings.Contains(got["records-sub"], `"role":"administrator"`) {
 		t.Errorf("the administrator's role taken up at sign-in is recorded as %+v, want once for each, by the person, with how it was found", recs)
 	}
+	// Each grant's record names the grant, as its taking up does: the
+	// trail says which grant made whom an administrator. A grant made
+	// again names the same grant.
+	if err := portal.GrantRole(ctx, d.svc.Store(), op, portal.RoleGrant{Role: store.RoleAdministrator, Issuer: ofsted, Email: "records@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	grants, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{Action: "portal_role.granted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]int{}
+	for _, r := range grants {
+		named[r.Object]++
+	}
+	for _, r := range recs {
+		want := 1
+		if r.ActorSubject == "records-sub" {
+			want = 2
+		}
+		if named[r.Object] != want {
+			t.Errorf("the grant %q taken up by %s is named by %d portal_role.granted records, want %d (the grants name %v)", r.Object, r.ActorSubject, named[r.Object], want, named)
+		}
+	}
 }

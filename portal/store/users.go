@@ -326,8 +326,13 @@ func (s *Store) Uploaders(ctx context.Context, visitID string) (map[string]User,
 // GrantPortalRole grants a portal-wide role to the person who signs in from
 // issuer with email. It is idempotent.
 func (s *Store) GrantPortalRole(ctx context.Context, role, issuer, email string, now time.Time, audit ...AuditRecord) error {
-	err := s.exec(ctx, audit, `INSERT INTO portal_roles (id, role, issuer, email, created_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (role, issuer, email) WHERE email IS NOT NULL DO NOTHING`, NewID(), role, issuer, email, formatTime(now))
+	err := s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO portal_roles (id, role, issuer, email, created_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (role, issuer, email) WHERE email IS NOT NULL DO NOTHING`, NewID(), role, issuer, email, formatTime(now)); err != nil {
+			return nil, err
+		}
+		return namingGrant(ctx, tx, audit, `SELECT id FROM portal_roles WHERE role = ? AND issuer = ? AND email = ?`, role, issuer, email)
+	})
 	if err != nil {
 		return fmt.Errorf("store: grant %s: %w", role, err)
 	}
@@ -338,20 +343,38 @@ func (s *Store) GrantPortalRole(ctx context.Context, role, issuer, email string,
 // subject at issuer (for providers that give no email). It binds at once when
 // they have signed in before, else at their next sign-in. It is idempotent.
 func (s *Store) GrantPortalRoleToSubject(ctx context.Context, role, issuer, subject string, now time.Time, audit ...AuditRecord) error {
-	err := s.inTx(ctx, func(tx *Tx) error {
+	err := s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
 		var uid sql.NullString
 		err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE issuer = ? AND subject = ?`, issuer, subject).Scan(&uid)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
+			return nil, err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO portal_roles (id, role, issuer, subject, user_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (role, issuer, subject) WHERE subject IS NOT NULL DO NOTHING`, NewID(), role, issuer, subject, uid, formatTime(now))
-		return err
-	}, audit...)
+		if _, err = tx.ExecContext(ctx, `INSERT INTO portal_roles (id, role, issuer, subject, user_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (role, issuer, subject) WHERE subject IS NOT NULL DO NOTHING`, NewID(), role, issuer, subject, uid, formatTime(now)); err != nil {
+			return nil, err
+		}
+		return namingGrant(ctx, tx, audit, `SELECT id FROM portal_roles WHERE role = ? AND issuer = ? AND subject = ?`, role, issuer, subject)
+	})
 	if err != nil {
 		return fmt.Errorf("store: grant %s: %w", role, err)
 	}
 	return nil
+}
+
+// namingGrant gives the grant's records (portal_role.granted) the grant's
+// id as their object, as its taking up at sign-in (portal_role.bound)
+// names it: the grant made, or the one already there that a grant made
+// again leaves as it is.
+func namingGrant(ctx context.Context, tx *Tx, audit []AuditRecord, q string, args ...any) ([]AuditRecord, error) {
+	var id string
+	if err := tx.QueryRowContext(ctx, q, args...).Scan(&id); err != nil {
+		return nil, err
+	}
+	out := slices.Clone(audit)
+	for i := range out {
+		out[i].Object = id
+	}
+	return out, nil
 }
 
 // RevokePortalRole takes a portal-wide role from the person who signs in
