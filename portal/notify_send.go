@@ -67,7 +67,7 @@ func (s *Service) DeliverNotifications(ctx context.Context) (int, error) {
 		if mine, err := s.store.RenewClaim(ctx, n.ID, s.noteHolder, s.now().Add(noteLease)); err != nil || !mine {
 			continue
 		}
-		state, next, attempted, why := s.deliver(ctx, n)
+		state, next, attempted, mailFault, why := s.deliver(ctx, n)
 		why = withoutAddresses(why)
 		if state == store.NotePending && attempted {
 			if n.Attempts+1 >= noteAttempts {
@@ -75,10 +75,13 @@ func (s *Service) DeliverNotifications(ctx context.Context) (int, error) {
 			}
 			next = s.now().Add(noteBackoff(n.Attempts + 1))
 		}
-		// Every attempt that did not deliver is counted and logged, one
-		// given up at once (an address refused) as one to try again.
+		// Every attempt that did not deliver is logged, and counted when
+		// the mail failed it, one given up at once (an address refused)
+		// as one to try again.
 		if attempted && state != store.NoteSent {
-			s.metrics.MailFailed()
+			if mailFault {
+				s.metrics.MailFailed()
+			}
 			errs = append(errs, fmt.Errorf("notification %s (%s): %s", n.ID, n.Kind, why))
 		}
 		if state == store.NoteSent {
@@ -98,89 +101,93 @@ func (s *Service) DeliverNotifications(ctx context.Context) (int, error) {
 }
 
 // deliver tries one notification: its outcome, when to try again, whether
-// it was an attempt, and why it was not sent.
-func (s *Service) deliver(ctx context.Context, n store.Notification) (state string, next time.Time, attempted bool, why string) {
+// it was an attempt, whether it failed at the mail (the SMTP server's
+// answer, or a message that could not be made: what the mail failures'
+// count and its alert are about), and why it was not sent. An access
+// suspended, or the database failing, is an attempt that waits and is
+// tried again, and no fault of the mail.
+func (s *Service) deliver(ctx context.Context, n store.Notification) (state string, next time.Time, attempted, mailFault bool, why string) {
 	r, err := s.store.ResolveRecipient(ctx, n.Recipient)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return store.NoteSkipped, n.NextAt, false, "the recipient is no longer a member or administrator"
+		return store.NoteSkipped, n.NextAt, false, false, "the recipient is no longer a member or administrator"
 	case err != nil:
-		return store.NotePending, time.Time{}, true, err.Error()
+		return store.NotePending, time.Time{}, true, false, err.Error()
 	case r.Email == "":
-		return store.NoteSkipped, n.NextAt, false, "the recipient has no email address"
+		return store.NoteSkipped, n.NextAt, false, false, "the recipient has no email address"
 	case r.Disabled:
-		return store.NoteSkipped, n.NextAt, false, "the recipient's access to the portal is disabled"
+		return store.NoteSkipped, n.NextAt, false, false, "the recipient's access to the portal is disabled"
 	}
 	if roles, ok := n.Data[store.RolesKey]; ok && !slices.Contains(strings.Fields(roles), r.Role) {
-		return store.NoteSkipped, n.NextAt, false, "the recipient's role has changed"
+		return store.NoteSkipped, n.NextAt, false, false, "the recipient's role has changed"
 	}
 	// A membership whose role the person's organisation may not hold, or
 	// whose identity provider is no longer configured, gives nothing
 	// (membershipOf): nor is it mailed anything.
 	if m := r.Member; m.ID != "" && m.Issuer != "" {
 		if p, ok := s.issuer(m.Issuer); !ok || !p.MayHold(m.Role) {
-			return store.NoteSkipped, n.NextAt, false, "the recipient's membership gives no access: their organisation may not hold its role"
+			return store.NoteSkipped, n.NextAt, false, false, "the recipient's membership gives no access: their organisation may not hold its role"
 		}
 	}
 	if IsDigest(n.Kind) && r.UserID != "" {
 		off, err := s.store.NotificationsOff(ctx, r.UserID)
 		if err != nil {
-			return store.NotePending, time.Time{}, true, err.Error()
+			return store.NotePending, time.Time{}, true, false, err.Error()
 		}
 		if off[n.Kind] {
-			return store.NoteSkipped, n.NextAt, false, "switched off by the recipient"
+			return store.NoteSkipped, n.NextAt, false, false, "switched off by the recipient"
 		}
 	}
 	v, err := s.store.Visit(ctx, n.VisitID)
 	if err != nil {
-		return store.NotePending, time.Time{}, true, err.Error()
+		return store.NotePending, time.Time{}, true, false, err.Error()
 	}
 	// A member who has lost access since the row was written (the window
 	// ended, or the evidence was destroyed) is not mailed about the visit.
 	if r.Member.ID != "" {
 		if v.State == StateDestroying || v.State == StateDestroyed {
-			return store.NoteSkipped, n.NextAt, false, "the visit's evidence has been destroyed"
+			return store.NoteSkipped, n.NextAt, false, false, "the visit's evidence has been destroyed"
 		}
 		st, err := s.status(ctx, v)
 		if err != nil {
-			return store.NotePending, time.Time{}, true, err.Error()
+			return store.NotePending, time.Time{}, true, false, err.Error()
 		}
 		switch w := s.memberWindow(v, st, r.Member); {
 		case !w.Until.IsZero() && !s.now().Before(w.Until):
-			return store.NoteSkipped, n.NextAt, false, "the recipient's access to the visit has ended"
+			return store.NoteSkipped, n.NextAt, false, false, "the recipient's access to the visit has ended"
 		case w.Closed:
 			// Suspended until the calendar fits the visit's dates again:
 			// tried again with backoff, then failed for administrators.
-			return store.NotePending, time.Time{}, true, "the recipient's access is suspended: the visit's dates do not fit the calendar"
+			return store.NotePending, time.Time{}, true, false, "the recipient's access is suspended: the visit's dates do not fit the calendar"
 		case n.Kind != NoteMemberAdded && s.now().Before(w.From):
 			// Not yet open (an inspector joining for fieldwork): told
 			// they were added, but of the visit's evidence only once
 			// they may see it. The mail waits for the day.
-			return store.NotePending, w.From, false, ""
+			return store.NotePending, w.From, false, false, ""
 		}
 	}
 	// A visit is not announced to provider staff before its notification
 	// call: their mail waits for the day.
 	if announced := calendar.StartOfDay(v.NotificationDate); policy.IsProviderRole(r.Role) && s.now().Before(announced) {
-		return store.NotePending, announced, false, ""
+		return store.NotePending, announced, false, false, ""
 	}
 	m, err := s.message(ctx, n, v, r)
 	if err != nil {
-		return store.NotePending, time.Time{}, true, err.Error()
+		return store.NotePending, time.Time{}, true, false, err.Error()
 	}
 	out, err := mail.Render(m)
 	if err != nil {
-		return store.NoteFailed, n.NextAt, true, err.Error()
+		return store.NoteFailed, n.NextAt, true, true, err.Error()
 	}
 	err = s.mailer.Send(ctx, mail.Outgoing{To: r.Email, MessageID: messageID(n), Date: s.now(), Rendered: out})
 	if errors.Is(err, mail.ErrRecipient) || errors.Is(err, mail.ErrRecipientRefused) {
-		return store.NoteFailed, n.NextAt, true, err.Error()
+		return store.NoteFailed, n.NextAt, true, true, err.Error()
 	}
 	if err != nil {
-		return store.NotePending, time.Time{}, true, err.Error()
+		return store.NotePending, time.Time{}, true, true, err.Error()
 	}
 	s.log.Info("notification sent", "kind", n.Kind, "visit", n.VisitID, "notification", n.ID)
-	return store.NoteSent, n.NextAt, true, ""
+	return store.NoteSent, n.NextAt, true, false, ""
 }
 
 // address is anything a mail server's answer may give as an address.

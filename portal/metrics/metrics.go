@@ -100,7 +100,7 @@ func New(policies []string) *Registry {
 	r.destroyFails = f.counter("portal_destruction_failures_total", "Failed attempts at destroying a visit (each is retried with backoff).")
 	r.s3Errors = f.counterVec("portal_s3_errors_total", "Failed exchanges with the object store, by operation: no answer, 5xx (not 501), 401 or 403.", "operation")
 	r.dbErrors = f.counterVec("portal_database_errors_total", "Database failures, by where they were seen.", "operation")
-	r.mailFailures = f.counter("portal_mail_failures_total", "Notifications that could not be delivered.")
+	r.mailFailures = f.counter("portal_mail_failures_total", "Attempts to send a notification that the mail failed: the SMTP server's refusal or error, or a message that could not be made.")
 	r.mailQueue = f.gauge("portal_mail_queue", "Notifications waiting to be sent (the outbox), after the mail worker's latest round.")
 	r.scans = f.counterVec("portal_scan_verdicts_total", "Outcomes of the malware scanner on uploaded files: clean, infected, or failed (no verdict: the file waits and is scanned again).", "verdict")
 	r.scannerUp = f.gauge("portal_scanner_up", "1 when the malware scanner (clamd) answered its latest check, or scanning is off; 0 when it does not answer.")
@@ -225,7 +225,7 @@ func (r *Registry) S3Error(op string) { r.s3Errors.WithLabelValues(known(s3Ops, 
 // DatabaseError counts a database failure.
 func (r *Registry) DatabaseError(op string) { r.dbErrors.WithLabelValues(known(dbOps, op)).Inc() }
 
-// MailFailed counts a notification that could not be delivered.
+// MailFailed counts an attempt to send a notification that the mail failed.
 func (r *Registry) MailFailed() { r.mailFailures.Inc() }
 
 // MailQueue sets how many notifications wait to be sent.
