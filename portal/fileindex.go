@@ -47,7 +47,10 @@ type visitFiles struct {
 	version int64
 	files   []indexedFile // natural order of names, then id
 	classes []fileClass
-	live    map[string]int // files neither withdrawn, superseded nor infected, by item
+	// live counts, by item, the files that answer it for provider staff:
+	// those neither withdrawn, superseded nor infected, and the version
+	// that stands behind a current one found infected.
+	live map[string]int
 	// cleared counts, by item, the files that stand for the inspection
 	// team: those of live that the scanner has cleared (or that go
 	// unscanned), and the cleared versions that stand behind later ones
@@ -207,6 +210,16 @@ func (k *Keyring) readIndex(ctx context.Context, visitID string, key *crypto.Vis
 	for i, f := range vf.files {
 		vf.byName[i], vf.byTime[i], vf.pos[f.ID] = i, i, i
 	}
+	slices.SortFunc(vf.byTime, func(a, b int) int {
+		if c := vf.files[a].UploadedAt.Compare(vf.files[b].UploadedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(vf.files[a].ID, vf.files[b].ID)
+	})
+	vf.timeRank = make([]int32, len(files))
+	for r, i := range vf.byTime {
+		vf.timeRank[i] = int32(r)
+	}
 	vf.behind = map[string]int{}
 	for i, f := range vf.files {
 		if j, ok := vf.pos[f.SupersededBy]; ok && scanWithheld(vf.files[j].Scan) {
@@ -214,14 +227,20 @@ func (k *Keyring) readIndex(ctx context.Context, visitID string, key *crypto.Vis
 		}
 	}
 	// The team counts a cleared version that stands behind withheld ones
-	// as answering its item, unless the file was withdrawn meanwhile.
+	// as answering its item, unless the file was withdrawn meanwhile; so
+	// do provider staff when the current version, which they see, was
+	// found infected and answers nothing (one being checked answers the
+	// item for them already).
 	for _, i := range vf.behind {
 		f := &vf.files[i]
 		if scanWithheld(f.Scan) {
 			continue
 		}
-		if next, end := vf.laterShown(f, seesNone); next == nil && end != nil && end.WithdrawnAt.IsZero() {
+		if next, end, _ := vf.laterShown(f, seesNone); next == nil && end != nil && end.WithdrawnAt.IsZero() {
 			vf.cleared[f.Item]++
+			if end.Scan == store.ScanInfected {
+				vf.live[f.Item]++
+			}
 		}
 	}
 	k.mu.Lock()
@@ -340,26 +359,27 @@ func digitsEnd(s string, i int) int {
 // someone who sees the files seen says they see: one they see, or one the
 // scanner has cleared (which stands for everyone who may see it; the
 // provider's uploader who cannot see a coordinator's new version still
-// sees theirs superseded). It returns that version, or nil and the last
+// sees theirs superseded). It returns that version and when it displaced
+// f (the time the version before it was superseded), or nil and the last
 // version (the current one) when every later version is withheld from
 // them: f then stands for them, withdrawn if end was. f current returns
 // nil, f; a chain that does not end (never written so) nil, nil, as does
 // a later version not in the index: f is then superseded, as recorded.
-func (vf *visitFiles) laterShown(f *indexedFile, seen func(*indexedFile) bool) (next, end *indexedFile) {
+func (vf *visitFiles) laterShown(f *indexedFile, seen func(*indexedFile) bool) (next, end *indexedFile, at time.Time) {
 	for hops := 0; f.SupersededBy != "" && hops <= len(vf.files); hops++ {
 		j, ok := vf.pos[f.SupersededBy]
 		if !ok {
-			return nil, nil
+			return nil, nil, time.Time{}
 		}
-		f = &vf.files[j]
+		at, f = f.SupersededAt, &vf.files[j]
 		if !scanWithheld(f.Scan) || seen(f) {
-			return f, nil
+			return f, nil, at
 		}
 	}
 	if f.SupersededBy != "" {
-		return nil, nil
+		return nil, nil, time.Time{}
 	}
-	return nil, f
+	return nil, f, time.Time{}
 }
 
 // seesNone is the inspection team's sight of withheld versions: none.

@@ -165,14 +165,14 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 		if !seen[f.class] {
 			continue
 		}
-		next, end := vf.laterShown(f, sees)
+		next, end, at := vf.laterShown(f, sees)
 		if next == nil && end == nil {
 			continue // superseded as recorded
 		}
 		if behind == nil {
 			behind = map[string]actorVersion{}
 		}
-		behind[f.ID] = actorVersion{next, end}
+		behind[f.ID] = actorVersion{next, end, at}
 		if next == nil && !q.Versions {
 			items[f.Item], uploaders[f.UploadedBy] = true, true
 			if shown[f.class] {
@@ -296,15 +296,19 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 
 // actorVersion is how a version superseded by one withheld from the actor
 // stands for them (visitFiles.laterShown): superseded by next, the first
-// later version they see or the scanner cleared; or, next nil, standing,
-// withdrawn if the current version, end, was.
-type actorVersion struct{ next, end *indexedFile }
+// later version they see or the scanner cleared, at at; or, next nil,
+// standing, withdrawn if the current version, end, was.
+type actorVersion struct {
+	next, end *indexedFile
+	at        time.Time
+}
 
 // mark corrects what markCorrections said of the version from the record
 // to what the actor sees.
 func (b actorVersion) mark(fv *FileView, people map[string]store.User) {
 	if b.next != nil {
-		fv.SupersededBy = b.next.ID
+		at := b.at
+		fv.SupersededBy, fv.SupersededAt = b.next.ID, &at
 		return
 	}
 	fv.SupersededBy, fv.SupersededAt = "", nil
