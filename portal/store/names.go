@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +36,21 @@ func (s *Store) ReleaseName(ctx context.Context, fileID string) error {
 	err := s.inTx(ctx, func(tx *Tx) error { return releaseName(ctx, tx, fileID) })
 	if err != nil {
 		return fmt.Errorf("store: release name: %w", err)
+	}
+	return nil
+}
+
+// KeepName marks the name reserved for fileID as wanted from now: an
+// upload about to begin after a wait (its room made) is not taken by
+// SweepNames for abandoned for another while. ErrNotFound when the
+// reservation was swept meanwhile: the name is no longer the upload's.
+func (s *Store) KeepName(ctx context.Context, fileID string, now time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE file_names SET created_at = ? WHERE file_id = ?`, formatTime(now), fileID)
+	if err != nil {
+		return fmt.Errorf("store: keep name: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return cmp.Or(err, ErrNotFound)
 	}
 	return nil
 }
