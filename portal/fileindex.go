@@ -47,10 +47,7 @@ type visitFiles struct {
 	version int64
 	files   []indexedFile // natural order of names, then id
 	classes []fileClass
-	// live counts, by item, the files that answer it for provider staff:
-	// those neither withdrawn, superseded nor infected, and the version
-	// that stands behind a current one found infected.
-	live map[string]int
+	live    map[string]int // files neither withdrawn, superseded nor infected, by item
 	// cleared counts, by item, the files that stand for the inspection
 	// team: those of live that the scanner has cleared (or that go
 	// unscanned), and the cleared versions that stand behind later ones
@@ -227,10 +224,11 @@ func (k *Keyring) readIndex(ctx context.Context, visitID string, key *crypto.Vis
 		}
 	}
 	// The team counts a cleared version that stands behind withheld ones
-	// as answering its item, unless the file was withdrawn meanwhile; so
-	// do provider staff when the current version, which they see, was
-	// found infected and answers nothing (one being checked answers the
-	// item for them already).
+	// as answering its item, unless the file was withdrawn meanwhile.
+	// Provider staff do not: they see the new version, which answers
+	// their count while it is checked, and nothing once it is found
+	// infected, so that the item reads as not received and the file is
+	// sent again.
 	for _, i := range vf.behind {
 		f := &vf.files[i]
 		if scanWithheld(f.Scan) {
@@ -238,9 +236,6 @@ func (k *Keyring) readIndex(ctx context.Context, visitID string, key *crypto.Vis
 		}
 		if next, end, _ := vf.laterShown(f, seesNone); next == nil && end != nil && end.WithdrawnAt.IsZero() {
 			vf.cleared[f.Item]++
-			if end.Scan == store.ScanInfected {
-				vf.live[f.Item]++
-			}
 		}
 	}
 	k.mu.Lock()

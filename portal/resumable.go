@@ -44,24 +44,9 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 	}
 	// Room is made once the upload is otherwise sure to begin: a create
 	// refused for its name gives up nothing.
-	reserved := s.now()
-	made, err := acc.makeRoom(ctx, length)
-	if err != nil {
+	if err := acc.makeRoom(ctx, length); err != nil {
 		s.releaseName(ctx, fileID)
 		return store.Resumable{}, err
-	}
-	// Giving uploads up removes their parts from the object store, which
-	// may take minutes: past abandonAfter the janitor frees a reservation
-	// whose upload has not begun (a crash between the two). The name is
-	// kept from now, or, freed meanwhile, is no longer this upload's.
-	if made || s.now().Sub(reserved) > abandonAfter/4 {
-		if err := s.store.KeepName(ctx, fileID, s.now()); errors.Is(err, store.ErrNotFound) {
-			s.releaseName(ctx, fileID)
-			return store.Resumable{}, errNameLost
-		} else if err != nil {
-			s.releaseName(ctx, fileID)
-			return store.Resumable{}, err
-		}
 	}
 	// makeRoom counted before this upload is recorded: the bound is held
 	// again as it is, counted with any created at the same moment.
@@ -72,6 +57,12 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 		s.releaseName(ctx, fileID)
 		if errors.Is(err, store.ErrTooManyUploads) {
 			return store.Resumable{}, errTooManyUploads
+		}
+		if errors.Is(err, store.ErrNameLost) {
+			// Making room (removing the parts of the uploads given up)
+			// took longer than the janitor leaves a reservation whose
+			// upload has not begun.
+			return store.Resumable{}, errNameLost
 		}
 		return store.Resumable{}, err
 	}
@@ -131,10 +122,10 @@ const (
 var errTooManyUploads = &Error{Kind: KindConflict, Code: "too_many_uploads",
 	Msg: "Too many of your uploads to this visit are being sent, or were a few minutes ago. Wait for some of them to finish, then send this file."}
 
-// errNameLost refuses a resumable upload whose name was freed while room
-// was made for it (CreateResumable).
+// errNameLost refuses a resumable upload whose name was freed before it
+// began (CreateResumable).
 var errNameLost = &Error{Kind: KindConflict, Code: "name_lost",
-	Msg: "Room was being made for this upload for so long that its name was freed. Send the file again."}
+	Msg: "This upload took so long to begin that its name was freed. Send the file again."}
 
 // idleBeforeGivenUp is how long an unfinished upload must have had no
 // segment (nor its creation) before makeRoom may give it up: one paused,
@@ -149,21 +140,21 @@ const idleBeforeGivenUp = 10 * time.Minute
 // its uploads) is never what refuses the next, and a browser that comes
 // back to one given up starts that file again. When the idle ones would
 // not make room, none is given up and the new one is refused.
-func (acc *Access) makeRoom(ctx context.Context, length int64) (made bool, err error) {
+func (acc *Access) makeRoom(ctx context.Context, length int64) error {
 	s := acc.svc
 	// Counted by index first: the uploads themselves are read only when
 	// room is to be made, not for each file of a batch.
 	count, bytes, err := s.store.OpenResumables(ctx, acc.Visit.ID, acc.Actor.UserID)
 	if err != nil {
-		return false, err
+		return err
 	}
 	fits := func() bool { return count < MaxOpenUploads && bytes+length <= MaxOpenUploadSizes*s.cfg.MaxFileSize }
 	if fits() {
-		return false, nil
+		return nil
 	}
 	open, err := s.store.OldestOpenResumables(ctx, acc.Visit.ID, acc.Actor.UserID, count)
 	if err != nil {
-		return false, err
+		return err
 	}
 	// The idle ones, oldest first, are each taken (their lease) and read
 	// again until they would make room; one being written after all, or
@@ -202,7 +193,7 @@ func (acc *Access) makeRoom(ctx context.Context, length int64) (made bool, err e
 			continue // being written after all, or gone
 		}
 		if err != nil {
-			return false, err
+			return err
 		}
 		if !cur.CompletedAt.IsZero() || !idle(cur) {
 			unlock()
@@ -212,18 +203,18 @@ func (acc *Access) makeRoom(ctx context.Context, length int64) (made bool, err e
 		count, bytes = count-1, bytes-cur.Length
 	}
 	if !fits() {
-		return false, errTooManyUploads
+		return errTooManyUploads
 	}
 	for _, p := range plan {
 		cur := p.r
 		rec := acc.rec("upload.failed", cur.FileID, "failure", map[string]any{"reason": "given up: too many unfinished uploads", "resumable": true, "offset": cur.Offset()})
 		err := s.evidence.Abandon(p.ctx, acc.Visit, cur, rec)
 		if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
-			return true, err
+			return err
 		}
 		s.log.Info("resumable upload given up for a newer one", "visit", acc.Visit.ID, "upload", cur.ID, "user", acc.Actor.UserID)
 	}
-	return len(plan) > 0, nil
+	return nil
 }
 
 // uploadMaxAges bounds how long an unfinished resumable upload is kept

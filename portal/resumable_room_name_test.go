@@ -16,9 +16,9 @@ import (
 // parts from the object store, which can take minutes). The janitor frees
 // a reservation whose upload has not begun after two minutes (a crash
 // between the two), so one freed meanwhile is not the upload's: the
-// upload is refused, to be started again, rather than begun under a name
-// another file can then take. Before, it began, and a second upload of the
-// same name to the same item began beside it.
+// upload is refused (409 name_lost), to be sent again, rather than begun
+// under a name another file can then take. Before, it began, and a second
+// upload of the same name to the same item began beside it.
 func TestNameKeptWhileRoomIsMade(t *testing.T) {
 	d, _, _, uploader, _ := oneFileUploaded(t)
 	ctx := context.Background()
@@ -54,7 +54,7 @@ func TestNameKeptWhileRoomIsMade(t *testing.T) {
 	if first == nil && second == nil {
 		t.Fatal("two uploads of one name to one item began: the first's name was freed while it made room")
 	}
-	if first != nil && (kindOf(first) != portal.KindConflict || second != nil) {
-		t.Errorf("the upload whose name was freed: %v; the one after it: %v; want the first refused as a conflict, to start again, and the second begun", first, second)
+	if first != nil && (!isCode(first, "name_lost") || second != nil) {
+		t.Errorf("the upload whose name was freed: %v; the one after it: %v; want the first refused (name_lost), to be sent again, and the second begun", first, second)
 	}
 }

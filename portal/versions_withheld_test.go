@@ -111,11 +111,12 @@ func TestWithheldVersionLeavesTheOneBefore(t *testing.T) {
 		if n := count(lead); n != 1 {
 			t.Errorf("new version %s: item 1.01 holds %d files for the lead, want 1 (the version before it)", status, n)
 		}
-		// For provider staff the item is answered too: by the new
-		// version while it is checked, by the one before it once the
-		// new one is found infected (which answers nothing).
-		if n := count(coord); n != 1 {
-			t.Errorf("new version %s: item 1.01 holds %d files for the coordinator, want 1", status, n)
+		// Provider staff count the version they see: the new one while
+		// it is checked; once it is found infected, nothing, so that the
+		// item reads as not received and the file is sent again.
+		want := map[string]int{"scanning": 1, "infected": 0}[status]
+		if n := count(coord); n != want {
+			t.Errorf("new version %s: item 1.01 holds %d files for the coordinator, want %d", status, n, want)
 		}
 		if got := zipped(lead); got != "first" {
 			t.Errorf("new version %s: the lead's zip of item 1.01 holds %q, want the version before it (\"first\")", status, got)

@@ -25,6 +25,9 @@ func TestUploadLeaseOneHolderAtATime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.ReserveName(ctx, "v1", "", "f1", []byte("name f1"), now); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.CreateResumable(ctx, Resumable{ID: "u1", VisitID: "v1", FileID: "f1", CreatedBy: u.ID, NameSealed: []byte("n"), HashState: []byte("h"), SegmentMACs: []byte{}, Length: 10, SegmentSize: 1 << 20, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +87,9 @@ func TestAbandonResumableSparesAFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"u1", "u2"} {
+		if err := s.ReserveName(ctx, "v1", "1.01", "f"+id, []byte("name "+id), now); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.CreateResumable(ctx, Resumable{ID: id, VisitID: "v1", FileID: "f" + id, CreatedBy: u.ID, NameSealed: []byte("n"), Item: "1.01", HashState: []byte("h"),
 			SegmentMACs: []byte{}, Length: 7, SegmentSize: 1 << 20, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 			t.Fatal(err)

@@ -1,8 +1,8 @@
 package store
 
 import (
-	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -40,21 +40,6 @@ func (s *Store) ReleaseName(ctx context.Context, fileID string) error {
 	return nil
 }
 
-// KeepName marks the name reserved for fileID as wanted from now: an
-// upload about to begin after a wait (its room made) is not taken by
-// SweepNames for abandoned for another while. ErrNotFound when the
-// reservation was swept meanwhile: the name is no longer the upload's.
-func (s *Store) KeepName(ctx context.Context, fileID string, now time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE file_names SET created_at = ? WHERE file_id = ?`, formatTime(now), fileID)
-	if err != nil {
-		return fmt.Errorf("store: keep name: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return cmp.Or(err, ErrNotFound)
-	}
-	return nil
-}
-
 // SweepNames releases the names reserved before before by uploads that
 // never began (a crash between the reservation and the upload's start):
 // a new version's goes back to the file it was to replace, while that file
@@ -75,6 +60,18 @@ func (s *Store) SweepNames(ctx context.Context, before time.Time) error {
 			return err
 		}
 		for _, id := range ids {
+			// Taken again, under lock, and as it now is: an upload
+			// beginning meanwhile (PostgreSQL, READ COMMITTED) wrote
+			// its reservation (CreateResumableWithin), which is then
+			// no longer one to sweep.
+			var held string
+			err := tx.QueryRowContext(ctx, `SELECT file_id FROM file_names WHERE file_id = ? AND `+never+tx.h.forUpdate(), id, formatTime(before)).Scan(&held)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
 			if err := giveBackName(ctx, tx, id); err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -76,6 +77,10 @@ type OpenBound struct {
 	Bytes   int64
 }
 
+// ErrNameLost refuses a resumable upload whose name reservation is gone:
+// swept as abandoned (SweepNames) before the upload began.
+var ErrNameLost = errors.New("store: the upload's name was freed before it began")
+
 // ErrTooManyUploads refuses a resumable upload past its person's
 // OpenBound.
 var ErrTooManyUploads = errors.New("store: too many unfinished uploads")
@@ -102,13 +107,27 @@ func (s *Store) CreateResumableWithin(ctx context.Context, r Resumable, bound Op
 				return ErrTooManyUploads
 			}
 		}
+		// The name reserved for the upload (ReserveName, or a new
+		// version's ReserveReplacement) must still be its own: the
+		// janitor frees one whose upload has not begun after a while
+		// (SweepNames), and the upload may have waited longer than that
+		// for room. The row is written, not only read, so that a sweep
+		// that chose it before this commits finds it changed, and
+		// leaves it (SweepNames takes each name again, under lock).
+		res, err := tx.ExecContext(ctx, `UPDATE file_names SET created_at = ? WHERE file_id = ?`, formatTime(r.CreatedAt), r.FileID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, ErrNameLost)
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO resumable_uploads (id, visit_id, file_id, created_by, name_sealed, item, length, segment_size, segments_done,
 			hash_state, created_at, expires_at, completed_at, segment_macs, active_at, member_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)`,
 			r.ID, r.VisitID, r.FileID, r.CreatedBy, r.NameSealed, r.Item, r.Length, r.SegmentSize, r.SegmentsDone, r.HashState,
 			formatTime(r.CreatedAt), formatTime(r.ExpiresAt), []byte{}, formatTime(r.CreatedAt), nullString(r.MemberID)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, uploaded_by, started_at, touched_at) VALUES (?, ?, ?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO pending_uploads (file_id, visit_id, uploaded_by, started_at, touched_at) VALUES (?, ?, ?, ?, ?)`,
 			r.FileID, r.VisitID, r.CreatedBy, formatTime(r.CreatedAt), formatTime(r.CreatedAt))
 		return err
 	}, audit...)
