@@ -38,7 +38,7 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 	}
 	// The name is the upload's from now on: another file of that name in
 	// the item is refused while it runs.
-	fileID, name, _, err := acc.reserveName(ctx, key, item, name, in.OnConflict)
+	fileID, name, replaces, err := acc.reserveName(ctx, key, item, name, in.OnConflict)
 	if err != nil {
 		return store.Resumable{}, err
 	}
@@ -59,10 +59,7 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 			return store.Resumable{}, errTooManyUploads
 		}
 		if errors.Is(err, store.ErrNameLost) {
-			// Making room (removing the parts of the uploads given up)
-			// took longer than the janitor leaves a reservation whose
-			// upload has not begun.
-			return store.Resumable{}, errNameLost
+			return store.Resumable{}, acc.nameLost(ctx, replaces, item)
 		}
 		return store.Resumable{}, err
 	}
@@ -126,6 +123,28 @@ var errTooManyUploads = &Error{Kind: KindConflict, Code: "too_many_uploads",
 // began (CreateResumable).
 var errNameLost = &Error{Kind: KindConflict, Code: "name_lost",
 	Msg: "This upload took so long to begin that its name was freed. Send the file again."}
+
+// nameLost says why a resumable upload's name was gone as it began: for
+// a new version, the file it was to replace deleted, withdrawn, replaced
+// or moved meanwhile (each takes the name with it), as the version would
+// have been told at its end; otherwise, or for a file still as it was,
+// making room took longer than the janitor leaves a reservation whose
+// upload has not begun (errNameLost).
+func (acc *Access) nameLost(ctx context.Context, replaces, item string) error {
+	if replaces == "" {
+		return errNameLost
+	}
+	old, err := acc.svc.store.File(ctx, acc.Visit.ID, replaces)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && !old.Live():
+		return errReplacedGone
+	case err != nil:
+		return err
+	case old.Item != item:
+		return errMovedSince
+	}
+	return errNameLost
+}
 
 // idleBeforeGivenUp is how long an unfinished upload must have had no
 // segment (nor its creation) before makeRoom may give it up: one paused,

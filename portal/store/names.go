@@ -60,12 +60,18 @@ func (s *Store) SweepNames(ctx context.Context, before time.Time) error {
 			return err
 		}
 		for _, id := range ids {
-			// Taken again, under lock, and as it now is: an upload
-			// beginning meanwhile (PostgreSQL, READ COMMITTED) wrote
-			// its reservation (CreateResumableWithin), which is then
-			// no longer one to sweep.
+			// Held, then looked at again as it now is (PostgreSQL, READ
+			// COMMITTED: a new statement sees what committed since the
+			// first): an upload that began meanwhile wrote its
+			// reservation in the transaction that began it
+			// (CreateResumableWithin), so it is no longer one to sweep;
+			// one that begins after this holds the row waits, then finds
+			// its name gone.
 			var held string
-			err := tx.QueryRowContext(ctx, `SELECT file_id FROM file_names WHERE file_id = ? AND `+never+tx.h.forUpdate(), id, formatTime(before)).Scan(&held)
+			err := tx.QueryRowContext(ctx, `SELECT file_id FROM file_names WHERE file_id = ?`+tx.h.forUpdate(), id).Scan(&held)
+			if err == nil {
+				err = tx.QueryRowContext(ctx, `SELECT file_id FROM file_names WHERE file_id = ? AND `+never, id, formatTime(before)).Scan(&held)
+			}
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
