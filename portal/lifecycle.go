@@ -144,17 +144,29 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 	if err := validLines("reason", reason, 2000); err != nil {
 		return VisitView{}, err
 	}
-	key, err := acc.key(ctx)
-	if err != nil {
-		return VisitView{}, err
+	h := store.LegalHold{On: on, At: s.now(), By: acc.Actor.UserID}
+	var detail map[string]any
+	key, keyErr := acc.key(ctx)
+	switch {
+	case keyErr == nil:
+		h.ReasonSealed = key.Seal([]byte(reason), "legal-hold:"+acc.Visit.ID)
+	case on:
+		// The key cannot be opened (its key store unreachable, or the
+		// wrapped key damaged). A hold is what stops a destruction,
+		// whose first steps need no key: it is set all the same,
+		// without its reason, which is sealed with that key, and the
+		// administrator is told to set it again with it.
+		s.log.Error("legal hold set without its reason: the visit key cannot be opened", "visit", acc.Visit.ID, "err", keyErr)
+		detail = map[string]any{"reason_kept": false}
+	default:
+		return VisitView{}, keyErr // a lift lets destruction go on: it waits for the key
 	}
-	h := store.LegalHold{On: on, ReasonSealed: key.Seal([]byte(reason), "legal-hold:"+acc.Visit.ID), At: s.now(), By: acc.Actor.UserID}
 	action := "legal_hold.lifted"
 	if h.On {
 		action = "legal_hold.set"
 	}
 	// The reason is free text: it is sealed in the visit, not copied here.
-	act, err := s.store.SetLegalHold(ctx, acc.Visit.ID, h, acc.rec(action, "", "success", nil))
+	act, err := s.store.SetLegalHold(ctx, acc.Visit.ID, h, acc.rec(action, "", "success", detail))
 	if errors.Is(err, store.ErrDestructionBegun) {
 		// The sweep began it since this request read the visit.
 		return VisitView{}, conflict("This visit's destruction has begun, so a legal hold can no longer stop it.")
@@ -176,8 +188,17 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 		return VisitView{}, err
 	}
 	s.log.Warn("legal hold changed", "visit", acc.Visit.ID, "on", h.On, "by", acc.Actor.UserID)
-	return acc.changed(ctx, &act)
+	view, err := acc.changed(ctx, &act)
+	if err == nil && keyErr != nil {
+		return VisitView{}, errHoldReasonNotKept
+	}
+	return view, err
 }
+
+// errHoldReasonNotKept answers a legal hold set without its reason, the
+// visit key not opening (SetLegalHold).
+var errHoldReasonNotKept = &Error{Kind: KindUnavailable, Code: "hold_reason_not_kept",
+	Msg: "The legal hold is set, and the portal will not destroy this visit's evidence while it is set, but its reason could not be kept: the visit's key could not be opened. Set the hold again, with its reason, once the portal is working normally."}
 
 // applyHold brings the object store to a visit's legal hold as act left
 // it: while held, no expiry rule of its own (left in place, the store
