@@ -82,22 +82,22 @@ func (k *Keyring) epoch(ctx context.Context, id string) (*crypto.MasterKey, erro
 		return e, nil
 	}
 	if k.vault == nil {
-		return nil, fmt.Errorf("key epoch %s: no key bucket configured", id)
+		return nil, keyUnopened{fmt.Errorf("key epoch %s: no key bucket configured", id)}
 	}
 	row, err := k.store.GetEpoch(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("key epoch %s: %w", id, err)
 	}
 	if !row.RetiredAt.IsZero() {
-		return nil, ErrEpochRetired
+		return nil, keyUnopened{ErrEpochRetired}
 	}
 	wrapped, err := k.vault.get(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("key epoch %s: %w", id, err)
+		return nil, keyUnopened{fmt.Errorf("key epoch %s: %w", id, err)}
 	}
 	e, err = k.master.UnwrapEpoch(wrapped)
 	if err != nil || e.Recipient() != row.Recipient {
-		return nil, fmt.Errorf("key epoch %s: %w", id, crypto.ErrUnwrap)
+		return nil, keyUnopened{fmt.Errorf("key epoch %s: %w", id, crypto.ErrUnwrap)}
 	}
 	k.mu.Lock()
 	k.epochs[id] = e

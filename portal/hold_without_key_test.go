@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -15,8 +16,8 @@ import (
 // instance that cannot open the visit's key (its key store unreachable,
 // or the wrapped key damaged) still sets a hold: without its reason,
 // which is sealed with that key, recorded as such, and the administrator
-// is told to set it again with the reason. A lift, which lets destruction
-// go on, is still refused. Before, the hold was refused with the key's
+// is told to set it again with the reason; a reason kept by the hold set
+// before stays. A lift, which lets destruction go on, is still refused. Before, the hold was refused with the key's
 // error, and the sweep could begin the destruction it was meant to stop.
 func TestHoldIsSetWhenTheKeyCannotBeOpened(t *testing.T) {
 	d := startDomain(t)
@@ -54,5 +55,24 @@ func TestHoldIsSetWhenTheKeyCannotBeOpened(t *testing.T) {
 	}
 	if h, err := other.Store().GetLegalHold(ctx, v.ID); err != nil || !h.On {
 		t.Errorf("the hold after a lift refused: %+v (%v), want it on", h, err)
+	}
+	// Set again with its reason where the key opens (this instance
+	// holds it), then again where it does not: the reason kept stays.
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "A complaint about the child's records"); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := other.Store().GetLegalHold(ctx, v.ID)
+	if err != nil || len(kept.ReasonSealed) == 0 {
+		t.Fatalf("the hold set again with its reason: %+v (%v)", kept, err)
+	}
+	again, err := other.Authorize(ctx, admin, policy.LegalHoldSet, v.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := again.SetLegalHold(ctx, true, "Set again"); err == nil {
+		t.Error("a hold set again where the key cannot be opened: no error, want the administrator told its reason was not kept")
+	}
+	if h, err := other.Store().GetLegalHold(ctx, v.ID); err != nil || !h.On || !bytes.Equal(h.ReasonSealed, kept.ReasonSealed) {
+		t.Errorf("a hold set again where the key cannot be opened: %+v (%v), want it on with the reason kept before", h, err)
 	}
 }

@@ -86,7 +86,7 @@ func (k *Keyring) KeyWithFingerprint(ctx context.Context, visitID, fp string) (*
 				return nil, err
 			}
 			if wrapped.Epoch == "" {
-				return nil, fmt.Errorf("keyring: visit %s: its key is wrapped to the master key, though key epochs began: %w", visitID, crypto.ErrUnwrap)
+				return nil, keyUnopened{fmt.Errorf("keyring: visit %s: its key is wrapped to the master key, though key epochs began: %w", visitID, crypto.ErrUnwrap)}
 			}
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
@@ -98,10 +98,10 @@ func (k *Keyring) KeyWithFingerprint(ctx context.Context, visitID, fp string) (*
 	}
 	key, err = wrapper.UnwrapFor(wrapped.Wrapped, visitID)
 	if err != nil {
-		return nil, fmt.Errorf("keyring: visit %s: %w", visitID, err)
+		return nil, keyUnopened{fmt.Errorf("keyring: visit %s: %w", visitID, err)}
 	}
 	if key.Fingerprint() != wrapped.Fingerprint {
-		return nil, fmt.Errorf("keyring: visit %s: %w", visitID, crypto.ErrUnwrap)
+		return nil, keyUnopened{fmt.Errorf("keyring: visit %s: %w", visitID, crypto.ErrUnwrap)}
 	}
 	k.mu.Lock()
 	forgotten := k.forgets != forgets
@@ -122,6 +122,16 @@ func (k *Keyring) KeyWithFingerprint(ctx context.Context, visitID, fp string) (*
 	}
 	return key, nil
 }
+
+// keyUnopened is an error of opening a visit's stored key itself (its
+// epoch's key not to be had from the key store, or a key that does not
+// unwrap), as against one of reading the database.
+type keyUnopened struct{ error }
+
+func (e keyUnopened) Unwrap() error { return e.error }
+
+// isKeyUnopened says whether err is keyUnopened.
+func isKeyUnopened(err error) bool { return errors.As(err, new(keyUnopened)) }
 
 // epochError is why a visit's stored key could not be had from its
 // epoch. An epoch not recorded is not a key gone (store.ErrNotFound, which

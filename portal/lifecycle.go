@@ -150,16 +150,18 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 	switch {
 	case keyErr == nil:
 		h.ReasonSealed = key.Seal([]byte(reason), "legal-hold:"+acc.Visit.ID)
-	case on:
+	case on && isKeyUnopened(keyErr):
 		// The key cannot be opened (its key store unreachable, or the
 		// wrapped key damaged). A hold is what stops a destruction,
 		// whose first steps need no key: it is set all the same,
-		// without its reason, which is sealed with that key, and the
-		// administrator is told to set it again with it.
-		s.log.Error("legal hold set without its reason: the visit key cannot be opened", "visit", acc.Visit.ID, "err", keyErr)
+		// without its reason, which is sealed with that key (a reason
+		// kept by a hold set before stays), and the administrator is
+		// told to set it again with it.
 		detail = map[string]any{"reason_kept": false}
 	default:
-		return VisitView{}, keyErr // a lift lets destruction go on: it waits for the key
+		// The database failing, or a lift, which lets destruction go
+		// on: it waits for the key.
+		return VisitView{}, keyErr
 	}
 	action := "legal_hold.lifted"
 	if h.On {
@@ -172,6 +174,9 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 		return VisitView{}, conflict("This visit's destruction has begun, so a legal hold can no longer stop it.")
 	} else if err != nil {
 		return VisitView{}, err
+	}
+	if keyErr != nil {
+		s.log.Error("legal hold set without its reason: the visit key cannot be opened", "visit", acc.Visit.ID, "err", keyErr)
 	}
 	if err := s.applyHold(ctx, acc.Visit, h.On, act); err != nil {
 		// This request's carrying has ended: the retention run may carry

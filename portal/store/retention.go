@@ -208,12 +208,15 @@ func (s *Store) SetLegalHold(ctx context.Context, visitID string, h LegalHold, a
 		// leaves it as it was (set again, to carry it to the store or with
 		// a new reason) keeps it, and is a new act on the store's side.
 		// (Each SET reads the row as it was.)
-		err = tx.QueryRowContext(ctx, `UPDATE visits SET legal_hold = ?, legal_hold_reason_sealed = ?,
+		// A hold set again without its reason (the visit key not
+		// opening: portal.SetLegalHold) keeps the reason kept before.
+		err = tx.QueryRowContext(ctx, `UPDATE visits SET legal_hold = ?,
+			legal_hold_reason_sealed = CASE WHEN ? = 1 AND legal_hold = 1 THEN legal_hold_reason_sealed ELSE ? END,
 			legal_hold_at = CASE WHEN legal_hold = ? AND legal_hold_at IS NOT NULL THEN legal_hold_at ELSE ? END,
 			legal_hold_by = CASE WHEN legal_hold = ? AND legal_hold_at IS NOT NULL THEN legal_hold_by ELSE ? END,
 			store_hold = NULL, store_rule = NULL, store_gen = store_gen + 1, store_at = ?
 			WHERE id = ? AND state = 'active' RETURNING store_gen`,
-			boolInt(h.On), h.ReasonSealed, boolInt(h.On), formatTime(h.At), boolInt(h.On), h.By, formatTime(h.At), visitID).Scan(&act.Gen)
+			boolInt(h.On), boolInt(h.On && h.ReasonSealed == nil), h.ReasonSealed, boolInt(h.On), formatTime(h.At), boolInt(h.On), h.By, formatTime(h.At), visitID).Scan(&act.Gen)
 		if errors.Is(err, sql.ErrNoRows) {
 			if _, err := visitState(ctx, tx, visitID); err != nil {
 				return err
