@@ -3,8 +3,16 @@
 //
 // Invariants:
 //   - Hydra is a child process listening on 127.0.0.1 only, on free ports,
-//     with its in-memory database (DSN=memory) and fresh random secrets:
-//     nothing it knows survives Stop, and nothing outside loopback reaches it.
+//     with a SQLite database in its folder, migrated before it serves, and
+//     fresh random secrets: nothing it knows survives Stop, and nothing
+//     outside loopback reaches it. Not DSN=memory: that database is shared
+//     between the pool's connections and lives only while one of them is
+//     open, so on a loaded machine Hydra could lose its tables ("Unable to
+//     locate the table") between migrating and serving.
+//   - Start returns once discovery and the key set answer: Hydra makes its
+//     RSA signing keys on the first request that needs them, which takes
+//     seconds on a loaded machine, so they are made then, and not inside a
+//     test's first sign-in.
 //   - Sign-in and consent go through a small login-and-consent app of this
 //     package, on its own loopback port, which accepts or rejects them through
 //     Hydra's admin API. Its users are the ones a test registers with AddUser;
@@ -131,12 +139,22 @@ func Start(ctx context.Context, o Options) (h *Hydra, err error) {
 	if err := os.WriteFile(configFile, config, 0o600); err != nil {
 		return h, err
 	}
-	// --dev allows an http issuer on loopback; --sqa-opt-out keeps Hydra
-	// from reporting usage to Ory; DSN=memory is the in-memory database.
 	// The environment is otherwise empty so that no variable of the
 	// caller's (SECRETS_SYSTEM, URLS_SELF_ISSUER, ...) overrides the file.
+	// WAL and a busy timeout let the pool's connections read while one
+	// writes.
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + o.Dir, "TMPDIR=" + o.Dir,
+		"DSN=sqlite://" + filepath.Join(o.Dir, "hydra.sqlite") + "?_fk=true&_journal_mode=WAL&_busy_timeout=10000"}
+	migrate := exec.CommandContext(ctx, o.Binary, "migrate", "sql", "up", "--read-from-env", "--yes", "--config", configFile)
+	migrate.Env, migrate.Dir = env, o.Dir
+	migrate.SysProcAttr = owned.SysProcAttr()
+	if out, err := migrate.CombinedOutput(); err != nil {
+		return h, fmt.Errorf("hydra migrate sql up: %v\n%s", err, out)
+	}
+	// --dev allows an http issuer on loopback; --sqa-opt-out keeps Hydra
+	// from reporting usage to Ory.
 	h.cmd = exec.Command(o.Binary, "serve", "all", "--dev", "--sqa-opt-out", "--config", configFile)
-	h.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + o.Dir, "TMPDIR=" + o.Dir, "DSN=memory"}
+	h.cmd.Env = env
 	h.cmd.Dir = o.Dir
 	h.cmd.Stdout, h.cmd.Stderr = o.Output, o.Output
 	h.cmd.SysProcAttr = owned.SysProcAttr()
@@ -174,13 +192,16 @@ func (h *Hydra) config(public, admin string) ([]byte, error) {
 	}, "", "  ")
 }
 
-// waitReady polls discovery until it states the configured issuer.
+// waitReady polls discovery until it states the configured issuer, then
+// has Hydra make the key sets it publishes.
 func (h *Hydra) waitReady(ctx context.Context, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	var last error
 	for {
-		if last = h.discoveryIssuer(ctx); last == nil {
-			return nil
+		if last = h.discoveryIssuer(ctx, deadline); last == nil {
+			if last = h.keySets(ctx, deadline); last == nil {
+				return nil
+			}
 		}
 		select {
 		case err := <-h.done:
@@ -196,8 +217,11 @@ func (h *Hydra) waitReady(ctx context.Context, wait time.Duration) error {
 	}
 }
 
-func (h *Hydra) discoveryIssuer(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+// discoveryIssuer asks for discovery, which makes the ID token's signing
+// key if there is none yet: each attempt may take until the deadline, as
+// Hydra does not keep a key made for a request that gave up.
+func (h *Hydra) discoveryIssuer(ctx context.Context, deadline time.Time) error {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	var d struct {
 		Issuer string `json:"issuer"`
@@ -207,6 +231,23 @@ func (h *Hydra) discoveryIssuer(ctx context.Context) error {
 	}
 	if d.Issuer != h.issuer {
 		return fmt.Errorf("discovery states issuer %q, configured %q", d.Issuer, h.issuer)
+	}
+	return nil
+}
+
+// keySets asks for the published key set, which makes the access token's
+// signing key too.
+func (h *Hydra) keySets(ctx context.Context, deadline time.Time) error {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := getJSON(ctx, h.issuer+".well-known/jwks.json", &set); err != nil {
+		return err
+	}
+	if len(set.Keys) == 0 {
+		return fmt.Errorf("hydra publishes no signing key")
 	}
 	return nil
 }
