@@ -20,11 +20,25 @@ export const failures = []
 export const check = (ok, what) => { if (!ok) { failures.push(what); console.error('FAIL: ' + what) } else console.log('ok: ' + what) }
 let shot = 0
 
-// screenshot saves the page, numbered in the order taken.
+// screenshot saves the page, numbered in the order taken. A screenshot is
+// for the people reading the artifacts, not a check: on a loaded machine
+// Chromium can wait past any timeout for a frame after the viewport
+// changed (the reflow check), so one that times out is tried once more,
+// then left out and said so, and the journey goes on to its checks.
 export async function screenshot (page, name) {
   const file = `${String(++shot).padStart(2, '0')}-${name}.png`
-  await page.screenshot({ path: join(artifacts, file), fullPage: true })
-  return file
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.screenshot({ path: join(artifacts, file), fullPage: true, timeout: 60000 })
+      return file
+    } catch (err) {
+      if (err.name !== 'TimeoutError') throw err
+      if (attempt === 2) {
+        console.log(`   ${name}: no screenshot (${err.message.split('\n')[0]})`)
+        return '(none)'
+      }
+    }
+  }
 }
 
 // audit runs axe-core on the page and saves a screenshot of it.

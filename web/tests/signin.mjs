@@ -8,7 +8,7 @@ import { chromium } from 'playwright-core'
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
-import { reflow } from './lib.mjs'
+import { reflow, screenshot } from './lib.mjs'
 
 const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} is not set`); return v }
 const base = env('PORTAL_URL')
@@ -24,7 +24,6 @@ const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
 const failures = []
 const result = { failures }
 const check = (ok, what) => { if (!ok) { failures.push(what); console.error('FAIL: ' + what) } else console.log('ok: ' + what) }
-let shot = 0
 
 async function audit (page, name) {
   await page.waitForLoadState('load')
@@ -35,8 +34,7 @@ async function audit (page, name) {
     return r.violations.map((v) => ({ id: v.id, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }))
   })
   await reflow(page, name, check)
-  const file = `${String(++shot).padStart(2, '0')}-${name}.png`
-  await page.screenshot({ path: join(artifacts, file), fullPage: true })
+  await screenshot(page, name)
   check(violations.length === 0, `axe: ${name} has no WCAG 2.2 AA violations` + (violations.length ? ': ' + JSON.stringify(violations) : ''))
 }
 
