@@ -87,9 +87,14 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 	if err != nil {
 		return nil, err
 	}
-	files = append(files, ofItems...)
-	for _, f := range standsBehind {
+	for _, f := range ofItems {
+		if g, ok := standsBehind[f.ID]; ok {
+			f = g // cleared since the item's files were read: as the index has it
+		}
 		files = append(files, f)
+	}
+	for _, f := range standsBehind {
+		files = append(files, f) // once more for those of ofItems: compacted below
 	}
 	slices.SortFunc(files, func(a, b store.File) int {
 		return cmp.Or(a.UploadedAt.Compare(b.UploadedAt), strings.Compare(a.ID, b.ID))
@@ -366,7 +371,10 @@ func isDeviceName(stem string) bool {
 // actor (a new version being scanned, or infected, which policy shows to
 // provider staff alone), the version before it that stands for them in
 // their list (FilePage): the latest the scanner cleared. An item's zip
-// holds that one. The file index is read only when there are any.
+// holds that one. The file index is read only when there are any. It is
+// read after the item's files: a standing file the scanner cleared in
+// between stands itself, as the index has it (with no version behind it
+// any more), so that the zip holds one or the other.
 func (acc *Access) versionsBehindWithheld(ctx context.Context, standing []store.File) (map[string]store.File, error) {
 	var (
 		out      map[string]store.File
@@ -394,6 +402,13 @@ func (acc *Access) versionsBehindWithheld(ctx context.Context, standing []store.
 			if vf, err = acc.svc.keys.indexedFiles(ctx, acc.Visit.ID, key); err != nil {
 				return nil, err
 			}
+		}
+		if j, ok := vf.pos[f.ID]; ok && !scanWithheld(vf.files[j].File.Scan) {
+			if out == nil {
+				out = map[string]store.File{}
+			}
+			out[f.ID] = vf.files[j].File
+			continue
 		}
 		i, ok := vf.behind[f.ID]
 		for hops := 0; ok && hops <= len(vf.files); hops++ {

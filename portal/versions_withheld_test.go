@@ -6,10 +6,12 @@ import (
 	"context"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // TestWithheldVersionLeavesTheOneBefore: a new version the scanner has not
@@ -64,32 +66,7 @@ func TestWithheldVersionLeavesTheOneBefore(t *testing.T) {
 	}
 	zipped := func(who portal.Actor) string {
 		t.Helper()
-		a, err := d.mustAccess(who, policy.FileDownload).PrepareArchive(ctx, nil, []string{"1.01"})
-		if err != nil {
-			t.Errorf("the zip of item 1.01: %v", err)
-			return ""
-		}
-		var out bytes.Buffer
-		if err := a.WriteTo(ctx, &out); err != nil {
-			t.Fatal(err)
-		}
-		zr, err := zip.NewReader(bytes.NewReader(out.Bytes()), int64(out.Len()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got string
-		for _, f := range zr.File {
-			if f.Name == portal.ManifestName {
-				continue
-			}
-			r, err := f.Open()
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(r)
-			got += string(b)
-		}
-		return got
+		return itemZip(t, ctx, d.mustAccess(who, policy.FileDownload), "1.01")
 	}
 	for _, status := range []string{"scanning", "infected"} {
 		scan(status)
@@ -149,4 +126,79 @@ func TestWithheldVersionLeavesTheOneBefore(t *testing.T) {
 		t.Errorf("new version cleared: the uploader lists %v, want none (their file was replaced)", ids(p))
 	}
 	_ = v
+}
+
+// itemZip is what the zip of item code holds for acc: its files' contents,
+// in order, the manifest left out ("" when it could not be made).
+func itemZip(t *testing.T, ctx context.Context, acc *portal.Access, code string) string {
+	t.Helper()
+	a, err := acc.PrepareArchive(ctx, nil, []string{code})
+	if err != nil {
+		t.Errorf("the zip of item %s: %v", code, err)
+		return ""
+	}
+	var out bytes.Buffer
+	if err := a.WriteTo(ctx, &out); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(out.Bytes()), int64(out.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	for _, f := range zr.File {
+		if f.Name == portal.ManifestName {
+			continue
+		}
+		r, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r)
+		got += string(b)
+	}
+	return got
+}
+
+// TestZipOfAVersionClearedMeanwhile: an item's zip reads the item's
+// standing files, then the file index for the versions standing behind
+// those withheld from the person. A new version the scanner clears between
+// the two reads is in the zip: before, it was read as still withheld (not
+// to be served to the lead) and the index, read after, had no version
+// behind it any more, so the lead's zip of the item held neither version,
+// or was refused as holding no file.
+func TestZipOfAVersionClearedMeanwhile(t *testing.T) {
+	d, _, _, _, first := oneFileUploaded(t)
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	second := d.replace(coord, first, "second")
+	db := d.svc.Store().DB()
+	if _, err := db.Exec(`UPDATE files SET scan_status = 'scanning' WHERE id = '` + second.ID + `'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := itemZip(t, context.Background(), d.mustAccess(lead, policy.FileDownload), "1.01"); got != "first" {
+		t.Fatalf("while the new version is checked, the lead's zip holds %q, want the version before it", got)
+	}
+	// The scanner clears the new version once the zip has read the
+	// item's files, before it reads the file index.
+	ctx, c := store.WithCounter(context.Background())
+	var readFiles, cleared bool
+	c.Before = func(q string) {
+		switch {
+		case cleared:
+		case readFiles && strings.Contains(q, "files_version"):
+			if _, err := db.Exec(`UPDATE files SET scan_status = 'clean' WHERE id = '` + second.ID + `'`); err != nil {
+				t.Error(err)
+			}
+			cleared = true
+		case strings.Contains(q, "FROM files"):
+			readFiles = true
+		}
+	}
+	if got := itemZip(t, ctx, d.mustAccess(lead, policy.FileDownload), "1.01"); got != "second" {
+		t.Errorf("the new version cleared while the zip was made: the lead's zip holds %q, want the new version", got)
+	}
+	if !cleared {
+		t.Error("the zip read no file index after the item's files: the test did not clear the version between them")
+	}
 }

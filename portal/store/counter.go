@@ -12,6 +12,11 @@ import (
 // tests use it to prove that no request's cost grows with how much the
 // portal holds.
 type Counter struct {
+	// Before, when set, is called with each statement's text before it is
+	// sent, on the goroutine sending it: a test acts there between two
+	// statements of one request.
+	Before func(q string)
+
 	n    atomic.Int64
 	rows atomic.Int64
 	mu   sync.Mutex
@@ -50,6 +55,9 @@ func countRows(ctx context.Context, n int) {
 
 func count(ctx context.Context, q string) {
 	if c, ok := ctx.Value(counterKey{}).(*Counter); ok {
+		if c.Before != nil {
+			c.Before(q)
+		}
 		c.n.Add(1)
 		c.mu.Lock()
 		if len(c.qs) < 1000 {
