@@ -1,0 +1,103 @@
+package portal_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/mail"
+	"github.com/ofsted-portal/evidence/portal/metrics"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestMailCutByStoppingIsNoFailure: a notification whose sending the
+// portal's stopping cuts short (the worker's context ends while the mail
+// server has not answered) waits for the next round as it was: it is not
+// an attempt, nor a failure of the mail. Before, it was counted in
+// portal_mail_failures_total (whose alert sends the operator to the SMTP
+// server) and took one of the notification's attempts, so that a portal
+// restarted often enough gave up mail that was never refused.
+func TestMailCutByStoppingIsNoFailure(t *testing.T) {
+	d := startMailDomain(t)
+	ctx := context.Background()
+	d.deliver() // the set-up's own mail
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	ms, err := d.svc.Store().MembershipsOf(ctx, v.ID, coord.UserID)
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("memberships: %v %v", ms, err)
+	}
+	d.deliver()
+
+	// A mail server that takes the connection and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	cfg := d.Config
+	cfg.Mail.SMTPURL = "smtp://" + ln.Addr().String()
+	if cfg.Mail.SMTP, err = mail.ParseURL(cfg.Mail.SMTPURL); err != nil {
+		t.Fatal(err)
+	}
+	reg := metrics.New(nil)
+	clock := func() time.Time { return time.Now().Add(time.Duration(d.offset.Load())) }
+	svc, err := portal.New(ctx, cfg, portal.WithClock(clock), portal.WithMetrics(reg), portal.WithLogger(portal.NewLogger(&bytes.Buffer{}, "error")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	if err := svc.Store().Enqueue(ctx, svc.Now(), store.Outgoing{Kind: portal.NoteAccessClosing, VisitID: v.ID, To: store.Audience{MemberID: ms[0].ID}}); err != nil {
+		t.Fatal(err)
+	}
+	stopping, stop := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer stop()
+	if n, _ := svc.DeliverNotifications(stopping); n != 0 {
+		t.Fatalf("sent %d through a mail server that never answered", n)
+	}
+	ns, err := svc.Store().Notifications(ctx, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var waiting []store.Notification
+	for _, n := range ns {
+		if n.Kind == portal.NoteAccessClosing {
+			waiting = append(waiting, n)
+		}
+	}
+	if len(waiting) != 1 || waiting[0].State != store.NotePending || waiting[0].Attempts != 0 || waiting[0].NextAt.After(svc.Now()) {
+		t.Errorf("the notification is %+v; want it due for the next round, with no attempt spent", waiting)
+	}
+	if got := mailFailures(t, reg); got != 0 {
+		t.Errorf("portal_mail_failures_total is %v after a sending cut short by the portal stopping, want 0", got)
+	}
+}
