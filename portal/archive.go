@@ -87,14 +87,14 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range ofItems {
+	files = append(files, ofItems...)
+	for i, f := range files {
 		if g, ok := standsBehind[f.ID]; ok {
-			f = g // cleared since the item's files were read: as the index has it
+			files[i] = g // as the index, read after, has it: a file cleared meanwhile stands
 		}
-		files = append(files, f)
 	}
 	for _, f := range standsBehind {
-		files = append(files, f) // once more for those of ofItems: compacted below
+		files = append(files, f) // once more where read above: the same, compacted below
 	}
 	slices.SortFunc(files, func(a, b store.File) int {
 		return cmp.Or(a.UploadedAt.Compare(b.UploadedAt), strings.Compare(a.ID, b.ID))
@@ -404,10 +404,14 @@ func (acc *Access) versionsBehindWithheld(ctx context.Context, standing []store.
 			}
 		}
 		if j, ok := vf.pos[f.ID]; ok && !scanWithheld(vf.files[j].File.Scan) {
-			if out == nil {
-				out = map[string]store.File{}
+			// Cleared since: it stands, unless it was withdrawn or
+			// replaced meanwhile too (then, as read, it is left out).
+			if g := vf.files[j].File; g.Live() {
+				if out == nil {
+					out = map[string]store.File{}
+				}
+				out[f.ID] = g
 			}
-			out[f.ID] = vf.files[j].File
 			continue
 		}
 		i, ok := vf.behind[f.ID]

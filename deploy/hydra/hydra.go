@@ -65,7 +65,7 @@ func Find() (string, error) { return devstack.FindTool("hydra", "PORTAL_HYDRA_BI
 // Options configure Start.
 type Options struct {
 	Binary string    // the hydra binary; empty: Find
-	Dir    string    // holds Hydra's configuration; empty: a temp folder removed by Stop
+	Dir    string    // a fresh folder for Hydra's configuration and database; empty: a temp folder removed by Stop
 	Output io.Writer // Hydra's log (nil: discarded)
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,8 +34,29 @@ func TestHydraUnderLoad(t *testing.T) {
 			}
 		}()
 	}
+	// However the test ends (skipped, failed), the spinning stops with it.
+	stopSpinning := sync.OnceFunc(func() { close(stop); spinning.Wait() })
+	defer stopSpinning()
 	h := start(t)
 	ctx := context.Background()
+	kids := func() []string {
+		t.Helper()
+		var set struct {
+			Keys []struct {
+				KID string `json:"kid"`
+			} `json:"keys"`
+		}
+		if err := getJSON(ctx, h.issuer+".well-known/jwks.json", &set); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range set.Keys {
+			out = append(out, k.KID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	before := kids()
 	if err := h.CreateClient(ctx, Client{ID: "made-before", Secret: "a-secret-of-enough-length", RedirectURIs: []string{"http://127.0.0.1/cb"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -65,13 +87,15 @@ func TestHydraUnderLoad(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	spinning.Wait()
+	stopSpinning()
 	if n := failed.Load(); n > 0 {
 		t.Errorf("%d of 320 requests failed, the first: %v", n, first.Load())
 	}
 	var c map[string]any
 	if err := h.admin(ctx, http.MethodGet, "/admin/clients/made-before", nil, nil, &c); err != nil {
 		t.Errorf("the client made before the requests: %v", err)
+	}
+	if after := kids(); !slices.Equal(before, after) {
+		t.Errorf("Hydra's published keys went from %v to %v during the requests: want them made once, at start", before, after)
 	}
 }

@@ -14,7 +14,9 @@ import (
 type Counter struct {
 	// Before, when set, is called with each statement's text before it is
 	// sent, on the goroutine sending it: a test acts there between two
-	// statements of one request.
+	// statements of one request. It is also called for statements sent
+	// inside a transaction or while a write is under way, where a write of
+	// its own would wait on, or be refused by, SQLite's one writer.
 	Before func(q string)
 
 	n    atomic.Int64

@@ -29,7 +29,7 @@ export async function screenshot (page, name) {
   const file = `${String(++shot).padStart(2, '0')}-${name}.png`
   for (let attempt = 1; ; attempt++) {
     try {
-      await page.screenshot({ path: join(artifacts, file), fullPage: true, timeout: 60000 })
+      await page.screenshot({ path: join(artifacts, file), fullPage: true, timeout: 30000 })
       return file
     } catch (err) {
       if (err.name !== 'TimeoutError') throw err
