@@ -124,6 +124,27 @@ function isSystemFile (name) {
   return lower === 'thumbs.db' || lower === '.ds_store' || lower === 'desktop.ini' || name.startsWith('~$')
 }
 
+// fingerprint is what a file chosen again is matched by to the earlier
+// upload it goes on from. tus-js-client's own is the file's name, type,
+// size and modification time: a different file alike in those four (copies
+// out of a zip keep their times) was sent on from where the other stopped,
+// its bytes spliced after the other's into a file that never existed, and
+// filed where the other was. This one adds the visit, the item, what to do
+// with a taken name, and a SHA-256 of the file's first and last 64 KiB (read
+// at once, whatever the file's size).
+async function fingerprint (file, visit, e) {
+  const sample = 64 * 1024
+  const parts = [file.slice(0, sample)]
+  if (file.size > sample) parts.push(file.slice(Math.max(sample, file.size - sample)))
+  let hex = 'no-digest' // a page not served over HTTPS has no crypto.subtle
+  if (window.crypto && crypto.subtle) {
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await new Blob(parts).arrayBuffer()))
+    hex = [...digest].map((b) => b.toString(16).padStart(2, '0')).join('')
+  }
+  const conflict = e.rename ? 'rename' : e.replace ? 'replace' : ''
+  return ['portal-tus-1', visit, e.item, conflict, file.name, file.type, file.size, file.lastModified, hex].map(encodeURIComponent).join('/')
+}
+
 function enhanceUpload (form) {
   const tus = window.tus
   const visit = form.dataset.visit
@@ -362,6 +383,7 @@ function enhanceUpload (form) {
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000],
       metadata: Object.assign({ filename: e.file.name, item: e.item }, e.rename ? { on_conflict: 'rename' } : e.replace ? { on_conflict: 'replace' } : {}),
       removeFingerprintOnSuccess: true,
+      fingerprint: (file) => fingerprint(file, visit, e),
       // Each answer the portal gives moves the session's idle deadline:
       // the countdown to sign-out (timeout.mjs) is told, so that a batch
       // left to run is not signed out half-way.
