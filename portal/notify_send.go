@@ -68,11 +68,12 @@ func (s *Service) DeliverNotifications(ctx context.Context) (int, error) {
 			continue
 		}
 		state, next, attempted, mailFault, why := s.deliver(ctx, n)
-		if attempted && state != store.NoteSent && ctx.Err() != nil {
+		if attempted && state == store.NotePending && ctx.Err() != nil {
 			// Cut short by the portal stopping (the worker's context
-			// ended): no attempt spent, nothing the mail did. It is due
-			// at once for the next round, with its reason as it was.
-			state, next, attempted, mailFault, why = store.NotePending, s.now(), false, false, n.LastError
+			// ended): no attempt spent, nothing the mail did. It keeps
+			// its place, due for the next round, with its reason as it
+			// was. A refusal for good (failed) stands as it came.
+			state, next, attempted, mailFault, why = store.NotePending, n.NextAt, false, false, n.LastError
 		}
 		why = withoutAddresses(why)
 		if state == store.NotePending && attempted {

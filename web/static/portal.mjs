@@ -449,7 +449,9 @@ function enhanceUpload (form) {
       }
     })
     e.upload = upload
-    upload.findPreviousUploads().then((previous) => {
+    // A file that can no longer be read (changed or removed since it was
+    // chosen) has no fingerprint: it starts, and tus reports the error.
+    upload.findPreviousUploads().catch(() => []).then((previous) => {
       if (previous.length) {
         upload.resumeFromPreviousUpload(previous[0])
         setStatus(e, 'Resuming an earlier upload')
@@ -522,7 +524,7 @@ function showUnfinished (tus, visit, before) {
   const list = el('ul', { class: 'govuk-list govuk-list--bullet', id: 'unfinished-list' })
   const box = el('div', { class: 'govuk-inset-text', id: 'unfinished-uploads', role: 'region', 'aria-labelledby': 'unfinished-heading' },
     el('h2', { class: 'govuk-heading-s', id: 'unfinished-heading', text: 'Uploads not finished' }),
-    el('p', { class: 'govuk-body', text: 'These files were being uploaded from this browser and did not finish. Choose the same files again: each goes on from where it stopped.' }),
+    el('p', { class: 'govuk-body', text: 'These files were being uploaded from this browser and did not finish. Choose the same files again, for the same items: each goes on from where it stopped.' }),
     list)
   before.before(box)
   const refresh = () => {
@@ -553,7 +555,9 @@ function showUnfinished (tus, visit, before) {
         const pct = length ? Math.floor(offset * 100 / length) : 0
         const expires = res.headers.get('Upload-Expires')
         const until = expires ? ` (kept until ${when(expires)})` : ''
-        const li = el('li', { text: `${name}: ${pct}% sent${until}` })
+        // The item too: a file goes on only under the item it began for.
+        const item = u.metadata && u.metadata.item ? ` for item ${u.metadata.item}` : ''
+        const li = el('li', { text: `${name}${item}: ${pct}% sent${until}` })
         shown.set(key(name, u.size), li)
         list.append(li)
         refresh()

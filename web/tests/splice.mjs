@@ -16,16 +16,19 @@ try {
     const res = await r.response()
     patches.push({ url: r.url(), offset: Number(r.headers()['upload-offset']), status: res ? res.status() : 0, ack: res ? Number(res.headers()['upload-offset']) : 0, phase })
   })
-  // After the first segment, each PATCH waits a second: the upload is
-  // paused while one is held.
-  let hold = false
+  // The first file's PATCHes after its first segment are held until it
+  // has been paused: the pause lands with the upload part-way.
+  let release
+  const released = new Promise((resolve) => { release = resolve })
+  let segment = 0
   await page.route('**/uploads/**', async (route) => {
-    if (hold && route.request().method() === 'PATCH') await new Promise((resolve) => setTimeout(resolve, 1000))
+    const r = route.request()
+    if (phase === 'first' && r.method() === 'PATCH' && Number(r.headers()['upload-offset']) >= segment) await released
     await route.continue().catch(() => {})
   })
   await page.goto(`${base}/visits/${visit}/upload`)
   await page.waitForSelector('#upload-form[data-ready]')
-  const segment = Number(await page.getAttribute('#upload-form', 'data-segment-size'))
+  segment = Number(await page.getAttribute('#upload-form', 'data-segment-size'))
   // choose picks, as the file input would, a file of four segments of the
   // byte fill, with the same name, type and modification time each time.
   const choose = (fill) => page.evaluate(({ size, fill }) => {
@@ -44,11 +47,11 @@ try {
 
   await choose(0x41)
   await waitFor(() => patches.some((p) => p.status === 204 && p.ack >= segment), 60000, 'a segment of the first file committed')
-  hold = true
   await page.click('#upload-0 button')
   await page.waitForFunction(() => /Paused at/.test(document.getElementById('upload-0-status')?.textContent ?? ''))
   const first = patches.find((p) => p.status === 204).url
-  hold = false
+  phase = 'paused'
+  release()
 
   // A different file, alike in all four.
   await reload()
