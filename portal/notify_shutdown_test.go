@@ -1,7 +1,6 @@
 package portal_test
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"sync"
@@ -24,19 +23,7 @@ import (
 func TestMailCutByStoppingIsNoFailure(t *testing.T) {
 	d := startMailDomain(t)
 	ctx := context.Background()
-	d.deliver() // the set-up's own mail
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.at(tl.Notification)
-	coord := d.person("cafcass", "coordinator@cafcass.example")
-	ms, err := d.svc.Store().MembershipsOf(ctx, v.ID, coord.UserID)
-	if err != nil || len(ms) != 1 {
-		t.Fatalf("memberships: %v %v", ms, err)
-	}
-	d.deliver()
+	v, _, coord := coordinatorAnnounced(t, d)
 
 	// A mail server that takes the connection and never answers.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -75,15 +62,7 @@ func TestMailCutByStoppingIsNoFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := metrics.New(nil)
-	clock := func() time.Time { return time.Now().Add(time.Duration(d.offset.Load())) }
-	svc, err := portal.New(ctx, cfg, portal.WithClock(clock), portal.WithMetrics(reg), portal.WithLogger(portal.NewLogger(&bytes.Buffer{}, "error")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close() })
-	if err := svc.Store().Enqueue(ctx, svc.Now(), store.Outgoing{Kind: portal.NoteAccessClosing, VisitID: v.ID, To: store.Audience{MemberID: ms[0].ID}}); err != nil {
-		t.Fatal(err)
-	}
+	svc := closingNoteOn(t, d, cfg, reg, v, coord)
 	if n, _ := svc.DeliverNotifications(stopping); n != 0 {
 		t.Fatalf("sent %d through a mail server that never answered", n)
 	}

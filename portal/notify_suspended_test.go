@@ -24,19 +24,7 @@ import (
 func TestSuspendedAccessIsNoMailFailure(t *testing.T) {
 	d := startMailDomain(t)
 	ctx := context.Background()
-	d.deliver() // the set-up's own mail
-	v := d.demo()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.at(tl.Notification)
-	coord := d.person("cafcass", "coordinator@cafcass.example")
-	ms, err := d.svc.Store().MembershipsOf(ctx, v.ID, coord.UserID)
-	if err != nil || len(ms) != 1 {
-		t.Fatalf("memberships: %v %v", ms, err)
-	}
-	d.deliver()
+	v, tl, coord := coordinatorAnnounced(t, d)
 	// The operator's calendar adds a bank holiday inside the notice
 	// period: the visit's timeline cannot be worked out.
 	holiday := d.svc.Calendar().AddWorkingDays(tl.Notification, 2)
@@ -47,15 +35,7 @@ func TestSuspendedAccessIsNoMailFailure(t *testing.T) {
 	cfg := d.Config
 	cfg.CalendarFile = file
 	reg := metrics.New(nil)
-	clock := func() time.Time { return time.Now().Add(time.Duration(d.offset.Load())) }
-	svc, err := portal.New(ctx, cfg, portal.WithClock(clock), portal.WithMetrics(reg), portal.WithLogger(portal.NewLogger(&bytes.Buffer{}, "error")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close() })
-	if err := svc.Store().Enqueue(ctx, svc.Now(), store.Outgoing{Kind: portal.NoteAccessClosing, VisitID: v.ID, To: store.Audience{MemberID: ms[0].ID}}); err != nil {
-		t.Fatal(err)
-	}
+	svc := closingNoteOn(t, d, cfg, reg, v, coord)
 	if n, _ := svc.DeliverNotifications(ctx); n != 0 {
 		t.Errorf("sent %d to a member whose access is suspended", n)
 	}
@@ -75,4 +55,43 @@ func TestSuspendedAccessIsNoMailFailure(t *testing.T) {
 	if got := mailFailures(t, reg); got != 0 {
 		t.Errorf("portal_mail_failures_total is %v after a notification held for a suspended access, want 0", got)
 	}
+}
+
+// coordinatorAnnounced has d's clock at the demo visit's notification day,
+// the set-up's mail delivered, and returns the visit, its timeline and the
+// Cafcass coordinator's membership of it.
+func coordinatorAnnounced(t *testing.T, d *domain) (store.Visit, *timelineView, store.Member) {
+	t.Helper()
+	d.deliver() // the set-up's own mail
+	v := d.demo()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.at(tl.Notification)
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	ms, err := d.svc.Store().MembershipsOf(context.Background(), v.ID, coord.UserID)
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("memberships: %v %v", ms, err)
+	}
+	d.deliver()
+	return v, tl, ms[0]
+}
+
+// closingNoteOn starts a second service on d's stack with cfg, counting
+// into reg, on d's clock, and puts in its outbox an access-closing
+// notification to the member m of v.
+func closingNoteOn(t *testing.T, d *domain, cfg portal.Config, reg *metrics.Registry, v store.Visit, m store.Member) *portal.Service {
+	t.Helper()
+	ctx := context.Background()
+	clock := func() time.Time { return time.Now().Add(time.Duration(d.offset.Load())) }
+	svc, err := portal.New(ctx, cfg, portal.WithClock(clock), portal.WithMetrics(reg), portal.WithLogger(portal.NewLogger(&bytes.Buffer{}, "error")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	if err := svc.Store().Enqueue(ctx, svc.Now(), store.Outgoing{Kind: portal.NoteAccessClosing, VisitID: v.ID, To: store.Audience{MemberID: m.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }
