@@ -87,16 +87,16 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 	if err != nil {
 		return nil, err
 	}
-	files = append(files, ofItems...)
-	for i, f := range files {
-		if g, ok := standsBehind[f.ID]; ok {
-			files[i] = g // as the index, read after, has it: a file cleared meanwhile stands
-		}
-	}
+	// A file read more than once (chosen by id and by item, or standing
+	// behind a withheld one) is kept as read last: the index's copy, then
+	// the item's, then the one chosen by id. A file cleared meanwhile then
+	// stands as cleared.
+	read := make([]store.File, 0, len(standsBehind)+len(ofItems)+len(files))
 	for _, f := range standsBehind {
-		files = append(files, f) // once more where read above: the same, compacted below
+		read = append(read, f)
 	}
-	slices.SortFunc(files, func(a, b store.File) int {
+	files = append(append(read, ofItems...), files...)
+	slices.SortStableFunc(files, func(a, b store.File) int {
 		return cmp.Or(a.UploadedAt.Compare(b.UploadedAt), strings.Compare(a.ID, b.ID))
 	})
 	files = slices.CompactFunc(files, func(a, b store.File) bool { return a.ID == b.ID })

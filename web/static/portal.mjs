@@ -238,8 +238,8 @@ function enhanceUpload (form) {
       el('span', { class: 'govuk-body portal-queue__name', text: file.name }), el('span', { class: 'govuk-body-s', text: ' · ' + formatBytes(file.size) }),
       bar, status, pause)
     list.append(li)
-    unfinished.chosen(file)
     const e = { file, bar, status, pause, li, state: 'waiting', sent: 0, upload: null, item: itemFromName(file.name, codes) || itemSelect.value, rename: keepBoth && keepBoth.checked, replace: false }
+    unfinished.chosen(file, e.item)
     pause.setAttribute('aria-label', 'Pause ' + file.name)
     pause.addEventListener('click', () => {
       if (e.state === 'uploading' || e.state === 'offline') pauseOne(e)
@@ -323,6 +323,9 @@ function enhanceUpload (form) {
   // being refused: tus-js-client's own retries last about a minute, and an
   // outage that outlasts them must not end the upload.
   function interrupted (err) {
+    // An error with no request behind it is the browser's own (a file
+    // that can no longer be read): no outage, and retrying changes nothing.
+    if (!err.originalRequest) return false
     const res = err.originalResponse
     const status = res ? res.getStatus() : 0
     if (status === 409) return !refusals409.includes(responseCode(res))
@@ -450,7 +453,7 @@ function enhanceUpload (form) {
     })
     e.upload = upload
     // A file that can no longer be read (changed or removed since it was
-    // chosen) has no fingerprint: it starts, and tus reports the error.
+    // chosen) has no fingerprint: it starts, and fails with that error.
     upload.findPreviousUploads().catch(() => []).then((previous) => {
       if (previous.length) {
         upload.resumeFromPreviousUpload(previous[0])
@@ -516,11 +519,12 @@ function enhanceUpload (form) {
 // not know which files to choose again. Choosing the same file goes on from
 // where it stopped. An upload the portal no longer has (expired, finished,
 // cancelled) is forgotten here too, so that its name does not stay in the
-// browser. Returns chosen(file), which takes a file chosen again off the list.
+// browser. Returns chosen(file, item), which takes a file chosen again for
+// its item off the list.
 function showUnfinished (tus, visit, before) {
   const storage = tus.defaultOptions && tus.defaultOptions.urlStorage
-  const shown = new Map() // name and size -> list item
-  const key = (name, size) => name + '\u0000' + size
+  const shown = new Map() // name, size and item -> list item
+  const key = (name, size, item) => name + '\u0000' + size + '\u0000' + (item || '')
   const list = el('ul', { class: 'govuk-list govuk-list--bullet', id: 'unfinished-list' })
   const box = el('div', { class: 'govuk-inset-text', id: 'unfinished-uploads', role: 'region', 'aria-labelledby': 'unfinished-heading' },
     el('h2', { class: 'govuk-heading-s', id: 'unfinished-heading', text: 'Uploads not finished' }),
@@ -537,6 +541,13 @@ function showUnfinished (tus, visit, before) {
       const prefix = `/api/v1/visits/${visit}/uploads/`
       for (const u of stored) {
         if (!u.uploadUrl || !new URL(u.uploadUrl, location.href).pathname.startsWith(prefix)) continue
+        // Begun under another fingerprint (an earlier release): never
+        // resumed, so not offered, and its name leaves the browser; the
+        // upload expires on the portal.
+        if (!String(u.urlStorageKey || '').startsWith('tus::portal-tus-1/')) {
+          storage.removeUpload(u.urlStorageKey)
+          continue
+        }
         let res
         try {
           res = await fetch(u.uploadUrl, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } })
@@ -551,23 +562,25 @@ function showUnfinished (tus, visit, before) {
         }
         if (!res.ok) continue
         const name = (u.metadata && u.metadata.filename) || 'A file'
-        if (shown.has(key(name, u.size))) continue
+        const itemCode = (u.metadata && u.metadata.item) || ''
+        if (shown.has(key(name, u.size, itemCode))) continue
         const pct = length ? Math.floor(offset * 100 / length) : 0
         const expires = res.headers.get('Upload-Expires')
         const until = expires ? ` (kept until ${when(expires)})` : ''
         // The item too: a file goes on only under the item it began for.
-        const item = u.metadata && u.metadata.item ? ` for item ${u.metadata.item}` : ''
+        const item = itemCode ? ` for item ${itemCode}` : ''
         const li = el('li', { text: `${name}${item}: ${pct}% sent${until}` })
-        shown.set(key(name, u.size), li)
+        shown.set(key(name, u.size, itemCode), li)
         list.append(li)
         refresh()
       }
     }).catch(() => {})
   }
   return {
-    chosen (file) {
-      const li = shown.get(key(file.name, file.size))
-      if (li) { li.remove(); shown.delete(key(file.name, file.size)); refresh() }
+    chosen (file, item) {
+      const k = key(file.name, file.size, item)
+      const li = shown.get(k)
+      if (li) { li.remove(); shown.delete(k); refresh() }
     }
   }
 }

@@ -70,18 +70,24 @@ try {
   const reloadMark = patches.length
   // An upload the portal no longer has (expired, or another person's on a
   // shared computer) is not listed, and its name leaves the browser.
-  await page.evaluate((v) => localStorage.setItem('tus::tus-br-gone::1', JSON.stringify({
-    size: 10, metadata: { filename: 'Gone report.pdf', item: '' }, creationTime: new Date().toString(),
-    uploadUrl: `/api/v1/visits/${v}/uploads/00000000000000000000000000000000`
-  })), visit)
+  // Nor is one begun under an earlier release's fingerprint, which is
+  // never resumed.
+  await page.evaluate((v) => {
+    for (const [key, filename] of [['tus::portal-tus-1/gone::1', 'Gone report.pdf'], ['tus::tus-br-old::1', 'Old report.pdf']]) {
+      localStorage.setItem(key, JSON.stringify({
+        size: 10, metadata: { filename, item: '' }, creationTime: new Date().toString(),
+        uploadUrl: `/api/v1/visits/${v}/uploads/00000000000000000000000000000000`
+      }))
+    }
+  }, visit)
   await page.reload()
   await page.waitForSelector('#upload-form[data-ready]')
   await page.waitForSelector('#unfinished-uploads li', { timeout: 15000 }).catch(() => {})
   const listed = await page.locator('#unfinished-uploads').isVisible() ? await page.locator('#unfinished-uploads').innerText() : ''
   check(listed.includes(secondName) && /\d+% sent/.test(listed), `after a reload the page lists the unfinished upload (${listed})`)
-  check(!listed.includes('Gone report.pdf'), 'an upload the portal no longer has is not listed')
-  const forgotten = await page.waitForFunction(() => localStorage.getItem('tus::tus-br-gone::1') === null, null, { timeout: 10000 }).then(() => true, () => false)
-  check(forgotten, 'and its name is removed from the browser')
+  check(!listed.includes('Gone report.pdf') && !listed.includes('Old report.pdf'), 'an upload the portal no longer has, or of an earlier release, is not listed')
+  const forgotten = await page.waitForFunction(() => localStorage.getItem('tus::portal-tus-1/gone::1') === null && localStorage.getItem('tus::tus-br-old::1') === null, null, { timeout: 10000 }).then(() => true, () => false)
+  check(forgotten, 'and their names are removed from the browser')
   await audit(page, 'upload-unfinished-listed')
   await page.setInputFiles('#file', secondFile)
   check(await page.locator('#unfinished-uploads li').count() === 0, 'a file chosen again leaves the list of unfinished uploads')
