@@ -84,7 +84,7 @@ func (acc *Access) CreateResumable(ctx context.Context, in NewFile) (store.Resum
 // stored meanwhile, is left as it is).
 func (acc *Access) dropEmpty(ctx context.Context, r store.Resumable) {
 	ctx = context.WithoutCancel(ctx)
-	ctx, cur, unlock, err := acc.relock(ctx, r)
+	ctx, cur, l, err := acc.relock(ctx, r)
 	if errors.Is(err, errNoUpload) {
 		return // given up already (a refusal for good)
 	}
@@ -92,12 +92,12 @@ func (acc *Access) dropEmpty(ctx context.Context, r store.Resumable) {
 		acc.svc.log.Warn("empty upload not given up", "visit", acc.Visit.ID, "upload", r.ID, "err", err)
 		return
 	}
-	defer unlock()
+	defer l.unlock()
 	if !cur.CompletedAt.IsZero() {
 		return
 	}
 	rec := acc.rec("upload.failed", cur.FileID, "failure", map[string]any{"reason": "the empty file could not be stored", "resumable": true, "offset": 0})
-	if err := acc.svc.evidence.Abandon(ctx, acc.Visit, cur, rec); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := acc.svc.evidence.Abandon(ctx, acc.Visit, cur, l.holder, rec); err != nil && !errors.Is(err, store.ErrNotFound) {
 		acc.svc.log.Warn("empty upload not given up", "visit", acc.Visit.ID, "upload", r.ID, "err", err)
 	}
 }
@@ -180,14 +180,14 @@ func (acc *Access) makeRoom(ctx context.Context, length int64) error {
 	// gone, is passed over. Only then is any given up: when they cannot
 	// make room, none is.
 	type taken struct {
-		r      store.Resumable
-		ctx    context.Context
-		unlock func()
+		r   store.Resumable
+		ctx context.Context
+		l   *lease
 	}
 	var plan []taken
 	defer func() {
 		for _, p := range plan {
-			p.unlock()
+			p.l.unlock()
 		}
 	}()
 	idleSince := s.now().Add(-idleBeforeGivenUp)
@@ -207,7 +207,7 @@ func (acc *Access) makeRoom(ctx context.Context, length int64) error {
 		}
 		// Given up whatever the request does next (its client gone): a
 		// plan half carried out would lose uploads for nothing.
-		lctx, cur, unlock, err := acc.relock(context.WithoutCancel(ctx), r)
+		lctx, cur, l, err := acc.relock(context.WithoutCancel(ctx), r)
 		if errors.Is(err, errBusy) || errors.Is(err, errNoUpload) {
 			continue // being written after all, or gone
 		}
@@ -215,10 +215,10 @@ func (acc *Access) makeRoom(ctx context.Context, length int64) error {
 			return err
 		}
 		if !cur.CompletedAt.IsZero() || !idle(cur) {
-			unlock()
+			l.unlock()
 			continue
 		}
-		plan = append(plan, taken{cur, lctx, unlock})
+		plan = append(plan, taken{cur, lctx, l})
 		count, bytes = count-1, bytes-cur.Length
 	}
 	if !fits() {
@@ -227,11 +227,18 @@ func (acc *Access) makeRoom(ctx context.Context, length int64) error {
 	for _, p := range plan {
 		cur := p.r
 		rec := acc.rec("upload.failed", cur.FileID, "failure", map[string]any{"reason": "given up: too many unfinished uploads", "resumable": true, "offset": cur.Offset()})
-		err := s.evidence.Abandon(p.ctx, acc.Visit, cur, rec)
-		if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+		err := s.evidence.Abandon(p.ctx, acc.Visit, cur, p.l.holder, rec)
+		switch {
+		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrLeaseLost):
+			// Completed, gone, or taken back by its owner (this request
+			// paused past its lease): it stays as it is now, and the
+			// bound on unfinished uploads decides the new one.
+			s.log.Info("resumable upload not given up: it moved on", "visit", acc.Visit.ID, "upload", cur.ID, "err", err)
+		case err != nil:
 			return err
+		default:
+			s.log.Info("resumable upload given up for a newer one", "visit", acc.Visit.ID, "upload", cur.ID, "user", acc.Actor.UserID)
 		}
-		s.log.Info("resumable upload given up for a newer one", "visit", acc.Visit.ID, "upload", cur.ID, "user", acc.Actor.UserID)
 	}
 	return nil
 }
@@ -293,17 +300,17 @@ func (acc *Access) ResumableFile(ctx context.Context, r store.Resumable) (store.
 // (another request committed, completed or removed it meanwhile), and what
 // it does is decided on the upload as it is now, which no other request
 // can change until unlock.
-func (acc *Access) relock(ctx context.Context, r store.Resumable) (context.Context, store.Resumable, func(), error) {
-	ctx, unlock, err := acc.svc.lockUpload(ctx, r.ID)
+func (acc *Access) relock(ctx context.Context, r store.Resumable) (context.Context, store.Resumable, *lease, error) {
+	ctx, l, err := acc.svc.lockUpload(ctx, r.ID)
 	if err != nil {
 		return ctx, r, nil, err
 	}
 	cur, err := acc.ownUpload(ctx, r.ID)
 	if err != nil {
-		unlock()
+		l.unlock()
 		return ctx, r, nil, err
 	}
-	return ctx, cur, unlock, nil
+	return ctx, cur, l, nil
 }
 
 // errBusy answers a second request for an upload still receiving one.
@@ -319,7 +326,7 @@ const uploadLease = 15 * time.Second
 // while its previous request is still being read, gets a conflict and
 // tries again. The returned context ends if the lease is lost; unlock
 // releases it.
-func (s *Service) lockUpload(ctx context.Context, id string) (context.Context, func(), error) {
+func (s *Service) lockUpload(ctx context.Context, id string) (context.Context, *lease, error) {
 	holder := s.instance + "/" + store.NewID()[:12]
 	ok, err := s.store.LockResumable(ctx, id, holder, s.now(), s.now().Add(uploadLease))
 	if err != nil {
@@ -333,12 +340,42 @@ func (s *Service) lockUpload(ctx context.Context, id string) (context.Context, f
 	}, func(err error) {
 		s.log.Warn("resumable upload: lease lost, the request stops", "upload", id, "err", err)
 	})
-	return ctx, func() {
-		stop()
-		if err := s.store.UnlockResumable(context.WithoutCancel(ctx), id, holder); err != nil {
-			s.log.Warn("resumable upload: release lease", "upload", id, "err", err)
-		}
-	}, nil
+	return ctx, &lease{svc: s, ctx: ctx, id: id, holder: holder, stop: stop}, nil
+}
+
+// lease is a request's hold on an upload (lockUpload).
+type lease struct {
+	svc        *Service
+	ctx        context.Context
+	id, holder string
+	stop       func()
+}
+
+// unlock releases the lease.
+func (l *lease) unlock() {
+	l.stop()
+	if err := l.svc.store.UnlockResumable(context.WithoutCancel(l.ctx), l.id, l.holder); err != nil {
+		l.svc.log.Warn("resumable upload: release lease", "upload", l.id, "err", err)
+	}
+}
+
+// fence is asked before a segment's last bytes are stored, with the
+// segments committed before it (evidence.Service.Append): it holds the
+// lease for a whole term more if this request still has it and the upload
+// has not moved on, and is store.ErrConflict otherwise. KeepLease alone
+// cannot say so in time: a process paused past its lease runs again with
+// the segment's last bytes ready to send before its timers fire.
+func (l *lease) fence(ctx context.Context, done int) error {
+	s := l.svc
+	ok, err := s.store.FenceResumable(ctx, l.id, l.holder, done, s.now().Add(uploadLease))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.log.Warn("resumable upload: the lease was lost or the upload moved on; the segment is not stored", "upload", l.id, "segment", done)
+		return store.ErrConflict
+	}
+	return nil
 }
 
 // ErrMovedOn is returned by Append when another request committed the
@@ -360,11 +397,11 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 		return r, nil, err
 	}
 	s := acc.svc
-	ctx, cur, unlock, err := acc.relock(ctx, r)
+	ctx, cur, l, err := acc.relock(ctx, r)
 	if err != nil {
 		return r, nil, err
 	}
-	defer unlock()
+	defer l.unlock()
 	if !cur.CompletedAt.IsZero() || cur.SegmentsDone != r.SegmentsDone {
 		// The body starts at r's offset, which is no longer the upload's:
 		// storing it would overwrite a committed segment.
@@ -394,7 +431,7 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 		// expires.
 		old, err := s.store.File(ctx, acc.Visit.ID, replaces)
 		if errors.Is(err, store.ErrNotFound) || err == nil && !old.Live() {
-			return r, nil, acc.giveUp(ctx, cur, store.ErrReplacedGone)
+			return r, nil, acc.giveUp(ctx, cur, l, store.ErrReplacedGone)
 		}
 		if err != nil {
 			return r, nil, err
@@ -429,7 +466,7 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 		}
 		return nil
 	}
-	r, f, err := s.evidence.Append(ctx, key, acc.Visit, cur, bufio.NewReaderSize(body, 64<<10), before, acc.recorder())
+	r, f, err := s.evidence.Append(ctx, key, acc.Visit, cur, bufio.NewReaderSize(body, 64<<10), before, l.fence, acc.recorder())
 	if err != nil {
 		s.log.Warn("resumable upload stopped", "visit", acc.Visit.ID, "upload", r.ID, "offset", r.Offset(), "err", err)
 		if errors.Is(err, store.ErrConflict) {
@@ -437,7 +474,7 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 		}
 		if errors.Is(err, store.ErrReplacedGone) || errors.Is(err, store.ErrMovedSince) || errors.Is(err, store.ErrNotRequested) {
 			// Refused for good (a hold, by contrast, may be lifted).
-			return r, nil, acc.giveUp(ctx, r, err)
+			return r, nil, acc.giveUp(ctx, r, l, err)
 		}
 		return r, nil, heldSince(err)
 	}
@@ -456,9 +493,14 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 // case file removed from the request. It answers cause's refusal. Left,
 // it would hold its name until it expired, and a browser choosing the
 // file again would resume it into the same refusal.
-func (acc *Access) giveUp(ctx context.Context, r store.Resumable, cause error) error {
+func (acc *Access) giveUp(ctx context.Context, r store.Resumable, l *lease, cause error) error {
 	rec := acc.rec("upload.failed", r.FileID, "failure", map[string]any{"reason": "refused", "resumable": true, "offset": r.Offset()})
-	if err := acc.svc.evidence.Abandon(context.WithoutCancel(ctx), acc.Visit, r, rec); err != nil && !errors.Is(err, store.ErrNotFound) {
+	err := acc.svc.evidence.Abandon(context.WithoutCancel(ctx), acc.Visit, r, l.holder, rec)
+	if errors.Is(err, store.ErrLeaseLost) {
+		// Taken by another request since: the refusal stands for it too.
+		return heldSince(cause)
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	acc.svc.log.Info("resumable upload given up: refused for good", "visit", acc.Visit.ID, "upload", r.ID, "user", acc.Actor.UserID, "err", cause)
@@ -477,19 +519,21 @@ func (acc *Access) CancelResumable(ctx context.Context, r store.Resumable) error
 		return errComplete
 	}
 	s := acc.svc
-	ctx, r, unlock, err := acc.relock(ctx, r)
+	ctx, r, l, err := acc.relock(ctx, r)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer l.unlock()
 	if !r.CompletedAt.IsZero() {
 		return errComplete // completed since the request read it
 	}
 	rec := acc.rec("upload.failed", r.FileID, "failure", map[string]any{"reason": "cancelled by the uploader", "resumable": true, "offset": r.Offset()})
-	err = s.evidence.Abandon(ctx, acc.Visit, r, rec)
+	err = s.evidence.Abandon(ctx, acc.Visit, r, l.holder, rec)
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return errComplete
+	case errors.Is(err, store.ErrLeaseLost):
+		return errBusy // this request lost its lease to another
 	case errors.Is(err, store.ErrNotFound):
 		return errNoUpload
 	case err != nil:

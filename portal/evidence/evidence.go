@@ -337,6 +337,9 @@ func (s *Service) putSegment(ctx context.Context, u Upload, fileID string, i int
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("evidence: upload cancelled: %w", ctx.Err())
 		}
+		if src.fenced != nil {
+			return nil, src.fenced
+		}
 		return nil, err
 	}
 	if i > 0 {
@@ -474,14 +477,23 @@ func (s *Service) Sweep(ctx context.Context, idle time.Duration) error {
 // exactReader yields exactly n bytes of r, and turns an early end of r into
 // an error, so a short body can never be stored as a short file. It keeps the
 // body's error, so the caller can tell the client's failure from the store's.
+//
+// last, when set, is asked once, before the bytes that complete the n are
+// given: without them the object cannot be complete, so an error from it
+// (kept in fenced) leaves nothing stored.
 type exactReader struct {
-	r   io.Reader
-	n   int64
-	err error
+	r      io.Reader
+	n      int64
+	err    error
+	last   func() error
+	fenced error
 }
 
 func (e *exactReader) Read(p []byte) (int, error) {
 	if e.n <= 0 {
+		if err := e.atLast(); err != nil {
+			return 0, err
+		}
 		return 0, io.EOF
 	}
 	if int64(len(p)) > e.n {
@@ -498,8 +510,23 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	}
 	if err != nil {
 		e.err = err
+		return n, err
 	}
-	return n, err
+	if e.n == 0 {
+		if err := e.atLast(); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// atLast asks last, once.
+func (e *exactReader) atLast() error {
+	if e.last == nil {
+		return e.fenced
+	}
+	e.fenced, e.last = e.last(), nil
+	return e.fenced
 }
 
 // Purge removes a file for good: its row moves to the purged record

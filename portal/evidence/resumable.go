@@ -94,8 +94,15 @@ func (s *Service) CreateResumable(ctx context.Context, n NewResumable) (store.Re
 // beforeCommit, when set, runs after each segment is stored and before it
 // is committed; an error from it leaves the segment uncommitted (a checksum
 // that does not match).
+//
+// fence, when set, is asked before each segment's last bytes go to the
+// object store, with the number of segments committed before it: an error
+// (store.ErrConflict: the request no longer holds the upload, or it moved
+// on) leaves the segment unstored. Segment i has one key whoever sends it,
+// so a request that lost its lease while paused must not complete its
+// object over one another request has since committed.
 func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visit, r store.Resumable, body io.Reader,
-	beforeCommit func() error,
+	beforeCommit func() error, fence func(ctx context.Context, done int) error,
 	record func(action, outcome, fileID string, detail map[string]any) store.AuditRecord) (store.Resumable, *store.File, error) {
 	// An upload whose committed segments have no MACs (committed by a
 	// version that did not record them; the migration left its row with
@@ -111,6 +118,17 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 		}
 		n := min(r.SegmentSize, r.Length-r.Offset())
 		src := &exactReader{r: io.TeeReader(body, h), n: n}
+		switch done := r.SegmentsDone; {
+		case fence == nil:
+		case n == 0:
+			// An empty file's one segment has no bytes to hold back:
+			// the encrypter never reads them.
+			if err := fence(ctx, done); err != nil {
+				return r, nil, err
+			}
+		default:
+			src.last = func() error { return fence(ctx, done) }
+		}
 		u := Upload{Visit: v, Key: key}
 		mac, err := s.putSegment(ctx, u, r.FileID, r.SegmentsDone, src, n)
 		if err != nil {
@@ -184,9 +202,11 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 // meanwhile: the objects of a file are never removed here, and no segment
 // can be committed once the row is gone. A removal that fails leaves the
 // pending record (a failed upload's) for the janitor to finish: the
-// upload is abandoned all the same.
-func (s *Service) Abandon(ctx context.Context, v store.Visit, r store.Resumable, audit ...store.AuditRecord) error {
-	if err := s.Store.AbandonResumable(ctx, r.ID, audit...); err != nil {
+// upload is abandoned all the same. holder is the caller's lease: an upload
+// whose lease another has taken since, or that moved on from r, is not
+// abandoned (store.ErrLeaseLost).
+func (s *Service) Abandon(ctx context.Context, v store.Visit, r store.Resumable, holder string, audit ...store.AuditRecord) error {
+	if err := s.Store.AbandonResumable(ctx, r.ID, holder, r.SegmentsDone, audit...); err != nil {
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
@@ -288,10 +308,10 @@ func (s *Service) sweepResumable(ctx context.Context, r store.Resumable, expired
 	if record != nil {
 		audit = append(audit, record(r))
 	}
-	if err := s.Abandon(ctx, v, r, audit...); err != nil {
+	if err := s.Abandon(ctx, v, r, holder, audit...); err != nil {
 		unlock()
-		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
-			return nil // gone, or completed meanwhile: forgotten next round
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrLeaseLost) {
+			return nil // gone, completed or taken back meanwhile: looked at again next round
 		}
 		return err
 	}

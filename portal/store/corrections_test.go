@@ -81,7 +81,10 @@ func TestCorrections(t *testing.T) {
 		SegmentSize: 4, HashState: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AbandonResumable(ctx, "r1"); err != nil {
+	if ok, err := s.LockResumable(ctx, "r1", "h", now, now.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
+	if err := s.AbandonResumable(ctx, "r1", "h", 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.EndUpload(ctx, "fr"); err != nil { // its objects removed

@@ -100,7 +100,7 @@ func TestAbandonResumableSparesAFile(t *testing.T) {
 	if err := s.CompleteResumable(ctx, "u1", 1, []byte("h"), []byte{}, f, now, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AbandonResumable(ctx, "u1"); !errors.Is(err, ErrConflict) {
+	if err := s.AbandonResumable(ctx, "u1", "", 1); !errors.Is(err, ErrConflict) {
 		t.Fatalf("abandoning a completed upload: %v, want ErrConflict", err)
 	}
 	if _, err := s.Resumable(ctx, "v1", "u1"); err != nil {
@@ -109,7 +109,25 @@ func TestAbandonResumableSparesAFile(t *testing.T) {
 	if err := s.ForgetResumable(ctx, "u2"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("forgetting an unfinished upload: %v, want ErrNotFound", err)
 	}
-	if err := s.AbandonResumable(ctx, "u2"); err != nil {
+	// Only under its lease, as it was read: one taken by another since,
+	// or moved on, stays.
+	if ok, err := s.LockResumable(ctx, "u2", "first", now, now.Add(time.Second)); err != nil || !ok {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
+	later := now.Add(time.Minute)
+	if ok, err := s.LockResumable(ctx, "u2", "second", later, later.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("the lease once run out: %v %v", ok, err)
+	}
+	if err := s.AbandonResumable(ctx, "u2", "first", 0); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("abandoning under a lease another has taken: %v, want ErrLeaseLost", err)
+	}
+	if err := s.AbandonResumable(ctx, "u2", "second", 1); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("abandoning an upload read with a segment it does not have: %v, want ErrLeaseLost", err)
+	}
+	if _, err := s.Resumable(ctx, "v1", "u2"); err != nil {
+		t.Fatalf("a refused abandonment changed the upload: %v", err)
+	}
+	if err := s.AbandonResumable(ctx, "u2", "second", 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.CommitSegment(ctx, "u2", 1, []byte("h"), []byte{}, time.Now(), time.Now()); !errors.Is(err, ErrConflict) {
@@ -324,5 +342,54 @@ func TestSessionChangedElsewhereIsWritten(t *testing.T) {
 	}
 	if data, _, _ := b.FindCtx(ctx, "t"); string(data) != "signed in" {
 		t.Fatalf("the session holds %q after the first instance took the banner, want %q", data, "signed in")
+	}
+}
+
+// TestUploadsDroppedOnlyWhileARestoreIsPending: a restore drops the
+// unfinished uploads the backup held, before the portal serves. A second
+// process finishing the same restore, paused past its lease while the
+// first finished it, runs on once it wakes: by then the portal serves, and
+// the uploads under way are people's, begun since. Before, it dropped them
+// all, their segments left in the bucket with no record of them.
+func TestUploadsDroppedOnlyWhileARestoreIsPending(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now()
+	v := Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("x"), Provider: "Cafcass", RetentionDays: 30, NotificationDate: now, FieldworkStart: now,
+		State: "active", Bucket: "b1", CreatedAt: now, CreatedBy: "system"}
+	if err := s.CreateVisit(ctx, v, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.SignIn(ctx, "https://i", "sub", "a@x.example", "A", nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin := func(id string) {
+		t.Helper()
+		if err := s.ReserveName(ctx, "v1", "1.01", "f"+id, []byte("name "+id), now); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateResumable(ctx, Resumable{ID: id, VisitID: "v1", FileID: "f" + id, CreatedBy: u.ID, NameSealed: []byte("n"), Item: "1.01", HashState: []byte("h"),
+			SegmentMACs: []byte{}, Length: 7, SegmentSize: 1 << 20, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	begin("backup") // under way when the backup was taken
+	if err := s.BeginRestore(ctx, Restore{ID: "r1", BackupCreatedAt: now, StartedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DropUnfinishedUploads(ctx); err != nil || n != 1 {
+		t.Fatalf("the restore's drop: %d, %v; want the backup's one upload", n, err)
+	}
+	if err := s.FinishRestore(ctx, "r1", now); err != nil {
+		t.Fatal(err)
+	}
+	begin("since") // begun once the portal served again
+	n, err := s.DropUnfinishedUploads(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, gone := s.Resumable(ctx, "v1", "since"); n != 0 || gone != nil {
+		t.Errorf("a drop once the restore finished dropped %d uploads (the one begun since: %v); want none", n, gone)
 	}
 }

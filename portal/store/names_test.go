@@ -106,7 +106,10 @@ func TestNameReservations(t *testing.T) {
 		HashState: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AbandonResumable(ctx, "r1"); err != nil {
+	if ok, err := s.LockResumable(ctx, "r1", "h", now, now.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
+	if err := s.AbandonResumable(ctx, "r1", "h", 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := reserve("1.03", "f7", "r"); err != nil {

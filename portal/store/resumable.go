@@ -214,11 +214,18 @@ func (s *Store) CompleteResumable(ctx context.Context, id string, done int, hash
 // are the file's. Once it is gone no segment of it can be committed
 // (CommitSegment, CompleteResumable), so no file can come to need the
 // objects being removed.
-func (s *Store) AbandonResumable(ctx context.Context, id string, audit ...AuditRecord) error {
+//
+// The caller holds the upload's lease as holder and decided on it with
+// done segments committed; the upload is abandoned only if both still
+// hold, and ErrLeaseLost, changing nothing, if not: a caller paused past
+// its lease must not give up an upload its owner has taken back and
+// written since.
+func (s *Store) AbandonResumable(ctx context.Context, id, holder string, done int, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		var fileID string
-		var completed sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT file_id, completed_at FROM resumable_uploads WHERE id = ?`, id).Scan(&fileID, &completed)
+		var completed, held sql.NullString
+		var segments int
+		err := tx.QueryRowContext(ctx, `SELECT file_id, completed_at, lock_holder, segments_done FROM resumable_uploads WHERE id = ?`, id).Scan(&fileID, &completed, &held, &segments)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -228,21 +235,24 @@ func (s *Store) AbandonResumable(ctx context.Context, id string, audit ...AuditR
 		if completed.Valid {
 			return ErrConflict
 		}
+		if held.String != holder || segments != done {
+			return ErrLeaseLost
+		}
 		// A new version abandoned: its name goes back to the file.
 		if err := giveBackName(ctx, tx, fileID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM resumable_uploads WHERE id = ? AND completed_at IS NULL`, id)
+		res, err := tx.ExecContext(ctx, `DELETE FROM resumable_uploads WHERE id = ? AND completed_at IS NULL AND lock_holder = ? AND segments_done = ?`, id, holder, done)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return ErrConflict
+			return ErrLeaseLost
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE pending_uploads SET kind = 'failed' WHERE file_id = ?`, fileID)
 		return err
 	}, audit...)
-	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrLeaseLost) {
 		return fmt.Errorf("store: abandon resumable upload: %w", err)
 	}
 	return err
@@ -292,9 +302,20 @@ func (s *Store) ForgetResumable(ctx context.Context, id string) error {
 // go back to the files they were to replace (the pending records'
 // triggers); their objects stay in the bucket, unlisted, as those of
 // every upload since the backup do.
+//
+// Only while a restore is pending, when the portal serves no one: a
+// process finishing a restore another finished meanwhile (it paused past
+// the restore's lease) must not drop the uploads people have begun since.
 func (s *Store) DropUnfinishedUploads(ctx context.Context) (int, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *Tx) error {
+		var pending int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM restores WHERE finished_at IS NULL`).Scan(&pending); err != nil {
+			return err
+		}
+		if pending == 0 {
+			return nil
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id IN (SELECT file_id FROM resumable_uploads WHERE completed_at IS NULL)`); err != nil {
 			return err
 		}
@@ -344,6 +365,25 @@ func (s *Store) LockResumable(ctx context.Context, id, holder string, now, until
 		holder, formatTime(until), id, holder, formatTime(now))
 	if err != nil {
 		return false, fmt.Errorf("store: lock upload: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// FenceResumable renews holder's lease on upload id until until, only if
+// holder still holds it and the upload still has done segments committed
+// and is not complete; it reports whether it did. A request writing
+// segment done+1 asks it before the segment's last bytes go to the object
+// store: a request that lost the lease (its process paused past it) and
+// runs again must not complete an object another request has since
+// stored and committed under the same key. Renewed, the lease is the
+// request's for a whole term, long enough for those bytes to land.
+func (s *Store) FenceResumable(ctx context.Context, id, holder string, done int, until time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE resumable_uploads SET lock_until = ?
+		WHERE id = ? AND lock_holder = ? AND segments_done = ? AND completed_at IS NULL`,
+		formatTime(until), id, holder, done)
+	if err != nil {
+		return false, fmt.Errorf("store: fence upload: %w", err)
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil

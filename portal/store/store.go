@@ -37,6 +37,12 @@ var ErrDestructionBegun = errors.New("store: destruction has begun")
 // its objects are being removed): no file is stored.
 var ErrUploadTaken = errors.New("store: the upload was taken as abandoned: its objects are being removed")
 
+// ErrLeaseLost is returned when an act on a resumable upload is refused
+// because its caller no longer holds the upload's lease, or the upload
+// moved on since the caller read it (another request took it and
+// committed a segment): nothing is changed.
+var ErrLeaseLost = errors.New("store: the upload's lease was lost, or the upload moved on")
+
 // ErrOnHold is returned when a destruction would begin on a visit under
 // legal hold.
 var ErrOnHold = errors.New("store: visit under legal hold")
