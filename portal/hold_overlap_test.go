@@ -188,3 +188,66 @@ func TestRefusedHoldBesideAnActUnderWayWaits(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldLiftThatFailsLateIsCarriedAgain: an administrator lifts a legal
+// hold and their request, carrying the lift, is paused past the time the
+// portal waits for an act to end (storeSettle). Another sets the hold
+// again meanwhile, carried to the end and recorded so. The lift's request
+// then runs on: it frees the object versions, and its next call fails.
+// The store is then not at the hold the database records, and the
+// retention run must carry it again. Before, the failure was recorded
+// only against the lift's own act, which a later one had superseded, so
+// nothing said so: the versions stayed free under a recorded hold.
+func TestHoldLiftThatFailsLateIsCarriedAgain(t *testing.T) {
+	ctx := context.Background()
+	var refuse atomic.Pointer[func(*http.Request) bool]
+	d, v, _, _, _ := oneFileUploadedOn(t, refusingStore(t, &refuse))
+	lead := d.person("ofsted", "lead@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	day := d.publish(lead, v)
+	blobs := d.svc.Blobs()
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err != nil {
+		t.Fatal(err)
+	}
+	// The lift's first object hold waits, then frees every version and
+	// fails, as a request paused part-way that runs on would.
+	inLift, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	holds := func(r *http.Request) bool {
+		if r.Method == http.MethodPut && r.URL.Query().Has("legal-hold") && first.CompareAndSwap(false, true) {
+			close(inLift)
+			<-release
+			return true
+		}
+		return false
+	}
+	refuse.Store(&holds)
+	lifted := make(chan error, 1)
+	go func() {
+		_, err := d.mustAccess(admin, policy.LegalHoldLift).SetLegalHold(ctx, false, "Proceedings ended")
+		lifted <- err
+	}()
+	<-inLift
+	d.later(11 * time.Minute)
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Proceedings resumed"); err != nil {
+		t.Fatal(err)
+	}
+	if n, of := heldVersions(t, d, v); of == 0 || n != of {
+		t.Fatalf("the hold set again held %d of %d versions", n, of)
+	}
+	if err := blobs.SetLegalHold(ctx, v.Bucket, false); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-lifted; err == nil {
+		t.Fatal("the lift whose carrying failed answered as done")
+	}
+	refuse.Store(nil)
+	d.at(day.AddDate(0, 0, 1))
+	if _, err := d.svc.RunRetention(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, of := heldVersions(t, d, v); n != of {
+		t.Errorf("the hold is recorded set, and after the retention run %d of the %d object versions are held in the store", n, of)
+	}
+}

@@ -187,7 +187,7 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 		if act.Unsettled.After(ended) {
 			ended = act.Unsettled
 		}
-		if _, serr := s.store.StoreSideFailed(context.WithoutCancel(ctx), act, ended); serr != nil {
+		if serr := s.store.StoreSideEnded(context.WithoutCancel(ctx), act, ended, s.now()); serr != nil {
 			s.log.Error("legal hold not carried, and not marked ended", "visit", acc.Visit.ID, "err", serr)
 		}
 		return VisitView{}, err
@@ -335,9 +335,10 @@ func (s *Service) holdFiles(ctx context.Context) {
 }
 
 // storeSideFailed puts a visit the run failed to carry behind the others:
-// the next runs try the rest first, then it again.
+// the next runs try the rest first, then it again. An act superseded
+// meanwhile leaves the store unknown (store.StoreSideEnded).
 func (s *Service) storeSideFailed(ctx context.Context, act store.StoreAct) {
-	if _, err := s.store.StoreSideFailed(ctx, act, s.now()); err != nil {
+	if err := s.store.StoreSideEnded(ctx, act, s.now(), s.now()); err != nil {
 		s.log.Error("retention run", "visit", act.VisitID, "err", err)
 	}
 }

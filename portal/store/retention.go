@@ -349,6 +349,29 @@ func (s *Store) StoreSideFailed(ctx context.Context, act StoreAct, now time.Time
 	return n == 1, nil
 }
 
+// StoreSideEnded records that a carrying of act to the object store
+// failed (ended, at ended: StoreSideFailed). When another act has come
+// since, the store is not known to be at that act either: the failed one
+// may have changed objects after the later one carried them (its request
+// paused past storeSettle, then run on), so the hold and the rule are
+// marked unknown for the retention run to carry again, as an overlap is.
+func (s *Store) StoreSideEnded(ctx context.Context, act StoreAct, ended, now time.Time) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE visits SET store_at = ? WHERE id = ? AND store_gen = ?`, formatTime(ended), act.VisitID, act.Gen)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+		return overlapped(ctx, tx, act, now, `store_hold = NULL, store_rule = NULL`)
+	})
+	if err != nil {
+		return fmt.Errorf("store: store side ended: %w", err)
+	}
+	return nil
+}
+
 // FileToHold is a file stored while its visit was under legal hold whose
 // own objects are not yet known to be at the visit's hold: written with
 // the file (insertFile), in the transaction that stores it, so that an
@@ -552,7 +575,7 @@ type Destruction struct {
 	StartedAt        time.Time
 	KeyDestroyedAt   time.Time
 	ObjectsDeletedAt time.Time
-	ObjectsDeleted   int // what step c removed in its last run (for logs)
+	ObjectsDeleted   int // what step c removed in the run that recorded it (for logs)
 	BucketDeletedAt  time.Time
 	// RemovalStartedAt is when step c began removing the bucket, recorded
 	// before the first object went (MarkRemovalStarted).
@@ -722,9 +745,29 @@ func (s *Store) GetDestruction(ctx context.Context, visitID string) (Destruction
 // MarkEpochSuperseded records on a destruction that the key epoch its key
 // was wrapped to has been superseded, and from when that epoch's key may
 // be destroyed.
+//
+// Only the first is recorded: a sweep paused past its lease that runs on
+// with what it read before leaves what another recorded (and certified)
+// meanwhile as it is, and adds no record of its own (onceRecorded).
 func (s *Store) MarkEpochSuperseded(ctx context.Context, visitID string, at, retireAfter time.Time, audit ...AuditRecord) error {
-	return s.exec(ctx, audit, `UPDATE destructions SET epoch_superseded_at = ?, epoch_retire_after = ? WHERE visit_id = ?`,
+	return s.onceRecorded(ctx, audit, `UPDATE destructions SET epoch_superseded_at = ?, epoch_retire_after = ? WHERE visit_id = ? AND epoch_superseded_at IS NULL`,
 		formatTime(at), formatTime(retireAfter), visitID)
+}
+
+// onceRecorded runs the update q, with the audit records only if it
+// changed a row: a step of a destruction recorded already stays as it was
+// recorded.
+func (s *Store) onceRecorded(ctx context.Context, audit []AuditRecord, q string, args ...any) error {
+	return s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, nil
+		}
+		return audit, nil
+	})
 }
 
 // DeleteKey is the first half of step b: the wrapped key row goes, and a
@@ -974,8 +1017,9 @@ func (s *Store) MarkRemovalStarted(ctx context.Context, visitID string, now time
 }
 
 // MarkObjectsDeleted is step c (objects and bucket gone).
+// Only the first is recorded (MarkEpochSuperseded).
 func (s *Store) MarkObjectsDeleted(ctx context.Context, visitID string, n int, now time.Time, audit ...AuditRecord) error {
-	return s.exec(ctx, audit, `UPDATE destructions SET objects_deleted_at = ?, objects_deleted = ?, bucket_deleted_at = ? WHERE visit_id = ?`,
+	return s.onceRecorded(ctx, audit, `UPDATE destructions SET objects_deleted_at = ?, objects_deleted = ?, bucket_deleted_at = ? WHERE visit_id = ? AND objects_deleted_at IS NULL`,
 		formatTime(now), n, formatTime(now), visitID)
 }
 

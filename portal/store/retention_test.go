@@ -516,3 +516,59 @@ func TestDestructionCompletesOnce(t *testing.T) {
 		t.Errorf("the visit is recorded destroyed %d times (%v), want once", len(recs), err)
 	}
 }
+
+// TestDestructionStepsRecordedOnce: a sweep paused past its lease in the
+// middle of a destruction runs on once it wakes, with what it read before:
+// another has meanwhile superseded the key's epoch, removed the bucket (N
+// object versions) and completed the destruction. The late sweep's own
+// steps (its bucket removal finding nothing, its epoch superseded again)
+// must not overwrite what was recorded nor be recorded again. Before, the
+// destruction said 0 objects deleted, against the certificate's N, and
+// the trail recorded each step twice, the second after visit.destroyed.
+func TestDestructionStepsRecordedOnce(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	visitWithF1(t, s, now)
+	publishedWithNotice(t, s, now.AddDate(0, 0, -60), now)
+	version, err := s.FilesVersion(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: "[]", StartedAt: now, FilesVersion: version}); err != nil {
+		t.Fatal(err)
+	}
+	rec := func(action string) AuditRecord {
+		return AuditRecord{Time: now, ActorSubject: "portal", Role: "system", VisitID: "v1", Action: action, Object: "v1", Outcome: "success"}
+	}
+	retire := now.AddDate(0, 0, 35)
+	for i, late := range []time.Duration{0, time.Minute} {
+		if err := s.MarkEpochSuperseded(ctx, "v1", now.Add(late), retire.Add(late), rec("destruction.key_epoch_superseded")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkObjectsDeleted(ctx, "v1", 7-7*i, now.Add(late), rec("destruction.objects_deleted")); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if err := s.CompleteDestruction(ctx, "v1", []byte("certificate: 7 object versions"), now, rec("visit.destroyed")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	d, err := s.GetDestruction(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ObjectsDeleted != 7 || !d.ObjectsDeletedAt.Equal(now) {
+		t.Errorf("after a late sweep's steps the destruction says %d object versions deleted at %s, want the 7 at %s it certified", d.ObjectsDeleted, d.ObjectsDeletedAt, now)
+	}
+	if !d.EpochSupersededAt.Equal(now) || !d.EpochRetireAfter.Equal(retire) {
+		t.Errorf("after a late sweep's steps the epoch was superseded at %s, retired after %s: want %s and %s", d.EpochSupersededAt, d.EpochRetireAfter, now, retire)
+	}
+	for _, action := range []string{"destruction.key_epoch_superseded", "destruction.objects_deleted"} {
+		recs, err := s.AuditRecords(ctx, AuditFilter{Action: action})
+		if err != nil || len(recs) != 1 {
+			t.Errorf("%s is recorded %d times (%v), want once", action, len(recs), err)
+		}
+	}
+}
