@@ -187,7 +187,7 @@ func (acc *Access) SetLegalHold(ctx context.Context, on bool, reason string) (Vi
 		if act.Unsettled.After(ended) {
 			ended = act.Unsettled
 		}
-		if serr := s.store.StoreSideEnded(context.WithoutCancel(ctx), act, ended, s.now()); serr != nil {
+		if serr := s.store.StoreSideEnded(context.WithoutCancel(ctx), act, ended, s.now(), store.UnknownHoldAndRule); serr != nil {
 			s.log.Error("legal hold not carried, and not marked ended", "visit", acc.Visit.ID, "err", serr)
 		}
 		return VisitView{}, err
@@ -283,7 +283,7 @@ func (s *Service) finishStoreSides(ctx context.Context) {
 				if _, logged := AsError(err); !logged {
 					s.log.Error("legal hold not carried to the store", "visit", h.Visit.ID, "err", err)
 				}
-				s.storeSideFailed(ctx, h.Act)
+				s.storeSideFailed(ctx, h.Act, store.UnknownHoldAndRule)
 				continue
 			}
 			s.log.Warn("legal hold carried to the object store by the retention run", "visit", h.Visit.ID, "on", h.Hold.On)
@@ -297,7 +297,7 @@ func (s *Service) finishStoreSides(ctx context.Context) {
 			}
 			if err != nil {
 				s.log.Error("expiry rule not brought to the visit by the retention run", "visit", h.Visit.ID, "err", err)
-				s.storeSideFailed(ctx, h.Act)
+				s.storeSideFailed(ctx, h.Act, store.UnknownRule)
 				continue
 			}
 			s.log.Warn("expiry rule brought to the visit by the retention run", "visit", h.Visit.ID, "expires", expires)
@@ -336,9 +336,9 @@ func (s *Service) holdFiles(ctx context.Context) {
 
 // storeSideFailed puts a visit the run failed to carry behind the others:
 // the next runs try the rest first, then it again. An act superseded
-// meanwhile leaves the store unknown (store.StoreSideEnded).
-func (s *Service) storeSideFailed(ctx context.Context, act store.StoreAct) {
-	if err := s.store.StoreSideEnded(ctx, act, s.now(), s.now()); err != nil {
+// meanwhile leaves what it was carrying unknown (store.StoreSideEnded).
+func (s *Service) storeSideFailed(ctx context.Context, act store.StoreAct, unknown string) {
+	if err := s.store.StoreSideEnded(ctx, act, s.now(), s.now(), unknown); err != nil {
 		s.log.Error("retention run", "visit", act.VisitID, "err", err)
 	}
 }

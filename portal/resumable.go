@@ -227,7 +227,9 @@ func (acc *Access) makeRoom(ctx context.Context, length int64) error {
 	for _, p := range plan {
 		cur := p.r
 		rec := acc.rec("upload.failed", cur.FileID, "failure", map[string]any{"reason": "given up: too many unfinished uploads", "resumable": true, "offset": cur.Offset()})
-		err := s.evidence.Abandon(p.ctx, acc.Visit, cur, p.l.holder, rec)
+		// Under the lease as read (AbandonResumable checks both), even
+		// should the lease's context end meanwhile.
+		err := s.evidence.Abandon(context.WithoutCancel(p.ctx), acc.Visit, cur, p.l.holder, rec)
 		switch {
 		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrLeaseLost):
 			// Completed, gone, or taken back by its owner (this request
@@ -397,6 +399,7 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 		return r, nil, err
 	}
 	s := acc.svc
+	reqCtx := ctx
 	ctx, cur, l, err := acc.relock(ctx, r)
 	if err != nil {
 		return r, nil, err
@@ -469,7 +472,9 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 	r, f, err := s.evidence.Append(ctx, key, acc.Visit, cur, bufio.NewReaderSize(body, 64<<10), before, l.fence, acc.recorder())
 	if err != nil {
 		s.log.Warn("resumable upload stopped", "visit", acc.Visit.ID, "upload", r.ID, "offset", r.Offset(), "err", err)
-		if errors.Is(err, store.ErrConflict) {
+		if errors.Is(err, store.ErrConflict) || ctx.Err() != nil && reqCtx.Err() == nil {
+			// Another request committed first, or took the lease this
+			// one lost (its context ended, not the client's).
 			err = ErrMovedOn
 		}
 		if errors.Is(err, store.ErrReplacedGone) || errors.Is(err, store.ErrMovedSince) || errors.Is(err, store.ErrNotRequested) {
@@ -528,7 +533,7 @@ func (acc *Access) CancelResumable(ctx context.Context, r store.Resumable) error
 		return errComplete // completed since the request read it
 	}
 	rec := acc.rec("upload.failed", r.FileID, "failure", map[string]any{"reason": "cancelled by the uploader", "resumable": true, "offset": r.Offset()})
-	err = s.evidence.Abandon(ctx, acc.Visit, r, l.holder, rec)
+	err = s.evidence.Abandon(context.WithoutCancel(ctx), acc.Visit, r, l.holder, rec)
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return errComplete

@@ -334,6 +334,9 @@ func (s *Service) putSegment(ctx context.Context, u Upload, fileID string, i int
 		if src.err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrShortBody, src.err)
 		}
+		if errors.Is(src.fenced, store.ErrConflict) {
+			return nil, src.fenced // refused: no longer this request's to store
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("evidence: upload cancelled: %w", ctx.Err())
 		}

@@ -309,12 +309,15 @@ func (s *Store) ForgetResumable(ctx context.Context, id string) error {
 func (s *Store) DropUnfinishedUploads(ctx context.Context) (int, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *Tx) error {
-		var pending int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM restores WHERE finished_at IS NULL`).Scan(&pending); err != nil {
-			return err
-		}
-		if pending == 0 {
+		// Held until this commits: on PostgreSQL a restore finished by
+		// another process meanwhile waits for the drop, never follows it.
+		var pending string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM restores WHERE finished_at IS NULL LIMIT 1`+tx.h.forUpdate()).Scan(&pending)
+		if errors.Is(err, sql.ErrNoRows) {
 			return nil
+		}
+		if err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE file_id IN (SELECT file_id FROM resumable_uploads WHERE completed_at IS NULL)`); err != nil {
 			return err

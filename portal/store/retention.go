@@ -349,13 +349,22 @@ func (s *Store) StoreSideFailed(ctx context.Context, act StoreAct, now time.Time
 	return n == 1, nil
 }
 
+// The columns StoreSideEnded clears for what an act that failed was
+// carrying: the hold (which leaves the rule unknown too), or the rule.
+const (
+	UnknownHoldAndRule = `store_hold = NULL, store_rule = NULL`
+	UnknownRule        = `store_rule = NULL`
+)
+
 // StoreSideEnded records that a carrying of act to the object store
 // failed (ended, at ended: StoreSideFailed). When another act has come
 // since, the store is not known to be at that act either: the failed one
 // may have changed objects after the later one carried them (its request
 // paused past storeSettle, then run on), so the hold and the rule are
-// marked unknown for the retention run to carry again, as an overlap is.
-func (s *Store) StoreSideEnded(ctx context.Context, act StoreAct, ended, now time.Time) error {
+// marked unknown (unknown: the columns to clear, `store_hold = NULL,
+// store_rule = NULL` for an act on the hold) for the retention run to
+// carry again, as an overlap is.
+func (s *Store) StoreSideEnded(ctx context.Context, act StoreAct, ended, now time.Time, unknown string) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE visits SET store_at = ? WHERE id = ? AND store_gen = ?`, formatTime(ended), act.VisitID, act.Gen)
 		if err != nil {
@@ -364,7 +373,7 @@ func (s *Store) StoreSideEnded(ctx context.Context, act StoreAct, ended, now tim
 		if n, _ := res.RowsAffected(); n == 1 {
 			return nil
 		}
-		return overlapped(ctx, tx, act, now, `store_hold = NULL, store_rule = NULL`)
+		return overlapped(ctx, tx, act, now, unknown)
 	})
 	if err != nil {
 		return fmt.Errorf("store: store side ended: %w", err)
