@@ -106,17 +106,7 @@ func TestHoldLiftedBesideTheRetentionRunsCarrying(t *testing.T) {
 	day = day.AddDate(0, 0, 1)
 	d.at(day)
 	// The run's first object hold waits for the lift, then fails.
-	inRun, lifted := make(chan struct{}), make(chan struct{})
-	var first atomic.Bool
-	holds := func(r *http.Request) bool {
-		if r.Method == http.MethodPut && r.URL.Query().Has("legal-hold") && first.CompareAndSwap(false, true) {
-			close(inRun)
-			<-lifted
-			return true
-		}
-		return false
-	}
-	refuse.Store(&holds)
+	inRun, lifted := firstHoldWaits(&refuse)
 	done := make(chan struct{})
 	go func() { defer close(done); d.svc.RunRetention(ctx) }()
 	<-inRun
@@ -209,19 +199,10 @@ func TestHoldLiftThatFailsLateIsCarriedAgain(t *testing.T) {
 	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Judicial review"); err != nil {
 		t.Fatal(err)
 	}
-	// The lift's first object hold waits, then frees every version and
-	// fails, as a request paused part-way that runs on would.
-	inLift, release := make(chan struct{}), make(chan struct{})
-	var first atomic.Bool
-	holds := func(r *http.Request) bool {
-		if r.Method == http.MethodPut && r.URL.Query().Has("legal-hold") && first.CompareAndSwap(false, true) {
-			close(inLift)
-			<-release
-			return true
-		}
-		return false
-	}
-	refuse.Store(&holds)
+	// The lift's first object hold waits; the lift then runs on, frees
+	// every version, and its call fails, as a request paused part-way
+	// that runs on would.
+	inLift, release := firstHoldWaits(&refuse)
 	lifted := make(chan error, 1)
 	go func() {
 		_, err := d.mustAccess(admin, policy.LegalHoldLift).SetLegalHold(ctx, false, "Proceedings ended")
@@ -250,4 +231,21 @@ func TestHoldLiftThatFailsLateIsCarriedAgain(t *testing.T) {
 	if n, of := heldVersions(t, d, v); n != of {
 		t.Errorf("the hold is recorded set, and after the retention run %d of the %d object versions are held in the store", n, of)
 	}
+}
+
+// firstHoldWaits makes the store's next object hold wait until release is
+// closed, then fail; reached is closed once it waits.
+func firstHoldWaits(refuse *atomic.Pointer[func(*http.Request) bool]) (reached, release chan struct{}) {
+	reached, release = make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	holds := func(r *http.Request) bool {
+		if r.Method == http.MethodPut && r.URL.Query().Has("legal-hold") && first.CompareAndSwap(false, true) {
+			close(reached)
+			<-release
+			return true
+		}
+		return false
+	}
+	refuse.Store(&holds)
+	return reached, release
 }

@@ -16,15 +16,7 @@ func TestUploadLeaseOneHolderAtATime(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	now := time.Now()
-	v := Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("x"), Provider: "Cafcass", RetentionDays: 30, NotificationDate: now, FieldworkStart: now,
-		State: "active", Bucket: "b1", CreatedAt: now, CreatedBy: "system"}
-	if err := s.CreateVisit(ctx, v, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	u, err := s.SignIn(ctx, "https://i", "sub", "a@x.example", "A", nil, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := visitV1(t, s, now)
 	if err := s.ReserveName(ctx, "v1", "", "f1", []byte("name f1"), now); err != nil {
 		t.Fatal(err)
 	}
@@ -77,15 +69,7 @@ func TestAbandonResumableSparesAFile(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	now := time.Now()
-	v := Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("x"), Provider: "Cafcass", RetentionDays: 30, NotificationDate: now, FieldworkStart: now,
-		State: "active", Bucket: "b1", CreatedAt: now, CreatedBy: "system"}
-	if err := s.CreateVisit(ctx, v, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	u, err := s.SignIn(ctx, "https://i", "sub", "a@x.example", "A", nil, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := visitV1(t, s, now)
 	for _, id := range []string{"u1", "u2"} {
 		if err := s.ReserveName(ctx, "v1", "1.01", "f"+id, []byte("name "+id), now); err != nil {
 			t.Fatal(err)
@@ -355,15 +339,7 @@ func TestUploadsDroppedOnlyWhileARestoreIsPending(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	now := time.Now()
-	v := Visit{ID: "v1", Reference: "FV-1", TitleSealed: []byte("x"), Provider: "Cafcass", RetentionDays: 30, NotificationDate: now, FieldworkStart: now,
-		State: "active", Bucket: "b1", CreatedAt: now, CreatedBy: "system"}
-	if err := s.CreateVisit(ctx, v, VisitKey{VisitID: "v1", Wrapped: []byte("w"), Fingerprint: "f", CreatedAt: now}, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	u, err := s.SignIn(ctx, "https://i", "sub", "a@x.example", "A", nil, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := visitV1(t, s, now)
 	begin := func(id string) {
 		t.Helper()
 		if err := s.ReserveName(ctx, "v1", "1.01", "f"+id, []byte("name "+id), now); err != nil {

@@ -486,15 +486,7 @@ func TestDestructionCompletesOnce(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	now := time.Now().UTC().Truncate(time.Second)
-	visitWithF1(t, s, now)
-	publishedWithNotice(t, s, now.AddDate(0, 0, -60), now)
-	version, err := s.FilesVersion(ctx, "v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: "[]", StartedAt: now, FilesVersion: version}); err != nil {
-		t.Fatal(err)
-	}
+	destructionBegun(t, s, now)
 	rec := func() AuditRecord {
 		return AuditRecord{Time: now, ActorSubject: "portal", Role: "system", VisitID: "v1", Action: "visit.destroyed", Object: "v1", Outcome: "success"}
 	}
@@ -529,15 +521,7 @@ func TestDestructionStepsRecordedOnce(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	now := time.Now().UTC().Truncate(time.Second)
-	visitWithF1(t, s, now)
-	publishedWithNotice(t, s, now.AddDate(0, 0, -60), now)
-	version, err := s.FilesVersion(ctx, "v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: "[]", StartedAt: now, FilesVersion: version}); err != nil {
-		t.Fatal(err)
-	}
+	destructionBegun(t, s, now)
 	rec := func(action string) AuditRecord {
 		return AuditRecord{Time: now, ActorSubject: "portal", Role: "system", VisitID: "v1", Action: action, Object: "v1", Outcome: "success"}
 	}
@@ -570,5 +554,21 @@ func TestDestructionStepsRecordedOnce(t *testing.T) {
 		if err != nil || len(recs) != 1 {
 			t.Errorf("%s is recorded %d times (%v), want once", action, len(recs), err)
 		}
+	}
+}
+
+// destructionBegun begins the destruction of v1 (one file, published with
+// its notice given) at now.
+func destructionBegun(t *testing.T, s *Store, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	visitWithF1(t, s, now)
+	publishedWithNotice(t, s, now.AddDate(0, 0, -60), now)
+	version, err := s.FilesVersion(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: "[]", StartedAt: now, FilesVersion: version}); err != nil {
+		t.Fatal(err)
 	}
 }
