@@ -387,6 +387,12 @@ func (e *Engine) evaluate(p Principal, a Action, r Resource) Decision {
 			"visit_state": cedar.String(r.VisitState),
 		}),
 	})
+	if len(diag.Errors) > 0 {
+		// Cedar skips a policy that fails to evaluate: a forbid skipped
+		// so would no longer apply, and a permit beside it allow. Any
+		// error refuses (fail closed).
+		return Decision{Rule: "policy-error"}
+	}
 	d := Decision{Allow: bool(ok)}
 	for _, reason := range diag.Reasons {
 		d.Policies = append(d.Policies, string(reason.PolicyID))
@@ -395,8 +401,6 @@ func (e *Engine) evaluate(p Principal, a Action, r Resource) Decision {
 	switch {
 	case len(d.Policies) > 0:
 		d.Rule = d.Policies[0]
-	case len(diag.Errors) > 0:
-		d.Rule = "policy-error" // never allows: deny by default
 	default:
 		d.Rule = "no-policy-permits"
 	}
