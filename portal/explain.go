@@ -101,9 +101,18 @@ func (acc *Access) ExplainOn(ctx context.Context, memberID, action, fileID, item
 				theirs = append(theirs, x)
 			}
 		}
-		if _, err := s.membershipOf(as.Actor, acc.Visit, theirs); errors.Is(err, errDuplicateMembership) {
+		held, err := s.membershipOf(as.Actor, acc.Visit, theirs)
+		if errors.Is(err, errDuplicateMembership) {
 			return refused("Refused: they are a member of this visit twice, with different roles or dates, so no policy is asked. Remove one of the two.")
 		}
+		if err != nil {
+			return Explanation{}, err
+		}
+		if held.ID == "" && !s.unannounced(acc.Visit, m) {
+			return notHeld(m, action, fileID), nil
+		}
+	} else if m.Issuer != "" && !s.mayHold(Actor{Issuer: m.Issuer}, m.Role) {
+		return notHeld(m, action, fileID), nil
 	}
 	if s.unannounced(acc.Visit, m) {
 		// As a request of theirs is answered (Authorize): the visit does
@@ -194,4 +203,13 @@ func (acc *Access) ExplainChoices(ctx context.Context) (members, files []Choice,
 		files = append(files, Choice{f.ID, item + " · uploaded " + f.UploadedAt.In(calendar.London).Format("2 Jan 15:04") + " · " + f.ID[:8]})
 	}
 	return members, files, nil
+}
+
+// notHeld explains a membership whose role the person's organisation may
+// not hold, as their identity provider is configured (membershipOf hides
+// it): their request is answered as a stranger's.
+func notHeld(m store.Member, action, fileID string) Explanation {
+	return Explanation{Member: memberView(m), Action: action, File: fileID, Refusal: KindNotFound, Policies: []string{},
+		Reason: "Not found: their organisation, as their identity provider is configured, may not hold the role " + m.Role +
+			", so this membership gives them nothing and no policy is asked. Give the role to someone who signs in at the right provider."}
 }

@@ -115,3 +115,36 @@ func TestExplainQuestionsOnTheirItem(t *testing.T) {
 		t.Errorf("explain of an item for an action not on questions: %v, want it refused as a wrong value", err)
 	}
 }
+
+// TestExplainOfARoleTheirOrganisationMayNotHold: a membership bound with a
+// role the person's organisation may not hold (an inspector's, bound to
+// Cafcass's coordinator while their identity provider was configured as
+// another organisation's) gives them nothing: their requests are answered
+// as a stranger's. Explain must say so. Before, it decided as if the
+// membership counted, and said they were allowed to list the evidence.
+func TestExplainOfARoleTheirOrganisationMayNotHold(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	now := time.Now()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	if _, err := d.svc.Store().DB().Exec(`DELETE FROM members WHERE user_id = ?`, coord.UserID); err != nil {
+		t.Fatal(err)
+	}
+	const id = "0000000000000000000000000000000b"
+	if err := d.svc.Store().SeedMembers(ctx, []store.Member{{ID: id, VisitID: v.ID, Role: policy.RoleInspector,
+		Issuer: coord.Issuer, Subject: coord.Subject, UserID: coord.UserID, CreatedAt: now, UpdatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.Authorize(ctx, coord, policy.FileList, v.ID, ""); err == nil {
+		t.Fatal("the membership their organisation may not hold gives them access")
+	}
+	e, err := d.mustAccess(admin, policy.MemberManage).Explain(ctx, id, string(policy.FileList), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Allow || e.Refusal != portal.KindNotFound {
+		t.Errorf("explain of a membership that gives its person nothing: allowed %v, refusal %v (%s); want not found, as their request is answered", e.Allow, e.Refusal, e.Reason)
+	}
+}
