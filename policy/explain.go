@@ -64,6 +64,8 @@ func Explain(d Decision) string {
 		return "Denied: " + strings.Join(parts, "; ") + "."
 	case d.Rule == "not-signed-in":
 		return "Denied: not signed in."
+	case d.Rule == "policy-error":
+		return "Denied: a policy failed to evaluate, and the portal refuses whenever one does (fail closed). The policy set needs correcting."
 	}
 	return "Denied: no policy allows this role to do this (deny by default)."
 }

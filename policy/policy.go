@@ -190,7 +190,12 @@ type Engine struct {
 
 // New parses the embedded policies; each must carry a unique @id.
 func New() (*Engine, error) {
-	list, err := cedar.NewPolicyListFromBytes("policies.cedar", policyText)
+	return newEngine("policies.cedar", policyText)
+}
+
+// newEngine parses the policies text (named name in errors).
+func newEngine(name string, text []byte) (*Engine, error) {
+	list, err := cedar.NewPolicyListFromBytes(name, text)
 	if err != nil {
 		return nil, fmt.Errorf("policy: parse: %w", err)
 	}
@@ -387,10 +392,11 @@ func (e *Engine) evaluate(p Principal, a Action, r Resource) Decision {
 			"visit_state": cedar.String(r.VisitState),
 		}),
 	})
-	if len(diag.Errors) > 0 {
+	if ok && len(diag.Errors) > 0 {
 		// Cedar skips a policy that fails to evaluate: a forbid skipped
-		// so would no longer apply, and a permit beside it allow. Any
-		// error refuses (fail closed).
+		// so no longer applies, and the permit beside it allowed. An
+		// allow beside any error is refused (fail closed); a refusal
+		// keeps the forbids that decided it (destroyed, held).
 		return Decision{Rule: "policy-error"}
 	}
 	d := Decision{Allow: bool(ok)}
@@ -401,6 +407,8 @@ func (e *Engine) evaluate(p Principal, a Action, r Resource) Decision {
 	switch {
 	case len(d.Policies) > 0:
 		d.Rule = d.Policies[0]
+	case len(diag.Errors) > 0:
+		d.Rule = "policy-error" // never allows: deny by default
 	default:
 		d.Rule = "no-policy-permits"
 	}

@@ -101,14 +101,14 @@ func (acc *Access) ExplainOn(ctx context.Context, memberID, action, fileID, item
 				theirs = append(theirs, x)
 			}
 		}
-		held, err := s.membershipOf(as.Actor, acc.Visit, theirs)
-		if errors.Is(err, errDuplicateMembership) {
+		if _, err := s.membershipOf(as.Actor, acc.Visit, theirs); errors.Is(err, errDuplicateMembership) {
 			return refused("Refused: they are a member of this visit twice, with different roles or dates, so no policy is asked. Remove one of the two.")
-		}
-		if err != nil {
+		} else if err != nil {
 			return Explanation{}, err
 		}
-		if held.ID == "" && !s.unannounced(acc.Visit, m) {
+		if !s.mayHold(as.Actor, m.Role) {
+			// Hidden from their requests (membershipOf), whatever other
+			// membership they have.
 			return notHeld(m, action, fileID), nil
 		}
 	} else if m.Issuer != "" && !s.mayHold(Actor{Issuer: m.Issuer}, m.Role) {

@@ -472,7 +472,7 @@ func (acc *Access) Append(ctx context.Context, r store.Resumable, body io.Reader
 	r, f, err := s.evidence.Append(ctx, key, acc.Visit, cur, bufio.NewReaderSize(body, 64<<10), before, l.fence, acc.recorder())
 	if err != nil {
 		s.log.Warn("resumable upload stopped", "visit", acc.Visit.ID, "upload", r.ID, "offset", r.Offset(), "err", err)
-		if errors.Is(err, store.ErrConflict) || ctx.Err() != nil && reqCtx.Err() == nil {
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, context.Canceled) && ctx.Err() != nil && reqCtx.Err() == nil {
 			// Another request committed first, or took the lease this
 			// one lost (its context ended, not the client's).
 			err = ErrMovedOn
