@@ -72,8 +72,22 @@ func (s *Service) DestructionReview(ctx context.Context, a Actor, after string) 
 	}
 	out := ReviewPage{Visits: []Review{}}
 	keys := s.preloadKeys(ctx, rows)
+	// An administrator invited by email has a part in those visits
+	// already, as their approval is decided (load): the page offers what
+	// the approval would take.
+	var invited map[string]bool
+	if a.Administrator && a.Email != "" {
+		ids := make([]string, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		if invited, err = s.store.InvitedTo(ctx, strings.ToLower(a.Email), ids); err != nil {
+			return ReviewPage{}, err
+		}
+	}
 	for _, r := range rows {
 		acc := s.accessOf(a, r)
+		acc.invited = acc.Member.Role == "" && invited[r.ID]
 		own := acc.Status.ownDestruction(a.UserID)
 		// Approved is a notice of an active visit: one being destroyed is
 		// past it, and one whose notice could not be given has none yet.

@@ -360,3 +360,50 @@ func TestPortalRoleTakenUpAtSignInIsRecorded(t *testing.T) {
 		}
 	}
 }
+
+// TestDestructionReviewOffersNoApprovalToAnInvitedAdministrator: the
+// review offers to approve a destruction only where the approval would be
+// taken: an administrator invited to the visit by email (not yet bound,
+// by their next sign-in) has a part in it, and their approval is refused.
+// Before, the review offered them "Approve", which then refused.
+func TestDestructionReviewOffersNoApprovalToAnInvitedAdministrator(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	ofsted := d.issuer("ofsted")
+	op := portal.OperatorActor("test", "admin grant")
+	if err := portal.GrantRole(ctx, d.svc.Store(), op, portal.RoleGrant{Role: "administrator", Issuer: ofsted, Email: "second.admin@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	second := d.person("ofsted", "second.admin@ofsted.example")
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "second.admin@ofsted.example", Issuer: ofsted, Role: policy.RoleQAManager}); err != nil {
+		t.Fatal(err)
+	}
+	d.noticeGiven(d.person("ofsted", "lead@ofsted.example"), v)
+	offered := func(who portal.Actor) bool {
+		t.Helper()
+		page, err := d.svc.DestructionReview(ctx, who, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page.Visits {
+			if r.Visit.ID == v.ID {
+				return r.CanApprove
+			}
+		}
+		t.Fatalf("the visit noticed for destruction is not in the review: %+v", page)
+		return false
+	}
+	if !offered(admin) {
+		t.Fatal("an administrator with no part in the visit is not offered to approve it")
+	}
+	if offered(second) {
+		t.Error("an administrator invited to the visit by email is offered to approve its destruction, which would be refused")
+	}
+	if acc, err := d.access(second, policy.DestructionApprove, ""); err == nil {
+		if _, err := acc.ApproveDestruction(ctx); err == nil {
+			t.Error("an administrator invited to the visit approved its destruction")
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -305,6 +306,30 @@ func (s *Store) Invited(ctx context.Context, visitID, email string) (bool, error
 		return false, fmt.Errorf("store: invited: %w", err)
 	}
 	return invited, nil
+}
+
+// InvitedTo lists which of the visits ids email is a member of by
+// address (Invited, for a page of visits in one statement).
+func (s *Store) InvitedTo(ctx context.Context, email string, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
+	args := append(append(append([]any{email}, anySlice(ids)...), email), anySlice(ids)...)
+	rows, err := queryAll(ctx, s.db, func(sc scanner) (string, error) {
+		var id string
+		err := sc.Scan(&id)
+		return id, err
+	}, `SELECT visit_id FROM members WHERE email = ? AND visit_id IN `+in+`
+		UNION SELECT members.visit_id FROM members JOIN users ON users.id = members.user_id WHERE users.email = ? AND members.visit_id IN `+in, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: invited: %w", err)
+	}
+	for _, id := range rows {
+		out[id] = true
+	}
+	return out, nil
 }
 
 func nullString(s string) any {
