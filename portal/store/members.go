@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -315,14 +314,17 @@ func (s *Store) InvitedTo(ctx context.Context, email string, ids []string) (map[
 	if len(ids) == 0 {
 		return out, nil
 	}
-	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
-	args := append(append(append([]any{email}, anySlice(ids)...), email), anySlice(ids)...)
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := queryAll(ctx, s.db, func(sc scanner) (string, error) {
 		var id string
 		err := sc.Scan(&id)
 		return id, err
-	}, `SELECT visit_id FROM members WHERE email = ? AND visit_id IN `+in+`
-		UNION SELECT members.visit_id FROM members JOIN users ON users.id = members.user_id WHERE users.email = ? AND members.visit_id IN `+in, args...)
+	}, `SELECT visit_id FROM members WHERE email = ? AND `+s.inIDs("visit_id")+`
+		UNION SELECT members.visit_id FROM members JOIN users ON users.id = members.user_id WHERE users.email = ? AND `+s.inIDs("members.visit_id"),
+		email, string(list), email, string(list))
 	if err != nil {
 		return nil, fmt.Errorf("store: invited: %w", err)
 	}
