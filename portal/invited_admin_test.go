@@ -17,26 +17,36 @@ import (
 // with no part in it (separation of duties).
 func TestInvitedAdministratorHasAPartInTheVisit(t *testing.T) {
 	d := startDomain(t)
-	ctx := context.Background()
 	v := d.demo()
+	admin, second := inviteSecondAdministrator(t, d)
+	// In the same session as before the invitation.
+	refusedFromOutside(t, d, v, second, "an administrator invited to the visit")
+	if _, err := d.mustAccess(admin, policy.DestructionApprove).ApproveDestruction(context.Background()); err != nil {
+		t.Fatalf("an administrator with no part in the visit: %v", err)
+	}
+}
+
+// inviteSecondAdministrator makes second.admin@ofsted.example an
+// administrator, signs them in, and then has the demo administrator
+// (returned first) invite them to the demo visit by email, as its QA
+// manager: an invitation their session has not taken up.
+func inviteSecondAdministrator(t *testing.T, d *domain) (admin, second portal.Actor) {
+	t.Helper()
+	ctx := context.Background()
 	ofsted := d.issuer("ofsted")
 	op := portal.OperatorActor("test", "admin grant")
 	if err := portal.GrantRole(ctx, d.svc.Store(), op, portal.RoleGrant{Role: "administrator", Issuer: ofsted, Email: "second.admin@ofsted.example"}); err != nil {
 		t.Fatal(err)
 	}
-	second := d.person("ofsted", "second.admin@ofsted.example")
+	second = d.person("ofsted", "second.admin@ofsted.example")
 	if !second.Administrator {
 		t.Fatal("the second administrator is not one")
 	}
-	admin := d.person("ofsted", "admin@ofsted.example")
+	admin = d.person("ofsted", "admin@ofsted.example")
 	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "second.admin@ofsted.example", Issuer: ofsted, Role: policy.RoleQAManager}); err != nil {
 		t.Fatal(err)
 	}
-	// In the same session as before the invitation.
-	refusedFromOutside(t, d, v, second, "an administrator invited to the visit")
-	if _, err := d.mustAccess(admin, policy.DestructionApprove).ApproveDestruction(ctx); err != nil {
-		t.Fatalf("an administrator with no part in the visit: %v", err)
-	}
+	return admin, second
 }
 
 // TestAdministratorUnderAnotherIdentityHasAPartInTheVisit: a member who
@@ -370,16 +380,7 @@ func TestDestructionReviewOffersNoApprovalToAnInvitedAdministrator(t *testing.T)
 	d := startDomain(t)
 	ctx := context.Background()
 	v := d.demo()
-	ofsted := d.issuer("ofsted")
-	op := portal.OperatorActor("test", "admin grant")
-	if err := portal.GrantRole(ctx, d.svc.Store(), op, portal.RoleGrant{Role: "administrator", Issuer: ofsted, Email: "second.admin@ofsted.example"}); err != nil {
-		t.Fatal(err)
-	}
-	second := d.person("ofsted", "second.admin@ofsted.example")
-	admin := d.person("ofsted", "admin@ofsted.example")
-	if _, _, err := d.mustAccess(admin, policy.MemberManage).PutMember(ctx, portal.MemberRequest{Email: "second.admin@ofsted.example", Issuer: ofsted, Role: policy.RoleQAManager}); err != nil {
-		t.Fatal(err)
-	}
+	admin, second := inviteSecondAdministrator(t, d)
 	d.noticeGiven(d.person("ofsted", "lead@ofsted.example"), v)
 	offered := func(who portal.Actor) bool {
 		t.Helper()
