@@ -73,6 +73,23 @@ func (acc *Access) restriction(ctx context.Context, item string) (store.Restrict
 	return store.Restriction{VisitID: acc.Visit.ID, Code: item}, nil
 }
 
+// restrictionOf is item's restriction among rs, the visit's stored
+// ones, matched by itemKey; the more restrictive where two stored forms
+// meet; unrestricted where none does.
+func restrictionOf(rs []store.Restriction, visitID, item string) store.Restriction {
+	out, found, k := store.Restriction{VisitID: visitID, Code: item}, false, itemKey(item)
+	for _, r := range rs {
+		switch {
+		case itemKey(r.Code) != k:
+		case found:
+			out = stricter(out, r)
+		default:
+			out, found = r, true
+		}
+	}
+	return out
+}
+
 // stricter is the restriction of two stored for one item that lets fewer
 // see it: restricted over not, and of two restricted, the roles both name.
 func stricter(a, b store.Restriction) store.Restriction {

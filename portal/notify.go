@@ -197,9 +197,9 @@ func (s *Service) notesOf(ctx context.Context, rd store.NoteReader, r store.Audi
 
 // fileResource is the file fileID of the visit, filed under item with
 // the scanner's verdict scan, as policy sees it, with its item's
-// restriction as rd reads it.
+// restriction as rd reads it, matched as access matches it (itemKey).
 func (s *Service) fileResource(ctx context.Context, rd store.NoteReader, visitID, fileID, item, scan string) (policy.Resource, error) {
-	rs, err := rd.Restriction(ctx, visitID, item)
+	rs, err := itemRestriction(ctx, rd, visitID, item)
 	if err != nil {
 		return policy.Resource{}, err
 	}
@@ -216,11 +216,23 @@ func (s *Service) threadResource(ctx context.Context, rd store.NoteReader, q sto
 		}
 		return s.fileResource(ctx, rd, q.VisitID, f.ID, f.Item, f.Scan)
 	}
-	rs, err := rd.Restriction(ctx, q.VisitID, q.Item)
+	rs, err := itemRestriction(ctx, rd, q.VisitID, q.Item)
 	if err != nil {
 		return policy.Resource{}, err
 	}
 	return policy.Resource{VisitID: q.VisitID, Item: &policy.Item{Code: q.Item, Restricted: rs.Restricted, Roles: rs.Roles}}, nil
+}
+
+// itemRestriction is the restriction of the visit's item as rd reads
+// it, matched by itemKey as Access.restriction matches it: a restriction
+// stored under another form of the item's number (before there was one
+// form) holds for its mail as for its lists.
+func itemRestriction(ctx context.Context, rd store.NoteReader, visitID, item string) (store.Restriction, error) {
+	rs, err := rd.Restrictions(ctx, visitID)
+	if err != nil {
+		return store.Restriction{}, err
+	}
+	return restrictionOf(rs, visitID, item), nil
 }
 
 // rolesSeeing is those of roles whose members, their access open, may do

@@ -17,8 +17,8 @@ func (r fakeReader) File(_ context.Context, visitID, fileID string) (store.File,
 	return store.File{ID: fileID, VisitID: visitID, Item: "1.01", Scan: r.scan}, nil
 }
 
-func (fakeReader) Restriction(_ context.Context, visitID, code string) (store.Restriction, error) {
-	return store.Restriction{VisitID: visitID, Code: code}, nil
+func (fakeReader) Restrictions(context.Context, string) ([]store.Restriction, error) {
+	return nil, nil
 }
 
 func (fakeReader) Question(context.Context, string, string) (store.Question, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
@@ -93,5 +94,50 @@ func TestLeadIsToldOnlyOfWhatTheyMaySee(t *testing.T) {
 		if got := told(k) - before[k]; got != 0 {
 			t.Errorf("the lead inspector is told %d times (%s) of files, questions and purges they may not see", got, k)
 		}
+	}
+}
+
+// TestLeadIsNotToldOfAnItemRestrictedUnderAnotherForm: a restriction
+// stored under another form of the item's number (before there was one
+// form) hides the item's files and questions from the lead inspector's
+// mail, as it hides them from their lists. Before, mail matched the item
+// by its exact code and counted them.
+func TestLeadIsNotToldOfAnItemRestrictedUnderAnotherForm(t *testing.T) {
+	d, v, _, uploader, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	db := d.svc.Store().DB()
+	var lead string
+	if err := db.QueryRow(`SELECT id FROM members WHERE visit_id = ? AND role = ?`, v.ID, policy.RoleLeadInspector).Scan(&lead); err != nil {
+		t.Fatal(err)
+	}
+	told := func(kind string) int {
+		t.Helper()
+		var n int
+		if err := db.QueryRow(`SELECT COALESCE(SUM(count), 0) FROM notifications WHERE visit_id = ? AND kind = ? AND recipient = ?`,
+			v.ID, kind, "member:"+lead).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if err := d.svc.Store().PutRestriction(ctx, store.Restriction{VisitID: v.ID, Code: "1.5", Restricted: true, Roles: []string{policy.RoleQAManager}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	files, questions := told(portal.NoteFilesArrived), told(portal.NoteQuestions)
+	f, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.05 Self-evaluation.pdf", Size: 2}, strings.NewReader("se"))
+	if err != nil || f.Item != "1.05" {
+		t.Fatalf("upload: %+v, %v; want filed under 1.05", f, err)
+	}
+	coord := d.person("cafcass", "coordinator@cafcass.example")
+	for _, in := range []portal.QuestionInput{{Item: "1.05"}, {FileID: f.ID}} {
+		in.Text = "Is this the one you asked for?"
+		if _, err := d.mustAccess(coord, policy.QuestionPost).Ask(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := told(portal.NoteFilesArrived) - files; got != 0 {
+		t.Errorf("the lead inspector is told of %d files on an item restricted from them (stored as 1.5), want none", got)
+	}
+	if got := told(portal.NoteQuestions) - questions; got != 0 {
+		t.Errorf("the lead inspector is told of %d questions on an item restricted from them (stored as 1.5), want none", got)
 	}
 }

@@ -78,19 +78,19 @@ func (s *Store) OnAudit(f NotesFunc) { s.onAudit.Store(&f) }
 // read fails with ErrNotFound for a file or thread not there.
 type NoteReader interface {
 	File(ctx context.Context, visitID, fileID string) (File, error)
-	Restriction(ctx context.Context, visitID, code string) (Restriction, error)
+	Restrictions(ctx context.Context, visitID string) ([]Restriction, error)
 	Question(ctx context.Context, visitID, id string) (Question, error)
 }
 
 // txReader is a NoteReader in a transaction.
-type txReader struct{ q rowQuerier }
+type txReader struct{ q *Tx }
 
 func (rd txReader) File(ctx context.Context, visitID, fileID string) (File, error) {
 	return fileIn(ctx, rd.q, visitID, fileID)
 }
 
-func (rd txReader) Restriction(ctx context.Context, visitID, code string) (Restriction, error) {
-	return restrictionIn(ctx, rd.q, visitID, code)
+func (rd txReader) Restrictions(ctx context.Context, visitID string) ([]Restriction, error) {
+	return restrictionsIn(ctx, rd.q, visitID)
 }
 
 func (rd txReader) Question(ctx context.Context, visitID, id string) (Question, error) {

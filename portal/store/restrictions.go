@@ -44,14 +44,12 @@ func scanRestriction(sc scanner) (Restriction, error) {
 	return it, d.err
 }
 
-// Restriction returns one item's restriction; an item never configured is
-// unrestricted.
+// Restriction returns the restriction stored under exactly code; an item
+// never configured is unrestricted. Deciding on an item matches every
+// stored form of its number (the portal's itemKey): this is for reading
+// one row back.
 func (s *Store) Restriction(ctx context.Context, visitID, code string) (Restriction, error) {
-	return restrictionIn(ctx, s.db, visitID, code)
-}
-
-func restrictionIn(ctx context.Context, db rowQuerier, visitID, code string) (Restriction, error) {
-	it, err := scanRestriction(db.QueryRowContext(ctx, `SELECT visit_id, code, restricted, roles, updated_at FROM restrictions WHERE visit_id = ? AND code = ?`, visitID, code))
+	it, err := scanRestriction(s.db.QueryRowContext(ctx, `SELECT visit_id, code, restricted, roles, updated_at FROM restrictions WHERE visit_id = ? AND code = ?`, visitID, code))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Restriction{VisitID: visitID, Code: code}, nil
 	}
@@ -63,7 +61,11 @@ func restrictionIn(ctx context.Context, db rowQuerier, visitID, code string) (Re
 
 // Restrictions lists a visit's configured restrictions.
 func (s *Store) Restrictions(ctx context.Context, visitID string) ([]Restriction, error) {
-	out, err := queryAll(ctx, s.db, scanRestriction, `SELECT visit_id, code, restricted, roles, updated_at FROM restrictions WHERE visit_id = ? ORDER BY code`, visitID)
+	return restrictionsIn(ctx, s.db, visitID)
+}
+
+func restrictionsIn(ctx context.Context, db querier, visitID string) ([]Restriction, error) {
+	out, err := queryAll(ctx, db, scanRestriction, `SELECT visit_id, code, restricted, roles, updated_at FROM restrictions WHERE visit_id = ? ORDER BY code`, visitID)
 	if err != nil {
 		return nil, fmt.Errorf("store: restrictions: %w", err)
 	}
