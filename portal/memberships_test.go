@@ -240,4 +240,21 @@ func TestBoundRoleItsOrganisationMayNotHoldGivesNothing(t *testing.T) {
 	if _, err := d.svc.Authorize(ctx, coord, policy.FileList, v.ID, ""); err == nil {
 		t.Errorf("a provider's person with an inspector's membership, bound before, lists the visit's evidence")
 	}
+	// Nor does "who am I" name it among their visits, as their list of
+	// visits does not. Before, it listed the visit with the inspector's
+	// role.
+	me, err := d.svc.Me(ctx, coord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(me.Visits) != 0 {
+		t.Errorf("who am I lists %+v for a membership that gives nothing, want no visit", me.Visits)
+	}
+	list, err := d.svc.Visits(ctx, coord, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Visits) != 0 {
+		t.Errorf("the visit list shows %d visits for a membership that gives nothing, want none", len(list.Visits))
+	}
 }

@@ -555,7 +555,10 @@ func (s *Service) Me(ctx context.Context, a Actor) (Me, error) {
 		vs, out.MoreVisits = vs[:MeVisits], true
 	}
 	for _, v := range vs {
-		if s.unannounced(store.Visit{NotificationDate: v.NotificationDate}, store.Member{Role: v.Role}) {
+		// As membershipOf hides them: a provider's before the visit is
+		// announced, and one with a role the person's organisation may
+		// not hold (it gives them nothing).
+		if s.unannounced(store.Visit{NotificationDate: v.NotificationDate}, store.Member{Role: v.Role}) || !s.mayHold(a, v.Role) {
 			continue
 		}
 		out.Visits = append(out.Visits, VisitRole{v.VisitID, v.Reference, v.Role})
