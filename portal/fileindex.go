@@ -160,7 +160,7 @@ func (k *Keyring) readIndex(ctx context.Context, visitID string, key *crypto.Vis
 		if err != nil {
 			return nil, err
 		}
-		vf.files[i] = indexedFile{File: f, name: name, lower: strings.ToLower(name), day: calendar.Today(f.UploadedAt)}
+		vf.files[i] = indexedFile{File: f, name: name, lower: searchForm(name), day: calendar.Today(f.UploadedAt)}
 	}
 	vf.live, vf.cleared = map[string]int{}, map[string]int{}
 	type classKey struct{ item, uploader, scan string }

@@ -180,7 +180,7 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 			}
 		}
 	}
-	search := strings.ToLower(strings.TrimSpace(q.Search))
+	search := searchForm(strings.TrimSpace(q.Search))
 	perFile := search != "" || !q.From.IsZero() || !q.To.IsZero()
 	if perFile {
 		out.Total = 0

@@ -413,3 +413,26 @@ func TestFileCursorOfAHiddenFile(t *testing.T) {
 		})
 	}
 }
+
+// TestSearchFindsANameHoweverItsAccentsAreWritten: names are stored in
+// NFC; a search typed or pasted as NFD (a name copied on a Mac) finds
+// them, short or long, in any case. Before, it found nothing.
+func TestSearchFindsANameHoweverItsAccentsAreWritten(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	up := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload)
+	f, err := up.Upload(ctx, portal.NewFile{Name: "1.01 Cafe\u0301 E\u0301valuation.pdf", Size: 2}, strings.NewReader("ev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := d.mustAccess(d.person("ofsted", "lead@ofsted.example"), policy.FileList)
+	for _, q := range []string{"Café", "cafe\u0301", "CAFE\u0301 E\u0301VAL", "e\u0301", "É", "E\u0301valuation"} {
+		p, err := acc.FilePage(ctx, portal.FileQuery{Search: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Total != 1 || len(p.Files) != 1 || p.Files[0].ID != f.ID {
+			t.Errorf("search %+q: %d of %d files, want %q", q, len(p.Files), p.Total, f.Name)
+		}
+	}
+}

@@ -2,7 +2,10 @@ package portal
 
 import (
 	"slices"
+	"strings"
 	"sync"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // A search of a visit's names ("case-123") reads only the files whose
@@ -11,6 +14,11 @@ import (
 // or more walks the files that hold all of its own. The sequences are
 // built at the first search of a version of the file index, in memory
 // beside the names they come from, and go with them.
+
+// searchForm is the form in which names and searches meet: lower case,
+// and NFC (names are stored so, and a search typed or pasted on a Mac
+// comes as NFD: "é" as "e" and a combining accent).
+func searchForm(s string) string { return norm.NFC.String(strings.ToLower(s)) }
 
 type gramIndex struct {
 	once  sync.Once
