@@ -28,7 +28,7 @@ const NameLength = "255 characters or fewer (fewer if it has accented letters, s
 // wrong, in words for the uploader.
 func ParseFileName(s string) (string, error) {
 	if utf8.ValidString(s) {
-		s = norm.NFC.String(s)
+		s = strings.Map(plainSpace, norm.NFC.String(s))
 	}
 	switch {
 	case s == "":
@@ -51,12 +51,17 @@ func ParseFileName(s string) (string, error) {
 			return "", errors.New("the file name must not contain / or \\")
 		case unicode.IsControl(r):
 			return "", errors.New("the file name must not contain control characters")
+		case unicode.In(r, unicode.Zl, unicode.Zp):
+			// U+2028 and U+2029 break a name's line where it is shown.
+			return "", errors.New("the file name must not contain line or paragraph breaks")
 		case isBidiControl(r):
 			return "", errors.New("the file name must not contain text-direction control characters")
 		case isZeroWidth(r) || isInvisible(r):
 			return "", errors.New("the file name must not contain zero-width or other invisible characters, or a byte-order mark: rename the file")
 		case r == utf8.RuneError:
-			return "", errors.New("the file name is not valid UTF-8 text")
+			// Valid UTF-8 here: the character itself, which stands for
+			// one lost when the name was copied.
+			return "", errors.New("the file name contains a replacement character (�), left where a character was lost: rename the file")
 		}
 	}
 	return s, nil
@@ -84,10 +89,12 @@ func isZeroWidth(r rune) bool {
 // isInvisible reports the other characters that show as nothing, so
 // that a name carrying one looks like one without it under another key:
 // format characters (the soft hyphen, tag characters), variation
-// selectors and the rest of Unicode's default-ignorable code points (the
-// combining grapheme joiner, the Hangul fillers).
+// selectors, the rest of Unicode's default-ignorable code points (the
+// combining grapheme joiner, the Hangul fillers) and the braille blank.
 func isInvisible(r rune) bool {
-	return unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
+	// U+2800, the braille pattern blank, shows as a space: "\u2800.pdf"
+	// read as a file with no name.
+	return r == 0x2800 || unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
 }
 
 // NameKey is the form in which two names of one item collide: NFC, case
@@ -208,4 +215,14 @@ func ItemFromName(name string, codes []string) string {
 		}
 	}
 	return ""
+}
+
+// plainSpace maps a space of another width or kind (Unicode's space
+// separators: the no-break space, the em space, the ideographic space)
+// to the ordinary space it reads as.
+func plainSpace(r rune) rune {
+	if r != ' ' && unicode.Is(unicode.Zs, r) {
+		return ' '
+	}
+	return r
 }

@@ -47,6 +47,12 @@ func TestParseFileName(t *testing.T) {
 		{"fail_hangul_filler", "1.01 report\u3164.pdf", false},
 		{"fail_tag_character", "1.01 report.pdf\U000E0041", false},
 		{"fail_trailing_dot", "1.01 report.pdf.", false},
+		// Characters that break a name's line or show as nothing: each
+		// made a name that read as another, or as none.
+		{"fail_line_separator", "Report.pdf\u2028Approved by Ofsted.pdf", false},
+		{"fail_paragraph_separator", "Report\u2029.pdf", false},
+		{"fail_braille_blank", "\u2800.pdf", false},
+		{"fail_braille_blank_inside", "1.01 re\u2800port.pdf", false},
 		{"good_inner_dots", "1.01 report.v2.pdf", true},
 		{"good_emoji", "1.01 report \u2705.pdf", true},
 	} {
@@ -68,7 +74,7 @@ func FuzzParseFileName(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if name != norm.NFC.String(s) || len(name) > MaxNameBytes || !utf8.ValidString(name) || strings.ContainsAny(name, "/\\\x00\n\r") {
+		if name != strings.Map(plainSpace, norm.NFC.String(s)) || len(name) > MaxNameBytes || !utf8.ValidString(name) || strings.ContainsAny(name, "/\\\x00\n\r") {
 			t.Fatalf("accepted %q", s)
 		}
 		for _, r := range name {
@@ -128,6 +134,24 @@ func TestItemFromNameUsesTheRequest(t *testing.T) {
 		if got := ItemFromName(in, codes); got != want {
 			t.Errorf("ItemFromName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestFileNameSpacesAreSpaces: a space of another width or kind (a
+// no-break space from a word processor, an em space) is stored as the
+// ordinary space it looks like, so that "a b.pdf" written either way is
+// one name. Before, the two were kept as two names that read alike.
+func TestFileNameSpacesAreSpaces(t *testing.T) {
+	for _, in := range []string{"1.01 a\u00a0b.pdf", "1.01 a\u2003b.pdf", "1.01\u202fa\u3000b.pdf", "1.01 a b.pdf"} {
+		if got, err := ParseFileName(in); err != nil || got != "1.01 a b.pdf" || NameKey(got) != NameKey("1.01 a b.pdf") {
+			t.Errorf("ParseFileName(%+q) = %+q, %v; want \"1.01 a b.pdf\"", in, got, err)
+		}
+	}
+	if _, err := ParseFileName("a\u00a0.pdf\u00a0"); err == nil {
+		t.Error("a name ending with a no-break space was taken")
+	}
+	if _, err := ParseFileName("a\ufffdb.pdf"); err == nil || !strings.Contains(err.Error(), "replacement character") {
+		t.Errorf("a name with U+FFFD: %v, want it refused naming the replacement character", err)
 	}
 }
 
