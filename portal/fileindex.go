@@ -305,7 +305,10 @@ func sortNatural(fs []indexedFile) {
 }
 
 // compareNatural orders names as people do: case aside, and runs of digits
-// by their value ("case-2" before "case-19", "1.9" before "1.10").
+// by their value ("case-2" before "case-19", "1.9" before "1.10"). Digits
+// are ASCII's: another script's digit is a character like any other, so
+// that runs of one script are never measured against another's and the
+// order stays one order.
 func compareNatural(a, b string) int {
 	// It reads both names rune by rune where they lie: sorting 20,000
 	// names, or a page's uploaders on every request, allocates nothing.
@@ -313,7 +316,7 @@ func compareNatural(a, b string) int {
 	for i < len(a) && j < len(b) {
 		ra, wa := utf8.DecodeRuneInString(a[i:])
 		rb, wb := utf8.DecodeRuneInString(b[j:])
-		if unicode.IsDigit(ra) && unicode.IsDigit(rb) {
+		if isDigit(ra) && isDigit(rb) {
 			si, sj := i, j
 			i, j = digitsEnd(a, i), digitsEnd(b, j)
 			da := strings.TrimLeft(a[si:i], "0")
@@ -340,15 +343,14 @@ func compareNatural(a, b string) int {
 
 // digitsEnd is where the run of digits that starts at s[i] ends.
 func digitsEnd(s string, i int) int {
-	for i < len(s) {
-		r, w := utf8.DecodeRuneInString(s[i:])
-		if !unicode.IsDigit(r) {
-			break
-		}
-		i += w
+	for i < len(s) && isDigit(rune(s[i])) {
+		i++
 	}
 	return i
 }
+
+// isDigit is an ASCII digit: the digits compareNatural reads as numbers.
+func isDigit(r rune) bool { return '0' <= r && r <= '9' }
 
 // laterShown follows f's later versions to the first that displaces it for
 // someone who sees the files seen says they see: one they see, or one the
