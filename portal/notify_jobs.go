@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ofsted-portal/evidence/portal/calendar"
+	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 	"github.com/ofsted-portal/evidence/portal/timeline"
 )
@@ -102,9 +104,18 @@ func (s *Service) scheduled(ctx context.Context, v store.Visit, st Status, ms []
 		outs = append(outs, store.Outgoing{Kind: NotePublicationLate, VisitID: v.ID, To: store.Audience{Roles: leadOnly, Admins: true},
 			Period: fmt.Sprintf("%d-W%02d", y, w), Data: map[string]string{"date": st.Timeline.PublicationExpected.Format(time.DateOnly)}})
 	}
-	if n := st.Notice; n != nil && n.ApprovedAt.IsZero() && !st.LegalHold && !today.Before(s.cal.PreviousWorkingDay(st.DestroyOn)) {
-		outs = append(outs, store.Outgoing{Kind: NoteDestructionReview, VisitID: v.ID, To: store.Audience{Admins: true},
-			Period: st.DestroyOn.Format(time.DateOnly), Data: map[string]string{"date": st.DestroyOn.Format(time.DateOnly)}})
+	// The day the destruction may run: its date, or the day its notice
+	// runs to when given late (again after a legal hold was lifted), as
+	// the notice's own mail says. A fresh notice is a fresh reminder.
+	if n := st.Notice; n != nil && n.ApprovedAt.IsZero() && !st.LegalHold {
+		on := st.DestroyOn
+		if d := calendar.Today(retention.Earliest(st.DestroyOn, *n, s.cfg.DestructionNotice)); d.After(on) {
+			on = d
+		}
+		if !today.Before(s.cal.PreviousWorkingDay(on)) {
+			outs = append(outs, store.Outgoing{Kind: NoteDestructionReview, VisitID: v.ID, To: store.Audience{Admins: true},
+				Period: on.Format(time.DateOnly), Data: map[string]string{"date": on.Format(time.DateOnly)}})
+		}
 	}
 	return outs, nil
 }

@@ -141,3 +141,64 @@ func TestLeadIsNotToldOfAnItemRestrictedUnderAnotherForm(t *testing.T) {
 		t.Errorf("the lead inspector is told of %d questions on an item restricted from them (stored as 1.5), want none", got)
 	}
 }
+
+// TestDestructionReviewReminderAfterALateNotice: the reminder that a
+// destruction is not yet approved names the day it may run, and comes
+// the working day before it: after a legal hold lifted past the
+// destruction date, the day the fresh notice runs to. Before, it named
+// the destruction date, days past, and the reminder sent for the first
+// notice kept the fresh one's from being sent.
+func TestDestructionReviewReminderAfterALateNotice(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	destroyOn := d.publish(d.person("ofsted", "lead@ofsted.example"), v).AddDate(0, 0, d.Config.RetentionDays)
+	reminders := func() []string {
+		t.Helper()
+		if err := d.svc.ScheduleNotifications(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := d.svc.Store().DB().Query(`SELECT data FROM notifications WHERE visit_id = ? AND kind = ? ORDER BY created_at`, v.ID, portal.NoteDestructionReview)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var data string
+			if err := rows.Scan(&data); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, data)
+		}
+		return out
+	}
+	d.at(destroyOn.AddDate(0, 0, -7))
+	if _, err := d.svc.RunRetention(ctx); err != nil { // the notice
+		t.Fatal(err)
+	}
+	d.at(d.svc.Calendar().PreviousWorkingDay(destroyOn))
+	if got := reminders(); len(got) != 1 || !strings.Contains(got[0], destroyOn.Format(time.DateOnly)) {
+		t.Fatalf("the reminder the working day before the destruction: %q, want one naming %s", got, destroyOn.Format(time.DateOnly))
+	}
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Complaint escalated"); err != nil {
+		t.Fatal(err)
+	}
+	lifted := destroyOn.AddDate(0, 0, 10)
+	d.at(lifted)
+	if _, err := d.mustAccess(admin, policy.LegalHoldLift).SetLegalHold(ctx, false, "Resolved"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.RunRetention(ctx); err != nil { // the fresh notice
+		t.Fatal(err)
+	}
+	if got := reminders(); len(got) != 1 {
+		t.Errorf("the day the fresh notice was given: reminders %q, want none more (it runs for %v)", got, d.Config.DestructionNotice)
+	}
+	runs := lifted.Add(d.Config.DestructionNotice)
+	d.at(d.svc.Calendar().PreviousWorkingDay(runs))
+	if got := reminders(); len(got) != 2 || !strings.Contains(got[1], runs.Format(time.DateOnly)) {
+		t.Errorf("the working day before the fresh notice runs out: reminders %q, want a second naming %s", got, runs.Format(time.DateOnly))
+	}
+}
