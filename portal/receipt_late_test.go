@@ -3,8 +3,10 @@ package portal_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
@@ -69,5 +71,27 @@ func TestLateReceiptSignsWhenAndWhoAsUploaded(t *testing.T) {
 	}
 	if r, err := d.mustAccess(uploader, policy.ReceiptView).FileReceipt(ctx, a.ID); err == nil {
 		t.Fatalf("a late receipt signed the database's arrival time %s (uploaded %s)", r.Files[0].UploadedAt, a.UploadedAt)
+	}
+}
+
+// TestReceiptIsIssuedNoSoonerThanItsFiles: a receipt is issued at or
+// after the moment each of its files arrived, whatever the fraction of a
+// second. Before, its time was cut to the second: a receipt made as the
+// file committed at 10:00:00.4 said it was issued at 10:00:00.
+func TestReceiptIsIssuedNoSoonerThanItsFiles(t *testing.T) {
+	d, _, _, uploader, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	for i := range 5 {
+		f, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: fmt.Sprintf("1.02 part %d.pdf", i), Size: 4}, strings.NewReader("part"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := d.mustAccess(uploader, policy.ReceiptView).FileReceipt(ctx, f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.IssuedAt.Before(r.Files[0].UploadedAt) {
+			t.Fatalf("a receipt issued at %s for a file that arrived at %s", r.IssuedAt.Format(time.RFC3339Nano), r.Files[0].UploadedAt.Format(time.RFC3339Nano))
+		}
 	}
 }

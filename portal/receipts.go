@@ -111,7 +111,13 @@ func (s *Service) asUploaded(ctx context.Context, visitID string, u store.User, 
 
 // newReceipt signs a receipt of files issued to u, sealed to be kept.
 func (s *Service) newReceipt(v store.Visit, key *crypto.VisitKey, kind string, u store.User, files []store.File) (store.Receipt, error) {
-	r := receipt.Receipt{ID: store.NewID(), Kind: kind, VisitID: v.ID, Reference: v.Reference, IssuedAt: s.now().UTC().Truncate(time.Second),
+	// Whole seconds, rounded up: never before a file it receipts arrived
+	// (their times keep their fractions).
+	issued := s.now().UTC()
+	if t := issued.Truncate(time.Second); t.Before(issued) {
+		issued = t.Add(time.Second)
+	}
+	r := receipt.Receipt{ID: store.NewID(), Kind: kind, VisitID: v.ID, Reference: v.Reference, IssuedAt: issued,
 		Uploader: receipt.Uploader{Issuer: u.Issuer, Subject: u.Subject, Email: u.Email}}
 	for _, f := range files {
 		name, err := openName(key, f)
