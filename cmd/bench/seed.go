@@ -204,6 +204,18 @@ func (s *seeder) grow(ctx context.Context, to volumePlan) error {
 	if err := s.st.SeedLetters(ctx, events, notices, holds); err != nil {
 		return err
 	}
+	// Each event with its record in the visit's trail, as recording it
+	// leaves it: the retention run holds the events to the trail before
+	// it gives a notice or destroys.
+	letterRecs := make([]store.AuditRecord, len(events))
+	for i, e := range events {
+		letterRecs[i] = store.AuditRecord{Time: e.RecordedAt, ActorSubject: "seed", VisitID: e.VisitID, Action: "letter." + e.Event, Outcome: "success",
+			Detail: `{"date":"` + e.Date.Format(time.DateOnly) + `"}`, ClientIP: "192.0.2.1", UserAgent: "seed"}
+	}
+	if _, _, err := s.st.SeedAudit(ctx, letterRecs); err != nil {
+		return err
+	}
+	s.have.audit += len(letterRecs) // of the plan's records, the rest made below
 	// A failed destruction is recorded as the sweep records one: a first
 	// failure on the day it was due, the last a minute before the seed,
 	// tried again an hour after it (the longest back-off), when the

@@ -217,6 +217,11 @@ func TestSeededVisitsStandInEveryState(t *testing.T) {
 			}
 			history = append(history, next)
 		}
+		// Each event is in the visit's trail, as recording it leaves it:
+		// the retention run holds the events to it.
+		if recs, err := st.AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "letter."}); err != nil || len(recs) != len(evs) {
+			t.Fatalf("visit %s: %d letter records in its trail for %d events (%v)", v.ID, len(recs), len(evs), err)
+		}
 		hold, err := st.GetLegalHold(ctx, v.ID)
 		if err != nil {
 			t.Fatal(err)

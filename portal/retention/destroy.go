@@ -102,6 +102,12 @@ func (s *Service) due(ctx context.Context, r store.VisitRow) (bool, error) {
 	if on.IsZero() || r.Hold.On || s.Now().Before(NoticeFrom(on, s.NoticePeriod)) {
 		return false, nil
 	}
+	// The date is the database's reading: held to the audit trail before
+	// a notice is given or a destruction begins on it.
+	if err := s.asRecorded(ctx, r); err != nil {
+		s.Log.Error("destruction withheld: the visit's letter events or retention period are not as recorded", "visit", v.ID, "reference", v.Reference, "err", err)
+		return false, err
+	}
 	n, err := s.notice(ctx, r, l.Published, on)
 	if errors.Is(err, store.ErrNotDue) || errors.Is(err, store.ErrOnHold) {
 		// The page this sweep read is older than the visit: its

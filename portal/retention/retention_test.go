@@ -197,9 +197,20 @@ func (h *harness) visit(t *testing.T, id string, wrapped []byte) store.Visit {
 	// Its one segment, in two versions, and a stray object.
 	h.objects.objects[v.Bucket] = []blobs.Version{{Key: "f-" + id + "/0", VersionID: "1"}, {Key: "f-" + id + "/0", VersionID: "2"}, {Key: "stray", VersionID: "3"}}
 	for _, e := range []Event{{DraftSent, day("2026-11-25")}, {FinalSent, day("2026-12-11")}, {Published, day("2026-12-23")}} {
-		h.st.AddEvent(ctx, store.Event{VisitID: id, Event: e.Event, Date: e.Date, RecordedBy: "u", RecordedAt: time.Now()}, func([]store.Event) error { return nil })
+		h.event(t, id, e)
 	}
 	return v
+}
+
+// event records e on visit id as the portal does: with its record in the
+// visit's audit trail.
+func (h *harness) event(t *testing.T, id string, e Event) {
+	t.Helper()
+	rec := store.AuditRecord{Time: time.Now(), ActorSubject: "sub-" + id, VisitID: id, Action: "letter." + e.Event, Outcome: "success",
+		Detail: `{"date":"` + e.Date.Format(time.DateOnly) + `"}`}
+	if _, err := h.st.AddEvent(context.Background(), store.Event{VisitID: id, Event: e.Event, Date: e.Date, RecordedBy: "u", RecordedAt: time.Now()}, func([]store.Event) error { return nil }, rec); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestNothingDestroyedBeforeDateOrOnHold(t *testing.T) {
