@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -23,12 +24,37 @@ func (s *Server) uploadFile(c *gin.Context) {
 		s.fail(c, &httpError{http.StatusLengthRequired, "length_required", "Send the file with a Content-Length header."})
 		return
 	}
-	out, err := accessOf(c).Upload(c.Request.Context(), portal.NewFile{Name: c.Query("name"), Item: c.Query("item"), Size: size, OnConflict: c.Query("on_conflict")}, c.Request.Body)
+	name, err := uploadName(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out, err := accessOf(c).Upload(c.Request.Context(), portal.NewFile{Name: name, Item: c.Query("item"), Size: size, OnConflict: c.Query("on_conflict")}, c.Request.Body)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, out)
+}
+
+// uploadName is a plain upload's file name: from its Content-Disposition
+// header (attachment; filename*=UTF-8”…, RFC 6266), which keeps the name
+// out of the address that proxies and load balancers log, or from ?name=
+// as the contract gives it. Both, differing, are refused.
+func uploadName(c *gin.Context) (string, error) {
+	query, header := c.Query("name"), c.GetHeader("Content-Disposition")
+	if header == "" {
+		return query, nil
+	}
+	_, params, err := mime.ParseMediaType(header)
+	name, ok := params["filename"]
+	if err != nil || !ok {
+		return "", badRequest(`Send the file's name as Content-Disposition: attachment; filename*=UTF-8''<the name, percent-encoded>.`)
+	}
+	if query != "" && query != name {
+		return "", badRequest("The file's name in Content-Disposition and in ?name= differ: send it once.")
+	}
+	return name, nil
 }
 
 // listFiles is a page of the visit's files: ?limit= (100 unless given, at

@@ -208,3 +208,34 @@ func decodeString(t *testing.T, s string, v any) {
 		t.Fatalf("decode %q: %v", s, err)
 	}
 }
+
+// TestUploadNameInAHeader: a plain upload may send its file's name in
+// Content-Disposition (filename*, RFC 6266), out of the address that
+// proxies log; the file is stored under it. A header that names no file,
+// or a name in ?name= that differs from it, is refused with what to send.
+func TestUploadNameInAHeader(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	up := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	send := func(query, disposition string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, up.base+"/api/v1/visits/"+v.ID+"/files"+query, strings.NewReader("chronology"))
+		req.Header.Set("Content-Disposition", disposition)
+		resp := up.do(req)
+		return resp.StatusCode, readAll(t, resp)
+	}
+	name := "1.03 Zoë’s chronology (Cafcass).pdf"
+	status, body := send("?item=1.03", "attachment; filename*=UTF-8''"+url.PathEscape(name))
+	if status != http.StatusCreated || !strings.Contains(body, `"name":"1.03 Zoë’s chronology (Cafcass).pdf"`) {
+		t.Fatalf("upload named in Content-Disposition: %d %s", status, body)
+	}
+	for _, c := range []struct{ query, disposition, want string }{
+		{"", "attachment", "filename*=UTF-8''"},
+		{"", "attachment; filename*=UTF-8''%FF%FE", "not valid UTF-8"},
+		{"?name=other.pdf", "attachment; filename*=UTF-8''" + url.PathEscape("1.03 b.pdf"), "differ"},
+	} {
+		if status, body := send(c.query, c.disposition); status != http.StatusBadRequest || !strings.Contains(body, c.want) {
+			t.Errorf("%q with %q: %d %s, want 400 saying %q", c.query, c.disposition, status, body, c.want)
+		}
+	}
+}
