@@ -349,3 +349,77 @@ func (z *twoFileZip) purgeSecond() error {
 	}
 	return pur.Purge(context.Background(), "Uploaded to the wrong visit")
 }
+
+// TestRangeDownloadDuringDeletion: a download of a range (a resumed
+// download, a download manager's part) reads the segments it covers in
+// part by ranges of their objects; a file deleted before or while such a
+// range is read is a refusal, as for a whole download, not damage. Before,
+// the objects found gone were taken for corruption: the trail said
+// "corrupt", and the inspector was told to ask for the file again.
+func TestRangeDownloadDuringDeletion(t *testing.T) {
+	var answered atomic.Pointer[func(*http.Request)]
+	d := answeringStore(t, &answered, map[string]string{"PORTAL_SEGMENT_SIZE": "32MiB"})
+	ctx := context.Background()
+	v := d.demo()
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	const n = 40 << 20 // its first segment read in part, beyond what is read ahead
+	for _, c := range []struct {
+		name   string
+		before bool
+		want   []string
+	}{
+		{"1.01 Deleted before its range.pdf", true, nil},
+		{"1.02 Deleted while its range is sent.pdf", false, []string{"success", "refused"}},
+	} {
+		f, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: c.name, Size: n}, bytes.NewReader(bytes.Repeat([]byte("x"), n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		acc, err := d.access(uploader, policy.FileDownload, f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		del := func() {
+			t.Helper()
+			acc, err := d.access(uploader, policy.FileDelete, f.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := acc.DeleteFile(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c.before {
+			del()
+		}
+		dl, err := acc.OpenDownload(ctx, 1, n-1, true)
+		if err == nil {
+			first := make([]byte, 1)
+			if _, err = io.ReadFull(dl, first); err != nil {
+				t.Fatal(err)
+			}
+			del()
+			var sent int64
+			sent, err = io.Copy(io.Discard, dl)
+			dl.Close()
+			if err == nil {
+				t.Fatalf("%s: %d bytes sent after its deletion, and no error", c.name, sent)
+			}
+			acc.DownloadCut(ctx, dl, sent+1, err)
+		}
+		if k := kindOf(err); k != portal.KindNotFound && k != portal.KindGone || errors.Is(err, evidence.ErrCorrupt) && !errors.Is(err, evidence.ErrMissing) {
+			t.Errorf("%s: %v (kind %v), want the file not found", c.name, err, k)
+		}
+		recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "file.download", Object: f.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range recs {
+			got = append(got, r.Outcome)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: the trail says %v, want %v", c.name, got, c.want)
+		}
+	}
+}

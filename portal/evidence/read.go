@@ -511,9 +511,16 @@ func (w *windowReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		start, stop = w.spanStart, w.spanEnd
 	}
 	body, err := w.blobs.GetRange(w.ctx, w.bucket, w.key, start, stop-start)
-	if errors.Is(err, blobs.ErrMissing) || errors.Is(err, blobs.ErrBeyondEnd) {
-		// Gone, or shorter than it was stored at: the range lies within
-		// the recorded size.
+	if errors.Is(err, blobs.ErrMissing) {
+		// Gone: passed through the age layer as the store's own, so that
+		// the reader's caller sees it missing (storeError), as a stream
+		// of whole segments does: a file deleted or purged, or a visit
+		// destroyed, while it was read, which ends access, not damage.
+		return 0, &crypto.SourceError{Err: err}
+	}
+	if errors.Is(err, blobs.ErrBeyondEnd) {
+		// Shorter than it was stored at: the range lies within the
+		// recorded size.
 		return 0, crypto.ErrCorrupt
 	}
 	if err != nil {
