@@ -294,6 +294,16 @@ func (acc *Access) require(ctx context.Context, action policy.Action, f *store.F
 	return acc.refuse(ctx, action, object, d)
 }
 
+// decidedAt is when the decisions this Access holds were taken, from which
+// a long act counts recheckAfter: Authorize's (or fresh's) time, or now
+// for an Access loaded with a list (fresh leaves it).
+func (acc *Access) decidedAt() time.Time {
+	if acc.at.IsZero() {
+		return acc.svc.now()
+	}
+	return acc.at
+}
+
 // fresh takes the request's decision again (Authorize's, on the person,
 // visit and file as they now stand) once it is older than recheckAfter,
 // before an act: a request's body can come long after its decision (a

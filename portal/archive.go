@@ -100,7 +100,9 @@ func (acc *Access) PrepareArchive(ctx context.Context, fileIDs, codes []string) 
 		return cmp.Or(a.UploadedAt.Compare(b.UploadedAt), strings.Compare(a.ID, b.ID))
 	})
 	files = slices.CompactFunc(files, func(a, b store.File) bool { return a.ID == b.ID })
-	decided := s.now() // the files' decisions, below, stand from here
+	// The files' decisions, below, stand from the request's (the person
+	// and their membership as read then), however fresh the files' rows.
+	decided := acc.decidedAt()
 	may := acc.fileFilter(ctx, policy.FileDownload)
 	a := &Archive{acc: acc}
 	found := map[string]bool{}

@@ -219,7 +219,7 @@ func (acc *Access) OpenDownload(ctx context.Context, off, length int64, partial 
 		return nil, err
 	}
 	s, f := acc.svc, acc.File
-	may := acc.stillMay(ctx, policy.FileDownload, nil, acc.svc.now())
+	may := acc.stillMay(ctx, policy.FileDownload, nil, acc.decidedAt())
 	whole := f.SegmentMACs == nil
 	if whole {
 		off, length, partial = 0, f.Size, false

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/policy"
@@ -421,5 +422,48 @@ func TestRangeDownloadDuringDeletion(t *testing.T) {
 		if !slices.Equal(got, c.want) {
 			t.Errorf("%s: the trail says %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestDownloadRecheckCountsFromTheDecision: a download goes on from the
+// request's decision for at most recheckAfter (2 s), counted from when the
+// decision was taken, not from when the file was opened: a member removed
+// 2.5 s after the decision (1 s after the open) reads no more. Before, the
+// count began at the open, so a download went on up to 4 s on a decision.
+func TestDownloadRecheckCountsFromTheDecision(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	v := d.demo()
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	const n = 12 << 20
+	f, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.01 Long.pdf", Size: n}, bytes.NewReader(bytes.Repeat([]byte("x"), n)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var member string
+	if err := d.svc.Store().DB().QueryRow(`SELECT id FROM members WHERE visit_id = ? AND role = ?`, v.ID, policy.RoleLeadInspector).Scan(&member); err != nil {
+		t.Fatal(err)
+	}
+	acc, err := d.access(lead, policy.FileDownload, f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.later(1500 * time.Millisecond) // the request's body, its range, the header check
+	dl, err := acc.OpenDownload(ctx, 0, n, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dl.Close()
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(dl, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.mustAccess(d.person("ofsted", "admin@ofsted.example"), policy.MemberManage).RemoveMember(ctx, member); err != nil {
+		t.Fatal(err)
+	}
+	d.later(time.Second)
+	if sent, err := io.Copy(io.Discard, dl); err == nil || kindOf(err) != portal.KindNotFound && kindOf(err) != portal.KindForbidden {
+		t.Errorf("a member removed 2.5 s after the decision read %d more bytes (%v), want the download cut as refused", sent, err)
 	}
 }

@@ -240,7 +240,7 @@ func (acc *Access) recheckOn(action policy.Action, fileID string) func(ctx conte
 // recheckThen is recheckOn, asking then (when set) of the decision taken
 // again: what the act needs of it besides being allowed.
 func (acc *Access) recheckThen(action policy.Action, fileID string, then func(again *Access) error) func(ctx context.Context) error {
-	s, decided := acc.svc, acc.svc.now()
+	s, decided := acc.svc, acc.decidedAt()
 	return func(ctx context.Context) error {
 		if s.now().Sub(decided) < recheckAfter {
 			return nil
