@@ -181,14 +181,14 @@ func (s *Service) Sweep(ctx context.Context) (ran bool) {
 // up under the other.
 func (s *Service) keepLease(ctx context.Context, name string, ttl time.Duration) (_ context.Context, release func(), ok bool, err error) {
 	holder := s.instance + "/" + store.NewID()[:12]
-	take := func(ctx context.Context) (bool, error) {
-		now := time.Now()
-		return s.store.TakeLease(ctx, name, holder, now, now.Add(ttl))
-	}
-	if ok, err := take(ctx); err != nil || !ok {
+	now := time.Now()
+	if ok, err := s.store.TakeLease(ctx, name, holder, now, now.Add(ttl)); err != nil || !ok {
 		return ctx, nil, false, err
 	}
-	kept, stop := store.KeepLease(ctx, ttl, take, func(err error) {
+	renew := func(ctx context.Context) (bool, error) {
+		return s.store.RenewLease(ctx, name, holder, time.Now().Add(ttl))
+	}
+	kept, stop := store.KeepLease(ctx, ttl, renew, func(err error) {
 		s.log.Error(name+" lease lost: stopping its work", "err", err)
 	})
 	return kept, func() {

@@ -338,7 +338,7 @@ func (s *Service) lockUpload(ctx context.Context, id string) (context.Context, *
 		return ctx, nil, errBusy
 	}
 	ctx, stop := store.KeepLease(ctx, uploadLease, func(ctx context.Context) (bool, error) {
-		return s.store.LockResumable(ctx, id, holder, s.now(), s.now().Add(uploadLease))
+		return s.store.RenewResumable(ctx, id, holder, s.now().Add(uploadLease))
 	}, func(err error) {
 		s.log.Warn("resumable upload: lease lost, the request stops", "upload", id, "err", err)
 	})

@@ -60,7 +60,7 @@ func (s *Service) hold(ctx context.Context) (context.Context, func(), error) {
 		return nil, nil, &LeaseHeldError{Holder: holder, Until: until}
 	}
 	ctx, stop := store.KeepLease(ctx, ttl, func(ctx context.Context) (bool, error) {
-		return s.Store.TakeLease(ctx, sweepLease, s.Holder, s.Now(), s.Now().Add(ttl))
+		return s.Store.RenewLease(ctx, sweepLease, s.Holder, s.Now().Add(ttl))
 	}, func(err error) { s.Log.Error("retention lease lost: stopping the sweep", "err", err) })
 	return ctx, func() {
 		stop()

@@ -373,6 +373,18 @@ func (s *Store) LockResumable(ctx context.Context, id, holder string, now, until
 	return n == 1, nil
 }
 
+// RenewResumable extends holder's lease on upload id to until, only while
+// holder holds it: a lease another request took, and perhaps gave up
+// since, is not taken again (KeepLease: the request stops).
+func (s *Store) RenewResumable(ctx context.Context, id, holder string, until time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE resumable_uploads SET lock_until = ? WHERE id = ? AND lock_holder = ?`, formatTime(until), id, holder)
+	if err != nil {
+		return false, fmt.Errorf("store: renew upload lease: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
 // FenceResumable renews holder's lease on upload id until until, only if
 // holder still holds it and the upload still has done segments committed
 // and is not complete; it reports whether it did. A request writing

@@ -1085,6 +1085,20 @@ func (s *Store) TakeLease(ctx context.Context, name, holder string, now, expires
 	return n == 1, nil
 }
 
+// RenewLease extends holder's lease name to expires, only while holder
+// holds it: the row is theirs, run out or not, since no one else has
+// taken it. A lease another holder took (and perhaps gave up since) is
+// not taken again: the work it covered may have been done meanwhile, and
+// the renewer is to stop (KeepLease).
+func (s *Store) RenewLease(ctx context.Context, name, holder string, expires time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ?`, formatTime(expires), name, holder)
+	if err != nil {
+		return false, fmt.Errorf("store: renew lease: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
 // ReleaseLease gives a lease up.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder)
