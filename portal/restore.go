@@ -83,6 +83,20 @@ var ErrRestoreBusy = errors.New("another process is finishing the restore")
 
 // anchorsWayOut is what an operator does when the anchor store cannot be
 // read at start-up.
+// TakeInWayOut is what serve says of a database behind what is recorded
+// outside it. Only the operator knows whether they restored it (a
+// point-in-time recovery, pg_restore, a copy put back by hand): someone
+// who can write to the database could have cut the trail instead, and
+// taking it in signs the cut as a restore. So it is taken in only on the
+// operator's word (--confirm taken-in).
+const TakeInWayOut = "If you restored this database yourself (a point-in-time recovery, pg_restore, a copy put back by hand), run portal restore --resume --confirm " + TakenIn +
+	" with the replicas stopped; if you did not, records were removed or changed: treat it as a break of the audit chain (docs/operating.md: Backups and restore)"
+
+// TakenIn is the word portal restore --resume --confirm takes for a
+// database no restore is pending for: the operator restored it by other
+// means.
+const TakenIn = "taken-in"
+
 const anchorsWayOut = "Check that the anchor store exists and the portal may read it (PORTAL_AUDIT_ANCHOR_BUCKET, or PORTAL_AUDIT_ANCHOR_DIR), then start the portal again (docs/operating.md: Backups and restore)"
 
 // ErrRestoreUnchecked is returned by CheckRestored when what is recorded
@@ -385,7 +399,7 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 		return RestoreReport{}, err
 	}
 	if anchored && last.Seq > head {
-		return RestoreReport{}, fmt.Errorf("%w: the audit trail ends at record %d but record %d was anchored: it was restored without portal restore, or records were removed. Run portal restore --resume (docs/operating.md: Backups and restore)", ErrBehindAnchors, head, last.Seq)
+		return RestoreReport{}, fmt.Errorf("%w: the audit trail ends at record %d but record %d was anchored: it was restored without portal restore, or records were removed. "+TakeInWayOut, ErrBehindAnchors, head, last.Seq)
 	}
 	if anchored {
 		// The record itself, not its number: a trail cut short and
@@ -396,7 +410,7 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 			return RestoreReport{}, err
 		}
 		if len(recs) != 1 || recs[0].Seq != last.Seq || recs[0].Hash != last.Hash {
-			return RestoreReport{}, fmt.Errorf("%w: record %d of the audit trail is not the one anchored outside the database: it was restored without portal restore and written on, or records were changed. Run portal restore --resume (docs/operating.md: Backups and restore)", ErrBehindAnchors, last.Seq)
+			return RestoreReport{}, fmt.Errorf("%w: record %d of the audit trail is not the one anchored outside the database: it was restored without portal restore and written on, or records were changed. "+TakeInWayOut, ErrBehindAnchors, last.Seq)
 		}
 	}
 	found, err := s.destroyedOutside(ctx, s.trustedKeys(nil))
@@ -408,7 +422,7 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 	// did not answer for).
 	for _, t := range found.again {
 		if t.visit.State == StateActive {
-			return RestoreReport{}, fmt.Errorf("%w: visit %s is live here but %s. Run portal restore --resume (docs/operating.md: Backups and restore)", ErrBehindAnchors, t.visit.Reference, t.reason)
+			return RestoreReport{}, fmt.Errorf("%w: visit %s is live here but %s. "+TakeInWayOut, ErrBehindAnchors, t.visit.Reference, t.reason)
 		}
 	}
 	if errors.Is(err, errBucketUnchecked) {

@@ -101,7 +101,11 @@ func auditVerifyTo(ctx context.Context, args []string, out io.Writer) error {
 		if g.Anchored == g.Restored {
 			lost = fmt.Sprintf("no anchored record lost (any records after %d that were never anchored are)", g.Restored)
 		}
-		fmt.Fprintf(out, "restored at record %d; %s (restored %s, marked at record %d)\n", g.Restored, lost, g.At.UTC().Format(time.RFC3339), g.Mark)
+		from := "from a backup taken " + g.BackupCreatedAt.UTC().Format(time.RFC3339)
+		if g.BackupCreatedAt.IsZero() {
+			from = "taken in on the operator's word: restored by other means, no backup's manifest vouched for it"
+		}
+		fmt.Fprintf(out, "restored at record %d; %s (restored %s, %s, marked at record %d)\n", g.Restored, lost, g.At.UTC().Format(time.RFC3339), from, g.Mark)
 	}
 	tail := ""
 	if sum.Unsigned > 0 && unsigned == nil {

@@ -229,7 +229,7 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 	force := fs.Bool("force", false, "replace a database that is not empty")
 	resume := fs.Bool("resume", false, "no backup: finish a restore that stopped part-way, or take in a database restored by other means (pg_restore, point-in-time recovery)")
 	acceptUnsigned := fs.Bool("accept-unsigned", false, "restore a backup whose manifest is not signed (taken before backups were signed) even though the anchors do not vouch for the end of its trail; the restore's intent and the trail say so")
-	confirm := fs.String("confirm", "", "with --resume: the id of a pending restore you made whose intent is not in the anchor store (serve and --resume name it when they refuse)")
+	confirm := fs.String("confirm", "", "with --resume: the id of a pending restore you made whose intent is not in the anchor store (serve and --resume name it when they refuse), or "+portal.TakenIn+" for a database you restored by other means")
 	var trusted []ed25519.PublicKey
 	fs.Func("trust-key", "an earlier signing public key (PEM) whose destruction records and anchors are trusted too; repeatable", func(path string) error {
 		b, err := os.ReadFile(path)
@@ -323,15 +323,19 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 }
 
 // resumeRestore readies the restore --resume finishes: a database
-// restored by other means gets its intent, then its pending restore; a
-// pending restore named by --confirm gets an intent for the trail as it
-// is.
+// restored by other means, on the operator's word (--confirm taken-in),
+// gets its intent, then its pending restore; a pending restore named by
+// --confirm gets an intent for the trail as it is.
 // tookIn reports the first: a database no backup's manifest vouches for.
 func resumeRestore(ctx context.Context, svc *portal.Service, confirm string) (tookIn bool, err error) {
 	r, err := svc.Store().PendingRestore(ctx)
 	switch {
-	case errors.Is(err, store.ErrNotFound) && confirm != "":
-		return false, fmt.Errorf("no restore is pending, so there is none %s to confirm", confirm)
+	case errors.Is(err, store.ErrNotFound) && confirm == "":
+		// The operator's word, not the database's: someone who can write
+		// to it could have cut the trail, and taking it in signs the cut.
+		return false, fmt.Errorf("no restore is pending: this database was not restored with portal restore. %s", portal.TakeInWayOut)
+	case errors.Is(err, store.ErrNotFound) && confirm != portal.TakenIn:
+		return false, fmt.Errorf("no restore is pending, so there is none %s to confirm (a database you restored by other means: --confirm %s)", confirm, portal.TakenIn)
 	case errors.Is(err, store.ErrNotFound):
 		id := store.NewID()
 		if err := svc.IntendRestore(ctx, store.Restore{ID: id}); err != nil {

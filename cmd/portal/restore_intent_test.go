@@ -183,3 +183,62 @@ func TestOperatorCommandsWaitForAPendingRestore(t *testing.T) {
 		t.Fatalf("the trail went from %d to %d (%v) while the restore was pending", head, now, err)
 	}
 }
+
+// TestTakingInNeedsTheOperatorsWord: someone who can only write to the
+// database cuts the trail's anchored tail, and adds no restore. Serve
+// refuses, and says to take the database in only if the operator
+// restored it; portal restore --resume alone refuses too, and the cut
+// stays reported. Before, --resume alone took the cut trail in and signed
+// it as a restore: audit verify then passed it. Taken in with the
+// operator's word, audit verify says no backup vouched for it.
+func TestTakingInNeedsTheOperatorsWord(t *testing.T) {
+	ctx := context.Background()
+	st, svc := trailOf250(t)
+	svc.Stop()
+	svc.Close()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	func() {
+		s, err := portal.OpenDatabase(ctx, st.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		for _, q := range append(dropAuditTriggers(s), `DELETE FROM audit WHERE seq > 20`, `DELETE FROM audit_checkpoints WHERE seq > 20`) {
+			if _, err := s.DB().Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}()
+	p, err := portal.New(ctx, st.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.CheckRestored(ctx)
+	p.Close()
+	if !errors.Is(err, portal.ErrBehindAnchors) || !strings.Contains(err.Error(), "portal restore --resume --confirm taken-in") || !strings.Contains(err.Error(), "break") {
+		t.Errorf("serve's check of a trail cut in the database: %v, want a refusal naming --confirm taken-in for a restore the operator made, and a break otherwise", err)
+	}
+	stillBroken := func(when string) {
+		t.Helper()
+		var out bytes.Buffer
+		if err := auditVerifyTo(ctx, nil, &out); err == nil || !strings.Contains(err.Error(), "BROKEN") {
+			t.Errorf("audit verify %s: %v\n%s", when, err, out.String())
+		}
+	}
+	stillBroken("after serve refused")
+	var out bytes.Buffer
+	if err := restoreCmd(ctx, []string{"--resume"}, &out); err == nil || !strings.Contains(err.Error(), "--confirm taken-in") {
+		t.Errorf("portal restore --resume of a database no restore is pending for, unconfirmed: %v, want it refused naming --confirm taken-in\n%s", err, out.String())
+	}
+	stillBroken("after an unconfirmed --resume")
+	out.Reset()
+	if err := restoreCmd(ctx, []string{"--resume", "--confirm", "taken-in"}, &out); err != nil {
+		t.Fatalf("portal restore --resume --confirm taken-in: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := auditVerifyTo(ctx, nil, &out); err != nil || !strings.Contains(out.String(), "restored at record 20;") || !strings.Contains(out.String(), "taken in") {
+		t.Errorf("audit verify after the database was taken in: %v, want it to say so\n%s", err, out.String())
+	}
+}

@@ -405,7 +405,7 @@ func TestRestoreDrill(t *testing.T) {
 	}
 	t.Logf("serve refused: %v", err)
 	out.Reset()
-	if err := restoreCmd(ctx, []string{"--resume"}, &out); err != nil || !strings.Contains(out.String(), "destroyed again, key first: FV-GONE") {
+	if err := restoreCmd(ctx, []string{"--resume", "--confirm", portal.TakenIn}, &out); err != nil || !strings.Contains(out.String(), "destroyed again, key first: FV-GONE") {
 		t.Fatalf("restore --resume: %v\n%s", err, out.String())
 	}
 	d.open()

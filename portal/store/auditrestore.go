@@ -51,6 +51,10 @@ type Gap struct {
 	AnchoredHash       string
 	Mark               int64 // the audit.restored record
 	At                 time.Time
+	// BackupCreatedAt is when the backup restored was taken, as signed;
+	// zero for a database the operator restored by other means and took
+	// in (no backup's manifest vouched for it).
+	BackupCreatedAt time.Time
 }
 
 // RestoreMarks returns the restores recorded in the trail, each checked:
@@ -74,7 +78,8 @@ func RestoreMarks(records []AuditRecord, trusted ...ed25519.PublicKey) ([]Gap, e
 			st.AnchoredSeq == st.RestoredSeq && st.AnchoredHash != st.RestoredHash {
 			return out, &ChainError{r.Seq, "a restore mark that does not follow the record its statement names"}
 		}
-		out = append(out, Gap{Restored: st.RestoredSeq, Anchored: st.AnchoredSeq, RestoredHash: st.RestoredHash, AnchoredHash: st.AnchoredHash, Mark: r.Seq, At: r.Time})
+		out = append(out, Gap{Restored: st.RestoredSeq, Anchored: st.AnchoredSeq, RestoredHash: st.RestoredHash, AnchoredHash: st.AnchoredHash, Mark: r.Seq, At: r.Time,
+			BackupCreatedAt: st.BackupCreatedAt})
 	}
 	return out, nil
 }
