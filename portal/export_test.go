@@ -74,6 +74,14 @@ func (s *Service) NoteDestructionOutside(ctx context.Context, v store.Visit) err
 	return s.putOutside(ctx, retention.TombstoneName(v.ID), retention.SignBody(body, s.signer))
 }
 
+// NotePurgeOutside writes, outside the database, the signed note a purge
+// of file f writes: as if f were purged by the portal after the backup
+// this database came from.
+func (s *Service) NotePurgeOutside(ctx context.Context, f store.File) error {
+	return s.putOutside(ctx, purgeNoteName(f.VisitID, f.ID), signPurgeNote(s.signer, store.PurgedFile{VisitID: f.VisitID, FileID: f.ID, Item: f.Item,
+		Size: f.Size, SHA256: f.SHA256, UploadedBy: f.UploadedBy, UploadedAt: f.UploadedAt, PurgedBy: "admin", PurgedAt: s.now()}))
+}
+
 // SetRoundAhead sets how many files ahead a zip's round of decisions
 // takes, until the returned func puts it back.
 func SetRoundAhead(n int) func() {

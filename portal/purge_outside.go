@@ -81,17 +81,19 @@ func (k trustedKeys) purge(b []byte) (purgeNote, error) {
 	return purgeNote{}, retention.ErrBadSignature
 }
 
-// purgeAgain purges again, after a restore, every file a purge note
-// outside the database names that the restored database holds: its row
-// goes, with its receipt and threads, and what stays is the purge as
-// first recorded (who, when, why). Its objects went with the first
-// purge; any left are deleted. It returns the files purged again. A
-// note that does not verify is not acted on, but stops the restore when
+// purgedHere is a file a purge note outside the database names, which
+// this database holds, in a live visit.
+type purgedHere struct {
+	note  purgeNote
+	file  store.File
+	visit store.Visit
+}
+
+// purgesHere returns, in the notes' order, the files purge notes outside
+// the database name that this database holds in a live visit not in done.
+// A note that does not verify is not acted on, but is errUnverified when
 // its file is here: it may be a purge signed with a key replaced since.
-// The visits of done (their destruction completed, its certificate kept
-// outside the database, which says what was purged) are left to be
-// destroyed again as they are: their objects are gone.
-func (s *Service) purgeAgain(ctx context.Context, keys trustedKeys, done map[string]bool) ([]string, error) {
+func (s *Service) purgesHere(ctx context.Context, keys trustedKeys, done map[string]bool) ([]purgedHere, error) {
 	s.anchorMu.Lock()
 	a, err := s.openAnchors(ctx)
 	s.anchorMu.Unlock()
@@ -107,7 +109,7 @@ func (s *Service) purgeAgain(ctx context.Context, keys trustedKeys, done map[str
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	var again []string
+	var here []purgedHere
 	for _, name := range names {
 		var note purgeNote
 		verified := false
@@ -120,7 +122,7 @@ func (s *Service) purgeAgain(ctx context.Context, keys trustedKeys, done map[str
 		if !verified {
 			visitID, fileID, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(name, purgesOutside), ".json"), "/")
 			if _, err := s.store.File(ctx, visitID, fileID); err == nil {
-				return again, fmt.Errorf("%w: %s, for a file this database holds (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, name)
+				return here, fmt.Errorf("%w: %s, for a file this database holds (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, name)
 			}
 			continue
 		}
@@ -129,15 +131,36 @@ func (s *Service) purgeAgain(ctx context.Context, keys trustedKeys, done map[str
 			continue // purged in the backup too, or its visit destroyed
 		}
 		if err != nil {
-			return again, err
+			return here, err
 		}
 		v, err := s.store.Visit(ctx, note.VisitID)
 		if err != nil {
-			return again, err
+			return here, err
 		}
 		if v.State != StateActive || done[v.ID] {
 			continue // destroyed (again): nothing of it is served
 		}
+		here = append(here, purgedHere{note: note, file: f, visit: v})
+	}
+	return here, nil
+}
+
+// purgeAgain purges again, after a restore, every file a purge note
+// outside the database names that the restored database holds
+// (purgesHere): its row goes, with its receipt and threads, and what
+// stays is the purge as first recorded (who, when, why). Its objects went
+// with the first purge; any left are deleted. It returns the files purged
+// again. The visits of done (their destruction completed, its certificate
+// kept outside the database, which says what was purged) are left to be
+// destroyed again as they are: their objects are gone.
+func (s *Service) purgeAgain(ctx context.Context, keys trustedKeys, done map[string]bool) ([]string, error) {
+	here, err := s.purgesHere(ctx, keys, done)
+	if err != nil {
+		return nil, err
+	}
+	var again []string
+	for _, h := range here {
+		note, f, v := h.note, h.file, h.visit
 		key, err := s.keys.Key(ctx, v.ID)
 		if err != nil {
 			return again, fmt.Errorf("restore: purge again file %s of visit %s: %w", f.ID, v.Reference, err)

@@ -425,6 +425,22 @@ func (s *Service) CheckRestored(ctx context.Context) (RestoreReport, error) {
 			return RestoreReport{}, fmt.Errorf("%w: visit %s is live here but %s. "+TakeInWayOut, ErrBehindAnchors, t.visit.Reference, t.reason)
 		}
 	}
+	// Nor a file purged since (its note outside the database, written
+	// before its row went): about another child, it would be listed
+	// again.
+	if err == nil || errors.Is(err, errBucketUnchecked) {
+		here, perr := s.purgesHere(ctx, s.trustedKeys(nil), nil)
+		if errors.Is(perr, errUnverified) {
+			return RestoreReport{}, fmt.Errorf("%w: %v", ErrBehindAnchors, perr)
+		}
+		if perr != nil {
+			return RestoreReport{}, fmt.Errorf("%w: the purges recorded outside the database: %v. %s", ErrRestoreUnchecked, perr, anchorsWayOut)
+		}
+		if len(here) > 0 {
+			return RestoreReport{}, fmt.Errorf("%w: file %s of visit %s is here but was purged (its purge note is outside the database; %d files in all). "+TakeInWayOut,
+				ErrBehindAnchors, here[0].file.ID, here[0].visit.Reference, len(here))
+		}
+	}
 	if errors.Is(err, errBucketUnchecked) {
 		// The records outside were read, and prove nothing here
 		// destroyed: only whether every live visit's bucket is there is

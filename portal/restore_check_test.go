@@ -102,3 +102,30 @@ func TestRestoreIsFinishedByOneProcessAtATime(t *testing.T) {
 		t.Errorf("serve's check of a restore once the other process let it go: %v, want %v", err, portal.ErrNoRestoreIntent)
 	}
 }
+
+// TestServeRefusesAFileItsPurgeNoteSaysIsGone: serve's check of a
+// database holding a file whose purge is recorded outside it (a copy put
+// back by hand, or a point-in-time recovery, from before the purge, with
+// the trail cut no further than its last anchor) refuses to serve, as it
+// does a visit destroyed outside: the file, about another child, would be
+// listed again. Before, it checked destructions only, and served.
+func TestServeRefusesAFileItsPurgeNoteSaysIsGone(t *testing.T) {
+	d, v, _, _, f := oneFileUploaded(t)
+	ctx := context.Background()
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.CheckRestored(ctx); err != nil {
+		t.Fatalf("serve's check, nothing purged: %v", err)
+	}
+	row, err := d.svc.Store().File(ctx, v.ID, f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.NotePurgeOutside(ctx, row); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.CheckRestored(ctx); !errors.Is(err, portal.ErrBehindAnchors) || !strings.Contains(err.Error(), "--confirm taken-in") {
+		t.Errorf("serve's check of a file purged outside the database and here: %v, want %v naming the way out", err, portal.ErrBehindAnchors)
+	}
+}
