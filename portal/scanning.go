@@ -96,6 +96,65 @@ func (s *Service) newScanner(n ScanNotifier) {
 	s.scanning = &scanner{notifier: n, refused: map[string]refusedFile{}}
 	if s.cfg.Scan == ScanRequired {
 		s.evidence.Scanner = &scan.Client{Addr: s.cfg.ClamdAddr, Timeout: s.cfg.ScanTimeout}
+		return
+	}
+	if s.cfg.Scan != ScanOff {
+		return
+	}
+	// Scanning off here: while another instance says the deployment
+	// requires it (noteScanRequired), an upload here waits for that
+	// instance's scanner, as it would there; so does one when that cannot
+	// be read.
+	// The word is read again at most every scanHeldReread while it has
+	// run out (it only ever moves later), so that an upload here costs
+	// no statement more.
+	var mu sync.Mutex
+	var until, readAt time.Time
+	s.evidence.ScanHeld = func(ctx context.Context) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		now := s.now()
+		if now.Before(until) || now.Sub(readAt) < scanHeldReread && !readAt.IsZero() {
+			return s.scanHeld(now, until)
+		}
+		u, err := s.store.ScanRequiredUntil(ctx)
+		if err != nil {
+			s.log.Error("scanning is off here; whether another instance requires it could not be read, so the upload waits for the scanner", "err", err)
+			return true
+		}
+		until, readAt = u, now
+		return s.scanHeld(now, until)
+	}
+}
+
+// scanHeldReread is how often at most an instance with scanning off reads
+// again whether another requires it, while none does.
+const scanHeldReread = 10 * time.Second
+
+// scanHeld is whether an upload at now waits for the scanner, another
+// instance having required scanning until until; it says so in the log.
+func (s *Service) scanHeld(now, until time.Time) bool {
+	if !now.Before(until) {
+		return false
+	}
+	s.log.Warn("scanning is off on this instance, but another requires it: the upload waits for the scanner", "until", until.UTC().Format(time.RFC3339))
+	return true
+}
+
+// scanRequiredFor is how long an instance that scans vouches, each round
+// of its worker, that the deployment requires scanning: long past a
+// round, so that an instance with scanning off started beside it (a
+// configuration left behind in a rolling change) holds its uploads; once
+// every instance has scanning off, uploads are served unscanned after it.
+func (s *Service) scanRequiredFor() time.Duration {
+	return max(15*time.Minute, 4*s.cfg.ScanRetry)
+}
+
+// noteScanRequired says, for the instances with scanning off, that this
+// one requires scanning; a failure is logged, and said again next round.
+func (s *Service) noteScanRequired(ctx context.Context) {
+	if err := s.store.NoteScanRequired(ctx, s.now().Add(s.scanRequiredFor())); err != nil && ctx.Err() == nil {
+		s.log.Error("could not record that this instance requires scanning", "err", err)
 	}
 }
 
@@ -250,6 +309,7 @@ func (s *Service) ScanWaiting(ctx context.Context) {
 		}
 		return
 	}
+	s.noteScanRequired(ctx) // whether or not clamd answers
 	if err := s.evidence.Scanner.Ping(ctx); err != nil {
 		if ctx.Err() == nil { // not the portal stopping
 			s.scannerState(ctx, err)

@@ -554,6 +554,22 @@ func TestScanningOffReleasesNothing(t *testing.T) {
 	if got := uploader.listScans(v.ID)[f.ID].Scan; got != "scanning" {
 		t.Fatalf("the file held for the scanner is %q after an instance with scanning off ran", got)
 	}
+	// Nor does it serve what is uploaded through it while another
+	// instance requires scanning: the upload waits for the scanner, as
+	// it would there. Before, it was stored "unscanned", and the
+	// inspector downloaded the EICAR file at once.
+	req, _ := http.NewRequest(http.MethodPost, off.URL+"/api/v1/visits/"+v.ID+"/files?name=1.02+Through+the+off+instance.txt", bytes.NewReader(devstack.EICAR()))
+	resp := uploader.do(req)
+	var through fileResp
+	if err := json.Unmarshal([]byte(readAll(t, resp)), &through); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("upload through the instance with scanning off: %d %v", resp.StatusCode, err)
+	}
+	if through.Scan != "scanning" {
+		t.Errorf("an upload through an instance with scanning off, while another requires it, is %q: want it held for the scanner", through.Scan)
+	}
+	if code, _, _ := hmi.download(v.ID, through.ID); code == http.StatusOK {
+		t.Error("the inspector downloaded a file uploaded unscanned through an instance with scanning off, while another required scanning")
+	}
 	// The operator's release, file by file, audited.
 	n, err := off.Portal.ReleaseWaiting(ctx, portal.OperatorActor("op", "scan release"), f.ID)
 	if err != nil || n != 1 {

@@ -41,8 +41,15 @@ type Service struct {
 	Now         func() time.Time
 	Log         *slog.Logger
 	// Scanner is the malware scanner uploads are fed to; nil: scanning is
-	// off and files are stored as unscanned.
+	// off and files are stored as unscanned, unless ScanHeld says the
+	// deployment holds files for the scanner: they are then stored as
+	// waiting for it.
 	Scanner *scan.Client
+	// ScanHeld, with Scanner nil, says whether an upload is held for the
+	// scanner all the same: another instance of the deployment requires
+	// scanning (this one's configuration left behind in a rolling
+	// change). It is to say true when it cannot tell.
+	ScanHeld func(ctx context.Context) bool
 	// Interrupted describes, for the audit trail, a plain upload that a
 	// crash cut off (the janitor finds it and cleans it up).
 	Interrupted func(p store.PendingUpload) store.AuditRecord
@@ -276,7 +283,7 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, held bool, e
 		SegmentMACs: macs,
 		UploadedBy:  u.UploadedBy,
 	}
-	verdict := s.finishScan(sc, size)
+	verdict := s.finishScan(ctx, sc, size)
 	s.applyVerdict(&f, verdict)
 	// Arrived once the scanner has answered, which may be seconds after
 	// the last byte (clamd scans a stream once it has all of it): the

@@ -163,7 +163,7 @@ func (s *Service) Append(ctx context.Context, key *crypto.VisitKey, v store.Visi
 				ID: r.FileID, VisitID: r.VisitID, NameSealed: r.NameSealed, Item: r.Item, Size: r.Length,
 				SHA256: hex.EncodeToString(h.Sum(nil)), SegmentSize: r.SegmentSize, Segments: done,
 				HeaderSize: key.HeaderSize(), SegmentMACs: fileMACs(withMACs, macs), UploadedBy: r.CreatedBy, UploadedAt: s.Now(),
-				Scan: s.waiting(), // scanned from the store once committed (scan.go)
+				Scan: s.waiting(ctx), // scanned from the store once committed (scan.go)
 			}
 			var audit []store.AuditRecord
 			if record != nil {

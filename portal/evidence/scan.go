@@ -52,8 +52,11 @@ type Verdict struct {
 }
 
 // finishScan ends a scan and turns its outcome into the file's status.
-func (s *Service) finishScan(st *scan.Stream, size int64) Verdict {
+func (s *Service) finishScan(ctx context.Context, st *scan.Stream, size int64) Verdict {
 	if s.Scanner == nil {
+		if s.held(ctx) {
+			return Verdict{Status: store.ScanScanning, Err: errHeldElsewhere}
+		}
 		return Verdict{Status: store.ScanUnscanned}
 	}
 	if st == nil {
@@ -82,6 +85,14 @@ func (e scanError) Error() string { return string(e) }
 
 const errNoScanner = scanError("evidence: the scanner could not be reached")
 
+const errHeldElsewhere = scanError("evidence: scanning is off on this instance, but the deployment requires it: the file waits for another instance's scanner")
+
+// held says whether, scanning off here, an upload is held for the
+// scanner all the same (ScanHeld).
+func (s *Service) held(ctx context.Context) bool {
+	return s.ScanHeld != nil && s.ScanHeld(ctx)
+}
+
 // applyVerdict sets a file's scan fields before it is committed.
 func (s *Service) applyVerdict(f *store.File, v Verdict) {
 	f.Scan, f.ScanSignature = v.Status, v.Signature
@@ -91,8 +102,8 @@ func (s *Service) applyVerdict(f *store.File, v Verdict) {
 }
 
 // waiting is the status of a file committed before any scan.
-func (s *Service) waiting() string {
-	if s.Scanner == nil {
+func (s *Service) waiting(ctx context.Context) string {
+	if s.Scanner == nil && !s.held(ctx) {
 		return store.ScanUnscanned
 	}
 	return store.ScanScanning

@@ -1099,6 +1099,37 @@ func (s *Store) RenewLease(ctx context.Context, name, holder string, expires tim
 	return n == 1, nil
 }
 
+// scanRequiredLease is the row by which instances that scan say, each
+// round, that the deployment requires scanning, until when.
+const scanRequiredLease = "scan-required"
+
+// NoteScanRequired records that the deployment requires scanning until at
+// least until (never moving an earlier instance's word back).
+func (s *Store) NoteScanRequired(ctx context.Context, until time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, 'deployment', ?)
+		ON CONFLICT (name) DO UPDATE SET expires_at = excluded.expires_at WHERE leases.expires_at < excluded.expires_at`, scanRequiredLease, formatTime(until))
+	if err != nil {
+		return fmt.Errorf("store: note scanning required: %w", err)
+	}
+	return nil
+}
+
+// ScanRequiredUntil is until when an instance last said the deployment
+// requires scanning (zero: none ever did).
+func (s *Store) ScanRequiredUntil(ctx context.Context) (time.Time, error) {
+	var until string
+	err := s.db.QueryRowContext(ctx, `SELECT expires_at FROM leases WHERE name = ?`, scanRequiredLease).Scan(&until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: scanning required: %w", err)
+	}
+	var d dates
+	t := d.time(until)
+	return t, d.err
+}
+
 // ReleaseLease gives a lease up.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder)
