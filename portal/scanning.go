@@ -76,6 +76,13 @@ type scanner struct {
 	// offWaiting is how many files waited when scanning is off, last
 	// said in the log (under round).
 	offWaiting int
+	// felled are the files the scanner went down while scanning (a parser
+	// bug, its memory exhausted), each tried again after a back-off as a
+	// refused one is: not at once when the scanner comes back, which
+	// would have it go down on the same file again at every restart and
+	// keep every file after it waiting. Only a round touches it, under
+	// round.
+	felled map[string]refusedFile
 }
 
 // refusedFile is how often a file was refused, and when it is tried next.
@@ -93,7 +100,7 @@ func (s *Service) newScanner(n ScanNotifier) {
 	if n == nil {
 		n = noScanNotifier{}
 	}
-	s.scanning = &scanner{notifier: n, refused: map[string]refusedFile{}}
+	s.scanning = &scanner{notifier: n, refused: map[string]refusedFile{}, felled: map[string]refusedFile{}}
 	if s.cfg.Scan == ScanRequired {
 		s.evidence.Scanner = &scan.Client{Addr: s.cfg.ClamdAddr, Timeout: s.cfg.ScanTimeout}
 		return
@@ -348,6 +355,11 @@ func (s *Service) ScanWaiting(ctx context.Context) {
 					delete(sc.refused, id)
 				}
 			}
+			for id := range sc.felled {
+				if !seen[id] {
+					delete(sc.felled, id)
+				}
+			}
 			return
 		}
 		after = files[len(files)-1].ID
@@ -360,12 +372,15 @@ const scanPageSize = 100
 // scanFiles scans one page of waiting files; false when the round must
 // stop (the portal stopping, or the scanner down).
 func (s *Service) scanFiles(ctx context.Context, files []store.File) bool {
-	refused := s.scanning.refused
+	refused, felled := s.scanning.refused, s.scanning.felled
 	for _, f := range files {
 		if ctx.Err() != nil {
 			return false
 		}
 		if r, ok := refused[f.ID]; ok && s.now().Before(r.next) {
+			continue
+		}
+		if r, ok := felled[f.ID]; ok && s.now().Before(r.next) {
 			continue
 		}
 		v, err := s.store.Visit(ctx, f.VisitID)
@@ -381,6 +396,12 @@ func (s *Service) scanFiles(ctx context.Context, files []store.File) bool {
 			return false // the portal is stopping: the file waits for the next round
 		}
 		if verdict.Err != nil && s.evidence.Scanner.Ping(ctx) != nil {
+			// Down while it scanned this file: this one waits its
+			// back-off when the scanner is back, the others do not.
+			r := s.backOff(felled[f.ID])
+			felled[f.ID] = r
+			s.log.Error("the malware scanner went down while it scanned a file: the file is tried again after a back-off, the others first", "visit", f.VisitID,
+				"file", f.ID, "times", r.tries, "next", r.next.UTC().Format(time.RFC3339))
 			s.scannerState(ctx, verdict.Err)
 			return false
 		}
@@ -390,20 +411,26 @@ func (s *Service) scanFiles(ctx context.Context, files []store.File) bool {
 			// refusedBackoffMax; reading and decrypting a large file
 			// every round would load the store and the scanner for
 			// nothing.
-			r := refused[f.ID]
-			r.tries++
-			wait := s.cfg.ScanRetry
-			for i := 1; i < r.tries && wait < refusedBackoffMax; i++ {
-				wait *= 2
-			}
-			r.next = s.now().Add(min(wait, refusedBackoffMax))
-			refused[f.ID] = r
+			refused[f.ID] = s.backOff(refused[f.ID])
 		} else {
 			delete(refused, f.ID)
+			delete(felled, f.ID)
 		}
 		s.recordVerdict(ctx, &f, verdict)
 	}
 	return true
+}
+
+// backOff is r tried once more: next after PORTAL_SCAN_RETRY, doubling
+// with each try, at most refusedBackoffMax.
+func (s *Service) backOff(r refusedFile) refusedFile {
+	r.tries++
+	wait := s.cfg.ScanRetry
+	for i := 1; i < r.tries && wait < refusedBackoffMax; i++ {
+		wait *= 2
+	}
+	r.next = s.now().Add(min(wait, refusedBackoffMax))
+	return r
 }
 
 // ScanSummary is what the administrators are shown about scanning.
