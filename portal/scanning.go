@@ -471,5 +471,8 @@ func (acc *Access) scanRefusal(d policy.Decision) *Error {
 		return &Error{Kind: KindForbidden, Code: "infected",
 			Msg: "This file contains malware (" + acc.File.ScanSignature + ") and will never be downloaded. It is kept for the portal's administrators. Check the original on your own systems."}
 	}
+	if acc.File.Size > scan.MaxSize {
+		return locked("scanning", "This file is larger than the malware scanner can check (2 GiB). It can be downloaded, and the inspection team can see it, only once the portal's administrators release it unchecked: ask them, or upload it again in smaller parts.", time.Time{})
+	}
 	return locked("scanning", "This file is being checked for malware. It can be downloaded, and the inspection team can see it, once the check has found it clean.", time.Time{})
 }

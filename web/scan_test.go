@@ -587,3 +587,31 @@ func TestScanningOffReleasesNothing(t *testing.T) {
 		t.Fatalf("releasing a file no longer waiting: %d %v", n, err)
 	}
 }
+
+// TestTooLargeToScanIsSaid: a file larger than the scanner checks (2 GiB)
+// waits for an administrator's release, never for a verdict: its
+// uploader is told so on the visit's page and when they try to download
+// it, with what to do. Before, it read "being checked" for good.
+func TestTooLargeToScanIsSaid(t *testing.T) {
+	ts := startStack(t)
+	needScanner(t, ts)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	ts.Clamd.Stop()
+	f := uploader.uploadItem(v.ID, "1.02 Recording.mp4", "", []byte("a recording"))
+	if f.Scan != "scanning" {
+		t.Fatalf("upload while the scanner is down: %+v", f)
+	}
+	// As a file over 2 GiB is stored (its size alone differs here).
+	if _, err := ts.Portal.Store().DB().Exec(`UPDATE files SET size = ? WHERE id = ?`, int64(3)<<30, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	page := readAll(t, uploader.get("/visits/"+v.ID))
+	if !strings.Contains(page, "Too large to check") || strings.Contains(page, "This file is being checked for malware") {
+		t.Errorf("the visit page does not say the file is too large to check")
+	}
+	code, _, body := uploader.download(v.ID, f.ID)
+	if code != http.StatusLocked || !bytes.Contains(body, []byte("larger than the malware scanner can check")) {
+		t.Errorf("download of a file too large to check: %d %s", code, body)
+	}
+}

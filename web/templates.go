@@ -78,6 +78,9 @@ var funcs = template.FuncMap{
 	// unreadable: the scanner's finding is that it could not look inside
 	// the file, not malware found in it.
 	"unreadable": scan.Unreadable,
+	// tooLargeToScan: a file the scanner never checks (it waits for an
+	// administrator's release).
+	"tooLargeToScan": func(size int64) bool { return size > scan.MaxSize },
 }
 
 // receiptName says which receipt a link of the visit page's list is for,
