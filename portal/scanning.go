@@ -116,37 +116,33 @@ func (s *Service) newScanner(n ScanNotifier) {
 	// run out (it only ever moves later), so that an upload here costs
 	// no statement more.
 	var mu sync.Mutex
-	var until, readAt time.Time
+	var until, readAt, told time.Time
 	s.evidence.ScanHeld = func(ctx context.Context) bool {
 		mu.Lock()
 		defer mu.Unlock()
 		now := s.now()
-		if now.Before(until) || now.Sub(readAt) < scanHeldReread && !readAt.IsZero() {
-			return s.scanHeld(now, until)
+		if !now.Before(until) && (readAt.IsZero() || now.Sub(readAt) >= scanHeldReread) {
+			u, err := s.store.ScanRequiredUntil(ctx)
+			if err != nil {
+				s.log.Error("scanning is off here; whether another instance requires it could not be read, so the upload waits for the scanner", "err", err)
+				return true
+			}
+			until, readAt = u, now
 		}
-		u, err := s.store.ScanRequiredUntil(ctx)
-		if err != nil {
-			s.log.Error("scanning is off here; whether another instance requires it could not be read, so the upload waits for the scanner", "err", err)
-			return true
+		if !now.Before(until) {
+			return false
 		}
-		until, readAt = u, now
-		return s.scanHeld(now, until)
+		if !until.Equal(told) { // said once for each word read
+			told = until
+			s.log.Warn("scanning is off on this instance, but another requires it: uploads here wait for its scanner", "until", until.UTC().Format(time.RFC3339))
+		}
+		return true
 	}
 }
 
 // scanHeldReread is how often at most an instance with scanning off reads
 // again whether another requires it, while none does.
 const scanHeldReread = 10 * time.Second
-
-// scanHeld is whether an upload at now waits for the scanner, another
-// instance having required scanning until until; it says so in the log.
-func (s *Service) scanHeld(now, until time.Time) bool {
-	if !now.Before(until) {
-		return false
-	}
-	s.log.Warn("scanning is off on this instance, but another requires it: the upload waits for the scanner", "until", until.UTC().Format(time.RFC3339))
-	return true
-}
 
 // scanRequiredFor is how long an instance that scans vouches, each round
 // of its worker, that the deployment requires scanning: long past a
@@ -167,6 +163,12 @@ func (s *Service) noteScanRequired(ctx context.Context) {
 
 // ScanRequired reports whether uploads are scanned.
 func (s *Service) ScanRequired() bool { return s.evidence.Scanner != nil }
+
+// ScanOff reports whether uploads here are stored unscanned: scanning is
+// off, and no other instance requires it (ScanHeld).
+func (s *Service) ScanOff(ctx context.Context) bool {
+	return !s.ScanRequired() && (s.evidence.ScanHeld == nil || !s.evidence.ScanHeld(ctx))
+}
 
 // scannerState records whether the scanner answered, and tells the
 // administrators when that changes.
@@ -268,6 +270,11 @@ func (s *Service) afterVerdict(ctx context.Context, f store.File) {
 
 // countUpload counts the scanner's outcome on a plain upload.
 func (s *Service) countUpload(f store.File) {
+	if !s.ScanRequired() {
+		// Scanning off here: a file held for another instance's scanner
+		// (ScanHeld) is no scan that failed.
+		return
+	}
 	switch f.Scan {
 	case store.ScanClean, store.ScanInfected:
 		s.metrics.Scanned(f.Scan)
@@ -297,6 +304,11 @@ func (s *Service) scanStored(ctx context.Context, v store.Visit, f *store.File) 
 // round stops at the first sign that the scanner is down.
 func (s *Service) ScanWaiting(ctx context.Context) {
 	sc := s.scanning
+	if s.ScanRequired() {
+		// Every tick, whether or not a round is under way (one may take
+		// longer than the word lasts), and whether or not clamd answers.
+		s.noteScanRequired(ctx)
+	}
 	if !sc.round.TryLock() {
 		return
 	}
@@ -316,7 +328,6 @@ func (s *Service) ScanWaiting(ctx context.Context) {
 		}
 		return
 	}
-	s.noteScanRequired(ctx) // whether or not clamd answers
 	if err := s.evidence.Scanner.Ping(ctx); err != nil {
 		if ctx.Err() == nil { // not the portal stopping
 			s.scannerState(ctx, err)

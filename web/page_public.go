@@ -36,7 +36,7 @@ func (s *Server) publicPage(name, title, nav string) gin.HandlerFunc {
 		s.renderNav(c, name, title, nav, publicInfo{
 			Service: svc, SessionCookie: s.sessions.Cookie.Name, SignInCookie: s.signInCookieName(),
 			SignInFor: durationWords(signInTTL), Idle: durationWords(s.cfg.SessionIdle),
-			Lifetime: durationWords(s.cfg.SessionLifetime), RetentionDays: s.cfg.RetentionDays, ScanOff: !s.svc.ScanRequired(),
+			Lifetime: durationWords(s.cfg.SessionLifetime), RetentionDays: s.cfg.RetentionDays, ScanOff: s.svc.ScanOff(c.Request.Context()),
 			PrivacyIncomplete: svc.Controller == "" || svc.PrivacyContact == "" || svc.Retention == "",
 		})
 	}

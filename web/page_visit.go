@@ -39,7 +39,7 @@ func (s *Server) visitPage(c *gin.Context) {
 		"CanDownload":    acc.Can(ctx, policy.FileDownload),
 		"CanAudit":       acc.Can(ctx, policy.AuditView),
 		"CanEditRequest": acc.Can(ctx, policy.RequestManage),
-		"ScanOff":        !s.svc.ScanRequired(),
+		"ScanOff":        s.svc.ScanOff(c.Request.Context()),
 	}
 	if n, err := strconv.Atoi(c.Query("uploaded")); err == nil && n > 0 {
 		empty, _ := strconv.Atoi(c.Query("empty"))

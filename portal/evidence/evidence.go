@@ -295,7 +295,7 @@ func (s *Service) Put(ctx context.Context, u Upload) (f store.File, held bool, e
 	if f.Scan == store.ScanInfected {
 		audit = append(audit, u.audit("file.infected", "infected", fileID, map[string]any{"signature": f.ScanSignature})...)
 	}
-	if verdict.Err != nil {
+	if verdict.Err != nil && verdict.Err != errHeldElsewhere { // held: ScanHeld says why
 		s.Log.WarnContext(ctx, "no scanner verdict: the file waits for the scanner", "visit", u.Visit.ID, "file", fileID, "err", verdict.Err)
 	}
 	if err := u.recheck(ctx); err != nil {
