@@ -105,7 +105,9 @@ func (s *Service) due(ctx context.Context, r store.VisitRow) (bool, error) {
 	// The date is the database's reading: held to the audit trail before
 	// a notice is given or a destruction begins on it.
 	if err := s.asRecorded(ctx, r); err != nil {
-		s.Log.Error("destruction withheld: the visit's letter events or retention period are not as recorded", "visit", v.ID, "reference", v.Reference, "err", err)
+		if errors.Is(err, ErrNotAsRecorded) {
+			s.Log.Error("destruction withheld: the visit's letter events or retention period are not as recorded", "visit", v.ID, "reference", v.Reference, "err", err)
+		}
 		return false, err
 	}
 	n, err := s.notice(ctx, r, l.Published, on)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,11 +57,21 @@ func (s *Service) asRecorded(ctx context.Context, r store.VisitRow) error {
 			}
 			continue
 		case "letter.withdrawn":
-			if n := len(trail); n > 0 && trail[n-1].Event == d.Event && trail[n-1].Date.Format(time.DateOnly) == d.Date {
-				trail = trail[:n-1]
-				continue
+			// The last of that event and date: the last recorded, as
+			// the database ordered it, which before the events kept the
+			// order they were checked in need not be the trail's last.
+			i := -1
+			for j, e := range slices.Backward(trail) {
+				if e.Event == d.Event && e.Date.Format(time.DateOnly) == d.Date {
+					i = j
+					break
+				}
 			}
-			return fmt.Errorf("%w: record %d withdraws %s dated %s, which the trail does not have last", ErrNotAsRecorded, rec.Seq, d.Event, d.Date)
+			if i < 0 {
+				return fmt.Errorf("%w: record %d withdraws %s dated %s, which the trail does not hold", ErrNotAsRecorded, rec.Seq, d.Event, d.Date)
+			}
+			trail = slices.Delete(trail, i, i+1)
+			continue
 		}
 		day, err := time.Parse(time.DateOnly, d.Date)
 		if err != nil {
@@ -68,14 +79,21 @@ func (s *Service) asRecorded(ctx context.Context, r store.VisitRow) error {
 		}
 		trail = append(trail, Event{Event: strings.TrimPrefix(rec.Action, "letter."), Date: day})
 	}
-	if len(trail) != len(r.Events) {
-		return fmt.Errorf("%w: %d letter events recorded, %d in the database", ErrNotAsRecorded, len(trail), len(r.Events))
-	}
+	// The same events, each the same day, in whatever order: events
+	// stored before they kept the order they were checked in may stand
+	// in another order than their records, and the order sets no date.
+	held := make([]string, len(r.Events))
 	for i, e := range r.Events {
-		if e.Event != trail[i].Event || e.Date.Format(time.DateOnly) != trail[i].Date.Format(time.DateOnly) {
-			return fmt.Errorf("%w: event %d is %s dated %s in the database, %s dated %s in the trail", ErrNotAsRecorded, i+1,
-				e.Event, e.Date.Format(time.DateOnly), trail[i].Event, trail[i].Date.Format(time.DateOnly))
-		}
+		held[i] = e.Event + " " + e.Date.Format(time.DateOnly)
+	}
+	recorded := make([]string, len(trail))
+	for i, e := range trail {
+		recorded[i] = e.Event + " " + e.Date.Format(time.DateOnly)
+	}
+	slices.Sort(held)
+	slices.Sort(recorded)
+	if !slices.Equal(held, recorded) {
+		return fmt.Errorf("%w: the database holds %s; the trail recorded %s", ErrNotAsRecorded, strings.Join(held, ", "), strings.Join(recorded, ", "))
 	}
 	return nil
 }

@@ -81,3 +81,26 @@ func TestWithdrawnEventIsTakenOffTheTrail(t *testing.T) {
 		t.Fatalf("when due: destroyed %v, %v; want it", got, err)
 	}
 }
+
+// TestEventsStoredInAnotherOrderAreAsRecorded: events stored before they
+// kept the order they were checked in may stand in another order than
+// their records; the same events, each the same day, are as recorded, and
+// the visit is destroyed when due. (Compared in order, such a visit could
+// never be destroyed.)
+func TestEventsStoredInAnotherOrderAreAsRecorded(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.visit(t, "v1", wrappedKey())
+	if _, err := h.st.DB().Exec(`UPDATE visit_events SET recorded_at = '2000-01-01T00:00:00.000000000Z' WHERE visit_id = 'v1' AND event = ?`, FinalSent); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := h.st.Events(ctx, "v1")
+	if err != nil || len(evs) != 3 || evs[0].Event != FinalSent {
+		t.Fatalf("the events as stored: %+v %v; want the final letter first", evs, err)
+	}
+	s := h.service("p1")
+	h.today = day("2027-01-23")
+	if got, err := s.Sweep(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("when due: destroyed %v, %v; want it", got, err)
+	}
+}

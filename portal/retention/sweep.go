@@ -141,7 +141,10 @@ func (s *Service) sweepOne(ctx context.Context, r store.VisitRow, now bool, errs
 		// Its notice could not be given or read: a failure like any
 		// other step's, for administrators to see, tried again after
 		// the backoff; the visit would otherwise miss its date unseen.
-		*errs = append(*errs, s.failed(ctx, v, fmt.Errorf("the destruction notice: %w", err)))
+		if !errors.Is(err, ErrNotAsRecorded) { // which says what it is
+			err = fmt.Errorf("the destruction notice: %w", err)
+		}
+		*errs = append(*errs, s.failed(ctx, v, err))
 		return false, nil
 	}
 	if !due {
