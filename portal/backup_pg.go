@@ -23,7 +23,8 @@ import (
 // audit head is the dump's, without the sessions' rows; and restored with
 // pg_restore in one transaction. Point-in-time recovery from the server's
 // archive is the operator's (README: Backups and restore): a database
-// recovered that way is then brought in with portal restore --resume.
+// recovered that way is then brought in with portal restore --resume
+// --confirm taken-in.
 
 // PostgresTools finds pg_dump and pg_restore: in $PORTAL_POSTGRES_BIN when
 // set, else the newest of Debian's /usr/lib/postgresql/<version>/bin, else
@@ -140,7 +141,8 @@ func RestorePostgres(ctx context.Context, dir string, m Manifest, dbURL, bin, id
 	}
 	// A crash here leaves a restored database with no pending restore:
 	// serve refuses it (it is behind its anchors) until portal restore
-	// --resume.
+	// --resume --confirm taken-in (the operator knows they restored it;
+	// the restore is then recorded as taken in, no manifest checked).
 	if st, err = open(); err != nil {
 		return err
 	}

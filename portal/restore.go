@@ -81,8 +81,6 @@ const (
 // waits: start it again.
 var ErrRestoreBusy = errors.New("another process is finishing the restore")
 
-// anchorsWayOut is what an operator does when the anchor store cannot be
-// read at start-up.
 // TakeInWayOut is what serve says of a database behind what is recorded
 // outside it. Only the operator knows whether they restored it (a
 // point-in-time recovery, pg_restore, a copy put back by hand): someone
@@ -97,6 +95,8 @@ const TakeInWayOut = "If you restored this database yourself (a point-in-time re
 // means.
 const TakenIn = "taken-in"
 
+// anchorsWayOut is what an operator does when the anchor store cannot be
+// read at start-up.
 const anchorsWayOut = "Check that the anchor store exists and the portal may read it (PORTAL_AUDIT_ANCHOR_BUCKET, or PORTAL_AUDIT_ANCHOR_DIR), then start the portal again (docs/operating.md: Backups and restore)"
 
 // ErrRestoreUnchecked is returned by CheckRestored when what is recorded
@@ -365,7 +365,7 @@ func (s *Service) anchorList(ctx context.Context) ([]store.Checkpoint, error) {
 // finished first (its mark made only on its intent outside the database,
 // ErrNoRestoreIntent otherwise); a database behind its anchors, or holding a visit whose
 // destruction is recorded outside it, without a restore that explains it,
-// is ErrBehindAnchors (run portal restore --resume); a live visit whose
+// is ErrBehindAnchors (TakeInWayOut); a live visit whose
 // bucket the object store does not show is ErrBucketMissing. When the anchor store
 // cannot be read it is ErrRestoreUnchecked: the portal does not serve a
 // database it cannot check. Only a bucket the object store does not answer

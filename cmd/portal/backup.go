@@ -251,7 +251,7 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if *resume == (fs.NArg() == 1) || fs.NArg() > 1 || *confirm != "" && !*resume || *acceptUnsigned && *resume {
 		fs.Usage()
-		return errors.New("give a backup folder, or --resume (with --confirm ID, if it is to take in a pending restore)")
+		return errors.New("give a backup folder, or --resume (with --confirm ID, if it is to take in a pending restore, or --confirm taken-in for a database you restored by other means)")
 	}
 	cfg, err := portal.LoadConfig(os.Getenv)
 	if err != nil {
@@ -344,7 +344,9 @@ func resumeRestore(ctx context.Context, svc *portal.Service, confirm string) (to
 		return true, portal.BeginRestore(ctx, svc.Store(), id, time.Time{})
 	case err != nil:
 		return false, err
-	case confirm == "":
+	case confirm == "" || confirm == portal.TakenIn:
+		// Pending: finished as it is (a take-in run again after it
+		// stopped part-way, the bucket check say, finds its own).
 		return false, nil
 	case confirm != r.ID:
 		return false, fmt.Errorf("the pending restore is %s, not %s", r.ID, confirm)

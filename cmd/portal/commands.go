@@ -46,7 +46,7 @@ Commands:
   key new-epoch  start a new key epoch now, re-wrapping every live visit key to it
   backup         write a consistent copy of the database and its manifest: portal backup DIR
   restore        bring a backup into an empty deployment, destroying again what was destroyed
-                 since: portal restore [--force] DIR | portal restore --resume
+                 since: portal restore [--force] DIR | portal restore --resume [--confirm ID|taken-in]
   health         ask the portal on PORTAL_ADDR whether it is ready (container health checks)
 
 Run "portal <command> --help" for a command's flags.
