@@ -100,7 +100,7 @@ func (acc *Access) FilePage(ctx context.Context, q FileQuery) (FilePage, error) 
 	if q.Limit > MaxFilePage || q.After != "" && !IsID(q.After) {
 		return FilePage{}, invalid("after", "This page of files does not exist: go back to the first page.")
 	}
-	if len(q.Search) > MaxNameBytes {
+	if SearchTooLong(q.Search) {
 		return FilePage{}, invalidf("q", "Search for %s: no file's name is longer.", NameLength)
 	}
 	if q.Sort != "" && !slices.Contains(FileSorts, q.Sort) {

@@ -426,7 +426,7 @@ func TestSearchFindsANameHoweverItsAccentsAreWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	acc := d.mustAccess(d.person("ofsted", "lead@ofsted.example"), policy.FileList)
-	for _, q := range []string{"Café", "cafe\u0301", "CAFE\u0301 E\u0301VAL", "e\u0301", "É", "E\u0301valuation"} {
+	for _, q := range []string{"Café", "cafe\u0301", "CAFE\u0301 E\u0301VAL", "e\u0301", "É", "E\u0301valuation", "Café\u00a0Év"} {
 		p, err := acc.FilePage(ctx, portal.FileQuery{Search: q})
 		if err != nil {
 			t.Fatal(err)
@@ -434,5 +434,25 @@ func TestSearchFindsANameHoweverItsAccentsAreWritten(t *testing.T) {
 		if p.Total != 1 || len(p.Files) != 1 || p.Files[0].ID != f.ID {
 			t.Errorf("search %+q: %d of %d files, want %q", q, len(p.Files), p.Total, f.Name)
 		}
+	}
+}
+
+// TestLongSearchPastedAsNFD: a search as long as a name may be, pasted
+// as NFD (more bytes than the name it is), is taken and finds the name.
+// Before, its bytes were counted before it was put in NFC, and it was
+// refused as longer than any name.
+func TestLongSearchPastedAsNFD(t *testing.T) {
+	d := startDomain(t)
+	ctx := context.Background()
+	up := d.mustAccess(d.person("cafcass", "uploader@cafcass.example"), policy.FileUpload)
+	name := "1.01 " + strings.Repeat("é", 120) + ".pdf"
+	f, err := up.Upload(ctx, portal.NewFile{Name: name, Size: 2}, strings.NewReader("ev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := strings.Repeat("e\u0301", 120) // 360 bytes; 240 in NFC
+	p, err := d.mustAccess(d.person("ofsted", "lead@ofsted.example"), policy.FileList).FilePage(ctx, portal.FileQuery{Search: q})
+	if err != nil || p.Total != 1 || p.Files[0].ID != f.ID {
+		t.Errorf("a search of 120 accented letters pasted as NFD: %+v, %v; want the file", p, err)
 	}
 }

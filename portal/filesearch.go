@@ -16,9 +16,17 @@ import (
 // beside the names they come from, and go with them.
 
 // searchForm is the form in which names and searches meet: lower case,
-// and NFC (names are stored so, and a search typed or pasted on a Mac
-// comes as NFD: "é" as "e" and a combining accent).
-func searchForm(s string) string { return norm.NFC.String(strings.ToLower(s)) }
+// NFC (names are stored so, and a search typed or pasted on a Mac comes
+// as NFD: "é" as "e" and a combining accent), and every space the
+// ordinary one (as names are stored: plainSpace).
+func searchForm(s string) string { return strings.Map(plainSpace, norm.NFC.String(strings.ToLower(s))) }
+
+// SearchTooLong says whether a search by name is longer than any name
+// can be, in the form names are stored in (NFC): a name pasted as NFD
+// takes more bytes than the name it is.
+func SearchTooLong(s string) bool {
+	return len(s) > 4*MaxNameBytes || len(norm.NFC.String(s)) > MaxNameBytes
+}
 
 type gramIndex struct {
 	once  sync.Once

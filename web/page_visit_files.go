@@ -73,7 +73,7 @@ func parseFileQuery(c *gin.Context) (portal.FileQuery, map[string]string) {
 		errs["to"] = "The last day must be the same as or after the first day"
 		q.To = time.Time{}
 	}
-	if len(q.Search) > portal.MaxNameBytes {
+	if portal.SearchTooLong(q.Search) {
 		// Longer than any name: reported by the box, and left out.
 		errs["q"] = "Search for " + portal.NameLength + ": no file's name is longer"
 		q.Search = ""
