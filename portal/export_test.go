@@ -1,8 +1,13 @@
 package portal
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"io"
+	"net"
+	"testing"
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
@@ -98,4 +103,45 @@ func (acc *Access) NameIndexOf(ctx context.Context, name string) ([]byte, error)
 		return nil, err
 	}
 	return key.NameIndex(NameKey(name)), nil
+}
+
+// FakeClamd listens on loopback as a scanner does, and has serve answer
+// each connection (closed after it); it returns the address.
+func FakeClamd(t *testing.T, serve func(conn net.Conn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				serve(conn)
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// ReadInstream copies the chunks of an INSTREAM command from r to w, to
+// its zero-length end.
+func ReadInstream(r *bufio.Reader, w io.Writer) error {
+	for {
+		var n uint32
+		if err := binary.Read(r, binary.BigEndian, &n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if _, err := io.CopyN(w, r, int64(n)); err != nil {
+			return err
+		}
+	}
 }

@@ -21,27 +21,14 @@ import (
 func TestLeadIsToldOnlyOfWhatTheyMaySee(t *testing.T) {
 	d, v, tl, uploader, _ := oneFileUploaded(t)
 	ctx := context.Background()
-	db := d.svc.Store().DB()
-	var lead string
-	if err := db.QueryRow(`SELECT id FROM members WHERE visit_id = ? AND role = ?`, v.ID, policy.RoleLeadInspector).Scan(&lead); err != nil {
-		t.Fatal(err)
-	}
-	told := func(kind string) int {
-		t.Helper()
-		var n int
-		if err := db.QueryRow(`SELECT COALESCE(SUM(count), 0) FROM notifications WHERE visit_id = ? AND kind = ? AND recipient = ?`,
-			v.ID, kind, "member:"+lead).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	told := leadTold(t, d, v)
 	// A file withheld until the scanner clears it (as stored with the
 	// scanner on and not yet answering).
 	waiting, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: "1.03 Waiting.pdf", Size: 7}, strings.NewReader("waiting"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`UPDATE files SET scan_status = ? WHERE id = ?`, store.ScanScanning, waiting.ID); err != nil {
+	if _, err := d.svc.Store().DB().Exec(`UPDATE files SET scan_status = ? WHERE id = ?`, store.ScanScanning, waiting.ID); err != nil {
 		t.Fatal(err)
 	}
 	kinds := []string{portal.NoteFilesArrived, portal.NoteQuestions, portal.NoteFilePurged}
@@ -97,20 +84,16 @@ func TestLeadIsToldOnlyOfWhatTheyMaySee(t *testing.T) {
 	}
 }
 
-// TestLeadIsNotToldOfAnItemRestrictedUnderAnotherForm: a restriction
-// stored under another form of the item's number (before there was one
-// form) hides the item's files and questions from the lead inspector's
-// mail, as it hides them from their lists. Before, mail matched the item
-// by its exact code and counted them.
-func TestLeadIsNotToldOfAnItemRestrictedUnderAnotherForm(t *testing.T) {
-	d, v, _, uploader, _ := oneFileUploaded(t)
-	ctx := context.Background()
+// leadTold returns how many acts of a kind of mail the lead inspector of
+// v has been told of (their notifications' counts, summed).
+func leadTold(t *testing.T, d *domain, v store.Visit) func(kind string) int {
+	t.Helper()
 	db := d.svc.Store().DB()
 	var lead string
 	if err := db.QueryRow(`SELECT id FROM members WHERE visit_id = ? AND role = ?`, v.ID, policy.RoleLeadInspector).Scan(&lead); err != nil {
 		t.Fatal(err)
 	}
-	told := func(kind string) int {
+	return func(kind string) int {
 		t.Helper()
 		var n int
 		if err := db.QueryRow(`SELECT COALESCE(SUM(count), 0) FROM notifications WHERE visit_id = ? AND kind = ? AND recipient = ?`,
@@ -119,6 +102,17 @@ func TestLeadIsNotToldOfAnItemRestrictedUnderAnotherForm(t *testing.T) {
 		}
 		return n
 	}
+}
+
+// TestLeadIsNotToldOfAnItemRestrictedUnderAnotherForm: a restriction
+// stored under another form of the item's number (before there was one
+// form) hides the item's files and questions from the lead inspector's
+// mail, as it hides them from their lists. Before, mail matched the item
+// by its exact code and counted them.
+func TestLeadIsNotToldOfAnItemRestrictedUnderAnotherForm(t *testing.T) {
+	d, v, _, uploader, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	told := leadTold(t, d, v)
 	if err := d.svc.Store().PutRestriction(ctx, store.Restriction{VisitID: v.ID, Code: "1.5", Restricted: true, Roles: []string{policy.RoleQAManager}}, time.Now()); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package portal_test
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"io"
 	"net"
 	"strings"
@@ -20,46 +19,22 @@ import (
 // on a large file: it receives the whole stream before it scans it.
 func slowVerdictClamd(t *testing.T, delay time.Duration) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				r := bufio.NewReader(conn)
-				cmd, err := r.ReadString(0)
-				if err != nil {
-					return
-				}
-				if strings.HasPrefix(cmd, "zPING") {
-					conn.Write([]byte("PONG\x00"))
-					return
-				}
-				for {
-					var n uint32
-					if binary.Read(r, binary.BigEndian, &n) != nil {
-						return
-					}
-					if n == 0 {
-						break
-					}
-					if _, err := io.CopyN(io.Discard, r, int64(n)); err != nil {
-						return
-					}
-				}
-				time.Sleep(delay)
-				conn.Write([]byte("stream: OK\x00"))
-			}()
+	return portal.FakeClamd(t, func(conn net.Conn) {
+		r := bufio.NewReader(conn)
+		cmd, err := r.ReadString(0)
+		if err != nil {
+			return
 		}
-	}()
-	return l.Addr().String()
+		if strings.HasPrefix(cmd, "zPING") {
+			conn.Write([]byte("PONG\x00"))
+			return
+		}
+		if portal.ReadInstream(r, io.Discard) != nil {
+			return
+		}
+		time.Sleep(delay)
+		conn.Write([]byte("stream: OK\x00"))
+	})
 }
 
 // TestReceiptAfterASlowVerdict: a file whose scanner verdict came seconds

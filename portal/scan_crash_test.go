@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
-	"io"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -23,53 +21,29 @@ import (
 // other streams are clean.
 func crashingClamd(t *testing.T, down *atomic.Bool) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				if down.Load() {
-					return
-				}
-				r := bufio.NewReader(conn)
-				cmd, err := r.ReadString(0)
-				if err != nil {
-					return
-				}
-				if strings.HasPrefix(cmd, "zPING") {
-					conn.Write([]byte("PONG\x00"))
-					return
-				}
-				var body bytes.Buffer
-				for {
-					var n uint32
-					if binary.Read(r, binary.BigEndian, &n) != nil {
-						return
-					}
-					if n == 0 {
-						break
-					}
-					if _, err := io.CopyN(&body, r, int64(n)); err != nil {
-						return
-					}
-				}
-				if bytes.Contains(body.Bytes(), []byte("CRASH")) {
-					down.Store(true)
-					return
-				}
-				conn.Write([]byte("stream: OK\x00"))
-			}()
+	return portal.FakeClamd(t, func(conn net.Conn) {
+		if down.Load() {
+			return
 		}
-	}()
-	return l.Addr().String()
+		r := bufio.NewReader(conn)
+		cmd, err := r.ReadString(0)
+		if err != nil {
+			return
+		}
+		if strings.HasPrefix(cmd, "zPING") {
+			conn.Write([]byte("PONG\x00"))
+			return
+		}
+		var body bytes.Buffer
+		if portal.ReadInstream(r, &body) != nil {
+			return
+		}
+		if bytes.Contains(body.Bytes(), []byte("CRASH")) {
+			down.Store(true)
+			return
+		}
+		conn.Write([]byte("stream: OK\x00"))
+	})
 }
 
 // TestAFileThatCrashesTheScannerHoldsBackNoOther: a file whose scan kills

@@ -86,28 +86,13 @@ func TestScannerNoticesInOrder(t *testing.T) {
 // slowClamd answers every PING with PONG, after delay.
 func slowClamd(t *testing.T, delay time.Duration) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				if _, err := bufio.NewReader(conn).ReadString(0); err != nil {
-					return
-				}
-				time.Sleep(delay)
-				conn.Write([]byte("PONG\x00"))
-			}()
+	return FakeClamd(t, func(conn net.Conn) {
+		if _, err := bufio.NewReader(conn).ReadString(0); err != nil {
+			return
 		}
-	}()
-	return l.Addr().String()
+		time.Sleep(delay)
+		conn.Write([]byte("PONG\x00"))
+	})
 }
 
 // TestSlowPingIsNoOutage: readiness gives the scanner half a second, so

@@ -227,6 +227,19 @@ func TestCheckpointsBeyondEveryAnchorAreBroken(t *testing.T) {
 
 // trailOf250 starts a portal on a stack of its own and writes 250 records:
 // two checkpoints signed and anchored, and 50 records after them.
+// stoppedTrailOf250 is trailOf250 with its portal stopped and closed, and
+// its configuration in the environment, for the commands to read.
+func stoppedTrailOf250(t *testing.T) *devstack.Stack {
+	t.Helper()
+	st, svc := trailOf250(t)
+	svc.Stop()
+	svc.Close()
+	for k, v := range st.Env {
+		t.Setenv(k, v)
+	}
+	return st
+}
+
 func trailOf250(t *testing.T) (*devstack.Stack, *portal.Service) {
 	t.Helper()
 	ctx := context.Background()
@@ -257,12 +270,7 @@ func trailOf250(t *testing.T) (*devstack.Stack, *portal.Service) {
 // from its anchors.
 func TestServeCheckComparesTheAnchoredRecord(t *testing.T) {
 	ctx := context.Background()
-	st, svc := trailOf250(t)
-	svc.Stop()
-	svc.Close()
-	for k, v := range st.Env {
-		t.Setenv(k, v)
-	}
+	st := stoppedTrailOf250(t)
 	s, err := portal.OpenDatabase(ctx, st.Config)
 	if err != nil {
 		t.Fatal(err)

@@ -20,12 +20,7 @@ import (
 // trail intact, with "no anchors outside the database".
 func TestAuditVerifyNeedsTheAnchors(t *testing.T) {
 	ctx := context.Background()
-	st, svc := trailOf250(t)
-	svc.Stop()
-	svc.Close()
-	for k, v := range st.Env {
-		t.Setenv(k, v)
-	}
+	st := stoppedTrailOf250(t)
 	var out bytes.Buffer
 	if err := auditVerifyTo(ctx, nil, &out); err != nil || !strings.Contains(out.String(), "intact") {
 		t.Fatalf("with the anchors: %v\n%s", err, out.String())
@@ -79,12 +74,7 @@ func TestAuditVerifyNeedsTheAnchors(t *testing.T) {
 // still BROKEN: its anchors may have gone with it.
 func TestAuditVerifyEmptiedBesideEmptiedAnchors(t *testing.T) {
 	ctx := context.Background()
-	st, svc := trailOf250(t)
-	svc.Stop()
-	svc.Close()
-	for k, v := range st.Env {
-		t.Setenv(k, v)
-	}
+	st := stoppedTrailOf250(t)
 	t.Setenv("PORTAL_AUDIT_ANCHOR_DIR", filepath.Join(t.TempDir(), "removed"))
 	var out bytes.Buffer
 	err := auditVerifyTo(ctx, nil, &out)

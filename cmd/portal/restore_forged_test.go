@@ -223,12 +223,7 @@ func TestRestoreUsesTheCopyItChecked(t *testing.T) {
 		t.Skip("the swap edits an SQLite copy; the dump is checked as it is read the same way")
 	}
 	ctx := context.Background()
-	st, svc := trailOf250(t)
-	svc.Stop()
-	svc.Close()
-	for k, v := range st.Env {
-		t.Setenv(k, v)
-	}
+	stoppedTrailOf250(t)
 	dir := filepath.Join(t.TempDir(), "backup")
 	if err := backupCmd(ctx, []string{dir}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)

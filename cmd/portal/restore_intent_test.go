@@ -20,12 +20,7 @@ import (
 // restore --resume takes in such a row only when the operator names it.
 func TestRestoreMarkNeedsItsIntentOutsideTheDatabase(t *testing.T) {
 	ctx := context.Background()
-	st, svc := trailOf250(t)
-	svc.Stop()
-	svc.Close()
-	for k, v := range st.Env {
-		t.Setenv(k, v)
-	}
+	st := stoppedTrailOf250(t)
 	if err := auditVerify(ctx, nil); err != nil {
 		t.Fatalf("intact trail: %v", err)
 	}
@@ -139,12 +134,7 @@ func TestRestoreMarkNeedsItsIntentOutsideTheDatabase(t *testing.T) {
 // could not then be finished.
 func TestOperatorCommandsWaitForAPendingRestore(t *testing.T) {
 	ctx := context.Background()
-	st, svc := trailOf250(t)
-	svc.Stop()
-	svc.Close()
-	for k, v := range st.Env {
-		t.Setenv(k, v)
-	}
+	st := stoppedTrailOf250(t)
 	s, err := portal.OpenDatabase(ctx, st.Config)
 	if err != nil {
 		t.Fatal(err)
@@ -193,12 +183,7 @@ func TestOperatorCommandsWaitForAPendingRestore(t *testing.T) {
 // operator's word, audit verify says no backup vouched for it.
 func TestTakingInNeedsTheOperatorsWord(t *testing.T) {
 	ctx := context.Background()
-	st, svc := trailOf250(t)
-	svc.Stop()
-	svc.Close()
-	for k, v := range st.Env {
-		t.Setenv(k, v)
-	}
+	st := stoppedTrailOf250(t)
 	func() {
 		s, err := portal.OpenDatabase(ctx, st.Config)
 		if err != nil {
