@@ -62,48 +62,38 @@ func TestJanitorKeepsItsLease(t *testing.T) {
 		t.Fatal("another instance took the janitor's lease while a round still worked under it")
 	}
 
-	// A round whose lease is taken from it stops its work.
-	if err := st.ReleaseLease(ctx, "janitor", "another instance"); err != nil {
-		t.Fatal(err)
-	}
-	stalled, release, left, gaveUp := stall()
-	done = make(chan struct{})
-	go func() { defer close(done); d.svc.Sweep(ctx) }()
-	<-stalled
-	if _, err := st.DB().Exec(`UPDATE leases SET holder = 'another instance' WHERE name = 'janitor'`); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-left:
-	case <-time.After(10 * lease):
-		close(release)
-	}
-	<-done
-	if !gaveUp.Load() {
-		t.Fatal("a janitor round whose lease another instance took went on with its work")
+	// givesUp runs a round, does what to its lease once the round is
+	// under way, and says whether the round gave its work up.
+	givesUp := func(what string) bool {
+		t.Helper()
+		if err := st.ReleaseLease(ctx, "janitor", "another instance"); err != nil {
+			t.Fatal(err)
+		}
+		stalled, release, left, gaveUp := stall()
+		done := make(chan struct{})
+		go func() { defer close(done); d.svc.Sweep(ctx) }()
+		<-stalled
+		if _, err := st.DB().Exec(what); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-left:
+		case <-time.After(10 * lease):
+			close(release)
+		}
+		<-done
+		return gaveUp.Load()
 	}
 
+	// A round whose lease is taken from it stops its work.
+	if !givesUp(`UPDATE leases SET holder = 'another instance' WHERE name = 'janitor'`) {
+		t.Fatal("a janitor round whose lease another instance took went on with its work")
+	}
 	// Nor does one whose lease another holder took, worked under and gave
 	// up while it was paused: its renewal finds no lease of its own, and
 	// does not take the one free. Before, the renewal took it again, and
 	// the round went on as though it had held it throughout.
-	if err := st.ReleaseLease(ctx, "janitor", "another instance"); err != nil {
-		t.Fatal(err)
-	}
-	stalled, release, left, gaveUp = stall()
-	done = make(chan struct{})
-	go func() { defer close(done); d.svc.Sweep(ctx) }()
-	<-stalled
-	if _, err := st.DB().Exec(`DELETE FROM leases WHERE name = 'janitor'`); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-left:
-	case <-time.After(10 * lease):
-		close(release)
-	}
-	<-done
-	if !gaveUp.Load() {
+	if !givesUp(`DELETE FROM leases WHERE name = 'janitor'`) {
 		t.Fatal("a janitor round whose lease was taken and given up elsewhere took it again and went on with its work")
 	}
 }
