@@ -21,8 +21,10 @@ func TestDestructionDateHeldToTheTrail(t *testing.T) {
 	for _, c := range []struct{ name, tamper string }{
 		{"publication moved back", `UPDATE visit_events SET date = '2026-11-30' WHERE visit_id = 'v1' AND event = 'published'`},
 		{"retention shortened", `UPDATE visits SET retention_days = 5 WHERE id = 'v1'`},
+		// Recorded after the real one, so that it is the publication the
+		// events leave (the one that dates the destruction).
 		{"publication recorded again", `INSERT INTO visit_events (id, visit_id, event, date, recorded_by, recorded_at)
-			SELECT 'e-forged', visit_id, event, '2026-11-30', recorded_by, recorded_at FROM visit_events WHERE visit_id = 'v1' AND event = 'published'`},
+			SELECT 'e-forged', visit_id, event, '2026-11-30', recorded_by, '2030-01-01T00:00:00.000000000Z' FROM visit_events WHERE visit_id = 'v1' AND event = 'published'`},
 	} {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
 			ctx := context.Background()
