@@ -172,7 +172,15 @@ func (s *Service) Checkpoint(ctx context.Context, force bool) error {
 		s.ownCheckpoint.Store(&last)
 	}
 	s.checkpointed.Store(last.Seq)
-	return s.anchor(ctx, last)
+	if err := s.anchor(ctx, last); err != nil {
+		return err
+	}
+	// The acts that ended someone's access go outside with the trail
+	// that records them, so that a restore ends that access again.
+	if err := s.noteAccessEnded(ctx, last.Seq); err != nil {
+		return fmt.Errorf("access ended, noted outside the database: %w", err)
+	}
+	return nil
 }
 
 // dbErr counts err, when there is one and the work was not called off, as

@@ -43,6 +43,7 @@ type RestoreReport struct {
 	Missing                           []MissingBucket // kept whole; the restore stays pending
 	Unknown                           []string        // destroyed visits the backup never held
 	Repurged                          []string        // files purged after the backup, purged again
+	AccessEnded                       int             // memberships, roles and people whose access ended after the backup, ended again
 	UploadsDropped                    int             // resumable uploads under way at the backup, dropped
 }
 
@@ -201,6 +202,15 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 	if err != nil {
 		errs = append(errs, fmt.Errorf("restore: files purged after the backup: %w; the restore stays pending", err))
 	}
+	// Access ended since the backup is ended again before anyone signs
+	// in: a member removed, a role revoked, a person disabled.
+	since, err := s.restoredUpTo(ctx, r.BackupSeq)
+	if err == nil {
+		rep.AccessEnded, err = s.endAccessAgain(ctx, keys, since)
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("restore: access ended after the backup: %w; the restore stays pending", err))
+	}
 	// What the signed records prove destroyed is destroyed again even so:
 	// the proof does not depend on the object store.
 	failed := 0
@@ -245,7 +255,7 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		ids[i] = x.VisitID
 	}
 	detail := map[string]any{"restored_seq": r.BackupSeq, "backup_created_at": r.BackupCreatedAt.UTC().Format(time.RFC3339),
-		"destroyed_again": ids, "purged_again": len(again), "uploads_dropped": rep.UploadsDropped}
+		"destroyed_again": ids, "purged_again": len(again), "access_ended_again": rep.AccessEnded, "uploads_dropped": rep.UploadsDropped}
 	if r.BackupCreatedAt.IsZero() {
 		// Taken in by portal restore --resume: a database restored by
 		// other means, which no backup's manifest vouches for.
@@ -262,6 +272,23 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		return rep, err
 	}
 	return rep, s.Checkpoint(ctx, true)
+}
+
+// restoredUpTo is the time of the restored trail's last record, seq (the
+// zero time for an empty trail): what was recorded after it was lost with
+// the database.
+func (s *Service) restoredUpTo(ctx context.Context, seq int64) (time.Time, error) {
+	if seq <= 0 {
+		return time.Time{}, nil
+	}
+	recs, err := s.store.AuditRecords(ctx, store.AuditFilter{AfterSeq: seq - 1, Limit: 1})
+	if err != nil {
+		return time.Time{}, err
+	}
+	if len(recs) == 0 || recs[0].Seq != seq {
+		return time.Time{}, fmt.Errorf("the restored trail's last record, %d, is not in the database", seq)
+	}
+	return recs[0].Time, nil
 }
 
 // markRestore appends the signed audit.restored record after the last

@@ -76,6 +76,9 @@ type Service struct {
 	anchorMu      sync.Mutex
 	anchors       Anchors
 	anchored      int64 // the last checkpoint anchored by this process
+	// accessNoted is the record up to which this process has noted
+	// outside the database the acts that end access (noteAccessEnded).
+	accessNoted atomic.Int64
 	// rulesAfter is where the retention run's reading back of the
 	// buckets' expiry rules goes on from (checkRules).
 	rulesMu    sync.Mutex

@@ -831,7 +831,20 @@ DELETE FROM retention_failures WHERE visit_id IN (SELECT id FROM visits WHERE st
 	// 52: who added or last changed each membership: a sign-in never
 	// binds it to them (SignIn).
 	migration52,
+	// 53: how far the trail's acts that end someone's access are noted
+	// outside the database (portal: access_outside.go), so that a
+	// restore ends that access again.
+	migration53SQLite,
 }
+
+// migration53SQLite creates noted_outside: what is noted outside the
+// database, by the trail's record it has reached.
+const migration53SQLite = `
+CREATE TABLE noted_outside (
+	what TEXT PRIMARY KEY,
+	seq  INTEGER NOT NULL
+);
+`
 
 // migration52 is the same on both databases.
 const migration52 = `

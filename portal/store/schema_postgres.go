@@ -675,4 +675,11 @@ DELETE FROM retention_failures WHERE visit_id IN (SELECT id FROM visits WHERE st
 	migration51,
 	// 52: as SQLite's 52.
 	migration52,
+	// 53: as SQLite's 53.
+	`
+CREATE TABLE noted_outside (
+	what TEXT PRIMARY KEY,
+	seq  BIGINT NOT NULL
+);
+`,
 }

@@ -216,6 +216,7 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 		`DROP INDEX files_superseded_by`,
 		`DROP INDEX file_replacements_old`,
 		`ALTER TABLE members DROP COLUMN seated_by`,
+		`DROP TABLE noted_outside`,
 		`DELETE FROM schema_version WHERE version > 27`,
 	) {
 		if _, err := s.DB().Exec(q); err != nil {

@@ -384,14 +384,30 @@ func namingGrant(ctx context.Context, tx *Tx, audit []AuditRecord, q string, arg
 // the person holds no such grant. Every request reads the role afresh, so
 // it ends in open sessions at their next request.
 func (s *Store) RevokePortalRole(ctx context.Context, role, issuer, email, subject string, audit ...AuditRecord) error {
+	return s.revokePortalRole(ctx, role, issuer, email, subject, time.Time{}, audit)
+}
+
+// RevokePortalRoleAgain is RevokePortalRole for a revocation recorded at
+// at, applied again to a restored database: only the grants made before
+// it go (one made after it was made after the revocation too).
+func (s *Store) RevokePortalRoleAgain(ctx context.Context, role, issuer, email, subject string, at time.Time, audit ...AuditRecord) error {
+	return s.revokePortalRole(ctx, role, issuer, email, subject, at, audit)
+}
+
+func (s *Store) revokePortalRole(ctx context.Context, role, issuer, email, subject string, before time.Time, audit []AuditRecord) error {
 	q, who := `DELETE FROM portal_roles WHERE role = ? AND (issuer = ? AND subject = ?
 		OR user_id IN (SELECT id FROM users WHERE issuer = ? AND subject = ?))`, subject
 	if email != "" {
 		q, who = `DELETE FROM portal_roles WHERE role = ? AND (issuer = ? AND email = ?
 		OR user_id IN (SELECT id FROM users WHERE issuer = ? AND email = ?))`, email
 	}
+	args := []any{role, issuer, who, issuer, who}
+	if !before.IsZero() {
+		q += ` AND created_at <= ?`
+		args = append(args, formatTime(before))
+	}
 	err := s.inTx(ctx, func(tx *Tx) error {
-		res, err := tx.ExecContext(ctx, q, role, issuer, who, issuer, who)
+		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return err
 		}
@@ -439,6 +455,20 @@ func personWhere(issuer, email, subject string) (string, []any) {
 // reads the user a session's data names (the store cannot decode it).
 // They would otherwise stay until the idle timeout, or the janitor.
 func (s *Store) DisableUsers(ctx context.Context, issuer, email, subject string, now time.Time, sessionUser func(data []byte) string, audit ...AuditRecord) (int, error) {
+	return s.disableUsers(ctx, issuer, email, subject, now, sessionUser, false, audit)
+}
+
+// DisableUsersAgain is DisableUsers for a disable applied again to a
+// restored database: when none of the people it names is enabled it
+// does nothing, and records nothing.
+func (s *Store) DisableUsersAgain(ctx context.Context, issuer, email, subject string, now time.Time, sessionUser func(data []byte) string, audit ...AuditRecord) (int, error) {
+	return s.disableUsers(ctx, issuer, email, subject, now, sessionUser, true, audit)
+}
+
+// errNoneEnabled rolls back a disable applied again to nobody enabled.
+var errNoneEnabled = errors.New("store: nobody enabled")
+
+func (s *Store) disableUsers(ctx context.Context, issuer, email, subject string, now time.Time, sessionUser func(data []byte) string, again bool, audit []AuditRecord) (int, error) {
 	where, args := personWhere(issuer, email, subject)
 	var newly int
 	var ended []string
@@ -446,6 +476,9 @@ func (s *Store) DisableUsers(ctx context.Context, issuer, email, subject string,
 		ended = nil
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE disabled_at IS NULL AND `+where, args...).Scan(&newly); err != nil {
 			return err
+		}
+		if again && newly == 0 {
+			return errNoneEnabled
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE users SET disabled_at = COALESCE(disabled_at, ?), session_epoch = session_epoch + 1 WHERE `+where,
 			append([]any{formatTime(now)}, args...)...)
@@ -484,6 +517,9 @@ func (s *Store) DisableUsers(ctx context.Context, issuer, email, subject string,
 		}
 		return nil
 	}, audit...)
+	if errors.Is(err, errNoneEnabled) {
+		return 0, nil
+	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return 0, fmt.Errorf("store: disable user: %w", err)
 	}

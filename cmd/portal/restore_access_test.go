@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestRestoreEndsAccessAgain: access ended after a backup was taken (an
+// inspector removed from the visit, a departing administrator's role
+// revoked, a person disabled) is ended again when that backup is
+// restored. Before, the restored database let each of them back in. Each
+// such act is noted outside the database, signed, as the trail recording
+// it is anchored, and the restore applies it again; it grants nothing: a
+// person disabled and enabled again, or a role revoked and granted again
+// (before the backup or after it), is as the backup has them.
+func TestRestoreEndsAccessAgain(t *testing.T) {
+	ctx := context.Background()
+	d := newDrill(t, domainStack(t))
+	d.open()
+	defer func() { d.svc.Close() }()
+	demo, err := d.svc.Store().VisitByReference(ctx, portal.DemoReference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := map[string]string{}
+	for _, p := range d.cfg.IdPs {
+		issuer[p.Name] = p.Issuer
+	}
+	ofsted, cafcass := issuer["ofsted"], issuer["cafcass"]
+	admin := d.person("ofsted", "admin@ofsted.example")
+	hmi := d.person("ofsted", "hmi@ofsted.example")
+	qam := d.person("ofsted", "qam@ofsted.example")
+	d.person("ofsted", "sao@ofsted.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	d.person("cafcass", "uploader@cafcass.example")
+	d.person("cafcass", "coordinator@cafcass.example")
+	cmd := func(args ...string) {
+		t.Helper()
+		var err error
+		switch args[0] {
+		case "grant":
+			err = adminGrant(ctx, args[1:])
+		case "revoke":
+			err = adminRevoke(ctx, args[1:])
+		default:
+			err = adminDisable(ctx, args[0], args[1:], &bytes.Buffer{})
+		}
+		if err != nil {
+			t.Fatalf("portal admin %s: %v", strings.Join(args, " "), err)
+		}
+	}
+	person := func(email string) []string { return []string{"--issuer", ofsted, "--email", email} }
+	// Before the backup: two deputies made administrators, one of whom
+	// is revoked and granted again; the analyst disabled and enabled
+	// again.
+	cmd(append([]string{"grant"}, person("qam@ofsted.example")...)...)
+	cmd(append([]string{"grant"}, person("lead@ofsted.example")...)...)
+	cmd(append([]string{"revoke"}, person("lead@ofsted.example")...)...)
+	cmd(append([]string{"grant"}, person("lead@ofsted.example")...)...)
+	cmd(append([]string{"disable"}, person("sao@ofsted.example")...)...)
+	cmd(append([]string{"enable"}, person("sao@ofsted.example")...)...)
+	d.person("ofsted", "qam@ofsted.example") // the grants bind at sign-in
+	d.person("ofsted", "lead@ofsted.example")
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	var inspector store.Member
+	members, err := d.svc.Store().Members(ctx, demo.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range members {
+		if m.UserID == hmi.UserID {
+			inspector = m
+		}
+	}
+	if inspector.ID == "" {
+		t.Fatalf("the inspector is not a member of the demo visit: %+v", members)
+	}
+	dir := d.backup()
+
+	// After it: the inspector taken off the visit, the deputy's role
+	// revoked, the uploader disabled, the coordinator disabled and
+	// enabled again. The portal anchors its trail as it serves.
+	acc, err := d.svc.Authorize(ctx, admin, policy.MemberManage, demo.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := acc.RemoveMember(ctx, inspector.ID); err != nil {
+		t.Fatal(err)
+	}
+	cmd("revoke", "--issuer", ofsted, "--email", "qam@ofsted.example")
+	cmd("disable", "--issuer", cafcass, "--email", "uploader@cafcass.example")
+	cmd("disable", "--issuer", cafcass, "--email", "coordinator@cafcass.example")
+	cmd("enable", "--issuer", cafcass, "--email", "coordinator@cafcass.example")
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+
+	out := d.restore(dir)
+	t.Logf("%s", out)
+	d.open()
+	db := d.svc.Store()
+	if _, err := db.Member(ctx, demo.ID, inspector.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the inspector removed from the visit after the backup is a member again after its restore (%v)", err)
+	}
+	if _, err := d.svc.Authorize(ctx, hmi, policy.FileList, demo.ID, ""); err == nil {
+		t.Errorf("the inspector removed from the visit after the backup may list its files after its restore")
+	}
+	role := func(a portal.Actor) bool {
+		t.Helper()
+		ok, err := db.HasPortalRole(ctx, a.UserID, store.RoleAdministrator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if role(qam) {
+		t.Errorf("the administrator role revoked after the backup is held again after its restore")
+	}
+	if !role(lead) {
+		t.Errorf("the administrator role revoked and granted again before the backup is gone after its restore")
+	}
+	if !role(admin) {
+		t.Errorf("the administrator role never revoked is gone after its restore")
+	}
+	// Whether the person's sign-in is refused as disabled.
+	disabled := func(idp, email string) bool {
+		t.Helper()
+		_, err := d.svc.SignIn(ctx, portal.Actor{}, portal.Identity{IdP: idp, Issuer: issuer[idp], Subject: email, Email: email})
+		if err != nil && !errors.Is(err, portal.ErrDisabled) {
+			t.Fatal(err)
+		}
+		return err != nil
+	}
+	if !disabled("cafcass", "uploader@cafcass.example") {
+		t.Errorf("the person disabled after the backup may sign in again after its restore")
+	}
+	if after, before := disabled("cafcass", "coordinator@cafcass.example"), disabled("ofsted", "sao@ofsted.example"); after || before {
+		t.Errorf("a person disabled and enabled again (after the backup: %v; before it: %v) is disabled after its restore", after, before)
+	}
+	if !strings.Contains(out, "ended again: 3") {
+		t.Errorf("the restore does not say it ended three people's access again:\n%s", out)
+	}
+	recs, err := db.AuditRecords(ctx, store.AuditFilter{Actions: []string{"member.removed", "portal_role.revoked", "user.disabled"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := 0
+	for _, r := range recs {
+		if strings.Contains(r.Detail, `"reapplied"`) {
+			again++
+		}
+	}
+	if again != 3 {
+		t.Errorf("records of access ended again: %d, want 3", again)
+	}
+}

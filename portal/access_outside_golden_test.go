@@ -1,0 +1,72 @@
+package portal
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal/retention"
+)
+
+// TestGoldenAccessNotes: the signed notes outside the database of a
+// member removed and of a role revoked, written once by
+// `UPDATE_ACCESS_NOTES=1 go test ./portal -run TestGoldenAccessNotes
+// -update` and read by every later build: a restore years on must still
+// end that access again.
+func TestGoldenAccessNotes(t *testing.T) {
+	at := time.Date(2026, 12, 7, 10, 0, 0, 123456000, time.UTC)
+	notes := map[string]accessNote{
+		"access-note-member-v1.json": {Type: accessNoteType, Seq: 4021, Hash: "9f3c0d5b1a7e2f4c6d8b0a1e3f5c7d9b2a4e6f8c0d1b3a5e7f9c2d4b6a8e0f1c",
+			Action: "member.removed", At: at, VisitID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", MemberID: "95797e43f822190fb321f7985963e498"},
+		"access-note-role-v1.json": {Type: accessNoteType, Seq: 4022, Hash: "1c0f8e6a4b2d9c7f5e3a1b0d8f6c4e2a9b7d5f3e1c0a8b6d4f2e7c5a3b1d0e9f",
+			Action: "portal_role.revoked", At: at.Add(time.Minute), Role: "administrator", Issuer: "https://login.ofsted.example/", Email: "leaver@ofsted.example"},
+	}
+	pub := filepath.Join("testdata", "access-note-signing.pub")
+	if *update && os.Getenv("UPDATE_ACCESS_NOTES") != "" {
+		pk, key, _ := ed25519.GenerateKey(nil)
+		for name, n := range notes {
+			if err := os.WriteFile(filepath.Join("testdata", name), signAccessNote(key, n), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(pub, []byte(base64.StdEncoding.EncodeToString(pk)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k, err := os.ReadFile(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(k)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range notes {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := trustedKeys{ed25519.PublicKey(key)}.access(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("the golden %s reads\n%+v\nwant\n%+v", name, got, want)
+		}
+		// Today's writer writes it byte for byte (the signature aside).
+		var golden, written retention.Signed
+		_, anyKey, _ := ed25519.GenerateKey(nil)
+		if json.Unmarshal(b, &golden) != nil || json.Unmarshal(signAccessNote(anyKey, want), &written) != nil || !bytes.Equal(golden.Certificate, written.Certificate) {
+			t.Fatalf("the %s written today:\n%s\nthe golden one:\n%s", name, written.Certificate, golden.Certificate)
+		}
+		if _, err := (trustedKeys{ed25519.PublicKey(make([]byte, ed25519.PublicKeySize))}).access(b); err == nil {
+			t.Fatalf("%s verifies with another key", name)
+		}
+	}
+}
