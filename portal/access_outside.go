@@ -16,7 +16,8 @@ import (
 
 // The acts that end someone's access (a member removed from a visit, the
 // administrator role revoked, a person disabled, and a person enabled
-// again, which decides whether a disable still holds) are noted outside
+// again, which decides whether a disable still holds; an item restricted
+// to fewer roles, and opened again) are noted outside
 // the database too (the anchor store, write-once), signed with the
 // portal's key, as the trail recording them is anchored there: a database
 // restored from a backup taken before them would otherwise let those
@@ -32,12 +33,13 @@ const accessNoteType = "evidence-portal access ended v1"
 const accessNotes = "access/"
 
 // accessEnding are the records noted outside the database.
-var accessEnding = []string{"member.removed", "portal_role.revoked", "user.disabled", "user.enabled"}
+var accessEnding = []string{"member.removed", "portal_role.revoked", "user.disabled", "user.enabled", "item.restriction_changed"}
 
 // accessNote is what stays outside the database of one of those records:
 // the record (its number and hash in the trail, its time), and what a
 // restore needs to apply it again. Member removals name the visit and the
-// membership only; the others, the person as the operator named them.
+// membership only; restrictions, the visit, the item and the roles that
+// see it; the others, the person as the operator named them.
 type accessNote struct {
 	Type     string    `json:"type"`
 	Seq      int64     `json:"seq"`
@@ -46,10 +48,15 @@ type accessNote struct {
 	At       time.Time `json:"at"`
 	VisitID  string    `json:"visit_id,omitempty"`
 	MemberID string    `json:"member_id,omitempty"`
-	Role     string    `json:"role,omitempty"`
-	Issuer   string    `json:"issuer,omitempty"`
-	Email    string    `json:"email,omitempty"`
-	Subject  string    `json:"subject,omitempty"`
+	// Item is the item whose restriction changed: Restricted to Roles,
+	// or opened to every role that may see the visit's files.
+	Item       string   `json:"item,omitempty"`
+	Restricted bool     `json:"restricted,omitempty"`
+	Roles      []string `json:"roles,omitempty"`
+	Role       string   `json:"role,omitempty"`
+	Issuer     string   `json:"issuer,omitempty"`
+	Email      string   `json:"email,omitempty"`
+	Subject    string   `json:"subject,omitempty"`
 }
 
 // accessNoteName is a note's name: by the record's number and hash, since
@@ -64,7 +71,11 @@ func accessNoteOf(r store.AuditRecord) (accessNote, bool) {
 	if r.Outcome != "success" {
 		return accessNote{}, false
 	}
-	var d struct{ Role, Issuer, Email, Subject string }
+	var d struct {
+		Role, Issuer, Email, Subject string
+		Restricted                   bool
+		Roles                        []string
+	}
 	if json.Unmarshal([]byte(r.Detail), &d) != nil {
 		return accessNote{}, false
 	}
@@ -73,6 +84,9 @@ func accessNoteOf(r store.AuditRecord) (accessNote, bool) {
 	case "member.removed":
 		n.VisitID, n.MemberID = r.VisitID, r.Object
 		return n, IsID(n.VisitID) && IsID(n.MemberID)
+	case "item.restriction_changed":
+		n.VisitID, n.Item, n.Restricted, n.Roles = r.VisitID, r.Object, d.Restricted, d.Roles
+		return n, IsID(n.VisitID) && n.Item != ""
 	case "portal_role.revoked":
 		n.Role = d.Role
 		if n.Role == "" {
@@ -211,8 +225,17 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, since ti
 	// since) is left as the database has them.
 	lastOf := map[string]accessNote{}
 	var people []string
+	// Likewise an item's restriction holds if it is the last of the
+	// item's notes.
+	var items []string
 	for _, n := range notes {
 		switch n.Action {
+		case "item.restriction_changed":
+			k := "item\x00" + n.VisitID + "\x00" + n.Item
+			if _, ok := lastOf[k]; !ok {
+				items = append(items, k)
+			}
+			lastOf[k] = n
 		case "member.removed":
 			rec := s.systemRec(n.VisitID, "member.removed", n.MemberID, againDetail(n))
 			err := s.store.RemoveMember(ctx, n.VisitID, n.MemberID, rec)
@@ -243,6 +266,20 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, since ti
 			lastOf[k] = n
 		}
 	}
+	for _, k := range items {
+		n := lastOf[k]
+		if !n.Restricted {
+			continue
+		}
+		again, err := s.restrictAgain(ctx, n)
+		if err != nil {
+			return ended, fmt.Errorf("restore: restrict again item %s of visit %s: %w", n.Item, n.VisitID, err)
+		}
+		if again {
+			s.log.Warn("item restricted again after a restore", "visit", n.VisitID, "item", n.Item)
+			ended++
+		}
+	}
 	for _, k := range people {
 		n := lastOf[k]
 		if n.Action != "user.disabled" {
@@ -259,6 +296,41 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, since ti
 		}
 	}
 	return ended, nil
+}
+
+// restrictAgain restricts again, after a restore, an item of a live visit
+// to the roles n names, less any the restored database does not let see
+// it: a restore never opens an item. It reports whether it changed the
+// item's restriction.
+func (s *Service) restrictAgain(ctx context.Context, n accessNote) (bool, error) {
+	v, err := s.store.Visit(ctx, n.VisitID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if v.State != StateActive {
+		return false, nil // destroyed, or being destroyed: nothing is served
+	}
+	cur, err := s.store.Restriction(ctx, n.VisitID, n.Item)
+	if err != nil {
+		return false, err
+	}
+	roles := slices.Compact(slices.Sorted(slices.Values(n.Roles)))
+	if cur.Restricted {
+		roles = slices.DeleteFunc(roles, func(r string) bool { return !slices.Contains(cur.Roles, r) })
+		if len(roles) == len(cur.Roles) {
+			return false, nil // as strict already
+		}
+	}
+	if roles == nil {
+		roles = []string{}
+	}
+	d := againDetail(n)
+	d["restricted"], d["roles"] = true, roles
+	rec := s.systemRec(n.VisitID, "item.restriction_changed", n.Item, d)
+	return true, s.store.PutRestriction(ctx, store.Restriction{VisitID: n.VisitID, Code: n.Item, Restricted: true, Roles: roles}, s.now(), rec)
 }
 
 // againDetail is the detail of a record of access ended again: the

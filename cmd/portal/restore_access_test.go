@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,12 +15,13 @@ import (
 
 // TestRestoreEndsAccessAgain: access ended after a backup was taken (an
 // inspector removed from the visit, a departing administrator's role
-// revoked, a person disabled) is ended again when that backup is
-// restored. Before, the restored database let each of them back in. Each
-// such act is noted outside the database, signed, as the trail recording
-// it is anchored, and the restore applies it again; it grants nothing: a
-// person disabled and enabled again, or a role revoked and granted again
-// (before the backup or after it), is as the backup has them.
+// revoked, a person disabled, an item restricted to fewer roles) is ended
+// again when that backup is restored. Before, the restored database let
+// each of them back in. Each such act is noted outside the database,
+// signed, as the trail recording it is anchored, and the restore applies
+// it again; it grants nothing: a person disabled and enabled again, a role
+// revoked and granted again, an item restricted and opened again (before
+// the backup or after it), is as the backup has them.
 func TestRestoreEndsAccessAgain(t *testing.T) {
 	ctx := context.Background()
 	d := newDrill(t, domainStack(t))
@@ -68,6 +70,17 @@ func TestRestoreEndsAccessAgain(t *testing.T) {
 	cmd(append([]string{"enable"}, person("sao@ofsted.example")...)...)
 	d.person("ofsted", "qam@ofsted.example") // the grants bind at sign-in
 	d.person("ofsted", "lead@ofsted.example")
+	manage, err := d.svc.Authorize(ctx, admin, policy.VisitManage, demo.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	restrict := func(item string, roles ...string) {
+		t.Helper()
+		if _, err := manage.SetRestriction(ctx, item, roles != nil, roles); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restrict("1.03", policy.RoleLeadInspector, policy.RoleInspector)
 	if err := d.svc.Checkpoint(ctx, true); err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +113,12 @@ func TestRestoreEndsAccessAgain(t *testing.T) {
 	cmd("disable", "--issuer", cafcass, "--email", "uploader@cafcass.example")
 	cmd("disable", "--issuer", cafcass, "--email", "coordinator@cafcass.example")
 	cmd("enable", "--issuer", cafcass, "--email", "coordinator@cafcass.example")
+	// Items restricted: one to the lead inspector, one narrowed to them,
+	// one restricted and opened again.
+	restrict("1.01", policy.RoleLeadInspector)
+	restrict("1.03", policy.RoleLeadInspector)
+	restrict("1.02", policy.RoleLeadInspector)
+	restrict("1.02")
 	if err := d.svc.Checkpoint(ctx, true); err != nil {
 		t.Fatal(err)
 	}
@@ -146,10 +165,19 @@ func TestRestoreEndsAccessAgain(t *testing.T) {
 	if after, before := disabled("cafcass", "coordinator@cafcass.example"), disabled("ofsted", "sao@ofsted.example"); after || before {
 		t.Errorf("a person disabled and enabled again (after the backup: %v; before it: %v) is disabled after its restore", after, before)
 	}
-	if !strings.Contains(out, "ended again: 3") {
-		t.Errorf("the restore does not say it ended three people's access again:\n%s", out)
+	for item, want := range map[string][]string{"1.01": {policy.RoleLeadInspector}, "1.03": {policy.RoleLeadInspector}, "1.02": nil} {
+		r, err := db.Restriction(ctx, demo.ID, item)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Restricted != (want != nil) || !slices.Equal(r.Roles, want) {
+			t.Errorf("item %s after the restore: restricted %v to %v, want restricted %v to %v", item, r.Restricted, r.Roles, want != nil, want)
+		}
 	}
-	recs, err := db.AuditRecords(ctx, store.AuditFilter{Actions: []string{"member.removed", "portal_role.revoked", "user.disabled"}})
+	if !strings.Contains(out, "ended again: 5") {
+		t.Errorf("the restore does not say it ended access again five times (a member, a role, a person, two items):\n%s", out)
+	}
+	recs, err := db.AuditRecords(ctx, store.AuditFilter{Actions: []string{"member.removed", "portal_role.revoked", "user.disabled", "item.restriction_changed"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +187,7 @@ func TestRestoreEndsAccessAgain(t *testing.T) {
 			again++
 		}
 	}
-	if again != 3 {
-		t.Errorf("records of access ended again: %d, want 3", again)
+	if again != 5 {
+		t.Errorf("records of access ended again: %d, want 5", again)
 	}
 }
