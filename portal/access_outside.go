@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ofsted-portal/evidence/portal/retention"
@@ -57,6 +58,9 @@ type accessNote struct {
 	Issuer     string   `json:"issuer,omitempty"`
 	Email      string   `json:"email,omitempty"`
 	Subject    string   `json:"subject,omitempty"`
+	// People are the identities the person an operator named signed in
+	// with, when the record was noted.
+	People []store.Identity `json:"people,omitempty"`
 }
 
 // accessNoteName is a note's name: by the record's number and hash, since
@@ -121,10 +125,12 @@ func (k trustedKeys) access(b []byte) (accessNote, error) {
 }
 
 // noteAccessEnded writes outside the database the note of every record
-// that ended someone's access up to upto, the record the anchor store's
-// last checkpoint covers, from where the last noting stopped: the notes
-// go outside as the trail does. Each is written once (a second write of
-// the same note is the same bytes, kept once).
+// that ended someone's access up to upto, the record the checkpoint about
+// to be anchored covers, from where the last noting stopped: the notes go
+// outside before the anchor, so that the trail outside the database never
+// goes on without them. Each is written once (a second write of the same
+// note is kept once; one whose people were read at another moment is a
+// second version, and a restore reads every version).
 func (s *Service) noteAccessEnded(ctx context.Context, upto int64) error {
 	if upto <= s.accessNoted.Load() {
 		return nil
@@ -132,6 +138,15 @@ func (s *Service) noteAccessEnded(ctx context.Context, upto int64) error {
 	from, err := s.store.NotedOutside(ctx, accessNotes)
 	if err != nil {
 		return err
+	}
+	if from > upto {
+		// Not a point this portal wrote (it notes up to a checkpoint it
+		// signs over records that exist): written by someone who can
+		// write to the database, to stop the noting. Noted again from the
+		// start; every note already out is the same note.
+		s.log.Error("how far access ended is noted outside the database is beyond the trail's checkpoint: noting again from the start; check the trail with portal audit verify",
+			"noted", from, "checkpoint", upto)
+		from = 0
 	}
 	const page = 200
 	for from < upto {
@@ -151,6 +166,14 @@ func (s *Service) noteAccessEnded(ctx context.Context, upto int64) error {
 			if !ok {
 				continue
 			}
+			if n.Issuer != "" {
+				// The person as they sign in, however the operator named
+				// them: a restored database may know them another way, or
+				// not at all (signed in first after the backup).
+				if n.People, err = s.store.IdentitiesNamed(ctx, n.Issuer, n.Email, n.Subject); err != nil {
+					return err
+				}
+			}
 			if err := s.putOutside(ctx, accessNoteName(n), signAccessNote(s.signer, n)); err != nil {
 				return err
 			}
@@ -167,22 +190,22 @@ func (s *Service) noteAccessEnded(ctx context.Context, upto int64) error {
 // accessMargin is how long before the restored trail's last record an
 // access note is applied again: records are timed by the clock of the
 // instance that wrote them, which may be behind the one that wrote the
-// last (maxClockSkew each way). Applying again one the database already
-// holds changes nothing (a membership removed is gone, a disable is kept,
-// a grant made after a revocation is left).
+// last (maxClockSkew each way). A note of a record the restored trail
+// holds is passed over: the database holds its act.
 const accessMargin = time.Minute
 
 // endAccessAgain ends again, after a restore, the access that notes
 // outside the database say was ended after the restored trail's last
-// record (at since): each membership removed is removed, each revoked
-// role's grants made before the revocation go, and each person whose last
-// note is a disable is disabled. It returns how many it ended again.
-// Nothing a note says is granted: a person enabled, or a grant made,
-// since the backup is lost with the database, as everything since it is.
-// A note that does not verify with a trusted key, timed after since,
-// stops the restore: it may be a revocation signed with a key replaced
-// since.
-func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, since time.Time) (int, error) {
+// record (restored, at since): each membership removed is removed, each
+// revoked role's grants made before the revocation go, each person whose
+// last note is a disable is disabled, and each item whose last note
+// restricts it is restricted. It returns how many it ended again. Nothing
+// a note says is granted: a person enabled, or a grant made, since the
+// backup is lost with the database, as everything since it is. A note
+// that does not verify with a trusted key stops the restore when it would
+// change this database (it may be a revocation signed with a key
+// replaced since); any other is passed over, logged.
+func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current string, restored int64, since time.Time) (int, error) {
 	s.anchorMu.Lock()
 	a, err := s.openAnchors(ctx)
 	s.anchorMu.Unlock()
@@ -193,7 +216,7 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, since ti
 	if err != nil {
 		return 0, fmt.Errorf("restore: access notes outside the database (%s): %w", a.Where(), err)
 	}
-	from := since.Add(-accessMargin)
+	from, until := since.Add(-accessMargin), s.now().Add(accessMargin)
 	var notes []accessNote
 	for name, versions := range objs {
 		verified := false
@@ -203,17 +226,68 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, since ti
 				if !n.At.Before(from) {
 					notes = append(notes, n)
 				}
-				break
 			}
 		}
-		if !verified && unverifiedAfter(versions, from) {
-			return 0, fmt.Errorf("%w: %s, an access note (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, name)
+		if verified {
+			continue
 		}
-		if !verified {
-			s.log.Warn("restore: an object among the access notes outside the database is not one; passed over", "name", name)
+		for _, b := range versions {
+			n, ok := unverifiedAccessNote(b)
+			switch {
+			case !ok || n.At.After(until):
+				// Not the portal's: none is dated ahead of the clocks.
+				s.log.Warn("restore: an object among the access notes outside the database is not one; passed over", "name", name)
+			case n.At.Before(from):
+			default:
+				here, err := s.accessHere(ctx, n)
+				if err != nil {
+					return 0, err
+				}
+				if here {
+					return 0, fmt.Errorf("%w: %s, an access note for what this database holds (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, name)
+				}
+				s.log.Warn("restore: an access note outside the database does not verify, for nothing this database holds; passed over", "name", name)
+			}
 		}
 	}
-	sort.Slice(notes, func(i, j int) bool {
+	// The notes of acts an earlier restore lost (after its backup's last
+	// record, from its backup's time to its start) are passed over: that restore applied again
+	// the access they ended, noted anew when it did, and what they
+	// granted was never granted after it. Read as they are, an enable
+	// lost by that restore would open again a person who stayed disabled.
+	lost, err := s.timesRestoresLost(ctx, keys, current)
+	if err != nil {
+		return 0, err
+	}
+	notes = slices.DeleteFunc(notes, func(n accessNote) bool {
+		for _, l := range lost {
+			if n.Seq > l.after && !n.At.Before(l.from) && n.At.Before(l.until) {
+				return true
+			}
+		}
+		return false
+	})
+	// The notes of records the restored trail holds are of acts the
+	// database holds.
+	held := map[int64]string{}
+	for _, n := range notes {
+		if n.Seq > restored {
+			continue
+		}
+		if _, ok := held[n.Seq]; ok {
+			continue
+		}
+		recs, err := s.store.AuditRecords(ctx, store.AuditFilter{AfterSeq: n.Seq - 1, Limit: 1})
+		if err != nil {
+			return 0, err
+		}
+		held[n.Seq] = ""
+		if len(recs) == 1 && recs[0].Seq == n.Seq {
+			held[n.Seq] = recs[0].Hash
+		}
+	}
+	notes = slices.DeleteFunc(notes, func(n accessNote) bool { return n.Seq <= restored && held[n.Seq] == n.Hash })
+	sort.SliceStable(notes, func(i, j int) bool {
 		if !notes[i].At.Equal(notes[j].At) {
 			return notes[i].At.Before(notes[j].At)
 		}
@@ -222,20 +296,18 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, since ti
 	ended := 0
 	// A person's disable holds if it is the last of their notes: one
 	// enabled again after it (before the backup's copy of them, or
-	// since) is left as the database has them.
+	// since) is left as the database has them. Likewise an item's
+	// restriction.
 	lastOf := map[string]accessNote{}
-	var people []string
-	// Likewise an item's restriction holds if it is the last of the
-	// item's notes.
-	var items []string
+	var keysInOrder []string
+	last := func(k string, n accessNote) {
+		if _, ok := lastOf[k]; !ok {
+			keysInOrder = append(keysInOrder, k)
+		}
+		lastOf[k] = n
+	}
 	for _, n := range notes {
 		switch n.Action {
-		case "item.restriction_changed":
-			k := "item\x00" + n.VisitID + "\x00" + n.Item
-			if _, ok := lastOf[k]; !ok {
-				items = append(items, k)
-			}
-			lastOf[k] = n
 		case "member.removed":
 			rec := s.systemRec(n.VisitID, "member.removed", n.MemberID, againDetail(n))
 			err := s.store.RemoveMember(ctx, n.VisitID, n.MemberID, rec)
@@ -248,54 +320,169 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, since ti
 			s.log.Warn("member removed again after a restore", "visit", n.VisitID, "member", n.MemberID)
 			ended++
 		case "portal_role.revoked":
-			rec := s.systemRec("", "portal_role.revoked", "", againDetail(n))
-			err := s.store.RevokePortalRoleAgain(ctx, n.Role, n.Issuer, n.Email, n.Subject, n.At, rec)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
+			again, err := s.revokeAgain(ctx, n)
 			if err != nil {
-				return ended, fmt.Errorf("restore: revoke again the %s role of %s: %w", n.Role, n.Issuer, err)
+				return ended, fmt.Errorf("restore: revoke again the %s role of a person of %s: %w", n.Role, n.Issuer, err)
 			}
-			s.log.Warn("portal role revoked again after a restore", "role", n.Role, "issuer", n.Issuer)
-			ended++
+			if again {
+				s.log.Warn("portal role revoked again after a restore", "role", n.Role, "issuer", n.Issuer)
+				ended++
+			}
+		case "item.restriction_changed":
+			last("item\x00"+n.VisitID+"\x00"+n.Item, n)
 		default:
-			k := n.Issuer + "\x00" + n.Email + "\x00" + n.Subject
-			if _, ok := lastOf[k]; !ok {
-				people = append(people, k)
+			// By every identity the person signs in with, however the
+			// operator named them.
+			if len(n.People) == 0 {
+				last("named\x00"+n.Issuer+"\x00"+n.Email+"\x00"+n.Subject, n)
 			}
-			lastOf[k] = n
+			for _, p := range n.People {
+				last("person\x00"+n.Issuer+"\x00"+p.Subject, n)
+			}
 		}
 	}
-	for _, k := range items {
+	for _, k := range keysInOrder {
 		n := lastOf[k]
-		if !n.Restricted {
-			continue
+		var again bool
+		var err error
+		switch {
+		case n.Action == "item.restriction_changed" && n.Restricted:
+			if again, err = s.restrictAgain(ctx, n); again {
+				s.log.Warn("item restricted again after a restore", "visit", n.VisitID, "item", n.Item)
+			}
+		case n.Action == "user.disabled":
+			if again, err = s.disableAgain(ctx, k, n); again {
+				s.log.Warn("person disabled again after a restore", "issuer", n.Issuer)
+			}
 		}
-		again, err := s.restrictAgain(ctx, n)
 		if err != nil {
-			return ended, fmt.Errorf("restore: restrict again item %s of visit %s: %w", n.Item, n.VisitID, err)
+			return ended, fmt.Errorf("restore: %s again: %w", n.Action, err)
 		}
 		if again {
-			s.log.Warn("item restricted again after a restore", "visit", n.VisitID, "item", n.Item)
-			ended++
-		}
-	}
-	for _, k := range people {
-		n := lastOf[k]
-		if n.Action != "user.disabled" {
-			continue
-		}
-		rec := s.systemRec("", "user.disabled", "", againDetail(n))
-		newly, err := s.store.DisableUsersAgain(ctx, n.Issuer, n.Email, n.Subject, s.now(), sessionUser, rec)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return ended, fmt.Errorf("restore: disable again a person of %s: %w", n.Issuer, err)
-		}
-		if newly > 0 {
-			s.log.Warn("person disabled again after a restore", "issuer", n.Issuer)
 			ended++
 		}
 	}
 	return ended, nil
+}
+
+// restoreLost is what a restore lost: the records after its backup's
+// last, from when the backup was taken (to the second, as its manifest
+// says) until the restore began.
+type restoreLost struct {
+	after       int64
+	from, until time.Time
+}
+
+// timesRestoresLost are what restores other than current lost, as their
+// intents outside the database say. A database restored by other means
+// names no backup, and no time.
+func (s *Service) timesRestoresLost(ctx context.Context, keys trustedKeys, current string) ([]restoreLost, error) {
+	s.anchorMu.Lock()
+	a, err := s.openAnchors(ctx)
+	s.anchorMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	objs, err := a.Records(ctx, "restores/")
+	if err != nil {
+		return nil, fmt.Errorf("restore intents (%s): %w", a.Where(), err)
+	}
+	var out []restoreLost
+	for _, versions := range objs {
+		for _, b := range versions {
+			for _, key := range keys {
+				in, err := store.ParseRestoreIntent(b, key)
+				if err == nil && in.RestoreID != current && !in.BackupCreatedAt.IsZero() && in.BackupCreatedAt.Before(in.WrittenAt) {
+					out = append(out, restoreLost{after: in.RestoredSeq, from: in.BackupCreatedAt, until: in.WrittenAt})
+					break
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// revokeAgain revokes again, after a restore, the role n says was
+// revoked: the grants made before the revocation to the person as the
+// operator named them, and to each identity they signed in with (a grant
+// to their email that the restored database holds untaken would be taken
+// up at their next sign-in).
+func (s *Service) revokeAgain(ctx context.Context, n accessNote) (bool, error) {
+	type named struct{ email, subject string }
+	all := []named{{n.Email, n.Subject}}
+	for _, p := range n.People {
+		all = append(all, named{subject: p.Subject})
+		if p.Email != "" && store.PlainEmail(p.Email) {
+			all = append(all, named{email: strings.ToLower(p.Email)})
+		}
+	}
+	revoked := false
+	for _, w := range all {
+		rec := s.systemRec("", "portal_role.revoked", "", againDetail(n))
+		err := s.store.RevokePortalRoleAgain(ctx, n.Role, n.Issuer, w.email, w.subject, n.At, rec)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return revoked, err
+		}
+		revoked = true
+	}
+	return revoked, nil
+}
+
+// disableAgain disables again, after a restore, the person n says was
+// disabled, as key names them: by an identity they signed in with (kept
+// as disabled when the restored database does not know it), or as the
+// operator named them.
+func (s *Service) disableAgain(ctx context.Context, key string, n accessNote) (bool, error) {
+	rec := s.systemRec("", "user.disabled", "", againDetail(n))
+	for _, p := range n.People {
+		if key == "person\x00"+n.Issuer+"\x00"+p.Subject {
+			return s.store.DisableIdentityAgain(ctx, n.Issuer, p, s.now(), sessionUser, rec)
+		}
+	}
+	newly, err := s.store.DisableUsersAgain(ctx, n.Issuer, n.Email, n.Subject, s.now(), sessionUser, rec)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil // never signed in: nothing to refuse
+	}
+	return newly > 0, err
+}
+
+// unverifiedAccessNote reads, unchecked, what an object among the access
+// notes says; false when it is not an access note at all.
+func unverifiedAccessNote(b []byte) (accessNote, bool) {
+	var env retention.Signed
+	var n accessNote
+	if json.Unmarshal(b, &env) != nil || json.Unmarshal(env.Certificate, &n) != nil || n.Type != accessNoteType || !slices.Contains(accessEnding, n.Action) {
+		return accessNote{}, false
+	}
+	return n, true
+}
+
+// accessHere reports whether applying n again would act on what this
+// database holds: the membership, a grant or a person it names, or a
+// live visit whose item it restricts.
+func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
+	switch n.Action {
+	case "member.removed":
+		_, err := s.store.Member(ctx, n.VisitID, n.MemberID)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	case "item.restriction_changed":
+		v, err := s.store.Visit(ctx, n.VisitID)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil && v.State == StateActive, err
+	}
+	people, err := s.store.IdentitiesNamed(ctx, n.Issuer, n.Email, n.Subject)
+	if err != nil || len(people) > 0 || n.Action != "portal_role.revoked" {
+		return len(people) > 0 || len(n.People) > 0, err
+	}
+	return s.store.PortalRoleNamed(ctx, n.Role, n.Issuer, n.Email, n.Subject)
 }
 
 // restrictAgain restricts again, after a restore, an item of a live visit
@@ -349,21 +536,4 @@ func againDetail(n accessNote) map[string]any {
 		}
 	}
 	return d
-}
-
-// unverifiedAfter reports whether an object among the access notes that
-// does not verify says (unchecked) it is an access note recorded at from
-// or after. One that says it is older than the backup is not the
-// restore's concern, nor one that is no access note at all (written there
-// by someone else, in a store where it cannot be deleted: it must not
-// stop every restore).
-func unverifiedAfter(versions [][]byte, from time.Time) bool {
-	for _, b := range versions {
-		var env retention.Signed
-		var n accessNote
-		if json.Unmarshal(b, &env) == nil && json.Unmarshal(env.Certificate, &n) == nil && n.Type == accessNoteType && !n.At.Before(from) {
-			return true
-		}
-	}
-	return false
 }

@@ -172,15 +172,14 @@ func (s *Service) Checkpoint(ctx context.Context, force bool) error {
 		s.ownCheckpoint.Store(&last)
 	}
 	s.checkpointed.Store(last.Seq)
-	if err := s.anchor(ctx, last); err != nil {
-		return err
-	}
-	// The acts that ended someone's access go outside with the trail
-	// that records them, so that a restore ends that access again.
+	// The acts that ended someone's access go outside before the anchor
+	// that covers their records, so that a restore ends again all the
+	// access ended up to the last anchor: the trail outside the database
+	// does not go on without them.
 	if err := s.noteAccessEnded(ctx, last.Seq); err != nil {
-		return fmt.Errorf("access ended, noted outside the database: %w", err)
+		return fmt.Errorf("audit anchor %d: access ended, noted outside the database: %w", last.Seq, err)
 	}
-	return nil
+	return s.anchor(ctx, last)
 }
 
 // dbErr counts err, when there is one and the work was not called off, as

@@ -3,6 +3,7 @@ package portal
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"encoding/binary"
 	"encoding/json"
 	"io"
@@ -144,4 +145,43 @@ func ReadInstream(r *bufio.Reader, w io.Writer) error {
 			return err
 		}
 	}
+}
+
+// EndAccessAgain ends again the access the notes outside the database
+// say was ended after the trail's record restored, at since, as a restore
+// does.
+func (s *Service) EndAccessAgain(ctx context.Context, restored int64, since time.Time) (int, error) {
+	return s.endAccessAgain(ctx, s.trustedKeys(nil), "", restored, since)
+}
+
+// PutAccessNoteOutside writes b among the access notes outside the
+// database, under name.
+func (s *Service) PutAccessNoteOutside(ctx context.Context, name string, b []byte) error {
+	return s.putOutside(ctx, accessNotes+name, b)
+}
+
+// ForgedMemberRemoval is the note of a member's removal at at, signed
+// with a key the portal does not trust.
+func ForgedMemberRemoval(visitID, memberID string, at time.Time) []byte {
+	_, key, _ := ed25519.GenerateKey(nil)
+	return signAccessNote(key, accessNote{Type: accessNoteType, Seq: 1, Hash: "00", Action: "member.removed", At: at.UTC(), VisitID: visitID, MemberID: memberID})
+}
+
+// ErrUnverified is a record outside the database that does not verify.
+var ErrUnverified = errUnverified
+
+// AccessNotesOutside names the access notes outside the database.
+func (s *Service) AccessNotesOutside(ctx context.Context) ([]string, error) {
+	s.anchorMu.Lock()
+	a, err := s.openAnchors(ctx)
+	s.anchorMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	objs, err := a.Records(ctx, accessNotes)
+	var names []string
+	for name := range objs {
+		names = append(names, name)
+	}
+	return names, err
 }

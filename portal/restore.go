@@ -205,8 +205,11 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 	// Access ended since the backup is ended again before anyone signs
 	// in: a member removed, a role revoked, a person disabled.
 	since, err := s.restoredUpTo(ctx, r.BackupSeq)
+	if !r.BackupCreatedAt.IsZero() && r.BackupCreatedAt.Before(since) {
+		since = r.BackupCreatedAt // its last record timed by a clock ahead
+	}
 	if err == nil {
-		rep.AccessEnded, err = s.endAccessAgain(ctx, keys, since)
+		rep.AccessEnded, err = s.endAccessAgain(ctx, keys, r.ID, r.BackupSeq, since)
 	}
 	if err != nil {
 		errs = append(errs, fmt.Errorf("restore: access ended after the backup: %w; the restore stays pending", err))

@@ -76,7 +76,7 @@ func claimedVisit(b []byte) string {
 
 // errUnverified is a record outside the database that does not verify, for
 // a visit live in the database.
-var errUnverified = errors.New("a destruction record outside the database does not verify with a trusted key")
+var errUnverified = errors.New("a record outside the database does not verify with a trusted key")
 
 // errAnchorsUnread is destroyedOutside's error when the anchor store
 // cannot be opened or read.

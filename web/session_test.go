@@ -209,7 +209,8 @@ func tableRows(t *testing.T, ts *testStack) map[string]int {
 
 // settledRows counts the rows of every table once the portal's background
 // work has done what it does at start, on its own schedule (the first
-// audit checkpoint, the first retention sweep and its lease), so that a
+// audit checkpoint, with how far access ended is noted outside the
+// database, the first retention sweep and its lease), so that a
 // count before and after some requests compares the requests alone. On a
 // loaded machine that work may still be running when the stack is up.
 func settledRows(t *testing.T, ts *testStack) map[string]int {
@@ -217,7 +218,7 @@ func settledRows(t *testing.T, ts *testStack) map[string]int {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		rows := tableRows(t, ts)
-		if rows["audit_checkpoints"] > 0 && rows["leases"] == 0 || time.Now().After(deadline) {
+		if rows["audit_checkpoints"] > 0 && rows["noted_outside"] > 0 && rows["leases"] == 0 || time.Now().After(deadline) {
 			return rows
 		}
 		time.Sleep(100 * time.Millisecond)

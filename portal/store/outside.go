@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // NotedOutside is the trail's record up to which what is named what has
@@ -31,4 +32,76 @@ func (s *Store) NoteOutsideReached(ctx context.Context, what string, seq int64) 
 		return fmt.Errorf("store: note outside reached: %w", err)
 	}
 	return nil
+}
+
+// Identity is one way a person signs in: their subject at an issuer, and
+// the email their provider last gave.
+type Identity struct {
+	Subject string `json:"subject"`
+	Email   string `json:"email,omitempty"`
+}
+
+// IdentitiesNamed lists the identities of the people who sign in from
+// issuer with this email, or (email "") this subject, by subject.
+func (s *Store) IdentitiesNamed(ctx context.Context, issuer, email, subject string) ([]Identity, error) {
+	where, args := personWhere(issuer, email, subject)
+	out, err := queryAll(ctx, s.db, func(sc scanner) (Identity, error) {
+		var p Identity
+		return p, sc.Scan(&p.Subject, &p.Email)
+	}, `SELECT subject, email FROM users WHERE `+where+` ORDER BY subject`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: identities: %w", err)
+	}
+	return out, nil
+}
+
+// DisableIdentityAgain disables, after a restore, the person who signs in
+// from issuer as p, as DisableUsers does, recorded with audit; when the
+// restored database does not know them (their first sign-in came after
+// the backup) it keeps them as a person disabled, so that their sign-in
+// is refused, and with it an invitation or a grant to their email taken
+// up. It reports whether it disabled anyone; one disabled already is
+// left as they are, and nothing is recorded.
+func (s *Store) DisableIdentityAgain(ctx context.Context, issuer string, p Identity, now time.Time, sessionUser func(data []byte) string, audit ...AuditRecord) (bool, error) {
+	n, err := s.disableUsers(ctx, issuer, "", p.Subject, now, sessionUser, true, audit)
+	if err == nil {
+		return n > 0, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	var added bool
+	err = s.inTxAudit(ctx, func(tx *Tx) ([]AuditRecord, error) {
+		res, err := tx.ExecContext(ctx, `INSERT INTO users (id, issuer, subject, email, name, created_at, disabled_at) VALUES (?, ?, ?, ?, '', ?, ?)
+			ON CONFLICT (issuer, subject) DO NOTHING`, NewID(), issuer, p.Subject, p.Email, formatTime(now), formatTime(now))
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, nil // signed in meanwhile: a restore pending serves nobody
+		}
+		added = true
+		return audit, nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: disable again: %w", err)
+	}
+	return added, nil
+}
+
+// PortalRoleNamed reports whether a grant of role is held by the person
+// who signs in from issuer with this email, or (email "") this subject,
+// as RevokePortalRole would take it.
+func (s *Store) PortalRoleNamed(ctx context.Context, role, issuer, email, subject string) (bool, error) {
+	q, who := `SELECT EXISTS (SELECT 1 FROM portal_roles WHERE role = ? AND (issuer = ? AND subject = ?
+		OR user_id IN (SELECT id FROM users WHERE issuer = ? AND subject = ?)))`, subject
+	if email != "" {
+		q, who = `SELECT EXISTS (SELECT 1 FROM portal_roles WHERE role = ? AND (issuer = ? AND email = ?
+		OR user_id IN (SELECT id FROM users WHERE issuer = ? AND email = ?)))`, email
+	}
+	var held bool
+	if err := s.db.QueryRowContext(ctx, q, role, issuer, who, issuer, who).Scan(&held); err != nil {
+		return false, fmt.Errorf("store: portal role named: %w", err)
+	}
+	return held, nil
 }

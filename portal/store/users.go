@@ -460,7 +460,7 @@ func (s *Store) DisableUsers(ctx context.Context, issuer, email, subject string,
 
 // DisableUsersAgain is DisableUsers for a disable applied again to a
 // restored database: when none of the people it names is enabled it
-// does nothing, and records nothing.
+// does nothing, and records nothing (ErrNotFound when it knows none).
 func (s *Store) DisableUsersAgain(ctx context.Context, issuer, email, subject string, now time.Time, sessionUser func(data []byte) string, audit ...AuditRecord) (int, error) {
 	return s.disableUsers(ctx, issuer, email, subject, now, sessionUser, true, audit)
 }
@@ -478,6 +478,13 @@ func (s *Store) disableUsers(ctx context.Context, issuer, email, subject string,
 			return err
 		}
 		if again && newly == 0 {
+			var known int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE `+where, args...).Scan(&known); err != nil {
+				return err
+			}
+			if known == 0 {
+				return ErrNotFound
+			}
 			return errNoneEnabled
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE users SET disabled_at = COALESCE(disabled_at, ?), session_epoch = session_epoch + 1 WHERE `+where,

@@ -1,0 +1,95 @@
+package portal_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
+)
+
+// TestUnverifiedAccessNotes: an object among the access notes outside the
+// database that does not verify with a trusted key stops a restore only
+// when it would act on what the restored database holds (a removal
+// signed with a key replaced since: the operator gives it with
+// --trust-key). Before, any that said it was a note from after the
+// backup stopped it: one written by anyone with the anchor store's
+// credentials, dated ahead, or naming a membership that is not there,
+// kept every restore pending for good, in a store where it cannot be
+// deleted.
+func TestUnverifiedAccessNotes(t *testing.T) {
+	d, v, _, _, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	members, err := d.svc.Store().Members(ctx, v.ID)
+	if err != nil || len(members) == 0 {
+		t.Fatalf("members: %d %v", len(members), err)
+	}
+	m := members[0]
+	now := time.Now()
+	since := now.Add(-time.Hour)
+	put := func(name string, b []byte) {
+		t.Helper()
+		if err := d.svc.PutAccessNoteOutside(ctx, name, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("garbage.json", []byte("not a note"))
+	put("ahead.json", portal.ForgedMemberRemoval(v.ID, m.ID, now.Add(1000*24*time.Hour)))
+	put("elsewhere.json", portal.ForgedMemberRemoval(v.ID, store.NewID(), now))
+	put("before.json", portal.ForgedMemberRemoval(v.ID, m.ID, since.Add(-time.Hour)))
+	seq, _, err := d.svc.Store().AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.svc.EndAccessAgain(ctx, seq, since); err != nil || n != 0 {
+		t.Fatalf("notes that do not verify, for nothing here, dated ahead, or from before the backup: %d ended, %v; want them passed over", n, err)
+	}
+	put("here.json", portal.ForgedMemberRemoval(v.ID, m.ID, now))
+	if _, err := d.svc.EndAccessAgain(ctx, seq, since); !errors.Is(err, portal.ErrUnverified) {
+		t.Fatalf("a note that does not verify, removing a member this database holds: %v, want the restore stopped", err)
+	}
+	if _, err := d.svc.Store().Member(ctx, v.ID, m.ID); err != nil {
+		t.Fatalf("the member a note that does not verify names: %v, want them kept", err)
+	}
+}
+
+// TestAccessNotedPastACursorAhead: how far access ended is noted outside
+// the database is a row anyone who can write to the database can move
+// ahead. Before, moved past the trail's head, it stopped the noting for
+// good, unseen: a member removed after it was never noted, and a restore
+// let them back in. A point beyond the checkpoint being anchored is not
+// one the portal wrote: it is logged and the noting starts again.
+func TestAccessNotedPastACursorAhead(t *testing.T) {
+	d, v, _, _, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	if _, err := d.svc.Store().DB().Exec(`INSERT INTO noted_outside (what, seq) VALUES ('access/', 1000000000)
+		ON CONFLICT (what) DO UPDATE SET seq = excluded.seq`); err != nil {
+		t.Fatal(err)
+	}
+	members, err := d.svc.Store().Members(ctx, v.ID)
+	if err != nil || len(members) == 0 {
+		t.Fatalf("members: %d %v", len(members), err)
+	}
+	var m store.Member
+	for _, x := range members {
+		if x.Role == policy.RoleInspector {
+			m = x
+		}
+	}
+	if err := d.mustAccess(d.person("ofsted", "admin@ofsted.example"), policy.MemberManage).RemoveMember(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	names, err := d.svc.AccessNotesOutside(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 1 {
+		t.Fatalf("access notes outside the database after a member's removal, the noting's point moved ahead: %v, want the removal's", names)
+	}
+}
