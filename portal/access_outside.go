@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -140,12 +141,24 @@ func (s *Service) noteAccessEnded(ctx context.Context, upto int64) error {
 		return err
 	}
 	if from > upto {
-		// Not a point this portal wrote (it notes up to a checkpoint it
-		// signs over records that exist): written by someone who can
-		// write to the database, to stop the noting. Noted again from the
-		// start; every note already out is the same note.
-		s.log.Error("how far access ended is noted outside the database is beyond the trail's checkpoint: noting again from the start; check the trail with portal audit verify",
-			"noted", from, "checkpoint", upto)
+		// Another instance has noted further (its checkpoint is later
+		// than the one this one anchors), or the point is beyond the
+		// trail, which no instance writes: written by someone who can
+		// write to the database, to stop the noting. Then it is noted
+		// again from the start; every note already out is the same note.
+		head, _, err := s.store.AuditHead(ctx)
+		if err != nil {
+			return err
+		}
+		if from <= head {
+			s.accessNoted.Store(upto)
+			return nil
+		}
+		s.log.Error("how far access ended is noted outside the database is beyond the trail's last record: noting again from the start; check the trail with portal audit verify",
+			"noted", from, "head", head)
+		if err := s.store.NoteOutsideFromStart(ctx, accessNotes, from); err != nil {
+			return err
+		}
 		from = 0
 	}
 	const page = 200
@@ -217,15 +230,18 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		return 0, fmt.Errorf("restore: access notes outside the database (%s): %w", a.Where(), err)
 	}
 	from, until := since.Add(-accessMargin), s.now().Add(accessMargin)
-	var notes []accessNote
+	type candidate struct {
+		accessNote
+		name     string
+		verified bool
+	}
+	var cands []candidate
 	for name, versions := range objs {
 		verified := false
 		for _, b := range versions {
 			if n, err := keys.access(b); err == nil {
 				verified = true
-				if !n.At.Before(from) {
-					notes = append(notes, n)
-				}
+				cands = append(cands, candidate{n, name, true})
 			}
 		}
 		if verified {
@@ -233,65 +249,69 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		}
 		for _, b := range versions {
 			n, ok := unverifiedAccessNote(b)
-			switch {
-			case !ok || n.At.After(until):
+			if !ok || n.At.After(until) {
 				// Not the portal's: none is dated ahead of the clocks.
 				s.log.Warn("restore: an object among the access notes outside the database is not one; passed over", "name", name)
-			case n.At.Before(from):
-			default:
-				here, err := s.accessHere(ctx, n)
-				if err != nil {
-					return 0, err
-				}
-				if here {
-					return 0, fmt.Errorf("%w: %s, an access note for what this database holds (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, name)
-				}
-				s.log.Warn("restore: an access note outside the database does not verify, for nothing this database holds; passed over", "name", name)
+				continue
 			}
+			cands = append(cands, candidate{n, name, false})
 		}
 	}
-	// The notes of acts an earlier restore lost (after its backup's last
-	// record, from its backup's time to its start) are passed over: that restore applied again
-	// the access they ended, noted anew when it did, and what they
-	// granted was never granted after it. Read as they are, an enable
-	// lost by that restore would open again a person who stayed disabled.
-	lost, err := s.timesRestoresLost(ctx, keys, current)
+	// Passed over: the notes of acts from before the backup; those of
+	// acts an earlier restore lost (the records after its backup's last,
+	// before its mark), since that restore applied again the access they
+	// ended, noted anew as it did, and what they granted was never
+	// granted after it (read as they are, an enable that restore lost
+	// would open again a person who stayed disabled); and those of
+	// records the restored trail holds, whose acts the database holds.
+	lost, err := s.restoresFinished(ctx, keys, current)
 	if err != nil {
 		return 0, err
 	}
-	notes = slices.DeleteFunc(notes, func(n accessNote) bool {
-		for _, l := range lost {
-			if n.Seq > l.after && !n.At.Before(l.from) && n.At.Before(l.until) {
-				return true
+	held := map[int64]string{}
+	var notes []accessNote
+	for _, c := range cands {
+		n := c.accessNote
+		if n.At.Before(from) || slices.ContainsFunc(lost, func(l restoreFinished) bool { return n.Seq > l.RestoredSeq && n.Seq < l.MarkSeq }) {
+			continue
+		}
+		if n.Seq <= restored {
+			h, ok := held[n.Seq]
+			if !ok {
+				recs, err := s.store.AuditRecords(ctx, store.AuditFilter{AfterSeq: n.Seq - 1, Limit: 1})
+				if err != nil {
+					return 0, err
+				}
+				if len(recs) == 1 && recs[0].Seq == n.Seq {
+					h = recs[0].Hash
+				}
+				held[n.Seq] = h
+			}
+			if h == n.Hash {
+				continue
 			}
 		}
-		return false
-	})
-	// The notes of records the restored trail holds are of acts the
-	// database holds.
-	held := map[int64]string{}
-	for _, n := range notes {
-		if n.Seq > restored {
+		if c.verified {
+			notes = append(notes, n)
 			continue
 		}
-		if _, ok := held[n.Seq]; ok {
-			continue
-		}
-		recs, err := s.store.AuditRecords(ctx, store.AuditFilter{AfterSeq: n.Seq - 1, Limit: 1})
+		here, err := s.accessHere(ctx, n)
 		if err != nil {
 			return 0, err
 		}
-		held[n.Seq] = ""
-		if len(recs) == 1 && recs[0].Seq == n.Seq {
-			held[n.Seq] = recs[0].Hash
+		if here {
+			return 0, fmt.Errorf("%w: %s, an access note for what this database holds (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, c.name)
 		}
+		s.log.Warn("restore: an access note outside the database does not verify, for nothing this database holds; passed over", "name", c.name)
 	}
-	notes = slices.DeleteFunc(notes, func(n accessNote) bool { return n.Seq <= restored && held[n.Seq] == n.Hash })
+	// In the order of their records: a restore's mark goes after the
+	// last record anchored, and notes are of anchored records, so their
+	// numbers go on across restores. Clocks are not compared.
 	sort.SliceStable(notes, func(i, j int) bool {
-		if !notes[i].At.Equal(notes[j].At) {
-			return notes[i].At.Before(notes[j].At)
+		if notes[i].Seq != notes[j].Seq {
+			return notes[i].Seq < notes[j].Seq
 		}
-		return notes[i].Seq < notes[j].Seq
+		return notes[i].At.Before(notes[j].At)
 	})
 	ended := 0
 	// A person's disable holds if it is the last of their notes: one
@@ -299,6 +319,8 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	// since) is left as the database has them. Likewise an item's
 	// restriction.
 	lastOf := map[string]accessNote{}
+	identities := map[string]map[string]bool{}
+	identityOf := map[string]store.Identity{}
 	var keysInOrder []string
 	last := func(k string, n accessNote) {
 		if _, ok := lastOf[k]; !ok {
@@ -331,13 +353,21 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		case "item.restriction_changed":
 			last("item\x00"+n.VisitID+"\x00"+n.Item, n)
 		default:
-			// By every identity the person signs in with, however the
+			// By every identity the person signs in with, and every one
+			// an earlier note naming them so had (their provider may
+			// since have changed the email it gives), and as the
 			// operator named them.
-			if len(n.People) == 0 {
-				last("named\x00"+n.Issuer+"\x00"+n.Email+"\x00"+n.Subject, n)
+			named := "named\x00" + n.Issuer + "\x00" + n.Email + "\x00" + n.Subject
+			if identities[named] == nil {
+				identities[named] = map[string]bool{}
 			}
 			for _, p := range n.People {
-				last("person\x00"+n.Issuer+"\x00"+p.Subject, n)
+				k := "person\x00" + n.Issuer + "\x00" + p.Subject
+				identities[named][k], identityOf[k] = true, p
+			}
+			last(named, n)
+			for _, k := range slices.Sorted(maps.Keys(identities[named])) {
+				last(k, n)
 			}
 		}
 	}
@@ -351,7 +381,9 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 				s.log.Warn("item restricted again after a restore", "visit", n.VisitID, "item", n.Item)
 			}
 		case n.Action == "user.disabled":
-			if again, err = s.disableAgain(ctx, k, n); again {
+			p, person := identityOf[k]
+			named := !person && len(identities[k]) == 0 // known by no identity
+			if again, err = s.disableAgain(ctx, n, p, person, named); again {
 				s.log.Warn("person disabled again after a restore", "issuer", n.Issuer)
 			}
 		}
@@ -363,43 +395,6 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		}
 	}
 	return ended, nil
-}
-
-// restoreLost is what a restore lost: the records after its backup's
-// last, from when the backup was taken (to the second, as its manifest
-// says) until the restore began.
-type restoreLost struct {
-	after       int64
-	from, until time.Time
-}
-
-// timesRestoresLost are what restores other than current lost, as their
-// intents outside the database say. A database restored by other means
-// names no backup, and no time.
-func (s *Service) timesRestoresLost(ctx context.Context, keys trustedKeys, current string) ([]restoreLost, error) {
-	s.anchorMu.Lock()
-	a, err := s.openAnchors(ctx)
-	s.anchorMu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	objs, err := a.Records(ctx, "restores/")
-	if err != nil {
-		return nil, fmt.Errorf("restore intents (%s): %w", a.Where(), err)
-	}
-	var out []restoreLost
-	for _, versions := range objs {
-		for _, b := range versions {
-			for _, key := range keys {
-				in, err := store.ParseRestoreIntent(b, key)
-				if err == nil && in.RestoreID != current && !in.BackupCreatedAt.IsZero() && in.BackupCreatedAt.Before(in.WrittenAt) {
-					out = append(out, restoreLost{after: in.RestoredSeq, from: in.BackupCreatedAt, until: in.WrittenAt})
-					break
-				}
-			}
-		}
-	}
-	return out, nil
 }
 
 // revokeAgain revokes again, after a restore, the role n says was
@@ -432,21 +427,22 @@ func (s *Service) revokeAgain(ctx context.Context, n accessNote) (bool, error) {
 }
 
 // disableAgain disables again, after a restore, the person n says was
-// disabled, as key names them: by an identity they signed in with (kept
-// as disabled when the restored database does not know it), or as the
-// operator named them.
-func (s *Service) disableAgain(ctx context.Context, key string, n accessNote) (bool, error) {
+// disabled: by an identity they signed in with (person; kept as disabled
+// when the restored database does not know it), or, for a person no note
+// knows by an identity (named), as the operator named them.
+func (s *Service) disableAgain(ctx context.Context, n accessNote, p store.Identity, person, named bool) (bool, error) {
 	rec := s.systemRec("", "user.disabled", "", againDetail(n))
-	for _, p := range n.People {
-		if key == "person\x00"+n.Issuer+"\x00"+p.Subject {
-			return s.store.DisableIdentityAgain(ctx, n.Issuer, p, s.now(), sessionUser, rec)
+	switch {
+	case person:
+		return s.store.DisableIdentityAgain(ctx, n.Issuer, p, s.now(), sessionUser, rec)
+	case named:
+		newly, err := s.store.DisableUsersAgain(ctx, n.Issuer, n.Email, n.Subject, s.now(), sessionUser, rec)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil // never signed in: nothing to refuse
 		}
+		return newly > 0, err
 	}
-	newly, err := s.store.DisableUsersAgain(ctx, n.Issuer, n.Email, n.Subject, s.now(), sessionUser, rec)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil // never signed in: nothing to refuse
-	}
-	return newly > 0, err
+	return false, nil
 }
 
 // unverifiedAccessNote reads, unchecked, what an object among the access
@@ -461,8 +457,10 @@ func unverifiedAccessNote(b []byte) (accessNote, bool) {
 }
 
 // accessHere reports whether applying n again would act on what this
-// database holds: the membership, a grant or a person it names, or a
-// live visit whose item it restricts.
+// database holds: the membership it removes, the item of a live visit it
+// restricts, a person it disables or a grant it revokes, by how the
+// operator named them or an identity they signed in with. An enable, or
+// an item opened, never acts.
 func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 	switch n.Action {
 	case "member.removed":
@@ -472,17 +470,37 @@ func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 		}
 		return err == nil, err
 	case "item.restriction_changed":
+		if !n.Restricted {
+			return false, nil
+		}
 		v, err := s.store.Visit(ctx, n.VisitID)
 		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
 		}
 		return err == nil && v.State == StateActive, err
+	case "user.enabled":
+		return false, nil
 	}
-	people, err := s.store.IdentitiesNamed(ctx, n.Issuer, n.Email, n.Subject)
-	if err != nil || len(people) > 0 || n.Action != "portal_role.revoked" {
-		return len(people) > 0 || len(n.People) > 0, err
+	type named struct{ email, subject string }
+	all := []named{{n.Email, n.Subject}}
+	for _, p := range n.People {
+		all = append(all, named{subject: p.Subject})
 	}
-	return s.store.PortalRoleNamed(ctx, n.Role, n.Issuer, n.Email, n.Subject)
+	for _, w := range all {
+		var here bool
+		var err error
+		if n.Action == "portal_role.revoked" {
+			here, err = s.store.PortalRoleNamed(ctx, n.Role, n.Issuer, w.email, w.subject)
+		} else {
+			var people []store.Identity
+			people, err = s.store.IdentitiesNamed(ctx, n.Issuer, w.email, w.subject)
+			here = len(people) > 0
+		}
+		if err != nil || here {
+			return here, err
+		}
+	}
+	return false, nil
 }
 
 // restrictAgain restricts again, after a restore, an item of a live visit

@@ -40,12 +40,13 @@ func TestUnverifiedAccessNotes(t *testing.T) {
 	put("ahead.json", portal.ForgedMemberRemoval(v.ID, m.ID, now.Add(1000*24*time.Hour)))
 	put("elsewhere.json", portal.ForgedMemberRemoval(v.ID, store.NewID(), now))
 	put("before.json", portal.ForgedMemberRemoval(v.ID, m.ID, since.Add(-time.Hour)))
+	put("nobody.json", portal.ForgedDisable("https://login.example/", "nobody-here", now))
 	seq, _, err := d.svc.Store().AuditHead(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n, err := d.svc.EndAccessAgain(ctx, seq, since); err != nil || n != 0 {
-		t.Fatalf("notes that do not verify, for nothing here, dated ahead, or from before the backup: %d ended, %v; want them passed over", n, err)
+		t.Fatalf("notes that do not verify, for nothing here (a membership, a person), dated ahead, or from before the backup: %d ended, %v; want them passed over", n, err)
 	}
 	put("here.json", portal.ForgedMemberRemoval(v.ID, m.ID, now))
 	if _, err := d.svc.EndAccessAgain(ctx, seq, since); !errors.Is(err, portal.ErrUnverified) {
@@ -91,5 +92,12 @@ func TestAccessNotedPastACursorAhead(t *testing.T) {
 	}
 	if len(names) != 1 {
 		t.Fatalf("access notes outside the database after a member's removal, the noting's point moved ahead: %v, want the removal's", names)
+	}
+	var at int64
+	if err := d.svc.Store().DB().QueryRow(`SELECT seq FROM noted_outside WHERE what = 'access/'`).Scan(&at); err != nil {
+		t.Fatal(err)
+	}
+	if head, _, err := d.svc.Store().AuditHead(ctx); err != nil || at > head {
+		t.Errorf("the noting's point after noting again: %d, beyond the trail's last record %d (%v)", at, head, err)
 	}
 }

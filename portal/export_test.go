@@ -185,3 +185,11 @@ func (s *Service) AccessNotesOutside(ctx context.Context) ([]string, error) {
 	}
 	return names, err
 }
+
+// ForgedDisable is the note of a disable at at of the person who signs in
+// from issuer as subject, signed with a key the portal does not trust.
+func ForgedDisable(issuer, subject string, at time.Time) []byte {
+	_, key, _ := ed25519.GenerateKey(nil)
+	return signAccessNote(key, accessNote{Type: accessNoteType, Seq: 2, Hash: "01", Action: "user.disabled", At: at.UTC(), Issuer: issuer, Subject: subject,
+		People: []store.Identity{{Subject: subject}}})
+}

@@ -270,6 +270,11 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		}
 		detail["backup_signed"] = !unsigned
 	}
+	// Said outside the database first: a later restore then knows which
+	// records this one lost.
+	if err := s.noteRestoreFinished(ctx, r.ID, r.BackupSeq, rep.MarkSeq); err != nil {
+		return rep, fmt.Errorf("restore: %w; the restore stays pending", err)
+	}
 	rec := operatorRec(a, "restore.finished", detail)
 	if err := s.store.FinishRestore(ctx, r.ID, s.now(), rec); err != nil {
 		return rep, err

@@ -300,3 +300,87 @@ func TestSecondRestoreKeepsWhatTheFirstLost(t *testing.T) {
 		t.Error("the person disabled since the first restore signs in after the second, of an earlier backup")
 	}
 }
+
+// TestRefusedRestoreLosesNothing: a restore refused after writing its
+// intent (here, into a database that is not empty, without --force) lost
+// nothing. Before, a later restore took the intent for a restore that
+// happened, passed over the notes of the acts after its backup as lost
+// by it, and let back in a person disabled since. Only a restore that
+// finished (its note outside the database) is now taken to have lost
+// anything.
+func TestRefusedRestoreLosesNothing(t *testing.T) {
+	ctx := context.Background()
+	d := newDrill(t, domainStack(t))
+	d.open()
+	defer func() { d.svc.Close() }()
+	var cafcass string
+	for _, p := range d.cfg.IdPs {
+		if p.Name == "cafcass" {
+			cafcass = p.Issuer
+		}
+	}
+	d.person("cafcass", "uploader@cafcass.example")
+	early := d.backup()
+	later := d.backup()
+	if err := adminDisable(ctx, "disable", []string{"--issuer", cafcass, "--email", "uploader@cafcass.example"}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	d.svc.Close()
+	var out bytes.Buffer
+	if err := restoreCmd(ctx, []string{later}, &out); err == nil {
+		t.Fatalf("a restore into the live database without --force was not refused:\n%s", out.String())
+	}
+	d.open()
+	t.Logf("%s", d.restore(early))
+	d.open()
+	_, err := d.svc.SignIn(ctx, portal.Actor{}, portal.Identity{IdP: "cafcass", Issuer: cafcass, Subject: "uploader@cafcass.example", Email: "uploader@cafcass.example"})
+	if !errors.Is(err, portal.ErrDisabled) {
+		t.Errorf("the person disabled after both backups signs in after the restore that followed a refused one (%v)", err)
+	}
+}
+
+// TestRestoreFollowsAPersonWhoseEmailChanged: a person disabled and then
+// enabled by their email, whose provider gave them a new email before the
+// enable was noted outside the database. The enable's note then knew them
+// by no identity, and the restore of a backup from before both took the
+// disable for their last act and disabled them. An act named as an
+// earlier one was now covers every identity that one knew.
+func TestRestoreFollowsAPersonWhoseEmailChanged(t *testing.T) {
+	ctx := context.Background()
+	d := newDrill(t, domainStack(t))
+	d.open()
+	defer func() { d.svc.Close() }()
+	var cafcass string
+	for _, p := range d.cfg.IdPs {
+		if p.Name == "cafcass" {
+			cafcass = p.Issuer
+		}
+	}
+	d.person("cafcass", "uploader@cafcass.example")
+	dir := d.backup()
+	person := []string{"--issuer", cafcass, "--email", "uploader@cafcass.example"}
+	if err := adminDisable(ctx, "disable", person, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := adminDisable(ctx, "enable", person, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	renamed := portal.Identity{IdP: "cafcass", Issuer: cafcass, Subject: "uploader@cafcass.example", Email: "renamed@cafcass.example"}
+	if _, err := d.svc.SignIn(ctx, portal.Actor{}, renamed); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s", d.restore(dir))
+	d.open()
+	if _, err := d.svc.SignIn(ctx, portal.Actor{}, renamed); err != nil {
+		t.Errorf("the person enabled after their disable is refused after the restore of a backup from before both: %v", err)
+	}
+}

@@ -34,6 +34,16 @@ func (s *Store) NoteOutsideReached(ctx context.Context, what string, seq int64) 
 	return nil
 }
 
+// NoteOutsideFromStart takes back how far what is noted outside the
+// database, from the point was (beyond the trail: not one the portal
+// wrote) to the start, unless another process has done so first.
+func (s *Store) NoteOutsideFromStart(ctx context.Context, what string, was int64) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE noted_outside SET seq = 0 WHERE what = ? AND seq = ?`, what, was); err != nil {
+		return fmt.Errorf("store: note outside from the start: %w", err)
+	}
+	return nil
+}
+
 // Identity is one way a person signs in: their subject at an issuer, and
 // the email their provider last gave.
 type Identity struct {

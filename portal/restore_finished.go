@@ -1,0 +1,88 @@
+package portal
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/ofsted-portal/evidence/portal/retention"
+)
+
+// A restore, once it has done everything and before it lets the portal
+// serve, says so outside the database (the anchor store), signed: which
+// records it lost (those after the restored trail's last, before its
+// mark). A later restore passes over the access notes of those records
+// (endAccessAgain): the restore that lost them applied again the access
+// they ended. Its intent alone is no proof that it happened: a restore
+// refused after writing it (a database not empty, a copy that does not
+// match its manifest) lost nothing.
+
+// restoreFinishedType is the type of a restore's finished note.
+const restoreFinishedType = "evidence-portal restore finished v1"
+
+// restoreFinished is a restore's finished note.
+type restoreFinished struct {
+	Type        string    `json:"type"`
+	RestoreID   string    `json:"restore_id"`
+	RestoredSeq int64     `json:"restored_seq"`
+	MarkSeq     int64     `json:"mark_seq"`
+	FinishedAt  time.Time `json:"finished_at"`
+}
+
+// restoresFinishedOutside is where finished notes are kept.
+const restoresFinishedOutside = "restores-finished/"
+
+// signRestoreFinished is f, signed with key.
+func signRestoreFinished(key ed25519.PrivateKey, f restoreFinished) []byte {
+	body, _ := json.Marshal(f)
+	return retention.SignBody(body, key)
+}
+
+// restoreFinished reads a finished note, verified with one of keys.
+func (k trustedKeys) restoreFinished(b []byte) (restoreFinished, bool) {
+	for _, key := range k {
+		body, err := retention.OpenSigned(b, key)
+		if err != nil {
+			continue
+		}
+		var f restoreFinished
+		if json.Unmarshal(body, &f) != nil || f.Type != restoreFinishedType || f.RestoreID == "" {
+			return restoreFinished{}, false
+		}
+		return f, true
+	}
+	return restoreFinished{}, false
+}
+
+// noteRestoreFinished writes restore id's finished note.
+func (s *Service) noteRestoreFinished(ctx context.Context, id string, restored, mark int64) error {
+	f := restoreFinished{Type: restoreFinishedType, RestoreID: id, RestoredSeq: restored, MarkSeq: mark, FinishedAt: s.now().UTC()}
+	return s.putOutside(ctx, restoresFinishedOutside+id+".json", signRestoreFinished(s.signer, f))
+}
+
+// restoresFinished are the restores other than current that finished, as
+// their notes outside the database say; a note that does not verify is
+// passed over (only more notes are then applied again).
+func (s *Service) restoresFinished(ctx context.Context, keys trustedKeys, current string) ([]restoreFinished, error) {
+	s.anchorMu.Lock()
+	a, err := s.openAnchors(ctx)
+	s.anchorMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	objs, err := a.Records(ctx, restoresFinishedOutside)
+	if err != nil {
+		return nil, fmt.Errorf("restores finished (%s): %w", a.Where(), err)
+	}
+	var out []restoreFinished
+	for _, versions := range objs {
+		for _, b := range versions {
+			if f, ok := keys.restoreFinished(b); ok && f.RestoreID != current && f.MarkSeq > f.RestoredSeq {
+				out = append(out, f)
+			}
+		}
+	}
+	return out, nil
+}
