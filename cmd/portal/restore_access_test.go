@@ -31,11 +31,7 @@ func TestRestoreEndsAccessAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	issuer := map[string]string{}
-	for _, p := range d.cfg.IdPs {
-		issuer[p.Name] = p.Issuer
-	}
-	ofsted, cafcass := issuer["ofsted"], issuer["cafcass"]
+	ofsted, cafcass := d.issuer("ofsted"), d.issuer("cafcass")
 	admin := d.person("ofsted", "admin@ofsted.example")
 	hmi := d.person("ofsted", "hmi@ofsted.example")
 	qam := d.person("ofsted", "qam@ofsted.example")
@@ -150,19 +146,10 @@ func TestRestoreEndsAccessAgain(t *testing.T) {
 	if !role(admin) {
 		t.Errorf("the administrator role never revoked is gone after its restore")
 	}
-	// Whether the person's sign-in is refused as disabled.
-	disabled := func(idp, email string) bool {
-		t.Helper()
-		_, err := d.svc.SignIn(ctx, portal.Actor{}, portal.Identity{IdP: idp, Issuer: issuer[idp], Subject: email, Email: email})
-		if err != nil && !errors.Is(err, portal.ErrDisabled) {
-			t.Fatal(err)
-		}
-		return err != nil
-	}
-	if !disabled("cafcass", "uploader@cafcass.example") {
+	if !d.disabled("cafcass", "uploader@cafcass.example") {
 		t.Errorf("the person disabled after the backup may sign in again after its restore")
 	}
-	if after, before := disabled("cafcass", "coordinator@cafcass.example"), disabled("ofsted", "sao@ofsted.example"); after || before {
+	if after, before := d.disabled("cafcass", "coordinator@cafcass.example"), d.disabled("ofsted", "sao@ofsted.example"); after || before {
 		t.Errorf("a person disabled and enabled again (after the backup: %v; before it: %v) is disabled after its restore", after, before)
 	}
 	for item, want := range map[string][]string{"1.01": {policy.RoleLeadInspector}, "1.03": {policy.RoleLeadInspector}, "1.02": nil} {
@@ -205,12 +192,7 @@ func TestRestoreEndsAccessOfPeopleItNeverSaw(t *testing.T) {
 	d := newDrill(t, domainStack(t))
 	d.open()
 	defer func() { d.svc.Close() }()
-	var ofsted string
-	for _, p := range d.cfg.IdPs {
-		if p.Name == "ofsted" {
-			ofsted = p.Issuer
-		}
-	}
+	ofsted := d.issuer("ofsted")
 	for _, email := range []string{"deputy@ofsted.example", "newcomer@ofsted.example"} {
 		if err := adminGrant(ctx, []string{"--issuer", ofsted, "--email", email}); err != nil {
 			t.Fatal(err)
@@ -241,8 +223,8 @@ func TestRestoreEndsAccessOfPeopleItNeverSaw(t *testing.T) {
 	if held, err := d.svc.Store().HasPortalRole(ctx, a.UserID, store.RoleAdministrator); err != nil || held {
 		t.Errorf("the deputy whose role was revoked after the backup is an administrator again after its restore (%v)", err)
 	}
-	if _, err := d.svc.SignIn(ctx, portal.Actor{}, portal.Identity{IdP: "ofsted", Issuer: ofsted, Subject: "newcomer@ofsted.example", Email: "newcomer@ofsted.example"}); !errors.Is(err, portal.ErrDisabled) {
-		t.Errorf("the newcomer disabled after the backup signs in after its restore (%v)", err)
+	if !d.disabled("ofsted", "newcomer@ofsted.example") {
+		t.Error("the newcomer disabled after the backup signs in after its restore")
 	}
 }
 
@@ -250,53 +232,25 @@ func TestRestoreEndsAccessOfPeopleItNeverSaw(t *testing.T) {
 // backup and enabled again after a later one. Restoring the later backup
 // loses the enable, and they stay disabled. Restoring then the earlier
 // backup read the notes as they are (disabled, then enabled) and let them
-// in, though since the first restore they had been disabled. A time an
-// earlier restore lost (from its backup to its start, as its intent
-// outside the database says) is now passed over: that restore applied
-// again the access ended in it, noted anew.
+// in, though since the first restore they had been disabled. What an
+// earlier restore lost (the records after its backup's last, before its
+// mark, as its finished note outside the database says) is now passed
+// over: that restore applied again the access ended in it, noted anew.
 func TestSecondRestoreKeepsWhatTheFirstLost(t *testing.T) {
-	ctx := context.Background()
-	d := newDrill(t, domainStack(t))
-	d.open()
+	d := uploaderDrill(t)
 	defer func() { d.svc.Close() }()
-	var cafcass string
-	for _, p := range d.cfg.IdPs {
-		if p.Name == "cafcass" {
-			cafcass = p.Issuer
-		}
-	}
-	d.person("cafcass", "uploader@cafcass.example")
 	early := d.backup()
-	person := []string{"--issuer", cafcass, "--email", "uploader@cafcass.example"}
-	if err := adminDisable(ctx, "disable", person, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.svc.Checkpoint(ctx, true); err != nil {
-		t.Fatal(err)
-	}
+	d.uploaderThenAnchor("disable")
 	later := d.backup()
-	if err := adminDisable(ctx, "enable", person, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.svc.Checkpoint(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	disabled := func() bool {
-		t.Helper()
-		_, err := d.svc.SignIn(ctx, portal.Actor{}, portal.Identity{IdP: "cafcass", Issuer: cafcass, Subject: "uploader@cafcass.example", Email: "uploader@cafcass.example"})
-		if err != nil && !errors.Is(err, portal.ErrDisabled) {
-			t.Fatal(err)
-		}
-		return err != nil
-	}
+	d.uploaderThenAnchor("enable")
 	t.Logf("%s", d.restore(later))
 	d.open()
-	if !disabled() {
+	if !d.disabled("cafcass", "uploader@cafcass.example") {
 		t.Fatal("the person disabled in the later backup signs in after its restore")
 	}
 	t.Logf("%s", d.restore(early))
 	d.open()
-	if !disabled() {
+	if !d.disabled("cafcass", "uploader@cafcass.example") {
 		t.Error("the person disabled since the first restore signs in after the second, of an earlier backup")
 	}
 }
@@ -310,24 +264,11 @@ func TestSecondRestoreKeepsWhatTheFirstLost(t *testing.T) {
 // anything.
 func TestRefusedRestoreLosesNothing(t *testing.T) {
 	ctx := context.Background()
-	d := newDrill(t, domainStack(t))
-	d.open()
+	d := uploaderDrill(t)
 	defer func() { d.svc.Close() }()
-	var cafcass string
-	for _, p := range d.cfg.IdPs {
-		if p.Name == "cafcass" {
-			cafcass = p.Issuer
-		}
-	}
-	d.person("cafcass", "uploader@cafcass.example")
 	early := d.backup()
 	later := d.backup()
-	if err := adminDisable(ctx, "disable", []string{"--issuer", cafcass, "--email", "uploader@cafcass.example"}, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.svc.Checkpoint(ctx, true); err != nil {
-		t.Fatal(err)
-	}
+	d.uploaderThenAnchor("disable")
 	d.svc.Close()
 	var out bytes.Buffer
 	if err := restoreCmd(ctx, []string{later}, &out); err == nil {
@@ -336,9 +277,8 @@ func TestRefusedRestoreLosesNothing(t *testing.T) {
 	d.open()
 	t.Logf("%s", d.restore(early))
 	d.open()
-	_, err := d.svc.SignIn(ctx, portal.Actor{}, portal.Identity{IdP: "cafcass", Issuer: cafcass, Subject: "uploader@cafcass.example", Email: "uploader@cafcass.example"})
-	if !errors.Is(err, portal.ErrDisabled) {
-		t.Errorf("the person disabled after both backups signs in after the restore that followed a refused one (%v)", err)
+	if !d.disabled("cafcass", "uploader@cafcass.example") {
+		t.Error("the person disabled after both backups signs in after the restore that followed a refused one")
 	}
 }
 
@@ -350,28 +290,14 @@ func TestRefusedRestoreLosesNothing(t *testing.T) {
 // earlier one was now covers every identity that one knew.
 func TestRestoreFollowsAPersonWhoseEmailChanged(t *testing.T) {
 	ctx := context.Background()
-	d := newDrill(t, domainStack(t))
-	d.open()
+	d := uploaderDrill(t)
 	defer func() { d.svc.Close() }()
-	var cafcass string
-	for _, p := range d.cfg.IdPs {
-		if p.Name == "cafcass" {
-			cafcass = p.Issuer
-		}
-	}
-	d.person("cafcass", "uploader@cafcass.example")
 	dir := d.backup()
-	person := []string{"--issuer", cafcass, "--email", "uploader@cafcass.example"}
-	if err := adminDisable(ctx, "disable", person, &bytes.Buffer{}); err != nil {
+	d.uploaderThenAnchor("disable")
+	if err := adminDisable(ctx, "enable", []string{"--issuer", d.issuer("cafcass"), "--email", "uploader@cafcass.example"}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.svc.Checkpoint(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := adminDisable(ctx, "enable", person, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
-	renamed := portal.Identity{IdP: "cafcass", Issuer: cafcass, Subject: "uploader@cafcass.example", Email: "renamed@cafcass.example"}
+	renamed := portal.Identity{IdP: "cafcass", Issuer: d.issuer("cafcass"), Subject: "uploader@cafcass.example", Email: "renamed@cafcass.example"}
 	if _, err := d.svc.SignIn(ctx, portal.Actor{}, renamed); err != nil {
 		t.Fatal(err)
 	}
@@ -382,5 +308,51 @@ func TestRestoreFollowsAPersonWhoseEmailChanged(t *testing.T) {
 	d.open()
 	if _, err := d.svc.SignIn(ctx, portal.Actor{}, renamed); err != nil {
 		t.Errorf("the person enabled after their disable is refused after the restore of a backup from before both: %v", err)
+	}
+}
+
+// issuer is the issuer of the drill's identity provider idp.
+func (d *drill) issuer(idp string) string {
+	d.t.Helper()
+	for _, p := range d.cfg.IdPs {
+		if p.Name == idp {
+			return p.Issuer
+		}
+	}
+	d.t.Fatalf("no identity provider %s", idp)
+	return ""
+}
+
+// disabled reports whether the sign-in of the person who signs in from
+// idp as email (their subject too) is refused as disabled.
+func (d *drill) disabled(idp, email string) bool {
+	d.t.Helper()
+	_, err := d.svc.SignIn(context.Background(), portal.Actor{}, portal.Identity{IdP: idp, Issuer: d.issuer(idp), Subject: email, Email: email})
+	if err != nil && !errors.Is(err, portal.ErrDisabled) {
+		d.t.Fatal(err)
+	}
+	return err != nil
+}
+
+// uploaderDrill is a drill open on the test stack, the provider's
+// uploader signed in.
+func uploaderDrill(t *testing.T) *drill {
+	t.Helper()
+	d := newDrill(t, domainStack(t))
+	d.open()
+	d.person("cafcass", "uploader@cafcass.example")
+	return d
+}
+
+// uploaderThenAnchor runs portal admin cmd (disable, enable) for the
+// uploader, and then anchors the trail, as the serving portal does.
+func (d *drill) uploaderThenAnchor(cmd string) {
+	d.t.Helper()
+	ctx := context.Background()
+	if err := adminDisable(ctx, cmd, []string{"--issuer", d.issuer("cafcass"), "--email", "uploader@cafcass.example"}, &bytes.Buffer{}); err != nil {
+		d.t.Fatal(err)
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		d.t.Fatal(err)
 	}
 }
