@@ -272,7 +272,10 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	var notes []accessNote
 	for _, c := range cands {
 		n := c.accessNote
-		if n.At.Before(from) || slices.ContainsFunc(lost, func(l restoreFinished) bool { return n.Seq > l.RestoredSeq && n.Seq < l.MarkSeq }) {
+		opens := n.Action == "user.enabled" || n.Action == "item.restriction_changed" && !n.Restricted
+		if n.At.Before(from) || slices.ContainsFunc(lost, func(l restoreFinished) bool {
+			return n.Seq > l.RestoredSeq && n.Seq < l.MarkSeq && (opens || !l.unverified)
+		}) {
 			continue
 		}
 		if n.Seq <= restored {
@@ -485,6 +488,9 @@ func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 	all := []named{{n.Email, n.Subject}}
 	for _, p := range n.People {
 		all = append(all, named{subject: p.Subject})
+		if n.Action == "portal_role.revoked" && p.Email != "" && store.PlainEmail(p.Email) {
+			all = append(all, named{email: strings.ToLower(p.Email)}) // as revokeAgain revokes
+		}
 	}
 	for _, w := range all {
 		var here bool

@@ -101,3 +101,55 @@ func TestAccessNotedPastACursorAhead(t *testing.T) {
 		t.Errorf("the noting's point after noting again: %d, beyond the trail's last record %d (%v)", at, head, err)
 	}
 }
+
+// TestUnverifiedFinishedNoteKeepsNothingOpen: a finished note of an
+// earlier restore that does not verify says which records that restore
+// lost. Before, it was passed over in silence: an enable it says was lost
+// was applied, and the person disabled before it was let in. Taken as it
+// says, it would keep a restore from restricting again an item
+// restricted since. It now passes over only the acts that opened
+// something in what it says was lost.
+func TestUnverifiedFinishedNoteKeepsNothingOpen(t *testing.T) {
+	d, v, _, uploader, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	st := d.svc.Store()
+	before, _, err := st.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := time.Now().Add(-time.Minute)
+	ops := portal.OperatorActor("ops", "admin disable")
+	person := portal.Person{Issuer: uploader.Issuer, Email: uploader.Email}
+	if _, err := portal.DisableUser(ctx, st, ops, person); err != nil {
+		t.Fatal(err)
+	}
+	mid, _, err := st.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if _, err := d.mustAccess(admin, policy.VisitManage).SetRestriction(ctx, "1.02", true, []string{policy.RoleLeadInspector}); err != nil {
+		t.Fatal(err)
+	}
+	if err := portal.EnableUser(ctx, st, ops, person); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	// The database as a backup from before the three had it.
+	if err := st.PutRestriction(ctx, store.Restriction{VisitID: v.ID, Code: "1.02"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// An earlier restore's note, not verifying, says the records after
+	// the disable were lost: the restriction and the enable.
+	if err := d.svc.PutForgedRestoreFinished(ctx, store.NewID(), mid, 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.svc.EndAccessAgain(ctx, before, since); err != nil || n != 2 {
+		t.Fatalf("access ended again under a finished note that does not verify: %d, %v; want the item restricted again and the person disabled again", n, err)
+	}
+	if r, err := st.Restriction(ctx, v.ID, "1.02"); err != nil || !r.Restricted {
+		t.Errorf("the item restricted since the backup: %+v, %v", r, err)
+	}
+}

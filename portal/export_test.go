@@ -193,3 +193,12 @@ func ForgedDisable(issuer, subject string, at time.Time) []byte {
 	return signAccessNote(key, accessNote{Type: accessNoteType, Seq: 2, Hash: "01", Action: "user.disabled", At: at.UTC(), Issuer: issuer, Subject: subject,
 		People: []store.Identity{{Subject: subject}}})
 }
+
+// PutForgedRestoreFinished writes outside the database the finished note
+// of a restore that says it lost the records after restored before mark,
+// signed with a key the portal does not trust.
+func (s *Service) PutForgedRestoreFinished(ctx context.Context, id string, restored, mark int64) error {
+	_, key, _ := ed25519.GenerateKey(nil)
+	return s.putOutside(ctx, restoresFinishedOutside+id+".json", signRestoreFinished(key, restoreFinished{Type: restoreFinishedType, RestoreID: id,
+		RestoredSeq: restored, MarkSeq: mark, FinishedAt: s.now().UTC()}))
+}

@@ -271,7 +271,13 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		detail["backup_signed"] = !unsigned
 	}
 	// Said outside the database first: a later restore then knows which
-	// records this one lost.
+	// records this one lost, and passes over their notes. What this one
+	// did again goes outside before (anchored, its acts noted): a
+	// restore that never commits after it leaves those acts for the
+	// next to apply again.
+	if err := s.Checkpoint(ctx, true); err != nil {
+		return rep, fmt.Errorf("restore: anchor what it did: %w; the restore stays pending", err)
+	}
 	if err := s.noteRestoreFinished(ctx, r.ID, r.BackupSeq, rep.MarkSeq); err != nil {
 		return rep, fmt.Errorf("restore: %w; the restore stays pending", err)
 	}

@@ -29,6 +29,8 @@ type restoreFinished struct {
 	RestoredSeq int64     `json:"restored_seq"`
 	MarkSeq     int64     `json:"mark_seq"`
 	FinishedAt  time.Time `json:"finished_at"`
+	// unverified: read from a note that does not verify.
+	unverified bool
 }
 
 // restoresFinishedOutside is where finished notes are kept.
@@ -63,8 +65,11 @@ func (s *Service) noteRestoreFinished(ctx context.Context, id string, restored, 
 }
 
 // restoresFinished are the restores other than current that finished, as
-// their notes outside the database say; a note that does not verify is
-// passed over (only more notes are then applied again).
+// their notes outside the database say. A note that does not verify
+// (signed with a key replaced since, or not the portal's) is returned
+// unverified: its records are passed over only for the acts that gave
+// access (an enable, an item opened), so that it cannot keep access
+// ended, nor open what a restore lost.
 func (s *Service) restoresFinished(ctx context.Context, keys trustedKeys, current string) ([]restoreFinished, error) {
 	s.anchorMu.Lock()
 	a, err := s.openAnchors(ctx)
@@ -77,9 +82,19 @@ func (s *Service) restoresFinished(ctx context.Context, keys trustedKeys, curren
 		return nil, fmt.Errorf("restores finished (%s): %w", a.Where(), err)
 	}
 	var out []restoreFinished
-	for _, versions := range objs {
+	for name, versions := range objs {
 		for _, b := range versions {
-			if f, ok := keys.restoreFinished(b); ok && f.RestoreID != current && f.MarkSeq > f.RestoredSeq {
+			f, ok := keys.restoreFinished(b)
+			if !ok {
+				var env retention.Signed
+				if json.Unmarshal(b, &env) != nil || json.Unmarshal(env.Certificate, &f) != nil || f.Type != restoreFinishedType {
+					continue
+				}
+				s.log.Warn("restore: a finished note of an earlier restore outside the database does not verify; only the enables in what it says it lost are passed over",
+					"name", name)
+				f.unverified = true
+			}
+			if f.RestoreID != current && f.MarkSeq > f.RestoredSeq {
 				out = append(out, f)
 			}
 		}
