@@ -308,8 +308,10 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		s.log.Warn("restore: an access note outside the database does not verify, for nothing this database holds; passed over", "name", c.name)
 	}
 	// In the order of their records: a restore's mark goes after the
-	// last record anchored, and notes are of anchored records, so their
-	// numbers go on across restores. Clocks are not compared.
+	// last record anchored, and notes are of the records a checkpoint
+	// covers, so their numbers go on across restores (but for notes of a
+	// checkpoint whose anchor failed, were the database lost before the
+	// next). Clocks are not compared.
 	sort.SliceStable(notes, func(i, j int) bool {
 		if notes[i].Seq != notes[j].Seq {
 			return notes[i].Seq < notes[j].Seq
