@@ -2,7 +2,6 @@ package portal
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -102,27 +101,22 @@ func accessNoteOf(r store.AuditRecord) (accessNote, bool) {
 	return n, n.Issuer != "" && (n.Email == "") != (n.Subject == "")
 }
 
-// signAccessNote is n, signed with key.
-func signAccessNote(key ed25519.PrivateKey, n accessNote) []byte {
-	body, _ := json.Marshal(n)
-	return retention.SignBody(body, key)
-}
-
 // access reads a signed access note, verified with one of the trusted
 // keys.
 func (k trustedKeys) access(b []byte) (accessNote, error) {
-	for _, key := range k {
-		body, err := retention.OpenSigned(b, key)
-		if err != nil {
-			continue
-		}
-		var n accessNote
-		if json.Unmarshal(body, &n) != nil || n.Type != accessNoteType || !slices.Contains(accessEnding, n.Action) {
-			return accessNote{}, errors.New("signed, but not an access note")
-		}
-		return n, nil
+	n, verified, ok := openNote[accessNote](k, b)
+	if !verified {
+		return accessNote{}, retention.ErrBadSignature
 	}
-	return accessNote{}, retention.ErrBadSignature
+	if !ok || !n.valid() {
+		return accessNote{}, errors.New("signed, but not an access note")
+	}
+	return n, nil
+}
+
+// valid reports whether n reads as an access note.
+func (n accessNote) valid() bool {
+	return n.Type == accessNoteType && slices.Contains(accessEnding, n.Action)
 }
 
 // noteAccessEnded writes outside the database the note of every record
@@ -187,7 +181,7 @@ func (s *Service) noteAccessEnded(ctx context.Context, upto int64) error {
 					return err
 				}
 			}
-			if err := s.putOutside(ctx, accessNoteName(n), signAccessNote(s.signer, n)); err != nil {
+			if err := s.putOutside(ctx, accessNoteName(n), signNote(s.signer, n)); err != nil {
 				return err
 			}
 		}
@@ -248,8 +242,8 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 			continue
 		}
 		for _, b := range versions {
-			n, ok := unverifiedAccessNote(b)
-			if !ok || n.At.After(until) {
+			n, _, ok := openNote[accessNote](nil, b)
+			if !ok || !n.valid() || n.At.After(until) {
 				// Not the portal's: none is dated ahead of the clocks.
 				s.log.Warn("restore: an object among the access notes outside the database is not one; passed over", "name", name)
 				continue
@@ -448,17 +442,6 @@ func (s *Service) disableAgain(ctx context.Context, n accessNote, p store.Identi
 		return newly > 0, err
 	}
 	return false, nil
-}
-
-// unverifiedAccessNote reads, unchecked, what an object among the access
-// notes says; false when it is not an access note at all.
-func unverifiedAccessNote(b []byte) (accessNote, bool) {
-	var env retention.Signed
-	var n accessNote
-	if json.Unmarshal(b, &env) != nil || json.Unmarshal(env.Certificate, &n) != nil || n.Type != accessNoteType || !slices.Contains(accessEnding, n.Action) {
-		return accessNote{}, false
-	}
-	return n, true
 }
 
 // accessHere reports whether applying n again would act on what this

@@ -28,7 +28,7 @@ func TestGoldenAccessNotes(t *testing.T) {
 	}
 	sign := map[string]func(ed25519.PrivateKey) []byte{}
 	for name, n := range notes {
-		sign[name] = func(k ed25519.PrivateKey) []byte { return signAccessNote(k, n) }
+		sign[name] = func(k ed25519.PrivateKey) []byte { return signNote(k, n) }
 	}
 	files, key := signedGolden(t, "access-note-signing.pub", "UPDATE_ACCESS_NOTES", sign)
 	for name, want := range notes {

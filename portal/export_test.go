@@ -164,7 +164,7 @@ func (s *Service) PutAccessNoteOutside(ctx context.Context, name string, b []byt
 // with a key the portal does not trust.
 func ForgedMemberRemoval(visitID, memberID string, at time.Time) []byte {
 	_, key, _ := ed25519.GenerateKey(nil)
-	return signAccessNote(key, accessNote{Type: accessNoteType, Seq: 1, Hash: "00", Action: "member.removed", At: at.UTC(), VisitID: visitID, MemberID: memberID})
+	return signNote(key, accessNote{Type: accessNoteType, Seq: 1, Hash: "00", Action: "member.removed", At: at.UTC(), VisitID: visitID, MemberID: memberID})
 }
 
 // ErrUnverified is a record outside the database that does not verify.
@@ -190,7 +190,7 @@ func (s *Service) AccessNotesOutside(ctx context.Context) ([]string, error) {
 // from issuer as subject, signed with a key the portal does not trust.
 func ForgedDisable(issuer, subject string, at time.Time) []byte {
 	_, key, _ := ed25519.GenerateKey(nil)
-	return signAccessNote(key, accessNote{Type: accessNoteType, Seq: 2, Hash: "01", Action: "user.disabled", At: at.UTC(), Issuer: issuer, Subject: subject,
+	return signNote(key, accessNote{Type: accessNoteType, Seq: 2, Hash: "01", Action: "user.disabled", At: at.UTC(), Issuer: issuer, Subject: subject,
 		People: []store.Identity{{Subject: subject}}})
 }
 
@@ -199,6 +199,6 @@ func ForgedDisable(issuer, subject string, at time.Time) []byte {
 // signed with a key the portal does not trust.
 func (s *Service) PutForgedRestoreFinished(ctx context.Context, id string, restored, mark int64) error {
 	_, key, _ := ed25519.GenerateKey(nil)
-	return s.putOutside(ctx, restoresFinishedOutside+id+".json", signRestoreFinished(key, restoreFinished{Type: restoreFinishedType, RestoreID: id,
+	return s.putOutside(ctx, restoresFinishedOutside+id+".json", signNote(key, restoreFinished{Type: restoreFinishedType, RestoreID: id,
 		RestoredSeq: restored, MarkSeq: mark, FinishedAt: s.now().UTC()}))
 }

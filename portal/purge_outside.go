@@ -3,7 +3,6 @@ package portal
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -60,25 +59,20 @@ func (s *Service) notePurge(ctx context.Context, p store.PurgedFile) error {
 
 // signPurgeNote is p's note, signed with key.
 func signPurgeNote(key ed25519.PrivateKey, p store.PurgedFile) []byte {
-	body, _ := json.Marshal(purgeNote{Type: purgeNoteType, VisitID: p.VisitID, FileID: p.FileID, Item: p.Item, Size: p.Size, SHA256: p.SHA256,
+	return signNote(key, purgeNote{Type: purgeNoteType, VisitID: p.VisitID, FileID: p.FileID, Item: p.Item, Size: p.Size, SHA256: p.SHA256,
 		UploadedBy: p.UploadedBy, UploadedAt: p.UploadedAt.UTC(), PurgedBy: p.PurgedBy, PurgedAt: p.PurgedAt.UTC(), ReasonSealed: p.ReasonSealed})
-	return retention.SignBody(body, key)
 }
 
 // purge reads a signed purge note, verified with one of the trusted keys.
 func (k trustedKeys) purge(b []byte) (purgeNote, error) {
-	for _, key := range k {
-		body, err := retention.OpenSigned(b, key)
-		if err != nil {
-			continue
-		}
-		var n purgeNote
-		if json.Unmarshal(body, &n) != nil || n.Type != purgeNoteType || n.VisitID == "" || n.FileID == "" {
-			return purgeNote{}, errors.New("signed, but not a purge note")
-		}
-		return n, nil
+	n, verified, ok := openNote[purgeNote](k, b)
+	if !verified {
+		return purgeNote{}, retention.ErrBadSignature
 	}
-	return purgeNote{}, retention.ErrBadSignature
+	if !ok || n.Type != purgeNoteType || n.VisitID == "" || n.FileID == "" {
+		return purgeNote{}, errors.New("signed, but not a purge note")
+	}
+	return n, nil
 }
 
 // purgedHere is a file a purge note outside the database names, which

@@ -2,12 +2,8 @@ package portal
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/ofsted-portal/evidence/portal/retention"
 )
 
 // A restore, once it has done everything and before it lets the portal
@@ -36,32 +32,17 @@ type restoreFinished struct {
 // restoresFinishedOutside is where finished notes are kept.
 const restoresFinishedOutside = "restores-finished/"
 
-// signRestoreFinished is f, signed with key.
-func signRestoreFinished(key ed25519.PrivateKey, f restoreFinished) []byte {
-	body, _ := json.Marshal(f)
-	return retention.SignBody(body, key)
-}
-
-// restoreFinished reads a finished note, verified with one of keys.
-func (k trustedKeys) restoreFinished(b []byte) (restoreFinished, bool) {
-	for _, key := range k {
-		body, err := retention.OpenSigned(b, key)
-		if err != nil {
-			continue
-		}
-		var f restoreFinished
-		if json.Unmarshal(body, &f) != nil || f.Type != restoreFinishedType || f.RestoreID == "" {
-			return restoreFinished{}, false
-		}
-		return f, true
-	}
-	return restoreFinished{}, false
+// restoreFinished reads a finished note: verified when one of k signed
+// it; ok when it reads as one.
+func (k trustedKeys) restoreFinished(b []byte) (f restoreFinished, verified, ok bool) {
+	f, verified, ok = openNote[restoreFinished](k, b)
+	return f, verified, ok && f.Type == restoreFinishedType && f.RestoreID != ""
 }
 
 // noteRestoreFinished writes restore id's finished note.
 func (s *Service) noteRestoreFinished(ctx context.Context, id string, restored, mark int64) error {
 	f := restoreFinished{Type: restoreFinishedType, RestoreID: id, RestoredSeq: restored, MarkSeq: mark, FinishedAt: s.now().UTC()}
-	return s.putOutside(ctx, restoresFinishedOutside+id+".json", signRestoreFinished(s.signer, f))
+	return s.putOutside(ctx, restoresFinishedOutside+id+".json", signNote(s.signer, f))
 }
 
 // restoresFinished are the restores other than current that finished, as
@@ -84,12 +65,11 @@ func (s *Service) restoresFinished(ctx context.Context, keys trustedKeys, curren
 	var out []restoreFinished
 	for name, versions := range objs {
 		for _, b := range versions {
-			f, ok := keys.restoreFinished(b)
+			f, verified, ok := keys.restoreFinished(b)
 			if !ok {
-				var env retention.Signed
-				if json.Unmarshal(b, &env) != nil || json.Unmarshal(env.Certificate, &f) != nil || f.Type != restoreFinishedType {
-					continue
-				}
+				continue
+			}
+			if !verified {
 				s.log.Warn("restore: a finished note of an earlier restore outside the database does not verify; only the enables in what it says it lost are passed over",
 					"name", name)
 				f.unverified = true

@@ -14,13 +14,13 @@ func TestGoldenRestoreFinished(t *testing.T) {
 	want := restoreFinished{Type: restoreFinishedType, RestoreID: "0123456789abcdef0123456789abcdef", RestoredSeq: 4000, MarkSeq: 4022,
 		FinishedAt: time.Date(2026, 12, 7, 11, 0, 0, 250000000, time.UTC)}
 	files, key := signedGolden(t, "restore-finished-signing.pub", "UPDATE_RESTORE_FINISHED", map[string]func(ed25519.PrivateKey) []byte{
-		"restore-finished-v1.json": func(k ed25519.PrivateKey) []byte { return signRestoreFinished(k, want) },
+		"restore-finished-v1.json": func(k ed25519.PrivateKey) []byte { return signNote(k, want) },
 	})
 	b := files["restore-finished-v1.json"]
-	if got, ok := (trustedKeys{key}).restoreFinished(b); !ok || got != want {
-		t.Fatalf("the golden finished note reads %+v (%v), want %+v", got, ok, want)
+	if got, verified, ok := (trustedKeys{key}).restoreFinished(b); !verified || !ok || got != want {
+		t.Fatalf("the golden finished note reads %+v (verified %v, %v), want %+v", got, verified, ok, want)
 	}
-	if _, ok := (trustedKeys{otherKey}).restoreFinished(b); ok {
+	if _, verified, _ := (trustedKeys{otherKey}).restoreFinished(b); verified {
 		t.Fatal("the note verifies with another key")
 	}
 }

@@ -26,6 +26,27 @@ func (s *Service) trustedKeys(extra []ed25519.PublicKey) trustedKeys {
 	return append(trustedKeys{s.signer.Public().(ed25519.PublicKey)}, extra...)
 }
 
+// signNote is the note v outside the database (its JSON), signed with
+// key in the certificates' envelope.
+func signNote(key ed25519.PrivateKey, v any) []byte {
+	body, _ := json.Marshal(v)
+	return retention.SignBody(body, key)
+}
+
+// openNote reads the body of a note outside the database as a T: verified
+// when one of k signed it; when none did, read unchecked, for a caller
+// that must weigh a note signed with a key replaced since. ok is false
+// when b holds no body that reads as a T.
+func openNote[T any](k trustedKeys, b []byte) (v T, verified, ok bool) {
+	for _, key := range k {
+		if body, err := retention.OpenSigned(b, key); err == nil {
+			return v, true, json.Unmarshal(body, &v) == nil
+		}
+	}
+	var env retention.Signed
+	return v, false, json.Unmarshal(b, &env) == nil && json.Unmarshal(env.Certificate, &v) == nil
+}
+
 func (k trustedKeys) tombstone(b []byte) (retention.Tombstone, error) {
 	err := retention.ErrBadSignature
 	for _, key := range k {
