@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,14 +12,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
 
-// The acts that end someone's access (a member removed from a visit, the
-// administrator role revoked, a person disabled, and a person enabled
-// again, which decides whether a disable still holds; an item restricted
-// to fewer roles, and opened again) are noted outside
+// The acts that end someone's access (a member removed from a visit, or
+// their role or time window on it changed, the administrator role
+// revoked, a person disabled, and a person enabled again, which decides
+// whether a disable still holds; an item restricted to fewer roles, and
+// opened again) are noted outside
 // the database too (the anchor store, write-once), signed with the
 // portal's key, as the trail recording them is anchored there: a database
 // restored from a backup taken before them would otherwise let those
@@ -34,12 +37,13 @@ const accessNoteType = "evidence-portal access ended v1"
 const accessNotes = "access/"
 
 // accessEnding are the records noted outside the database.
-var accessEnding = []string{"member.removed", "portal_role.revoked", "user.disabled", "user.enabled", "item.restriction_changed"}
+var accessEnding = []string{"member.removed", "member.changed", "portal_role.revoked", "user.disabled", "user.enabled", "item.restriction_changed"}
 
 // accessNote is what stays outside the database of one of those records:
 // the record (its number and hash in the trail, its time), and what a
 // restore needs to apply it again. Member removals name the visit and the
-// membership only; restrictions, the visit, the item and the roles that
+// membership only; member changes, the membership and its role and
+// window as they were left; restrictions, the visit, the item and the roles that
 // see it; the others, the person as the operator named them.
 type accessNote struct {
 	Type     string    `json:"type"`
@@ -61,6 +65,10 @@ type accessNote struct {
 	// People are the identities the person an operator named signed in
 	// with, when the record was noted.
 	People []store.Identity `json:"people,omitempty"`
+	// ValidFrom and ValidUntil are a changed membership's window as an
+	// administrator left it (zero: the role's default).
+	ValidFrom  time.Time `json:"valid_from,omitzero"`
+	ValidUntil time.Time `json:"valid_until,omitzero"`
 }
 
 // accessNoteName is a note's name: by the record's number and hash, since
@@ -79,6 +87,10 @@ func accessNoteOf(r store.AuditRecord) (accessNote, bool) {
 		Role, Issuer, Email, Subject string
 		Restricted                   bool
 		Roles                        []string
+		// A change of membership names its window (a date, a time, or
+		// empty: the role's default) as the request gave it.
+		ValidFrom  *string `json:"valid_from"`
+		ValidUntil *string `json:"valid_until"`
 	}
 	if json.Unmarshal([]byte(r.Detail), &d) != nil {
 		return accessNote{}, false
@@ -91,6 +103,22 @@ func accessNoteOf(r store.AuditRecord) (accessNote, bool) {
 	case "item.restriction_changed":
 		n.VisitID, n.Item, n.Restricted, n.Roles = r.VisitID, r.Object, d.Restricted, d.Roles
 		return n, IsID(n.VisitID) && n.Item != ""
+	case "member.changed":
+		// A change that names no window (an invitation given its
+		// issuer) changed neither role nor window.
+		if d.ValidFrom == nil || d.ValidUntil == nil || !policy.IsRole(d.Role) {
+			return accessNote{}, false
+		}
+		from, err := parseWhen(*d.ValidFrom)
+		if err != nil {
+			return accessNote{}, false
+		}
+		until, err := parseUntil(*d.ValidUntil)
+		if err != nil {
+			return accessNote{}, false
+		}
+		n.VisitID, n.MemberID, n.Role, n.ValidFrom, n.ValidUntil = r.VisitID, r.Object, d.Role, from.UTC(), until.UTC()
+		return n, IsID(n.VisitID) && IsID(n.MemberID)
 	case "portal_role.revoked":
 		n.Role = d.Role
 		if n.Role == "" {
@@ -204,7 +232,9 @@ const accessMargin = time.Minute
 // endAccessAgain ends again, after a restore, the access that notes
 // outside the database say was ended after the restored trail's last
 // record (restored, at since): each membership removed is removed, each
-// revoked role's grants made before the revocation go, each person whose
+// one whose window was narrowed is narrowed again (one whose role was
+// changed is removed: neither the role taken nor the role given is a
+// restore's to give), each revoked role's grants made before the revocation go, each person whose
 // last note is a disable is disabled, and each item whose last note
 // restricts it is restricted. It returns how many it ended again. Nothing
 // a note says is granted: a person enabled, or a grant made, since the
@@ -351,6 +381,8 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 			}
 		case "item.restriction_changed":
 			last("item\x00"+n.VisitID+"\x00"+n.Item, n)
+		case "member.changed":
+			last("member\x00"+n.VisitID+"\x00"+n.MemberID, n)
 		default:
 			// By every identity the person signs in with, and every one
 			// an earlier note naming them so had (their provider may
@@ -378,6 +410,10 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		case n.Action == "item.restriction_changed" && n.Restricted:
 			if again, err = s.restrictAgain(ctx, n); again {
 				s.log.Warn("item restricted again after a restore", "visit", n.VisitID, "item", n.Item)
+			}
+		case n.Action == "member.changed":
+			if again, err = s.narrowAgain(ctx, n); again {
+				s.log.Warn("membership narrowed again after a restore", "visit", n.VisitID, "member", n.MemberID)
 			}
 		case n.Action == "user.disabled":
 			p, person := identityOf[k]
@@ -451,7 +487,7 @@ func (s *Service) disableAgain(ctx context.Context, n accessNote, p store.Identi
 // an item opened, never acts.
 func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 	switch n.Action {
-	case "member.removed":
+	case "member.removed", "member.changed":
 		_, err := s.store.Member(ctx, n.VisitID, n.MemberID)
 		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
@@ -527,6 +563,95 @@ func (s *Service) restrictAgain(ctx context.Context, n accessNote) (bool, error)
 	d["restricted"], d["roles"] = true, roles
 	rec := s.systemRec(n.VisitID, "item.restriction_changed", n.Item, d)
 	return true, s.store.PutRestriction(ctx, store.Restriction{VisitID: n.VisitID, Code: n.Item, Restricted: true, Roles: roles}, s.now(), rec)
+}
+
+// narrowAgain narrows again, after a restore, the membership of a live
+// visit that n says an administrator last left as it says: its window to
+// the part of it the restored one shares (a restore never widens one). A
+// membership whose role n says was changed is removed: the role the
+// restored database gives may be the one taken from the person, and the
+// one n names is not the restore's to grant; an administrator adds them
+// again. So is one left with no time at all. It reports whether it
+// changed the membership.
+func (s *Service) narrowAgain(ctx context.Context, n accessNote) (bool, error) {
+	v, err := s.store.Visit(ctx, n.VisitID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if v.State != StateActive {
+		return false, nil // destroyed, or being destroyed: nothing is served
+	}
+	cur, err := s.store.Member(ctx, n.VisitID, n.MemberID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil // removed in the backup, or by a note
+	}
+	if err != nil {
+		return false, err
+	}
+	d := againDetail(n)
+	d["email"], d["issuer"], d["subject"], d["role"] = cmp.Or(cur.Email, cur.UserEmail), cur.Issuer, cur.Subject, cur.Role
+	def := defaultFrom(v, cur.Role)
+	from, until := narrowWindow(cur.ValidFrom, cur.ValidUntil, n.ValidFrom, n.ValidUntil, def)
+	remove := ""
+	switch {
+	case cur.Role != n.Role:
+		remove, d["changed_to"] = "its role was changed after the backup", n.Role
+	case !until.IsZero() && !until.After(orDefault(from, def)):
+		remove = "its window as changed after the backup shares no time with the backup's"
+	}
+	if remove != "" {
+		d["why"] = remove
+		err := s.store.RemoveMember(ctx, n.VisitID, n.MemberID, s.systemRec(n.VisitID, "member.removed", n.MemberID, d))
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	if from.Equal(cur.ValidFrom) && until.Equal(cur.ValidUntil) {
+		return false, nil // as narrow already
+	}
+	d["valid_from"], d["valid_until"] = whenText(from), whenText(until)
+	err = s.store.NarrowMember(ctx, n.VisitID, n.MemberID, cur.Role, from, until, s.now(), s.systemRec(n.VisitID, "member.changed", n.MemberID, d))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// narrowWindow is the part of a membership's window that both (curFrom,
+// curUntil) and (noteFrom, noteUntil) give, as a membership stores it: a
+// zero start is def (the role's default), a zero end the role's (which
+// caps any end given). Each bound is kept as whichever of the two gave
+// it, so a default stays one.
+func narrowWindow(curFrom, curUntil, noteFrom, noteUntil, def time.Time) (from, until time.Time) {
+	from, until = curFrom, curUntil
+	if orDefault(noteFrom, def).After(orDefault(curFrom, def)) {
+		from = noteFrom
+	}
+	if !noteUntil.IsZero() && (curUntil.IsZero() || noteUntil.Before(curUntil)) {
+		until = noteUntil
+	}
+	return from, until
+}
+
+// orDefault is t, or def when t is zero.
+func orDefault(t, def time.Time) time.Time {
+	if t.IsZero() {
+		return def
+	}
+	return t
+}
+
+// whenText is a window's bound as a change of membership records it: an
+// RFC 3339 time, or empty for the role's default.
+func whenText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // againDetail is the detail of a record of access ended again: the

@@ -10,7 +10,8 @@ import (
 )
 
 // TestGoldenAccessNotes: the signed notes outside the database of a
-// member removed, a role revoked and an item restricted, written once by
+// member removed, a role revoked, an item restricted and a membership's
+// window narrowed, written once by
 // `UPDATE_ACCESS_NOTES=1 go test ./portal -run TestGoldenAccessNotes
 // -update` and read by every later build: a restore years on must still
 // end that access again.
@@ -26,11 +27,26 @@ func TestGoldenAccessNotes(t *testing.T) {
 			Action: "item.restriction_changed", At: at.Add(2 * time.Minute), VisitID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", Item: "1.03", Restricted: true,
 			Roles: []string{"lead_inspector"}},
 	}
+	checkGoldenAccessNotes(t, notes, "access-note-signing.pub", "UPDATE_ACCESS_NOTES")
+	// Written later, with a key of its own
+	// (UPDATE_ACCESS_NOTES_CHANGED=1), so that the notes above stay as
+	// they were written.
+	checkGoldenAccessNotes(t, map[string]accessNote{
+		"access-note-member-changed-v1.json": {Type: accessNoteType, Seq: 4024, Hash: "b2d4f6a8c0e1f3a5b7d9c1e3a5f7b9d0c2e4a6f8b1d3c5e7a9f0b2d4c6e8a1f3",
+			Action: "member.changed", At: at.Add(3 * time.Minute), VisitID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", MemberID: "3c5e7a9f0b2d4c6e8a1f3b5d7e9c0a2b",
+			Role: "inspector", ValidUntil: time.Date(2026, 12, 9, 0, 0, 0, 0, time.UTC)},
+	}, "access-note-member-changed-signing.pub", "UPDATE_ACCESS_NOTES_CHANGED")
+}
+
+// checkGoldenAccessNotes reads the golden access notes, signed with the
+// key in testdata/pub, as notes.
+func checkGoldenAccessNotes(t *testing.T, notes map[string]accessNote, pub, env string) {
+	t.Helper()
 	sign := map[string]func(ed25519.PrivateKey) []byte{}
 	for name, n := range notes {
 		sign[name] = func(k ed25519.PrivateKey) []byte { return signNote(k, n) }
 	}
-	files, key := signedGolden(t, "access-note-signing.pub", "UPDATE_ACCESS_NOTES", sign)
+	files, key := signedGolden(t, pub, env, sign)
 	for name, want := range notes {
 		got, err := trustedKeys{key}.access(files[name])
 		if err != nil {
@@ -41,6 +57,36 @@ func TestGoldenAccessNotes(t *testing.T) {
 		}
 		if _, err := (trustedKeys{otherKey}).access(files[name]); err == nil {
 			t.Fatalf("%s verifies with another key", name)
+		}
+	}
+}
+
+// TestNarrowWindow: a membership's window narrowed again by a restore is
+// what both windows allow, each bound kept as the one that gave it (a
+// default stays the role's default, which follows the timeline).
+func TestNarrowWindow(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 12, d, 0, 0, 0, 0, time.UTC) }
+	var zero time.Time
+	def := day(7)
+	for _, c := range []struct {
+		name                                   string
+		curFrom, curUntil, noteFrom, noteUntil time.Time
+		from, until                            time.Time
+	}{
+		{"both defaults", zero, zero, zero, zero, zero, zero},
+		{"an end given since", zero, zero, zero, day(9), zero, day(9)},
+		{"an end taken away since", zero, day(9), zero, zero, zero, day(9)},
+		{"an end brought forward since", zero, day(20), zero, day(9), zero, day(9)},
+		{"an end put back since", zero, day(9), zero, day(20), zero, day(9)},
+		{"a later start given since", zero, zero, day(8), zero, day(8), zero},
+		{"a start before the default given since", zero, zero, day(6), zero, zero, zero},
+		{"an early start taken away since", day(6), zero, zero, zero, zero, zero},
+		{"a late start taken away since", day(8), zero, zero, zero, day(8), zero},
+		{"a later start and end given since", day(8), day(20), day(10), day(15), day(10), day(15)},
+	} {
+		from, until := narrowWindow(c.curFrom, c.curUntil, c.noteFrom, c.noteUntil, def)
+		if !from.Equal(c.from) || !until.Equal(c.until) {
+			t.Errorf("%s: narrowed to %v .. %v, want %v .. %v", c.name, from, until, c.from, c.until)
 		}
 	}
 }

@@ -282,11 +282,7 @@ func (w Window) Contains(t time.Time) bool {
 func (s *Service) memberWindow(v store.Visit, st Status, m store.Member) Window {
 	w := Window{From: m.ValidFrom, Until: m.ValidUntil}
 	if w.From.IsZero() {
-		w.From = calendar.StartOfDay(v.NotificationDate)
-		if created := calendar.StartOfDay(calendar.Today(v.CreatedAt)); m.Role == policy.RoleLeadInspector && created.Before(w.From) {
-			// The lead prepares off site from the day the visit is set up.
-			w.From = created
-		}
+		w.From = defaultFrom(v, m.Role)
 	}
 	// The role's end; a date an administrator gave ends access sooner,
 	// never later.
@@ -307,6 +303,18 @@ func (s *Service) memberWindow(v store.Visit, st Status, m store.Member) Window 
 		w.Until = end
 	}
 	return w
+}
+
+// defaultFrom is when a member with role gains access to v when no
+// administrator gave a start: on the notification date, or for the lead
+// inspector, who prepares off site, from the day the visit was set up if
+// that is sooner.
+func defaultFrom(v store.Visit, role string) time.Time {
+	from := calendar.StartOfDay(v.NotificationDate)
+	if created := calendar.StartOfDay(calendar.Today(v.CreatedAt)); role == policy.RoleLeadInspector && created.Before(from) {
+		return created
+	}
+	return from
 }
 
 // unannounced reports whether v is still unannounced to m: provider staff

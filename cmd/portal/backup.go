@@ -307,7 +307,7 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "files purged after the backup, purged again: %d\n", n)
 	}
 	if n := rep.AccessEnded; n > 0 {
-		fmt.Fprintf(out, "access ended after the backup (members removed, roles revoked, people disabled), ended again: %d\n", n)
+		fmt.Fprintf(out, "access ended after the backup (members removed or narrowed, roles revoked, people disabled, items restricted), ended again: %d\n", n)
 	}
 	if n := rep.UploadsDropped; n > 0 {
 		fmt.Fprintf(out, "resumable uploads under way at the backup, dropped (to be sent again): %d\n", n)

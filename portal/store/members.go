@@ -356,3 +356,24 @@ func (s *Store) member(ctx context.Context, q string, args ...any) (Member, erro
 	}
 	return m, nil
 }
+
+// NarrowMember sets the window of a visit's membership that still has
+// role (a restore narrowing it again to what an administrator left it
+// after the backup), with its audit records; ErrNotFound when there is no
+// such membership.
+func (s *Store) NarrowMember(ctx context.Context, visitID, memberID, role string, from, until, now time.Time, audit ...AuditRecord) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		if err := lockVisit(ctx, tx, visitID); err != nil {
+			return err
+		}
+		return execOne(ctx, tx, `UPDATE members SET valid_from = ?, valid_until = ?, updated_at = ? WHERE visit_id = ? AND id = ? AND role = ?`,
+			nullTime(from), nullTime(until), formatTime(now), visitID, memberID, role)
+	}, audit...)
+	if errors.Is(err, ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("store: narrow member: %w", err)
+	}
+	return nil
+}
