@@ -481,9 +481,11 @@ func (s *Service) disableAgain(ctx context.Context, n accessNote, p store.Identi
 }
 
 // accessHere reports whether applying n again would act on what this
-// database holds: the membership it removes, the item of a live visit it
-// restricts, a person it disables or a grant it revokes, by how the
-// operator named them or an identity they signed in with. An enable, or
+// database holds: the membership it removes or narrows, the item of a
+// live visit it restricts, a person it disables (or a membership or grant
+// waiting for them, which they would take up at their next sign-in) or a
+// grant it revokes, by how the operator named them or an identity they
+// signed in with. An enable, or
 // an item opened, never acts.
 func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 	switch n.Action {
@@ -509,7 +511,7 @@ func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 	all := []named{{n.Email, n.Subject}}
 	for _, p := range n.People {
 		all = append(all, named{subject: p.Subject})
-		if n.Action == "portal_role.revoked" && p.Email != "" && store.PlainEmail(p.Email) {
+		if p.Email != "" && store.PlainEmail(p.Email) {
 			all = append(all, named{email: strings.ToLower(p.Email)}) // as revokeAgain revokes
 		}
 	}
@@ -519,9 +521,16 @@ func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 		if n.Action == "portal_role.revoked" {
 			here, err = s.store.PortalRoleNamed(ctx, n.Role, n.Issuer, w.email, w.subject)
 		} else {
+			// The person, or what they would take up at their next
+			// sign-in (a membership or a grant by their email): a
+			// person the database does not know, disabled again, is
+			// kept as disabled so that they take up neither.
 			var people []store.Identity
 			people, err = s.store.IdentitiesNamed(ctx, n.Issuer, w.email, w.subject)
 			here = len(people) > 0
+			if err == nil && !here {
+				here, err = s.store.WaitingFor(ctx, n.Issuer, w.email, w.subject)
+			}
 		}
 		if err != nil || here {
 			return here, err

@@ -48,6 +48,17 @@ func TestUnverifiedAccessNotes(t *testing.T) {
 	if n, err := d.svc.EndAccessAgain(ctx, seq, since); err != nil || n != 0 {
 		t.Fatalf("notes that do not verify, for nothing here (a membership, a person), dated ahead, or from before the backup: %d ended, %v; want them passed over", n, err)
 	}
+	// A person the database does not know, disabled after the backup,
+	// whose membership by email waits for them: passed over, they took it
+	// up at their next sign-in.
+	newcomer := store.Identity{Subject: "newcomer-subject", Email: "newcomer@ofsted.example"}
+	if _, _, err := d.svc.Store().PutMember(ctx, store.Member{VisitID: v.ID, Role: policy.RoleInspector, Email: newcomer.Email, Issuer: "https://login.example/"}, now); err != nil {
+		t.Fatal(err)
+	}
+	put("newcomer.json", portal.ForgedDisableOf("https://login.example/", newcomer, now))
+	if _, err := d.svc.EndAccessAgain(ctx, seq, since); !errors.Is(err, portal.ErrUnverified) {
+		t.Fatalf("a note that does not verify, disabling a person this database does not know whose membership by email it holds: %v, want the restore stopped", err)
+	}
 	put("here.json", portal.ForgedMemberRemoval(v.ID, m.ID, now))
 	if _, err := d.svc.EndAccessAgain(ctx, seq, since); !errors.Is(err, portal.ErrUnverified) {
 		t.Fatalf("a note that does not verify, removing a member this database holds: %v, want the restore stopped", err)

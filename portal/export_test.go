@@ -194,6 +194,14 @@ func ForgedDisable(issuer, subject string, at time.Time) []byte {
 		People: []store.Identity{{Subject: subject}}})
 }
 
+// ForgedDisableOf is ForgedDisable of a person who signed in as p, named
+// by their email.
+func ForgedDisableOf(issuer string, p store.Identity, at time.Time) []byte {
+	_, key, _ := ed25519.GenerateKey(nil)
+	return signNote(key, accessNote{Type: accessNoteType, Seq: 3, Hash: "02", Action: "user.disabled", At: at.UTC(), Issuer: issuer, Email: p.Email,
+		People: []store.Identity{p}})
+}
+
 // PutForgedRestoreFinished writes outside the database the finished note
 // of a restore that says it lost the records after restored before mark,
 // signed with a key the portal does not trust.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -114,4 +115,23 @@ func (s *Store) PortalRoleNamed(ctx context.Context, role, issuer, email, subjec
 		return false, fmt.Errorf("store: portal role named: %w", err)
 	}
 	return held, nil
+}
+
+// WaitingFor reports whether a membership or a portal role not yet taken
+// up names the person who signs in from issuer with this email, or
+// (email "") this subject: what they would take up at their next
+// sign-in. A membership stored without an issuer (settled at start)
+// counts too.
+func (s *Store) WaitingFor(ctx context.Context, issuer, email, subject string) (bool, error) {
+	col, who := "subject", subject
+	if email != "" {
+		col, who = "email", strings.ToLower(email)
+	}
+	q := `SELECT EXISTS (SELECT 1 FROM members WHERE user_id IS NULL AND (issuer = ? OR issuer IS NULL) AND ` + col + ` = ?)
+		OR EXISTS (SELECT 1 FROM portal_roles WHERE user_id IS NULL AND issuer = ? AND ` + col + ` = ?)`
+	var waiting bool
+	if err := s.db.QueryRowContext(ctx, q, issuer, who, issuer, who).Scan(&waiting); err != nil {
+		return false, fmt.Errorf("store: waiting for: %w", err)
+	}
+	return waiting, nil
 }
