@@ -283,7 +283,8 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	}
 	// Passed over: the notes of acts from before the backup; those of
 	// acts an earlier restore lost (the records after its backup's last,
-	// before its mark), since that restore applied again the access they
+	// before its mark, and the notes it names of a timeline lost past its
+	// mark, whose numbers its own timeline took again), since that restore applied again the access they
 	// ended, noted anew as it did, and what they granted was never
 	// granted after it (read as they are, an enable that restore lost
 	// would open again a person who stayed disabled); and those of
@@ -298,7 +299,7 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		n := c.accessNote
 		opens := n.Action == "user.enabled" || n.Action == "item.restriction_changed" && !n.Restricted
 		if n.At.Before(from) || slices.ContainsFunc(lost, func(l restoreFinished) bool {
-			return n.Seq > l.RestoredSeq && n.Seq < l.MarkSeq && (opens || !l.unverified)
+			return (n.Seq > l.RestoredSeq && n.Seq < l.MarkSeq || slices.Contains(l.Beyond, c.name)) && (opens || !l.unverified)
 		}) {
 			continue
 		}

@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -162,5 +163,55 @@ func TestUnverifiedFinishedNoteKeepsNothingOpen(t *testing.T) {
 	}
 	if r, err := st.Restriction(ctx, v.ID, "1.02"); err != nil || !r.Restricted {
 		t.Errorf("the item restricted since the backup: %+v, %v", r, err)
+	}
+}
+
+// TestLostTimelineNotesPassedOver: the notes of records past a checkpoint
+// whose anchor failed go out before it, so when the database is then
+// lost and restored, they are of a timeline whose record numbers the
+// restored trail takes again. Before, a later restore sorted them among
+// the new timeline's by number: an enable of the lost timeline, numbered
+// after a disable of the new one, let the person disabled since back in.
+// A restore's finished note now names the notes past its mark its trail
+// does not hold, and a later restore passes them over as lost by it.
+func TestLostTimelineNotesPassedOver(t *testing.T) {
+	d, _, _, uploader, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	st := d.svc.Store()
+	head, _, err := st.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := time.Now().Add(-time.Minute)
+	people, err := st.IdentitiesNamed(ctx, uploader.Issuer, uploader.Email, "")
+	if err != nil || len(people) != 1 {
+		t.Fatalf("the uploader's identities: %v %v", people, err)
+	}
+	// The lost timeline: the uploader disabled and enabled again, its
+	// anchor never written; then the database lost and restored, the
+	// trail going on at the record after head.
+	for i, action := range []string{"user.disabled", "user.enabled"} {
+		if err := d.svc.PutLostAccessNote(ctx, head+40+int64(i)*10, fmt.Sprintf("%064x", i+1), action, uploader.Issuer, people[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.svc.NoteRestoreFinished(ctx, store.NewID(), head, head+1); err != nil {
+		t.Fatal(err)
+	}
+	// The new timeline: the uploader disabled, anchored.
+	ops := portal.OperatorActor("ops", "admin disable")
+	person := portal.Person{Issuer: uploader.Issuer, Email: uploader.Email}
+	if _, err := portal.DisableUser(ctx, st, ops, person); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	// A backup from before that disable restored.
+	if _, err := st.DB().Exec(`UPDATE users SET disabled_at = NULL WHERE id = ?`, uploader.UserID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.svc.EndAccessAgain(ctx, head, since); err != nil || n != 1 {
+		t.Fatalf("access ended again after the disable of the timeline that goes on: %d, %v; want the uploader disabled again", n, err)
 	}
 }

@@ -202,6 +202,21 @@ func ForgedDisableOf(issuer string, p store.Identity, at time.Time) []byte {
 		People: []store.Identity{p}})
 }
 
+// PutLostAccessNote writes outside the database, signed with the portal's
+// key, the note of record seq (hash hash) of a timeline the database lost:
+// action (user.disabled, user.enabled) of the person who signed in as p.
+func (s *Service) PutLostAccessNote(ctx context.Context, seq int64, hash, action, issuer string, p store.Identity) error {
+	n := accessNote{Type: accessNoteType, Seq: seq, Hash: hash, Action: action, At: s.now().UTC(), Issuer: issuer, Email: p.Email,
+		People: []store.Identity{p}}
+	return s.putOutside(ctx, accessNoteName(n), signNote(s.signer, n))
+}
+
+// NoteRestoreFinished writes restore id's finished note, as a restore
+// that restored record restored and marked its trail at mark does.
+func (s *Service) NoteRestoreFinished(ctx context.Context, id string, restored, mark int64) error {
+	return s.noteRestoreFinished(ctx, id, restored, mark)
+}
+
 // PutForgedRestoreFinished writes outside the database the finished note
 // of a restore that says it lost the records after restored before mark,
 // signed with a key the portal does not trust.

@@ -3,13 +3,20 @@ package portal
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // A restore, once it has done everything and before it lets the portal
 // serve, says so outside the database (the anchor store), signed: which
 // records it lost (those after the restored trail's last, before its
-// mark). A later restore passes over the access notes of those records
+// mark, and the notes of records numbered from its mark on that its trail
+// does not hold: a timeline lost with its database past a checkpoint
+// whose anchor failed, whose notes went out first). A later restore passes over the access notes of those records
 // (endAccessAgain): the restore that lost them applied again the access
 // they ended. Its intent alone is no proof that it happened: a restore
 // refused after writing it (a database not empty, a copy that does not
@@ -25,6 +32,10 @@ type restoreFinished struct {
 	RestoredSeq int64     `json:"restored_seq"`
 	MarkSeq     int64     `json:"mark_seq"`
 	FinishedAt  time.Time `json:"finished_at"`
+	// Beyond names the access notes of records numbered from the mark on
+	// that the trail did not hold when the restore finished: their
+	// numbers are those of the timeline it goes on with.
+	Beyond []string `json:"beyond_mark,omitempty"`
 	// unverified: read from a note that does not verify.
 	unverified bool
 }
@@ -39,10 +50,57 @@ func (k trustedKeys) restoreFinished(b []byte) (f restoreFinished, verified, ok 
 	return f, verified, ok && f.Type == restoreFinishedType && f.RestoreID != ""
 }
 
-// noteRestoreFinished writes restore id's finished note.
+// noteRestoreFinished writes restore id's finished note, once what it did
+// is anchored and its acts noted.
 func (s *Service) noteRestoreFinished(ctx context.Context, id string, restored, mark int64) error {
-	f := restoreFinished{Type: restoreFinishedType, RestoreID: id, RestoredSeq: restored, MarkSeq: mark, FinishedAt: s.now().UTC()}
+	beyond, err := s.notesBeyond(ctx, mark)
+	if err != nil {
+		return err
+	}
+	f := restoreFinished{Type: restoreFinishedType, RestoreID: id, RestoredSeq: restored, MarkSeq: mark, FinishedAt: s.now().UTC(), Beyond: beyond}
 	return s.putOutside(ctx, restoresFinishedOutside+id+".json", signNote(s.signer, f))
+}
+
+// notesBeyond names the access notes outside the database of records
+// numbered from mark on that the trail does not hold (by number and
+// hash), in order.
+func (s *Service) notesBeyond(ctx context.Context, mark int64) ([]string, error) {
+	s.anchorMu.Lock()
+	a, err := s.openAnchors(ctx)
+	s.anchorMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	objs, err := a.Records(ctx, accessNotes)
+	if err != nil {
+		return nil, fmt.Errorf("access notes outside the database (%s): %w", a.Where(), err)
+	}
+	var out []string
+	for name := range objs {
+		seq, hash, ok := accessNoteNamed(name)
+		if !ok || seq < mark {
+			continue
+		}
+		recs, err := s.store.AuditRecords(ctx, store.AuditFilter{AfterSeq: seq - 1, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(recs) == 1 && recs[0].Seq == seq && recs[0].Hash == hash {
+			continue
+		}
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// accessNoteNamed reads the record number and hash in an access note's
+// name (accessNoteName).
+func accessNoteNamed(name string) (seq int64, hash string, ok bool) {
+	num, rest, found := strings.Cut(strings.TrimPrefix(name, accessNotes), "-")
+	hash, isJSON := strings.CutSuffix(rest, ".json")
+	seq, err := strconv.ParseInt(num, 10, 64)
+	return seq, hash, found && isJSON && err == nil && len(num) == 20 && hash != ""
 }
 
 // restoresFinished are the restores other than current that finished, as
