@@ -21,13 +21,16 @@ import (
 // their role or time window on it changed, the administrator role
 // revoked, a person disabled, and a person enabled again, which decides
 // whether a disable still holds; an item restricted to fewer roles, and
-// opened again) are noted outside
+// opened again), and the legal holds set and lifted on visits, are noted
+// outside
 // the database too (the anchor store, write-once), signed with the
 // portal's key, as the trail recording them is anchored there: a database
 // restored from a backup taken before them would otherwise let those
 // people back in (an inspector taken off a visit for a conflict of
-// interest, a departed administrator). A restore ends that access again
-// (endAccessAgain); it never grants anything a note says.
+// interest, a departed administrator), and let a visit held since for
+// litigation be destroyed on schedule. A restore ends that access again,
+// and holds those visits again (endAccessAgain); it never grants anything
+// a note says, nor frees anything for destruction.
 
 // accessNoteType is the type of an access note outside the database.
 const accessNoteType = "evidence-portal access ended v1"
@@ -37,13 +40,14 @@ const accessNoteType = "evidence-portal access ended v1"
 const accessNotes = "access/"
 
 // accessEnding are the records noted outside the database.
-var accessEnding = []string{"member.removed", "member.changed", "portal_role.revoked", "user.disabled", "user.enabled", "item.restriction_changed"}
+var accessEnding = []string{"member.removed", "member.changed", "portal_role.revoked", "user.disabled", "user.enabled", "item.restriction_changed",
+	"legal_hold.set", "legal_hold.lifted"}
 
 // accessNote is what stays outside the database of one of those records:
 // the record (its number and hash in the trail, its time), and what a
 // restore needs to apply it again. Member removals name the visit and the
 // membership only; member changes, the membership and its role and
-// window as they were left; restrictions, the visit, the item and the roles that
+// window as they were left; legal holds, the visit; restrictions, the visit, the item and the roles that
 // see it; the others, the person as the operator named them.
 type accessNote struct {
 	Type     string    `json:"type"`
@@ -83,6 +87,11 @@ func accessNoteOf(r store.AuditRecord) (accessNote, bool) {
 	if r.Outcome != "success" {
 		return accessNote{}, false
 	}
+	n := accessNote{Type: accessNoteType, Seq: r.Seq, Hash: r.Hash, Action: r.Action, At: r.Time.UTC()}
+	if r.Action == "legal_hold.set" || r.Action == "legal_hold.lifted" {
+		n.VisitID = r.VisitID
+		return n, IsID(n.VisitID)
+	}
 	var d struct {
 		Role, Issuer, Email, Subject string
 		Restricted                   bool
@@ -95,7 +104,6 @@ func accessNoteOf(r store.AuditRecord) (accessNote, bool) {
 	if json.Unmarshal([]byte(r.Detail), &d) != nil {
 		return accessNote{}, false
 	}
-	n := accessNote{Type: accessNoteType, Seq: r.Seq, Hash: r.Hash, Action: r.Action, At: r.Time.UTC()}
 	switch r.Action {
 	case "member.removed":
 		n.VisitID, n.MemberID = r.VisitID, r.Object
@@ -242,16 +250,16 @@ const accessMargin = time.Minute
 // that does not verify with a trusted key stops the restore when it would
 // change this database (it may be a revocation signed with a key
 // replaced since); any other is passed over, logged.
-func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current string, restored int64, since time.Time) (int, error) {
+func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current string, restored int64, since time.Time) (ended, holds int, err error) {
 	s.anchorMu.Lock()
 	a, err := s.openAnchors(ctx)
 	s.anchorMu.Unlock()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	objs, err := a.Records(ctx, accessNotes)
 	if err != nil {
-		return 0, fmt.Errorf("restore: access notes outside the database (%s): %w", a.Where(), err)
+		return 0, 0, fmt.Errorf("restore: access notes outside the database (%s): %w", a.Where(), err)
 	}
 	from, until := since.Add(-accessMargin), s.now().Add(accessMargin)
 	type candidate struct {
@@ -291,13 +299,13 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	// records the restored trail holds, whose acts the database holds.
 	lost, err := s.restoresFinished(ctx, keys, current)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	held := map[int64]string{}
 	var notes []accessNote
 	for _, c := range cands {
 		n := c.accessNote
-		opens := n.Action == "user.enabled" || n.Action == "item.restriction_changed" && !n.Restricted
+		opens := n.Action == "user.enabled" || n.Action == "item.restriction_changed" && !n.Restricted || n.Action == "legal_hold.lifted"
 		if n.At.Before(from) || slices.ContainsFunc(lost, func(l restoreFinished) bool {
 			return (n.Seq > l.RestoredSeq && n.Seq < l.MarkSeq || slices.Contains(l.Beyond, c.name)) && (opens || !l.unverified)
 		}) {
@@ -308,7 +316,7 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 			if !ok {
 				recs, err := s.store.AuditRecords(ctx, store.AuditFilter{AfterSeq: n.Seq - 1, Limit: 1})
 				if err != nil {
-					return 0, err
+					return 0, 0, err
 				}
 				if len(recs) == 1 && recs[0].Seq == n.Seq {
 					h = recs[0].Hash
@@ -325,10 +333,10 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		}
 		here, err := s.accessHere(ctx, n)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if here {
-			return 0, fmt.Errorf("%w: %s, an access note for what this database holds (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, c.name)
+			return 0, 0, fmt.Errorf("%w: %s, an access note for what this database holds (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, c.name)
 		}
 		s.log.Warn("restore: an access note outside the database does not verify, for nothing this database holds; passed over", "name", c.name)
 	}
@@ -343,7 +351,6 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		}
 		return notes[i].At.Before(notes[j].At)
 	})
-	ended := 0
 	// A person's disable holds if it is the last of their notes: one
 	// enabled again after it (before the backup's copy of them, or
 	// since) is left as the database has them. Likewise an item's
@@ -367,14 +374,14 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 				continue // removed in the backup too
 			}
 			if err != nil {
-				return ended, fmt.Errorf("restore: remove again member %s of visit %s: %w", n.MemberID, n.VisitID, err)
+				return ended, holds, fmt.Errorf("restore: remove again member %s of visit %s: %w", n.MemberID, n.VisitID, err)
 			}
 			s.log.Warn("member removed again after a restore", "visit", n.VisitID, "member", n.MemberID)
 			ended++
 		case "portal_role.revoked":
 			again, err := s.revokeAgain(ctx, n)
 			if err != nil {
-				return ended, fmt.Errorf("restore: revoke again the %s role of a person of %s: %w", n.Role, n.Issuer, err)
+				return ended, holds, fmt.Errorf("restore: revoke again the %s role of a person of %s: %w", n.Role, n.Issuer, err)
 			}
 			if again {
 				s.log.Warn("portal role revoked again after a restore", "role", n.Role, "issuer", n.Issuer)
@@ -384,6 +391,8 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 			last("item\x00"+n.VisitID+"\x00"+n.Item, n)
 		case "member.changed":
 			last("member\x00"+n.VisitID+"\x00"+n.MemberID, n)
+		case "legal_hold.set", "legal_hold.lifted":
+			last("hold\x00"+n.VisitID, n)
 		default:
 			// By every identity the person signs in with, and every one
 			// an earlier note naming them so had (their provider may
@@ -416,6 +425,12 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 			if again, err = s.narrowAgain(ctx, n); again {
 				s.log.Warn("membership narrowed again after a restore", "visit", n.VisitID, "member", n.MemberID)
 			}
+		case n.Action == "legal_hold.set":
+			if again, err = s.holdAgain(ctx, n); again {
+				s.log.Warn("legal hold set again after a restore", "visit", n.VisitID)
+				holds++
+				continue
+			}
 		case n.Action == "user.disabled":
 			p, person := identityOf[k]
 			named := !person && len(identities[k]) == 0 // known by no identity
@@ -424,13 +439,13 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 			}
 		}
 		if err != nil {
-			return ended, fmt.Errorf("restore: %s again: %w", n.Action, err)
+			return ended, holds, fmt.Errorf("restore: %s again: %w", n.Action, err)
 		}
 		if again {
 			ended++
 		}
 	}
-	return ended, nil
+	return ended, holds, nil
 }
 
 // revokeAgain revokes again, after a restore, the role n says was
@@ -505,8 +520,18 @@ func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 			return false, nil
 		}
 		return err == nil && v.State == StateActive, err
-	case "user.enabled":
+	case "user.enabled", "legal_hold.lifted":
 		return false, nil
+	case "legal_hold.set":
+		h, err := s.store.GetLegalHold(ctx, n.VisitID)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil || h.On {
+			return false, err
+		}
+		v, err := s.store.Visit(ctx, n.VisitID)
+		return err == nil && v.State == StateActive, err
 	}
 	type named struct{ email, subject string }
 	all := []named{{n.Email, n.Subject}}
@@ -573,6 +598,31 @@ func (s *Service) restrictAgain(ctx context.Context, n accessNote) (bool, error)
 	d["restricted"], d["roles"] = true, roles
 	rec := s.systemRec(n.VisitID, "item.restriction_changed", n.Item, d)
 	return true, s.store.PutRestriction(ctx, store.Restriction{VisitID: n.VisitID, Code: n.Item, Restricted: true, Roles: roles}, s.now(), rec)
+}
+
+// holdAgain sets again, after a restore, the legal hold n says an
+// administrator set on a live visit after the backup (its last hold note
+// sets it): without it, the visit would be destroyed on schedule, its
+// key first, while held for litigation. Its reason, sealed in the
+// database, is lost with it: the hold is set without one, as when the
+// visit key does not open, from the time it was first set. The object
+// store is brought to it by the retention run, as after any act on a
+// hold. It reports whether it set the hold.
+func (s *Service) holdAgain(ctx context.Context, n accessNote) (bool, error) {
+	h, err := s.store.GetLegalHold(ctx, n.VisitID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil || h.On {
+		return false, err // held in the backup too
+	}
+	d := againDetail(n)
+	d["reapplied"], d["reason_kept"] = "legal hold set outside the database", false
+	_, err = s.store.SetLegalHold(ctx, n.VisitID, store.LegalHold{On: true, At: n.At}, s.systemRec(n.VisitID, "legal_hold.set", "", d))
+	if errors.Is(err, store.ErrDestructionBegun) || errors.Is(err, store.ErrNotFound) {
+		return false, nil // destroyed, or being destroyed, in the backup
+	}
+	return err == nil, err
 }
 
 // narrowAgain narrows again, after a restore, the membership of a live

@@ -10,8 +10,8 @@ import (
 )
 
 // TestGoldenAccessNotes: the signed notes outside the database of a
-// member removed, a role revoked, an item restricted and a membership's
-// window narrowed, written once by
+// member removed, a role revoked, an item restricted, a membership's
+// window narrowed and a legal hold set, written once by
 // `UPDATE_ACCESS_NOTES=1 go test ./portal -run TestGoldenAccessNotes
 // -update` and read by every later build: a restore years on must still
 // end that access again.
@@ -35,6 +35,8 @@ func TestGoldenAccessNotes(t *testing.T) {
 		"access-note-member-changed-v1.json": {Type: accessNoteType, Seq: 4024, Hash: "b2d4f6a8c0e1f3a5b7d9c1e3a5f7b9d0c2e4a6f8b1d3c5e7a9f0b2d4c6e8a1f3",
 			Action: "member.changed", At: at.Add(3 * time.Minute), VisitID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", MemberID: "3c5e7a9f0b2d4c6e8a1f3b5d7e9c0a2b",
 			Role: "inspector", ValidUntil: time.Date(2026, 12, 9, 0, 0, 0, 0, time.UTC)},
+		"access-note-hold-v1.json": {Type: accessNoteType, Seq: 4025, Hash: "e1c3b5d7f9a0e2c4b6d8f1a3c5e7a9c1b3d0f2e4a6c8b1d3f5a7e9c0b2d4f6a8",
+			Action: "legal_hold.set", At: at.Add(4 * time.Minute), VisitID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0"},
 	}, "access-note-member-changed-signing.pub", "UPDATE_ACCESS_NOTES_CHANGED")
 }
 

@@ -215,3 +215,29 @@ func TestLostTimelineNotesPassedOver(t *testing.T) {
 		t.Fatalf("access ended again after the disable of the timeline that goes on: %d, %v; want the uploader disabled again", n, err)
 	}
 }
+
+// TestUnverifiedHoldNote: a legal hold set after the backup, noted with a
+// key the portal does not trust (replaced since), stops a restore while
+// the visit it holds is live and not held: passed over, the visit would
+// be destroyed on schedule. Once held, it is passed over.
+func TestUnverifiedHoldNote(t *testing.T) {
+	d, v, _, _, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	seq, _, err := d.svc.Store().AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := d.svc.PutAccessNoteOutside(ctx, "hold.json", portal.ForgedHold(v.ID, now)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); !errors.Is(err, portal.ErrUnverified) {
+		t.Fatalf("a hold note that does not verify, for a live visit not held: %v, want the restore stopped", err)
+	}
+	if _, err := d.svc.Store().SetLegalHold(ctx, v.ID, store.LegalHold{On: true, At: now}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("a hold note that does not verify, for a visit held: %d, %v; want it passed over", n, err)
+	}
+}

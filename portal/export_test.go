@@ -151,7 +151,8 @@ func ReadInstream(r *bufio.Reader, w io.Writer) error {
 // say was ended after the trail's record restored, at since, as a restore
 // does.
 func (s *Service) EndAccessAgain(ctx context.Context, restored int64, since time.Time) (int, error) {
-	return s.endAccessAgain(ctx, s.trustedKeys(nil), "", restored, since)
+	ended, held, err := s.endAccessAgain(ctx, s.trustedKeys(nil), "", restored, since)
+	return ended + held, err
 }
 
 // PutAccessNoteOutside writes b among the access notes outside the
@@ -192,6 +193,13 @@ func ForgedDisable(issuer, subject string, at time.Time) []byte {
 	_, key, _ := ed25519.GenerateKey(nil)
 	return signNote(key, accessNote{Type: accessNoteType, Seq: 2, Hash: "01", Action: "user.disabled", At: at.UTC(), Issuer: issuer, Subject: subject,
 		People: []store.Identity{{Subject: subject}}})
+}
+
+// ForgedHold is the note of a legal hold set on a visit at at, signed with
+// a key the portal does not trust.
+func ForgedHold(visitID string, at time.Time) []byte {
+	_, key, _ := ed25519.GenerateKey(nil)
+	return signNote(key, accessNote{Type: accessNoteType, Seq: 4, Hash: "03", Action: "legal_hold.set", At: at.UTC(), VisitID: visitID})
 }
 
 // ForgedDisableOf is ForgedDisable of a person who signed in as p, named

@@ -44,6 +44,7 @@ type RestoreReport struct {
 	Unknown                           []string        // destroyed visits the backup never held
 	Repurged                          []string        // files purged after the backup, purged again
 	AccessEnded                       int             // memberships, roles and people whose access ended after the backup, ended again
+	HeldAgain                         int             // visits whose legal hold was set after the backup, held again
 	UploadsDropped                    int             // resumable uploads under way at the backup, dropped
 }
 
@@ -203,13 +204,14 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		errs = append(errs, fmt.Errorf("restore: files purged after the backup: %w; the restore stays pending", err))
 	}
 	// Access ended since the backup is ended again before anyone signs
-	// in: a member removed, a role revoked, a person disabled.
+	// in: a member removed, a role revoked, a person disabled; and a
+	// visit held since is held again, before any retention run.
 	since, err := s.restoredUpTo(ctx, r.BackupSeq)
 	if !r.BackupCreatedAt.IsZero() && r.BackupCreatedAt.Before(since) {
 		since = r.BackupCreatedAt // its last record timed by a clock ahead
 	}
 	if err == nil {
-		rep.AccessEnded, err = s.endAccessAgain(ctx, keys, r.ID, r.BackupSeq, since)
+		rep.AccessEnded, rep.HeldAgain, err = s.endAccessAgain(ctx, keys, r.ID, r.BackupSeq, since)
 	}
 	if err != nil {
 		errs = append(errs, fmt.Errorf("restore: access ended after the backup: %w; the restore stays pending", err))
@@ -258,7 +260,7 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		ids[i] = x.VisitID
 	}
 	detail := map[string]any{"restored_seq": r.BackupSeq, "backup_created_at": r.BackupCreatedAt.UTC().Format(time.RFC3339),
-		"destroyed_again": ids, "purged_again": len(again), "access_ended_again": rep.AccessEnded, "uploads_dropped": rep.UploadsDropped}
+		"destroyed_again": ids, "purged_again": len(again), "access_ended_again": rep.AccessEnded, "held_again": rep.HeldAgain, "uploads_dropped": rep.UploadsDropped}
 	if r.BackupCreatedAt.IsZero() {
 		// Taken in by portal restore --resume: a database restored by
 		// other means, which no backup's manifest vouches for.

@@ -306,6 +306,9 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 	if n := len(rep.Repurged); n > 0 {
 		fmt.Fprintf(out, "files purged after the backup, purged again: %d\n", n)
 	}
+	if n := rep.HeldAgain; n > 0 {
+		fmt.Fprintf(out, "legal holds set after the backup, set again (without their reasons, which were sealed in the database: set each again with its reason): %d\n", n)
+	}
 	if n := rep.AccessEnded; n > 0 {
 		fmt.Fprintf(out, "access ended after the backup (members removed or narrowed, roles revoked, people disabled, items restricted), ended again: %d\n", n)
 	}
