@@ -244,7 +244,9 @@ const accessMargin = time.Minute
 // changed is removed: neither the role taken nor the role given is a
 // restore's to give), each revoked role's grants made before the revocation go, each person whose
 // last note is a disable is disabled, and each item whose last note
-// restricts it is restricted. It returns how many it ended again. Nothing
+// restricts it is restricted; and each live visit whose last hold note
+// sets its legal hold is held again. It returns how many it ended again,
+// and how many visits it held again. Nothing
 // a note says is granted: a person enabled, or a grant made, since the
 // backup is lost with the database, as everything since it is. A note
 // that does not verify with a trusted key stops the restore when it would
@@ -356,6 +358,9 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	// since) is left as the database has them. Likewise an item's
 	// restriction.
 	lastOf := map[string]accessNote{}
+	// When each visit's hold, as its notes go, was set: a hold set again
+	// (a new reason) keeps its time, as in the database.
+	heldFrom := map[string]time.Time{}
 	identities := map[string]map[string]bool{}
 	identityOf := map[string]store.Identity{}
 	var keysInOrder []string
@@ -393,6 +398,11 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 			last("member\x00"+n.VisitID+"\x00"+n.MemberID, n)
 		case "legal_hold.set", "legal_hold.lifted":
 			last("hold\x00"+n.VisitID, n)
+			if _, ok := heldFrom[n.VisitID]; !ok && n.Action == "legal_hold.set" {
+				heldFrom[n.VisitID] = n.At
+			} else if n.Action == "legal_hold.lifted" {
+				delete(heldFrom, n.VisitID)
+			}
 		default:
 			// By every identity the person signs in with, and every one
 			// an earlier note naming them so had (their provider may
@@ -426,7 +436,7 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 				s.log.Warn("membership narrowed again after a restore", "visit", n.VisitID, "member", n.MemberID)
 			}
 		case n.Action == "legal_hold.set":
-			if again, err = s.holdAgain(ctx, n); again {
+			if again, err = s.holdAgain(ctx, n, heldFrom[n.VisitID]); again {
 				s.log.Warn("legal hold set again after a restore", "visit", n.VisitID)
 				holds++
 				continue
@@ -605,10 +615,10 @@ func (s *Service) restrictAgain(ctx context.Context, n accessNote) (bool, error)
 // sets it): without it, the visit would be destroyed on schedule, its
 // key first, while held for litigation. Its reason, sealed in the
 // database, is lost with it: the hold is set without one, as when the
-// visit key does not open, from the time it was first set. The object
+// visit key does not open, from since, when it was first set. The object
 // store is brought to it by the retention run, as after any act on a
 // hold. It reports whether it set the hold.
-func (s *Service) holdAgain(ctx context.Context, n accessNote) (bool, error) {
+func (s *Service) holdAgain(ctx context.Context, n accessNote, since time.Time) (bool, error) {
 	h, err := s.store.GetLegalHold(ctx, n.VisitID)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
@@ -618,7 +628,7 @@ func (s *Service) holdAgain(ctx context.Context, n accessNote) (bool, error) {
 	}
 	d := againDetail(n)
 	d["reapplied"], d["reason_kept"] = "legal hold set outside the database", false
-	_, err = s.store.SetLegalHold(ctx, n.VisitID, store.LegalHold{On: true, At: n.At}, s.systemRec(n.VisitID, "legal_hold.set", "", d))
+	_, err = s.store.SetLegalHold(ctx, n.VisitID, store.LegalHold{On: true, At: since}, s.systemRec(n.VisitID, "legal_hold.set", "", d))
 	if errors.Is(err, store.ErrDestructionBegun) || errors.Is(err, store.ErrNotFound) {
 		return false, nil // destroyed, or being destroyed, in the backup
 	}

@@ -120,14 +120,16 @@ func (s *Store) PortalRoleNamed(ctx context.Context, role, issuer, email, subjec
 // WaitingFor reports whether a membership or a portal role not yet taken
 // up names the person who signs in from issuer with this email, or
 // (email "") this subject: what they would take up at their next
-// sign-in. A membership stored without an issuer (settled at start)
-// counts too.
+// sign-in. A membership of a visit no longer live does not count (nothing
+// is served there); one stored without an issuer (settled at start)
+// does.
 func (s *Store) WaitingFor(ctx context.Context, issuer, email, subject string) (bool, error) {
 	col, who := "subject", subject
 	if email != "" {
 		col, who = "email", strings.ToLower(email)
 	}
-	q := `SELECT EXISTS (SELECT 1 FROM members WHERE user_id IS NULL AND (issuer = ? OR issuer IS NULL) AND ` + col + ` = ?)
+	q := `SELECT EXISTS (SELECT 1 FROM members m JOIN visits v ON v.id = m.visit_id
+			WHERE m.user_id IS NULL AND (m.issuer = ? OR m.issuer IS NULL) AND m.` + col + ` = ? AND v.state = 'active')
 		OR EXISTS (SELECT 1 FROM portal_roles WHERE user_id IS NULL AND issuer = ? AND ` + col + ` = ?)`
 	var waiting bool
 	if err := s.db.QueryRowContext(ctx, q, issuer, who, issuer, who).Scan(&waiting); err != nil {
