@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal/calendar"
 	"github.com/ofsted-portal/evidence/portal/retention"
 	"github.com/ofsted-portal/evidence/portal/store"
 )
@@ -21,16 +22,19 @@ import (
 // their role or time window on it changed, the administrator role
 // revoked, a person disabled, and a person enabled again, which decides
 // whether a disable still holds; an item restricted to fewer roles, and
-// opened again), and the legal holds set and lifted on visits, are noted
-// outside
+// opened again), and the legal holds set and lifted on visits and the
+// letter events withdrawn (a publication recorded with the wrong date),
+// are noted outside
 // the database too (the anchor store, write-once), signed with the
 // portal's key, as the trail recording them is anchored there: a database
 // restored from a backup taken before them would otherwise let those
 // people back in (an inspector taken off a visit for a conflict of
 // interest, a departed administrator), and let a visit held since for
-// litigation be destroyed on schedule. A restore ends that access again,
-// and holds those visits again (endAccessAgain); it never grants anything
-// a note says, nor frees anything for destruction.
+// litigation, or whose wrong publication date was withdrawn, be destroyed
+// on schedule (or months early). A restore ends that access again, holds
+// those visits again and withdraws those events again (endAccessAgain);
+// it never grants anything a note says, nor frees anything for
+// destruction.
 
 // accessNoteType is the type of an access note outside the database.
 const accessNoteType = "evidence-portal access ended v1"
@@ -41,13 +45,14 @@ const accessNotes = "access/"
 
 // accessEnding are the records noted outside the database.
 var accessEnding = []string{"member.removed", "member.changed", "portal_role.revoked", "user.disabled", "user.enabled", "item.restriction_changed",
-	"legal_hold.set", "legal_hold.lifted"}
+	"legal_hold.set", "legal_hold.lifted", "letter.withdrawn"}
 
 // accessNote is what stays outside the database of one of those records:
 // the record (its number and hash in the trail, its time), and what a
 // restore needs to apply it again. Member removals name the visit and the
 // membership only; member changes, the membership and its role and
-// window as they were left; legal holds, the visit; restrictions, the visit, the item and the roles that
+// window as they were left; legal holds, the visit; a letter event
+// withdrawn, the visit, the event and its date; restrictions, the visit, the item and the roles that
 // see it; the others, the person as the operator named them.
 type accessNote struct {
 	Type     string    `json:"type"`
@@ -69,6 +74,10 @@ type accessNote struct {
 	// People are the identities the person an operator named signed in
 	// with, when the record was noted.
 	People []store.Identity `json:"people,omitempty"`
+	// Event and Date are a withdrawn letter event and its date
+	// (YYYY-MM-DD).
+	Event string `json:"event,omitempty"`
+	Date  string `json:"date,omitempty"`
 	// ValidFrom and ValidUntil are a changed membership's window as an
 	// administrator left it (zero: the role's default).
 	ValidFrom  time.Time `json:"valid_from,omitzero"`
@@ -96,6 +105,7 @@ func accessNoteOf(r store.AuditRecord) (accessNote, bool) {
 		Role, Issuer, Email, Subject string
 		Restricted                   bool
 		Roles                        []string
+		Event, Date                  string
 		// A change of membership names its window (a date, a time, or
 		// empty: the role's default) as the request gave it.
 		ValidFrom  *string `json:"valid_from"`
@@ -111,6 +121,10 @@ func accessNoteOf(r store.AuditRecord) (accessNote, bool) {
 	case "item.restriction_changed":
 		n.VisitID, n.Item, n.Restricted, n.Roles = r.VisitID, r.Object, d.Restricted, d.Roles
 		return n, IsID(n.VisitID) && n.Item != ""
+	case "letter.withdrawn":
+		n.VisitID, n.Event, n.Date = r.VisitID, d.Event, d.Date
+		_, err := calendar.ParseDate(n.Date)
+		return n, IsID(n.VisitID) && retention.IsEvent(n.Event) && err == nil
 	case "member.changed":
 		// A change that names no window (an invitation given its
 		// issuer) changed neither role nor window.
@@ -237,6 +251,12 @@ func (s *Service) noteAccessEnded(ctx context.Context, upto int64) error {
 // holds is passed over: the database holds its act.
 const accessMargin = time.Minute
 
+// againCounts are what a restore applied again from the notes outside the
+// database: access ended, visits held, letter events withdrawn.
+type againCounts struct {
+	Ended, Held, Withdrawn int
+}
+
 // endAccessAgain ends again, after a restore, the access that notes
 // outside the database say was ended after the restored trail's last
 // record (restored, at since): each membership removed is removed, each
@@ -245,23 +265,24 @@ const accessMargin = time.Minute
 // restore's to give), each revoked role's grants made before the revocation go, each person whose
 // last note is a disable is disabled, and each item whose last note
 // restricts it is restricted; and each live visit whose last hold note
-// sets its legal hold is held again. It returns how many it ended again,
-// and how many visits it held again. Nothing
+// sets its legal hold is held again, and each letter event withdrawn is
+// withdrawn again when it is the visit's last. It returns how many of
+// each it applied again. Nothing
 // a note says is granted: a person enabled, or a grant made, since the
 // backup is lost with the database, as everything since it is. A note
 // that does not verify with a trusted key stops the restore when it would
 // change this database (it may be a revocation signed with a key
 // replaced since); any other is passed over, logged.
-func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current string, restored int64, since time.Time) (ended, holds int, err error) {
+func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current string, restored int64, since time.Time) (got againCounts, err error) {
 	s.anchorMu.Lock()
 	a, err := s.openAnchors(ctx)
 	s.anchorMu.Unlock()
 	if err != nil {
-		return 0, 0, err
+		return got, err
 	}
 	objs, err := a.Records(ctx, accessNotes)
 	if err != nil {
-		return 0, 0, fmt.Errorf("restore: access notes outside the database (%s): %w", a.Where(), err)
+		return got, fmt.Errorf("restore: access notes outside the database (%s): %w", a.Where(), err)
 	}
 	from, until := since.Add(-accessMargin), s.now().Add(accessMargin)
 	type candidate struct {
@@ -301,7 +322,7 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	// records the restored trail holds, whose acts the database holds.
 	lost, err := s.restoresFinished(ctx, keys, current)
 	if err != nil {
-		return 0, 0, err
+		return got, err
 	}
 	held := map[int64]string{}
 	var notes []accessNote
@@ -318,7 +339,7 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 			if !ok {
 				recs, err := s.store.AuditRecords(ctx, store.AuditFilter{AfterSeq: n.Seq - 1, Limit: 1})
 				if err != nil {
-					return 0, 0, err
+					return got, err
 				}
 				if len(recs) == 1 && recs[0].Seq == n.Seq {
 					h = recs[0].Hash
@@ -335,10 +356,10 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		}
 		here, err := s.accessHere(ctx, n)
 		if err != nil {
-			return 0, 0, err
+			return got, err
 		}
 		if here {
-			return 0, 0, fmt.Errorf("%w: %s, an access note for what this database holds (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, c.name)
+			return got, fmt.Errorf("%w: %s, an access note for what this database holds (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, c.name)
 		}
 		s.log.Warn("restore: an access note outside the database does not verify, for nothing this database holds; passed over", "name", c.name)
 	}
@@ -379,23 +400,32 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 				continue // removed in the backup too
 			}
 			if err != nil {
-				return ended, holds, fmt.Errorf("restore: remove again member %s of visit %s: %w", n.MemberID, n.VisitID, err)
+				return got, fmt.Errorf("restore: remove again member %s of visit %s: %w", n.MemberID, n.VisitID, err)
 			}
 			s.log.Warn("member removed again after a restore", "visit", n.VisitID, "member", n.MemberID)
-			ended++
+			got.Ended++
 		case "portal_role.revoked":
 			again, err := s.revokeAgain(ctx, n)
 			if err != nil {
-				return ended, holds, fmt.Errorf("restore: revoke again the %s role of a person of %s: %w", n.Role, n.Issuer, err)
+				return got, fmt.Errorf("restore: revoke again the %s role of a person of %s: %w", n.Role, n.Issuer, err)
 			}
 			if again {
 				s.log.Warn("portal role revoked again after a restore", "role", n.Role, "issuer", n.Issuer)
-				ended++
+				got.Ended++
 			}
 		case "item.restriction_changed":
 			last("item\x00"+n.VisitID+"\x00"+n.Item, n)
 		case "member.changed":
 			last("member\x00"+n.VisitID+"\x00"+n.MemberID, n)
+		case "letter.withdrawn":
+			again, err := s.withdrawAgain(ctx, n)
+			if err != nil {
+				return got, fmt.Errorf("restore: withdraw again the %s event of visit %s: %w", n.Event, n.VisitID, err)
+			}
+			if again {
+				s.log.Warn("letter event withdrawn again after a restore", "visit", n.VisitID, "event", n.Event, "date", n.Date)
+				got.Withdrawn++
+			}
 		case "legal_hold.set", "legal_hold.lifted":
 			last("hold\x00"+n.VisitID, n)
 			if _, ok := heldFrom[n.VisitID]; !ok && n.Action == "legal_hold.set" {
@@ -438,7 +468,7 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		case n.Action == "legal_hold.set":
 			if again, err = s.holdAgain(ctx, n, heldFrom[n.VisitID]); again {
 				s.log.Warn("legal hold set again after a restore", "visit", n.VisitID)
-				holds++
+				got.Held++
 				continue
 			}
 		case n.Action == "user.disabled":
@@ -449,13 +479,13 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 			}
 		}
 		if err != nil {
-			return ended, holds, fmt.Errorf("restore: %s again: %w", n.Action, err)
+			return got, fmt.Errorf("restore: %s again: %w", n.Action, err)
 		}
 		if again {
-			ended++
+			got.Ended++
 		}
 	}
-	return ended, holds, nil
+	return got, nil
 }
 
 // revokeAgain revokes again, after a restore, the role n says was
@@ -532,6 +562,20 @@ func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 		return err == nil && v.State == StateActive, err
 	case "user.enabled", "legal_hold.lifted":
 		return false, nil
+	case "letter.withdrawn":
+		v, err := s.store.Visit(ctx, n.VisitID)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil || v.State != StateActive {
+			return false, err
+		}
+		evs, err := s.store.Events(ctx, n.VisitID)
+		if err != nil || len(evs) == 0 {
+			return false, err
+		}
+		last := evs[len(evs)-1]
+		return last.Event == n.Event && last.Date.Format(time.DateOnly) == n.Date, nil
 	case "legal_hold.set":
 		h, err := s.store.GetLegalHold(ctx, n.VisitID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -608,6 +652,30 @@ func (s *Service) restrictAgain(ctx context.Context, n accessNote) (bool, error)
 	d["restricted"], d["roles"] = true, roles
 	rec := s.systemRec(n.VisitID, "item.restriction_changed", n.Item, d)
 	return true, s.store.PutRestriction(ctx, store.Restriction{VisitID: n.VisitID, Code: n.Item, Restricted: true, Roles: roles}, s.now(), rec)
+}
+
+// withdrawAgain withdraws again, after a restore, the letter event n says
+// an administrator withdrew after the backup (recorded in error: a
+// publication on the wrong visit or with the wrong date, which sets the
+// destruction date), when it is the live visit's last event, as the
+// withdrawal required. Left, the visit would be destroyed by the wrong
+// date. Every date that followed from it moves back, as at the
+// withdrawal. It reports whether it withdrew it.
+func (s *Service) withdrawAgain(ctx context.Context, n accessNote) (bool, error) {
+	d, err := calendar.ParseDate(n.Date)
+	if err != nil {
+		return false, nil // accessNoteOf reads no such note
+	}
+	rec := s.systemRec(n.VisitID, "letter.withdrawn", "", map[string]any{"event": n.Event, "date": n.Date,
+		"reapplied": "letter event withdrawn outside the database", "recorded_at": n.At.Format(time.RFC3339Nano), "recorded_seq": n.Seq})
+	_, _, err = s.store.WithdrawLastEvent(ctx, n.VisitID, store.Event{Event: n.Event, Date: d}, s.now(), rec)
+	switch {
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrDestructionBegun), errors.Is(err, store.ErrNotFound):
+		return false, nil // not the last event in the backup, or destroyed there
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 // holdAgain sets again, after a restore, the legal hold n says an

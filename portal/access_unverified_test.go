@@ -258,3 +258,38 @@ func TestUnverifiedDisableOfANewcomer(t *testing.T) {
 		t.Fatalf("a note that does not verify, disabling a person this database does not know whose membership by email it holds: %v, want the restore stopped", err)
 	}
 }
+
+// TestUnverifiedWithdrawalNote: a letter event withdrawn after the backup,
+// noted with a key the portal does not trust, stops a restore when the
+// event is the live visit's last (withdrawn again, it moves the
+// destruction date); one for an event the visit does not end with is
+// passed over.
+func TestUnverifiedWithdrawalNote(t *testing.T) {
+	d, v, _, _, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	now := time.Now()
+	day := now.AddDate(0, 0, -3).UTC().Format(time.DateOnly)
+	seq, _, err := d.svc.Store().AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.Store().AddEvent(ctx, store.Event{VisitID: v.ID, Event: "draft_sent", Date: on, RecordedBy: "system", RecordedAt: now}, func([]store.Event) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.PutAccessNoteOutside(ctx, "other.json", portal.ForgedWithdrawal(v.ID, "final_sent", day, now)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("a withdrawal note that does not verify, for an event the visit does not end with: %d, %v; want it passed over", n, err)
+	}
+	if err := d.svc.PutAccessNoteOutside(ctx, "last.json", portal.ForgedWithdrawal(v.ID, "draft_sent", day, now)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); !errors.Is(err, portal.ErrUnverified) {
+		t.Fatalf("a withdrawal note that does not verify, for the live visit's last event: %v, want the restore stopped", err)
+	}
+}

@@ -151,8 +151,8 @@ func ReadInstream(r *bufio.Reader, w io.Writer) error {
 // say was ended after the trail's record restored, at since, as a restore
 // does.
 func (s *Service) EndAccessAgain(ctx context.Context, restored int64, since time.Time) (int, error) {
-	ended, held, err := s.endAccessAgain(ctx, s.trustedKeys(nil), "", restored, since)
-	return ended + held, err
+	c, err := s.endAccessAgain(ctx, s.trustedKeys(nil), "", restored, since)
+	return c.Ended + c.Held + c.Withdrawn, err
 }
 
 // PutAccessNoteOutside writes b among the access notes outside the
@@ -200,6 +200,13 @@ func ForgedDisable(issuer, subject string, at time.Time) []byte {
 func ForgedHold(visitID string, at time.Time) []byte {
 	_, key, _ := ed25519.GenerateKey(nil)
 	return signNote(key, accessNote{Type: accessNoteType, Seq: 4, Hash: "03", Action: "legal_hold.set", At: at.UTC(), VisitID: visitID})
+}
+
+// ForgedWithdrawal is the note of a letter event withdrawn from a visit
+// at at, signed with a key the portal does not trust.
+func ForgedWithdrawal(visitID, event, date string, at time.Time) []byte {
+	_, key, _ := ed25519.GenerateKey(nil)
+	return signNote(key, accessNote{Type: accessNoteType, Seq: 5, Hash: "04", Action: "letter.withdrawn", At: at.UTC(), VisitID: visitID, Event: event, Date: date})
 }
 
 // ForgedDisableOf is ForgedDisable of a person who signed in as p, named

@@ -306,6 +306,9 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 	if n := len(rep.Repurged); n > 0 {
 		fmt.Fprintf(out, "files purged after the backup, purged again: %d\n", n)
 	}
+	if n := rep.WithdrawnAgain; n > 0 {
+		fmt.Fprintf(out, "letter events withdrawn after the backup (recorded in error), withdrawn again: %d\n", n)
+	}
 	if n := rep.HeldAgain; n > 0 {
 		fmt.Fprintf(out, "legal holds set after the backup, set again (without their reasons, which were sealed in the database: set each again with its reason): %d\n", n)
 	}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
@@ -79,5 +81,57 @@ func TestRestoreHoldsAgain(t *testing.T) {
 	d.open()
 	if held() {
 		t.Error("the visit held and lifted after the backup is held after its restore")
+	}
+}
+
+// TestRestoreWithdrawsAgain: a publication recorded with the wrong date,
+// withdrawn after a backup was taken, came back when that backup was
+// restored, and with it the destruction date it set: the visit was
+// destroyed by the wrong date, here months early, once the restore's
+// fresh notice ran out. Each letter event withdrawn is noted outside the
+// database, and a restore withdraws it again when it is the visit's last.
+func TestRestoreWithdrawsAgain(t *testing.T) {
+	ctx := context.Background()
+	d := newDrill(t, domainStack(t))
+	d.open()
+	defer func() { d.svc.Close() }()
+	id := d.pastVisit("FV-WRONG-DATE")
+	events := func() []string {
+		t.Helper()
+		evs, err := d.svc.Store().Events(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range evs {
+			out = append(out, e.Event+" "+e.Date.Format(time.DateOnly))
+		}
+		return out
+	}
+	recorded := events()
+	published := recorded[len(recorded)-1]
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	dir := d.backup()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	acc, err := d.svc.Authorize(ctx, admin, policy.EventWithdraw, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.WithdrawEvent(ctx, "published", strings.TrimPrefix(published, "published ")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	out := d.restore(dir)
+	t.Logf("%s", out)
+	d.open()
+	if got := events(); slices.Contains(got, published) {
+		t.Errorf("the publication withdrawn after the backup is recorded again after its restore: %v", got)
+	}
+	if !strings.Contains(out, "withdrawn again: 1") {
+		t.Errorf("the restore does not say it withdrew a letter event again:\n%s", out)
 	}
 }
