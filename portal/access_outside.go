@@ -39,13 +39,22 @@ import (
 // accessNoteType is the type of an access note outside the database.
 const accessNoteType = "evidence-portal access ended v1"
 
-// accessNotes is where access notes are kept outside the database, and
-// the name of how far they are noted (store.NotedOutside).
+// accessNotes is where access notes are kept outside the database.
 const accessNotes = "access/"
+
+// accessNoted names how far the trail is noted outside the database
+// (store.NotedOutside) for the acts in accessEnding. A version that notes
+// more acts names it anew, so that its noting starts from the trail's
+// first record: the point of the version before ("access/", which noted
+// no membership changed, hold or letter event) is left to that version's
+// replicas while they still serve beside this one, which would otherwise
+// move it on past what this one never noted.
+const accessNoted = "access/v2"
 
 // accessEnding are the records noted outside the database.
 var accessEnding = []string{"member.removed", "member.changed", "portal_role.revoked", "user.disabled", "user.enabled", "item.restriction_changed",
-	"legal_hold.set", "legal_hold.lifted", "letter.withdrawn"}
+	"legal_hold.set", "legal_hold.lifted", "letter.withdrawn",
+	"letter.draft_sent", "letter.final_sent", "letter.complaint_received", "letter.complaint_resolved", "letter.published"}
 
 // accessNote is what stays outside the database of one of those records:
 // the record (its number and hash in the trail, its time), and what a
@@ -121,8 +130,10 @@ func accessNoteOf(r store.AuditRecord) (accessNote, bool) {
 	case "item.restriction_changed":
 		n.VisitID, n.Item, n.Restricted, n.Roles = r.VisitID, r.Object, d.Restricted, d.Roles
 		return n, IsID(n.VisitID) && n.Item != ""
-	case "letter.withdrawn":
-		n.VisitID, n.Event, n.Date = r.VisitID, d.Event, d.Date
+	case "letter.withdrawn", "letter.draft_sent", "letter.final_sent", "letter.complaint_received", "letter.complaint_resolved", "letter.published":
+		// A letter event withdrawn, or recorded (which a restore never
+		// records again: it says only that a withdrawal was undone).
+		n.VisitID, n.Event, n.Date = r.VisitID, cmp.Or(d.Event, strings.TrimPrefix(r.Action, "letter.")), d.Date
 		_, err := calendar.ParseDate(n.Date)
 		return n, IsID(n.VisitID) && retention.IsEvent(n.Event) && err == nil
 	case "member.changed":
@@ -180,7 +191,7 @@ func (s *Service) noteAccessEnded(ctx context.Context, upto int64) error {
 	if upto <= s.accessNoted.Load() {
 		return nil
 	}
-	from, err := s.store.NotedOutside(ctx, accessNotes)
+	from, err := s.store.NotedOutside(ctx, accessNoted)
 	if err != nil {
 		return err
 	}
@@ -200,7 +211,7 @@ func (s *Service) noteAccessEnded(ctx context.Context, upto int64) error {
 		}
 		s.log.Error("how far access ended is noted outside the database is beyond the trail's last record: noting again from the start; check the trail with portal audit verify",
 			"noted", from, "head", head)
-		if err := s.store.NoteOutsideFromStart(ctx, accessNotes, from); err != nil {
+		if err := s.store.NoteOutsideFromStart(ctx, accessNoted, from); err != nil {
 			return err
 		}
 		from = 0
@@ -235,7 +246,7 @@ func (s *Service) noteAccessEnded(ctx context.Context, upto int64) error {
 				return err
 			}
 		}
-		if err := s.store.NoteOutsideReached(ctx, accessNotes, reached); err != nil {
+		if err := s.store.NoteOutsideReached(ctx, accessNoted, reached); err != nil {
 			return err
 		}
 		from = reached
@@ -250,6 +261,11 @@ func (s *Service) noteAccessEnded(ctx context.Context, upto int64) error {
 // last (maxClockSkew each way). A note of a record the restored trail
 // holds is passed over: the database holds its act.
 const accessMargin = time.Minute
+
+// letterRecorded reports whether action records a letter event.
+func letterRecorded(action string) bool {
+	return strings.HasPrefix(action, "letter.") && action != "letter.withdrawn"
+}
 
 // againCounts are what a restore applied again from the notes outside the
 // database: access ended, visits held, letter events withdrawn.
@@ -328,7 +344,8 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	var notes []accessNote
 	for _, c := range cands {
 		n := c.accessNote
-		opens := n.Action == "user.enabled" || n.Action == "item.restriction_changed" && !n.Restricted || n.Action == "legal_hold.lifted"
+		opens := n.Action == "user.enabled" || n.Action == "item.restriction_changed" && !n.Restricted || n.Action == "legal_hold.lifted" ||
+			letterRecorded(n.Action)
 		if n.At.Before(from) || slices.ContainsFunc(lost, func(l restoreFinished) bool {
 			return (n.Seq > l.RestoredSeq && n.Seq < l.MarkSeq || slices.Contains(l.Beyond, c.name)) && (opens || !l.unverified)
 		}) {
@@ -391,7 +408,23 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		}
 		lastOf[k] = n
 	}
-	for _, n := range notes {
+	// A withdrawal undone since (the same event and date recorded again
+	// after it, as the visit then stood) is not applied: the backup's
+	// event may be that one.
+	undone := make([]bool, len(notes))
+	again := map[string]bool{}
+	for i := len(notes) - 1; i >= 0; i-- {
+		n := notes[i]
+		k := n.VisitID + "\x00" + n.Event + "\x00" + n.Date
+		switch {
+		case letterRecorded(n.Action):
+			again[k] = true
+		case n.Action == "letter.withdrawn":
+			undone[i] = again[k]
+			delete(again, k) // an earlier withdrawal is undone only by a record after it
+		}
+	}
+	for i, n := range notes {
 		switch n.Action {
 		case "member.removed":
 			rec := s.systemRec(n.VisitID, "member.removed", n.MemberID, againDetail(n))
@@ -418,6 +451,9 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		case "member.changed":
 			last("member\x00"+n.VisitID+"\x00"+n.MemberID, n)
 		case "letter.withdrawn":
+			if undone[i] {
+				continue
+			}
 			again, err := s.withdrawAgain(ctx, n)
 			if err != nil {
 				return got, fmt.Errorf("restore: withdraw again the %s event of visit %s: %w", n.Event, n.VisitID, err)
@@ -426,6 +462,8 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 				s.log.Warn("letter event withdrawn again after a restore", "visit", n.VisitID, "event", n.Event, "date", n.Date)
 				got.Withdrawn++
 			}
+		case "letter.draft_sent", "letter.final_sent", "letter.complaint_received", "letter.complaint_resolved", "letter.published":
+			// Never recorded again (undone above).
 		case "legal_hold.set", "legal_hold.lifted":
 			last("hold\x00"+n.VisitID, n)
 			if _, ok := heldFrom[n.VisitID]; !ok && n.Action == "legal_hold.set" {
@@ -560,7 +598,7 @@ func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 			return false, nil
 		}
 		return err == nil && v.State == StateActive, err
-	case "user.enabled", "legal_hold.lifted":
+	case "user.enabled", "legal_hold.lifted", "letter.draft_sent", "letter.final_sent", "letter.complaint_received", "letter.complaint_resolved", "letter.published":
 		return false, nil
 	case "letter.withdrawn":
 		v, err := s.store.Visit(ctx, n.VisitID)
@@ -570,12 +608,12 @@ func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 		if err != nil || v.State != StateActive {
 			return false, err
 		}
+		// Any of its events, not only its last: withdrawals applied
+		// before this one may make it the last.
 		evs, err := s.store.Events(ctx, n.VisitID)
-		if err != nil || len(evs) == 0 {
-			return false, err
-		}
-		last := evs[len(evs)-1]
-		return last.Event == n.Event && last.Date.Format(time.DateOnly) == n.Date, nil
+		return slices.ContainsFunc(evs, func(e store.Event) bool {
+			return e.Event == n.Event && e.Date.Format(time.DateOnly) == n.Date
+		}), err
 	case "legal_hold.set":
 		h, err := s.store.GetLegalHold(ctx, n.VisitID)
 		if errors.Is(err, store.ErrNotFound) {

@@ -11,7 +11,8 @@ import (
 
 // TestGoldenAccessNotes: the signed notes outside the database of a
 // member removed, a role revoked, an item restricted, a membership's
-// window narrowed, a legal hold set and a letter event withdrawn, written once by
+// window narrowed, a legal hold set and a letter event withdrawn and
+// recorded, written once by
 // `UPDATE_ACCESS_NOTES=1 go test ./portal -run TestGoldenAccessNotes
 // -update` and read by every later build: a restore years on must still
 // end that access again.
@@ -39,6 +40,8 @@ func TestGoldenAccessNotes(t *testing.T) {
 			Action: "legal_hold.set", At: at.Add(4 * time.Minute), VisitID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0"},
 		"access-note-withdrawn-v1.json": {Type: accessNoteType, Seq: 4026, Hash: "a8e0f1c9f3c0d5b1a7e2f4c6d8b0a1e3f5c7d9b2a4e6f8c0d1b3a5e7f9c2d4b6",
 			Action: "letter.withdrawn", At: at.Add(5 * time.Minute), VisitID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", Event: "published", Date: "2026-11-02"},
+		"access-note-recorded-v1.json": {Type: accessNoteType, Seq: 4027, Hash: "c6d8b0a1e3f5c7d9b2a4e6f8c0d1b3a5e7f9c2d4b6a8e0f1c9f3c0d5b1a7e2f4",
+			Action: "letter.published", At: at.Add(6 * time.Minute), VisitID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", Event: "published", Date: "2026-11-09"},
 	}, "access-note-member-changed-signing.pub", "UPDATE_ACCESS_NOTES_CHANGED")
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -67,7 +68,7 @@ func TestUnverifiedAccessNotes(t *testing.T) {
 func TestAccessNotedPastACursorAhead(t *testing.T) {
 	d, v, _, _, _ := oneFileUploaded(t)
 	ctx := context.Background()
-	if _, err := d.svc.Store().DB().Exec(`INSERT INTO noted_outside (what, seq) VALUES ('access/', 1000000000)
+	if _, err := d.svc.Store().DB().Exec(`INSERT INTO noted_outside (what, seq) VALUES ('access/v2', 1000000000)
 		ON CONFLICT (what) DO UPDATE SET seq = excluded.seq`); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestAccessNotedPastACursorAhead(t *testing.T) {
 		t.Fatalf("access notes outside the database after a member's removal, the noting's point moved ahead: %v, want the removal's", names)
 	}
 	var at int64
-	if err := d.svc.Store().DB().QueryRow(`SELECT seq FROM noted_outside WHERE what = 'access/'`).Scan(&at); err != nil {
+	if err := d.svc.Store().DB().QueryRow(`SELECT seq FROM noted_outside WHERE what = 'access/v2'`).Scan(&at); err != nil {
 		t.Fatal(err)
 	}
 	if head, _, err := d.svc.Store().AuditHead(ctx); err != nil || at > head {
@@ -261,9 +262,9 @@ func TestUnverifiedDisableOfANewcomer(t *testing.T) {
 
 // TestUnverifiedWithdrawalNote: a letter event withdrawn after the backup,
 // noted with a key the portal does not trust, stops a restore when the
-// event is the live visit's last (withdrawn again, it moves the
-// destruction date); one for an event the visit does not end with is
-// passed over.
+// live visit has that event: withdrawn again (after the withdrawals
+// noted after it, if it is not the last), it moves the destruction date.
+// One for an event, or a date, the visit does not have is passed over.
 func TestUnverifiedWithdrawalNote(t *testing.T) {
 	d, v, _, _, _ := oneFileUploaded(t)
 	ctx := context.Background()
@@ -277,19 +278,76 @@ func TestUnverifiedWithdrawalNote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.svc.Store().AddEvent(ctx, store.Event{VisitID: v.ID, Event: "draft_sent", Date: on, RecordedBy: "system", RecordedAt: now}, func([]store.Event) error { return nil }); err != nil {
-		t.Fatal(err)
+	for _, ev := range []string{"draft_sent", "final_sent"} {
+		if _, err := d.svc.Store().AddEvent(ctx, store.Event{VisitID: v.ID, Event: ev, Date: on, RecordedBy: "system", RecordedAt: now}, func([]store.Event) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := d.svc.PutAccessNoteOutside(ctx, "other.json", portal.ForgedWithdrawal(v.ID, "final_sent", day, now)); err != nil {
-		t.Fatal(err)
+	put := func(name string, b []byte) {
+		t.Helper()
+		if err := d.svc.PutAccessNoteOutside(ctx, name, b); err != nil {
+			t.Fatal(err)
+		}
 	}
+	put("other-event.json", portal.ForgedWithdrawal(v.ID, "published", day, now))
+	put("other-date.json", portal.ForgedWithdrawal(v.ID, "draft_sent", now.AddDate(0, 0, -4).UTC().Format(time.DateOnly), now))
 	if n, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); err != nil || n != 0 {
-		t.Fatalf("a withdrawal note that does not verify, for an event the visit does not end with: %d, %v; want it passed over", n, err)
+		t.Fatalf("withdrawal notes that do not verify, for an event or a date the visit does not have: %d, %v; want them passed over", n, err)
 	}
-	if err := d.svc.PutAccessNoteOutside(ctx, "last.json", portal.ForgedWithdrawal(v.ID, "draft_sent", day, now)); err != nil {
+	// Not the last: a verified withdrawal of final_sent, noted after it,
+	// would make it so.
+	put("earlier.json", portal.ForgedWithdrawal(v.ID, "draft_sent", day, now))
+	if _, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); !errors.Is(err, portal.ErrUnverified) {
+		t.Fatalf("a withdrawal note that does not verify, for an event the live visit has: %v, want the restore stopped", err)
+	}
+}
+
+// TestNotedFromTheStartAfterTheUpgrade: this version notes legal holds,
+// membership changes and letter events outside the database too. Before,
+// it went on noting from where the version before had stopped, so a hold
+// set before the upgrade was never noted: a restore of a backup from
+// before that hold did not set it again, and the visit was destroyed on
+// schedule. How far it notes has a name of its own, and it notes from
+// the trail's start.
+func TestNotedFromTheStartAfterTheUpgrade(t *testing.T) {
+	d, v, _, _, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	st := d.svc.Store()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if _, err := d.mustAccess(admin, policy.LegalHoldSet).SetLegalHold(ctx, true, "Disclosure in care proceedings"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); !errors.Is(err, portal.ErrUnverified) {
-		t.Fatalf("a withdrawal note that does not verify, for the live visit's last event: %v, want the restore stopped", err)
+	recs, err := st.AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Actions: []string{"legal_hold.set"}})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("the hold's record: %v %v", recs, err)
+	}
+	name := fmt.Sprintf("access/%020d-%s.json", recs[0].Seq, recs[0].Hash)
+	noted := func() bool {
+		t.Helper()
+		names, err := d.svc.AccessNotesOutside(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Contains(names, name)
+	}
+	if noted() {
+		t.Fatal("the hold was noted before the checkpoint this test makes")
+	}
+	// The version before noted the trail up to here, holds aside.
+	head, _, err := st.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.NoteOutsideReached(ctx, "access/", head); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DB().Exec(`DELETE FROM noted_outside WHERE what <> 'access/'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if !noted() {
+		t.Fatal("a hold set before the upgrade is not noted outside the database after it")
 	}
 }

@@ -110,16 +110,37 @@ func TestRestoreWithdrawsAgain(t *testing.T) {
 	}
 	recorded := events()
 	published := recorded[len(recorded)-1]
+	// A second visit, whose publication is withdrawn and recorded again,
+	// with the same date, after the backup: it stays.
+	same := d.pastVisit("FV-SAME-DATE")
 	if err := d.svc.Checkpoint(ctx, true); err != nil {
 		t.Fatal(err)
 	}
 	dir := d.backup()
 	admin := d.person("ofsted", "admin@ofsted.example")
-	acc, err := d.svc.Authorize(ctx, admin, policy.EventWithdraw, id, "")
+	withdraw := func(id string) string {
+		t.Helper()
+		acc, err := d.svc.Authorize(ctx, admin, policy.EventWithdraw, id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, err := d.svc.Store().Events(ctx, id)
+		if err != nil || len(evs) == 0 {
+			t.Fatalf("events: %v %v", evs, err)
+		}
+		on := evs[len(evs)-1].Date.Format(time.DateOnly)
+		if _, err := acc.WithdrawEvent(ctx, "published", on); err != nil {
+			t.Fatal(err)
+		}
+		return on
+	}
+	withdraw(id)
+	on := withdraw(same)
+	rec, err := d.svc.Authorize(ctx, admin, policy.VisitRecordEvent, same, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := acc.WithdrawEvent(ctx, "published", strings.TrimPrefix(published, "published ")); err != nil {
+	if _, err := rec.RecordEvent(ctx, "published", on); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.svc.Checkpoint(ctx, true); err != nil {
@@ -130,6 +151,9 @@ func TestRestoreWithdrawsAgain(t *testing.T) {
 	d.open()
 	if got := events(); slices.Contains(got, published) {
 		t.Errorf("the publication withdrawn after the backup is recorded again after its restore: %v", got)
+	}
+	if evs, err := d.svc.Store().Events(ctx, same); err != nil || len(evs) == 0 || evs[len(evs)-1].Event != "published" {
+		t.Errorf("the publication withdrawn and recorded again with the same date after the backup is gone after its restore: %v %v", evs, err)
 	}
 	if !strings.Contains(out, "withdrawn again: 1") {
 		t.Errorf("the restore does not say it withdrew a letter event again:\n%s", out)

@@ -835,17 +835,7 @@ DELETE FROM retention_failures WHERE visit_id IN (SELECT id FROM visits WHERE st
 	// outside the database (portal: access_outside.go), so that a
 	// restore ends that access again.
 	migration53SQLite,
-	// 54: memberships changed and legal holds are noted outside the
-	// database too (from this version): noted again from the trail's
-	// start, so that a restore of a backup from before the upgrade sets
-	// again a hold set after it (each note already out is the same note).
-	migration54,
 }
-
-// migration54 is the same on both databases.
-const migration54 = `
-DELETE FROM noted_outside WHERE what = 'access/';
-`
 
 // migration53SQLite creates noted_outside: what is noted outside the
 // database, by the trail's record it has reached.

@@ -682,6 +682,4 @@ CREATE TABLE noted_outside (
 	seq  BIGINT NOT NULL
 );
 `,
-	// 54: as SQLite's 54.
-	migration54,
 }

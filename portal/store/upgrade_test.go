@@ -245,29 +245,3 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 		t.Fatalf("the store's side after the upgrade: %+v %v (want v1's rule alone)", hs, err)
 	}
 }
-
-// TestUpgradeNotesAccessFromTheStart: version 54 notes memberships
-// changed and legal holds outside the database too. Before, it went on
-// noting from where version 53 had stopped, so a hold set before the
-// upgrade was never noted: a restore of a backup from before that hold
-// did not set it again, and the visit was destroyed on schedule.
-func TestUpgradeNotesAccessFromTheStart(t *testing.T) {
-	ctx := context.Background()
-	open := testDatabaseAt(t)
-	old, err := open(Defaults{RetentionDays: 30}, 53)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := old.NoteOutsideReached(ctx, "access/", 40); err != nil {
-		t.Fatal(err)
-	}
-	old.Close()
-	s, err := open(Defaults{RetentionDays: 30}, latestVersion())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if at, err := s.NotedOutside(ctx, "access/"); err != nil || at != 0 {
-		t.Fatalf("access noted outside the database after the upgrade up to record %d (%v), want from the start", at, err)
-	}
-}
