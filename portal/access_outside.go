@@ -344,8 +344,9 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	var notes []accessNote
 	for _, c := range cands {
 		n := c.accessNote
-		opens := n.Action == "user.enabled" || n.Action == "item.restriction_changed" && !n.Restricted || n.Action == "legal_hold.lifted" ||
-			letterRecorded(n.Action)
+		// (A letter event recorded opens nothing here: it only undoes a
+		// withdrawal before it, and is kept with it.)
+		opens := n.Action == "user.enabled" || n.Action == "item.restriction_changed" && !n.Restricted || n.Action == "legal_hold.lifted"
 		if n.At.Before(from) || slices.ContainsFunc(lost, func(l restoreFinished) bool {
 			return (n.Seq > l.RestoredSeq && n.Seq < l.MarkSeq || slices.Contains(l.Beyond, c.name)) && (opens || !l.unverified)
 		}) {
@@ -411,8 +412,11 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	// A withdrawal undone since (the same event and date recorded again
 	// after it, as the visit then stood) is not applied: the backup's
 	// event may be that one.
+	// Each version of a note (noted again from the trail's start, or
+	// signed with another key) is decided once.
 	undone := make([]bool, len(notes))
 	again := map[string]bool{}
+	decided := map[string]bool{}
 	for i := len(notes) - 1; i >= 0; i-- {
 		n := notes[i]
 		k := n.VisitID + "\x00" + n.Event + "\x00" + n.Date
@@ -420,7 +424,12 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		case letterRecorded(n.Action):
 			again[k] = true
 		case n.Action == "letter.withdrawn":
-			undone[i] = again[k]
+			rec := fmt.Sprintf("%d-%s", n.Seq, n.Hash)
+			if u, ok := decided[rec]; ok {
+				undone[i] = u
+				continue
+			}
+			undone[i], decided[rec] = again[k], again[k]
 			delete(again, k) // an earlier withdrawal is undone only by a record after it
 		}
 	}
