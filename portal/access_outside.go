@@ -583,13 +583,15 @@ func (s *Service) disableAgain(ctx context.Context, n accessNote, p store.Identi
 	return false, nil
 }
 
-// accessHere reports whether applying n again would act on what this
+// accessHere reports whether applying n again could act on what this
 // database holds: the membership it removes or narrows, the item of a
-// live visit it restricts, a person it disables (or a membership or grant
-// waiting for them, which they would take up at their next sign-in) or a
-// grant it revokes, by how the operator named them or an identity they
-// signed in with. An enable, or
-// an item opened, never acts.
+// live visit it restricts, a live visit not held whose hold it sets, a
+// live visit with the letter event it withdraws (any of its events: the
+// withdrawals before it may make it the last), a person it disables (or a
+// membership or grant waiting for them, which they would take up at their
+// next sign-in) or a grant it revokes, by how the operator named them or
+// an identity they signed in with. An enable, an item opened, a hold
+// lifted or a letter event recorded never acts.
 func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 	switch n.Action {
 	case "member.removed", "member.changed":
@@ -602,19 +604,11 @@ func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 		if !n.Restricted {
 			return false, nil
 		}
-		v, err := s.store.Visit(ctx, n.VisitID)
-		if errors.Is(err, store.ErrNotFound) {
-			return false, nil
-		}
-		return err == nil && v.State == StateActive, err
+		return s.liveVisit(ctx, n.VisitID)
 	case "user.enabled", "legal_hold.lifted", "letter.draft_sent", "letter.final_sent", "letter.complaint_received", "letter.complaint_resolved", "letter.published":
 		return false, nil
 	case "letter.withdrawn":
-		v, err := s.store.Visit(ctx, n.VisitID)
-		if errors.Is(err, store.ErrNotFound) {
-			return false, nil
-		}
-		if err != nil || v.State != StateActive {
+		if live, err := s.liveVisit(ctx, n.VisitID); !live {
 			return false, err
 		}
 		// Any of its events, not only its last: withdrawals applied
@@ -631,8 +625,7 @@ func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 		if err != nil || h.On {
 			return false, err
 		}
-		v, err := s.store.Visit(ctx, n.VisitID)
-		return err == nil && v.State == StateActive, err
+		return s.liveVisit(ctx, n.VisitID)
 	}
 	type named struct{ email, subject string }
 	all := []named{{n.Email, n.Subject}}
@@ -671,15 +664,8 @@ func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 // it: a restore never opens an item. It reports whether it changed the
 // item's restriction.
 func (s *Service) restrictAgain(ctx context.Context, n accessNote) (bool, error) {
-	v, err := s.store.Visit(ctx, n.VisitID)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
+	if live, err := s.liveVisit(ctx, n.VisitID); !live {
 		return false, err
-	}
-	if v.State != StateActive {
-		return false, nil // destroyed, or being destroyed: nothing is served
 	}
 	cur, err := s.store.Restriction(ctx, n.VisitID, n.Item)
 	if err != nil {
@@ -750,6 +736,17 @@ func (s *Service) holdAgain(ctx context.Context, n accessNote, since time.Time) 
 	return err == nil, err
 }
 
+// liveVisit reports whether the visit is in the database and live: one
+// destroyed, or being destroyed, serves nothing, and a note of it is not
+// applied again.
+func (s *Service) liveVisit(ctx context.Context, id string) (bool, error) {
+	v, err := s.store.Visit(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && v.State == StateActive, err
+}
+
 // narrowAgain narrows again, after a restore, the membership of a live
 // visit that n says an administrator last left as it says: its window to
 // the part of it the restored one shares (a restore never widens one). A
@@ -760,14 +757,11 @@ func (s *Service) holdAgain(ctx context.Context, n accessNote, since time.Time) 
 // changed the membership.
 func (s *Service) narrowAgain(ctx context.Context, n accessNote) (bool, error) {
 	v, err := s.store.Visit(ctx, n.VisitID)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+	if errors.Is(err, store.ErrNotFound) || err == nil && v.State != StateActive {
+		return false, nil // destroyed, or being destroyed: nothing is served
 	}
 	if err != nil {
 		return false, err
-	}
-	if v.State != StateActive {
-		return false, nil // destroyed, or being destroyed: nothing is served
 	}
 	cur, err := s.store.Member(ctx, n.VisitID, n.MemberID)
 	if errors.Is(err, store.ErrNotFound) {
