@@ -54,7 +54,8 @@ const accessNoted = "access/v2"
 // accessEnding are the records noted outside the database.
 var accessEnding = []string{"member.removed", "member.changed", "portal_role.revoked", "user.disabled", "user.enabled", "item.restriction_changed",
 	"legal_hold.set", "legal_hold.lifted", "letter.withdrawn",
-	"letter.draft_sent", "letter.final_sent", "letter.complaint_received", "letter.complaint_resolved", "letter.published"}
+	"letter." + retention.DraftSent, "letter." + retention.FinalSent, "letter." + retention.ComplaintReceived,
+	"letter." + retention.ComplaintResolved, "letter." + retention.Published}
 
 // accessNote is what stays outside the database of one of those records:
 // the record (its number and hash in the trail, its time), and what a
@@ -123,6 +124,13 @@ func accessNoteOf(r store.AuditRecord) (accessNote, bool) {
 	if json.Unmarshal([]byte(r.Detail), &d) != nil {
 		return accessNote{}, false
 	}
+	if letterRecorded(r.Action) {
+		// A letter event recorded (which a restore never records
+		// again: it says only that a withdrawal was undone).
+		n.VisitID, n.Event, n.Date = r.VisitID, strings.TrimPrefix(r.Action, "letter."), d.Date
+		_, err := calendar.ParseDate(n.Date)
+		return n, IsID(n.VisitID) && err == nil
+	}
 	switch r.Action {
 	case "member.removed":
 		n.VisitID, n.MemberID = r.VisitID, r.Object
@@ -130,10 +138,8 @@ func accessNoteOf(r store.AuditRecord) (accessNote, bool) {
 	case "item.restriction_changed":
 		n.VisitID, n.Item, n.Restricted, n.Roles = r.VisitID, r.Object, d.Restricted, d.Roles
 		return n, IsID(n.VisitID) && n.Item != ""
-	case "letter.withdrawn", "letter.draft_sent", "letter.final_sent", "letter.complaint_received", "letter.complaint_resolved", "letter.published":
-		// A letter event withdrawn, or recorded (which a restore never
-		// records again: it says only that a withdrawal was undone).
-		n.VisitID, n.Event, n.Date = r.VisitID, cmp.Or(d.Event, strings.TrimPrefix(r.Action, "letter.")), d.Date
+	case "letter.withdrawn":
+		n.VisitID, n.Event, n.Date = r.VisitID, d.Event, d.Date
 		_, err := calendar.ParseDate(n.Date)
 		return n, IsID(n.VisitID) && retention.IsEvent(n.Event) && err == nil
 	case "member.changed":
@@ -264,7 +270,8 @@ const accessMargin = time.Minute
 
 // letterRecorded reports whether action records a letter event.
 func letterRecorded(action string) bool {
-	return strings.HasPrefix(action, "letter.") && action != "letter.withdrawn"
+	ev, ok := strings.CutPrefix(action, "letter.")
+	return ok && retention.IsEvent(ev)
 }
 
 // againCounts are what a restore applied again from the notes outside the
@@ -471,8 +478,6 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 				s.log.Warn("letter event withdrawn again after a restore", "visit", n.VisitID, "event", n.Event, "date", n.Date)
 				got.Withdrawn++
 			}
-		case "letter.draft_sent", "letter.final_sent", "letter.complaint_received", "letter.complaint_resolved", "letter.published":
-			// Never recorded again (undone above).
 		case "legal_hold.set", "legal_hold.lifted":
 			last("hold\x00"+n.VisitID, n)
 			if _, ok := heldFrom[n.VisitID]; !ok && n.Action == "legal_hold.set" {
@@ -541,16 +546,8 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 // to their email that the restored database holds untaken would be taken
 // up at their next sign-in).
 func (s *Service) revokeAgain(ctx context.Context, n accessNote) (bool, error) {
-	type named struct{ email, subject string }
-	all := []named{{n.Email, n.Subject}}
-	for _, p := range n.People {
-		all = append(all, named{subject: p.Subject})
-		if p.Email != "" && store.PlainEmail(p.Email) {
-			all = append(all, named{email: strings.ToLower(p.Email)})
-		}
-	}
 	revoked := false
-	for _, w := range all {
+	for _, w := range n.namedAs() {
 		rec := s.systemRec("", "portal_role.revoked", "", againDetail(n))
 		err := s.store.RevokePortalRoleAgain(ctx, n.Role, n.Issuer, w.email, w.subject, n.At, rec)
 		if errors.Is(err, store.ErrNotFound) {
@@ -562,6 +559,23 @@ func (s *Service) revokeAgain(ctx context.Context, n accessNote) (bool, error) {
 		revoked = true
 	}
 	return revoked, nil
+}
+
+// named is a person as an operator names them: by email, or by subject.
+type named struct{ email, subject string }
+
+// namedAs is every way the person n names is known: as the operator
+// named them, and by the subject and the email of each identity they
+// signed in with.
+func (n accessNote) namedAs() []named {
+	all := []named{{n.Email, n.Subject}}
+	for _, p := range n.People {
+		all = append(all, named{subject: p.Subject})
+		if p.Email != "" && store.PlainEmail(p.Email) {
+			all = append(all, named{email: strings.ToLower(p.Email)})
+		}
+	}
+	return all
 }
 
 // disableAgain disables again, after a restore, the person n says was
@@ -605,7 +619,7 @@ func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 			return false, nil
 		}
 		return s.liveVisit(ctx, n.VisitID)
-	case "user.enabled", "legal_hold.lifted", "letter.draft_sent", "letter.final_sent", "letter.complaint_received", "letter.complaint_resolved", "letter.published":
+	case "user.enabled", "legal_hold.lifted":
 		return false, nil
 	case "letter.withdrawn":
 		if live, err := s.liveVisit(ctx, n.VisitID); !live {
@@ -627,15 +641,7 @@ func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
 		}
 		return s.liveVisit(ctx, n.VisitID)
 	}
-	type named struct{ email, subject string }
-	all := []named{{n.Email, n.Subject}}
-	for _, p := range n.People {
-		all = append(all, named{subject: p.Subject})
-		if p.Email != "" && store.PlainEmail(p.Email) {
-			all = append(all, named{email: strings.ToLower(p.Email)}) // as revokeAgain revokes
-		}
-	}
-	for _, w := range all {
+	for _, w := range n.namedAs() {
 		var here bool
 		var err error
 		if n.Action == "portal_role.revoked" {
@@ -699,8 +705,9 @@ func (s *Service) withdrawAgain(ctx context.Context, n accessNote) (bool, error)
 	if err != nil {
 		return false, nil // accessNoteOf reads no such note
 	}
-	rec := s.systemRec(n.VisitID, "letter.withdrawn", "", map[string]any{"event": n.Event, "date": n.Date,
-		"reapplied": "letter event withdrawn outside the database", "recorded_at": n.At.Format(time.RFC3339Nano), "recorded_seq": n.Seq})
+	detail := againDetail(n)
+	detail["reapplied"], detail["event"], detail["date"] = "letter event withdrawn outside the database", n.Event, n.Date
+	rec := s.systemRec(n.VisitID, "letter.withdrawn", "", detail)
 	_, _, err = s.store.WithdrawLastEvent(ctx, n.VisitID, store.Event{Event: n.Event, Date: d}, s.now(), rec)
 	switch {
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrDestructionBegun), errors.Is(err, store.ErrNotFound):

@@ -24,13 +24,7 @@ import (
 // the backup or after it), is as the backup has them.
 func TestRestoreEndsAccessAgain(t *testing.T) {
 	ctx := context.Background()
-	d := newDrill(t, domainStack(t))
-	d.open()
-	defer func() { d.svc.Close() }()
-	demo, err := d.svc.Store().VisitByReference(ctx, portal.DemoReference)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, demo := demoDrill(t)
 	ofsted, cafcass := d.issuer("ofsted"), d.issuer("cafcass")
 	admin := d.person("ofsted", "admin@ofsted.example")
 	hmi := d.person("ofsted", "hmi@ofsted.example")
@@ -332,6 +326,20 @@ func (d *drill) disabled(idp, email string) bool {
 		d.t.Fatal(err)
 	}
 	return err != nil
+}
+
+// demoDrill is a drill open on the test stack, closed at the end of the
+// test, and its demo visit.
+func demoDrill(t *testing.T) (*drill, store.Visit) {
+	t.Helper()
+	d := newDrill(t, domainStack(t))
+	d.open()
+	t.Cleanup(func() { d.svc.Close() })
+	demo, err := d.svc.Store().VisitByReference(context.Background(), portal.DemoReference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, demo
 }
 
 // uploaderDrill is a drill open on the test stack, the provider's

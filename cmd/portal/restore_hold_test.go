@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
-	"github.com/ofsted-portal/evidence/portal"
 )
 
 // TestRestoreHoldsAgain: a legal hold set on a visit after a backup was
@@ -20,13 +19,7 @@ import (
 // after the backup leaves the visit as the backup has it.
 func TestRestoreHoldsAgain(t *testing.T) {
 	ctx := context.Background()
-	d := newDrill(t, domainStack(t))
-	d.open()
-	defer func() { d.svc.Close() }()
-	demo, err := d.svc.Store().VisitByReference(ctx, portal.DemoReference)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, demo := demoDrill(t)
 	admin := d.person("ofsted", "admin@ofsted.example")
 	hold := func(on bool) {
 		t.Helper()

@@ -25,13 +25,7 @@ import (
 // backup has it.
 func TestRestoreNarrowsMembershipsAgain(t *testing.T) {
 	ctx := context.Background()
-	d := newDrill(t, domainStack(t))
-	d.open()
-	defer func() { d.svc.Close() }()
-	demo, err := d.svc.Store().VisitByReference(ctx, portal.DemoReference)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, demo := demoDrill(t)
 	admin := d.person("ofsted", "admin@ofsted.example")
 	hmi := d.person("ofsted", "hmi@ofsted.example")
 	lead := d.person("ofsted", "lead@ofsted.example")
