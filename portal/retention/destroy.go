@@ -89,18 +89,18 @@ func letter(evs []store.Event) Letter {
 // administrator approved it or the notice period ran since the notice was
 // given. The notice is given (once, recorded) as soon as the date comes
 // within the notice period, whenever the events that set it were recorded.
-func (s *Service) due(ctx context.Context, r store.VisitRow) (bool, error) {
+func (s *Service) due(ctx context.Context, r store.VisitRow) (bool, store.Notice, error) {
 	v := r.Visit
 	switch v.State {
 	case "destroyed":
-		return false, nil
+		return false, store.Notice{}, nil
 	case "destroying":
-		return true, nil // finish what was started, hold or not
+		return true, store.Notice{}, nil // finish what was started, hold or not
 	}
 	l := letter(r.Events)
 	on := DestroyOn(l, v.RetentionDays)
 	if on.IsZero() || r.Hold.On || s.Now().Before(NoticeFrom(on, s.NoticePeriod)) {
-		return false, nil
+		return false, store.Notice{}, nil
 	}
 	// The date is the database's reading: held to the audit trail before
 	// a notice is given or a destruction begins on it.
@@ -108,7 +108,7 @@ func (s *Service) due(ctx context.Context, r store.VisitRow) (bool, error) {
 		if errors.Is(err, ErrNotAsRecorded) {
 			s.Log.Error("destruction withheld: the visit's letter events or retention period are not as recorded", "visit", v.ID, "reference", v.Reference, "err", err)
 		}
-		return false, err
+		return false, store.Notice{}, err
 	}
 	n, err := s.notice(ctx, r, l.Published, on)
 	if errors.Is(err, store.ErrNotDue) || errors.Is(err, store.ErrOnHold) {
@@ -116,12 +116,12 @@ func (s *Service) due(ctx context.Context, r store.VisitRow) (bool, error) {
 		// publication withdrawn, or a hold set, since. The next sweep
 		// decides on it as it is.
 		s.Log.Warn("destruction notice not given: the visit changed since the sweep read it", "visit", v.ID, "reference", v.Reference, "err", err)
-		return false, nil
+		return false, store.Notice{}, nil
 	}
 	if err != nil {
-		return false, err
+		return false, store.Notice{}, err
 	}
-	return IsDue(l, v.RetentionDays, r.Hold.On, s.Today()) && !s.Now().Before(Earliest(on, n, s.NoticePeriod)), nil
+	return IsDue(l, v.RetentionDays, r.Hold.On, s.Today()) && !s.Now().Before(Earliest(on, n, s.NoticePeriod)), n, nil
 }
 
 // NoticeFrom is when the notice of a destruction on date on is given: the
@@ -217,8 +217,10 @@ func (s *Service) listFiles(ctx context.Context, v store.Visit) (version int64, 
 
 // begin takes step a: it lists the visit's files and counts what its
 // bucket holds, then marks the visit destroying with that inventory, if
-// no file changed meanwhile (ErrFilesChanged: list them again).
-func (s *Service) begin(ctx context.Context, v store.Visit) error {
+// no file changed meanwhile (ErrFilesChanged: list them again), and
+// notice, on which the visit was found due, is still its notice
+// (ErrNotDue).
+func (s *Service) begin(ctx context.Context, v store.Visit, notice store.Notice) error {
 	k, err := s.Store.WrappedKey(ctx, v.ID)
 	if err != nil {
 		return err
@@ -233,12 +235,9 @@ func (s *Service) begin(ctx context.Context, v store.Visit) error {
 	}
 	inv.VisitID, inv.Reference, inv.KeyFingerprint, inv.Files = v.ID, v.Reference, k.Fingerprint, list
 	inv.KeyEpoch, inv.FilesVersion = k.Epoch, version // until DeleteKey records the one it deletes from
-	// The notice period due decided with.
-	n, err := s.Store.GetNotice(ctx, v.ID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	inv.NoticePeriod, inv.NoticePeriodKnown = Announced(n, s.NoticePeriod), true
+	// The notice due decided on, and its period.
+	inv.NoticeGivenAt = notice.GivenAt
+	inv.NoticePeriod, inv.NoticePeriodKnown = Announced(notice, s.NoticePeriod), true
 	// Begun as the visit is marked destroying, not as its inventory began
 	// (a long listing): an approval given meanwhile is before it.
 	inv.StartedAt = s.Now()
@@ -250,21 +249,22 @@ func (s *Service) begin(ctx context.Context, v store.Visit) error {
 	return nil
 }
 
-// Destroy runs whatever steps of v's destruction remain. Each step is
+// Destroy runs whatever steps of v's destruction remain, beginning it (v
+// active) only on notice, the notice it was found due on. Each step is
 // recorded before the next starts, so running it again resumes.
-func (s *Service) Destroy(ctx context.Context, v store.Visit) error {
-	return s.destroy(ctx, v, false, nil, nil)
+func (s *Service) Destroy(ctx context.Context, v store.Visit, notice store.Notice) error {
+	return s.destroy(ctx, v, false, nil, nil, notice)
 }
 
 // destroy is Destroy; reapplied, it is a destruction recorded outside a
 // restored database applied again (Reapply), completed with the
 // certificate issued, when given, instead of signing one, and decided on
 // what decided says, when given, rather than what the database holds.
-func (s *Service) destroy(ctx context.Context, v store.Visit, reapplied bool, issued []byte, decided *Decision) error {
+func (s *Service) destroy(ctx context.Context, v store.Visit, reapplied bool, issued []byte, decided *Decision, notice store.Notice) error {
 	d, err := s.Store.GetDestruction(ctx, v.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		// a. write down what is to be destroyed; the visit is destroying.
-		if err := listAgain(func() error { return s.begin(ctx, v) }); err != nil {
+		if err := listAgain(func() error { return s.begin(ctx, v, notice) }); err != nil {
 			return err
 		}
 		if err := s.step("destroying"); err != nil {

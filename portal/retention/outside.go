@@ -135,5 +135,5 @@ func (s *Service) Reapply(ctx context.Context, v store.Visit, reason string, iss
 	} else if err != nil {
 		return err
 	}
-	return s.destroy(ctx, v, true, issued, decided)
+	return s.destroy(ctx, v, true, issued, decided, store.Notice{})
 }

@@ -350,6 +350,57 @@ func TestHoldDuringTheInventoryStopsTheDestruction(t *testing.T) {
 	}
 }
 
+// TestFreshNoticeDuringTheInventoryStopsTheDestruction: the sweep finds a
+// visit due on its notice and, while it counts the bucket (a sweep
+// paused past its lease runs on), an administrator sets a legal hold and
+// another lifts it, which withdraws the notice, and a sweep elsewhere
+// gives a fresh one. The destruction began all the same: it asked only
+// whether the visit had a notice, and was destroyed a notice period
+// early, the period administrators have to set the hold again. It begins
+// only on the notice it was found due on.
+func TestFreshNoticeDuringTheInventoryStopsTheDestruction(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.visit(t, "v1", wrappedKey()) // published 2026-12-23, destroy on 2027-01-22
+	s := h.service("p1")
+	s.NoticePeriod = 7 * 24 * time.Hour
+	h.today, h.hour = day("2027-01-16"), 12
+	if got, err := s.Sweep(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("noticed: destroyed %v, %v", got, err)
+	}
+	h.today, h.hour = day("2027-01-23"), 13
+	again := false
+	h.objects.listing = func(string) {
+		if again {
+			return
+		}
+		again = true
+		for _, on := range []bool{true, false} {
+			if _, err := h.st.SetLegalHold(ctx, "v1", store.LegalHold{On: on, At: s.Now()}); err != nil {
+				t.Error(err)
+			}
+		}
+		if _, err := h.st.GiveNotice(ctx, "v1", day("2026-12-23"), day("2027-01-22"), s.Now(), s.NoticePeriod); err != nil {
+			t.Error(err)
+		}
+	}
+	if got, err := s.Sweep(ctx); len(got) != 0 || err != nil {
+		t.Fatalf("destroyed %v (%v) on the notice withdrawn as it counted the bucket: a fresh one was given meanwhile", got, err)
+	}
+	if v, _ := h.st.Visit(ctx, "v1"); v.State != "active" {
+		t.Fatalf("the visit is %s", v.State)
+	}
+	h.today = day("2027-01-30")
+	h.hour = 12
+	if got, _ := s.Sweep(ctx); len(got) != 0 {
+		t.Fatalf("destroyed %v before the fresh notice ran out", got)
+	}
+	h.hour = 14
+	if got, err := s.Sweep(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("the fresh notice ran out: destroyed %v, %v", got, err)
+	}
+}
+
 // TestHoldRefusedOnceDestructionBegan: a legal hold cannot stop a
 // destruction that has begun, so setting one then is refused, never
 // reported as set.

@@ -130,7 +130,7 @@ func (s *Service) sweepOne(ctx context.Context, r store.VisitRow, now bool, errs
 	if r.Failure != nil && s.Now().Before(r.Failure.NextAttemptAt) && !now {
 		return false, nil // backing off after a failure
 	}
-	due, err := s.due(ctx, r)
+	due, notice, err := s.due(ctx, r)
 	if err != nil && ctx.Err() != nil {
 		// The sweep itself stopped (its lease lost, the process
 		// stopping): nothing about this visit failed.
@@ -157,15 +157,16 @@ func (s *Service) sweepOne(ctx context.Context, r store.VisitRow, now bool, errs
 		}
 		return false, nil
 	}
-	if err := s.Destroy(ctx, v); errors.Is(err, store.ErrOnHold) {
+	if err := s.Destroy(ctx, v, notice); errors.Is(err, store.ErrOnHold) {
 		// Put on hold after it was found due, before anything was
 		// destroyed: not a failure, and not destroyed.
 		s.Log.Warn("destruction not begun: the visit was put on legal hold", "visit", v.ID, "reference", v.Reference)
 		return false, nil
 	} else if errors.Is(err, store.ErrNotDue) {
 		// Its notice withdrawn after it was found due (its publication
-		// withdrawn, a hold set and lifted): not a failure, and not
-		// destroyed until a fresh notice has run.
+		// withdrawn, a hold set and lifted), a fresh one given since or
+		// not: not a failure, and not destroyed until a fresh notice
+		// has run.
 		s.Log.Warn("destruction not begun: the visit's destruction notice was withdrawn", "visit", v.ID, "reference", v.Reference)
 		return false, nil
 	} else if err != nil {

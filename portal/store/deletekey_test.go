@@ -25,7 +25,7 @@ func destroyingV1(t *testing.T, s *Store, now time.Time, w0 []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: "[]", StartedAt: now, FilesVersion: version, KeyEpoch: "e0"}); err != nil {
+	if err := s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: "[]", StartedAt: now, FilesVersion: version, KeyEpoch: "e0", NoticeGivenAt: now}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -53,7 +53,7 @@ func TestFilesAndDestructionWaitForEachOther(t *testing.T) {
 	}
 	begun := make(chan error, 1)
 	go func() {
-		begun <- s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: "[]", StartedAt: now, FilesVersion: version})
+		begun <- s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: "[]", StartedAt: now, FilesVersion: version, NoticeGivenAt: now})
 	}()
 	time.Sleep(300 * time.Millisecond) // the destruction waits for the visit's row
 	if err := other.Commit(); err != nil {

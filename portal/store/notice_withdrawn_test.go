@@ -10,10 +10,11 @@ import (
 // TestDestructionNeedsTheNoticeStill: the sweep finds a visit due (its
 // publication recorded, its notice run) and, while it counts the bucket,
 // an administrator withdraws the publication, recorded in error, or sets
-// and lifts a legal hold: either withdraws the notice. The transaction
-// that would begin the destruction finds no notice, and begins nothing:
-// the visit stays active (ErrNotDue), where it was once destroyed on the
-// strength of what the sweep had read.
+// and lifts a legal hold: either withdraws the notice, and a sweep
+// elsewhere may give a fresh one. The transaction that would begin the
+// destruction finds no notice, or not the one it was found due on, and
+// begins nothing: the visit stays active (ErrNotDue), where it was once
+// destroyed on the strength of what the sweep had read.
 func TestDestructionNeedsTheNoticeStill(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
@@ -33,6 +34,17 @@ func TestDestructionNeedsTheNoticeStill(t *testing.T) {
 			_, err := s.SetLegalHold(ctx, "v1", LegalHold{On: false, At: now})
 			return err
 		}},
+		// A sweep elsewhere gives a fresh notice, whose period has
+		// not run: the destruction waits for it.
+		{"legal hold set and lifted, notice given again", func(s *Store) error {
+			for _, on := range []bool{true, false} {
+				if _, err := s.SetLegalHold(ctx, "v1", LegalHold{On: on, At: now}); err != nil {
+					return err
+				}
+			}
+			_, err := s.GiveNotice(ctx, "v1", day, day.AddDate(0, 0, 30), now.Add(time.Hour), 7*24*time.Hour)
+			return err
+		}},
 	} {
 		t.Run(withdraw.name, func(t *testing.T) {
 			s := openTest(t)
@@ -46,7 +58,7 @@ func TestDestructionNeedsTheNoticeStill(t *testing.T) {
 			if err := withdraw.do(s); err != nil {
 				t.Fatal(err)
 			}
-			err = s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: "[]", StartedAt: now, FilesVersion: version})
+			err = s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: "[]", StartedAt: now, FilesVersion: version, NoticeGivenAt: now})
 			if !errors.Is(err, ErrNotDue) {
 				t.Fatalf("destruction begun after the notice was withdrawn: %v, want ErrNotDue", err)
 			}
@@ -77,7 +89,7 @@ func TestNoApprovalOnceDestructionBegan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: `["f1"]`, StartedAt: now, FilesVersion: version}); err != nil {
+	if err := s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: `["f1"]`, StartedAt: now, FilesVersion: version, NoticeGivenAt: n.GivenAt}); err != nil {
 		t.Fatal(err)
 	}
 	err = s.PurgeFile(ctx, PurgedFile{FileID: "f1", VisitID: "v1", Item: "1.03", Size: 7, SHA256: "sum", UploadedBy: u.ID, UploadedAt: now,

@@ -616,6 +616,10 @@ type Destruction struct {
 	// before Files was listed: the destruction begins only if no file has
 	// changed since (ErrFilesChanged). It is not kept.
 	FilesVersion int64
+	// NoticeGivenAt is when the notice the destruction was found due on
+	// was given: a destruction that obeys holds begins only while that
+	// notice is still the visit's (ErrNotDue). It is not kept.
+	NoticeGivenAt time.Time
 }
 
 // ErrFilesChanged is returned when a destruction would begin on a list of
@@ -679,13 +683,17 @@ func (s *Store) beginDestruction(ctx context.Context, d Destruction, obeyHold bo
 			// publication (WithdrawLastEvent) or a lift of a hold
 			// (SetLegalHold) since the sweep found it due, each holding
 			// the row too, withdrew the notice the destruction rests
-			// on. Read now, in a statement of its own, it is as they
-			// left it, on PostgreSQL too.
-			var notices int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM destruction_notices WHERE visit_id = ?`, d.VisitID).Scan(&notices); err != nil {
+			// on, and a sweep elsewhere may have given a fresh one
+			// since, whose period has not run. Read now, in a statement
+			// of its own, it is as they left it, on PostgreSQL too.
+			n, err := scanNotice(tx.QueryRowContext(ctx, `SELECT `+noticeColumns+` FROM destruction_notices WHERE visit_id = ?`, d.VisitID))
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotDue
+			}
+			if err != nil {
 				return err
 			}
-			if notices == 0 {
+			if !n.GivenAt.Equal(d.NoticeGivenAt) {
 				return ErrNotDue
 			}
 		}

@@ -568,7 +568,7 @@ func destructionBegun(t *testing.T, s *Store, now time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: "[]", StartedAt: now, FilesVersion: version}); err != nil {
+	if err := s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: "[]", StartedAt: now, FilesVersion: version, NoticeGivenAt: now}); err != nil {
 		t.Fatal(err)
 	}
 }
