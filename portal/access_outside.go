@@ -125,9 +125,13 @@ func accessNoteOf(r store.AuditRecord) (accessNote, bool) {
 		return accessNote{}, false
 	}
 	if letterRecorded(r.Action) {
-		// A letter event recorded (which a restore never records
-		// again: it says only that a withdrawal was undone).
+		// A letter event recorded: a restore records it again, in
+		// order with the withdrawals (a publication corrected, or
+		// recorded, after the backup), by who recorded it: one
+		// administrator does not approve the destruction their
+		// publication set going (Status.ownDestruction).
 		n.VisitID, n.Event, n.Date = r.VisitID, strings.TrimPrefix(r.Action, "letter."), d.Date
+		n.Issuer, n.Subject = r.ActorIssuer, r.ActorSubject
 		_, err := calendar.ParseDate(n.Date)
 		return n, IsID(n.VisitID) && err == nil
 	}
@@ -275,9 +279,11 @@ func letterRecorded(action string) bool {
 }
 
 // againCounts are what a restore applied again from the notes outside the
-// database: access ended, visits held, letter events withdrawn.
+// database: access ended, visits held, letter events withdrawn and
+// recorded, and those it could not record again (NotRecorded: the visit's
+// history, as restored, does not allow them).
 type againCounts struct {
-	Ended, Held, Withdrawn int
+	Ended, Held, Withdrawn, Recorded, NotRecorded int
 }
 
 // endAccessAgain ends again, after a restore, the access that notes
@@ -351,8 +357,9 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	var notes []accessNote
 	for _, c := range cands {
 		n := c.accessNote
-		// (A letter event recorded opens nothing here: it only undoes a
-		// withdrawal before it, and is kept with it.)
+		// (A letter event recorded opens nothing: a publication ends
+		// access. A withdrawal, which opens again what a publication
+		// ended, is kept with the records after it.)
 		opens := n.Action == "user.enabled" || n.Action == "item.restriction_changed" && !n.Restricted || n.Action == "legal_hold.lifted"
 		if n.At.Before(from) || slices.ContainsFunc(lost, func(l restoreFinished) bool {
 			return (n.Seq > l.RestoredSeq && n.Seq < l.MarkSeq || slices.Contains(l.Beyond, c.name)) && (opens || !l.unverified)
@@ -416,31 +423,25 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		}
 		lastOf[k] = n
 	}
-	// A withdrawal undone since (the same event and date recorded again
-	// after it, as the visit then stood) is not applied: the backup's
-	// event may be that one.
-	// Each version of a note (noted again from the trail's start, or
-	// signed with another key) is decided once.
-	undone := make([]bool, len(notes))
-	again := map[string]bool{}
-	decided := map[string]bool{}
-	for i := len(notes) - 1; i >= 0; i-- {
-		n := notes[i]
-		k := n.VisitID + "\x00" + n.Event + "\x00" + n.Date
-		switch {
-		case letterRecorded(n.Action):
-			again[k] = true
-		case n.Action == "letter.withdrawn":
-			rec := fmt.Sprintf("%d-%s", n.Seq, n.Hash)
-			if u, ok := decided[rec]; ok {
-				undone[i] = u
-				continue
+	// Letter events are withdrawn and recorded again in order, as they
+	// were: a withdrawal undone since (its event recorded again after
+	// it, with the same date or another) is undone again.
+	for _, n := range notes {
+		if letterRecorded(n.Action) {
+			again, err := s.recordAgain(ctx, n)
+			var refused *notRecordable
+			switch {
+			case errors.As(err, &refused):
+				s.log.Error("restore: a letter event recorded after the backup cannot be recorded again: record it by hand once the visit allows it", "visit", n.VisitID, "event", n.Event, "date", n.Date, "err", err)
+				got.NotRecorded++
+			case err != nil:
+				return got, fmt.Errorf("restore: record again the %s event of visit %s: %w", n.Event, n.VisitID, err)
+			case again:
+				s.log.Warn("letter event recorded again after a restore", "visit", n.VisitID, "event", n.Event, "date", n.Date)
+				got.Recorded++
 			}
-			undone[i], decided[rec] = again[k], again[k]
-			delete(again, k) // an earlier withdrawal is undone only by a record after it
+			continue
 		}
-	}
-	for i, n := range notes {
 		switch n.Action {
 		case "member.removed":
 			rec := s.systemRec(n.VisitID, "member.removed", n.MemberID, againDetail(n))
@@ -467,9 +468,6 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		case "member.changed":
 			last("member\x00"+n.VisitID+"\x00"+n.MemberID, n)
 		case "letter.withdrawn":
-			if undone[i] {
-				continue
-			}
 			again, err := s.withdrawAgain(ctx, n)
 			if err != nil {
 				return got, fmt.Errorf("restore: withdraw again the %s event of visit %s: %w", n.Event, n.VisitID, err)
@@ -604,9 +602,22 @@ func (s *Service) disableAgain(ctx context.Context, n accessNote, p store.Identi
 // withdrawals before it may make it the last), a person it disables (or a
 // membership or grant waiting for them, which they would take up at their
 // next sign-in) or a grant it revokes, by how the operator named them or
-// an identity they signed in with. An enable, an item opened, a hold
-// lifted or a letter event recorded never acts.
+// an identity they signed in with, or a live visit whose last letter
+// event is not the one it records (recorded again, it would publish the
+// visit, or undo a withdrawal before it). An enable, an item opened or a
+// hold lifted never acts.
 func (s *Service) accessHere(ctx context.Context, n accessNote) (bool, error) {
+	if letterRecorded(n.Action) {
+		if live, err := s.liveVisit(ctx, n.VisitID); !live {
+			return false, err
+		}
+		evs, err := s.store.Events(ctx, n.VisitID)
+		if err != nil {
+			return false, err
+		}
+		k := len(evs)
+		return k == 0 || evs[k-1].Event != n.Event || evs[k-1].Date.Format(time.DateOnly) != n.Date, nil
+	}
 	switch n.Action {
 	case "member.removed", "member.changed":
 		_, err := s.store.Member(ctx, n.VisitID, n.MemberID)
@@ -712,6 +723,80 @@ func (s *Service) withdrawAgain(ctx context.Context, n accessNote) (bool, error)
 	switch {
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrDestructionBegun), errors.Is(err, store.ErrNotFound):
 		return false, nil // not the last event in the backup, or destroyed there
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+// notRecordable is a letter event recorded after a backup that its
+// restore cannot record again: the visit's events, as restored and with
+// the notes before it applied, do not allow it (retention.Check).
+type notRecordable struct{ err error }
+
+func (e *notRecordable) Error() string {
+	return "the visit's letter events do not allow it: " + e.err.Error()
+}
+func (e *notRecordable) Unwrap() error { return e.err }
+
+// recordAgain records again, after a restore, the letter event n says was
+// recorded after the backup, unless it is the live visit's last event
+// already (recorded in the backup too, or noted twice), in order with the
+// withdrawals before it: a publication corrected after the backup
+// (withdrawn with the wrong date, recorded with the right one), or
+// recorded after it, would otherwise be lost, the visit left unpublished,
+// the access its publication ended open again and its destruction never
+// due. It is checked as it was when recorded (eventCheck); one the
+// visit's events no longer allow is refused (notRecordable), and the
+// operator told. It reports whether it recorded it.
+func (s *Service) recordAgain(ctx context.Context, n accessNote) (bool, error) {
+	d, err := calendar.ParseDate(n.Date)
+	if err != nil {
+		return false, nil // accessNoteOf reads no such note
+	}
+	v, err := s.store.Visit(ctx, n.VisitID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil // created after the backup
+	}
+	if err != nil || v.State != StateActive {
+		return false, err // its destruction begun, or done, in the backup
+	}
+	evs, err := s.store.Events(ctx, n.VisitID)
+	if err != nil {
+		return false, err
+	}
+	if k := len(evs); k > 0 && evs[k-1].Event == n.Event && evs[k-1].Date.Equal(d) {
+		return false, nil
+	}
+	st, err := s.status(ctx, v)
+	if err != nil {
+		return false, err
+	}
+	// Recorded by who recorded it, when the restored database knows
+	// them; otherwise by no one an administrator is (restoredRecorder).
+	by := restoredRecorder
+	if n.Issuer != "" && n.Subject != "" {
+		switch id, err := s.store.UserIDOf(ctx, n.Issuer, n.Subject); {
+		case err == nil:
+			by = id
+		case !errors.Is(err, store.ErrNotFound):
+			return false, err
+		}
+	}
+	var refused error
+	check := s.eventCheck(v, st, n.Event, d)
+	detail := againDetail(n)
+	detail["reapplied"], detail["date"] = "letter event recorded outside the database", n.Date
+	rec := s.systemRec(n.VisitID, "letter."+n.Event, "", detail)
+	_, err = s.store.AddEvent(ctx, store.Event{VisitID: n.VisitID, Event: n.Event, Date: d, RecordedBy: by, RecordedAt: s.now()}, func(evs []store.Event) error {
+		refused = check(evs)
+		return refused
+	}, rec)
+	switch {
+	case refused != nil:
+		return false, &notRecordable{refused}
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
 	case err != nil:
 		return false, err
 	}

@@ -12,7 +12,7 @@ import (
 // TestGoldenAccessNotes: the signed notes outside the database of a
 // member removed, a role revoked, an item restricted, a membership's
 // window narrowed, a legal hold set and a letter event withdrawn and
-// recorded, written once by
+// recorded (and by whom), written once by
 // `UPDATE_ACCESS_NOTES=1 go test ./portal -run TestGoldenAccessNotes
 // -update` and read by every later build: a restore years on must still
 // end that access again.
@@ -43,6 +43,13 @@ func TestGoldenAccessNotes(t *testing.T) {
 		"access-note-recorded-v1.json": {Type: accessNoteType, Seq: 4027, Hash: "c6d8b0a1e3f5c7d9b2a4e6f8c0d1b3a5e7f9c2d4b6a8e0f1c9f3c0d5b1a7e2f4",
 			Action: "letter.published", At: at.Add(6 * time.Minute), VisitID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", Event: "published", Date: "2026-11-09"},
 	}, "access-note-member-changed-signing.pub", "UPDATE_ACCESS_NOTES_CHANGED")
+	// A letter event recorded, by whom (UPDATE_ACCESS_NOTES_RECORDED_BY=1):
+	// a restore records it again by them.
+	checkGoldenAccessNotes(t, map[string]accessNote{
+		"access-note-recorded-by-v1.json": {Type: accessNoteType, Seq: 4028, Hash: "d7f9a0e2c4b6d8f1a3c5e7a9c1b3d0f2e4a6c8b1d3f5a7e9c0b2d4f6a8e1c3b5",
+			Action: "letter.published", At: at.Add(7 * time.Minute), VisitID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", Event: "published", Date: "2026-11-10",
+			Issuer: "https://login.ofsted.example/", Subject: "00u9z8y7x6w5v4u3t2s1"},
+	}, "access-note-recorded-by-signing.pub", "UPDATE_ACCESS_NOTES_RECORDED_BY")
 }
 
 // checkGoldenAccessNotes reads the golden access notes, signed with the

@@ -302,6 +302,48 @@ func TestUnverifiedWithdrawalNote(t *testing.T) {
 	}
 }
 
+// TestUnverifiedRecordNote: a restore records again the letter events
+// recorded after the backup (a publication, which ends the inspectors'
+// access and sets the destruction date, or one that undoes a withdrawal
+// before it). The note of one that does not verify was passed over as
+// naming no one, so a verified withdrawal before it was applied alone:
+// the visit came back unpublished. Such a note stops the restore when
+// recording it would act: the live visit's last event is another.
+func TestUnverifiedRecordNote(t *testing.T) {
+	d, v, _, _, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	now := time.Now()
+	day := now.AddDate(0, 0, -3).UTC().Format(time.DateOnly)
+	seq, _, err := d.svc.Store().AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []string{"draft_sent", "final_sent"} {
+		if _, err := d.svc.Store().AddEvent(ctx, store.Event{VisitID: v.ID, Event: ev, Date: on, RecordedBy: "system", RecordedAt: now}, func([]store.Event) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put := func(name string, b []byte) {
+		t.Helper()
+		if err := d.svc.PutAccessNoteOutside(ctx, name, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("last.json", portal.ForgedRecord(v.ID, "final_sent", day, now))
+	put("elsewhere.json", portal.ForgedRecord(store.NewID(), "published", day, now))
+	if n, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("notes that do not verify, recording the live visit's last event, or on a visit not here: %d, %v; want them passed over", n, err)
+	}
+	put("published.json", portal.ForgedRecord(v.ID, "published", day, now))
+	if _, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); !errors.Is(err, portal.ErrUnverified) {
+		t.Fatalf("a note that does not verify, recording a publication the live visit does not have: %v, want the restore stopped", err)
+	}
+}
+
 // TestNotedFromTheStartAfterTheUpgrade: this version notes legal holds,
 // membership changes and letter events outside the database too. Before,
 // it went on noting from where the version before had stopped, so a hold

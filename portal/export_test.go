@@ -209,6 +209,13 @@ func ForgedWithdrawal(visitID, event, date string, at time.Time) []byte {
 	return signNote(key, accessNote{Type: accessNoteType, Seq: 5, Hash: "04", Action: "letter.withdrawn", At: at.UTC(), VisitID: visitID, Event: event, Date: date})
 }
 
+// ForgedRecord is the note of a letter event recorded on a visit at at,
+// signed with a key the portal does not trust.
+func ForgedRecord(visitID, event, date string, at time.Time) []byte {
+	_, key, _ := ed25519.GenerateKey(nil)
+	return signNote(key, accessNote{Type: accessNoteType, Seq: 6, Hash: "05", Action: "letter." + event, At: at.UTC(), VisitID: visitID, Event: event, Date: date})
+}
+
 // ForgedDisableOf is ForgedDisable of a person who signed in as p, named
 // by their email.
 func ForgedDisableOf(issuer string, p store.Identity, at time.Time) []byte {

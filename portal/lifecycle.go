@@ -34,15 +34,29 @@ func (acc *Access) RecordEvent(ctx context.Context, event, date string) (VisitVi
 	if d.After(s.Today()) {
 		return VisitView{}, invalid("date", "A letter event cannot be dated in the future.")
 	}
+	rec := acc.rec("letter."+event, "", "success", map[string]any{"date": date})
+	act, err := s.store.AddEvent(ctx, store.Event{VisitID: acc.Visit.ID, Event: event, Date: d, RecordedBy: acc.Actor.UserID, RecordedAt: s.now()},
+		s.eventCheck(acc.Visit, acc.Status, event, d), rec)
+	if err != nil {
+		return VisitView{}, err
+	}
+	s.log.Info("letter event recorded", "visit", acc.Visit.ID, "event", event, "date", date, "by", acc.Actor.UserID)
+	return acc.changed(ctx, &act)
+}
+
+// eventCheck is what a letter event (event, dated d) recorded on visit v,
+// whose status is st, must be to the events recorded before it: in order
+// (retention.Check), after fieldwork.
+func (s *Service) eventCheck(v store.Visit, st Status, event string, d time.Time) func([]store.Event) error {
 	// Without a timeline (the calendar changed since the visit was set up)
 	// fieldwork still ended on the working day after it started: the
 	// letter's events are recorded against that, so that publication, and
 	// then destruction, can follow.
-	fieldworkEnd := s.cal.AddWorkingDays(acc.Visit.FieldworkStart, 1)
-	if tl := acc.Status.Timeline; tl != nil {
+	fieldworkEnd := s.cal.AddWorkingDays(v.FieldworkStart, 1)
+	if tl := st.Timeline; tl != nil {
 		fieldworkEnd = tl.FieldworkEnd
 	}
-	check := func(evs []store.Event) error {
+	return func(evs []store.Event) error {
 		history := make([]retention.Event, len(evs))
 		for i, e := range evs {
 			history[i] = retention.Event{Event: e.Event, Date: e.Date}
@@ -57,13 +71,6 @@ func (acc *Access) RecordEvent(ctx context.Context, event, date string) (VisitVi
 		}
 		return nil
 	}
-	rec := acc.rec("letter."+event, "", "success", map[string]any{"date": date})
-	act, err := s.store.AddEvent(ctx, store.Event{VisitID: acc.Visit.ID, Event: event, Date: d, RecordedBy: acc.Actor.UserID, RecordedAt: s.now()}, check, rec)
-	if err != nil {
-		return VisitView{}, err
-	}
-	s.log.Info("letter event recorded", "visit", acc.Visit.ID, "event", event, "date", date, "by", acc.Actor.UserID)
-	return acc.changed(ctx, &act)
 }
 
 // WithdrawEvent withdraws the visit's last letter event, event dated date

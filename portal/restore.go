@@ -46,6 +46,8 @@ type RestoreReport struct {
 	AccessEnded                       int             // memberships, roles and people whose access ended after the backup, ended again
 	HeldAgain                         int             // visits whose legal hold was set after the backup, held again
 	WithdrawnAgain                    int             // letter events withdrawn after the backup, withdrawn again
+	RecordedAgain                     int             // letter events recorded after the backup, recorded again
+	NotRecordedAgain                  int             // letter events recorded after the backup that the visit's events, restored, do not allow: to record by hand
 	UploadsDropped                    int             // resumable uploads under way at the backup, dropped
 }
 
@@ -215,6 +217,7 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		var c againCounts
 		c, err = s.endAccessAgain(ctx, keys, r.ID, r.BackupSeq, since)
 		rep.AccessEnded, rep.HeldAgain, rep.WithdrawnAgain = c.Ended, c.Held, c.Withdrawn
+		rep.RecordedAgain, rep.NotRecordedAgain = c.Recorded, c.NotRecorded
 	}
 	if err != nil {
 		errs = append(errs, fmt.Errorf("restore: access ended after the backup: %w; the restore stays pending", err))
@@ -263,7 +266,8 @@ func (s *Service) FinishRestore(ctx context.Context, a Actor, trusted ...ed25519
 		ids[i] = x.VisitID
 	}
 	detail := map[string]any{"restored_seq": r.BackupSeq, "backup_created_at": r.BackupCreatedAt.UTC().Format(time.RFC3339),
-		"destroyed_again": ids, "purged_again": len(again), "access_ended_again": rep.AccessEnded, "held_again": rep.HeldAgain, "events_withdrawn_again": rep.WithdrawnAgain, "uploads_dropped": rep.UploadsDropped}
+		"destroyed_again": ids, "purged_again": len(again), "access_ended_again": rep.AccessEnded, "held_again": rep.HeldAgain, "events_withdrawn_again": rep.WithdrawnAgain,
+		"events_recorded_again": rep.RecordedAgain, "events_not_recorded_again": rep.NotRecordedAgain, "uploads_dropped": rep.UploadsDropped}
 	if r.BackupCreatedAt.IsZero() {
 		// Taken in by portal restore --resume: a database restored by
 		// other means, which no backup's manifest vouches for.

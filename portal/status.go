@@ -64,6 +64,11 @@ type Status struct {
 	PublishedBy, LiftedBy string
 }
 
+// restoredRecorder records a letter event a restore recorded again when
+// the restored database does not know who first recorded it (a person
+// who first signed in after the backup): no user has it as an id.
+const restoredRecorder = "portal"
+
 // ownDestruction says why the administrator userID may not approve the
 // visit's destruction ("" when they may): they recorded its publication,
 // which set its date, or lifted its legal hold, which let it go on. One
@@ -71,6 +76,8 @@ type Status struct {
 // approves it, or its notice runs out.
 func (st Status) ownDestruction(userID string) string {
 	switch {
+	case st.PublishedBy == restoredRecorder:
+		return "This visit’s publication was recorded again by a restore, which could not tell who first recorded it, so no administrator may approve its destruction: it goes ahead once its notice has run."
 	case userID != "" && userID == st.PublishedBy:
 		return "You recorded this visit’s publication, which set its destruction date, so another administrator must approve its destruction (or it goes ahead once its notice has run)."
 	case userID != "" && userID == st.LiftedBy:

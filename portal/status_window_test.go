@@ -102,3 +102,21 @@ func TestEndDateNarrowsTheRolesWindow(t *testing.T) {
 		})
 	}
 }
+
+// TestNoOneApprovesARestoredPublication: a publication a restore recorded
+// again whose first recorder the restored database does not know (they
+// first signed in after the backup) is approved by no administrator: any
+// of them may be that person. Its destruction goes ahead once its notice
+// has run. One whose recorder it knows is refused to them alone.
+func TestNoOneApprovesARestoredPublication(t *testing.T) {
+	st := Status{PublishedBy: restoredRecorder}
+	for _, who := range []string{"admin-1", "admin-2"} {
+		if st.ownDestruction(who) == "" {
+			t.Errorf("%s may approve the destruction of a publication a restore recorded again without its recorder", who)
+		}
+	}
+	st.PublishedBy = "admin-1"
+	if st.ownDestruction("admin-1") == "" || st.ownDestruction("admin-2") != "" {
+		t.Errorf("a publication recorded by admin-1: they may approve (%q), admin-2 may not (%q)", st.ownDestruction("admin-1"), st.ownDestruction("admin-2"))
+	}
+}

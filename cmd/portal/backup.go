@@ -309,6 +309,12 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer) error {
 	if n := rep.WithdrawnAgain; n > 0 {
 		fmt.Fprintf(out, "letter events withdrawn after the backup (recorded in error), withdrawn again: %d\n", n)
 	}
+	if n := rep.RecordedAgain; n > 0 {
+		fmt.Fprintf(out, "letter events recorded after the backup (a publication, or one corrected), recorded again: %d\n", n)
+	}
+	if n := rep.NotRecordedAgain; n > 0 {
+		fmt.Fprintf(out, "letter events recorded after the backup that the visit's events, as restored, do not allow, NOT recorded again (the log names each: record them by hand): %d\n", n)
+	}
 	if n := rep.HeldAgain; n > 0 {
 		fmt.Fprintf(out, "legal holds set after the backup, set again (without their reasons, which were sealed in the database: set each again with its reason): %d\n", n)
 	}

@@ -82,7 +82,8 @@ func TestRestoreHoldsAgain(t *testing.T) {
 // restored, and with it the destruction date it set: the visit was
 // destroyed by the wrong date, here months early, once the restore's
 // fresh notice ran out. Each letter event withdrawn is noted outside the
-// database, and a restore withdraws it again when it is the visit's last.
+// database, and a restore withdraws it again when it is the visit's last,
+// in order with the events recorded since (TestRestoreRecordsAgain).
 func TestRestoreWithdrawsAgain(t *testing.T) {
 	ctx := context.Background()
 	d := newDrill(t, domainStack(t))
@@ -158,7 +159,104 @@ func TestRestoreWithdrawsAgain(t *testing.T) {
 	if evs, err := d.svc.Store().Events(ctx, same); err != nil || len(evs) == 0 || evs[len(evs)-1].Event != "published" {
 		t.Errorf("the publication withdrawn and recorded again with the same date after the backup is gone after its restore: %v %v", evs, err)
 	}
-	if !strings.Contains(out, "withdrawn again: 1") {
-		t.Errorf("the restore does not say it withdrew a letter event again:\n%s", out)
+	// Both withdrawals, in order with the record that undid the second
+	// (noted twice, each applied once).
+	if !strings.Contains(out, "withdrawn again: 2") || !strings.Contains(out, "recorded again: 1") {
+		t.Errorf("the restore does not say it withdrew two letter events again and recorded one:\n%s", out)
+	}
+}
+
+// TestRestoreRecordsAgain: letter events recorded after a backup were
+// lost by its restore, which only withdrew again what was withdrawn. A
+// publication corrected after the backup (withdrawn with its wrong date,
+// recorded with the right one) was left withdrawn and not recorded: the
+// visit came back unpublished, the inspectors' access its publication
+// ended open again, and no destruction date. So was a publication
+// recorded after the backup. Each letter event recorded is noted outside
+// the database, and a restore records it again, in order with the
+// withdrawals, as the visit then allowed.
+func TestRestoreRecordsAgain(t *testing.T) {
+	ctx := context.Background()
+	d := newDrill(t, domainStack(t))
+	d.open()
+	defer func() { d.svc.Close() }()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	last := func(id string) string {
+		t.Helper()
+		evs, err := d.svc.Store().Events(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			return "none"
+		}
+		e := evs[len(evs)-1]
+		return e.Event + " " + e.Date.Format(time.DateOnly)
+	}
+	withdraw := func(id string) string {
+		t.Helper()
+		acc, err := d.svc.Authorize(ctx, admin, policy.EventWithdraw, id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		on := strings.TrimPrefix(last(id), "published ")
+		if _, err := acc.WithdrawEvent(ctx, "published", on); err != nil {
+			t.Fatal(err)
+		}
+		return on
+	}
+	publish := func(id, on string) {
+		t.Helper()
+		acc, err := d.svc.Authorize(ctx, admin, policy.VisitRecordEvent, id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := acc.RecordEvent(ctx, "published", on); err != nil {
+			t.Fatal(err)
+		}
+	}
+	corrected := d.pastVisit("FV-CORRECTED")
+	back := d.pastVisit("FV-BACK")
+	late := d.pastVisit("FV-LATE")
+	lateOn := withdraw(late) // unpublished in the backup
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	dir := d.backup()
+	wrong, err := time.Parse(time.DateOnly, withdraw(corrected))
+	if err != nil {
+		t.Fatal(err)
+	}
+	right := d.svc.Calendar().AddWorkingDays(wrong, 1).Format(time.DateOnly)
+	publish(corrected, right)
+	publish(late, lateOn)
+	// Corrected, and the correction undone: as the backup has it.
+	backOn := withdraw(back)
+	publish(back, right)
+	withdraw(back)
+	publish(back, backOn)
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	out := d.restore(dir)
+	t.Logf("%s", out)
+	d.open()
+	if got := last(corrected); got != "published "+right {
+		t.Errorf("the publication corrected after the backup (withdrawn, recorded on %s) is %q after its restore", right, got)
+	}
+	if got := last(late); got != "published "+lateOn {
+		t.Errorf("the publication recorded after the backup is %q after its restore, want published %s", got, lateOn)
+	}
+	if got := last(back); got != "published "+backOn {
+		t.Errorf("the publication corrected after the backup, then put back, is %q after its restore, want published %s", got, backOn)
+	}
+	if !strings.Contains(out, "recorded again: 4") || strings.Contains(out, "NOT recorded") {
+		t.Errorf("the restore does not say it recorded four letter events again, and none refused:\n%s", out)
+	}
+	// By who recorded it: they may not approve the destruction it sets
+	// going.
+	evs, err := d.svc.Store().Events(ctx, corrected)
+	if err != nil || len(evs) == 0 || evs[len(evs)-1].RecordedBy != admin.UserID {
+		t.Errorf("the publication recorded again is recorded by %+v (%v), want the administrator who recorded it, %s", evs, err, admin.UserID)
 	}
 }

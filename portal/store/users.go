@@ -248,6 +248,20 @@ func (s *Store) User(ctx context.Context, id string) (User, error) {
 	return u, nil
 }
 
+// UserIDOf returns the id of the user who signs in from issuer as
+// subject (ErrNotFound: none).
+func (s *Store) UserIDOf(ctx context.Context, issuer, subject string) (string, error) {
+	var id string
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM users WHERE issuer = ? AND subject = ?`, issuer, subject).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: user of %s: %w", issuer, err)
+	}
+	return id, nil
+}
+
 // UsersByID returns, by id, those of the given users who exist: one
 // statement for a list of people, however many.
 func (s *Store) UsersByID(ctx context.Context, ids []string) (map[string]User, error) {
