@@ -266,29 +266,9 @@ func TestUnverifiedDisableOfANewcomer(t *testing.T) {
 // noted after it, if it is not the last), it moves the destruction date.
 // One for an event, or a date, the visit does not have is passed over.
 func TestUnverifiedWithdrawalNote(t *testing.T) {
-	d, v, _, _, _ := oneFileUploaded(t)
+	d, v, seq, day, put := lettersSent(t)
 	ctx := context.Background()
 	now := time.Now()
-	day := now.AddDate(0, 0, -3).UTC().Format(time.DateOnly)
-	seq, _, err := d.svc.Store().AuditHead(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	on, err := time.Parse(time.DateOnly, day)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ev := range []string{"draft_sent", "final_sent"} {
-		if _, err := d.svc.Store().AddEvent(ctx, store.Event{VisitID: v.ID, Event: ev, Date: on, RecordedBy: "system", RecordedAt: now}, func([]store.Event) error { return nil }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	put := func(name string, b []byte) {
-		t.Helper()
-		if err := d.svc.PutAccessNoteOutside(ctx, name, b); err != nil {
-			t.Fatal(err)
-		}
-	}
 	put("other-event.json", portal.ForgedWithdrawal(v.ID, "published", day, now))
 	put("other-date.json", portal.ForgedWithdrawal(v.ID, "draft_sent", now.AddDate(0, 0, -4).UTC().Format(time.DateOnly), now))
 	if n, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); err != nil || n != 0 {
@@ -310,10 +290,29 @@ func TestUnverifiedWithdrawalNote(t *testing.T) {
 // the visit came back unpublished. Such a note stops the restore when
 // recording it would act: the live visit's last event is another.
 func TestUnverifiedRecordNote(t *testing.T) {
-	d, v, _, _, _ := oneFileUploaded(t)
+	d, v, seq, day, put := lettersSent(t)
 	ctx := context.Background()
 	now := time.Now()
-	day := now.AddDate(0, 0, -3).UTC().Format(time.DateOnly)
+	put("last.json", portal.ForgedRecord(v.ID, "final_sent", day, now))
+	put("elsewhere.json", portal.ForgedRecord(store.NewID(), "published", day, now))
+	if n, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("notes that do not verify, recording the live visit's last event, or on a visit not here: %d, %v; want them passed over", n, err)
+	}
+	put("published.json", portal.ForgedRecord(v.ID, "published", day, now))
+	if _, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); !errors.Is(err, portal.ErrUnverified) {
+		t.Fatalf("a note that does not verify, recording a publication the live visit does not have: %v, want the restore stopped", err)
+	}
+}
+
+// lettersSent is a visit with one file whose draft and final letters were
+// sent three days ago (day), recorded in the database alone; seq is the
+// trail's head before them, and put writes a note outside the database.
+func lettersSent(t *testing.T) (d *domain, v store.Visit, seq int64, day string, put func(name string, b []byte)) {
+	t.Helper()
+	d, v, _, _, _ = oneFileUploaded(t)
+	ctx := context.Background()
+	now := time.Now()
+	day = now.AddDate(0, 0, -3).UTC().Format(time.DateOnly)
 	seq, _, err := d.svc.Store().AuditHead(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -327,20 +326,11 @@ func TestUnverifiedRecordNote(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	put := func(name string, b []byte) {
+	return d, v, seq, day, func(name string, b []byte) {
 		t.Helper()
 		if err := d.svc.PutAccessNoteOutside(ctx, name, b); err != nil {
 			t.Fatal(err)
 		}
-	}
-	put("last.json", portal.ForgedRecord(v.ID, "final_sent", day, now))
-	put("elsewhere.json", portal.ForgedRecord(store.NewID(), "published", day, now))
-	if n, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); err != nil || n != 0 {
-		t.Fatalf("notes that do not verify, recording the live visit's last event, or on a visit not here: %d, %v; want them passed over", n, err)
-	}
-	put("published.json", portal.ForgedRecord(v.ID, "published", day, now))
-	if _, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); !errors.Is(err, portal.ErrUnverified) {
-		t.Fatalf("a note that does not verify, recording a publication the live visit does not have: %v, want the restore stopped", err)
 	}
 }
 
