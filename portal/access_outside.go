@@ -130,8 +130,13 @@ func accessNoteOf(r store.AuditRecord) (accessNote, bool) {
 		// recorded, after the backup), by who recorded it: one
 		// administrator does not approve the destruction their
 		// publication set going (Status.ownDestruction).
+		// One a restore recorded again names, in its detail, who
+		// recorded it first (againDetail).
 		n.VisitID, n.Event, n.Date = r.VisitID, strings.TrimPrefix(r.Action, "letter."), d.Date
 		n.Issuer, n.Subject = r.ActorIssuer, r.ActorSubject
+		if r.Role == "system" {
+			n.Issuer, n.Subject = d.Issuer, d.Subject
+		}
 		_, err := calendar.ParseDate(n.Date)
 		return n, IsID(n.VisitID) && err == nil
 	}
@@ -357,10 +362,11 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	var notes []accessNote
 	for _, c := range cands {
 		n := c.accessNote
-		// (A letter event recorded opens nothing: a publication ends
-		// access. A withdrawal, which opens again what a publication
-		// ended, is kept with the records after it.)
-		opens := n.Action == "user.enabled" || n.Action == "item.restriction_changed" && !n.Restricted || n.Action == "legal_hold.lifted"
+		// (A letter event recorded is passed over with them: a
+		// publication sets a destruction date. A withdrawal, which
+		// puts one off, is kept.)
+		opens := n.Action == "user.enabled" || n.Action == "item.restriction_changed" && !n.Restricted || n.Action == "legal_hold.lifted" ||
+			letterRecorded(n.Action)
 		if n.At.Before(from) || slices.ContainsFunc(lost, func(l restoreFinished) bool {
 			return (n.Seq > l.RestoredSeq && n.Seq < l.MarkSeq || slices.Contains(l.Beyond, c.name)) && (opens || !l.unverified)
 		}) {
@@ -425,10 +431,28 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	}
 	// Letter events are withdrawn and recorded again in order, as they
 	// were: a withdrawal undone since (its event recorded again after
-	// it, with the same date or another) is undone again.
+	// it, with the same date or another) is undone again. Those this
+	// restore applied before it stopped (portal restore --resume runs it
+	// again) are not applied twice.
+	applied, err := s.letterNotesApplied(ctx, restored)
+	if err != nil {
+		return got, err
+	}
+	// What this run did to each visit's letter events, as "-event date"
+	// and "+event date", a record cancelling the withdrawal of the same
+	// event before it, and the other way round.
+	letters := map[string][]string{}
 	for _, n := range notes {
+		if (letterRecorded(n.Action) || n.Action == "letter.withdrawn") && applied[appliedKey(n.Seq, n.At)] {
+			continue
+		}
 		if letterRecorded(n.Action) {
-			again, err := s.recordAgain(ctx, n)
+			ops := letters[n.VisitID]
+			putBack := len(ops) > 0 && ops[len(ops)-1] == "-"+n.Event+" "+n.Date
+			again, err := s.recordAgain(ctx, n, putBack)
+			if again {
+				letters[n.VisitID] = applyLetterOp(ops, "+"+n.Event+" "+n.Date)
+			}
 			var refused *notRecordable
 			switch {
 			case errors.As(err, &refused):
@@ -473,6 +497,7 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 				return got, fmt.Errorf("restore: withdraw again the %s event of visit %s: %w", n.Event, n.VisitID, err)
 			}
 			if again {
+				letters[n.VisitID] = applyLetterOp(letters[n.VisitID], "-"+n.Event+" "+n.Date)
 				s.log.Warn("letter event withdrawn again after a restore", "visit", n.VisitID, "event", n.Event, "date", n.Date)
 				got.Withdrawn++
 			}
@@ -729,6 +754,51 @@ func (s *Service) withdrawAgain(ctx context.Context, n accessNote) (bool, error)
 	return true, nil
 }
 
+// applyLetterOp adds op ("+event date" recorded, "-event date" withdrawn)
+// to what a restore did to a visit's letter events, ops: an op that undoes
+// the last one cancels it.
+func applyLetterOp(ops []string, op string) []string {
+	inverse := map[byte]string{'+': "-", '-': "+"}[op[0]] + op[1:]
+	if n := len(ops); n > 0 && ops[n-1] == inverse {
+		return ops[:n-1]
+	}
+	return append(ops, op)
+}
+
+// appliedKey names a note among the letter events a restore applied
+// again: by its record's number and time (againDetail), since two
+// timelines may number records alike.
+func appliedKey(seq int64, at time.Time) string {
+	return fmt.Sprintf("%d\x00%s", seq, at.UTC().Format(time.RFC3339Nano))
+}
+
+// letterNotesApplied names the notes of letter events (appliedKey) whose
+// withdrawal or record the trail after record after holds applied
+// again, by this restore before it stopped, and the notes of its own
+// records of them, noted since.
+func (s *Service) letterNotesApplied(ctx context.Context, after int64) (map[string]bool, error) {
+	recs, err := s.store.AuditRecords(ctx, store.AuditFilter{AfterSeq: after, Action: "letter."})
+	if err != nil {
+		return nil, fmt.Errorf("restore: letter events applied again: %w", err)
+	}
+	out := map[string]bool{}
+	for _, r := range recs {
+		var d struct {
+			Reapplied string `json:"reapplied"`
+			Seq       int64  `json:"recorded_seq"`
+			At        string `json:"recorded_at"`
+		}
+		if r.Role != "system" || json.Unmarshal([]byte(r.Detail), &d) != nil || d.Reapplied == "" {
+			continue
+		}
+		if at, err := time.Parse(time.RFC3339Nano, d.At); err == nil {
+			out[appliedKey(d.Seq, at)] = true
+		}
+		out[appliedKey(r.Seq, r.Time)] = true
+	}
+	return out, nil
+}
+
 // notRecordable is a letter event recorded after a backup that its
 // restore cannot record again: the visit's events, as restored and with
 // the notes before it applied, do not allow it (retention.Check).
@@ -748,8 +818,10 @@ func (e *notRecordable) Unwrap() error { return e.err }
 // the access its publication ended open again and its destruction never
 // due. It is checked as it was when recorded (eventCheck); one the
 // visit's events no longer allow is refused (notRecordable), and the
-// operator told. It reports whether it recorded it.
-func (s *Service) recordAgain(ctx context.Context, n accessNote) (bool, error) {
+// operator told, unless putBack: it puts back the event this restore
+// withdrew last (the backup's, as checked when it was recorded, which a
+// calendar changed since may refuse). It reports whether it recorded it.
+func (s *Service) recordAgain(ctx context.Context, n accessNote, putBack bool) (bool, error) {
 	d, err := calendar.ParseDate(n.Date)
 	if err != nil {
 		return false, nil // accessNoteOf reads no such note
@@ -789,7 +861,10 @@ func (s *Service) recordAgain(ctx context.Context, n accessNote) (bool, error) {
 	detail["reapplied"], detail["date"] = "letter event recorded outside the database", n.Date
 	rec := s.systemRec(n.VisitID, "letter."+n.Event, "", detail)
 	_, err = s.store.AddEvent(ctx, store.Event{VisitID: n.VisitID, Event: n.Event, Date: d, RecordedBy: by, RecordedAt: s.now()}, func(evs []store.Event) error {
-		refused = check(evs)
+		if refused = check(evs); refused != nil && putBack {
+			s.log.Warn("restore: a letter event withdrawn and recorded again after the backup is put back, though the calendar no longer allows it", "visit", n.VisitID, "event", n.Event, "date", n.Date, "err", refused)
+			refused = nil
+		}
 		return refused
 	}, rec)
 	switch {

@@ -156,6 +156,58 @@ func TestUnverifiedFinishedNoteKeepsNothingOpen(t *testing.T) {
 	}
 }
 
+// TestUnverifiedFinishedNoteRecordsNothing: an earlier restore's finished
+// note that does not verify is not taken to say which records that
+// restore lost, save for acts that open something, which it passes over.
+// A publication recorded in what it says was lost was recorded again: it
+// sets a destruction date on the word of a note no trusted key vouches
+// for. It is passed over with them.
+func TestUnverifiedFinishedNoteRecordsNothing(t *testing.T) {
+	d, v, _, _, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	st := d.svc.Store()
+	lead := d.person("ofsted", "lead@ofsted.example")
+	before, _, err := st.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := tl.Notification // the backup's time, before the letters' clock
+	letters := d.letterDays(tl.FieldworkEnd)
+	var mid int64
+	for i, ev := range letters {
+		if i == len(letters)-1 {
+			if mid, _, err = st.AuditHead(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d.at(ev.on)
+		if _, err := d.mustAccess(lead, policy.VisitRecordEvent).RecordEvent(ctx, ev.event, ev.on.Format(time.DateOnly)); err != nil {
+			t.Fatalf("%s: %v", ev.event, err)
+		}
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	// The database as a backup from before the publication had it.
+	if _, err := st.DB().Exec(`DELETE FROM visit_events WHERE visit_id = $1 AND event = 'published'`, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.PutForgedRestoreFinished(ctx, store.NewID(), mid, 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.EndAccessAgain(ctx, before, since); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := st.Events(ctx, v.ID)
+	if err != nil || len(evs) == 0 || evs[len(evs)-1].Event == "published" {
+		t.Errorf("a publication in what a finished note that does not verify says was lost is recorded again: %+v, %v", evs, err)
+	}
+}
+
 // TestLostTimelineNotesPassedOver: the notes of records past a checkpoint
 // whose anchor failed go out before it, so when the database is then
 // lost and restored, they are of a timeline whose record numbers the

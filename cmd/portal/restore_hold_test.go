@@ -1,13 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ofsted-portal/evidence/policy"
+	"github.com/ofsted-portal/evidence/portal"
+	"github.com/ofsted-portal/evidence/portal/store"
 )
 
 // TestRestoreHoldsAgain: a legal hold set on a visit after a backup was
@@ -258,5 +264,148 @@ func TestRestoreRecordsAgain(t *testing.T) {
 	evs, err := d.svc.Store().Events(ctx, corrected)
 	if err != nil || len(evs) == 0 || evs[len(evs)-1].RecordedBy != admin.UserID {
 		t.Errorf("the publication recorded again is recorded by %+v (%v), want the administrator who recorded it, %s", evs, err, admin.UserID)
+	}
+}
+
+// TestRestoreRecordsAgainOnce: a restore that stops (a live visit's
+// bucket missing) and is resumed runs its acts again. The letter events
+// it had recorded again were recorded again a second time, or refused
+// ("NOT recorded again", record them by hand: a final letter after the
+// publication recorded the first time); and its own records of them,
+// noted as by the portal, had a later restore record the publication by
+// no one, so no administrator could approve its destruction. Each is
+// applied once, and by who recorded it first.
+func TestRestoreRecordsAgainOnce(t *testing.T) {
+	ctx := context.Background()
+	d := newDrill(t, domainStack(t))
+	d.open()
+	defer func() { d.svc.Close() }()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	id := d.pastVisit("FV-RESUMED", "1.01 Case.pdf", "evidence")
+	evs, err := d.svc.Store().Events(ctx, id)
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("events: %v %v", evs, err)
+	}
+	act := func(action policy.Action, do func(acc *portal.Access, e store.Event) error, e store.Event) {
+		t.Helper()
+		acc, err := d.svc.Authorize(ctx, admin, action, id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := do(acc, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withdraw := func(acc *portal.Access, e store.Event) error {
+		_, err := acc.WithdrawEvent(ctx, e.Event, e.Date.Format(time.DateOnly))
+		return err
+	}
+	record := func(acc *portal.Access, e store.Event) error {
+		_, err := acc.RecordEvent(ctx, e.Event, e.Date.Format(time.DateOnly))
+		return err
+	}
+	act(policy.EventWithdraw, withdraw, evs[2])
+	act(policy.EventWithdraw, withdraw, evs[1]) // the draft sent, in the backup
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	dir := d.backup()
+	act(policy.VisitRecordEvent, record, evs[1])
+	act(policy.VisitRecordEvent, record, evs[2])
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	v, err := d.svc.Store().Visit(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.svc.Close()
+	wipe(t, d.cfg)
+	t.Setenv("PORTAL_S3_ENDPOINT", d.hideBuckets(v.Bucket))
+	var out bytes.Buffer
+	if err := restoreCmd(ctx, []string{dir}, &out); !errors.Is(err, portal.ErrBucketMissing) {
+		t.Fatalf("restore against a store without the visit's bucket: %v, want %v\n%s", err, portal.ErrBucketMissing, out.String())
+	}
+	t.Setenv("PORTAL_S3_ENDPOINT", d.cfg.S3Endpoint)
+	out.Reset()
+	err = restoreCmd(ctx, []string{"--resume"}, &out)
+	t.Logf("restore --resume: %v\n%s", err, out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := func(when string) {
+		t.Helper()
+		d.open()
+		defer d.svc.Close()
+		got, err := d.svc.Store().Events(ctx, id)
+		if err != nil || len(got) != 3 || got[2].Event != "published" || got[2].RecordedBy != admin.UserID {
+			t.Errorf("%s: the visit's events %+v (%v), want draft, final and publication, recorded by the administrator %s", when, got, err, admin.UserID)
+		}
+	}
+	if strings.Contains(out.String(), "NOT recorded") {
+		t.Errorf("the resumed restore refused letter events it had recorded again:\n%s", out.String())
+	}
+	published("after the resumed restore")
+	d.open()
+	out2 := d.restore(dir)
+	t.Logf("%s", out2)
+	if strings.Contains(out2, "NOT recorded") || !strings.Contains(out2, "recorded again: 2") {
+		t.Errorf("a second restore of the backup does not record the two letter events again:\n%s", out2)
+	}
+	published("after a second restore of the backup")
+}
+
+// TestRestorePutsBackAWithdrawnPublication: a publication withdrawn and
+// recorded again with the same date after a backup is withdrawn and
+// recorded again by its restore, the record checked as recording it is.
+// A bank holiday the operator added since, inside the provider's days to
+// complain, makes that date too early: the restore withdrew the backup's
+// publication and refused to record it again, and the visit came back
+// unpublished, the inspectors' access open again. The backup's own event
+// is put back.
+func TestRestorePutsBackAWithdrawnPublication(t *testing.T) {
+	ctx := context.Background()
+	d := newDrill(t, domainStack(t))
+	d.open()
+	defer func() { d.svc.Close() }()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	id := d.pastVisit("FV-PUT-BACK")
+	evs, err := d.svc.Store().Events(ctx, id)
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("events: %v %v", evs, err)
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	dir := d.backup()
+	on := evs[2].Date.Format(time.DateOnly)
+	acc, err := d.svc.Authorize(ctx, admin, policy.EventWithdraw, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.WithdrawEvent(ctx, "published", on); err != nil {
+		t.Fatal(err)
+	}
+	if acc, err = d.svc.Authorize(ctx, admin, policy.VisitRecordEvent, id, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.RecordEvent(ctx, "published", on); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	holiday := d.svc.Calendar().AddWorkingDays(evs[1].Date, 1)
+	file := filepath.Join(t.TempDir(), "holidays.txt")
+	if err := os.WriteFile(file, []byte(holiday.Format(time.DateOnly)+" add State funeral\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PORTAL_CALENDAR_FILE", file)
+	out := d.restore(dir)
+	t.Logf("%s", out)
+	d.open()
+	got, err := d.svc.Store().Events(ctx, id)
+	if err != nil || len(got) != 3 || got[2].Event != "published" || !got[2].Date.Equal(evs[2].Date) || strings.Contains(out, "NOT recorded") {
+		t.Errorf("the publication withdrawn and recorded again after the backup, with a holiday added since: %+v (%v) after its restore, want published %s", got, err, on)
 	}
 }

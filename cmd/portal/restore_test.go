@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -503,17 +504,8 @@ func TestRestoreKeepsLiveVisitsWhoseBucketsAreMissing(t *testing.T) {
 
 	// The same MinIO, behind a proxy that answers 404 for the two
 	// visits' buckets, as a store that does not hold them would.
-	hidden := map[string]bool{held.Bucket: true, live.Bucket: true}
-	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: d.cfg.S3Endpoint})
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if hidden[strings.Split(strings.Trim(r.URL.Path, "/"), "/")[0]] {
-			w.WriteHeader(http.StatusNotFound)
-			return
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	defer proxy.Close()
-	t.Setenv("PORTAL_S3_ENDPOINT", strings.TrimPrefix(proxy.URL, "http://"))
+	hidden := d.hideBuckets(held.Bucket, live.Bucket)
+	t.Setenv("PORTAL_S3_ENDPOINT", hidden)
 	out.Reset()
 	err = restoreCmd(ctx, []string{dir}, &out)
 	t.Logf("restore: %v\n%s", err, out.String())
@@ -530,7 +522,7 @@ func TestRestoreKeepsLiveVisitsWhoseBucketsAreMissing(t *testing.T) {
 	}
 	// Nor does serve, finding the restore pending, destroy them or serve.
 	direct := d.cfg
-	d.cfg.S3Endpoint = strings.TrimPrefix(proxy.URL, "http://")
+	d.cfg.S3Endpoint = hidden
 	d.open()
 	if _, err := d.svc.CheckRestored(ctx); !errors.Is(err, portal.ErrBucketMissing) {
 		t.Errorf("serve's check of the pending restore: %v, want %v", err, portal.ErrBucketMissing)
@@ -572,6 +564,23 @@ func TestRestoreKeepsLiveVisitsWhoseBucketsAreMissing(t *testing.T) {
 	if got := downloadSum(t, d, held.ID, files[0]); got != sum {
 		t.Fatalf("download: %s, want %s", got, sum)
 	}
+}
+
+// hideBuckets is the endpoint of the drill's MinIO behind a proxy that
+// answers 404 for the buckets named, as a store that does not hold them
+// would (closed at the end of the test).
+func (d *drill) hideBuckets(buckets ...string) string {
+	d.t.Helper()
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: d.cfg.S3Endpoint})
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if slices.Contains(buckets, strings.Split(strings.Trim(r.URL.Path, "/"), "/")[0]) {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	d.t.Cleanup(proxy.Close)
+	return strings.TrimPrefix(proxy.URL, "http://")
 }
 
 // downloadSum downloads f as the lead inspector and returns the SHA-256 of
