@@ -362,11 +362,10 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	var notes []accessNote
 	for _, c := range cands {
 		n := c.accessNote
-		// (A letter event recorded is passed over with them: a
-		// publication sets a destruction date. A withdrawal, which
-		// puts one off, is kept.)
-		opens := n.Action == "user.enabled" || n.Action == "item.restriction_changed" && !n.Restricted || n.Action == "legal_hold.lifted" ||
-			letterRecorded(n.Action)
+		// (Letter events withdrawn and recorded are kept, in order:
+		// passed over on the word of a note no trusted key vouches
+		// for, the records alone would leave a visit unpublished.)
+		opens := n.Action == "user.enabled" || n.Action == "item.restriction_changed" && !n.Restricted || n.Action == "legal_hold.lifted"
 		if n.At.Before(from) || slices.ContainsFunc(lost, func(l restoreFinished) bool {
 			return (n.Seq > l.RestoredSeq && n.Seq < l.MarkSeq || slices.Contains(l.Beyond, c.name)) && (opens || !l.unverified)
 		}) {
@@ -434,14 +433,14 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	// it, with the same date or another) is undone again. Those this
 	// restore applied before it stopped (portal restore --resume runs it
 	// again) are not applied twice.
-	applied, err := s.letterNotesApplied(ctx, restored)
+	// What this restore did to each visit's letter events, as "-event
+	// date" and "+event date", a record cancelling the withdrawal of the
+	// same event before it, and the other way round: before it stopped
+	// (its records), then in this run.
+	applied, letters, err := s.letterNotesApplied(ctx, restored)
 	if err != nil {
 		return got, err
 	}
-	// What this run did to each visit's letter events, as "-event date"
-	// and "+event date", a record cancelling the withdrawal of the same
-	// event before it, and the other way round.
-	letters := map[string][]string{}
 	for _, n := range notes {
 		if (letterRecorded(n.Action) || n.Action == "letter.withdrawn") && applied[appliedKey(n.Seq, n.At)] {
 			continue
@@ -775,28 +774,35 @@ func appliedKey(seq int64, at time.Time) string {
 // letterNotesApplied names the notes of letter events (appliedKey) whose
 // withdrawal or record the trail after record after holds applied
 // again, by this restore before it stopped, and the notes of its own
-// records of them, noted since.
-func (s *Service) letterNotesApplied(ctx context.Context, after int64) (map[string]bool, error) {
+// records of them, noted since; and what those did to each visit's
+// letter events (applyLetterOp), in the order of the trail.
+func (s *Service) letterNotesApplied(ctx context.Context, after int64) (map[string]bool, map[string][]string, error) {
 	recs, err := s.store.AuditRecords(ctx, store.AuditFilter{AfterSeq: after, Action: "letter."})
 	if err != nil {
-		return nil, fmt.Errorf("restore: letter events applied again: %w", err)
+		return nil, nil, fmt.Errorf("restore: letter events applied again: %w", err)
 	}
-	out := map[string]bool{}
+	applied, ops := map[string]bool{}, map[string][]string{}
 	for _, r := range recs {
 		var d struct {
-			Reapplied string `json:"reapplied"`
-			Seq       int64  `json:"recorded_seq"`
-			At        string `json:"recorded_at"`
+			Reapplied   string `json:"reapplied"`
+			Seq         int64  `json:"recorded_seq"`
+			At          string `json:"recorded_at"`
+			Event, Date string
 		}
 		if r.Role != "system" || json.Unmarshal([]byte(r.Detail), &d) != nil || d.Reapplied == "" {
 			continue
 		}
 		if at, err := time.Parse(time.RFC3339Nano, d.At); err == nil {
-			out[appliedKey(d.Seq, at)] = true
+			applied[appliedKey(d.Seq, at)] = true
 		}
-		out[appliedKey(r.Seq, r.Time)] = true
+		applied[appliedKey(r.Seq, r.Time)] = true
+		op := "-" + d.Event + " " + d.Date
+		if r.Action != "letter.withdrawn" {
+			op = "+" + strings.TrimPrefix(r.Action, "letter.") + " " + d.Date
+		}
+		ops[r.VisitID] = applyLetterOp(ops[r.VisitID], op)
 	}
-	return out, nil
+	return applied, ops, nil
 }
 
 // notRecordable is a letter event recorded after a backup that its

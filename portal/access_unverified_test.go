@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,55 +159,148 @@ func TestUnverifiedFinishedNoteKeepsNothingOpen(t *testing.T) {
 	}
 }
 
-// TestUnverifiedFinishedNoteRecordsNothing: an earlier restore's finished
-// note that does not verify is not taken to say which records that
-// restore lost, save for acts that open something, which it passes over.
-// A publication recorded in what it says was lost was recorded again: it
-// sets a destruction date on the word of a note no trusted key vouches
-// for. It is passed over with them.
-func TestUnverifiedFinishedNoteRecordsNothing(t *testing.T) {
-	d, v, _, _, _ := oneFileUploaded(t)
-	ctx := context.Background()
-	st := d.svc.Store()
-	lead := d.person("ofsted", "lead@ofsted.example")
-	before, _, err := st.AuditHead(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+// publishLetters has lead record v's letters (the draft, the final letter
+// and the publication, each on its earliest day, the clock moved to it)
+// and returns the publication's day.
+func publishLetters(t *testing.T, d *domain, v store.Visit) time.Time {
+	t.Helper()
 	tl, err := timelineOf(d, v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	since := tl.Notification // the backup's time, before the letters' clock
-	letters := d.letterDays(tl.FieldworkEnd)
-	var mid int64
-	for i, ev := range letters {
-		if i == len(letters)-1 {
-			if mid, _, err = st.AuditHead(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
+	lead := d.person("ofsted", "lead@ofsted.example")
+	var on time.Time
+	for _, ev := range d.letterDays(tl.FieldworkEnd) {
 		d.at(ev.on)
-		if _, err := d.mustAccess(lead, policy.VisitRecordEvent).RecordEvent(ctx, ev.event, ev.on.Format(time.DateOnly)); err != nil {
+		if _, err := d.mustAccess(lead, policy.VisitRecordEvent).RecordEvent(context.Background(), ev.event, ev.on.Format(time.DateOnly)); err != nil {
 			t.Fatalf("%s: %v", ev.event, err)
 		}
+		on = ev.on
+	}
+	return on
+}
+
+// lastEvent is v's last letter event, as "event date".
+func lastEvent(t *testing.T, d *domain, v store.Visit) string {
+	t.Helper()
+	evs, err := d.svc.Store().Events(context.Background(), v.ID)
+	if err != nil || len(evs) == 0 {
+		t.Fatalf("events: %v %v", evs, err)
+	}
+	e := evs[len(evs)-1]
+	return e.Event + " " + e.Date.Format(time.DateOnly)
+}
+
+// TestUnverifiedFinishedNoteKeepsLetterEvents: an earlier restore's
+// finished note that does not verify passes over, in what it says was
+// lost, only the acts that open something. The letter events there,
+// withdrawn and recorded, are kept together: a publication corrected
+// (withdrawn with its wrong date, recorded with the right one) is
+// corrected again, not left withdrawn, the visit unpublished and the
+// inspectors' access open again, on the word of a note no trusted key
+// vouches for.
+func TestUnverifiedFinishedNoteKeepsLetterEvents(t *testing.T) {
+	d, v, _, _, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	st := d.svc.Store()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := publishLetters(t, d, v)
+	before, _, err := st.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if _, err := d.mustAccess(admin, policy.EventWithdraw).WithdrawEvent(ctx, "published", wrong.Format(time.DateOnly)); err != nil {
+		t.Fatal(err)
+	}
+	right := d.svc.Calendar().NextWorkingDay(wrong)
+	d.at(right)
+	if _, err := d.mustAccess(d.person("ofsted", "lead@ofsted.example"), policy.VisitRecordEvent).RecordEvent(ctx, "published", right.Format(time.DateOnly)); err != nil {
+		t.Fatal(err)
 	}
 	if err := d.svc.Checkpoint(ctx, true); err != nil {
 		t.Fatal(err)
 	}
-	// The database as a backup from before the publication had it.
-	if _, err := st.DB().Exec(`DELETE FROM visit_events WHERE visit_id = $1 AND event = 'published'`, v.ID); err != nil {
+	// The database as the backup had it: published on the wrong day.
+	if _, err := st.DB().Exec(`UPDATE visit_events SET date = $1 WHERE visit_id = $2 AND event = 'published'`, wrong.Format(time.DateOnly), v.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.svc.PutForgedRestoreFinished(ctx, store.NewID(), mid, 1<<40); err != nil {
+	if err := d.svc.PutForgedRestoreFinished(ctx, store.NewID(), before, 1<<40); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.svc.EndAccessAgain(ctx, before, since); err != nil {
+	if _, err := d.svc.EndAccessAgain(ctx, before, tl.Notification); err != nil {
 		t.Fatal(err)
 	}
+	if got := lastEvent(t, d, v); got != "published "+right.Format(time.DateOnly) {
+		t.Errorf("the publication corrected after the backup, under a finished note that does not verify: %s after the restore, want published %s", got, right.Format(time.DateOnly))
+	}
+}
+
+// TestResumedRestorePutsBackAWithdrawnPublication: a restore that
+// withdrew a publication again, and stopped before it recorded it again
+// (withdrawn and recorded with the same date after the backup), is
+// resumed. It put the event back only when it had withdrawn it in the
+// same run: resumed, with a bank holiday added since that makes the date
+// too early, it refused to record it, and the visit stayed unpublished.
+// What the restore did before it stopped is read from its records.
+func TestResumedRestorePutsBackAWithdrawnPublication(t *testing.T) {
+	d, v, _, _, _ := oneFileUploaded(t)
+	ctx := context.Background()
+	st := d.svc.Store()
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := publishLetters(t, d, v)
+	before, _, err := st.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := on.Format(time.DateOnly)
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if _, err := d.mustAccess(admin, policy.EventWithdraw).WithdrawEvent(ctx, "published", day); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.mustAccess(d.person("ofsted", "lead@ofsted.example"), policy.VisitRecordEvent).RecordEvent(ctx, "published", day); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := st.AuditRecords(ctx, store.AuditFilter{AfterSeq: before, Action: "letter.withdrawn"})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("the withdrawal's record: %v %v", recs, err)
+	}
+	// The restore's first run: the withdrawal applied again, then it
+	// stopped.
+	if err := d.svc.WithdrawAgainAsRestore(ctx, recs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastEvent(t, d, v); strings.HasPrefix(got, "published") {
+		t.Fatalf("after the first run: %s", got)
+	}
+	// Resumed with a holiday added inside the provider's days to
+	// complain.
 	evs, err := st.Events(ctx, v.ID)
-	if err != nil || len(evs) == 0 || evs[len(evs)-1].Event == "published" {
-		t.Errorf("a publication in what a finished note that does not verify says was lost is recorded again: %+v, %v", evs, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holiday := d.svc.Calendar().NextWorkingDay(evs[len(evs)-1].Date)
+	file := filepath.Join(t.TempDir(), "holidays.txt")
+	if err := os.WriteFile(file, []byte(holiday.Format(time.DateOnly)+" add State funeral\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.Config.CalendarFile = file
+	d.svc = d.another()
+	d.Config.CalendarFile = ""
+	if _, err := d.svc.EndAccessAgain(ctx, before, tl.Notification); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastEvent(t, d, v); got != "published "+day {
+		t.Errorf("the publication withdrawn by a restore that stopped, resumed with a holiday added: %s, want published %s", got, day)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -214,6 +215,20 @@ func ForgedWithdrawal(visitID, event, date string, at time.Time) []byte {
 func ForgedRecord(visitID, event, date string, at time.Time) []byte {
 	_, key, _ := ed25519.GenerateKey(nil)
 	return signNote(key, accessNote{Type: accessNoteType, Seq: 6, Hash: "05", Action: "letter." + event, At: at.UTC(), VisitID: visitID, Event: event, Date: date})
+}
+
+// WithdrawAgainAsRestore withdraws again the letter event whose
+// withdrawal r recorded, as a restore applies its note.
+func (s *Service) WithdrawAgainAsRestore(ctx context.Context, r store.AuditRecord) error {
+	n, ok := accessNoteOf(r)
+	if !ok {
+		return fmt.Errorf("no access note of record %d", r.Seq)
+	}
+	again, err := s.withdrawAgain(ctx, n)
+	if err == nil && !again {
+		err = fmt.Errorf("record %d: nothing withdrawn again", r.Seq)
+	}
+	return err
 }
 
 // ForgedDisableOf is ForgedDisable of a person who signed in as p, named
