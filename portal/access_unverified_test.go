@@ -180,6 +180,38 @@ func publishLetters(t *testing.T, d *domain, v store.Visit) time.Time {
 	return on
 }
 
+// republished is a visit with one file whose letters were published on
+// wrong (publishLetters), then, after before (the trail's head: a
+// backup's), its publication withdrawn by an administrator and recorded
+// again by the lead inspector on correct(wrong), the clock moved to it,
+// and noted outside the database; since is when the backup was taken.
+func republished(t *testing.T, correct func(wrong time.Time) time.Time) (d *domain, v store.Visit, since time.Time, before int64, wrong, right time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	d, v, _, _, _ = oneFileUploaded(t)
+	tl, err := timelineOf(d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong = publishLetters(t, d, v)
+	if before, _, err = d.svc.Store().AuditHead(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admin := d.person("ofsted", "admin@ofsted.example")
+	if _, err := d.mustAccess(admin, policy.EventWithdraw).WithdrawEvent(ctx, "published", wrong.Format(time.DateOnly)); err != nil {
+		t.Fatal(err)
+	}
+	right = correct(wrong)
+	d.at(right)
+	if _, err := d.mustAccess(d.person("ofsted", "lead@ofsted.example"), policy.VisitRecordEvent).RecordEvent(ctx, "published", right.Format(time.DateOnly)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	return d, v, tl.Notification, before, wrong, right
+}
+
 // lastEvent is v's last letter event, as "event date".
 func lastEvent(t *testing.T, d *domain, v store.Visit) string {
 	t.Helper()
@@ -200,30 +232,9 @@ func lastEvent(t *testing.T, d *domain, v store.Visit) string {
 // inspectors' access open again, on the word of a note no trusted key
 // vouches for.
 func TestUnverifiedFinishedNoteKeepsLetterEvents(t *testing.T) {
-	d, v, _, _, _ := oneFileUploaded(t)
 	ctx := context.Background()
+	d, v, since, before, wrong, right := republished(t, func(wrong time.Time) time.Time { return wrong.AddDate(0, 0, 1) })
 	st := d.svc.Store()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrong := publishLetters(t, d, v)
-	before, _, err := st.AuditHead(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := d.person("ofsted", "admin@ofsted.example")
-	if _, err := d.mustAccess(admin, policy.EventWithdraw).WithdrawEvent(ctx, "published", wrong.Format(time.DateOnly)); err != nil {
-		t.Fatal(err)
-	}
-	right := d.svc.Calendar().NextWorkingDay(wrong)
-	d.at(right)
-	if _, err := d.mustAccess(d.person("ofsted", "lead@ofsted.example"), policy.VisitRecordEvent).RecordEvent(ctx, "published", right.Format(time.DateOnly)); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.svc.Checkpoint(ctx, true); err != nil {
-		t.Fatal(err)
-	}
 	// The database as the backup had it: published on the wrong day.
 	if _, err := st.DB().Exec(`UPDATE visit_events SET date = $1 WHERE visit_id = $2 AND event = 'published'`, wrong.Format(time.DateOnly), v.ID); err != nil {
 		t.Fatal(err)
@@ -231,7 +242,7 @@ func TestUnverifiedFinishedNoteKeepsLetterEvents(t *testing.T) {
 	if err := d.svc.PutForgedRestoreFinished(ctx, store.NewID(), before, 1<<40); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.svc.EndAccessAgain(ctx, before, tl.Notification); err != nil {
+	if _, err := d.svc.EndAccessAgain(ctx, before, since); err != nil {
 		t.Fatal(err)
 	}
 	if got := lastEvent(t, d, v); got != "published "+right.Format(time.DateOnly) {
@@ -247,29 +258,10 @@ func TestUnverifiedFinishedNoteKeepsLetterEvents(t *testing.T) {
 // too early, it refused to record it, and the visit stayed unpublished.
 // What the restore did before it stopped is read from its records.
 func TestResumedRestorePutsBackAWithdrawnPublication(t *testing.T) {
-	d, v, _, _, _ := oneFileUploaded(t)
 	ctx := context.Background()
+	d, v, since, before, on, _ := republished(t, func(wrong time.Time) time.Time { return wrong })
 	st := d.svc.Store()
-	tl, err := timelineOf(d, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	on := publishLetters(t, d, v)
-	before, _, err := st.AuditHead(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	day := on.Format(time.DateOnly)
-	admin := d.person("ofsted", "admin@ofsted.example")
-	if _, err := d.mustAccess(admin, policy.EventWithdraw).WithdrawEvent(ctx, "published", day); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.mustAccess(d.person("ofsted", "lead@ofsted.example"), policy.VisitRecordEvent).RecordEvent(ctx, "published", day); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.svc.Checkpoint(ctx, true); err != nil {
-		t.Fatal(err)
-	}
 	recs, err := st.AuditRecords(ctx, store.AuditFilter{AfterSeq: before, Action: "letter.withdrawn"})
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("the withdrawal's record: %v %v", recs, err)
@@ -296,7 +288,7 @@ func TestResumedRestorePutsBackAWithdrawnPublication(t *testing.T) {
 	d.Config.CalendarFile = file
 	d.svc = d.another()
 	d.Config.CalendarFile = ""
-	if _, err := d.svc.EndAccessAgain(ctx, before, tl.Notification); err != nil {
+	if _, err := d.svc.EndAccessAgain(ctx, before, since); err != nil {
 		t.Fatal(err)
 	}
 	if got := lastEvent(t, d, v); got != "published "+day {
@@ -414,20 +406,16 @@ func TestUnverifiedDisableOfANewcomer(t *testing.T) {
 // noted after it, if it is not the last), it moves the destruction date.
 // One for an event, or a date, the visit does not have is passed over.
 func TestUnverifiedWithdrawalNote(t *testing.T) {
-	d, v, seq, day, put := lettersSent(t)
-	ctx := context.Background()
 	now := time.Now()
-	put("other-event.json", portal.ForgedWithdrawal(v.ID, "published", day, now))
-	put("other-date.json", portal.ForgedWithdrawal(v.ID, "draft_sent", now.AddDate(0, 0, -4).UTC().Format(time.DateOnly), now))
-	if n, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); err != nil || n != 0 {
-		t.Fatalf("withdrawal notes that do not verify, for an event or a date the visit does not have: %d, %v; want them passed over", n, err)
-	}
-	// Not the last: a verified withdrawal of final_sent, noted after it,
-	// would make it so.
-	put("earlier.json", portal.ForgedWithdrawal(v.ID, "draft_sent", day, now))
-	if _, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); !errors.Is(err, portal.ErrUnverified) {
-		t.Fatalf("a withdrawal note that does not verify, for an event the live visit has: %v, want the restore stopped", err)
-	}
+	passedOverThenStopped(t, func(v store.Visit, day string) (passed map[string][]byte, stops []byte) {
+		return map[string][]byte{
+				"other-event.json": portal.ForgedWithdrawal(v.ID, "published", day, now),
+				"other-date.json":  portal.ForgedWithdrawal(v.ID, "draft_sent", now.AddDate(0, 0, -4).UTC().Format(time.DateOnly), now),
+			},
+			// Not the last: a verified withdrawal of final_sent, noted
+			// after it, would make it so.
+			portal.ForgedWithdrawal(v.ID, "draft_sent", day, now)
+	})
 }
 
 // TestUnverifiedRecordNote: a restore records again the letter events
@@ -438,17 +426,35 @@ func TestUnverifiedWithdrawalNote(t *testing.T) {
 // the visit came back unpublished. Such a note stops the restore when
 // recording it would act: the live visit's last event is another.
 func TestUnverifiedRecordNote(t *testing.T) {
+	now := time.Now()
+	passedOverThenStopped(t, func(v store.Visit, day string) (passed map[string][]byte, stops []byte) {
+		return map[string][]byte{
+			"last.json":      portal.ForgedRecord(v.ID, "final_sent", day, now),
+			"elsewhere.json": portal.ForgedRecord(store.NewID(), "published", day, now),
+		}, portal.ForgedRecord(v.ID, "published", day, now)
+	})
+}
+
+// passedOverThenStopped writes outside the database, for a visit whose
+// draft and final letters were sent three days ago (day), the notes
+// notes gives: those that do not verify and act on nothing here (passed),
+// which a restore passes over, then one that would act (stops), which
+// stops it.
+func passedOverThenStopped(t *testing.T, notes func(v store.Visit, day string) (passed map[string][]byte, stops []byte)) {
+	t.Helper()
 	d, v, seq, day, put := lettersSent(t)
 	ctx := context.Background()
-	now := time.Now()
-	put("last.json", portal.ForgedRecord(v.ID, "final_sent", day, now))
-	put("elsewhere.json", portal.ForgedRecord(store.NewID(), "published", day, now))
-	if n, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); err != nil || n != 0 {
-		t.Fatalf("notes that do not verify, recording the live visit's last event, or on a visit not here: %d, %v; want them passed over", n, err)
+	passed, stops := notes(v, day)
+	for name, b := range passed {
+		put(name, b)
 	}
-	put("published.json", portal.ForgedRecord(v.ID, "published", day, now))
-	if _, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); !errors.Is(err, portal.ErrUnverified) {
-		t.Fatalf("a note that does not verify, recording a publication the live visit does not have: %v, want the restore stopped", err)
+	since := time.Now().Add(-time.Hour)
+	if n, err := d.svc.EndAccessAgain(ctx, seq, since); err != nil || n != 0 {
+		t.Fatalf("notes that do not verify, for nothing here: %d, %v; want them passed over", n, err)
+	}
+	put("stops.json", stops)
+	if _, err := d.svc.EndAccessAgain(ctx, seq, since); !errors.Is(err, portal.ErrUnverified) {
+		t.Fatalf("a note that does not verify, for what the live visit holds: %v, want the restore stopped", err)
 	}
 }
 
