@@ -249,10 +249,11 @@ func (s *Service) noteAccessEnded(ctx context.Context, upto int64) error {
 			if !ok {
 				continue
 			}
-			if n.Issuer != "" {
+			if n.Issuer != "" && !letterRecorded(n.Action) {
 				// The person as they sign in, however the operator named
 				// them: a restored database may know them another way, or
-				// not at all (signed in first after the backup).
+				// not at all (signed in first after the backup). (A
+				// letter event names who recorded it, and no more.)
 				if n.People, err = s.store.IdentitiesNamed(ctx, n.Issuer, n.Email, n.Subject); err != nil {
 					return err
 				}
@@ -360,6 +361,8 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	}
 	held := map[int64]string{}
 	var notes []accessNote
+	var unverifiedRecords []string
+	var unverifiedRecordNotes []accessNote
 	for _, c := range cands {
 		n := c.accessNote
 		// (Letter events withdrawn and recorded are kept, in order:
@@ -391,14 +394,41 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 			notes = append(notes, n)
 			continue
 		}
+		if letterRecorded(n.Action) {
+			// Decided once the verified notes are known: a withdrawal
+			// among them may make it act.
+			unverifiedRecords = append(unverifiedRecords, c.name)
+			unverifiedRecordNotes = append(unverifiedRecordNotes, n)
+			continue
+		}
 		here, err := s.accessHere(ctx, n)
 		if err != nil {
 			return got, err
 		}
 		if here {
-			return got, fmt.Errorf("%w: %s, an access note for what this database holds (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, c.name)
+			return got, unverifiedHere(c.name)
 		}
 		s.log.Warn("restore: an access note outside the database does not verify, for nothing this database holds; passed over", "name", c.name)
+	}
+	// A letter event recorded, in a note that does not verify, acts
+	// when the live visit's last event is another, or when a verified
+	// withdrawal of that visit's events may make it so.
+	for i, n := range unverifiedRecordNotes {
+		here, err := s.accessHere(ctx, n)
+		if err != nil {
+			return got, err
+		}
+		if !here {
+			live, err := s.liveVisit(ctx, n.VisitID)
+			if err != nil {
+				return got, err
+			}
+			here = live && slices.ContainsFunc(notes, func(w accessNote) bool { return w.Action == "letter.withdrawn" && w.VisitID == n.VisitID })
+		}
+		if here {
+			return got, unverifiedHere(unverifiedRecords[i])
+		}
+		s.log.Warn("restore: an access note outside the database does not verify, for nothing this database holds; passed over", "name", unverifiedRecords[i])
 	}
 	// In the order of their records: a restore's mark goes after the
 	// last record anchored, and notes are of the records a checkpoint
@@ -751,6 +781,13 @@ func (s *Service) withdrawAgain(ctx context.Context, n accessNote) (bool, error)
 		return false, err
 	}
 	return true, nil
+}
+
+// unverifiedHere is the error that stops a restore at the access note
+// named name, which does not verify and would act on what the restored
+// database holds.
+func unverifiedHere(name string) error {
+	return fmt.Errorf("%w: %s, an access note for what this database holds (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, name)
 }
 
 // applyLetterOp adds op ("+event date" recorded, "-event date" withdrawn)

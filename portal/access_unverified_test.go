@@ -212,6 +212,25 @@ func republished(t *testing.T, correct func(wrong time.Time) time.Time) (d *doma
 	return d, v, tl.Notification, before, wrong, right
 }
 
+// TestLetterNotesNameNoEmail: the note of a letter event recorded names
+// who recorded it by their issuer and subject, for a restore to record it
+// again by them; it does not carry the email of every identity they
+// signed in with, as the notes of people disabled do (their email is no
+// business of a note about a letter).
+func TestLetterNotesNameNoEmail(t *testing.T) {
+	ctx := context.Background()
+	d, _, _, _, _, _ := republished(t, func(wrong time.Time) time.Time { return wrong })
+	people, err := d.svc.AccessNotePeople(ctx, "letter.published")
+	if err != nil || len(people) == 0 {
+		t.Fatalf("the notes of publications: %v %v", people, err)
+	}
+	for _, p := range people {
+		if len(p) != 0 {
+			t.Errorf("a publication's note names the people %+v", p)
+		}
+	}
+}
+
 // lastEvent is v's last letter event, as "event date".
 func lastEvent(t *testing.T, d *domain, v store.Visit) string {
 	t.Helper()
@@ -433,6 +452,24 @@ func TestUnverifiedRecordNote(t *testing.T) {
 			"elsewhere.json": portal.ForgedRecord(store.NewID(), "published", day, now),
 		}, portal.ForgedRecord(v.ID, "published", day, now)
 	})
+}
+
+// TestUnverifiedRecordAfterAWithdrawal: a letter event recorded, in a note
+// that does not verify, of the live visit's last event acts all the same
+// when a verified withdrawal of that event is noted: withdrawn again, the
+// record is what would put it back. It was passed over, and the
+// withdrawal applied alone.
+func TestUnverifiedRecordAfterAWithdrawal(t *testing.T) {
+	d, v, seq, day, put := lettersSent(t)
+	ctx := context.Background()
+	now := time.Now()
+	if err := d.svc.PutWithdrawalNote(ctx, seq+1000, "0a", v.ID, "final_sent", day); err != nil {
+		t.Fatal(err)
+	}
+	put("record.json", portal.ForgedRecord(v.ID, "final_sent", day, now))
+	if _, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); !errors.Is(err, portal.ErrUnverified) {
+		t.Fatalf("a note that does not verify, recording again the event a verified note withdraws: %v, want the restore stopped", err)
+	}
 }
 
 // passedOverThenStopped writes outside the database, for a visit whose

@@ -153,7 +153,7 @@ func ReadInstream(r *bufio.Reader, w io.Writer) error {
 // does.
 func (s *Service) EndAccessAgain(ctx context.Context, restored int64, since time.Time) (int, error) {
 	c, err := s.endAccessAgain(ctx, s.trustedKeys(nil), "", restored, since)
-	return c.Ended + c.Held + c.Withdrawn, err
+	return c.Ended + c.Held + c.Withdrawn + c.Recorded, err
 }
 
 // PutAccessNoteOutside writes b among the access notes outside the
@@ -186,6 +186,30 @@ func (s *Service) AccessNotesOutside(ctx context.Context) ([]string, error) {
 		names = append(names, name)
 	}
 	return names, err
+}
+
+// AccessNotePeople is, for each access note outside the database of an
+// act action, the people it names.
+func (s *Service) AccessNotePeople(ctx context.Context, action string) ([][]store.Identity, error) {
+	s.anchorMu.Lock()
+	a, err := s.openAnchors(ctx)
+	s.anchorMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	objs, err := a.Records(ctx, accessNotes)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]store.Identity
+	for _, versions := range objs {
+		for _, b := range versions {
+			if n, err := s.trustedKeys(nil).access(b); err == nil && n.Action == action {
+				out = append(out, n.People)
+			}
+		}
+	}
+	return out, nil
 }
 
 // ForgedDisable is the note of a disable at at of the person who signs in
@@ -229,6 +253,14 @@ func (s *Service) WithdrawAgainAsRestore(ctx context.Context, r store.AuditRecor
 		err = fmt.Errorf("record %d: nothing withdrawn again", r.Seq)
 	}
 	return err
+}
+
+// PutWithdrawalNote writes outside the database, signed with the portal's
+// key, the note of record seq (hash hash): the letter event (event, date)
+// of visit visitID withdrawn, now.
+func (s *Service) PutWithdrawalNote(ctx context.Context, seq int64, hash, visitID, event, date string) error {
+	n := accessNote{Type: accessNoteType, Seq: seq, Hash: hash, Action: "letter.withdrawn", At: s.now().UTC(), VisitID: visitID, Event: event, Date: date}
+	return s.putOutside(ctx, accessNoteName(n), signNote(s.signer, n))
 }
 
 // ForgedDisableOf is ForgedDisable of a person who signed in as p, named

@@ -409,3 +409,62 @@ func TestRestorePutsBackAWithdrawnPublication(t *testing.T) {
 		t.Errorf("the publication withdrawn and recorded again after the backup, with a holiday added since: %+v (%v) after its restore, want published %s", got, err, on)
 	}
 }
+
+// TestRestoreRecordsByNoOneItDoesNotKnow: a publication recorded after a
+// backup by an administrator who first signed in after it is recorded
+// again by its restore by no one the restored database knows: none of
+// its administrators may approve the destruction it sets going (any of
+// them may be that person, signed in again), which goes ahead once its
+// notice has run.
+func TestRestoreRecordsByNoOneItDoesNotKnow(t *testing.T) {
+	ctx := context.Background()
+	d := newDrill(t, domainStack(t))
+	d.open()
+	defer func() { d.svc.Close() }()
+	admin := d.person("ofsted", "admin@ofsted.example")
+	id := d.pastVisit("FV-BY-NEWCOMER")
+	evs, err := d.svc.Store().Events(ctx, id)
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("events: %v %v", evs, err)
+	}
+	on := evs[2].Date.Format(time.DateOnly)
+	acc, err := d.svc.Authorize(ctx, admin, policy.EventWithdraw, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.WithdrawEvent(ctx, "published", on); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	dir := d.backup()
+	if err := adminGrant(ctx, []string{"--issuer", d.issuer("ofsted"), "--email", "newcomer@ofsted.example"}); err != nil {
+		t.Fatal(err)
+	}
+	newcomer := d.person("ofsted", "newcomer@ofsted.example")
+	if acc, err = d.svc.Authorize(ctx, newcomer, policy.VisitRecordEvent, id, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.RecordEvent(ctx, "published", on); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.Checkpoint(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s", d.restore(dir))
+	d.open()
+	got, err := d.svc.Store().Events(ctx, id)
+	if err != nil || len(got) != 3 || got[2].Event != "published" || got[2].RecordedBy == newcomer.UserID || got[2].RecordedBy == admin.UserID {
+		t.Fatalf("the publication recorded after the backup by a newcomer, after its restore: %+v (%v), want it recorded by no one the database knows", got, err)
+	}
+	if _, err := d.svc.RunRetention(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if acc, err = d.svc.Authorize(ctx, admin, policy.DestructionApprove, id, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.ApproveDestruction(ctx); err == nil || !strings.Contains(err.Error(), "recorded again by a restore") {
+		t.Errorf("an administrator approving the destruction a publication recorded again by no one sets going: %v, want it refused", err)
+	}
+}
