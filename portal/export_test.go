@@ -172,15 +172,21 @@ func ForgedMemberRemoval(visitID, memberID string, at time.Time) []byte {
 // ErrUnverified is a record outside the database that does not verify.
 var ErrUnverified = errUnverified
 
-// AccessNotesOutside names the access notes outside the database.
-func (s *Service) AccessNotesOutside(ctx context.Context) ([]string, error) {
+// accessNotesOutside is every version of each access note outside the
+// database, by name.
+func (s *Service) accessNotesOutside(ctx context.Context) (map[string][][]byte, error) {
 	s.anchorMu.Lock()
 	a, err := s.openAnchors(ctx)
 	s.anchorMu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	objs, err := a.Records(ctx, accessNotes)
+	return a.Records(ctx, accessNotes)
+}
+
+// AccessNotesOutside names the access notes outside the database.
+func (s *Service) AccessNotesOutside(ctx context.Context) ([]string, error) {
+	objs, err := s.accessNotesOutside(ctx)
 	var names []string
 	for name := range objs {
 		names = append(names, name)
@@ -191,13 +197,7 @@ func (s *Service) AccessNotesOutside(ctx context.Context) ([]string, error) {
 // AccessNotePeople is, for each access note outside the database of an
 // act action, the people it names.
 func (s *Service) AccessNotePeople(ctx context.Context, action string) ([][]store.Identity, error) {
-	s.anchorMu.Lock()
-	a, err := s.openAnchors(ctx)
-	s.anchorMu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	objs, err := a.Records(ctx, accessNotes)
+	objs, err := s.accessNotesOutside(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -277,44 +277,14 @@ func TestRestoreRecordsAgain(t *testing.T) {
 // applied once, and by who recorded it first.
 func TestRestoreRecordsAgainOnce(t *testing.T) {
 	ctx := context.Background()
-	d := newDrill(t, domainStack(t))
-	d.open()
-	defer func() { d.svc.Close() }()
-	admin := d.person("ofsted", "admin@ofsted.example")
-	id := d.pastVisit("FV-RESUMED", "1.01 Case.pdf", "evidence")
-	evs, err := d.svc.Store().Events(ctx, id)
-	if err != nil || len(evs) != 3 {
-		t.Fatalf("events: %v %v", evs, err)
-	}
-	act := func(action policy.Action, do func(acc *portal.Access, e store.Event) error, e store.Event) {
-		t.Helper()
-		acc, err := d.svc.Authorize(ctx, admin, action, id, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := do(acc, e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	withdraw := func(acc *portal.Access, e store.Event) error {
-		_, err := acc.WithdrawEvent(ctx, e.Event, e.Date.Format(time.DateOnly))
-		return err
-	}
-	record := func(acc *portal.Access, e store.Event) error {
-		_, err := acc.RecordEvent(ctx, e.Event, e.Date.Format(time.DateOnly))
-		return err
-	}
-	act(policy.EventWithdraw, withdraw, evs[2])
-	act(policy.EventWithdraw, withdraw, evs[1]) // the draft sent, in the backup
-	if err := d.svc.Checkpoint(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	dir := d.backup()
-	act(policy.VisitRecordEvent, record, evs[1])
-	act(policy.VisitRecordEvent, record, evs[2])
-	if err := d.svc.Checkpoint(ctx, true); err != nil {
-		t.Fatal(err)
-	}
+	l := newLetters(t, "FV-RESUMED", "1.01 Case.pdf", "evidence")
+	d, admin, id, evs := l.drill, l.admin, l.id, l.evs
+	l.withdraw(admin, evs[2])
+	l.withdraw(admin, evs[1]) // the draft sent, in the backup
+	dir := l.backupAt()
+	l.record(admin, evs[1])
+	l.record(admin, evs[2])
+	l.checkpoint()
 	v, err := d.svc.Store().Visit(ctx, id)
 	if err != nil {
 		t.Fatal(err)
@@ -365,36 +335,13 @@ func TestRestoreRecordsAgainOnce(t *testing.T) {
 // is put back.
 func TestRestorePutsBackAWithdrawnPublication(t *testing.T) {
 	ctx := context.Background()
-	d := newDrill(t, domainStack(t))
-	d.open()
-	defer func() { d.svc.Close() }()
-	admin := d.person("ofsted", "admin@ofsted.example")
-	id := d.pastVisit("FV-PUT-BACK")
-	evs, err := d.svc.Store().Events(ctx, id)
-	if err != nil || len(evs) != 3 {
-		t.Fatalf("events: %v %v", evs, err)
-	}
-	if err := d.svc.Checkpoint(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	dir := d.backup()
+	l := newLetters(t, "FV-PUT-BACK")
+	d, admin, id, evs := l.drill, l.admin, l.id, l.evs
+	dir := l.backupAt()
 	on := evs[2].Date.Format(time.DateOnly)
-	acc, err := d.svc.Authorize(ctx, admin, policy.EventWithdraw, id, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := acc.WithdrawEvent(ctx, "published", on); err != nil {
-		t.Fatal(err)
-	}
-	if acc, err = d.svc.Authorize(ctx, admin, policy.VisitRecordEvent, id, ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := acc.RecordEvent(ctx, "published", on); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.svc.Checkpoint(ctx, true); err != nil {
-		t.Fatal(err)
-	}
+	l.withdraw(admin, evs[2])
+	l.record(admin, evs[2])
+	l.checkpoint()
 	holiday := d.svc.Calendar().AddWorkingDays(evs[1].Date, 1)
 	file := filepath.Join(t.TempDir(), "holidays.txt")
 	if err := os.WriteFile(file, []byte(holiday.Format(time.DateOnly)+" add State funeral\n"), 0o600); err != nil {
@@ -418,40 +365,16 @@ func TestRestorePutsBackAWithdrawnPublication(t *testing.T) {
 // notice has run.
 func TestRestoreRecordsByNoOneItDoesNotKnow(t *testing.T) {
 	ctx := context.Background()
-	d := newDrill(t, domainStack(t))
-	d.open()
-	defer func() { d.svc.Close() }()
-	admin := d.person("ofsted", "admin@ofsted.example")
-	id := d.pastVisit("FV-BY-NEWCOMER")
-	evs, err := d.svc.Store().Events(ctx, id)
-	if err != nil || len(evs) != 3 {
-		t.Fatalf("events: %v %v", evs, err)
-	}
-	on := evs[2].Date.Format(time.DateOnly)
-	acc, err := d.svc.Authorize(ctx, admin, policy.EventWithdraw, id, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := acc.WithdrawEvent(ctx, "published", on); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.svc.Checkpoint(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	dir := d.backup()
+	l := newLetters(t, "FV-BY-NEWCOMER")
+	d, admin, id, evs := l.drill, l.admin, l.id, l.evs
+	l.withdraw(admin, evs[2])
+	dir := l.backupAt()
 	if err := adminGrant(ctx, []string{"--issuer", d.issuer("ofsted"), "--email", "newcomer@ofsted.example"}); err != nil {
 		t.Fatal(err)
 	}
 	newcomer := d.person("ofsted", "newcomer@ofsted.example")
-	if acc, err = d.svc.Authorize(ctx, newcomer, policy.VisitRecordEvent, id, ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := acc.RecordEvent(ctx, "published", on); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.svc.Checkpoint(ctx, true); err != nil {
-		t.Fatal(err)
-	}
+	l.record(newcomer, evs[2])
+	l.checkpoint()
 	t.Logf("%s", d.restore(dir))
 	d.open()
 	got, err := d.svc.Store().Events(ctx, id)
@@ -461,10 +384,75 @@ func TestRestoreRecordsByNoOneItDoesNotKnow(t *testing.T) {
 	if _, err := d.svc.RunRetention(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if acc, err = d.svc.Authorize(ctx, admin, policy.DestructionApprove, id, ""); err != nil {
+	acc, err := d.svc.Authorize(ctx, admin, policy.DestructionApprove, id, "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := acc.ApproveDestruction(ctx); err == nil || !strings.Contains(err.Error(), "recorded again by a restore") {
 		t.Errorf("an administrator approving the destruction a publication recorded again by no one sets going: %v, want it refused", err)
 	}
+}
+
+// letters is a drill with a visit published about 200 days ago
+// (pastVisit, with files), its administrator, and the letter events it
+// was published with (evs: the draft, the final letter and the
+// publication).
+type letters struct {
+	*drill
+	admin portal.Actor
+	id    string
+	evs   []store.Event
+}
+
+func newLetters(t *testing.T, ref string, files ...string) *letters {
+	t.Helper()
+	d := newDrill(t, domainStack(t))
+	d.open()
+	t.Cleanup(func() { d.svc.Close() })
+	l := &letters{drill: d, admin: d.person("ofsted", "admin@ofsted.example"), id: d.pastVisit(ref, files...)}
+	evs, err := d.svc.Store().Events(context.Background(), l.id)
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("events: %v %v", evs, err)
+	}
+	l.evs = evs
+	return l
+}
+
+// withdraw has who withdraw e, the visit's last letter event.
+func (l *letters) withdraw(who portal.Actor, e store.Event) {
+	l.t.Helper()
+	acc, err := l.svc.Authorize(context.Background(), who, policy.EventWithdraw, l.id, "")
+	if err == nil {
+		_, err = acc.WithdrawEvent(context.Background(), e.Event, e.Date.Format(time.DateOnly))
+	}
+	if err != nil {
+		l.t.Fatalf("withdraw %s: %v", e.Event, err)
+	}
+}
+
+// record has who record e.
+func (l *letters) record(who portal.Actor, e store.Event) {
+	l.t.Helper()
+	acc, err := l.svc.Authorize(context.Background(), who, policy.VisitRecordEvent, l.id, "")
+	if err == nil {
+		_, err = acc.RecordEvent(context.Background(), e.Event, e.Date.Format(time.DateOnly))
+	}
+	if err != nil {
+		l.t.Fatalf("record %s: %v", e.Event, err)
+	}
+}
+
+// checkpoint anchors the trail, writing the notes of its records.
+func (l *letters) checkpoint() {
+	l.t.Helper()
+	if err := l.svc.Checkpoint(context.Background(), true); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// backupAt anchors the trail and takes a backup.
+func (l *letters) backupAt() string {
+	l.t.Helper()
+	l.checkpoint()
+	return l.backup()
 }
