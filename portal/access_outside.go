@@ -412,7 +412,8 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	}
 	// A letter event recorded, in a note that does not verify, acts
 	// when the live visit's last event is another, or when a verified
-	// withdrawal of that visit's events may make it so.
+	// note applied before it may make it so: a withdrawal of that
+	// event, or a record of another.
 	for i, n := range unverifiedRecordNotes {
 		here, err := s.accessHere(ctx, n)
 		if err != nil {
@@ -423,7 +424,11 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 			if err != nil {
 				return got, err
 			}
-			here = live && slices.ContainsFunc(notes, func(w accessNote) bool { return w.Action == "letter.withdrawn" && w.VisitID == n.VisitID })
+			here = live && slices.ContainsFunc(notes, func(w accessNote) bool {
+				before := w.Seq < n.Seq || w.Seq == n.Seq && w.At.Before(n.At)
+				same := w.Event == n.Event && w.Date == n.Date
+				return w.VisitID == n.VisitID && before && (w.Action == "letter.withdrawn" && same || letterRecorded(w.Action))
+			})
 		}
 		if here {
 			return got, unverifiedHere(unverifiedRecords[i])

@@ -456,19 +456,32 @@ func TestUnverifiedRecordNote(t *testing.T) {
 
 // TestUnverifiedRecordAfterAWithdrawal: a letter event recorded, in a note
 // that does not verify, of the live visit's last event acts all the same
-// when a verified withdrawal of that event is noted: withdrawn again, the
-// record is what would put it back. It was passed over, and the
-// withdrawal applied alone.
+// after a verified withdrawal of that event: withdrawn again, the record
+// is what would put it back. It was passed over, and the withdrawal
+// applied alone. Before the withdrawal it acts on nothing, and is passed
+// over.
 func TestUnverifiedRecordAfterAWithdrawal(t *testing.T) {
-	d, v, seq, day, put := lettersSent(t)
-	ctx := context.Background()
-	now := time.Now()
-	if err := d.svc.PutWithdrawalNote(ctx, seq+1000, "0a", v.ID, "final_sent", day); err != nil {
-		t.Fatal(err)
-	}
-	put("record.json", portal.ForgedRecord(v.ID, "final_sent", day, now))
-	if _, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour)); !errors.Is(err, portal.ErrUnverified) {
-		t.Fatalf("a note that does not verify, recording again the event a verified note withdraws: %v, want the restore stopped", err)
+	for _, c := range []struct {
+		name  string
+		after int64 // the record's number, after the withdrawal's
+		stops bool
+	}{
+		{"after", 1, true},
+		{"before", -1, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, v, seq, day, put := lettersSent(t)
+			ctx := context.Background()
+			now := time.Now()
+			if err := d.svc.PutWithdrawalNote(ctx, seq+1000, "0a", v.ID, "final_sent", day); err != nil {
+				t.Fatal(err)
+			}
+			put("record.json", portal.ForgedRecordAt(seq+1000+c.after, v.ID, "final_sent", day, now))
+			_, err := d.svc.EndAccessAgain(ctx, seq, now.Add(-time.Hour))
+			if stopped := errors.Is(err, portal.ErrUnverified) && strings.Contains(err.Error(), "record.json"); stopped != c.stops || !stopped && err != nil {
+				t.Fatalf("a note that does not verify, recording the live visit's last event %s a verified withdrawal of it: %v, want the restore stopped at it: %v", c.name, err, c.stops)
+			}
+		})
 	}
 }
 

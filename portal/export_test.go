@@ -237,8 +237,13 @@ func ForgedWithdrawal(visitID, event, date string, at time.Time) []byte {
 // ForgedRecord is the note of a letter event recorded on a visit at at,
 // signed with a key the portal does not trust.
 func ForgedRecord(visitID, event, date string, at time.Time) []byte {
+	return ForgedRecordAt(6, visitID, event, date, at)
+}
+
+// ForgedRecordAt is ForgedRecord of record seq.
+func ForgedRecordAt(seq int64, visitID, event, date string, at time.Time) []byte {
 	_, key, _ := ed25519.GenerateKey(nil)
-	return signNote(key, accessNote{Type: accessNoteType, Seq: 6, Hash: "05", Action: "letter." + event, At: at.UTC(), VisitID: visitID, Event: event, Date: date})
+	return signNote(key, accessNote{Type: accessNoteType, Seq: seq, Hash: "05", Action: "letter." + event, At: at.UTC(), VisitID: visitID, Event: event, Date: date})
 }
 
 // WithdrawAgainAsRestore withdraws again the letter event whose
