@@ -109,6 +109,43 @@ func TestNoApprovalOnceDestructionBegan(t *testing.T) {
 	}
 }
 
+// TestDestructionStartsAfterItsApproval: the sweep reads the time it
+// begins a destruction before the transaction that begins it, which
+// waits for the visit's row. An approval committed meanwhile, timed after
+// that reading, came out on the certificate after the destruction's
+// start, which it says never happens. The start is no earlier than an
+// approval the transaction finds.
+func TestDestructionStartsAfterItsApproval(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	day := now.Truncate(24 * time.Hour)
+	s := openTest(t)
+	visitV1(t, s, now)
+	publishedWithNotice(t, s, day, now)
+	n, err := s.GetNotice(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := s.FilesVersion(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	approved := now.Add(time.Second)
+	if err := s.ApproveDestruction(ctx, "v1", n.GivenAt, "admin-user", "https://ofsted.example", "sub-admin", "admin@ofsted.example", approved); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: "[]", StartedAt: now, FilesVersion: version, NoticeGivenAt: n.GivenAt}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.GetDestruction(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.StartedAt.Before(approved) {
+		t.Errorf("the destruction is recorded as started at %s, before the approval at %s that committed before it", d.StartedAt, approved)
+	}
+}
+
 // publishedWithNotice records v1's letters, published on day, and gives
 // its destruction's notice at now.
 func publishedWithNotice(t *testing.T, s *Store, day, now time.Time) {

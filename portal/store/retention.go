@@ -696,6 +696,12 @@ func (s *Store) beginDestruction(ctx context.Context, d Destruction, obeyHold bo
 			if !n.GivenAt.Equal(d.NoticeGivenAt) {
 				return ErrNotDue
 			}
+			// An approval committed while this waited for the row,
+			// timed after the start the sweep read, came before the
+			// start: the certificate never shows one after it.
+			if n.ApprovedAt.After(d.StartedAt) {
+				d.StartedAt = n.ApprovedAt
+			}
 		}
 		var period sql.NullInt64
 		if d.NoticePeriodKnown {
