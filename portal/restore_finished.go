@@ -128,7 +128,7 @@ func (s *Service) restoresFinished(ctx context.Context, keys trustedKeys, curren
 				continue
 			}
 			if !verified {
-				s.log.Warn("restore: a finished note of an earlier restore outside the database does not verify; only the enables in what it says it lost are passed over",
+				s.log.Warn("restore: a finished note of an earlier restore outside the database does not verify; only the acts that open something (enables, items opened, holds lifted) in what it says it lost are passed over",
 					"name", name)
 				f.unverified = true
 			}
