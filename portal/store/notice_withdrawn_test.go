@@ -81,18 +81,11 @@ func TestNoApprovalOnceDestructionBegan(t *testing.T) {
 	s := openTest(t)
 	u := visitWithF1(t, s, now)
 	publishedWithNotice(t, s, day, now)
-	n, err := s.GetNotice(ctx, "v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	version, err := s.FilesVersion(ctx, "v1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, version := noticeAndFiles(t, s)
 	if err := s.BeginDestruction(ctx, Destruction{VisitID: "v1", Reference: "FV-1", Files: `["f1"]`, StartedAt: now, FilesVersion: version, NoticeGivenAt: n.GivenAt}); err != nil {
 		t.Fatal(err)
 	}
-	err = s.PurgeFile(ctx, PurgedFile{FileID: "f1", VisitID: "v1", Item: "1.03", Size: 7, SHA256: "sum", UploadedBy: u.ID, UploadedAt: now,
+	err := s.PurgeFile(ctx, PurgedFile{FileID: "f1", VisitID: "v1", Item: "1.03", Size: 7, SHA256: "sum", UploadedBy: u.ID, UploadedAt: now,
 		PurgedBy: "admin", PurgedAt: now, ReasonSealed: []byte("sealed")})
 	if !errors.Is(err, ErrDestructionBegun) {
 		t.Errorf("a purge committed after the destruction began: %v, want ErrDestructionBegun", err)
@@ -122,14 +115,7 @@ func TestDestructionStartsAfterItsApproval(t *testing.T) {
 	s := openTest(t)
 	visitV1(t, s, now)
 	publishedWithNotice(t, s, day, now)
-	n, err := s.GetNotice(ctx, "v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	version, err := s.FilesVersion(ctx, "v1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, version := noticeAndFiles(t, s)
 	approved := now.Add(time.Second)
 	if err := s.ApproveDestruction(ctx, "v1", n.GivenAt, "admin-user", "https://ofsted.example", "sub-admin", "admin@ofsted.example", approved); err != nil {
 		t.Fatal(err)
@@ -144,6 +130,21 @@ func TestDestructionStartsAfterItsApproval(t *testing.T) {
 	if d.StartedAt.Before(approved) {
 		t.Errorf("the destruction is recorded as started at %s, before the approval at %s that committed before it", d.StartedAt, approved)
 	}
+}
+
+// noticeAndFiles is what a sweep reads of v1 before it begins its
+// destruction: its notice and its files_version.
+func noticeAndFiles(t *testing.T, s *Store) (Notice, int64) {
+	t.Helper()
+	n, err := s.GetNotice(context.Background(), "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := s.FilesVersion(context.Background(), "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, version
 }
 
 // publishedWithNotice records v1's letters, published on day, and gives
