@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -65,10 +66,12 @@ func TestAFileThatCrashesTheScannerHoldsBackNoOther(t *testing.T) {
 		t.Fatalf("upload while the scanner is down: %+v %v", crash, err)
 	}
 	// A clean file sorting after it: each round takes the waiting files
-	// in the order of their ids.
+	// in the order of their ids. Each try has a name of its own: ids are
+	// random, and one near the top of their range may take hundreds of
+	// tries, past the renames a name allows.
 	var clean portal.FileView
-	for clean.ID <= crash.ID {
-		if clean, err = up.Upload(ctx, portal.NewFile{Name: "1.01 Clean.pdf", Size: 5, OnConflict: "rename"}, strings.NewReader("clean")); err != nil {
+	for i := 0; clean.ID <= crash.ID; i++ {
+		if clean, err = up.Upload(ctx, portal.NewFile{Name: fmt.Sprintf("1.01 Clean %d.pdf", i), Size: 5}, strings.NewReader("clean")); err != nil {
 			t.Fatal(err)
 		}
 	}
