@@ -361,8 +361,7 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	}
 	held := map[int64]string{}
 	var notes []accessNote
-	var unverifiedRecords []string
-	var unverifiedRecordNotes []accessNote
+	var unverifiedRecords []candidate
 	for _, c := range cands {
 		n := c.accessNote
 		// (Letter events withdrawn and recorded are kept, in order:
@@ -397,8 +396,7 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 		if letterRecorded(n.Action) {
 			// Decided once the verified notes are known: a withdrawal
 			// among them may make it act.
-			unverifiedRecords = append(unverifiedRecords, c.name)
-			unverifiedRecordNotes = append(unverifiedRecordNotes, n)
+			unverifiedRecords = append(unverifiedRecords, c)
 			continue
 		}
 		here, err := s.accessHere(ctx, n)
@@ -414,7 +412,8 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 	// when the live visit's last event is another, or when a verified
 	// note applied before it may make it so: a withdrawal of that
 	// event, or a record of another.
-	for i, n := range unverifiedRecordNotes {
+	for _, c := range unverifiedRecords {
+		n := c.accessNote
 		here, err := s.accessHere(ctx, n)
 		if err != nil {
 			return got, err
@@ -431,9 +430,9 @@ func (s *Service) endAccessAgain(ctx context.Context, keys trustedKeys, current 
 			})
 		}
 		if here {
-			return got, unverifiedHere(unverifiedRecords[i])
+			return got, unverifiedHere(c.name)
 		}
-		s.log.Warn("restore: an access note outside the database does not verify, for nothing this database holds; passed over", "name", unverifiedRecords[i])
+		s.log.Warn("restore: an access note outside the database does not verify, for nothing this database holds; passed over", "name", c.name)
 	}
 	// In the order of their records: a restore's mark goes after the
 	// last record anchored, and notes are of the records a checkpoint
