@@ -27,134 +27,140 @@ import (
 // for a failure of the store.
 func TestTamperedObjectsOnEveryServer(t *testing.T) {
 	s3test.Each(t, func(t *testing.T, srv *s3test.Server) {
-		ctx := context.Background()
 		d := startDomainOn(t, &devstack.S3Endpoint{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region, Secure: srv.Secure},
 			map[string]string{"PORTAL_SEGMENT_SIZE": "1MiB", "PORTAL_BUCKET_PREFIX": "tp-" + srv.Name + "-"})
 		mc, err := srv.Client()
 		if err != nil {
 			t.Fatal(err)
 		}
-		v := d.demo()
-		uploader := d.person("cafcass", "uploader@cafcass.example")
-		lead := d.person("ofsted", "lead@ofsted.example")
-		const n = 2<<20 + 12345 // three segments, the last short
-		upload := func(name string, fill byte) portal.FileView {
-			t.Helper()
-			body := bytes.Repeat([]byte{fill}, n)
-			fv, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: name, Size: n}, bytes.NewReader(body))
-			if err != nil {
-				t.Fatalf("upload %s: %v", name, err)
-			}
-			return fv
-		}
-		a := upload("1.01 A.pdf", 'a')
-		b := upload("1.02 B.pdf", 'b')
-		rep, err := d.access(uploader, policy.FileReplace, a.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a2, err := rep.ReplaceFile(ctx, n, bytes.NewReader(bytes.Repeat([]byte{'A'}, n)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		read := func(key string) []byte {
-			t.Helper()
-			o, err := mc.GetObject(ctx, v.Bucket, key, minio.GetObjectOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer o.Close()
-			data, err := io.ReadAll(o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return data
-		}
-		put := func(key string, data []byte) {
-			t.Helper()
-			if _, err := mc.PutObject(ctx, v.Bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{DisableMultipart: true}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		outcomes := func(fileID string) []string {
-			t.Helper()
-			recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "file.download"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out []string
-			for _, r := range recs {
-				if r.Object == fileID {
-					out = append(out, r.Outcome)
-				}
-			}
-			return out
-		}
-		// download reads [off, off+length) of f as the lead: what came, and
-		// the error that stopped it.
-		download := func(f portal.FileView, off, length int64, partial bool) ([]byte, error) {
-			acc, err := d.access(lead, policy.FileDownload, f.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dl, err := acc.OpenDownload(ctx, off, length, partial)
-			if err != nil {
-				return nil, err
-			}
-			defer dl.Close()
-			got, err := io.ReadAll(dl)
-			if err != nil {
-				acc.DownloadCut(ctx, dl, int64(len(got)), err)
-			}
-			return got, err
-		}
-		seg1 := int64(1 << 20)
-		ranges := []struct {
-			name        string
-			off, length int64
-		}{
-			{"whole", 0, n},
-			{"a range in the segment's first half", seg1 + 10, 1000},
-			{"a range in the segment's second half", seg1 + 900_000, 1000},
-			{"a range of the segment's last byte", 2*seg1 - 1, 1},
-			{"a range from the segment's first byte", seg1, 1},
-		}
-		for _, tc := range []struct {
-			name   string
-			file   portal.FileView
-			key    string
-			tamper func(orig []byte) []byte // nil: removed
-		}{
-			{"cut to half", a2, a2.ID + "/1", func(o []byte) []byte { return o[:len(o)/2] }},
-			{"cut by one byte", a2, a2.ID + "/1", func(o []byte) []byte { return o[:len(o)-1] }},
-			{"emptied", a2, a2.ID + "/1", func(o []byte) []byte { return nil }},
-			{"made longer", a2, a2.ID + "/1", func(o []byte) []byte { return append(slices.Clone(o), bytes.Repeat([]byte{0}, 100)...) }},
-			{"another file's", a2, a2.ID + "/1", func([]byte) []byte { return read(b.ID + "/1") }},
-			{"the earlier version's", a2, a2.ID + "/1", func([]byte) []byte { return read(a.ID + "/1") }},
-			{"removed", a2, a2.ID + "/1", nil},
-		} {
-			orig := read(tc.key)
-			if tc.tamper == nil {
-				if err := mc.RemoveObject(ctx, v.Bucket, tc.key, minio.RemoveObjectOptions{}); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				put(tc.key, tc.tamper(orig))
-			}
-			for _, r := range ranges {
-				before := len(outcomes(tc.file.ID))
-				got, err := download(tc.file, r.off, r.length, r.name != "whole")
-				recorded := outcomes(tc.file.ID)[before:]
-				if !errors.Is(err, evidence.ErrCorrupt) || !slices.Contains(recorded, "corrupt") {
-					t.Errorf("%s: segment %s: %d bytes, %v; recorded %v: want corrupt", tc.name, r.name, len(got), err, recorded)
-				}
-				if bytes.ContainsAny(got, "ab") {
-					t.Errorf("%s: segment %s: another file's bytes served", tc.name, r.name)
-				}
-			}
-			put(tc.key, orig)
-		}
+		tamperedObjects(t, d, mc)
 	})
+}
+
+// tamperedObjects is TestTamperedObjectsOnEveryServer on the domain d
+// (segments of 1 MiB), whose store mc reaches without the portal.
+func tamperedObjects(t *testing.T, d *domain, mc *minio.Client) {
+	ctx := context.Background()
+	v := d.demo()
+	uploader := d.person("cafcass", "uploader@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
+	const n = 2<<20 + 12345 // three segments, the last short
+	upload := func(name string, fill byte) portal.FileView {
+		t.Helper()
+		body := bytes.Repeat([]byte{fill}, n)
+		fv, err := d.mustAccess(uploader, policy.FileUpload).Upload(ctx, portal.NewFile{Name: name, Size: n}, bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("upload %s: %v", name, err)
+		}
+		return fv
+	}
+	a := upload("1.01 A.pdf", 'a')
+	b := upload("1.02 B.pdf", 'b')
+	rep, err := d.access(uploader, policy.FileReplace, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := rep.ReplaceFile(ctx, n, bytes.NewReader(bytes.Repeat([]byte{'A'}, n)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(key string) []byte {
+		t.Helper()
+		o, err := mc.GetObject(ctx, v.Bucket, key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.Close()
+		data, err := io.ReadAll(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	put := func(key string, data []byte) {
+		t.Helper()
+		if _, err := mc.PutObject(ctx, v.Bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{DisableMultipart: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outcomes := func(fileID string) []string {
+		t.Helper()
+		recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "file.download"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range recs {
+			if r.Object == fileID {
+				out = append(out, r.Outcome)
+			}
+		}
+		return out
+	}
+	// download reads [off, off+length) of f as the lead: what came, and
+	// the error that stopped it.
+	download := func(f portal.FileView, off, length int64, partial bool) ([]byte, error) {
+		acc, err := d.access(lead, policy.FileDownload, f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dl, err := acc.OpenDownload(ctx, off, length, partial)
+		if err != nil {
+			return nil, err
+		}
+		defer dl.Close()
+		got, err := io.ReadAll(dl)
+		if err != nil {
+			acc.DownloadCut(ctx, dl, int64(len(got)), err)
+		}
+		return got, err
+	}
+	seg1 := int64(1 << 20)
+	ranges := []struct {
+		name        string
+		off, length int64
+	}{
+		{"whole", 0, n},
+		{"a range in the segment's first half", seg1 + 10, 1000},
+		{"a range in the segment's second half", seg1 + 900_000, 1000},
+		{"a range of the segment's last byte", 2*seg1 - 1, 1},
+		{"a range from the segment's first byte", seg1, 1},
+	}
+	for _, tc := range []struct {
+		name   string
+		file   portal.FileView
+		key    string
+		tamper func(orig []byte) []byte // nil: removed
+	}{
+		{"cut to half", a2, a2.ID + "/1", func(o []byte) []byte { return o[:len(o)/2] }},
+		{"cut by one byte", a2, a2.ID + "/1", func(o []byte) []byte { return o[:len(o)-1] }},
+		{"emptied", a2, a2.ID + "/1", func(o []byte) []byte { return nil }},
+		{"made longer", a2, a2.ID + "/1", func(o []byte) []byte { return append(slices.Clone(o), bytes.Repeat([]byte{0}, 100)...) }},
+		{"another file's", a2, a2.ID + "/1", func([]byte) []byte { return read(b.ID + "/1") }},
+		{"the earlier version's", a2, a2.ID + "/1", func([]byte) []byte { return read(a.ID + "/1") }},
+		{"removed", a2, a2.ID + "/1", nil},
+	} {
+		orig := read(tc.key)
+		if tc.tamper == nil {
+			if err := mc.RemoveObject(ctx, v.Bucket, tc.key, minio.RemoveObjectOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			put(tc.key, tc.tamper(orig))
+		}
+		for _, r := range ranges {
+			before := len(outcomes(tc.file.ID))
+			got, err := download(tc.file, r.off, r.length, r.name != "whole")
+			recorded := outcomes(tc.file.ID)[before:]
+			if !errors.Is(err, evidence.ErrCorrupt) || !slices.Contains(recorded, "corrupt") {
+				t.Errorf("%s: segment %s: %d bytes, %v; recorded %v: want corrupt", tc.name, r.name, len(got), err, recorded)
+			}
+			if bytes.ContainsAny(got, "ab") {
+				t.Errorf("%s: segment %s: another file's bytes served", tc.name, r.name)
+			}
+		}
+		put(tc.key, orig)
+	}
 }
 
 // TestSubstitutedNameIsRecorded: a file whose sealed name does not open

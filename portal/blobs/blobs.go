@@ -185,7 +185,7 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, size i
 // Get returns the whole object. Read errors are crypto.SourceError, so the
 // decryption layer can tell a failing network from a failed authentication.
 func (s *Store) Get(ctx context.Context, bucket, key string) (io.ReadCloser, error) {
-	return s.get(ctx, bucket, key, minio.GetObjectOptions{})
+	return s.get(ctx, bucket, key, minio.GetObjectOptions{}, 0, -1)
 }
 
 // Exists says whether the object key is in the bucket (its current
@@ -202,15 +202,21 @@ func (s *Store) Exists(ctx context.Context, bucket, key string) (bool, error) {
 }
 
 // GetRange returns length bytes of the object from off, in one request.
+// A store that answers with the whole object (RFC 9110 lets a server
+// ignore a Range) has the bytes before off read and dropped, and those
+// after the range left unread: slower, but the same bytes, never taken
+// for the object's damage.
 func (s *Store) GetRange(ctx context.Context, bucket, key string, off, length int64) (io.ReadCloser, error) {
 	opts := minio.GetObjectOptions{}
 	if err := opts.SetRange(off, off+length-1); err != nil {
 		return nil, fmt.Errorf("blobs: range: %w", err)
 	}
-	return s.get(ctx, bucket, key, opts)
+	return s.get(ctx, bucket, key, opts, off, length)
 }
 
-func (s *Store) get(ctx context.Context, bucket, key string, opts minio.GetObjectOptions) (io.ReadCloser, error) {
+// get is one GET of the object: whole (length < 0), or the range of
+// length bytes from off that opts asks for.
+func (s *Store) get(ctx context.Context, bucket, key string, opts minio.GetObjectOptions, off, length int64) (io.ReadCloser, error) {
 	// GetObjectWithInfo-style: a core GET so that errors show up now, not
 	// on first read, and so one request is one GET.
 	core := minio.Core{Client: s.c}
@@ -225,16 +231,74 @@ func (s *Store) get(ctx context.Context, bucket, key string, opts minio.GetObjec
 		}
 		return nil, fmt.Errorf("blobs: get %s/%s: %w", bucket, key, err)
 	}
-	total := info.Size
-	if cr := header.Get("Content-Range"); cr != "" {
+	size, total := info.Size, info.Size
+	cr := header.Get("Content-Range")
+	if cr == "" && size < 0 {
+		// The object sent without its length (chunked): its length is
+		// asked of the store, so that a body cut short in transit is
+		// still told from an object stored short, and a range beyond
+		// the end from a transfer cut. Asked of the object this GET
+		// returned (its ETag), not of a version (which a policy granting
+		// s3:GetObject alone does not allow).
+		n, err := s.length(ctx, bucket, key, info.ETag)
+		if err != nil {
+			body.Close()
+			return nil, err
+		}
+		size, total = n, n
+	}
+	switch {
+	case cr != "":
 		total = -1
 		if _, t, ok := strings.Cut(cr, "/"); ok {
 			if n, err := strconv.ParseInt(t, 10, 64); err == nil {
 				total = n
 			}
 		}
+	case length >= 0:
+		// The whole object, for a range: its bytes before the range are
+		// dropped here, so the body is the range the caller asked for.
+		if off >= total {
+			body.Close()
+			return nil, ErrBeyondEnd
+		}
+		if _, err := io.CopyN(io.Discard, body, off); err != nil {
+			body.Close()
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF // shorter than the store said: cut in transit
+			}
+			return nil, &crypto.SourceError{Err: fmt.Errorf("blobs: get %s/%s: before the range: %w", bucket, key, err)}
+		}
+		size = min(length, total-off)
+		body = struct {
+			io.Reader
+			io.Closer
+		}{io.LimitReader(body, length), body}
 	}
-	return sourceReader{body, info.Size, total}, nil
+	return sourceReader{body, size, total}, nil
+}
+
+// length is the length of the object as the store gives it (HEAD), of the
+// object with this ETag when there is one (a precondition: 412 when the
+// object changed since).
+func (s *Store) length(ctx context.Context, bucket, key, etag string) (int64, error) {
+	opts := minio.StatObjectOptions{}
+	if etag != "" {
+		if err := opts.SetMatchETag(etag); err != nil {
+			return 0, fmt.Errorf("blobs: stat %s/%s: %w", bucket, key, err)
+		}
+	}
+	st, err := s.c.StatObject(ctx, bucket, key, opts)
+	if err != nil {
+		if resp := minio.ToErrorResponse(err); resp.StatusCode == http.StatusNotFound || resp.Code == "NoSuchKey" {
+			return 0, ErrMissing
+		}
+		return 0, fmt.Errorf("blobs: stat %s/%s: %w", bucket, key, err)
+	}
+	if st.Size < 0 {
+		return 0, fmt.Errorf("blobs: stat %s/%s: the store gives no length", bucket, key)
+	}
+	return st.Size, nil
 }
 
 // sourceReader marks the store's read errors as the source's (not
@@ -245,7 +309,9 @@ type sourceReader struct {
 	size, total int64
 }
 
-// Size is the length of the body the store announced.
+// Size is the length of the body the store announced (or, for a whole
+// object it sent without one, the object's length as the store gives it),
+// or -1 when it did not say.
 func (r sourceReader) Size() int64 { return r.size }
 
 // ObjectSize is the length of the whole object the store announced (for a

@@ -38,6 +38,13 @@ func (s *Service) Open(ctx context.Context, v store.Visit, key *crypto.VisitKey,
 	if off < 0 || length < 0 || off+length > f.Size {
 		return nil, fmt.Errorf("evidence: range %d+%d outside file of %d bytes", off, length, f.Size)
 	}
+	if f.SegmentMACs != nil && int64(len(f.SegmentMACs)) != segmentsOf(f)*crypto.MACSize {
+		// Not the list the file was stored with: the row was changed
+		// under the portal. Found now, before any byte is sent, rather
+		// than at the first segment without its MAC (past the part
+		// checked before the response starts), or never.
+		return nil, ErrCorrupt
+	}
 	if f.SegmentMACs == nil {
 		if off != 0 || length != f.Size {
 			return nil, fmt.Errorf("evidence: file %s has no segment MACs: a range of it cannot be checked", f.ID)
@@ -102,8 +109,7 @@ func (s *Service) open(ctx context.Context, v store.Visit, key *crypto.VisitKey,
 // authentic segments, each a whole sealed age file, and would otherwise be
 // served as the complete file. One request, whatever the file's size.
 func (s *Service) CheckEnd(ctx context.Context, v store.Visit, f store.File) error {
-	segments := max(1, (f.Size+f.SegmentSize-1)/f.SegmentSize)
-	past, err := s.Blobs.Exists(ctx, v.Bucket, ObjectKey(f.ID, int(segments)))
+	past, err := s.Blobs.Exists(ctx, v.Bucket, ObjectKey(f.ID, int(segmentsOf(f))))
 	if err != nil {
 		return err
 	}
@@ -112,6 +118,9 @@ func (s *Service) CheckEnd(ctx context.Context, v store.Visit, f store.File) err
 	}
 	return nil
 }
+
+// segmentsOf is how many segments f is stored in: an empty file has one.
+func segmentsOf(f store.File) int64 { return max(1, (f.Size+f.SegmentSize-1)/f.SegmentSize) }
 
 // verifiedPrefix is how much of a range Open authenticates before it
 // returns: enough for most documents to be checked whole before the
