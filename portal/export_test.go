@@ -299,3 +299,17 @@ func (s *Service) PutForgedRestoreFinished(ctx context.Context, id string, resto
 	return s.putOutside(ctx, restoresFinishedOutside+id+".json", signNote(key, restoreFinished{Type: restoreFinishedType, RestoreID: id,
 		RestoredSeq: restored, MarkSeq: mark, FinishedAt: s.now().UTC()}))
 }
+
+// ForgetNamesIndexed makes the service index the visit's names again
+// before its next name is taken (as a new process does).
+func (s *Service) ForgetNamesIndexed(visitID string) { s.namesIndexed.Delete(visitID) }
+
+// NameIndexOfKey is the index of the name key k (NameKey's form) in the
+// visit acc is on.
+func (acc *Access) NameIndexOfKey(ctx context.Context, k string) ([]byte, error) {
+	key, err := acc.key(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return key.NameIndex(k), nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/ofsted-portal/evidence/crypto"
 	"github.com/ofsted-portal/evidence/policy"
@@ -179,11 +180,48 @@ func (s *Service) releaseName(ctx context.Context, fileID string) {
 }
 
 // indexNames indexes the names of a visit's files stored before names were
-// indexed, once per visit and process.
+// indexed, and keys again those held under a key of an earlier version
+// (NameKey), once per visit and process (while any stays under an
+// earlier key, before each name taken): before any name of the visit is
+// taken or looked for.
 func (s *Service) indexNames(ctx context.Context, visitID string, key *crypto.VisitKey) error {
 	if _, done := s.namesIndexed.Load(visitID); done {
 		return nil
 	}
+	// One pass a visit at a time in this process: the first request after
+	// an upgrade may key thousands of names again, and those arriving
+	// meanwhile wait for it rather than do it again.
+	lock, _ := s.namesIndexing.LoadOrStore(visitID, new(sync.Mutex))
+	lock.(*sync.Mutex).Lock()
+	defer lock.(*sync.Mutex).Unlock()
+	if _, done := s.namesIndexed.Load(visitID); done {
+		return nil
+	}
+	stale, err := s.store.StaleNames(ctx, visitID)
+	if err != nil {
+		return err
+	}
+	rekeys := make([]store.Rekey, 0, len(stale))
+	for _, n := range stale {
+		if n.NameSealed == nil {
+			// No file or resumable upload holds it: a plain upload cut off
+			// by a restart, left to the janitor.
+			continue
+		}
+		index, err := sealedNameIndex(key, visitID, n.FileID, n.NameSealed)
+		if err != nil {
+			// Damaged: its downloads report it. It stays under its key.
+			continue
+		}
+		rekeys = append(rekeys, store.Rekey{FileID: n.FileID, Index: index})
+	}
+	left, err := s.store.RekeyNames(ctx, visitID, rekeys)
+	if err != nil {
+		return err
+	}
+	// Names that stay under an earlier key are tried again before the
+	// visit's next name is taken, not once a process.
+	again := left > 0 || len(rekeys) < len(stale)
 	todo, err := s.store.UnindexedNames(ctx, visitID)
 	if err != nil {
 		return err
@@ -197,7 +235,9 @@ func (s *Service) indexNames(ctx context.Context, visitID string, key *crypto.Vi
 			return err
 		}
 	}
-	s.namesIndexed.Store(visitID, true)
+	if !again {
+		s.namesIndexed.Store(visitID, true)
+	}
 	return nil
 }
 

@@ -97,11 +97,51 @@ func isInvisible(r rune) bool {
 	return r == 0x2800 || unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
 }
 
-// NameKey is the form in which two names of one item collide: NFC, case
-// folded (full folding: "Straße" and "STRASSE" are one name), NFC again.
-// Only its keyed hash is stored (crypto NameIndex).
+// NameKey is the form in which two names of one item collide, so that no
+// two names of an item look alike to the people who read them (version
+// 2, migration 54): Unicode's compatibility forms folded (NFKC: fullwidth
+// "Ｒｅｐｏｒｔ" is "Report", "…" is "...", a ligature its letters), case
+// folded (full folding: "Straße" and "STRASSE" are one name), every kind
+// of space a plain one and each run of spaces one (a page shows "a  b" as
+// "a b"), and the characters that show as nothing left out (ParseFileName
+// refuses them now; a name stored before may carry one). Only its keyed
+// hash is stored (crypto NameIndex), so a change here is a migration:
+// the names already held are keyed again (Service.indexNames).
+//
+// Letters of other scripts that look like Latin ones (Cyrillic "р" for
+// "p") are not folded: no table of them is kept here.
 func NameKey(name string) string {
-	return norm.NFC.String(cases.Fold().String(norm.NFC.String(name)))
+	k := norm.NFKC.String(cases.Fold().String(norm.NFKC.String(strings.Map(keyRune, name))))
+	var b strings.Builder
+	b.Grow(len(k))
+	space := false
+	for _, r := range k {
+		if r = keyRune(r); r < 0 {
+			continue
+		}
+		if r == ' ' {
+			if space {
+				continue
+			}
+			space = true
+		} else {
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// keyRune is r as NameKey compares it: any space a plain one, one that
+// shows as nothing left out (-1).
+func keyRune(r rune) rune {
+	switch {
+	case isZeroWidth(r) || isInvisible(r) || isBidiControl(r):
+		return -1
+	case unicode.IsSpace(r):
+		return ' '
+	}
+	return r
 }
 
 // renamed is name with " (n)" before its extension, shortened (by whole

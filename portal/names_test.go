@@ -1,8 +1,12 @@
 package portal
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -165,7 +169,9 @@ func TestFileNamesNormalised(t *testing.T) {
 }
 
 // TestNameKey: names that collide in an item are those equal once
-// normalised and case-folded.
+// normalised and case-folded, and, from version 2, those that look alike
+// where they are shown. Before version 2, "Ｒｅｐｏｒｔ.pdf" and "a  b.pdf"
+// were stored beside "Report.pdf" and "a b.pdf", and shown as the same.
 func TestNameKey(t *testing.T) {
 	for _, tc := range []struct {
 		a, b string
@@ -179,6 +185,16 @@ func TestNameKey(t *testing.T) {
 		{"report.pdf", "report .pdf", false},
 		{"report.pdf", "report.pdfx", false},
 		{"1.01 a.pdf", "1.02 a.pdf", false},
+		{"1.01 a b.pdf", "1.01 ab.pdf", false},
+		// Version 2: names that look alike where they are shown.
+		{"Report.pdf", "\uff32\uff45\uff50\uff4f\uff52\uff54.pdf", true}, // fullwidth
+		{"1.01 a b.pdf", "1.01 a  b.pdf", true},                          // a page shows two spaces as one
+		{"1.01 a b.pdf", "1.01 a \u00a0\u2003b.pdf", true},               // other spaces, as stored before they were made plain
+		{"report.pdf", "re\u00adport.pdf", true},                         // a soft hyphen, stored before it was refused
+		{"report.pdf", "rep\u200bort.pdf", true},                         // a zero-width space, the same
+		{"notes\u2026.pdf", "notes....pdf", true},                        // "…" and the dot before the extension
+		{"notes\u2026.pdf", "notes...pdf", false},
+		{"x\u00b2.pdf", "x2.pdf", true}, // superscript two
 	} {
 		if same := NameKey(tc.a) == NameKey(tc.b); same != tc.same {
 			t.Errorf("NameKey(%q) == NameKey(%q): %v, want %v", tc.a, tc.b, same, tc.same)
@@ -241,5 +257,51 @@ func TestParseItemCanonical(t *testing.T) {
 				t.Fatalf("ParseItem(%q) = %q, %v; want a refusal naming %q", tc.in, got, err, tc.refusal)
 			}
 		})
+	}
+}
+
+// TestNameKeyGolden pins NameKey, version 2 (testdata/name-key-v2.json;
+// UPDATE_NAME_KEYS=1 writes it): the keys of the names already held are
+// its keyed hashes, so a change to it is a migration (54), never an edit.
+func TestNameKeyGolden(t *testing.T) {
+	const path = "testdata/name-key-v2.json"
+	type pair struct {
+		Name string `json:"name"`
+		Key  string `json:"key"`
+	}
+	if os.Getenv("UPDATE_NAME_KEYS") != "" {
+		var out []pair
+		for _, n := range []string{"1.03 MI report.xlsx", "Stra\u00dfe.pdf", "\uff32\uff45\uff50\uff4f\uff52\uff54 \u00a0 final.pdf", "re\u00adport\u200b.pdf",
+			"Caf\u00e9 r\u00e9sum\u00e9.pdf", "Cafe\u0301.pdf", "notes\u2026 x\u00b2 \ufb01le.PDF", "\u0391\u03b8\u03ae\u03bd\u03b1.docx"} {
+			out = append(out, pair{n, NameKey(n)})
+		}
+		b, _ := json.MarshalIndent(out, "", "  ")
+		// Every character outside ASCII escaped: the invisible ones show.
+		var ascii strings.Builder
+		for _, r := range string(b) {
+			if r < 0x80 {
+				ascii.WriteRune(r)
+			} else {
+				for _, u := range utf16.Encode([]rune{r}) {
+					fmt.Fprintf(&ascii, "\\u%04x", u)
+				}
+			}
+		}
+		if err := os.WriteFile(path, []byte(ascii.String()+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pairs []pair
+	if err := json.Unmarshal(b, &pairs); err != nil || len(pairs) == 0 {
+		t.Fatalf("%s: %v", path, err)
+	}
+	for _, p := range pairs {
+		if got := NameKey(p.Name); got != p.Key {
+			t.Errorf("NameKey(%q) = %q, pinned %q", p.Name, got, p.Key)
+		}
 	}
 }

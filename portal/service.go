@@ -99,6 +99,8 @@ type Service struct {
 	// namesIndexed holds the visits whose earlier files' names are
 	// indexed (filenames.go).
 	namesIndexed sync.Map
+	// namesIndexing holds a lock per visit for its names' indexing.
+	namesIndexing sync.Map
 
 	// background is the running janitor (Start), stopped by Stop.
 	bgMu   sync.Mutex

@@ -96,6 +96,7 @@ func (s *Store) ReserveReplacement(ctx context.Context, visitID, oldID, newID st
 	err := s.inTx(ctx, func(tx *Tx) error {
 		var item string
 		var index []byte
+		var keyVersion int
 		err := tx.QueryRowContext(ctx, `SELECT n.item, n.name_index FROM file_names n JOIN files f ON f.id = n.file_id
 			WHERE n.visit_id = ? AND n.file_id = ? AND f.withdrawn_at IS NULL AND f.superseded_by IS NULL`, visitID, oldID).Scan(&item, &index)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -111,15 +112,17 @@ func (s *Store) ReserveReplacement(ctx context.Context, visitID, oldID, newID st
 		// name refused by the unique index. The item is the one the
 		// delete found: a refile committed while it waited moved the
 		// row, and the version's name goes with the file.
-		err = tx.QueryRowContext(ctx, `DELETE FROM file_names WHERE file_id = ? RETURNING item, name_index`, oldID).Scan(&item, &index)
+		err = tx.QueryRowContext(ctx, `DELETE FROM file_names WHERE file_id = ? RETURNING item, name_index, key_version`, oldID).Scan(&item, &index, &keyVersion)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?)`,
-			newID, visitID, item, index, formatTime(now)); err != nil {
+		// The name moves under the key it is held by: one of an earlier
+		// version is keyed again where it is (StaleNames).
+		if _, err := tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at, key_version) VALUES (?, ?, ?, ?, ?, ?)`,
+			newID, visitID, item, index, formatTime(now), keyVersion); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO file_replacements (new_file_id, old_file_id, visit_id) VALUES (?, ?, ?)`, newID, oldID, visitID); err != nil {

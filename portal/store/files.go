@@ -83,7 +83,7 @@ func (s *Store) BeginUpload(ctx context.Context, fileID, visitID, by string, now
 // to the upload's commit.
 func (s *Store) BeginNamedUpload(ctx context.Context, fileID, visitID, by, item string, index []byte, now time.Time, audit ...AuditRecord) error {
 	err := s.inTx(DeferFlush(ctx), func(tx *Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at, key_version) VALUES (?, ?, ?, ?, ?, `+nameKeyVersion+`)`,
 			fileID, visitID, item, index, formatTime(now))
 		if isUnique(err) {
 			return ErrNameTaken
@@ -562,7 +562,7 @@ func reinstateEarlier(ctx context.Context, tx *Tx, visitID, fileID string, earli
 	if earlier.FileID != id || earlier.Index == nil {
 		return nil
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	_, err = tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at, key_version) VALUES (?, ?, ?, ?, ?, `+nameKeyVersion+`) ON CONFLICT DO NOTHING`,
 		id, visitID, item, earlier.Index, formatTime(now))
 	return err
 }
@@ -663,7 +663,7 @@ func (s *Store) RefileFileRenamed(ctx context.Context, visitID, fileID, from, it
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at) VALUES (?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO file_names (file_id, visit_id, item, name_index, created_at, key_version) VALUES (?, ?, ?, ?, ?, `+nameKeyVersion+`)`,
 			fileID, visitID, item, index, formatTime(now)); err != nil {
 			return err
 		}

@@ -835,7 +835,19 @@ DELETE FROM retention_failures WHERE visit_id IN (SELECT id FROM visits WHERE st
 	// outside the database (portal: access_outside.go), so that a
 	// restore ends that access again.
 	migration53SQLite,
+	// 54: the version of the name key each name is held under: those
+	// held before name keys folded look-alike names (portal NameKey,
+	// version 2) are version 1, to be keyed again from their sealed
+	// names (StaleNames, RekeyNames). A name written without saying
+	// (by a replica of the version before) is version 1 too.
+	migration54,
 }
+
+// migration54 is the same on both databases.
+const migration54 = `
+ALTER TABLE file_names ADD COLUMN key_version INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX file_names_stale ON file_names (visit_id) WHERE key_version = 1;
+`
 
 // migration53SQLite creates noted_outside: what is noted outside the
 // database, by the trail's record it has reached.

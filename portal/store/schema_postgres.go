@@ -682,4 +682,6 @@ CREATE TABLE noted_outside (
 	seq  BIGINT NOT NULL
 );
 `,
+	// 54: as SQLite's 54.
+	migration54,
 }

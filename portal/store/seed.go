@@ -92,12 +92,12 @@ func (s *Store) SeedFiles(ctx context.Context, files []SeededFile) error {
 		}
 		rows[i] = []any{f.ID, f.VisitID, f.NameSealed, f.Item, f.Size, f.SHA256, f.SegmentSize, f.Segments, f.HeaderSize, f.UploadedBy, formatTime(f.UploadedAt), f.SegmentMACs,
 			f.Scan, f.ScanSignature, nullTime(f.ScannedAt)}
-		names[i] = []any{f.ID, f.VisitID, f.Item, f.NameIndex, formatTime(f.UploadedAt)}
+		names[i] = []any{f.ID, f.VisitID, f.Item, f.NameIndex, formatTime(f.UploadedAt), 2} // nameKeyVersion
 	}
 	if err := s.bulkInsert(ctx, "files", strings.Split(fileInsertColumns, ", "), rows); err != nil {
 		return err
 	}
-	return s.bulkInsert(ctx, "file_names", []string{"file_id", "visit_id", "item", "name_index", "created_at"}, names)
+	return s.bulkInsert(ctx, "file_names", []string{"file_id", "visit_id", "item", "name_index", "created_at", "key_version"}, names)
 }
 
 // SeedReceipts inserts receipts as the uploads and batches that issued

@@ -217,6 +217,8 @@ func TestUpgradeCarriesPublishedVisitsRules(t *testing.T) {
 		`DROP INDEX file_replacements_old`,
 		`ALTER TABLE members DROP COLUMN seated_by`,
 		`DROP TABLE noted_outside`,
+		`DROP INDEX file_names_stale`,
+		`ALTER TABLE file_names DROP COLUMN key_version`,
 		`DELETE FROM schema_version WHERE version > 27`,
 	) {
 		if _, err := s.DB().Exec(q); err != nil {
