@@ -181,8 +181,7 @@ func (s *Service) releaseName(ctx context.Context, fileID string) {
 
 // indexNames indexes the names of a visit's files stored before names were
 // indexed, and keys again those held under a key of an earlier version
-// (NameKey), once per visit and process (while any stays under an
-// earlier key, before each name taken): before any name of the visit is
+// (NameKey), once per visit and process: before any name of the visit is
 // taken or looked for.
 func (s *Service) indexNames(ctx context.Context, visitID string, key *crypto.VisitKey) error {
 	if _, done := s.namesIndexed.Load(visitID); done {
@@ -215,13 +214,15 @@ func (s *Service) indexNames(ctx context.Context, visitID string, key *crypto.Vi
 		}
 		rekeys = append(rekeys, store.Rekey{FileID: n.FileID, Index: index})
 	}
-	left, err := s.store.RekeyNames(ctx, visitID, rekeys)
-	if err != nil {
+	// Those left under an earlier key (a look-alike of a name keyed
+	// first) are tried again by the next process, as an unindexed name
+	// is: a pass before each name taken would read the visit's names
+	// again every time, for a pair that may last as long as the visit.
+	if left, err := s.store.RekeyNames(ctx, visitID, rekeys); err != nil {
 		return err
+	} else if left > 0 {
+		s.log.Warn("file names left under an earlier key: each looks like a name of its item keyed first", "visit", visitID, "names", left)
 	}
-	// Names that stay under an earlier key are tried again before the
-	// visit's next name is taken, not once a process.
-	again := left > 0 || len(rekeys) < len(stale)
 	todo, err := s.store.UnindexedNames(ctx, visitID)
 	if err != nil {
 		return err
@@ -235,9 +236,7 @@ func (s *Service) indexNames(ctx context.Context, visitID string, key *crypto.Vi
 			return err
 		}
 	}
-	if !again {
-		s.namesIndexed.Store(visitID, true)
-	}
+	s.namesIndexed.Store(visitID, true)
 	return nil
 }
 

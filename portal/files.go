@@ -388,7 +388,14 @@ func (acc *Access) Refile(ctx context.Context, rawItem string) (FileView, error)
 			return FileView{}, err
 		}
 		rec := acc.rec("file.refiled", f.ID, "success", map[string]any{"from": f.Item, "to": item})
-		err := s.store.RefileFile(ctx, acc.Visit.ID, f.ID, f.Item, item, rec)
+		// Its name's key of this version, for a name held under an
+		// earlier one (nil when the name does not open: the file is
+		// damaged, and its downloads say so).
+		var index []byte
+		if name, err := openName(key, f); err == nil {
+			index = key.NameIndex(NameKey(name))
+		}
+		err := s.store.RefileFile(ctx, acc.Visit.ID, f.ID, f.Item, item, index, rec)
 		// The file holding the name may go (deleted, withdrawn, an
 		// upload ended) while this one is renamed beside it: it is
 		// filed under its own name after all.
@@ -397,7 +404,7 @@ func (acc *Access) Refile(ctx context.Context, rawItem string) (FileView, error)
 			if sealed, err = acc.refileRenamed(ctx, key, f, item); err == nil {
 				f.NameSealed = sealed
 			} else if errors.Is(err, store.ErrNameFree) {
-				err = s.store.RefileFile(ctx, acc.Visit.ID, f.ID, f.Item, item, rec)
+				err = s.store.RefileFile(ctx, acc.Visit.ID, f.ID, f.Item, item, index, rec)
 			}
 		}
 		if errors.Is(err, store.ErrNameTaken) || errors.Is(err, store.ErrNameFree) {

@@ -79,14 +79,17 @@ func TestNamesKeyedAgain(t *testing.T) {
 }
 
 // TestLookalikeNamesKeptBothKeyOnce: two names of one item held before
-// version 2 that now look alike both stay; the first taken is keyed
-// again and a new upload of either meets it, while the other keeps its
-// earlier key, to be keyed again once the first is gone, and is then met.
+// version 2 that now look alike both stay; one is keyed again and a new
+// upload of either meets it, while the other keeps its earlier key. Filed
+// under another item, that one is keyed there, and meets a look-alike
+// there; once the first is gone, the next process keys it again, and a
+// new upload of its name meets it.
 func TestLookalikeNamesKeptBothKeyOnce(t *testing.T) {
 	d := startDomain(t)
 	ctx := context.Background()
 	v := d.demo()
 	uploader := d.person("cafcass", "uploader@cafcass.example")
+	lead := d.person("ofsted", "lead@ofsted.example")
 	up := d.mustAccess(uploader, policy.FileUpload)
 	oldKey := func(name string) []byte {
 		t.Helper()
@@ -96,15 +99,18 @@ func TestLookalikeNamesKeptBothKeyOnce(t *testing.T) {
 		}
 		return index
 	}
+	upload := func(name, item string) (portal.FileView, error) {
+		return up.Upload(ctx, portal.NewFile{Name: name, Item: item, Size: 1}, bytes.NewReader([]byte("a")))
+	}
 	db := d.svc.Store().DB()
-	// Two look-alikes, stored in two items, as if the earlier version
-	// had stored them side by side in one.
-	first, err := up.Upload(ctx, portal.NewFile{Name: "Notes.pdf", Item: "1.02", Size: 1}, bytes.NewReader([]byte("a")))
+	// Two look-alikes, stored in two items, then put side by side in one
+	// under the keys the version before gave them.
+	first, err := upload("Notes.pdf", "1.02")
 	if err != nil {
 		t.Fatal(err)
 	}
 	const second = "\uff2e\uff4f\uff54\uff45\uff53.pdf"
-	other, err := up.Upload(ctx, portal.NewFile{Name: second, Item: "1.03", Size: 1}, bytes.NewReader([]byte("b")))
+	other, err := upload(second, "1.03")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +120,10 @@ func TestLookalikeNamesKeptBothKeyOnce(t *testing.T) {
 		}
 	}
 	if _, err := db.Exec(`UPDATE files SET item = '1.02' WHERE id = ?`, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A third, keyed as this version keys it, under another item.
+	if _, err := upload("notes.PDF", "1.04"); err != nil {
 		t.Fatal(err)
 	}
 	d.svc.ForgetNamesIndexed(v.ID)
@@ -126,26 +136,45 @@ func TestLookalikeNamesKeptBothKeyOnce(t *testing.T) {
 		return n
 	}
 	for _, name := range []string{"Notes.pdf", second, "NOTES.pdf"} {
-		_, err := up.Upload(ctx, portal.NewFile{Name: name, Item: "1.02", Size: 1}, bytes.NewReader([]byte("c")))
+		_, err := upload(name, "1.02")
 		if e, ok := portal.AsError(err); !ok || e.Code != "name_exists" {
 			t.Errorf("%q beside two look-alikes held before: %v, want name_exists", name, err)
 		}
 	}
 	if n := stale(); n != 1 {
-		t.Errorf("names under the earlier key with two look-alikes: %d, want the second's", n)
+		t.Errorf("names under the earlier key with two look-alikes: %d, want one", n)
 	}
-	del, err := d.access(uploader, policy.FileDelete, first.ID)
+	// The one left under its earlier key, filed beside a look-alike.
+	var left string
+	if err := db.QueryRow(`SELECT file_id FROM file_names WHERE visit_id = ? AND key_version = 1`, v.ID).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := d.access(lead, policy.FileRefile, left)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ref.Refile(ctx, "1.04")
+	if e, ok := portal.AsError(err); !ok || e.Code != "name_exists" {
+		t.Errorf("the name left under its earlier key, filed beside a look-alike: %v, want name_exists", err)
+	}
+	// The first gone, the next process keys the other again.
+	gone := first.ID
+	if left == first.ID {
+		gone = other.ID
+	}
+	del, err := d.access(uploader, policy.FileDelete, gone)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := del.DeleteFile(ctx); err != nil {
 		t.Fatal(err)
 	}
-	_, err = up.Upload(ctx, portal.NewFile{Name: "NOTES.pdf", Item: "1.02", Size: 1}, bytes.NewReader([]byte("c")))
+	d.svc.ForgetNamesIndexed(v.ID)
+	_, err = upload("NOTES.pdf", "1.02")
 	if e, ok := portal.AsError(err); !ok || e.Code != "name_exists" {
-		t.Errorf("%q beside the look-alike left when the first went: %v, want name_exists", "NOTES.pdf", err)
+		t.Errorf("%q beside the look-alike left when the other went: %v, want name_exists", "NOTES.pdf", err)
 	}
 	if n := stale(); n != 0 {
-		t.Errorf("names under the earlier key once the first went: %d", n)
+		t.Errorf("names under the earlier key once the other went: %d", n)
 	}
 }

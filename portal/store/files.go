@@ -605,11 +605,20 @@ func refileEarlierVersions(ctx context.Context, tx *Tx, visitID, fileID, item st
 }
 
 // RefileFile files a committed file under another item (from: the one it
-// is under as the filing was decided), with its earlier versions.
-func (s *Store) RefileFile(ctx context.Context, visitID, fileID, from, item string, audit ...AuditRecord) error {
+// is under as the filing was decided), with its earlier versions. Its
+// name goes with it; one held under a key of an earlier version is held
+// in the new item under index, the key of this version (nil: left as it
+// is), so that a look-alike there is met (ErrNameTaken).
+func (s *Store) RefileFile(ctx context.Context, visitID, fileID, from, item string, index []byte, audit ...AuditRecord) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		if err := execOne(ctx, tx, `UPDATE files SET item = ? WHERE visit_id = ? AND id = ?`+refilable, item, visitID, fileID, from); err != nil {
 			return err
+		}
+		if index != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE file_names SET name_index = ?, key_version = `+nameKeyVersion+` WHERE visit_id = ? AND file_id = ? AND key_version = 1`,
+				index, visitID, fileID); err != nil {
+				return err
+			}
 		}
 		if err := refileEarlierVersions(ctx, tx, visitID, fileID, item); err != nil {
 			return err

@@ -176,8 +176,9 @@ const rekeyBatch = 500
 // earlier key: those whose new key another name of their item already
 // holds (two names of the earlier version that now look alike; the
 // first keyed keeps it, and a new upload of the name meets that one),
-// kept as they are and tried again on the next pass, once the other
-// may have gone. A name keyed again meanwhile (by another process) is
+// kept as they are, to be tried again by the next pass (the next
+// process), once the other may have gone, or keyed where they are filed
+// (RefileFile). A name keyed again meanwhile (by another process) is
 // left as it is.
 func (s *Store) RekeyNames(ctx context.Context, visitID string, names []Rekey) (stale int, err error) {
 	for len(names) > 0 {

@@ -41,7 +41,7 @@ func TestNameReservations(t *testing.T) {
 	}
 	commit("f1", "1.01")
 	commit("f3", "1.02")
-	if err := s.RefileFile(ctx, "v1", "f3", "1.02", "1.01"); !errors.Is(err, ErrNameTaken) {
+	if err := s.RefileFile(ctx, "v1", "f3", "1.02", "1.01", nil); !errors.Is(err, ErrNameTaken) {
 		t.Fatalf("refiling onto a taken name: %v", err)
 	}
 	// Refiling under another name takes that name, and gives the old one
@@ -68,7 +68,7 @@ func TestNameReservations(t *testing.T) {
 	if err := s.RefileFileRenamed(ctx, "v1", "f3", "1.01", "1.02", nil, idx("a"), []byte("n"), now); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RefileFile(ctx, "v1", "f3", "1.02", "1.01"); !errors.Is(err, ErrNameTaken) {
+	if err := s.RefileFile(ctx, "v1", "f3", "1.02", "1.01", nil); !errors.Is(err, ErrNameTaken) {
 		t.Fatalf("refiling onto a taken name: %v", err)
 	}
 	// An upload in progress holds its name for its uploader.
@@ -84,7 +84,7 @@ func TestNameReservations(t *testing.T) {
 	if err := s.DeleteFile(ctx, "v1", "f1", EarlierName{}, now); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RefileFile(ctx, "v1", "f3", "1.02", "1.01"); err != nil {
+	if err := s.RefileFile(ctx, "v1", "f3", "1.02", "1.01", nil); err != nil {
 		t.Fatalf("refiling onto a freed name: %v", err)
 	}
 	if err := reserve("1.02", "f4", "a"); err != nil {
