@@ -313,3 +313,20 @@ func (acc *Access) NameIndexOfKey(ctx context.Context, k string) ([]byte, error)
 	}
 	return key.NameIndex(k), nil
 }
+
+// PutAnchorRecord writes body under name in the anchor store, as anyone
+// who can write there could.
+func (s *Service) PutAnchorRecord(ctx context.Context, name string, body []byte) error {
+	a, err := s.openAnchors(ctx)
+	if err != nil {
+		return err
+	}
+	return a.PutRecord(ctx, name, body)
+}
+
+// PurgesHereError is the error of reading the purge notes outside the
+// database against it, as serve's check does (CheckRestored).
+func (s *Service) PurgesHereError(ctx context.Context) error {
+	_, err := s.purgesHere(ctx, s.trustedKeys(nil), nil)
+	return err
+}

@@ -115,8 +115,13 @@ func (s *Service) purgesHere(ctx context.Context, keys trustedKeys, done map[str
 		}
 		if !verified {
 			visitID, fileID, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(name, purgesOutside), ".json"), "/")
-			if _, err := s.store.File(ctx, visitID, fileID); err == nil {
+			switch _, err := s.store.File(ctx, visitID, fileID); {
+			case err == nil:
 				return here, fmt.Errorf("%w: %s, for a file this database holds (if the signing key was replaced since, give the earlier public key with --trust-key)", errUnverified, name)
+			case !errors.Is(err, store.ErrNotFound):
+				// Not known not to be here: the check stops, as for a
+				// verified note.
+				return here, err
 			}
 			continue
 		}

@@ -129,3 +129,29 @@ func TestServeRefusesAFileItsPurgeNoteSaysIsGone(t *testing.T) {
 		t.Errorf("serve's check of a file purged outside the database and here: %v, want %v naming the way out", err, portal.ErrBehindAnchors)
 	}
 }
+
+// TestUnverifiedPurgeNoteAndAFailingRead: a purge note outside the
+// database that does not verify stops serve's check when its file is
+// here, and when whether it is here cannot be read (the database failing
+// or busy). Before, a failed read was taken for the file not being here,
+// the note was passed over, and a restored database holding a purged file
+// (about another child) was served.
+func TestUnverifiedPurgeNoteAndAFailingRead(t *testing.T) {
+	d, v, _, _, f := oneFileUploaded(t)
+	ctx := context.Background()
+	if err := d.svc.PutAnchorRecord(ctx, "purges/"+v.ID+"/"+f.ID+".json", []byte(`{"signed":"by no one"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.svc.PurgesHereError(ctx); !errors.Is(err, portal.ErrUnverified) {
+		t.Fatalf("an unverified purge note of a file here: %v, want %v", err, portal.ErrUnverified)
+	}
+	// The files' table out of reach: every read of it fails.
+	db := d.svc.Store().DB()
+	if _, err := db.Exec(`ALTER TABLE files RENAME TO files_out_of_reach`); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Exec(`ALTER TABLE files_out_of_reach RENAME TO files`)
+	if err := d.svc.PurgesHereError(ctx); err == nil {
+		t.Errorf("an unverified purge note whose file could not be looked for: passed over, want the check stopped")
+	}
+}
