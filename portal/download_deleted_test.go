@@ -7,10 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httputil"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ofsted-portal/evidence/deploy/devstack"
 	"github.com/ofsted-portal/evidence/policy"
 	"github.com/ofsted-portal/evidence/portal"
 	"github.com/ofsted-portal/evidence/portal/evidence"
@@ -31,36 +27,24 @@ import (
 // between the store's answer and the portal's use of it.
 func answeringStore(t *testing.T, answered *atomic.Pointer[func(*http.Request)], env map[string]string) *domain {
 	t.Helper()
-	bin, err := devstack.FindMinIO()
-	if err != nil {
-		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
-			t.Fatal(err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-	m, err := devstack.StartMinIO(context.Background(), devstack.MinIOOptions{Binary: bin, DataDir: t.TempDir(), AccessKey: "answering", SecretKey: "answering-secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Stop() })
-	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: m.Endpoint})
-	rp.ModifyResponse = func(resp *http.Response) error {
-		f := answered.Load()
-		if f == nil {
+	s3, _ := minioBehind(t, "answering", func(rp *httputil.ReverseProxy) http.Handler {
+		rp.ModifyResponse = func(resp *http.Response) error {
+			f := answered.Load()
+			if f == nil {
+				return nil
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				return err
+			}
+			resp.Body = io.NopCloser(bytes.NewReader(body))
+			(*f)(resp.Request)
 			return nil
 		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		(*f)(resp.Request)
-		return nil
-	}
-	proxy := httptest.NewServer(rp)
-	t.Cleanup(proxy.Close)
-	return startDomainOn(t, &devstack.S3Endpoint{Endpoint: strings.TrimPrefix(proxy.URL, "http://"), AccessKey: "answering", SecretKey: "answering-secret", Region: "us-east-1"}, env)
+		return rp
+	})
+	return startDomainOn(t, s3, env)
 }
 
 // TestDownloadDuringDeletion: a file deleted while it is downloaded is
@@ -99,17 +83,7 @@ func TestDownloadDuringDeletion(t *testing.T) {
 	}
 	outcomes := func(id string) []string {
 		t.Helper()
-		recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "file.download"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, r := range recs {
-			if r.Object == id {
-				out = append(out, r.Outcome)
-			}
-		}
-		return out
+		return downloadOutcomes(t, d, v.ID, id)
 	}
 	gone := func(what string, err error) {
 		t.Helper()

@@ -39,11 +39,10 @@ const (
 	cutAndUnsized = answerShapes
 )
 
-// answeredAs starts the domain on a MinIO of its own, behind a proxy that
-// answers the portal's GETs in the shape shape holds: as an S3 server
-// that ignores Range (RFC 9110 lets it), or sends its bodies without a
-// length, would. The client reaches the MinIO without the proxy.
-func answeredAs(t *testing.T, shape *atomic.Int32, env map[string]string) (*domain, *minio.Client) {
+// minioBehind starts a MinIO of its own for t, named for its keys, with in
+// front of it the handler front makes of a proxy to it. It returns the
+// front's S3 endpoint and a client of the MinIO itself (past the front).
+func minioBehind(t *testing.T, name string, front func(*httputil.ReverseProxy) http.Handler) (*devstack.S3Endpoint, *minio.Client) {
 	t.Helper()
 	bin, err := devstack.FindMinIO()
 	if err != nil {
@@ -52,52 +51,65 @@ func answeredAs(t *testing.T, shape *atomic.Int32, env map[string]string) (*doma
 		}
 		t.Skipf("skipping: %v", err)
 	}
-	m, err := devstack.StartMinIO(context.Background(), devstack.MinIOOptions{Binary: bin, DataDir: t.TempDir(), AccessKey: "shaped", SecretKey: "shaped-secret"})
+	m, err := devstack.StartMinIO(context.Background(), devstack.MinIOOptions{Binary: bin, DataDir: t.TempDir(), AccessKey: name, SecretKey: name + "-secret"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Stop() })
-	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: m.Endpoint})
-	rp.ModifyResponse = func(resp *http.Response) error {
-		s := shape.Load()
-		if resp.Request.Method != http.MethodGet || s == asMinIO {
-			return nil
-		}
-		if cr := resp.Header.Get("Content-Range"); (s == ignoringRanges || s == ignoringBoth) && resp.StatusCode == http.StatusPartialContent && cr != "" {
-			// The whole object: the range MinIO sent, with the bytes
-			// around it (zeros: a reader that keeps them fails).
-			var a, b, total int64
-			if _, err := fmt.Sscanf(cr, "bytes %d-%d/%d", &a, &b, &total); err != nil {
-				return err
-			}
-			resp.Body = struct {
-				io.Reader
-				io.Closer
-			}{io.MultiReader(io.LimitReader(zeros{}, a), resp.Body, io.LimitReader(zeros{}, total-b-1)), resp.Body}
-			resp.StatusCode, resp.Status = http.StatusOK, "200 OK"
-			resp.Header.Del("Content-Range")
-			resp.Header.Set("Content-Length", fmt.Sprint(total))
-			resp.ContentLength = total
-		}
-		if s == cutAndUnsized && resp.ContentLength > 0 {
-			resp.Body = struct {
-				io.Reader
-				io.Closer
-			}{io.LimitReader(resp.Body, resp.ContentLength/2), resp.Body}
-		}
-		if s == withoutLengths || s == ignoringBoth || s == cutAndUnsized {
-			resp.Header.Del("Content-Length")
-			resp.ContentLength = -1
-		}
-		return nil
-	}
-	proxy := httptest.NewServer(rp)
+	proxy := httptest.NewServer(front(httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: m.Endpoint})))
 	t.Cleanup(proxy.Close)
-	mc, err := minio.New(m.Endpoint, &minio.Options{Creds: credentials.NewStaticV4("shaped", "shaped-secret", ""), Region: "us-east-1"})
+	mc, err := minio.New(m.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(name, name+"-secret", ""), Region: "us-east-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startDomainOn(t, &devstack.S3Endpoint{Endpoint: strings.TrimPrefix(proxy.URL, "http://"), AccessKey: "shaped", SecretKey: "shaped-secret", Region: "us-east-1"}, env), mc
+	return &devstack.S3Endpoint{Endpoint: strings.TrimPrefix(proxy.URL, "http://"), AccessKey: name, SecretKey: name + "-secret", Region: "us-east-1"}, mc
+}
+
+// answeredAs starts the domain on a MinIO of its own, behind a proxy that
+// answers the portal's GETs in the shape shape holds: as an S3 server
+// that ignores Range (RFC 9110 lets it), or sends its bodies without a
+// length, would. The client reaches the MinIO without the proxy.
+func answeredAs(t *testing.T, shape *atomic.Int32, env map[string]string) (*domain, *minio.Client) {
+	t.Helper()
+	s3, mc := minioBehind(t, "shaped", func(rp *httputil.ReverseProxy) http.Handler {
+		rp.ModifyResponse = func(resp *http.Response) error { return reshape(resp, shape.Load()) }
+		return rp
+	})
+	return startDomainOn(t, s3, env), mc
+}
+
+// reshape gives resp, a GET's answer from MinIO, the shape s.
+func reshape(resp *http.Response, s int32) error {
+	if resp.Request.Method != http.MethodGet || s == asMinIO {
+		return nil
+	}
+	if cr := resp.Header.Get("Content-Range"); (s == ignoringRanges || s == ignoringBoth) && resp.StatusCode == http.StatusPartialContent && cr != "" {
+		// The whole object: the range MinIO sent, with the bytes
+		// around it (zeros: a reader that keeps them fails).
+		var a, b, total int64
+		if _, err := fmt.Sscanf(cr, "bytes %d-%d/%d", &a, &b, &total); err != nil {
+			return err
+		}
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(io.LimitReader(zeros{}, a), resp.Body, io.LimitReader(zeros{}, total-b-1)), resp.Body}
+		resp.StatusCode, resp.Status = http.StatusOK, "200 OK"
+		resp.Header.Del("Content-Range")
+		resp.Header.Set("Content-Length", fmt.Sprint(total))
+		resp.ContentLength = total
+	}
+	if s == cutAndUnsized && resp.ContentLength > 0 {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.LimitReader(resp.Body, resp.ContentLength/2), resp.Body}
+	}
+	if s == withoutLengths || s == ignoringBoth || s == cutAndUnsized {
+		resp.Header.Del("Content-Length")
+		resp.ContentLength = -1
+	}
+	return nil
 }
 
 type zeros struct{}

@@ -9,9 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httputil"
-	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -258,29 +256,17 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 // it may change at any time), as a store whose policy refuses them.
 func refusingStore(t *testing.T, refuse *atomic.Pointer[func(*http.Request) bool]) *domain {
 	t.Helper()
-	bin, err := devstack.FindMinIO()
-	if err != nil {
-		if os.Getenv("PORTAL_REQUIRE_INTEGRATION") != "" {
-			t.Fatal(err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-	m, err := devstack.StartMinIO(context.Background(), devstack.MinIOOptions{Binary: bin, DataDir: t.TempDir(), AccessKey: "refusing", SecretKey: "refusing-secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Stop() })
-	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: m.Endpoint})
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f := refuse.Load(); f != nil && (*f)(r) {
-			w.WriteHeader(http.StatusForbidden)
-			w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied.</Message></Error>`))
-			return
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(proxy.Close)
-	return startDomainOn(t, &devstack.S3Endpoint{Endpoint: strings.TrimPrefix(proxy.URL, "http://"), AccessKey: "refusing", SecretKey: "refusing-secret", Region: "us-east-1"}, nil)
+	s3, _ := minioBehind(t, "refusing", func(rp *httputil.ReverseProxy) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if f := refuse.Load(); f != nil && (*f)(r) {
+				w.WriteHeader(http.StatusForbidden)
+				w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied.</Message></Error>`))
+				return
+			}
+			rp.ServeHTTP(w, r)
+		})
+	})
+	return startDomainOn(t, s3, nil)
 }
 
 // refusingDemo is the demo visit on a refusingStore.

@@ -85,17 +85,7 @@ func tamperedObjects(t *testing.T, d *domain, mc *minio.Client) {
 	}
 	outcomes := func(fileID string) []string {
 		t.Helper()
-		recs, err := d.svc.Store().AuditRecords(ctx, store.AuditFilter{VisitID: v.ID, Action: "file.download"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, r := range recs {
-			if r.Object == fileID {
-				out = append(out, r.Outcome)
-			}
-		}
-		return out
+		return downloadOutcomes(t, d, v.ID, fileID)
 	}
 	// download reads [off, off+length) of f as the lead: what came, and
 	// the error that stopped it.
