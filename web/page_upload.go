@@ -15,6 +15,10 @@ import (
 
 // uploadPage is the upload form: plain HTML that works without JavaScript,
 // which portal.mjs turns into a resumable, many-file uploader.
+// maxFormValue bounds the plain upload form's item and on_conflict: far
+// more than any item code or choice.
+const maxFormValue = 256
+
 func (s *Server) uploadPage(c *gin.Context) {
 	s.renderWithRequest(c, "upload", "Upload files", "Items", gin.H{"MaxSize": s.cfg.MaxFileSize, "SegmentSize": s.cfg.SegmentSize})
 }
@@ -53,12 +57,28 @@ func (s *Server) uploadForm(c *gin.Context) {
 		}
 		switch part.FormName() {
 		case "item", "on_conflict":
-			b := make([]byte, 16)
-			n, _ := io.ReadFull(part, b)
+			// Read whole (up to a bound no item or choice comes near), so
+			// that a value is checked as sent: cut short, "1.01" and 20
+			// spaces and more was taken for "1.01".
+			b, err := io.ReadAll(io.LimitReader(part, maxFormValue+1))
+			if err != nil {
+				f.Add("file", "The upload was interrupted. Files already listed on the visit were stored; send the rest again.")
+				done(http.StatusBadRequest)
+				return
+			}
+			if len(b) > maxFormValue {
+				msg := "Choose the item from the list, and send the form again."
+				if part.FormName() == "on_conflict" {
+					msg = "Choose again whether to keep both files, and send the form again."
+				}
+				f.Add(part.FormName(), msg)
+				done(http.StatusBadRequest)
+				return
+			}
 			if part.FormName() == "item" {
-				item = strings.TrimSpace(string(b[:n]))
+				item = strings.TrimSpace(string(b))
 			} else {
-				onConflict = strings.TrimSpace(string(b[:n]))
+				onConflict = strings.TrimSpace(string(b))
 			}
 			f.Set("item", item)
 			f.Set("on_conflict", onConflict)

@@ -94,3 +94,32 @@ func TestUploadFormNamesEveryRefusedFileByTheField(t *testing.T) {
 		t.Fatalf("the message by the file input names %q, want both refused files", byField)
 	}
 }
+
+// TestUploadFormChecksTheItemAsSent: the plain form's item is checked as
+// it was sent, whole. Before, it was cut to 16 bytes, so "1.01" followed
+// by spaces and more was taken for "1.01" and the file stored under it.
+func TestUploadFormChecksTheItemAsSent(t *testing.T) {
+	ts := startStack(t)
+	v := ts.demoVisit(t)
+	uploader := ts.signIn(t, "cafcass", "uploader@cafcass.example")
+	for _, item := range []string{"1.01" + strings.Repeat(" ", 20) + "9", "1.01" + strings.Repeat(" ", 300)} {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		mw.WriteField("item", item)
+		fw, _ := mw.CreateFormFile("file", "Structure chart.pdf")
+		fw.Write([]byte("structure"))
+		mw.Close()
+		req, _ := http.NewRequest("POST", uploader.base+"/visits/"+v.ID+"/files", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp := uploader.do(req)
+		page := readAll(t, resp)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("item %q: %d at %s, want 400", item, resp.StatusCode, resp.Request.URL)
+			continue
+		}
+		mustContain(t, "the upload form", page, "<title>Error: ", "govuk-error-summary")
+	}
+	if names := uploader.fileNames(v.ID); len(names) != 0 {
+		t.Errorf("files stored under an item not sent: %v", names)
+	}
+}
