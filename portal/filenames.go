@@ -180,11 +180,15 @@ func (s *Service) releaseName(ctx context.Context, fileID string) {
 }
 
 // indexNames indexes the names of a visit's files stored before names were
-// indexed, and keys again those held under a key of an earlier version
-// (NameKey), once per visit and process: before any name of the visit is
-// taken or looked for.
+// indexed, once per visit and process, and keys again those held under a
+// key of an earlier version (NameKey), before any name of the visit is
+// taken or looked for: once, or, while some stay under their earlier key
+// (a look-alike of a name keyed first, which may go at any time), before
+// each, reading those few alone (file_names_stale).
 func (s *Service) indexNames(ctx context.Context, visitID string, key *crypto.VisitKey) error {
-	if _, done := s.namesIndexed.Load(visitID); done {
+	_, indexed := s.namesIndexed.Load(visitID)
+	_, stale := s.namesStale.Load(visitID)
+	if indexed && !stale {
 		return nil
 	}
 	// One pass a visit at a time in this process: the first request after
@@ -193,35 +197,16 @@ func (s *Service) indexNames(ctx context.Context, visitID string, key *crypto.Vi
 	lock, _ := s.namesIndexing.LoadOrStore(visitID, new(sync.Mutex))
 	lock.(*sync.Mutex).Lock()
 	defer lock.(*sync.Mutex).Unlock()
-	if _, done := s.namesIndexed.Load(visitID); done {
+	_, indexed = s.namesIndexed.Load(visitID)
+	_, stale = s.namesStale.Load(visitID)
+	if indexed && !stale {
 		return nil
 	}
-	stale, err := s.store.StaleNames(ctx, visitID)
-	if err != nil {
+	if err := s.rekeyNames(ctx, visitID, key); err != nil {
 		return err
 	}
-	rekeys := make([]store.Rekey, 0, len(stale))
-	for _, n := range stale {
-		if n.NameSealed == nil {
-			// No file or resumable upload holds it: a plain upload cut off
-			// by a restart, left to the janitor.
-			continue
-		}
-		index, err := sealedNameIndex(key, visitID, n.FileID, n.NameSealed)
-		if err != nil {
-			// Damaged: its downloads report it. It stays under its key.
-			continue
-		}
-		rekeys = append(rekeys, store.Rekey{FileID: n.FileID, Index: index})
-	}
-	// Those left under an earlier key (a look-alike of a name keyed
-	// first) are tried again by the next process, as an unindexed name
-	// is: a pass before each name taken would read the visit's names
-	// again every time, for a pair that may last as long as the visit.
-	if left, err := s.store.RekeyNames(ctx, visitID, rekeys); err != nil {
-		return err
-	} else if left > 0 {
-		s.log.Warn("file names left under an earlier key: each looks like a name of its item keyed first", "visit", visitID, "names", left)
+	if indexed {
+		return nil
 	}
 	todo, err := s.store.UnindexedNames(ctx, visitID)
 	if err != nil {
@@ -237,6 +222,43 @@ func (s *Service) indexNames(ctx context.Context, visitID string, key *crypto.Vi
 		}
 	}
 	s.namesIndexed.Store(visitID, true)
+	return nil
+}
+
+// rekeyNames keys again the names of the visit held under a key of an
+// earlier version, and notes whether any stays under it (namesStale): a
+// look-alike of a name keyed first (until that one goes), a name whose
+// holder is gone (a plain upload cut off by a restart, until the janitor
+// clears it), or a damaged one.
+func (s *Service) rekeyNames(ctx context.Context, visitID string, key *crypto.VisitKey) error {
+	stale, err := s.store.StaleNames(ctx, visitID)
+	if err != nil {
+		return err
+	}
+	rekeys := make([]store.Rekey, 0, len(stale))
+	for _, n := range stale {
+		if n.NameSealed == nil {
+			continue
+		}
+		index, err := sealedNameIndex(key, visitID, n.FileID, n.NameSealed)
+		if err != nil {
+			continue // damaged: its downloads report it
+		}
+		rekeys = append(rekeys, store.Rekey{FileID: n.FileID, Index: index})
+	}
+	left, err := s.store.RekeyNames(ctx, visitID, rekeys)
+	if err != nil {
+		return err
+	}
+	left += len(stale) - len(rekeys)
+	_, was := s.namesStale.Load(visitID)
+	switch {
+	case left > 0 && !was:
+		s.log.Warn("file names left under an earlier key, tried again before each name of the visit is taken", "visit", visitID, "names", left)
+		s.namesStale.Store(visitID, true)
+	case left == 0 && was:
+		s.namesStale.Delete(visitID)
+	}
 	return nil
 }
 

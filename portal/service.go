@@ -99,8 +99,10 @@ type Service struct {
 	// namesIndexed holds the visits whose earlier files' names are
 	// indexed (filenames.go).
 	namesIndexed sync.Map
-	// namesIndexing holds a lock per visit for its names' indexing.
+	// namesIndexing holds a lock per visit for its names' indexing;
+	// namesStale the visits with names left under an earlier key.
 	namesIndexing sync.Map
+	namesStale    sync.Map
 
 	// background is the running janitor (Start), stopped by Stop.
 	bgMu   sync.Mutex
