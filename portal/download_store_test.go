@@ -179,18 +179,20 @@ func TestDownloadFromStoresThatAnswerOtherwise(t *testing.T) {
 		}
 	}
 	// Cut in transit, without a length: a failure of the store, not
-	// damage.
+	// damage, for a whole segment and for a part of one.
 	shape.Store(cutAndUnsized)
-	acc, err := d.access(lead, policy.FileDownload, fv.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dl, err := acc.OpenDownload(ctx, 0, fv.Size, false); err == nil {
-		n, _ := io.Copy(io.Discard, dl)
-		dl.Close()
-		t.Errorf("bodies cut to half: %d bytes served whole", n)
-	} else if errors.Is(err, evidence.ErrCorrupt) {
-		t.Errorf("bodies cut to half in transit, without a length: %v, want a failure of the store, not damage", err)
+	for _, r := range [][2]int64{{0, int64(len(content))}, {1<<20 - 100, 300}, {2<<20 + 7, 1<<20 + 1}} {
+		acc, err := d.access(lead, policy.FileDownload, fv.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dl, err := acc.OpenDownload(ctx, r[0], r[1], r[1] != int64(len(content))); err == nil {
+			n, _ := io.Copy(io.Discard, dl)
+			dl.Close()
+			t.Errorf("bodies cut to half, bytes %d+%d: %d bytes served whole", r[0], r[1], n)
+		} else if errors.Is(err, evidence.ErrCorrupt) {
+			t.Errorf("bodies cut to half in transit, without a length, bytes %d+%d: %v, want a failure of the store, not damage", r[0], r[1], err)
+		}
 	}
 	shape.Store(asMinIO)
 	if got := downloadOutcomes(t, d, v.ID, fv.ID); slices.Contains(got, "corrupt") {

@@ -250,9 +250,25 @@ func (s *Store) get(ctx context.Context, bucket, key string, opts minio.GetObjec
 	switch {
 	case cr != "":
 		total = -1
-		if _, t, ok := strings.Cut(cr, "/"); ok {
+		span, t, ok := strings.Cut(strings.TrimPrefix(cr, "bytes "), "/")
+		if ok {
 			if n, err := strconv.ParseInt(t, 10, 64); err == nil {
 				total = n
+			}
+		}
+		// The range's own length, from the range the store says it
+		// sent: a body that ends before it was cut in transit (a
+		// failure of the store), whether or not it was sent with a
+		// length; one stored short says so in its range.
+		if a, b, ok := strings.Cut(span, "-"); ok {
+			from, err1 := strconv.ParseInt(a, 10, 64)
+			to, err2 := strconv.ParseInt(b, 10, 64)
+			if err1 == nil && err2 == nil && to >= from {
+				size = to - from + 1
+				body = struct {
+					io.Reader
+					io.Closer
+				}{&sized{r: body, left: size}, body}
 			}
 		}
 	case length >= 0:
@@ -273,7 +289,7 @@ func (s *Store) get(ctx context.Context, bucket, key string, opts minio.GetObjec
 		body = struct {
 			io.Reader
 			io.Closer
-		}{io.LimitReader(body, length), body}
+		}{&sized{r: io.LimitReader(body, size), left: size}, body}
 	}
 	return sourceReader{body, size, total}, nil
 }
@@ -299,6 +315,23 @@ func (s *Store) length(ctx context.Context, bucket, key, etag string) (int64, er
 		return 0, fmt.Errorf("blobs: stat %s/%s: the store gives no length", bucket, key)
 	}
 	return st.Size, nil
+}
+
+// sized reads a body the store said is left bytes long: one that ends
+// before was cut in transit, a failure of the store (crypto.SourceError),
+// not a shorter object.
+type sized struct {
+	r    io.Reader
+	left int64
+}
+
+func (z *sized) Read(p []byte) (int, error) {
+	n, err := z.r.Read(p)
+	z.left -= int64(n)
+	if err == io.EOF && z.left > 0 {
+		err = &crypto.SourceError{Err: io.ErrUnexpectedEOF}
+	}
+	return n, err
 }
 
 // sourceReader marks the store's read errors as the source's (not
