@@ -37,6 +37,9 @@ const (
 	// cutAndUnsized: as withoutLengths, with every body cut to half in
 	// transit (the chunked stream ended cleanly there).
 	cutAndUnsized = answerShapes
+	// otherRanges: a range is answered from the byte after the one asked
+	// for, and says so.
+	otherRanges = answerShapes + 1
 )
 
 // minioBehind starts a MinIO of its own for t, named for its keys, with in
@@ -98,6 +101,18 @@ func reshape(resp *http.Response, s int32) error {
 		resp.Header.Del("Content-Range")
 		resp.Header.Set("Content-Length", fmt.Sprint(total))
 		resp.ContentLength = total
+	}
+	if cr := resp.Header.Get("Content-Range"); s == otherRanges && resp.StatusCode == http.StatusPartialContent && cr != "" {
+		var a, b, total int64
+		if _, err := fmt.Sscanf(cr, "bytes %d-%d/%d", &a, &b, &total); err != nil {
+			return err
+		}
+		if _, err := io.CopyN(io.Discard, resp.Body, 1); err != nil {
+			return err
+		}
+		resp.Header.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", a+1, b, total))
+		resp.Header.Set("Content-Length", fmt.Sprint(b-a))
+		resp.ContentLength = b - a
 	}
 	if s == cutAndUnsized && resp.ContentLength > 0 {
 		resp.Body = struct {
@@ -192,6 +207,21 @@ func TestDownloadFromStoresThatAnswerOtherwise(t *testing.T) {
 			t.Errorf("bodies cut to half, bytes %d+%d: %d bytes served whole", r[0], r[1], n)
 		} else if errors.Is(err, evidence.ErrCorrupt) {
 			t.Errorf("bodies cut to half in transit, without a length, bytes %d+%d: %v, want a failure of the store, not damage", r[0], r[1], err)
+		}
+	}
+	// Another range than the one asked for: the store's mistake.
+	shape.Store(otherRanges)
+	for _, r := range [][2]int64{{1<<20 - 100, 300}, {2<<20 + 7, 1<<20 + 1}} {
+		acc, err := d.access(lead, policy.FileDownload, fv.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dl, err := acc.OpenDownload(ctx, r[0], r[1], true); err == nil {
+			n, _ := io.Copy(io.Discard, dl)
+			dl.Close()
+			t.Errorf("ranges answered from the next byte, bytes %d+%d: %d bytes served", r[0], r[1], n)
+		} else if errors.Is(err, evidence.ErrCorrupt) {
+			t.Errorf("ranges answered from the next byte, bytes %d+%d: %v, want a failure of the store, not damage", r[0], r[1], err)
 		}
 	}
 	shape.Store(asMinIO)

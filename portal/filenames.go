@@ -227,22 +227,26 @@ func (s *Service) indexNames(ctx context.Context, visitID string, key *crypto.Vi
 
 // rekeyNames keys again the names of the visit held under a key of an
 // earlier version, and notes whether any stays under it (namesStale): a
-// look-alike of a name keyed first (until that one goes), a name whose
+// look-alike of a name keyed first (until that one goes), or a name whose
 // holder is gone (a plain upload cut off by a restart, until the janitor
-// clears it), or a damaged one.
+// clears it). A damaged one stays under its key, tried by each process.
 func (s *Service) rekeyNames(ctx context.Context, visitID string, key *crypto.VisitKey) error {
 	stale, err := s.store.StaleNames(ctx, visitID)
 	if err != nil {
 		return err
 	}
 	rekeys := make([]store.Rekey, 0, len(stale))
+	gone := 0
 	for _, n := range stale {
 		if n.NameSealed == nil {
+			gone++
 			continue
 		}
 		index, err := sealedNameIndex(key, visitID, n.FileID, n.NameSealed)
 		if err != nil {
-			continue // damaged: its downloads report it
+			// Damaged (its downloads report it): no pass can key it, so
+			// it is not tried before each name, only by the next process.
+			continue
 		}
 		rekeys = append(rekeys, store.Rekey{FileID: n.FileID, Index: index})
 	}
@@ -250,7 +254,7 @@ func (s *Service) rekeyNames(ctx context.Context, visitID string, key *crypto.Vi
 	if err != nil {
 		return err
 	}
-	left += len(stale) - len(rekeys)
+	left += gone
 	_, was := s.namesStale.Load(visitID)
 	switch {
 	case left > 0 && !was:

@@ -263,6 +263,13 @@ func (s *Store) get(ctx context.Context, bucket, key string, opts minio.GetObjec
 		if a, b, ok := strings.Cut(span, "-"); ok {
 			from, err1 := strconv.ParseInt(a, 10, 64)
 			to, err2 := strconv.ParseInt(b, 10, 64)
+			// Another range than the one asked for (starting elsewhere,
+			// or ending short of the object's end and of the range) is
+			// the store's mistake, not the object's damage.
+			if err1 == nil && err2 == nil && length >= 0 && (from != off || total >= 0 && to < min(off+length, total)-1) {
+				body.Close()
+				return nil, &crypto.SourceError{Err: fmt.Errorf("blobs: get %s/%s: asked for bytes %d-%d, sent %s", bucket, key, off, off+length-1, cr)}
+			}
 			if err1 == nil && err2 == nil && to >= from {
 				size = to - from + 1
 				body = struct {
