@@ -193,37 +193,29 @@ func TestDownloadFromStoresThatAnswerOtherwise(t *testing.T) {
 			}
 		}
 	}
-	// Cut in transit, without a length: a failure of the store, not
-	// damage, for a whole segment and for a part of one.
-	shape.Store(cutAndUnsized)
-	for _, r := range [][2]int64{{0, int64(len(content))}, {1<<20 - 100, 300}, {2<<20 + 7, 1<<20 + 1}} {
-		acc, err := d.access(lead, policy.FileDownload, fv.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if dl, err := acc.OpenDownload(ctx, r[0], r[1], r[1] != int64(len(content))); err == nil {
-			n, _ := io.Copy(io.Discard, dl)
-			dl.Close()
-			t.Errorf("bodies cut to half, bytes %d+%d: %d bytes served whole", r[0], r[1], n)
-		} else if errors.Is(err, evidence.ErrCorrupt) {
-			t.Errorf("bodies cut to half in transit, without a length, bytes %d+%d: %v, want a failure of the store, not damage", r[0], r[1], err)
-		}
-	}
-	// Another range than the one asked for: the store's mistake.
-	shape.Store(otherRanges)
-	for _, r := range [][2]int64{{1<<20 - 100, 300}, {2<<20 + 7, 1<<20 + 1}} {
-		acc, err := d.access(lead, policy.FileDownload, fv.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if dl, err := acc.OpenDownload(ctx, r[0], r[1], true); err == nil {
-			n, _ := io.Copy(io.Discard, dl)
-			dl.Close()
-			t.Errorf("ranges answered from the next byte, bytes %d+%d: %d bytes served", r[0], r[1], n)
-		} else if errors.Is(err, evidence.ErrCorrupt) {
-			t.Errorf("ranges answered from the next byte, bytes %d+%d: %v, want a failure of the store, not damage", r[0], r[1], err)
+	// storeFails: under shape s, each range fails as the store's failure,
+	// not as damage.
+	storeFails := func(what string, s int32, ranges ...[2]int64) {
+		t.Helper()
+		shape.Store(s)
+		for _, r := range ranges {
+			acc, err := d.access(lead, policy.FileDownload, fv.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dl, err := acc.OpenDownload(ctx, r[0], r[1], r[1] != int64(len(content))); err == nil {
+				n, _ := io.Copy(io.Discard, dl)
+				dl.Close()
+				t.Errorf("%s, bytes %d+%d: %d bytes served", what, r[0], r[1], n)
+			} else if errors.Is(err, evidence.ErrCorrupt) {
+				t.Errorf("%s, bytes %d+%d: %v, want a failure of the store, not damage", what, r[0], r[1], err)
+			}
 		}
 	}
+	// Cut in transit, without a length, a whole segment or a part of one.
+	storeFails("bodies cut to half in transit, without a length", cutAndUnsized, [2]int64{0, int64(len(content))}, [2]int64{1<<20 - 100, 300}, [2]int64{2<<20 + 7, 1<<20 + 1})
+	// Another range than the one asked for.
+	storeFails("ranges answered from the next byte", otherRanges, [2]int64{1<<20 - 100, 300}, [2]int64{2<<20 + 7, 1<<20 + 1})
 	shape.Store(asMinIO)
 	if got := downloadOutcomes(t, d, v.ID, fv.ID); slices.Contains(got, "corrupt") {
 		t.Errorf("the trail takes the stores' answers for damage: %v", got)
