@@ -257,9 +257,8 @@ func (s *Store) get(ctx context.Context, bucket, key string, opts minio.GetObjec
 			}
 		}
 		// The range's own length, from the range the store says it
-		// sent: a body that ends before it was cut in transit (a
-		// failure of the store), whether or not it was sent with a
-		// length; one stored short says so in its range.
+		// sent, whether or not it was sent with a length: one stored
+		// short says so in its range.
 		if a, b, ok := strings.Cut(span, "-"); ok {
 			from, err1 := strconv.ParseInt(a, 10, 64)
 			to, err2 := strconv.ParseInt(b, 10, 64)
@@ -272,10 +271,6 @@ func (s *Store) get(ctx context.Context, bucket, key string, opts minio.GetObjec
 			}
 			if err1 == nil && err2 == nil && to >= from {
 				size = to - from + 1
-				body = struct {
-					io.Reader
-					io.Closer
-				}{&sized{r: body, left: size}, body}
 			}
 		}
 	case length >= 0:
@@ -296,7 +291,15 @@ func (s *Store) get(ctx context.Context, bucket, key string, opts minio.GetObjec
 		body = struct {
 			io.Reader
 			io.Closer
-		}{&sized{r: io.LimitReader(body, size), left: size}, body}
+		}{io.LimitReader(body, size), body}
+	}
+	if size >= 0 {
+		// A body that ends before the length the store gave was cut in
+		// transit: a failure of the store, not a shorter object.
+		body = struct {
+			io.Reader
+			io.Closer
+		}{&sized{r: body, left: size}, body}
 	}
 	return sourceReader{body, size, total}, nil
 }

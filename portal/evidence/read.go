@@ -236,7 +236,9 @@ func (s *Service) stream(ctx context.Context, out chan<- segment, v store.Visit,
 		fail(ErrCorrupt) // the object is not the length it was stored at
 		return
 	}
-	pr, err := key.NewPayloadReader(&announced{r: body, left: ctLen}, n, f.SegmentMAC(i))
+	// A body that ends early was cut off in transit: the store's reader
+	// says so (blobs), a failure of the store, not corruption.
+	pr, err := key.NewPayloadReader(body, n, f.SegmentMAC(i))
 	if err != nil {
 		fail(err)
 		return
@@ -264,23 +266,6 @@ func (s *Service) stream(ctx context.Context, out chan<- segment, v store.Visit,
 			return
 		}
 	}
-}
-
-// announced reads an object body whose length the store announced and
-// matched the recorded size: a body that ends early was cut off in
-// transit, which is a failure of the store, not corruption.
-type announced struct {
-	r    io.Reader
-	left int64
-}
-
-func (a *announced) Read(p []byte) (int, error) {
-	n, err := a.r.Read(p)
-	a.left -= int64(n)
-	if err == io.EOF && a.left > 0 {
-		err = &crypto.SourceError{Err: io.ErrUnexpectedEOF}
-	}
-	return n, err
 }
 
 var segmentPool sync.Pool // of *[]byte with cap >= the segment size in use (uploads)
